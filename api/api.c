@@ -1,0 +1,104 @@
+#include <stddef.h> /* api/api.h uses size_t without including it */
+
+#include "api/api.h"
+#include "api/http.h"
+#include "api/routes.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "storage/jobs.h"
+#include "storage/migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* --- GET /healthz: the process is up and its loop turns. --- */
+
+static void healthz_cb(struct http_req *req, void *arg)
+{
+	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* --- GET /readyz: worth sending traffic to. --- */
+
+static void readyz_version_cb(void *arg, const struct db_error *err, int version)
+{
+	struct http_req *req = arg;
+	int latest = migrate_latest();
+
+	if (err)
+		http_reply_error(req, 503, "not_ready", NULL, "database unreachable: %s",
+				 err->message);
+	else if (version != latest)
+		http_reply_error(req, 503, "not_ready", NULL,
+				 "schema version %d, this esaasd needs %d", version, latest);
+	else
+		http_reply_json(
+			req, 200,
+			json_pack("{s:s,s:i}", "status", "ready", "schema_version", version));
+}
+
+static void readyz_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+
+	if (api->draining) {
+		http_reply_error(req, 503, "not_ready", NULL, "shutting down");
+		return;
+	}
+	if (!api->db) {
+		http_reply_error(req, 503, "not_ready", NULL,
+				 "database unreachable: no database configured");
+		return;
+	}
+	storage_schema_version(api->db, readyz_version_cb, req);
+}
+
+struct api *api_new(struct event_base *base, const struct api_options *opt, char *err,
+		    size_t errlen)
+{
+	const struct config *cfg = opt->cfg;
+	struct http_limits lim = {
+		.max_body_bytes =
+			cfg->http_max_body_bytes > 0 ? (size_t)cfg->http_max_body_bytes : 0,
+		.max_header_bytes =
+			cfg->http_max_header_bytes > 0 ? (size_t)cfg->http_max_header_bytes : 0,
+		.timeout_s = cfg->http_timeout_s,
+	};
+	struct api *api = xcalloc(1, sizeof(*api));
+
+	api->db = opt->db;
+	api->reg = opt->reg;
+	api->generic_submit = opt->generic_submit;
+	api->http = http_server_new(base, &lim);
+	if (!api->http) {
+		snprintf(err, errlen, "cannot create the HTTP server");
+		goto failed;
+	}
+
+	http_server_route(api->http, "GET", "/healthz", healthz_cb, api);
+	http_server_route(api->http, "GET", "/readyz", readyz_cb, api);
+	api_jobs_add_routes(api);
+
+	if (!http_server_listen(api->http, cfg->listen, err, errlen))
+		goto failed;
+	log_info("HTTP API listening on %s (port %d)", cfg->listen, http_server_port(api->http));
+	return api;
+
+failed:
+	api_free(api);
+	return NULL;
+}
+
+void api_set_draining(struct api *api)
+{
+	api->draining = true;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	http_server_free(api->http);
+	free(api);
+}

@@ -1,0 +1,40 @@
+/*
+ * The HTTP API (evhttp): routing, the one JSON error shape, limits, and the
+ * handlers for jobs, health and readiness.
+ *
+ * Every error is {"error": {"code": "...", "message": "...", "field": "..."}}
+ * ("field" only when one field is at fault).  Unknown paths are 404, known
+ * paths with a wrong method 405 with an Allow header.
+ */
+#ifndef ESAAS_API_H
+#define ESAAS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct event_base;
+struct db_pool;
+struct wf_registry;
+struct config;
+struct api;
+
+struct api_options {
+	const struct config *cfg;      /* listen address and http.* limits */
+	struct db_pool *db;
+	const struct wf_registry *reg;
+	/*
+	 * Route POST /api/v1/jobs ({"kind", "cluster", "params"}) straight to
+	 * the registry.  Only the test build turns this on: the shipped API
+	 * submits jobs through the cluster operations.
+	 */
+	bool generic_submit;
+};
+
+/* Bind and start serving; NULL with err filled when the address is unusable. */
+struct api *api_new(struct event_base *base, const struct api_options *opt,
+		    char *err, size_t errlen);
+/* From now on /readyz answers 503 (shutting down). */
+void api_set_draining(struct api *api);
+void api_free(struct api *api);
+
+#endif

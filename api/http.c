@@ -1,0 +1,1101 @@
+#include "api/http.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+struct route {
+	char *method;
+	char *pattern;
+	char **segs; /* "{name}" segments keep their braces */
+	int nsegs;
+	int nparams;
+	http_handler_fn handler;
+	void *arg;
+};
+
+struct http_router {
+	struct route *routes;
+	int count;
+	int cap;
+};
+
+struct http_query {
+	int count;
+	char **keys;
+	char **values;
+};
+
+struct http_server {
+	struct evhttp *evhttp;
+	struct http_router *router;
+	struct http_limits lim;
+	struct http_req *pending; /* dispatched, not yet replied */
+	int port;
+};
+
+struct http_req {
+	struct evhttp_request *evreq; /* NULL once the client or the server is gone */
+	struct http_server *srv;      /* NULL once the server is freed */
+	struct http_req *prev, *next; /* in srv->pending */
+	const char *method;
+	char *path;
+	char *peer;
+	struct http_match match;
+	struct http_query *query;
+	int64_t started_ms;
+};
+
+/* --- Errors. --- */
+
+bool http_error_set(struct http_error *err, int status, const char *code, const char *field,
+		    const char *fmt, ...)
+{
+	va_list ap;
+
+	http_error_clear(err);
+	err->status = status;
+	err->code = code;
+	err->field = field ? xstrdup(field) : NULL;
+	va_start(ap, fmt);
+	err->message = xvasprintf(fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+void http_error_clear(struct http_error *err)
+{
+	free(err->field);
+	free(err->message);
+	err->status = 0;
+	err->code = NULL;
+	err->field = NULL;
+	err->message = NULL;
+}
+
+json_t *http_error_json(const char *code, const char *message, const char *field)
+{
+	json_t *inner = json_object();
+
+	json_object_set_new(inner, "code", json_string(code));
+	json_object_set_new(inner, "message", json_string(message));
+	if (field)
+		json_object_set_new(inner, "field", json_string(field));
+	return json_pack("{s:o}", "error", inner);
+}
+
+/* --- Percent-decoding and paths. --- */
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode len bytes of s; NULL on a bad escape or an escaped NUL, which
+ * would silently cut the string short.
+ */
+static char *pct_decode(const char *s, size_t len, bool plus_is_space)
+{
+	char *out = xmalloc(len + 1);
+	size_t j = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			int hi = i + 2 < len ? hex_value(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_value(s[i + 2]) : -1;
+
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+				free(out);
+				return NULL;
+			}
+			out[j++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (s[i] == '+' && plus_is_space) {
+			out[j++] = ' ';
+		} else {
+			out[j++] = s[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+static void free_strings(char **v, int n)
+{
+	if (!v)
+		return;
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/*
+ * "/a/b/" is {"a", "b", ""}: every '/' starts a segment, so a trailing
+ * slash is a segment of its own and never matches a pattern without one.
+ */
+static bool split_path(const char *path, bool decode, char ***segs_out, int *n_out)
+{
+	if (!path || path[0] != '/')
+		return false;
+
+	int n = 1;
+	for (const char *p = path + 1; *p; p++) {
+		if (*p == '/')
+			n++;
+	}
+
+	char **segs = xcalloc((size_t)n, sizeof(*segs));
+	const char *start = path + 1;
+	for (int i = 0; i < n; i++) {
+		const char *end = strchr(start, '/');
+		size_t len = end ? (size_t)(end - start) : strlen(start);
+
+		segs[i] = decode ? pct_decode(start, len, false) : xstrndup(start, len);
+		if (!segs[i]) {
+			free_strings(segs, i);
+			return false;
+		}
+		start += len + 1;
+	}
+	*segs_out = segs;
+	*n_out = n;
+	return true;
+}
+
+/* --- Routing. --- */
+
+static bool is_placeholder(const char *seg)
+{
+	size_t len = strlen(seg);
+
+	return len > 2 && seg[0] == '{' && seg[len - 1] == '}';
+}
+
+static bool placeholder_name_ok(const char *seg)
+{
+	size_t len = strlen(seg);
+
+	for (size_t i = 1; i + 1 < len; i++) {
+		char c = seg[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}
+
+struct http_router *http_router_new(void)
+{
+	return xcalloc(1, sizeof(struct http_router));
+}
+
+void http_router_free(struct http_router *r)
+{
+	if (!r)
+		return;
+	for (int i = 0; i < r->count; i++) {
+		struct route *rt = &r->routes[i];
+
+		free(rt->method);
+		free(rt->pattern);
+		free_strings(rt->segs, rt->nsegs);
+	}
+	free(r->routes);
+	free(r);
+}
+
+static void bad_pattern(const char *method, const char *pattern, const char *why)
+{
+	log_error("route %s %s: %s", method, pattern, why);
+	abort();
+}
+
+void http_router_add(struct http_router *r, const char *method, const char *pattern,
+		     http_handler_fn handler, void *arg)
+{
+	struct route rt = {0};
+
+	if (!method[0] || !handler)
+		bad_pattern(method, pattern, "no method or no handler");
+	if (!split_path(pattern, false, &rt.segs, &rt.nsegs))
+		bad_pattern(method, pattern, "a pattern starts with '/'");
+	for (int i = 0; i < rt.nsegs; i++) {
+		const char *seg = rt.segs[i];
+
+		if (is_placeholder(seg)) {
+			if (!placeholder_name_ok(seg))
+				bad_pattern(method, pattern, "a {name} is made of [a-z0-9_]");
+			rt.nparams++;
+		} else if (strchr(seg, '{') || strchr(seg, '}')) {
+			bad_pattern(method, pattern, "a {name} takes a whole segment");
+		}
+	}
+	if (rt.nparams > HTTP_MAX_PARAMS)
+		bad_pattern(method, pattern, "too many {name} segments");
+
+	rt.method = xstrdup(method);
+	rt.pattern = xstrdup(pattern);
+	rt.handler = handler;
+	rt.arg = arg;
+	if (r->count == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->routes = xrealloc(r->routes, (size_t)r->cap * sizeof(*r->routes));
+	}
+	r->routes[r->count++] = rt;
+}
+
+static bool route_matches_path(const struct route *rt, char **segs, int n)
+{
+	if (rt->nsegs != n)
+		return false;
+	for (int i = 0; i < n; i++) {
+		if (is_placeholder(rt->segs[i])) {
+			if (segs[i][0] == '\0')
+				return false;
+		} else if (strcmp(rt->segs[i], segs[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* HEAD is GET without the body, so a GET route serves it. */
+static bool route_serves(const struct route *rt, const char *method)
+{
+	return strcmp(rt->method, method) == 0 ||
+	       (strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0);
+}
+
+static void allow_add(char *allow, size_t size, const char *method)
+{
+	size_t mlen = strlen(method);
+	const char *p = allow;
+
+	while (*p) {
+		const char *end = strchr(p, ',');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		if (len == mlen && strncmp(p, method, mlen) == 0)
+			return;
+		p = end ? end + 2 : p + len;
+	}
+
+	size_t used = strlen(allow);
+	snprintf(allow + used, size - used, "%s%s", used ? ", " : "", method);
+}
+
+enum http_route_result http_router_match(const struct http_router *r, const char *method,
+					 const char *path, struct http_match *m)
+{
+	const struct route *best = NULL;
+	bool path_known = false;
+	char **segs;
+	int n;
+
+	memset(m, 0, sizeof(*m));
+	if (!split_path(path, true, &segs, &n))
+		return HTTP_ROUTE_NOT_FOUND;
+
+	for (int i = 0; i < r->count; i++) {
+		const struct route *rt = &r->routes[i];
+
+		if (!route_matches_path(rt, segs, n))
+			continue;
+		path_known = true;
+		allow_add(m->allow, sizeof(m->allow), rt->method);
+		if (strcmp(rt->method, "GET") == 0)
+			allow_add(m->allow, sizeof(m->allow), "HEAD");
+		/* A literal segment beats a {name}: /clusters/new over /clusters/{name}. */
+		if (route_serves(rt, method) && (!best || rt->nparams < best->nparams))
+			best = rt;
+	}
+
+	enum http_route_result res = HTTP_ROUTE_NOT_FOUND;
+	if (best) {
+		m->handler = best->handler;
+		m->arg = best->arg;
+		for (int i = 0; i < n; i++) {
+			const char *seg = best->segs[i];
+
+			if (!is_placeholder(seg))
+				continue;
+			m->names[m->nparams] = xstrndup(seg + 1, strlen(seg) - 2);
+			m->values[m->nparams] = xstrdup(segs[i]);
+			m->nparams++;
+		}
+		res = HTTP_ROUTE_FOUND;
+	} else if (path_known) {
+		res = HTTP_ROUTE_BAD_METHOD;
+	}
+	free_strings(segs, n);
+	return res;
+}
+
+void http_match_clear(struct http_match *m)
+{
+	for (int i = 0; i < m->nparams; i++) {
+		free(m->names[i]);
+		free(m->values[i]);
+	}
+	memset(m, 0, sizeof(*m));
+}
+
+const char *http_match_param(const struct http_match *m, const char *name)
+{
+	for (int i = 0; i < m->nparams; i++) {
+		if (strcmp(m->names[i], name) == 0)
+			return m->values[i];
+	}
+	return NULL;
+}
+
+/* --- Query strings. --- */
+
+struct http_query *http_query_parse(const char *s, struct http_error *err)
+{
+	struct http_query *q = xcalloc(1, sizeof(*q));
+
+	if (!s)
+		return q;
+
+	const char *p = s;
+	while (*p) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+		size_t klen = eq ? (size_t)(eq - p) : len;
+
+		/* "a=1&&b=2" and a trailing '&' are harmless: skip empty pieces. */
+		if (len > 0) {
+			char *key = pct_decode(p, klen, true);
+			char *value = eq ? pct_decode(eq + 1, len - klen - 1, true) : xstrdup("");
+
+			if (!key || !value) {
+				free(key);
+				free(value);
+				http_error_set(err, 400, "malformed_query", NULL,
+					       "bad percent-encoding in the query string");
+				goto failed;
+			}
+			if (key[0] == '\0') {
+				free(key);
+				free(value);
+				http_error_set(err, 400, "malformed_query", NULL,
+					       "a query parameter has no name");
+				goto failed;
+			}
+			q->keys = xrealloc(q->keys, (size_t)(q->count + 1) * sizeof(char *));
+			q->values = xrealloc(q->values, (size_t)(q->count + 1) * sizeof(char *));
+			q->keys[q->count] = key;
+			q->values[q->count] = value;
+			q->count++;
+		}
+		p += len;
+		if (*p == '&')
+			p++;
+	}
+	return q;
+
+failed:
+	http_query_free(q);
+	return NULL;
+}
+
+void http_query_free(struct http_query *q)
+{
+	if (!q)
+		return;
+	free_strings(q->keys, q->count);
+	free_strings(q->values, q->count);
+	free(q);
+}
+
+int http_query_count(const struct http_query *q)
+{
+	return q ? q->count : 0;
+}
+
+const char *http_query_key(const struct http_query *q, int i)
+{
+	return q->keys[i];
+}
+
+const char *http_query_value(const struct http_query *q, int i)
+{
+	return q->values[i];
+}
+
+const char *http_query_get(const struct http_query *q, const char *key)
+{
+	for (int i = 0; q && i < q->count; i++) {
+		if (strcmp(q->keys[i], key) == 0)
+			return q->values[i];
+	}
+	return NULL;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++) {
+		if (strcmp(s, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* "a, b, c": for messages that say what would have been right. */
+static char *join_list(const char *const *list)
+{
+	size_t len = 1;
+	for (const char *const *p = list; *p; p++)
+		len += strlen(*p) + 2;
+
+	char *out = xmalloc(len);
+	out[0] = '\0';
+	size_t used = 0;
+	for (const char *const *p = list; *p; p++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", p == list ? "" : ", ", *p);
+	return out;
+}
+
+bool http_query_check(const struct http_query *q, const char *const *allowed,
+		      struct http_error *err)
+{
+	for (int i = 0; i < http_query_count(q); i++) {
+		const char *key = q->keys[i];
+
+		if (!in_list(key, allowed)) {
+			char *known = join_list(allowed);
+
+			http_error_set(err, 422, "invalid", key,
+				       "unknown query parameter \"%s\"; known: %s", key, known);
+			free(known);
+			return false;
+		}
+		for (int j = 0; j < i; j++) {
+			if (strcmp(q->keys[j], key) == 0)
+				return http_error_set(
+					err, 422, "invalid", key,
+					"query parameter \"%s\" is given more than once", key);
+		}
+	}
+	return true;
+}
+
+/* --- JSON bodies. --- */
+
+static bool media_type_is_json(const char *ct)
+{
+	static const char json_type[] = "application/json";
+
+	ct += strspn(ct, " \t");
+	if (strncasecmp(ct, json_type, sizeof(json_type) - 1) != 0)
+		return false;
+	ct += sizeof(json_type) - 1;
+	ct += strspn(ct, " \t");
+	return *ct == '\0' || *ct == ';';
+}
+
+static const char *json_kind(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+	default:
+		return "null";
+	}
+}
+
+json_t *http_json_parse_body(const char *content_type, const char *data, size_t len, bool optional,
+			     struct http_error *err)
+{
+	json_error_t jerr;
+	json_t *body;
+
+	if (len == 0) {
+		if (optional)
+			return json_object();
+		http_error_set(err, 400, "malformed_json", NULL,
+			       "the request body is empty; a JSON object is expected");
+		return NULL;
+	}
+	if (content_type && !media_type_is_json(content_type)) {
+		http_error_set(err, 415, "unsupported_media_type", NULL,
+			       "Content-Type \"%.100s\" is not accepted; send application/json",
+			       content_type);
+		return NULL;
+	}
+	/* Duplicate keys would make one of the two values silently win. */
+	body = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+	if (!body) {
+		http_error_set(err, 400, "malformed_json", NULL,
+			       "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column,
+			       jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(body)) {
+		http_error_set(err, 400, "malformed_json", NULL,
+			       "the request body must be a JSON object, not %s", json_kind(body));
+		json_decref(body);
+		return NULL;
+	}
+	return body;
+}
+
+bool http_json_check_fields(json_t *obj, const char *const *allowed, struct http_error *err)
+{
+	const char *key;
+	json_t *value;
+
+	json_object_foreach (obj, key, value) {
+		if (!in_list(key, allowed)) {
+			char *known = join_list(allowed);
+
+			http_error_set(err, 422, "invalid", key, "unknown field \"%s\"; known: %s",
+				       key, known);
+			free(known);
+			return false;
+		}
+	}
+	return true;
+}
+
+size_t http_utf8_length(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++) {
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	}
+	return n;
+}
+
+/* --- The server. --- */
+
+bool http_parse_listen(const char *address, char **host, int *port, char *err, size_t errlen)
+{
+	const char *colon;
+	char *h;
+
+	if (address[0] == '[') {
+		const char *close = strchr(address, ']');
+
+		if (!close || close == address + 1 || close[1] != ':')
+			goto bad;
+		h = xstrndup(address + 1, (size_t)(close - address - 1));
+		colon = close + 1;
+	} else {
+		colon = strchr(address, ':');
+		/* Several colons: an IPv6 address without its brackets. */
+		if (!colon || colon == address || strchr(colon + 1, ':'))
+			goto bad;
+		h = xstrndup(address, (size_t)(colon - address));
+	}
+	if (!parse_int(colon + 1, 0, 65535, port)) {
+		snprintf(err, errlen, "listen address \"%s\": the port must be 0..65535", address);
+		free(h);
+		return false;
+	}
+	*host = h;
+	return true;
+
+bad:
+	snprintf(err, errlen,
+		 "listen address \"%s\": expected host:port, or [address]:port for IPv6", address);
+	return false;
+}
+
+static const char *method_name(enum evhttp_cmd_type type)
+{
+	switch (type) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	case EVHTTP_REQ_PUT:
+		return "PUT";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_OPTIONS:
+		return "OPTIONS";
+	case EVHTTP_REQ_TRACE:
+		return "TRACE";
+	case EVHTTP_REQ_CONNECT:
+		return "CONNECT";
+	case EVHTTP_REQ_PATCH:
+		return "PATCH";
+	}
+	return NULL;
+}
+
+/* libevent 2.1 only knows the phrases of RFC 2616. */
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 413:
+		return "Content Too Large";
+	case 415:
+		return "Unsupported Media Type";
+	case 422:
+		return "Unprocessable Content";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	default:
+		return NULL; /* libevent's own */
+	}
+}
+
+static void dispatch_cb(struct evhttp_request *evreq, void *arg);
+
+/* Our limit plus a margin of at least min_margin (see http_server_new). */
+static ev_ssize_t evhttp_limit(size_t ours, size_t min_margin)
+{
+	size_t margin = ours > min_margin ? ours : min_margin;
+
+	if (ours > (size_t)EV_SSIZE_MAX - margin)
+		return EV_SSIZE_MAX;
+	return (ev_ssize_t)(ours + margin);
+}
+
+struct http_server *http_server_new(struct event_base *base, const struct http_limits *lim)
+{
+	struct http_server *srv = xcalloc(1, sizeof(*srv));
+
+	srv->lim = *lim;
+	srv->port = -1;
+	srv->router = http_router_new();
+	srv->evhttp = evhttp_new(base);
+	if (!srv->evhttp) {
+		http_router_free(srv->router);
+		free(srv);
+		return NULL;
+	}
+	evhttp_set_gencb(srv->evhttp, dispatch_cb, srv);
+	/* Let every method reach the router, which answers 405 with Allow. */
+	evhttp_set_allowed_methods(srv->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+							EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+							EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+
+	/*
+	 * libevent 2.1 has no hook between the headers and the body of an
+	 * incoming request, and answers a request over its own limits with
+	 * an HTML page.  So its limits sit above ours: requests up to that
+	 * margin reach dispatch_cb, which answers in our shape; beyond it
+	 * evhttp still answers by itself (413 for a body, after draining it
+	 * so that the client reads the answer rather than a reset; 400 for
+	 * headers).
+	 */
+	evhttp_set_max_headers_size(srv->evhttp, evhttp_limit(lim->max_header_bytes, 16384));
+	evhttp_set_max_body_size(srv->evhttp, evhttp_limit(lim->max_body_bytes, 65536));
+	evhttp_set_flags(srv->evhttp, EVHTTP_SERVER_LINGERING_CLOSE);
+	if (lim->timeout_s > 0)
+		evhttp_set_timeout(srv->evhttp, lim->timeout_s);
+	return srv;
+}
+
+void http_server_route(struct http_server *srv, const char *method, const char *pattern,
+		       http_handler_fn handler, void *arg)
+{
+	http_router_add(srv->router, method, pattern, handler, arg);
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+bool http_server_listen(struct http_server *srv, const char *address, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char *host = NULL;
+	char portstr[8];
+	int port, rc, fd = -1, saved = 0;
+	bool ok = false;
+
+	if (!http_parse_listen(address, &host, &port, err, errlen))
+		return false;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", address, gai_strerror(rc));
+		goto out;
+	}
+
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int one = 1;
+
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		/* A restarted daemon must not wait for TIME_WAIT to pass. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", address,
+			 saved ? strerror(saved) : "no usable address");
+		goto out;
+	}
+	/* From here on evhttp owns fd and closes it in evhttp_free(). */
+	if (!evhttp_accept_socket_with_handle(srv->evhttp, fd)) {
+		snprintf(err, errlen, "cannot listen on %s: evhttp refused the socket", address);
+		close(fd);
+		goto out;
+	}
+	srv->port = bound_port(fd);
+	ok = true;
+
+out:
+	if (res)
+		freeaddrinfo(res);
+	free(host);
+	return ok;
+}
+
+int http_server_port(const struct http_server *srv)
+{
+	return srv->port;
+}
+
+void http_server_free(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	/*
+	 * evhttp_free() frees every connection, and with them the
+	 * evhttp_requests still waiting for a reply (conn_close_cb saw each
+	 * go); their http_req live on until their handlers reply.
+	 */
+	evhttp_free(srv->evhttp);
+	for (struct http_req *req = srv->pending, *next; req; req = next) {
+		next = req->next;
+		req->evreq = NULL;
+		req->srv = NULL;
+		req->prev = req->next = NULL;
+	}
+	http_router_free(srv->router);
+	free(srv);
+}
+
+/* --- Requests. --- */
+
+/*
+ * The connection of a request still waiting for its reply is going away.
+ * libevent frees the evhttp_request with it, unless it detached the
+ * request first (evhttp_request_get_connection() is then NULL) and left it
+ * to us.  Either way, the reply has nowhere to go.
+ */
+static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_req *req = arg;
+
+	if (req->evreq && !evhttp_request_get_connection(req->evreq))
+		evhttp_request_free(req->evreq);
+	req->evreq = NULL;
+}
+
+static struct http_req *req_new(struct http_server *srv, struct evhttp_request *evreq)
+{
+	struct http_req *req = xcalloc(1, sizeof(*req));
+	struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	char *addr = NULL;
+	ev_uint16_t port = 0;
+
+	req->evreq = evreq;
+	req->srv = srv;
+	req->started_ms = now_mono_ms();
+	req->method = method_name(evhttp_request_get_command(evreq));
+	if (!req->method)
+		req->method = "UNKNOWN";
+	req->path = xstrdup(path ? path : "");
+	evhttp_connection_get_peer(evcon, &addr, &port);
+	req->peer = xstrdup(addr ? addr : "unknown");
+
+	req->next = srv->pending;
+	if (srv->pending)
+		srv->pending->prev = req;
+	srv->pending = req;
+	evhttp_connection_set_closecb(evcon, conn_close_cb, req);
+	return req;
+}
+
+static void req_free(struct http_req *req)
+{
+	if (req->srv) {
+		if (req->prev)
+			req->prev->next = req->next;
+		else
+			req->srv->pending = req->next;
+		if (req->next)
+			req->next->prev = req->prev;
+	}
+	http_match_clear(&req->match);
+	http_query_free(req->query);
+	free(req->path);
+	free(req->peer);
+	free(req);
+}
+
+/* The request line and headers as they came, give or take whitespace. */
+static size_t head_size(struct evhttp_request *evreq)
+{
+	const char *uri = evhttp_request_get_uri(evreq);
+	struct evkeyval *h;
+	size_t n = strlen("OPTIONS  HTTP/1.1\r\n") + (uri ? strlen(uri) : 0);
+
+	TAILQ_FOREACH (h, evhttp_request_get_input_headers(evreq), next)
+		n += strlen(h->key) + strlen(h->value) + 4;
+	return n;
+}
+
+static void dispatch_cb(struct evhttp_request *evreq, void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_req *req = req_new(srv, evreq);
+	struct http_error err = {0};
+	size_t body_len = evbuffer_get_length(evhttp_request_get_input_buffer(evreq));
+	size_t head_len = head_size(evreq);
+
+	if (head_len > srv->lim.max_header_bytes) {
+		http_reply_error(
+			req, 431, "too_large", NULL,
+			"the request line and headers are %zu bytes; the limit is %zu bytes",
+			head_len, srv->lim.max_header_bytes);
+		return;
+	}
+	if (body_len > srv->lim.max_body_bytes) {
+		http_reply_error(req, 413, "too_large", NULL,
+				 "the request body is %zu bytes; the limit is %zu bytes", body_len,
+				 srv->lim.max_body_bytes);
+		return;
+	}
+
+	switch (http_router_match(srv->router, req->method, req->path, &req->match)) {
+	case HTTP_ROUTE_FOUND:
+		break;
+	case HTTP_ROUTE_NOT_FOUND:
+		http_reply_error(req, 404, "not_found", NULL, "no such path: %.200s", req->path);
+		return;
+	case HTTP_ROUTE_BAD_METHOD:
+		http_req_add_header(req, "Allow", req->match.allow);
+		http_reply_error(req, 405, "method_not_allowed", NULL,
+				 "%s is not allowed on %.200s; allowed: %s", req->method, req->path,
+				 req->match.allow);
+		return;
+	}
+
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+	req->query = http_query_parse(uri ? evhttp_uri_get_query(uri) : NULL, &err);
+	if (!req->query) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	req->match.handler(req, req->match.arg);
+}
+
+const char *http_req_method(const struct http_req *req)
+{
+	return req->method;
+}
+
+const char *http_req_path(const struct http_req *req)
+{
+	return req->path;
+}
+
+const char *http_req_peer(const struct http_req *req)
+{
+	return req->peer;
+}
+
+const char *http_req_param(const struct http_req *req, const char *name)
+{
+	return http_match_param(&req->match, name);
+}
+
+const struct http_query *http_req_query(const struct http_req *req)
+{
+	return req->query;
+}
+
+const char *http_req_header(const struct http_req *req, const char *name)
+{
+	if (!req->evreq)
+		return NULL;
+	return evhttp_find_header(evhttp_request_get_input_headers(req->evreq), name);
+}
+
+json_t *http_req_json(struct http_req *req, bool optional, struct http_error *err)
+{
+	const char *data = "";
+	size_t len = 0;
+
+	if (req->evreq) {
+		struct evbuffer *in = evhttp_request_get_input_buffer(req->evreq);
+
+		len = evbuffer_get_length(in);
+		if (len > 0)
+			data = (const char *)evbuffer_pullup(in, -1);
+		if (!data) {
+			http_error_set(err, 500, "internal", NULL,
+				       "out of memory reading the body");
+			return NULL;
+		}
+	}
+	return http_json_parse_body(http_req_header(req, "Content-Type"), data, len, optional, err);
+}
+
+bool http_req_gone(const struct http_req *req)
+{
+	return req->evreq == NULL;
+}
+
+void http_req_add_header(struct http_req *req, const char *name, const char *value)
+{
+	if (!req->evreq)
+		return;
+	evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name, value);
+}
+
+static void send_json(struct http_req *req, int status, json_t *body)
+{
+	struct evhttp_request *evreq = req->evreq;
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(evreq);
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	if (!text) {
+		status = 500;
+		text = xstrdup("{\"error\":{\"code\":\"internal\","
+			       "\"message\":\"the reply could not be encoded\"}}");
+	}
+	size_t len = strlen(text);
+
+	evhttp_remove_header(headers, "Content-Type");
+	evhttp_add_header(headers, "Content-Type", "application/json");
+	evhttp_add_header(headers, "Cache-Control", "no-store");
+	if (evhttp_request_get_command(evreq) == EVHTTP_REQ_HEAD) {
+		/* evhttp would send the body of a HEAD reply: leave it out, keep its length. */
+		char clen[24];
+
+		snprintf(clen, sizeof(clen), "%zu", len + 1);
+		evhttp_add_header(headers, "Content-Length", clen);
+	} else {
+		struct evbuffer *out = evhttp_request_get_output_buffer(evreq);
+
+		evbuffer_add(out, text, len);
+		evbuffer_add(out, "\n", 1);
+	}
+	free(text);
+
+	/*
+	 * From here libevent owns the request and may free it with its
+	 * connection at any time; our close callback must not fire for it,
+	 * nor for the next request on a kept-alive connection.
+	 */
+	evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), NULL, NULL);
+	evhttp_send_reply(evreq, status, reason_phrase(status), NULL);
+	req->evreq = NULL;
+}
+
+void http_reply_json(struct http_req *req, int status, json_t *body)
+{
+	bool gone = req->evreq == NULL;
+
+	if (!gone)
+		send_json(req, status, body);
+	log_debug("%s %s %d %lldms%s", req->method, req->path, status,
+		  (long long)(now_mono_ms() - req->started_ms), gone ? " (client gone)" : "");
+	json_decref(body);
+	req_free(req);
+}
+
+static void reply_errorv(struct http_req *req, int status, const char *code, const char *field,
+			 const char *fmt, va_list ap) __attribute__((format(printf, 5, 0)));
+
+static void reply_errorv(struct http_req *req, int status, const char *code, const char *field,
+			 const char *fmt, va_list ap)
+{
+	char *message = xvasprintf(fmt, ap);
+
+	http_reply_json(req, status, http_error_json(code, message, field));
+	free(message);
+}
+
+void http_reply_error(struct http_req *req, int status, const char *code, const char *field,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	reply_errorv(req, status, code, field, fmt, ap);
+	va_end(ap);
+}
+
+void http_reply_failure(struct http_req *req, struct http_error *err)
+{
+	http_reply_json(req, err->status ? err->status : 500,
+			http_error_json(err->code ? err->code : "internal",
+					err->message ? err->message : "internal error",
+					err->field));
+	http_error_clear(err);
+}

@@ -1,0 +1,588 @@
+/*
+ * The job endpoints: list, get, events, cancel and (test builds) a generic
+ * submit.  Each handler checks the request, starts one query and replies
+ * from its callback; the callbacks touch only their request and what they
+ * were given, never struct api, which may be gone by then.
+ */
+#include "api/routes.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/registry.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const job_statuses[] = {
+	"queued", "running", "waiting", "cancelling", "succeeded", "failed", "cancelled", NULL,
+};
+
+#define FILTER_DEFAULT_LIMIT 50
+#define FILTER_MAX_LIMIT 500
+#define NAME_MAX_CHARS 63
+#define REASON_MAX_CHARS 1000
+#define ACTOR_MAX_CHARS 128
+#define IDEMPOTENCY_KEY_MAX_CHARS 255
+
+/* --- Checks. --- */
+
+bool api_parse_job_id(const char *s, int64_t *id)
+{
+	return s && s[0] >= '0' && s[0] <= '9' && parse_int64(s, 1, INT64_MAX, id);
+}
+
+bool api_dns_label_valid(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 1 || len > NAME_MAX_CHARS)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+
+		if (!alnum && (c != '-' || i == 0 || i == len - 1))
+			return false;
+	}
+	return true;
+}
+
+static bool printable_ascii(const char *s, size_t min, size_t max)
+{
+	size_t len = strlen(s);
+
+	if (len < min || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	}
+	return true;
+}
+
+bool api_idempotency_key_valid(const char *s)
+{
+	return printable_ascii(s, 1, IDEMPOTENCY_KEY_MAX_CHARS);
+}
+
+bool api_actor(const char *header, const char *peer, char **actor, struct http_error *err)
+{
+	if (!header) {
+		/* Until authentication exists, the address is all we know. */
+		*actor = xasprintf("anonymous@%s", peer);
+		return true;
+	}
+	if (!printable_ascii(header, 1, ACTOR_MAX_CHARS))
+		return http_error_set(err, 422, "invalid", "X-Esaas-Actor",
+				      "X-Esaas-Actor must be 1 to %d printable ASCII characters",
+				      ACTOR_MAX_CHARS);
+	*actor = xstrdup(header);
+	return true;
+}
+
+static bool in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++) {
+		if (strcmp(s, *list) == 0)
+			return true;
+	}
+	return false;
+}
+
+static bool check_name(const char *value, const char *param, struct http_error *err)
+{
+	size_t len = strlen(value);
+
+	if (len < 1 || len > NAME_MAX_CHARS)
+		return http_error_set(err, 422, "invalid", param, "%s must be 1 to %d characters",
+				      param, NAME_MAX_CHARS);
+	return true;
+}
+
+bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, struct http_error *err)
+{
+	static const char *const known[] = {"status", "kind", "cluster", "limit", "cursor", NULL};
+	const char *v;
+
+	memset(f, 0, sizeof(*f));
+	f->limit = FILTER_DEFAULT_LIMIT;
+	if (!http_query_check(q, known, err))
+		return false;
+
+	if ((v = http_query_get(q, "status"))) {
+		if (!in_list(v, job_statuses))
+			return http_error_set(
+				err, 422, "invalid", "status",
+				"status \"%.64s\" is not one of queued, running, waiting, "
+				"cancelling, succeeded, failed, cancelled",
+				v);
+		f->status = v;
+	}
+	if ((v = http_query_get(q, "kind"))) {
+		if (!check_name(v, "kind", err))
+			return false;
+		f->kind = v;
+	}
+	if ((v = http_query_get(q, "cluster"))) {
+		if (!check_name(v, "cluster", err))
+			return false;
+		f->cluster = v;
+	}
+	if ((v = http_query_get(q, "limit"))) {
+		if (!(v[0] >= '0' && v[0] <= '9') || !parse_int(v, 1, FILTER_MAX_LIMIT, &f->limit))
+			return http_error_set(err, 422, "invalid", "limit",
+					      "limit must be an integer from 1 to %d",
+					      FILTER_MAX_LIMIT);
+	}
+	if ((v = http_query_get(q, "cursor"))) {
+		if (!api_parse_job_id(v, &f->cursor))
+			return http_error_set(err, 422, "invalid", "cursor",
+					      "cursor must be a positive integer: the next_cursor "
+					      "of the previous page");
+	}
+	return true;
+}
+
+static char *known_kinds(const struct wf_registry *reg)
+{
+	size_t len = 1;
+	int count = reg ? reg->count : 0;
+
+	for (int i = 0; i < count; i++)
+		len += strlen(reg->items[i]->kind) + 2;
+
+	char *out = xmalloc(len);
+	size_t used = 0;
+	out[0] = '\0';
+	for (int i = 0; i < count; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+					 reg->items[i]->kind);
+	return out;
+}
+
+/*
+ * The body's path of the field a workflow's check complains about: it names
+ * a member of params ("replicas"), or sometimes the path itself.
+ */
+static char *params_field(const char *field)
+{
+	if (!field)
+		return xstrdup("params");
+	if (strcmp(field, "params") == 0 || strncmp(field, "params.", 7) == 0)
+		return xstrdup(field);
+	return xasprintf("params.%s", field);
+}
+
+bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct api_submit *out,
+			   struct http_error *err)
+{
+	static const char *const fields[] = {"kind", "cluster", "params", NULL};
+	json_t *kind, *cluster, *params;
+
+	memset(out, 0, sizeof(*out));
+	if (!http_json_check_fields(body, fields, err))
+		return false;
+
+	kind = json_object_get(body, "kind");
+	if (!kind)
+		return http_error_set(err, 422, "invalid", "kind", "kind is required");
+	if (!json_is_string(kind))
+		return http_error_set(err, 422, "invalid", "kind", "kind must be a string");
+	out->kind = json_string_value(kind);
+	out->wf = reg ? wf_registry_find(reg, out->kind) : NULL;
+	if (!out->wf) {
+		char *known = known_kinds(reg);
+
+		http_error_set(err, 422, "invalid", "kind",
+			       "unknown kind \"%.64s\"; known kinds: %s", out->kind,
+			       known[0] ? known : "none");
+		free(known);
+		return false;
+	}
+
+	cluster = json_object_get(body, "cluster");
+	if (!cluster)
+		return http_error_set(err, 422, "invalid", "cluster", "cluster is required");
+	if (!json_is_string(cluster))
+		return http_error_set(err, 422, "invalid", "cluster", "cluster must be a string");
+	out->cluster = json_string_value(cluster);
+	if (!api_dns_label_valid(out->cluster))
+		return http_error_set(
+			err, 422, "invalid", "cluster",
+			"cluster \"%.64s\" is not a DNS-1123 label: 1 to 63 lowercase "
+			"letters, digits or '-', starting and ending with a letter "
+			"or digit",
+			out->cluster);
+
+	params = json_object_get(body, "params");
+	if (!params || json_is_null(params)) {
+		params = json_object();
+		json_object_set_new(body, "params", params);
+	}
+	if (!json_is_object(params))
+		return http_error_set(err, 422, "invalid", "params", "params must be an object");
+	out->params = params;
+
+	if (out->wf->nstates < 1)
+		return http_error_set(err, 500, "internal", NULL, "workflow %s has no states",
+				      out->kind);
+
+	if (out->wf->validate) {
+		const char *field = NULL;
+		char msg[512] = "";
+
+		if (!out->wf->validate(params, &field, msg, sizeof(msg))) {
+			char *path = params_field(field);
+
+			http_error_set(err, 422, "invalid", path, "%s",
+				       msg[0] ? msg : "the params are not valid for this kind");
+			free(path);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)
+{
+	static const char *const fields[] = {"reason", NULL};
+	json_t *r;
+
+	*reason = NULL;
+	if (!http_json_check_fields(body, fields, err))
+		return false;
+	r = json_object_get(body, "reason");
+	if (!r || json_is_null(r))
+		return true;
+	if (!json_is_string(r))
+		return http_error_set(err, 422, "invalid", "reason", "reason must be a string");
+	if (http_utf8_length(json_string_value(r)) > REASON_MAX_CHARS)
+		return http_error_set(err, 422, "invalid", "reason",
+				      "reason must be at most %d characters", REASON_MAX_CHARS);
+	if (json_string_value(r)[0])
+		*reason = json_string_value(r);
+	return true;
+}
+
+/* --- Replies. --- */
+
+void api_reply_db_error(struct http_req *req, const struct db_error *err)
+{
+	switch (err->kind) {
+	case DB_ERR_UNAVAILABLE:
+		log_warn("%s %s: database unavailable: %s", http_req_method(req),
+			 http_req_path(req), err->message);
+		http_reply_error(req, 503, "unavailable", NULL,
+				 "the database is unavailable; try again later");
+		return;
+	case DB_ERR_CONNECTION:
+		log_warn("%s %s: database connection lost: %s", http_req_method(req),
+			 http_req_path(req), err->message);
+		http_reply_error(req, 503, "unavailable", NULL,
+				 "the database connection was lost during the request; it may or "
+				 "may not have taken effect");
+		return;
+	case DB_OK:
+	case DB_ERR_QUERY:
+	default:
+		log_error("%s %s: query failed: %s (SQLSTATE %s)", http_req_method(req),
+			  http_req_path(req), err->message, err->sqlstate ? err->sqlstate : "");
+		http_reply_error(req, 500, "internal", NULL,
+				 "internal error; the details are in the server log");
+		return;
+	}
+}
+
+static int64_t job_id_of(json_t *job)
+{
+	return json_integer_value(json_object_get(job, "id"));
+}
+
+/* A mutation's answer: the job, and where to follow it. */
+static void reply_job_accepted(struct http_req *req, int status, json_t *job)
+{
+	char *location = xasprintf("/api/v1/jobs/%lld", (long long)job_id_of(job));
+
+	http_req_add_header(req, "Location", location);
+	free(location);
+	http_reply_json(req, status, json_incref(job));
+}
+
+static void reply_not_found(struct http_req *req, int64_t id)
+{
+	http_reply_error(req, 404, "not_found", NULL, "job %lld not found", (long long)id);
+}
+
+/* Parse {id}; a malformed id names no job, so it is 404 like a missing one. */
+static bool request_job_id(struct http_req *req, int64_t *id)
+{
+	const char *s = http_req_param(req, "id");
+
+	if (api_parse_job_id(s, id))
+		return true;
+	http_reply_error(req, 404, "not_found", NULL, "job %.64s not found", s ? s : "");
+	return false;
+}
+
+/* What a callback needs of its request. */
+struct job_call {
+	struct http_req *req;
+	int64_t id;
+};
+
+static struct job_call *job_call_new(struct http_req *req, int64_t id)
+{
+	struct job_call *c = xcalloc(1, sizeof(*c));
+
+	c->req = req;
+	c->id = id;
+	return c;
+}
+
+/* --- GET /api/v1/jobs --- */
+
+static void list_done_cb(void *arg, const struct db_error *err, json_t *page)
+{
+	struct http_req *req = arg;
+
+	if (err)
+		api_reply_db_error(req, err);
+	else
+		http_reply_json(req, 200, json_incref(page));
+}
+
+static void jobs_list_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	struct http_error err = {0};
+	struct job_filter f;
+
+	if (!api_jobs_parse_filter(http_req_query(req), &f, &err)) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	f.tenant = DEFAULT_TENANT;
+	storage_job_list(api->db, &f, list_done_cb, req);
+}
+
+/* --- GET /api/v1/jobs/{id} --- */
+
+static void get_done_cb(void *arg, const struct db_error *err, json_t *job)
+{
+	struct job_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (!job)
+		reply_not_found(c->req, c->id);
+	else
+		http_reply_json(c->req, 200, json_incref(job));
+	free(c);
+}
+
+static void jobs_get_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	int64_t id;
+
+	if (!request_job_id(req, &id))
+		return;
+	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, job_call_new(req, id));
+}
+
+/* --- GET /api/v1/jobs/{id}/events --- */
+
+static void events_done_cb(void *arg, const struct db_error *err, json_t *events)
+{
+	struct job_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (!events)
+		reply_not_found(c->req, c->id);
+	else
+		http_reply_json(c->req, 200, json_pack("{s:O}", "events", events));
+	free(c);
+}
+
+static void jobs_events_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	int64_t id;
+
+	if (!request_job_id(req, &id))
+		return;
+	storage_job_events(api->db, DEFAULT_TENANT, id, events_done_cb, job_call_new(req, id));
+}
+
+/* --- POST /api/v1/jobs/{id}/cancel --- */
+
+static void cancel_done_cb(void *arg, const struct db_error *err, enum cancel_result result,
+			   json_t *job)
+{
+	struct job_call *c = arg;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+		goto out;
+	}
+	switch (result) {
+	case CANCEL_DONE:
+		reply_job_accepted(c->req, 200, job);
+		break;
+	case CANCEL_REQUESTED:
+	case CANCEL_ALREADY:
+		/* Running jobs stop at their next state boundary: accepted, not done. */
+		reply_job_accepted(c->req, 202, job);
+		break;
+	case CANCEL_REFUSED: {
+		const char *status = json_string_value(json_object_get(job, "status"));
+
+		http_reply_error(
+			c->req, 409, "conflict", NULL,
+			"job %lld is %s: only queued, running, waiting jobs can be cancelled",
+			(long long)c->id, status ? status : "finished");
+		break;
+	}
+	case CANCEL_NOT_FOUND:
+	default:
+		reply_not_found(c->req, c->id);
+		break;
+	}
+out:
+	free(c);
+}
+
+static void jobs_cancel_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	struct http_error err = {0};
+	const char *reason;
+	char *actor = NULL;
+	json_t *body = NULL;
+	int64_t id;
+
+	if (!request_job_id(req, &id))
+		return;
+	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+		goto failed;
+	body = http_req_json(req, true, &err);
+	if (!body || !api_jobs_check_cancel(body, &reason, &err))
+		goto failed;
+
+	storage_job_cancel(api->db, DEFAULT_TENANT, id, actor, reason, cancel_done_cb,
+			   job_call_new(req, id));
+	free(actor);
+	json_decref(body);
+	return;
+
+failed:
+	free(actor);
+	json_decref(body);
+	http_reply_failure(req, &err);
+}
+
+/* --- POST /api/v1/jobs (test builds) --- */
+
+/* What the submit callback compares a stored job with. */
+struct submit_call {
+	struct http_req *req;
+	char *kind;
+	char *cluster;
+	char *key;
+	json_t *params;
+};
+
+static void submit_call_free(struct submit_call *c)
+{
+	free(c->kind);
+	free(c->cluster);
+	free(c->key);
+	json_decref(c->params);
+	free(c);
+}
+
+static bool same_submission(json_t *job, const struct submit_call *c)
+{
+	const char *kind = json_string_value(json_object_get(job, "kind"));
+	const char *cluster = json_string_value(json_object_get(job, "cluster"));
+
+	return kind && cluster && strcmp(kind, c->kind) == 0 && strcmp(cluster, c->cluster) == 0 &&
+	       json_equal(json_object_get(job, "params"), c->params);
+}
+
+static void submit_done_cb(void *arg, const struct db_error *err, json_t *job, bool created)
+{
+	struct submit_call *c = arg;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+	} else if (created || same_submission(job, c)) {
+		/* A repeat gets the original answer: that is what the key is for. */
+		reply_job_accepted(c->req, 202, job);
+	} else {
+		http_reply_error(
+			c->req, 409, "idempotency_conflict", "Idempotency-Key",
+			"Idempotency-Key \"%s\" was already used for job %lld with another "
+			"kind, cluster or params",
+			c->key ? c->key : "", (long long)job_id_of(job));
+	}
+	submit_call_free(c);
+}
+
+static void jobs_submit_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	struct http_error err = {0};
+	struct api_submit sub;
+	const char *key = http_req_header(req, "Idempotency-Key");
+	char *actor = NULL;
+	json_t *body = NULL;
+
+	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+		goto failed;
+	if (key && !api_idempotency_key_valid(key)) {
+		http_error_set(&err, 422, "invalid", "Idempotency-Key",
+			       "Idempotency-Key must be 1 to %d printable ASCII characters",
+			       IDEMPOTENCY_KEY_MAX_CHARS);
+		goto failed;
+	}
+	body = http_req_json(req, false, &err);
+	if (!body || !api_jobs_check_submit(body, api->reg, &sub, &err))
+		goto failed;
+
+	struct submit_call *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->kind = xstrdup(sub.kind);
+	c->cluster = xstrdup(sub.cluster);
+	c->key = key ? xstrdup(key) : NULL;
+	c->params = json_incref(sub.params);
+
+	struct job_submit js = {
+		.tenant = DEFAULT_TENANT,
+		.kind = sub.kind,
+		.cluster = sub.cluster,
+		.first_state = sub.wf->states[0].name,
+		.params = sub.params,
+		.actor = actor,
+		.idempotency_key = key,
+	};
+	storage_job_submit(api->db, &js, submit_done_cb, c);
+	free(actor);
+	json_decref(body);
+	return;
+
+failed:
+	free(actor);
+	json_decref(body);
+	http_reply_failure(req, &err);
+}
+
+void api_jobs_add_routes(struct api *api)
+{
+	http_server_route(api->http, "GET", "/api/v1/jobs", jobs_list_cb, api);
+	if (api->generic_submit)
+		http_server_route(api->http, "POST", "/api/v1/jobs", jobs_submit_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/jobs/{id}", jobs_get_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/jobs/{id}/events", jobs_events_cb, api);
+	http_server_route(api->http, "POST", "/api/v1/jobs/{id}/cancel", jobs_cancel_cb, api);
+}

@@ -1,0 +1,73 @@
+/*
+ * Inside the API: the state its handlers share, the job routes, and the
+ * checks of a request that need neither a database nor a socket (kept
+ * apart so that unit tests can reach them).
+ */
+#ifndef ESAAS_API_ROUTES_H
+#define ESAAS_API_ROUTES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "api/http.h"
+#include "storage/jobs.h"
+
+struct wf_registry;
+struct workflow;
+
+struct api {
+	struct http_server *http;
+	struct db_pool *db;
+	const struct wf_registry *reg;
+	bool generic_submit;
+	bool draining;
+};
+
+/* GET/POST /api/v1/jobs... on api->http. */
+void api_jobs_add_routes(struct api *api);
+
+/*
+ * Database errors as the client sees them: 503 unavailable when the
+ * database cannot be reached, 500 internal (details only in the log) when
+ * it answered with an error.  Ends the request.
+ */
+void api_reply_db_error(struct http_req *req, const struct db_error *err);
+
+/* --- Checks. --- */
+
+/* A job id in a path: a positive int64. */
+bool api_parse_job_id(const char *s, int64_t *id) __attribute__((warn_unused_result));
+/* DNS-1123 label: 1..63 of [a-z0-9-], starting and ending alphanumeric. */
+bool api_dns_label_valid(const char *s);
+/* Idempotency-Key: 1..255 printable ASCII characters. */
+bool api_idempotency_key_valid(const char *s);
+
+/*
+ * Who acts: the X-Esaas-Actor header (1..128 printable ASCII characters)
+ * when given, else "anonymous@<peer>".  *actor is allocated.
+ */
+bool api_actor(const char *header, const char *peer, char **actor, struct http_error *err)
+	__attribute__((warn_unused_result));
+
+/*
+ * GET /api/v1/jobs: fill f (but its tenant) from the query.  f's strings
+ * point into q.  422 invalid, naming the parameter, when one is wrong.
+ */
+bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, struct http_error *err)
+	__attribute__((warn_unused_result));
+
+/* POST /api/v1/jobs, checked; the strings and params are borrowed from the body. */
+struct api_submit {
+	const struct workflow *wf;
+	const char *kind;
+	const char *cluster;
+	json_t *params; /* {} when the body has none */
+};
+bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct api_submit *out,
+			   struct http_error *err) __attribute__((warn_unused_result));
+
+/* POST /api/v1/jobs/{id}/cancel: *reason borrowed from body, NULL when none. */
+bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,220 @@
+/*
+ * esaasd: the daemon.  Reads its configuration, brings the schema up to
+ * date, then runs the API and the job engine on one event loop until
+ * SIGTERM, when it stops claiming, lets running states finish, releases its
+ * leases and exits 0.
+ */
+#include "config.h"
+#include "api/api.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/engine.h"
+#include "engine/registry.h"
+#include "storage/db.h"
+#include "storage/migrate.h"
+#include "workflows/workflows.h"
+#ifdef ESAAS_TEST_BUILD
+#include "tests/testwf/testwf.h"
+#endif
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <event2/event.h>
+
+struct daemon {
+	struct event_base *base;
+	struct api *api;
+	struct engine *engine;
+	bool stopping;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: esaasd [-c FILE] [--check-config]\n"
+		"Run the esaas API and job engine.\n"
+		"\n"
+		"  -c, --config FILE   read the configuration from FILE (YAML);\n"
+		"                      without it, defaults and ESAAS_* variables only\n"
+		"      --check-config  load the configuration, report, and exit\n"
+		"  -h, --help          show this help and exit\n"
+		"  -V, --version       show the version and exit\n"
+		"\n"
+		"Every key can be overridden from the environment: database.url is\n"
+		"ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
+		"Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file.\n");
+}
+
+static void engine_stopped_cb(void *arg)
+{
+	struct daemon *d = arg;
+	event_base_loopexit(d->base, NULL);
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	if (sig == SIGHUP) {
+		log_reopen();
+		log_info("log reopened");
+		return;
+	}
+	if (d->stopping) {
+		log_warn("second signal: exiting now; running jobs resume after their leases expire");
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	d->stopping = true;
+	log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	api_set_draining(d->api);
+	engine_shutdown(d->engine, engine_stopped_cb, d);
+}
+
+/* The database may still be starting (a fresh pod, a dev stack): wait for it. */
+static bool migrate_with_retry(const struct config *cfg)
+{
+	char err[1024];
+	int64_t deadline = now_mono_ms() + (int64_t)cfg->db_startup_timeout_s * 1000;
+	int delay_ms = 200;
+	for (;;) {
+		if (migrate_run(cfg->database_url, err, sizeof(err)))
+			return true;
+		if (strncmp(err, "cannot connect", 14) != 0 || now_mono_ms() >= deadline) {
+			log_error("database schema: %s", err);
+			return false;
+		}
+		log_warn("%s; retrying", err);
+		struct timespec ts = {delay_ms / 1000, (long)(delay_ms % 1000) * 1000000L};
+		nanosleep(&ts, NULL);
+		delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'C'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool check_only = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check_only = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("esaasd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "esaasd: unexpected argument: %s\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+
+	struct config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	char err[1024];
+	if (!config_load(&cfg, path, NULL, err, sizeof(err))) {
+		fprintf(stderr, "esaasd: %s\n", err);
+		config_free(&cfg);
+		return 1;
+	}
+	if (check_only) {
+		printf("%s: configuration is valid\n", path ? path : "(defaults)");
+		config_free(&cfg);
+		return 0;
+	}
+	if (!log_setup(cfg.log_level, cfg.log_format, cfg.log_file)) {
+		fprintf(stderr, "esaasd: cannot open log file %s\n", cfg.log_file);
+		config_free(&cfg);
+		return 1;
+	}
+
+	int rc = 1;
+	struct wf_registry reg = {0};
+	struct daemon d = {0};
+	struct db_pool *db = NULL;
+	struct event *sigs[4] = {0};
+
+	if (!workflows_register_all(&reg, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+#ifdef ESAAS_TEST_BUILD
+	if (!testwf_register(&reg, err, sizeof(err))) {
+		log_error("%s", err);
+		goto out;
+	}
+#endif
+	if (!migrate_with_retry(&cfg))
+		goto out;
+
+	signal(SIGPIPE, SIG_IGN);
+	d.base = event_base_new();
+	db = db_pool_new(d.base, cfg.database_url, cfg.db_pool_size);
+	struct api_options aopt = {.cfg = &cfg, .db = db, .reg = &reg};
+#ifdef ESAAS_TEST_BUILD
+	aopt.generic_submit = true;
+#endif
+	d.api = api_new(d.base, &aopt, err, sizeof(err));
+	if (!d.api) {
+		log_error("%s", err);
+		goto out;
+	}
+	struct engine_options eopt = {
+		.conninfo = cfg.database_url,
+		.workers = cfg.workers,
+		.lease_s = cfg.lease_s,
+		.heartbeat_s = cfg.heartbeat_s,
+		.poll_s = cfg.poll_s,
+		.shutdown_grace_s = cfg.shutdown_grace_s,
+		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
+	};
+	d.engine = engine_new(d.base, db, &reg, &eopt);
+
+	const int signums[] = {SIGTERM, SIGINT, SIGHUP};
+	for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
+		sigs[i] = evsignal_new(d.base, signums[i], signal_cb, &d);
+		event_add(sigs[i], NULL);
+	}
+	engine_start(d.engine);
+	log_info("esaasd %s listening on %s", PACKAGE_VERSION, cfg.listen);
+	event_base_dispatch(d.base);
+	rc = 0;
+	log_info("esaasd stopped");
+
+out:
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	engine_free(d.engine);
+	api_free(d.api);
+	db_pool_free(db);
+	if (d.base)
+		event_base_free(d.base);
+	config_free(&cfg);
+	log_close();
+	libevent_global_shutdown();
+	return rc;
+}

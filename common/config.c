@@ -1,0 +1,933 @@
+/*
+ * Configuration: one table of keys drives the defaults, the YAML file and
+ * the ESAAS_* environment, so that a key is checked the same way wherever
+ * it comes from.
+ *
+ * The file is read with libyaml's event API rather than its document API:
+ * events keep the position of every key and value for error messages, show
+ * anchors and aliases (which we refuse) instead of resolving them, and let
+ * us stop at the first node that is out of place without building a tree.
+ *
+ * Typing rules, the same in every section:
+ *  - an integer is a plain (unquoted) scalar: "5" in quotes is a string, and
+ *    an integer key refuses it rather than guess what was meant;
+ *  - a string is any scalar, quoted or not;
+ *  - a section left empty ("engine:" with every key commented out) is null
+ *    in YAML and means "all defaults";
+ *  - log.file empty or null means stderr; other strings must not be empty;
+ *  - explicit tags (!!int, !!str) are refused: they add nothing here.
+ */
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+enum key_type {
+	KEY_INT,
+	KEY_STRING,	/* must not be empty */
+	KEY_OPT_STRING, /* empty or null: NULL */
+	KEY_LISTEN,	/* host:port */
+	KEY_LOG_LEVEL,
+	KEY_LOG_FORMAT,
+};
+
+struct key {
+	const char *path; /* "section.name", or "name" at the top level */
+	enum key_type type;
+	size_t offset;	 /* of the field in struct config */
+	int min, max;	 /* KEY_INT only, both inclusive */
+	const char *def; /* the default, written as in the file */
+};
+
+#define FIELD(f) offsetof(struct config, f)
+
+static const struct key keys[] = {
+	{"listen", KEY_LISTEN, FIELD(listen), 0, 0, "127.0.0.1:8080"},
+
+	{"database.url", KEY_STRING, FIELD(database_url), 0, 0, "dbname=esaas"},
+	{"database.pool_size", KEY_INT, FIELD(db_pool_size), 1, 64, "4"},
+	{"database.startup_timeout_seconds", KEY_INT, FIELD(db_startup_timeout_s), 1, 3600, "60"},
+
+	{"engine.workers", KEY_INT, FIELD(workers), 1, 10000, "64"},
+	{"engine.lease_seconds", KEY_INT, FIELD(lease_s), 2, 3600, "30"},
+	{"engine.heartbeat_seconds", KEY_INT, FIELD(heartbeat_s), 1, 3600, "10"},
+	{"engine.poll_seconds", KEY_INT, FIELD(poll_s), 1, 3600, "5"},
+	{"engine.shutdown_grace_seconds", KEY_INT, FIELD(shutdown_grace_s), 0, 3600, "20"},
+
+	{"retry.base_ms", KEY_INT, FIELD(retry_base_ms), 1, 3600000, "500"},
+	{"retry.cap_ms", KEY_INT, FIELD(retry_cap_ms), 1, 86400000, "60000"},
+	{"retry.max_attempts", KEY_INT, FIELD(retry_max_attempts), 1, 1000, "5"},
+
+	{"log.level", KEY_LOG_LEVEL, FIELD(log_level), 0, 0, "info"},
+	{"log.format", KEY_LOG_FORMAT, FIELD(log_format), 0, 0, "text"},
+	{"log.file", KEY_OPT_STRING, FIELD(log_file), 0, 0, NULL},
+
+	{"http.max_body_bytes", KEY_INT, FIELD(http_max_body_bytes), 1024, 1073741824, "1048576"},
+	{"http.max_header_bytes", KEY_INT, FIELD(http_max_header_bytes), 1024, 1048576, "16384"},
+	{"http.request_timeout_seconds", KEY_INT, FIELD(http_timeout_s), 1, 3600, "30"},
+};
+
+#define NKEYS ARRAY_SIZE(keys)
+
+/* Checks between two keys, made once the file and the environment are in. */
+enum rule_kind {
+	RULE_LESS_THAN, /* path < other */
+	RULE_AT_LEAST,	/* path >= other */
+};
+
+struct rule {
+	const char *path;
+	enum rule_kind kind;
+	const char *other;
+};
+
+static const struct rule rules[] = {
+	/* A heartbeat must land before the lease it renews runs out. */
+	{"engine.heartbeat_seconds", RULE_LESS_THAN, "engine.lease_seconds"},
+	{"retry.cap_ms", RULE_AT_LEAST, "retry.base_ms"},
+};
+
+enum origin_kind {
+	FROM_DEFAULT,
+	FROM_FILE,
+	FROM_ENV
+};
+
+struct origin {
+	enum origin_kind from;
+	yaml_mark_t key_mark;
+	yaml_mark_t value_mark;
+};
+
+struct loader {
+	struct config *cfg;
+	const char *file;
+	const unsigned char *text; /* the whole file; owned by load_file() */
+	size_t text_len;
+	yaml_parser_t parser;
+	struct origin origin[NKEYS];
+	/* By the index of a section's first key: where it was opened. */
+	bool section_seen[NKEYS];
+	yaml_mark_t section_mark[NKEYS];
+	char *err;
+	size_t errlen;
+};
+
+/* A configuration file larger than this is not a configuration file. */
+#define CONFIG_MAX_BYTES (1024 * 1024)
+/* Values longer than this are cut in error messages. */
+#define SHOW_CUT 64
+#define SHOW_SIZE (SHOW_CUT * 4 + 8)
+/* "expected <description>, got <value>" */
+#define WHY_SIZE (SHOW_SIZE + 192)
+#define ENV_NAME_SIZE 64
+
+extern char **environ;
+
+/* --- the table ------------------------------------------------------------ */
+
+static void *field(struct config *cfg, const struct key *k)
+{
+	return (char *)cfg + k->offset;
+}
+
+static bool key_is_string(const struct key *k)
+{
+	return k->type == KEY_STRING || k->type == KEY_OPT_STRING || k->type == KEY_LISTEN;
+}
+
+static int key_index(const char *path)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (strcmp(keys[i].path, path) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* Length of the path's first component: the section, or the whole name. */
+static size_t head_len(const char *path)
+{
+	return strcspn(path, ".");
+}
+
+static bool is_top_level(const struct key *k)
+{
+	return k->path[head_len(k->path)] == '\0';
+}
+
+/* The key named exactly name (of len bytes) inside section, or -1. */
+static int key_find(const char *section, const char *name, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *p = keys[i].path;
+
+		if (section) {
+			size_t slen = strlen(section);
+			if (strncmp(p, section, slen) != 0 || p[slen] != '.')
+				continue;
+			p += slen + 1;
+		} else if (!is_top_level(&keys[i])) {
+			continue;
+		}
+		if (strlen(p) == len && memcmp(p, name, len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* The index of the first key of the section named name, or -1. */
+static int section_find(const char *name, size_t len)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (!is_top_level(&keys[i]) && head_len(keys[i].path) == len &&
+		    memcmp(keys[i].path, name, len) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
+static void env_name(const struct key *k, char *buf, size_t size)
+{
+	size_t n = strlcpy_s(buf, "ESAAS_", size);
+
+	for (const char *p = k->path; *p && n + 1 < size; p++, n++) {
+		char c = *p;
+
+		if (c == '.')
+			c = '_';
+		else if (c >= 'a' && c <= 'z')
+			c = (char)(c - 'a' + 'A');
+		buf[n] = c;
+	}
+	buf[n < size ? n : size - 1] = '\0';
+}
+
+/* --- showing values in error messages ------------------------------------ */
+
+static size_t put(char *buf, size_t size, size_t n, const char *s)
+{
+	if (n < size)
+		n += strlcpy_s(buf + n, s, size - n);
+	return n;
+}
+
+/* Errors are one line: control characters are escaped, long values cut. */
+static void show(char *buf, size_t size, const char *s, size_t len, bool quoted)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (quoted)
+		n = put(buf, size, n, "\"");
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char one[8];
+
+		/* Cut on a character boundary, never inside a UTF-8 sequence. */
+		if (i >= SHOW_CUT && (c & 0xc0) != 0x80) {
+			n = put(buf, size, n, "...");
+			break;
+		}
+		if (c == '\n')
+			strlcpy_s(one, "\\n", sizeof(one));
+		else if (c == '\t')
+			strlcpy_s(one, "\\t", sizeof(one));
+		else if (c < 0x20 || c == 0x7f)
+			snprintf(one, sizeof(one), "\\x%02x", c);
+		else if (quoted && (c == '"' || c == '\\'))
+			snprintf(one, sizeof(one), "\\%c", c);
+		else
+			snprintf(one, sizeof(one), "%c", c);
+		n = put(buf, size, n, one);
+	}
+	if (quoted)
+		put(buf, size, n, "\"");
+}
+
+/* "got" part of a message: an integer as it is, anything else quoted. */
+static void show_got(char *buf, size_t size, const char *s, size_t len)
+{
+	int64_t v;
+	bool integer = strlen(s) == len && parse_int64(s, INT64_MIN, INT64_MAX, &v);
+
+	show(buf, size, s, len, !integer);
+}
+
+static void describe(const struct key *k, char *buf, size_t size)
+{
+	switch (k->type) {
+	case KEY_INT:
+		snprintf(buf, size, "an integer between %d and %d", k->min, k->max);
+		break;
+	case KEY_STRING:
+		strlcpy_s(buf, "a non-empty string", size);
+		break;
+	case KEY_OPT_STRING:
+		strlcpy_s(buf, "a string", size);
+		break;
+	case KEY_LISTEN:
+		strlcpy_s(buf, "host:port with a port between 1 and 65535", size);
+		break;
+	case KEY_LOG_LEVEL:
+		strlcpy_s(buf, "one of debug, info, warn, error", size);
+		break;
+	case KEY_LOG_FORMAT:
+		strlcpy_s(buf, "one of text, json", size);
+		break;
+	}
+}
+
+/* --- setting a key from text: shared by defaults, file and environment --- */
+
+static bool listen_valid(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	int port;
+
+	if (!colon || colon == s)
+		return false;
+	size_t hostlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		/* An IPv6 address needs its brackets: "[::1]:8080". */
+		if (hostlen < 3 || s[hostlen - 1] != ']')
+			return false;
+	} else {
+		for (size_t i = 0; i < hostlen; i++) {
+			unsigned char c = (unsigned char)s[i];
+			if (c <= ' ' || c == ':' || c == '[' || c == ']' || c == '/')
+				return false;
+		}
+	}
+	return parse_int(colon + 1, 1, 65535, &port);
+}
+
+/*
+ * Set key k of cfg from text (NULL only for KEY_OPT_STRING).  On a bad value
+ * returns false and writes the reason ("expected ..., got ...") into why.
+ */
+static bool key_set(struct config *cfg, const struct key *k, const char *text, char *why,
+		    size_t whylen)
+{
+	void *dst = field(cfg, k);
+	bool ok = true;
+
+	switch (k->type) {
+	case KEY_INT:
+		ok = text && parse_int(text, k->min, k->max, dst);
+		break;
+	case KEY_STRING:
+	case KEY_LISTEN:
+		ok = text && *text && (k->type != KEY_LISTEN || listen_valid(text));
+		if (ok) {
+			free(*(char **)dst);
+			*(char **)dst = xstrdup(text);
+		}
+		break;
+	case KEY_OPT_STRING:
+		free(*(char **)dst);
+		*(char **)dst = text && *text ? xstrdup(text) : NULL;
+		break;
+	case KEY_LOG_LEVEL:
+		ok = text && log_parse_level(text, dst);
+		break;
+	case KEY_LOG_FORMAT:
+		ok = text && log_parse_format(text, dst);
+		break;
+	}
+	if (!ok) {
+		char expected[128], got[SHOW_SIZE];
+
+		describe(k, expected, sizeof(expected));
+		if (text)
+			show_got(got, sizeof(got), text, strlen(text));
+		else
+			strlcpy_s(got, "null", sizeof(got));
+		snprintf(why, whylen, "expected %s, got %s", expected, got);
+	}
+	return ok;
+}
+
+void config_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < NKEYS; i++) {
+		char why[WHY_SIZE];
+
+		/* A default the parser refuses is a bug in the table above. */
+		if (!key_set(cfg, &keys[i], keys[i].def, why, sizeof(why))) {
+			fprintf(stderr, "esaas: bad default for %s: %s\n", keys[i].path, why);
+			abort();
+		}
+	}
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		if (key_is_string(&keys[i])) {
+			char **s = field(cfg, &keys[i]);
+			free(*s);
+			*s = NULL;
+		}
+	}
+}
+
+/* --- error lines ---------------------------------------------------------- */
+
+/* "FILE:LINE:COLUMN: path: message"; path may be NULL.  Returns false. */
+static bool __attribute__((format(printf, 4, 5)))
+fail_at(struct loader *ld, const yaml_mark_t *mark, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (ld->err && ld->errlen)
+		snprintf(ld->err, ld->errlen, "%s:%zu:%zu: %s%s%s", ld->file, mark->line + 1,
+			 mark->column + 1, path ? path : "", path ? ": " : "", msg);
+	free(msg);
+	return false;
+}
+
+/* "NAME: message", NAME being a file or a variable.  Returns false. */
+static bool __attribute__((format(printf, 3, 4)))
+fail_named(struct loader *ld, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	if (ld->err && ld->errlen)
+		snprintf(ld->err, ld->errlen, "%s: %s", name, msg);
+	free(msg);
+	return false;
+}
+
+/* Report against wherever key ki was last set: its value in the file or its variable. */
+static bool fail_key(struct loader *ld, size_t ki, const char *msg)
+{
+	char name[ENV_NAME_SIZE];
+
+	if (ld->origin[ki].from == FROM_FILE)
+		return fail_at(ld, &ld->origin[ki].value_mark, keys[ki].path, "%s", msg);
+	env_name(&keys[ki], name, sizeof(name));
+	return fail_named(ld, name, "%s", msg);
+}
+
+/* --- reading the file ----------------------------------------------------- */
+
+static bool read_file(struct loader *ld, unsigned char **out, size_t *outlen)
+{
+	int fd = open(ld->file, O_RDONLY | O_CLOEXEC);
+	unsigned char *buf = NULL;
+	size_t len = 0;
+
+	if (fd < 0)
+		return fail_named(ld, ld->file, "cannot open: %s", strerror(errno));
+	buf = xmalloc(CONFIG_MAX_BYTES + 1);
+	for (;;) {
+		ssize_t n = read(fd, buf + len, CONFIG_MAX_BYTES + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fail_named(ld, ld->file, "cannot read: %s", strerror(errno));
+			goto failed;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > CONFIG_MAX_BYTES) {
+			fail_named(ld, ld->file, "cannot read: larger than %d bytes",
+				   CONFIG_MAX_BYTES);
+			goto failed;
+		}
+	}
+	close(fd);
+	*out = buf;
+	*outlen = len;
+	return true;
+
+failed:
+	close(fd);
+	free(buf);
+	return false;
+}
+
+/* libyaml gives reader errors (bad encoding) as a byte offset only. */
+static yaml_mark_t mark_of_offset(const struct loader *ld, size_t offset)
+{
+	yaml_mark_t m = {.index = offset};
+
+	for (size_t i = 0; i < offset && i < ld->text_len; i++) {
+		if (ld->text[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else if ((ld->text[i] & 0xc0) != 0x80) {
+			/* Columns count characters, as libyaml's own marks do. */
+			m.column++;
+		}
+	}
+	return m;
+}
+
+/* The next event into ev, which the caller must delete; false on a syntax error. */
+static bool next_event(struct loader *ld, yaml_event_t *ev)
+{
+	yaml_parser_t *p = &ld->parser;
+
+	if (yaml_parser_parse(p, ev))
+		return true;
+
+	const char *problem = p->problem ? p->problem : "cannot parse";
+	yaml_mark_t mark = p->problem_mark;
+
+	if (p->error == YAML_MEMORY_ERROR)
+		problem = "out of memory";
+	else if (p->error == YAML_READER_ERROR)
+		mark = mark_of_offset(ld, p->problem_offset);
+	return fail_at(ld, &mark, NULL, "syntax error: %s", problem);
+}
+
+static bool is_null(const yaml_event_t *ev)
+{
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	const char *v = (const char *)ev->data.scalar.value;
+
+	if (ev->type != YAML_SCALAR_EVENT || ev->data.scalar.tag ||
+	    ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(nulls); i++) {
+		if (strcmp(v, nulls[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const yaml_char_t *anchor_of(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return ev->data.scalar.anchor;
+	case YAML_MAPPING_START_EVENT:
+		return ev->data.mapping_start.anchor;
+	case YAML_SEQUENCE_START_EVENT:
+		return ev->data.sequence_start.anchor;
+	default:
+		return NULL;
+	}
+}
+
+static const yaml_char_t *tag_of(const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT:
+		return ev->data.scalar.tag;
+	case YAML_MAPPING_START_EVENT:
+		return ev->data.mapping_start.tag;
+	case YAML_SEQUENCE_START_EVENT:
+		return ev->data.sequence_start.tag;
+	default:
+		return NULL;
+	}
+}
+
+/* Refuse what this format has no use for: anchors, aliases and tags. */
+static bool check_plain_node(struct loader *ld, const yaml_event_t *ev, const char *path)
+{
+	if (ev->type == YAML_ALIAS_EVENT || anchor_of(ev))
+		return fail_at(ld, &ev->start_mark, path, "anchors and aliases are not supported");
+	if (tag_of(ev))
+		return fail_at(ld, &ev->start_mark, path, "explicit tags (%s) are not supported",
+			       (const char *)tag_of(ev));
+	return true;
+}
+
+/* What a node is, for "got ..." when its kind is wrong. */
+static void show_node(const yaml_event_t *ev, char *buf, size_t size)
+{
+	if (ev->type == YAML_MAPPING_START_EVENT)
+		strlcpy_s(buf, "a mapping", size);
+	else if (ev->type == YAML_SEQUENCE_START_EVENT)
+		strlcpy_s(buf, "a sequence", size);
+	else if (is_null(ev))
+		strlcpy_s(buf, "null", size);
+	else
+		show_got(buf, size, (const char *)ev->data.scalar.value, ev->data.scalar.length);
+}
+
+/* The value of key ki, whose event is ev. */
+static bool parse_value(struct loader *ld, size_t ki, const yaml_event_t *ev)
+{
+	const struct key *k = &keys[ki];
+	char expected[128], got[SHOW_SIZE], why[WHY_SIZE];
+
+	if (!check_plain_node(ld, ev, k->path))
+		return false;
+	describe(k, expected, sizeof(expected));
+	if (ev->type != YAML_SCALAR_EVENT || (is_null(ev) && k->type != KEY_OPT_STRING)) {
+		show_node(ev, got, sizeof(got));
+		return fail_at(ld, &ev->start_mark, k->path, "expected %s, got %s", expected, got);
+	}
+
+	const char *text = (const char *)ev->data.scalar.value;
+	if (memchr(text, '\0', ev->data.scalar.length))
+		return fail_at(ld, &ev->start_mark, k->path,
+			       "expected %s, got a string with a NUL byte", expected);
+	if (k->type == KEY_INT && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+		show(got, sizeof(got), text, ev->data.scalar.length, true);
+		return fail_at(ld, &ev->start_mark, k->path,
+			       "expected %s, got the quoted string %s", expected, got);
+	}
+	if (!key_set(ld->cfg, k, is_null(ev) ? NULL : text, why, sizeof(why)))
+		return fail_at(ld, &ev->start_mark, k->path, "%s", why);
+	ld->origin[ki].value_mark = ev->start_mark;
+	return true;
+}
+
+/* Levenshtein distance; SIZE_MAX for names too long to be a typo of ours. */
+static size_t edit_distance(const char *a, size_t la, const char *b, size_t lb)
+{
+	size_t row[SHOW_CUT + 1];
+
+	if (la > SHOW_CUT || lb > SHOW_CUT)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t diag = row[0];
+
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t up = row[j];
+			size_t best = diag + (a[i - 1] != b[j - 1]);
+
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* "(did you mean engine.workers?)", or else the list of what the section holds. */
+static void unknown_key_hint(const char *section, const char *name, size_t len, char *buf,
+			     size_t size)
+{
+	char known[512] = "";
+	size_t n = 0, best = SIZE_MAX;
+	const char *best_name = NULL, *prev = NULL;
+	size_t best_len = 0, prev_len = 0;
+
+	for (size_t i = 0; i < NKEYS; i++) {
+		const char *cand = keys[i].path;
+		size_t clen;
+
+		if (section) {
+			size_t slen = strlen(section);
+			if (strncmp(cand, section, slen) != 0 || cand[slen] != '.')
+				continue;
+			cand += slen + 1;
+			clen = strlen(cand);
+		} else {
+			clen = head_len(cand);
+			if (prev && prev_len == clen && memcmp(prev, cand, clen) == 0)
+				continue;
+		}
+		prev = cand;
+		prev_len = clen;
+
+		size_t d = edit_distance(name, len, cand, clen);
+		if (d < best) {
+			best = d;
+			best_name = cand;
+			best_len = clen;
+		}
+		if (n)
+			n = put(known, sizeof(known), n, ", ");
+		if (n + clen + 1 < sizeof(known)) {
+			memcpy(known + n, cand, clen);
+			n += clen;
+			known[n] = '\0';
+		}
+	}
+	/* Two edits catch most typos without suggesting unrelated keys. */
+	if (best_name && best <= 2 && best < len)
+		snprintf(buf, size, " (did you mean %s%s%.*s?)", section ? section : "",
+			 section ? "." : "", (int)best_len, best_name);
+	else
+		snprintf(buf, size, " (known keys: %s)", known);
+}
+
+static bool unknown_key(struct loader *ld, const char *section, const yaml_event_t *key)
+{
+	const char *name = (const char *)key->data.scalar.value;
+	size_t len = key->data.scalar.length;
+	char shown[SHOW_SIZE], hint[640];
+
+	show(shown, sizeof(shown), name, len, false);
+	unknown_key_hint(section, name, len, hint, sizeof(hint));
+	if (section)
+		return fail_at(ld, &key->start_mark, NULL, "%s.%s: unknown key%s", section, shown,
+			       hint);
+	return fail_at(ld, &key->start_mark, NULL, "%s: unknown key%s", shown, hint);
+}
+
+static bool parse_mapping(struct loader *ld, const char *section);
+
+/* The value of a section's key, whose first key is keys[si]. */
+static bool parse_section(struct loader *ld, size_t si, const yaml_event_t *ev)
+{
+	char section[ENV_NAME_SIZE], got[SHOW_SIZE];
+
+	snprintf(section, sizeof(section), "%.*s", (int)head_len(keys[si].path), keys[si].path);
+	if (!check_plain_node(ld, ev, section))
+		return false;
+	if (ev->type == YAML_MAPPING_START_EVENT)
+		return parse_mapping(ld, section);
+	if (is_null(ev))
+		return true;
+	show_node(ev, got, sizeof(got));
+	return fail_at(ld, &ev->start_mark, section, "expected a mapping, got %s", got);
+}
+
+/* One "key: value" of the mapping of section (NULL: the top level). */
+static bool parse_entry(struct loader *ld, const char *section, const yaml_event_t *key)
+{
+	const char *name = (const char *)key->data.scalar.value;
+	size_t len = key->data.scalar.length;
+	int ki = -1, si = -1;
+	yaml_event_t value;
+	bool ok;
+
+	if (!check_plain_node(ld, key, section))
+		return false;
+	if (key->type != YAML_SCALAR_EVENT)
+		return fail_at(ld, &key->start_mark, section, "keys must be scalars");
+
+	ki = key_find(section, name, len);
+	if (ki < 0 && !section)
+		si = section_find(name, len);
+	if (ki < 0 && si < 0)
+		return unknown_key(ld, section, key);
+
+	const char *path = ki >= 0 ? keys[ki].path : NULL;
+	yaml_mark_t *first = NULL;
+	if (ki >= 0 && ld->origin[ki].from == FROM_FILE)
+		first = &ld->origin[ki].key_mark;
+	else if (si >= 0 && ld->section_seen[si])
+		first = &ld->section_mark[si];
+	if (first) {
+		char shown[SHOW_SIZE];
+
+		show(shown, sizeof(shown), name, len, false);
+		return fail_at(ld, &key->start_mark, path ? path : shown,
+			       "duplicate key (first at line %zu)", first->line + 1);
+	}
+	if (ki >= 0) {
+		ld->origin[ki].from = FROM_FILE;
+		ld->origin[ki].key_mark = key->start_mark;
+	} else {
+		ld->section_seen[si] = true;
+		ld->section_mark[si] = key->start_mark;
+	}
+
+	if (!next_event(ld, &value))
+		return false;
+	if (ki >= 0)
+		ok = parse_value(ld, (size_t)ki, &value);
+	else
+		ok = parse_section(ld, (size_t)si, &value);
+	yaml_event_delete(&value);
+	return ok;
+}
+
+/* The entries of a mapping whose start event was just read, up to its end. */
+static bool parse_mapping(struct loader *ld, const char *section)
+{
+	for (;;) {
+		yaml_event_t key;
+		bool ok;
+
+		if (!next_event(ld, &key))
+			return false;
+		if (key.type == YAML_MAPPING_END_EVENT) {
+			yaml_event_delete(&key);
+			return true;
+		}
+		ok = parse_entry(ld, section, &key);
+		yaml_event_delete(&key);
+		if (!ok)
+			return false;
+	}
+}
+
+/* The root node of the document, whose first event is ev. */
+static bool parse_root(struct loader *ld, const yaml_event_t *ev)
+{
+	char got[SHOW_SIZE];
+
+	if (!check_plain_node(ld, ev, NULL))
+		return false;
+	if (ev->type == YAML_MAPPING_START_EVENT)
+		return parse_mapping(ld, NULL);
+	/* "---" alone is an empty document: all defaults, like an empty file. */
+	if (is_null(ev))
+		return true;
+	show_node(ev, got, sizeof(got));
+	return fail_at(ld, &ev->start_mark, NULL,
+		       "expected a mapping of settings at the top level, got %s", got);
+}
+
+/* Read the stream: nothing, or exactly one document. */
+static bool parse_stream(struct loader *ld)
+{
+	yaml_event_t ev;
+	bool ok = true;
+	int documents = 0;
+
+	while (ok) {
+		if (!next_event(ld, &ev))
+			return false;
+		switch (ev.type) {
+		case YAML_STREAM_END_EVENT:
+			yaml_event_delete(&ev);
+			return true;
+		case YAML_DOCUMENT_START_EVENT:
+			if (++documents > 1) {
+				ok = fail_at(ld, &ev.start_mark, NULL,
+					     "only one YAML document is allowed");
+				break;
+			}
+			yaml_event_delete(&ev);
+			if (!next_event(ld, &ev))
+				return false;
+			ok = parse_root(ld, &ev);
+			break;
+		default:
+			/* Stream start and document end carry nothing. */
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	return false;
+}
+
+static bool load_file(struct loader *ld)
+{
+	unsigned char *text = NULL;
+	size_t len = 0;
+	bool ok;
+
+	if (!read_file(ld, &text, &len))
+		return false;
+	ld->text = text;
+	ld->text_len = len;
+	if (!yaml_parser_initialize(&ld->parser)) {
+		free(text);
+		return fail_named(ld, ld->file, "cannot start the YAML parser");
+	}
+	yaml_parser_set_input_string(&ld->parser, text, len);
+	ok = parse_stream(ld);
+	yaml_parser_delete(&ld->parser);
+	free(text);
+	ld->text = NULL;
+	return ok;
+}
+
+/* --- environment and cross checks ---------------------------------------- */
+
+static bool apply_env(struct loader *ld, char *const *envp)
+{
+	/* clearenv() leaves environ NULL. */
+	if (!envp)
+		return true;
+	for (; *envp; envp++) {
+		const char *entry = *envp;
+		const char *eq = strchr(entry, '=');
+		char name[ENV_NAME_SIZE], why[WHY_SIZE];
+
+		/* Other tools share the prefix: only our own keys are looked at. */
+		if (!eq || strncmp(entry, "ESAAS_", 6) != 0)
+			continue;
+		for (size_t i = 0; i < NKEYS; i++) {
+			env_name(&keys[i], name, sizeof(name));
+			if (strlen(name) != (size_t)(eq - entry) ||
+			    memcmp(name, entry, (size_t)(eq - entry)) != 0)
+				continue;
+			if (!key_set(ld->cfg, &keys[i], eq + 1, why, sizeof(why)))
+				return fail_named(ld, name, "%s", why);
+			ld->origin[i].from = FROM_ENV;
+			break;
+		}
+	}
+	return true;
+}
+
+static int int_value(struct loader *ld, size_t ki)
+{
+	return *(int *)field(ld->cfg, &keys[ki]);
+}
+
+static bool check_rules(struct loader *ld)
+{
+	for (size_t r = 0; r < ARRAY_SIZE(rules); r++) {
+		const struct rule *rule = &rules[r];
+		int ki = key_index(rule->path), oi = key_index(rule->other);
+		char msg[256];
+
+		if (ki < 0 || oi < 0)
+			abort();
+		int v = int_value(ld, (size_t)ki), o = int_value(ld, (size_t)oi);
+		bool less = rule->kind == RULE_LESS_THAN;
+
+		if (less ? v < o : v >= o)
+			continue;
+		/* Blame the key the rule is about, unless only the other one was set. */
+		if (ld->origin[ki].from != FROM_DEFAULT || ld->origin[oi].from == FROM_DEFAULT) {
+			snprintf(msg, sizeof(msg), "must be %s %s (%d), got %d",
+				 less ? "less than" : "at least", rule->other, o, v);
+			return fail_key(ld, (size_t)ki, msg);
+		}
+		snprintf(msg, sizeof(msg), "must be %s %s (%d), got %d",
+			 less ? "greater than" : "at most", rule->path, v, o);
+		return fail_key(ld, (size_t)oi, msg);
+	}
+	return true;
+}
+
+bool config_load(struct config *cfg, const char *path, char *const *envp, char *err, size_t errlen)
+{
+	struct loader ld = {
+		.cfg = cfg,
+		.file = path,
+		.err = err,
+		.errlen = errlen,
+	};
+	bool ok;
+
+	if (err && errlen)
+		err[0] = '\0';
+	config_defaults(cfg);
+	ok = (!path || load_file(&ld)) && apply_env(&ld, envp ? envp : environ) && check_rules(&ld);
+	if (!ok) {
+		config_free(cfg);
+		config_defaults(cfg);
+	}
+	return ok;
+}

@@ -1,0 +1,57 @@
+/*
+ * esaasd's configuration: a YAML file, then ESAAS_* environment overrides.
+ *
+ * Every key has a default, so an empty file is a valid configuration.  Keys
+ * are nested one level (section.key); the environment variable of a key is
+ * its path upper-cased with '.' turned into '_' and ESAAS_ in front:
+ * database.url is ESAAS_DATABASE_URL, listen is ESAAS_LISTEN.
+ */
+#ifndef ESAAS_CONFIG_H
+#define ESAAS_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "common/log.h"
+
+struct config {
+	char *listen;                /* listen: "127.0.0.1:8080" (host:port) */
+
+	char *database_url;          /* database.url: libpq conninfo or URI */
+	int db_pool_size;            /* database.pool_size: 1..64, default 4 */
+	int db_startup_timeout_s;    /* database.startup_timeout_seconds: 60 */
+
+	int workers;                 /* engine.workers: jobs run at once, 1..10000, default 64 */
+	int lease_s;                 /* engine.lease_seconds: 30 */
+	int heartbeat_s;             /* engine.heartbeat_seconds: 10, must be < lease */
+	int poll_s;                  /* engine.poll_seconds: safety poll, 5 */
+	int shutdown_grace_s;        /* engine.shutdown_grace_seconds: 20 */
+
+	int retry_base_ms;           /* retry.base_ms: 500 */
+	int retry_cap_ms;            /* retry.cap_ms: 60000, >= base */
+	int retry_max_attempts;      /* retry.max_attempts: 5 */
+
+	enum log_level log_level;    /* log.level: debug|info|warn|error */
+	enum log_format log_format;  /* log.format: text|json */
+	char *log_file;              /* log.file: NULL = stderr */
+
+	int http_max_body_bytes;     /* http.max_body_bytes: 1048576 */
+	int http_max_header_bytes;   /* http.max_header_bytes: 16384 */
+	int http_timeout_s;          /* http.request_timeout_seconds: 30 */
+};
+
+/* Fill cfg with the defaults (all strings allocated). */
+void config_defaults(struct config *cfg);
+
+/*
+ * Load path (NULL: defaults only), then apply ESAAS_* variables from envp
+ * (NULL: the process environment).  On error returns false and writes into
+ * err one line "FILE:LINE:COLUMN: key: what is wrong" (for environment
+ * variables "ESAAS_X: what is wrong"); cfg then holds defaults and must
+ * still be freed with config_free().
+ */
+bool config_load(struct config *cfg, const char *path, char *const *envp,
+		 char *err, size_t errlen) __attribute__((warn_unused_result));
+
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,998 @@
+/*
+ * The job engine.
+ *
+ * A job this process holds is a job_run.  Its life is a loop:
+ *
+ *   claim ─► run the state's handler ─► outcome ─► write the transition ─┐
+ *              ▲                                                          │
+ *              └──────────── NEXT, lease kept ◄───────────────────────────┘
+ *
+ * WAIT and RETRY release the lease with a next run time, so any replica
+ * may pick the job up again; the end of the workflow releases it for good.
+ * Transitions are written by one writer that sends everything that
+ * accumulated while the previous batch was in flight as one statement, so
+ * one commit carries many jobs' transitions.  Each row of a batch is fenced
+ * by lease owner, epoch and version: a row that no longer matches is a job
+ * this process has lost, and it lets go of it.
+ */
+#include "engine/engine.h"
+#include "engine/fsm.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "storage/db.h"
+#include "storage/jobs.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <event2/event.h>
+
+#define CLAIM_MAX 256
+#define BATCH_MAX 512
+#define WRITE_RETRY_MS 500
+#define CLAIM_RETRY_MS 1000
+
+enum run_phase { RUN_HANDLER, RUN_WRITING };
+
+struct transition;
+
+struct job_run {
+	struct engine *e;
+	struct job_run *prev, *next;
+	int64_t id, epoch, version;
+	char *tenant, *cluster, *kind;
+	const struct workflow *wf;
+	json_t *params, *context;
+	struct fsm_job job;           /* status, state, attempt, error, ... */
+	bool cancel_requested;
+	char *takeover_from;          /* previous owner whose lease expired */
+	int64_t state_elapsed_ms;     /* time already spent in the state at claim */
+	int64_t state_entered_mono;
+	enum run_phase phase;
+	struct step *step;            /* the handler in flight */
+	struct event *deadline_ev;
+	int64_t started_wall_us, started_mono;
+	unsigned long long hb_gen;    /* heartbeat generation when claimed */
+};
+
+/* What a handler holds; outlives its run if the engine abandons it. */
+struct step {
+	struct job_run *run;          /* NULL once abandoned */
+	void (*abort_cb)(void *arg);
+	void *abort_arg;
+};
+
+struct transition {
+	struct transition *next;
+	struct job_run *run;
+	bool release;                 /* give the lease back */
+	int64_t delay_ms;             /* next run time, from now */
+	bool entered;                 /* a new state starts: reset its clock */
+	bool cont;                    /* after commit, run the (new) state here */
+	char *ev_from;
+	const char *ev_outcome;
+	int ev_attempt;
+	char *ev_detail;
+	int64_t ev_started_us, ev_duration_ms;
+};
+
+struct engine {
+	struct event_base *base;
+	struct db_pool *db;
+	const struct wf_registry *reg;
+	struct engine_options opt;
+	char owner[160];
+	struct db_listener *listener;
+
+	struct job_run *runs;
+	int nruns;
+
+	bool claiming, claim_again;
+	struct event *wake_ev;
+	int64_t wake_at_mono;         /* 0: not armed */
+
+	struct transition *pending, **pending_tail;
+	int npending;
+	bool writing;
+	struct event *flush_ev;
+	struct event *write_retry_ev;
+	struct transition *retry_batch;
+
+	struct event *heartbeat_ev;
+	bool heartbeat_in_flight;
+	unsigned long long hb_gen;
+
+	bool stopping;
+	struct event *grace_ev;
+	void (*done_cb)(void *arg);
+	void *done_arg;
+	bool done_called;
+
+	struct engine_stats stats;
+};
+
+static void engine_poke(struct engine *e);
+static void run_begin(struct job_run *run);
+static void writer_schedule(struct engine *e);
+static void arm_wake(struct engine *e, int64_t ms);
+static void check_done(struct engine *e);
+static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
+			  const char *msg);
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+static struct log_ctx run_ctx(const struct job_run *run)
+{
+	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt};
+}
+
+/* --- runs ---------------------------------------------------------------------- */
+
+static void run_free(struct job_run *run)
+{
+	struct engine *e = run->e;
+	if (run->prev)
+		run->prev->next = run->next;
+	else
+		e->runs = run->next;
+	if (run->next)
+		run->next->prev = run->prev;
+	e->nruns--;
+	if (run->step)
+		run->step->run = NULL;
+	if (run->deadline_ev)
+		event_free(run->deadline_ev);
+	json_decref(run->params);
+	json_decref(run->context);
+	free(run->tenant);
+	free(run->cluster);
+	free(run->kind);
+	fsm_job_clear(&run->job);
+	free(run->takeover_from);
+	free(run);
+	/* A slot is free: there may be work waiting for it. */
+	engine_poke(e);
+	check_done(e);
+}
+
+/* Detach the handler: its late outcome, if any, will be ignored. */
+static void run_abandon_step(struct job_run *run)
+{
+	struct step *s = run->step;
+	if (!s)
+		return;
+	run->step = NULL;
+	s->run = NULL;
+	if (s->abort_cb)
+		s->abort_cb(s->abort_arg);
+}
+
+/* --- the writer ----------------------------------------------------------------- */
+
+static void transition_free(struct transition *t)
+{
+	free(t->ev_from);
+	free(t->ev_detail);
+	free(t);
+}
+
+/*
+ * Queue the run's current in-memory values as a transition.  The run's
+ * fields already hold the new state; the event describes how it got there.
+ */
+static void queue_transition(struct job_run *run, const struct fsm_step_result *res,
+			     const char *from, int attempt)
+{
+	struct engine *e = run->e;
+	struct transition *t = xcalloc(1, sizeof(*t));
+	t->run = run;
+	t->release = res->release;
+	t->delay_ms = res->delay_ms;
+	t->entered = res->entered;
+	t->cont = res->cont;
+	t->ev_from = from ? xstrdup(from) : NULL;
+	t->ev_outcome = res->outcome;
+	t->ev_attempt = attempt;
+	const char *detail = res->detail;
+	if (run->takeover_from) {
+		t->ev_detail = xasprintf("%s (after taking over from %s, whose lease expired)",
+					 detail ? detail : res->outcome, run->takeover_from);
+		set_str(&run->takeover_from, NULL);
+	} else {
+		t->ev_detail = detail ? xstrdup(detail) : NULL;
+	}
+	t->ev_started_us = run->started_wall_us;
+	t->ev_duration_ms = now_mono_ms() - run->started_mono;
+	run->phase = RUN_WRITING;
+	*e->pending_tail = t;
+	e->pending_tail = &t->next;
+	e->npending++;
+	writer_schedule(e);
+}
+
+/* A transition that is not a handler's outcome (cancel, release, refusal). */
+static void queue_special(struct job_run *run, const struct fsm_step_result *res)
+{
+	queue_transition(run, res, run->job.state, run->job.attempt);
+}
+
+static json_t *transition_json(const struct transition *t)
+{
+	const struct job_run *r = t->run;
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(r->id));
+	json_object_set_new(o, "epoch", json_integer(r->epoch));
+	json_object_set_new(o, "version", json_integer(r->version));
+	const struct fsm_job *j = &r->job;
+	json_object_set_new(o, "status", json_string(j->status));
+	json_object_set_new(o, "state", json_string(j->state));
+	json_object_set_new(o, "attempt", json_integer(j->attempt));
+	json_object_set(o, "context", r->context);
+	json_object_set_new(o, "error", j->error ? json_string(j->error) : json_null());
+	json_object_set_new(o, "observation", j->observation ? json_string(j->observation) : json_null());
+	json_object_set_new(o, "failed_state", j->failed_state ? json_string(j->failed_state) : json_null());
+	json_object_set_new(o, "ending", j->ending ? json_string(j->ending) : json_null());
+	json_object_set_new(o, "delay_ms", json_integer(t->delay_ms));
+	json_object_set_new(o, "release", json_boolean(t->release));
+	json_object_set_new(o, "entered", json_boolean(t->entered));
+	json_object_set_new(o, "ev_from", t->ev_from ? json_string(t->ev_from) : json_null());
+	json_object_set_new(o, "ev_outcome", json_string(t->ev_outcome));
+	json_object_set_new(o, "ev_attempt", json_integer(t->ev_attempt));
+	json_object_set_new(o, "ev_detail", t->ev_detail ? json_string(t->ev_detail) : json_null());
+	json_object_set_new(o, "ev_started_us", json_integer(t->ev_started_us));
+	json_object_set_new(o, "ev_duration_ms", json_integer(t->ev_duration_ms));
+	return o;
+}
+
+/*
+ * One statement for the whole batch.  A waiting job whose cancellation was
+ * requested while it ran is made runnable as 'cancelling' right away, so
+ * that a long wait does not delay the cancel.
+ */
+static const char TRANSITION_SQL[] =
+	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
+	"  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,"
+	"  context jsonb, error text, observation text, failed_state text, ending text,"
+	"  delay_ms bigint, release boolean, entered boolean, ev_from text, ev_outcome text,"
+	"  ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),"
+	" u AS (UPDATE jobs j SET"
+	"  status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
+	"           THEN 'cancelling' ELSE t.status END,"
+	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
+	"  observation = t.observation, failed_state = t.failed_state, ending = t.ending,"
+	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
+	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
+	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
+	"  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,"
+	"  lease_expires_at = CASE WHEN t.release THEN NULL ELSE j.lease_expires_at END,"
+	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
+	"  version = j.version + 1, updated_at = now()"
+	"  FROM t WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
+	"   AND j.version = t.version"
+	"  RETURNING j.id, j.status, j.cancel_requested),"
+	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
+	"  attempt, actor, worker, detail, duration_ms)"
+	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,"
+	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
+	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
+	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')))"
+	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u";
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void writer_send(struct engine *e, struct transition *batch);
+
+static void write_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	struct transition *batch = e->retry_batch;
+	e->retry_batch = NULL;
+	writer_send(e, batch);
+}
+
+struct committed {
+	int64_t id;
+	bool cancel_requested;
+};
+
+static int cmp_committed(const void *a, const void *b)
+{
+	return cmp_i64(&((const struct committed *)a)->id, &((const struct committed *)b)->id);
+}
+
+/* After commit: continue, finish or let go of each job of the batch. */
+static void writer_done(struct engine *e, struct transition *batch, PGresult *res)
+{
+	int n = PQntuples(res);
+	struct committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
+	for (int i = 0; i < n; i++) {
+		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &rows[i].id))
+			rows[i].id = 0;
+		rows[i].cancel_requested = strcmp(PQgetvalue(res, i, 1), "t") == 0;
+	}
+	qsort(rows, (size_t)n, sizeof(*rows), cmp_committed);
+	e->stats.batches++;
+	while (batch) {
+		struct transition *t = batch;
+		batch = t->next;
+		struct job_run *run = t->run;
+		struct committed key = {.id = run->id};
+		struct committed *row = bsearch(&key, rows, (size_t)n, sizeof(*rows), cmp_committed);
+		struct log_ctx ctx = run_ctx(run);
+		if (!row) {
+			jlog_warn(&ctx, "lost the lease before the %s transition was written; "
+					"another worker owns the job now", t->ev_outcome);
+			e->stats.lost_leases++;
+			transition_free(t);
+			run_free(run);
+			continue;
+		}
+		e->stats.transitions++;
+		run->version++;
+		run->cancel_requested = row->cancel_requested;
+		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
+			   t->ev_from ? t->ev_from : "-", run->job.status);
+		if (t->entered) {
+			run->state_elapsed_ms = 0;
+			run->state_entered_mono = now_mono_ms();
+		}
+		/* We may well be the one to run it again: be awake then. */
+		if (t->release && t->delay_ms > 0 && !e->stopping)
+			arm_wake(e, t->delay_ms);
+		bool cont = t->cont && !t->release;
+		transition_free(t);
+		if (cont)
+			run_begin(run);
+		else
+			run_free(run);
+	}
+	free(rows);
+}
+
+struct write_ctx {
+	struct engine *e;
+	struct transition *batch;
+};
+
+static void writer_result_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct write_ctx *w = arg;
+	struct engine *e = w->e;
+	struct transition *batch = w->batch;
+	free(w);
+	e->writing = false;
+	if (err && err->kind != DB_ERR_QUERY) {
+		/*
+		 * Unknown whether it committed.  Send it again: rows that did
+		 * commit no longer match their version and are let go, and
+		 * their jobs continue under whoever claims them next.
+		 */
+		log_warn("writing %s transitions failed: %s; retrying", batch->ev_outcome, err->message);
+		e->writing = true;
+		e->retry_batch = batch;
+		struct timeval tv = {0, WRITE_RETRY_MS * 1000};
+		evtimer_add(e->write_retry_ev, &tv);
+		return;
+	}
+	if (err) {
+		log_error("writing transitions failed: %s", err->message);
+		/* Let go of these jobs; their leases expire and they run again. */
+		while (batch) {
+			struct transition *t = batch;
+			batch = t->next;
+			struct job_run *run = t->run;
+			transition_free(t);
+			e->stats.lost_leases++;
+			run_free(run);
+		}
+	} else {
+		writer_done(e, batch, res);
+	}
+	writer_schedule(e);
+}
+
+static void writer_send(struct engine *e, struct transition *batch)
+{
+	json_t *arr = json_array();
+	for (struct transition *t = batch; t; t = t->next)
+		json_array_append_new(arr, transition_json(t));
+	char *body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	struct write_ctx *w = xmalloc(sizeof(*w));
+	w->e = e;
+	w->batch = batch;
+	e->writing = true;
+	const char *p[] = {e->owner, body};
+	db_query_wait(e->db, TRANSITION_SQL, 2, p, writer_result_cb, w);
+	free(body);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	if (e->writing || !e->pending)
+		return;
+	/* Take up to BATCH_MAX transitions off the queue. */
+	struct transition *batch = e->pending, *t = batch;
+	int n = 1;
+	while (t->next && n < BATCH_MAX) {
+		t = t->next;
+		n++;
+	}
+	e->pending = t->next;
+	t->next = NULL;
+	if (!e->pending)
+		e->pending_tail = &e->pending;
+	e->npending -= n;
+	writer_send(e, batch);
+}
+
+/* Flush from the loop, after every outcome of this iteration has queued. */
+static void writer_schedule(struct engine *e)
+{
+	if (!e->writing && e->pending)
+		event_active(e->flush_ev, EV_TIMEOUT, 0);
+}
+
+/* --- outcomes ------------------------------------------------------------------- */
+
+static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
+			  const char *msg)
+{
+	struct engine *e = run->e;
+	char *from = xstrdup(run->job.state);
+	int attempt = run->job.attempt;
+	struct fsm_step_result res = {0};
+	fsm_apply(run->wf, &e->opt.retry, e->stopping, &run->job, out, next, delay_ms, msg, &res);
+	struct log_ctx ctx = {run->id, run->cluster, from, attempt};
+	if (strcmp(res.outcome, "retry") == 0)
+		jlog_warn(&ctx, "attempt %d failed, retrying in %lld ms: %s", attempt,
+			  (long long)res.delay_ms, msg);
+	else if (strcmp(res.outcome, "fail") == 0)
+		jlog_error(&ctx, "failed: %s", res.detail);
+	else if (res.release && !res.delay_ms)
+		jlog_info(&ctx, "job %s", run->job.status);
+	queue_transition(run, &res, from, attempt);
+	fsm_result_clear(&res);
+	free(from);
+}
+
+static void step_report(struct step *s, enum outcome out, const char *next, int64_t delay_ms,
+			const char *msg)
+{
+	struct job_run *run = s->run;
+	free(s);
+	if (!run)
+		return; /* abandoned: the engine has moved on */
+	run->step = NULL;
+	if (run->deadline_ev)
+		event_del(run->deadline_ev);
+	apply_outcome(run, out, next, delay_ms, msg);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct job_run *run = arg;
+	const struct wf_state *st = workflow_state(run->wf, run->job.state);
+	run_abandon_step(run);
+	char *msg = xasprintf("state %s did not finish within its deadline of %ds; last observation: %s",
+			      run->job.state, st->deadline_s,
+			      run->job.observation ? run->job.observation : "none");
+	apply_outcome(run, OUT_FAIL, NULL, 0, msg);
+	free(msg);
+}
+
+/* Run the job's current state (after a claim, or after a committed NEXT). */
+static void run_begin(struct job_run *run)
+{
+	struct engine *e = run->e;
+	run->started_wall_us = now_wall_us();
+	run->started_mono = now_mono_ms();
+	if (e->stopping) {
+		/* Shutting down: the state has not started; leave it to others. */
+		struct fsm_step_result res = {0};
+		fsm_release(&run->job, "esaasd shut down before the state started", &res);
+		queue_special(run, &res);
+		fsm_result_clear(&res);
+		return;
+	}
+	if (run->cancel_requested && !run->job.ending) {
+		struct fsm_step_result res = {0};
+		char *from = xstrdup(run->job.state);
+		int attempt = run->job.attempt;
+		fsm_cancel(run->wf, e->stopping, &run->job, &res);
+		struct log_ctx ctx = run_ctx(run);
+		jlog_info(&ctx, "%s", res.detail);
+		queue_transition(run, &res, from, attempt);
+		fsm_result_clear(&res);
+		free(from);
+		return;
+	}
+	const struct wf_state *st = workflow_state(run->wf, run->job.state);
+	if (!st) {
+		/* The runner turns an unknown state into a failure that names it. */
+		apply_outcome(run, OUT_FAIL, NULL, 0, "unknown state");
+		return;
+	}
+	if (st->deadline_s > 0) {
+		int64_t spent = run->state_elapsed_ms + (now_mono_ms() - run->state_entered_mono);
+		int64_t left = (int64_t)st->deadline_s * 1000 - spent;
+		if (left <= 0) {
+			char *msg = xasprintf("state %s passed its deadline of %ds; last observation: %s",
+					      run->job.state, st->deadline_s,
+					      run->job.observation ? run->job.observation : "none");
+			apply_outcome(run, OUT_FAIL, NULL, 0, msg);
+			free(msg);
+			return;
+		}
+		if (!run->deadline_ev)
+			run->deadline_ev = evtimer_new(e->base, deadline_cb, run);
+		struct timeval tv = {left / 1000, (left % 1000) * 1000};
+		evtimer_add(run->deadline_ev, &tv);
+	}
+	struct step *s = xcalloc(1, sizeof(*s));
+	s->run = run;
+	run->step = s;
+	run->phase = RUN_HANDLER;
+	struct log_ctx ctx = run_ctx(run);
+	jlog_debug(&ctx, "running");
+	st->run(s);
+}
+
+/* --- the step API ----------------------------------------------------------------- */
+
+int64_t step_job_id(const struct step *s) { return s->run->id; }
+const char *step_kind(const struct step *s) { return s->run->kind; }
+const char *step_cluster(const struct step *s) { return s->run->cluster; }
+const char *step_state(const struct step *s) { return s->run->job.state; }
+int step_attempt(const struct step *s) { return s->run->job.attempt; }
+json_t *step_params(const struct step *s) { return s->run->params; }
+json_t *step_context(struct step *s) { return s->run->context; }
+const char *step_last_observation(const struct step *s) { return s->run->job.observation; }
+bool step_cleaning_up(const struct step *s) { return s->run->job.ending != NULL; }
+struct event_base *step_base(const struct step *s) { return s->run->e->base; }
+
+void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
+{
+	s->abort_cb = abort_cb;
+	s->abort_arg = arg;
+}
+
+void step_next(struct step *s)
+{
+	step_report(s, OUT_NEXT, NULL, 0, NULL);
+}
+
+void step_goto(struct step *s, const char *state)
+{
+	step_report(s, OUT_NEXT, state, 0, NULL);
+}
+
+void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_report(s, OUT_WAIT, NULL, delay_ms, msg);
+	free(msg);
+}
+
+void step_retry(struct step *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_report(s, OUT_RETRY, NULL, 0, msg);
+	free(msg);
+}
+
+void step_fail(struct step *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_report(s, OUT_FAIL, NULL, 0, msg);
+	free(msg);
+}
+
+/* --- claiming ---------------------------------------------------------------------- */
+
+/*
+ * started_at is the moment of the claim itself (clock_timestamp), not the
+ * transaction's start (now): the claim is decided on a snapshot taken after
+ * now(), and the history must not make a job seem to start before its
+ * predecessor in the cluster had finished.
+ */
+static const char CLAIM_SQL[] =
+	"WITH c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
+	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
+	"   AND j.next_run_at <= now()"
+	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
+	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
+	"    AND p.cluster = j.cluster AND p.queue_seq < j.queue_seq"
+	"    AND p.status IN ('queued', 'running', 'waiting', 'cancelling'))"
+	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
+	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
+	"  lease_expires_at = now() + $3 * interval '1 second',"
+	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
+	"  started_at = coalesce(j.started_at, clock_timestamp()),"
+	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
+	" FROM c WHERE j.id = c.id"
+	" RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
+	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
+	"  j.ending, j.cancel_requested,"
+	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner";
+
+/* How long until something becomes runnable that is not runnable now. */
+static const char NEXT_WAKE_SQL[] =
+	"SELECT (extract(epoch FROM min(greatest(j.next_run_at,"
+	"  coalesce(j.lease_expires_at, j.next_run_at))) - now()) * 1000)::bigint"
+	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
+	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
+	"  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
+	"   AND p.cluster = j.cluster AND p.queue_seq < j.queue_seq"
+	"   AND p.status IN ('queued', 'running', 'waiting', 'cancelling'))";
+
+static void arm_wake(struct engine *e, int64_t ms)
+{
+	int64_t cap = (int64_t)e->opt.poll_s * 1000;
+	if (ms > cap)
+		ms = cap;
+	if (ms < 0)
+		ms = 0;
+	int64_t at = now_mono_ms() + ms;
+	if (e->wake_at_mono && e->wake_at_mono <= at && evtimer_pending(e->wake_ev, NULL))
+		return;
+	e->wake_at_mono = at;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(e->wake_ev, &tv);
+}
+
+static void next_wake_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	if (e->stopping)
+		return;
+	int64_t ms = (int64_t)e->opt.poll_s * 1000;
+	if (!err && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
+		int64_t v;
+		if (parse_int64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, &v))
+			ms = v < 0 ? 0 : v + 1;
+	}
+	arm_wake(e, ms);
+}
+
+static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
+{
+	const char *kind = PQgetvalue(res, i, 5);
+	const struct workflow *wf = wf_registry_find(e->reg, kind);
+	struct job_run *run = xcalloc(1, sizeof(*run));
+	run->e = e;
+	bool ok = parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &run->id) &&
+		  parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &run->epoch) &&
+		  parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &run->version) &&
+		  parse_int(PQgetvalue(res, i, 8), 1, INT32_MAX, &run->job.attempt);
+	if (!parse_int64(PQgetvalue(res, i, 16), INT64_MIN, INT64_MAX, &run->state_elapsed_ms))
+		run->state_elapsed_ms = 0;
+	run->tenant = xstrdup(PQgetvalue(res, i, 3));
+	run->cluster = xstrdup(PQgetvalue(res, i, 4));
+	run->kind = xstrdup(kind);
+	run->job.state = xstrdup(PQgetvalue(res, i, 6));
+	run->job.status = xstrdup(PQgetvalue(res, i, 7));
+	run->params = json_loads(PQgetvalue(res, i, 9), 0, NULL);
+	run->context = json_loads(PQgetvalue(res, i, 10), 0, NULL);
+	set_str(&run->job.error, db_value(res, i, 11));
+	set_str(&run->job.failed_state, db_value(res, i, 12));
+	set_str(&run->job.observation, db_value(res, i, 13));
+	set_str(&run->job.ending, db_value(res, i, 14));
+	run->cancel_requested = strcmp(PQgetvalue(res, i, 15), "t") == 0;
+	set_str(&run->takeover_from, db_value(res, i, 17));
+	run->state_entered_mono = now_mono_ms();
+	run->hb_gen = e->hb_gen;
+	run->wf = wf;
+	if (!run->params)
+		run->params = json_object();
+	if (!run->context)
+		run->context = json_object();
+	run->next = e->runs;
+	if (e->runs)
+		e->runs->prev = run;
+	e->runs = run;
+	e->nruns++;
+	if (!ok) {
+		log_error("claimed a job row that does not parse; leaving it to its lease");
+		run_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+static void claim_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	e->claiming = false;
+	if (err) {
+		log_warn("claiming jobs failed: %s", err->message);
+		if (!e->stopping)
+			arm_wake(e, CLAIM_RETRY_MS);
+		return;
+	}
+	int n = PQntuples(res);
+	struct job_run **fresh = xcalloc((size_t)n + 1, sizeof(*fresh));
+	for (int i = 0; i < n; i++) {
+		struct job_run *run = run_from_row(e, res, i);
+		if (!run)
+			continue;
+		e->stats.claimed++;
+		struct log_ctx ctx = run_ctx(run);
+		if (run->takeover_from) {
+			e->stats.takeovers++;
+			jlog_warn(&ctx, "took over from %s, whose lease expired", run->takeover_from);
+		} else {
+			jlog_debug(&ctx, "claimed");
+		}
+		if (!run->wf) {
+			char *msg = xasprintf("no workflow named %s in this esaasd", run->kind);
+			jlog_error(&ctx, "%s", msg);
+			set_str(&run->job.error, msg);
+			set_str(&run->job.failed_state, run->job.state);
+			set_str(&run->job.status, "failed");
+			run->started_wall_us = now_wall_us();
+			run->started_mono = now_mono_ms();
+			struct fsm_step_result fr = {.outcome = "fail", .detail = msg, .release = true};
+			queue_special(run, &fr);
+			free(msg);
+			continue;
+		}
+		fresh[i] = run;
+	}
+	/* Start them only now: a handler may finish inline and free a slot. */
+	for (int i = 0; i < n; i++)
+		if (fresh[i])
+			run_begin(fresh[i]);
+	free(fresh);
+	if (e->claim_again || n == CLAIM_MAX) {
+		e->claim_again = false;
+		engine_poke(e);
+	} else if (!e->stopping) {
+		const char *p[] = {e->owner};
+		db_query_wait(e->db, NEXT_WAKE_SQL, 1, p, next_wake_cb, e);
+	}
+}
+
+static void engine_poke(struct engine *e)
+{
+	if (e->stopping)
+		return;
+	if (e->claiming) {
+		e->claim_again = true;
+		return;
+	}
+	int free_slots = e->opt.workers - e->nruns;
+	if (free_slots <= 0)
+		return;
+	int limit = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
+	char lim[16], lease[16];
+	snprintf(lim, sizeof(lim), "%d", limit);
+	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
+	const char *p[] = {e->owner, lim, lease};
+	e->claiming = true;
+	e->claim_again = false;
+	db_query_wait(e->db, CLAIM_SQL, 3, p, claim_cb, e);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	e->wake_at_mono = 0;
+	engine_poke(e);
+	/* The safety poll: even with no news, look again after poll_s. */
+	if (!e->stopping)
+		arm_wake(e, (int64_t)e->opt.poll_s * 1000);
+}
+
+static void notified_cb(void *arg)
+{
+	engine_poke(arg);
+}
+
+/* --- heartbeat ------------------------------------------------------------------------ */
+
+struct hb_ctx {
+	struct engine *e;
+	unsigned long long gen;
+};
+
+static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct hb_ctx *h = arg;
+	struct engine *e = h->e;
+	unsigned long long gen = h->gen;
+	free(h);
+	e->heartbeat_in_flight = false;
+	if (err) {
+		log_warn("heartbeat failed: %s", err->message);
+		return;
+	}
+	int n = PQntuples(res);
+	int64_t *held = xcalloc((size_t)n + 1, sizeof(int64_t));
+	for (int i = 0; i < n; i++)
+		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &held[i]))
+			held[i] = 0;
+	qsort(held, (size_t)n, sizeof(int64_t), cmp_i64);
+	/* A handler whose job is no longer ours must stop now. */
+	struct job_run *run = e->runs;
+	while (run) {
+		struct job_run *next = run->next;
+		if (run->phase == RUN_HANDLER && run->hb_gen < gen &&
+		    !bsearch(&run->id, held, (size_t)n, sizeof(int64_t), cmp_i64)) {
+			struct log_ctx ctx = run_ctx(run);
+			jlog_warn(&ctx, "lease lost while the state was running; abandoning it");
+			e->stats.lost_leases++;
+			run_abandon_step(run);
+			run_free(run);
+		}
+		run = next;
+	}
+	free(held);
+}
+
+static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	if (e->heartbeat_in_flight || e->nruns == 0)
+		return;
+	struct hb_ctx *h = xmalloc(sizeof(*h));
+	h->e = e;
+	h->gen = ++e->hb_gen;
+	e->heartbeat_in_flight = true;
+	char lease[16];
+	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
+	const char *p[] = {e->owner, lease};
+	db_query_wait(e->db,
+		      "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 second'"
+		      " WHERE lease_owner = $1 RETURNING id",
+		      2, p, heartbeat_cb, h);
+}
+
+/* --- life cycle ------------------------------------------------------------------------ */
+
+struct engine *engine_new(struct event_base *base, struct db_pool *db, const struct wf_registry *reg,
+			  const struct engine_options *opt)
+{
+	struct engine *e = xcalloc(1, sizeof(*e));
+	e->base = base;
+	e->db = db;
+	e->reg = reg;
+	e->opt = *opt;
+	if (e->opt.poll_s < 1)
+		e->opt.poll_s = 1;
+	char host[64] = "localhost", rnd[9];
+	gethostname(host, sizeof(host) - 1);
+	rand_hex(rnd, 4);
+	snprintf(e->owner, sizeof(e->owner), "%s/%d/%s", host, (int)getpid(), rnd);
+	e->pending_tail = &e->pending;
+	e->wake_ev = evtimer_new(base, wake_cb, e);
+	e->flush_ev = event_new(base, -1, 0, flush_cb, e);
+	e->write_retry_ev = evtimer_new(base, write_retry_cb, e);
+	e->heartbeat_ev = event_new(base, -1, EV_PERSIST, heartbeat_tick_cb, e);
+	return e;
+}
+
+static void db_connected_cb(void *arg)
+{
+	engine_poke(arg);
+}
+
+void engine_start(struct engine *e)
+{
+	log_info("engine %s: %d workers, lease %ds, heartbeat %ds", e->owner, e->opt.workers,
+		 e->opt.lease_s, e->opt.heartbeat_s);
+	e->listener = db_listener_new(e->base, e->opt.conninfo, JOBS_NOTIFY_CHANNEL, notified_cb, e);
+	db_pool_on_connect(e->db, db_connected_cb, e);
+	struct timeval hb = {e->opt.heartbeat_s, 0};
+	event_add(e->heartbeat_ev, &hb);
+	engine_poke(e);
+	arm_wake(e, (int64_t)e->opt.poll_s * 1000);
+}
+
+static void check_done(struct engine *e)
+{
+	if (!e->stopping || e->done_called || e->nruns > 0 || e->writing || e->pending)
+		return;
+	e->done_called = true;
+	if (e->grace_ev)
+		event_del(e->grace_ev);
+	log_info("engine stopped: every lease released");
+	if (e->done_cb)
+		e->done_cb(e->done_arg);
+}
+
+/* Grace is over: hand the states still running back to the queue. */
+static void grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+	for (struct job_run *run = e->runs; run; run = run->next) {
+		if (run->phase != RUN_HANDLER)
+			continue;
+		struct log_ctx ctx = run_ctx(run);
+		jlog_warn(&ctx, "still running at shutdown; releasing it to run again elsewhere");
+		run_abandon_step(run);
+		if (run->deadline_ev)
+			event_del(run->deadline_ev);
+		struct fsm_step_result res = {0};
+		fsm_release(&run->job, "esaasd shut down while the state ran; it will run again", &res);
+		queue_special(run, &res);
+		fsm_result_clear(&res);
+	}
+}
+
+void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg)
+{
+	if (e->stopping)
+		return;
+	e->stopping = true;
+	e->done_cb = done;
+	e->done_arg = arg;
+	log_info("engine stopping: no new claims; waiting up to %ds for %d running states",
+		 e->opt.shutdown_grace_s, e->nruns);
+	evtimer_del(e->wake_ev);
+	db_listener_free(e->listener);
+	e->listener = NULL;
+	e->grace_ev = evtimer_new(e->base, grace_cb, e);
+	struct timeval tv = {e->opt.shutdown_grace_s, 0};
+	evtimer_add(e->grace_ev, &tv);
+	check_done(e);
+}
+
+void engine_free(struct engine *e)
+{
+	if (!e)
+		return;
+	while (e->runs) {
+		struct job_run *run = e->runs;
+		run_abandon_step(run);
+		e->stopping = true;
+		e->done_called = true;
+		run_free(run);
+	}
+	while (e->pending) {
+		struct transition *t = e->pending;
+		e->pending = t->next;
+		transition_free(t);
+	}
+	db_listener_free(e->listener);
+	db_pool_on_connect(e->db, NULL, NULL);
+	event_free(e->wake_ev);
+	event_free(e->flush_ev);
+	event_free(e->write_retry_ev);
+	event_free(e->heartbeat_ev);
+	if (e->grace_ev)
+		event_free(e->grace_ev);
+	free(e);
+}
+
+const char *engine_owner(const struct engine *e)
+{
+	return e->owner;
+}
+
+void engine_stats(const struct engine *e, struct engine_stats *out)
+{
+	*out = e->stats;
+	out->running = e->nruns;
+}

@@ -1,0 +1,49 @@
+/*
+ * The job engine: claims jobs from PostgreSQL, runs their states, and
+ * writes every transition back, all on one event loop.
+ *
+ * Jobs are claimed with FOR UPDATE SKIP LOCKED under a lease (owner,
+ * expiry, epoch); a heartbeat extends the leases this process holds; every
+ * write is fenced by owner and epoch.  Transitions that finish in the same
+ * loop iteration, or while an earlier batch is being written, are committed
+ * together in one statement (group commit).
+ */
+#ifndef ESAAS_ENGINE_H
+#define ESAAS_ENGINE_H
+
+#include <stdbool.h>
+#include "engine/backoff.h"
+#include "engine/registry.h"
+
+struct event_base;
+struct db_pool;
+struct engine;
+
+struct engine_options {
+	const char *conninfo;      /* for the LISTEN connection */
+	int workers;               /* jobs run at once */
+	int lease_s;
+	int heartbeat_s;
+	int poll_s;                /* safety poll for lost notifications */
+	int shutdown_grace_s;
+	struct backoff_policy retry;
+};
+
+struct engine_stats {
+	unsigned long long claimed, transitions, batches, takeovers, lost_leases;
+	int running;
+};
+
+struct engine *engine_new(struct event_base *base, struct db_pool *db,
+			  const struct wf_registry *reg, const struct engine_options *opt);
+void engine_start(struct engine *e);
+/*
+ * Stop claiming, give running states up to shutdown_grace_s to finish, write
+ * their outcomes, release the leases still held, then call done.
+ */
+void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg);
+void engine_free(struct engine *e);
+const char *engine_owner(const struct engine *e);
+void engine_stats(const struct engine *e, struct engine_stats *out);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * The shape of a workflow: a table of states the engine runs.
+ *
+ * A workflow reads top to bottom: each state names its handler, how long
+ * the job may stay in it (deadline), how many attempts a transient failure
+ * gets, where it goes next, and whether on-call may replay from it.  The
+ * engine owns persistence, leases, retries and deadlines; a handler only
+ * does its one thing and reports one outcome through the step_*() calls.
+ */
+#ifndef ESAAS_FSM_H
+#define ESAAS_FSM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+struct event_base;
+struct step;
+
+enum outcome {
+	OUT_NEXT,   /* done here: commit and go to the next state */
+	OUT_WAIT,   /* condition not met yet: run this state again later */
+	OUT_RETRY,  /* transient failure: back off and try again */
+	OUT_FAIL,   /* permanent failure: the job fails (after cleanup) */
+};
+
+typedef void (*state_run_fn)(struct step *step);
+
+struct wf_state {
+	const char *name;
+	state_run_fn run;
+	int deadline_s;        /* time allowed in this state, from first entry */
+	int max_attempts;      /* RETRY outcomes allowed; 0: the engine default */
+	const char *next;      /* default next state; NULL ends the workflow */
+	bool replay_safe;      /* on-call may replay from here */
+};
+
+struct workflow {
+	const char *kind;
+	const struct wf_state *states;
+	int nstates;
+	/*
+	 * First state of the cleanup chain, run after a cancel or a failure to
+	 * undo what the workflow changed; NULL when there is nothing to undo.
+	 * Cleanup states follow their own .next and end the job when it is NULL.
+	 */
+	const char *cleanup;
+	/* Check the submitted parameters; on error fill field and message. */
+	bool (*validate)(json_t *params, const char **field, char *msg, size_t msglen);
+};
+
+const struct wf_state *workflow_state(const struct workflow *wf, const char *name);
+
+/* --- What a handler sees of its job. --- */
+int64_t step_job_id(const struct step *s);
+const char *step_kind(const struct step *s);
+const char *step_cluster(const struct step *s);
+const char *step_state(const struct step *s);
+int step_attempt(const struct step *s);        /* 1 for the first run */
+json_t *step_params(const struct step *s);     /* borrowed, read-only */
+json_t *step_context(struct step *s);          /* borrowed; changes are saved with the outcome */
+const char *step_last_observation(const struct step *s); /* from the last WAIT, or NULL */
+bool step_cleaning_up(const struct step *s);   /* running a cleanup chain */
+struct event_base *step_base(const struct step *s);
+
+/*
+ * Called if the engine must abandon the state while the handler is still
+ * working (deadline passed, shutdown): cancel outstanding requests.  The
+ * handler may still report an outcome afterwards; it is then ignored.
+ */
+void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg);
+
+/* --- Outcomes: exactly one per run.  They may be called from inside the
+ * handler or later from a callback. --- */
+void step_next(struct step *s);                           /* the table's .next */
+void step_goto(struct step *s, const char *state);        /* an explicit next state */
+void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void step_retry(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void step_fail(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* --- The runner's decisions, apart from any I/O (engine/fsm.c). --- */
+
+/* The part of a job that transitions change. Strings are owned (malloc). */
+struct fsm_job {
+	char *status;
+	char *state;
+	int attempt;
+	char *error;
+	char *failed_state;
+	char *observation;
+	char *ending;           /* NULL, "cancel" or "fail" */
+};
+
+/* What to write and what to do after the write. */
+struct fsm_step_result {
+	const char *outcome;    /* the event: next, wait, retry, fail, cancel, succeeded, ... */
+	char *detail;           /* owned; may be NULL */
+	bool release;           /* give the lease back */
+	int64_t delay_ms;       /* runnable again after this long */
+	bool entered;           /* a new state begins */
+	bool cont;              /* run the new state right away, lease kept */
+};
+
+struct backoff_policy;
+
+/*
+ * Apply a handler's outcome to job.  draining: the process is shutting
+ * down, so a new state is committed but left for another worker.
+ */
+void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bool draining,
+	       struct fsm_job *job, enum outcome out, const char *next, int64_t delay_ms,
+	       const char *msg, struct fsm_step_result *res);
+/* A cancel was requested: enter the cleanup chain, or end. */
+void fsm_cancel(const struct workflow *wf, bool draining, struct fsm_job *job,
+		struct fsm_step_result *res);
+/* Give the job back without running its state (shutdown). */
+void fsm_release(struct fsm_job *job, const char *why, struct fsm_step_result *res);
+void fsm_job_clear(struct fsm_job *job);
+void fsm_result_clear(struct fsm_step_result *res);
+
+#endif

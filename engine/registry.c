@@ -1,0 +1,75 @@
+#include "engine/registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const struct wf_state *workflow_state(const struct workflow *wf, const char *name)
+{
+	if (!name)
+		return NULL;
+	for (int i = 0; i < wf->nstates; i++)
+		if (strcmp(wf->states[i].name, name) == 0)
+			return &wf->states[i];
+	return NULL;
+}
+
+/* A table with a dangling name would fail a job at run time; refuse it now. */
+static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
+{
+	if (!wf->kind || !*wf->kind || wf->nstates < 1) {
+		snprintf(err, errlen, "workflow %s: no kind or no states", wf->kind ? wf->kind : "?");
+		return false;
+	}
+	for (int i = 0; i < wf->nstates; i++) {
+		const struct wf_state *st = &wf->states[i];
+		if (!st->name || !st->run) {
+			snprintf(err, errlen, "workflow %s: state %d has no name or handler", wf->kind, i);
+			return false;
+		}
+		for (int k = 0; k < i; k++)
+			if (strcmp(wf->states[k].name, st->name) == 0) {
+				snprintf(err, errlen, "workflow %s: state %s appears twice", wf->kind,
+					 st->name);
+				return false;
+			}
+		if (st->next && !workflow_state(wf, st->next)) {
+			snprintf(err, errlen, "workflow %s: state %s goes to unknown state %s", wf->kind,
+				 st->name, st->next);
+			return false;
+		}
+		if (st->deadline_s < 0 || st->max_attempts < 0) {
+			snprintf(err, errlen, "workflow %s: state %s has a negative limit", wf->kind,
+				 st->name);
+			return false;
+		}
+	}
+	if (wf->cleanup && !workflow_state(wf, wf->cleanup)) {
+		snprintf(err, errlen, "workflow %s: unknown cleanup state %s", wf->kind, wf->cleanup);
+		return false;
+	}
+	return true;
+}
+
+bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *err, size_t errlen)
+{
+	if (reg->count >= WF_REGISTRY_MAX) {
+		snprintf(err, errlen, "workflow registry full");
+		return false;
+	}
+	if (wf_registry_find(reg, wf->kind)) {
+		snprintf(err, errlen, "workflow %s registered twice", wf->kind);
+		return false;
+	}
+	if (!workflow_check(wf, err, errlen))
+		return false;
+	reg->items[reg->count++] = wf;
+	return true;
+}
+
+const struct workflow *wf_registry_find(const struct wf_registry *reg, const char *kind)
+{
+	for (int i = 0; i < reg->count; i++)
+		if (strcmp(reg->items[i]->kind, kind) == 0)
+			return reg->items[i];
+	return NULL;
+}

@@ -1,0 +1,21 @@
+/* The workflows a daemon can run, looked up by kind. */
+#ifndef ESAAS_REGISTRY_H
+#define ESAAS_REGISTRY_H
+
+#include <stdbool.h>
+#include "engine/fsm.h"
+
+#define WF_REGISTRY_MAX 32
+
+struct wf_registry {
+	const struct workflow *items[WF_REGISTRY_MAX];
+	int count;
+};
+
+/* Add wf; false if the registry is full, the kind is taken, or the table
+ * is malformed (unknown next state, duplicate state name). */
+bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+const struct workflow *wf_registry_find(const struct wf_registry *reg, const char *kind);
+
+#endif

@@ -1,0 +1,641 @@
+/*
+ * Asynchronous libpq under libevent.
+ *
+ * Each connection is a small state machine: DOWN → CONNECTING (driven by
+ * PQconnectPoll) → IDLE ⇄ BUSY.  A BUSY connection has exactly one statement
+ * in flight; its socket event is one-shot and re-armed after every step, for
+ * reading, or for writing while PQflush() still has output queued.  Results
+ * are delivered from the connection's own callback after the whole result
+ * has been read, so a callback may queue further statements freely.
+ *
+ * The LISTEN connection reuses the same machinery with a different role:
+ * once connected it issues LISTEN, then only reads notifications.
+ */
+#include "storage/db.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#define RECONNECT_MIN_MS 100
+#define RECONNECT_MAX_MS 5000
+
+struct db_req {
+	struct db_req *next;
+	char *sql;
+	int nparams;
+	char **params;
+	db_result_cb cb;
+	void *arg;
+	bool wait;
+	/* For a request failed before it ran: delivered later, never inline. */
+	enum db_err_kind fail_kind;
+	char *fail_msg;
+};
+
+enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_LISTEN_SETUP, CONN_IDLE, CONN_BUSY };
+
+struct db_conn {
+	struct event_base *base;
+	const char *conninfo;
+	PGconn *pg;
+	enum conn_state state;
+	struct event *io;        /* one-shot socket event */
+	struct event *retry;     /* reconnect timer */
+	int backoff_ms;
+	struct db_req *req;      /* in flight when BUSY */
+	PGresult *res;           /* first result of the statement in flight */
+	/* owner: exactly one of these is set */
+	struct db_pool *pool;
+	struct db_listener *listener;
+};
+
+struct db_pool {
+	struct event_base *base;
+	char *conninfo;
+	int size;
+	struct db_conn *conns;
+	struct db_req *head, *tail;        /* waiting for a connection */
+	struct db_req *failed_head, *failed_tail; /* failed before running */
+	struct event *deliver;             /* delivers the failed list */
+	void (*on_connect)(void *arg);
+	void *on_connect_arg;
+	unsigned long long queries, errors, reconnects;
+};
+
+struct db_listener {
+	struct db_conn conn;
+	char *conninfo;
+	char *channel;
+	void (*cb)(void *arg);
+	void *arg;
+	struct event *fire;                /* debounced: one call per burst */
+};
+
+static void conn_start(struct db_conn *c);
+static void conn_lost(struct db_conn *c, const char *why);
+static void conn_arm(struct db_conn *c, short what);
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
+static void pool_dispatch(struct db_pool *p);
+static void listener_connected(struct db_listener *l);
+
+/* --- requests ------------------------------------------------------------ */
+
+static struct db_req *req_new(const char *sql, int nparams, const char *const *params,
+			      db_result_cb cb, void *arg, bool wait)
+{
+	struct db_req *r = xcalloc(1, sizeof(*r));
+	r->sql = xstrdup(sql);
+	r->nparams = nparams;
+	if (nparams > 0) {
+		r->params = xcalloc((size_t)nparams, sizeof(char *));
+		for (int i = 0; i < nparams; i++)
+			r->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	}
+	r->cb = cb;
+	r->arg = arg;
+	r->wait = wait;
+	return r;
+}
+
+static void req_free(struct db_req *r)
+{
+	for (int i = 0; i < r->nparams; i++)
+		free(r->params[i]);
+	free(r->params);
+	free(r->sql);
+	free(r->fail_msg);
+	free(r);
+}
+
+static void req_fail_now(struct db_req *r, enum db_err_kind kind, const char *msg)
+{
+	struct db_error err = {.kind = kind, .sqlstate = "", .message = msg};
+	r->cb(r->arg, NULL, &err);
+	req_free(r);
+}
+
+/* Queue r to fail from the event loop: callers of db_query never see their
+ * callback run before db_query has returned. */
+static void pool_fail_later(struct db_pool *p, struct db_req *r, enum db_err_kind kind,
+			    const char *msg)
+{
+	r->fail_kind = kind;
+	r->fail_msg = xstrdup(msg);
+	r->next = NULL;
+	if (p->failed_tail)
+		p->failed_tail->next = r;
+	else
+		p->failed_head = r;
+	p->failed_tail = r;
+	event_active(p->deliver, EV_TIMEOUT, 0);
+}
+
+static void pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_pool *p = arg;
+	struct db_req *r = p->failed_head;
+	p->failed_head = p->failed_tail = NULL;
+	while (r) {
+		struct db_req *next = r->next;
+		p->errors++;
+		char *msg = r->fail_msg;
+		r->fail_msg = NULL;
+		req_fail_now(r, r->fail_kind, msg);
+		free(msg);
+		r = next;
+	}
+}
+
+/* --- one connection -------------------------------------------------------- */
+
+static void conn_close(struct db_conn *c)
+{
+	if (c->io) {
+		event_free(c->io);
+		c->io = NULL;
+	}
+	if (c->res) {
+		PQclear(c->res);
+		c->res = NULL;
+	}
+	if (c->pg) {
+		PQfinish(c->pg);
+		c->pg = NULL;
+	}
+	c->state = CONN_DOWN;
+}
+
+static void conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_start(arg);
+}
+
+static void conn_schedule_retry(struct db_conn *c)
+{
+	if (!c->retry)
+		c->retry = evtimer_new(c->base, conn_retry_cb, c);
+	/* Half fixed, half jitter, so replicas do not reconnect in lockstep. */
+	int ms = c->backoff_ms / 2 + (int)rand_below((uint64_t)c->backoff_ms / 2 + 1);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(c->retry, &tv);
+	c->backoff_ms = c->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : c->backoff_ms * 2;
+}
+
+static bool pool_any_connected(const struct db_pool *p)
+{
+	for (int i = 0; i < p->size; i++)
+		if (p->conns[i].state == CONN_IDLE || p->conns[i].state == CONN_BUSY)
+			return true;
+	return false;
+}
+
+static void pool_fail_unwaiting(struct db_pool *p, const char *why)
+{
+	struct db_req **pp = &p->head;
+	p->tail = NULL;
+	while (*pp) {
+		struct db_req *r = *pp;
+		if (!r->wait) {
+			*pp = r->next;
+			char *msg = xasprintf("database unavailable: %s", why);
+			pool_fail_later(p, r, DB_ERR_UNAVAILABLE, msg);
+			free(msg);
+		} else {
+			p->tail = r;
+			pp = &r->next;
+		}
+	}
+}
+
+/* The connection died: fail what was in flight, and come back later. */
+static void conn_lost(struct db_conn *c, const char *why)
+{
+	char *msg = xstrdup(why && *why ? why : "connection lost");
+	/* libpq messages end in a newline; logs and errors are one line. */
+	for (char *q = msg + strlen(msg); q > msg && (q[-1] == '\n' || q[-1] == ' '); q--)
+		q[-1] = '\0';
+	for (char *q = msg; *q; q++)
+		if (*q == '\n')
+			*q = ' ';
+	bool was_up = c->state == CONN_IDLE || c->state == CONN_BUSY || c->state == CONN_LISTEN_SETUP;
+	struct db_req *r = c->req;
+	c->req = NULL;
+	conn_close(c);
+	if (was_up)
+		log_warn("database connection lost: %s", msg);
+	else
+		log_debug("database connection failed: %s", msg);
+	if (r) {
+		if (c->pool)
+			c->pool->errors++;
+		req_fail_now(r, DB_ERR_CONNECTION, msg);
+	}
+	if (c->pool && !pool_any_connected(c->pool))
+		pool_fail_unwaiting(c->pool, msg);
+	free(msg);
+	conn_schedule_retry(c);
+}
+
+static void conn_arm(struct db_conn *c, short what)
+{
+	if (c->io)
+		event_free(c->io);
+	c->io = event_new(c->base, PQsocket(c->pg), what, conn_io_cb, c);
+	event_add(c->io, NULL);
+}
+
+static void conn_start(struct db_conn *c)
+{
+	c->pg = PQconnectStart(c->conninfo);
+	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		return;
+	}
+	c->state = CONN_CONNECTING;
+	/* PQconnectStart behaves as if the last poll said "writing". */
+	conn_arm(c, EV_WRITE);
+}
+
+static void conn_became_ready(struct db_conn *c)
+{
+	PQsetnonblocking(c->pg, 1);
+	c->backoff_ms = RECONNECT_MIN_MS;
+	if (c->pool) {
+		struct db_pool *p = c->pool;
+		p->reconnects++;
+		c->state = CONN_IDLE;
+		conn_arm(c, EV_READ); /* notices, or the server closing on us */
+		log_debug("database connection established");
+		if (p->on_connect)
+			p->on_connect(p->on_connect_arg);
+		pool_dispatch(p);
+	} else {
+		listener_connected(c->listener);
+	}
+}
+
+static void conn_poll_connect(struct db_conn *c)
+{
+	switch (PQconnectPoll(c->pg)) {
+	case PGRES_POLLING_READING:
+		conn_arm(c, EV_READ);
+		break;
+	case PGRES_POLLING_WRITING:
+		conn_arm(c, EV_WRITE);
+		break;
+	case PGRES_POLLING_OK:
+		conn_became_ready(c);
+		break;
+	default:
+		conn_lost(c, PQerrorMessage(c->pg));
+		break;
+	}
+}
+
+static void conn_send(struct db_conn *c, struct db_req *r)
+{
+	int f = -1;
+	if (PQsendQueryParams(c->pg, r->sql, r->nparams, NULL, (const char *const *)r->params,
+			      NULL, NULL, 0))
+		f = PQflush(c->pg);
+	if (f < 0) {
+		/* We may be inside db_query(): fail through the loop, not inline. */
+		pool_fail_later(c->pool, r, DB_ERR_CONNECTION, PQerrorMessage(c->pg));
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->req = r;
+	c->state = CONN_BUSY;
+	conn_arm(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
+}
+
+static void conn_finish_request(struct db_conn *c)
+{
+	struct db_req *r = c->req;
+	PGresult *res = c->res;
+	c->req = NULL;
+	c->res = NULL;
+	c->state = CONN_IDLE;
+	/* Armed before the callback, which may send the next statement here. */
+	conn_arm(c, EV_READ);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+		r->cb(r->arg, res, NULL);
+	} else {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *msg = res ? PQresultErrorMessage(res) : "no result";
+		struct db_error err = {.kind = DB_ERR_QUERY, .sqlstate = state ? state : "",
+				       .message = msg && *msg ? msg : "query failed"};
+		if (c->pool)
+			c->pool->errors++;
+		r->cb(r->arg, NULL, &err);
+	}
+	if (res)
+		PQclear(res);
+	req_free(r);
+}
+
+enum read_status { READ_LOST, READ_PENDING, READ_DONE };
+
+/* Read what has arrived for the statement in flight. */
+static enum read_status conn_read_results(struct db_conn *c)
+{
+	if (!PQconsumeInput(c->pg)) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return READ_LOST;
+	}
+	while (!PQisBusy(c->pg)) {
+		PGresult *res = PQgetResult(c->pg);
+		if (!res) {
+			if (PQstatus(c->pg) == CONNECTION_BAD) {
+				conn_lost(c, PQerrorMessage(c->pg));
+				return READ_LOST;
+			}
+			conn_finish_request(c);
+			return READ_DONE;
+		}
+		/* One command per statement: keep the first result, drop any other. */
+		if (!c->res)
+			c->res = res;
+		else
+			PQclear(res);
+	}
+	return READ_PENDING;
+}
+
+static void pool_conn_io(struct db_conn *c, short what)
+{
+	if (c->state == CONN_IDLE) {
+		/* Nothing in flight: the server spoke on its own (notice, or closing). */
+		if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+			conn_lost(c, PQerrorMessage(c->pg));
+			return;
+		}
+		PGnotify *n;
+		while ((n = PQnotifies(c->pg)))
+			PQfreemem(n);
+		conn_arm(c, EV_READ);
+		return;
+	}
+	if (what & EV_WRITE) {
+		int f = PQflush(c->pg);
+		if (f < 0) {
+			conn_lost(c, PQerrorMessage(c->pg));
+			return;
+		}
+		if (f == 1) {
+			conn_arm(c, EV_READ | EV_WRITE);
+			return;
+		}
+	}
+	switch (conn_read_results(c)) {
+	case READ_LOST:
+		break;
+	case READ_PENDING:
+		conn_arm(c, EV_READ);
+		break;
+	case READ_DONE:
+		pool_dispatch(c->pool);
+		break;
+	}
+}
+
+static void listener_io(struct db_conn *c)
+{
+	struct db_listener *l = c->listener;
+	if (!PQconsumeInput(c->pg) || PQstatus(c->pg) == CONNECTION_BAD) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	while (c->state == CONN_LISTEN_SETUP && !PQisBusy(c->pg)) {
+		PGresult *res = PQgetResult(c->pg);
+		if (!res) {
+			c->state = CONN_IDLE;
+			log_debug("listening on %s", l->channel);
+			/* Anything sent while we were away is lost: look now. */
+			event_active(l->fire, EV_TIMEOUT, 0);
+			break;
+		}
+		bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+		if (!ok)
+			log_error("LISTEN %s failed: %s", l->channel, PQresultErrorMessage(res));
+		PQclear(res);
+		if (!ok) {
+			conn_lost(c, "LISTEN failed");
+			return;
+		}
+	}
+	bool any = false;
+	PGnotify *n;
+	while ((n = PQnotifies(c->pg))) {
+		any = true;
+		PQfreemem(n);
+	}
+	if (any)
+		event_active(l->fire, EV_TIMEOUT, 0);
+	conn_arm(c, EV_READ);
+}
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_conn *c = arg;
+	if (c->state == CONN_CONNECTING)
+		conn_poll_connect(c);
+	else if (c->pool)
+		pool_conn_io(c, what);
+	else
+		listener_io(c);
+}
+
+/* --- the pool ---------------------------------------------------------------- */
+
+static void pool_dispatch(struct db_pool *p)
+{
+	for (int i = 0; i < p->size && p->head; i++) {
+		struct db_conn *c = &p->conns[i];
+		if (c->state != CONN_IDLE)
+			continue;
+		struct db_req *r = p->head;
+		p->head = r->next;
+		if (!p->head)
+			p->tail = NULL;
+		r->next = NULL;
+		p->queries++;
+		conn_send(c, r);
+	}
+}
+
+struct db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size)
+{
+	struct db_pool *p = xcalloc(1, sizeof(*p));
+	p->base = base;
+	p->conninfo = xstrdup(conninfo);
+	p->size = size < 1 ? 1 : size;
+	p->conns = xcalloc((size_t)p->size, sizeof(struct db_conn));
+	p->deliver = event_new(base, -1, 0, pool_deliver_cb, p);
+	for (int i = 0; i < p->size; i++) {
+		struct db_conn *c = &p->conns[i];
+		c->base = base;
+		c->conninfo = p->conninfo;
+		c->pool = p;
+		c->backoff_ms = RECONNECT_MIN_MS;
+		conn_start(c);
+	}
+	return p;
+}
+
+void db_pool_free(struct db_pool *p)
+{
+	if (!p)
+		return;
+	for (int i = 0; i < p->size; i++) {
+		struct db_conn *c = &p->conns[i];
+		struct db_req *r = c->req;
+		c->req = NULL;
+		conn_close(c);
+		if (c->retry)
+			event_free(c->retry);
+		if (r)
+			req_fail_now(r, DB_ERR_UNAVAILABLE, "database pool closed");
+	}
+	while (p->head) {
+		struct db_req *r = p->head;
+		p->head = r->next;
+		req_fail_now(r, DB_ERR_UNAVAILABLE, "database pool closed");
+	}
+	pool_deliver_cb(-1, 0, p);
+	event_free(p->deliver);
+	free(p->conns);
+	free(p->conninfo);
+	free(p);
+}
+
+static void pool_enqueue(struct db_pool *p, struct db_req *r)
+{
+	if (!r->wait && !pool_any_connected(p)) {
+		pool_fail_later(p, r, DB_ERR_UNAVAILABLE, "database unavailable: no connection");
+		return;
+	}
+	if (p->tail)
+		p->tail->next = r;
+	else
+		p->head = r;
+	p->tail = r;
+	pool_dispatch(p);
+}
+
+void db_query(struct db_pool *p, const char *sql, int nparams, const char *const *params,
+	      db_result_cb cb, void *arg)
+{
+	pool_enqueue(p, req_new(sql, nparams, params, cb, arg, false));
+}
+
+void db_query_wait(struct db_pool *p, const char *sql, int nparams, const char *const *params,
+		   db_result_cb cb, void *arg)
+{
+	pool_enqueue(p, req_new(sql, nparams, params, cb, arg, true));
+}
+
+bool db_pool_connected(const struct db_pool *p)
+{
+	return pool_any_connected(p);
+}
+
+void db_pool_on_connect(struct db_pool *p, void (*cb)(void *arg), void *arg)
+{
+	p->on_connect = cb;
+	p->on_connect_arg = arg;
+}
+
+void db_pool_stats(const struct db_pool *p, struct db_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->queries = p->queries;
+	out->errors = p->errors;
+	out->reconnects = p->reconnects;
+	for (int i = 0; i < p->size; i++) {
+		if (p->conns[i].state == CONN_IDLE)
+			out->connected++;
+		else if (p->conns[i].state == CONN_BUSY)
+			out->connected++, out->busy++;
+	}
+	for (const struct db_req *r = p->head; r; r = r->next)
+		out->queued++;
+}
+
+/* --- LISTEN ------------------------------------------------------------------ */
+
+static void listener_fire_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct db_listener *l = arg;
+	l->cb(l->arg);
+}
+
+static void listener_connected(struct db_listener *l)
+{
+	struct db_conn *c = &l->conn;
+	/* The channel is ours and constant, but quote it as an identifier anyway. */
+	char *ident = PQescapeIdentifier(c->pg, l->channel, strlen(l->channel));
+	if (!ident) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	char *sql = xasprintf("LISTEN %s", ident);
+	PQfreemem(ident);
+	int ok = PQsendQueryParams(c->pg, sql, 0, NULL, NULL, NULL, NULL, 0);
+	free(sql);
+	if (!ok || PQflush(c->pg) < 0) {
+		conn_lost(c, PQerrorMessage(c->pg));
+		return;
+	}
+	c->state = CONN_LISTEN_SETUP;
+	conn_arm(c, EV_READ);
+}
+
+struct db_listener *db_listener_new(struct event_base *base, const char *conninfo,
+				    const char *channel, void (*cb)(void *arg), void *arg)
+{
+	struct db_listener *l = xcalloc(1, sizeof(*l));
+	l->conninfo = xstrdup(conninfo);
+	l->channel = xstrdup(channel);
+	l->cb = cb;
+	l->arg = arg;
+	l->fire = event_new(base, -1, 0, listener_fire_cb, l);
+	l->conn.base = base;
+	l->conn.conninfo = l->conninfo;
+	l->conn.listener = l;
+	l->conn.backoff_ms = RECONNECT_MIN_MS;
+	conn_start(&l->conn);
+	return l;
+}
+
+void db_listener_free(struct db_listener *l)
+{
+	if (!l)
+		return;
+	conn_close(&l->conn);
+	if (l->conn.retry)
+		event_free(l->conn.retry);
+	event_free(l->fire);
+	free(l->conninfo);
+	free(l->channel);
+	free(l);
+}
+
+/* --- results ----------------------------------------------------------------- */
+
+const char *db_value(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return PQgetvalue(res, row, col);
+}
+
+bool db_is_null(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) != 0;
+}

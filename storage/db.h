@@ -1,0 +1,88 @@
+/*
+ * Asynchronous PostgreSQL for the event loop.
+ *
+ * A pool of libpq connections, each with at most one statement in flight,
+ * driven by one-shot events on PQsocket().  Callers queue parameterised
+ * statements; a statement runs on the first idle connection and its result
+ * is handed to the callback.  Lost connections are re-established with
+ * capped exponential backoff; a statement that was in flight on a lost
+ * connection fails with DB_ERR_CONNECTION (it may or may not have committed:
+ * callers write statements that are safe to repeat or can tell).
+ *
+ * Every statement is a single command sent with PQsendQueryParams, so it is
+ * its own transaction: multi-row changes are written as one statement with
+ * CTEs, which is how the engine gets group commit.
+ */
+#ifndef ESAAS_DB_H
+#define ESAAS_DB_H
+
+#include <stdbool.h>
+#include <libpq-fe.h>
+
+struct event_base;
+struct db_pool;
+
+enum db_err_kind {
+	DB_OK = 0,
+	DB_ERR_UNAVAILABLE,   /* no connection could take it (database down) */
+	DB_ERR_CONNECTION,    /* connection lost with the statement in flight */
+	DB_ERR_QUERY,         /* the server answered with an error */
+};
+
+struct db_error {
+	enum db_err_kind kind;
+	const char *sqlstate;   /* for DB_ERR_QUERY, e.g. "23505"; else "" */
+	const char *message;    /* human-readable, never NULL */
+};
+
+/*
+ * res is the statement's result (PGRES_TUPLES_OK or PGRES_COMMAND_OK) when
+ * err is NULL, and NULL otherwise.  Both are valid during the call only.
+ */
+typedef void (*db_result_cb)(void *arg, PGresult *res, const struct db_error *err);
+
+struct db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size);
+/* Close every connection; queued statements are failed with DB_ERR_UNAVAILABLE. */
+void db_pool_free(struct db_pool *pool);
+
+/*
+ * Queue sql with text parameters (copied; a NULL entry is SQL NULL).  The
+ * callback always runs exactly once, never from inside db_query() itself.
+ * If no connection is up and none has been for fail_fast_ms (0: fail at
+ * once), the statement fails with DB_ERR_UNAVAILABLE instead of waiting.
+ */
+void db_query(struct db_pool *pool, const char *sql, int nparams,
+	      const char *const *params, db_result_cb cb, void *arg);
+
+/* Like db_query, but waits for a connection (for the engine's own work). */
+void db_query_wait(struct db_pool *pool, const char *sql, int nparams,
+		   const char *const *params, db_result_cb cb, void *arg);
+
+/* True when at least one connection is established. */
+bool db_pool_connected(const struct db_pool *pool);
+
+/* Called whenever a connection is (re-)established: a place to re-check. */
+void db_pool_on_connect(struct db_pool *pool, void (*cb)(void *arg), void *arg);
+
+/* Statistics for /metrics and benchmarks. */
+struct db_stats {
+	unsigned long long queries, errors, reconnects;
+	int connected, busy, queued;
+};
+void db_pool_stats(const struct db_pool *pool, struct db_stats *out);
+
+/*
+ * A dedicated connection that LISTENs on channel and calls cb once per
+ * burst of notifications, and once after every (re)connect, since
+ * notifications sent while it was down are lost.
+ */
+struct db_listener;
+struct db_listener *db_listener_new(struct event_base *base, const char *conninfo,
+				    const char *channel, void (*cb)(void *arg), void *arg);
+void db_listener_free(struct db_listener *l);
+
+/* Helpers for reading results. */
+const char *db_value(PGresult *res, int row, int col); /* NULL if SQL NULL */
+bool db_is_null(PGresult *res, int row, int col);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * Job queries for the API.  Each is one statement; the JSON shapes are
+ * built by PostgreSQL so that the API and the database agree by
+ * construction.
+ */
+#include "storage/jobs.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOB_JSON(j)                                                                          \
+	"jsonb_build_object('id', " j ".id, 'tenant', " j ".tenant_id, 'cluster', " j ".cluster," \
+	" 'kind', " j ".kind, 'status', " j ".status, 'state', " j ".state,"                      \
+	" 'attempt', " j ".attempt, 'params', " j ".params, 'context', " j ".context,"            \
+	" 'error', " j ".error, 'failed_state', " j ".failed_state,"                              \
+	" 'observation', " j ".observation, 'cancel_requested', " j ".cancel_requested,"          \
+	" 'submitted_by', " j ".submitted_by, 'idempotency_key', " j ".idempotency_key,"          \
+	" 'lease_owner', " j ".lease_owner,"                                                      \
+	" 'created_at', esaas_ts(" j ".created_at), 'updated_at', esaas_ts(" j ".updated_at),"    \
+	" 'started_at', esaas_ts(" j ".started_at), 'finished_at', esaas_ts(" j ".finished_at),"  \
+	" 'next_run_at', esaas_ts(" j ".next_run_at))"
+
+#define EVENT_JSON(e)                                                                        \
+	"jsonb_build_object('id', " e ".id, 'job_id', " e ".job_id, 'at', esaas_ts(" e ".at),"    \
+	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"              \
+	" 'to_state', " e ".to_state, 'outcome', " e ".outcome, 'status', " e ".status,"          \
+	" 'attempt', " e ".attempt, 'actor', " e ".actor, 'worker', " e ".worker,"                \
+	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms)"
+
+/* A job id as text for a statement parameter. */
+struct idbuf {
+	char s[24];
+};
+
+static const char *id_text(struct idbuf *b, int64_t id)
+{
+	snprintf(b->s, sizeof(b->s), "%lld", (long long)id);
+	return b->s;
+}
+
+static json_t *parse_json_value(PGresult *res, int row, int col)
+{
+	const char *v = db_value(res, row, col);
+	if (!v)
+		return NULL;
+	json_error_t jerr;
+	json_t *j = json_loads(v, JSON_DECODE_ANY, &jerr);
+	if (!j)
+		log_error("database returned unparsable JSON: %s", jerr.text);
+	return j;
+}
+
+static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result shape"};
+
+/* --- submit -------------------------------------------------------------------- */
+
+#define SUBMIT_SQL                                                                               \
+	"WITH ins AS ("                                                                          \
+	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"     \
+	"                   idempotency_key)"                                                   \
+	" VALUES ($1, $2, $3, $4::jsonb, 'queued', $5, $6, $7)"                                 \
+	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
+	" RETURNING *),"                                                                        \
+	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
+	" SELECT id, state, 'submitted', status, 1, $6, 'submitted' FROM ins),"                 \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                      \
+	" SELECT " JOB_JSON("ins") ", true, (SELECT count(*) FROM n) FROM ins"                  \
+	" UNION ALL"                                                                            \
+	" SELECT " JOB_JSON("j") ", false, 0 FROM jobs j"                                       \
+	" WHERE $7::text IS NOT NULL AND j.tenant_id = $1 AND j.idempotency_key = $7"           \
+	"   AND NOT EXISTS (SELECT 1 FROM ins)"
+
+struct submit_ctx {
+	struct db_pool *db;
+	char *params[7];
+	bool retried;
+	storage_submit_cb cb;
+	void *arg;
+};
+
+static void submit_ctx_free(struct submit_ctx *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(c->params); i++)
+		free(c->params[i]);
+	free(c);
+}
+
+static void submit_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct submit_ctx *c = arg;
+	if (!err && PQntuples(res) == 0 && !c->retried) {
+		/*
+		 * Another request with the same key committed after this
+		 * statement's snapshot was taken: the next statement sees it.
+		 */
+		c->retried = true;
+		db_query(c->db, SUBMIT_SQL, 7, (const char *const *)c->params, submit_cb, c);
+		return;
+	}
+	if (err) {
+		c->cb(c->arg, err, NULL, false);
+	} else {
+		json_t *job = PQntuples(res) == 1 ? parse_json_value(res, 0, 0) : NULL;
+		if (!job)
+			c->cb(c->arg, &bad_shape, NULL, false);
+		else
+			c->cb(c->arg, NULL, job, strcmp(PQgetvalue(res, 0, 1), "t") == 0);
+		json_decref(job);
+	}
+	submit_ctx_free(c);
+}
+
+void storage_job_submit(struct db_pool *db, const struct job_submit *req, storage_submit_cb cb,
+			void *arg)
+{
+	struct submit_ctx *c = xcalloc(1, sizeof(*c));
+	c->db = db;
+	c->cb = cb;
+	c->arg = arg;
+	c->params[0] = xstrdup(req->tenant ? req->tenant : DEFAULT_TENANT);
+	c->params[1] = xstrdup(req->cluster);
+	c->params[2] = xstrdup(req->kind);
+	c->params[3] = req->params ? json_dumps(req->params, JSON_COMPACT) : xstrdup("{}");
+	c->params[4] = xstrdup(req->first_state);
+	c->params[5] = xstrdup(req->actor);
+	c->params[6] = req->idempotency_key ? xstrdup(req->idempotency_key) : NULL;
+	db_query(db, SUBMIT_SQL, 7, (const char *const *)c->params, submit_cb, c);
+}
+
+/* --- get ----------------------------------------------------------------------- */
+
+struct job_ctx {
+	storage_job_cb cb;
+	void *arg;
+};
+
+static void get_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct job_ctx *c = arg;
+	if (err) {
+		c->cb(c->arg, err, NULL);
+	} else if (PQntuples(res) == 0) {
+		c->cb(c->arg, NULL, NULL);
+	} else {
+		json_t *job = parse_json_value(res, 0, 0);
+		c->cb(c->arg, job ? NULL : &bad_shape, job);
+		json_decref(job);
+	}
+	free(c);
+}
+
+void storage_job_get(struct db_pool *db, const char *tenant, int64_t id, storage_job_cb cb, void *arg)
+{
+	struct job_ctx *c = xmalloc(sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	struct idbuf b;
+	const char *p[] = {tenant, id_text(&b, id)};
+	db_query(db, "SELECT " JOB_JSON("j") " FROM jobs j WHERE j.tenant_id = $1 AND j.id = $2", 2,
+		 p, get_cb, c);
+}
+
+/* --- list ---------------------------------------------------------------------- */
+
+struct page_ctx {
+	int limit;
+	storage_page_cb cb;
+	void *arg;
+};
+
+static void list_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct page_ctx *c = arg;
+	if (err) {
+		c->cb(c->arg, err, NULL);
+		free(c);
+		return;
+	}
+	int n = PQntuples(res);
+	bool more = n > c->limit;
+	if (more)
+		n = c->limit;
+	json_t *jobs = json_array();
+	json_int_t last = 0;
+	for (int i = 0; i < n; i++) {
+		json_t *job = parse_json_value(res, i, 0);
+		if (!job)
+			continue;
+		last = json_integer_value(json_object_get(job, "id"));
+		json_array_append_new(jobs, job);
+	}
+	json_t *page = json_pack("{s:o, s:o}", "jobs", jobs, "next_cursor",
+				 more ? json_integer(last) : json_null());
+	c->cb(c->arg, NULL, page);
+	json_decref(page);
+	free(c);
+}
+
+void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_page_cb cb, void *arg)
+{
+	struct page_ctx *c = xmalloc(sizeof(*c));
+	c->limit = f->limit;
+	c->cb = cb;
+	c->arg = arg;
+	struct idbuf cursor, limit;
+	const char *p[] = {
+		f->tenant ? f->tenant : DEFAULT_TENANT,
+		f->status,
+		f->kind,
+		f->cluster,
+		f->cursor > 0 ? id_text(&cursor, f->cursor) : NULL,
+		id_text(&limit, (int64_t)f->limit + 1),
+	};
+	db_query(db,
+		 "SELECT " JOB_JSON("j") " FROM jobs j WHERE j.tenant_id = $1"
+		 " AND ($2::text IS NULL OR j.status = $2)"
+		 " AND ($3::text IS NULL OR j.kind = $3)"
+		 " AND ($4::text IS NULL OR j.cluster = $4)"
+		 " AND ($5::bigint IS NULL OR j.id < $5)"
+		 " ORDER BY j.id DESC LIMIT $6",
+		 6, p, list_cb, c);
+}
+
+/* --- events -------------------------------------------------------------------- */
+
+struct events_ctx {
+	storage_events_cb cb;
+	void *arg;
+};
+
+static void events_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct events_ctx *c = arg;
+	if (err) {
+		c->cb(c->arg, err, NULL);
+	} else if (PQntuples(res) == 0) {
+		c->cb(c->arg, NULL, NULL);
+	} else {
+		json_t *events = parse_json_value(res, 0, 0);
+		c->cb(c->arg, events ? NULL : &bad_shape, events);
+		json_decref(events);
+	}
+	free(c);
+}
+
+void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, storage_events_cb cb,
+			void *arg)
+{
+	struct events_ctx *c = xmalloc(sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	struct idbuf b;
+	const char *p[] = {tenant, id_text(&b, id)};
+	db_query(db,
+		 "SELECT (SELECT coalesce(jsonb_agg(" EVENT_JSON("e") " ORDER BY e.id), '[]'::jsonb)"
+		 " FROM job_events e WHERE e.job_id = j.id)"
+		 " FROM jobs j WHERE j.tenant_id = $1 AND j.id = $2",
+		 2, p, events_cb, c);
+}
+
+/* --- cancel -------------------------------------------------------------------- */
+
+/*
+ * A queued job that no worker has touched is cancelled at once.  A waiting
+ * job holds no lease: it becomes 'cancelling' and runnable now, so a worker
+ * picks it up and runs the cleanup.  A running job only gets the flag: its
+ * worker sees it when it commits the state it is in.
+ */
+#define CANCEL_SQL                                                                            \
+	"WITH cur AS (SELECT id, status, cancel_requested, lease_owner, started_at FROM jobs"  \
+	"  WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"                                      \
+	" u AS (UPDATE jobs j SET cancel_requested = true,"                                    \
+	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"               \
+	"                 AND cur.started_at IS NULL THEN 'cancelled'"                         \
+	"             WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL THEN 'cancelling'" \
+	"             ELSE j.status END,"                                                      \
+	"  finished_at = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"          \
+	"                 AND cur.started_at IS NULL THEN now() ELSE j.finished_at END,"       \
+	"  next_run_at = CASE WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL"         \
+	"                 THEN now() ELSE j.next_run_at END,"                                  \
+	"  updated_at = now()"                                                                 \
+	"  FROM cur WHERE j.id = cur.id AND NOT cur.cancel_requested"                          \
+	"   AND cur.status IN ('queued', 'running', 'waiting')"                                \
+	"  RETURNING j.*),"                                                                    \
+	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt," \
+	"  actor, detail)"                                                                     \
+	"  SELECT u.id, u.state, u.state,"                                                     \
+	"   CASE WHEN u.status = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,"    \
+	"   u.status, u.attempt, $3, $4 FROM u),"                                              \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u"                        \
+	"  WHERE u.status IN ('cancelled', 'cancelling'))"                                     \
+	" SELECT cur.status, cur.cancel_requested, (SELECT count(*) FROM n),"                  \
+	"  coalesce((SELECT " JOB_JSON("x") " FROM u x),"                                      \
+	"           (SELECT " JOB_JSON("y") " FROM jobs y WHERE y.id = cur.id))"               \
+	" FROM cur"
+
+struct cancel_ctx {
+	storage_cancel_cb cb;
+	void *arg;
+};
+
+static void cancel_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct cancel_ctx *c = arg;
+	if (err) {
+		c->cb(c->arg, err, CANCEL_NOT_FOUND, NULL);
+	} else if (PQntuples(res) == 0) {
+		c->cb(c->arg, NULL, CANCEL_NOT_FOUND, NULL);
+	} else {
+		const char *before = PQgetvalue(res, 0, 0);
+		bool requested = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		json_t *job = parse_json_value(res, 0, 3);
+		enum cancel_result r;
+		if (strcmp(before, "succeeded") == 0 || strcmp(before, "failed") == 0 ||
+		    strcmp(before, "cancelled") == 0)
+			r = CANCEL_REFUSED;
+		else if (requested || strcmp(before, "cancelling") == 0)
+			r = CANCEL_ALREADY;
+		else if (job && strcmp(json_string_value(json_object_get(job, "status")), "cancelled") == 0)
+			r = CANCEL_DONE;
+		else
+			r = CANCEL_REQUESTED;
+		c->cb(c->arg, job ? NULL : &bad_shape, r, job);
+		json_decref(job);
+	}
+	free(c);
+}
+
+void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, const char *actor,
+			const char *reason, storage_cancel_cb cb, void *arg)
+{
+	struct cancel_ctx *c = xmalloc(sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	struct idbuf b;
+	char *detail = xasprintf("cancel: %s", reason && *reason ? reason : "no reason given");
+	const char *p[] = {tenant, id_text(&b, id), actor, detail};
+	db_query(db, CANCEL_SQL, 4, p, cancel_cb, c);
+	free(detail);
+}
+
+/* --- schema version ------------------------------------------------------------ */
+
+struct version_ctx {
+	storage_version_cb cb;
+	void *arg;
+};
+
+static void version_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct version_ctx *c = arg;
+	int v = 0;
+	if (!err && (PQntuples(res) != 1 || !parse_int(PQgetvalue(res, 0, 0), 0, 1 << 30, &v)))
+		err = &bad_shape;
+	c->cb(c->arg, err, v);
+	free(c);
+}
+
+void storage_schema_version(struct db_pool *db, storage_version_cb cb, void *arg)
+{
+	struct version_ctx *c = xmalloc(sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	db_query(db, "SELECT coalesce(max(version), 0) FROM esaas_schema_migrations", 0, NULL,
+		 version_cb, c);
+}

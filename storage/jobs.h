@@ -1,0 +1,92 @@
+/*
+ * Job queries for the API: submit, read, list, events, cancel.
+ *
+ * Results come back as jansson objects built by PostgreSQL itself
+ * (jsonb_build_object), so the shapes below are the API's shapes.  A job:
+ *   {"id": 42, "kind": "create", "cluster": "logs", "tenant": "default",
+ *    "status": "running", "state": "wait_green", "attempt": 2,
+ *    "params": {...}, "context": {...}, "error": null, "failed_state": null,
+ *    "observation": "...", "submitted_by": "...", "idempotency_key": null,
+ *    "cancel_requested": false, "created_at": "...", "updated_at": "...",
+ *    "started_at": "...", "finished_at": null, "next_run_at": "..."}
+ * An event:
+ *   {"id": 7, "job_id": 42, "at": "...", "started_at": "...",
+ *    "from_state": "a", "to_state": "b", "outcome": "next", "status": "running",
+ *    "attempt": 1, "actor": "...", "worker": "...", "detail": "...",
+ *    "duration_ms": 12}
+ *
+ * In every callback, err is NULL on success; json values are borrowed for
+ * the duration of the call (json_incref to keep them).
+ */
+#ifndef ESAAS_STORAGE_JOBS_H
+#define ESAAS_STORAGE_JOBS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "storage/db.h"
+
+#define DEFAULT_TENANT "default"
+#define JOBS_NOTIFY_CHANNEL "esaas_jobs"
+
+struct job_submit {
+	const char *tenant;
+	const char *kind;
+	const char *cluster;
+	const char *first_state;
+	json_t *params;               /* object */
+	const char *actor;
+	const char *idempotency_key;  /* NULL: none */
+};
+
+/*
+ * job: the stored job.  created is false when an earlier job with the same
+ * idempotency key was found instead (the caller compares kind, cluster and
+ * params to tell a repeat from a conflicting reuse).
+ */
+typedef void (*storage_submit_cb)(void *arg, const struct db_error *err, json_t *job, bool created);
+void storage_job_submit(struct db_pool *db, const struct job_submit *req,
+			storage_submit_cb cb, void *arg);
+
+/* job is NULL when there is no such job in the tenant. */
+typedef void (*storage_job_cb)(void *arg, const struct db_error *err, json_t *job);
+void storage_job_get(struct db_pool *db, const char *tenant, int64_t id,
+		     storage_job_cb cb, void *arg);
+
+struct job_filter {
+	const char *tenant;
+	const char *status;   /* NULL: any */
+	const char *kind;     /* NULL: any */
+	const char *cluster;  /* NULL: any */
+	int limit;            /* 1..500 */
+	int64_t cursor;       /* 0: from the newest; else jobs with id < cursor */
+};
+/* page: {"jobs": [...], "next_cursor": 123 | null}, newest first. */
+typedef void (*storage_page_cb)(void *arg, const struct db_error *err, json_t *page);
+void storage_job_list(struct db_pool *db, const struct job_filter *f,
+		      storage_page_cb cb, void *arg);
+
+/* events: array oldest first, or NULL when the job does not exist. */
+typedef void (*storage_events_cb)(void *arg, const struct db_error *err, json_t *events);
+void storage_job_events(struct db_pool *db, const char *tenant, int64_t id,
+			storage_events_cb cb, void *arg);
+
+enum cancel_result {
+	CANCEL_NOT_FOUND,
+	CANCEL_DONE,          /* was queued and never started: cancelled now */
+	CANCEL_REQUESTED,     /* running or waiting: stops at the next state boundary */
+	CANCEL_ALREADY,       /* cancellation already requested */
+	CANCEL_REFUSED,       /* status does not allow it (succeeded, failed, cancelled) */
+};
+/* job is the job after the change (or as it is, when refused). */
+typedef void (*storage_cancel_cb)(void *arg, const struct db_error *err,
+				  enum cancel_result result, json_t *job);
+void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id,
+			const char *actor, const char *reason,
+			storage_cancel_cb cb, void *arg);
+
+/* The schema version in the database, for /readyz. */
+typedef void (*storage_version_cb)(void *arg, const struct db_error *err, int version);
+void storage_schema_version(struct db_pool *db, storage_version_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,387 @@
+#include "tests/integration/harness.h"
+#include "common/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <curl/curl.h>
+
+const char *harness_srcdir(void)
+{
+	const char *s = getenv("ESAAS_SRCDIR");
+	return s && *s ? s : ".";
+}
+
+const char *harness_builddir(void)
+{
+	const char *s = getenv("ESAAS_BUILDDIR");
+	return s && *s ? s : ".";
+}
+
+void msleep(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+int64_t harness_now_ms(void)
+{
+	return now_mono_ms();
+}
+
+/* Run a command line and capture its first line of output. */
+static bool run_capture(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	if (!f)
+		return false;
+	bool got = out ? fgets(out, (int)len, f) != NULL : true;
+	char sink[256];
+	while (fgets(sink, sizeof(sink), f))
+		;
+	int st = pclose(f);
+	if (out && got)
+		out[strcspn(out, "\r\n")] = '\0';
+	return got && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+bool pg_start(struct pg *pg)
+{
+	strlcpy_s(pg->dir, "/tmp/esaas-it-XXXXXX", sizeof(pg->dir));
+	if (!mkdtemp(pg->dir))
+		return false;
+	return pg_ctl(pg, "start");
+}
+
+bool pg_ctl(struct pg *pg, const char *verb)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "%s/tests/pg.sh %s %s", harness_srcdir(), verb, pg->dir);
+	if (strcmp(verb, "start") == 0)
+		return run_capture(cmd, pg->url, sizeof(pg->url));
+	return run_capture(cmd, NULL, 0);
+}
+
+void pg_destroy(struct pg *pg)
+{
+	pg_ctl(pg, "destroy");
+}
+
+const char *pg_new_database(struct pg *pg, char *url, size_t len)
+{
+	static int counter;
+	char name[64];
+	snprintf(name, sizeof(name), "t%d_%d", (int)getpid(), ++counter);
+	PGconn *c = sql_connect(pg->url);
+	if (!c)
+		return NULL;
+	char *ident = PQescapeIdentifier(c, name, strlen(name));
+	char *sql = xasprintf("CREATE DATABASE %s", ident);
+	PQfreemem(ident);
+	PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		fprintf(stderr, "CREATE DATABASE: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	free(sql);
+	PQfinish(c);
+	if (!ok)
+		return NULL;
+	/* The server URL ends in /postgres: swap the database name. */
+	char *slash = strrchr(pg->url, '/');
+	snprintf(url, len, "%.*s/%s", (int)(slash - pg->url), pg->url, name);
+	return url;
+}
+
+static int free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
+		port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+int esaasd_poll_exit(struct esaasd *d)
+{
+	if (d->pid <= 0)
+		return 0;
+	int st;
+	pid_t r = waitpid(d->pid, &st, WNOHANG);
+	if (r == d->pid) {
+		d->pid = 0;
+		return st;
+	}
+	return -1;
+}
+
+bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o)
+{
+	return esaasd_spawn(d, tmpdir, dburl, o) && esaasd_wait_ready(d);
+}
+
+bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o)
+{
+	static int counter;
+	struct esaasd_opts def = {0};
+	if (!o)
+		o = &def;
+	memset(d, 0, sizeof(*d));
+	d->port = free_port();
+	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	counter++;
+	snprintf(d->config, sizeof(d->config), "%s/esaasd-%d.yaml", tmpdir, counter);
+	snprintf(d->log, sizeof(d->log), "%s/esaasd-%d.log", tmpdir, counter);
+	FILE *f = fopen(d->config, "w");
+	if (!f)
+		return false;
+	fprintf(f,
+		"listen: 127.0.0.1:%d\n"
+		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
+		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
+		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n"
+		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: 5\n"
+		"log:\n  level: debug\n  format: text\n",
+		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
+		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
+		o->grace_s ? o->grace_s : 20, o->retry_base_ms ? o->retry_base_ms : 20,
+		o->retry_cap_ms ? o->retry_cap_ms : 200);
+	fclose(f);
+	char bin[512];
+	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(bin, bin, "-c", d->config, (char *)NULL);
+		_exit(127);
+	}
+	d->pid = pid;
+	return true;
+}
+
+bool esaasd_wait_ready(struct esaasd *d)
+{
+	int64_t deadline = harness_now_ms() + 30000;
+	while (harness_now_ms() < deadline) {
+		if (esaasd_poll_exit(d) != -1) {
+			fprintf(stderr, "esaasd exited during start-up; see %s\n", d->log);
+			return false;
+		}
+		struct http_resp r;
+		if (http_call(d, "GET", "/readyz", NULL, NULL, &r)) {
+			long st = r.status;
+			http_resp_free(&r);
+			if (st == 200)
+				return true;
+		}
+		msleep(20);
+	}
+	fprintf(stderr, "esaasd not ready after 30s; see %s\n", d->log);
+	return false;
+}
+
+int esaasd_stop(struct esaasd *d, int sig, bool wait)
+{
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, sig);
+	if (!wait)
+		return 0;
+	int st;
+	if (waitpid(d->pid, &st, 0) != d->pid)
+		return -2;
+	d->pid = 0;
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return -1;
+}
+
+struct buf {
+	char *p;
+	size_t n;
+};
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+	b->p = xrealloc(b->p, b->n + n + 1);
+	memcpy(b->p + b->n, data, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return n;
+}
+
+static void copy_header(const char *line, size_t n, const char *name, char *dst, size_t len)
+{
+	size_t nl = strlen(name);
+	if (n > nl + 1 && strncasecmp(line, name, nl) == 0 && line[nl] == ':') {
+		const char *v = line + nl + 1;
+		while (*v == ' ')
+			v++;
+		size_t vl = n - (size_t)(v - line);
+		while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
+			vl--;
+		snprintf(dst, len, "%.*s", (int)vl, v);
+	}
+}
+
+static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_resp *r = arg;
+	size_t n = size * nmemb;
+	copy_header(data, n, "Location", r->location, sizeof(r->location));
+	copy_header(data, n, "Allow", r->allow, sizeof(r->allow));
+	copy_header(data, n, "Content-Type", r->content_type, sizeof(r->content_type));
+	return n;
+}
+
+bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
+	       const char *const *headers, struct http_resp *out)
+{
+	memset(out, 0, sizeof(*out));
+	CURL *c = curl_easy_init();
+	if (!c)
+		return false;
+	char url[1024];
+	snprintf(url, sizeof(url), "%s%s", d->base, path);
+	struct buf b = {0};
+	struct curl_slist *h = NULL;
+	if (body)
+		h = curl_slist_append(h, "Content-Type: application/json");
+	for (int i = 0; headers && headers[i]; i++)
+		h = curl_slist_append(h, headers[i]);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	CURLcode rc = curl_easy_perform(c);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+	curl_slist_free_all(h);
+	curl_easy_cleanup(c);
+	out->raw = b.p ? b.p : xstrdup("");
+	out->body = json_loads(out->raw, 0, NULL);
+	return rc == CURLE_OK;
+}
+
+void http_resp_free(struct http_resp *r)
+{
+	json_decref(r->body);
+	free(r->raw);
+	memset(r, 0, sizeof(*r));
+}
+
+int64_t submit_job(const struct esaasd *d, const char *kind, const char *cluster, const char *params_json)
+{
+	char *body = xasprintf("{\"kind\": \"%s\", \"cluster\": \"%s\", \"params\": %s}", kind, cluster,
+			       params_json ? params_json : "{}");
+	struct http_resp r;
+	int64_t id = 0;
+	if (http_call(d, "POST", "/api/v1/jobs", body, NULL, &r) && r.status == 202)
+		id = json_integer_value(json_object_get(r.body, "id"));
+	else
+		fprintf(stderr, "submit failed: %ld %s\n", r.status, r.raw ? r.raw : "");
+	http_resp_free(&r);
+	free(body);
+	return id;
+}
+
+static bool status_in(const char *status, const char *list)
+{
+	size_t n = strlen(status);
+	for (const char *p = list; *p;) {
+		const char *bar = strchr(p, '|');
+		size_t l = bar ? (size_t)(bar - p) : strlen(p);
+		if (l == n && strncmp(p, status, n) == 0)
+			return true;
+		p += l + (bar ? 1 : 0);
+	}
+	return false;
+}
+
+json_t *wait_job_status(const struct esaasd *d, int64_t id, const char *statuses, int timeout_ms)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld", (long long)id);
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	json_t *last = NULL;
+	while (harness_now_ms() < deadline) {
+		struct http_resp r;
+		if (http_call(d, "GET", path, NULL, NULL, &r) && r.status == 200) {
+			const char *st = json_string_value(json_object_get(r.body, "status"));
+			if (st && status_in(st, statuses)) {
+				json_t *job = json_incref(r.body);
+				http_resp_free(&r);
+				json_decref(last);
+				return job;
+			}
+			json_decref(last);
+			last = json_incref(r.body);
+		}
+		http_resp_free(&r);
+		msleep(10);
+	}
+	char *dump = last ? json_dumps(last, JSON_COMPACT) : NULL;
+	fprintf(stderr, "job %lld not in %s after %d ms; last seen: %s\n", (long long)id, statuses,
+		timeout_ms, dump ? dump : "nothing");
+	free(dump);
+	json_decref(last);
+	return NULL;
+}
+
+json_t *wait_job_done(const struct esaasd *d, int64_t id, int timeout_ms)
+{
+	return wait_job_status(d, id, "succeeded|failed|cancelled", timeout_ms);
+}
+
+PGconn *sql_connect(const char *url)
+{
+	PGconn *c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK) {
+		fprintf(stderr, "connect %s: %s", url, PQerrorMessage(c));
+		PQfinish(c);
+		return NULL;
+	}
+	return c;
+}
+
+long long sql_int(PGconn *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	long long v = -1;
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	else if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		fprintf(stderr, "sql: %s", PQresultErrorMessage(r));
+	PQclear(r);
+	return v;
+}

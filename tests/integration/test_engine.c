@@ -1,0 +1,615 @@
+/*
+ * The engine end to end: real PostgreSQL, real esaasd-test processes, driven
+ * over HTTP, checked through the API and the job_events history.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+static struct pg pg;
+
+struct fixture {
+	char dburl[600];
+	struct esaasd d;
+	PGconn *sql;
+};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	pg_destroy(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(const struct esaasd_opts *o)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, o));
+	f->sql = sql_connect(f->dburl);
+	assert_non_null(f->sql);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	if (f->d.pid > 0)
+		esaasd_stop(&f->d, SIGKILL, true);
+	PQfinish(f->sql);
+	free(f);
+	return 0;
+}
+
+/* "outcome:from>to" for each event, joined with spaces. */
+static char *event_trail(const struct esaasd *d, int64_t id)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *events = json_object_get(r.body, "events");
+	assert_true(json_is_array(events));
+	size_t cap = 64, len = 0;
+	char *s = xcalloc(1, cap);
+	size_t i;
+	json_t *ev;
+	json_array_foreach(events, i, ev) {
+		const char *from = json_string_value(json_object_get(ev, "from_state"));
+		const char *to = json_string_value(json_object_get(ev, "to_state"));
+		char *item = xasprintf("%s%s:%s>%s", len ? " " : "",
+				       json_string_value(json_object_get(ev, "outcome")),
+				       from ? from : "-", to ? to : "-");
+		size_t il = strlen(item);
+		while (len + il + 1 > cap)
+			s = xrealloc(s, cap *= 2);
+		memcpy(s + len, item, il + 1);
+		len += il;
+		free(item);
+	}
+	http_resp_free(&r);
+	return s;
+}
+
+/* Print the rows of a query that should be empty, to explain a failure. */
+static void dump_rows(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexecParams(c, sql, 0, NULL, NULL, NULL, NULL, 0);
+	for (int i = 0; i < PQntuples(r); i++) {
+		for (int k = 0; k < PQnfields(r); k++)
+			fprintf(stderr, "%s%s", k ? " | " : "  ", PQgetvalue(r, i, k));
+		fprintf(stderr, "\n");
+	}
+	PQclear(r);
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "(null)";
+}
+
+static void test_job_runs_every_state_in_order(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	assert_string_equal(jstr(job, "state"), "verify");
+	json_t *trace = json_object_get(json_object_get(job, "context"), "trace");
+	assert_int_equal(json_array_size(trace), 3);
+	json_decref(job);
+	char *trail = event_trail(&f->d, id);
+	assert_string_equal(trail, "submitted:->prepare next:prepare>work next:work>verify "
+				   "succeeded:verify>verify");
+	free(trail);
+}
+
+static void test_transient_failures_are_retried(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs",
+				"{\"plan\": {\"work\": [\"retry\", \"retry\", \"next\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+	char *trail = event_trail(&f->d, id);
+	assert_string_equal(trail, "submitted:->prepare next:prepare>work retry:work>work "
+				   "retry:work>work next:work>verify succeeded:verify>verify");
+	free(trail);
+	/* The attempts are numbered and each retry says why. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = 'retry'"
+				 " AND detail LIKE 'work: simulated transient error%'",
+				 1, q),
+			 2);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT attempt FROM job_events WHERE job_id = $1 AND outcome = 'next'"
+				 " AND from_state = 'work'",
+				 1, q),
+			 3);
+}
+
+static void test_attempts_exhausted_fails_and_cleans_up(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"retry\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_string_equal(jstr(job, "failed_state"), "work");
+	assert_non_null(strstr(jstr(job, "error"), "gave up after 3 attempts"));
+	assert_true(json_is_true(json_object_get(json_object_get(job, "context"), "cleaned")));
+	json_decref(job);
+	char *trail = event_trail(&f->d, id);
+	assert_string_equal(trail, "submitted:->prepare next:prepare>work retry:work>work "
+				   "retry:work>work fail:work>undo failed:undo>undo");
+	free(trail);
+}
+
+static void test_permanent_failure(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"fail\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_string_equal(jstr(job, "failed_state"), "prepare");
+	assert_string_equal(jstr(job, "error"), "prepare: simulated permanent error");
+	json_decref(job);
+}
+
+static void test_deadline_fails_with_last_observation(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test_deadline", "logs",
+				"{\"plan\": {\"slow\": [\"wait:200\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	const char *err = jstr(job, "error");
+	assert_non_null(strstr(err, "deadline of 2s"));
+	assert_non_null(strstr(err, "last observation: slow: waiting"));
+	json_decref(job);
+}
+
+static void test_deadline_aborts_a_hung_handler(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test_deadline", "logs", "{\"plan\": {\"slow\": [\"hang\"]}}");
+	int64_t t0 = harness_now_ms();
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_non_null(strstr(jstr(job, "error"), "did not finish within its deadline of 2s"));
+	/* It was the state's timer, not a lease expiry (30s), that ended it. */
+	assert_true(harness_now_ms() - t0 < 15000);
+	json_decref(job);
+}
+
+static void test_cancel_queued_and_running(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	/* a holds the cluster; b queues behind it. */
+	int64_t a = submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"sleep:1500\"]}}");
+	int64_t b = submit_job(&f->d, "test", "logs", NULL);
+	json_t *ja = wait_job_status(&f->d, a, "running", 10000);
+	assert_non_null(ja);
+	json_decref(ja);
+
+	char path[64];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)b);
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"not needed\"}", NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.body, "status"), "cancelled");
+	http_resp_free(&r);
+	char *trail = event_trail(&f->d, b);
+	assert_string_equal(trail, "submitted:->prepare cancelled:prepare>prepare");
+	free(trail);
+
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)a);
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"changed my mind\"}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	assert_true(json_is_true(json_object_get(r.body, "cancel_requested")));
+	http_resp_free(&r);
+	json_t *job = wait_job_done(&f->d, a, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "cancelled");
+	assert_true(json_is_true(json_object_get(json_object_get(job, "context"), "cleaned")));
+	json_decref(job);
+	trail = event_trail(&f->d, a);
+	/* prepare finished, then the boundary turned into the cleanup chain. */
+	assert_string_equal(trail, "submitted:->prepare cancel_requested:prepare>prepare "
+				   "next:prepare>work cancel:work>undo cancelled:undo>undo");
+	free(trail);
+
+	/* Cancelling a finished job is refused with its status. */
+	assert_true(http_call(&f->d, "POST", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 409);
+	assert_non_null(strstr(r.raw, "cancelled"));
+	http_resp_free(&r);
+}
+
+static void test_cancel_waiting_job_does_not_wait_out_the_delay(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"wait:60000\"]}}");
+	json_t *j = wait_job_status(&f->d, id, "waiting", 10000);
+	assert_non_null(j);
+	json_decref(j);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 202);
+	http_resp_free(&r);
+	json_t *job = wait_job_done(&f->d, id, 10000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "cancelled");
+	json_decref(job);
+}
+
+static void test_jobs_of_one_cluster_run_in_order(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t ids[4];
+	for (int i = 0; i < 4; i++)
+		ids[i] = submit_job(&f->d, "test", "orders", "{\"plan\": {\"work\": [\"sleep:50\"]}}");
+	int64_t other = submit_job(&f->d, "test", "other", "{\"plan\": {\"work\": [\"sleep:50\"]}}");
+	for (int i = 0; i < 4; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 20000);
+		assert_non_null(j);
+		json_decref(j);
+	}
+	json_t *j = wait_job_done(&f->d, other, 20000);
+	json_decref(j);
+	/* Each job of "orders" started after the previous one finished. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs a JOIN jobs b ON a.cluster = b.cluster"
+				 " AND a.queue_seq < b.queue_seq WHERE a.cluster = 'orders'"
+				 " AND b.started_at < a.finished_at",
+				 0, NULL),
+			 0);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL),
+			 5);
+}
+
+static void test_idempotency_key(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	const char *h[] = {"Idempotency-Key: abc-123", NULL};
+	const char *body = "{\"kind\": \"test\", \"cluster\": \"logs\", \"params\": {}}";
+	struct http_resp r1, r2, r3;
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", body, h, &r1));
+	assert_int_equal(r1.status, 202);
+	assert_non_null(strstr(r1.location, "/api/v1/jobs/"));
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", body, h, &r2));
+	assert_int_equal(r2.status, 202);
+	assert_int_equal(json_integer_value(json_object_get(r1.body, "id")),
+			 json_integer_value(json_object_get(r2.body, "id")));
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs",
+			      "{\"kind\": \"test\", \"cluster\": \"other\", \"params\": {}}", h, &r3));
+	assert_int_equal(r3.status, 409);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), 1);
+	http_resp_free(&r1);
+	http_resp_free(&r2);
+	http_resp_free(&r3);
+}
+
+static void test_api_reads_and_errors(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t ids[5];
+	for (int i = 0; i < 5; i++) {
+		ids[i] = submit_job(&f->d, i % 2 ? "test_noop" : "test", "logs", NULL);
+		json_t *j = wait_job_done(&f->d, ids[i], 20000);
+		json_decref(j);
+	}
+	struct http_resp r;
+	/* Newest first, two at a time, following the cursor. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs?limit=2", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *jobs = json_object_get(r.body, "jobs");
+	assert_int_equal(json_array_size(jobs), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(jobs, 0), "id")), ids[4]);
+	json_int_t cursor = json_integer_value(json_object_get(r.body, "next_cursor"));
+	assert_int_equal(cursor, ids[3]);
+	http_resp_free(&r);
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/jobs?limit=2&cursor=%lld", (long long)cursor);
+	assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(r.body, "jobs"), 0), "id")),
+			 ids[2]);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs?kind=test_noop", NULL, NULL, &r));
+	assert_int_equal(json_array_size(json_object_get(r.body, "jobs")), 2);
+	assert_true(json_is_null(json_object_get(r.body, "next_cursor")));
+	http_resp_free(&r);
+
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs?status=bogus", NULL, NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(jstr(json_object_get(r.body, "error"), "field"), "status");
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs/999999", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	assert_non_null(json_object_get(r.body, "error"));
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs/999999/events", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/jobs", NULL, NULL, &r));
+	assert_int_equal(r.status, 405);
+	assert_non_null(strstr(r.allow, "GET"));
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", "{\"kind\": \"nope\", \"cluster\": \"x\"}",
+			      NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(jstr(json_object_get(r.body, "error"), "field"), "kind");
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", "{\"kind\": \"test\", \"cluster\": \"Bad_Name\"}",
+			      NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(jstr(json_object_get(r.body, "error"), "field"), "cluster");
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", "{\"kind\": ", NULL, &r));
+	assert_int_equal(r.status, 400);
+	http_resp_free(&r);
+	/* Nothing invalid was stored. */
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), 5);
+}
+
+/* kill -9 in the middle: a new process finishes every job, exactly once. */
+static void test_kill_9_then_restart_finishes_each_job_once(void **state)
+{
+	struct esaasd_opts o = {.lease_s = 2, .heartbeat_s = 1, .poll_s = 1};
+	struct fixture *f = *state = fixture_new(&o);
+	enum { N = 20 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char cluster[32];
+		snprintf(cluster, sizeof(cluster), "c%d", i);
+		ids[i] = submit_job(&f->d, "test", cluster,
+				    "{\"plan\": {\"prepare\": [\"sleep:200\"], \"work\": [\"sleep:400\"]}}");
+		assert_true(ids[i] > 0);
+	}
+	/* Wait until some states have committed, then kill in the middle. */
+	int64_t deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) < 5 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	assert_int_equal(esaasd_stop(&f->d, SIGKILL, true), -1);
+	long long done_before = sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL);
+	assert_true(done_before < N);
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	for (int i = 0; i < N; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 30000);
+		assert_non_null(j);
+		assert_string_equal(jstr(j, "status"), "succeeded");
+		json_decref(j);
+	}
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM (SELECT job_id FROM job_events"
+				 " WHERE outcome IN ('succeeded', 'failed', 'cancelled')"
+				 " GROUP BY job_id HAVING count(*) = 1) x",
+				 0, NULL),
+			 N);
+	assert_true(sql_int(f->sql,
+			    "SELECT count(*) FROM job_events WHERE detail LIKE '%after taking over%'", 0,
+			    NULL) > 0);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0,
+				 NULL),
+			 0);
+}
+
+/* Two processes on one database: never the same job in both at once. */
+static void test_two_daemons_never_run_a_state_twice_at_once(void **state)
+{
+	struct esaasd_opts o = {.lease_s = 5, .heartbeat_s = 1, .poll_s = 1, .workers = 8};
+	struct fixture *f = *state = fixture_new(&o);
+	struct esaasd second;
+	assert_true(esaasd_start(&second, pg.dir, f->dburl, &o));
+	enum { N = 40 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char cluster[32];
+		snprintf(cluster, sizeof(cluster), "c%d", i % 10);
+		ids[i] = submit_job(i % 2 ? &second : &f->d, "test", cluster,
+				    "{\"plan\": {\"prepare\": [\"wait:30\", \"next\"],"
+				    " \"work\": [\"sleep:20\"]}}");
+	}
+	for (int i = 0; i < N; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 60000);
+		assert_non_null(j);
+		assert_string_equal(jstr(j, "status"), "succeeded");
+		json_decref(j);
+	}
+	esaasd_stop(&second, SIGTERM, true);
+	/* Both took part. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(DISTINCT split_part(worker, '/', 2)) FROM job_events"
+				 " WHERE worker IS NOT NULL",
+				 0, NULL),
+			 2);
+	/* No two runs of one job overlap in time: [started_at, at) are disjoint. */
+	dump_rows(f->sql, "SELECT a.job_id, a.id, a.outcome, a.worker, a.started_at, a.at, b.id, b.outcome, b.worker, b.started_at, b.at"
+			  " FROM job_events a JOIN job_events b"
+			  " ON a.job_id = b.job_id AND a.id < b.id"
+			  " WHERE a.started_at IS NOT NULL AND b.started_at IS NOT NULL"
+			  " AND a.started_at < b.at AND b.started_at < a.at");
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events a JOIN job_events b"
+				 " ON a.job_id = b.job_id AND a.id < b.id"
+				 " WHERE a.started_at IS NOT NULL AND b.started_at IS NOT NULL"
+				 " AND a.started_at < b.at AND b.started_at < a.at",
+				 0, NULL),
+			 0);
+	/* Nor two jobs of one cluster. */
+	dump_rows(f->sql, "SELECT a.id, a.queue_seq, a.started_at, a.finished_at, b.id, b.queue_seq, b.started_at, b.finished_at"
+			  " FROM jobs a JOIN jobs b ON a.cluster = b.cluster"
+			  " AND a.id < b.id WHERE a.started_at < b.finished_at"
+			  " AND b.started_at < a.finished_at");
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs a JOIN jobs b ON a.cluster = b.cluster"
+				 " AND a.id < b.id WHERE a.started_at < b.finished_at"
+				 " AND b.started_at < a.finished_at",
+				 0, NULL),
+			 0);
+}
+
+/* PostgreSQL restarts under load: nothing lost, nothing done twice. */
+static void test_postgres_restart_under_load(void **state)
+{
+	struct esaasd_opts o = {.lease_s = 3, .heartbeat_s = 1, .poll_s = 1};
+	struct fixture *f = *state = fixture_new(&o);
+	enum { N = 30 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char cluster[32];
+		snprintf(cluster, sizeof(cluster), "c%d", i);
+		ids[i] = submit_job(&f->d, "test", cluster,
+				    "{\"plan\": {\"prepare\": [\"sleep:100\"], \"work\": [\"wait:100\", \"next\"],"
+				    " \"verify\": [\"sleep:300\"]}}");
+	}
+	int64_t deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) < 10 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	PQfinish(f->sql);
+	assert_true(pg_ctl(&pg, "restart"));
+	f->sql = sql_connect(f->dburl);
+	assert_non_null(f->sql);
+	for (int i = 0; i < N; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 60000);
+		assert_non_null(j);
+		assert_string_equal(jstr(j, "status"), "succeeded");
+		json_decref(j);
+	}
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM (SELECT job_id FROM job_events"
+				 " WHERE outcome = 'succeeded' GROUP BY job_id HAVING count(*) = 1) x",
+				 0, NULL),
+			 N);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "GET", "/readyz", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+}
+
+/* SIGTERM drains: the running state finishes or is handed back; exit 0. */
+static void test_sigterm_drains_and_releases(void **state)
+{
+	struct esaasd_opts o = {.grace_s = 1, .lease_s = 30};
+	struct fixture *f = *state = fixture_new(&o);
+	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"hang\", \"next\"]}}");
+	json_t *j = wait_job_status(&f->d, id, "running", 10000);
+	json_decref(j);
+	int64_t deadline = harness_now_ms() + 10000;
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q) < 1 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
+	/* Released, not left to a 30-second lease. */
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL),
+			 0);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = 'released'",
+				 1, q),
+			 1);
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+}
+
+static void test_schema_newer_than_binary_is_refused(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
+	PGresult *r = PQexecParams(f->sql,
+				   "INSERT INTO esaas_schema_migrations (version, name) VALUES (9999, 'future')",
+				   0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	struct esaasd d2;
+	assert_false(esaasd_start(&d2, pg.dir, f->dburl, NULL));
+	FILE *log = fopen(d2.log, "r");
+	assert_non_null(log);
+	char line[1024];
+	bool found = false;
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, "schema is at version 9999"))
+			found = true;
+	fclose(log);
+	assert_true(found);
+}
+
+static void test_two_daemons_migrate_one_database_at_once(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	struct esaasd a, b;
+	/* Start both before waiting for either. */
+	assert_true(esaasd_spawn(&a, pg.dir, f->dburl, NULL));
+	assert_true(esaasd_spawn(&b, pg.dir, f->dburl, NULL));
+	assert_true(esaasd_wait_ready(&a));
+	assert_true(esaasd_wait_ready(&b));
+	f->sql = sql_connect(f->dburl);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM esaas_schema_migrations", 0, NULL),
+			 sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL));
+	esaasd_stop(&a, SIGTERM, true);
+	esaasd_stop(&b, SIGTERM, true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_job_runs_every_state_in_order, teardown),
+		cmocka_unit_test_teardown(test_transient_failures_are_retried, teardown),
+		cmocka_unit_test_teardown(test_attempts_exhausted_fails_and_cleans_up, teardown),
+		cmocka_unit_test_teardown(test_permanent_failure, teardown),
+		cmocka_unit_test_teardown(test_deadline_fails_with_last_observation, teardown),
+		cmocka_unit_test_teardown(test_deadline_aborts_a_hung_handler, teardown),
+		cmocka_unit_test_teardown(test_cancel_queued_and_running, teardown),
+		cmocka_unit_test_teardown(test_cancel_waiting_job_does_not_wait_out_the_delay, teardown),
+		cmocka_unit_test_teardown(test_jobs_of_one_cluster_run_in_order, teardown),
+		cmocka_unit_test_teardown(test_idempotency_key, teardown),
+		cmocka_unit_test_teardown(test_api_reads_and_errors, teardown),
+		cmocka_unit_test_teardown(test_kill_9_then_restart_finishes_each_job_once, teardown),
+		cmocka_unit_test_teardown(test_two_daemons_never_run_a_state_twice_at_once, teardown),
+		cmocka_unit_test_teardown(test_postgres_restart_under_load, teardown),
+		cmocka_unit_test_teardown(test_sigterm_drains_and_releases, teardown),
+		cmocka_unit_test_teardown(test_schema_newer_than_binary_is_refused, teardown),
+		cmocka_unit_test_teardown(test_two_daemons_migrate_one_database_at_once, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,149 @@
+#include "tests/testwf/testwf.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+struct pending {
+	struct step *step;
+	struct event *ev;
+	bool done;
+};
+
+static void sleep_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pending *p = arg;
+	struct step *s = p->step;
+	event_free(p->ev);
+	free(p);
+	step_next(s);
+}
+
+static void sleep_abort_cb(void *arg)
+{
+	struct pending *p = arg;
+	event_free(p->ev);
+	free(p);
+}
+
+static void hang_abort_cb(void *arg)
+{
+}
+
+/* The action for this run of the state, from params.plan. */
+static const char *planned_action(struct step *s, int run)
+{
+	json_t *list = json_object_get(json_object_get(step_params(s), "plan"), step_state(s));
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return "next";
+	size_t i = (size_t)run < json_array_size(list) ? (size_t)run : json_array_size(list) - 1;
+	const char *a = json_string_value(json_array_get(list, i));
+	return a ? a : "next";
+}
+
+static void testwf_run(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *runs = json_object_get(ctx, "runs");
+	if (!json_is_object(runs)) {
+		runs = json_object();
+		json_object_set_new(ctx, "runs", runs);
+	}
+	json_t *trace = json_object_get(ctx, "trace");
+	if (!json_is_array(trace)) {
+		trace = json_array();
+		json_object_set_new(ctx, "trace", trace);
+	}
+	int n = (int)json_integer_value(json_object_get(runs, step_state(s)));
+	json_object_set_new(runs, step_state(s), json_integer(n + 1));
+	json_array_append_new(trace, json_string(step_state(s)));
+	if (step_cleaning_up(s))
+		json_object_set_new(ctx, "cleaned", json_true());
+
+	const char *a = planned_action(s, n);
+	int64_t ms;
+	if (strcmp(a, "next") == 0) {
+		step_next(s);
+	} else if (strncmp(a, "goto:", 5) == 0) {
+		step_goto(s, a + 5);
+	} else if (strncmp(a, "wait:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
+		step_wait(s, ms, "%s: waiting (run %d)", step_state(s), n + 1);
+	} else if (strcmp(a, "retry") == 0) {
+		step_retry(s, "%s: simulated transient error (run %d)", step_state(s), n + 1);
+	} else if (strcmp(a, "fail") == 0) {
+		step_fail(s, "%s: simulated permanent error", step_state(s));
+	} else if (strncmp(a, "sleep:", 6) == 0 && parse_int64(a + 6, 0, 3600000, &ms)) {
+		struct pending *p = xcalloc(1, sizeof(*p));
+		p->step = s;
+		p->ev = evtimer_new(step_base(s), sleep_done_cb, p);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		evtimer_add(p->ev, &tv);
+		step_on_abort(s, sleep_abort_cb, p);
+	} else if (strcmp(a, "hang") == 0) {
+		step_on_abort(s, hang_abort_cb, NULL);
+	} else {
+		step_fail(s, "unknown test action %s", a);
+	}
+}
+
+static bool testwf_validate(json_t *params, const char **field, char *msg, size_t msglen)
+{
+	json_t *plan = json_object_get(params, "plan");
+	if (plan && !json_is_object(plan)) {
+		*field = "params.plan";
+		strlcpy_s(msg, "must be an object of state name to list of actions", msglen);
+		return false;
+	}
+	return true;
+}
+
+/* prepare → work → verify, with a cleanup chain. */
+static const struct wf_state test_states[] = {
+	{"prepare", testwf_run, 60, 0, "work", true},
+	{"work", testwf_run, 60, 3, "verify", true},
+	{"verify", testwf_run, 60, 0, NULL, true},
+	{"undo", testwf_run, 60, 0, NULL, false},
+};
+
+static const struct workflow test_wf = {
+	.kind = "test",
+	.states = test_states,
+	.nstates = sizeof(test_states) / sizeof(test_states[0]),
+	.cleanup = "undo",
+	.validate = testwf_validate,
+};
+
+/* A state with a 2-second deadline, for the deadline tests. */
+static const struct wf_state deadline_states[] = {
+	{"start", testwf_run, 60, 0, "slow", true},
+	{"slow", testwf_run, 2, 0, NULL, true},
+};
+
+static const struct workflow deadline_wf = {
+	.kind = "test_deadline",
+	.states = deadline_states,
+	.nstates = 2,
+	.validate = testwf_validate,
+};
+
+/* Five states that do nothing: the engine's own cost, for benchmarks. */
+static const struct wf_state noop_states[] = {
+	{"s1", testwf_run, 60, 0, "s2", true}, {"s2", testwf_run, 60, 0, "s3", true},
+	{"s3", testwf_run, 60, 0, "s4", true}, {"s4", testwf_run, 60, 0, "s5", true},
+	{"s5", testwf_run, 60, 0, NULL, true},
+};
+
+static const struct workflow noop_wf = {
+	.kind = "test_noop",
+	.states = noop_states,
+	.nstates = 5,
+	.validate = testwf_validate,
+};
+
+bool testwf_register(struct wf_registry *reg, char *err, size_t errlen)
+{
+	return wf_registry_add(reg, &test_wf, err, errlen) &&
+	       wf_registry_add(reg, &deadline_wf, err, errlen) &&
+	       wf_registry_add(reg, &noop_wf, err, errlen);
+}

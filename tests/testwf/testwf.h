@@ -1,0 +1,26 @@
+/*
+ * Workflows for testing the engine, linked only into esaasd-test.
+ *
+ * Every state runs one handler that follows a plan in the job's params:
+ *   {"plan": {"work": ["retry", "wait:50", "next"]}, "sleep_ms": 0}
+ * The n-th run of a state performs the n-th action of its list (the last
+ * action repeats; no list means "next").  Actions:
+ *   next            go to the table's next state
+ *   goto:STATE      go to STATE
+ *   wait:MS         not ready yet, run again in MS
+ *   retry           a transient failure
+ *   fail            a permanent failure
+ *   sleep:MS        work for MS milliseconds, then next
+ *   hang            never answer (until aborted)
+ * Each run appends "state" to context.trace, so a test can read what ran.
+ */
+#ifndef ESAAS_TESTWF_H
+#define ESAAS_TESTWF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "engine/registry.h"
+
+bool testwf_register(struct wf_registry *reg, char *err, size_t errlen);
+
+#endif

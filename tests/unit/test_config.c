@@ -1,0 +1,539 @@
+/*
+ * config_load(): defaults, a full file, environment overrides, and the exact
+ * line of every kind of error, position included.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/util.h"
+
+/* An environment with nothing in it, so the caller's ESAAS_* cannot leak in. */
+static char *const no_env[] = {NULL};
+
+/* A YAML file in /tmp holding text; the caller unlinks it. */
+static void write_temp(const char *text, char *path, size_t size)
+{
+	strlcpy_s(path, "/tmp/esaas-config-test-XXXXXX", size);
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	size_t len = strlen(text);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+/* The defaults as config.h documents them, written out independently of config.c. */
+static void assert_defaults(const struct config *c)
+{
+	assert_string_equal(c->listen, "127.0.0.1:8080");
+	assert_string_equal(c->database_url, "dbname=esaas");
+	assert_int_equal(c->db_pool_size, 4);
+	assert_int_equal(c->db_startup_timeout_s, 60);
+	assert_int_equal(c->workers, 64);
+	assert_int_equal(c->lease_s, 30);
+	assert_int_equal(c->heartbeat_s, 10);
+	assert_int_equal(c->poll_s, 5);
+	assert_int_equal(c->shutdown_grace_s, 20);
+	assert_int_equal(c->retry_base_ms, 500);
+	assert_int_equal(c->retry_cap_ms, 60000);
+	assert_int_equal(c->retry_max_attempts, 5);
+	assert_int_equal(c->log_level, LOG_INFO);
+	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
+	assert_null(c->log_file);
+	assert_int_equal(c->http_max_body_bytes, 1048576);
+	assert_int_equal(c->http_max_header_bytes, 16384);
+	assert_int_equal(c->http_timeout_s, 30);
+}
+
+/* Load text as a file with env as the environment; returns config_load's answer. */
+static bool load_text(const char *text, char *const *env, struct config *c, char *path,
+		      size_t pathlen, char *err, size_t errlen)
+{
+	write_temp(text, path, pathlen);
+	bool ok = config_load(c, path, env, err, errlen);
+	unlink(path);
+	return ok;
+}
+
+static void test_defaults_function(void **state)
+{
+	struct config c;
+
+	config_defaults(&c);
+	assert_defaults(&c);
+	config_free(&c);
+	/* Freeing twice is harmless: the pointers were cleared. */
+	config_free(&c);
+	assert_null(c.listen);
+	assert_null(c.database_url);
+}
+
+static void test_defaults_null_path(void **state)
+{
+	struct config c;
+	char err[256] = "untouched";
+
+	assert_true(config_load(&c, NULL, no_env, err, sizeof(err)));
+	assert_string_equal(err, "");
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+static void test_defaults_empty_file(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(load_text("", no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+static void test_defaults_comments_only(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(load_text("# nothing here\n\n   # nor here\n", no_env, &c, path, sizeof(path),
+			      err, sizeof(err)));
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+/* Sections whose keys are all commented out are null in YAML. */
+static void test_defaults_empty_sections(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(load_text("---\ndatabase:\nengine:\n#  workers: 3\nlog: ~\n", no_env, &c, path,
+			      sizeof(path), err, sizeof(err)));
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+static const char full_yaml[] =
+	"# every key, none at its default\n"
+	"listen: \"[::1]:9090\"\n"
+	"database:\n"
+	"  url: postgresql://esaas@db.example:5433/jobs\n"
+	"  pool_size: 16\n"
+	"  startup_timeout_seconds: 120\n"
+	"engine:\n"
+	"  workers: 200\n"
+	"  lease_seconds: 45\n"
+	"  heartbeat_seconds: 15\n"
+	"  poll_seconds: 7\n"
+	"  shutdown_grace_seconds: 0\n"
+	"retry:\n"
+	"  base_ms: 250\n"
+	"  cap_ms: 30000\n"
+	"  max_attempts: 9\n"
+	"log:\n"
+	"  level: debug\n"
+	"  format: json\n"
+	"  file: '/var/log/esaas/esaasd.log'\n"
+	"http: {max_body_bytes: 2097152, max_header_bytes: 8192, request_timeout_seconds: 12}\n";
+
+static void test_full_file(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(load_text(full_yaml, no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_string_equal(err, "");
+	assert_string_equal(c.listen, "[::1]:9090");
+	assert_string_equal(c.database_url, "postgresql://esaas@db.example:5433/jobs");
+	assert_int_equal(c.db_pool_size, 16);
+	assert_int_equal(c.db_startup_timeout_s, 120);
+	assert_int_equal(c.workers, 200);
+	assert_int_equal(c.lease_s, 45);
+	assert_int_equal(c.heartbeat_s, 15);
+	assert_int_equal(c.poll_s, 7);
+	assert_int_equal(c.shutdown_grace_s, 0);
+	assert_int_equal(c.retry_base_ms, 250);
+	assert_int_equal(c.retry_cap_ms, 30000);
+	assert_int_equal(c.retry_max_attempts, 9);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
+	assert_string_equal(c.log_file, "/var/log/esaas/esaasd.log");
+	assert_int_equal(c.http_max_body_bytes, 2097152);
+	assert_int_equal(c.http_max_header_bytes, 8192);
+	assert_int_equal(c.http_timeout_s, 12);
+	config_free(&c);
+}
+
+static void test_env_overrides_file(void **state)
+{
+	char *env[] = {
+		"PATH=/usr/bin",
+		"ESAAS_DATABASE_URL=host=/run/postgresql dbname=other",
+		"ESAAS_DATABASE_POOL_SIZE=8",
+		"ESAAS_ENGINE_WORKERS=20",
+		"ESAAS_LISTEN=0.0.0.0:8081",
+		"ESAAS_LOG_FORMAT=json",
+		"ESAAS_LOG_FILE=",
+		"ESAAS_RETRY_BASE_MS=1000",
+		"ESAAS_HTTP_MAX_BODY_BYTES=4096",
+		/* Not keys: other tools may use the prefix. */
+		"ESAAS_CONFIG=/etc/esaas/esaasd.yaml",
+		"ESAAS_SOMETHING_ELSE=whatever",
+		"ESAAS_ENGINE=5",
+		"ESAAS_",
+		NULL,
+	};
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(load_text(full_yaml, env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_string_equal(c.database_url, "host=/run/postgresql dbname=other");
+	assert_int_equal(c.db_pool_size, 8);
+	assert_int_equal(c.workers, 20);
+	assert_string_equal(c.listen, "0.0.0.0:8081");
+	assert_int_equal(c.log_format, LOG_FORMAT_JSON);
+	/* Empty means stderr, overriding the file's path. */
+	assert_null(c.log_file);
+	assert_int_equal(c.retry_base_ms, 1000);
+	assert_int_equal(c.http_max_body_bytes, 4096);
+	/* Untouched by the environment: still the file's. */
+	assert_int_equal(c.lease_s, 45);
+	assert_int_equal(c.log_level, LOG_DEBUG);
+	config_free(&c);
+}
+
+/* A NULL envp means the process environment. */
+static void test_env_from_environ(void **state)
+{
+	struct config c;
+	char err[256];
+
+	assert_int_equal(setenv("ESAAS_ENGINE_POLL_SECONDS", "7", 1), 0);
+	assert_int_equal(setenv("ESAAS_LOG_LEVEL", "warn", 1), 0);
+	bool ok = config_load(&c, NULL, NULL, err, sizeof(err));
+	unsetenv("ESAAS_ENGINE_POLL_SECONDS");
+	unsetenv("ESAAS_LOG_LEVEL");
+	assert_true(ok);
+	assert_int_equal(c.poll_s, 7);
+	assert_int_equal(c.log_level, LOG_WARN);
+	config_free(&c);
+}
+
+static void test_null_log_file_is_stderr(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_true(
+		load_text("log:\n  file: ~\n", no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_null(c.log_file);
+	config_free(&c);
+}
+
+/* The installed sample must say what the code does: every value is the default. */
+static void test_sample_config_is_defaults(void **state)
+{
+	const char *srcdir = getenv("srcdir");
+	char *path = xasprintf("%s/deploy/esaasd.yaml", srcdir ? srcdir : ".");
+	struct config c;
+	char err[512];
+
+	if (access(path, R_OK) != 0) {
+		free(path);
+		skip();
+	}
+	bool ok = config_load(&c, path, no_env, err, sizeof(err));
+	free(path);
+	if (!ok)
+		fail_msg("%s", err);
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+/*
+ * Errors: the file's text (or NULL for no file), the environment, and the
+ * expected line.  A leading ':' in the expectation stands for the file's
+ * path, which mkstemp makes up.
+ */
+struct error_case {
+	const char *name;
+	const char *yaml;
+	char *env[3];
+	const char *expect;
+};
+
+static const struct error_case error_cases[] = {
+	{"syntax error: tab indentation",
+	 "engine:\n\tworkers: 3\n",
+	 {NULL},
+	 ":2:1: syntax error: found character that cannot start any token"},
+	{"syntax error: unclosed flow mapping",
+	 "engine: {workers: 4\n",
+	 {NULL},
+	 ":2:1: syntax error: did not find expected ',' or '}'"},
+	{"syntax error: bad indentation",
+	 "engine:\n  workers: 3\n poll_seconds: 1\n",
+	 {NULL},
+	 ":3:2: syntax error: did not find expected key"},
+	{"syntax error: invalid UTF-8",
+	 "listen: \xff\n",
+	 {NULL},
+	 ":1:9: syntax error: invalid leading UTF-8 octet"},
+	{"top level is a sequence",
+	 "- listen\n- engine\n",
+	 {NULL},
+	 ":1:1: expected a mapping of settings at the top level, got a sequence"},
+	{"top level is a scalar",
+	 "\n  hello\n",
+	 {NULL},
+	 ":2:3: expected a mapping of settings at the top level, got \"hello\""},
+	{"two documents",
+	 "listen: a:1\n---\nlisten: b:2\n",
+	 {NULL},
+	 ":2:1: only one YAML document is allowed"},
+	{"unknown top-level key",
+	 "engine:\n  workers: 3\nlisen: 0.0.0.0:80\n",
+	 {NULL},
+	 ":3:1: lisen: unknown key (did you mean listen?)"},
+	{"unknown top-level key, no suggestion",
+	 "kubernetes:\n  context: x\n",
+	 {NULL},
+	 ":1:1: kubernetes: unknown key (known keys: listen, database, engine, retry, log, http)"},
+	{"unknown nested key",
+	 "engine:\n  workers: 3\n  wrokers: 4\n",
+	 {NULL},
+	 ":3:3: engine.wrokers: unknown key (did you mean engine.workers?)"},
+	{"unknown nested key, no suggestion",
+	 "retry:\n  jitter: full\n",
+	 {NULL},
+	 ":2:3: retry.jitter: unknown key (known keys: base_ms, cap_ms, max_attempts)"},
+	{"wrong type",
+	 "engine:\n  workers: abc\n",
+	 {NULL},
+	 ":2:12: engine.workers: expected an integer between 1 and 10000, got \"abc\""},
+	{"quoted integer",
+	 "database:\n  pool_size: \"5\"\n",
+	 {NULL},
+	 ":2:14: database.pool_size: expected an integer between 1 and 64, got the quoted string "
+	 "\"5\""},
+	{"integer given a mapping",
+	 "http:\n  max_body_bytes: {a: 1}\n",
+	 {NULL},
+	 ":2:19: http.max_body_bytes: expected an integer between 1024 and 1073741824, got a "
+	 "mapping"},
+	{"integer left empty",
+	 "engine:\n  poll_seconds:\n  workers: 2\n",
+	 {NULL},
+	 ":2:16: engine.poll_seconds: expected an integer between 1 and 3600, got null"},
+	{"string given a sequence",
+	 "database:\n  url: [a, b]\n",
+	 {NULL},
+	 ":2:8: database.url: expected a non-empty string, got a sequence"},
+	{"out of range, low",
+	 "engine:\n  workers: 0\n",
+	 {NULL},
+	 ":2:12: engine.workers: expected an integer between 1 and 10000, got 0"},
+	{"out of range, high",
+	 "database: {pool_size: 65}\n",
+	 {NULL},
+	 ":1:23: database.pool_size: expected an integer between 1 and 64, got 65"},
+	{"bad enum: level",
+	 "log:\n  level: loud\n",
+	 {NULL},
+	 ":2:10: log.level: expected one of debug, info, warn, error, got \"loud\""},
+	{"bad enum: format",
+	 "log:\n  format: XML\n",
+	 {NULL},
+	 ":2:11: log.format: expected one of text, json, got \"XML\""},
+	{"duplicate key",
+	 "engine:\n  workers: 1\n  poll_seconds: 2\n  workers: 2\n",
+	 {NULL},
+	 ":4:3: engine.workers: duplicate key (first at line 2)"},
+	{"duplicate section",
+	 "engine:\n  workers: 1\nlog: {}\nengine:\n  poll_seconds: 2\n",
+	 {NULL},
+	 ":4:1: engine: duplicate key (first at line 1)"},
+	{"section as scalar",
+	 "listen: a:1\nengine: 5\n",
+	 {NULL},
+	 ":2:9: engine: expected a mapping, got 5"},
+	{"section as sequence",
+	 "log:\n  - level\n",
+	 {NULL},
+	 ":2:3: log: expected a mapping, got a sequence"},
+	{"bad listen: no port",
+	 "listen: localhost\n",
+	 {NULL},
+	 ":1:9: listen: expected host:port with a port between 1 and 65535, got \"localhost\""},
+	{"bad listen: port 0",
+	 "listen: 'localhost:0'\n",
+	 {NULL},
+	 ":1:9: listen: expected host:port with a port between 1 and 65535, got \"localhost:0\""},
+	{"bad listen: bare IPv6",
+	 "listen: \"::1:80\"\n",
+	 {NULL},
+	 ":1:9: listen: expected host:port with a port between 1 and 65535, got \"::1:80\""},
+	{"heartbeat equals lease",
+	 "engine:\n  lease_seconds: 10\n  heartbeat_seconds: 10\n",
+	 {NULL},
+	 ":3:22: engine.heartbeat_seconds: must be less than engine.lease_seconds (10), got 10"},
+	{"lease below default heartbeat",
+	 "engine:\n  lease_seconds: 5\n",
+	 {NULL},
+	 ":2:18: engine.lease_seconds: must be greater than engine.heartbeat_seconds (10), got 5"},
+	{"cap below base",
+	 "retry:\n  base_ms: 1000\n  cap_ms: 999\n",
+	 {NULL},
+	 ":3:11: retry.cap_ms: must be at least retry.base_ms (1000), got 999"},
+	{"alias",
+	 "engine: &e\n  workers: 3\nhttp: *e\n",
+	 {NULL},
+	 ":1:9: engine: anchors and aliases are not supported"},
+	{"explicit tag",
+	 "engine:\n  workers: !!int 3\n",
+	 {NULL},
+	 ":2:12: engine.workers: explicit tags (tag:yaml.org,2002:int) are not supported"},
+	{"empty string",
+	 "database:\n  url: \"\"\n",
+	 {NULL},
+	 ":2:8: database.url: expected a non-empty string, got \"\""},
+	{"control characters escaped",
+	 "log:\n  level: \"a\\nb\\\"c\"\n",
+	 {NULL},
+	 ":2:10: log.level: expected one of debug, info, warn, error, got \"a\\nb\\\"c\""},
+	{"missing file",
+	 NULL,
+	 {NULL},
+	 "/tmp/esaas-config-test-missing.yaml: cannot open: No such file or directory"},
+	{"bad env value",
+	 "engine:\n  workers: 3\n",
+	 {"ESAAS_ENGINE_WORKERS=x", NULL},
+	 "ESAAS_ENGINE_WORKERS: expected an integer between 1 and 10000, got \"x\""},
+	{"bad env value, empty string",
+	 "",
+	 {"ESAAS_DATABASE_URL=", NULL},
+	 "ESAAS_DATABASE_URL: expected a non-empty string, got \"\""},
+	{"bad env value, out of range",
+	 "",
+	 {"ESAAS_HTTP_MAX_HEADER_BYTES=100", NULL},
+	 "ESAAS_HTTP_MAX_HEADER_BYTES: expected an integer between 1024 and 1048576, got 100"},
+	{"env breaks heartbeat < lease",
+	 "engine:\n  lease_seconds: 20\n",
+	 {"ESAAS_ENGINE_HEARTBEAT_SECONDS=20", NULL},
+	 "ESAAS_ENGINE_HEARTBEAT_SECONDS: must be less than engine.lease_seconds (20), got 20"},
+	{"env cap below file base",
+	 "retry:\n  base_ms: 100\n",
+	 {"ESAAS_RETRY_CAP_MS=50", NULL},
+	 "ESAAS_RETRY_CAP_MS: must be at least retry.base_ms (100), got 50"},
+};
+
+static void test_error_case(void **state)
+{
+	const struct error_case *ec = *state;
+	struct config c;
+	char path[64], err[512], expect[600];
+	bool ok;
+
+	memset(err, 'x', sizeof(err));
+	if (ec->yaml) {
+		ok = load_text(ec->yaml, ec->env, &c, path, sizeof(path), err, sizeof(err));
+	} else {
+		strlcpy_s(path, "/tmp/esaas-config-test-missing.yaml", sizeof(path));
+		unlink(path);
+		ok = config_load(&c, path, ec->env, err, sizeof(err));
+	}
+	assert_false(ok);
+	if (ec->expect[0] == ':')
+		snprintf(expect, sizeof(expect), "%s%s", path, ec->expect);
+	else
+		strlcpy_s(expect, ec->expect, sizeof(expect));
+	assert_string_equal(err, expect);
+	assert_null(strchr(err, '\n'));
+	/* Whatever the file set before the error is gone. */
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+/* The error line is cut to the caller's buffer and always terminated. */
+static void test_error_truncated(void **state)
+{
+	struct config c;
+	char *env[] = {"ESAAS_ENGINE_WORKERS=x", NULL};
+	char err[16];
+
+	assert_false(config_load(&c, NULL, env, err, sizeof(err)));
+	assert_string_equal(err, "ESAAS_ENGINE_WO");
+	config_free(&c);
+	/* No buffer at all is allowed too. */
+	assert_false(config_load(&c, NULL, env, NULL, 0));
+	config_free(&c);
+}
+
+/* Settings made before a failing one are reset with the rest. */
+static void test_failure_resets(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+
+	assert_false(load_text("listen: 10.0.0.1:1\nlog:\n  file: /tmp/x.log\n"
+			       "engine:\n  workers: 3\n  poll_seconds: -1\n",
+			       no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_defaults(&c);
+	config_free(&c);
+}
+
+/* Long values are cut so the error stays readable. */
+static void test_long_value_cut(void **state)
+{
+	struct config c;
+	char path[64], err[512], expect[600];
+	char yaml[256] = "engine:\n  workers: ";
+	size_t n = strlen(yaml);
+
+	memset(yaml + n, 'y', 100);
+	yaml[n + 100] = '\0';
+	assert_false(load_text(yaml, no_env, &c, path, sizeof(path), err, sizeof(err)));
+	snprintf(expect, sizeof(expect),
+		 "%s:2:12: engine.workers: expected an integer between 1 and 10000, got "
+		 "\"%.64s...\"",
+		 path, yaml + n);
+	assert_string_equal(err, expect);
+	config_free(&c);
+}
+
+int main(void)
+{
+	static const struct CMUnitTest fixed[] = {
+		cmocka_unit_test(test_defaults_function),
+		cmocka_unit_test(test_defaults_null_path),
+		cmocka_unit_test(test_defaults_empty_file),
+		cmocka_unit_test(test_defaults_comments_only),
+		cmocka_unit_test(test_defaults_empty_sections),
+		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_env_overrides_file),
+		cmocka_unit_test(test_env_from_environ),
+		cmocka_unit_test(test_null_log_file_is_stderr),
+		cmocka_unit_test(test_sample_config_is_defaults),
+		cmocka_unit_test(test_error_truncated),
+		cmocka_unit_test(test_failure_resets),
+		cmocka_unit_test(test_long_value_cut),
+	};
+	/* One named test per error case, so a failure says which. */
+	struct CMUnitTest tests[ARRAY_SIZE(fixed) + ARRAY_SIZE(error_cases)];
+
+	memcpy(tests, fixed, sizeof(fixed));
+	for (size_t i = 0; i < ARRAY_SIZE(error_cases); i++) {
+		struct CMUnitTest t =
+			cmocka_unit_test_prestate(test_error_case, (void *)&error_cases[i]);
+		t.name = error_cases[i].name;
+		tests[ARRAY_SIZE(fixed) + i] = t;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,12 @@
+/* The operations esaasd ships, registered in one place. */
+#ifndef ESAAS_WORKFLOWS_H
+#define ESAAS_WORKFLOWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "engine/registry.h"
+
+bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif
