@@ -208,9 +208,13 @@ out:
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		if (sigs[i])
 			event_free(sigs[i]);
-	engine_free(d.engine);
+	/*
+	 * The API first (its pending requests are detached), then the pool,
+	 * whose last callbacks may still reach the engine, then the engine.
+	 */
 	api_free(d.api);
 	db_pool_free(db);
+	engine_free(d.engine);
 	if (d.base)
 		event_base_free(d.base);
 	config_free(&cfg);

@@ -102,6 +102,7 @@ struct engine {
 
 	struct event *heartbeat_ev;
 	bool heartbeat_in_flight;
+	int queries;                  /* claim, wake-up and heartbeat statements in flight */
 	unsigned long long hb_gen;
 
 	bool stopping;
@@ -161,7 +162,11 @@ static void run_free(struct job_run *run)
 	check_done(e);
 }
 
-/* Detach the handler: its late outcome, if any, will be ignored. */
+/*
+ * Detach the handler.  One that registered an abort callback stops there
+ * and never reports, so the step goes now; one that did not may still
+ * report, and its step lives until then, its outcome ignored.
+ */
 static void run_abandon_step(struct job_run *run)
 {
 	struct step *s = run->step;
@@ -169,8 +174,10 @@ static void run_abandon_step(struct job_run *run)
 		return;
 	run->step = NULL;
 	s->run = NULL;
-	if (s->abort_cb)
+	if (s->abort_cb) {
 		s->abort_cb(s->abort_arg);
+		free(s);
+	}
 }
 
 /* --- the writer ----------------------------------------------------------------- */
@@ -662,9 +669,8 @@ static void arm_wake(struct engine *e, int64_t ms)
 	evtimer_add(e->wake_ev, &tv);
 }
 
-static void next_wake_cb(void *arg, PGresult *res, const struct db_error *err)
+static void next_wake_result(struct engine *e, PGresult *res, const struct db_error *err)
 {
-	struct engine *e = arg;
 	if (e->stopping)
 		return;
 	int64_t ms = (int64_t)e->opt.poll_s * 1000;
@@ -674,6 +680,14 @@ static void next_wake_cb(void *arg, PGresult *res, const struct db_error *err)
 			ms = v < 0 ? 0 : v + 1;
 	}
 	arm_wake(e, ms);
+}
+
+static void next_wake_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	e->queries--;
+	next_wake_result(e, res, err);
+	check_done(e);
 }
 
 static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
@@ -721,9 +735,8 @@ static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
 	return run;
 }
 
-static void claim_cb(void *arg, PGresult *res, const struct db_error *err)
+static void claim_result(struct engine *e, PGresult *res, const struct db_error *err)
 {
-	struct engine *e = arg;
 	e->claiming = false;
 	if (err) {
 		log_warn("claiming jobs failed: %s", err->message);
@@ -770,8 +783,17 @@ static void claim_cb(void *arg, PGresult *res, const struct db_error *err)
 		engine_poke(e);
 	} else if (!e->stopping) {
 		const char *p[] = {e->owner};
+		e->queries++;
 		db_query_wait(e->db, NEXT_WAKE_SQL, 1, p, next_wake_cb, e);
 	}
+}
+
+static void claim_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	e->queries--;
+	claim_result(e, res, err);
+	check_done(e);
 }
 
 static void engine_poke(struct engine *e)
@@ -792,6 +814,7 @@ static void engine_poke(struct engine *e)
 	const char *p[] = {e->owner, lim, lease};
 	e->claiming = true;
 	e->claim_again = false;
+	e->queries++;
 	db_query_wait(e->db, CLAIM_SQL, 3, p, claim_cb, e);
 }
 
@@ -817,13 +840,9 @@ struct hb_ctx {
 	unsigned long long gen;
 };
 
-static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
+static void heartbeat_result(struct engine *e, unsigned long long gen, PGresult *res,
+			     const struct db_error *err)
 {
-	struct hb_ctx *h = arg;
-	struct engine *e = h->e;
-	unsigned long long gen = h->gen;
-	free(h);
-	e->heartbeat_in_flight = false;
 	if (err) {
 		log_warn("heartbeat failed: %s", err->message);
 		return;
@@ -851,6 +870,18 @@ static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
 	free(held);
 }
 
+static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct hb_ctx *h = arg;
+	struct engine *e = h->e;
+	unsigned long long gen = h->gen;
+	free(h);
+	e->heartbeat_in_flight = false;
+	e->queries--;
+	heartbeat_result(e, gen, res, err);
+	check_done(e);
+}
+
 static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
@@ -860,6 +891,7 @@ static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 	h->e = e;
 	h->gen = ++e->hb_gen;
 	e->heartbeat_in_flight = true;
+	e->queries++;
 	char lease[16];
 	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
 	const char *p[] = {e->owner, lease};
@@ -912,7 +944,9 @@ void engine_start(struct engine *e)
 
 static void check_done(struct engine *e)
 {
-	if (!e->stopping || e->done_called || e->nruns > 0 || e->writing || e->pending)
+	/* Done only when no callback of ours can still arrive. */
+	if (!e->stopping || e->done_called || e->nruns > 0 || e->writing || e->pending ||
+	    e->queries > 0)
 		return;
 	e->done_called = true;
 	if (e->grace_ev)
@@ -953,6 +987,7 @@ void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg)
 	evtimer_del(e->wake_ev);
 	db_listener_free(e->listener);
 	e->listener = NULL;
+	db_pool_on_connect(e->db, NULL, NULL);
 	e->grace_ev = evtimer_new(e->base, grace_cb, e);
 	struct timeval tv = {e->opt.shutdown_grace_s, 0};
 	evtimer_add(e->grace_ev, &tv);
@@ -963,20 +998,22 @@ void engine_free(struct engine *e)
 {
 	if (!e)
 		return;
+	e->stopping = true;
+	e->done_called = true;
 	while (e->runs) {
 		struct job_run *run = e->runs;
 		run_abandon_step(run);
-		e->stopping = true;
-		e->done_called = true;
 		run_free(run);
 	}
-	while (e->pending) {
-		struct transition *t = e->pending;
-		e->pending = t->next;
-		transition_free(t);
+	struct transition *lists[] = {e->pending, e->retry_batch};
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		while (lists[i]) {
+			struct transition *t = lists[i];
+			lists[i] = t->next;
+			transition_free(t);
+		}
 	}
 	db_listener_free(e->listener);
-	db_pool_on_connect(e->db, NULL, NULL);
 	event_free(e->wake_ev);
 	event_free(e->flush_ev);
 	event_free(e->write_retry_ev);

@@ -65,8 +65,10 @@ struct event_base *step_base(const struct step *s);
 
 /*
  * Called if the engine must abandon the state while the handler is still
- * working (deadline passed, shutdown): cancel outstanding requests.  The
- * handler may still report an outcome afterwards; it is then ignored.
+ * working (deadline passed, lease lost, shutdown).  abort_cb must cancel
+ * what is outstanding and never report an outcome: the step is freed as
+ * soon as it returns.  A handler that registers nothing may still report
+ * later; that outcome is ignored.
  */
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg);
 

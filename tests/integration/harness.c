@@ -158,7 +158,7 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 		"log:\n  level: debug\n  format: text\n",
 		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
 		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
-		o->grace_s ? o->grace_s : 20, o->retry_base_ms ? o->retry_base_ms : 20,
+		o->grace_s ? o->grace_s : 2, o->retry_base_ms ? o->retry_base_ms : 20,
 		o->retry_cap_ms ? o->retry_cap_ms : 200);
 	fclose(f);
 	char bin[512];
@@ -214,7 +214,7 @@ int esaasd_stop(struct esaasd *d, int sig, bool wait)
 	d->pid = 0;
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
-	return -1;
+	return WIFSIGNALED(st) ? -WTERMSIG(st) : -1000;
 }
 
 struct buf {
@@ -288,9 +288,14 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
+	if (rc != CURLE_OK) {
+		free(b.p);
+		memset(out, 0, sizeof(*out));
+		return false;
+	}
 	out->raw = b.p ? b.p : xstrdup("");
 	out->body = json_loads(out->raw, 0, NULL);
-	return rc == CURLE_OK;
+	return true;
 }
 
 void http_resp_free(struct http_resp *r)

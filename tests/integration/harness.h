@@ -40,7 +40,7 @@ struct esaasd_opts {
 	int lease_s;           /* 0: 30 */
 	int heartbeat_s;       /* 0: 10 */
 	int poll_s;            /* 0: 5 */
-	int grace_s;           /* 0: 20 */
+	int grace_s;           /* 0: 2 */
 	int retry_base_ms;     /* 0: 20 */
 	int retry_cap_ms;      /* 0: 200 */
 };
@@ -50,7 +50,7 @@ bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl, const
 /* The two halves of esaasd_start: fork and exec, then wait for /readyz. */
 bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o);
 bool esaasd_wait_ready(struct esaasd *d);
-/* Send sig; with wait, reap and return the exit status (-1: killed by a signal). */
+/* Send sig; with wait, reap and return the exit status (-N: killed by signal N). */
 int esaasd_stop(struct esaasd *d, int sig, bool wait);
 /* Has the process exited? Returns its wait status or -1 if still running. */
 int esaasd_poll_exit(struct esaasd *d);

@@ -31,6 +31,13 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	/* ESAAS_TEST_KEEP=1 keeps the server's folder and esaasd logs to read. */
+	const char *keep = getenv("ESAAS_TEST_KEEP");
+	if (keep && *keep == '1') {
+		pg_ctl(&pg, "stop");
+		fprintf(stderr, "kept %s\n", pg.dir);
+		return 0;
+	}
 	pg_destroy(&pg);
 	return 0;
 }
@@ -50,11 +57,13 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	if (!f)
 		return 0;
-	if (f->d.pid > 0)
-		esaasd_stop(&f->d, SIGKILL, true);
+	/* A clean exit on SIGTERM also proves the sanitizers saw nothing. */
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
 	PQfinish(f->sql);
 	free(f);
-	return 0;
+	return rc == 0 ? 0 : -1;
 }
 
 /* "outcome:from>to" for each event, joined with spaces. */
@@ -402,7 +411,7 @@ static void test_kill_9_then_restart_finishes_each_job_once(void **state)
 	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) < 5 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
-	assert_int_equal(esaasd_stop(&f->d, SIGKILL, true), -1);
+	assert_int_equal(esaasd_stop(&f->d, SIGKILL, true), -SIGKILL);
 	long long done_before = sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL);
 	assert_true(done_before < N);
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
@@ -448,7 +457,7 @@ static void test_two_daemons_never_run_a_state_twice_at_once(void **state)
 		assert_string_equal(jstr(j, "status"), "succeeded");
 		json_decref(j);
 	}
-	esaasd_stop(&second, SIGTERM, true);
+	assert_int_equal(esaasd_stop(&second, SIGTERM, true), 0);
 	/* Both took part. */
 	assert_int_equal(sql_int(f->sql,
 				 "SELECT count(DISTINCT split_part(worker, '/', 2)) FROM job_events"
@@ -586,8 +595,8 @@ static void test_two_daemons_migrate_one_database_at_once(void **state)
 	f->sql = sql_connect(f->dburl);
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM esaas_schema_migrations", 0, NULL),
 			 sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL));
-	esaasd_stop(&a, SIGTERM, true);
-	esaasd_stop(&b, SIGTERM, true);
+	assert_int_equal(esaasd_stop(&a, SIGTERM, true), 0);
+	assert_int_equal(esaasd_stop(&b, SIGTERM, true), 0);
 }
 
 int main(void)
@@ -611,5 +620,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_schema_newer_than_binary_is_refused, teardown),
 		cmocka_unit_test_teardown(test_two_daemons_migrate_one_database_at_once, teardown),
 	};
+	/* ESAAS_TEST_FILTER=test_kill_* runs a subset. */
+	const char *filter = getenv("ESAAS_TEST_FILTER");
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

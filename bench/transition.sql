@@ -1,0 +1,43 @@
+-- One transition as the engine writes it: TRANSITION_SQL from engine/engine.c
+-- with its two parameters filled in, $1 (the lease owner) and $2 (a batch of
+-- one job moving from s1 to s2 of test_noop).  bench/run checks that this
+-- text still matches engine/engine.c before it uses it.
+--
+-- Each pgbench client updates its own job row (id = client_id + 1), whose
+-- version it tracks in :v, so that the fencing condition matches every time
+-- and every transaction updates one row and inserts one event.
+\set id :client_id + 1
+WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version": :v,
+  "status": "running", "state": "s2", "attempt": 1,
+  "context": {"runs": {"s1": 1}, "trace": ["s1"]}, "error": null, "observation": null,
+  "failed_state": null, "ending": null, "delay_ms": 0, "release": false, "entered": true,
+  "ev_from": "s1", "ev_outcome": "next", "ev_attempt": 1, "ev_detail": null,
+  "ev_started_us": 1700000000000000, "ev_duration_ms": 0}]'::jsonb) AS x(
+  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,
+  context jsonb, error text, observation text, failed_state text, ending text,
+  delay_ms bigint, release boolean, entered boolean, ev_from text, ev_outcome text,
+  ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),
+ u AS (UPDATE jobs j SET
+  status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL
+           THEN 'cancelling' ELSE t.status END,
+  state = t.state, attempt = t.attempt, context = t.context, error = t.error,
+  observation = t.observation, failed_state = t.failed_state, ending = t.ending,
+  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL
+           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,
+  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,
+  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,
+  lease_expires_at = CASE WHEN t.release THEN NULL ELSE j.lease_expires_at END,
+  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
+  version = j.version + 1, updated_at = now()
+  FROM t WHERE j.id = t.id AND j.lease_owner = 'bench/pgbench' AND j.lease_epoch = t.epoch
+   AND j.version = t.version
+  RETURNING j.id, j.status, j.cancel_requested),
+ e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,
+  attempt, actor, worker, detail, duration_ms)
+  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,
+   u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
+  FROM t JOIN u ON u.id = t.id ORDER BY t.id),
+ n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
+  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')))
+ SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u;
+\set v :v + 1

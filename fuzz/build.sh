@@ -1,0 +1,111 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang, outside the autotools build.
+#
+#   fuzz/build.sh [target...]        (default: every fuzz/fuzz_*.c)
+#
+# The library sources (the list of libesaas_a_SOURCES in Makefile.am) are
+# compiled once with -fsanitize=fuzzer-no-link,address,undefined into an
+# archive, and each target is linked against it with -fsanitize=fuzzer.
+# Nothing is written outside $FUZZ_OUT.
+#
+# Environment:
+#   CC          a clang with libFuzzer (clang)
+#   FUZZ_OUT    build directory (fuzz/out)
+#   FUZZ_JOBS   parallel compilers (2)
+#   FUZZ_COVERAGE=1  build for source coverage (-fprofile-instr-generate)
+#                    instead of fuzzing, into $FUZZ_OUT/coverage
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+CC=${CC:-clang}
+OUT=${FUZZ_OUT:-$here/out}
+JOBS=${FUZZ_JOBS:-2}
+PKGS="libevent libpq jansson yaml-0.1"
+
+if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
+	OUT=$OUT/coverage
+	# A plain main() that replays its arguments stands in for libFuzzer.
+	SAN="-fprofile-instr-generate -fcoverage-mapping"
+	SAN_LIB=$SAN
+	SAN_LINK=$SAN
+else
+	SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+	SAN_LIB="$SAN -fsanitize=fuzzer-no-link"
+	SAN_LINK="$SAN -fsanitize=fuzzer"
+fi
+
+CFLAGS="-g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11
+	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+	-Wno-unused-parameter -I$top -I$OUT $(pkg-config --cflags $PKGS)"
+LIBS="$(pkg-config --libs $PKGS) -levent_pthreads -lm"
+
+mkdir -p "$OUT/obj"
+
+# The library's .c files, as Makefile.am lists them.
+lib_sources=$(cd "$top" && awk '
+	/^libesaas_a_SOURCES[ \t]*=/ { on = 1; sub(/^[^=]*=/, "") }
+	on { for (i = 1; i <= NF; i++) if ($i ~ /\.c$/) print $i; if ($0 !~ /\\$/) on = 0 }
+' Makefile.am)
+if [ -z "$lib_sources" ]; then
+	echo "build.sh: no libesaas_a_SOURCES in $top/Makefile.am" >&2
+	exit 1
+fi
+
+# storage/migrations.c is generated, as the Makefile does.
+mkdir -p "$OUT/storage"
+(cd "$top" && sh storage/embed-migrations.sh storage/migrations/*.sql) \
+	>"$OUT/storage/migrations.c.tmp"
+mv "$OUT/storage/migrations.c.tmp" "$OUT/storage/migrations.c"
+
+# The test build's workflows: only esaasd-test routes POST /api/v1/jobs.
+extra_sources="tests/testwf/testwf.c"
+
+compile()
+{
+	# $1: source path (absolute), $2: object path
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $SAN_LIB -c "$1" -o "$2"
+}
+
+objects=
+list=
+for src in $lib_sources $extra_sources; do
+	obj=$OUT/obj/$(echo "$src" | tr / _ | sed 's/\.c$/.o/')
+	objects="$objects $obj"
+	list="$list $top/$src:$obj"
+done
+obj=$OUT/obj/storage_migrations.o
+objects="$objects $obj"
+list="$list $OUT/storage/migrations.c:$obj"
+
+echo "  CC      library ($(echo "$list" | wc -w) files)"
+export CC CFLAGS SAN_LIB
+# shellcheck disable=SC2086
+printf '%s\n' $list | xargs -P "$JOBS" -I{} sh -c '
+	src=${1%%:*}; obj=${1#*:}
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $SAN_LIB -c "$src" -o "$obj"
+' sh {}
+
+rm -f "$OUT/libesaas-fuzz.a"
+# shellcheck disable=SC2086
+ar rcs "$OUT/libesaas-fuzz.a" $objects
+
+if [ $# -eq 0 ]; then
+	set -- $(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
+fi
+for t in "$@"; do
+	t=${t%.c}
+	echo "  CCLD    $t"
+	if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
+		# shellcheck disable=SC2086
+		$CC $CFLAGS $SAN -c "$here/replay.c" -o "$OUT/obj/replay.o"
+		# shellcheck disable=SC2086
+		$CC $CFLAGS $SAN_LINK "$here/$t.c" "$OUT/obj/replay.o" "$OUT/libesaas-fuzz.a" \
+			$LIBS -o "$OUT/$t"
+	else
+		# shellcheck disable=SC2086
+		$CC $CFLAGS $SAN_LINK "$here/$t.c" "$OUT/libesaas-fuzz.a" $LIBS -o "$OUT/$t"
+	fi
+done
