@@ -43,6 +43,7 @@ struct esaasd_opts {
 	int grace_s;           /* 0: 2 */
 	int retry_base_ms;     /* 0: 20 */
 	int retry_cap_ms;      /* 0: 200 */
+	bool json_logs;        /* log.format: json */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "common/util.h"
 #include "tests/integration/harness.h"
@@ -599,6 +600,131 @@ static void test_two_daemons_migrate_one_database_at_once(void **state)
 	assert_int_equal(esaasd_stop(&b, SIGTERM, true), 0);
 }
 
+
+/* While PostgreSQL is down: alive, not ready; ready again once it is back. */
+static void test_readyz_follows_the_database(void **state)
+{
+	struct esaasd_opts o = {.poll_s = 1};
+	struct fixture *f = *state = fixture_new(&o);
+	PQfinish(f->sql);
+	f->sql = NULL;
+	assert_true(pg_ctl(&pg, "stop"));
+	struct http_resp r;
+	long ready = 0;
+	int64_t deadline = harness_now_ms() + 15000;
+	while (harness_now_ms() < deadline) {
+		assert_true(http_call(&f->d, "GET", "/readyz", NULL, NULL, &r));
+		ready = r.status;
+		http_resp_free(&r);
+		if (ready == 503)
+			break;
+		msleep(20);
+	}
+	assert_int_equal(ready, 503);
+	assert_true(http_call(&f->d, "GET", "/healthz", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	/* A read fails cleanly, in the one error shape. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs", NULL, NULL, &r));
+	assert_int_equal(r.status, 503);
+	assert_non_null(json_object_get(json_object_get(r.body, "error"), "code"));
+	http_resp_free(&r);
+
+	assert_true(pg_ctl(&pg, "start"));
+	deadline = harness_now_ms() + 20000;
+	while (harness_now_ms() < deadline) {
+		assert_true(http_call(&f->d, "GET", "/readyz", NULL, NULL, &r));
+		ready = r.status;
+		http_resp_free(&r);
+		if (ready == 200)
+			break;
+		msleep(20);
+	}
+	assert_int_equal(ready, 200);
+	/* And the engine works again. */
+	int64_t id = submit_job(&f->d, "test", "logs", NULL);
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+	f->sql = sql_connect(f->dburl);
+}
+
+/* log.format json: every line is a JSON object; job lines carry the job. */
+static void test_json_logs(void **state)
+{
+	struct esaasd_opts o = {.json_logs = true};
+	struct fixture *f = *state = fixture_new(&o);
+	int64_t id = submit_job(&f->d, "test", "logs", NULL);
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	json_decref(job);
+	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
+	FILE *log = fopen(f->d.log, "r");
+	assert_non_null(log);
+	char line[4096];
+	int lines = 0, job_lines = 0;
+	while (fgets(line, sizeof(line), log)) {
+		json_error_t jerr;
+		json_t *o2 = json_loads(line, 0, &jerr);
+		if (!o2)
+			fail_msg("not JSON: %s", line);
+		assert_non_null(json_object_get(o2, "time"));
+		assert_non_null(json_object_get(o2, "level"));
+		assert_non_null(json_object_get(o2, "msg"));
+		if (json_integer_value(json_object_get(o2, "job")) == id) {
+			job_lines++;
+			assert_string_equal(jstr(o2, "cluster"), "logs");
+			assert_non_null(json_object_get(o2, "state"));
+		}
+		json_decref(o2);
+		lines++;
+	}
+	fclose(log);
+	assert_true(lines > 5);
+	assert_true(job_lines >= 3);
+}
+
+/* The command line: help, version, and configuration errors that name the place. */
+static void test_command_line(void **state)
+{
+	char cmd[1024], out[512];
+	FILE *p;
+	snprintf(cmd, sizeof(cmd), "%s/esaasd --version 2>&1", harness_builddir());
+	p = popen(cmd, "r");
+	assert_non_null(fgets(out, sizeof(out), p));
+	assert_int_equal(pclose(p), 0);
+	assert_non_null(strstr(out, "esaasd "));
+
+	snprintf(cmd, sizeof(cmd), "%s/esaasd --help 2>&1", harness_builddir());
+	p = popen(cmd, "r");
+	assert_non_null(fgets(out, sizeof(out), p));
+	while (fgets(cmd, sizeof(cmd), p))
+		;
+	assert_int_equal(pclose(p), 0);
+	assert_non_null(strstr(out, "Usage: esaasd"));
+
+	char path[512];
+	snprintf(path, sizeof(path), "%s/bad.yaml", pg.dir);
+	FILE *f = fopen(path, "w");
+	fputs("listen: 127.0.0.1:8080\nengine:\n  workers: lots\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/esaasd -c %s 2>&1", harness_builddir(), path);
+	p = popen(cmd, "r");
+	assert_non_null(fgets(out, sizeof(out), p));
+	int st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	char want[600];
+	snprintf(want, sizeof(want), "%s:3:12: engine.workers:", path);
+	assert_non_null(strstr(out, want));
+
+	snprintf(cmd, sizeof(cmd), "%s/esaasd -c %s/missing.yaml 2>&1", harness_builddir(), pg.dir);
+	p = popen(cmd, "r");
+	assert_non_null(fgets(out, sizeof(out), p));
+	st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	assert_non_null(strstr(out, "missing.yaml: cannot open"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +745,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_sigterm_drains_and_releases, teardown),
 		cmocka_unit_test_teardown(test_schema_newer_than_binary_is_refused, teardown),
 		cmocka_unit_test_teardown(test_two_daemons_migrate_one_database_at_once, teardown),
+		cmocka_unit_test_teardown(test_readyz_follows_the_database, teardown),
+		cmocka_unit_test_teardown(test_json_logs, teardown),
+		cmocka_unit_test(test_command_line),
 	};
 	/* ESAAS_TEST_FILTER=test_kill_* runs a subset. */
 	const char *filter = getenv("ESAAS_TEST_FILTER");
