@@ -58,15 +58,9 @@ mkdir -p "$OUT/storage"
 	>"$OUT/storage/migrations.c.tmp"
 mv "$OUT/storage/migrations.c.tmp" "$OUT/storage/migrations.c"
 
-# The test build's workflows: only esaasd-test routes POST /api/v1/jobs.
-extra_sources="tests/testwf/testwf.c"
-
-compile()
-{
-	# $1: source path (absolute), $2: object path
-	# shellcheck disable=SC2086
-	$CC $CFLAGS $SAN_LIB -c "$1" -o "$2"
-}
+# The test build's workflows (only esaasd-test routes POST /api/v1/jobs),
+# and what the targets share.
+extra_sources="tests/testwf/testwf.c fuzz/support.c"
 
 objects=
 list=
