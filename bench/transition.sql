@@ -1,12 +1,17 @@
--- One transition as the engine writes it: TRANSITION_SQL from engine/engine.c
--- with its two parameters filled in, $1 (the lease owner) and $2 (a batch of
--- one job moving from s1 to s2 of test_noop).  bench/run checks that this
--- text still matches engine/engine.c before it uses it.
+-- One transition as the engine writes it, for pgbench: TRANSITION_SQL from
+-- engine/engine.c with its parameters filled in.  bench_engine refuses to
+-- run pgbench when this text (white space aside) no longer matches the
+-- engine's, once these are turned back into parameters:
+--   $1  the lease owner       'bench/pgbench'
+--   $2  the batch             the JSON literal: one job going from s1 to s2
+--   $3  the lease, seconds    :lease_s
 --
--- Each pgbench client updates its own job row (id = client_id + 1), whose
--- version it tracks in :v, so that the fencing condition matches every time
--- and every transaction updates one row and inserts one event.
+-- Each client moves its own job row (id = client_id + 1) and counts the
+-- row's version in :v (pgbench -D v=0), so that the fencing condition
+-- matches every time: every transaction updates one row, inserts one event
+-- and commits, as one transition written alone would.
 \set id :client_id + 1
+\set lease_s 30
 WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version": :v,
   "status": "running", "state": "s2", "attempt": 1,
   "context": {"runs": {"s1": 1}, "trace": ["s1"]}, "error": null, "observation": null,
@@ -26,18 +31,24 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
            THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,
   state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,
   lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,
-  lease_expires_at = CASE WHEN t.release THEN NULL ELSE j.lease_expires_at END,
+  lease_expires_at = CASE WHEN t.release THEN NULL
+           ELSE now() + :lease_s * interval '1 second' END,
   finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
   version = j.version + 1, updated_at = now()
   FROM t WHERE j.id = t.id AND j.lease_owner = 'bench/pgbench' AND j.lease_epoch = t.epoch
    AND j.version = t.version
-  RETURNING j.id, j.status, j.cancel_requested),
+  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),
+ done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id
+  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch
+   AND (j.lease_owner = 'bench/pgbench' OR j.lease_owner IS NULL)),
  e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,
   attempt, actor, worker, detail, duration_ms)
   SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,
    u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
   FROM t JOIN u ON u.id = t.id ORDER BY t.id),
  n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
-  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')))
- SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u;
+  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')
+   OR (u.release AND u.delay_ms = 0)))
+ SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u
+ UNION ALL SELECT id, cancel_requested, 0 FROM done_before;
 \set v :v + 1

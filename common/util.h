@@ -27,6 +27,9 @@ size_t strlcpy_s(char *dst, const char *src, size_t size);
 bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) MUST_CHECK;
 bool parse_int(const char *s, int min, int max, int *out) MUST_CHECK;
 
+/* A copy of s in which every byte that is not part of valid UTF-8 is '?'. */
+char *utf8_scrub(const char *s);
+
 /* Monotonic and wall clocks in milliseconds. */
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);

@@ -15,6 +15,7 @@
  * by lease owner, epoch and version: a row that no longer matches is a job
  * this process has lost, and it lets go of it.
  */
+#include "config.h"
 #include "engine/engine.h"
 #include "engine/fsm.h"
 #include "common/log.h"
@@ -33,6 +34,9 @@
 #define BATCH_MAX 512
 #define WRITE_RETRY_MS 500
 #define CLAIM_RETRY_MS 1000
+#define UNKNOWN_STATE_DELAY_MS 60000
+/* After the grace period, how long to wait for the last writes. */
+#define FINAL_WRITE_MS 10000
 
 enum run_phase { RUN_HANDLER, RUN_WRITING };
 
@@ -51,17 +55,28 @@ struct job_run {
 	int64_t state_elapsed_ms;     /* time already spent in the state at claim */
 	int64_t state_entered_mono;
 	enum run_phase phase;
+	int64_t lease_confirmed_mono; /* when a statement last extended the lease */
 	struct step *step;            /* the handler in flight */
 	struct event *deadline_ev;
 	int64_t started_wall_us, started_mono;
-	unsigned long long hb_gen;    /* heartbeat generation when claimed */
 };
 
-/* What a handler holds; outlives its run if the engine abandons it. */
+/*
+ * What a handler holds.  It keeps its own references to everything the
+ * handler can read, so that a handler abandoned by the engine (deadline,
+ * lost lease) stays memory-safe until it reports; its outcome is then
+ * ignored.
+ */
 struct step {
 	struct job_run *run;          /* NULL once abandoned */
 	void (*abort_cb)(void *arg);
 	void *abort_arg;
+	struct event_base *base;
+	int64_t id;
+	int attempt;
+	bool cleaning;
+	char *kind, *cluster, *state, *observation;
+	json_t *params, *context;
 };
 
 struct transition {
@@ -71,6 +86,7 @@ struct transition {
 	int64_t delay_ms;             /* next run time, from now */
 	bool entered;                 /* a new state starts: reset its clock */
 	bool cont;                    /* after commit, run the (new) state here */
+	bool solo;                    /* write alone: its batch failed */
 	char *ev_from;
 	const char *ev_outcome;
 	int ev_attempt;
@@ -84,12 +100,14 @@ struct engine {
 	const struct wf_registry *reg;
 	struct engine_options opt;
 	char owner[160];
+	char *kinds;                  /* the registry's kinds as a text[] literal */
 	struct db_listener *listener;
 
 	struct job_run *runs;
 	int nruns;
 
 	bool claiming, claim_again;
+	int64_t claim_sent_mono;
 	struct event *wake_ev;
 	int64_t wake_at_mono;         /* 0: not armed */
 
@@ -103,9 +121,9 @@ struct engine {
 	struct event *heartbeat_ev;
 	bool heartbeat_in_flight;
 	int queries;                  /* claim, wake-up and heartbeat statements in flight */
-	unsigned long long hb_gen;
 
 	bool stopping;
+	bool grace_over;
 	struct event *grace_ev;
 	void (*done_cb)(void *arg);
 	void *done_arg;
@@ -119,6 +137,7 @@ static void run_begin(struct job_run *run);
 static void writer_schedule(struct engine *e);
 static void arm_wake(struct engine *e, int64_t ms);
 static void check_done(struct engine *e);
+static void run_abandon_step(struct job_run *run);
 static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
 			  const char *msg);
 
@@ -145,8 +164,7 @@ static void run_free(struct job_run *run)
 	if (run->next)
 		run->next->prev = run->prev;
 	e->nruns--;
-	if (run->step)
-		run->step->run = NULL;
+	run_abandon_step(run);
 	if (run->deadline_ev)
 		event_free(run->deadline_ev);
 	json_decref(run->params);
@@ -160,6 +178,34 @@ static void run_free(struct job_run *run)
 	/* A slot is free: there may be work waiting for it. */
 	engine_poke(e);
 	check_done(e);
+}
+
+static struct step *step_new(struct job_run *run)
+{
+	struct step *s = xcalloc(1, sizeof(*s));
+	s->run = run;
+	s->base = run->e->base;
+	s->id = run->id;
+	s->attempt = run->job.attempt;
+	s->cleaning = run->job.ending != NULL;
+	s->kind = xstrdup(run->kind);
+	s->cluster = xstrdup(run->cluster);
+	s->state = xstrdup(run->job.state);
+	s->observation = run->job.observation ? xstrdup(run->job.observation) : NULL;
+	s->params = json_incref(run->params);
+	s->context = json_incref(run->context);
+	return s;
+}
+
+static void step_free(struct step *s)
+{
+	free(s->kind);
+	free(s->cluster);
+	free(s->state);
+	free(s->observation);
+	json_decref(s->params);
+	json_decref(s->context);
+	free(s);
 }
 
 /*
@@ -176,8 +222,17 @@ static void run_abandon_step(struct job_run *run)
 	s->run = NULL;
 	if (s->abort_cb) {
 		s->abort_cb(s->abort_arg);
-		free(s);
+		step_free(s);
 	}
+}
+
+/* Stop a handler whose job is no longer (surely) ours. */
+static void run_lost(struct job_run *run, const char *why)
+{
+	struct log_ctx ctx = run_ctx(run);
+	jlog_warn(&ctx, "%s; abandoning the state, another worker will run it", why);
+	run->e->stats.lost_leases++;
+	run_free(run);
 }
 
 /* --- the writer ----------------------------------------------------------------- */
@@ -258,9 +313,16 @@ static json_t *transition_json(const struct transition *t)
 }
 
 /*
- * One statement for the whole batch.  A waiting job whose cancellation was
- * requested while it ran is made runnable as 'cancelling' right away, so
- * that a long wait does not delay the cancel.
+ * One statement for the whole batch.  $1 owner, $2 the rows, $3 the lease
+ * in seconds, extended by every transition that keeps it.
+ *
+ * A waiting job whose cancellation was requested while it ran is made
+ * runnable as 'cancelling' right away, so that a long wait does not delay
+ * the cancel.  A row already at version + 1 under the same claim is this
+ * very transition, committed by an earlier send whose answer was lost: it
+ * is reported as written, not written twice.  NOTIFY wakes the other
+ * replicas when a job ends (its cluster's next job may start) or is handed
+ * back to run now.
  */
 static const char TRANSITION_SQL[] =
 	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
@@ -277,20 +339,37 @@ static const char TRANSITION_SQL[] =
 	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
 	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
 	"  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,"
-	"  lease_expires_at = CASE WHEN t.release THEN NULL ELSE j.lease_expires_at END,"
+	"  lease_expires_at = CASE WHEN t.release THEN NULL"
+	"           ELSE now() + $3 * interval '1 second' END,"
 	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
 	"  version = j.version + 1, updated_at = now()"
 	"  FROM t WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
 	"   AND j.version = t.version"
-	"  RETURNING j.id, j.status, j.cancel_requested),"
+	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),"
+	" done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id"
+	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
+	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
 	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
 	"  attempt, actor, worker, detail, duration_ms)"
 	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,"
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
-	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')))"
-	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u";
+	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
+	"   OR (u.release AND u.delay_ms = 0)))"
+	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u"
+	" UNION ALL SELECT id, cancel_requested, 0 FROM done_before";
+
+/* Errors after which the batch surely did not commit: send it again. */
+static bool db_error_retryable(const struct db_error *err)
+{
+	if (err->kind != DB_ERR_QUERY)
+		return true;
+	const char *st = err->sqlstate;
+	/* 40xxx serialization or deadlock, lock timeout, statement timeout, shutdown */
+	return strncmp(st, "40", 2) == 0 || strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0 ||
+	       strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
+}
 
 static int cmp_i64(const void *a, const void *b)
 {
@@ -319,7 +398,7 @@ static int cmp_committed(const void *a, const void *b)
 }
 
 /* After commit: continue, finish or let go of each job of the batch. */
-static void writer_done(struct engine *e, struct transition *batch, PGresult *res)
+static void writer_done(struct engine *e, struct transition *batch, PGresult *res, int64_t sent_mono)
 {
 	int n = PQntuples(res);
 	struct committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
@@ -347,6 +426,8 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 		}
 		e->stats.transitions++;
 		run->version++;
+		if (!t->release && sent_mono > run->lease_confirmed_mono)
+			run->lease_confirmed_mono = sent_mono;
 		run->cancel_requested = row->cancel_requested;
 		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
 			   t->ev_from ? t->ev_from : "-", run->job.status);
@@ -370,41 +451,86 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 struct write_ctx {
 	struct engine *e;
 	struct transition *batch;
+	int64_t sent_mono;
 };
+
+static void give_up_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	e->queries--;
+	if (err)
+		log_error("could not hand back a job after a failed write: %s", err->message);
+	check_done(e);
+}
+
+/*
+ * This transition cannot be written.  Hand the job back, fenced, for a
+ * later try, with the reason where on-call will see it, and let go of it.
+ */
+static void writer_give_up(struct engine *e, struct transition *t, const struct db_error *err)
+{
+	struct job_run *run = t->run;
+	struct log_ctx ctx = run_ctx(run);
+	jlog_error(&ctx, "cannot record the %s transition: %s; handing the job back", t->ev_outcome,
+		   err->message);
+	char id[24], epoch[24];
+	snprintf(id, sizeof(id), "%lld", (long long)run->id);
+	snprintf(epoch, sizeof(epoch), "%lld", (long long)run->epoch);
+	char *why = utf8_scrub(err->message);
+	char *obs = xasprintf("esaasd could not record the %s transition: %s", t->ev_outcome, why);
+	const char *p[] = {id, e->owner, epoch, obs};
+	e->queries++;
+	db_query_wait(e->db,
+		      "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL,"
+		      " status = CASE WHEN status = 'running' THEN 'waiting' ELSE status END,"
+		      " next_run_at = now() + interval '60 seconds', observation = $4"
+		      " WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
+		      4, p, give_up_cb, e);
+	free(obs);
+	free(why);
+	transition_free(t);
+	e->stats.lost_leases++;
+	run_free(run);
+}
 
 static void writer_result_cb(void *arg, PGresult *res, const struct db_error *err)
 {
 	struct write_ctx *w = arg;
 	struct engine *e = w->e;
 	struct transition *batch = w->batch;
+	int64_t sent_mono = w->sent_mono;
 	free(w);
 	e->writing = false;
-	if (err && err->kind != DB_ERR_QUERY) {
+	if (err && db_error_retryable(err)) {
 		/*
-		 * Unknown whether it committed.  Send it again: rows that did
-		 * commit no longer match their version and are let go, and
-		 * their jobs continue under whoever claims them next.
+		 * It did not commit, or (connection lost) it may have: send it
+		 * again.  Rows it already wrote are recognised by their version
+		 * and reported as written, not written twice.
 		 */
-		log_warn("writing %s transitions failed: %s; retrying", batch->ev_outcome, err->message);
+		log_warn("writing transitions failed%s%s: %s; retrying", *err->sqlstate ? " " : "",
+			 err->sqlstate, err->message);
 		e->writing = true;
 		e->retry_batch = batch;
 		struct timeval tv = {0, WRITE_RETRY_MS * 1000};
 		evtimer_add(e->write_retry_ev, &tv);
 		return;
 	}
-	if (err) {
-		log_error("writing transitions failed: %s", err->message);
-		/* Let go of these jobs; their leases expire and they run again. */
-		while (batch) {
-			struct transition *t = batch;
-			batch = t->next;
-			struct job_run *run = t->run;
-			transition_free(t);
-			e->stats.lost_leases++;
-			run_free(run);
+	if (err && batch->next) {
+		/* One row spoils the statement: write each alone to find it. */
+		log_error("writing transitions failed: %s; writing them one by one", err->message);
+		struct transition *last = batch;
+		for (struct transition *t = batch; t; t = t->next) {
+			t->solo = true;
+			last = t;
 		}
+		last->next = e->pending;
+		if (!e->pending)
+			e->pending_tail = &last->next;
+		e->pending = batch;
+	} else if (err) {
+		writer_give_up(e, batch, err);
 	} else {
-		writer_done(e, batch, res);
+		writer_done(e, batch, res, sent_mono);
 	}
 	writer_schedule(e);
 }
@@ -419,9 +545,12 @@ static void writer_send(struct engine *e, struct transition *batch)
 	struct write_ctx *w = xmalloc(sizeof(*w));
 	w->e = e;
 	w->batch = batch;
+	w->sent_mono = now_mono_ms();
 	e->writing = true;
-	const char *p[] = {e->owner, body};
-	db_query_wait(e->db, TRANSITION_SQL, 2, p, writer_result_cb, w);
+	char lease[16];
+	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
+	const char *p[] = {e->owner, body, lease};
+	db_query_wait(e->db, TRANSITION_SQL, 3, p, writer_result_cb, w);
 	free(body);
 }
 
@@ -430,10 +559,10 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 	struct engine *e = arg;
 	if (e->writing || !e->pending)
 		return;
-	/* Take up to BATCH_MAX transitions off the queue. */
+	/* Take up to BATCH_MAX transitions off the queue; a solo one alone. */
 	struct transition *batch = e->pending, *t = batch;
 	int n = 1;
-	while (t->next && n < BATCH_MAX) {
+	while (!t->solo && t->next && !t->next->solo && n < BATCH_MAX) {
 		t = t->next;
 		n++;
 	}
@@ -479,13 +608,17 @@ static void step_report(struct step *s, enum outcome out, const char *next, int6
 			const char *msg)
 {
 	struct job_run *run = s->run;
-	free(s);
+	step_free(s);
 	if (!run)
 		return; /* abandoned: the engine has moved on */
+	/* A message cut mid-character must not make the whole batch invalid JSON. */
+	char *clean = msg ? utf8_scrub(msg) : NULL;
+	msg = clean;
 	run->step = NULL;
 	if (run->deadline_ev)
 		event_del(run->deadline_ev);
 	apply_outcome(run, out, next, delay_ms, msg);
+	free(clean);
 }
 
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -528,8 +661,22 @@ static void run_begin(struct job_run *run)
 	}
 	const struct wf_state *st = workflow_state(run->wf, run->job.state);
 	if (!st) {
-		/* The runner turns an unknown state into a failure that names it. */
-		apply_outcome(run, OUT_FAIL, NULL, 0, "unknown state");
+		/*
+		 * A newer esaasd wrote a state this one does not know (a rollout
+		 * in progress): leave it for a replica that does.
+		 */
+		char *why = xasprintf("state %s of workflow %s is unknown to this esaasd %s; "
+				      "leaving it to another replica", run->job.state, run->wf->kind,
+				      PACKAGE_VERSION);
+		struct log_ctx ctx = run_ctx(run);
+		jlog_warn(&ctx, "%s", why);
+		set_str(&run->job.observation, why);
+		struct fsm_step_result res = {0};
+		fsm_release(&run->job, why, &res);
+		res.delay_ms = UNKNOWN_STATE_DELAY_MS;
+		queue_special(run, &res);
+		fsm_result_clear(&res);
+		free(why);
 		return;
 	}
 	if (st->deadline_s > 0) {
@@ -548,8 +695,7 @@ static void run_begin(struct job_run *run)
 		struct timeval tv = {left / 1000, (left % 1000) * 1000};
 		evtimer_add(run->deadline_ev, &tv);
 	}
-	struct step *s = xcalloc(1, sizeof(*s));
-	s->run = run;
+	struct step *s = step_new(run);
 	run->step = s;
 	run->phase = RUN_HANDLER;
 	struct log_ctx ctx = run_ctx(run);
@@ -559,16 +705,16 @@ static void run_begin(struct job_run *run)
 
 /* --- the step API ----------------------------------------------------------------- */
 
-int64_t step_job_id(const struct step *s) { return s->run->id; }
-const char *step_kind(const struct step *s) { return s->run->kind; }
-const char *step_cluster(const struct step *s) { return s->run->cluster; }
-const char *step_state(const struct step *s) { return s->run->job.state; }
-int step_attempt(const struct step *s) { return s->run->job.attempt; }
-json_t *step_params(const struct step *s) { return s->run->params; }
-json_t *step_context(struct step *s) { return s->run->context; }
-const char *step_last_observation(const struct step *s) { return s->run->job.observation; }
-bool step_cleaning_up(const struct step *s) { return s->run->job.ending != NULL; }
-struct event_base *step_base(const struct step *s) { return s->run->e->base; }
+int64_t step_job_id(const struct step *s) { return s->id; }
+const char *step_kind(const struct step *s) { return s->kind; }
+const char *step_cluster(const struct step *s) { return s->cluster; }
+const char *step_state(const struct step *s) { return s->state; }
+int step_attempt(const struct step *s) { return s->attempt; }
+json_t *step_params(const struct step *s) { return s->params; }
+json_t *step_context(struct step *s) { return s->context; }
+const char *step_last_observation(const struct step *s) { return s->observation; }
+bool step_cleaning_up(const struct step *s) { return s->cleaning; }
+struct event_base *step_base(const struct step *s) { return s->base; }
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
 {
@@ -629,9 +775,11 @@ static const char CLAIM_SQL[] =
 	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"   AND j.next_run_at <= now()"
 	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
+	"   AND j.kind = ANY($4::text[])"
 	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
-	"    AND p.cluster = j.cluster AND p.queue_seq < j.queue_seq"
-	"    AND p.status IN ('queued', 'running', 'waiting', 'cancelling'))"
+	"    AND p.cluster = j.cluster AND p.id <> j.id"
+	"    AND (p.status IN ('running', 'waiting', 'cancelling')"
+	"     OR (p.status = 'queued' AND p.queue_seq < j.queue_seq AND j.status = 'queued')))"
 	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
 	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
 	"  lease_expires_at = now() + $3 * interval '1 second',"
@@ -650,9 +798,11 @@ static const char NEXT_WAKE_SQL[] =
 	"  coalesce(j.lease_expires_at, j.next_run_at))) - now()) * 1000)::bigint"
 	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
+	"  AND j.kind = ANY($2::text[])"
 	"  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
-	"   AND p.cluster = j.cluster AND p.queue_seq < j.queue_seq"
-	"   AND p.status IN ('queued', 'running', 'waiting', 'cancelling'))";
+	"   AND p.cluster = j.cluster AND p.id <> j.id"
+	"   AND ((p.status IN ('running', 'waiting', 'cancelling') AND j.status = 'queued')"
+	"    OR (p.status = 'queued' AND p.queue_seq < j.queue_seq AND j.status = 'queued')))";
 
 static void arm_wake(struct engine *e, int64_t ms)
 {
@@ -716,7 +866,7 @@ static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
 	run->cancel_requested = strcmp(PQgetvalue(res, i, 15), "t") == 0;
 	set_str(&run->takeover_from, db_value(res, i, 17));
 	run->state_entered_mono = now_mono_ms();
-	run->hb_gen = e->hb_gen;
+	run->lease_confirmed_mono = e->claim_sent_mono;
 	run->wf = wf;
 	if (!run->params)
 		run->params = json_object();
@@ -751,6 +901,12 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		if (!run)
 			continue;
 		e->stats.claimed++;
+		/* Our own run of this job whose lease expired is not ours any more. */
+		for (struct job_run *old = e->runs; old; old = old->next)
+			if (old != run && old->id == run->id) {
+				run_lost(old, "claimed again after its lease expired");
+				break;
+			}
 		struct log_ctx ctx = run_ctx(run);
 		if (run->takeover_from) {
 			e->stats.takeovers++;
@@ -782,9 +938,9 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		e->claim_again = false;
 		engine_poke(e);
 	} else if (!e->stopping) {
-		const char *p[] = {e->owner};
+		const char *p[] = {e->owner, e->kinds};
 		e->queries++;
-		db_query_wait(e->db, NEXT_WAKE_SQL, 1, p, next_wake_cb, e);
+		db_query_wait(e->db, NEXT_WAKE_SQL, 2, p, next_wake_cb, e);
 	}
 }
 
@@ -811,11 +967,12 @@ static void engine_poke(struct engine *e)
 	char lim[16], lease[16];
 	snprintf(lim, sizeof(lim), "%d", limit);
 	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
-	const char *p[] = {e->owner, lim, lease};
+	const char *p[] = {e->owner, lim, lease, e->kinds};
 	e->claiming = true;
 	e->claim_again = false;
+	e->claim_sent_mono = now_mono_ms();
 	e->queries++;
-	db_query_wait(e->db, CLAIM_SQL, 3, p, claim_cb, e);
+	db_query_wait(e->db, CLAIM_SQL, 4, p, claim_cb, e);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -835,70 +992,125 @@ static void notified_cb(void *arg)
 
 /* --- heartbeat ------------------------------------------------------------------------ */
 
+/*
+ * Extend the leases of exactly the runs held now, by (id, epoch): a job
+ * this process let go of must expire so that another worker rescues it.
+ * Rows the writer has locked are skipped rather than waited for (the
+ * writer extends what it keeps), so the two never deadlock.
+ */
+static const char HEARTBEAT_SQL[] =
+	"WITH held AS (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS h(id, epoch)),"
+	" lk AS (SELECT j.id FROM jobs j JOIN held h ON j.id = h.id"
+	"  WHERE j.lease_owner = $1 AND j.lease_epoch = h.epoch FOR UPDATE OF j SKIP LOCKED),"
+	" u AS (UPDATE jobs j SET lease_expires_at = now() + $4 * interval '1 second'"
+	"  FROM lk WHERE j.id = lk.id RETURNING j.id)"
+	" SELECT h.id, h.epoch, u.id IS NOT NULL,"
+	"  coalesce(j.lease_owner = $1 AND j.lease_epoch = h.epoch, false)"
+	" FROM held h LEFT JOIN u ON u.id = h.id LEFT JOIN jobs j ON j.id = h.id";
+
 struct hb_ctx {
 	struct engine *e;
-	unsigned long long gen;
+	int64_t sent_mono;
 };
 
-static void heartbeat_result(struct engine *e, unsigned long long gen, PGresult *res,
+static struct job_run *find_run(struct engine *e, int64_t id, int64_t epoch)
+{
+	for (struct job_run *run = e->runs; run; run = run->next)
+		if (run->id == id && run->epoch == epoch)
+			return run;
+	return NULL;
+}
+
+static void heartbeat_result(struct engine *e, int64_t sent_mono, PGresult *res,
 			     const struct db_error *err)
 {
 	if (err) {
 		log_warn("heartbeat failed: %s", err->message);
 		return;
 	}
-	int n = PQntuples(res);
-	int64_t *held = xcalloc((size_t)n + 1, sizeof(int64_t));
-	for (int i = 0; i < n; i++)
-		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &held[i]))
-			held[i] = 0;
-	qsort(held, (size_t)n, sizeof(int64_t), cmp_i64);
-	/* A handler whose job is no longer ours must stop now. */
-	struct job_run *run = e->runs;
-	while (run) {
-		struct job_run *next = run->next;
-		if (run->phase == RUN_HANDLER && run->hb_gen < gen &&
-		    !bsearch(&run->id, held, (size_t)n, sizeof(int64_t), cmp_i64)) {
-			struct log_ctx ctx = run_ctx(run);
-			jlog_warn(&ctx, "lease lost while the state was running; abandoning it");
-			e->stats.lost_leases++;
-			run_abandon_step(run);
-			run_free(run);
-		}
-		run = next;
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t id, epoch;
+		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &id) ||
+		    !parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &epoch))
+			continue;
+		struct job_run *run = find_run(e, id, epoch);
+		if (!run)
+			continue;
+		bool renewed = strcmp(PQgetvalue(res, i, 2), "t") == 0;
+		bool ours = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+		if (renewed && sent_mono > run->lease_confirmed_mono)
+			run->lease_confirmed_mono = sent_mono;
+		else if (!ours && run->phase == RUN_HANDLER)
+			run_lost(run, "lease lost while the state was running");
 	}
-	free(held);
 }
 
 static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
 {
 	struct hb_ctx *h = arg;
 	struct engine *e = h->e;
-	unsigned long long gen = h->gen;
+	int64_t sent = h->sent_mono;
 	free(h);
 	e->heartbeat_in_flight = false;
 	e->queries--;
-	heartbeat_result(e, gen, res, err);
+	heartbeat_result(e, sent, res, err);
 	check_done(e);
+}
+
+/*
+ * A handler whose lease has not been confirmed for lease - heartbeat
+ * (database unreachable, heartbeats failing) stops before the lease can
+ * expire under it and another worker start the same state.
+ */
+static void abandon_unconfirmed(struct engine *e)
+{
+	int64_t now = now_mono_ms();
+	int64_t limit = ((int64_t)e->opt.lease_s - e->opt.heartbeat_s) * 1000;
+	struct job_run *run = e->runs;
+	while (run) {
+		struct job_run *next = run->next;
+		if (run->phase == RUN_HANDLER && now - run->lease_confirmed_mono > limit) {
+			char *why = xasprintf("lease not confirmed for %llds",
+					      (long long)(now - run->lease_confirmed_mono) / 1000);
+			run_lost(run, why);
+			free(why);
+		}
+		run = next;
+	}
 }
 
 static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
+	abandon_unconfirmed(e);
 	if (e->heartbeat_in_flight || e->nruns == 0)
 		return;
+	/* "{1,2,3}": the ids and epochs of every run held now. */
+	size_t cap = (size_t)e->nruns * 21 + 3;
+	char *ids = xmalloc(cap), *epochs = xmalloc(cap);
+	size_t il = 0, el = 0;
+	ids[il++] = '{';
+	epochs[el++] = '{';
+	for (struct job_run *run = e->runs; run; run = run->next) {
+		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "", (long long)run->id);
+		el += (size_t)snprintf(epochs + el, cap - el, "%s%lld", el > 1 ? "," : "",
+				       (long long)run->epoch);
+	}
+	ids[il++] = '}';
+	ids[il] = '\0';
+	epochs[el++] = '}';
+	epochs[el] = '\0';
 	struct hb_ctx *h = xmalloc(sizeof(*h));
 	h->e = e;
-	h->gen = ++e->hb_gen;
+	h->sent_mono = now_mono_ms();
 	e->heartbeat_in_flight = true;
 	e->queries++;
 	char lease[16];
 	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
-	const char *p[] = {e->owner, lease};
-	db_query_wait(e->db,
-		      "UPDATE jobs SET lease_expires_at = now() + $2 * interval '1 second'"
-		      " WHERE lease_owner = $1 RETURNING id",
-		      2, p, heartbeat_cb, h);
+	const char *p[] = {e->owner, ids, epochs, lease};
+	db_query_wait(e->db, HEARTBEAT_SQL, 4, p, heartbeat_cb, h);
+	free(ids);
+	free(epochs);
 }
 
 /* --- life cycle ------------------------------------------------------------------------ */
@@ -918,6 +1130,17 @@ struct engine *engine_new(struct event_base *base, struct db_pool *db, const str
 	rand_hex(rnd, 4);
 	snprintf(e->owner, sizeof(e->owner), "%s/%d/%s", host, (int)getpid(), rnd);
 	e->pending_tail = &e->pending;
+	/* Claim only what this binary can run: mixed versions during a rollout. */
+	size_t cap = 3;
+	for (int i = 0; i < reg->count; i++)
+		cap += strlen(reg->items[i]->kind) + 3;
+	e->kinds = xmalloc(cap);
+	size_t kl = 0;
+	e->kinds[kl++] = '{';
+	for (int i = 0; i < reg->count; i++)
+		kl += (size_t)snprintf(e->kinds + kl, cap - kl, "%s\"%s\"", i ? "," : "",
+				       reg->items[i]->kind);
+	snprintf(e->kinds + kl, cap - kl, "}");
 	e->wake_ev = evtimer_new(base, wake_cb, e);
 	e->flush_ev = event_new(base, -1, 0, flush_cb, e);
 	e->write_retry_ev = evtimer_new(base, write_retry_cb, e);
@@ -956,10 +1179,25 @@ static void check_done(struct engine *e)
 		e->done_cb(e->done_arg);
 }
 
-/* Grace is over: hand the states still running back to the queue. */
+/*
+ * Grace is over: hand the states still running back to the queue.  If even
+ * that cannot be written (database down), give up after FINAL_WRITE_MS: the
+ * leases then expire and other workers take the jobs over.
+ */
 static void grace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
+	if (e->grace_over) {
+		log_error("engine stopping with %d jobs whose last transition could not be written; "
+			  "their leases will expire", e->nruns);
+		e->done_called = true;
+		if (e->done_cb)
+			e->done_cb(e->done_arg);
+		return;
+	}
+	e->grace_over = true;
+	struct timeval tv = {FINAL_WRITE_MS / 1000, (FINAL_WRITE_MS % 1000) * 1000};
+	evtimer_add(e->grace_ev, &tv);
 	for (struct job_run *run = e->runs; run; run = run->next) {
 		if (run->phase != RUN_HANDLER)
 			continue;
@@ -1020,6 +1258,7 @@ void engine_free(struct engine *e)
 	event_free(e->heartbeat_ev);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
+	free(e->kinds);
 	free(e);
 }
 

@@ -46,7 +46,8 @@ static void result(struct fsm_step_result *res, const char *outcome, const char 
 	res->outcome = outcome;
 	set_str(&res->detail, detail);
 	res->release = release;
-	res->delay_ms = delay_ms < 0 ? 0 : delay_ms;
+	/* A delay from a header or a bug must not overflow the database's interval. */
+	res->delay_ms = delay_ms < 0 ? 0 : delay_ms > FSM_MAX_DELAY_MS ? FSM_MAX_DELAY_MS : delay_ms;
 	res->entered = entered;
 	res->cont = cont;
 }

@@ -29,7 +29,7 @@ typedef void (*state_run_fn)(struct step *step);
 struct wf_state {
 	const char *name;
 	state_run_fn run;
-	int deadline_s;        /* time allowed in this state, from first entry */
+	int deadline_s;        /* time allowed in this state, from first entry; > 0 */
 	int max_attempts;      /* RETRY outcomes allowed; 0: the engine default */
 	const char *next;      /* default next state; NULL ends the workflow */
 	bool replay_safe;      /* on-call may replay from here */
@@ -105,6 +105,9 @@ struct fsm_step_result {
 };
 
 struct backoff_policy;
+
+/* The longest a job can be parked by one WAIT or RETRY: a week. */
+#define FSM_MAX_DELAY_MS (7LL * 24 * 3600 * 1000)
 
 /*
  * Apply a handler's outcome to job.  draining: the process is shutting

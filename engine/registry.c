@@ -37,9 +37,10 @@ static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 				 st->name, st->next);
 			return false;
 		}
-		if (st->deadline_s < 0 || st->max_attempts < 0) {
-			snprintf(err, errlen, "workflow %s: state %s has a negative limit", wf->kind,
-				 st->name);
+		/* Every state has a deadline: a stuck handler must end somewhere. */
+		if (st->deadline_s <= 0 || st->max_attempts < 0) {
+			snprintf(err, errlen, "workflow %s: state %s needs a positive deadline and a "
+				 "non-negative attempt limit", wf->kind, st->name);
 			return false;
 		}
 	}

@@ -81,6 +81,18 @@ static void conn_arm(struct db_conn *c, short what);
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct db_pool *p);
 static void listener_connected(struct db_listener *l);
+static void conn_send(struct db_conn *c, struct db_req *r);
+
+static const char SESSION_SETUP_SQL[] =
+	"SELECT set_config('statement_timeout', '60s', false),"
+	" set_config('lock_timeout', '10s', false),"
+	" set_config('idle_in_transaction_session_timeout', '60s', false)";
+
+static void session_setup_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	if (err)
+		log_warn("database session setup failed: %s", err->message);
+}
 
 /* --- requests ------------------------------------------------------------ */
 
@@ -248,9 +260,27 @@ static void conn_arm(struct db_conn *c, short what)
 	event_add(c->io, NULL);
 }
 
+/*
+ * TCP keepalives and a user timeout find a dead server in seconds rather
+ * than minutes; the caller's conninfo (expanded from dbname) is read first
+ * and wins for anything it sets that is not listed here.
+ */
+static PGconn *connect_start(const char *conninfo)
+{
+	static const char *const keys[] = {
+		"dbname", "fallback_application_name", "connect_timeout", "keepalives",
+		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+		NULL,
+	};
+	const char *const values[] = {
+		conninfo, "esaasd", "10", "1", "30", "10", "3", "30000", NULL,
+	};
+	return PQconnectStartParams(keys, values, 1);
+}
+
 static void conn_start(struct db_conn *c)
 {
-	c->pg = PQconnectStart(c->conninfo);
+	c->pg = connect_start(c->conninfo);
 	if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_lost(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
@@ -267,12 +297,14 @@ static void conn_became_ready(struct db_conn *c)
 	if (c->pool) {
 		struct db_pool *p = c->pool;
 		p->reconnects++;
-		c->state = CONN_IDLE;
-		conn_arm(c, EV_READ); /* notices, or the server closing on us */
 		log_debug("database connection established");
+		/*
+		 * Bound every statement: a row lock held by someone's open
+		 * transaction must not stall the engine's writer for ever.
+		 */
+		conn_send(c, req_new(SESSION_SETUP_SQL, 0, NULL, session_setup_cb, p, true));
 		if (p->on_connect)
 			p->on_connect(p->on_connect_arg);
-		pool_dispatch(p);
 	} else {
 		listener_connected(c->listener);
 	}
@@ -395,9 +427,15 @@ static void pool_conn_io(struct db_conn *c, short what)
 	switch (conn_read_results(c)) {
 	case READ_LOST:
 		break;
-	case READ_PENDING:
-		conn_arm(c, EV_READ);
+	case READ_PENDING: {
+		/* libpq may still hold output that reading made room for. */
+		int f = PQflush(c->pg);
+		if (f < 0)
+			conn_lost(c, PQerrorMessage(c->pg));
+		else
+			conn_arm(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
 		break;
+	}
 	case READ_DONE:
 		pool_dispatch(c->pool);
 		break;

@@ -57,11 +57,17 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 
 /* --- submit -------------------------------------------------------------------- */
 
+/*
+ * Submissions to one cluster take a lock first, so that queue order
+ * (queue_seq, drawn at insert) is also commit order: a job can never appear
+ * ahead of one that is already running.
+ */
 #define SUBMIT_SQL                                                                               \
-	"WITH ins AS ("                                                                          \
+	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"      \
+	" ins AS ("                                                                              \
 	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"     \
 	"                   idempotency_key)"                                                   \
-	" VALUES ($1, $2, $3, $4::jsonb, 'queued', $5, $6, $7)"                                 \
+	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk"                           \
 	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
 	" RETURNING *),"                                                                        \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
@@ -264,14 +270,16 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
 /* --- cancel -------------------------------------------------------------------- */
 
 /*
+ * cur is the row as locked, its newest version, which a plain read of the
+ * statement's snapshot might not be.
+ *
  * A queued job that no worker has touched is cancelled at once.  A waiting
  * job holds no lease: it becomes 'cancelling' and runnable now, so a worker
  * picks it up and runs the cleanup.  A running job only gets the flag: its
  * worker sees it when it commits the state it is in.
  */
 #define CANCEL_SQL                                                                            \
-	"WITH cur AS (SELECT id, status, cancel_requested, lease_owner, started_at FROM jobs"  \
-	"  WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"                                      \
+	"WITH cur AS (SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"        \
 	" u AS (UPDATE jobs j SET cancel_requested = true,"                                    \
 	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"               \
 	"                 AND cur.started_at IS NULL THEN 'cancelled'"                         \
@@ -293,8 +301,7 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u"                        \
 	"  WHERE u.status IN ('cancelled', 'cancelling'))"                                     \
 	" SELECT cur.status, cur.cancel_requested, (SELECT count(*) FROM n),"                  \
-	"  coalesce((SELECT " JOB_JSON("x") " FROM u x),"                                      \
-	"           (SELECT " JOB_JSON("y") " FROM jobs y WHERE y.id = cur.id))"               \
+	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                  \
 	" FROM cur"
 
 struct cancel_ctx {

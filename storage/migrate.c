@@ -42,12 +42,14 @@ static bool exec1(PGconn *pg, const char *sql, int nparams, const char *const *p
 /*
  * Migration files hold several statements; the extended protocol takes one
  * at a time.  A statement ends with ';' at the end of a line, outside a
- * dollar-quoted body.  Calls fn for each; stops at the first false.
+ * dollar-quoted body; the files are ours, written to that rule (no '$$' or
+ * line-ending ';' inside string literals).  Calls fn for each; stops at the
+ * first false.
  */
 static bool for_each_statement(const char *sql, bool (*fn)(const char *stmt, void *arg), void *arg)
 {
 	size_t len = strlen(sql);
-	char *buf = xmalloc(len + 1);
+	char *buf = xmalloc(len + 2);
 	size_t n = 0;
 	bool in_dollar = false;
 	bool ok = true;
@@ -55,7 +57,12 @@ static bool for_each_statement(const char *sql, bool (*fn)(const char *stmt, voi
 	while (ok && *line) {
 		const char *eol = strchr(line, '\n');
 		size_t ll = eol ? (size_t)(eol - line) : strlen(line);
-		for (const char *p = line; p + 1 < line + ll; p++)
+		const char *text = line;
+		while (text < line + ll && (*text == ' ' || *text == '\t'))
+			text++;
+		/* A comment line neither opens a body nor ends a statement. */
+		bool comment = text + 1 < line + ll && text[0] == '-' && text[1] == '-';
+		for (const char *p = line; !comment && p + 1 < line + ll; p++)
 			if (p[0] == '$' && p[1] == '$') {
 				in_dollar = !in_dollar;
 				p++;
@@ -66,7 +73,7 @@ static bool for_each_statement(const char *sql, bool (*fn)(const char *stmt, voi
 		size_t t = ll;
 		while (t && (line[t - 1] == ' ' || line[t - 1] == '\t' || line[t - 1] == '\r'))
 			t--;
-		if (!in_dollar && t && line[t - 1] == ';') {
+		if (!comment && !in_dollar && t && line[t - 1] == ';') {
 			buf[n] = '\0';
 			ok = fn(buf, arg);
 			n = 0;

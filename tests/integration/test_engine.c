@@ -725,6 +725,126 @@ static void test_command_line(void **state)
 	assert_non_null(strstr(out, "missing.yaml: cannot open"));
 }
 
+/* A message that is not valid UTF-8 is stored, scrubbed, not lost. */
+static void test_invalid_utf8_message_is_scrubbed(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"badutf8\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	assert_string_equal(jstr(job, "error"), "work: cut ??");
+	json_decref(job);
+}
+
+/*
+ * A transition the database refuses spoils only its own job: the batch is
+ * written again row by row, and the refused job is handed back with the
+ * reason, not left leased for ever.
+ */
+static void test_refused_transition_is_isolated_and_handed_back(void **state)
+{
+	struct esaasd_opts o = {.workers = 16};
+	struct fixture *f = *state = fixture_new(&o);
+	PGresult *r = PQexecParams(f->sql,
+				   "ALTER TABLE jobs ADD CONSTRAINT poison"
+				   " CHECK (cluster <> 'poison' OR state <> 'verify') NOT VALID",
+				   0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	enum { N = 8 };
+	int64_t ids[N];
+	int64_t bad = submit_job(&f->d, "test", "poison", NULL);
+	for (int i = 0; i < N; i++) {
+		char cluster[16];
+		snprintf(cluster, sizeof(cluster), "ok%d", i);
+		ids[i] = submit_job(&f->d, "test", cluster, NULL);
+	}
+	for (int i = 0; i < N; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 20000);
+		assert_non_null(j);
+		assert_string_equal(jstr(j, "status"), "succeeded");
+		json_decref(j);
+	}
+	char bid[24];
+	snprintf(bid, sizeof(bid), "%lld", (long long)bad);
+	const char *q[] = {bid};
+	int64_t deadline = harness_now_ms() + 20000;
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
+			       " AND observation LIKE 'esaasd could not record%poison%'", 1, q) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(10);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
+					 " AND observation LIKE 'esaasd could not record%poison%'", 1, q),
+			 1);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'",
+				 1, q),
+			 1);
+}
+
+/*
+ * A job of a cluster must not start while another job of that cluster is
+ * in progress, even one queued ahead of it that committed late.
+ */
+static void test_started_job_blocks_its_cluster(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	PGconn *tx = sql_connect(f->dburl);
+	PGresult *r = PQexecParams(tx, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+	PQclear(r);
+	/* Takes its queue number now, commits later. */
+	r = PQexecParams(tx,
+			 "INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by)"
+			 " VALUES ('default', 'c3', 'test', '{}', 'queued', 'prepare', 'test')"
+			 " RETURNING id",
+			 0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	char early[24];
+	snprintf(early, sizeof(early), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	int64_t later = submit_job(&f->d, "test", "c3", "{\"plan\": {\"work\": [\"sleep:800\"]}}");
+	json_t *j = wait_job_status(&f->d, later, "running", 10000);
+	assert_non_null(j);
+	json_decref(j);
+	r = PQexecParams(tx, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+	PQclear(r);
+	PQfinish(tx);
+	json_t *a = wait_job_done(&f->d, later, 20000);
+	int64_t early_id = strtoll(early, NULL, 10);
+	json_t *b = wait_job_done(&f->d, early_id, 20000);
+	assert_non_null(a);
+	assert_non_null(b);
+	json_decref(a);
+	json_decref(b);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs a JOIN jobs b ON a.cluster = b.cluster"
+				 " AND a.id < b.id WHERE a.started_at < b.finished_at"
+				 " AND b.started_at < a.finished_at",
+				 0, NULL),
+			 0);
+}
+
+/* A kind this esaasd does not know (a newer replica's) is left alone. */
+static void test_unknown_kind_is_not_claimed(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	PGresult *r = PQexecParams(f->sql,
+				   "INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"
+				   " submitted_by) VALUES ('default', 'x', 'from_the_future', '{}', 'queued',"
+				   " 'start', 'test')",
+				   0, NULL, NULL, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	int64_t id = submit_job(&f->d, "test", "y", NULL);
+	json_t *j = wait_job_done(&f->d, id, 20000);
+	json_decref(j);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE kind = 'from_the_future'"
+				 " AND status = 'queued' AND lease_owner IS NULL AND started_at IS NULL",
+				 0, NULL),
+			 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,6 +868,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_readyz_follows_the_database, teardown),
 		cmocka_unit_test_teardown(test_json_logs, teardown),
 		cmocka_unit_test(test_command_line),
+		cmocka_unit_test_teardown(test_invalid_utf8_message_is_scrubbed, teardown),
+		cmocka_unit_test_teardown(test_refused_transition_is_isolated_and_handed_back, teardown),
+		cmocka_unit_test_teardown(test_started_job_blocks_its_cluster, teardown),
+		cmocka_unit_test_teardown(test_unknown_kind_is_not_claimed, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_kill_* runs a subset. */
 	const char *filter = getenv("ESAAS_TEST_FILTER");

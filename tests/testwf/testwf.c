@@ -71,6 +71,9 @@ static void testwf_run(struct step *s)
 		step_wait(s, ms, "%s: waiting (run %d)", step_state(s), n + 1);
 	} else if (strcmp(a, "retry") == 0) {
 		step_retry(s, "%s: simulated transient error (run %d)", step_state(s), n + 1);
+	} else if (strcmp(a, "badutf8") == 0) {
+		/* A message cut in the middle of a character, as a careless %.Ns would. */
+		step_fail(s, "%s: cut \xe2\x82", step_state(s));
 	} else if (strcmp(a, "fail") == 0) {
 		step_fail(s, "%s: simulated permanent error", step_state(s));
 	} else if (strncmp(a, "sleep:", 6) == 0 && parse_int64(a + 6, 0, 3600000, &ms)) {

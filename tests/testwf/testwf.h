@@ -10,6 +10,7 @@
  *   wait:MS         not ready yet, run again in MS
  *   retry           a transient failure
  *   fail            a permanent failure
+ *   badutf8         a permanent failure whose message is not valid UTF-8
  *   sleep:MS        work for MS milliseconds, then next
  *   hang            never answer (until aborted)
  * Each run appends "state" to context.trace, so a test can read what ran.

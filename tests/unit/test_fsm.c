@@ -107,6 +107,19 @@ static void test_wait_parks_with_observation(void **st)
 	done(&j, &r);
 }
 
+static void test_wait_delay_is_clamped(void **st)
+{
+	struct fsm_job j;
+	struct fsm_step_result r = {0};
+	job_at(&j, "b");
+	fsm_apply(&wf, &retry, false, &j, OUT_WAIT, NULL, INT64_MAX, "forever", &r);
+	assert_int_equal(r.delay_ms, FSM_MAX_DELAY_MS);
+	fsm_result_clear(&r);
+	fsm_apply(&wf, &retry, false, &j, OUT_WAIT, NULL, -5, "negative", &r);
+	assert_int_equal(r.delay_ms, 0);
+	done(&j, &r);
+}
+
 static void test_retry_backs_off_then_gives_up(void **st)
 {
 	struct fsm_job j;
@@ -271,6 +284,11 @@ static void test_registry_rejects_bad_tables(void **st)
 	assert_false(wf_registry_add(&reg, &bad_dup, err, sizeof(err)));
 	assert_non_null(strstr(err, "twice"));
 
+	static const struct wf_state no_deadline[] = {{"a", noop, 0, 0, NULL, false}};
+	static const struct workflow bad_deadline = {.kind = "d", .states = no_deadline, .nstates = 1};
+	assert_false(wf_registry_add(&reg, &bad_deadline, err, sizeof(err)));
+	assert_non_null(strstr(err, "positive deadline"));
+
 	static const struct workflow bad_cleanup = {.kind = "z", .states = states, .nstates = 3,
 						    .cleanup = "nope"};
 	assert_false(wf_registry_add(&reg, &bad_cleanup, err, sizeof(err)));
@@ -289,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_goto_and_unknown_goto),
 		cmocka_unit_test(test_last_state_succeeds),
 		cmocka_unit_test(test_wait_parks_with_observation),
+		cmocka_unit_test(test_wait_delay_is_clamped),
 		cmocka_unit_test(test_retry_backs_off_then_gives_up),
 		cmocka_unit_test(test_retry_uses_default_limit),
 		cmocka_unit_test(test_fail_runs_cleanup_then_ends_failed),

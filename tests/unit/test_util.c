@@ -273,6 +273,27 @@ static void test_clocks(void **state)
 	assert_true(now_wall_ms() > 1577836800000LL);
 }
 
+static void test_utf8_scrub(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"plain ascii", "plain ascii"},
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+		{"cut \xe2\x82", "cut ??"},           /* a character cut short */
+		{"\xff\xfe x", "?? x"},                /* never valid */
+		{"\xc0\xaf", "??"},                     /* overlong '/' */
+		{"\xed\xa0\x80", "???"},               /* a UTF-16 surrogate */
+		{"\xf4\x90\x80\x80", "????"},         /* past U+10FFFF */
+		{"", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *s = utf8_scrub(cases[i].in);
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -290,6 +311,7 @@ int main(void)
 		cmocka_unit_test(test_xstrdup),
 		cmocka_unit_test(test_xcalloc_zeroed),
 		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_utf8_scrub),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
