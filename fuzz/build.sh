@@ -52,6 +52,20 @@ if [ -z "$lib_sources" ]; then
 	exit 1
 fi
 
+# config.h as configure would write it: the PACKAGE_* of AC_INIT.
+name=$(sed -n 's/^AC_INIT(\[\([^]]*\)\], *\[\([^]]*\)\].*/\1/p' "$top/configure.ac")
+version=$(sed -n 's/^AC_INIT(\[\([^]]*\)\], *\[\([^]]*\)\].*/\2/p' "$top/configure.ac")
+awk -v name="$name" -v version="$version" '
+	$1 == "#undef" {
+		v["PACKAGE"] = v["PACKAGE_NAME"] = v["PACKAGE_TARNAME"] = name
+		v["PACKAGE_VERSION"] = v["VERSION"] = version
+		v["PACKAGE_STRING"] = name " " version
+		v["PACKAGE_BUGREPORT"] = v["PACKAGE_URL"] = ""
+		if ($2 in v) { printf "#define %s \"%s\"\n", $2, v[$2]; next }
+	}
+	{ print }
+' "$top/config.h.in" >"$OUT/config.h"
+
 # storage/migrations.c is generated, as the Makefile does.
 mkdir -p "$OUT/storage"
 (cd "$top" && sh storage/embed-migrations.sh storage/migrations/*.sql) \

@@ -13,6 +13,10 @@
  * the unit tests do; a request that passes its checks then reaches
  * storage_*() with NULL.
  *
+ * An input whose last byte is 0x04 (^D) is sent without that byte, and the
+ * client hangs up at once, without waiting for the answer: the server then
+ * learns of it while the request may still be waiting for the database.
+ *
  * Besides crashes and leaks, the first answer is checked (support.h): an
  * HTTP status line, and for our JSON errors the {"error": {"code",
  * "message"[, "field"]}} shape, with a field for every 422.
@@ -47,6 +51,8 @@
 /* Loop turns without news after which the exchange is taken as over. */
 #define IDLE_TURNS 6
 #define MAX_TURNS 512
+/* The last byte of an input that hangs up without reading the answer. */
+#define HANG_UP 0x04
 /* Only the start of the answer is kept for the checks. */
 #define KEEP_BYTES 65536
 
@@ -293,6 +299,14 @@ static void check_answer(const struct client *c, const uint8_t *data, size_t siz
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct client c;
+
+	if (size > 0 && data[size - 1] == HANG_UP) {
+		client_connect(&c);
+		client_send(&c, data, size - 1);
+		client_free(&c);
+		settle(NULL);
+		return 0;
+	}
 
 	client_connect(&c);
 	client_send(&c, data, size);

@@ -44,6 +44,7 @@ struct esaasd_opts {
 	int retry_base_ms;     /* 0: 20 */
 	int retry_cap_ms;      /* 0: 200 */
 	bool json_logs;        /* log.format: json */
+	const char *log_file;  /* log.file (else stderr, into esaasd->log) */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */

@@ -845,6 +845,43 @@ static void test_unknown_kind_is_not_claimed(void **state)
 			 1);
 }
 
+static bool file_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	char line[4096];
+	bool found = false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* SIGHUP reopens log.file, so rotation by rename works. */
+static void test_sighup_reopens_the_log_file(void **state)
+{
+	char path[512], rotated[512];
+	snprintf(path, sizeof(path), "%s/rotating.log", pg.dir);
+	snprintf(rotated, sizeof(rotated), "%s/rotating.log.1", pg.dir);
+	struct esaasd_opts o = {.log_file = path};
+	struct fixture *f = *state = fixture_new(&o);
+	assert_true(file_contains(path, "listening on"));
+	assert_int_equal(rename(path, rotated), 0);
+	kill(f->d.pid, SIGHUP);
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!file_contains(path, "log reopened") && harness_now_ms() < deadline)
+		msleep(10);
+	assert_true(file_contains(path, "log reopened"));
+	int64_t id = submit_job(&f->d, "test", "logs", NULL);
+	json_t *j = wait_job_done(&f->d, id, 20000);
+	json_decref(j);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "job=%lld ", (long long)id);
+	assert_true(file_contains(path, needle));
+	assert_false(file_contains(rotated, needle));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -868,6 +905,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_readyz_follows_the_database, teardown),
 		cmocka_unit_test_teardown(test_json_logs, teardown),
 		cmocka_unit_test(test_command_line),
+		cmocka_unit_test_teardown(test_sighup_reopens_the_log_file, teardown),
 		cmocka_unit_test_teardown(test_invalid_utf8_message_is_scrubbed, teardown),
 		cmocka_unit_test_teardown(test_refused_transition_is_isolated_and_handed_back, teardown),
 		cmocka_unit_test_teardown(test_started_job_blocks_its_cluster, teardown),
