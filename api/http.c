@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 struct route {
@@ -92,10 +93,16 @@ json_t *http_error_json(const char *code, const char *message, const char *field
 {
 	json_t *inner = json_object();
 
+	/* Messages quote what the client sent, which need not be UTF-8. */
+	char *m = utf8_scrub(message ? message : "");
 	json_object_set_new(inner, "code", json_string(code));
-	json_object_set_new(inner, "message", json_string(message));
-	if (field)
-		json_object_set_new(inner, "field", json_string(field));
+	json_object_set_new(inner, "message", json_string(m));
+	free(m);
+	if (field) {
+		char *f = utf8_scrub(field);
+		json_object_set_new(inner, "field", json_string(f));
+		free(f);
+	}
 	return json_pack("{s:o}", "error", inner);
 }
 
@@ -1033,6 +1040,12 @@ static void send_json(struct http_req *req, int status, json_t *body)
 	evhttp_remove_header(headers, "Content-Type");
 	evhttp_add_header(headers, "Content-Type", "application/json");
 	evhttp_add_header(headers, "Cache-Control", "no-store");
+	/*
+	 * evhttp frames no reply to a pre-1.0 request, yet may keep its
+	 * connection open for more: close it, so the reply is unambiguous.
+	 */
+	if (evreq->major != 1)
+		evhttp_add_header(headers, "Connection", "close");
 	if (evhttp_request_get_command(evreq) == EVHTTP_REQ_HEAD) {
 		/* evhttp would send the body of a HEAD reply: leave it out, keep its length. */
 		char clen[24];

@@ -338,6 +338,15 @@ static struct job_call *job_call_new(struct http_req *req, int64_t id)
 	return c;
 }
 
+/* Checks first, then the database: without one, 503 as while it is down. */
+static bool have_database(struct http_req *req, const struct api *api)
+{
+	if (api->db)
+		return true;
+	http_reply_error(req, 503, "unavailable", NULL, "no database is configured");
+	return false;
+}
+
 /* --- GET /api/v1/jobs --- */
 
 static void list_done_cb(void *arg, const struct db_error *err, json_t *page)
@@ -361,6 +370,8 @@ static void jobs_list_cb(struct http_req *req, void *arg)
 		return;
 	}
 	f.tenant = DEFAULT_TENANT;
+	if (!have_database(req, api))
+		return;
 	storage_job_list(api->db, &f, list_done_cb, req);
 }
 
@@ -386,6 +397,8 @@ static void jobs_get_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
+	if (!have_database(req, api))
+		return;
 	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, job_call_new(req, id));
 }
 
@@ -410,6 +423,8 @@ static void jobs_events_cb(struct http_req *req, void *arg)
 	int64_t id;
 
 	if (!request_job_id(req, &id))
+		return;
+	if (!have_database(req, api))
 		return;
 	storage_job_events(api->db, DEFAULT_TENANT, id, events_done_cb, job_call_new(req, id));
 }
@@ -468,6 +483,10 @@ static void jobs_cancel_cb(struct http_req *req, void *arg)
 	body = http_req_json(req, true, &err);
 	if (!body || !api_jobs_check_cancel(body, &reason, &err))
 		goto failed;
+	if (!api->db) {
+		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+		goto failed;
+	}
 
 	storage_job_cancel(api->db, DEFAULT_TENANT, id, actor, reason, cancel_done_cb,
 			   job_call_new(req, id));
@@ -549,6 +568,10 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 	body = http_req_json(req, false, &err);
 	if (!body || !api_jobs_check_submit(body, api->reg, &sub, &err))
 		goto failed;
+	if (!api->db) {
+		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+		goto failed;
+	}
 
 	struct submit_call *c = xcalloc(1, sizeof(*c));
 	c->req = req;

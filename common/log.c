@@ -112,13 +112,16 @@ void log_write(enum log_level level, const struct log_ctx *ctx, const char *fmt,
 		json_t *o = json_object();
 		json_object_set_new(o, "time", json_string(ts));
 		json_object_set_new(o, "level", json_string(level_names[level]));
-		json_object_set_new(o, "msg", json_string(msg));
+		char *clean = utf8_scrub(msg);
+		json_object_set_new(o, "msg", json_string(clean));
+		free(clean);
 		if (ctx && ctx->job_id)
 			json_object_set_new(o, "job", json_integer(ctx->job_id));
 		if (ctx && ctx->cluster)
 			json_object_set_new(o, "cluster", json_string(ctx->cluster));
 		if (ctx && ctx->state)
 			json_object_set_new(o, "state", json_string(ctx->state));
+		/* json_string() refuses invalid UTF-8; never lose a line to it. */
 		if (ctx && ctx->attempt)
 			json_object_set_new(o, "attempt", json_integer(ctx->attempt));
 		char *line = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);

@@ -12,6 +12,7 @@ ESAAS_DEB_PACKAGES=(
 	libyaml-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
 	curl valgrind
+	clang libclang-rt-14-dev
 )
 
 say()

@@ -35,9 +35,11 @@ else
 	SAN_LINK="$SAN -fsanitize=fuzzer"
 fi
 
+# shellcheck disable=SC2086  # PKGS is a list
 CFLAGS="-g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -std=gnu11
 	-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 	-Wno-unused-parameter -I$top -I$OUT $(pkg-config --cflags $PKGS)"
+# shellcheck disable=SC2086
 LIBS="$(pkg-config --libs $PKGS) -levent_pthreads -lm"
 
 mkdir -p "$OUT/obj"
@@ -89,7 +91,7 @@ list="$list $OUT/storage/migrations.c:$obj"
 
 echo "  CC      library ($(echo "$list" | wc -w) files)"
 export CC CFLAGS SAN_LIB
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086,SC2016  # the inner shell expands them
 printf '%s\n' $list | xargs -P "$JOBS" -I{} sh -c '
 	src=${1%%:*}; obj=${1#*:}
 	# shellcheck disable=SC2086
@@ -100,20 +102,22 @@ rm -f "$OUT/libesaas-fuzz.a"
 # shellcheck disable=SC2086
 ar rcs "$OUT/libesaas-fuzz.a" $objects
 
+# The coverage build replays files with a main() of its own instead of libFuzzer's.
+driver=
+if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
+	driver=$OUT/obj/replay.o
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $SAN -c "$here/replay.c" -o "$driver"
+fi
+
 if [ $# -eq 0 ]; then
-	set -- $(cd "$here" && ls fuzz_*.c | sed 's/\.c$//')
+	for f in "$here"/fuzz_*.c; do
+		set -- "$@" "$(basename "$f" .c)"
+	done
 fi
 for t in "$@"; do
 	t=${t%.c}
 	echo "  CCLD    $t"
-	if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
-		# shellcheck disable=SC2086
-		$CC $CFLAGS $SAN -c "$here/replay.c" -o "$OUT/obj/replay.o"
-		# shellcheck disable=SC2086
-		$CC $CFLAGS $SAN_LINK "$here/$t.c" "$OUT/obj/replay.o" "$OUT/libesaas-fuzz.a" \
-			$LIBS -o "$OUT/$t"
-	else
-		# shellcheck disable=SC2086
-		$CC $CFLAGS $SAN_LINK "$here/$t.c" "$OUT/libesaas-fuzz.a" $LIBS -o "$OUT/$t"
-	fi
+	# shellcheck disable=SC2086
+	$CC $CFLAGS $SAN_LINK "$here/$t.c" $driver "$OUT/libesaas-fuzz.a" $LIBS -o "$OUT/$t"
 done

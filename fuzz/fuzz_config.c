@@ -117,8 +117,8 @@ static void check_loaded(const struct config *cfg)
 		       cfg->heartbeat_s, cfg->lease_s);
 	support_expect(cfg->retry_cap_ms >= cfg->retry_base_ms, "retry cap %d below base %d",
 		       cfg->retry_cap_ms, cfg->retry_base_ms);
-	support_expect(cfg->log_level >= LOG_DEBUG && cfg->log_level <= LOG_ERROR,
-		       "log level %d", (int)cfg->log_level);
+	support_expect(cfg->log_level >= LOG_DEBUG && cfg->log_level <= LOG_ERROR, "log level %d",
+		       (int)cfg->log_level);
 	support_expect(cfg->db_pool_size >= 1 && cfg->workers >= 1 &&
 			       cfg->http_max_body_bytes >= 1024 &&
 			       cfg->http_max_header_bytes >= 1024 && cfg->http_timeout_s >= 1,

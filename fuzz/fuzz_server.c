@@ -13,9 +13,16 @@
  * the unit tests do; a request that passes its checks then reaches
  * storage_*() with NULL.
  *
+ * With the pool down, every API handler answers in the loop turn that
+ * read the request.  One route is added for the server's own lifetime
+ * rules: GET /fuzz/later/{turns} answers 0 to 3 turns later, as a handler
+ * waiting on a live database does, so the client can be gone by then.
+ *
  * An input whose last byte is 0x04 (^D) is sent without that byte, and the
- * client hangs up at once, without waiting for the answer: the server then
- * learns of it while the request may still be waiting for the database.
+ * client hangs up at once, without waiting for the answer, which then goes
+ * to a closed socket.  (libevent 2.1 stops reading while a request awaits
+ * its reply, so it only learns of the hang-up when it writes; the close
+ * callback of a pending request is left to the unit tests.)
  *
  * Besides crashes and leaks, the first answer is checked (support.h): an
  * HTTP status line, and for our JSON errors the {"error": {"code",
@@ -71,6 +78,46 @@ static struct api *api;
 static int port;
 static bool echo; /* FUZZ_SERVER_ECHO=1: print what the server answered */
 
+/* --- GET /fuzz/later/{turns} --- */
+
+#define LATER_MAX_TURNS 3
+
+struct later {
+	struct http_req *req;
+	int turns;
+};
+
+static void later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = {0, 0};
+	struct later *l = arg;
+
+	if (l->turns-- > 0) {
+		event_base_once(base, -1, EV_TIMEOUT, later_cb, l, &now);
+		return;
+	}
+	/* The reply is due whether or not anyone still listens: it frees req. */
+	http_reply_json(l->req, 200, json_pack("{s:b}", "gone", http_req_gone(l->req)));
+	free(l);
+}
+
+static void later_route_cb(struct http_req *req, void *arg)
+{
+	const char *s = http_req_param(req, "turns");
+	struct later *l;
+	int turns;
+
+	if (!parse_int(s, 0, LATER_MAX_TURNS, &turns)) {
+		http_reply_error(req, 404, "not_found", NULL, "turns must be 0 to %d",
+				 LATER_MAX_TURNS);
+		return;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->req = req;
+	l->turns = turns;
+	later_cb(-1, 0, l);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *mode = getenv("FUZZ_SERVER_DB");
@@ -113,6 +160,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fprintf(stderr, "api_new: %s\n", err);
 		abort();
 	}
+	http_server_route(api->http, "GET", "/fuzz/later/{turns}", later_route_cb, NULL);
 	port = http_server_port(api->http);
 	if (port <= 0)
 		abort();
