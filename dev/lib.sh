@@ -11,7 +11,7 @@ ESAAS_DEB_PACKAGES=(
 	libevent-dev libpq-dev libcurl4-openssl-dev libjansson-dev
 	libyaml-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
-	curl valgrind
+	curl valgrind openssl
 	clang libclang-rt-14-dev
 )
 

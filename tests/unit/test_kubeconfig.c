@@ -1,0 +1,917 @@
+/*
+ * kube/kubeconfig.c: the real fixtures of the Kubernetes JavaScript client
+ * (under ESAAS_SHARED/reference/kubeconfig/), and small files of our own
+ * for merging, relative paths, refusals and the in-cluster service account.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/httpc.h"
+#include "common/util.h"
+#include "kube/kubeconfig.h"
+
+static char *fixtures; /* the fixture folder, or NULL when absent */
+static char *tmp;      /* our own files */
+
+static const char *const env_names[] = {"KUBECONFIG", "HOME", "KUBERNETES_SERVICE_HOST",
+					"KUBERNETES_SERVICE_PORT"};
+static char *env_saved[ARRAY_SIZE(env_names)];
+
+/* ESAAS_SHARED, else $ESAAS_SRCDIR/../shared, else $srcdir/../shared (srcdir defaults to "."). */
+static char *shared_dir(void)
+{
+	const char *s = getenv("ESAAS_SHARED");
+
+	if (s && s[0])
+		return xstrdup(s);
+	s = getenv("ESAAS_SRCDIR");
+	if (s && s[0])
+		return xasprintf("%s/../shared", s);
+	s = getenv("srcdir");
+	return xasprintf("%s/../shared", s && s[0] ? s : ".");
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int setup(void **state)
+{
+	char *shared = shared_dir();
+	char *dir =
+		xasprintf("%s/reference/kubeconfig/kubernetes-client-javascript/testdata", shared);
+
+	if (access(dir, R_OK) == 0) {
+		fixtures = dir;
+	} else {
+		print_message("kubeconfig fixtures not found at %s (set ESAAS_SHARED): "
+			      "their tests are skipped\n",
+			      dir);
+		free(dir);
+	}
+	free(shared);
+	tmp = xstrdup("/tmp/esaas-kubeconfig-XXXXXX");
+	if (!mkdtemp(tmp))
+		return -1;
+	/* Tests set what they need; nothing leaks in from the caller's shell. */
+	for (size_t i = 0; i < ARRAY_SIZE(env_names); i++) {
+		const char *v = getenv(env_names[i]);
+
+		env_saved[i] = v ? xstrdup(v) : NULL;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(tmp);
+	free(fixtures);
+	for (size_t i = 0; i < ARRAY_SIZE(env_names); i++) {
+		if (env_saved[i])
+			setenv(env_names[i], env_saved[i], 1);
+		free(env_saved[i]);
+	}
+	return 0;
+}
+
+/* Each test starts with none of the variables set. */
+static int clear_env(void **state)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(env_names); i++)
+		unsetenv(env_names[i]);
+	return 0;
+}
+
+/* tmp/name, with folders made as needed; returns the path (caller frees). */
+static char *put_file(const char *name, const char *text)
+{
+	char *path = xasprintf("%s/%s", tmp, name);
+	FILE *f;
+
+	for (char *p = path + strlen(tmp) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0700) != 0 && errno != EEXIST)
+			fail_msg("mkdir %s: %s", path, strerror(errno));
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+static char *fixture(const char *name)
+{
+	if (!fixtures)
+		skip();
+	return xasprintf("%s/%s", fixtures, name);
+}
+
+/* Load one file (no merging), expecting success. */
+static void load_ok(const char *path, const char *context, struct kube_conn *c)
+{
+	struct kube_conn_opts o = {.kubeconfig = path, .context = context};
+	char err[512];
+
+	if (!kube_conn_load(&o, c, err, sizeof(err)))
+		fail_msg("%s: %s", path, err);
+}
+
+/* Load one file, expecting exactly err, where "@" stands for the path. */
+static void load_fails(const char *path, const char *context, const char *want)
+{
+	struct kube_conn_opts o = {.kubeconfig = path, .context = context};
+	struct kube_conn c;
+	char err[512];
+	char *expect;
+	const char *at = strchr(want, '@');
+
+	if (kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s (context %s) loaded", path, context ? context : "current");
+	expect = at ? xasprintf("%.*s%s%s", (int)(at - want), want, path, at + 1) : xstrdup(want);
+	if (strcmp(err, expect) != 0)
+		fail_msg("got      %s\nexpected %s", err, expect);
+	free(expect);
+	/* Zeroed on failure; freeing is harmless. */
+	assert_null(c.server);
+	kube_conn_free(&c);
+}
+
+/* --- the JavaScript client's fixtures ----------------------------------------- */
+
+static void test_fixture_current_context(void **state)
+{
+	char *path = fixture("kubeconfig.yaml");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.context, "context2");
+	assert_string_equal(c.server, "http://example2.com");
+	assert_string_equal(c.ca_pem, "CADATA2");
+	assert_true(c.insecure);
+	assert_string_equal(c.client_cert_pem, "USER2_CADATA");
+	assert_string_equal(c.client_key_pem, "USER2_CKDATA");
+	assert_null(c.token);
+	assert_null(c.token_file);
+	assert_null(c.proxy_url);
+	assert_string_equal(c.namespace, "namespace2");
+	assert_non_null(strstr(c.origin, path));
+	assert_non_null(strstr(c.origin, "context2"));
+	kube_conn_free(&c);
+	free(path);
+}
+
+static void test_fixture_named_context(void **state)
+{
+	char *path = fixture("kubeconfig.yaml");
+	struct kube_conn c;
+
+	load_ok(path, "context1", &c);
+	assert_string_equal(c.context, "context1");
+	assert_string_equal(c.server, "http://example.com");
+	assert_string_equal(c.ca_pem, "CADATA");
+	assert_false(c.insecure);
+	assert_string_equal(c.client_cert_pem, "USER_CADATA");
+	assert_string_equal(c.client_key_pem, "USER_CKDATA");
+	assert_string_equal(c.proxy_url, "socks5://localhost:1181");
+	/* No namespace in the context: the default one. */
+	assert_string_equal(c.namespace, "default");
+	kube_conn_free(&c);
+	free(path);
+}
+
+static void test_fixture_basic_auth_refused(void **state)
+{
+	char *path = fixture("kubeconfig.yaml");
+
+	load_fails(path, "passwd",
+		   "kubeconfig @: user \"user3\": username/password authentication is not "
+		   "supported (the API server dropped it in 1.19)");
+	load_fails(path, "nope", "kubeconfig @: context \"nope\" not found");
+	free(path);
+}
+
+/* A user with an empty body, and a context with no user at all. */
+static void test_fixture_empty_user(void **state)
+{
+	char *path = fixture("empty-user-kubeconfig.yaml");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.context, "context2");
+	assert_string_equal(c.server, "http://example2.com");
+	assert_null(c.client_cert_pem);
+	assert_null(c.token);
+	kube_conn_free(&c);
+
+	/* Trailing spaces after plain values are not part of them. */
+	load_ok(path, "context1", &c);
+	assert_string_equal(c.server, "http://example.com");
+	assert_string_equal(c.ca_pem, "CADATA");
+	assert_null(c.client_cert_pem);
+	assert_null(c.client_key_pem);
+	assert_null(c.token);
+	kube_conn_free(&c);
+	free(path);
+}
+
+static void test_fixture_second_file(void **state)
+{
+	char *path = fixture("kubeconfig-2.yaml");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.context, "contextA");
+	assert_string_equal(c.server, "http://example2.com");
+	assert_string_equal(c.ca_pem, "CADAT@");
+	assert_string_equal(c.client_cert_pem, "]SER_CADATA");
+	assert_string_equal(c.client_key_pem, "]SER_CKDATA");
+	kube_conn_free(&c);
+	free(path);
+}
+
+/* Its current-context names a context it does not have. */
+static void test_fixture_dupe_cluster_alone(void **state)
+{
+	char *path = fixture("kubeconfig-dupe-cluster.yaml");
+
+	load_fails(path, NULL, "kubeconfig @: context \"context2\" not found");
+	free(path);
+}
+
+static void test_fixture_merge(void **state)
+{
+	char *main_file = fixture("kubeconfig.yaml");
+	char *dupe = fixture("kubeconfig-dupe-cluster.yaml");
+	char *second = fixture("kubeconfig-2.yaml");
+	char *list;
+	struct kube_conn c;
+	char err[512];
+
+	/* The dupe file's current-context comes first and names the main file's context. */
+	list = xasprintf("%s:%s", dupe, main_file);
+	setenv("KUBECONFIG", list, 1);
+	if (!kube_conn_load(NULL, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.context, "context2");
+	assert_string_equal(c.namespace, "namespace2");
+	assert_string_equal(c.client_cert_pem, "USER2_CADATA");
+	assert_non_null(strstr(c.origin, list));
+	kube_conn_free(&c);
+	/* cluster1 is in both: the dupe file's, first, wins (same values here). */
+	struct kube_conn_opts o = {.context = "context1"};
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "http://example.com");
+	assert_string_equal(c.ca_pem, "CADATA");
+	kube_conn_free(&c);
+	free(list);
+
+	/* kubeconfig-2 first: its current-context wins, the main file adds its contexts. */
+	list = xasprintf("%s:%s", second, main_file);
+	setenv("KUBECONFIG", list, 1);
+	if (!kube_conn_load(NULL, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.context, "contextA");
+	kube_conn_free(&c);
+	o.context = "context2";
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "http://example2.com");
+	assert_string_equal(c.ca_pem, "CADATA2");
+	kube_conn_free(&c);
+	free(list);
+
+	free(main_file);
+	free(dupe);
+	free(second);
+}
+
+/* Four-space list indentation, proxies, and one bad scheme. */
+static void test_fixture_proxy_url(void **state)
+{
+	char *path = fixture("kubeconfig-proxy-url.yaml");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.server, "http://example1.com");
+	assert_string_equal(c.proxy_url, "socks5://example:1187");
+	kube_conn_free(&c);
+	load_ok(path, "contextB", &c);
+	assert_string_equal(c.server, "https://example2.com");
+	assert_string_equal(c.proxy_url, "http://example:9443");
+	assert_false(c.insecure);
+	kube_conn_free(&c);
+	load_ok(path, "contextE", &c);
+	assert_true(c.insecure);
+	assert_null(c.proxy_url);
+	kube_conn_free(&c);
+	load_fails(path, "contextD",
+		   "kubeconfig @: cluster \"clusterD\": server \"htto://exampleerror.com\" is not "
+		   "an http:// or https:// URL");
+	free(path);
+}
+
+static void test_fixture_tls_server_name(void **state)
+{
+	char *path = fixture("tls-server-name-kubeconfig.yaml");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.context, "context");
+	assert_string_equal(c.tls_server_name, "kube.example2.com");
+	assert_true(c.insecure);
+	kube_conn_free(&c);
+	free(path);
+}
+
+/* --- our own files -------------------------------------------------------------- */
+
+#define CLUSTER_OK     \
+	"clusters:\n"  \
+	"- name: c\n"  \
+	"  cluster:\n" \
+	"    server: https://10.0.0.1:6443/\n"
+
+static void test_missing_context(void **state)
+{
+	char *path = put_file("missing-context",
+			      CLUSTER_OK "contexts:\n- name: a\n  context: {cluster: c}\n"
+					 "- name: b\n  context: {cluster: c}\n");
+
+	load_fails(path, "prod", "kubeconfig @: context \"prod\" not found");
+	load_fails(path, NULL,
+		   "kubeconfig @: no current-context set; name one of the contexts (a, b)");
+	free(path);
+
+	path = put_file("empty", "");
+	load_fails(path, NULL,
+		   "kubeconfig @: no current-context set; name one of the contexts (there are "
+		   "none)");
+	free(path);
+}
+
+static void test_missing_cluster_and_user(void **state)
+{
+	char *path = put_file("dangling",
+			      CLUSTER_OK "contexts:\n"
+					 "- name: no-cluster\n  context: {cluster: gone}\n"
+					 "- name: no-user\n  context: {cluster: c, user: gone}\n"
+					 "- name: nothing\n  context: {}\n");
+
+	load_fails(path, "no-cluster",
+		   "kubeconfig @: context \"no-cluster\": cluster \"gone\" not found");
+	load_fails(path, "no-user", "kubeconfig @: context \"no-user\": user \"gone\" not found");
+	load_fails(path, "nothing", "kubeconfig @: context \"nothing\" names no cluster");
+	free(path);
+}
+
+static void test_bad_base64(void **state)
+{
+	char *path = put_file("bad-base64", "clusters:\n"
+					    "- name: c\n"
+					    "  cluster:\n"
+					    "    server: https://k\n"
+					    "    certificate-authority-data: Q0FE!VRB\n"
+					    "users:\n"
+					    "- name: u\n"
+					    "  user:\n"
+					    "    client-certificate-data: Q0FEQVRB\n"
+					    "    client-key-data: Q0FEQVR\n"
+					    "contexts:\n"
+					    "- name: ca\n  context: {cluster: c}\n"
+					    "- name: key\n  context: {cluster: ok, user: u}\n"
+					    "- name: ok\n  context: {cluster: ok}\n"
+					    "current-context: ok\n");
+	char *ok =
+		put_file("ok-cluster", "clusters:\n- name: ok\n  cluster: {server: https://k}\n");
+	char *list = xasprintf("%s:%s", path, ok);
+	struct kube_conn c;
+	char err[512];
+
+	load_fails(path, "ca",
+		   "kubeconfig @: cluster \"c\": certificate-authority-data is not valid base64 "
+		   "(at byte 4)");
+	/* The broken cluster is not the chosen one: no error. */
+	setenv("KUBECONFIG", list, 1);
+	if (!kube_conn_load(NULL, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "https://k");
+	kube_conn_free(&c);
+	struct kube_conn_opts o = {.context = "key"};
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	char *want = xasprintf("kubeconfig %s: user \"u\": client-key-data is not valid base64 "
+			       "(at byte 7)",
+			       path);
+	assert_string_equal(err, want);
+	free(want);
+	free(list);
+	free(ok);
+	free(path);
+}
+
+static void test_plugins_refused(void **state)
+{
+	char *path = put_file("plugins",
+			      CLUSTER_OK "users:\n"
+					 "- name: eks\n"
+					 "  user:\n"
+					 "    exec:\n"
+					 "      apiVersion: client.authentication.k8s.io/v1\n"
+					 "      command: aws\n"
+					 "      args: [eks, get-token]\n"
+					 "- name: gke\n"
+					 "  user:\n"
+					 "    auth-provider:\n"
+					 "      name: gcp\n"
+					 "- name: admin-as\n"
+					 "  user:\n"
+					 "    token: abc\n"
+					 "    as: someone\n"
+					 "- name: plain\n"
+					 "  user:\n"
+					 "    token: abc\n"
+					 "contexts:\n"
+					 "- {name: eks, context: {cluster: c, user: eks}}\n"
+					 "- {name: gke, context: {cluster: c, user: gke}}\n"
+					 "- {name: as, context: {cluster: c, user: admin-as}}\n"
+					 "- {name: plain, context: {cluster: c, user: plain}}\n");
+	struct kube_conn c;
+
+	load_fails(path, "eks",
+		   "kubeconfig @: user \"eks\": exec credential plugins are not supported");
+	load_fails(path, "gke",
+		   "kubeconfig @: user \"gke\": auth-provider plugins are not supported (use a "
+		   "token or a client certificate)");
+	load_fails(path, "as",
+		   "kubeconfig @: user \"admin-as\": impersonation (as, as-groups, ...) is not "
+		   "supported");
+	/* Users nobody asked for may have plugins. */
+	load_ok(path, "plain", &c);
+	assert_string_equal(c.token, "abc");
+	/* The trailing '/' of the server is dropped, so paths can be appended. */
+	assert_string_equal(c.server, "https://10.0.0.1:6443");
+	kube_conn_free(&c);
+	free(path);
+}
+
+/* Paths in a kubeconfig are relative to the file's folder, not to the working directory. */
+static void test_relative_paths(void **state)
+{
+	char *ca = put_file("rel/certs/ca.crt", "-----BEGIN CERTIFICATE-----\nCA\n");
+	char *crt = put_file("rel/certs/client.crt", "CLIENT CERT\n");
+	char *key = put_file("elsewhere/client.key", "CLIENT KEY\n");
+	char *tok = put_file("rel/token", "  tok-from-file\n");
+	char *text = xasprintf("clusters:\n"
+			       "- name: c\n"
+			       "  cluster:\n"
+			       "    server: https://k:6443\n"
+			       "    certificate-authority: certs/ca.crt\n"
+			       "users:\n"
+			       "- name: u\n"
+			       "  user:\n"
+			       "    client-certificate: certs/client.crt\n"
+			       "    client-key: %s\n"
+			       "    tokenFile: token\n"
+			       "contexts:\n"
+			       "- {name: x, context: {cluster: c, user: u, namespace: ns}}\n"
+			       "current-context: x\n",
+			       key);
+	char *path = put_file("rel/config", text);
+	char cwd[PATH_MAX];
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.ca_pem, "-----BEGIN CERTIFICATE-----\nCA\n");
+	assert_string_equal(c.client_cert_pem, "CLIENT CERT\n");
+	assert_string_equal(c.client_key_pem, "CLIENT KEY\n");
+	assert_string_equal(c.token, "tok-from-file");
+	assert_string_equal(c.token_file, tok);
+	assert_string_equal(c.namespace, "ns");
+	kube_conn_free(&c);
+
+	/* A relative kubeconfig path: its files are found next to it still. */
+	struct kube_conn_opts rel = {.kubeconfig = "rel/config"};
+	char err[512];
+	bool ok;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(tmp), 0);
+	ok = kube_conn_load(&rel, &c, err, sizeof(err));
+	/* Back before anything can fail, so the other tests run where they started. */
+	assert_int_equal(chdir(cwd), 0);
+	if (!ok)
+		fail_msg("%s", err);
+	assert_string_equal(c.client_cert_pem, "CLIENT CERT\n");
+	assert_string_equal(c.token_file, "rel/token");
+	kube_conn_free(&c);
+
+	/* A missing file is named as resolved. */
+	assert_int_equal(unlink(ca), 0);
+	char *want = xasprintf("kubeconfig @: cluster \"c\": certificate-authority %s/rel/certs/"
+			       "ca.crt: cannot read: No such file or directory",
+			       tmp);
+	load_fails(path, NULL, want);
+	free(want);
+
+	free(ca);
+	free(crt);
+	free(key);
+	free(tok);
+	free(text);
+	free(path);
+}
+
+/* Inline data wins over a file given too; the file is then never read. */
+static void test_data_wins_over_file(void **state)
+{
+	char *path = put_file("both", "clusters:\n"
+				      "- name: c\n"
+				      "  cluster:\n"
+				      "    server: https://k\n"
+				      "    certificate-authority: /nonexistent/ca.crt\n"
+				      "    certificate-authority-data: Q0FEQVRB\n"
+				      "contexts: [{name: x, context: {cluster: c}}]\n"
+				      "current-context: x\n");
+	struct kube_conn c;
+
+	load_ok(path, NULL, &c);
+	assert_string_equal(c.ca_pem, "CADATA");
+	kube_conn_free(&c);
+	free(path);
+}
+
+static void test_certificate_needs_key(void **state)
+{
+	char *path = put_file("no-key", CLUSTER_OK "users:\n"
+						   "- name: u\n"
+						   "  user:\n"
+						   "    client-certificate-data: Q0FEQVRB\n"
+						   "- name: v\n"
+						   "  user:\n"
+						   "    client-key-data: Q0FEQVRB\n"
+						   "contexts:\n"
+						   "- {name: u, context: {cluster: c, user: u}}\n"
+						   "- {name: v, context: {cluster: c, user: v}}\n");
+
+	load_fails(path, "u", "kubeconfig @: user \"u\": client-certificate without client-key");
+	load_fails(path, "v", "kubeconfig @: user \"v\": client-key without client-certificate");
+	free(path);
+}
+
+/* KUBECONFIG: the first file to define a name wins whole; current-context from the first setter. */
+static void test_kubeconfig_list(void **state)
+{
+	char *a = put_file("list/a", "clusters:\n"
+				     "- name: shared\n"
+				     "  cluster: {server: https://from-a}\n"
+				     "contexts:\n"
+				     "- name: ctx\n"
+				     "  context: {cluster: shared, user: u}\n");
+	char *b = put_file("list/b", "clusters:\n"
+				     "- name: shared\n"
+				     "  cluster:\n"
+				     "    server: https://from-b\n"
+				     "    insecure-skip-tls-verify: true\n"
+				     "users:\n"
+				     "- name: u\n"
+				     "  user: {token: from-b}\n"
+				     "contexts:\n"
+				     "- name: ctx\n"
+				     "  context: {cluster: other, namespace: b}\n"
+				     "current-context: ctx\n");
+	char *c3 = put_file("list/c", "current-context: later\n");
+	/* Empty entries and a file that does not exist are skipped. */
+	char *list = xasprintf(":%s/list/missing:%s::%s:%s:", tmp, a, b, c3);
+	struct kube_conn c;
+	char err[512];
+
+	setenv("KUBECONFIG", list, 1);
+	if (!kube_conn_load(NULL, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.context, "ctx");
+	assert_string_equal(c.server, "https://from-a");
+	/* Not even the keys a's "shared" lacks come from b's. */
+	assert_false(c.insecure);
+	assert_string_equal(c.token, "from-b");
+	assert_string_equal(c.namespace, "default");
+	kube_conn_free(&c);
+	free(list);
+
+	/* The other way round. */
+	list = xasprintf("%s:%s", b, a);
+	setenv("KUBECONFIG", list, 1);
+	assert_false(kube_conn_load(NULL, &c, err, sizeof(err)));
+	char *want = xasprintf("kubeconfig %s: context \"ctx\": cluster \"other\" not found", list);
+	assert_string_equal(err, want);
+	free(want);
+	free(list);
+
+	/* An explicit file is read alone, whatever KUBECONFIG says. */
+	struct kube_conn_opts o = {.kubeconfig = a, .context = "ctx"};
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	want = xasprintf("kubeconfig %s: context \"ctx\": user \"u\" not found", a);
+	assert_string_equal(err, want);
+	free(want);
+
+	list = xasprintf("%s/nothing:%s/nothing-either", tmp, tmp);
+	setenv("KUBECONFIG", list, 1);
+	assert_false(kube_conn_load(NULL, &c, err, sizeof(err)));
+	want = xasprintf("kubeconfig %s: none of the files in KUBECONFIG exists", list);
+	assert_string_equal(err, want);
+	free(want);
+	free(list);
+
+	free(a);
+	free(b);
+	free(c3);
+}
+
+static void test_malformed_files(void **state)
+{
+	struct {
+		const char *text;
+		const char *want;
+	} cases[] = {
+		{"clusters: [\n", "kubeconfig @: line 2: did not find expected node content "
+				  "while parsing a flow node"},
+		{"- a\n- b\n", "kubeconfig @:1: expected a mapping (apiVersion, clusters, ...)"},
+		{"clusters: {a: b}\n", "kubeconfig @:1: clusters: expected a list"},
+		{"clusters:\n- just-a-string\n",
+		 "kubeconfig @:2: clusters[0]: expected a mapping with name and cluster"},
+		{"users:\n- user: {}\n", "kubeconfig @:2: users[0]: no name"},
+		{"clusters:\n- name: c\n  cluster: [a]\n",
+		 "kubeconfig @:3: cluster \"c\": cluster: expected a mapping"},
+		{"clusters:\n- name: c\n  cluster:\n    server: [a]\n",
+		 "kubeconfig @:4: cluster \"c\": server: expected a string"},
+		{"clusters:\n- name: c\n  cluster:\n    insecure-skip-tls-verify: maybe\n",
+		 "kubeconfig @:4: cluster \"c\": insecure-skip-tls-verify: expected true or false"},
+		{"clusters:\n- name: c\n  cluster:\n    insecure-skip-tls-verify: \"true\"\n",
+		 "kubeconfig @:4: cluster \"c\": insecure-skip-tls-verify: expected true or false"},
+		{"contexts:\n- name: x\n- name: x\n",
+		 "kubeconfig @:3: context \"x\" is defined twice"},
+		{"current-context: [x]\n", "kubeconfig @:1: current-context: expected a string"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char name[32];
+		char *path;
+
+		snprintf(name, sizeof(name), "malformed-%zu", i);
+		path = put_file(name, cases[i].text);
+		load_fails(path, "x", cases[i].want);
+		free(path);
+	}
+}
+
+static void test_token_file_and_reload(void **state)
+{
+	char *tok = put_file("rot/token", "first\n");
+	char *path = put_file("rot/config",
+			      CLUSTER_OK "users:\n"
+					 "- name: u\n"
+					 "  user:\n"
+					 "    token: inline\n"
+					 "    tokenFile: token\n"
+					 "- name: gone\n"
+					 "  user:\n"
+					 "    tokenFile: no-such-token\n"
+					 "- name: fallback\n"
+					 "  user:\n"
+					 "    token: inline\n"
+					 "    tokenFile: no-such-token\n"
+					 "contexts:\n"
+					 "- {name: u, context: {cluster: c, user: u}}\n"
+					 "- {name: gone, context: {cluster: c, user: gone}}\n"
+					 "- {name: fb, context: {cluster: c, user: fallback}}\n");
+	struct kube_conn c;
+	char err[256];
+
+	/* The file wins over the inline token. */
+	load_ok(path, "u", &c);
+	assert_string_equal(c.token, "first");
+	free(put_file("rot/token", "second\n"));
+	assert_true(kube_conn_reload_token(&c, err, sizeof(err)));
+	assert_string_equal(c.token, "second");
+	/* A failed reload keeps the old token. */
+	assert_int_equal(unlink(tok), 0);
+	assert_false(kube_conn_reload_token(&c, err, sizeof(err)));
+	assert_non_null(strstr(err, "No such file or directory"));
+	assert_string_equal(c.token, "second");
+	kube_conn_free(&c);
+
+	char *want = xasprintf("kubeconfig @: user \"gone\": tokenFile %s/rot/no-such-token: "
+			       "cannot read: No such file or directory",
+			       tmp);
+	load_fails(path, "gone", want);
+	free(want);
+	/* Unreadable with an inline token to fall back on. */
+	load_ok(path, "fb", &c);
+	assert_string_equal(c.token, "inline");
+	kube_conn_free(&c);
+
+	/* Nothing to reload. */
+	struct kube_conn none = {0};
+	assert_true(kube_conn_reload_token(&none, err, sizeof(err)));
+	free(tok);
+	free(path);
+}
+
+static void test_tls_server_name_needs_insecure(void **state)
+{
+	char *path = put_file("sni", "clusters:\n"
+				     "- name: c\n"
+				     "  cluster:\n"
+				     "    server: https://10.0.0.1\n"
+				     "    tls-server-name: kubernetes\n"
+				     "contexts: [{name: x, context: {cluster: c}}]\n");
+
+	load_fails(path, "x",
+		   "kubeconfig @: cluster \"c\": tls-server-name is not supported (the "
+		   "certificate is checked against the server's host name)");
+	free(path);
+}
+
+static void test_to_tls(void **state)
+{
+	struct kube_conn c = {
+		.ca_pem = "CA",
+		.client_cert_pem = "CERT",
+		.client_key_pem = "KEY",
+		.insecure = true,
+	};
+	struct httpc_tls tls = {.ca_file = "/stale"};
+
+	kube_conn_to_tls(&c, &tls);
+	assert_string_equal(tls.ca_pem, "CA");
+	assert_null(tls.ca_file);
+	assert_string_equal(tls.client_cert_pem, "CERT");
+	assert_string_equal(tls.client_key_pem, "KEY");
+	assert_true(tls.insecure_skip_verify);
+}
+
+/* --- in-cluster ----------------------------------------------------------------- */
+
+static void test_in_cluster(void **state)
+{
+	char *sa = xasprintf("%s/sa", tmp);
+	char *tok = put_file("sa/token", "eyJhbGciOi.token\n");
+	char *ca = put_file("sa/ca.crt", "-----BEGIN CERTIFICATE-----\nSA\n");
+	char *ns = put_file("sa/namespace", "esaas-system\n");
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_IN_CLUSTER, .sa_dir = sa};
+	struct kube_conn c;
+	char err[512];
+
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	assert_string_equal(err, "in-cluster: KUBERNETES_SERVICE_HOST and "
+				 "KUBERNETES_SERVICE_PORT must both be set");
+
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "https://10.96.0.1:443");
+	assert_string_equal(c.token, "eyJhbGciOi.token");
+	assert_string_equal(c.token_file, tok);
+	assert_string_equal(c.ca_pem, "-----BEGIN CERTIFICATE-----\nSA\n");
+	assert_string_equal(c.namespace, "esaas-system");
+	assert_false(c.insecure);
+	assert_null(c.context);
+	assert_non_null(strstr(c.origin, "in-cluster"));
+	kube_conn_free(&c);
+
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+	assert_int_equal(unlink(ns), 0);
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "https://[fd00::1]:6443");
+	assert_string_equal(c.namespace, "default");
+	kube_conn_free(&c);
+
+	setenv("KUBERNETES_SERVICE_PORT", "https", 1);
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	assert_string_equal(err, "in-cluster: KUBERNETES_SERVICE_PORT \"https\" is not a port");
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+
+	assert_int_equal(unlink(ca), 0);
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	char *want = xasprintf("in-cluster: service account CA %s/ca.crt: cannot read: No such "
+			       "file or directory",
+			       sa);
+	assert_string_equal(err, want);
+	free(want);
+
+	assert_int_equal(unlink(tok), 0);
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	want = xasprintf("in-cluster: service account token %s/token: cannot read: No such file "
+			 "or directory",
+			 sa);
+	assert_string_equal(err, want);
+	free(want);
+	assert_null(c.server);
+
+	free(sa);
+	free(tok);
+	free(ca);
+	free(ns);
+}
+
+/* AUTO: KUBECONFIG, then ~/.kube/config, then in-cluster. */
+static void test_auto_order(void **state)
+{
+	char *home = xasprintf("%s/home", tmp);
+	char *cfg = put_file("home/.kube/config",
+			     CLUSTER_OK "contexts: [{name: h, context: {cluster: c}}]\n"
+					"current-context: h\n");
+	char *sa = xasprintf("%s/auto-sa", tmp);
+	char *tok = put_file("auto-sa/token", "t\n");
+	char *ca = put_file("auto-sa/ca.crt", "CA\n");
+	struct kube_conn_opts o = {.sa_dir = sa};
+	struct kube_conn c;
+	char err[512];
+
+	setenv("HOME", home, 1);
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.context, "h");
+	kube_conn_free(&c);
+
+	/* No kubeconfig anywhere: in-cluster. */
+	assert_int_equal(unlink(cfg), 0);
+	if (!kube_conn_load(&o, &c, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_string_equal(c.server, "https://10.96.0.1:443");
+	kube_conn_free(&c);
+
+	/* Unless only kubeconfigs are wanted. */
+	o.source = KUBE_SOURCE_KUBECONFIG;
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	char *want = xasprintf("kubeconfig %s/.kube/config: does not exist, KUBECONFIG is not set",
+			       home);
+	assert_string_equal(err, want);
+	free(want);
+
+	o.source = KUBE_SOURCE_AUTO;
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	assert_false(kube_conn_load(&o, &c, err, sizeof(err)));
+	want = xasprintf("kubeconfig %s/.kube/config: does not exist, KUBECONFIG is not set, and "
+			 "not in a cluster (no KUBERNETES_SERVICE_HOST)",
+			 home);
+	assert_string_equal(err, want);
+	free(want);
+
+	free(home);
+	free(cfg);
+	free(sa);
+	free(tok);
+	free(ca);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_fixture_current_context, clear_env),
+		cmocka_unit_test_setup(test_fixture_named_context, clear_env),
+		cmocka_unit_test_setup(test_fixture_basic_auth_refused, clear_env),
+		cmocka_unit_test_setup(test_fixture_empty_user, clear_env),
+		cmocka_unit_test_setup(test_fixture_second_file, clear_env),
+		cmocka_unit_test_setup(test_fixture_dupe_cluster_alone, clear_env),
+		cmocka_unit_test_setup(test_fixture_merge, clear_env),
+		cmocka_unit_test_setup(test_fixture_proxy_url, clear_env),
+		cmocka_unit_test_setup(test_fixture_tls_server_name, clear_env),
+		cmocka_unit_test_setup(test_missing_context, clear_env),
+		cmocka_unit_test_setup(test_missing_cluster_and_user, clear_env),
+		cmocka_unit_test_setup(test_bad_base64, clear_env),
+		cmocka_unit_test_setup(test_plugins_refused, clear_env),
+		cmocka_unit_test_setup(test_relative_paths, clear_env),
+		cmocka_unit_test_setup(test_data_wins_over_file, clear_env),
+		cmocka_unit_test_setup(test_certificate_needs_key, clear_env),
+		cmocka_unit_test_setup(test_kubeconfig_list, clear_env),
+		cmocka_unit_test_setup(test_malformed_files, clear_env),
+		cmocka_unit_test_setup(test_token_file_and_reload, clear_env),
+		cmocka_unit_test_setup(test_tls_server_name_needs_insecure, clear_env),
+		cmocka_unit_test_setup(test_to_tls, clear_env),
+		cmocka_unit_test_setup(test_in_cluster, clear_env),
+		cmocka_unit_test_setup(test_auto_order, clear_env),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
