@@ -38,29 +38,29 @@
 #define PGBENCH_OWNER "bench/pgbench"
 
 struct options {
-	int conc[MAX_CONCURRENCY];
+	int conc[MAX_CONCURRENCY]; /* engine workers, and pgbench clients */
 	int nconc;
-	int jobs;              /* jobs per engine throughput run */
-	int pgbench_s;         /* pgbench duration */
-	int samples;           /* wake-up samples */
-	int queued, in_flight; /* the memory case */
+	int jobs;                  /* per engine throughput run */
+	int pgbench_s;             /* how long pgbench runs */
+	int samples;               /* of the wake-up latency */
+	int queued, in_flight;     /* the memory case */
 	bool throughput, wakeup, memory;
-	bool keep;             /* leave the PostgreSQL folder for inspection */
+	bool keep;                 /* leave PostgreSQL running for inspection */
 };
 
 struct bench {
 	struct options opt;
 	struct pg pg;
 	bool pg_started;
-	struct esaasd d;       /* the esaasd-test running now, if any */
+	struct esaasd d;           /* the esaasd-test running now, if any */
 	int ndaemons;
 };
 
 struct tp_result {
-	double rate;           /* transitions per second */
+	double rate;               /* transitions per second */
 	long long transitions;
 	double seconds;
-	double per_commit;     /* transitions per commit (engine only) */
+	double per_commit;         /* transitions per commit (the engine's) */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -74,7 +74,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: bench_engine [-c CONC[,CONC...]] [-n JOBS] [-T SECONDS] [-s SAMPLES]\n"
 		   "                    [-q QUEUED] [-f IN_FLIGHT] [-p PHASE[,PHASE...]] [-k]\n"
-		   "  -c  concurrency: engine workers and pgbench clients (default 8,16,64)\n"
+		   "  -c  concurrency: engine workers and pgbench clients, 1 to 150\n"
+		   "      (default 8,16,64)\n"
 		   "  -n  test_noop jobs per engine run, five transitions each (default 3000)\n"
 		   "  -T  pgbench duration in seconds (default 10)\n"
 		   "  -s  wake-up samples (default 200)\n"
@@ -123,7 +124,7 @@ static bool parse_phases(const char *s, struct options *o)
 		p = comma ? comma + 1 : p + strlen(p);
 	}
 	free(copy);
-	return ok;
+	return ok && (o->throughput || o->wakeup || o->memory);
 }
 
 static bool parse_options(int argc, char **argv, struct options *o)
@@ -145,7 +146,8 @@ static bool parse_options(int argc, char **argv, struct options *o)
 		bool ok = true;
 		switch (c) {
 		case 'c':
-			ok = parse_list(optarg, 1, 10000, o->conc, MAX_CONCURRENCY, &o->nconc);
+			/* pgbench's clients share the test server's 200 connections. */
+			ok = parse_list(optarg, 1, 150, o->conc, MAX_CONCURRENCY, &o->nconc);
 			break;
 		case 'n':
 			ok = parse_int(optarg, 1, 1000000, &o->jobs);
@@ -175,7 +177,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
 			ok = false;
 		}
 		if (!ok) {
-			if (optarg)
+			if (c != '?')
 				fprintf(stderr, "bench_engine: bad value for -%c: %s\n", c, optarg);
 			usage(stderr);
 			return false;
@@ -292,7 +294,8 @@ static bool pg_start_durable(struct bench *b)
 	char *fsync = sql_text(c, "SELECT current_setting('fsync')", 0, NULL);
 	ok = fsync && strcmp(fsync, "on") == 0;
 	if (!ok)
-		fprintf(stderr, "bench_engine: fsync is %s after the restart\n", fsync ? fsync : "?");
+		fprintf(stderr, "bench_engine: fsync is %s after the restart\n",
+			fsync ? fsync : "?");
 	free(fsync);
 	PQfinish(c);
 	return ok;
@@ -418,7 +421,8 @@ static bool wait_zero(struct bench *b, PGconn *c, const char *sql, int nparams,
 		msleep(interval_ms);
 	}
 	if (!interrupted)
-		fprintf(stderr, "bench_engine: still waiting after %d ms for: %s\n", timeout_ms, sql);
+		fprintf(stderr, "bench_engine: still waiting after %d ms for: %s\n", timeout_ms,
+			sql);
 	return false;
 }
 
@@ -610,8 +614,9 @@ static bool binary_has(const char *sql)
 	bool found = memmem(bin, len, sql, strlen(sql) + 1) != NULL;
 	free(bin);
 	if (!found)
-		fprintf(stderr, "bench_engine: %s does not hold engine/engine.c's TRANSITION_SQL;"
-				" rebuild it\n",
+		fprintf(stderr,
+			"bench_engine: %s does not hold engine/engine.c's TRANSITION_SQL;"
+			" rebuild it\n",
 			path);
 	return found;
 }
@@ -631,7 +636,8 @@ static bool check_script(const char *script)
 		if (!ok) {
 			size_t from = i > 40 ? i - 40 : 0;
 			fprintf(stderr,
-				"bench_engine: %s is out of step with TRANSITION_SQL in engine/engine.c\n"
+				"bench_engine: %s is out of step with TRANSITION_SQL in "
+				"engine/engine.c\n"
 				"  (white space aside) engine: ...%.80s\n"
 				"                      script: ...%.80s\n"
 				"  Copy the statement again, filling in its parameters as the"
@@ -648,6 +654,16 @@ static bool check_script(const char *script)
 
 /* --- throughput ----------------------------------------------------------------- */
 
+/* Queued test_noop jobs on distinct clusters, so that every one may run at once. */
+static const char NOOP_JOBS_SQL[] =
+	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by)"
+	" SELECT 'default', 'bench-' || g, 'test_noop', 'queued', 's1', 'bench'"
+	" FROM generate_series(1, $1::int) g";
+
+/* From the first claim to the last finish: the engine's start-up is not counted. */
+static const char RUN_SECONDS_SQL[] =
+	"SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM jobs";
+
 static bool engine_throughput(struct bench *b, int conc, struct tp_result *out)
 {
 	char url[600], n[16];
@@ -659,34 +675,26 @@ static bool engine_throughput(struct bench *b, int conc, struct tp_result *out)
 	snprintf(n, sizeof(n), "%d", b->opt.jobs);
 	const char *p[] = {n};
 	/*
-	 * Distinct clusters, so that every job may run at once.  ANALYZE: the
-	 * claim is planned from statistics, and a table that has never been
-	 * analyzed makes for plans that no long-running system sees.
+	 * ANALYZE: the claim is planned from statistics, and a table that has
+	 * never been analyzed gets plans that a running system does not see.
 	 */
-	bool ok = sql_exec(c,
-			   "INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by)"
-			   " SELECT 'default', 'bench-' || g, 'test_noop', 'queued', 's1', 'bench'"
-			   " FROM generate_series(1, $1::int) g",
-			   1, p) &&
-		  sql_exec(c, "ANALYZE jobs", 0, NULL) && daemon_spawn(b, url, conc) &&
+	bool ok = sql_exec(c, NOOP_JOBS_SQL, 1, p) && sql_exec(c, "ANALYZE jobs", 0, NULL) &&
+		  daemon_spawn(b, url, conc) &&
 		  wait_zero(b, c, "SELECT count(*) FROM jobs WHERE finished_at IS NULL", 0, NULL,
 			    RUN_TIMEOUT_MS, POLL_MS) &&
 		  daemon_stop(b, SIGTERM);
-	if (ok && sql_int(c, "SELECT count(*) FROM jobs WHERE status <> 'succeeded'", 0, NULL) != 0) {
+	if (ok && sql_int(c, "SELECT count(*) FROM jobs WHERE status <> 'succeeded'", 0, NULL)) {
 		fprintf(stderr, "bench_engine: some test_noop jobs did not succeed; see %s\n",
 			b->d.log);
 		ok = false;
 	}
 	double batches = 0;
 	if (ok) {
-		out->transitions = sql_int(c, "SELECT count(*) FROM job_events WHERE outcome <> 'submitted'",
-					   0, NULL);
+		out->transitions = sql_int(c, "SELECT count(*) FROM job_events", 0, NULL);
 		/* A batch is one transaction: its events share now(). */
 		batches = (double)sql_int(c, "SELECT count(DISTINCT at) FROM job_events", 0, NULL);
 		ok = out->transitions > 0 && batches > 0 &&
-		     sql_double(c, "SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM jobs",
-				0, NULL, &out->seconds) &&
-		     out->seconds > 0;
+		     sql_double(c, RUN_SECONDS_SQL, 0, NULL, &out->seconds) && out->seconds > 0;
 	}
 	if (ok) {
 		out->rate = (double)out->transitions / out->seconds;
@@ -709,8 +717,10 @@ static bool run_pgbench(struct bench *b, const char *url, const char *script, in
 	snprintf(secs, sizeof(secs), "%d", b->opt.pgbench_s);
 	snprintf(errlog, sizeof(errlog), "%s/pgbench.log", b->pg.dir);
 	/* Each client counts its row's version in v, from 0 (see the script). */
-	const char *argv[] = {prog, "-n", "-c", clients, "-j", threads, "-T", secs, "-D", "v=0",
-			      "-f", script, url, NULL};
+	const char *argv[] = {
+		prog, "-n", "-c",  clients, "-j",   threads, "-T",
+		secs, "-D", "v=0", "-f",    script, url,     NULL,
+	};
 	int out[2];
 	if (pipe(out) != 0) {
 		perror("bench_engine: pipe");
@@ -752,6 +762,9 @@ static bool run_pgbench(struct bench *b, const char *url, const char *script, in
 		fclose(f);
 	else
 		close(out[0]);
+	/* Interrupted: pgbench, our child, stops too. */
+	if (interrupted)
+		kill(pid, SIGINT);
 	int st;
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
@@ -762,27 +775,42 @@ static bool run_pgbench(struct bench *b, const char *url, const char *script, in
 	return true;
 }
 
+/* One running job per pgbench client, leased to the owner the script names. */
+static const char PGBENCH_JOBS_SQL[] =
+	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by, lease_owner,"
+	"  lease_expires_at, lease_epoch, started_at, state_entered_at)"
+	" SELECT 'default', 'pgbench-' || g, 'test_noop', 'running', 's1', 'bench', $2,"
+	"  now() + interval '1 day', 1, now(), now()"
+	" FROM generate_series(1, $1::int) g";
+
+/* Finished jobs after them, up to $2 in all. */
+static const char PGBENCH_PADDING_SQL[] =
+	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by, lease_epoch,"
+	"  started_at, finished_at)"
+	" SELECT 'default', 'pgbench-' || g, 'test_noop', 'succeeded', 's5', 'bench', 1,"
+	"  now(), now()"
+	" FROM generate_series($1::int + 1, $2::int) g";
+
 static bool pgbench_throughput(struct bench *b, const char *script, int conc, struct tp_result *out)
 {
-	char url[600], n[16];
+	char url[600], n[16], total[16];
 	if (!new_database(b, url, sizeof(url)) || !migrate(b, url))
 		return false;
 	PGconn *c = sql_connect(url);
 	if (!c)
 		return false;
 	snprintf(n, sizeof(n), "%d", conc);
-	const char *p[] = {n, PGBENCH_OWNER};
-	/* One running job per client, leased to the owner the script names: ids 1..conc. */
-	bool ok = sql_exec(c,
-			   "INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by,"
-			   "  lease_owner, lease_expires_at, lease_epoch, started_at, state_entered_at)"
-			   " SELECT 'default', 'pgbench-' || g, 'test_noop', 'running', 's1', 'bench',"
-			   "  $2, now() + interval '1 day', 1, now(), now()"
-			   " FROM generate_series(1, $1::int) g",
-			   2, p) &&
+	snprintf(total, sizeof(total), "%d", b->opt.jobs > conc ? b->opt.jobs : conc);
+	const char *p[] = {n, PGBENCH_OWNER}, *pad[] = {n, total}, *owner[] = {PGBENCH_OWNER};
+	/*
+	 * Client k moves job k + 1.  The table is as large as the engine's,
+	 * since the planner picks its plans by the table's size.
+	 */
+	bool ok = sql_exec(c, PGBENCH_JOBS_SQL, 2, p) && sql_exec(c, PGBENCH_PADDING_SQL, 2, pad) &&
 		  sql_exec(c, "ANALYZE jobs", 0, NULL);
-	if (ok && sql_int(c, "SELECT max(id) FROM jobs", 0, NULL) != conc) {
-		fprintf(stderr, "bench_engine: the pgbench job rows are not numbered 1..%d\n", conc);
+	if (ok && sql_int(c, "SELECT max(id) FROM jobs WHERE lease_owner = $1", 1, owner) != conc) {
+		fprintf(stderr, "bench_engine: the pgbench job rows are not numbered 1..%d\n",
+			conc);
 		ok = false;
 	}
 	long long processed = 0;
@@ -791,11 +819,12 @@ static bool pgbench_throughput(struct bench *b, const char *script, int conc, st
 	/* Every transaction must have passed the fence: one update, one event. */
 	if (ok) {
 		long long events = sql_int(c, "SELECT count(*) FROM job_events", 0, NULL);
-		long long versions = sql_int(c, "SELECT sum(version) FROM jobs", 0, NULL);
+		long long versions = sql_int(
+			c, "SELECT sum(version) FROM jobs WHERE lease_owner = $1", 1, owner);
 		if (events != processed || versions != processed) {
 			fprintf(stderr,
-				"bench_engine: pgbench ran %lld transactions but wrote %lld events and"
-				" %lld versions: the script's fencing did not match\n",
+				"bench_engine: pgbench ran %lld transactions but wrote %lld"
+				" events and %lld versions: the script's fence did not match\n",
 				processed, events, versions);
 			ok = false;
 		}
@@ -834,6 +863,21 @@ static bool throughput(struct bench *b)
 
 /* --- wake-up latency ------------------------------------------------------------------- */
 
+/* Each job's first state started at its first event's started_at; in ms. */
+static const char WAKEUP_SQL[] =
+	"SELECT extract(epoch FROM first.at - j.created_at) * 1000 FROM jobs j,"
+	" LATERAL (SELECT min(e.started_at) AS at FROM job_events e"
+	"  WHERE e.job_id = j.id AND e.outcome <> 'submitted') first"
+	" ORDER BY 1";
+
+/* The same moment for one job, in microseconds since the epoch. */
+static const char FIRST_START_SQL[] =
+	"SELECT extract(epoch FROM min(started_at)) * 1000000 FROM job_events"
+	" WHERE job_id = $1 AND outcome <> 'submitted'";
+
+static const char UNFINISHED_SQL[] =
+	"SELECT count(*) FROM jobs WHERE id = $1 AND finished_at IS NULL";
+
 static bool wakeup(struct bench *b, long long *idle_rss_kib)
 {
 	char url[600];
@@ -846,58 +890,41 @@ static bool wakeup(struct bench *b, long long *idle_rss_kib)
 	msleep(1000);
 	long long hwm;
 	bool ok = proc_memory(b->d.pid, idle_rss_kib, &hwm);
-	int64_t *sent_us = xcalloc((size_t)b->opt.samples, sizeof(*sent_us));
-	int64_t *ids = xcalloc((size_t)b->opt.samples, sizeof(*ids));
-	for (int i = 0; ok && i < b->opt.samples && !interrupted; i++) {
+	int samples = b->opt.samples;
+	int64_t *sent_us = xcalloc((size_t)samples, sizeof(*sent_us));
+	int64_t *ids = xcalloc((size_t)samples, sizeof(*ids));
+	for (int i = 0; ok && i < samples && !interrupted; i++) {
 		char cluster[32], id[24];
 		snprintf(cluster, sizeof(cluster), "wake-%d", i + 1);
 		sent_us[i] = now_wall_us();
 		ids[i] = submit_job(&b->d, "test_noop", cluster, NULL);
-		ok = ids[i] > 0;
 		snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
 		const char *p[] = {id};
 		/* Finished, so that the next one finds the engine idle again. */
-		ok = ok && wait_zero(b, c, "SELECT count(*) FROM jobs WHERE id = $1 AND finished_at IS NULL",
-				     1, p, 10000, 2);
+		ok = ids[i] > 0 && wait_zero(b, c, UNFINISHED_SQL, 1, p, 10000, 2);
 		msleep(20);
 	}
 	ok = ok && !interrupted;
-	double *db = NULL, *http = NULL;
-	int n = 0, nh = 0;
-	if (ok) {
-		/* Each job's first state started at its first event's started_at. */
-		n = sql_sorted_doubles(c,
-				       "SELECT extract(epoch FROM first.at - j.created_at) * 1000 FROM jobs j,"
-				       " LATERAL (SELECT min(e.started_at) AS at FROM job_events e"
-				       "  WHERE e.job_id = j.id AND e.outcome <> 'submitted') first"
-				       " ORDER BY 1",
-				       &db);
-		ok = n == b->opt.samples;
+	double *db = NULL, *http = xcalloc((size_t)samples, sizeof(double));
+	int n = ok ? sql_sorted_doubles(c, WAKEUP_SQL, &db) : 0;
+	ok = ok && n == samples;
+	for (int i = 0; ok && i < n; i++) {
+		char id[24];
+		snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
+		const char *p[] = {id};
+		double started_us;
+		ok = sql_double(c, FIRST_START_SQL, 1, p, &started_us);
+		http[i] = (started_us - (double)sent_us[i]) / 1000.0;
 	}
 	if (ok) {
-		/* The same, from the moment the HTTP request was sent. */
-		http = xcalloc((size_t)n, sizeof(double));
-		for (int i = 0; ok && i < n; i++) {
-			char id[24];
-			snprintf(id, sizeof(id), "%lld", (long long)ids[i]);
-			const char *p[] = {id};
-			double started_us;
-			ok = sql_double(c,
-					"SELECT extract(epoch FROM min(started_at)) * 1000000 FROM job_events"
-					" WHERE job_id = $1 AND outcome <> 'submitted'",
-					1, p, &started_us);
-			http[nh++] = (started_us - (double)sent_us[i]) / 1000.0;
-		}
-	}
-	if (ok) {
-		qsort(http, (size_t)nh, sizeof(double), cmp_double);
-		printf("wakeup_ms median=%.2f p99=%.2f max=%.2f (n=%d, created_at to first state start)\n",
+		qsort(http, (size_t)n, sizeof(double), cmp_double);
+		printf("wakeup_ms median=%.2f p99=%.2f max=%.2f (n=%d, from created_at)\n",
 		       percentile(db, n, 0.5), percentile(db, n, 0.99), db[n - 1], n);
 		printf("  from sending the HTTP request: median=%.2f p99=%.2f max=%.2f\n",
-		       percentile(http, nh, 0.5), percentile(http, nh, 0.99), http[nh - 1]);
-		fflush(stdout);
+		       percentile(http, n, 0.5), percentile(http, n, 0.99), http[n - 1]);
 	} else if (!interrupted) {
-		fprintf(stderr, "bench_engine: the wake-up samples are incomplete; see %s\n", b->d.log);
+		fprintf(stderr, "bench_engine: the wake-up samples are incomplete; see %s\n",
+			b->d.log);
 	}
 	free(db);
 	free(http);
@@ -908,6 +935,24 @@ static bool wakeup(struct bench *b, long long *idle_rss_kib)
 }
 
 /* --- memory ---------------------------------------------------------------------------- */
+
+/*
+ * In flight: a state whose handler has not answered, as one waiting on a
+ * slow HTTP call; the engine holds the job, its lease and the handler's
+ * context.
+ */
+static const char IN_FLIGHT_JOBS_SQL[] =
+	"INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by)"
+	" SELECT 'default', 'mem-' || g, 'test', '{\"plan\": {\"prepare\": [\"hang\"]}}',"
+	"  'queued', 'prepare', 'bench'"
+	" FROM generate_series(1, $1::int) g";
+
+/* Queued behind them in the same clusters: in the database, and in the claim's way. */
+static const char QUEUED_JOBS_SQL[] =
+	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by)"
+	" SELECT 'default', 'mem-' || ((g - 1) % $1::int + 1), 'test_noop', 'queued', 's1',"
+	"  'bench'"
+	" FROM generate_series(1, $2::int) g";
 
 static bool memory(struct bench *b, long long idle_rss_kib)
 {
@@ -920,40 +965,24 @@ static bool memory(struct bench *b, long long idle_rss_kib)
 	snprintf(nf, sizeof(nf), "%d", b->opt.in_flight);
 	snprintf(nq, sizeof(nq), "%d", b->opt.queued);
 	const char *p[] = {nf, nq};
-	/*
-	 * In flight: a state whose handler has not answered yet, as one
-	 * waiting on a slow HTTP call; the engine holds the job, its lease and
-	 * its handler's context.  Queued: the rest, behind them in the same
-	 * clusters, so that they stay in the database and in the claim's way.
-	 */
-	bool ok = sql_exec(c,
-			   "INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by)"
-			   " SELECT 'default', 'mem-' || g, 'test', '{\"plan\": {\"prepare\": [\"hang\"]}}',"
-			   "  'queued', 'prepare', 'bench'"
-			   " FROM generate_series(1, $1::int) g",
-			   1, p) &&
-		  sql_exec(c,
-			   "INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by)"
-			   " SELECT 'default', 'mem-' || ((g - 1) % $1::int + 1), 'test_noop', 'queued',"
-			   "  's1', 'bench'"
-			   " FROM generate_series(1, $2::int) g",
-			   2, p) &&
+	bool ok = sql_exec(c, IN_FLIGHT_JOBS_SQL, 1, p) && sql_exec(c, QUEUED_JOBS_SQL, 2, p) &&
 		  sql_exec(c, "ANALYZE jobs", 0, NULL) && daemon_spawn(b, url, b->opt.in_flight) &&
 		  wait_zero(b, c,
-			    "SELECT $1::int - count(*) FROM jobs WHERE status = 'running'"
-			    " AND lease_owner IS NOT NULL",
+			    "SELECT $1::int - count(*) FROM jobs"
+			    " WHERE status = 'running' AND lease_owner IS NOT NULL",
 			    1, p, 60000, POLL_MS);
-	/* Let the claims' buffers go and a heartbeat or two pass. */
+	/* Let the claims' buffers go and a heartbeat pass. */
 	if (ok)
 		msleep(3000);
-	long long queued = ok ? sql_int(c, "SELECT count(*) FROM jobs WHERE status = 'queued'", 0, NULL)
-			      : -1;
-	long long running = ok ? sql_int(c, "SELECT count(*) FROM jobs WHERE status = 'running'", 0, NULL)
-			       : -1;
-	long long rss = 0, hwm = 0;
+	long long queued = -1, running = -1, rss = 0, hwm = 0;
+	if (ok) {
+		queued = sql_int(c, "SELECT count(*) FROM jobs WHERE status = 'queued'", 0, NULL);
+		running = sql_int(c, "SELECT count(*) FROM jobs WHERE status = 'running'", 0, NULL);
+	}
 	ok = ok && daemon_alive(b) && proc_memory(b->d.pid, &rss, &hwm);
 	if (ok && (queued != b->opt.queued || running != b->opt.in_flight)) {
-		fprintf(stderr, "bench_engine: expected %d queued and %d running, found %lld and %lld\n",
+		fprintf(stderr,
+			"bench_engine: expected %d queued and %d running, found %lld, %lld\n",
 			b->opt.queued, b->opt.in_flight, queued, running);
 		ok = false;
 	}
@@ -963,7 +992,6 @@ static bool memory(struct bench *b, long long idle_rss_kib)
 		if (idle_rss_kib > 0)
 			printf(" (idle: %.1f)", idle_rss_kib / 1024.0);
 		printf("\n");
-		fflush(stdout);
 	}
 	PQfinish(c);
 	/* The in-flight states never answer: a graceful stop would wait them out. */
@@ -972,6 +1000,18 @@ static bool memory(struct bench *b, long long idle_rss_kib)
 }
 
 /* --- main ------------------------------------------------------------------------------ */
+
+/* Other work on the machine skews every figure: say how much there was before. */
+static double load_average(void)
+{
+	double load = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+	if (f && fscanf(f, "%lf", &load) != 1)
+		load = -1;
+	if (f)
+		fclose(f);
+	return load;
+}
 
 static void print_machine(struct bench *b)
 {
@@ -994,28 +1034,24 @@ static void print_machine(struct bench *b)
 			mem_kib = strtoll(line + 9, NULL, 10);
 	if (f)
 		fclose(f);
-	double load = -1;
-	f = fopen("/proc/loadavg", "r");
-	if (f && fscanf(f, "%lf", &load) != 1)
-		load = -1;
-	if (f)
-		fclose(f);
 	struct utsname u;
 	if (uname(&u) != 0)
 		snprintf(u.release, sizeof(u.release), "?");
 	PGconn *c = sql_connect(b->pg.url);
 	char *version = c ? sql_text(c, "SELECT current_setting('server_version')", 0, NULL) : NULL;
-	char *settings = c ? sql_text(c,
-				      "SELECT format('fsync=%s synchronous_commit=%s full_page_writes=%s"
-				      " shared_buffers=%s', current_setting('fsync'),"
-				      " current_setting('synchronous_commit'),"
-				      " current_setting('full_page_writes'),"
-				      " current_setting('shared_buffers'))",
-				      0, NULL)
-			   : NULL;
+	char *settings =
+		c ? sql_text(c,
+			     "SELECT format('fsync=%s synchronous_commit=%s full_page_writes=%s"
+			     " shared_buffers=%s', current_setting('fsync'),"
+			     " current_setting('synchronous_commit'),"
+			     " current_setting('full_page_writes'),"
+			     " current_setting('shared_buffers'))",
+			     0, NULL)
+		  : NULL;
 	PQfinish(c);
 	printf("machine: %ld CPU (%s), %.1f GiB, Linux %s, load average %.2f\n",
-	       sysconf(_SC_NPROCESSORS_ONLN), model, mem_kib / 1048576.0, u.release, load);
+	       sysconf(_SC_NPROCESSORS_ONLN), model, mem_kib / 1048576.0, u.release,
+	       load_average());
 	printf("postgresql: %s, %s\n", version ? version : "?", settings ? settings : "?");
 	fflush(stdout);
 	free(version);
@@ -1044,10 +1080,11 @@ int main(int argc, char **argv)
 		esaasd_stop(&b.d, SIGKILL, true);
 	if (b.pg_started) {
 		if (b.opt.keep) {
-			fprintf(stderr, "bench_engine: PostgreSQL is still running in %s"
-					" (tests/pg.sh destroy %s stops and removes it)\n",
+			fprintf(stderr,
+				"bench_engine: PostgreSQL is still running in %s"
+				" (tests/pg.sh destroy %s stops and removes it)\n",
 				b.pg.dir, b.pg.dir);
-		} else if (!ok) {
+		} else if (!ok && !interrupted) {
 			pg_ctl(&b.pg, "stop");
 			fprintf(stderr, "bench_engine: the logs are in %s\n", b.pg.dir);
 		} else {

@@ -107,6 +107,7 @@ struct engine {
 	int nruns;
 
 	bool claiming, claim_again;
+	int claim_limit;              /* rows asked for by the claim in flight */
 	int64_t claim_sent_mono;
 	struct event *wake_ev;
 	int64_t wake_at_mono;         /* 0: not armed */
@@ -778,8 +779,10 @@ static const char CLAIM_SQL[] =
 	"   AND j.kind = ANY($4::text[])"
 	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
 	"    AND p.cluster = j.cluster AND p.id <> j.id"
-	"    AND (p.status IN ('running', 'waiting', 'cancelling')"
-	"     OR (p.status = 'queued' AND p.queue_seq < j.queue_seq AND j.status = 'queued')))"
+	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
+	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
+	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
 	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
 	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
 	"  lease_expires_at = now() + $3 * interval '1 second',"
@@ -799,10 +802,12 @@ static const char NEXT_WAKE_SQL[] =
 	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
 	"  AND j.kind = ANY($2::text[])"
-	"  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
-	"   AND p.cluster = j.cluster AND p.id <> j.id"
-	"   AND ((p.status IN ('running', 'waiting', 'cancelling') AND j.status = 'queued')"
-	"    OR (p.status = 'queued' AND p.queue_seq < j.queue_seq AND j.status = 'queued')))";
+	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster AND p.id <> j.id"
+	"   AND p.status IN ('running', 'waiting', 'cancelling')))"
+	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
+	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))";
 
 static void arm_wake(struct engine *e, int64_t ms)
 {
@@ -934,7 +939,8 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		if (fresh[i])
 			run_begin(fresh[i]);
 	free(fresh);
-	if (e->claim_again || n == CLAIM_MAX) {
+	/* A full claim means there may be more: claim again, skip the wake-up query. */
+	if (e->claim_again || n == e->claim_limit) {
 		e->claim_again = false;
 		engine_poke(e);
 	} else if (!e->stopping) {
@@ -970,6 +976,7 @@ static void engine_poke(struct engine *e)
 	const char *p[] = {e->owner, lim, lease, e->kinds};
 	e->claiming = true;
 	e->claim_again = false;
+	e->claim_limit = limit;
 	e->claim_sent_mono = now_mono_ms();
 	e->queries++;
 	db_query_wait(e->db, CLAIM_SQL, 4, p, claim_cb, e);
