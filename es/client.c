@@ -1,0 +1,290 @@
+#include "es/client.h"
+#include "kube/client.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct es {
+	struct kube *kube;      /* proxy mode */
+	char *proxy_prefix;     /* /api/v1/namespaces/ns/services/svc:9200/proxy */
+	struct httpc *http;     /* direct mode */
+	char *base_url;
+	struct es_version version;
+	bool version_known;
+};
+
+struct es_call {
+	struct es *es;
+	struct kube_call *kcall;
+	struct httpc_call *hcall;
+	bool is_info;
+	bool conflict_ok;       /* a 409 answer means done (synced flush) */
+	char *method, *path;    /* for error messages */
+	es_done_cb cb;
+	void *arg;
+};
+
+struct es *es_new_proxy(struct kube *k, const char *ns, const char *service)
+{
+	struct es *es = xcalloc(1, sizeof(*es));
+	es->kube = k;
+	es->proxy_prefix = xasprintf("/api/v1/namespaces/%s/services/%s:9200/proxy", ns, service);
+	return es;
+}
+
+struct es *es_new_direct(struct httpc *h, const char *base_url)
+{
+	struct es *es = xcalloc(1, sizeof(*es));
+	es->http = h;
+	es->base_url = xstrdup(base_url);
+	size_t n = strlen(es->base_url);
+	while (n && es->base_url[n - 1] == '/')
+		es->base_url[--n] = '\0';
+	return es;
+}
+
+void es_free(struct es *es)
+{
+	if (!es)
+		return;
+	free(es->proxy_prefix);
+	free(es->base_url);
+	free(es);
+}
+
+const struct es_version *es_known_version(const struct es *es)
+{
+	return es->version_known ? &es->version : NULL;
+}
+
+void es_set_version(struct es *es, const struct es_version *v)
+{
+	es->version = *v;
+	es->version_known = true;
+}
+
+/* Elasticsearch explains itself in error.reason (or error, on 2.x). */
+static char *error_message(const char *method, const char *path, long status, json_t *body,
+			   const char *transport)
+{
+	json_t *err = json_object_get(body, "error");
+	const char *reason = json_string_value(json_object_get(err, "reason"));
+	if (!reason)
+		reason = json_string_value(err);
+	if (!reason)
+		reason = json_string_value(json_object_get(body, "message")); /* a proxy Status */
+	if (reason)
+		return xasprintf("%s %s: %ld %s", method, path, status, reason);
+	return xstrdup(transport ? transport : "request failed");
+}
+
+static void call_free(struct es_call *c)
+{
+	free(c->method);
+	free(c->path);
+	free(c);
+}
+
+static void finish(struct es_call *c, long status, enum httpc_class klass, json_t *body,
+		   const char *transport, int64_t retry_after_ms)
+{
+	if (c->conflict_ok && status == 409)
+		klass = HTTPC_OK;
+	if (c->is_info && klass == HTTPC_OK) {
+		const char *num = json_string_value(json_object_get(json_object_get(body, "version"), "number"));
+		struct es_version v;
+		if (num && es_version_parse(num, &v))
+			es_set_version(c->es, &v);
+	}
+	char *msg = klass == HTTPC_OK ? NULL
+				      : error_message(c->method, c->path, status, body, transport);
+	struct es_result r = {status, klass, body, msg, retry_after_ms};
+	c->cb(c->arg, &r);
+	free(msg);
+	call_free(c);
+}
+
+static void proxy_done_cb(void *arg, const struct kube_result *kr)
+{
+	/* The proxy's own failures arrive as a Status; the cluster's as its error body. */
+	finish(arg, kr->status, kr->klass, kr->body, kr->message, kr->retry_after_ms);
+}
+
+static void direct_done_cb(const struct httpc_response *resp, void *arg)
+{
+	json_t *body = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	finish(arg, resp->status, resp->klass, body, resp->error, resp->retry_after_ms);
+	json_decref(body);
+}
+
+static struct es_call *send_call(struct es *es, const char *method, const char *path, json_t *body,
+				 bool is_info, bool conflict_ok, es_done_cb cb, void *arg)
+{
+	struct es_call *c = xcalloc(1, sizeof(*c));
+	c->es = es;
+	c->is_info = is_info;
+	c->conflict_ok = conflict_ok;
+	c->cb = cb;
+	c->arg = arg;
+	c->method = xstrdup(method);
+	c->path = xstrdup(path);
+	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (es->kube) {
+		char *full = xasprintf("%s%s", es->proxy_prefix, path);
+		c->kcall = kube_request(es->kube, method, full, text ? "application/json" : NULL, text,
+					proxy_done_cb, c);
+		free(full);
+	} else {
+		char *url = xasprintf("%s%s", es->base_url, path);
+		const char *headers[] = {"Accept: application/json",
+					 text ? "Content-Type: application/json" : NULL, NULL};
+		struct httpc_request req = {
+			.method = method,
+			.url = url,
+			.headers = headers,
+			.body = text,
+			.body_len = text ? strlen(text) : 0,
+		};
+		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
+		free(url);
+	}
+	free(text);
+	return c;
+}
+
+struct es_call *es_request(struct es *es, const char *method, const char *path, json_t *body,
+			   es_done_cb cb, void *arg)
+{
+	return send_call(es, method, path, body, false, false, cb, arg);
+}
+
+void es_cancel(struct es_call *c)
+{
+	if (!c)
+		return;
+	if (c->kcall)
+		kube_cancel(c->kcall);
+	if (c->hcall)
+		httpc_cancel(c->hcall);
+	call_free(c);
+}
+
+struct es_call *es_info(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/", NULL, true, false, cb, arg);
+}
+
+struct es_call *es_health(struct es *es, const char *wait_for_status, const char *timeout,
+			  bool wait_for_events, es_done_cb cb, void *arg)
+{
+	char path[256];
+	int n = snprintf(path, sizeof(path), "/_cluster/health?");
+	if (wait_for_status)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "wait_for_status=%s&", wait_for_status);
+	if (timeout)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "timeout=%s&", timeout);
+	if (wait_for_events)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "wait_for_events=languid&");
+	path[n - 1] = '\0'; /* the last '&' or the '?' */
+	return send_call(es, "GET", path, NULL, false, false, cb, arg);
+}
+
+struct es_call *es_get_settings(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/_cluster/settings?flat_settings=true", NULL, false, false, cb, arg);
+}
+
+static const struct es_version *version_or_default(struct es *es, struct es_version *tmp)
+{
+	if (es->version_known)
+		return &es->version;
+	if (!es_version_parse(ES_VERSION_DEFAULT, tmp))
+		memset(tmp, 0, sizeof(*tmp));
+	return tmp;
+}
+
+struct es_call *es_put_settings(struct es *es, json_t *settings, es_done_cb cb, void *arg)
+{
+	struct es_version tmp;
+	const char *scope = es_settings_scope(version_or_default(es, &tmp));
+	json_t *body = json_pack("{s:O}", scope, settings);
+	struct es_call *c = send_call(es, "PUT", "/_cluster/settings?flat_settings=true", body, false,
+				      false, cb, arg);
+	json_decref(body);
+	return c;
+}
+
+struct es_call *es_flush(struct es *es, es_done_cb cb, void *arg)
+{
+	struct es_version tmp;
+	const struct es_version *v = version_or_default(es, &tmp);
+	return send_call(es, "POST", es_flush_path(v), NULL, false, es_flush_conflict_ok(v), cb, arg);
+}
+
+struct es_call *es_cat_nodes(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/_cat/nodes?format=json&h=name,ip,node.role,master,heap.percent",
+			 NULL, false, false, cb, arg);
+}
+
+struct es_call *es_cat_shards(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/_cat/shards?format=json", NULL, false, false, cb, arg);
+}
+
+struct es_call *es_cat_plugins(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/_cat/plugins?format=json", NULL, false, false, cb, arg);
+}
+
+struct es_call *es_nodes_info(struct es *es, es_done_cb cb, void *arg)
+{
+	return send_call(es, "GET", "/_nodes", NULL, false, false, cb, arg);
+}
+
+struct es_call *es_voting_exclude(struct es *es, const char *const *names, size_t n, es_done_cb cb,
+				  void *arg)
+{
+	struct es_version tmp;
+	char *path = es_voting_exclusions_path(version_or_default(es, &tmp), names, n);
+	if (!path)
+		return NULL;
+	struct es_call *c = send_call(es, "POST", path, NULL, false, false, cb, arg);
+	free(path);
+	return c;
+}
+
+struct es_call *es_voting_clear(struct es *es, es_done_cb cb, void *arg)
+{
+	struct es_version tmp;
+	const char *path = es_voting_exclusions_clear_path(version_or_default(es, &tmp));
+	return path ? send_call(es, "DELETE", path, NULL, false, false, cb, arg) : NULL;
+}
+
+struct es_call *es_shutdown_put(struct es *es, const char *node_id, const char *type,
+				const char *reason, es_done_cb cb, void *arg)
+{
+	struct es_version tmp;
+	if (!es_has_node_shutdown(version_or_default(es, &tmp)))
+		return NULL;
+	char *path = xasprintf("/_nodes/%s/shutdown", node_id);
+	json_t *body = json_pack("{s:s, s:s}", "type", type, "reason", reason ? reason : "esaas");
+	struct es_call *c = send_call(es, "PUT", path, body, false, false, cb, arg);
+	json_decref(body);
+	free(path);
+	return c;
+}
+
+struct es_call *es_shutdown_delete(struct es *es, const char *node_id, es_done_cb cb, void *arg)
+{
+	struct es_version tmp;
+	if (!es_has_node_shutdown(version_or_default(es, &tmp)))
+		return NULL;
+	char *path = xasprintf("/_nodes/%s/shutdown", node_id);
+	struct es_call *c = send_call(es, "DELETE", path, NULL, false, false, cb, arg);
+	free(path);
+	return c;
+}

@@ -1,0 +1,69 @@
+/*
+ * The Elasticsearch REST client.  It reaches a cluster through the
+ * Kubernetes API server's service proxy
+ * (/api/v1/namespaces/{ns}/services/{svc}:9200/proxy/...) by default, or
+ * directly by URL.  Every call is asynchronous and ends in one callback;
+ * what differs between versions comes from es/version.h.
+ */
+#ifndef ESAAS_ES_CLIENT_H
+#define ESAAS_ES_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/httpc.h"
+#include "es/version.h"
+
+struct kube;
+struct es;
+struct es_call;
+
+struct es_result {
+	long status;
+	enum httpc_class klass;
+	json_t *body;            /* the parsed answer, or NULL; borrowed */
+	const char *message;     /* on failure: Elasticsearch's error.reason or the transport error */
+	int64_t retry_after_ms;
+};
+
+typedef void (*es_done_cb)(void *arg, const struct es_result *r);
+
+/* Through the service proxy of k (which must outlive the client). */
+struct es *es_new_proxy(struct kube *k, const char *ns, const char *service);
+/* Directly, e.g. "http://10.0.0.5:9200"; h must outlive the client. */
+struct es *es_new_direct(struct httpc *h, const char *base_url);
+void es_free(struct es *es);
+/* The version, once es_info has answered (or es_set_version said it). */
+const struct es_version *es_known_version(const struct es *es);
+void es_set_version(struct es *es, const struct es_version *v);
+
+/* path includes the query, e.g. "/_cat/nodes?format=json"; body may be NULL. */
+struct es_call *es_request(struct es *es, const char *method, const char *path, json_t *body,
+			   es_done_cb cb, void *arg);
+void es_cancel(struct es_call *call);
+
+/* GET /: also records the version for the calls below. */
+struct es_call *es_info(struct es *es, es_done_cb cb, void *arg);
+/* wait_for_status may be NULL; timeout like "30s" (NULL: none). */
+struct es_call *es_health(struct es *es, const char *wait_for_status, const char *timeout,
+			  bool wait_for_events, es_done_cb cb, void *arg);
+struct es_call *es_get_settings(struct es *es, es_done_cb cb, void *arg);
+/* settings: flat {"key": value|null}, written in the version's scope. */
+struct es_call *es_put_settings(struct es *es, json_t *settings, es_done_cb cb, void *arg);
+/* The flush before a restart: synced where the version has it (409 counts as done). */
+struct es_call *es_flush(struct es *es, es_done_cb cb, void *arg);
+struct es_call *es_cat_nodes(struct es *es, es_done_cb cb, void *arg);
+struct es_call *es_cat_shards(struct es *es, es_done_cb cb, void *arg);
+struct es_call *es_cat_plugins(struct es *es, es_done_cb cb, void *arg);
+struct es_call *es_nodes_info(struct es *es, es_done_cb cb, void *arg);
+/* NULL and no callback on versions without voting exclusions (zen1). */
+struct es_call *es_voting_exclude(struct es *es, const char *const *names, size_t n, es_done_cb cb,
+				  void *arg);
+struct es_call *es_voting_clear(struct es *es, es_done_cb cb, void *arg);
+/* type: "restart" or "remove"; NULL and no callback where the API does not exist. */
+struct es_call *es_shutdown_put(struct es *es, const char *node_id, const char *type,
+				const char *reason, es_done_cb cb, void *arg);
+struct es_call *es_shutdown_delete(struct es *es, const char *node_id, es_done_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,318 @@
+/*
+ * The Elasticsearch version matrix.  Each function answers one row of
+ * PROCEDURES.md's table; the thresholds are written once, as constants
+ * next to the question they answer.
+ */
+#include "es/version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const int supported_majors[] = {2, 5, 6, 7, 8};
+
+static bool parse_component(const char **p, int *out)
+{
+	const char *s = *p;
+	int v = 0;
+	int digits = 0;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	/* "07" is refused: a version is not an octal literal, and accepting
+	 * it would give two spellings of one version. */
+	if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+		return false;
+	while (*s >= '0' && *s <= '9') {
+		if (++digits > 4)
+			return false;
+		v = v * 10 + (*s - '0');
+		s++;
+	}
+	*p = s;
+	*out = v;
+	return true;
+}
+
+bool es_version_parse(const char *s, struct es_version *out)
+{
+	struct es_version v;
+
+	if (!s)
+		return false;
+	if (!parse_component(&s, &v.major) || *s++ != '.')
+		return false;
+	if (!parse_component(&s, &v.minor) || *s++ != '.')
+		return false;
+	if (!parse_component(&s, &v.patch) || *s != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+bool es_version_supported(const struct es_version *v, char *why, size_t whylen)
+{
+	char buf[ES_VERSION_BUFSIZE];
+
+	for (size_t i = 0; i < ARRAY_SIZE(supported_majors); i++) {
+		if (v->major == supported_majors[i])
+			return true;
+	}
+	es_version_format(v, buf, sizeof(buf));
+	if (why)
+		snprintf(why, whylen,
+			 "Elasticsearch %s is not supported: the supported major versions are "
+			 "2, 5, 6, 7 and 8",
+			 buf);
+	return false;
+}
+
+void es_version_format(const struct es_version *v, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d.%d.%d", v->major, v->minor, v->patch);
+}
+
+int es_version_cmp(const struct es_version *a, const struct es_version *b)
+{
+	if (a->major != b->major)
+		return a->major < b->major ? -1 : 1;
+	if (a->minor != b->minor)
+		return a->minor < b->minor ? -1 : 1;
+	if (a->patch != b->patch)
+		return a->patch < b->patch ? -1 : 1;
+	return 0;
+}
+
+bool es_version_at_least(const struct es_version *v, int major, int minor, int patch)
+{
+	struct es_version w = {major, minor, patch};
+
+	return es_version_cmp(v, &w) >= 0;
+}
+
+const char *es_role_name(enum es_role role)
+{
+	switch (role) {
+	case ES_ROLE_MASTER:
+		return "master";
+	case ES_ROLE_DATA:
+		return "data";
+	case ES_ROLE_CLIENT:
+		return "client";
+	}
+	return "unknown";
+}
+
+/* --- discovery and quorum ------------------------------------------------ */
+
+const char *es_discovery_hosts_key(const struct es_version *v)
+{
+	if (v->major >= 7)
+		return "discovery.seed_hosts";
+	return "discovery.zen.ping.unicast.hosts";
+}
+
+enum es_coordination es_coordination(const struct es_version *v)
+{
+	return v->major >= 7 ? ES_ZEN2 : ES_ZEN1;
+}
+
+int es_minimum_master_nodes(int masters)
+{
+	return masters / 2 + 1;
+}
+
+/* Room for n more bytes and a terminator. */
+static void reserve(char **buf, size_t len, size_t *cap, size_t n)
+{
+	if (len + n + 1 > *cap) {
+		*cap = (len + n + 1) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+}
+
+/* Append s, percent-encoding everything but RFC 3986's unreserved
+ * characters. */
+static void append_encoded(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+
+		reserve(buf, *len, cap, 3);
+		if (plain) {
+			(*buf)[(*len)++] = (char)c;
+		} else {
+			(*buf)[(*len)++] = '%';
+			(*buf)[(*len)++] = hex[c >> 4];
+			(*buf)[(*len)++] = hex[c & 15];
+		}
+	}
+	(*buf)[*len] = '\0';
+}
+
+char *es_voting_exclusions_path(const struct es_version *v, const char *const *names, size_t n)
+{
+	/* 7.8 added ?node_names= and deprecated the path form, which 8.0
+	 * removed. */
+	const char *prefix = es_version_at_least(v, 7, 8, 0)
+				     ? "/_cluster/voting_config_exclusions?node_names="
+				     : "/_cluster/voting_config_exclusions/";
+	size_t len, cap;
+	char *buf;
+
+	if (es_coordination(v) != ES_ZEN2 || n == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (!names[i] || !names[i][0] || strchr(names[i], ','))
+			return NULL;
+	}
+	len = strlen(prefix);
+	cap = len + 64;
+	buf = xmalloc(cap);
+	memcpy(buf, prefix, len + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0) {
+			reserve(&buf, len, &cap, 1);
+			buf[len++] = ',';
+		}
+		append_encoded(&buf, &len, &cap, names[i]);
+	}
+	return buf;
+}
+
+const char *es_voting_exclusions_clear_path(const struct es_version *v)
+{
+	if (es_coordination(v) != ES_ZEN2)
+		return NULL;
+	return "/_cluster/voting_config_exclusions";
+}
+
+/* --- restarts ------------------------------------------------------------ */
+
+const char *es_flush_path(const struct es_version *v)
+{
+	if (v->major >= 8)
+		return "/_flush";
+	return "/_flush/synced";
+}
+
+bool es_flush_conflict_ok(const struct es_version *v)
+{
+	return v->major < 8;
+}
+
+bool es_has_node_shutdown(const struct es_version *v)
+{
+	return es_version_at_least(v, 7, 13, 0);
+}
+
+bool es_prefers_node_shutdown(const struct es_version *v)
+{
+	return es_version_at_least(v, 7, 15, 2);
+}
+
+/* --- cluster settings ---------------------------------------------------- */
+
+const char *es_settings_scope(const struct es_version *v)
+{
+	return "persistent";
+}
+
+bool es_transient_settings_deprecated(const struct es_version *v)
+{
+	return es_version_at_least(v, 7, 16, 0);
+}
+
+/* --- node roles ---------------------------------------------------------- */
+
+enum es_roles_style es_roles_style(const struct es_version *v)
+{
+	return es_version_at_least(v, 7, 9, 0) ? ES_ROLES_LIST : ES_ROLES_FLAGS;
+}
+
+bool es_has_ingest_role(const struct es_version *v)
+{
+	return v->major >= 5;
+}
+
+void es_role_settings(const struct es_version *v, enum es_role role, json_t *settings)
+{
+	bool master = role == ES_ROLE_MASTER;
+	bool data = role == ES_ROLE_DATA;
+	bool ingest = role != ES_ROLE_MASTER && es_has_ingest_role(v);
+
+	if (es_roles_style(v) == ES_ROLES_LIST) {
+		/* An empty list is a coordinating-only node; a list names
+		 * every role, so ml, transform and the rest stay off. */
+		json_t *roles = json_array();
+
+		if (master)
+			json_array_append_new(roles, json_string("master"));
+		if (data)
+			json_array_append_new(roles, json_string("data"));
+		if (ingest)
+			json_array_append_new(roles, json_string("ingest"));
+		json_object_set_new(settings, "node.roles", roles);
+		return;
+	}
+	json_object_set_new(settings, "node.master", json_boolean(master));
+	json_object_set_new(settings, "node.data", json_boolean(data));
+	if (es_has_ingest_role(v))
+		json_object_set_new(settings, "node.ingest", json_boolean(ingest));
+}
+
+/* --- plugins ------------------------------------------------------------- */
+
+const char *es_plugin_install_command(const struct es_version *v)
+{
+	if (v->major < 5)
+		return "bin/plugin install";
+	return "bin/elasticsearch-plugin install --batch";
+}
+
+char *es_plugin_url(const struct es_version *v, const char *repo, const char *plugin)
+{
+	size_t n = strlen(repo);
+	char ver[ES_VERSION_BUFSIZE];
+
+	while (n > 0 && repo[n - 1] == '/')
+		n--;
+	es_version_format(v, ver, sizeof(ver));
+	return xasprintf("%.*s/%s-%s.zip", (int)n, repo, plugin, ver);
+}
+
+/* --- image and JVM ------------------------------------------------------- */
+
+char *es_default_image(const struct es_version *v, const char *registry)
+{
+	char ver[ES_VERSION_BUFSIZE];
+	size_t n;
+
+	es_version_format(v, ver, sizeof(ver));
+	if (!registry || !registry[0]) {
+		if (v->major < 5)
+			return xasprintf("elasticsearch:%s", ver);
+		return xasprintf("docker.elastic.co/elasticsearch/elasticsearch:%s", ver);
+	}
+	n = strlen(registry);
+	while (n > 0 && registry[n - 1] == '/')
+		n--;
+	if (v->major < 5)
+		return xasprintf("%.*s/elasticsearch:%s", (int)n, registry, ver);
+	return xasprintf("%.*s/elasticsearch/elasticsearch:%s", (int)n, registry, ver);
+}
+
+bool es_security_on_by_default(const struct es_version *v)
+{
+	return v->major >= 8;
+}
+
+const char *es_heap_size_env(const struct es_version *v)
+{
+	if (v->major < 5)
+		return "ES_HEAP_SIZE";
+	return NULL;
+}

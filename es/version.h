@@ -1,0 +1,177 @@
+/*
+ * The Elasticsearch version matrix: everything that differs between the
+ * supported majors (2.x, 5.x, 6.x, 7.x and 8.x) is answered here, and only
+ * here.  Callers ask a question ("which discovery key?", "how do I flush
+ * before a restart?") and never compare version numbers themselves.
+ *
+ * The answers follow PROCEDURES.md's table, row by row.
+ */
+#ifndef ESAAS_ES_VERSION_H
+#define ESAAS_ES_VERSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "common/util.h"
+
+/* What a cluster spec gets when it names no version. */
+#define ES_VERSION_DEFAULT "7.17.10"
+
+/* Enough for "%d.%d.%d" of any version es_version_parse() accepts. */
+#define ES_VERSION_BUFSIZE 16
+
+#define ES_HOME "/usr/share/elasticsearch"
+
+/* The zen1 quorum setting and the zen2 first-boot setting. */
+#define ES_MINIMUM_MASTER_NODES_KEY "discovery.zen.minimum_master_nodes"
+#define ES_INITIAL_MASTER_NODES_KEY "cluster.initial_master_nodes"
+
+struct es_version {
+	int major;
+	int minor;
+	int patch;
+};
+
+/* The three kinds of node esaas runs: dedicated masters, data nodes, and
+ * coordinating ("client") nodes that take the HTTP traffic. */
+enum es_role {
+	ES_ROLE_MASTER,
+	ES_ROLE_DATA,
+	ES_ROLE_CLIENT,
+};
+#define ES_ROLE_COUNT 3
+
+/* How the cluster elects its master. */
+enum es_coordination {
+	ES_ZEN1, /* 2.x-6.x: discovery.zen.minimum_master_nodes */
+	ES_ZEN2, /* 7.x+: voting configuration, voting exclusions */
+};
+
+/* How elasticsearch.yml states a node's roles. */
+enum es_roles_style {
+	ES_ROLES_FLAGS, /* node.master / node.data (/ node.ingest) booleans */
+	ES_ROLES_LIST,	/* node.roles: [...] */
+};
+
+/*
+ * Strict "MAJOR.MINOR.PATCH": three decimal numbers of at most four digits,
+ * no sign, no leading zero (other than "0" itself), nothing before or after
+ * (no "v", no "-SNAPSHOT").  A refused string leaves *out alone.
+ */
+bool es_version_parse(const char *s, struct es_version *out) MUST_CHECK;
+
+/* Whether esaas can run this version; if not, why in one sentence. */
+bool es_version_supported(const struct es_version *v, char *why, size_t whylen) MUST_CHECK;
+
+void es_version_format(const struct es_version *v, char *buf, size_t len);
+int es_version_cmp(const struct es_version *a, const struct es_version *b);
+bool es_version_at_least(const struct es_version *v, int major, int minor, int patch);
+
+/* "master", "data", "client". */
+const char *es_role_name(enum es_role role);
+
+/* --- discovery and quorum ------------------------------------------------ */
+
+/* discovery.zen.ping.unicast.hosts before 7, discovery.seed_hosts from 7. */
+const char *es_discovery_hosts_key(const struct es_version *v);
+
+enum es_coordination es_coordination(const struct es_version *v);
+
+/* zen1's quorum for a number of master-eligible nodes: masters/2 + 1. */
+int es_minimum_master_nodes(int masters);
+
+/*
+ * The path of POST that excludes the named nodes from the voting
+ * configuration before they are removed: 7.0-7.7
+ * "/_cluster/voting_config_exclusions/a,b", 7.8+ and 8.x
+ * "/_cluster/voting_config_exclusions?node_names=a,b".  Names are
+ * percent-encoded.  NULL on zen1 versions (there is nothing to exclude:
+ * lower minimum_master_nodes instead), when n is 0, or when a name is
+ * empty or holds a comma.  The caller frees the result.
+ */
+char *es_voting_exclusions_path(const struct es_version *v, const char *const *names, size_t n);
+
+/* The path of DELETE that clears the exclusions once the pods are gone;
+ * NULL on zen1 versions. */
+const char *es_voting_exclusions_clear_path(const struct es_version *v);
+
+/* --- restarts ------------------------------------------------------------ */
+
+/* The path of POST that flushes before a node restarts: "/_flush/synced"
+ * below 8 (deprecated from 7.6 but still there), "/_flush" on 8.x. */
+const char *es_flush_path(const struct es_version *v);
+
+/* A synced flush answers 409 when some shard copies had writes in flight:
+ * the ordinary flush has still happened, so the restart may go on. */
+bool es_flush_conflict_ok(const struct es_version *v);
+
+/* The node shutdown API (PUT /_nodes/<id>/shutdown) exists from 7.13. */
+bool es_has_node_shutdown(const struct es_version *v);
+
+/* From 7.15.2, as elastic/cloud-on-k8s does, the shutdown API is reliable
+ * enough to drive scale-downs ("type": "remove") and restarts. */
+bool es_prefers_node_shutdown(const struct es_version *v);
+
+/* --- cluster settings ---------------------------------------------------- */
+
+/*
+ * The scope esaas writes cluster settings in: "persistent" on every
+ * version.  Transient settings exist on all five majors (deprecated from
+ * 7.16), but they vanish on a full cluster restart and silently override a
+ * persistent value, so cleanup could not trust what it restores.  Anyone
+ * reading the effective value must still look at both scopes.
+ */
+const char *es_settings_scope(const struct es_version *v);
+
+bool es_transient_settings_deprecated(const struct es_version *v);
+
+/* --- node roles ---------------------------------------------------------- */
+
+/* Booleans before 7.9, node.roles from 7.9. */
+enum es_roles_style es_roles_style(const struct es_version *v);
+
+/* node.ingest / the ingest role exists from 5.0. */
+bool es_has_ingest_role(const struct es_version *v);
+
+/*
+ * Add the role settings of a node of this role to settings (a JSON object
+ * of elasticsearch.yml keys): masters are dedicated masters; data nodes
+ * hold data and run ingest pipelines; clients coordinate and run ingest
+ * pipelines.
+ */
+void es_role_settings(const struct es_version *v, enum es_role role, json_t *settings);
+
+/* --- plugins ------------------------------------------------------------- */
+
+/* "bin/plugin install" on 2.x, "bin/elasticsearch-plugin install --batch"
+ * from 5 (batch: grant the permissions a plugin asks for without a
+ * prompt); run from ES_HOME, followed by the plugin's URL. */
+const char *es_plugin_install_command(const struct es_version *v);
+
+/*
+ * The plugin's file in a plugin repository: "<repo>/<plugin>-<version>.zip",
+ * since a plugin must be built for exactly the Elasticsearch version that
+ * loads it.  A trailing '/' of repo is dropped.  The caller frees it.
+ */
+char *es_plugin_url(const struct es_version *v, const char *repo, const char *plugin);
+
+/* --- image and JVM ------------------------------------------------------- */
+
+/*
+ * The image of this version: "elasticsearch:<v>" (Docker Hub) for 2.x,
+ * "docker.elastic.co/elasticsearch/elasticsearch:<v>" from 5.  A registry
+ * (a mirror: "registry.local:5000") replaces Docker Hub or
+ * docker.elastic.co and keeps the repository path.  The caller frees it.
+ */
+char *es_default_image(const struct es_version *v, const char *registry);
+
+/* 8.x turns security (TLS, passwords) on by default; esaas writes
+ * "xpack.security.enabled: false" on purpose there. */
+bool es_security_on_by_default(const struct es_version *v);
+
+/* 2.x's start script sets its own -Xms/-Xmx from ES_HEAP_SIZE, so the
+ * heap must go there too; NULL from 5, where ES_JAVA_OPTS is enough. */
+const char *es_heap_size_env(const struct es_version *v);
+
+#endif

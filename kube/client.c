@@ -1,0 +1,269 @@
+#include "kube/client.h"
+#include "kube/resources.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct kube {
+	struct httpc *http;
+	struct kube_conn conn;  /* our own copy */
+};
+
+struct kube_call {
+	struct kube *k;
+	struct httpc_call *http;
+	char *method, *url, *content_type, *body;
+	bool retried;
+	kube_done_cb cb;
+	void *arg;
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct kube *kube_new(struct httpc *h, const struct kube_conn *conn)
+{
+	struct kube *k = xcalloc(1, sizeof(*k));
+	k->http = h;
+	k->conn.server = dup_or_null(conn->server);
+	k->conn.ca_pem = dup_or_null(conn->ca_pem);
+	k->conn.client_cert_pem = dup_or_null(conn->client_cert_pem);
+	k->conn.client_key_pem = dup_or_null(conn->client_key_pem);
+	k->conn.token = dup_or_null(conn->token);
+	k->conn.token_file = dup_or_null(conn->token_file);
+	k->conn.insecure = conn->insecure;
+	k->conn.tls_server_name = dup_or_null(conn->tls_server_name);
+	k->conn.proxy_url = dup_or_null(conn->proxy_url);
+	k->conn.namespace = dup_or_null(conn->namespace);
+	k->conn.context = dup_or_null(conn->context);
+	k->conn.origin = dup_or_null(conn->origin);
+	/* The server URL without a trailing slash: paths start with one. */
+	size_t n = k->conn.server ? strlen(k->conn.server) : 0;
+	while (n && k->conn.server[n - 1] == '/')
+		k->conn.server[--n] = '\0';
+	return k;
+}
+
+void kube_free(struct kube *k)
+{
+	if (!k)
+		return;
+	kube_conn_free(&k->conn);
+	free(k);
+}
+
+const char *kube_server(const struct kube *k)
+{
+	return k->conn.server;
+}
+
+char *kube_collection_path(const char *api_version, const char *kind, const char *ns)
+{
+	const struct kube_resource *r = kube_resource_find(api_version, kind);
+	if (!r)
+		return NULL;
+	if (r->namespaced && ns)
+		return xasprintf("%s/%s/namespaces/%s/%s", kube_resource_prefix(r), r->api_version, ns,
+				 r->plural);
+	return xasprintf("%s/%s/%s", kube_resource_prefix(r), r->api_version, r->plural);
+}
+
+char *kube_object_path(json_t *obj)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const struct kube_resource *r = kube_resource_find(av, kind);
+	if (!r || !name || (r->namespaced && !ns))
+		return NULL;
+	char *coll = kube_collection_path(av, kind, r->namespaced ? ns : NULL);
+	char *path = xasprintf("%s/%s", coll, name);
+	free(coll);
+	return path;
+}
+
+/* Percent-encode a query value (RFC 3986 unreserved characters pass). */
+static char *query_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+			*o++ = (char)*p;
+		} else {
+			*o++ = '%';
+			*o++ = hex[*p >> 4];
+			*o++ = hex[*p & 15];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static void call_free(struct kube_call *c)
+{
+	free(c->method);
+	free(c->url);
+	free(c->content_type);
+	free(c->body);
+	free(c);
+}
+
+static void call_send(struct kube_call *c);
+
+/* Status bodies explain failures; keep their words for the job's error. */
+static void done_cb(const struct httpc_response *resp, void *arg)
+{
+	struct kube_call *c = arg;
+	struct kube *k = c->k;
+	c->http = NULL;
+	if (resp->status == 401 && k->conn.token_file && !c->retried) {
+		/* A projected service-account token rotates: read it again, once. */
+		char err[256];
+		if (kube_conn_reload_token(&k->conn, err, sizeof(err))) {
+			c->retried = true;
+			call_send(c);
+			return;
+		}
+		log_warn("kubernetes: %s", err);
+	}
+	json_t *body = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	struct kube_result r = {
+		.status = resp->status,
+		.klass = resp->klass,
+		.body = body,
+		.message = NULL,
+		.reason = "",
+		.retry_after_ms = resp->retry_after_ms,
+	};
+	char *msg = NULL;
+	if (resp->klass != HTTPC_OK) {
+		const char *smsg = json_string_value(json_object_get(body, "message"));
+		const char *reason = json_string_value(json_object_get(body, "reason"));
+		if (reason)
+			r.reason = reason;
+		if (smsg)
+			msg = xasprintf("%s %s: %ld %s", c->method, c->url + strlen(k->conn.server),
+					resp->status, smsg);
+		else
+			msg = xstrdup(resp->error ? resp->error : "request failed");
+		r.message = msg;
+	}
+	c->cb(c->arg, &r);
+	free(msg);
+	json_decref(body);
+	call_free(c);
+}
+
+static void call_send(struct kube_call *c)
+{
+	struct kube *k = c->k;
+	char ctype[128];
+	const char *headers[3] = {"Accept: application/json", NULL, NULL};
+	if (c->content_type) {
+		snprintf(ctype, sizeof(ctype), "Content-Type: %s", c->content_type);
+		headers[1] = ctype;
+	}
+	struct httpc_request req = {
+		.method = c->method,
+		.url = c->url,
+		.headers = headers,
+		.body = c->body,
+		.body_len = c->body ? strlen(c->body) : 0,
+		.bearer_token = k->conn.token,
+		.proxy = k->conn.proxy_url,
+	};
+	kube_conn_to_tls(&k->conn, &req.tls);
+	c->http = httpc_send(k->http, &req, done_cb, c);
+}
+
+struct kube_call *kube_request(struct kube *k, const char *method, const char *path,
+			       const char *content_type, const char *body, kube_done_cb cb, void *arg)
+{
+	struct kube_call *c = xcalloc(1, sizeof(*c));
+	c->k = k;
+	c->method = xstrdup(method);
+	c->url = xasprintf("%s%s", k->conn.server, path);
+	c->content_type = dup_or_null(content_type);
+	c->body = dup_or_null(body);
+	c->cb = cb;
+	c->arg = arg;
+	call_send(c);
+	return c;
+}
+
+void kube_cancel(struct kube_call *c)
+{
+	if (!c)
+		return;
+	if (c->http)
+		httpc_cancel(c->http);
+	call_free(c);
+}
+
+struct kube_call *kube_apply(struct kube *k, json_t *obj, kube_done_cb cb, void *arg)
+{
+	char *path = kube_object_path(obj);
+	if (!path)
+		return NULL;
+	char *full = xasprintf("%s?fieldManager=esaas&force=true", path);
+	/* JSON is YAML: the apply content type takes it as it is. */
+	char *body = json_dumps(obj, JSON_COMPACT);
+	struct kube_call *c = kube_request(k, "PATCH", full, "application/apply-patch+yaml", body, cb, arg);
+	free(body);
+	free(full);
+	free(path);
+	return c;
+}
+
+struct kube_call *kube_get(struct kube *k, const char *path, kube_done_cb cb, void *arg)
+{
+	return kube_request(k, "GET", path, NULL, NULL, cb, arg);
+}
+
+struct kube_call *kube_list(struct kube *k, const char *path, const char *label_selector,
+			    kube_done_cb cb, void *arg)
+{
+	if (!label_selector || !*label_selector)
+		return kube_request(k, "GET", path, NULL, NULL, cb, arg);
+	char *sel = query_escape(label_selector);
+	char *full = xasprintf("%s?labelSelector=%s", path, sel);
+	struct kube_call *c = kube_request(k, "GET", full, NULL, NULL, cb, arg);
+	free(full);
+	free(sel);
+	return c;
+}
+
+struct kube_call *kube_delete(struct kube *k, const char *path, const char *propagation,
+			      const char *uid, kube_done_cb cb, void *arg)
+{
+	json_t *opts = json_pack("{s:s, s:s}", "kind", "DeleteOptions", "apiVersion", "v1");
+	if (propagation)
+		json_object_set_new(opts, "propagationPolicy", json_string(propagation));
+	if (uid)
+		json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid));
+	char *body = json_dumps(opts, JSON_COMPACT);
+	json_decref(opts);
+	struct kube_call *c = kube_request(k, "DELETE", path, "application/json", body, cb, arg);
+	free(body);
+	return c;
+}
+
+struct kube_call *kube_scale(struct kube *k, const char *path, int replicas, kube_done_cb cb,
+			     void *arg)
+{
+	char *full = xasprintf("%s/scale", path);
+	char body[64];
+	snprintf(body, sizeof(body), "{\"spec\":{\"replicas\":%d}}", replicas);
+	struct kube_call *c = kube_request(k, "PATCH", full, "application/merge-patch+json", body, cb, arg);
+	free(full);
+	return c;
+}

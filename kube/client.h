@@ -1,0 +1,70 @@
+/*
+ * The Kubernetes API client: server-side apply, get, list, delete and
+ * scale, asynchronously over the project's HTTP client.
+ *
+ * Every call ends in one callback with a struct kube_result.  A failed call
+ * carries the API server's Status message ("statefulsets.apps \"es-data\" not
+ * found") so that a job's error says what Kubernetes said.  Which calls the
+ * client can make at all is the table in kube/resources.c: the RBAC rules
+ * of esaas's own deployment are checked against it.
+ */
+#ifndef ESAAS_KUBE_CLIENT_H
+#define ESAAS_KUBE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/httpc.h"
+#include "kube/kubeconfig.h"
+
+struct kube;
+struct kube_call;
+
+struct kube_result {
+	long status;             /* HTTP status, 0 when none arrived */
+	enum httpc_class klass;  /* HTTPC_OK, _TRANSIENT or _PERMANENT */
+	json_t *body;            /* the parsed answer (any JSON), or NULL; borrowed */
+	const char *message;     /* on failure: the Status message or the transport error */
+	const char *reason;      /* on failure: the Status reason (NotFound, Conflict, ...) or "" */
+	int64_t retry_after_ms;  /* -1 when the server said nothing */
+};
+
+typedef void (*kube_done_cb)(void *arg, const struct kube_result *r);
+
+/* conn is copied; h must outlive the client. */
+struct kube *kube_new(struct httpc *h, const struct kube_conn *conn);
+void kube_free(struct kube *k);
+const char *kube_server(const struct kube *k);
+
+/* The REST path of an object ("/apis/apps/v1/namespaces/ns/statefulsets/x"),
+ * from its apiVersion, kind, namespace and name; NULL if the kind is unknown. */
+char *kube_object_path(json_t *obj);
+/* The collection path of a kind in a namespace (NULL namespace for cluster scope). */
+char *kube_collection_path(const char *api_version, const char *kind, const char *ns);
+
+/* Create or update obj with server-side apply (fieldManager=esaas, force).
+ * NULL, and no callback, when obj has no known kind or no name. */
+struct kube_call *kube_apply(struct kube *k, json_t *obj, kube_done_cb cb, void *arg);
+struct kube_call *kube_get(struct kube *k, const char *path, kube_done_cb cb, void *arg);
+/* label_selector may be NULL. */
+struct kube_call *kube_list(struct kube *k, const char *path, const char *label_selector,
+			    kube_done_cb cb, void *arg);
+/*
+ * propagation: "Foreground", "Background", "Orphan" or NULL; uid: when set,
+ * the delete only happens if the object still has that uid, so a pod
+ * recorded for deletion never takes its replacement with it.
+ */
+struct kube_call *kube_delete(struct kube *k, const char *path, const char *propagation,
+			      const char *uid, kube_done_cb cb, void *arg);
+/* Set spec.replicas through the scale subresource of path (a Deployment or StatefulSet). */
+struct kube_call *kube_scale(struct kube *k, const char *path, int replicas, kube_done_cb cb,
+			     void *arg);
+/* An arbitrary request (the service proxy to Elasticsearch goes through here). */
+struct kube_call *kube_request(struct kube *k, const char *method, const char *path,
+			       const char *content_type, const char *body, kube_done_cb cb,
+			       void *arg);
+/* The callback will not run. */
+void kube_cancel(struct kube_call *call);
+
+#endif

@@ -1,0 +1,826 @@
+/*
+ * Rendering a cluster spec into Kubernetes objects, and objects into YAML.
+ *
+ * Version differences (discovery key, quorum settings, roles, plugin
+ * command, image) are asked of es/version.h; this file only places the
+ * answers.  Every object is built with jansson in the key order a person
+ * would write it, so the YAML reads like a hand-written manifest.
+ */
+#include "kube/render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#define NAMESPACE_MAX 60  /* so that "es-<namespace>" is a 63-character label */
+#define LABEL_KEY_MAX 316 /* a 253-character prefix, '/', a 63-character name */
+#define MAX_MAP_COUNT 262144
+#define TERMINATION_GRACE_S 120
+
+struct ctx {
+	const struct spec *spec;
+	const struct render_opts *opts;
+	char version[ES_VERSION_BUFSIZE];
+	char *ns;
+	char *headless;
+	char *image;
+	const char *rack_label;
+	const char *storage_root;
+};
+
+static const char *const config_names[ES_ROLE_COUNT] = {
+	[ES_ROLE_MASTER] = "es-master-config",
+	[ES_ROLE_DATA] = "es-data-config",
+	[ES_ROLE_CLIENT] = "es-client-config",
+};
+
+static const char *const workload_names[ES_ROLE_COUNT] = {
+	[ES_ROLE_MASTER] = "es-master",
+	[ES_ROLE_DATA] = "es-data",
+	[ES_ROLE_CLIENT] = "es-client",
+};
+
+/* --- names ---------------------------------------------------------------- */
+
+char *render_namespace(const char *tenant, const char *cluster)
+{
+	return xasprintf("es-%s-%s", tenant, cluster);
+}
+
+char *render_headless_service(const char *ns)
+{
+	return xasprintf("es-%s", ns);
+}
+
+const char *render_workload_name(enum es_role role)
+{
+	return workload_names[role];
+}
+
+const char *render_workload_kind(enum es_role role)
+{
+	return role == ES_ROLE_DATA ? "StatefulSet" : "Deployment";
+}
+
+const char *render_config_name(enum es_role role)
+{
+	return config_names[role];
+}
+
+char *render_selector(const char *cluster, enum es_role role)
+{
+	return xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, cluster, RENDER_LABEL_ROLE,
+			 es_role_name(role));
+}
+
+char *render_node_name(const char *pod, const char *ns)
+{
+	return xasprintf("%s-%s", pod, ns);
+}
+
+json_t *render_find(json_t *objects, const char *kind, const char *name)
+{
+	size_t i;
+	json_t *obj;
+
+	json_array_foreach (objects, i, obj) {
+		const char *k = json_string_value(json_object_get(obj, "kind"));
+		const char *n = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "name"));
+
+		if (k && n && strcmp(k, kind) == 0 && strcmp(n, name) == 0)
+			return obj;
+	}
+	return NULL;
+}
+
+/* --- labels ------------------------------------------------------------- */
+
+/* The labels of the cluster's objects; role < 0 for the cluster-wide
+ * ones (Namespace), pod adds the version, which may change. */
+static json_t *labels(const struct ctx *c, int role, bool pod)
+{
+	json_t *l = json_object();
+
+	json_object_set_new(l, "app.kubernetes.io/name", json_string("elasticsearch"));
+	json_object_set_new(l, "app.kubernetes.io/instance", json_string(c->spec->name));
+	if (role >= 0)
+		json_object_set_new(l, "app.kubernetes.io/component",
+				    json_string(es_role_name(role)));
+	if (pod)
+		json_object_set_new(l, "app.kubernetes.io/version", json_string(c->version));
+	json_object_set_new(l, "app.kubernetes.io/managed-by", json_string("esaas"));
+	json_object_set_new(l, RENDER_LABEL_TENANT, json_string(c->opts->tenant));
+	json_object_set_new(l, RENDER_LABEL_CLUSTER, json_string(c->spec->name));
+	if (role >= 0)
+		json_object_set_new(l, RENDER_LABEL_ROLE, json_string(es_role_name(role)));
+	return l;
+}
+
+static json_t *match_labels(const struct ctx *c, enum es_role role)
+{
+	return json_pack("{s:s, s:s}", RENDER_LABEL_CLUSTER, c->spec->name, RENDER_LABEL_ROLE,
+			 es_role_name(role));
+}
+
+static json_t *metadata(const struct ctx *c, const char *name, int role)
+{
+	return json_pack("{s:s, s:s, s:o}", "name", name, "namespace", c->ns, "labels",
+			 labels(c, role, false));
+}
+
+static json_t *object(const char *api_version, const char *kind, json_t *meta)
+{
+	return json_pack("{s:s, s:s, s:o}", "apiVersion", api_version, "kind", kind, "metadata",
+			 meta);
+}
+
+/* --- elasticsearch.yml -------------------------------------------------- */
+
+static json_t *es_settings(const struct ctx *c, enum es_role role)
+{
+	const struct es_version *v = &c->spec->version;
+	json_t *s = json_object();
+	const char *key;
+	json_t *value;
+
+	/* The environment is the pod's, resolved by Elasticsearch when it
+	 * reads the file, so one ConfigMap serves every pod of a role. */
+	json_object_set_new(s, "cluster.name", json_string("elasticsearch-${NAMESPACE}"));
+	json_object_set_new(s, "node.name", json_string("${POD_NAME}-${NAMESPACE}"));
+	json_object_set_new(s, "network.host", json_string("${POD_IP}"));
+	json_object_set_new(s, es_discovery_hosts_key(v), json_pack("[s]", "es-${NAMESPACE}"));
+	if (es_coordination(v) == ES_ZEN1) {
+		json_object_set_new(s, ES_MINIMUM_MASTER_NODES_KEY,
+				    json_integer(es_minimum_master_nodes(
+					    c->spec->nodes[ES_ROLE_MASTER].replicas)));
+	} else if (role == ES_ROLE_MASTER && c->opts->initial_master_nodes) {
+		json_t *names = json_array();
+
+		for (const char *const *n = c->opts->initial_master_nodes; *n; n++)
+			json_array_append_new(names, json_string(*n));
+		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, names);
+	}
+	es_role_settings(v, role, s);
+	if (es_security_on_by_default(v)) {
+		/* On purpose: esaas reaches nodes in plain HTTP through the
+		 * API server's service proxy and manages no certificates. */
+		json_object_set_new(s, "xpack.security.enabled", json_false());
+	}
+	/* Dynamic settings are written here too: they are the nodes'
+	 * defaults from the first boot, and a config update then sets them
+	 * through the cluster settings API, which takes precedence. */
+	json_object_foreach (c->spec->config, key, value)
+		json_object_set(s, key, value);
+	return s;
+}
+
+static bool yaml_text(json_t *doc, bool stream, char **out);
+
+static json_t *config_map(const struct ctx *c, enum es_role role, char *err, size_t errlen)
+{
+	json_t *settings = es_settings(c, role);
+	json_t *cm;
+	char *yml;
+
+	if (!yaml_text(settings, false, &yml)) {
+		json_decref(settings);
+		snprintf(err, errlen, "%s: elasticsearch.yml could not be written as YAML",
+			 config_names[role]);
+		return NULL;
+	}
+	json_decref(settings);
+	cm = object("v1", "ConfigMap", metadata(c, config_names[role], role));
+	json_object_set_new(cm, "data", json_pack("{s:s}", "elasticsearch.yml", yml));
+	free(yml);
+	return cm;
+}
+
+/* --- scripts of the init containers ------------------------------------ */
+
+/* s in single quotes for sh. */
+static char *sh_quote(const char *s)
+{
+	size_t n = 2, used = 0;
+	char *q;
+
+	for (const char *p = s; *p; p++)
+		n += *p == '\'' ? 4 : 1;
+	q = xmalloc(n + 1);
+	q[used++] = '\'';
+	for (const char *p = s; *p; p++) {
+		if (*p == '\'') {
+			memcpy(q + used, "'\\''", 4);
+			used += 4;
+		} else {
+			q[used++] = *p;
+		}
+	}
+	q[used++] = '\'';
+	q[used] = '\0';
+	return q;
+}
+
+/*
+ * Make the plugin volume hold exactly the listed plugins, built for this
+ * version: remove what is no longer listed, keep what is installed for
+ * this version, (re)install the rest from the repository.  The list is
+ * the container's ES_PLUGINS (names separated by spaces), so it reads
+ * plainly in the pod template.  A hostPath outlives pods, so this runs at
+ * every start.
+ */
+static char *plugins_script(const struct ctx *c)
+{
+	const struct es_version *v = &c->spec->version;
+	const char *repo = c->opts->plugin_repo_url ? c->opts->plugin_repo_url : "";
+	size_t n = strlen(repo);
+	char *trimmed, *quoted, *url, *script;
+
+	/* The URL is built by the shell, "$repo/$p-<version>.zip", with the
+	 * version's own pattern. */
+	while (n > 0 && repo[n - 1] == '/')
+		n--;
+	trimmed = xstrndup(repo, n);
+	quoted = sh_quote(trimmed);
+	free(trimmed);
+	url = es_plugin_url(v, "$repo", "$p");
+	script = xasprintf("set -eu\n"
+			   "cd " ES_HOME "\n"
+			   "repo=%s\n"
+			   "for dir in plugins/*; do\n"
+			   "    [ -d \"$dir\" ] || continue\n"
+			   "    name=${dir#plugins/}\n"
+			   "    case \" $ES_PLUGINS \" in\n"
+			   "    *\" $name \"*) ;;\n"
+			   "    *)\n"
+			   "        echo \"removing plugin $name: no longer listed\"\n"
+			   "        rm -rf \"$dir\"\n"
+			   "        ;;\n"
+			   "    esac\n"
+			   "done\n"
+			   "for p in $ES_PLUGINS; do\n"
+			   "    if grep -qxF 'elasticsearch.version=%s' "
+			   "\"plugins/$p/plugin-descriptor.properties\" 2>/dev/null; then\n"
+			   "        echo \"plugin $p %s is installed\"\n"
+			   "        continue\n"
+			   "    fi\n"
+			   "    rm -rf \"plugins/$p\"\n"
+			   "    echo \"installing plugin $p %s\"\n"
+			   "    %s \"%s\"\n"
+			   "done\n",
+			   quoted, c->version, c->version, c->version, es_plugin_install_command(v),
+			   url);
+
+	free(quoted);
+	free(url);
+	return script;
+}
+
+/* Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
+ * checks refuse to start otherwise), and give the data directory, which
+ * the kubelet creates root-owned, to the image's elasticsearch user. */
+static char *prepare_script(const struct ctx *c, enum es_role role)
+{
+	bool sysctl = !c->opts->skip_sysctl_init;
+
+	return xasprintf("set -eu\n"
+			 "%s%s",
+			 sysctl ? "if [ \"$(cat /proc/sys/vm/max_map_count)\" -lt 262144 ]; then\n"
+				  "    echo 262144 > /proc/sys/vm/max_map_count\n"
+				  "fi\n"
+				: "",
+			 role == ES_ROLE_DATA ? "chown elasticsearch: " ES_HOME "/data\n" : "");
+}
+
+/* --- pods --------------------------------------------------------------- */
+
+static json_t *field_env(const char *name, const char *path)
+{
+	return json_pack("{s:s, s:{s:{s:s}}}", "name", name, "valueFrom", "fieldRef", "fieldPath",
+			 path);
+}
+
+static json_t *resources(const struct spec_nodes *n)
+{
+	/* Limits equal to requests: the Guaranteed QoS class, last to be
+	 * evicted when a host runs short. */
+	return json_pack("{s:{s:s, s:s}, s:{s:s, s:s}}", "requests", "cpu", n->cpu, "memory",
+			 n->memory, "limits", "cpu", n->cpu, "memory", n->memory);
+}
+
+static json_t *volume_mount(const char *name, const char *path)
+{
+	return json_pack("{s:s, s:s}", "name", name, "mountPath", path);
+}
+
+static json_t *host_volume(const char *name, const char *path)
+{
+	return json_pack("{s:s, s:{s:s, s:s}}", "name", name, "hostPath", "path", path, "type",
+			 "DirectoryOrCreate");
+}
+
+static json_t *init_containers(const struct ctx *c, enum es_role role)
+{
+	const struct spec *s = c->spec;
+	json_t *list = json_array();
+	char *script, *names;
+
+	if (!c->opts->skip_sysctl_init || role == ES_ROLE_DATA) {
+		json_t *prep;
+
+		script = prepare_script(c, role);
+		prep = json_pack("{s:s, s:s, s:[s, s, s], s:o, s:{s:i, s:b}}", "name", "prepare",
+				 "image", c->image, "command", "sh", "-c", script, "resources",
+				 resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
+				 "privileged", !c->opts->skip_sysctl_init);
+		free(script);
+		if (role == ES_ROLE_DATA)
+			json_object_set_new(
+				prep, "volumeMounts",
+				json_pack("[o]", volume_mount("data", ES_HOME "/data")));
+		json_array_append_new(list, prep);
+	}
+
+	names = xstrdup("");
+	for (size_t i = 0; i < s->nplugins; i++) {
+		char *more = xasprintf("%s%s%s", names, i ? " " : "", s->plugins[i]);
+
+		free(names);
+		names = more;
+	}
+	script = plugins_script(c);
+	json_array_append_new(
+		list, json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, s:{s:i}, s:[o]}",
+				"name", "install-plugins", "image", c->image, "command", "sh", "-c",
+				script, "env", "name", "ES_PLUGINS", "value", names, "resources",
+				resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
+				"volumeMounts", volume_mount("plugins", ES_HOME "/plugins")));
+	free(script);
+	free(names);
+	return list;
+}
+
+static json_t *es_container(const struct ctx *c, enum es_role role)
+{
+	const struct spec_nodes *n = &c->spec->nodes[role];
+	const char *heap_env = es_heap_size_env(&c->spec->version);
+	json_t *env = json_array();
+	json_t *mounts;
+	char *java_opts = xasprintf("-Xms%s -Xmx%s", n->heap, n->heap);
+
+	json_array_append_new(env, field_env("POD_NAME", "metadata.name"));
+	json_array_append_new(env, field_env("POD_IP", "status.podIP"));
+	json_array_append_new(env, field_env("NAMESPACE", "metadata.namespace"));
+	json_array_append_new(env,
+			      json_pack("{s:s, s:s}", "name", "ES_JAVA_OPTS", "value", java_opts));
+	if (heap_env)
+		json_array_append_new(env,
+				      json_pack("{s:s, s:s}", "name", heap_env, "value", n->heap));
+	free(java_opts);
+
+	mounts = json_pack("[{s:s, s:s, s:s, s:b}, o]", "name", "config", "mountPath",
+			   ES_HOME "/config/elasticsearch.yml", "subPath", "elasticsearch.yml",
+			   "readOnly", 1, volume_mount("plugins", ES_HOME "/plugins"));
+	if (role == ES_ROLE_DATA)
+		json_array_append_new(mounts, volume_mount("data", ES_HOME "/data"));
+
+	/* Ready once HTTP listens; whether the node has joined is for the
+	 * workflows to ask _cat/nodes, on every version alike. */
+	return json_pack("{s:s, s:s, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], s:o, s:{s:{s:i}, "
+			 "s:i, s:i, s:i}, s:o}",
+			 "name", "elasticsearch", "image", c->image, "env", env, "ports", "name",
+			 "http", "containerPort", RENDER_HTTP_PORT, "protocol", "TCP", "name",
+			 "transport", "containerPort", RENDER_TRANSPORT_PORT, "protocol", "TCP",
+			 "resources", resources(n), "readinessProbe", "tcpSocket", "port",
+			 RENDER_HTTP_PORT, "initialDelaySeconds", 10, "periodSeconds", 5,
+			 "failureThreshold", 3, "volumeMounts", mounts);
+}
+
+static json_t *pod_template(const struct ctx *c, enum es_role role)
+{
+	const char *topology =
+		c->spec->spread == SPEC_SPREAD_RACK ? c->rack_label : RENDER_HOST_LABEL;
+	char *plugin_path =
+		xasprintf("%s/%s/%s/plugin", c->storage_root, c->ns, es_role_name(role));
+	json_t *volumes = json_array();
+	json_t *affinity;
+	json_t *tmpl;
+
+	json_array_append_new(volumes, json_pack("{s:s, s:{s:s}}", "name", "config", "configMap",
+						 "name", config_names[role]));
+	json_array_append_new(volumes, host_volume("plugins", plugin_path));
+	free(plugin_path);
+	if (role == ES_ROLE_DATA) {
+		char *data_path = xasprintf("%s/%s/data/data", c->storage_root, c->ns);
+
+		json_array_append_new(volumes, host_volume("data", data_path));
+		free(data_path);
+	}
+
+	/* No two nodes of one role in one failure domain: required, so a
+	 * pod that cannot be placed stays Pending and says why. */
+	affinity = json_pack("{s:{s:[{s:{s:o}, s:s}]}}", "podAntiAffinity",
+			     "requiredDuringSchedulingIgnoredDuringExecution", "labelSelector",
+			     "matchLabels", match_labels(c, role), "topologyKey", topology);
+
+	tmpl = json_pack("{s:{s:o}, s:{s:o, s:b, s:i, s:o, s:[o], s:o}}", "metadata", "labels",
+			 labels(c, role, true), "spec", "affinity", affinity, "enableServiceLinks",
+			 0, "terminationGracePeriodSeconds", TERMINATION_GRACE_S, "initContainers",
+			 init_containers(c, role), "containers", es_container(c, role), "volumes",
+			 volumes);
+	return tmpl;
+}
+
+/* --- workloads, services, budgets -------------------------------------- */
+
+static json_t *deployment(const struct ctx *c, enum es_role role)
+{
+	json_t *d = object("apps/v1", "Deployment", metadata(c, workload_names[role], role));
+
+	json_object_set_new(d, "spec",
+			    json_pack("{s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:o}", "replicas",
+				      c->spec->nodes[role].replicas, "selector", "matchLabels",
+				      match_labels(c, role), "strategy", "type", "RollingUpdate",
+				      "rollingUpdate", "maxSurge", 0, "maxUnavailable", 1,
+				      "template", pod_template(c, role)));
+	return d;
+}
+
+static json_t *stateful_set(const struct ctx *c)
+{
+	const struct spec_nodes *n = &c->spec->nodes[ES_ROLE_DATA];
+	json_t *meta = metadata(c, workload_names[ES_ROLE_DATA], ES_ROLE_DATA);
+	json_t *sts;
+
+	/* A hostPath has no size: the disk asked for is recorded, for people
+	 * and for placement decisions, not enforced. */
+	json_object_set_new(meta, "annotations", json_pack("{s:s}", "esaas.io/disk", n->disk));
+	sts = object("apps/v1", "StatefulSet", meta);
+	/* OnDelete: a template change restarts no data node by itself; the
+	 * safe rolling restart deletes them one at a time. */
+	json_object_set_new(sts, "spec",
+			    json_pack("{s:s, s:i, s:s, s:{s:s}, s:{s:o}, s:o}", "serviceName",
+				      c->headless, "replicas", n->replicas, "podManagementPolicy",
+				      "Parallel", "updateStrategy", "type", "OnDelete", "selector",
+				      "matchLabels", match_labels(c, ES_ROLE_DATA), "template",
+				      pod_template(c, ES_ROLE_DATA)));
+	return sts;
+}
+
+static json_t *headless_service(const struct ctx *c)
+{
+	json_t *svc = object("v1", "Service", metadata(c, c->headless, ES_ROLE_MASTER));
+
+	/* Not-ready addresses too: masters must find each other before any
+	 * of them is ready. */
+	json_object_set_new(
+		svc, "spec",
+		json_pack("{s:s, s:b, s:o, s:[{s:s, s:s, s:i, s:i}, {s:s, s:s, s:i, s:i}]}",
+			  "clusterIP", "None", "publishNotReadyAddresses", 1, "selector",
+			  match_labels(c, ES_ROLE_MASTER), "ports", "name", "transport", "protocol",
+			  "TCP", "port", RENDER_TRANSPORT_PORT, "targetPort", RENDER_TRANSPORT_PORT,
+			  "name", "http", "protocol", "TCP", "port", RENDER_HTTP_PORT, "targetPort",
+			  RENDER_HTTP_PORT));
+	return svc;
+}
+
+static json_t *http_service(const struct ctx *c)
+{
+	/* Without clients the data nodes take the HTTP traffic, so a cluster
+	 * always has an endpoint. */
+	enum es_role role =
+		c->spec->nodes[ES_ROLE_CLIENT].replicas > 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
+	json_t *svc = object("v1", "Service", metadata(c, RENDER_HTTP_SERVICE, role));
+
+	json_object_set_new(svc, "spec",
+			    json_pack("{s:s, s:o, s:[{s:s, s:s, s:i, s:i}]}", "type", "NodePort",
+				      "selector", match_labels(c, role), "ports", "name", "http",
+				      "protocol", "TCP", "port", RENDER_HTTP_PORT, "targetPort",
+				      RENDER_HTTP_PORT));
+	return svc;
+}
+
+static json_t *disruption_budget(const struct ctx *c, enum es_role role)
+{
+	json_t *pdb =
+		object("policy/v1", "PodDisruptionBudget", metadata(c, workload_names[role], role));
+
+	json_object_set_new(pdb, "spec",
+			    json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1, "selector",
+				      "matchLabels", match_labels(c, role)));
+	return pdb;
+}
+
+static json_t *namespace_object(const struct ctx *c)
+{
+	json_t *l = labels(c, -1, false);
+
+	/* hostPath volumes (and the privileged sysctl step) are outside
+	 * the baseline Pod Security Standard. */
+	json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("privileged"));
+	return object("v1", "Namespace", json_pack("{s:s, s:o}", "name", c->ns, "labels", l));
+}
+
+/* --- checks of esaasd's side ------------------------------------------- */
+
+static bool valid_label_key(const char *key)
+{
+	const char *slash = strrchr(key, '/');
+	const char *name = slash ? slash + 1 : key;
+	size_t n = strlen(name);
+
+	if (strlen(key) > LABEL_KEY_MAX || n == 0 || n > 63 || (slash && slash == key))
+		return false;
+	for (const char *p = key; *p; p++) {
+		char ch = *p;
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || strchr("-_./", ch)))
+			return false;
+	}
+	return true;
+}
+
+static bool check_opts(const struct spec *spec, const struct render_opts *o, const char *ns,
+		       char *err, size_t errlen)
+{
+	if (!spec_is_dns_label(o->tenant, 63)) {
+		snprintf(err, errlen,
+			 "tenant \"%.63s\" is not a DNS-1123 label (lower-case letters, digits and "
+			 "'-')",
+			 o->tenant ? o->tenant : "");
+		return false;
+	}
+	if (strlen(ns) > NAMESPACE_MAX) {
+		snprintf(err, errlen,
+			 "namespace %s is %zu characters long; at most %d fit, since the masters' "
+			 "Service is es-<namespace>: shorten the tenant or the cluster name",
+			 ns, strlen(ns), NAMESPACE_MAX);
+		return false;
+	}
+	if (spec->nplugins > 0 && (!o->plugin_repo_url || !o->plugin_repo_url[0])) {
+		snprintf(err, errlen,
+			 "the spec lists plugins but no plugin repository URL is configured");
+		return false;
+	}
+	if (o->rack_label && !valid_label_key(o->rack_label)) {
+		snprintf(err, errlen, "rack label \"%.80s\" is not a valid label key",
+			 o->rack_label);
+		return false;
+	}
+	if (o->storage_root && o->storage_root[0] != '/') {
+		snprintf(err, errlen, "storage root \"%.80s\" is not an absolute path",
+			 o->storage_root);
+		return false;
+	}
+	if (o->initial_master_nodes && es_coordination(&spec->version) == ES_ZEN2) {
+		if (!o->initial_master_nodes[0]) {
+			snprintf(err, errlen,
+				 "initial master nodes are given but the list is empty");
+			return false;
+		}
+		for (const char *const *n = o->initial_master_nodes; *n; n++) {
+			if (!(*n)[0] || strchr(*n, ',')) {
+				snprintf(err, errlen,
+					 "initial master node name \"%.80s\" is not a node name",
+					 *n);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+bool render_cluster(const struct spec *spec, const struct render_opts *opts, json_t **out,
+		    char *err, size_t errlen)
+{
+	struct ctx c;
+	json_t *list = NULL;
+	bool ok = false;
+
+	memset(&c, 0, sizeof(c));
+	c.spec = spec;
+	c.opts = opts;
+	es_version_format(&spec->version, c.version, sizeof(c.version));
+	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	if (!check_opts(spec, opts, c.ns, err, errlen))
+		goto cleanup;
+	c.headless = render_headless_service(c.ns);
+	c.image = spec->image ? xstrdup(spec->image)
+			      : es_default_image(&spec->version, opts->image_registry);
+	c.rack_label = opts->rack_label ? opts->rack_label : RENDER_RACK_LABEL_DEFAULT;
+	c.storage_root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
+
+	list = json_array();
+	json_array_append_new(list, namespace_object(&c));
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		json_t *cm = config_map(&c, r, err, errlen);
+
+		if (!cm)
+			goto cleanup;
+		json_array_append_new(list, cm);
+	}
+	json_array_append_new(list, headless_service(&c));
+	json_array_append_new(list, http_service(&c));
+	json_array_append_new(list, deployment(&c, ES_ROLE_MASTER));
+	json_array_append_new(list, stateful_set(&c));
+	json_array_append_new(list, deployment(&c, ES_ROLE_CLIENT));
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		json_array_append_new(list, disruption_budget(&c, r));
+
+	*out = list;
+	list = NULL;
+	ok = true;
+
+cleanup:
+	json_decref(list);
+	free(c.ns);
+	free(c.headless);
+	free(c.image);
+	return ok;
+}
+
+/* --- JSON to YAML ------------------------------------------------------- */
+
+struct out_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+
+static int write_cb(void *arg, unsigned char *bytes, size_t size)
+{
+	struct out_buf *b = arg;
+
+	if (b->len + size + 1 > b->cap) {
+		b->cap = (b->len + size + 1) * 2;
+		b->data = xrealloc(b->data, b->cap);
+	}
+	memcpy(b->data + b->len, bytes, size);
+	b->len += size;
+	b->data[b->len] = '\0';
+	return 1;
+}
+
+/*
+ * Whether a string, written plain, would read back as something else: a
+ * number, boolean or null in YAML 1.1 or 1.2 ("4096", "yes", "off",
+ * "1e3", "0x1f", "1:20", ".inf", "~", "").  Those are double-quoted; a
+ * few plain strings are quoted needlessly, which is harmless.
+ */
+static bool needs_quotes(const char *s)
+{
+	static const char *const words[] = {
+		"y",	"n", "yes",  "no",    "true",  "false", "on", "off",
+		"null", "~", ".inf", "-.inf", "+.inf", ".nan",	"=",  "<<",
+	};
+	const char *numeric = "0123456789abcdefABCDEFxXoO_:.+-tTzZ ";
+
+	if (!s[0])
+		return true;
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		if (strcasecmp(s, words[i]) == 0)
+			return true;
+	}
+	if (strchr("0123456789+-.", s[0]) && strpbrk(s, "0123456789") &&
+	    strspn(s, numeric) == strlen(s))
+		return true;
+	return false;
+}
+
+static bool emit(yaml_emitter_t *e, yaml_event_t *ev)
+{
+	return yaml_emitter_emit(e, ev) == 1;
+}
+
+static bool emit_scalar(yaml_emitter_t *e, const char *text, bool is_string)
+{
+	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
+	int plain_implicit = 1;
+	yaml_event_t ev;
+
+	if (is_string && strchr(text, '\n')) {
+		style = YAML_LITERAL_SCALAR_STYLE;
+		plain_implicit = 0;
+	} else if (is_string && needs_quotes(text)) {
+		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+		plain_implicit = 0;
+	}
+	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
+					  plain_implicit, 1, style))
+		return false;
+	return emit(e, &ev);
+}
+
+static bool emit_node(yaml_emitter_t *e, json_t *node)
+{
+	yaml_event_t ev;
+	char buf[64];
+
+	switch (json_typeof(node)) {
+	case JSON_OBJECT: {
+		const char *key;
+		json_t *value;
+
+		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
+							 YAML_BLOCK_MAPPING_STYLE) ||
+		    !emit(e, &ev))
+			return false;
+		json_object_foreach (node, key, value) {
+			if (!emit_scalar(e, key, true) || !emit_node(e, value))
+				return false;
+		}
+		return yaml_mapping_end_event_initialize(&ev) && emit(e, &ev);
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *value;
+
+		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
+							  YAML_BLOCK_SEQUENCE_STYLE) ||
+		    !emit(e, &ev))
+			return false;
+		json_array_foreach (node, i, value) {
+			if (!emit_node(e, value))
+				return false;
+		}
+		return yaml_sequence_end_event_initialize(&ev) && emit(e, &ev);
+	}
+	case JSON_STRING:
+		/* A NUL inside would end the scalar early: refuse it. */
+		if (strlen(json_string_value(node)) != json_string_length(node))
+			return false;
+		return emit_scalar(e, json_string_value(node), true);
+	case JSON_INTEGER:
+		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(node));
+		return emit_scalar(e, buf, false);
+	case JSON_REAL:
+		snprintf(buf, sizeof(buf), "%.17g", json_real_value(node));
+		if (!strpbrk(buf, ".eEni"))
+			strlcpy_s(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
+		return emit_scalar(e, buf, false);
+	case JSON_TRUE:
+		return emit_scalar(e, "true", false);
+	case JSON_FALSE:
+		return emit_scalar(e, "false", false);
+	case JSON_NULL:
+		return emit_scalar(e, "null", false);
+	}
+	return false;
+}
+
+/*
+ * docs as YAML: with stream, each element of the array docs is a document
+ * opened by "---"; without, docs itself is the one document, unmarked.
+ */
+static bool yaml_text(json_t *docs, bool stream, char **out)
+{
+	struct out_buf b = {NULL, 0, 0};
+	yaml_emitter_t e;
+	yaml_event_t ev;
+	bool ok = false;
+	size_t i;
+	json_t *doc;
+
+	if (!yaml_emitter_initialize(&e))
+		return false;
+	yaml_emitter_set_output(&e, write_cb, &b);
+	yaml_emitter_set_unicode(&e, 1);
+	yaml_emitter_set_width(&e, -1);
+	yaml_emitter_set_indent(&e, 2);
+
+	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) || !emit(&e, &ev))
+		goto cleanup;
+	if (stream) {
+		json_array_foreach (docs, i, doc) {
+			if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0) ||
+			    !emit(&e, &ev) || !emit_node(&e, doc) ||
+			    !yaml_document_end_event_initialize(&ev, 1) || !emit(&e, &ev))
+				goto cleanup;
+		}
+	} else {
+		if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) ||
+		    !emit(&e, &ev) || !emit_node(&e, docs) ||
+		    !yaml_document_end_event_initialize(&ev, 1) || !emit(&e, &ev))
+			goto cleanup;
+	}
+	if (!yaml_stream_end_event_initialize(&ev) || !emit(&e, &ev) || !yaml_emitter_flush(&e))
+		goto cleanup;
+	*out = b.data ? b.data : xstrdup("");
+	b.data = NULL;
+	ok = true;
+
+cleanup:
+	yaml_emitter_delete(&e);
+	free(b.data);
+	return ok;
+}
+
+bool render_to_yaml(json_t *objects, char **out)
+{
+	if (!json_is_array(objects))
+		return false;
+	return yaml_text(objects, true, out);
+}

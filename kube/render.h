@@ -1,0 +1,113 @@
+/*
+ * The Kubernetes objects of a cluster, rendered from its spec: the shape of
+ * DESIGN.md ("The Kubernetes shape of a cluster").
+ *
+ *   Namespace              es-<tenant>-<cluster>
+ *   ConfigMap              es-master-config, es-data-config, es-client-config
+ *                          (elasticsearch.yml of each role)
+ *   Service                es-<namespace>: headless, the masters, 9300 and 9200
+ *   Service                es-http: NodePort 9200, the clients (the data nodes
+ *                          when there are no clients)
+ *   Deployment             es-master
+ *   StatefulSet            es-data
+ *   Deployment             es-client
+ *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1)
+ *
+ * in that order, which is also the order a create applies them in.
+ *
+ * Data nodes restart only when esaas deletes them: the StatefulSet is
+ * OnDelete, so a changed template (a plugin added) waits for the safe
+ * rolling restart.  elasticsearch.yml lives in the ConfigMaps, which pods
+ * read when they start, so a settings change restarts nothing by itself.
+ * The Deployments (masters, clients) do roll a changed template on their
+ * own, one pod at a time and with no surge pod, since a surge pod could
+ * never be scheduled when required anti-affinity leaves exactly one host
+ * per node.
+ */
+#ifndef ESAAS_KUBE_RENDER_H
+#define ESAAS_KUBE_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <jansson.h>
+
+#include "common/util.h"
+#include "es/version.h"
+#include "kube/spec.h"
+
+#define RENDER_RACK_LABEL_DEFAULT "topology.esaas.io/rack"
+#define RENDER_HOST_LABEL "kubernetes.io/hostname"
+#define RENDER_STORAGE_ROOT_DEFAULT "/es"
+#define RENDER_HTTP_SERVICE "es-http"
+#define RENDER_HTTP_PORT 9200
+#define RENDER_TRANSPORT_PORT 9300
+
+/* The labels every object carries; selectors use cluster and role only,
+ * since a selector cannot change once a workload exists. */
+#define RENDER_LABEL_CLUSTER "esaas.io/cluster"
+#define RENDER_LABEL_ROLE "esaas.io/role"
+#define RENDER_LABEL_TENANT "esaas.io/tenant"
+
+/* esaasd's side of rendering: its configuration and the tenant. */
+struct render_opts {
+	const char *tenant;	     /* required: a DNS-1123 label */
+	const char *image_registry;  /* NULL: the version's own registry */
+	const char *plugin_repo_url; /* required when the spec lists plugins */
+	const char *rack_label;	     /* NULL: RENDER_RACK_LABEL_DEFAULT */
+	const char *storage_root;    /* NULL: RENDER_STORAGE_ROOT_DEFAULT */
+	/*
+	 * zen2 versions' first boot: the node names (render_node_name()) of
+	 * the masters that bootstrap the cluster, NULL-terminated.  NULL
+	 * renders none, as every later render must once the cluster has
+	 * formed.  Ignored on zen1 versions.
+	 */
+	const char *const *initial_master_nodes;
+	/* The hosts already have vm.max_map_count >= 262144: no privileged
+	 * init container raises it. */
+	bool skip_sysctl_init;
+};
+
+/*
+ * Every object of the cluster, as a JSON array in the order above.  On
+ * failure (a tenant or option that cannot make valid names) err says why
+ * and *out is untouched.  The caller owns *out.
+ */
+bool render_cluster(const struct spec *spec, const struct render_opts *opts, json_t **out,
+		    char *err, size_t errlen) MUST_CHECK;
+
+/*
+ * The objects as a YAML stream, each document opened by "---", like
+ * `helm template` prints it.  *out is NUL-terminated and the caller's.
+ */
+bool render_to_yaml(json_t *objects, char **out) MUST_CHECK;
+
+/* The object of that kind and name in a render_cluster() array, or NULL;
+ * borrowed. */
+json_t *render_find(json_t *objects, const char *kind, const char *name);
+
+/* --- names, for the workflows that act on what was rendered ------------- */
+
+/* "es-<tenant>-<cluster>"; the caller frees it. */
+char *render_namespace(const char *tenant, const char *cluster);
+
+/* The masters' headless Service, "es-<namespace>"; the caller frees it. */
+char *render_headless_service(const char *ns);
+
+/* "es-master", "es-data", "es-client": a role's workload and its PDB. */
+const char *render_workload_name(enum es_role role);
+
+/* "Deployment" for masters and clients, "StatefulSet" for data nodes. */
+const char *render_workload_kind(enum es_role role);
+
+/* "es-master-config" and so on. */
+const char *render_config_name(enum es_role role);
+
+/* The label selector of a role's pods, "esaas.io/cluster=logs,esaas.io/role=data";
+ * the caller frees it. */
+char *render_selector(const char *cluster, enum es_role role);
+
+/* The Elasticsearch node name of a pod, "<pod>-<namespace>" (node.name is
+ * ${POD_NAME}-${NAMESPACE}); the caller frees it. */
+char *render_node_name(const char *pod, const char *ns);
+
+#endif

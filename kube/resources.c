@@ -1,0 +1,41 @@
+#include "kube/resources.h"
+
+#include <string.h>
+
+/*
+ * apply is PATCH; the service proxy is "get create update patch delete" on
+ * services/proxy because Elasticsearch calls use every method.
+ */
+const struct kube_resource kube_resources[] = {
+	{"Namespace", "v1", "namespaces", false, "get list patch delete"},
+	{"ConfigMap", "v1", "configmaps", true, "get list patch delete"},
+	{"Service", "v1", "services", true, "get list patch delete"},
+	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
+	{"Pod", "v1", "pods", true, "get list delete"},
+	{"ResourceQuota", "v1", "resourcequotas", true, "get list patch delete"},
+	{"StatefulSet", "apps/v1", "statefulsets", true, "get list patch delete"},
+	{"StatefulSet", "apps/v1", "statefulsets/scale", true, "get patch"},
+	{"Deployment", "apps/v1", "deployments", true, "get list patch delete"},
+	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
+	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true, "get list patch delete"},
+};
+
+const int kube_resources_count = sizeof(kube_resources) / sizeof(kube_resources[0]);
+
+const struct kube_resource *kube_resource_find(const char *api_version, const char *kind)
+{
+	if (!api_version || !kind)
+		return NULL;
+	for (int i = 0; i < kube_resources_count; i++) {
+		const struct kube_resource *r = &kube_resources[i];
+		if (strcmp(r->kind, kind) == 0 && strcmp(r->api_version, api_version) == 0 &&
+		    !strchr(r->plural, '/'))
+			return r;
+	}
+	return NULL;
+}
+
+const char *kube_resource_prefix(const struct kube_resource *r)
+{
+	return strcmp(r->api_version, "v1") == 0 ? "/api" : "/apis";
+}

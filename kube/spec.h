@@ -1,0 +1,140 @@
+/*
+ * The cluster spec: what a user asks for (DESIGN.md, "A cluster spec"),
+ * parsed from JSON, completed with defaults and checked field by field.
+ *
+ *   {"name": "logs", "version": "7.17.10",
+ *    "masters": {"replicas": 3, "cpu": "1", "memory": "2Gi"},
+ *    "data":    {"replicas": 3, "cpu": "2", "memory": "8Gi", "disk": "100Gi"},
+ *    "clients": {"replicas": 2, "cpu": "1", "memory": "2Gi", "heap": "1g"},
+ *    "plugins": ["analysis-icu"],
+ *    "config":  {"indices.query.bool.max_clause_count": "4096"},
+ *    "placement": {"spread": "host"}}
+ *
+ * Only "name" is required.  An error names the field it is about, in the
+ * dotted form the API reports ("masters.replicas", "plugins[1]",
+ * "config.cluster.name"), and says what was wrong with what was sent.
+ */
+#ifndef ESAAS_KUBE_SPEC_H
+#define ESAAS_KUBE_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/util.h"
+#include "es/version.h"
+
+/* Short enough that "es-<tenant>-<name>" and the names derived from it fit
+ * Kubernetes' 63-character limits. */
+#define SPEC_NAME_MAX 40
+#define SPEC_REPLICAS_MAX 1000
+#define SPEC_MEMORY_MIN ((int64_t)256 << 20) /* 256Mi */
+
+struct spec_error {
+	char field[128];
+	char message[256];
+};
+
+/* Which failure domain no two nodes of one role may share. */
+enum spec_spread {
+	SPEC_SPREAD_HOST, /* kubernetes.io/hostname */
+	SPEC_SPREAD_RACK, /* the rack label of esaasd's configuration */
+};
+
+/* The nodes of one role. */
+struct spec_nodes {
+	int replicas;
+	char *cpu; /* as sent, a Kubernetes quantity: "500m", "2" */
+	int64_t cpu_millis;
+	char *memory; /* a Kubernetes quantity: "2Gi" */
+	int64_t memory_bytes;
+	char *heap; /* the JVM's form, lower case: "1g", "512m" */
+	int64_t heap_bytes;
+	char *disk; /* data nodes only; NULL for masters and clients */
+	int64_t disk_bytes;
+};
+
+struct spec {
+	char *name;
+	struct es_version version;
+	char *image;				/* NULL: the version's default image */
+	struct spec_nodes nodes[ES_ROLE_COUNT]; /* indexed by enum es_role */
+	char **plugins;				/* known names, no duplicates, in the order sent */
+	size_t nplugins;
+	json_t *config; /* setting key -> string, number or boolean */
+	enum spec_spread spread;
+};
+
+/*
+ * Parse and check a spec.  On success *out owns everything and is freed
+ * with spec_free().  On failure err says what is wrong and *out is left
+ * zeroed (spec_free() on it is harmless).
+ */
+bool spec_parse(json_t *json, struct spec *out, struct spec_error *err) MUST_CHECK;
+void spec_free(struct spec *spec);
+
+/* The normalised spec, every default filled in: what is stored as the
+ * cluster's desired state.  spec_parse() of it gives the same spec. */
+json_t *spec_to_json(const struct spec *spec);
+
+/* The spec's section of a role: "masters", "data", "clients". */
+const char *spec_section_name(enum es_role role);
+const char *spec_spread_name(enum spec_spread spread);
+
+/* A DNS-1123 label of at most max characters: lower-case letters, digits
+ * and '-', beginning and ending with a letter or digit. */
+bool spec_is_dns_label(const char *s, size_t max);
+
+/* --- quantities ---------------------------------------------------------- */
+
+/*
+ * A Kubernetes quantity: digits with an optional fraction, then a suffix
+ * (n u m "" k M G T P E, Ki Mi Gi Ti Pi Ei, or an exponent e3).  CPU in
+ * millicores, rounded up as Kubernetes does ("0.5" is 500, "100m" is 100).
+ */
+bool spec_parse_cpu(const char *s, int64_t *millicores) MUST_CHECK;
+
+/* The same grammar in bytes, rounded up; the sub-unit suffixes (m, u, n)
+ * are refused, since "512m" of memory is half a byte, never 512Mi. */
+bool spec_parse_bytes(const char *s, int64_t *bytes) MUST_CHECK;
+
+/* A JVM heap size as -Xmx takes it: digits and k, m or g ("1g", "512m"). */
+bool spec_parse_heap(const char *s, int64_t *bytes) MUST_CHECK;
+
+/* bytes in the JVM's form: whole gibibytes as "Ng", else mebibytes
+ * (rounded down) as "Nm".  The caller frees it. */
+char *spec_format_heap(int64_t bytes);
+
+/* --- the rules the operations share ------------------------------------ */
+
+/* A role's replica count: masters odd and at least 1, data at least 1,
+ * clients at least 0, none above SPEC_REPLICAS_MAX. */
+bool spec_check_replicas(enum es_role role, json_int_t replicas, const char *field,
+			 struct spec_error *err) MUST_CHECK;
+
+/* A plugin name esaas knows, and one that this version installs as a
+ * plugin (not one it has dropped or built in). */
+bool spec_check_plugin(const char *name, const struct es_version *v, const char *field,
+		       struct spec_error *err) MUST_CHECK;
+
+enum spec_setting_kind {
+	SPEC_SETTING_UNKNOWN,
+	SPEC_SETTING_OWNED,   /* esaas writes it: cluster.name, node.*, discovery.* ... */
+	SPEC_SETTING_STATIC,  /* elasticsearch.yml, takes a rolling restart */
+	SPEC_SETTING_DYNAMIC, /* the cluster settings API, no restart */
+};
+
+enum spec_setting_kind spec_setting_kind(const char *key);
+
+/*
+ * An object of settings (a spec's "config", or a config update's
+ * "settings"): every key known, not owned by esaas, and a setting of this
+ * version; every value a string, number or boolean; with allow_null, null
+ * too (a config update resetting a setting).  field is the object's own
+ * field name.
+ */
+bool spec_check_settings(json_t *settings, const struct es_version *v, const char *field,
+			 bool allow_null, struct spec_error *err) MUST_CHECK;
+
+#endif

@@ -1,0 +1,816 @@
+/* kube/render.c: the objects of a cluster, and their YAML. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#define NS "es-acme-logs"
+
+static const char *const order[][2] = {
+	{"Namespace", NS},
+	{"ConfigMap", "es-master-config"},
+	{"ConfigMap", "es-data-config"},
+	{"ConfigMap", "es-client-config"},
+	{"Service", "es-" NS},
+	{"Service", "es-http"},
+	{"Deployment", "es-master"},
+	{"StatefulSet", "es-data"},
+	{"Deployment", "es-client"},
+	{"PodDisruptionBudget", "es-master"},
+	{"PodDisruptionBudget", "es-data"},
+	{"PodDisruptionBudget", "es-client"},
+};
+
+/* Render a spec written as JSON, with the given options (tenant "acme"
+ * and a plugin repository unless set). */
+static json_t *render(const char *spec_json, struct render_opts *opts)
+{
+	struct render_opts defaults = {0};
+	struct spec spec;
+	struct spec_error serr;
+	json_error_t jerr;
+	json_t *doc = json_loads(spec_json, 0, &jerr);
+	json_t *out = NULL;
+	char err[256];
+
+	if (!opts)
+		opts = &defaults;
+	if (!opts->tenant)
+		opts->tenant = "acme";
+	if (!opts->plugin_repo_url)
+		opts->plugin_repo_url = "http://plugins.local/es";
+	if (!doc)
+		fail_msg("bad test JSON: %s", jerr.text);
+	if (!spec_parse(doc, &spec, &serr))
+		fail_msg("spec refused: %s: %s", serr.field, serr.message);
+	if (!render_cluster(&spec, opts, &out, err, sizeof(err)))
+		fail_msg("render failed: %s", err);
+	spec_free(&spec);
+	json_decref(doc);
+	return out;
+}
+
+/* Walk a path of object keys and array indexes ("spec.ports.0.port");
+ * keys holding dots (labels) are looked up with json_object_get. */
+static json_t *at(json_t *j, const char *path)
+{
+	const char *p = path;
+
+	while (j && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		char *part = xstrndup(p, n);
+
+		if (json_is_array(j)) {
+			int64_t i;
+			if (!parse_int64(part, 0, 1000, &i))
+				fail_msg("bad index %s in %s", part, path);
+			j = json_array_get(j, (size_t)i);
+		} else {
+			j = json_object_get(j, part);
+		}
+		free(part);
+		p += n + (dot ? 1 : 0);
+	}
+	return j;
+}
+
+static const char *str_at(json_t *j, const char *path)
+{
+	json_t *v = at(j, path);
+
+	if (!json_is_string(v))
+		fail_msg("%s is not a string", path);
+	return json_string_value(v);
+}
+
+static json_t *find(json_t *objects, const char *kind, const char *name)
+{
+	json_t *o = render_find(objects, kind, name);
+
+	if (!o)
+		fail_msg("no %s %s", kind, name);
+	return o;
+}
+
+static const char *yml_of(json_t *objects, enum es_role role)
+{
+	json_t *data = at(find(objects, "ConfigMap", render_config_name(role)), "data");
+
+	return json_string_value(json_object_get(data, "elasticsearch.yml"));
+}
+
+/* Every label of sel is on labels, with the same value. */
+static bool selects(json_t *sel, json_t *labels)
+{
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(sel) || json_object_size(sel) == 0)
+		return false;
+	json_object_foreach (sel, key, value) {
+		if (!json_equal(value, json_object_get(labels, key)))
+			return false;
+	}
+	return true;
+}
+
+static json_t *pod_spec(json_t *objects, enum es_role role)
+{
+	return at(find(objects, render_workload_kind(role), render_workload_name(role)),
+		  "spec.template.spec");
+}
+
+static json_t *container(json_t *objects, enum es_role role, const char *list, const char *name)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(pod_spec(objects, role), list), i, c) {
+		if (strcmp(json_string_value(json_object_get(c, "name")), name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static const char *env_value(json_t *c, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach (json_object_get(c, "env"), i, e) {
+		if (strcmp(json_string_value(json_object_get(e, "name")), name) == 0) {
+			json_t *v = json_object_get(e, "value");
+			if (v)
+				return json_string_value(v);
+			return str_at(e, "valueFrom.fieldRef.fieldPath");
+		}
+	}
+	return NULL;
+}
+
+static const char *host_path(json_t *objects, enum es_role role, const char *volume)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(pod_spec(objects, role), "volumes"), i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "name")), volume) == 0)
+			return str_at(v, "hostPath.path");
+	}
+	return NULL;
+}
+
+/* --- tests ---------------------------------------------------------------- */
+
+static const char base_spec[] =
+	"{\"name\": \"logs\", \"version\": \"7.17.10\", \"plugins\": [\"analysis-icu\"],"
+	" \"config\": {\"indices.query.bool.max_clause_count\": \"4096\"}}";
+
+static void test_objects_in_order(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+	size_t i;
+	json_t *o;
+
+	assert_int_equal(json_array_size(objs), ARRAY_SIZE(order));
+	json_array_foreach (objs, i, o) {
+		assert_string_equal(str_at(o, "kind"), order[i][0]);
+		assert_string_equal(str_at(o, "metadata.name"), order[i][1]);
+		if (i > 0)
+			assert_string_equal(str_at(o, "metadata.namespace"), NS);
+		else
+			assert_null(at(o, "metadata.namespace"));
+	}
+	json_decref(objs);
+}
+
+static void test_labels_everywhere(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+	size_t i;
+	json_t *o;
+
+	json_array_foreach (objs, i, o) {
+		json_t *l = at(o, "metadata.labels");
+
+		assert_string_equal(json_string_value(json_object_get(l, RENDER_LABEL_CLUSTER)),
+				    "logs");
+		assert_string_equal(json_string_value(json_object_get(l, RENDER_LABEL_TENANT)),
+				    "acme");
+		assert_string_equal(
+			json_string_value(json_object_get(l, "app.kubernetes.io/managed-by")),
+			"esaas");
+		assert_string_equal(json_string_value(json_object_get(l, "app.kubernetes.io/name")),
+				    "elasticsearch");
+		if (i > 0)
+			assert_non_null(json_object_get(l, RENDER_LABEL_ROLE));
+	}
+	json_decref(objs);
+}
+
+/* Selectors of workloads, Services, budgets and anti-affinity all pick the
+ * pods of their own role, and only those. */
+static void test_selectors_match_template_labels(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		json_t *w = find(objs, render_workload_kind(r), render_workload_name(r));
+		json_t *labels = at(w, "spec.template.metadata.labels");
+		json_t *pdb = find(objs, "PodDisruptionBudget", render_workload_name(r));
+		json_t *aa = at(w, "spec.template.spec.affinity.podAntiAffinity."
+				   "requiredDuringSchedulingIgnoredDuringExecution.0");
+
+		assert_string_equal(json_string_value(json_object_get(labels, RENDER_LABEL_ROLE)),
+				    es_role_name(r));
+		assert_true(selects(at(w, "spec.selector.matchLabels"), labels));
+		assert_true(selects(at(pdb, "spec.selector.matchLabels"), labels));
+		assert_true(selects(at(aa, "labelSelector.matchLabels"), labels));
+		assert_int_equal(json_integer_value(at(pdb, "spec.maxUnavailable")), 1);
+		/* No selector picks another role's pods. */
+		for (int other = 0; other < ES_ROLE_COUNT; other++) {
+			json_t *ow = find(objs, render_workload_kind(other),
+					  render_workload_name(other));
+			if (other != r)
+				assert_false(selects(at(w, "spec.selector.matchLabels"),
+						     at(ow, "spec.template.metadata.labels")));
+		}
+		/* The version may change; a selector cannot, so it is not in one. */
+		assert_null(json_object_get(at(w, "spec.selector.matchLabels"),
+					    "app.kubernetes.io/version"));
+		assert_string_equal(
+			json_string_value(json_object_get(labels, "app.kubernetes.io/version")),
+			"7.17.10");
+	}
+	/* The headless Service selects the masters, the HTTP one the clients. */
+	assert_true(selects(
+		at(find(objs, "Service", "es-" NS), "spec.selector"),
+		at(find(objs, "Deployment", "es-master"), "spec.template.metadata.labels")));
+	assert_true(selects(
+		at(find(objs, "Service", "es-http"), "spec.selector"),
+		at(find(objs, "Deployment", "es-client"), "spec.template.metadata.labels")));
+	json_decref(objs);
+}
+
+static void test_services(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+	json_t *headless = find(objs, "Service", "es-" NS);
+	json_t *http = find(objs, "Service", RENDER_HTTP_SERVICE);
+	json_t *sts = find(objs, "StatefulSet", "es-data");
+
+	assert_string_equal(str_at(headless, "spec.clusterIP"), "None");
+	assert_true(json_is_true(at(headless, "spec.publishNotReadyAddresses")));
+	assert_int_equal(json_integer_value(at(headless, "spec.ports.0.port")), 9300);
+	assert_string_equal(str_at(headless, "spec.ports.0.name"), "transport");
+	assert_int_equal(json_integer_value(at(headless, "spec.ports.1.port")), 9200);
+	assert_string_equal(str_at(http, "spec.type"), "NodePort");
+	assert_int_equal(json_integer_value(at(http, "spec.ports.0.port")), 9200);
+	assert_string_equal(str_at(sts, "spec.serviceName"), "es-" NS);
+	assert_string_equal(str_at(sts, "spec.updateStrategy.type"), "OnDelete");
+	assert_int_equal(json_integer_value(at(sts, "spec.replicas")), 3);
+	assert_int_equal(json_integer_value(at(find(objs, "Deployment", "es-master"),
+					       "spec.strategy.rollingUpdate.maxSurge")),
+			 0);
+	assert_int_equal(
+		json_integer_value(at(find(objs, "Deployment", "es-client"), "spec.replicas")), 2);
+	json_decref(objs);
+}
+
+/* Without clients, the HTTP Service goes to the data nodes. */
+static void test_http_service_without_clients(void **state)
+{
+	json_t *objs = render("{\"name\": \"logs\", \"clients\": {\"replicas\": 0}}", NULL);
+
+	assert_true(
+		selects(at(find(objs, "Service", RENDER_HTTP_SERVICE), "spec.selector"),
+			at(find(objs, "StatefulSet", "es-data"), "spec.template.metadata.labels")));
+	assert_string_equal(json_string_value(json_object_get(
+				    at(find(objs, "Service", RENDER_HTTP_SERVICE), "spec.selector"),
+				    RENDER_LABEL_ROLE)),
+			    "data");
+	assert_int_equal(
+		json_integer_value(at(find(objs, "Deployment", "es-client"), "spec.replicas")), 0);
+	json_decref(objs);
+}
+
+static void test_host_paths(void **state)
+{
+	struct render_opts opts = {.storage_root = "/mnt/es"};
+	json_t *objs = render(base_spec, NULL);
+	json_t *moved;
+
+	assert_string_equal(host_path(objs, ES_ROLE_DATA, "data"), "/es/" NS "/data/data");
+	assert_string_equal(host_path(objs, ES_ROLE_DATA, "plugins"), "/es/" NS "/data/plugin");
+	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "plugins"), "/es/" NS "/master/plugin");
+	assert_string_equal(host_path(objs, ES_ROLE_CLIENT, "plugins"), "/es/" NS "/client/plugin");
+	/* Only data nodes have a data volume. */
+	assert_null(host_path(objs, ES_ROLE_MASTER, "data"));
+	assert_null(host_path(objs, ES_ROLE_CLIENT, "data"));
+
+	moved = render(base_spec, &opts);
+	assert_string_equal(host_path(moved, ES_ROLE_DATA, "data"), "/mnt/es/" NS "/data/data");
+	json_decref(moved);
+	json_decref(objs);
+}
+
+static const char *topology_key(json_t *objs, enum es_role role)
+{
+	return str_at(pod_spec(objs, role),
+		      "affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution.0."
+		      "topologyKey");
+}
+
+static void test_anti_affinity_per_placement(void **state)
+{
+	struct render_opts custom = {.rack_label = "failure-domain.example.com/rack"};
+	json_t *host = render("{\"name\": \"logs\", \"placement\": {\"spread\": \"host\"}}", NULL);
+	json_t *rack = render("{\"name\": \"logs\", \"placement\": {\"spread\": \"rack\"}}", NULL);
+	json_t *rack2 =
+		render("{\"name\": \"logs\", \"placement\": {\"spread\": \"rack\"}}", &custom);
+
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		assert_string_equal(topology_key(host, r), "kubernetes.io/hostname");
+		assert_string_equal(topology_key(rack, r), RENDER_RACK_LABEL_DEFAULT);
+		assert_string_equal(topology_key(rack2, r), "failure-domain.example.com/rack");
+	}
+	json_decref(host);
+	json_decref(rack);
+	json_decref(rack2);
+}
+
+static void test_discovery_per_version(void **state)
+{
+	static const struct {
+		const char *version;
+		const char *key;
+		bool zen1;
+	} cases[] = {
+		{"2.4.6", "discovery.zen.ping.unicast.hosts:\n- es-${NAMESPACE}\n", true},
+		{"5.6.16", "discovery.zen.ping.unicast.hosts:\n- es-${NAMESPACE}\n", true},
+		{"6.8.23", "discovery.zen.ping.unicast.hosts:\n- es-${NAMESPACE}\n", true},
+		{"7.17.10", "discovery.seed_hosts:\n- es-${NAMESPACE}\n", false},
+		{"8.17.0", "discovery.seed_hosts:\n- es-${NAMESPACE}\n", false},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *spec = xasprintf("{\"name\": \"logs\", \"version\": \"%s\","
+				       " \"masters\": {\"replicas\": 5}}",
+				       cases[i].version);
+		json_t *objs = render(spec, NULL);
+
+		for (int r = 0; r < ES_ROLE_COUNT; r++) {
+			const char *yml = yml_of(objs, r);
+
+			if (!strstr(yml, cases[i].key))
+				fail_msg("%s %s: no \"%s\" in\n%s", cases[i].version,
+					 es_role_name(r), cases[i].key, yml);
+			assert_non_null(strstr(yml, "cluster.name: elasticsearch-${NAMESPACE}\n"));
+			assert_non_null(strstr(yml, "node.name: ${POD_NAME}-${NAMESPACE}\n"));
+			assert_non_null(strstr(yml, "network.host: ${POD_IP}\n"));
+			/* zen1: a quorum of 5 masters is 3; zen2 has no such setting. */
+			if (cases[i].zen1)
+				assert_non_null(
+					strstr(yml, "discovery.zen.minimum_master_nodes: 3\n"));
+			else
+				assert_null(strstr(yml, "minimum_master_nodes"));
+			/* Never without being asked for. */
+			assert_null(strstr(yml, "initial_master_nodes"));
+		}
+		json_decref(objs);
+		free(spec);
+	}
+}
+
+static void test_initial_master_nodes_first_boot_only(void **state)
+{
+	const char *names[] = {"es-master-a-" NS, "es-master-b-" NS, "es-master-c-" NS, NULL};
+	struct render_opts opts = {.initial_master_nodes = names};
+	struct render_opts opts6 = {.initial_master_nodes = names};
+	json_t *objs = render("{\"name\": \"logs\", \"version\": \"7.17.10\"}", &opts);
+	json_t *zen1 = render("{\"name\": \"logs\", \"version\": \"6.8.23\"}", &opts6);
+
+	assert_non_null(strstr(yml_of(objs, ES_ROLE_MASTER),
+			       "cluster.initial_master_nodes:\n- es-master-a-" NS
+			       "\n- es-master-b-" NS "\n- es-master-c-" NS "\n"));
+	/* Master-eligible nodes only. */
+	assert_null(strstr(yml_of(objs, ES_ROLE_DATA), "initial_master_nodes"));
+	assert_null(strstr(yml_of(objs, ES_ROLE_CLIENT), "initial_master_nodes"));
+	/* zen1 has no such thing. */
+	assert_null(strstr(yml_of(zen1, ES_ROLE_MASTER), "initial_master_nodes"));
+	json_decref(objs);
+	json_decref(zen1);
+}
+
+static void test_roles_and_security_per_version(void **state)
+{
+	json_t *v2 = render("{\"name\": \"logs\", \"version\": \"2.4.6\"}", NULL);
+	json_t *v7 = render("{\"name\": \"logs\", \"version\": \"7.17.10\"}", NULL);
+	json_t *v8 = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", NULL);
+
+	assert_non_null(strstr(yml_of(v2, ES_ROLE_DATA), "node.master: false\nnode.data: true\n"));
+	assert_null(strstr(yml_of(v2, ES_ROLE_DATA), "node.ingest"));
+	assert_non_null(strstr(yml_of(v7, ES_ROLE_MASTER), "node.roles:\n- master\n"));
+	assert_non_null(strstr(yml_of(v8, ES_ROLE_CLIENT), "node.roles:\n- ingest\n"));
+	/* Security off on purpose where it would otherwise be on. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		assert_non_null(strstr(yml_of(v8, r), "xpack.security.enabled: false\n"));
+		assert_null(strstr(yml_of(v7, r), "xpack.security"));
+	}
+	json_decref(v2);
+	json_decref(v7);
+	json_decref(v8);
+}
+
+static void test_user_config_merged(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+
+	/* Quoted: a bare 4096 would be a number, the spec sent a string. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		assert_non_null(
+			strstr(yml_of(objs, r), "indices.query.bool.max_clause_count: \"4096\"\n"));
+	json_decref(objs);
+}
+
+static void test_plugin_init_container_per_version(void **state)
+{
+	static const struct {
+		const char *version;
+		const char *plugin;
+		const char *command;
+	} cases[] = {
+		{"2.4.6", "analysis-icu", "bin/plugin install \"$repo/$p-2.4.6.zip\""},
+		{"5.6.16", "analysis-icu",
+		 "bin/elasticsearch-plugin install --batch \"$repo/$p-5.6.16.zip\""},
+		{"6.8.23", "analysis-icu",
+		 "bin/elasticsearch-plugin install --batch \"$repo/$p-6.8.23.zip\""},
+		{"7.17.10", "analysis-icu",
+		 "bin/elasticsearch-plugin install --batch \"$repo/$p-7.17.10.zip\""},
+		{"8.17.0", "analysis-icu",
+		 "bin/elasticsearch-plugin install --batch \"$repo/$p-8.17.0.zip\""},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *spec = xasprintf("{\"name\": \"logs\", \"version\": \"%s\", \"plugins\": "
+				       "[\"%s\", \"analysis-phonetic\"]}",
+				       cases[i].version, cases[i].plugin);
+		struct render_opts opts = {.plugin_repo_url = "http://plugins.local/it's/"};
+		json_t *objs = render(spec, &opts);
+
+		for (int r = 0; r < ES_ROLE_COUNT; r++) {
+			json_t *c = container(objs, r, "initContainers", "install-plugins");
+			json_t *cmd = json_object_get(c, "command");
+			const char *script;
+			char *want;
+
+			assert_non_null(c);
+			assert_string_equal(str_at(cmd, "0"), "sh");
+			assert_string_equal(str_at(cmd, "1"), "-c");
+			script = str_at(cmd, "2");
+			if (!strstr(script, cases[i].command))
+				fail_msg("%s: no \"%s\" in\n%s", cases[i].version, cases[i].command,
+					 script);
+			/* The repository, quoted for sh, without its trailing slash
+			 * doubled into the URL. */
+			assert_non_null(strstr(script, "repo='http://plugins.local/it'\\''s'\n"));
+			/* The plugin list is the container's ES_PLUGINS. */
+			assert_int_equal(json_array_size(cmd), 3);
+			assert_string_equal(str_at(c, "env.0.name"), "ES_PLUGINS");
+			want = xasprintf("%s analysis-phonetic", cases[i].plugin);
+			assert_string_equal(str_at(c, "env.0.value"), want);
+			free(want);
+			assert_non_null(strstr(script, "for p in $ES_PLUGINS; do\n"));
+			assert_string_equal(str_at(c, "volumeMounts.0.mountPath"),
+					    "/usr/share/elasticsearch/plugins");
+			assert_int_equal(json_integer_value(at(c, "securityContext.runAsUser")), 0);
+		}
+		json_decref(objs);
+		free(spec);
+	}
+}
+
+static void test_es_container(void **state)
+{
+	json_t *objs = render(
+		"{\"name\": \"logs\", \"data\": {\"memory\": \"8Gi\", \"cpu\": \"1500m\"}}", NULL);
+	json_t *old = render("{\"name\": \"logs\", \"version\": \"2.4.6\"}", NULL);
+	json_t *c = container(objs, ES_ROLE_DATA, "containers", "elasticsearch");
+	json_t *c2 = container(old, ES_ROLE_DATA, "containers", "elasticsearch");
+
+	assert_string_equal(str_at(c, "image"),
+			    "docker.elastic.co/elasticsearch/elasticsearch:7.17.10");
+	assert_string_equal(env_value(c, "POD_NAME"), "metadata.name");
+	assert_string_equal(env_value(c, "POD_IP"), "status.podIP");
+	assert_string_equal(env_value(c, "NAMESPACE"), "metadata.namespace");
+	assert_string_equal(env_value(c, "ES_JAVA_OPTS"), "-Xms4g -Xmx4g");
+	assert_null(env_value(c, "ES_HEAP_SIZE"));
+	assert_string_equal(str_at(c, "resources.requests.cpu"), "1500m");
+	assert_string_equal(str_at(c, "resources.limits.memory"), "8Gi");
+	assert_int_equal(json_integer_value(at(c, "readinessProbe.tcpSocket.port")), 9200);
+	assert_string_equal(str_at(c, "volumeMounts.0.subPath"), "elasticsearch.yml");
+	assert_string_equal(str_at(c, "volumeMounts.2.mountPath"), "/usr/share/elasticsearch/data");
+
+	assert_string_equal(str_at(c2, "image"), "elasticsearch:2.4.6");
+	assert_string_equal(env_value(c2, "ES_HEAP_SIZE"), "4g");
+	json_decref(objs);
+	json_decref(old);
+}
+
+static void test_image_choice(void **state)
+{
+	struct render_opts mirror = {.image_registry = "registry.local:5000"};
+	struct render_opts mirror2 = {.image_registry = "registry.local:5000"};
+	json_t *a = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &mirror);
+	json_t *b = render("{\"name\": \"logs\", \"image\": \"own/es:7.17.10-icu\"}", &mirror2);
+
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		assert_string_equal(str_at(container(a, r, "containers", "elasticsearch"), "image"),
+				    "registry.local:5000/elasticsearch/elasticsearch:8.17.0");
+		/* The spec's own image wins, init containers included. */
+		assert_string_equal(str_at(container(b, r, "containers", "elasticsearch"), "image"),
+				    "own/es:7.17.10-icu");
+		assert_string_equal(
+			str_at(container(b, r, "initContainers", "install-plugins"), "image"),
+			"own/es:7.17.10-icu");
+	}
+	json_decref(a);
+	json_decref(b);
+}
+
+static void test_prepare_container(void **state)
+{
+	struct render_opts tuned = {.skip_sysctl_init = true};
+	json_t *objs = render(base_spec, NULL);
+	json_t *t = render(base_spec, &tuned);
+	json_t *p;
+
+	p = container(objs, ES_ROLE_MASTER, "initContainers", "prepare");
+	assert_true(json_is_true(at(p, "securityContext.privileged")));
+	assert_non_null(strstr(str_at(p, "command.2"), "max_map_count"));
+	p = container(objs, ES_ROLE_DATA, "initContainers", "prepare");
+	assert_non_null(strstr(str_at(p, "command.2"),
+			       "chown elasticsearch: /usr/share/elasticsearch/data"));
+	/* Hosts already tuned: nothing privileged, and masters need no step. */
+	assert_null(container(t, ES_ROLE_MASTER, "initContainers", "prepare"));
+	p = container(t, ES_ROLE_DATA, "initContainers", "prepare");
+	assert_true(json_is_false(at(p, "securityContext.privileged")));
+	assert_null(strstr(str_at(p, "command.2"), "max_map_count"));
+	json_decref(objs);
+	json_decref(t);
+}
+
+static void test_refusals(void **state)
+{
+	static const struct {
+		struct render_opts opts;
+		const char *spec;
+		const char *message;
+	} cases[] = {
+		{{.tenant = "Acme"}, "{\"name\": \"logs\"}", "not a DNS-1123 label"},
+		{{.tenant = ""}, "{\"name\": \"logs\"}", "not a DNS-1123 label"},
+		{{.tenant = "a234567890123456789"},
+		 "{\"name\": \"a234567890123456789012345678901234567890\"}",
+		 "at most 60 fit"},
+		{{.tenant = "acme"},
+		 "{\"name\": \"logs\", \"plugins\": [\"analysis-icu\"]}",
+		 "no plugin repository URL"},
+		{{.tenant = "acme", .rack_label = "bad label"},
+		 "{\"name\": \"logs\"}",
+		 "not a valid label key"},
+		{{.tenant = "acme", .storage_root = "es"},
+		 "{\"name\": \"logs\"}",
+		 "not an absolute path"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *doc = json_loads(cases[i].spec, 0, NULL);
+		struct spec spec;
+		struct spec_error serr;
+		json_t *out = NULL;
+		char err[256] = "";
+
+		assert_true(spec_parse(doc, &spec, &serr));
+		if (render_cluster(&spec, &cases[i].opts, &out, err, sizeof(err)))
+			fail_msg("case %zu rendered", i);
+		if (!strstr(err, cases[i].message))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i].message);
+		assert_null(out);
+		spec_free(&spec);
+		json_decref(doc);
+	}
+}
+
+static void test_names(void **state)
+{
+	char *s;
+
+	s = render_namespace("acme", "logs");
+	assert_string_equal(s, NS);
+	free(s);
+	s = render_headless_service(NS);
+	assert_string_equal(s, "es-" NS);
+	free(s);
+	s = render_selector("logs", ES_ROLE_DATA);
+	assert_string_equal(s, "esaas.io/cluster=logs,esaas.io/role=data");
+	free(s);
+	s = render_node_name("es-data-0", NS);
+	assert_string_equal(s, "es-data-0-" NS);
+	free(s);
+	assert_string_equal(render_workload_kind(ES_ROLE_DATA), "StatefulSet");
+	assert_string_equal(render_workload_kind(ES_ROLE_MASTER), "Deployment");
+	assert_string_equal(render_workload_kind(ES_ROLE_CLIENT), "Deployment");
+	assert_string_equal(render_config_name(ES_ROLE_CLIENT), "es-client-config");
+}
+
+/* --- YAML: read back with libyaml, it is the same objects ------------------ */
+
+static bool plain_integer(const char *s)
+{
+	size_t i = s[0] == '-' ? 1 : 0;
+
+	if (!s[i])
+		return false;
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	}
+	return true;
+}
+
+/* A YAML node as JSON, resolving plain scalars as YAML's core schema
+ * does for the values esaas writes. */
+static json_t *to_json(yaml_document_t *doc, yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: {
+		const char *s = (const char *)n->data.scalar.value;
+
+		if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+			return json_string(s);
+		if (strcmp(s, "true") == 0)
+			return json_true();
+		if (strcmp(s, "false") == 0)
+			return json_false();
+		if (strcmp(s, "null") == 0)
+			return json_null();
+		if (plain_integer(s))
+			return json_integer(strtoll(s, NULL, 10));
+		return json_string(s);
+	}
+	case YAML_SEQUENCE_NODE: {
+		json_t *a = json_array();
+		for (yaml_node_item_t *it = n->data.sequence.items.start;
+		     it < n->data.sequence.items.top; it++)
+			json_array_append_new(a, to_json(doc, yaml_document_get_node(doc, *it)));
+		return a;
+	}
+	case YAML_MAPPING_NODE: {
+		json_t *o = json_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		     p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(doc, p->key);
+			json_object_set_new(o, (const char *)k->data.scalar.value,
+					    to_json(doc, yaml_document_get_node(doc, p->value)));
+		}
+		return o;
+	}
+	case YAML_NO_NODE:
+		break;
+	}
+	return NULL;
+}
+
+static json_t *read_yaml_stream(const char *text)
+{
+	yaml_parser_t parser;
+	json_t *docs = json_array();
+
+	assert_true(yaml_parser_initialize(&parser));
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+	for (;;) {
+		yaml_document_t doc;
+		yaml_node_t *root;
+
+		if (!yaml_parser_load(&parser, &doc))
+			fail_msg("YAML does not parse: %s", parser.problem);
+		root = yaml_document_get_root_node(&doc);
+		if (!root) {
+			yaml_document_delete(&doc);
+			break;
+		}
+		json_array_append_new(docs, to_json(&doc, root));
+		yaml_document_delete(&doc);
+	}
+	yaml_parser_delete(&parser);
+	return docs;
+}
+
+static void test_yaml_reads_back_as_the_objects(void **state)
+{
+	static const char *const specs[] = {
+		base_spec,
+		"{\"name\": \"x\", \"version\": \"2.4.6\", \"placement\": {\"spread\": \"rack\"},"
+		" \"config\": {\"threadpool.index.queue_size\": 200, \"action.auto_create_index\": "
+		"\"yes\","
+		" \"gateway.recover_after_time\": \"5m\", \"http.cors.allow-origin\": \"*\","
+		" \"http.cors.enabled\": \"true\", \"logger.org.elasticsearch\": \"null\","
+		" \"cluster.routing.allocation.awareness.attributes\": \"\","
+		" \"indices.breaker.total.limit\": \"70%\","
+		" \"gateway.expected_nodes\": \"0x1f\", \"gateway.expected_data_nodes\": \"1e3\"}}",
+		"{\"name\": \"y\", \"version\": \"8.17.0\", \"clients\": {\"replicas\": 0}}",
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(specs); i++) {
+		json_t *objs = render(specs[i], NULL);
+		json_t *back, *cm_back;
+		char *yaml = NULL;
+		size_t docs = 0;
+
+		assert_true(render_to_yaml(objs, &yaml));
+		assert_memory_equal(yaml, "---\n", 4);
+		for (const char *p = yaml; (p = strstr(p, "---\n")); p += 4) {
+			if (p == yaml || p[-1] == '\n')
+				docs++;
+		}
+		assert_int_equal(docs, json_array_size(objs));
+		back = read_yaml_stream(yaml);
+		if (!json_equal(objs, back)) {
+			char *want = json_dumps(objs, JSON_INDENT(1));
+			char *got = json_dumps(back, JSON_INDENT(1));
+			fail_msg("spec %zu: YAML reads back differently:\n%s\nwant\n%s", i, got,
+				 want);
+		}
+		/* The elasticsearch.yml inside reads back as its settings too. */
+		cm_back = read_yaml_stream(yml_of(objs, ES_ROLE_DATA));
+		assert_true(json_is_object(json_array_get(cm_back, 0)));
+		assert_string_equal(json_string_value(json_object_get(json_array_get(cm_back, 0),
+								      "cluster.name")),
+				    "elasticsearch-${NAMESPACE}");
+		json_decref(cm_back);
+		json_decref(back);
+		json_decref(objs);
+		free(yaml);
+	}
+}
+
+static void test_yaml_quotes_what_would_change_type(void **state)
+{
+	json_t *objs = json_pack("[{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:b, s:n, s:s, s:f}]", "a",
+				 "yes", "b", "4096", "c", "", "d", "~", "e", "1e3", "f", "-c", "g",
+				 5, "h", 1, "i", "j", "plain text", "k", 1.5);
+	json_t *back;
+	char *yaml = NULL;
+
+	assert_true(render_to_yaml(objs, &yaml));
+	assert_non_null(strstr(yaml, "a: \"yes\"\n"));
+	assert_non_null(strstr(yaml, "b: \"4096\"\n"));
+	assert_non_null(strstr(yaml, "c: \"\"\n"));
+	assert_non_null(strstr(yaml, "d: \"~\"\n"));
+	assert_non_null(strstr(yaml, "e: \"1e3\"\n"));
+	assert_non_null(strstr(yaml, "f: -c\n"));
+	assert_non_null(strstr(yaml, "g: 5\n"));
+	assert_non_null(strstr(yaml, "h: true\n"));
+	assert_non_null(strstr(yaml, "i: null\n"));
+	assert_non_null(strstr(yaml, "j: plain text\n"));
+	assert_non_null(strstr(yaml, "k: 1.5\n"));
+	back = read_yaml_stream(yaml);
+	json_decref(back);
+	json_decref(objs);
+	free(yaml);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_objects_in_order),
+		cmocka_unit_test(test_labels_everywhere),
+		cmocka_unit_test(test_selectors_match_template_labels),
+		cmocka_unit_test(test_services),
+		cmocka_unit_test(test_http_service_without_clients),
+		cmocka_unit_test(test_host_paths),
+		cmocka_unit_test(test_anti_affinity_per_placement),
+		cmocka_unit_test(test_discovery_per_version),
+		cmocka_unit_test(test_initial_master_nodes_first_boot_only),
+		cmocka_unit_test(test_roles_and_security_per_version),
+		cmocka_unit_test(test_user_config_merged),
+		cmocka_unit_test(test_plugin_init_container_per_version),
+		cmocka_unit_test(test_es_container),
+		cmocka_unit_test(test_image_choice),
+		cmocka_unit_test(test_prepare_container),
+		cmocka_unit_test(test_refusals),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_yaml_reads_back_as_the_objects),
+		cmocka_unit_test(test_yaml_quotes_what_would_change_type),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
