@@ -1,0 +1,1929 @@
+/*
+ * The simulated Kubernetes API server: discovery, the resources esaas
+ * uses, server-side apply, merge patches, the scale subresource, deletes
+ * with preconditions and propagation, the service proxy, and Status bodies
+ * shaped like the real server's.
+ */
+#include "sim/apiserver.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sim/call.h"
+#include "sim/controllers.h"
+#include "sim/es.h"
+#include "sim/faults.h"
+#include "sim/record.h"
+#include "sim/selector.h"
+#include "sim/store.h"
+#include "sim/yamljson.h"
+
+#define APISERVER_MAX_BODY (3 * 1024 * 1024)
+
+static struct event_base *base;
+static struct evhttp *http;
+static char *token;
+static struct call *hung[1024]; /* calls parked by a hang fault */
+
+/* --- Status bodies -------------------------------------------------------- */
+
+static json_t *status_json(int code, const char *reason, const char *message, json_t *details)
+{
+	json_t *s = json_pack("{s:s, s:s, s:{}, s:s, s:s}", "kind", "Status", "apiVersion", "v1",
+			      "metadata", "status", "Failure", "message", message);
+	if (reason)
+		json_object_set_new(s, "reason", json_string(reason));
+	json_object_set_new(s, "details", details ? details : json_object());
+	json_object_set_new(s, "code", json_integer(code));
+	return s;
+}
+
+static void reply_status(struct call *c, int code, const char *reason, json_t *details,
+			 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void reply_status(struct call *c, int code, const char *reason, json_t *details,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	call_reply_json(c, code, status_json(code, reason, msg, details));
+	free(msg);
+}
+
+static json_t *details_for(const struct store_kind *k, const char *name)
+{
+	json_t *d = json_object();
+	if (name)
+		json_object_set_new(d, "name", json_string(name));
+	if (*k->group)
+		json_object_set_new(d, "group", json_string(k->group));
+	json_object_set_new(d, "kind", json_string(k->plural));
+	return d;
+}
+
+static void reply_not_found(struct call *c, const struct store_kind *k, const char *name)
+{
+	reply_status(c, 404, "NotFound", details_for(k, name), "%s \"%s\" not found",
+		     store_qualified(k), name);
+}
+
+static void reply_no_resource(struct call *c)
+{
+	reply_status(c, 404, "NotFound", NULL, "the server could not find the requested resource");
+}
+
+static void reply_bad_request(struct call *c, const char *msg)
+{
+	reply_status(c, 400, "BadRequest", NULL, "%s", msg);
+}
+
+static void reply_conflict(struct call *c, const struct store_kind *k, const char *name,
+			   const char *why)
+{
+	reply_status(c, 409, "Conflict", details_for(k, name),
+		     "Operation cannot be fulfilled on %s \"%s\": %s", store_qualified(k), name, why);
+}
+
+static void reply_method_not_allowed(struct call *c)
+{
+	reply_status(c, 405, "MethodNotAllowed", NULL,
+		     "the server does not allow this method on the requested resource");
+}
+
+/* --- validation ----------------------------------------------------------- */
+
+static const char MSG_SUBDOMAIN[] =
+	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
+	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
+	"regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+static const char MSG_LABEL[] =
+	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+	"must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+	"used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+static const char MSG_DNS1035[] =
+	"a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
+	"alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
+	"'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')";
+
+static bool is_lower_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+}
+
+static bool valid_label(const char *s, size_t len)
+{
+	if (len == 0 || len > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!is_lower_alnum(s[i]) && s[i] != '-')
+			return false;
+	}
+	return true;
+}
+
+static bool valid_subdomain(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > 253)
+		return false;
+	const char *p = s;
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (!valid_label(p, n))
+			return false;
+		if (!dot)
+			return true;
+		p = dot + 1;
+	}
+}
+
+static bool valid_name(enum store_name_rule rule, const char *name, const char **why)
+{
+	switch (rule) {
+	case STORE_NAME_SUBDOMAIN:
+		*why = MSG_SUBDOMAIN;
+		return valid_subdomain(name);
+	case STORE_NAME_LABEL:
+		*why = MSG_LABEL;
+		return valid_label(name, strlen(name));
+	case STORE_NAME_DNS1035:
+		*why = MSG_DNS1035;
+		return valid_label(name, strlen(name)) && name[0] >= 'a' && name[0] <= 'z';
+	}
+	return false;
+}
+
+/* Label values: empty, or up to 63 of [A-Za-z0-9_.-] starting and ending alphanumeric. */
+static bool valid_label_value(const char *v)
+{
+	size_t len = strlen(v);
+	if (len == 0)
+		return true;
+	if (len > 63)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char ch = v[i];
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		if (!alnum && ch != '-' && ch != '_' && ch != '.')
+			return false;
+		if ((i == 0 || i == len - 1) && !alnum)
+			return false;
+	}
+	return true;
+}
+
+static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
+						msg, "field", field));
+	free(msg);
+}
+
+static void check_labels(json_t *causes, const json_t *labels, const char *field)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)labels, k, v) {
+		char *f = xasprintf("%s", field);
+		if (!json_is_string(v) || !valid_label_value(json_string_value(v)))
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: \"%s\": a valid label must be an empty string or consist "
+			      "of alphanumeric characters, '-', '_' or '.', and must start and end "
+			      "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+			      "'12345', regex used for validation is "
+			      "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+			      json_is_string(v) ? json_string_value(v) : "");
+		free(f);
+	}
+}
+
+static void check_containers(json_t *causes, const json_t *podspec, const char *prefix)
+{
+	json_t *cs = json_object_get(podspec, "containers");
+	char *f;
+	if (!json_is_array(cs) || json_array_size(cs) == 0) {
+		f = xasprintf("%s.containers", prefix);
+		cause(causes, "FieldValueRequired", f, "Required value");
+		free(f);
+		return;
+	}
+	size_t i;
+	json_t *ct;
+	json_array_foreach(cs, i, ct) {
+		const char *name = json_string_value(json_object_get(ct, "name"));
+		if (!name || !*name) {
+			f = xasprintf("%s.containers[%zu].name", prefix, i);
+			cause(causes, "FieldValueRequired", f, "Required value");
+			free(f);
+		} else if (!valid_label(name, strlen(name))) {
+			f = xasprintf("%s.containers[%zu].name", prefix, i);
+			cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name, MSG_LABEL);
+			free(f);
+		}
+		const char *image = json_string_value(json_object_get(ct, "image"));
+		if (!image || !*image) {
+			f = xasprintf("%s.containers[%zu].image", prefix, i);
+			cause(causes, "FieldValueRequired", f, "Required value");
+			free(f);
+		}
+	}
+}
+
+static void check_workload(json_t *causes, const json_t *obj)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *sel = json_object_get(spec, "selector");
+	json_t *tmpl = json_object_get(spec, "template");
+	json_t *replicas = json_object_get(spec, "replicas");
+	if (replicas && (!json_is_integer(replicas) || json_integer_value(replicas) < 0))
+		cause(causes, "FieldValueInvalid", "spec.replicas",
+		      "Invalid value: %lld: must be greater than or equal to 0",
+		      (long long)json_integer_value(replicas));
+	if (!json_is_object(sel) || (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
+				     json_array_size(json_object_get(sel, "matchExpressions")) == 0)) {
+		cause(causes, "FieldValueRequired", "spec.selector", "Required value");
+	} else {
+		struct selector s;
+		char *err = NULL;
+		json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
+		if (!selector_from_json(sel, &s, &err)) {
+			cause(causes, "FieldValueInvalid", "spec.selector", "Invalid value: %s", err);
+			free(err);
+		} else {
+			if (!selector_matches(&s, labels))
+				cause(causes, "FieldValueInvalid", "spec.template.metadata.labels",
+				      "Invalid value: map[string]string{...}: `selector` does not match "
+				      "template `labels`");
+			selector_free(&s);
+		}
+	}
+	check_labels(causes, json_object_get(json_object_get(tmpl, "metadata"), "labels"),
+		     "spec.template.metadata.labels");
+	check_containers(causes, json_object_get(tmpl, "spec"), "spec.template.spec");
+}
+
+static void check_service(json_t *causes, const json_t *obj)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *ports = json_object_get(spec, "ports");
+	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+	bool headless = cip && !strcmp(cip, "None");
+	if (!headless && json_array_size(ports) == 0)
+		cause(causes, "FieldValueRequired", "spec.ports", "Required value");
+	size_t i;
+	json_t *p;
+	json_array_foreach(ports, i, p) {
+		json_t *port = json_object_get(p, "port");
+		if (!json_is_integer(port) || json_integer_value(port) < 1 ||
+		    json_integer_value(port) > 65535) {
+			char *f = xasprintf("spec.ports[%zu].port", i);
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: must be between 1 and 65535, inclusive",
+			      (long long)json_integer_value(port));
+			free(f);
+		}
+		if (json_array_size(ports) > 1 && !json_is_string(json_object_get(p, "name"))) {
+			char *f = xasprintf("spec.ports[%zu].name", i);
+			cause(causes, "FieldValueRequired", f, "Required value");
+			free(f);
+		}
+	}
+}
+
+/* Kind-specific checks of a whole object; causes is filled. */
+static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *why = "";
+
+	if (!name || !*name)
+		cause(causes, "FieldValueRequired", "metadata.name",
+		      "Required value: name or generateName is required");
+	else if (!valid_name(k->name_rule, name, &why))
+		cause(causes, "FieldValueInvalid", "metadata.name", "Invalid value: \"%s\": %s",
+		      name, why);
+	check_labels(causes, json_object_get(meta, "labels"), "metadata.labels");
+
+	if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
+		check_workload(causes, obj);
+	else if (!strcmp(k->plural, "pods"))
+		check_containers(causes, json_object_get(obj, "spec"), "spec");
+	else if (!strcmp(k->plural, "services"))
+		check_service(causes, obj);
+	else if (!strcmp(k->plural, "poddisruptionbudgets")) {
+		json_t *spec = json_object_get(obj, "spec");
+		if (json_object_get(spec, "minAvailable") && json_object_get(spec, "maxUnavailable"))
+			cause(causes, "FieldValueInvalid", "spec",
+			      "Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable and "
+			      "maxUnavailable cannot be both set");
+	} else if (!strcmp(k->plural, "configmaps")) {
+		const char *key;
+		json_t *v;
+		json_object_foreach(json_object_get(obj, "data"), key, v) {
+			if (!json_is_string(v) || strspn(key, "abcdefghijklmnopqrstuvwxyz"
+						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
+							  strlen(key)) {
+				char *f = xasprintf("data[%s]", key);
+				cause(causes, "FieldValueInvalid", f,
+				      "Invalid value: \"%s\": a valid config key must consist of "
+				      "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+				      "'KEY_NAME',  or 'key-name', regex used for validation is "
+				      "'[-._a-zA-Z0-9]+')", key);
+				free(f);
+			}
+		}
+	}
+}
+
+/* Update-only rules: what the real server refuses to change. */
+static void validate_update(const struct store_kind *k, const json_t *old, const json_t *obj,
+			    json_t *causes)
+{
+	json_t *os = json_object_get(old, "spec"), *ns = json_object_get(obj, "spec");
+	if (!strcmp(k->plural, "statefulsets")) {
+		static const char *mutable[] = {"replicas", "ordinals", "template", "updateStrategy",
+						"persistentVolumeClaimRetentionPolicy",
+						"minReadySeconds"};
+		json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
+		for (size_t i = 0; i < ARRAY_SIZE(mutable); i++) {
+			json_object_del(a, mutable[i]);
+			json_object_del(b, mutable[i]);
+		}
+		if (!json_equal(a, b))
+			cause(causes, "FieldValueForbidden", "spec",
+			      "Forbidden: updates to statefulset spec for fields other than "
+			      "'replicas', 'ordinals', 'template', 'updateStrategy', "
+			      "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+			      "forbidden");
+		json_decref(a);
+		json_decref(b);
+	} else if (!strcmp(k->plural, "deployments")) {
+		if (!json_equal(json_object_get(os, "selector"), json_object_get(ns, "selector")))
+			cause(causes, "FieldValueInvalid", "spec.selector",
+			      "Invalid value: v1.LabelSelector{...}: field is immutable");
+	} else if (!strcmp(k->plural, "services")) {
+		json_t *a = json_object_get(os, "clusterIP"), *b = json_object_get(ns, "clusterIP");
+		if (a && b && !json_equal(a, b))
+			cause(causes, "FieldValueInvalid", "spec.clusterIPs[0]",
+			      "Invalid value: []string{...}: may not change once set");
+	} else if (!strcmp(k->plural, "pods")) {
+		/* Only container images may change in a running pod. */
+		json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
+		size_t i;
+		json_t *ct;
+		json_array_foreach(json_object_get(a, "containers"), i, ct)
+			json_object_del(ct, "image");
+		json_array_foreach(json_object_get(b, "containers"), i, ct)
+			json_object_del(ct, "image");
+		json_object_del(a, "nodeName");
+		json_object_del(b, "nodeName");
+		if (!json_equal(a, b))
+			cause(causes, "FieldValueForbidden", "spec",
+			      "Forbidden: pod updates may not change fields other than "
+			      "`spec.containers[*].image`,`spec.initContainers[*].image`,"
+			      "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
+			      "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it "
+			      "to be set to 1 if it was previously negative)");
+		json_decref(a);
+		json_decref(b);
+	}
+}
+
+/* 422 with the causes; returns true when there were any (and replied). */
+static bool reply_if_invalid(struct call *c, const struct store_kind *k, const char *name,
+			     json_t *causes)
+{
+	if (json_array_size(causes) == 0) {
+		json_decref(causes);
+		return false;
+	}
+	char *list = xstrdup("");
+	size_t i;
+	json_t *e;
+	json_array_foreach(causes, i, e) {
+		char *next = xasprintf("%s%s%s: %s", list, i ? ", " : "",
+				       json_string_value(json_object_get(e, "field")),
+				       json_string_value(json_object_get(e, "message")));
+		free(list);
+		list = next;
+	}
+	json_t *d = json_object();
+	json_object_set_new(d, "name", json_string(name ? name : ""));
+	if (*k->group)
+		json_object_set_new(d, "group", json_string(k->group));
+	json_object_set_new(d, "kind", json_string(k->kind));
+	json_object_set_new(d, "causes", causes);
+	if (json_array_size(causes) > 1)
+		reply_status(c, 422, "Invalid", d, "%s%s%s \"%s\" is invalid: [%s]", k->kind,
+			     *k->group ? "." : "", k->group, name ? name : "", list);
+	else
+		reply_status(c, 422, "Invalid", d, "%s%s%s \"%s\" is invalid: %s", k->kind,
+			     *k->group ? "." : "", k->group, name ? name : "", list);
+	free(list);
+	return true;
+}
+
+/* --- defaults -------------------------------------------------------------- */
+
+static json_t *obj_child(json_t *parent, const char *key)
+{
+	json_t *v = json_object_get(parent, key);
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(parent, key, v);
+	}
+	return v;
+}
+
+static void set_default(json_t *obj, const char *key, json_t *value)
+{
+	if (!json_object_get(obj, key) || json_is_null(json_object_get(obj, key)))
+		json_object_set_new(obj, key, value);
+	else
+		json_decref(value);
+}
+
+static void next_cluster_ip(char *buf, size_t len)
+{
+	static unsigned n = 10;
+	n++;
+	snprintf(buf, len, "10.96.%u.%u", (n / 250) % 250, n % 250 + 1);
+}
+
+static void default_service(json_t *obj, const json_t *old)
+{
+	json_t *spec = obj_child(obj, "spec");
+	const json_t *ospec = json_object_get(old, "spec");
+	static int next_node_port = 30000;
+	set_default(spec, "type", json_string("ClusterIP"));
+	set_default(spec, "sessionAffinity", json_string("None"));
+	if (!json_object_get(spec, "clusterIP")) {
+		json_t *oip = json_object_get(ospec, "clusterIP");
+		char ip[32];
+		if (oip) {
+			json_object_set(spec, "clusterIP", oip);
+		} else {
+			next_cluster_ip(ip, sizeof(ip));
+			json_object_set_new(spec, "clusterIP", json_string(ip));
+		}
+	}
+	json_object_set_new(spec, "clusterIPs",
+			    json_pack("[O]", json_object_get(spec, "clusterIP")));
+	set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
+	set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
+	set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
+	const char *type = json_string_value(json_object_get(spec, "type"));
+	bool nodeport = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+	if (nodeport)
+		set_default(spec, "externalTrafficPolicy", json_string("Cluster"));
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+		set_default(p, "protocol", json_string("TCP"));
+		if (json_object_get(p, "port"))
+			set_default(p, "targetPort", json_incref(json_object_get(p, "port")));
+		if (nodeport && !json_object_get(p, "nodePort")) {
+			json_t *op = json_array_get(json_object_get(ospec, "ports"), i);
+			json_t *onp = json_object_get(op, "nodePort");
+			json_object_set_new(p, "nodePort", onp ? json_incref(onp)
+							       : json_integer(next_node_port++));
+		}
+	}
+	if (!json_object_get(obj, "status"))
+		json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+}
+
+static void default_template(json_t *spec)
+{
+	json_t *tmpl = obj_child(spec, "template");
+	obj_child(tmpl, "metadata");
+	controllers_default_pod_spec(obj_child(tmpl, "spec"));
+}
+
+static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t *old)
+{
+	json_t *meta = obj_child(obj, "metadata");
+	if (!strcmp(k->plural, "namespaces")) {
+		json_t *labels = obj_child(meta, "labels");
+		json_object_set(labels, "kubernetes.io/metadata.name", json_object_get(meta, "name"));
+		json_object_set_new(obj_child(obj, "spec"), "finalizers", json_pack("[s]", "kubernetes"));
+	} else if (!strcmp(k->plural, "statefulsets")) {
+		json_t *spec = obj_child(obj, "spec");
+		set_default(spec, "replicas", json_integer(1));
+		set_default(spec, "podManagementPolicy", json_string("OrderedReady"));
+		set_default(spec, "revisionHistoryLimit", json_integer(10));
+		set_default(spec, "updateStrategy",
+			    json_pack("{s:s, s:{s:i}}", "type", "RollingUpdate", "rollingUpdate",
+				      "partition", 0));
+		set_default(spec, "persistentVolumeClaimRetentionPolicy",
+			    json_pack("{s:s, s:s}", "whenDeleted", "Retain", "whenScaled", "Retain"));
+		default_template(spec);
+	} else if (!strcmp(k->plural, "deployments")) {
+		json_t *spec = obj_child(obj, "spec");
+		set_default(spec, "replicas", json_integer(1));
+		set_default(spec, "revisionHistoryLimit", json_integer(10));
+		set_default(spec, "progressDeadlineSeconds", json_integer(600));
+		set_default(spec, "strategy",
+			    json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate", "rollingUpdate",
+				      "maxUnavailable", "25%", "maxSurge", "25%"));
+		default_template(spec);
+	} else if (!strcmp(k->plural, "services")) {
+		default_service(obj, old);
+	} else if (!strcmp(k->plural, "pods")) {
+		controllers_default_pod_spec(obj_child(obj, "spec"));
+	}
+}
+
+/* --- request bodies and merges -------------------------------------------- */
+
+static json_t *parse_body(struct call *c, bool yaml)
+{
+	json_error_t jerr;
+	json_t *v;
+	if (yaml) {
+		char *err = NULL;
+		v = yamljson_parse(c->body, c->body_len, &err);
+		if (!v) {
+			char *msg = xasprintf("error decoding YAML: %s", err);
+			reply_bad_request(c, msg);
+			free(msg);
+			free(err);
+			return NULL;
+		}
+	} else {
+		v = json_loadb(c->body, c->body_len, JSON_DECODE_ANY, &jerr);
+		if (!v) {
+			char *msg = xasprintf("couldn't get version/kind; json parse error: %s",
+					      jerr.text);
+			reply_bad_request(c, msg);
+			free(msg);
+			return NULL;
+		}
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		reply_bad_request(c, "the body of the request must be an object");
+		return NULL;
+	}
+	return v;
+}
+
+/* Check the body's apiVersion and kind against the URL's resource. */
+static bool check_type(struct call *c, const struct store_kind *k, json_t *obj, bool required)
+{
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	char *msg = NULL;
+	if (required && (!av || !kind)) {
+		msg = xasprintf("%s is required in the object", !av ? "apiVersion" : "kind");
+	} else if (av && strcmp(av, store_api_version(k)) != 0) {
+		msg = xasprintf("the API version in the data (%s) does not match the expected API "
+				"version (%s)", av, store_api_version(k));
+	} else if (kind && strcmp(kind, k->kind) != 0) {
+		msg = xasprintf("the kind in the data (%s) does not match the expected kind (%s)",
+				kind, k->kind);
+	}
+	if (msg) {
+		reply_bad_request(c, msg);
+		free(msg);
+		return false;
+	}
+	return true;
+}
+
+/* RFC 7386 JSON merge patch, in place. */
+static void merge_patch(json_t *target, const json_t *patch)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)patch, k, v) {
+		if (json_is_null(v)) {
+			json_object_del(target, k);
+		} else if (json_is_object(v)) {
+			json_t *t = json_object_get(target, k);
+			if (!json_is_object(t)) {
+				t = json_object();
+				json_object_set_new(target, k, t);
+			}
+			merge_patch(t, v);
+		} else {
+			json_object_set_new(target, k, json_deep_copy(v));
+		}
+	}
+}
+
+/* Server-side apply for one manager: drop what it applied before and no
+ * longer applies, then merge in what it applies now (maps recursively,
+ * lists as a whole). */
+static void apply_drop(json_t *live, const json_t *before, const json_t *now)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)before, k, v) {
+		json_t *n = json_object_get(now, k);
+		if (!n)
+			json_object_del(live, k);
+		else if (json_is_object(v) && json_is_object(n) &&
+			 json_is_object(json_object_get(live, k)))
+			apply_drop(json_object_get(live, k), v, n);
+	}
+}
+
+static void strip_system_meta(json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	static const char *keys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
+				     "deletionTimestamp", "deletionGracePeriodSeconds",
+				     "managedFields", "selfLink"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		json_object_del(meta, keys[i]);
+}
+
+/* --- resource paths --------------------------------------------------------- */
+
+struct target {
+	const struct store_kind *kind;
+	const char *ns;   /* NULL: all namespaces or cluster-scoped */
+	const char *name; /* NULL: the collection */
+	const char *sub;  /* "scale", "status", "proxy" or NULL */
+	char **segs;      /* owned */
+	int nsegs;
+	int rest;         /* index of the first segment after proxy */
+};
+
+static void target_free(struct target *t)
+{
+	for (int i = 0; i < t->nsegs; i++)
+		free(t->segs[i]);
+	free(t->segs);
+}
+
+static void split_path(const char *path, struct target *t)
+{
+	const char *p = path;
+	t->segs = NULL;
+	t->nsegs = 0;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char *raw = xstrndup(p, n);
+		char *dec = evhttp_uridecode(raw, 0, NULL);
+		free(raw);
+		t->segs = xrealloc(t->segs, (size_t)(t->nsegs + 1) * sizeof(char *));
+		t->segs[t->nsegs++] = dec ? dec : xstrdup("");
+		p += n;
+	}
+}
+
+/* Resolve segments after the group/version prefix (at index i). */
+static bool resolve(struct target *t, const char *group, const char *version, int i)
+{
+	char **s = t->segs;
+	int n = t->nsegs - i;
+	if (n >= 3 && !strcmp(s[i], "namespaces")) {
+		t->ns = s[i + 1];
+		t->kind = store_kind_find(group, version, s[i + 2]);
+		if (!t->kind || !t->kind->namespaced)
+			return false;
+		if (n >= 4)
+			t->name = s[i + 3];
+		if (n >= 5)
+			t->sub = s[i + 4];
+		t->rest = i + 5;
+		if (n > 5 && !(t->sub && !strcmp(t->sub, "proxy")))
+			return false;
+		return true;
+	}
+	if (n >= 1) {
+		t->kind = store_kind_find(group, version, s[i]);
+		if (!t->kind)
+			return false;
+		if (n >= 2) {
+			if (t->kind->namespaced)
+				return false;
+			t->name = s[i + 1];
+		}
+		if (n >= 3)
+			t->sub = s[i + 2];
+		return n <= 3;
+	}
+	return false;
+}
+
+/* --- discovery ------------------------------------------------------------- */
+
+static json_t *resource_list(const char *group, const char *version)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; store_kind_at(i); i++) {
+		const struct store_kind *k = store_kind_at(i);
+		if (strcmp(k->group, group) != 0 || strcmp(k->version, version) != 0)
+			continue;
+		json_t *verbs = k->readonly ? json_pack("[s,s,s]", "get", "list", "watch")
+					    : json_pack("[s,s,s,s,s,s,s,s]", "create", "delete",
+							"deletecollection", "get", "list", "patch",
+							"update", "watch");
+		json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k->plural, "singularName",
+				      k->singular, "namespaced", k->namespaced, "kind", k->kind,
+				      "verbs", verbs);
+		if (k->short_name)
+			json_object_set_new(r, "shortNames", json_pack("[s]", k->short_name));
+		json_array_append_new(list, r);
+		if (k->scale)
+			json_array_append_new(
+				list, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s,s,s]}", "name",
+						k->plural, "singularName", "", "namespaced", 1,
+						"group", "autoscaling", "version", "v1", "kind",
+						"Scale", "verbs", "get", "patch", "update"));
+		if (k->scale) {
+			json_t *last = json_array_get(list, json_array_size(list) - 1);
+			char *n = xasprintf("%s/scale", k->plural);
+			json_object_set_new(last, "name", json_string(n));
+			free(n);
+		}
+		if (strcmp(k->plural, "pods") == 0 || k->scale) {
+			char *n = xasprintf("%s/status", k->plural);
+			json_array_append_new(list,
+					      json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s]}", "name", n,
+							"singularName", "", "namespaced", 1, "kind",
+							k->kind, "verbs", "get", "patch", "update"));
+			free(n);
+		}
+		if (!strcmp(k->plural, "services")) {
+			json_array_append_new(list,
+					      json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}",
+							"name", "services/proxy", "singularName", "",
+							"namespaced", 1, "kind", "ServiceProxyOptions",
+							"verbs", "create", "delete", "get", "head",
+							"options", "patch", "update"));
+		}
+	}
+	const char *gv = *group ? (strcmp(group, "apps") ? "policy/v1" : "apps/v1") : "v1";
+	return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
+			 "groupVersion", gv, "resources", list);
+}
+
+static json_t *api_group(const char *name)
+{
+	char *gv = xasprintf("%s/v1", name);
+	json_t *g = json_pack("{s:s, s:[{s:s, s:s}], s:{s:s, s:s}}", "name", name, "versions",
+			      "groupVersion", gv, "version", "v1", "preferredVersion",
+			      "groupVersion", gv, "version", "v1");
+	free(gv);
+	return g;
+}
+
+static bool serve_discovery(struct call *c, struct target *t)
+{
+	char **s = t->segs;
+	int n = t->nsegs;
+	if (n == 1 && !strcmp(s[0], "version")) {
+		call_reply_json(c, 200,
+				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
+					  "1", "minor", "29", "gitVersion", "v1.29.0", "gitCommit",
+					  "3f7a50f38688eb332e2a1b013678c6435d539ae6", "gitTreeState",
+					  "clean", "buildDate", "2023-12-13T08:45:03Z", "goVersion",
+					  "go1.21.5", "compiler", "gc", "platform", "linux/amd64"));
+		return true;
+	}
+	if (n == 1 && !strcmp(s[0], "api")) {
+		call_reply_json(c, 200,
+				json_pack("{s:s, s:[s], s:[{s:s, s:s}]}", "kind", "APIVersions",
+					  "versions", "v1", "serverAddressByClientCIDRs",
+					  "clientCIDR", "0.0.0.0/0", "serverAddress", "127.0.0.1"));
+		return true;
+	}
+	if (n == 2 && !strcmp(s[0], "api") && !strcmp(s[1], "v1")) {
+		call_reply_json(c, 200, resource_list("", "v1"));
+		return true;
+	}
+	if (n == 1 && !strcmp(s[0], "apis")) {
+		call_reply_json(c, 200,
+				json_pack("{s:s, s:s, s:[o,o]}", "kind", "APIGroupList",
+					  "apiVersion", "v1", "groups", api_group("apps"),
+					  api_group("policy")));
+		return true;
+	}
+	if (n == 2 && !strcmp(s[0], "apis") && (!strcmp(s[1], "apps") || !strcmp(s[1], "policy"))) {
+		json_t *g = api_group(s[1]);
+		json_object_set_new(g, "kind", json_string("APIGroup"));
+		json_object_set_new(g, "apiVersion", json_string("v1"));
+		call_reply_json(c, 200, g);
+		return true;
+	}
+	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy"))) {
+		call_reply_json(c, 200, resource_list(s[1], "v1"));
+		return true;
+	}
+	if (n == 1 && (!strcmp(s[0], "healthz") || !strcmp(s[0], "livez") ||
+		       !strcmp(s[0], "readyz"))) {
+		call_reply_text(c, 200, "text/plain; charset=utf-8", "ok");
+		return true;
+	}
+	return false;
+}
+
+/* --- reads --------------------------------------------------------------------- */
+
+static json_t *for_list(const json_t *obj)
+{
+	json_t *copy = json_deep_copy(obj);
+	json_object_del(copy, "kind");
+	json_object_del(copy, "apiVersion");
+	return copy;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct store_obj *x = *(struct store_obj *const *)a;
+	const struct store_obj *y = *(struct store_obj *const *)b;
+	int r = strcmp(x->ns, y->ns);
+	return r ? r : strcmp(x->name, y->name);
+}
+
+static const char *field_value(const json_t *obj, const char *path)
+{
+	if (!strcmp(path, "metadata.name"))
+		return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	if (!strcmp(path, "metadata.namespace"))
+		return json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+	if (!strcmp(path, "spec.nodeName"))
+		return json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+	if (!strcmp(path, "status.phase"))
+		return json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+	return NULL;
+}
+
+/* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
+static bool field_matches(const json_t *obj, const char *sel, bool *bad)
+{
+	char *copy = xstrdup(sel);
+	bool ok = true;
+	char *tok = copy;
+	while (tok && ok) {
+		char *comma = strchr(tok, ',');
+		if (comma)
+			*comma = '\0';
+		char *op = strstr(tok, "!=");
+		bool neg = op != NULL;
+		size_t oplen = 2;
+		if (!op) {
+			op = strstr(tok, "==");
+			if (!op) {
+				op = strchr(tok, '=');
+				oplen = 1;
+			}
+		}
+		if (!op) {
+			*bad = true;
+			break;
+		}
+		*op = '\0';
+		const char *want = op + oplen;
+		if (strcmp(tok, "metadata.name") && strcmp(tok, "metadata.namespace") &&
+		    strcmp(tok, "spec.nodeName") && strcmp(tok, "status.phase")) {
+			*bad = true;
+			break;
+		}
+		const char *have = field_value(obj, tok);
+		bool eq = have ? !strcmp(have, want) : !*want;
+		ok = neg ? !eq : eq;
+		tok = comma ? comma + 1 : NULL;
+	}
+	free(copy);
+	return ok;
+}
+
+static void serve_list(struct call *c, struct target *t)
+{
+	const char *ls = call_param(c, "labelSelector");
+	const char *fs = call_param(c, "fieldSelector");
+	struct selector sel;
+	char *err = NULL;
+	size_t n;
+
+	if (!selector_parse(ls ? ls : "", &sel, &err)) {
+		reply_bad_request(c, err);
+		free(err);
+		return;
+	}
+	struct store_obj **objs = store_list(t->kind, t->ns, &n);
+	qsort(objs, n, sizeof(*objs), cmp_obj);
+	json_t *items = json_array();
+	bool bad = false;
+	for (size_t i = 0; i < n; i++) {
+		json_t *labels = json_object_get(json_object_get(objs[i]->body, "metadata"), "labels");
+		if (!selector_matches(&sel, labels))
+			continue;
+		if (fs && !field_matches(objs[i]->body, fs, &bad))
+			continue;
+		if (bad)
+			break;
+		json_array_append_new(items, for_list(objs[i]->body));
+	}
+	free(objs);
+	selector_free(&sel);
+	if (bad) {
+		json_decref(items);
+		reply_bad_request(c, "field label not supported");
+		return;
+	}
+	char *kind = xasprintf("%sList", t->kind->kind);
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)store_resource_version());
+	call_reply_json(c, 200,
+			json_pack("{s:s, s:s, s:{s:s}, s:o}", "kind", kind, "apiVersion",
+				  store_api_version(t->kind), "metadata", "resourceVersion", rv,
+				  "items", items));
+	free(kind);
+}
+
+/* --- writes ---------------------------------------------------------------------- */
+
+static bool namespace_usable(struct call *c, const struct store_kind *k, const char *ns,
+			     const char *name)
+{
+	if (!k->namespaced)
+		return true;
+	struct store_obj *nso = store_get(store_kind_by_plural("namespaces"), "", ns);
+	if (!nso) {
+		reply_not_found(c, store_kind_by_plural("namespaces"), ns);
+		return false;
+	}
+	if (json_object_get(json_object_get(nso->body, "metadata"), "deletionTimestamp")) {
+		json_t *d = details_for(k, name);
+		json_object_set_new(d, "causes",
+				    json_pack("[{s:s, s:s, s:s}]", "reason", "NamespaceTerminating",
+					      "message",
+					      "namespace is being terminated", "field",
+					      "metadata.namespace"));
+		reply_status(c, 403, "Forbidden", d,
+			     "%s \"%s\" is forbidden: unable to create new content in namespace %s "
+			     "because it is being terminated",
+			     store_qualified(k), name, ns);
+		return false;
+	}
+	return true;
+}
+
+static bool check_namespace_field(struct call *c, const struct store_kind *k, json_t *obj,
+				  const char *ns)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *bns = json_string_value(json_object_get(meta, "namespace"));
+	if (k->namespaced && bns && *bns && strcmp(bns, ns) != 0) {
+		reply_bad_request(c, "the namespace of the provided object does not match the "
+				     "namespace sent on the request");
+		return false;
+	}
+	return true;
+}
+
+static void fresh_status(const struct store_kind *k, json_t *obj)
+{
+	json_object_del(obj, "status");
+	if (!strcmp(k->plural, "namespaces"))
+		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
+	else if (!strcmp(k->plural, "pods"))
+		json_object_set_new(obj, "status", json_pack("{s:s, s:s}", "phase", "Pending",
+							    "qosClass", "BestEffort"));
+	else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
+		json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
+}
+
+/* Create obj (reference stolen); replies. */
+static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
+		      const char *manager)
+{
+	json_t *meta = obj_child(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *gen = json_string_value(json_object_get(meta, "generateName"));
+	if ((!name || !*name) && gen && *gen) {
+		char suffix[11];
+		rand_hex(suffix, 5);
+		for (int i = 0; i < 5; i++)
+			suffix[i] = "bcdfghjklmnpqrstvwxz2456789"[(unsigned char)suffix[i] % 27];
+		suffix[5] = '\0';
+		char *n = xasprintf("%s%s", gen, suffix);
+		json_object_set_new(meta, "name", json_string(n));
+		free(n);
+		name = json_string_value(json_object_get(meta, "name"));
+	}
+	strip_system_meta(obj);
+	fresh_status(k, obj);
+	apply_defaults(k, obj, NULL);
+	json_t *causes = json_array();
+	validate(k, obj, causes);
+	if (reply_if_invalid(c, k, name, causes)) {
+		json_decref(obj);
+		return;
+	}
+	if (!namespace_usable(c, k, ns, name)) {
+		json_decref(obj);
+		return;
+	}
+	if (store_get(k, ns, name)) {
+		reply_status(c, 409, "AlreadyExists", details_for(k, name),
+			     "%s \"%s\" already exists", store_qualified(k), name);
+		json_decref(obj);
+		return;
+	}
+	(void)manager;
+	struct store_obj *o = store_create(k, ns, obj);
+	json_decref(obj);
+	call_reply_json(c, 201, json_deep_copy(o->body));
+}
+
+static bool rv_conflict(const json_t *obj, const struct store_obj *o)
+{
+	const char *want = json_string_value(json_object_get(json_object_get(obj, "metadata"),
+							     "resourceVersion"));
+	const char *have = json_string_value(json_object_get(json_object_get(o->body, "metadata"),
+							     "resourceVersion"));
+	return want && *want && have && strcmp(want, have) != 0;
+}
+
+/* Equal but for what the store maintains itself? */
+static bool unchanged(const struct store_obj *o, const json_t *obj)
+{
+	static const char *sys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
+				    "namespace", "managedFields"};
+	json_t *a = json_deep_copy(o->body), *b = json_deep_copy(obj);
+	json_t *am = obj_child(a, "metadata"), *bm = obj_child(b, "metadata");
+	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
+		json_object_del(am, sys[i]);
+		json_object_del(bm, sys[i]);
+	}
+	json_object_del(a, "kind");
+	json_object_del(b, "kind");
+	json_object_del(a, "apiVersion");
+	json_object_del(b, "apiVersion");
+	bool eq = json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	return eq;
+}
+
+/* Write a new version of o (reference to obj stolen); replies. */
+static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code)
+{
+	const struct store_kind *k = o->kind;
+	json_t *meta = obj_child(obj, "metadata");
+	json_t *ometa = json_object_get(o->body, "metadata");
+	strip_system_meta(obj);
+	/* The main resource does not change status; deletion marks stay. */
+	json_object_del(obj, "status");
+	if (json_object_get(o->body, "status"))
+		json_object_set(obj, "status", json_object_get(o->body, "status"));
+	if (json_object_get(ometa, "deletionTimestamp")) {
+		json_object_set(meta, "deletionTimestamp", json_object_get(ometa, "deletionTimestamp"));
+		json_object_set(meta, "deletionGracePeriodSeconds",
+				json_object_get(ometa, "deletionGracePeriodSeconds"));
+	}
+	if (!strcmp(k->plural, "pods") && json_object_get(json_object_get(o->body, "spec"), "nodeName"))
+		json_object_set(obj_child(obj, "spec"), "nodeName",
+				json_object_get(json_object_get(o->body, "spec"), "nodeName"));
+	json_object_set(meta, "name", json_object_get(ometa, "name"));
+	apply_defaults(k, obj, o->body);
+	json_t *causes = json_array();
+	validate(k, obj, causes);
+	if (json_array_size(causes) == 0)
+		validate_update(k, o->body, obj, causes);
+	if (reply_if_invalid(c, k, o->name, causes)) {
+		json_decref(obj);
+		return;
+	}
+	if (unchanged(o, obj)) {
+		/* No change: the real server does not write (resourceVersion stays). */
+		json_decref(obj);
+		call_reply_json(c, 200, json_deep_copy(o->body));
+		return;
+	}
+	store_update(o, obj);
+	call_reply_json(c, code, json_deep_copy(o->body));
+}
+
+static void serve_put(struct call *c, struct target *t)
+{
+	json_t *obj = parse_body(c, false);
+	if (!obj)
+		return;
+	if (!check_type(c, t->kind, obj, false) || !check_namespace_field(c, t->kind, obj, t->ns)) {
+		json_decref(obj);
+		return;
+	}
+	const char *bname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	if (!bname || strcmp(bname, t->name) != 0) {
+		json_decref(obj);
+		reply_bad_request(c, "the name of the object does not match the name on the URL");
+		return;
+	}
+	struct store_obj *o = store_get(t->kind, t->ns, t->name);
+	if (!o) {
+		json_decref(obj);
+		reply_not_found(c, t->kind, t->name);
+		return;
+	}
+	if (rv_conflict(obj, o)) {
+		json_decref(obj);
+		reply_conflict(c, t->kind, t->name,
+			       "the object has been modified; please apply your changes to the "
+			       "latest version and try again");
+		return;
+	}
+	do_update(c, o, obj, 200);
+}
+
+static void serve_post(struct call *c, struct target *t)
+{
+	json_t *obj = parse_body(c, false);
+	if (!obj)
+		return;
+	if (!check_type(c, t->kind, obj, false) ||
+	    !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
+		json_decref(obj);
+		return;
+	}
+	do_create(c, t->kind, t->ns ? t->ns : "", obj, call_param(c, "fieldManager"));
+}
+
+static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
+{
+	const char *manager = call_param(c, "fieldManager");
+	json_t *obj;
+	if (!manager || !*manager) {
+		json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+				      "meta.k8s.io", "kind", "PatchOptions", "causes", "reason",
+				      "FieldValueRequired", "message",
+				      "Required value: is required for apply patch", "field",
+				      "fieldManager");
+		reply_status(c, 422, "Invalid", d,
+			     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required "
+			     "value: is required for apply patch");
+		return;
+	}
+	obj = parse_body(c, true);
+	if (!obj)
+		return;
+	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	if (av && strcmp(av, store_api_version(t->kind)) != 0) {
+		char *msg = xasprintf("Incorrect version specified in apply patch. Specified patch "
+				      "version: %s, expected: %s", av, store_api_version(t->kind));
+		reply_bad_request(c, msg);
+		free(msg);
+		json_decref(obj);
+		return;
+	}
+	if (!check_type(c, t->kind, obj, true) || !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
+		json_decref(obj);
+		return;
+	}
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *bname = json_string_value(json_object_get(meta, "name"));
+	if (bname && strcmp(bname, t->name) != 0) {
+		json_decref(obj);
+		reply_bad_request(c, "the name of the object does not match the name on the URL");
+		return;
+	}
+	if (json_object_get(meta, "managedFields")) {
+		json_decref(obj);
+		reply_bad_request(c, "metadata.managedFields must be nil");
+		return;
+	}
+	json_object_set_new(obj_child(obj, "metadata"), "name", json_string(t->name));
+	json_t *applied = json_deep_copy(obj);
+	strip_system_meta(applied);
+	json_object_del(applied, "status");
+	if (!o) {
+		if (!namespace_usable(c, t->kind, t->ns ? t->ns : "", t->name)) {
+			json_decref(applied);
+			json_decref(obj);
+			return;
+		}
+		json_t *copy = json_deep_copy(obj);
+		json_decref(obj);
+		/* do_create replies; remember what this manager applied. */
+		const struct store_kind *k = t->kind;
+		const char *ns = t->ns ? t->ns : "";
+		char *name = xstrdup(t->name);
+		char *mgr = xstrdup(manager); /* the reply frees the call and its query */
+		do_create(c, k, ns, copy, manager);
+		struct store_obj *created = store_get(k, ns, name);
+		if (created)
+			json_object_set_new(created->applied, mgr, applied);
+		else
+			json_decref(applied);
+		free(mgr);
+		free(name);
+		return;
+	}
+	if (rv_conflict(obj, o)) {
+		json_decref(obj);
+		json_decref(applied);
+		reply_conflict(c, t->kind, t->name,
+			       "the object has been modified; please apply your changes to the "
+			       "latest version and try again");
+		return;
+	}
+	json_decref(obj);
+	json_t *merged = json_deep_copy(o->body);
+	json_t *before = json_object_get(o->applied, manager);
+	if (before)
+		apply_drop(merged, before, applied);
+	merge_patch(merged, applied);
+	json_object_set_new(o->applied, manager, applied);
+	do_update(c, o, merged, 200);
+}
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+static void serve_patch(struct call *c, struct target *t)
+{
+	const char *ct = call_header(c, "Content-Type");
+	struct store_obj *o = store_get(t->kind, t->ns ? t->ns : "", t->name);
+	if (has_prefix(ct, "application/apply-patch+yaml")) {
+		serve_apply(c, t, o);
+		return;
+	}
+	bool merge = has_prefix(ct, "application/merge-patch+json");
+	bool strategic = has_prefix(ct, "application/strategic-merge-patch+json");
+	if (!merge && !strategic) {
+		reply_status(c, 415, "UnsupportedMediaType", NULL,
+			     "the body of the request was in an unknown format - accepted media "
+			     "types include: application/json-patch+json, "
+			     "application/merge-patch+json, application/apply-patch+yaml, "
+			     "application/strategic-merge-patch+json");
+		return;
+	}
+	if (!o) {
+		reply_not_found(c, t->kind, t->name);
+		return;
+	}
+	json_t *patch = parse_body(c, false);
+	if (!patch)
+		return;
+	if (rv_conflict(patch, o)) {
+		json_decref(patch);
+		reply_conflict(c, t->kind, t->name,
+			       "the object has been modified; please apply your changes to the "
+			       "latest version and try again");
+		return;
+	}
+	json_t *merged = json_deep_copy(o->body);
+	merge_patch(merged, patch);
+	json_decref(patch);
+	do_update(c, o, merged, 200);
+}
+
+/* --- scale ------------------------------------------------------------------------ */
+
+static json_t *scale_of(const struct store_obj *o)
+{
+	json_t *meta = json_object_get(o->body, "metadata");
+	json_t *spec = json_object_get(o->body, "spec");
+	char *sel = selector_string(json_object_get(json_object_get(spec, "selector"), "matchLabels"));
+	json_t *s = json_pack("{s:s, s:s, s:{s:O, s:O, s:O, s:O, s:O}, s:{s:O}, s:{s:I, s:s}}",
+			      "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata", "name",
+			      json_object_get(meta, "name"), "namespace",
+			      json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"),
+			      "resourceVersion", json_object_get(meta, "resourceVersion"),
+			      "creationTimestamp", json_object_get(meta, "creationTimestamp"),
+			      "spec", "replicas", json_object_get(spec, "replicas"), "status",
+			      "replicas",
+			      (json_int_t)json_integer_value(
+				      json_object_get(json_object_get(o->body, "status"), "replicas")),
+			      "selector", sel);
+	free(sel);
+	return s;
+}
+
+static void serve_scale(struct call *c, struct target *t)
+{
+	struct store_obj *o = store_get(t->kind, t->ns, t->name);
+	if (!o) {
+		reply_not_found(c, t->kind, t->name);
+		return;
+	}
+	if (!strcmp(c->method, "GET")) {
+		call_reply_json(c, 200, scale_of(o));
+		return;
+	}
+	json_t *body;
+	json_t *current = scale_of(o);
+	if (!strcmp(c->method, "PUT")) {
+		body = parse_body(c, false);
+	} else if (!strcmp(c->method, "PATCH")) {
+		const char *ct = call_header(c, "Content-Type");
+		bool apply = has_prefix(ct, "application/apply-patch+yaml");
+		body = parse_body(c, apply);
+		if (body) {
+			json_t *merged = json_deep_copy(current);
+			merge_patch(merged, body);
+			json_decref(body);
+			body = merged;
+		}
+	} else {
+		json_decref(current);
+		reply_method_not_allowed(c);
+		return;
+	}
+	json_decref(current);
+	if (!body)
+		return;
+	if (rv_conflict(body, o)) {
+		json_decref(body);
+		reply_conflict(c, t->kind, t->name,
+			       "the object has been modified; please apply your changes to the "
+			       "latest version and try again");
+		return;
+	}
+	json_t *replicas = json_object_get(json_object_get(body, "spec"), "replicas");
+	if (!json_is_integer(replicas) || json_integer_value(replicas) < 0) {
+		json_t *causes = json_array();
+		cause(causes, "FieldValueInvalid", "spec.replicas",
+		      "Invalid value: %lld: must be greater than or equal to 0",
+		      (long long)json_integer_value(replicas));
+		json_decref(body);
+		json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "name", t->name, "group",
+				      "autoscaling", "kind", "Scale", "causes", causes);
+		reply_status(c, 422, "Invalid", d,
+			     "Scale.autoscaling \"%s\" is invalid: spec.replicas: Invalid value: "
+			     "%lld: must be greater than or equal to 0",
+			     t->name, (long long)json_integer_value(replicas));
+		return;
+	}
+	json_t *next = json_deep_copy(o->body);
+	json_object_set(obj_child(next, "spec"), "replicas", replicas);
+	json_decref(body);
+	if (!json_equal(next, o->body))
+		store_update(o, next);
+	else
+		json_decref(next);
+	call_reply_json(c, 200, scale_of(o));
+}
+
+/* --- delete ----------------------------------------------------------------------- */
+
+static json_t *success_status(const struct store_obj *o)
+{
+	json_t *d = details_for(o->kind, o->name);
+	json_object_set(d, "uid", json_object_get(json_object_get(o->body, "metadata"), "uid"));
+	return json_pack("{s:s, s:s, s:{}, s:s, s:o}", "kind", "Status", "apiVersion", "v1",
+			 "metadata", "status", "Success", "details", d);
+}
+
+static void mark_deleting(struct store_obj *o, const char *finalizer)
+{
+	json_t *body = json_deep_copy(o->body);
+	json_t *meta = obj_child(body, "metadata");
+	char ts[32];
+	store_timestamp(ts, sizeof(ts), now_wall_ms());
+	if (!json_object_get(meta, "deletionTimestamp")) {
+		json_object_set_new(meta, "deletionTimestamp", json_string(ts));
+		json_object_set_new(meta, "deletionGracePeriodSeconds", json_integer(0));
+	}
+	if (finalizer) {
+		json_t *f = json_object_get(meta, "finalizers");
+		if (!json_is_array(f)) {
+			f = json_array();
+			json_object_set_new(meta, "finalizers", f);
+		}
+		json_array_append_new(f, json_string(finalizer));
+	}
+	store_update(o, body);
+}
+
+static void serve_delete(struct call *c, struct target *t)
+{
+	json_t *opts = NULL;
+	struct store_obj *o = store_get(t->kind, t->ns ? t->ns : "", t->name);
+	if (c->body_len > 0) {
+		json_error_t jerr;
+		opts = json_loadb(c->body, c->body_len, 0, &jerr);
+		if (!json_is_object(opts)) {
+			json_decref(opts);
+			reply_bad_request(c, "the body of the request is not a valid DeleteOptions");
+			return;
+		}
+	}
+	if (!o) {
+		json_decref(opts);
+		reply_not_found(c, t->kind, t->name);
+		return;
+	}
+	json_t *pre = json_object_get(opts, "preconditions");
+	const char *puid = json_string_value(json_object_get(pre, "uid"));
+	const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
+	json_t *meta = json_object_get(o->body, "metadata");
+	const char *uid = json_string_value(json_object_get(meta, "uid"));
+	const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+	if (puid && strcmp(puid, uid) != 0) {
+		char *why = xasprintf("Precondition failed: UID in precondition: %s, UID in object "
+				      "meta: %s", puid, uid);
+		reply_conflict(c, t->kind, t->name, why);
+		free(why);
+		json_decref(opts);
+		return;
+	}
+	if (prv && strcmp(prv, rv) != 0) {
+		char *why = xasprintf("Precondition failed: ResourceVersion in precondition: %s, "
+				      "ResourceVersion in object meta: %s", prv, rv);
+		reply_conflict(c, t->kind, t->name, why);
+		free(why);
+		json_decref(opts);
+		return;
+	}
+	const char *policy = json_string_value(json_object_get(opts, "propagationPolicy"));
+	if (!policy)
+		policy = call_param(c, "propagationPolicy");
+	if (policy && strcmp(policy, "Foreground") && strcmp(policy, "Background") &&
+	    strcmp(policy, "Orphan")) {
+		json_decref(opts);
+		json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+				      "meta.k8s.io", "kind", "DeleteOptions", "causes", "reason",
+				      "FieldValueNotSupported", "message",
+				      "Unsupported value: ...: supported values: \"Foreground\", "
+				      "\"Background\", \"Orphan\", \"nil\"",
+				      "field", "propagationPolicy");
+		reply_status(c, 422, "Invalid", d,
+			     "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+			     "Unsupported value: \"%s\": supported values: \"Foreground\", "
+			     "\"Background\", \"Orphan\", \"nil\"", policy);
+		return;
+	}
+	/* Copied: opts goes before the policy is used. */
+	char policy_buf[16] = "";
+	if (policy)
+		strlcpy_s(policy_buf, policy, sizeof(policy_buf));
+	policy = policy ? policy_buf : NULL;
+	json_t *grace = json_object_get(opts, "gracePeriodSeconds");
+	const char *gq = call_param(c, "gracePeriodSeconds");
+	int64_t grace_ms = -1, gs;
+	if (json_is_integer(grace))
+		grace_ms = json_integer_value(grace) * 1000;
+	else if (gq && parse_int64(gq, 0, 86400, &gs))
+		grace_ms = gs * 1000;
+	json_decref(opts);
+
+	const char *plural = t->kind->plural;
+	if (!strcmp(plural, "pods")) {
+		controllers_delete_pod(o, grace_ms, "api");
+		if (o->gone) {
+			json_t *body = json_deep_copy(o->body);
+			call_reply_json(c, 200, body);
+		} else {
+			call_reply_json(c, 200, json_deep_copy(o->body));
+		}
+		return;
+	}
+	if (!strcmp(plural, "namespaces")) {
+		if (!json_object_get(meta, "deletionTimestamp")) {
+			mark_deleting(o, NULL);
+			json_t *body = json_deep_copy(o->body);
+			json_object_set_new(obj_child(body, "status"), "phase", json_string("Terminating"));
+			store_update(o, body);
+		}
+		controllers_kick();
+		call_reply_json(c, 200, json_deep_copy(o->body));
+		return;
+	}
+	if ((!strcmp(plural, "statefulsets") || !strcmp(plural, "deployments")) && policy &&
+	    !strcmp(policy, "Foreground")) {
+		if (!json_object_get(meta, "deletionTimestamp"))
+			mark_deleting(o, "foregroundDeletion");
+		controllers_kick();
+		call_reply_json(c, 200, json_deep_copy(o->body));
+		return;
+	}
+	if (policy && !strcmp(policy, "Orphan")) {
+		size_t n;
+		struct store_obj **pods = store_list(store_kind_by_plural("pods"), o->ns, &n);
+		for (size_t i = 0; i < n; i++) {
+			json_t *refs = json_object_get(json_object_get(pods[i]->body, "metadata"),
+						       "ownerReferences");
+			size_t j;
+			json_t *r;
+			bool owned = false;
+			json_array_foreach(refs, j, r) {
+				const char *ruid = json_string_value(json_object_get(r, "uid"));
+				if (ruid && !strcmp(ruid, uid))
+					owned = true;
+			}
+			if (owned) {
+				json_t *b = json_deep_copy(pods[i]->body);
+				json_object_del(json_object_get(b, "metadata"), "ownerReferences");
+				store_update(pods[i], b);
+			}
+		}
+		free(pods);
+	}
+	json_t *st = success_status(o);
+	store_delete(o);
+	controllers_kick();
+	call_reply_json(c, 200, st);
+}
+
+/* --- the service proxy ------------------------------------------------------------- */
+
+static void serve_proxy(struct call *c, struct target *t)
+{
+	char *svcname = xstrdup(t->name);
+	char *colon = strchr(svcname, ':');
+	const char *port = NULL;
+	if (colon) {
+		*colon = '\0';
+		port = colon + 1;
+	}
+	const struct store_kind *svck = store_kind_by_plural("services");
+	struct store_obj *svc = store_get(svck, t->ns, svcname);
+	if (!svc) {
+		reply_not_found(c, svck, svcname);
+		free(svcname);
+		return;
+	}
+	json_t *spec = json_object_get(svc->body, "spec");
+	bool port_ok = !port || !*port;
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+		const char *pname = json_string_value(json_object_get(p, "name"));
+		char num[16];
+		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "port")));
+		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
+			port_ok = true;
+	}
+	/* The ready pods behind the Service. */
+	const char *endpoint = NULL;
+	json_t *sel = json_object_get(spec, "selector");
+	if (port_ok && json_object_size(sel) > 0) {
+		size_t n;
+		struct store_obj **pods = store_list(store_kind_by_plural("pods"), t->ns, &n);
+		static unsigned rr;
+		size_t nready = 0;
+		for (size_t j = 0; j < n; j++) {
+			const char *k;
+			json_t *v;
+			bool match = true;
+			json_t *labels = json_object_get(json_object_get(pods[j]->body, "metadata"), "labels");
+			json_object_foreach(sel, k, v) {
+				if (!json_equal(json_object_get(labels, k), v))
+					match = false;
+			}
+			if (match && controllers_pod_ready(pods[j]->body))
+				pods[nready++] = pods[j];
+		}
+		if (nready > 0)
+			endpoint = pods[rr++ % nready]->name;
+		free(pods);
+	}
+	if (!endpoint) {
+		reply_status(c, 503, "ServiceUnavailable", NULL,
+			     "no endpoints available for service \"%s\"", svcname);
+		free(svcname);
+		return;
+	}
+	/* The rest of the path as received (still percent-encoded). */
+	const char *raw = strstr(c->path, "/proxy");
+	const char *rest = raw ? raw + strlen("/proxy") : "";
+	char *path = xstrdup(*rest ? rest : "/");
+	es_proxy(c, t->ns, endpoint, path);
+	free(path);
+	free(svcname);
+}
+
+/* --- the simulator's own endpoints ---------------------------------------------------- */
+
+static void serve_sim(struct call *c, struct target *t)
+{
+	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
+		if (!strcmp(c->method, "GET")) {
+			json_t *st = record_json();
+			json_object_set_new(st, "clusters", es_state());
+			json_object_set_new(st, "faults", faults_json());
+			call_reply_json(c, 200, st);
+		} else if (!strcmp(c->method, "DELETE")) {
+			record_clear();
+			call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
+	if (t->nsegs == 2 && !strcmp(t->segs[1], "faults")) {
+		if (!strcmp(c->method, "GET")) {
+			call_reply_json(c, 200, faults_json());
+		} else if (!strcmp(c->method, "POST")) {
+			json_error_t jerr;
+			char *err = NULL;
+			json_t *body = json_loadb(c->body, c->body_len, JSON_DECODE_ANY, &jerr);
+			if (!body) {
+				reply_bad_request(c, jerr.text);
+				return;
+			}
+			if (!faults_add(body, &err)) {
+				reply_bad_request(c, err);
+				free(err);
+			} else {
+				controllers_kick();
+				call_reply_json(c, 200, faults_json());
+			}
+			json_decref(body);
+		} else if (!strcmp(c->method, "DELETE")) {
+			faults_clear();
+			controllers_kick();
+			call_reply_json(c, 200, faults_json());
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
+	reply_no_resource(c);
+}
+
+/* --- dispatch ------------------------------------------------------------------------ */
+
+static void route(struct call *c)
+{
+	struct target t;
+	memset(&t, 0, sizeof(t));
+	split_path(c->path, &t);
+	if (t.nsegs >= 1 && !strcmp(t.segs[0], "_sim")) {
+		serve_sim(c, &t);
+		goto done;
+	}
+	if (serve_discovery(c, &t))
+		goto done;
+	bool ok = false;
+	if (t.nsegs >= 3 && !strcmp(t.segs[0], "api") && !strcmp(t.segs[1], "v1"))
+		ok = resolve(&t, "", "v1", 2);
+	else if (t.nsegs >= 4 && !strcmp(t.segs[0], "apis"))
+		ok = resolve(&t, t.segs[1], t.segs[2], 3);
+	if (!ok) {
+		reply_no_resource(c);
+		goto done;
+	}
+	if (t.sub) {
+		if (!strcmp(t.sub, "proxy") && !strcmp(t.kind->plural, "services"))
+			serve_proxy(c, &t);
+		else if (!strcmp(t.sub, "scale") && t.kind->scale)
+			serve_scale(c, &t);
+		else
+			reply_no_resource(c);
+		goto done;
+	}
+	if (!t.name) {
+		if (!strcmp(c->method, "GET"))
+			serve_list(c, &t);
+		else if (!strcmp(c->method, "POST") && !t.kind->readonly &&
+			 (t.ns || !t.kind->namespaced))
+			serve_post(c, &t);
+		else
+			reply_method_not_allowed(c);
+		goto done;
+	}
+	if (!strcmp(c->method, "GET")) {
+		struct store_obj *o = store_get(t.kind, t.ns ? t.ns : "", t.name);
+		if (o)
+			call_reply_json(c, 200, json_deep_copy(o->body));
+		else
+			reply_not_found(c, t.kind, t.name);
+	} else if (t.kind->readonly) {
+		reply_method_not_allowed(c);
+	} else if (!strcmp(c->method, "PUT")) {
+		serve_put(c, &t);
+	} else if (!strcmp(c->method, "PATCH")) {
+		serve_patch(c, &t);
+	} else if (!strcmp(c->method, "DELETE")) {
+		serve_delete(c, &t);
+	} else {
+		reply_method_not_allowed(c);
+	}
+done:
+	target_free(&t);
+}
+
+static bool is_proxy_path(const char *path)
+{
+	return strstr(path, "/proxy") != NULL && !strncmp(path, "/api/v1/namespaces/", 19);
+}
+
+static void reply_fault(struct call *c, const struct faults_hit *hit)
+{
+	if (hit->retry_after > 0) {
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", hit->retry_after);
+		call_add_header(c, "Retry-After", buf);
+	}
+	const char *msg = hit->message ? hit->message : "injected fault";
+	if (is_proxy_path(c->path)) {
+		/* What Elasticsearch says when it cannot serve. */
+		const char *type = hit->status == 429 ? "es_rejected_execution_exception"
+						      : "cluster_block_exception";
+		call_reply_json(c, hit->status,
+				json_pack("{s:{s:[{s:s, s:s}], s:s, s:s}, s:i}", "error",
+					  "root_cause", "type", type, "reason", msg, "type", type,
+					  "reason", msg, "status", hit->status));
+		return;
+	}
+	const char *reason = "InternalError";
+	switch (hit->status) {
+	case 400:
+		reason = "BadRequest";
+		break;
+	case 401:
+		reason = "Unauthorized";
+		break;
+	case 403:
+		reason = "Forbidden";
+		break;
+	case 404:
+		reason = "NotFound";
+		break;
+	case 409:
+		reason = "Conflict";
+		break;
+	case 429:
+		reason = "TooManyRequests";
+		break;
+	case 503:
+		reason = "ServiceUnavailable";
+		break;
+	case 504:
+		reason = "Timeout";
+		break;
+	}
+	json_t *d = NULL;
+	if (hit->status == 429 && hit->retry_after > 0)
+		d = json_pack("{s:i}", "retryAfterSeconds", hit->retry_after);
+	reply_status(c, hit->status, reason, d, "%s", msg);
+}
+
+static void go_on(struct call *c, struct faults_hit *hit)
+{
+	if (hit->status)
+		reply_fault(c, hit);
+	else
+		route(c);
+	free(hit->message);
+	hit->message = NULL;
+}
+
+struct delayed {
+	struct call *c;
+	struct faults_hit hit;
+};
+
+static void delayed_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct delayed *d = arg;
+	struct call *c = d->c;
+	event_free(c->timer);
+	c->timer = NULL;
+	if (call_gone(c)) {
+		free(d->hit.message);
+		call_free(c);
+	} else {
+		c->parked = false;
+		if (c->req)
+			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+		go_on(c, &d->hit);
+	}
+	free(d);
+}
+
+static bool authorized(struct call *c)
+{
+	const char *h = call_header(c, "Authorization");
+	if (!h || strncmp(h, "Bearer ", 7) != 0)
+		return false;
+	const char *given = h + 7;
+	size_t a = strlen(given), b = strlen(token);
+	unsigned diff = (unsigned)(a ^ b);
+	for (size_t i = 0; i < b; i++)
+		diff |= (unsigned)(unsigned char)given[i < a ? i : 0] ^ (unsigned char)token[i];
+	return diff == 0;
+}
+
+static bool public_path(const char *path)
+{
+	return !strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz") ||
+	       !strcmp(path, "/version");
+}
+
+static void request_cb(struct evhttp_request *req, void *arg)
+{
+	struct call *c = call_new(req);
+	struct faults_hit hit;
+
+	log_debug("%s %s%s%s", c->method, c->path, c->query_raw ? "?" : "",
+		  c->query_raw ? c->query_raw : "");
+	if (!public_path(c->path) && !authorized(c)) {
+		reply_status(c, 401, "Unauthorized", NULL, "Unauthorized");
+		return;
+	}
+	if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0 &&
+	    strncmp(c->path, "/_sim/", 6) != 0)
+		record_request(c->method, c->path, c->query_raw);
+	if (!strncmp(c->path, "/_sim/", 6)) {
+		route(c);
+		return;
+	}
+	faults_check(c->method, c->path, &hit);
+	if (hit.hang) {
+		free(hit.message);
+		for (size_t i = 0; i < ARRAY_SIZE(hung); i++) {
+			if (!hung[i] || call_gone(hung[i])) {
+				if (hung[i])
+					call_free(hung[i]);
+				hung[i] = c;
+				call_park(c);
+				return;
+			}
+		}
+		/* Too many hung already: this one hangs until the client gives up too. */
+		call_park(c);
+		call_free(c);
+		return;
+	}
+	if (hit.latency_ms > 0) {
+		struct delayed *d = xmalloc(sizeof(*d));
+		struct timeval tv = {hit.latency_ms / 1000, (hit.latency_ms % 1000) * 1000};
+		d->c = c;
+		d->hit = hit;
+		call_park(c);
+		c->timer = evtimer_new(base, delayed_cb, d);
+		evtimer_add(c->timer, &tv);
+		return;
+	}
+	go_on(c, &hit);
+}
+
+bool apiserver_start(struct event_base *b, const char *host, int port, const char *bearer,
+		     int *bound_port, char **err)
+{
+	struct evhttp_bound_socket *sock;
+	base = b;
+	http = evhttp_new(base);
+	token = xstrdup(bearer);
+	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_max_body_size(http, APISERVER_MAX_BODY);
+	evhttp_set_gencb(http, request_cb, NULL);
+	sock = evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
+	if (!sock) {
+		*err = xasprintf("cannot listen on %s:%d", host, port);
+		return false;
+	}
+	struct sockaddr_storage ss;
+	ev_socklen_t len = sizeof(ss);
+	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET)
+			*bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else
+			*bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	} else {
+		*bound_port = port;
+	}
+	return true;
+}
+
+void apiserver_stop(void)
+{
+	if (http)
+		evhttp_free(http);
+	http = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(hung); i++) {
+		if (hung[i])
+			call_free(hung[i]);
+		hung[i] = NULL;
+	}
+	free(token);
+	token = NULL;
+}

@@ -1,0 +1,1250 @@
+#include "sim/controllers.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/event.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sim/es.h"
+#include "sim/faults.h"
+#include "sim/record.h"
+#include "sim/selector.h"
+#include "sim/simconf.h"
+#include "sim/store.h"
+
+static struct event_base *base;
+static struct event *tick_ev, *kick_ev;
+static bool kicked;
+static unsigned pod_ip_seq;
+
+static const struct store_kind *K(const char *plural)
+{
+	return store_kind_by_plural(plural);
+}
+
+static json_t *meta(const json_t *o)
+{
+	return json_object_get(o, "metadata");
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static json_t *child(json_t *parent, const char *key)
+{
+	json_t *v = json_object_get(parent, key);
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(parent, key, v);
+	}
+	return v;
+}
+
+static bool terminating(const json_t *o)
+{
+	return json_object_get(meta(o), "deletionTimestamp") != NULL;
+}
+
+static void now_ts(char *buf, size_t len)
+{
+	store_timestamp(buf, len, now_wall_ms());
+}
+
+/* --- pods ------------------------------------------------------------------ */
+
+void controllers_default_pod_spec(json_t *spec)
+{
+	static const struct {
+		const char *key;
+		const char *value;
+	} strs[] = {
+		{"restartPolicy", "Always"},
+		{"dnsPolicy", "ClusterFirst"},
+		{"schedulerName", "default-scheduler"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(strs); i++) {
+		if (!json_object_get(spec, strs[i].key))
+			json_object_set_new(spec, strs[i].key, json_string(strs[i].value));
+	}
+	if (!json_object_get(spec, "terminationGracePeriodSeconds"))
+		json_object_set_new(spec, "terminationGracePeriodSeconds", json_integer(30));
+	if (!json_object_get(spec, "securityContext"))
+		json_object_set_new(spec, "securityContext", json_object());
+	const char *lists[] = {"containers", "initContainers"};
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+			const char *image = str(c, "image");
+			if (!json_object_get(c, "imagePullPolicy")) {
+				bool latest = image && (!strchr(image, ':') || strstr(image, ":latest"));
+				json_object_set_new(c, "imagePullPolicy",
+						    json_string(latest ? "Always" : "IfNotPresent"));
+			}
+			if (!json_object_get(c, "terminationMessagePath"))
+				json_object_set_new(c, "terminationMessagePath",
+						    json_string("/dev/termination-log"));
+			if (!json_object_get(c, "terminationMessagePolicy"))
+				json_object_set_new(c, "terminationMessagePolicy", json_string("File"));
+			if (!json_object_get(c, "resources"))
+				json_object_set_new(c, "resources", json_object());
+			size_t j;
+			json_t *p;
+			json_array_foreach(json_object_get(c, "ports"), j, p) {
+				if (!json_object_get(p, "protocol"))
+					json_object_set_new(p, "protocol", json_string("TCP"));
+			}
+		}
+	}
+}
+
+bool controllers_pod_ready(const json_t *pod)
+{
+	if (terminating(pod))
+		return false;
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
+		if (!strcmp(str(c, "type"), "Ready"))
+			return !strcmp(str(c, "status"), "True");
+	}
+	return false;
+}
+
+void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char *by)
+{
+	const struct simconf *conf = simconf_get();
+	if (pod->gone)
+		return;
+	record_pod_deletion(pod->ns, pod->name, str(meta(pod->body), "uid"), by);
+	if (grace_ms < 0)
+		grace_ms = conf->pod_terminate_ms;
+	if (grace_ms == 0) {
+		log_debug("pod %s/%s deleted", pod->ns, pod->name);
+		store_delete(pod);
+		controllers_kick();
+		return;
+	}
+	if (terminating(pod->body)) {
+		if (now_mono_ms() + grace_ms < pod->gone_at_ms)
+			pod->gone_at_ms = now_mono_ms() + grace_ms;
+		return;
+	}
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(child(body, "metadata"), "deletionTimestamp", json_string(ts));
+	json_object_set_new(child(body, "metadata"), "deletionGracePeriodSeconds",
+			    json_integer((grace_ms + 999) / 1000));
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(child(body, "status"), "conditions"), i, c) {
+		const char *type = str(c, "type");
+		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))
+			json_object_set_new(c, "status", json_string("False"));
+	}
+	pod->gone_at_ms = now_mono_ms() + grace_ms;
+	store_update(pod, body);
+	controllers_kick();
+}
+
+static bool owned_by(const json_t *obj, const char *uid)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(meta(obj), "ownerReferences"), i, r) {
+		const char *u = str(r, "uid");
+		if (u && !strcmp(u, uid))
+			return true;
+	}
+	return false;
+}
+
+/* Pods owned by a workload (uid), or, for Deployments, by its ReplicaSets. */
+static struct store_obj **owned_pods(const struct store_obj *owner, size_t *n)
+{
+	size_t all, k = 0;
+	struct store_obj **pods = store_list(K("pods"), owner->ns, &all);
+	const char *uid = str(meta(owner->body), "uid");
+	for (size_t i = 0; i < all; i++) {
+		if (owned_by(pods[i]->body, uid))
+			pods[k++] = pods[i];
+	}
+	*n = k;
+	return pods;
+}
+
+/* A short stable hash of a pod template, as in controller-revision-hash. */
+static void template_hash(const json_t *tmpl, char *buf, size_t len)
+{
+	char *s = json_dumps(tmpl, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t h = 1469598103934665603ULL;
+	for (const char *p = s; p && *p; p++) {
+		h ^= (unsigned char)*p;
+		h *= 1099511628211ULL;
+	}
+	free(s);
+	static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+	size_t i;
+	for (i = 0; i + 1 < len && i < 10; i++) {
+		buf[i] = alphabet[h % 27];
+		h /= 27;
+	}
+	buf[i] = '\0';
+}
+
+static struct store_obj *create_pod(struct store_obj *owner, const char *name,
+				    const char *owner_kind, const char *owner_name,
+				    const char *owner_uid, const char *hash_label,
+				    const char *hash)
+{
+	json_t *tmpl = json_object_get(json_object_get(owner->body, "spec"), "template");
+	json_t *pod = json_object();
+	json_t *m = json_object();
+	json_t *labels = json_deep_copy(json_object_get(meta(tmpl), "labels"));
+	if (!labels)
+		labels = json_object();
+	json_object_set_new(labels, hash_label, json_string(hash));
+	json_object_set_new(m, "name", json_string(name));
+	json_object_set_new(m, "labels", labels);
+	if (json_object_get(meta(tmpl), "annotations"))
+		json_object_set(m, "annotations", json_object_get(meta(tmpl), "annotations"));
+	json_object_set_new(m, "ownerReferences",
+			    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", "apps/v1",
+				      "kind", owner_kind, "name", owner_name, "uid", owner_uid,
+				      "controller", 1, "blockOwnerDeletion", 1));
+	json_object_set_new(pod, "metadata", m);
+	json_t *spec = json_deep_copy(json_object_get(tmpl, "spec"));
+	if (!spec)
+		spec = json_object();
+	controllers_default_pod_spec(spec);
+	json_object_set_new(pod, "spec", spec);
+	json_object_set_new(pod, "status", json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
+						    "BestEffort"));
+	struct store_obj *o = store_create(K("pods"), owner->ns, pod);
+	json_decref(pod);
+	log_debug("pod %s/%s created", owner->ns, name);
+	return o;
+}
+
+/* --- StatefulSets ------------------------------------------------------------ */
+
+static int ordinal_of(const char *sts, const char *pod)
+{
+	size_t n = strlen(sts);
+	int ord;
+	if (strncmp(pod, sts, n) != 0 || pod[n] != '-')
+		return -1;
+	if (!parse_int(pod + n + 1, 0, 1000000, &ord))
+		return -1;
+	return ord;
+}
+
+static const char *label(const json_t *obj, const char *key)
+{
+	return str(json_object_get(meta(obj), "labels"), key);
+}
+
+static int64_t int_at(const json_t *obj, const char *a, const char *b)
+{
+	return json_integer_value(json_object_get(json_object_get(obj, a), b));
+}
+
+static void set_status(struct store_obj *o, json_t *status)
+{
+	if (json_equal(json_object_get(o->body, "status"), status)) {
+		json_decref(status);
+		return;
+	}
+	json_t *body = json_deep_copy(o->body);
+	json_object_set_new(body, "status", status);
+	store_update(o, body);
+}
+
+static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, const char *rev)
+{
+	json_t *body = json_deep_copy(pod->body);
+	json_t *labels = child(child(body, "metadata"), "labels");
+	json_object_set_new(labels, "statefulset.kubernetes.io/pod-name", json_string(pod->name));
+	json_object_set_new(labels, "apps.kubernetes.io/pod-index",
+			    json_string(strrchr(pod->name, '-') + 1));
+	json_object_set_new(labels, "controller-revision-hash", json_string(rev));
+	json_t *spec = child(body, "spec");
+	json_object_set_new(spec, "hostname", json_string(pod->name));
+	const char *svc = str(json_object_get(sts->body, "spec"), "serviceName");
+	if (svc && *svc)
+		json_object_set_new(spec, "subdomain", json_string(svc));
+	store_update(pod, body);
+}
+
+static void reconcile_sts(struct store_obj *sts)
+{
+	json_t *spec = json_object_get(sts->body, "spec");
+	int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
+	const char *policy = str(spec, "podManagementPolicy");
+	bool monotonic = !policy || strcmp(policy, "Parallel") != 0;
+	const char *strategy = str(json_object_get(spec, "updateStrategy"), "type");
+	bool rolling = !strategy || !strcmp(strategy, "RollingUpdate");
+	int partition = (int)int_at(json_object_get(spec, "updateStrategy"), "rollingUpdate", "partition");
+	char hash[16], rev[300];
+	size_t n;
+	struct store_obj **pods = owned_pods(sts, &n);
+	int maxord = replicas;
+	struct store_obj **by_ord;
+	struct store_obj *first_unhealthy = NULL;
+	bool blocked = false;
+
+	template_hash(json_object_get(spec, "template"), hash, sizeof(hash));
+	snprintf(rev, sizeof(rev), "%s-%s", sts->name, hash);
+	for (size_t i = 0; i < n; i++) {
+		int ord = ordinal_of(sts->name, pods[i]->name);
+		if (ord + 1 > maxord)
+			maxord = ord + 1;
+	}
+	by_ord = xcalloc((size_t)maxord + 1, sizeof(*by_ord));
+	for (size_t i = 0; i < n; i++) {
+		int ord = ordinal_of(sts->name, pods[i]->name);
+		if (ord >= 0)
+			by_ord[ord] = pods[i];
+	}
+	for (int i = 0; i < maxord && !first_unhealthy; i++) {
+		if (by_ord[i] && (!controllers_pod_ready(by_ord[i]->body) || terminating(by_ord[i]->body)))
+			first_unhealthy = by_ord[i];
+	}
+	/* The replicas, in order. */
+	for (int i = 0; i < replicas && !blocked; i++) {
+		struct store_obj *p = by_ord[i];
+		if (!p) {
+			char *name = xasprintf("%s-%d", sts->name, i);
+			/* A pod of that name owned by something else blocks this ordinal. */
+			if (!store_get(K("pods"), sts->ns, name)) {
+				p = create_pod(sts, name, "StatefulSet", sts->name,
+					       str(meta(sts->body), "uid"),
+					       "controller-revision-hash", rev);
+				sts_pod_extras(p, sts, rev);
+			}
+			free(name);
+			if (monotonic)
+				blocked = true;
+			continue;
+		}
+		if (terminating(p->body) || !controllers_pod_ready(p->body)) {
+			if (monotonic)
+				blocked = true;
+		}
+	}
+	/* The condemned, highest ordinal first. */
+	for (int i = maxord - 1; i >= replicas && !blocked; i--) {
+		struct store_obj *p = by_ord[i];
+		if (!p)
+			continue;
+		if (terminating(p->body)) {
+			if (monotonic)
+				blocked = true;
+			continue;
+		}
+		if (monotonic && !controllers_pod_ready(p->body) && p != first_unhealthy) {
+			blocked = true;
+			continue;
+		}
+		controllers_delete_pod(p, -1, "statefulset");
+		if (monotonic)
+			blocked = true;
+	}
+	/* Rolling update from the highest ordinal down to the partition. */
+	for (int i = replicas - 1; i >= partition && i >= 0 && rolling && !blocked; i--) {
+		struct store_obj *p = by_ord[i];
+		if (!p)
+			break;
+		const char *prev = label(p->body, "controller-revision-hash");
+		if (prev && strcmp(prev, rev) != 0 && !terminating(p->body)) {
+			controllers_delete_pod(p, -1, "statefulset");
+			break;
+		}
+		if (!controllers_pod_ready(p->body))
+			break;
+	}
+
+	/* Status. */
+	free(pods);
+	pods = owned_pods(sts, &n);
+	int count = 0, ready = 0, updated = 0, current = 0;
+	json_t *st = json_object_get(sts->body, "status");
+	const char *cur_rev = str(st, "currentRevision");
+	if (!cur_rev)
+		cur_rev = rev;
+	for (size_t i = 0; i < n; i++) {
+		if (terminating(pods[i]->body))
+			continue;
+		count++;
+		if (controllers_pod_ready(pods[i]->body))
+			ready++;
+		const char *r = label(pods[i]->body, "controller-revision-hash");
+		if (r && !strcmp(r, rev))
+			updated++;
+		if (r && !strcmp(r, cur_rev))
+			current++;
+	}
+	if (updated == replicas && ready == replicas && count == replicas) {
+		cur_rev = rev;
+		current = updated;
+	}
+	char *cur_copy = xstrdup(cur_rev);
+	set_status(sts, json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:i}",
+				  "observedGeneration",
+				  (json_int_t)json_integer_value(json_object_get(meta(sts->body), "generation")),
+				  "replicas", count, "readyReplicas", ready, "currentReplicas",
+				  current, "updatedReplicas", updated, "availableReplicas", ready,
+				  "currentRevision", cur_copy, "updateRevision", rev,
+				  "collisionCount", 0));
+	free(cur_copy);
+	free(pods);
+	free(by_ord);
+}
+
+/* --- Deployments ------------------------------------------------------------- */
+
+static int resolve_percent(const json_t *v, int total, bool round_up)
+{
+	if (json_is_integer(v))
+		return (int)json_integer_value(v);
+	const char *s = json_string_value(v);
+	int pct;
+	if (s && strlen(s) < 8 && s[strlen(s) - 1] == '%') {
+		char buf[8];
+		memcpy(buf, s, strlen(s) - 1);
+		buf[strlen(s) - 1] = '\0';
+		if (parse_int(buf, 0, 100, &pct))
+			return round_up ? (total * pct + 99) / 100 : total * pct / 100;
+	}
+	return 0;
+}
+
+static void reconcile_deployment(struct store_obj *d)
+{
+	json_t *spec = json_object_get(d->body, "spec");
+	int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
+	json_t *strategy = json_object_get(spec, "strategy");
+	bool recreate = str(strategy, "type") && !strcmp(str(strategy, "type"), "Recreate");
+	json_t *ru = json_object_get(strategy, "rollingUpdate");
+	int surge = resolve_percent(json_object_get(ru, "maxSurge"), replicas, true);
+	int unavail = resolve_percent(json_object_get(ru, "maxUnavailable"), replicas, false);
+	char hash[16];
+	size_t n;
+	int new_live = 0, old_live = 0, ready_new = 0, ready_old = 0, old_all = 0;
+
+	if (surge == 0 && unavail == 0)
+		unavail = 1;
+	template_hash(json_object_get(spec, "template"), hash, sizeof(hash));
+	struct store_obj **pods = owned_pods(d, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *h = label(pods[i]->body, "pod-template-hash");
+		bool is_new = h && !strcmp(h, hash);
+		if (!is_new)
+			old_all++;
+		if (terminating(pods[i]->body))
+			continue;
+		bool ready = controllers_pod_ready(pods[i]->body);
+		if (is_new) {
+			new_live++;
+			ready_new += ready;
+		} else {
+			old_live++;
+			ready_old += ready;
+		}
+	}
+	char *rs = xasprintf("%s-%s", d->name, hash);
+	if (recreate) {
+		if (old_all > 0) {
+			for (size_t i = 0; i < n; i++) {
+				const char *h = label(pods[i]->body, "pod-template-hash");
+				if (!(h && !strcmp(h, hash)) && !terminating(pods[i]->body))
+					controllers_delete_pod(pods[i], -1, "deployment");
+			}
+		}
+	}
+	/* Scale the new pods up within the surge, the old ones down within
+	 * the unavailability budget, extra new pods away (not-ready first). */
+	int want_new = replicas;
+	int room = replicas + surge - (new_live + old_live);
+	bool may_create = !recreate || old_all == 0;
+	while (may_create && new_live < want_new && (room > 0 || old_live == 0)) {
+		char suffix[11];
+		rand_hex(suffix, 5);
+		for (int i = 0; i < 5; i++)
+			suffix[i] = "bcdfghjklmnpqrstvwxz2456789"[(unsigned char)suffix[i] % 27];
+		suffix[5] = '\0';
+		char *name = xasprintf("%s-%s", rs, suffix);
+		create_pod(d, name, "ReplicaSet", rs, str(meta(d->body), "uid"), "pod-template-hash",
+			   hash);
+		free(name);
+		new_live++;
+		room--;
+	}
+	int min_available = replicas - unavail;
+	for (size_t i = 0; i < n && old_live > 0; i++) {
+		const char *h = label(pods[i]->body, "pod-template-hash");
+		if ((h && !strcmp(h, hash)) || terminating(pods[i]->body))
+			continue;
+		bool ready = controllers_pod_ready(pods[i]->body);
+		if (ready && ready_new + ready_old - 1 < min_available)
+			continue;
+		controllers_delete_pod(pods[i], -1, "deployment");
+		old_live--;
+		if (ready)
+			ready_old--;
+	}
+	for (int pass = 0; pass < 2 && new_live > want_new; pass++) {
+		for (size_t i = n; i-- > 0 && new_live > want_new;) {
+			const char *h = label(pods[i]->body, "pod-template-hash");
+			if (!(h && !strcmp(h, hash)) || terminating(pods[i]->body))
+				continue;
+			if (pass == 0 && controllers_pod_ready(pods[i]->body))
+				continue;
+			controllers_delete_pod(pods[i], -1, "deployment");
+			new_live--;
+		}
+	}
+	free(pods);
+	free(rs);
+
+	/* Status. */
+	pods = owned_pods(d, &n);
+	int total = 0, ready = 0, updated = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (terminating(pods[i]->body))
+			continue;
+		total++;
+		bool r = controllers_pod_ready(pods[i]->body);
+		ready += r;
+		const char *h = label(pods[i]->body, "pod-template-hash");
+		if (h && !strcmp(h, hash))
+			updated++;
+	}
+	free(pods);
+	json_t *old_status = json_object_get(d->body, "status");
+	bool available = ready >= replicas - unavail;
+	bool complete = updated == replicas && total == replicas && ready == replicas;
+	json_t *conds = json_array();
+	const char *types[] = {"Available", "Progressing"};
+	for (size_t t = 0; t < 2; t++) {
+		const char *status, *reason, *message;
+		char *msg = NULL;
+		if (t == 0) {
+			status = available ? "True" : "False";
+			reason = available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable";
+			message = available ? "Deployment has minimum availability."
+					    : "Deployment does not have minimum availability.";
+		} else {
+			status = "True";
+			reason = complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated";
+			msg = complete ? xasprintf("ReplicaSet \"%s-%s\" has successfully progressed.", d->name, hash)
+				       : xasprintf("ReplicaSet \"%s-%s\" is progressing.", d->name, hash);
+			message = msg;
+		}
+		/* Keep the transition time of a condition whose status did not change. */
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		const char *last = ts, *update = ts;
+		size_t i;
+		json_t *oc;
+		json_array_foreach(json_object_get(old_status, "conditions"), i, oc) {
+			if (!strcmp(str(oc, "type"), types[t]) && !strcmp(str(oc, "status"), status)) {
+				last = str(oc, "lastTransitionTime");
+				if (!strcmp(str(oc, "reason"), reason) && !strcmp(str(oc, "message"), message))
+					update = str(oc, "lastUpdateTime");
+			}
+		}
+		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
+						       types[t], "status", status, "reason", reason,
+						       "message", message, "lastTransitionTime", last,
+						       "lastUpdateTime", update));
+		free(msg);
+	}
+	json_t *st = json_pack("{s:I, s:i, s:i, s:i, s:i, s:o}", "observedGeneration",
+			       (json_int_t)json_integer_value(json_object_get(meta(d->body), "generation")),
+			       "replicas", total, "updatedReplicas", updated, "readyReplicas", ready,
+			       "availableReplicas", ready, "conditions", conds);
+	if (total - ready > 0)
+		json_object_set_new(st, "unavailableReplicas", json_integer(total - ready));
+	if (ready == 0) {
+		json_object_del(st, "readyReplicas");
+		json_object_del(st, "availableReplicas");
+	}
+	set_status(d, st);
+}
+
+/* Foreground deletion of a workload: dependents first, then the owner. */
+static bool finish_foreground(struct store_obj *o, const char *by)
+{
+	if (!terminating(o->body))
+		return false;
+	size_t n;
+	struct store_obj **pods = owned_pods(o, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!terminating(pods[i]->body))
+			controllers_delete_pod(pods[i], -1, by);
+	}
+	free(pods);
+	pods = owned_pods(o, &n);
+	free(pods);
+	if (n == 0)
+		store_delete(o);
+	return true;
+}
+
+/* --- scheduling -------------------------------------------------------------- */
+
+struct reasons {
+	char *text[8];
+	int count[8];
+	int n;
+};
+
+static void reason_add(struct reasons *r, const char *text)
+{
+	for (int i = 0; i < r->n; i++) {
+		if (!strcmp(r->text[i], text)) {
+			r->count[i]++;
+			return;
+		}
+	}
+	if (r->n < 8) {
+		r->text[r->n] = xstrdup(text);
+		r->count[r->n++] = 1;
+	}
+}
+
+static int cmp_reason(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char *reasons_message(struct reasons *r, int nodes)
+{
+	char *parts[8];
+	for (int i = 0; i < r->n; i++)
+		parts[i] = xasprintf("%d %s", r->count[i], r->text[i]);
+	qsort(parts, (size_t)r->n, sizeof(char *), cmp_reason);
+	char *msg = xasprintf("0/%d nodes are available: ", nodes);
+	for (int i = 0; i < r->n; i++) {
+		char *next = xasprintf("%s%s%s", msg, i ? ", " : "", parts[i]);
+		free(msg);
+		free(parts[i]);
+		msg = next;
+	}
+	char *full = xasprintf("%s. preemption: 0/%d nodes are available: %d No preemption "
+			       "victims found for incoming pod..", msg, nodes, nodes);
+	free(msg);
+	for (int i = 0; i < r->n; i++)
+		free(r->text[i]);
+	return full;
+}
+
+static void pod_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
+{
+	size_t i;
+	json_t *c;
+	*cpu = *mem = 0;
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_t *res = json_object_get(c, "resources");
+		json_t *req = json_object_get(res, "requests");
+		if (!req)
+			req = json_object_get(res, "limits");
+		int64_t v;
+		json_t *q = json_object_get(req, "cpu");
+		if (json_is_string(q) && simconf_quantity_milli(json_string_value(q), &v))
+			*cpu += v;
+		else if (json_is_integer(q))
+			*cpu += json_integer_value(q) * 1000;
+		q = json_object_get(req, "memory");
+		if (json_is_string(q) && simconf_quantity(json_string_value(q), &v))
+			*mem += v;
+		else if (json_is_integer(q))
+			*mem += json_integer_value(q);
+	}
+}
+
+/* Does term (a PodAffinityTerm of owner, in owner_ns) select pod? */
+static bool term_selects(const json_t *term, const char *owner_ns, const json_t *pod)
+{
+	json_t *nss = json_object_get(term, "namespaces");
+	const char *pns = str(meta(pod), "namespace");
+	bool ns_ok = false;
+	if (json_array_size(nss) == 0 && !json_object_get(term, "namespaceSelector")) {
+		ns_ok = !strcmp(pns, owner_ns);
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(nss, i, v) {
+			if (!strcmp(json_string_value(v), pns))
+				ns_ok = true;
+		}
+		if (json_object_get(term, "namespaceSelector"))
+			ns_ok = true;
+	}
+	if (!ns_ok)
+		return false;
+	struct selector sel;
+	char *err = NULL;
+	if (!selector_from_json(json_object_get(term, "labelSelector"), &sel, &err)) {
+		free(err);
+		return false;
+	}
+	bool m = selector_matches(&sel, json_object_get(meta(pod), "labels"));
+	selector_free(&sel);
+	return m;
+}
+
+static json_t *anti_terms(const json_t *pod)
+{
+	return json_object_get(
+		json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"),
+				"podAntiAffinity"),
+		"requiredDuringSchedulingIgnoredDuringExecution");
+}
+
+static const char *node_label(struct store_obj *node, const char *key)
+{
+	return label(node->body, key);
+}
+
+static struct store_obj *node_by_name(struct store_obj **nodes, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (name && !strcmp(nodes[i]->name, name))
+			return nodes[i];
+	}
+	return NULL;
+}
+
+static bool node_selector_ok(const json_t *pod, struct store_obj *node)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(json_object_get(pod, "spec"), "nodeSelector"), k, v) {
+		const char *have = node_label(node, k);
+		if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void pod_conditions_unschedulable(struct store_obj *pod, const char *message)
+{
+	json_t *status = json_object_get(pod->body, "status");
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(status, "conditions"), i, c) {
+		if (!strcmp(str(c, "type"), "PodScheduled") && str(c, "message") &&
+		    !strcmp(str(c, "message"), message))
+			return;
+	}
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(child(body, "status"), "conditions",
+			    json_pack("[{s:s, s:s, s:n, s:s, s:s, s:s}]", "type", "PodScheduled",
+				      "status", "False", "lastProbeTime", "lastTransitionTime", ts,
+				      "reason", "Unschedulable", "message", message));
+	json_object_set_new(child(body, "status"), "phase", json_string("Pending"));
+	store_update(pod, body);
+}
+
+static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nnodes,
+		     struct store_obj **all, size_t nall)
+{
+	struct reasons r;
+	struct store_obj *best = NULL;
+	size_t best_load = SIZE_MAX;
+	int64_t cpu, mem;
+	json_t *terms = anti_terms(pod->body);
+
+	memset(&r, 0, sizeof(r));
+	pod_requests(pod->body, &cpu, &mem);
+	for (size_t i = 0; i < nnodes; i++) {
+		struct store_obj *node = nodes[i];
+		if (faults_node_unschedulable(node->name) ||
+		    json_is_true(json_object_get(json_object_get(node->body, "spec"), "unschedulable"))) {
+			reason_add(&r, "node(s) were unschedulable");
+			continue;
+		}
+		if (!node_selector_ok(pod->body, node)) {
+			reason_add(&r, "node(s) didn't match Pod's node affinity/selector");
+			continue;
+		}
+		int64_t used_cpu = 0, used_mem = 0;
+		size_t load = 0;
+		for (size_t j = 0; j < nall; j++) {
+			const char *nn = str(json_object_get(all[j]->body, "spec"), "nodeName");
+			if (!nn || strcmp(nn, node->name) != 0 || all[j] == pod)
+				continue;
+			int64_t c, m;
+			pod_requests(all[j]->body, &c, &m);
+			used_cpu += c;
+			used_mem += m;
+			load++;
+		}
+		const struct simconf *conf = simconf_get();
+		if ((int)load + 1 > conf->node_pods) {
+			reason_add(&r, "Too many pods");
+			continue;
+		}
+		bool short_cpu = used_cpu + cpu > conf->node_cpu_milli;
+		bool short_mem = used_mem + mem > conf->node_memory;
+		if (short_cpu || short_mem) {
+			if (short_cpu)
+				reason_add(&r, "Insufficient cpu");
+			if (short_mem)
+				reason_add(&r, "Insufficient memory");
+			continue;
+		}
+		bool anti = false, existing_anti = false;
+		for (size_t j = 0; j < nall && !anti && !existing_anti; j++) {
+			struct store_obj *other = all[j];
+			if (other == pod)
+				continue;
+			const char *onode = str(json_object_get(other->body, "spec"), "nodeName");
+			struct store_obj *on = node_by_name(nodes, nnodes, onode);
+			if (!on)
+				continue;
+			size_t t;
+			json_t *term;
+			json_array_foreach(terms, t, term) {
+				const char *key = str(term, "topologyKey");
+				const char *here = key ? node_label(node, key) : NULL;
+				const char *there = key ? node_label(on, key) : NULL;
+				if (here && there && !strcmp(here, there) &&
+				    term_selects(term, pod->ns, other->body))
+					anti = true;
+			}
+			json_array_foreach(anti_terms(other->body), t, term) {
+				const char *key = str(term, "topologyKey");
+				const char *here = key ? node_label(node, key) : NULL;
+				const char *there = key ? node_label(on, key) : NULL;
+				if (here && there && !strcmp(here, there) &&
+				    term_selects(term, other->ns, pod->body))
+					existing_anti = true;
+			}
+		}
+		if (anti) {
+			reason_add(&r, "node(s) didn't match pod anti-affinity rules");
+			continue;
+		}
+		if (existing_anti) {
+			reason_add(&r, "node(s) didn't satisfy existing pods anti-affinity rules");
+			continue;
+		}
+		if (load < best_load) {
+			best = node;
+			best_load = load;
+		}
+	}
+	if (!best) {
+		char *msg = nnodes ? reasons_message(&r, (int)nnodes)
+				   : xstrdup("no nodes available to schedule pods");
+		for (int i = 0; nnodes == 0 && i < r.n; i++)
+			free(r.text[i]);
+		pod_conditions_unschedulable(pod, msg);
+		free(msg);
+		return;
+	}
+	for (int i = 0; i < r.n; i++)
+		free(r.text[i]);
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(child(body, "spec"), "nodeName", json_string(best->name));
+	json_object_set_new(child(body, "status"), "conditions",
+			    json_pack("[{s:s, s:s, s:n, s:s}]", "type", "PodScheduled", "status",
+				      "True", "lastProbeTime", "lastTransitionTime", ts));
+	store_update(pod, body);
+	log_debug("pod %s/%s scheduled on %s", pod->ns, pod->name, best->name);
+}
+
+/* --- the kubelet ----------------------------------------------------------------- */
+
+static json_t *condition(const char *type, bool ok, const char *ts)
+{
+	return json_pack("{s:s, s:s, s:n, s:s}", "type", type, "status", ok ? "True" : "False",
+			 "lastProbeTime", "lastTransitionTime", ts);
+}
+
+static json_t *container_statuses(const json_t *pod, bool ready, const char *started)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		char id[65];
+		rand_hex(id, 32);
+		char *cid = xasprintf("containerd://%s", id);
+		const char *image = str(c, "image");
+		json_array_append_new(
+			out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}",
+				       "name", str(c, "name") ? str(c, "name") : "", "image",
+				       image ? image : "", "imageID", image ? image : "",
+				       "containerID", cid, "ready", ready, "restartCount", 0,
+				       "started", 1, "state", "running", "startedAt", started,
+				       "lastState"));
+		free(cid);
+	}
+	return out;
+}
+
+static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
+{
+	const char *node = str(json_object_get(pod->body, "spec"), "nodeName");
+	int64_t now = now_mono_ms();
+	if (!node)
+		return;
+	if (terminating(pod->body)) {
+		if (pod->gone_at_ms && now >= pod->gone_at_ms)
+			store_delete(pod);
+		return;
+	}
+	json_t *status = json_object_get(pod->body, "status");
+	const char *phase = str(status, "phase");
+	if (phase && !strcmp(phase, "Pending")) {
+		struct store_obj *n = node_by_name(nodes, nnodes, node);
+		int idx = 0;
+		for (size_t i = 0; i < nnodes; i++) {
+			if (nodes[i] == n)
+				idx = (int)i;
+		}
+		char ts[32], ip[32];
+		now_ts(ts, sizeof(ts));
+		pod_ip_seq++;
+		snprintf(ip, sizeof(ip), "10.244.%d.%u", idx, pod_ip_seq % 250 + 2);
+		const char *host_ip = NULL;
+		size_t i;
+		json_t *a;
+		json_array_foreach(json_object_get(json_object_get(n ? n->body : NULL, "status"), "addresses"), i, a) {
+			if (!strcmp(str(a, "type"), "InternalIP"))
+				host_ip = str(a, "address");
+		}
+		json_t *body = json_deep_copy(pod->body);
+		json_t *st = json_pack("{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",
+				       "phase", "Running", "conditions",
+				       condition("Initialized", true, ts), condition("Ready", false, ts),
+				       condition("ContainersReady", false, ts),
+				       condition("PodScheduled", true, ts), "hostIP",
+				       host_ip ? host_ip : "", "hostIPs", "ip", host_ip ? host_ip : "",
+				       "podIP", ip, "podIPs", "ip", ip, "startTime", ts,
+				       "containerStatuses", container_statuses(pod->body, false, ts),
+				       "qosClass", str(status, "qosClass") ? str(status, "qosClass") : "BestEffort");
+		json_object_set_new(body, "status", st);
+		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
+		store_update(pod, body);
+		return;
+	}
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
+	    !controllers_pod_ready(pod->body)) {
+		json_t *body = json_deep_copy(pod->body);
+		json_t *st = child(body, "status");
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(st, "conditions"), i, c) {
+			const char *type = str(c, "type");
+			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+				json_object_set_new(c, "status", json_string("True"));
+				json_object_set_new(c, "lastTransitionTime", json_string(ts));
+			}
+		}
+		json_array_foreach(json_object_get(st, "containerStatuses"), i, c)
+			json_object_set_new(c, "ready", json_true());
+		pod->ready_at_ms = 0;
+		store_update(pod, body);
+	}
+}
+
+/* --- nodes -------------------------------------------------------------------------- */
+
+static void create_nodes(void)
+{
+	const struct simconf *conf = simconf_get();
+	for (int i = 0; i < conf->node_count; i++) {
+		char *name = xasprintf("%s-%d", conf->hostname_prefix, i);
+		char *cpu = xasprintf("%lldm", (long long)conf->node_cpu_milli);
+		char *mem = xasprintf("%lldKi", (long long)(conf->node_memory / 1024));
+		char *pods = xasprintf("%d", conf->node_pods);
+		char *ip = xasprintf("172.18.%d.%d", (i + 2) / 250, (i + 2) % 250);
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", name,
+					   "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
+					   "beta.kubernetes.io/os", "linux", "beta.kubernetes.io/arch",
+					   "amd64");
+		if (conf->nracks > 0)
+			json_object_set_new(labels, conf->rack_label,
+					    json_string(conf->racks[i % conf->nracks]));
+		json_t *capacity = json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods);
+		json_t *node = json_pack(
+			"{s:{s:s, s:o}, s:{s:s}, s:{s:O, s:o, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+			"metadata", "name", name, "labels", labels, "spec", "podCIDR", "10.244.0.0/24",
+			"status", "capacity", capacity, "allocatable", json_deep_copy(capacity),
+			"addresses", "type", "InternalIP", "address", ip, "type", "Hostname",
+			"address", name, "conditions", "type", "Ready", "status", "True", "reason",
+			"KubeletReady", "message", "kubelet is posting ready status",
+			"lastHeartbeatTime", ts, "lastTransitionTime", ts, "nodeInfo",
+			"kubeletVersion", "v1.29.0", "kubeProxyVersion", "v1.29.0",
+			"operatingSystem", "linux", "architecture", "amd64", "containerRuntimeVersion",
+			"containerd://1.7.11", "osImage", "Debian GNU/Linux 12 (bookworm)");
+		json_decref(capacity);
+		store_create(K("nodes"), "", node);
+		json_decref(node);
+		free(name);
+		free(cpu);
+		free(mem);
+		free(pods);
+		free(ip);
+	}
+}
+
+static void sync_node_faults(void)
+{
+	size_t n;
+	struct store_obj **nodes = store_list(K("nodes"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		bool want = faults_node_unschedulable(nodes[i]->name);
+		json_t *spec = json_object_get(nodes[i]->body, "spec");
+		if (json_is_true(json_object_get(spec, "unschedulable")) == want)
+			continue;
+		json_t *body = json_deep_copy(nodes[i]->body);
+		if (want) {
+			json_object_set_new(child(body, "spec"), "unschedulable", json_true());
+			json_object_set_new(child(body, "spec"), "taints",
+					    json_pack("[{s:s, s:s}]", "key",
+						      "node.kubernetes.io/unschedulable", "effect",
+						      "NoSchedule"));
+		} else {
+			json_object_del(child(body, "spec"), "unschedulable");
+			json_object_del(child(body, "spec"), "taints");
+		}
+		store_update(nodes[i], body);
+	}
+	free(nodes);
+}
+
+/* --- the tick ------------------------------------------------------------------------ */
+
+static void terminate_namespaces(void)
+{
+	size_t n;
+	struct store_obj **nss = store_list(K("namespaces"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct store_obj *ns = nss[i];
+		if (!terminating(ns->body))
+			continue;
+		size_t left = 0;
+		for (size_t k = 0; store_kind_at(k); k++) {
+			const struct store_kind *kind = store_kind_at(k);
+			if (!kind->namespaced)
+				continue;
+			size_t m;
+			struct store_obj **objs = store_list(kind, ns->name, &m);
+			for (size_t j = 0; j < m; j++) {
+				if (!strcmp(kind->plural, "pods"))
+					controllers_delete_pod(objs[j], -1, "namespace");
+				else
+					store_delete(objs[j]);
+			}
+			free(objs);
+			objs = store_list(kind, ns->name, &m);
+			free(objs);
+			left += m;
+		}
+		if (left == 0) {
+			log_info("namespace %s deleted", ns->name);
+			store_delete(ns);
+		}
+	}
+	free(nss);
+}
+
+static bool owner_exists(const json_t *ref, const char *ns)
+{
+	const char *kind = str(ref, "kind");
+	const char *name = str(ref, "name");
+	const char *uid = str(ref, "uid");
+	struct store_obj *o = NULL;
+	if (!kind || !name)
+		return true;
+	if (!strcmp(kind, "StatefulSet")) {
+		o = store_get(K("statefulsets"), ns, name);
+	} else if (!strcmp(kind, "ReplicaSet")) {
+		/* ReplicaSets are not served: the Deployment stands for them. */
+		char *dname = xstrdup(name);
+		char *dash = strrchr(dname, '-');
+		if (dash)
+			*dash = '\0';
+		o = store_get(K("deployments"), ns, dname);
+		free(dname);
+	} else {
+		return true;
+	}
+	return o && uid && !strcmp(str(meta(o->body), "uid"), uid);
+}
+
+static void collect_garbage(void)
+{
+	size_t n;
+	struct store_obj **pods = store_list(K("pods"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		size_t j;
+		json_t *ref;
+		json_array_foreach(json_object_get(meta(pods[i]->body), "ownerReferences"), j, ref) {
+			if (json_is_true(json_object_get(ref, "controller")) &&
+			    !owner_exists(ref, pods[i]->ns) && !terminating(pods[i]->body)) {
+				controllers_delete_pod(pods[i], -1, "garbage-collector");
+				break;
+			}
+		}
+	}
+	free(pods);
+}
+
+static void update_pdbs(void)
+{
+	size_t n;
+	struct store_obj **pdbs = store_list(K("poddisruptionbudgets"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *spec = json_object_get(pdbs[i]->body, "spec");
+		struct selector sel;
+		char *err = NULL;
+		if (!selector_from_json(json_object_get(spec, "selector"), &sel, &err)) {
+			free(err);
+			continue;
+		}
+		size_t m;
+		struct store_obj **pods = store_list(K("pods"), pdbs[i]->ns, &m);
+		int expected = 0, healthy = 0;
+		for (size_t j = 0; j < m; j++) {
+			if (!selector_matches(&sel, json_object_get(meta(pods[j]->body), "labels")))
+				continue;
+			expected++;
+			healthy += controllers_pod_ready(pods[j]->body);
+		}
+		free(pods);
+		selector_free(&sel);
+		int desired = 0;
+		json_t *min = json_object_get(spec, "minAvailable");
+		json_t *max = json_object_get(spec, "maxUnavailable");
+		if (min)
+			desired = resolve_percent(min, expected, true);
+		else if (max)
+			desired = expected - resolve_percent(max, expected, true);
+		if (desired < 0)
+			desired = 0;
+		int allowed = healthy - desired > 0 ? healthy - desired : 0;
+		set_status(pdbs[i],
+			   json_pack("{s:I, s:i, s:i, s:i, s:i}", "observedGeneration",
+				     (json_int_t)json_integer_value(json_object_get(meta(pdbs[i]->body), "generation")),
+				     "disruptionsAllowed", allowed, "currentHealthy", healthy,
+				     "desiredHealthy", desired, "expectedPods", expected));
+	}
+	free(pdbs);
+}
+
+static void tick(void)
+{
+	size_t n, nnodes, nall;
+
+	kicked = false;
+	sync_node_faults();
+	terminate_namespaces();
+
+	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i]->gone && !finish_foreground(list[i], "statefulset"))
+			reconcile_sts(list[i]);
+	}
+	free(list);
+	list = store_list(K("deployments"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i]->gone && !finish_foreground(list[i], "deployment"))
+			reconcile_deployment(list[i]);
+	}
+	free(list);
+	collect_garbage();
+
+	struct store_obj **nodes = store_list(K("nodes"), NULL, &nnodes);
+	struct store_obj **all = store_list(K("pods"), NULL, &nall);
+	for (size_t i = 0; i < nall; i++) {
+		json_t *spec = json_object_get(all[i]->body, "spec");
+		if (!all[i]->gone && !str(spec, "nodeName") && !terminating(all[i]->body))
+			schedule(all[i], nodes, nnodes, all, nall);
+	}
+	for (size_t i = 0; i < nall; i++) {
+		if (!all[i]->gone)
+			kubelet(all[i], nodes, nnodes);
+	}
+	for (size_t i = 0; i < nall; i++) {
+		if (!all[i]->gone && terminating(all[i]->body) &&
+		    !str(json_object_get(all[i]->body, "spec"), "nodeName") && all[i]->gone_at_ms &&
+		    now_mono_ms() >= all[i]->gone_at_ms)
+			store_delete(all[i]);
+	}
+	free(all);
+	free(nodes);
+	update_pdbs();
+	es_tick();
+}
+
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tick();
+}
+
+void controllers_kick(void)
+{
+	if (kicked || !kick_ev)
+		return;
+	kicked = true;
+	struct timeval tv = {0, 0};
+	evtimer_add(kick_ev, &tv);
+}
+
+static void store_changed_cb(void *arg)
+{
+	controllers_kick();
+}
+
+void controllers_init(struct event_base *b)
+{
+	struct timeval tv;
+	int ms = simconf_get()->tick_ms;
+	base = b;
+	create_nodes();
+	static const char *system_ns[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+	for (size_t i = 0; i < ARRAY_SIZE(system_ns); i++) {
+		json_t *ns = json_pack("{s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "metadata", "name",
+				       system_ns[i], "labels", "kubernetes.io/metadata.name",
+				       system_ns[i], "spec", "finalizers", "kubernetes", "status",
+				       "phase", "Active");
+		store_create(K("namespaces"), "", ns);
+		json_decref(ns);
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, NULL);
+	event_add(tick_ev, &tv);
+	kick_ev = evtimer_new(base, tick_cb, NULL);
+	store_set_change_cb(store_changed_cb, NULL);
+}
+
+void controllers_free(void)
+{
+	store_set_change_cb(NULL, NULL);
+	if (tick_ev)
+		event_free(tick_ev);
+	if (kick_ev)
+		event_free(kick_ev);
+	tick_ev = kick_ev = NULL;
+}

@@ -1,0 +1,2539 @@
+/*
+ * The Elasticsearch clusters.  A cluster is the set of ready Elasticsearch
+ * pods of a namespace; a node is named <pod>-<namespace>.  The model keeps
+ * what esaas's procedures depend on: a master exists only with a quorum,
+ * shards are allocated over data nodes under the allocation settings,
+ * copies relocate and recover in time, a node that leaves takes its copies
+ * with it (and a primary without another copy is lost), and what a node
+ * held stays on its host's disk for when it comes back.
+ */
+#include "sim/es.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <event2/http.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "sim/call.h"
+#include "sim/controllers.h"
+#include "sim/faults.h"
+#include "sim/record.h"
+#include "sim/simconf.h"
+#include "sim/store.h"
+
+enum { ROLE_MASTER = 1, ROLE_DATA = 2, ROLE_INGEST = 4 };
+
+enum copy_state { COPY_UNASSIGNED, COPY_INITIALIZING, COPY_STARTED, COPY_RELOCATING };
+
+static const char *const copy_state_names[] = {"UNASSIGNED", "INITIALIZING", "STARTED",
+					       "RELOCATING"};
+
+struct es_node {
+	char *name; /* <pod>-<namespace> */
+	char *pod;
+	char *id;
+	char *ip;
+	char *host; /* the Kubernetes node */
+	char *version;
+	unsigned roles;
+	json_t *plugins; /* names */
+	bool present;
+};
+
+struct es_copy {
+	bool primary;
+	enum copy_state state;
+	char *node;   /* where it is (or initialises); NULL when unassigned */
+	char *target; /* relocation target */
+	int64_t done_at;
+	int64_t delayed_until;
+	const char *reason; /* unassigned.reason */
+	bool from_disk;
+};
+
+struct es_shard {
+	struct es_copy *copies; /* copies[0] is created primary; any may be primary later */
+	int ncopies;
+	bool ever_started;
+	bool lost;
+};
+
+struct es_index {
+	char *name;
+	char *uuid;
+	int nshards;
+	int nreplicas;
+	struct es_shard *shards;
+	int64_t created_ms;
+};
+
+/* A shard copy that stays on a host's disk after its node left. */
+struct es_disk {
+	char *node;
+	char *host;
+	char *index;
+	int shard;
+};
+
+enum wait_kind { WAIT_HEALTH, WAIT_MASTER, WAIT_VOTING_CLEAR, WAIT_INDEX_ACTIVE };
+
+struct es_wait {
+	enum wait_kind kind;
+	struct call *c;
+	char *ns;
+	char *node; /* the answering node's pod */
+	char *path;
+	char *index; /* WAIT_INDEX_ACTIVE */
+	int64_t deadline;
+	struct es_wait *next;
+};
+
+struct es_cluster {
+	char *ns;
+	char *name;
+	char *uuid;
+	char *master; /* elected master's node name, or NULL */
+	struct es_node **nodes;
+	size_t nnodes;
+	struct es_index **indices;
+	size_t nindices;
+	struct es_disk *disks;
+	size_t ndisks;
+	json_t *persistent; /* flat */
+	json_t *transient;  /* flat */
+	json_t *voting_config;     /* node names */
+	json_t *voting_exclusions; /* [{node_id, node_name}] */
+	json_t *shutdowns;         /* node_id -> {type, reason, started} */
+	bool seeded;
+	bool alive; /* seen in this tick */
+	struct es_cluster *next;
+};
+
+static struct es_cluster *clusters;
+static struct es_wait *waits;
+
+static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path);
+
+/* --- small helpers ------------------------------------------------------------- */
+
+static const char *str(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+static void random_id(char *buf, size_t n)
+{
+	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	for (size_t i = 0; i < n; i++)
+		buf[i] = chars[rand_below(64)];
+	buf[n] = '\0';
+}
+
+static int version_major(const char *v)
+{
+	int major = 0;
+	for (const char *p = v; p && *p >= '0' && *p <= '9'; p++)
+		major = major * 10 + (*p - '0');
+	return major;
+}
+
+/* 7.17.10 -> 71710-ish ordering: major*10000 + minor*100 + patch. */
+static int version_code(const char *v)
+{
+	int parts[3] = {0, 0, 0}, i = 0;
+	for (const char *p = v; p && *p && i < 3; p++) {
+		if (*p >= '0' && *p <= '9')
+			parts[i] = parts[i] * 10 + (*p - '0');
+		else if (*p == '.')
+			i++;
+		else
+			break;
+	}
+	return parts[0] * 10000 + parts[1] * 100 + parts[2];
+}
+
+static struct es_node *node_by_name(struct es_cluster *cl, const char *name)
+{
+	for (size_t i = 0; name && i < cl->nnodes; i++) {
+		if (!strcmp(cl->nodes[i]->name, name))
+			return cl->nodes[i];
+	}
+	return NULL;
+}
+
+static struct es_node *node_by_pod(struct es_cluster *cl, const char *pod)
+{
+	for (size_t i = 0; pod && i < cl->nnodes; i++) {
+		if (!strcmp(cl->nodes[i]->pod, pod))
+			return cl->nodes[i];
+	}
+	return NULL;
+}
+
+static struct es_node *node_by_id(struct es_cluster *cl, const char *id)
+{
+	for (size_t i = 0; id && i < cl->nnodes; i++) {
+		if (!strcmp(cl->nodes[i]->id, id))
+			return cl->nodes[i];
+	}
+	return NULL;
+}
+
+static bool present(struct es_cluster *cl, const char *name)
+{
+	struct es_node *n = node_by_name(cl, name);
+	return n && n->present;
+}
+
+/* The version the cluster answers with: its oldest present node's. */
+static const char *cluster_version(struct es_cluster *cl)
+{
+	const char *v = NULL;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		if (cl->nodes[i]->present && (!v || version_code(cl->nodes[i]->version) < version_code(v)))
+			v = cl->nodes[i]->version;
+	}
+	if (!v && cl->nnodes)
+		v = cl->nodes[0]->version;
+	return v ? v : "7.17.0";
+}
+
+static const char *setting(struct es_cluster *cl, const char *key)
+{
+	const char *v = str(cl->transient, key);
+	return v ? v : str(cl->persistent, key);
+}
+
+/* --- replies ------------------------------------------------------------------- */
+
+static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *reason = xvasprintf(fmt, ap);
+	va_end(ap);
+	call_reply_json(c, status,
+			json_pack("{s:{s:[{s:s, s:s}], s:s, s:s}, s:i}", "error", "root_cause",
+				  "type", type, "reason", reason, "type", type, "reason", reason,
+				  "status", status));
+	free(reason);
+}
+
+static void no_handler(struct call *c)
+{
+	const char *path = c->proxy_path ? c->proxy_path : c->path;
+	char *uri = c->query_raw ? xasprintf("%s?%s", path, c->query_raw) : xstrdup(path);
+	char *msg = xasprintf("no handler found for uri [%s] and method [%s]", uri, c->method);
+	call_reply_json(c, 400, json_pack("{s:s}", "error", msg));
+	free(msg);
+	free(uri);
+}
+
+static void bad_method(struct call *c, const char *allowed)
+{
+	const char *path = c->proxy_path ? c->proxy_path : c->path;
+	char *uri = c->query_raw ? xasprintf("%s?%s", path, c->query_raw) : xstrdup(path);
+	char *msg = xasprintf("Incorrect HTTP method for uri [%s] and method [%s], allowed: [%s]",
+			      uri, c->method, allowed);
+	call_add_header(c, "Allow", allowed);
+	call_reply_json(c, 405, json_pack("{s:s, s:i}", "error", msg, "status", 405));
+	free(msg);
+	free(uri);
+}
+
+static void index_not_found(struct call *c, const char *index)
+{
+	char *reason = xasprintf("no such index [%s]", index);
+	json_t *cause = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
+				  "index_not_found_exception", "reason", reason, "resource.type",
+				  "index_or_alias", "resource.id", index, "index_uuid", "_na_",
+				  "index", index);
+	json_t *err = json_deep_copy(cause);
+	json_object_set_new(err, "root_cause", json_pack("[o]", cause));
+	call_reply_json(c, 404, json_pack("{s:o, s:i}", "error", err, "status", 404));
+	free(reason);
+}
+
+static void warn_header(struct es_cluster *cl, struct call *c, const char *msg)
+{
+	char *v = xasprintf("299 Elasticsearch-%s-b4c4d8f6 \"%s\"", cluster_version(cl), msg);
+	call_add_header(c, "Warning", v);
+	free(v);
+}
+
+/* --- nodes from pods --------------------------------------------------------- */
+
+static bool is_es_pod(const json_t *pod, const char **image)
+{
+	size_t i;
+	json_t *ct;
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+		const char *img = str(ct, "image");
+		if (img && strstr(img, "elasticsearch")) {
+			*image = img;
+			return true;
+		}
+	}
+	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+			       "esaas.io/role");
+	if (role) {
+		json_t *first = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+		*image = str(first, "image");
+		return true;
+	}
+	return false;
+}
+
+static unsigned roles_of(const json_t *pod)
+{
+	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+			       "esaas.io/role");
+	if (!role)
+		return ROLE_MASTER | ROLE_DATA | ROLE_INGEST;
+	if (!strcmp(role, "master"))
+		return ROLE_MASTER;
+	if (!strcmp(role, "data"))
+		return ROLE_DATA;
+	return 0; /* client: coordinating only */
+}
+
+/* Plugin names from the init containers' install commands and PLUGINS env. */
+static void add_plugin(json_t *list, const char *word)
+{
+	const char *base = strrchr(word, '/');
+	base = base ? base + 1 : word;
+	char *name = xstrdup(base);
+	char *dot = strstr(name, ".zip");
+	if (dot)
+		*dot = '\0';
+	/* analysis-icu-7.17.10 -> analysis-icu */
+	char *dash = strrchr(name, '-');
+	if (dash && dash[1] >= '0' && dash[1] <= '9')
+		*dash = '\0';
+	if (!*name || name[0] == '-' || name[0] == '$') {
+		free(name);
+		return;
+	}
+	size_t i;
+	json_t *v;
+	json_array_foreach(list, i, v) {
+		if (!strcmp(json_string_value(v), name)) {
+			free(name);
+			return;
+		}
+	}
+	json_array_append_new(list, json_string(name));
+}
+
+static void scan_words(json_t *list, const char *text)
+{
+	char *copy = xstrdup(text);
+	char *words[512];
+	int n = 0;
+	char *p = copy;
+	while (*p && n < 512) {
+		while (*p && strchr(" \t\n;&|\"'", *p))
+			*p++ = '\0';
+		if (!*p)
+			break;
+		words[n++] = p;
+		while (*p && !strchr(" \t\n;&|\"'", *p))
+			p++;
+	}
+	for (int i = 0; i + 1 < n; i++) {
+		if (strcmp(words[i], "install") != 0)
+			continue;
+		if (i == 0 || !strstr(words[i - 1], "plugin"))
+			continue;
+		for (int j = i + 1; j < n; j++) {
+			if (words[j][0] == '-') {
+				if (!strcmp(words[j], "--batch") || !strcmp(words[j], "-b") ||
+				    !strcmp(words[j], "--silent") || !strcmp(words[j], "-s"))
+					continue;
+				continue;
+			}
+			add_plugin(list, words[j]);
+			break;
+		}
+	}
+	free(copy);
+}
+
+static json_t *plugins_of(const json_t *pod)
+{
+	json_t *list = json_array();
+	size_t i;
+	json_t *ct;
+	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "initContainers"), i, ct) {
+		const char *keys[] = {"command", "args"};
+		for (size_t k = 0; k < 2; k++) {
+			size_t j;
+			json_t *w;
+			char *joined = xstrdup("");
+			json_array_foreach(json_object_get(ct, keys[k]), j, w) {
+				char *next = xasprintf("%s %s", joined, json_string_value(w) ? json_string_value(w) : "");
+				free(joined);
+				joined = next;
+			}
+			scan_words(list, joined);
+			free(joined);
+		}
+		size_t j;
+		json_t *env;
+		json_array_foreach(json_object_get(ct, "env"), j, env) {
+			const char *name = str(env, "name");
+			const char *value = str(env, "value");
+			if (!name || !value || (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
+				continue;
+			char *copy = xstrdup(value);
+			for (char *p = copy; *p; p++) {
+				if (*p == ',')
+					*p = ' ';
+			}
+			char *p = copy;
+			while (*p) {
+				while (*p == ' ')
+					p++;
+				char *start = p;
+				while (*p && *p != ' ')
+					p++;
+				if (p > start) {
+					char save = *p;
+					*p = '\0';
+					add_plugin(list, start);
+					*p = save;
+				}
+			}
+			free(copy);
+		}
+	}
+	return list;
+}
+
+/* --- shards ---------------------------------------------------------------------- */
+
+static int copies_on(struct es_cluster *cl, const char *node)
+{
+	int n = 0;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				if ((cp->node && !strcmp(cp->node, node)) ||
+				    (cp->target && !strcmp(cp->target, node)))
+					n++;
+			}
+		}
+	}
+	return n;
+}
+
+static int incoming_recoveries(struct es_cluster *cl, const char *node)
+{
+	int n = 0;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				if (cp->state == COPY_INITIALIZING && cp->node && !strcmp(cp->node, node))
+					n++;
+				if (cp->state == COPY_RELOCATING && cp->target && !strcmp(cp->target, node))
+					n++;
+			}
+		}
+	}
+	return n;
+}
+
+static bool list_matches(const char *list, const char *value)
+{
+	if (!list || !*list || !value)
+		return false;
+	char *copy = xstrdup(list);
+	bool hit = false;
+	char *p = copy;
+	while (p && !hit) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		while (*p == ' ')
+			p++;
+		if (*p && fnmatch(p, value, 0) == 0)
+			hit = true;
+		p = comma ? comma + 1 : NULL;
+	}
+	free(copy);
+	return hit;
+}
+
+/* Must shards leave this node (allocation filters, a node shutdown)? */
+static bool node_filtered(struct es_cluster *cl, const struct es_node *n)
+{
+	if (list_matches(setting(cl, "cluster.routing.allocation.exclude._name"), n->name) ||
+	    list_matches(setting(cl, "cluster.routing.allocation.exclude._ip"), n->ip) ||
+	    list_matches(setting(cl, "cluster.routing.allocation.exclude._host"), n->ip) ||
+	    list_matches(setting(cl, "cluster.routing.allocation.exclude._host"), n->host) ||
+	    list_matches(setting(cl, "cluster.routing.allocation.exclude._id"), n->id))
+		return true;
+	json_t *sd = json_object_get(cl->shutdowns, n->id);
+	const char *type = str(sd, "type");
+	return type && (!strcasecmp(type, "remove") || !strcasecmp(type, "replace"));
+}
+
+static bool has_copy_on(const struct es_shard *sh, const char *node)
+{
+	for (int k = 0; k < sh->ncopies; k++) {
+		const struct es_copy *cp = &sh->copies[k];
+		if ((cp->node && !strcmp(cp->node, node)) || (cp->target && !strcmp(cp->target, node)))
+			return true;
+	}
+	return false;
+}
+
+static struct es_disk *disk_find(struct es_cluster *cl, const char *node, const char *host,
+				 const char *index, int shard)
+{
+	for (size_t i = 0; i < cl->ndisks; i++) {
+		struct es_disk *d = &cl->disks[i];
+		if (!strcmp(d->index, index) && d->shard == shard && (!node || !strcmp(d->node, node)) &&
+		    (!host || !strcmp(d->host, host)))
+			return d;
+	}
+	return NULL;
+}
+
+static void disk_add(struct es_cluster *cl, const struct es_node *n, const char *index, int shard)
+{
+	if (disk_find(cl, n->name, n->host, index, shard))
+		return;
+	cl->disks = xrealloc(cl->disks, (cl->ndisks + 1) * sizeof(*cl->disks));
+	struct es_disk *d = &cl->disks[cl->ndisks++];
+	d->node = xstrdup(n->name);
+	d->host = xstrdup(n->host ? n->host : "");
+	d->index = xstrdup(index);
+	d->shard = shard;
+}
+
+static void disk_drop_index(struct es_cluster *cl, const char *index)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cl->ndisks; i++) {
+		if (!strcmp(cl->disks[i].index, index)) {
+			free(cl->disks[i].node);
+			free(cl->disks[i].host);
+			free(cl->disks[i].index);
+		} else {
+			cl->disks[k++] = cl->disks[i];
+		}
+	}
+	cl->ndisks = k;
+}
+
+/* The best data node for a copy of sh, or NULL; prefer a node whose disk
+ * holds the shard, then the emptiest. */
+static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s,
+				 bool need_disk, bool *disk)
+{
+	struct es_node *best = NULL;
+	int best_load = 1 << 30;
+	bool best_disk = false;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
+			continue;
+		if (has_copy_on(&ix->shards[s], n->name))
+			continue;
+		if (incoming_recoveries(cl, n->name) >= 2)
+			continue;
+		bool d = disk_find(cl, n->name, n->host, ix->name, s) != NULL;
+		if (need_disk && !d)
+			continue;
+		int load = copies_on(cl, n->name);
+		if ((d && !best_disk) || (d == best_disk && load < best_load)) {
+			best = n;
+			best_load = load;
+			best_disk = d;
+		}
+	}
+	*disk = best_disk;
+	return best;
+}
+
+static void start_copy(struct es_copy *cp, struct es_node *n, bool disk, int64_t now)
+{
+	const struct simconf *conf = simconf_get();
+	cp->state = COPY_INITIALIZING;
+	free(cp->node);
+	cp->node = xstrdup(n->name);
+	cp->from_disk = disk;
+	/* From an empty store or the node's own disk it is quick; a replica
+	 * built from its primary copies the data. */
+	cp->done_at = now + ((disk || cp->primary) ? conf->recovery_ms : conf->relocation_ms);
+}
+
+static void allocate(struct es_cluster *cl, int64_t now)
+{
+	const char *enable = setting(cl, "cluster.routing.allocation.enable");
+	if (!enable)
+		enable = "all";
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			struct es_copy *primary = NULL;
+			for (int k = 0; k < sh->ncopies; k++) {
+				if (sh->copies[k].primary)
+					primary = &sh->copies[k];
+			}
+			/* Primaries first. */
+			if (primary && primary->state == COPY_UNASSIGNED) {
+				bool fresh = !sh->ever_started;
+				bool allowed = !strcmp(enable, "all") || !strcmp(enable, "primaries") ||
+					       (fresh && !strcmp(enable, "new_primaries"));
+				bool disk;
+				struct es_node *n = allowed ? pick_node(cl, ix, s, !fresh, &disk) : NULL;
+				if (n) {
+					start_copy(primary, n, disk, now);
+					if (sh->lost) {
+						sh->lost = false;
+						record_shard_recovered(cl->ns, ix->name, s, n->name);
+					}
+				}
+			}
+			bool primary_active = primary && (primary->state == COPY_STARTED ||
+							  primary->state == COPY_RELOCATING);
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				if (cp->primary || cp->state != COPY_UNASSIGNED || !primary_active)
+					continue;
+				if (strcmp(enable, "all") != 0)
+					continue;
+				bool disk;
+				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				if (!n)
+					continue;
+				/* A node-left copy waits for its node, unless another
+				 * node has its data. */
+				if (cp->delayed_until > now && !disk)
+					continue;
+				start_copy(cp, n, disk, now);
+			}
+			/* Copies on filtered nodes move away. */
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				if (cp->state != COPY_STARTED)
+					continue;
+				struct es_node *on = node_by_name(cl, cp->node);
+				if (!on || !node_filtered(cl, on))
+					continue;
+				bool may = !strcmp(enable, "all") ||
+					   (cp->primary && !strcmp(enable, "primaries"));
+				if (!may)
+					continue;
+				bool disk;
+				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				if (!n)
+					continue;
+				cp->state = COPY_RELOCATING;
+				cp->target = xstrdup(n->name);
+				cp->done_at = now + simconf_get()->relocation_ms;
+			}
+		}
+	}
+}
+
+static void progress(struct es_cluster *cl, int64_t now)
+{
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				if (cp->state == COPY_INITIALIZING && now >= cp->done_at) {
+					cp->state = COPY_STARTED;
+					cp->reason = NULL;
+					cp->delayed_until = 0;
+					sh->ever_started = true;
+				} else if (cp->state == COPY_RELOCATING && now >= cp->done_at) {
+					free(cp->node);
+					cp->node = cp->target;
+					cp->target = NULL;
+					cp->state = COPY_STARTED;
+				} else {
+					continue;
+				}
+				struct es_node *n = node_by_name(cl, cp->node);
+				if (n)
+					disk_add(cl, n, ix->name, s);
+			}
+		}
+	}
+}
+
+static void unassign(struct es_copy *cp, const char *reason, int64_t delay_until)
+{
+	free(cp->node);
+	free(cp->target);
+	cp->node = cp->target = NULL;
+	cp->state = COPY_UNASSIGNED;
+	cp->reason = reason;
+	cp->delayed_until = delay_until;
+}
+
+static void node_left(struct es_cluster *cl, struct es_node *n, int64_t now)
+{
+	int64_t delay = now + simconf_get()->node_left_delay_ms;
+	log_info("elasticsearch %s: node %s left", cl->ns, n->name);
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				/* A relocation towards the node is cancelled. */
+				if (cp->target && !strcmp(cp->target, n->name)) {
+					free(cp->target);
+					cp->target = NULL;
+					cp->state = COPY_STARTED;
+				}
+				if (!cp->node || strcmp(cp->node, n->name) != 0)
+					continue;
+				bool was_primary = cp->primary;
+				bool was_active = cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				unassign(cp, "NODE_LEFT", delay);
+				if (!was_primary)
+					continue;
+				/* Promote an active replica. */
+				struct es_copy *promoted = NULL;
+				for (int r = 0; r < sh->ncopies; r++) {
+					struct es_copy *o = &sh->copies[r];
+					if (o != cp && (o->state == COPY_STARTED || o->state == COPY_RELOCATING)) {
+						promoted = o;
+						break;
+					}
+				}
+				if (promoted) {
+					promoted->primary = true;
+					cp->primary = false;
+				} else if (sh->ever_started && was_active) {
+					cp->delayed_until = 0;
+					sh->lost = true;
+					log_warn("elasticsearch %s: shard [%s][%d] lost with node %s",
+						 cl->ns, ix->name, s, n->name);
+					record_lost_shard(cl->ns, ix->name, s, n->name);
+				} else {
+					cp->delayed_until = 0;
+				}
+			}
+		}
+	}
+}
+
+static struct es_index *index_find(struct es_cluster *cl, const char *name)
+{
+	for (size_t i = 0; i < cl->nindices; i++) {
+		if (!strcmp(cl->indices[i]->name, name))
+			return cl->indices[i];
+	}
+	return NULL;
+}
+
+static struct es_index *index_create(struct es_cluster *cl, const char *name, int shards,
+				     int replicas)
+{
+	struct es_index *ix = xcalloc(1, sizeof(*ix));
+	char uuid[23];
+	random_id(uuid, 22);
+	ix->name = xstrdup(name);
+	ix->uuid = xstrdup(uuid);
+	ix->nshards = shards;
+	ix->nreplicas = replicas;
+	ix->created_ms = now_wall_ms();
+	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
+	for (int s = 0; s < shards; s++) {
+		ix->shards[s].ncopies = replicas + 1;
+		ix->shards[s].copies = xcalloc((size_t)replicas + 1, sizeof(struct es_copy));
+		for (int k = 0; k <= replicas; k++) {
+			ix->shards[s].copies[k].primary = k == 0;
+			ix->shards[s].copies[k].reason = "INDEX_CREATED";
+		}
+	}
+	cl->indices = xrealloc(cl->indices, (cl->nindices + 1) * sizeof(*cl->indices));
+	cl->indices[cl->nindices++] = ix;
+	log_info("elasticsearch %s: index %s created (%d shards, %d replicas)", cl->ns, name,
+		 shards, replicas);
+	return ix;
+}
+
+static void index_free(struct es_index *ix)
+{
+	for (int s = 0; s < ix->nshards; s++) {
+		for (int k = 0; k < ix->shards[s].ncopies; k++) {
+			free(ix->shards[s].copies[k].node);
+			free(ix->shards[s].copies[k].target);
+		}
+		free(ix->shards[s].copies);
+	}
+	free(ix->shards);
+	free(ix->name);
+	free(ix->uuid);
+	free(ix);
+}
+
+/* --- health ----------------------------------------------------------------------- */
+
+struct health {
+	const char *status;
+	int nodes, data_nodes;
+	int active_primary, active, relocating, initializing, unassigned, delayed,
+		unassigned_primary;
+	int total;
+};
+
+static int status_rank(const char *s)
+{
+	return !strcmp(s, "green") ? 0 : !strcmp(s, "yellow") ? 1 : 2;
+}
+
+static void compute_health(struct es_cluster *cl, const char *only, struct health *h)
+{
+	int64_t now = now_mono_ms();
+	int worst = 0;
+	memset(h, 0, sizeof(*h));
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		if (!cl->nodes[i]->present)
+			continue;
+		h->nodes++;
+		if (cl->nodes[i]->roles & ROLE_DATA)
+			h->data_nodes++;
+	}
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				h->total++;
+				bool active = cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				if (active) {
+					h->active++;
+					if (cp->primary)
+						h->active_primary++;
+				}
+				if (cp->state == COPY_RELOCATING)
+					h->relocating++;
+				if (cp->state == COPY_INITIALIZING)
+					h->initializing++;
+				if (cp->state == COPY_UNASSIGNED) {
+					h->unassigned++;
+					if (cp->primary)
+						h->unassigned_primary++;
+					if (cp->delayed_until > now)
+						h->delayed++;
+				}
+				if (active)
+					continue;
+				if (!cp->primary)
+					worst = worst > 1 ? worst : 1;
+				else if (cp->state == COPY_INITIALIZING && !sh->ever_started)
+					worst = worst > 1 ? worst : 1; /* a new index: yellow */
+				else
+					worst = 2;
+			}
+		}
+	}
+	if (faults_cluster_red(cl->ns))
+		worst = 2;
+	h->status = worst == 0 ? "green" : worst == 1 ? "yellow" : "red";
+}
+
+static json_t *health_json(struct es_cluster *cl, const struct health *h, bool timed_out)
+{
+	json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+			      "cluster_name", cl->name, "status", h->status, "timed_out", timed_out,
+			      "number_of_nodes", h->nodes, "number_of_data_nodes", h->data_nodes,
+			      "active_primary_shards", h->active_primary, "active_shards",
+			      h->active, "relocating_shards", h->relocating,
+			      "initializing_shards", h->initializing, "unassigned_shards",
+			      h->unassigned, "delayed_unassigned_shards", h->delayed,
+			      "number_of_pending_tasks", 0, "number_of_in_flight_fetch", 0,
+			      "task_max_waiting_in_queue_millis", 0);
+	if (version_major(cluster_version(cl)) >= 8)
+		json_object_set_new(o, "unassigned_primary_shards", json_integer(h->unassigned_primary));
+	json_object_set_new(o, "active_shards_percent_as_number",
+			    json_real(h->total ? 100.0 * h->active / h->total : 100.0));
+	return o;
+}
+
+/* wait_for_nodes: "N", ">=N", "<=N", ">N", "<N", "ge(N)", "le(N)", "gt(N)", "lt(N)". */
+static bool nodes_ok(const char *spec, int n)
+{
+	int want;
+	if (!spec || !*spec)
+		return true;
+	char op[3] = "";
+	const char *num = spec;
+	if (!strncmp(spec, ">=", 2) || !strncmp(spec, "<=", 2)) {
+		memcpy(op, spec, 2);
+		num = spec + 2;
+	} else if (spec[0] == '>' || spec[0] == '<') {
+		op[0] = spec[0];
+		num = spec + 1;
+	} else if (strlen(spec) > 4 && spec[2] == '(' && spec[strlen(spec) - 1] == ')') {
+		static const char *const fn[] = {"ge", ">=", "le", "<=", "gt", ">", "lt", "<"};
+		for (int i = 0; i < 8; i += 2) {
+			if (!strncmp(spec, fn[i], 2))
+				strlcpy_s(op, fn[i + 1], sizeof(op));
+		}
+		char buf[16];
+		size_t len = strlen(spec) - 4;
+		if (len >= sizeof(buf))
+			return false;
+		memcpy(buf, spec + 3, len);
+		buf[len] = '\0';
+		if (!parse_int(buf, 0, 100000, &want))
+			return false;
+		goto compare;
+	}
+	if (!parse_int(num, 0, 100000, &want))
+		return false;
+compare:
+	if (!strcmp(op, ">="))
+		return n >= want;
+	if (!strcmp(op, "<="))
+		return n <= want;
+	if (!strcmp(op, ">"))
+		return n > want;
+	if (!strcmp(op, "<"))
+		return n < want;
+	return n == want;
+}
+
+static bool master_present(struct es_cluster *cl)
+{
+	return cl->master && present(cl, cl->master);
+}
+
+/* Health request satisfied?  Fills *h. */
+static bool health_ready(struct es_cluster *cl, struct call *c, const char *only, struct health *h)
+{
+	compute_health(cl, only, h);
+	const char *ws = call_param(c, "wait_for_status");
+	if (ws && status_rank(h->status) > status_rank(ws))
+		return false;
+	if (!nodes_ok(call_param(c, "wait_for_nodes"), h->nodes))
+		return false;
+	if (call_param_bool(c, "wait_for_no_relocating_shards", false) && h->relocating)
+		return false;
+	if (call_param_bool(c, "wait_for_no_initializing_shards", false) && h->initializing)
+		return false;
+	const char *wa = call_param(c, "wait_for_active_shards");
+	int n;
+	if (wa && !strcmp(wa, "all") && h->active < h->total)
+		return false;
+	if (wa && parse_int(wa, 0, 1000000, &n) && h->active < n)
+		return false;
+	/* wait_for_events: no cluster-state task is ever pending here. */
+	return true;
+}
+
+/* --- waits ------------------------------------------------------------------------- */
+
+static void park(enum wait_kind kind, struct es_cluster *cl, struct call *c, const char *pod,
+		 const char *path, int64_t timeout_ms)
+{
+	struct es_wait *w = xcalloc(1, sizeof(*w));
+	w->kind = kind;
+	w->c = c;
+	w->ns = xstrdup(cl->ns);
+	w->node = xstrdup(pod);
+	w->path = xstrdup(path);
+	w->deadline = now_mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	w->next = waits;
+	waits = w;
+	call_park(c);
+}
+
+static void wait_free(struct es_wait *w)
+{
+	free(w->ns);
+	free(w->node);
+	free(w->path);
+	free(w->index);
+	free(w);
+}
+
+static int64_t param_ms(struct call *c, const char *name, int64_t def)
+{
+	int64_t ms;
+	const char *v = call_param(c, name);
+	if (v && call_parse_duration_ms(v, &ms))
+		return ms;
+	return def;
+}
+
+static void no_master(struct call *c)
+{
+	call_reply_json(c, 503,
+			json_pack("{s:{s:[{s:s, s:n}], s:s, s:n}, s:i}", "error", "root_cause",
+				  "type", "master_not_discovered_exception", "reason", "type",
+				  "master_not_discovered_exception", "reason", "status", 503));
+}
+
+static struct es_cluster *cluster_find(const char *ns)
+{
+	for (struct es_cluster *cl = clusters; cl; cl = cl->next) {
+		if (!strcmp(cl->ns, ns))
+			return cl;
+	}
+	return NULL;
+}
+
+static bool voting_excluded_present(struct es_cluster *cl)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(cl->voting_exclusions, i, e) {
+		if (present(cl, str(e, "node_name")))
+			return true;
+	}
+	return false;
+}
+
+static bool index_active(struct es_cluster *cl, const char *name)
+{
+	struct es_index *ix = index_find(cl, name);
+	if (!ix)
+		return true;
+	for (int s = 0; s < ix->nshards; s++) {
+		for (int k = 0; k < ix->shards[s].ncopies; k++) {
+			struct es_copy *cp = &ix->shards[s].copies[k];
+			if (cp->primary && cp->state != COPY_STARTED && cp->state != COPY_RELOCATING)
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Answer the waits that can be answered; true if w is done. */
+static bool wait_step(struct es_wait *w, int64_t now)
+{
+	struct es_cluster *cl = cluster_find(w->ns);
+	struct call *c = w->c;
+	bool expired = now >= w->deadline;
+	if (call_gone(c)) {
+		call_free(c);
+		return true;
+	}
+	if (!cl) {
+		if (expired) {
+			no_master(c);
+			return true;
+		}
+		return false;
+	}
+	switch (w->kind) {
+	case WAIT_MASTER:
+		if (master_present(cl)) {
+			dispatch(cl, c, w->node, w->path);
+			return true;
+		}
+		if (expired) {
+			no_master(c);
+			return true;
+		}
+		return false;
+	case WAIT_HEALTH: {
+		struct health h;
+		const char *only = NULL;
+		if (!strncmp(w->path, "/_cluster/health/", 17) && w->path[17])
+			only = w->path + 17;
+		if (!master_present(cl)) {
+			if (expired) {
+				no_master(c);
+				return true;
+			}
+			return false;
+		}
+		if (health_ready(cl, c, only, &h)) {
+			call_reply_json(c, 200, health_json(cl, &h, false));
+			return true;
+		}
+		if (expired) {
+			call_reply_json(c, 408, health_json(cl, &h, true));
+			return true;
+		}
+		return false;
+	}
+	case WAIT_VOTING_CLEAR:
+		if (!voting_excluded_present(cl)) {
+			json_array_clear(cl->voting_exclusions);
+			call_reply_text(c, 200, NULL, "");
+			return true;
+		}
+		if (expired) {
+			es_error(c, 500, "timeout_exception",
+				 "timed out waiting for removal of nodes; if nodes should not be "
+				 "removed, set waitForRemoval to false.");
+			return true;
+		}
+		return false;
+	case WAIT_INDEX_ACTIVE: {
+		bool active = index_active(cl, w->index);
+		if (active || expired) {
+			call_reply_json(c, 200, json_pack("{s:b, s:b, s:s}", "acknowledged", 1,
+							  "shards_acknowledged", active, "index",
+							  w->index));
+			return true;
+		}
+		return false;
+	}
+	}
+	return true;
+}
+
+static void run_waits(void)
+{
+	int64_t now = now_mono_ms();
+	struct es_wait **pp = &waits;
+	/* A dispatch from a wait may park again (at the head): take the list first. */
+	struct es_wait *list = waits, *keep = NULL;
+	waits = NULL;
+	while (list) {
+		struct es_wait *w = list;
+		list = w->next;
+		if (wait_step(w, now)) {
+			wait_free(w);
+		} else {
+			w->next = keep;
+			keep = w;
+		}
+	}
+	pp = &waits;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = keep;
+}
+
+/* --- membership and masters ------------------------------------------------------ */
+
+static int expected_masters(struct es_cluster *cl)
+{
+	int n = 0;
+	const char *kinds[] = {"statefulsets", "deployments"};
+	for (size_t k = 0; k < 2; k++) {
+		size_t m;
+		struct store_obj **objs = store_list(store_kind_by_plural(kinds[k]), cl->ns, &m);
+		for (size_t i = 0; i < m; i++) {
+			json_t *spec = json_object_get(objs[i]->body, "spec");
+			json_t *tmpl = json_object_get(spec, "template");
+			const char *image;
+			if (!is_es_pod(tmpl, &image))
+				continue;
+			if (roles_of(tmpl) & ROLE_MASTER)
+				n += (int)json_integer_value(json_object_get(spec, "replicas"));
+		}
+		free(objs);
+	}
+	return n;
+}
+
+/* zen1's discovery.zen.minimum_master_nodes: the dynamic setting, else the
+ * value in a ConfigMap's elasticsearch.yml, else 1. */
+static int minimum_master_nodes(struct es_cluster *cl)
+{
+	int n;
+	const char *v = setting(cl, "discovery.zen.minimum_master_nodes");
+	if (v && parse_int(v, 1, 1000, &n))
+		return n;
+	size_t m;
+	struct store_obj **cms = store_list(store_kind_by_plural("configmaps"), cl->ns, &m);
+	int found = 1;
+	for (size_t i = 0; i < m; i++) {
+		const char *k;
+		json_t *val;
+		json_object_foreach(json_object_get(cms[i]->body, "data"), k, val) {
+			const char *text = json_string_value(val);
+			const char *p = text ? strstr(text, "discovery.zen.minimum_master_nodes:") : NULL;
+			if (p) {
+				p += strlen("discovery.zen.minimum_master_nodes:");
+				while (*p == ' ' || *p == '"')
+					p++;
+				int num = 0;
+				while (*p >= '0' && *p <= '9')
+					num = num * 10 + (*p++ - '0');
+				if (num > found)
+					found = num;
+			}
+		}
+	}
+	free(cms);
+	return found;
+}
+
+static bool in_array(const json_t *arr, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		if (!strcmp(json_string_value(v), s))
+			return true;
+	}
+	return false;
+}
+
+static bool voting_excluded(struct es_cluster *cl, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(cl->voting_exclusions, i, e) {
+		if (!strcmp(str(e, "node_name"), name))
+			return true;
+	}
+	return false;
+}
+
+static void elect(struct es_cluster *cl)
+{
+	int masters = 0, voters_present = 0;
+	bool zen1 = version_major(cluster_version(cl)) < 7;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (n->present && (n->roles & ROLE_MASTER))
+			masters++;
+	}
+	bool quorum;
+	if (zen1) {
+		quorum = masters >= minimum_master_nodes(cl) && masters > 0;
+	} else if (json_array_size(cl->voting_config) == 0) {
+		/* First formation: a majority of the masters the workloads ask for. */
+		int want = expected_masters(cl);
+		quorum = masters > 0 && masters >= want / 2 + 1;
+		if (quorum) {
+			for (size_t i = 0; i < cl->nnodes; i++) {
+				struct es_node *n = cl->nodes[i];
+				if (n->present && (n->roles & ROLE_MASTER))
+					json_array_append_new(cl->voting_config, json_string(n->name));
+			}
+		}
+	} else {
+		size_t i;
+		json_t *v;
+		json_array_foreach(cl->voting_config, i, v) {
+			if (present(cl, json_string_value(v)))
+				voters_present++;
+		}
+		quorum = voters_present * 2 > (int)json_array_size(cl->voting_config);
+	}
+	if (!quorum) {
+		if (cl->master)
+			log_warn("elasticsearch %s: no master (quorum lost)", cl->ns);
+		free(cl->master);
+		cl->master = NULL;
+		return;
+	}
+	if (!zen1) {
+		/* Joining masters become voters; departed ones leave the
+		 * configuration while at least three voters remain; excluded
+		 * ones leave it at once. */
+		for (size_t i = 0; i < cl->nnodes; i++) {
+			struct es_node *n = cl->nodes[i];
+			if (n->present && (n->roles & ROLE_MASTER) && !voting_excluded(cl, n->name) &&
+			    !in_array(cl->voting_config, n->name))
+				json_array_append_new(cl->voting_config, json_string(n->name));
+		}
+		for (size_t i = json_array_size(cl->voting_config); i-- > 0;) {
+			const char *name = json_string_value(json_array_get(cl->voting_config, i));
+			/* The configuration never empties: the last voter stays,
+			 * excluded or not, until another can take over. */
+			if (json_array_size(cl->voting_config) > 1 &&
+			    (voting_excluded(cl, name) ||
+			     (!present(cl, name) && json_array_size(cl->voting_config) > 3)))
+				json_array_remove(cl->voting_config, i);
+		}
+	}
+	if (master_present(cl) && !voting_excluded(cl, cl->master))
+		return;
+	struct es_node *next = NULL;
+	for (size_t i = 0; i < cl->nnodes && !next; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (n->present && (n->roles & ROLE_MASTER) && !voting_excluded(cl, n->name))
+			next = n;
+	}
+	if (!next && master_present(cl))
+		return; /* excluded, but nobody else can be master */
+	for (size_t i = 0; i < cl->nnodes && !next; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (n->present && (n->roles & ROLE_MASTER))
+			next = n;
+	}
+	free(cl->master);
+	cl->master = next ? xstrdup(next->name) : NULL;
+	if (cl->master) {
+		if (!cl->uuid) {
+			char uuid[23];
+			random_id(uuid, 22);
+			cl->uuid = xstrdup(uuid);
+		}
+		log_info("elasticsearch %s: %s elected master", cl->ns, cl->master);
+	}
+}
+
+static struct es_cluster *cluster_new(const char *ns)
+{
+	struct es_cluster *cl = xcalloc(1, sizeof(*cl));
+	cl->ns = xstrdup(ns);
+	cl->name = xasprintf("elasticsearch-%s", ns);
+	cl->persistent = json_object();
+	cl->transient = json_object();
+	cl->voting_config = json_array();
+	cl->voting_exclusions = json_array();
+	cl->shutdowns = json_object();
+	cl->next = clusters;
+	clusters = cl;
+	return cl;
+}
+
+static void node_free(struct es_node *n)
+{
+	free(n->name);
+	free(n->pod);
+	free(n->id);
+	free(n->ip);
+	free(n->host);
+	free(n->version);
+	json_decref(n->plugins);
+	free(n);
+}
+
+static void cluster_free(struct es_cluster *cl)
+{
+	for (size_t i = 0; i < cl->nnodes; i++)
+		node_free(cl->nodes[i]);
+	free(cl->nodes);
+	for (size_t i = 0; i < cl->nindices; i++)
+		index_free(cl->indices[i]);
+	free(cl->indices);
+	for (size_t i = 0; i < cl->ndisks; i++) {
+		free(cl->disks[i].node);
+		free(cl->disks[i].host);
+		free(cl->disks[i].index);
+	}
+	free(cl->disks);
+	json_decref(cl->persistent);
+	json_decref(cl->transient);
+	json_decref(cl->voting_config);
+	json_decref(cl->voting_exclusions);
+	json_decref(cl->shutdowns);
+	free(cl->ns);
+	free(cl->name);
+	free(cl->uuid);
+	free(cl->master);
+	free(cl);
+}
+
+static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
+{
+	/* Present are the ready pods' nodes (a node outlives its pod). */
+	for (size_t i = 0; i < cl->nnodes; i++)
+		cl->nodes[i]->present = false;
+	for (size_t i = 0; i < n; i++) {
+		const char *image;
+		json_t *pod = pods[i]->body;
+		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod))
+			continue;
+		char *name = xasprintf("%s-%s", pods[i]->name, cl->ns);
+		struct es_node *node = node_by_name(cl, name);
+		if (!node) {
+			node = xcalloc(1, sizeof(*node));
+			char id[23];
+			random_id(id, 22);
+			node->name = name;
+			node->pod = xstrdup(pods[i]->name);
+			node->id = xstrdup(id);
+			node->plugins = json_array();
+			cl->nodes = xrealloc(cl->nodes, (cl->nnodes + 1) * sizeof(*cl->nodes));
+			cl->nodes[cl->nnodes++] = node;
+		} else {
+			free(name);
+		}
+		const char *tag = image ? strrchr(image, ':') : NULL;
+		free(node->version);
+		node->version = xstrdup(tag && tag[1] ? tag + 1 : "7.17.0");
+		free(node->ip);
+		node->ip = xstrdup(str(json_object_get(pod, "status"), "podIP") ? str(json_object_get(pod, "status"), "podIP") : "");
+		free(node->host);
+		node->host = xstrdup(str(json_object_get(pod, "spec"), "nodeName") ? str(json_object_get(pod, "spec"), "nodeName") : "");
+		node->roles = roles_of(pod);
+		json_decref(node->plugins);
+		node->plugins = plugins_of(pod);
+		node->present = true;
+	}
+}
+
+/* The membership of last tick, to see who left and who joined. */
+static void membership(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
+{
+	size_t count = cl->nnodes;
+	bool *prev = xcalloc(count + 1, sizeof(bool));
+	for (size_t i = 0; i < count; i++)
+		prev[i] = cl->nodes[i]->present;
+	sync_members(cl, pods, n, now);
+	for (size_t i = 0; i < count; i++) {
+		if (prev[i] && !cl->nodes[i]->present)
+			node_left(cl, cl->nodes[i], now);
+	}
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		if ((i >= count || !prev[i]) && cl->nodes[i]->present)
+			log_info("elasticsearch %s: node %s joined", cl->ns, cl->nodes[i]->name);
+	}
+	free(prev);
+}
+
+static void seed_indices(struct es_cluster *cl)
+{
+	const struct simconf *conf = simconf_get();
+	size_t i;
+	json_t *ix;
+	bool has_data = false;
+	for (size_t k = 0; k < cl->nnodes; k++) {
+		if (cl->nodes[k]->present && (cl->nodes[k]->roles & ROLE_DATA))
+			has_data = true;
+	}
+	if (cl->seeded || !has_data)
+		return;
+	cl->seeded = true;
+	json_array_foreach(conf->indices, i, ix) {
+		const char *name = str(ix, "name");
+		if (!name || index_find(cl, name))
+			continue;
+		json_t *sh = json_object_get(ix, "shards"), *rep = json_object_get(ix, "replicas");
+		index_create(cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
+			     json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
+	}
+}
+
+void es_tick(void)
+{
+	int64_t now = now_mono_ms();
+	const struct store_kind *pods_kind = store_kind_by_plural("pods");
+	const struct store_kind *ns_kind = store_kind_by_plural("namespaces");
+
+	for (struct es_cluster *cl = clusters; cl; cl = cl->next)
+		cl->alive = false;
+	size_t nns;
+	struct store_obj **nss = store_list(ns_kind, NULL, &nns);
+	for (size_t i = 0; i < nns; i++) {
+		size_t n;
+		struct store_obj **pods = store_list(pods_kind, nss[i]->name, &n);
+		struct es_cluster *cl = cluster_find(nss[i]->name);
+		bool any = false;
+		for (size_t k = 0; k < n && !any; k++) {
+			const char *image;
+			any = is_es_pod(pods[k]->body, &image);
+		}
+		if (!cl && any)
+			cl = cluster_new(nss[i]->name);
+		if (cl) {
+			cl->alive = true;
+			membership(cl, pods, n, now);
+			elect(cl);
+			if (cl->master) {
+				seed_indices(cl);
+				progress(cl, now);
+				allocate(cl, now);
+			}
+		}
+		free(pods);
+	}
+	free(nss);
+	/* A namespace that is gone takes its cluster with it. */
+	struct es_cluster **pp = &clusters;
+	while (*pp) {
+		struct es_cluster *cl = *pp;
+		if (!cl->alive) {
+			*pp = cl->next;
+			cluster_free(cl);
+		} else {
+			pp = &cl->next;
+		}
+	}
+	run_waits();
+}
+
+/* --- settings --------------------------------------------------------------------- */
+
+static void flatten(const char *prefix, json_t *v, json_t *out)
+{
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *sub;
+		json_object_foreach(v, k, sub) {
+			char *key = *prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
+			flatten(key, sub, out);
+			free(key);
+		}
+		return;
+	}
+	if (json_is_null(v)) {
+		json_object_set_new(out, prefix, json_null());
+	} else if (json_is_string(v)) {
+		json_object_set(out, prefix, v);
+	} else if (json_is_array(v)) {
+		/* Lists are written as comma-joined strings. */
+		char *joined = xstrdup("");
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e) {
+			char *s = json_is_string(e) ? xstrdup(json_string_value(e)) : json_dumps(e, JSON_ENCODE_ANY);
+			char *next = xasprintf("%s%s%s", joined, i ? "," : "", s);
+			free(s);
+			free(joined);
+			joined = next;
+		}
+		json_object_set_new(out, prefix, json_string(joined));
+		free(joined);
+	} else {
+		char *s = json_dumps(v, JSON_ENCODE_ANY);
+		json_object_set_new(out, prefix, json_string(s));
+		free(s);
+	}
+}
+
+static json_t *nest(const json_t *flat)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)flat, k, v) {
+		char *copy = xstrdup(k);
+		json_t *at = out;
+		char *p = copy;
+		for (;;) {
+			char *dot = strchr(p, '.');
+			if (!dot) {
+				json_object_set(at, p, v);
+				break;
+			}
+			*dot = '\0';
+			json_t *next = json_object_get(at, p);
+			if (!json_is_object(next)) {
+				next = json_object();
+				json_object_set_new(at, p, next);
+			}
+			at = next;
+			p = dot + 1;
+		}
+		free(copy);
+	}
+	return out;
+}
+
+static const char *const dynamic_prefixes[] = {
+	"cluster.routing.", "cluster.blocks.", "cluster.max_shards_per_node",
+	"cluster.info.", "cluster.max_voting_config_exclusions", "cluster.indices.",
+	"cluster.persistent_tasks.", "cluster.auto_shrink_voting_configuration",
+	"indices.recovery.", "indices.breaker.", "indices.lifecycle.", "indices.memory.",
+	"action.", "search.", "logger.", "xpack.", "ingest.", "script.", "transport.tracer.",
+	"network.breaker.", "snapshot.", "persistent_tasks.", "http.max_warning_header",
+};
+static const char *const static_keys[] = {
+	"indices.query.bool.max_clause_count", "node.", "path.", "network.host", "http.port",
+	"transport.port", "discovery.seed_hosts", "discovery.zen.ping.unicast.hosts",
+	"cluster.name", "cluster.initial_master_nodes", "bootstrap.",
+};
+
+static bool known_prefix(const char *key, const char *const *list, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!strncmp(key, list[i], strlen(list[i])))
+			return true;
+	}
+	return false;
+}
+
+/* Apply one scope's update; false with a reply on a refused key. */
+static bool update_scope(struct es_cluster *cl, struct call *c, const char *scope, json_t *target,
+			 json_t *flat, json_t *changed)
+{
+	const char *k;
+	json_t *v;
+	bool zen1 = version_major(cluster_version(cl)) < 7;
+	json_object_foreach(flat, k, v) {
+		bool wildcard = strchr(k, '*') != NULL;
+		if (wildcard && !json_is_null(v)) {
+			es_error(c, 400, "illegal_argument_exception",
+				 "%s setting [%s], not recognized", scope, k);
+			return false;
+		}
+		if (!wildcard && known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
+		    !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))) {
+			es_error(c, 400, "illegal_argument_exception",
+				 "%s setting [%s], not dynamically updateable", scope, k);
+			return false;
+		}
+		bool zen_key = !strncmp(k, "discovery.zen.", 14);
+		if (!wildcard && !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)) &&
+		    !(zen1 && zen_key)) {
+			es_error(c, 400, "illegal_argument_exception",
+				 "%s setting [%s], not recognized", scope, k);
+			return false;
+		}
+		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
+			const char *s = json_string_value(v);
+			if (strcmp(s, "all") && strcmp(s, "primaries") && strcmp(s, "new_primaries") &&
+			    strcmp(s, "none")) {
+				es_error(c, 400, "illegal_argument_exception",
+					 "Illegal allocation.enable value [%s]", s);
+				return false;
+			}
+		}
+	}
+	json_object_foreach(flat, k, v) {
+		if (json_is_null(v)) {
+			const char *key;
+			json_t *val;
+			void *tmp;
+			json_object_foreach_safe(target, tmp, key, val) {
+				if (!fnmatch(k, key, 0))
+					json_object_del(target, key);
+			}
+		} else {
+			json_object_set(target, k, v);
+			json_object_set(changed, k, v);
+		}
+	}
+	return true;
+}
+
+static void put_settings(struct es_cluster *cl, struct call *c)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb(c->body, c->body_len, 0, &jerr);
+	if (!json_is_object(body)) {
+		json_decref(body);
+		es_error(c, 400, "parse_exception", "request body is required");
+		return;
+	}
+	json_t *pflat = json_object(), *tflat = json_object();
+	flatten("", json_object_get(body, "persistent"), pflat);
+	flatten("", json_object_get(body, "transient"), tflat);
+	json_object_del(pflat, "");
+	json_object_del(tflat, "");
+	if (json_object_size(pflat) == 0 && json_object_size(tflat) == 0) {
+		json_decref(body);
+		json_decref(pflat);
+		json_decref(tflat);
+		es_error(c, 400, "action_request_validation_exception",
+			 "Validation Failed: 1: no settings to update;");
+		return;
+	}
+	json_t *pnew = json_deep_copy(cl->persistent), *tnew = json_deep_copy(cl->transient);
+	json_t *pchanged = json_object(), *tchanged = json_object();
+	bool ok = update_scope(cl, c, "persistent", pnew, pflat, pchanged) &&
+		  update_scope(cl, c, "transient", tnew, tflat, tchanged);
+	if (ok) {
+		if (json_object_size(tflat) > 0 && version_code(cluster_version(cl)) >= 71600)
+			warn_header(cl, c, "[transient settings removal] Updating cluster settings "
+					   "through transientSettings is deprecated. Use persistent "
+					   "settings instead.");
+		json_decref(cl->persistent);
+		json_decref(cl->transient);
+		cl->persistent = pnew;
+		cl->transient = tnew;
+		pnew = tnew = NULL;
+		bool flat = call_param_bool(c, "flat_settings", false);
+		call_reply_json(c, 200,
+				json_pack("{s:b, s:o, s:o}", "acknowledged", 1, "persistent",
+					  flat ? json_incref(pchanged) : nest(pchanged), "transient",
+					  flat ? json_incref(tchanged) : nest(tchanged)));
+	}
+	json_decref(pnew);
+	json_decref(tnew);
+	json_decref(pchanged);
+	json_decref(tchanged);
+	json_decref(pflat);
+	json_decref(tflat);
+	json_decref(body);
+}
+
+static void get_settings(struct es_cluster *cl, struct call *c)
+{
+	bool flat = call_param_bool(c, "flat_settings", false);
+	json_t *o = json_pack("{s:o, s:o}", "persistent",
+			      flat ? json_deep_copy(cl->persistent) : nest(cl->persistent),
+			      "transient", flat ? json_deep_copy(cl->transient) : nest(cl->transient));
+	if (call_param_bool(c, "include_defaults", false)) {
+		json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable",
+				      "all", "cluster.routing.allocation.node_concurrent_recoveries",
+				      "2", "cluster.max_voting_config_exclusions", "10",
+				      "cluster.name", cl->name);
+		json_object_set_new(o, "defaults", flat ? d : nest(d));
+		if (!flat)
+			json_decref(d);
+	}
+	call_reply_json(c, 200, o);
+}
+
+/* --- cat --------------------------------------------------------------------------- */
+
+struct cat_col {
+	const char *name;
+	const char *aliases; /* comma-separated */
+};
+
+/* Render rows (arrays of strings or nulls) under the columns chosen by h=. */
+static void cat_reply(struct call *c, const struct cat_col *cols, size_t ncols, size_t ndefault,
+		      json_t *rows)
+{
+	int pick[64];
+	size_t npick = 0;
+	const char *h = call_param(c, "h");
+	if (h && *h) {
+		char *copy = xstrdup(h);
+		char *p = copy;
+		while (p && npick < 64) {
+			char *comma = strchr(p, ',');
+			if (comma)
+				*comma = '\0';
+			for (size_t i = 0; i < ncols; i++) {
+				if (!strcmp(cols[i].name, p) || list_matches(cols[i].aliases, p)) {
+					pick[npick++] = (int)i;
+					break;
+				}
+			}
+			p = comma ? comma + 1 : NULL;
+		}
+		free(copy);
+	} else {
+		for (size_t i = 0; i < ndefault; i++)
+			pick[npick++] = (int)i;
+	}
+	const char *format = call_param(c, "format");
+	size_t r;
+	json_t *row;
+	if (format && !strcmp(format, "json")) {
+		json_t *out = json_array();
+		json_array_foreach(rows, r, row) {
+			json_t *o = json_object();
+			for (size_t i = 0; i < npick; i++) {
+				const char *key = h ? NULL : cols[pick[i]].name;
+				/* With h=, keys are as asked (an alias stays an alias). */
+				json_object_set(o, key ? key : cols[pick[i]].name,
+						json_array_get(row, (size_t)pick[i]));
+			}
+			json_array_append_new(out, o);
+		}
+		json_decref(rows);
+		call_reply_json(c, 200, out);
+		return;
+	}
+	bool header = call_param_bool(c, "v", false);
+	size_t width[64] = {0};
+	for (size_t i = 0; i < npick; i++) {
+		if (header)
+			width[i] = strlen(cols[pick[i]].name);
+		json_array_foreach(rows, r, row) {
+			const char *s = json_string_value(json_array_get(row, (size_t)pick[i]));
+			size_t len = s ? strlen(s) : 0;
+			if (len > width[i])
+				width[i] = len;
+		}
+	}
+	char *text = xstrdup("");
+	for (int line = header ? -1 : 0; line < (int)json_array_size(rows); line++) {
+		for (size_t i = 0; i < npick; i++) {
+			const char *s = line < 0 ? cols[pick[i]].name
+						 : json_string_value(json_array_get(json_array_get(rows, (size_t)line), (size_t)pick[i]));
+			if (!s)
+				s = "";
+			char *next = xasprintf("%s%s%-*s", text, i ? " " : "",
+					       i + 1 < npick ? (int)width[i] : 0, s);
+			free(text);
+			text = next;
+		}
+		char *next = xasprintf("%s\n", text);
+		free(text);
+		text = next;
+	}
+	json_decref(rows);
+	call_reply_text(c, 200, "text/plain; charset=UTF-8", text);
+	free(text);
+}
+
+static const char *role_letters(struct es_cluster *cl, const struct es_node *n)
+{
+	bool v8 = version_major(cluster_version(cl)) >= 8;
+	if (n->roles == (ROLE_MASTER | ROLE_DATA | ROLE_INGEST))
+		return v8 ? "cdfhilmrstw" : "dim";
+	if (n->roles == ROLE_MASTER)
+		return "m";
+	if (n->roles == ROLE_DATA)
+		return "d";
+	return "-";
+}
+
+static void cat_nodes(struct es_cluster *cl, struct call *c)
+{
+	static const struct cat_col cols[] = {
+		{"ip", "i"}, {"heap.percent", "hp,heapPercent"}, {"ram.percent", "rp,ramPercent"},
+		{"cpu", ""}, {"load_1m", "l"}, {"load_5m", "l"}, {"load_15m", "l"},
+		{"node.role", "r,role,nodeRole"}, {"master", "m"}, {"name", "n"},
+		{"id", "nodeId"}, {"version", "v"}, {"port", "po"}, {"host", "h"},
+	};
+	bool full = call_param_bool(c, "full_id", false);
+	json_t *rows = json_array();
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (!n->present)
+			continue;
+		char id[32];
+		strlcpy_s(id, n->id, full ? sizeof(id) : 5);
+		json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", n->ip, "23",
+						      "61", "2", "0.15", "0.20", "0.25",
+						      role_letters(cl, n),
+						      cl->master && !strcmp(cl->master, n->name) ? "*" : "-",
+						      n->name, id, n->version, "9300", n->ip));
+	}
+	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
+}
+
+static void cat_shards(struct es_cluster *cl, struct call *c, const char *only)
+{
+	static const struct cat_col cols[] = {
+		{"index", "i,idx"}, {"shard", "s,sh"}, {"prirep", "p,pr,primaryOrReplica"},
+		{"state", "st"}, {"docs", "d,dc"}, {"store", "sto"}, {"ip", ""},
+		{"node", "n"}, {"unassigned.reason", "ur"}, {"id", ""},
+	};
+	json_t *rows = json_array();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				struct es_node *n = node_by_name(cl, cp->node);
+				char shard[16];
+				snprintf(shard, sizeof(shard), "%d", s);
+				char *node = NULL;
+				if (cp->state == COPY_RELOCATING) {
+					struct es_node *t = node_by_name(cl, cp->target);
+					node = xasprintf("%s -> %s %s %s", cp->node, t ? t->ip : "",
+							 t ? t->id : "", cp->target);
+				} else if (cp->node) {
+					node = xstrdup(cp->node);
+				}
+				bool assigned = cp->state != COPY_UNASSIGNED;
+				json_array_append_new(
+					rows, json_pack("[s,s,s,s,o,o,o,o,o,o]", ix->name, shard,
+							cp->primary ? "p" : "r",
+							copy_state_names[cp->state],
+							assigned ? json_string("0") : json_null(),
+							assigned ? json_string("225b") : json_null(),
+							n && assigned ? json_string(n->ip) : json_null(),
+							node ? json_string(node) : json_null(),
+							cp->reason && !assigned ? json_string(cp->reason) : json_null(),
+							n && assigned ? json_string(n->id) : json_null()));
+				free(node);
+			}
+		}
+	}
+	cat_reply(c, cols, ARRAY_SIZE(cols), 8, rows);
+}
+
+static void cat_plugins(struct es_cluster *cl, struct call *c)
+{
+	static const struct cat_col cols[] = {
+		{"name", "n"}, {"component", "c"}, {"version", "v"}, {"id", ""},
+	};
+	json_t *rows = json_array();
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		size_t k;
+		json_t *p;
+		if (!n->present)
+			continue;
+		json_array_foreach(n->plugins, k, p)
+			json_array_append_new(rows, json_pack("[s,O,s,s]", n->name, p, n->version, n->id));
+	}
+	cat_reply(c, cols, ARRAY_SIZE(cols), 3, rows);
+}
+
+static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
+{
+	static const struct cat_col cols[] = {
+		{"health", "h"}, {"status", "s"}, {"index", "i,idx"}, {"uuid", "id"},
+		{"pri", "p,shards.primary"}, {"rep", "r,shards.replica"},
+		{"docs.count", "dc,docsCount"}, {"docs.deleted", "dd"}, {"store.size", "ss"},
+		{"pri.store.size", ""},
+	};
+	json_t *rows = json_array();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		struct health h;
+		compute_health(cl, ix->name, &h);
+		char pri[16], rep[16];
+		snprintf(pri, sizeof(pri), "%d", ix->nshards);
+		snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
+		json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s,s,s]", h.status, "open",
+						      ix->name, ix->uuid, pri, rep, "0", "0", "225b",
+						      "225b"));
+	}
+	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
+}
+
+static void cat_master(struct es_cluster *cl, struct call *c)
+{
+	static const struct cat_col cols[] = {
+		{"id", ""}, {"host", "h"}, {"ip", ""}, {"node", "n"},
+	};
+	json_t *rows = json_array();
+	struct es_node *m = node_by_name(cl, cl->master);
+	if (m)
+		json_array_append_new(rows, json_pack("[s,s,s,s]", m->id, m->ip, m->ip, m->name));
+	cat_reply(c, cols, ARRAY_SIZE(cols), 4, rows);
+}
+
+static void cat_health(struct es_cluster *cl, struct call *c)
+{
+	static const struct cat_col cols[] = {
+		{"epoch", "t,time"}, {"timestamp", "ts,hms,hhmmss"}, {"cluster", "cl"},
+		{"status", "st"}, {"node.total", "nt,nodeTotal"}, {"node.data", "nd,nodeData"},
+		{"shards", "t,sh,shards.total"}, {"pri", "p,shards.primary"},
+		{"relo", "r,shards.relocating"}, {"init", "i,shards.initializing"},
+		{"unassign", "u,shards.unassigned"}, {"pending_tasks", "pt"},
+		{"max_task_wait_time", "mtwt"}, {"active_shards_percent", "asp"},
+	};
+	struct health h;
+	compute_health(cl, NULL, &h);
+	char v[8][32];
+	int64_t now = now_wall_ms();
+	snprintf(v[0], 32, "%lld", (long long)(now / 1000));
+	snprintf(v[1], 32, "%02d:%02d:%02d", (int)(now / 3600000 % 24), (int)(now / 60000 % 60),
+		 (int)(now / 1000 % 60));
+	snprintf(v[2], 32, "%d", h.nodes);
+	snprintf(v[3], 32, "%d", h.data_nodes);
+	snprintf(v[4], 32, "%d", h.active);
+	snprintf(v[5], 32, "%d", h.active_primary);
+	snprintf(v[6], 32, "%.1f%%", h.total ? 100.0 * h.active / h.total : 100.0);
+	char relo[16], init[16], un[16];
+	snprintf(relo, sizeof(relo), "%d", h.relocating);
+	snprintf(init, sizeof(init), "%d", h.initializing);
+	snprintf(un, sizeof(un), "%d", h.unassigned);
+	json_t *rows = json_pack("[[s,s,s,s,s,s,s,s,s,s,s,s,s,s]]", v[0], v[1], cl->name, h.status,
+				 v[2], v[3], v[4], v[5], relo, init, un, "0", "-", v[6]);
+	cat_reply(c, cols, ARRAY_SIZE(cols), 14, rows);
+}
+
+/* --- nodes info, root --------------------------------------------------------------- */
+
+static json_t *roles_json(struct es_cluster *cl, const struct es_node *n)
+{
+	json_t *r = json_array();
+	if (n->roles & ROLE_DATA)
+		json_array_append_new(r, json_string("data"));
+	if (n->roles & ROLE_INGEST)
+		json_array_append_new(r, json_string("ingest"));
+	if (n->roles & ROLE_MASTER)
+		json_array_append_new(r, json_string("master"));
+	return r;
+}
+
+static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter, const char *pod)
+{
+	json_t *nodes = json_object();
+	int total = 0;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (!n->present)
+			continue;
+		if (filter && strcmp(filter, "_all") != 0) {
+			bool hit = list_matches(filter, n->name) || list_matches(filter, n->id) ||
+				   list_matches(filter, n->ip) ||
+				   (!strcmp(filter, "_local") && !strcmp(n->pod, pod)) ||
+				   (!strcmp(filter, "_master") && cl->master && !strcmp(cl->master, n->name));
+			if (!hit)
+				continue;
+		}
+		total++;
+		json_t *plugins = json_array();
+		size_t k;
+		json_t *p;
+		json_array_foreach(n->plugins, k, p) {
+			json_array_append_new(
+				plugins, json_pack("{s:O, s:s, s:s, s:s, s:s, s:[], s:b, s:b}",
+						   "name", p, "version", n->version,
+						   "elasticsearch_version", n->version,
+						   "java_version", "1.8", "description", "plugin",
+						   "extended_plugins", "has_native_controller", 0,
+						   "licensed", 0));
+		}
+		char *transport = xasprintf("%s:9300", n->ip);
+		json_object_set_new(
+			nodes, n->id,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:s}, s:o, s:[], s:{s:s}}",
+				  "name", n->name, "transport_address", transport, "host", n->ip,
+				  "ip", n->ip, "version", n->version, "build_flavor", "default",
+				  "build_type", "docker", "build_hash", "b4c4d8f6", "roles",
+				  roles_json(cl, n), "attributes", "k8s_node_name", n->host,
+				  "plugins", plugins, "modules", "http", "publish_address", transport));
+		free(transport);
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
+				  "successful", total, "failed", 0, "cluster_name", cl->name, "nodes",
+				  nodes));
+}
+
+static void root(struct es_cluster *cl, struct call *c, const char *pod)
+{
+	struct es_node *n = node_by_pod(cl, pod);
+	const char *version = n ? n->version : cluster_version(cl);
+	int major = version_major(version);
+	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "number", version, "build_flavor",
+			      "default", "build_type", "docker", "build_hash",
+			      "b4c4d8f6e1e5c7f5b6bf2e9e0c3f1e1d2f9b0f2a", "build_snapshot", 0,
+			      "lucene_version", major >= 8 ? "9.12.0" : "8.11.1");
+	json_object_set_new(v, "build_date", json_string("2024-01-01T00:00:00.000000000Z"));
+	json_object_set_new(v, "minimum_wire_compatibility_version",
+			    json_string(major >= 8 ? "7.17.0" : "6.8.0"));
+	json_object_set_new(v, "minimum_index_compatibility_version",
+			    json_string(major >= 8 ? "7.0.0" : "6.0.0-beta1"));
+	if (major < 5) {
+		json_object_del(v, "build_flavor");
+		json_object_del(v, "build_type");
+		json_object_del(v, "build_date");
+		json_object_del(v, "minimum_wire_compatibility_version");
+		json_object_del(v, "minimum_index_compatibility_version");
+	}
+	json_t *o = json_pack("{s:s, s:s}", "name", n ? n->name : pod, "cluster_name", cl->name);
+	if (major >= 5)
+		json_object_set_new(o, "cluster_uuid",
+				    json_string(master_present(cl) && cl->uuid ? cl->uuid : "_na_"));
+	json_object_set_new(o, "version", v);
+	json_object_set_new(o, "tagline", json_string("You Know, for Search"));
+	call_reply_json(c, 200, o);
+}
+
+/* --- flush, indices ------------------------------------------------------------------ */
+
+static void flush(struct es_cluster *cl, struct call *c, const char *only, bool synced)
+{
+	int total = 0, ok = 0;
+	json_t *per = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		int it = 0, iok = 0;
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				it++;
+				if (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING)
+					iok++;
+			}
+		}
+		total += it;
+		ok += iok;
+		json_object_set_new(per, ix->name, json_pack("{s:i, s:i, s:i}", "total", it,
+							    "successful", iok, "failed", 0));
+	}
+	if (only && !strchr(only, '*') && !strchr(only, ',') && strcmp(only, "_all") &&
+	    !index_find(cl, only)) {
+		json_decref(per);
+		index_not_found(c, only);
+		return;
+	}
+	json_t *o = json_pack("{s:{s:i, s:i, s:i}}", "_shards", "total", total, "successful", ok,
+			      "failed", 0);
+	if (synced) {
+		if (version_code(cluster_version(cl)) >= 70600)
+			warn_header(cl, c, "Synced flush is deprecated and will be removed in 8.0. "
+					   "Use flush at _/flush or /{index}/_flush instead.");
+		json_object_update(o, per);
+	}
+	json_decref(per);
+	/* A synced flush with copies missing answers 409 (partly failed). */
+	call_reply_json(c, synced && ok < total ? 409 : 200, o);
+}
+
+static bool valid_index_name(const char *name)
+{
+	if (!*name || name[0] == '_' || name[0] == '-' || name[0] == '+' || strlen(name) > 255)
+		return false;
+	for (const char *p = name; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || strchr("\\/*?\"<>| ,#:", *p))
+			return false;
+	}
+	return strcmp(name, ".") && strcmp(name, "..");
+}
+
+static void create_index(struct es_cluster *cl, struct call *c, const char *pod, const char *name)
+{
+	if (!valid_index_name(name)) {
+		es_error(c, 400, "invalid_index_name_exception",
+			 "Invalid index name [%s], must be lowercase and must not start with '_', "
+			 "'-' or '+'", name);
+		return;
+	}
+	struct es_index *have = index_find(cl, name);
+	if (have) {
+		es_error(c, 400, "resource_already_exists_exception", "index [%s/%s] already exists",
+			 name, have->uuid);
+		return;
+	}
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
+	if (!json_is_object(body)) {
+		json_decref(body);
+		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		return;
+	}
+	json_t *flat = json_object();
+	flatten("", json_object_get(body, "settings"), flat);
+	json_decref(body);
+	int major = version_major(cluster_version(cl));
+	int shards = major >= 7 ? 1 : 5, replicas = 1;
+	const char *v;
+	if ((v = str(flat, "number_of_shards")) || (v = str(flat, "index.number_of_shards")))
+		if (!parse_int(v, 1, 1024, &shards))
+			shards = -1;
+	if ((v = str(flat, "number_of_replicas")) || (v = str(flat, "index.number_of_replicas")))
+		if (!parse_int(v, 0, 100, &replicas))
+			replicas = -1;
+	json_decref(flat);
+	if (shards < 1 || replicas < 0) {
+		es_error(c, 400, "illegal_argument_exception",
+			 "Failed to parse value for index.number_of_shards/number_of_replicas");
+		return;
+	}
+	index_create(cl, name, shards, replicas);
+	allocate(cl, now_mono_ms());
+	/* wait_for_active_shards (default 1): the primaries. */
+	struct es_wait *w;
+	park(WAIT_INDEX_ACTIVE, cl, c, pod, c->path, param_ms(c, "timeout", 30000));
+	w = waits;
+	w->index = xstrdup(name);
+}
+
+static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
+{
+	bool any = false;
+	for (size_t i = 0; i < cl->nindices;) {
+		if (list_matches(name, cl->indices[i]->name)) {
+			disk_drop_index(cl, cl->indices[i]->name);
+			index_free(cl->indices[i]);
+			memmove(&cl->indices[i], &cl->indices[i + 1],
+				(cl->nindices - i - 1) * sizeof(*cl->indices));
+			cl->nindices--;
+			any = true;
+		} else {
+			i++;
+		}
+	}
+	if (!any && !strchr(name, '*')) {
+		index_not_found(c, name);
+		return;
+	}
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* --- voting exclusions, node shutdown ----------------------------------------------- */
+
+static void voting_add(struct es_cluster *cl, struct call *c, const char *path_name)
+{
+	const char *names = path_name ? path_name : call_param(c, "node_names");
+	const char *ids = path_name ? NULL : call_param(c, "node_ids");
+	if ((names && ids) || (!names && !ids)) {
+		es_error(c, 400, "illegal_argument_exception",
+			 "Please set node identifiers correctly. One and only one of [node_name], "
+			 "[node_names] and [node_ids] has to be set");
+		return;
+	}
+	json_t *add = json_array();
+	char *copy = xstrdup(names ? names : ids);
+	char *p = copy;
+	while (p) {
+		char *comma = strchr(p, ',');
+		if (comma)
+			*comma = '\0';
+		if (*p) {
+			struct es_node *n = names ? node_by_name(cl, p) : node_by_id(cl, p);
+			json_array_append_new(add, json_pack("{s:s, s:s}", "node_id",
+							     n ? n->id : (names ? "_absent_" : p),
+							     "node_name", n ? n->name : (names ? p : "_absent_")));
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	free(copy);
+	size_t have = json_array_size(cl->voting_exclusions);
+	if (have + json_array_size(add) > 10) {
+		es_error(c, 400, "illegal_argument_exception",
+			 "add voting config exclusions request for [%s] would add [%zu] exclusions "
+			 "to the existing [%zu] which would exceed the maximum of [10] set by "
+			 "[cluster.max_voting_config_exclusions]",
+			 names ? names : ids, json_array_size(add), have);
+		json_decref(add);
+		return;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach(add, i, e) {
+		if (!voting_excluded(cl, str(e, "node_name")))
+			json_array_append(cl->voting_exclusions, e);
+	}
+	json_decref(add);
+	if (path_name)
+		warn_header(cl, c, "POST /_cluster/voting_config_exclusions/{node_name} has been "
+				   "deprecated and will be removed in a future version. Please use "
+				   "POST /_cluster/voting_config_exclusions?node_ids=... or POST "
+				   "/_cluster/voting_config_exclusions?node_names=... instead.");
+	elect(cl);
+	call_reply_text(c, 200, NULL, "");
+}
+
+static void voting_clear(struct es_cluster *cl, struct call *c, const char *pod)
+{
+	if (!call_param_bool(c, "wait_for_removal", true) || !voting_excluded_present(cl)) {
+		json_array_clear(cl->voting_exclusions);
+		call_reply_text(c, 200, NULL, "");
+		return;
+	}
+	park(WAIT_VOTING_CLEAR, cl, c, pod, c->path, param_ms(c, "timeout", 30000));
+}
+
+static json_t *shutdown_status(struct es_cluster *cl, const char *id, json_t *sd)
+{
+	const char *type = str(sd, "type");
+	struct es_node *n = node_by_id(cl, id);
+	const char *status = "COMPLETE";
+	const char *explanation = "no shard relocation is necessary for a node restart";
+	int remaining = 0;
+	if (strcasecmp(type, "restart") != 0) {
+		explanation = NULL;
+		remaining = n ? copies_on(cl, n->name) : 0;
+		if (remaining > 0) {
+			bool can_move = false;
+			for (size_t i = 0; i < cl->nnodes; i++) {
+				struct es_node *o = cl->nodes[i];
+				if (o != n && o->present && (o->roles & ROLE_DATA) && !node_filtered(cl, o))
+					can_move = true;
+			}
+			status = can_move ? "IN_PROGRESS" : "STALLED";
+			if (!can_move)
+				explanation = "shard copies cannot move: no other data node can hold them";
+		}
+	}
+	char *upper = xstrdup(type);
+	for (char *p = upper; *p; p++)
+		*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+	json_t *mig = json_pack("{s:s, s:i}", "status", status, "shard_migrations_remaining", remaining);
+	if (explanation)
+		json_object_set_new(mig, "explanation", json_string(explanation));
+	json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:{s:s}, s:{s:s}}", "node_id", id,
+			      "type", upper, "reason", json_object_get(sd, "reason"),
+			      "shutdown_startedmillis", json_object_get(sd, "started"), "status",
+			      status, "shard_migration", mig, "persistent_tasks", "status",
+			      "COMPLETE", "plugins", "status", "COMPLETE");
+	free(upper);
+	return o;
+}
+
+static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
+{
+	if (!strcmp(c->method, "GET")) {
+		json_t *list = json_array();
+		const char *k;
+		json_t *sd;
+		json_object_foreach(cl->shutdowns, k, sd) {
+			if (!id || list_matches(id, k))
+				json_array_append_new(list, shutdown_status(cl, k, sd));
+		}
+		call_reply_json(c, 200, json_pack("{s:o}", "nodes", list));
+		return;
+	}
+	if (!id) {
+		bad_method(c, "GET");
+		return;
+	}
+	if (!strcmp(c->method, "DELETE")) {
+		if (!json_object_get(cl->shutdowns, id)) {
+			es_error(c, 404, "resource_not_found_exception",
+				 "node [%s] is not currently shutting down", id);
+			return;
+		}
+		json_object_del(cl->shutdowns, id);
+		call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+		return;
+	}
+	if (strcmp(c->method, "PUT") != 0) {
+		bad_method(c, "GET,PUT,DELETE");
+		return;
+	}
+	json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
+	const char *type = str(body, "type");
+	const char *reason = str(body, "reason");
+	if (!type || (strcasecmp(type, "restart") && strcasecmp(type, "remove") &&
+		      strcasecmp(type, "replace") && strcasecmp(type, "sigterm"))) {
+		json_decref(body);
+		es_error(c, 400, "action_request_validation_exception",
+			 "Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, SIGTERM];");
+		return;
+	}
+	if (!reason) {
+		json_decref(body);
+		es_error(c, 400, "action_request_validation_exception",
+			 "Validation Failed: 1: [reason] is required;");
+		return;
+	}
+	json_object_set_new(cl->shutdowns, id,
+			    json_pack("{s:s, s:s, s:I}", "type", type, "reason", reason, "started",
+				      (json_int_t)now_wall_ms()));
+	json_decref(body);
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* --- routing ----------------------------------------------------------------------- */
+
+static bool is(const char *a, const char *b)
+{
+	return a && !strcmp(a, b);
+}
+
+static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path)
+{
+	char *segs[8] = {0};
+	int n = 0;
+	char *copy = xstrdup(path);
+	char *p = copy;
+	while (*p && n < 8) {
+		while (*p == '/')
+			p++;
+		if (!*p)
+			break;
+		char *end = strchr(p, '/');
+		if (end)
+			*end = '\0';
+		char *dec = evhttp_uridecode(p, 0, NULL);
+		segs[n++] = dec ? dec : xstrdup(p);
+		p = end ? end + 1 : p + strlen(p);
+	}
+	const char *m = c->method;
+	bool get = is(m, "GET") || is(m, "HEAD");
+	const char *version = cluster_version(cl);
+	int vcode = version_code(version);
+	bool needs_master = !(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&
+			    !(n >= 1 && is(segs[0], "_nodes") && !(n >= 2 && is(segs[n - 1], "shutdown")));
+
+	if (needs_master && !master_present(cl)) {
+		int64_t t = param_ms(c, is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health") ? "timeout" : "master_timeout", 30000);
+		int64_t cap = simconf_get()->no_master_wait_ms;
+		park(WAIT_MASTER, cl, c, pod, path, t < cap ? t : cap);
+		goto done;
+	}
+	if (n == 0) {
+		if (get)
+			root(cl, c, pod);
+		else
+			bad_method(c, "HEAD,GET");
+	} else if (is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health") && n <= 3) {
+		if (!get) {
+			bad_method(c, "GET");
+		} else {
+			struct health h;
+			if (n == 3 && !strchr(segs[2], '*') && !strchr(segs[2], ',') && !index_find(cl, segs[2]))
+				index_not_found(c, segs[2]);
+			else if (health_ready(cl, c, n == 3 ? segs[2] : NULL, &h))
+				call_reply_json(c, 200, health_json(cl, &h, false));
+			else
+				park(WAIT_HEALTH, cl, c, pod, path, param_ms(c, "timeout", 30000));
+		}
+	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "settings")) {
+		if (get)
+			get_settings(cl, c);
+		else if (is(m, "PUT"))
+			put_settings(cl, c);
+		else
+			bad_method(c, "GET,PUT");
+	} else if (is(segs[0], "_cluster") && n >= 2 && is(segs[1], "voting_config_exclusions") &&
+		   vcode >= 70000) {
+		if (n == 2 && is(m, "POST") && vcode >= 70800)
+			voting_add(cl, c, NULL);
+		else if (n == 3 && is(m, "POST") && vcode < 80000)
+			voting_add(cl, c, segs[2]);
+		else if (n == 2 && is(m, "DELETE"))
+			voting_clear(cl, c, pod);
+		else if (n == 2)
+			bad_method(c, vcode >= 70800 ? "POST,DELETE" : "DELETE");
+		else
+			no_handler(c);
+	} else if (is(segs[0], "_flush") && n == 1) {
+		if (get || is(m, "POST"))
+			flush(cl, c, NULL, false);
+		else
+			bad_method(c, "GET,POST");
+	} else if (is(segs[0], "_flush") && n == 2 && is(segs[1], "synced") && vcode < 80000) {
+		if (get || is(m, "POST"))
+			flush(cl, c, NULL, true);
+		else
+			bad_method(c, "GET,POST");
+	} else if (n == 2 && is(segs[1], "_flush") && segs[0][0] != '_') {
+		flush(cl, c, segs[0], false);
+	} else if (n == 3 && is(segs[1], "_flush") && is(segs[2], "synced") && vcode < 80000 &&
+		   segs[0][0] != '_') {
+		flush(cl, c, segs[0], true);
+	} else if (is(segs[0], "_cat") && n >= 2) {
+		if (!get)
+			bad_method(c, "GET");
+		else if (is(segs[1], "nodes") && n == 2)
+			cat_nodes(cl, c);
+		else if (is(segs[1], "shards") && n <= 3)
+			cat_shards(cl, c, n == 3 ? segs[2] : NULL);
+		else if (is(segs[1], "plugins") && n == 2)
+			cat_plugins(cl, c);
+		else if (is(segs[1], "indices") && n <= 3)
+			cat_indices(cl, c, n == 3 ? segs[2] : NULL);
+		else if (is(segs[1], "master") && n == 2)
+			cat_master(cl, c);
+		else if (is(segs[1], "health") && n == 2)
+			cat_health(cl, c);
+		else
+			no_handler(c);
+	} else if (is(segs[0], "_nodes") && ((n == 2 && is(segs[1], "shutdown")) ||
+					       (n == 3 && is(segs[2], "shutdown")))) {
+		if (vcode < 71300)
+			no_handler(c);
+		else
+			shutdown_api(cl, c, n == 3 ? segs[1] : NULL);
+	} else if (is(segs[0], "_nodes") && n <= 3) {
+		if (!get) {
+			no_handler(c);
+		} else {
+			/* /_nodes/{node_id} or /_nodes/{metric}: a metric name is not a filter. */
+			static const char *metrics[] = {"settings", "os", "process", "jvm", "thread_pool",
+							"transport", "http", "plugins", "ingest",
+							"indices", "aggregations", "_all"};
+			const char *filter = n >= 2 ? segs[1] : NULL;
+			for (size_t i = 0; filter && n == 2 && i < ARRAY_SIZE(metrics); i++) {
+				if (!strcmp(filter, metrics[i]))
+					filter = NULL;
+			}
+			nodes_info(cl, c, filter, pod);
+		}
+	} else if (n == 1 && segs[0][0] != '_') {
+		if (is(m, "PUT"))
+			create_index(cl, c, pod, segs[0]);
+		else if (is(m, "DELETE"))
+			delete_index(cl, c, segs[0]);
+		else if (get && index_find(cl, segs[0])) {
+			struct es_index *ix = index_find(cl, segs[0]);
+			char sh[16], rep[16];
+			snprintf(sh, sizeof(sh), "%d", ix->nshards);
+			snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
+			call_reply_json(c, 200,
+					json_pack("{s:{s:{}, s:{}, s:{s:{s:s, s:s, s:s, s:s}}}}",
+						  ix->name, "aliases", "mappings", "settings", "index",
+						  "number_of_shards", sh, "number_of_replicas", rep,
+						  "uuid", ix->uuid, "provided_name", ix->name));
+		} else if (get) {
+			index_not_found(c, segs[0]);
+		} else {
+			bad_method(c, "GET,PUT,DELETE,HEAD");
+		}
+	} else {
+		no_handler(c);
+	}
+done:
+	for (int i = 0; i < n; i++)
+		free(segs[i]);
+	free(copy);
+}
+
+void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	if (!cl) {
+		es_tick();
+		cl = cluster_find(ns);
+	}
+	if (!cl) {
+		call_reply_json(c, 503,
+				json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+					  "apiVersion", "v1", "metadata", "status", "Failure",
+					  "message", "no endpoints available", "reason",
+					  "ServiceUnavailable", "code", 503));
+		return;
+	}
+	if (!node_by_pod(cl, pod)) {
+		/* Ready, but not an Elasticsearch node: the proxy cannot connect. */
+		call_reply_json(c, 503,
+				json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+					  "apiVersion", "v1", "metadata", "status", "Failure",
+					  "message", "error trying to reach service: dial tcp: connect: connection refused",
+					  "reason", "ServiceUnavailable", "code", 503));
+		return;
+	}
+	free(c->proxy_path);
+	c->proxy_path = xstrdup(path);
+	dispatch(cl, c, pod, path);
+}
+
+json_t *es_state(void)
+{
+	json_t *out = json_object();
+	for (struct es_cluster *cl = clusters; cl; cl = cl->next) {
+		struct health h;
+		compute_health(cl, NULL, &h);
+		json_t *o = health_json(cl, &h, false);
+		json_object_del(o, "timed_out");
+		json_object_set_new(o, "version", json_string(cluster_version(cl)));
+		json_object_set_new(o, "master", cl->master ? json_string(cl->master) : json_null());
+		json_object_set_new(o, "voting_config", json_deep_copy(cl->voting_config));
+		json_object_set_new(o, "voting_exclusions", json_deep_copy(cl->voting_exclusions));
+		json_t *nodes = json_array();
+		for (size_t i = 0; i < cl->nnodes; i++) {
+			if (cl->nodes[i]->present)
+				json_array_append_new(nodes, json_string(cl->nodes[i]->name));
+		}
+		json_object_set_new(o, "nodes", nodes);
+		json_object_set_new(o, "persistent", json_deep_copy(cl->persistent));
+		json_object_set_new(o, "transient", json_deep_copy(cl->transient));
+		json_object_set_new(out, cl->ns, o);
+	}
+	return out;
+}
+
+void es_init(struct event_base *base)
+{
+	clusters = NULL;
+	waits = NULL;
+}
+
+void es_free(void)
+{
+	while (waits) {
+		struct es_wait *w = waits;
+		waits = w->next;
+		call_free(w->c);
+		wait_free(w);
+	}
+	while (clusters) {
+		struct es_cluster *cl = clusters;
+		clusters = cl->next;
+		cluster_free(cl);
+	}
+}

@@ -1,0 +1,25 @@
+/*
+ * The Elasticsearch clusters: one per namespace, made of the namespace's
+ * ready Elasticsearch pods, reached through the API server's service
+ * proxy.  Shards are allocated over the data nodes and move in time.
+ */
+#ifndef SIM_ES_H
+#define SIM_ES_H
+
+#include <jansson.h>
+
+struct event_base;
+struct call;
+
+void es_init(struct event_base *base);
+void es_free(void);
+/* Move the clusters on: membership from pods, allocation, waits. */
+void es_tick(void);
+/* Answer an Elasticsearch request that arrived through the proxy of the
+ * Service svc in ns, on the node that runs in pod (the chosen endpoint).
+ * path starts with '/'. */
+void es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+/* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
+json_t *es_state(void);
+
+#endif

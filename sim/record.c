@@ -1,0 +1,84 @@
+#include "sim/record.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "sim/store.h"
+
+static json_t *requests, *deletions, *lost;
+
+void record_init(void)
+{
+	requests = json_array();
+	deletions = json_array();
+	lost = json_array();
+}
+
+void record_free(void)
+{
+	json_decref(requests);
+	json_decref(deletions);
+	json_decref(lost);
+	requests = deletions = lost = NULL;
+}
+
+void record_clear(void)
+{
+	json_array_clear(requests);
+	json_array_clear(deletions);
+	json_array_clear(lost);
+}
+
+static json_t *stamp(json_t *o)
+{
+	char ts[32];
+	int64_t ms = now_wall_ms();
+	store_timestamp(ts, sizeof(ts), ms);
+	json_object_set_new(o, "time", json_string(ts));
+	json_object_set_new(o, "time_ms", json_integer(ms));
+	return o;
+}
+
+void record_request(const char *method, const char *path, const char *query)
+{
+	json_t *o = json_pack("{s:s, s:s}", "verb", method, "path", path);
+	if (query)
+		json_object_set_new(o, "query", json_string(query));
+	json_array_append_new(requests, stamp(o));
+}
+
+void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
+{
+	json_array_append_new(deletions, stamp(json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns,
+							  "name", name, "uid", uid ? uid : "",
+							  "by", by)));
+}
+
+void record_lost_shard(const char *ns, const char *index, int shard, const char *node)
+{
+	json_array_append_new(lost, stamp(json_pack("{s:s, s:s, s:i, s:s, s:b}", "cluster", ns,
+						    "index", index, "shard", shard, "node",
+						    node, "recovered", 0)));
+}
+
+void record_shard_recovered(const char *ns, const char *index, int shard, const char *node)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach(lost, i, e) {
+		if (!strcmp(json_string_value(json_object_get(e, "cluster")), ns) &&
+		    !strcmp(json_string_value(json_object_get(e, "index")), index) &&
+		    json_integer_value(json_object_get(e, "shard")) == shard &&
+		    !json_is_true(json_object_get(e, "recovered"))) {
+			json_object_set_new(e, "recovered", json_true());
+			json_object_set_new(e, "recovered_on", json_string(node));
+		}
+	}
+}
+
+json_t *record_json(void)
+{
+	return json_pack("{s:O, s:O, s:O}", "requests", requests, "pod_deletions", deletions,
+			 "lost_shards", lost);
+}

@@ -1,0 +1,25 @@
+/*
+ * What tests want to prove afterwards: every mutating request received,
+ * every pod deletion, every lost shard.  Served at GET /_sim/state with
+ * each cluster's current health.
+ */
+#ifndef SIM_RECORD_H
+#define SIM_RECORD_H
+
+#include <jansson.h>
+
+void record_init(void);
+void record_free(void);
+void record_clear(void);
+
+void record_request(const char *method, const char *path, const char *query);
+/* by: "api", "statefulset", "deployment", "namespace", "garbage-collector" */
+void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
+void record_lost_shard(const char *ns, const char *index, int shard, const char *node);
+/* A lost primary came back from a node's disk. */
+void record_shard_recovered(const char *ns, const char *index, int shard, const char *node);
+
+/* {"requests": [...], "pod_deletions": [...], "lost_shards": [...]}; new reference. */
+json_t *record_json(void);
+
+#endif

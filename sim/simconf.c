@@ -1,0 +1,249 @@
+#include "sim/simconf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim/yamljson.h"
+
+static struct simconf conf;
+
+const struct simconf *simconf_get(void)
+{
+	return &conf;
+}
+
+static bool parse_number(const char *s, double *num, const char **suffix)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	*num = strtod(s, &end);
+	if (end == s || *num < 0 || isnan(*num) || isinf(*num))
+		return false;
+	*suffix = end;
+	return true;
+}
+
+bool simconf_quantity_milli(const char *s, int64_t *out)
+{
+	double v;
+	const char *suf;
+	if (!parse_number(s, &v, &suf))
+		return false;
+	if (!strcmp(suf, "m"))
+		*out = (int64_t)llround(v);
+	else if (!*suf)
+		*out = (int64_t)llround(v * 1000);
+	else
+		return false;
+	return true;
+}
+
+bool simconf_quantity(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {
+		{"", 1},
+		{"k", 1e3},
+		{"M", 1e6},
+		{"G", 1e9},
+		{"T", 1e12},
+		{"Ki", 1024.0},
+		{"Mi", 1024.0 * 1024},
+		{"Gi", 1024.0 * 1024 * 1024},
+		{"Ti", 1024.0 * 1024 * 1024 * 1024},
+		{"m", 1e-3},
+	};
+	double v;
+	const char *suf;
+	if (!parse_number(s, &v, &suf))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (!strcmp(suf, units[i].suffix)) {
+			*out = (int64_t)llround(v * units[i].mult);
+			return true;
+		}
+	}
+	return false;
+}
+
+static bool get_int(json_t *obj, const char *key, int min, int max, int *out, char **err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		*err = xasprintf("%s: an integer from %d to %d is expected", key, min, max);
+		return false;
+	}
+	*out = (int)json_integer_value(v);
+	return true;
+}
+
+static bool get_str(json_t *obj, const char *key, char **out, char **err)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v)
+		return true;
+	if (!json_is_string(v)) {
+		*err = xasprintf("%s: a string is expected", key);
+		return false;
+	}
+	free(*out);
+	*out = xstrdup(json_string_value(v));
+	return true;
+}
+
+/* A quantity may be written as a YAML number or a string. */
+static bool get_quantity(json_t *obj, const char *key, bool milli, int64_t *out, char **err)
+{
+	json_t *v = json_object_get(obj, key);
+	char buf[64];
+	const char *s;
+	bool ok;
+	if (!v)
+		return true;
+	if (json_is_integer(v)) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
+		s = buf;
+	} else if (json_is_real(v)) {
+		snprintf(buf, sizeof(buf), "%g", json_real_value(v));
+		s = buf;
+	} else {
+		s = json_string_value(v);
+	}
+	ok = s && (milli ? simconf_quantity_milli(s, out) : simconf_quantity(s, out));
+	if (!ok)
+		*err = xasprintf("%s: not a quantity", key);
+	return ok;
+}
+
+static void set_defaults(void)
+{
+	conf.log_level = xstrdup("info");
+	conf.tick_ms = 50;
+	conf.node_count = 3;
+	conf.hostname_prefix = xstrdup("node");
+	conf.rack_label = xstrdup("topology.kubernetes.io/zone");
+	conf.racks = NULL;
+	conf.nracks = 0;
+	conf.node_cpu_milli = 8000;
+	conf.node_memory = 32LL * 1024 * 1024 * 1024;
+	conf.node_pods = 110;
+	conf.pod_ready_delay_ms = 1000;
+	conf.pod_terminate_ms = 0;
+	conf.relocation_ms = 2000;
+	conf.recovery_ms = 500;
+	conf.node_left_delay_ms = 60000;
+	conf.no_master_wait_ms = 30000;
+	conf.indices = json_array();
+	conf.faults = NULL;
+}
+
+static bool load(json_t *root, char **err)
+{
+	json_t *sec;
+	if (!json_is_object(root)) {
+		*err = xstrdup("the configuration must be a mapping");
+		return false;
+	}
+	if (!get_int(root, "tick_ms", 1, 10000, &conf.tick_ms, err))
+		return false;
+	if ((sec = json_object_get(root, "log")) && !get_str(sec, "level", &conf.log_level, err))
+		return false;
+	if ((sec = json_object_get(root, "nodes"))) {
+		if (!get_int(sec, "count", 0, 10000, &conf.node_count, err) ||
+		    !get_str(sec, "hostname_prefix", &conf.hostname_prefix, err) ||
+		    !get_str(sec, "rack_label", &conf.rack_label, err) ||
+		    !get_quantity(sec, "cpu", true, &conf.node_cpu_milli, err) ||
+		    !get_quantity(sec, "memory", false, &conf.node_memory, err) ||
+		    !get_int(sec, "pods", 1, 100000, &conf.node_pods, err))
+			return false;
+		json_t *racks = json_object_get(sec, "racks");
+		size_t i;
+		json_t *r;
+		if (racks && !json_is_array(racks)) {
+			*err = xstrdup("nodes.racks: a list is expected");
+			return false;
+		}
+		json_array_foreach(racks, i, r) {
+			if (!json_is_string(r)) {
+				*err = xstrdup("nodes.racks: strings are expected");
+				return false;
+			}
+			conf.racks = xrealloc(conf.racks, (size_t)(conf.nracks + 1) * sizeof(char *));
+			conf.racks[conf.nracks++] = xstrdup(json_string_value(r));
+		}
+	}
+	if ((sec = json_object_get(root, "pods"))) {
+		if (!get_int(sec, "ready_delay_ms", 0, 3600000, &conf.pod_ready_delay_ms, err) ||
+		    !get_int(sec, "terminate_ms", 0, 3600000, &conf.pod_terminate_ms, err))
+			return false;
+	}
+	if ((sec = json_object_get(root, "elasticsearch"))) {
+		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
+		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
+		    !get_int(sec, "node_left_delay_ms", 0, 86400000, &conf.node_left_delay_ms, err) ||
+		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err))
+			return false;
+		json_t *ix = json_object_get(sec, "indices");
+		if (ix) {
+			if (!json_is_array(ix)) {
+				*err = xstrdup("elasticsearch.indices: a list is expected");
+				return false;
+			}
+			json_decref(conf.indices);
+			conf.indices = json_incref(ix);
+		}
+	}
+	if ((sec = json_object_get(root, "faults"))) {
+		if (!json_is_array(sec)) {
+			*err = xstrdup("faults: a list is expected");
+			return false;
+		}
+		conf.faults = json_incref(sec);
+	}
+	return true;
+}
+
+bool simconf_load(const char *path, char **err)
+{
+	json_t *root;
+	bool ok;
+
+	*err = NULL;
+	set_defaults();
+	if (!path)
+		return true;
+	root = yamljson_load_file(path, err);
+	if (!root)
+		return false;
+	if (json_is_null(root)) {
+		json_decref(root);
+		return true;
+	}
+	ok = load(root, err);
+	if (!ok) {
+		char *e = xasprintf("%s: %s", path, *err);
+		free(*err);
+		*err = e;
+	}
+	json_decref(root);
+	return ok;
+}
+
+void simconf_free(void)
+{
+	free(conf.log_level);
+	free(conf.hostname_prefix);
+	free(conf.rack_label);
+	for (int i = 0; i < conf.nracks; i++)
+		free(conf.racks[i]);
+	free(conf.racks);
+	json_decref(conf.indices);
+	json_decref(conf.faults);
+	memset(&conf, 0, sizeof(conf));
+}

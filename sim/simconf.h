@@ -1,0 +1,66 @@
+/*
+ * The simulator's configuration (--config sim.yaml).  Every key is
+ * optional:
+ *
+ *   log: {level: info}
+ *   tick_ms: 50                    # how often controllers and shards move
+ *   nodes:
+ *     count: 3
+ *     hostname_prefix: node        # node-0, node-1, ...
+ *     rack_label: topology.kubernetes.io/zone
+ *     racks: [rack-a, rack-b]      # node i is in racks[i % len]
+ *     cpu: "8"                     # allocatable per node
+ *     memory: 32Gi
+ *     pods: 110
+ *   pods:
+ *     ready_delay_ms: 1000         # scheduled to Ready
+ *     terminate_ms: 0              # deleted to gone (grace period)
+ *   elasticsearch:
+ *     relocation_ms: 2000          # one shard copy moving between nodes
+ *     recovery_ms: 500             # a copy initialising
+ *     node_left_delay_ms: 60000    # index.unassigned.node_left.delayed_timeout
+ *     no_master_wait_ms: 30000     # cap on waiting for a master that is not there
+ *     indices:                     # created in every cluster once it forms
+ *       - {name: logs, shards: 2, replicas: 1}
+ *   faults: [...]                  # as POST /_sim/faults takes them
+ */
+#ifndef SIM_SIMCONF_H
+#define SIM_SIMCONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "common/util.h"
+
+struct simconf {
+	char *log_level;
+	int tick_ms;
+	int node_count;
+	char *hostname_prefix;
+	char *rack_label;
+	char **racks;
+	int nracks;
+	int64_t node_cpu_milli;
+	int64_t node_memory;
+	int node_pods;
+	int pod_ready_delay_ms;
+	int pod_terminate_ms;
+	int relocation_ms;
+	int recovery_ms;
+	int node_left_delay_ms;
+	int no_master_wait_ms;
+	json_t *indices; /* array of {name, shards, replicas} */
+	json_t *faults;  /* array, or NULL */
+};
+
+/* Defaults, then the file if path is not NULL.  On failure *err is set. */
+bool simconf_load(const char *path, char **err) MUST_CHECK;
+const struct simconf *simconf_get(void);
+void simconf_free(void);
+
+/* Kubernetes quantities: "500m", "2" (milli-units) and "2Gi", "1G", "512" (units). */
+bool simconf_quantity_milli(const char *s, int64_t *out) MUST_CHECK;
+bool simconf_quantity(const char *s, int64_t *out) MUST_CHECK;
+
+#endif

@@ -1,0 +1,264 @@
+#include "sim/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/util.h"
+
+static const struct store_kind kinds[] = {
+	{"namespaces", "namespace", "Namespace", "", "v1", false, false, false, false, STORE_NAME_LABEL, "ns"},
+	{"nodes", "node", "Node", "", "v1", false, false, false, true, STORE_NAME_SUBDOMAIN, "no"},
+	{"configmaps", "configmap", "ConfigMap", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "cm"},
+	{"services", "service", "Service", "", "v1", true, false, false, false, STORE_NAME_DNS1035, "svc"},
+	{"pods", "pod", "Pod", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "po"},
+	{"resourcequotas", "resourcequota", "ResourceQuota", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "quota"},
+	{"statefulsets", "statefulset", "StatefulSet", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "sts"},
+	{"deployments", "deployment", "Deployment", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "deploy"},
+	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true, true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},
+};
+
+static struct store_obj *head, *tail;
+static struct store_obj *graveyard;
+static int64_t resource_version = 1000;
+static store_change_fn change_fn;
+static void *change_arg;
+
+void store_init(void)
+{
+	head = tail = graveyard = NULL;
+}
+
+static void obj_free(struct store_obj *o)
+{
+	free(o->ns);
+	free(o->name);
+	json_decref(o->body);
+	json_decref(o->applied);
+	free(o);
+}
+
+void store_free(void)
+{
+	store_reap();
+	while (head) {
+		struct store_obj *next = head->next;
+		obj_free(head);
+		head = next;
+	}
+	tail = NULL;
+}
+
+void store_set_change_cb(store_change_fn fn, void *arg)
+{
+	change_fn = fn;
+	change_arg = arg;
+}
+
+static void changed(void)
+{
+	if (change_fn)
+		change_fn(change_arg);
+}
+
+const struct store_kind *store_kind_find(const char *group, const char *version,
+					 const char *plural)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (!strcmp(kinds[i].group, group) && !strcmp(kinds[i].version, version) &&
+		    !strcmp(kinds[i].plural, plural))
+			return &kinds[i];
+	}
+	return NULL;
+}
+
+const struct store_kind *store_kind_by_plural(const char *plural)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+		if (!strcmp(kinds[i].plural, plural))
+			return &kinds[i];
+	}
+	return NULL;
+}
+
+const struct store_kind *store_kind_at(size_t i)
+{
+	return i < ARRAY_SIZE(kinds) ? &kinds[i] : NULL;
+}
+
+const char *store_api_version(const struct store_kind *k)
+{
+	if (!strcmp(k->group, "apps"))
+		return "apps/v1";
+	if (!strcmp(k->group, "policy"))
+		return "policy/v1";
+	return "v1";
+}
+
+const char *store_qualified(const struct store_kind *k)
+{
+	if (!strcmp(k->group, "apps")) {
+		if (!strcmp(k->plural, "statefulsets"))
+			return "statefulsets.apps";
+		return "deployments.apps";
+	}
+	if (!strcmp(k->group, "policy"))
+		return "poddisruptionbudgets.policy";
+	return k->plural;
+}
+
+struct store_obj *store_get(const struct store_kind *k, const char *ns, const char *name)
+{
+	if (!k->namespaced)
+		ns = "";
+	for (struct store_obj *o = head; o; o = o->next) {
+		if (o->kind == k && !strcmp(o->name, name) && !strcmp(o->ns, ns))
+			return o;
+	}
+	return NULL;
+}
+
+struct store_obj **store_list(const struct store_kind *k, const char *ns, size_t *n)
+{
+	size_t count = 0, i = 0;
+	for (struct store_obj *o = head; o; o = o->next) {
+		if (o->kind == k && (!ns || !strcmp(o->ns, ns)))
+			count++;
+	}
+	struct store_obj **arr = xcalloc(count + 1, sizeof(*arr));
+	for (struct store_obj *o = head; o; o = o->next) {
+		if (o->kind == k && (!ns || !strcmp(o->ns, ns)))
+			arr[i++] = o;
+	}
+	*n = count;
+	return arr;
+}
+
+int64_t store_resource_version(void)
+{
+	return resource_version;
+}
+
+void store_timestamp(char *buf, size_t len, int64_t wall_ms)
+{
+	time_t t = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void store_uuid(char *buf)
+{
+	char hex[33];
+	rand_hex(hex, 16);
+	hex[12] = '4';
+	hex[16] = "89ab"[hex[16] % 4];
+	snprintf(buf, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}
+
+static void set_rv(json_t *meta)
+{
+	char rv[32];
+	snprintf(rv, sizeof(rv), "%lld", (long long)++resource_version);
+	json_object_set_new(meta, "resourceVersion", json_string(rv));
+}
+
+static json_t *meta_of(json_t *body)
+{
+	json_t *meta = json_object_get(body, "metadata");
+	if (!json_is_object(meta)) {
+		meta = json_object();
+		json_object_set_new(body, "metadata", meta);
+	}
+	return meta;
+}
+
+struct store_obj *store_create(const struct store_kind *k, const char *ns, json_t *body)
+{
+	struct store_obj *o = xcalloc(1, sizeof(*o));
+	json_t *meta = meta_of(body);
+	char uid[37], ts[32];
+
+	o->kind = k;
+	o->ns = xstrdup(k->namespaced ? ns : "");
+	o->name = xstrdup(json_string_value(json_object_get(meta, "name")));
+	o->body = json_incref(body);
+	o->applied = json_object();
+	json_object_set_new(body, "kind", json_string(k->kind));
+	json_object_set_new(body, "apiVersion", json_string(store_api_version(k)));
+	if (k->namespaced)
+		json_object_set_new(meta, "namespace", json_string(ns));
+	else
+		json_object_del(meta, "namespace");
+	store_uuid(uid);
+	json_object_set_new(meta, "uid", json_string(uid));
+	store_timestamp(ts, sizeof(ts), now_wall_ms());
+	json_object_set_new(meta, "creationTimestamp", json_string(ts));
+	if (k->generation)
+		json_object_set_new(meta, "generation", json_integer(1));
+	else
+		json_object_del(meta, "generation");
+	set_rv(meta);
+	if (tail)
+		tail->next = o;
+	else
+		head = o;
+	tail = o;
+	changed();
+	return o;
+}
+
+void store_update(struct store_obj *o, json_t *body)
+{
+	json_t *old = o->body;
+	json_t *meta = meta_of(body);
+	json_t *oldmeta = meta_of(old);
+
+	json_object_set_new(body, "kind", json_string(o->kind->kind));
+	json_object_set_new(body, "apiVersion", json_string(store_api_version(o->kind)));
+	json_object_set(meta, "name", json_object_get(oldmeta, "name"));
+	if (o->kind->namespaced)
+		json_object_set(meta, "namespace", json_object_get(oldmeta, "namespace"));
+	json_object_set(meta, "uid", json_object_get(oldmeta, "uid"));
+	json_object_set(meta, "creationTimestamp", json_object_get(oldmeta, "creationTimestamp"));
+	if (o->kind->generation) {
+		json_int_t gen = json_integer_value(json_object_get(oldmeta, "generation"));
+		if (!json_equal(json_object_get(old, "spec"), json_object_get(body, "spec")))
+			gen++;
+		json_object_set_new(meta, "generation", json_integer(gen));
+	}
+	set_rv(meta);
+	o->body = body;
+	json_decref(old);
+	changed();
+}
+
+void store_delete(struct store_obj *o)
+{
+	struct store_obj *prev = NULL;
+	for (struct store_obj *p = head; p; prev = p, p = p->next) {
+		if (p != o)
+			continue;
+		if (prev)
+			prev->next = p->next;
+		else
+			head = p->next;
+		if (tail == p)
+			tail = prev;
+		break;
+	}
+	resource_version++;
+	o->gone = true;
+	o->next = graveyard;
+	graveyard = o;
+	changed();
+}
+
+void store_reap(void)
+{
+	while (graveyard) {
+		struct store_obj *next = graveyard->next;
+		obj_free(graveyard);
+		graveyard = next;
+	}
+}
