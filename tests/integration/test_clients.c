@@ -1,0 +1,471 @@
+/*
+ * The Kubernetes and Elasticsearch clients against esaas-sim, reached
+ * through the kubeconfig it writes, exactly as esaasd would reach a real
+ * cluster.  Everything runs on one event loop; waiting is for a condition.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <event2/event.h>
+
+#include "common/httpc.h"
+#include "common/util.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+#include "tests/integration/harness.h"
+
+static struct {
+	char dir[128];
+	char kubeconfig[256];
+	pid_t pid;
+	struct event_base *base;
+	struct httpc *http;
+	struct kube *kube;
+	struct kube_conn conn;
+} t;
+
+static const char SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+static int setup(void **state)
+{
+	snprintf(t.dir, sizeof(t.dir), "/tmp/esaas-clients.XXXXXX");
+	if (!mkdtemp(t.dir))
+		return -1;
+	char config[256], log[256], bin[512];
+	snprintf(config, sizeof(config), "%s/sim.yaml", t.dir);
+	snprintf(log, sizeof(log), "%s/sim.log", t.dir);
+	snprintf(t.kubeconfig, sizeof(t.kubeconfig), "%s/kubeconfig", t.dir);
+	snprintf(bin, sizeof(bin), "%s/esaas-sim", harness_builddir());
+	FILE *f = fopen(config, "w");
+	if (!f)
+		return -1;
+	fputs(SIM_CONFIG, f);
+	fclose(f);
+	t.pid = fork();
+	if (t.pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", t.kubeconfig, "--config",
+		      config, (char *)NULL);
+		_exit(127);
+	}
+	/* The kubeconfig appears (atomically) once the simulator listens. */
+	int64_t deadline = harness_now_ms() + 10000;
+	struct stat st;
+	while (stat(t.kubeconfig, &st) != 0) {
+		if (harness_now_ms() > deadline || waitpid(t.pid, NULL, WNOHANG) == t.pid) {
+			fprintf(stderr, "esaas-sim did not start; see %s\n", log);
+			return -1;
+		}
+		msleep(5);
+	}
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = t.kubeconfig};
+	char err[512];
+	if (!kube_conn_load(&o, &t.conn, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	t.base = event_base_new();
+	t.http = httpc_new(t.base);
+	t.kube = kube_new(t.http, &t.conn);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	kube_free(t.kube);
+	httpc_free(t.http);
+	event_base_free(t.base);
+	kube_conn_free(&t.conn);
+	int status = 0;
+	kill(t.pid, SIGTERM);
+	waitpid(t.pid, &status, 0);
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t.dir);
+	if (system(cmd) != 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* --- one call at a time, on the loop ----------------------------------------------- */
+
+struct answer {
+	bool done;
+	long status;
+	enum httpc_class klass;
+	json_t *body;
+	char *message;
+	char *reason;
+	int64_t retry_after_ms;
+};
+
+static void answer_clear(struct answer *a)
+{
+	json_decref(a->body);
+	free(a->message);
+	free(a->reason);
+	memset(a, 0, sizeof(*a));
+}
+
+static void kube_answer_cb(void *arg, const struct kube_result *r)
+{
+	struct answer *a = arg;
+	a->done = true;
+	a->status = r->status;
+	a->klass = r->klass;
+	a->body = json_incref(r->body);
+	a->message = r->message ? xstrdup(r->message) : NULL;
+	a->reason = xstrdup(r->reason ? r->reason : "");
+	a->retry_after_ms = r->retry_after_ms;
+}
+
+static void es_answer_cb(void *arg, const struct es_result *r)
+{
+	struct answer *a = arg;
+	a->done = true;
+	a->status = r->status;
+	a->klass = r->klass;
+	a->body = json_incref(r->body);
+	a->message = r->message ? xstrdup(r->message) : NULL;
+	a->retry_after_ms = r->retry_after_ms;
+}
+
+static void wait_answer(struct answer *a)
+{
+	int64_t deadline = harness_now_ms() + 20000;
+	while (!a->done && harness_now_ms() < deadline)
+		event_base_loop(t.base, EVLOOP_ONCE);
+	assert_true(a->done);
+}
+
+static void sim_call(const char *method, const char *path, const char *body, struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	kube_request(t.kube, method, path, body ? "application/json" : NULL, body, kube_answer_cb, a);
+	wait_answer(a);
+}
+
+/* --- Kubernetes ------------------------------------------------------------------------ */
+
+static json_t *configmap(const char *ns, const char *name, const char *value)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
+			 "ConfigMap", "metadata", "name", name, "namespace", ns, "labels", "app", "t",
+			 "data", "k", value);
+}
+
+static void test_apply_get_list_delete(void **state)
+{
+	struct answer a;
+	json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
+			       "metadata", "name", "t1");
+	memset(&a, 0, sizeof(a));
+	assert_non_null(kube_apply(t.kube, ns, kube_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	json_decref(ns);
+
+	json_t *cm = configmap("t1", "one", "v1");
+	assert_non_null(kube_apply(t.kube, cm, kube_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	const char *uid = json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid"));
+	assert_non_null(uid);
+	char *uid1 = xstrdup(uid);
+	answer_clear(&a);
+
+	/* Applying again updates in place: same uid, the new value. */
+	json_decref(cm);
+	cm = configmap("t1", "one", "v2");
+	assert_non_null(kube_apply(t.kube, cm, kube_answer_cb, &a));
+	wait_answer(&a);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid")),
+			    uid1);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "data"), "k")),
+			    "v2");
+	answer_clear(&a);
+	json_decref(cm);
+
+	char *path = kube_collection_path("v1", "ConfigMap", "t1");
+	kube_list(t.kube, path, "app=t", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_string_equal(json_string_value(json_object_get(a.body, "kind")), "ConfigMapList");
+	assert_int_equal(json_array_size(json_object_get(a.body, "items")), 1);
+	answer_clear(&a);
+	kube_list(t.kube, path, "app!=t", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(json_array_size(json_object_get(a.body, "items")), 0);
+	answer_clear(&a);
+	free(path);
+
+	/* A delete with someone else's uid is refused, with the server's words. */
+	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", NULL, "not-the-uid", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 409);
+	assert_string_equal(a.reason, "Conflict");
+	assert_non_null(strstr(a.message, "Precondition failed"));
+	answer_clear(&a);
+	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", "Background", uid1, kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	free(uid1);
+
+	kube_get(t.kube, "/api/v1/namespaces/t1/configmaps/one", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 404);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_string_equal(a.reason, "NotFound");
+	assert_non_null(strstr(a.message, "not found"));
+	answer_clear(&a);
+}
+
+static void test_object_paths(void **state)
+{
+	json_t *sts = json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "apps/v1", "kind",
+				"StatefulSet", "metadata", "name", "es-data", "namespace", "n");
+	char *p = kube_object_path(sts);
+	assert_string_equal(p, "/apis/apps/v1/namespaces/n/statefulsets/es-data");
+	free(p);
+	json_decref(sts);
+	json_t *odd = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v9", "kind", "Gizmo", "metadata",
+				"name", "x");
+	assert_null(kube_object_path(odd));
+	assert_null(kube_apply(t.kube, odd, kube_answer_cb, NULL));
+	json_decref(odd);
+}
+
+static void test_faults_are_classified(void **state)
+{
+	struct answer a;
+	sim_call("POST", "/_sim/faults",
+		 "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", \"status\": 503},"
+		 " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
+		 " \"retry_after\": 3}]}",
+		 &a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	kube_get(t.kube, "/api/v1/namespaces/faulty/configmaps/x", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 503);
+	assert_int_equal(a.klass, HTTPC_TRANSIENT);
+	answer_clear(&a);
+	kube_get(t.kube, "/api/v1/namespaces/busy/configmaps/x", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 429);
+	assert_int_equal(a.klass, HTTPC_TRANSIENT);
+	assert_int_equal(a.retry_after_ms, 3000);
+	answer_clear(&a);
+	sim_call("DELETE", "/_sim/faults", NULL, &a);
+	answer_clear(&a);
+}
+
+/* --- a rendered cluster, then Elasticsearch through the service proxy -------------------- */
+
+static int count_ready_pods(const char *ns)
+{
+	struct answer a;
+	char *path = kube_collection_path("v1", "Pod", ns);
+	memset(&a, 0, sizeof(a));
+	kube_list(t.kube, path, NULL, kube_answer_cb, &a);
+	wait_answer(&a);
+	free(path);
+	int ready = 0;
+	size_t i;
+	json_t *pod;
+	json_array_foreach(json_object_get(a.body, "items"), i, pod) {
+		size_t k;
+		json_t *c;
+		json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), k, c) {
+			if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") == 0 &&
+			    strcmp(json_string_value(json_object_get(c, "status")), "True") == 0)
+				ready++;
+		}
+	}
+	answer_clear(&a);
+	return ready;
+}
+
+static void tick(int ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_base_loopexit(t.base, &tv);
+	event_base_dispatch(t.base);
+}
+
+static void test_rendered_cluster_and_elasticsearch(void **state)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}, s:{s:i}}", "name", "logs", "version",
+				"7.17.10", "masters", "replicas", 3, "data", "replicas", 3, "clients",
+				"replicas", 1);
+	struct spec spec;
+	struct spec_error serr;
+	assert_true(spec_parse(doc, &spec, &serr));
+	json_decref(doc);
+	struct render_opts ro = {.tenant = "acme", .plugin_repo_url = "http://plugins.invalid"};
+	json_t *objects;
+	char err[256];
+	assert_true(render_cluster(&spec, &ro, &objects, err, sizeof(err)));
+	size_t i;
+	json_t *obj;
+	json_array_foreach(objects, i, obj) {
+		struct answer a = {0};
+		assert_non_null(kube_apply(t.kube, obj, kube_answer_cb, &a));
+		wait_answer(&a);
+		if (a.klass != HTTPC_OK)
+			fail_msg("apply %s: %s", json_string_value(json_object_get(obj, "kind")), a.message);
+		answer_clear(&a);
+	}
+	json_decref(objects);
+	char *ns = render_namespace("acme", "logs");
+	int64_t deadline = harness_now_ms() + 20000;
+	while (count_ready_pods(ns) < 7 && harness_now_ms() < deadline)
+		tick(50);
+	assert_int_equal(count_ready_pods(ns), 7);
+
+	char *svc = render_headless_service(ns);
+	struct es *es = es_new_proxy(t.kube, ns, RENDER_HTTP_SERVICE);
+	struct answer a = {0};
+	es_info(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_non_null(es_known_version(es));
+	assert_int_equal(es_known_version(es)->major, 7);
+	answer_clear(&a);
+
+	es_health(es, "green", "10s", true, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_string_equal(json_string_value(json_object_get(a.body, "status")), "green");
+	answer_clear(&a);
+
+	json_t *settings = json_pack("{s:s}", "cluster.routing.allocation.enable", "primaries");
+	es_put_settings(es, settings, es_answer_cb, &a);
+	json_decref(settings);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	es_get_settings(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "persistent"),
+							      "cluster.routing.allocation.enable")),
+			    "primaries");
+	answer_clear(&a);
+
+	es_cat_nodes(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_true(json_is_array(a.body));
+	assert_int_equal(json_array_size(a.body), 7);
+	answer_clear(&a);
+
+	/* 7.17 still has the synced flush. */
+	es_flush(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+
+	const char *names[] = {"es-master-x"};
+	assert_non_null(es_voting_exclude(es, names, 1, es_answer_cb, &a));
+	wait_answer(&a);
+	answer_clear(&a);
+	assert_non_null(es_voting_clear(es, es_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+
+	/* An Elasticsearch error keeps Elasticsearch's reason. */
+	es_request(es, "DELETE", "/no-such-index", NULL, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 404);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_non_null(strstr(a.message, "no such index"));
+	answer_clear(&a);
+
+	es_free(es);
+	free(svc);
+	free(ns);
+	spec_free(&spec);
+}
+
+/* On 8.x the synced flush is gone: the client sends the plain one. */
+static void test_flush_on_8(void **state)
+{
+	json_t *doc = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}, s:{s:i}}", "name", "eight", "version",
+				"8.17.0", "masters", "replicas", 1, "data", "replicas", 2, "clients",
+				"replicas", 0);
+	struct spec spec;
+	struct spec_error serr;
+	assert_true(spec_parse(doc, &spec, &serr));
+	json_decref(doc);
+	struct render_opts ro = {.tenant = "acme", .plugin_repo_url = "http://plugins.invalid"};
+	json_t *objects;
+	char err[256];
+	assert_true(render_cluster(&spec, &ro, &objects, err, sizeof(err)));
+	size_t i;
+	json_t *obj;
+	json_array_foreach(objects, i, obj) {
+		struct answer a = {0};
+		assert_non_null(kube_apply(t.kube, obj, kube_answer_cb, &a));
+		wait_answer(&a);
+		assert_int_equal(a.klass, HTTPC_OK);
+		answer_clear(&a);
+	}
+	json_decref(objects);
+	char *ns = render_namespace("acme", "eight");
+	int64_t deadline = harness_now_ms() + 20000;
+	while (count_ready_pods(ns) < 3 && harness_now_ms() < deadline)
+		tick(50);
+	struct es *es = es_new_proxy(t.kube, ns, RENDER_HTTP_SERVICE);
+	struct answer a = {0};
+	es_info(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(es_known_version(es)->major, 8);
+	answer_clear(&a);
+	es_flush(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	/* And the simulator refuses the old path as 8.x does. */
+	es_request(es, "POST", "/_flush/synced", NULL, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 400);
+	answer_clear(&a);
+	es_free(es);
+	free(ns);
+	spec_free(&spec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_object_paths),
+		cmocka_unit_test(test_apply_get_list_delete),
+		cmocka_unit_test(test_faults_are_classified),
+		cmocka_unit_test(test_rendered_cluster_and_elasticsearch),
+		cmocka_unit_test(test_flush_on_8),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
