@@ -153,7 +153,8 @@ esaas_unit_tests()
 	local builddir=$1 list
 	if list=$(make -s -C "$builddir" --no-print-directory print-unit-tests 2>/dev/null) &&
 		[ -n "$list" ]; then
-		printf '%s\n' "$list" | tr ' ' '\n' | sed '/^$/d'
+		# Only program paths: a Makefile regenerating itself prints too.
+		printf '%s\n' "$list" | tr ' ' '\n' | grep -E '^tests/unit/test_[A-Za-z0-9_]+$'
 		return 0
 	fi
 	(cd "$builddir" && find tests/unit -maxdepth 1 -type f -name 'test_*' \
