@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
+#include "kube/kubeconfig.h"
 #include "storage/db.h"
 #include "storage/migrate.h"
 #include "workflows/workflows.h"
@@ -48,6 +49,29 @@ static void usage(FILE *f)
 		"Every key can be overridden from the environment: database.url is\n"
 		"ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
 		"Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file.\n");
+}
+
+/*
+ * Where the Kubernetes API is, said once at start-up so that a wrong
+ * kubeconfig shows at once, not at the first job.  The operations that use
+ * it are not all here yet, so a missing one is a warning, not an error.
+ */
+static void report_kubernetes(const struct config *cfg)
+{
+	struct kube_conn_opts o = {
+		.source = cfg->kube_kubeconfig ? KUBE_SOURCE_KUBECONFIG : KUBE_SOURCE_AUTO,
+		.kubeconfig = cfg->kube_kubeconfig,
+		.context = cfg->kube_context,
+	};
+	struct kube_conn conn;
+	char err[512];
+	memset(&conn, 0, sizeof(conn));
+	if (kube_conn_load(&o, &conn, err, sizeof(err)))
+		log_info("kubernetes: %s (context %s, from %s)", conn.server,
+			 conn.context ? conn.context : "-", conn.origin ? conn.origin : "-");
+	else
+		log_warn("kubernetes: %s", err);
+	kube_conn_free(&conn);
 }
 
 static void engine_stopped_cb(void *arg)
@@ -167,6 +191,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 #endif
+	report_kubernetes(&cfg);
 	if (!migrate_with_retry(&cfg))
 		goto out;
 

@@ -74,6 +74,13 @@ static const struct key keys[] = {
 	{"http.max_body_bytes", KEY_INT, FIELD(http_max_body_bytes), 1024, 1073741824, "1048576"},
 	{"http.max_header_bytes", KEY_INT, FIELD(http_max_header_bytes), 1024, 1048576, "16384"},
 	{"http.request_timeout_seconds", KEY_INT, FIELD(http_timeout_s), 1, 3600, "30"},
+
+	{"kubernetes.kubeconfig", KEY_OPT_STRING, FIELD(kube_kubeconfig), 0, 0, NULL},
+	{"kubernetes.context", KEY_OPT_STRING, FIELD(kube_context), 0, 0, NULL},
+	{"kubernetes.image_registry", KEY_OPT_STRING, FIELD(kube_image_registry), 0, 0, NULL},
+	{"kubernetes.plugin_repository", KEY_STRING, FIELD(kube_plugin_repository), 0, 0,
+	 "http://esaas-plugins.esaas-system.svc:8080"},
+	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0, "topology.esaas.io/rack"},
 };
 
 #define NKEYS ARRAY_SIZE(keys)

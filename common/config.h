@@ -37,6 +37,13 @@ struct config {
 	int http_max_body_bytes;     /* http.max_body_bytes: 1048576 */
 	int http_max_header_bytes;   /* http.max_header_bytes: 16384 */
 	int http_timeout_s;          /* http.request_timeout_seconds: 30 */
+
+	/* kubernetes.kubeconfig: NULL = $KUBECONFIG, ~/.kube/config, then in-cluster */
+	char *kube_kubeconfig;
+	char *kube_context;          /* kubernetes.context: NULL = the current context */
+	char *kube_image_registry;   /* kubernetes.image_registry: NULL = each version's default */
+	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
+	char *kube_rack_label;       /* kubernetes.rack_label: the node label of racks */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

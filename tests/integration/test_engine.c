@@ -717,6 +717,28 @@ static void test_command_line(void **state)
 	snprintf(want, sizeof(want), "%s:3:12: engine.workers:", path);
 	assert_non_null(strstr(out, want));
 
+	/* esaasctl render: the objects of a spec, or the field that is wrong. */
+	snprintf(path, sizeof(path), "%s/spec.json", pg.dir);
+	f = fopen(path, "w");
+	fputs("{\"name\": \"logs\", \"version\": \"7.17.10\"}\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/esaasctl render %s", harness_builddir(), path);
+	p = popen(cmd, "r");
+	int statefulsets = 0;
+	while (fgets(out, sizeof(out), p))
+		statefulsets += strcmp(out, "kind: StatefulSet\n") == 0;
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(statefulsets, 1);
+	f = fopen(path, "w");
+	fputs("{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s/esaasctl render %s 2>&1", harness_builddir(), path);
+	p = popen(cmd, "r");
+	assert_non_null(fgets(out, sizeof(out), p));
+	st = pclose(p);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+	assert_non_null(strstr(out, ": masters.replicas: "));
+
 	snprintf(cmd, sizeof(cmd), "%s/esaasd -c %s/missing.yaml 2>&1", harness_builddir(), pg.dir);
 	p = popen(cmd, "r");
 	assert_non_null(fgets(out, sizeof(out), p));

@@ -51,6 +51,11 @@ static void assert_defaults(const struct config *c)
 	assert_int_equal(c->http_max_body_bytes, 1048576);
 	assert_int_equal(c->http_max_header_bytes, 16384);
 	assert_int_equal(c->http_timeout_s, 30);
+	assert_null(c->kube_kubeconfig);
+	assert_null(c->kube_context);
+	assert_null(c->kube_image_registry);
+	assert_string_equal(c->kube_plugin_repository, "http://esaas-plugins.esaas-system.svc:8080");
+	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -168,6 +173,24 @@ static void test_full_file(void **state)
 	assert_int_equal(c.http_max_body_bytes, 2097152);
 	assert_int_equal(c.http_max_header_bytes, 8192);
 	assert_int_equal(c.http_timeout_s, 12);
+	config_free(&c);
+}
+
+static void test_kubernetes_section(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+	char *env[] = {"ESAAS_KUBERNETES_RACK_LABEL=example.com/rack", NULL};
+
+	assert_true(load_text("kubernetes:\n  kubeconfig: /etc/esaas/kubeconfig\n  context: prod\n"
+			      "  image_registry: registry.example.com/mirror\n"
+			      "  plugin_repository: http://plugins:8080\n  rack_label: ignored\n",
+			      env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_string_equal(c.kube_kubeconfig, "/etc/esaas/kubeconfig");
+	assert_string_equal(c.kube_context, "prod");
+	assert_string_equal(c.kube_image_registry, "registry.example.com/mirror");
+	assert_string_equal(c.kube_plugin_repository, "http://plugins:8080");
+	assert_string_equal(c.kube_rack_label, "example.com/rack");
 	config_free(&c);
 }
 
@@ -303,9 +326,10 @@ static const struct error_case error_cases[] = {
 	 {NULL},
 	 ":3:1: lisen: unknown key (did you mean listen?)"},
 	{"unknown top-level key, no suggestion",
-	 "kubernetes:\n  context: x\n",
+	 "monitoring:\n  interval: x\n",
 	 {NULL},
-	 ":1:1: kubernetes: unknown key (known keys: listen, database, engine, retry, log, http)"},
+	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
+	 " kubernetes)"},
 	{"unknown nested key",
 	 "engine:\n  workers: 3\n  wrokers: 4\n",
 	 {NULL},
@@ -517,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_comments_only),
 		cmocka_unit_test(test_defaults_empty_sections),
 		cmocka_unit_test(test_full_file),
+		cmocka_unit_test(test_kubernetes_section),
 		cmocka_unit_test(test_env_overrides_file),
 		cmocka_unit_test(test_env_from_environ),
 		cmocka_unit_test(test_null_log_file_is_stderr),
