@@ -7,6 +7,7 @@
 #include "config.h"
 #include "api/api.h"
 #include "common/config.h"
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/engine.h"
@@ -67,8 +68,7 @@ static void report_kubernetes(const struct config *cfg)
 	char err[512];
 	memset(&conn, 0, sizeof(conn));
 	if (kube_conn_load(&o, &conn, err, sizeof(err)))
-		log_info("kubernetes: %s (context %s, from %s)", conn.server,
-			 conn.context ? conn.context : "-", conn.origin ? conn.origin : "-");
+		log_info("kubernetes: %s (%s)", conn.server, conn.origin ? conn.origin : "-");
 	else
 		log_warn("kubernetes: %s", err);
 	kube_conn_free(&conn);
@@ -179,6 +179,7 @@ int main(int argc, char **argv)
 	struct wf_registry reg = {0};
 	struct daemon d = {0};
 	struct db_pool *db = NULL;
+	struct httpc *http = NULL;
 	struct event *sigs[4] = {0};
 
 	if (!workflows_register_all(&reg, err, sizeof(err))) {
@@ -216,6 +217,8 @@ int main(int argc, char **argv)
 		.shutdown_grace_s = cfg.shutdown_grace_s,
 		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
 	};
+	http = httpc_new(d.base);
+	eopt.http = http;
 	d.engine = engine_new(d.base, db, &reg, &eopt);
 
 	const int signums[] = {SIGTERM, SIGINT, SIGHUP};
@@ -240,6 +243,7 @@ out:
 	api_free(d.api);
 	db_pool_free(db);
 	engine_free(d.engine);
+	httpc_free(http);
 	if (d.base)
 		event_base_free(d.base);
 	config_free(&cfg);

@@ -72,6 +72,7 @@ struct step {
 	void (*abort_cb)(void *arg);
 	void *abort_arg;
 	struct event_base *base;
+	struct httpc *http;
 	int64_t id;
 	int attempt;
 	bool cleaning;
@@ -186,6 +187,7 @@ static struct step *step_new(struct job_run *run)
 	struct step *s = xcalloc(1, sizeof(*s));
 	s->run = run;
 	s->base = run->e->base;
+	s->http = run->e->opt.http;
 	s->id = run->id;
 	s->attempt = run->job.attempt;
 	s->cleaning = run->job.ending != NULL;
@@ -716,6 +718,7 @@ json_t *step_context(struct step *s) { return s->context; }
 const char *step_last_observation(const struct step *s) { return s->observation; }
 bool step_cleaning_up(const struct step *s) { return s->cleaning; }
 struct event_base *step_base(const struct step *s) { return s->base; }
+struct httpc *step_http(const struct step *s) { return s->http; }
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
 {

@@ -19,7 +19,10 @@ struct event_base;
 struct db_pool;
 struct engine;
 
+struct httpc;
+
 struct engine_options {
+	struct httpc *http;        /* handed to handlers (step_http) */
 	const char *conninfo;      /* for the LISTEN connection */
 	int workers;               /* jobs run at once */
 	int lease_s;

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 struct event_base;
+struct httpc;
 struct step;
 
 enum outcome {
@@ -62,6 +63,8 @@ json_t *step_context(struct step *s);          /* borrowed; changes are saved wi
 const char *step_last_observation(const struct step *s); /* from the last WAIT, or NULL */
 bool step_cleaning_up(const struct step *s);   /* running a cleanup chain */
 struct event_base *step_base(const struct step *s);
+/* The process's HTTP client, for handlers that call Kubernetes or Elasticsearch. */
+struct httpc *step_http(const struct step *s);
 
 /*
  * Called if the engine must abandon the state while the handler is still

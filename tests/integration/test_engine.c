@@ -13,6 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "common/util.h"
 #include "tests/integration/harness.h"
@@ -904,6 +908,60 @@ static void test_sighup_reopens_the_log_file(void **state)
 	assert_false(file_contains(rotated, needle));
 }
 
+/*
+ * A state whose HTTP request hangs holds its own job only: other jobs run
+ * to the end and the API answers meanwhile.  The server here accepts
+ * connections (the kernel's backlog does) and never answers.
+ */
+static void test_hung_request_stalls_nothing_else(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	char params[256];
+	snprintf(params, sizeof(params),
+		 "{\"plan\": {\"work\": [\"fetch\"]}, \"url\": \"http://127.0.0.1:%d/\","
+		 " \"timeout_ms\": 60000}",
+		 ntohs(a.sin_port));
+	int64_t hung = submit_job(&f->d, "test", "stuck", params);
+	char hid[24];
+	snprintf(hid, sizeof(hid), "%lld", (long long)hung);
+	const char *q[] = {hid};
+	int64_t deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	enum { N = 10 };
+	int64_t ids[N];
+	for (int i = 0; i < N; i++) {
+		char cluster[16];
+		snprintf(cluster, sizeof(cluster), "free%d", i);
+		ids[i] = submit_job(&f->d, "test_noop", cluster, NULL);
+	}
+	for (int i = 0; i < N; i++) {
+		json_t *j = wait_job_done(&f->d, ids[i], 10000);
+		assert_non_null(j);
+		assert_string_equal(jstr(j, "status"), "succeeded");
+		json_decref(j);
+	}
+	struct http_resp r;
+	assert_true(http_call(&f->d, "GET", "/healthz", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	/* And the hung one is still where it was, running. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'"
+				 " AND status = 'running'",
+				 1, q),
+			 1);
+	/* Shutdown aborts the request: the teardown's clean exit proves it. */
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -932,6 +990,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_refused_transition_is_isolated_and_handed_back, teardown),
 		cmocka_unit_test_teardown(test_started_job_blocks_its_cluster, teardown),
 		cmocka_unit_test_teardown(test_unknown_kind_is_not_claimed, teardown),
+		cmocka_unit_test_teardown(test_hung_request_stalls_nothing_else, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_kill_* runs a subset. */
 	const char *filter = getenv("ESAAS_TEST_FILTER");

@@ -1,4 +1,5 @@
 #include "tests/testwf/testwf.h"
+#include "common/httpc.h"
 #include "common/util.h"
 
 #include <stdlib.h>
@@ -29,6 +30,39 @@ static void sleep_abort_cb(void *arg)
 
 static void hang_abort_cb(void *arg)
 {
+}
+
+/* fetch: GET params.url with params.timeout_ms, as a state calling an API would. */
+static void fetch_done_cb(const struct httpc_response *resp, void *arg)
+{
+	struct step *s = arg;
+	if (resp->klass == HTTPC_OK)
+		step_next(s);
+	else if (resp->klass == HTTPC_TRANSIENT)
+		step_retry(s, "%s", resp->error);
+	else
+		step_fail(s, "%s", resp->error);
+}
+
+static void fetch_abort_cb(void *arg)
+{
+	httpc_cancel(arg);
+}
+
+static void fetch(struct step *s)
+{
+	json_t *p = step_params(s);
+	const char *url = json_string_value(json_object_get(p, "url"));
+	if (!url || !step_http(s)) {
+		step_fail(s, "fetch needs params.url and an HTTP client");
+		return;
+	}
+	struct httpc_request req = {
+		.url = url,
+		.timeout_ms = (long)json_integer_value(json_object_get(p, "timeout_ms")),
+	};
+	struct httpc_call *call = httpc_send(step_http(s), &req, fetch_done_cb, s);
+	step_on_abort(s, fetch_abort_cb, call);
 }
 
 /* The action for this run of the state, from params.plan. */
@@ -83,6 +117,8 @@ static void testwf_run(struct step *s)
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		evtimer_add(p->ev, &tv);
 		step_on_abort(s, sleep_abort_cb, p);
+	} else if (strcmp(a, "fetch") == 0) {
+		fetch(s);
 	} else if (strcmp(a, "hang") == 0) {
 		step_on_abort(s, hang_abort_cb, NULL);
 	} else {

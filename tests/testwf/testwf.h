@@ -13,6 +13,8 @@
  *   badutf8         a permanent failure whose message is not valid UTF-8
  *   sleep:MS        work for MS milliseconds, then next
  *   hang            never answer (until aborted)
+ *   fetch           GET params.url (params.timeout_ms): 2xx next, transient
+ *                   errors retry, others fail
  * Each run appends "state" to context.trace, so a test can read what ran.
  */
 #ifndef ESAAS_TESTWF_H
