@@ -310,69 +310,13 @@ static bool new_database(struct bench *b, char *url, size_t len)
 	return true;
 }
 
-/* --- esaasd-test ---------------------------------------------------------------- */
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int port = -1;
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-/*
- * Like the harness's esaasd_spawn, but configured as in production: logging
- * at info (debug writes several lines per transition), and the daemon's own
- * defaults for everything but the number of workers.
- */
+/* Configured as in production: logging at info (debug writes several
+ * lines per transition) and the daemon's defaults for leases. */
 static bool daemon_spawn(struct bench *b, const char *dburl, int workers)
 {
-	struct esaasd *d = &b->d;
-	memset(d, 0, sizeof(*d));
-	d->port = free_port();
-	if (d->port <= 0)
-		return false;
-	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
-	b->ndaemons++;
-	snprintf(d->config, sizeof(d->config), "%s/bench-esaasd-%d.yaml", b->pg.dir, b->ndaemons);
-	snprintf(d->log, sizeof(d->log), "%s/bench-esaasd-%d.log", b->pg.dir, b->ndaemons);
-	FILE *f = fopen(d->config, "w");
-	if (!f) {
-		perror(d->config);
-		return false;
-	}
-	fprintf(f,
-		"listen: 127.0.0.1:%d\n"
-		"database:\n  url: \"%s\"\n"
-		"engine:\n  workers: %d\n"
-		"log:\n  level: info\n  format: text\n",
-		d->port, dburl, workers);
-	fclose(f);
-	char bin[512];
-	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("bench_engine: fork");
-		return false;
-	}
-	if (pid == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		execl(bin, bin, "-c", d->config, (char *)NULL);
-		_exit(127);
-	}
-	d->pid = pid;
-	return true;
+	struct esaasd_opts o = {.workers = workers, .log_level = "info"};
+	return esaasd_spawn(&b->d, b->pg.dir, dburl, &o);
 }
 
 static bool daemon_start(struct bench *b, const char *dburl, int workers)

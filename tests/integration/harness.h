@@ -45,6 +45,7 @@ struct esaasd_opts {
 	int retry_cap_ms;      /* 0: 200 */
 	bool json_logs;        /* log.format: json */
 	const char *log_file;  /* log.file (else stderr, into esaasd->log) */
+	const char *log_level; /* NULL: debug */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */

@@ -316,19 +316,20 @@ static void tick(int ms)
 	event_base_dispatch(t.base);
 }
 
-static void test_rendered_cluster_and_elasticsearch(void **state)
+/* Render a cluster, apply every object, and wait until ready pods reach want. */
+static char *deploy_cluster(const char *name, const char *version, int masters, int data,
+			    int clients, struct spec *spec)
 {
-	json_t *doc = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}, s:{s:i}}", "name", "logs", "version",
-				"7.17.10", "masters", "replicas", 3, "data", "replicas", 3, "clients",
-				"replicas", 1);
-	struct spec spec;
+	json_t *doc = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}, s:{s:i}}", "name", name, "version",
+				version, "masters", "replicas", masters, "data", "replicas", data,
+				"clients", "replicas", clients);
 	struct spec_error serr;
-	assert_true(spec_parse(doc, &spec, &serr));
+	assert_true(spec_parse(doc, spec, &serr));
 	json_decref(doc);
 	struct render_opts ro = {.tenant = "acme", .plugin_repo_url = "http://plugins.invalid"};
 	json_t *objects;
 	char err[256];
-	assert_true(render_cluster(&spec, &ro, &objects, err, sizeof(err)));
+	assert_true(render_cluster(spec, &ro, &objects, err, sizeof(err)));
 	size_t i;
 	json_t *obj;
 	json_array_foreach(objects, i, obj) {
@@ -340,11 +341,19 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 		answer_clear(&a);
 	}
 	json_decref(objects);
-	char *ns = render_namespace("acme", "logs");
+	char *ns = render_namespace("acme", name);
+	int want = masters + data + clients;
 	int64_t deadline = harness_now_ms() + 20000;
-	while (count_ready_pods(ns) < 7 && harness_now_ms() < deadline)
+	while (count_ready_pods(ns) < want && harness_now_ms() < deadline)
 		tick(50);
-	assert_int_equal(count_ready_pods(ns), 7);
+	assert_int_equal(count_ready_pods(ns), want);
+	return ns;
+}
+
+static void test_rendered_cluster_and_elasticsearch(void **state)
+{
+	struct spec spec;
+	char *ns = deploy_cluster("logs", "7.17.10", 3, 3, 1, &spec);
 
 	char *svc = render_headless_service(ns);
 	struct es *es = es_new_proxy(t.kube, ns, RENDER_HTTP_SERVICE);
@@ -413,31 +422,8 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 /* On 8.x the synced flush is gone: the client sends the plain one. */
 static void test_flush_on_8(void **state)
 {
-	json_t *doc = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}, s:{s:i}}", "name", "eight", "version",
-				"8.17.0", "masters", "replicas", 1, "data", "replicas", 2, "clients",
-				"replicas", 0);
 	struct spec spec;
-	struct spec_error serr;
-	assert_true(spec_parse(doc, &spec, &serr));
-	json_decref(doc);
-	struct render_opts ro = {.tenant = "acme", .plugin_repo_url = "http://plugins.invalid"};
-	json_t *objects;
-	char err[256];
-	assert_true(render_cluster(&spec, &ro, &objects, err, sizeof(err)));
-	size_t i;
-	json_t *obj;
-	json_array_foreach(objects, i, obj) {
-		struct answer a = {0};
-		assert_non_null(kube_apply(t.kube, obj, kube_answer_cb, &a));
-		wait_answer(&a);
-		assert_int_equal(a.klass, HTTPC_OK);
-		answer_clear(&a);
-	}
-	json_decref(objects);
-	char *ns = render_namespace("acme", "eight");
-	int64_t deadline = harness_now_ms() + 20000;
-	while (count_ready_pods(ns) < 3 && harness_now_ms() < deadline)
-		tick(50);
+	char *ns = deploy_cluster("eight", "8.17.0", 1, 2, 0, &spec);
 	struct es *es = es_new_proxy(t.kube, ns, RENDER_HTTP_SERVICE);
 	struct answer a = {0};
 	es_info(es, es_answer_cb, &a);
