@@ -12,6 +12,7 @@ struct es {
 	char *proxy_prefix;     /* /api/v1/namespaces/ns/services/svc:9200/proxy */
 	struct httpc *http;     /* direct mode */
 	char *base_url;
+	char *token;
 	struct es_version version;
 	bool version_known;
 };
@@ -35,11 +36,12 @@ struct es *es_new_proxy(struct kube *k, const char *ns, const char *service)
 	return es;
 }
 
-struct es *es_new_direct(struct httpc *h, const char *base_url)
+struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bearer_token)
 {
 	struct es *es = xcalloc(1, sizeof(*es));
 	es->http = h;
 	es->base_url = xstrdup(base_url);
+	es->token = bearer_token ? xstrdup(bearer_token) : NULL;
 	size_t n = strlen(es->base_url);
 	while (n && es->base_url[n - 1] == '/')
 		es->base_url[--n] = '\0';
@@ -52,6 +54,7 @@ void es_free(struct es *es)
 		return;
 	free(es->proxy_prefix);
 	free(es->base_url);
+	free(es->token);
 	free(es);
 }
 
@@ -147,6 +150,7 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.headers = headers,
 			.body = text,
 			.body_len = text ? strlen(text) : 0,
+			.bearer_token = es->token,
 		};
 		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
 		free(url);

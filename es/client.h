@@ -31,8 +31,9 @@ typedef void (*es_done_cb)(void *arg, const struct es_result *r);
 
 /* Through the service proxy of k (which must outlive the client). */
 struct es *es_new_proxy(struct kube *k, const char *ns, const char *service);
-/* Directly, e.g. "http://10.0.0.5:9200"; h must outlive the client. */
-struct es *es_new_direct(struct httpc *h, const char *base_url);
+/* Directly, e.g. "http://10.0.0.5:9200", with a bearer token or NULL; h
+ * must outlive the client. */
+struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bearer_token);
 void es_free(struct es *es);
 /* The version, once es_info has answered (or es_set_version said it). */
 const struct es_version *es_known_version(const struct es *es);

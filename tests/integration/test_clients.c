@@ -413,6 +413,59 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 	assert_non_null(strstr(a.message, "no such index"));
 	answer_clear(&a);
 
+	/* Shards, plugins and nodes as the cat and nodes APIs list them. */
+	es_cat_shards(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_true(json_is_array(a.body));
+	assert_int_equal(json_array_size(a.body), 4); /* logs: 2 shards x (primary + replica) */
+	answer_clear(&a);
+	es_cat_plugins(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_true(json_is_array(a.body));
+	answer_clear(&a);
+	es_nodes_info(es, es_answer_cb, &a);
+	wait_answer(&a);
+	json_t *nodes = json_object_get(a.body, "nodes");
+	assert_int_equal(json_object_size(nodes), 7);
+	const char *node_id = json_object_iter_key(json_object_iter(nodes));
+	char *first = xstrdup(node_id);
+	answer_clear(&a);
+
+	/* 7.17 has the node shutdown API. */
+	assert_non_null(es_shutdown_put(es, first, "restart", "test", es_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	assert_non_null(es_shutdown_delete(es, first, es_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	free(first);
+
+	/* Directly by URL (here the proxy's, with the token) instead of through kube. */
+	char *url = xasprintf("%s/api/v1/namespaces/%s/services/%s:9200/proxy", t.conn.server, ns,
+			      RENDER_HTTP_SERVICE);
+	struct es *direct = es_new_direct(t.http, url, t.conn.token);
+	es_health(direct, NULL, NULL, false, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_non_null(json_object_get(a.body, "number_of_nodes"));
+	answer_clear(&a);
+	es_free(direct);
+	free(url);
+
+	/* Scale the data nodes through the scale subresource. */
+	kube_scale(t.kube, "/apis/apps/v1/namespaces/es-acme-logs/statefulsets/es-data", 4,
+		   kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	int64_t deadline = harness_now_ms() + 20000;
+	while (count_ready_pods(ns) < 8 && harness_now_ms() < deadline)
+		tick(50);
+	assert_int_equal(count_ready_pods(ns), 8);
+
 	es_free(es);
 	free(svc);
 	free(ns);
