@@ -41,6 +41,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -183,7 +184,20 @@ static void client_connect(struct client *c)
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	/* Blocking: on loopback the kernel completes it before the server accepts. */
 	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+	int rc = c->fd < 0 ? -1 : connect(c->fd, (struct sockaddr *)&sa, sizeof(sa));
+	/*
+	 * A signal (libFuzzer's timers) may interrupt the blocking connect; it
+	 * then completes on its own: wait until the socket is writable.
+	 */
+	if (rc != 0 && errno == EINTR) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		int err = 0;
+		socklen_t len = sizeof(err);
+		while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+			;
+		rc = getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0 ? 0 : -1;
+	}
+	if (rc != 0) {
 		perror("connect to the server under test");
 		abort();
 	}
