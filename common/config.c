@@ -81,6 +81,8 @@ static const struct key keys[] = {
 	{"kubernetes.plugin_repository", KEY_STRING, FIELD(kube_plugin_repository), 0, 0,
 	 "http://esaas-plugins.esaas-system.svc:8080"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0, "topology.esaas.io/rack"},
+
+	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 };
 
 #define NKEYS ARRAY_SIZE(keys)

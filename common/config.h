@@ -44,6 +44,10 @@ struct config {
 	char *kube_image_registry;   /* kubernetes.image_registry: NULL = each version's default */
 	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
 	char *kube_rack_label;       /* kubernetes.rack_label: the node label of racks */
+
+	/* elasticsearch.url: NULL = through the API server's service proxy; else a
+	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
+	char *es_url_template;
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

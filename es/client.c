@@ -48,6 +48,42 @@ struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bear
 	return es;
 }
 
+char *es_expand_url(const char *url_template, const char *ns, const char *service)
+{
+	size_t cap = strlen(url_template) + 1, n = 0;
+	for (const char *p = url_template; (p = strchr(p, '{')); p++)
+		cap += strlen(ns) + strlen(service);
+	char *out = xmalloc(cap);
+	for (const char *p = url_template; *p;) {
+		const char *with = NULL;
+		size_t skip = 0;
+		if (strncmp(p, "{namespace}", 11) == 0)
+			with = ns, skip = 11;
+		else if (strncmp(p, "{service}", 9) == 0)
+			with = service, skip = 9;
+		if (with) {
+			memcpy(out + n, with, strlen(with));
+			n += strlen(with);
+			p += skip;
+		} else {
+			out[n++] = *p++;
+		}
+	}
+	out[n] = '\0';
+	return out;
+}
+
+struct es *es_new_for_cluster(struct kube *k, struct httpc *h, const char *url_template,
+			      const char *ns, const char *service)
+{
+	if (!url_template || !*url_template)
+		return es_new_proxy(k, ns, service);
+	char *url = es_expand_url(url_template, ns, service);
+	struct es *es = es_new_direct(h, url, NULL);
+	free(url);
+	return es;
+}
+
 void es_free(struct es *es)
 {
 	if (!es)

@@ -34,6 +34,16 @@ struct es *es_new_proxy(struct kube *k, const char *ns, const char *service);
 /* Directly, e.g. "http://10.0.0.5:9200", with a bearer token or NULL; h
  * must outlive the client. */
 struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bearer_token);
+/*
+ * The client for the cluster in namespace ns: through the service proxy of
+ * k when url_template is NULL (the default), else directly at the URL the
+ * template gives, with "{namespace}" and "{service}" replaced, e.g.
+ * "http://{service}.{namespace}.svc:9200" for an esaasd inside the fleet.
+ */
+struct es *es_new_for_cluster(struct kube *k, struct httpc *h, const char *url_template,
+			      const char *ns, const char *service);
+/* The template with its placeholders replaced (the caller frees it). */
+char *es_expand_url(const char *url_template, const char *ns, const char *service);
 void es_free(struct es *es);
 /* The version, once es_info has answered (or es_set_version said it). */
 const struct es_version *es_known_version(const struct es *es);

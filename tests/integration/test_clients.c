@@ -443,6 +443,20 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 	answer_clear(&a);
 	free(first);
 
+	/* The configured template, expanded per cluster. */
+	char *expanded = es_expand_url("http://{service}.{namespace}.svc:9200/x/{service}", ns,
+				       RENDER_HTTP_SERVICE);
+	char *want = xasprintf("http://es-http.%s.svc:9200/x/es-http", ns);
+	assert_string_equal(expanded, want);
+	free(expanded);
+	free(want);
+	struct es *via_proxy = es_new_for_cluster(t.kube, t.http, NULL, ns, RENDER_HTTP_SERVICE);
+	es_info(via_proxy, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	es_free(via_proxy);
+
 	/* Directly by URL (here the proxy's, with the token) instead of through kube. */
 	char *url = xasprintf("%s/api/v1/namespaces/%s/services/%s:9200/proxy", t.conn.server, ns,
 			      RENDER_HTTP_SERVICE);

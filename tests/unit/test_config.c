@@ -56,6 +56,7 @@ static void assert_defaults(const struct config *c)
 	assert_null(c->kube_image_registry);
 	assert_string_equal(c->kube_plugin_repository, "http://esaas-plugins.esaas-system.svc:8080");
 	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
+	assert_null(c->es_url_template);
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -184,13 +185,15 @@ static void test_kubernetes_section(void **state)
 
 	assert_true(load_text("kubernetes:\n  kubeconfig: /etc/esaas/kubeconfig\n  context: prod\n"
 			      "  image_registry: registry.example.com/mirror\n"
-			      "  plugin_repository: http://plugins:8080\n  rack_label: ignored\n",
+			      "  plugin_repository: http://plugins:8080\n  rack_label: ignored\n"
+			      "elasticsearch:\n  url: http://{service}.{namespace}.svc:9200\n",
 			      env, &c, path, sizeof(path), err, sizeof(err)));
 	assert_string_equal(c.kube_kubeconfig, "/etc/esaas/kubeconfig");
 	assert_string_equal(c.kube_context, "prod");
 	assert_string_equal(c.kube_image_registry, "registry.example.com/mirror");
 	assert_string_equal(c.kube_plugin_repository, "http://plugins:8080");
 	assert_string_equal(c.kube_rack_label, "example.com/rack");
+	assert_string_equal(c.es_url_template, "http://{service}.{namespace}.svc:9200");
 	config_free(&c);
 }
 
@@ -329,7 +332,7 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes)"},
+	 " kubernetes, elasticsearch)"},
 	{"unknown nested key",
 	 "engine:\n  workers: 3\n  wrokers: 4\n",
 	 {NULL},
