@@ -12,7 +12,9 @@
 #include "common/util.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
+#include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "states/env.h"
 #include "storage/db.h"
 #include "storage/migrate.h"
 #include "workflows/workflows.h"
@@ -53,12 +55,13 @@ static void usage(FILE *f)
 }
 
 /*
- * Where the Kubernetes API is, said once at start-up so that a wrong
- * kubeconfig shows at once, not at the first job.  The operations that use
- * it are not all here yet, so a missing one is a warning, not an error.
+ * The Kubernetes API, found and reported once at start-up so that a wrong
+ * kubeconfig shows at once, not at the first job.  Without one esaasd still
+ * serves its API, and cluster jobs fail saying so.
  */
-static void report_kubernetes(const struct config *cfg)
+static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *http)
 {
+	struct kube *k = NULL;
 	struct kube_conn_opts o = {
 		.source = cfg->kube_kubeconfig ? KUBE_SOURCE_KUBECONFIG : KUBE_SOURCE_AUTO,
 		.kubeconfig = cfg->kube_kubeconfig,
@@ -67,11 +70,14 @@ static void report_kubernetes(const struct config *cfg)
 	struct kube_conn conn;
 	char err[512];
 	memset(&conn, 0, sizeof(conn));
-	if (kube_conn_load(&o, &conn, err, sizeof(err)))
+	if (kube_conn_load(&o, &conn, err, sizeof(err))) {
 		log_info("kubernetes: %s (%s)", conn.server, conn.origin ? conn.origin : "-");
-	else
+		k = kube_new(http, &conn);
+	} else {
 		log_warn("kubernetes: %s", err);
+	}
 	kube_conn_free(&conn);
+	return k;
 }
 
 static void engine_stopped_cb(void *arg)
@@ -180,6 +186,7 @@ int main(int argc, char **argv)
 	struct daemon d = {0};
 	struct db_pool *db = NULL;
 	struct httpc *http = NULL;
+	struct wf_env env = {.cfg = &cfg};
 	struct event *sigs[4] = {0};
 
 	if (!workflows_register_all(&reg, err, sizeof(err))) {
@@ -192,7 +199,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 #endif
-	report_kubernetes(&cfg);
 	if (!migrate_with_retry(&cfg))
 		goto out;
 
@@ -218,7 +224,10 @@ int main(int argc, char **argv)
 		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
 	};
 	http = httpc_new(d.base);
+	env.http = http;
+	env.kube = connect_kubernetes(&cfg, http);
 	eopt.http = http;
+	eopt.env = &env;
 	d.engine = engine_new(d.base, db, &reg, &eopt);
 
 	const int signums[] = {SIGTERM, SIGINT, SIGHUP};
@@ -243,6 +252,7 @@ out:
 	api_free(d.api);
 	db_pool_free(db);
 	engine_free(d.engine);
+	kube_free(env.kube);
 	httpc_free(http);
 	if (d.base)
 		event_base_free(d.base);

@@ -73,10 +73,11 @@ struct step {
 	void *abort_arg;
 	struct event_base *base;
 	struct httpc *http;
+	void *env;
 	int64_t id;
 	int attempt;
 	bool cleaning;
-	char *kind, *cluster, *state, *observation;
+	char *kind, *cluster, *state, *observation, *tenant;
 	json_t *params, *context;
 };
 
@@ -188,6 +189,8 @@ static struct step *step_new(struct job_run *run)
 	s->run = run;
 	s->base = run->e->base;
 	s->http = run->e->opt.http;
+	s->env = run->e->opt.env;
+	s->tenant = xstrdup(run->tenant);
 	s->id = run->id;
 	s->attempt = run->job.attempt;
 	s->cleaning = run->job.ending != NULL;
@@ -203,6 +206,7 @@ static struct step *step_new(struct job_run *run)
 static void step_free(struct step *s)
 {
 	free(s->kind);
+	free(s->tenant);
 	free(s->cluster);
 	free(s->state);
 	free(s->observation);
@@ -719,6 +723,8 @@ const char *step_last_observation(const struct step *s) { return s->observation;
 bool step_cleaning_up(const struct step *s) { return s->cleaning; }
 struct event_base *step_base(const struct step *s) { return s->base; }
 struct httpc *step_http(const struct step *s) { return s->http; }
+void *step_env(const struct step *s) { return s->env; }
+const char *step_tenant(const struct step *s) { return s->tenant; }
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
 {

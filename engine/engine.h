@@ -23,6 +23,7 @@ struct httpc;
 
 struct engine_options {
 	struct httpc *http;        /* handed to handlers (step_http) */
+	void *env;                 /* what the workflows need (step_env): opaque here */
 	const char *conninfo;      /* for the LISTEN connection */
 	int workers;               /* jobs run at once */
 	int lease_s;

@@ -65,6 +65,9 @@ bool step_cleaning_up(const struct step *s);   /* running a cleanup chain */
 struct event_base *step_base(const struct step *s);
 /* The process's HTTP client, for handlers that call Kubernetes or Elasticsearch. */
 struct httpc *step_http(const struct step *s);
+/* The workflows' environment (states/env.h), opaque to the engine. */
+void *step_env(const struct step *s);
+const char *step_tenant(const struct step *s);
 
 /*
  * Called if the engine must abandon the state while the handler is still

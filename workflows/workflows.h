@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include "engine/registry.h"
 
+extern const struct workflow wf_create;
+
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <curl/curl.h>
 
@@ -116,6 +117,62 @@ static int free_port(void)
 	return port;
 }
 
+bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
+{
+	static int counter;
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s/sim-%d", dir, ++counter);
+	if (mkdir(s->dir, 0755) != 0)
+		return false;
+	char config[320], bin[512];
+	snprintf(config, sizeof(config), "%s/sim.yaml", s->dir);
+	snprintf(s->kubeconfig, sizeof(s->kubeconfig), "%s/kubeconfig", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/sim.log", s->dir);
+	snprintf(bin, sizeof(bin), "%s/esaas-sim", harness_builddir());
+	FILE *f = fopen(config, "w");
+	if (!f)
+		return false;
+	fputs(config_yaml ? config_yaml : "", f);
+	fclose(f);
+	s->pid = fork();
+	if (s->pid < 0)
+		return false;
+	if (s->pid == 0) {
+		int fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", s->kubeconfig, "--config",
+		      config, (char *)NULL);
+		_exit(127);
+	}
+	/* The kubeconfig appears, whole, once the simulator listens. */
+	int64_t deadline = harness_now_ms() + 10000;
+	struct stat st;
+	while (stat(s->kubeconfig, &st) != 0) {
+		if (harness_now_ms() > deadline || waitpid(s->pid, NULL, WNOHANG) == s->pid) {
+			fprintf(stderr, "esaas-sim did not start; see %s\n", s->log);
+			return false;
+		}
+		msleep(5);
+	}
+	return true;
+}
+
+int sim_stop(struct sim *s)
+{
+	if (s->pid <= 0)
+		return 0;
+	int st;
+	kill(s->pid, SIGTERM);
+	if (waitpid(s->pid, &st, 0) != s->pid)
+		return -1000;
+	s->pid = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+}
+
 int esaasd_poll_exit(struct esaasd *d)
 {
 	if (d->pid <= 0)
@@ -155,13 +212,16 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
 		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n"
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: 5\n"
-		"log:\n  level: %s\n  format: %s\n%s%s%s",
+		"log:\n  level: %s\n  format: %s\n%s%s%s"
+		"%s%s%s",
 		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
 		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
 		o->grace_s ? o->grace_s : 2, o->retry_base_ms ? o->retry_base_ms : 20,
 		o->retry_cap_ms ? o->retry_cap_ms : 200, o->log_level ? o->log_level : "debug",
 		o->json_logs ? "json" : "text",
-		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "", o->log_file ? "\"\n" : "");
+		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "", o->log_file ? "\"\n" : "",
+		o->kubeconfig ? "kubernetes:\n  kubeconfig: \"" : "", o->kubeconfig ? o->kubeconfig : "",
+		o->kubeconfig ? "\"\n" : "");
 	fclose(f);
 	char bin[512];
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());

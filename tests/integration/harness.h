@@ -46,6 +46,7 @@ struct esaasd_opts {
 	bool json_logs;        /* log.format: json */
 	const char *log_file;  /* log.file (else stderr, into esaasd->log) */
 	const char *log_level; /* NULL: debug */
+	const char *kubeconfig; /* kubernetes.kubeconfig, e.g. esaas-sim's */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */
@@ -84,6 +85,17 @@ json_t *wait_job_status(const struct esaasd *d, int64_t id, const char *statuses
 PGconn *sql_connect(const char *url);
 /* First column of the first row as an integer (-1 on error or no row). */
 long long sql_int(PGconn *c, const char *sql, int nparams, const char *const *params);
+
+/* esaas-sim, started with config_yaml in its own folder under dir. */
+struct sim {
+	pid_t pid;
+	char dir[256];
+	char kubeconfig[300];
+	char log[300];
+};
+bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
+/* SIGTERM and reap; the exit status (0 when clean). */
+int sim_stop(struct sim *s);
 
 void msleep(int ms);
 int64_t harness_now_ms(void);

@@ -1,0 +1,366 @@
+#include "states/cluster.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How often a wait looks again. */
+#define WAIT_POLL_MS 2000
+
+/* The spec and its rendered objects, for one run of a state. */
+struct rendered {
+	struct spec spec;
+	json_t *objects;
+	char *ns;
+};
+
+static void rendered_free(struct rendered *r)
+{
+	spec_free(&r->spec);
+	json_decref(r->objects);
+	free(r->ns);
+	free(r);
+}
+
+/* NULL after failing the step with the reason. */
+static struct rendered *render_for(struct step *s, struct wf_env **envp)
+{
+	struct wf_env *env = step_env(s);
+	if (!env || !env->kube) {
+		step_fail(s, "no Kubernetes connection is configured (kubernetes.kubeconfig)");
+		return NULL;
+	}
+	struct rendered *r = xcalloc(1, sizeof(*r));
+	struct spec_error serr;
+	if (!spec_parse(json_object_get(step_params(s), "spec"), &r->spec, &serr)) {
+		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
+		free(r);
+		return NULL;
+	}
+	struct render_opts ro = {
+		.tenant = step_tenant(s),
+		.image_registry = env->cfg->kube_image_registry,
+		.plugin_repo_url = env->cfg->kube_plugin_repository,
+		.rack_label = env->cfg->kube_rack_label,
+	};
+	char err[256];
+	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
+		step_fail(s, "cannot render the cluster: %s", err);
+		spec_free(&r->spec);
+		free(r);
+		return NULL;
+	}
+	r->ns = render_namespace(step_tenant(s), r->spec.name);
+	*envp = env;
+	return r;
+}
+
+/* --- apply ---------------------------------------------------------------------- */
+
+struct apply {
+	struct step *step;
+	struct wf_env *env;
+	struct rendered *r;
+	const char *kind;
+	const char *name;       /* NULL: every object of the kind */
+	size_t next;
+	struct kube_call *call;
+};
+
+static void apply_more(struct apply *a);
+
+static void apply_finish(struct apply *a)
+{
+	rendered_free(a->r);
+	free(a);
+}
+
+static void apply_abort_cb(void *arg)
+{
+	struct apply *a = arg;
+	kube_cancel(a->call);
+	apply_finish(a);
+}
+
+static void applied_cb(void *arg, const struct kube_result *res)
+{
+	struct apply *a = arg;
+	a->call = NULL;
+	struct step *s = a->step;
+	if (res->klass == HTTPC_OK) {
+		apply_more(a);
+		return;
+	}
+	char *msg = xstrdup(res->message ? res->message : "apply failed");
+	bool transient = res->klass == HTTPC_TRANSIENT;
+	apply_finish(a);
+	if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+static void apply_more(struct apply *a)
+{
+	while (a->next < json_array_size(a->r->objects)) {
+		json_t *obj = json_array_get(a->r->objects, a->next++);
+		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		if (strcmp(kind, a->kind) != 0 || (a->name && strcmp(name, a->name) != 0))
+			continue;
+		a->call = kube_apply(a->env->kube, obj, applied_cb, a);
+		if (a->call)
+			return;
+		/* A rendered object the client cannot place is a bug: say which. */
+		struct step *s = a->step;
+		char *msg = xasprintf("cannot apply %s %s: unknown kind", kind, name);
+		apply_finish(a);
+		step_fail(s, "%s", msg);
+		free(msg);
+		return;
+	}
+	struct step *s = a->step;
+	apply_finish(a);
+	step_next(s);
+}
+
+static void apply_kind(struct step *s, const char *kind, const char *name)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return;
+	struct apply *a = xcalloc(1, sizeof(*a));
+	a->step = s;
+	a->env = env;
+	a->r = r;
+	a->kind = kind;
+	a->name = name;
+	step_on_abort(s, apply_abort_cb, a);
+	apply_more(a);
+}
+
+void state_apply_namespace(struct step *s)
+{
+	apply_kind(s, "Namespace", NULL);
+}
+
+void state_apply_config(struct step *s)
+{
+	apply_kind(s, "ConfigMap", NULL);
+}
+
+void state_apply_services(struct step *s)
+{
+	apply_kind(s, "Service", NULL);
+}
+
+void state_apply_masters(struct step *s)
+{
+	apply_kind(s, render_workload_kind(ES_ROLE_MASTER), render_workload_name(ES_ROLE_MASTER));
+}
+
+void state_apply_data(struct step *s)
+{
+	apply_kind(s, render_workload_kind(ES_ROLE_DATA), render_workload_name(ES_ROLE_DATA));
+}
+
+void state_apply_clients(struct step *s)
+{
+	apply_kind(s, render_workload_kind(ES_ROLE_CLIENT), render_workload_name(ES_ROLE_CLIENT));
+}
+
+void state_apply_pdbs(struct step *s)
+{
+	apply_kind(s, "PodDisruptionBudget", NULL);
+}
+
+/* --- waits ----------------------------------------------------------------------- */
+
+struct look {
+	struct step *step;
+	struct wf_env *env;
+	struct rendered *r;
+	struct kube_call *kcall;
+	struct es_call *ecall;
+	struct es *es;
+};
+
+static void look_finish(struct look *l)
+{
+	es_free(l->es);
+	rendered_free(l->r);
+	free(l);
+}
+
+static void look_abort_cb(void *arg)
+{
+	struct look *l = arg;
+	kube_cancel(l->kcall);
+	es_cancel(l->ecall);
+	look_finish(l);
+}
+
+static struct look *look_new(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return NULL;
+	struct look *l = xcalloc(1, sizeof(*l));
+	l->step = s;
+	l->env = env;
+	l->r = r;
+	step_on_abort(s, look_abort_cb, l);
+	return l;
+}
+
+/* Is the pod Ready; if not, why not (its condition's message), into why. */
+static bool pod_ready(json_t *pod, char *why, size_t len)
+{
+	json_t *status = json_object_get(pod, "status");
+	size_t i;
+	json_t *c;
+	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	const char *phase = json_string_value(json_object_get(status, "phase"));
+	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
+	json_array_foreach(json_object_get(status, "conditions"), i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+		const char *msg = json_string_value(json_object_get(c, "message"));
+		if (type && strcmp(type, "Ready") == 0 && st && strcmp(st, "True") == 0)
+			return true;
+		if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 && msg)
+			snprintf(why, len, "%s Pending: %s", name ? name : "?", msg);
+	}
+	return false;
+}
+
+static int expected_pods(const struct spec *spec)
+{
+	int n = 0;
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		n += spec->nodes[r].replicas;
+	return n;
+}
+
+static void pods_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "listing pods failed");
+		bool transient = res->klass == HTTPC_TRANSIENT;
+		look_finish(l);
+		if (transient)
+			step_retry(s, "%s", msg);
+		else
+			step_fail(s, "%s", msg);
+		free(msg);
+		return;
+	}
+	int want = expected_pods(&l->r->spec), ready = 0;
+	char first_missing[512] = "";
+	size_t i;
+	json_t *pod;
+	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+		char why[512];
+		if (pod_ready(pod, why, sizeof(why)))
+			ready++;
+		else if (!first_missing[0])
+			snprintf(first_missing, sizeof(first_missing), "%s", why);
+	}
+	look_finish(l);
+	if (ready >= want)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d pods ready%s%s", ready, want,
+			  first_missing[0] ? "; " : "", first_missing);
+}
+
+void state_wait_pods_ready(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, pods_listed_cb, l);
+	free(sel);
+	free(path);
+}
+
+static void masters_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *uuid = json_string_value(json_object_get(res->body, "cluster_uuid"));
+	char *msg = res->message ? xstrdup(res->message) : NULL;
+	bool ok = res->klass == HTTPC_OK;
+	bool formed = ok && uuid && strcmp(uuid, "_na_") != 0;
+	look_finish(l);
+	if (formed)
+		step_next(s);
+	else if (ok)
+		step_wait(s, WAIT_POLL_MS, "the masters answer but have not elected a master yet");
+	else
+		/* Not reachable yet is what this state waits out, not an error. */
+		step_wait(s, WAIT_POLL_MS, "masters not reachable yet: %s", msg ? msg : "no answer");
+	free(msg);
+}
+
+void state_wait_masters_formed(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *svc = render_headless_service(l->r->ns);
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   svc);
+	free(svc);
+	l->ecall = es_info(l->es, masters_cb, l);
+}
+
+static void health_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *status = json_string_value(json_object_get(res->body, "status"));
+	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
+	char *msg = res->message ? xstrdup(res->message) : NULL;
+	bool green = status && strcmp(status, "green") == 0;
+	char *seen = xstrdup(status ? status : "");
+	look_finish(l);
+	if (green)
+		step_next(s);
+	else if (seen[0])
+		step_wait(s, WAIT_POLL_MS, "health %s: %lld nodes, %lld unassigned shards", seen,
+			  (long long)nodes, (long long)unassigned);
+	else
+		step_wait(s, WAIT_POLL_MS, "health not readable yet: %s", msg ? msg : "no answer");
+	free(seen);
+	free(msg);
+}
+
+void state_wait_green(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   RENDER_HTTP_SERVICE);
+	l->ecall = es_health(l->es, NULL, NULL, false, health_cb, l);
+}

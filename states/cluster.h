@@ -1,0 +1,28 @@
+/*
+ * Steps on a cluster's Kubernetes objects and its Elasticsearch, one FSM
+ * state's action each.  They read the cluster spec from the job's params
+ * ("spec"), render its objects, and are safe to run twice: objects are
+ * written with server-side apply, and waits only look.
+ */
+#ifndef ESAAS_STATES_CLUSTER_H
+#define ESAAS_STATES_CLUSTER_H
+
+struct step;
+
+/* Apply the rendered objects of one kind (and role, for workloads). */
+void state_apply_namespace(struct step *s);
+void state_apply_config(struct step *s);
+void state_apply_services(struct step *s);
+void state_apply_masters(struct step *s);
+void state_apply_data(struct step *s);
+void state_apply_clients(struct step *s);
+void state_apply_pdbs(struct step *s);
+
+/* Wait until the masters answer with a cluster uuid (they have elected). */
+void state_wait_masters_formed(struct step *s);
+/* Wait until every pod of every role is ready. */
+void state_wait_pods_ready(struct step *s);
+/* Wait until cluster health is green. */
+void state_wait_green(struct step *s);
+
+#endif

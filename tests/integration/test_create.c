@@ -1,0 +1,189 @@
+/*
+ * The create workflow end to end: esaasd-test with esaas-sim as its
+ * Kubernetes, a cluster spec in, a ready cluster out, and a history that
+ * says what happened.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+static struct pg pg;
+
+static const char SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+struct fixture {
+	char dburl[600];
+	struct sim sim;
+	struct esaasd d;
+	PGconn *sql;
+};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	pg_destroy(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(const char *sim_config)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, sim_config));
+	struct esaasd_opts o = {.kubeconfig = f->sim.kubeconfig, .retry_base_ms = 100,
+				.retry_cap_ms = 500};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	int src = sim_stop(&f->sim);
+	PQfinish(f->sql);
+	free(f);
+	return rc == 0 && src == 0 ? 0 : -1;
+}
+
+static int64_t submit_create(const struct esaasd *d, const char *spec)
+{
+	char *params = xasprintf("{\"spec\": %s}", spec);
+	json_t *s = json_loads(spec, 0, NULL);
+	int64_t id = submit_job(d, "create", json_string_value(json_object_get(s, "name")), params);
+	json_decref(s);
+	free(params);
+	return id;
+}
+
+static void test_create_builds_a_green_cluster(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	int64_t id = submit_create(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+					  " \"clients\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, 60000);
+	assert_non_null(job);
+	if (strcmp(json_string_value(json_object_get(job, "status")), "succeeded") != 0)
+		fail_msg("create ended %s: %s", json_string_value(json_object_get(job, "status")),
+			 json_string_value(json_object_get(job, "error")));
+	json_decref(job);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	/* Every state ran, in the table's order. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(DISTINCT from_state) FROM job_events"
+				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
+				 1, q),
+			 10);
+	/* The simulator saw each object applied, and no pod deleted. */
+	struct http_resp r;
+	struct esaasd simd = {0};
+	FILE *kc = fopen(f->sim.kubeconfig, "r");
+	char line[512], token[256] = "";
+	while (kc && fgets(line, sizeof(line), kc)) {
+		char *p = strstr(line, "server: ");
+		if (p)
+			snprintf(simd.base, sizeof(simd.base), "%.*s", (int)strcspn(p + 8, "\n"), p + 8);
+		p = strstr(line, "token: ");
+		if (p)
+			snprintf(token, sizeof(token), "%.*s", (int)strcspn(p + 7, "\n"), p + 7);
+	}
+	if (kc)
+		fclose(kc);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	const char *h[] = {auth, NULL};
+	assert_true(http_call(&simd, "GET", "/_sim/state", NULL, h, &r));
+	assert_int_equal(r.status, 200);
+	char *dump = r.raw;
+	assert_non_null(strstr(dump, "statefulsets/es-data"));
+	assert_non_null(strstr(dump, "poddisruptionbudgets"));
+	json_t *deletions = json_object_get(r.body, "pod_deletions");
+	assert_int_equal(json_array_size(deletions), 0);
+	http_resp_free(&r);
+}
+
+/* Pods that cannot be placed: the job fails at the wait's deadline, saying why. */
+static void test_unschedulable_pods_are_explained(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	/* Five data nodes, four hosts, one per host: one stays Pending. */
+	int64_t id = submit_create(&f->d, "{\"name\": \"big\", \"masters\": {\"replicas\": 1},"
+					  " \"data\": {\"replicas\": 5}, \"clients\": {\"replicas\": 0}}");
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	int64_t deadline = harness_now_ms() + 60000;
+	while (sql_int(f->sql,
+		       "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
+		       " AND observation LIKE '% of 6 pods ready; es-data-% Pending: %anti-affinity%'",
+		       1, q) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(20);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
+				 " AND observation LIKE '% of 6 pods ready; es-data-% Pending: %anti-affinity%'",
+				 1, q),
+			 1);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"too big for this fleet\"}", NULL, &r));
+	http_resp_free(&r);
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "cancelled");
+	json_decref(job);
+}
+
+/* Without Kubernetes, the job fails at once and says what is missing. */
+static void test_no_kubernetes_fails_clearly(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	struct esaasd_opts o = {.kubeconfig = "/nonexistent/kubeconfig"};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	int64_t id = submit_create(&f->d, "{\"name\": \"logs\"}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
+			       "no Kubernetes connection"));
+	json_decref(job);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_create_builds_a_green_cluster, teardown),
+		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
+		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
