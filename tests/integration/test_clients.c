@@ -30,8 +30,7 @@
 
 static struct {
 	char dir[128];
-	char kubeconfig[256];
-	pid_t pid;
+	struct sim sim;
 	struct event_base *base;
 	struct httpc *http;
 	struct kube *kube;
@@ -48,40 +47,9 @@ static const char SIM_CONFIG[] =
 static int setup(void **state)
 {
 	snprintf(t.dir, sizeof(t.dir), "/tmp/esaas-clients.XXXXXX");
-	if (!mkdtemp(t.dir))
+	if (!mkdtemp(t.dir) || !sim_start(&t.sim, t.dir, SIM_CONFIG))
 		return -1;
-	char config[256], log[256], bin[512];
-	snprintf(config, sizeof(config), "%s/sim.yaml", t.dir);
-	snprintf(log, sizeof(log), "%s/sim.log", t.dir);
-	snprintf(t.kubeconfig, sizeof(t.kubeconfig), "%s/kubeconfig", t.dir);
-	snprintf(bin, sizeof(bin), "%s/esaas-sim", harness_builddir());
-	FILE *f = fopen(config, "w");
-	if (!f)
-		return -1;
-	fputs(SIM_CONFIG, f);
-	fclose(f);
-	t.pid = fork();
-	if (t.pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", t.kubeconfig, "--config",
-		      config, (char *)NULL);
-		_exit(127);
-	}
-	/* The kubeconfig appears (atomically) once the simulator listens. */
-	int64_t deadline = harness_now_ms() + 10000;
-	struct stat st;
-	while (stat(t.kubeconfig, &st) != 0) {
-		if (harness_now_ms() > deadline || waitpid(t.pid, NULL, WNOHANG) == t.pid) {
-			fprintf(stderr, "esaas-sim did not start; see %s\n", log);
-			return -1;
-		}
-		msleep(5);
-	}
-	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = t.kubeconfig};
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = t.sim.kubeconfig};
 	char err[512];
 	if (!kube_conn_load(&o, &t.conn, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -99,14 +67,12 @@ static int teardown(void **state)
 	httpc_free(t.http);
 	event_base_free(t.base);
 	kube_conn_free(&t.conn);
-	int status = 0;
-	kill(t.pid, SIGTERM);
-	waitpid(t.pid, &status, 0);
+	int rc = sim_stop(&t.sim);
 	char cmd[256];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t.dir);
 	if (system(cmd) != 0)
 		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return rc == 0 ? 0 : -1;
 }
 
 /* --- one call at a time, on the loop ----------------------------------------------- */
