@@ -79,6 +79,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	http_server_route(api->http, "GET", "/healthz", healthz_cb, api);
 	http_server_route(api->http, "GET", "/readyz", readyz_cb, api);
 	api_jobs_add_routes(api);
+	api_clusters_add_routes(api);
 
 	if (!http_server_listen(api->http, cfg->listen, err, errlen))
 		goto failed;

@@ -64,6 +64,15 @@ bool api_idempotency_key_valid(const char *s)
 	return printable_ascii(s, 1, IDEMPOTENCY_KEY_MAX_CHARS);
 }
 
+bool api_check_idempotency_key(const char *key, struct http_error *err)
+{
+	if (!key || api_idempotency_key_valid(key))
+		return true;
+	return http_error_set(err, 422, "invalid", "Idempotency-Key",
+			      "Idempotency-Key must be 1 to %d printable ASCII characters",
+			      IDEMPOTENCY_KEY_MAX_CHARS);
+}
+
 bool api_actor(const char *header, const char *peer, char **actor, struct http_error *err)
 {
 	if (!header) {
@@ -298,7 +307,7 @@ static int64_t job_id_of(json_t *job)
 }
 
 /* A mutation's answer: the job, and where to follow it. */
-static void reply_job_accepted(struct http_req *req, int status, json_t *job)
+void api_reply_job_accepted(struct http_req *req, int status, json_t *job)
 {
 	char *location = xasprintf("/api/v1/jobs/%lld", (long long)job_id_of(job));
 
@@ -338,8 +347,7 @@ static struct job_call *job_call_new(struct http_req *req, int64_t id)
 	return c;
 }
 
-/* Checks first, then the database: without one, 503 as while it is down. */
-static bool have_database(struct http_req *req, const struct api *api)
+bool api_have_database(struct http_req *req, const struct api *api)
 {
 	if (api->db)
 		return true;
@@ -370,7 +378,7 @@ static void jobs_list_cb(struct http_req *req, void *arg)
 		return;
 	}
 	f.tenant = DEFAULT_TENANT;
-	if (!have_database(req, api))
+	if (!api_have_database(req, api))
 		return;
 	storage_job_list(api->db, &f, list_done_cb, req);
 }
@@ -397,7 +405,7 @@ static void jobs_get_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
-	if (!have_database(req, api))
+	if (!api_have_database(req, api))
 		return;
 	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, job_call_new(req, id));
 }
@@ -424,7 +432,7 @@ static void jobs_events_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
-	if (!have_database(req, api))
+	if (!api_have_database(req, api))
 		return;
 	storage_job_events(api->db, DEFAULT_TENANT, id, events_done_cb, job_call_new(req, id));
 }
@@ -442,12 +450,12 @@ static void cancel_done_cb(void *arg, const struct db_error *err, enum cancel_re
 	}
 	switch (result) {
 	case CANCEL_DONE:
-		reply_job_accepted(c->req, 200, job);
+		api_reply_job_accepted(c->req, 200, job);
 		break;
 	case CANCEL_REQUESTED:
 	case CANCEL_ALREADY:
 		/* Running jobs stop at their next state boundary: accepted, not done. */
-		reply_job_accepted(c->req, 202, job);
+		api_reply_job_accepted(c->req, 202, job);
 		break;
 	case CANCEL_REFUSED: {
 		const char *status = json_string_value(json_object_get(job, "status"));
@@ -537,7 +545,7 @@ static void submit_done_cb(void *arg, const struct db_error *err, json_t *job, b
 		api_reply_db_error(c->req, err);
 	} else if (created || same_submission(job, c)) {
 		/* A repeat gets the original answer: that is what the key is for. */
-		reply_job_accepted(c->req, 202, job);
+		api_reply_job_accepted(c->req, 202, job);
 	} else {
 		http_reply_error(
 			c->req, 409, "idempotency_conflict", "Idempotency-Key",
@@ -559,12 +567,8 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 
 	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
 		goto failed;
-	if (key && !api_idempotency_key_valid(key)) {
-		http_error_set(&err, 422, "invalid", "Idempotency-Key",
-			       "Idempotency-Key must be 1 to %d printable ASCII characters",
-			       IDEMPOTENCY_KEY_MAX_CHARS);
+	if (!api_check_idempotency_key(key, &err))
 		goto failed;
-	}
 	body = http_req_json(req, false, &err);
 	if (!body || !api_jobs_check_submit(body, api->reg, &sub, &err))
 		goto failed;

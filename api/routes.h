@@ -14,6 +14,7 @@
 
 struct wf_registry;
 struct workflow;
+struct spec;
 
 struct api {
 	struct http_server *http;
@@ -25,6 +26,8 @@ struct api {
 
 /* GET/POST /api/v1/jobs... on api->http. */
 void api_jobs_add_routes(struct api *api);
+/* GET/POST /api/v1/clusters... on api->http. */
+void api_clusters_add_routes(struct api *api);
 
 /*
  * Database errors as the client sees them: 503 unavailable when the
@@ -32,6 +35,16 @@ void api_jobs_add_routes(struct api *api);
  * it answered with an error.  Ends the request.
  */
 void api_reply_db_error(struct http_req *req, const struct db_error *err);
+
+/* A mutation's answer: status (202, or 200 when already done), the job, and
+ * a Location header where to follow it.  Ends the request. */
+void api_reply_job_accepted(struct http_req *req, int status, json_t *job);
+
+/*
+ * Checks first, then the database: without one, 503 as while it is down.
+ * False when it has replied so.
+ */
+bool api_have_database(struct http_req *req, const struct api *api);
 
 /* --- Checks. --- */
 
@@ -41,6 +54,9 @@ bool api_parse_job_id(const char *s, int64_t *id) __attribute__((warn_unused_res
 bool api_dns_label_valid(const char *s);
 /* Idempotency-Key: 1..255 printable ASCII characters. */
 bool api_idempotency_key_valid(const char *s);
+/* An Idempotency-Key header (NULL: none given): 422 invalid when malformed. */
+bool api_check_idempotency_key(const char *key, struct http_error *err)
+	__attribute__((warn_unused_result));
 
 /*
  * Who acts: the X-Esaas-Actor header (1..128 printable ASCII characters)
@@ -65,6 +81,16 @@ struct api_submit {
 };
 bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct api_submit *out,
 			   struct http_error *err) __attribute__((warn_unused_result));
+
+/*
+ * POST /api/v1/clusters: body is a cluster spec.  422 invalid naming the
+ * field when the spec is not valid; 501 not_implemented when reg has no
+ * create workflow.  On success *spec is parsed (spec_free() it) and *wf is
+ * the create workflow; on failure *spec is left zeroed.
+ */
+bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
+			       const struct workflow **wf, struct http_error *err)
+	__attribute__((warn_unused_result));
 
 /* POST /api/v1/jobs/{id}/cancel: *reason borrowed from body, NULL when none. */
 bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)

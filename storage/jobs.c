@@ -11,18 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define JOB_JSON(j)                                                                          \
-	"jsonb_build_object('id', " j ".id, 'tenant', " j ".tenant_id, 'cluster', " j ".cluster," \
-	" 'kind', " j ".kind, 'status', " j ".status, 'state', " j ".state,"                      \
-	" 'attempt', " j ".attempt, 'params', " j ".params, 'context', " j ".context,"            \
-	" 'error', " j ".error, 'failed_state', " j ".failed_state,"                              \
-	" 'observation', " j ".observation, 'cancel_requested', " j ".cancel_requested,"          \
-	" 'submitted_by', " j ".submitted_by, 'idempotency_key', " j ".idempotency_key,"          \
-	" 'lease_owner', " j ".lease_owner,"                                                      \
-	" 'created_at', esaas_ts(" j ".created_at), 'updated_at', esaas_ts(" j ".updated_at),"    \
-	" 'started_at', esaas_ts(" j ".started_at), 'finished_at', esaas_ts(" j ".finished_at),"  \
-	" 'next_run_at', esaas_ts(" j ".next_run_at))"
-
 #define EVENT_JSON(e)                                                                        \
 	"jsonb_build_object('id', " e ".id, 'job_id', " e ".job_id, 'at', esaas_ts(" e ".at),"    \
 	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"              \
@@ -41,7 +29,7 @@ static const char *id_text(struct idbuf *b, int64_t id)
 	return b->s;
 }
 
-static json_t *parse_json_value(PGresult *res, int row, int col)
+json_t *storage_json_value(PGresult *res, int row, int col)
 {
 	const char *v = db_value(res, row, col);
 	if (!v)
@@ -109,7 +97,7 @@ static void submit_cb(void *arg, PGresult *res, const struct db_error *err)
 	if (err) {
 		c->cb(c->arg, err, NULL, false);
 	} else {
-		json_t *job = PQntuples(res) == 1 ? parse_json_value(res, 0, 0) : NULL;
+		json_t *job = PQntuples(res) == 1 ? storage_json_value(res, 0, 0) : NULL;
 		if (!job)
 			c->cb(c->arg, &bad_shape, NULL, false);
 		else
@@ -151,7 +139,7 @@ static void get_cb(void *arg, PGresult *res, const struct db_error *err)
 	} else if (PQntuples(res) == 0) {
 		c->cb(c->arg, NULL, NULL);
 	} else {
-		json_t *job = parse_json_value(res, 0, 0);
+		json_t *job = storage_json_value(res, 0, 0);
 		c->cb(c->arg, job ? NULL : &bad_shape, job);
 		json_decref(job);
 	}
@@ -192,7 +180,7 @@ static void list_cb(void *arg, PGresult *res, const struct db_error *err)
 	json_t *jobs = json_array();
 	json_int_t last = 0;
 	for (int i = 0; i < n; i++) {
-		json_t *job = parse_json_value(res, i, 0);
+		json_t *job = storage_json_value(res, i, 0);
 		if (!job)
 			continue;
 		last = json_integer_value(json_object_get(job, "id"));
@@ -245,7 +233,7 @@ static void events_cb(void *arg, PGresult *res, const struct db_error *err)
 	} else if (PQntuples(res) == 0) {
 		c->cb(c->arg, NULL, NULL);
 	} else {
-		json_t *events = parse_json_value(res, 0, 0);
+		json_t *events = storage_json_value(res, 0, 0);
 		c->cb(c->arg, events ? NULL : &bad_shape, events);
 		json_decref(events);
 	}
@@ -319,7 +307,7 @@ static void cancel_cb(void *arg, PGresult *res, const struct db_error *err)
 	} else {
 		const char *before = PQgetvalue(res, 0, 0);
 		bool requested = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-		json_t *job = parse_json_value(res, 0, 3);
+		json_t *job = storage_json_value(res, 0, 3);
 		enum cancel_result r;
 		if (strcmp(before, "succeeded") == 0 || strcmp(before, "failed") == 0 ||
 		    strcmp(before, "cancelled") == 0)

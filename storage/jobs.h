@@ -29,6 +29,25 @@
 #define DEFAULT_TENANT "default"
 #define JOBS_NOTIFY_CHANNEL "esaas_jobs"
 
+/*
+ * The job's JSON above, as a SQL expression over a row of jobs aliased j;
+ * every query that hands out a job builds it with this.
+ */
+#define JOB_JSON(j)                                                                          \
+	"jsonb_build_object('id', " j ".id, 'tenant', " j ".tenant_id, 'cluster', " j ".cluster," \
+	" 'kind', " j ".kind, 'status', " j ".status, 'state', " j ".state,"                      \
+	" 'attempt', " j ".attempt, 'params', " j ".params, 'context', " j ".context,"            \
+	" 'error', " j ".error, 'failed_state', " j ".failed_state,"                              \
+	" 'observation', " j ".observation, 'cancel_requested', " j ".cancel_requested,"          \
+	" 'submitted_by', " j ".submitted_by, 'idempotency_key', " j ".idempotency_key,"          \
+	" 'lease_owner', " j ".lease_owner,"                                                      \
+	" 'created_at', esaas_ts(" j ".created_at), 'updated_at', esaas_ts(" j ".updated_at),"    \
+	" 'started_at', esaas_ts(" j ".started_at), 'finished_at', esaas_ts(" j ".finished_at),"  \
+	" 'next_run_at', esaas_ts(" j ".next_run_at))"
+
+/* A cell holding JSON as a new reference; NULL when SQL NULL or unparsable. */
+json_t *storage_json_value(PGresult *res, int row, int col);
+
 struct job_submit {
 	const char *tenant;
 	const char *kind;

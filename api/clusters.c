@@ -1,0 +1,259 @@
+/*
+ * The cluster endpoints: create, list, get.  As for jobs, each handler
+ * checks the request, starts one query and replies from its callback; the
+ * callbacks touch only their request and what they were given.
+ */
+#include "api/routes.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/registry.h"
+#include "kube/spec.h"
+#include "storage/clusters.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CREATE_KIND "create"
+
+/* --- Checks. --- */
+
+/* A workflow's field names a member of its params, {"spec": ...}; the body is the spec. */
+static const char *spec_field(const char *field)
+{
+	if (!field || strcmp(field, "spec") == 0 || strcmp(field, "params") == 0)
+		return NULL;
+	if (strncmp(field, "spec.", 5) == 0)
+		return field + 5;
+	return field;
+}
+
+bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
+			       const struct workflow **wf, struct http_error *err)
+{
+	struct spec_error serr;
+
+	*wf = NULL;
+	if (!spec_parse(body, spec, &serr)) {
+		if (!serr.field[0])
+			return http_error_set(err, 422, "invalid", NULL, "%s", serr.message);
+		return http_error_set(err, 422, "invalid", serr.field, "%s: %s", serr.field,
+				      serr.message);
+	}
+
+	*wf = reg ? wf_registry_find(reg, CREATE_KIND) : NULL;
+	if (!*wf || (*wf)->nstates < 1) {
+		http_error_set(err, 501, "not_implemented", NULL,
+			       "cluster operations are not available in this build: it has no "
+			       "%s workflow",
+			       CREATE_KIND);
+		goto failed;
+	}
+	if ((*wf)->validate) {
+		json_t *params = json_pack("{s:o}", "spec", spec_to_json(spec));
+		const char *field = NULL;
+		char msg[512] = "";
+		bool ok = (*wf)->validate(params, &field, msg, sizeof(msg));
+
+		if (!ok)
+			http_error_set(err, 422, "invalid", spec_field(field), "%s",
+				       msg[0] ? msg : "the cluster spec is not valid");
+		json_decref(params);
+		if (!ok)
+			goto failed;
+	}
+	return true;
+
+failed:
+	*wf = NULL;
+	spec_free(spec);
+	return false;
+}
+
+/* --- POST /api/v1/clusters --- */
+
+/* What the create callback compares a stored job with. */
+struct create_call {
+	struct http_req *req;
+	char *name;
+	char *key;
+	json_t *params; /* {"spec": the normalised spec} */
+};
+
+static void create_call_free(struct create_call *c)
+{
+	free(c->name);
+	free(c->key);
+	json_decref(c->params);
+	free(c);
+}
+
+static bool same_create(json_t *job, const struct create_call *c)
+{
+	const char *kind = json_string_value(json_object_get(job, "kind"));
+	const char *cluster = json_string_value(json_object_get(job, "cluster"));
+
+	return kind && cluster && strcmp(kind, CREATE_KIND) == 0 && strcmp(cluster, c->name) == 0 &&
+	       json_equal(json_object_get(job, "params"), c->params);
+}
+
+static void create_done_cb(void *arg, const struct db_error *err, enum cluster_create_result result,
+			   json_t *job, json_t *cluster)
+{
+	struct create_call *c = arg;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+		goto out;
+	}
+	switch (result) {
+	case CLUSTER_CREATED:
+		api_reply_job_accepted(c->req, 202, job);
+		break;
+	case CLUSTER_REPEATED:
+		if (same_create(job, c)) {
+			/* A repeat gets the original answer: that is what the key is for. */
+			api_reply_job_accepted(c->req, 202, job);
+			break;
+		}
+		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
+				 "Idempotency-Key \"%s\" was already used for job %lld, which "
+				 "is not this create of cluster %s with this spec",
+				 c->key ? c->key : "",
+				 (long long)json_integer_value(json_object_get(job, "id")),
+				 c->name);
+		break;
+	case CLUSTER_EXISTS:
+	default:
+		http_reply_error(c->req, 409, "conflict", "name",
+				 "cluster %s already exists; choose another name, or delete it "
+				 "first",
+				 c->name);
+		break;
+	}
+out:
+	create_call_free(c);
+}
+
+static void clusters_create_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	struct http_error err = {0};
+	const struct workflow *wf;
+	const char *key = http_req_header(req, "Idempotency-Key");
+	struct spec spec;
+	char *actor = NULL;
+	json_t *body = NULL;
+
+	memset(&spec, 0, sizeof(spec));
+	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+		goto failed;
+	if (!api_check_idempotency_key(key, &err))
+		goto failed;
+	body = http_req_json(req, false, &err);
+	if (!body || !api_clusters_check_create(body, api->reg, &spec, &wf, &err))
+		goto failed;
+	if (!api->db) {
+		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+		goto failed;
+	}
+
+	struct create_call *c = xcalloc(1, sizeof(*c));
+	json_t *normalised = spec_to_json(&spec);
+
+	c->req = req;
+	c->name = xstrdup(spec.name);
+	c->key = key ? xstrdup(key) : NULL;
+	c->params = json_pack("{s:O}", "spec", normalised);
+	storage_cluster_create(api->db, DEFAULT_TENANT, spec.name, normalised, actor, key,
+			       wf->states[0].name, create_done_cb, c);
+	json_decref(normalised);
+	spec_free(&spec);
+	free(actor);
+	json_decref(body);
+	return;
+
+failed:
+	spec_free(&spec);
+	free(actor);
+	json_decref(body);
+	http_reply_failure(req, &err);
+}
+
+/* --- GET /api/v1/clusters --- */
+
+static void list_done_cb(void *arg, const struct db_error *err, json_t *list)
+{
+	struct http_req *req = arg;
+
+	if (err)
+		api_reply_db_error(req, err);
+	else if (!list)
+		http_reply_error(req, 500, "internal", NULL,
+				 "internal error; the details are in the server log");
+	else
+		http_reply_json(req, 200, json_incref(list));
+}
+
+static void clusters_list_cb(struct http_req *req, void *arg)
+{
+	static const char *const known[] = {NULL};
+	struct api *api = arg;
+	struct http_error err = {0};
+
+	if (!http_query_check(http_req_query(req), known, &err)) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	if (!api_have_database(req, api))
+		return;
+	storage_cluster_list(api->db, DEFAULT_TENANT, list_done_cb, req);
+}
+
+/* --- GET /api/v1/clusters/{name} --- */
+
+struct cluster_call {
+	struct http_req *req;
+	char *name;
+};
+
+static void get_done_cb(void *arg, const struct db_error *err, json_t *cluster)
+{
+	struct cluster_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (!cluster)
+		http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+	else
+		http_reply_json(c->req, 200, json_incref(cluster));
+	free(c->name);
+	free(c);
+}
+
+static void clusters_get_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *name = http_req_param(req, "name");
+
+	/* A name that could never be a cluster's names none: 404 like a missing one. */
+	if (!name || !api_dns_label_valid(name)) {
+		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
+				 name ? name : "");
+		return;
+	}
+	if (!api_have_database(req, api))
+		return;
+
+	struct cluster_call *c = xcalloc(1, sizeof(*c));
+
+	c->req = req;
+	c->name = xstrdup(name);
+	storage_cluster_get(api->db, DEFAULT_TENANT, name, get_done_cb, c);
+}
+
+void api_clusters_add_routes(struct api *api)
+{
+	http_server_route(api->http, "POST", "/api/v1/clusters", clusters_create_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/clusters", clusters_list_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
+}

@@ -1,0 +1,248 @@
+/*
+ * Cluster queries.  Each is one statement and its JSON is built by
+ * PostgreSQL, as for jobs.
+ */
+#include "storage/clusters.h"
+#include "storage/jobs.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* The jobs of cluster row c: those submitted since it was created. */
+#define CLUSTER_JOBS(c)                                                                     \
+	" FROM jobs a WHERE a.tenant_id = " c ".tenant_id AND a.cluster = " c ".name"       \
+	" AND a.created_at >= " c ".created_at"
+
+#define JOB_BRIEF(j)                                                                        \
+	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status,"   \
+	" 'state', " j ".state)"
+
+#define ACTIVE_STATUS "a.status IN ('queued', 'running', 'waiting', 'cancelling')"
+
+/* In progress first: at most one of a cluster's jobs is, and it goes before the queue. */
+#define ACTIVE_JOB(c)                                                                       \
+	"(SELECT " JOB_BRIEF("a") CLUSTER_JOBS(c) " AND " ACTIVE_STATUS                      \
+	" ORDER BY a.status = 'queued', a.queue_seq LIMIT 1)"
+
+#define RECENT_JOB(j)                                                                       \
+	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status,"   \
+	" 'state', " j ".state, 'created_at', esaas_ts(" j ".created_at))"
+
+#define RECENT_JOBS(c)                                                                      \
+	"(SELECT coalesce(jsonb_agg(r.job ORDER BY r.id DESC), '[]'::jsonb) FROM"           \
+	" (SELECT a.id, " RECENT_JOB("a") " AS job" CLUSTER_JOBS(c)                          \
+	"  ORDER BY a.id DESC LIMIT 5) r)"
+
+#define CLUSTER_FIELDS(c)                                                                   \
+	"'name', " c ".name, 'tenant', " c ".tenant_id, 'spec', " c ".spec,"                \
+	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                      \
+	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)"
+
+#define CLUSTER_JSON(c)                                                                     \
+	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c)            \
+	", 'recent_jobs', " RECENT_JOBS(c) ")"
+
+#define CLUSTER_ITEM_JSON(c)                                                                \
+	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c) ")"
+
+static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result shape"};
+
+/* --- create -------------------------------------------------------------------- */
+
+/*
+ * $1 tenant, $2 name, $3 spec, $4 actor, $5 first state, $6 idempotency key.
+ *
+ * The statement's snapshot is taken before the lock is granted, so what it
+ * reads may miss a submission that committed while it waited.  Writes do
+ * not: the cluster insert meets the committed row in the unique index of
+ * live names (and does nothing), and the job insert fails on a key taken
+ * meanwhile (23505), which rolls back the cluster row with it.  The caller
+ * repeats the statement once in both cases, with a snapshot that sees the
+ * other submission.  A key used before wins over the name check: a repeated
+ * create must find its own job, not a conflict with its own cluster.
+ */
+#define CREATE_SQL                                                                              \
+	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"     \
+	" prior AS (SELECT * FROM jobs WHERE $6::text IS NOT NULL AND tenant_id = $1"           \
+	"  AND idempotency_key = $6),"                                                          \
+	" c AS (INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"            \
+	"  SELECT $1, $2, $3::jsonb, jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "')," \
+	"   $4 FROM lk WHERE NOT EXISTS (SELECT 1 FROM prior)"                                  \
+	"  ON CONFLICT (tenant_id, name) WHERE deleted_at IS NULL DO NOTHING"                   \
+	"  RETURNING *),"                                                                       \
+	" ins AS (INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"          \
+	"  submitted_by, idempotency_key)"                                                     \
+	"  SELECT c.tenant_id, c.name, 'create', jsonb_build_object('spec', c.spec), 'queued',"  \
+	"   $5, $4, $6 FROM c"                                                                  \
+	"  RETURNING *),"                                                                       \
+	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
+	"  SELECT id, state, 'submitted', status, 1, $4, 'submitted' FROM ins),"                \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                     \
+	" SELECT 'created', " JOB_JSON("j") ","                                                 \
+	"  jsonb_build_object(" CLUSTER_FIELDS("c") ", 'active_job', " JOB_BRIEF("j") ","       \
+	"   'recent_jobs', jsonb_build_array(" RECENT_JOB("j") ")),"                              \
+	"  (SELECT count(*) FROM n)"                                                            \
+	" FROM ins j, c"                                                                        \
+	" UNION ALL"                                                                            \
+	" SELECT 'repeated', " JOB_JSON("j") ","                                                \
+	"  (SELECT " CLUSTER_JSON("x") " FROM clusters x WHERE x.tenant_id = j.tenant_id"      \
+	"   AND x.name = j.cluster AND x.deleted_at IS NULL), 0"                               \
+	" FROM prior j"                                                                         \
+	" UNION ALL"                                                                            \
+	" SELECT 'exists', NULL, NULL, 0"                                                       \
+	" WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM c)"
+
+#define SQLSTATE_UNIQUE_VIOLATION "23505"
+
+struct create_ctx {
+	struct db_pool *db;
+	char *params[6];
+	bool retried;
+	storage_cluster_create_cb cb;
+	void *arg;
+};
+
+static void create_ctx_free(struct create_ctx *c)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(c->params); i++)
+		free(c->params[i]);
+	free(c);
+}
+
+static bool create_result_of(const char *s, enum cluster_create_result *r)
+{
+	if (strcmp(s, "created") == 0)
+		*r = CLUSTER_CREATED;
+	else if (strcmp(s, "repeated") == 0)
+		*r = CLUSTER_REPEATED;
+	else if (strcmp(s, "exists") == 0)
+		*r = CLUSTER_EXISTS;
+	else
+		return false;
+	return true;
+}
+
+static void create_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct create_ctx *c = arg;
+	bool has_key = c->params[5] != NULL;
+	enum cluster_create_result r = CLUSTER_EXISTS;
+	json_t *job = NULL, *cluster = NULL;
+
+	if (!err && (PQntuples(res) != 1 || !create_result_of(PQgetvalue(res, 0, 0), &r)))
+		err = &bad_shape;
+
+	/* See CREATE_SQL: another submission committed while this one waited. */
+	bool key_race = err && err->kind == DB_ERR_QUERY &&
+			strcmp(err->sqlstate, SQLSTATE_UNIQUE_VIOLATION) == 0;
+	bool name_race = !err && r == CLUSTER_EXISTS && has_key;
+	if ((key_race || name_race) && !c->retried) {
+		c->retried = true;
+		db_query(c->db, CREATE_SQL, 6, (const char *const *)c->params, create_cb, c);
+		return;
+	}
+
+	if (!err && r != CLUSTER_EXISTS) {
+		job = storage_json_value(res, 0, 1);
+		cluster = storage_json_value(res, 0, 2);
+		if (!job || (r == CLUSTER_CREATED && !cluster))
+			err = &bad_shape;
+	}
+	if (err)
+		c->cb(c->arg, err, CLUSTER_EXISTS, NULL, NULL);
+	else
+		c->cb(c->arg, NULL, r, job, cluster);
+	json_decref(job);
+	json_decref(cluster);
+	create_ctx_free(c);
+}
+
+void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
+			    const char *actor, const char *idempotency_key, const char *first_state,
+			    storage_cluster_create_cb cb, void *arg)
+{
+	struct create_ctx *c = xcalloc(1, sizeof(*c));
+
+	c->db = db;
+	c->cb = cb;
+	c->arg = arg;
+	c->params[0] = xstrdup(tenant ? tenant : DEFAULT_TENANT);
+	c->params[1] = xstrdup(name);
+	c->params[2] = json_dumps(spec, JSON_COMPACT);
+	c->params[3] = xstrdup(actor);
+	c->params[4] = xstrdup(first_state);
+	c->params[5] = idempotency_key ? xstrdup(idempotency_key) : NULL;
+	db_query(db, CREATE_SQL, 6, (const char *const *)c->params, create_cb, c);
+}
+
+/* --- get, list, observed ------------------------------------------------------- */
+
+struct cluster_ctx {
+	storage_cluster_cb cb;
+	void *arg;
+};
+
+static struct cluster_ctx *cluster_ctx_new(storage_cluster_cb cb, void *arg)
+{
+	struct cluster_ctx *c = xmalloc(sizeof(*c));
+
+	c->cb = cb;
+	c->arg = arg;
+	return c;
+}
+
+/* Zero rows: no such cluster; one row: its JSON in the first column. */
+static void cluster_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct cluster_ctx *c = arg;
+
+	if (err) {
+		c->cb(c->arg, err, NULL);
+	} else if (PQntuples(res) == 0) {
+		c->cb(c->arg, NULL, NULL);
+	} else {
+		json_t *cluster = storage_json_value(res, 0, 0);
+
+		c->cb(c->arg, cluster ? NULL : &bad_shape, cluster);
+		json_decref(cluster);
+	}
+	free(c);
+}
+
+void storage_cluster_get(struct db_pool *db, const char *tenant, const char *name,
+			 storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant, name};
+
+	db_query(db,
+		 "SELECT " CLUSTER_JSON("c") " FROM clusters c"
+		 " WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL",
+		 2, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
+void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant};
+
+	db_query(db,
+		 "SELECT jsonb_build_object('clusters', coalesce(jsonb_agg(" CLUSTER_ITEM_JSON("c")
+		 " ORDER BY c.name), '[]'::jsonb))"
+		 " FROM clusters c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL",
+		 1, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
+void storage_cluster_set_observed(struct db_pool *db, const char *tenant, const char *name,
+				  json_t *observed, storage_cluster_cb cb, void *arg)
+{
+	char *text = json_dumps(observed, JSON_COMPACT | JSON_ENCODE_ANY);
+	const char *p[] = {tenant, name, text};
+
+	db_query(db,
+		 "UPDATE clusters c SET observed = $3::jsonb, updated_at = now()"
+		 " WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL"
+		 " RETURNING " CLUSTER_JSON("c"),
+		 3, p, cluster_cb, cluster_ctx_new(cb, arg));
+	free(text);
+}

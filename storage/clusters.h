@@ -1,0 +1,76 @@
+/*
+ * Cluster queries: create (the cluster row and its create job, together),
+ * read, list, and the observed status that workflows record.
+ *
+ * As for jobs (storage/jobs.h), the JSON is built by PostgreSQL.  A cluster:
+ *   {"name": "logs", "tenant": "default", "spec": {...}, "observed": {...},
+ *    "created_by": "...", "created_at": "...", "updated_at": "...",
+ *    "active_job": {"id": 42, "kind": "scale", "status": "running",
+ *                   "state": "wait_green"} | null,
+ *    "recent_jobs": [{"id", "kind", "status", "state", "created_at"}, ...]}
+ * active_job is the job in progress, else the next one queued; recent_jobs
+ * are the newest five, newest first.  Both count only the jobs submitted
+ * since the cluster was created, not those of an earlier, deleted cluster
+ * of the same name.  The list leaves recent_jobs out.
+ *
+ * In every callback, err is NULL on success; json values are borrowed for
+ * the duration of the call (json_incref to keep them).
+ */
+#ifndef ESAAS_STORAGE_CLUSTERS_H
+#define ESAAS_STORAGE_CLUSTERS_H
+
+#include <jansson.h>
+#include "storage/db.h"
+
+/* What the cluster row's observed status is until a workflow says more. */
+#define CLUSTER_PHASE_CREATING "creating"
+
+enum cluster_create_result {
+	CLUSTER_CREATED,  /* the cluster and its create job are stored */
+	CLUSTER_REPEATED, /* the idempotency key was used before: job is that job */
+	CLUSTER_EXISTS,	  /* a live cluster of that name exists: nothing stored */
+};
+
+/*
+ * CLUSTER_CREATED: job is the new create job, cluster the new cluster.
+ * CLUSTER_REPEATED: job is the earlier job with the same key, whatever its
+ * kind (the caller compares kind, cluster and params to tell a repeat from
+ * a conflicting reuse); cluster is its cluster when that one is live, else
+ * NULL.  CLUSTER_EXISTS: both NULL.
+ */
+typedef void (*storage_cluster_create_cb)(void *arg, const struct db_error *err,
+					  enum cluster_create_result result, json_t *job,
+					  json_t *cluster);
+
+/*
+ * In one statement, under the cluster's submission lock (the one
+ * storage_job_submit() takes): store the cluster with spec as its desired
+ * state and {"phase": "creating"} as observed, and queue its create job
+ * (params {"spec": spec}, in first_state), with the job's first event and a
+ * wake-up for the workers.  spec is the normalised spec (spec_to_json()).
+ * idempotency_key may be NULL.
+ */
+void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
+			    const char *actor, const char *idempotency_key, const char *first_state,
+			    storage_cluster_create_cb cb, void *arg);
+
+/* cluster is NULL when there is no such live cluster. */
+typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t *cluster);
+
+/* The live cluster called name, with its active and recent jobs. */
+void storage_cluster_get(struct db_pool *db, const char *tenant, const char *name,
+			 storage_cluster_cb cb, void *arg);
+
+/* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs. */
+void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg);
+
+/*
+ * Replace the live cluster's observed status with observed (an object, for
+ * instance {"phase": "ready", "health": "green", "endpoint": "..."}).  The
+ * callback gets the cluster as it is now, or NULL when there is no such
+ * live cluster.
+ */
+void storage_cluster_set_observed(struct db_pool *db, const char *tenant, const char *name,
+				  json_t *observed, storage_cluster_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,732 @@
+/*
+ * The cluster API against a real PostgreSQL and a real esaasd-test: what
+ * POST /api/v1/clusters stores (the cluster and its create job, together,
+ * or nothing at all), the reads, and the storage calls the workflows use.
+ *
+ * esaasd-test registers the shipped workflows, so its create is there.
+ * Without one the API answers 501: checked on api_clusters_check_create()
+ * directly, since no daemon here lacks it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "api/routes.h"
+#include "common/util.h"
+#include "engine/registry.h"
+#include "kube/spec.h"
+#include "storage/clusters.h"
+#include "storage/db.h"
+#include "tests/integration/harness.h"
+#include "workflows/workflows.h"
+
+static struct pg pg;
+
+struct fixture {
+	char dburl[600];
+	struct esaasd d;
+	PGconn *sql;
+};
+
+static const char SPEC_LOGS[] = "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				" \"data\": {\"replicas\": 2}}";
+static const char *const ACTOR[] = {"X-Esaas-Actor: alice@example.com", NULL};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	const char *keep = getenv("ESAAS_TEST_KEEP");
+	if (keep && *keep == '1') {
+		pg_ctl(&pg, "stop");
+		fprintf(stderr, "kept %s\n", pg.dir);
+		return 0;
+	}
+	pg_destroy(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(void)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, NULL));
+	f->sql = sql_connect(f->dburl);
+	assert_non_null(f->sql);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	PQfinish(f->sql);
+	free(f);
+	return rc == 0 ? 0 : -1;
+}
+
+static const char *jstr(json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "(null)";
+}
+
+static long long count_rows(PGconn *c, const char *table_sql)
+{
+	return sql_int(c, table_sql, 0, NULL);
+}
+
+/* The error shape, exactly: status, code and field (NULL: no field). */
+static void assert_error(const struct http_resp *r, long status, const char *code,
+			 const char *field)
+{
+	if (r->status != status)
+		fail_msg("expected %ld %s, got %ld: %s", status, code, r->status,
+			 r->raw ? r->raw : "");
+	json_t *e = json_object_get(r->body, "error");
+	assert_true(json_is_object(e));
+	assert_string_equal(jstr(e, "code"), code);
+	if (field)
+		assert_string_equal(jstr(e, "field"), field);
+	else
+		assert_null(json_object_get(e, "field"));
+}
+
+static void assert_empty_list(const struct http_resp *r)
+{
+	assert_int_equal(r->status, 200);
+	assert_int_equal(json_object_size(r->body), 1);
+	json_t *list = json_object_get(r->body, "clusters");
+	assert_true(json_is_array(list));
+	assert_int_equal(json_array_size(list), 0);
+}
+
+static const char *error_message(const struct http_resp *r)
+{
+	return jstr(json_object_get(r->body, "error"), "message");
+}
+
+/* What the API stores as the spec: the request with every default written out. */
+static json_t *normalised(const char *spec_text)
+{
+	json_t *in = json_loads(spec_text, 0, NULL);
+	struct spec s;
+	struct spec_error err;
+	assert_non_null(in);
+	if (!spec_parse(in, &s, &err))
+		fail_msg("test spec refused: %s: %s", err.field, err.message);
+	json_t *out = spec_to_json(&s);
+	spec_free(&s);
+	json_decref(in);
+	return out;
+}
+
+static int64_t job_id(const struct http_resp *r)
+{
+	return json_integer_value(json_object_get(r->body, "id"));
+}
+
+/* POST the spec, expect 202, return the job id. */
+static int64_t create_ok(const struct fixture *f, const char *spec, const char *const *headers)
+{
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", spec, headers, &r));
+	if (r.status != 202)
+		fail_msg("create answered %ld: %s", r.status, r.raw ? r.raw : "");
+	int64_t id = job_id(&r);
+	assert_true(id > 0);
+	http_resp_free(&r);
+	return id;
+}
+
+/* --- without a create workflow (no daemon) ------------------------------------- */
+
+static bool refuse_data_replicas(json_t *params, const char **field, char *msg, size_t msglen)
+{
+	if (json_integer_value(json_object_get(
+		    json_object_get(json_object_get(params, "spec"), "data"), "replicas")) > 2) {
+		*field = "spec.data.replicas";
+		strlcpy_s(msg, "data.replicas: at most 2 in this test", msglen);
+		return false;
+	}
+	return true;
+}
+
+static void noop_state(struct step *s)
+{
+	step_next(s);
+}
+
+static const struct wf_state fake_states[] = {
+	{"first_of_create", noop_state, 60, 0, NULL, true},
+};
+
+static const struct workflow fake_create = {
+	.kind = "create",
+	.states = fake_states,
+	.nstates = 1,
+	.validate = refuse_data_replicas,
+};
+
+static void test_check_create_needs_a_create_workflow(void **state)
+{
+	struct wf_registry empty = {0}, reg = {0};
+	struct http_error err = {0};
+	const struct workflow *wf = NULL;
+	struct spec spec;
+	char msg[256];
+	json_t *body = json_loads(SPEC_LOGS, 0, NULL);
+
+	/* No create workflow: 501, and nothing parsed is left behind. */
+	assert_false(api_clusters_check_create(body, &empty, &spec, &wf, &err));
+	assert_int_equal(err.status, 501);
+	assert_string_equal(err.code, "not_implemented");
+	assert_null(err.field);
+	assert_string_equal(err.message, "cluster operations are not available in this build: "
+					 "it has no create workflow");
+	assert_null(wf);
+	assert_null(spec.name);
+	http_error_clear(&err);
+	assert_false(api_clusters_check_create(body, NULL, &spec, &wf, &err));
+	assert_int_equal(err.status, 501);
+	http_error_clear(&err);
+
+	/* A spec that is wrong is the client's error whatever the build. */
+	json_t *bad = json_loads("{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}", 0, NULL);
+	assert_false(api_clusters_check_create(bad, &empty, &spec, &wf, &err));
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.field, "masters.replicas");
+	http_error_clear(&err);
+	json_decref(bad);
+
+	/* With one: its first state, and its own check, whose field names the body's. */
+	assert_true(wf_registry_add(&reg, &fake_create, msg, sizeof(msg)));
+	assert_true(api_clusters_check_create(body, &reg, &spec, &wf, &err));
+	assert_ptr_equal(wf, &fake_create);
+	assert_string_equal(spec.name, "logs");
+	spec_free(&spec);
+	json_t *big = json_loads("{\"name\": \"logs\", \"data\": {\"replicas\": 3}}", 0, NULL);
+	assert_false(api_clusters_check_create(big, &reg, &spec, &wf, &err));
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.field, "data.replicas");
+	assert_string_equal(err.message, "data.replicas: at most 2 in this test");
+	assert_null(spec.name);
+	http_error_clear(&err);
+	json_decref(big);
+	json_decref(body);
+}
+
+/* --- POST /api/v1/clusters ------------------------------------------------------ */
+
+struct bad_spec {
+	const char *body;
+	const char *field;
+	const char *message; /* a part of it */
+};
+
+static const struct bad_spec bad_specs[] = {
+	{"{}", "name", "name: is required"},
+	{"{\"name\": \"Logs\"}", "name", "DNS-1123"},
+	{"{\"name\": \"a234567890123456789012345678901234567890x\"}", "name", "at most 40"},
+	{"{\"name\": \"logs\", \"colour\": \"blue\"}", "colour", "unknown field"},
+	{"{\"name\": \"logs\", \"version\": \"3.0.0\"}", "version", "is not supported"},
+	{"{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}", "masters.replicas",
+	 "masters.replicas: must be odd so that a quorum exists (got 2)"},
+	{"{\"name\": \"logs\", \"masters\": {\"replicas\": 0}}", "masters.replicas", "at least 1"},
+	{"{\"name\": \"logs\", \"data\": {\"replicas\": 0}}", "data.replicas", "at least 1"},
+	{"{\"name\": \"logs\", \"clients\": {\"replicas\": -1}}", "clients.replicas", "at least 0"},
+	{"{\"name\": \"logs\", \"masters\": {\"cpu\": \"1x\"}}", "masters.cpu", "\"1x\""},
+	{"{\"name\": \"logs\", \"data\": {\"memory\": \"8GB\"}}", "data.memory", "\"8GB\""},
+	{"{\"name\": \"logs\", \"data\": {\"disk\": \"lots\"}}", "data.disk", "\"lots\""},
+	{"{\"name\": \"logs\", \"data\": {\"memory\": \"8Gi\", \"heap\": \"5g\"}}", "data.heap",
+	 "must not exceed half the memory"},
+	{"{\"name\": \"logs\", \"plugins\": [\"analysis-icu\", \"nope\"]}", "plugins[1]",
+	 "not a plugin esaas knows"},
+	{"{\"name\": \"logs\", \"config\": {\"foo.bar\": 1}}", "config.foo.bar",
+	 "not a setting esaas knows"},
+	{"{\"name\": \"logs\", \"config\": {\"cluster.name\": \"x\"}}", "config.cluster.name",
+	 "managed by esaas"},
+	{"{\"name\": \"logs\", \"placement\": {\"spread\": \"moon\"}}", "placement.spread",
+	 "\"host\" or \"rack\""},
+};
+
+static void test_create_refuses_invalid_specs_before_storing(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct http_resp r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad_specs); i++) {
+		const struct bad_spec *b = &bad_specs[i];
+		assert_true(http_call(&f->d, "POST", "/api/v1/clusters", b->body, NULL, &r));
+		if (r.status != 422 || !strstr(error_message(&r), b->message))
+			fail_msg("%s: expected 422 on %s with \"%s\", got %ld: %s", b->body,
+				 b->field, b->message, r.status, r.raw ? r.raw : "");
+		assert_error(&r, 422, "invalid", b->field);
+		http_resp_free(&r);
+	}
+
+	/* Not a spec at all. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", "[1]", NULL, &r));
+	assert_error(&r, 400, "malformed_json", NULL);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", "{\"name\": ", NULL, &r));
+	assert_error(&r, 400, "malformed_json", NULL);
+	http_resp_free(&r);
+
+	/* Headers are checked like the job API's. */
+	char longkey[300];
+	snprintf(longkey, sizeof(longkey), "Idempotency-Key: %0256d", 7);
+	const char *const hk[] = {longkey, NULL};
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", SPEC_LOGS, hk, &r));
+	assert_error(&r, 422, "invalid", "Idempotency-Key");
+	http_resp_free(&r);
+	char longactor[200];
+	snprintf(longactor, sizeof(longactor), "X-Esaas-Actor: %0129d", 7);
+	const char *const ha[] = {longactor, NULL};
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", SPEC_LOGS, ha, &r));
+	assert_error(&r, 422, "invalid", "X-Esaas-Actor");
+	http_resp_free(&r);
+
+	/* Nothing was stored, not even in part. */
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 0);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 0);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM job_events"), 0);
+}
+
+static void test_create_stores_the_cluster_and_queues_its_job(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	json_t *spec = normalised(SPEC_LOGS);
+	struct http_resp r;
+
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", SPEC_LOGS, ACTOR, &r));
+	if (r.status != 202)
+		fail_msg("create answered %ld: %s", r.status, r.raw ? r.raw : "");
+	int64_t id = job_id(&r);
+	char location[64];
+	snprintf(location, sizeof(location), "/api/v1/jobs/%lld", (long long)id);
+	assert_string_equal(r.location, location);
+
+	/* The job as it was queued: the create of logs, in its workflow's first state. */
+	assert_string_equal(jstr(r.body, "kind"), "create");
+	assert_string_equal(jstr(r.body, "cluster"), "logs");
+	assert_string_equal(jstr(r.body, "tenant"), "default");
+	assert_string_equal(jstr(r.body, "status"), "queued");
+	assert_string_equal(jstr(r.body, "state"), wf_create.states[0].name);
+	assert_string_equal(jstr(r.body, "submitted_by"), "alice@example.com");
+	json_t *params = json_object_get(r.body, "params");
+	assert_int_equal(json_object_size(params), 1);
+	assert_true(json_equal(json_object_get(params, "spec"), spec));
+	http_resp_free(&r);
+
+	/* The cluster row holds the same spec and says it is being created. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters c JOIN jobs j ON j.cluster = c.name"
+				 " AND j.tenant_id = c.tenant_id WHERE j.id = $1"
+				 " AND c.spec = j.params->'spec'"
+				 " AND c.observed = '{\"phase\": \"creating\"}'"
+				 " AND c.created_by = 'alice@example.com' AND c.deleted_at IS NULL",
+				 1, q),
+			 1);
+	/* Its history starts with the submission, by the same actor. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND outcome = 'submitted' AND status = 'queued'"
+				 " AND actor = 'alice@example.com'",
+				 1, q),
+			 1);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 1);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 1);
+	json_decref(spec);
+}
+
+static void test_create_conflict_on_a_taken_name(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct http_resp r;
+
+	create_ok(f, SPEC_LOGS, NULL);
+	/* Another spec under the same name, and the very same again: both refused. */
+	const char *const again[] = {
+		"{\"name\": \"logs\", \"version\": \"6.8.23\"}",
+		SPEC_LOGS,
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(again); i++) {
+		assert_true(http_call(&f->d, "POST", "/api/v1/clusters", again[i], NULL, &r));
+		assert_error(&r, 409, "conflict", "name");
+		assert_string_equal(error_message(&r),
+				    "cluster logs already exists; choose another name, or delete "
+				    "it first");
+		http_resp_free(&r);
+	}
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 1);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 1);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"
+					    " WHERE spec->>'version' = '7.17.10'"),
+			 1);
+}
+
+static void test_create_idempotency_key(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	const char *const key[] = {"Idempotency-Key: create-logs-1", NULL};
+	struct http_resp r;
+
+	int64_t id = create_ok(f, SPEC_LOGS, key);
+	/* The same request again: the same job, not a conflict with its own cluster. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters", SPEC_LOGS, key, &r));
+	assert_int_equal(r.status, 202);
+	assert_int_equal(job_id(&r), id);
+	assert_non_null(strstr(r.location, "/api/v1/jobs/"));
+	http_resp_free(&r);
+	/* The same spec written another way (a default spelled out) is the same request. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"data\": {\"replicas\": 2}, \"version\": \"7.17.10\","
+			      " \"name\": \"logs\", \"placement\": {\"spread\": \"host\"}}",
+			      key, &r));
+	assert_int_equal(r.status, 202);
+	assert_int_equal(job_id(&r), id);
+	http_resp_free(&r);
+
+	/* The key reused for another spec, or for another cluster: refused, nothing stored. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"logs\", \"version\": \"6.8.23\"}", key, &r));
+	assert_error(&r, 409, "idempotency_conflict", "Idempotency-Key");
+	http_resp_free(&r);
+	assert_true(
+		http_call(&f->d, "POST", "/api/v1/clusters", "{\"name\": \"metrics\"}", key, &r));
+	assert_error(&r, 409, "idempotency_conflict", "Idempotency-Key");
+	http_resp_free(&r);
+
+	/* A key first used by another kind of job: no cluster is left behind either. */
+	const char *const key2[] = {"Idempotency-Key: test-job-1", NULL};
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs",
+			      "{\"kind\": \"test\", \"cluster\": \"search\"}", key2, &r));
+	assert_int_equal(r.status, 202);
+	http_resp_free(&r);
+	assert_true(
+		http_call(&f->d, "POST", "/api/v1/clusters", "{\"name\": \"search\"}", key2, &r));
+	assert_error(&r, 409, "idempotency_conflict", "Idempotency-Key");
+	http_resp_free(&r);
+
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 1);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 2);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'create'"), 1);
+}
+
+/*
+ * n clients POST body at once (each with header, may be NULL); statuses[i]
+ * and ids[i] are what client i was answered.
+ */
+#define RACERS 8
+
+static void race_creates(const struct fixture *f, const char *body, const char *header,
+			 long statuses[RACERS], int64_t ids[RACERS])
+{
+	int fds[RACERS][2];
+	pid_t pids[RACERS];
+
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			const char *const h[] = {header, NULL};
+			struct http_resp r;
+			long long out[2] = {0, 0};
+			if (http_call(&f->d, "POST", "/api/v1/clusters", body, header ? h : NULL,
+				      &r)) {
+				out[0] = r.status;
+				out[1] = job_id(&r);
+			}
+			_exit(write(fds[i][1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < RACERS; i++) {
+		long long in[2] = {0, 0};
+		int status;
+		assert_int_equal(read(fds[i][0], in, sizeof(in)), sizeof(in));
+		close(fds[i][0]);
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		statuses[i] = (long)in[0];
+		ids[i] = (int64_t)in[1];
+	}
+}
+
+static void test_concurrent_creates(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	long statuses[RACERS];
+	int64_t ids[RACERS];
+
+	/* One name, many clients: exactly one wins, the others are told it exists. */
+	race_creates(f, SPEC_LOGS, NULL, statuses, ids);
+	int won = 0;
+	for (int i = 0; i < RACERS; i++) {
+		if (statuses[i] != 202 && statuses[i] != 409)
+			fail_msg("client %d answered %ld", i, statuses[i]);
+		won += statuses[i] == 202;
+	}
+	assert_int_equal(won, 1);
+
+	/* One key, many clients: every one gets the same job. */
+	race_creates(f, "{\"name\": \"metrics\"}", "Idempotency-Key: metrics-1", statuses, ids);
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(statuses[i], 202);
+		assert_int_equal(ids[i], ids[0]);
+	}
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 2);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 2);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM job_events"
+					    " WHERE outcome = 'submitted'"),
+			 2);
+}
+
+/* --- GET /api/v1/clusters, /api/v1/clusters/{name} ------------------------------- */
+
+static void test_get_and_list(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct http_resp r;
+
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters", NULL, NULL, &r));
+	assert_empty_list(&r);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters?limit=5", NULL, NULL, &r));
+	assert_error(&r, 422, "invalid", "limit");
+	http_resp_free(&r);
+
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_error(&r, 404, "not_found", NULL);
+	assert_string_equal(error_message(&r), "cluster logs not found");
+	http_resp_free(&r);
+	/* A name that cannot be a cluster's is not found either, not a 4xx of its own. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/Not_A_Name", NULL, NULL, &r));
+	assert_error(&r, 404, "not_found", NULL);
+	http_resp_free(&r);
+
+	int64_t create = create_ok(f, SPEC_LOGS, ACTOR);
+	/* A second job of logs, parked in "work" for long, once the create is done. */
+	const char *const parked_body = "{\"kind\": \"test\", \"cluster\": \"logs\","
+					" \"params\": {\"plan\": {\"work\": [\"wait:600000\"]}}}";
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", parked_body, NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t parked = job_id(&r);
+	http_resp_free(&r);
+	json_t *j = wait_job_status(&f->d, parked, "waiting", 20000);
+	assert_non_null(j);
+	json_decref(j);
+
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *c = r.body;
+	json_t *spec = normalised(SPEC_LOGS);
+	assert_string_equal(jstr(c, "name"), "logs");
+	assert_string_equal(jstr(c, "tenant"), "default");
+	assert_string_equal(jstr(c, "created_by"), "alice@example.com");
+	assert_true(json_equal(json_object_get(c, "spec"), spec));
+	assert_true(json_is_object(json_object_get(c, "observed")));
+	assert_non_null(strchr(jstr(c, "created_at"), 'T'));
+	assert_non_null(strchr(jstr(c, "updated_at"), 'T'));
+	json_t *active = json_object_get(c, "active_job");
+	assert_int_equal(json_integer_value(json_object_get(active, "id")), parked);
+	assert_string_equal(jstr(active, "kind"), "test");
+	assert_string_equal(jstr(active, "status"), "waiting");
+	assert_string_equal(jstr(active, "state"), "work");
+	json_t *recent = json_object_get(c, "recent_jobs");
+	assert_int_equal(json_array_size(recent), 2);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(recent, 0), "id")),
+			 parked);
+	json_t *first = json_array_get(recent, 1);
+	assert_int_equal(json_integer_value(json_object_get(first, "id")), create);
+	assert_string_equal(jstr(first, "kind"), "create");
+	assert_non_null(strchr(jstr(first, "created_at"), 'T'));
+	http_resp_free(&r);
+
+	/* The list: the same cluster, without its history. */
+	create_ok(f, "{\"name\": \"metrics\"}", NULL);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *list = json_object_get(r.body, "clusters");
+	assert_int_equal(json_array_size(list), 2);
+	json_t *logs = json_array_get(list, 0);
+	assert_string_equal(jstr(logs, "name"), "logs");
+	assert_string_equal(jstr(json_array_get(list, 1), "name"), "metrics");
+	assert_true(json_equal(json_object_get(logs, "spec"), spec));
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(logs, "active_job"), "id")),
+		parked);
+	assert_null(json_object_get(logs, "recent_jobs"));
+	http_resp_free(&r);
+	json_decref(spec);
+
+	/* Only five of the newest jobs. */
+	for (int i = 0; i < 5; i++) {
+		int64_t id = submit_job(&f->d, "test_noop", "metrics", NULL);
+		assert_true(id > 0);
+	}
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/metrics", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	recent = json_object_get(r.body, "recent_jobs");
+	assert_int_equal(json_array_size(recent), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(jstr(json_array_get(recent, i), "kind"), "test_noop");
+	assert_true(json_integer_value(json_object_get(json_array_get(recent, 0), "id")) >
+		    json_integer_value(json_object_get(json_array_get(recent, 4), "id")));
+	http_resp_free(&r);
+}
+
+/* No delete operation yet: a finished delete is played by setting deleted_at. */
+static void test_a_deleted_cluster_frees_its_name(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct http_resp r;
+
+	int64_t old = create_ok(f, SPEC_LOGS, NULL);
+	PGresult *res =
+		PQexec(f->sql, "UPDATE clusters SET deleted_at = now() WHERE name = 'logs'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_error(&r, 404, "not_found", NULL);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters", NULL, NULL, &r));
+	assert_empty_list(&r);
+	http_resp_free(&r);
+
+	int64_t now = create_ok(f, "{\"name\": \"logs\", \"version\": \"8.17.0\"}", NULL);
+	assert_true(now != old);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(json_object_get(r.body, "spec"), "version"), "8.17.0");
+	/* The old cluster's jobs are not this one's. */
+	json_t *recent = json_object_get(r.body, "recent_jobs");
+	assert_int_equal(json_array_size(recent), 1);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(recent, 0), "id")), now);
+	http_resp_free(&r);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters WHERE name = 'logs'"),
+			 2);
+}
+
+/* --- storage_cluster_set_observed(), as a workflow calls it ---------------------- */
+
+struct observed_wait {
+	struct event_base *base;
+	bool done;
+	bool failed;
+	json_t *cluster;
+};
+
+static void observed_cb(void *arg, const struct db_error *err, json_t *cluster)
+{
+	struct observed_wait *w = arg;
+	w->done = true;
+	w->failed = err != NULL;
+	if (err)
+		fprintf(stderr, "set_observed: %s\n", err->message);
+	w->cluster = cluster ? json_incref(cluster) : NULL;
+	event_base_loopbreak(w->base);
+}
+
+/* Turn the loop for up to 100 ms. */
+static void turn_loop(struct event_base *base)
+{
+	struct timeval tv = {0, 100000};
+	event_base_loopexit(base, &tv);
+	event_base_dispatch(base);
+}
+
+static void set_observed(struct event_base *base, struct db_pool *db, const char *name,
+			 json_t *observed, struct observed_wait *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->base = base;
+	/* The API's queries fail at once without a connection: let the pool connect. */
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!db_pool_connected(db) && harness_now_ms() < deadline)
+		turn_loop(base);
+	storage_cluster_set_observed(db, "default", name, observed, observed_cb, w);
+	while (!w->done && harness_now_ms() < deadline)
+		turn_loop(base);
+	assert_true(w->done);
+	assert_false(w->failed);
+}
+
+static void test_set_observed(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct event_base *base = event_base_new();
+	struct db_pool *db = db_pool_new(base, f->dburl, 1);
+	struct observed_wait w;
+	struct http_resp r;
+
+	create_ok(f, SPEC_LOGS, NULL);
+	json_t *observed = json_pack("{s:s, s:s, s:{s:s, s:i}}", "phase", "ready", "health",
+				     "green", "endpoint", "host", "es-logs.example", "port", 30920);
+	set_observed(base, db, "logs", observed, &w);
+	assert_non_null(w.cluster);
+	assert_true(json_equal(json_object_get(w.cluster, "observed"), observed));
+	assert_string_equal(jstr(w.cluster, "name"), "logs");
+	assert_true(json_is_array(json_object_get(w.cluster, "recent_jobs")));
+	json_decref(w.cluster);
+
+	/* The API shows what was recorded, and the time it changed. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_true(json_equal(json_object_get(r.body, "observed"), observed));
+	assert_true(strcmp(jstr(r.body, "updated_at"), jstr(r.body, "created_at")) >= 0);
+	http_resp_free(&r);
+
+	/* No such cluster: nothing changed, and the caller is told. */
+	set_observed(base, db, "nosuch", observed, &w);
+	assert_null(w.cluster);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 1);
+
+	json_decref(observed);
+	db_pool_free(db);
+	event_base_free(base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest direct[] = {
+		cmocka_unit_test(test_check_create_needs_a_create_workflow),
+	};
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_create_refuses_invalid_specs_before_storing,
+					  teardown),
+		cmocka_unit_test_teardown(test_create_stores_the_cluster_and_queues_its_job,
+					  teardown),
+		cmocka_unit_test_teardown(test_create_conflict_on_a_taken_name, teardown),
+		cmocka_unit_test_teardown(test_create_idempotency_key, teardown),
+		cmocka_unit_test_teardown(test_concurrent_creates, teardown),
+		cmocka_unit_test_teardown(test_get_and_list, teardown),
+		cmocka_unit_test_teardown(test_a_deleted_cluster_frees_its_name, teardown),
+		cmocka_unit_test_teardown(test_set_observed, teardown),
+	};
+	int rc = cmocka_run_group_tests_name("clusters without a daemon", direct, NULL, NULL);
+	return rc | cmocka_run_group_tests_name("clusters", tests, group_setup, group_teardown);
+}
