@@ -12,7 +12,7 @@ ESAAS_DEB_PACKAGES=(
 	libyaml-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
 	curl valgrind openssl
-	clang libclang-rt-14-dev python3-jsonschema
+	clang libclang-rt-14-dev python3-jsonschema python3-yaml
 )
 
 say()
