@@ -251,9 +251,110 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 	storage_cluster_get(api->db, DEFAULT_TENANT, name, get_done_cb, c);
 }
 
+/* --- DELETE /api/v1/clusters/{name} --- */
+
+/* The delete job carries the spec, from which its states find the objects. */
+struct delete_call {
+	struct http_req *req;
+	struct api *api;
+	char *name;
+	char *actor;
+	char *key;
+	const struct workflow *wf;
+};
+
+static void delete_call_free(struct delete_call *c)
+{
+	free(c->name);
+	free(c->actor);
+	free(c->key);
+	free(c);
+}
+
+static void delete_submitted_cb(void *arg, const struct db_error *err, json_t *job, bool created)
+{
+	struct delete_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (!created && strcmp(json_string_value(json_object_get(job, "kind")), "delete") != 0)
+		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
+				 "Idempotency-Key was first used for another request");
+	else
+		api_reply_job_accepted(c->req, 202, json_incref(job));
+	delete_call_free(c);
+}
+
+static void delete_found_cb(void *arg, const struct db_error *err, json_t *cluster)
+{
+	struct delete_call *c = arg;
+
+	if (err || !cluster) {
+		if (err)
+			api_reply_db_error(c->req, err);
+		else
+			http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+		delete_call_free(c);
+		return;
+	}
+	json_t *params = json_pack("{s:O}", "spec", json_object_get(cluster, "spec"));
+	struct job_submit js = {
+		.tenant = DEFAULT_TENANT,
+		.kind = c->wf->kind,
+		.cluster = c->name,
+		.first_state = c->wf->states[0].name,
+		.params = params,
+		.actor = c->actor,
+		.idempotency_key = c->key,
+	};
+	storage_job_submit(c->api->db, &js, delete_submitted_cb, c);
+	json_decref(params);
+}
+
+static void clusters_delete_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *name = http_req_param(req, "name");
+	const char *key = http_req_header(req, "Idempotency-Key");
+	struct http_error err = {0};
+	char *actor = NULL;
+
+	if (!name || !api_dns_label_valid(name)) {
+		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
+				 name ? name : "");
+		return;
+	}
+	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err) ||
+	    !api_check_idempotency_key(key, &err)) {
+		free(actor);
+		http_reply_failure(req, &err);
+		return;
+	}
+	const struct workflow *wf = wf_registry_find(api->reg, "delete");
+	if (!wf) {
+		free(actor);
+		http_reply_error(req, 501, "not_implemented", NULL,
+				 "cluster operations are not available in this build: it has no delete workflow");
+		return;
+	}
+	if (!api_have_database(req, api)) {
+		free(actor);
+		return;
+	}
+	struct delete_call *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->api = api;
+	c->name = xstrdup(name);
+	c->actor = actor;
+	c->key = key ? xstrdup(key) : NULL;
+	c->wf = wf;
+	storage_cluster_get(api->db, DEFAULT_TENANT, name, delete_found_cb, c);
+}
+
 void api_clusters_add_routes(struct api *api)
 {
 	http_server_route(api->http, "POST", "/api/v1/clusters", clusters_create_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/clusters", clusters_list_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
+	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
 }

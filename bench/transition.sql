@@ -46,6 +46,12 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,
    u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
   FROM t JOIN u ON u.id = t.id ORDER BY t.id),
+ cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),
+  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()
+   ELSE c.deleted_at END
+  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id
+  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'
+   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),
  n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
   WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')
    OR (u.release AND u.delay_ms = 0)))

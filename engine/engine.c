@@ -327,7 +327,9 @@ static json_t *transition_json(const struct transition *t)
  * runnable as 'cancelling' right away, so that a long wait does not delay
  * the cancel.  A row already at version + 1 under the same claim is this
  * very transition, committed by an earlier send whose answer was lost: it
- * is reported as written, not written twice.  NOTIFY wakes the other
+ * is reported as written, not written twice.  A job that ends with
+ * context.observed records it on its cluster (and context.cluster_deleted
+ * marks the cluster deleted), in the same commit.  NOTIFY wakes the other
  * replicas when a job ends (its cluster's next job may start) or is handed
  * back to run now.
  */
@@ -361,6 +363,12 @@ static const char TRANSITION_SQL[] =
 	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,"
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
+	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
+	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
+	"   ELSE c.deleted_at END"
+	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
+	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'"
+	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
 	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
 	"   OR (u.release AND u.delay_ms = 0)))"

@@ -25,4 +25,15 @@ void state_wait_pods_ready(struct step *s);
 /* Wait until cluster health is green. */
 void state_wait_green(struct step *s);
 
+/* Record the cluster as ready, with its endpoint, when the job ends. */
+void state_record_ready(struct step *s);
+
+/* Delete the cluster's namespace (and so every object in it); the data on
+ * the hosts' disks stays. */
+void state_delete_namespace(struct step *s);
+/* Wait until the namespace is gone. */
+void state_wait_namespace_gone(struct step *s);
+/* Record the cluster as deleted when the job ends. */
+void state_record_deleted(struct step *s);
+
 #endif

@@ -5,6 +5,7 @@
 /* Each operation's table, in the order people meet them. */
 static const struct workflow *const shipped[] = {
 	&wf_create,
+	&wf_delete,
 };
 
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)

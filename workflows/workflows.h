@@ -7,6 +7,7 @@
 #include "engine/registry.h"
 
 extern const struct workflow wf_create;
+extern const struct workflow wf_delete;
 
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

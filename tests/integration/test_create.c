@@ -78,32 +78,35 @@ static int64_t submit_create(const struct esaasd *d, const char *spec)
 	return id;
 }
 
-static void test_create_builds_a_green_cluster(void **state)
+/* POST a spec to /api/v1/clusters; returns the create job's id. */
+static int64_t post_cluster(const struct esaasd *d, const char *spec)
 {
-	struct fixture *f = *state = fixture_new(SIM_CONFIG);
-	int64_t id = submit_create(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
-					  " \"clients\": {\"replicas\": 1}}");
-	assert_true(id > 0);
-	json_t *job = wait_job_done(&f->d, id, 60000);
+	struct http_resp r;
+	int64_t id = 0;
+	if (http_call(d, "POST", "/api/v1/clusters", spec, NULL, &r) && r.status == 202)
+		id = json_integer_value(json_object_get(r.body, "id"));
+	else
+		fprintf(stderr, "POST /api/v1/clusters: %ld %s\n", r.status, r.raw ? r.raw : "");
+	http_resp_free(&r);
+	return id;
+}
+
+static void expect_succeeded(const struct esaasd *d, int64_t id)
+{
+	json_t *job = wait_job_done(d, id, 60000);
 	assert_non_null(job);
 	if (strcmp(json_string_value(json_object_get(job, "status")), "succeeded") != 0)
-		fail_msg("create ended %s: %s", json_string_value(json_object_get(job, "status")),
+		fail_msg("job %lld ended %s: %s", (long long)id,
+			 json_string_value(json_object_get(job, "status")),
 			 json_string_value(json_object_get(job, "error")));
 	json_decref(job);
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *q[] = {ids};
-	/* Every state ran, in the table's order. */
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(DISTINCT from_state) FROM job_events"
-				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
-				 1, q),
-			 10);
-	/* The simulator saw each object applied, and no pod deleted. */
-	struct http_resp r;
+}
+
+/* The simulator's record, read with the token of its kubeconfig. */
+static json_t *sim_state(const struct sim *sim)
+{
 	struct esaasd simd = {0};
-	FILE *kc = fopen(f->sim.kubeconfig, "r");
+	FILE *kc = fopen(sim->kubeconfig, "r");
 	char line[512], token[256] = "";
 	while (kc && fgets(line, sizeof(line), kc)) {
 		char *p = strstr(line, "server: ");
@@ -118,14 +121,72 @@ static void test_create_builds_a_green_cluster(void **state)
 	char auth[300];
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
 	const char *h[] = {auth, NULL};
+	struct http_resp r;
 	assert_true(http_call(&simd, "GET", "/_sim/state", NULL, h, &r));
 	assert_int_equal(r.status, 200);
-	char *dump = r.raw;
+	json_t *body = json_incref(r.body);
+	http_resp_free(&r);
+	return body;
+}
+
+static void test_create_builds_a_green_cluster_then_delete(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	int64_t id = post_cluster(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
+					 " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+					 " \"clients\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	/* Every state ran, in the table's order. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(DISTINCT from_state) FROM job_events"
+				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
+				 1, q),
+			 11);
+	/* The cluster says so, with its endpoint. */
+	struct http_resp r;
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *observed = json_object_get(r.body, "observed");
+	assert_string_equal(json_string_value(json_object_get(observed, "phase")), "ready");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(observed, "endpoint"),
+							      "service")),
+			    "es-http");
+	http_resp_free(&r);
+	/* The simulator saw each object applied, and no pod deleted. */
+	json_t *st = sim_state(&f->sim);
+	char *dump = json_dumps(st, JSON_COMPACT);
 	assert_non_null(strstr(dump, "statefulsets/es-data"));
 	assert_non_null(strstr(dump, "poddisruptionbudgets"));
-	json_t *deletions = json_object_get(r.body, "pod_deletions");
-	assert_int_equal(json_array_size(deletions), 0);
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 0);
+	free(dump);
+	json_decref(st);
+
+	/* Delete: the namespace goes, the name is free again. */
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t del = json_integer_value(json_object_get(r.body, "id"));
+	assert_string_equal(json_string_value(json_object_get(r.body, "kind")), "delete");
 	http_resp_free(&r);
+	expect_succeeded(&f->d, del);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	st = sim_state(&f->sim);
+	dump = json_dumps(st, JSON_COMPACT);
+	assert_non_null(strstr(dump, "\"DELETE\""));
+	free(dump);
+	json_decref(st);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM clusters WHERE name = 'logs'"
+					 " AND deleted_at IS NOT NULL AND observed->>'phase' = 'deleted'",
+				 0, NULL),
+			 1);
 }
 
 /* Pods that cannot be placed: the job fails at the wait's deadline, saying why. */
@@ -181,7 +242,7 @@ static void test_no_kubernetes_fails_clearly(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_create_builds_a_green_cluster, teardown),
+		cmocka_unit_test_teardown(test_create_builds_a_green_cluster_then_delete, teardown),
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
 	};
