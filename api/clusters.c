@@ -251,53 +251,60 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 	storage_cluster_get(api->db, DEFAULT_TENANT, name, get_done_cb, c);
 }
 
-/* --- DELETE /api/v1/clusters/{name} --- */
+/* --- operations on an existing cluster: DELETE, POST .../scale --- */
 
-/* The delete job carries the spec, from which its states find the objects. */
-struct delete_call {
+/*
+ * An operation's job carries the cluster's spec (from which its states find
+ * the objects) and the operation's own parameters.
+ */
+struct op_call {
 	struct http_req *req;
 	struct api *api;
 	char *name;
 	char *actor;
 	char *key;
 	const struct workflow *wf;
+	json_t *params;         /* the operation's parameters; "spec" is added */
 };
 
-static void delete_call_free(struct delete_call *c)
+static void op_call_free(struct op_call *c)
 {
 	free(c->name);
 	free(c->actor);
 	free(c->key);
+	json_decref(c->params);
 	free(c);
 }
 
 static void delete_submitted_cb(void *arg, const struct db_error *err, json_t *job, bool created)
 {
-	struct delete_call *c = arg;
+	struct op_call *c = arg;
 
 	if (err)
 		api_reply_db_error(c->req, err);
-	else if (!created && strcmp(json_string_value(json_object_get(job, "kind")), "delete") != 0)
+	else if (!created && (strcmp(json_string_value(json_object_get(job, "kind")), c->wf->kind) != 0 ||
+			      strcmp(json_string_value(json_object_get(job, "cluster")), c->name) != 0))
 		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
 				 "Idempotency-Key was first used for another request");
 	else
-		api_reply_job_accepted(c->req, 202, json_incref(job));
-	delete_call_free(c);
+		api_reply_job_accepted(c->req, 202, job);
+	op_call_free(c);
 }
 
 static void delete_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 {
-	struct delete_call *c = arg;
+	struct op_call *c = arg;
 
 	if (err || !cluster) {
 		if (err)
 			api_reply_db_error(c->req, err);
 		else
 			http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
-		delete_call_free(c);
+		op_call_free(c);
 		return;
 	}
-	json_t *params = json_pack("{s:O}", "spec", json_object_get(cluster, "spec"));
+	json_t *params = json_deep_copy(c->params);
+	json_object_set(params, "spec", json_object_get(cluster, "spec"));
 	struct job_submit js = {
 		.tenant = DEFAULT_TENANT,
 		.kind = c->wf->kind,
@@ -311,15 +318,17 @@ static void delete_found_cb(void *arg, const struct db_error *err, json_t *clust
 	json_decref(params);
 }
 
-static void clusters_delete_cb(struct http_req *req, void *arg)
+/* Checks common to every operation, then the cluster's spec, then the job.
+ * Takes params. */
+static void op_submit(struct http_req *req, struct api *api, const char *kind, json_t *params)
 {
-	struct api *api = arg;
 	const char *name = http_req_param(req, "name");
 	const char *key = http_req_header(req, "Idempotency-Key");
 	struct http_error err = {0};
 	char *actor = NULL;
 
 	if (!name || !api_dns_label_valid(name)) {
+		json_decref(params);
 		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
 				 name ? name : "");
 		return;
@@ -327,28 +336,79 @@ static void clusters_delete_cb(struct http_req *req, void *arg)
 	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err) ||
 	    !api_check_idempotency_key(key, &err)) {
 		free(actor);
+		json_decref(params);
 		http_reply_failure(req, &err);
 		return;
 	}
-	const struct workflow *wf = wf_registry_find(api->reg, "delete");
+	const struct workflow *wf = wf_registry_find(api->reg, kind);
 	if (!wf) {
 		free(actor);
+		json_decref(params);
 		http_reply_error(req, 501, "not_implemented", NULL,
-				 "cluster operations are not available in this build: it has no delete workflow");
+				 "cluster operations are not available in this build: it has no %s workflow",
+				 kind);
 		return;
 	}
 	if (!api_have_database(req, api)) {
 		free(actor);
+		json_decref(params);
 		return;
 	}
-	struct delete_call *c = xcalloc(1, sizeof(*c));
+	struct op_call *c = xcalloc(1, sizeof(*c));
 	c->req = req;
 	c->api = api;
 	c->name = xstrdup(name);
 	c->actor = actor;
 	c->key = key ? xstrdup(key) : NULL;
 	c->wf = wf;
+	c->params = params;
 	storage_cluster_get(api->db, DEFAULT_TENANT, name, delete_found_cb, c);
+}
+
+static void clusters_delete_cb(struct http_req *req, void *arg)
+{
+	op_submit(req, arg, "delete", json_object());
+}
+
+/*
+ * {"role": "data" | "clients", "replicas": N}.  Masters keep their quorum
+ * rules and are not scaled by this workflow yet: 422 says so.
+ */
+static void clusters_scale_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, false, &err);
+	static const char *const fields[] = {"role", "replicas", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	const char *role = json_string_value(json_object_get(body, "role"));
+	json_t *replicas = json_object_get(body, "replicas");
+	enum es_role r = ES_ROLE_DATA;
+	if (!role || (strcmp(role, "data") != 0 && strcmp(role, "clients") != 0 &&
+		      strcmp(role, "masters") != 0)) {
+		http_error_set(&err, 422, "invalid", "role", "role must be data, clients or masters");
+	} else if (strcmp(role, "masters") == 0) {
+		http_error_set(&err, 422, "invalid", "role",
+			       "scaling masters is not available yet: only data and clients");
+	} else if (!json_is_integer(replicas)) {
+		http_error_set(&err, 422, "invalid", "replicas", "replicas must be an integer");
+	} else {
+		struct spec_error serr;
+		r = strcmp(role, "clients") == 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
+		if (!spec_check_replicas(r, json_integer_value(replicas), "replicas", &serr))
+			http_error_set(&err, 422, "invalid", "replicas", "%s", serr.message);
+	}
+	if (err.status) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *params = json_pack("{s:s, s:O}", "role", role, "replicas", replicas);
+	json_decref(body);
+	op_submit(req, arg, "scale", params);
 }
 
 void api_clusters_add_routes(struct api *api)
@@ -357,4 +417,5 @@ void api_clusters_add_routes(struct api *api)
 	http_server_route(api->http, "GET", "/api/v1/clusters", clusters_list_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
 	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
+	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/scale", clusters_scale_cb, api);
 }

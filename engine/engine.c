@@ -364,6 +364,7 @@ static const char TRANSITION_SQL[] =
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
 	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
+	"  spec = coalesce(t.context->'spec', c.spec),"
 	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
 	"   ELSE c.deleted_at END"
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"

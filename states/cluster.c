@@ -193,6 +193,7 @@ struct look {
 	struct kube_call *kcall;
 	struct es_call *ecall;
 	struct es *es;
+	bool clearing;          /* put_exclusion: undoing ours */
 };
 
 static void look_finish(struct look *l)
@@ -452,5 +453,280 @@ void state_record_deleted(struct step *s)
 {
 	json_object_set_new(step_context(s), "observed", json_pack("{s:s}", "phase", "deleted"));
 	json_object_set_new(step_context(s), "cluster_deleted", json_true());
+	step_next(s);
+}
+
+/* --- scale ------------------------------------------------------------------------ */
+
+/*
+ * params: {"spec": the cluster's spec, "role": "data"|"clients", "replicas": N}.
+ * The plan lands in context: role, from, to, and for a data scale-down the
+ * Elasticsearch names of the nodes that leave (the highest ordinals, as a
+ * StatefulSet removes them).
+ */
+static enum es_role role_of(const char *name)
+{
+	return name && strcmp(name, "clients") == 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
+}
+
+void state_scale_plan(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return;
+	json_t *p = step_params(s);
+	enum es_role role = role_of(json_string_value(json_object_get(p, "role")));
+	int from = r->spec.nodes[role].replicas;
+	int to = (int)json_integer_value(json_object_get(p, "replicas"));
+	json_t *ctx = step_context(s);
+	json_object_set_new(ctx, "role", json_string(role == ES_ROLE_DATA ? "data" : "clients"));
+	json_object_set_new(ctx, "from", json_integer(from));
+	json_object_set_new(ctx, "to", json_integer(to));
+	json_t *leaving = json_array();
+	if (role == ES_ROLE_DATA)
+		for (int i = to; i < from; i++) {
+			char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_DATA), i);
+			char *node = render_node_name(pod, r->ns);
+			json_array_append_new(leaving, json_string(node));
+			free(node);
+			free(pod);
+		}
+	json_object_set_new(ctx, "leaving", leaving);
+	rendered_free(r);
+	step_goto(s, json_array_size(leaving) > 0 ? "exclude_nodes" : "scale_workload");
+}
+
+/* "a,b,c" of context.leaving, or NULL to clear the setting. */
+static json_t *exclusion_value(json_t *ctx, bool clear)
+{
+	if (clear)
+		return json_null();
+	size_t i, len = 1;
+	json_t *n;
+	json_array_foreach(json_object_get(ctx, "leaving"), i, n)
+		len += strlen(json_string_value(n)) + 1;
+	char *csv = xcalloc(1, len);
+	json_array_foreach(json_object_get(ctx, "leaving"), i, n) {
+		if (i)
+			strlcpy_s(csv + strlen(csv), ",", len - strlen(csv));
+		strlcpy_s(csv + strlen(csv), json_string_value(n), len - strlen(csv));
+	}
+	json_t *v = json_string(csv);
+	free(csv);
+	return v;
+}
+
+static void settings_put_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	bool ok = res->klass == HTTPC_OK;
+	bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
+	bool cleared = ok && l->clearing;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (cleared)
+		json_object_set_new(step_context(s), "excluded", json_false());
+	if (ok)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+/* Set (or clear) cluster.routing.allocation.exclude._name. */
+static void put_exclusion(struct step *s, bool clear)
+{
+	json_t *ctx = step_context(s);
+	if (clear && !json_is_true(json_object_get(ctx, "excluded"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	/* Recorded before the change: a cleanup after a crash must find it. */
+	if (!clear)
+		json_object_set_new(ctx, "excluded", json_true());
+	l->clearing = clear;
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   RENDER_HTTP_SERVICE);
+	json_t *settings = json_object();
+	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
+			    exclusion_value(ctx, clear));
+	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	json_decref(settings);
+}
+
+void state_exclude_nodes(struct step *s)
+{
+	put_exclusion(s, false);
+}
+
+void state_clear_exclusion(struct step *s)
+{
+	put_exclusion(s, true);
+}
+
+static bool is_leaving(json_t *leaving, const char *node)
+{
+	size_t i;
+	json_t *n;
+	json_array_foreach(leaving, i, n)
+		if (node && strcmp(json_string_value(n), node) == 0)
+			return true;
+	return false;
+}
+
+static void shards_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "shards not readable yet: %s", msg);
+		free(msg);
+		return;
+	}
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	int on_leaving = 0, relocating = 0;
+	size_t i;
+	json_t *sh;
+	json_array_foreach(res->body, i, sh) {
+		const char *node = json_string_value(json_object_get(sh, "node"));
+		const char *state = json_string_value(json_object_get(sh, "state"));
+		if (state && strcmp(state, "RELOCATING") == 0)
+			relocating++;
+		/* A relocating copy names "from -> ...": its source still holds it. */
+		if (node) {
+			const char *arrow = strstr(node, " -> ");
+			char *src = arrow ? xstrndup(node, (size_t)(arrow - node)) : xstrdup(node);
+			if (is_leaving(leaving, src))
+				on_leaving++;
+			free(src);
+		}
+	}
+	look_finish(l);
+	if (on_leaving == 0 && relocating == 0)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d shard copies still on the nodes leaving, %d relocating",
+			  on_leaving, relocating);
+}
+
+void state_wait_drained(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   RENDER_HTTP_SERVICE);
+	l->ecall = es_cat_shards(l->es, shards_cb, l);
+}
+
+static void scaled_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	bool ok = res->klass == HTTPC_OK;
+	bool transient = res->klass == HTTPC_TRANSIENT;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (ok)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+void state_scale_workload(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	json_t *ctx = step_context(s);
+	enum es_role role = role_of(json_string_value(json_object_get(ctx, "role")));
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
+	l->kcall = kube_scale(l->env->kube, path, (int)json_integer_value(json_object_get(ctx, "to")),
+			      scaled_cb, l);
+	free(path);
+	free(coll);
+}
+
+static void role_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "");
+		look_finish(l);
+		step_retry(s, "%s", msg);
+		free(msg);
+		return;
+	}
+	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	int pods = 0, ready = 0;
+	char first_missing[512] = "";
+	size_t i;
+	json_t *pod;
+	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+		char why[512];
+		/* A pod on its way out does not count. */
+		if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+			continue;
+		pods++;
+		if (pod_ready(pod, why, sizeof(why)))
+			ready++;
+		else if (!first_missing[0])
+			snprintf(first_missing, sizeof(first_missing), "%s", why);
+	}
+	look_finish(l);
+	if (pods == want && ready == want)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d pods, %d ready, want %d%s%s", pods, ready, want,
+			  first_missing[0] ? "; " : "", first_missing);
+}
+
+void state_wait_scaled(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	enum es_role role = role_of(json_string_value(json_object_get(step_context(s), "role")));
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = render_selector(l->r->spec.name, role);
+	l->kcall = kube_list(l->env->kube, path, sel, role_pods_cb, l);
+	free(sel);
+	free(path);
+}
+
+/* The new spec becomes the cluster's when the job ends. */
+void state_record_scaled(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+	const char *role = json_string_value(json_object_get(ctx, "role"));
+	json_t *section = json_object_get(spec, role);
+	if (!json_is_object(section)) {
+		section = json_object();
+		json_object_set_new(spec, role, section);
+	}
+	json_object_set(section, "replicas", json_object_get(ctx, "to"));
+	json_object_set_new(ctx, "spec", spec);
+	json_t *observed = json_object_get(ctx, "observed");
+	if (!observed)
+		json_object_set_new(ctx, "observed", json_pack("{s:s}", "phase", "ready"));
 	step_next(s);
 }

@@ -36,4 +36,15 @@ void state_wait_namespace_gone(struct step *s);
 /* Record the cluster as deleted when the job ends. */
 void state_record_deleted(struct step *s);
 
+/* scale: plan (context: role, from, to, leaving nodes), exclude the leaving
+ * data nodes from allocation, wait until they hold no shard, scale the
+ * workload, wait for its pods, clear the exclusion, record the new spec. */
+void state_scale_plan(struct step *s);
+void state_exclude_nodes(struct step *s);
+void state_wait_drained(struct step *s);
+void state_scale_workload(struct step *s);
+void state_wait_scaled(struct step *s);
+void state_clear_exclusion(struct step *s);
+void state_record_scaled(struct step *s);
+
 #endif

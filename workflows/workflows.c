@@ -5,6 +5,7 @@
 /* Each operation's table, in the order people meet them. */
 static const struct workflow *const shipped[] = {
 	&wf_create,
+	&wf_scale,
 	&wf_delete,
 };
 

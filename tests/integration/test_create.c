@@ -40,6 +40,13 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
+	/* ESAAS_TEST_KEEP=1 keeps the logs of esaasd and esaas-sim to read. */
+	const char *keep = getenv("ESAAS_TEST_KEEP");
+	if (keep && *keep == '1') {
+		pg_ctl(&pg, "stop");
+		fprintf(stderr, "kept %s\n", pg.dir);
+		return 0;
+	}
 	pg_destroy(&pg);
 	return 0;
 }
@@ -63,6 +70,10 @@ static int teardown(void **state)
 		return 0;
 	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
 	int src = sim_stop(&f->sim);
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	if (src != 0)
+		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
 	PQfinish(f->sql);
 	free(f);
 	return rc == 0 && src == 0 ? 0 : -1;
@@ -164,6 +175,57 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 0);
 	free(dump);
 	json_decref(st);
+
+	/* Scale data down 3 -> 2: drained first, nothing lost, exclusion cleared. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
+			      "{\"role\": \"data\", \"replicas\": 2}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t down = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, down);
+	snprintf(ids, sizeof(ids), "%lld", (long long)down);
+	char *trail = NULL;
+	{
+		PGresult *pr = PQexecParams(f->sql,
+					    "SELECT string_agg(from_state, ' ' ORDER BY id) FROM job_events"
+					    " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
+					    1, NULL, q, NULL, NULL, 0);
+		trail = xstrdup(PQgetvalue(pr, 0, 0));
+		PQclear(pr);
+	}
+	assert_string_equal(trail, "plan exclude_nodes wait_drained scale_workload wait_scaled"
+				   " clear_exclusion wait_green record_scaled");
+	free(trail);
+	st = sim_state(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
+	dump = json_dumps(st, JSON_COMPACT);
+	/* The exclusion was set, then cleared. */
+	assert_non_null(strstr(dump, "_cluster/settings"));
+	free(dump);
+	json_decref(st);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(r.body, "spec"), "data"), "replicas")),
+			 2);
+	http_resp_free(&r);
+
+	/* Clients up 1 -> 2; masters are refused, naming the field. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
+			      "{\"role\": \"clients\", \"replicas\": 2}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t up = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, up);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
+			      "{\"role\": \"masters\", \"replicas\": 5}", NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "error"), "field")),
+			    "role");
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
+			      "{\"role\": \"data\", \"replicas\": 0}", NULL, &r));
+	assert_int_equal(r.status, 422);
+	http_resp_free(&r);
 
 	/* Delete: the namespace goes, the name is free again. */
 	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/logs", NULL, NULL, &r));
