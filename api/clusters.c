@@ -411,6 +411,42 @@ static void clusters_scale_cb(struct http_req *req, void *arg)
 	op_submit(req, arg, "scale", params);
 }
 
+/* {} (every node), {"role": "data"|"masters"|"clients"} or {"nodes": ["pod", ...]}. */
+static void clusters_restart_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, true, &err);
+	static const char *const fields[] = {"role", "nodes", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *role = json_object_get(body, "role");
+	json_t *nodes = json_object_get(body, "nodes");
+	const char *r = json_string_value(role);
+	if (role && (!r || (strcmp(r, "data") != 0 && strcmp(r, "clients") != 0 &&
+			    strcmp(r, "masters") != 0))) {
+		http_error_set(&err, 422, "invalid", "role", "role must be data, clients or masters");
+	} else if (role && nodes) {
+		http_error_set(&err, 422, "invalid", "nodes", "give a role or nodes, not both");
+	} else if (nodes) {
+		size_t i;
+		json_t *n;
+		if (!json_is_array(nodes) || json_array_size(nodes) == 0)
+			http_error_set(&err, 422, "invalid", "nodes", "nodes must be a list of pod names");
+		json_array_foreach(nodes, i, n)
+			if (!err.status && (!json_is_string(n) || !api_dns_label_valid(json_string_value(n))))
+				http_error_set(&err, 422, "invalid", "nodes", "nodes[%zu] is not a pod name", i);
+	}
+	if (err.status) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	op_submit(req, arg, "restart", body);
+}
+
 void api_clusters_add_routes(struct api *api)
 {
 	http_server_route(api->http, "POST", "/api/v1/clusters", clusters_create_cb, api);
@@ -418,4 +454,6 @@ void api_clusters_add_routes(struct api *api)
 	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
 	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/scale", clusters_scale_cb, api);
+	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/restart", clusters_restart_cb,
+			  api);
 }

@@ -47,4 +47,13 @@ void state_wait_scaled(struct step *s);
 void state_clear_exclusion(struct step *s);
 void state_record_scaled(struct step *s);
 
+/* restart, one pod at a time (context.pending / context.restarted). */
+void state_restart_plan(struct step *s);
+void state_restart_next(struct step *s);
+void state_restart_flush(struct step *s);
+void state_restart_delete_pod(struct step *s);
+void state_restart_wait_pod(struct step *s);
+void state_restart_resume_allocation(struct step *s);
+void state_restart_wait_green(struct step *s);
+
 #endif

@@ -6,6 +6,7 @@
 static const struct workflow *const shipped[] = {
 	&wf_create,
 	&wf_scale,
+	&wf_restart,
 	&wf_delete,
 };
 

@@ -9,6 +9,7 @@
 extern const struct workflow wf_create;
 extern const struct workflow wf_delete;
 extern const struct workflow wf_scale;
+extern const struct workflow wf_restart;
 
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

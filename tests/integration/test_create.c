@@ -227,6 +227,46 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_int_equal(r.status, 422);
 	http_resp_free(&r);
 
+	/* Restart the data nodes, one at a time, safely. */
+	st = sim_state(&f->sim);
+	size_t deleted_before = json_array_size(json_object_get(st, "pod_deletions"));
+	json_decref(st);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/restart", "{\"role\": \"data\"}",
+			      NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t rs = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, rs);
+	snprintf(ids, sizeof(ids), "%lld", (long long)rs);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'restart_delete_pod' AND outcome = 'next'",
+				 1, q),
+			 2);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT jsonb_array_length(context->'restarted') FROM jobs WHERE id = $1",
+				 1, q),
+			 2);
+	st = sim_state(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), deleted_before + 2);
+	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
+	json_decref(st);
+	/* Allocation was paused for each pod, and is not left paused. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'restart_resume_allocation' AND outcome = 'next'",
+				 1, q),
+			 2);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1"
+				 " AND context->>'allocation_paused' = 'false'",
+				 1, q),
+			 1);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/restart",
+			      "{\"role\": \"data\", \"nodes\": [\"es-data-0\"]}", NULL, &r));
+	assert_int_equal(r.status, 422);
+	http_resp_free(&r);
+
 	/* Delete: the namespace goes, the name is free again. */
 	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/logs", NULL, NULL, &r));
 	assert_int_equal(r.status, 202);
