@@ -265,6 +265,8 @@ struct op_call {
 	char *key;
 	const struct workflow *wf;
 	json_t *params;         /* the operation's parameters; "spec" is added */
+	/* Checks that need the cluster's spec; may rewrite params. */
+	bool (*prepare)(json_t *spec, json_t *params, struct http_error *err);
 };
 
 static void op_call_free(struct op_call *c)
@@ -305,6 +307,13 @@ static void delete_found_cb(void *arg, const struct db_error *err, json_t *clust
 	}
 	json_t *params = json_deep_copy(c->params);
 	json_object_set(params, "spec", json_object_get(cluster, "spec"));
+	struct http_error perr = {0};
+	if (c->prepare && !c->prepare(json_object_get(cluster, "spec"), params, &perr)) {
+		json_decref(params);
+		http_reply_failure(c->req, &perr);
+		op_call_free(c);
+		return;
+	}
 	struct job_submit js = {
 		.tenant = DEFAULT_TENANT,
 		.kind = c->wf->kind,
@@ -320,7 +329,9 @@ static void delete_found_cb(void *arg, const struct db_error *err, json_t *clust
 
 /* Checks common to every operation, then the cluster's spec, then the job.
  * Takes params. */
-static void op_submit(struct http_req *req, struct api *api, const char *kind, json_t *params)
+static void op_submit_prepared(struct http_req *req, struct api *api, const char *kind,
+			       json_t *params,
+			       bool (*prepare)(json_t *spec, json_t *params, struct http_error *err))
 {
 	const char *name = http_req_param(req, "name");
 	const char *key = http_req_header(req, "Idempotency-Key");
@@ -362,7 +373,74 @@ static void op_submit(struct http_req *req, struct api *api, const char *kind, j
 	c->key = key ? xstrdup(key) : NULL;
 	c->wf = wf;
 	c->params = params;
+	c->prepare = prepare;
 	storage_cluster_get(api->db, DEFAULT_TENANT, name, delete_found_cb, c);
+}
+
+static void op_submit(struct http_req *req, struct api *api, const char *kind, json_t *params)
+{
+	op_submit_prepared(req, api, kind, params, NULL);
+}
+
+/*
+ * The settings against the cluster's version; the job gets the new spec
+ * (its config merged, null removing a key) and whether any setting is
+ * static, which needs a rolling restart.
+ */
+static bool config_prepare(json_t *spec_json, json_t *params, struct http_error *err)
+{
+	struct spec spec;
+	struct spec_error serr;
+	if (!spec_parse(spec_json, &spec, &serr))
+		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
+				      serr.field, serr.message);
+	json_t *settings = json_object_get(params, "settings");
+	bool ok = spec_check_settings(settings, &spec.version, "settings", true, &serr);
+	spec_free(&spec);
+	if (!ok)
+		return http_error_set(err, 422, "invalid", serr.field, "%s", serr.message);
+	json_t *next = json_deep_copy(spec_json);
+	json_t *config = json_object_get(next, "config");
+	if (!json_is_object(config)) {
+		config = json_object();
+		json_object_set_new(next, "config", config);
+	}
+	bool needs_restart = false;
+	const char *key;
+	json_t *value;
+	json_object_foreach(settings, key, value) {
+		if (spec_setting_kind(key) == SPEC_SETTING_STATIC)
+			needs_restart = true;
+		if (json_is_null(value))
+			json_object_del(config, key);
+		else
+			json_object_set(config, key, value);
+	}
+	json_object_set_new(params, "spec", next);
+	json_object_set_new(params, "restart", json_boolean(needs_restart));
+	return true;
+}
+
+/* {"settings": {"key": value | null}} */
+static void clusters_config_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, false, &err);
+	static const char *const fields[] = {"settings", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *settings = json_object_get(body, "settings");
+	if (!json_is_object(settings) || json_object_size(settings) == 0) {
+		json_decref(body);
+		http_error_set(&err, 422, "invalid", "settings",
+			       "settings must be an object of at least one setting");
+		http_reply_failure(req, &err);
+		return;
+	}
+	op_submit_prepared(req, arg, "config_update", body, config_prepare);
 }
 
 static void clusters_delete_cb(struct http_req *req, void *arg)
@@ -455,5 +533,7 @@ void api_clusters_add_routes(struct api *api)
 	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/scale", clusters_scale_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/restart", clusters_restart_cb,
+			  api);
+	http_server_route(api->http, "PATCH", "/api/v1/clusters/{name}/config", clusters_config_cb,
 			  api);
 }

@@ -1048,3 +1048,33 @@ void state_restart_wait_green(struct step *s)
 				   RENDER_HTTP_SERVICE);
 	l->ecall = es_health(l->es, NULL, NULL, false, restart_green_cb, l);
 }
+
+/* --- configuration update ---------------------------------------------------------- */
+
+/* params.restart: a static setting changed, so the nodes must restart. */
+void state_config_route(struct step *s)
+{
+	step_goto(s, json_is_true(json_object_get(step_params(s), "restart")) ? "restart_plan"
+									      : "apply_dynamic");
+}
+
+/* Dynamic settings through the cluster settings API, in the version's scope. */
+void state_apply_dynamic(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   RENDER_HTTP_SERVICE);
+	l->clearing = false;
+	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"), settings_put_cb, l);
+}
+
+/* params.spec is the new spec: it becomes the cluster's when the job ends. */
+void state_record_spec(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_object_set(ctx, "spec", json_object_get(step_params(s), "spec"));
+	json_object_set_new(ctx, "observed", json_pack("{s:s}", "phase", "ready"));
+	step_next(s);
+}

@@ -56,4 +56,10 @@ void state_restart_wait_pod(struct step *s);
 void state_restart_resume_allocation(struct step *s);
 void state_restart_wait_green(struct step *s);
 
+/* config_update: route (dynamic settings, or a rolling restart for static
+ * ones), apply the dynamic ones, record the new spec. */
+void state_config_route(struct step *s);
+void state_apply_dynamic(struct step *s);
+void state_record_spec(struct step *s);
+
 #endif

@@ -7,6 +7,7 @@ static const struct workflow *const shipped[] = {
 	&wf_create,
 	&wf_scale,
 	&wf_restart,
+	&wf_config_update,
 	&wf_delete,
 };
 

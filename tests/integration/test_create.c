@@ -267,6 +267,56 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_int_equal(r.status, 422);
 	http_resp_free(&r);
 
+	/* A dynamic setting: the settings API, no restart. */
+	assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/logs/config",
+			      "{\"settings\": {\"search.max_buckets\": 20000}}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t dyn = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, dyn);
+	snprintf(ids, sizeof(ids), "%lld", (long long)dyn);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'apply_dynamic' AND outcome = 'next'",
+				 1, q),
+			 1);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'restart_delete_pod'",
+				 1, q),
+			 0);
+	/* A static one: every pod restarted, one at a time. */
+	assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/logs/config",
+			      "{\"settings\": {\"indices.query.bool.max_clause_count\": 4096}}", NULL,
+			      &r));
+	assert_int_equal(r.status, 202);
+	int64_t stat = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, stat);
+	snprintf(ids, sizeof(ids), "%lld", (long long)stat);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'restart_delete_pod' AND outcome = 'next'",
+				 1, q),
+			 7);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	json_t *config = json_object_get(json_object_get(r.body, "spec"), "config");
+	assert_int_equal(json_integer_value(json_object_get(config, "search.max_buckets")), 20000);
+	assert_int_equal(json_integer_value(json_object_get(config, "indices.query.bool.max_clause_count")),
+			 4096);
+	http_resp_free(&r);
+	/* A key esaas owns is refused, naming it, and nothing is queued. */
+	long long jobs_before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/logs/config",
+			      "{\"settings\": {\"cluster.name\": \"mine\"}}", NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_non_null(strstr(r.raw, "cluster.name"));
+	http_resp_free(&r);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), jobs_before);
+	st = sim_state(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
+	json_decref(st);
+
 	/* Delete: the namespace goes, the name is free again. */
 	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/logs", NULL, NULL, &r));
 	assert_int_equal(r.status, 202);
