@@ -225,6 +225,31 @@ static struct look *look_new(struct step *s)
 	return l;
 }
 
+/* look_new, with an Elasticsearch client for the cluster's service. */
+static struct look *look_es(struct step *s, const char *service)
+{
+	struct look *l = look_new(s);
+	if (l)
+		l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
+					   l->r->ns, service);
+	return l;
+}
+
+/* End the look and report: next, retry (transient) or fail, with msg. */
+static void look_report(struct look *l, bool ok, bool transient, const char *msg)
+{
+	struct step *s = l->step;
+	char *copy = xstrdup(msg ? msg : "");
+	look_finish(l);
+	if (ok)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", copy);
+	else
+		step_fail(s, "%s", copy);
+	free(copy);
+}
+
 /* Is the pod Ready; if not, why not (its condition's message), into why. */
 static bool pod_ready(json_t *pod, char *why, size_t len)
 {
@@ -358,11 +383,9 @@ static void health_cb(void *arg, const struct es_result *res)
 
 void state_wait_green(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
 	l->ecall = es_health(l->es, NULL, NULL, false, health_cb, l);
 }
 
@@ -622,11 +645,9 @@ static void shards_cb(void *arg, const struct es_result *res)
 
 void state_wait_drained(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
 	l->ecall = es_cat_shards(l->es, shards_cb, l);
 }
 
@@ -634,18 +655,7 @@ static void scaled_cb(void *arg, const struct kube_result *res)
 {
 	struct look *l = arg;
 	l->kcall = NULL;
-	struct step *s = l->step;
-	bool ok = res->klass == HTTPC_OK;
-	bool transient = res->klass == HTTPC_TRANSIENT;
-	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
-	if (ok)
-		step_next(s);
-	else if (transient)
-		step_retry(s, "%s", msg);
-	else
-		step_fail(s, "%s", msg);
-	free(msg);
+	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
 void state_scale_workload(struct step *s)
@@ -905,11 +915,9 @@ static void flushed_cb(void *arg, const struct es_result *res)
 
 void state_restart_flush(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
 	l->ecall = es_flush(l->es, flushed_cb, l);
 }
 
@@ -1041,11 +1049,9 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 
 void state_restart_wait_green(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
 	l->ecall = es_health(l->es, NULL, NULL, false, restart_green_cb, l);
 }
 
@@ -1061,11 +1067,9 @@ void state_config_route(struct step *s)
 /* Dynamic settings through the cluster settings API, in the version's scope. */
 void state_apply_dynamic(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
 	l->clearing = false;
 	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"), settings_put_cb, l);
 }

@@ -598,15 +598,15 @@ static void test_get_and_list(void **state)
 	http_resp_free(&r);
 }
 
-/* No delete operation yet: a finished delete is played by setting deleted_at. */
+/* A finished delete, played by setting deleted_at (the delete workflow is tested in test_create). */
 static void test_a_deleted_cluster_frees_its_name(void **state)
 {
 	struct fixture *f = *state = fixture_new();
 	struct http_resp r;
 
 	int64_t old = create_ok(f, SPEC_LOGS, NULL);
-	PGresult *res =
-		PQexec(f->sql, "UPDATE clusters SET deleted_at = now() WHERE name = 'logs'");
+	PGresult *res = PQexecParams(f->sql, "UPDATE clusters SET deleted_at = now() WHERE name = 'logs'",
+				     0, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 
