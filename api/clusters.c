@@ -278,7 +278,7 @@ static void op_call_free(struct op_call *c)
 	free(c);
 }
 
-static void delete_submitted_cb(void *arg, const struct db_error *err, json_t *job, bool created)
+static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, bool created)
 {
 	struct op_call *c = arg;
 
@@ -293,7 +293,7 @@ static void delete_submitted_cb(void *arg, const struct db_error *err, json_t *j
 	op_call_free(c);
 }
 
-static void delete_found_cb(void *arg, const struct db_error *err, json_t *cluster)
+static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 {
 	struct op_call *c = arg;
 
@@ -323,7 +323,7 @@ static void delete_found_cb(void *arg, const struct db_error *err, json_t *clust
 		.actor = c->actor,
 		.idempotency_key = c->key,
 	};
-	storage_job_submit(c->api->db, &js, delete_submitted_cb, c);
+	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
 	json_decref(params);
 }
 
@@ -374,7 +374,7 @@ static void op_submit_prepared(struct http_req *req, struct api *api, const char
 	c->wf = wf;
 	c->params = params;
 	c->prepare = prepare;
-	storage_cluster_get(api->db, DEFAULT_TENANT, name, delete_found_cb, c);
+	storage_cluster_get(api->db, DEFAULT_TENANT, name, op_found_cb, c);
 }
 
 static void op_submit(struct http_req *req, struct api *api, const char *kind, json_t *params)

@@ -271,6 +271,39 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 	return false;
 }
 
+struct pod_tally {
+	int pods, ready;
+	bool old_present;             /* the pod of skip_uid is still there */
+	char first_missing[512];      /* why the first pod not ready is not */
+};
+
+/*
+ * Count a pod list.  skip_deleting: pods on their way out do not count;
+ * skip_uid: nor does that pod (a restarted one), only noted as present.
+ */
+static void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, struct pod_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	size_t i;
+	json_t *pod;
+	json_array_foreach(items, i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		if (skip_uid && uid && strcmp(uid, skip_uid) == 0) {
+			t->old_present = true;
+			continue;
+		}
+		if (skip_deleting && json_object_get(meta, "deletionTimestamp"))
+			continue;
+		char why[512];
+		t->pods++;
+		if (pod_ready(pod, why, sizeof(why)))
+			t->ready++;
+		else if (!t->first_missing[0])
+			snprintf(t->first_missing, sizeof(t->first_missing), "%s", why);
+	}
+}
+
 static int expected_pods(const struct spec *spec)
 {
 	int n = 0;
@@ -285,33 +318,19 @@ static void pods_listed_cb(void *arg, const struct kube_result *res)
 	l->kcall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "listing pods failed");
-		bool transient = res->klass == HTTPC_TRANSIENT;
-		look_finish(l);
-		if (transient)
-			step_retry(s, "%s", msg);
-		else
-			step_fail(s, "%s", msg);
-		free(msg);
+		look_report(l, false, res->klass == HTTPC_TRANSIENT,
+			    res->message ? res->message : "listing pods failed");
 		return;
 	}
-	int want = expected_pods(&l->r->spec), ready = 0;
-	char first_missing[512] = "";
-	size_t i;
-	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		char why[512];
-		if (pod_ready(pod, why, sizeof(why)))
-			ready++;
-		else if (!first_missing[0])
-			snprintf(first_missing, sizeof(first_missing), "%s", why);
-	}
+	int want = expected_pods(&l->r->spec);
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), false, NULL, &t);
 	look_finish(l);
-	if (ready >= want)
+	if (t.ready >= want)
 		step_next(s);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d of %d pods ready%s%s", ready, want,
-			  first_missing[0] ? "; " : "", first_missing);
+		step_wait(s, WAIT_POLL_MS, "%d of %d pods ready%s%s", t.ready, want,
+			  t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_wait_pods_ready(struct step *s)
@@ -678,35 +697,20 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	struct look *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "");
-		look_finish(l);
-		step_retry(s, "%s", msg);
-		free(msg);
+		look_report(l, false, true, res->message);
 		return;
 	}
 	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
-	int pods = 0, ready = 0;
-	char first_missing[512] = "";
-	size_t i;
-	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		char why[512];
-		/* A pod on its way out does not count. */
-		if (json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
-			continue;
-		pods++;
-		if (pod_ready(pod, why, sizeof(why)))
-			ready++;
-		else if (!first_missing[0])
-			snprintf(first_missing, sizeof(first_missing), "%s", why);
-	}
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
 	look_finish(l);
-	if (pods == want && ready == want)
+	if (t.pods == want && t.ready == want)
 		step_next(s);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d pods, %d ready, want %d%s%s", pods, ready, want,
-			  first_missing[0] ? "; " : "", first_missing);
+		step_wait(s, WAIT_POLL_MS, "%d pods, %d ready, want %d%s%s", t.pods, t.ready, want,
+			  t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_wait_scaled(struct step *s)
@@ -800,11 +804,9 @@ static void plan_pods_cb(void *arg, const struct kube_result *res)
 	struct look *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "");
-		look_finish(l);
-		step_retry(s, "%s", msg);
-		free(msg);
+		look_report(l, false, true, res->message);
 		return;
 	}
 	json_t *params = step_params(s);
@@ -958,11 +960,9 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	struct look *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "");
-		look_finish(l);
-		step_retry(s, "%s", msg);
-		free(msg);
+		look_report(l, false, true, res->message);
 		return;
 	}
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
@@ -972,36 +972,18 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	enum es_role r = strcmp(role, "master") == 0   ? ES_ROLE_MASTER
 			 : strcmp(role, "client") == 0 ? ES_ROLE_CLIENT
 							: ES_ROLE_DATA;
-	int want = l->r->spec.nodes[r].replicas, ready = 0;
-	bool old_still_there = false;
-	char first_missing[512] = "";
-	size_t i;
-	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		json_t *meta = json_object_get(pod, "metadata");
-		const char *uid = json_string_value(json_object_get(meta, "uid"));
-		if (uid && strcmp(uid, old_uid) == 0) {
-			old_still_there = true;
-			continue;
-		}
-		char why[512];
-		if (json_object_get(meta, "deletionTimestamp"))
-			continue;
-		if (pod_ready(pod, why, sizeof(why)))
-			ready++;
-		else if (!first_missing[0])
-			snprintf(first_missing, sizeof(first_missing), "%s", why);
-	}
-	char *name = xstrdup(old_name);
+	int want = l->r->spec.nodes[r].replicas;
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
 	look_finish(l);
-	if (!old_still_there && ready >= want)
+	/* old_name and role point into the context, which the step keeps. */
+	if (!t.old_present && t.ready >= want)
 		step_next(s);
-	else if (old_still_there)
-		step_wait(s, WAIT_POLL_MS, "%s is still terminating", name);
+	else if (t.old_present)
+		step_wait(s, WAIT_POLL_MS, "%s is still terminating", old_name);
 	else
-		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s", name,
-			  ready, want, role, first_missing[0] ? "; " : "", first_missing);
-	free(name);
+		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s", old_name,
+			  t.ready, want, role, t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_restart_wait_pod(struct step *s)
