@@ -78,6 +78,17 @@ void pg_destroy(struct pg *pg)
 	pg_ctl(pg, "destroy");
 }
 
+void pg_finish(struct pg *pg)
+{
+	const char *keep = getenv("ESAAS_TEST_KEEP");
+	if (keep && *keep == '1') {
+		pg_ctl(pg, "stop");
+		fprintf(stderr, "kept %s\n", pg->dir);
+		return;
+	}
+	pg_destroy(pg);
+}
+
 const char *pg_new_database(struct pg *pg, char *url, size_t len)
 {
 	static int counter;

@@ -21,6 +21,9 @@ struct pg {
 bool pg_start(struct pg *pg);
 bool pg_ctl(struct pg *pg, const char *verb);   /* "stop", "restart", "start" */
 void pg_destroy(struct pg *pg);
+/* At the end of a test program: remove the server, or with ESAAS_TEST_KEEP=1
+ * stop it and keep its folder (and the esaasd logs in it) to read. */
+void pg_finish(struct pg *pg);
 /* A fresh database on the server; returns its URL (static buffer per call: copy it). */
 const char *pg_new_database(struct pg *pg, char *url, size_t len);
 

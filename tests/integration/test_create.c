@@ -40,14 +40,7 @@ static int group_setup(void **state)
 
 static int group_teardown(void **state)
 {
-	/* ESAAS_TEST_KEEP=1 keeps the logs of esaasd and esaas-sim to read. */
-	const char *keep = getenv("ESAAS_TEST_KEEP");
-	if (keep && *keep == '1') {
-		pg_ctl(&pg, "stop");
-		fprintf(stderr, "kept %s\n", pg.dir);
-		return 0;
-	}
-	pg_destroy(&pg);
+	pg_finish(&pg);
 	return 0;
 }
 
