@@ -3,9 +3,12 @@
 #include "api/api.h"
 #include "api/http.h"
 #include "api/routes.h"
+#include "api/ui.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
+#include "storage/db.h"
 #include "storage/jobs.h"
 #include "storage/migrate.h"
 
@@ -17,6 +20,18 @@
 static void healthz_cb(struct http_req *req, void *arg)
 {
 	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* --- GET /metrics: the process's metrics, in Prometheus's text format. --- */
+
+static void metrics_cb(struct http_req *req, void *arg)
+{
+	size_t len = 0;
+	char *text = metrics_expose(metrics_default(), &len);
+
+	http_req_add_header(req, "Cache-Control", "no-store");
+	http_reply_body(req, 200, METRICS_CONTENT_TYPE, text, len);
+	free(text);
 }
 
 /* --- GET /readyz: worth sending traffic to. --- */
@@ -54,6 +69,18 @@ static void readyz_cb(struct http_req *req, void *arg)
 	storage_schema_version(api->db, readyz_version_cb, req);
 }
 
+/*
+ * esaas_ready, for Prometheus: 1 while /readyz would answer 200 as far as
+ * can be told without a query (not draining, a database connection up).
+ */
+static void ready_collect_cb(struct metrics_sink *sink, void *arg)
+{
+	const struct api *api = arg;
+	bool ready = !api->draining && api->db && db_pool_connected(api->db);
+
+	metrics_sink_sample(sink, NULL, ready ? 1 : 0);
+}
+
 struct api *api_new(struct event_base *base, const struct api_options *opt, char *err,
 		    size_t errlen)
 {
@@ -69,6 +96,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 
 	api->db = opt->db;
 	api->reg = opt->reg;
+	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;
 	api->http = http_server_new(base, &lim);
 	if (!api->http) {
@@ -78,8 +106,15 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 
 	http_server_route(api->http, "GET", "/healthz", healthz_cb, api);
 	http_server_route(api->http, "GET", "/readyz", readyz_cb, api);
+	http_server_route(api->http, "GET", "/metrics", metrics_cb, api);
 	api_jobs_add_routes(api);
 	api_clusters_add_routes(api);
+	api->ui = api_ui_new(api->http, cfg->http_ui_dir);
+	api->ready_metric = metrics_collector(
+		metrics_default(), METRIC_GAUGE, "esaas_ready",
+		"1 when this replica is ready (GET /readyz: not shutting down, the database "
+		"reachable), else 0.",
+		NULL, ready_collect_cb, api);
 
 	if (!http_server_listen(api->http, cfg->listen, err, errlen))
 		goto failed;
@@ -100,6 +135,8 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
+	metrics_unregister(api->ready_metric);
 	http_server_free(api->http);
+	api_ui_free(api->ui);
 	free(api);
 }

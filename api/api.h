@@ -15,6 +15,7 @@
 struct event_base;
 struct db_pool;
 struct wf_registry;
+struct wf_env;
 struct config;
 struct api;
 
@@ -22,6 +23,9 @@ struct api_options {
 	const struct config *cfg;      /* listen address and http.* limits */
 	struct db_pool *db;
 	const struct wf_registry *reg;
+	/* What the workflows work with (states/env.h); some checks read a
+	 * cluster through it before queuing.  May be filled in later. */
+	struct wf_env *env;
 	/*
 	 * Route POST /api/v1/jobs ({"kind", "cluster", "params"}) straight to
 	 * the registry.  Only the test build turns this on: the shipped API

@@ -7,8 +7,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
+#include "es/client.h"
 #include "kube/spec.h"
+#include "states/cluster.h"
 #include "storage/clusters.h"
+#include "storage/health.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +270,10 @@ struct op_call {
 	json_t *params;         /* the operation's parameters; "spec" is added */
 	/* Checks that need the cluster's spec; may rewrite params. */
 	bool (*prepare)(json_t *spec, json_t *params, struct http_error *err);
+	/* Checks that need the cluster itself, after prepare: they end with
+	 * op_queue() or a reply.  NULL: none. */
+	void (*precheck)(struct op_call *c, json_t *params);
+	json_t *checked;        /* params, while precheck runs */
 };
 
 static void op_call_free(struct op_call *c)
@@ -275,6 +282,7 @@ static void op_call_free(struct op_call *c)
 	free(c->actor);
 	free(c->key);
 	json_decref(c->params);
+	json_decref(c->checked);
 	free(c);
 }
 
@@ -292,6 +300,8 @@ static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, 
 		api_reply_job_accepted(c->req, 202, job);
 	op_call_free(c);
 }
+
+static void op_queue(struct op_call *c, json_t *params);
 
 static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 {
@@ -314,6 +324,18 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 		op_call_free(c);
 		return;
 	}
+	if (c->precheck) {
+		c->checked = params;
+		c->precheck(c, params);
+		return;
+	}
+	op_queue(c, params);
+	json_decref(params);
+}
+
+/* Every check passed: queue the job. */
+static void op_queue(struct op_call *c, json_t *params)
+{
 	struct job_submit js = {
 		.tenant = DEFAULT_TENANT,
 		.kind = c->wf->kind,
@@ -324,14 +346,14 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 		.idempotency_key = c->key,
 	};
 	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
-	json_decref(params);
 }
 
 /* Checks common to every operation, then the cluster's spec, then the job.
  * Takes params. */
-static void op_submit_prepared(struct http_req *req, struct api *api, const char *kind,
-			       json_t *params,
-			       bool (*prepare)(json_t *spec, json_t *params, struct http_error *err))
+static void op_submit_checked(struct http_req *req, struct api *api, const char *kind,
+			      json_t *params,
+			      bool (*prepare)(json_t *spec, json_t *params, struct http_error *err),
+			      void (*precheck)(struct op_call *c, json_t *params))
 {
 	const char *name = http_req_param(req, "name");
 	const char *key = http_req_header(req, "Idempotency-Key");
@@ -374,7 +396,15 @@ static void op_submit_prepared(struct http_req *req, struct api *api, const char
 	c->wf = wf;
 	c->params = params;
 	c->prepare = prepare;
+	c->precheck = precheck;
 	storage_cluster_get(api->db, DEFAULT_TENANT, name, op_found_cb, c);
+}
+
+static void op_submit_prepared(struct http_req *req, struct api *api, const char *kind,
+			       json_t *params,
+			       bool (*prepare)(json_t *spec, json_t *params, struct http_error *err))
+{
+	op_submit_checked(req, api, kind, params, prepare, NULL);
 }
 
 static void op_submit(struct http_req *req, struct api *api, const char *kind, json_t *params)
@@ -421,13 +451,23 @@ static bool config_prepare(json_t *spec_json, json_t *params, struct http_error 
 	return true;
 }
 
-/* {"settings": {"key": value | null}} */
+/* allow_yellow, where a job restarts nodes: go on while the cluster is yellow. */
+static bool check_allow_yellow(json_t *body, struct http_error *err)
+{
+	json_t *v = json_object_get(body, "allow_yellow");
+	if (v && !json_is_boolean(v))
+		return http_error_set(err, 422, "invalid", "allow_yellow",
+				      "allow_yellow must be true or false");
+	return true;
+}
+
+/* {"settings": {"key": value | null}, "allow_yellow"?: bool} */
 static void clusters_config_cb(struct http_req *req, void *arg)
 {
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, false, &err);
-	static const char *const fields[] = {"settings", NULL};
-	if (!body || !http_json_check_fields(body, fields, &err)) {
+	static const char *const fields[] = {"settings", "allow_yellow", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return;
@@ -443,20 +483,126 @@ static void clusters_config_cb(struct http_req *req, void *arg)
 	op_submit_prepared(req, arg, "config_update", body, config_prepare);
 }
 
+/*
+ * ?wipe_data=true (or a body {"wipe_data": true}): the hosts' folders of
+ * the cluster are emptied too; otherwise the data stays on the hosts.
+ */
 static void clusters_delete_cb(struct http_req *req, void *arg)
 {
-	op_submit(req, arg, "delete", json_object());
+	struct http_error err = {0};
+	static const char *const params[] = {"wipe_data", NULL};
+	static const char *const fields[] = {"wipe_data", NULL};
+	const struct http_query *q = http_req_query(req);
+	json_t *body = http_req_json(req, true, &err);
+	if (!body || !http_query_check(q, params, &err) || !http_json_check_fields(body, fields, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	const char *qv = http_query_get(q, "wipe_data");
+	json_t *bv = json_object_get(body, "wipe_data");
+	bool wipe = false;
+	if (qv && strcmp(qv, "true") != 0 && strcmp(qv, "false") != 0)
+		http_error_set(&err, 422, "invalid", "wipe_data", "wipe_data must be true or false");
+	else if (bv && !json_is_boolean(bv))
+		http_error_set(&err, 422, "invalid", "wipe_data", "wipe_data must be true or false");
+	else
+		wipe = (qv && strcmp(qv, "true") == 0) || json_is_true(bv);
+	json_decref(body);
+	if (err.status) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	op_submit(req, arg, "delete", json_pack("{s:b}", "wipe_data", wipe));
+}
+
+/* The replicas a role has in a stored spec (its default when left out). */
+static int spec_replicas(json_t *spec_json, enum es_role role, bool *ok)
+{
+	struct spec spec;
+	struct spec_error serr;
+	*ok = spec_parse(spec_json, &spec, &serr);
+	int n = *ok ? spec.nodes[role].replicas : 0;
+	if (*ok)
+		spec_free(&spec);
+	return n;
+}
+
+static enum es_role scale_role(const char *role)
+{
+	return strcmp(role, "clients") == 0   ? ES_ROLE_CLIENT
+	       : strcmp(role, "masters") == 0 ? ES_ROLE_MASTER
+					      : ES_ROLE_DATA;
+}
+
+/* With the cluster's spec: a scale-down of data nodes is checked against
+ * its indices (scale_precheck), unless forced. */
+static bool scale_prepare(json_t *spec_json, json_t *params, struct http_error *err)
+{
+	const char *role = json_string_value(json_object_get(params, "role"));
+	bool ok;
+	int from = spec_replicas(spec_json, scale_role(role), &ok);
+	if (!ok)
+		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid");
+	json_object_set_new(params, "from", json_integer(from));
+	return true;
+}
+
+static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, const char *error)
+{
+	struct op_call *c = arg;
+	json_t *params = c->checked;
+	int to = (int)json_integer_value(json_object_get(params, "replicas"));
+
+	if (!worst) {
+		http_reply_error(c->req, 503, "unavailable", NULL,
+				 "cannot check that %d data node%s can hold every shard copy of cluster "
+				 "%s: %s; retry, or pass \"force\": true to scale down unchecked",
+				 to, to == 1 ? "" : "s", c->name, error);
+		op_call_free(c);
+		return;
+	}
+	if (worst->copies > to) {
+		http_reply_error(c->req, 422, "invalid", "replicas",
+				 "index %s has %d replica%s, so %d copies of each shard, which %d data "
+				 "node%s cannot hold: lower its number_of_replicas first, or pass "
+				 "\"force\": true to accept unassigned copies",
+				 worst->index, worst->copies - 1, worst->copies == 2 ? "" : "s",
+				 worst->copies, to, to == 1 ? "" : "s");
+		op_call_free(c);
+		return;
+	}
+	c->checked = NULL;
+	op_queue(c, params);
+	json_decref(params);
+}
+
+static void scale_precheck(struct op_call *c, json_t *params)
+{
+	const char *role = json_string_value(json_object_get(params, "role"));
+	int from = (int)json_integer_value(json_object_get(params, "from"));
+	int to = (int)json_integer_value(json_object_get(params, "replicas"));
+	json_object_del(params, "from");
+	if (strcmp(role, "data") != 0 || to >= from || json_is_true(json_object_get(params, "force"))) {
+		c->checked = NULL;
+		op_queue(c, params);
+		json_decref(params);
+		return;
+	}
+	states_read_shard_copies(c->api->env, DEFAULT_TENANT, json_object_get(params, "spec"),
+				 scale_copies_cb, c);
 }
 
 /*
- * {"role": "data" | "clients", "replicas": N}.  Masters keep their quorum
- * rules and are not scaled by this workflow yet: 422 says so.
+ * {"role": "data" | "clients" | "masters", "replicas": N, "force"?: bool}.
+ * Masters stay odd.  A data scale-down that would leave fewer data nodes
+ * than some index has copies of a shard is refused, unless forced.
  */
 static void clusters_scale_cb(struct http_req *req, void *arg)
 {
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, false, &err);
-	static const char *const fields[] = {"role", "replicas", NULL};
+	static const char *const fields[] = {"role", "replicas", "force", NULL};
 	if (!body || !http_json_check_fields(body, fields, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
@@ -464,19 +610,18 @@ static void clusters_scale_cb(struct http_req *req, void *arg)
 	}
 	const char *role = json_string_value(json_object_get(body, "role"));
 	json_t *replicas = json_object_get(body, "replicas");
-	enum es_role r = ES_ROLE_DATA;
+	json_t *force = json_object_get(body, "force");
 	if (!role || (strcmp(role, "data") != 0 && strcmp(role, "clients") != 0 &&
 		      strcmp(role, "masters") != 0)) {
 		http_error_set(&err, 422, "invalid", "role", "role must be data, clients or masters");
-	} else if (strcmp(role, "masters") == 0) {
-		http_error_set(&err, 422, "invalid", "role",
-			       "scaling masters is not available yet: only data and clients");
 	} else if (!json_is_integer(replicas)) {
 		http_error_set(&err, 422, "invalid", "replicas", "replicas must be an integer");
+	} else if (force && !json_is_boolean(force)) {
+		http_error_set(&err, 422, "invalid", "force", "force must be true or false");
 	} else {
 		struct spec_error serr;
-		r = strcmp(role, "clients") == 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
-		if (!spec_check_replicas(r, json_integer_value(replicas), "replicas", &serr))
+		if (!spec_check_replicas(scale_role(role), json_integer_value(replicas), "replicas",
+					 &serr))
 			http_error_set(&err, 422, "invalid", "replicas", "%s", serr.message);
 	}
 	if (err.status) {
@@ -484,9 +629,102 @@ static void clusters_scale_cb(struct http_req *req, void *arg)
 		http_reply_failure(req, &err);
 		return;
 	}
-	json_t *params = json_pack("{s:s, s:O}", "role", role, "replicas", replicas);
+	json_t *params = json_pack("{s:s, s:O, s:b}", "role", role, "replicas", replicas, "force",
+				   json_is_true(force));
 	json_decref(body);
-	op_submit(req, arg, "scale", params);
+	op_submit_checked(req, arg, "scale", params, scale_prepare, scale_precheck);
+}
+
+/*
+ * A plugin added to (or removed from) the stored spec: checked against the
+ * cluster's version, and the job gets the new spec.  Installing one that is
+ * listed already is a conflict; removing one that is not listed, not found.
+ */
+static bool plugin_prepare(json_t *spec_json, json_t *params, struct http_error *err)
+{
+	const char *plugin = json_string_value(json_object_get(params, "plugin"));
+	bool install = strcmp(json_string_value(json_object_get(params, "action")), "install") == 0;
+	struct spec spec;
+	struct spec_error serr;
+	if (!spec_parse(spec_json, &spec, &serr))
+		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
+				      serr.field, serr.message);
+	bool ok = !install || spec_check_plugin(plugin, &spec.version, "name", &serr);
+	bool listed = false;
+	for (size_t i = 0; i < spec.nplugins; i++)
+		if (strcmp(spec.plugins[i], plugin) == 0)
+			listed = true;
+	spec_free(&spec);
+	if (!ok)
+		return http_error_set(err, 422, "invalid", "name", "%s", serr.message);
+	if (install && listed)
+		return http_error_set(err, 409, "conflict", "name", "plugin %s is already installed",
+				      plugin);
+	if (!install && !listed)
+		return http_error_set(err, 404, "not_found", NULL, "plugin %s is not installed", plugin);
+	json_t *next = json_deep_copy(spec_json);
+	json_t *list = json_object_get(next, "plugins");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(next, "plugins", list);
+	}
+	if (install) {
+		json_array_append_new(list, json_string(plugin));
+	} else {
+		for (size_t i = json_array_size(list); i-- > 0;)
+			if (strcmp(json_string_value(json_array_get(list, i)), plugin) == 0)
+				json_array_remove(list, i);
+	}
+	json_object_set_new(params, "spec", next);
+	return true;
+}
+
+/* {"name": "analysis-icu", "allow_yellow"?: bool} */
+static void clusters_plugin_add_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, false, &err);
+	static const char *const fields[] = {"name", "allow_yellow", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	const char *name = json_string_value(json_object_get(body, "name"));
+	if (!name || !name[0] || strlen(name) > 64) {
+		json_decref(body);
+		http_error_set(&err, 422, "invalid", "name",
+			       "name must be a plugin name such as \"analysis-icu\"");
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *params = json_pack("{s:s, s:s, s:b}", "plugin", name, "action", "install",
+				   "allow_yellow", json_is_true(json_object_get(body, "allow_yellow")));
+	json_decref(body);
+	op_submit_prepared(req, arg, "plugin_install", params, plugin_prepare);
+}
+
+/* DELETE .../plugins/{plugin}; a body is optional ({"allow_yellow": bool}). */
+static void clusters_plugin_remove_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, true, &err);
+	static const char *const fields[] = {"allow_yellow", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	const char *plugin = http_req_param(req, "plugin");
+	if (!plugin || !plugin[0] || strlen(plugin) > 64) {
+		json_decref(body);
+		http_reply_error(req, 404, "not_found", NULL, "plugin not found");
+		return;
+	}
+	json_t *params = json_pack("{s:s, s:s, s:b}", "plugin", plugin, "action", "remove",
+				   "allow_yellow", json_is_true(json_object_get(body, "allow_yellow")));
+	json_decref(body);
+	op_submit_prepared(req, arg, "plugin_remove", params, plugin_prepare);
 }
 
 /* {} (every node), {"role": "data"|"masters"|"clients"} or {"nodes": ["pod", ...]}. */
@@ -494,9 +732,16 @@ static void clusters_restart_cb(struct http_req *req, void *arg)
 {
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, true, &err);
-	static const char *const fields[] = {"role", "nodes", NULL};
+	static const char *const fields[] = {"role", "nodes", "allow_yellow", NULL};
 	if (!body || !http_json_check_fields(body, fields, &err)) {
 		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *allow_yellow = json_object_get(body, "allow_yellow");
+	if (allow_yellow && !json_is_boolean(allow_yellow)) {
+		json_decref(body);
+		http_error_set(&err, 422, "invalid", "allow_yellow", "allow_yellow must be true or false");
 		http_reply_failure(req, &err);
 		return;
 	}
@@ -525,15 +770,74 @@ static void clusters_restart_cb(struct http_req *req, void *arg)
 	op_submit(req, arg, "restart", body);
 }
 
+/* --- GET /api/v1/clusters/{name}/health-history?limit=N --- */
+
+#define HISTORY_LIMIT_DEFAULT 50
+#define HISTORY_LIMIT_MAX 500
+
+static void history_done_cb(void *arg, const struct db_error *err, json_t *json)
+{
+	struct cluster_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (!json)
+		http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+	else
+		http_reply_json(c->req, 200, json_incref(json));
+	free(c->name);
+	free(c);
+}
+
+/* Its changes of health, newest first: {"cluster": name, "history": [...]}. */
+static void clusters_health_history_cb(struct http_req *req, void *arg)
+{
+	static const char *const known[] = {"limit", NULL};
+	struct api *api = arg;
+	const char *name = http_req_param(req, "name");
+	const char *limit_text = http_query_get(http_req_query(req), "limit");
+	int limit = HISTORY_LIMIT_DEFAULT;
+	struct http_error err = {0};
+
+	if (!name || !api_dns_label_valid(name)) {
+		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
+				 name ? name : "");
+		return;
+	}
+	if (!http_query_check(http_req_query(req), known, &err)) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	if (limit_text && !parse_int(limit_text, 1, HISTORY_LIMIT_MAX, &limit)) {
+		http_reply_error(req, 422, "invalid", "limit", "limit must be an integer from 1 to %d",
+				 HISTORY_LIMIT_MAX);
+		return;
+	}
+	if (!api_have_database(req, api))
+		return;
+
+	struct cluster_call *c = xcalloc(1, sizeof(*c));
+
+	c->req = req;
+	c->name = xstrdup(name);
+	storage_health_history(api->db, DEFAULT_TENANT, name, limit, history_done_cb, c);
+}
+
 void api_clusters_add_routes(struct api *api)
 {
 	http_server_route(api->http, "POST", "/api/v1/clusters", clusters_create_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/clusters", clusters_list_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/clusters/{name}/health-history",
+			  clusters_health_history_cb, api);
 	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/scale", clusters_scale_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/restart", clusters_restart_cb,
 			  api);
 	http_server_route(api->http, "PATCH", "/api/v1/clusters/{name}/config", clusters_config_cb,
 			  api);
+	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/plugins", clusters_plugin_add_cb,
+			  api);
+	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}",
+			  clusters_plugin_remove_cb, api);
 }

@@ -1024,22 +1024,21 @@ void http_req_add_header(struct http_req *req, const char *name, const char *val
 	evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name, value);
 }
 
-static void send_json(struct http_req *req, int status, json_t *body)
+/*
+ * Send the reply and hand the request over to libevent.  content_type NULL
+ * means a reply without a body (304).  The caller has added any other
+ * header, Cache-Control included.
+ */
+static void send_body(struct http_req *req, int status, const char *content_type, const void *data,
+		      size_t len)
 {
 	struct evhttp_request *evreq = req->evreq;
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(evreq);
-	char *text = json_dumps(body, JSON_COMPACT);
 
-	if (!text) {
-		status = 500;
-		text = xstrdup("{\"error\":{\"code\":\"internal\","
-			       "\"message\":\"the reply could not be encoded\"}}");
+	if (content_type) {
+		evhttp_remove_header(headers, "Content-Type");
+		evhttp_add_header(headers, "Content-Type", content_type);
 	}
-	size_t len = strlen(text);
-
-	evhttp_remove_header(headers, "Content-Type");
-	evhttp_add_header(headers, "Content-Type", "application/json");
-	evhttp_add_header(headers, "Cache-Control", "no-store");
 	/*
 	 * evhttp frames no reply to a pre-1.0 request, yet may keep its
 	 * connection open for more: close it, so the reply is unambiguous.
@@ -1050,15 +1049,12 @@ static void send_json(struct http_req *req, int status, json_t *body)
 		/* evhttp would send the body of a HEAD reply: leave it out, keep its length. */
 		char clen[24];
 
-		snprintf(clen, sizeof(clen), "%zu", len + 1);
-		evhttp_add_header(headers, "Content-Length", clen);
-	} else {
-		struct evbuffer *out = evhttp_request_get_output_buffer(evreq);
-
-		evbuffer_add(out, text, len);
-		evbuffer_add(out, "\n", 1);
+		snprintf(clen, sizeof(clen), "%zu", len);
+		if (content_type)
+			evhttp_add_header(headers, "Content-Length", clen);
+	} else if (len > 0) {
+		evbuffer_add(evhttp_request_get_output_buffer(evreq), data, len);
 	}
-	free(text);
 
 	/*
 	 * From here libevent owns the request and may free it with its
@@ -1070,6 +1066,27 @@ static void send_json(struct http_req *req, int status, json_t *body)
 	req->evreq = NULL;
 }
 
+static void send_json(struct http_req *req, int status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT);
+
+	if (!text) {
+		status = 500;
+		text = xstrdup("{\"error\":{\"code\":\"internal\","
+			       "\"message\":\"the reply could not be encoded\"}}");
+	}
+	size_t len = strlen(text);
+	char *line = xmalloc(len + 1);
+
+	/* One line: the body ends with a newline, as a terminal likes it. */
+	memcpy(line, text, len);
+	line[len] = '\n';
+	free(text);
+	http_req_add_header(req, "Cache-Control", "no-store");
+	send_body(req, status, "application/json", line, len + 1);
+	free(line);
+}
+
 void http_reply_json(struct http_req *req, int status, json_t *body)
 {
 	bool gone = req->evreq == NULL;
@@ -1079,6 +1096,18 @@ void http_reply_json(struct http_req *req, int status, json_t *body)
 	log_debug("%s %s %d %lldms%s", req->method, req->path, status,
 		  (long long)(now_mono_ms() - req->started_ms), gone ? " (client gone)" : "");
 	json_decref(body);
+	req_free(req);
+}
+
+void http_reply_body(struct http_req *req, int status, const char *content_type, const void *body,
+		     size_t len)
+{
+	bool gone = req->evreq == NULL;
+
+	if (!gone)
+		send_body(req, status, content_type, body, len);
+	log_debug("%s %s %d %lldms%s", req->method, req->path, status,
+		  (long long)(now_mono_ms() - req->started_ms), gone ? " (client gone)" : "");
 	req_free(req);
 }
 

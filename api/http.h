@@ -187,12 +187,21 @@ void http_req_add_header(struct http_req *req, const char *name, const char *val
 
 /*
  * The replies.  Each ends the request and frees req.  Every body is JSON
- * (Content-Type: application/json, Cache-Control: no-store).
+ * (Content-Type: application/json, Cache-Control: no-store) but that of
+ * http_reply_body().
  */
 void http_reply_json(struct http_req *req, int status, json_t *body); /* steals body */
 void http_reply_error(struct http_req *req, int status, const char *code, const char *field,
 		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Send err and clear it. */
 void http_reply_failure(struct http_req *req, struct http_error *err);
+/*
+ * A body that is not JSON (the job viewer's files), len bytes of
+ * content_type.  No Cache-Control is added: set one with
+ * http_req_add_header().  content_type NULL sends no body at all (304 Not
+ * Modified).  For HEAD, only the length is sent.
+ */
+void http_reply_body(struct http_req *req, int status, const char *content_type, const void *body,
+		     size_t len);
 
 #endif

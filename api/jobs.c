@@ -1,8 +1,10 @@
 /*
- * The job endpoints: list, get, events, cancel and (test builds) a generic
- * submit.  Each handler checks the request, starts one query and replies
- * from its callback; the callbacks touch only their request and what they
- * were given, never struct api, which may be gone by then.
+ * The job endpoints: list, get, events, the on-call actions (cancel,
+ * replay), the workflows as graphs and (test builds) a generic submit.
+ * Each handler checks the request, starts a query and replies from its
+ * callback; the callbacks touch only their request and what they were
+ * given, never struct api, which may be gone by then.  The workflow
+ * registry they may be given lives as long as the process's main().
  */
 #include "api/routes.h"
 #include "common/log.h"
@@ -20,6 +22,7 @@ static const char *const job_statuses[] = {
 #define FILTER_MAX_LIMIT 500
 #define NAME_MAX_CHARS 63
 #define REASON_MAX_CHARS 1000
+#define STATE_NAME_MAX_CHARS 64
 #define ACTOR_MAX_CHARS 128
 #define IDEMPOTENCY_KEY_MAX_CHARS 255
 
@@ -251,25 +254,151 @@ bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct a
 	return true;
 }
 
+static bool blank(const char *s)
+{
+	for (; *s; s++) {
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return false;
+	}
+	return true;
+}
+
+static bool utf8_valid(const char *s)
+{
+	char *clean = utf8_scrub(s);
+	bool same = strcmp(clean, s) == 0;
+
+	free(clean);
+	return same;
+}
+
+/* Every on-call action says why: the reason goes into the job's history. */
+static bool check_reason(json_t *body, const char **reason, struct http_error *err)
+{
+	json_t *r = json_object_get(body, "reason");
+	const char *s;
+
+	*reason = NULL;
+	if (!r || json_is_null(r))
+		return http_error_set(err, 422, "invalid", "reason",
+				      "reason is required: say why, for the job's history");
+	if (!json_is_string(r))
+		return http_error_set(err, 422, "invalid", "reason", "reason must be a string");
+	s = json_string_value(r);
+	if (blank(s))
+		return http_error_set(err, 422, "invalid", "reason", "reason must not be empty");
+	if (!utf8_valid(s))
+		return http_error_set(err, 422, "invalid", "reason", "reason must be valid UTF-8");
+	if (http_utf8_length(s) > REASON_MAX_CHARS)
+		return http_error_set(err, 422, "invalid", "reason",
+				      "reason must be at most %d characters", REASON_MAX_CHARS);
+	*reason = s;
+	return true;
+}
+
 bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)
 {
 	static const char *const fields[] = {"reason", NULL};
-	json_t *r;
 
 	*reason = NULL;
 	if (!http_json_check_fields(body, fields, err))
 		return false;
-	r = json_object_get(body, "reason");
-	if (!r || json_is_null(r))
-		return true;
-	if (!json_is_string(r))
-		return http_error_set(err, 422, "invalid", "reason", "reason must be a string");
-	if (http_utf8_length(json_string_value(r)) > REASON_MAX_CHARS)
-		return http_error_set(err, 422, "invalid", "reason",
-				      "reason must be at most %d characters", REASON_MAX_CHARS);
-	if (json_string_value(r)[0])
-		*reason = json_string_value(r);
-	return true;
+	return check_reason(body, reason, err);
+}
+
+bool api_jobs_check_replay(json_t *body, const char **from_state, const char **reason,
+			   struct http_error *err)
+{
+	static const char *const fields[] = {"from_state", "reason", NULL};
+	json_t *f;
+
+	*from_state = NULL;
+	*reason = NULL;
+	if (!http_json_check_fields(body, fields, err))
+		return false;
+	f = json_object_get(body, "from_state");
+	if (f && !json_is_null(f)) {
+		size_t len;
+
+		if (!json_is_string(f))
+			return http_error_set(
+				err, 422, "invalid", "from_state",
+				"from_state must be a string: the state to replay from");
+		len = http_utf8_length(json_string_value(f));
+		if (len < 1 || len > STATE_NAME_MAX_CHARS)
+			return http_error_set(
+				err, 422, "invalid", "from_state",
+				"from_state must be a state name of 1 to %d characters",
+				STATE_NAME_MAX_CHARS);
+		*from_state = json_string_value(f);
+	}
+	return check_reason(body, reason, err);
+}
+
+/* --- Workflows as graphs. --- */
+
+json_t *api_workflow_replay_states(const struct workflow *wf)
+{
+	json_t *states = json_array();
+
+	for (int i = 0; i < wf->nstates; i++) {
+		if (workflow_replay_allowed(wf, wf->states[i].name))
+			json_array_append_new(states, json_string(wf->states[i].name));
+	}
+	return states;
+}
+
+/* The states outside the cleanup chain, where a replay's default may lie. */
+static json_t *main_states(const struct workflow *wf)
+{
+	json_t *states = json_array();
+
+	for (int i = 0; i < wf->nstates; i++) {
+		if (!workflow_in_cleanup(wf, wf->states[i].name))
+			json_array_append_new(states, json_string(wf->states[i].name));
+	}
+	return states;
+}
+
+json_t *api_workflow_json(const struct workflow *wf)
+{
+	json_t *states = json_array();
+
+	for (int i = 0; i < wf->nstates; i++) {
+		const struct wf_state *st = &wf->states[i];
+
+		json_array_append_new(
+			states,
+			json_pack("{s:s, s:o, s:i, s:i, s:b, s:b}", "name", st->name, "next",
+				  st->next ? json_string(st->next) : json_null(), "deadline_s",
+				  st->deadline_s, "max_attempts", st->max_attempts, "replay_safe",
+				  workflow_replay_allowed(wf, st->name), "cleanup",
+				  workflow_in_cleanup(wf, st->name)));
+	}
+	return json_pack("{s:s, s:s, s:o, s:o}", "kind", wf->kind, "start", wf->states[0].name,
+			 "cleanup", wf->cleanup ? json_string(wf->cleanup) : json_null(), "states",
+			 states);
+}
+
+/* "a, b, c" of an array of strings; "none" when empty. */
+static char *states_text(json_t *states)
+{
+	size_t len = 5, i;
+	json_t *v;
+
+	json_array_foreach (states, i, v)
+		len += strlen(json_string_value(v)) + 2;
+
+	char *out = xmalloc(len);
+	size_t used = 0;
+
+	out[0] = '\0';
+	json_array_foreach (states, i, v)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "",
+					 json_string_value(v));
+	if (!used)
+		snprintf(out, len, "none");
+	return out;
 }
 
 /* --- Replies. --- */
@@ -336,6 +465,7 @@ static bool request_job_id(struct http_req *req, int64_t *id)
 struct job_call {
 	struct http_req *req;
 	int64_t id;
+	const struct wf_registry *reg; /* for the job's workflow; may be NULL */
 };
 
 static struct job_call *job_call_new(struct http_req *req, int64_t id)
@@ -385,16 +515,31 @@ static void jobs_list_cb(struct http_req *req, void *arg)
 
 /* --- GET /api/v1/jobs/{id} --- */
 
+static bool replayable_status(const char *status)
+{
+	return status && (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0);
+}
+
 static void get_done_cb(void *arg, const struct db_error *err, json_t *job)
 {
 	struct job_call *c = arg;
 
-	if (err)
+	if (err) {
 		api_reply_db_error(c->req, err);
-	else if (!job)
+	} else if (!job) {
 		reply_not_found(c->req, c->id);
-	else
-		http_reply_json(c->req, 200, json_incref(job));
+	} else {
+		/* Where on-call may replay from: what the viewer and esaasctl offer. */
+		const char *kind = json_string_value(json_object_get(job, "kind"));
+		const struct workflow *wf = c->reg && kind ? wf_registry_find(c->reg, kind) : NULL;
+		bool replayable =
+			wf && replayable_status(json_string_value(json_object_get(job, "status")));
+		json_t *out = json_copy(job);
+
+		json_object_set_new(out, "replay_states",
+				    replayable ? api_workflow_replay_states(wf) : json_array());
+		http_reply_json(c->req, 200, out);
+	}
 	free(c);
 }
 
@@ -407,7 +552,10 @@ static void jobs_get_cb(struct http_req *req, void *arg)
 		return;
 	if (!api_have_database(req, api))
 		return;
-	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, job_call_new(req, id));
+	struct job_call *c = job_call_new(req, id);
+
+	c->reg = api->reg;
+	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, c);
 }
 
 /* --- GET /api/v1/jobs/{id}/events --- */
@@ -462,7 +610,7 @@ static void cancel_done_cb(void *arg, const struct db_error *err, enum cancel_re
 
 		http_reply_error(
 			c->req, 409, "conflict", NULL,
-			"job %lld is %s: only queued, running, waiting jobs can be cancelled",
+			"job %lld is %s; only queued, running or waiting jobs can be cancelled",
 			(long long)c->id, status ? status : "finished");
 		break;
 	}
@@ -506,6 +654,229 @@ failed:
 	free(actor);
 	json_decref(body);
 	http_reply_failure(req, &err);
+}
+
+/* --- POST /api/v1/jobs/{id}/replay --- */
+
+/*
+ * Two steps: read the job to find its workflow (which states are its main
+ * workflow, which may be replayed from), then replay it in one statement
+ * that checks the status again under the row's lock.
+ */
+struct replay_call {
+	struct http_req *req;
+	int64_t id;
+	struct db_pool *db;
+	const struct wf_registry *reg;
+	const struct workflow *wf; /* once the job is read */
+	char *from_state;	   /* NULL: the default */
+	char *actor;
+	char *reason;
+};
+
+static void replay_call_free(struct replay_call *c)
+{
+	free(c->from_state);
+	free(c->actor);
+	free(c->reason);
+	free(c);
+}
+
+static void reply_not_replayable(struct replay_call *c, const char *status)
+{
+	http_reply_error(c->req, 409, "conflict", NULL,
+			 "job %lld is %s; only failed or cancelled jobs can be replayed",
+			 (long long)c->id, status ? status : "in an unknown status");
+}
+
+/* 422 from_state, naming the states the workflow allows. */
+static void reply_state_not_allowed(struct replay_call *c, const char *state, bool asked)
+{
+	json_t *allowed = api_workflow_replay_states(c->wf);
+	char *list = states_text(allowed);
+
+	if (json_array_size(allowed) == 0)
+		http_reply_error(c->req, 422, "invalid", "from_state",
+				 "workflow %s has no state a replay may start from", c->wf->kind);
+	else if (asked)
+		http_reply_error(
+			c->req, 422, "invalid", "from_state",
+			"from_state \"%s\" is not a state of workflow %s that a replay may "
+			"start from; allowed: %s",
+			state, c->wf->kind, list);
+	else if (state)
+		http_reply_error(
+			c->req, 422, "invalid", "from_state",
+			"job %lld stopped in %s, which is not a state of workflow %s that a "
+			"replay may start from; give from_state, one of: %s",
+			(long long)c->id, state, c->wf->kind, list);
+	else
+		http_reply_error(
+			c->req, 422, "invalid", "from_state",
+			"job %lld has no state to replay from by default; give from_state, "
+			"one of: %s",
+			(long long)c->id, list);
+	free(list);
+	json_decref(allowed);
+}
+
+static void replay_done_cb(void *arg, const struct db_error *err, enum replay_result result,
+			   const char *from_state, json_t *job)
+{
+	struct replay_call *c = arg;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+		goto out;
+	}
+	switch (result) {
+	case REPLAY_DONE:
+		api_reply_job_accepted(c->req, 202, job);
+		break;
+	case REPLAY_REFUSED:
+		reply_not_replayable(c, json_string_value(json_object_get(job, "status")));
+		break;
+	case REPLAY_NOT_ALLOWED:
+		reply_state_not_allowed(c, from_state, c->from_state != NULL);
+		break;
+	case REPLAY_NOT_FOUND:
+	default:
+		reply_not_found(c->req, c->id);
+		break;
+	}
+out:
+	replay_call_free(c);
+}
+
+static void replay_read_cb(void *arg, const struct db_error *err, json_t *job)
+{
+	struct replay_call *c = arg;
+	const char *status, *kind;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+		goto failed;
+	}
+	if (!job) {
+		reply_not_found(c->req, c->id);
+		goto failed;
+	}
+	status = json_string_value(json_object_get(job, "status"));
+	kind = json_string_value(json_object_get(job, "kind"));
+	/* Answered here when it is plain; the replay itself checks again. */
+	if (!replayable_status(status)) {
+		reply_not_replayable(c, status);
+		goto failed;
+	}
+	c->wf = kind ? wf_registry_find(c->reg, kind) : NULL;
+	if (!c->wf) {
+		http_reply_error(
+			c->req, 409, "conflict", NULL,
+			"job %lld is of kind %s, which this esaasd does not run; replay it "
+			"through an esaasd that does",
+			(long long)c->id, kind ? kind : "(none)");
+		goto failed;
+	}
+	if (c->from_state && !workflow_replay_allowed(c->wf, c->from_state)) {
+		reply_state_not_allowed(c, c->from_state, true);
+		goto failed;
+	}
+
+	json_t *mains = main_states(c->wf);
+	json_t *allowed = api_workflow_replay_states(c->wf);
+	struct job_replay r = {
+		.tenant = DEFAULT_TENANT,
+		.id = c->id,
+		.from_state = c->from_state,
+		.main_states = mains,
+		.allowed = allowed,
+		.actor = c->actor,
+		.reason = c->reason,
+	};
+
+	storage_job_replay(c->db, &r, replay_done_cb, c);
+	json_decref(mains);
+	json_decref(allowed);
+	return;
+
+failed:
+	replay_call_free(c);
+}
+
+static void jobs_replay_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	struct http_error err = {0};
+	const char *from_state, *reason;
+	char *actor = NULL;
+	json_t *body = NULL;
+	int64_t id;
+
+	if (!request_job_id(req, &id))
+		return;
+	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+		goto failed;
+	/* An empty body is a missing reason (422), not malformed JSON. */
+	body = http_req_json(req, true, &err);
+	if (!body || !api_jobs_check_replay(body, &from_state, &reason, &err))
+		goto failed;
+	if (!api->db) {
+		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+		goto failed;
+	}
+	if (!api->reg) {
+		http_error_set(&err, 503, "unavailable", NULL, "no workflows are registered");
+		goto failed;
+	}
+
+	struct replay_call *c = xcalloc(1, sizeof(*c));
+
+	c->req = req;
+	c->id = id;
+	c->db = api->db;
+	c->reg = api->reg;
+	c->from_state = from_state ? xstrdup(from_state) : NULL;
+	c->actor = actor;
+	c->reason = xstrdup(reason);
+	storage_job_get(api->db, DEFAULT_TENANT, id, replay_read_cb, c);
+	json_decref(body);
+	return;
+
+failed:
+	free(actor);
+	json_decref(body);
+	http_reply_failure(req, &err);
+}
+
+/* --- GET /api/v1/workflows, GET /api/v1/workflows/{kind} --- */
+
+static void workflows_list_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	json_t *list = json_array();
+	int count = api->reg ? api->reg->count : 0;
+
+	for (int i = 0; i < count; i++)
+		json_array_append_new(list, api_workflow_json(api->reg->items[i]));
+	http_reply_json(req, 200, json_pack("{s:o}", "workflows", list));
+}
+
+static void workflows_get_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *kind = http_req_param(req, "kind");
+	const struct workflow *wf = api->reg && kind ? wf_registry_find(api->reg, kind) : NULL;
+
+	if (!wf) {
+		char *known = known_kinds(api->reg);
+
+		http_reply_error(req, 404, "not_found", NULL,
+				 "no workflow named \"%.64s\"; known kinds: %s", kind ? kind : "",
+				 known[0] ? known : "none");
+		free(known);
+		return;
+	}
+	http_reply_json(req, 200, api_workflow_json(wf));
 }
 
 /* --- POST /api/v1/jobs (test builds) --- */
@@ -612,4 +983,7 @@ void api_jobs_add_routes(struct api *api)
 	http_server_route(api->http, "GET", "/api/v1/jobs/{id}", jobs_get_cb, api);
 	http_server_route(api->http, "GET", "/api/v1/jobs/{id}/events", jobs_events_cb, api);
 	http_server_route(api->http, "POST", "/api/v1/jobs/{id}/cancel", jobs_cancel_cb, api);
+	http_server_route(api->http, "POST", "/api/v1/jobs/{id}/replay", jobs_replay_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/workflows", workflows_list_cb, api);
+	http_server_route(api->http, "GET", "/api/v1/workflows/{kind}", workflows_get_cb, api);
 }

@@ -13,18 +13,25 @@
 #include "storage/jobs.h"
 
 struct wf_registry;
+struct wf_env;
 struct workflow;
 struct spec;
 
+struct api_ui;
+struct metric;
+
 struct api {
 	struct http_server *http;
+	struct api_ui *ui; /* the job viewer's files under /ui */
 	struct db_pool *db;
 	const struct wf_registry *reg;
+	struct wf_env *env;  /* for checks that read a cluster before queuing */
 	bool generic_submit;
 	bool draining;
+	struct metric *ready_metric; /* esaas_ready, while the API lives */
 };
 
-/* GET/POST /api/v1/jobs... on api->http. */
+/* GET/POST /api/v1/jobs... and GET /api/v1/workflows... on api->http. */
 void api_jobs_add_routes(struct api *api);
 /* GET/POST /api/v1/clusters... on api->http. */
 void api_clusters_add_routes(struct api *api);
@@ -92,8 +99,36 @@ bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, stru
 			       const struct workflow **wf, struct http_error *err)
 	__attribute__((warn_unused_result));
 
-/* POST /api/v1/jobs/{id}/cancel: *reason borrowed from body, NULL when none. */
+/*
+ * POST /api/v1/jobs/{id}/cancel: {"reason": "..."}.  The reason is
+ * required: 1 to 1000 characters of valid UTF-8, not only blanks (422
+ * invalid naming "reason").  *reason is borrowed from body.
+ */
 bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)
 	__attribute__((warn_unused_result));
+
+/*
+ * POST /api/v1/jobs/{id}/replay: {"from_state": "...", "reason": "..."}.
+ * The reason as for a cancel; from_state optional (NULL: the default, see
+ * storage_job_replay()), a name of 1 to 64 characters.  Whether the state
+ * may be replayed depends on the job's workflow, checked later.  Both are
+ * borrowed from body.
+ */
+bool api_jobs_check_replay(json_t *body, const char **from_state, const char **reason,
+			   struct http_error *err) __attribute__((warn_unused_result));
+
+/*
+ * A workflow as a graph, for GET /api/v1/workflows/{kind}:
+ *   {"kind": "restart", "start": "<first state>", "cleanup": "<state>" | null,
+ *    "states": [{"name", "next" (null at an end), "deadline_s",
+ *                "max_attempts" (0: the engine's default), "replay_safe",
+ *                "cleanup" (in the cleanup chain)}, ...]}
+ * in the table's order.  "replay_safe" is true only where a replay may
+ * start (workflow_replay_allowed()).  A new reference.
+ */
+json_t *api_workflow_json(const struct workflow *wf);
+
+/* The states a replay of a job of wf may start from, in the table's order. */
+json_t *api_workflow_replay_states(const struct workflow *wf);
 
 #endif

@@ -1,22 +1,28 @@
 /*
- * esaasctl: the command-line client.  For now it renders a cluster spec
- * into the Kubernetes objects esaasd would apply, like `helm template`:
+ * esaasctl: the command-line client, on-call's terminal.  It talks to
+ * esaasd's HTTP API (the commands are in the tables of ctl_jobs.c and
+ * ctl_clusters.c; this file finds the one asked for, parses its flags and
+ * runs it), and it renders a cluster spec into the Kubernetes objects
+ * esaasd would apply, like `helm template`, without any server:
  *
  *   esaasctl render [-c esaasd.yaml] [-o yaml|json] [--tenant T] SPEC.json
  */
 #include "config.h"
+#include "cli/ctl.h"
 #include "common/config.h"
 #include "common/util.h"
 #include "kube/render.h"
 #include "kube/spec.h"
 
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include <curl/curl.h>
 
-static void usage(FILE *f)
+static void render_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: esaasctl render [-c ESAASD_CONFIG] [-o yaml|json] [--tenant TENANT] SPEC.json\n"
@@ -57,10 +63,10 @@ static int render_main(int argc, char **argv)
 			tenant = optarg;
 			break;
 		case 'h':
-			usage(stdout);
+			render_usage(stdout);
 			return 0;
 		default:
-			usage(stderr);
+			render_usage(stderr);
 			return 2;
 		}
 	}
@@ -69,7 +75,7 @@ static int render_main(int argc, char **argv)
 		return 2;
 	}
 	if (optind != argc - 1) {
-		usage(stderr);
+		render_usage(stderr);
 		return 2;
 	}
 	const char *spec_path = argv[optind];
@@ -132,23 +138,309 @@ out:
 	return rc;
 }
 
+/* --- the client's commands ------------------------------------------------- */
+
+#define DEFAULT_TIMEOUT_S 30
+
+/* Every command takes these, before or after its own. */
+static const struct ctl_flag global_flags[] = {
+	{"output", 'o', "FORMAT", "table (default) or json: the server's JSON, for scripts"},
+	{"url", 0, "URL", "esaasd's URL (else $ESAAS_URL, the config file, " CTL_DEFAULT_URL ")"},
+	{"token", 0, "TOKEN",
+	 "the API token (else $ESAAS_TOKEN, the config file: unlike flags, ps shows neither)"},
+	{"timeout", 0, "SECONDS", "give up on a request after this long (default 30)"},
+	{"help", 'h', NULL, "this help"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_command *const command_tables[] = {
+	ctl_jobs_commands,
+	ctl_clusters_commands,
+	NULL,
+};
+
+static const char help_footer[] =
+	"\n"
+	"esaasd's URL and token come from --url and --token, else ESAAS_URL and\n"
+	"ESAAS_TOKEN, else $XDG_CONFIG_HOME/esaas/config.yaml (~/.config/esaas/config.yaml)\n"
+	"with the keys url: and token:.\n"
+	"\n"
+	"Exit status: 0 done, 1 the server refused (its error on stderr) or could not\n"
+	"be reached, 2 a usage error, 3 a watched or waited-for job failed or was cancelled.\n";
+
+static void usage(FILE *f)
+{
+	size_t width = strlen("render");
+
+	for (const struct ctl_command *const *t = command_tables; *t; t++) {
+		for (const struct ctl_command *c = *t; c->name; c++) {
+			if (strlen(c->name) > width)
+				width = strlen(c->name);
+		}
+	}
+	fprintf(f, "Usage: esaasctl COMMAND [ARGS] [FLAGS]\n\nCommands:\n");
+	for (const struct ctl_command *const *t = command_tables; *t; t++) {
+		for (const struct ctl_command *c = *t; c->name; c++)
+			fprintf(f, "  %-*s  %s\n", (int)width, c->name, c->summary);
+	}
+	fprintf(f, "  %-*s  %s\n", (int)width, "render",
+		"print the Kubernetes objects of a cluster spec (no server needed)");
+	fprintf(f, "\nFlags of every command:\n");
+	ctl_args_help(f, global_flags);
+	fprintf(f, "  -V, --version          the version\n");
+	fputs(help_footer, f);
+	fprintf(f, "\n\"esaasctl COMMAND --help\" says more about a command.\n");
+}
+
+/* The commands under one first word: "esaasctl jobs --help". */
+static void group_usage(FILE *f, const char *group)
+{
+	size_t glen = strlen(group), width = 0;
+
+	for (const struct ctl_command *const *t = command_tables; *t; t++) {
+		for (const struct ctl_command *c = *t; c->name; c++) {
+			if (strncmp(c->name, group, glen) == 0 && c->name[glen] == ' ' &&
+			    strlen(c->name + glen + 1) > width)
+				width = strlen(c->name + glen + 1);
+		}
+	}
+	fprintf(f, "Usage: esaasctl %s COMMAND [ARGS] [FLAGS]\n\nCommands:\n", group);
+	for (const struct ctl_command *const *t = command_tables; *t; t++) {
+		for (const struct ctl_command *c = *t; c->name; c++) {
+			if (strncmp(c->name, group, glen) == 0 && c->name[glen] == ' ')
+				fprintf(f, "  %-*s  %s\n", (int)width, c->name + glen + 1,
+					c->summary);
+		}
+	}
+	fprintf(f, "\n\"esaasctl %s COMMAND --help\" says more about a command.\n", group);
+}
+
+static void command_usage(FILE *f, const struct ctl_command *c)
+{
+	fprintf(f, "Usage: esaasctl %s%s%s\n\n", c->name, c->synopsis[0] ? " " : "", c->synopsis);
+	/* The summary is a line of the command list: here it starts a sentence. */
+	fprintf(f, "%c%s.\n",
+		c->summary[0] >= 'a' && c->summary[0] <= 'z' ? c->summary[0] - 32 : c->summary[0],
+		c->summary + 1);
+	if (c->details)
+		fprintf(f, "\n%s", c->details);
+	if (c->flags[0].name) {
+		fprintf(f, "\nFlags:\n");
+		ctl_args_help(f, c->flags);
+	}
+	fprintf(f, "\nFlags of every command:\n");
+	ctl_args_help(f, global_flags);
+	fputs(help_footer, f);
+}
+
+int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", ctl->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun \"%s --help\" for its usage.\n", ctl->name);
+	return CTL_EXIT_USAGE;
+}
+
+static const struct ctl_command *find_command(const char *first, const char *second)
+{
+	char *two = second ? xasprintf("%s %s", first, second) : NULL;
+	const struct ctl_command *found = NULL;
+
+	for (const struct ctl_command *const *t = command_tables; *t && !found; t++) {
+		for (const struct ctl_command *c = *t; c->name && !found; c++) {
+			if ((two && strcmp(c->name, two) == 0) || strcmp(c->name, first) == 0)
+				found = c;
+		}
+	}
+	free(two);
+	return found;
+}
+
+static bool is_group(const char *word)
+{
+	size_t len = strlen(word);
+
+	for (const struct ctl_command *const *t = command_tables; *t; t++) {
+		for (const struct ctl_command *c = *t; c->name; c++) {
+			if (strncmp(c->name, word, len) == 0 && c->name[len] == ' ')
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool is_help(const char *arg)
+{
+	return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0;
+}
+
+/* Is arg one of the flags of every command (with its value, or not)? */
+static bool known_global(const char *arg)
+{
+	for (const struct ctl_flag *f = global_flags; f->name; f++) {
+		size_t len = strlen(f->name);
+
+		if (arg[1] != '-' && f->letter && arg[1] == f->letter && (!arg[2] || f->value))
+			return true;
+		if (arg[1] == '-' && strncmp(arg + 2, f->name, len) == 0 &&
+		    (arg[2 + len] == '\0' || (arg[2 + len] == '=' && f->value)))
+			return true;
+	}
+	return false;
+}
+
+/* Does a flag of every command take the next argument as its value? */
+static bool takes_next(const char *arg)
+{
+	for (const struct ctl_flag *f = global_flags; f->name; f++) {
+		if (!f->value)
+			continue;
+		if ((arg[0] == '-' && arg[1] == f->letter && arg[2] == '\0' && f->letter) ||
+		    (strncmp(arg, "--", 2) == 0 && strcmp(arg + 2, f->name) == 0))
+			return true;
+	}
+	return false;
+}
+
+static int run_command(const struct ctl_command *cmd, int argc, char **argv)
+{
+	const struct ctl_flag *const tables[] = {cmd->flags, global_flags, NULL};
+	char *name = xasprintf("esaasctl %s", cmd->name);
+	struct ctl ctl = {.name = name};
+	struct ctl_args a;
+	char err[1024];
+	int rc = CTL_EXIT_USAGE, timeout_s = DEFAULT_TIMEOUT_S;
+	const char *v;
+
+	if (!ctl_args_parse(tables, argc, argv, &a, err, sizeof(err))) {
+		ctl_usage_error(&ctl, "%s", err);
+		goto out_name;
+	}
+	if (ctl_args_has(&a, "help")) {
+		command_usage(stdout, cmd);
+		rc = CTL_EXIT_OK;
+		goto out_args;
+	}
+	if ((int)a.npos < cmd->min_pos) {
+		ctl_usage_error(&ctl, "expected %s", cmd->synopsis);
+		goto out_args;
+	}
+	if (cmd->max_pos >= 0 && (int)a.npos > cmd->max_pos) {
+		ctl_usage_error(&ctl, "unexpected argument \"%s\"", a.pos[cmd->max_pos]);
+		goto out_args;
+	}
+	if ((v = ctl_args_get(&a, "output"))) {
+		if (strcmp(v, "json") == 0) {
+			ctl.output = CTL_OUTPUT_JSON;
+		} else if (strcmp(v, "table") != 0) {
+			ctl_usage_error(&ctl, "--output: expected table or json, got \"%s\"", v);
+			goto out_args;
+		}
+	}
+	if ((v = ctl_args_get(&a, "timeout")) && !parse_int(v, 1, 3600, &timeout_s)) {
+		ctl_usage_error(&ctl, "--timeout: expected seconds from 1 to 3600, got \"%s\"", v);
+		goto out_args;
+	}
+	struct ctl_config_layer flags = {ctl_args_get(&a, "url"), ctl_args_get(&a, "token")};
+
+	if (!ctl_config_load(&flags, &ctl.cfg, err, sizeof(err))) {
+		fprintf(stderr, "esaasctl: %s\n", err);
+		goto out_config;
+	}
+	ctl.http = ctl_http_new(&ctl.cfg, timeout_s * 1000L);
+	if (!ctl.http) {
+		fprintf(stderr, "esaasctl: cannot start libcurl\n");
+		rc = CTL_EXIT_API;
+		goto out_config;
+	}
+	rc = cmd->run(&ctl, &a);
+	ctl_http_free(ctl.http);
+out_config:
+	ctl_config_free(&ctl.cfg);
+out_args:
+	ctl_args_free(&a);
+out_name:
+	free(name);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 2) {
+	int first = 1, rc;
+
+	/* Flags of every command may come before it: "esaasctl -o json jobs list". */
+	while (first < argc && argv[first][0] == '-') {
+		if (is_help(argv[first])) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[first], "-V") == 0 || strcmp(argv[first], "--version") == 0) {
+			printf("esaasctl %s\n", PACKAGE_VERSION);
+			return 0;
+		}
+		if (!known_global(argv[first])) {
+			fprintf(stderr, "esaasctl: unknown flag %s\n", argv[first]);
+			fprintf(stderr,
+				"Run \"esaasctl --help\" for the commands and their flags.\n");
+			return CTL_EXIT_USAGE;
+		}
+		first += takes_next(argv[first]) ? 2 : 1;
+	}
+	if (first >= argc) {
 		usage(stderr);
-		return 2;
+		return CTL_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
-		usage(stdout);
+	const char *word = argv[first];
+	const char *second = first + 1 < argc ? argv[first + 1] : NULL;
+
+	if (strcmp(word, "render") == 0)
+		return render_main(argc - first, argv + first);
+	if (strcmp(word, "help") == 0) {
+		/* "esaasctl help jobs list" is "esaasctl jobs list --help". */
+		const char *third = first + 2 < argc ? argv[first + 2] : NULL;
+		const struct ctl_command *c = second ? find_command(second, third) : NULL;
+
+		if (c)
+			command_usage(stdout, c);
+		else if (second && is_group(second))
+			group_usage(stdout, second);
+		else
+			usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-		printf("esaasctl %s\n", PACKAGE_VERSION);
-		return 0;
+	const struct ctl_command *cmd = find_command(word, second);
+
+	if (!cmd && is_group(word)) {
+		if (second && is_help(second)) {
+			group_usage(stdout, word);
+			return 0;
+		}
+		if (second)
+			fprintf(stderr, "esaasctl: unknown command \"%s %s\"\n", word, second);
+		group_usage(stderr, word);
+		return CTL_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "render") == 0)
-		return render_main(argc - 1, argv + 1);
-	fprintf(stderr, "esaasctl: unknown command \"%s\"\n", argv[1]);
-	usage(stderr);
-	return 2;
+	if (!cmd) {
+		fprintf(stderr, "esaasctl: unknown command \"%s\"\n", word);
+		fprintf(stderr, "Run \"esaasctl --help\" for the commands.\n");
+		return CTL_EXIT_USAGE;
+	}
+
+	/* The command's arguments: the flags before it, then what follows its name. */
+	int skip = strchr(cmd->name, ' ') ? 2 : 1;
+	int nargs = (first - 1) + (argc - first - skip);
+	char **args = xcalloc((size_t)nargs + 1, sizeof(*args));
+
+	memcpy(args, argv + 1, (size_t)(first - 1) * sizeof(*args));
+	memcpy(args + first - 1, argv + first + skip,
+	       (size_t)(argc - first - skip) * sizeof(*args));
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = run_command(cmd, nargs, args);
+	curl_global_cleanup();
+	free(args);
+	return rc;
 }

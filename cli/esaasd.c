@@ -9,12 +9,14 @@
 #include "common/config.h"
 #include "common/httpc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
 #include "states/env.h"
+#include "states/sweep.h"
 #include "storage/db.h"
 #include "storage/migrate.h"
 #include "workflows/workflows.h"
@@ -34,6 +36,8 @@ struct daemon {
 	struct event_base *base;
 	struct api *api;
 	struct engine *engine;
+	struct sweep *sweep;  /* NULL when monitor.enabled is false */
+	int running;          /* of the engine and the sweep, those not stopped yet */
 	bool stopping;
 };
 
@@ -80,10 +84,12 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 	return k;
 }
 
-static void engine_stopped_cb(void *arg)
+/* The engine or the sweep has stopped; the loop ends with the last. */
+static void part_stopped_cb(void *arg)
 {
 	struct daemon *d = arg;
-	event_base_loopexit(d->base, NULL);
+	if (--d->running == 0)
+		event_base_loopexit(d->base, NULL);
 }
 
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -102,7 +108,10 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	d->stopping = true;
 	log_info("received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
 	api_set_draining(d->api);
-	engine_shutdown(d->engine, engine_stopped_cb, d);
+	d->running = d->sweep ? 2 : 1;
+	if (d->sweep)
+		sweep_shutdown(d->sweep, part_stopped_cb, d);
+	engine_shutdown(d->engine, part_stopped_cb, d);
 }
 
 /* The database may still be starting (a fresh pod, a dev stack): wait for it. */
@@ -205,7 +214,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.base = event_base_new();
 	db = db_pool_new(d.base, cfg.database_url, cfg.db_pool_size);
-	struct api_options aopt = {.cfg = &cfg, .db = db, .reg = &reg};
+	struct api_options aopt = {.cfg = &cfg, .db = db, .reg = &reg, .env = &env};
 #ifdef ESAAS_TEST_BUILD
 	aopt.generic_submit = true;
 #endif
@@ -221,6 +230,7 @@ int main(int argc, char **argv)
 		.heartbeat_s = cfg.heartbeat_s,
 		.poll_s = cfg.poll_s,
 		.shutdown_grace_s = cfg.shutdown_grace_s,
+		.deadline_percent = cfg.deadline_percent,
 		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
 	};
 	http = httpc_new(d.base);
@@ -229,6 +239,24 @@ int main(int argc, char **argv)
 	eopt.http = http;
 	eopt.env = &env;
 	d.engine = engine_new(d.base, db, &reg, &eopt);
+	if (cfg.monitor_enabled && (env.kube || cfg.es_url_template)) {
+		struct sweep_options sopt = {
+			.db = db,
+			.http = http,
+			.kube = env.kube,
+			.es_url_template = cfg.es_url_template,
+			.owner = engine_owner(d.engine),
+			.interval_ms = cfg.monitor_interval_s * 1000,
+			.jitter_percent = cfg.monitor_jitter_percent,
+			.concurrency = cfg.monitor_concurrency,
+			.timeout_ms = cfg.monitor_timeout_ms,
+			.lease_s = cfg.monitor_lease_s,
+		};
+		d.sweep = sweep_new(d.base, &sopt);
+	} else if (cfg.monitor_enabled) {
+		log_warn("health sweep off: no Kubernetes connection and no elasticsearch.url "
+			 "to reach the clusters by");
+	}
 
 	const int signums[] = {SIGTERM, SIGINT, SIGHUP};
 	for (size_t i = 0; i < ARRAY_SIZE(signums); i++) {
@@ -236,6 +264,8 @@ int main(int argc, char **argv)
 		event_add(sigs[i], NULL);
 	}
 	engine_start(d.engine);
+	if (d.sweep)
+		sweep_start(d.sweep);
 	log_info("esaasd %s listening on %s", PACKAGE_VERSION, cfg.listen);
 	event_base_dispatch(d.base);
 	rc = 0;
@@ -247,16 +277,19 @@ out:
 			event_free(sigs[i]);
 	/*
 	 * The API first (its pending requests are detached), then the pool,
-	 * whose last callbacks may still reach the engine, then the engine.
+	 * whose last callbacks may still reach the engine and the sweep, then
+	 * those two; the sweep's reads use the HTTP client and Kubernetes.
 	 */
 	api_free(d.api);
 	db_pool_free(db);
 	engine_free(d.engine);
+	sweep_free(d.sweep);
 	kube_free(env.kube);
 	httpc_free(http);
 	if (d.base)
 		event_base_free(d.base);
 	config_free(&cfg);
+	metrics_default_free();
 	log_close();
 	libevent_global_shutdown();
 	return rc;

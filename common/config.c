@@ -12,6 +12,7 @@
  *  - an integer is a plain (unquoted) scalar: "5" in quotes is a string, and
  *    an integer key refuses it rather than guess what was meant;
  *  - a string is any scalar, quoted or not;
+ *  - a boolean is true or false, unquoted like an integer;
  *  - a section left empty ("engine:" with every key commented out) is null
  *    in YAML and means "all defaults";
  *  - log.file empty or null means stderr; other strings must not be empty;
@@ -38,6 +39,7 @@ enum key_type {
 	KEY_LISTEN,	/* host:port */
 	KEY_LOG_LEVEL,
 	KEY_LOG_FORMAT,
+	KEY_BOOL,	/* true or false */
 };
 
 struct key {
@@ -49,6 +51,14 @@ struct key {
 };
 
 #define FIELD(f) offsetof(struct config, f)
+
+/*
+ * Where `make install` puts the job viewer's files: the build passes it;
+ * builds of their own (fuzz/) fall back on the usual prefix.
+ */
+#ifndef ESAAS_UI_DIR
+#define ESAAS_UI_DIR "/usr/local/share/esaas/ui"
+#endif
 
 static const struct key keys[] = {
 	{"listen", KEY_LISTEN, FIELD(listen), 0, 0, "127.0.0.1:8080"},
@@ -62,6 +72,8 @@ static const struct key keys[] = {
 	{"engine.heartbeat_seconds", KEY_INT, FIELD(heartbeat_s), 1, 3600, "10"},
 	{"engine.poll_seconds", KEY_INT, FIELD(poll_s), 1, 3600, "5"},
 	{"engine.shutdown_grace_seconds", KEY_INT, FIELD(shutdown_grace_s), 0, 3600, "20"},
+	{"engine.deadline_percent", KEY_INT, FIELD(deadline_percent), 1, 10000, "100"},
+	{"engine.wait_poll_ms", KEY_INT, FIELD(wait_poll_ms), 10, 60000, "2000"},
 
 	{"retry.base_ms", KEY_INT, FIELD(retry_base_ms), 1, 3600000, "500"},
 	{"retry.cap_ms", KEY_INT, FIELD(retry_cap_ms), 1, 86400000, "60000"},
@@ -74,6 +86,7 @@ static const struct key keys[] = {
 	{"http.max_body_bytes", KEY_INT, FIELD(http_max_body_bytes), 1024, 1073741824, "1048576"},
 	{"http.max_header_bytes", KEY_INT, FIELD(http_max_header_bytes), 1024, 1048576, "16384"},
 	{"http.request_timeout_seconds", KEY_INT, FIELD(http_timeout_s), 1, 3600, "30"},
+	{"http.ui_dir", KEY_STRING, FIELD(http_ui_dir), 0, 0, ESAAS_UI_DIR},
 
 	{"kubernetes.kubeconfig", KEY_OPT_STRING, FIELD(kube_kubeconfig), 0, 0, NULL},
 	{"kubernetes.context", KEY_OPT_STRING, FIELD(kube_context), 0, 0, NULL},
@@ -83,6 +96,13 @@ static const struct key keys[] = {
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0, "topology.esaas.io/rack"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
+
+	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
+	{"monitor.interval_seconds", KEY_INT, FIELD(monitor_interval_s), 1, 86400, "10"},
+	{"monitor.jitter_percent", KEY_INT, FIELD(monitor_jitter_percent), 0, 50, "10"},
+	{"monitor.concurrency", KEY_INT, FIELD(monitor_concurrency), 1, 10000, "64"},
+	{"monitor.timeout_ms", KEY_INT, FIELD(monitor_timeout_ms), 100, 600000, "5000"},
+	{"monitor.lease_seconds", KEY_INT, FIELD(monitor_lease_s), 2, 3600, "30"},
 };
 
 #define NKEYS ARRAY_SIZE(keys)
@@ -293,6 +313,9 @@ static void describe(const struct key *k, char *buf, size_t size)
 	case KEY_LOG_FORMAT:
 		strlcpy_s(buf, "one of text, json", size);
 		break;
+	case KEY_BOOL:
+		strlcpy_s(buf, "true or false", size);
+		break;
 	}
 }
 
@@ -351,6 +374,11 @@ static bool key_set(struct config *cfg, const struct key *k, const char *text, c
 		break;
 	case KEY_LOG_FORMAT:
 		ok = text && log_parse_format(text, dst);
+		break;
+	case KEY_BOOL:
+		ok = text && (strcmp(text, "true") == 0 || strcmp(text, "false") == 0);
+		if (ok)
+			*(bool *)dst = strcmp(text, "true") == 0;
 		break;
 	}
 	if (!ok) {
@@ -595,7 +623,8 @@ static bool parse_value(struct loader *ld, size_t ki, const yaml_event_t *ev)
 	if (memchr(text, '\0', ev->data.scalar.length))
 		return fail_at(ld, &ev->start_mark, k->path,
 			       "expected %s, got a string with a NUL byte", expected);
-	if (k->type == KEY_INT && ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+	if ((k->type == KEY_INT || k->type == KEY_BOOL) &&
+	    ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
 		show(got, sizeof(got), text, ev->data.scalar.length, true);
 		return fail_at(ld, &ev->start_mark, k->path,
 			       "expected %s, got the quoted string %s", expected, got);

@@ -25,6 +25,8 @@ struct config {
 	int heartbeat_s;             /* engine.heartbeat_seconds: 10, must be < lease */
 	int poll_s;                  /* engine.poll_seconds: safety poll, 5 */
 	int shutdown_grace_s;        /* engine.shutdown_grace_seconds: 20 */
+	int deadline_percent;        /* engine.deadline_percent: 100; scales every state's deadline */
+	int wait_poll_ms;            /* engine.wait_poll_ms: 2000; how often a waiting state looks again */
 
 	int retry_base_ms;           /* retry.base_ms: 500 */
 	int retry_cap_ms;            /* retry.cap_ms: 60000, >= base */
@@ -37,6 +39,7 @@ struct config {
 	int http_max_body_bytes;     /* http.max_body_bytes: 1048576 */
 	int http_max_header_bytes;   /* http.max_header_bytes: 16384 */
 	int http_timeout_s;          /* http.request_timeout_seconds: 30 */
+	char *http_ui_dir;           /* http.ui_dir: the job viewer's files, $(pkgdatadir)/ui */
 
 	/* kubernetes.kubeconfig: NULL = $KUBECONFIG, ~/.kube/config, then in-cluster */
 	char *kube_kubeconfig;
@@ -48,6 +51,14 @@ struct config {
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
 	char *es_url_template;
+
+	/* The health sweep of every ready cluster (states/sweep.h). */
+	bool monitor_enabled;        /* monitor.enabled: true */
+	int monitor_interval_s;      /* monitor.interval_seconds: 10, each cluster read once per */
+	int monitor_jitter_percent;  /* monitor.jitter_percent: 10, the interval give or take */
+	int monitor_concurrency;     /* monitor.concurrency: 64 reads at once */
+	int monitor_timeout_ms;      /* monitor.timeout_ms: 5000 per request */
+	int monitor_lease_s;         /* monitor.lease_seconds: 30, a replica's hold on its share */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

@@ -14,6 +14,7 @@
  */
 #include "common/httpc.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -50,6 +51,7 @@ struct httpc_call {
 	struct curl_slist *req_headers;
 	char *method;
 	char *url_shown; /* the URL without user:password@, for messages */
+	enum httpc_target target;
 	long timeout_ms;
 	size_t max_body;
 	int64_t started_ms;
@@ -95,6 +97,18 @@ struct httpc {
 
 /* libcurl's global state, set up with the first client and torn down with the last. */
 static unsigned curl_users;
+
+/*
+ * The metrics of every request that ends (a cancelled one is not counted):
+ * by target and status class, and its latency by target.  The series are
+ * made up front, so that every one is there at 0 from the start.
+ */
+static const char *const target_names[] = {"other", "kube", "es"};
+static const char *const status_classes[] = {"error", "1xx", "2xx", "3xx", "4xx", "5xx"};
+static struct {
+	struct metric_series *requests[ARRAY_SIZE(target_names)][ARRAY_SIZE(status_classes)];
+	struct metric_series *duration[ARRAY_SIZE(target_names)];
+} http_metrics;
 
 static void call_finish(struct httpc_call *c, int curl_code, long status);
 static void schedule_delivery(struct httpc *h);
@@ -551,6 +565,7 @@ struct httpc_call *httpc_send(struct httpc *h, const struct httpc_request *req, 
 	c->started_ms = now_mono_ms();
 	c->method = printable(method);
 	c->url_shown = url_for_humans(req->url ? req->url : "");
+	c->target = req->target < ARRAY_SIZE(target_names) ? req->target : HTTPC_TARGET_OTHER;
 	c->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTPC_DEFAULT_TIMEOUT_MS;
 	c->max_body = req->max_body > 0 ? req->max_body : HTTPC_DEFAULT_MAX_BODY;
 	h->npending++;
@@ -646,6 +661,20 @@ static const char *failure_summary(CURLcode code)
 	}
 }
 
+/* "error" when no HTTP status came back (refused, network, timeout), else "2xx" and so on. */
+static size_t status_class(long status)
+{
+	return status >= 100 && status <= 599 ? (size_t)(status / 100) : 0;
+}
+
+static void count_request(const struct httpc_call *c)
+{
+	if (!http_metrics.duration[c->target])
+		return;
+	metrics_inc(http_metrics.requests[c->target][status_class(c->resp.status)]);
+	metrics_observe(http_metrics.duration[c->target], (double)c->resp.elapsed_ms / 1000.0);
+}
+
 /* Fill c->resp from what came back, and queue c for delivery. */
 static void call_finish(struct httpc_call *c, int curl_code, long status)
 {
@@ -697,6 +726,7 @@ static void call_finish(struct httpc_call *c, int curl_code, long status)
 		c->error = xasprintf("%s %s: HTTP %ld", c->method, c->url_shown, status);
 	}
 	c->resp.error = c->error;
+	count_request(c);
 
 	c->state = CALL_DONE;
 	TAILQ_INSERT_TAIL(&h->done, c, link);
@@ -863,10 +893,39 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 
 /* --- the client ------------------------------------------------------------ */
 
+static void metrics_setup(void)
+{
+	static const char *const labels[] = {"target", "class", NULL};
+	static const char *const tlabels[] = {"target", NULL};
+	struct metrics *reg = metrics_default();
+	struct metric *requests = metrics_counter(
+		reg, "esaas_http_client_requests_total",
+		"Requests to Kubernetes (kube) and Elasticsearch (es) that ended, by status class "
+		"(error: no HTTP status, as for a refused connection or a timeout).",
+		labels);
+	struct metric *duration = metrics_histogram(
+		reg, "esaas_http_client_request_duration_seconds",
+		"Time from sending a request to its end, by target.", tlabels,
+		metrics_latency_buckets, metrics_latency_nbuckets);
+
+	for (size_t t = 0; t < ARRAY_SIZE(target_names); t++) {
+		const char *tv[] = {target_names[t]};
+
+		for (size_t k = 0; k < ARRAY_SIZE(status_classes); k++) {
+			const char *v[] = {target_names[t], status_classes[k]};
+
+			http_metrics.requests[t][k] = metrics_series(requests, v);
+		}
+		http_metrics.duration[t] = metrics_series(duration, tv);
+	}
+}
+
 struct httpc *httpc_new(struct event_base *base)
 {
 	struct httpc *h;
 	CURLcode rc;
+
+	metrics_setup();
 
 	if (curl_users == 0) {
 		rc = curl_global_init(CURL_GLOBAL_DEFAULT);

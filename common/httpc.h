@@ -57,6 +57,17 @@ struct httpc_tls {
 	bool insecure_skip_verify; /* no verification of the server at all */
 };
 
+/*
+ * Whom a request is for, as the metrics count it (request totals by status
+ * class, latency histograms).  A fixed set keeps the label's values few;
+ * the zero value is "other", so untagged requests are counted too.
+ */
+enum httpc_target {
+	HTTPC_TARGET_OTHER,
+	HTTPC_TARGET_KUBE,
+	HTTPC_TARGET_ES,
+};
+
 struct httpc_request {
 	const char *method;	    /* "GET", "PATCH", ...: NULL means GET */
 	const char *url;	    /* http:// or https:// */
@@ -68,6 +79,7 @@ struct httpc_request {
 	size_t max_body;	  /* a bigger response is an error; 0: HTTPC_DEFAULT_MAX_BODY */
 	const char *proxy;	  /* "http://host:port", "socks5://..."; NULL: environment */
 	struct httpc_tls tls;
+	enum httpc_target target; /* for the metrics only */
 };
 
 /*

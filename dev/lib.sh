@@ -13,7 +13,12 @@ ESAAS_DEB_PACKAGES=(
 	postgresql postgresql-contrib
 	curl valgrind openssl
 	clang libclang-rt-14-dev python3-jsonschema python3-yaml
+	prometheus # promtool checks /metrics (tests/integration/test_monitor)
+	chromium nodejs nginx-light
 )
+# The job viewer's browser tests drive chromium from node.  Some nodejs
+# builds (NodeSource's) bring npm and conflict with Debian's npm package.
+command -v npm >/dev/null 2>&1 || ESAAS_DEB_PACKAGES+=(npm)
 
 say()
 {

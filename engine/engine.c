@@ -19,6 +19,7 @@
 #include "engine/engine.h"
 #include "engine/fsm.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 #include "storage/db.h"
 #include "storage/jobs.h"
@@ -103,6 +104,7 @@ struct engine {
 	struct engine_options opt;
 	char owner[160];
 	char *kinds;                  /* the registry's kinds as a text[] literal */
+	char *deadlines;              /* {"kind": {"state": ms}}, for the job gauges */
 	struct db_listener *listener;
 
 	struct job_run *runs;
@@ -123,6 +125,14 @@ struct engine {
 
 	struct event *heartbeat_ev;
 	bool heartbeat_in_flight;
+
+	struct engine_figure {
+		struct engine *e;
+		struct metric *family;
+		int which;
+	} figures[5];                 /* this replica's counts, for /metrics */
+	struct event *gauges_ev;      /* reads the job gauges from the database */
+	bool gauges_in_flight;
 	int queries;                  /* claim, wake-up and heartbeat statements in flight */
 
 	bool stopping;
@@ -240,6 +250,209 @@ static void run_lost(struct job_run *run, const char *why)
 	jlog_warn(&ctx, "%s; abandoning the state, another worker will run it", why);
 	run->e->stats.lost_leases++;
 	run_free(run);
+}
+
+/* --- metrics ------------------------------------------------------------------------ */
+
+/*
+ * What the engine counts as it goes: transitions, retries and the time
+ * spent in each state, by workflow and state (both come from the
+ * registry's tables, so their values are few), and this replica's claims,
+ * takeovers and lost leases.  What it reads back from the database every
+ * JOB_GAUGES_MS: the jobs not finished, by kind and status, and the queue
+ * of jobs due that no worker holds, and the jobs whose current state has
+ * lasted longer than its deadline (the engine fails such a job when it next
+ * runs it: one that stays past its deadline is a job no worker advances).
+ * Those cover the whole database, so every replica shows the same values
+ * (aggregate them with max, not sum); only unfinished jobs are read,
+ * through the claim's partial index, so the cost does not grow with the
+ * history.
+ */
+#define JOB_GAUGES_MS 10000
+
+static const char *const active_statuses[] = {"queued", "running", "waiting", "cancelling"};
+
+/* From a few milliseconds to hours: waits for pods and shards are long. */
+static const double state_buckets[] = {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};
+
+static struct {
+	struct metric *transitions, *retries, *state_duration, *jobs, *failed, *past_deadline;
+	struct metric_series *queue_depth, *queue_oldest;
+} em;
+
+static const char JOB_GAUGES_SQL[] =
+	"SELECT kind, status, count(*),"
+	" count(*) FILTER (WHERE next_run_at <= now()"
+	"  AND (lease_owner IS NULL OR lease_expires_at < now())),"
+	" coalesce(extract(epoch FROM now() - min(next_run_at) FILTER (WHERE next_run_at <= now()"
+	"  AND (lease_owner IS NULL OR lease_expires_at < now()))), 0),"
+	" count(*) FILTER (WHERE state_entered_at"
+	"  + ($1::jsonb -> kind ->> state)::float8 * interval '1 millisecond' < now())"
+	" FROM jobs WHERE status IN ('queued', 'running', 'waiting', 'cancelling')"
+	" GROUP BY kind, status";
+
+static void figure_collect_cb(struct metrics_sink *sink, void *arg)
+{
+	const struct engine_figure *f = arg;
+	const struct engine_stats *st = &f->e->stats;
+	const double v[] = {(double)st->claimed, (double)st->takeovers, (double)st->lost_leases,
+			    (double)st->batches, (double)f->e->nruns};
+
+	metrics_sink_sample(sink, NULL, v[f->which]);
+}
+
+static void engine_metrics_setup(struct engine *e)
+{
+	static const char *const wso[] = {"workflow", "state", "outcome", NULL};
+	static const char *const ws[] = {"workflow", "state", NULL};
+	static const char *const ks[] = {"kind", "status", NULL};
+	static const char *const kind[] = {"kind", NULL};
+	static const struct {
+		enum metric_type type;
+		const char *name, *help;
+	} figures[] = {
+		{METRIC_COUNTER, "esaas_job_claims_total", "Jobs claimed by this replica."},
+		{METRIC_COUNTER, "esaas_job_lease_takeovers_total",
+		 "Jobs this replica claimed after another worker's lease on them expired."},
+		{METRIC_COUNTER, "esaas_job_lost_leases_total",
+		 "Jobs this replica let go of because their lease was lost or could not be "
+		 "confirmed."},
+		{METRIC_COUNTER, "esaas_job_transition_batches_total",
+		 "Statements that committed transitions (each carries one or more)."},
+		{METRIC_GAUGE, "esaas_jobs_running", "Jobs this replica holds now."},
+	};
+	struct metrics *m = metrics_default();
+
+	em.transitions = metrics_counter(m, "esaas_job_transitions_total",
+					 "Transitions committed, by workflow, the state left and "
+					 "the outcome (next, wait, retry, fail, succeeded, ...).",
+					 wso);
+	em.retries = metrics_counter(m, "esaas_job_retries_total",
+				     "RETRY outcomes committed, by workflow and state.", ws);
+	em.state_duration = metrics_histogram(
+		m, "esaas_job_state_duration_seconds",
+		"Time a job spent in a state, from entering it to leaving it, waits and retries "
+		"included.",
+		ws, state_buckets, ARRAY_SIZE(state_buckets));
+	em.jobs = metrics_gauge(m, "esaas_jobs",
+				"Jobs not finished, by kind and status, in the whole database.", ks);
+	em.queue_depth = metrics_series(
+		metrics_gauge(m, "esaas_job_queue_depth",
+			      "Jobs due to run that no worker holds, in the whole database.", NULL),
+		NULL);
+	em.queue_oldest = metrics_series(
+		metrics_gauge(m, "esaas_job_queue_oldest_age_seconds",
+			      "How long the job longest due, and held by no worker, has waited "
+			      "(0 when none waits).",
+			      NULL),
+		NULL);
+	em.failed = metrics_counter(m, "esaas_jobs_failed_total",
+				    "Jobs that ended failed, by kind (after their cleanup, if any).", kind);
+	em.past_deadline = metrics_gauge(
+		m, "esaas_jobs_past_deadline",
+		"Jobs not finished whose current state has lasted longer than its deadline, by "
+		"kind, in the whole database.",
+		kind);
+	for (int i = 0; i < e->reg->count; i++) {
+		const char *kv[] = {e->reg->items[i]->kind};
+
+		for (size_t k = 0; k < ARRAY_SIZE(active_statuses); k++) {
+			const char *v[] = {e->reg->items[i]->kind, active_statuses[k]};
+
+			metrics_series(em.jobs, v);
+		}
+		metrics_series(em.failed, kv);
+		metrics_series(em.past_deadline, kv);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(figures); i++) {
+		e->figures[i].e = e;
+		e->figures[i].which = (int)i;
+		e->figures[i].family = metrics_collector(m, figures[i].type, figures[i].name,
+							 figures[i].help, NULL, figure_collect_cb,
+							 &e->figures[i]);
+	}
+}
+
+/* A committed transition, as the metrics count it. */
+static void count_transition(const struct job_run *run, const struct transition *t)
+{
+	const char *state = t->ev_from ? t->ev_from : "";
+	const char *wso[] = {run->kind, state, t->ev_outcome};
+	const char *ws[] = {run->kind, state};
+	const char *kind[] = {run->kind};
+	bool ended = strcmp(run->job.status, "succeeded") == 0 ||
+		     strcmp(run->job.status, "failed") == 0 ||
+		     strcmp(run->job.status, "cancelled") == 0;
+
+	metrics_inc(metrics_series(em.transitions, wso));
+	if (strcmp(t->ev_outcome, "retry") == 0)
+		metrics_inc(metrics_series(em.retries, ws));
+	if (strcmp(run->job.status, "failed") == 0)
+		metrics_inc(metrics_series(em.failed, kind));
+	/* The state is left: a new one begins, or the job ends in it. */
+	if (t->entered || ended) {
+		int64_t ms = run->state_elapsed_ms + (now_mono_ms() - run->state_entered_mono);
+
+		metrics_observe(metrics_series(em.state_duration, ws), (double)ms / 1000.0);
+	}
+}
+
+static void gauges_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct engine *e = arg;
+	int64_t depth = 0;
+	double oldest = 0;
+
+	e->queries--;
+	e->gauges_in_flight = false;
+	if (err) {
+		log_debug("reading the job gauges failed: %s", err->message);
+		check_done(e);
+		return;
+	}
+	for (int i = 0; i < e->reg->count; i++) {
+		const char *kv[] = {e->reg->items[i]->kind};
+
+		for (size_t k = 0; k < ARRAY_SIZE(active_statuses); k++) {
+			const char *v[] = {e->reg->items[i]->kind, active_statuses[k]};
+
+			metrics_set(metrics_series(em.jobs, v), 0);
+		}
+		metrics_set(metrics_series(em.past_deadline, kv), 0);
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *v[] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
+		const char *kv[] = {v[0]};
+		int64_t n = 0, due = 0, late = 0;
+
+		if (!parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &n) ||
+		    !parse_int64(PQgetvalue(res, i, 3), 0, INT64_MAX, &due) ||
+		    !parse_int64(PQgetvalue(res, i, 5), 0, INT64_MAX, &late))
+			continue;
+		metrics_set(metrics_series(em.jobs, v), (double)n);
+		if (late > 0)
+			metrics_add(metrics_series(em.past_deadline, kv), (double)late);
+		depth += due;
+		double age = strtod(PQgetvalue(res, i, 4), NULL);
+		if (age > oldest)
+			oldest = age;
+	}
+	metrics_set(em.queue_depth, (double)depth);
+	metrics_set(em.queue_oldest, oldest);
+	check_done(e);
+}
+
+static void gauges_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct engine *e = arg;
+
+	if (e->stopping || e->gauges_in_flight)
+		return;
+	e->gauges_in_flight = true;
+	e->queries++;
+	const char *params[] = {e->deadlines};
+
+	db_query(e->db, JOB_GAUGES_SQL, 1, params, gauges_cb, e);
 }
 
 /* --- the writer ----------------------------------------------------------------- */
@@ -441,6 +654,7 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 			continue;
 		}
 		e->stats.transitions++;
+		count_transition(run, t);
 		run->version++;
 		if (!t->release && sent_mono > run->lease_confirmed_mono)
 			run->lease_confirmed_mono = sent_mono;
@@ -637,13 +851,20 @@ static void step_report(struct step *s, enum outcome out, const char *next, int6
 	free(clean);
 }
 
+/* A state's deadline here, in milliseconds, scaled by engine.deadline_percent. */
+static int64_t deadline_ms(const struct engine *e, const struct wf_state *st)
+{
+	int pct = e->opt.deadline_percent > 0 ? e->opt.deadline_percent : 100;
+	return (int64_t)st->deadline_s * 10 * pct;
+}
+
 static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct job_run *run = arg;
 	const struct wf_state *st = workflow_state(run->wf, run->job.state);
 	run_abandon_step(run);
-	char *msg = xasprintf("state %s did not finish within its deadline of %ds; last observation: %s",
-			      run->job.state, st->deadline_s,
+	char *msg = xasprintf("state %s did not finish within its deadline of %llds; last observation: %s",
+			      run->job.state, (long long)(deadline_ms(run->e, st) / 1000),
 			      run->job.observation ? run->job.observation : "none");
 	apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 	free(msg);
@@ -697,10 +918,10 @@ static void run_begin(struct job_run *run)
 	}
 	if (st->deadline_s > 0) {
 		int64_t spent = run->state_elapsed_ms + (now_mono_ms() - run->state_entered_mono);
-		int64_t left = (int64_t)st->deadline_s * 1000 - spent;
+		int64_t left = deadline_ms(e, st) - spent;
 		if (left <= 0) {
-			char *msg = xasprintf("state %s passed its deadline of %ds; last observation: %s",
-					      run->job.state, st->deadline_s,
+			char *msg = xasprintf("state %s passed its deadline of %llds; last observation: %s",
+					      run->job.state, (long long)(deadline_ms(e, st) / 1000),
 					      run->job.observation ? run->job.observation : "none");
 			apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 			free(msg);
@@ -1166,10 +1387,26 @@ struct engine *engine_new(struct event_base *base, struct db_pool *db, const str
 		kl += (size_t)snprintf(e->kinds + kl, cap - kl, "%s\"%s\"", i ? "," : "",
 				       reg->items[i]->kind);
 	snprintf(e->kinds + kl, cap - kl, "}");
+	/* Each state's deadline as this engine applies it, for the job gauges. */
+	json_t *deadlines = json_object();
+	for (int i = 0; i < reg->count; i++) {
+		const struct workflow *wf = reg->items[i];
+		json_t *states = json_object();
+
+		for (int k = 0; k < wf->nstates; k++)
+			if (wf->states[k].deadline_s > 0)
+				json_object_set_new(states, wf->states[k].name,
+						    json_integer(deadline_ms(e, &wf->states[k])));
+		json_object_set_new(deadlines, wf->kind, states);
+	}
+	e->deadlines = json_dumps(deadlines, JSON_COMPACT);
+	json_decref(deadlines);
 	e->wake_ev = evtimer_new(base, wake_cb, e);
 	e->flush_ev = event_new(base, -1, 0, flush_cb, e);
 	e->write_retry_ev = evtimer_new(base, write_retry_cb, e);
 	e->heartbeat_ev = event_new(base, -1, EV_PERSIST, heartbeat_tick_cb, e);
+	e->gauges_ev = event_new(base, -1, EV_PERSIST, gauges_tick_cb, e);
+	engine_metrics_setup(e);
 	return e;
 }
 
@@ -1186,6 +1423,9 @@ void engine_start(struct engine *e)
 	db_pool_on_connect(e->db, db_connected_cb, e);
 	struct timeval hb = {e->opt.heartbeat_s, 0};
 	event_add(e->heartbeat_ev, &hb);
+	struct timeval gv = {JOB_GAUGES_MS / 1000, (JOB_GAUGES_MS % 1000) * 1000};
+	event_add(e->gauges_ev, &gv);
+	gauges_tick_cb(-1, 0, e);
 	engine_poke(e);
 	arm_wake(e, (int64_t)e->opt.poll_s * 1000);
 }
@@ -1281,9 +1521,13 @@ void engine_free(struct engine *e)
 	event_free(e->flush_ev);
 	event_free(e->write_retry_ev);
 	event_free(e->heartbeat_ev);
+	event_free(e->gauges_ev);
+	for (size_t i = 0; i < ARRAY_SIZE(e->figures); i++)
+		metrics_unregister(e->figures[i].family);
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	free(e->kinds);
+	free(e->deadlines);
 	free(e);
 }
 

@@ -30,6 +30,9 @@ struct engine_options {
 	int heartbeat_s;
 	int poll_s;                /* safety poll for lost notifications */
 	int shutdown_grace_s;
+	/* Every state's deadline in percent of the workflow's (0: 100), for a
+	 * fleet slower than the workflows assume, or a test faster. */
+	int deadline_percent;
 	struct backoff_policy retry;
 };
 

@@ -13,6 +13,32 @@ const struct wf_state *workflow_state(const struct workflow *wf, const char *nam
 	return NULL;
 }
 
+bool workflow_in_cleanup(const struct workflow *wf, const char *name)
+{
+	const char *cur = wf->cleanup;
+
+	if (!name)
+		return false;
+	/* At most nstates steps: a chain that loops must still end here. */
+	for (int i = 0; cur && i < wf->nstates; i++) {
+		const struct wf_state *st = workflow_state(wf, cur);
+
+		if (!st)
+			return false;
+		if (strcmp(st->name, name) == 0)
+			return true;
+		cur = st->next;
+	}
+	return false;
+}
+
+bool workflow_replay_allowed(const struct workflow *wf, const char *name)
+{
+	const struct wf_state *st = workflow_state(wf, name);
+
+	return st && st->replay_safe && !workflow_in_cleanup(wf, name);
+}
+
 /* A table with a dangling name would fail a job at run time; refuse it now. */
 static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 {

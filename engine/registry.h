@@ -18,4 +18,16 @@ bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *e
 	__attribute__((warn_unused_result));
 const struct workflow *wf_registry_find(const struct wf_registry *reg, const char *kind);
 
+/*
+ * Is name a state of wf's cleanup chain: wf->cleanup and the states its
+ * .next leads to?  The rest is the main workflow.
+ */
+bool workflow_in_cleanup(const struct workflow *wf, const char *name);
+/*
+ * May a replay start at name: a state of the main workflow marked
+ * replay_safe.  A cleanup state never is, whatever its flag says: a replay
+ * runs the operation again, and the cleanup follows only if it fails.
+ */
+bool workflow_replay_allowed(const struct workflow *wf, const char *name);
+
 #endif

@@ -187,6 +187,7 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.body = text,
 			.body_len = text ? strlen(text) : 0,
 			.bearer_token = es->token,
+			.target = HTTPC_TARGET_ES,
 		};
 		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
 		free(url);
@@ -327,4 +328,30 @@ struct es_call *es_shutdown_delete(struct es *es, const char *node_id, es_done_c
 	struct es_call *c = send_call(es, "DELETE", path, NULL, false, false, cb, arg);
 	free(path);
 	return c;
+}
+
+void es_shard_copies_worst(json_t *rows, struct es_shard_copies *out)
+{
+	size_t i;
+	json_t *row;
+
+	memset(out, 0, sizeof(*out));
+	json_array_foreach(rows, i, row) {
+		json_t *rep = json_object_get(row, "rep");
+		const char *index = json_string_value(json_object_get(row, "index"));
+		int64_t replicas = -1;
+
+		/* The cat APIs give numbers as strings. */
+		if (json_is_integer(rep))
+			replicas = json_integer_value(rep);
+		else if (json_is_string(rep) &&
+			 !parse_int64(json_string_value(rep), 0, 1000, &replicas))
+			replicas = -1;
+		if (!index || replicas < 0 || replicas > 1000)
+			continue;
+		if (replicas + 1 > out->copies) {
+			out->copies = (int)replicas + 1;
+			snprintf(out->index, sizeof(out->index), "%s", index);
+		}
+	}
 }

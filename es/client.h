@@ -77,4 +77,18 @@ struct es_call *es_shutdown_put(struct es *es, const char *node_id, const char *
 				const char *reason, es_done_cb cb, void *arg);
 struct es_call *es_shutdown_delete(struct es *es, const char *node_id, es_done_cb cb, void *arg);
 
+/*
+ * How many copies of a shard the data nodes must hold: _cat/indices rows
+ * (GET ES_SHARD_COPIES_PATH) give each index's replicas; the worst index
+ * needs replicas + 1 data nodes to place every copy.  Hidden indices are
+ * not listed by default: those that Elasticsearch manages expand and
+ * shrink their replicas with the nodes (index.auto_expand_replicas).
+ */
+#define ES_SHARD_COPIES_PATH "/_cat/indices?format=json&h=index,rep"
+struct es_shard_copies {
+	char index[256];        /* the index that needs the most, "" if none */
+	int copies;             /* its replicas + 1; 0 without indices */
+};
+void es_shard_copies_worst(json_t *rows, struct es_shard_copies *out);
+
 #endif

@@ -180,6 +180,10 @@ static void call_send(struct kube_call *c)
 		.body_len = c->body ? strlen(c->body) : 0,
 		.bearer_token = k->conn.token,
 		.proxy = k->conn.proxy_url,
+		/* Through a service's proxy it is the workload that answers (es/client.c). */
+		.target = strstr(c->url, "/services/") && strstr(c->url, "/proxy")
+				  ? HTTPC_TARGET_ES
+				  : HTTPC_TARGET_KUBE,
 	};
 	kube_conn_to_tls(&k->conn, &req.tls);
 	c->http = httpc_send(k->http, &req, done_cb, c);

@@ -59,9 +59,23 @@ const char *render_workload_name(enum es_role role)
 	return workload_names[role];
 }
 
+/*
+ * Every role is a StatefulSet: stable pod names are the node names that
+ * cluster.initial_master_nodes and voting exclusions speak of, a scale-down
+ * removes the highest ordinals (the nodes a workflow drained), and the
+ * OnDelete strategy lets no template change restart a node by itself.
+ */
 const char *render_workload_kind(enum es_role role)
 {
-	return role == ES_ROLE_DATA ? "StatefulSet" : "Deployment";
+	(void)role;
+	return "StatefulSet";
+}
+
+/* Masters keep the cluster state and data nodes their shards; clients
+ * keep nothing worth a host folder. */
+static bool keeps_data(enum es_role role)
+{
+	return role != ES_ROLE_CLIENT;
 }
 
 const char *render_config_name(enum es_role role)
@@ -139,6 +153,34 @@ static json_t *object(const char *api_version, const char *kind, json_t *meta)
 
 /* --- elasticsearch.yml -------------------------------------------------- */
 
+/*
+ * zen2 forms a new cluster only from the master-eligible nodes named here
+ * (a majority of them must meet).  The masters' StatefulSet names its pods
+ * es-master-0.., so the list follows from the spec.  Once the cluster has
+ * formed, its state on the masters' disks decides and the list is ignored;
+ * it changes only the first formation.
+ */
+static json_t *initial_masters(const struct ctx *c)
+{
+	json_t *names = json_array();
+
+	if (c->opts->initial_master_nodes) {
+		for (const char *const *n = c->opts->initial_master_nodes; *n; n++)
+			json_array_append_new(names, json_string(*n));
+		return names;
+	}
+	for (int i = 0; i < c->spec->nodes[ES_ROLE_MASTER].replicas; i++) {
+		char pod[64];
+		char *node;
+
+		snprintf(pod, sizeof(pod), "%s-%d", workload_names[ES_ROLE_MASTER], i);
+		node = render_node_name(pod, c->ns);
+		json_array_append_new(names, json_string(node));
+		free(node);
+	}
+	return names;
+}
+
 static json_t *es_settings(const struct ctx *c, enum es_role role)
 {
 	const struct es_version *v = &c->spec->version;
@@ -156,12 +198,8 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 		json_object_set_new(s, ES_MINIMUM_MASTER_NODES_KEY,
 				    json_integer(es_minimum_master_nodes(
 					    c->spec->nodes[ES_ROLE_MASTER].replicas)));
-	} else if (role == ES_ROLE_MASTER && c->opts->initial_master_nodes) {
-		json_t *names = json_array();
-
-		for (const char *const *n = c->opts->initial_master_nodes; *n; n++)
-			json_array_append_new(names, json_string(*n));
-		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, names);
+	} else if (role == ES_ROLE_MASTER) {
+		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
 	es_role_settings(v, role, s);
 	if (es_security_on_by_default(v)) {
@@ -336,7 +374,7 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 				 resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
 				 "privileged", !c->opts->skip_sysctl_init);
 		free(script);
-		if (role == ES_ROLE_DATA)
+		if (keeps_data(role))
 			json_object_set_new(
 				prep, "volumeMounts",
 				json_pack("[o]", volume_mount("data", ES_HOME "/data")));
@@ -383,7 +421,7 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 	mounts = json_pack("[{s:s, s:s, s:s, s:b}, o]", "name", "config", "mountPath",
 			   ES_HOME "/config/elasticsearch.yml", "subPath", "elasticsearch.yml",
 			   "readOnly", 1, volume_mount("plugins", ES_HOME "/plugins"));
-	if (role == ES_ROLE_DATA)
+	if (keeps_data(role))
 		json_array_append_new(mounts, volume_mount("data", ES_HOME "/data"));
 
 	/* Ready once HTTP listens; whether the node has joined is for the
@@ -412,8 +450,9 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 						 "name", config_names[role]));
 	json_array_append_new(volumes, host_volume("plugins", plugin_path));
 	free(plugin_path);
-	if (role == ES_ROLE_DATA) {
-		char *data_path = xasprintf("%s/%s/data/data", c->storage_root, c->ns);
+	if (keeps_data(role)) {
+		char *data_path =
+			xasprintf("%s/%s/%s/data", c->storage_root, c->ns, es_role_name(role));
 
 		json_array_append_new(volumes, host_volume("data", data_path));
 		free(data_path);
@@ -435,37 +474,26 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 
 /* --- workloads, services, budgets -------------------------------------- */
 
-static json_t *deployment(const struct ctx *c, enum es_role role)
+static json_t *stateful_set(const struct ctx *c, enum es_role role)
 {
-	json_t *d = object("apps/v1", "Deployment", metadata(c, workload_names[role], role));
-
-	json_object_set_new(d, "spec",
-			    json_pack("{s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:o}", "replicas",
-				      c->spec->nodes[role].replicas, "selector", "matchLabels",
-				      match_labels(c, role), "strategy", "type", "RollingUpdate",
-				      "rollingUpdate", "maxSurge", 0, "maxUnavailable", 1,
-				      "template", pod_template(c, role)));
-	return d;
-}
-
-static json_t *stateful_set(const struct ctx *c)
-{
-	const struct spec_nodes *n = &c->spec->nodes[ES_ROLE_DATA];
-	json_t *meta = metadata(c, workload_names[ES_ROLE_DATA], ES_ROLE_DATA);
+	const struct spec_nodes *n = &c->spec->nodes[role];
+	json_t *meta = metadata(c, workload_names[role], role);
 	json_t *sts;
 
 	/* A hostPath has no size: the disk asked for is recorded, for people
 	 * and for placement decisions, not enforced. */
-	json_object_set_new(meta, "annotations", json_pack("{s:s}", "esaas.io/disk", n->disk));
+	if (role == ES_ROLE_DATA)
+		json_object_set_new(meta, "annotations", json_pack("{s:s}", "esaas.io/disk", n->disk));
 	sts = object("apps/v1", "StatefulSet", meta);
-	/* OnDelete: a template change restarts no data node by itself; the
-	 * safe rolling restart deletes them one at a time. */
+	/* Parallel: masters must start together to form a cluster.  OnDelete:
+	 * a template change restarts no node by itself; the safe rolling
+	 * restart deletes them one at a time. */
 	json_object_set_new(sts, "spec",
 			    json_pack("{s:s, s:i, s:s, s:{s:s}, s:{s:o}, s:o}", "serviceName",
 				      c->headless, "replicas", n->replicas, "podManagementPolicy",
 				      "Parallel", "updateStrategy", "type", "OnDelete", "selector",
-				      "matchLabels", match_labels(c, ES_ROLE_DATA), "template",
-				      pod_template(c, ES_ROLE_DATA)));
+				      "matchLabels", match_labels(c, role), "template",
+				      pod_template(c, role)));
 	return sts;
 }
 
@@ -624,9 +652,8 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	}
 	json_array_append_new(list, headless_service(&c));
 	json_array_append_new(list, http_service(&c));
-	json_array_append_new(list, deployment(&c, ES_ROLE_MASTER));
-	json_array_append_new(list, stateful_set(&c));
-	json_array_append_new(list, deployment(&c, ES_ROLE_CLIENT));
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		json_array_append_new(list, stateful_set(&c, r));
 	for (int r = 0; r < ES_ROLE_COUNT; r++)
 		json_array_append_new(list, disruption_budget(&c, r));
 
@@ -823,4 +850,38 @@ bool render_to_yaml(json_t *objects, char **out)
 	if (!json_is_array(objects))
 		return false;
 	return yaml_text(objects, true, out);
+}
+
+/* --- wiping a deleted cluster's data ------------------------------------------ */
+
+json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
+			int index)
+{
+	char *ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	const char *root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
+	char *target = xasprintf("%s/%s", root, ns);
+	char *image = spec->image ? xstrdup(spec->image)
+				  : es_default_image(&spec->version, opts->image_registry);
+	char *name = xasprintf("esaas-wipe-%d", index);
+	/* The cluster's own image is on the host already; the folder stays,
+	 * empty, and the pod says what it removed. */
+	const char *script = "set -e\n"
+			     "echo \"wiping $TARGET on $HOST\"\n"
+			     "find /target -mindepth 1 -maxdepth 1 -print -exec rm -rf {} +\n"
+			     "echo \"wiped $TARGET on $HOST\"\n";
+	json_t *pod = json_pack(
+		"{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:[s, s, s], "
+		"s:[{s:s, s:s}, {s:s, s:s}], s:{s:i}, s:[{s:s, s:s}]}], s:[{s:s, s:{s:s, s:s}}]}}",
+		"apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace", ns, "labels",
+		RENDER_LABEL_CLUSTER, spec->name, RENDER_LABEL_ROLE, "wipe", "spec", "nodeName", host,
+		"restartPolicy", "Never", "containers", "name", "wipe", "image", image, "command", "sh",
+		"-c", script, "env", "name", "TARGET", "value", target, "name", "HOST", "value", host,
+		"securityContext", "runAsUser", 0, "volumeMounts", "name", "target", "mountPath",
+		"/target", "volumes", "name", "target", "hostPath", "path", target, "type",
+		"DirectoryOrCreate");
+	free(name);
+	free(image);
+	free(target);
+	free(ns);
+	return pod;
 }

@@ -8,21 +8,25 @@
  *   Service                es-<namespace>: headless, the masters, 9300 and 9200
  *   Service                es-http: NodePort 9200, the clients (the data nodes
  *                          when there are no clients)
- *   Deployment             es-master
- *   StatefulSet            es-data
- *   Deployment             es-client
+ *   StatefulSet            es-master, es-data, es-client
  *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1)
  *
  * in that order, which is also the order a create applies them in.
  *
- * Data nodes restart only when esaas deletes them: the StatefulSet is
+ * Nodes restart only when esaas deletes them: the StatefulSets are
  * OnDelete, so a changed template (a plugin added) waits for the safe
  * rolling restart.  elasticsearch.yml lives in the ConfigMaps, which pods
  * read when they start, so a settings change restarts nothing by itself.
- * The Deployments (masters, clients) do roll a changed template on their
- * own, one pod at a time and with no surge pod, since a surge pod could
- * never be scheduled when required anti-affinity leaves exactly one host
- * per node.
+ *
+ * DESIGN.md's original shape has Deployments for masters and clients.
+ * They are StatefulSets here, for three reasons: zen2 (7.x and later) forms
+ * a new cluster only from masters named in advance in
+ * cluster.initial_master_nodes, which needs stable pod names; a Deployment
+ * rolls a changed template by itself, deleting the next master as soon as
+ * its replacement listens, before it has joined, which can cost the
+ * cluster its quorum; and removing one chosen master (the one excluded
+ * from voting) needs a scale-down that removes a known pod.  Masters also
+ * keep their cluster state on the host, under <root>/<namespace>/master/data.
  */
 #ifndef ESAAS_KUBE_RENDER_H
 #define ESAAS_KUBE_RENDER_H
@@ -96,7 +100,7 @@ char *render_headless_service(const char *ns);
 /* "es-master", "es-data", "es-client": a role's workload and its PDB. */
 const char *render_workload_name(enum es_role role);
 
-/* "Deployment" for masters and clients, "StatefulSet" for data nodes. */
+/* "StatefulSet", for every role (see above). */
 const char *render_workload_kind(enum es_role role);
 
 /* "es-master-config" and so on. */
@@ -109,5 +113,14 @@ char *render_selector(const char *cluster, enum es_role role);
 /* The Elasticsearch node name of a pod, "<pod>-<namespace>" (node.name is
  * ${POD_NAME}-${NAMESPACE}); the caller frees it. */
 char *render_node_name(const char *pod, const char *ns);
+
+/*
+ * The pod that wipes a deleted cluster's data from one host: pinned to the
+ * host (nodeName), it mounts <storage root>/<namespace> and removes what is
+ * inside.  index makes its name (esaas-wipe-<index>) unique in the
+ * namespace.
+ */
+json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
+			int index);
 
 #endif

@@ -11,7 +11,7 @@ const struct kube_resource kube_resources[] = {
 	{"ConfigMap", "v1", "configmaps", true, "get list patch delete"},
 	{"Service", "v1", "services", true, "get list patch delete"},
 	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
-	{"Pod", "v1", "pods", true, "get list delete"},
+	{"Pod", "v1", "pods", true, "get list create delete"},
 	{"ResourceQuota", "v1", "resourcequotas", true, "get list patch delete"},
 	{"StatefulSet", "apps/v1", "statefulsets", true, "get list patch delete"},
 	{"StatefulSet", "apps/v1", "statefulsets/scale", true, "get patch"},

@@ -22,7 +22,7 @@
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/store.h"
-#include "sim/yamljson.h"
+#include "common/yamljson.h"
 
 #define APISERVER_MAX_BODY (3 * 1024 * 1024)
 

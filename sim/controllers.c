@@ -942,6 +942,38 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		store_update(pod, body);
 		return;
 	}
+	const char *restart = str(json_object_get(pod->body, "spec"), "restartPolicy");
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
+	    restart && strcmp(restart, "Always") != 0) {
+		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
+		 * command and ends, successfully. */
+		json_t *body = json_deep_copy(pod->body);
+		json_t *st = child(body, "status");
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		json_object_set_new(st, "phase", json_string("Succeeded"));
+		size_t i;
+		json_t *c;
+		json_array_foreach(json_object_get(st, "conditions"), i, c) {
+			const char *type = str(c, "type");
+			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+				json_object_set_new(c, "status", json_string("False"));
+				json_object_set_new(c, "reason", json_string("PodCompleted"));
+				json_object_set_new(c, "lastTransitionTime", json_string(ts));
+			}
+		}
+		json_array_foreach(json_object_get(st, "containerStatuses"), i, c) {
+			json_object_set_new(c, "ready", json_false());
+			json_object_set_new(c, "started", json_false());
+			json_object_set_new(c, "state",
+					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
+						      0, "reason", "Completed", "startedAt", ts,
+						      "finishedAt", ts));
+		}
+		pod->ready_at_ms = 0;
+		store_update(pod, body);
+		return;
+	}
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
 		json_t *body = json_deep_copy(pod->body);

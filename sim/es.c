@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/http.h>
 
 #include "common/log.h"
@@ -23,6 +24,7 @@
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
+#include "common/yamljson.h"
 
 enum { ROLE_MASTER = 1, ROLE_DATA = 2, ROLE_INGEST = 4 };
 
@@ -51,6 +53,7 @@ struct es_copy {
 	int64_t done_at;
 	int64_t delayed_until;
 	const char *reason; /* unassigned.reason */
+	int64_t unassigned_at; /* wall clock, for unassigned_info.at */
 	bool from_disk;
 };
 
@@ -105,10 +108,12 @@ struct es_cluster {
 	json_t *persistent; /* flat */
 	json_t *transient;  /* flat */
 	json_t *voting_config;     /* node names */
+	bool warned_bootstrap;
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;         /* node_id -> {type, reason, started} */
 	bool seeded;
 	bool alive; /* seen in this tick */
+	long health_reads; /* GET _cluster/health answered, for tests that count */
 	struct es_cluster *next;
 };
 
@@ -273,17 +278,19 @@ static bool is_es_pod(const json_t *pod, const char **image)
 {
 	size_t i;
 	json_t *ct;
+	/* A container that runs its image's own entrypoint: one whose command
+	 * is given (a shell script in the Elasticsearch image) is no node. */
 	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
 		const char *img = str(ct, "image");
-		if (img && strstr(img, "elasticsearch")) {
+		if (img && strstr(img, "elasticsearch") && !json_object_get(ct, "command")) {
 			*image = img;
 			return true;
 		}
 	}
 	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
 			       "esaas.io/role");
-	if (role) {
-		json_t *first = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+	json_t *first = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+	if (role && first && !json_object_get(first, "command")) {
 		*image = str(first, "image");
 		return true;
 	}
@@ -329,6 +336,7 @@ static void add_plugin(json_t *list, const char *word)
 		}
 	}
 	json_array_append_new(list, json_string(name));
+	free(name);
 }
 
 static void scan_words(json_t *list, const char *text)
@@ -686,6 +694,7 @@ static void unassign(struct es_copy *cp, const char *reason, int64_t delay_until
 	cp->node = cp->target = NULL;
 	cp->state = COPY_UNASSIGNED;
 	cp->reason = reason;
+	cp->unassigned_at = now_wall_ms();
 	cp->delayed_until = delay_until;
 }
 
@@ -765,6 +774,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 		for (int k = 0; k <= replicas; k++) {
 			ix->shards[s].copies[k].primary = k == 0;
 			ix->shards[s].copies[k].reason = "INDEX_CREATED";
+			ix->shards[s].copies[k].unassigned_at = ix->created_ms;
 		}
 	}
 	cl->indices = xrealloc(cl->indices, (cl->nindices + 1) * sizeof(*cl->indices));
@@ -1128,26 +1138,7 @@ static void run_waits(void)
 
 /* --- membership and masters ------------------------------------------------------ */
 
-static int expected_masters(struct es_cluster *cl)
-{
-	int n = 0;
-	const char *kinds[] = {"statefulsets", "deployments"};
-	for (size_t k = 0; k < 2; k++) {
-		size_t m;
-		struct store_obj **objs = store_list(store_kind_by_plural(kinds[k]), cl->ns, &m);
-		for (size_t i = 0; i < m; i++) {
-			json_t *spec = json_object_get(objs[i]->body, "spec");
-			json_t *tmpl = json_object_get(spec, "template");
-			const char *image;
-			if (!is_es_pod(tmpl, &image))
-				continue;
-			if (roles_of(tmpl) & ROLE_MASTER)
-				n += (int)json_integer_value(json_object_get(spec, "replicas"));
-		}
-		free(objs);
-	}
-	return n;
-}
+static bool in_array(const json_t *arr, const char *s);
 
 /* zen1's discovery.zen.minimum_master_nodes: the dynamic setting, else the
  * value in a ConfigMap's elasticsearch.yml, else 1. */
@@ -1180,6 +1171,46 @@ static int minimum_master_nodes(struct es_cluster *cl)
 	}
 	free(cms);
 	return found;
+}
+
+/*
+ * zen2's cluster.initial_master_nodes: the names listed in the
+ * elasticsearch.yml of the namespace's ConfigMaps (a master reads its own
+ * when it starts; the union is close enough, since esaas writes it in the
+ * masters' ConfigMap only).  A new zen2 cluster forms from these nodes or
+ * not at all.
+ */
+static json_t *bootstrap_names(struct es_cluster *cl)
+{
+	json_t *names = json_array();
+	size_t m;
+	struct store_obj **cms = store_list(store_kind_by_plural("configmaps"), cl->ns, &m);
+	for (size_t i = 0; i < m; i++) {
+		const char *text = str(json_object_get(cms[i]->body, "data"), "elasticsearch.yml");
+		if (!text || !strstr(text, "cluster.initial_master_nodes"))
+			continue;
+		char *err = NULL;
+		json_t *yml = yamljson_parse(text, strlen(text), &err);
+		free(err);
+		json_t *list = json_object_get(yml, "cluster.initial_master_nodes");
+		size_t k;
+		json_t *v;
+		if (json_is_string(list)) {
+			/* The comma-separated form. */
+			char *copy = xstrdup(json_string_value(list)), *save = NULL;
+			for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+				if (!in_array(names, t))
+					json_array_append_new(names, json_string(t));
+			free(copy);
+		}
+		json_array_foreach(list, k, v) {
+			if (json_is_string(v) && !in_array(names, json_string_value(v)))
+				json_array_append(names, v);
+		}
+		json_decref(yml);
+	}
+	free(cms);
+	return names;
 }
 
 static bool in_array(const json_t *arr, const char *s)
@@ -1217,16 +1248,30 @@ static void elect(struct es_cluster *cl)
 	if (zen1) {
 		quorum = masters >= minimum_master_nodes(cl) && masters > 0;
 	} else if (json_array_size(cl->voting_config) == 0) {
-		/* First formation: a majority of the masters the workloads ask for. */
-		int want = expected_masters(cl);
-		quorum = masters > 0 && masters >= want / 2 + 1;
-		if (quorum) {
-			for (size_t i = 0; i < cl->nnodes; i++) {
-				struct es_node *n = cl->nodes[i];
-				if (n->present && (n->roles & ROLE_MASTER))
-					json_array_append_new(cl->voting_config, json_string(n->name));
-			}
+		/* First formation: only from the nodes named in
+		 * cluster.initial_master_nodes, a majority of them present;
+		 * they are the first voting configuration.  Without the
+		 * setting a new cluster never forms, as in Elasticsearch. */
+		json_t *boot = bootstrap_names(cl);
+		size_t i;
+		json_t *v;
+		int listed_present = 0;
+		json_array_foreach(boot, i, v) {
+			struct es_node *n = node_by_name(cl, json_string_value(v));
+			if (n && n->present && (n->roles & ROLE_MASTER))
+				listed_present++;
 		}
+		quorum = listed_present > 0 && listed_present * 2 > (int)json_array_size(boot);
+		if (quorum) {
+			json_array_foreach(boot, i, v)
+				json_array_append(cl->voting_config, v);
+		} else if (masters > 0 && json_array_size(boot) == 0 && !cl->warned_bootstrap) {
+			log_warn("elasticsearch %s: master not discovered yet: this node has not "
+				 "previously joined a bootstrapped cluster, and "
+				 "[cluster.initial_master_nodes] is empty on this node", cl->ns);
+			cl->warned_bootstrap = true;
+		}
+		json_decref(boot);
 	} else {
 		size_t i;
 		json_t *v;
@@ -2307,6 +2352,319 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
+/* --- allocation explain ----------------------------------------------------------------- */
+
+/* "2017-01-04T18:03:28.464Z" */
+static json_t *es_time(int64_t wall_ms)
+{
+	time_t secs = (time_t)(wall_ms / 1000);
+	struct tm tm;
+	char buf[40], out[48];
+
+	gmtime_r(&secs, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, sizeof(out), "%s.%03dZ", buf, (int)(wall_ms % 1000));
+	return json_string(out);
+}
+
+static const char *allocation_enable(struct es_cluster *cl)
+{
+	const char *enable = setting(cl, "cluster.routing.allocation.enable");
+	return enable ? enable : "all";
+}
+
+/* What allocate() would let this copy do, as its deciders say it. */
+static bool enable_allows(struct es_cluster *cl, const struct es_shard *sh,
+			  const struct es_copy *cp)
+{
+	const char *enable = allocation_enable(cl);
+	if (!strcmp(enable, "all"))
+		return true;
+	if (!cp->primary)
+		return false;
+	return !strcmp(enable, "primaries") || (!sh->ever_started && !strcmp(enable, "new_primaries"));
+}
+
+/* Does a present node's disk hold a copy of this shard? */
+static bool valid_copy_present(struct es_cluster *cl, const struct es_index *ix, int s)
+{
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		const struct es_node *n = cl->nodes[i];
+		if (n->present && (n->roles & ROLE_DATA) && disk_find(cl, n->name, n->host, ix->name, s))
+			return true;
+	}
+	return false;
+}
+
+static void decider(json_t *list, bool include_yes, const char *name, const char *decision,
+		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void decider(json_t *list, bool include_yes, const char *name, const char *decision,
+		    const char *fmt, ...)
+{
+	if (!include_yes && !strcmp(decision, "YES"))
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *why = xvasprintf(fmt, ap);
+	va_end(ap);
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "decider", name, "decision",
+					      decision, "explanation", why));
+	free(why);
+}
+
+static json_t *node_json(struct es_cluster *cl, const struct es_node *n)
+{
+	char *addr = xasprintf("%s:9300", n->ip ? n->ip : "127.0.0.1");
+	json_t *o = json_pack("{s:s, s:s, s:s, s:{}}", "node_id", n->id, "node_name", n->name,
+			      "transport_address", addr, "node_attributes");
+	if (version_major(cluster_version(cl)) >= 8)
+		json_object_set_new(o, "roles", roles_json(cl, n));
+	free(addr);
+	return o;
+}
+
+/* The explanation of an unassigned copy: a decision per data node. */
+static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_index *ix, int s,
+			       struct es_copy *cp, bool include_yes)
+{
+	struct es_shard *sh = &ix->shards[s];
+	bool v8 = version_major(cluster_version(cl)) >= 8;
+	bool no_copy = cp->primary && sh->ever_started && !valid_copy_present(cl, ix, s);
+	int64_t now = now_mono_ms();
+	bool delayed = !cp->primary && cp->delayed_until > now;
+	int yes = 0, throttled = 0, rank = 0;
+	json_t *decisions = json_array();
+
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (!n->present || !(n->roles & ROLE_DATA))
+			continue;
+		json_t *d = node_json(cl, n);
+		json_t *deciders = json_array();
+		bool no = false, throttle = false;
+		if (no_copy) {
+			no = true;
+			json_object_set_new(d, "store", json_pack("{s:b}", "found", 0));
+		} else {
+			const char *enable = allocation_enable(cl);
+			if (has_copy_on(sh, n->name)) {
+				decider(deciders, include_yes, "same_shard", "NO",
+					"a copy of this shard is already allocated to this node [[%s][%d], node[%s]]",
+					ix->name, s, n->id);
+				no = true;
+			} else {
+				decider(deciders, include_yes, "same_shard", "YES",
+					"this node does not hold a copy of this shard");
+			}
+			if (node_filtered(cl, n)) {
+				decider(deciders, include_yes, "filter", "NO",
+					"node matches cluster setting [cluster.routing.allocation.exclude] filters");
+				no = true;
+			}
+			if (!enable_allows(cl, sh, cp)) {
+				decider(deciders, include_yes, "enable", "NO",
+					"%s due to cluster setting [cluster.routing.allocation.enable=%s]",
+					!strcmp(enable, "none") ? "no allocations are allowed"
+					: cp->primary		? "non-new primary allocations are forbidden"
+								: "replica allocations are forbidden",
+					enable);
+				no = true;
+			}
+			if (!no && incoming_recoveries(cl, n->name) >= 2) {
+				decider(deciders, include_yes, "throttling", "THROTTLE",
+					"reached the limit of incoming shard recoveries [2], cluster setting "
+					"[cluster.routing.allocation.node_concurrent_incoming_recoveries=2] (can also be "
+					"set via [cluster.routing.allocation.node_concurrent_recoveries])");
+				throttle = true;
+			}
+		}
+		yes += !no && !throttle;
+		throttled += throttle;
+		json_object_set_new(d, "node_decision",
+				    json_string(no ? "no" : throttle ? "throttled" : "yes"));
+		json_object_set_new(d, "weight_ranking", json_integer(++rank));
+		if (json_array_size(deciders) > 0 || include_yes)
+			json_object_set_new(d, "deciders", deciders);
+		else
+			json_decref(deciders);
+		json_array_append_new(decisions, d);
+	}
+
+	const char *can, *why;
+	char *delay_text = NULL;
+	if (no_copy) {
+		can = "no_valid_shard_copy";
+		why = v8 ? "Elasticsearch can't allocate this shard because there are no copies of its "
+			   "data in the cluster. Elasticsearch will allocate this shard when a node holding "
+			   "a good copy of its data joins the cluster. If no such node is available, "
+			   "restore this index from a recent snapshot."
+			 : "cannot allocate because a previous copy of the primary shard existed but can "
+			   "no longer be found on the nodes in the cluster";
+	} else if (delayed && yes > 0) {
+		can = "allocation_delayed";
+		delay_text = xasprintf("cannot allocate because the cluster is still waiting %llds for "
+				       "the departed node holding a replica to rejoin, despite being "
+				       "allowed to allocate the shard to at least one other node",
+				       (long long)((cp->delayed_until - now + 999) / 1000));
+		why = delay_text;
+	} else if (yes > 0) {
+		can = "yes";
+		why = v8 ? "Elasticsearch can allocate the shard." : "can allocate the shard";
+	} else if (throttled > 0) {
+		can = "throttled";
+		why = v8 ? "Elasticsearch is currently busy with other activities. It expects to be able "
+			   "to allocate this shard when those activities finish. Please wait."
+			 : "allocation temporarily throttled";
+	} else {
+		can = "no";
+		why = v8 ? "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the "
+			   "cluster. Choose a node to which you expect this shard to be allocated, find "
+			   "this node in the node-by-node explanation, and address the reasons which "
+			   "prevent Elasticsearch from allocating this shard there."
+			 : "cannot allocate because allocation is not permitted to any of the nodes";
+	}
+	json_t *info = json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT",
+				 "at", es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
+				 "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
+	if (delayed)
+		json_object_set_new(info, "delayed", json_true());
+	json_object_set_new(out, "current_state", json_string("unassigned"));
+	json_object_set_new(out, "unassigned_info", info);
+	json_object_set_new(out, "can_allocate", json_string(can));
+	json_object_set_new(out, "allocate_explanation", json_string(why));
+	json_object_set_new(out, "node_allocation_decisions", decisions);
+	free(delay_text);
+}
+
+static void explain_assigned(struct es_cluster *cl, json_t *out, struct es_copy *cp)
+{
+	struct es_node *n = node_by_name(cl, cp->node);
+	char *addr = xasprintf("%s:9300", n && n->ip ? n->ip : "127.0.0.1");
+	bool filtered = n && node_filtered(cl, n);
+	json_object_set_new(out, "current_state",
+			    json_string(cp->state == COPY_STARTED ? "started"
+					: cp->state == COPY_RELOCATING ? "relocating"
+								       : "initializing"));
+	json_object_set_new(out, "current_node",
+			    json_pack("{s:s, s:s, s:s, s:{}, s:i}", "id", n ? n->id : "",
+				      "name", cp->node, "transport_address", addr,
+				      "attributes", "weight_ranking", 1));
+	free(addr);
+	json_object_set_new(out, "can_remain_on_current_node", json_string(filtered ? "no" : "yes"));
+	if (filtered) {
+		json_object_set_new(out, "can_remain_decisions",
+				    json_pack("[{s:s, s:s, s:s}]", "decider", "filter", "decision", "NO",
+					      "explanation",
+					      "node matches cluster setting [cluster.routing.allocation.exclude] filters"));
+		json_object_set_new(out, "can_move_to_other_node", json_string("yes"));
+		json_object_set_new(out, "move_explanation",
+				    json_string("can move the shard to another node because it cannot remain on its current node"));
+	} else {
+		json_object_set_new(out, "can_rebalance_cluster", json_string("yes"));
+		json_object_set_new(out, "can_rebalance_to_other_node", json_string("no"));
+		json_object_set_new(out, "rebalance_explanation",
+				    json_string("cannot rebalance as no target node exists that can both "
+						"allocate this shard and improve the cluster balance"));
+	}
+}
+
+/*
+ * GET|POST /_cluster/allocation/explain, with {"index", "shard", "primary"}
+ * (and optionally "current_node"), or no body: the first unassigned copy.
+ */
+static void allocation_explain(struct es_cluster *cl, struct call *c)
+{
+	bool include_yes = call_param_bool(c, "include_yes_decisions", false);
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : NULL;
+	struct es_index *ix = NULL;
+	struct es_copy *cp = NULL;
+	int s = 0;
+
+	if (c->body_len && !json_is_object(body)) {
+		json_decref(body);
+		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		return;
+	}
+	if (json_object_size(body) == 0) {
+		for (size_t i = 0; i < cl->nindices && !cp; i++) {
+			for (int k = 0; k < cl->indices[i]->nshards && !cp; k++) {
+				struct es_shard *sh = &cl->indices[i]->shards[k];
+				for (int r = 0; r < sh->ncopies && !cp; r++) {
+					if (sh->copies[r].state == COPY_UNASSIGNED) {
+						ix = cl->indices[i];
+						s = k;
+						cp = &sh->copies[r];
+					}
+				}
+			}
+		}
+		json_decref(body);
+		if (!cp) {
+			if (version_major(cluster_version(cl)) >= 8)
+				es_error(c, 400, "illegal_argument_exception",
+					 "No shard was specified in the request which means the response should "
+					 "explain a randomly-chosen unassigned shard, but there are no unassigned "
+					 "shards in this cluster. To explain the allocation of an assigned shard you "
+					 "must specify the target shard in the request.");
+			else
+				es_error(c, 400, "illegal_argument_exception",
+					 "unable to find any unassigned shards to explain "
+					 "[ClusterAllocationExplainRequest[useAnyUnassignedShard=true,"
+					 "includeYesDecisions?=%s]",
+					 include_yes ? "true" : "false");
+			return;
+		}
+	} else {
+		const char *index = str(body, "index");
+		json_t *shard = json_object_get(body, "shard");
+		json_t *primary = json_object_get(body, "primary");
+		const char *current = str(body, "current_node");
+		if (!index || !json_is_integer(shard) || !json_is_boolean(primary)) {
+			json_decref(body);
+			es_error(c, 400, "illegal_argument_exception",
+				 "index, shard, and primary must be specified in the explain request");
+			return;
+		}
+		ix = index_find(cl, index);
+		if (!ix) {
+			index_not_found(c, index);
+			json_decref(body);
+			return;
+		}
+		s = (int)json_integer_value(shard);
+		if (s < 0 || s >= ix->nshards) {
+			es_error(c, 404, "shard_not_found_exception", "no such shard");
+			json_decref(body);
+			return;
+		}
+		struct es_shard *sh = &ix->shards[s];
+		for (int r = 0; r < sh->ncopies && !cp; r++) {
+			struct es_copy *x = &sh->copies[r];
+			if (x->primary != json_is_true(primary))
+				continue;
+			if (current && (!x->node || (strcmp(x->node, current) != 0 &&
+						     !(node_by_name(cl, x->node) &&
+						       !strcmp(node_by_name(cl, x->node)->id, current)))))
+				continue;
+			cp = x;
+		}
+		json_decref(body);
+		if (!cp) {
+			es_error(c, 400, "illegal_argument_exception",
+				 "unable to find a shard assigned to node [%s]", current ? current : "");
+			return;
+		}
+	}
+	json_t *out = json_pack("{s:s, s:i, s:b}", "index", ix->name, "shard", s, "primary",
+				cp->primary);
+	if (cp->state == COPY_UNASSIGNED)
+		explain_unassigned(cl, out, ix, s, cp, include_yes);
+	else
+		explain_assigned(cl, out, cp);
+	call_reply_json(c, 200, out);
+}
+
 /* --- routing ----------------------------------------------------------------------- */
 
 static bool is(const char *a, const char *b)
@@ -2355,6 +2713,7 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			bad_method(c, "GET");
 		} else {
 			struct health h;
+			cl->health_reads++;
 			if (n == 3 && !strchr(segs[2], '*') && !strchr(segs[2], ',') && !index_find(cl, segs[2]))
 				index_not_found(c, segs[2]);
 			else if (health_ready(cl, c, n == 3 ? segs[2] : NULL, &h))
@@ -2362,6 +2721,12 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			else
 				park(WAIT_HEALTH, cl, c, pod, path, param_ms(c, "timeout", 30000));
 		}
+	} else if (is(segs[0], "_cluster") && n == 3 && is(segs[1], "allocation") &&
+		   is(segs[2], "explain")) {
+		if (get || is(m, "POST"))
+			allocation_explain(cl, c);
+		else
+			bad_method(c, "GET,POST");
 	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "settings")) {
 		if (get)
 			get_settings(cl, c);
@@ -2512,6 +2877,7 @@ json_t *es_state(void)
 		json_object_set_new(o, "nodes", nodes);
 		json_object_set_new(o, "persistent", json_deep_copy(cl->persistent));
 		json_object_set_new(o, "transient", json_deep_copy(cl->transient));
+		json_object_set_new(o, "health_reads", json_integer(cl->health_reads));
 		json_object_set_new(out, cl->ns, o);
 	}
 	return out;

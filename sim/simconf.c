@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim/yamljson.h"
+#include "common/yamljson.h"
 
 static struct simconf conf;
 

@@ -12,8 +12,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How often a wait looks again. */
-#define WAIT_POLL_MS 2000
+/* How often a wait looks again (engine.wait_poll_ms). */
+#define WAIT_POLL_MS wait_poll_ms(s)
+
+static int64_t wait_poll_ms(struct step *s)
+{
+	struct wf_env *env = step_env(s);
+	return env && env->cfg && env->cfg->wait_poll_ms > 0 ? env->cfg->wait_poll_ms : 2000;
+}
 
 /* The spec and its rendered objects, for one run of a state. */
 struct rendered {
@@ -30,8 +36,20 @@ static void rendered_free(struct rendered *r)
 	free(r);
 }
 
-/* NULL after failing the step with the reason. */
-static struct rendered *render_for(struct step *s, struct wf_env **envp)
+/* How esaasd renders: its configuration, the job's tenant. */
+static void render_opts_for(struct step *s, const struct wf_env *env, struct render_opts *ro)
+{
+	*ro = (struct render_opts){
+		.tenant = step_tenant(s),
+		.image_registry = env->cfg->kube_image_registry,
+		.plugin_repo_url = env->cfg->kube_plugin_repository,
+		.rack_label = env->cfg->kube_rack_label,
+	};
+}
+
+/* The objects of spec_json (a spec in JSON); NULL after failing the step
+ * with the reason. */
+static struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
 {
 	struct wf_env *env = step_env(s);
 	if (!env || !env->kube) {
@@ -40,17 +58,13 @@ static struct rendered *render_for(struct step *s, struct wf_env **envp)
 	}
 	struct rendered *r = xcalloc(1, sizeof(*r));
 	struct spec_error serr;
-	if (!spec_parse(json_object_get(step_params(s), "spec"), &r->spec, &serr)) {
+	if (!spec_parse(spec_json, &r->spec, &serr)) {
 		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
 		free(r);
 		return NULL;
 	}
-	struct render_opts ro = {
-		.tenant = step_tenant(s),
-		.image_registry = env->cfg->kube_image_registry,
-		.plugin_repo_url = env->cfg->kube_plugin_repository,
-		.rack_label = env->cfg->kube_rack_label,
-	};
+	struct render_opts ro;
+	render_opts_for(s, env, &ro);
 	char err[256];
 	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
 		step_fail(s, "cannot render the cluster: %s", err);
@@ -61,6 +75,12 @@ static struct rendered *render_for(struct step *s, struct wf_env **envp)
 	r->ns = render_namespace(step_tenant(s), r->spec.name);
 	*envp = env;
 	return r;
+}
+
+/* The objects of the job's spec (params.spec). */
+static struct rendered *render_for(struct step *s, struct wf_env **envp)
+{
+	return render_spec(s, json_object_get(step_params(s), "spec"), envp);
 }
 
 /* --- apply ---------------------------------------------------------------------- */
@@ -133,10 +153,10 @@ static void apply_more(struct apply *a)
 	step_next(s);
 }
 
-static void apply_kind(struct step *s, const char *kind, const char *name)
+static void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name)
 {
 	struct wf_env *env;
-	struct rendered *r = render_for(s, &env);
+	struct rendered *r = render_spec(s, spec_json, &env);
 	if (!r)
 		return;
 	struct apply *a = xcalloc(1, sizeof(*a));
@@ -147,6 +167,11 @@ static void apply_kind(struct step *s, const char *kind, const char *name)
 	a->name = name;
 	step_on_abort(s, apply_abort_cb, a);
 	apply_more(a);
+}
+
+static void apply_kind(struct step *s, const char *kind, const char *name)
+{
+	apply_kind_of(s, json_object_get(step_params(s), "spec"), kind, name);
 }
 
 void state_apply_namespace(struct step *s)
@@ -193,11 +218,14 @@ struct look {
 	struct kube_call *kcall;
 	struct es_call *ecall;
 	struct es *es;
-	bool clearing;          /* put_exclusion: undoing ours */
+	bool clearing;          /* undoing a change of ours */
+	const char *clear_flag; /* the context flag an acknowledged undo sets false */
+	json_t *nodes;          /* a first answer kept for a second request */
 };
 
 static void look_finish(struct look *l)
 {
+	json_decref(l->nodes);
 	es_free(l->es);
 	rendered_free(l->r);
 	free(l);
@@ -225,13 +253,21 @@ static struct look *look_new(struct step *s)
 	return l;
 }
 
+/* An Elasticsearch client for one of the cluster's services, speaking the
+ * spec's version (paths and bodies differ between versions). */
+static void look_connect(struct look *l, const char *service)
+{
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
+				   service);
+	es_set_version(l->es, &l->r->spec.version);
+}
+
 /* look_new, with an Elasticsearch client for the cluster's service. */
 static struct look *look_es(struct step *s, const char *service)
 {
 	struct look *l = look_new(s);
 	if (l)
-		l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
-					   l->r->ns, service);
+		look_connect(l, service);
 	return l;
 }
 
@@ -371,11 +407,12 @@ void state_wait_masters_formed(struct step *s)
 	if (!l)
 		return;
 	char *svc = render_headless_service(l->r->ns);
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   svc);
+	look_connect(l, svc);
 	free(svc);
 	l->ecall = es_info(l->es, masters_cb, l);
 }
+
+static bool healthy_enough(struct step *s, const char *status);
 
 static void health_cb(void *arg, const struct es_result *res)
 {
@@ -386,7 +423,7 @@ static void health_cb(void *arg, const struct es_result *res)
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
 	char *msg = res->message ? xstrdup(res->message) : NULL;
-	bool green = status && strcmp(status, "green") == 0;
+	bool green = healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : "");
 	look_finish(l);
 	if (green)
@@ -501,14 +538,42 @@ void state_record_deleted(struct step *s)
 /* --- scale ------------------------------------------------------------------------ */
 
 /*
- * params: {"spec": the cluster's spec, "role": "data"|"clients", "replicas": N}.
- * The plan lands in context: role, from, to, and for a data scale-down the
- * Elasticsearch names of the nodes that leave (the highest ordinals, as a
- * StatefulSet removes them).
+ * params: {"spec": the cluster's spec, "role": "data"|"clients"|"masters",
+ * "replicas": N, "force"?: true}.  The plan lands in context: role, from,
+ * to, and when nodes leave, the Elasticsearch names of those that leave
+ * (the highest ordinals, as a StatefulSet removes them).  Masters take the
+ * path of their coordination: zen1 moves minimum_master_nodes, zen2 votes.
  */
+static void settings_put_cb(void *arg, const struct es_result *res);
+
 static enum es_role role_of(const char *name)
 {
-	return name && strcmp(name, "clients") == 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
+	if (name && strcmp(name, "clients") == 0)
+		return ES_ROLE_CLIENT;
+	if (name && strcmp(name, "masters") == 0)
+		return ES_ROLE_MASTER;
+	return ES_ROLE_DATA;
+}
+
+/* The spec's key of a role: "masters", "data", "clients". */
+static const char *role_key(enum es_role role)
+{
+	return role == ES_ROLE_MASTER ? "masters" : role == ES_ROLE_CLIENT ? "clients" : "data";
+}
+
+/* The job's spec with the role at context.to replicas: what the cluster becomes. */
+static json_t *target_spec(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+	const char *role = json_string_value(json_object_get(ctx, "role"));
+	json_t *section = json_object_get(spec, role);
+	if (!json_is_object(section)) {
+		section = json_object();
+		json_object_set_new(spec, role, section);
+	}
+	json_object_set(section, "replicas", json_object_get(ctx, "to"));
+	return spec;
 }
 
 void state_scale_plan(struct step *s)
@@ -521,14 +586,15 @@ void state_scale_plan(struct step *s)
 	enum es_role role = role_of(json_string_value(json_object_get(p, "role")));
 	int from = r->spec.nodes[role].replicas;
 	int to = (int)json_integer_value(json_object_get(p, "replicas"));
+	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
 	json_t *ctx = step_context(s);
-	json_object_set_new(ctx, "role", json_string(role == ES_ROLE_DATA ? "data" : "clients"));
+	json_object_set_new(ctx, "role", json_string(role_key(role)));
 	json_object_set_new(ctx, "from", json_integer(from));
 	json_object_set_new(ctx, "to", json_integer(to));
 	json_t *leaving = json_array();
-	if (role == ES_ROLE_DATA)
+	if (role != ES_ROLE_CLIENT)
 		for (int i = to; i < from; i++) {
-			char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_DATA), i);
+			char *pod = xasprintf("%s-%d", render_workload_name(role), i);
 			char *node = render_node_name(pod, r->ns);
 			json_array_append_new(leaving, json_string(node));
 			free(node);
@@ -536,7 +602,140 @@ void state_scale_plan(struct step *s)
 		}
 	json_object_set_new(ctx, "leaving", leaving);
 	rendered_free(r);
-	step_goto(s, json_array_size(leaving) > 0 ? "exclude_nodes" : "scale_workload");
+	const char *next;
+	if (from == to)
+		next = "wait_green"; /* nothing to change: check and record */
+	else if (role == ES_ROLE_MASTER)
+		next = zen1 ? (to > from ? "zen1_grow_config" : "zen1_shrink_config")
+			    : (to > from ? "zen2_grow_config" : "zen2_shrink_config");
+	else if (role == ES_ROLE_DATA && to < from)
+		next = json_is_true(json_object_get(p, "force")) ? "exclude_nodes" : "check_copies";
+	else
+		next = "scale_workload";
+	step_goto(s, next);
+}
+
+static void copies_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
+		look_finish(l);
+		if (transient)
+			step_retry(s, "cannot read the indices' replica counts: %s", msg);
+		else
+			step_fail(s, "cannot read the indices' replica counts: %s", msg);
+		free(msg);
+		return;
+	}
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	struct es_shard_copies worst;
+	es_shard_copies_worst(res->body, &worst);
+	look_finish(l);
+	if (worst.copies > to)
+		step_fail(s,
+			  "index %s has %d replicas, so %d copies of each shard, which %d data "
+			  "node%s cannot hold; lower its number_of_replicas first, or scale with "
+			  "force to accept unassigned copies",
+			  worst.index, worst.copies - 1, worst.copies, to, to == 1 ? "" : "s");
+	else
+		step_next(s);
+}
+
+/* Before a data scale-down: the nodes that stay can hold every shard copy. */
+void state_check_copies(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_request(l->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_cb, l);
+}
+
+/* Every role's elasticsearch.yml for the new count of masters (zen1's
+ * minimum_master_nodes, zen2's initial masters), before any node moves. */
+void state_scale_config(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	apply_kind_of(s, spec, "ConfigMap", NULL);
+	json_decref(spec);
+}
+
+/* zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
+ * once the new masters are there, lowered before masters leave: never more
+ * than the masters present, or the elected one would step down. */
+void state_masters_quorum(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	json_t *settings = json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
+	l->clearing = false;
+	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void voting_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	bool clearing = l->clearing;
+	struct step *s = l->step;
+	if (clearing && res->klass == HTTPC_OK)
+		json_object_set_new(step_context(s), "voting_excluded", json_false());
+	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT || res->status == 0,
+		    res->message);
+}
+
+/* zen2: the leaving masters out of the voting configuration before they go
+ * (Elasticsearch answers once the configuration no longer counts them). */
+void state_voting_exclude(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	json_t *ctx = step_context(s);
+	json_t *leaving = json_object_get(ctx, "leaving");
+	size_t n = json_array_size(leaving);
+	const char **names = xcalloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = json_string_value(json_array_get(leaving, i));
+	/* Recorded before the change: a cleanup after a crash must find it. */
+	json_object_set_new(ctx, "voting_excluded", json_true());
+	l->clearing = false;
+	l->ecall = es_voting_exclude(l->es, names, n, voting_cb, l);
+	free(names);
+	if (!l->ecall)
+		look_report(l, false, false, "this version has no voting exclusions");
+}
+
+/*
+ * zen2: clear the exclusions.  In the workflow the excluded masters are
+ * gone, so Elasticsearch may wait for their removal; in the cleanup they
+ * may still be members, and the exclusions go all the same.
+ */
+void state_voting_clear(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "voting_excluded"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->clearing = true;
+	if (step_cleaning_up(s))
+		l->ecall = es_request(l->es, "DELETE",
+				      "/_cluster/voting_config_exclusions?wait_for_removal=false", NULL,
+				      voting_cb, l);
+	else
+		l->ecall = es_voting_clear(l->es, voting_cb, l);
+	if (!l->ecall)
+		look_report(l, false, false, "this version has no voting exclusions");
 }
 
 /* "a,b,c" of context.leaving, or NULL to clear the setting. */
@@ -566,11 +765,12 @@ static void settings_put_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	bool ok = res->klass == HTTPC_OK;
 	bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
-	bool cleared = ok && l->clearing;
+	/* Only an acknowledged undo is recorded: a retry must send it again. */
+	const char *flag = ok ? l->clear_flag : NULL;
 	char *msg = xstrdup(res->message ? res->message : "");
 	look_finish(l);
-	if (cleared)
-		json_object_set_new(step_context(s), "excluded", json_false());
+	if (flag)
+		json_object_set_new(step_context(s), flag, json_false());
 	if (ok)
 		step_next(s);
 	else if (transient)
@@ -594,9 +794,8 @@ static void put_exclusion(struct step *s, bool clear)
 	/* Recorded before the change: a cleanup after a crash must find it. */
 	if (!clear)
 		json_object_set_new(ctx, "excluded", json_true());
-	l->clearing = clear;
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
+	l->clear_flag = clear ? "excluded" : NULL;
+	look_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
 			    exclusion_value(ctx, clear));
@@ -637,9 +836,33 @@ static void shards_cb(void *arg, const struct es_result *res)
 		return;
 	}
 	json_t *leaving = json_object_get(step_context(s), "leaving");
+	bool force = json_is_true(json_object_get(step_params(s), "force"));
 	int on_leaving = 0, relocating = 0;
+	/* Forced: copies that have nowhere to go may stay, but no shard may
+	 * keep its only started copies on the nodes that leave. */
+	json_t *elsewhere = json_object(); /* "index/shard" -> a started copy stays */
+	json_t *stranded = json_object();  /* "index/shard" -> a copy on a leaving node */
 	size_t i;
 	json_t *sh;
+	json_array_foreach(res->body, i, sh) {
+		const char *node = json_string_value(json_object_get(sh, "node"));
+		const char *state = json_string_value(json_object_get(sh, "state"));
+		char *key = xasprintf("%s/%s", json_string_value(json_object_get(sh, "index")),
+				      json_string_value(json_object_get(sh, "shard")));
+		if (node && state && strcmp(state, "STARTED") == 0 && !is_leaving(leaving, node))
+			json_object_set_new(elsewhere, key, json_true());
+		else if (node && is_leaving(leaving, node))
+			json_object_set_new(stranded, key, json_true());
+		free(key);
+	}
+	int unsafe = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach(stranded, key, v)
+		if (!json_object_get(elsewhere, key))
+			unsafe++;
+	json_decref(elsewhere);
+	json_decref(stranded);
 	json_array_foreach(res->body, i, sh) {
 		const char *node = json_string_value(json_object_get(sh, "node"));
 		const char *state = json_string_value(json_object_get(sh, "state"));
@@ -655,8 +878,12 @@ static void shards_cb(void *arg, const struct es_result *res)
 		}
 	}
 	look_finish(l);
-	if (on_leaving == 0 && relocating == 0)
+	if (relocating == 0 && (on_leaving == 0 || (force && unsafe == 0)))
 		step_next(s);
+	else if (force)
+		step_wait(s, WAIT_POLL_MS,
+			  "%d shards have their only started copies on the nodes leaving, %d relocating",
+			  unsafe, relocating);
 	else
 		step_wait(s, WAIT_POLL_MS, "%d shard copies still on the nodes leaving, %d relocating",
 			  on_leaving, relocating);
@@ -730,15 +957,7 @@ void state_wait_scaled(struct step *s)
 void state_record_scaled(struct step *s)
 {
 	json_t *ctx = step_context(s);
-	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
-	const char *role = json_string_value(json_object_get(ctx, "role"));
-	json_t *section = json_object_get(spec, role);
-	if (!json_is_object(section)) {
-		section = json_object();
-		json_object_set_new(spec, role, section);
-	}
-	json_object_set(section, "replicas", json_object_get(ctx, "to"));
-	json_object_set_new(ctx, "spec", spec);
+	json_object_set_new(ctx, "spec", target_spec(s));
 	json_t *observed = json_object_get(ctx, "observed");
 	if (!observed)
 		json_object_set_new(ctx, "observed", json_pack("{s:s}", "phase", "ready"));
@@ -877,17 +1096,13 @@ static void put_allocation(struct step *s, bool pause)
 		return;
 	if (pause)
 		json_object_set_new(ctx, "allocation_paused", json_true());
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   RENDER_HTTP_SERVICE);
+	look_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.enable",
 			    pause ? json_string("primaries") : json_null());
-	l->clearing = false;
+	l->clear_flag = pause ? NULL : "allocation_paused";
 	l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
 	json_decref(settings);
-	/* Restoring is confirmed by the answer; record it now, it is idempotent. */
-	if (!pause)
-		json_object_set_new(ctx, "allocation_paused", json_false());
 }
 
 void state_restart_next(struct step *s)
@@ -896,6 +1111,109 @@ void state_restart_next(struct step *s)
 		step_goto(s, "restore_allocation");
 		return;
 	}
+	step_next(s);
+}
+
+/* Green, or yellow when the job allows it (params.allow_yellow), or when a
+ * forced scale-down accepted copies that cannot be placed (params.force). */
+static bool healthy_enough(struct step *s, const char *status)
+{
+	json_t *p = step_params(s);
+	if (!status)
+		return false;
+	if (strcmp(status, "green") == 0)
+		return true;
+	return strcmp(status, "yellow") == 0 &&
+	       (json_is_true(json_object_get(p, "allow_yellow")) ||
+		json_is_true(json_object_get(p, "force")));
+}
+
+static const char *pod_role_label(json_t *pod_entry)
+{
+	const char *role = json_string_value(json_object_get(pod_entry, "role"));
+	return role ? role : "";
+}
+
+static void elected_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot tell which master is elected: %s", msg);
+		free(msg);
+		return;
+	}
+	json_t *pending = json_object_get(step_context(s), "pending");
+	json_t *cur = json_array_get(pending, 0);
+	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	bool elected = false;
+	size_t i;
+	json_t *n;
+	json_array_foreach(res->body, i, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		const char *star = json_string_value(json_object_get(n, "master"));
+		if (name && star && strcmp(star, "*") == 0 && strcmp(name, node) == 0)
+			elected = true;
+	}
+	free(node);
+	look_finish(l);
+	/* The elected master goes very last: the others restart under it,
+	 * and the cluster elects anew only once. */
+	if (elected) {
+		json_array_append(pending, cur);
+		json_array_remove(pending, 0);
+	}
+	step_next(s);
+}
+
+static void restart_ready_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *status = json_string_value(json_object_get(res->body, "status"));
+	json_t *pending = json_object_get(step_context(s), "pending");
+	const char *next = json_string_value(json_object_get(json_array_get(pending, 0), "name"));
+	if (!healthy_enough(s, status)) {
+		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
+		json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "health %s (%lld unassigned shards): waiting for %s before restarting %s",
+			  seen, (long long)unassigned,
+			  json_is_true(json_object_get(step_params(s), "allow_yellow")) ? "yellow or green"
+										       : "green",
+			  next ? next : "the next pod");
+		free(seen);
+		return;
+	}
+	int masters = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach(pending, i, p)
+		if (strcmp(pod_role_label(p), "master") == 0)
+			masters++;
+	if (strcmp(pod_role_label(json_array_get(pending, 0)), "master") == 0 && masters > 1) {
+		l->ecall = es_cat_nodes(l->es, elected_cb, l);
+		return;
+	}
+	look_finish(l);
+	step_next(s);
+}
+
+/* Before each pod: the cluster healthy, and the elected master kept for last. */
+void state_restart_check(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, NULL, NULL, false, restart_ready_cb, l);
+}
+
+void state_restart_pause(struct step *s)
+{
 	put_allocation(s, true);
 }
 
@@ -1001,6 +1319,43 @@ void state_restart_wait_pod(struct step *s)
 	free(path);
 }
 
+static void joined_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	bool joined = false;
+	size_t i;
+	json_t *n;
+	if (res->klass == HTTPC_OK)
+		json_array_foreach(res->body, i, n) {
+			const char *name = json_string_value(json_object_get(n, "name"));
+			if (name && strcmp(name, node) == 0)
+				joined = true;
+		}
+	char *msg = xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
+	look_finish(l);
+	if (joined)
+		step_next(s);
+	else if (msg[0])
+		step_wait(s, WAIT_POLL_MS, "cannot list the cluster's nodes yet: %s", msg);
+	else
+		step_wait(s, WAIT_POLL_MS, "%s is ready but has not joined the cluster yet", node);
+	free(msg);
+	free(node);
+}
+
+/* The replacement is ready (it listens); it must also be a member again. */
+void state_restart_wait_joined(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, joined_cb, l);
+}
+
 void state_restart_resume_allocation(struct step *s)
 {
 	put_allocation(s, false);
@@ -1012,11 +1367,15 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 	l->ecall = NULL;
 	struct step *s = l->step;
 	const char *status = json_string_value(json_object_get(res->body, "status"));
-	bool green = res->klass == HTTPC_OK && status && strcmp(status, "green") == 0;
+	bool green = res->klass == HTTPC_OK && healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
+	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	look_finish(l);
 	if (!green) {
-		step_wait(s, WAIT_POLL_MS, "waiting for green after the restart: %s", seen);
+		step_wait(s, WAIT_POLL_MS, "waiting for %s after the restart: health %s, %lld unassigned shards",
+			  json_is_true(json_object_get(step_params(s), "allow_yellow")) ? "yellow or green"
+										       : "green",
+			  seen, (long long)unassigned);
 		free(seen);
 		return;
 	}
@@ -1063,4 +1422,472 @@ void state_record_spec(struct step *s)
 	json_object_set(ctx, "spec", json_object_get(step_params(s), "spec"));
 	json_object_set_new(ctx, "observed", json_pack("{s:s}", "phase", "ready"));
 	step_next(s);
+}
+
+/* --- delete, wiping the data --------------------------------------------------------- */
+
+/*
+ * params.wipe_data: the hosts' folders of the cluster go too.  The hosts are
+ * those the cluster's pods run on (context.hosts, kept for a replay); the
+ * workloads go first, then one pod per host empties <root>/<namespace>,
+ * then the namespace goes.
+ */
+static void hosts_listed_cb(void *arg, const struct kube_result *res);
+
+void state_delete_plan(struct step *s)
+{
+	if (!json_is_true(json_object_get(step_params(s), "wipe_data"))) {
+		step_goto(s, "delete_namespace");
+		return;
+	}
+	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
+		step_next(s); /* planned already: a replay */
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, hosts_listed_cb, l);
+	free(sel);
+	free(path);
+}
+
+static void hosts_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	json_t *hosts = json_array();
+	size_t i, k;
+	json_t *pod, *h;
+	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+		const char *host = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+		bool seen = false;
+		if (!host)
+			continue;
+		json_array_foreach(hosts, k, h)
+			if (strcmp(json_string_value(h), host) == 0)
+				seen = true;
+		if (!seen)
+			json_array_append_new(hosts, json_string(host));
+	}
+	json_object_set_new(step_context(s), "hosts", hosts);
+	look_finish(l);
+	step_next(s);
+}
+
+struct workload_delete {
+	struct look *l;
+	int role;
+};
+
+static void workload_deleted_cb(void *arg, const struct kube_result *res);
+
+static void delete_next_workload(struct workload_delete *w)
+{
+	struct look *l = w->l;
+	if (w->role >= ES_ROLE_COUNT) {
+		free(w);
+		look_report(l, true, false, NULL);
+		return;
+	}
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(w->role), l->r->ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(w->role));
+	w->role++;
+	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, workload_deleted_cb, w);
+	free(path);
+	free(coll);
+}
+
+static void workload_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct workload_delete *w = arg;
+	w->l->kcall = NULL;
+	if (res->klass == HTTPC_OK || res->status == 404) {
+		delete_next_workload(w);
+		return;
+	}
+	struct look *l = w->l;
+	free(w);
+	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+/* The StatefulSets go, so that no node writes while its folder is emptied. */
+void state_stop_workloads(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	struct workload_delete *w = xcalloc(1, sizeof(*w));
+	w->l = l;
+	delete_next_workload(w);
+}
+
+static void es_pods_gone_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int left = 0;
+	size_t i;
+	json_t *pod;
+	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+		const char *role = json_string_value(json_object_get(
+			json_object_get(json_object_get(pod, "metadata"), "labels"), RENDER_LABEL_ROLE));
+		if (!role || strcmp(role, "wipe") != 0)
+			left++;
+	}
+	look_finish(l);
+	if (left == 0)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d Elasticsearch pods still running", left);
+}
+
+void state_wait_pods_gone(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, es_pods_gone_cb, l);
+	free(sel);
+	free(path);
+}
+
+struct wipe_start {
+	struct look *l;
+	size_t next;
+};
+
+static void wipe_created_cb(void *arg, const struct kube_result *res);
+
+static void wipe_next_host(struct wipe_start *w)
+{
+	struct look *l = w->l;
+	struct step *s = l->step;
+	json_t *hosts = json_object_get(step_context(s), "hosts");
+	if (w->next >= json_array_size(hosts)) {
+		free(w);
+		look_report(l, true, false, NULL);
+		return;
+	}
+	struct render_opts ro;
+	render_opts_for(s, l->env, &ro);
+	size_t i = w->next++;
+	json_t *pod = render_wipe_pod(&l->r->spec, &ro, json_string_value(json_array_get(hosts, i)),
+				      (int)i);
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *body = json_dumps(pod, JSON_COMPACT);
+	l->kcall = kube_request(l->env->kube, "POST", path, "application/json", body, wipe_created_cb,
+			       w);
+	free(body);
+	free(path);
+	json_decref(pod);
+}
+
+static void wipe_created_cb(void *arg, const struct kube_result *res)
+{
+	struct wipe_start *w = arg;
+	w->l->kcall = NULL;
+	/* 409: created by an earlier run of this state. */
+	if (res->klass == HTTPC_OK || res->status == 409) {
+		wipe_next_host(w);
+		return;
+	}
+	struct look *l = w->l;
+	free(w);
+	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+void state_wipe_hosts(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	struct wipe_start *w = xcalloc(1, sizeof(*w));
+	w->l = l;
+	wipe_next_host(w);
+}
+
+static void wiped_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int done = 0, failed = 0, pods = 0;
+	char failed_host[128] = "";
+	size_t i;
+	json_t *pod;
+	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+		const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+		pods++;
+		if (phase && strcmp(phase, "Succeeded") == 0)
+			done++;
+		else if (phase && strcmp(phase, "Failed") == 0) {
+			failed++;
+			snprintf(failed_host, sizeof(failed_host), "%s",
+				 json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")));
+		}
+	}
+	int want = (int)json_array_size(json_object_get(step_context(s), "hosts"));
+	look_finish(l);
+	if (failed > 0)
+		step_fail(s, "wiping the data failed on %s (%d of %d hosts): see the logs of its "
+			  "esaas-wipe pod", failed_host, failed, want);
+	else if (done >= want)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d hosts wiped (%d wipe pods)", done, want, pods);
+}
+
+void state_wait_wiped(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s,%s=wipe", RENDER_LABEL_CLUSTER, l->r->spec.name, RENDER_LABEL_ROLE);
+	l->kcall = kube_list(l->env->kube, path, sel, wiped_cb, l);
+	free(sel);
+	free(path);
+}
+
+/* --- plugins ---------------------------------------------------------------------- */
+
+/*
+ * params: {"spec": the spec with the plugin list as it will be, "plugin":
+ * name, "action": "install"|"remove"}.  The plugin list lives in the pod
+ * templates of the StatefulSets, which are OnDelete: applying them restarts
+ * nothing, and the rolling restart then brings each node up with the list.
+ */
+struct repo_check {
+	struct step *step;
+	struct httpc_call *call;
+	char *url;
+};
+
+static void repo_check_free(struct repo_check *c)
+{
+	free(c->url);
+	free(c);
+}
+
+static void repo_abort_cb(void *arg)
+{
+	struct repo_check *c = arg;
+	httpc_cancel(c->call);
+	repo_check_free(c);
+}
+
+static void repo_answer_cb(const struct httpc_response *resp, void *arg)
+{
+	struct repo_check *c = arg;
+	struct step *s = c->step;
+	char *url = c->url;
+	c->call = NULL;
+	c->url = NULL;
+	repo_check_free(c);
+	if (resp->klass == HTTPC_OK)
+		step_next(s);
+	else if (resp->status == 404 || resp->status == 410)
+		step_fail(s, "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
+			  "file there, then replay", url, resp->status);
+	else if (resp->klass == HTTPC_TRANSIENT)
+		step_retry(s, "cannot reach the plugin repository: %s", resp->error ? resp->error : url);
+	else
+		step_fail(s, "the plugin repository refused HEAD %s: %s", url,
+			  resp->error ? resp->error : "error");
+	free(url);
+}
+
+/* The plugin's file for this version is in the repository (HEAD), before
+ * anything changes in the cluster. */
+void state_plugin_check_repository(struct step *s)
+{
+	json_t *p = step_params(s);
+	struct wf_env *env = step_env(s);
+	if (strcmp(json_string_value(json_object_get(p, "action")), "install") != 0) {
+		step_next(s); /* removing needs no file */
+		return;
+	}
+	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
+	if (!repo || !repo[0]) {
+		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
+		return;
+	}
+	struct spec spec;
+	struct spec_error serr;
+	if (!spec_parse(json_object_get(p, "spec"), &spec, &serr)) {
+		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
+		return;
+	}
+	struct repo_check *c = xcalloc(1, sizeof(*c));
+	c->step = s;
+	c->url = es_plugin_url(&spec.version, repo, json_string_value(json_object_get(p, "plugin")));
+	spec_free(&spec);
+	struct httpc_request req = {.method = "HEAD", .url = c->url, .timeout_ms = 30000};
+	step_on_abort(s, repo_abort_cb, c);
+	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
+}
+
+/* Every role's StatefulSet with the new plugin list; no pod restarts yet. */
+void state_apply_workloads(struct step *s)
+{
+	apply_kind(s, "StatefulSet", NULL);
+}
+
+static void plugins_listed_cb(void *arg, const struct es_result *res);
+
+static void plugin_nodes_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot list the nodes yet: %s", msg);
+		free(msg);
+		return;
+	}
+	l->nodes = json_incref(res->body);
+	l->ecall = es_cat_plugins(l->es, plugins_listed_cb, l);
+}
+
+static void plugins_listed_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	json_t *p = step_params(s);
+	const char *plugin = json_string_value(json_object_get(p, "plugin"));
+	bool install = strcmp(json_string_value(json_object_get(p, "action")), "install") == 0;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot list the plugins yet: %s", msg);
+		free(msg);
+		return;
+	}
+	/* Each node of _cat/nodes must list the plugin (install) or not (remove). */
+	char *wrong = NULL;
+	int nwrong = 0, nodes = 0;
+	size_t i, k;
+	json_t *n, *row;
+	json_array_foreach(l->nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		bool has = false;
+		if (!name)
+			continue;
+		nodes++;
+		json_array_foreach(res->body, k, row) {
+			const char *node = json_string_value(json_object_get(row, "name"));
+			const char *component = json_string_value(json_object_get(row, "component"));
+			if (node && component && strcmp(node, name) == 0 && strcmp(component, plugin) == 0)
+				has = true;
+		}
+		if (has != install) {
+			if (!wrong)
+				wrong = xstrdup(name);
+			nwrong++;
+		}
+	}
+	look_finish(l);
+	if (nodes > 0 && nwrong == 0)
+		step_next(s);
+	else if (nodes == 0)
+		step_wait(s, WAIT_POLL_MS, "no node listed yet");
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d nodes %s %s (first: %s)", nwrong, nodes,
+			  install ? "do not list" : "still list", plugin, wrong);
+	free(wrong);
+}
+
+/* GET _cat/plugins: every node has the plugin, or none has it any more. */
+void state_plugin_verify(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, plugin_nodes_cb, l);
+}
+
+/* --- checks for the API, before a job is queued ---------------------------------- */
+
+/* A request waits for this: a transient error is tried again at once, a
+ * few times, before the API gives up with 503. */
+#define COPIES_READ_ATTEMPTS 3
+
+struct copies_read {
+	struct es *es;
+	states_copies_cb cb;
+	void *arg;
+	int attempts;
+};
+
+static void copies_read_cb(void *arg, const struct es_result *res)
+{
+	struct copies_read *c = arg;
+	struct es_shard_copies worst;
+	char *error = NULL;
+
+	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < COPIES_READ_ATTEMPTS &&
+	    es_request(c->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_read_cb, c))
+		return;
+	if (res->klass == HTTPC_OK)
+		es_shard_copies_worst(res->body, &worst);
+	else
+		error = xstrdup(res->message ? res->message : "no answer");
+	c->cb(c->arg, error ? NULL : &worst, error);
+	free(error);
+	es_free(c->es);
+	free(c);
+}
+
+void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
+			      states_copies_cb cb, void *arg)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!env || !env->kube) {
+		cb(arg, NULL, "no Kubernetes connection is configured");
+		return;
+	}
+	if (!spec_parse(spec_json, &spec, &serr)) {
+		char *msg = xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
+		cb(arg, NULL, msg);
+		free(msg);
+		return;
+	}
+	char *ns = render_namespace(tenant, spec.name);
+	struct copies_read *c = xcalloc(1, sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
+				   RENDER_HTTP_SERVICE);
+	es_set_version(c->es, &spec.version);
+	free(ns);
+	spec_free(&spec);
+	if (!es_request(c->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_read_cb, c)) {
+		es_free(c->es);
+		free(c);
+		cb(arg, NULL, "cannot send the request");
+	}
 }

@@ -7,6 +7,8 @@
 #ifndef ESAAS_STATES_CLUSTER_H
 #define ESAAS_STATES_CLUSTER_H
 
+#include <jansson.h>
+
 struct step;
 
 /* Apply the rendered objects of one kind (and role, for workloads). */
@@ -36,10 +38,17 @@ void state_wait_namespace_gone(struct step *s);
 /* Record the cluster as deleted when the job ends. */
 void state_record_deleted(struct step *s);
 
-/* scale: plan (context: role, from, to, leaving nodes), exclude the leaving
- * data nodes from allocation, wait until they hold no shard, scale the
- * workload, wait for its pods, clear the exclusion, record the new spec. */
+/* scale: plan (context: role, from, to, leaving nodes); for data nodes
+ * check the copies, exclude the leaving nodes from allocation, wait until
+ * they hold no shard; for masters the new elasticsearch.yml, zen1's quorum
+ * or zen2's voting exclusions; scale the workload, wait for its pods, clear
+ * what was set, record the new spec. */
 void state_scale_plan(struct step *s);
+void state_check_copies(struct step *s);
+void state_scale_config(struct step *s);
+void state_masters_quorum(struct step *s);
+void state_voting_exclude(struct step *s);
+void state_voting_clear(struct step *s);
 void state_exclude_nodes(struct step *s);
 void state_wait_drained(struct step *s);
 void state_scale_workload(struct step *s);
@@ -50,6 +59,9 @@ void state_record_scaled(struct step *s);
 /* restart, one pod at a time (context.pending / context.restarted). */
 void state_restart_plan(struct step *s);
 void state_restart_next(struct step *s);
+void state_restart_check(struct step *s);
+void state_restart_pause(struct step *s);
+void state_restart_wait_joined(struct step *s);
 void state_restart_flush(struct step *s);
 void state_restart_delete_pod(struct step *s);
 void state_restart_wait_pod(struct step *s);
@@ -61,5 +73,30 @@ void state_restart_wait_green(struct step *s);
 void state_config_route(struct step *s);
 void state_apply_dynamic(struct step *s);
 void state_record_spec(struct step *s);
+
+/* delete with params.wipe_data: the hosts, the workloads stopped, one pod
+ * per host empties the cluster's folder, then the namespace. */
+void state_delete_plan(struct step *s);
+void state_stop_workloads(struct step *s);
+void state_wait_pods_gone(struct step *s);
+void state_wipe_hosts(struct step *s);
+void state_wait_wiped(struct step *s);
+
+/* plugins: the file in the repository (install), the StatefulSets with the
+ * new list, a rolling restart, then _cat/plugins on every node. */
+void state_plugin_check_repository(struct step *s);
+void state_apply_workloads(struct step *s);
+void state_plugin_verify(struct step *s);
+
+/*
+ * For the API, before a data scale-down is queued: the shard copies the
+ * worst index of the cluster needs (es/client.h), read from the cluster.
+ * cb gets worst, or NULL and why it could not be read.  Asynchronous.
+ */
+struct wf_env;
+struct es_shard_copies;
+typedef void (*states_copies_cb)(void *arg, const struct es_shard_copies *worst, const char *error);
+void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
+			      states_copies_cb cb, void *arg);
 
 #endif

@@ -3,6 +3,7 @@
  * PostgreSQL, as for jobs.
  */
 #include "storage/clusters.h"
+#include "storage/health.h"
 #include "storage/jobs.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -38,7 +39,8 @@
 #define CLUSTER_FIELDS(c)                                                                   \
 	"'name', " c ".name, 'tenant', " c ".tenant_id, 'spec', " c ".spec,"                \
 	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                      \
-	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)"
+	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at),"  \
+	" 'health', " CLUSTER_HEALTH_JSON(c)
 
 #define CLUSTER_JSON(c)                                                                     \
 	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c)            \

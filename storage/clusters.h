@@ -5,6 +5,7 @@
  * As for jobs (storage/jobs.h), the JSON is built by PostgreSQL.  A cluster:
  *   {"name": "logs", "tenant": "default", "spec": {...}, "observed": {...},
  *    "created_by": "...", "created_at": "...", "updated_at": "...",
+ *    "health": {...} | null (the health sweep's last observation: storage/health.h),
  *    "active_job": {"id": 42, "kind": "scale", "status": "running",
  *                   "state": "wait_green"} | null,
  *    "recent_jobs": [{"id", "kind", "status", "state", "created_at"}, ...]}

@@ -13,6 +13,7 @@
  */
 #include "storage/db.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -31,6 +32,7 @@ struct db_req {
 	db_result_cb cb;
 	void *arg;
 	bool wait;
+	int64_t sent_mono;       /* for the latency histogram */
 	/* For a request failed before it ran: delivered later, never inline. */
 	enum db_err_kind fail_kind;
 	char *fail_msg;
@@ -64,6 +66,7 @@ struct db_pool {
 	void (*on_connect)(void *arg);
 	void *on_connect_arg;
 	unsigned long long queries, errors, reconnects;
+	struct db_pool *next_pool;         /* every pool, for the metrics */
 };
 
 struct db_listener {
@@ -82,6 +85,95 @@ static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void pool_dispatch(struct db_pool *p);
 static void listener_connected(struct db_listener *l);
 static void conn_send(struct db_conn *c, struct db_req *r);
+
+/*
+ * The metrics: the pools' own statistics, read when the exposition is
+ * made (summed over the pools, though esaasd has one), and the latency of
+ * every statement from sending it to its whole result.
+ */
+enum pool_figure { FIG_SIZE, FIG_CONNECTIONS, FIG_QUEUED, FIG_QUERIES, FIG_ERRORS, FIG_CONNECTS };
+
+static struct db_pool *all_pools;
+static struct metric_series *query_duration;
+
+static void pool_collect_cb(struct metrics_sink *sink, void *arg)
+{
+	enum pool_figure fig = (enum pool_figure)(intptr_t)arg;
+	double busy = 0, idle = 0, total = 0;
+
+	for (struct db_pool *p = all_pools; p; p = p->next_pool) {
+		struct db_stats st;
+
+		db_pool_stats(p, &st);
+		busy += st.busy;
+		idle += st.connected - st.busy;
+		switch (fig) {
+		case FIG_SIZE:
+			total += p->size;
+			break;
+		case FIG_QUEUED:
+			total += st.queued;
+			break;
+		case FIG_QUERIES:
+			total += (double)st.queries;
+			break;
+		case FIG_ERRORS:
+			total += (double)st.errors;
+			break;
+		case FIG_CONNECTS:
+			total += (double)st.reconnects;
+			break;
+		default:
+			break;
+		}
+	}
+	if (fig == FIG_CONNECTIONS) {
+		const char *const idle_v[] = {"idle"}, *const busy_v[] = {"busy"};
+
+		metrics_sink_sample(sink, idle_v, idle);
+		metrics_sink_sample(sink, busy_v, busy);
+	} else {
+		metrics_sink_sample(sink, NULL, total);
+	}
+}
+
+static void metrics_setup(void)
+{
+	static const char *const state[] = {"state", NULL};
+	static const struct {
+		enum metric_type type;
+		const char *name, *help;
+		const char *const *labels;
+		enum pool_figure fig;
+	} figures[] = {
+		{METRIC_GAUGE, "esaas_db_pool_size", "Connections the pool is configured to hold.",
+		 NULL, FIG_SIZE},
+		{METRIC_GAUGE, "esaas_db_pool_connections",
+		 "Established connections, idle or busy with a statement.", state, FIG_CONNECTIONS},
+		{METRIC_GAUGE, "esaas_db_pool_queued_statements",
+		 "Statements waiting for a free connection.", NULL, FIG_QUEUED},
+		{METRIC_COUNTER, "esaas_db_queries_total", "Statements sent to PostgreSQL.", NULL,
+		 FIG_QUERIES},
+		{METRIC_COUNTER, "esaas_db_query_errors_total",
+		 "Statements that failed: an error answer, a lost connection, or no connection.",
+		 NULL, FIG_ERRORS},
+		{METRIC_COUNTER, "esaas_db_connects_total",
+		 "Connections established, the first ones and every reconnection.", NULL,
+		 FIG_CONNECTS},
+	};
+	struct metrics *reg = metrics_default();
+
+	if (query_duration)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(figures); i++)
+		metrics_collector(reg, figures[i].type, figures[i].name, figures[i].help,
+				  figures[i].labels, pool_collect_cb, (void *)(intptr_t)figures[i].fig);
+	query_duration = metrics_series(
+		metrics_histogram(reg, "esaas_db_query_duration_seconds",
+				  "Time from sending a statement to having its whole result.", NULL,
+				  metrics_latency_buckets, metrics_latency_nbuckets),
+		NULL);
+}
 
 static const char SESSION_SETUP_SQL[] =
 	"SELECT set_config('statement_timeout', '60s', false),"
@@ -342,6 +434,7 @@ static void conn_send(struct db_conn *c, struct db_req *r)
 	}
 	c->req = r;
 	c->state = CONN_BUSY;
+	r->sent_mono = now_mono_ms();
 	conn_arm(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
@@ -354,6 +447,8 @@ static void conn_finish_request(struct db_conn *c)
 	c->state = CONN_IDLE;
 	/* Armed before the callback, which may send the next statement here. */
 	conn_arm(c, EV_READ);
+	if (c->pool && query_duration)
+		metrics_observe(query_duration, (double)(now_mono_ms() - r->sent_mono) / 1000.0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
 		r->cb(r->arg, res, NULL);
@@ -510,6 +605,9 @@ static void pool_dispatch(struct db_pool *p)
 struct db_pool *db_pool_new(struct event_base *base, const char *conninfo, int size)
 {
 	struct db_pool *p = xcalloc(1, sizeof(*p));
+	metrics_setup();
+	p->next_pool = all_pools;
+	all_pools = p;
 	p->base = base;
 	p->conninfo = xstrdup(conninfo);
 	p->size = size < 1 ? 1 : size;
@@ -530,6 +628,12 @@ void db_pool_free(struct db_pool *p)
 {
 	if (!p)
 		return;
+	for (struct db_pool **pp = &all_pools; *pp; pp = &(*pp)->next_pool) {
+		if (*pp == p) {
+			*pp = p->next_pool;
+			break;
+		}
+	}
 	for (int i = 0; i < p->size; i++) {
 		struct db_conn *c = &p->conns[i];
 		struct db_req *r = c->req;

@@ -16,7 +16,7 @@
 	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"              \
 	" 'to_state', " e ".to_state, 'outcome', " e ".outcome, 'status', " e ".status,"          \
 	" 'attempt', " e ".attempt, 'actor', " e ".actor, 'worker', " e ".worker,"                \
-	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms)"
+	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms, 'reason', " e ".reason)"
 
 /* A job id as text for a statement parameter. */
 struct idbuf {
@@ -282,10 +282,10 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
 	"   AND cur.status IN ('queued', 'running', 'waiting')"                                \
 	"  RETURNING j.*),"                                                                    \
 	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt," \
-	"  actor, detail)"                                                                     \
+	"  actor, detail, reason)"                                                             \
 	"  SELECT u.id, u.state, u.state,"                                                     \
 	"   CASE WHEN u.status = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,"    \
-	"   u.status, u.attempt, $3, $4 FROM u),"                                              \
+	"   u.status, u.attempt, $3, $4, $5 FROM u),"                                          \
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u"                        \
 	"  WHERE u.status IN ('cancelled', 'cancelling'))"                                     \
 	" SELECT cur.status, cur.cancel_requested, (SELECT count(*) FROM n),"                  \
@@ -332,9 +332,108 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
 	c->arg = arg;
 	struct idbuf b;
 	char *detail = xasprintf("cancel: %s", reason && *reason ? reason : "no reason given");
-	const char *p[] = {tenant, id_text(&b, id), actor, detail};
-	db_query(db, CANCEL_SQL, 4, p, cancel_cb, c);
+	const char *p[] = {tenant, id_text(&b, id), actor, detail,
+			   reason && *reason ? reason : NULL};
+	db_query(db, CANCEL_SQL, 5, p, cancel_cb, c);
 	free(detail);
+}
+
+/* --- replay -------------------------------------------------------------------- */
+
+/*
+ * $1 tenant, $2 id, $3 from_state or NULL, $4 the main states, $5 the
+ * allowed states (JSON arrays), $6 actor, $7 reason.
+ *
+ * cur is the row as locked, its newest version: of two replays of one job
+ * the second waits for the first and then finds it queued.  pick is the
+ * state asked for, or the default (storage/jobs.h).  The cluster lock is
+ * the one submissions take: the new queue_seq is drawn under it, so queue
+ * order stays commit order.  started_at and state_entered_at go back to
+ * NULL, so that the claim sets them anew: the state's deadline counts from
+ * the claim, not from the failure.
+ */
+#define REPLAY_SQL                                                                                 \
+	"WITH cur AS (SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"            \
+	" pick AS (SELECT coalesce($3::text, cur.failed_state,"                                    \
+	"   CASE WHEN $4::jsonb ? cur.state THEN cur.state END,"                                   \
+	"   (SELECT e.from_state FROM job_events e WHERE e.job_id = cur.id"                        \
+	"    AND $4::jsonb ? e.from_state ORDER BY e.id DESC LIMIT 1)) AS st FROM cur),"           \
+	" ok AS (SELECT cur.id, pick.st FROM cur, pick"                                            \
+	"  WHERE cur.status IN ('failed', 'cancelled') AND coalesce($5::jsonb ? pick.st, false))," \
+	" lk AS (SELECT pg_advisory_xact_lock("                                                    \
+	"  hashtextextended(cur.tenant_id || '/' || cur.cluster, 0)) FROM cur, ok),"               \
+	" u AS (UPDATE jobs j SET status = 'queued', state = ok.st, attempt = 1,"                  \
+	"  queue_seq = nextval('jobs_queue_seq'), next_run_at = now(),"                            \
+	"  state_entered_at = NULL, started_at = NULL, finished_at = NULL, error = NULL,"          \
+	"  failed_state = NULL, observation = NULL, ending = NULL, cancel_requested = false,"      \
+	"  lease_owner = NULL, lease_expires_at = NULL, version = j.version + 1,"                  \
+	"  updated_at = now()"                                                                     \
+	"  FROM ok, lk WHERE j.id = ok.id RETURNING j.*),"                                         \
+	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status,"           \
+	"  attempt, actor, reason, detail)"                                                        \
+	"  SELECT u.id, u.state, u.state, 'replay', u.status, u.attempt, $6, $7,"                  \
+	"   format('replay from %s: %s (it had ended %s in %s%s)', u.state, $7::text,"             \
+	"    cur.status, cur.state, coalesce(': ' || cur.error, ''))"                              \
+	"  FROM u, cur),"                                                                          \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u)"                           \
+	" SELECT cur.status, pick.st, (SELECT count(*) FROM u), (SELECT count(*) FROM n),"         \
+	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                     \
+	" FROM cur, pick"
+
+struct replay_ctx {
+	storage_replay_cb cb;
+	void *arg;
+};
+
+static void replay_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct replay_ctx *c = arg;
+
+	if (err) {
+		c->cb(c->arg, err, REPLAY_NOT_FOUND, NULL, NULL);
+	} else if (PQntuples(res) == 0) {
+		c->cb(c->arg, NULL, REPLAY_NOT_FOUND, NULL, NULL);
+	} else {
+		const char *before = PQgetvalue(res, 0, 0);
+		const char *from = db_value(res, 0, 1);
+		bool replayed = strcmp(PQgetvalue(res, 0, 2), "1") == 0;
+		json_t *job = storage_json_value(res, 0, 4);
+		enum replay_result r;
+
+		if (replayed)
+			r = REPLAY_DONE;
+		else if (strcmp(before, "failed") != 0 && strcmp(before, "cancelled") != 0)
+			r = REPLAY_REFUSED;
+		else
+			r = REPLAY_NOT_ALLOWED;
+		c->cb(c->arg, job ? NULL : &bad_shape, r, from, job);
+		json_decref(job);
+	}
+	free(c);
+}
+
+void storage_job_replay(struct db_pool *db, const struct job_replay *req, storage_replay_cb cb,
+			void *arg)
+{
+	struct replay_ctx *c = xmalloc(sizeof(*c));
+	struct idbuf b;
+
+	c->cb = cb;
+	c->arg = arg;
+	char *main_states = json_dumps(req->main_states, JSON_COMPACT);
+	char *allowed = json_dumps(req->allowed, JSON_COMPACT);
+	const char *p[] = {
+		req->tenant ? req->tenant : DEFAULT_TENANT,
+		id_text(&b, req->id),
+		req->from_state,
+		main_states,
+		allowed,
+		req->actor,
+		req->reason,
+	};
+	db_query(db, REPLAY_SQL, 7, p, replay_cb, c);
+	free(main_states);
+	free(allowed);
 }
 
 /* --- schema version ------------------------------------------------------------ */

@@ -1,5 +1,5 @@
 /*
- * Job queries for the API: submit, read, list, events, cancel.
+ * Job queries for the API: submit, read, list, events, cancel, replay.
  *
  * Results come back as jansson objects built by PostgreSQL itself
  * (jsonb_build_object), so the shapes below are the API's shapes.  A job:
@@ -13,7 +13,9 @@
  *   {"id": 7, "job_id": 42, "at": "...", "started_at": "...",
  *    "from_state": "a", "to_state": "b", "outcome": "next", "status": "running",
  *    "attempt": 1, "actor": "...", "worker": "...", "detail": "...",
- *    "duration_ms": 12}
+ *    "duration_ms": 12, "reason": null}
+ * ("reason" is what on-call gave for a cancel or a replay; null for the
+ * engine's own events.)
  *
  * In every callback, err is NULL on success; json values are borrowed for
  * the duration of the call (json_incref to keep them).
@@ -103,6 +105,51 @@ typedef void (*storage_cancel_cb)(void *arg, const struct db_error *err,
 void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id,
 			const char *actor, const char *reason,
 			storage_cancel_cb cb, void *arg);
+
+/*
+ * Replay a failed or cancelled job: it is queued again at from_state, in
+ * one statement that locks the row, so that of two replays of one job
+ * exactly one happens.  Its context is kept; the attempt counter, the
+ * error, the failed state, the ending and the finish time are cleared;
+ * the state's deadline clock starts again when a worker claims it (and so
+ * does started_at, which always tells when the current run began).  It
+ * takes a new place at the end of its cluster's queue, under the lock
+ * that submissions take, so it never runs while another job of its
+ * cluster runs, and it runs after the jobs queued before the replay.  An
+ * event "replay" (from_state and to_state both the state it starts from)
+ * records the actor, the reason and how the job had ended.
+ *
+ * Without from_state the default is the state the job failed in (its
+ * failed_state, a state of the main workflow even when the cleanup chain
+ * ran or failed after it), or, for a job that did not fail in the main
+ * workflow (cancelled, or failed in the cleanup that followed a cancel),
+ * the main-workflow state it was in when it stopped: its current state if
+ * that is one, else the state its last event from the main workflow left
+ * (where the cancel found it before the cleanup chain ran).
+ */
+enum replay_result {
+	REPLAY_NOT_FOUND,
+	REPLAY_DONE,	    /* queued again at from_state */
+	REPLAY_REFUSED,	    /* status does not allow it (only failed, cancelled) */
+	REPLAY_NOT_ALLOWED, /* from_state (given, or the default) is not in allowed */
+};
+struct job_replay {
+	const char *tenant;
+	int64_t id;
+	const char *from_state; /* NULL: the default above */
+	json_t *main_states;	/* array: the workflow's states outside its cleanup chain */
+	json_t *allowed;	/* array: the states a replay may start from */
+	const char *actor;
+	const char *reason;
+};
+/*
+ * from_state: the state asked for or the default (NULL when there is no
+ * default); job: after the change, or as it is when not replayed.
+ */
+typedef void (*storage_replay_cb)(void *arg, const struct db_error *err, enum replay_result result,
+				  const char *from_state, json_t *job);
+void storage_job_replay(struct db_pool *db, const struct job_replay *req, storage_replay_cb cb,
+			void *arg);
 
 /* The schema version in the database, for /readyz. */
 typedef void (*storage_version_cb)(void *arg, const struct db_error *err, int version);

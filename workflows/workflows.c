@@ -8,6 +8,8 @@ static const struct workflow *const shipped[] = {
 	&wf_scale,
 	&wf_restart,
 	&wf_config_update,
+	&wf_plugin_install,
+	&wf_plugin_remove,
 	&wf_delete,
 };
 

@@ -221,18 +221,24 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 		"listen: 127.0.0.1:%d\n"
 		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
-		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n"
+		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  wait_poll_ms: %d\n"
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: 5\n"
 		"log:\n  level: %s\n  format: %s\n%s%s%s"
 		"%s%s%s",
 		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
 		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
-		o->grace_s ? o->grace_s : 2, o->retry_base_ms ? o->retry_base_ms : 20,
+		o->grace_s ? o->grace_s : 2, o->deadline_percent ? o->deadline_percent : 100,
+		o->wait_poll_ms ? o->wait_poll_ms : 100, o->retry_base_ms ? o->retry_base_ms : 20,
 		o->retry_cap_ms ? o->retry_cap_ms : 200, o->log_level ? o->log_level : "debug",
 		o->json_logs ? "json" : "text",
 		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "", o->log_file ? "\"\n" : "",
 		o->kubeconfig ? "kubernetes:\n  kubeconfig: \"" : "", o->kubeconfig ? o->kubeconfig : "",
 		o->kubeconfig ? "\"\n" : "");
+	if (o->plugin_repository)
+		fprintf(f, "%s  plugin_repository: \"%s\"\n", o->kubeconfig ? "" : "kubernetes:\n",
+			o->plugin_repository);
+	if (o->extra_yaml)
+		fputs(o->extra_yaml, f);
 	fclose(f);
 	char bin[512];
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
@@ -462,4 +468,261 @@ long long sql_int(PGconn *c, const char *sql, int nparams, const char *const *pa
 		fprintf(stderr, "sql: %s", PQresultErrorMessage(r));
 	PQclear(r);
 	return v;
+}
+
+/* --- the plugin repository: nginx serving a folder of files ------------------------ */
+
+static bool repo_listening(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+bool repo_add(struct repo *r, const char *file)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/files/%s", r->dir, file);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return false;
+	fputs("not a real plugin archive\n", f);
+	return fclose(f) == 0;
+}
+
+bool repo_start(struct repo *r, const char *dir, const char *const *files)
+{
+	static int counter;
+	memset(r, 0, sizeof(*r));
+	snprintf(r->dir, sizeof(r->dir), "%s/repo-%d", dir, ++counter);
+	char sub[300], conf[300];
+	if (mkdir(r->dir, 0755) != 0)
+		return false;
+	snprintf(sub, sizeof(sub), "%s/files", r->dir);
+	if (mkdir(sub, 0755) != 0)
+		return false;
+	snprintf(sub, sizeof(sub), "%s/tmp", r->dir);
+	if (mkdir(sub, 0755) != 0)
+		return false;
+	for (const char *const *f = files; f && *f; f++)
+		if (!repo_add(r, *f))
+			return false;
+	r->port = free_port();
+	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/es-plugins", r->port);
+	snprintf(r->access_log, sizeof(r->access_log), "%s/access.log", r->dir);
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", r->dir);
+	FILE *c = fopen(conf, "w");
+	if (!c)
+		return false;
+	/* One process, no privilege change, every path in our folder: it runs
+	 * the same as root or not. */
+	fprintf(c,
+		"daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\n"
+		"error_log %s/error.log info;\nevents { worker_connections 64; }\n"
+		"http {\n  access_log %s;\n  client_body_temp_path %s/tmp;\n"
+		"  proxy_temp_path %s/tmp;\n  fastcgi_temp_path %s/tmp;\n  uwsgi_temp_path %s/tmp;\n"
+		"  scgi_temp_path %s/tmp;\n  types { application/zip zip; }\n"
+		"  default_type application/octet-stream;\n"
+		"  server {\n    listen 127.0.0.1:%d;\n    location /es-plugins/ { alias %s/files/; }\n"
+		"  }\n}\n",
+		r->dir, r->dir, r->access_log, r->dir, r->dir, r->dir, r->dir, r->dir, r->port, r->dir);
+	fclose(c);
+	const char *bin = getenv("ESAAS_NGINX") ? getenv("ESAAS_NGINX") : "/usr/sbin/nginx";
+	char elog[320];
+	snprintf(elog, sizeof(elog), "%s/error.log", r->dir);
+	r->pid = fork();
+	if (r->pid < 0)
+		return false;
+	if (r->pid == 0) {
+		int fd = open(elog, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		execl(bin, bin, "-e", elog, "-p", r->dir, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!repo_listening(r->port)) {
+		if (harness_now_ms() > deadline || waitpid(r->pid, NULL, WNOHANG) == r->pid) {
+			fprintf(stderr, "nginx (%s) did not start; see %s\n", bin, elog);
+			r->pid = 0;
+			return false;
+		}
+		msleep(5);
+	}
+	return true;
+}
+
+int repo_stop(struct repo *r)
+{
+	if (r->pid <= 0)
+		return 0;
+	int st;
+	kill(r->pid, SIGTERM);
+	if (waitpid(r->pid, &st, 0) != r->pid)
+		return -1000;
+	r->pid = 0;
+	return 0;
+}
+
+/* --- cluster operations and the simulator's record -------------------------------- */
+
+int64_t api_op(const struct esaasd *d, const char *method, const char *path, const char *body,
+	       long *status)
+{
+	struct http_resp r;
+	int64_t id = 0;
+	long st = 0;
+	if (http_call(d, method, path, body, NULL, &r)) {
+		st = r.status;
+		if (r.status == 202)
+			id = json_integer_value(json_object_get(r.body, "id"));
+		else if (!status)
+			fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status, r.raw ? r.raw : "");
+	}
+	http_resp_free(&r);
+	if (status)
+		*status = st;
+	return id;
+}
+
+int64_t post_cluster(const struct esaasd *d, const char *spec)
+{
+	return api_op(d, "POST", "/api/v1/clusters", spec, NULL);
+}
+
+bool job_succeeded(const struct esaasd *d, int64_t id, int timeout_ms)
+{
+	json_t *job = id > 0 ? wait_job_done(d, id, timeout_ms) : NULL;
+	const char *status = json_string_value(json_object_get(job, "status"));
+	bool ok = status && strcmp(status, "succeeded") == 0;
+	if (!ok)
+		fprintf(stderr, "job %lld: %s: %s\n", (long long)id, status ? status : "did not end",
+			job ? json_string_value(json_object_get(job, "error")) : "");
+	json_decref(job);
+	return ok;
+}
+
+char *job_trail(PGconn *sql, int64_t id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	PGresult *r = PQexecParams(sql,
+				   "SELECT coalesce(string_agg(from_state, ' ' ORDER BY id), '')"
+				   " FROM job_events WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
+				   1, NULL, q, NULL, NULL, 0);
+	char *trail = xstrdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
+				      ? PQgetvalue(r, 0, 0)
+				      : "");
+	PQclear(r);
+	return trail;
+}
+
+bool sim_call(const struct sim *s, const char *method, const char *path, const char *body,
+	      struct http_resp *out)
+{
+	struct esaasd simd = {0};
+	FILE *kc = fopen(s->kubeconfig, "r");
+	char line[512], token[256] = "";
+	while (kc && fgets(line, sizeof(line), kc)) {
+		char *p = strstr(line, "server: ");
+		if (p)
+			snprintf(simd.base, sizeof(simd.base), "%.*s", (int)strcspn(p + 8, "\n"), p + 8);
+		p = strstr(line, "token: ");
+		if (p)
+			snprintf(token, sizeof(token), "%.*s", (int)strcspn(p + 7, "\n"), p + 7);
+	}
+	if (kc)
+		fclose(kc);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	const char *h[] = {auth, NULL};
+	return http_call(&simd, method, path, body, h, out);
+}
+
+json_t *sim_record(const struct sim *s)
+{
+	struct http_resp r;
+	json_t *body = NULL;
+	if (sim_call(s, "GET", "/_sim/state", NULL, &r) && r.status == 200)
+		body = json_incref(r.body);
+	http_resp_free(&r);
+	return body;
+}
+
+/* --- esaasd started from a configuration file and an environment ----------------- */
+
+extern char **environ;
+
+/* Is entry ("NAME=value") the variable that one of env sets? */
+static bool env_overridden(const char *entry, const char *const *env)
+{
+	size_t n = strcspn(entry, "=");
+
+	for (const char *const *e = env; e && *e; e++) {
+		if (strncmp(*e, entry, n) == 0 && (*e)[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
+		      const char *const *env)
+{
+	static int counter;
+	size_t nenv = 0, nextra = 0, k = 0;
+	char listen[64], bin[512];
+
+	memset(d, 0, sizeof(*d));
+	d->port = free_port();
+	if (d->port <= 0)
+		return false;
+	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	snprintf(d->config, sizeof(d->config), "%s", config);
+	snprintf(d->log, sizeof(d->log), "%s/replica-%d.log", tmpdir, ++counter);
+	snprintf(listen, sizeof(listen), "ESAAS_LISTEN=127.0.0.1:%d", d->port);
+	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
+
+	/* The child's environment, built before the fork: ours, with env and listen over it. */
+	const char *const listen_env[] = {listen, NULL};
+	for (char **e = environ; e && *e; e++)
+		nenv++;
+	for (const char *const *e = env; e && *e; e++)
+		nextra++;
+	char **child_env = xcalloc(nenv + nextra + 2, sizeof(char *));
+	for (char **e = environ; e && *e; e++) {
+		if (!env_overridden(*e, env) && !env_overridden(*e, listen_env))
+			child_env[k++] = *e;
+	}
+	for (const char *const *e = env; e && *e; e++)
+		child_env[k++] = (char *)*e;
+	child_env[k++] = listen;
+	child_env[k] = NULL;
+
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(child_env);
+		return false;
+	}
+	if (pid == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		char *const argv[] = {bin, "-c", d->config, NULL};
+		execve(bin, argv, child_env);
+		_exit(127);
+	}
+	free(child_env);
+	d->pid = pid;
+	return true;
 }

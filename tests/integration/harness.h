@@ -50,6 +50,10 @@ struct esaasd_opts {
 	const char *log_file;  /* log.file (else stderr, into esaasd->log) */
 	const char *log_level; /* NULL: debug */
 	const char *kubeconfig; /* kubernetes.kubeconfig, e.g. esaas-sim's */
+	int deadline_percent;  /* engine.deadline_percent (0: 100) */
+	int wait_poll_ms;      /* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
+	const char *plugin_repository; /* kubernetes.plugin_repository */
+	const char *extra_yaml; /* appended as is: whole sections the harness does not write */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */
@@ -104,5 +108,51 @@ void msleep(int ms);
 int64_t harness_now_ms(void);
 const char *harness_srcdir(void);
 const char *harness_builddir(void);
+
+/*
+ * The plugin repository: a static HTTP server of plugin files (nginx from
+ * Debian, or $ESAAS_NGINX) on loopback, serving dir/repo-N/files under
+ * url ("http://127.0.0.1:PORT/es-plugins").  Its access log shows what was
+ * asked.
+ */
+struct repo {
+	pid_t pid;
+	int port;
+	char dir[256];
+	char url[64];
+	char access_log[300];
+};
+/* Start it with the given files (NULL-terminated names, or NULL). */
+bool repo_start(struct repo *r, const char *dir, const char *const *files);
+/* Put one more file in it. */
+bool repo_add(struct repo *r, const char *file);
+int repo_stop(struct repo *r);
+
+/* A cluster operation (method, path, JSON body): the job's id when the API
+ * answers 202, else 0 (the status in *status, or printed when status is NULL). */
+int64_t api_op(const struct esaasd *d, const char *method, const char *path, const char *body,
+	       long *status);
+/* POST /api/v1/clusters: the create job's id, or 0. */
+int64_t post_cluster(const struct esaasd *d, const char *spec);
+/* Wait for the job to end; true if it succeeded (else why is printed). */
+bool job_succeeded(const struct esaasd *d, int64_t id, int timeout_ms);
+/* The states the job left forward, in order, space-separated (free it). */
+char *job_trail(PGconn *sql, int64_t id);
+/* A request to the simulator, with the token of its kubeconfig. */
+bool sim_call(const struct sim *s, const char *method, const char *path, const char *body,
+	      struct http_resp *out);
+/* The simulator's record (GET /_sim/state), or NULL. */
+json_t *sim_record(const struct sim *s);
+
+/*
+ * Start esaasd-test as a manifest starts esaasd: "-c config", a file the
+ * caller wrote, with env (NULL-terminated "NAME=value" strings) added to
+ * the environment, the way a Deployment passes its Secret and overrides.
+ * ESAAS_LISTEN is set to a free port of 127.0.0.1, since the replicas of
+ * a test share one address where pods have one each.  Its output goes to
+ * tmpdir/replica-N.log; wait for it with esaasd_wait_ready().
+ */
+bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
+		      const char *const *env);
 
 #endif

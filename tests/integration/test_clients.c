@@ -126,7 +126,7 @@ static void wait_answer(struct answer *a)
 	assert_true(a->done);
 }
 
-static void sim_call(const char *method, const char *path, const char *body, struct answer *a)
+static void sim_request(const char *method, const char *path, const char *body, struct answer *a)
 {
 	memset(a, 0, sizeof(*a));
 	kube_request(t.kube, method, path, body ? "application/json" : NULL, body, kube_answer_cb, a);
@@ -227,7 +227,7 @@ static void test_object_paths(void **state)
 static void test_faults_are_classified(void **state)
 {
 	struct answer a;
-	sim_call("POST", "/_sim/faults",
+	sim_request("POST", "/_sim/faults",
 		 "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", \"status\": 503},"
 		 " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
 		 " \"retry_after\": 3}]}",
@@ -245,7 +245,7 @@ static void test_faults_are_classified(void **state)
 	assert_int_equal(a.klass, HTTPC_TRANSIENT);
 	assert_int_equal(a.retry_after_ms, 3000);
 	answer_clear(&a);
-	sim_call("DELETE", "/_sim/faults", NULL, &a);
+	sim_request("DELETE", "/_sim/faults", NULL, &a);
 	answer_clear(&a);
 }
 

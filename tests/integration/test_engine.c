@@ -255,7 +255,7 @@ static void test_cancel_queued_and_running(void **state)
 	free(trail);
 
 	/* Cancelling a finished job is refused with its status. */
-	assert_true(http_call(&f->d, "POST", path, NULL, NULL, &r));
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"twice\"}", NULL, &r));
 	assert_int_equal(r.status, 409);
 	assert_non_null(strstr(r.raw, "cancelled"));
 	http_resp_free(&r);
@@ -271,7 +271,7 @@ static void test_cancel_waiting_job_does_not_wait_out_the_delay(void **state)
 	char path[64];
 	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)id);
 	struct http_resp r;
-	assert_true(http_call(&f->d, "POST", path, NULL, NULL, &r));
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"no time to wait\"}", NULL, &r));
 	assert_int_equal(r.status, 202);
 	http_resp_free(&r);
 	json_t *job = wait_job_done(&f->d, id, 10000);
@@ -725,7 +725,8 @@ static void test_command_line(void **state)
 	while (fgets(out, sizeof(out), p))
 		statefulsets += strcmp(out, "kind: StatefulSet\n") == 0;
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(statefulsets, 1);
+	/* masters, data and clients */
+	assert_int_equal(statefulsets, 3);
 	f = fopen(path, "w");
 	fputs("{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}\n", f);
 	fclose(f);

@@ -728,12 +728,30 @@ static const char SERVICE[] =
 	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"es-%s\"},\"spec\":"
 	"{\"clusterIP\":\"None\",\"selector\":{\"app\":\"es\"},\"ports\":[{\"name\":\"http\",\"port\":9200}]}}";
 
+/* The ConfigMap that names the masters a zen2 cluster forms from. */
+static void bootstrap_config(const char *ns, const char *masters)
+{
+	struct resp r;
+	char path[256], body[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/es-master-config", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+		 "\"es-master-config\"},\"data\":{\"elasticsearch.yml\":"
+		 "\"cluster.initial_master_nodes:\\n- %s\\n\"}}",
+		 masters);
+	int code = apply(path, body, &r);
+	assert_true(code == 201 || code == 200);
+	resp_free(&r);
+}
+
 /* A cluster in ns: one master StatefulSet and a data StatefulSet. */
 static void make_cluster(const char *ns, int data, const char *version)
 {
 	struct resp r;
 	char path[256], body[1024];
 	make_namespace(ns);
+	snprintf(body, sizeof(body), "es-master-0-%s", ns);
+	bootstrap_config(ns, body);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
 	snprintf(body, sizeof(body), SERVICE, ns);
 	assert_int_equal(apply(path, body, &r), 201);
@@ -767,6 +785,35 @@ static void es_wait_green(const char *ns, int nodes)
 	assert_string_equal(jstr(r.json, "status"), "green");
 	assert_false(json_is_true(json_object_get(r.json, "timed_out")));
 	assert_int_equal(jint(r.json, "number_of_nodes"), nodes);
+	resp_free(&r);
+}
+
+/* zen2 forms a new cluster only from the masters named in advance. */
+static void test_es_zen2_needs_initial_masters(void **state)
+{
+	struct resp r;
+	char path[256], body[1024];
+	make_namespace("esb");
+	snprintf(path, sizeof(path), "/api/v1/namespaces/esb/services/es-esb");
+	snprintf(body, sizeof(body), SERVICE, "esb");
+	assert_int_equal(apply(path, body, &r), 201);
+	resp_free(&r);
+	/* Named, but not a pod that exists: no quorum of the named. */
+	bootstrap_config("esb", "es-master-7-esb");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/esb/statefulsets/es-master",
+			       workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r), 201);
+	resp_free(&r);
+	/* The node answers, but there is no master, and it stays so. */
+	assert_true(wait_until(es_path("esb", "/"), ok_200, NULL, 10000, &r));
+	resp_free(&r);
+	assert_int_equal(call("GET", es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
+			      NULL, &r), 503);
+	assert_string_equal(jstr(r.json, "error.type"), "master_not_discovered_exception");
+	resp_free(&r);
+	/* Named right: it forms. */
+	bootstrap_config("esb", "es-master-0-esb");
+	assert_true(wait_until(es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
+			       ok_200, NULL, 10000, &r));
 	resp_free(&r);
 }
 
@@ -1102,6 +1149,7 @@ int main(void)
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_anti_affinity),
 		cmocka_unit_test(test_namespace_deletion),
+		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),

@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/event.h>
 
 struct pending {
@@ -76,7 +77,8 @@ static const char *planned_action(struct step *s, int run)
 	return a ? a : "next";
 }
 
-static void testwf_run(struct step *s)
+/* Count this run in context.runs and context.trace; the runs before it. */
+static int record_run(struct step *s)
 {
 	json_t *ctx = step_context(s);
 	json_t *runs = json_object_get(ctx, "runs");
@@ -94,7 +96,12 @@ static void testwf_run(struct step *s)
 	json_array_append_new(trace, json_string(step_state(s)));
 	if (step_cleaning_up(s))
 		json_object_set_new(ctx, "cleaned", json_true());
+	return n;
+}
 
+static void testwf_run(struct step *s)
+{
+	int n = record_run(s);
 	const char *a = planned_action(s, n);
 	int64_t ms;
 	if (strcmp(a, "next") == 0) {
@@ -126,6 +133,49 @@ static void testwf_run(struct step *s)
 	}
 }
 
+/*
+ * One item of params.items per run, recorded in context.done (and counted
+ * in context.processed) as it is done, the way a rolling restart records
+ * its pods.  While the file params.block_file exists, the item at index
+ * params.block_at fails the job, as a node that will not come back would.
+ */
+static void testwf_progress(struct step *s)
+{
+	record_run(s);
+	json_t *p = step_params(s), *ctx = step_context(s);
+	json_t *items = json_object_get(p, "items");
+	json_t *done = json_object_get(ctx, "done");
+	if (!json_is_array(done)) {
+		done = json_array();
+		json_object_set_new(ctx, "done", done);
+	}
+	json_t *processed = json_object_get(ctx, "processed");
+	if (!json_is_object(processed)) {
+		processed = json_object();
+		json_object_set_new(ctx, "processed", processed);
+	}
+	size_t i = json_array_size(done);
+	if (i >= json_array_size(items)) {
+		step_next(s);
+		return;
+	}
+	const char *item = json_string_value(json_array_get(items, i));
+	const char *block = json_string_value(json_object_get(p, "block_file"));
+	json_t *at = json_object_get(p, "block_at");
+	if (block && json_is_integer(at) && json_integer_value(at) == (json_int_t)i &&
+	    access(block, F_OK) == 0) {
+		step_fail(s, "item %s is blocked while %s exists", item, block);
+		return;
+	}
+	json_object_set_new(processed, item,
+			    json_integer(json_integer_value(json_object_get(processed, item)) + 1));
+	json_array_append_new(done, json_string(item));
+	if (i + 1 < json_array_size(items))
+		step_goto(s, "step");
+	else
+		step_next(s);
+}
+
 static bool testwf_validate(json_t *params, const char **field, char *msg, size_t msglen)
 {
 	json_t *plan = json_object_get(params, "plan");
@@ -133,6 +183,16 @@ static bool testwf_validate(json_t *params, const char **field, char *msg, size_
 		*field = "params.plan";
 		strlcpy_s(msg, "must be an object of state name to list of actions", msglen);
 		return false;
+	}
+	json_t *items = json_object_get(params, "items");
+	size_t i;
+	json_t *v;
+	json_array_foreach (items, i, v) {
+		if (!json_is_string(v)) {
+			*field = "params.items";
+			strlcpy_s(msg, "must be a list of strings", msglen);
+			return false;
+		}
 	}
 	return true;
 }
@@ -180,9 +240,63 @@ static const struct workflow noop_wf = {
 	.validate = testwf_validate,
 };
 
+/*
+ * start → step (once per item) → commit, with a cleanup chain: a job that
+ * fails part-way and must go on where it stopped after a replay.
+ */
+static const struct wf_state progress_states[] = {
+	{"start", testwf_run, 60, 0, "step", true},
+	{"step", testwf_progress, 60, 0, "commit", true},
+	/* commit stands for a state that only its predecessor may lead to. */
+	{"commit", testwf_run, 60, 0, NULL, false},
+	{"undo", testwf_run, 60, 0, NULL, false},
+};
+
+static const struct workflow progress_wf = {
+	.kind = "test_progress",
+	.states = progress_states,
+	.nstates = sizeof(progress_states) / sizeof(progress_states[0]),
+	.cleanup = "undo",
+	.validate = testwf_validate,
+};
+
+/*
+ * test_gate, for the job viewer's tests: "gate" fails while the file named
+ * by params.gate_file exists and follows its plan once it is gone; then
+ * "settle" follows its plan (a few waits, say), so that a replayed job is
+ * seen running before it succeeds.
+ */
+static void testwf_gate(struct step *s)
+{
+	const char *path = json_string_value(json_object_get(step_params(s), "gate_file"));
+
+	if (path && access(path, F_OK) == 0) {
+		step_fail(s, "gate: %s is still there; remove it, then replay from gate", path);
+		return;
+	}
+	testwf_run(s);
+}
+
+static const struct wf_state gate_states[] = {
+	{"prepare", testwf_run, 60, 0, "gate", true},
+	{"gate", testwf_gate, 60, 0, "settle", true},
+	{"settle", testwf_run, 60, 0, NULL, false},
+	{"unwind", testwf_run, 60, 0, NULL, false},
+};
+
+static const struct workflow gate_wf = {
+	.kind = "test_gate",
+	.states = gate_states,
+	.nstates = sizeof(gate_states) / sizeof(gate_states[0]),
+	.cleanup = "unwind",
+	.validate = testwf_validate,
+};
+
 bool testwf_register(struct wf_registry *reg, char *err, size_t errlen)
 {
 	return wf_registry_add(reg, &test_wf, err, errlen) &&
 	       wf_registry_add(reg, &deadline_wf, err, errlen) &&
-	       wf_registry_add(reg, &noop_wf, err, errlen);
+	       wf_registry_add(reg, &noop_wf, err, errlen) &&
+	       wf_registry_add(reg, &progress_wf, err, errlen) &&
+	       wf_registry_add(reg, &gate_wf, err, errlen);
 }

@@ -16,6 +16,16 @@
  *   fetch           GET params.url (params.timeout_ms): 2xx next, transient
  *                   errors retry, others fail
  * Each run appends "state" to context.trace, so a test can read what ran.
+ *
+ * test_progress (start → step → commit, cleanup undo) processes
+ * params.items one per run of "step", recording each in context.done, and
+ * fails while the file params.block_file exists when it reaches the item
+ * at index params.block_at: a job that stops part-way, for replays.
+ * "commit" is not replay-safe.
+ *
+ * test_gate (prepare → gate → settle, cleanup unwind) fails in "gate" while
+ * the file params.gate_file exists: the job viewer's failed job, replayed
+ * once the test removes the file.
  */
 #ifndef ESAAS_TESTWF_H
 #define ESAAS_TESTWF_H

@@ -21,9 +21,9 @@ static const char *const order[][2] = {
 	{"ConfigMap", "es-client-config"},
 	{"Service", "es-" NS},
 	{"Service", "es-http"},
-	{"Deployment", "es-master"},
+	{"StatefulSet", "es-master"},
 	{"StatefulSet", "es-data"},
-	{"Deployment", "es-client"},
+	{"StatefulSet", "es-client"},
 	{"PodDisruptionBudget", "es-master"},
 	{"PodDisruptionBudget", "es-data"},
 	{"PodDisruptionBudget", "es-client"},
@@ -254,10 +254,10 @@ static void test_selectors_match_template_labels(void **state)
 	/* The headless Service selects the masters, the HTTP one the clients. */
 	assert_true(selects(
 		at(find(objs, "Service", "es-" NS), "spec.selector"),
-		at(find(objs, "Deployment", "es-master"), "spec.template.metadata.labels")));
+		at(find(objs, "StatefulSet", "es-master"), "spec.template.metadata.labels")));
 	assert_true(selects(
 		at(find(objs, "Service", "es-http"), "spec.selector"),
-		at(find(objs, "Deployment", "es-client"), "spec.template.metadata.labels")));
+		at(find(objs, "StatefulSet", "es-client"), "spec.template.metadata.labels")));
 	json_decref(objs);
 }
 
@@ -278,11 +278,15 @@ static void test_services(void **state)
 	assert_string_equal(str_at(sts, "spec.serviceName"), "es-" NS);
 	assert_string_equal(str_at(sts, "spec.updateStrategy.type"), "OnDelete");
 	assert_int_equal(json_integer_value(at(sts, "spec.replicas")), 3);
-	assert_int_equal(json_integer_value(at(find(objs, "Deployment", "es-master"),
-					       "spec.strategy.rollingUpdate.maxSurge")),
-			 0);
+	/* No role rolls a changed template by itself. */
+	assert_string_equal(str_at(find(objs, "StatefulSet", "es-master"), "spec.updateStrategy.type"),
+			    "OnDelete");
+	assert_string_equal(str_at(find(objs, "StatefulSet", "es-client"), "spec.updateStrategy.type"),
+			    "OnDelete");
+	assert_string_equal(
+		str_at(find(objs, "StatefulSet", "es-master"), "spec.podManagementPolicy"), "Parallel");
 	assert_int_equal(
-		json_integer_value(at(find(objs, "Deployment", "es-client"), "spec.replicas")), 2);
+		json_integer_value(at(find(objs, "StatefulSet", "es-client"), "spec.replicas")), 2);
 	json_decref(objs);
 }
 
@@ -299,7 +303,7 @@ static void test_http_service_without_clients(void **state)
 				    RENDER_LABEL_ROLE)),
 			    "data");
 	assert_int_equal(
-		json_integer_value(at(find(objs, "Deployment", "es-client"), "spec.replicas")), 0);
+		json_integer_value(at(find(objs, "StatefulSet", "es-client"), "spec.replicas")), 0);
 	json_decref(objs);
 }
 
@@ -313,8 +317,8 @@ static void test_host_paths(void **state)
 	assert_string_equal(host_path(objs, ES_ROLE_DATA, "plugins"), "/es/" NS "/data/plugin");
 	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "plugins"), "/es/" NS "/master/plugin");
 	assert_string_equal(host_path(objs, ES_ROLE_CLIENT, "plugins"), "/es/" NS "/client/plugin");
-	/* Only data nodes have a data volume. */
-	assert_null(host_path(objs, ES_ROLE_MASTER, "data"));
+	/* Masters keep the cluster state on the host; clients keep nothing. */
+	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "data"), "/es/" NS "/master/data");
 	assert_null(host_path(objs, ES_ROLE_CLIENT, "data"));
 
 	moved = render(base_spec, &opts);
@@ -383,8 +387,15 @@ static void test_discovery_per_version(void **state)
 					strstr(yml, "discovery.zen.minimum_master_nodes: 3\n"));
 			else
 				assert_null(strstr(yml, "minimum_master_nodes"));
-			/* Never without being asked for. */
-			assert_null(strstr(yml, "initial_master_nodes"));
+			/* zen2 masters are told whom to form the cluster with:
+			 * the masters' StatefulSet's pods, by node name. */
+			if (!cases[i].zen1 && r == ES_ROLE_MASTER)
+				assert_non_null(strstr(yml, "cluster.initial_master_nodes:\n"
+							    "- es-master-0-" NS "\n- es-master-1-" NS
+							    "\n- es-master-2-" NS "\n- es-master-3-" NS
+							    "\n- es-master-4-" NS "\n"));
+			else
+				assert_null(strstr(yml, "initial_master_nodes"));
 		}
 		json_decref(objs);
 		free(spec);
@@ -627,8 +638,8 @@ static void test_names(void **state)
 	assert_string_equal(s, "es-data-0-" NS);
 	free(s);
 	assert_string_equal(render_workload_kind(ES_ROLE_DATA), "StatefulSet");
-	assert_string_equal(render_workload_kind(ES_ROLE_MASTER), "Deployment");
-	assert_string_equal(render_workload_kind(ES_ROLE_CLIENT), "Deployment");
+	assert_string_equal(render_workload_kind(ES_ROLE_MASTER), "StatefulSet");
+	assert_string_equal(render_workload_kind(ES_ROLE_CLIENT), "StatefulSet");
 	assert_string_equal(render_config_name(ES_ROLE_CLIENT), "es-client-config");
 }
 

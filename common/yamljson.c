@@ -1,4 +1,4 @@
-#include "sim/yamljson.h"
+#include "common/yamljson.h"
 
 #include <errno.h>
 #include <stdbool.h>

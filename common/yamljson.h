@@ -1,10 +1,10 @@
 /*
  * YAML to JSON: the first document of a YAML stream as a jansson value.
- * Server-side apply bodies are YAML (JSON is YAML too), and so is the
- * simulator's configuration.
+ * Server-side apply bodies are YAML (JSON is YAML too), and so are the
+ * simulator's configuration and esaasctl's spec files.
  */
-#ifndef SIM_YAMLJSON_H
-#define SIM_YAMLJSON_H
+#ifndef ESAAS_COMMON_YAMLJSON_H
+#define ESAAS_COMMON_YAMLJSON_H
 
 #include <stddef.h>
 #include <jansson.h>

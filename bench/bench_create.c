@@ -1,0 +1,156 @@
+/*
+ * How long a create takes, and how much of it is esaas's own.
+ *
+ * One cluster of 3 masters, 3 data and 2 client nodes, from POST
+ * /api/v1/clusters to its job's success, against esaas-sim:
+ *
+ *   zero      pods ready at once, no relocation delay: what is left is the
+ *             engine, the database and the HTTP round trips;
+ *   realistic pods ready 2 s after they start.  The simulated critical
+ *             path is the three groups of pods the create waits for one
+ *             after the other (masters, data, clients): 3 x 2 s.  The
+ *             overhead is the rest, reported as a fraction of that path.
+ *
+ * Both at esaasd's default engine.wait_poll_ms (2000) and at 100 ms, since
+ * how often a waiting state looks again is most of the overhead.  Then 200
+ * clusters (1 master, 1 data node each) created at once with zero delays:
+ * the total time and the transitions written per second.  The baseline in
+ * the same invocation is the zero-delay single create.  Run it with
+ * `make bench-create`; bench/README.md has the figures.
+ */
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANY 200
+
+static const char SPEC[] = "{\"name\": \"%s\", \"version\": \"7.17.10\","
+			   " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+			   " \"clients\": {\"replicas\": 2}}";
+
+static const char SMALL_SPEC[] = "{\"name\": \"%s\", \"version\": \"7.17.10\","
+				 " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1},"
+				 " \"clients\": {\"replicas\": 0}, \"placement\": {\"spread\": \"rack\"}}";
+
+struct stack {
+	struct pg *pg;
+	char dburl[600];
+	struct sim sim;
+	struct esaasd d;
+	PGconn *sql;
+};
+
+static bool stack_start(struct stack *st, struct pg *pg, int ready_ms, int poll_ms, int workers)
+{
+	char *conf = xasprintf("tick_ms: 10\n"
+			       "nodes:\n  count: 12\n  pods: 500\n  racks: [rack-a, rack-b, rack-c]\n"
+			       "pods:\n  ready_delay_ms: %d\n  terminate_ms: 0\n"
+			       "elasticsearch:\n  relocation_ms: 0\n  recovery_ms: 0\n"
+			       "  no_master_wait_ms: 100\n",
+			       ready_ms);
+	memset(st, 0, sizeof(*st));
+	st->pg = pg;
+	bool ok = pg_new_database(pg, st->dburl, sizeof(st->dburl)) && sim_start(&st->sim, pg->dir, conf);
+	free(conf);
+	if (!ok)
+		return false;
+	struct esaasd_opts o = {.kubeconfig = st->sim.kubeconfig,
+				.wait_poll_ms = poll_ms,
+				.workers = workers,
+				.log_level = "warn",
+				.retry_base_ms = 50,
+				.retry_cap_ms = 500};
+	if (!esaasd_start(&st->d, pg->dir, st->dburl, &o))
+		return false;
+	st->sql = sql_connect(st->dburl);
+	return st->sql != NULL;
+}
+
+static void stack_stop(struct stack *st)
+{
+	if (st->d.pid > 0)
+		esaasd_stop(&st->d, SIGTERM, true);
+	sim_stop(&st->sim);
+	PQfinish(st->sql);
+}
+
+/* Milliseconds from the POST to the job's success; -1 if it failed. */
+static double create_one(struct stack *st, const char *name)
+{
+	char *spec = xasprintf(SPEC, name);
+	int64_t t0 = harness_now_ms();
+	int64_t id = post_cluster(&st->d, spec);
+	free(spec);
+	if (id <= 0 || !job_succeeded(&st->d, id, 300000))
+		return -1;
+	return (double)(harness_now_ms() - t0);
+}
+
+static double create_run(struct pg *pg, int ready_ms, int poll_ms)
+{
+	struct stack st;
+	double ms = -1;
+	if (stack_start(&st, pg, ready_ms, poll_ms, 64))
+		ms = create_one(&st, "bench");
+	stack_stop(&st);
+	return ms;
+}
+
+int main(void)
+{
+	struct pg pg;
+	if (!pg_start(&pg)) {
+		fprintf(stderr, "bench_create: cannot start PostgreSQL\n");
+		return 1;
+	}
+	const int ready_ms = 2000;
+	const double critical_ms = 3.0 * ready_ms;
+	int polls[] = {2000, 100};
+	printf("create of 3 masters, 3 data, 2 clients (simulated critical path %.0f ms)\n",
+	       critical_ms);
+	printf("%-14s %-10s %12s %12s %12s\n", "wait_poll_ms", "pods", "total ms", "overhead ms",
+	       "overhead");
+	for (size_t i = 0; i < sizeof(polls) / sizeof(polls[0]); i++) {
+		double zero = create_run(&pg, 0, polls[i]);
+		double real = create_run(&pg, ready_ms, polls[i]);
+		printf("%-14d %-10s %12.0f %12s %12s\n", polls[i], "at once", zero, "-", "-");
+		printf("%-14d %-10s %12.0f %12.0f %11.0f%%\n", polls[i], "after 2 s", real,
+		       real - critical_ms, 100.0 * (real - critical_ms) / critical_ms);
+	}
+
+	/* Many at once. */
+	struct stack st;
+	if (!stack_start(&st, &pg, 0, 100, 256)) {
+		fprintf(stderr, "bench_create: cannot start the stack\n");
+		stack_stop(&st);
+		pg_finish(&pg);
+		return 1;
+	}
+	int64_t ids[MANY];
+	int64_t t0 = harness_now_ms();
+	for (int i = 0; i < MANY; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "c%03d", i);
+		char *spec = xasprintf(SMALL_SPEC, name);
+		ids[i] = post_cluster(&st.d, spec);
+		free(spec);
+	}
+	int64_t submitted = harness_now_ms();
+	int ok = 0;
+	for (int i = 0; i < MANY; i++)
+		ok += ids[i] > 0 && job_succeeded(&st.d, ids[i], 600000);
+	int64_t done = harness_now_ms();
+	long long transitions = sql_int(st.sql, "SELECT count(*) FROM job_events", 0, NULL);
+	double secs = (double)(done - t0) / 1000.0;
+	printf("\n%d clusters (1 master, 1 data) at once, pods ready at once\n", MANY);
+	printf("  submitted in %lld ms; all %d succeeded after %.1f s\n",
+	       (long long)(submitted - t0), ok, secs);
+	printf("  %lld job events, %.0f per second\n", transitions, (double)transitions / secs);
+	stack_stop(&st);
+	pg_finish(&pg);
+	return ok == MANY ? 0 : 1;
+}

@@ -1,0 +1,678 @@
+/*
+ * The clusters commands (list, show) and the operations that submit a job:
+ * create, scale, restart, plugin install and remove, config set, delete.
+ * Each builds the request body the API documents and leaves the checking
+ * to esaasd, which has the cluster's spec and says which field is wrong;
+ * only what cannot be put into JSON at all (--replicas abc) is refused here.
+ */
+#include "cli/ctl.h"
+#include "common/yamljson.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(obj, key));
+}
+
+/* "/api/v1/clusters/NAME" and what follows, the name percent-encoded. */
+static char *cluster_path(const char *name, const char *rest)
+{
+	char *n = ctl_http_escape(name);
+	char *p = xasprintf("/api/v1/clusters/%s%s", n, rest);
+
+	free(n);
+	return p;
+}
+
+/* --- clusters list ------------------------------------------------------------- */
+
+static void replicas_cell(struct ctl_table *t, json_t *spec, const char *role)
+{
+	json_t *r = json_object_get(json_object_get(spec, role), "replicas");
+
+	if (json_is_integer(r))
+		ctl_table_cellf(t, "%lld", (long long)json_integer_value(r));
+	else
+		ctl_table_cell(t, NULL);
+}
+
+static void active_job_cell(struct ctl_table *t, json_t *job)
+{
+	if (json_is_object(job))
+		ctl_table_cellf(t, "%lld %s (%s)",
+				(long long)json_integer_value(json_object_get(job, "id")),
+				str(job, "kind") ? str(job, "kind") : "?",
+				str(job, "status") ? str(job, "status") : "?");
+	else
+		ctl_table_cell(t, NULL);
+}
+
+static int clusters_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const headers[] = {"NAME",  "VERSION",    "MASTERS", "DATA", "CLIENTS",
+					      "PHASE", "ACTIVE JOB", "AGE",	NULL};
+	struct ctl_reply r;
+	int rc = CTL_EXIT_OK;
+
+	if (!ctl_http_call(ctl->http, "GET", "/api/v1/clusters", NULL, &r))
+		return CTL_EXIT_API;
+	if (r.status != 200 || !r.body) {
+		rc = ctl_report_error(&r);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	if (ctl->output == CTL_OUTPUT_JSON) {
+		rc = ctl_print_json(r.body);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	json_t *clusters = json_object_get(r.body, "clusters");
+	struct ctl_table *t = ctl_table_new(8, headers);
+	int64_t now = now_wall_ms();
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (clusters, i, c) {
+		json_t *spec = json_object_get(c, "spec");
+		int64_t created;
+		char age[32] = "";
+
+		if (ctl_parse_time(str(c, "created_at"), &created))
+			ctl_format_age(now - created, age, sizeof(age));
+		ctl_table_row(t);
+		ctl_table_cell(t, str(c, "name"));
+		ctl_table_cell(t, str(spec, "version"));
+		replicas_cell(t, spec, "masters");
+		replicas_cell(t, spec, "data");
+		replicas_cell(t, spec, "clients");
+		ctl_table_cell(t, str(json_object_get(c, "observed"), "phase"));
+		active_job_cell(t, json_object_get(c, "active_job"));
+		ctl_table_cell(t, age);
+	}
+	if (json_array_size(clusters) == 0)
+		fprintf(stderr, "no clusters\n");
+	else
+		ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	ctl_reply_free(&r);
+	return CTL_EXIT_OK;
+}
+
+/* --- clusters show ------------------------------------------------------------- */
+
+static void kv(struct ctl_table *t, const char *key, const char *value)
+{
+	ctl_table_row(t);
+	ctl_table_cell(t, key);
+	ctl_table_cell(t, value);
+}
+
+/* "3 (cpu 2, memory 8Gi, heap 4g, disk 100Gi)" */
+static void kv_nodes(struct ctl_table *t, const char *key, json_t *n)
+{
+	static const char *const fields[] = {"cpu", "memory", "heap", "disk", NULL};
+	char *line;
+
+	if (!json_is_object(n)) {
+		kv(t, key, NULL);
+		return;
+	}
+	line = xasprintf("%lld", (long long)json_integer_value(json_object_get(n, "replicas")));
+	for (int i = 0; fields[i]; i++) {
+		const char *v = str(n, fields[i]);
+		char *next;
+
+		if (!v)
+			continue;
+		next = xasprintf("%s%s%s %s", line, strchr(line, '(') ? ", " : " (", fields[i], v);
+		free(line);
+		line = next;
+	}
+	if (strchr(line, '(')) {
+		char *next = xasprintf("%s)", line);
+
+		free(line);
+		line = next;
+	}
+	kv(t, key, line);
+	free(line);
+}
+
+static char *join_array(json_t *arr)
+{
+	char *out = xstrdup("");
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (arr, i, v) {
+		char *next = xasprintf("%s%s%s", out, i ? ", " : "",
+				       json_is_string(v) ? json_string_value(v) : "?");
+
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static char *join_settings(json_t *obj)
+{
+	char *out = xstrdup("");
+	const char *key;
+	json_t *v;
+
+	json_object_foreach (obj, key, v) {
+		char *value = json_is_string(v) ? xstrdup(json_string_value(v))
+						: json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *next =
+			xasprintf("%s%s%s=%s", out, *out ? ", " : "", key, value ? value : "?");
+
+		free(value);
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+static void show_recent_jobs(json_t *jobs, int64_t now)
+{
+	static const char *const headers[] = {"ID", "KIND", "STATUS", "STATE", "AGE", NULL};
+	struct ctl_table *t;
+	size_t i;
+	json_t *job;
+
+	if (json_array_size(jobs) == 0)
+		return;
+	t = ctl_table_new(5, headers);
+	json_array_foreach (jobs, i, job) {
+		int64_t created;
+		char age[32] = "";
+
+		if (ctl_parse_time(str(job, "created_at"), &created))
+			ctl_format_age(now - created, age, sizeof(age));
+		ctl_table_row(t);
+		ctl_table_cellf(t, "%lld",
+				(long long)json_integer_value(json_object_get(job, "id")));
+		ctl_table_cell(t, str(job, "kind"));
+		ctl_table_cell(t, str(job, "status"));
+		ctl_table_cell(t, str(job, "state"));
+		ctl_table_cell(t, age);
+	}
+	printf("\nRecent jobs:\n");
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+}
+
+static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
+{
+	char *path = cluster_path(a->pos[0], "");
+	struct ctl_reply r;
+	int rc = CTL_EXIT_OK;
+	bool ok = ctl_http_call(ctl->http, "GET", path, NULL, &r);
+
+	free(path);
+	if (!ok)
+		return CTL_EXIT_API;
+	if (r.status != 200 || !r.body) {
+		rc = ctl_report_error(&r);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	if (ctl->output == CTL_OUTPUT_JSON) {
+		rc = ctl_print_json(r.body);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	json_t *c = r.body;
+	json_t *spec = json_object_get(c, "spec");
+	json_t *observed = json_object_get(c, "observed");
+	json_t *endpoint = json_object_get(observed, "endpoint");
+	json_t *active = json_object_get(c, "active_job");
+	struct ctl_table *t = ctl_table_new(2, NULL);
+	int64_t now = now_wall_ms();
+	char when[96], *s;
+
+	kv(t, "Name:", str(c, "name"));
+	kv(t, "Tenant:", str(c, "tenant"));
+	kv(t, "Version:", str(spec, "version"));
+	kv_nodes(t, "Masters:", json_object_get(spec, "masters"));
+	kv_nodes(t, "Data:", json_object_get(spec, "data"));
+	kv_nodes(t, "Clients:", json_object_get(spec, "clients"));
+	s = join_array(json_object_get(spec, "plugins"));
+	kv(t, "Plugins:", s);
+	free(s);
+	s = join_settings(json_object_get(spec, "config"));
+	kv(t, "Config:", s);
+	free(s);
+	kv(t, "Placement:", str(json_object_get(spec, "placement"), "spread"));
+	kv(t, "Phase:", str(observed, "phase"));
+	if (str(observed, "health"))
+		kv(t, "Health:", str(observed, "health"));
+	if (json_is_object(endpoint)) {
+		s = xasprintf("%s.%s:%lld",
+			      str(endpoint, "service") ? str(endpoint, "service") : "?",
+			      str(endpoint, "namespace") ? str(endpoint, "namespace") : "?",
+			      (long long)json_integer_value(json_object_get(endpoint, "port")));
+		kv(t, "Endpoint:", s);
+		free(s);
+	} else if (json_is_string(endpoint)) {
+		kv(t, "Endpoint:", json_string_value(endpoint));
+	}
+	ctl_format_when(str(c, "created_at"), now, when, sizeof(when));
+	s = xasprintf("%s by %s", when, str(c, "created_by") ? str(c, "created_by") : "?");
+	kv(t, "Created:", s);
+	free(s);
+	if (json_is_object(active)) {
+		s = xasprintf("%lld %s, %s in %s",
+			      (long long)json_integer_value(json_object_get(active, "id")),
+			      str(active, "kind") ? str(active, "kind") : "?",
+			      str(active, "status") ? str(active, "status") : "?",
+			      str(active, "state") ? str(active, "state") : "?");
+		kv(t, "Active job:", s);
+		free(s);
+	} else {
+		kv(t, "Active job:", "none");
+	}
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	show_recent_jobs(json_object_get(c, "recent_jobs"), now);
+	ctl_reply_free(&r);
+	return CTL_EXIT_OK;
+}
+
+/* --- submitting --------------------------------------------------------------------- */
+
+/*
+ * Send, then show the job (and follow it with --wait).  Takes path and
+ * body.  accepted, when given, looks at the job before it is shown.
+ */
+static int submit_checked(struct ctl *ctl, const struct ctl_args *a, const char *method, char *path,
+			  json_t *body, void (*accepted)(json_t *job))
+{
+	struct ctl_reply r;
+	int rc;
+	bool ok = ctl_http_call(ctl->http, method, path, body, &r);
+
+	free(path);
+	json_decref(body);
+	if (!ok)
+		return CTL_EXIT_API;
+	if (accepted && r.status >= 200 && r.status <= 299)
+		accepted(r.body);
+	rc = ctl_jobs_accepted(ctl, &r, ctl_args_has(a, "wait"), 0);
+	ctl_reply_free(&r);
+	return rc;
+}
+
+static int submit(struct ctl *ctl, const struct ctl_args *a, const char *method, char *path,
+		  json_t *body)
+{
+	return submit_checked(ctl, a, method, path, body, NULL);
+}
+
+/* A whole number for a flag, or a usage error. */
+static bool count_arg(struct ctl *ctl, const char *flag, const char *value, int *out)
+{
+	if (value[0] >= '0' && value[0] <= '9' && parse_int(value, 0, 1000000, out))
+		return true;
+	ctl_usage_error(ctl, "--%s: expected a whole number, got \"%s\"", flag, value);
+	return false;
+}
+
+/*
+ * A setting's value as JSON: true, false and null (which removes a
+ * setting) as themselves, numbers as numbers, anything else as text.
+ */
+static json_t *setting_value(const char *s)
+{
+	json_t *v;
+
+	if (strcmp(s, "true") == 0)
+		return json_true();
+	if (strcmp(s, "false") == 0)
+		return json_false();
+	if (strcmp(s, "null") == 0)
+		return json_null();
+	v = json_loads(s, JSON_DECODE_ANY, NULL);
+	if (json_is_number(v))
+		return v;
+	json_decref(v);
+	return json_string(s);
+}
+
+/* "key=value" into obj; false (a usage error shown) when there is no '='. */
+static bool add_setting(struct ctl *ctl, json_t *obj, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (!eq || eq == arg) {
+		ctl_usage_error(ctl, "expected key=value, got \"%s\"", arg);
+		return false;
+	}
+	char *key = xstrndup(arg, (size_t)(eq - arg));
+
+	json_object_set_new(obj, key, setting_value(eq + 1));
+	free(key);
+	return true;
+}
+
+/* The spec file: JSON or YAML, "-" for standard input. */
+static json_t *load_spec(struct ctl *ctl, const char *path)
+{
+	json_t *spec;
+	char *err = NULL;
+
+	if (strcmp(path, "-") == 0) {
+		size_t cap = 4096, len = 0, n;
+		char *buf = xmalloc(cap);
+
+		while ((n = fread(buf + len, 1, cap - len, stdin)) > 0) {
+			len += n;
+			if (len == cap)
+				buf = xrealloc(buf, cap *= 2);
+		}
+		spec = yamljson_parse(buf, len, &err);
+		free(buf);
+	} else {
+		spec = yamljson_load_file(path, &err);
+	}
+	if (!spec) {
+		fprintf(stderr, "%s: %s: %s\n", ctl->name, path, err ? err : "cannot read");
+		free(err);
+		return NULL;
+	}
+	if (!json_is_object(spec)) {
+		fprintf(stderr, "%s: %s: a cluster spec is a mapping (an object)\n", ctl->name,
+			path);
+		json_decref(spec);
+		return NULL;
+	}
+	return spec;
+}
+
+/* spec[role].replicas = the flag's value, keeping what the file says of the role. */
+static bool set_replicas(struct ctl *ctl, const struct ctl_args *a, json_t *spec, const char *flag,
+			 const char *role)
+{
+	const char *v = ctl_args_get(a, flag);
+	json_t *section;
+	int n;
+
+	if (!v)
+		return true;
+	if (!count_arg(ctl, flag, v, &n))
+		return false;
+	section = json_object_get(spec, role);
+	if (!json_is_object(section)) {
+		section = json_object();
+		json_object_set_new(spec, role, section);
+	}
+	json_object_set_new(section, "replicas", json_integer(n));
+	return true;
+}
+
+static int cluster_create(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *file = ctl_args_get(a, "file");
+	const char *name = a->npos > 0 ? a->pos[0] : NULL;
+	const char *v;
+	json_t *spec = file ? load_spec(ctl, file) : json_object();
+	size_t i = 0;
+
+	if (!spec)
+		return CTL_EXIT_USAGE;
+	if (name) {
+		const char *in_file = str(spec, "name");
+
+		if (in_file && strcmp(in_file, name) != 0) {
+			json_decref(spec);
+			return ctl_usage_error(ctl, "the name is %s here and %s in %s", name,
+					       in_file, file);
+		}
+		json_object_set_new(spec, "name", json_string(name));
+	}
+	if (!json_object_get(spec, "name")) {
+		json_decref(spec);
+		return ctl_usage_error(ctl,
+				       "which cluster? give its NAME, or a spec file with a name");
+	}
+	if ((v = ctl_args_get(a, "version")))
+		json_object_set_new(spec, "version", json_string(v));
+	if (!set_replicas(ctl, a, spec, "masters", "masters") ||
+	    !set_replicas(ctl, a, spec, "data", "data") ||
+	    !set_replicas(ctl, a, spec, "clients", "clients")) {
+		json_decref(spec);
+		return CTL_EXIT_USAGE;
+	}
+	if (ctl_args_has(a, "plugin")) {
+		json_t *plugins = json_array();
+
+		while ((v = ctl_args_next(a, "plugin", &i)))
+			json_array_append_new(plugins, json_string(v));
+		json_object_set_new(spec, "plugins", plugins);
+	}
+	if (ctl_args_has(a, "set")) {
+		json_t *config = json_object_get(spec, "config");
+
+		if (!json_is_object(config)) {
+			config = json_object();
+			json_object_set_new(spec, "config", config);
+		}
+		for (i = 0; (v = ctl_args_next(a, "set", &i));) {
+			if (!add_setting(ctl, config, v)) {
+				json_decref(spec);
+				return CTL_EXIT_USAGE;
+			}
+		}
+	}
+	if ((v = ctl_args_get(a, "spread")))
+		json_object_set_new(spec, "placement", json_pack("{s:s}", "spread", v));
+	return submit(ctl, a, "POST", xstrdup("/api/v1/clusters"), spec);
+}
+
+/* --allow-yellow, for the operations that restart nodes. */
+static json_t *allow_yellow(const struct ctl_args *a, json_t *body)
+{
+	if (ctl_args_has(a, "allow-yellow"))
+		json_object_set_new(body, "allow_yellow", json_true());
+	return body;
+}
+
+static int cluster_scale(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *role = ctl_args_get(a, "role");
+	const char *replicas = ctl_args_get(a, "replicas");
+	int n;
+
+	if (!role || !replicas)
+		return ctl_usage_error(ctl, "--role and --replicas are both required");
+	if (!count_arg(ctl, "replicas", replicas, &n))
+		return CTL_EXIT_USAGE;
+	json_t *body = json_pack("{s:s, s:i}", "role", role, "replicas", n);
+
+	if (ctl_args_has(a, "force"))
+		json_object_set_new(body, "force", json_true());
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/scale"), body);
+}
+
+static int cluster_restart(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *role = ctl_args_get(a, "role");
+	json_t *body = json_object();
+
+	if (role && ctl_args_has(a, "node")) {
+		json_decref(body);
+		return ctl_usage_error(ctl, "give --role or --node, not both");
+	}
+	if (!ctl_args_has(a, "node") && a->npos > 1) {
+		json_decref(body);
+		return ctl_usage_error(ctl, "unexpected \"%s\": pods are named after --node",
+				       a->pos[1]);
+	}
+	if (role)
+		json_object_set_new(body, "role", json_string(role));
+	if (ctl_args_has(a, "node")) {
+		json_t *nodes = json_array();
+		size_t i = 0;
+		const char *v;
+
+		/* "--node a --node b" and "--node a b" both name two pods. */
+		while ((v = ctl_args_next(a, "node", &i)))
+			json_array_append_new(nodes, json_string(v));
+		for (size_t p = 1; p < a->npos; p++)
+			json_array_append_new(nodes, json_string(a->pos[p]));
+		json_object_set_new(body, "nodes", nodes);
+	}
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/restart"), allow_yellow(a, body));
+}
+
+static int plugin_install(struct ctl *ctl, const struct ctl_args *a)
+{
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/plugins"),
+		      allow_yellow(a, json_pack("{s:s}", "name", a->pos[1])));
+}
+
+static int plugin_remove(struct ctl *ctl, const struct ctl_args *a)
+{
+	char *plugin = ctl_http_escape(a->pos[1]);
+	char *rest = xasprintf("/plugins/%s", plugin);
+	char *path = cluster_path(a->pos[0], rest);
+
+	free(plugin);
+	free(rest);
+	/* The body is optional: only --allow-yellow needs one. */
+	return submit(ctl, a, "DELETE", path,
+		      ctl_args_has(a, "allow-yellow") ? allow_yellow(a, json_object()) : NULL);
+}
+
+static int config_set(struct ctl *ctl, const struct ctl_args *a)
+{
+	json_t *settings = json_object();
+
+	for (size_t i = 1; i < a->npos; i++) {
+		if (!add_setting(ctl, settings, a->pos[i])) {
+			json_decref(settings);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	return submit(ctl, a, "PATCH", cluster_path(a->pos[0], "/config"),
+		      allow_yellow(a, json_pack("{s:o}", "settings", settings)));
+}
+
+/*
+ * An esaasd that does not know wipe_data deletes the cluster and keeps its
+ * data: the job is queued all the same, and whoever asked must know.
+ */
+static void wipe_data_checked(json_t *job)
+{
+	if (!json_is_true(json_object_get(json_object_get(job, "params"), "wipe_data")))
+		fprintf(stderr, "esaasctl: warning: this esaasd did not take --wipe-data: the "
+				"cluster's data stays on its hosts\n");
+}
+
+static int cluster_delete(struct ctl *ctl, const struct ctl_args *a)
+{
+	if (!ctl_args_has(a, "wipe-data"))
+		return submit(ctl, a, "DELETE", cluster_path(a->pos[0], ""), NULL);
+	return submit_checked(ctl, a, "DELETE", cluster_path(a->pos[0], ""),
+			      json_pack("{s:b}", "wipe_data", 1), wipe_data_checked);
+}
+
+/* --- the table ---------------------------------------------------------------------- */
+
+#define WAIT_FLAG                                                                   \
+	{                                                                           \
+		"wait", 0, NULL, "follow the job until it ends, as jobs watch does" \
+	}
+
+static const struct ctl_flag no_flags[] = {
+	{NULL, 0, NULL, NULL},
+};
+
+#define ALLOW_YELLOW_FLAG                                                                       \
+	{                                                                                       \
+		"allow-yellow", 0, NULL,                                                        \
+			"restart nodes while the cluster is yellow (by default each waits for " \
+			"green)"                                                                \
+	}
+
+static const struct ctl_flag restarting_flags[] = {
+	ALLOW_YELLOW_FLAG,
+	WAIT_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag create_flags[] = {
+	{"file", 'f', "FILE", "the cluster spec, JSON or YAML (- reads standard input)"},
+	{"version", 0, "VERSION", "the Elasticsearch version, e.g. 7.17.10"},
+	{"masters", 0, "N", "master nodes"},
+	{"data", 0, "N", "data nodes"},
+	{"clients", 0, "N", "client (coordinating) nodes"},
+	{"plugin", 0, "PLUGIN", "a plugin to install; repeat for more"},
+	{"set", 0, "KEY=VALUE", "an elasticsearch.yml setting; repeat for more"},
+	{"spread", 0, "host|rack", "no two nodes of a role on one host (default) or in one rack"},
+	WAIT_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag scale_flags[] = {
+	{"role", 0, "ROLE", "data, clients or masters"},
+	{"replicas", 0, "N", "how many nodes of that role"},
+	{"force", 0, NULL, "scale data down even when some shard copies could not be placed"},
+	WAIT_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag restart_flags[] = {
+	{"role", 0, "ROLE", "only the nodes of this role: masters, data or clients"},
+	{"node", 0, "POD", "only this pod; repeat, or list more pods after it"},
+	ALLOW_YELLOW_FLAG,
+	WAIT_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag delete_flags[] = {
+	{"wipe-data", 0, NULL, "also remove the data on the hosts (kept by default)"},
+	WAIT_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+const struct ctl_command ctl_clusters_commands[] = {
+	{"clusters list", "", "list clusters", NULL, no_flags, 0, 0, clusters_list},
+	{"clusters show", "NAME", "a cluster: its spec, status, endpoint and jobs", NULL, no_flags,
+	 1, 1, clusters_show},
+	{"create", "[NAME] [-f SPEC] [--version V] [--masters N] [--data N] [--clients N] [--wait]",
+	 "create a cluster",
+	 "The spec is the body of POST /api/v1/clusters; flags override what the file\n"
+	 "says, and what neither says takes esaasd's defaults.  For example:\n"
+	 "  esaasctl create logs --version 7.17.10 --masters 3 --data 3 --wait\n"
+	 "  esaasctl create -f logs.yaml\n",
+	 create_flags, 0, 1, cluster_create},
+	{"scale", "NAME --role ROLE --replicas N [--force] [--wait]",
+	 "change how many nodes a role has",
+	 "Scaling data nodes down drains their shards off them first.  It is refused,\n"
+	 "unless --force, when fewer data nodes would be left than some index has\n"
+	 "copies of a shard.\n",
+	 scale_flags, 1, 1, cluster_scale},
+	{"restart", "NAME [--role ROLE | --node POD...] [--allow-yellow] [--wait]",
+	 "restart a cluster's nodes one at a time, safely",
+	 "Without --role or --node every node restarts, one at a time.\n", restart_flags, 1, -1,
+	 cluster_restart},
+	{"plugin install", "NAME PLUGIN [--allow-yellow] [--wait]",
+	 "install a plugin on every node of a cluster", NULL, restarting_flags, 2, 2,
+	 plugin_install},
+	{"plugin remove", "NAME PLUGIN [--allow-yellow] [--wait]",
+	 "remove a plugin from every node of a cluster", NULL, restarting_flags, 2, 2,
+	 plugin_remove},
+	{"config set", "NAME KEY=VALUE... [--allow-yellow] [--wait]", "change cluster settings",
+	 "Dynamic settings change live; static ones by a rolling restart.  VALUE null\n"
+	 "removes a setting; true, false and numbers are sent as such, anything else as\n"
+	 "text.  For example:\n"
+	 "  esaasctl config set logs search.max_buckets=20000\n",
+	 restarting_flags, 2, -1, config_set},
+	{"delete", "NAME [--wipe-data] [--wait]", "delete a cluster",
+	 "Its Kubernetes objects go; the data on the hosts stays unless --wipe-data.\n",
+	 delete_flags, 1, 1, cluster_delete},
+	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},
+};

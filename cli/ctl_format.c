@@ -1,0 +1,260 @@
+/*
+ * What people read: ages rather than timestamps where a glance is enough,
+ * columns that line up, and nothing from the server that could move the
+ * cursor or recolour the terminal.
+ */
+#include "cli/ctl.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MS_PER_MINUTE (60 * 1000LL)
+#define MS_PER_HOUR (60 * MS_PER_MINUTE)
+#define MS_PER_DAY (24 * MS_PER_HOUR)
+
+void ctl_format_age(int64_t ms, char *buf, size_t len)
+{
+	/* A clock a little behind the server's must not show "-2s". */
+	if (ms < 0)
+		ms = 0;
+	if (ms < MS_PER_MINUTE)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else if (ms < MS_PER_HOUR)
+		snprintf(buf, len, "%lldm%llds", (long long)(ms / MS_PER_MINUTE),
+			 (long long)(ms % MS_PER_MINUTE / 1000));
+	else if (ms < MS_PER_DAY)
+		snprintf(buf, len, "%lldh%lldm", (long long)(ms / MS_PER_HOUR),
+			 (long long)(ms % MS_PER_HOUR / MS_PER_MINUTE));
+	else
+		snprintf(buf, len, "%lldd%lldh", (long long)(ms / MS_PER_DAY),
+			 (long long)(ms % MS_PER_DAY / MS_PER_HOUR));
+}
+
+void ctl_format_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms >= 0 && ms < 1000)
+		snprintf(buf, len, "%lldms", (long long)ms);
+	else
+		ctl_format_age(ms, buf, len);
+}
+
+bool ctl_parse_time(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	int year, mon, day, hour, min, sec, frac = 0, n = 0;
+	time_t t;
+
+	if (!s)
+		return false;
+	/* The API's one form (esaas_ts): 2024-05-01T10:02:03.123Z, always UTC. */
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &mon, &day, &hour, &min, &sec, &n) != 6)
+		return false;
+	s += n;
+	if (*s == '.') {
+		int digits = 0;
+
+		for (s++; *s >= '0' && *s <= '9'; s++, digits++) {
+			if (digits < 3)
+				frac = frac * 10 + (*s - '0');
+		}
+		if (digits == 0)
+			return false;
+		for (; digits < 3; digits++)
+			frac *= 10;
+	}
+	if (strcmp(s, "Z") != 0)
+		return false;
+	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60)
+		return false;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = year - 1900;
+	tm.tm_mon = mon - 1;
+	tm.tm_mday = day;
+	tm.tm_hour = hour;
+	tm.tm_min = min;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (t == (time_t)-1)
+		return false;
+	*ms = (int64_t)t * 1000 + frac;
+	return true;
+}
+
+void ctl_format_when(const char *ts, int64_t now_ms, char *buf, size_t len)
+{
+	int64_t ms;
+	char age[32];
+
+	if (!ts || !*ts) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	if (!ctl_parse_time(ts, &ms)) {
+		char *shown = ctl_printable(ts);
+
+		snprintf(buf, len, "%s", shown);
+		free(shown);
+		return;
+	}
+	ctl_format_age(now_ms - ms, age, sizeof(age));
+	/* To the second: the milliseconds are in -o json for whoever needs them. */
+	snprintf(buf, len, "%.19sZ (%s ago)", ts, age);
+}
+
+char *ctl_printable(const char *s)
+{
+	char *p = xstrdup(s ? s : "");
+
+	for (char *q = p; *q; q++) {
+		unsigned char c = (unsigned char)*q;
+
+		if (c < 0x20 || c == 0x7f)
+			*q = ' ';
+	}
+	return p;
+}
+
+char *ctl_abbrev(const char *s, size_t max)
+{
+	char *p = ctl_printable(s);
+	size_t cols = 0;
+
+	if (max < 4)
+		max = 4;
+	for (char *q = p; *q; q++) {
+		/* Count characters, not bytes, and never cut one in half. */
+		if (((unsigned char)*q & 0xc0) == 0x80)
+			continue;
+		if (cols == max - 3) {
+			size_t rest = 0;
+
+			for (const char *r = q; *r; r++)
+				rest += ((unsigned char)*r & 0xc0) != 0x80;
+			if (rest > 3) {
+				memcpy(q, "...", 4);
+				break;
+			}
+		}
+		cols++;
+	}
+	return p;
+}
+
+int ctl_print_json(json_t *v)
+{
+	if (json_dumpf(v, stdout, JSON_INDENT(2)) != 0 || putchar('\n') == EOF ||
+	    fflush(stdout) != 0)
+		return CTL_EXIT_API;
+	return CTL_EXIT_OK;
+}
+
+/* --- tables ------------------------------------------------------------- */
+
+struct ctl_table {
+	size_t ncols;
+	char **cells; /* row after row */
+	size_t ncells;
+};
+
+struct ctl_table *ctl_table_new(size_t ncols, const char *const *headers)
+{
+	struct ctl_table *t = xcalloc(1, sizeof(*t));
+
+	t->ncols = ncols;
+	for (size_t i = 0; headers && i < ncols; i++)
+		ctl_table_cell(t, headers[i]);
+	return t;
+}
+
+void ctl_table_row(struct ctl_table *t)
+{
+	/* A row left short is completed, so that the next one starts in column one. */
+	while (t->ncells % t->ncols != 0)
+		ctl_table_cell(t, NULL);
+}
+
+void ctl_table_cell(struct ctl_table *t, const char *s)
+{
+	t->cells = xrealloc(t->cells, (t->ncells + 1) * sizeof(*t->cells));
+	t->cells[t->ncells++] = ctl_printable(s && *s ? s : "-");
+}
+
+void ctl_table_cellf(struct ctl_table *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	ctl_table_cell(t, s);
+	free(s);
+}
+
+/* Columns on a terminal: UTF-8 continuation bytes take none. */
+static size_t display_width(const char *s)
+{
+	size_t w = 0;
+
+	for (; *s; s++) {
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	}
+	return w;
+}
+
+char *ctl_table_render(const struct ctl_table *t)
+{
+	size_t *width = xcalloc(t->ncols, sizeof(*width));
+	size_t nrows = (t->ncells + t->ncols - 1) / t->ncols;
+	size_t cap = 1, used = 0;
+	char *out;
+
+	for (size_t i = 0; i < t->ncells; i++) {
+		size_t w = display_width(t->cells[i]);
+
+		if (w > width[i % t->ncols])
+			width[i % t->ncols] = w;
+	}
+	for (size_t i = 0; i < t->ncells; i++)
+		cap += strlen(t->cells[i]) + width[i % t->ncols] + 3;
+	out = xmalloc(cap);
+	out[0] = '\0';
+	for (size_t r = 0; r < nrows; r++) {
+		/* The last cell of a row is not padded: no trailing blanks. */
+		size_t last = t->ncols;
+
+		while (last > 1 && r * t->ncols + last - 1 >= t->ncells)
+			last--;
+		for (size_t c = 0; c < last; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+			size_t pad = c + 1 < last ? width[c] - display_width(cell) + 2 : 0;
+
+			used += (size_t)snprintf(out + used, cap - used, "%s%*s", cell, (int)pad,
+						 "");
+		}
+		used += (size_t)snprintf(out + used, cap - used, "\n");
+	}
+	free(width);
+	return out;
+}
+
+void ctl_table_print(const struct ctl_table *t, FILE *f)
+{
+	char *s = ctl_table_render(t);
+
+	fputs(s, f);
+	free(s);
+}
+
+void ctl_table_free(struct ctl_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	free(t);
+}

@@ -1,0 +1,950 @@
+/*
+ * esaasctl end to end: the built binary run as on-call runs it, against
+ * esaasd-test with esaas-sim as its Kubernetes, checking what it prints
+ * and how it exits.  A small fake server in this process stands in for
+ * esaasd where the test needs to see the request itself (the token).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+/* A hung esaasctl is killed (SIGALRM) rather than hanging the test run. */
+#define CTL_TIMEOUT_S 120
+
+static const char SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"
+	/* Cluster "doomed" is refused its namespace: its create fails at once. */
+	"faults:\n  - {path: \"/api/v1/namespaces/es-default-doomed*\", status: 403}\n";
+
+static const char *const PLUGIN_FILES[] = {"analysis-icu-7.17.10.zip", NULL};
+
+struct world {
+	struct pg pg;
+	char dburl[600];
+	struct sim sim;
+	struct repo repo;
+	struct esaasd d;
+	char home[300];	    /* an empty HOME, so that no one's config file is read */
+	char url_env[128];  /* ESAAS_URL=... */
+	char home_env[320]; /* HOME=... */
+};
+
+static struct world *W;
+
+static int group_setup(void **state)
+{
+	struct world *w = xcalloc(1, sizeof(*w));
+
+	W = w;
+	if (!pg_start(&w->pg) || !pg_new_database(&w->pg, w->dburl, sizeof(w->dburl)))
+		return -1;
+	if (!sim_start(&w->sim, w->pg.dir, SIM_CONFIG))
+		return -1;
+	if (!repo_start(&w->repo, w->pg.dir, PLUGIN_FILES))
+		return -1;
+	struct esaasd_opts o = {
+		.kubeconfig = w->sim.kubeconfig,
+		.plugin_repository = w->repo.url,
+		.retry_base_ms = 100,
+		.retry_cap_ms = 500,
+	};
+	if (!esaasd_start(&w->d, w->pg.dir, w->dburl, &o))
+		return -1;
+	snprintf(w->home, sizeof(w->home), "%s/home", w->pg.dir);
+	if (mkdir(w->home, 0700) != 0)
+		return -1;
+	snprintf(w->url_env, sizeof(w->url_env), "ESAAS_URL=%s", w->d.base);
+	snprintf(w->home_env, sizeof(w->home_env), "HOME=%s", w->home);
+	*state = w;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct world *w = W;
+	int rc = 0;
+
+	if (!w)
+		return 0;
+	if (w->d.pid > 0 && esaasd_stop(&w->d, SIGTERM, true) != 0) {
+		fprintf(stderr, "esaasd did not stop cleanly; see %s\n", w->d.log);
+		rc = -1;
+	}
+	if (sim_stop(&w->sim) != 0) {
+		fprintf(stderr, "esaas-sim did not stop cleanly; see %s\n", w->sim.log);
+		rc = -1;
+	}
+	repo_stop(&w->repo);
+	pg_finish(&w->pg);
+	free(w);
+	W = NULL;
+	return rc;
+}
+
+/* --- running esaasctl ------------------------------------------------------------ */
+
+struct run {
+	int status; /* the exit status; -N when killed by signal N */
+	char *out;
+	char *err;
+};
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t len = 0;
+
+	if (!f)
+		return xstrdup("");
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		buf = xrealloc(buf, len + n + 1);
+		memcpy(buf + len, chunk, n);
+		len += n;
+	}
+	fclose(f);
+	if (!buf)
+		return xstrdup("");
+	buf[len] = '\0';
+	return buf;
+}
+
+/*
+ * Start esaasctl with argv (without the program) and exactly env (plus
+ * PATH); stdout and stderr go to files read by ctl_wait().
+ */
+static pid_t ctl_spawn(const char *const *env, const char *const *args, const char *stdin_text)
+{
+	static int counter;
+	char bin[512], in[400];
+	const char *argv[64];
+	const char *envp[32];
+	int n = 0, e = 0;
+
+	snprintf(bin, sizeof(bin), "%s/esaasctl", harness_builddir());
+	argv[n++] = bin;
+	for (int i = 0; args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	envp[e++] = "PATH=/usr/bin:/bin";
+	for (int i = 0; env && env[i] && e < 30; i++)
+		envp[e++] = env[i];
+	envp[e] = NULL;
+	snprintf(in, sizeof(in), "%s/ctl-stdin-%d", W->pg.dir, ++counter);
+	FILE *f = fopen(in, "w");
+	assert_non_null(f);
+	fputs(stdin_text ? stdin_text : "", f);
+	fclose(f);
+
+	char out[400], err[400];
+	snprintf(out, sizeof(out), "%s/ctl-out", W->pg.dir);
+	snprintf(err, sizeof(err), "%s/ctl-err", W->pg.dir);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fi = open(in, O_RDONLY);
+		int fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fi < 0 || fo < 0 || fe < 0)
+			_exit(126);
+		dup2(fi, 0);
+		dup2(fo, 1);
+		dup2(fe, 2);
+		/* The alarm survives exec: a hung esaasctl dies of SIGALRM. */
+		alarm(CTL_TIMEOUT_S);
+		execve(bin, (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void ctl_wait(pid_t pid, struct run *r)
+{
+	char path[400];
+	int st;
+
+	memset(r, 0, sizeof(*r));
+	while (waitpid(pid, &st, 0) != pid) {
+		if (errno != EINTR)
+			fail_msg("waitpid: %s", strerror(errno));
+	}
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
+	snprintf(path, sizeof(path), "%s/ctl-out", W->pg.dir);
+	r->out = slurp(path);
+	snprintf(path, sizeof(path), "%s/ctl-err", W->pg.dir);
+	r->err = slurp(path);
+}
+
+static void ctl_argv(struct run *r, const char *const *env, const char *stdin_text,
+		     const char *const *args)
+{
+	const char *def[] = {W->url_env, W->home_env, NULL};
+
+	ctl_wait(ctl_spawn(env ? env : def, args, stdin_text), r);
+}
+
+/* Run esaasctl with the default environment: ESAAS_URL is the test's esaasd. */
+#define CTL(r, ...)                                     \
+	do {                                            \
+		const char *a_[] = {__VA_ARGS__, NULL}; \
+		ctl_argv((r), NULL, NULL, a_);          \
+	} while (0)
+
+/* The same, with an exact environment. */
+#define CTL_ENV(r, env, ...)                            \
+	do {                                            \
+		const char *a_[] = {__VA_ARGS__, NULL}; \
+		ctl_argv((r), (env), NULL, a_);         \
+	} while (0)
+
+static void expect_exit(const struct run *r, int want)
+{
+	if (r->status != want)
+		fail_msg("esaasctl exited %d, expected %d\n--- stdout:\n%s--- stderr:\n%s",
+			 r->status, want, r->out, r->err);
+}
+
+static void expect_in(const char *text, const char *what)
+{
+	if (!strstr(text, what))
+		fail_msg("expected \"%s\" in:\n%s", what, text);
+}
+
+static int count_of(const char *text, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, what)); p += strlen(what))
+		n++;
+	return n;
+}
+
+static int count_lines(const char *text)
+{
+	return count_of(text, "\n");
+}
+
+static json_t *parse_json(const char *text)
+{
+	json_error_t jerr;
+	json_t *v = json_loads(text, 0, &jerr);
+
+	if (!v)
+		fail_msg("not JSON (%s):\n%s", jerr.text, text);
+	return v;
+}
+
+/* "job 42: create of logs, queued" → 42 */
+static int64_t job_id_in(const char *out)
+{
+	const char *p = strstr(out, "job ");
+	long long id = 0;
+
+	if (!p || sscanf(p, "job %lld", &id) != 1)
+		fail_msg("no job id in:\n%s", out);
+	return id;
+}
+
+static size_t events_of(int64_t id)
+{
+	char path[64];
+	struct http_resp r;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events", (long long)id);
+	assert_true(http_call(&W->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	n = json_array_size(json_object_get(r.body, "events"));
+	http_resp_free(&r);
+	return n;
+}
+
+/* --- the tests ---------------------------------------------------------------------- */
+
+static void test_help_and_usage_errors(void **state)
+{
+	static const char *const commands[][2] = {
+		{"jobs", "list"},     {"jobs", "show"},	    {"jobs", "events"},
+		{"jobs", "watch"},    {"jobs", "replay"},   {"jobs", "cancel"},
+		{"clusters", "list"}, {"clusters", "show"}, {"create", NULL},
+		{"scale", NULL},      {"restart", NULL},    {"plugin", "install"},
+		{"plugin", "remove"}, {"config", "set"},    {"delete", NULL},
+		{"render", NULL},
+	};
+	struct run r;
+
+	CTL(&r, "--help");
+	expect_exit(&r, 0);
+	expect_in(r.out, "Usage: esaasctl");
+	expect_in(r.out, "jobs watch");
+	run_free(&r);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		if (commands[i][1])
+			CTL(&r, commands[i][0], commands[i][1], "--help");
+		else
+			CTL(&r, commands[i][0], "--help");
+		expect_exit(&r, 0);
+		expect_in(r.out, "Usage: esaasctl ");
+		run_free(&r);
+	}
+	/* A group's commands; then "-h" after other arguments. */
+	CTL(&r, "jobs", "--help");
+	expect_exit(&r, 0);
+	expect_in(r.out, "replay");
+	run_free(&r);
+	CTL(&r, "scale", "logs", "-h");
+	expect_exit(&r, 0);
+	expect_in(r.out, "--replicas N");
+	run_free(&r);
+
+	/* Usage errors: 2, naming what is wrong, and nothing sent. */
+	CTL(&r, "jobs", "list", "--bogus", "x");
+	expect_exit(&r, 2);
+	expect_in(r.err, "unknown flag --bogus");
+	run_free(&r);
+	CTL(&r, "--bogus", "jobs", "list");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--bogus");
+	run_free(&r);
+	CTL(&r, "jobs", "frob");
+	expect_exit(&r, 2);
+	expect_in(r.err, "unknown command \"jobs frob\"");
+	run_free(&r);
+	CTL(&r, "frob");
+	expect_exit(&r, 2);
+	run_free(&r);
+	const char *nothing[] = {NULL};
+	ctl_argv(&r, NULL, NULL, nothing);
+	expect_exit(&r, 2);
+	run_free(&r);
+	CTL(&r, "jobs", "show");
+	expect_exit(&r, 2);
+	run_free(&r);
+	CTL(&r, "jobs", "show", "abc");
+	expect_exit(&r, 2);
+	expect_in(r.err, "not a job id");
+	run_free(&r);
+	CTL(&r, "jobs", "show", "1", "2");
+	expect_exit(&r, 2);
+	run_free(&r);
+	CTL(&r, "scale", "logs", "--role", "data", "--replicas", "many");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--replicas");
+	run_free(&r);
+	CTL(&r, "jobs", "cancel", "1");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--reason");
+	run_free(&r);
+	CTL(&r, "jobs", "list", "-o", "yaml");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--output");
+	run_free(&r);
+	CTL(&r, "restart", "logs", "--role", "data", "--node", "es-data-0");
+	expect_exit(&r, 2);
+	run_free(&r);
+	CTL(&r, "config", "set", "logs", "novalue");
+	expect_exit(&r, 2);
+	expect_in(r.err, "key=value");
+	run_free(&r);
+	CTL(&r, "--version");
+	expect_exit(&r, 0);
+	expect_in(r.out, "esaasctl ");
+	run_free(&r);
+}
+
+static void test_unreachable_server(void **state)
+{
+	/* A port that was free a moment ago: nothing listens there. */
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+	char url[64], want[128];
+	struct run r;
+
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &l), 0);
+	close(fd);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+	snprintf(want, sizeof(want), "cannot reach esaasd at %s: ", url);
+	CTL(&r, "--url", url, "clusters", "list");
+	expect_exit(&r, 1);
+	expect_in(r.err, want);
+	assert_string_equal(r.out, "");
+	run_free(&r);
+	/* The same through the environment, and for a watch. */
+	char env_url[80];
+	const char *env[] = {env_url, W->home_env, NULL};
+	snprintf(env_url, sizeof(env_url), "ESAAS_URL=%s", url);
+	CTL_ENV(&r, env, "jobs", "show", "1");
+	expect_exit(&r, 1);
+	expect_in(r.err, want);
+	run_free(&r);
+}
+
+/* --- a fake esaasd that answers once and keeps the request ---------------------- */
+
+struct fake {
+	int fd;
+	char url[64];
+};
+
+static void fake_listen(struct fake *f)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t l = sizeof(a);
+
+	f->fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(f->fd >= 0);
+	assert_int_equal(bind(f->fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f->fd, 4), 0);
+	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&a, &l), 0);
+	snprintf(f->url, sizeof(f->url), "http://127.0.0.1:%d", ntohs(a.sin_port));
+}
+
+/* Accept one request, answer status and body, return the request's head (allocated). */
+static char *fake_answer(struct fake *f, int status, const char *body)
+{
+	struct pollfd p = {.fd = f->fd, .events = POLLIN};
+	char head[8192];
+	size_t len = 0;
+
+	if (poll(&p, 1, 20000) != 1)
+		fail_msg("esaasctl did not connect to the fake server");
+	int c = accept(f->fd, NULL, NULL);
+	assert_true(c >= 0);
+	while (len < sizeof(head) - 1) {
+		struct pollfd q = {.fd = c, .events = POLLIN};
+		if (poll(&q, 1, 20000) != 1)
+			fail_msg("esaasctl sent no request");
+		ssize_t n = read(c, head + len, sizeof(head) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		head[len] = '\0';
+		if (strstr(head, "\r\n\r\n"))
+			break;
+	}
+	head[len] = '\0';
+	char *reply = xasprintf("HTTP/1.1 %d X\r\nContent-Type: application/json\r\n"
+				"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+				status, strlen(body), body);
+	assert_int_equal(write(c, reply, strlen(reply)), (ssize_t)strlen(reply));
+	free(reply);
+	close(c);
+	return xstrdup(head);
+}
+
+/* The Authorization header of a request head, or "" (static). */
+static const char *auth_of(const char *head)
+{
+	static char v[256];
+	const char *p = strcasestr(head, "\r\nAuthorization: ");
+
+	v[0] = '\0';
+	if (p)
+		snprintf(v, sizeof(v), "%.*s", (int)strcspn(p + 17, "\r\n"), p + 17);
+	return v;
+}
+
+static void write_config(const char *dir, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/esaas", dir);
+	mkdir(dir, 0700);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/esaas/config.yaml", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static const char EMPTY_LIST[] = "{\"clusters\": []}";
+
+/* Run "clusters list" against the fake server; the Authorization it sent (static). */
+static const char *auth_sent(struct fake *f, const char *const *env, const char *const *args,
+			     struct run *r)
+{
+	pid_t pid = ctl_spawn(env, args, NULL);
+	char *head = fake_answer(f, 200, EMPTY_LIST);
+	const char *auth = auth_of(head);
+
+	ctl_wait(pid, r);
+	expect_in(head, "GET /api/v1/clusters HTTP/1.1");
+	free(head);
+	return auth;
+}
+
+static void test_config_file_env_and_flags(void **state)
+{
+	struct fake f;
+	struct run r;
+	char xdg[320], xdg_env[340], home2[320], home2_env[340], text[400];
+	char url_env[96], dead_env[96];
+
+	fake_listen(&f);
+	snprintf(xdg, sizeof(xdg), "%s/xdg", W->pg.dir);
+	snprintf(xdg_env, sizeof(xdg_env), "XDG_CONFIG_HOME=%s", xdg);
+	snprintf(home2, sizeof(home2), "%s/home2", W->pg.dir);
+	snprintf(home2_env, sizeof(home2_env), "HOME=%s", home2);
+	snprintf(url_env, sizeof(url_env), "ESAAS_URL=%s", f.url);
+	snprintf(dead_env, sizeof(dead_env), "ESAAS_URL=http://127.0.0.1:1");
+
+	/* The file alone: its URL and its token. */
+	snprintf(text, sizeof(text), "url: %s\ntoken: file-token\n", f.url);
+	write_config(xdg, text);
+	{
+		const char *env[] = {xdg_env, W->home_env, NULL};
+		const char *args[] = {"clusters", "list", NULL};
+		assert_string_equal(auth_sent(&f, env, args, &r), "Bearer file-token");
+		expect_exit(&r, 0);
+		run_free(&r);
+	}
+	/* The environment beats the file. */
+	snprintf(text, sizeof(text), "url: http://127.0.0.1:1\ntoken: file-token\n");
+	write_config(xdg, text);
+	{
+		const char *env[] = {xdg_env, url_env, "ESAAS_TOKEN=env-token", NULL};
+		const char *args[] = {"clusters", "list", NULL};
+		assert_string_equal(auth_sent(&f, env, args, &r), "Bearer env-token");
+		expect_exit(&r, 0);
+		run_free(&r);
+	}
+	/* Flags beat the environment (which points nowhere), after the command or before it. */
+	{
+		const char *env[] = {xdg_env, dead_env, "ESAAS_TOKEN=env-token", NULL};
+		const char *args[] = {"clusters", "list",	"--url", f.url,
+				      "--token",  "flag-token", NULL};
+		assert_string_equal(auth_sent(&f, env, args, &r), "Bearer flag-token");
+		expect_exit(&r, 0);
+		run_free(&r);
+		const char *before[] = {"--url", f.url, "clusters", "list", NULL};
+		assert_string_equal(auth_sent(&f, env, before, &r), "Bearer env-token");
+		expect_exit(&r, 0);
+		run_free(&r);
+	}
+	/* Without XDG_CONFIG_HOME, ~/.config; without any token, no Authorization at all. */
+	snprintf(text, sizeof(text), "%s/.config", home2);
+	mkdir(home2, 0700);
+	{
+		char body[128];
+		snprintf(body, sizeof(body), "url: %s\n", f.url);
+		write_config(text, body);
+		const char *env[] = {home2_env, NULL};
+		const char *args[] = {"clusters", "list", NULL};
+		assert_string_equal(auth_sent(&f, env, args, &r), "");
+		expect_exit(&r, 0);
+		expect_in(r.err, "no clusters");
+		run_free(&r);
+	}
+	/* The server's refusal is shown, the token never. */
+	{
+		const char *env[] = {url_env, "ESAAS_TOKEN=s3cr3t-value", W->home_env, NULL};
+		const char *args[] = {"clusters", "show", "logs", NULL};
+		pid_t pid = ctl_spawn(env, args, NULL);
+		char *head = fake_answer(&f, 401,
+					 "{\"error\": {\"code\": \"unauthorized\", \"message\":"
+					 " \"the token is not valid\", \"field\": null}}");
+		ctl_wait(pid, &r);
+		assert_string_equal(auth_of(head), "Bearer s3cr3t-value");
+		free(head);
+		expect_exit(&r, 1);
+		expect_in(r.err, "esaasctl: 401 unauthorized: the token is not valid");
+		assert_null(strstr(r.err, "s3cr3t"));
+		assert_null(strstr(r.out, "s3cr3t"));
+		run_free(&r);
+	}
+	/* A broken config file is a usage error naming the file. */
+	write_config(xdg, "url: [1, 2]\ntoken: s3cr3t-value\n");
+	{
+		const char *env[] = {xdg_env, NULL};
+		CTL_ENV(&r, env, "clusters", "list");
+		expect_exit(&r, 2);
+		expect_in(r.err, "config.yaml");
+		assert_null(strstr(r.err, "s3cr3t"));
+		run_free(&r);
+	}
+	close(f.fd);
+}
+
+/* A whole cluster's life through esaasctl alone. */
+static void test_cluster_lifecycle(void **state)
+{
+	struct run r;
+	char id[24];
+
+	/* Created from flags, followed to its end. */
+	CTL(&r, "create", "logs", "--version", "7.17.10", "--masters", "1", "--data", "2",
+	    "--clients", "0", "--wait");
+	expect_exit(&r, 0);
+	int64_t create = job_id_in(r.out);
+	expect_in(r.out, "create of logs, queued");
+	expect_in(r.out, "-> wait_pods_ready");
+	expect_in(r.out, "succeeded");
+	/* One line per event, none twice: the job line, the events, the last line. */
+	assert_int_equal(count_lines(r.out), (int)events_of(create) + 2);
+	assert_int_equal(count_of(r.out, "submitted/1"), 1);
+	run_free(&r);
+
+	CTL(&r, "clusters", "list");
+	expect_exit(&r, 0);
+	expect_in(r.out, "NAME");
+	expect_in(r.out, "logs");
+	expect_in(r.out, "7.17.10");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "logs");
+	expect_exit(&r, 0);
+	expect_in(r.out, "Phase:");
+	expect_in(r.out, "ready");
+	expect_in(r.out, "es-http.es-default-logs:9200");
+	expect_in(r.out, "Recent jobs:");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "logs", "-o", "json");
+	expect_exit(&r, 0);
+	json_t *c = parse_json(r.out);
+	assert_string_equal(json_string_value(json_object_get(c, "name")), "logs");
+	json_decref(c);
+	run_free(&r);
+	CTL(&r, "-o", "json", "clusters", "list");
+	expect_exit(&r, 0);
+	c = parse_json(r.out);
+	assert_int_equal(json_array_size(json_object_get(c, "clusters")), 1);
+	json_decref(c);
+	run_free(&r);
+	CTL(&r, "clusters", "show", "nosuch");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 404 not_found: cluster nosuch not found");
+	run_free(&r);
+
+	/* The job, its history, and the list with its filters. */
+	snprintf(id, sizeof(id), "%lld", (long long)create);
+	CTL(&r, "jobs", "show", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "Status:");
+	expect_in(r.out, "succeeded");
+	expect_in(r.out, "Took:");
+	assert_null(strstr(r.out, "Error:"));
+	run_free(&r);
+	CTL(&r, "jobs", "events", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "OUTCOME");
+	expect_in(r.out, "submitted");
+	/* The header and one line per event. */
+	assert_int_equal(count_lines(r.out), (int)events_of(create) + 1);
+	run_free(&r);
+	CTL(&r, "jobs", "events", id, "-o", "json");
+	expect_exit(&r, 0);
+	c = parse_json(r.out);
+	assert_int_equal(json_array_size(json_object_get(c, "events")), events_of(create));
+	json_decref(c);
+	run_free(&r);
+	CTL(&r, "jobs", "list", "--cluster", "logs");
+	expect_exit(&r, 0);
+	expect_in(r.out, "KIND");
+	expect_in(r.out, id);
+	run_free(&r);
+	CTL(&r, "jobs", "list", "--kind", "create", "--status", "succeeded", "-o", "json");
+	expect_exit(&r, 0);
+	c = parse_json(r.out);
+	assert_int_equal(json_array_size(json_object_get(c, "jobs")), 1);
+	json_decref(c);
+	run_free(&r);
+	CTL(&r, "jobs", "list", "--status", "failed", "--cluster", "logs");
+	expect_exit(&r, 0);
+	assert_string_equal(r.out, "");
+	expect_in(r.err, "no jobs");
+	run_free(&r);
+	CTL(&r, "jobs", "list", "--status", "broken");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 422 invalid: status:");
+	run_free(&r);
+
+	/* Operations, each followed to its end. */
+	CTL(&r, "scale", "logs", "--role", "data", "--replicas", "3", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "scale of logs");
+	run_free(&r);
+	CTL(&r, "scale", "logs", "--role", "data", "--replicas", "0");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 422 invalid: replicas: ");
+	run_free(&r);
+	CTL(&r, "scale", "logs", "--role", "nodes", "--replicas", "3");
+	expect_exit(&r, 1);
+	expect_in(r.err, "422 invalid: role: ");
+	run_free(&r);
+	CTL(&r, "restart", "logs", "--node", "es-data-0", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "restart of logs");
+	run_free(&r);
+	CTL(&r, "config", "set", "logs", "search.max_buckets=20000", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "config_update of logs");
+	run_free(&r);
+	CTL(&r, "plugin", "install", "logs", "analysis-icu", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "plugin_install of logs");
+	run_free(&r);
+	CTL(&r, "plugin", "install", "logs", "analysis-icu");
+	expect_exit(&r, 1);
+	expect_in(r.err, "409 conflict: name: plugin analysis-icu is already installed");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "logs");
+	expect_in(r.out, "Plugins:     analysis-icu");
+	run_free(&r);
+	CTL(&r, "plugin", "remove", "logs", "analysis-icu", "--allow-yellow", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "plugin_remove of logs");
+	run_free(&r);
+	CTL(&r, "plugin", "remove", "logs", "analysis-icu");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+	CTL(&r, "config", "set", "logs", "cluster.name=mine");
+	expect_exit(&r, 1);
+	expect_in(r.err, "cluster.name");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "logs", "-o", "json");
+	c = parse_json(r.out);
+	json_t *spec = json_object_get(c, "spec");
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(spec, "data"), "replicas")), 3);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(spec, "config"),
+							    "search.max_buckets")),
+			 20000);
+	json_decref(c);
+	run_free(&r);
+	/* Without --wait: the job, and how to follow it. */
+	CTL(&r, "delete", "logs");
+	expect_exit(&r, 0);
+	expect_in(r.out, "delete of logs");
+	expect_in(r.out, "esaasctl jobs watch");
+	int64_t del = job_id_in(r.out);
+	run_free(&r);
+	snprintf(id, sizeof(id), "%lld", (long long)del);
+	CTL(&r, "jobs", "watch", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "succeeded");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "logs");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+}
+
+/* A create that cannot succeed: --wait exits 3 and says why; so do show and watch. */
+static void test_failed_create_exits_3(void **state)
+{
+	struct run r;
+	char id[24];
+
+	/* From a YAML spec on standard input. */
+	const char *args[] = {"create", "-f", "-", "--wait", NULL};
+	ctl_argv(&r, NULL,
+		 "name: doomed\nmasters: {replicas: 1}\ndata:\n  replicas: 1\nclients: {replicas: "
+		 "0}\n",
+		 args);
+	expect_exit(&r, 3);
+	expect_in(r.out, "create of doomed");
+	expect_in(r.out, "failed");
+	expect_in(r.out, "403");
+	int64_t job = job_id_in(r.out);
+	run_free(&r);
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "show", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "Failed state:");
+	expect_in(r.out, "Error:");
+	expect_in(r.out, "esaasctl jobs replay");
+	run_free(&r);
+	CTL(&r, "jobs", "list", "--status", "failed");
+	expect_exit(&r, 0);
+	expect_in(r.out, "doomed");
+	expect_in(r.out, "apply_namespace");
+	run_free(&r);
+	/* Watching a job that has ended prints its history and ends at once. */
+	CTL(&r, "jobs", "watch", id);
+	expect_exit(&r, 3);
+	expect_in(r.out, "-> ");
+	run_free(&r);
+	/* A spec the API refuses names the field. */
+	const char *bad[] = {"create", "-f", "-", NULL};
+	ctl_argv(&r, NULL, "{\"name\": \"odd\", \"masters\": {\"replicas\": 2}}", bad);
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 422 invalid: masters.replicas");
+	run_free(&r);
+	/* One that is not even YAML is refused before anything is sent. */
+	ctl_argv(&r, NULL, "name: [unclosed\n", bad);
+	expect_exit(&r, 2);
+	expect_in(r.err, "YAML");
+	run_free(&r);
+}
+
+/* Watching a test job: one line per transition, and -o json gives JSON lines. */
+static void test_watch_test_workflow(void **state)
+{
+	struct run r;
+	char id[24];
+
+	int64_t job = submit_job(
+		&W->d, "test", "watched",
+		"{\"plan\": {\"work\": [\"wait:50\", \"wait:50\", \"retry\", \"next\"]}}");
+	assert_true(job > 0);
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "watch", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "work");
+	expect_in(r.out, "wait/1");
+	expect_in(r.out, "retry/");
+	/* Every event once, and the last line. */
+	assert_int_equal(count_lines(r.out), (int)events_of(job) + 1);
+	run_free(&r);
+	CTL(&r, "jobs", "watch", id, "-o", "json");
+	expect_exit(&r, 0);
+	int64_t last = 0;
+	int lines = 0;
+	for (char *line = r.out, *end; *line; line = end + 1) {
+		end = strchr(line, '\n');
+		assert_non_null(end);
+		*end = '\0';
+		json_t *ev = parse_json(line);
+		int64_t eid = json_integer_value(json_object_get(ev, "id"));
+		assert_true(eid > last);
+		last = eid;
+		lines++;
+		json_decref(ev);
+	}
+	assert_int_equal(lines, (int)events_of(job));
+	run_free(&r);
+
+	/* A test job that fails: the watch exits 3 with the error. */
+	job = submit_job(&W->d, "test", "watched", "{\"plan\": {\"work\": [\"fail\"]}}");
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "watch", id);
+	expect_exit(&r, 3);
+	expect_in(r.out, "failed");
+	expect_in(r.out, "simulated permanent error");
+	run_free(&r);
+	CTL(&r, "jobs", "watch", "999999");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+}
+
+static void test_cancel(void **state)
+{
+	struct run r;
+	char id[24];
+
+	int64_t job =
+		submit_job(&W->d, "test", "cancelled", "{\"plan\": {\"work\": [\"wait:60000\"]}}");
+	assert_true(job > 0);
+	json_t *j = wait_job_status(&W->d, job, "waiting", 20000);
+	assert_non_null(j);
+	json_decref(j);
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "cancel", id, "--reason", "not needed after all", "--wait");
+	/* A waited-for job that ends cancelled did not succeed: 3. */
+	expect_exit(&r, 3);
+	expect_in(r.out, "cancelled");
+	run_free(&r);
+	CTL(&r, "jobs", "events", id);
+	expect_in(r.out, "not needed after all");
+	run_free(&r);
+	/* Once it has ended, a cancel is refused as a conflict. */
+	CTL(&r, "jobs", "cancel", id, "--reason", "again");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 409 conflict: ");
+	run_free(&r);
+}
+
+static void test_replay(void **state)
+{
+	struct run r;
+	char id[24];
+
+	/* The first run of "work" fails, the second goes on. */
+	int64_t job = submit_job(&W->d, "test", "replayed",
+				 "{\"plan\": {\"work\": [\"fail\", \"next\"]}}");
+	json_t *j = wait_job_done(&W->d, job, 20000);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "failed");
+	json_decref(j);
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "replay", id, "--reason", "fixed the cause", "--wait");
+	if (r.status == 1 && strstr(r.err, "no such path")) {
+		run_free(&r);
+		skip();
+	}
+	expect_exit(&r, 0);
+	expect_in(r.out, "replay/1");
+	expect_in(r.out, "succeeded");
+	/* Only what the replay caused is shown, not the run before it. */
+	assert_null(strstr(r.out, "submitted/1"));
+	assert_null(strstr(r.out, "prepare -> work"));
+	run_free(&r);
+	CTL(&r, "jobs", "events", id);
+	expect_in(r.out, "fixed the cause");
+	run_free(&r);
+	/* A job that succeeded has nothing to replay; a state that is not its own is refused. */
+	CTL(&r, "jobs", "replay", id, "--reason", "again");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 409 ");
+	run_free(&r);
+	job = submit_job(&W->d, "test", "replayed", "{\"plan\": {\"work\": [\"fail\"]}}");
+	j = wait_job_done(&W->d, job, 20000);
+	json_decref(j);
+	snprintf(id, sizeof(id), "%lld", (long long)job);
+	CTL(&r, "jobs", "replay", id, "--from", "nosuch", "--reason", "try");
+	expect_exit(&r, 1);
+	expect_in(r.err, "from_state");
+	run_free(&r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_help_and_usage_errors),
+		cmocka_unit_test(test_unreachable_server),
+		cmocka_unit_test(test_config_file_env_and_flags),
+		cmocka_unit_test(test_cluster_lifecycle),
+		cmocka_unit_test(test_failed_create_exits_3),
+		cmocka_unit_test(test_watch_test_workflow),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_replay),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

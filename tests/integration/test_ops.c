@@ -1,0 +1,664 @@
+/*
+ * The operations end to end, past the happy path: masters scaled on zen1
+ * and zen2, plugins from a real plugin repository (nginx), scale-downs that
+ * would lose shard copies, a rolling restart under kill -9 of esaasd, a
+ * cluster stuck red, a cancel in the middle of a drain, two operations at
+ * once, and faults in a fifth of the requests.  esaasd-test runs against
+ * esaas-sim and a private PostgreSQL; the simulator's record says what
+ * happened to pods and shards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+static struct pg pg;
+
+#define JOB_TIMEOUT_MS 120000
+
+static const char SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/* Relocations slow enough to cancel a drain in the middle of it. */
+static const char SLOW_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
+
+/* Three copies of each shard: three data nodes can hold them, two cannot. */
+static const char THREE_COPIES_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 2}\n";
+
+static const char *const REPO_FILES[] = {"analysis-icu-6.8.23.zip", "analysis-icu-7.17.10.zip",
+					 "analysis-icu-8.17.0.zip", NULL};
+
+struct fixture {
+	char dburl[600];
+	struct sim sim;
+	struct repo repo;
+	struct esaasd d;
+	struct esaasd_opts o;
+	PGconn *sql;
+};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	pg_finish(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(const char *sim_config, int deadline_percent, int lease_s)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, sim_config));
+	assert_true(repo_start(&f->repo, pg.dir, REPO_FILES));
+	f->o = (struct esaasd_opts){.kubeconfig = f->sim.kubeconfig,
+				    .plugin_repository = f->repo.url,
+				    .retry_base_ms = 50,
+				    .retry_cap_ms = 300,
+				    .deadline_percent = deadline_percent,
+				    .lease_s = lease_s,
+				    .heartbeat_s = lease_s ? (lease_s + 2) / 3 : 0};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	int src = sim_stop(&f->sim);
+	repo_stop(&f->repo);
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	if (src != 0)
+		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
+	PQfinish(f->sql);
+	free(f);
+	return rc == 0 && src == 0 ? 0 : -1;
+}
+
+static void expect_ok(struct fixture *f, int64_t id)
+{
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+}
+
+static void expect_trail(struct fixture *f, int64_t id, const char *want)
+{
+	char *trail = job_trail(f->sql, id);
+	if (strcmp(trail, want) != 0)
+		fail_msg("job %lld went\n  %s\nnot\n  %s", (long long)id, trail, want);
+	free(trail);
+}
+
+/* A GET on the cluster's Elasticsearch through the simulator's service proxy. */
+static json_t *es_get(struct fixture *f, const char *cluster, const char *path)
+{
+	char *url = xasprintf("/api/v1/namespaces/es-default-%s/services/es-http:9200/proxy%s",
+			      cluster, path);
+	struct http_resp r;
+	json_t *body = NULL;
+	if (sim_call(&f->sim, "GET", url, NULL, &r) && r.status == 200)
+		body = json_incref(r.body);
+	http_resp_free(&r);
+	free(url);
+	return body;
+}
+
+/* A persistent or transient cluster setting (flat), or NULL when unset. */
+static char *cluster_setting(struct fixture *f, const char *cluster, const char *key)
+{
+	json_t *s = es_get(f, cluster, "/_cluster/settings?flat_settings=true");
+	assert_non_null(s);
+	json_t *v = json_object_get(json_object_get(s, "transient"), key);
+	if (!v)
+		v = json_object_get(json_object_get(s, "persistent"), key);
+	char *out = NULL;
+	if (json_is_string(v))
+		out = xstrdup(json_string_value(v));
+	else if (v && !json_is_null(v))
+		out = json_dumps(v, JSON_ENCODE_ANY);
+	json_decref(s);
+	return out;
+}
+
+static size_t lost_shards(struct fixture *f)
+{
+	json_t *st = sim_record(&f->sim);
+	assert_non_null(st);
+	size_t n = json_array_size(json_object_get(st, "lost_shards"));
+	json_decref(st);
+	return n;
+}
+
+/* Requests the simulator recorded whose method and path contain what. */
+static int recorded(struct fixture *f, const char *method, const char *what)
+{
+	json_t *st = sim_record(&f->sim);
+	assert_non_null(st);
+	int n = 0;
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(st, "requests"), i, r) {
+		const char *m = json_string_value(json_object_get(r, "verb"));
+		const char *p = json_string_value(json_object_get(r, "path"));
+		const char *q = json_string_value(json_object_get(r, "query"));
+		char *all = xasprintf("%s?%s", p ? p : "", q ? q : "");
+		if (m && strcmp(m, method) == 0 && strstr(all, what))
+			n++;
+		free(all);
+	}
+	json_decref(st);
+	return n;
+}
+
+static json_t *get_cluster(struct fixture *f, const char *name)
+{
+	char *path = xasprintf("/api/v1/clusters/%s", name);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *c = json_incref(r.body);
+	http_resp_free(&r);
+	free(path);
+	return c;
+}
+
+static json_int_t spec_replicas(struct fixture *f, const char *name, const char *role)
+{
+	json_t *c = get_cluster(f, name);
+	json_int_t n = json_integer_value(
+		json_object_get(json_object_get(json_object_get(c, "spec"), role), "replicas"));
+	json_decref(c);
+	return n;
+}
+
+static bool spec_has_plugin(struct fixture *f, const char *name, const char *plugin)
+{
+	json_t *c = get_cluster(f, name);
+	bool has = false;
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(json_object_get(c, "spec"), "plugins"), i, p)
+		if (strcmp(json_string_value(p), plugin) == 0)
+			has = true;
+	json_decref(c);
+	return has;
+}
+
+/* Poll the job's row until its state is one of the '|'-separated list. */
+static bool wait_state(struct fixture *f, int64_t id, const char *states, int timeout_ms)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids, states};
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	while (harness_now_ms() < deadline) {
+		if (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1"
+				    " AND state = ANY (string_to_array($2, '|'))",
+			    2, q) == 1)
+			return true;
+		msleep(20);
+	}
+	return false;
+}
+
+static int64_t scale(struct fixture *f, const char *name, const char *body, long *status)
+{
+	char *path = xasprintf("/api/v1/clusters/%s/scale", name);
+	int64_t id = api_op(&f->d, "POST", path, body, status);
+	free(path);
+	return id;
+}
+
+/* --- masters and plugins, zen1 and zen2 ------------------------------------------- */
+
+static void masters_and_plugins(struct fixture *f, const char *name, const char *version, bool zen1)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"%s\", \"masters\": {\"replicas\": 3},"
+			       " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 1}}",
+			       name, version);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+	assert_int_equal(lost_shards(f), 0);
+
+	/* Masters 3 -> 5 -> 3, each path in its quorum-safe order. */
+	int64_t up = scale(f, name, "{\"role\": \"masters\", \"replicas\": 5}", NULL);
+	expect_ok(f, up);
+	expect_trail(f, up, zen1 ? "plan zen1_grow_config zen1_grow_scale zen1_grow_wait "
+				   "zen1_grow_quorum wait_green record_scaled"
+				 : "plan zen2_grow_config zen2_grow_scale zen2_grow_wait wait_green "
+				   "record_scaled");
+	assert_int_equal(spec_replicas(f, name, "masters"), 5);
+	int64_t down = scale(f, name, "{\"role\": \"masters\", \"replicas\": 3}", NULL);
+	expect_ok(f, down);
+	expect_trail(f, down, zen1 ? "plan zen1_shrink_config zen1_shrink_quorum zen1_shrink_scale "
+				     "zen1_shrink_wait wait_green record_scaled"
+				   : "plan zen2_shrink_config zen2_shrink_exclude zen2_shrink_scale "
+				     "zen2_shrink_wait zen2_shrink_clear wait_green record_scaled");
+	assert_int_equal(spec_replicas(f, name, "masters"), 3);
+	json_t *nodes = es_get(f, name, "/_cat/nodes?format=json&h=name,master");
+	assert_int_equal(json_array_size(nodes), 3 + 2 + 1);
+	json_decref(nodes);
+	if (zen1) {
+		char *q = cluster_setting(f, name, "discovery.zen.minimum_master_nodes");
+		assert_non_null(q);
+		assert_string_equal(q, "2");
+		free(q);
+		assert_int_equal(recorded(f, "POST", "voting_config_exclusions"), 0);
+	} else {
+		/* The two leaving masters were excluded by name, then cleared. */
+		assert_int_equal(recorded(f, "POST", "voting_config_exclusions?node_names="), 1);
+		for (int m = 3; m <= 4; m++) {
+			char *want = xasprintf("es-master-%d-es-default-%s", m, name);
+			assert_int_equal(recorded(f, "POST", want), 1);
+			free(want);
+		}
+		assert_int_equal(recorded(f, "DELETE", "voting_config_exclusions"), 1);
+	}
+
+	/* A plugin in, then out: every node restarted once each time. */
+	char *path = xasprintf("/api/v1/clusters/%s/plugins", name);
+	int64_t in = api_op(&f->d, "POST", path, "{\"name\": \"analysis-icu\"}", NULL);
+	expect_ok(f, in);
+	assert_true(spec_has_plugin(f, name, "analysis-icu"));
+	json_t *plugins = es_get(f, name, "/_cat/plugins?format=json");
+	assert_int_equal(json_array_size(plugins), 3 + 2 + 1);
+	json_decref(plugins);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)in);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'restart_delete_pod' AND outcome = 'next'",
+				 1, q),
+			 6);
+	/* The repository was asked for the file of this version. */
+	FILE *log = fopen(f->repo.access_log, "r");
+	char line[1024];
+	char *want = xasprintf("\"HEAD /es-plugins/analysis-icu-%s.zip", version);
+	bool asked = false;
+	while (log && fgets(line, sizeof(line), log))
+		if (strstr(line, want))
+			asked = true;
+	if (log)
+		fclose(log);
+	free(want);
+	assert_true(asked);
+	/* Twice is a conflict; an unknown plugin is refused, naming the field. */
+	long status;
+	assert_int_equal(api_op(&f->d, "POST", path, "{\"name\": \"analysis-icu\"}", &status), 0);
+	assert_int_equal(status, 409);
+	assert_int_equal(api_op(&f->d, "POST", path, "{\"name\": \"no-such-plugin\"}", &status), 0);
+	assert_int_equal(status, 422);
+	char *del = xasprintf("/api/v1/clusters/%s/plugins/analysis-icu", name);
+	int64_t out = api_op(&f->d, "DELETE", del, NULL, NULL);
+	expect_ok(f, out);
+	assert_false(spec_has_plugin(f, name, "analysis-icu"));
+	plugins = es_get(f, name, "/_cat/plugins?format=json");
+	assert_int_equal(json_array_size(plugins), 0);
+	json_decref(plugins);
+	assert_int_equal(api_op(&f->d, "DELETE", del, NULL, &status), 0);
+	assert_int_equal(status, 404);
+	free(del);
+	free(path);
+	assert_int_equal(lost_shards(f), 0);
+	char *alloc = cluster_setting(f, name, "cluster.routing.allocation.enable");
+	assert_null(alloc);
+
+	/* Delete: zen2's cluster with its data wiped, one pod per host. */
+	char *gone = xasprintf("/api/v1/clusters/%s%s", name, zen1 ? "" : "?wipe_data=true");
+	int64_t del_id = api_op(&f->d, "DELETE", gone, NULL, NULL);
+	expect_ok(f, del_id);
+	free(gone);
+	if (zen1) {
+		expect_trail(f, del_id, "delete_plan delete_namespace wait_namespace_gone record_deleted");
+		assert_int_equal(recorded(f, "POST", "/pods"), 0);
+	} else {
+		expect_trail(f, del_id, "delete_plan stop_workloads wait_pods_gone wipe_hosts wait_wiped "
+					"delete_namespace wait_namespace_gone record_deleted");
+		/* Six nodes, on six hosts (one per host for each role, three
+		 * roles): at least one wipe pod per role's host set. */
+		snprintf(ids, sizeof(ids), "%lld", (long long)del_id);
+		int hosts = (int)sql_int(f->sql, "SELECT jsonb_array_length(context->'hosts') FROM jobs"
+						 " WHERE id = $1", 1, q);
+		assert_true(hosts >= 3);
+		assert_int_equal(recorded(f, "POST", "/pods"), hosts);
+	}
+}
+
+static void test_zen1_masters_and_plugins(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	masters_and_plugins(f, "six", "6.8.23", true);
+}
+
+static void test_zen2_masters_and_plugins(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	masters_and_plugins(f, "seven", "7.17.10", false);
+}
+
+/* A plugin whose file is not in the repository: the job fails before it
+ * touches the cluster, saying which file; once the file is there it works. */
+static void test_plugin_missing_from_repository(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"kuro\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+					  " \"clients\": {\"replicas\": 0}}"));
+	json_t *before = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(before, "pod_deletions"));
+	json_decref(before);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/kuro/plugins",
+			    "{\"name\": \"analysis-kuromoji\"}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")), "check_repository");
+	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
+			       "analysis-kuromoji-7.17.10.zip"));
+	json_decref(job);
+	json_t *after = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(after, "pod_deletions")), deletions);
+	json_decref(after);
+	assert_false(spec_has_plugin(f, "kuro", "analysis-kuromoji"));
+
+	assert_true(repo_add(&f->repo, "analysis-kuromoji-7.17.10.zip"));
+	expect_ok(f, api_op(&f->d, "POST", "/api/v1/clusters/kuro/plugins",
+			    "{\"name\": \"analysis-kuromoji\"}", NULL));
+	assert_true(spec_has_plugin(f, "kuro", "analysis-kuromoji"));
+}
+
+/* --- scale-downs that would lose shard copies --------------------------------------- */
+
+static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
+{
+	struct fixture *f = *state = fixture_new(THREE_COPIES_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"copies\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+					  " \"clients\": {\"replicas\": 0}}"));
+	long long jobs = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/copies/scale",
+			      "{\"role\": \"data\", \"replicas\": 2}", NULL, &r));
+	assert_int_equal(r.status, 422);
+	json_t *err = json_object_get(r.body, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "field")), "replicas");
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	assert_non_null(strstr(msg, "index logs has 2 replicas"));
+	assert_non_null(strstr(msg, "force"));
+	http_resp_free(&r);
+	/* Nothing was queued. */
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), jobs);
+
+	/* Forced: the leaving node keeps the copies that have nowhere to go,
+	 * and goes once every shard has a started copy elsewhere. */
+	int64_t id = scale(f, "copies", "{\"role\": \"data\", \"replicas\": 2, \"force\": true}", NULL);
+	expect_ok(f, id);
+	assert_int_equal(spec_replicas(f, "copies", "data"), 2);
+	assert_int_equal(lost_shards(f), 0);
+	char *excl = cluster_setting(f, "copies", "cluster.routing.allocation.exclude._name");
+	assert_null(excl);
+}
+
+/* --- a rolling restart under kill -9 ---------------------------------------------- */
+
+static void test_restart_survives_kill9(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 2);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"hard\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+					  " \"clients\": {\"replicas\": 1}}"));
+	json_t *st = sim_record(&f->sim);
+	size_t before = json_array_size(json_object_get(st, "pod_deletions"));
+	json_decref(st);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/hard/restart", "{}", NULL);
+	assert_true(id > 0);
+	/* Kill esaasd at moments that matter, each time at a new one, and
+	 * start another: the lease lapses and the new one takes over. */
+	const char *moments[] = {"restart_pause|restart_flush", "restart_delete_pod|restart_wait_pod",
+				 "restart_wait_joined|restart_resume_allocation",
+				 "restart_wait_green|restart_check", "restart_delete_pod|restart_wait_pod"};
+	unsigned seed = (unsigned)harness_now_ms();
+	for (size_t i = 0; i < ARRAY_SIZE(moments); i++) {
+		if (!wait_state(f, id, moments[i], 60000))
+			break; /* already past: the job may have ended */
+		/* A little later than the state's start, at random. */
+		msleep((int)(rand_r(&seed) % 150));
+		esaasd_stop(&f->d, SIGKILL, true);
+		assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	}
+	expect_ok(f, id);
+	/* Every pod deleted exactly once in this pass, by its uid. */
+	st = sim_record(&f->sim);
+	json_t *dels = json_object_get(st, "pod_deletions");
+	assert_int_equal(json_array_size(dels) - before, 7);
+	for (size_t i = before; i < json_array_size(dels); i++)
+		for (size_t j = i + 1; j < json_array_size(dels); j++)
+			assert_string_not_equal(
+				json_string_value(json_object_get(json_array_get(dels, i), "name")),
+				json_string_value(json_object_get(json_array_get(dels, j), "name")));
+	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
+	json_decref(st);
+	assert_null(cluster_setting(f, "hard", "cluster.routing.allocation.enable"));
+	json_t *h = es_get(f, "hard", "/_cluster/health");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+	/* The elected master went last. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1"
+				 " AND context->'restarted'->6->>'role' = 'master'",
+				 1, q),
+			 1);
+}
+
+/* --- a cluster stuck red in the middle of a restart --------------------------------- */
+
+static void test_red_during_restart_fails_and_restores_allocation(void **state)
+{
+	/* Deadlines at 2 %: the restart's health wait gives up after 36 s. */
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 2, 0);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"stuck\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+					  " \"clients\": {\"replicas\": 0}}"));
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/stuck/restart", "{\"role\": \"data\"}",
+			    NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "restart_flush|restart_delete_pod|restart_wait_pod", 60000));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"red_clusters\": [\"es-default-stuck\"]}", &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	const char *err = json_string_value(json_object_get(job, "error"));
+	assert_non_null(strstr(err, "restart_wait_green"));
+	assert_non_null(strstr(err, "health red"));
+	json_decref(job);
+	/* Cleanup lifted the pause. */
+	assert_null(cluster_setting(f, "stuck", "cluster.routing.allocation.enable"));
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'undo_allocation'",
+				 1, q),
+			 1);
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
+}
+
+/* --- cancel in the middle of a drain ------------------------------------------------ */
+
+static void test_cancel_during_scale_down(void **state)
+{
+	struct fixture *f = *state = fixture_new(SLOW_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"drain\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+					  " \"clients\": {\"replicas\": 0}}"));
+	int64_t id = scale(f, "drain", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "wait_drained", 60000));
+	char *excl = cluster_setting(f, "drain", "cluster.routing.allocation.exclude._name");
+	assert_non_null(excl);
+	assert_string_equal(excl, "es-data-2-es-default-drain");
+	free(excl);
+	char *path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"wrong cluster\"}", NULL, &r));
+	assert_true(r.status == 202 || r.status == 200);
+	http_resp_free(&r);
+	free(path);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "cancelled");
+	json_decref(job);
+	assert_null(cluster_setting(f, "drain", "cluster.routing.allocation.exclude._name"));
+	assert_int_equal(spec_replicas(f, "drain", "data"), 3);
+	/* Green again, and nothing lost. */
+	int64_t deadline = harness_now_ms() + 60000;
+	bool green = false;
+	while (!green && harness_now_ms() < deadline) {
+		json_t *h = es_get(f, "drain", "/_cluster/health");
+		green = h && strcmp(json_string_value(json_object_get(h, "status")), "green") == 0;
+		json_decref(h);
+		if (!green)
+			msleep(50);
+	}
+	assert_true(green);
+	assert_int_equal(lost_shards(f), 0);
+}
+
+/* --- two operations at once on one cluster ------------------------------------------- */
+
+static void test_two_operations_run_one_after_the_other(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"busy\", \"version\": \"7.17.10\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+					  " \"clients\": {\"replicas\": 1}}"));
+	int64_t a = api_op(&f->d, "POST", "/api/v1/clusters/busy/restart", "{\"role\": \"data\"}", NULL);
+	int64_t b = scale(f, "busy", "{\"role\": \"clients\", \"replicas\": 2}", NULL);
+	expect_ok(f, a);
+	expect_ok(f, b);
+	char as[24], bs[24];
+	snprintf(as, sizeof(as), "%lld", (long long)a);
+	snprintf(bs, sizeof(bs), "%lld", (long long)b);
+	const char *q[] = {as, bs};
+	/* b's first event comes after a's last. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events e"
+				 " WHERE e.job_id = $2 AND e.at < (SELECT max(at) FROM job_events"
+				 " WHERE job_id = $1) AND e.outcome IS NOT NULL"
+				 " AND e.outcome NOT IN ('submitted', 'queued')",
+				 2, q),
+			 0);
+	assert_int_equal(spec_replicas(f, "busy", "clients"), 2);
+}
+
+/* --- faults in a fifth of the requests ------------------------------------------------ */
+
+static void test_every_workflow_through_faults(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"rules\": ["
+			     "{\"path\": \"/api*\", \"rate\": 0.1, \"status\": 500},"
+			     "{\"path\": \"/api*\", \"rate\": 0.05, \"status\": 429, \"retry_after\": 0},"
+			     "{\"path\": \"/apis*\", \"rate\": 0.1, \"status\": 503},"
+			     "{\"path\": \"*/proxy/*\", \"rate\": 0.1, \"status\": 500},"
+			     "{\"path\": \"*/proxy/*\", \"rate\": 0.05, \"status\": 429},"
+			     "{\"path\": \"*/proxy/_cluster/health*\", \"rate\": 0.05, \"latency_ms\": 300}"
+			     "]}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t ids[7];
+	size_t n = 0;
+	ids[n] = post_cluster(&f->d, "{\"name\": \"rough\", \"version\": \"7.17.10\","
+				     " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+				     " \"clients\": {\"replicas\": 1}}");
+	expect_ok(f, ids[n++]);
+	ids[n] = scale(f, "rough", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, ids[n++]);
+	ids[n] = scale(f, "rough", "{\"role\": \"masters\", \"replicas\": 1}", NULL);
+	expect_ok(f, ids[n++]);
+	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/restart", "{\"role\": \"data\"}", NULL);
+	expect_ok(f, ids[n++]);
+	ids[n] = api_op(&f->d, "PATCH", "/api/v1/clusters/rough/config",
+			"{\"settings\": {\"search.max_buckets\": 12345}}", NULL);
+	expect_ok(f, ids[n++]);
+	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/plugins", "{\"name\": \"analysis-icu\"}",
+			NULL);
+	expect_ok(f, ids[n++]);
+	ids[n] = api_op(&f->d, "DELETE", "/api/v1/clusters/rough", NULL, NULL);
+	expect_ok(f, ids[n++]);
+	/* The faults were met, and retried, and the events say so. */
+	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'retry'", 0, NULL) >
+		    0);
+	assert_int_equal(lost_shards(f), 0);
+	assert_true(sim_call(&f->sim, "GET", "/_sim/faults", NULL, &r));
+	json_t *rule;
+	size_t i;
+	json_int_t hits = 0;
+	json_array_foreach(json_object_get(r.body, "rules"), i, rule)
+		hits += json_integer_value(json_object_get(rule, "hits"));
+	http_resp_free(&r);
+	assert_true(hits > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_zen1_masters_and_plugins, teardown),
+		cmocka_unit_test_teardown(test_zen2_masters_and_plugins, teardown),
+		cmocka_unit_test_teardown(test_plugin_missing_from_repository, teardown),
+		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies, teardown),
+		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
+		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,
+					  teardown),
+		cmocka_unit_test_teardown(test_cancel_during_scale_down, teardown),
+		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
+		cmocka_unit_test_teardown(test_every_workflow_through_faults, teardown),
+	};
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,191 @@
+// The job viewer: routes in the address's fragment (#/jobs, #/jobs/42,
+// #/clusters, #/clusters/logs), one page at a time, each refreshing itself
+// until the next route disposes of it.  Also the token prompt shown when
+// the API answers 401.
+
+import {getToken, setToken, onUnauthorized} from './api.js';
+import {h, replace, announce} from './dom.js';
+import {jobsPage} from './jobs.js';
+import {jobPage} from './job.js';
+import {clustersPage, clusterPage} from './clusters.js';
+
+// Seconds between refreshes: 3, or ?poll=N (1 to 60) in the address.
+function pollSeconds() {
+	const n = Number(new URLSearchParams(window.location.search).get('poll'));
+	return Number.isInteger(n) && n >= 1 && n <= 60 ? n : 3;
+}
+
+const app = {
+	pollSeconds: pollSeconds(),
+	setTitle(text) {
+		document.title = `${text} · esaas`;
+	},
+};
+
+const main = document.getElementById('main');
+let dispose = null;
+let firstRoute = true;
+
+function parseRoute() {
+	const raw = window.location.hash.replace(/^#/, '') || '/jobs';
+	const q = raw.indexOf('?');
+	const path = q < 0 ? raw : raw.slice(0, q);
+	const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+	const segs = [];
+	for (const s of path.split('/').filter(Boolean)) {
+		try {
+			segs.push(decodeURIComponent(s));
+		} catch {
+			return {name: 'unknown', segs: [], query};
+		}
+	}
+	const [top, arg] = segs;
+	if (top === 'jobs' && segs.length === 1) {
+		return {name: 'jobs', query};
+	}
+	if (top === 'jobs' && segs.length === 2 && /^[0-9]+$/.test(arg)) {
+		return {name: 'job', id: arg, query};
+	}
+	if (top === 'clusters' && segs.length === 1) {
+		return {name: 'clusters', query};
+	}
+	if (top === 'clusters' && segs.length === 2) {
+		return {name: 'cluster', cluster: arg, query};
+	}
+	return {name: 'unknown', segs, query};
+}
+
+function notFound() {
+	app.setTitle('Not found');
+	replace(main, h('h1', {tabindex: '-1'}, 'Not found'),
+		h('p', null, 'There is no such page in the job viewer. ', h('a', {href: '#/jobs'}, 'See the jobs.')));
+	return null;
+}
+
+function route() {
+	if (dispose) {
+		dispose();
+		dispose = null;
+	}
+	const r = parseRoute();
+	const section = r.name === 'cluster' || r.name === 'clusters' ? 'clusters' : 'jobs';
+	for (const a of document.querySelectorAll('nav a[data-nav]')) {
+		if (a.dataset.nav === section) {
+			a.setAttribute('aria-current', 'page');
+		} else {
+			a.removeAttribute('aria-current');
+		}
+	}
+	switch (r.name) {
+	case 'jobs':
+		dispose = jobsPage(main, r.query, app);
+		break;
+	case 'job':
+		dispose = jobPage(main, r.id, app);
+		break;
+	case 'clusters':
+		dispose = clustersPage(main, app);
+		break;
+	case 'cluster':
+		dispose = clusterPage(main, r.cluster, app);
+		break;
+	default:
+		dispose = notFound();
+	}
+	// A new page takes the focus to its heading, so that keyboard and
+	// screen reader users start there; the first page loads as any page.
+	if (!firstRoute) {
+		const heading = main.querySelector('h1');
+		if (heading) {
+			heading.focus();
+		}
+		window.scrollTo(0, 0);
+	}
+	firstRoute = false;
+}
+
+// --- the API token --------------------------------------------------------
+
+const dialog = document.getElementById('token-dialog');
+const tokenForm = document.getElementById('token-form');
+const tokenInput = document.getElementById('token-input');
+const tokenError = document.getElementById('token-error');
+const tokenButton = document.getElementById('token-button');
+let tokenRefused = false;
+
+function showTokenButton() {
+	const have = Boolean(getToken());
+	tokenButton.hidden = !have && !tokenRefused;
+	tokenButton.textContent = have ? 'Forget API token' : 'Enter API token';
+}
+
+function askToken(reason) {
+	if (dialog.open) {
+		return;
+	}
+	tokenRefused = true;
+	showTokenButton();
+	document.getElementById('token-why').textContent = reason ||
+		'The API needs a bearer token. It is kept in this tab only (sessionStorage).';
+	tokenError.hidden = true;
+	tokenInput.value = '';
+	dialog.showModal();
+	tokenInput.focus();
+}
+
+let prompted = false;
+onUnauthorized((err) => {
+	// Ask once by itself; afterwards the header's button asks again, so
+	// that a refresh every few seconds does not keep opening the prompt.
+	if (prompted) {
+		return;
+	}
+	prompted = true;
+	askToken(getToken() ?
+		`The API refused the token kept in this tab: ${err.message}. Enter another one.` :
+		`The API needs a bearer token (it answered: ${err.message}). It is kept in this tab only.`);
+});
+
+tokenForm.addEventListener('submit', (e) => {
+	e.preventDefault();
+	const token = tokenInput.value.trim();
+	if (!token) {
+		tokenError.hidden = false;
+		tokenError.textContent = 'Enter a token, or Cancel.';
+		tokenInput.setAttribute('aria-invalid', 'true');
+		tokenInput.focus();
+		return;
+	}
+	tokenInput.removeAttribute('aria-invalid');
+	setToken(token);
+	prompted = false;
+	dialog.close();
+	showTokenButton();
+	announce('Token saved; loading again.');
+	route();
+});
+
+document.getElementById('token-cancel').addEventListener('click', () => dialog.close());
+
+tokenButton.addEventListener('click', () => {
+	if (getToken()) {
+		setToken('');
+		tokenRefused = false;
+		showTokenButton();
+		announce('API token forgotten.');
+		route();
+	} else {
+		askToken();
+	}
+});
+
+// The skip link would otherwise change the route.
+document.querySelector('.skip-link').addEventListener('click', (e) => {
+	e.preventDefault();
+	const heading = main.querySelector('h1');
+	(heading || main).focus();
+});
+
+window.addEventListener('hashchange', route);
+showTokenButton();
+route();

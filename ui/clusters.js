@@ -1,0 +1,240 @@
+// The clusters: a list with each one's version, phase, health, nodes and
+// active job; and one cluster's spec, observed status and jobs.
+
+import {get, paths, ApiError} from './api.js';
+import {h, replace, defList, jsonTree, jsonText} from './dom.js';
+import {statusBadge, timeAgo, timeExact} from './format.js';
+import {JobTable, jobHref, clusterHref} from './jobs.js';
+import {poller} from './poll.js';
+
+const ROLES = [['masters', 'Masters'], ['data', 'Data'], ['clients', 'Clients']];
+
+function nodesText(spec) {
+	return ROLES.map(([key, label]) => {
+		const n = spec && spec[key] ? spec[key].replicas : null;
+		return n === null || n === undefined ? null : `${n} ${label.toLowerCase()}`;
+	}).filter(Boolean).join(', ');
+}
+
+// The health sweep's last look at the cluster ("health"), or what its
+// last job recorded; '' when nobody has looked yet.
+function healthOf(c) {
+	if (c.health && c.health.status) {
+		return String(c.health.status);
+	}
+	const o = c.observed;
+	return o && typeof o.health === 'string' ? o.health : '';
+}
+
+function healthBadge(status) {
+	if (!status) {
+		return h('span', {class: 'muted'}, 'not observed yet');
+	}
+	return h('span', {class: 'badge health-' + status.replace(/[^a-z]/g, '')}, status);
+}
+
+function plural(n, one, many) {
+	return `${n} ${n === 1 ? one : many}`;
+}
+
+// "green, 5 nodes, 0 unassigned shards, checked 20s ago" and its error.
+function healthFacts(c) {
+	const hl = c.health;
+	const parts = [healthBadge(healthOf(c))];
+	if (hl) {
+		if (hl.nodes !== null && hl.nodes !== undefined) {
+			parts.push(`, ${plural(hl.nodes, 'node', 'nodes')}`);
+		}
+		if (hl.unassigned_shards !== null && hl.unassigned_shards !== undefined) {
+			parts.push(`, ${plural(hl.unassigned_shards, 'unassigned shard', 'unassigned shards')}`);
+		}
+		if (hl.checked_at) {
+			parts.push(', checked ', timeAgo(hl.checked_at));
+		}
+		if (hl.error) {
+			parts.push(h('pre', {class: 'error-text'}, hl.error));
+		}
+	}
+	return parts;
+}
+
+function activeJob(job) {
+	if (!job) {
+		return 'none';
+	}
+	return [h('a', {href: jobHref(job.id)}, `#${job.id} ${job.kind}`), ' ', statusBadge(job.status),
+		job.state ? [' ', h('code', null, job.state)] : ''];
+}
+
+// The list.  Returns a disposer.
+export function clustersPage(main, app) {
+	const heading = h('h1', {tabindex: '-1'}, 'Clusters');
+	const problem = h('p', {class: 'problem', hidden: true});
+	const tbody = h('tbody');
+	const table = h('table', {class: 'clusters'},
+		h('caption', null, 'Clusters, by name'),
+		h('thead', null, h('tr', null, ['Name', 'Version', 'Phase', 'Health', 'Nodes', 'Active job', 'Created']
+			.map((t) => h('th', {scope: 'col'}, t)))),
+		tbody);
+	const empty = h('p', {class: 'empty', hidden: true}, 'No clusters yet.');
+	const note = h('p', {class: 'refresh-note'});
+	replace(main, heading, problem, h('div', {class: 'table-wrap'}, table), empty, note);
+	app.setTitle('Clusters');
+
+	let sig = null;
+	const load = async () => {
+		const list = await get(paths.clusters());
+		const clusters = Array.isArray(list.clusters) ? list.clusters : [];
+		problem.hidden = true;
+		const s = JSON.stringify([clusters, Math.floor(Date.now() / 60000)]);
+		if (s !== sig) {
+			sig = s;
+			replace(tbody, clusters.map((c) => h('tr', {dataset: {cluster: String(c.name)}},
+				h('th', {scope: 'row'}, h('a', {href: clusterHref(c.name)}, c.name)),
+				h('td', null, c.spec && c.spec.version ? String(c.spec.version) : ''),
+				h('td', null, c.observed && c.observed.phase ? String(c.observed.phase) : ''),
+				h('td', null, healthBadge(healthOf(c)),
+					c.health && c.health.nodes !== null && c.health.nodes !== undefined ?
+						` (${plural(c.health.nodes, 'node', 'nodes')} up)` : ''),
+				h('td', null, nodesText(c.spec)),
+				h('td', null, activeJob(c.active_job)),
+				h('td', null, timeAgo(c.created_at)))));
+			table.hidden = clusters.length === 0;
+			empty.hidden = clusters.length > 0;
+		}
+		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;
+	};
+	const poll = poller(load, app.pollSeconds * 1000, (err) => {
+		problem.hidden = false;
+		problem.textContent = `Could not refresh the clusters: ${err.message}`;
+	});
+	poll.start();
+	return () => poll.stop();
+}
+
+function nodesTable(spec) {
+	const rows = ROLES.filter(([key]) => spec && spec[key]).map(([key, label]) => {
+		const r = spec[key];
+		return h('tr', null, h('th', {scope: 'row'}, label),
+			['replicas', 'cpu', 'memory', 'disk'].map((k) =>
+				h('td', null, r[k] === null || r[k] === undefined ? '' : String(r[k]))));
+	});
+	if (rows.length === 0) {
+		return h('p', {class: 'empty'}, 'No nodes in the spec.');
+	}
+	return h('div', {class: 'table-wrap'}, h('table', {class: 'nodes'},
+		h('caption', null, 'Nodes by role, as asked for'),
+		h('thead', null, h('tr', null, ['Role', 'Replicas', 'CPU', 'Memory', 'Disk']
+			.map((t) => h('th', {scope: 'col'}, t)))),
+		h('tbody', null, rows)));
+}
+
+function drawCluster(el, c) {
+	const spec = c.spec || {};
+	const observed = c.observed || {};
+	const endpoint = observed.endpoint;
+	replace(el,
+		defList([
+			['Version', spec.version ? String(spec.version) : ''],
+			['Phase', observed.phase ? String(observed.phase) : ''],
+			['Health', healthFacts(c)],
+			['Endpoint', endpoint ? (typeof endpoint === 'object' ? jsonTree(endpoint) : String(endpoint)) : ''],
+			['Active job', activeJob(c.active_job)],
+			['Created by', c.created_by],
+			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],
+			['Updated', timeExact(c.updated_at)],
+		], 'facts summary'),
+		h('section', {class: 'panel', 'aria-labelledby': 'cluster-nodes-h'},
+			h('h2', {id: 'cluster-nodes-h'}, 'Nodes'), nodesTable(spec)),
+		h('section', {class: 'panel', 'aria-labelledby': 'cluster-spec-h'},
+			h('h2', {id: 'cluster-spec-h'}, 'Spec'),
+			defList([
+				['Plugins', Array.isArray(spec.plugins) && spec.plugins.length ? jsonTree(spec.plugins) : 'none'],
+				['Settings', spec.config && Object.keys(spec.config).length ? jsonTree(spec.config) : 'none'],
+				['Placement', spec.placement ? jsonTree(spec.placement) : ''],
+			]),
+			h('details', null, h('summary', null, 'The whole spec as JSON'), jsonText(spec))),
+		h('section', {class: 'panel', 'aria-labelledby': 'cluster-observed-h'},
+			h('h2', {id: 'cluster-observed-h'}, 'Observed'),
+			jsonTree(observed)));
+}
+
+// Its changes of health, newest first; null when this esaasd keeps none.
+function historyTable(history) {
+	if (!Array.isArray(history) || history.length === 0) {
+		return h('p', {class: 'empty'}, 'No change of health recorded.');
+	}
+	return h('div', {class: 'table-wrap'}, h('table', {class: 'health-history'},
+		h('caption', null, 'Changes of health, newest first'),
+		h('thead', null, h('tr', null, ['When', 'Health', 'Was', 'Nodes', 'Unassigned shards', 'Error']
+			.map((t) => h('th', {scope: 'col'}, t)))),
+		h('tbody', null, history.map((e) => h('tr', null,
+			h('td', null, timeExact(e.at)),
+			h('td', null, healthBadge(e.status ? String(e.status) : '')),
+			h('td', null, e.previous ? String(e.previous) : ''),
+			h('td', null, e.nodes === null || e.nodes === undefined ? '' : String(e.nodes)),
+			h('td', null, e.unassigned_shards === null || e.unassigned_shards === undefined ?
+				'' : String(e.unassigned_shards)),
+			h('td', null, e.error ? String(e.error) : ''))))));
+}
+
+// One cluster.  Returns a disposer.
+export function clusterPage(main, name, app) {
+	const heading = h('h1', {tabindex: '-1'}, `Cluster ${name}`);
+	const problem = h('p', {class: 'problem', hidden: true});
+	const body = h('div', {class: 'cluster'});
+	const jobs = new JobTable(`Jobs of cluster ${name}, newest first`, {showCluster: false});
+	const allJobs = h('a', {href: `#/jobs?cluster=${encodeURIComponent(name)}`}, `All jobs of ${name}`);
+	const jobsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-jobs-h'},
+		h('h2', {id: 'cluster-jobs-h'}, 'Active and recent jobs'), jobs.el, h('p', null, allJobs));
+	const historyBody = h('div');
+	const historySec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-history-h', hidden: true},
+		h('h2', {id: 'cluster-history-h'}, 'Health history'), historyBody);
+	const note = h('p', {class: 'refresh-note'});
+	replace(main, heading, problem, body, jobsSec, historySec, note);
+	app.setTitle(`Cluster ${name}`);
+	let historySig = null;
+
+	let sig = null;
+	let missing = false;
+	const load = async () => {
+		if (missing) {
+			return;
+		}
+		let c;
+		let page;
+		try {
+			[c, page] = await Promise.all([get(paths.cluster(name)),
+				get(paths.jobs({cluster: name, limit: 20}))]);
+		} catch (err) {
+			if (err instanceof ApiError && err.status === 404) {
+				missing = true;
+				problem.hidden = false;
+				problem.textContent = `Cluster ${name} was not found (it may have been deleted).`;
+				return;
+			}
+			throw err;
+		}
+		problem.hidden = true;
+		const s = JSON.stringify([c, Math.floor(Date.now() / 60000)]);
+		if (s !== sig) {
+			sig = s;
+			drawCluster(body, c);
+		}
+		jobs.update(Array.isArray(page.jobs) ? page.jobs : []);
+		// An esaasd without the health sweep has no history: the part stays hidden.
+		const history = await get(paths.healthHistory(name, 20)).catch(() => null);
+		if (history && JSON.stringify(history) !== historySig) {
+			historySig = JSON.stringify(history);
+			replace(historyBody, historyTable(history.history));
+			historySec.hidden = false;
+		}
+		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;
+	};
+	const poll = poller(load, app.pollSeconds * 1000, (err) => {
+		problem.hidden = false;
+		problem.textContent = `Could not refresh cluster ${name}: ${err.message}`;
+	});
+	poll.start();
+	return () => poll.stop();
+}

@@ -1,0 +1,91 @@
+// Times, durations and statuses as people read them.
+
+import {h} from './dom.js';
+
+export const STATUSES = ['queued', 'running', 'waiting', 'cancelling', 'succeeded', 'failed', 'cancelled'];
+export const ACTIVE = new Set(['queued', 'running', 'waiting', 'cancelling']);
+
+// The symbols repeat what the text says, for a quick look; screen readers
+// skip them.
+const STATUS_ICON = {
+	queued: '…',
+	running: '▶',
+	waiting: '⏸',
+	cancelling: '■',
+	succeeded: '✓',
+	failed: '✗',
+	cancelled: '■',
+};
+
+export function statusBadge(status) {
+	const s = String(status || 'unknown');
+	return h('span', {class: 'badge status-' + (STATUS_ICON[s] ? s : 'unknown')},
+		h('span', {'aria-hidden': 'true', class: 'icon'}, STATUS_ICON[s] || '?'), ' ', s);
+}
+
+// 1234 → "1.2s", 75000 → "1m 15s", 3 days → "3d 0h".
+export function duration(ms) {
+	if (ms === null || ms === undefined || !Number.isFinite(Number(ms))) {
+		return '';
+	}
+	ms = Number(ms);
+	if (ms < 1000) {
+		return `${Math.round(ms)}ms`;
+	}
+	const s = ms / 1000;
+	if (s < 60) {
+		return `${s < 10 ? s.toFixed(1) : Math.round(s)}s`;
+	}
+	const m = Math.floor(s / 60);
+	if (m < 60) {
+		return `${m}m ${Math.round(s % 60)}s`;
+	}
+	const hours = Math.floor(m / 60);
+	if (hours < 48) {
+		return `${hours}h ${m % 60}m`;
+	}
+	return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+export function parseTime(iso) {
+	const t = iso ? Date.parse(iso) : NaN;
+	return Number.isNaN(t) ? null : t;
+}
+
+// "3m ago" (or "in 20s" for a time to come).
+export function ago(iso, now = Date.now()) {
+	const t = parseTime(iso);
+	if (t === null) {
+		return '';
+	}
+	const d = now - t;
+	if (Math.abs(d) < 1000) {
+		return 'just now';
+	}
+	return d > 0 ? `${duration(d)} ago` : `in ${duration(-d)}`;
+}
+
+// "2024-05-01 12:03:04 UTC"
+export function absolute(iso) {
+	const t = parseTime(iso);
+	if (t === null) {
+		return '';
+	}
+	return new Date(t).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+// A <time> showing the relative age, with the exact time as its tooltip.
+export function timeAgo(iso) {
+	if (!iso) {
+		return '';
+	}
+	return h('time', {datetime: iso, title: absolute(iso)}, ago(iso));
+}
+
+// A <time> showing the exact time.
+export function timeExact(iso) {
+	if (!iso) {
+		return '';
+	}
+	return h('time', {datetime: iso}, absolute(iso));
+}
