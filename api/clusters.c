@@ -727,6 +727,52 @@ static void clusters_plugin_remove_cb(struct http_req *req, void *arg)
 	op_submit_prepared(req, arg, "plugin_remove", params, plugin_prepare);
 }
 
+/* The job gets the spec with the new kibana.replicas. */
+static bool kibana_prepare(json_t *spec_json, json_t *params, struct http_error *err)
+{
+	json_t *next = json_deep_copy(spec_json);
+	json_int_t replicas = json_integer_value(json_object_get(params, "replicas"));
+	if (replicas > 0)
+		json_object_set_new(next, "kibana", json_pack("{s:I}", "replicas", replicas));
+	else
+		json_object_del(next, "kibana");
+	struct spec spec;
+	struct spec_error serr;
+	if (!spec_parse(next, &spec, &serr)) {
+		json_decref(next);
+		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
+				      serr.field, serr.message);
+	}
+	spec_free(&spec);
+	json_object_set_new(params, "spec", next);
+	return true;
+}
+
+/* {"replicas": N}: a Kibana next to the cluster (0 removes it). */
+static void clusters_kibana_cb(struct http_req *req, void *arg)
+{
+	struct http_error err = {0};
+	json_t *body = http_req_json(req, false, &err);
+	static const char *const fields[] = {"replicas", NULL};
+	if (!body || !http_json_check_fields(body, fields, &err)) {
+		json_decref(body);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *replicas = json_object_get(body, "replicas");
+	if (!json_is_integer(replicas) || json_integer_value(replicas) < 0 ||
+	    json_integer_value(replicas) > SPEC_KIBANA_REPLICAS_MAX) {
+		json_decref(body);
+		http_error_set(&err, 422, "invalid", "replicas", "replicas must be an integer from 0 to %d",
+			       SPEC_KIBANA_REPLICAS_MAX);
+		http_reply_failure(req, &err);
+		return;
+	}
+	json_t *params = json_pack("{s:O}", "replicas", replicas);
+	json_decref(body);
+	op_submit_prepared(req, arg, "kibana", params, kibana_prepare);
+}
+
 /* {} (every node), {"role": "data"|"masters"|"clients"} or {"nodes": ["pod", ...]}. */
 static void clusters_restart_cb(struct http_req *req, void *arg)
 {
@@ -840,4 +886,6 @@ void api_clusters_add_routes(struct api *api)
 			  api);
 	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}",
 			  clusters_plugin_remove_cb, api);
+	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/kibana", clusters_kibana_cb,
+			  api);
 }

@@ -305,6 +305,34 @@ char *es_default_image(const struct es_version *v, const char *registry)
 	return xasprintf("%.*s/elasticsearch/elasticsearch:%s", (int)n, registry, ver);
 }
 
+/* Kibana 4.6 is the one that speaks to Elasticsearch 2.4; from 5 the two
+ * share their version numbers. */
+#define KIBANA_FOR_2X "4.6.6"
+
+char *es_kibana_image(const struct es_version *v, const char *registry)
+{
+	char ver[ES_VERSION_BUFSIZE];
+	size_t n;
+
+	es_version_format(v, ver, sizeof(ver));
+	if (!registry || !registry[0]) {
+		if (v->major < 5)
+			return xstrdup("kibana:" KIBANA_FOR_2X);
+		return xasprintf("docker.elastic.co/kibana/kibana:%s", ver);
+	}
+	n = strlen(registry);
+	while (n > 0 && registry[n - 1] == '/')
+		n--;
+	if (v->major < 5)
+		return xasprintf("%.*s/kibana:" KIBANA_FOR_2X, (int)n, registry);
+	return xasprintf("%.*s/kibana/kibana:%s", (int)n, registry, ver);
+}
+
+const char *es_kibana_hosts_env(const struct es_version *v)
+{
+	return v->major >= 7 ? "ELASTICSEARCH_HOSTS" : "ELASTICSEARCH_URL";
+}
+
 bool es_security_on_by_default(const struct es_version *v)
 {
 	return v->major >= 8;

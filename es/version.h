@@ -166,6 +166,16 @@ char *es_plugin_url(const struct es_version *v, const char *repo, const char *pl
  */
 char *es_default_image(const struct es_version *v, const char *registry);
 
+/*
+ * Kibana for this version, with the same registry rules: the same version
+ * from 5, Kibana 4.6 for 2.x.  The caller frees it.
+ */
+char *es_kibana_image(const struct es_version *v, const char *registry);
+
+/* The variable of the Kibana image that names Elasticsearch's URL:
+ * ELASTICSEARCH_HOSTS from 7, ELASTICSEARCH_URL before. */
+const char *es_kibana_hosts_env(const struct es_version *v);
+
 /* 8.x turns security (TLS, passwords) on by default; esaas writes
  * "xpack.security.enabled: false" on purpose there. */
 bool es_security_on_by_default(const struct es_version *v);

@@ -541,6 +541,62 @@ static json_t *disruption_budget(const struct ctx *c, enum es_role role)
 	return pdb;
 }
 
+/*
+ * Kibana, when the spec asks for it: a Deployment (it keeps nothing, so it
+ * may roll by itself) of the cluster's version, wired to the es-http
+ * Service, and its own NodePort Service.  Ready once it listens.
+ */
+static json_t *kibana_deployment(const struct ctx *c)
+{
+	char *image = es_kibana_image(&c->spec->version, c->opts->image_registry);
+	char *url = xasprintf("http://%s:%d", RENDER_HTTP_SERVICE, RENDER_HTTP_PORT);
+	json_t *lab = labels(c, -1, true);
+	json_t *match = json_pack("{s:s, s:s}", RENDER_LABEL_CLUSTER, c->spec->name, RENDER_LABEL_ROLE,
+				  RENDER_KIBANA_ROLE);
+	json_t *d;
+
+	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
+	json_object_set_new(lab, "app.kubernetes.io/name", json_string("kibana"));
+	d = object("apps/v1", "Deployment",
+		   json_pack("{s:s, s:s, s:O}", "name", RENDER_KIBANA_NAME, "namespace", c->ns,
+			     "labels", lab));
+	json_object_set_new(
+		d, "spec",
+		json_pack("{s:i, s:{s:o}, s:{s:{s:o}, s:{s:b, s:[{s:s, s:s, s:[{s:s, s:s}], "
+			  "s:[{s:s, s:i, s:s}], s:{s:{s:s, s:s}, s:{s:s, s:s}}, "
+			  "s:{s:{s:i}, s:i, s:i}}]}}}",
+			  "replicas", c->spec->kibana_replicas, "selector", "matchLabels", match,
+			  "template", "metadata", "labels", lab, "spec", "enableServiceLinks", 0,
+			  "containers", "name", "kibana", "image", image, "env", "name",
+			  es_kibana_hosts_env(&c->spec->version), "value", url, "ports", "name",
+			  "http", "containerPort", RENDER_KIBANA_PORT, "protocol", "TCP",
+			  "resources", "requests", "cpu", "500m", "memory", "1Gi", "limits", "cpu",
+			  "1", "memory", "1Gi", "readinessProbe", "tcpSocket", "port",
+			  RENDER_KIBANA_PORT, "initialDelaySeconds", 10, "periodSeconds", 5));
+	free(url);
+	free(image);
+	return d;
+}
+
+static json_t *kibana_service(const struct ctx *c)
+{
+	json_t *lab = labels(c, -1, false);
+	json_t *svc;
+
+	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
+	json_object_set_new(lab, "app.kubernetes.io/name", json_string("kibana"));
+	svc = object("v1", "Service",
+		     json_pack("{s:s, s:s, s:o}", "name", RENDER_KIBANA_NAME, "namespace", c->ns,
+			       "labels", lab));
+	json_object_set_new(svc, "spec",
+			    json_pack("{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:i, s:i}]}", "type",
+				      "NodePort", "selector", RENDER_LABEL_CLUSTER, c->spec->name,
+				      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE, "ports", "name", "http",
+				      "protocol", "TCP", "port", RENDER_KIBANA_PORT, "targetPort",
+				      RENDER_KIBANA_PORT));
+	return svc;
+}
+
 static json_t *namespace_object(const struct ctx *c)
 {
 	json_t *l = labels(c, -1, false);
@@ -656,6 +712,10 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 		json_array_append_new(list, stateful_set(&c, r));
 	for (int r = 0; r < ES_ROLE_COUNT; r++)
 		json_array_append_new(list, disruption_budget(&c, r));
+	if (spec->kibana_replicas > 0) {
+		json_array_append_new(list, kibana_service(&c));
+		json_array_append_new(list, kibana_deployment(&c));
+	}
 
 	*out = list;
 	list = NULL;

@@ -10,6 +10,7 @@
  *                          when there are no clients)
  *   StatefulSet            es-master, es-data, es-client
  *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1)
+ *   Service, Deployment    kibana (NodePort 5601), when the spec asks for one
  *
  * in that order, which is also the order a create applies them in.
  *
@@ -96,6 +97,11 @@ char *render_namespace(const char *tenant, const char *cluster);
 
 /* The masters' headless Service, "es-<namespace>"; the caller frees it. */
 char *render_headless_service(const char *ns);
+
+/* Kibana, when the spec asks for it: Deployment and NodePort Service. */
+#define RENDER_KIBANA_NAME "kibana"
+#define RENDER_KIBANA_ROLE "kibana"
+#define RENDER_KIBANA_PORT 5601
 
 /* "es-master", "es-data", "es-client": a role's workload and its PDB. */
 const char *render_workload_name(enum es_role role);

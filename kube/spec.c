@@ -28,11 +28,12 @@ static const struct role_defaults role_defaults[ES_ROLE_COUNT] = {
 
 static const char *const top_fields[] = {
 	"name",	   "version", "image",	"masters",   "data",
-	"clients", "plugins", "config", "placement", NULL,
+	"clients", "plugins", "config", "placement", "kibana", NULL,
 };
 static const char *const node_fields[] = {"replicas", "cpu", "memory", "heap", NULL};
 static const char *const data_fields[] = {"replicas", "cpu", "memory", "heap", "disk", NULL};
 static const char *const placement_fields[] = {"spread", NULL};
+static const char *const kibana_fields[] = {"replicas", NULL};
 
 /*
  * The plugins esaas knows, and the versions that install them as plugins:
@@ -810,6 +811,29 @@ static bool parse_placement(json_t *obj, struct spec *s, struct spec_error *err)
 	return true;
 }
 
+/* {"replicas": N}: a Kibana of the cluster's version next to it; 0 or left
+ * out, none. */
+static bool parse_kibana(json_t *obj, struct spec *s, struct spec_error *err)
+{
+	json_t *v;
+
+	s->kibana_replicas = 0;
+	if (!obj)
+		return true;
+	if (!json_is_object(obj))
+		return fail(err, "kibana", "must be an object such as {\"replicas\": 1}");
+	if (!only_fields(obj, "kibana", kibana_fields, err))
+		return false;
+	if (!(v = json_object_get(obj, "replicas")))
+		return true;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > SPEC_KIBANA_REPLICAS_MAX)
+		return fail(err, "kibana.replicas", "must be an integer from 0 to %d",
+			    SPEC_KIBANA_REPLICAS_MAX);
+	s->kibana_replicas = (int)json_integer_value(v);
+	return true;
+}
+
 static bool parse_name(json_t *v, struct spec *s, struct spec_error *err)
 {
 	const char *name;
@@ -893,6 +917,8 @@ bool spec_parse(json_t *json, struct spec *out, struct spec_error *err)
 	}
 	if (!parse_placement(json_object_get(json, "placement"), &s, err))
 		goto failed;
+	if (!parse_kibana(json_object_get(json, "kibana"), &s, err))
+		goto failed;
 
 	*out = s;
 	return true;
@@ -951,5 +977,8 @@ json_t *spec_to_json(const struct spec *spec)
 			    spec->config ? json_deep_copy(spec->config) : json_object());
 	json_object_set_new(obj, "placement",
 			    json_pack("{s:s}", "spread", spec_spread_name(spec->spread)));
+	if (spec->kibana_replicas > 0)
+		json_object_set_new(obj, "kibana",
+				    json_pack("{s:i}", "replicas", spec->kibana_replicas));
 	return obj;
 }

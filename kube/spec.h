@@ -30,6 +30,7 @@
 #define SPEC_NAME_MAX 40
 #define SPEC_REPLICAS_MAX 1000
 #define SPEC_MEMORY_MIN ((int64_t)256 << 20) /* 256Mi */
+#define SPEC_KIBANA_REPLICAS_MAX 10
 
 struct spec_error {
 	char field[128];
@@ -64,6 +65,7 @@ struct spec {
 	size_t nplugins;
 	json_t *config; /* setting key -> string, number or boolean */
 	enum spec_spread spread;
+	int kibana_replicas; /* 0: no Kibana */
 };
 
 /*

@@ -974,6 +974,12 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		store_update(pod, body);
 		return;
 	}
+	/* Kibana answers once its Elasticsearch does. */
+	const char *role = str(json_object_get(json_object_get(pod->body, "metadata"), "labels"),
+			       "esaas.io/role");
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
+	    role && !strcmp(role, "kibana") && !es_available(pod->ns))
+		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
 		json_t *body = json_deep_copy(pod->body);

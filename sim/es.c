@@ -290,7 +290,7 @@ static bool is_es_pod(const json_t *pod, const char **image)
 	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
 			       "esaas.io/role");
 	json_t *first = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
-	if (role && first && !json_object_get(first, "command")) {
+	if (role && strcmp(role, "kibana") != 0 && first && !json_object_get(first, "command")) {
 		*image = str(first, "image");
 		return true;
 	}
@@ -2902,4 +2902,10 @@ void es_free(void)
 		clusters = cl->next;
 		cluster_free(cl);
 	}
+}
+
+bool es_available(const char *ns)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	return cl && cl->master;
 }

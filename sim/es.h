@@ -6,6 +6,7 @@
 #ifndef SIM_ES_H
 #define SIM_ES_H
 
+#include <stdbool.h>
 #include <jansson.h>
 
 struct event_base;
@@ -19,6 +20,9 @@ void es_tick(void);
  * Service svc in ns, on the node that runs in pod (the chosen endpoint).
  * path starts with '/'. */
 void es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+/* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
+ * becomes ready only then. */
+bool es_available(const char *ns);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
 json_t *es_state(void);
 

@@ -82,6 +82,11 @@ void state_wait_pods_gone(struct step *s);
 void state_wipe_hosts(struct step *s);
 void state_wait_wiped(struct step *s);
 
+/* Kibana (spec.kibana.replicas): applied, or removed with 0; its pods ready
+ * or gone. */
+void state_apply_kibana(struct step *s);
+void state_wait_kibana(struct step *s);
+
 /* plugins: the file in the repository (install), the StatefulSets with the
  * new list, a rolling restart, then _cat/plugins on every node. */
 void state_plugin_check_repository(struct step *s);

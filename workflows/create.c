@@ -3,7 +3,8 @@
  *
  *   namespace → config → services → masters → the masters elect
  *   → data nodes → clients → every pod ready → health green
- *   → disruption budgets → the cluster is recorded ready, with its endpoint
+ *   → disruption budgets → Kibana, when asked for, and its pods ready
+ *   → the cluster is recorded ready, with its endpoint
  *
  * Each apply is server-side apply, so any state can run again; each wait
  * has a deadline and says what it last saw ("2 of 7 pods ready; es-data-2
@@ -23,7 +24,9 @@ static const struct wf_state create_states[] = {
 	{"apply_clients", state_apply_clients, 120, 0, "wait_pods_ready", true},
 	{"wait_pods_ready", state_wait_pods_ready, 900, 0, "wait_green", true},
 	{"wait_green", state_wait_green, 900, 0, "apply_pdbs", true},
-	{"apply_pdbs", state_apply_pdbs, 120, 0, "record_ready", true},
+	{"apply_pdbs", state_apply_pdbs, 120, 0, "apply_kibana", true},
+	{"apply_kibana", state_apply_kibana, 120, 0, "wait_kibana", true},
+	{"wait_kibana", state_wait_kibana, 600, 0, "record_ready", true},
 	{"record_ready", state_record_ready, 60, 0, NULL, true},
 };
 

@@ -10,6 +10,7 @@ static const struct workflow *const shipped[] = {
 	&wf_config_update,
 	&wf_plugin_install,
 	&wf_plugin_remove,
+	&wf_kibana,
 	&wf_delete,
 };
 

@@ -13,6 +13,7 @@ extern const struct workflow wf_restart;
 extern const struct workflow wf_config_update;
 extern const struct workflow wf_plugin_install;
 extern const struct workflow wf_plugin_remove;
+extern const struct workflow wf_kibana;
 
 /*
  * The safe rolling restart, shared by every workflow that restarts nodes

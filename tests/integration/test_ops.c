@@ -399,6 +399,62 @@ static void test_plugin_missing_from_repository(void **state)
 	assert_true(spec_has_plugin(f, "kuro", "analysis-kuromoji"));
 }
 
+/* --- Kibana --------------------------------------------------------------------------- */
+
+static void test_kibana_with_the_cluster_and_later(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	int64_t id = post_cluster(&f->d, "{\"name\": \"kib\", \"version\": \"8.17.0\","
+					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+					  " \"clients\": {\"replicas\": 0}, \"kibana\": {\"replicas\": 1}}");
+	expect_ok(f, id);
+	expect_trail(f, id, "apply_namespace apply_config apply_services apply_masters "
+			    "wait_masters_formed apply_data apply_clients wait_pods_ready wait_green "
+			    "apply_pdbs apply_kibana wait_kibana record_ready");
+	json_t *c = get_cluster(f, "kib");
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(c, "spec"), "kibana"), "replicas")),
+			 1);
+	json_decref(c);
+	/* Its pod is ready, and is no Elasticsearch node. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET",
+			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.body, "status"),
+							    "readyReplicas")),
+			 1);
+	http_resp_free(&r);
+	json_t *nodes = es_get(f, "kib", "/_cat/nodes?format=json");
+	assert_int_equal(json_array_size(nodes), 3);
+	json_decref(nodes);
+
+	/* Refused beyond the limit, naming the field; then removed. */
+	long status;
+	assert_int_equal(api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 11}",
+				&status),
+			 0);
+	assert_int_equal(status, 422);
+	int64_t off = api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 0}", NULL);
+	expect_ok(f, off);
+	assert_true(sim_call(&f->sim, "GET",
+			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	c = get_cluster(f, "kib");
+	assert_null(json_object_get(json_object_get(c, "spec"), "kibana"));
+	json_decref(c);
+	/* And back, alone: no Elasticsearch node restarts. */
+	json_t *st = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(st, "pod_deletions"));
+	json_decref(st);
+	expect_ok(f, api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 1}", NULL));
+	st = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), deletions);
+	json_decref(st);
+	expect_ok(f, api_op(&f->d, "DELETE", "/api/v1/clusters/kib?wipe_data=true", NULL, NULL));
+}
+
 /* --- scale-downs that would lose shard copies --------------------------------------- */
 
 static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
@@ -649,6 +705,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_zen1_masters_and_plugins, teardown),
 		cmocka_unit_test_teardown(test_zen2_masters_and_plugins, teardown),
 		cmocka_unit_test_teardown(test_plugin_missing_from_repository, teardown),
+		cmocka_unit_test_teardown(test_kibana_with_the_cluster_and_later, teardown),
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies, teardown),
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
 		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,

@@ -307,6 +307,49 @@ static void test_http_service_without_clients(void **state)
 	json_decref(objs);
 }
 
+/* Kibana only when asked for, of the cluster's version, wired to es-http. */
+static void test_kibana(void **state)
+{
+	static const struct {
+		const char *version, *image, *env;
+	} cases[] = {
+		{"2.4.6", "kibana:4.6.6", "ELASTICSEARCH_URL"},
+		{"6.8.23", "docker.elastic.co/kibana/kibana:6.8.23", "ELASTICSEARCH_URL"},
+		{"7.17.10", "docker.elastic.co/kibana/kibana:7.17.10", "ELASTICSEARCH_HOSTS"},
+		{"8.17.0", "docker.elastic.co/kibana/kibana:8.17.0", "ELASTICSEARCH_HOSTS"},
+	};
+	json_t *none = render(base_spec, NULL);
+
+	assert_null(render_find(none, "Deployment", RENDER_KIBANA_NAME));
+	assert_null(render_find(none, "Service", RENDER_KIBANA_NAME));
+	json_decref(none);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *spec = xasprintf("{\"name\": \"logs\", \"version\": \"%s\","
+				       " \"kibana\": {\"replicas\": 2}}",
+				       cases[i].version);
+		json_t *objs = render(spec, NULL);
+		json_t *d = find(objs, "Deployment", RENDER_KIBANA_NAME);
+		json_t *svc = find(objs, "Service", RENDER_KIBANA_NAME);
+
+		assert_non_null(d);
+		assert_non_null(svc);
+		assert_int_equal(json_integer_value(at(d, "spec.replicas")), 2);
+		assert_string_equal(str_at(d, "spec.template.spec.containers.0.image"), cases[i].image);
+		assert_string_equal(str_at(d, "spec.template.spec.containers.0.env.0.name"),
+				    cases[i].env);
+		assert_string_equal(str_at(d, "spec.template.spec.containers.0.env.0.value"),
+				    "http://es-http:9200");
+		/* The Service finds the pods, and only them. */
+		assert_true(selects(at(svc, "spec.selector"), at(d, "spec.template.metadata.labels")));
+		assert_false(selects(at(svc, "spec.selector"),
+				     at(find(objs, "StatefulSet", "es-client"),
+					"spec.template.metadata.labels")));
+		assert_int_equal(json_integer_value(at(svc, "spec.ports.0.port")), RENDER_KIBANA_PORT);
+		json_decref(objs);
+		free(spec);
+	}
+}
+
 static void test_host_paths(void **state)
 {
 	struct render_opts opts = {.storage_root = "/mnt/es"};
@@ -809,6 +852,7 @@ int main(void)
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_http_service_without_clients),
 		cmocka_unit_test(test_host_paths),
+		cmocka_unit_test(test_kibana),
 		cmocka_unit_test(test_anti_affinity_per_placement),
 		cmocka_unit_test(test_discovery_per_version),
 		cmocka_unit_test(test_initial_master_nodes_first_boot_only),
