@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/webhook.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
 #include "kube/client.h"
@@ -37,6 +38,8 @@ struct daemon {
 	struct api *api;
 	struct engine *engine;
 	struct sweep *sweep;  /* NULL when monitor.enabled is false */
+	struct webhook *webhook; /* NULL without webhook.url */
+	char *job_link;       /* webhook.esaasd_url without its trailing '/', or NULL */
 	int running;          /* of the engine and the sweep, those not stopped yet */
 	bool stopping;
 };
@@ -82,6 +85,82 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 	}
 	kube_conn_free(&conn);
 	return k;
+}
+
+/* A job's end is committed: a failed one is an event for the webhook. */
+static void job_end_cb(void *arg, const json_t *job)
+{
+	struct daemon *d = arg;
+	const char *status = json_string_value(json_object_get(job, "status"));
+	json_t *event;
+
+	if (!status || strcmp(status, "failed") != 0)
+		return;
+	event = json_pack("{s:s, s:O}", "kind", "job_failed", "job", (json_t *)job);
+	if (d->job_link)
+		json_object_set_new(event, "url",
+				    json_sprintf("%s/ui/#/jobs/%lld", d->job_link,
+						 (long long)json_integer_value(
+							 json_object_get(job, "id"))));
+	webhook_post(d->webhook, event);
+	json_decref(event);
+}
+
+/* A change of a cluster's health is in its history: an event for the webhook. */
+static void health_change_cb(void *arg, const json_t *change)
+{
+	struct daemon *d = arg;
+	json_t *event = json_pack("{s:s}", "kind", "cluster_health_changed");
+
+	json_object_update(event, (json_t *)change);
+	webhook_post(d->webhook, event);
+	json_decref(event);
+}
+
+/* Webhooks, when webhook.url is set; false if they cannot be. */
+static bool start_webhook(struct daemon *d, const struct config *cfg, struct httpc *http)
+{
+	struct webhook_options o = {
+		.url = cfg->webhook_url,
+		.bearer_token = cfg->webhook_bearer_token,
+		.timeout_ms = cfg->webhook_timeout_ms,
+		.max_attempts = cfg->webhook_max_attempts,
+		.queue_limit = cfg->webhook_queue_limit,
+		.backoff_base_ms = cfg->webhook_backoff_base_ms,
+		.backoff_cap_ms = cfg->webhook_backoff_cap_ms,
+	};
+	char err[512];
+
+	if (!cfg->webhook_url)
+		return true;
+	if (!http) {
+		log_error("webhook: no HTTP client to post with");
+		return false;
+	}
+	d->webhook = webhook_new(d->base, http, &o, err, sizeof(err));
+	if (!d->webhook) {
+		log_error("%s", err);
+		return false;
+	}
+	if (cfg->webhook_esaasd_url) {
+		size_t n = strlen(cfg->webhook_esaasd_url);
+
+		while (n > 0 && cfg->webhook_esaasd_url[n - 1] == '/')
+			n--;
+		d->job_link = xstrndup(cfg->webhook_esaasd_url, n);
+	}
+	char *shown = webhook_url_for_logs(cfg->webhook_url);
+
+	if (!cfg->webhook_job_failed && !cfg->webhook_health_changed)
+		log_warn("webhook: webhook.url is set but webhook.job_failed and "
+			 "webhook.cluster_health_changed are both false: nothing is posted");
+	else
+		log_info("webhook: posting %s%s%s to %s (its path not shown)",
+			 cfg->webhook_job_failed ? "job_failed" : "",
+			 cfg->webhook_job_failed && cfg->webhook_health_changed ? " and " : "",
+			 cfg->webhook_health_changed ? "cluster_health_changed" : "", shown);
+	free(shown);
+	return true;
 }
 
 /* The engine or the sweep has stopped; the loop ends with the last. */
@@ -179,6 +258,18 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 1;
 	}
+	const char *bad_url = NULL;
+	if (cfg.webhook_url && !webhook_url_ok(cfg.webhook_url))
+		bad_url = "webhook.url";
+	else if (cfg.webhook_esaasd_url && !webhook_url_ok(cfg.webhook_esaasd_url))
+		bad_url = "webhook.esaasd_url";
+	if (bad_url) {
+		/* The value is not shown: a webhook's URL often holds its secret. */
+		fprintf(stderr, "esaasd: %s: expected an http:// or https:// URL with a host and "
+			"no spaces\n", bad_url);
+		config_free(&cfg);
+		return 1;
+	}
 	if (check_only) {
 		printf("%s: configuration is valid\n", path ? path : "(defaults)");
 		config_free(&cfg);
@@ -238,6 +329,12 @@ int main(int argc, char **argv)
 	env.kube = connect_kubernetes(&cfg, http);
 	eopt.http = http;
 	eopt.env = &env;
+	if (!start_webhook(&d, &cfg, http))
+		goto out;
+	if (d.webhook && cfg.webhook_job_failed) {
+		eopt.on_job_end = job_end_cb;
+		eopt.on_job_end_arg = &d;
+	}
 	d.engine = engine_new(d.base, db, &reg, &eopt);
 	if (cfg.monitor_enabled && (env.kube || cfg.es_url_template)) {
 		struct sweep_options sopt = {
@@ -252,6 +349,10 @@ int main(int argc, char **argv)
 			.timeout_ms = cfg.monitor_timeout_ms,
 			.lease_s = cfg.monitor_lease_s,
 		};
+		if (d.webhook && cfg.webhook_health_changed) {
+			sopt.on_health_change = health_change_cb;
+			sopt.on_health_change_arg = &d;
+		}
 		d.sweep = sweep_new(d.base, &sopt);
 	} else if (cfg.monitor_enabled) {
 		log_warn("health sweep off: no Kubernetes connection and no elasticsearch.url "
@@ -278,12 +379,16 @@ out:
 	/*
 	 * The API first (its pending requests are detached), then the pool,
 	 * whose last callbacks may still reach the engine and the sweep, then
-	 * those two; the sweep's reads use the HTTP client and Kubernetes.
+	 * those two, whose last commits may still post to the webhook, then
+	 * the webhook; the sweep's reads use the HTTP client and Kubernetes,
+	 * the webhook the HTTP client.
 	 */
 	api_free(d.api);
 	db_pool_free(db);
 	engine_free(d.engine);
 	sweep_free(d.sweep);
+	webhook_free(d.webhook);
+	free(d.job_link);
 	kube_free(env.kube);
 	httpc_free(http);
 	if (d.base)

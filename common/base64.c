@@ -143,3 +143,88 @@ char *base64_encode(const void *data, size_t len)
 	s[n] = '\0';
 	return s;
 }
+
+static int url_sextet(unsigned char c)
+{
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	if (c == '+' || c == '/')
+		return -1;
+	return sextet(c);
+}
+
+bool base64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen, size_t *pos)
+{
+	unsigned char *buf;
+	size_t n = 0;
+	uint32_t acc = 0;
+	int have = 0;
+	size_t bad;
+
+	/* 4n+1 characters would carry 6 bits of a byte: never a valid encoding. */
+	if (len % 4 == 1) {
+		if (pos)
+			*pos = len;
+		return false;
+	}
+	buf = xmalloc(len / 4 * 3 + 3);
+	for (size_t i = 0; i < len; i++) {
+		int v = url_sextet((unsigned char)in[i]);
+
+		if (v < 0) {
+			bad = i;
+			goto failed;
+		}
+		acc = acc << 6 | (uint32_t)v;
+		if (++have == 4) {
+			buf[n++] = (unsigned char)(acc >> 16);
+			buf[n++] = (unsigned char)(acc >> 8);
+			buf[n++] = (unsigned char)acc;
+			acc = 0;
+			have = 0;
+		}
+	}
+	/* Two characters make 1 byte, three 2; the bits left over must be 0. */
+	if (have == 2) {
+		if (acc & 0xf) {
+			bad = len - 1;
+			goto failed;
+		}
+		buf[n++] = (unsigned char)(acc >> 4);
+	} else if (have == 3) {
+		if (acc & 0x3) {
+			bad = len - 1;
+			goto failed;
+		}
+		buf[n++] = (unsigned char)(acc >> 10);
+		buf[n++] = (unsigned char)(acc >> 2);
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*outlen = n;
+	return true;
+
+failed:
+	if (pos)
+		*pos = bad;
+	free(buf);
+	return false;
+}
+
+/* The standard encoding, translated and cut before its padding. */
+char *base64url_encode(const void *data, size_t len)
+{
+	char *s = base64_encode(data, len);
+	size_t n = 0;
+
+	for (char *p = s; *p && *p != '='; p++, n++) {
+		if (*p == '+')
+			*p = '-';
+		else if (*p == '/')
+			*p = '_';
+	}
+	s[n] = '\0';
+	return s;
+}

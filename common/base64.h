@@ -29,4 +29,17 @@ bool base64_decode(const char *in, size_t len, unsigned char **out, size_t *outl
 /* The padded encoding of len bytes of data, as a new string. */
 char *base64_encode(const void *data, size_t len);
 
+/*
+ * The URL-safe alphabet of RFC 4648 section 5 ('-' and '_' for '+' and
+ * '/'), without padding, as JWS (RFC 7515) and API tokens use it.  The
+ * decoder is as strict as base64_decode(), and stricter: '=', CR and LF
+ * are refused, as is a length that leaves one character over.  Same
+ * contract for out, outlen and pos.
+ */
+bool base64url_decode(const char *in, size_t len, unsigned char **out, size_t *outlen,
+		      size_t *pos) MUST_CHECK;
+
+/* The unpadded URL-safe encoding of len bytes of data, as a new string. */
+char *base64url_encode(const void *data, size_t len);
+
 #endif

@@ -103,6 +103,17 @@ static const struct key keys[] = {
 	{"monitor.concurrency", KEY_INT, FIELD(monitor_concurrency), 1, 10000, "64"},
 	{"monitor.timeout_ms", KEY_INT, FIELD(monitor_timeout_ms), 100, 600000, "5000"},
 	{"monitor.lease_seconds", KEY_INT, FIELD(monitor_lease_s), 2, 3600, "30"},
+
+	{"webhook.url", KEY_OPT_STRING, FIELD(webhook_url), 0, 0, NULL},
+	{"webhook.bearer_token", KEY_OPT_STRING, FIELD(webhook_bearer_token), 0, 0, NULL},
+	{"webhook.esaasd_url", KEY_OPT_STRING, FIELD(webhook_esaasd_url), 0, 0, NULL},
+	{"webhook.job_failed", KEY_BOOL, FIELD(webhook_job_failed), 0, 0, "true"},
+	{"webhook.cluster_health_changed", KEY_BOOL, FIELD(webhook_health_changed), 0, 0, "true"},
+	{"webhook.timeout_ms", KEY_INT, FIELD(webhook_timeout_ms), 100, 600000, "5000"},
+	{"webhook.max_attempts", KEY_INT, FIELD(webhook_max_attempts), 1, 100, "5"},
+	{"webhook.backoff_base_ms", KEY_INT, FIELD(webhook_backoff_base_ms), 1, 3600000, "1000"},
+	{"webhook.backoff_cap_ms", KEY_INT, FIELD(webhook_backoff_cap_ms), 1, 86400000, "60000"},
+	{"webhook.queue_limit", KEY_INT, FIELD(webhook_queue_limit), 1, 1000000, "1000"},
 };
 
 #define NKEYS ARRAY_SIZE(keys)
@@ -123,6 +134,7 @@ static const struct rule rules[] = {
 	/* A heartbeat must land before the lease it renews runs out. */
 	{"engine.heartbeat_seconds", RULE_LESS_THAN, "engine.lease_seconds"},
 	{"retry.cap_ms", RULE_AT_LEAST, "retry.base_ms"},
+	{"webhook.backoff_cap_ms", RULE_AT_LEAST, "webhook.backoff_base_ms"},
 };
 
 enum origin_kind {

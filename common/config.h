@@ -59,6 +59,18 @@ struct config {
 	int monitor_concurrency;     /* monitor.concurrency: 64 reads at once */
 	int monitor_timeout_ms;      /* monitor.timeout_ms: 5000 per request */
 	int monitor_lease_s;         /* monitor.lease_seconds: 30, a replica's hold on its share */
+
+	/* Webhooks (common/webhook.h): off while webhook.url is unset. */
+	char *webhook_url;           /* webhook.url: NULL = no webhooks */
+	char *webhook_bearer_token;  /* webhook.bearer_token: NULL = no Authorization header */
+	char *webhook_esaasd_url;    /* webhook.esaasd_url: esaasd's address, for links to jobs */
+	bool webhook_job_failed;     /* webhook.job_failed: true, post when a job fails */
+	bool webhook_health_changed; /* webhook.cluster_health_changed: true, post on a change */
+	int webhook_timeout_ms;      /* webhook.timeout_ms: 5000 per attempt */
+	int webhook_max_attempts;    /* webhook.max_attempts: 5, the first included */
+	int webhook_backoff_base_ms; /* webhook.backoff_base_ms: 1000 */
+	int webhook_backoff_cap_ms;  /* webhook.backoff_cap_ms: 60000, >= base */
+	int webhook_queue_limit;     /* webhook.queue_limit: 1000 events waiting, then the oldest go */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

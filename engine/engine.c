@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
@@ -621,6 +622,36 @@ struct committed {
 	bool cancel_requested;
 };
 
+/* A committed end, for opt.on_job_end; finished_at is when the commit was seen. */
+static void report_end(struct engine *e, const struct job_run *run)
+{
+	const struct fsm_job *j = &run->job;
+	int64_t ms = now_wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char at[96];
+
+	if (!e->opt.on_job_end || (strcmp(j->status, "succeeded") != 0 &&
+				   strcmp(j->status, "failed") != 0 &&
+				   strcmp(j->status, "cancelled") != 0))
+		return;
+	gmtime_r(&secs, &tm);
+	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	json_t *job = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
+				(json_int_t)run->id, "tenant", run->tenant, "cluster", run->cluster,
+				"kind", run->kind, "status", j->status, "state", j->state,
+				"failed_state", j->failed_state, "error", j->error, "finished_at", at);
+	if (job) {
+		e->opt.on_job_end(e->opt.on_job_end_arg, job);
+		json_decref(job);
+	} else {
+		struct log_ctx ctx = run_ctx(run);
+
+		jlog_warn(&ctx, "cannot report the job's end: its text is not valid UTF-8");
+	}
+}
+
 static int cmp_committed(const void *a, const void *b)
 {
 	return cmp_i64(&((const struct committed *)a)->id, &((const struct committed *)b)->id);
@@ -661,6 +692,7 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 		run->cancel_requested = row->cancel_requested;
 		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
 			   t->ev_from ? t->ev_from : "-", run->job.status);
+		report_end(e, run);
 		if (t->entered) {
 			run->state_elapsed_ms = 0;
 			run->state_entered_mono = now_mono_ms();

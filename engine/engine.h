@@ -34,6 +34,15 @@ struct engine_options {
 	 * fleet slower than the workflows assume, or a test faster. */
 	int deadline_percent;
 	struct backoff_policy retry;
+	/*
+	 * Called once a job's end (succeeded, failed or cancelled) is
+	 * committed, never before, by the replica that committed it; job is
+	 * {"id", "tenant", "cluster", "kind", "status", "state", "failed_state",
+	 * "error", "finished_at"}, borrowed for the call.  It runs inside the
+	 * engine's own callback: it must not free the engine.  NULL: none.
+	 */
+	void (*on_job_end)(void *arg, const json_t *job);
+	void *on_job_end_arg;
 };
 
 struct engine_stats {

@@ -48,6 +48,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 
 #define BATCH_MAX 256
@@ -111,6 +112,8 @@ struct read {
 struct obs {
 	struct health_observation o; /* o.error and o.detail owned */
 	enum health health, prev;
+	int64_t at_ms;		     /* wall clock at the end of the read */
+	char *tenant, *name;	     /* for a change to report; else NULL */
 };
 
 struct shard_lease {
@@ -438,6 +441,11 @@ static void read_finish(struct read *r, enum health health, const char *error)
 	ob->o.detail = json_incref(r->detail);
 	ob->health = health;
 	ob->prev = t->health;
+	ob->at_ms = now_wall_ms();
+	if (t->health != HEALTH_UNKNOWN && t->health != health) {
+		ob->tenant = xstrdup(t->tenant);
+		ob->name = xstrdup(t->name);
+	}
 
 	t->health = health;
 	if (ok) {
@@ -637,6 +645,70 @@ static void obs_clear(struct obs *ob)
 {
 	free((char *)ob->o.error);
 	json_decref(ob->o.detail);
+	free(ob->tenant);
+	free(ob->name);
+}
+
+static json_t *int_or_null(int v)
+{
+	return v < 0 ? json_null() : json_integer(v);
+}
+
+/*
+ * The changes of the batch just written, to opt.on_health_change.  The
+ * statement says how many history rows it appended, not which: when that
+ * is every change of the batch, each was recorded; otherwise an observation
+ * was fenced out (its shard moved, its cluster was deleted), and rather
+ * than announce a change the database may not hold, none is.
+ */
+static void report_changes(struct sweep *s, int changes)
+{
+	size_t expected = 0;
+
+	if (!s->opt.on_health_change)
+		return;
+	for (size_t i = 0; i < s->nwriting; i++)
+		expected += s->writing_batch[i].prev != s->writing_batch[i].health;
+	if (expected == 0)
+		return;
+	if ((size_t)changes != expected) {
+		log_info("health sweep: %d of %zu changes of health recorded (the others' shard "
+			 "or cluster went); none reported, since which were is not known",
+			 changes, expected);
+		return;
+	}
+	for (size_t i = 0; i < s->nwriting; i++) {
+		const struct obs *ob = &s->writing_batch[i];
+		time_t secs = (time_t)(ob->at_ms / 1000);
+		struct tm tm;
+		char at[96];
+
+		if (!ob->tenant)
+			continue;
+		gmtime_r(&secs, &tm);
+		snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (int)(ob->at_ms % 1000));
+		json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "tenant", ob->tenant,
+				      "cluster", ob->name, "previous", health_names[ob->prev],
+				      "status", health_names[ob->health], "at", at, "nodes",
+				      int_or_null(ob->o.nodes), "unassigned_shards",
+				      int_or_null(ob->o.unassigned));
+
+		if (!c)
+			continue;
+		if (ob->o.error) {
+			/* Text from the network, as storage_health_record() takes it. */
+			char *clean = utf8_scrub(ob->o.error);
+
+			json_object_set_new(c, "error", json_string(clean));
+			free(clean);
+		}
+		if (ob->o.detail)
+			json_object_set(c, "detail", ob->o.detail);
+		s->opt.on_health_change(s->opt.on_health_change_arg, c);
+		json_decref(c);
+	}
 }
 
 static void record_cb(void *arg, const struct db_error *err, int written, int changes)
@@ -662,6 +734,7 @@ static void record_cb(void *arg, const struct db_error *err, int written, int ch
 			log_debug("health sweep: %zu observations dropped: their shard or cluster "
 				  "is not this replica's any more",
 				  s->nwriting - (size_t)written);
+		report_changes(s, changes);
 	}
 	for (size_t i = 0; i < s->nwriting; i++)
 		obs_clear(&s->writing_batch[i]);

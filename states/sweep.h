@@ -9,6 +9,8 @@
 #ifndef ESAAS_STATES_SWEEP_H
 #define ESAAS_STATES_SWEEP_H
 
+#include <jansson.h>
+
 struct event_base;
 struct db_pool;
 struct httpc;
@@ -26,6 +28,15 @@ struct sweep_options {
 	int concurrency;	     /* reads at once */
 	int timeout_ms;		     /* for one read (each of its requests) */
 	int lease_s;		     /* of a shard; renewed every third of it */
+	/*
+	 * Called once a change of a cluster's health is committed to its
+	 * history (not its first observation), by the replica that wrote it;
+	 * change is {"tenant", "cluster", "previous", "status", "at", "nodes",
+	 * "unassigned_shards", "error"?, "detail"?}, borrowed for the call.
+	 * NULL: none.
+	 */
+	void (*on_health_change)(void *arg, const json_t *change);
+	void *on_health_change_arg;
 };
 
 /* Copies what it needs from opt (owner too). */

@@ -23,6 +23,19 @@
    the example Secret.
 4. deploy/systemd/esaasd.service.in has its sandboxing settings, and
    systemd-analyze verify accepts it (where systemd-analyze is installed).
+5. deploy/prometheus/: promtool check rules and promtool test rules pass;
+   every alert has its severity, for:, summary, runbook and runbook_url
+   (the runbook anchors of docs/operations.md, all of them used); every
+   metric the rules read is one esaasd defines; each alert has a test that
+   expects it and one that does not, and its tests fail when its
+   expression never fires.  Without promtool only the checks that need
+   none run, unless ESAAS_TEST_PROMETHEUS=1, when that fails.
+6. docs/operations.md and deploy/Containerfile (tests/deploy/operations.py):
+   the configuration reference is common/config.c's table, the runbook
+   anchors are there, the metrics, routes and esaasctl commands it names
+   exist; the image is multi-stage Debian 12, non-root, with the job
+   viewer where the ConfigMap's http.ui_dir says; a Containerfile linter
+   accepts it where one is installed.
 
 One line per check; the last line is "N passed, N failed".  Exit status 0
 when everything passed, 1 when something failed, 77 when the checks cannot
@@ -619,6 +632,13 @@ def main():
                 "plugin repository: non-root, read-only root, no capabilities")
 
     check_unit(r, root, esaasd)
+    check_prometheus(r, root, yaml, loader)
+    # 6. tests/deploy/operations.py: docs/operations.md and deploy/Containerfile
+    import operations
+    operations.check_operations_doc(
+        r, root, os.path.dirname(esaasd) if esaasd
+        else os.environ.get("ESAAS_BUILDDIR", os.path.join(root, "build")))
+    operations.check_containerfile(r, root, dep, config)
 
     print("%d passed, %d failed" % (r.passed, r.failed))
     return 0 if r.failed == 0 else 1
@@ -688,6 +708,162 @@ def check_unit(r, root, esaasd):
         r.check(p.returncode == 0 and not p.stdout.strip(),
                 "esaasd.service: systemd-analyze verify accepts it",
                 p.stdout.splitlines())
+
+
+# --- the Prometheus alerting rules -------------------------------------------
+
+RUNBOOK_ANCHORS = {
+    "runbook-cluster-red", "runbook-cluster-yellow", "runbook-cluster-unreachable",
+    "runbook-job-failed", "runbook-job-past-deadline", "runbook-esaasd-down",
+    "runbook-esaasd-not-ready", "runbook-no-sweeper", "runbook-lease-takeovers",
+}
+SEVERITIES = {"page", "ticket"}
+NEVER_FIRES = "vector(1) == 0"
+
+
+def find_program(name):
+    for d in os.environ.get("PATH", "").split(os.pathsep) + ["/usr/bin", "/bin"]:
+        if d and os.access(os.path.join(d, name), os.X_OK):
+            return os.path.join(d, name)
+    return None
+
+
+def defined_metrics(root):
+    """The metric names quoted in esaasd's C sources."""
+    names = set()
+    for top in ("common", "storage", "engine", "states", "api", "kube", "es", "cli"):
+        for dirpath, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if f.endswith(".c"):
+                    with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
+                        names |= set(re.findall(r'"(esaas_[a-z0-9_]+)"', fh.read()))
+    return names
+
+
+def promtool(args, cwd=None):
+    p = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True, timeout=120)
+    return p.returncode, p.stdout.splitlines()
+
+
+def check_prometheus(r, root, yaml, loader):
+    """deploy/prometheus/: the rule files and their promtool unit tests."""
+    pdir = os.path.join(root, "deploy", "prometheus")
+    tdir = os.path.join(pdir, "tests")
+    rule_files = sorted(f for f in os.listdir(pdir) if f.endswith((".yaml", ".yml"))) \
+        if os.path.isdir(pdir) else []
+    test_files = sorted(f for f in os.listdir(tdir) if f.endswith((".yaml", ".yml"))) \
+        if os.path.isdir(tdir) else []
+    if not r.check(rule_files and test_files,
+                   "deploy/prometheus: rule files and their tests in tests/"):
+        return
+    alerts = []  # (file, rule)
+    for name in rule_files:
+        try:
+            doc = load_all(yaml, loader, os.path.join(pdir, name))
+        except (OSError, yaml.YAMLError) as e:
+            r.fail("deploy/prometheus/%s: not valid YAML" % name, str(e).splitlines())
+            continue
+        for group in (doc[0] if doc else {}).get("groups") or []:
+            alerts += [(name, rule) for rule in group.get("rules") or [] if "alert" in rule]
+    names = sorted({rule["alert"] for _, rule in alerts})
+
+    # The shape on-call relies on.
+    wrong = []
+    used = set()
+    for name, rule in alerts:
+        what = "%s: %s" % (name, rule.get("alert"))
+        labels = rule.get("labels") or {}
+        ann = rule.get("annotations") or {}
+        if not re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*", str(rule["alert"])):
+            wrong.append("%s: not a CamelCase name" % what)
+        if not re.fullmatch(r"\d+[smhd]", str(rule.get("for", ""))):
+            wrong.append("%s: no for: duration" % what)
+        if labels.get("severity") not in SEVERITIES:
+            wrong.append("%s: severity %r, not page or ticket" % (what, labels.get("severity")))
+        for key in ("summary", "runbook"):
+            if not isinstance(ann.get(key), str) or not ann[key].strip() or "\n" in ann[key]:
+                wrong.append("%s: no one-line %s annotation" % (what, key))
+        m = re.fullmatch(r"docs/operations\.md#(runbook-[a-z-]+)", str(ann.get("runbook_url")))
+        if not m or m.group(1) not in RUNBOOK_ANCHORS:
+            wrong.append("%s: runbook_url %r is not one of docs/operations.md's runbook anchors"
+                         % (what, ann.get("runbook_url")))
+        else:
+            used.add(m.group(1))
+    r.check(alerts and not wrong, "deploy/prometheus: %d alerts (%s) each with severity page or "
+            "ticket, for:, summary, runbook and runbook_url" % (len(alerts), ", ".join(names)),
+            wrong)
+    r.check(used == RUNBOOK_ANCHORS, "deploy/prometheus: every runbook anchor has its alert",
+            ["no alert links %s" % a for a in sorted(RUNBOOK_ANCHORS - used)])
+
+    # Every esaas_ metric of an expression exists.
+    defined = defined_metrics(root)
+    unknown = set()
+    for _, rule in alerts:
+        for metric in re.findall(r"\besaas_[a-z0-9_]+", str(rule.get("expr", ""))):
+            base = re.sub(r"_(bucket|count|sum)$", "", metric)
+            if metric not in defined and base not in defined:
+                unknown.add(metric)
+    r.check(not unknown, "deploy/prometheus: the rules read only metrics esaasd defines",
+            ["no such metric in the sources: %s" % m for m in sorted(unknown)])
+
+    # Each alert is expected somewhere, and expected absent somewhere.
+    expected, absent = set(), set()
+    for name in test_files:
+        try:
+            doc = load_all(yaml, loader, os.path.join(tdir, name))
+        except (OSError, yaml.YAMLError) as e:
+            r.fail("deploy/prometheus/tests/%s: not valid YAML" % name, str(e).splitlines())
+            continue
+        for test in (doc[0] if doc else {}).get("tests") or []:
+            for t in test.get("alert_rule_test") or []:
+                (expected if t.get("exp_alerts") else absent).add(t.get("alertname"))
+    r.check(set(names) <= expected and set(names) <= absent,
+            "deploy/prometheus/tests: each alert tested firing and not firing",
+            ["%s: never expected to fire" % a for a in names if a not in expected]
+            + ["%s: never expected not to fire" % a for a in names if a not in absent])
+
+    tool = find_program("promtool")
+    if not tool:
+        if os.environ.get("ESAAS_TEST_PROMETHEUS") == "1":
+            r.fail("promtool: not installed (apt-get install prometheus)")
+        else:
+            print("note: no promtool here (apt-get install prometheus); the rules are not "
+                  "checked nor tested by it")
+        return
+    rc, out = promtool([tool, "check", "rules"] + rule_files, cwd=pdir)
+    r.check(rc == 0, "deploy/prometheus: promtool check rules %s" % " ".join(rule_files), out)
+    rc, out = promtool([tool, "test", "rules"] + test_files, cwd=tdir)
+    r.check(rc == 0, "deploy/prometheus/tests: promtool test rules %s" % " ".join(test_files),
+            [l for l in out if l.strip()])
+
+    # The tests see an alert that never fires: one copy of the rules per
+    # alert, its expressions replaced, must fail them.
+    passed = []
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = os.path.join(tmp, "prometheus")
+        os.makedirs(os.path.join(copy, "tests"))
+        for name in test_files:
+            with open(os.path.join(tdir, name), encoding="utf-8") as f, \
+                    open(os.path.join(copy, "tests", name), "w", encoding="utf-8") as g:
+                g.write(f.read())
+        for alert in names:
+            for name in rule_files:
+                with open(os.path.join(pdir, name), encoding="utf-8") as f:
+                    doc = yaml.load(f, Loader=loader)
+                for group in doc.get("groups") or []:
+                    for rule in group.get("rules") or []:
+                        if rule.get("alert") == alert:
+                            rule["expr"] = NEVER_FIRES
+                with open(os.path.join(copy, name), "w", encoding="utf-8") as g:
+                    yaml.safe_dump(doc, g, sort_keys=False)
+            rc, out = promtool([tool, "test", "rules"] + test_files,
+                               cwd=os.path.join(copy, "tests"))
+            # Failed, and for the want of this alert (not a file not found).
+            if rc == 0 or not any("alertname: %s," % alert in l for l in out):
+                passed.append(alert)
+    r.check(not passed, "deploy/prometheus/tests: fail when any one alert never fires",
+            ["%s: the tests do not miss it with expr %s" % (a, NEVER_FIRES) for a in passed])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The deployment test: validate deploy/kubernetes/ against the Kubernetes
 # 1.29 schemas, prove the ClusterRole is exactly what kube/resources.c
-# issues, and check that the manifests fit together (tests/deploy/check.py).
+# issues, check that the manifests fit together, and check and test the
+# alerting rules of deploy/prometheus/ with promtool (tests/deploy/check.py).
 # Prints one line per check and, last, "N passed, N failed".
 #
 #   tests/deploy/run.sh

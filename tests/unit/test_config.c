@@ -57,6 +57,16 @@ static void assert_defaults(const struct config *c)
 	assert_string_equal(c->kube_plugin_repository, "http://esaas-plugins.esaas-system.svc:8080");
 	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
 	assert_null(c->es_url_template);
+	assert_null(c->webhook_url);
+	assert_null(c->webhook_bearer_token);
+	assert_null(c->webhook_esaasd_url);
+	assert_true(c->webhook_job_failed);
+	assert_true(c->webhook_health_changed);
+	assert_int_equal(c->webhook_timeout_ms, 5000);
+	assert_int_equal(c->webhook_max_attempts, 5);
+	assert_int_equal(c->webhook_backoff_base_ms, 1000);
+	assert_int_equal(c->webhook_backoff_cap_ms, 60000);
+	assert_int_equal(c->webhook_queue_limit, 1000);
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -197,6 +207,32 @@ static void test_kubernetes_section(void **state)
 	config_free(&c);
 }
 
+/* The token comes from the environment, as a Kubernetes Secret gives it. */
+static void test_webhook_section(void **state)
+{
+	struct config c;
+	char path[64], err[256];
+	char *env[] = {"ESAAS_WEBHOOK_BEARER_TOKEN=from-a-secret", NULL};
+
+	assert_true(load_text("webhook:\n  url: https://hooks.example.com/T0/B0/x\n"
+			      "  esaasd_url: https://esaas.example.com\n"
+			      "  job_failed: false\n  cluster_health_changed: true\n"
+			      "  timeout_ms: 2000\n  max_attempts: 8\n  backoff_base_ms: 250\n"
+			      "  backoff_cap_ms: 250\n  queue_limit: 10\n",
+			      env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_string_equal(c.webhook_url, "https://hooks.example.com/T0/B0/x");
+	assert_string_equal(c.webhook_bearer_token, "from-a-secret");
+	assert_string_equal(c.webhook_esaasd_url, "https://esaas.example.com");
+	assert_false(c.webhook_job_failed);
+	assert_true(c.webhook_health_changed);
+	assert_int_equal(c.webhook_timeout_ms, 2000);
+	assert_int_equal(c.webhook_max_attempts, 8);
+	assert_int_equal(c.webhook_backoff_base_ms, 250);
+	assert_int_equal(c.webhook_backoff_cap_ms, 250);
+	assert_int_equal(c.webhook_queue_limit, 10);
+	config_free(&c);
+}
+
 static void test_env_overrides_file(void **state)
 {
 	char *env[] = {
@@ -332,7 +368,7 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes, elasticsearch, monitor)"},
+	 " kubernetes, elasticsearch, monitor, webhook)"},
 	{"boolean not true or false",
 	 "monitor:\n  enabled: yes\n",
 	 {NULL},
@@ -427,6 +463,10 @@ static const struct error_case error_cases[] = {
 	 "retry:\n  base_ms: 1000\n  cap_ms: 999\n",
 	 {NULL},
 	 ":3:11: retry.cap_ms: must be at least retry.base_ms (1000), got 999"},
+	{"webhook cap below base",
+	 "webhook:\n  backoff_base_ms: 5000\n  backoff_cap_ms: 1000\n",
+	 {NULL},
+	 ":3:19: webhook.backoff_cap_ms: must be at least webhook.backoff_base_ms (5000), got 1000"},
 	{"alias",
 	 "engine: &e\n  workers: 3\nhttp: *e\n",
 	 {NULL},
@@ -553,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_empty_sections),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_kubernetes_section),
+		cmocka_unit_test(test_webhook_section),
 		cmocka_unit_test(test_env_overrides_file),
 		cmocka_unit_test(test_env_from_environ),
 		cmocka_unit_test(test_null_log_file_is_stderr),
