@@ -1,6 +1,7 @@
 #include <stddef.h> /* api/api.h uses size_t without including it */
 
 #include "api/api.h"
+#include "api/auth.h"
 #include "api/http.h"
 #include "api/routes.h"
 #include "api/ui.h"
@@ -98,15 +99,18 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	api->reg = opt->reg;
 	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;
+	api->test_caller = opt->test_caller;
 	api->http = http_server_new(base, &lim);
 	if (!api->http) {
 		snprintf(err, errlen, "cannot create the HTTP server");
 		goto failed;
 	}
 
-	http_server_route(api->http, "GET", "/healthz", healthz_cb, api);
-	http_server_route(api->http, "GET", "/readyz", readyz_cb, api);
-	http_server_route(api->http, "GET", "/metrics", metrics_cb, api);
+	api->auth = api_auth_new(cfg, opt->http);
+	api_route(api, "GET", "/healthz", ACCESS_PUBLIC, healthz_cb);
+	api_route(api, "GET", "/readyz", ACCESS_PUBLIC, readyz_cb);
+	api_route(api, "GET", "/metrics", ACCESS_PUBLIC, metrics_cb);
+	api_auth_add_routes(api);
 	api_jobs_add_routes(api);
 	api_clusters_add_routes(api);
 	api->ui = api_ui_new(api->http, cfg->http_ui_dir);
@@ -138,5 +142,7 @@ void api_free(struct api *api)
 	metrics_unregister(api->ready_metric);
 	http_server_free(api->http);
 	api_ui_free(api->ui);
+	api_guards_free(api);
+	api_auth_free(api->auth);
 	free(api);
 }

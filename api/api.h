@@ -18,6 +18,7 @@ struct wf_registry;
 struct wf_env;
 struct config;
 struct api;
+struct httpc;
 
 struct api_options {
 	const struct config *cfg;      /* listen address and http.* limits */
@@ -32,6 +33,21 @@ struct api_options {
 	 * submits jobs through the cluster operations.
 	 */
 	bool generic_submit;
+	/* For fetching the identity provider's keys (oidc.*); NULL: none. */
+	struct httpc *http;
+	/*
+	 * In-process tests only (unit tests, fuzzers), never esaasd: a request
+	 * without an Authorization header is taken as coming from this
+	 * caller, so that handlers can be reached without a database.  A
+	 * request with the header is checked as always.  NULL: off.
+	 */
+	const struct api_test_caller *test_caller;
+};
+
+struct api_test_caller {
+	const char *actor;
+	const char *tenant;
+	int role; /* enum token_role */
 };
 
 /* Bind and start serving; NULL with err filled when the address is unusable. */

@@ -3,6 +3,7 @@
  * checks the request, starts one query and replies from its callback; the
  * callbacks touch only their request and what they were given.
  */
+#include "api/auth.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -148,7 +149,7 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	json_t *body = NULL;
 
 	memset(&spec, 0, sizeof(spec));
-	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+	if (!api_request_actor(req, &actor, &err))
 		goto failed;
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
@@ -167,7 +168,7 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	c->name = xstrdup(spec.name);
 	c->key = key ? xstrdup(key) : NULL;
 	c->params = json_pack("{s:O}", "spec", normalised);
-	storage_cluster_create(api->db, DEFAULT_TENANT, spec.name, normalised, actor, key,
+	storage_cluster_create(api->db, api_tenant(req), spec.name, normalised, actor, key,
 			       wf->states[0].name, create_done_cb, c);
 	json_decref(normalised);
 	spec_free(&spec);
@@ -199,7 +200,7 @@ static void list_done_cb(void *arg, const struct db_error *err, json_t *list)
 
 static void clusters_list_cb(struct http_req *req, void *arg)
 {
-	static const char *const known[] = {NULL};
+	static const char *const known[] = {"tenant", NULL};
 	struct api *api = arg;
 	struct http_error err = {0};
 
@@ -209,7 +210,7 @@ static void clusters_list_cb(struct http_req *req, void *arg)
 	}
 	if (!api_have_database(req, api))
 		return;
-	storage_cluster_list(api->db, DEFAULT_TENANT, list_done_cb, req);
+	storage_cluster_list(api->db, api_tenant_filter(req), list_done_cb, req);
 }
 
 /* --- GET /api/v1/clusters/{name} --- */
@@ -251,7 +252,7 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 
 	c->req = req;
 	c->name = xstrdup(name);
-	storage_cluster_get(api->db, DEFAULT_TENANT, name, get_done_cb, c);
+	storage_cluster_get(api->db, api_tenant(req), name, get_done_cb, c);
 }
 
 /* --- operations on an existing cluster: DELETE, POST .../scale --- */
@@ -315,10 +316,15 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 		op_call_free(c);
 		return;
 	}
+	/* After the jobs already queued: a scale of the masters queued behind a
+	 * scale of the data nodes keeps the data nodes that one asked for. */
+	json_t *base = json_object_get(cluster, "target_spec");
+	if (!json_is_object(base))
+		base = json_object_get(cluster, "spec");
 	json_t *params = json_deep_copy(c->params);
-	json_object_set(params, "spec", json_object_get(cluster, "spec"));
+	json_object_set(params, "spec", base);
 	struct http_error perr = {0};
-	if (c->prepare && !c->prepare(json_object_get(cluster, "spec"), params, &perr)) {
+	if (c->prepare && !c->prepare(base, params, &perr)) {
 		json_decref(params);
 		http_reply_failure(c->req, &perr);
 		op_call_free(c);
@@ -337,7 +343,7 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 static void op_queue(struct op_call *c, json_t *params)
 {
 	struct job_submit js = {
-		.tenant = DEFAULT_TENANT,
+		.tenant = api_tenant(c->req),
 		.kind = c->wf->kind,
 		.cluster = c->name,
 		.first_state = c->wf->states[0].name,
@@ -366,7 +372,7 @@ static void op_submit_checked(struct http_req *req, struct api *api, const char 
 				 name ? name : "");
 		return;
 	}
-	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err) ||
+	if (!api_request_actor(req, &actor, &err) ||
 	    !api_check_idempotency_key(key, &err)) {
 		free(actor);
 		json_decref(params);
@@ -397,7 +403,7 @@ static void op_submit_checked(struct http_req *req, struct api *api, const char 
 	c->params = params;
 	c->prepare = prepare;
 	c->precheck = precheck;
-	storage_cluster_get(api->db, DEFAULT_TENANT, name, op_found_cb, c);
+	storage_cluster_get(api->db, api_tenant(req), name, op_found_cb, c);
 }
 
 static void op_submit_prepared(struct http_req *req, struct api *api, const char *kind,
@@ -490,7 +496,7 @@ static void clusters_config_cb(struct http_req *req, void *arg)
 static void clusters_delete_cb(struct http_req *req, void *arg)
 {
 	struct http_error err = {0};
-	static const char *const params[] = {"wipe_data", NULL};
+	static const char *const params[] = {"wipe_data", "tenant", NULL};
 	static const char *const fields[] = {"wipe_data", NULL};
 	const struct http_query *q = http_req_query(req);
 	json_t *body = http_req_json(req, true, &err);
@@ -589,7 +595,7 @@ static void scale_precheck(struct op_call *c, json_t *params)
 		json_decref(params);
 		return;
 	}
-	states_read_shard_copies(c->api->env, DEFAULT_TENANT, json_object_get(params, "spec"),
+	states_read_shard_copies(c->api->env, api_tenant(c->req), json_object_get(params, "spec"),
 				 scale_copies_cb, c);
 }
 
@@ -838,7 +844,7 @@ static void history_done_cb(void *arg, const struct db_error *err, json_t *json)
 /* Its changes of health, newest first: {"cluster": name, "history": [...]}. */
 static void clusters_health_history_cb(struct http_req *req, void *arg)
 {
-	static const char *const known[] = {"limit", NULL};
+	static const char *const known[] = {"limit", "tenant", NULL};
 	struct api *api = arg;
 	const char *name = http_req_param(req, "name");
 	const char *limit_text = http_query_get(http_req_query(req), "limit");
@@ -866,26 +872,23 @@ static void clusters_health_history_cb(struct http_req *req, void *arg)
 
 	c->req = req;
 	c->name = xstrdup(name);
-	storage_health_history(api->db, DEFAULT_TENANT, name, limit, history_done_cb, c);
+	storage_health_history(api->db, api_tenant(req), name, limit, history_done_cb, c);
 }
 
 void api_clusters_add_routes(struct api *api)
 {
-	http_server_route(api->http, "POST", "/api/v1/clusters", clusters_create_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/clusters", clusters_list_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/clusters/{name}", clusters_get_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/clusters/{name}/health-history",
-			  clusters_health_history_cb, api);
-	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}", clusters_delete_cb, api);
-	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/scale", clusters_scale_cb, api);
-	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/restart", clusters_restart_cb,
-			  api);
-	http_server_route(api->http, "PATCH", "/api/v1/clusters/{name}/config", clusters_config_cb,
-			  api);
-	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/plugins", clusters_plugin_add_cb,
-			  api);
-	http_server_route(api->http, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}",
-			  clusters_plugin_remove_cb, api);
-	http_server_route(api->http, "POST", "/api/v1/clusters/{name}/kibana", clusters_kibana_cb,
-			  api);
+	api_route(api, "POST", "/api/v1/clusters", ACCESS_OPERATE, clusters_create_cb);
+	api_route(api, "GET", "/api/v1/clusters", ACCESS_READ, clusters_list_cb);
+	api_route(api, "GET", "/api/v1/clusters/{name}", ACCESS_READ, clusters_get_cb);
+	api_route(api, "GET", "/api/v1/clusters/{name}/health-history", ACCESS_READ,
+		  clusters_health_history_cb);
+	api_route(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, clusters_delete_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/scale", ACCESS_OPERATE, clusters_scale_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE, clusters_restart_cb);
+	api_route(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE, clusters_config_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE,
+		  clusters_plugin_add_cb);
+	api_route(api, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", ACCESS_OPERATE,
+		  clusters_plugin_remove_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, clusters_kibana_cb);
 }

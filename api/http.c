@@ -60,6 +60,8 @@ struct http_req {
 	struct http_match match;
 	struct http_query *query;
 	int64_t started_ms;
+	void *context; /* http_req_set_context() */
+	void (*context_free)(void *);
 };
 
 /* --- Errors. --- */
@@ -896,11 +898,26 @@ static void req_free(struct http_req *req)
 		if (req->next)
 			req->next->prev = req->prev;
 	}
+	if (req->context_free)
+		req->context_free(req->context);
 	http_match_clear(&req->match);
 	http_query_free(req->query);
 	free(req->path);
 	free(req->peer);
 	free(req);
+}
+
+void http_req_set_context(struct http_req *req, void *context, void (*free_fn)(void *))
+{
+	if (req->context_free)
+		req->context_free(req->context);
+	req->context = context;
+	req->context_free = free_fn;
+}
+
+void *http_req_context(const struct http_req *req)
+{
+	return req->context;
 }
 
 /* The request line and headers as they came, give or take whitespace. */

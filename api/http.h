@@ -186,6 +186,14 @@ bool http_req_gone(const struct http_req *req);
 void http_req_add_header(struct http_req *req, const char *name, const char *value);
 
 /*
+ * Something of the caller's that lives as long as the request (who is
+ * asking, once authenticated): free_fn(context) runs when the request is
+ * freed, or when another context replaces it.
+ */
+void http_req_set_context(struct http_req *req, void *context, void (*free_fn)(void *));
+void *http_req_context(const struct http_req *req);
+
+/*
  * The replies.  Each ends the request and frees req.  Every body is JSON
  * (Content-Type: application/json, Cache-Control: no-store) but that of
  * http_reply_body().

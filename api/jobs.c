@@ -6,10 +6,12 @@
  * given, never struct api, which may be gone by then.  The workflow
  * registry they may be given lives as long as the process's main().
  */
+#include "api/auth.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
+#include "storage/tenants.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +114,8 @@ static bool check_name(const char *value, const char *param, struct http_error *
 
 bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, struct http_error *err)
 {
-	static const char *const known[] = {"status", "kind", "cluster", "limit", "cursor", NULL};
+	static const char *const known[] = {"status", "kind", "cluster", "limit", "cursor", "tenant",
+					    NULL};
 	const char *v;
 
 	memset(f, 0, sizeof(*f));
@@ -405,6 +408,20 @@ static char *states_text(json_t *states)
 
 void api_reply_db_error(struct http_req *req, const struct db_error *err)
 {
+	char msg[512], measure[32];
+
+	if (storage_quota_refusal(err, msg, sizeof(msg), measure, sizeof(measure))) {
+		http_reply_error(req, 429, "quota_exceeded", NULL, "%s", msg);
+		return;
+	}
+	if (err->kind == DB_ERR_QUERY && strcmp(err->sqlstate, "23503") == 0 &&
+	    strstr(err->message, "tenant")) {
+		/* A tenant that an identity provider named, that no admin created. */
+		http_reply_error(req, 403, "forbidden", NULL,
+				 "the tenant does not exist yet: an admin creates it with "
+				 "PUT /api/v1/tenants/{tenant}");
+		return;
+	}
 	switch (err->kind) {
 	case DB_ERR_UNAVAILABLE:
 		log_warn("%s %s: database unavailable: %s", http_req_method(req),
@@ -507,7 +524,7 @@ static void jobs_list_cb(struct http_req *req, void *arg)
 		http_reply_failure(req, &err);
 		return;
 	}
-	f.tenant = DEFAULT_TENANT;
+	f.tenant = api_tenant_filter(req);
 	if (!api_have_database(req, api))
 		return;
 	storage_job_list(api->db, &f, list_done_cb, req);
@@ -555,7 +572,7 @@ static void jobs_get_cb(struct http_req *req, void *arg)
 	struct job_call *c = job_call_new(req, id);
 
 	c->reg = api->reg;
-	storage_job_get(api->db, DEFAULT_TENANT, id, get_done_cb, c);
+	storage_job_get(api->db, api_tenant_filter(req), id, get_done_cb, c);
 }
 
 /* --- GET /api/v1/jobs/{id}/events --- */
@@ -582,7 +599,7 @@ static void jobs_events_cb(struct http_req *req, void *arg)
 		return;
 	if (!api_have_database(req, api))
 		return;
-	storage_job_events(api->db, DEFAULT_TENANT, id, events_done_cb, job_call_new(req, id));
+	storage_job_events(api->db, api_tenant_filter(req), id, events_done_cb, job_call_new(req, id));
 }
 
 /* --- POST /api/v1/jobs/{id}/cancel --- */
@@ -634,7 +651,7 @@ static void jobs_cancel_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
-	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+	if (!api_request_actor(req, &actor, &err))
 		goto failed;
 	body = http_req_json(req, true, &err);
 	if (!body || !api_jobs_check_cancel(body, &reason, &err))
@@ -644,7 +661,7 @@ static void jobs_cancel_cb(struct http_req *req, void *arg)
 		goto failed;
 	}
 
-	storage_job_cancel(api->db, DEFAULT_TENANT, id, actor, reason, cancel_done_cb,
+	storage_job_cancel(api->db, api_tenant_filter(req), id, actor, reason, cancel_done_cb,
 			   job_call_new(req, id));
 	free(actor);
 	json_decref(body);
@@ -672,10 +689,12 @@ struct replay_call {
 	char *from_state;	   /* NULL: the default */
 	char *actor;
 	char *reason;
+	char *tenant; /* the request's scope: NULL for every tenant */
 };
 
 static void replay_call_free(struct replay_call *c)
 {
+	free(c->tenant);
 	free(c->from_state);
 	free(c->actor);
 	free(c->reason);
@@ -785,7 +804,7 @@ static void replay_read_cb(void *arg, const struct db_error *err, json_t *job)
 	json_t *mains = main_states(c->wf);
 	json_t *allowed = api_workflow_replay_states(c->wf);
 	struct job_replay r = {
-		.tenant = DEFAULT_TENANT,
+		.tenant = c->tenant,
 		.id = c->id,
 		.from_state = c->from_state,
 		.main_states = mains,
@@ -814,7 +833,7 @@ static void jobs_replay_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
-	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+	if (!api_request_actor(req, &actor, &err))
 		goto failed;
 	/* An empty body is a missing reason (422), not malformed JSON. */
 	body = http_req_json(req, true, &err);
@@ -838,7 +857,8 @@ static void jobs_replay_cb(struct http_req *req, void *arg)
 	c->from_state = from_state ? xstrdup(from_state) : NULL;
 	c->actor = actor;
 	c->reason = xstrdup(reason);
-	storage_job_get(api->db, DEFAULT_TENANT, id, replay_read_cb, c);
+	c->tenant = api_tenant_filter(req) ? xstrdup(api_tenant_filter(req)) : NULL;
+	storage_job_get(api->db, c->tenant, id, replay_read_cb, c);
 	json_decref(body);
 	return;
 
@@ -936,7 +956,7 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 	char *actor = NULL;
 	json_t *body = NULL;
 
-	if (!api_actor(http_req_header(req, "X-Esaas-Actor"), http_req_peer(req), &actor, &err))
+	if (!api_request_actor(req, &actor, &err))
 		goto failed;
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
@@ -956,7 +976,7 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 	c->params = json_incref(sub.params);
 
 	struct job_submit js = {
-		.tenant = DEFAULT_TENANT,
+		.tenant = api_tenant(req),
 		.kind = sub.kind,
 		.cluster = sub.cluster,
 		.first_state = sub.wf->states[0].name,
@@ -977,13 +997,13 @@ failed:
 
 void api_jobs_add_routes(struct api *api)
 {
-	http_server_route(api->http, "GET", "/api/v1/jobs", jobs_list_cb, api);
+	api_route(api, "GET", "/api/v1/jobs", ACCESS_READ, jobs_list_cb);
 	if (api->generic_submit)
-		http_server_route(api->http, "POST", "/api/v1/jobs", jobs_submit_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/jobs/{id}", jobs_get_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/jobs/{id}/events", jobs_events_cb, api);
-	http_server_route(api->http, "POST", "/api/v1/jobs/{id}/cancel", jobs_cancel_cb, api);
-	http_server_route(api->http, "POST", "/api/v1/jobs/{id}/replay", jobs_replay_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/workflows", workflows_list_cb, api);
-	http_server_route(api->http, "GET", "/api/v1/workflows/{kind}", workflows_get_cb, api);
+		api_route(api, "POST", "/api/v1/jobs", ACCESS_OPERATE, jobs_submit_cb);
+	api_route(api, "GET", "/api/v1/jobs/{id}", ACCESS_READ, jobs_get_cb);
+	api_route(api, "GET", "/api/v1/jobs/{id}/events", ACCESS_READ, jobs_events_cb);
+	api_route(api, "POST", "/api/v1/jobs/{id}/cancel", ACCESS_CANCEL, jobs_cancel_cb);
+	api_route(api, "POST", "/api/v1/jobs/{id}/replay", ACCESS_REPLAY, jobs_replay_cb);
+	api_route(api, "GET", "/api/v1/workflows", ACCESS_ANY, workflows_list_cb);
+	api_route(api, "GET", "/api/v1/workflows/{kind}", ACCESS_ANY, workflows_get_cb);
 }

@@ -18,7 +18,9 @@ struct workflow;
 struct spec;
 
 struct api_ui;
+struct api_auth;
 struct metric;
+struct guard;
 
 struct api {
 	struct http_server *http;
@@ -29,7 +31,13 @@ struct api {
 	bool generic_submit;
 	bool draining;
 	struct metric *ready_metric; /* esaas_ready, while the API lives */
+	struct api_auth *auth;       /* credentials (api/auth.h) */
+	struct guard *guards;        /* every route added by api_route() */
+	const struct api_test_caller *test_caller; /* api_options.test_caller */
 };
+
+/* Free what api_route() allocated. */
+void api_guards_free(struct api *api);
 
 /* GET/POST /api/v1/jobs... and GET /api/v1/workflows... on api->http. */
 void api_jobs_add_routes(struct api *api);

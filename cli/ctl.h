@@ -7,6 +7,7 @@
  *   ctl_http.c      one blocking HTTP client and the one way to show an error
  *   ctl_jobs.c      the jobs commands, and following a job to its end
  *   ctl_clusters.c  the clusters commands and the operations that submit jobs
+ *   ctl_tenants.c   who am I; tenants, their quotas, and API tokens
  *   esaasctl.c      main: the command table and the dispatch
  */
 #ifndef ESAAS_CLI_CTL_H
@@ -78,10 +79,19 @@ struct ctl_config_layer {
 	const char *token;
 };
 
+/* Where the token came from, for the message when esaasd refuses it. */
+enum ctl_source {
+	CTL_SOURCE_NONE,
+	CTL_SOURCE_FLAG, /* --token */
+	CTL_SOURCE_ENV,	 /* ESAAS_TOKEN */
+	CTL_SOURCE_FILE, /* the config file */
+};
+
 struct ctl_config {
 	char *url;   /* never NULL once resolved; without a trailing '/' */
 	char *token; /* NULL: none known */
-	char *file;  /* the config file looked at, or NULL */
+	enum ctl_source token_from;
+	char *file; /* the config file looked at, or NULL */
 };
 
 /*
@@ -117,6 +127,17 @@ void ctl_config_free(struct ctl_config *c);
 void ctl_format_age(int64_t ms, char *buf, size_t len);
 /* A measured duration: "340ms" under a second, else as an age. */
 void ctl_format_duration(int64_t ms, char *buf, size_t len);
+/*
+ * A duration as people type it: one or more of a whole number and its unit,
+ * s, m, h, d or w ("30d", "12h", "90m", "3600s", "1d12h").  False for
+ * anything else, a bare number included, and for more than 100 years.
+ */
+bool ctl_parse_duration(const char *s, int64_t *seconds) MUST_CHECK;
+/* CPU in cores: 12000 millicores is "12", 12500 "12.5", 250 "0.25". */
+void ctl_format_cpu(int64_t millicores, char *buf, size_t len);
+/* Bytes in the largest binary unit that fits, cut (never rounded up) to two
+ * decimals: "48Gi", "1.5Ti", "512Mi", "100" (bytes). */
+void ctl_format_bytes(int64_t bytes, char *buf, size_t len);
 /* The API's timestamps ("2024-05-01T10:02:03.123Z") as milliseconds since the epoch. */
 bool ctl_parse_time(const char *s, int64_t *ms) MUST_CHECK;
 /* "2024-05-01T10:02:03Z (3m12s ago)", or "-" for NULL. */
@@ -151,10 +172,14 @@ struct ctl_reply {
 	long status;
 	json_t *body; /* NULL when the answer is not JSON */
 	char *raw;
+	const struct ctl_http *http; /* the client that asked: what a 401 says to do */
 };
 
-/* One connection kept across calls.  timeout_ms bounds each call. */
-struct ctl_http *ctl_http_new(const struct ctl_config *cfg, long timeout_ms);
+/*
+ * One connection kept across calls.  timeout_ms bounds each call.  With a
+ * tenant, every request carries ?tenant=TENANT: the tenant it addresses.
+ */
+struct ctl_http *ctl_http_new(const struct ctl_config *cfg, const char *tenant, long timeout_ms);
 void ctl_http_free(struct ctl_http *h);
 /*
  * One call; path starts with '/'.  body may be NULL.  False, with the
@@ -174,6 +199,7 @@ char *ctl_http_escape(const char *s);
 /*
  * The server's error on stderr, the one format for all of them:
  *   esaasctl: 422 invalid: replicas: must be odd
+ * A 401 also says which credential was refused and where one goes.
  * Returns CTL_EXIT_API.
  */
 int ctl_report_error(const struct ctl_reply *r);
@@ -190,7 +216,8 @@ struct ctl {
 	struct ctl_config cfg;
 	struct ctl_http *http;
 	enum ctl_output output;
-	const char *name; /* "esaasctl jobs list", for messages */
+	const char *tenant; /* --tenant, or NULL */
+	const char *name;   /* "esaasctl jobs list", for messages */
 };
 
 struct ctl_command {
@@ -206,6 +233,7 @@ struct ctl_command {
 /* Each module's commands, ending with a zeroed entry. */
 extern const struct ctl_command ctl_jobs_commands[];
 extern const struct ctl_command ctl_clusters_commands[];
+extern const struct ctl_command ctl_tenants_commands[];
 
 /* A usage error from inside a command: the message, a hint, CTL_EXIT_USAGE. */
 int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)

@@ -43,6 +43,10 @@ void ctl_config_merge(const struct ctl_config_layer *flags, const struct ctl_con
 	while (len > 0 && out->url[len - 1] == '/')
 		out->url[--len] = '\0';
 	out->token = token ? xstrdup(token) : NULL;
+	out->token_from = !token		? CTL_SOURCE_NONE
+			  : given(flags->token) ? CTL_SOURCE_FLAG
+			  : given(env->token)	? CTL_SOURCE_ENV
+						: CTL_SOURCE_FILE;
 }
 
 char *ctl_config_path(const char *xdg_config_home, const char *home)
@@ -267,9 +271,9 @@ bool ctl_config_load(const struct ctl_config_layer *flags, struct ctl_config *ou
 	}
 	if (out->token && has_control(out->token)) {
 		/* It would end the Authorization header and start another. */
-		const char *from = given(flags->token) ? "--token"
-				   : given(env.token)  ? "ESAAS_TOKEN"
-						       : out->file;
+		const char *from = out->token_from == CTL_SOURCE_FLAG  ? "--token"
+				   : out->token_from == CTL_SOURCE_ENV ? "ESAAS_TOKEN"
+								       : out->file;
 
 		snprintf(err, errlen, "%s: the token contains control characters", from);
 		goto out;

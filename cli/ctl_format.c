@@ -40,6 +40,96 @@ void ctl_format_duration(int64_t ms, char *buf, size_t len)
 		ctl_format_age(ms, buf, len);
 }
 
+#define DURATION_MAX_S (100LL * 366 * 24 * 3600)
+
+bool ctl_parse_duration(const char *s, int64_t *seconds)
+{
+	int64_t total = 0;
+
+	if (!s || !*s)
+		return false;
+	while (*s) {
+		int64_t n = 0, unit;
+		int digits = 0;
+
+		for (; *s >= '0' && *s <= '9'; s++) {
+			/* Ten digits of anything is past the limit already. */
+			if (++digits > 10)
+				return false;
+			n = n * 10 + (*s - '0');
+		}
+		if (digits == 0)
+			return false;
+		switch (*s++) {
+		case 's':
+			unit = 1;
+			break;
+		case 'm':
+			unit = 60;
+			break;
+		case 'h':
+			unit = 3600;
+			break;
+		case 'd':
+			unit = 24 * 3600;
+			break;
+		case 'w':
+			unit = 7 * 24 * 3600;
+			break;
+		default:
+			/* A bare number too: "30" could mean seconds or days. */
+			return false;
+		}
+		total += n * unit;
+		if (total > DURATION_MAX_S)
+			return false;
+	}
+	*seconds = total;
+	return true;
+}
+
+/* whole and hundredths (or thousandths) without trailing zeros: "12", "1.5", "0.25". */
+static void format_decimal(int64_t whole, int64_t frac, int digits, const char *unit, char *buf,
+			   size_t len)
+{
+	char f[8];
+	int n;
+
+	n = snprintf(f, sizeof(f), "%0*lld", digits, (long long)frac);
+	while (n > 0 && f[n - 1] == '0')
+		f[--n] = '\0';
+	snprintf(buf, len, "%lld%s%s%s", (long long)whole, n ? "." : "", f, unit);
+}
+
+void ctl_format_cpu(int64_t millicores, char *buf, size_t len)
+{
+	if (millicores < 0)
+		millicores = 0;
+	format_decimal(millicores / 1000, millicores % 1000, 3, "", buf, len);
+}
+
+void ctl_format_bytes(int64_t bytes, char *buf, size_t len)
+{
+	static const char *const units[] = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+	int u = -1;
+
+	if (bytes < 0)
+		bytes = 0;
+	while (u + 1 < (int)ARRAY_SIZE(units) && bytes >> (10 * (u + 2)) > 0)
+		u++;
+	if (u < 0) {
+		snprintf(buf, len, "%lld", (long long)bytes);
+		return;
+	}
+	int64_t size = (int64_t)1 << (10 * (u + 1));
+	/* Hundredths, cut: 1.999Gi reads 1.99Gi, never 2Gi.  Above Ki the
+	 * bytes under a KiB are left out, so that the product fits. */
+	int shift = u > 0 ? 10 : 0;
+	int64_t hundredths = ((bytes % size) >> shift) * 100 / (size >> shift);
+
+	format_decimal(bytes / size, hundredths, 2, units[u], buf, len);
+}
+
 bool ctl_parse_time(const char *s, int64_t *ms)
 {
 	struct tm tm;

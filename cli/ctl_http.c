@@ -1,7 +1,9 @@
 /*
  * esaasctl's HTTP: libcurl's easy interface, one handle kept for the whole
  * run so that a watch reuses its connection, and the one place where an
- * answer that is not a success becomes a line on stderr.
+ * answer that is not a success becomes a line on stderr.  A 401 also says
+ * which token was refused and where a token goes, since that is what
+ * whoever reads it has to fix.
  */
 #include "config.h"
 #include "cli/ctl.h"
@@ -16,9 +18,12 @@
 
 struct ctl_http {
 	CURL *curl;
-	char *base;  /* the server's URL, without a trailing '/' */
-	char *shown; /* the same without user information, for messages */
-	char *auth;  /* "Authorization: Bearer ..." or NULL */
+	char *base;	    /* the server's URL, without a trailing '/' */
+	char *shown;	    /* the same without user information, for messages */
+	char *auth;	    /* "Authorization: Bearer ..." or NULL */
+	char *tenant_query; /* "tenant=..." or NULL */
+	enum ctl_source token_from;
+	char *config_file; /* the config file esaasctl reads, or NULL */
 	long timeout_ms;
 };
 
@@ -49,7 +54,7 @@ static char *url_for_messages(const char *url)
 	return shown;
 }
 
-struct ctl_http *ctl_http_new(const struct ctl_config *cfg, long timeout_ms)
+struct ctl_http *ctl_http_new(const struct ctl_config *cfg, const char *tenant, long timeout_ms)
 {
 	struct ctl_http *h = xcalloc(1, sizeof(*h));
 
@@ -63,6 +68,14 @@ struct ctl_http *ctl_http_new(const struct ctl_config *cfg, long timeout_ms)
 	h->timeout_ms = timeout_ms;
 	if (cfg->token)
 		h->auth = xasprintf("Authorization: Bearer %s", cfg->token);
+	h->token_from = cfg->token_from;
+	h->config_file = cfg->file ? xstrdup(cfg->file) : NULL;
+	if (tenant) {
+		char *t = ctl_http_escape(tenant);
+
+		h->tenant_query = xasprintf("tenant=%s", t);
+		free(t);
+	}
 	return h;
 }
 
@@ -74,6 +87,8 @@ void ctl_http_free(struct ctl_http *h)
 	if (h->auth)
 		explicit_bzero(h->auth, strlen(h->auth));
 	free(h->auth);
+	free(h->tenant_query);
+	free(h->config_file);
 	free(h->base);
 	free(h->shown);
 	free(h);
@@ -101,7 +116,9 @@ bool ctl_http_try(struct ctl_http *h, const char *method, const char *path, json
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct body_buf b = {0};
 	struct curl_slist *headers = NULL;
-	char *url = xasprintf("%s%s", h->base, path);
+	char *url = h->tenant_query ? xasprintf("%s%s%c%s", h->base, path,
+						strchr(path, '?') ? '&' : '?', h->tenant_query)
+				    : xasprintf("%s%s", h->base, path);
 	char *text = NULL;
 	CURLcode rc;
 
@@ -127,7 +144,8 @@ bool ctl_http_try(struct ctl_http *h, const char *method, const char *path, json
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);
-	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0) {
+	} else if (strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
+		   strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, "");
 	}
 	rc = curl_easy_perform(h->curl);
@@ -143,6 +161,7 @@ bool ctl_http_try(struct ctl_http *h, const char *method, const char *path, json
 		return false;
 	}
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &out->status);
+	out->http = h;
 	out->raw = b.p ? b.p : xstrdup("");
 	out->body = json_loads(out->raw, 0, NULL);
 	return true;
@@ -203,6 +222,36 @@ static bool names_field(const char *message, const char *field)
 	return strncmp(message, field, n) == 0 && message[n] == ':';
 }
 
+/*
+ * 401: the credential is what to fix.  Its source is named, never the
+ * token itself.
+ */
+static void report_unauthorized(const struct ctl_reply *r, const char *message)
+{
+	const struct ctl_http *h = r->http;
+	const char *file = h && h->config_file ? h->config_file : "~/.config/esaas/config.yaml";
+	enum ctl_source from = h ? h->token_from : CTL_SOURCE_NONE;
+	char *m = ctl_printable(message ? message : "no reason given");
+	char *f = ctl_printable(file);
+
+	if (from == CTL_SOURCE_NONE) {
+		fprintf(stderr,
+			"esaasctl: 401 unauthorized: esaasd needs a credential and none was given; "
+			"set ESAAS_TOKEN or --token, or token: in %s\n",
+			f);
+	} else {
+		fprintf(stderr,
+			"esaasctl: 401 unauthorized: esaasd refused the credential from %s: "
+			"%s; set ESAAS_TOKEN or --token, or token: in %s\n",
+			from == CTL_SOURCE_FLAG	 ? "--token"
+			: from == CTL_SOURCE_ENV ? "ESAAS_TOKEN"
+						 : f,
+			m, f);
+	}
+	free(m);
+	free(f);
+}
+
 int ctl_report_error(const struct ctl_reply *r)
 {
 	json_t *e = json_object_get(r->body, "error");
@@ -210,6 +259,10 @@ int ctl_report_error(const struct ctl_reply *r)
 	const char *field = json_string_value(json_object_get(e, "field"));
 	const char *message = json_string_value(json_object_get(e, "message"));
 
+	if (r->status == 401 && (!code || strcmp(code, "unauthorized") == 0)) {
+		report_unauthorized(r, message);
+		return CTL_EXIT_API;
+	}
 	if (code && message) {
 		char *c = ctl_printable(code);
 		char *m = ctl_printable(message);

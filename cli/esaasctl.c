@@ -1,9 +1,10 @@
 /*
  * esaasctl: the command-line client, on-call's terminal.  It talks to
- * esaasd's HTTP API (the commands are in the tables of ctl_jobs.c and
- * ctl_clusters.c; this file finds the one asked for, parses its flags and
- * runs it), and it renders a cluster spec into the Kubernetes objects
- * esaasd would apply, like `helm template`, without any server:
+ * esaasd's HTTP API (the commands are in the tables of ctl_jobs.c,
+ * ctl_clusters.c and ctl_tenants.c; this file finds the one asked for,
+ * parses its flags and runs it), and it renders a cluster spec into the
+ * Kubernetes objects esaasd would apply, like `helm template`, without any
+ * server:
  *
  *   esaasctl render [-c esaasd.yaml] [-o yaml|json] [--tenant T] SPEC.json
  */
@@ -148,6 +149,9 @@ static const struct ctl_flag global_flags[] = {
 	{"url", 0, "URL", "esaasd's URL (else $ESAAS_URL, the config file, " CTL_DEFAULT_URL ")"},
 	{"token", 0, "TOKEN",
 	 "the API token (else $ESAAS_TOKEN, the config file: unlike flags, ps shows neither)"},
+	{"tenant", 0, "TENANT",
+	 "the tenant to act in (default: the token's own; for oncall and admin, lists "
+	 "show every tenant)"},
 	{"timeout", 0, "SECONDS", "give up on a request after this long (default 30)"},
 	{"help", 'h', NULL, "this help"},
 	{NULL, 0, NULL, NULL},
@@ -156,6 +160,7 @@ static const struct ctl_flag global_flags[] = {
 static const struct ctl_command *const command_tables[] = {
 	ctl_jobs_commands,
 	ctl_clusters_commands,
+	ctl_tenants_commands,
 	NULL,
 };
 
@@ -163,10 +168,14 @@ static const char help_footer[] =
 	"\n"
 	"esaasd's URL and token come from --url and --token, else ESAAS_URL and\n"
 	"ESAAS_TOKEN, else $XDG_CONFIG_HOME/esaas/config.yaml (~/.config/esaas/config.yaml)\n"
-	"with the keys url: and token:.\n"
+	"with the keys url: and token:.  Every request but the probes needs a token;\n"
+	"an admin makes them with \"esaasctl tokens create\", and the first one with\n"
+	"\"esaasd --bootstrap-admin\".\n"
 	"\n"
-	"Exit status: 0 done, 1 the server refused (its error on stderr) or could not\n"
-	"be reached, 2 a usage error, 3 a watched or waited-for job failed or was cancelled.\n";
+	"Exit status: 0 done, 1 the server refused (its error on stderr; 401 when the\n"
+	"token is missing, unknown, expired or revoked, 403 when its role may not) or\n"
+	"could not be reached, 2 a usage error, 3 a watched or waited-for job failed\n"
+	"or was cancelled.\n";
 
 static void usage(FILE *f)
 {
@@ -345,13 +354,18 @@ static int run_command(const struct ctl_command *cmd, int argc, char **argv)
 		ctl_usage_error(&ctl, "--timeout: expected seconds from 1 to 3600, got \"%s\"", v);
 		goto out_args;
 	}
+	ctl.tenant = ctl_args_get(&a, "tenant");
+	if (ctl.tenant && !*ctl.tenant) {
+		ctl_usage_error(&ctl, "--tenant: expected a tenant's name");
+		goto out_args;
+	}
 	struct ctl_config_layer flags = {ctl_args_get(&a, "url"), ctl_args_get(&a, "token")};
 
 	if (!ctl_config_load(&flags, &ctl.cfg, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl: %s\n", err);
 		goto out_config;
 	}
-	ctl.http = ctl_http_new(&ctl.cfg, timeout_s * 1000L);
+	ctl.http = ctl_http_new(&ctl.cfg, ctl.tenant, timeout_s * 1000L);
 	if (!ctl.http) {
 		fprintf(stderr, "esaasctl: cannot start libcurl\n");
 		rc = CTL_EXIT_API;

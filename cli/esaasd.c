@@ -11,14 +11,18 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/token.h"
 #include "common/webhook.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
+#include "kube/spec.h"
 #include "states/env.h"
 #include "states/sweep.h"
+#include "storage/auth.h"
 #include "storage/db.h"
+#include "storage/jobs.h"
 #include "storage/migrate.h"
 #include "workflows/workflows.h"
 #ifdef ESAAS_TEST_BUILD
@@ -47,12 +51,18 @@ struct daemon {
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: esaasd [-c FILE] [--check-config]\n"
+		"Usage: esaasd [-c FILE] [--check-config | --bootstrap-admin [TENANT]]\n"
 		"Run the esaas API and job engine.\n"
 		"\n"
 		"  -c, --config FILE   read the configuration from FILE (YAML);\n"
 		"                      without it, defaults and ESAAS_* variables only\n"
 		"      --check-config  load the configuration, report, and exit\n"
+		"      --bootstrap-admin [TENANT]\n"
+		"                      bring the database schema up to date, create an\n"
+		"                      admin API token of TENANT (\"default\"; the tenant\n"
+		"                      is created if need be), print it once on standard\n"
+		"                      output, and exit; the first credential of a new\n"
+		"                      installation (esaasctl tokens makes the others)\n"
 		"  -h, --help          show this help and exit\n"
 		"  -V, --version       show the version and exit\n"
 		"\n"
@@ -163,6 +173,41 @@ static bool start_webhook(struct daemon *d, const struct config *cfg, struct htt
 	return true;
 }
 
+/*
+ * --bootstrap-admin: the schema, then one admin token, printed once.  The
+ * log goes to standard error, so that standard output is the token alone.
+ */
+static bool migrate_with_retry(const struct config *cfg);
+
+static int bootstrap_admin(const struct config *cfg, const char *tenant)
+{
+	struct token_new tok;
+	char err[1024];
+	int rc = 1;
+
+	if (!spec_is_dns_label(tenant, 40)) {
+		fprintf(stderr, "esaasd: --bootstrap-admin: %s: expected a tenant's name (a DNS-1123 "
+			"label of at most 40 characters)\n", tenant);
+		return 2;
+	}
+	if (!log_setup(cfg->log_level, cfg->log_format, NULL) || !migrate_with_retry(cfg))
+		return 1;
+	if (!token_create(&tok)) {
+		fprintf(stderr, "esaasd: cannot draw a random token\n");
+		return 1;
+	}
+	if (storage_auth_bootstrap(cfg->database_url, tenant, &tok, err, sizeof(err))) {
+		log_info("admin token %s created for tenant %s", tok.id, tenant);
+		printf("%s\n", tok.token);
+		fflush(stdout);
+		rc = 0;
+	} else {
+		log_error("%s", err);
+	}
+	token_new_clear(&tok);
+	return rc;
+}
+
 /* The engine or the sweep has stopped; the loop ends with the last. */
 static void part_stopped_cb(void *arg)
 {
@@ -218,12 +263,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'C'},
+		{"bootstrap-admin", optional_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool check_only = false;
+	const char *bootstrap = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -232,6 +279,12 @@ int main(int argc, char **argv)
 			break;
 		case 'C':
 			check_only = true;
+			break;
+		case 'B':
+			/* "--bootstrap-admin T" as well as "--bootstrap-admin=T". */
+			if (!optarg && optind < argc && argv[optind][0] != '-')
+				optarg = argv[optind++];
+			bootstrap = optarg ? optarg : DEFAULT_TENANT;
 			break;
 		case 'h':
 			usage(stdout);
@@ -275,6 +328,12 @@ int main(int argc, char **argv)
 		config_free(&cfg);
 		return 0;
 	}
+	if (bootstrap) {
+		int brc = bootstrap_admin(&cfg, bootstrap);
+
+		config_free(&cfg);
+		return brc;
+	}
 	if (!log_setup(cfg.log_level, cfg.log_format, cfg.log_file)) {
 		fprintf(stderr, "esaasd: cannot open log file %s\n", cfg.log_file);
 		config_free(&cfg);
@@ -309,6 +368,8 @@ int main(int argc, char **argv)
 #ifdef ESAAS_TEST_BUILD
 	aopt.generic_submit = true;
 #endif
+	http = httpc_new(d.base);
+	aopt.http = http;
 	d.api = api_new(d.base, &aopt, err, sizeof(err));
 	if (!d.api) {
 		log_error("%s", err);
@@ -324,7 +385,6 @@ int main(int argc, char **argv)
 		.deadline_percent = cfg.deadline_percent,
 		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
 	};
-	http = httpc_new(d.base);
 	env.http = http;
 	env.kube = connect_kubernetes(&cfg, http);
 	eopt.http = http;

@@ -114,6 +114,14 @@ static const struct key keys[] = {
 	{"webhook.backoff_base_ms", KEY_INT, FIELD(webhook_backoff_base_ms), 1, 3600000, "1000"},
 	{"webhook.backoff_cap_ms", KEY_INT, FIELD(webhook_backoff_cap_ms), 1, 86400000, "60000"},
 	{"webhook.queue_limit", KEY_INT, FIELD(webhook_queue_limit), 1, 1000000, "1000"},
+
+	{"oidc.issuer", KEY_OPT_STRING, FIELD(oidc_issuer), 0, 0, NULL},
+	{"oidc.audience", KEY_OPT_STRING, FIELD(oidc_audience), 0, 0, NULL},
+	{"oidc.jwks_url", KEY_OPT_STRING, FIELD(oidc_jwks_url), 0, 0, NULL},
+	{"oidc.tenant_claim", KEY_STRING, FIELD(oidc_tenant_claim), 0, 0, "esaas_tenant"},
+	{"oidc.role_claim", KEY_STRING, FIELD(oidc_role_claim), 0, 0, "esaas_role"},
+	{"oidc.leeway_seconds", KEY_INT, FIELD(oidc_leeway_s), 0, 600, "60"},
+	{"oidc.refresh_min_seconds", KEY_INT, FIELD(oidc_refresh_min_s), 1, 86400, "60"},
 };
 
 #define NKEYS ARRAY_SIZE(keys)

@@ -71,6 +71,16 @@ struct config {
 	int webhook_backoff_base_ms; /* webhook.backoff_base_ms: 1000 */
 	int webhook_backoff_cap_ms;  /* webhook.backoff_cap_ms: 60000, >= base */
 	int webhook_queue_limit;     /* webhook.queue_limit: 1000 events waiting, then the oldest go */
+
+	/* OpenID Connect bearer tokens (common/jwt.h): accepted once issuer,
+	 * audience and jwks_url are all set; esaas's own tokens always are. */
+	char *oidc_issuer;       /* oidc.issuer: "iss" must equal it */
+	char *oidc_audience;     /* oidc.audience: "aud" must hold it */
+	char *oidc_jwks_url;     /* oidc.jwks_url: where the provider's keys are */
+	char *oidc_tenant_claim; /* oidc.tenant_claim: "esaas_tenant" */
+	char *oidc_role_claim;   /* oidc.role_claim: "esaas_role" */
+	int oidc_leeway_s;       /* oidc.leeway_seconds: 60, clock skew on exp and nbf */
+	int oidc_refresh_min_s;  /* oidc.refresh_min_seconds: 60, between fetches for unknown kids */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

@@ -57,6 +57,12 @@ struct job_run {
 	int64_t state_elapsed_ms;     /* time already spent in the state at claim */
 	int64_t state_entered_mono;
 	enum run_phase phase;
+	/*
+	 * Claimed again by this process while its transition was being written:
+	 * the writer still refers to the run, so it is let go of, not
+	 * continued, once the writer has the answer.
+	 */
+	bool superseded;
 	int64_t lease_confirmed_mono; /* when a statement last extended the lease */
 	struct step *step;            /* the handler in flight */
 	struct event *deadline_ev;
@@ -77,7 +83,8 @@ struct step {
 	struct httpc *http;
 	void *env;
 	int64_t id;
-	int attempt;
+	int attempt, max_attempts;
+	bool progressed;              /* step_progress() was called */
 	bool cleaning;
 	char *kind, *cluster, *state, *observation, *tenant;
 	json_t *params, *context;
@@ -152,6 +159,7 @@ static void writer_schedule(struct engine *e);
 static void arm_wake(struct engine *e, int64_t ms);
 static void check_done(struct engine *e);
 static void run_abandon_step(struct job_run *run);
+static void transition_free(struct transition *t);
 static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
 			  const char *msg);
 
@@ -204,6 +212,9 @@ static struct step *step_new(struct job_run *run)
 	s->tenant = xstrdup(run->tenant);
 	s->id = run->id;
 	s->attempt = run->job.attempt;
+	const struct wf_state *st = workflow_state(run->wf, run->job.state);
+	s->max_attempts = st && st->max_attempts > 0 ? st->max_attempts
+						      : run->e->opt.retry.max_attempts;
 	s->cleaning = run->job.ending != NULL;
 	s->kind = xstrdup(run->kind);
 	s->cluster = xstrdup(run->cluster);
@@ -251,6 +262,45 @@ static void run_lost(struct job_run *run, const char *why)
 	jlog_warn(&ctx, "%s; abandoning the state, another worker will run it", why);
 	run->e->stats.lost_leases++;
 	run_free(run);
+}
+
+/* Take run's transition off the queue if it has not been sent yet. */
+static bool pending_remove(struct engine *e, struct job_run *run)
+{
+	for (struct transition **pp = &e->pending; *pp; pp = &(*pp)->next) {
+		struct transition *t = *pp;
+		if (t->run != run)
+			continue;
+		*pp = t->next;
+		if (!*pp)
+			e->pending_tail = pp;
+		e->npending--;
+		transition_free(t);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * This process has claimed the job of run once more, under a new epoch.
+ * Either run's lease expired, or run handed the job back (WAIT, RETRY) and
+ * the claim saw that commit before the writer had its answer (a NOTIFY for
+ * a retry with no delay wakes the claim at once).  A transition not sent
+ * yet would be fenced off by the new epoch: drop it.  One being written
+ * still refers to run, which must outlive it: the writer lets go of the run
+ * once the answer is in.
+ */
+static void run_claimed_again(struct job_run *run)
+{
+	struct engine *e = run->e;
+	if (run->phase == RUN_WRITING && !pending_remove(e, run)) {
+		struct log_ctx ctx = run_ctx(run);
+		jlog_debug(&ctx, "claimed again while its transition was being written; "
+				 "letting go of this run once it is");
+		run->superseded = true;
+		return;
+	}
+	run_lost(run, "claimed again after its lease expired");
 }
 
 /* --- metrics ------------------------------------------------------------------------ */
@@ -700,7 +750,7 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 		/* We may well be the one to run it again: be awake then. */
 		if (t->release && t->delay_ms > 0 && !e->stopping)
 			arm_wake(e, t->delay_ms);
-		bool cont = t->cont && !t->release;
+		bool cont = t->cont && !t->release && !run->superseded;
 		transition_free(t);
 		if (cont)
 			run_begin(run);
@@ -870,9 +920,13 @@ static void step_report(struct step *s, enum outcome out, const char *next, int6
 			const char *msg)
 {
 	struct job_run *run = s->run;
+	bool progressed = s->progressed;
 	step_free(s);
 	if (!run)
 		return; /* abandoned: the engine has moved on */
+	/* Failures before the progress are behind it: count from one again. */
+	if (out == OUT_RETRY && progressed)
+		run->job.attempt = 1;
 	/* A message cut mid-character must not make the whole batch invalid JSON. */
 	char *clean = msg ? utf8_scrub(msg) : NULL;
 	msg = clean;
@@ -979,6 +1033,7 @@ const char *step_kind(const struct step *s) { return s->kind; }
 const char *step_cluster(const struct step *s) { return s->cluster; }
 const char *step_state(const struct step *s) { return s->state; }
 int step_attempt(const struct step *s) { return s->attempt; }
+int step_max_attempts(const struct step *s) { return s->max_attempts; }
 json_t *step_params(const struct step *s) { return s->params; }
 json_t *step_context(struct step *s) { return s->context; }
 const char *step_last_observation(const struct step *s) { return s->observation; }
@@ -994,9 +1049,24 @@ void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
 	s->abort_arg = arg;
 }
 
+void step_progress(struct step *s)
+{
+	s->progressed = true;
+}
+
 void step_next(struct step *s)
 {
 	step_report(s, OUT_NEXT, NULL, 0, NULL);
+}
+
+void step_next_noting(struct step *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	step_report(s, OUT_NEXT, NULL, 0, msg);
+	free(msg);
 }
 
 void step_goto(struct step *s, const char *state)
@@ -1177,10 +1247,10 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		if (!run)
 			continue;
 		e->stats.claimed++;
-		/* Our own run of this job whose lease expired is not ours any more. */
+		/* Our own earlier run of this job is not ours any more. */
 		for (struct job_run *old = e->runs; old; old = old->next)
-			if (old != run && old->id == run->id) {
-				run_lost(old, "claimed again after its lease expired");
+			if (old != run && old->id == run->id && !old->superseded) {
+				run_claimed_again(old);
 				break;
 			}
 		struct log_ctx ctx = run_ctx(run);

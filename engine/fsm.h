@@ -58,6 +58,9 @@ const char *step_kind(const struct step *s);
 const char *step_cluster(const struct step *s);
 const char *step_state(const struct step *s);
 int step_attempt(const struct step *s);        /* 1 for the first run */
+/* Runs the state gets: a RETRY from the run whose step_attempt() equals
+ * this fails the job. */
+int step_max_attempts(const struct step *s);
 json_t *step_params(const struct step *s);     /* borrowed, read-only */
 json_t *step_context(struct step *s);          /* borrowed; changes are saved with the outcome */
 const char *step_last_observation(const struct step *s); /* from the last WAIT, or NULL */
@@ -78,9 +81,19 @@ const char *step_tenant(const struct step *s);
  */
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg);
 
+/*
+ * This run got further than the runs before it, and saved how far in the
+ * context: a RETRY it reports now counts as the first failure from there,
+ * not as one more of the same.  For a state that sends several requests in
+ * turn and takes up where a failed run stopped.
+ */
+void step_progress(struct step *s);
+
 /* --- Outcomes: exactly one per run.  They may be called from inside the
  * handler or later from a callback. --- */
 void step_next(struct step *s);                           /* the table's .next */
+/* The same, with a note for the job's history: what was skipped on the way. */
+void step_next_noting(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void step_goto(struct step *s, const char *state);        /* an explicit next state */
 void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

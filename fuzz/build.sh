@@ -21,7 +21,7 @@ top=$(cd "$here/.." && pwd)
 CC=${CC:-clang}
 OUT=${FUZZ_OUT:-$here/out}
 JOBS=${FUZZ_JOBS:-2}
-PKGS="libevent libpq libcurl jansson yaml-0.1"
+PKGS="libevent libpq libcurl jansson yaml-0.1 libcrypto"
 
 if [ "${FUZZ_COVERAGE:-0}" = 1 ]; then
 	OUT=$OUT/coverage

@@ -3,6 +3,7 @@
  * DESIGN.md ("The Kubernetes shape of a cluster").
  *
  *   Namespace              es-<tenant>-<cluster>
+ *   ResourceQuota          esaas-quota: what the spec's pods ask for, summed
  *   ConfigMap              es-master-config, es-data-config, es-client-config
  *                          (elasticsearch.yml of each role)
  *   Service                es-<namespace>: headless, the masters, 9300 and 9200
@@ -13,6 +14,14 @@
  *   Service, Deployment    kibana (NodePort 5601), when the spec asks for one
  *
  * in that order, which is also the order a create applies them in.
+ *
+ * The quota holds the namespace to the spec, so that no workload grows
+ * past it behind esaas's back: a workflow that grows the cluster raises
+ * it first, one that shrinks it lowers it after.  Nothing esaas runs
+ * needs more than the spec: every role rolls one pod at a time, the pod
+ * gone before its replacement comes (StatefulSets recreate a pod under
+ * its name; Kibana's Deployment rolls without a surge pod), and a delete
+ * that wipes the hosts makes room for its wipe pods first.
  *
  * Nodes restart only when esaas deletes them: the StatefulSets are
  * OnDelete, so a changed template (a plugin added) waits for the safe
@@ -90,6 +99,26 @@ bool render_to_yaml(json_t *objects, char **out) MUST_CHECK;
  * borrowed. */
 json_t *render_find(json_t *objects, const char *kind, const char *name);
 
+/* The namespace's ResourceQuota. */
+#define RENDER_QUOTA_NAME "esaas-quota"
+
+/*
+ * The ResourceQuota of the spec's namespace, as render_cluster() has it:
+ * spec.hard is pods, requests.cpu, requests.memory, limits.cpu and
+ * limits.memory of every pod the spec makes (each role's replicas, Kibana's),
+ * plus wipe_pods pods of render_wipe_pod() (0 but for a delete that wipes
+ * the hosts).  The caller owns it.
+ */
+json_t *render_quota(const struct spec *spec, const struct render_opts *opts, int wipe_pods);
+
+/*
+ * Raise a rendered quota's spec.hard to at least hard (a live quota's
+ * spec.hard), key by key: what a workflow applies before it grows the
+ * cluster, whose current size it may not know.  Values of hard that are
+ * not quantities are ignored.
+ */
+void render_quota_at_least(json_t *quota, json_t *hard);
+
 /* --- names, for the workflows that act on what was rendered ------------- */
 
 /* "es-<tenant>-<cluster>"; the caller frees it. */
@@ -124,7 +153,9 @@ char *render_node_name(const char *pod, const char *ns);
  * The pod that wipes a deleted cluster's data from one host: pinned to the
  * host (nodeName), it mounts <storage root>/<namespace> and removes what is
  * inside.  index makes its name (esaas-wipe-<index>) unique in the
- * namespace.
+ * namespace.  It asks for a little CPU and memory, with limits, as the
+ * namespace's quota requires of every pod; render_quota() with wipe_pods
+ * makes room for it.
  */
 json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
 			int index);

@@ -306,6 +306,30 @@ static void check_service(json_t *causes, const json_t *obj)
 	}
 }
 
+static void check_quota(json_t *causes, const json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach (json_object_get(json_object_get(obj, "spec"), "hard"), key, v) {
+		struct quantity q;
+		char *f = xasprintf("spec.hard[%s]", key);
+		const char *text = json_is_string(v) ? json_string_value(v) : "";
+		if (!controllers_quantity_parse(v, &q))
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: \"%s\": quantities must match the regular expression "
+			      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+			      text);
+		else if (q.milli < 0)
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: \"%s\": must be greater than or equal to 0", text);
+		else if (q.milli % 1000 != 0 &&
+			 (!strcmp(key, "pods") || !strncmp(key, "count/", 6)))
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: \"%s\": must be an integer", text);
+		free(f);
+	}
+}
+
 /* Kind-specific checks of a whole object; causes is filled. */
 static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
 {
@@ -333,6 +357,8 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 			cause(causes, "FieldValueInvalid", "spec",
 			      "Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable and "
 			      "maxUnavailable cannot be both set");
+	} else if (!strcmp(k->plural, "resourcequotas")) {
+		check_quota(causes, obj);
 	} else if (!strcmp(k->plural, "configmaps")) {
 		const char *key;
 		json_t *v;
@@ -547,7 +573,21 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 	} else if (!strcmp(k->plural, "services")) {
 		default_service(obj, old);
 	} else if (!strcmp(k->plural, "pods")) {
-		controllers_default_pod_spec(obj_child(obj, "spec"));
+		controllers_default_pod(obj_child(obj, "spec"));
+	} else if (!strcmp(k->plural, "resourcequotas")) {
+		/* Quantities read back in their canonical form ("2048Mi" is "2Gi"). */
+		json_t *hard = json_object_get(json_object_get(obj, "spec"), "hard");
+		const char *key;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe (hard, tmp, key, v) {
+			struct quantity q;
+			if (controllers_quantity_parse(v, &q)) {
+				char *text = controllers_quantity_format(q);
+				json_object_set_new(hard, key, json_string(text));
+				free(text);
+			}
+		}
 	}
 }
 
@@ -762,7 +802,8 @@ static json_t *resource_list(const char *group, const char *version)
 			json_object_set_new(last, "name", json_string(n));
 			free(n);
 		}
-		if (strcmp(k->plural, "pods") == 0 || k->scale) {
+		if (strcmp(k->plural, "pods") == 0 || strcmp(k->plural, "resourcequotas") == 0 ||
+		    k->scale) {
 			char *n = xasprintf("%s/status", k->plural);
 			json_array_append_new(list,
 					      json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s]}", "name", n,
@@ -1021,7 +1062,8 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	json_t *meta = obj_child(obj, "metadata");
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	const char *gen = json_string_value(json_object_get(meta, "generateName"));
-	if ((!name || !*name) && gen && *gen) {
+	bool generated = (!name || !*name) && gen && *gen;
+	if (generated) {
 		char suffix[11];
 		rand_hex(suffix, 5);
 		for (int i = 0; i < 5; i++)
@@ -1044,6 +1086,20 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	if (!namespace_usable(c, k, ns, name)) {
 		json_decref(obj);
 		return;
+	}
+	if (!strcmp(k->plural, "pods")) {
+		/* Admission comes before storage: a full quota refuses even a
+		 * name that exists.  A generated name is not known to it yet. */
+		char *refusal = controllers_admit_pod(ns, obj);
+		if (refusal) {
+			const char *shown = generated ? gen : name;
+			reply_status(c, 403, "Forbidden", details_for(k, shown),
+				     "%s \"%s\" is forbidden: %s", store_qualified(k), shown,
+				     refusal);
+			free(refusal);
+			json_decref(obj);
+			return;
+		}
 	}
 	if (store_get(k, ns, name)) {
 		reply_status(c, 409, "AlreadyExists", details_for(k, name),

@@ -34,6 +34,11 @@ static const char *str(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
 static json_t *child(json_t *parent, const char *key)
 {
 	json_t *v = json_object_get(parent, key);
@@ -52,6 +57,18 @@ static bool terminating(const json_t *o)
 static void now_ts(char *buf, size_t len)
 {
 	store_timestamp(buf, len, now_wall_ms());
+}
+
+/* Write status (reference stolen) unless it is what o has. */
+static void set_status(struct store_obj *o, json_t *status)
+{
+	if (json_equal(json_object_get(o->body, "status"), status)) {
+		json_decref(status);
+		return;
+	}
+	json_t *body = json_deep_copy(o->body);
+	json_object_set_new(body, "status", status);
+	store_update(o, body);
 }
 
 /* --- pods ------------------------------------------------------------------ */
@@ -97,6 +114,30 @@ void controllers_default_pod_spec(json_t *spec)
 			json_array_foreach(json_object_get(c, "ports"), j, p) {
 				if (!json_object_get(p, "protocol"))
 					json_object_set_new(p, "protocol", json_string("TCP"));
+			}
+		}
+	}
+}
+
+void controllers_default_pod(json_t *spec)
+{
+	controllers_default_pod_spec(spec);
+	/* A pod's (not a template's): requests default to the limits. */
+	const char *lists[] = {"containers", "initContainers"};
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach (json_object_get(spec, lists[l]), i, c) {
+			json_t *res = json_object_get(c, "resources");
+			json_t *limits = json_object_get(res, "limits");
+			const char *k;
+			json_t *v;
+			if (!json_is_object(res) || json_object_size(limits) == 0)
+				continue;
+			json_t *requests = child(res, "requests");
+			json_object_foreach (limits, k, v) {
+				if (!json_object_get(requests, k))
+					json_object_set(requests, k, v);
 			}
 		}
 	}
@@ -197,10 +238,17 @@ static void template_hash(const json_t *tmpl, char *buf, size_t len)
 	buf[i] = '\0';
 }
 
+/*
+ * A pod of owner's template, through quota admission: NULL when refused,
+ * *error then saying why as the API server would ("pods \"x\" is forbidden:
+ * exceeded quota: ..."; the caller frees it).  generate_name: the prefix a
+ * ReplicaSet asks the server to complete, which is how its refusals name
+ * the pod; NULL for a StatefulSet's pods, which have their names.
+ */
 static struct store_obj *create_pod(struct store_obj *owner, const char *name,
-				    const char *owner_kind, const char *owner_name,
-				    const char *owner_uid, const char *hash_label,
-				    const char *hash)
+				    const char *generate_name, const char *owner_kind,
+				    const char *owner_name, const char *owner_uid,
+				    const char *hash_label, const char *hash, char **error)
 {
 	json_t *tmpl = json_object_get(json_object_get(owner->body, "spec"), "template");
 	json_t *pod = json_object();
@@ -209,6 +257,8 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 	if (!labels)
 		labels = json_object();
 	json_object_set_new(labels, hash_label, json_string(hash));
+	if (generate_name)
+		json_object_set_new(m, "generateName", json_string(generate_name));
 	json_object_set_new(m, "name", json_string(name));
 	json_object_set_new(m, "labels", labels);
 	if (json_object_get(meta(tmpl), "annotations"))
@@ -221,14 +271,507 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 	json_t *spec = json_deep_copy(json_object_get(tmpl, "spec"));
 	if (!spec)
 		spec = json_object();
-	controllers_default_pod_spec(spec);
+	controllers_default_pod(spec);
 	json_object_set_new(pod, "spec", spec);
 	json_object_set_new(pod, "status", json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
 						    "BestEffort"));
+	char *refusal = controllers_admit_pod(owner->ns, pod);
+	if (refusal) {
+		*error = xasprintf("pods \"%s\" is forbidden: %s",
+				   generate_name ? generate_name : name, refusal);
+		free(refusal);
+		json_decref(pod);
+		return NULL;
+	}
 	struct store_obj *o = store_create(K("pods"), owner->ns, pod);
 	json_decref(pod);
 	log_debug("pod %s/%s created", owner->ns, name);
 	return o;
+}
+
+/* --- resource quotas ---------------------------------------------------------- */
+
+/*
+ * What kube-apiserver's ResourceQuota admission and kube-controller-manager's
+ * quota controller do for pods: a new pod is counted against every quota of
+ * its namespace (pods, cpu and memory requests and limits), refused with the
+ * real messages when a quota would be exceeded or when it leaves out what a
+ * quota constrains, and status.used of each quota follows the pods there.
+ * Like the real admission it goes by status.hard, which the controller
+ * copies from spec.hard: a quota no controller has seen yet restricts
+ * nothing, and a raised one takes effect once seen.
+ */
+
+bool controllers_quantity_parse(const json_t *v, struct quantity *q)
+{
+	static const struct {
+		const char *suffix;
+		__int128 milli; /* thousandths of a unit per suffix */
+		bool binary;
+	} suffixes[] = {
+		{"m", 1, false},
+		{"", 1000, false},
+		{"k", (__int128)1000 * 1000, false},
+		{"M", (__int128)1000 * 1000 * 1000, false},
+		{"G", (__int128)1000 * 1000 * 1000 * 1000, false},
+		{"T", (__int128)1000 * 1000 * 1000 * 1000 * 1000, false},
+		{"P", (__int128)1000 * 1000 * 1000 * 1000 * 1000 * 1000, false},
+		{"E", (__int128)1000 * 1000 * 1000 * 1000 * 1000 * 1000 * 1000, false},
+		{"Ki", (__int128)1000 << 10, true},
+		{"Mi", (__int128)1000 << 20, true},
+		{"Gi", (__int128)1000 << 30, true},
+		{"Ti", (__int128)1000 << 40, true},
+		{"Pi", (__int128)1000 << 50, true},
+		{"Ei", (__int128)1000 << 60, true},
+	};
+	if (json_is_integer(v)) {
+		json_int_t n = json_integer_value(v);
+		if (n > INT64_MAX / 1000 || n < INT64_MIN / 1000)
+			return false;
+		*q = (struct quantity){n * 1000, false};
+		return true;
+	}
+	const char *s = json_string_value(v);
+	if (!s)
+		return false;
+	bool negative = *s == '-';
+	if (*s == '-' || *s == '+')
+		s++;
+	__int128 mantissa = 0, scale = 1;
+	int digits = 0;
+	bool point = false;
+	for (; (*s >= '0' && *s <= '9') || (*s == '.' && !point); s++) {
+		if (*s == '.') {
+			point = true;
+			continue;
+		}
+		if (++digits > 18)
+			return false;
+		mantissa = mantissa * 10 + (*s - '0');
+		if (point)
+			scale *= 10;
+	}
+	if (digits == 0)
+		return false;
+	__int128 per = -1;
+	bool binary = false;
+	if ((*s == 'e' || *s == 'E') && s[1]) {
+		/* A decimal exponent, "1e3". */
+		int exp;
+		if (!parse_int(s + 1, -3, 18, &exp))
+			return false;
+		per = 1000;
+		for (; exp > 0; exp--)
+			per *= 10;
+		for (; exp < 0; exp++)
+			scale *= 10;
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+			if (!strcmp(s, suffixes[i].suffix)) {
+				per = suffixes[i].milli;
+				binary = suffixes[i].binary;
+			}
+		}
+	}
+	if (per < 0)
+		return false;
+	/* Rounded up to a thousandth, as MilliValue() rounds. */
+	__int128 milli;
+	if (__builtin_mul_overflow(mantissa, per, &milli))
+		return false;
+	milli = (milli + scale - 1) / scale;
+	if (milli > INT64_MAX)
+		return false;
+	*q = (struct quantity){negative ? -(int64_t)milli : (int64_t)milli, binary};
+	return true;
+}
+
+char *controllers_quantity_format(struct quantity q)
+{
+	static const char *const decimal[] = {"", "k", "M", "G", "T", "P", "E"};
+	static const char *const binary[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+	if (q.milli % 1000 != 0)
+		return xasprintf("%lldm", (long long)q.milli);
+	int64_t v = q.milli / 1000;
+	/* Below 1Ki, binary quantities print in decimal, as the API server's do. */
+	bool bin = q.binary && (v >= 1024 || v <= -1024);
+	int64_t per = bin ? 1024 : 1000;
+	int i = 0;
+	while (v != 0 && v % per == 0 && i < 6) {
+		v /= per;
+		i++;
+	}
+	return xasprintf("%lld%s", (long long)v, bin ? binary[i] : decimal[i]);
+}
+
+static void list_set(json_t *list, const char *key, struct quantity q)
+{
+	char *text = controllers_quantity_format(q);
+	json_object_set_new(list, key, json_string(text));
+	free(text);
+}
+
+/* list[key] += q, in the format of what list had first. */
+static void list_add(json_t *list, const char *key, struct quantity q)
+{
+	struct quantity have;
+	if (controllers_quantity_parse(json_object_get(list, key), &have)) {
+		if (__builtin_add_overflow(have.milli, q.milli, &q.milli))
+			q.milli = INT64_MAX;
+		q.binary = have.binary;
+	}
+	list_set(list, key, q);
+}
+
+/* The keys of a quota that count pods (the pods evaluator's). */
+static bool pod_quota_key(const char *key)
+{
+	static const char *const keys[] = {"pods",	 "count/pods",	 "cpu",
+					   "memory",	 "requests.cpu", "requests.memory",
+					   "limits.cpu", "limits.memory"};
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (!strcmp(key, keys[i]))
+			return true;
+	}
+	return false;
+}
+
+/* cpu and memory of which ("requests" or "limits") of a pod spec: its
+ * containers' sum, or an init container's when larger (they run before). */
+static json_t *pod_resource_list(const json_t *spec, const char *which)
+{
+	static const char *const names[] = {"cpu", "memory"};
+	json_t *sum = json_object();
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(spec, "containers"), i, c) {
+		json_t *list = json_object_get(json_object_get(c, "resources"), which);
+		for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+			struct quantity q;
+			if (controllers_quantity_parse(json_object_get(list, names[k]), &q))
+				list_add(sum, names[k], q);
+		}
+	}
+	json_array_foreach (json_object_get(spec, "initContainers"), i, c) {
+		json_t *list = json_object_get(json_object_get(c, "resources"), which);
+		for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
+			struct quantity q, have;
+			if (!controllers_quantity_parse(json_object_get(list, names[k]), &q))
+				continue;
+			if (!controllers_quantity_parse(json_object_get(sum, names[k]), &have) ||
+			    q.milli > have.milli)
+				list_set(sum, names[k], q);
+		}
+	}
+	return sum;
+}
+
+/* What a pod counts for in a quota; a pod that has ended counts only as
+ * an object (count/pods). */
+static json_t *pod_usage(const json_t *pod)
+{
+	json_t *u = json_pack("{s:s}", "count/pods", "1");
+	const char *phase = str(json_object_get(pod, "status"), "phase");
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+		return u;
+	json_object_set_new(u, "pods", json_string("1"));
+	json_t *spec = json_object_get(pod, "spec");
+	json_t *req = pod_resource_list(spec, "requests");
+	json_t *lim = pod_resource_list(spec, "limits");
+	if (json_object_get(req, "cpu")) {
+		json_object_set(u, "cpu", json_object_get(req, "cpu"));
+		json_object_set(u, "requests.cpu", json_object_get(req, "cpu"));
+	}
+	if (json_object_get(lim, "cpu"))
+		json_object_set(u, "limits.cpu", json_object_get(lim, "cpu"));
+	if (json_object_get(req, "memory")) {
+		json_object_set(u, "memory", json_object_get(req, "memory"));
+		json_object_set(u, "requests.memory", json_object_get(req, "memory"));
+	}
+	if (json_object_get(lim, "memory"))
+		json_object_set(u, "limits.memory", json_object_get(lim, "memory"));
+	json_decref(req);
+	json_decref(lim);
+	return u;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The keys of obj, sorted, joined with ","; with values, "key=value". */
+static char *joined_keys(const json_t *obj, bool values)
+{
+	size_t n = json_object_size(obj), i = 0;
+	const char **keys = xcalloc(n + 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)obj, k, v)
+		keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	char *out = xstrdup("");
+	for (i = 0; i < n; i++) {
+		const char *value = json_string_value(json_object_get(obj, keys[i]));
+		char *next = values ? xasprintf("%s%s%s=%s", out, i ? "," : "", keys[i],
+						value ? value : "")
+				    : xasprintf("%s%s%s", out, i ? "," : "", keys[i]);
+		free(out);
+		out = next;
+	}
+	free(keys);
+	return out;
+}
+
+/* The entries of list whose keys are in keys. */
+static json_t *masked(const json_t *list, const json_t *keys)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)keys, k, v) {
+		if (json_object_get(list, k))
+			json_object_set(out, k, json_object_get(list, k));
+	}
+	return out;
+}
+
+/* Does a container give what required (quota keys) asks of every one? The
+ * missing keys go into missing. */
+static void container_missing(const json_t *c, const json_t *required, json_t *missing)
+{
+	json_t *res = json_object_get(c, "resources");
+	json_t *req = json_object_get(res, "requests");
+	json_t *lim = json_object_get(res, "limits");
+	const char *k;
+	json_t *v;
+	json_object_foreach ((json_t *)required, k, v) {
+		bool has;
+		if (!strcmp(k, "limits.cpu"))
+			has = json_object_get(lim, "cpu") != NULL;
+		else if (!strcmp(k, "limits.memory"))
+			has = json_object_get(lim, "memory") != NULL;
+		else if (strstr(k, "cpu"))
+			has = json_object_get(req, "cpu") != NULL;
+		else
+			has = json_object_get(req, "memory") != NULL;
+		if (!has)
+			json_object_set_new(missing, k, json_true());
+	}
+}
+
+/* Why a quota cannot take the pod (constraints, stale status), or NULL. */
+static char *quota_precheck(const struct store_obj *quota, const json_t *pod, json_t *restricted)
+{
+	json_t *required = json_object();
+	json_t *missing = json_object();
+	const char *k;
+	json_t *v;
+	char *why = NULL;
+	json_object_foreach (restricted, k, v) {
+		if (strcmp(k, "pods") != 0 && strcmp(k, "count/pods") != 0)
+			json_object_set_new(required, k, json_true());
+	}
+	json_t *spec = json_object_get(pod, "spec");
+	const char *lists[] = {"containers", "initContainers"};
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach (json_object_get(spec, lists[l]), i, c)
+			container_missing(c, required, missing);
+	}
+	if (json_object_size(missing) > 0) {
+		char *keys = joined_keys(missing, false);
+		why = xasprintf("failed quota: %s: must specify %s", quota->name, keys);
+		free(keys);
+	} else {
+		json_t *used = json_object_get(json_object_get(quota->body, "status"), "used");
+		json_object_foreach (restricted, k, v) {
+			if (!json_object_get(used, k)) {
+				char *keys = joined_keys(restricted, false);
+				why = xasprintf("status unknown for quota: %s, resources: %s",
+						quota->name, keys);
+				free(keys);
+				break;
+			}
+		}
+	}
+	json_decref(required);
+	json_decref(missing);
+	return why;
+}
+
+/* What the pod adds to a quota's status.used, when within status.hard;
+ * else NULL and *why says what it exceeds. */
+static json_t *quota_charge(const struct store_obj *quota, const json_t *usage, char **why)
+{
+	json_t *status = json_object_get(quota->body, "status");
+	json_t *hard = json_object_get(status, "hard");
+	json_t *used = json_object_get(status, "used");
+	json_t *requested = masked(usage, hard);
+	json_t *next = json_deep_copy(used);
+	json_t *exceeded = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach (requested, k, v) {
+		struct quantity q, limit, total;
+		if (!controllers_quantity_parse(v, &q))
+			continue;
+		list_add(next, k, q);
+		if (controllers_quantity_parse(json_object_get(next, k), &total) &&
+		    controllers_quantity_parse(json_object_get(hard, k), &limit) &&
+		    total.milli > limit.milli)
+			json_object_set_new(exceeded, k, json_true());
+	}
+	if (json_object_size(exceeded) > 0) {
+		json_t *r = masked(requested, exceeded), *u = masked(used, exceeded);
+		json_t *h = masked(hard, exceeded);
+		char *rs = joined_keys(r, true), *us = joined_keys(u, true),
+		     *hs = joined_keys(h, true);
+		*why = xasprintf("exceeded quota: %s, requested: %s, used: %s, limited: %s",
+				 quota->name, rs, us, hs);
+		free(rs);
+		free(us);
+		free(hs);
+		json_decref(r);
+		json_decref(u);
+		json_decref(h);
+		json_decref(next);
+		next = NULL;
+	}
+	json_decref(requested);
+	json_decref(exceeded);
+	return next;
+}
+
+char *controllers_admit_pod(const char *ns, const json_t *pod)
+{
+	size_t n;
+	struct store_obj **quotas = store_list(K("resourcequotas"), ns, &n);
+	json_t **charged = xcalloc(n + 1, sizeof(*charged));
+	json_t *usage = pod_usage(pod);
+	char *why = NULL;
+	for (size_t i = 0; i < n && !why; i++) {
+		json_t *hard = json_object_get(json_object_get(quotas[i]->body, "status"), "hard");
+		json_t *restricted = json_object();
+		const char *k;
+		json_t *v;
+		json_object_foreach (hard, k, v) {
+			if (pod_quota_key(k))
+				json_object_set_new(restricted, k, json_true());
+		}
+		if (json_object_size(restricted) > 0) {
+			why = quota_precheck(quotas[i], pod, restricted);
+			if (!why)
+				charged[i] = quota_charge(quotas[i], usage, &why);
+		}
+		json_decref(restricted);
+	}
+	/* Admitted: the quotas count it at once, as the real admission writes
+	 * status.used before the pod is stored; the controller recounts later. */
+	for (size_t i = 0; i < n; i++) {
+		if (charged[i] && !why) {
+			json_t *status = json_deep_copy(json_object_get(quotas[i]->body, "status"));
+			json_object_set(status, "used", charged[i]);
+			set_status(quotas[i], status);
+		}
+		json_decref(charged[i]);
+	}
+	json_decref(usage);
+	free(charged);
+	free(quotas);
+	return why;
+}
+
+/* status.hard and status.used of every quota, from its spec and the pods
+ * of its namespace, as the quota controller keeps them. */
+static void update_quotas(void)
+{
+	size_t n;
+	struct store_obj **quotas = store_list(K("resourcequotas"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *hard = json_deep_copy(
+			json_object_get(json_object_get(quotas[i]->body, "spec"), "hard"));
+		json_t *used = json_object();
+		if (!json_is_object(hard)) {
+			json_decref(hard);
+			hard = json_object();
+		}
+		size_t m;
+		struct store_obj **pods = store_list(K("pods"), quotas[i]->ns, &m);
+		for (size_t j = 0; j < m; j++) {
+			json_t *usage = pod_usage(pods[j]->body);
+			const char *k;
+			json_t *v;
+			json_object_foreach (usage, k, v) {
+				struct quantity q;
+				if (json_object_get(hard, k) && controllers_quantity_parse(v, &q))
+					list_add(used, k, q);
+			}
+			json_decref(usage);
+		}
+		free(pods);
+		const char *k;
+		json_t *v;
+		json_object_foreach (hard, k, v) {
+			if (pod_quota_key(k) && !json_object_get(used, k))
+				json_object_set_new(used, k, json_string("0"));
+		}
+		set_status(quotas[i], json_pack("{s:o, s:o}", "hard", hard, "used", used));
+	}
+	free(quotas);
+}
+
+/* --- events ---------------------------------------------------------------------- */
+
+/*
+ * A Warning event about an object, as a controller's event recorder writes
+ * one; the same one again counts up the event there (at most once a second:
+ * the controllers here retry every tick, the real ones back off).
+ */
+static void record_warning(const char *ns, const char *api_version, const char *kind,
+			   const char *name, const char *uid, const char *component,
+			   const char *reason, const char *message)
+{
+	static unsigned seq;
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	size_t n;
+	struct store_obj **events = store_list(K("events"), ns, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *e = events[i]->body;
+		json_t *about = json_object_get(e, "involvedObject");
+		if (!same(str(about, "kind"), kind) || !same(str(about, "name"), name) ||
+		    !same(str(e, "reason"), reason) || !same(str(e, "message"), message))
+			continue;
+		if (!same(str(e, "lastTimestamp"), ts)) {
+			json_t *body = json_deep_copy(e);
+			json_object_set_new(
+				body, "count",
+				json_integer(json_integer_value(json_object_get(e, "count")) + 1));
+			json_object_set_new(body, "lastTimestamp", json_string(ts));
+			store_update(events[i], body);
+		}
+		free(events);
+		return;
+	}
+	free(events);
+	char *ename =
+		xasprintf("%s.%llx", name, (unsigned long long)now_wall_ms() * 1000000ULL + ++seq);
+	json_t *about = json_pack("{s:s, s:s, s:s, s:s}", "kind", kind, "namespace", ns, "name",
+				  name, "apiVersion", api_version);
+	if (uid)
+		json_object_set_new(about, "uid", json_string(uid));
+	json_t *e = json_pack("{s:s, s:s, s:{s:s, s:s}, s:o, s:s, s:s, s:{s:s}, s:s, s:s, s:i, "
+			      "s:s, s:n, s:s, s:s}",
+			      "apiVersion", "v1", "kind", "Event", "metadata", "name", ename,
+			      "namespace", ns, "involvedObject", about, "reason", reason, "message",
+			      message, "source", "component", component, "firstTimestamp", ts,
+			      "lastTimestamp", ts, "count", 1, "type", "Warning", "eventTime",
+			      "reportingComponent", component, "reportingInstance", "");
+	store_create(K("events"), ns, e);
+	json_decref(e);
+	free(ename);
 }
 
 /* --- StatefulSets ------------------------------------------------------------ */
@@ -252,17 +795,6 @@ static const char *label(const json_t *obj, const char *key)
 static int64_t int_at(const json_t *obj, const char *a, const char *b)
 {
 	return json_integer_value(json_object_get(json_object_get(obj, a), b));
-}
-
-static void set_status(struct store_obj *o, json_t *status)
-{
-	if (json_equal(json_object_get(o->body, "status"), status)) {
-		json_decref(status);
-		return;
-	}
-	json_t *body = json_deep_copy(o->body);
-	json_object_set_new(body, "status", status);
-	store_update(o, body);
 }
 
 static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, const char *rev)
@@ -322,10 +854,24 @@ static void reconcile_sts(struct store_obj *sts)
 			char *name = xasprintf("%s-%d", sts->name, i);
 			/* A pod of that name owned by something else blocks this ordinal. */
 			if (!store_get(K("pods"), sts->ns, name)) {
-				p = create_pod(sts, name, "StatefulSet", sts->name,
+				char *error = NULL;
+				p = create_pod(sts, name, NULL, "StatefulSet", sts->name,
 					       str(meta(sts->body), "uid"),
-					       "controller-revision-hash", rev);
-				sts_pod_extras(p, sts, rev);
+					       "controller-revision-hash", rev, &error);
+				if (p) {
+					sts_pod_extras(p, sts, rev);
+				} else {
+					/* Tried again next time, as the real one retries. */
+					char *msg = xasprintf(
+						"create Pod %s in StatefulSet %s failed error: %s",
+						name, sts->name, error);
+					record_warning(sts->ns, "apps/v1", "StatefulSet", sts->name,
+						       str(meta(sts->body), "uid"),
+						       "statefulset-controller", "FailedCreate",
+						       msg);
+					free(msg);
+				}
+				free(error);
 			}
 			free(name);
 			if (monotonic)
@@ -472,6 +1018,7 @@ static void reconcile_deployment(struct store_obj *d)
 	int want_new = replicas;
 	int room = replicas + surge - (new_live + old_live);
 	bool may_create = !recreate || old_all == 0;
+	char *failure = NULL; /* why the ReplicaSet could not create a pod */
 	while (may_create && new_live < want_new && (room > 0 || old_live == 0)) {
 		char suffix[11];
 		rand_hex(suffix, 5);
@@ -479,9 +1026,19 @@ static void reconcile_deployment(struct store_obj *d)
 			suffix[i] = "bcdfghjklmnpqrstvwxz2456789"[(unsigned char)suffix[i] % 27];
 		suffix[5] = '\0';
 		char *name = xasprintf("%s-%s", rs, suffix);
-		create_pod(d, name, "ReplicaSet", rs, str(meta(d->body), "uid"), "pod-template-hash",
-			   hash);
+		char *prefix = xasprintf("%s-", rs);
+		struct store_obj *p =
+			create_pod(d, name, prefix, "ReplicaSet", rs, str(meta(d->body), "uid"),
+				   "pod-template-hash", hash, &failure);
+		free(prefix);
 		free(name);
+		if (!p) {
+			char *msg = xasprintf("Error creating: %s", failure);
+			record_warning(d->ns, "apps/v1", "ReplicaSet", rs, NULL,
+				       "replicaset-controller", "FailedCreate", msg);
+			free(msg);
+			break;
+		}
 		new_live++;
 		room--;
 	}
@@ -564,6 +1121,26 @@ static void reconcile_deployment(struct store_obj *d)
 						       "message", message, "lastTransitionTime", last,
 						       "lastUpdateTime", update));
 		free(msg);
+	}
+	/* The ReplicaSet's failure to create, surfaced as the real controller
+	 * surfaces it; gone once nothing fails. */
+	if (failure) {
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		const char *since = ts;
+		size_t i;
+		json_t *oc;
+		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
+			if (same(str(oc, "type"), "ReplicaFailure") &&
+			    same(str(oc, "status"), "True"))
+				since = str(oc, "lastTransitionTime");
+		}
+		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
+						       "ReplicaFailure", "status", "True", "reason",
+						       "FailedCreate", "message", failure,
+						       "lastTransitionTime", since,
+						       "lastUpdateTime", since));
+		free(failure);
 	}
 	json_t *st = json_pack("{s:I, s:i, s:i, s:i, s:i, s:o}", "observedGeneration",
 			       (json_int_t)json_integer_value(json_object_get(meta(d->body), "generation")),
@@ -1197,6 +1774,7 @@ static void tick(void)
 	kicked = false;
 	sync_node_faults();
 	terminate_namespaces();
+	update_quotas();
 
 	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {

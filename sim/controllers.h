@@ -3,13 +3,16 @@
  * and Deployments make pods, the scheduler places them on the simulated
  * nodes (honouring required pod anti-affinity and resource requests), the
  * "kubelet" makes them ready after a delay, namespaces finish terminating,
- * the garbage collector removes orphans.  Everything moves on one periodic
- * tick, woken early after each write.
+ * the garbage collector removes orphans, ResourceQuotas count the pods of
+ * their namespace and admit new ones (a refused pod is a FailedCreate
+ * event, and on a Deployment a ReplicaFailure condition).  Everything moves
+ * on one periodic tick, woken early after each write.
  */
 #ifndef SIM_CONTROLLERS_H
 #define SIM_CONTROLLERS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <jansson.h>
 
 struct event_base;
@@ -27,5 +30,29 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 bool controllers_pod_ready(const json_t *pod);
 /* Fill the defaults of a pod spec (restartPolicy, dnsPolicy, ...). */
 void controllers_default_pod_spec(json_t *spec);
+/* Those of a pod's own spec: the above, and requests that default to the
+ * limits (a template keeps them as written). */
+void controllers_default_pod(json_t *spec);
+
+/*
+ * ResourceQuota admission of a new pod in ns: NULL when every quota there
+ * takes it (their status.used counts it from now), else why not, as the
+ * API server says it after "pods \"x\" is forbidden: " ("exceeded quota:
+ * q, requested: ..., used: ..., limited: ...", "failed quota: q: must
+ * specify limits.cpu,..."); the caller frees it.
+ */
+char *controllers_admit_pod(const char *ns, const json_t *pod);
+
+/* A resource quantity ("500m", "2Gi", 3) in thousandths of its unit, and
+ * whether it was written with a binary suffix, which its sums keep. */
+struct quantity {
+	int64_t milli;
+	bool binary;
+};
+
+bool controllers_quantity_parse(const json_t *v, struct quantity *q);
+/* As the API server writes quantities back ("1500m", "34Gi", "2k"); the
+ * caller frees it. */
+char *controllers_quantity_format(struct quantity q);
 
 #endif

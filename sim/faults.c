@@ -41,6 +41,10 @@ static bool add_rule(const json_t *r, char **err)
 		*err = xstrdup("path: a string is expected");
 		return false;
 	}
+	if ((v = json_object_get(r, "except")) && !json_is_string(v)) {
+		*err = xstrdup("except: a string is expected");
+		return false;
+	}
 	if ((v = json_object_get(r, "method")) && !json_is_string(v)) {
 		*err = xstrdup("method: a string is expected");
 		return false;
@@ -135,11 +139,14 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 	memset(hit, 0, sizeof(*hit));
 	json_array_foreach(rules, i, r) {
 		const char *pat = json_string_value(json_object_get(r, "path"));
+		const char *except = json_string_value(json_object_get(r, "except"));
 		const char *m = json_string_value(json_object_get(r, "method"));
 		json_t *rate = json_object_get(r, "rate");
 		json_t *count = json_object_get(r, "count");
 		json_int_t hits = json_integer_value(json_object_get(r, "hits"));
 		if (pat && fnmatch(pat, path, 0) != 0)
+			continue;
+		if (except && fnmatch(except, path, 0) == 0)
 			continue;
 		if (m && strcasecmp(m, method) != 0)
 			continue;

@@ -4,14 +4,17 @@
  * rules, or {"rules": [...], "unschedulable_nodes": [...],
  * "red_clusters": [...]}.  A rule:
  *
- *   {"path": "/api/v1/namespaces/[a-z]*", "method": "GET", "rate": 0.5,
- *    "status": 503, "latency_ms": 200, "hang": false, "retry_after": 2,
- *    "count": 3}
+ *   {"path": "/api/v1/namespaces/[a-z]*", "except": "/api/v1/namespaces/kube-*",
+ *    "method": "GET", "rate": 0.5, "status": 503, "latency_ms": 200,
+ *    "hang": false, "retry_after": 2, "count": 3}
  *
  * path is an fnmatch(3) pattern on the request path ('*' crosses '/');
- * rate (default 1) is the chance that a matching request is hit; status 0
- * with latency_ms only delays; hang never answers; count limits how many
- * requests the rule hits.
+ * except, another, leaves out the paths it matches (the API server's own
+ * faults, say, without the requests it proxies to a service); rate
+ * (default 1) is the chance that a matching request is hit; status 0 with
+ * latency_ms only delays; hang never answers; count limits how many
+ * requests the rule hits.  Every rule that matches may hit: their rates
+ * add up.
  */
 #ifndef SIM_FAULTS_H
 #define SIM_FAULTS_H

@@ -13,6 +13,7 @@ static const struct store_kind kinds[] = {
 	{"services", "service", "Service", "", "v1", true, false, false, false, STORE_NAME_DNS1035, "svc"},
 	{"pods", "pod", "Pod", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "po"},
 	{"resourcequotas", "resourcequota", "ResourceQuota", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "quota"},
+	{"events", "event", "Event", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "ev"},
 	{"statefulsets", "statefulset", "StatefulSet", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "sts"},
 	{"deployments", "deployment", "Deployment", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "deploy"},
 	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true, true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},

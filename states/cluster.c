@@ -93,9 +93,51 @@ struct apply {
 	const char *name;       /* NULL: every object of the kind */
 	size_t next;
 	struct kube_call *call;
+	json_t *done;           /* applied in this state so far (apply_progress), borrowed */
 };
 
 static void apply_more(struct apply *a);
+
+/* An object as the progress names it: "Kind/name". */
+static char *object_key(json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	return xasprintf("%s/%s", json_string_value(json_object_get(obj, "kind")),
+			 json_string_value(json_object_get(meta, "name")));
+}
+
+/*
+ * The objects this state has applied so far, in context.apply_progress, so
+ * that a run after a transient failure takes up where the failed one
+ * stopped: one state applies several objects, and each may meet the
+ * failure; sending them all again would make every retry as likely to fail
+ * as the first run.  A new entry into the state starts afresh.
+ */
+static json_t *apply_progress(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *p = json_object_get(ctx, "apply_progress");
+	const char *state = json_string_value(json_object_get(p, "state"));
+	if (step_attempt(s) == 1 || !state || strcmp(state, step_state(s)) != 0 ||
+	    !json_is_array(json_object_get(p, "objects"))) {
+		p = json_pack("{s:s, s:[]}", "state", step_state(s), "objects");
+		json_object_set_new(ctx, "apply_progress", p);
+	}
+	return json_object_get(p, "objects");
+}
+
+static bool applied_before(struct apply *a, json_t *obj)
+{
+	char *key = object_key(obj);
+	bool found = false;
+	size_t i;
+	json_t *k;
+	json_array_foreach(a->done, i, k)
+		if (strcmp(json_string_value(k), key) == 0)
+			found = true;
+	free(key);
+	return found;
+}
 
 static void apply_finish(struct apply *a)
 {
@@ -116,6 +158,10 @@ static void applied_cb(void *arg, const struct kube_result *res)
 	a->call = NULL;
 	struct step *s = a->step;
 	if (res->klass == HTTPC_OK) {
+		char *key = object_key(json_array_get(a->r->objects, a->next - 1));
+		json_array_append_new(a->done, json_string(key));
+		free(key);
+		step_progress(s);
 		apply_more(a);
 		return;
 	}
@@ -131,11 +177,14 @@ static void applied_cb(void *arg, const struct kube_result *res)
 
 static void apply_more(struct apply *a)
 {
+	if (!a->done)
+		a->done = apply_progress(a->step);
 	while (a->next < json_array_size(a->r->objects)) {
 		json_t *obj = json_array_get(a->r->objects, a->next++);
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
 		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-		if ((a->kind && strcmp(kind, a->kind) != 0) || (a->name && strcmp(name, a->name) != 0))
+		if ((a->kind && strcmp(kind, a->kind) != 0) || (a->name && strcmp(name, a->name) != 0) ||
+		    applied_before(a, obj))
 			continue;
 		a->call = kube_apply(a->env->kube, obj, applied_cb, a);
 		if (a->call)
@@ -150,15 +199,19 @@ static void apply_more(struct apply *a)
 	}
 	struct step *s = a->step;
 	apply_finish(a);
+	json_object_del(step_context(s), "apply_progress");
 	step_next(s);
 }
 
-static void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name)
+/* An apply of spec_json's objects of kind (and name), for apply_more() to
+ * start; NULL after failing the step. */
+static struct apply *apply_prepare(struct step *s, json_t *spec_json, const char *kind,
+				   const char *name)
 {
 	struct wf_env *env;
 	struct rendered *r = render_spec(s, spec_json, &env);
 	if (!r)
-		return;
+		return NULL;
 	struct apply *a = xcalloc(1, sizeof(*a));
 	a->step = s;
 	a->env = env;
@@ -166,7 +219,14 @@ static void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, c
 	a->kind = kind;
 	a->name = name;
 	step_on_abort(s, apply_abort_cb, a);
-	apply_more(a);
+	return a;
+}
+
+static void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name)
+{
+	struct apply *a = apply_prepare(s, spec_json, kind, name);
+	if (a)
+		apply_more(a);
 }
 
 static void apply_kind(struct step *s, const char *kind, const char *name)
@@ -207,6 +267,61 @@ void state_apply_clients(struct step *s)
 void state_apply_pdbs(struct step *s)
 {
 	apply_kind(s, "PodDisruptionBudget", NULL);
+}
+
+/* --- the namespace's quota ------------------------------------------------------ */
+
+/*
+ * The ResourceQuota holds the namespace to the spec (kube/render.h).  Before
+ * the cluster grows, it is raised: to at least what the new spec needs,
+ * never below what it allows now, since a workflow may not know the size
+ * the cluster has (a Kibana job carries only the new spec).  Once the
+ * cluster has shrunk, it is fitted: exactly the new spec's.
+ */
+void state_apply_quota(struct step *s)
+{
+	apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
+}
+
+static void quota_read_cb(void *arg, const struct kube_result *res)
+{
+	struct apply *a = arg;
+	a->call = NULL;
+	if (res->klass == HTTPC_OK) {
+		json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
+		render_quota_at_least(quota,
+				      json_object_get(json_object_get(res->body, "spec"), "hard"));
+	} else if (res->status != 404) {
+		struct step *s = a->step;
+		char *msg = xstrdup(res->message ? res->message : "reading the quota failed");
+		bool transient = res->klass == HTTPC_TRANSIENT;
+		apply_finish(a);
+		if (transient)
+			step_retry(s, "%s", msg);
+		else
+			step_fail(s, "%s", msg);
+		free(msg);
+		return;
+	}
+	/* Read, or none yet (a cluster from before quotas): now applied. */
+	apply_more(a);
+}
+
+static void raise_quota(struct step *s, json_t *spec_json)
+{
+	struct apply *a = apply_prepare(s, spec_json, "ResourceQuota", RENDER_QUOTA_NAME);
+	if (!a)
+		return;
+	char *coll = kube_collection_path("v1", "ResourceQuota", a->r->ns);
+	char *path = xasprintf("%s/%s", coll, RENDER_QUOTA_NAME);
+	a->call = kube_get(a->env->kube, path, quota_read_cb, a);
+	free(path);
+	free(coll);
+}
+
+void state_raise_quota(struct step *s)
+{
+	raise_quota(s, json_object_get(step_params(s), "spec"));
 }
 
 /* --- waits ----------------------------------------------------------------------- */
@@ -610,8 +725,10 @@ void state_scale_plan(struct step *s)
 			    : (to > from ? "zen2_grow_config" : "zen2_shrink_config");
 	else if (role == ES_ROLE_DATA && to < from)
 		next = json_is_true(json_object_get(p, "force")) ? "exclude_nodes" : "check_copies";
+	else if (to > from)
+		next = "raise_quota";
 	else
-		next = "scale_workload";
+		next = "scale_workload"; /* clients leave: they hold no shard */
 	step_goto(s, next);
 }
 
@@ -660,6 +777,23 @@ void state_scale_config(struct step *s)
 {
 	json_t *spec = target_spec(s);
 	apply_kind_of(s, spec, "ConfigMap", NULL);
+	json_decref(spec);
+}
+
+/* The quota for context.to nodes of the role: raised before they come. */
+void state_scale_raise_quota(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	raise_quota(s, spec);
+	json_decref(spec);
+}
+
+/* The quota for context.to nodes of the role: fitted once they are there,
+ * or once the leaving ones have gone. */
+void state_scale_fit_quota(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
 	json_decref(spec);
 }
 
@@ -1226,13 +1360,21 @@ static void flushed_cb(void *arg, const struct es_result *res)
 	l->ecall = NULL;
 	struct step *s = l->step;
 	bool ok = res->klass == HTTPC_OK;
+	bool again = res->klass == HTTPC_TRANSIENT && step_attempt(s) < step_max_attempts(s);
 	char *msg = xstrdup(res->message ? res->message : "");
 	look_finish(l);
-	/* A flush that fails costs recovery time, not data: say so and go on. */
+	/* A flush that fails costs recovery time, not data: tried again while
+	 * attempts remain, then the restart goes on without it, and says so. */
+	const char *pod = json_string_value(
+		json_object_get(json_array_get(json_object_get(step_context(s), "pending"), 0), "name"));
 	if (ok)
 		step_next(s);
-	else
+	else if (again)
 		step_retry(s, "flush before the restart failed: %s", msg);
+	else
+		step_next_noting(s, "restarting %s unflushed after %d attempt%s (its shards recover "
+				 "from the translog, more slowly): %s",
+				 pod ? pod : "the pod", step_attempt(s), step_attempt(s) > 1 ? "s" : "", msg);
 	free(msg);
 }
 
@@ -1432,8 +1574,8 @@ void state_record_spec(struct step *s)
 /*
  * params.wipe_data: the hosts' folders of the cluster go too.  The hosts are
  * those the cluster's pods run on (context.hosts, kept for a replay); the
- * workloads go first, then one pod per host empties <root>/<namespace>,
- * then the namespace goes.
+ * workloads go first, the quota makes room for the wipe pods, then one pod
+ * per host empties <root>/<namespace>, then the namespace goes.
  */
 static void hosts_listed_cb(void *arg, const struct kube_result *res);
 
@@ -1613,7 +1755,32 @@ static void wipe_created_cb(void *arg, const struct kube_result *res)
 	}
 	struct look *l = w->l;
 	free(w);
-	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+	/* The quota's room for the wipe pods counts once the quota controller
+	 * has seen it (wipe_quota): until then admission refuses them. */
+	bool not_yet = res->status == 403 && res->message && strstr(res->message, "exceeded quota");
+	look_report(l, false, res->klass == HTTPC_TRANSIENT || not_yet, res->message);
+}
+
+/*
+ * Room in the quota for the wipe pods, next to what the spec has: Kibana's
+ * pods are still there while the hosts are wiped.  One pod per host, and
+ * one more: a run after a failure creates again a pod that may exist, and
+ * admission counts it before the API server finds it there (409).
+ */
+void state_wipe_quota(struct step *s)
+{
+	struct apply *a = apply_prepare(s, json_object_get(step_params(s), "spec"), "ResourceQuota",
+					RENDER_QUOTA_NAME);
+	if (!a)
+		return;
+	struct render_opts ro;
+	render_opts_for(s, a->env, &ro);
+	int hosts = (int)json_array_size(json_object_get(step_context(s), "hosts"));
+	json_t *roomy = render_quota(&a->r->spec, &ro, hosts + 1);
+	json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_object_set(quota, "spec", json_object_get(roomy, "spec"));
+	json_decref(roomy);
+	apply_more(a);
 }
 
 void state_wipe_hosts(struct step *s)

@@ -20,6 +20,12 @@ void state_apply_data(struct step *s);
 void state_apply_clients(struct step *s);
 void state_apply_pdbs(struct step *s);
 
+/* The namespace's ResourceQuota (kube/render.h): exactly the spec's
+ * (params.spec), or raised to at least the spec's, never lowered, before
+ * the cluster grows. */
+void state_apply_quota(struct step *s);
+void state_raise_quota(struct step *s);
+
 /* Wait until the masters answer with a cluster uuid (they have elected). */
 void state_wait_masters_formed(struct step *s);
 /* Wait until every pod of every role is ready. */
@@ -41,8 +47,9 @@ void state_record_deleted(struct step *s);
 /* scale: plan (context: role, from, to, leaving nodes); for data nodes
  * check the copies, exclude the leaving nodes from allocation, wait until
  * they hold no shard; for masters the new elasticsearch.yml, zen1's quorum
- * or zen2's voting exclusions; scale the workload, wait for its pods, clear
- * what was set, record the new spec. */
+ * or zen2's voting exclusions; the quota raised for context.to nodes
+ * before they come, or fitted to them once the others have gone; scale the
+ * workload, wait for its pods, clear what was set, record the new spec. */
 void state_scale_plan(struct step *s);
 void state_check_copies(struct step *s);
 void state_scale_config(struct step *s);
@@ -51,6 +58,8 @@ void state_voting_exclude(struct step *s);
 void state_voting_clear(struct step *s);
 void state_exclude_nodes(struct step *s);
 void state_wait_drained(struct step *s);
+void state_scale_raise_quota(struct step *s);
+void state_scale_fit_quota(struct step *s);
 void state_scale_workload(struct step *s);
 void state_wait_scaled(struct step *s);
 void state_clear_exclusion(struct step *s);
@@ -74,11 +83,13 @@ void state_config_route(struct step *s);
 void state_apply_dynamic(struct step *s);
 void state_record_spec(struct step *s);
 
-/* delete with params.wipe_data: the hosts, the workloads stopped, one pod
- * per host empties the cluster's folder, then the namespace. */
+/* delete with params.wipe_data: the hosts, the workloads stopped, room in
+ * the quota for the wipe pods, one pod per host empties the cluster's
+ * folder, then the namespace. */
 void state_delete_plan(struct step *s);
 void state_stop_workloads(struct step *s);
 void state_wait_pods_gone(struct step *s);
+void state_wipe_quota(struct step *s);
 void state_wipe_hosts(struct step *s);
 void state_wait_wiped(struct step *s);
 

@@ -85,14 +85,10 @@ void storage_auth_token_create(struct db_pool *db, const struct auth_token_creat
  * that may still be used, and a check reads revoked_at as committed now.
  */
 #define GET_SQL                                                          \
-	"WITH t AS (SELECT * FROM api_tokens WHERE id = $1),"            \
-	" touch AS (UPDATE api_tokens a SET last_used_at = now() FROM t" \
-	"  WHERE a.id = t.id AND t.revoked_at IS NULL"                   \
-	"    AND (t.expires_at IS NULL OR t.expires_at > now()))"        \
-	" SELECT id, tenant_id, role, secret_hash,"                      \
+	"SELECT id, tenant_id, role, secret_hash,"                       \
 	"  coalesce(extract(epoch FROM expires_at)::bigint, 0),"         \
 	"  revoked_at IS NOT NULL, coalesce(expires_at <= now(), false)" \
-	" FROM t"
+	" FROM api_tokens WHERE id = $1"
 
 struct row_ctx {
 	storage_auth_row_cb cb;
@@ -140,6 +136,26 @@ void storage_auth_token_get(struct db_pool *db, const char *id, storage_auth_row
 	db_query(db, GET_SQL, 1, p, row_cb, c);
 }
 
+/* --- used --------------------------------------------------------------------------- */
+
+static void touch_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	(void)arg;
+	(void)res;
+	if (err)
+		log_debug("token last use not recorded: %s", err->message);
+}
+
+void storage_auth_token_touch(struct db_pool *db, const char *id)
+{
+	const char *p[] = {id};
+
+	db_query(db,
+		 "UPDATE api_tokens SET last_used_at = now() WHERE id = $1"
+		 " AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
+		 1, p, touch_cb, NULL);
+}
+
 /* --- list ---------------------------------------------------------------------- */
 
 void storage_auth_token_list(struct db_pool *db, const char *tenant, storage_auth_token_cb cb,
@@ -153,7 +169,7 @@ void storage_auth_token_list(struct db_pool *db, const char *tenant, storage_aut
 	db_query(db,
 		 "SELECT jsonb_build_object('tokens', coalesce(jsonb_agg(" TOKEN_JSON(
 			 "t") " ORDER BY t.created_at, t.id), '[]'::jsonb))"
-			      " FROM api_tokens t WHERE t.tenant_id = $1",
+			      " FROM api_tokens t WHERE ($1::text IS NULL OR t.tenant_id = $1)",
 		 1, p, token_json_cb, c);
 }
 
@@ -161,7 +177,8 @@ void storage_auth_token_list(struct db_pool *db, const char *tenant, storage_aut
 
 /* The row locked, so that of two revocations one is DONE and one ALREADY. */
 #define REVOKE_SQL                                                                            \
-	"WITH cur AS (SELECT * FROM api_tokens WHERE id = $2 AND tenant_id = $1 FOR UPDATE)," \
+	"WITH cur AS (SELECT * FROM api_tokens WHERE id = $2 AND ($1::text IS NULL OR tenant_id = $1)" \
+	" FOR UPDATE)," \
 	" upd AS (UPDATE api_tokens a SET revoked_at = now(), revoked_by = $3 FROM cur"       \
 	"  WHERE a.id = cur.id AND cur.revoked_at IS NULL RETURNING a.*),"                    \
 	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                    \
@@ -207,4 +224,43 @@ void storage_auth_token_revoke(struct db_pool *db, const char *tenant, const cha
 	c->cb = cb;
 	c->arg = arg;
 	db_query(db, REVOKE_SQL, 3, p, revoke_cb, c);
+}
+
+/* --- the first admin token ------------------------------------------------------- */
+
+bool storage_auth_bootstrap(const char *conninfo, const char *tenant,
+			    const struct token_new *tok, char *err, size_t errlen)
+{
+	char hash[2 * TOKEN_HASH_LEN + 3];
+	const char *p[] = {tok->id, tenant, NULL};
+	PGconn *pg = PQconnectdb(conninfo);
+	bool ok = false;
+
+	token_hash_to_text(tok->hash, hash);
+	p[2] = hash;
+	if (PQstatus(pg) != CONNECTION_OK) {
+		snprintf(err, errlen, "cannot connect to the database: %s", PQerrorMessage(pg));
+		PQfinish(pg);
+		return false;
+	}
+	PGresult *res = PQexecParams(
+		pg,
+		"WITH t AS (INSERT INTO tenants (id, created_by) VALUES ($2, 'bootstrap')"
+		"  ON CONFLICT (id) DO NOTHING),"
+		" ins AS (INSERT INTO api_tokens (id, tenant_id, role, secret_hash, description,"
+		"  created_by) VALUES ($1, $2, 'admin', $3::bytea, 'esaasd --bootstrap-admin',"
+		"  'bootstrap') RETURNING id, tenant_id),"
+		" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"
+		"  SELECT 'bootstrap', 'token.create', tenant_id,"
+		"   jsonb_build_object('token', id, 'role', 'admin') FROM ins)"
+		" SELECT id FROM ins",
+		3, NULL, p, NULL, NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+		snprintf(err, errlen, "cannot create the token: %s", PQresultErrorMessage(res));
+	else
+		ok = true;
+	PQclear(res);
+	PQfinish(pg);
+	return ok;
 }

@@ -64,12 +64,18 @@ typedef void (*storage_auth_row_cb)(void *arg, const struct db_error *err,
 
 /*
  * The token called id, for checking a presented secret against (with
- * token_secret_matches()) and its expiry and revocation.  Marks it used
- * (last_used_at) in the same statement, unless it is revoked or expired.
+ * token_secret_matches()) and its expiry and revocation.  Reads only: a
+ * wrong secret must not mark the token used.
  */
 void storage_auth_token_get(struct db_pool *db, const char *id, storage_auth_row_cb cb, void *arg);
 
-/* list: {"tokens": [...]}, the tenant's tokens oldest first, revoked ones too. */
+/* The token was presented with its secret: set last_used_at, at most once
+ * a minute (a busy token is not a row written on every request).  Errors
+ * are logged at debug, nothing else. */
+void storage_auth_token_touch(struct db_pool *db, const char *id);
+
+/* list: {"tokens": [...]}, the tenant's tokens (every tenant's when NULL) oldest
+ * first, revoked ones too. */
 void storage_auth_token_list(struct db_pool *db, const char *tenant, storage_auth_token_cb cb,
 			     void *arg);
 
@@ -81,8 +87,18 @@ enum auth_revoke_result {
 typedef void (*storage_auth_revoke_cb)(void *arg, const struct db_error *err,
 				       enum auth_revoke_result result, json_t *token);
 
-/* Revoke the tenant's token id; token is the token after the change (NULL if not found). */
+/* Revoke the tenant's token id (any tenant's when tenant is NULL); token is the
+ * token after the change (NULL if not found). */
 void storage_auth_token_revoke(struct db_pool *db, const char *tenant, const char *id,
 			       const char *actor, storage_auth_revoke_cb cb, void *arg);
+
+/*
+ * The first admin token, straight through libpq (esaasd --bootstrap-admin,
+ * before any event loop): tenant is created if it does not exist, and the
+ * token tok (from token_create()) is stored as an admin of it.  The audit
+ * log records the actor "bootstrap".
+ */
+bool storage_auth_bootstrap(const char *conninfo, const char *tenant, const struct token_new *tok,
+			    char *err, size_t errlen);
 
 #endif

@@ -42,9 +42,16 @@
 	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at),"  \
 	" 'health', " CLUSTER_HEALTH_JSON(c)
 
+/* The spec the cluster will have once its unfinished jobs are done: the
+ * newest one's (null when none is unfinished).  Operations submitted now
+ * build on it, not on the spec of the last finished job. */
+#define TARGET_SPEC(c)                                                                      \
+	"(SELECT esaas_job_spec(a.params)" CLUSTER_JOBS(c) " AND " ACTIVE_STATUS             \
+	" AND a.params ? 'spec' ORDER BY a.queue_seq DESC LIMIT 1)"
+
 #define CLUSTER_JSON(c)                                                                     \
 	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c)            \
-	", 'recent_jobs', " RECENT_JOBS(c) ")"
+	", 'recent_jobs', " RECENT_JOBS(c) ", 'target_spec', " TARGET_SPEC(c) ")"
 
 #define CLUSTER_ITEM_JSON(c)                                                                \
 	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c) ")"
@@ -63,15 +70,21 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * meanwhile (23505), which rolls back the cluster row with it.  The caller
  * repeats the statement once in both cases, with a snapshot that sees the
  * other submission.  A key used before wins over the name check: a repeated
- * create must find its own job, not a conflict with its own cluster.
+ * create must find its own job, not a conflict with its own cluster.  A new
+ * cluster is checked against the tenant's quota (esaas_quota_check(), in
+ * 0007_quota.sql), which fails the statement with SQLSTATE EQ001 when it
+ * does not fit.
  */
 #define CREATE_SQL                                                                              \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"     \
 	" prior AS (SELECT * FROM jobs WHERE $6::text IS NOT NULL AND tenant_id = $1"           \
 	"  AND idempotency_key = $6),"                                                          \
+	" q AS (SELECT esaas_quota_check($1, $2, $3::jsonb) FROM lk"                           \
+	"  WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM clusters x"     \
+	"   WHERE x.tenant_id = $1 AND x.name = $2 AND x.deleted_at IS NULL)),"                 \
 	" c AS (INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"            \
 	"  SELECT $1, $2, $3::jsonb, jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "')," \
-	"   $4 FROM lk WHERE NOT EXISTS (SELECT 1 FROM prior)"                                  \
+	"   $4 FROM lk LEFT JOIN q ON true WHERE NOT EXISTS (SELECT 1 FROM prior)"              \
 	"  ON CONFLICT (tenant_id, name) WHERE deleted_at IS NULL DO NOTHING"                   \
 	"  RETURNING *),"                                                                       \
 	" ins AS (INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"          \
@@ -230,8 +243,9 @@ void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluste
 
 	db_query(db,
 		 "SELECT jsonb_build_object('clusters', coalesce(jsonb_agg(" CLUSTER_ITEM_JSON("c")
-		 " ORDER BY c.name), '[]'::jsonb))"
-		 " FROM clusters c WHERE c.tenant_id = $1 AND c.deleted_at IS NULL",
+		 " ORDER BY c.tenant_id, c.name), '[]'::jsonb))"
+		 " FROM clusters c WHERE ($1::text IS NULL OR c.tenant_id = $1)"
+		 " AND c.deleted_at IS NULL",
 		 1, p, cluster_cb, cluster_ctx_new(cb, arg));
 }
 

@@ -8,11 +8,14 @@
  *    "health": {...} | null (the health sweep's last observation: storage/health.h),
  *    "active_job": {"id": 42, "kind": "scale", "status": "running",
  *                   "state": "wait_green"} | null,
- *    "recent_jobs": [{"id", "kind", "status", "state", "created_at"}, ...]}
+ *    "recent_jobs": [{"id", "kind", "status", "state", "created_at"}, ...],
+ *    "target_spec": {...} | null}
  * active_job is the job in progress, else the next one queued; recent_jobs
- * are the newest five, newest first.  Both count only the jobs submitted
- * since the cluster was created, not those of an earlier, deleted cluster
- * of the same name.  The list leaves recent_jobs out.
+ * are the newest five, newest first; target_spec is the spec the cluster
+ * will have once its unfinished jobs are done (null when there are none).
+ * All count only the jobs submitted since the cluster was created, not
+ * those of an earlier, deleted cluster of the same name.  The list leaves
+ * recent_jobs and target_spec out.
  *
  * In every callback, err is NULL on success; json values are borrowed for
  * the duration of the call (json_incref to keep them).
@@ -62,7 +65,8 @@ typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t
 void storage_cluster_get(struct db_pool *db, const char *tenant, const char *name,
 			 storage_cluster_cb cb, void *arg);
 
-/* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs. */
+/* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs;
+ * with tenant NULL, every tenant's, by tenant and name. */
 void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg);
 
 /*

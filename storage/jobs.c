@@ -48,14 +48,19 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 /*
  * Submissions to one cluster take a lock first, so that queue order
  * (queue_seq, drawn at insert) is also commit order: a job can never appear
- * ahead of one that is already running.
+ * ahead of one that is already running.  A job that carries the cluster's
+ * new spec is checked against the tenant's quota first (SQLSTATE EQ001 when
+ * it would grow past it; see 0007_quota.sql).
  */
 #define SUBMIT_SQL                                                                               \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"      \
+	" q AS (SELECT esaas_quota_check($1, $2, esaas_job_spec($4::jsonb)) FROM lk"             \
+	"  WHERE $4::jsonb ? 'spec' AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT NULL" \
+	"   AND tenant_id = $1 AND idempotency_key = $7)),"                                     \
 	" ins AS ("                                                                              \
 	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"     \
 	"                   idempotency_key)"                                                   \
-	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk"                           \
+	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk LEFT JOIN q ON true"       \
 	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
 	" RETURNING *),"                                                                        \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
@@ -153,7 +158,8 @@ void storage_job_get(struct db_pool *db, const char *tenant, int64_t id, storage
 	c->arg = arg;
 	struct idbuf b;
 	const char *p[] = {tenant, id_text(&b, id)};
-	db_query(db, "SELECT " JOB_JSON("j") " FROM jobs j WHERE j.tenant_id = $1 AND j.id = $2", 2,
+	db_query(db, "SELECT " JOB_JSON("j") " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1)"
+		     " AND j.id = $2", 2,
 		 p, get_cb, c);
 }
 
@@ -201,7 +207,7 @@ void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_pa
 	c->arg = arg;
 	struct idbuf cursor, limit;
 	const char *p[] = {
-		f->tenant ? f->tenant : DEFAULT_TENANT,
+		f->tenant,
 		f->status,
 		f->kind,
 		f->cluster,
@@ -209,7 +215,7 @@ void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_pa
 		id_text(&limit, (int64_t)f->limit + 1),
 	};
 	db_query(db,
-		 "SELECT " JOB_JSON("j") " FROM jobs j WHERE j.tenant_id = $1"
+		 "SELECT " JOB_JSON("j") " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1)"
 		 " AND ($2::text IS NULL OR j.status = $2)"
 		 " AND ($3::text IS NULL OR j.kind = $3)"
 		 " AND ($4::text IS NULL OR j.cluster = $4)"
@@ -251,7 +257,7 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
 	db_query(db,
 		 "SELECT (SELECT coalesce(jsonb_agg(" EVENT_JSON("e") " ORDER BY e.id), '[]'::jsonb)"
 		 " FROM job_events e WHERE e.job_id = j.id)"
-		 " FROM jobs j WHERE j.tenant_id = $1 AND j.id = $2",
+		 " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1) AND j.id = $2",
 		 2, p, events_cb, c);
 }
 
@@ -267,7 +273,8 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
  * worker sees it when it commits the state it is in.
  */
 #define CANCEL_SQL                                                                            \
-	"WITH cur AS (SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"        \
+	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"\
+	" FOR UPDATE),"        \
 	" u AS (UPDATE jobs j SET cancel_requested = true,"                                    \
 	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"               \
 	"                 AND cur.started_at IS NULL THEN 'cancelled'"                         \
@@ -353,7 +360,8 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
  * the claim, not from the failure.
  */
 #define REPLAY_SQL                                                                                 \
-	"WITH cur AS (SELECT * FROM jobs WHERE tenant_id = $1 AND id = $2 FOR UPDATE),"            \
+	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"\
+	" FOR UPDATE),"            \
 	" pick AS (SELECT coalesce($3::text, cur.failed_state,"                                    \
 	"   CASE WHEN $4::jsonb ? cur.state THEN cur.state END,"                                   \
 	"   (SELECT e.from_state FROM job_events e WHERE e.job_id = cur.id"                        \
@@ -362,13 +370,15 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
 	"  WHERE cur.status IN ('failed', 'cancelled') AND coalesce($5::jsonb ? pick.st, false))," \
 	" lk AS (SELECT pg_advisory_xact_lock("                                                    \
 	"  hashtextextended(cur.tenant_id || '/' || cur.cluster, 0)) FROM cur, ok),"               \
+	" q AS (SELECT esaas_quota_check(cur.tenant_id, cur.cluster, esaas_job_spec(cur.params))"  \
+	"  FROM cur, lk WHERE cur.params ? 'spec'),"                                               \
 	" u AS (UPDATE jobs j SET status = 'queued', state = ok.st, attempt = 1,"                  \
 	"  queue_seq = nextval('jobs_queue_seq'), next_run_at = now(),"                            \
 	"  state_entered_at = NULL, started_at = NULL, finished_at = NULL, error = NULL,"          \
 	"  failed_state = NULL, observation = NULL, ending = NULL, cancel_requested = false,"      \
 	"  lease_owner = NULL, lease_expires_at = NULL, version = j.version + 1,"                  \
 	"  updated_at = now()"                                                                     \
-	"  FROM ok, lk WHERE j.id = ok.id RETURNING j.*),"                                         \
+	"  FROM ok, lk LEFT JOIN q ON true WHERE j.id = ok.id RETURNING j.*),"                     \
 	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status,"           \
 	"  attempt, actor, reason, detail)"                                                        \
 	"  SELECT u.id, u.state, u.state, 'replay', u.status, u.attempt, $6, $7,"                  \
@@ -423,7 +433,7 @@ void storage_job_replay(struct db_pool *db, const struct job_replay *req, storag
 	char *main_states = json_dumps(req->main_states, JSON_COMPACT);
 	char *allowed = json_dumps(req->allowed, JSON_COMPACT);
 	const char *p[] = {
-		req->tenant ? req->tenant : DEFAULT_TENANT,
+		req->tenant,
 		id_text(&b, req->id),
 		req->from_state,
 		main_states,

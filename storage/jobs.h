@@ -69,13 +69,18 @@ typedef void (*storage_submit_cb)(void *arg, const struct db_error *err, json_t 
 void storage_job_submit(struct db_pool *db, const struct job_submit *req,
 			storage_submit_cb cb, void *arg);
 
+/*
+ * In the job functions below, a NULL tenant is every tenant (for the roles
+ * that see them all); otherwise a job of another tenant is not found.
+ */
+
 /* job is NULL when there is no such job in the tenant. */
 typedef void (*storage_job_cb)(void *arg, const struct db_error *err, json_t *job);
 void storage_job_get(struct db_pool *db, const char *tenant, int64_t id,
 		     storage_job_cb cb, void *arg);
 
 struct job_filter {
-	const char *tenant;
+	const char *tenant;   /* NULL: every tenant */
 	const char *status;   /* NULL: any */
 	const char *kind;     /* NULL: any */
 	const char *cluster;  /* NULL: any */

@@ -1,7 +1,8 @@
 // The one way the viewer talks to esaasd.  Every request goes through
 // request(), which adds the bearer token kept in this tab (if any) and turns
 // the API's error shape {"error": {"code", "message", "field"}} into an
-// ApiError.  A 401 asks for a token through the handler app.js installs.
+// ApiError.  A 401 asks for a token through the handler app.js installs;
+// a 403 says that the token's role may not do what was asked.
 
 const TOKEN_KEY = 'esaas.api-token';
 
@@ -50,6 +51,12 @@ async function errorOf(resp) {
 		// Not JSON: a proxy's page, or nothing at all.
 	}
 	const e = body && body.error;
+	if (resp.status === 403) {
+		// Not a fault of the page nor of the request: the role's limit.
+		const why = e && typeof e.message === 'string' ? `${e.message}. ` : '';
+		return new ApiError(403, (e && e.code) || 'forbidden',
+			`Not allowed: ${why}Sign in with a token whose role may do this.`, e && e.field);
+	}
 	if (e && typeof e.message === 'string') {
 		return new ApiError(resp.status, e.code || 'error', e.message, e.field);
 	}
@@ -113,6 +120,7 @@ export const paths = {
 	replay: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/replay`,
 	cancel: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/cancel`,
 	workflow: (kind) => `/api/v1/workflows/${encodeURIComponent(kind)}`,
+	whoami: () => '/api/v1/whoami',
 	clusters: () => '/api/v1/clusters',
 	cluster: (name) => `/api/v1/clusters/${encodeURIComponent(name)}`,
 	healthHistory: (name, limit) =>

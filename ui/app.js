@@ -1,9 +1,10 @@
 // The job viewer: routes in the address's fragment (#/jobs, #/jobs/42,
 // #/clusters, #/clusters/logs), one page at a time, each refreshing itself
-// until the next route disposes of it.  Also the token prompt shown when
-// the API answers 401.
+// until the next route disposes of it.  Also signing in: the token prompt
+// shown when the API answers 401, and who is signed in (GET
+// /api/v1/whoami) with the button that signs out.
 
-import {getToken, setToken, onUnauthorized} from './api.js';
+import {get, paths, getToken, setToken, onUnauthorized} from './api.js';
 import {h, replace, announce} from './dom.js';
 import {jobsPage} from './jobs.js';
 import {jobPage} from './job.js';
@@ -104,19 +105,53 @@ function route() {
 	firstRoute = false;
 }
 
-// --- the API token --------------------------------------------------------
+// --- signing in: the API token ------------------------------------------------
 
 const dialog = document.getElementById('token-dialog');
 const tokenForm = document.getElementById('token-form');
 const tokenInput = document.getElementById('token-input');
 const tokenError = document.getElementById('token-error');
 const tokenButton = document.getElementById('token-button');
+const whoami = document.getElementById('whoami');
 let tokenRefused = false;
+let prompted = false;
+let identity = null; // GET /api/v1/whoami of the token kept, once it answered
 
-function showTokenButton() {
+// The header: who is signed in, and the one button that signs in or out.
+function showSession() {
 	const have = Boolean(getToken());
+	if (identity) {
+		replace(whoami, 'Signed in as ', h('strong', {id: 'whoami-actor'}, identity.actor),
+			', ', h('span', {id: 'whoami-role'}, identity.role), ' of tenant ',
+			h('strong', {id: 'whoami-tenant'}, identity.tenant));
+	}
+	whoami.hidden = !identity;
 	tokenButton.hidden = !have && !tokenRefused;
-	tokenButton.textContent = have ? 'Forget API token' : 'Enter API token';
+	tokenButton.textContent = have ? 'Sign out' : 'Sign in';
+	if (identity) {
+		tokenButton.setAttribute('aria-describedby', 'whoami');
+	} else {
+		tokenButton.removeAttribute('aria-describedby');
+	}
+}
+
+// Ask esaasd who the token kept is.  Without a token there is no one to
+// ask about; a refused token is handled by onUnauthorized below.
+async function refreshSession() {
+	const token = getToken();
+	identity = null;
+	if (token) {
+		try {
+			const who = await get(paths.whoami());
+			// Signed out or in again while the answer was on its way.
+			if (getToken() === token && who && typeof who.actor === 'string') {
+				identity = {actor: who.actor, role: String(who.role), tenant: String(who.tenant)};
+			}
+		} catch {
+			// 401: onUnauthorized asks again; anything else: no one to show.
+		}
+	}
+	showSession();
 }
 
 function askToken(reason) {
@@ -124,7 +159,7 @@ function askToken(reason) {
 		return;
 	}
 	tokenRefused = true;
-	showTokenButton();
+	showSession();
 	document.getElementById('token-why').textContent = reason ||
 		'The API needs a bearer token. It is kept in this tab only (sessionStorage).';
 	tokenError.hidden = true;
@@ -133,8 +168,9 @@ function askToken(reason) {
 	tokenInput.focus();
 }
 
-let prompted = false;
 onUnauthorized((err) => {
+	identity = null;
+	showSession();
 	// Ask once by itself; afterwards the header's button asks again, so
 	// that a refresh every few seconds does not keep opening the prompt.
 	if (prompted) {
@@ -160,8 +196,13 @@ tokenForm.addEventListener('submit', (e) => {
 	setToken(token);
 	prompted = false;
 	dialog.close();
-	showTokenButton();
+	showSession();
 	announce('Token saved; loading again.');
+	refreshSession().then(() => {
+		if (identity) {
+			announce(`Signed in as ${identity.actor}, ${identity.role} of tenant ${identity.tenant}.`);
+		}
+	});
 	route();
 });
 
@@ -169,11 +210,16 @@ document.getElementById('token-cancel').addEventListener('click', () => dialog.c
 
 tokenButton.addEventListener('click', () => {
 	if (getToken()) {
+		// Signed out: the pages say what they cannot load, and the
+		// button (where the focus stays) signs in again.
 		setToken('');
-		tokenRefused = false;
-		showTokenButton();
-		announce('API token forgotten.');
+		identity = null;
+		tokenRefused = true;
+		prompted = true;
+		showSession();
+		announce('Signed out: the API token is forgotten in this tab.');
 		route();
+		tokenButton.focus();
 	} else {
 		askToken();
 	}
@@ -187,5 +233,6 @@ document.querySelector('.skip-link').addEventListener('click', (e) => {
 });
 
 window.addEventListener('hashchange', route);
-showTokenButton();
+showSession();
+refreshSession();
 route();

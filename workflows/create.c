@@ -1,7 +1,8 @@
 /*
  * create: a new Elasticsearch cluster, in the order a person would build it.
  *
- *   namespace → config → services → masters → the masters elect
+ *   namespace → its quota (what the spec's pods need) → config → services
+ *   → masters → the masters elect
  *   → data nodes → clients → every pod ready → health green
  *   → disruption budgets → Kibana, when asked for, and its pods ready
  *   → the cluster is recorded ready, with its endpoint
@@ -15,7 +16,8 @@
 
 static const struct wf_state create_states[] = {
 	/* name                  handler                     deadline attempts next         replay */
-	{"apply_namespace", state_apply_namespace, 120, 0, "apply_config", true},
+	{"apply_namespace", state_apply_namespace, 120, 0, "apply_quota", true},
+	{"apply_quota", state_apply_quota, 120, 0, "apply_config", true},
 	{"apply_config", state_apply_config, 120, 0, "apply_services", true},
 	{"apply_services", state_apply_services, 120, 0, "apply_masters", true},
 	{"apply_masters", state_apply_masters, 120, 0, "wait_masters_formed", true},

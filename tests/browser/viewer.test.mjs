@@ -9,8 +9,12 @@
 //                          before the replay scenario)
 //   ESAAS_UI_WAITING_JOB   a job waiting in a state, to cancel
 //   ESAAS_UI_XSS_JOB       a failed job whose actor, params and error hold markup
+//   ESAAS_UI_TOKEN         an admin API token of tenant default
+//   ESAAS_UI_VIEWER_TOKEN  a viewer API token of tenant default
 //   ESAAS_CHROMIUM         the browser (/usr/bin/chromium)
 //   ESAAS_UI_SCREENSHOTS   a folder for a screenshot of the end of each scenario
+// Every scenario but "token" first signs in as a person would: the API's
+// 401 opens the token prompt, and the admin token goes in there.
 // Exit status 0 when the scenario passed.  No browser is ever downloaded:
 // Debian's chromium is driven through playwright-core.
 
@@ -25,6 +29,8 @@ const executablePath = env.ESAAS_CHROMIUM || '/usr/bin/chromium';
 const failedJob = env.ESAAS_UI_FAILED_JOB;
 const waitingJob = env.ESAAS_UI_WAITING_JOB;
 const xssJob = env.ESAAS_UI_XSS_JOB;
+const adminToken = env.ESAAS_UI_TOKEN;
+const viewerToken = env.ESAAS_UI_VIEWER_TOKEN;
 const STEP_MS = 20000;
 
 // What the XSS job carries (tests/integration/test_ui.c).
@@ -45,7 +51,24 @@ function ui(fragment) {
 	return `${base}/ui/?poll=1${fragment}`;
 }
 
-async function withBrowser(name, fn, {allowConsole = []} = {}) {
+// Sign in through the prompt that the API's first 401 opens, and wait for
+// the header to say who is signed in.
+async function signIn(page, token, role) {
+	check(token, 'no token to sign in with (ESAAS_UI_TOKEN, ESAAS_UI_VIEWER_TOKEN)');
+	// Not the address of any scenario, so that its first goto loads the page afresh.
+	await page.goto(`${base}/ui/#/jobs`);
+	await page.locator('#token-dialog').waitFor();
+	await page.getByRole('textbox', {name: 'API token', exact: true}).fill(token);
+	await page.keyboard.press('Enter');
+	await page.locator('#token-dialog').waitFor({state: 'hidden'});
+	const who = page.locator('#whoami');
+	await who.waitFor();
+	await page.locator('#whoami-role').filter({hasText: role}).waitFor();
+	const said = await who.textContent();
+	check(said.includes(`token:${token.slice(6, 18)}`), `the header says "${said}"`);
+}
+
+async function withBrowser(name, fn, {allowConsole = [], token = adminToken, role = 'admin'} = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'esaas-ui-chromium-'));
 	const context = await chromium.launchPersistentContext(dir, {
 		executablePath,
@@ -74,6 +97,9 @@ async function withBrowser(name, fn, {allowConsole = []} = {}) {
 		}
 	});
 	try {
+		if (token) {
+			await signIn(page, token, role);
+		}
 		await fn(page, context);
 		check(problems.length === 0, problems.join('; '));
 	} finally {
@@ -225,8 +251,9 @@ const scenarios = {
 		await page.goto(ui('#/jobs'));
 		const row = page.locator(`tr[data-job-id="${xssJob}"]`);
 		await row.waitFor();
+		// Who submitted it: the token, and in parentheses the person it named.
 		const actor = await row.locator('td.col-submitted_by').textContent();
-		check(actor === XSS_ACTOR, `the actor shows as "${actor}"`);
+		check(actor === `token:${adminToken.slice(6, 18)} (${XSS_ACTOR})`, `the actor shows as "${actor}"`);
 
 		await page.goto(ui(`#/jobs/${xssJob}`));
 		await page.locator('#job-params').getByText(XSS_NOTE, {exact: true}).waitFor();
@@ -361,31 +388,73 @@ const scenarios = {
 		check(clusters.length > 0 && clusters.every((c) => c === 'viewer-logs'), `jobs of clusters ${clusters.join(', ')}`);
 	},
 
-	// A 401 asks for a token, which then goes with every request.
-	async token(page, context) {
-		const token = 'a-test-token';
-		let withToken = 0;
-		await context.route('**/api/v1/**', async (route) => {
-			if (route.request().headers().authorization !== `Bearer ${token}`) {
-				await route.fulfill({status: 401, contentType: 'application/json',
-					body: JSON.stringify({error: {code: 'unauthorized', message: 'a bearer token is required'}})});
-				return;
-			}
-			withToken++;
-			await route.continue();
-		});
+	// Signing in for real: the API's 401 opens the prompt, a token esaasd
+	// does not know is refused, the real one is kept in this tab and shows
+	// who is signed in; signing out forgets it.  Runs without a token.
+	async token(page) {
+		check(adminToken, 'ESAAS_UI_TOKEN is not set');
 		await page.goto(ui('#/jobs'));
 		const dialog = page.locator('#token-dialog');
 		await dialog.waitFor();
 		const f = await focusedElement(page);
 		check(f && f.id === 'token-input', `the prompt opened with the focus on ${JSON.stringify(f)}`);
-		await page.getByRole('textbox', {name: 'API token', exact: true}).fill(token);
+		check(await page.locator('#whoami').isHidden(), 'someone is signed in without a token');
+		const input = page.getByRole('textbox', {name: 'API token', exact: true});
+
+		// An empty token is refused in the page; an unknown one by esaasd.
+		await dialog.getByRole('button', {name: 'Sign in', exact: true}).click();
+		await page.locator('#token-error').waitFor();
+		await input.fill(`esaas_000000000000_${'x'.repeat(43)}`);
+		await page.keyboard.press('Enter');
+		await page.locator('#token-why').filter({hasText: 'refused the token kept in this tab'}).waitFor();
+		check(await dialog.isVisible(), 'the prompt did not open again for a refused token');
+		const why = await page.locator('#token-why').textContent();
+		check(why.includes('unknown token') && !why.includes('x'.repeat(43)), `the prompt says "${why}"`);
+
+		await input.fill(adminToken);
 		await page.keyboard.press('Enter');
 		await page.locator('table.jobs tbody tr').first().waitFor();
-		check(withToken > 0, 'no request carried the token');
-		check(await page.evaluate(() => window.sessionStorage.getItem('esaas.api-token')) === token,
+		await page.locator('#whoami').waitFor();
+		const who = await page.locator('#whoami').textContent();
+		check(who === `Signed in as token:${adminToken.slice(6, 18)}, admin of tenant default`,
+			`the header says "${who}"`);
+		check(await page.evaluate(() => window.sessionStorage.getItem('esaas.api-token')) === adminToken,
 			'the token is not kept in sessionStorage');
-		check(await page.getByRole('button', {name: 'Forget API token'}).isVisible(), 'no way to forget the token');
+		await snapshot(page, 'signed-in');
+
+		// Signing out: forgotten, no one shown, and the button signs in again.
+		const out = page.getByRole('button', {name: 'Sign out', exact: true});
+		check(await out.getAttribute('aria-describedby') === 'whoami', 'Sign out does not say who signs out');
+		await out.focus();
+		await page.keyboard.press('Enter');
+		await page.getByRole('button', {name: 'Sign in', exact: true}).waitFor();
+		check(await page.evaluate(() => window.sessionStorage.getItem('esaas.api-token')) === null,
+			'the token is still in sessionStorage');
+		check(await page.locator('#whoami').isHidden(), 'the header still says who was signed in');
+		check(!(await dialog.isVisible()), 'signing out opened the prompt');
+		const g = await focusedElement(page);
+		check(g && g.id === 'token-button', `after signing out the focus is on ${JSON.stringify(g)}`);
+		await page.locator('.problem').filter({hasText: 'needs a credential'}).first().waitFor();
+		await page.keyboard.press('Enter');
+		await dialog.waitFor();
+		await dialog.getByRole('button', {name: 'Cancel'}).click();
+		await dialog.waitFor({state: 'hidden'});
+	},
+
+	// A viewer may read but not replay: the refusal says so in words.
+	async forbidden(page) {
+		check(xssJob, 'ESAAS_UI_XSS_JOB is not set');
+		await page.goto(ui(`#/jobs/${xssJob}`));
+		await page.locator('#replay-form').waitFor();
+		await page.getByRole('textbox', {name: 'Reason'}).fill('a viewer tries');
+		await page.getByRole('button', {name: 'Replay job'}).click();
+		const error = page.locator('#replay-error');
+		await error.waitFor();
+		const said = await error.textContent();
+		check(said.startsWith('Not allowed: role viewer may not replay jobs.') &&
+			said.includes('Sign in with a token whose role may do this'), `the refusal reads "${said}"`);
+		check((await leadStatus(page)).endsWith('failed'), 'the job is no longer failed');
+		await snapshot(page, 'forbidden');
 	},
 };
 
@@ -400,8 +469,9 @@ if (!base) {
 }
 
 const allowConsole = name === 'csp' ? [/Content Security Policy/] : [];
+const signInAs = {token: {token: null}, forbidden: {token: viewerToken, role: 'viewer'}};
 try {
-	await withBrowser(name, scenarios[name], {allowConsole});
+	await withBrowser(name, scenarios[name], {allowConsole, ...signInAs[name]});
 	console.log(`ok ${name}`);
 } catch (err) {
 	console.log(`FAILED ${name}: ${err instanceof Failure ? err.message : err.stack || err}`);

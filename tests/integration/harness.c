@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -211,6 +212,7 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	snprintf(d->dburl, sizeof(d->dburl), "%s", dburl);
 	counter++;
 	snprintf(d->config, sizeof(d->config), "%s/esaasd-%d.yaml", tmpdir, counter);
 	snprintf(d->log, sizeof(d->log), "%s/esaasd-%d.log", tmpdir, counter);
@@ -271,8 +273,10 @@ bool esaasd_wait_ready(struct esaasd *d)
 		if (http_call(d, "GET", "/readyz", NULL, NULL, &r)) {
 			long st = r.status;
 			http_resp_free(&r);
+			/* The token made now, in this process, is the one that the
+			 * test's forked clients inherit. */
 			if (st == 200)
-				return true;
+				return !d->dburl[0] || harness_token(d) != NULL;
 		}
 		msleep(20);
 	}
@@ -336,10 +340,105 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* Tokens made by harness_token(), one per database. */
+static struct {
+	char dburl[600];
+	char token[128];
+} tokens[32];
+
+/* The token made for d's database, if one was. */
+static const char *known_token(const struct esaasd *d)
+{
+	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]) && tokens[i].dburl[0]; i++) {
+		if (strcmp(tokens[i].dburl, d->dburl) == 0)
+			return tokens[i].token;
+	}
+	return NULL;
+}
+
+const char *harness_token(const struct esaasd *d)
+{
+	size_t i;
+	char bin[512], line[128] = "";
+	int fds[2];
+
+	if (!d->dburl[0])
+		return NULL;
+	if (known_token(d))
+		return known_token(d);
+	for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]) && tokens[i].dburl[0]; i++)
+		;
+	if (i == sizeof(tokens) / sizeof(tokens[0]) || pipe(fds) != 0)
+		return NULL;
+	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fds[1], 1);
+		if (fd >= 0)
+			dup2(fd, 2);
+		close(fds[0]);
+		close(fds[1]);
+		setenv("ESAAS_DATABASE_URL", d->dburl, 1);
+		setenv("ESAAS_DATABASE_STARTUP_TIMEOUT_SECONDS", "10", 1);
+		execl(bin, bin, "--bootstrap-admin", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	FILE *f = fdopen(fds[0], "r");
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+	} else {
+		close(fds[0]);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	line[strcspn(line, "\n")] = '\0';
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || strncmp(line, "esaas_", 6) != 0) {
+		fprintf(stderr, "esaasd --bootstrap-admin failed for %s\n", d->dburl);
+		return NULL;
+	}
+	snprintf(tokens[i].dburl, sizeof(tokens[i].dburl), "%s", d->dburl);
+	snprintf(tokens[i].token, sizeof(tokens[i].token), "%s", line);
+	return tokens[i].token;
+}
+
+const char *harness_actor(const struct esaasd *d, const char *as)
+{
+	static char buf[4][256];
+	static int next;
+	const char *t = harness_token(d);
+	char *out = buf[next++ % 4];
+
+	/* esaas_<12 hex>_<secret> */
+	if (!t || strlen(t) < 19)
+		return "(no token)";
+	if (as)
+		snprintf(out, sizeof(buf[0]), "token:%.12s (%s)", t + 6, as);
+	else
+		snprintf(out, sizeof(buf[0]), "token:%.12s", t + 6);
+	return out;
+}
+
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
 	       const char *const *headers, struct http_resp *out)
 {
 	memset(out, 0, sizeof(*out));
+	bool own_auth = false;
+	for (int i = 0; headers && headers[i]; i++)
+		own_auth |= strncasecmp(headers[i], "Authorization:", 14) == 0;
+	/* Made when d was first ready (esaasd_wait_ready()), not here: the
+	 * database may be down on purpose by now. */
+	const char *token = !own_auth && strncmp(path, "/api/", 5) == 0 ? known_token(d) : NULL;
+	char auth[160];
 	CURL *c = curl_easy_init();
 	if (!c)
 		return false;
@@ -349,6 +448,10 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 	struct curl_slist *h = NULL;
 	if (body)
 		h = curl_slist_append(h, "Content-Type: application/json");
+	if (token) {
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+		h = curl_slist_append(h, auth);
+	}
 	for (int i = 0; headers && headers[i]; i++)
 		h = curl_slist_append(h, headers[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -687,6 +790,10 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
 	snprintf(d->config, sizeof(d->config), "%s", config);
 	snprintf(d->log, sizeof(d->log), "%s/replica-%d.log", tmpdir, ++counter);
+	for (const char *const *e = env; e && *e; e++) {
+		if (strncmp(*e, "ESAAS_DATABASE_URL=", 19) == 0)
+			snprintf(d->dburl, sizeof(d->dburl), "%s", *e + 19);
+	}
 	snprintf(listen, sizeof(listen), "ESAAS_LISTEN=127.0.0.1:%d", d->port);
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
 

@@ -33,6 +33,7 @@ struct esaasd {
 	char base[64];         /* http://127.0.0.1:PORT */
 	char config[512];
 	char log[512];
+	char dburl[600];       /* its database, for harness_token() */
 };
 
 /* Extra YAML is appended to the generated config (e.g. "engine:\n  lease_seconds: 2\n"),
@@ -75,8 +76,25 @@ struct http_resp {
 	char content_type[128];
 };
 
+/*
+ * An admin API token of tenant "default" in d's database, made once per
+ * database with "esaasd --bootstrap-admin" (as a person installing esaas
+ * would) and kept for the rest of the program.  NULL if that fails.
+ */
+const char *harness_token(const struct esaasd *d);
+
+/*
+ * What esaasd records as the actor of a request made with harness_token(d):
+ * "token:<id>", and " (<as>)" after it when an X-Esaas-Actor header said
+ * as.  Static buffer per call: copy it.
+ */
+const char *harness_actor(const struct esaasd *d, const char *as);
+
 /* method, url path (appended to d->base), optional JSON body text, optional
- * extra header lines (NULL-terminated list). */
+ * extra header lines (NULL-terminated list).  Requests to /api/ carry
+ * the token that harness_token(d) made (esaasd_wait_ready() makes it)
+ * unless headers has an Authorization line of its own ("Authorization:"
+ * alone sends none). */
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
 	       const char *const *headers, struct http_resp *out);
 void http_resp_free(struct http_resp *r);

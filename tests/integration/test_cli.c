@@ -1,8 +1,10 @@
 /*
  * esaasctl end to end: the built binary run as on-call runs it, against
  * esaasd-test with esaas-sim as its Kubernetes, checking what it prints
- * and how it exits.  A small fake server in this process stands in for
- * esaasd where the test needs to see the request itself (the token).
+ * and how it exits.  Every run carries the harness's admin token in
+ * ESAAS_TOKEN unless a test says otherwise.  A small fake server in this
+ * process stands in for esaasd where the test needs to see the request
+ * itself (the token).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,9 +49,10 @@ struct world {
 	struct sim sim;
 	struct repo repo;
 	struct esaasd d;
-	char home[300];	    /* an empty HOME, so that no one's config file is read */
-	char url_env[128];  /* ESAAS_URL=... */
-	char home_env[320]; /* HOME=... */
+	char home[300];	     /* an empty HOME, so that no one's config file is read */
+	char url_env[128];   /* ESAAS_URL=... */
+	char home_env[320];  /* HOME=... */
+	char token_env[200]; /* ESAAS_TOKEN=<an admin token of tenant default> */
 };
 
 static struct world *W;
@@ -78,6 +81,9 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(w->url_env, sizeof(w->url_env), "ESAAS_URL=%s", w->d.base);
 	snprintf(w->home_env, sizeof(w->home_env), "HOME=%s", w->home);
+	if (!harness_token(&w->d))
+		return -1;
+	snprintf(w->token_env, sizeof(w->token_env), "ESAAS_TOKEN=%s", harness_token(&w->d));
 	*state = w;
 	return 0;
 }
@@ -210,12 +216,13 @@ static void ctl_wait(pid_t pid, struct run *r)
 static void ctl_argv(struct run *r, const char *const *env, const char *stdin_text,
 		     const char *const *args)
 {
-	const char *def[] = {W->url_env, W->home_env, NULL};
+	const char *def[] = {W->url_env, W->home_env, W->token_env, NULL};
 
 	ctl_wait(ctl_spawn(env ? env : def, args, stdin_text), r);
 }
 
-/* Run esaasctl with the default environment: ESAAS_URL is the test's esaasd. */
+/* Run esaasctl with the default environment: ESAAS_URL is the test's esaasd,
+ * ESAAS_TOKEN its admin token. */
 #define CTL(r, ...)                                     \
 	do {                                            \
 		const char *a_[] = {__VA_ARGS__, NULL}; \
@@ -296,12 +303,14 @@ static size_t events_of(int64_t id)
 static void test_help_and_usage_errors(void **state)
 {
 	static const char *const commands[][2] = {
-		{"jobs", "list"},     {"jobs", "show"},	    {"jobs", "events"},
-		{"jobs", "watch"},    {"jobs", "replay"},   {"jobs", "cancel"},
-		{"clusters", "list"}, {"clusters", "show"}, {"create", NULL},
-		{"scale", NULL},      {"restart", NULL},    {"plugin", "install"},
-		{"plugin", "remove"}, {"config", "set"},    {"delete", NULL},
-		{"render", NULL},
+		{"jobs", "list"},      {"jobs", "show"},     {"jobs", "events"},
+		{"jobs", "watch"},     {"jobs", "replay"},   {"jobs", "cancel"},
+		{"clusters", "list"},  {"clusters", "show"}, {"create", NULL},
+		{"scale", NULL},       {"restart", NULL},    {"plugin", "install"},
+		{"plugin", "remove"},  {"config", "set"},    {"delete", NULL},
+		{"render", NULL},      {"whoami", NULL},     {"tenants", "list"},
+		{"tenants", "create"}, {"tenants", "show"},  {"quota", "set"},
+		{"tokens", "create"},  {"tokens", "list"},   {"tokens", "revoke"},
 	};
 	struct run r;
 
@@ -323,6 +332,15 @@ static void test_help_and_usage_errors(void **state)
 	CTL(&r, "jobs", "--help");
 	expect_exit(&r, 0);
 	expect_in(r.out, "replay");
+	run_free(&r);
+	CTL(&r, "tokens", "--help");
+	expect_exit(&r, 0);
+	expect_in(r.out, "revoke");
+	run_free(&r);
+	CTL(&r, "quota", "set", "--help");
+	expect_exit(&r, 0);
+	expect_in(r.out, "--memory BYTES");
+	expect_in(r.out, "none");
 	run_free(&r);
 	CTL(&r, "scale", "logs", "-h");
 	expect_exit(&r, 0);
@@ -583,7 +601,10 @@ static void test_config_file_env_and_flags(void **state)
 		assert_string_equal(auth_of(head), "Bearer s3cr3t-value");
 		free(head);
 		expect_exit(&r, 1);
-		expect_in(r.err, "esaasctl: 401 unauthorized: the token is not valid");
+		expect_in(r.err,
+			  "esaasctl: 401 unauthorized: esaasd refused the credential from "
+			  "ESAAS_TOKEN: the token is not valid; set ESAAS_TOKEN or --token, or "
+			  "token: in ");
 		assert_null(strstr(r.err, "s3cr3t"));
 		assert_null(strstr(r.out, "s3cr3t"));
 		run_free(&r);
@@ -934,6 +955,349 @@ static void test_replay(void **state)
 	run_free(&r);
 }
 
+/* --- credentials, tenants, quotas and tokens ---------------------------------------- */
+
+/* Each way esaasd refuses a credential: exit 1, the reason, what to do, never the token. */
+static void test_credentials_refused(void **state)
+{
+	struct run r;
+	char xdg[320], xdg_env[340], file[400], text[200];
+	char unknown[128];
+
+	/* Of the shape of an esaas token (a 43-character secret), but made by no one. */
+	snprintf(unknown, sizeof(unknown), "ESAAS_TOKEN=esaas_0123456789ab_s3cr3t%037d", 0);
+
+	{
+		const char *env[] = {W->url_env, W->home_env, NULL};
+		CTL_ENV(&r, env, "clusters", "list");
+		expect_exit(&r, 1);
+		expect_in(r.err, "esaasctl: 401 unauthorized: esaasd needs a credential and none "
+				 "was given; set ESAAS_TOKEN or --token, or token: in ");
+		expect_in(r.err, "/.config/esaas/config.yaml");
+		assert_string_equal(r.out, "");
+		run_free(&r);
+	}
+	{
+		const char *env[] = {W->url_env, W->home_env, "ESAAS_TOKEN=s3cr3t-value", NULL};
+		CTL_ENV(&r, env, "jobs", "list");
+		expect_exit(&r, 1);
+		expect_in(r.err, "esaasd refused the credential from ESAAS_TOKEN: the bearer token "
+				 "is not valid: ");
+		assert_null(strstr(r.err, "s3cr3t"));
+		run_free(&r);
+	}
+	{
+		const char *env[] = {W->url_env, W->home_env, unknown, NULL};
+		CTL_ENV(&r, env, "whoami");
+		expect_exit(&r, 1);
+		expect_in(r.err, "refused the credential from ESAAS_TOKEN: the bearer token is not "
+				 "valid: unknown token");
+		assert_null(strstr(r.err, "s3cr3t"));
+		run_free(&r);
+	}
+	/* The flag beats a good token in the environment, and is named. */
+	CTL(&r, "whoami", "--token", "esaas_0123456789ab_nope");
+	expect_exit(&r, 1);
+	expect_in(r.err, "refused the credential from --token: ");
+	run_free(&r);
+	/* From the config file: the message names the file. */
+	snprintf(xdg, sizeof(xdg), "%s/xdg-refused", W->pg.dir);
+	snprintf(xdg_env, sizeof(xdg_env), "XDG_CONFIG_HOME=%s", xdg);
+	snprintf(file, sizeof(file), "%s/esaas/config.yaml", xdg);
+	snprintf(text, sizeof(text), "token: s3cr3t-in-file\n");
+	write_config(xdg, text);
+	{
+		const char *env[] = {W->url_env, xdg_env, NULL};
+		char want[512];
+		CTL_ENV(&r, env, "clusters", "list");
+		expect_exit(&r, 1);
+		snprintf(want, sizeof(want), "refused the credential from %s: ", file);
+		expect_in(r.err, want);
+		snprintf(want, sizeof(want), "or token: in %s\n", file);
+		expect_in(r.err, want);
+		assert_null(strstr(r.err, "s3cr3t"));
+		run_free(&r);
+	}
+	/* The probes need nothing; the admin token works. */
+	CTL(&r, "whoami");
+	expect_exit(&r, 0);
+	expect_in(r.out, "Role:");
+	expect_in(r.out, "admin");
+	expect_in(r.out, "Tenant:");
+	expect_in(r.out, "default");
+	expect_in(r.out, "ESAAS_TOKEN");
+	run_free(&r);
+}
+
+/* The line of text that starts with the word first: its other words, one space apart, are want. */
+static void expect_words(const char *text, const char *first, const char *want)
+{
+	size_t n = strlen(first);
+
+	for (const char *line = text; *line;) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > n && strncmp(line, first, n) == 0 && line[n] == ' ') {
+			char words[256];
+			size_t w = 0;
+
+			for (size_t i = n; i < len && w + 2 < sizeof(words); i++) {
+				if (line[i] != ' ')
+					words[w++] = line[i];
+				else if (w > 0 && words[w - 1] != ' ')
+					words[w++] = ' ';
+			}
+			while (w > 0 && words[w - 1] == ' ')
+				w--;
+			words[w] = '\0';
+			if (strcmp(words, want) != 0)
+				fail_msg("the line of %s reads \"%s\", expected \"%s\":\n%s", first,
+					 words, want, text);
+			return;
+		}
+		line += len + (line[len] == '\n');
+	}
+	fail_msg("no line starts with %s in:\n%s", first, text);
+}
+
+/* Everything before the first newline of text (the token's line). */
+static char *first_line(const char *text)
+{
+	return xstrndup(text, strcspn(text, "\n"));
+}
+
+static void test_tenants_tokens_quotas(void **state)
+{
+	struct run r;
+	json_t *v;
+	char member_env[200], id[32];
+
+	/* A tenant, once. */
+	CTL(&r, "tenants", "create", "search");
+	expect_exit(&r, 0);
+	expect_in(r.out, "tenant search created");
+	run_free(&r);
+	CTL(&r, "tenants", "create", "search");
+	expect_exit(&r, 0);
+	expect_in(r.out, "tenant search exists already");
+	run_free(&r);
+	CTL(&r, "tenants", "create", "Not_A_Label");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 422 invalid: tenant");
+	run_free(&r);
+
+	/* Its quota: only the limits given change. */
+	CTL(&r, "quota", "set", "search", "--clusters", "2", "--nodes", "3", "--memory", "56Gi");
+	expect_exit(&r, 0);
+	expect_in(r.out, "Tenant:");
+	expect_in(r.out, "RESOURCE");
+	expect_in(r.out, "56Gi");
+	run_free(&r);
+	CTL(&r, "quota", "set", "search", "--cpu", "8", "--disk", "2Ti", "-o", "json");
+	expect_exit(&r, 0);
+	v = parse_json(r.out);
+	json_t *q = json_object_get(v, "quota");
+	assert_int_equal(json_integer_value(json_object_get(q, "clusters")), 2);
+	assert_int_equal(json_integer_value(json_object_get(q, "nodes")), 3);
+	assert_int_equal(json_integer_value(json_object_get(q, "cpu_millis")), 8000);
+	assert_int_equal(json_integer_value(json_object_get(q, "memory_bytes")), 56LL << 30);
+	assert_int_equal(json_integer_value(json_object_get(q, "disk_bytes")), 2LL << 40);
+	json_decref(v);
+	run_free(&r);
+	CTL(&r, "quota", "set", "search", "--disk", "none", "-o", "json");
+	expect_exit(&r, 0);
+	v = parse_json(r.out);
+	q = json_object_get(v, "quota");
+	assert_true(json_is_null(json_object_get(q, "disk_bytes")));
+	assert_int_equal(json_integer_value(json_object_get(q, "cpu_millis")), 8000);
+	assert_int_equal(json_integer_value(json_object_get(q, "clusters")), 2);
+	json_decref(v);
+	run_free(&r);
+	CTL(&r, "quota", "set", "search");
+	expect_exit(&r, 2);
+	expect_in(r.err, "which limits?");
+	run_free(&r);
+	CTL(&r, "quota", "set", "search", "--clusters", "many");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--clusters");
+	run_free(&r);
+	CTL(&r, "quota", "set", "search", "--memory", "lots");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 422 invalid: memory");
+	run_free(&r);
+	CTL(&r, "quota", "set", "nosuch", "--clusters", "1");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+
+	/* A member token of it: the secret alone on stdout, the id on stderr. */
+	CTL(&r, "tokens", "create", "--role", "member");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--tenant and --role");
+	run_free(&r);
+	CTL(&r, "tokens", "create", "--tenant", "search", "--role", "member", "--expires", "5x");
+	expect_exit(&r, 2);
+	expect_in(r.err, "--expires");
+	run_free(&r);
+	CTL(&r, "tokens", "create", "--tenant", "search", "--role", "boss");
+	expect_exit(&r, 1);
+	expect_in(r.err, "422 invalid: role");
+	run_free(&r);
+	CTL(&r, "tokens", "create", "--tenant", "search", "--role", "member", "--description",
+	    "search team CI", "--expires", "30d");
+	expect_exit(&r, 0);
+	assert_int_equal(count_lines(r.out), 1);
+	char *secret = first_line(r.out);
+	assert_true(strncmp(secret, "esaas_", 6) == 0);
+	snprintf(id, sizeof(id), "%.12s", secret + 6);
+	expect_in(r.err, id);
+	expect_in(r.err, "member of tenant search, expires ");
+	expect_in(r.err, "shown this once");
+	run_free(&r);
+	snprintf(member_env, sizeof(member_env), "ESAAS_TOKEN=%s", secret);
+	const char *member[] = {W->url_env, W->home_env, member_env, NULL};
+
+	CTL_ENV(&r, member, "whoami");
+	expect_exit(&r, 0);
+	expect_in(r.out, "token:");
+	expect_in(r.out, id);
+	expect_in(r.out, "search");
+	expect_in(r.out, "member");
+	run_free(&r);
+	CTL_ENV(&r, member, "whoami", "-o", "json");
+	expect_exit(&r, 0);
+	v = parse_json(r.out);
+	assert_string_equal(json_string_value(json_object_get(v, "tenant")), "search");
+	assert_string_equal(json_string_value(json_object_get(v, "role")), "member");
+	json_decref(v);
+	run_free(&r);
+
+	/* Listed with its description, never its secret. */
+	CTL(&r, "tokens", "list", "--tenant", "search");
+	expect_exit(&r, 0);
+	expect_in(r.out, "LAST USED");
+	expect_in(r.out, id);
+	expect_in(r.out, "search team CI");
+	expect_in(r.out, "member");
+	expect_in(r.out, "in 29d");
+	assert_null(strstr(r.out, secret + 19));
+	assert_null(strstr(r.err, secret + 19));
+	run_free(&r);
+	CTL(&r, "tokens", "list", "-o", "json");
+	expect_exit(&r, 0);
+	assert_null(strstr(r.out, secret + 19));
+	v = parse_json(r.out);
+	assert_true(json_array_size(json_object_get(v, "tokens")) >= 2);
+	json_decref(v);
+	run_free(&r);
+
+	/* The member: its own tenant's quota, no one else's, and no admin's commands. */
+	CTL_ENV(&r, member, "tenants", "show");
+	expect_exit(&r, 0);
+	expect_in(r.out, "search");
+	expect_in(r.out, "cpu (cores)");
+	expect_in(r.out, "56Gi");
+	run_free(&r);
+	CTL_ENV(&r, member, "tokens", "list");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 403 forbidden: role member may not ");
+	run_free(&r);
+	CTL_ENV(&r, member, "clusters", "list", "--tenant", "default");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+
+	/* Within the quota, then past it: 429, and the usage shows. */
+	CTL_ENV(&r, member, "create", "s1", "--version", "7.17.10", "--masters", "1", "--data", "2",
+		"--clients", "0", "--wait");
+	expect_exit(&r, 0);
+	expect_in(r.out, "create of s1");
+	run_free(&r);
+	CTL_ENV(&r, member, "create", "s2", "--version", "7.17.10", "--masters", "1", "--data", "1",
+		"--clients", "0");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 429 quota_exceeded: quota exceeded: nodes: ");
+	run_free(&r);
+	CTL(&r, "tenants", "show", "search");
+	expect_exit(&r, 0);
+	/* used, limit, left */
+	expect_words(r.out, "clusters", "1 2 1");
+	expect_words(r.out, "nodes", "3 3 0");
+	expect_words(r.out, "disk", "200Gi none -");
+	run_free(&r);
+	CTL(&r, "tenants", "show", "search", "-o", "json");
+	v = parse_json(r.out);
+	json_t *u = json_object_get(v, "usage");
+	assert_int_equal(json_integer_value(json_object_get(u, "clusters")), 1);
+	assert_int_equal(json_integer_value(json_object_get(u, "nodes")), 3);
+	json_decref(v);
+	run_free(&r);
+	CTL(&r, "tenants", "list");
+	expect_exit(&r, 0);
+	expect_in(r.out, "TENANT");
+	expect_in(r.out, "default");
+	expect_in(r.out, "1 of 2");
+	run_free(&r);
+
+	/* --tenant addresses a tenant: admin lists see every tenant without it. */
+	CTL(&r, "clusters", "list", "--tenant", "search", "-o", "json");
+	expect_exit(&r, 0);
+	v = parse_json(r.out);
+	assert_int_equal(json_array_size(json_object_get(v, "clusters")), 1);
+	json_decref(v);
+	run_free(&r);
+	CTL(&r, "--tenant", "search", "jobs", "list");
+	expect_exit(&r, 0);
+	expect_in(r.out, "s1");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "s1");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+	CTL(&r, "clusters", "show", "s1", "--tenant", "search");
+	expect_exit(&r, 0);
+	expect_in(r.out, "search");
+	run_free(&r);
+
+	/* Revoked: refused from the next request on. */
+	CTL(&r, "tokens", "revoke", secret);
+	expect_exit(&r, 2);
+	expect_in(r.err, "not the token itself");
+	run_free(&r);
+	CTL(&r, "tokens", "revoke", id);
+	expect_exit(&r, 0);
+	expect_in(r.out, "is revoked");
+	run_free(&r);
+	CTL_ENV(&r, member, "whoami");
+	expect_exit(&r, 1);
+	expect_in(r.err, "esaasctl: 401 unauthorized: esaasd refused the credential from "
+			 "ESAAS_TOKEN: the bearer token is not valid: the token was revoked; set "
+			 "ESAAS_TOKEN or --token, or token: in ");
+	assert_null(strstr(r.err, secret + 19));
+	run_free(&r);
+	CTL_ENV(&r, member, "delete", "s1");
+	expect_exit(&r, 1);
+	expect_in(r.err, "401 unauthorized");
+	run_free(&r);
+	CTL(&r, "tokens", "list", "--tenant", "search", "-o", "json");
+	v = parse_json(r.out);
+	json_t *tokens = json_object_get(v, "tokens");
+	assert_int_equal(json_array_size(tokens), 1);
+	assert_true(json_is_string(json_object_get(json_array_get(tokens, 0), "revoked_at")));
+	json_decref(v);
+	run_free(&r);
+	CTL(&r, "tokens", "revoke", "ffffffffffff");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found");
+	run_free(&r);
+	free(secret);
+
+	/* Gone at the end, for the tests that count clusters. */
+	CTL(&r, "delete", "s1", "--tenant", "search", "--wait");
+	expect_exit(&r, 0);
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -945,6 +1309,12 @@ int main(void)
 		cmocka_unit_test(test_watch_test_workflow),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_credentials_refused),
+		cmocka_unit_test(test_tenants_tokens_quotas),
 	};
+	/* ESAAS_TEST_FILTER=test_tenants* runs a subset. */
+	const char *filter = getenv("ESAAS_TEST_FILTER");
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

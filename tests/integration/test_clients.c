@@ -435,7 +435,17 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 	es_free(direct);
 	free(url);
 
-	/* Scale the data nodes through the scale subresource. */
+	/* Scale the data nodes through the scale subresource, the namespace's
+	 * quota raised first, as the scale workflow does (else the fourth data
+	 * pod is refused). */
+	struct render_opts ro = {.tenant = "acme"};
+	spec.nodes[ES_ROLE_DATA].replicas = 4;
+	json_t *quota = render_quota(&spec, &ro, 0);
+	assert_non_null(kube_apply(t.kube, quota, kube_answer_cb, &a));
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	answer_clear(&a);
+	json_decref(quota);
 	kube_scale(t.kube, "/apis/apps/v1/namespaces/es-acme-logs/statefulsets/es-data", 4,
 		   kube_answer_cb, &a);
 	wait_answer(&a);

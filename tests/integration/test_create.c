@@ -87,6 +87,63 @@ static void expect_succeeded(const struct esaasd *d, int64_t id)
 	assert_true(job_succeeded(d, id, 60000));
 }
 
+#define QUOTA_PATH "/api/v1/namespaces/es-default-logs/resourcequotas/esaas-quota"
+
+/* The namespace's quota: spec.hard as "pods cpu memory", each of requests
+ * and limits the same (Elasticsearch pods ask what they may use). */
+static void expect_quota(struct sim *sim, const char *pods, const char *cpu, const char *memory)
+{
+	struct http_resp r;
+	assert_true(sim_call(sim, "GET", QUOTA_PATH, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *hard = json_object_get(json_object_get(r.body, "spec"), "hard");
+	char *seen = xasprintf("%s %s %s %s %s", json_string_value(json_object_get(hard, "pods")),
+			       json_string_value(json_object_get(hard, "requests.cpu")),
+			       json_string_value(json_object_get(hard, "limits.cpu")),
+			       json_string_value(json_object_get(hard, "requests.memory")),
+			       json_string_value(json_object_get(hard, "limits.memory")));
+	char *want = xasprintf("%s %s %s %s %s", pods, cpu, cpu, memory, memory);
+	if (strcmp(seen, want) != 0)
+		fail_msg("quota %s, not %s", seen, want);
+	free(want);
+	free(seen);
+	http_resp_free(&r);
+}
+
+/* A FailedCreate event of the namespace whose message has what. */
+static bool failed_create(struct sim *sim, const char *what)
+{
+	struct http_resp r;
+	bool found = false;
+	size_t i;
+	json_t *e;
+	if (!sim_call(sim, "GET", "/api/v1/namespaces/es-default-logs/events", NULL, &r))
+		return false;
+	json_array_foreach (json_object_get(r.body, "items"), i, e) {
+		const char *reason = json_string_value(json_object_get(e, "reason"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		if (reason && msg && strcmp(reason, "FailedCreate") == 0 && strstr(msg, what))
+			found = true;
+	}
+	http_resp_free(&r);
+	return found;
+}
+
+static void sim_scale_data(struct sim *sim, int replicas)
+{
+	struct http_resp r;
+	char *body =
+		xasprintf("{\"apiVersion\": \"autoscaling/v1\", \"kind\": \"Scale\","
+			  " \"metadata\": {\"name\": \"es-data\"}, \"spec\": {\"replicas\": %d}}",
+			  replicas);
+	assert_true(sim_call(sim, "PUT",
+			     "/apis/apps/v1/namespaces/es-default-logs/statefulsets/es-data/scale",
+			     body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+}
+
 static void test_create_builds_a_green_cluster_then_delete(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG);
@@ -103,7 +160,7 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 				 "SELECT count(DISTINCT from_state) FROM job_events"
 				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
 				 1, q),
-			 13);
+			 14);
 	/* The cluster says so, with its endpoint. */
 	struct http_resp r;
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
@@ -122,8 +179,26 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 0);
 	free(dump);
 	json_decref(st);
+	/* The namespace's quota is the spec's pods summed: 3 masters and 3 data
+	 * nodes of the defaults (1 CPU, 2Gi; 2 CPUs, 8Gi), 1 client (1, 2Gi). */
+	expect_quota(&f->sim, "7", "10", "32Gi");
+	/* A workload cannot grow past it behind esaas's back. */
+	sim_scale_data(&f->sim, 4);
+	int64_t until = harness_now_ms() + 10000;
+	while (!failed_create(&f->sim,
+			      "create Pod es-data-3 in StatefulSet es-data failed error: "
+			      "pods \"es-data-3\" is forbidden: exceeded quota: esaas-quota") &&
+	       harness_now_ms() < until)
+		msleep(50);
+	assert_true(failed_create(&f->sim, "pods \"es-data-3\" is forbidden: exceeded quota"));
+	sim_scale_data(&f->sim, 3);
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs/pods/es-data-3",
+			     NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
 
-	/* Scale data down 3 -> 2: drained first, nothing lost, exclusion cleared. */
+	/* Scale data down 3 -> 2: drained first, nothing lost, exclusion cleared,
+	 * and the quota lowered once the node has gone. */
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
 			      "{\"role\": \"data\", \"replicas\": 2}", NULL, &r));
 	assert_int_equal(r.status, 202);
@@ -132,9 +207,11 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	expect_succeeded(&f->d, down);
 	snprintf(ids, sizeof(ids), "%lld", (long long)down);
 	char *trail = job_trail(f->sql, down);
-	assert_string_equal(trail, "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled"
-				   " clear_exclusion wait_green record_scaled");
+	assert_string_equal(
+		trail, "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled"
+		       " fit_quota clear_exclusion wait_green record_scaled");
 	free(trail);
+	expect_quota(&f->sim, "6", "8", "24Gi");
 	st = sim_record(&f->sim);
 	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
 	dump = json_dumps(st, JSON_COMPACT);
@@ -155,6 +232,20 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	int64_t up = json_integer_value(json_object_get(r.body, "id"));
 	http_resp_free(&r);
 	expect_succeeded(&f->d, up);
+	expect_quota(&f->sim, "7", "9", "26Gi");
+	/* Data up 2 -> 3: the quota raised before the StatefulSet grows (the
+	 * new pod would be refused otherwise, and the scale time out). */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
+			      "{\"role\": \"data\", \"replicas\": 3}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t data_up = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, data_up);
+	trail = job_trail(f->sql, data_up);
+	assert_string_equal(trail, "plan raise_quota scale_workload wait_scaled fit_quota"
+				   " clear_exclusion wait_green record_scaled");
+	free(trail);
+	expect_quota(&f->sim, "8", "11", "34Gi");
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
 			      "{\"role\": \"masters\", \"replicas\": 4}", NULL, &r));
 	assert_int_equal(r.status, 422);
@@ -181,21 +272,25 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 				 "SELECT count(*) FROM job_events WHERE job_id = $1"
 				 " AND from_state = 'restart_delete_pod' AND outcome = 'next'",
 				 1, q),
-			 2);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT jsonb_array_length(context->'restarted') FROM jobs WHERE id = $1",
-				 1, q),
-			 2);
+			 3);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT jsonb_array_length(context->'restarted') FROM jobs WHERE id = $1",
+			1, q),
+		3);
 	st = sim_record(&f->sim);
-	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), deleted_before + 2);
+	/* Each pod went before its replacement came: the quota, exactly the
+	 * spec's, was never in the way. */
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), deleted_before + 3);
 	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
 	json_decref(st);
 	/* Allocation was paused for each pod, and is not left paused. */
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1"
-				 " AND from_state = 'restart_resume_allocation' AND outcome = 'next'",
-				 1, q),
-			 2);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM job_events WHERE job_id = $1"
+			" AND from_state = 'restart_resume_allocation' AND outcome = 'next'",
+			1, q),
+		3);
 	assert_int_equal(sql_int(f->sql,
 				 "SELECT count(*) FROM jobs WHERE id = $1"
 				 " AND context->>'allocation_paused' = 'false'",
@@ -237,7 +332,7 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 				 "SELECT count(*) FROM job_events WHERE job_id = $1"
 				 " AND from_state = 'restart_delete_pod' AND outcome = 'next'",
 				 1, q),
-			 7);
+			 8);
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
 	json_t *config = json_object_get(json_object_get(r.body, "spec"), "config");
 	assert_int_equal(json_integer_value(json_object_get(config, "search.max_buckets")), 20000);

@@ -4,6 +4,10 @@
  * scenario per test (tests/browser/viewer.test.mjs), against a real
  * PostgreSQL and a real esaasd-test holding the jobs each scenario needs.
  *
+ * The API needs a token; the harness's admin token signs the browser in
+ * through the viewer's own prompt, and a viewer token made here meets the
+ * refusal of what its role may not do.
+ *
  * The browser tests need node, Debian's chromium and playwright-core in
  * tests/browser/node_modules (npm ci --prefix tests/browser).  Without
  * them they skip, unless ESAAS_TEST_BROWSER=1 (dev/test's browser stage),
@@ -45,10 +49,11 @@ static struct {
 	struct esaasd d;
 	char tmp[64]; /* the gate files */
 	char gate_file[256];
-	int64_t failed_id; /* test_gate, failed in gate while gate_file exists */
-	int64_t xss_id;	   /* test_gate, failed, with markup in actor, params and error */
-	bool browser;	   /* node, chromium and playwright-core are there */
-	char missing[256]; /* what is not, otherwise */
+	int64_t failed_id;	/* test_gate, failed in gate while gate_file exists */
+	int64_t xss_id;		/* test_gate, failed, with markup in actor, params and error */
+	char viewer_token[128]; /* a viewer API token of tenant default */
+	bool browser;		/* node, chromium and playwright-core are there */
+	char missing[256];	/* what is not, otherwise */
 } ui;
 
 /* --- HTTP, with every header kept ------------------------------------------ */
@@ -173,6 +178,17 @@ static void assert_not_found(const char *base, const char *path)
 	reply_free(&r);
 }
 
+/* "Authorization: Bearer <d's admin token>" (static buffer). */
+static const char *auth_header(const struct esaasd *d)
+{
+	static char line[200];
+	const char *token = harness_token(d);
+
+	assert_non_null(token);
+	snprintf(line, sizeof(line), "Authorization: Bearer %s", token);
+	return line;
+}
+
 /* --- the stack ---------------------------------------------------------------- */
 
 static void ui_dir_of_source(char *buf, size_t len)
@@ -253,6 +269,27 @@ static int64_t failed_gate_job(const char *cluster, const char *file, json_t *ex
 	return ok ? id : 0;
 }
 
+/* A viewer token of tenant default, made by the admin as a person would. */
+static bool make_viewer_token(void)
+{
+	struct http_resp r;
+	bool ok = false;
+
+	if (http_call(&ui.d, "POST", "/api/v1/tokens",
+		      "{\"tenant\": \"default\", \"role\": \"viewer\","
+		      " \"description\": \"the job viewer's browser tests\"}",
+		      NULL, &r) &&
+	    r.status == 201 && json_is_string(json_object_get(r.body, "token"))) {
+		strlcpy_s(ui.viewer_token, json_string_value(json_object_get(r.body, "token")),
+			  sizeof(ui.viewer_token));
+		ok = true;
+	} else {
+		fprintf(stderr, "POST /api/v1/tokens: %ld %s\n", r.status, r.raw ? r.raw : "");
+	}
+	http_resp_free(&r);
+	return ok;
+}
+
 static bool have_command(const char *cmd)
 {
 	char *line = xasprintf("%s >/dev/null 2>&1", cmd);
@@ -311,7 +348,7 @@ static int group_setup(void **state)
 	ui.xss_id = failed_gate_job("markup", xss_file, json_pack("{s:s}", "note", XSS_NOTE),
 				    XSS_ACTOR);
 	free(xss_file);
-	if (!ui.failed_id || !ui.xss_id)
+	if (!ui.failed_id || !ui.xss_id || !make_viewer_token())
 		return -1;
 	ui.browser = find_browser();
 	return 0;
@@ -394,10 +431,16 @@ static void test_index_and_files(void **state)
 	}
 
 	/* The API keeps its own headers. */
-	fetch(ui.d.base, "GET", "/api/v1/jobs", NULL, &r);
+	fetch(ui.d.base, "GET", "/api/v1/jobs", auth_header(&ui.d), &r);
 	assert_int_equal(r.status, 200);
 	assert_null(header(&r, "Content-Security-Policy"));
 	assert_header(&r, "Cache-Control", "no-store");
+	reply_free(&r);
+
+	/* The viewer's files need no token; what they show does. */
+	fetch(ui.d.base, "GET", "/api/v1/jobs", NULL, &r);
+	assert_int_equal(r.status, 401);
+	assert_header(&r, "WWW-Authenticate", "Bearer realm=\"esaas\"");
 	reply_free(&r);
 }
 
@@ -506,7 +549,7 @@ static void test_missing_folder(void **state)
 	assert_non_null(strstr(r.body, "the job viewer is not installed"));
 	assert_ui_headers(&r);
 	reply_free(&r);
-	fetch(d.base, "GET", "/api/v1/jobs", NULL, &r);
+	fetch(d.base, "GET", "/api/v1/jobs", auth_header(&d), &r);
 	assert_int_equal(r.status, 200);
 	reply_free(&r);
 	stop_esaasd(&d);
@@ -548,6 +591,8 @@ static bool scenario(const char *name, int64_t waiting_id)
 	setenv("ESAAS_UI_FAILED_JOB", id[0], 1);
 	setenv("ESAAS_UI_XSS_JOB", id[1], 1);
 	setenv("ESAAS_UI_WAITING_JOB", id[2], 1);
+	setenv("ESAAS_UI_TOKEN", harness_token(&ui.d), 1);
+	setenv("ESAAS_UI_VIEWER_TOKEN", ui.viewer_token, 1);
 	setenv("ESAAS_CHROMIUM", chromium_path(), 1);
 	/* Nothing may fetch a browser of its own. */
 	setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1", 1);
@@ -636,6 +681,12 @@ static void test_browser_token(void **state)
 	assert_true(scenario("token", 0));
 }
 
+static void test_browser_forbidden(void **state)
+{
+	need_browser();
+	assert_true(scenario("forbidden", 0));
+}
+
 static void test_browser_clusters(void **state)
 {
 	struct http_resp r;
@@ -661,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_browser_keyboard),
 		cmocka_unit_test(test_browser_escaping),
 		cmocka_unit_test(test_browser_token),
+		cmocka_unit_test(test_browser_forbidden),
 		cmocka_unit_test(test_browser_clusters),
 		cmocka_unit_test(test_browser_failed_job),
 		/* After failed-job, which expects the job still failed. */

@@ -2,9 +2,10 @@
  * render_cli: render a cluster spec for the schema test.
  *
  *   render_cli [-o json|yaml] [-t TENANT] [-r RACK_LABEL] [-p PLUGIN_REPO]
- *              [-g IMAGE_REGISTRY] [-m INITIAL_MASTER]... SPEC.json
+ *              [-g IMAGE_REGISTRY] [-m INITIAL_MASTER]... [-w HOST]... SPEC.json
  *
- * prints the cluster's objects (a JSON array by default) on stdout; a spec
+ * prints the cluster's objects (a JSON array by default) on stdout, and
+ * with -w the pod that wipes the cluster's data from each HOST; a spec
  * that does not validate is reported on stderr with its field, exit 1.
  */
 #include <stdio.h>
@@ -17,11 +18,13 @@
 #include "kube/spec.h"
 
 #define MAX_INITIAL_MASTERS 16
+#define MAX_WIPE_HOSTS 16
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: render_cli [-o json|yaml] [-t tenant] [-r rack-label] "
-			"[-p plugin-repo] [-g image-registry] [-m initial-master]... spec.json\n");
+			"[-p plugin-repo] [-g image-registry] [-m initial-master]... [-w host]... "
+			"spec.json\n");
 	exit(2);
 }
 
@@ -33,6 +36,8 @@ int main(int argc, char **argv)
 	};
 	const char *masters[MAX_INITIAL_MASTERS + 1] = {NULL};
 	size_t nmasters = 0;
+	const char *wipe_hosts[MAX_WIPE_HOSTS];
+	size_t nwipe = 0;
 	const char *format = "json";
 	struct spec spec;
 	struct spec_error serr;
@@ -42,7 +47,7 @@ int main(int argc, char **argv)
 	char *text = NULL;
 	int opt, status = 1;
 
-	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:w:")) != -1) {
 		switch (opt) {
 		case 'o':
 			format = optarg;
@@ -63,6 +68,11 @@ int main(int argc, char **argv)
 			if (nmasters == MAX_INITIAL_MASTERS)
 				usage();
 			masters[nmasters++] = optarg;
+			break;
+		case 'w':
+			if (nwipe == MAX_WIPE_HOSTS)
+				usage();
+			wipe_hosts[nwipe++] = optarg;
 			break;
 		default:
 			usage();
@@ -86,6 +96,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", argv[optind], err);
 		goto cleanup_spec;
 	}
+	for (size_t i = 0; i < nwipe; i++)
+		json_array_append_new(objects,
+				      render_wipe_pod(&spec, &opts, wipe_hosts[i], (int)i));
 	if (strcmp(format, "yaml") == 0) {
 		if (!render_to_yaml(objects, &text)) {
 			fprintf(stderr, "%s: the objects could not be written as YAML\n",

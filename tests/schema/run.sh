@@ -132,7 +132,8 @@ for major in 2 5 6 7 8; do
 done
 
 # Variants: a zen2 first boot, 7.x before node.roles, no clients with a
-# mirror registry, a custom rack label.
+# mirror registry, a custom rack label, Kibana (in the quota too) with the
+# pods that wipe a deleted cluster's hosts.
 spec_for 7 host >"$TMP/boot.spec.json"
 check es7-first-boot "$TMP/boot.spec.json" -t acme \
 	-m es-master-0-es-acme-logs -m es-master-1-es-acme-logs -m es-master-2-es-acme-logs
@@ -142,6 +143,9 @@ spec_for 8 host 0 >"$TMP/noclients.spec.json"
 check es8-no-clients "$TMP/noclients.spec.json" -t team-b -g registry.local:5000
 spec_for 2 rack >"$TMP/rack.spec.json"
 check es2-custom-rack "$TMP/rack.spec.json" -t acme -r failure-domain.example.com/rack
+spec_for 8 host | sed 's/^  "placement"/  "kibana": {"replicas": 2},\n  "placement"/' \
+	>"$TMP/kibana.spec.json"
+check es8-kibana-wipe "$TMP/kibana.spec.json" -t acme -w node-1 -w node-2
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -1063,6 +1063,227 @@ static void test_faults(void **state)
 	resp_free(&r);
 }
 
+/* --- resource quotas ------------------------------------------------------------------ */
+
+static const char QUOTA[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{\"name\":\"compute\"},"
+	"\"spec\":{\"hard\":{\"pods\":\"%d\",\"requests.cpu\":\"1\",\"requests.memory\":\"2Gi\","
+	"\"limits.cpu\":\"2\",\"limits.memory\":\"4096Mi\"}}}";
+
+static const char QUOTA_PATH[] = "/api/v1/namespaces/quota/resourcequotas/compute";
+
+/* A quota entry of status (hard or used); its keys hold dots. */
+static const char *quota_entry(json_t *quota, const char *which, const char *key)
+{
+	return json_string_value(json_object_get(jget(quota, which), key));
+}
+
+/* status.hard.pods and status.used.pods are "hard/used". */
+static bool quota_pods_are(struct resp *r, const void *arg)
+{
+	char seen[64];
+	const char *hard = quota_entry(r->json, "status.hard", "pods");
+	const char *used = quota_entry(r->json, "status.used", "pods");
+	snprintf(seen, sizeof(seen), "%s/%s", hard ? hard : "", used ? used : "");
+	return r->code == 200 && !strcmp(seen, (const char *)arg);
+}
+
+static char *one_pod(const char *name, const char *resources)
+{
+	static char buf[1024];
+	snprintf(buf, sizeof(buf),
+		 "{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+		 "\"image\":\"busybox:1\"%s%s}]}}",
+		 name, resources ? ",\"resources\":" : "", resources ? resources : "");
+	return buf;
+}
+
+/* The events of the namespace whose message has all of want. */
+static bool event_with(struct resp *r, const void *arg)
+{
+	size_t i;
+	json_t *e;
+	if (r->code != 200)
+		return false;
+	json_array_foreach (json_object_get(r->json, "items"), i, e) {
+		const char *msg = jstr(e, "message");
+		if (msg && strstr(msg, (const char *)arg) &&
+		    !strcmp(jstr(e, "reason"), "FailedCreate") &&
+		    !strcmp(jstr(e, "type"), "Warning"))
+			return true;
+	}
+	return false;
+}
+
+static bool replica_failure(struct resp *r, const void *arg)
+{
+	size_t i;
+	json_t *c;
+	if (r->code != 200)
+		return false;
+	json_array_foreach (jget(r->json, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), "ReplicaFailure") &&
+		    !strcmp(jstr(c, "status"), "True") &&
+		    !strcmp(jstr(c, "reason"), "FailedCreate") &&
+		    strstr(jstr(c, "message"), (const char *)arg))
+			return true;
+	}
+	return false;
+}
+
+static void test_resource_quota(void **state)
+{
+	struct resp r;
+	char body[2048];
+	int two = 2, three = 3;
+	make_namespace("quota");
+	snprintf(body, sizeof(body), QUOTA, 3);
+	assert_int_equal(apply(QUOTA_PATH, body, &r), 201);
+	/* Written back in canonical form. */
+	assert_string_equal(quota_entry(r.json, "spec.hard", "limits.memory"), "4Gi");
+	resp_free(&r);
+	/* The quota controller fills status: hard as in spec, nothing used yet. */
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/0", 5000, &r));
+	assert_string_equal(quota_entry(r.json, "status.used", "requests.cpu"), "0");
+	assert_string_equal(quota_entry(r.json, "status.hard", "limits.memory"), "4Gi");
+	resp_free(&r);
+
+	/* A pod that leaves out what the quota constrains. */
+	assert_int_equal(call("POST", "/api/v1/namespaces/quota/pods", one_pod("bare", NULL), &r),
+			 403);
+	assert_string_equal(jstr(r.json, "reason"), "Forbidden");
+	assert_string_equal(jstr(r.json, "message"),
+			    "pods \"bare\" is forbidden: failed quota: compute: must specify "
+			    "limits.cpu,limits.memory,requests.cpu,requests.memory");
+	assert_string_equal(jstr(r.json, "details.name"), "bare");
+	assert_string_equal(jstr(r.json, "details.kind"), "pods");
+	assert_int_equal(jint(r.json, "code"), 403);
+	resp_free(&r);
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/quota/pods",
+		     one_pod("half", "{\"requests\":{\"cpu\":\"100m\",\"memory\":\"64Mi\"}}"), &r),
+		403);
+	assert_string_equal(jstr(r.json, "message"),
+			    "pods \"half\" is forbidden: failed quota: compute: must specify "
+			    "limits.cpu,limits.memory");
+	resp_free(&r);
+	/* Limits alone: the requests default to them, and the quota counts it at once. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/quota/pods",
+		     one_pod("small", "{\"limits\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}"), &r),
+		201);
+	assert_string_equal(jstr(r.json, "spec.containers.0.resources.requests.cpu"), "500m");
+	resp_free(&r);
+	assert_int_equal(call("GET", QUOTA_PATH, NULL, &r), 200);
+	assert_string_equal(quota_entry(r.json, "status.used", "pods"), "1");
+	assert_string_equal(quota_entry(r.json, "status.used", "requests.cpu"), "500m");
+	assert_string_equal(quota_entry(r.json, "status.used", "limits.memory"), "1Gi");
+	resp_free(&r);
+	/* One that would go past it: refused, saying by how much. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/quota/pods",
+		     one_pod("big", "{\"requests\":{\"cpu\":\"600m\",\"memory\":\"512Mi\"},"
+				    "\"limits\":{\"cpu\":\"600m\",\"memory\":\"512Mi\"}}"),
+		     &r),
+		403);
+	assert_string_equal(jstr(r.json, "reason"), "Forbidden");
+	assert_string_equal(jstr(r.json, "message"),
+			    "pods \"big\" is forbidden: exceeded quota: compute, requested: "
+			    "requests.cpu=600m, used: requests.cpu=500m, limited: requests.cpu=1");
+	assert_int_equal(jint(r.json, "code"), 403);
+	resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/quota/pods/big", NULL, &r), 404);
+	resp_free(&r);
+
+	/* A StatefulSet's third pod does not fit: not created, a FailedCreate
+	 * event says why, and it comes once the quota is raised. */
+	const char *sts_path = "/apis/apps/v1/namespaces/quota/statefulsets/web";
+	assert_int_equal(
+		apply(sts_path,
+		      "{\"apiVersion\":\"apps/"
+		      "v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"web\"},"
+		      "\"spec\":{\"replicas\":3,\"serviceName\":\"web\",\"podManagementPolicy\":"
+		      "\"Parallel\","
+		      "\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":"
+		      "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":\"web\","
+		      "\"image\":\"nginx:1\",\"resources\":{\"requests\":{\"cpu\":\"100m\","
+		      "\"memory\":\"256Mi\"},"
+		      "\"limits\":{\"cpu\":\"100m\",\"memory\":\"256Mi\"}}}]}}}}",
+		      &r),
+		201);
+	resp_free(&r);
+	assert_true(wait_until(sts_path, ready_replicas_is, &two, 5000, &r));
+	resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/quota/events", event_with,
+			   "create Pod web-2 in StatefulSet web failed error: pods \"web-2\" is "
+			   "forbidden: exceeded quota: compute, requested: pods=1, used: pods=3, "
+			   "limited: pods=3",
+			   5000, &r));
+	resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/quota/pods/web-2", NULL, &r), 404);
+	resp_free(&r);
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/3", 5000, &r));
+	assert_string_equal(quota_entry(r.json, "status.used", "requests.cpu"), "700m");
+	assert_string_equal(quota_entry(r.json, "status.used", "requests.memory"), "1536Mi");
+	resp_free(&r);
+	snprintf(body, sizeof(body), QUOTA, 4);
+	assert_int_equal(apply(QUOTA_PATH, body, &r), 200);
+	resp_free(&r);
+	assert_true(wait_until(sts_path, ready_replicas_is, &three, 5000, &r));
+	resp_free(&r);
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "4/4", 5000, &r));
+	resp_free(&r);
+
+	/* A Deployment's pod that does not fit: the ReplicaFailure condition. */
+	const char *dep_path = "/apis/apps/v1/namespaces/quota/deployments/dep";
+	assert_int_equal(
+		apply(dep_path,
+		      "{\"apiVersion\":\"apps/"
+		      "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"dep\"},"
+		      "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"dep\"}},"
+		      "\"template\":{\"metadata\":{\"labels\":{\"app\":\"dep\"}},\"spec\":{"
+		      "\"containers\":"
+		      "[{\"name\":\"dep\",\"image\":\"nginx:1\",\"resources\":{\"limits\":"
+		      "{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]}}}}",
+		      &r),
+		201);
+	resp_free(&r);
+	assert_true(wait_until(dep_path, replica_failure,
+			       "\" is forbidden: exceeded quota: compute, requested: pods=1, used: "
+			       "pods=4, limited: pods=4",
+			       5000, &r));
+	const char *why = NULL;
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(r.json, "status.conditions"), i, c)
+		if (!strcmp(jstr(c, "type"), "ReplicaFailure"))
+			why = jstr(c, "message");
+	assert_non_null(why);
+	assert_true(!strncmp(why, "pods \"dep-", 10));
+	resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/quota/events", event_with,
+			       "Error creating: pods \"dep-", 5000, &r));
+	resp_free(&r);
+	/* Room again: the pod comes and the condition goes. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/quota/pods/small", NULL, &r), 200);
+	resp_free(&r);
+	int one = 1;
+	assert_true(wait_until(dep_path, ready_replicas_is, &one, 5000, &r));
+	assert_false(replica_failure(&r, ""));
+	resp_free(&r);
+
+	/* A quota that is not one. */
+	assert_int_equal(apply("/api/v1/namespaces/quota/resourcequotas/bad",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{"
+			       "\"name\":\"bad\"},"
+			       "\"spec\":{\"hard\":{\"pods\":\"lots\"}}}",
+			       &r),
+			 422);
+	assert_string_equal(jstr(r.json, "details.causes.0.field"), "spec.hard[pods]");
+	resp_free(&r);
+}
+
 /* --- the official schemas --------------------------------------------------------- */
 
 static const char *reference_dir(char *buf, size_t len)
@@ -1105,12 +1326,15 @@ static void test_schemas(void **state)
 		{"/api/v1/namespaces/sts/pods", "podlist-v1.json"},
 		{"/apis/apps/v1/namespaces/sts/statefulsets/es-data", "statefulset-apps-v1.json"},
 		{"/apis/apps/v1/namespaces/sts/statefulsets", "statefulsetlist-apps-v1.json"},
-		{"/apis/apps/v1/namespaces/sts/statefulsets/es-data/scale", "scale-autoscaling-v1.json"},
+		{"/apis/apps/v1/namespaces/sts/statefulsets/es-data/scale",
+		 "scale-autoscaling-v1.json"},
 		{"/api/v1/namespaces/nowhere", "status-meta-v1.json"},
 		{"/api/v1/namespaces/anti/pods/host-4", "pod-v1.json"},
 		{"/api/v1/namespaces/esg/services/es-esg", "service-v1.json"},
 		{"/api/v1/namespaces/crud/configmaps/d", "configmap-v1.json"},
 		{"/api/v1/namespaces", "namespacelist-v1.json"},
+		{"/api/v1/namespaces/quota/resourcequotas/compute", "resourcequota-v1.json"},
+		{"/apis/apps/v1/namespaces/quota/deployments/dep", "deployment-apps-v1.json"},
 	};
 	char *args = NULL;
 	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
@@ -1155,6 +1379,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -67,6 +67,13 @@ static void assert_defaults(const struct config *c)
 	assert_int_equal(c->webhook_backoff_base_ms, 1000);
 	assert_int_equal(c->webhook_backoff_cap_ms, 60000);
 	assert_int_equal(c->webhook_queue_limit, 1000);
+	assert_null(c->oidc_issuer);
+	assert_null(c->oidc_audience);
+	assert_null(c->oidc_jwks_url);
+	assert_string_equal(c->oidc_tenant_claim, "esaas_tenant");
+	assert_string_equal(c->oidc_role_claim, "esaas_role");
+	assert_int_equal(c->oidc_leeway_s, 60);
+	assert_int_equal(c->oidc_refresh_min_s, 60);
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -368,7 +375,7 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes, elasticsearch, monitor, webhook)"},
+	 " kubernetes, elasticsearch, monitor, webhook, oidc)"},
 	{"boolean not true or false",
 	 "monitor:\n  enabled: yes\n",
 	 {NULL},

@@ -133,6 +133,71 @@ static void test_printable_and_abbrev(void **state)
 	free(s);
 }
 
+static void test_parse_duration(void **state)
+{
+	static const struct {
+		const char *s;
+		int64_t want;
+	} good[] = {
+		{"3600s", 3600},    {"90m", 5400},   {"12h", 43200},
+		{"30d", 2592000},   {"2w", 1209600}, {"1d12h", 129600},
+		{"1h30m15s", 5415}, {"0s", 0},	     {"36500d", 36500LL * 86400},
+	};
+	static const char *const bad[] = {
+		"", "30", "d", "30x", "30 d", "-1d", "1.5h", "30D", "1d ", "99999999999s", "40000d",
+	};
+	int64_t s;
+
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		if (!ctl_parse_duration(good[i].s, &s))
+			fail_msg("ctl_parse_duration refused \"%s\"", good[i].s);
+		assert_int_equal(s, good[i].want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (ctl_parse_duration(bad[i], &s))
+			fail_msg("ctl_parse_duration accepted \"%s\"", bad[i]);
+	}
+	assert_false(ctl_parse_duration(NULL, &s));
+}
+
+static void test_format_quantities(void **state)
+{
+	static const struct {
+		int64_t millis;
+		const char *want;
+	} cpu[] = {
+		{0, "0"},	 {1, "0.001"},	{250, "0.25"}, {1000, "1"},
+		{12500, "12.5"}, {64000, "64"}, {-5, "0"},
+	};
+	static const struct {
+		int64_t bytes;
+		const char *want;
+	} bytes[] = {
+		{0, "0"},
+		{100, "100"},
+		{1023, "1023"},
+		{1024, "1Ki"},
+		{1536, "1.5Ki"},
+		{512LL << 20, "512Mi"},
+		{48LL << 30, "48Gi"},
+		{(1LL << 31) - 1, "1.99Gi"},
+		{3LL << 39, "1.5Ti"},
+		{2LL << 40, "2Ti"},
+		{1LL << 60, "1Ei"},
+		{INT64_MAX, "7.99Ei"},
+	};
+	char buf[32];
+
+	for (size_t i = 0; i < ARRAY_SIZE(cpu); i++) {
+		ctl_format_cpu(cpu[i].millis, buf, sizeof(buf));
+		assert_string_equal(buf, cpu[i].want);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(bytes); i++) {
+		ctl_format_bytes(bytes[i].bytes, buf, sizeof(buf));
+		assert_string_equal(buf, bytes[i].want);
+	}
+}
+
 /* --- tables --- */
 
 static void test_table_aligns(void **state)
@@ -309,13 +374,16 @@ static void test_config_precedence(void **state)
 	ctl_config_merge(&flags, &env, &file, &c);
 	assert_string_equal(c.url, "http://flag:1");
 	assert_string_equal(c.token, "flag-token");
+	assert_int_equal(c.token_from, CTL_SOURCE_FLAG);
 	ctl_config_merge(&none, &env, &file, &c);
 	assert_string_equal(c.url, "http://env:2");
 	assert_string_equal(c.token, "env-token");
+	assert_int_equal(c.token_from, CTL_SOURCE_ENV);
 	/* Empty counts as not given; the trailing slash goes. */
 	ctl_config_merge(&empty, &empty, &file, &c);
 	assert_string_equal(c.url, "http://file:3");
 	assert_string_equal(c.token, "file-token");
+	assert_int_equal(c.token_from, CTL_SOURCE_FILE);
 	/* Each setting on its own: a flag's URL and the file's token. */
 	struct ctl_config_layer url_only = {"http://flag:1", NULL};
 	ctl_config_merge(&url_only, &none, &file, &c);
@@ -324,6 +392,7 @@ static void test_config_precedence(void **state)
 	ctl_config_merge(&none, &none, &none, &c);
 	assert_string_equal(c.url, CTL_DEFAULT_URL);
 	assert_null(c.token);
+	assert_int_equal(c.token_from, CTL_SOURCE_NONE);
 	ctl_config_free(&c);
 }
 
@@ -484,6 +553,8 @@ int main(void)
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_parse_time),
 		cmocka_unit_test(test_when),
+		cmocka_unit_test(test_parse_duration),
+		cmocka_unit_test(test_format_quantities),
 		cmocka_unit_test(test_printable_and_abbrev),
 		cmocka_unit_test(test_table_aligns),
 		cmocka_unit_test(test_table_without_header_and_short_rows),

@@ -1122,6 +1122,9 @@ struct api_fixture {
 	int port;
 };
 
+/* Requests without credentials act as an admin of "default" (api/api.h). */
+static const struct api_test_caller test_admin = {"test", "default", 3};
+
 static int api_setup(void **state)
 {
 	struct api_fixture *f = xcalloc(1, sizeof(*f));
@@ -1138,6 +1141,7 @@ static int api_setup(void **state)
 	opt.db = NULL;
 	opt.reg = &test_reg;
 	opt.generic_submit = true;
+	opt.test_caller = &test_admin;
 	f->api = api_new(f->base, &opt, err, sizeof(err));
 	if (!f->api) {
 		fprintf(stderr, "api_new: %s\n", err);

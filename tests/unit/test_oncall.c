@@ -217,7 +217,13 @@ static void test_shipped_workflows(void **st)
 		{"scale", "plan", true},
 		{"scale", "wait_drained", false},
 		{"scale", "scale_workload", false},
+		/* It leads into scale_workload: a scale-down must replay from plan. */
+		{"scale", "raise_quota", false},
+		{"scale", "fit_quota", true},
 		{"create", "apply_data", true},
+		{"create", "apply_quota", true},
+		{"kibana", "raise_quota", true},
+		{"delete", "wipe_quota", true},
 		{"delete", "wait_namespace_gone", true},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(pinned); i++) {

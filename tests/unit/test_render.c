@@ -16,6 +16,7 @@
 
 static const char *const order[][2] = {
 	{"Namespace", NS},
+	{"ResourceQuota", RENDER_QUOTA_NAME},
 	{"ConfigMap", "es-master-config"},
 	{"ConfigMap", "es-data-config"},
 	{"ConfigMap", "es-client-config"},
@@ -211,7 +212,9 @@ static void test_labels_everywhere(void **state)
 			"esaas");
 		assert_string_equal(json_string_value(json_object_get(l, "app.kubernetes.io/name")),
 				    "elasticsearch");
-		if (i > 0)
+		/* Cluster-wide objects have no role. */
+		if (strcmp(str_at(o, "kind"), "Namespace") != 0 &&
+		    strcmp(str_at(o, "kind"), "ResourceQuota") != 0)
 			assert_non_null(json_object_get(l, RENDER_LABEL_ROLE));
 	}
 	json_decref(objs);
@@ -345,9 +348,211 @@ static void test_kibana(void **state)
 				     at(find(objs, "StatefulSet", "es-client"),
 					"spec.template.metadata.labels")));
 		assert_int_equal(json_integer_value(at(svc, "spec.ports.0.port")), RENDER_KIBANA_PORT);
+		/* It rolls within the quota: one pod down, none more. */
+		assert_int_equal(json_integer_value(at(d, "spec.strategy.rollingUpdate.maxSurge")),
+				 0);
+		assert_int_equal(
+			json_integer_value(at(d, "spec.strategy.rollingUpdate.maxUnavailable")), 1);
 		json_decref(objs);
 		free(spec);
 	}
+}
+
+/* --- the namespace's quota ------------------------------------------------- */
+
+struct usage {
+	int64_t pods, cpu_requests, cpu_limits, memory_requests, memory_limits;
+};
+
+static int64_t cpu_of(json_t *v)
+{
+	int64_t m = 0;
+
+	if (v && !spec_parse_cpu(json_string_value(v), &m))
+		fail_msg("not a CPU quantity");
+	return m;
+}
+
+static int64_t bytes_of(json_t *v)
+{
+	int64_t b = 0;
+
+	if (v && !spec_parse_bytes(json_string_value(v), &b))
+		fail_msg("not a memory quantity");
+	return b;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* n pods of a pod spec, counted as the quota counts them: the containers'
+ * sum, or an init container's when larger. */
+static void add_pod_spec(struct usage *u, int64_t n, json_t *ps)
+{
+	int64_t sum[4] = {0}, init[4] = {0};
+	const char *const paths[4] = {"resources.requests.cpu", "resources.limits.cpu",
+				      "resources.requests.memory", "resources.limits.memory"};
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(ps, "containers"), i, c) {
+		for (int k = 0; k < 4; k++) {
+			if (!at(c, paths[k]))
+				fail_msg("a container without %s", paths[k]);
+			sum[k] += k < 2 ? cpu_of(at(c, paths[k])) : bytes_of(at(c, paths[k]));
+		}
+	}
+	json_array_foreach (json_object_get(ps, "initContainers"), i, c) {
+		for (int k = 0; k < 4; k++) {
+			if (!at(c, paths[k]))
+				fail_msg("an init container without %s", paths[k]);
+			init[k] = max64(init[k], k < 2 ? cpu_of(at(c, paths[k]))
+						       : bytes_of(at(c, paths[k])));
+		}
+	}
+	u->pods += n;
+	u->cpu_requests += n * max64(sum[0], init[0]);
+	u->cpu_limits += n * max64(sum[1], init[1]);
+	u->memory_requests += n * max64(sum[2], init[2]);
+	u->memory_limits += n * max64(sum[3], init[3]);
+}
+
+/* What the rendered workloads' pods ask for, all replicas together. */
+static struct usage workload_usage(json_t *objs)
+{
+	struct usage u = {0};
+	size_t i;
+	json_t *o;
+
+	json_array_foreach (objs, i, o) {
+		const char *kind = str_at(o, "kind");
+
+		if (strcmp(kind, "StatefulSet") == 0 || strcmp(kind, "Deployment") == 0)
+			add_pod_spec(&u, json_integer_value(at(o, "spec.replicas")),
+				     at(o, "spec.template.spec"));
+	}
+	return u;
+}
+
+static void assert_hard(json_t *quota, const char *pods, const char *cpu_requests,
+			const char *cpu_limits, const char *memory_requests,
+			const char *memory_limits)
+{
+	json_t *hard = at(quota, "spec.hard");
+
+	assert_int_equal(json_object_size(hard), 5);
+	assert_string_equal(json_string_value(json_object_get(hard, "pods")), pods);
+	assert_string_equal(json_string_value(json_object_get(hard, "requests.cpu")), cpu_requests);
+	assert_string_equal(json_string_value(json_object_get(hard, "limits.cpu")), cpu_limits);
+	assert_string_equal(json_string_value(json_object_get(hard, "requests.memory")),
+			    memory_requests);
+	assert_string_equal(json_string_value(json_object_get(hard, "limits.memory")),
+			    memory_limits);
+}
+
+/* The quota is exactly what the workloads' pods ask for, in the form the
+ * API server writes back. */
+static void test_quota_sums(void **state)
+{
+	static const struct {
+		const char *spec;
+		const char *pods, *cpu_requests, *cpu_limits, *memory_requests, *memory_limits;
+	} cases[] = {
+		/* The defaults: 3 masters (1, 2Gi), 3 data (2, 8Gi), 2 clients (1, 2Gi). */
+		{"{\"name\": \"logs\"}", "8", "11", "11", "34Gi", "34Gi"},
+		/* Kibana asks 500m and 1Gi, and may use 1 CPU. */
+		{"{\"name\": \"logs\", \"masters\": {\"replicas\": 1, \"cpu\": \"500m\","
+		 " \"memory\": \"1Gi\"}, \"data\": {\"replicas\": 2, \"cpu\": \"1500m\","
+		 " \"memory\": \"3Gi\"}, \"clients\": {\"replicas\": 0},"
+		 " \"kibana\": {\"replicas\": 2}}",
+		 "5", "4500m", "5500m", "9Gi", "9Gi"},
+		/* Decimal memory stays decimal; fractions of a core are millicores. */
+		{"{\"name\": \"logs\", \"masters\": {\"replicas\": 1, \"cpu\": \"0.25\","
+		 " \"memory\": \"1G\", \"heap\": \"256m\"}, \"data\": {\"replicas\": 1,"
+		 " \"memory\": \"1500M\", \"heap\": \"512m\"}, \"clients\": {\"replicas\": 0}}",
+		 "2", "2250m", "2250m", "2500M", "2500M"},
+		/* A thousand pods is "1k", as Kubernetes writes it. */
+		{"{\"name\": \"logs\", \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": "
+		 "999},"
+		 " \"clients\": {\"replicas\": 0}}",
+		 "1k", "1999", "1999", "7994Gi", "7994Gi"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *objs = render(cases[i].spec, NULL);
+		json_t *quota = find(objs, "ResourceQuota", RENDER_QUOTA_NAME);
+		struct usage want = workload_usage(objs);
+
+		assert_string_equal(str_at(quota, "apiVersion"), "v1");
+		assert_string_equal(str_at(quota, "metadata.namespace"), NS);
+		assert_hard(quota, cases[i].pods, cases[i].cpu_requests, cases[i].cpu_limits,
+			    cases[i].memory_requests, cases[i].memory_limits);
+		/* Every pod of every workload, counted from the manifests themselves. */
+		assert_int_equal(cpu_of(at(quota, "spec.hard.pods")) / 1000, want.pods);
+		assert_int_equal(cpu_of(json_object_get(at(quota, "spec.hard"), "requests.cpu")),
+				 want.cpu_requests);
+		assert_int_equal(cpu_of(json_object_get(at(quota, "spec.hard"), "limits.cpu")),
+				 want.cpu_limits);
+		assert_int_equal(
+			bytes_of(json_object_get(at(quota, "spec.hard"), "requests.memory")),
+			want.memory_requests);
+		assert_int_equal(bytes_of(json_object_get(at(quota, "spec.hard"), "limits.memory")),
+				 want.memory_limits);
+		json_decref(objs);
+	}
+}
+
+/* Room for the wipe pods of a delete: exactly theirs on top of the spec's. */
+static void test_quota_with_wipe_pods(void **state)
+{
+	struct render_opts opts = {.tenant = "acme"};
+	json_t *doc = json_loads("{\"name\": \"logs\", \"kibana\": {\"replicas\": 1}}", 0, NULL);
+	struct spec spec;
+	struct spec_error serr;
+	struct usage wipe = {0};
+
+	assert_true(spec_parse(doc, &spec, &serr));
+	json_t *plain = render_quota(&spec, &opts, 0);
+	json_t *roomy = render_quota(&spec, &opts, 3);
+	json_t *pod = render_wipe_pod(&spec, &opts, "node-1", 0);
+
+	assert_hard(plain, "9", "11500m", "12", "35Gi", "35Gi");
+	/* A wipe pod gives what the quota constrains, and three of them fit. */
+	add_pod_spec(&wipe, 3, at(pod, "spec"));
+	assert_int_equal(wipe.pods, 3);
+	assert_int_equal(cpu_of(json_object_get(at(roomy, "spec.hard"), "requests.cpu")),
+			 11500 + wipe.cpu_requests);
+	assert_int_equal(cpu_of(json_object_get(at(roomy, "spec.hard"), "limits.cpu")),
+			 12000 + wipe.cpu_limits);
+	assert_int_equal(bytes_of(json_object_get(at(roomy, "spec.hard"), "requests.memory")),
+			 ((int64_t)35 << 30) + wipe.memory_requests);
+	assert_int_equal(bytes_of(json_object_get(at(roomy, "spec.hard"), "limits.memory")),
+			 ((int64_t)35 << 30) + wipe.memory_limits);
+	assert_string_equal(json_string_value(json_object_get(at(roomy, "spec.hard"), "pods")),
+			    "12");
+	assert_string_equal(str_at(roomy, "metadata.name"), RENDER_QUOTA_NAME);
+	json_decref(pod);
+	json_decref(roomy);
+	json_decref(plain);
+	spec_free(&spec);
+	json_decref(doc);
+}
+
+/* Raised, never lowered: each key the larger of the two. */
+static void test_quota_at_least(void **state)
+{
+	json_t *objs = render("{\"name\": \"logs\"}", NULL);
+	json_t *quota = find(objs, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_t *live = json_pack("{s:s, s:s, s:s, s:s, s:s}", "pods", "20", "requests.cpu",
+				 "10500m", "limits.cpu", "12", "limits.memory", "36864Mi",
+				 "requests.memory", "lots");
+
+	render_quota_at_least(quota, live);
+	assert_hard(quota, "20", "11", "12", "34Gi", "36864Mi");
+	json_decref(live);
+	json_decref(objs);
 }
 
 static void test_host_paths(void **state)
@@ -853,6 +1058,9 @@ int main(void)
 		cmocka_unit_test(test_http_service_without_clients),
 		cmocka_unit_test(test_host_paths),
 		cmocka_unit_test(test_kibana),
+		cmocka_unit_test(test_quota_sums),
+		cmocka_unit_test(test_quota_with_wipe_pods),
+		cmocka_unit_test(test_quota_at_least),
 		cmocka_unit_test(test_anti_affinity_per_placement),
 		cmocka_unit_test(test_discovery_per_version),
 		cmocka_unit_test(test_initial_master_nodes_first_boot_only),
