@@ -141,6 +141,32 @@ static void print_transition(json_t *ev)
 	free(detail);
 }
 
+/*
+ * A wait that saw what the wait before it saw ("2 of 3 pods ready", again
+ * and again) is one line for people: only a change is printed.  prev holds
+ * the last wait's state and message (free it); other outcomes reset it.
+ */
+static bool repeated_wait(json_t *ev, char **prev)
+{
+	const char *outcome = str(ev, "outcome");
+	char *key;
+
+	if (!outcome || strcmp(outcome, "wait") != 0) {
+		free(*prev);
+		*prev = NULL;
+		return false;
+	}
+	key = xasprintf("%s\037%s", str(ev, "to_state") ? str(ev, "to_state") : "",
+			str(ev, "detail") ? str(ev, "detail") : "");
+	if (*prev && strcmp(*prev, key) == 0) {
+		free(key);
+		return true;
+	}
+	free(*prev);
+	*prev = key;
+	return false;
+}
+
 static void print_event_json(json_t *ev)
 {
 	char *s = json_dumps(ev, JSON_COMPACT);
@@ -206,6 +232,7 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 	char *job_path = xasprintf("/api/v1/jobs/%lld", (long long)id);
 	int64_t last = after_id, outage_since = 0;
 	int delay = POLL_MIN_MS, rc = CTL_EXIT_API;
+	char *prev_wait = NULL;
 
 	for (;;) {
 		struct ctl_reply r;
@@ -257,7 +284,7 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 				continue;
 			last = eid;
 			moved = true;
-			if (print == FOLLOW_LINES)
+			if (print == FOLLOW_LINES && !repeated_wait(ev, &prev_wait))
 				print_transition(ev);
 			else if (print == FOLLOW_JSON_LINES)
 				print_event_json(ev);
@@ -292,6 +319,7 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 		sleep_ms(delay);
 	}
 out:
+	free(prev_wait);
 	free(events_path);
 	free(job_path);
 	return rc;
@@ -692,8 +720,9 @@ const struct ctl_command ctl_jobs_commands[] = {
 	 no_flags, 1, 1, jobs_events},
 	{"jobs watch", "ID", "follow a job until it ends, one line per transition",
 	 "Each line: the time (UTC), the state (and where it led), the outcome and attempt,\n"
-	 "and the message.  The watch ends when the job has succeeded (exit 0), failed or\n"
-	 "been cancelled (exit 3).  With -o json each event is one line of JSON.\n",
+	 "and the message; a wait that saw just what the wait before it saw is not printed\n"
+	 "again.  The watch ends when the job has succeeded (exit 0), failed or been\n"
+	 "cancelled (exit 3).  With -o json each event is one line of JSON, every one.\n",
 	 no_flags, 1, 1, jobs_watch},
 	{"jobs replay", "ID [--from STATE] --reason TEXT [--wait]",
 	 "run a failed or cancelled job again from its failed state",

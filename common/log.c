@@ -117,6 +117,8 @@ void log_write(enum log_level level, const struct log_ctx *ctx, const char *fmt,
 		free(clean);
 		if (ctx && ctx->job_id)
 			json_object_set_new(o, "job", json_integer(ctx->job_id));
+		if (ctx && ctx->tenant)
+			json_object_set_new(o, "tenant", json_string(ctx->tenant));
 		if (ctx && ctx->cluster)
 			json_object_set_new(o, "cluster", json_string(ctx->cluster));
 		if (ctx && ctx->state)
@@ -131,9 +133,10 @@ void log_write(enum log_level level, const struct log_ctx *ctx, const char *fmt,
 	} else {
 		char prefix[256] = "";
 		if (ctx && ctx->job_id)
-			snprintf(prefix, sizeof(prefix), "job=%lld cluster=%s state=%s attempt=%d ",
-				 (long long)ctx->job_id, ctx->cluster ? ctx->cluster : "-",
-				 ctx->state ? ctx->state : "-", ctx->attempt);
+			snprintf(prefix, sizeof(prefix), "job=%lld tenant=%s cluster=%s state=%s attempt=%d ",
+				 (long long)ctx->job_id, ctx->tenant ? ctx->tenant : "-",
+				 ctx->cluster ? ctx->cluster : "-", ctx->state ? ctx->state : "-",
+				 ctx->attempt);
 		/* Keep one event on one line whatever the message holds. */
 		for (char *p = msg; *p; p++)
 			if (*p == '\n' || *p == '\r')

@@ -20,6 +20,7 @@ struct log_ctx {
 	const char *cluster;
 	const char *state;
 	int attempt;
+	const char *tenant;
 };
 
 bool log_parse_level(const char *s, enum log_level *out);

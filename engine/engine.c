@@ -171,7 +171,7 @@ static void set_str(char **dst, const char *src)
 
 static struct log_ctx run_ctx(const struct job_run *run)
 {
-	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt};
+	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt, run->tenant};
 }
 
 /* --- runs ---------------------------------------------------------------------- */
@@ -903,7 +903,7 @@ static void apply_outcome(struct job_run *run, enum outcome out, const char *nex
 	int attempt = run->job.attempt;
 	struct fsm_step_result res = {0};
 	fsm_apply(run->wf, &e->opt.retry, e->stopping, &run->job, out, next, delay_ms, msg, &res);
-	struct log_ctx ctx = {run->id, run->cluster, from, attempt};
+	struct log_ctx ctx = {run->id, run->cluster, from, attempt, run->tenant};
 	if (strcmp(res.outcome, "retry") == 0)
 		jlog_warn(&ctx, "attempt %d failed, retrying in %lld ms: %s", attempt,
 			  (long long)res.delay_ms, msg);

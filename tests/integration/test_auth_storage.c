@@ -243,12 +243,42 @@ static void test_create_and_check(void **state)
 	assert_false(r.row.revoked);
 	assert_false(r.row.expired);
 	assert_true(token_secret_matches(secret, len, r.row.hash, TOKEN_HASH_LEN));
-	/* and it was marked used. */
+	/* Reading it does not mark it used (the secret may be wrong)... */
+	assert_int_equal(count(f,
+			       "SELECT count(*) FROM api_tokens WHERE id = $1"
+			       " AND last_used_at IS NULL",
+			       t.id),
+			 1);
+	/* ...a touch once the secret matched does, at most once a minute. */
+	storage_auth_token_touch(f->db, id);
+	int64_t deadline = harness_now_ms() + 10000;
+	while (count(f, "SELECT count(*) FROM api_tokens WHERE id = $1 AND last_used_at IS NOT NULL",
+		     t.id) == 0 &&
+	       harness_now_ms() < deadline)
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
 	assert_int_equal(count(f,
 			       "SELECT count(*) FROM api_tokens WHERE id = $1"
 			       " AND last_used_at IS NOT NULL",
 			       t.id),
 			 1);
+	const char *p[] = {t.id};
+	long long first = sql_int(f->sql,
+				  "SELECT extract(epoch FROM last_used_at) * 1000000 FROM api_tokens"
+				  " WHERE id = $1",
+				  1, p);
+	storage_auth_token_touch(f->db, id);
+	struct db_stats st;
+	deadline = harness_now_ms() + 10000;
+	do {
+		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		db_pool_stats(f->db, &st);
+	} while ((st.busy > 0 || st.queued > 0) && harness_now_ms() < deadline);
+	assert_int_equal(st.busy + st.queued, 0);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT extract(epoch FROM last_used_at) * 1000000 FROM api_tokens"
+				 " WHERE id = $1",
+				 1, p),
+			 first);
 
 	/* No such token; and ids go in as parameters, whatever they hold. */
 	get(f, "000000000000", &r);

@@ -671,6 +671,7 @@ static void test_json_logs(void **state)
 		if (json_integer_value(json_object_get(o2, "job")) == id) {
 			job_lines++;
 			assert_string_equal(jstr(o2, "cluster"), "logs");
+			assert_string_equal(jstr(o2, "tenant"), "default");
 			assert_non_null(json_object_get(o2, "state"));
 		}
 		json_decref(o2);

@@ -110,6 +110,8 @@ static void testwf_run(struct step *s)
 		step_goto(s, a + 5);
 	} else if (strncmp(a, "wait:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
 		step_wait(s, ms, "%s: waiting (run %d)", step_state(s), n + 1);
+	} else if (strncmp(a, "poll:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
+		step_wait(s, ms, "%s: 2 of 3 ready", step_state(s));
 	} else if (strcmp(a, "retry") == 0) {
 		step_retry(s, "%s: simulated transient error (run %d)", step_state(s), n + 1);
 	} else if (strcmp(a, "badutf8") == 0) {

@@ -8,6 +8,8 @@
  *   next            go to the table's next state
  *   goto:STATE      go to STATE
  *   wait:MS         not ready yet, run again in MS
+ *   poll:MS         the same, saying the same thing every time (a wait
+ *                   that sees nothing change)
  *   retry           a transient failure
  *   fail            a permanent failure
  *   badutf8         a permanent failure whose message is not valid UTF-8
