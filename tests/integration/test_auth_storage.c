@@ -25,6 +25,14 @@
 
 static struct pg pg;
 
+/* One statement with its one parameter, on the test's own connection. */
+static PGresult *sql_run(PGconn *c, const char *sql, const char *param)
+{
+	const char *p[] = {param};
+
+	return PQexecParams(c, sql, 1, NULL, p, NULL, NULL, 0);
+}
+
 struct fixture {
 	char dburl[600];
 	struct event_base *base;
@@ -121,7 +129,7 @@ static int setup(void **state)
 	f->sql = sql_connect(f->dburl);
 	if (!f->sql)
 		return -1;
-	PQclear(PQexec(f->sql, "INSERT INTO tenants (id, created_by) VALUES ('acme', 'test')"));
+	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')", "acme"));
 	f->base = event_base_new();
 	f->db = db_pool_new(f->base, f->dburl, 2);
 	deadline = harness_now_ms() + 10000;
@@ -384,7 +392,7 @@ static void test_list(void **state)
 	result_reset(&r);
 
 	/* A tenant without tokens: an empty list. */
-	PQclear(PQexec(f->sql, "INSERT INTO tenants (id, created_by) VALUES ('empty', 'test')"));
+	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')", "empty"));
 	storage_auth_token_list(f->db, "empty", json_cb, &r);
 	wait_done(f, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "tokens")), 0);
@@ -421,7 +429,7 @@ static void test_revoke(void **state)
 	result_reset(&r);
 
 	/* At once: the very next check sees it, and does not mark it used. */
-	PQclear(PQexec(f->sql, "UPDATE api_tokens SET last_used_at = NULL"));
+	PQclear(sql_run(f->sql, "UPDATE api_tokens SET last_used_at = NULL WHERE tenant_id = $1", "acme"));
 	get(f, t.id, &g);
 	assert_true(g.found);
 	assert_true(g.row.revoked);
@@ -456,12 +464,14 @@ static void test_schema(void **state)
 	struct fixture *f = *state;
 	PGresult *res;
 
-	res = PQexec(f->sql, "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_by)"
-			     " VALUES ('0123456789ab', 'acme', 'root', '\\x00', 'x')");
+	res = sql_run(f->sql, "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_by)"
+			      " VALUES ('0123456789ab', 'acme', $1, '\\x00', 'x')",
+		      "root");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);
-	res = PQexec(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
-			     " VALUES ('acme', 3, 'admin')");
+	res = sql_run(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
+			      " VALUES ($1, 3, 'admin')",
+		      "acme");
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 	/* NULL is unlimited. */
@@ -470,8 +480,9 @@ static void test_schema(void **state)
 			       " AND nodes IS NULL AND disk_bytes IS NULL",
 			       "acme"),
 			 1);
-	res = PQexec(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
-			     " VALUES ('nosuch', 3, 'admin')");
+	res = sql_run(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
+			      " VALUES ($1, 3, 'admin')",
+		      "nosuch");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);
 }
