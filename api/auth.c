@@ -594,16 +594,6 @@ static void tokens_create_cb(struct http_req *req, void *arg)
 	storage_auth_token_create(api->db, &c->create, token_created_cb, c);
 }
 
-static void tokens_list_done_cb(void *arg, const struct db_error *err, json_t *list)
-{
-	struct http_req *req = arg;
-
-	if (err)
-		api_reply_db_error(req, err);
-	else
-		http_reply_json(req, 200, json_incref(list));
-}
-
 static void tokens_list_cb(struct http_req *req, void *arg)
 {
 	static const char *const known[] = {"tenant", NULL};
@@ -614,7 +604,7 @@ static void tokens_list_cb(struct http_req *req, void *arg)
 		http_reply_failure(req, &err);
 		return;
 	}
-	storage_auth_token_list(api->db, api_tenant_filter(req), tokens_list_done_cb, req);
+	storage_auth_token_list(api->db, api_tenant_filter(req), api_reply_json_cb, req);
 }
 
 static void token_revoked_cb(void *arg, const struct db_error *err, enum auth_revoke_result result,

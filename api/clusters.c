@@ -185,19 +185,6 @@ failed:
 
 /* --- GET /api/v1/clusters --- */
 
-static void list_done_cb(void *arg, const struct db_error *err, json_t *list)
-{
-	struct http_req *req = arg;
-
-	if (err)
-		api_reply_db_error(req, err);
-	else if (!list)
-		http_reply_error(req, 500, "internal", NULL,
-				 "internal error; the details are in the server log");
-	else
-		http_reply_json(req, 200, json_incref(list));
-}
-
 static void clusters_list_cb(struct http_req *req, void *arg)
 {
 	static const char *const known[] = {"tenant", NULL};
@@ -210,7 +197,7 @@ static void clusters_list_cb(struct http_req *req, void *arg)
 	}
 	if (!api_have_database(req, api))
 		return;
-	storage_cluster_list(api->db, api_tenant_filter(req), list_done_cb, req);
+	storage_cluster_list(api->db, api_tenant_filter(req), api_reply_json_cb, req);
 }
 
 /* --- GET /api/v1/clusters/{name} --- */

@@ -502,17 +502,20 @@ bool api_have_database(struct http_req *req, const struct api *api)
 	return false;
 }
 
-/* --- GET /api/v1/jobs --- */
-
-static void list_done_cb(void *arg, const struct db_error *err, json_t *page)
+void api_reply_json_cb(void *arg, const struct db_error *err, json_t *json)
 {
 	struct http_req *req = arg;
 
 	if (err)
 		api_reply_db_error(req, err);
+	else if (!json)
+		http_reply_error(req, 500, "internal", NULL,
+				 "internal error; the details are in the server log");
 	else
-		http_reply_json(req, 200, json_incref(page));
+		http_reply_json(req, 200, json_incref(json));
 }
+
+/* --- GET /api/v1/jobs --- */
 
 static void jobs_list_cb(struct http_req *req, void *arg)
 {
@@ -527,7 +530,7 @@ static void jobs_list_cb(struct http_req *req, void *arg)
 	f.tenant = api_tenant_filter(req);
 	if (!api_have_database(req, api))
 		return;
-	storage_job_list(api->db, &f, list_done_cb, req);
+	storage_job_list(api->db, &f, api_reply_json_cb, req);
 }
 
 /* --- GET /api/v1/jobs/{id} --- */

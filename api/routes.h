@@ -51,6 +51,12 @@ void api_clusters_add_routes(struct api *api);
  */
 void api_reply_db_error(struct http_req *req, const struct db_error *err);
 
+/*
+ * A storage callback for a plain read (arg is the request): 200 with the
+ * JSON, the database error, or 500 when there is neither.  Ends the request.
+ */
+void api_reply_json_cb(void *arg, const struct db_error *err, json_t *json);
+
 /* A mutation's answer: status (202, or 200 when already done), the job, and
  * a Location header where to follow it.  Ends the request. */
 void api_reply_job_accepted(struct http_req *req, int status, json_t *job);

@@ -185,6 +185,21 @@ int sim_stop(struct sim *s)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 }
 
+int esaasd_stop_all(struct esaasd *d, int n)
+{
+	int rc = 0;
+
+	for (int i = 0; i < n; i++) {
+		int st = d[i].pid > 0 ? esaasd_stop(&d[i], SIGTERM, true) : 0;
+
+		if (st != 0) {
+			fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", st, d[i].log);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
 int esaasd_poll_exit(struct esaasd *d)
 {
 	if (d->pid <= 0)

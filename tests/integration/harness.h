@@ -64,6 +64,12 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 bool esaasd_wait_ready(struct esaasd *d);
 /* Send sig; with wait, reap and return the exit status (-N: killed by signal N). */
 int esaasd_stop(struct esaasd *d, int sig, bool wait);
+/*
+ * SIGTERM each of the n daemons still running and reap it; each that does
+ * not exit 0 is reported on stderr with its log.  0 when all did, else -1
+ * (a teardown's answer, so that a sanitizer's report at exit fails).
+ */
+int esaasd_stop_all(struct esaasd *d, int n);
 /* Has the process exited? Returns its wait status or -1 if still running. */
 int esaasd_poll_exit(struct esaasd *d);
 

@@ -84,16 +84,14 @@ static int teardown(void **state)
 
 	if (!f)
 		return 0;
-	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
-	if (rc != 0)
-		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	int rc = esaasd_stop_all(&f->d, 1);
 	if (f->jwks.pid > 0)
 		repo_stop(&f->jwks);
 	if (f->keydir[0])
 		test_keys_cleanup(f->keydir);
 	PQfinish(f->sql);
 	free(f);
-	return rc == 0 ? 0 : -1;
+	return rc;
 }
 
 /* A request with this token ("" for none at all). */

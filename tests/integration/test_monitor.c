@@ -85,19 +85,10 @@ static struct fixture *fixture_new(int replicas)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	int rc = 0;
 
 	if (!f)
 		return 0;
-	for (int i = 0; i < f->nd; i++) {
-		int st = f->d[i].pid > 0 ? esaasd_stop(&f->d[i], SIGTERM, true) : 0;
-
-		if (st != 0) {
-			fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", st,
-				f->d[i].log);
-			rc = -1;
-		}
-	}
+	int rc = esaasd_stop_all(f->d, f->nd);
 	if (sim_stop(&f->sim) != 0) {
 		fprintf(stderr, "esaas-sim did not stop cleanly; see %s\n", f->sim.log);
 		rc = -1;
