@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check the Kubernetes manifests of deploy/kubernetes/.
 
-    check.py [--root DIR] [--shared DIR] [--esaasd PROGRAM]
+    check.py [--root DIR] [--reference DIR] [--esaasd PROGRAM]
 
 1. Every document of every YAML file in deploy/kubernetes/ is validated
    against the Kubernetes 1.29 standalone-strict JSON schema of its kind
@@ -136,11 +136,10 @@ def make_strict(node):
 
 
 class Schemas:
-    def __init__(self, jsonschema, shared):
+    def __init__(self, jsonschema, reference):
         self.jsonschema = jsonschema
-        self.strict_dir = os.path.join(shared, "reference", "k8s-schema",
-                                       "v1.29.0-standalone-strict")
-        self.openapi_dir = os.path.join(shared, "reference", "k8s-schema", "openapi-v3", "1.29")
+        self.strict_dir = os.path.join(reference, "k8s-schema", "v1.29.0-standalone-strict")
+        self.openapi_dir = os.path.join(reference, "k8s-schema", "openapi-v3", "1.29")
         self.cache = {}
 
     def available(self):
@@ -370,13 +369,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=os.environ.get("ESAAS_SRCDIR", default_root),
                         help="the source tree")
-    parser.add_argument("--shared", default=os.environ.get("ESAAS_SHARED"),
-                        help="the folder holding reference/ (default: ROOT/../shared)")
+    parser.add_argument("--reference", default=None,
+                        help="the folder holding k8s-schema/ (default: ROOT/tests/reference)")
     parser.add_argument("--esaasd", default=os.environ.get("ESAAS_ESAASD"),
                         help="an esaasd to run --check-config with")
     args = parser.parse_args()
     root = os.path.abspath(args.root)
-    shared = args.shared or os.path.join(os.path.dirname(root), "shared")
+    reference = args.reference or os.path.join(root, "tests", "reference")
 
     try:
         import jsonschema
@@ -390,10 +389,11 @@ def main():
         print("skip: the python module yaml (Debian python3-yaml) is not installed for %s"
               % sys.executable, file=sys.stderr)
         return SKIP
-    schemas = Schemas(jsonschema, shared)
+    schemas = Schemas(jsonschema, reference)
     if not schemas.available():
-        print("skip: no schemas in %s" % schemas.strict_dir, file=sys.stderr)
-        return SKIP
+        print("error: no schemas in %s" % schemas.strict_dir, file=sys.stderr)
+        print("0 passed, 1 failed")
+        return 1
 
     loader = make_loader(yaml)
     r = Result()

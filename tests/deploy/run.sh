@@ -8,19 +8,18 @@
 #   tests/deploy/run.sh
 #
 # $srcdir (or $ESAAS_SRCDIR) is the source tree, default this script's;
-# $ESAAS_SHARED the folder holding reference/, default $srcdir/../shared;
+# the schemas are $srcdir/tests/reference (see its README.md);
 # $ESAAS_BUILDDIR/esaasd (default $srcdir/build), or $ESAAS_ESAASD, is run
 # with --check-config on the ConfigMap's file when it exists.
 # Needs python3 with jsonschema and yaml (the image's pyenv python3, or
 # Debian's python3-jsonschema and python3-yaml for /usr/bin/python3); where
-# neither is there, or the schemas are missing, the test is skipped (exit 77).
+# neither is there, the test is skipped (exit 77).
 
 set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 srcdir=${srcdir:-${ESAAS_SRCDIR:-$(cd "$HERE/../.." && pwd)}}
 srcdir=$(cd "$srcdir" && pwd)
-export ESAAS_SHARED=${ESAAS_SHARED:-$srcdir/../shared}
 
 PYTHON=
 for py in python3 /usr/bin/python3; do
@@ -35,4 +34,4 @@ if [ -z "$PYTHON" ]; then
 	exit 77
 fi
 
-exec "$PYTHON" "$HERE/check.py" --root "$srcdir" --shared "$ESAAS_SHARED"
+exec "$PYTHON" "$HERE/check.py" --root "$srcdir"

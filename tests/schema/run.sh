@@ -11,8 +11,10 @@
 # used if present, else the program is compiled into a temporary folder.
 # The validator needs python3 with jsonschema (the image's pyenv python3,
 # or Debian's python3-jsonschema for /usr/bin/python3); where neither is
-# there, or the schemas are missing, the test is skipped (exit 77).
-# $ESAAS_K8S_SCHEMA_DIR overrides ../shared/reference/k8s-schema/v1.29.0-standalone-strict.
+# there, the test is skipped (exit 77), which dev/test counts as a failure.
+# The schemas are tests/reference/k8s-schema/v1.29.0-standalone-strict
+# (tests/reference/README.md gives their source); $ESAAS_K8S_SCHEMA_DIR
+# overrides that.
 
 set -u
 set -o pipefail

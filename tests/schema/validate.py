@@ -8,7 +8,7 @@ Each FILE (or "-" for standard input) holds a JSON array of objects, as
 1.29 standalone-strict JSON schema of its kind, which rejects unknown
 fields.  One line per object; the last line is "N passed, N failed".  The
 exit status is 0 only when every object passed, 77 when the validator
-cannot run here (no jsonschema module, no schemas).
+cannot run here (no jsonschema module), 1 when the schemas are missing.
 """
 
 import argparse
@@ -21,11 +21,10 @@ SKIP = 77
 
 def default_schema_dir():
     here = os.path.dirname(os.path.abspath(__file__))
-    root = os.path.dirname(os.path.dirname(here))
+    tests = os.path.dirname(here)
     return os.environ.get(
         "ESAAS_K8S_SCHEMA_DIR",
-        os.path.join(os.path.dirname(root), "shared", "reference", "k8s-schema",
-                     "v1.29.0-standalone-strict"))
+        os.path.join(tests, "reference", "k8s-schema", "v1.29.0-standalone-strict"))
 
 
 def schema_file(api_version, kind):
@@ -55,8 +54,8 @@ def main():
               % sys.executable, file=sys.stderr)
         return SKIP
     if not os.path.isdir(args.schemas):
-        print("skip: no schemas in %s" % args.schemas, file=sys.stderr)
-        return SKIP
+        print("error: no schemas in %s" % args.schemas, file=sys.stderr)
+        return 1
 
     validators = {}
     passed = failed = 0

@@ -5,9 +5,9 @@
  * namespace.
  *
  * The binary is $ESAAS_SIM, else $ESAAS_BUILDDIR/esaas-sim, else
- * ./esaas-sim.  The schema checks need $ESAAS_REFERENCE (default
- * $ESAAS_SRCDIR/../shared/reference) and python3 with jsonschema; they
- * skip when either is missing.
+ * ./esaas-sim.  The schema checks read $ESAAS_SRCDIR/tests/reference (the
+ * tree's copy of the Kubernetes schemas) and need python3 with jsonschema;
+ * either missing is a failure.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1288,11 +1288,8 @@ static void test_resource_quota(void **state)
 
 static const char *reference_dir(char *buf, size_t len)
 {
-	const char *env = getenv("ESAAS_REFERENCE");
-	if (env)
-		return env;
-	env = getenv("ESAAS_SRCDIR");
-	snprintf(buf, len, "%s/../shared/reference", env ? env : ".");
+	const char *env = getenv("ESAAS_SRCDIR");
+	snprintf(buf, len, "%s/tests/reference", env ? env : ".");
 	return buf;
 }
 
@@ -1313,11 +1310,18 @@ static void test_schemas(void **state)
 	struct stat st;
 	snprintf(schema_dir, sizeof(schema_dir), "%s/k8s-schema/v1.29.0-standalone-strict",
 		 reference_dir(ref, sizeof(ref)));
-	int have_py = system("python3 -c 'import jsonschema' 2>/dev/null");
-	if (stat(schema_dir, &st) != 0 || have_py != 0) {
-		fprintf(stderr, "schema check skipped: %s, python jsonschema %d\n", schema_dir, have_py);
-		skip();
+	/* The image's python3 first, then Debian's (python3-jsonschema), as tests/schema does. */
+	const char *python = NULL;
+	static const char *const pythons[] = {"python3", "/usr/bin/python3"};
+	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]) && !python; i++) {
+		snprintf(cmd, sizeof(cmd), "%s -c 'import jsonschema' 2>/dev/null", pythons[i]);
+		if (system(cmd) == 0)
+			python = pythons[i];
 	}
+	if (stat(schema_dir, &st) != 0)
+		fail_msg("no schemas in %s (set ESAAS_SRCDIR to the source tree)", schema_dir);
+	if (!python)
+		fail_msg("no python3 with the jsonschema module (apt-get install python3-jsonschema)");
 	static const struct {
 		const char *path;
 		const char *schema;
@@ -1358,7 +1362,7 @@ static void test_schemas(void **state)
 	     "    for e in jsonschema.Draft4Validator(s).iter_errors(json.load(open(doc))):\n"
 	     "        bad += 1; print(doc, schema, list(e.path), e.message[:200])\n"
 	     "sys.exit(1 if bad else 0)\n");
-	snprintf(cmd, sizeof(cmd), "python3 %s/validate.py%s", sim.dir, args);
+	snprintf(cmd, sizeof(cmd), "%s %s/validate.py%s", python, sim.dir, args);
 	free(args);
 	assert_int_equal(system(cmd), 0);
 }

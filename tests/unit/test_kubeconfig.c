@@ -1,6 +1,6 @@
 /*
  * kube/kubeconfig.c: the real fixtures of the Kubernetes JavaScript client
- * (under ESAAS_SHARED/reference/kubeconfig/), and small files of our own
+ * (tests/reference/kubeconfig/), and small files of our own
  * for merging, relative paths, refusals and the in-cluster service account.
  */
 #include <stdarg.h>
@@ -22,25 +22,22 @@
 #include "common/util.h"
 #include "kube/kubeconfig.h"
 
-static char *fixtures; /* the fixture folder, or NULL when absent */
+static char *fixtures; /* the fixture folder */
 static char *tmp;      /* our own files */
 
 static const char *const env_names[] = {"KUBECONFIG", "HOME", "KUBERNETES_SERVICE_HOST",
 					"KUBERNETES_SERVICE_PORT"};
 static char *env_saved[ARRAY_SIZE(env_names)];
 
-/* ESAAS_SHARED, else $ESAAS_SRCDIR/../shared, else $srcdir/../shared (srcdir defaults to "."). */
-static char *shared_dir(void)
+/* The source tree: $ESAAS_SRCDIR, else $srcdir (as make check sets it), else ".". */
+static const char *source_dir(void)
 {
-	const char *s = getenv("ESAAS_SHARED");
+	const char *s = getenv("ESAAS_SRCDIR");
 
 	if (s && s[0])
-		return xstrdup(s);
-	s = getenv("ESAAS_SRCDIR");
-	if (s && s[0])
-		return xasprintf("%s/../shared", s);
+		return s;
 	s = getenv("srcdir");
-	return xasprintf("%s/../shared", s && s[0] ? s : ".");
+	return s && s[0] ? s : ".";
 }
 
 static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -50,19 +47,15 @@ static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *
 
 static int setup(void **state)
 {
-	char *shared = shared_dir();
-	char *dir =
-		xasprintf("%s/reference/kubeconfig/kubernetes-client-javascript/testdata", shared);
-
-	if (access(dir, R_OK) == 0) {
-		fixtures = dir;
-	} else {
-		print_message("kubeconfig fixtures not found at %s (set ESAAS_SHARED): "
-			      "their tests are skipped\n",
-			      dir);
-		free(dir);
+	/* The fixtures ship with the tree (tests/reference/README.md). */
+	fixtures = xasprintf("%s/tests/reference/kubeconfig/kubernetes-client-javascript/testdata",
+			     source_dir());
+	if (access(fixtures, R_OK) != 0) {
+		print_error("kubeconfig fixtures not found at %s (set ESAAS_SRCDIR to the source "
+			    "tree)\n",
+			    fixtures);
+		return -1;
 	}
-	free(shared);
 	tmp = xstrdup("/tmp/esaas-kubeconfig-XXXXXX");
 	if (!mkdtemp(tmp))
 		return -1;
@@ -117,8 +110,6 @@ static char *put_file(const char *name, const char *text)
 
 static char *fixture(const char *name)
 {
-	if (!fixtures)
-		skip();
 	return xasprintf("%s/%s", fixtures, name);
 }
 
