@@ -21,7 +21,7 @@ struct api;
 struct httpc;
 
 struct api_options {
-	const struct config *cfg;      /* listen address and http.* limits */
+	const struct config *cfg; /* listen address and http.* limits */
 	struct db_pool *db;
 	const struct wf_registry *reg;
 	/* What the workflows work with (states/env.h); some checks read a
@@ -51,8 +51,8 @@ struct api_test_caller {
 };
 
 /* Bind and start serving; NULL with err filled when the address is unusable. */
-struct api *api_new(struct event_base *base, const struct api_options *opt,
-		    char *err, size_t errlen);
+struct api *api_new(struct event_base *base, const struct api_options *opt, char *err,
+		    size_t errlen);
 /* From now on /readyz answers 503 (shutting down). */
 void api_set_draining(struct api *api);
 void api_free(struct api *api);

@@ -36,32 +36,47 @@ struct guard {
 };
 
 static const char *const access_names[ACCESS_COUNT] = {
-	[ACCESS_PUBLIC] = "public",	  [ACCESS_ANY] = "any",
-	[ACCESS_READ] = "read",		  [ACCESS_OPERATE] = "operate",
-	[ACCESS_CANCEL] = "cancel",	  [ACCESS_REPLAY] = "replay",
+	[ACCESS_PUBLIC] = "public",	[ACCESS_ANY] = "any",	    [ACCESS_READ] = "read",
+	[ACCESS_OPERATE] = "operate",	[ACCESS_CANCEL] = "cancel", [ACCESS_REPLAY] = "replay",
 	[ACCESS_READ_ALL] = "read_all", [ACCESS_ADMIN] = "admin",
 };
 
 /* What each role may do with each rule (api/auth.h). */
 static const enum api_reach reach_table[4][ACCESS_COUNT] = {
-	[TOKEN_ROLE_VIEWER] = {
-		[ACCESS_PUBLIC] = REACH_ALL, [ACCESS_ANY] = REACH_ALL, [ACCESS_READ] = REACH_OWN,
-	},
-	[TOKEN_ROLE_MEMBER] = {
-		[ACCESS_PUBLIC] = REACH_ALL, [ACCESS_ANY] = REACH_ALL, [ACCESS_READ] = REACH_OWN,
-		[ACCESS_OPERATE] = REACH_OWN, [ACCESS_CANCEL] = REACH_OWN,
-	},
-	[TOKEN_ROLE_ONCALL] = {
-		[ACCESS_PUBLIC] = REACH_ALL, [ACCESS_ANY] = REACH_ALL, [ACCESS_READ] = REACH_ALL,
-		[ACCESS_CANCEL] = REACH_ALL, [ACCESS_REPLAY] = REACH_ALL,
-		[ACCESS_READ_ALL] = REACH_ALL,
-	},
-	[TOKEN_ROLE_ADMIN] = {
-		[ACCESS_PUBLIC] = REACH_ALL, [ACCESS_ANY] = REACH_ALL, [ACCESS_READ] = REACH_ALL,
-		[ACCESS_OPERATE] = REACH_ALL, [ACCESS_CANCEL] = REACH_ALL,
-		[ACCESS_REPLAY] = REACH_ALL, [ACCESS_READ_ALL] = REACH_ALL,
-		[ACCESS_ADMIN] = REACH_ALL,
-	},
+	[TOKEN_ROLE_VIEWER] =
+		{
+			[ACCESS_PUBLIC] = REACH_ALL,
+			[ACCESS_ANY] = REACH_ALL,
+			[ACCESS_READ] = REACH_OWN,
+		},
+	[TOKEN_ROLE_MEMBER] =
+		{
+			[ACCESS_PUBLIC] = REACH_ALL,
+			[ACCESS_ANY] = REACH_ALL,
+			[ACCESS_READ] = REACH_OWN,
+			[ACCESS_OPERATE] = REACH_OWN,
+			[ACCESS_CANCEL] = REACH_OWN,
+		},
+	[TOKEN_ROLE_ONCALL] =
+		{
+			[ACCESS_PUBLIC] = REACH_ALL,
+			[ACCESS_ANY] = REACH_ALL,
+			[ACCESS_READ] = REACH_ALL,
+			[ACCESS_CANCEL] = REACH_ALL,
+			[ACCESS_REPLAY] = REACH_ALL,
+			[ACCESS_READ_ALL] = REACH_ALL,
+		},
+	[TOKEN_ROLE_ADMIN] =
+		{
+			[ACCESS_PUBLIC] = REACH_ALL,
+			[ACCESS_ANY] = REACH_ALL,
+			[ACCESS_READ] = REACH_ALL,
+			[ACCESS_OPERATE] = REACH_ALL,
+			[ACCESS_CANCEL] = REACH_ALL,
+			[ACCESS_REPLAY] = REACH_ALL,
+			[ACCESS_READ_ALL] = REACH_ALL,
+			[ACCESS_ADMIN] = REACH_ALL,
+		},
 };
 
 /* What a refusal says the role may not do. */
@@ -154,8 +169,8 @@ static void reply_unauthorized(struct http_req *req, bool presented, const char 
 				    "Bearer realm=\"esaas\", error=\"invalid_token\"");
 		log_info("%s %s from %s: credential refused: %s", http_req_method(req),
 			 http_req_path(req), http_req_peer(req), why);
-		http_reply_error(req, 401, "unauthorized", NULL, "the bearer token is not valid: %s",
-				 why);
+		http_reply_error(req, 401, "unauthorized", NULL,
+				 "the bearer token is not valid: %s", why);
 	} else {
 		http_req_add_header(req, "WWW-Authenticate", "Bearer realm=\"esaas\"");
 		http_reply_error(req, 401, "unauthorized", NULL,
@@ -291,8 +306,9 @@ static void jwt_done_cb(void *arg, enum jwt_status status, const struct jwt_iden
 	/* The subject goes into the jobs' history: as short and as plain as an
 	 * X-Esaas-Actor header. */
 	if (id->subject && (strlen(id->subject) > 128 || !printable(id->subject))) {
-		reply_unauthorized(req, true, "the sub claim is longer than 128 characters or "
-					      "not printable ASCII");
+		reply_unauthorized(req, true,
+				   "the sub claim is longer than 128 characters or "
+				   "not printable ASCII");
 		return;
 	}
 	struct api_caller *caller = xcalloc(1, sizeof(*caller));
@@ -357,8 +373,9 @@ static void guard_cb(struct http_req *req, void *arg)
 		return;
 	}
 	if (!api->auth || !api->auth->jwks) {
-		reply_unauthorized(req, true,
-				   "not an esaas API token, and no identity provider is configured");
+		reply_unauthorized(
+			req, true,
+			"not an esaas API token, and no identity provider is configured");
 		return;
 	}
 	struct jwt_check *j = xmalloc(sizeof(*j));
@@ -391,9 +408,9 @@ json_t *api_routes_json(const struct api *api)
 	json_t *list = json_array();
 
 	for (const struct guard *g = api->guards; g; g = g->next)
-		json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "method", g->method, "path",
-						      g->pattern, "access",
-						      api_access_name(g->access)));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s}", "method", g->method, "path",
+						g->pattern, "access", api_access_name(g->access)));
 	return list;
 }
 
@@ -490,8 +507,8 @@ static void token_created_cb(void *arg, const struct db_error *err, json_t *toke
 {
 	struct token_call *c = arg;
 
-	if (err && err->kind == DB_ERR_QUERY && strcmp(err->sqlstate, AUTH_SQLSTATE_ID_TAKEN) == 0 &&
-	    ++c->tries < 3) {
+	if (err && err->kind == DB_ERR_QUERY &&
+	    strcmp(err->sqlstate, AUTH_SQLSTATE_ID_TAKEN) == 0 && ++c->tries < 3) {
 		/* Twelve random hex digits met an existing id: draw again. */
 		token_new_clear(&c->tok);
 		if (token_create(&c->tok)) {
@@ -501,7 +518,8 @@ static void token_created_cb(void *arg, const struct db_error *err, json_t *toke
 			return;
 		}
 	}
-	if (err && err->kind == DB_ERR_QUERY && strcmp(err->sqlstate, AUTH_SQLSTATE_NO_TENANT) == 0) {
+	if (err && err->kind == DB_ERR_QUERY &&
+	    strcmp(err->sqlstate, AUTH_SQLSTATE_NO_TENANT) == 0) {
 		http_reply_error(c->req, 422, "invalid", "tenant", "tenant: no tenant named %s",
 				 c->tenant);
 	} else if (err) {

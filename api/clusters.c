@@ -255,13 +255,13 @@ struct op_call {
 	char *actor;
 	char *key;
 	const struct workflow *wf;
-	json_t *params;         /* the operation's parameters; "spec" is added */
+	json_t *params; /* the operation's parameters; "spec" is added */
 	/* Checks that need the cluster's spec; may rewrite params. */
 	bool (*prepare)(json_t *spec, json_t *params, struct http_error *err);
 	/* Checks that need the cluster itself, after prepare: they end with
 	 * op_queue() or a reply.  NULL: none. */
 	void (*precheck)(struct op_call *c, json_t *params);
-	json_t *checked;        /* params, while precheck runs */
+	json_t *checked; /* params, while precheck runs */
 };
 
 static void op_call_free(struct op_call *c)
@@ -280,8 +280,9 @@ static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, 
 
 	if (err)
 		api_reply_db_error(c->req, err);
-	else if (!created && (strcmp(json_string_value(json_object_get(job, "kind")), c->wf->kind) != 0 ||
-			      strcmp(json_string_value(json_object_get(job, "cluster")), c->name) != 0))
+	else if (!created &&
+		 (strcmp(json_string_value(json_object_get(job, "kind")), c->wf->kind) != 0 ||
+		  strcmp(json_string_value(json_object_get(job, "cluster")), c->name) != 0))
 		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
 				 "Idempotency-Key was first used for another request");
 	else
@@ -299,7 +300,8 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 		if (err)
 			api_reply_db_error(c->req, err);
 		else
-			http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+			http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found",
+					 c->name);
 		op_call_free(c);
 		return;
 	}
@@ -359,8 +361,7 @@ static void op_submit_checked(struct http_req *req, struct api *api, const char 
 				 name ? name : "");
 		return;
 	}
-	if (!api_request_actor(req, &actor, &err) ||
-	    !api_check_idempotency_key(key, &err)) {
+	if (!api_request_actor(req, &actor, &err) || !api_check_idempotency_key(key, &err)) {
 		free(actor);
 		json_decref(params);
 		http_reply_failure(req, &err);
@@ -370,9 +371,10 @@ static void op_submit_checked(struct http_req *req, struct api *api, const char 
 	if (!wf) {
 		free(actor);
 		json_decref(params);
-		http_reply_error(req, 501, "not_implemented", NULL,
-				 "cluster operations are not available in this build: it has no %s workflow",
-				 kind);
+		http_reply_error(
+			req, 501, "not_implemented", NULL,
+			"cluster operations are not available in this build: it has no %s workflow",
+			kind);
 		return;
 	}
 	if (!api_have_database(req, api)) {
@@ -393,9 +395,9 @@ static void op_submit_checked(struct http_req *req, struct api *api, const char 
 	storage_cluster_get(api->db, api_tenant(req), name, op_found_cb, c);
 }
 
-static void op_submit_prepared(struct http_req *req, struct api *api, const char *kind,
-			       json_t *params,
-			       bool (*prepare)(json_t *spec, json_t *params, struct http_error *err))
+static void
+op_submit_prepared(struct http_req *req, struct api *api, const char *kind, json_t *params,
+		   bool (*prepare)(json_t *spec, json_t *params, struct http_error *err))
 {
 	op_submit_checked(req, api, kind, params, prepare, NULL);
 }
@@ -415,8 +417,9 @@ static bool config_prepare(json_t *spec_json, json_t *params, struct http_error 
 	struct spec spec;
 	struct spec_error serr;
 	if (!spec_parse(spec_json, &spec, &serr))
-		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
-				      serr.field, serr.message);
+		return http_error_set(err, 409, "conflict", NULL,
+				      "the stored spec is invalid: %s: %s", serr.field,
+				      serr.message);
 	json_t *settings = json_object_get(params, "settings");
 	bool ok = spec_check_settings(settings, &spec.version, "settings", true, &serr);
 	spec_free(&spec);
@@ -431,7 +434,7 @@ static bool config_prepare(json_t *spec_json, json_t *params, struct http_error 
 	bool needs_restart = false;
 	const char *key;
 	json_t *value;
-	json_object_foreach(settings, key, value) {
+	json_object_foreach (settings, key, value) {
 		if (spec_setting_kind(key) == SPEC_SETTING_STATIC)
 			needs_restart = true;
 		if (json_is_null(value))
@@ -460,7 +463,8 @@ static void clusters_config_cb(struct http_req *req, void *arg)
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, false, &err);
 	static const char *const fields[] = {"settings", "allow_yellow", NULL};
-	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
+	if (!body || !http_json_check_fields(body, fields, &err) ||
+	    !check_allow_yellow(body, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return;
@@ -487,7 +491,8 @@ static void clusters_delete_cb(struct http_req *req, void *arg)
 	static const char *const fields[] = {"wipe_data", NULL};
 	const struct http_query *q = http_req_query(req);
 	json_t *body = http_req_json(req, true, &err);
-	if (!body || !http_query_check(q, params, &err) || !http_json_check_fields(body, fields, &err)) {
+	if (!body || !http_query_check(q, params, &err) ||
+	    !http_json_check_fields(body, fields, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return;
@@ -496,9 +501,11 @@ static void clusters_delete_cb(struct http_req *req, void *arg)
 	json_t *bv = json_object_get(body, "wipe_data");
 	bool wipe = false;
 	if (qv && strcmp(qv, "true") != 0 && strcmp(qv, "false") != 0)
-		http_error_set(&err, 422, "invalid", "wipe_data", "wipe_data must be true or false");
+		http_error_set(&err, 422, "invalid", "wipe_data",
+			       "wipe_data must be true or false");
 	else if (bv && !json_is_boolean(bv))
-		http_error_set(&err, 422, "invalid", "wipe_data", "wipe_data must be true or false");
+		http_error_set(&err, 422, "invalid", "wipe_data",
+			       "wipe_data must be true or false");
 	else
 		wipe = (qv && strcmp(qv, "true") == 0) || json_is_true(bv);
 	json_decref(body);
@@ -548,20 +555,22 @@ static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, cons
 	int to = (int)json_integer_value(json_object_get(params, "replicas"));
 
 	if (!worst) {
-		http_reply_error(c->req, 503, "unavailable", NULL,
-				 "cannot check that %d data node%s can hold every shard copy of cluster "
-				 "%s: %s; retry, or pass \"force\": true to scale down unchecked",
-				 to, to == 1 ? "" : "s", c->name, error);
+		http_reply_error(
+			c->req, 503, "unavailable", NULL,
+			"cannot check that %d data node%s can hold every shard copy of cluster "
+			"%s: %s; retry, or pass \"force\": true to scale down unchecked",
+			to, to == 1 ? "" : "s", c->name, error);
 		op_call_free(c);
 		return;
 	}
 	if (worst->copies > to) {
-		http_reply_error(c->req, 422, "invalid", "replicas",
-				 "index %s has %d replica%s, so %d copies of each shard, which %d data "
-				 "node%s cannot hold: lower its number_of_replicas first, or pass "
-				 "\"force\": true to accept unassigned copies",
-				 worst->index, worst->copies - 1, worst->copies == 2 ? "" : "s",
-				 worst->copies, to, to == 1 ? "" : "s");
+		http_reply_error(
+			c->req, 422, "invalid", "replicas",
+			"index %s has %d replica%s, so %d copies of each shard, which %d data "
+			"node%s cannot hold: lower its number_of_replicas first, or pass "
+			"\"force\": true to accept unassigned copies",
+			worst->index, worst->copies - 1, worst->copies == 2 ? "" : "s",
+			worst->copies, to, to == 1 ? "" : "s");
 		op_call_free(c);
 		return;
 	}
@@ -576,7 +585,8 @@ static void scale_precheck(struct op_call *c, json_t *params)
 	int from = (int)json_integer_value(json_object_get(params, "from"));
 	int to = (int)json_integer_value(json_object_get(params, "replicas"));
 	json_object_del(params, "from");
-	if (strcmp(role, "data") != 0 || to >= from || json_is_true(json_object_get(params, "force"))) {
+	if (strcmp(role, "data") != 0 || to >= from ||
+	    json_is_true(json_object_get(params, "force"))) {
 		c->checked = NULL;
 		op_queue(c, params);
 		json_decref(params);
@@ -606,7 +616,8 @@ static void clusters_scale_cb(struct http_req *req, void *arg)
 	json_t *force = json_object_get(body, "force");
 	if (!role || (strcmp(role, "data") != 0 && strcmp(role, "clients") != 0 &&
 		      strcmp(role, "masters") != 0)) {
-		http_error_set(&err, 422, "invalid", "role", "role must be data, clients or masters");
+		http_error_set(&err, 422, "invalid", "role",
+			       "role must be data, clients or masters");
 	} else if (!json_is_integer(replicas)) {
 		http_error_set(&err, 422, "invalid", "replicas", "replicas must be an integer");
 	} else if (force && !json_is_boolean(force)) {
@@ -640,8 +651,9 @@ static bool plugin_prepare(json_t *spec_json, json_t *params, struct http_error 
 	struct spec spec;
 	struct spec_error serr;
 	if (!spec_parse(spec_json, &spec, &serr))
-		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
-				      serr.field, serr.message);
+		return http_error_set(err, 409, "conflict", NULL,
+				      "the stored spec is invalid: %s: %s", serr.field,
+				      serr.message);
 	bool ok = !install || spec_check_plugin(plugin, &spec.version, "name", &serr);
 	bool listed = false;
 	for (size_t i = 0; i < spec.nplugins; i++)
@@ -651,10 +663,11 @@ static bool plugin_prepare(json_t *spec_json, json_t *params, struct http_error 
 	if (!ok)
 		return http_error_set(err, 422, "invalid", "name", "%s", serr.message);
 	if (install && listed)
-		return http_error_set(err, 409, "conflict", "name", "plugin %s is already installed",
-				      plugin);
+		return http_error_set(err, 409, "conflict", "name",
+				      "plugin %s is already installed", plugin);
 	if (!install && !listed)
-		return http_error_set(err, 404, "not_found", NULL, "plugin %s is not installed", plugin);
+		return http_error_set(err, 404, "not_found", NULL, "plugin %s is not installed",
+				      plugin);
 	json_t *next = json_deep_copy(spec_json);
 	json_t *list = json_object_get(next, "plugins");
 	if (!json_is_array(list)) {
@@ -678,7 +691,8 @@ static void clusters_plugin_add_cb(struct http_req *req, void *arg)
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, false, &err);
 	static const char *const fields[] = {"name", "allow_yellow", NULL};
-	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
+	if (!body || !http_json_check_fields(body, fields, &err) ||
+	    !check_allow_yellow(body, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return;
@@ -691,8 +705,9 @@ static void clusters_plugin_add_cb(struct http_req *req, void *arg)
 		http_reply_failure(req, &err);
 		return;
 	}
-	json_t *params = json_pack("{s:s, s:s, s:b}", "plugin", name, "action", "install",
-				   "allow_yellow", json_is_true(json_object_get(body, "allow_yellow")));
+	json_t *params =
+		json_pack("{s:s, s:s, s:b}", "plugin", name, "action", "install", "allow_yellow",
+			  json_is_true(json_object_get(body, "allow_yellow")));
 	json_decref(body);
 	op_submit_prepared(req, arg, "plugin_install", params, plugin_prepare);
 }
@@ -703,7 +718,8 @@ static void clusters_plugin_remove_cb(struct http_req *req, void *arg)
 	struct http_error err = {0};
 	json_t *body = http_req_json(req, true, &err);
 	static const char *const fields[] = {"allow_yellow", NULL};
-	if (!body || !http_json_check_fields(body, fields, &err) || !check_allow_yellow(body, &err)) {
+	if (!body || !http_json_check_fields(body, fields, &err) ||
+	    !check_allow_yellow(body, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return;
@@ -714,8 +730,9 @@ static void clusters_plugin_remove_cb(struct http_req *req, void *arg)
 		http_reply_error(req, 404, "not_found", NULL, "plugin not found");
 		return;
 	}
-	json_t *params = json_pack("{s:s, s:s, s:b}", "plugin", plugin, "action", "remove",
-				   "allow_yellow", json_is_true(json_object_get(body, "allow_yellow")));
+	json_t *params =
+		json_pack("{s:s, s:s, s:b}", "plugin", plugin, "action", "remove", "allow_yellow",
+			  json_is_true(json_object_get(body, "allow_yellow")));
 	json_decref(body);
 	op_submit_prepared(req, arg, "plugin_remove", params, plugin_prepare);
 }
@@ -733,8 +750,9 @@ static bool kibana_prepare(json_t *spec_json, json_t *params, struct http_error 
 	struct spec_error serr;
 	if (!spec_parse(next, &spec, &serr)) {
 		json_decref(next);
-		return http_error_set(err, 409, "conflict", NULL, "the stored spec is invalid: %s: %s",
-				      serr.field, serr.message);
+		return http_error_set(err, 409, "conflict", NULL,
+				      "the stored spec is invalid: %s: %s", serr.field,
+				      serr.message);
 	}
 	spec_free(&spec);
 	json_object_set_new(params, "spec", next);
@@ -756,7 +774,8 @@ static void clusters_kibana_cb(struct http_req *req, void *arg)
 	if (!json_is_integer(replicas) || json_integer_value(replicas) < 0 ||
 	    json_integer_value(replicas) > SPEC_KIBANA_REPLICAS_MAX) {
 		json_decref(body);
-		http_error_set(&err, 422, "invalid", "replicas", "replicas must be an integer from 0 to %d",
+		http_error_set(&err, 422, "invalid", "replicas",
+			       "replicas must be an integer from 0 to %d",
 			       SPEC_KIBANA_REPLICAS_MAX);
 		http_reply_failure(req, &err);
 		return;
@@ -780,7 +799,8 @@ static void clusters_restart_cb(struct http_req *req, void *arg)
 	json_t *allow_yellow = json_object_get(body, "allow_yellow");
 	if (allow_yellow && !json_is_boolean(allow_yellow)) {
 		json_decref(body);
-		http_error_set(&err, 422, "invalid", "allow_yellow", "allow_yellow must be true or false");
+		http_error_set(&err, 422, "invalid", "allow_yellow",
+			       "allow_yellow must be true or false");
 		http_reply_failure(req, &err);
 		return;
 	}
@@ -789,17 +809,21 @@ static void clusters_restart_cb(struct http_req *req, void *arg)
 	const char *r = json_string_value(role);
 	if (role && (!r || (strcmp(r, "data") != 0 && strcmp(r, "clients") != 0 &&
 			    strcmp(r, "masters") != 0))) {
-		http_error_set(&err, 422, "invalid", "role", "role must be data, clients or masters");
+		http_error_set(&err, 422, "invalid", "role",
+			       "role must be data, clients or masters");
 	} else if (role && nodes) {
 		http_error_set(&err, 422, "invalid", "nodes", "give a role or nodes, not both");
 	} else if (nodes) {
 		size_t i;
 		json_t *n;
 		if (!json_is_array(nodes) || json_array_size(nodes) == 0)
-			http_error_set(&err, 422, "invalid", "nodes", "nodes must be a list of pod names");
-		json_array_foreach(nodes, i, n)
-			if (!err.status && (!json_is_string(n) || !api_dns_label_valid(json_string_value(n))))
-				http_error_set(&err, 422, "invalid", "nodes", "nodes[%zu] is not a pod name", i);
+			http_error_set(&err, 422, "invalid", "nodes",
+				       "nodes must be a list of pod names");
+		json_array_foreach (nodes, i, n)
+			if (!err.status &&
+			    (!json_is_string(n) || !api_dns_label_valid(json_string_value(n))))
+				http_error_set(&err, 422, "invalid", "nodes",
+					       "nodes[%zu] is not a pod name", i);
 	}
 	if (err.status) {
 		json_decref(body);
@@ -848,8 +872,8 @@ static void clusters_health_history_cb(struct http_req *req, void *arg)
 		return;
 	}
 	if (limit_text && !parse_int(limit_text, 1, HISTORY_LIMIT_MAX, &limit)) {
-		http_reply_error(req, 422, "invalid", "limit", "limit must be an integer from 1 to %d",
-				 HISTORY_LIMIT_MAX);
+		http_reply_error(req, 422, "invalid", "limit",
+				 "limit must be an integer from 1 to %d", HISTORY_LIMIT_MAX);
 		return;
 	}
 	if (!api_have_database(req, api))
@@ -871,11 +895,14 @@ void api_clusters_add_routes(struct api *api)
 		  clusters_health_history_cb);
 	api_route(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, clusters_delete_cb);
 	api_route(api, "POST", "/api/v1/clusters/{name}/scale", ACCESS_OPERATE, clusters_scale_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE, clusters_restart_cb);
-	api_route(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE, clusters_config_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE,
+		  clusters_restart_cb);
+	api_route(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE,
+		  clusters_config_cb);
 	api_route(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE,
 		  clusters_plugin_add_cb);
 	api_route(api, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", ACCESS_OPERATE,
 		  clusters_plugin_remove_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, clusters_kibana_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE,
+		  clusters_kibana_cb);
 }

@@ -114,8 +114,8 @@ static bool check_name(const char *value, const char *param, struct http_error *
 
 bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, struct http_error *err)
 {
-	static const char *const known[] = {"status", "kind", "cluster", "limit", "cursor", "tenant",
-					    NULL};
+	static const char *const known[] = {"status", "kind",	"cluster", "limit",
+					    "cursor", "tenant", NULL};
 	const char *v;
 
 	memset(f, 0, sizeof(*f));
@@ -602,7 +602,8 @@ static void jobs_events_cb(struct http_req *req, void *arg)
 		return;
 	if (!api_have_database(req, api))
 		return;
-	storage_job_events(api->db, api_tenant_filter(req), id, events_done_cb, job_call_new(req, id));
+	storage_job_events(api->db, api_tenant_filter(req), id, events_done_cb,
+			   job_call_new(req, id));
 }
 
 /* --- POST /api/v1/jobs/{id}/cancel --- */

@@ -27,12 +27,12 @@ struct api {
 	struct api_ui *ui; /* the job viewer's files under /ui */
 	struct db_pool *db;
 	const struct wf_registry *reg;
-	struct wf_env *env;  /* for checks that read a cluster before queuing */
+	struct wf_env *env; /* for checks that read a cluster before queuing */
 	bool generic_submit;
 	bool draining;
-	struct metric *ready_metric; /* esaas_ready, while the API lives */
-	struct api_auth *auth;       /* credentials (api/auth.h) */
-	struct guard *guards;        /* every route added by api_route() */
+	struct metric *ready_metric;		   /* esaas_ready, while the API lives */
+	struct api_auth *auth;			   /* credentials (api/auth.h) */
+	struct guard *guards;			   /* every route added by api_route() */
 	const struct api_test_caller *test_caller; /* api_options.test_caller */
 };
 

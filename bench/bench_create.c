@@ -34,9 +34,10 @@ static const char SPEC[] = "{\"name\": \"%s\", \"version\": \"7.17.10\","
 			   " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
 			   " \"clients\": {\"replicas\": 2}}";
 
-static const char SMALL_SPEC[] = "{\"name\": \"%s\", \"version\": \"7.17.10\","
-				 " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1},"
-				 " \"clients\": {\"replicas\": 0}, \"placement\": {\"spread\": \"rack\"}}";
+static const char SMALL_SPEC[] =
+	"{\"name\": \"%s\", \"version\": \"7.17.10\","
+	" \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1},"
+	" \"clients\": {\"replicas\": 0}, \"placement\": {\"spread\": \"rack\"}}";
 
 struct stack {
 	struct pg *pg;
@@ -57,7 +58,8 @@ static bool stack_start(struct stack *st, struct pg *pg, int ready_ms, int poll_
 			       ready_ms);
 	memset(st, 0, sizeof(*st));
 	st->pg = pg;
-	bool ok = pg_new_database(pg, st->dburl, sizeof(st->dburl)) && sim_start(&st->sim, pg->dir, conf);
+	bool ok = pg_new_database(pg, st->dburl, sizeof(st->dburl)) &&
+		  sim_start(&st->sim, pg->dir, conf);
 	free(conf);
 	if (!ok)
 		return false;

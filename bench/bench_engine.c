@@ -40,27 +40,27 @@
 struct options {
 	int conc[MAX_CONCURRENCY]; /* engine workers, and pgbench clients */
 	int nconc;
-	int jobs;                  /* per engine throughput run */
-	int pgbench_s;             /* how long pgbench runs */
-	int samples;               /* of the wake-up latency */
-	int queued, in_flight;     /* the memory case */
+	int jobs;	       /* per engine throughput run */
+	int pgbench_s;	       /* how long pgbench runs */
+	int samples;	       /* of the wake-up latency */
+	int queued, in_flight; /* the memory case */
 	bool throughput, wakeup, memory;
-	bool keep;                 /* leave PostgreSQL running for inspection */
+	bool keep; /* leave PostgreSQL running for inspection */
 };
 
 struct bench {
 	struct options opt;
 	struct pg pg;
 	bool pg_started;
-	struct esaasd d;           /* the esaasd-test running now, if any */
+	struct esaasd d; /* the esaasd-test running now, if any */
 	int ndaemons;
 };
 
 struct tp_result {
-	double rate;               /* transitions per second */
+	double rate; /* transitions per second */
 	long long transitions;
 	double seconds;
-	double per_commit;         /* transitions per commit (the engine's) */
+	double per_commit; /* transitions per commit (the engine's) */
 };
 
 static volatile sig_atomic_t interrupted;
@@ -309,7 +309,6 @@ static bool new_database(struct bench *b, char *url, size_t len)
 	}
 	return true;
 }
-
 
 /* Configured as in production: logging at info (debug writes several
  * lines per transition) and the daemon's defaults for leases. */

@@ -25,19 +25,19 @@
 
 static void render_usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: esaasctl render [-c ESAASD_CONFIG] [-o yaml|json] [--tenant TENANT] SPEC.json\n"
-		"\n"
-		"Print the Kubernetes objects of the cluster that SPEC.json describes (the\n"
-		"body of POST /api/v1/clusters; - reads standard input), as esaasd would\n"
-		"apply them.  esaasd's configuration supplies the image registry, the plugin\n"
-		"repository and the rack label.\n"
-		"\n"
-		"  -c, --config FILE   esaasd's configuration (default: its defaults)\n"
-		"  -o, --output FMT    yaml (default) or json\n"
-		"      --tenant NAME   the tenant that owns the cluster (default: default)\n"
-		"  -h, --help          this help\n"
-		"  -V, --version       the version\n");
+	fprintf(f, "Usage: esaasctl render [-c ESAASD_CONFIG] [-o yaml|json] [--tenant TENANT] "
+		   "SPEC.json\n"
+		   "\n"
+		   "Print the Kubernetes objects of the cluster that SPEC.json describes (the\n"
+		   "body of POST /api/v1/clusters; - reads standard input), as esaasd would\n"
+		   "apply them.  esaasd's configuration supplies the image registry, the plugin\n"
+		   "repository and the rack label.\n"
+		   "\n"
+		   "  -c, --config FILE   esaasd's configuration (default: its defaults)\n"
+		   "  -o, --output FMT    yaml (default) or json\n"
+		   "      --tenant NAME   the tenant that owns the cluster (default: default)\n"
+		   "  -h, --help          this help\n"
+		   "  -V, --version       the version\n");
 }
 
 static int render_main(int argc, char **argv)
@@ -72,7 +72,8 @@ static int render_main(int argc, char **argv)
 		}
 	}
 	if (strcmp(output, "yaml") != 0 && strcmp(output, "json") != 0) {
-		fprintf(stderr, "esaasctl render: --output: expected yaml or json, got \"%s\"\n", output);
+		fprintf(stderr, "esaasctl render: --output: expected yaml or json, got \"%s\"\n",
+			output);
 		return 2;
 	}
 	if (optind != argc - 1) {
@@ -96,13 +97,14 @@ static int render_main(int argc, char **argv)
 	doc = strcmp(spec_path, "-") == 0 ? json_loadf(stdin, 0, &jerr)
 					  : json_load_file(spec_path, 0, &jerr);
 	if (!doc) {
-		fprintf(stderr, "esaasctl render: %s:%d:%d: %s\n", spec_path, jerr.line, jerr.column,
-			jerr.text);
+		fprintf(stderr, "esaasctl render: %s:%d:%d: %s\n", spec_path, jerr.line,
+			jerr.column, jerr.text);
 		goto out;
 	}
 	struct spec_error serr;
 	if (!spec_parse(doc, &spec, &serr)) {
-		fprintf(stderr, "esaasctl render: %s: %s: %s\n", spec_path, serr.field, serr.message);
+		fprintf(stderr, "esaasctl render: %s: %s: %s\n", spec_path, serr.field,
+			serr.message);
 		goto out;
 	}
 	have_spec = true;

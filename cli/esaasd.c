@@ -41,34 +41,33 @@ struct daemon {
 	struct event_base *base;
 	struct api *api;
 	struct engine *engine;
-	struct sweep *sweep;  /* NULL when monitor.enabled is false */
+	struct sweep *sweep;	 /* NULL when monitor.enabled is false */
 	struct webhook *webhook; /* NULL without webhook.url */
-	char *job_link;       /* webhook.esaasd_url without its trailing '/', or NULL */
-	int running;          /* of the engine and the sweep, those not stopped yet */
+	char *job_link;		 /* webhook.esaasd_url without its trailing '/', or NULL */
+	int running;		 /* of the engine and the sweep, those not stopped yet */
 	bool stopping;
 };
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"Usage: esaasd [-c FILE] [--check-config | --bootstrap-admin [TENANT]]\n"
-		"Run the esaas API and job engine.\n"
-		"\n"
-		"  -c, --config FILE   read the configuration from FILE (YAML);\n"
-		"                      without it, defaults and ESAAS_* variables only\n"
-		"      --check-config  load the configuration, report, and exit\n"
-		"      --bootstrap-admin [TENANT]\n"
-		"                      bring the database schema up to date, create an\n"
-		"                      admin API token of TENANT (\"default\"; the tenant\n"
-		"                      is created if need be), print it once on standard\n"
-		"                      output, and exit; the first credential of a new\n"
-		"                      installation (esaasctl tokens makes the others)\n"
-		"  -h, --help          show this help and exit\n"
-		"  -V, --version       show the version and exit\n"
-		"\n"
-		"Every key can be overridden from the environment: database.url is\n"
-		"ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
-		"Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file.\n");
+	fprintf(f, "Usage: esaasd [-c FILE] [--check-config | --bootstrap-admin [TENANT]]\n"
+		   "Run the esaas API and job engine.\n"
+		   "\n"
+		   "  -c, --config FILE   read the configuration from FILE (YAML);\n"
+		   "                      without it, defaults and ESAAS_* variables only\n"
+		   "      --check-config  load the configuration, report, and exit\n"
+		   "      --bootstrap-admin [TENANT]\n"
+		   "                      bring the database schema up to date, create an\n"
+		   "                      admin API token of TENANT (\"default\"; the tenant\n"
+		   "                      is created if need be), print it once on standard\n"
+		   "                      output, and exit; the first credential of a new\n"
+		   "                      installation (esaasctl tokens makes the others)\n"
+		   "  -h, --help          show this help and exit\n"
+		   "  -V, --version       show the version and exit\n"
+		   "\n"
+		   "Every key can be overridden from the environment: database.url is\n"
+		   "ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
+		   "Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file.\n");
 }
 
 /*
@@ -108,10 +107,10 @@ static void job_end_cb(void *arg, const json_t *job)
 		return;
 	event = json_pack("{s:s, s:O}", "kind", "job_failed", "job", (json_t *)job);
 	if (d->job_link)
-		json_object_set_new(event, "url",
-				    json_sprintf("%s/ui/#/jobs/%lld", d->job_link,
-						 (long long)json_integer_value(
-							 json_object_get(job, "id"))));
+		json_object_set_new(
+			event, "url",
+			json_sprintf("%s/ui/#/jobs/%lld", d->job_link,
+				     (long long)json_integer_value(json_object_get(job, "id"))));
 	webhook_post(d->webhook, event);
 	json_decref(event);
 }
@@ -186,8 +185,10 @@ static int bootstrap_admin(const struct config *cfg, const char *tenant)
 	int rc = 1;
 
 	if (!spec_is_dns_label(tenant, 40)) {
-		fprintf(stderr, "esaasd: --bootstrap-admin: %s: expected a tenant's name (a DNS-1123 "
-			"label of at most 40 characters)\n", tenant);
+		fprintf(stderr,
+			"esaasd: --bootstrap-admin: %s: expected a tenant's name (a DNS-1123 "
+			"label of at most 40 characters)\n",
+			tenant);
 		return 2;
 	}
 	if (!log_setup(cfg->log_level, cfg->log_format, NULL) || !migrate_with_retry(cfg))
@@ -225,7 +226,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	if (d->stopping) {
-		log_warn("second signal: exiting now; running jobs resume after their leases expire");
+		log_warn("second signal: exiting now; running jobs resume after their leases "
+			 "expire");
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -318,8 +320,10 @@ int main(int argc, char **argv)
 		bad_url = "webhook.esaasd_url";
 	if (bad_url) {
 		/* The value is not shown: a webhook's URL often holds its secret. */
-		fprintf(stderr, "esaasd: %s: expected an http:// or https:// URL with a host and "
-			"no spaces\n", bad_url);
+		fprintf(stderr,
+			"esaasd: %s: expected an http:// or https:// URL with a host and "
+			"no spaces\n",
+			bad_url);
 		config_free(&cfg);
 		return 1;
 	}

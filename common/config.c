@@ -39,7 +39,7 @@ enum key_type {
 	KEY_LISTEN,	/* host:port */
 	KEY_LOG_LEVEL,
 	KEY_LOG_FORMAT,
-	KEY_BOOL,	/* true or false */
+	KEY_BOOL, /* true or false */
 };
 
 struct key {
@@ -93,7 +93,8 @@ static const struct key keys[] = {
 	{"kubernetes.image_registry", KEY_OPT_STRING, FIELD(kube_image_registry), 0, 0, NULL},
 	{"kubernetes.plugin_repository", KEY_STRING, FIELD(kube_plugin_repository), 0, 0,
 	 "http://esaas-plugins.esaas-system.svc:8080"},
-	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0, "topology.esaas.io/rack"},
+	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
+	 "topology.esaas.io/rack"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 

@@ -14,73 +14,73 @@
 #include "common/log.h"
 
 struct config {
-	char *listen;                /* listen: "127.0.0.1:8080" (host:port) */
+	char *listen; /* listen: "127.0.0.1:8080" (host:port) */
 
-	char *database_url;          /* database.url: libpq conninfo or URI */
-	int db_pool_size;            /* database.pool_size: 1..64, default 4 */
-	int db_startup_timeout_s;    /* database.startup_timeout_seconds: 60 */
+	char *database_url;	  /* database.url: libpq conninfo or URI */
+	int db_pool_size;	  /* database.pool_size: 1..64, default 4 */
+	int db_startup_timeout_s; /* database.startup_timeout_seconds: 60 */
 
-	int workers;                 /* engine.workers: jobs run at once, 1..10000, default 64 */
-	int lease_s;                 /* engine.lease_seconds: 30 */
-	int heartbeat_s;             /* engine.heartbeat_seconds: 10, must be < lease */
-	int poll_s;                  /* engine.poll_seconds: safety poll, 5 */
-	int shutdown_grace_s;        /* engine.shutdown_grace_seconds: 20 */
-	int deadline_percent;        /* engine.deadline_percent: 100; scales every state's deadline */
-	int wait_poll_ms;            /* engine.wait_poll_ms: 2000; how often a waiting state looks again */
+	int workers;	      /* engine.workers: jobs run at once, 1..10000, default 64 */
+	int lease_s;	      /* engine.lease_seconds: 30 */
+	int heartbeat_s;      /* engine.heartbeat_seconds: 10, must be < lease */
+	int poll_s;	      /* engine.poll_seconds: safety poll, 5 */
+	int shutdown_grace_s; /* engine.shutdown_grace_seconds: 20 */
+	int deadline_percent; /* engine.deadline_percent: 100; scales every state's deadline */
+	int wait_poll_ms;     /* engine.wait_poll_ms: 2000; how often a waiting state looks again */
 
-	int retry_base_ms;           /* retry.base_ms: 500 */
-	int retry_cap_ms;            /* retry.cap_ms: 60000, >= base */
-	int retry_max_attempts;      /* retry.max_attempts: 5 */
+	int retry_base_ms;	/* retry.base_ms: 500 */
+	int retry_cap_ms;	/* retry.cap_ms: 60000, >= base */
+	int retry_max_attempts; /* retry.max_attempts: 5 */
 
-	enum log_level log_level;    /* log.level: debug|info|warn|error */
-	enum log_format log_format;  /* log.format: text|json */
-	char *log_file;              /* log.file: NULL = stderr */
+	enum log_level log_level;   /* log.level: debug|info|warn|error */
+	enum log_format log_format; /* log.format: text|json */
+	char *log_file;		    /* log.file: NULL = stderr */
 
-	int http_max_body_bytes;     /* http.max_body_bytes: 1048576 */
-	int http_max_header_bytes;   /* http.max_header_bytes: 16384 */
-	int http_timeout_s;          /* http.request_timeout_seconds: 30 */
-	char *http_ui_dir;           /* http.ui_dir: the job viewer's files, $(pkgdatadir)/ui */
+	int http_max_body_bytes;   /* http.max_body_bytes: 1048576 */
+	int http_max_header_bytes; /* http.max_header_bytes: 16384 */
+	int http_timeout_s;	   /* http.request_timeout_seconds: 30 */
+	char *http_ui_dir;	   /* http.ui_dir: the job viewer's files, $(pkgdatadir)/ui */
 
 	/* kubernetes.kubeconfig: NULL = $KUBECONFIG, ~/.kube/config, then in-cluster */
 	char *kube_kubeconfig;
-	char *kube_context;          /* kubernetes.context: NULL = the current context */
-	char *kube_image_registry;   /* kubernetes.image_registry: NULL = each version's default */
+	char *kube_context;	      /* kubernetes.context: NULL = the current context */
+	char *kube_image_registry;    /* kubernetes.image_registry: NULL = each version's default */
 	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
-	char *kube_rack_label;       /* kubernetes.rack_label: the node label of racks */
+	char *kube_rack_label;	      /* kubernetes.rack_label: the node label of racks */
 
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
 	char *es_url_template;
 
 	/* The health sweep of every ready cluster (states/sweep.h). */
-	bool monitor_enabled;        /* monitor.enabled: true */
-	int monitor_interval_s;      /* monitor.interval_seconds: 10, each cluster read once per */
-	int monitor_jitter_percent;  /* monitor.jitter_percent: 10, the interval give or take */
-	int monitor_concurrency;     /* monitor.concurrency: 64 reads at once */
-	int monitor_timeout_ms;      /* monitor.timeout_ms: 5000 per request */
-	int monitor_lease_s;         /* monitor.lease_seconds: 30, a replica's hold on its share */
+	bool monitor_enabled;	    /* monitor.enabled: true */
+	int monitor_interval_s;	    /* monitor.interval_seconds: 10, each cluster read once per */
+	int monitor_jitter_percent; /* monitor.jitter_percent: 10, the interval give or take */
+	int monitor_concurrency;    /* monitor.concurrency: 64 reads at once */
+	int monitor_timeout_ms;	    /* monitor.timeout_ms: 5000 per request */
+	int monitor_lease_s;	    /* monitor.lease_seconds: 30, a replica's hold on its share */
 
 	/* Webhooks (common/webhook.h): off while webhook.url is unset. */
-	char *webhook_url;           /* webhook.url: NULL = no webhooks */
+	char *webhook_url;	     /* webhook.url: NULL = no webhooks */
 	char *webhook_bearer_token;  /* webhook.bearer_token: NULL = no Authorization header */
 	char *webhook_esaasd_url;    /* webhook.esaasd_url: esaasd's address, for links to jobs */
 	bool webhook_job_failed;     /* webhook.job_failed: true, post when a job fails */
 	bool webhook_health_changed; /* webhook.cluster_health_changed: true, post on a change */
-	int webhook_timeout_ms;      /* webhook.timeout_ms: 5000 per attempt */
+	int webhook_timeout_ms;	     /* webhook.timeout_ms: 5000 per attempt */
 	int webhook_max_attempts;    /* webhook.max_attempts: 5, the first included */
 	int webhook_backoff_base_ms; /* webhook.backoff_base_ms: 1000 */
 	int webhook_backoff_cap_ms;  /* webhook.backoff_cap_ms: 60000, >= base */
-	int webhook_queue_limit;     /* webhook.queue_limit: 1000 events waiting, then the oldest go */
+	int webhook_queue_limit; /* webhook.queue_limit: 1000 events waiting, then the oldest go */
 
 	/* OpenID Connect bearer tokens (common/jwt.h): accepted once issuer,
 	 * audience and jwks_url are all set; esaas's own tokens always are. */
-	char *oidc_issuer;       /* oidc.issuer: "iss" must equal it */
-	char *oidc_audience;     /* oidc.audience: "aud" must hold it */
-	char *oidc_jwks_url;     /* oidc.jwks_url: where the provider's keys are */
+	char *oidc_issuer;	 /* oidc.issuer: "iss" must equal it */
+	char *oidc_audience;	 /* oidc.audience: "aud" must hold it */
+	char *oidc_jwks_url;	 /* oidc.jwks_url: where the provider's keys are */
 	char *oidc_tenant_claim; /* oidc.tenant_claim: "esaas_tenant" */
-	char *oidc_role_claim;   /* oidc.role_claim: "esaas_role" */
-	int oidc_leeway_s;       /* oidc.leeway_seconds: 60, clock skew on exp and nbf */
-	int oidc_refresh_min_s;  /* oidc.refresh_min_seconds: 60, between fetches for unknown kids */
+	char *oidc_role_claim;	 /* oidc.role_claim: "esaas_role" */
+	int oidc_leeway_s;	 /* oidc.leeway_seconds: 60, clock skew on exp and nbf */
+	int oidc_refresh_min_s; /* oidc.refresh_min_seconds: 60, between fetches for unknown kids */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */
@@ -93,8 +93,8 @@ void config_defaults(struct config *cfg);
  * variables "ESAAS_X: what is wrong"); cfg then holds defaults and must
  * still be freed with config_free().
  */
-bool config_load(struct config *cfg, const char *path, char *const *envp,
-		 char *err, size_t errlen) __attribute__((warn_unused_result));
+bool config_load(struct config *cfg, const char *path, char *const *envp, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
 
 void config_free(struct config *cfg);
 

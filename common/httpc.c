@@ -903,10 +903,10 @@ static void metrics_setup(void)
 		"Requests to Kubernetes (kube) and Elasticsearch (es) that ended, by status class "
 		"(error: no HTTP status, as for a refused connection or a timeout).",
 		labels);
-	struct metric *duration = metrics_histogram(
-		reg, "esaas_http_client_request_duration_seconds",
-		"Time from sending a request to its end, by target.", tlabels,
-		metrics_latency_buckets, metrics_latency_nbuckets);
+	struct metric *duration =
+		metrics_histogram(reg, "esaas_http_client_request_duration_seconds",
+				  "Time from sending a request to its end, by target.", tlabels,
+				  metrics_latency_buckets, metrics_latency_nbuckets);
 
 	for (size_t t = 0; t < ARRAY_SIZE(target_names); t++) {
 		const char *tv[] = {target_names[t]};

@@ -50,8 +50,8 @@ struct jwt_config {
 	const char *role_claim;
 	/* For struct jwks only. */
 	const char *jwks_url; /* NULL: no fetching; unknown kids are refused */
-	int refresh_min_s; /* unknown kids refresh the keys at most this often; 0: 60 */
-	long timeout_ms;   /* of a fetch; 0: 10000 */
+	int refresh_min_s;    /* unknown kids refresh the keys at most this often; 0: 60 */
+	long timeout_ms;      /* of a fetch; 0: 10000 */
 };
 
 enum jwt_status {

@@ -133,7 +133,8 @@ void log_write(enum log_level level, const struct log_ctx *ctx, const char *fmt,
 	} else {
 		char prefix[256] = "";
 		if (ctx && ctx->job_id)
-			snprintf(prefix, sizeof(prefix), "job=%lld tenant=%s cluster=%s state=%s attempt=%d ",
+			snprintf(prefix, sizeof(prefix),
+				 "job=%lld tenant=%s cluster=%s state=%s attempt=%d ",
 				 (long long)ctx->job_id, ctx->tenant ? ctx->tenant : "-",
 				 ctx->cluster ? ctx->cluster : "-", ctx->state ? ctx->state : "-",
 				 ctx->attempt);

@@ -11,8 +11,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
-enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+enum log_level {
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+};
+enum log_format {
+	LOG_FORMAT_TEXT,
+	LOG_FORMAT_JSON
+};
 
 /* Context fields printed with a line; any may be NULL/0 (then left out). */
 struct log_ctx {
@@ -37,12 +45,20 @@ bool log_enabled(enum log_level level);
 void log_write(enum log_level level, const struct log_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-#define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, NULL, __VA_ARGS__); } while (0)
+#define log_debug(...)                                           \
+	do {                                                     \
+		if (log_enabled(LOG_DEBUG))                      \
+			log_write(LOG_DEBUG, NULL, __VA_ARGS__); \
+	} while (0)
 #define log_info(...) log_write(LOG_INFO, NULL, __VA_ARGS__)
 #define log_warn(...) log_write(LOG_WARN, NULL, __VA_ARGS__)
 #define log_error(...) log_write(LOG_ERROR, NULL, __VA_ARGS__)
 
-#define jlog_debug(ctx, ...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, (ctx), __VA_ARGS__); } while (0)
+#define jlog_debug(ctx, ...)                                      \
+	do {                                                      \
+		if (log_enabled(LOG_DEBUG))                       \
+			log_write(LOG_DEBUG, (ctx), __VA_ARGS__); \
+	} while (0)
 #define jlog_info(ctx, ...) log_write(LOG_INFO, (ctx), __VA_ARGS__)
 #define jlog_warn(ctx, ...) log_write(LOG_WARN, (ctx), __VA_ARGS__)
 #define jlog_error(ctx, ...) log_write(LOG_ERROR, (ctx), __VA_ARGS__)

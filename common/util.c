@@ -181,7 +181,8 @@ static uint64_t rng_state;
 static uint64_t rng_next(void)
 {
 	if (rng_state == 0) {
-		if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state) || rng_state == 0)
+		if (getrandom(&rng_state, sizeof(rng_state), 0) != sizeof(rng_state) ||
+		    rng_state == 0)
 			rng_state = (uint64_t)now_wall_ms() ^ 0x9e3779b97f4a7c15ULL;
 	}
 	uint64_t x = rng_state;

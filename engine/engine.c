@@ -40,7 +40,10 @@
 /* After the grace period, how long to wait for the last writes. */
 #define FINAL_WRITE_MS 10000
 
-enum run_phase { RUN_HANDLER, RUN_WRITING };
+enum run_phase {
+	RUN_HANDLER,
+	RUN_WRITING
+};
 
 struct transition;
 
@@ -51,10 +54,10 @@ struct job_run {
 	char *tenant, *cluster, *kind;
 	const struct workflow *wf;
 	json_t *params, *context;
-	struct fsm_job job;           /* status, state, attempt, error, ... */
+	struct fsm_job job; /* status, state, attempt, error, ... */
 	bool cancel_requested;
-	char *takeover_from;          /* previous owner whose lease expired */
-	int64_t state_elapsed_ms;     /* time already spent in the state at claim */
+	char *takeover_from;	  /* previous owner whose lease expired */
+	int64_t state_elapsed_ms; /* time already spent in the state at claim */
 	int64_t state_entered_mono;
 	enum run_phase phase;
 	/*
@@ -64,7 +67,7 @@ struct job_run {
 	 */
 	bool superseded;
 	int64_t lease_confirmed_mono; /* when a statement last extended the lease */
-	struct step *step;            /* the handler in flight */
+	struct step *step;	      /* the handler in flight */
 	struct event *deadline_ev;
 	int64_t started_wall_us, started_mono;
 };
@@ -76,7 +79,7 @@ struct job_run {
  * ignored.
  */
 struct step {
-	struct job_run *run;          /* NULL once abandoned */
+	struct job_run *run; /* NULL once abandoned */
 	void (*abort_cb)(void *arg);
 	void *abort_arg;
 	struct event_base *base;
@@ -84,7 +87,7 @@ struct step {
 	void *env;
 	int64_t id;
 	int attempt, max_attempts;
-	bool progressed;              /* step_progress() was called */
+	bool progressed; /* step_progress() was called */
 	bool cleaning;
 	char *kind, *cluster, *state, *observation, *tenant;
 	json_t *params, *context;
@@ -93,11 +96,11 @@ struct step {
 struct transition {
 	struct transition *next;
 	struct job_run *run;
-	bool release;                 /* give the lease back */
-	int64_t delay_ms;             /* next run time, from now */
-	bool entered;                 /* a new state starts: reset its clock */
-	bool cont;                    /* after commit, run the (new) state here */
-	bool solo;                    /* write alone: its batch failed */
+	bool release;	  /* give the lease back */
+	int64_t delay_ms; /* next run time, from now */
+	bool entered;	  /* a new state starts: reset its clock */
+	bool cont;	  /* after commit, run the (new) state here */
+	bool solo;	  /* write alone: its batch failed */
 	char *ev_from;
 	const char *ev_outcome;
 	int ev_attempt;
@@ -111,18 +114,18 @@ struct engine {
 	const struct wf_registry *reg;
 	struct engine_options opt;
 	char owner[160];
-	char *kinds;                  /* the registry's kinds as a text[] literal */
-	char *deadlines;              /* {"kind": {"state": ms}}, for the job gauges */
+	char *kinds;	 /* the registry's kinds as a text[] literal */
+	char *deadlines; /* {"kind": {"state": ms}}, for the job gauges */
 	struct db_listener *listener;
 
 	struct job_run *runs;
 	int nruns;
 
 	bool claiming, claim_again;
-	int claim_limit;              /* rows asked for by the claim in flight */
+	int claim_limit; /* rows asked for by the claim in flight */
 	int64_t claim_sent_mono;
 	struct event *wake_ev;
-	int64_t wake_at_mono;         /* 0: not armed */
+	int64_t wake_at_mono; /* 0: not armed */
 
 	struct transition *pending, **pending_tail;
 	int npending;
@@ -138,10 +141,10 @@ struct engine {
 		struct engine *e;
 		struct metric *family;
 		int which;
-	} figures[5];                 /* this replica's counts, for /metrics */
-	struct event *gauges_ev;      /* reads the job gauges from the database */
+	} figures[5];		 /* this replica's counts, for /metrics */
+	struct event *gauges_ev; /* reads the job gauges from the database */
 	bool gauges_in_flight;
-	int queries;                  /* claim, wake-up and heartbeat statements in flight */
+	int queries; /* claim, wake-up and heartbeat statements in flight */
 
 	bool stopping;
 	bool grace_over;
@@ -171,7 +174,8 @@ static void set_str(char **dst, const char *src)
 
 static struct log_ctx run_ctx(const struct job_run *run)
 {
-	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt, run->tenant};
+	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt,
+				run->tenant};
 }
 
 /* --- runs ---------------------------------------------------------------------- */
@@ -213,8 +217,8 @@ static struct step *step_new(struct job_run *run)
 	s->id = run->id;
 	s->attempt = run->job.attempt;
 	const struct wf_state *st = workflow_state(run->wf, run->job.state);
-	s->max_attempts = st && st->max_attempts > 0 ? st->max_attempts
-						      : run->e->opt.retry.max_attempts;
+	s->max_attempts =
+		st && st->max_attempts > 0 ? st->max_attempts : run->e->opt.retry.max_attempts;
 	s->cleaning = run->job.ending != NULL;
 	s->kind = xstrdup(run->kind);
 	s->cluster = xstrdup(run->cluster);
@@ -385,8 +389,9 @@ static void engine_metrics_setup(struct engine *e)
 		"Time a job spent in a state, from entering it to leaving it, waits and retries "
 		"included.",
 		ws, state_buckets, ARRAY_SIZE(state_buckets));
-	em.jobs = metrics_gauge(m, "esaas_jobs",
-				"Jobs not finished, by kind and status, in the whole database.", ks);
+	em.jobs =
+		metrics_gauge(m, "esaas_jobs",
+			      "Jobs not finished, by kind and status, in the whole database.", ks);
 	em.queue_depth = metrics_series(
 		metrics_gauge(m, "esaas_job_queue_depth",
 			      "Jobs due to run that no worker holds, in the whole database.", NULL),
@@ -397,8 +402,9 @@ static void engine_metrics_setup(struct engine *e)
 			      "(0 when none waits).",
 			      NULL),
 		NULL);
-	em.failed = metrics_counter(m, "esaas_jobs_failed_total",
-				    "Jobs that ended failed, by kind (after their cleanup, if any).", kind);
+	em.failed = metrics_counter(
+		m, "esaas_jobs_failed_total",
+		"Jobs that ended failed, by kind (after their cleanup, if any).", kind);
 	em.past_deadline = metrics_gauge(
 		m, "esaas_jobs_past_deadline",
 		"Jobs not finished whose current state has lasted longer than its deadline, by "
@@ -418,9 +424,9 @@ static void engine_metrics_setup(struct engine *e)
 	for (size_t i = 0; i < ARRAY_SIZE(figures); i++) {
 		e->figures[i].e = e;
 		e->figures[i].which = (int)i;
-		e->figures[i].family = metrics_collector(m, figures[i].type, figures[i].name,
-							 figures[i].help, NULL, figure_collect_cb,
-							 &e->figures[i]);
+		e->figures[i].family =
+			metrics_collector(m, figures[i].type, figures[i].name, figures[i].help,
+					  NULL, figure_collect_cb, &e->figures[i]);
 	}
 }
 
@@ -568,8 +574,10 @@ static json_t *transition_json(const struct transition *t)
 	json_object_set_new(o, "attempt", json_integer(j->attempt));
 	json_object_set(o, "context", r->context);
 	json_object_set_new(o, "error", j->error ? json_string(j->error) : json_null());
-	json_object_set_new(o, "observation", j->observation ? json_string(j->observation) : json_null());
-	json_object_set_new(o, "failed_state", j->failed_state ? json_string(j->failed_state) : json_null());
+	json_object_set_new(o, "observation",
+			    j->observation ? json_string(j->observation) : json_null());
+	json_object_set_new(o, "failed_state",
+			    j->failed_state ? json_string(j->failed_state) : json_null());
 	json_object_set_new(o, "ending", j->ending ? json_string(j->ending) : json_null());
 	json_object_set_new(o, "delay_ms", json_integer(t->delay_ms));
 	json_object_set_new(o, "release", json_boolean(t->release));
@@ -624,7 +632,8 @@ static const char TRANSITION_SQL[] =
 	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
 	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
 	"  attempt, actor, worker, detail, duration_ms)"
-	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,"
+	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, "
+	"t.ev_outcome,"
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
 	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
@@ -681,17 +690,18 @@ static void report_end(struct engine *e, const struct job_run *run)
 	struct tm tm;
 	char at[96];
 
-	if (!e->opt.on_job_end || (strcmp(j->status, "succeeded") != 0 &&
-				   strcmp(j->status, "failed") != 0 &&
-				   strcmp(j->status, "cancelled") != 0))
+	if (!e->opt.on_job_end ||
+	    (strcmp(j->status, "succeeded") != 0 && strcmp(j->status, "failed") != 0 &&
+	     strcmp(j->status, "cancelled") != 0))
 		return;
 	gmtime_r(&secs, &tm);
 	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
 		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	json_t *job = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
-				(json_int_t)run->id, "tenant", run->tenant, "cluster", run->cluster,
-				"kind", run->kind, "status", j->status, "state", j->state,
-				"failed_state", j->failed_state, "error", j->error, "finished_at", at);
+	json_t *job =
+		json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
+			  (json_int_t)run->id, "tenant", run->tenant, "cluster", run->cluster,
+			  "kind", run->kind, "status", j->status, "state", j->state, "failed_state",
+			  j->failed_state, "error", j->error, "finished_at", at);
 	if (job) {
 		e->opt.on_job_end(e->opt.on_job_end_arg, job);
 		json_decref(job);
@@ -708,7 +718,8 @@ static int cmp_committed(const void *a, const void *b)
 }
 
 /* After commit: continue, finish or let go of each job of the batch. */
-static void writer_done(struct engine *e, struct transition *batch, PGresult *res, int64_t sent_mono)
+static void writer_done(struct engine *e, struct transition *batch, PGresult *res,
+			int64_t sent_mono)
 {
 	int n = PQntuples(res);
 	struct committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
@@ -724,11 +735,14 @@ static void writer_done(struct engine *e, struct transition *batch, PGresult *re
 		batch = t->next;
 		struct job_run *run = t->run;
 		struct committed key = {.id = run->id};
-		struct committed *row = bsearch(&key, rows, (size_t)n, sizeof(*rows), cmp_committed);
+		struct committed *row =
+			bsearch(&key, rows, (size_t)n, sizeof(*rows), cmp_committed);
 		struct log_ctx ctx = run_ctx(run);
 		if (!row) {
-			jlog_warn(&ctx, "lost the lease before the %s transition was written; "
-					"another worker owns the job now", t->ev_outcome);
+			jlog_warn(&ctx,
+				  "lost the lease before the %s transition was written; "
+				  "another worker owns the job now",
+				  t->ev_outcome);
 			e->stats.lost_leases++;
 			transition_free(t);
 			run_free(run);
@@ -949,9 +963,10 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 	struct job_run *run = arg;
 	const struct wf_state *st = workflow_state(run->wf, run->job.state);
 	run_abandon_step(run);
-	char *msg = xasprintf("state %s did not finish within its deadline of %llds; last observation: %s",
-			      run->job.state, (long long)(deadline_ms(run->e, st) / 1000),
-			      run->job.observation ? run->job.observation : "none");
+	char *msg = xasprintf(
+		"state %s did not finish within its deadline of %llds; last observation: %s",
+		run->job.state, (long long)(deadline_ms(run->e, st) / 1000),
+		run->job.observation ? run->job.observation : "none");
 	apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 	free(msg);
 }
@@ -989,8 +1004,8 @@ static void run_begin(struct job_run *run)
 		 * in progress): leave it for a replica that does.
 		 */
 		char *why = xasprintf("state %s of workflow %s is unknown to this esaasd %s; "
-				      "leaving it to another replica", run->job.state, run->wf->kind,
-				      PACKAGE_VERSION);
+				      "leaving it to another replica",
+				      run->job.state, run->wf->kind, PACKAGE_VERSION);
 		struct log_ctx ctx = run_ctx(run);
 		jlog_warn(&ctx, "%s", why);
 		set_str(&run->job.observation, why);
@@ -1006,9 +1021,10 @@ static void run_begin(struct job_run *run)
 		int64_t spent = run->state_elapsed_ms + (now_mono_ms() - run->state_entered_mono);
 		int64_t left = deadline_ms(e, st) - spent;
 		if (left <= 0) {
-			char *msg = xasprintf("state %s passed its deadline of %llds; last observation: %s",
-					      run->job.state, (long long)(deadline_ms(e, st) / 1000),
-					      run->job.observation ? run->job.observation : "none");
+			char *msg = xasprintf(
+				"state %s passed its deadline of %llds; last observation: %s",
+				run->job.state, (long long)(deadline_ms(e, st) / 1000),
+				run->job.observation ? run->job.observation : "none");
 			apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 			free(msg);
 			return;
@@ -1028,20 +1044,62 @@ static void run_begin(struct job_run *run)
 
 /* --- the step API ----------------------------------------------------------------- */
 
-int64_t step_job_id(const struct step *s) { return s->id; }
-const char *step_kind(const struct step *s) { return s->kind; }
-const char *step_cluster(const struct step *s) { return s->cluster; }
-const char *step_state(const struct step *s) { return s->state; }
-int step_attempt(const struct step *s) { return s->attempt; }
-int step_max_attempts(const struct step *s) { return s->max_attempts; }
-json_t *step_params(const struct step *s) { return s->params; }
-json_t *step_context(struct step *s) { return s->context; }
-const char *step_last_observation(const struct step *s) { return s->observation; }
-bool step_cleaning_up(const struct step *s) { return s->cleaning; }
-struct event_base *step_base(const struct step *s) { return s->base; }
-struct httpc *step_http(const struct step *s) { return s->http; }
-void *step_env(const struct step *s) { return s->env; }
-const char *step_tenant(const struct step *s) { return s->tenant; }
+int64_t step_job_id(const struct step *s)
+{
+	return s->id;
+}
+const char *step_kind(const struct step *s)
+{
+	return s->kind;
+}
+const char *step_cluster(const struct step *s)
+{
+	return s->cluster;
+}
+const char *step_state(const struct step *s)
+{
+	return s->state;
+}
+int step_attempt(const struct step *s)
+{
+	return s->attempt;
+}
+int step_max_attempts(const struct step *s)
+{
+	return s->max_attempts;
+}
+json_t *step_params(const struct step *s)
+{
+	return s->params;
+}
+json_t *step_context(struct step *s)
+{
+	return s->context;
+}
+const char *step_last_observation(const struct step *s)
+{
+	return s->observation;
+}
+bool step_cleaning_up(const struct step *s)
+{
+	return s->cleaning;
+}
+struct event_base *step_base(const struct step *s)
+{
+	return s->base;
+}
+struct httpc *step_http(const struct step *s)
+{
+	return s->http;
+}
+void *step_env(const struct step *s)
+{
+	return s->env;
+}
+const char *step_tenant(const struct step *s)
+{
+	return s->tenant;
+}
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
 {
@@ -1256,7 +1314,8 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		struct log_ctx ctx = run_ctx(run);
 		if (run->takeover_from) {
 			e->stats.takeovers++;
-			jlog_warn(&ctx, "took over from %s, whose lease expired", run->takeover_from);
+			jlog_warn(&ctx, "took over from %s, whose lease expired",
+				  run->takeover_from);
 		} else {
 			jlog_debug(&ctx, "claimed");
 		}
@@ -1268,7 +1327,8 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 			set_str(&run->job.status, "failed");
 			run->started_wall_us = now_wall_us();
 			run->started_mono = now_mono_ms();
-			struct fsm_step_result fr = {.outcome = "fail", .detail = msg, .release = true};
+			struct fsm_step_result fr = {
+				.outcome = "fail", .detail = msg, .release = true};
 			queue_special(run, &fr);
 			free(msg);
 			continue;
@@ -1440,7 +1500,8 @@ static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 	ids[il++] = '{';
 	epochs[el++] = '{';
 	for (struct job_run *run = e->runs; run; run = run->next) {
-		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "", (long long)run->id);
+		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "",
+				       (long long)run->id);
 		el += (size_t)snprintf(epochs + el, cap - el, "%s%lld", el > 1 ? "," : "",
 				       (long long)run->epoch);
 	}
@@ -1463,8 +1524,8 @@ static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- life cycle ------------------------------------------------------------------------ */
 
-struct engine *engine_new(struct event_base *base, struct db_pool *db, const struct wf_registry *reg,
-			  const struct engine_options *opt)
+struct engine *engine_new(struct event_base *base, struct db_pool *db,
+			  const struct wf_registry *reg, const struct engine_options *opt)
 {
 	struct engine *e = xcalloc(1, sizeof(*e));
 	e->base = base;
@@ -1521,7 +1582,8 @@ void engine_start(struct engine *e)
 {
 	log_info("engine %s: %d workers, lease %ds, heartbeat %ds", e->owner, e->opt.workers,
 		 e->opt.lease_s, e->opt.heartbeat_s);
-	e->listener = db_listener_new(e->base, e->opt.conninfo, JOBS_NOTIFY_CHANNEL, notified_cb, e);
+	e->listener =
+		db_listener_new(e->base, e->opt.conninfo, JOBS_NOTIFY_CHANNEL, notified_cb, e);
 	db_pool_on_connect(e->db, db_connected_cb, e);
 	struct timeval hb = {e->opt.heartbeat_s, 0};
 	event_add(e->heartbeat_ev, &hb);
@@ -1555,8 +1617,10 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	if (e->grace_over) {
-		log_error("engine stopping with %d jobs whose last transition could not be written; "
-			  "their leases will expire", e->nruns);
+		log_error(
+			"engine stopping with %d jobs whose last transition could not be written; "
+			"their leases will expire",
+			e->nruns);
 		e->done_called = true;
 		if (e->done_cb)
 			e->done_cb(e->done_arg);
@@ -1574,7 +1638,8 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 		if (run->deadline_ev)
 			event_del(run->deadline_ev);
 		struct fsm_step_result res = {0};
-		fsm_release(&run->job, "esaasd shut down while the state ran; it will run again", &res);
+		fsm_release(&run->job, "esaasd shut down while the state ran; it will run again",
+			    &res);
 		queue_special(run, &res);
 		fsm_result_clear(&res);
 	}

@@ -22,13 +22,13 @@ struct engine;
 struct httpc;
 
 struct engine_options {
-	struct httpc *http;        /* handed to handlers (step_http) */
-	void *env;                 /* what the workflows need (step_env): opaque here */
-	const char *conninfo;      /* for the LISTEN connection */
-	int workers;               /* jobs run at once */
+	struct httpc *http;   /* handed to handlers (step_http) */
+	void *env;	      /* what the workflows need (step_env): opaque here */
+	const char *conninfo; /* for the LISTEN connection */
+	int workers;	      /* jobs run at once */
 	int lease_s;
 	int heartbeat_s;
-	int poll_s;                /* safety poll for lost notifications */
+	int poll_s; /* safety poll for lost notifications */
 	int shutdown_grace_s;
 	/* Every state's deadline in percent of the workflow's (0: 100), for a
 	 * fleet slower than the workflows assume, or a test faster. */

@@ -47,7 +47,9 @@ static void result(struct fsm_step_result *res, const char *outcome, const char 
 	set_str(&res->detail, detail);
 	res->release = release;
 	/* A delay from a header or a bug must not overflow the database's interval. */
-	res->delay_ms = delay_ms < 0 ? 0 : delay_ms > FSM_MAX_DELAY_MS ? FSM_MAX_DELAY_MS : delay_ms;
+	res->delay_ms = delay_ms < 0		      ? 0
+			: delay_ms > FSM_MAX_DELAY_MS ? FSM_MAX_DELAY_MS
+						      : delay_ms;
 	res->entered = entered;
 	res->cont = cont;
 }
@@ -78,8 +80,8 @@ static void fail(const struct workflow *wf, bool draining, struct fsm_job *job, 
 {
 	if (job->ending) {
 		/* A cleanup state failed: stop there and say so. */
-		char *err = job->error ? xasprintf("%s; then cleanup state %s failed: %s", job->error,
-						   job->state, msg)
+		char *err = job->error ? xasprintf("%s; then cleanup state %s failed: %s",
+						   job->error, job->state, msg)
 				       : xasprintf("cleanup state %s failed: %s", job->state, msg);
 		set_owned(&job->error, err);
 		set_str(&job->ending, "fail");
@@ -114,8 +116,9 @@ void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bo
 	switch (out) {
 	case OUT_NEXT: {
 		if (next && !workflow_state(wf, next)) {
-			char *m = xasprintf("state %s asked to go to %s, which workflow %s does not have",
-					    job->state, next, wf->kind);
+			char *m = xasprintf(
+				"state %s asked to go to %s, which workflow %s does not have",
+				job->state, next, wf->kind);
 			fail(wf, draining, job, m, res);
 			free(m);
 			return;

@@ -19,10 +19,10 @@ struct httpc;
 struct step;
 
 enum outcome {
-	OUT_NEXT,   /* done here: commit and go to the next state */
-	OUT_WAIT,   /* condition not met yet: run this state again later */
-	OUT_RETRY,  /* transient failure: back off and try again */
-	OUT_FAIL,   /* permanent failure: the job fails (after cleanup) */
+	OUT_NEXT,  /* done here: commit and go to the next state */
+	OUT_WAIT,  /* condition not met yet: run this state again later */
+	OUT_RETRY, /* transient failure: back off and try again */
+	OUT_FAIL,  /* permanent failure: the job fails (after cleanup) */
 };
 
 typedef void (*state_run_fn)(struct step *step);
@@ -30,10 +30,10 @@ typedef void (*state_run_fn)(struct step *step);
 struct wf_state {
 	const char *name;
 	state_run_fn run;
-	int deadline_s;        /* time allowed in this state, from first entry; > 0 */
-	int max_attempts;      /* RETRY outcomes allowed; 0: the engine default */
-	const char *next;      /* default next state; NULL ends the workflow */
-	bool replay_safe;      /* on-call may replay from here */
+	int deadline_s;	  /* time allowed in this state, from first entry; > 0 */
+	int max_attempts; /* RETRY outcomes allowed; 0: the engine default */
+	const char *next; /* default next state; NULL ends the workflow */
+	bool replay_safe; /* on-call may replay from here */
 };
 
 struct workflow {
@@ -57,14 +57,14 @@ int64_t step_job_id(const struct step *s);
 const char *step_kind(const struct step *s);
 const char *step_cluster(const struct step *s);
 const char *step_state(const struct step *s);
-int step_attempt(const struct step *s);        /* 1 for the first run */
+int step_attempt(const struct step *s); /* 1 for the first run */
 /* Runs the state gets: a RETRY from the run whose step_attempt() equals
  * this fails the job. */
 int step_max_attempts(const struct step *s);
-json_t *step_params(const struct step *s);     /* borrowed, read-only */
-json_t *step_context(struct step *s);          /* borrowed; changes are saved with the outcome */
+json_t *step_params(const struct step *s); /* borrowed, read-only */
+json_t *step_context(struct step *s);	   /* borrowed; changes are saved with the outcome */
 const char *step_last_observation(const struct step *s); /* from the last WAIT, or NULL */
-bool step_cleaning_up(const struct step *s);   /* running a cleanup chain */
+bool step_cleaning_up(const struct step *s);		 /* running a cleanup chain */
 struct event_base *step_base(const struct step *s);
 /* The process's HTTP client, for handlers that call Kubernetes or Elasticsearch. */
 struct httpc *step_http(const struct step *s);
@@ -91,10 +91,10 @@ void step_progress(struct step *s);
 
 /* --- Outcomes: exactly one per run.  They may be called from inside the
  * handler or later from a callback. --- */
-void step_next(struct step *s);                           /* the table's .next */
+void step_next(struct step *s); /* the table's .next */
 /* The same, with a note for the job's history: what was skipped on the way. */
 void step_next_noting(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void step_goto(struct step *s, const char *state);        /* an explicit next state */
+void step_goto(struct step *s, const char *state); /* an explicit next state */
 void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void step_retry(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -110,17 +110,17 @@ struct fsm_job {
 	char *error;
 	char *failed_state;
 	char *observation;
-	char *ending;           /* NULL, "cancel" or "fail" */
+	char *ending; /* NULL, "cancel" or "fail" */
 };
 
 /* What to write and what to do after the write. */
 struct fsm_step_result {
-	const char *outcome;    /* the event: next, wait, retry, fail, cancel, succeeded, ... */
-	char *detail;           /* owned; may be NULL */
-	bool release;           /* give the lease back */
-	int64_t delay_ms;       /* runnable again after this long */
-	bool entered;           /* a new state begins */
-	bool cont;              /* run the new state right away, lease kept */
+	const char *outcome; /* the event: next, wait, retry, fail, cancel, succeeded, ... */
+	char *detail;	     /* owned; may be NULL */
+	bool release;	     /* give the lease back */
+	int64_t delay_ms;    /* runnable again after this long */
+	bool entered;	     /* a new state begins */
+	bool cont;	     /* run the new state right away, lease kept */
 };
 
 struct backoff_policy;

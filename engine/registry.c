@@ -43,35 +43,40 @@ bool workflow_replay_allowed(const struct workflow *wf, const char *name)
 static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 {
 	if (!wf->kind || !*wf->kind || wf->nstates < 1) {
-		snprintf(err, errlen, "workflow %s: no kind or no states", wf->kind ? wf->kind : "?");
+		snprintf(err, errlen, "workflow %s: no kind or no states",
+			 wf->kind ? wf->kind : "?");
 		return false;
 	}
 	for (int i = 0; i < wf->nstates; i++) {
 		const struct wf_state *st = &wf->states[i];
 		if (!st->name || !st->run) {
-			snprintf(err, errlen, "workflow %s: state %d has no name or handler", wf->kind, i);
+			snprintf(err, errlen, "workflow %s: state %d has no name or handler",
+				 wf->kind, i);
 			return false;
 		}
 		for (int k = 0; k < i; k++)
 			if (strcmp(wf->states[k].name, st->name) == 0) {
-				snprintf(err, errlen, "workflow %s: state %s appears twice", wf->kind,
-					 st->name);
+				snprintf(err, errlen, "workflow %s: state %s appears twice",
+					 wf->kind, st->name);
 				return false;
 			}
 		if (st->next && !workflow_state(wf, st->next)) {
-			snprintf(err, errlen, "workflow %s: state %s goes to unknown state %s", wf->kind,
-				 st->name, st->next);
+			snprintf(err, errlen, "workflow %s: state %s goes to unknown state %s",
+				 wf->kind, st->name, st->next);
 			return false;
 		}
 		/* Every state has a deadline: a stuck handler must end somewhere. */
 		if (st->deadline_s <= 0 || st->max_attempts < 0) {
-			snprintf(err, errlen, "workflow %s: state %s needs a positive deadline and a "
-				 "non-negative attempt limit", wf->kind, st->name);
+			snprintf(err, errlen,
+				 "workflow %s: state %s needs a positive deadline and a "
+				 "non-negative attempt limit",
+				 wf->kind, st->name);
 			return false;
 		}
 	}
 	if (wf->cleanup && !workflow_state(wf, wf->cleanup)) {
-		snprintf(err, errlen, "workflow %s: unknown cleanup state %s", wf->kind, wf->cleanup);
+		snprintf(err, errlen, "workflow %s: unknown cleanup state %s", wf->kind,
+			 wf->cleanup);
 		return false;
 	}
 	return true;

@@ -8,9 +8,9 @@
 #include <string.h>
 
 struct es {
-	struct kube *kube;      /* proxy mode */
-	char *proxy_prefix;     /* /api/v1/namespaces/ns/services/svc:9200/proxy */
-	struct httpc *http;     /* direct mode */
+	struct kube *kube;  /* proxy mode */
+	char *proxy_prefix; /* /api/v1/namespaces/ns/services/svc:9200/proxy */
+	struct httpc *http; /* direct mode */
 	char *base_url;
 	char *token;
 	struct es_version version;
@@ -22,8 +22,8 @@ struct es_call {
 	struct kube_call *kcall;
 	struct httpc_call *hcall;
 	bool is_info;
-	bool conflict_ok;       /* a 409 answer means done (synced flush) */
-	char *method, *path;    /* for error messages */
+	bool conflict_ok;    /* a 409 answer means done (synced flush) */
+	char *method, *path; /* for error messages */
 	es_done_cb cb;
 	void *arg;
 };
@@ -133,7 +133,8 @@ static void finish(struct es_call *c, long status, enum httpc_class klass, json_
 	if (c->conflict_ok && status == 409)
 		klass = HTTPC_OK;
 	if (c->is_info && klass == HTTPC_OK) {
-		const char *num = json_string_value(json_object_get(json_object_get(body, "version"), "number"));
+		const char *num = json_string_value(
+			json_object_get(json_object_get(body, "version"), "number"));
 		struct es_version v;
 		if (num && es_version_parse(num, &v))
 			es_set_version(c->es, &v);
@@ -173,8 +174,8 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (es->kube) {
 		char *full = xasprintf("%s%s", es->proxy_prefix, path);
-		c->kcall = kube_request(es->kube, method, full, text ? "application/json" : NULL, text,
-					proxy_done_cb, c);
+		c->kcall = kube_request(es->kube, method, full, text ? "application/json" : NULL,
+					text, proxy_done_cb, c);
 		free(full);
 	} else {
 		char *url = xasprintf("%s%s", es->base_url, path);
@@ -224,7 +225,8 @@ struct es_call *es_health(struct es *es, const char *wait_for_status, const char
 	char path[256];
 	int n = snprintf(path, sizeof(path), "/_cluster/health?");
 	if (wait_for_status)
-		n += snprintf(path + n, sizeof(path) - (size_t)n, "wait_for_status=%s&", wait_for_status);
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "wait_for_status=%s&",
+			      wait_for_status);
 	if (timeout)
 		n += snprintf(path + n, sizeof(path) - (size_t)n, "timeout=%s&", timeout);
 	if (wait_for_events)
@@ -235,7 +237,8 @@ struct es_call *es_health(struct es *es, const char *wait_for_status, const char
 
 struct es_call *es_get_settings(struct es *es, es_done_cb cb, void *arg)
 {
-	return send_call(es, "GET", "/_cluster/settings?flat_settings=true", NULL, false, false, cb, arg);
+	return send_call(es, "GET", "/_cluster/settings?flat_settings=true", NULL, false, false, cb,
+			 arg);
 }
 
 static const struct es_version *version_or_default(struct es *es, struct es_version *tmp)
@@ -252,8 +255,8 @@ struct es_call *es_put_settings(struct es *es, json_t *settings, es_done_cb cb, 
 	struct es_version tmp;
 	const char *scope = es_settings_scope(version_or_default(es, &tmp));
 	json_t *body = json_pack("{s:O}", scope, settings);
-	struct es_call *c = send_call(es, "PUT", "/_cluster/settings?flat_settings=true", body, false,
-				      false, cb, arg);
+	struct es_call *c = send_call(es, "PUT", "/_cluster/settings?flat_settings=true", body,
+				      false, false, cb, arg);
 	json_decref(body);
 	return c;
 }
@@ -262,13 +265,15 @@ struct es_call *es_flush(struct es *es, es_done_cb cb, void *arg)
 {
 	struct es_version tmp;
 	const struct es_version *v = version_or_default(es, &tmp);
-	return send_call(es, "POST", es_flush_path(v), NULL, false, es_flush_conflict_ok(v), cb, arg);
+	return send_call(es, "POST", es_flush_path(v), NULL, false, es_flush_conflict_ok(v), cb,
+			 arg);
 }
 
 struct es_call *es_cat_nodes(struct es *es, es_done_cb cb, void *arg)
 {
-	return send_call(es, "GET", "/_cat/nodes?format=json&h=name,ip,node.role,master,heap.percent",
-			 NULL, false, false, cb, arg);
+	return send_call(es, "GET",
+			 "/_cat/nodes?format=json&h=name,ip,node.role,master,heap.percent", NULL,
+			 false, false, cb, arg);
 }
 
 struct es_call *es_cat_shards(struct es *es, es_done_cb cb, void *arg)
@@ -336,7 +341,7 @@ void es_shard_copies_worst(json_t *rows, struct es_shard_copies *out)
 	json_t *row;
 
 	memset(out, 0, sizeof(*out));
-	json_array_foreach(rows, i, row) {
+	json_array_foreach (rows, i, row) {
 		json_t *rep = json_object_get(row, "rep");
 		const char *index = json_string_value(json_object_get(row, "index"));
 		int64_t replicas = -1;

@@ -22,8 +22,8 @@ struct es_call;
 struct es_result {
 	long status;
 	enum httpc_class klass;
-	json_t *body;            /* the parsed answer, or NULL; borrowed */
-	const char *message;     /* on failure: Elasticsearch's error.reason or the transport error */
+	json_t *body;	     /* the parsed answer, or NULL; borrowed */
+	const char *message; /* on failure: Elasticsearch's error.reason or the transport error */
 	int64_t retry_after_ms;
 };
 
@@ -86,8 +86,8 @@ struct es_call *es_shutdown_delete(struct es *es, const char *node_id, es_done_c
  */
 #define ES_SHARD_COPIES_PATH "/_cat/indices?format=json&h=index,rep"
 struct es_shard_copies {
-	char index[256];        /* the index that needs the most, "" if none */
-	int copies;             /* its replicas + 1; 0 without indices */
+	char index[256]; /* the index that needs the most, "" if none */
+	int copies;	 /* its replicas + 1; 0 without indices */
 };
 void es_shard_copies_worst(json_t *rows, struct es_shard_copies *out);
 

@@ -9,7 +9,7 @@
 
 struct kube {
 	struct httpc *http;
-	struct kube_conn conn;  /* our own copy */
+	struct kube_conn conn; /* our own copy */
 };
 
 struct kube_call {
@@ -68,8 +68,8 @@ char *kube_collection_path(const char *api_version, const char *kind, const char
 	if (!r)
 		return NULL;
 	if (r->namespaced && ns)
-		return xasprintf("%s/%s/namespaces/%s/%s", kube_resource_prefix(r), r->api_version, ns,
-				 r->plural);
+		return xasprintf("%s/%s/namespaces/%s/%s", kube_resource_prefix(r), r->api_version,
+				 ns, r->plural);
 	return xasprintf("%s/%s/%s", kube_resource_prefix(r), r->api_version, r->plural);
 }
 
@@ -95,8 +95,8 @@ static char *query_escape(const char *s)
 	static const char hex[] = "0123456789ABCDEF";
 	char *out = xmalloc(strlen(s) * 3 + 1), *o = out;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
 			*o++ = (char)*p;
 		} else {
 			*o++ = '%';
@@ -190,7 +190,8 @@ static void call_send(struct kube_call *c)
 }
 
 struct kube_call *kube_request(struct kube *k, const char *method, const char *path,
-			       const char *content_type, const char *body, kube_done_cb cb, void *arg)
+			       const char *content_type, const char *body, kube_done_cb cb,
+			       void *arg)
 {
 	struct kube_call *c = xcalloc(1, sizeof(*c));
 	c->k = k;
@@ -221,7 +222,8 @@ struct kube_call *kube_apply(struct kube *k, json_t *obj, kube_done_cb cb, void 
 	char *full = xasprintf("%s?fieldManager=esaas&force=true", path);
 	/* JSON is YAML: the apply content type takes it as it is. */
 	char *body = json_dumps(obj, JSON_COMPACT);
-	struct kube_call *c = kube_request(k, "PATCH", full, "application/apply-patch+yaml", body, cb, arg);
+	struct kube_call *c =
+		kube_request(k, "PATCH", full, "application/apply-patch+yaml", body, cb, arg);
 	free(body);
 	free(full);
 	free(path);
@@ -267,7 +269,8 @@ struct kube_call *kube_scale(struct kube *k, const char *path, int replicas, kub
 	char *full = xasprintf("%s/scale", path);
 	char body[64];
 	snprintf(body, sizeof(body), "{\"spec\":{\"replicas\":%d}}", replicas);
-	struct kube_call *c = kube_request(k, "PATCH", full, "application/merge-patch+json", body, cb, arg);
+	struct kube_call *c =
+		kube_request(k, "PATCH", full, "application/merge-patch+json", body, cb, arg);
 	free(full);
 	return c;
 }

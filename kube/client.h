@@ -22,12 +22,12 @@ struct kube;
 struct kube_call;
 
 struct kube_result {
-	long status;             /* HTTP status, 0 when none arrived */
-	enum httpc_class klass;  /* HTTPC_OK, _TRANSIENT or _PERMANENT */
-	json_t *body;            /* the parsed answer (any JSON), or NULL; borrowed */
-	const char *message;     /* on failure: the Status message or the transport error */
-	const char *reason;      /* on failure: the Status reason (NotFound, Conflict, ...) or "" */
-	int64_t retry_after_ms;  /* -1 when the server said nothing */
+	long status;		/* HTTP status, 0 when none arrived */
+	enum httpc_class klass; /* HTTPC_OK, _TRANSIENT or _PERMANENT */
+	json_t *body;		/* the parsed answer (any JSON), or NULL; borrowed */
+	const char *message;	/* on failure: the Status message or the transport error */
+	const char *reason;	/* on failure: the Status reason (NotFound, Conflict, ...) or "" */
+	int64_t retry_after_ms; /* -1 when the server said nothing */
 };
 
 typedef void (*kube_done_cb)(void *arg, const struct kube_result *r);

@@ -503,7 +503,8 @@ static json_t *stateful_set(const struct ctx *c, enum es_role role)
 	/* A hostPath has no size: the disk asked for is recorded, for people
 	 * and for placement decisions, not enforced. */
 	if (role == ES_ROLE_DATA)
-		json_object_set_new(meta, "annotations", json_pack("{s:s}", "esaas.io/disk", n->disk));
+		json_object_set_new(meta, "annotations",
+				    json_pack("{s:s}", "esaas.io/disk", n->disk));
 	sts = object("apps/v1", "StatefulSet", meta);
 	/* Parallel: masters must start together to form a cluster.  OnDelete:
 	 * a template change restarts no node by itself; the safe rolling
@@ -573,8 +574,8 @@ static json_t *kibana_deployment(const struct ctx *c)
 	char *image = es_kibana_image(&c->spec->version, c->opts->image_registry);
 	char *url = xasprintf("http://%s:%d", RENDER_HTTP_SERVICE, RENDER_HTTP_PORT);
 	json_t *lab = labels(c, -1, true);
-	json_t *match = json_pack("{s:s, s:s}", RENDER_LABEL_CLUSTER, c->spec->name, RENDER_LABEL_ROLE,
-				  RENDER_KIBANA_ROLE);
+	json_t *match = json_pack("{s:s, s:s}", RENDER_LABEL_CLUSTER, c->spec->name,
+				  RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE);
 	json_t *d;
 
 	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
@@ -614,9 +615,9 @@ static json_t *kibana_service(const struct ctx *c)
 	json_object_set_new(svc, "spec",
 			    json_pack("{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:i, s:i}]}", "type",
 				      "NodePort", "selector", RENDER_LABEL_CLUSTER, c->spec->name,
-				      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE, "ports", "name", "http",
-				      "protocol", "TCP", "port", RENDER_KIBANA_PORT, "targetPort",
-				      RENDER_KIBANA_PORT));
+				      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE, "ports", "name",
+				      "http", "protocol", "TCP", "port", RENDER_KIBANA_PORT,
+				      "targetPort", RENDER_KIBANA_PORT));
 	return svc;
 }
 

@@ -9,11 +9,11 @@
 #include <stdbool.h>
 
 struct kube_resource {
-	const char *kind;          /* StatefulSet */
-	const char *api_version;   /* apps/v1 */
-	const char *plural;        /* statefulsets, or statefulsets/scale */
+	const char *kind;	 /* StatefulSet */
+	const char *api_version; /* apps/v1 */
+	const char *plural;	 /* statefulsets, or statefulsets/scale */
 	bool namespaced;
-	const char *verbs;         /* space-separated, as RBAC spells them */
+	const char *verbs; /* space-separated, as RBAC spells them */
 };
 
 extern const struct kube_resource kube_resources[];

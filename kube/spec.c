@@ -27,8 +27,8 @@ static const struct role_defaults role_defaults[ES_ROLE_COUNT] = {
 };
 
 static const char *const top_fields[] = {
-	"name",	   "version", "image",	"masters",   "data",
-	"clients", "plugins", "config", "placement", "kibana", NULL,
+	"name",	   "version", "image",	   "masters", "data", "clients",
+	"plugins", "config",  "placement", "kibana",  NULL,
 };
 static const char *const node_fields[] = {"replicas", "cpu", "memory", "heap", NULL};
 static const char *const data_fields[] = {"replicas", "cpu", "memory", "heap", "disk", NULL};

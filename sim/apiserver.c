@@ -89,7 +89,8 @@ static void reply_conflict(struct call *c, const struct store_kind *k, const cha
 			   const char *why)
 {
 	reply_status(c, 409, "Conflict", details_for(k, name),
-		     "Operation cannot be fulfilled on %s \"%s\": %s", store_qualified(k), name, why);
+		     "Operation cannot be fulfilled on %s \"%s\": %s", store_qualified(k), name,
+		     why);
 }
 
 static void reply_method_not_allowed(struct call *c)
@@ -103,7 +104,8 @@ static void reply_method_not_allowed(struct call *c)
 static const char MSG_SUBDOMAIN[] =
 	"a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' "
 	"or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-	"regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+	"regex used for validation is "
+	"'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
 static const char MSG_LABEL[] =
 	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
 	"must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
@@ -172,7 +174,8 @@ static bool valid_label_value(const char *v)
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		char ch = v[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+			     (ch >= '0' && ch <= '9');
 		if (!alnum && ch != '-' && ch != '_' && ch != '.')
 			return false;
 		if ((i == 0 || i == len - 1) && !alnum)
@@ -190,8 +193,8 @@ static void cause(json_t *causes, const char *reason, const char *field, const c
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message",
-						msg, "field", field));
+	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg,
+						"field", field));
 	free(msg);
 }
 
@@ -199,11 +202,12 @@ static void check_labels(json_t *causes, const json_t *labels, const char *field
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)labels, k, v) {
+	json_object_foreach ((json_t *)labels, k, v) {
 		char *f = xasprintf("%s", field);
 		if (!json_is_string(v) || !valid_label_value(json_string_value(v)))
 			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: \"%s\": a valid label must be an empty string or consist "
+			      "Invalid value: \"%s\": a valid label must be an empty string or "
+			      "consist "
 			      "of alphanumeric characters, '-', '_' or '.', and must start and end "
 			      "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
 			      "'12345', regex used for validation is "
@@ -225,7 +229,7 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 	}
 	size_t i;
 	json_t *ct;
-	json_array_foreach(cs, i, ct) {
+	json_array_foreach (cs, i, ct) {
 		const char *name = json_string_value(json_object_get(ct, "name"));
 		if (!name || !*name) {
 			f = xasprintf("%s.containers[%zu].name", prefix, i);
@@ -233,7 +237,8 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 			free(f);
 		} else if (!valid_label(name, strlen(name))) {
 			f = xasprintf("%s.containers[%zu].name", prefix, i);
-			cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name, MSG_LABEL);
+			cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name,
+			      MSG_LABEL);
 			free(f);
 		}
 		const char *image = json_string_value(json_object_get(ct, "image"));
@@ -255,20 +260,23 @@ static void check_workload(json_t *causes, const json_t *obj)
 		cause(causes, "FieldValueInvalid", "spec.replicas",
 		      "Invalid value: %lld: must be greater than or equal to 0",
 		      (long long)json_integer_value(replicas));
-	if (!json_is_object(sel) || (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
-				     json_array_size(json_object_get(sel, "matchExpressions")) == 0)) {
+	if (!json_is_object(sel) ||
+	    (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
+	     json_array_size(json_object_get(sel, "matchExpressions")) == 0)) {
 		cause(causes, "FieldValueRequired", "spec.selector", "Required value");
 	} else {
 		struct selector s;
 		char *err = NULL;
 		json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
 		if (!selector_from_json(sel, &s, &err)) {
-			cause(causes, "FieldValueInvalid", "spec.selector", "Invalid value: %s", err);
+			cause(causes, "FieldValueInvalid", "spec.selector", "Invalid value: %s",
+			      err);
 			free(err);
 		} else {
 			if (!selector_matches(&s, labels))
 				cause(causes, "FieldValueInvalid", "spec.template.metadata.labels",
-				      "Invalid value: map[string]string{...}: `selector` does not match "
+				      "Invalid value: map[string]string{...}: `selector` does not "
+				      "match "
 				      "template `labels`");
 			selector_free(&s);
 		}
@@ -288,7 +296,7 @@ static void check_service(json_t *causes, const json_t *obj)
 		cause(causes, "FieldValueRequired", "spec.ports", "Required value");
 	size_t i;
 	json_t *p;
-	json_array_foreach(ports, i, p) {
+	json_array_foreach (ports, i, p) {
 		json_t *port = json_object_get(p, "port");
 		if (!json_is_integer(port) || json_integer_value(port) < 1 ||
 		    json_integer_value(port) > 65535) {
@@ -353,25 +361,29 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		check_service(causes, obj);
 	else if (!strcmp(k->plural, "poddisruptionbudgets")) {
 		json_t *spec = json_object_get(obj, "spec");
-		if (json_object_get(spec, "minAvailable") && json_object_get(spec, "maxUnavailable"))
+		if (json_object_get(spec, "minAvailable") &&
+		    json_object_get(spec, "maxUnavailable"))
 			cause(causes, "FieldValueInvalid", "spec",
-			      "Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable and "
+			      "Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable "
+			      "and "
 			      "maxUnavailable cannot be both set");
 	} else if (!strcmp(k->plural, "resourcequotas")) {
 		check_quota(causes, obj);
 	} else if (!strcmp(k->plural, "configmaps")) {
 		const char *key;
 		json_t *v;
-		json_object_foreach(json_object_get(obj, "data"), key, v) {
-			if (!json_is_string(v) || strspn(key, "abcdefghijklmnopqrstuvwxyz"
-						     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") !=
-							  strlen(key)) {
+		json_object_foreach (json_object_get(obj, "data"), key, v) {
+			if (!json_is_string(v) ||
+			    strspn(key, "abcdefghijklmnopqrstuvwxyz"
+					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(key)) {
 				char *f = xasprintf("data[%s]", key);
 				cause(causes, "FieldValueInvalid", f,
 				      "Invalid value: \"%s\": a valid config key must consist of "
-				      "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
+				      "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
+				      "or "
 				      "'KEY_NAME',  or 'key-name', regex used for validation is "
-				      "'[-._a-zA-Z0-9]+')", key);
+				      "'[-._a-zA-Z0-9]+')",
+				      key);
 				free(f);
 			}
 		}
@@ -384,7 +396,10 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 {
 	json_t *os = json_object_get(old, "spec"), *ns = json_object_get(obj, "spec");
 	if (!strcmp(k->plural, "statefulsets")) {
-		static const char *mutable[] = {"replicas", "ordinals", "template", "updateStrategy",
+		static const char *mutable[] = {"replicas",
+						"ordinals",
+						"template",
+						"updateStrategy",
 						"persistentVolumeClaimRetentionPolicy",
 						"minReadySeconds"};
 		json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
@@ -414,9 +429,9 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 		json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
 		size_t i;
 		json_t *ct;
-		json_array_foreach(json_object_get(a, "containers"), i, ct)
+		json_array_foreach (json_object_get(a, "containers"), i, ct)
 			json_object_del(ct, "image");
-		json_array_foreach(json_object_get(b, "containers"), i, ct)
+		json_array_foreach (json_object_get(b, "containers"), i, ct)
 			json_object_del(ct, "image");
 		json_object_del(a, "nodeName");
 		json_object_del(b, "nodeName");
@@ -425,7 +440,8 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 			      "Forbidden: pod updates may not change fields other than "
 			      "`spec.containers[*].image`,`spec.initContainers[*].image`,"
 			      "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-			      "existing tolerations),`spec.terminationGracePeriodSeconds` (allow it "
+			      "existing tolerations),`spec.terminationGracePeriodSeconds` (allow "
+			      "it "
 			      "to be set to 1 if it was previously negative)");
 		json_decref(a);
 		json_decref(b);
@@ -443,7 +459,7 @@ static bool reply_if_invalid(struct call *c, const struct store_kind *k, const c
 	char *list = xstrdup("");
 	size_t i;
 	json_t *e;
-	json_array_foreach(causes, i, e) {
+	json_array_foreach (causes, i, e) {
 		char *next = xasprintf("%s%s%s: %s", list, i ? ", " : "",
 				       json_string_value(json_object_get(e, "field")),
 				       json_string_value(json_object_get(e, "message")));
@@ -521,15 +537,16 @@ static void default_service(json_t *obj, const json_t *old)
 		set_default(spec, "externalTrafficPolicy", json_string("Cluster"));
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		set_default(p, "protocol", json_string("TCP"));
 		if (json_object_get(p, "port"))
 			set_default(p, "targetPort", json_incref(json_object_get(p, "port")));
 		if (nodeport && !json_object_get(p, "nodePort")) {
 			json_t *op = json_array_get(json_object_get(ospec, "ports"), i);
 			json_t *onp = json_object_get(op, "nodePort");
-			json_object_set_new(p, "nodePort", onp ? json_incref(onp)
-							       : json_integer(next_node_port++));
+			json_object_set_new(p, "nodePort",
+					    onp ? json_incref(onp)
+						: json_integer(next_node_port++));
 		}
 	}
 	if (!json_object_get(obj, "status"))
@@ -548,8 +565,10 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 	json_t *meta = obj_child(obj, "metadata");
 	if (!strcmp(k->plural, "namespaces")) {
 		json_t *labels = obj_child(meta, "labels");
-		json_object_set(labels, "kubernetes.io/metadata.name", json_object_get(meta, "name"));
-		json_object_set_new(obj_child(obj, "spec"), "finalizers", json_pack("[s]", "kubernetes"));
+		json_object_set(labels, "kubernetes.io/metadata.name",
+				json_object_get(meta, "name"));
+		json_object_set_new(obj_child(obj, "spec"), "finalizers",
+				    json_pack("[s]", "kubernetes"));
 	} else if (!strcmp(k->plural, "statefulsets")) {
 		json_t *spec = obj_child(obj, "spec");
 		set_default(spec, "replicas", json_integer(1));
@@ -558,8 +577,9 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 		set_default(spec, "updateStrategy",
 			    json_pack("{s:s, s:{s:i}}", "type", "RollingUpdate", "rollingUpdate",
 				      "partition", 0));
-		set_default(spec, "persistentVolumeClaimRetentionPolicy",
-			    json_pack("{s:s, s:s}", "whenDeleted", "Retain", "whenScaled", "Retain"));
+		set_default(
+			spec, "persistentVolumeClaimRetentionPolicy",
+			json_pack("{s:s, s:s}", "whenDeleted", "Retain", "whenScaled", "Retain"));
 		default_template(spec);
 	} else if (!strcmp(k->plural, "deployments")) {
 		json_t *spec = obj_child(obj, "spec");
@@ -567,8 +587,8 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 		set_default(spec, "revisionHistoryLimit", json_integer(10));
 		set_default(spec, "progressDeadlineSeconds", json_integer(600));
 		set_default(spec, "strategy",
-			    json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate", "rollingUpdate",
-				      "maxUnavailable", "25%", "maxSurge", "25%"));
+			    json_pack("{s:s, s:{s:s, s:s}}", "type", "RollingUpdate",
+				      "rollingUpdate", "maxUnavailable", "25%", "maxSurge", "25%"));
 		default_template(spec);
 	} else if (!strcmp(k->plural, "services")) {
 		default_service(obj, old);
@@ -635,7 +655,8 @@ static bool check_type(struct call *c, const struct store_kind *k, json_t *obj, 
 		msg = xasprintf("%s is required in the object", !av ? "apiVersion" : "kind");
 	} else if (av && strcmp(av, store_api_version(k)) != 0) {
 		msg = xasprintf("the API version in the data (%s) does not match the expected API "
-				"version (%s)", av, store_api_version(k));
+				"version (%s)",
+				av, store_api_version(k));
 	} else if (kind && strcmp(kind, k->kind) != 0) {
 		msg = xasprintf("the kind in the data (%s) does not match the expected kind (%s)",
 				kind, k->kind);
@@ -653,7 +674,7 @@ static void merge_patch(json_t *target, const json_t *patch)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)patch, k, v) {
+	json_object_foreach ((json_t *)patch, k, v) {
 		if (json_is_null(v)) {
 			json_object_del(target, k);
 		} else if (json_is_object(v)) {
@@ -676,7 +697,7 @@ static void apply_drop(json_t *live, const json_t *before, const json_t *now)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)before, k, v) {
+	json_object_foreach ((json_t *)before, k, v) {
 		json_t *n = json_object_get(now, k);
 		if (!n)
 			json_object_del(live, k);
@@ -689,9 +710,14 @@ static void apply_drop(json_t *live, const json_t *before, const json_t *now)
 static void strip_system_meta(json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
-	static const char *keys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
-				     "deletionTimestamp", "deletionGracePeriodSeconds",
-				     "managedFields", "selfLink"};
+	static const char *keys[] = {"uid",
+				     "resourceVersion",
+				     "generation",
+				     "creationTimestamp",
+				     "deletionTimestamp",
+				     "deletionGracePeriodSeconds",
+				     "managedFields",
+				     "selfLink"};
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		json_object_del(meta, keys[i]);
 }
@@ -700,12 +726,12 @@ static void strip_system_meta(json_t *obj)
 
 struct target {
 	const struct store_kind *kind;
-	const char *ns;   /* NULL: all namespaces or cluster-scoped */
+	const char *ns;	  /* NULL: all namespaces or cluster-scoped */
 	const char *name; /* NULL: the collection */
 	const char *sub;  /* "scale", "status", "proxy" or NULL */
-	char **segs;      /* owned */
+	char **segs;	  /* owned */
 	int nsegs;
-	int rest;         /* index of the first segment after proxy */
+	int rest; /* index of the first segment after proxy */
 };
 
 static void target_free(struct target *t)
@@ -784,9 +810,9 @@ static json_t *resource_list(const char *group, const char *version)
 					    : json_pack("[s,s,s,s,s,s,s,s]", "create", "delete",
 							"deletecollection", "get", "list", "patch",
 							"update", "watch");
-		json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k->plural, "singularName",
-				      k->singular, "namespaced", k->namespaced, "kind", k->kind,
-				      "verbs", verbs);
+		json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k->plural,
+				      "singularName", k->singular, "namespaced", k->namespaced,
+				      "kind", k->kind, "verbs", verbs);
 		if (k->short_name)
 			json_object_set_new(r, "shortNames", json_pack("[s]", k->short_name));
 		json_array_append_new(list, r);
@@ -805,19 +831,19 @@ static json_t *resource_list(const char *group, const char *version)
 		if (strcmp(k->plural, "pods") == 0 || strcmp(k->plural, "resourcequotas") == 0 ||
 		    k->scale) {
 			char *n = xasprintf("%s/status", k->plural);
-			json_array_append_new(list,
-					      json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s]}", "name", n,
-							"singularName", "", "namespaced", 1, "kind",
-							k->kind, "verbs", "get", "patch", "update"));
+			json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s]}",
+							      "name", n, "singularName", "",
+							      "namespaced", 1, "kind", k->kind,
+							      "verbs", "get", "patch", "update"));
 			free(n);
 		}
 		if (!strcmp(k->plural, "services")) {
-			json_array_append_new(list,
-					      json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}",
-							"name", "services/proxy", "singularName", "",
-							"namespaced", 1, "kind", "ServiceProxyOptions",
-							"verbs", "create", "delete", "get", "head",
-							"options", "patch", "update"));
+			json_array_append_new(
+				list,
+				json_pack("{s:s, s:s, s:b, s:s, s:[s,s,s,s,s,s,s]}", "name",
+					  "services/proxy", "singularName", "", "namespaced", 1,
+					  "kind", "ServiceProxyOptions", "verbs", "create",
+					  "delete", "get", "head", "options", "patch", "update"));
 		}
 	}
 	const char *gv = *group ? (strcmp(group, "apps") ? "policy/v1" : "apps/v1") : "v1";
@@ -843,9 +869,10 @@ static bool serve_discovery(struct call *c, struct target *t)
 		call_reply_json(c, 200,
 				json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major",
 					  "1", "minor", "29", "gitVersion", "v1.29.0", "gitCommit",
-					  "3f7a50f38688eb332e2a1b013678c6435d539ae6", "gitTreeState",
-					  "clean", "buildDate", "2023-12-13T08:45:03Z", "goVersion",
-					  "go1.21.5", "compiler", "gc", "platform", "linux/amd64"));
+					  "3f7a50f38688eb332e2a1b013678c6435d539ae6",
+					  "gitTreeState", "clean", "buildDate",
+					  "2023-12-13T08:45:03Z", "goVersion", "go1.21.5",
+					  "compiler", "gc", "platform", "linux/amd64"));
 		return true;
 	}
 	if (n == 1 && !strcmp(s[0], "api")) {
@@ -878,8 +905,8 @@ static bool serve_discovery(struct call *c, struct target *t)
 		call_reply_json(c, 200, resource_list(s[1], "v1"));
 		return true;
 	}
-	if (n == 1 && (!strcmp(s[0], "healthz") || !strcmp(s[0], "livez") ||
-		       !strcmp(s[0], "readyz"))) {
+	if (n == 1 &&
+	    (!strcmp(s[0], "healthz") || !strcmp(s[0], "livez") || !strcmp(s[0], "readyz"))) {
 		call_reply_text(c, 200, "text/plain; charset=utf-8", "ok");
 		return true;
 	}
@@ -976,7 +1003,8 @@ static void serve_list(struct call *c, struct target *t)
 	json_t *items = json_array();
 	bool bad = false;
 	for (size_t i = 0; i < n; i++) {
-		json_t *labels = json_object_get(json_object_get(objs[i]->body, "metadata"), "labels");
+		json_t *labels =
+			json_object_get(json_object_get(objs[i]->body, "metadata"), "labels");
 		if (!selector_matches(&sel, labels))
 			continue;
 		if (fs && !field_matches(objs[i]->body, fs, &bad))
@@ -1018,8 +1046,7 @@ static bool namespace_usable(struct call *c, const struct store_kind *k, const c
 		json_t *d = details_for(k, name);
 		json_object_set_new(d, "causes",
 				    json_pack("[{s:s, s:s, s:s}]", "reason", "NamespaceTerminating",
-					      "message",
-					      "namespace is being terminated", "field",
+					      "message", "namespace is being terminated", "field",
 					      "metadata.namespace"));
 		reply_status(c, 403, "Forbidden", d,
 			     "%s \"%s\" is forbidden: unable to create new content in namespace %s "
@@ -1049,8 +1076,9 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 	if (!strcmp(k->plural, "namespaces"))
 		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Active"));
 	else if (!strcmp(k->plural, "pods"))
-		json_object_set_new(obj, "status", json_pack("{s:s, s:s}", "phase", "Pending",
-							    "qosClass", "BestEffort"));
+		json_object_set_new(
+			obj, "status",
+			json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
 	else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
 		json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
 }
@@ -1115,18 +1143,19 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 
 static bool rv_conflict(const json_t *obj, const struct store_obj *o)
 {
-	const char *want = json_string_value(json_object_get(json_object_get(obj, "metadata"),
-							     "resourceVersion"));
-	const char *have = json_string_value(json_object_get(json_object_get(o->body, "metadata"),
-							     "resourceVersion"));
+	const char *want = json_string_value(
+		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	const char *have = json_string_value(
+		json_object_get(json_object_get(o->body, "metadata"), "resourceVersion"));
 	return want && *want && have && strcmp(want, have) != 0;
 }
 
 /* Equal but for what the store maintains itself? */
 static bool unchanged(const struct store_obj *o, const json_t *obj)
 {
-	static const char *sys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
-				    "namespace", "managedFields"};
+	static const char *sys[] = {"uid",	  "resourceVersion",
+				    "generation", "creationTimestamp",
+				    "namespace",  "managedFields"};
 	json_t *a = json_deep_copy(o->body), *b = json_deep_copy(obj);
 	json_t *am = obj_child(a, "metadata"), *bm = obj_child(b, "metadata");
 	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
@@ -1155,11 +1184,13 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 	if (json_object_get(o->body, "status"))
 		json_object_set(obj, "status", json_object_get(o->body, "status"));
 	if (json_object_get(ometa, "deletionTimestamp")) {
-		json_object_set(meta, "deletionTimestamp", json_object_get(ometa, "deletionTimestamp"));
+		json_object_set(meta, "deletionTimestamp",
+				json_object_get(ometa, "deletionTimestamp"));
 		json_object_set(meta, "deletionGracePeriodSeconds",
 				json_object_get(ometa, "deletionGracePeriodSeconds"));
 	}
-	if (!strcmp(k->plural, "pods") && json_object_get(json_object_get(o->body, "spec"), "nodeName"))
+	if (!strcmp(k->plural, "pods") &&
+	    json_object_get(json_object_get(o->body, "spec"), "nodeName"))
 		json_object_set(obj_child(obj, "spec"), "nodeName",
 				json_object_get(json_object_get(o->body, "spec"), "nodeName"));
 	json_object_set(meta, "name", json_object_get(ometa, "name"));
@@ -1191,7 +1222,8 @@ static void serve_put(struct call *c, struct target *t)
 		json_decref(obj);
 		return;
 	}
-	const char *bname = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	const char *bname =
+		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
 	if (!bname || strcmp(bname, t->name) != 0) {
 		json_decref(obj);
 		reply_bad_request(c, "the name of the object does not match the name on the URL");
@@ -1231,11 +1263,10 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 	const char *manager = call_param(c, "fieldManager");
 	json_t *obj;
 	if (!manager || !*manager) {
-		json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
-				      "meta.k8s.io", "kind", "PatchOptions", "causes", "reason",
-				      "FieldValueRequired", "message",
-				      "Required value: is required for apply patch", "field",
-				      "fieldManager");
+		json_t *d = json_pack(
+			"{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group", "meta.k8s.io",
+			"kind", "PatchOptions", "causes", "reason", "FieldValueRequired", "message",
+			"Required value: is required for apply patch", "field", "fieldManager");
 		reply_status(c, 422, "Invalid", d,
 			     "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required "
 			     "value: is required for apply patch");
@@ -1247,13 +1278,15 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
 	if (av && strcmp(av, store_api_version(t->kind)) != 0) {
 		char *msg = xasprintf("Incorrect version specified in apply patch. Specified patch "
-				      "version: %s, expected: %s", av, store_api_version(t->kind));
+				      "version: %s, expected: %s",
+				      av, store_api_version(t->kind));
 		reply_bad_request(c, msg);
 		free(msg);
 		json_decref(obj);
 		return;
 	}
-	if (!check_type(c, t->kind, obj, true) || !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
+	if (!check_type(c, t->kind, obj, true) ||
+	    !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
 		json_decref(obj);
 		return;
 	}
@@ -1363,18 +1396,19 @@ static json_t *scale_of(const struct store_obj *o)
 {
 	json_t *meta = json_object_get(o->body, "metadata");
 	json_t *spec = json_object_get(o->body, "spec");
-	char *sel = selector_string(json_object_get(json_object_get(spec, "selector"), "matchLabels"));
-	json_t *s = json_pack("{s:s, s:s, s:{s:O, s:O, s:O, s:O, s:O}, s:{s:O}, s:{s:I, s:s}}",
-			      "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata", "name",
-			      json_object_get(meta, "name"), "namespace",
-			      json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"),
-			      "resourceVersion", json_object_get(meta, "resourceVersion"),
-			      "creationTimestamp", json_object_get(meta, "creationTimestamp"),
-			      "spec", "replicas", json_object_get(spec, "replicas"), "status",
-			      "replicas",
-			      (json_int_t)json_integer_value(
-				      json_object_get(json_object_get(o->body, "status"), "replicas")),
-			      "selector", sel);
+	char *sel =
+		selector_string(json_object_get(json_object_get(spec, "selector"), "matchLabels"));
+	json_t *s =
+		json_pack("{s:s, s:s, s:{s:O, s:O, s:O, s:O, s:O}, s:{s:O}, s:{s:I, s:s}}", "kind",
+			  "Scale", "apiVersion", "autoscaling/v1", "metadata", "name",
+			  json_object_get(meta, "name"), "namespace",
+			  json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"),
+			  "resourceVersion", json_object_get(meta, "resourceVersion"),
+			  "creationTimestamp", json_object_get(meta, "creationTimestamp"), "spec",
+			  "replicas", json_object_get(spec, "replicas"), "status", "replicas",
+			  (json_int_t)json_integer_value(
+				  json_object_get(json_object_get(o->body, "status"), "replicas")),
+			  "selector", sel);
 	free(sel);
 	return s;
 }
@@ -1484,7 +1518,8 @@ static void serve_delete(struct call *c, struct target *t)
 		opts = json_loadb(c->body, c->body_len, 0, &jerr);
 		if (!json_is_object(opts)) {
 			json_decref(opts);
-			reply_bad_request(c, "the body of the request is not a valid DeleteOptions");
+			reply_bad_request(c,
+					  "the body of the request is not a valid DeleteOptions");
 			return;
 		}
 	}
@@ -1501,7 +1536,8 @@ static void serve_delete(struct call *c, struct target *t)
 	const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
 	if (puid && strcmp(puid, uid) != 0) {
 		char *why = xasprintf("Precondition failed: UID in precondition: %s, UID in object "
-				      "meta: %s", puid, uid);
+				      "meta: %s",
+				      puid, uid);
 		reply_conflict(c, t->kind, t->name, why);
 		free(why);
 		json_decref(opts);
@@ -1509,7 +1545,8 @@ static void serve_delete(struct call *c, struct target *t)
 	}
 	if (prv && strcmp(prv, rv) != 0) {
 		char *why = xasprintf("Precondition failed: ResourceVersion in precondition: %s, "
-				      "ResourceVersion in object meta: %s", prv, rv);
+				      "ResourceVersion in object meta: %s",
+				      prv, rv);
 		reply_conflict(c, t->kind, t->name, why);
 		free(why);
 		json_decref(opts);
@@ -1530,7 +1567,8 @@ static void serve_delete(struct call *c, struct target *t)
 		reply_status(c, 422, "Invalid", d,
 			     "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
 			     "Unsupported value: \"%s\": supported values: \"Foreground\", "
-			     "\"Background\", \"Orphan\", \"nil\"", policy);
+			     "\"Background\", \"Orphan\", \"nil\"",
+			     policy);
 		return;
 	}
 	/* Copied: opts goes before the policy is used. */
@@ -1562,7 +1600,8 @@ static void serve_delete(struct call *c, struct target *t)
 		if (!json_object_get(meta, "deletionTimestamp")) {
 			mark_deleting(o, NULL);
 			json_t *body = json_deep_copy(o->body);
-			json_object_set_new(obj_child(body, "status"), "phase", json_string("Terminating"));
+			json_object_set_new(obj_child(body, "status"), "phase",
+					    json_string("Terminating"));
 			store_update(o, body);
 		}
 		controllers_kick();
@@ -1586,7 +1625,7 @@ static void serve_delete(struct call *c, struct target *t)
 			size_t j;
 			json_t *r;
 			bool owned = false;
-			json_array_foreach(refs, j, r) {
+			json_array_foreach (refs, j, r) {
 				const char *ruid = json_string_value(json_object_get(r, "uid"));
 				if (ruid && !strcmp(ruid, uid))
 					owned = true;
@@ -1627,10 +1666,11 @@ static void serve_proxy(struct call *c, struct target *t)
 	bool port_ok = !port || !*port;
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(spec, "ports"), i, p) {
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		const char *pname = json_string_value(json_object_get(p, "name"));
 		char num[16];
-		snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(json_object_get(p, "port")));
+		snprintf(num, sizeof(num), "%lld",
+			 (long long)json_integer_value(json_object_get(p, "port")));
 		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
 			port_ok = true;
 	}
@@ -1646,8 +1686,9 @@ static void serve_proxy(struct call *c, struct target *t)
 			const char *k;
 			json_t *v;
 			bool match = true;
-			json_t *labels = json_object_get(json_object_get(pods[j]->body, "metadata"), "labels");
-			json_object_foreach(sel, k, v) {
+			json_t *labels = json_object_get(json_object_get(pods[j]->body, "metadata"),
+							 "labels");
+			json_object_foreach (sel, k, v) {
 				if (!json_equal(json_object_get(labels, k), v))
 					match = false;
 			}
@@ -1867,7 +1908,8 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 	} else {
 		c->parked = false;
 		if (c->req)
-			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
+						      NULL);
 		go_on(c, &d->hit);
 	}
 	free(d);

@@ -195,8 +195,8 @@ bool call_parse_duration_ms(const char *s, int64_t *ms)
 		const char *suffix;
 		int64_t mult_num, mult_den;
 	} units[] = {
-		{"nanos", 1, 1000000}, {"micros", 1, 1000}, {"ms", 1, 1}, {"s", 1000, 1},
-		{"m", 60000, 1}, {"h", 3600000, 1}, {"d", 86400000, 1},
+		{"nanos", 1, 1000000}, {"micros", 1, 1000}, {"ms", 1, 1},	{"s", 1000, 1},
+		{"m", 60000, 1},       {"h", 3600000, 1},   {"d", 86400000, 1},
 	};
 	if (!s)
 		return false;

@@ -20,12 +20,12 @@
 
 struct call {
 	struct evhttp_request *req; /* NULL once the client has gone */
-	const char *method;         /* "GET", ... (static) */
-	char *path;                 /* as received, without the query */
-	char *query_raw;            /* may be NULL */
-	char *proxy_path;           /* the path behind the service proxy, or NULL */
+	const char *method;	    /* "GET", ... (static) */
+	char *path;		    /* as received, without the query */
+	char *query_raw;	    /* may be NULL */
+	char *proxy_path;	    /* the path behind the service proxy, or NULL */
 	struct evkeyvalq query;
-	char *body;                 /* NUL-terminated copy */
+	char *body; /* NUL-terminated copy */
 	size_t body_len;
 	int64_t started_ms;
 	struct event *timer; /* latency fault */

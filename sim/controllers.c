@@ -95,23 +95,26 @@ void controllers_default_pod_spec(json_t *spec)
 	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
 		size_t i;
 		json_t *c;
-		json_array_foreach(json_object_get(spec, lists[l]), i, c) {
+		json_array_foreach (json_object_get(spec, lists[l]), i, c) {
 			const char *image = str(c, "image");
 			if (!json_object_get(c, "imagePullPolicy")) {
-				bool latest = image && (!strchr(image, ':') || strstr(image, ":latest"));
-				json_object_set_new(c, "imagePullPolicy",
-						    json_string(latest ? "Always" : "IfNotPresent"));
+				bool latest =
+					image && (!strchr(image, ':') || strstr(image, ":latest"));
+				json_object_set_new(
+					c, "imagePullPolicy",
+					json_string(latest ? "Always" : "IfNotPresent"));
 			}
 			if (!json_object_get(c, "terminationMessagePath"))
 				json_object_set_new(c, "terminationMessagePath",
 						    json_string("/dev/termination-log"));
 			if (!json_object_get(c, "terminationMessagePolicy"))
-				json_object_set_new(c, "terminationMessagePolicy", json_string("File"));
+				json_object_set_new(c, "terminationMessagePolicy",
+						    json_string("File"));
 			if (!json_object_get(c, "resources"))
 				json_object_set_new(c, "resources", json_object());
 			size_t j;
 			json_t *p;
-			json_array_foreach(json_object_get(c, "ports"), j, p) {
+			json_array_foreach (json_object_get(c, "ports"), j, p) {
 				if (!json_object_get(p, "protocol"))
 					json_object_set_new(p, "protocol", json_string("TCP"));
 			}
@@ -149,7 +152,7 @@ bool controllers_pod_ready(const json_t *pod)
 		return false;
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
 		if (!strcmp(str(c, "type"), "Ready"))
 			return !strcmp(str(c, "status"), "True");
 	}
@@ -183,7 +186,7 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 			    json_integer((grace_ms + 999) / 1000));
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(child(body, "status"), "conditions"), i, c) {
+	json_array_foreach (json_object_get(child(body, "status"), "conditions"), i, c) {
 		const char *type = str(c, "type");
 		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))
 			json_object_set_new(c, "status", json_string("False"));
@@ -197,7 +200,7 @@ static bool owned_by(const json_t *obj, const char *uid)
 {
 	size_t i;
 	json_t *r;
-	json_array_foreach(json_object_get(meta(obj), "ownerReferences"), i, r) {
+	json_array_foreach (json_object_get(meta(obj), "ownerReferences"), i, r) {
 		const char *u = str(r, "uid");
 		if (u && !strcmp(u, uid))
 			return true;
@@ -273,8 +276,8 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 		spec = json_object();
 	controllers_default_pod(spec);
 	json_object_set_new(pod, "spec", spec);
-	json_object_set_new(pod, "status", json_pack("{s:s, s:s}", "phase", "Pending", "qosClass",
-						    "BestEffort"));
+	json_object_set_new(pod, "status",
+			    json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
 	char *refusal = controllers_admit_pod(owner->ns, pod);
 	if (refusal) {
 		*error = xasprintf("pods \"%s\" is forbidden: %s",
@@ -821,7 +824,8 @@ static void reconcile_sts(struct store_obj *sts)
 	bool monotonic = !policy || strcmp(policy, "Parallel") != 0;
 	const char *strategy = str(json_object_get(spec, "updateStrategy"), "type");
 	bool rolling = !strategy || !strcmp(strategy, "RollingUpdate");
-	int partition = (int)int_at(json_object_get(spec, "updateStrategy"), "rollingUpdate", "partition");
+	int partition =
+		(int)int_at(json_object_get(spec, "updateStrategy"), "rollingUpdate", "partition");
 	char hash[16], rev[300];
 	size_t n;
 	struct store_obj **pods = owned_pods(sts, &n);
@@ -844,7 +848,8 @@ static void reconcile_sts(struct store_obj *sts)
 			by_ord[ord] = pods[i];
 	}
 	for (int i = 0; i < maxord && !first_unhealthy; i++) {
-		if (by_ord[i] && (!controllers_pod_ready(by_ord[i]->body) || terminating(by_ord[i]->body)))
+		if (by_ord[i] &&
+		    (!controllers_pod_ready(by_ord[i]->body) || terminating(by_ord[i]->body)))
 			first_unhealthy = by_ord[i];
 	}
 	/* The replicas, in order. */
@@ -940,13 +945,14 @@ static void reconcile_sts(struct store_obj *sts)
 		current = updated;
 	}
 	char *cur_copy = xstrdup(cur_rev);
-	set_status(sts, json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:i}",
-				  "observedGeneration",
-				  (json_int_t)json_integer_value(json_object_get(meta(sts->body), "generation")),
-				  "replicas", count, "readyReplicas", ready, "currentReplicas",
-				  current, "updatedReplicas", updated, "availableReplicas", ready,
-				  "currentRevision", cur_copy, "updateRevision", rev,
-				  "collisionCount", 0));
+	set_status(sts,
+		   json_pack("{s:I, s:i, s:i, s:i, s:i, s:i, s:s, s:s, s:i}", "observedGeneration",
+			     (json_int_t)json_integer_value(
+				     json_object_get(meta(sts->body), "generation")),
+			     "replicas", count, "readyReplicas", ready, "currentReplicas", current,
+			     "updatedReplicas", updated, "availableReplicas", ready,
+			     "currentRevision", cur_copy, "updateRevision", rev, "collisionCount",
+			     0));
 	free(cur_copy);
 	free(pods);
 	free(by_ord);
@@ -1093,14 +1099,19 @@ static void reconcile_deployment(struct store_obj *d)
 		char *msg = NULL;
 		if (t == 0) {
 			status = available ? "True" : "False";
-			reason = available ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable";
+			reason = available ? "MinimumReplicasAvailable"
+					   : "MinimumReplicasUnavailable";
 			message = available ? "Deployment has minimum availability."
 					    : "Deployment does not have minimum availability.";
 		} else {
 			status = "True";
 			reason = complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated";
-			msg = complete ? xasprintf("ReplicaSet \"%s-%s\" has successfully progressed.", d->name, hash)
-				       : xasprintf("ReplicaSet \"%s-%s\" is progressing.", d->name, hash);
+			msg = complete
+				      ? xasprintf(
+						"ReplicaSet \"%s-%s\" has successfully progressed.",
+						d->name, hash)
+				      : xasprintf("ReplicaSet \"%s-%s\" is progressing.", d->name,
+						  hash);
 			message = msg;
 		}
 		/* Keep the transition time of a condition whose status did not change. */
@@ -1109,17 +1120,19 @@ static void reconcile_deployment(struct store_obj *d)
 		const char *last = ts, *update = ts;
 		size_t i;
 		json_t *oc;
-		json_array_foreach(json_object_get(old_status, "conditions"), i, oc) {
-			if (!strcmp(str(oc, "type"), types[t]) && !strcmp(str(oc, "status"), status)) {
+		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
+			if (!strcmp(str(oc, "type"), types[t]) &&
+			    !strcmp(str(oc, "status"), status)) {
 				last = str(oc, "lastTransitionTime");
-				if (!strcmp(str(oc, "reason"), reason) && !strcmp(str(oc, "message"), message))
+				if (!strcmp(str(oc, "reason"), reason) &&
+				    !strcmp(str(oc, "message"), message))
 					update = str(oc, "lastUpdateTime");
 			}
 		}
 		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
 						       types[t], "status", status, "reason", reason,
-						       "message", message, "lastTransitionTime", last,
-						       "lastUpdateTime", update));
+						       "message", message, "lastTransitionTime",
+						       last, "lastUpdateTime", update));
 		free(msg);
 	}
 	/* The ReplicaSet's failure to create, surfaced as the real controller
@@ -1142,10 +1155,11 @@ static void reconcile_deployment(struct store_obj *d)
 						       "lastUpdateTime", since));
 		free(failure);
 	}
-	json_t *st = json_pack("{s:I, s:i, s:i, s:i, s:i, s:o}", "observedGeneration",
-			       (json_int_t)json_integer_value(json_object_get(meta(d->body), "generation")),
-			       "replicas", total, "updatedReplicas", updated, "readyReplicas", ready,
-			       "availableReplicas", ready, "conditions", conds);
+	json_t *st = json_pack(
+		"{s:I, s:i, s:i, s:i, s:i, s:o}", "observedGeneration",
+		(json_int_t)json_integer_value(json_object_get(meta(d->body), "generation")),
+		"replicas", total, "updatedReplicas", updated, "readyReplicas", ready,
+		"availableReplicas", ready, "conditions", conds);
 	if (total - ready > 0)
 		json_object_set_new(st, "unavailableReplicas", json_integer(total - ready));
 	if (ready == 0) {
@@ -1215,7 +1229,8 @@ static char *reasons_message(struct reasons *r, int nodes)
 		msg = next;
 	}
 	char *full = xasprintf("%s. preemption: 0/%d nodes are available: %d No preemption "
-			       "victims found for incoming pod..", msg, nodes, nodes);
+			       "victims found for incoming pod..",
+			       msg, nodes, nodes);
 	free(msg);
 	for (int i = 0; i < r->n; i++)
 		free(r->text[i]);
@@ -1227,7 +1242,7 @@ static void pod_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
 	size_t i;
 	json_t *c;
 	*cpu = *mem = 0;
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		json_t *res = json_object_get(c, "resources");
 		json_t *req = json_object_get(res, "requests");
 		if (!req)
@@ -1257,7 +1272,7 @@ static bool term_selects(const json_t *term, const char *owner_ns, const json_t 
 	} else {
 		size_t i;
 		json_t *v;
-		json_array_foreach(nss, i, v) {
+		json_array_foreach (nss, i, v) {
 			if (!strcmp(json_string_value(v), pns))
 				ns_ok = true;
 		}
@@ -1303,7 +1318,7 @@ static bool node_selector_ok(const json_t *pod, struct store_obj *node)
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(json_object_get(json_object_get(pod, "spec"), "nodeSelector"), k, v) {
+	json_object_foreach (json_object_get(json_object_get(pod, "spec"), "nodeSelector"), k, v) {
 		const char *have = node_label(node, k);
 		if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0)
 			return false;
@@ -1316,7 +1331,7 @@ static void pod_conditions_unschedulable(struct store_obj *pod, const char *mess
 	json_t *status = json_object_get(pod->body, "status");
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(status, "conditions"), i, c) {
+	json_array_foreach (json_object_get(status, "conditions"), i, c) {
 		if (!strcmp(str(c, "type"), "PodScheduled") && str(c, "message") &&
 		    !strcmp(str(c, "message"), message))
 			return;
@@ -1346,7 +1361,8 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 	for (size_t i = 0; i < nnodes; i++) {
 		struct store_obj *node = nodes[i];
 		if (faults_node_unschedulable(node->name) ||
-		    json_is_true(json_object_get(json_object_get(node->body, "spec"), "unschedulable"))) {
+		    json_is_true(json_object_get(json_object_get(node->body, "spec"),
+						 "unschedulable"))) {
 			reason_add(&r, "node(s) were unschedulable");
 			continue;
 		}
@@ -1391,7 +1407,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 				continue;
 			size_t t;
 			json_t *term;
-			json_array_foreach(terms, t, term) {
+			json_array_foreach (terms, t, term) {
 				const char *key = str(term, "topologyKey");
 				const char *here = key ? node_label(node, key) : NULL;
 				const char *there = key ? node_label(on, key) : NULL;
@@ -1399,7 +1415,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 				    term_selects(term, pod->ns, other->body))
 					anti = true;
 			}
-			json_array_foreach(anti_terms(other->body), t, term) {
+			json_array_foreach (anti_terms(other->body), t, term) {
 				const char *key = str(term, "topologyKey");
 				const char *here = key ? node_label(node, key) : NULL;
 				const char *there = key ? node_label(on, key) : NULL;
@@ -1456,18 +1472,18 @@ static json_t *container_statuses(const json_t *pod, bool ready, const char *sta
 	json_t *out = json_array();
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		char id[65];
 		rand_hex(id, 32);
 		char *cid = xasprintf("containerd://%s", id);
 		const char *image = str(c, "image");
 		json_array_append_new(
-			out, json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}",
-				       "name", str(c, "name") ? str(c, "name") : "", "image",
-				       image ? image : "", "imageID", image ? image : "",
-				       "containerID", cid, "ready", ready, "restartCount", 0,
-				       "started", 1, "state", "running", "startedAt", started,
-				       "lastState"));
+			out,
+			json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}", "name",
+				  str(c, "name") ? str(c, "name") : "", "image", image ? image : "",
+				  "imageID", image ? image : "", "containerID", cid, "ready", ready,
+				  "restartCount", 0, "started", 1, "state", "running", "startedAt",
+				  started, "lastState"));
 		free(cid);
 	}
 	return out;
@@ -1500,20 +1516,22 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		const char *host_ip = NULL;
 		size_t i;
 		json_t *a;
-		json_array_foreach(json_object_get(json_object_get(n ? n->body : NULL, "status"), "addresses"), i, a) {
+		json_array_foreach (
+			json_object_get(json_object_get(n ? n->body : NULL, "status"), "addresses"),
+			i, a) {
 			if (!strcmp(str(a, "type"), "InternalIP"))
 				host_ip = str(a, "address");
 		}
 		json_t *body = json_deep_copy(pod->body);
-		json_t *st = json_pack("{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",
-				       "phase", "Running", "conditions",
-				       condition("Initialized", true, ts), condition("Ready", false, ts),
-				       condition("ContainersReady", false, ts),
-				       condition("PodScheduled", true, ts), "hostIP",
-				       host_ip ? host_ip : "", "hostIPs", "ip", host_ip ? host_ip : "",
-				       "podIP", ip, "podIPs", "ip", ip, "startTime", ts,
-				       "containerStatuses", container_statuses(pod->body, false, ts),
-				       "qosClass", str(status, "qosClass") ? str(status, "qosClass") : "BestEffort");
+		json_t *st = json_pack(
+			"{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",
+			"phase", "Running", "conditions", condition("Initialized", true, ts),
+			condition("Ready", false, ts), condition("ContainersReady", false, ts),
+			condition("PodScheduled", true, ts), "hostIP", host_ip ? host_ip : "",
+			"hostIPs", "ip", host_ip ? host_ip : "", "podIP", ip, "podIPs", "ip", ip,
+			"startTime", ts, "containerStatuses",
+			container_statuses(pod->body, false, ts), "qosClass",
+			str(status, "qosClass") ? str(status, "qosClass") : "BestEffort");
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
 		store_update(pod, body);
@@ -1531,7 +1549,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		json_object_set_new(st, "phase", json_string("Succeeded"));
 		size_t i;
 		json_t *c;
-		json_array_foreach(json_object_get(st, "conditions"), i, c) {
+		json_array_foreach (json_object_get(st, "conditions"), i, c) {
 			const char *type = str(c, "type");
 			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
 				json_object_set_new(c, "status", json_string("False"));
@@ -1539,13 +1557,13 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 				json_object_set_new(c, "lastTransitionTime", json_string(ts));
 			}
 		}
-		json_array_foreach(json_object_get(st, "containerStatuses"), i, c) {
+		json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
 			json_object_set_new(c, "ready", json_false());
 			json_object_set_new(c, "started", json_false());
 			json_object_set_new(c, "state",
-					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
-						      0, "reason", "Completed", "startedAt", ts,
-						      "finishedAt", ts));
+					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
+						      "exitCode", 0, "reason", "Completed",
+						      "startedAt", ts, "finishedAt", ts));
 		}
 		pod->ready_at_ms = 0;
 		store_update(pod, body);
@@ -1565,14 +1583,14 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		now_ts(ts, sizeof(ts));
 		size_t i;
 		json_t *c;
-		json_array_foreach(json_object_get(st, "conditions"), i, c) {
+		json_array_foreach (json_object_get(st, "conditions"), i, c) {
 			const char *type = str(c, "type");
 			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
 				json_object_set_new(c, "status", json_string("True"));
 				json_object_set_new(c, "lastTransitionTime", json_string(ts));
 			}
 		}
-		json_array_foreach(json_object_get(st, "containerStatuses"), i, c)
+		json_array_foreach (json_object_get(st, "containerStatuses"), i, c)
 			json_object_set_new(c, "ready", json_true());
 		pod->ready_at_ms = 0;
 		store_update(pod, body);
@@ -1592,25 +1610,28 @@ static void create_nodes(void)
 		char *ip = xasprintf("172.18.%d.%d", (i + 2) / 250, (i + 2) % 250);
 		char ts[32];
 		now_ts(ts, sizeof(ts));
-		json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", name,
-					   "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
-					   "beta.kubernetes.io/os", "linux", "beta.kubernetes.io/arch",
-					   "amd64");
+		json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname",
+					   name, "kubernetes.io/os", "linux", "kubernetes.io/arch",
+					   "amd64", "beta.kubernetes.io/os", "linux",
+					   "beta.kubernetes.io/arch", "amd64");
 		if (conf->nracks > 0)
 			json_object_set_new(labels, conf->rack_label,
 					    json_string(conf->racks[i % conf->nracks]));
-		json_t *capacity = json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods);
+		json_t *capacity =
+			json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods);
 		json_t *node = json_pack(
-			"{s:{s:s, s:o}, s:{s:s}, s:{s:O, s:o, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
-			"metadata", "name", name, "labels", labels, "spec", "podCIDR", "10.244.0.0/24",
-			"status", "capacity", capacity, "allocatable", json_deep_copy(capacity),
-			"addresses", "type", "InternalIP", "address", ip, "type", "Hostname",
-			"address", name, "conditions", "type", "Ready", "status", "True", "reason",
-			"KubeletReady", "message", "kubelet is posting ready status",
-			"lastHeartbeatTime", ts, "lastTransitionTime", ts, "nodeInfo",
-			"kubeletVersion", "v1.29.0", "kubeProxyVersion", "v1.29.0",
-			"operatingSystem", "linux", "architecture", "amd64", "containerRuntimeVersion",
-			"containerd://1.7.11", "osImage", "Debian GNU/Linux 12 (bookworm)");
+			"{s:{s:s, s:o}, s:{s:s}, s:{s:O, s:o, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, "
+			"s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+			"metadata", "name", name, "labels", labels, "spec", "podCIDR",
+			"10.244.0.0/24", "status", "capacity", capacity, "allocatable",
+			json_deep_copy(capacity), "addresses", "type", "InternalIP", "address", ip,
+			"type", "Hostname", "address", name, "conditions", "type", "Ready",
+			"status", "True", "reason", "KubeletReady", "message",
+			"kubelet is posting ready status", "lastHeartbeatTime", ts,
+			"lastTransitionTime", ts, "nodeInfo", "kubeletVersion", "v1.29.0",
+			"kubeProxyVersion", "v1.29.0", "operatingSystem", "linux", "architecture",
+			"amd64", "containerRuntimeVersion", "containerd://1.7.11", "osImage",
+			"Debian GNU/Linux 12 (bookworm)");
 		json_decref(capacity);
 		store_create(K("nodes"), "", node);
 		json_decref(node);
@@ -1714,7 +1735,8 @@ static void collect_garbage(void)
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
 		json_t *ref;
-		json_array_foreach(json_object_get(meta(pods[i]->body), "ownerReferences"), j, ref) {
+		json_array_foreach (json_object_get(meta(pods[i]->body), "ownerReferences"), j,
+				    ref) {
 			if (json_is_true(json_object_get(ref, "controller")) &&
 			    !owner_exists(ref, pods[i]->ns) && !terminating(pods[i]->body)) {
 				controllers_delete_pod(pods[i], -1, "garbage-collector");
@@ -1760,7 +1782,8 @@ static void update_pdbs(void)
 		int allowed = healthy - desired > 0 ? healthy - desired : 0;
 		set_status(pdbs[i],
 			   json_pack("{s:I, s:i, s:i, s:i, s:i}", "observedGeneration",
-				     (json_int_t)json_integer_value(json_object_get(meta(pdbs[i]->body), "generation")),
+				     (json_int_t)json_integer_value(
+					     json_object_get(meta(pdbs[i]->body), "generation")),
 				     "disruptionsAllowed", allowed, "currentHealthy", healthy,
 				     "desiredHealthy", desired, "expectedPods", expected));
 	}
@@ -1838,7 +1861,8 @@ void controllers_init(struct event_base *b)
 	int ms = simconf_get()->tick_ms;
 	base = b;
 	create_nodes();
-	static const char *system_ns[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+	static const char *system_ns[] = {"default", "kube-system", "kube-public",
+					  "kube-node-lease"};
 	for (size_t i = 0; i < ARRAY_SIZE(system_ns); i++) {
 		json_t *ns = json_pack("{s:{s:s, s:{s:s}}, s:{s:[s]}, s:{s:s}}", "metadata", "name",
 				       system_ns[i], "labels", "kubernetes.io/metadata.name",

@@ -26,9 +26,18 @@
 #include "sim/store.h"
 #include "common/yamljson.h"
 
-enum { ROLE_MASTER = 1, ROLE_DATA = 2, ROLE_INGEST = 4 };
+enum {
+	ROLE_MASTER = 1,
+	ROLE_DATA = 2,
+	ROLE_INGEST = 4
+};
 
-enum copy_state { COPY_UNASSIGNED, COPY_INITIALIZING, COPY_STARTED, COPY_RELOCATING };
+enum copy_state {
+	COPY_UNASSIGNED,
+	COPY_INITIALIZING,
+	COPY_STARTED,
+	COPY_RELOCATING
+};
 
 static const char *const copy_state_names[] = {"UNASSIGNED", "INITIALIZING", "STARTED",
 					       "RELOCATING"};
@@ -52,7 +61,7 @@ struct es_copy {
 	char *target; /* relocation target */
 	int64_t done_at;
 	int64_t delayed_until;
-	const char *reason; /* unassigned.reason */
+	const char *reason;    /* unassigned.reason */
 	int64_t unassigned_at; /* wall clock, for unassigned_info.at */
 	bool from_disk;
 };
@@ -81,7 +90,12 @@ struct es_disk {
 	int shard;
 };
 
-enum wait_kind { WAIT_HEALTH, WAIT_MASTER, WAIT_VOTING_CLEAR, WAIT_INDEX_ACTIVE };
+enum wait_kind {
+	WAIT_HEALTH,
+	WAIT_MASTER,
+	WAIT_VOTING_CLEAR,
+	WAIT_INDEX_ACTIVE
+};
 
 struct es_wait {
 	enum wait_kind kind;
@@ -105,14 +119,14 @@ struct es_cluster {
 	size_t nindices;
 	struct es_disk *disks;
 	size_t ndisks;
-	json_t *persistent; /* flat */
-	json_t *transient;  /* flat */
-	json_t *voting_config;     /* node names */
+	json_t *persistent;    /* flat */
+	json_t *transient;     /* flat */
+	json_t *voting_config; /* node names */
 	bool warned_bootstrap;
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
-	json_t *shutdowns;         /* node_id -> {type, reason, started} */
+	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
 	bool seeded;
-	bool alive; /* seen in this tick */
+	bool alive;	   /* seen in this tick */
 	long health_reads; /* GET _cluster/health answered, for tests that count */
 	struct es_cluster *next;
 };
@@ -131,7 +145,8 @@ static const char *str(const json_t *o, const char *key)
 
 static void random_id(char *buf, size_t n)
 {
-	static const char chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char chars[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	for (size_t i = 0; i < n; i++)
 		buf[i] = chars[rand_below(64)];
 	buf[n] = '\0';
@@ -198,7 +213,8 @@ static const char *cluster_version(struct es_cluster *cl)
 {
 	const char *v = NULL;
 	for (size_t i = 0; i < cl->nnodes; i++) {
-		if (cl->nodes[i]->present && (!v || version_code(cl->nodes[i]->version) < version_code(v)))
+		if (cl->nodes[i]->present &&
+		    (!v || version_code(cl->nodes[i]->version) < version_code(v)))
 			v = cl->nodes[i]->version;
 	}
 	if (!v && cl->nnodes)
@@ -255,10 +271,10 @@ static void bad_method(struct call *c, const char *allowed)
 static void index_not_found(struct call *c, const char *index)
 {
 	char *reason = xasprintf("no such index [%s]", index);
-	json_t *cause = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-				  "index_not_found_exception", "reason", reason, "resource.type",
-				  "index_or_alias", "resource.id", index, "index_uuid", "_na_",
-				  "index", index);
+	json_t *cause =
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "index_not_found_exception",
+			  "reason", reason, "resource.type", "index_or_alias", "resource.id", index,
+			  "index_uuid", "_na_", "index", index);
 	json_t *err = json_deep_copy(cause);
 	json_object_set_new(err, "root_cause", json_pack("[o]", cause));
 	call_reply_json(c, 404, json_pack("{s:o, s:i}", "error", err, "status", 404));
@@ -280,16 +296,17 @@ static bool is_es_pod(const json_t *pod, const char **image)
 	json_t *ct;
 	/* A container that runs its image's own entrypoint: one whose command
 	 * is given (a shell script in the Elasticsearch image) is no node. */
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
 		const char *img = str(ct, "image");
 		if (img && strstr(img, "elasticsearch") && !json_object_get(ct, "command")) {
 			*image = img;
 			return true;
 		}
 	}
-	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
-			       "esaas.io/role");
-	json_t *first = json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
+	const char *role =
+		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
+	json_t *first =
+		json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
 	if (role && strcmp(role, "kibana") != 0 && first && !json_object_get(first, "command")) {
 		*image = str(first, "image");
 		return true;
@@ -299,8 +316,8 @@ static bool is_es_pod(const json_t *pod, const char **image)
 
 static unsigned roles_of(const json_t *pod)
 {
-	const char *role = str(json_object_get(json_object_get(pod, "metadata"), "labels"),
-			       "esaas.io/role");
+	const char *role =
+		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
 	if (!role)
 		return ROLE_MASTER | ROLE_DATA | ROLE_INGEST;
 	if (!strcmp(role, "master"))
@@ -329,7 +346,7 @@ static void add_plugin(json_t *list, const char *word)
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(list, i, v) {
+	json_array_foreach (list, i, v) {
 		if (!strcmp(json_string_value(v), name)) {
 			free(name);
 			return;
@@ -378,14 +395,17 @@ static json_t *plugins_of(const json_t *pod)
 	json_t *list = json_array();
 	size_t i;
 	json_t *ct;
-	json_array_foreach(json_object_get(json_object_get(pod, "spec"), "initContainers"), i, ct) {
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i,
+			    ct) {
 		const char *keys[] = {"command", "args"};
 		for (size_t k = 0; k < 2; k++) {
 			size_t j;
 			json_t *w;
 			char *joined = xstrdup("");
-			json_array_foreach(json_object_get(ct, keys[k]), j, w) {
-				char *next = xasprintf("%s %s", joined, json_string_value(w) ? json_string_value(w) : "");
+			json_array_foreach (json_object_get(ct, keys[k]), j, w) {
+				char *next =
+					xasprintf("%s %s", joined,
+						  json_string_value(w) ? json_string_value(w) : "");
 				free(joined);
 				joined = next;
 			}
@@ -394,10 +414,11 @@ static json_t *plugins_of(const json_t *pod)
 		}
 		size_t j;
 		json_t *env;
-		json_array_foreach(json_object_get(ct, "env"), j, env) {
+		json_array_foreach (json_object_get(ct, "env"), j, env) {
 			const char *name = str(env, "name");
 			const char *value = str(env, "value");
-			if (!name || !value || (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
+			if (!name || !value ||
+			    (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
 				continue;
 			char *copy = xstrdup(value);
 			for (char *p = copy; *p; p++) {
@@ -451,9 +472,11 @@ static int incoming_recoveries(struct es_cluster *cl, const char *node)
 		for (int s = 0; s < ix->nshards; s++) {
 			for (int k = 0; k < ix->shards[s].ncopies; k++) {
 				struct es_copy *cp = &ix->shards[s].copies[k];
-				if (cp->state == COPY_INITIALIZING && cp->node && !strcmp(cp->node, node))
+				if (cp->state == COPY_INITIALIZING && cp->node &&
+				    !strcmp(cp->node, node))
 					n++;
-				if (cp->state == COPY_RELOCATING && cp->target && !strcmp(cp->target, node))
+				if (cp->state == COPY_RELOCATING && cp->target &&
+				    !strcmp(cp->target, node))
 					n++;
 			}
 		}
@@ -500,7 +523,8 @@ static bool has_copy_on(const struct es_shard *sh, const char *node)
 {
 	for (int k = 0; k < sh->ncopies; k++) {
 		const struct es_copy *cp = &sh->copies[k];
-		if ((cp->node && !strcmp(cp->node, node)) || (cp->target && !strcmp(cp->target, node)))
+		if ((cp->node && !strcmp(cp->node, node)) ||
+		    (cp->target && !strcmp(cp->target, node)))
 			return true;
 	}
 	return false;
@@ -511,8 +535,8 @@ static struct es_disk *disk_find(struct es_cluster *cl, const char *node, const 
 {
 	for (size_t i = 0; i < cl->ndisks; i++) {
 		struct es_disk *d = &cl->disks[i];
-		if (!strcmp(d->index, index) && d->shard == shard && (!node || !strcmp(d->node, node)) &&
-		    (!host || !strcmp(d->host, host)))
+		if (!strcmp(d->index, index) && d->shard == shard &&
+		    (!node || !strcmp(d->node, node)) && (!host || !strcmp(d->host, host)))
 			return d;
 	}
 	return NULL;
@@ -547,8 +571,8 @@ static void disk_drop_index(struct es_cluster *cl, const char *index)
 
 /* The best data node for a copy of sh, or NULL; prefer a node whose disk
  * holds the shard, then the emptiest. */
-static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s,
-				 bool need_disk, bool *disk)
+static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
+				 bool *disk)
 {
 	struct es_node *best = NULL;
 	int best_load = 1 << 30;
@@ -604,15 +628,18 @@ static void allocate(struct es_cluster *cl, int64_t now)
 			/* Primaries first. */
 			if (primary && primary->state == COPY_UNASSIGNED) {
 				bool fresh = !sh->ever_started;
-				bool allowed = !strcmp(enable, "all") || !strcmp(enable, "primaries") ||
+				bool allowed = !strcmp(enable, "all") ||
+					       !strcmp(enable, "primaries") ||
 					       (fresh && !strcmp(enable, "new_primaries"));
 				bool disk;
-				struct es_node *n = allowed ? pick_node(cl, ix, s, !fresh, &disk) : NULL;
+				struct es_node *n =
+					allowed ? pick_node(cl, ix, s, !fresh, &disk) : NULL;
 				if (n) {
 					start_copy(primary, n, disk, now);
 					if (sh->lost) {
 						sh->lost = false;
-						record_shard_recovered(cl->ns, ix->name, s, n->name);
+						record_shard_recovered(cl->ns, ix->name, s,
+								       n->name);
 					}
 				}
 			}
@@ -717,7 +744,8 @@ static void node_left(struct es_cluster *cl, struct es_node *n, int64_t now)
 				if (!cp->node || strcmp(cp->node, n->name) != 0)
 					continue;
 				bool was_primary = cp->primary;
-				bool was_active = cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				bool was_active =
+					cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
 				unassign(cp, "NODE_LEFT", delay);
 				if (!was_primary)
 					continue;
@@ -725,7 +753,8 @@ static void node_left(struct es_cluster *cl, struct es_node *n, int64_t now)
 				struct es_copy *promoted = NULL;
 				for (int r = 0; r < sh->ncopies; r++) {
 					struct es_copy *o = &sh->copies[r];
-					if (o != cp && (o->state == COPY_STARTED || o->state == COPY_RELOCATING)) {
+					if (o != cp && (o->state == COPY_STARTED ||
+							o->state == COPY_RELOCATING)) {
 						promoted = o;
 						break;
 					}
@@ -736,7 +765,8 @@ static void node_left(struct es_cluster *cl, struct es_node *n, int64_t now)
 				} else if (sh->ever_started && was_active) {
 					cp->delayed_until = 0;
 					sh->lost = true;
-					log_warn("elasticsearch %s: shard [%s][%d] lost with node %s",
+					log_warn("elasticsearch %s: shard [%s][%d] lost with node "
+						 "%s",
 						 cl->ns, ix->name, s, n->name);
 					record_lost_shard(cl->ns, ix->name, s, n->name);
 				} else {
@@ -835,7 +865,8 @@ static void compute_health(struct es_cluster *cl, const char *only, struct healt
 			for (int k = 0; k < sh->ncopies; k++) {
 				struct es_copy *cp = &sh->copies[k];
 				h->total++;
-				bool active = cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				bool active =
+					cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
 				if (active) {
 					h->active++;
 					if (cp->primary)
@@ -870,17 +901,18 @@ static void compute_health(struct es_cluster *cl, const char *only, struct healt
 
 static json_t *health_json(struct es_cluster *cl, const struct health *h, bool timed_out)
 {
-	json_t *o = json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
-			      "cluster_name", cl->name, "status", h->status, "timed_out", timed_out,
-			      "number_of_nodes", h->nodes, "number_of_data_nodes", h->data_nodes,
-			      "active_primary_shards", h->active_primary, "active_shards",
-			      h->active, "relocating_shards", h->relocating,
-			      "initializing_shards", h->initializing, "unassigned_shards",
-			      h->unassigned, "delayed_unassigned_shards", h->delayed,
-			      "number_of_pending_tasks", 0, "number_of_in_flight_fetch", 0,
-			      "task_max_waiting_in_queue_millis", 0);
+	json_t *o =
+		json_pack("{s:s, s:s, s:b, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i}",
+			  "cluster_name", cl->name, "status", h->status, "timed_out", timed_out,
+			  "number_of_nodes", h->nodes, "number_of_data_nodes", h->data_nodes,
+			  "active_primary_shards", h->active_primary, "active_shards", h->active,
+			  "relocating_shards", h->relocating, "initializing_shards",
+			  h->initializing, "unassigned_shards", h->unassigned,
+			  "delayed_unassigned_shards", h->delayed, "number_of_pending_tasks", 0,
+			  "number_of_in_flight_fetch", 0, "task_max_waiting_in_queue_millis", 0);
 	if (version_major(cluster_version(cl)) >= 8)
-		json_object_set_new(o, "unassigned_primary_shards", json_integer(h->unassigned_primary));
+		json_object_set_new(o, "unassigned_primary_shards",
+				    json_integer(h->unassigned_primary));
 	json_object_set_new(o, "active_shards_percent_as_number",
 			    json_real(h->total ? 100.0 * h->active / h->total : 100.0));
 	return o;
@@ -1014,7 +1046,7 @@ static bool voting_excluded_present(struct es_cluster *cl)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(cl->voting_exclusions, i, e) {
+	json_array_foreach (cl->voting_exclusions, i, e) {
 		if (present(cl, str(e, "node_name")))
 			return true;
 	}
@@ -1029,7 +1061,8 @@ static bool index_active(struct es_cluster *cl, const char *name)
 	for (int s = 0; s < ix->nshards; s++) {
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
 			struct es_copy *cp = &ix->shards[s].copies[k];
-			if (cp->primary && cp->state != COPY_STARTED && cp->state != COPY_RELOCATING)
+			if (cp->primary && cp->state != COPY_STARTED &&
+			    cp->state != COPY_RELOCATING)
 				return false;
 		}
 	}
@@ -1102,9 +1135,10 @@ static bool wait_step(struct es_wait *w, int64_t now)
 	case WAIT_INDEX_ACTIVE: {
 		bool active = index_active(cl, w->index);
 		if (active || expired) {
-			call_reply_json(c, 200, json_pack("{s:b, s:b, s:s}", "acknowledged", 1,
-							  "shards_acknowledged", active, "index",
-							  w->index));
+			call_reply_json(c, 200,
+					json_pack("{s:b, s:b, s:s}", "acknowledged", 1,
+						  "shards_acknowledged", active, "index",
+						  w->index));
 			return true;
 		}
 		return false;
@@ -1154,9 +1188,10 @@ static int minimum_master_nodes(struct es_cluster *cl)
 	for (size_t i = 0; i < m; i++) {
 		const char *k;
 		json_t *val;
-		json_object_foreach(json_object_get(cms[i]->body, "data"), k, val) {
+		json_object_foreach (json_object_get(cms[i]->body, "data"), k, val) {
 			const char *text = json_string_value(val);
-			const char *p = text ? strstr(text, "discovery.zen.minimum_master_nodes:") : NULL;
+			const char *p =
+				text ? strstr(text, "discovery.zen.minimum_master_nodes:") : NULL;
 			if (p) {
 				p += strlen("discovery.zen.minimum_master_nodes:");
 				while (*p == ' ' || *p == '"')
@@ -1198,12 +1233,13 @@ static json_t *bootstrap_names(struct es_cluster *cl)
 		if (json_is_string(list)) {
 			/* The comma-separated form. */
 			char *copy = xstrdup(json_string_value(list)), *save = NULL;
-			for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+			for (char *t = strtok_r(copy, ", ", &save); t;
+			     t = strtok_r(NULL, ", ", &save))
 				if (!in_array(names, t))
 					json_array_append_new(names, json_string(t));
 			free(copy);
 		}
-		json_array_foreach(list, k, v) {
+		json_array_foreach (list, k, v) {
 			if (json_is_string(v) && !in_array(names, json_string_value(v)))
 				json_array_append(names, v);
 		}
@@ -1217,7 +1253,7 @@ static bool in_array(const json_t *arr, const char *s)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach (arr, i, v) {
 		if (!strcmp(json_string_value(v), s))
 			return true;
 	}
@@ -1228,7 +1264,7 @@ static bool voting_excluded(struct es_cluster *cl, const char *name)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(cl->voting_exclusions, i, e) {
+	json_array_foreach (cl->voting_exclusions, i, e) {
 		if (!strcmp(str(e, "node_name"), name))
 			return true;
 	}
@@ -1256,26 +1292,27 @@ static void elect(struct es_cluster *cl)
 		size_t i;
 		json_t *v;
 		int listed_present = 0;
-		json_array_foreach(boot, i, v) {
+		json_array_foreach (boot, i, v) {
 			struct es_node *n = node_by_name(cl, json_string_value(v));
 			if (n && n->present && (n->roles & ROLE_MASTER))
 				listed_present++;
 		}
 		quorum = listed_present > 0 && listed_present * 2 > (int)json_array_size(boot);
 		if (quorum) {
-			json_array_foreach(boot, i, v)
+			json_array_foreach (boot, i, v)
 				json_array_append(cl->voting_config, v);
 		} else if (masters > 0 && json_array_size(boot) == 0 && !cl->warned_bootstrap) {
 			log_warn("elasticsearch %s: master not discovered yet: this node has not "
 				 "previously joined a bootstrapped cluster, and "
-				 "[cluster.initial_master_nodes] is empty on this node", cl->ns);
+				 "[cluster.initial_master_nodes] is empty on this node",
+				 cl->ns);
 			cl->warned_bootstrap = true;
 		}
 		json_decref(boot);
 	} else {
 		size_t i;
 		json_t *v;
-		json_array_foreach(cl->voting_config, i, v) {
+		json_array_foreach (cl->voting_config, i, v) {
 			if (present(cl, json_string_value(v)))
 				voters_present++;
 		}
@@ -1294,8 +1331,8 @@ static void elect(struct es_cluster *cl)
 		 * ones leave it at once. */
 		for (size_t i = 0; i < cl->nnodes; i++) {
 			struct es_node *n = cl->nodes[i];
-			if (n->present && (n->roles & ROLE_MASTER) && !voting_excluded(cl, n->name) &&
-			    !in_array(cl->voting_config, n->name))
+			if (n->present && (n->roles & ROLE_MASTER) &&
+			    !voting_excluded(cl, n->name) && !in_array(cl->voting_config, n->name))
 				json_array_append_new(cl->voting_config, json_string(n->name));
 		}
 		for (size_t i = json_array_size(cl->voting_config); i-- > 0;) {
@@ -1417,9 +1454,13 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		free(node->version);
 		node->version = xstrdup(tag && tag[1] ? tag + 1 : "7.17.0");
 		free(node->ip);
-		node->ip = xstrdup(str(json_object_get(pod, "status"), "podIP") ? str(json_object_get(pod, "status"), "podIP") : "");
+		node->ip = xstrdup(str(json_object_get(pod, "status"), "podIP")
+					   ? str(json_object_get(pod, "status"), "podIP")
+					   : "");
 		free(node->host);
-		node->host = xstrdup(str(json_object_get(pod, "spec"), "nodeName") ? str(json_object_get(pod, "spec"), "nodeName") : "");
+		node->host = xstrdup(str(json_object_get(pod, "spec"), "nodeName")
+					     ? str(json_object_get(pod, "spec"), "nodeName")
+					     : "");
 		node->roles = roles_of(pod);
 		json_decref(node->plugins);
 		node->plugins = plugins_of(pod);
@@ -1459,7 +1500,7 @@ static void seed_indices(struct es_cluster *cl)
 	if (cl->seeded || !has_data)
 		return;
 	cl->seeded = true;
-	json_array_foreach(conf->indices, i, ix) {
+	json_array_foreach (conf->indices, i, ix) {
 		const char *name = str(ix, "name");
 		if (!name || index_find(cl, name))
 			continue;
@@ -1524,7 +1565,7 @@ static void flatten(const char *prefix, json_t *v, json_t *out)
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *sub;
-		json_object_foreach(v, k, sub) {
+		json_object_foreach (v, k, sub) {
 			char *key = *prefix ? xasprintf("%s.%s", prefix, k) : xstrdup(k);
 			flatten(key, sub, out);
 			free(key);
@@ -1540,8 +1581,9 @@ static void flatten(const char *prefix, json_t *v, json_t *out)
 		char *joined = xstrdup("");
 		size_t i;
 		json_t *e;
-		json_array_foreach(v, i, e) {
-			char *s = json_is_string(e) ? xstrdup(json_string_value(e)) : json_dumps(e, JSON_ENCODE_ANY);
+		json_array_foreach (v, i, e) {
+			char *s = json_is_string(e) ? xstrdup(json_string_value(e))
+						    : json_dumps(e, JSON_ENCODE_ANY);
 			char *next = xasprintf("%s%s%s", joined, i ? "," : "", s);
 			free(s);
 			free(joined);
@@ -1561,7 +1603,7 @@ static json_t *nest(const json_t *flat)
 	json_t *out = json_object();
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)flat, k, v) {
+	json_object_foreach ((json_t *)flat, k, v) {
 		char *copy = xstrdup(k);
 		json_t *at = out;
 		char *p = copy;
@@ -1586,17 +1628,42 @@ static json_t *nest(const json_t *flat)
 }
 
 static const char *const dynamic_prefixes[] = {
-	"cluster.routing.", "cluster.blocks.", "cluster.max_shards_per_node",
-	"cluster.info.", "cluster.max_voting_config_exclusions", "cluster.indices.",
-	"cluster.persistent_tasks.", "cluster.auto_shrink_voting_configuration",
-	"indices.recovery.", "indices.breaker.", "indices.lifecycle.", "indices.memory.",
-	"action.", "search.", "logger.", "xpack.", "ingest.", "script.", "transport.tracer.",
-	"network.breaker.", "snapshot.", "persistent_tasks.", "http.max_warning_header",
+	"cluster.routing.",
+	"cluster.blocks.",
+	"cluster.max_shards_per_node",
+	"cluster.info.",
+	"cluster.max_voting_config_exclusions",
+	"cluster.indices.",
+	"cluster.persistent_tasks.",
+	"cluster.auto_shrink_voting_configuration",
+	"indices.recovery.",
+	"indices.breaker.",
+	"indices.lifecycle.",
+	"indices.memory.",
+	"action.",
+	"search.",
+	"logger.",
+	"xpack.",
+	"ingest.",
+	"script.",
+	"transport.tracer.",
+	"network.breaker.",
+	"snapshot.",
+	"persistent_tasks.",
+	"http.max_warning_header",
 };
 static const char *const static_keys[] = {
-	"indices.query.bool.max_clause_count", "node.", "path.", "network.host", "http.port",
-	"transport.port", "discovery.seed_hosts", "discovery.zen.ping.unicast.hosts",
-	"cluster.name", "cluster.initial_master_nodes", "bootstrap.",
+	"indices.query.bool.max_clause_count",
+	"node.",
+	"path.",
+	"network.host",
+	"http.port",
+	"transport.port",
+	"discovery.seed_hosts",
+	"discovery.zen.ping.unicast.hosts",
+	"cluster.name",
+	"cluster.initial_master_nodes",
+	"bootstrap.",
 };
 
 static bool known_prefix(const char *key, const char *const *list, size_t n)
@@ -1615,7 +1682,7 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	const char *k;
 	json_t *v;
 	bool zen1 = version_major(cluster_version(cl)) < 7;
-	json_object_foreach(flat, k, v) {
+	json_object_foreach (flat, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
 		if (wildcard && !json_is_null(v)) {
 			es_error(c, 400, "illegal_argument_exception",
@@ -1637,20 +1704,20 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		}
 		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
 			const char *s = json_string_value(v);
-			if (strcmp(s, "all") && strcmp(s, "primaries") && strcmp(s, "new_primaries") &&
-			    strcmp(s, "none")) {
+			if (strcmp(s, "all") && strcmp(s, "primaries") &&
+			    strcmp(s, "new_primaries") && strcmp(s, "none")) {
 				es_error(c, 400, "illegal_argument_exception",
 					 "Illegal allocation.enable value [%s]", s);
 				return false;
 			}
 		}
 	}
-	json_object_foreach(flat, k, v) {
+	json_object_foreach (flat, k, v) {
 		if (json_is_null(v)) {
 			const char *key;
 			json_t *val;
 			void *tmp;
-			json_object_foreach_safe(target, tmp, key, val) {
+			json_object_foreach_safe (target, tmp, key, val) {
 				if (!fnmatch(k, key, 0))
 					json_object_del(target, key);
 			}
@@ -1690,9 +1757,10 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 		  update_scope(cl, c, "transient", tnew, tflat, tchanged);
 	if (ok) {
 		if (json_object_size(tflat) > 0 && version_code(cluster_version(cl)) >= 71600)
-			warn_header(cl, c, "[transient settings removal] Updating cluster settings "
-					   "through transientSettings is deprecated. Use persistent "
-					   "settings instead.");
+			warn_header(cl, c,
+				    "[transient settings removal] Updating cluster settings "
+				    "through transientSettings is deprecated. Use persistent "
+				    "settings instead.");
 		json_decref(cl->persistent);
 		json_decref(cl->transient);
 		cl->persistent = pnew;
@@ -1701,7 +1769,8 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 		bool flat = call_param_bool(c, "flat_settings", false);
 		call_reply_json(c, 200,
 				json_pack("{s:b, s:o, s:o}", "acknowledged", 1, "persistent",
-					  flat ? json_incref(pchanged) : nest(pchanged), "transient",
+					  flat ? json_incref(pchanged) : nest(pchanged),
+					  "transient",
 					  flat ? json_incref(tchanged) : nest(tchanged)));
 	}
 	json_decref(pnew);
@@ -1716,14 +1785,15 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 static void get_settings(struct es_cluster *cl, struct call *c)
 {
 	bool flat = call_param_bool(c, "flat_settings", false);
-	json_t *o = json_pack("{s:o, s:o}", "persistent",
-			      flat ? json_deep_copy(cl->persistent) : nest(cl->persistent),
-			      "transient", flat ? json_deep_copy(cl->transient) : nest(cl->transient));
+	json_t *o =
+		json_pack("{s:o, s:o}", "persistent",
+			  flat ? json_deep_copy(cl->persistent) : nest(cl->persistent), "transient",
+			  flat ? json_deep_copy(cl->transient) : nest(cl->transient));
 	if (call_param_bool(c, "include_defaults", false)) {
-		json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable",
-				      "all", "cluster.routing.allocation.node_concurrent_recoveries",
-				      "2", "cluster.max_voting_config_exclusions", "10",
-				      "cluster.name", cl->name);
+		json_t *d = json_pack(
+			"{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable", "all",
+			"cluster.routing.allocation.node_concurrent_recoveries", "2",
+			"cluster.max_voting_config_exclusions", "10", "cluster.name", cl->name);
 		json_object_set_new(o, "defaults", flat ? d : nest(d));
 		if (!flat)
 			json_decref(d);
@@ -1770,7 +1840,7 @@ static void cat_reply(struct call *c, const struct cat_col *cols, size_t ncols, 
 	json_t *row;
 	if (format && !strcmp(format, "json")) {
 		json_t *out = json_array();
-		json_array_foreach(rows, r, row) {
+		json_array_foreach (rows, r, row) {
 			json_t *o = json_object();
 			for (size_t i = 0; i < npick; i++) {
 				const char *key = h ? NULL : cols[pick[i]].name;
@@ -1789,7 +1859,7 @@ static void cat_reply(struct call *c, const struct cat_col *cols, size_t ncols, 
 	for (size_t i = 0; i < npick; i++) {
 		if (header)
 			width[i] = strlen(cols[pick[i]].name);
-		json_array_foreach(rows, r, row) {
+		json_array_foreach (rows, r, row) {
 			const char *s = json_string_value(json_array_get(row, (size_t)pick[i]));
 			size_t len = s ? strlen(s) : 0;
 			if (len > width[i])
@@ -1800,7 +1870,9 @@ static void cat_reply(struct call *c, const struct cat_col *cols, size_t ncols, 
 	for (int line = header ? -1 : 0; line < (int)json_array_size(rows); line++) {
 		for (size_t i = 0; i < npick; i++) {
 			const char *s = line < 0 ? cols[pick[i]].name
-						 : json_string_value(json_array_get(json_array_get(rows, (size_t)line), (size_t)pick[i]));
+						 : json_string_value(json_array_get(
+							   json_array_get(rows, (size_t)line),
+							   (size_t)pick[i]));
 			if (!s)
 				s = "";
 			char *next = xasprintf("%s%s%-*s", text, i ? " " : "",
@@ -1832,10 +1904,20 @@ static const char *role_letters(struct es_cluster *cl, const struct es_node *n)
 static void cat_nodes(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
-		{"ip", "i"}, {"heap.percent", "hp,heapPercent"}, {"ram.percent", "rp,ramPercent"},
-		{"cpu", ""}, {"load_1m", "l"}, {"load_5m", "l"}, {"load_15m", "l"},
-		{"node.role", "r,role,nodeRole"}, {"master", "m"}, {"name", "n"},
-		{"id", "nodeId"}, {"version", "v"}, {"port", "po"}, {"host", "h"},
+		{"ip", "i"},
+		{"heap.percent", "hp,heapPercent"},
+		{"ram.percent", "rp,ramPercent"},
+		{"cpu", ""},
+		{"load_1m", "l"},
+		{"load_5m", "l"},
+		{"load_15m", "l"},
+		{"node.role", "r,role,nodeRole"},
+		{"master", "m"},
+		{"name", "n"},
+		{"id", "nodeId"},
+		{"version", "v"},
+		{"port", "po"},
+		{"host", "h"},
 	};
 	bool full = call_param_bool(c, "full_id", false);
 	json_t *rows = json_array();
@@ -1845,11 +1927,11 @@ static void cat_nodes(struct es_cluster *cl, struct call *c)
 			continue;
 		char id[32];
 		strlcpy_s(id, n->id, full ? sizeof(id) : 5);
-		json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", n->ip, "23",
-						      "61", "2", "0.15", "0.20", "0.25",
-						      role_letters(cl, n),
-						      cl->master && !strcmp(cl->master, n->name) ? "*" : "-",
-						      n->name, id, n->version, "9300", n->ip));
+		json_array_append_new(
+			rows, json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", n->ip, "23", "61", "2",
+					"0.15", "0.20", "0.25", role_letters(cl, n),
+					cl->master && !strcmp(cl->master, n->name) ? "*" : "-",
+					n->name, id, n->version, "9300", n->ip));
 	}
 	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
 }
@@ -1858,8 +1940,9 @@ static void cat_shards(struct es_cluster *cl, struct call *c, const char *only)
 {
 	static const struct cat_col cols[] = {
 		{"index", "i,idx"}, {"shard", "s,sh"}, {"prirep", "p,pr,primaryOrReplica"},
-		{"state", "st"}, {"docs", "d,dc"}, {"store", "sto"}, {"ip", ""},
-		{"node", "n"}, {"unassigned.reason", "ur"}, {"id", ""},
+		{"state", "st"},    {"docs", "d,dc"},  {"store", "sto"},
+		{"ip", ""},	    {"node", "n"},     {"unassigned.reason", "ur"},
+		{"id", ""},
 	};
 	json_t *rows = json_array();
 	for (size_t i = 0; i < cl->nindices; i++) {
@@ -1882,15 +1965,18 @@ static void cat_shards(struct es_cluster *cl, struct call *c, const char *only)
 				}
 				bool assigned = cp->state != COPY_UNASSIGNED;
 				json_array_append_new(
-					rows, json_pack("[s,s,s,s,o,o,o,o,o,o]", ix->name, shard,
-							cp->primary ? "p" : "r",
-							copy_state_names[cp->state],
-							assigned ? json_string("0") : json_null(),
-							assigned ? json_string("225b") : json_null(),
-							n && assigned ? json_string(n->ip) : json_null(),
-							node ? json_string(node) : json_null(),
-							cp->reason && !assigned ? json_string(cp->reason) : json_null(),
-							n && assigned ? json_string(n->id) : json_null()));
+					rows,
+					json_pack("[s,s,s,s,o,o,o,o,o,o]", ix->name, shard,
+						  cp->primary ? "p" : "r",
+						  copy_state_names[cp->state],
+						  assigned ? json_string("0") : json_null(),
+						  assigned ? json_string("225b") : json_null(),
+						  n && assigned ? json_string(n->ip) : json_null(),
+						  node ? json_string(node) : json_null(),
+						  cp->reason && !assigned ? json_string(cp->reason)
+									  : json_null(),
+						  n && assigned ? json_string(n->id)
+								: json_null()));
 				free(node);
 			}
 		}
@@ -1901,7 +1987,10 @@ static void cat_shards(struct es_cluster *cl, struct call *c, const char *only)
 static void cat_plugins(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
-		{"name", "n"}, {"component", "c"}, {"version", "v"}, {"id", ""},
+		{"name", "n"},
+		{"component", "c"},
+		{"version", "v"},
+		{"id", ""},
 	};
 	json_t *rows = json_array();
 	for (size_t i = 0; i < cl->nnodes; i++) {
@@ -1910,8 +1999,9 @@ static void cat_plugins(struct es_cluster *cl, struct call *c)
 		json_t *p;
 		if (!n->present)
 			continue;
-		json_array_foreach(n->plugins, k, p)
-			json_array_append_new(rows, json_pack("[s,O,s,s]", n->name, p, n->version, n->id));
+		json_array_foreach (n->plugins, k, p)
+			json_array_append_new(
+				rows, json_pack("[s,O,s,s]", n->name, p, n->version, n->id));
 	}
 	cat_reply(c, cols, ARRAY_SIZE(cols), 3, rows);
 }
@@ -1919,9 +2009,15 @@ static void cat_plugins(struct es_cluster *cl, struct call *c)
 static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 {
 	static const struct cat_col cols[] = {
-		{"health", "h"}, {"status", "s"}, {"index", "i,idx"}, {"uuid", "id"},
-		{"pri", "p,shards.primary"}, {"rep", "r,shards.replica"},
-		{"docs.count", "dc,docsCount"}, {"docs.deleted", "dd"}, {"store.size", "ss"},
+		{"health", "h"},
+		{"status", "s"},
+		{"index", "i,idx"},
+		{"uuid", "id"},
+		{"pri", "p,shards.primary"},
+		{"rep", "r,shards.replica"},
+		{"docs.count", "dc,docsCount"},
+		{"docs.deleted", "dd"},
+		{"store.size", "ss"},
 		{"pri.store.size", ""},
 	};
 	json_t *rows = json_array();
@@ -1934,9 +2030,9 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 		char pri[16], rep[16];
 		snprintf(pri, sizeof(pri), "%d", ix->nshards);
 		snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
-		json_array_append_new(rows, json_pack("[s,s,s,s,s,s,s,s,s,s]", h.status, "open",
-						      ix->name, ix->uuid, pri, rep, "0", "0", "225b",
-						      "225b"));
+		json_array_append_new(rows,
+				      json_pack("[s,s,s,s,s,s,s,s,s,s]", h.status, "open", ix->name,
+						ix->uuid, pri, rep, "0", "0", "225b", "225b"));
 	}
 	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
 }
@@ -1944,7 +2040,10 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 static void cat_master(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
-		{"id", ""}, {"host", "h"}, {"ip", ""}, {"node", "n"},
+		{"id", ""},
+		{"host", "h"},
+		{"ip", ""},
+		{"node", "n"},
 	};
 	json_t *rows = json_array();
 	struct es_node *m = node_by_name(cl, cl->master);
@@ -1956,12 +2055,20 @@ static void cat_master(struct es_cluster *cl, struct call *c)
 static void cat_health(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
-		{"epoch", "t,time"}, {"timestamp", "ts,hms,hhmmss"}, {"cluster", "cl"},
-		{"status", "st"}, {"node.total", "nt,nodeTotal"}, {"node.data", "nd,nodeData"},
-		{"shards", "t,sh,shards.total"}, {"pri", "p,shards.primary"},
-		{"relo", "r,shards.relocating"}, {"init", "i,shards.initializing"},
-		{"unassign", "u,shards.unassigned"}, {"pending_tasks", "pt"},
-		{"max_task_wait_time", "mtwt"}, {"active_shards_percent", "asp"},
+		{"epoch", "t,time"},
+		{"timestamp", "ts,hms,hhmmss"},
+		{"cluster", "cl"},
+		{"status", "st"},
+		{"node.total", "nt,nodeTotal"},
+		{"node.data", "nd,nodeData"},
+		{"shards", "t,sh,shards.total"},
+		{"pri", "p,shards.primary"},
+		{"relo", "r,shards.relocating"},
+		{"init", "i,shards.initializing"},
+		{"unassign", "u,shards.unassigned"},
+		{"pending_tasks", "pt"},
+		{"max_task_wait_time", "mtwt"},
+		{"active_shards_percent", "asp"},
 	};
 	struct health h;
 	compute_health(cl, NULL, &h);
@@ -2010,7 +2117,8 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 			bool hit = list_matches(filter, n->name) || list_matches(filter, n->id) ||
 				   list_matches(filter, n->ip) ||
 				   (!strcmp(filter, "_local") && !strcmp(n->pod, pod)) ||
-				   (!strcmp(filter, "_master") && cl->master && !strcmp(cl->master, n->name));
+				   (!strcmp(filter, "_master") && cl->master &&
+				    !strcmp(cl->master, n->name));
 			if (!hit)
 				continue;
 		}
@@ -2018,30 +2126,32 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 		json_t *plugins = json_array();
 		size_t k;
 		json_t *p;
-		json_array_foreach(n->plugins, k, p) {
-			json_array_append_new(
-				plugins, json_pack("{s:O, s:s, s:s, s:s, s:s, s:[], s:b, s:b}",
-						   "name", p, "version", n->version,
-						   "elasticsearch_version", n->version,
-						   "java_version", "1.8", "description", "plugin",
-						   "extended_plugins", "has_native_controller", 0,
-						   "licensed", 0));
+		json_array_foreach (n->plugins, k, p) {
+			json_array_append_new(plugins,
+					      json_pack("{s:O, s:s, s:s, s:s, s:s, s:[], s:b, s:b}",
+							"name", p, "version", n->version,
+							"elasticsearch_version", n->version,
+							"java_version", "1.8", "description",
+							"plugin", "extended_plugins",
+							"has_native_controller", 0, "licensed", 0));
 		}
 		char *transport = xasprintf("%s:9300", n->ip);
-		json_object_set_new(
-			nodes, n->id,
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:{s:s}, s:o, s:[], s:{s:s}}",
-				  "name", n->name, "transport_address", transport, "host", n->ip,
-				  "ip", n->ip, "version", n->version, "build_flavor", "default",
-				  "build_type", "docker", "build_hash", "b4c4d8f6", "roles",
-				  roles_json(cl, n), "attributes", "k8s_node_name", n->host,
-				  "plugins", plugins, "modules", "http", "publish_address", transport));
+		json_object_set_new(nodes, n->id,
+				    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
+					      "s:{s:s}, s:o, s:[], s:{s:s}}",
+					      "name", n->name, "transport_address", transport,
+					      "host", n->ip, "ip", n->ip, "version", n->version,
+					      "build_flavor", "default", "build_type", "docker",
+					      "build_hash", "b4c4d8f6", "roles", roles_json(cl, n),
+					      "attributes", "k8s_node_name", n->host, "plugins",
+					      plugins, "modules", "http", "publish_address",
+					      transport));
 		free(transport);
 	}
 	call_reply_json(c, 200,
 			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
-				  "successful", total, "failed", 0, "cluster_name", cl->name, "nodes",
-				  nodes));
+				  "successful", total, "failed", 0, "cluster_name", cl->name,
+				  "nodes", nodes));
 }
 
 static void root(struct es_cluster *cl, struct call *c, const char *pod)
@@ -2067,8 +2177,9 @@ static void root(struct es_cluster *cl, struct call *c, const char *pod)
 	}
 	json_t *o = json_pack("{s:s, s:s}", "name", n ? n->name : pod, "cluster_name", cl->name);
 	if (major >= 5)
-		json_object_set_new(o, "cluster_uuid",
-				    json_string(master_present(cl) && cl->uuid ? cl->uuid : "_na_"));
+		json_object_set_new(
+			o, "cluster_uuid",
+			json_string(master_present(cl) && cl->uuid ? cl->uuid : "_na_"));
 	json_object_set_new(o, "version", v);
 	json_object_set_new(o, "tagline", json_string("You Know, for Search"));
 	call_reply_json(c, 200, o);
@@ -2095,8 +2206,9 @@ static void flush(struct es_cluster *cl, struct call *c, const char *only, bool 
 		}
 		total += it;
 		ok += iok;
-		json_object_set_new(per, ix->name, json_pack("{s:i, s:i, s:i}", "total", it,
-							    "successful", iok, "failed", 0));
+		json_object_set_new(
+			per, ix->name,
+			json_pack("{s:i, s:i, s:i}", "total", it, "successful", iok, "failed", 0));
 	}
 	if (only && !strchr(only, '*') && !strchr(only, ',') && strcmp(only, "_all") &&
 	    !index_find(cl, only)) {
@@ -2108,8 +2220,9 @@ static void flush(struct es_cluster *cl, struct call *c, const char *only, bool 
 			      "failed", 0);
 	if (synced) {
 		if (version_code(cluster_version(cl)) >= 70600)
-			warn_header(cl, c, "Synced flush is deprecated and will be removed in 8.0. "
-					   "Use flush at _/flush or /{index}/_flush instead.");
+			warn_header(cl, c,
+				    "Synced flush is deprecated and will be removed in 8.0. "
+				    "Use flush at _/flush or /{index}/_flush instead.");
 		json_object_update(o, per);
 	}
 	json_decref(per);
@@ -2133,13 +2246,14 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	if (!valid_index_name(name)) {
 		es_error(c, 400, "invalid_index_name_exception",
 			 "Invalid index name [%s], must be lowercase and must not start with '_', "
-			 "'-' or '+'", name);
+			 "'-' or '+'",
+			 name);
 		return;
 	}
 	struct es_index *have = index_find(cl, name);
 	if (have) {
-		es_error(c, 400, "resource_already_exists_exception", "index [%s/%s] already exists",
-			 name, have->uuid);
+		es_error(c, 400, "resource_already_exists_exception",
+			 "index [%s/%s] already exists", name, have->uuid);
 		return;
 	}
 	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
@@ -2218,9 +2332,10 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 			*comma = '\0';
 		if (*p) {
 			struct es_node *n = names ? node_by_name(cl, p) : node_by_id(cl, p);
-			json_array_append_new(add, json_pack("{s:s, s:s}", "node_id",
-							     n ? n->id : (names ? "_absent_" : p),
-							     "node_name", n ? n->name : (names ? p : "_absent_")));
+			json_array_append_new(
+				add, json_pack("{s:s, s:s}", "node_id",
+					       n ? n->id : (names ? "_absent_" : p), "node_name",
+					       n ? n->name : (names ? p : "_absent_")));
 		}
 		p = comma ? comma + 1 : NULL;
 	}
@@ -2237,16 +2352,17 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(add, i, e) {
+	json_array_foreach (add, i, e) {
 		if (!voting_excluded(cl, str(e, "node_name")))
 			json_array_append(cl->voting_exclusions, e);
 	}
 	json_decref(add);
 	if (path_name)
-		warn_header(cl, c, "POST /_cluster/voting_config_exclusions/{node_name} has been "
-				   "deprecated and will be removed in a future version. Please use "
-				   "POST /_cluster/voting_config_exclusions?node_ids=... or POST "
-				   "/_cluster/voting_config_exclusions?node_names=... instead.");
+		warn_header(cl, c,
+			    "POST /_cluster/voting_config_exclusions/{node_name} has been "
+			    "deprecated and will be removed in a future version. Please use "
+			    "POST /_cluster/voting_config_exclusions?node_ids=... or POST "
+			    "/_cluster/voting_config_exclusions?node_names=... instead.");
 	elect(cl);
 	call_reply_text(c, 200, NULL, "");
 }
@@ -2275,18 +2391,21 @@ static json_t *shutdown_status(struct es_cluster *cl, const char *id, json_t *sd
 			bool can_move = false;
 			for (size_t i = 0; i < cl->nnodes; i++) {
 				struct es_node *o = cl->nodes[i];
-				if (o != n && o->present && (o->roles & ROLE_DATA) && !node_filtered(cl, o))
+				if (o != n && o->present && (o->roles & ROLE_DATA) &&
+				    !node_filtered(cl, o))
 					can_move = true;
 			}
 			status = can_move ? "IN_PROGRESS" : "STALLED";
 			if (!can_move)
-				explanation = "shard copies cannot move: no other data node can hold them";
+				explanation = "shard copies cannot move: no other data node can "
+					      "hold them";
 		}
 	}
 	char *upper = xstrdup(type);
 	for (char *p = upper; *p; p++)
 		*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-	json_t *mig = json_pack("{s:s, s:i}", "status", status, "shard_migrations_remaining", remaining);
+	json_t *mig =
+		json_pack("{s:s, s:i}", "status", status, "shard_migrations_remaining", remaining);
 	if (explanation)
 		json_object_set_new(mig, "explanation", json_string(explanation));
 	json_t *o = json_pack("{s:s, s:s, s:O, s:O, s:s, s:o, s:{s:s}, s:{s:s}}", "node_id", id,
@@ -2304,7 +2423,7 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 		json_t *list = json_array();
 		const char *k;
 		json_t *sd;
-		json_object_foreach(cl->shutdowns, k, sd) {
+		json_object_foreach (cl->shutdowns, k, sd) {
 			if (!id || list_matches(id, k))
 				json_array_append_new(list, shutdown_status(cl, k, sd));
 		}
@@ -2336,7 +2455,8 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 		      strcasecmp(type, "replace") && strcasecmp(type, "sigterm"))) {
 		json_decref(body);
 		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, SIGTERM];");
+			 "Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, "
+			 "SIGTERM];");
 		return;
 	}
 	if (!reason) {
@@ -2382,7 +2502,8 @@ static bool enable_allows(struct es_cluster *cl, const struct es_shard *sh,
 		return true;
 	if (!cp->primary)
 		return false;
-	return !strcmp(enable, "primaries") || (!sh->ever_started && !strcmp(enable, "new_primaries"));
+	return !strcmp(enable, "primaries") ||
+	       (!sh->ever_started && !strcmp(enable, "new_primaries"));
 }
 
 /* Does a present node's disk hold a copy of this shard? */
@@ -2390,7 +2511,8 @@ static bool valid_copy_present(struct es_cluster *cl, const struct es_index *ix,
 {
 	for (size_t i = 0; i < cl->nnodes; i++) {
 		const struct es_node *n = cl->nodes[i];
-		if (n->present && (n->roles & ROLE_DATA) && disk_find(cl, n->name, n->host, ix->name, s))
+		if (n->present && (n->roles & ROLE_DATA) &&
+		    disk_find(cl, n->name, n->host, ix->name, s))
 			return true;
 	}
 	return false;
@@ -2450,7 +2572,8 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 			const char *enable = allocation_enable(cl);
 			if (has_copy_on(sh, n->name)) {
 				decider(deciders, include_yes, "same_shard", "NO",
-					"a copy of this shard is already allocated to this node [[%s][%d], node[%s]]",
+					"a copy of this shard is already allocated to this node "
+					"[[%s][%d], node[%s]]",
 					ix->name, s, n->id);
 				no = true;
 			} else {
@@ -2459,30 +2582,37 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 			}
 			if (node_filtered(cl, n)) {
 				decider(deciders, include_yes, "filter", "NO",
-					"node matches cluster setting [cluster.routing.allocation.exclude] filters");
+					"node matches cluster setting "
+					"[cluster.routing.allocation.exclude] filters");
 				no = true;
 			}
 			if (!enable_allows(cl, sh, cp)) {
 				decider(deciders, include_yes, "enable", "NO",
-					"%s due to cluster setting [cluster.routing.allocation.enable=%s]",
+					"%s due to cluster setting "
+					"[cluster.routing.allocation.enable=%s]",
 					!strcmp(enable, "none") ? "no allocations are allowed"
-					: cp->primary		? "non-new primary allocations are forbidden"
-								: "replica allocations are forbidden",
+					: cp->primary ? "non-new primary allocations are forbidden"
+						      : "replica allocations are forbidden",
 					enable);
 				no = true;
 			}
 			if (!no && incoming_recoveries(cl, n->name) >= 2) {
 				decider(deciders, include_yes, "throttling", "THROTTLE",
-					"reached the limit of incoming shard recoveries [2], cluster setting "
-					"[cluster.routing.allocation.node_concurrent_incoming_recoveries=2] (can also be "
-					"set via [cluster.routing.allocation.node_concurrent_recoveries])");
+					"reached the limit of incoming shard recoveries [2], "
+					"cluster setting "
+					"[cluster.routing.allocation.node_concurrent_incoming_"
+					"recoveries=2] (can also be "
+					"set via "
+					"[cluster.routing.allocation.node_concurrent_recoveries])");
 				throttle = true;
 			}
 		}
 		yes += !no && !throttle;
 		throttled += throttle;
 		json_object_set_new(d, "node_decision",
-				    json_string(no ? "no" : throttle ? "throttled" : "yes"));
+				    json_string(no	   ? "no"
+						: throttle ? "throttled"
+							   : "yes"));
 		json_object_set_new(d, "weight_ranking", json_integer(++rank));
 		if (json_array_size(deciders) > 0 || include_yes)
 			json_object_set_new(d, "deciders", deciders);
@@ -2495,38 +2625,49 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 	char *delay_text = NULL;
 	if (no_copy) {
 		can = "no_valid_shard_copy";
-		why = v8 ? "Elasticsearch can't allocate this shard because there are no copies of its "
-			   "data in the cluster. Elasticsearch will allocate this shard when a node holding "
-			   "a good copy of its data joins the cluster. If no such node is available, "
+		why = v8 ? "Elasticsearch can't allocate this shard because there are no copies of "
+			   "its "
+			   "data in the cluster. Elasticsearch will allocate this shard when a "
+			   "node holding "
+			   "a good copy of its data joins the cluster. If no such node is "
+			   "available, "
 			   "restore this index from a recent snapshot."
-			 : "cannot allocate because a previous copy of the primary shard existed but can "
+			 : "cannot allocate because a previous copy of the primary shard existed "
+			   "but can "
 			   "no longer be found on the nodes in the cluster";
 	} else if (delayed && yes > 0) {
 		can = "allocation_delayed";
-		delay_text = xasprintf("cannot allocate because the cluster is still waiting %llds for "
-				       "the departed node holding a replica to rejoin, despite being "
-				       "allowed to allocate the shard to at least one other node",
-				       (long long)((cp->delayed_until - now + 999) / 1000));
+		delay_text =
+			xasprintf("cannot allocate because the cluster is still waiting %llds for "
+				  "the departed node holding a replica to rejoin, despite being "
+				  "allowed to allocate the shard to at least one other node",
+				  (long long)((cp->delayed_until - now + 999) / 1000));
 		why = delay_text;
 	} else if (yes > 0) {
 		can = "yes";
 		why = v8 ? "Elasticsearch can allocate the shard." : "can allocate the shard";
 	} else if (throttled > 0) {
 		can = "throttled";
-		why = v8 ? "Elasticsearch is currently busy with other activities. It expects to be able "
+		why = v8 ? "Elasticsearch is currently busy with other activities. It expects to "
+			   "be able "
 			   "to allocate this shard when those activities finish. Please wait."
 			 : "allocation temporarily throttled";
 	} else {
 		can = "no";
-		why = v8 ? "Elasticsearch isn't allowed to allocate this shard to any of the nodes in the "
-			   "cluster. Choose a node to which you expect this shard to be allocated, find "
-			   "this node in the node-by-node explanation, and address the reasons which "
+		why = v8 ? "Elasticsearch isn't allowed to allocate this shard to any of the nodes "
+			   "in the "
+			   "cluster. Choose a node to which you expect this shard to be allocated, "
+			   "find "
+			   "this node in the node-by-node explanation, and address the reasons "
+			   "which "
 			   "prevent Elasticsearch from allocating this shard there."
-			 : "cannot allocate because allocation is not permitted to any of the nodes";
+			 : "cannot allocate because allocation is not permitted to any of the "
+			   "nodes";
 	}
-	json_t *info = json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT",
-				 "at", es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
-				 "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
+	json_t *info =
+		json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT", "at",
+			  es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
+			  "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
 	if (delayed)
 		json_object_set_new(info, "delayed", json_true());
 	json_object_set_new(out, "current_state", json_string("unassigned"));
@@ -2543,29 +2684,33 @@ static void explain_assigned(struct es_cluster *cl, json_t *out, struct es_copy 
 	char *addr = xasprintf("%s:9300", n && n->ip ? n->ip : "127.0.0.1");
 	bool filtered = n && node_filtered(cl, n);
 	json_object_set_new(out, "current_state",
-			    json_string(cp->state == COPY_STARTED ? "started"
+			    json_string(cp->state == COPY_STARTED      ? "started"
 					: cp->state == COPY_RELOCATING ? "relocating"
 								       : "initializing"));
 	json_object_set_new(out, "current_node",
-			    json_pack("{s:s, s:s, s:s, s:{}, s:i}", "id", n ? n->id : "",
-				      "name", cp->node, "transport_address", addr,
-				      "attributes", "weight_ranking", 1));
+			    json_pack("{s:s, s:s, s:s, s:{}, s:i}", "id", n ? n->id : "", "name",
+				      cp->node, "transport_address", addr, "attributes",
+				      "weight_ranking", 1));
 	free(addr);
-	json_object_set_new(out, "can_remain_on_current_node", json_string(filtered ? "no" : "yes"));
+	json_object_set_new(out, "can_remain_on_current_node",
+			    json_string(filtered ? "no" : "yes"));
 	if (filtered) {
 		json_object_set_new(out, "can_remain_decisions",
-				    json_pack("[{s:s, s:s, s:s}]", "decider", "filter", "decision", "NO",
-					      "explanation",
-					      "node matches cluster setting [cluster.routing.allocation.exclude] filters"));
+				    json_pack("[{s:s, s:s, s:s}]", "decider", "filter", "decision",
+					      "NO", "explanation",
+					      "node matches cluster setting "
+					      "[cluster.routing.allocation.exclude] filters"));
 		json_object_set_new(out, "can_move_to_other_node", json_string("yes"));
 		json_object_set_new(out, "move_explanation",
-				    json_string("can move the shard to another node because it cannot remain on its current node"));
+				    json_string("can move the shard to another node because it "
+						"cannot remain on its current node"));
 	} else {
 		json_object_set_new(out, "can_rebalance_cluster", json_string("yes"));
 		json_object_set_new(out, "can_rebalance_to_other_node", json_string("no"));
-		json_object_set_new(out, "rebalance_explanation",
-				    json_string("cannot rebalance as no target node exists that can both "
-						"allocate this shard and improve the cluster balance"));
+		json_object_set_new(
+			out, "rebalance_explanation",
+			json_string("cannot rebalance as no target node exists that can both "
+				    "allocate this shard and improve the cluster balance"));
 	}
 }
 
@@ -2603,14 +2748,18 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		if (!cp) {
 			if (version_major(cluster_version(cl)) >= 8)
 				es_error(c, 400, "illegal_argument_exception",
-					 "No shard was specified in the request which means the response should "
-					 "explain a randomly-chosen unassigned shard, but there are no unassigned "
-					 "shards in this cluster. To explain the allocation of an assigned shard you "
+					 "No shard was specified in the request which means the "
+					 "response should "
+					 "explain a randomly-chosen unassigned shard, but there "
+					 "are no unassigned "
+					 "shards in this cluster. To explain the allocation of an "
+					 "assigned shard you "
 					 "must specify the target shard in the request.");
 			else
 				es_error(c, 400, "illegal_argument_exception",
 					 "unable to find any unassigned shards to explain "
-					 "[ClusterAllocationExplainRequest[useAnyUnassignedShard=true,"
+					 "[ClusterAllocationExplainRequest[useAnyUnassignedShard="
+					 "true,"
 					 "includeYesDecisions?=%s]",
 					 include_yes ? "true" : "false");
 			return;
@@ -2623,7 +2772,8 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		if (!index || !json_is_integer(shard) || !json_is_boolean(primary)) {
 			json_decref(body);
 			es_error(c, 400, "illegal_argument_exception",
-				 "index, shard, and primary must be specified in the explain request");
+				 "index, shard, and primary must be specified in the explain "
+				 "request");
 			return;
 		}
 		ix = index_find(cl, index);
@@ -2643,21 +2793,23 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 			struct es_copy *x = &sh->copies[r];
 			if (x->primary != json_is_true(primary))
 				continue;
-			if (current && (!x->node || (strcmp(x->node, current) != 0 &&
-						     !(node_by_name(cl, x->node) &&
-						       !strcmp(node_by_name(cl, x->node)->id, current)))))
+			if (current &&
+			    (!x->node || (strcmp(x->node, current) != 0 &&
+					  !(node_by_name(cl, x->node) &&
+					    !strcmp(node_by_name(cl, x->node)->id, current)))))
 				continue;
 			cp = x;
 		}
 		json_decref(body);
 		if (!cp) {
 			es_error(c, 400, "illegal_argument_exception",
-				 "unable to find a shard assigned to node [%s]", current ? current : "");
+				 "unable to find a shard assigned to node [%s]",
+				 current ? current : "");
 			return;
 		}
 	}
-	json_t *out = json_pack("{s:s, s:i, s:b}", "index", ix->name, "shard", s, "primary",
-				cp->primary);
+	json_t *out =
+		json_pack("{s:s, s:i, s:b}", "index", ix->name, "shard", s, "primary", cp->primary);
 	if (cp->state == COPY_UNASSIGNED)
 		explain_unassigned(cl, out, ix, s, cp, include_yes);
 	else
@@ -2694,11 +2846,16 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	bool get = is(m, "GET") || is(m, "HEAD");
 	const char *version = cluster_version(cl);
 	int vcode = version_code(version);
-	bool needs_master = !(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&
-			    !(n >= 1 && is(segs[0], "_nodes") && !(n >= 2 && is(segs[n - 1], "shutdown")));
+	bool needs_master =
+		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&
+		!(n >= 1 && is(segs[0], "_nodes") && !(n >= 2 && is(segs[n - 1], "shutdown")));
 
 	if (needs_master && !master_present(cl)) {
-		int64_t t = param_ms(c, is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health") ? "timeout" : "master_timeout", 30000);
+		int64_t t = param_ms(c,
+				     is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health")
+					     ? "timeout"
+					     : "master_timeout",
+				     30000);
 		int64_t cap = simconf_get()->no_master_wait_ms;
 		park(WAIT_MASTER, cl, c, pod, path, t < cap ? t : cap);
 		goto done;
@@ -2714,7 +2871,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		} else {
 			struct health h;
 			cl->health_reads++;
-			if (n == 3 && !strchr(segs[2], '*') && !strchr(segs[2], ',') && !index_find(cl, segs[2]))
+			if (n == 3 && !strchr(segs[2], '*') && !strchr(segs[2], ',') &&
+			    !index_find(cl, segs[2]))
 				index_not_found(c, segs[2]);
 			else if (health_ready(cl, c, n == 3 ? segs[2] : NULL, &h))
 				call_reply_json(c, 200, health_json(cl, &h, false));
@@ -2778,8 +2936,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			cat_health(cl, c);
 		else
 			no_handler(c);
-	} else if (is(segs[0], "_nodes") && ((n == 2 && is(segs[1], "shutdown")) ||
-					       (n == 3 && is(segs[2], "shutdown")))) {
+	} else if (is(segs[0], "_nodes") &&
+		   ((n == 2 && is(segs[1], "shutdown")) || (n == 3 && is(segs[2], "shutdown")))) {
 		if (vcode < 71300)
 			no_handler(c);
 		else
@@ -2789,9 +2947,10 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			no_handler(c);
 		} else {
 			/* /_nodes/{node_id} or /_nodes/{metric}: a metric name is not a filter. */
-			static const char *metrics[] = {"settings", "os", "process", "jvm", "thread_pool",
-							"transport", "http", "plugins", "ingest",
-							"indices", "aggregations", "_all"};
+			static const char *metrics[] = {"settings", "os",	    "process",
+							"jvm",	    "thread_pool",  "transport",
+							"http",	    "plugins",	    "ingest",
+							"indices",  "aggregations", "_all"};
 			const char *filter = n >= 2 ? segs[1] : NULL;
 			for (size_t i = 0; filter && n == 2 && i < ARRAY_SIZE(metrics); i++) {
 				if (!strcmp(filter, metrics[i]))
@@ -2811,9 +2970,10 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
 			call_reply_json(c, 200,
 					json_pack("{s:{s:{}, s:{}, s:{s:{s:s, s:s, s:s, s:s}}}}",
-						  ix->name, "aliases", "mappings", "settings", "index",
-						  "number_of_shards", sh, "number_of_replicas", rep,
-						  "uuid", ix->uuid, "provided_name", ix->name));
+						  ix->name, "aliases", "mappings", "settings",
+						  "index", "number_of_shards", sh,
+						  "number_of_replicas", rep, "uuid", ix->uuid,
+						  "provided_name", ix->name));
 		} else if (get) {
 			index_not_found(c, segs[0]);
 		} else {
@@ -2848,7 +3008,9 @@ void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
 		call_reply_json(c, 503,
 				json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
 					  "apiVersion", "v1", "metadata", "status", "Failure",
-					  "message", "error trying to reach service: dial tcp: connect: connection refused",
+					  "message",
+					  "error trying to reach service: dial tcp: connect: "
+					  "connection refused",
 					  "reason", "ServiceUnavailable", "code", 503));
 		return;
 	}
@@ -2866,7 +3028,8 @@ json_t *es_state(void)
 		json_t *o = health_json(cl, &h, false);
 		json_object_del(o, "timed_out");
 		json_object_set_new(o, "version", json_string(cluster_version(cl)));
-		json_object_set_new(o, "master", cl->master ? json_string(cl->master) : json_null());
+		json_object_set_new(o, "master",
+				    cl->master ? json_string(cl->master) : json_null());
 		json_object_set_new(o, "voting_config", json_deep_copy(cl->voting_config));
 		json_object_set_new(o, "voting_exclusions", json_deep_copy(cl->voting_exclusions));
 		json_t *nodes = json_array();

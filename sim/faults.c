@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *rules;  /* array of rule objects (with "hits") */
+static json_t *rules;	      /* array of rule objects (with "hits") */
 static json_t *unschedulable; /* array of node names */
-static json_t *red;    /* array of namespaces */
+static json_t *red;	      /* array of namespaces */
 
 void faults_init(void)
 {
@@ -55,8 +55,9 @@ static bool add_rule(const json_t *r, char **err)
 		return false;
 	}
 	if ((v = json_object_get(r, "status")) &&
-	    (!json_is_integer(v) || (json_integer_value(v) != 0 &&
-				     (json_integer_value(v) < 400 || json_integer_value(v) > 599)))) {
+	    (!json_is_integer(v) ||
+	     (json_integer_value(v) != 0 &&
+	      (json_integer_value(v) < 400 || json_integer_value(v) > 599)))) {
 		*err = xstrdup("status: 0 or an HTTP error status (400-599) is expected");
 		return false;
 	}
@@ -88,7 +89,7 @@ static bool add_names(json_t *dst, const json_t *src, const char *what, char **e
 		*err = xasprintf("%s: a list of names is expected", what);
 		return false;
 	}
-	json_array_foreach(src, i, v) {
+	json_array_foreach (src, i, v) {
 		if (!json_is_string(v)) {
 			*err = xasprintf("%s: a list of names is expected", what);
 			return false;
@@ -104,7 +105,7 @@ bool faults_add(const json_t *body, char **err)
 	json_t *r;
 	*err = NULL;
 	if (json_is_array(body)) {
-		json_array_foreach(body, i, r) {
+		json_array_foreach (body, i, r) {
 			if (!add_rule(r, err))
 				return false;
 		}
@@ -117,7 +118,7 @@ bool faults_add(const json_t *body, char **err)
 	if (!json_object_get(body, "rules") && !json_object_get(body, "unschedulable_nodes") &&
 	    !json_object_get(body, "red_clusters"))
 		return add_rule(body, err);
-	json_array_foreach(json_object_get(body, "rules"), i, r) {
+	json_array_foreach (json_object_get(body, "rules"), i, r) {
 		if (!add_rule(r, err))
 			return false;
 	}
@@ -137,7 +138,7 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 	size_t i;
 	json_t *r;
 	memset(hit, 0, sizeof(*hit));
-	json_array_foreach(rules, i, r) {
+	json_array_foreach (rules, i, r) {
 		const char *pat = json_string_value(json_object_get(r, "path"));
 		const char *except = json_string_value(json_object_get(r, "except"));
 		const char *m = json_string_value(json_object_get(r, "method"));
@@ -165,7 +166,8 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 			else if (!json_object_get(r, "latency_ms") && !hit->hang)
 				hit->status = 503;
 			if (hit->status) {
-				hit->retry_after = (int)json_integer_value(json_object_get(r, "retry_after"));
+				hit->retry_after =
+					(int)json_integer_value(json_object_get(r, "retry_after"));
 				const char *msg = json_string_value(json_object_get(r, "message"));
 				free(hit->message);
 				hit->message = msg ? xstrdup(msg) : NULL;
@@ -178,7 +180,7 @@ static bool in_list(const json_t *list, const char *name)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach(list, i, v) {
+	json_array_foreach (list, i, v) {
 		if (!strcmp(json_string_value(v), name))
 			return true;
 	}

@@ -29,7 +29,7 @@ struct faults_hit {
 	int latency_ms;
 	bool hang;
 	int retry_after; /* seconds; 0: no header */
-	char *message;   /* NULL or allocated */
+	char *message;	 /* NULL or allocated */
 };
 
 void faults_init(void);

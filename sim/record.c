@@ -50,23 +50,23 @@ void record_request(const char *method, const char *path, const char *query)
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
 {
-	json_array_append_new(deletions, stamp(json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns,
-							  "name", name, "uid", uid ? uid : "",
-							  "by", by)));
+	json_array_append_new(deletions,
+			      stamp(json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns, "name", name,
+					      "uid", uid ? uid : "", "by", by)));
 }
 
 void record_lost_shard(const char *ns, const char *index, int shard, const char *node)
 {
-	json_array_append_new(lost, stamp(json_pack("{s:s, s:s, s:i, s:s, s:b}", "cluster", ns,
-						    "index", index, "shard", shard, "node",
-						    node, "recovered", 0)));
+	json_array_append_new(
+		lost, stamp(json_pack("{s:s, s:s, s:i, s:s, s:b}", "cluster", ns, "index", index,
+				      "shard", shard, "node", node, "recovered", 0)));
 }
 
 void record_shard_recovered(const char *ns, const char *index, int shard, const char *node)
 {
 	size_t i;
 	json_t *e;
-	json_array_foreach(lost, i, e) {
+	json_array_foreach (lost, i, e) {
 		if (!strcmp(json_string_value(json_object_get(e, "cluster")), ns) &&
 		    !strcmp(json_string_value(json_object_get(e, "index")), index) &&
 		    json_integer_value(json_object_get(e, "shard")) == shard &&

@@ -156,13 +156,14 @@ bool selector_from_json(const json_t *ls, struct selector *out, char **err)
 	const char *k;
 	json_t *v;
 	json_t *ml = json_object_get(ls, "matchLabels");
-	json_object_foreach(ml, k, v) {
+	json_object_foreach (ml, k, v) {
 		add_req(out, k, strlen(k), SELECTOR_EQ);
-		add_value(out, json_is_string(v) ? json_string_value(v) : "", json_is_string(v) ? json_string_length(v) : 0);
+		add_value(out, json_is_string(v) ? json_string_value(v) : "",
+			  json_is_string(v) ? json_string_length(v) : 0);
 	}
 	size_t i;
 	json_t *e;
-	json_array_foreach(json_object_get(ls, "matchExpressions"), i, e) {
+	json_array_foreach (json_object_get(ls, "matchExpressions"), i, e) {
 		const char *key = json_string_value(json_object_get(e, "key"));
 		const char *op = json_string_value(json_object_get(e, "operator"));
 		enum selector_op o;
@@ -181,7 +182,7 @@ bool selector_from_json(const json_t *ls, struct selector *out, char **err)
 		add_req(out, key, strlen(key), o);
 		size_t j;
 		json_t *val;
-		json_array_foreach(json_object_get(e, "values"), j, val) {
+		json_array_foreach (json_object_get(e, "values"), j, val) {
 			if (json_is_string(val))
 				add_value(out, json_string_value(val), json_string_length(val));
 		}
@@ -256,7 +257,7 @@ char *selector_string(const json_t *match_labels)
 	const char **keys = xcalloc(n ? n : 1, sizeof(*keys));
 	const char *k;
 	json_t *v;
-	json_object_foreach((json_t *)match_labels, k, v)
+	json_object_foreach ((json_t *)match_labels, k, v)
 		keys[i++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	char *out = xstrdup("");

@@ -169,12 +169,13 @@ static bool load(json_t *root, char **err)
 			*err = xstrdup("nodes.racks: a list is expected");
 			return false;
 		}
-		json_array_foreach(racks, i, r) {
+		json_array_foreach (racks, i, r) {
 			if (!json_is_string(r)) {
 				*err = xstrdup("nodes.racks: strings are expected");
 				return false;
 			}
-			conf.racks = xrealloc(conf.racks, (size_t)(conf.nracks + 1) * sizeof(char *));
+			conf.racks =
+				xrealloc(conf.racks, (size_t)(conf.nracks + 1) * sizeof(char *));
 			conf.racks[conf.nracks++] = xstrdup(json_string_value(r));
 		}
 	}
@@ -186,7 +187,8 @@ static bool load(json_t *root, char **err)
 	if ((sec = json_object_get(root, "elasticsearch"))) {
 		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
-		    !get_int(sec, "node_left_delay_ms", 0, 86400000, &conf.node_left_delay_ms, err) ||
+		    !get_int(sec, "node_left_delay_ms", 0, 86400000, &conf.node_left_delay_ms,
+			     err) ||
 		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err))
 			return false;
 		json_t *ix = json_object_get(sec, "indices");

@@ -51,7 +51,7 @@ struct simconf {
 	int node_left_delay_ms;
 	int no_master_wait_ms;
 	json_t *indices; /* array of {name, shards, replicas} */
-	json_t *faults;  /* array, or NULL */
+	json_t *faults;	 /* array, or NULL */
 };
 
 /* Defaults, then the file if path is not NULL.  On failure *err is set. */

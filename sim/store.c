@@ -7,16 +7,24 @@
 #include "common/util.h"
 
 static const struct store_kind kinds[] = {
-	{"namespaces", "namespace", "Namespace", "", "v1", false, false, false, false, STORE_NAME_LABEL, "ns"},
+	{"namespaces", "namespace", "Namespace", "", "v1", false, false, false, false,
+	 STORE_NAME_LABEL, "ns"},
 	{"nodes", "node", "Node", "", "v1", false, false, false, true, STORE_NAME_SUBDOMAIN, "no"},
-	{"configmaps", "configmap", "ConfigMap", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "cm"},
-	{"services", "service", "Service", "", "v1", true, false, false, false, STORE_NAME_DNS1035, "svc"},
+	{"configmaps", "configmap", "ConfigMap", "", "v1", true, false, false, false,
+	 STORE_NAME_SUBDOMAIN, "cm"},
+	{"services", "service", "Service", "", "v1", true, false, false, false, STORE_NAME_DNS1035,
+	 "svc"},
 	{"pods", "pod", "Pod", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "po"},
-	{"resourcequotas", "resourcequota", "ResourceQuota", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "quota"},
-	{"events", "event", "Event", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "ev"},
-	{"statefulsets", "statefulset", "StatefulSet", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "sts"},
-	{"deployments", "deployment", "Deployment", "apps", "v1", true, true, true, false, STORE_NAME_SUBDOMAIN, "deploy"},
-	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true, true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},
+	{"resourcequotas", "resourcequota", "ResourceQuota", "", "v1", true, false, false, false,
+	 STORE_NAME_SUBDOMAIN, "quota"},
+	{"events", "event", "Event", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN,
+	 "ev"},
+	{"statefulsets", "statefulset", "StatefulSet", "apps", "v1", true, true, true, false,
+	 STORE_NAME_SUBDOMAIN, "sts"},
+	{"deployments", "deployment", "Deployment", "apps", "v1", true, true, true, false,
+	 STORE_NAME_SUBDOMAIN, "deploy"},
+	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true,
+	 true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},
 };
 
 static struct store_obj *head, *tail;
@@ -62,8 +70,7 @@ static void changed(void)
 		change_fn(change_arg);
 }
 
-const struct store_kind *store_kind_find(const char *group, const char *version,
-					 const char *plural)
+const struct store_kind *store_kind_find(const char *group, const char *version, const char *plural)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
 		if (!strcmp(kinds[i].group, group) && !strcmp(kinds[i].version, version) &&

@@ -31,8 +31,8 @@ struct store_kind {
 	const char *version;
 	bool namespaced;
 	bool generation; /* metadata.generation tracks spec */
-	bool scale;      /* has the scale subresource */
-	bool readonly;   /* served but not writable over the API (nodes) */
+	bool scale;	 /* has the scale subresource */
+	bool readonly;	 /* served but not writable over the API (nodes) */
 	enum store_name_rule name_rule;
 	const char *short_name; /* NULL if none */
 };
@@ -41,7 +41,7 @@ struct store_obj {
 	const struct store_kind *kind;
 	char *ns; /* "" when cluster-scoped */
 	char *name;
-	json_t *body;    /* the object, owned */
+	json_t *body;	 /* the object, owned */
 	json_t *applied; /* fieldManager -> its last applied configuration */
 	bool gone;
 	/* Timing kept by the controllers (pods): when the containers become

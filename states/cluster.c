@@ -89,11 +89,11 @@ struct apply {
 	struct step *step;
 	struct wf_env *env;
 	struct rendered *r;
-	const char *kind;       /* NULL: every kind */
-	const char *name;       /* NULL: every object of the kind */
+	const char *kind; /* NULL: every kind */
+	const char *name; /* NULL: every object of the kind */
 	size_t next;
 	struct kube_call *call;
-	json_t *done;           /* applied in this state so far (apply_progress), borrowed */
+	json_t *done; /* applied in this state so far (apply_progress), borrowed */
 };
 
 static void apply_more(struct apply *a);
@@ -132,7 +132,7 @@ static bool applied_before(struct apply *a, json_t *obj)
 	bool found = false;
 	size_t i;
 	json_t *k;
-	json_array_foreach(a->done, i, k)
+	json_array_foreach (a->done, i, k)
 		if (strcmp(json_string_value(k), key) == 0)
 			found = true;
 	free(key);
@@ -182,9 +182,10 @@ static void apply_more(struct apply *a)
 	while (a->next < json_array_size(a->r->objects)) {
 		json_t *obj = json_array_get(a->r->objects, a->next++);
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
-		const char *name = json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
-		if ((a->kind && strcmp(kind, a->kind) != 0) || (a->name && strcmp(name, a->name) != 0) ||
-		    applied_before(a, obj))
+		const char *name = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "name"));
+		if ((a->kind && strcmp(kind, a->kind) != 0) ||
+		    (a->name && strcmp(name, a->name) != 0) || applied_before(a, obj))
 			continue;
 		a->call = kube_apply(a->env->kube, obj, applied_cb, a);
 		if (a->call)
@@ -333,9 +334,9 @@ struct look {
 	struct kube_call *kcall;
 	struct es_call *ecall;
 	struct es *es;
-	bool clearing;          /* undoing a change of ours */
+	bool clearing;		/* undoing a change of ours */
 	const char *clear_flag; /* the context flag an acknowledged undo sets false */
-	json_t *nodes;          /* a first answer kept for a second request */
+	json_t *nodes;		/* a first answer kept for a second request */
 };
 
 static void look_finish(struct look *l)
@@ -372,8 +373,8 @@ static struct look *look_new(struct step *s)
  * spec's version (paths and bodies differ between versions). */
 static void look_connect(struct look *l, const char *service)
 {
-	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template, l->r->ns,
-				   service);
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
+				   l->r->ns, service);
 	es_set_version(l->es, &l->r->spec.version);
 }
 
@@ -407,16 +408,18 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 	json_t *status = json_object_get(pod, "status");
 	size_t i;
 	json_t *c;
-	const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	const char *name =
+		json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
 	const char *phase = json_string_value(json_object_get(status, "phase"));
 	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
-	json_array_foreach(json_object_get(status, "conditions"), i, c) {
+	json_array_foreach (json_object_get(status, "conditions"), i, c) {
 		const char *type = json_string_value(json_object_get(c, "type"));
 		const char *st = json_string_value(json_object_get(c, "status"));
 		const char *msg = json_string_value(json_object_get(c, "message"));
 		if (type && strcmp(type, "Ready") == 0 && st && strcmp(st, "True") == 0)
 			return true;
-		if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 && msg)
+		if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 &&
+		    msg)
 			snprintf(why, len, "%s Pending: %s", name ? name : "?", msg);
 	}
 	return false;
@@ -424,8 +427,8 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 
 struct pod_tally {
 	int pods, ready;
-	bool old_present;             /* the pod of skip_uid is still there */
-	char first_missing[512];      /* why the first pod not ready is not */
+	bool old_present;	 /* the pod of skip_uid is still there */
+	char first_missing[512]; /* why the first pod not ready is not */
 };
 
 /*
@@ -437,7 +440,7 @@ static void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, 
 	memset(t, 0, sizeof(*t));
 	size_t i;
 	json_t *pod;
-	json_array_foreach(items, i, pod) {
+	json_array_foreach (items, i, pod) {
 		json_t *meta = json_object_get(pod, "metadata");
 		const char *uid = json_string_value(json_object_get(meta, "uid"));
 		if (skip_uid && uid && strcmp(uid, skip_uid) == 0) {
@@ -512,7 +515,8 @@ static void masters_cb(void *arg, const struct es_result *res)
 		step_wait(s, WAIT_POLL_MS, "the masters answer but have not elected a master yet");
 	else
 		/* Not reachable yet is what this state waits out, not an error. */
-		step_wait(s, WAIT_POLL_MS, "masters not reachable yet: %s", msg ? msg : "no answer");
+		step_wait(s, WAIT_POLL_MS, "masters not reachable yet: %s",
+			  msg ? msg : "no answer");
 	free(msg);
 }
 
@@ -571,8 +575,8 @@ void state_record_ready(struct step *s)
 	if (!r)
 		return;
 	json_t *observed = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "phase", "ready", "namespace",
-				     r->ns, "endpoint", "service", RENDER_HTTP_SERVICE, "namespace", r->ns,
-				     "port", 9200);
+				     r->ns, "endpoint", "service", RENDER_HTTP_SERVICE, "namespace",
+				     r->ns, "port", 9200);
 	json_object_set_new(step_context(s), "observed", observed);
 	rendered_free(r);
 	step_next(s);
@@ -613,7 +617,8 @@ static void namespace_looked_cb(void *arg, const struct kube_result *res)
 	l->kcall = NULL;
 	struct step *s = l->step;
 	char *ns = xstrdup(l->r->ns);
-	const char *phase = json_string_value(json_object_get(json_object_get(res->body, "status"), "phase"));
+	const char *phase =
+		json_string_value(json_object_get(json_object_get(res->body, "status"), "phase"));
 	char *seen = xstrdup(phase ? phase : "");
 	long status = res->status;
 	bool transient = res->klass == HTTPC_TRANSIENT;
@@ -806,7 +811,8 @@ void state_masters_quorum(struct step *s)
 	if (!l)
 		return;
 	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
-	json_t *settings = json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
+	json_t *settings =
+		json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
 	l->clearing = false;
 	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
 	json_decref(settings);
@@ -864,8 +870,8 @@ void state_voting_clear(struct step *s)
 	l->clearing = true;
 	if (step_cleaning_up(s))
 		l->ecall = es_request(l->es, "DELETE",
-				      "/_cluster/voting_config_exclusions?wait_for_removal=false", NULL,
-				      voting_cb, l);
+				      "/_cluster/voting_config_exclusions?wait_for_removal=false",
+				      NULL, voting_cb, l);
 	else
 		l->ecall = es_voting_clear(l->es, voting_cb, l);
 	if (!l->ecall)
@@ -879,10 +885,10 @@ static json_t *exclusion_value(json_t *ctx, bool clear)
 		return json_null();
 	size_t i, len = 1;
 	json_t *n;
-	json_array_foreach(json_object_get(ctx, "leaving"), i, n)
+	json_array_foreach (json_object_get(ctx, "leaving"), i, n)
 		len += strlen(json_string_value(n)) + 1;
 	char *csv = xcalloc(1, len);
-	json_array_foreach(json_object_get(ctx, "leaving"), i, n) {
+	json_array_foreach (json_object_get(ctx, "leaving"), i, n) {
 		if (i)
 			strlcpy_s(csv + strlen(csv), ",", len - strlen(csv));
 		strlcpy_s(csv + strlen(csv), json_string_value(n), len - strlen(csv));
@@ -951,7 +957,7 @@ static bool is_leaving(json_t *leaving, const char *node)
 {
 	size_t i;
 	json_t *n;
-	json_array_foreach(leaving, i, n)
+	json_array_foreach (leaving, i, n)
 		if (node && strcmp(json_string_value(n), node) == 0)
 			return true;
 	return false;
@@ -978,7 +984,7 @@ static void shards_cb(void *arg, const struct es_result *res)
 	json_t *stranded = json_object();  /* "index/shard" -> a copy on a leaving node */
 	size_t i;
 	json_t *sh;
-	json_array_foreach(res->body, i, sh) {
+	json_array_foreach (res->body, i, sh) {
 		const char *node = json_string_value(json_object_get(sh, "node"));
 		const char *state = json_string_value(json_object_get(sh, "state"));
 		char *key = xasprintf("%s/%s", json_string_value(json_object_get(sh, "index")),
@@ -992,12 +998,12 @@ static void shards_cb(void *arg, const struct es_result *res)
 	int unsafe = 0;
 	const char *key;
 	json_t *v;
-	json_object_foreach(stranded, key, v)
+	json_object_foreach (stranded, key, v)
 		if (!json_object_get(elsewhere, key))
 			unsafe++;
 	json_decref(elsewhere);
 	json_decref(stranded);
-	json_array_foreach(res->body, i, sh) {
+	json_array_foreach (res->body, i, sh) {
 		const char *node = json_string_value(json_object_get(sh, "node"));
 		const char *state = json_string_value(json_object_get(sh, "state"));
 		if (state && strcmp(state, "RELOCATING") == 0)
@@ -1016,11 +1022,13 @@ static void shards_cb(void *arg, const struct es_result *res)
 		step_next(s);
 	else if (force)
 		step_wait(s, WAIT_POLL_MS,
-			  "%d shards have their only started copies on the nodes leaving, %d relocating",
+			  "%d shards have their only started copies on the nodes leaving, %d "
+			  "relocating",
 			  unsafe, relocating);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d shard copies still on the nodes leaving, %d relocating",
-			  on_leaving, relocating);
+		step_wait(s, WAIT_POLL_MS,
+			  "%d shard copies still on the nodes leaving, %d relocating", on_leaving,
+			  relocating);
 }
 
 void state_wait_drained(struct step *s)
@@ -1047,8 +1055,8 @@ void state_scale_workload(struct step *s)
 	enum es_role role = role_of(json_string_value(json_object_get(ctx, "role")));
 	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
 	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
-	l->kcall = kube_scale(l->env->kube, path, (int)json_integer_value(json_object_get(ctx, "to")),
-			      scaled_cb, l);
+	l->kcall = kube_scale(l->env->kube, path,
+			      (int)json_integer_value(json_object_get(ctx, "to")), scaled_cb, l);
 	free(path);
 	free(coll);
 }
@@ -1135,16 +1143,16 @@ static bool wanted_pod(json_t *params, const char *name, const char *role)
 	json_t *nodes = json_object_get(params, "nodes");
 	if (want_role) {
 		/* The API says "clients"; the pods' label says "client". */
-		const char *label = strcmp(want_role, "clients") == 0 ? "client"
+		const char *label = strcmp(want_role, "clients") == 0	? "client"
 				    : strcmp(want_role, "masters") == 0 ? "master"
-									 : want_role;
+									: want_role;
 		if (!role || strcmp(role, label) != 0)
 			return false;
 	}
 	if (json_is_array(nodes)) {
 		size_t i;
 		json_t *n;
-		json_array_foreach(nodes, i, n)
+		json_array_foreach (nodes, i, n)
 			if (strcmp(json_string_value(n), name) == 0)
 				return true;
 		return false;
@@ -1167,7 +1175,7 @@ static void plan_pods_cb(void *arg, const struct kube_result *res)
 	json_t **pods = xcalloc(n + 1, sizeof(*pods));
 	size_t k = 0, i;
 	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
 		json_t *meta = json_object_get(pod, "metadata");
 		const char *name = json_string_value(json_object_get(meta, "name"));
 		const char *uid = json_string_value(json_object_get(meta, "uid"));
@@ -1260,9 +1268,8 @@ static bool healthy_enough(struct step *s, const char *status)
 		return false;
 	if (strcmp(status, "green") == 0)
 		return true;
-	return strcmp(status, "yellow") == 0 &&
-	       (json_is_true(json_object_get(p, "allow_yellow")) ||
-		json_is_true(json_object_get(p, "force")));
+	return strcmp(status, "yellow") == 0 && (json_is_true(json_object_get(p, "allow_yellow")) ||
+						 json_is_true(json_object_get(p, "force")));
 }
 
 static const char *pod_role_label(json_t *pod_entry)
@@ -1289,7 +1296,7 @@ static void elected_cb(void *arg, const struct es_result *res)
 	bool elected = false;
 	size_t i;
 	json_t *n;
-	json_array_foreach(res->body, i, n) {
+	json_array_foreach (res->body, i, n) {
 		const char *name = json_string_value(json_object_get(n, "name"));
 		const char *star = json_string_value(json_object_get(n, "master"));
 		if (name && star && strcmp(star, "*") == 0 && strcmp(name, node) == 0)
@@ -1316,12 +1323,15 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 	const char *next = json_string_value(json_object_get(json_array_get(pending, 0), "name"));
 	if (!healthy_enough(s, status)) {
 		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
-		json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+		json_int_t unassigned =
+			json_integer_value(json_object_get(res->body, "unassigned_shards"));
 		look_finish(l);
-		step_wait(s, WAIT_POLL_MS, "health %s (%lld unassigned shards): waiting for %s before restarting %s",
+		step_wait(s, WAIT_POLL_MS,
+			  "health %s (%lld unassigned shards): waiting for %s before restarting %s",
 			  seen, (long long)unassigned,
-			  json_is_true(json_object_get(step_params(s), "allow_yellow")) ? "yellow or green"
-										       : "green",
+			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
+				  ? "yellow or green"
+				  : "green",
 			  next ? next : "the next pod");
 		free(seen);
 		return;
@@ -1329,7 +1339,7 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 	int masters = 0;
 	size_t i;
 	json_t *p;
-	json_array_foreach(pending, i, p)
+	json_array_foreach (pending, i, p)
 		if (strcmp(pod_role_label(p), "master") == 0)
 			masters++;
 	if (strcmp(pod_role_label(json_array_get(pending, 0)), "master") == 0 && masters > 1) {
@@ -1365,16 +1375,18 @@ static void flushed_cb(void *arg, const struct es_result *res)
 	look_finish(l);
 	/* A flush that fails costs recovery time, not data: tried again while
 	 * attempts remain, then the restart goes on without it, and says so. */
-	const char *pod = json_string_value(
-		json_object_get(json_array_get(json_object_get(step_context(s), "pending"), 0), "name"));
+	const char *pod = json_string_value(json_object_get(
+		json_array_get(json_object_get(step_context(s), "pending"), 0), "name"));
 	if (ok)
 		step_next(s);
 	else if (again)
 		step_retry(s, "flush before the restart failed: %s", msg);
 	else
-		step_next_noting(s, "restarting %s unflushed after %d attempt%s (its shards recover "
+		step_next_noting(s,
+				 "restarting %s unflushed after %d attempt%s (its shards recover "
 				 "from the translog, more slowly): %s",
-				 pod ? pod : "the pod", step_attempt(s), step_attempt(s) > 1 ? "s" : "", msg);
+				 pod ? pod : "the pod", step_attempt(s),
+				 step_attempt(s) > 1 ? "s" : "", msg);
 	free(msg);
 }
 
@@ -1413,8 +1425,8 @@ void state_restart_delete_pod(struct step *s)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns,
 			       json_string_value(json_object_get(cur, "name")));
-	l->kcall = kube_delete(l->env->kube, path, NULL, json_string_value(json_object_get(cur, "uid")),
-			       pod_deleted_cb, l);
+	l->kcall = kube_delete(l->env->kube, path, NULL,
+			       json_string_value(json_object_get(cur, "uid")), pod_deleted_cb, l);
 	free(path);
 }
 
@@ -1434,7 +1446,7 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	const char *role = json_string_value(json_object_get(cur, "role"));
 	enum es_role r = strcmp(role, "master") == 0   ? ES_ROLE_MASTER
 			 : strcmp(role, "client") == 0 ? ES_ROLE_CLIENT
-							: ES_ROLE_DATA;
+						       : ES_ROLE_DATA;
 	int want = l->r->spec.nodes[r].replicas;
 	struct pod_tally t;
 	tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
@@ -1445,8 +1457,9 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	else if (t.old_present)
 		step_wait(s, WAIT_POLL_MS, "%s is still terminating", old_name);
 	else
-		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s", old_name,
-			  t.ready, want, role, t.first_missing[0] ? "; " : "", t.first_missing);
+		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s",
+			  old_name, t.ready, want, role, t.first_missing[0] ? "; " : "",
+			  t.first_missing);
 }
 
 void state_restart_wait_pod(struct step *s)
@@ -1457,8 +1470,8 @@ void state_restart_wait_pod(struct step *s)
 		return;
 	const char *role = json_string_value(json_object_get(cur, "role"));
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name, RENDER_LABEL_ROLE,
-			      role);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE, role);
 	l->kcall = kube_list(l->env->kube, path, sel, replacement_cb, l);
 	free(sel);
 	free(path);
@@ -1475,12 +1488,13 @@ static void joined_cb(void *arg, const struct es_result *res)
 	size_t i;
 	json_t *n;
 	if (res->klass == HTTPC_OK)
-		json_array_foreach(res->body, i, n) {
+		json_array_foreach (res->body, i, n) {
 			const char *name = json_string_value(json_object_get(n, "name"));
 			if (name && strcmp(name, node) == 0)
 				joined = true;
 		}
-	char *msg = xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
+	char *msg =
+		xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
 	look_finish(l);
 	if (joined)
 		step_next(s);
@@ -1517,9 +1531,11 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	look_finish(l);
 	if (!green) {
-		step_wait(s, WAIT_POLL_MS, "waiting for %s after the restart: health %s, %lld unassigned shards",
-			  json_is_true(json_object_get(step_params(s), "allow_yellow")) ? "yellow or green"
-										       : "green",
+		step_wait(s, WAIT_POLL_MS,
+			  "waiting for %s after the restart: health %s, %lld unassigned shards",
+			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
+				  ? "yellow or green"
+				  : "green",
 			  seen, (long long)unassigned);
 		free(seen);
 		return;
@@ -1557,7 +1573,8 @@ void state_apply_dynamic(struct step *s)
 	if (!l)
 		return;
 	l->clearing = false;
-	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"), settings_put_cb, l);
+	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"),
+				   settings_put_cb, l);
 }
 
 /* params.spec is the new spec: it becomes the cluster's when the job ends. */
@@ -1611,12 +1628,13 @@ static void hosts_listed_cb(void *arg, const struct kube_result *res)
 	json_t *hosts = json_array();
 	size_t i, k;
 	json_t *pod, *h;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		const char *host = json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName"));
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *host = json_string_value(
+			json_object_get(json_object_get(pod, "spec"), "nodeName"));
 		bool seen = false;
 		if (!host)
 			continue;
-		json_array_foreach(hosts, k, h)
+		json_array_foreach (hosts, k, h)
 			if (strcmp(json_string_value(h), host) == 0)
 				seen = true;
 		if (!seen)
@@ -1686,9 +1704,10 @@ static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 	int left = 0;
 	size_t i;
 	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		const char *role = json_string_value(json_object_get(
-			json_object_get(json_object_get(pod, "metadata"), "labels"), RENDER_LABEL_ROLE));
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *role = json_string_value(
+			json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"),
+					RENDER_LABEL_ROLE));
 		/* Elasticsearch's own: Kibana keeps nothing on the hosts. */
 		if (role && (strcmp(role, "master") == 0 || strcmp(role, "data") == 0 ||
 			     strcmp(role, "client") == 0))
@@ -1737,8 +1756,8 @@ static void wipe_next_host(struct wipe_start *w)
 				      (int)i);
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
 	char *body = json_dumps(pod, JSON_COMPACT);
-	l->kcall = kube_request(l->env->kube, "POST", path, "application/json", body, wipe_created_cb,
-			       w);
+	l->kcall = kube_request(l->env->kube, "POST", path, "application/json", body,
+				wipe_created_cb, w);
 	free(body);
 	free(path);
 	json_decref(pod);
@@ -1806,22 +1825,26 @@ static void wiped_cb(void *arg, const struct kube_result *res)
 	char failed_host[128] = "";
 	size_t i;
 	json_t *pod;
-	json_array_foreach(json_object_get(res->body, "items"), i, pod) {
-		const char *phase = json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *phase =
+			json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
 		pods++;
 		if (phase && strcmp(phase, "Succeeded") == 0)
 			done++;
 		else if (phase && strcmp(phase, "Failed") == 0) {
 			failed++;
 			snprintf(failed_host, sizeof(failed_host), "%s",
-				 json_string_value(json_object_get(json_object_get(pod, "spec"), "nodeName")));
+				 json_string_value(json_object_get(json_object_get(pod, "spec"),
+								   "nodeName")));
 		}
 	}
 	int want = (int)json_array_size(json_object_get(step_context(s), "hosts"));
 	look_finish(l);
 	if (failed > 0)
-		step_fail(s, "wiping the data failed on %s (%d of %d hosts): see the logs of its "
-			  "esaas-wipe pod", failed_host, failed, want);
+		step_fail(s,
+			  "wiping the data failed on %s (%d of %d hosts): see the logs of its "
+			  "esaas-wipe pod",
+			  failed_host, failed, want);
 	else if (done >= want)
 		step_next(s);
 	else
@@ -1834,7 +1857,8 @@ void state_wait_wiped(struct step *s)
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=wipe", RENDER_LABEL_CLUSTER, l->r->spec.name, RENDER_LABEL_ROLE);
+	char *sel = xasprintf("%s=%s,%s=wipe", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE);
 	l->kcall = kube_list(l->env->kube, path, sel, wiped_cb, l);
 	free(sel);
 	free(path);
@@ -1931,8 +1955,8 @@ void state_wait_kibana(struct step *s)
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name, RENDER_LABEL_ROLE,
-			      RENDER_KIBANA_ROLE);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE);
 	l->kcall = kube_list(l->env->kube, path, sel, kibana_pods_cb, l);
 	free(sel);
 	free(path);
@@ -1976,10 +2000,13 @@ static void repo_answer_cb(const struct httpc_response *resp, void *arg)
 	if (resp->klass == HTTPC_OK)
 		step_next(s);
 	else if (resp->status == 404 || resp->status == 410)
-		step_fail(s, "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
-			  "file there, then replay", url, resp->status);
+		step_fail(s,
+			  "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
+			  "file there, then replay",
+			  url, resp->status);
 	else if (resp->klass == HTTPC_TRANSIENT)
-		step_retry(s, "cannot reach the plugin repository: %s", resp->error ? resp->error : url);
+		step_retry(s, "cannot reach the plugin repository: %s",
+			   resp->error ? resp->error : url);
 	else
 		step_fail(s, "the plugin repository refused HEAD %s: %s", url,
 			  resp->error ? resp->error : "error");
@@ -2009,7 +2036,8 @@ void state_plugin_check_repository(struct step *s)
 	}
 	struct repo_check *c = xcalloc(1, sizeof(*c));
 	c->step = s;
-	c->url = es_plugin_url(&spec.version, repo, json_string_value(json_object_get(p, "plugin")));
+	c->url =
+		es_plugin_url(&spec.version, repo, json_string_value(json_object_get(p, "plugin")));
 	spec_free(&spec);
 	struct httpc_request req = {.method = "HEAD", .url = c->url, .timeout_ms = 30000};
 	step_on_abort(s, repo_abort_cb, c);
@@ -2060,16 +2088,18 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 	int nwrong = 0, nodes = 0;
 	size_t i, k;
 	json_t *n, *row;
-	json_array_foreach(l->nodes, i, n) {
+	json_array_foreach (l->nodes, i, n) {
 		const char *name = json_string_value(json_object_get(n, "name"));
 		bool has = false;
 		if (!name)
 			continue;
 		nodes++;
-		json_array_foreach(res->body, k, row) {
+		json_array_foreach (res->body, k, row) {
 			const char *node = json_string_value(json_object_get(row, "name"));
-			const char *component = json_string_value(json_object_get(row, "component"));
-			if (node && component && strcmp(node, name) == 0 && strcmp(component, plugin) == 0)
+			const char *component =
+				json_string_value(json_object_get(row, "component"));
+			if (node && component && strcmp(node, name) == 0 &&
+			    strcmp(component, plugin) == 0)
 				has = true;
 		}
 		if (has != install) {
@@ -2141,7 +2171,8 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *sp
 		return;
 	}
 	if (!spec_parse(spec_json, &spec, &serr)) {
-		char *msg = xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
+		char *msg =
+			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
 		cb(arg, NULL, msg);
 		free(msg);
 		return;

@@ -11,7 +11,7 @@ struct httpc;
 struct config;
 
 struct wf_env {
-	struct kube *kube;          /* NULL when no Kubernetes connection is configured */
+	struct kube *kube; /* NULL when no Kubernetes connection is configured */
 	struct httpc *http;
 	const struct config *cfg;
 };

@@ -112,8 +112,8 @@ struct read {
 struct obs {
 	struct health_observation o; /* o.error and o.detail owned */
 	enum health health, prev;
-	int64_t at_ms;		     /* wall clock at the end of the read */
-	char *tenant, *name;	     /* for a change to report; else NULL */
+	int64_t at_ms;	     /* wall clock at the end of the read */
+	char *tenant, *name; /* for a change to report; else NULL */
 };
 
 struct shard_lease {

@@ -176,17 +176,18 @@ void storage_auth_token_list(struct db_pool *db, const char *tenant, storage_aut
 /* --- revoke -------------------------------------------------------------------- */
 
 /* The row locked, so that of two revocations one is DONE and one ALREADY. */
-#define REVOKE_SQL                                                                            \
-	"WITH cur AS (SELECT * FROM api_tokens WHERE id = $2 AND ($1::text IS NULL OR tenant_id = $1)" \
-	" FOR UPDATE)," \
-	" upd AS (UPDATE api_tokens a SET revoked_at = now(), revoked_by = $3 FROM cur"       \
-	"  WHERE a.id = cur.id AND cur.revoked_at IS NULL RETURNING a.*),"                    \
-	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                    \
-	"  SELECT $3, 'token.revoke', tenant_id, jsonb_build_object('token', id) FROM upd)"   \
-	" SELECT " TOKEN_JSON(                                                                \
-		"upd") ", true FROM upd"                                                      \
-		       " UNION ALL"                                                           \
-		       " SELECT " TOKEN_JSON(                                                 \
+#define REVOKE_SQL                                                                                \
+	"WITH cur AS (SELECT * FROM api_tokens WHERE id = $2 AND ($1::text IS NULL OR tenant_id " \
+	"= $1)"                                                                                   \
+	" FOR UPDATE),"                                                                           \
+	" upd AS (UPDATE api_tokens a SET revoked_at = now(), revoked_by = $3 FROM cur"           \
+	"  WHERE a.id = cur.id AND cur.revoked_at IS NULL RETURNING a.*),"                        \
+	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                        \
+	"  SELECT $3, 'token.revoke', tenant_id, jsonb_build_object('token', id) FROM upd)"       \
+	" SELECT " TOKEN_JSON(                                                                    \
+		"upd") ", true FROM upd"                                                          \
+		       " UNION ALL"                                                               \
+		       " SELECT " TOKEN_JSON(                                                     \
 			       "cur") ", false FROM cur WHERE NOT EXISTS (SELECT 1 FROM upd)"
 
 struct revoke_ctx {
@@ -228,8 +229,8 @@ void storage_auth_token_revoke(struct db_pool *db, const char *tenant, const cha
 
 /* --- the first admin token ------------------------------------------------------- */
 
-bool storage_auth_bootstrap(const char *conninfo, const char *tenant,
-			    const struct token_new *tok, char *err, size_t errlen)
+bool storage_auth_bootstrap(const char *conninfo, const char *tenant, const struct token_new *tok,
+			    char *err, size_t errlen)
 {
 	char hash[2 * TOKEN_HASH_LEN + 3];
 	const char *p[] = {tok->id, tenant, NULL};

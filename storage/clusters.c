@@ -12,48 +12,50 @@
 #include <string.h>
 
 /* The jobs of cluster row c: those submitted since it was created. */
-#define CLUSTER_JOBS(c)                                                                     \
-	" FROM jobs a WHERE a.tenant_id = " c ".tenant_id AND a.cluster = " c ".name"       \
+#define CLUSTER_JOBS(c)                                                               \
+	" FROM jobs a WHERE a.tenant_id = " c ".tenant_id AND a.cluster = " c ".name" \
 	" AND a.created_at >= " c ".created_at"
 
-#define JOB_BRIEF(j)                                                                        \
-	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status,"   \
+#define JOB_BRIEF(j)                                                                     \
+	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status," \
 	" 'state', " j ".state)"
 
 #define ACTIVE_STATUS "a.status IN ('queued', 'running', 'waiting', 'cancelling')"
 
 /* In progress first: at most one of a cluster's jobs is, and it goes before the queue. */
-#define ACTIVE_JOB(c)                                                                       \
-	"(SELECT " JOB_BRIEF("a") CLUSTER_JOBS(c) " AND " ACTIVE_STATUS                      \
-	" ORDER BY a.status = 'queued', a.queue_seq LIMIT 1)"
+#define ACTIVE_JOB(c)                                 \
+	"(SELECT " JOB_BRIEF("a")                     \
+		CLUSTER_JOBS(c) " AND " ACTIVE_STATUS \
+				" ORDER BY a.status = 'queued', a.queue_seq LIMIT 1)"
 
-#define RECENT_JOB(j)                                                                       \
-	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status,"   \
+#define RECENT_JOB(j)                                                                    \
+	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status," \
 	" 'state', " j ".state, 'created_at', esaas_ts(" j ".created_at))"
 
-#define RECENT_JOBS(c)                                                                      \
-	"(SELECT coalesce(jsonb_agg(r.job ORDER BY r.id DESC), '[]'::jsonb) FROM"           \
-	" (SELECT a.id, " RECENT_JOB("a") " AS job" CLUSTER_JOBS(c)                          \
-	"  ORDER BY a.id DESC LIMIT 5) r)"
+#define RECENT_JOBS(c)                                                            \
+	"(SELECT coalesce(jsonb_agg(r.job ORDER BY r.id DESC), '[]'::jsonb) FROM" \
+	" (SELECT a.id, " RECENT_JOB("a") " AS job" CLUSTER_JOBS(                 \
+		c) "  ORDER BY a.id DESC LIMIT 5) r)"
 
-#define CLUSTER_FIELDS(c)                                                                   \
-	"'name', " c ".name, 'tenant', " c ".tenant_id, 'spec', " c ".spec,"                \
-	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                      \
-	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at),"  \
+#define CLUSTER_FIELDS(c)                                                                      \
+	"'name', " c ".name, 'tenant', " c ".tenant_id, 'spec', " c ".spec,"                   \
+	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                         \
+	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)," \
 	" 'health', " CLUSTER_HEALTH_JSON(c)
 
 /* The spec the cluster will have once its unfinished jobs are done: the
  * newest one's (null when none is unfinished).  Operations submitted now
  * build on it, not on the spec of the last finished job. */
-#define TARGET_SPEC(c)                                                                      \
-	"(SELECT esaas_job_spec(a.params)" CLUSTER_JOBS(c) " AND " ACTIVE_STATUS             \
-	" AND a.params ? 'spec' ORDER BY a.queue_seq DESC LIMIT 1)"
+#define TARGET_SPEC(c)                                   \
+	"(SELECT esaas_job_spec(a.params)" CLUSTER_JOBS( \
+		c) " AND " ACTIVE_STATUS                 \
+		   " AND a.params ? 'spec' ORDER BY a.queue_seq DESC LIMIT 1)"
 
-#define CLUSTER_JSON(c)                                                                     \
-	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c)            \
-	", 'recent_jobs', " RECENT_JOBS(c) ", 'target_spec', " TARGET_SPEC(c) ")"
+#define CLUSTER_JSON(c)                                                        \
+	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB( \
+		c) ", 'recent_jobs', " RECENT_JOBS(c) ", 'target_spec', " TARGET_SPEC(c) ")"
 
-#define CLUSTER_ITEM_JSON(c)                                                                \
+#define CLUSTER_ITEM_JSON(c) \
 	"jsonb_build_object(" CLUSTER_FIELDS(c) ", 'active_job', " ACTIVE_JOB(c) ")"
 
 static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result shape"};
@@ -75,39 +77,54 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * 0007_quota.sql), which fails the statement with SQLSTATE EQ001 when it
  * does not fit.
  */
-#define CREATE_SQL                                                                              \
-	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"     \
-	" prior AS (SELECT * FROM jobs WHERE $6::text IS NOT NULL AND tenant_id = $1"           \
-	"  AND idempotency_key = $6),"                                                          \
-	" q AS (SELECT esaas_quota_check($1, $2, $3::jsonb) FROM lk"                           \
-	"  WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM clusters x"     \
-	"   WHERE x.tenant_id = $1 AND x.name = $2 AND x.deleted_at IS NULL)),"                 \
-	" c AS (INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"            \
-	"  SELECT $1, $2, $3::jsonb, jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "')," \
-	"   $4 FROM lk LEFT JOIN q ON true WHERE NOT EXISTS (SELECT 1 FROM prior)"              \
-	"  ON CONFLICT (tenant_id, name) WHERE deleted_at IS NULL DO NOTHING"                   \
-	"  RETURNING *),"                                                                       \
-	" ins AS (INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"          \
-	"  submitted_by, idempotency_key)"                                                     \
-	"  SELECT c.tenant_id, c.name, 'create', jsonb_build_object('spec', c.spec), 'queued',"  \
-	"   $5, $4, $6 FROM c"                                                                  \
-	"  RETURNING *),"                                                                       \
-	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
-	"  SELECT id, state, 'submitted', status, 1, $4, 'submitted' FROM ins),"                \
-	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                     \
-	" SELECT 'created', " JOB_JSON("j") ","                                                 \
-	"  jsonb_build_object(" CLUSTER_FIELDS("c") ", 'active_job', " JOB_BRIEF("j") ","       \
-	"   'recent_jobs', jsonb_build_array(" RECENT_JOB("j") ")),"                              \
-	"  (SELECT count(*) FROM n)"                                                            \
-	" FROM ins j, c"                                                                        \
-	" UNION ALL"                                                                            \
-	" SELECT 'repeated', " JOB_JSON("j") ","                                                \
-	"  (SELECT " CLUSTER_JSON("x") " FROM clusters x WHERE x.tenant_id = j.tenant_id"      \
-	"   AND x.name = j.cluster AND x.deleted_at IS NULL), 0"                               \
-	" FROM prior j"                                                                         \
-	" UNION ALL"                                                                            \
-	" SELECT 'exists', NULL, NULL, 0"                                                       \
-	" WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM c)"
+#define CREATE_SQL                                                                                 \
+	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
+	" prior AS (SELECT * FROM jobs WHERE $6::text IS NOT NULL AND tenant_id = $1"              \
+	"  AND idempotency_key = $6),"                                                             \
+	" q AS (SELECT esaas_quota_check($1, $2, $3::jsonb) FROM lk"                               \
+	"  WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM clusters x"        \
+	"   WHERE x.tenant_id = $1 AND x.name = $2 AND x.deleted_at IS NULL)),"                    \
+	" c AS (INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"                \
+	"  SELECT $1, $2, $3::jsonb, jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "'),"   \
+	"   $4 FROM lk LEFT JOIN q ON true WHERE NOT EXISTS (SELECT 1 FROM prior)"                 \
+	"  ON CONFLICT (tenant_id, name) WHERE deleted_at IS NULL DO NOTHING"                      \
+	"  RETURNING *),"                                                                          \
+	" ins AS (INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"              \
+	"  submitted_by, idempotency_key)"                                                         \
+	"  SELECT c.tenant_id, c.name, 'create', jsonb_build_object('spec', c.spec), 'queued',"    \
+	"   $5, $4, $6 FROM c"                                                                     \
+	"  RETURNING *),"                                                                          \
+	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
+	"detail)"                                                                                  \
+	"  SELECT id, state, 'submitted', status, 1, $4, 'submitted' FROM ins),"                   \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                         \
+	" SELECT 'created', " JOB_JSON(                                                            \
+		"j") ","                                                                           \
+		     "  jsonb_build_object(" CLUSTER_FIELDS("c") ", 'active_job', " JOB_BRIEF(     \
+			     "j") ","                                                              \
+				  "   'recent_jobs', jsonb_build_array(" RECENT_JOB(               \
+					  "j") ")),"                                               \
+					       "  (SELECT count(*) FROM n)"                        \
+					       " FROM ins j, c"                                    \
+					       " UNION ALL"                                        \
+					       " SELECT 'repeated', " JOB_JSON(                    \
+						       "j") ","                                    \
+							    "  (SELECT " CLUSTER_JSON(             \
+								    "x") " FROM clusters x WHERE " \
+									 "x.tenant_id = "          \
+									 "j.tenant_id"             \
+									 "   AND x.name = "        \
+									 "j.cluster AND "          \
+									 "x.deleted_at IS NULL), " \
+									 "0"                       \
+									 " FROM prior j"           \
+									 " UNION ALL"              \
+									 " SELECT 'exists', "      \
+									 "NULL, NULL, 0"           \
+									 " WHERE NOT EXISTS "      \
+									 "(SELECT 1 FROM prior) "  \
+									 "AND NOT EXISTS (SELECT " \
+									 "1 FROM c)"
 
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
 
@@ -232,8 +249,9 @@ void storage_cluster_get(struct db_pool *db, const char *tenant, const char *nam
 	const char *p[] = {tenant, name};
 
 	db_query(db,
-		 "SELECT " CLUSTER_JSON("c") " FROM clusters c"
-		 " WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL",
+		 "SELECT " CLUSTER_JSON(
+			 "c") " FROM clusters c"
+			      " WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL",
 		 2, p, cluster_cb, cluster_ctx_new(cb, arg));
 }
 
@@ -242,10 +260,10 @@ void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluste
 	const char *p[] = {tenant};
 
 	db_query(db,
-		 "SELECT jsonb_build_object('clusters', coalesce(jsonb_agg(" CLUSTER_ITEM_JSON("c")
-		 " ORDER BY c.tenant_id, c.name), '[]'::jsonb))"
-		 " FROM clusters c WHERE ($1::text IS NULL OR c.tenant_id = $1)"
-		 " AND c.deleted_at IS NULL",
+		 "SELECT jsonb_build_object('clusters', coalesce(jsonb_agg(" CLUSTER_ITEM_JSON(
+			 "c") " ORDER BY c.tenant_id, c.name), '[]'::jsonb))"
+			      " FROM clusters c WHERE ($1::text IS NULL OR c.tenant_id = $1)"
+			      " AND c.deleted_at IS NULL",
 		 1, p, cluster_cb, cluster_ctx_new(cb, arg));
 }
 

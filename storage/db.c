@@ -32,24 +32,30 @@ struct db_req {
 	db_result_cb cb;
 	void *arg;
 	bool wait;
-	int64_t sent_mono;       /* for the latency histogram */
+	int64_t sent_mono; /* for the latency histogram */
 	/* For a request failed before it ran: delivered later, never inline. */
 	enum db_err_kind fail_kind;
 	char *fail_msg;
 };
 
-enum conn_state { CONN_DOWN, CONN_CONNECTING, CONN_LISTEN_SETUP, CONN_IDLE, CONN_BUSY };
+enum conn_state {
+	CONN_DOWN,
+	CONN_CONNECTING,
+	CONN_LISTEN_SETUP,
+	CONN_IDLE,
+	CONN_BUSY
+};
 
 struct db_conn {
 	struct event_base *base;
 	const char *conninfo;
 	PGconn *pg;
 	enum conn_state state;
-	struct event *io;        /* one-shot socket event */
-	struct event *retry;     /* reconnect timer */
+	struct event *io;    /* one-shot socket event */
+	struct event *retry; /* reconnect timer */
 	int backoff_ms;
-	struct db_req *req;      /* in flight when BUSY */
-	PGresult *res;           /* first result of the statement in flight */
+	struct db_req *req; /* in flight when BUSY */
+	PGresult *res;	    /* first result of the statement in flight */
 	/* owner: exactly one of these is set */
 	struct db_pool *pool;
 	struct db_listener *listener;
@@ -60,13 +66,13 @@ struct db_pool {
 	char *conninfo;
 	int size;
 	struct db_conn *conns;
-	struct db_req *head, *tail;        /* waiting for a connection */
+	struct db_req *head, *tail;		  /* waiting for a connection */
 	struct db_req *failed_head, *failed_tail; /* failed before running */
-	struct event *deliver;             /* delivers the failed list */
+	struct event *deliver;			  /* delivers the failed list */
 	void (*on_connect)(void *arg);
 	void *on_connect_arg;
 	unsigned long long queries, errors, reconnects;
-	struct db_pool *next_pool;         /* every pool, for the metrics */
+	struct db_pool *next_pool; /* every pool, for the metrics */
 };
 
 struct db_listener {
@@ -75,7 +81,7 @@ struct db_listener {
 	char *channel;
 	void (*cb)(void *arg);
 	void *arg;
-	struct event *fire;                /* debounced: one call per burst */
+	struct event *fire; /* debounced: one call per burst */
 };
 
 static void conn_start(struct db_conn *c);
@@ -91,7 +97,14 @@ static void conn_send(struct db_conn *c, struct db_req *r);
  * made (summed over the pools, though esaasd has one), and the latency of
  * every statement from sending it to its whole result.
  */
-enum pool_figure { FIG_SIZE, FIG_CONNECTIONS, FIG_QUEUED, FIG_QUERIES, FIG_ERRORS, FIG_CONNECTS };
+enum pool_figure {
+	FIG_SIZE,
+	FIG_CONNECTIONS,
+	FIG_QUEUED,
+	FIG_QUERIES,
+	FIG_ERRORS,
+	FIG_CONNECTS
+};
 
 static struct db_pool *all_pools;
 static struct metric_series *query_duration;
@@ -167,7 +180,8 @@ static void metrics_setup(void)
 		return;
 	for (size_t i = 0; i < ARRAY_SIZE(figures); i++)
 		metrics_collector(reg, figures[i].type, figures[i].name, figures[i].help,
-				  figures[i].labels, pool_collect_cb, (void *)(intptr_t)figures[i].fig);
+				  figures[i].labels, pool_collect_cb,
+				  (void *)(intptr_t)figures[i].fig);
 	query_duration = metrics_series(
 		metrics_histogram(reg, "esaas_db_query_duration_seconds",
 				  "Time from sending a statement to having its whole result.", NULL,
@@ -325,7 +339,8 @@ static void conn_lost(struct db_conn *c, const char *why)
 	for (char *q = msg; *q; q++)
 		if (*q == '\n')
 			*q = ' ';
-	bool was_up = c->state == CONN_IDLE || c->state == CONN_BUSY || c->state == CONN_LISTEN_SETUP;
+	bool was_up =
+		c->state == CONN_IDLE || c->state == CONN_BUSY || c->state == CONN_LISTEN_SETUP;
 	struct db_req *r = c->req;
 	c->req = NULL;
 	conn_close(c);
@@ -360,9 +375,9 @@ static void conn_arm(struct db_conn *c, short what)
 static PGconn *connect_start(const char *conninfo)
 {
 	static const char *const keys[] = {
-		"dbname", "fallback_application_name", "connect_timeout", "keepalives",
-		"keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout",
-		NULL,
+		"dbname",	    "fallback_application_name", "connect_timeout",
+		"keepalives",	    "keepalives_idle",		 "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout",		 NULL,
 	};
 	const char *const values[] = {
 		conninfo, "esaasd", "10", "1", "30", "10", "3", "30000", NULL,
@@ -423,8 +438,8 @@ static void conn_poll_connect(struct db_conn *c)
 static void conn_send(struct db_conn *c, struct db_req *r)
 {
 	int f = -1;
-	if (PQsendQueryParams(c->pg, r->sql, r->nparams, NULL, (const char *const *)r->params,
-			      NULL, NULL, 0))
+	if (PQsendQueryParams(c->pg, r->sql, r->nparams, NULL, (const char *const *)r->params, NULL,
+			      NULL, 0))
 		f = PQflush(c->pg);
 	if (f < 0) {
 		/* We may be inside db_query(): fail through the loop, not inline. */
@@ -455,7 +470,8 @@ static void conn_finish_request(struct db_conn *c)
 	} else {
 		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 		const char *msg = res ? PQresultErrorMessage(res) : "no result";
-		struct db_error err = {.kind = DB_ERR_QUERY, .sqlstate = state ? state : "",
+		struct db_error err = {.kind = DB_ERR_QUERY,
+				       .sqlstate = state ? state : "",
 				       .message = msg && *msg ? msg : "query failed"};
 		if (c->pool)
 			c->pool->errors++;
@@ -466,7 +482,11 @@ static void conn_finish_request(struct db_conn *c)
 	req_free(r);
 }
 
-enum read_status { READ_LOST, READ_PENDING, READ_DONE };
+enum read_status {
+	READ_LOST,
+	READ_PENDING,
+	READ_DONE
+};
 
 /* Read what has arrived for the statement in flight. */
 static enum read_status conn_read_results(struct db_conn *c)

@@ -24,15 +24,15 @@ struct db_pool;
 
 enum db_err_kind {
 	DB_OK = 0,
-	DB_ERR_UNAVAILABLE,   /* no connection could take it (database down) */
-	DB_ERR_CONNECTION,    /* connection lost with the statement in flight */
-	DB_ERR_QUERY,         /* the server answered with an error */
+	DB_ERR_UNAVAILABLE, /* no connection could take it (database down) */
+	DB_ERR_CONNECTION,  /* connection lost with the statement in flight */
+	DB_ERR_QUERY,	    /* the server answered with an error */
 };
 
 struct db_error {
 	enum db_err_kind kind;
-	const char *sqlstate;   /* for DB_ERR_QUERY, e.g. "23505"; else "" */
-	const char *message;    /* human-readable, never NULL */
+	const char *sqlstate; /* for DB_ERR_QUERY, e.g. "23505"; else "" */
+	const char *message;  /* human-readable, never NULL */
 };
 
 /*
@@ -51,12 +51,12 @@ void db_pool_free(struct db_pool *pool);
  * If no connection is up and none has been for fail_fast_ms (0: fail at
  * once), the statement fails with DB_ERR_UNAVAILABLE instead of waiting.
  */
-void db_query(struct db_pool *pool, const char *sql, int nparams,
-	      const char *const *params, db_result_cb cb, void *arg);
+void db_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
+	      db_result_cb cb, void *arg);
 
 /* Like db_query, but waits for a connection (for the engine's own work). */
-void db_query_wait(struct db_pool *pool, const char *sql, int nparams,
-		   const char *const *params, db_result_cb cb, void *arg);
+void db_query_wait(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
+		   db_result_cb cb, void *arg);
 
 /* True when at least one connection is established. */
 bool db_pool_connected(const struct db_pool *pool);

@@ -29,33 +29,33 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * three updates touch disjoint rows: held shards are unexpired, claimable
  * ones are not.  Replicas gone for ten leases are forgotten.
  */
-#define LEASE_SQL                                                                                \
-	"WITH me AS (INSERT INTO health_sweepers (owner, seen_at) VALUES ($1, now())"           \
-	"  ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at RETURNING owner),"     \
-	" gone AS (DELETE FROM health_sweepers"                                                 \
-	"  WHERE seen_at < now() - 10 * $2 * interval '1 second' AND owner <> $1),"             \
-	" live AS (SELECT count(*) + 1 AS n FROM health_sweepers"                              \
-	"  WHERE owner <> $1 AND seen_at > now() - $2 * interval '1 second'),"                 \
-	" share AS (SELECT ((SELECT count(*) FROM health_shards) + n - 1) / n AS k FROM live)," \
-	" held AS (SELECT shard FROM health_shards WHERE owner = $1 AND lease_expires_at > now()" \
-	"  FOR UPDATE),"                                                                        \
-	" keep AS (SELECT shard FROM held ORDER BY shard LIMIT (SELECT k FROM share)),"         \
-	" free AS (SELECT shard, owner AS prev FROM health_shards"                             \
-	"  WHERE owner IS NULL OR lease_expires_at <= now() ORDER BY shard"                    \
-	"  LIMIT greatest(0, (SELECT k FROM share) - (SELECT count(*) FROM keep))"             \
-	"  FOR UPDATE SKIP LOCKED),"                                                            \
-	" renewed AS (UPDATE health_shards s"                                                   \
-	"  SET lease_expires_at = now() + $2 * interval '1 second'"                             \
+#define LEASE_SQL                                                                                  \
+	"WITH me AS (INSERT INTO health_sweepers (owner, seen_at) VALUES ($1, now())"              \
+	"  ON CONFLICT (owner) DO UPDATE SET seen_at = excluded.seen_at RETURNING owner),"         \
+	" gone AS (DELETE FROM health_sweepers"                                                    \
+	"  WHERE seen_at < now() - 10 * $2 * interval '1 second' AND owner <> $1),"                \
+	" live AS (SELECT count(*) + 1 AS n FROM health_sweepers"                                  \
+	"  WHERE owner <> $1 AND seen_at > now() - $2 * interval '1 second'),"                     \
+	" share AS (SELECT ((SELECT count(*) FROM health_shards) + n - 1) / n AS k FROM live),"    \
+	" held AS (SELECT shard FROM health_shards WHERE owner = $1 AND lease_expires_at > now()"  \
+	"  FOR UPDATE),"                                                                           \
+	" keep AS (SELECT shard FROM held ORDER BY shard LIMIT (SELECT k FROM share)),"            \
+	" free AS (SELECT shard, owner AS prev FROM health_shards"                                 \
+	"  WHERE owner IS NULL OR lease_expires_at <= now() ORDER BY shard"                        \
+	"  LIMIT greatest(0, (SELECT k FROM share) - (SELECT count(*) FROM keep))"                 \
+	"  FOR UPDATE SKIP LOCKED),"                                                               \
+	" renewed AS (UPDATE health_shards s"                                                      \
+	"  SET lease_expires_at = now() + $2 * interval '1 second'"                                \
 	"  FROM keep WHERE s.shard = keep.shard RETURNING s.shard, s.epoch, false AS taken_over)," \
-	" claimed AS (UPDATE health_shards s SET owner = $1, epoch = s.epoch + 1,"             \
-	"  lease_expires_at = now() + $2 * interval '1 second'"                                \
-	"  FROM free WHERE s.shard = free.shard"                                                \
-	"  RETURNING s.shard, s.epoch, coalesce(free.prev <> $1, false) AS taken_over),"        \
-	" released AS (UPDATE health_shards s SET owner = NULL, lease_expires_at = NULL"        \
-	"  FROM held WHERE s.shard = held.shard AND s.shard NOT IN (SELECT shard FROM keep)"    \
-	"  RETURNING s.shard)"                                                                  \
-	" SELECT shard, epoch, taken_over FROM renewed"                                         \
-	" UNION ALL SELECT shard, epoch, taken_over FROM claimed"                               \
+	" claimed AS (UPDATE health_shards s SET owner = $1, epoch = s.epoch + 1,"                 \
+	"  lease_expires_at = now() + $2 * interval '1 second'"                                    \
+	"  FROM free WHERE s.shard = free.shard"                                                   \
+	"  RETURNING s.shard, s.epoch, coalesce(free.prev <> $1, false) AS taken_over),"           \
+	" released AS (UPDATE health_shards s SET owner = NULL, lease_expires_at = NULL"           \
+	"  FROM held WHERE s.shard = held.shard AND s.shard NOT IN (SELECT shard FROM keep)"       \
+	"  RETURNING s.shard)"                                                                     \
+	" SELECT shard, epoch, taken_over FROM renewed"                                            \
+	" UNION ALL SELECT shard, epoch, taken_over FROM claimed"                                  \
 	" ORDER BY 1"
 
 struct lease_ctx {
@@ -201,34 +201,34 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
  * status differs from it is a change for the history.  A failed read
  * keeps the nodes, unassigned shards and observed_at of the last good one.
  */
-#define RECORD_SQL                                                                              \
-	"WITH o AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, shard integer,"  \
-	"  epoch bigint, status text, ok boolean, nodes integer, unassigned integer,"            \
-	"  error text, detail jsonb)),"                                                          \
-	" f AS (SELECT o.* FROM o JOIN health_shards s ON s.shard = o.shard"                    \
-	"  JOIN clusters c ON c.id = o.id"                                                       \
-	"  WHERE s.owner = $1 AND s.epoch = o.epoch AND c.deleted_at IS NULL FOR SHARE OF s),"  \
-	" prev AS (SELECT h.cluster_id, h.status FROM cluster_health h"                        \
-	"  JOIN f ON f.id = h.cluster_id),"                                                      \
-	" up AS (INSERT INTO cluster_health AS h (cluster_id, status, nodes, unassigned_shards,"\
-	"  observed_at, checked_at, error, changed_at, checked_by)"                             \
-	"  SELECT f.id, f.status, f.nodes, f.unassigned, CASE WHEN f.ok THEN now() END, now(),"  \
-	"   f.error, now(), $1 FROM f"                                                           \
-	"  ON CONFLICT (cluster_id) DO UPDATE SET status = excluded.status,"                    \
+#define RECORD_SQL                                                                                \
+	"WITH o AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x(id bigint, shard integer,"   \
+	"  epoch bigint, status text, ok boolean, nodes integer, unassigned integer,"             \
+	"  error text, detail jsonb)),"                                                           \
+	" f AS (SELECT o.* FROM o JOIN health_shards s ON s.shard = o.shard"                      \
+	"  JOIN clusters c ON c.id = o.id"                                                        \
+	"  WHERE s.owner = $1 AND s.epoch = o.epoch AND c.deleted_at IS NULL FOR SHARE OF s),"    \
+	" prev AS (SELECT h.cluster_id, h.status FROM cluster_health h"                           \
+	"  JOIN f ON f.id = h.cluster_id),"                                                       \
+	" up AS (INSERT INTO cluster_health AS h (cluster_id, status, nodes, unassigned_shards,"  \
+	"  observed_at, checked_at, error, changed_at, checked_by)"                               \
+	"  SELECT f.id, f.status, f.nodes, f.unassigned, CASE WHEN f.ok THEN now() END, now(),"   \
+	"   f.error, now(), $1 FROM f"                                                            \
+	"  ON CONFLICT (cluster_id) DO UPDATE SET status = excluded.status,"                      \
 	"   nodes = CASE WHEN excluded.observed_at IS NULL THEN h.nodes ELSE excluded.nodes END," \
-	"   unassigned_shards = CASE WHEN excluded.observed_at IS NULL THEN h.unassigned_shards" \
-	"    ELSE excluded.unassigned_shards END,"                                              \
-	"   observed_at = coalesce(excluded.observed_at, h.observed_at),"                       \
-	"   checked_at = excluded.checked_at, error = excluded.error,"                          \
-	"   changed_at = CASE WHEN h.status = excluded.status THEN h.changed_at"                \
-	"    ELSE excluded.changed_at END,"                                                     \
-	"   checked_by = excluded.checked_by"                                                   \
-	"  RETURNING h.cluster_id),"                                                            \
-	" hist AS (INSERT INTO cluster_health_history (cluster_id, status, previous, nodes,"    \
-	"  unassigned_shards, error, detail, observed_by)"                                      \
-	"  SELECT f.id, f.status, prev.status, f.nodes, f.unassigned, f.error, f.detail, $1"    \
-	"  FROM f LEFT JOIN prev ON prev.cluster_id = f.id"                                     \
-	"  WHERE prev.status IS DISTINCT FROM f.status ORDER BY f.id RETURNING 1)"               \
+	"   unassigned_shards = CASE WHEN excluded.observed_at IS NULL THEN h.unassigned_shards"  \
+	"    ELSE excluded.unassigned_shards END,"                                                \
+	"   observed_at = coalesce(excluded.observed_at, h.observed_at),"                         \
+	"   checked_at = excluded.checked_at, error = excluded.error,"                            \
+	"   changed_at = CASE WHEN h.status = excluded.status THEN h.changed_at"                  \
+	"    ELSE excluded.changed_at END,"                                                       \
+	"   checked_by = excluded.checked_by"                                                     \
+	"  RETURNING h.cluster_id),"                                                              \
+	" hist AS (INSERT INTO cluster_health_history (cluster_id, status, previous, nodes,"      \
+	"  unassigned_shards, error, detail, observed_by)"                                        \
+	"  SELECT f.id, f.status, prev.status, f.nodes, f.unassigned, f.error, f.detail, $1"      \
+	"  FROM f LEFT JOIN prev ON prev.cluster_id = f.id"                                       \
+	"  WHERE prev.status IS DISTINCT FROM f.status ORDER BY f.id RETURNING 1)"                \
 	" SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM hist)"
 
 struct record_ctx {
@@ -241,9 +241,9 @@ static void record_cb(void *arg, PGresult *res, const struct db_error *err)
 	struct record_ctx *c = arg;
 	int written = 0, changes = 0;
 
-	if (!err && (PQntuples(res) != 1 ||
-		     !parse_int(PQgetvalue(res, 0, 0), 0, INT32_MAX, &written) ||
-		     !parse_int(PQgetvalue(res, 0, 1), 0, INT32_MAX, &changes)))
+	if (!err &&
+	    (PQntuples(res) != 1 || !parse_int(PQgetvalue(res, 0, 0), 0, INT32_MAX, &written) ||
+	     !parse_int(PQgetvalue(res, 0, 1), 0, INT32_MAX, &changes)))
 		err = &bad_shape;
 	c->cb(c->arg, err, written, changes);
 	free(c);
@@ -255,8 +255,8 @@ static json_t *int_or_null(int v)
 }
 
 void storage_health_record(struct db_pool *db, const char *owner,
-			   const struct health_observation *obs, int n,
-			   storage_health_record_cb cb, void *arg)
+			   const struct health_observation *obs, int n, storage_health_record_cb cb,
+			   void *arg)
 {
 	struct record_ctx *c = xmalloc(sizeof(*c));
 	json_t *rows = json_array();
@@ -295,10 +295,10 @@ void storage_health_record(struct db_pool *db, const char *owner,
 
 /* --- the history, for the API ---------------------------------------------------------- */
 
-#define HISTORY_JSON(e)                                                                        \
-	"jsonb_build_object('at', esaas_ts(" e ".at), 'status', " e ".status,"                 \
-	" 'previous', " e ".previous, 'nodes', " e ".nodes,"                                   \
-	" 'unassigned_shards', " e ".unassigned_shards, 'error', " e ".error,"                 \
+#define HISTORY_JSON(e)                                                        \
+	"jsonb_build_object('at', esaas_ts(" e ".at), 'status', " e ".status," \
+	" 'previous', " e ".previous, 'nodes', " e ".nodes,"                   \
+	" 'unassigned_shards', " e ".unassigned_shards, 'error', " e ".error," \
 	" 'detail', " e ".detail, 'observed_by', " e ".observed_by)"
 
 struct history_ctx {
@@ -335,10 +335,13 @@ void storage_health_history(struct db_pool *db, const char *tenant, const char *
 	snprintf(lim, sizeof(lim), "%d", limit);
 	db_query(db,
 		 "SELECT jsonb_build_object('cluster', c.name, 'history',"
-		 "  (SELECT coalesce(jsonb_agg(" HISTORY_JSON("e") " ORDER BY e.id DESC),"
-		 "   '[]'::jsonb)"
-		 "   FROM (SELECT * FROM cluster_health_history x WHERE x.cluster_id = c.id"
-		 "    ORDER BY x.id DESC LIMIT $3) e))"
-		 " FROM clusters c WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL",
+		 "  (SELECT coalesce(jsonb_agg(" HISTORY_JSON(
+			 "e") " ORDER BY e.id DESC),"
+			      "   '[]'::jsonb)"
+			      "   FROM (SELECT * FROM cluster_health_history x WHERE x.cluster_id "
+			      "= c.id"
+			      "    ORDER BY x.id DESC LIMIT $3) e))"
+			      " FROM clusters c WHERE c.tenant_id = $1 AND c.name = $2 AND "
+			      "c.deleted_at IS NULL",
 		 3, p, history_cb, c);
 }

@@ -29,8 +29,8 @@
 #define HEALTH_SHARDS 64
 
 /* The "health" member of a cluster's JSON, over a row of clusters aliased c. */
-#define CLUSTER_HEALTH_JSON(c)                                                              \
-	"(SELECT jsonb_build_object('status', h.status, 'nodes', h.nodes,"                  \
+#define CLUSTER_HEALTH_JSON(c)                                                               \
+	"(SELECT jsonb_build_object('status', h.status, 'nodes', h.nodes,"                   \
 	" 'unassigned_shards', h.unassigned_shards, 'observed_at', esaas_ts(h.observed_at)," \
 	" 'checked_at', esaas_ts(h.checked_at), 'error', h.error)"                           \
 	" FROM cluster_health h WHERE h.cluster_id = " c ".id)"
@@ -63,10 +63,10 @@ struct health_target {
 	int shard;
 	const char *tenant;
 	const char *name;
-	const char *ns;	    /* the namespace recorded at creation, or "" */
-	const char *status; /* the stored status, or NULL: never observed */
-	int nodes;	    /* -1: unknown */
-	int unassigned;	    /* -1: unknown */
+	const char *ns;	     /* the namespace recorded at creation, or "" */
+	const char *status;  /* the stored status, or NULL: never observed */
+	int nodes;	     /* -1: unknown */
+	int unassigned;	     /* -1: unknown */
 	int64_t observed_ms; /* wall clock of the last successful read; 0: none */
 };
 
@@ -102,8 +102,8 @@ typedef void (*storage_health_record_cb)(void *arg, const struct db_error *err, 
  * status differs from the one stored.
  */
 void storage_health_record(struct db_pool *db, const char *owner,
-			   const struct health_observation *obs, int n,
-			   storage_health_record_cb cb, void *arg);
+			   const struct health_observation *obs, int n, storage_health_record_cb cb,
+			   void *arg);
 
 /*
  * {"cluster": name, "history": [...]}, newest first, at most limit

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EVENT_JSON(e)                                                                        \
-	"jsonb_build_object('id', " e ".id, 'job_id', " e ".job_id, 'at', esaas_ts(" e ".at),"    \
-	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"              \
-	" 'to_state', " e ".to_state, 'outcome', " e ".outcome, 'status', " e ".status,"          \
-	" 'attempt', " e ".attempt, 'actor', " e ".actor, 'worker', " e ".worker,"                \
+#define EVENT_JSON(e)                                                                          \
+	"jsonb_build_object('id', " e ".id, 'job_id', " e ".job_id, 'at', esaas_ts(" e ".at)," \
+	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"           \
+	" 'to_state', " e ".to_state, 'outcome', " e ".outcome, 'status', " e ".status,"       \
+	" 'attempt', " e ".attempt, 'actor', " e ".actor, 'worker', " e ".worker,"             \
 	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms, 'reason', " e ".reason)"
 
 /* A job id as text for a statement parameter. */
@@ -52,25 +52,28 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * new spec is checked against the tenant's quota first (SQLSTATE EQ001 when
  * it would grow past it; see 0007_quota.sql).
  */
-#define SUBMIT_SQL                                                                               \
-	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"      \
-	" q AS (SELECT esaas_quota_check($1, $2, esaas_job_spec($4::jsonb)) FROM lk"             \
+#define SUBMIT_SQL                                                                                 \
+	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
+	" q AS (SELECT esaas_quota_check($1, $2, esaas_job_spec($4::jsonb)) FROM lk"               \
 	"  WHERE $4::jsonb ? 'spec' AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT NULL" \
-	"   AND tenant_id = $1 AND idempotency_key = $7)),"                                     \
-	" ins AS ("                                                                              \
-	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"     \
-	"                   idempotency_key)"                                                   \
-	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk LEFT JOIN q ON true"       \
-	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING" \
-	" RETURNING *),"                                                                        \
-	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, detail)" \
-	" SELECT id, state, 'submitted', status, 1, $6, 'submitted' FROM ins),"                 \
-	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                      \
-	" SELECT " JOB_JSON("ins") ", true, (SELECT count(*) FROM n) FROM ins"                  \
-	" UNION ALL"                                                                            \
-	" SELECT " JOB_JSON("j") ", false, 0 FROM jobs j"                                       \
-	" WHERE $7::text IS NOT NULL AND j.tenant_id = $1 AND j.idempotency_key = $7"           \
-	"   AND NOT EXISTS (SELECT 1 FROM ins)"
+	"   AND tenant_id = $1 AND idempotency_key = $7)),"                                        \
+	" ins AS ("                                                                                \
+	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"        \
+	"                   idempotency_key)"                                                      \
+	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk LEFT JOIN q ON true"          \
+	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"   \
+	" RETURNING *),"                                                                           \
+	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
+	"detail)"                                                                                  \
+	" SELECT id, state, 'submitted', status, 1, $6, 'submitted' FROM ins),"                    \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                         \
+	" SELECT " JOB_JSON("ins") ", true, (SELECT count(*) FROM n) FROM ins"                     \
+				   " UNION ALL"                                                    \
+				   " SELECT " JOB_JSON(                                            \
+					   "j") ", false, 0 FROM jobs j"                           \
+						" WHERE $7::text IS NOT NULL AND j.tenant_id = "   \
+						"$1 AND j.idempotency_key = $7"                    \
+						"   AND NOT EXISTS (SELECT 1 FROM ins)"
 
 struct submit_ctx {
 	struct db_pool *db;
@@ -151,16 +154,18 @@ static void get_cb(void *arg, PGresult *res, const struct db_error *err)
 	free(c);
 }
 
-void storage_job_get(struct db_pool *db, const char *tenant, int64_t id, storage_job_cb cb, void *arg)
+void storage_job_get(struct db_pool *db, const char *tenant, int64_t id, storage_job_cb cb,
+		     void *arg)
 {
 	struct job_ctx *c = xmalloc(sizeof(*c));
 	c->cb = cb;
 	c->arg = arg;
 	struct idbuf b;
 	const char *p[] = {tenant, id_text(&b, id)};
-	db_query(db, "SELECT " JOB_JSON("j") " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1)"
-		     " AND j.id = $2", 2,
-		 p, get_cb, c);
+	db_query(db,
+		 "SELECT " JOB_JSON("j") " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1)"
+					 " AND j.id = $2",
+		 2, p, get_cb, c);
 }
 
 /* --- list ---------------------------------------------------------------------- */
@@ -216,11 +221,11 @@ void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_pa
 	};
 	db_query(db,
 		 "SELECT " JOB_JSON("j") " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1)"
-		 " AND ($2::text IS NULL OR j.status = $2)"
-		 " AND ($3::text IS NULL OR j.kind = $3)"
-		 " AND ($4::text IS NULL OR j.cluster = $4)"
-		 " AND ($5::bigint IS NULL OR j.id < $5)"
-		 " ORDER BY j.id DESC LIMIT $6",
+					 " AND ($2::text IS NULL OR j.status = $2)"
+					 " AND ($3::text IS NULL OR j.kind = $3)"
+					 " AND ($4::text IS NULL OR j.cluster = $4)"
+					 " AND ($5::bigint IS NULL OR j.id < $5)"
+					 " ORDER BY j.id DESC LIMIT $6",
 		 6, p, list_cb, c);
 }
 
@@ -255,9 +260,11 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
 	struct idbuf b;
 	const char *p[] = {tenant, id_text(&b, id)};
 	db_query(db,
-		 "SELECT (SELECT coalesce(jsonb_agg(" EVENT_JSON("e") " ORDER BY e.id), '[]'::jsonb)"
-		 " FROM job_events e WHERE e.job_id = j.id)"
-		 " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1) AND j.id = $2",
+		 "SELECT (SELECT coalesce(jsonb_agg(" EVENT_JSON(
+			 "e") " ORDER BY e.id), '[]'::jsonb)"
+			      " FROM job_events e WHERE e.job_id = j.id)"
+			      " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1) AND j.id "
+			      "= $2",
 		 2, p, events_cb, c);
 }
 
@@ -272,32 +279,32 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, stor
  * picks it up and runs the cleanup.  A running job only gets the flag: its
  * worker sees it when it commits the state it is in.
  */
-#define CANCEL_SQL                                                                            \
-	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"\
-	" FOR UPDATE),"        \
-	" u AS (UPDATE jobs j SET cancel_requested = true,"                                    \
-	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"               \
-	"                 AND cur.started_at IS NULL THEN 'cancelled'"                         \
-	"             WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL THEN 'cancelling'" \
-	"             ELSE j.status END,"                                                      \
-	"  finished_at = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"          \
-	"                 AND cur.started_at IS NULL THEN now() ELSE j.finished_at END,"       \
-	"  next_run_at = CASE WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL"         \
-	"                 THEN now() ELSE j.next_run_at END,"                                  \
-	"  updated_at = now()"                                                                 \
-	"  FROM cur WHERE j.id = cur.id AND NOT cur.cancel_requested"                          \
-	"   AND cur.status IN ('queued', 'running', 'waiting')"                                \
-	"  RETURNING j.*),"                                                                    \
+#define CANCEL_SQL                                                                                \
+	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"  \
+	" FOR UPDATE),"                                                                           \
+	" u AS (UPDATE jobs j SET cancel_requested = true,"                                       \
+	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"                  \
+	"                 AND cur.started_at IS NULL THEN 'cancelled'"                            \
+	"             WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL THEN 'cancelling'"  \
+	"             ELSE j.status END,"                                                         \
+	"  finished_at = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"             \
+	"                 AND cur.started_at IS NULL THEN now() ELSE j.finished_at END,"          \
+	"  next_run_at = CASE WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL"            \
+	"                 THEN now() ELSE j.next_run_at END,"                                     \
+	"  updated_at = now()"                                                                    \
+	"  FROM cur WHERE j.id = cur.id AND NOT cur.cancel_requested"                             \
+	"   AND cur.status IN ('queued', 'running', 'waiting')"                                   \
+	"  RETURNING j.*),"                                                                       \
 	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt," \
-	"  actor, detail, reason)"                                                             \
-	"  SELECT u.id, u.state, u.state,"                                                     \
-	"   CASE WHEN u.status = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,"    \
-	"   u.status, u.attempt, $3, $4, $5 FROM u),"                                          \
-	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u"                        \
-	"  WHERE u.status IN ('cancelled', 'cancelling'))"                                     \
-	" SELECT cur.status, cur.cancel_requested, (SELECT count(*) FROM n),"                  \
-	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                  \
-	" FROM cur"
+	"  actor, detail, reason)"                                                                \
+	"  SELECT u.id, u.state, u.state,"                                                        \
+	"   CASE WHEN u.status = 'cancelled' THEN 'cancelled' ELSE 'cancel_requested' END,"       \
+	"   u.status, u.attempt, $3, $4, $5 FROM u),"                                             \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u"                           \
+	"  WHERE u.status IN ('cancelled', 'cancelling'))"                                        \
+	" SELECT cur.status, cur.cancel_requested, (SELECT count(*) FROM n),"                     \
+	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                    \
+									   " FROM cur"
 
 struct cancel_ctx {
 	storage_cancel_cb cb;
@@ -321,7 +328,8 @@ static void cancel_cb(void *arg, PGresult *res, const struct db_error *err)
 			r = CANCEL_REFUSED;
 		else if (requested || strcmp(before, "cancelling") == 0)
 			r = CANCEL_ALREADY;
-		else if (job && strcmp(json_string_value(json_object_get(job, "status")), "cancelled") == 0)
+		else if (job && strcmp(json_string_value(json_object_get(job, "status")),
+				       "cancelled") == 0)
 			r = CANCEL_DONE;
 		else
 			r = CANCEL_REQUESTED;
@@ -360,8 +368,8 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
  * the claim, not from the failure.
  */
 #define REPLAY_SQL                                                                                 \
-	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"\
-	" FOR UPDATE),"            \
+	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"   \
+	" FOR UPDATE),"                                                                            \
 	" pick AS (SELECT coalesce($3::text, cur.failed_state,"                                    \
 	"   CASE WHEN $4::jsonb ? cur.state THEN cur.state END,"                                   \
 	"   (SELECT e.from_state FROM job_events e WHERE e.job_id = cur.id"                        \
@@ -388,7 +396,7 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u)"                           \
 	" SELECT cur.status, pick.st, (SELECT count(*) FROM u), (SELECT count(*) FROM n),"         \
 	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                     \
-	" FROM cur, pick"
+									   " FROM cur, pick"
 
 struct replay_ctx {
 	storage_replay_cb cb;
@@ -433,13 +441,8 @@ void storage_job_replay(struct db_pool *db, const struct job_replay *req, storag
 	char *main_states = json_dumps(req->main_states, JSON_COMPACT);
 	char *allowed = json_dumps(req->allowed, JSON_COMPACT);
 	const char *p[] = {
-		req->tenant,
-		id_text(&b, req->id),
-		req->from_state,
-		main_states,
-		allowed,
-		req->actor,
-		req->reason,
+		req->tenant, id_text(&b, req->id), req->from_state, main_states,
+		allowed,     req->actor,	   req->reason,
 	};
 	db_query(db, REPLAY_SQL, 7, p, replay_cb, c);
 	free(main_states);

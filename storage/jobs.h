@@ -35,7 +35,7 @@
  * The job's JSON above, as a SQL expression over a row of jobs aliased j;
  * every query that hands out a job builds it with this.
  */
-#define JOB_JSON(j)                                                                          \
+#define JOB_JSON(j)                                                                               \
 	"jsonb_build_object('id', " j ".id, 'tenant', " j ".tenant_id, 'cluster', " j ".cluster," \
 	" 'kind', " j ".kind, 'status', " j ".status, 'state', " j ".state,"                      \
 	" 'attempt', " j ".attempt, 'params', " j ".params, 'context', " j ".context,"            \
@@ -55,9 +55,9 @@ struct job_submit {
 	const char *kind;
 	const char *cluster;
 	const char *first_state;
-	json_t *params;               /* object */
+	json_t *params; /* object */
 	const char *actor;
-	const char *idempotency_key;  /* NULL: none */
+	const char *idempotency_key; /* NULL: none */
 };
 
 /*
@@ -66,8 +66,8 @@ struct job_submit {
  * params to tell a repeat from a conflicting reuse).
  */
 typedef void (*storage_submit_cb)(void *arg, const struct db_error *err, json_t *job, bool created);
-void storage_job_submit(struct db_pool *db, const struct job_submit *req,
-			storage_submit_cb cb, void *arg);
+void storage_job_submit(struct db_pool *db, const struct job_submit *req, storage_submit_cb cb,
+			void *arg);
 
 /*
  * In the job functions below, a NULL tenant is every tenant (for the roles
@@ -76,40 +76,39 @@ void storage_job_submit(struct db_pool *db, const struct job_submit *req,
 
 /* job is NULL when there is no such job in the tenant. */
 typedef void (*storage_job_cb)(void *arg, const struct db_error *err, json_t *job);
-void storage_job_get(struct db_pool *db, const char *tenant, int64_t id,
-		     storage_job_cb cb, void *arg);
+void storage_job_get(struct db_pool *db, const char *tenant, int64_t id, storage_job_cb cb,
+		     void *arg);
 
 struct job_filter {
-	const char *tenant;   /* NULL: every tenant */
-	const char *status;   /* NULL: any */
-	const char *kind;     /* NULL: any */
-	const char *cluster;  /* NULL: any */
-	int limit;            /* 1..500 */
-	int64_t cursor;       /* 0: from the newest; else jobs with id < cursor */
+	const char *tenant;  /* NULL: every tenant */
+	const char *status;  /* NULL: any */
+	const char *kind;    /* NULL: any */
+	const char *cluster; /* NULL: any */
+	int limit;	     /* 1..500 */
+	int64_t cursor;	     /* 0: from the newest; else jobs with id < cursor */
 };
 /* page: {"jobs": [...], "next_cursor": 123 | null}, newest first. */
 typedef void (*storage_page_cb)(void *arg, const struct db_error *err, json_t *page);
-void storage_job_list(struct db_pool *db, const struct job_filter *f,
-		      storage_page_cb cb, void *arg);
+void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_page_cb cb,
+		      void *arg);
 
 /* events: array oldest first, or NULL when the job does not exist. */
 typedef void (*storage_events_cb)(void *arg, const struct db_error *err, json_t *events);
-void storage_job_events(struct db_pool *db, const char *tenant, int64_t id,
-			storage_events_cb cb, void *arg);
+void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, storage_events_cb cb,
+			void *arg);
 
 enum cancel_result {
 	CANCEL_NOT_FOUND,
-	CANCEL_DONE,          /* was queued and never started: cancelled now */
-	CANCEL_REQUESTED,     /* running or waiting: stops at the next state boundary */
-	CANCEL_ALREADY,       /* cancellation already requested */
-	CANCEL_REFUSED,       /* status does not allow it (succeeded, failed, cancelled) */
+	CANCEL_DONE,	  /* was queued and never started: cancelled now */
+	CANCEL_REQUESTED, /* running or waiting: stops at the next state boundary */
+	CANCEL_ALREADY,	  /* cancellation already requested */
+	CANCEL_REFUSED,	  /* status does not allow it (succeeded, failed, cancelled) */
 };
 /* job is the job after the change (or as it is, when refused). */
-typedef void (*storage_cancel_cb)(void *arg, const struct db_error *err,
-				  enum cancel_result result, json_t *job);
-void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id,
-			const char *actor, const char *reason,
-			storage_cancel_cb cb, void *arg);
+typedef void (*storage_cancel_cb)(void *arg, const struct db_error *err, enum cancel_result result,
+				  json_t *job);
+void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, const char *actor,
+			const char *reason, storage_cancel_cb cb, void *arg);
 
 /*
  * Replay a failed or cancelled job: it is queued again at from_state, in

@@ -134,7 +134,8 @@ static bool migrate_locked(PGconn *pg, char *err, size_t errlen)
 	int latest = migrate_latest();
 	if (current > latest) {
 		snprintf(err, errlen,
-			 "the database schema is at version %d but this esaasd knows versions up to %d: "
+			 "the database schema is at version %d but this esaasd knows versions up "
+			 "to %d: "
 			 "run a newer esaasd, or restore a database that matches this one",
 			 current, latest);
 		return false;
@@ -158,7 +159,8 @@ static bool migrate_locked(PGconn *pg, char *err, size_t errlen)
 		char version[16];
 		snprintf(version, sizeof(version), "%d", m->version);
 		const char *const p[] = {version, m->name};
-		if (!exec1(pg, "INSERT INTO esaas_schema_migrations (version, name) VALUES ($1, $2)", 2,
+		if (!exec1(pg,
+			   "INSERT INTO esaas_schema_migrations (version, name) VALUES ($1, $2)", 2,
 			   p, NULL, err, errlen))
 			return false;
 		log_info("applied migration %04d_%s", m->version, m->name);

@@ -11,9 +11,9 @@
 #include "common/util.h"
 #include "storage/jobs.h"
 
-#define TENANT_JSON(t)                                                                      \
-	"jsonb_build_object('id', " t ".id, 'created_at', esaas_ts(" t ".created_at),"      \
-	" 'created_by', " t ".created_by, 'quota', esaas_tenant_quota(" t ".id),"           \
+#define TENANT_JSON(t)                                                                 \
+	"jsonb_build_object('id', " t ".id, 'created_at', esaas_ts(" t ".created_at)," \
+	" 'created_by', " t ".created_by, 'quota', esaas_tenant_quota(" t ".id),"      \
 	" 'usage', esaas_tenant_usage(" t ".id))"
 
 static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result shape"};
@@ -66,10 +66,12 @@ void storage_tenant_put(struct db_pool *db, const char *id, const char *actor,
 		 "  ON CONFLICT (id) DO NOTHING RETURNING *),"
 		 " au AS (INSERT INTO audit_log (actor, action, tenant_id)"
 		 "  SELECT $2, 'tenant.create', id FROM ins)"
-		 " SELECT " TENANT_JSON("t") ", true FROM ins t"
-		 " UNION ALL"
-		 " SELECT " TENANT_JSON("t") ", false FROM tenants t"
-		 "  WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
+		 " SELECT " TENANT_JSON(
+			 "t") ", true FROM ins t"
+			      " UNION ALL"
+			      " SELECT " TENANT_JSON(
+				      "t") ", false FROM tenants t"
+					   "  WHERE t.id = $1 AND NOT EXISTS (SELECT 1 FROM ins)",
 		 2, p, tenant_cb, ctx_new(NULL, cb, arg));
 }
 
@@ -84,8 +86,8 @@ void storage_tenant_get(struct db_pool *db, const char *id, storage_tenant_cb cb
 void storage_tenant_list(struct db_pool *db, storage_tenant_cb cb, void *arg)
 {
 	db_query(db,
-		 "SELECT jsonb_build_object('tenants', coalesce(jsonb_agg(" TENANT_JSON("t")
-		 " ORDER BY t.id), '[]'::jsonb)) FROM tenants t",
+		 "SELECT jsonb_build_object('tenants', coalesce(jsonb_agg(" TENANT_JSON(
+			 "t") " ORDER BY t.id), '[]'::jsonb)) FROM tenants t",
 		 0, NULL, tenant_cb, ctx_new(cb, NULL, arg));
 }
 
@@ -127,10 +129,12 @@ void storage_tenant_set_quota(struct db_pool *db, const char *id, const struct t
 		 "   'disk_bytes', disk_bytes) FROM up)"
 		 /* The statement's snapshot predates its own insert: the quota
 		  * comes from what was written, the usage from the tables. */
-		 " SELECT jsonb_set(" TENANT_JSON("t") ", '{quota}', jsonb_build_object("
-		 "  'clusters', up.clusters, 'nodes', up.nodes, 'cpu_millis', up.cpu_millis,"
-		 "  'memory_bytes', up.memory_bytes, 'disk_bytes', up.disk_bytes))"
-		 " FROM t, up",
+		 " SELECT jsonb_set(" TENANT_JSON(
+			 "t") ", '{quota}', jsonb_build_object("
+			      "  'clusters', up.clusters, 'nodes', up.nodes, 'cpu_millis', "
+			      "up.cpu_millis,"
+			      "  'memory_bytes', up.memory_bytes, 'disk_bytes', up.disk_bytes))"
+			      " FROM t, up",
 		 7, p, tenant_cb, ctx_new(cb, NULL, arg));
 }
 
@@ -149,7 +153,8 @@ static void amount_text(const char *measure, double v, char *buf, size_t len)
 	} else if (strcmp(measure, "memory") == 0 || strcmp(measure, "disk") == 0) {
 		size_t u = 0;
 
-		while (u + 1 < ARRAY_SIZE(units) && v >= 1024 && v / 1024 == (double)(int64_t)(v / 1024))
+		while (u + 1 < ARRAY_SIZE(units) && v >= 1024 &&
+		       v / 1024 == (double)(int64_t)(v / 1024))
 			v /= 1024, u++;
 		snprintf(buf, len, "%.0f%s", v, units[u]);
 	} else {
@@ -163,7 +168,7 @@ bool storage_quota_refusal(const struct db_error *err, char *msg, size_t msglen,
 	static const struct {
 		const char *column, *name;
 	} names[] = {
-		{"clusters", "clusters"},  {"nodes", "nodes"}, {"cpu_millis", "cpu"},
+		{"clusters", "clusters"},   {"nodes", "nodes"},	    {"cpu_millis", "cpu"},
 		{"memory_bytes", "memory"}, {"disk_bytes", "disk"},
 	};
 
@@ -186,7 +191,8 @@ bool storage_quota_refusal(const struct db_error *err, char *msg, size_t msglen,
 		return true;
 	}
 	amount_text(name, json_number_value(json_object_get(j, "usage")), usage, sizeof(usage));
-	amount_text(name, json_number_value(json_object_get(j, "request")), request, sizeof(request));
+	amount_text(name, json_number_value(json_object_get(j, "request")), request,
+		    sizeof(request));
 	amount_text(name, json_number_value(json_object_get(j, "limit")), limit, sizeof(limit));
 	snprintf(msg, msglen,
 		 "quota exceeded: %s: the tenant's clusters take %s, this asks for %s more, "

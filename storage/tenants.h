@@ -55,7 +55,7 @@ void storage_tenant_set_quota(struct db_pool *db, const char *id, const struct t
  * this asks for 16Gi more, the limit is 56Gi") and the measure ("memory")
  * in measure.  False for any other error.
  */
-bool storage_quota_refusal(const struct db_error *err, char *msg, size_t msglen,
-			   char *measure, size_t measurelen);
+bool storage_quota_refusal(const struct db_error *err, char *msg, size_t msglen, char *measure,
+			   size_t measurelen);
 
 #endif

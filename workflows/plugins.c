@@ -17,15 +17,17 @@
 #include "workflows/workflows.h"
 #include "states/cluster.h"
 
-#define PLUGIN_STATES                                                                             \
-	/* name                      handler                          deadline attempts next */   \
-	{"check_repository", state_plugin_check_repository, 120, 0, "apply_workloads", true},     \
-	{"apply_workloads", state_apply_workloads, 120, 0, "restart_plan", true},                 \
-	WF_ROLLING_RESTART("verify_plugins"),                                                     \
-	{"verify_plugins", state_plugin_verify, 600, 0, "record_spec", true},                     \
-	{"record_spec", state_record_spec, 60, 0, NULL, true},                                    \
-	/* cleanup, after a failure or a cancel */                                                \
-	{"undo_allocation", state_restart_resume_allocation, 300, 0, NULL, false}
+#define PLUGIN_STATES                                                                           \
+	/* name                      handler                          deadline attempts next */ \
+	{"check_repository", state_plugin_check_repository, 120, 0, "apply_workloads", true},   \
+		{"apply_workloads", state_apply_workloads, 120, 0, "restart_plan", true},       \
+		WF_ROLLING_RESTART("verify_plugins"),                                           \
+		{"verify_plugins", state_plugin_verify, 600, 0, "record_spec", true},           \
+		{"record_spec", state_record_spec, 60, 0, NULL, true},                          \
+	/* cleanup, after a failure or a cancel */                                              \
+	{                                                                                       \
+		"undo_allocation", state_restart_resume_allocation, 300, 0, NULL, false         \
+	}
 
 static const struct wf_state install_states[] = {PLUGIN_STATES};
 static const struct wf_state remove_states[] = {PLUGIN_STATES};

@@ -3,6 +3,7 @@
 #include <stddef.h>
 
 /* Each operation's table, in the order people meet them. */
+/* clang-format off */
 static const struct workflow *const shipped[] = {
 	&wf_create,
 	&wf_scale,
@@ -13,6 +14,7 @@ static const struct workflow *const shipped[] = {
 	&wf_kibana,
 	&wf_delete,
 };
+/* clang-format on */
 
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 {

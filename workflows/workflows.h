@@ -32,20 +32,30 @@ extern const struct workflow wf_kibana;
  * already replaced is found gone (its uid no longer matches), not deleted
  * twice.
  */
-#define WF_ROLLING_RESTART(then)                                                                  \
-	{"restart_plan", state_restart_plan, 60, 0, "restart_next", true},                        \
-	{"restart_next", state_restart_next, 120, 0, "restart_check", true},                      \
-	{"restart_check", state_restart_check, 1800, 0, "restart_pause", true},                   \
-	{"restart_pause", state_restart_pause, 120, 0, "restart_flush", false},                   \
-	{"restart_flush", state_restart_flush, 300, 0, "restart_delete_pod", false},              \
-	{"restart_delete_pod", state_restart_delete_pod, 120, 0, "restart_wait_pod", false},      \
-	{"restart_wait_pod", state_restart_wait_pod, 900, 0, "restart_wait_joined", false},       \
-	{"restart_wait_joined", state_restart_wait_joined, 600, 0, "restart_resume_allocation",   \
-	 false},                                                                                  \
-	{"restart_resume_allocation", state_restart_resume_allocation, 120, 0,                    \
-	 "restart_wait_green", false},                                                            \
-	{"restart_wait_green", state_restart_wait_green, 1800, 0, "restart_next", false},         \
-	{"restore_allocation", state_restart_resume_allocation, 120, 0, then, true}
+#define WF_ROLLING_RESTART(then)                                                                     \
+	{"restart_plan", state_restart_plan, 60, 0, "restart_next", true},                           \
+		{"restart_next", state_restart_next, 120, 0, "restart_check", true},                 \
+		{"restart_check", state_restart_check, 1800, 0, "restart_pause", true},              \
+		{"restart_pause", state_restart_pause, 120, 0, "restart_flush", false},              \
+		{"restart_flush", state_restart_flush, 300, 0, "restart_delete_pod", false},         \
+		{"restart_delete_pod", state_restart_delete_pod, 120, 0, "restart_wait_pod", false}, \
+		{"restart_wait_pod", state_restart_wait_pod, 900, 0, "restart_wait_joined", false},  \
+		{"restart_wait_joined",                                                              \
+		 state_restart_wait_joined,                                                          \
+		 600,                                                                                \
+		 0,                                                                                  \
+		 "restart_resume_allocation",                                                        \
+		 false},                                                                             \
+		{"restart_resume_allocation",                                                        \
+		 state_restart_resume_allocation,                                                    \
+		 120,                                                                                \
+		 0,                                                                                  \
+		 "restart_wait_green",                                                               \
+		 false},                                                                             \
+		{"restart_wait_green", state_restart_wait_green, 1800, 0, "restart_next", false},    \
+	{                                                                                            \
+		"restore_allocation", state_restart_resume_allocation, 120, 0, then, true            \
+	}
 
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 	__attribute__((warn_unused_result));

@@ -156,8 +156,8 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 			dup2(fd, 2);
 			close(fd);
 		}
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", s->kubeconfig, "--config",
-		      config, (char *)NULL);
+		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", s->kubeconfig,
+		      "--config", config, (char *)NULL);
 		_exit(127);
 	}
 	/* The kubeconfig appears, whole, once the simulator listens. */
@@ -213,12 +213,14 @@ int esaasd_poll_exit(struct esaasd *d)
 	return -1;
 }
 
-bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o)
+bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl,
+		  const struct esaasd_opts *o)
 {
 	return esaasd_spawn(d, tmpdir, dburl, o) && esaasd_wait_ready(d);
 }
 
-bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o)
+bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
+		  const struct esaasd_opts *o)
 {
 	static int counter;
 	struct esaasd_opts def = {0};
@@ -238,7 +240,8 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 		"listen: 127.0.0.1:%d\n"
 		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
-		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  wait_poll_ms: %d\n"
+		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  "
+		"wait_poll_ms: %d\n"
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: 5\n"
 		"log:\n  level: %s\n  format: %s\n%s%s%s"
 		"%s%s%s",
@@ -247,10 +250,10 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const
 		o->grace_s ? o->grace_s : 2, o->deadline_percent ? o->deadline_percent : 100,
 		o->wait_poll_ms ? o->wait_poll_ms : 100, o->retry_base_ms ? o->retry_base_ms : 20,
 		o->retry_cap_ms ? o->retry_cap_ms : 200, o->log_level ? o->log_level : "debug",
-		o->json_logs ? "json" : "text",
-		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "", o->log_file ? "\"\n" : "",
-		o->kubeconfig ? "kubernetes:\n  kubeconfig: \"" : "", o->kubeconfig ? o->kubeconfig : "",
-		o->kubeconfig ? "\"\n" : "");
+		o->json_logs ? "json" : "text", o->log_file ? "  file: \"" : "",
+		o->log_file ? o->log_file : "", o->log_file ? "\"\n" : "",
+		o->kubeconfig ? "kubernetes:\n  kubeconfig: \"" : "",
+		o->kubeconfig ? o->kubeconfig : "", o->kubeconfig ? "\"\n" : "");
 	if (o->plugin_repository)
 		fprintf(f, "%s  plugin_repository: \"%s\"\n", o->kubeconfig ? "" : "kubernetes:\n",
 			o->plugin_repository);
@@ -502,10 +505,11 @@ void http_resp_free(struct http_resp *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int64_t submit_job(const struct esaasd *d, const char *kind, const char *cluster, const char *params_json)
+int64_t submit_job(const struct esaasd *d, const char *kind, const char *cluster,
+		   const char *params_json)
 {
-	char *body = xasprintf("{\"kind\": \"%s\", \"cluster\": \"%s\", \"params\": %s}", kind, cluster,
-			       params_json ? params_json : "{}");
+	char *body = xasprintf("{\"kind\": \"%s\", \"cluster\": \"%s\", \"params\": %s}", kind,
+			       cluster, params_json ? params_json : "{}");
 	struct http_resp r;
 	int64_t id = 0;
 	if (http_call(d, "POST", "/api/v1/jobs", body, NULL, &r) && r.status == 202)
@@ -642,12 +646,15 @@ bool repo_start(struct repo *r, const char *dir, const char *const *files)
 		"daemon off;\nmaster_process off;\nworker_processes 1;\npid %s/nginx.pid;\n"
 		"error_log %s/error.log info;\nevents { worker_connections 64; }\n"
 		"http {\n  access_log %s;\n  client_body_temp_path %s/tmp;\n"
-		"  proxy_temp_path %s/tmp;\n  fastcgi_temp_path %s/tmp;\n  uwsgi_temp_path %s/tmp;\n"
+		"  proxy_temp_path %s/tmp;\n  fastcgi_temp_path %s/tmp;\n  uwsgi_temp_path "
+		"%s/tmp;\n"
 		"  scgi_temp_path %s/tmp;\n  types { application/zip zip; }\n"
 		"  default_type application/octet-stream;\n"
-		"  server {\n    listen 127.0.0.1:%d;\n    location /es-plugins/ { alias %s/files/; }\n"
+		"  server {\n    listen 127.0.0.1:%d;\n    location /es-plugins/ { alias "
+		"%s/files/; }\n"
 		"  }\n}\n",
-		r->dir, r->dir, r->access_log, r->dir, r->dir, r->dir, r->dir, r->dir, r->port, r->dir);
+		r->dir, r->dir, r->access_log, r->dir, r->dir, r->dir, r->dir, r->dir, r->port,
+		r->dir);
 	fclose(c);
 	const char *bin = getenv("ESAAS_NGINX") ? getenv("ESAAS_NGINX") : "/usr/sbin/nginx";
 	char elog[320];
@@ -702,7 +709,8 @@ int64_t api_op(const struct esaasd *d, const char *method, const char *path, con
 		if (r.status == 202)
 			id = json_integer_value(json_object_get(r.body, "id"));
 		else if (!status)
-			fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status, r.raw ? r.raw : "");
+			fprintf(stderr, "%s %s: %ld %s\n", method, path, r.status,
+				r.raw ? r.raw : "");
 	}
 	http_resp_free(&r);
 	if (status)
@@ -721,7 +729,8 @@ bool job_succeeded(const struct esaasd *d, int64_t id, int timeout_ms)
 	const char *status = json_string_value(json_object_get(job, "status"));
 	bool ok = status && strcmp(status, "succeeded") == 0;
 	if (!ok)
-		fprintf(stderr, "job %lld: %s: %s\n", (long long)id, status ? status : "did not end",
+		fprintf(stderr, "job %lld: %s: %s\n", (long long)id,
+			status ? status : "did not end",
 			job ? json_string_value(json_object_get(job, "error")) : "");
 	json_decref(job);
 	return ok;
@@ -732,10 +741,11 @@ char *job_trail(PGconn *sql, int64_t id)
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	const char *q[] = {ids};
-	PGresult *r = PQexecParams(sql,
-				   "SELECT coalesce(string_agg(from_state, ' ' ORDER BY id), '')"
-				   " FROM job_events WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
-				   1, NULL, q, NULL, NULL, 0);
+	PGresult *r = PQexecParams(
+		sql,
+		"SELECT coalesce(string_agg(from_state, ' ' ORDER BY id), '')"
+		" FROM job_events WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
+		1, NULL, q, NULL, NULL, 0);
 	char *trail = xstrdup(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1
 				      ? PQgetvalue(r, 0, 0)
 				      : "");
@@ -752,7 +762,8 @@ bool sim_call(const struct sim *s, const char *method, const char *path, const c
 	while (kc && fgets(line, sizeof(line), kc)) {
 		char *p = strstr(line, "server: ");
 		if (p)
-			snprintf(simd.base, sizeof(simd.base), "%.*s", (int)strcspn(p + 8, "\n"), p + 8);
+			snprintf(simd.base, sizeof(simd.base), "%.*s", (int)strcspn(p + 8, "\n"),
+				 p + 8);
 		p = strstr(line, "token: ");
 		if (p)
 			snprintf(token, sizeof(token), "%.*s", (int)strcspn(p + 7, "\n"), p + 7);

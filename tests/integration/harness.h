@@ -14,12 +14,12 @@
 
 struct pg {
 	char dir[256];
-	char url[512];         /* the server's "postgres" database */
+	char url[512]; /* the server's "postgres" database */
 };
 
 /* Start (or stop, restart, remove) the private server. */
 bool pg_start(struct pg *pg);
-bool pg_ctl(struct pg *pg, const char *verb);   /* "stop", "restart", "start" */
+bool pg_ctl(struct pg *pg, const char *verb); /* "stop", "restart", "start" */
 void pg_destroy(struct pg *pg);
 /* At the end of a test program: remove the server, or with ESAAS_TEST_KEEP=1
  * stop it and keep its folder (and the esaasd logs in it) to read. */
@@ -30,37 +30,39 @@ const char *pg_new_database(struct pg *pg, char *url, size_t len);
 struct esaasd {
 	pid_t pid;
 	int port;
-	char base[64];         /* http://127.0.0.1:PORT */
+	char base[64]; /* http://127.0.0.1:PORT */
 	char config[512];
 	char log[512];
-	char dburl[600];       /* its database, for harness_token() */
+	char dburl[600]; /* its database, for harness_token() */
 };
 
 /* Extra YAML is appended to the generated config (e.g. "engine:\n  lease_seconds: 2\n"),
  * which must not repeat the sections the harness writes unless given as full override via
  * the engine_* arguments below. */
 struct esaasd_opts {
-	int workers;           /* 0: 16 */
-	int lease_s;           /* 0: 30 */
-	int heartbeat_s;       /* 0: 10 */
-	int poll_s;            /* 0: 5 */
-	int grace_s;           /* 0: 2 */
-	int retry_base_ms;     /* 0: 20 */
-	int retry_cap_ms;      /* 0: 200 */
-	bool json_logs;        /* log.format: json */
-	const char *log_file;  /* log.file (else stderr, into esaasd->log) */
-	const char *log_level; /* NULL: debug */
+	int workers;		/* 0: 16 */
+	int lease_s;		/* 0: 30 */
+	int heartbeat_s;	/* 0: 10 */
+	int poll_s;		/* 0: 5 */
+	int grace_s;		/* 0: 2 */
+	int retry_base_ms;	/* 0: 20 */
+	int retry_cap_ms;	/* 0: 200 */
+	bool json_logs;		/* log.format: json */
+	const char *log_file;	/* log.file (else stderr, into esaasd->log) */
+	const char *log_level;	/* NULL: debug */
 	const char *kubeconfig; /* kubernetes.kubeconfig, e.g. esaas-sim's */
-	int deadline_percent;  /* engine.deadline_percent (0: 100) */
-	int wait_poll_ms;      /* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
+	int deadline_percent;	/* engine.deadline_percent (0: 100) */
+	int wait_poll_ms;	/* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
 	const char *plugin_repository; /* kubernetes.plugin_repository */
 	const char *extra_yaml; /* appended as is: whole sections the harness does not write */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */
-bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o);
+bool esaasd_start(struct esaasd *d, const char *tmpdir, const char *dburl,
+		  const struct esaasd_opts *o);
 /* The two halves of esaasd_start: fork and exec, then wait for /readyz. */
-bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl, const struct esaasd_opts *o);
+bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
+		  const struct esaasd_opts *o);
 bool esaasd_wait_ready(struct esaasd *d);
 /* Send sig; with wait, reap and return the exit status (-N: killed by signal N). */
 int esaasd_stop(struct esaasd *d, int sig, bool wait);
@@ -75,7 +77,7 @@ int esaasd_poll_exit(struct esaasd *d);
 
 struct http_resp {
 	long status;
-	json_t *body;          /* NULL if not JSON */
+	json_t *body; /* NULL if not JSON */
 	char *raw;
 	char location[256];
 	char allow[128];
@@ -106,7 +108,8 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 void http_resp_free(struct http_resp *r);
 
 /* Submit a test job; returns its id or 0. */
-int64_t submit_job(const struct esaasd *d, const char *kind, const char *cluster, const char *params_json);
+int64_t submit_job(const struct esaasd *d, const char *kind, const char *cluster,
+		   const char *params_json);
 /* Wait for a terminal status; returns the job (caller decrefs) or NULL on timeout. */
 json_t *wait_job_done(const struct esaasd *d, int64_t id, int timeout_ms);
 /* Wait until the job's status is one of the '|'-separated list. */

@@ -95,8 +95,8 @@ static int teardown(void **state)
 }
 
 /* A request with this token ("" for none at all). */
-static long call_as(const struct fixture *f, const char *token, const char *method, const char *path,
-		    const char *body, struct http_resp *r)
+static long call_as(const struct fixture *f, const char *token, const char *method,
+		    const char *path, const char *body, struct http_resp *r)
 {
 	char auth[8192];
 	const char *h[] = {auth, NULL};
@@ -121,8 +121,8 @@ static long status_as(const struct fixture *f, const char *token, const char *me
 }
 
 /* As the admin the harness made, expecting want; the answer's body (decref it). */
-static json_t *admin(const struct fixture *f, const char *method, const char *path, const char *body,
-		     long want)
+static json_t *admin(const struct fixture *f, const char *method, const char *path,
+		     const char *body, long want)
 {
 	struct http_resp r;
 
@@ -138,8 +138,9 @@ static json_t *admin(const struct fixture *f, const char *method, const char *pa
 /* A new token of tenant and role; its secret (free it), *id filled. */
 static char *token_new(const struct fixture *f, const char *tenant, const char *role, char *id)
 {
-	char *body = xasprintf("{\"tenant\": \"%s\", \"role\": \"%s\", \"description\": \"%s of %s\"}",
-			       tenant, role, role, tenant);
+	char *body =
+		xasprintf("{\"tenant\": \"%s\", \"role\": \"%s\", \"description\": \"%s of %s\"}",
+			  tenant, role, role, tenant);
 	json_t *t = admin(f, "POST", "/api/v1/tokens", body, 201);
 	const char *secret = json_string_value(json_object_get(t, "token"));
 
@@ -158,7 +159,13 @@ static char *token_new(const struct fixture *f, const char *tenant, const char *
 
 /* --- the matrix ---------------------------------------------------------------------------- */
 
-enum { VIEWER = 1, MEMBER = 2, ONCALL = 4, ADMIN = 8, PUBLIC = 16 };
+enum {
+	VIEWER = 1,
+	MEMBER = 2,
+	ONCALL = 4,
+	ADMIN = 8,
+	PUBLIC = 16
+};
 #define ALL_ROLES (VIEWER | MEMBER | ONCALL | ADMIN)
 
 /*
@@ -206,7 +213,8 @@ static const struct rule policy[] = {
 	{"GET", "/api/v1/clusters/{name}/health-history", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"DELETE", "/api/v1/clusters/{name}", MEMBER | ADMIN, ADMIN, "{\"wipe_data\": \"yes\"}"},
 	{"POST", "/api/v1/clusters/{name}/scale", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
-	{"POST", "/api/v1/clusters/{name}/restart", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
+	{"POST", "/api/v1/clusters/{name}/restart", MEMBER | ADMIN, ADMIN,
+	 "{\"role\": \"chiefs\"}"},
 	{"PATCH", "/api/v1/clusters/{name}/config", MEMBER | ADMIN, ADMIN, "{\"settings\": 5}"},
 	{"POST", "/api/v1/clusters/{name}/plugins", MEMBER | ADMIN, ADMIN, "{\"name\": 5}"},
 	{"DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", MEMBER | ADMIN, ADMIN,
@@ -228,8 +236,11 @@ static char *fill(const char *pattern, const struct side *s, bool query_tenant)
 		return xasprintf("/api/v1/tokens/%s", s->token);
 	static const struct {
 		const char *from, *field;
-	} slots[] = {{"{name}", "cluster"}, {"{id}", "job"}, {"{tenant}", "tenant"},
-		     {"{kind}", NULL},	       {"{plugin}", NULL}};
+	} slots[] = {{"{name}", "cluster"},
+		     {"{id}", "job"},
+		     {"{tenant}", "tenant"},
+		     {"{kind}", NULL},
+		     {"{plugin}", NULL}};
 	char *out = xstrdup(pattern);
 
 	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
@@ -239,8 +250,8 @@ static char *fill(const char *pattern, const struct side *s, bool query_tenant)
 			continue;
 		const char *v = !slots[i].field ? (i == 3 ? "create" : "analysis-icu")
 				: strcmp(slots[i].field, "cluster") == 0 ? s->cluster
-				: strcmp(slots[i].field, "job") == 0	      ? s->job
-									      : s->tenant;
+				: strcmp(slots[i].field, "job") == 0	 ? s->job
+									 : s->tenant;
 		*at = '\0';
 		char *next = xasprintf("%s%s%s", out, v, at + strlen(slots[i].from));
 
@@ -273,13 +284,15 @@ static void test_matrix(void **state)
 	json_decref(admin(f, "PUT", "/api/v1/tenants/beta", NULL, 201));
 	json_decref(admin(f, "PUT", "/api/v1/tenants/beta", NULL, 200));
 	json_decref(admin(f, "POST", "/api/v1/clusters?tenant=alpha", "{\"name\": \"logs\"}", 202));
-	json_decref(admin(f, "POST", "/api/v1/clusters?tenant=beta", "{\"name\": \"metrics\"}", 202));
+	json_decref(
+		admin(f, "POST", "/api/v1/clusters?tenant=beta", "{\"name\": \"metrics\"}", 202));
 	struct side *sides[] = {&own, &other};
 	for (int i = 0; i < 2; i++) {
 		char *path = xasprintf("/api/v1/jobs?tenant=%s", sides[i]->tenant);
-		char *body = xasprintf("{\"kind\": \"test\", \"cluster\": \"%s\", \"params\": {\"plan\":"
-				       " {\"work\": [\"wait:600000\"]}}}",
-				       sides[i]->cluster);
+		char *body =
+			xasprintf("{\"kind\": \"test\", \"cluster\": \"%s\", \"params\": {\"plan\":"
+				  " {\"work\": [\"wait:600000\"]}}}",
+				  sides[i]->cluster);
 
 		j = admin(f, "POST", path, body, 202);
 		snprintf(sides[i]->job, sizeof(sides[i]->job), "%lld",
@@ -303,7 +316,8 @@ static void test_matrix(void **state)
 		bool known = false;
 
 		for (k = 0; k < ARRAY_SIZE(policy); k++)
-			known |= strcmp(policy[k].method, m) == 0 && strcmp(policy[k].pattern, p) == 0;
+			known |= strcmp(policy[k].method, m) == 0 &&
+				 strcmp(policy[k].pattern, p) == 0;
 		if (!known)
 			fail_msg("%s %s has no line in the policy of this test", m, p);
 	}
@@ -344,17 +358,21 @@ static void test_matrix(void **state)
 				st = call_as(f, tokens[r], ru->method, path, body, &resp);
 				if (allowed & (bit | PUBLIC)) {
 					if (st == 401 || st == 403 || st == 404)
-						fail_msg("%s %s as %s (%s tenant): %ld, expected to get "
+						fail_msg("%s %s as %s (%s tenant): %ld, expected "
+							 "to get "
 							 "through: %s",
 							 ru->method, path, role_names[r],
-							 side ? "another" : "its own", st, resp.raw);
+							 side ? "another" : "its own", st,
+							 resp.raw);
 				} else {
 					/* Not at all: 403; here but not there: 404. */
 					want = (ru->own & bit) ? 404 : 403;
 					if (st != want)
-						fail_msg("%s %s as %s (%s tenant): %ld, expected %ld: %s",
+						fail_msg("%s %s as %s (%s tenant): %ld, expected "
+							 "%ld: %s",
 							 ru->method, path, role_names[r],
-							 side ? "another" : "its own", st, want, resp.raw);
+							 side ? "another" : "its own", st, want,
+							 resp.raw);
 				}
 				http_resp_free(&resp);
 				cells++;
@@ -418,9 +436,11 @@ static void test_quota_race(void **state)
 	 * nothing: 64Gi is well above. */
 	t = admin(f, "PUT", "/api/v1/tenants/gamma/quota",
 		  "{\"nodes\": 10, \"memory\": \"640Gi\", \"clusters\": null}", 200);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "quota"), "nodes")), 10);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "quota"), "nodes")),
+			 10);
 	assert_true(json_is_null(json_object_get(json_object_get(t, "quota"), "clusters")));
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "usage"), "nodes")), 0);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "usage"), "nodes")),
+			 0);
 	json_decref(t);
 
 	for (int i = 0; i < RACERS; i++) {
@@ -436,11 +456,12 @@ static void test_quota_race(void **state)
 				 "{\"name\": \"c%d\", \"masters\": {\"replicas\": 1},"
 				 " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 1}}",
 				 i);
-			if (http_call(&f->d, "POST", "/api/v1/clusters?tenant=gamma", body, NULL, &r)) {
+			if (http_call(&f->d, "POST", "/api/v1/clusters?tenant=gamma", body, NULL,
+				      &r)) {
 				out = r.status;
 				if (r.status == 429 &&
-				    (!strstr(r.raw, "\"quota_exceeded\"") || !strstr(r.raw, "nodes") ||
-				     !strstr(r.raw, "the limit is 10")))
+				    (!strstr(r.raw, "\"quota_exceeded\"") ||
+				     !strstr(r.raw, "nodes") || !strstr(r.raw, "the limit is 10")))
 					out = -429;
 			}
 			_exit(write(fds[i][1], &out, sizeof(out)) == sizeof(out) ? 0 : 1);
@@ -473,8 +494,8 @@ static void test_quota_race(void **state)
 	char first[16];
 	assert_int_equal(json_array_size(json_object_get(list, "clusters")), 2);
 	snprintf(first, sizeof(first), "%s",
-		 json_string_value(json_object_get(json_array_get(json_object_get(list, "clusters"), 0),
-						   "name")));
+		 json_string_value(json_object_get(
+			 json_array_get(json_object_get(list, "clusters"), 0), "name")));
 	json_array_foreach (json_object_get(list, "clusters"), i, c) {
 		static const char *const roles[] = {"masters", "data", "clients"};
 		json_t *spec = json_object_get(c, "spec");
@@ -484,9 +505,11 @@ static void test_quota_race(void **state)
 			int64_t n = json_integer_value(json_object_get(role, "replicas")), v;
 
 			nodes += n;
-			assert_true(spec_parse_bytes(json_string_value(json_object_get(role, "memory")), &v));
+			assert_true(spec_parse_bytes(
+				json_string_value(json_object_get(role, "memory")), &v));
 			memory += n * v;
-			assert_true(spec_parse_cpu(json_string_value(json_object_get(role, "cpu")), &v));
+			assert_true(spec_parse_cpu(json_string_value(json_object_get(role, "cpu")),
+						   &v));
 			cpu += n * v;
 			if (r == 1) {
 				assert_true(spec_parse_bytes(
@@ -510,25 +533,27 @@ static void test_quota_race(void **state)
 	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
 	struct http_resp r;
 	char *scale = xasprintf("/api/v1/clusters/%s/scale?tenant=gamma", first);
-	assert_true(http_call(&f->d, "POST", scale, "{\"role\": \"data\", \"replicas\": 5}", NULL,
-			      &r));
+	assert_true(
+		http_call(&f->d, "POST", scale, "{\"role\": \"data\", \"replicas\": 5}", NULL, &r));
 	if (r.status != 429 || !strstr(r.raw, "\"quota_exceeded\""))
 		fail_msg("scale past the quota: %ld %s", r.status, r.raw);
 	assert_non_null(strstr(r.raw, "this asks for 3 more"));
 	http_resp_free(&r);
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
 	/* One that fits is not. */
-	assert_true(http_call(&f->d, "POST", scale, "{\"role\": \"data\", \"replicas\": 3}", NULL,
-			      &r));
+	assert_true(
+		http_call(&f->d, "POST", scale, "{\"role\": \"data\", \"replicas\": 3}", NULL, &r));
 	assert_int_equal(r.status, 202);
 	http_resp_free(&r);
 	free(scale);
 	t = admin(f, "GET", "/api/v1/tenants/gamma/usage", NULL, 200);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "usage"), "nodes")), 9);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(t, "usage"), "nodes")),
+			 9);
 	json_decref(t);
 	/* The change of quota is in the audit trail, with its actor. */
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM audit_log WHERE action = 'quota.set'"
-					 " AND actor LIKE 'token:%' AND tenant_id = 'gamma'",
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM audit_log WHERE action = 'quota.set'"
+				 " AND actor LIKE 'token:%' AND tenant_id = 'gamma'",
 				 0, NULL),
 			 1);
 }
@@ -538,8 +563,8 @@ static void test_usage_sql_agrees_with_spec(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
 	static const char *const quantities[] = {
-		"1", "500m", "0.5", "2.25", "100m", "1e3", "1k", "1M", "1G", "2Gi", "512Mi",
-		"1.5Gi", "100Gi", "3Ti", "7Ki", "1E", "12e-1", "999999999",
+		"1",   "500m",	"0.5",	 "2.25",  "100m", "1e3", "1k", "1M",	"1G",
+		"2Gi", "512Mi", "1.5Gi", "100Gi", "3Ti",  "7Ki", "1E", "12e-1", "999999999",
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(quantities); i++) {
@@ -547,38 +572,45 @@ static void test_usage_sql_agrees_with_spec(void **state)
 		int64_t cpu, bytes;
 
 		if (spec_parse_cpu(quantities[i], &cpu))
-			assert_int_equal(sql_int(f->sql, "SELECT ceil(esaas_quantity($1) * 1000)::bigint",
+			assert_int_equal(sql_int(f->sql,
+						 "SELECT ceil(esaas_quantity($1) * 1000)::bigint",
 						 1, p),
 					 cpu);
 		if (spec_parse_bytes(quantities[i], &bytes) && bytes < (1LL << 62))
-			assert_int_equal(sql_int(f->sql, "SELECT ceil(esaas_quantity($1))::bigint", 1, p),
-					 bytes);
+			assert_int_equal(
+				sql_int(f->sql, "SELECT ceil(esaas_quantity($1))::bigint", 1, p),
+				bytes);
 	}
 	/* 3 masters of 1 CPU and 2Gi, 4 data of 2 CPU, 8Gi and 100Gi, no client,
 	 * and 2 Kibana (1 CPU, 1Gi each, not nodes). */
 	const char *spec[] = {
 		"{\"masters\": {\"replicas\": 3, \"cpu\": \"1\", \"memory\": \"2Gi\"},"
-		" \"data\": {\"replicas\": 4, \"cpu\": \"2\", \"memory\": \"8Gi\", \"disk\": \"100Gi\"},"
+		" \"data\": {\"replicas\": 4, \"cpu\": \"2\", \"memory\": \"8Gi\", \"disk\": "
+		"\"100Gi\"},"
 		" \"clients\": {\"replicas\": 0, \"cpu\": \"1\", \"memory\": \"2Gi\"},"
 		" \"kibana\": {\"replicas\": 2}}"};
-	assert_int_equal(sql_int(f->sql, "SELECT (esaas_spec_usage($1::jsonb)->>'nodes')::bigint", 1,
+	assert_int_equal(
+		sql_int(f->sql, "SELECT (esaas_spec_usage($1::jsonb)->>'nodes')::bigint", 1, spec),
+		7);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT (esaas_spec_usage($1::jsonb)->>'cpu_millis')::bigint", 1,
 				 spec),
-			 7);
-	assert_int_equal(sql_int(f->sql, "SELECT (esaas_spec_usage($1::jsonb)->>'cpu_millis')::bigint",
-				 1, spec),
 			 3000 + 8000 + 2000);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT (esaas_spec_usage($1::jsonb)->>'memory_bytes')::bigint >> 30", 1,
-				 spec),
-			 6 + 32 + 2);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT (esaas_spec_usage($1::jsonb)->>'disk_bytes')::bigint >> 30", 1,
-				 spec),
-			 400);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT (esaas_spec_usage($1::jsonb)->>'memory_bytes')::bigint >> 30", 1,
+			spec),
+		6 + 32 + 2);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT (esaas_spec_usage($1::jsonb)->>'disk_bytes')::bigint >> 30",
+			1, spec),
+		400);
 	/* A scale's target: its spec with the replicas it asks for. */
-	const char *scale[] = {"{\"role\": \"data\", \"replicas\": 9, \"spec\": {\"data\": {\"replicas\": 2}}}"};
-	assert_int_equal(sql_int(f->sql, "SELECT (esaas_job_spec($1::jsonb)->'data'->>'replicas')::int",
-				 1, scale),
+	const char *scale[] = {
+		"{\"role\": \"data\", \"replicas\": 9, \"spec\": {\"data\": {\"replicas\": 2}}}"};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT (esaas_job_spec($1::jsonb)->'data'->>'replicas')::int", 1,
+				 scale),
 			 9);
 }
 
@@ -623,7 +655,8 @@ static void test_revoked_token_and_no_secret_in_logs(void **state)
 	/* Credentials that are not: a made-up one, a known id with a wrong
 	 * secret, another scheme, an empty one; each 401 with WWW-Authenticate. */
 	char forged[128];
-	snprintf(forged, sizeof(forged), "esaas_%s_%s", id, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+	snprintf(forged, sizeof(forged), "esaas_%s_%s", id,
+		 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
 	const char *bad[] = {"esaas_000000000000_AAAA", forged, "not-a-token"};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		remember_secret(bad[i]);
@@ -647,8 +680,9 @@ static void test_revoked_token_and_no_secret_in_logs(void **state)
 	size_t len = 0;
 	FILE *mem = open_memstream(&all, &len);
 	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "find '%s' -path '%s/data' -prune -o -type f -name '*.log' -print",
-		 pg.dir, pg.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "find '%s' -path '%s/data' -prune -o -type f -name '*.log' -print", pg.dir,
+		 pg.dir);
 	FILE *names = popen(cmd, "r");
 	char name[800], buf[4096];
 	int files = 0;
@@ -673,17 +707,20 @@ static void test_revoked_token_and_no_secret_in_logs(void **state)
 	assert_non_null(strstr(all, "credential refused"));
 	for (size_t i = 0; i < nsecrets; i++) {
 		/* Of an esaas token, the part after the id (the id is public). */
-		const char *secret = strncmp(secrets[i], "esaas_", 6) == 0 && strlen(secrets[i]) > 19
-					     ? secrets[i] + 19
-					     : secrets[i];
+		const char *secret =
+			strncmp(secrets[i], "esaas_", 6) == 0 && strlen(secrets[i]) > 19
+				? secrets[i] + 19
+				: secrets[i];
 
 		if (strlen(secret) >= 8 && strstr(all, secret))
 			fail_msg("a token's secret is in a log under %s", pg.dir);
 		const char *p[] = {secret};
 		assert_int_equal(sql_int(f->sql,
-					 "SELECT (SELECT count(*) FROM job_events WHERE strpos(detail::text, $1) > 0"
+					 "SELECT (SELECT count(*) FROM job_events WHERE "
+					 "strpos(detail::text, $1) > 0"
 					 " OR strpos(actor, $1) > 0)"
-					 " + (SELECT count(*) FROM audit_log WHERE strpos(detail::text, $1) > 0"
+					 " + (SELECT count(*) FROM audit_log WHERE "
+					 "strpos(detail::text, $1) > 0"
 					 " OR strpos(actor, $1) > 0)",
 					 1, p),
 				 0);
@@ -719,13 +756,14 @@ static char *jwt(const struct test_key *k, const char *alg, const char *iss, con
 	char header[200], claims[600];
 	long long now = (long long)time(NULL);
 
-	snprintf(header, sizeof(header), "{\"alg\": \"%s\", \"typ\": \"JWT\", \"kid\": \"%s\"}", alg,
-		 k ? k->kid : "none");
-	snprintf(claims, sizeof(claims),
-		 "{\"iss\": \"%s\", \"aud\": \"%s\", \"sub\": \"%s\", \"iat\": %lld, \"nbf\": %lld,"
-		 " \"exp\": %lld, \"esaas\": {\"tenant\": \"search\"}, \"groups_role\": [\"viewer\","
-		 " \"member\"]}",
-		 iss, aud, sub, now - 10, now - 10, now + exp_offset);
+	snprintf(header, sizeof(header), "{\"alg\": \"%s\", \"typ\": \"JWT\", \"kid\": \"%s\"}",
+		 alg, k ? k->kid : "none");
+	snprintf(
+		claims, sizeof(claims),
+		"{\"iss\": \"%s\", \"aud\": \"%s\", \"sub\": \"%s\", \"iat\": %lld, \"nbf\": %lld,"
+		" \"exp\": %lld, \"esaas\": {\"tenant\": \"search\"}, \"groups_role\": [\"viewer\","
+		" \"member\"]}",
+		iss, aud, sub, now - 10, now - 10, now + exp_offset);
 	char *t = test_jwt_sign(header, claims, strcmp(alg, "none") == 0 ? NULL : k);
 
 	remember_secret(t);

@@ -129,7 +129,8 @@ static int setup(void **state)
 	f->sql = sql_connect(f->dburl);
 	if (!f->sql)
 		return -1;
-	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')", "acme"));
+	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')",
+			"acme"));
 	f->base = event_base_new();
 	f->db = db_pool_new(f->base, f->dburl, 2);
 	deadline = harness_now_ms() + 10000;
@@ -260,7 +261,8 @@ static void test_create_and_check(void **state)
 	/* ...a touch once the secret matched does, at most once a minute. */
 	storage_auth_token_touch(f->db, id);
 	int64_t deadline = harness_now_ms() + 10000;
-	while (count(f, "SELECT count(*) FROM api_tokens WHERE id = $1 AND last_used_at IS NOT NULL",
+	while (count(f,
+		     "SELECT count(*) FROM api_tokens WHERE id = $1 AND last_used_at IS NOT NULL",
 		     t.id) == 0 &&
 	       harness_now_ms() < deadline)
 		event_base_loop(f->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
@@ -270,10 +272,11 @@ static void test_create_and_check(void **state)
 			       t.id),
 			 1);
 	const char *p[] = {t.id};
-	long long first = sql_int(f->sql,
-				  "SELECT extract(epoch FROM last_used_at) * 1000000 FROM api_tokens"
-				  " WHERE id = $1",
-				  1, p);
+	long long first =
+		sql_int(f->sql,
+			"SELECT extract(epoch FROM last_used_at) * 1000000 FROM api_tokens"
+			" WHERE id = $1",
+			1, p);
 	storage_auth_token_touch(f->db, id);
 	struct db_stats st;
 	deadline = harness_now_ms() + 10000;
@@ -392,7 +395,8 @@ static void test_list(void **state)
 	result_reset(&r);
 
 	/* A tenant without tokens: an empty list. */
-	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')", "empty"));
+	PQclear(sql_run(f->sql, "INSERT INTO tenants (id, created_by) VALUES ($1, 'test')",
+			"empty"));
 	storage_auth_token_list(f->db, "empty", json_cb, &r);
 	wait_done(f, &r);
 	assert_int_equal(json_array_size(json_object_get(r.json, "tokens")), 0);
@@ -429,7 +433,8 @@ static void test_revoke(void **state)
 	result_reset(&r);
 
 	/* At once: the very next check sees it, and does not mark it used. */
-	PQclear(sql_run(f->sql, "UPDATE api_tokens SET last_used_at = NULL WHERE tenant_id = $1", "acme"));
+	PQclear(sql_run(f->sql, "UPDATE api_tokens SET last_used_at = NULL WHERE tenant_id = $1",
+			"acme"));
 	get(f, t.id, &g);
 	assert_true(g.found);
 	assert_true(g.row.revoked);
@@ -464,13 +469,15 @@ static void test_schema(void **state)
 	struct fixture *f = *state;
 	PGresult *res;
 
-	res = sql_run(f->sql, "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_by)"
-			      " VALUES ('0123456789ab', 'acme', $1, '\\x00', 'x')",
+	res = sql_run(f->sql,
+		      "INSERT INTO api_tokens (id, tenant_id, role, secret_hash, created_by)"
+		      " VALUES ('0123456789ab', 'acme', $1, '\\x00', 'x')",
 		      "root");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);
-	res = sql_run(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
-			      " VALUES ($1, 3, 'admin')",
+	res = sql_run(f->sql,
+		      "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
+		      " VALUES ($1, 3, 'admin')",
 		      "acme");
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
@@ -480,8 +487,9 @@ static void test_schema(void **state)
 			       " AND nodes IS NULL AND disk_bytes IS NULL",
 			       "acme"),
 			 1);
-	res = sql_run(f->sql, "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
-			      " VALUES ($1, 3, 'admin')",
+	res = sql_run(f->sql,
+		      "INSERT INTO tenant_quotas (tenant_id, clusters, updated_by)"
+		      " VALUES ($1, 3, 'admin')",
 		      "nosuch");
 	assert_int_equal(PQresultStatus(res), PGRES_FATAL_ERROR);
 	PQclear(res);

@@ -315,7 +315,8 @@ static size_t printed_events_of(int64_t id, size_t *repeats)
 	json_array_foreach (json_object_get(r.body, "events"), i, ev) {
 		if (prev && json_equal(json_object_get(ev, "outcome"), wait) &&
 		    json_equal(json_object_get(prev, "outcome"), wait) &&
-		    json_equal(json_object_get(ev, "to_state"), json_object_get(prev, "to_state")) &&
+		    json_equal(json_object_get(ev, "to_state"),
+			       json_object_get(prev, "to_state")) &&
 		    json_equal(json_object_get(ev, "detail"), json_object_get(prev, "detail"))) {
 			(*repeats)++;
 		} else {
@@ -872,10 +873,10 @@ static void test_watch_test_workflow(void **state)
 	struct run r;
 	char id[24];
 
-	int64_t job = submit_job(
-		&W->d, "test", "watched",
-		"{\"plan\": {\"work\": [\"wait:50\", \"poll:50\", \"poll:50\", \"poll:50\", \"retry\","
-		" \"next\"]}}");
+	int64_t job = submit_job(&W->d, "test", "watched",
+				 "{\"plan\": {\"work\": [\"wait:50\", \"poll:50\", \"poll:50\", "
+				 "\"poll:50\", \"retry\","
+				 " \"next\"]}}");
 	assert_true(job > 0);
 	snprintf(id, sizeof(id), "%lld", (long long)job);
 	CTL(&r, "jobs", "watch", id);

@@ -49,7 +49,8 @@ static int setup(void **state)
 	snprintf(t.dir, sizeof(t.dir), "/tmp/esaas-clients.XXXXXX");
 	if (!mkdtemp(t.dir) || !sim_start(&t.sim, t.dir, SIM_CONFIG))
 		return -1;
-	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = t.sim.kubeconfig};
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG,
+				   .kubeconfig = t.sim.kubeconfig};
 	char err[512];
 	if (!kube_conn_load(&o, &t.conn, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -129,7 +130,8 @@ static void wait_answer(struct answer *a)
 static void sim_request(const char *method, const char *path, const char *body, struct answer *a)
 {
 	memset(a, 0, sizeof(*a));
-	kube_request(t.kube, method, path, body ? "application/json" : NULL, body, kube_answer_cb, a);
+	kube_request(t.kube, method, path, body ? "application/json" : NULL, body, kube_answer_cb,
+		     a);
 	wait_answer(a);
 }
 
@@ -138,8 +140,8 @@ static void sim_request(const char *method, const char *path, const char *body, 
 static json_t *configmap(const char *ns, const char *name, const char *value)
 {
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind",
-			 "ConfigMap", "metadata", "name", name, "namespace", ns, "labels", "app", "t",
-			 "data", "k", value);
+			 "ConfigMap", "metadata", "name", name, "namespace", ns, "labels", "app",
+			 "t", "data", "k", value);
 }
 
 static void test_apply_get_list_delete(void **state)
@@ -158,7 +160,8 @@ static void test_apply_get_list_delete(void **state)
 	assert_non_null(kube_apply(t.kube, cm, kube_answer_cb, &a));
 	wait_answer(&a);
 	assert_int_equal(a.klass, HTTPC_OK);
-	const char *uid = json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid"));
+	const char *uid =
+		json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid"));
 	assert_non_null(uid);
 	char *uid1 = xstrdup(uid);
 	answer_clear(&a);
@@ -168,10 +171,11 @@ static void test_apply_get_list_delete(void **state)
 	cm = configmap("t1", "one", "v2");
 	assert_non_null(kube_apply(t.kube, cm, kube_answer_cb, &a));
 	wait_answer(&a);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid")),
-			    uid1);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(a.body, "data"), "k")),
-			    "v2");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(a.body, "metadata"), "uid")),
+		uid1);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(a.body, "data"), "k")), "v2");
 	answer_clear(&a);
 	json_decref(cm);
 
@@ -188,13 +192,15 @@ static void test_apply_get_list_delete(void **state)
 	free(path);
 
 	/* A delete with someone else's uid is refused, with the server's words. */
-	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", NULL, "not-the-uid", kube_answer_cb, &a);
+	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", NULL, "not-the-uid",
+		    kube_answer_cb, &a);
 	wait_answer(&a);
 	assert_int_equal(a.status, 409);
 	assert_string_equal(a.reason, "Conflict");
 	assert_non_null(strstr(a.message, "Precondition failed"));
 	answer_clear(&a);
-	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", "Background", uid1, kube_answer_cb, &a);
+	kube_delete(t.kube, "/api/v1/namespaces/t1/configmaps/one", "Background", uid1,
+		    kube_answer_cb, &a);
 	wait_answer(&a);
 	assert_int_equal(a.klass, HTTPC_OK);
 	answer_clear(&a);
@@ -217,8 +223,8 @@ static void test_object_paths(void **state)
 	assert_string_equal(p, "/apis/apps/v1/namespaces/n/statefulsets/es-data");
 	free(p);
 	json_decref(sts);
-	json_t *odd = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v9", "kind", "Gizmo", "metadata",
-				"name", "x");
+	json_t *odd = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v9", "kind", "Gizmo",
+				"metadata", "name", "x");
 	assert_null(kube_object_path(odd));
 	assert_null(kube_apply(t.kube, odd, kube_answer_cb, NULL));
 	json_decref(odd);
@@ -228,10 +234,11 @@ static void test_faults_are_classified(void **state)
 {
 	struct answer a;
 	sim_request("POST", "/_sim/faults",
-		 "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", \"status\": 503},"
-		 " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
-		 " \"retry_after\": 3}]}",
-		 &a);
+		    "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", "
+		    "\"status\": 503},"
+		    " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
+		    " \"retry_after\": 3}]}",
+		    &a);
 	assert_int_equal(a.klass, HTTPC_OK);
 	answer_clear(&a);
 	kube_get(t.kube, "/api/v1/namespaces/faulty/configmaps/x", kube_answer_cb, &a);
@@ -262,10 +269,11 @@ static int count_ready_pods(const char *ns)
 	int ready = 0;
 	size_t i;
 	json_t *pod;
-	json_array_foreach(json_object_get(a.body, "items"), i, pod) {
+	json_array_foreach (json_object_get(a.body, "items"), i, pod) {
 		size_t k;
 		json_t *c;
-		json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), k, c) {
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    k, c) {
 			if (strcmp(json_string_value(json_object_get(c, "type")), "Ready") == 0 &&
 			    strcmp(json_string_value(json_object_get(c, "status")), "True") == 0)
 				ready++;
@@ -298,12 +306,13 @@ static char *deploy_cluster(const char *name, const char *version, int masters, 
 	assert_true(render_cluster(spec, &ro, &objects, err, sizeof(err)));
 	size_t i;
 	json_t *obj;
-	json_array_foreach(objects, i, obj) {
+	json_array_foreach (objects, i, obj) {
 		struct answer a = {0};
 		assert_non_null(kube_apply(t.kube, obj, kube_answer_cb, &a));
 		wait_answer(&a);
 		if (a.klass != HTTPC_OK)
-			fail_msg("apply %s: %s", json_string_value(json_object_get(obj, "kind")), a.message);
+			fail_msg("apply %s: %s", json_string_value(json_object_get(obj, "kind")),
+				 a.message);
 		answer_clear(&a);
 	}
 	json_decref(objects);

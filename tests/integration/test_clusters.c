@@ -600,8 +600,9 @@ static void test_a_deleted_cluster_frees_its_name(void **state)
 	struct http_resp r;
 
 	int64_t old = create_ok(f, SPEC_LOGS, NULL);
-	PGresult *res = PQexecParams(f->sql, "UPDATE clusters SET deleted_at = now() WHERE name = 'logs'",
-				     0, NULL, NULL, NULL, NULL, 0);
+	PGresult *res =
+		PQexecParams(f->sql, "UPDATE clusters SET deleted_at = now() WHERE name = 'logs'",
+			     0, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 

@@ -49,8 +49,8 @@ static struct fixture *fixture_new(const char *sim_config)
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
 	assert_true(sim_start(&f->sim, pg.dir, sim_config));
-	struct esaasd_opts o = {.kubeconfig = f->sim.kubeconfig, .retry_base_ms = 100,
-				.retry_cap_ms = 500};
+	struct esaasd_opts o = {
+		.kubeconfig = f->sim.kubeconfig, .retry_base_ms = 100, .retry_cap_ms = 500};
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
 	f->sql = sql_connect(f->dburl);
 	return f;
@@ -147,9 +147,10 @@ static void sim_scale_data(struct sim *sim, int replicas)
 static void test_create_builds_a_green_cluster_then_delete(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG);
-	int64_t id = post_cluster(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
-					 " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
-					 " \"clients\": {\"replicas\": 1}}");
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				    " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+				    " \"clients\": {\"replicas\": 1}}");
 	assert_true(id > 0);
 	expect_succeeded(&f->d, id);
 	char ids[24];
@@ -220,9 +221,10 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	free(dump);
 	json_decref(st);
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(r.body, "spec"), "data"), "replicas")),
-			 2);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(r.body, "spec"), "data"), "replicas")),
+		2);
 	http_resp_free(&r);
 
 	/* Clients up 1 -> 2; an even count of masters is refused, naming the field. */
@@ -249,8 +251,9 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
 			      "{\"role\": \"masters\", \"replicas\": 4}", NULL, &r));
 	assert_int_equal(r.status, 422);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "error"), "field")),
-			    "replicas");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r.body, "error"), "field")),
+		"replicas");
 	http_resp_free(&r);
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",
 			      "{\"role\": \"data\", \"replicas\": 0}", NULL, &r));
@@ -261,8 +264,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	st = sim_record(&f->sim);
 	size_t deleted_before = json_array_size(json_object_get(st, "pod_deletions"));
 	json_decref(st);
-	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/restart", "{\"role\": \"data\"}",
-			      NULL, &r));
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/restart",
+			      "{\"role\": \"data\"}", NULL, &r));
 	assert_int_equal(r.status, 202);
 	int64_t rs = json_integer_value(json_object_get(r.body, "id"));
 	http_resp_free(&r);
@@ -321,8 +324,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 			 0);
 	/* A static one: every pod restarted, one at a time. */
 	assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/logs/config",
-			      "{\"settings\": {\"indices.query.bool.max_clause_count\": 4096}}", NULL,
-			      &r));
+			      "{\"settings\": {\"indices.query.bool.max_clause_count\": 4096}}",
+			      NULL, &r));
 	assert_int_equal(r.status, 202);
 	int64_t stat = json_integer_value(json_object_get(r.body, "id"));
 	http_resp_free(&r);
@@ -336,8 +339,9 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
 	json_t *config = json_object_get(json_object_get(r.body, "spec"), "config");
 	assert_int_equal(json_integer_value(json_object_get(config, "search.max_buckets")), 20000);
-	assert_int_equal(json_integer_value(json_object_get(config, "indices.query.bool.max_clause_count")),
-			 4096);
+	assert_int_equal(
+		json_integer_value(json_object_get(config, "indices.query.bool.max_clause_count")),
+		4096);
 	http_resp_free(&r);
 	/* A key esaas owns is refused, naming it, and nothing is queued. */
 	long long jobs_before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
@@ -369,8 +373,9 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_non_null(strstr(dump, "\"DELETE\""));
 	free(dump);
 	json_decref(st);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM clusters WHERE name = 'logs'"
-					 " AND deleted_at IS NOT NULL AND observed->>'phase' = 'deleted'",
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE name = 'logs'"
+				 " AND deleted_at IS NOT NULL AND observed->>'phase' = 'deleted'",
 				 0, NULL),
 			 1);
 }
@@ -380,27 +385,32 @@ static void test_unschedulable_pods_are_explained(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG);
 	/* Five data nodes, four hosts, one per host: one stays Pending. */
-	int64_t id = submit_create(&f->d, "{\"name\": \"big\", \"masters\": {\"replicas\": 1},"
-					  " \"data\": {\"replicas\": 5}, \"clients\": {\"replicas\": 0}}");
+	int64_t id = submit_create(&f->d,
+				   "{\"name\": \"big\", \"masters\": {\"replicas\": 1},"
+				   " \"data\": {\"replicas\": 5}, \"clients\": {\"replicas\": 0}}");
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	const char *q[] = {ids};
 	int64_t deadline = harness_now_ms() + 60000;
 	while (sql_int(f->sql,
 		       "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
-		       " AND observation LIKE '% of 6 pods ready; es-data-% Pending: %anti-affinity%'",
+		       " AND observation LIKE '% of 6 pods ready; es-data-% Pending: "
+		       "%anti-affinity%'",
 		       1, q) != 1 &&
 	       harness_now_ms() < deadline)
 		msleep(20);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
-				 " AND observation LIKE '% of 6 pods ready; es-data-% Pending: %anti-affinity%'",
-				 1, q),
-			 1);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
+			" AND observation LIKE '% of 6 pods ready; es-data-% Pending: "
+			"%anti-affinity%'",
+			1, q),
+		1);
 	char path[64];
 	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)id);
 	struct http_resp r;
-	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"too big for this fleet\"}", NULL, &r));
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"too big for this fleet\"}", NULL,
+			      &r));
 	http_resp_free(&r);
 	json_t *job = wait_job_done(&f->d, id, 20000);
 	assert_non_null(job);

@@ -78,7 +78,7 @@ static char *event_trail(const struct esaasd *d, int64_t id)
 	char *s = xcalloc(1, cap);
 	size_t i;
 	json_t *ev;
-	json_array_foreach(events, i, ev) {
+	json_array_foreach (events, i, ev) {
 		const char *from = json_string_value(json_object_get(ev, "from_state"));
 		const char *to = json_string_value(json_object_get(ev, "to_state"));
 		char *item = xasprintf("%s%s:%s>%s", len ? " " : "",
@@ -148,16 +148,18 @@ static void test_transient_failures_are_retried(void **state)
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	const char *q[] = {ids};
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = 'retry'"
-				 " AND detail LIKE 'work: simulated transient error%'",
-				 1, q),
-			 2);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT attempt FROM job_events WHERE job_id = $1 AND outcome = 'next'"
-				 " AND from_state = 'work'",
-				 1, q),
-			 3);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = 'retry'"
+			" AND detail LIKE 'work: simulated transient error%'",
+			1, q),
+		2);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT attempt FROM job_events WHERE job_id = $1 AND outcome = 'next'"
+			" AND from_state = 'work'",
+			1, q),
+		3);
 }
 
 static void test_attempts_exhausted_fails_and_cleans_up(void **state)
@@ -206,7 +208,8 @@ static void test_deadline_fails_with_last_observation(void **state)
 static void test_deadline_aborts_a_hung_handler(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
-	int64_t id = submit_job(&f->d, "test_deadline", "logs", "{\"plan\": {\"slow\": [\"hang\"]}}");
+	int64_t id =
+		submit_job(&f->d, "test_deadline", "logs", "{\"plan\": {\"slow\": [\"hang\"]}}");
 	int64_t t0 = harness_now_ms();
 	json_t *job = wait_job_done(&f->d, id, 20000);
 	assert_non_null(job);
@@ -221,7 +224,8 @@ static void test_cancel_queued_and_running(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
 	/* a holds the cluster; b queues behind it. */
-	int64_t a = submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"sleep:1500\"]}}");
+	int64_t a =
+		submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"sleep:1500\"]}}");
 	int64_t b = submit_job(&f->d, "test", "logs", NULL);
 	json_t *ja = wait_job_status(&f->d, a, "running", 10000);
 	assert_non_null(ja);
@@ -264,7 +268,8 @@ static void test_cancel_queued_and_running(void **state)
 static void test_cancel_waiting_job_does_not_wait_out_the_delay(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
-	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"wait:60000\"]}}");
+	int64_t id =
+		submit_job(&f->d, "test", "logs", "{\"plan\": {\"prepare\": [\"wait:60000\"]}}");
 	json_t *j = wait_job_status(&f->d, id, "waiting", 10000);
 	assert_non_null(j);
 	json_decref(j);
@@ -285,8 +290,10 @@ static void test_jobs_of_one_cluster_run_in_order(void **state)
 	struct fixture *f = *state = fixture_new(NULL);
 	int64_t ids[4];
 	for (int i = 0; i < 4; i++)
-		ids[i] = submit_job(&f->d, "test", "orders", "{\"plan\": {\"work\": [\"sleep:50\"]}}");
-	int64_t other = submit_job(&f->d, "test", "other", "{\"plan\": {\"work\": [\"sleep:50\"]}}");
+		ids[i] = submit_job(&f->d, "test", "orders",
+				    "{\"plan\": {\"work\": [\"sleep:50\"]}}");
+	int64_t other =
+		submit_job(&f->d, "test", "other", "{\"plan\": {\"work\": [\"sleep:50\"]}}");
 	for (int i = 0; i < 4; i++) {
 		json_t *j = wait_job_done(&f->d, ids[i], 20000);
 		assert_non_null(j);
@@ -301,8 +308,9 @@ static void test_jobs_of_one_cluster_run_in_order(void **state)
 				 " AND b.started_at < a.finished_at",
 				 0, NULL),
 			 0);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL),
-			 5);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL),
+		5);
 }
 
 static void test_idempotency_key(void **state)
@@ -319,7 +327,8 @@ static void test_idempotency_key(void **state)
 	assert_int_equal(json_integer_value(json_object_get(r1.body, "id")),
 			 json_integer_value(json_object_get(r2.body, "id")));
 	assert_true(http_call(&f->d, "POST", "/api/v1/jobs",
-			      "{\"kind\": \"test\", \"cluster\": \"other\", \"params\": {}}", h, &r3));
+			      "{\"kind\": \"test\", \"cluster\": \"other\", \"params\": {}}", h,
+			      &r3));
 	assert_int_equal(r3.status, 409);
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), 1);
 	http_resp_free(&r1);
@@ -342,7 +351,8 @@ static void test_api_reads_and_errors(void **state)
 	assert_int_equal(r.status, 200);
 	json_t *jobs = json_object_get(r.body, "jobs");
 	assert_int_equal(json_array_size(jobs), 2);
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(jobs, 0), "id")), ids[4]);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(jobs, 0), "id")),
+			 ids[4]);
 	json_int_t cursor = json_integer_value(json_object_get(r.body, "next_cursor"));
 	assert_int_equal(cursor, ids[3]);
 	http_resp_free(&r);
@@ -373,13 +383,13 @@ static void test_api_reads_and_errors(void **state)
 	assert_int_equal(r.status, 405);
 	assert_non_null(strstr(r.allow, "GET"));
 	http_resp_free(&r);
-	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", "{\"kind\": \"nope\", \"cluster\": \"x\"}",
-			      NULL, &r));
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs",
+			      "{\"kind\": \"nope\", \"cluster\": \"x\"}", NULL, &r));
 	assert_int_equal(r.status, 422);
 	assert_string_equal(jstr(json_object_get(r.body, "error"), "field"), "kind");
 	http_resp_free(&r);
-	assert_true(http_call(&f->d, "POST", "/api/v1/jobs", "{\"kind\": \"test\", \"cluster\": \"Bad_Name\"}",
-			      NULL, &r));
+	assert_true(http_call(&f->d, "POST", "/api/v1/jobs",
+			      "{\"kind\": \"test\", \"cluster\": \"Bad_Name\"}", NULL, &r));
 	assert_int_equal(r.status, 422);
 	assert_string_equal(jstr(json_object_get(r.body, "error"), "field"), "cluster");
 	http_resp_free(&r);
@@ -395,22 +405,27 @@ static void test_kill_9_then_restart_finishes_each_job_once(void **state)
 {
 	struct esaasd_opts o = {.lease_s = 2, .heartbeat_s = 1, .poll_s = 1};
 	struct fixture *f = *state = fixture_new(&o);
-	enum { N = 20 };
+	enum {
+		N = 20
+	};
 	int64_t ids[N];
 	for (int i = 0; i < N; i++) {
 		char cluster[32];
 		snprintf(cluster, sizeof(cluster), "c%d", i);
-		ids[i] = submit_job(&f->d, "test", cluster,
-				    "{\"plan\": {\"prepare\": [\"sleep:200\"], \"work\": [\"sleep:400\"]}}");
+		ids[i] = submit_job(
+			&f->d, "test", cluster,
+			"{\"plan\": {\"prepare\": [\"sleep:200\"], \"work\": [\"sleep:400\"]}}");
 		assert_true(ids[i] > 0);
 	}
 	/* Wait until some states have committed, then kill in the middle. */
 	int64_t deadline = harness_now_ms() + 10000;
-	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) < 5 &&
+	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) <
+		       5 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
 	assert_int_equal(esaasd_stop(&f->d, SIGKILL, true), -SIGKILL);
-	long long done_before = sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL);
+	long long done_before =
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL);
 	assert_true(done_before < N);
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
 	for (int i = 0; i < N; i++) {
@@ -425,12 +440,13 @@ static void test_kill_9_then_restart_finishes_each_job_once(void **state)
 				 " GROUP BY job_id HAVING count(*) = 1) x",
 				 0, NULL),
 			 N);
-	assert_true(sql_int(f->sql,
-			    "SELECT count(*) FROM job_events WHERE detail LIKE '%after taking over%'", 0,
-			    NULL) > 0);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0,
-				 NULL),
-			 0);
+	assert_true(
+		sql_int(f->sql,
+			"SELECT count(*) FROM job_events WHERE detail LIKE '%after taking over%'",
+			0, NULL) > 0);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL),
+		0);
 }
 
 /* Two processes on one database: never the same job in both at once. */
@@ -440,7 +456,9 @@ static void test_two_daemons_never_run_a_state_twice_at_once(void **state)
 	struct fixture *f = *state = fixture_new(&o);
 	struct esaasd second;
 	assert_true(esaasd_start(&second, pg.dir, f->dburl, &o));
-	enum { N = 40 };
+	enum {
+		N = 40
+	};
 	int64_t ids[N];
 	for (int i = 0; i < N; i++) {
 		char cluster[32];
@@ -463,7 +481,8 @@ static void test_two_daemons_never_run_a_state_twice_at_once(void **state)
 				 0, NULL),
 			 2);
 	/* No two runs of one job overlap in time: [started_at, at) are disjoint. */
-	dump_rows(f->sql, "SELECT a.job_id, a.id, a.outcome, a.worker, a.started_at, a.at, b.id, b.outcome, b.worker, b.started_at, b.at"
+	dump_rows(f->sql, "SELECT a.job_id, a.id, a.outcome, a.worker, a.started_at, a.at, b.id, "
+			  "b.outcome, b.worker, b.started_at, b.at"
 			  " FROM job_events a JOIN job_events b"
 			  " ON a.job_id = b.job_id AND a.id < b.id"
 			  " WHERE a.started_at IS NOT NULL AND b.started_at IS NOT NULL"
@@ -476,7 +495,8 @@ static void test_two_daemons_never_run_a_state_twice_at_once(void **state)
 				 0, NULL),
 			 0);
 	/* Nor two jobs of one cluster. */
-	dump_rows(f->sql, "SELECT a.id, a.queue_seq, a.started_at, a.finished_at, b.id, b.queue_seq, b.started_at, b.finished_at"
+	dump_rows(f->sql, "SELECT a.id, a.queue_seq, a.started_at, a.finished_at, b.id, "
+			  "b.queue_seq, b.started_at, b.finished_at"
 			  " FROM jobs a JOIN jobs b ON a.cluster = b.cluster"
 			  " AND a.id < b.id WHERE a.started_at < b.finished_at"
 			  " AND b.started_at < a.finished_at");
@@ -493,17 +513,21 @@ static void test_postgres_restart_under_load(void **state)
 {
 	struct esaasd_opts o = {.lease_s = 3, .heartbeat_s = 1, .poll_s = 1};
 	struct fixture *f = *state = fixture_new(&o);
-	enum { N = 30 };
+	enum {
+		N = 30
+	};
 	int64_t ids[N];
 	for (int i = 0; i < N; i++) {
 		char cluster[32];
 		snprintf(cluster, sizeof(cluster), "c%d", i);
 		ids[i] = submit_job(&f->d, "test", cluster,
-				    "{\"plan\": {\"prepare\": [\"sleep:100\"], \"work\": [\"wait:100\", \"next\"],"
+				    "{\"plan\": {\"prepare\": [\"sleep:100\"], \"work\": "
+				    "[\"wait:100\", \"next\"],"
 				    " \"verify\": [\"sleep:300\"]}}");
 	}
 	int64_t deadline = harness_now_ms() + 10000;
-	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) < 10 &&
+	while (sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0, NULL) <
+		       10 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
 	PQfinish(f->sql);
@@ -516,11 +540,12 @@ static void test_postgres_restart_under_load(void **state)
 		assert_string_equal(jstr(j, "status"), "succeeded");
 		json_decref(j);
 	}
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM (SELECT job_id FROM job_events"
-				 " WHERE outcome = 'succeeded' GROUP BY job_id HAVING count(*) = 1) x",
-				 0, NULL),
-			 N);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM (SELECT job_id FROM job_events"
+			" WHERE outcome = 'succeeded' GROUP BY job_id HAVING count(*) = 1) x",
+			0, NULL),
+		N);
 	struct http_resp r;
 	assert_true(http_call(&f->d, "GET", "/readyz", NULL, NULL, &r));
 	assert_int_equal(r.status, 200);
@@ -532,22 +557,26 @@ static void test_sigterm_drains_and_releases(void **state)
 {
 	struct esaasd_opts o = {.grace_s = 1, .lease_s = 30};
 	struct fixture *f = *state = fixture_new(&o);
-	int64_t id = submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"hang\", \"next\"]}}");
+	int64_t id =
+		submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"hang\", \"next\"]}}");
 	json_t *j = wait_job_status(&f->d, id, "running", 10000);
 	json_decref(j);
 	int64_t deadline = harness_now_ms() + 10000;
 	char ids[24];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
 	const char *q[] = {ids};
-	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q) < 1 &&
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q) <
+		       1 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
 	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
 	/* Released, not left to a 30-second lease. */
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL),
-			 0);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", 0, NULL),
+		0);
 	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = 'released'",
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND outcome = "
+				 "'released'",
 				 1, q),
 			 1);
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
@@ -561,9 +590,10 @@ static void test_schema_newer_than_binary_is_refused(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
 	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
-	PGresult *r = PQexecParams(f->sql,
-				   "INSERT INTO esaas_schema_migrations (version, name) VALUES (9999, 'future')",
-				   0, NULL, NULL, NULL, NULL, 0);
+	PGresult *r = PQexecParams(
+		f->sql,
+		"INSERT INTO esaas_schema_migrations (version, name) VALUES (9999, 'future')", 0,
+		NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	struct esaasd d2;
@@ -591,12 +621,12 @@ static void test_two_daemons_migrate_one_database_at_once(void **state)
 	assert_true(esaasd_wait_ready(&a));
 	assert_true(esaasd_wait_ready(&b));
 	f->sql = sql_connect(f->dburl);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM esaas_schema_migrations", 0, NULL),
-			 sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL));
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM esaas_schema_migrations", 0, NULL),
+		sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL));
 	assert_int_equal(esaasd_stop(&a, SIGTERM, true), 0);
 	assert_int_equal(esaasd_stop(&b, SIGTERM, true), 0);
 }
-
 
 /* While PostgreSQL is down: alive, not ready; ready again once it is back. */
 static void test_readyz_follows_the_database(void **state)
@@ -773,7 +803,9 @@ static void test_refused_transition_is_isolated_and_handed_back(void **state)
 				   0, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
-	enum { N = 8 };
+	enum {
+		N = 8
+	};
 	int64_t ids[N];
 	int64_t bad = submit_job(&f->d, "test", "poison", NULL);
 	for (int i = 0; i < N; i++) {
@@ -791,16 +823,20 @@ static void test_refused_transition_is_isolated_and_handed_back(void **state)
 	snprintf(bid, sizeof(bid), "%lld", (long long)bad);
 	const char *q[] = {bid};
 	int64_t deadline = harness_now_ms() + 20000;
-	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
-			       " AND observation LIKE 'esaasd could not record%poison%'", 1, q) != 1 &&
+	while (sql_int(f->sql,
+		       "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
+		       " AND observation LIKE 'esaasd could not record%poison%'",
+		       1, q) != 1 &&
 	       harness_now_ms() < deadline)
 		msleep(10);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
-					 " AND observation LIKE 'esaasd could not record%poison%'", 1, q),
-			 1);
-	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'",
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND lease_owner IS NULL"
+				 " AND observation LIKE 'esaasd could not record%poison%'",
 				 1, q),
 			 1);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q),
+		1);
 }
 
 /*
@@ -814,11 +850,12 @@ static void test_started_job_blocks_its_cluster(void **state)
 	PGresult *r = PQexecParams(tx, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
 	PQclear(r);
 	/* Takes its queue number now, commits later. */
-	r = PQexecParams(tx,
-			 "INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by)"
-			 " VALUES ('default', 'c3', 'test', '{}', 'queued', 'prepare', 'test')"
-			 " RETURNING id",
-			 0, NULL, NULL, NULL, NULL, 0);
+	r = PQexecParams(
+		tx,
+		"INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by)"
+		" VALUES ('default', 'c3', 'test', '{}', 'queued', 'prepare', 'test')"
+		" RETURNING id",
+		0, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	char early[24];
 	snprintf(early, sizeof(early), "%s", PQgetvalue(r, 0, 0));
@@ -849,21 +886,23 @@ static void test_started_job_blocks_its_cluster(void **state)
 static void test_unknown_kind_is_not_claimed(void **state)
 {
 	struct fixture *f = *state = fixture_new(NULL);
-	PGresult *r = PQexecParams(f->sql,
-				   "INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"
-				   " submitted_by) VALUES ('default', 'x', 'from_the_future', '{}', 'queued',"
-				   " 'start', 'test')",
-				   0, NULL, NULL, NULL, NULL, 0);
+	PGresult *r = PQexecParams(
+		f->sql,
+		"INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"
+		" submitted_by) VALUES ('default', 'x', 'from_the_future', '{}', 'queued',"
+		" 'start', 'test')",
+		0, NULL, NULL, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
 	PQclear(r);
 	int64_t id = submit_job(&f->d, "test", "y", NULL);
 	json_t *j = wait_job_done(&f->d, id, 20000);
 	json_decref(j);
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM jobs WHERE kind = 'from_the_future'"
-				 " AND status = 'queued' AND lease_owner IS NULL AND started_at IS NULL",
-				 0, NULL),
-			 1);
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM jobs WHERE kind = 'from_the_future'"
+			" AND status = 'queued' AND lease_owner IS NULL AND started_at IS NULL",
+			0, NULL),
+		1);
 }
 
 static bool file_contains(const char *path, const char *needle)
@@ -927,10 +966,13 @@ static void test_hung_request_stalls_nothing_else(void **state)
 	snprintf(hid, sizeof(hid), "%lld", (long long)hung);
 	const char *q[] = {hid};
 	int64_t deadline = harness_now_ms() + 10000;
-	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q) != 1 &&
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1,
+		       q) != 1 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
-	enum { N = 10 };
+	enum {
+		N = 10
+	};
 	int64_t ids[N];
 	for (int i = 0; i < N; i++) {
 		char cluster[16];
@@ -967,12 +1009,15 @@ int main(void)
 		cmocka_unit_test_teardown(test_deadline_fails_with_last_observation, teardown),
 		cmocka_unit_test_teardown(test_deadline_aborts_a_hung_handler, teardown),
 		cmocka_unit_test_teardown(test_cancel_queued_and_running, teardown),
-		cmocka_unit_test_teardown(test_cancel_waiting_job_does_not_wait_out_the_delay, teardown),
+		cmocka_unit_test_teardown(test_cancel_waiting_job_does_not_wait_out_the_delay,
+					  teardown),
 		cmocka_unit_test_teardown(test_jobs_of_one_cluster_run_in_order, teardown),
 		cmocka_unit_test_teardown(test_idempotency_key, teardown),
 		cmocka_unit_test_teardown(test_api_reads_and_errors, teardown),
-		cmocka_unit_test_teardown(test_kill_9_then_restart_finishes_each_job_once, teardown),
-		cmocka_unit_test_teardown(test_two_daemons_never_run_a_state_twice_at_once, teardown),
+		cmocka_unit_test_teardown(test_kill_9_then_restart_finishes_each_job_once,
+					  teardown),
+		cmocka_unit_test_teardown(test_two_daemons_never_run_a_state_twice_at_once,
+					  teardown),
 		cmocka_unit_test_teardown(test_postgres_restart_under_load, teardown),
 		cmocka_unit_test_teardown(test_sigterm_drains_and_releases, teardown),
 		cmocka_unit_test_teardown(test_schema_newer_than_binary_is_refused, teardown),
@@ -982,7 +1027,8 @@ int main(void)
 		cmocka_unit_test(test_command_line),
 		cmocka_unit_test_teardown(test_sighup_reopens_the_log_file, teardown),
 		cmocka_unit_test_teardown(test_invalid_utf8_message_is_scrubbed, teardown),
-		cmocka_unit_test_teardown(test_refused_transition_is_isolated_and_handed_back, teardown),
+		cmocka_unit_test_teardown(test_refused_transition_is_isolated_and_handed_back,
+					  teardown),
 		cmocka_unit_test_teardown(test_started_job_blocks_its_cluster, teardown),
 		cmocka_unit_test_teardown(test_unknown_kind_is_not_claimed, teardown),
 		cmocka_unit_test_teardown(test_hung_request_stalls_nothing_else, teardown),

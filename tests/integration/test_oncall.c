@@ -319,8 +319,7 @@ static void test_replay_from_a_chosen_state(void **state)
 	json_t *ev = events_with(&f->d, id, "replay");
 	assert_int_equal(json_array_size(ev), 1);
 	assert_string_equal(jstr(json_array_get(ev, 0), "from_state"), "start");
-	assert_string_equal(jstr(json_array_get(ev, 0), "actor"),
-			    harness_actor(&f->d, "bob"));
+	assert_string_equal(jstr(json_array_get(ev, 0), "actor"), harness_actor(&f->d, "bob"));
 	json_decref(ev);
 }
 

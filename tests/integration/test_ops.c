@@ -25,27 +25,28 @@ static struct pg pg;
 
 #define JOB_TIMEOUT_MS 120000
 
-static const char SIM_CONFIG[] =
-	"tick_ms: 20\n"
-	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
-	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
-	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+static const char SIM_CONFIG[] = "tick_ms: 20\n"
+				 "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+				 "pods:\n  ready_delay_ms: 100\n"
+				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
+				 "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
 
 /* Relocations slow enough to cancel a drain in the middle of it. */
-static const char SLOW_SIM_CONFIG[] =
-	"tick_ms: 20\n"
-	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
-	"elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
-	"  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
+static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
+				      "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+				      "pods:\n  ready_delay_ms: 100\n"
+				      "elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n "
+				      " no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+				      "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
 
 /* Three copies of each shard: three data nodes can hold them, two cannot. */
 static const char THREE_COPIES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
 	"pods:\n  ready_delay_ms: 100\n"
-	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 2}\n";
 
 static const char *const REPO_FILES[] = {"analysis-icu-6.8.23.zip", "analysis-icu-7.17.10.zip",
@@ -168,7 +169,7 @@ static int recorded(struct fixture *f, const char *method, const char *what)
 	int n = 0;
 	size_t i;
 	json_t *r;
-	json_array_foreach(json_object_get(st, "requests"), i, r) {
+	json_array_foreach (json_object_get(st, "requests"), i, r) {
 		const char *m = json_string_value(json_object_get(r, "verb"));
 		const char *p = json_string_value(json_object_get(r, "path"));
 		const char *q = json_string_value(json_object_get(r, "query"));
@@ -242,7 +243,7 @@ static bool spec_has_plugin(struct fixture *f, const char *name, const char *plu
 	bool has = false;
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(json_object_get(c, "spec"), "plugins"), i, p)
+	json_array_foreach (json_object_get(json_object_get(c, "spec"), "plugins"), i, p)
 		if (strcmp(json_string_value(p), plugin) == 0)
 			has = true;
 	json_decref(c);
@@ -257,8 +258,9 @@ static bool wait_state(struct fixture *f, int64_t id, const char *states, int ti
 	const char *q[] = {ids, states};
 	int64_t deadline = harness_now_ms() + timeout_ms;
 	while (harness_now_ms() < deadline) {
-		if (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1"
-				    " AND state = ANY (string_to_array($2, '|'))",
+		if (sql_int(f->sql,
+			    "SELECT count(*) FROM jobs WHERE id = $1"
+			    " AND state = ANY (string_to_array($2, '|'))",
 			    2, q) == 1)
 			return true;
 		msleep(20);
@@ -278,9 +280,10 @@ static int64_t scale(struct fixture *f, const char *name, const char *body, long
 
 static void masters_and_plugins(struct fixture *f, const char *name, const char *version, bool zen1)
 {
-	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"%s\", \"masters\": {\"replicas\": 3},"
-			       " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 1}}",
-			       name, version);
+	char *spec =
+		xasprintf("{\"name\": \"%s\", \"version\": \"%s\", \"masters\": {\"replicas\": 3},"
+			  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 1}}",
+			  name, version);
 	expect_ok(f, post_cluster(&f->d, spec));
 	free(spec);
 	assert_int_equal(lost_shards(f), 0);
@@ -382,7 +385,8 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	expect_ok(f, del_id);
 	free(gone);
 	if (zen1) {
-		expect_trail(f, del_id, "delete_plan delete_namespace wait_namespace_gone record_deleted");
+		expect_trail(f, del_id,
+			     "delete_plan delete_namespace wait_namespace_gone record_deleted");
 		assert_int_equal(recorded(f, "POST", "/pods"), 0);
 	} else {
 		expect_trail(f, del_id,
@@ -391,8 +395,10 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 		/* Six nodes, on six hosts (one per host for each role, three
 		 * roles): at least one wipe pod per role's host set. */
 		snprintf(ids, sizeof(ids), "%lld", (long long)del_id);
-		int hosts = (int)sql_int(f->sql, "SELECT jsonb_array_length(context->'hosts') FROM jobs"
-						 " WHERE id = $1", 1, q);
+		int hosts = (int)sql_int(f->sql,
+					 "SELECT jsonb_array_length(context->'hosts') FROM jobs"
+					 " WHERE id = $1",
+					 1, q);
 		assert_true(hosts >= 3);
 		assert_int_equal(recorded(f, "POST", "/pods"), hosts);
 	}
@@ -415,9 +421,10 @@ static void test_zen2_masters_and_plugins(void **state)
 static void test_plugin_missing_from_repository(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"kuro\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
-					  " \"clients\": {\"replicas\": 0}}"));
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"kuro\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
 	json_t *before = sim_record(&f->sim);
 	size_t deletions = json_array_size(json_object_get(before, "pod_deletions"));
 	json_decref(before);
@@ -426,7 +433,8 @@ static void test_plugin_missing_from_repository(void **state)
 	assert_true(id > 0);
 	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
 	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
-	assert_string_equal(json_string_value(json_object_get(job, "failed_state")), "check_repository");
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "check_repository");
 	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
 			       "analysis-kuromoji-7.17.10.zip"));
 	json_decref(job);
@@ -446,9 +454,10 @@ static void test_plugin_missing_from_repository(void **state)
 static void test_kibana_with_the_cluster_and_later(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
-	int64_t id = post_cluster(&f->d, "{\"name\": \"kib\", \"version\": \"8.17.0\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
-					  " \"clients\": {\"replicas\": 0}, \"kibana\": {\"replicas\": 1}}");
+	int64_t id = post_cluster(
+		&f->d, "{\"name\": \"kib\", \"version\": \"8.17.0\","
+		       " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+		       " \"clients\": {\"replicas\": 0}, \"kibana\": {\"replicas\": 1}}");
 	expect_ok(f, id);
 	expect_trail(f, id,
 		     "apply_namespace apply_quota apply_config apply_services apply_masters "
@@ -457,14 +466,16 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	/* Kibana's pod in the quota: 500m and 1Gi asked, 1 CPU allowed. */
 	expect_quota_of(f, "kib", "4", "5500m", "6", "19Gi", "19Gi");
 	json_t *c = get_cluster(f, "kib");
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(c, "spec"), "kibana"), "replicas")),
-			 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(c, "spec"), "kibana"), "replicas")),
+		1);
 	json_decref(c);
 	/* Its pod is ready, and is no Elasticsearch node. */
 	struct http_resp r;
 	assert_true(sim_call(&f->sim, "GET",
-			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL, &r));
+			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL,
+			     &r));
 	assert_int_equal(r.status, 200);
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(r.body, "status"),
 							    "readyReplicas")),
@@ -476,16 +487,18 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 
 	/* Refused beyond the limit, naming the field; then removed. */
 	long status;
-	assert_int_equal(api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 11}",
-				&status),
-			 0);
+	assert_int_equal(
+		api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 11}", &status),
+		0);
 	assert_int_equal(status, 422);
-	int64_t off = api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 0}", NULL);
+	int64_t off =
+		api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 0}", NULL);
 	expect_ok(f, off);
 	expect_trail(f, off, "raise_quota apply_kibana wait_kibana fit_quota record_spec");
 	expect_quota(f, "kib", "3", "5", "18Gi");
 	assert_true(sim_call(&f->sim, "GET",
-			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL, &r));
+			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL,
+			     &r));
 	assert_int_equal(r.status, 404);
 	http_resp_free(&r);
 	c = get_cluster(f, "kib");
@@ -495,7 +508,8 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	json_t *st = sim_record(&f->sim);
 	size_t deletions = json_array_size(json_object_get(st, "pod_deletions"));
 	json_decref(st);
-	expect_ok(f, api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 1}", NULL));
+	expect_ok(f,
+		  api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 1}", NULL));
 	st = sim_record(&f->sim);
 	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), deletions);
 	json_decref(st);
@@ -509,9 +523,10 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
 {
 	struct fixture *f = *state = fixture_new(THREE_COPIES_SIM_CONFIG, 0, 0);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"copies\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
-					  " \"clients\": {\"replicas\": 0}}"));
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"copies\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
 	long long jobs = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
 	struct http_resp r;
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/copies/scale",
@@ -528,7 +543,8 @@ static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
 
 	/* Forced: the leaving node keeps the copies that have nowhere to go,
 	 * and goes once every shard has a started copy elsewhere. */
-	int64_t id = scale(f, "copies", "{\"role\": \"data\", \"replicas\": 2, \"force\": true}", NULL);
+	int64_t id =
+		scale(f, "copies", "{\"role\": \"data\", \"replicas\": 2, \"force\": true}", NULL);
 	expect_ok(f, id);
 	assert_int_equal(spec_replicas(f, "copies", "data"), 2);
 	assert_int_equal(lost_shards(f), 0);
@@ -541,9 +557,10 @@ static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
 static void test_restart_survives_kill9(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 2);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"hard\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
-					  " \"clients\": {\"replicas\": 1}}"));
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"hard\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 1}}"));
 	json_t *st = sim_record(&f->sim);
 	size_t before = json_array_size(json_object_get(st, "pod_deletions"));
 	json_decref(st);
@@ -551,9 +568,10 @@ static void test_restart_survives_kill9(void **state)
 	assert_true(id > 0);
 	/* Kill esaasd at moments that matter, each time at a new one, and
 	 * start another: the lease lapses and the new one takes over. */
-	const char *moments[] = {"restart_pause|restart_flush", "restart_delete_pod|restart_wait_pod",
-				 "restart_wait_joined|restart_resume_allocation",
-				 "restart_wait_green|restart_check", "restart_delete_pod|restart_wait_pod"};
+	const char *moments[] = {
+		"restart_pause|restart_flush", "restart_delete_pod|restart_wait_pod",
+		"restart_wait_joined|restart_resume_allocation", "restart_wait_green|restart_check",
+		"restart_delete_pod|restart_wait_pod"};
 	unsigned seed = (unsigned)harness_now_ms();
 	for (size_t i = 0; i < ARRAY_SIZE(moments); i++) {
 		if (!wait_state(f, id, moments[i], 60000))
@@ -572,7 +590,8 @@ static void test_restart_survives_kill9(void **state)
 		for (size_t j = i + 1; j < json_array_size(dels); j++)
 			assert_string_not_equal(
 				json_string_value(json_object_get(json_array_get(dels, i), "name")),
-				json_string_value(json_object_get(json_array_get(dels, j), "name")));
+				json_string_value(
+					json_object_get(json_array_get(dels, j), "name")));
 	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
 	json_decref(st);
 	assert_null(cluster_setting(f, "hard", "cluster.routing.allocation.enable"));
@@ -596,9 +615,10 @@ static void test_red_during_restart_fails_and_restores_allocation(void **state)
 {
 	/* Deadlines at 2 %: the restart's health wait gives up after 36 s. */
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 2, 0);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"stuck\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
-					  " \"clients\": {\"replicas\": 0}}"));
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"stuck\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
 	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/stuck/restart", "{\"role\": \"data\"}",
 			    NULL);
 	assert_true(id > 0);
@@ -634,9 +654,10 @@ static void test_red_during_restart_fails_and_restores_allocation(void **state)
 static void test_cancel_during_scale_down(void **state)
 {
 	struct fixture *f = *state = fixture_new(SLOW_SIM_CONFIG, 0, 0);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"drain\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
-					  " \"clients\": {\"replicas\": 0}}"));
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"drain\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
 	int64_t id = scale(f, "drain", "{\"role\": \"data\", \"replicas\": 2}", NULL);
 	assert_true(id > 0);
 	assert_true(wait_state(f, id, "wait_drained", 60000));
@@ -674,10 +695,12 @@ static void test_cancel_during_scale_down(void **state)
 static void test_two_operations_run_one_after_the_other(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
-	expect_ok(f, post_cluster(&f->d, "{\"name\": \"busy\", \"version\": \"7.17.10\","
-					  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
-					  " \"clients\": {\"replicas\": 1}}"));
-	int64_t a = api_op(&f->d, "POST", "/api/v1/clusters/busy/restart", "{\"role\": \"data\"}", NULL);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"busy\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 1}}"));
+	int64_t a = api_op(&f->d, "POST", "/api/v1/clusters/busy/restart", "{\"role\": \"data\"}",
+			   NULL);
 	int64_t b = scale(f, "busy", "{\"role\": \"clients\", \"replicas\": 2}", NULL);
 	expect_ok(f, a);
 	expect_ok(f, b);
@@ -789,25 +812,26 @@ static void test_every_workflow_through_faults(void **state)
 	expect_ok(f, ids[n++]);
 	ids[n] = scale(f, "rough", "{\"role\": \"masters\", \"replicas\": 1}", NULL);
 	expect_ok(f, ids[n++]);
-	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/restart", "{\"role\": \"data\"}", NULL);
+	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/restart", "{\"role\": \"data\"}",
+			NULL);
 	expect_ok(f, ids[n++]);
 	ids[n] = api_op(&f->d, "PATCH", "/api/v1/clusters/rough/config",
 			"{\"settings\": {\"search.max_buckets\": 12345}}", NULL);
 	expect_ok(f, ids[n++]);
-	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/plugins", "{\"name\": \"analysis-icu\"}",
-			NULL);
+	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/plugins",
+			"{\"name\": \"analysis-icu\"}", NULL);
 	expect_ok(f, ids[n++]);
 	ids[n] = api_op(&f->d, "DELETE", "/api/v1/clusters/rough", NULL, NULL);
 	expect_ok(f, ids[n++]);
 	/* The faults were met, and retried, and the events say so. */
-	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'retry'", 0, NULL) >
-		    0);
+	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'retry'", 0,
+			    NULL) > 0);
 	assert_int_equal(lost_shards(f), 0);
 	assert_true(sim_call(&f->sim, "GET", "/_sim/faults", NULL, &r));
 	json_t *rule;
 	size_t i;
 	json_int_t hits = 0;
-	json_array_foreach(json_object_get(r.body, "rules"), i, rule)
+	json_array_foreach (json_object_get(r.body, "rules"), i, rule)
 		hits += json_integer_value(json_object_get(rule, "hits"));
 	http_resp_free(&r);
 	assert_true(hits > 0);

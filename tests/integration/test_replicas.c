@@ -47,8 +47,9 @@ static const char SMALL_CLUSTER[] =
  * replicas trade jobs, and holds it for a while in "work", so that the
  * replica killed holds some.
  */
-static const char JOB_PLAN[] = "{\"plan\": {\"prepare\": [\"wait:100\", \"next\"],"
-			       " \"work\": [\"sleep:1500\"], \"verify\": [\"wait:100\", \"next\"]}}";
+static const char JOB_PLAN[] =
+	"{\"plan\": {\"prepare\": [\"wait:100\", \"next\"],"
+	" \"work\": [\"sleep:1500\"], \"verify\": [\"wait:100\", \"next\"]}}";
 
 #define NCLUSTERS 3
 #define NJOBS 40
@@ -57,11 +58,11 @@ static const char JOB_PLAN[] = "{\"plan\": {\"prepare\": [\"wait:100\", \"next\"
 
 /* What the manifests say, read from deploy/kubernetes/. */
 struct manifests {
-	char *config_text;     /* the ConfigMap's esaasd.yaml */
-	char *config_arg;      /* the argument after -c in the Deployment's command */
-	char *db_env;          /* the variable the Secret fills: ESAAS_DATABASE_URL */
-	const char *probe[3];  /* startup, liveness and readiness probes' paths */
-	json_t *docs[2];       /* the ConfigMap and the Deployment, which own the strings */
+	char *config_text;    /* the ConfigMap's esaasd.yaml */
+	char *config_arg;     /* the argument after -c in the Deployment's command */
+	char *db_env;	      /* the variable the Secret fills: ESAAS_DATABASE_URL */
+	const char *probe[3]; /* startup, liveness and readiness probes' paths */
+	json_t *docs[2];      /* the ConfigMap and the Deployment, which own the strings */
 };
 
 struct fixture {
@@ -102,8 +103,8 @@ static json_t *load_manifest(const char *name)
 
 static const char *probe_path(json_t *container, const char *probe)
 {
-	const char *path = json_string_value(
-		json_object_get(json_object_get(json_object_get(container, probe), "httpGet"), "path"));
+	const char *path = json_string_value(json_object_get(
+		json_object_get(json_object_get(container, probe), "httpGet"), "path"));
 
 	if (!path)
 		fail_msg("the Deployment's %s has no httpGet.path", probe);
@@ -114,9 +115,12 @@ static void manifests_read(struct manifests *m)
 {
 	json_t *cm = m->docs[0] = load_manifest("configmap.yaml");
 	json_t *dep = m->docs[1] = load_manifest("deployment.yaml");
-	const char *cm_name = json_string_value(json_object_get(json_object_get(cm, "metadata"), "name"));
-	const char *text = json_string_value(json_object_get(json_object_get(cm, "data"), "esaasd.yaml"));
-	json_t *pod = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	const char *cm_name =
+		json_string_value(json_object_get(json_object_get(cm, "metadata"), "name"));
+	const char *text =
+		json_string_value(json_object_get(json_object_get(cm, "data"), "esaasd.yaml"));
+	json_t *pod =
+		json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
 	json_t *container = json_array_get(json_object_get(pod, "containers"), 0);
 	json_t *command = json_object_get(container, "command");
 	size_t i;
@@ -139,8 +143,8 @@ static void manifests_read(struct manifests *m)
 		fail_msg("the Deployment's command is not esaasd -c FILE");
 	const char *mount = NULL;
 	json_array_foreach (json_object_get(pod, "volumes"), i, v) {
-		const char *from = json_string_value(
-			json_object_get(json_object_get(v, "configMap"), "name"));
+		const char *from =
+			json_string_value(json_object_get(json_object_get(v, "configMap"), "name"));
 		const char *vol = json_string_value(json_object_get(v, "name"));
 		size_t j;
 		json_t *mnt;
@@ -323,9 +327,9 @@ static char *owner_of(PGconn *sql, const struct esaasd *d)
 
 	snprintf(pattern, sizeof(pattern), "%%/%d/%%", (int)d->pid);
 	while (!owner && harness_now_ms() < deadline) {
-		PGresult *r = PQexecParams(sql,
-					   "SELECT owner FROM health_sweepers WHERE owner LIKE $1",
-					   1, NULL, p, NULL, NULL, 0);
+		PGresult *r =
+			PQexecParams(sql, "SELECT owner FROM health_sweepers WHERE owner LIKE $1",
+				     1, NULL, p, NULL, NULL, 0);
 
 		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
 			owner = xstrdup(PQgetvalue(r, 0, 0));
@@ -351,7 +355,8 @@ static bool sweep_split(const struct fixture *f, const bool *alive, const char *
 	for (int k = 0; k < f->nd; k++)
 		texts[k] = alive[k] ? metrics_text(&f->d[k]) : NULL;
 	for (int k = 0; k < f->nd && ok; k++) {
-		double owned = texts[k] ? metric_value(texts[k], "esaas_health_shards_owned") : share;
+		double owned =
+			texts[k] ? metric_value(texts[k], "esaas_health_shards_owned") : share;
 
 		if (owned != share) {
 			snprintf(why, whylen, "replica %d owns %g shards, not %g", k, owned, share);
@@ -446,8 +451,9 @@ static void test_two_replicas_share_and_survive(void **state)
 		jobs[i] = submit_job(&f->d[i % 2], "test", cluster, JOB_PLAN);
 		assert_true(jobs[i] > 0);
 	}
-	static const char ran_some[] = "SELECT count(*) FROM job_events e JOIN jobs j"
-				       " ON j.id = e.job_id WHERE j.kind = 'test' AND e.worker = $1";
+	static const char ran_some[] =
+		"SELECT count(*) FROM job_events e JOIN jobs j"
+		" ON j.id = e.job_id WHERE j.kind = 'test' AND e.worker = $1";
 	wait_count(f->sql, ran_some, owner[0], 1, "test job transitions by replica 0");
 	wait_count(f->sql, ran_some, owner[1], 1, "test job transitions by replica 1");
 
@@ -457,8 +463,9 @@ static void test_two_replicas_share_and_survive(void **state)
 	wait_count(f->sql, held, owner[1], 1, "jobs replica 1 holds in work");
 	assert_int_equal(esaasd_stop(&f->d[1], SIGKILL, true), -SIGKILL);
 	alive[1] = false;
-	assert_true(sql_int1(f->sql, "SELECT count(*) FROM jobs WHERE status NOT IN"
-				     " ('succeeded', 'failed', 'cancelled')",
+	assert_true(sql_int1(f->sql,
+			     "SELECT count(*) FROM jobs WHERE status NOT IN"
+			     " ('succeeded', 'failed', 'cancelled')",
 			     NULL) > 0);
 	/* What the kubelet sees, and why it starts another pod. */
 	for (int i = 0; i < 3; i++) {
@@ -470,16 +477,17 @@ static void test_two_replicas_share_and_survive(void **state)
 	/* Every job ends, succeeded, exactly once: each state left forward once, one end. */
 	for (int i = 0; i < NJOBS; i++)
 		assert_true(job_succeeded(&f->d[0], jobs[i], WAIT_MS));
-	assert_int_equal(sql_int1(f->sql,
-				  "SELECT count(*) FROM jobs j WHERE j.kind = 'test'"
-				  " AND j.status = 'succeeded' AND j.lease_owner IS NULL"
-				  " AND (SELECT string_agg(e.from_state, ' ' ORDER BY e.id)"
-				  "  FROM job_events e WHERE e.job_id = j.id"
-				  "  AND e.outcome IN ('next', 'succeeded')) = 'prepare work verify'"
-				  " AND (SELECT count(*) FROM job_events e WHERE e.job_id = j.id"
-				  "  AND e.status IN ('succeeded', 'failed', 'cancelled')) = 1",
-				  NULL),
-			 NJOBS);
+	assert_int_equal(
+		sql_int1(f->sql,
+			 "SELECT count(*) FROM jobs j WHERE j.kind = 'test'"
+			 " AND j.status = 'succeeded' AND j.lease_owner IS NULL"
+			 " AND (SELECT string_agg(e.from_state, ' ' ORDER BY e.id)"
+			 "  FROM job_events e WHERE e.job_id = j.id"
+			 "  AND e.outcome IN ('next', 'succeeded')) = 'prepare work verify'"
+			 " AND (SELECT count(*) FROM job_events e WHERE e.job_id = j.id"
+			 "  AND e.status IN ('succeeded', 'failed', 'cancelled')) = 1",
+			 NULL),
+		NJOBS);
 	/* The jobs replica 1 held were taken over once their leases ran out. */
 	char *takeover = xasprintf("%%after taking over from %s,%%", owner[1]);
 	const char *tp[] = {owner[0], takeover};
@@ -515,12 +523,12 @@ static void test_two_replicas_share_and_survive(void **state)
 	/* Stopped as Kubernetes stops a pod: SIGTERM, exit 0, nothing left held. */
 	assert_int_equal(esaasd_stop(&f->d[0], SIGTERM, true), 0);
 	assert_int_equal(esaasd_stop(&f->d[2], SIGTERM, true), 0);
-	assert_int_equal(sql_int1(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL",
-				  NULL),
-			 0);
-	assert_int_equal(sql_int1(f->sql,
-				  "SELECT count(*) FROM health_shards WHERE owner = $1", owner[0]),
-			 0);
+	assert_int_equal(
+		sql_int1(f->sql, "SELECT count(*) FROM jobs WHERE lease_owner IS NOT NULL", NULL),
+		0);
+	assert_int_equal(
+		sql_int1(f->sql, "SELECT count(*) FROM health_shards WHERE owner = $1", owner[0]),
+		0);
 	for (int i = 0; i < 3; i++)
 		free(owner[i]);
 }

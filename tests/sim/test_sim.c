@@ -177,7 +177,9 @@ static void make_namespace(const char *ns)
 	struct resp r;
 	char path[256], body[256];
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", ns);
-	snprintf(body, sizeof(body), "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"%s\"}}",
+		 ns);
 	assert_int_equal(apply(path, body, &r), 201);
 	resp_free(&r);
 }
@@ -202,22 +204,21 @@ static bool wait_until(const char *path, pred_fn pred, const void *arg, int time
 
 /* --- the simulator process ---------------------------------------------------- */
 
-static const char SIM_CONFIG[] =
-	"tick_ms: 10\n"
-	"nodes:\n"
-	"  count: 4\n"
-	"  hostname_prefix: worker\n"
-	"  rack_label: topology.kubernetes.io/zone\n"
-	"  racks: [rack-a, rack-b]\n"
-	"  cpu: \"8\"\n"
-	"  memory: 16Gi\n"
-	"pods:\n"
-	"  ready_delay_ms: 50\n"
-	"elasticsearch:\n"
-	"  relocation_ms: 200\n"
-	"  recovery_ms: 50\n"
-	"  node_left_delay_ms: 300\n"
-	"  no_master_wait_ms: 500\n";
+static const char SIM_CONFIG[] = "tick_ms: 10\n"
+				 "nodes:\n"
+				 "  count: 4\n"
+				 "  hostname_prefix: worker\n"
+				 "  rack_label: topology.kubernetes.io/zone\n"
+				 "  racks: [rack-a, rack-b]\n"
+				 "  cpu: \"8\"\n"
+				 "  memory: 16Gi\n"
+				 "pods:\n"
+				 "  ready_delay_ms: 50\n"
+				 "elasticsearch:\n"
+				 "  relocation_ms: 200\n"
+				 "  recovery_ms: 50\n"
+				 "  node_left_delay_ms: 300\n"
+				 "  no_master_wait_ms: 500\n";
 
 static const char *sim_binary(char *buf, size_t len)
 {
@@ -314,7 +315,8 @@ static void test_auth(void **state)
 	assert_int_equal(r.code, 401);
 	json_t *want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
 				  "\"status\":\"Failure\",\"message\":\"Unauthorized\","
-				  "\"reason\":\"Unauthorized\",\"details\":{},\"code\":401}", 0, NULL);
+				  "\"reason\":\"Unauthorized\",\"details\":{},\"code\":401}",
+				  0, NULL);
 	assert_true(json_equal(want, r.json));
 	json_decref(want);
 	resp_free(&r);
@@ -328,7 +330,7 @@ static bool has_resource(json_t *list, const char *name, const char *kind)
 {
 	size_t i;
 	json_t *res;
-	json_array_foreach(json_object_get(list, "resources"), i, res) {
+	json_array_foreach (json_object_get(list, "resources"), i, res) {
 		if (!strcmp(jstr(res, "name"), name) && !strcmp(jstr(res, "kind"), kind))
 			return true;
 	}
@@ -363,10 +365,13 @@ static void test_discovery(void **state)
 	assert_int_equal(call("GET", "/api/v1/nodes", NULL, &r), 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 4);
 	json_t *labels = jget(r.json, "items.1.metadata.labels");
-	assert_string_equal(json_string_value(json_object_get(labels, "topology.kubernetes.io/zone")), "rack-b");
+	assert_string_equal(
+		json_string_value(json_object_get(labels, "topology.kubernetes.io/zone")),
+		"rack-b");
 	resp_free(&r);
 	assert_int_equal(call("GET", "/apis/nope/v1/things", NULL, &r), 404);
-	assert_string_equal(jstr(r.json, "message"), "the server could not find the requested resource");
+	assert_string_equal(jstr(r.json, "message"),
+			    "the server could not find the requested resource");
 	resp_free(&r);
 }
 
@@ -385,9 +390,12 @@ static void test_crud_and_conflicts(void **state)
 	make_namespace("crud");
 	const char *base = "/api/v1/namespaces/crud/configmaps";
 	static const char *cms[] = {
-		"{\"metadata\":{\"name\":\"a\",\"labels\":{\"tier\":\"web\",\"env\":\"prod\"}},\"data\":{\"k\":\"1\"}}",
-		"{\"metadata\":{\"name\":\"b\",\"labels\":{\"tier\":\"db\",\"env\":\"prod\"}},\"data\":{\"k\":\"2\"}}",
-		"{\"metadata\":{\"name\":\"c\",\"labels\":{\"tier\":\"cache\"}},\"data\":{\"k\":\"3\"}}",
+		"{\"metadata\":{\"name\":\"a\",\"labels\":{\"tier\":\"web\",\"env\":\"prod\"}},"
+		"\"data\":{\"k\":\"1\"}}",
+		"{\"metadata\":{\"name\":\"b\",\"labels\":{\"tier\":\"db\",\"env\":\"prod\"}},"
+		"\"data\":{\"k\":\"2\"}}",
+		"{\"metadata\":{\"name\":\"c\",\"labels\":{\"tier\":\"cache\"}},\"data\":{\"k\":"
+		"\"3\"}}",
 	};
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(call("POST", base, cms[i], &r), 201);
@@ -398,10 +406,12 @@ static void test_crud_and_conflicts(void **state)
 	}
 	/* AlreadyExists */
 	assert_int_equal(call("POST", base, cms[0], &r), 409);
-	json_t *want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
-				  "\"status\":\"Failure\",\"message\":\"configmaps \\\"a\\\" already exists\","
-				  "\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"a\",\"kind\":\"configmaps\"},"
-				  "\"code\":409}", 0, NULL);
+	json_t *want = json_loads(
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+		"\"status\":\"Failure\",\"message\":\"configmaps \\\"a\\\" already exists\","
+		"\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"a\",\"kind\":\"configmaps\"},"
+		"\"code\":409}",
+		0, NULL);
 	assert_true(json_equal(want, r.json));
 	json_decref(want);
 	resp_free(&r);
@@ -411,10 +421,14 @@ static void test_crud_and_conflicts(void **state)
 		const char *q;
 		size_t n;
 	} sels[] = {
-		{"tier%3Dweb", 1},          {"env%3Dprod", 2},
-		{"env!%3Dprod", 1},         {"tier%20in%20(web,db)", 2},
-		{"tier%20notin%20(web)", 2}, {"env", 2},
-		{"!env", 1},                {"env%3Dprod,tier!%3Dweb", 1},
+		{"tier%3Dweb", 1},
+		{"env%3Dprod", 2},
+		{"env!%3Dprod", 1},
+		{"tier%20in%20(web,db)", 2},
+		{"tier%20notin%20(web)", 2},
+		{"env", 2},
+		{"!env", 1},
+		{"env%3Dprod,tier!%3Dweb", 1},
 		{"", 3},
 	};
 	for (size_t i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
@@ -435,16 +449,20 @@ static void test_crud_and_conflicts(void **state)
 	snprintf(uid, sizeof(uid), "%s", jstr(r.json, "metadata.uid"));
 	resp_free(&r);
 	char body[512];
-	snprintf(body, sizeof(body), "{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"%s\"},\"data\":{\"k\":\"9\"}}", rv);
+	snprintf(
+		body, sizeof(body),
+		"{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"%s\"},\"data\":{\"k\":\"9\"}}",
+		rv);
 	assert_int_equal(call("PUT", "/api/v1/namespaces/crud/configmaps/a", body, &r), 200);
 	assert_string_not_equal(jstr(r.json, "metadata.resourceVersion"), rv);
 	assert_string_equal(jstr(r.json, "metadata.uid"), uid);
 	resp_free(&r);
 	assert_int_equal(call("PUT", "/api/v1/namespaces/crud/configmaps/a", body, &r), 409);
 	assert_string_equal(jstr(r.json, "reason"), "Conflict");
-	assert_string_equal(jstr(r.json, "message"),
-			    "Operation cannot be fulfilled on configmaps \"a\": the object has been "
-			    "modified; please apply your changes to the latest version and try again");
+	assert_string_equal(
+		jstr(r.json, "message"),
+		"Operation cannot be fulfilled on configmaps \"a\": the object has been "
+		"modified; please apply your changes to the latest version and try again");
 	resp_free(&r);
 
 	/* Server-side apply: create, no-op, and a manager dropping a label */
@@ -453,14 +471,16 @@ static void test_crud_and_conflicts(void **state)
 			      "    cluster.name: x\n";
 	assert_int_equal(apply("/api/v1/namespaces/crud/configmaps/d", applied, &r), 201);
 	snprintf(rv, sizeof(rv), "%s", jstr(r.json, "metadata.resourceVersion"));
-	assert_string_equal(json_string_value(json_object_get(jget(r.json, "data"), "elasticsearch.yml")),
-			    "cluster.name: x\n");
+	assert_string_equal(
+		json_string_value(json_object_get(jget(r.json, "data"), "elasticsearch.yml")),
+		"cluster.name: x\n");
 	resp_free(&r);
 	assert_int_equal(apply("/api/v1/namespaces/crud/configmaps/d", applied, &r), 200);
 	assert_string_equal(jstr(r.json, "metadata.resourceVersion"), rv);
 	resp_free(&r);
-	const char *fewer = "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"d\","
-			    "\"labels\":{\"one\":\"1\"}},\"data\":{\"elasticsearch.yml\":\"y\"}}";
+	const char *fewer =
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"d\","
+		"\"labels\":{\"one\":\"1\"}},\"data\":{\"elasticsearch.yml\":\"y\"}}";
 	assert_int_equal(apply("/api/v1/namespaces/crud/configmaps/d", fewer, &r), 200);
 	assert_null(jstr(r.json, "metadata.labels.two"));
 	assert_string_equal(jstr(r.json, "metadata.labels.one"), "1");
@@ -469,28 +489,34 @@ static void test_crud_and_conflicts(void **state)
 
 	/* Delete with a uid precondition */
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/crud/configmaps/a",
-			      "{\"preconditions\":{\"uid\":\"not-the-uid\"}}", &r), 409);
+			      "{\"preconditions\":{\"uid\":\"not-the-uid\"}}", &r),
+			 409);
 	char msg[512];
-	snprintf(msg, sizeof(msg), "Operation cannot be fulfilled on configmaps \"a\": Precondition "
-		 "failed: UID in precondition: not-the-uid, UID in object meta: %s", uid);
+	snprintf(msg, sizeof(msg),
+		 "Operation cannot be fulfilled on configmaps \"a\": Precondition "
+		 "failed: UID in precondition: not-the-uid, UID in object meta: %s",
+		 uid);
 	assert_string_equal(jstr(r.json, "message"), msg);
 	resp_free(&r);
-	snprintf(body, sizeof(body), "{\"propagationPolicy\":\"Background\",\"preconditions\":{\"uid\":\"%s\"}}", uid);
+	snprintf(body, sizeof(body),
+		 "{\"propagationPolicy\":\"Background\",\"preconditions\":{\"uid\":\"%s\"}}", uid);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/crud/configmaps/a", body, &r), 200);
 	assert_string_equal(jstr(r.json, "status"), "Success");
 	assert_string_equal(jstr(r.json, "details.uid"), uid);
 	resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/crud/configmaps/a", NULL, &r), 404);
-	want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
-			  "\"Failure\",\"message\":\"configmaps \\\"a\\\" not found\",\"reason\":"
-			  "\"NotFound\",\"details\":{\"name\":\"a\",\"kind\":\"configmaps\"},\"code\":404}",
-			  0, NULL);
+	want = json_loads(
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":"
+		"\"Failure\",\"message\":\"configmaps \\\"a\\\" not found\",\"reason\":"
+		"\"NotFound\",\"details\":{\"name\":\"a\",\"kind\":\"configmaps\"},\"code\":404}",
+		0, NULL);
 	assert_true(json_equal(want, r.json));
 	json_decref(want);
 	resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/crud/configmaps/a", NULL, &r), 404);
 	resp_free(&r);
-	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/crud/statefulsets/none", NULL, &r), 404);
+	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/crud/statefulsets/none", NULL, &r),
+			 404);
 	assert_string_equal(jstr(r.json, "message"), "statefulsets.apps \"none\" not found");
 	assert_string_equal(jstr(r.json, "details.group"), "apps");
 	resp_free(&r);
@@ -530,21 +556,28 @@ static void test_invalid(void **state)
 	struct resp r;
 	make_namespace("invalid");
 	assert_int_equal(call("POST", "/api/v1/namespaces/invalid/pods",
-			      "{\"metadata\":{},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}", &r), 422);
+			      "{\"metadata\":{},\"spec\":{\"containers\":[{\"name\":\"c\","
+			      "\"image\":\"x:1\"}]}}",
+			      &r),
+			 422);
 	assert_string_equal(jstr(r.json, "reason"), "Invalid");
-	assert_string_equal(jstr(r.json, "message"),
-			    "Pod \"\" is invalid: metadata.name: Required value: name or generateName is required");
+	assert_string_equal(jstr(r.json, "message"), "Pod \"\" is invalid: metadata.name: Required "
+						     "value: name or generateName is required");
 	assert_string_equal(jstr(r.json, "details.causes.0.field"), "metadata.name");
 	assert_string_equal(jstr(r.json, "details.causes.0.reason"), "FieldValueRequired");
 	assert_int_equal(jint(r.json, "code"), 422);
 	resp_free(&r);
 	assert_int_equal(call("POST", "/api/v1/namespaces/invalid/configmaps",
-			      "{\"metadata\":{\"name\":\"Bad_Name\"}}", &r), 422);
+			      "{\"metadata\":{\"name\":\"Bad_Name\"}}", &r),
+			 422);
 	assert_non_null(strstr(jstr(r.json, "message"),
-			       "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain"));
+			       "ConfigMap \"Bad_Name\" is invalid: metadata.name: Invalid value: "
+			       "\"Bad_Name\": a lowercase RFC 1123 subdomain"));
 	resp_free(&r);
-	assert_int_equal(call("POST", "/api/v1/namespaces/invalid/services",
-			      "{\"metadata\":{\"name\":\"9svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}", &r), 422);
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/invalid/services",
+		     "{\"metadata\":{\"name\":\"9svc\"},\"spec\":{\"ports\":[{\"port\":80}]}}", &r),
+		422);
 	assert_non_null(strstr(jstr(r.json, "message"), "a DNS-1035 label"));
 	resp_free(&r);
 	/* A StatefulSet whose selector does not match its template */
@@ -552,31 +585,38 @@ static void test_invalid(void **state)
 	char *bad = strdup(sts);
 	char *at = strstr(bad, "\"labels\":{\"app\":\"es\"");
 	at[17] = 'X';
-	assert_int_equal(call("POST", "/apis/apps/v1/namespaces/invalid/statefulsets", bad, &r), 422);
+	assert_int_equal(call("POST", "/apis/apps/v1/namespaces/invalid/statefulsets", bad, &r),
+			 422);
 	assert_string_equal(jstr(r.json, "details.kind"), "StatefulSet");
 	assert_string_equal(jstr(r.json, "details.group"), "apps");
-	assert_string_equal(jstr(r.json, "details.causes.0.field"), "spec.template.metadata.labels");
+	assert_string_equal(jstr(r.json, "details.causes.0.field"),
+			    "spec.template.metadata.labels");
 	free(bad);
 	resp_free(&r);
 	/* Apply needs a field manager */
 	assert_true(request("PATCH", "/api/v1/namespaces/invalid/configmaps/x",
-			    "application/apply-patch+yaml", "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}",
-			    true, 0, &r));
+			    "application/apply-patch+yaml",
+			    "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}", true, 0, &r));
 	assert_int_equal(r.code, 422);
 	assert_string_equal(jstr(r.json, "details.kind"), "PatchOptions");
 	resp_free(&r);
 	/* A wrong apiVersion */
 	assert_int_equal(apply("/api/v1/namespaces/invalid/configmaps/x",
-			       "{\"apiVersion\":\"apps/v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}", &r), 400);
+			       "{\"apiVersion\":\"apps/"
+			       "v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"}}",
+			       &r),
+			 400);
 	assert_string_equal(jstr(r.json, "reason"), "BadRequest");
 	resp_free(&r);
 	/* A StatefulSet field that may not change */
-	assert_int_equal(apply("/apis/apps/v1/namespaces/invalid/statefulsets/es-data", sts, &r), 201);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/invalid/statefulsets/es-data", sts, &r),
+			 201);
 	resp_free(&r);
 	char *moved = strdup(sts);
 	char *svc = strstr(moved, "\"serviceName\":\"es\"");
 	svc[15] = 'X';
-	assert_int_equal(apply("/apis/apps/v1/namespaces/invalid/statefulsets/es-data", moved, &r), 422);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/invalid/statefulsets/es-data", moved, &r),
+			 422);
 	assert_string_equal(jstr(r.json, "details.causes.0.reason"), "FieldValueForbidden");
 	free(moved);
 	resp_free(&r);
@@ -593,7 +633,11 @@ static void test_statefulset(void **state)
 	const char *path = "/apis/apps/v1/namespaces/sts/statefulsets/es-data";
 	int three = 3, two = 2;
 	make_namespace("sts");
-	assert_int_equal(apply(path, workload("es-data", 3, "es", "data", "kubernetes.io/hostname", "7.17.10"), &r), 201);
+	assert_int_equal(
+		apply(path,
+		      workload("es-data", 3, "es", "data", "kubernetes.io/hostname", "7.17.10"),
+		      &r),
+		201);
 	assert_int_equal(jint(r.json, "metadata.generation"), 1);
 	assert_string_equal(jstr(r.json, "spec.podManagementPolicy"), "OrderedReady");
 	resp_free(&r);
@@ -602,17 +646,25 @@ static void test_statefulset(void **state)
 	assert_int_equal(jint(r.json, "status.observedGeneration"), 1);
 	assert_non_null(jstr(r.json, "status.updateRevision"));
 	resp_free(&r);
-	assert_int_equal(call("GET", "/api/v1/namespaces/sts/pods?labelSelector=app%3Des", NULL, &r), 200);
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/sts/pods?labelSelector=app%3Des", NULL, &r), 200);
 	assert_int_equal(json_array_size(json_object_get(r.json, "items")), 3);
 	const char *nodes[3];
 	for (int i = 0; i < 3; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "es-data-%d", i);
-		assert_string_equal(jstr(json_array_get(json_object_get(r.json, "items"), (size_t)i), "metadata.name"), name);
+		assert_string_equal(
+			jstr(json_array_get(json_object_get(r.json, "items"), (size_t)i),
+			     "metadata.name"),
+			name);
 		json_t *pod = json_array_get(json_object_get(r.json, "items"), (size_t)i);
 		assert_string_equal(jstr(pod, "status.phase"), "Running");
 		assert_non_null(jstr(pod, "status.podIP"));
-		assert_true(json_is_true(json_object_get(json_array_get(json_object_get(json_object_get(pod, "status"), "containerStatuses"), 0), "ready")));
+		assert_true(json_is_true(json_object_get(
+			json_array_get(json_object_get(json_object_get(pod, "status"),
+						       "containerStatuses"),
+				       0),
+			"ready")));
 		nodes[i] = jstr(pod, "spec.nodeName");
 	}
 	assert_string_not_equal(nodes[0], nodes[1]);
@@ -621,14 +673,20 @@ static void test_statefulset(void **state)
 	resp_free(&r);
 
 	/* The scale subresource */
-	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/sts/statefulsets/es-data/scale", NULL, &r), 200);
+	assert_int_equal(
+		call("GET", "/apis/apps/v1/namespaces/sts/statefulsets/es-data/scale", NULL, &r),
+		200);
 	assert_string_equal(jstr(r.json, "kind"), "Scale");
 	assert_string_equal(jstr(r.json, "apiVersion"), "autoscaling/v1");
 	assert_int_equal(jint(r.json, "spec.replicas"), 3);
 	assert_string_equal(jstr(r.json, "status.selector"), "app=es,esaas.io/role=data");
 	resp_free(&r);
 	assert_int_equal(call("PUT", "/apis/apps/v1/namespaces/sts/statefulsets/es-data/scale",
-			      "{\"apiVersion\":\"autoscaling/v1\",\"kind\":\"Scale\",\"metadata\":{\"name\":\"es-data\"},\"spec\":{\"replicas\":2}}", &r), 200);
+			      "{\"apiVersion\":\"autoscaling/"
+			      "v1\",\"kind\":\"Scale\",\"metadata\":{\"name\":\"es-data\"},"
+			      "\"spec\":{\"replicas\":2}}",
+			      &r),
+			 200);
 	resp_free(&r);
 	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
 	assert_int_equal(jint(r.json, "metadata.generation"), 2);
@@ -675,27 +733,36 @@ static void test_anti_affinity(void **state)
 	int four = 4, two = 2;
 	make_namespace("anti");
 	/* Four nodes: the fifth data pod fits nowhere. */
-	assert_int_equal(apply("/apis/apps/v1/namespaces/anti/statefulsets/host",
-			       workload("host", 5, "h", "data", "kubernetes.io/hostname", "7.17.10"), &r), 201);
+	assert_int_equal(
+		apply("/apis/apps/v1/namespaces/anti/statefulsets/host",
+		      workload("host", 5, "h", "data", "kubernetes.io/hostname", "7.17.10"), &r),
+		201);
 	resp_free(&r);
-	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/host", ready_replicas_is, &four, 5000, &r));
+	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/host", ready_replicas_is,
+			       &four, 5000, &r));
 	resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/anti/pods/host-4", pod_pending_with,
-			       "0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.",
-			       5000, &r));
+	assert_true(wait_until(
+		"/api/v1/namespaces/anti/pods/host-4", pod_pending_with,
+		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 5000,
+		&r));
 	assert_string_equal(jstr(r.json, "status.phase"), "Pending");
 	assert_string_equal(jstr(r.json, "status.conditions.0.type"), "PodScheduled");
 	assert_string_equal(jstr(r.json, "status.conditions.0.status"), "False");
 	resp_free(&r);
 	/* Two racks: the third master fits nowhere. */
-	assert_int_equal(apply("/apis/apps/v1/namespaces/anti/statefulsets/rack",
-			       workload("rack", 3, "r", "master", "topology.kubernetes.io/zone", "7.17.10"), &r), 201);
+	assert_int_equal(
+		apply("/apis/apps/v1/namespaces/anti/statefulsets/rack",
+		      workload("rack", 3, "r", "master", "topology.kubernetes.io/zone", "7.17.10"),
+		      &r),
+		201);
 	resp_free(&r);
-	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/rack", ready_replicas_is, &two, 5000, &r));
+	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/rack", ready_replicas_is,
+			       &two, 5000, &r));
 	resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/anti/pods/rack-2", pod_pending_with,
-			       "0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.",
-			       5000, &r));
+	assert_true(wait_until(
+		"/api/v1/namespaces/anti/pods/rack-2", pod_pending_with,
+		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 5000,
+		&r));
 	resp_free(&r);
 }
 
@@ -710,11 +777,15 @@ static void test_namespace_deletion(void **state)
 	int one = 1;
 	make_namespace("doomed");
 	assert_int_equal(apply("/apis/apps/v1/namespaces/doomed/statefulsets/x",
-			       workload("x", 1, "x", "data", NULL, "7.17.10"), &r), 201);
+			       workload("x", 1, "x", "data", NULL, "7.17.10"), &r),
+			 201);
 	resp_free(&r);
-	assert_true(wait_until("/apis/apps/v1/namespaces/doomed/statefulsets/x", ready_replicas_is, &one, 5000, &r));
+	assert_true(wait_until("/apis/apps/v1/namespaces/doomed/statefulsets/x", ready_replicas_is,
+			       &one, 5000, &r));
 	resp_free(&r);
-	assert_int_equal(call("DELETE", "/api/v1/namespaces/doomed", "{\"propagationPolicy\":\"Foreground\"}", &r), 200);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/doomed",
+			      "{\"propagationPolicy\":\"Foreground\"}", &r),
+			 200);
 	assert_string_equal(jstr(r.json, "status.phase"), "Terminating");
 	resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 5000, &r));
@@ -726,7 +797,8 @@ static void test_namespace_deletion(void **state)
 
 static const char SERVICE[] =
 	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"es-%s\"},\"spec\":"
-	"{\"clusterIP\":\"None\",\"selector\":{\"app\":\"es\"},\"ports\":[{\"name\":\"http\",\"port\":9200}]}}";
+	"{\"clusterIP\":\"None\",\"selector\":{\"app\":\"es\"},\"ports\":[{\"name\":\"http\","
+	"\"port\":9200}]}}";
 
 /* The ConfigMap that names the masters a zen2 cluster forms from. */
 static void bootstrap_config(const char *ns, const char *masters)
@@ -757,17 +829,23 @@ static void make_cluster(const char *ns, int data, const char *version)
 	assert_int_equal(apply(path, body, &r), 201);
 	resp_free(&r);
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es-master", ns);
-	assert_int_equal(apply(path, workload("es-master", 1, "es", "master", NULL, version), &r), 201);
+	assert_int_equal(apply(path, workload("es-master", 1, "es", "master", NULL, version), &r),
+			 201);
 	resp_free(&r);
 	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es-data", ns);
-	assert_int_equal(apply(path, workload("es-data", data, "es", "data", "kubernetes.io/hostname", version), &r), 201);
+	assert_int_equal(
+		apply(path,
+		      workload("es-data", data, "es", "data", "kubernetes.io/hostname", version),
+		      &r),
+		201);
 	resp_free(&r);
 }
 
 static char *es_path(const char *ns, const char *rest)
 {
 	static char buf[1024];
-	snprintf(buf, sizeof(buf), "/api/v1/namespaces/%s/services/es-%s:9200/proxy%s", ns, ns, rest);
+	snprintf(buf, sizeof(buf), "/api/v1/namespaces/%s/services/es-%s:9200/proxy%s", ns, ns,
+		 rest);
 	return buf;
 }
 
@@ -780,7 +858,8 @@ static void es_wait_green(const char *ns, int nodes)
 {
 	struct resp r;
 	char q[256];
-	snprintf(q, sizeof(q), "/_cluster/health?wait_for_status=green&wait_for_nodes=%d&timeout=5s", nodes);
+	snprintf(q, sizeof(q),
+		 "/_cluster/health?wait_for_status=green&wait_for_nodes=%d&timeout=5s", nodes);
 	assert_true(wait_until(es_path(ns, q), ok_200, NULL, 10000, &r));
 	assert_string_equal(jstr(r.json, "status"), "green");
 	assert_false(json_is_true(json_object_get(r.json, "timed_out")));
@@ -801,13 +880,16 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	/* Named, but not a pod that exists: no quorum of the named. */
 	bootstrap_config("esb", "es-master-7-esb");
 	assert_int_equal(apply("/apis/apps/v1/namespaces/esb/statefulsets/es-master",
-			       workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r), 201);
+			       workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
+			 201);
 	resp_free(&r);
 	/* The node answers, but there is no master, and it stays so. */
 	assert_true(wait_until(es_path("esb", "/"), ok_200, NULL, 10000, &r));
 	resp_free(&r);
-	assert_int_equal(call("GET", es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
-			      NULL, &r), 503);
+	assert_int_equal(call("GET",
+			      es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
+			      NULL, &r),
+			 503);
 	assert_string_equal(jstr(r.json, "error.type"), "master_not_discovered_exception");
 	resp_free(&r);
 	/* Named right: it forms. */
@@ -833,22 +915,34 @@ static void test_es_health_through_proxy(void **state)
 	assert_string_equal(jstr(r.json, "tagline"), "You Know, for Search");
 	resp_free(&r);
 	assert_int_equal(call("PUT", es_path("esg", "/logs"),
-			      "{\"settings\":{\"number_of_shards\":3,\"number_of_replicas\":1}}", &r), 200);
+			      "{\"settings\":{\"number_of_shards\":3,\"number_of_replicas\":1}}",
+			      &r),
+			 200);
 	assert_true(json_is_true(json_object_get(r.json, "acknowledged")));
 	resp_free(&r);
 	assert_int_equal(call("PUT", es_path("esg", "/logs"), "{}", &r), 400);
 	assert_string_equal(jstr(r.json, "error.type"), "resource_already_exists_exception");
 	resp_free(&r);
 	es_wait_green("esg", 4);
-	assert_int_equal(call("GET", es_path("esg", "/_cat/shards?format=json&h=index,shard,prirep,state,node"), NULL, &r), 200);
+	assert_int_equal(
+		call("GET",
+		     es_path("esg", "/_cat/shards?format=json&h=index,shard,prirep,state,node"),
+		     NULL, &r),
+		200);
 	assert_int_equal(json_array_size(r.json), 6);
 	assert_string_equal(jstr(r.json, "0.state"), "STARTED");
 	resp_free(&r);
-	assert_int_equal(call("GET", es_path("esg", "/_cat/nodes?format=json&h=name,node.role,master"), NULL, &r), 200);
+	assert_int_equal(call("GET",
+			      es_path("esg", "/_cat/nodes?format=json&h=name,node.role,master"),
+			      NULL, &r),
+			 200);
 	assert_int_equal(json_array_size(r.json), 4);
 	resp_free(&r);
 	/* A health wait that cannot be met answers 408 with timed_out. */
-	assert_int_equal(call("GET", es_path("esg", "/_cluster/health?wait_for_nodes=9&timeout=200ms"), NULL, &r), 408);
+	assert_int_equal(call("GET",
+			      es_path("esg", "/_cluster/health?wait_for_nodes=9&timeout=200ms"),
+			      NULL, &r),
+			 408);
 	assert_true(json_is_true(json_object_get(r.json, "timed_out")));
 	resp_free(&r);
 	/* Synced flush on 7.17: works, with the deprecation warning. */
@@ -856,18 +950,26 @@ static void test_es_health_through_proxy(void **state)
 	assert_non_null(strstr(r.headers, "Synced flush is deprecated"));
 	resp_free(&r);
 	/* Settings: persistent, flat and nested, null resets. */
-	assert_int_equal(call("PUT", es_path("esg", "/_cluster/settings"),
-			      "{\"persistent\":{\"cluster.routing.allocation.enable\":\"primaries\"}}", &r), 200);
-	assert_string_equal(jstr(r.json, "persistent.cluster.routing.allocation.enable"), "primaries");
+	assert_int_equal(
+		call("PUT", es_path("esg", "/_cluster/settings"),
+		     "{\"persistent\":{\"cluster.routing.allocation.enable\":\"primaries\"}}", &r),
+		200);
+	assert_string_equal(jstr(r.json, "persistent.cluster.routing.allocation.enable"),
+			    "primaries");
 	resp_free(&r);
 	assert_int_equal(call("PUT", es_path("esg", "/_cluster/settings"),
-			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r), 200);
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r),
+			 200);
 	resp_free(&r);
-	assert_int_equal(call("GET", es_path("esg", "/_cluster/settings?flat_settings=true"), NULL, &r), 200);
+	assert_int_equal(
+		call("GET", es_path("esg", "/_cluster/settings?flat_settings=true"), NULL, &r),
+		200);
 	assert_int_equal(json_object_size(json_object_get(r.json, "persistent")), 0);
 	resp_free(&r);
 	assert_int_equal(call("PUT", es_path("esg", "/_cluster/settings"),
-			      "{\"persistent\":{\"indices.query.bool.max_clause_count\":\"4096\"}}", &r), 400);
+			      "{\"persistent\":{\"indices.query.bool.max_clause_count\":\"4096\"}}",
+			      &r),
+			 400);
 	assert_non_null(strstr(jstr(r.json, "error.reason"), "not dynamically updateable"));
 	resp_free(&r);
 }
@@ -878,9 +980,10 @@ static bool nothing_on(struct resp *r, const void *arg)
 	json_t *row;
 	if (r->code != 200)
 		return false;
-	json_array_foreach(r->json, i, row) {
+	json_array_foreach (r->json, i, row) {
 		const char *node = jstr(row, "node");
-		if (!node || strstr(node, (const char *)arg) || strcmp(jstr(row, "state"), "STARTED"))
+		if (!node || strstr(node, (const char *)arg) ||
+		    strcmp(jstr(row, "state"), "STARTED"))
 			return false;
 	}
 	return true;
@@ -891,39 +994,48 @@ static void test_es_exclusion_relocates(void **state)
 	struct resp r;
 	make_cluster("esx", 3, "7.17.10");
 	es_wait_green("esx", 4);
-	assert_int_equal(call("PUT", es_path("esx", "/data"),
-			      "{\"settings\":{\"index\":{\"number_of_shards\":4,\"number_of_replicas\":0}}}", &r), 200);
+	assert_int_equal(
+		call("PUT", es_path("esx", "/data"),
+		     "{\"settings\":{\"index\":{\"number_of_shards\":4,\"number_of_replicas\":0}}}",
+		     &r),
+		200);
 	resp_free(&r);
 	es_wait_green("esx", 4);
 	assert_int_equal(call("PUT", es_path("esx", "/_cluster/settings"),
-			      "{\"persistent\":{\"cluster\":{\"routing\":{\"allocation\":{\"exclude\":{\"_name\":\"es-data-2-esx\"}}}}}}", &r), 200);
+			      "{\"persistent\":{\"cluster\":{\"routing\":{\"allocation\":{"
+			      "\"exclude\":{\"_name\":\"es-data-2-esx\"}}}}}}",
+			      &r),
+			 200);
 	resp_free(&r);
 	/* Relocation takes time: right after, something is still moving or still there. */
 	assert_int_equal(call("GET", es_path("esx", "/_cat/shards?format=json"), NULL, &r), 200);
 	bool moving = false;
 	size_t i;
 	json_t *row;
-	json_array_foreach(r.json, i, row) {
-		if (!strcmp(jstr(row, "state"), "RELOCATING") || strstr(jstr(row, "node"), "es-data-2-esx"))
+	json_array_foreach (r.json, i, row) {
+		if (!strcmp(jstr(row, "state"), "RELOCATING") ||
+		    strstr(jstr(row, "node"), "es-data-2-esx"))
 			moving = true;
 	}
 	resp_free(&r);
 	assert_true(moving);
-	assert_true(wait_until(es_path("esx", "/_cat/shards?format=json&h=index,shard,prirep,state,node"),
-			       nothing_on, "es-data-2-esx", 10000, &r));
+	assert_true(wait_until(
+		es_path("esx", "/_cat/shards?format=json&h=index,shard,prirep,state,node"),
+		nothing_on, "es-data-2-esx", 10000, &r));
 	resp_free(&r);
 	es_wait_green("esx", 4);
 	/* Nothing lost. */
 	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
 	json_t *lost;
-	json_array_foreach(json_object_get(r.json, "lost_shards"), i, lost)
+	json_array_foreach (json_object_get(r.json, "lost_shards"), i, lost)
 		assert_string_not_equal(jstr(lost, "cluster"), "esx");
 	resp_free(&r);
 }
 
 static bool health_is(struct resp *r, const void *arg)
 {
-	return (r->code == 200 || r->code == 408) && !strcmp(jstr(r->json, "status"), (const char *)arg);
+	return (r->code == 200 || r->code == 408) &&
+	       !strcmp(jstr(r->json, "status"), (const char *)arg);
 }
 
 static void test_es_lost_shard(void **state)
@@ -932,10 +1044,13 @@ static void test_es_lost_shard(void **state)
 	make_cluster("esl", 2, "7.17.10");
 	es_wait_green("esl", 3);
 	assert_int_equal(call("PUT", es_path("esl", "/solo"),
-			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":0}}", &r), 200);
+			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":0}}",
+			      &r),
+			 200);
 	resp_free(&r);
 	es_wait_green("esl", 3);
-	assert_int_equal(call("GET", es_path("esl", "/_cat/shards/solo?format=json"), NULL, &r), 200);
+	assert_int_equal(call("GET", es_path("esl", "/_cat/shards/solo?format=json"), NULL, &r),
+			 200);
 	char node[128], pod[128];
 	snprintf(node, sizeof(node), "%s", jstr(r.json, "0.node"));
 	resp_free(&r);
@@ -949,12 +1064,12 @@ static void test_es_lost_shard(void **state)
 	size_t i;
 	json_t *e;
 	bool lost = false, deleted = false;
-	json_array_foreach(json_object_get(r.json, "lost_shards"), i, e) {
+	json_array_foreach (json_object_get(r.json, "lost_shards"), i, e) {
 		if (!strcmp(jstr(e, "cluster"), "esl") && !strcmp(jstr(e, "index"), "solo") &&
 		    !strcmp(jstr(e, "node"), node))
 			lost = true;
 	}
-	json_array_foreach(json_object_get(r.json, "pod_deletions"), i, e) {
+	json_array_foreach (json_object_get(r.json, "pod_deletions"), i, e) {
 		if (!strcmp(jstr(e, "namespace"), "esl") && !strcmp(jstr(e, "name"), pod) &&
 		    !strcmp(jstr(e, "by"), "api"))
 			deleted = true;
@@ -962,11 +1077,12 @@ static void test_es_lost_shard(void **state)
 	assert_true(deleted);
 	resp_free(&r);
 	/* The node left at once (no grace period configured): red, and recorded. */
-	assert_true(wait_until(es_path("esl", "/_cluster/health?timeout=0s"), health_is, "red", 5000, &r));
+	assert_true(wait_until(es_path("esl", "/_cluster/health?timeout=0s"), health_is, "red",
+			       5000, &r));
 	resp_free(&r);
 	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
 	lost = false;
-	json_array_foreach(json_object_get(r.json, "lost_shards"), i, e) {
+	json_array_foreach (json_object_get(r.json, "lost_shards"), i, e) {
 		if (!strcmp(jstr(e, "cluster"), "esl") && !strcmp(jstr(e, "index"), "solo"))
 			lost = true;
 	}
@@ -974,7 +1090,7 @@ static void test_es_lost_shard(void **state)
 	assert_string_equal(jstr(r.json, "clusters.esl.status"), "red");
 	/* The mutating requests are on record. */
 	bool recorded = false;
-	json_array_foreach(json_object_get(r.json, "requests"), i, e) {
+	json_array_foreach (json_object_get(r.json, "requests"), i, e) {
 		if (!strcmp(jstr(e, "verb"), "DELETE") && !strcmp(jstr(e, "path"), path))
 			recorded = true;
 	}
@@ -997,11 +1113,23 @@ static void test_es_8x_has_no_synced_flush(void **state)
 	assert_int_equal(call("GET", es_path("es8", "/_cluster/health"), NULL, &r), 200);
 	assert_non_null(json_object_get(r.json, "unassigned_primary_shards"));
 	resp_free(&r);
-	assert_int_equal(call("POST", es_path("es8", "/_cluster/voting_config_exclusions?node_names=es-master-0-es8"), NULL, &r), 200);
+	assert_int_equal(
+		call("POST",
+		     es_path("es8",
+			     "/_cluster/voting_config_exclusions?node_names=es-master-0-es8"),
+		     NULL, &r),
+		200);
 	resp_free(&r);
-	assert_int_equal(call("POST", es_path("es8", "/_cluster/voting_config_exclusions/es-master-0-es8"), NULL, &r), 400);
+	assert_int_equal(call("POST",
+			      es_path("es8", "/_cluster/voting_config_exclusions/es-master-0-es8"),
+			      NULL, &r),
+			 400);
 	resp_free(&r);
-	assert_int_equal(call("DELETE", es_path("es8", "/_cluster/voting_config_exclusions?wait_for_removal=false"), NULL, &r), 200);
+	assert_int_equal(
+		call("DELETE",
+		     es_path("es8", "/_cluster/voting_config_exclusions?wait_for_removal=false"),
+		     NULL, &r),
+		200);
 	resp_free(&r);
 }
 
@@ -1012,12 +1140,17 @@ static void test_faults(void **state)
 	struct resp r;
 	make_namespace("faulty");
 	assert_int_equal(call("POST", "/_sim/faults",
-			      "{\"rules\":[{\"path\":\"/api/v1/namespaces/faulty/configmaps*\",\"status\":503,\"rate\":1.0},"
-			      "{\"path\":\"/api/v1/namespaces/faulty/secrets\",\"status\":429,\"retry_after\":2},"
-			      "{\"path\":\"/api/v1/namespaces/faulty/pods/hang\",\"hang\":true}]}", &r), 200);
+			      "{\"rules\":[{\"path\":\"/api/v1/namespaces/faulty/"
+			      "configmaps*\",\"status\":503,\"rate\":1.0},"
+			      "{\"path\":\"/api/v1/namespaces/faulty/"
+			      "secrets\",\"status\":429,\"retry_after\":2},"
+			      "{\"path\":\"/api/v1/namespaces/faulty/pods/hang\",\"hang\":true}]}",
+			      &r),
+			 200);
 	resp_free(&r);
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(call("GET", "/api/v1/namespaces/faulty/configmaps", NULL, &r), 503);
+		assert_int_equal(call("GET", "/api/v1/namespaces/faulty/configmaps", NULL, &r),
+				 503);
 		assert_string_equal(jstr(r.json, "kind"), "Status");
 		assert_string_equal(jstr(r.json, "reason"), "ServiceUnavailable");
 		resp_free(&r);
@@ -1028,7 +1161,8 @@ static void test_faults(void **state)
 	resp_free(&r);
 	/* A hung request: the client gives up; others are still served. */
 	int64_t t0 = now_ms();
-	assert_false(request("GET", "/api/v1/namespaces/faulty/pods/hang", NULL, NULL, true, 300, &r));
+	assert_false(
+		request("GET", "/api/v1/namespaces/faulty/pods/hang", NULL, NULL, true, 300, &r));
 	assert_true(now_ms() - t0 >= 250);
 	resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/faulty", NULL, &r), 200);
@@ -1038,7 +1172,11 @@ static void test_faults(void **state)
 	assert_int_equal(call("GET", "/api/v1/namespaces/faulty/configmaps", NULL, &r), 200);
 	resp_free(&r);
 	/* A partial rate: some fail, some pass. */
-	assert_int_equal(call("POST", "/_sim/faults", "{\"path\":\"/api/v1/namespaces/faulty/configmaps\",\"status\":500,\"rate\":0.5}", &r), 200);
+	assert_int_equal(call("POST", "/_sim/faults",
+			      "{\"path\":\"/api/v1/namespaces/faulty/"
+			      "configmaps\",\"status\":500,\"rate\":0.5}",
+			      &r),
+			 200);
 	resp_free(&r);
 	int fails = 0;
 	for (int i = 0; i < 60; i++) {
@@ -1051,10 +1189,16 @@ static void test_faults(void **state)
 	resp_free(&r);
 	/* An unschedulable node: a new pod avoids it. */
 	assert_int_equal(call("POST", "/_sim/faults",
-			      "{\"unschedulable_nodes\":[\"worker-0\",\"worker-1\",\"worker-2\",\"worker-3\"]}", &r), 200);
+			      "{\"unschedulable_nodes\":[\"worker-0\",\"worker-1\",\"worker-2\","
+			      "\"worker-3\"]}",
+			      &r),
+			 200);
 	resp_free(&r);
 	assert_int_equal(call("POST", "/api/v1/namespaces/faulty/pods",
-			      "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1\"}]}}", &r), 201);
+			      "{\"metadata\":{\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":"
+			      "\"c\",\"image\":\"busybox:1\"}]}}",
+			      &r),
+			 201);
 	resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/faulty/pods/p", pod_pending_with,
 			       "4 node(s) were unschedulable", 5000, &r));
@@ -1321,7 +1465,8 @@ static void test_schemas(void **state)
 	if (stat(schema_dir, &st) != 0)
 		fail_msg("no schemas in %s (set ESAAS_SRCDIR to the source tree)", schema_dir);
 	if (!python)
-		fail_msg("no python3 with the jsonschema module (apt-get install python3-jsonschema)");
+		fail_msg("no python3 with the jsonschema module (apt-get install "
+			 "python3-jsonschema)");
 	static const struct {
 		const char *path;
 		const char *schema;
@@ -1348,7 +1493,8 @@ static void test_schemas(void **state)
 		save(name, r.body);
 		resp_free(&r);
 		char *next;
-		if (asprintf(&next, "%s %s/%s %s/%s", args ? args : "", sim.dir, name, schema_dir, docs[i].schema) < 0)
+		if (asprintf(&next, "%s %s/%s %s/%s", args ? args : "", sim.dir, name, schema_dir,
+			     docs[i].schema) < 0)
 			fail();
 		free(args);
 		args = next;

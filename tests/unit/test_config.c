@@ -54,7 +54,8 @@ static void assert_defaults(const struct config *c)
 	assert_null(c->kube_kubeconfig);
 	assert_null(c->kube_context);
 	assert_null(c->kube_image_registry);
-	assert_string_equal(c->kube_plugin_repository, "http://esaas-plugins.esaas-system.svc:8080");
+	assert_string_equal(c->kube_plugin_repository,
+			    "http://esaas-plugins.esaas-system.svc:8080");
 	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
 	assert_null(c->es_url_template);
 	assert_null(c->webhook_url);
@@ -471,7 +472,8 @@ static const struct error_case error_cases[] = {
 	{"webhook cap below base",
 	 "webhook:\n  backoff_base_ms: 5000\n  backoff_cap_ms: 1000\n",
 	 {NULL},
-	 ":3:19: webhook.backoff_cap_ms: must be at least webhook.backoff_base_ms (5000), got 1000"},
+	 ":3:19: webhook.backoff_cap_ms: must be at least webhook.backoff_base_ms (5000), got "
+	 "1000"},
 	{"alias",
 	 "engine: &e\n  workers: 3\nhttp: *e\n",
 	 {NULL},

@@ -18,10 +18,8 @@ static void noop(struct step *s)
 }
 
 static const struct wf_state states[] = {
-	{"a", noop, 60, 0, "b", true},
-	{"b", noop, 60, 2, "c", true},
-	{"c", noop, 60, 0, NULL, false},
-	{"undo", noop, 60, 0, "undo2", false},
+	{"a", noop, 60, 0, "b", true},	     {"b", noop, 60, 2, "c", true},
+	{"c", noop, 60, 0, NULL, false},     {"undo", noop, 60, 0, "undo2", false},
 	{"undo2", noop, 60, 0, NULL, false},
 };
 static const struct workflow wf = {.kind = "t", .states = states, .nstates = 5, .cleanup = "undo"};
@@ -279,18 +277,20 @@ static void test_registry_rejects_bad_tables(void **st)
 	assert_false(wf_registry_add(&reg, &bad_next, err, sizeof(err)));
 	assert_non_null(strstr(err, "unknown state zz"));
 
-	static const struct wf_state dup[] = {{"a", noop, 1, 0, NULL, false}, {"a", noop, 1, 0, NULL, false}};
+	static const struct wf_state dup[] = {{"a", noop, 1, 0, NULL, false},
+					      {"a", noop, 1, 0, NULL, false}};
 	static const struct workflow bad_dup = {.kind = "y", .states = dup, .nstates = 2};
 	assert_false(wf_registry_add(&reg, &bad_dup, err, sizeof(err)));
 	assert_non_null(strstr(err, "twice"));
 
 	static const struct wf_state no_deadline[] = {{"a", noop, 0, 0, NULL, false}};
-	static const struct workflow bad_deadline = {.kind = "d", .states = no_deadline, .nstates = 1};
+	static const struct workflow bad_deadline = {
+		.kind = "d", .states = no_deadline, .nstates = 1};
 	assert_false(wf_registry_add(&reg, &bad_deadline, err, sizeof(err)));
 	assert_non_null(strstr(err, "positive deadline"));
 
-	static const struct workflow bad_cleanup = {.kind = "z", .states = states, .nstates = 3,
-						    .cleanup = "nope"};
+	static const struct workflow bad_cleanup = {
+		.kind = "z", .states = states, .nstates = 3, .cleanup = "nope"};
 	assert_false(wf_registry_add(&reg, &bad_cleanup, err, sizeof(err)));
 
 	assert_true(wf_registry_add(&reg, &wf, err, sizeof(err)));

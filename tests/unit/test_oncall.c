@@ -24,10 +24,8 @@ static void noop(struct step *s)
 
 /* Replay-safe flags on purpose in the wrong place: undo says true. */
 static const struct wf_state states[] = {
-	{"a", noop, 60, 0, "b", true},
-	{"b", noop, 30, 2, "c", true},
-	{"c", noop, 60, 0, NULL, false},
-	{"undo", noop, 60, 0, "undo2", true},
+	{"a", noop, 60, 0, "b", true},	     {"b", noop, 30, 2, "c", true},
+	{"c", noop, 60, 0, NULL, false},     {"undo", noop, 60, 0, "undo2", true},
 	{"undo2", noop, 60, 0, NULL, false},
 };
 static const struct workflow wf = {.kind = "t", .states = states, .nstates = 5, .cleanup = "undo"};
@@ -39,8 +37,8 @@ static const struct wf_state loop_states[] = {
 	{"x", noop, 60, 0, "y", false},
 	{"y", noop, 60, 0, "x", false},
 };
-static const struct workflow wf_loop = {.kind = "l", .states = loop_states, .nstates = 3,
-					.cleanup = "x"};
+static const struct workflow wf_loop = {
+	.kind = "l", .states = loop_states, .nstates = 3, .cleanup = "x"};
 
 static void assert_json_text(json_t *j, const char *expected)
 {
@@ -165,8 +163,8 @@ static void test_replay_body_invalid(void **st)
 		json_pack("{s:s, s:s}", "from_state", long_state, "reason", "x"),
 		json_pack("{s:s, s:b}", "reason", "x", "force", 1),
 	};
-	const char *fields[] = {"reason",     "reason",     "reason",	  "reason",
-				"reason",     "reason",     "reason",	  "reason",
+	const char *fields[] = {"reason",     "reason",	    "reason",	  "reason",
+				"reason",     "reason",	    "reason",	  "reason",
 				"from_state", "from_state", "from_state", "force"};
 
 	for (size_t i = 0; i < ARRAY_SIZE(bodies); i++) {

@@ -282,12 +282,15 @@ static void test_services(void **state)
 	assert_string_equal(str_at(sts, "spec.updateStrategy.type"), "OnDelete");
 	assert_int_equal(json_integer_value(at(sts, "spec.replicas")), 3);
 	/* No role rolls a changed template by itself. */
-	assert_string_equal(str_at(find(objs, "StatefulSet", "es-master"), "spec.updateStrategy.type"),
-			    "OnDelete");
-	assert_string_equal(str_at(find(objs, "StatefulSet", "es-client"), "spec.updateStrategy.type"),
-			    "OnDelete");
 	assert_string_equal(
-		str_at(find(objs, "StatefulSet", "es-master"), "spec.podManagementPolicy"), "Parallel");
+		str_at(find(objs, "StatefulSet", "es-master"), "spec.updateStrategy.type"),
+		"OnDelete");
+	assert_string_equal(
+		str_at(find(objs, "StatefulSet", "es-client"), "spec.updateStrategy.type"),
+		"OnDelete");
+	assert_string_equal(
+		str_at(find(objs, "StatefulSet", "es-master"), "spec.podManagementPolicy"),
+		"Parallel");
 	assert_int_equal(
 		json_integer_value(at(find(objs, "StatefulSet", "es-client"), "spec.replicas")), 2);
 	json_decref(objs);
@@ -337,17 +340,20 @@ static void test_kibana(void **state)
 		assert_non_null(d);
 		assert_non_null(svc);
 		assert_int_equal(json_integer_value(at(d, "spec.replicas")), 2);
-		assert_string_equal(str_at(d, "spec.template.spec.containers.0.image"), cases[i].image);
+		assert_string_equal(str_at(d, "spec.template.spec.containers.0.image"),
+				    cases[i].image);
 		assert_string_equal(str_at(d, "spec.template.spec.containers.0.env.0.name"),
 				    cases[i].env);
 		assert_string_equal(str_at(d, "spec.template.spec.containers.0.env.0.value"),
 				    "http://es-http:9200");
 		/* The Service finds the pods, and only them. */
-		assert_true(selects(at(svc, "spec.selector"), at(d, "spec.template.metadata.labels")));
-		assert_false(selects(at(svc, "spec.selector"),
-				     at(find(objs, "StatefulSet", "es-client"),
-					"spec.template.metadata.labels")));
-		assert_int_equal(json_integer_value(at(svc, "spec.ports.0.port")), RENDER_KIBANA_PORT);
+		assert_true(
+			selects(at(svc, "spec.selector"), at(d, "spec.template.metadata.labels")));
+		assert_false(
+			selects(at(svc, "spec.selector"), at(find(objs, "StatefulSet", "es-client"),
+							     "spec.template.metadata.labels")));
+		assert_int_equal(json_integer_value(at(svc, "spec.ports.0.port")),
+				 RENDER_KIBANA_PORT);
 		/* It rolls within the quota: one pod down, none more. */
 		assert_int_equal(json_integer_value(at(d, "spec.strategy.rollingUpdate.maxSurge")),
 				 0);
@@ -638,10 +644,11 @@ static void test_discovery_per_version(void **state)
 			/* zen2 masters are told whom to form the cluster with:
 			 * the masters' StatefulSet's pods, by node name. */
 			if (!cases[i].zen1 && r == ES_ROLE_MASTER)
-				assert_non_null(strstr(yml, "cluster.initial_master_nodes:\n"
-							    "- es-master-0-" NS "\n- es-master-1-" NS
-							    "\n- es-master-2-" NS "\n- es-master-3-" NS
-							    "\n- es-master-4-" NS "\n"));
+				assert_non_null(strstr(yml,
+						       "cluster.initial_master_nodes:\n"
+						       "- es-master-0-" NS "\n- es-master-1-" NS
+						       "\n- es-master-2-" NS "\n- es-master-3-" NS
+						       "\n- es-master-4-" NS "\n"));
 			else
 				assert_null(strstr(yml, "initial_master_nodes"));
 		}

@@ -279,12 +279,13 @@ static void test_utf8_scrub(void **state)
 		const char *in, *out;
 	} cases[] = {
 		{"plain ascii", "plain ascii"},
-		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
-		{"cut \xe2\x82", "cut ??"},           /* a character cut short */
-		{"\xff\xfe x", "?? x"},                /* never valid */
-		{"\xc0\xaf", "??"},                     /* overlong '/' */
-		{"\xed\xa0\x80", "???"},               /* a UTF-16 surrogate */
-		{"\xf4\x90\x80\x80", "????"},         /* past U+10FFFF */
+		{"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+		 "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+		{"cut \xe2\x82", "cut ??"},   /* a character cut short */
+		{"\xff\xfe x", "?? x"},	      /* never valid */
+		{"\xc0\xaf", "??"},	      /* overlong '/' */
+		{"\xed\xa0\x80", "???"},      /* a UTF-16 surrogate */
+		{"\xf4\x90\x80\x80", "????"}, /* past U+10FFFF */
 		{"", ""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
