@@ -12,7 +12,7 @@ ESAAS_DEB_PACKAGES=(
 	libyaml-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
 	curl valgrind openssl
-	clang libclang-rt-14-dev python3-jsonschema python3-yaml
+	clang libclang-rt-14-dev clang-format python3-jsonschema python3-yaml
 	prometheus # promtool checks /metrics (tests/integration/test_monitor)
 	chromium nodejs nginx-light
 )
