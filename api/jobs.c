@@ -369,14 +369,19 @@ json_t *api_workflow_json(const struct workflow *wf)
 
 	for (int i = 0; i < wf->nstates; i++) {
 		const struct wf_state *st = &wf->states[i];
+		json_t *branches = json_array();
 
+		for (int b = 0; b < st->nbranches; b++)
+			json_array_append_new(branches, json_pack("{s:s, s:s}", "label",
+								  st->branches[b].label, "to",
+								  st->branches[b].to));
 		json_array_append_new(
-			states,
-			json_pack("{s:s, s:o, s:i, s:i, s:b, s:b}", "name", st->name, "next",
-				  st->next ? json_string(st->next) : json_null(), "deadline_s",
-				  st->deadline_s, "max_attempts", st->max_attempts, "replay_safe",
-				  workflow_replay_allowed(wf, st->name), "cleanup",
-				  workflow_in_cleanup(wf, st->name)));
+			states, json_pack("{s:s, s:o, s:o, s:i, s:i, s:b, s:b}", "name", st->name,
+					  "next", st->next ? json_string(st->next) : json_null(),
+					  "branches", branches, "deadline_s", st->deadline_s,
+					  "max_attempts", st->max_attempts, "replay_safe",
+					  workflow_replay_allowed(wf, st->name), "cleanup",
+					  workflow_in_cleanup(wf, st->name)));
 	}
 	return json_pack("{s:s, s:s, s:o, s:o}", "kind", wf->kind, "start", wf->states[0].name,
 			 "cleanup", wf->cleanup ? json_string(wf->cleanup) : json_null(), "states",

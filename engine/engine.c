@@ -1127,9 +1127,19 @@ void step_next_noting(struct step *s, const char *fmt, ...)
 	free(msg);
 }
 
-void step_goto(struct step *s, const char *state)
+void step_branch(struct step *s, int way)
 {
-	step_report(s, OUT_NEXT, state, 0, NULL);
+	const struct wf_state *st = s->run ? workflow_state(s->run->wf, s->run->job.state) : NULL;
+	const struct wf_branch *br = wf_state_branch(st, way);
+
+	if (s->run && !br) {
+		/* Registration checks every row; reaching here is a handler's bug. */
+		step_fail(s, "state %s took way %d, which its row in workflow %s does not declare",
+			  s->run->job.state, way, s->run->wf->kind);
+		return;
+	}
+	/* The history says which way: "next" with the way's label. */
+	step_report(s, OUT_NEXT, br ? br->to : NULL, 0, br ? br->label : NULL);
 }
 
 void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)

@@ -3,9 +3,17 @@
  *
  * A workflow reads top to bottom: each state names its handler, how long
  * the job may stay in it (deadline), how many attempts a transient failure
- * gets, where it goes next, and whether on-call may replay from it.  The
- * engine owns persistence, leases, retries and deadlines; a handler only
- * does its one thing and reports one outcome through the step_*() calls.
+ * gets, where it goes next, any other ways out (branches), and whether
+ * on-call may replay from it.  The engine owns persistence, leases, retries
+ * and deadlines; a handler only does its one thing and reports one outcome
+ * through the step_*() calls.
+ *
+ * The table is the whole graph: a handler never names a state.  It ends in
+ * .next (step_next) or in one of its own numbered ways out
+ * (step_branch(s, WAY)), and the row that runs it says where each way
+ * leads.  A handler with ways out declares them as an enum beside it
+ * (states/), and the workflows check at registration that every row running
+ * it maps every one of them.
  */
 #ifndef ESAAS_FSM_H
 #define ESAAS_FSM_H
@@ -27,6 +35,12 @@ enum outcome {
 
 typedef void (*state_run_fn)(struct step *step);
 
+/* A way out of a state other than .next: where the handler's way WAY leads. */
+struct wf_branch {
+	const char *label; /* what the way means, for the history and the graph */
+	const char *to;	   /* the state it leads to */
+};
+
 struct wf_state {
 	const char *name;
 	state_run_fn run;
@@ -34,7 +48,22 @@ struct wf_state {
 	int max_attempts; /* RETRY outcomes allowed; 0: the engine default */
 	const char *next; /* default next state; NULL ends the workflow */
 	bool replay_safe; /* on-call may replay from here */
+	/* The handler's ways out, indexed by its enum; nbranches of them. */
+	const struct wf_branch *branches;
+	int nbranches;
 };
+
+/*
+ * A row's ways out, by the handler's enum:
+ *   WF_BRANCHES([SCALE_PLAN_UP] = {"up", "raise_quota"}, ...)
+ * A way left out of the middle has no label and fails registration; one
+ * left off the end makes nbranches smaller than the handler's count, which
+ * the workflows' registration refuses too.
+ */
+#define WF_BRANCHES(...)                                     \
+	.branches = (const struct wf_branch[]){__VA_ARGS__}, \
+	.nbranches =                                         \
+		(int)(sizeof((const struct wf_branch[]){__VA_ARGS__}) / sizeof(struct wf_branch))
 
 struct workflow {
 	const char *kind;
@@ -51,6 +80,8 @@ struct workflow {
 };
 
 const struct wf_state *workflow_state(const struct workflow *wf, const char *name);
+/* Where way WAY of state st leads, or NULL when its row does not declare it. */
+const struct wf_branch *wf_state_branch(const struct wf_state *st, int way);
 
 /* --- What a handler sees of its job. --- */
 int64_t step_job_id(const struct step *s);
@@ -94,7 +125,9 @@ void step_progress(struct step *s);
 void step_next(struct step *s); /* the table's .next */
 /* The same, with a note for the job's history: what was skipped on the way. */
 void step_next_noting(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void step_goto(struct step *s, const char *state); /* an explicit next state */
+/* Way WAY out of this state (the handler's enum), where the table's row
+ * sends it; a way the row does not declare fails the job. */
+void step_branch(struct step *s, int way);
 void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void step_retry(struct step *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

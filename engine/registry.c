@@ -1,6 +1,9 @@
 #include "engine/registry.h"
 
+#include "common/util.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const struct wf_state *workflow_state(const struct workflow *wf, const char *name)
@@ -11,6 +14,13 @@ const struct wf_state *workflow_state(const struct workflow *wf, const char *nam
 		if (strcmp(wf->states[i].name, name) == 0)
 			return &wf->states[i];
 	return NULL;
+}
+
+const struct wf_branch *wf_state_branch(const struct wf_state *st, int way)
+{
+	if (!st || way < 0 || way >= st->nbranches || !st->branches[way].to)
+		return NULL;
+	return &st->branches[way];
 }
 
 bool workflow_in_cleanup(const struct workflow *wf, const char *name)
@@ -39,6 +49,38 @@ bool workflow_replay_allowed(const struct workflow *wf, const char *name)
 	return st && st->replay_safe && !workflow_in_cleanup(wf, name);
 }
 
+/* Mark in seen[] every state reached from name through .next and the branches. */
+static void reach(const struct workflow *wf, const char *name, bool *seen)
+{
+	const struct wf_state *st = workflow_state(wf, name);
+	if (!st || seen[st - wf->states])
+		return;
+	seen[st - wf->states] = true;
+	reach(wf, st->next, seen);
+	for (int b = 0; b < st->nbranches; b++)
+		reach(wf, st->branches[b].to, seen);
+}
+
+/* Every state is on some path from the start or from the cleanup's start. */
+static bool workflow_all_reachable(const struct workflow *wf, char *err, size_t errlen)
+{
+	bool *seen = xcalloc((size_t)wf->nstates, sizeof(*seen));
+	bool ok = true;
+
+	reach(wf, wf->states[0].name, seen);
+	reach(wf, wf->cleanup, seen);
+	for (int i = 0; i < wf->nstates && ok; i++)
+		if (!seen[i]) {
+			snprintf(err, errlen,
+				 "workflow %s: state %s is reached neither from %s nor from the "
+				 "cleanup",
+				 wf->kind, wf->states[i].name, wf->states[0].name);
+			ok = false;
+		}
+	free(seen);
+	return ok;
+}
+
 /* A table with a dangling name would fail a job at run time; refuse it now. */
 static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 {
@@ -65,6 +107,27 @@ static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 				 wf->kind, st->name, st->next);
 			return false;
 		}
+		if (st->nbranches < 0 || (st->nbranches > 0 && !st->branches)) {
+			snprintf(err, errlen, "workflow %s: state %s has a bad branch count",
+				 wf->kind, st->name);
+			return false;
+		}
+		for (int b = 0; b < st->nbranches; b++) {
+			const struct wf_branch *br = &st->branches[b];
+			if (!br->label || !*br->label || !br->to) {
+				snprintf(err, errlen,
+					 "workflow %s: state %s leaves way %d of its handler "
+					 "undeclared",
+					 wf->kind, st->name, b);
+				return false;
+			}
+			if (!workflow_state(wf, br->to)) {
+				snprintf(err, errlen,
+					 "workflow %s: state %s's way %s goes to unknown state %s",
+					 wf->kind, st->name, br->label, br->to);
+				return false;
+			}
+		}
 		/* Every state has a deadline: a stuck handler must end somewhere. */
 		if (st->deadline_s <= 0 || st->max_attempts < 0) {
 			snprintf(err, errlen,
@@ -79,7 +142,7 @@ static bool workflow_check(const struct workflow *wf, char *err, size_t errlen)
 			 wf->cleanup);
 		return false;
 	}
-	return true;
+	return workflow_all_reachable(wf, err, errlen);
 }
 
 bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *err, size_t errlen)

@@ -696,6 +696,20 @@ static json_t *target_spec(struct step *s)
 	return spec;
 }
 
+enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen1, bool force)
+{
+	if (from == to)
+		return SCALE_PLAN_UNCHANGED;
+	if (role == ES_ROLE_MASTER)
+		return zen1 ? (to > from ? SCALE_PLAN_ZEN1_GROW : SCALE_PLAN_ZEN1_SHRINK)
+			    : (to > from ? SCALE_PLAN_ZEN2_GROW : SCALE_PLAN_ZEN2_SHRINK);
+	if (to > from)
+		return SCALE_PLAN_UP;
+	if (role == ES_ROLE_DATA)
+		return force ? SCALE_PLAN_DATA_DOWN_FORCED : SCALE_PLAN_DATA_DOWN;
+	return SCALE_PLAN_CLIENTS_DOWN;
+}
+
 void state_scale_plan(struct step *s)
 {
 	struct wf_env *env;
@@ -722,19 +736,8 @@ void state_scale_plan(struct step *s)
 		}
 	json_object_set_new(ctx, "leaving", leaving);
 	rendered_free(r);
-	const char *next;
-	if (from == to)
-		next = "wait_green"; /* nothing to change: check and record */
-	else if (role == ES_ROLE_MASTER)
-		next = zen1 ? (to > from ? "zen1_grow_config" : "zen1_shrink_config")
-			    : (to > from ? "zen2_grow_config" : "zen2_shrink_config");
-	else if (role == ES_ROLE_DATA && to < from)
-		next = json_is_true(json_object_get(p, "force")) ? "exclude_nodes" : "check_copies";
-	else if (to > from)
-		next = "raise_quota";
-	else
-		next = "scale_workload"; /* clients leave: they hold no shard */
-	step_goto(s, next);
+	step_branch(
+		s, scale_plan_way(role, from, to, zen1, json_is_true(json_object_get(p, "force"))));
 }
 
 static void copies_cb(void *arg, const struct es_result *res)
@@ -1253,7 +1256,7 @@ static void put_allocation(struct step *s, bool pause)
 void state_restart_next(struct step *s)
 {
 	if (json_array_size(json_object_get(step_context(s), "pending")) == 0) {
-		step_goto(s, "restore_allocation");
+		step_branch(s, RESTART_NEXT_NONE_LEFT);
 		return;
 	}
 	step_next(s);
@@ -1546,7 +1549,7 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 	json_t *pending = json_object_get(ctx, "pending");
 	json_array_append(json_object_get(ctx, "restarted"), json_array_get(pending, 0));
 	json_array_remove(pending, 0);
-	step_goto(s, "restart_next");
+	step_next(s);
 }
 
 void state_restart_wait_green(struct step *s)
@@ -1562,8 +1565,10 @@ void state_restart_wait_green(struct step *s)
 /* params.restart: a static setting changed, so the nodes must restart. */
 void state_config_route(struct step *s)
 {
-	step_goto(s, json_is_true(json_object_get(step_params(s), "restart")) ? "restart_plan"
-									      : "apply_dynamic");
+	if (json_is_true(json_object_get(step_params(s), "restart")))
+		step_branch(s, CONFIG_ROUTE_STATIC);
+	else
+		step_next(s);
 }
 
 /* Dynamic settings through the cluster settings API, in the version's scope. */
@@ -1599,7 +1604,7 @@ static void hosts_listed_cb(void *arg, const struct kube_result *res);
 void state_delete_plan(struct step *s)
 {
 	if (!json_is_true(json_object_get(step_params(s), "wipe_data"))) {
-		step_goto(s, "delete_namespace");
+		step_branch(s, DELETE_PLAN_KEEP_DATA);
 		return;
 	}
 	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
@@ -2191,4 +2196,23 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *sp
 		free(c);
 		cb(arg, NULL, "cannot send the request");
 	}
+}
+
+/* --- the handlers' ways out ------------------------------------------------------- */
+
+int state_ways(state_run_fn run)
+{
+	static const struct {
+		state_run_fn run;
+		int ways;
+	} branching[] = {
+		{state_scale_plan, SCALE_PLAN_WAYS},
+		{state_restart_next, RESTART_NEXT_WAYS},
+		{state_config_route, CONFIG_ROUTE_WAYS},
+		{state_delete_plan, DELETE_PLAN_WAYS},
+	};
+	for (size_t i = 0; i < sizeof(branching) / sizeof(branching[0]); i++)
+		if (branching[i].run == run)
+			return branching[i].ways;
+	return 0;
 }

@@ -9,7 +9,17 @@
 
 #include <jansson.h>
 
+#include "engine/fsm.h"
+#include "es/version.h"
+
 struct step;
+
+/*
+ * How many ways out (step_branch) a handler has: its enum's count, 0 for a
+ * handler that only goes to .next.  The workflows check every row against
+ * it when they register.
+ */
+int state_ways(state_run_fn run);
 
 /* Apply the rendered objects of one kind (and role, for workloads). */
 void state_apply_namespace(struct step *s);
@@ -51,6 +61,22 @@ void state_record_deleted(struct step *s);
  * before they come, or fitted to them once the others have gone; scale the
  * workload, wait for its pods, clear what was set, record the new spec. */
 void state_scale_plan(struct step *s);
+/* Where the plan leads: every way is a branch, none is .next. */
+enum scale_plan_way {
+	SCALE_PLAN_UNCHANGED,	     /* from == to: check health, record */
+	SCALE_PLAN_DATA_DOWN,	     /* check the copies fit first */
+	SCALE_PLAN_DATA_DOWN_FORCED, /* "force": straight to the exclusion */
+	SCALE_PLAN_UP,		     /* data or clients up: quota first */
+	SCALE_PLAN_CLIENTS_DOWN,     /* they hold no shard: scale at once */
+	SCALE_PLAN_ZEN1_GROW,
+	SCALE_PLAN_ZEN1_SHRINK,
+	SCALE_PLAN_ZEN2_GROW,
+	SCALE_PLAN_ZEN2_SHRINK,
+	SCALE_PLAN_WAYS
+};
+/* The plan's choice, from the live count (from), the asked one (to), the
+ * cluster's coordination and the request's "force". */
+enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen1, bool force);
 void state_check_copies(struct step *s);
 void state_scale_config(struct step *s);
 void state_masters_quorum(struct step *s);
@@ -68,6 +94,11 @@ void state_record_scaled(struct step *s);
 /* restart, one pod at a time (context.pending / context.restarted). */
 void state_restart_plan(struct step *s);
 void state_restart_next(struct step *s);
+/* .next: the next pod's turn; or no pod is left. */
+enum restart_next_way {
+	RESTART_NEXT_NONE_LEFT,
+	RESTART_NEXT_WAYS
+};
 void state_restart_check(struct step *s);
 void state_restart_pause(struct step *s);
 void state_restart_wait_joined(struct step *s);
@@ -80,6 +111,11 @@ void state_restart_wait_green(struct step *s);
 /* config_update: route (dynamic settings, or a rolling restart for static
  * ones), apply the dynamic ones, record the new spec. */
 void state_config_route(struct step *s);
+/* .next: only dynamic settings; or a static one needs a rolling restart. */
+enum config_route_way {
+	CONFIG_ROUTE_STATIC,
+	CONFIG_ROUTE_WAYS
+};
 void state_apply_dynamic(struct step *s);
 void state_record_spec(struct step *s);
 
@@ -87,6 +123,11 @@ void state_record_spec(struct step *s);
  * the quota for the wipe pods, one pod per host empties the cluster's
  * folder, then the namespace. */
 void state_delete_plan(struct step *s);
+/* .next: the data is wiped; or it is kept, and only the namespace goes. */
+enum delete_plan_way {
+	DELETE_PLAN_KEEP_DATA,
+	DELETE_PLAN_WAYS
+};
 void state_stop_workloads(struct step *s);
 void state_wait_pods_gone(struct step *s);
 void state_wipe_quota(struct step *s);

@@ -1,5 +1,6 @@
-// A job's workflow drawn as its states in order, each marked done, current,
-// failed, stopped or not reached.  The marks come from the job's events,
+// A job's workflow drawn as its states in the table's order, each marked
+// done, current, failed, stopped or not reached, with its ways out besides
+// the next state (the table's branches).  The marks come from the job's events,
 // read in order, so that a replay resets what it runs again; the job's own
 // status has the last word.
 
@@ -22,6 +23,25 @@ const MARK_ICON = {
 	remaining: '○',
 };
 
+// Every state reached from start through next states and branches.
+function reachable(byName, start) {
+	const seen = new Set();
+	const todo = [start];
+	while (todo.length > 0) {
+		const s = todo.pop();
+		if (!s || seen.has(s) || !byName.has(s)) {
+			continue;
+		}
+		seen.add(s);
+		const def = byName.get(s);
+		todo.push(def.next);
+		for (const b of def.branches || []) {
+			todo.push(b.to);
+		}
+	}
+	return seen;
+}
+
 // The states from start, following each one's default next state.
 function chain(byName, start) {
 	const out = [];
@@ -39,8 +59,11 @@ export function layout(wf, job, events) {
 		for (const s of wf.states) {
 			byName.set(s.name, s);
 		}
-		const main = chain(byName, wf.start || wf.states[0].name);
 		const cleanup = wf.cleanup ? chain(byName, wf.cleanup) : [];
+		// The table's order: it reads top to bottom, branches included.
+		const start = reachable(byName, wf.start || wf.states[0].name);
+		const main = wf.states.map((s) => s.name)
+			.filter((n) => start.has(n) && !cleanup.includes(n));
 		for (const s of wf.states) {
 			if (s.cleanup && !cleanup.includes(s.name) && !main.includes(s.name)) {
 				cleanup.push(s.name);
@@ -165,6 +188,10 @@ function node(name, mark, def, count) {
 		if (def.max_attempts) {
 			meta.push(h('span', {class: 'tag'}, `${def.max_attempts} attempts`));
 		}
+		for (const b of def.branches || []) {
+			meta.push(h('span', {class: 'tag branch', dataset: {to: b.to}},
+				`${b.label} → ${b.to}`));
+		}
 	}
 	if (count && count.runs > 1) {
 		meta.push(h('span', {class: 'tag'}, `ran ${count.runs}×`));
@@ -197,7 +224,7 @@ export function graph(wf, job, events) {
 	const fig = h('figure', {class: 'graph'});
 	fig.append(row(rows.main, 'States, in order', marks, rows, counts));
 	if (rows.other.length > 0) {
-		fig.append(h('p', {class: 'graph-label'}, 'Reached only by a jump from another state'),
+		fig.append(h('p', {class: 'graph-label'}, 'Reached from no state above'),
 			row(rows.other, 'Other states', marks, rows, counts));
 	}
 	if (rows.cleanup.length > 0) {

@@ -14,19 +14,26 @@
  * the desired configuration.
  */
 #include "workflows/workflows.h"
+#include "workflows/restart.h"
 #include "states/cluster.h"
 
+/* clang-format off */
 static const struct wf_state config_states[] = {
-	/* name                      handler                          deadline attempts next */
-	{"apply_config", state_apply_config, 120, 0, "config_route", true},
-	{"config_route", state_config_route, 60, 0, "apply_dynamic", true},
-	{"apply_dynamic", state_apply_dynamic, 120, 0, "wait_green", true},
-	{"wait_green", state_wait_green, 900, 0, "record_spec", true},
+	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
+	 .next = "config_route", .replay_safe = true},
+	{.name = "config_route", .run = state_config_route, .deadline_s = 60,
+	 .next = "apply_dynamic", .replay_safe = true,
+	 WF_BRANCHES([CONFIG_ROUTE_STATIC] = {"a static setting", "restart_plan"})},
+	{.name = "apply_dynamic", .run = state_apply_dynamic, .deadline_s = 120,
+	 .next = "wait_green", .replay_safe = true},
+	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
+	 .next = "record_spec", .replay_safe = true},
 	WF_ROLLING_RESTART("record_spec"),
-	{"record_spec", state_record_spec, 60, 0, NULL, true},
+	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},
 	/* cleanup, after a failure or a cancel */
-	{"undo_allocation", state_restart_resume_allocation, 300, 0, NULL, false},
+	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300},
 };
+/* clang-format on */
 
 const struct workflow wf_config_update = {
 	.kind = "config_update",

@@ -14,23 +14,37 @@
 #include "workflows/workflows.h"
 #include "states/cluster.h"
 
+/* clang-format off */
 static const struct wf_state create_states[] = {
-	/* name                  handler                     deadline attempts next         replay */
-	{"apply_namespace", state_apply_namespace, 120, 0, "apply_quota", true},
-	{"apply_quota", state_apply_quota, 120, 0, "apply_config", true},
-	{"apply_config", state_apply_config, 120, 0, "apply_services", true},
-	{"apply_services", state_apply_services, 120, 0, "apply_masters", true},
-	{"apply_masters", state_apply_masters, 120, 0, "wait_masters_formed", true},
-	{"wait_masters_formed", state_wait_masters_formed, 600, 0, "apply_data", true},
-	{"apply_data", state_apply_data, 120, 0, "apply_clients", true},
-	{"apply_clients", state_apply_clients, 120, 0, "wait_pods_ready", true},
-	{"wait_pods_ready", state_wait_pods_ready, 900, 0, "wait_green", true},
-	{"wait_green", state_wait_green, 900, 0, "apply_pdbs", true},
-	{"apply_pdbs", state_apply_pdbs, 120, 0, "apply_kibana", true},
-	{"apply_kibana", state_apply_kibana, 120, 0, "wait_kibana", true},
-	{"wait_kibana", state_wait_kibana, 600, 0, "record_ready", true},
-	{"record_ready", state_record_ready, 60, 0, NULL, true},
+	{.name = "apply_namespace", .run = state_apply_namespace, .deadline_s = 120,
+	 .next = "apply_quota", .replay_safe = true},
+	{.name = "apply_quota", .run = state_apply_quota, .deadline_s = 120,
+	 .next = "apply_config", .replay_safe = true},
+	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
+	 .next = "apply_services", .replay_safe = true},
+	{.name = "apply_services", .run = state_apply_services, .deadline_s = 120,
+	 .next = "apply_masters", .replay_safe = true},
+	{.name = "apply_masters", .run = state_apply_masters, .deadline_s = 120,
+	 .next = "wait_masters_formed", .replay_safe = true},
+	{.name = "wait_masters_formed", .run = state_wait_masters_formed, .deadline_s = 600,
+	 .next = "apply_data", .replay_safe = true},
+	{.name = "apply_data", .run = state_apply_data, .deadline_s = 120,
+	 .next = "apply_clients", .replay_safe = true},
+	{.name = "apply_clients", .run = state_apply_clients, .deadline_s = 120,
+	 .next = "wait_pods_ready", .replay_safe = true},
+	{.name = "wait_pods_ready", .run = state_wait_pods_ready, .deadline_s = 900,
+	 .next = "wait_green", .replay_safe = true},
+	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
+	 .next = "apply_pdbs", .replay_safe = true},
+	{.name = "apply_pdbs", .run = state_apply_pdbs, .deadline_s = 120,
+	 .next = "apply_kibana", .replay_safe = true},
+	{.name = "apply_kibana", .run = state_apply_kibana, .deadline_s = 120,
+	 .next = "wait_kibana", .replay_safe = true},
+	{.name = "wait_kibana", .run = state_wait_kibana, .deadline_s = 600,
+	 .next = "record_ready", .replay_safe = true},
+	{.name = "record_ready", .run = state_record_ready, .deadline_s = 60, .replay_safe = true},
 };
+/* clang-format on */
 
 const struct workflow wf_create = {
 	.kind = "create",

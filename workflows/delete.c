@@ -17,18 +17,29 @@
 #include "workflows/workflows.h"
 #include "states/cluster.h"
 
+/* clang-format off */
 static const struct wf_state delete_states[] = {
-	/* name                  handler                     deadline attempts next         replay */
-	{"delete_plan", state_delete_plan, 60, 0, "stop_workloads", true},
-	{"stop_workloads", state_stop_workloads, 120, 0, "wait_pods_gone", true},
-	{"wait_pods_gone", state_wait_pods_gone, 600, 0, "wipe_quota", true},
-	{"wipe_quota", state_wipe_quota, 120, 0, "wipe_hosts", true},
-	{"wipe_hosts", state_wipe_hosts, 120, 0, "wait_wiped", true},
-	{"wait_wiped", state_wait_wiped, 1800, 0, "delete_namespace", true},
-	{"delete_namespace", state_delete_namespace, 120, 0, "wait_namespace_gone", true},
-	{"wait_namespace_gone", state_wait_namespace_gone, 900, 0, "record_deleted", true},
-	{"record_deleted", state_record_deleted, 60, 0, NULL, true},
+	{.name = "delete_plan", .run = state_delete_plan, .deadline_s = 60,
+	 .next = "stop_workloads", .replay_safe = true,
+	 WF_BRANCHES([DELETE_PLAN_KEEP_DATA] = {"data kept", "delete_namespace"})},
+	{.name = "stop_workloads", .run = state_stop_workloads, .deadline_s = 120,
+	 .next = "wait_pods_gone", .replay_safe = true},
+	{.name = "wait_pods_gone", .run = state_wait_pods_gone, .deadline_s = 600,
+	 .next = "wipe_quota", .replay_safe = true},
+	{.name = "wipe_quota", .run = state_wipe_quota, .deadline_s = 120,
+	 .next = "wipe_hosts", .replay_safe = true},
+	{.name = "wipe_hosts", .run = state_wipe_hosts, .deadline_s = 120,
+	 .next = "wait_wiped", .replay_safe = true},
+	{.name = "wait_wiped", .run = state_wait_wiped, .deadline_s = 1800,
+	 .next = "delete_namespace", .replay_safe = true},
+	{.name = "delete_namespace", .run = state_delete_namespace, .deadline_s = 120,
+	 .next = "wait_namespace_gone", .replay_safe = true},
+	{.name = "wait_namespace_gone", .run = state_wait_namespace_gone, .deadline_s = 900,
+	 .next = "record_deleted", .replay_safe = true},
+	{.name = "record_deleted", .run = state_record_deleted, .deadline_s = 60,
+	 .replay_safe = true},
 };
+/* clang-format on */
 
 const struct workflow wf_delete = {
 	.kind = "delete",

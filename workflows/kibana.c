@@ -15,14 +15,19 @@
 #include "workflows/workflows.h"
 #include "states/cluster.h"
 
+/* clang-format off */
 static const struct wf_state kibana_states[] = {
-	/* name              handler              deadline attempts next        replay */
-	{"raise_quota", state_raise_quota, 120, 0, "apply_kibana", true},
-	{"apply_kibana", state_apply_kibana, 120, 0, "wait_kibana", true},
-	{"wait_kibana", state_wait_kibana, 600, 0, "fit_quota", true},
-	{"fit_quota", state_apply_quota, 120, 0, "record_spec", true},
-	{"record_spec", state_record_spec, 60, 0, NULL, true},
+	{.name = "raise_quota", .run = state_raise_quota, .deadline_s = 120,
+	 .next = "apply_kibana", .replay_safe = true},
+	{.name = "apply_kibana", .run = state_apply_kibana, .deadline_s = 120,
+	 .next = "wait_kibana", .replay_safe = true},
+	{.name = "wait_kibana", .run = state_wait_kibana, .deadline_s = 600,
+	 .next = "fit_quota", .replay_safe = true},
+	{.name = "fit_quota", .run = state_apply_quota, .deadline_s = 120,
+	 .next = "record_spec", .replay_safe = true},
+	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},
 };
+/* clang-format on */
 
 const struct workflow wf_kibana = {
 	.kind = "kibana",

@@ -15,19 +15,22 @@
  * restarted, and the cluster's recorded spec changes only at the end.
  */
 #include "workflows/workflows.h"
+#include "workflows/restart.h"
 #include "states/cluster.h"
 
-#define PLUGIN_STATES                                                                           \
-	/* name                      handler                          deadline attempts next */ \
-	{"check_repository", state_plugin_check_repository, 120, 0, "apply_workloads", true},   \
-		{"apply_workloads", state_apply_workloads, 120, 0, "restart_plan", true},       \
-		WF_ROLLING_RESTART("verify_plugins"),                                           \
-		{"verify_plugins", state_plugin_verify, 600, 0, "record_spec", true},           \
-		{"record_spec", state_record_spec, 60, 0, NULL, true},                          \
-	/* cleanup, after a failure or a cancel */                                              \
-	{                                                                                       \
-		"undo_allocation", state_restart_resume_allocation, 300, 0, NULL, false         \
-	}
+/* clang-format off */
+#define PLUGIN_STATES                                                                              \
+	{.name = "check_repository", .run = state_plugin_check_repository, .deadline_s = 120,      \
+	 .next = "apply_workloads", .replay_safe = true},                                          \
+	{.name = "apply_workloads", .run = state_apply_workloads, .deadline_s = 120,               \
+	 .next = "restart_plan", .replay_safe = true},                                             \
+	WF_ROLLING_RESTART("verify_plugins"),                                                      \
+	{.name = "verify_plugins", .run = state_plugin_verify, .deadline_s = 600,                  \
+	 .next = "record_spec", .replay_safe = true},                                              \
+	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},  \
+	/* cleanup, after a failure or a cancel */                                                 \
+	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300}
+/* clang-format on */
 
 static const struct wf_state install_states[] = {PLUGIN_STATES};
 static const struct wf_state remove_states[] = {PLUGIN_STATES};

@@ -16,14 +16,16 @@
  * cancel: no cluster is left with allocation disabled.
  */
 #include "workflows/workflows.h"
+#include "workflows/restart.h"
 #include "states/cluster.h"
 
+/* clang-format off */
 static const struct wf_state restart_states[] = {
-	/* name                      handler                          deadline attempts next */
 	WF_ROLLING_RESTART(NULL),
 	/* cleanup, after a failure or a cancel */
-	{"undo_allocation", state_restart_resume_allocation, 300, 0, NULL, false},
+	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300},
 };
+/* clang-format on */
 
 const struct workflow wf_restart = {
 	.kind = "restart",

@@ -1,6 +1,8 @@
 #include "workflows/workflows.h"
+#include "states/cluster.h"
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Each operation's table, in the order people meet them. */
 /* clang-format off */
@@ -16,10 +18,28 @@ static const struct workflow *const shipped[] = {
 };
 /* clang-format on */
 
+/* Each row maps exactly the ways its handler has. */
+static bool workflow_ways_declared(const struct workflow *wf, char *err, size_t errlen)
+{
+	for (int i = 0; i < wf->nstates; i++) {
+		const struct wf_state *st = &wf->states[i];
+		int ways = state_ways(st->run);
+
+		if (st->nbranches != ways) {
+			snprintf(err, errlen,
+				 "workflow %s: state %s declares %d way(s) out, its handler has %d",
+				 wf->kind, st->name, st->nbranches, ways);
+			return false;
+		}
+	}
+	return true;
+}
+
 bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < sizeof(shipped) / sizeof(shipped[0]); i++)
-		if (shipped[i] && !wf_registry_add(reg, shipped[i], err, errlen))
+		if (!workflow_ways_declared(shipped[i], err, errlen) ||
+		    !wf_registry_add(reg, shipped[i], err, errlen))
 			return false;
 	return true;
 }

@@ -170,7 +170,7 @@ static void noop_state(struct step *s)
 }
 
 static const struct wf_state fake_states[] = {
-	{"first_of_create", noop_state, 60, 0, NULL, true},
+	{.name = "first_of_create", .run = noop_state, .deadline_s = 60, .replay_safe = true},
 };
 
 static const struct workflow fake_create = {

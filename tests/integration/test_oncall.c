@@ -819,15 +819,15 @@ static void test_workflow_graphs(void **state)
 	json_t *expected = json_loads(
 		"{\"kind\": \"test_progress\", \"start\": \"start\", \"cleanup\": \"undo\", "
 		"\"states\": ["
-		"{\"name\": \"start\", \"next\": \"step\", \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": true, \"cleanup\": false},"
-		"{\"name\": \"step\", \"next\": \"commit\", \"deadline_s\": 60, \"max_attempts\": "
-		"0,"
-		" \"replay_safe\": true, \"cleanup\": false},"
-		"{\"name\": \"commit\", \"next\": null, \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": false, \"cleanup\": false},"
-		"{\"name\": \"undo\", \"next\": null, \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": false, \"cleanup\": true}]}",
+		"{\"name\": \"start\", \"next\": \"step\", \"branches\": [], \"deadline_s\": 60,"
+		" \"max_attempts\": 0, \"replay_safe\": true, \"cleanup\": false},"
+		"{\"name\": \"step\", \"next\": \"commit\","
+		" \"branches\": [{\"label\": \"more\", \"to\": \"step\"}], \"deadline_s\": 60,"
+		" \"max_attempts\": 0, \"replay_safe\": true, \"cleanup\": false},"
+		"{\"name\": \"commit\", \"next\": null, \"branches\": [], \"deadline_s\": 60,"
+		" \"max_attempts\": 0, \"replay_safe\": false, \"cleanup\": false},"
+		"{\"name\": \"undo\", \"next\": null, \"branches\": [], \"deadline_s\": 60,"
+		" \"max_attempts\": 0, \"replay_safe\": false, \"cleanup\": true}]}",
 		0, NULL);
 	assert_non_null(expected);
 	if (!json_equal(expected, r.body))
@@ -852,6 +852,21 @@ static void test_workflow_graphs(void **state)
 		safe += json_is_true(json_object_get(st, "replay_safe"));
 	}
 	assert_true(safe > 0);
+	http_resp_free(&r);
+
+	/* scale's plan goes on only by its branches, each one drawn. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/workflows/scale", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *plan = json_array_get(json_object_get(r.body, "states"), 0);
+	assert_string_equal(jstr(plan, "name"), "plan");
+	assert_true(json_is_null(json_object_get(plan, "next")));
+	json_t *br = json_object_get(plan, "branches");
+	assert_int_equal(json_array_size(br), 9);
+	const char *targets[] = {"wait_green",	       "check_copies",	   "exclude_nodes",
+				 "raise_quota",	       "scale_workload",   "zen1_grow_config",
+				 "zen1_shrink_config", "zen2_grow_config", "zen2_shrink_config"};
+	for (size_t k = 0; k < ARRAY_SIZE(targets); k++)
+		assert_string_equal(jstr(json_array_get(br, k), "to"), targets[k]);
 	http_resp_free(&r);
 
 	assert_true(http_call(&f->d, "GET", "/api/v1/workflows/upgrade", NULL, NULL, &r));

@@ -106,8 +106,6 @@ static void testwf_run(struct step *s)
 	int64_t ms;
 	if (strcmp(a, "next") == 0) {
 		step_next(s);
-	} else if (strncmp(a, "goto:", 5) == 0) {
-		step_goto(s, a + 5);
 	} else if (strncmp(a, "wait:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
 		step_wait(s, ms, "%s: waiting (run %d)", step_state(s), n + 1);
 	} else if (strncmp(a, "poll:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
@@ -173,7 +171,7 @@ static void testwf_progress(struct step *s)
 			    json_integer(json_integer_value(json_object_get(processed, item)) + 1));
 	json_array_append_new(done, json_string(item));
 	if (i + 1 < json_array_size(items))
-		step_goto(s, "step");
+		step_branch(s, 0); /* "more": step again */
 	else
 		step_next(s);
 }
@@ -201,10 +199,19 @@ static bool testwf_validate(json_t *params, const char **field, char *msg, size_
 
 /* prepare → work → verify, with a cleanup chain. */
 static const struct wf_state test_states[] = {
-	{"prepare", testwf_run, 60, 0, "work", true},
-	{"work", testwf_run, 60, 3, "verify", true},
-	{"verify", testwf_run, 60, 0, NULL, true},
-	{"undo", testwf_run, 60, 0, NULL, false},
+	{.name = "prepare",
+	 .run = testwf_run,
+	 .deadline_s = 60,
+	 .next = "work",
+	 .replay_safe = true},
+	{.name = "work",
+	 .run = testwf_run,
+	 .deadline_s = 60,
+	 .max_attempts = 3,
+	 .next = "verify",
+	 .replay_safe = true},
+	{.name = "verify", .run = testwf_run, .deadline_s = 60, .replay_safe = true},
+	{.name = "undo", .run = testwf_run, .deadline_s = 60},
 };
 
 static const struct workflow test_wf = {
@@ -217,8 +224,8 @@ static const struct workflow test_wf = {
 
 /* A state with a 2-second deadline, for the deadline tests. */
 static const struct wf_state deadline_states[] = {
-	{"start", testwf_run, 60, 0, "slow", true},
-	{"slow", testwf_run, 2, 0, NULL, true},
+	{.name = "start", .run = testwf_run, .deadline_s = 60, .next = "slow", .replay_safe = true},
+	{.name = "slow", .run = testwf_run, .deadline_s = 2, .replay_safe = true},
 };
 
 static const struct workflow deadline_wf = {
@@ -230,9 +237,11 @@ static const struct workflow deadline_wf = {
 
 /* Five states that do nothing: the engine's own cost, for benchmarks. */
 static const struct wf_state noop_states[] = {
-	{"s1", testwf_run, 60, 0, "s2", true}, {"s2", testwf_run, 60, 0, "s3", true},
-	{"s3", testwf_run, 60, 0, "s4", true}, {"s4", testwf_run, 60, 0, "s5", true},
-	{"s5", testwf_run, 60, 0, NULL, true},
+	{.name = "s1", .run = testwf_run, .deadline_s = 60, .next = "s2", .replay_safe = true},
+	{.name = "s2", .run = testwf_run, .deadline_s = 60, .next = "s3", .replay_safe = true},
+	{.name = "s3", .run = testwf_run, .deadline_s = 60, .next = "s4", .replay_safe = true},
+	{.name = "s4", .run = testwf_run, .deadline_s = 60, .next = "s5", .replay_safe = true},
+	{.name = "s5", .run = testwf_run, .deadline_s = 60, .replay_safe = true},
 };
 
 static const struct workflow noop_wf = {
@@ -247,11 +256,16 @@ static const struct workflow noop_wf = {
  * fails part-way and must go on where it stopped after a replay.
  */
 static const struct wf_state progress_states[] = {
-	{"start", testwf_run, 60, 0, "step", true},
-	{"step", testwf_progress, 60, 0, "commit", true},
+	{.name = "start", .run = testwf_run, .deadline_s = 60, .next = "step", .replay_safe = true},
+	{.name = "step",
+	 .run = testwf_progress,
+	 .deadline_s = 60,
+	 .next = "commit",
+	 .replay_safe = true,
+	 WF_BRANCHES({"more", "step"})},
 	/* commit stands for a state that only its predecessor may lead to. */
-	{"commit", testwf_run, 60, 0, NULL, false},
-	{"undo", testwf_run, 60, 0, NULL, false},
+	{.name = "commit", .run = testwf_run, .deadline_s = 60},
+	{.name = "undo", .run = testwf_run, .deadline_s = 60},
 };
 
 static const struct workflow progress_wf = {
@@ -280,10 +294,18 @@ static void testwf_gate(struct step *s)
 }
 
 static const struct wf_state gate_states[] = {
-	{"prepare", testwf_run, 60, 0, "gate", true},
-	{"gate", testwf_gate, 60, 0, "settle", true},
-	{"settle", testwf_run, 60, 0, NULL, false},
-	{"unwind", testwf_run, 60, 0, NULL, false},
+	{.name = "prepare",
+	 .run = testwf_run,
+	 .deadline_s = 60,
+	 .next = "gate",
+	 .replay_safe = true},
+	{.name = "gate",
+	 .run = testwf_gate,
+	 .deadline_s = 60,
+	 .next = "settle",
+	 .replay_safe = true},
+	{.name = "settle", .run = testwf_run, .deadline_s = 60},
+	{.name = "unwind", .run = testwf_run, .deadline_s = 60},
 };
 
 static const struct workflow gate_wf = {

@@ -6,7 +6,6 @@
  * The n-th run of a state performs the n-th action of its list (the last
  * action repeats; no list means "next").  Actions:
  *   next            go to the table's next state
- *   goto:STATE      go to STATE
  *   wait:MS         not ready yet, run again in MS
  *   poll:MS         the same, saying the same thing every time (a wait
  *                   that sees nothing change)

@@ -18,9 +18,16 @@ static void noop(struct step *s)
 }
 
 static const struct wf_state states[] = {
-	{"a", noop, 60, 0, "b", true},	     {"b", noop, 60, 2, "c", true},
-	{"c", noop, 60, 0, NULL, false},     {"undo", noop, 60, 0, "undo2", false},
-	{"undo2", noop, 60, 0, NULL, false},
+	{.name = "a", .run = noop, .deadline_s = 60, .next = "b", .replay_safe = true},
+	{.name = "b",
+	 .run = noop,
+	 .deadline_s = 60,
+	 .max_attempts = 2,
+	 .next = "c",
+	 .replay_safe = true},
+	{.name = "c", .run = noop, .deadline_s = 60},
+	{.name = "undo", .run = noop, .deadline_s = 60, .next = "undo2"},
+	{.name = "undo2", .run = noop, .deadline_s = 60},
 };
 static const struct workflow wf = {.kind = "t", .states = states, .nstates = 5, .cleanup = "undo"};
 static const struct workflow wf_plain = {.kind = "p", .states = states, .nstates = 3};
@@ -272,18 +279,19 @@ static void test_registry_rejects_bad_tables(void **st)
 {
 	struct wf_registry reg = {0};
 	char err[256];
-	static const struct wf_state dangling[] = {{"a", noop, 1, 0, "zz", false}};
+	static const struct wf_state dangling[] = {
+		{.name = "a", .run = noop, .deadline_s = 1, .next = "zz"}};
 	static const struct workflow bad_next = {.kind = "x", .states = dangling, .nstates = 1};
 	assert_false(wf_registry_add(&reg, &bad_next, err, sizeof(err)));
 	assert_non_null(strstr(err, "unknown state zz"));
 
-	static const struct wf_state dup[] = {{"a", noop, 1, 0, NULL, false},
-					      {"a", noop, 1, 0, NULL, false}};
+	static const struct wf_state dup[] = {{.name = "a", .run = noop, .deadline_s = 1},
+					      {.name = "a", .run = noop, .deadline_s = 1}};
 	static const struct workflow bad_dup = {.kind = "y", .states = dup, .nstates = 2};
 	assert_false(wf_registry_add(&reg, &bad_dup, err, sizeof(err)));
 	assert_non_null(strstr(err, "twice"));
 
-	static const struct wf_state no_deadline[] = {{"a", noop, 0, 0, NULL, false}};
+	static const struct wf_state no_deadline[] = {{.name = "a", .run = noop, .deadline_s = 0}};
 	static const struct workflow bad_deadline = {
 		.kind = "d", .states = no_deadline, .nstates = 1};
 	assert_false(wf_registry_add(&reg, &bad_deadline, err, sizeof(err)));

@@ -24,18 +24,25 @@ static void noop(struct step *s)
 
 /* Replay-safe flags on purpose in the wrong place: undo says true. */
 static const struct wf_state states[] = {
-	{"a", noop, 60, 0, "b", true},	     {"b", noop, 30, 2, "c", true},
-	{"c", noop, 60, 0, NULL, false},     {"undo", noop, 60, 0, "undo2", true},
-	{"undo2", noop, 60, 0, NULL, false},
+	{.name = "a", .run = noop, .deadline_s = 60, .next = "b", .replay_safe = true},
+	{.name = "b",
+	 .run = noop,
+	 .deadline_s = 30,
+	 .max_attempts = 2,
+	 .next = "c",
+	 .replay_safe = true},
+	{.name = "c", .run = noop, .deadline_s = 60},
+	{.name = "undo", .run = noop, .deadline_s = 60, .next = "undo2", .replay_safe = true},
+	{.name = "undo2", .run = noop, .deadline_s = 60},
 };
 static const struct workflow wf = {.kind = "t", .states = states, .nstates = 5, .cleanup = "undo"};
 static const struct workflow wf_plain = {.kind = "p", .states = states, .nstates = 3};
 
 /* A cleanup chain that loops back on itself must still be answered. */
 static const struct wf_state loop_states[] = {
-	{"a", noop, 60, 0, NULL, true},
-	{"x", noop, 60, 0, "y", false},
-	{"y", noop, 60, 0, "x", false},
+	{.name = "a", .run = noop, .deadline_s = 60, .replay_safe = true},
+	{.name = "x", .run = noop, .deadline_s = 60, .next = "y"},
+	{.name = "y", .run = noop, .deadline_s = 60, .next = "x"},
 };
 static const struct workflow wf_loop = {
 	.kind = "l", .states = loop_states, .nstates = 3, .cleanup = "x"};
@@ -86,19 +93,23 @@ static void test_replay_allowed(void **st)
 static void test_workflow_graph(void **st)
 {
 	json_t *g = api_workflow_json(&wf);
-	assert_json_text(
-		g,
-		"{\"kind\": \"t\", \"start\": \"a\", \"cleanup\": \"undo\", \"states\": ["
-		"{\"name\": \"a\", \"next\": \"b\", \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": true, \"cleanup\": false},"
-		"{\"name\": \"b\", \"next\": \"c\", \"deadline_s\": 30, \"max_attempts\": 2,"
-		" \"replay_safe\": true, \"cleanup\": false},"
-		"{\"name\": \"c\", \"next\": null, \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": false, \"cleanup\": false},"
-		"{\"name\": \"undo\", \"next\": \"undo2\", \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": false, \"cleanup\": true},"
-		"{\"name\": \"undo2\", \"next\": null, \"deadline_s\": 60, \"max_attempts\": 0,"
-		" \"replay_safe\": false, \"cleanup\": true}]}");
+	assert_json_text(g,
+			 "{\"kind\": \"t\", \"start\": \"a\", \"cleanup\": \"undo\", \"states\": ["
+			 "{\"name\": \"a\", \"branches\": [], \"next\": \"b\", \"deadline_s\": 60, "
+			 "\"max_attempts\": 0,"
+			 " \"replay_safe\": true, \"cleanup\": false},"
+			 "{\"name\": \"b\", \"branches\": [], \"next\": \"c\", \"deadline_s\": 30, "
+			 "\"max_attempts\": 2,"
+			 " \"replay_safe\": true, \"cleanup\": false},"
+			 "{\"name\": \"c\", \"branches\": [], \"next\": null, \"deadline_s\": 60, "
+			 "\"max_attempts\": 0,"
+			 " \"replay_safe\": false, \"cleanup\": false},"
+			 "{\"name\": \"undo\", \"branches\": [], \"next\": \"undo2\", "
+			 "\"deadline_s\": 60, \"max_attempts\": 0,"
+			 " \"replay_safe\": false, \"cleanup\": true},"
+			 "{\"name\": \"undo2\", \"branches\": [], \"next\": null, \"deadline_s\": "
+			 "60, \"max_attempts\": 0,"
+			 " \"replay_safe\": false, \"cleanup\": true}]}");
 	json_decref(g);
 
 	g = api_workflow_json(&wf_plain);
