@@ -10,7 +10,7 @@
 #include "engine/registry.h"
 #include "es/client.h"
 #include "kube/spec.h"
-#include "states/cluster.h"
+#include "states/states.h"
 #include "storage/clusters.h"
 #include "storage/health.h"
 

@@ -12,7 +12,7 @@
  * Pending: 0/4 nodes are available: ...").
  */
 #include "workflows/workflows.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 static const struct wf_state create_states[] = {

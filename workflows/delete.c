@@ -15,7 +15,7 @@
  * hosts finds it.
  */
 #include "workflows/workflows.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 static const struct wf_state delete_states[] = {

@@ -13,7 +13,7 @@
  * by itself, and no Elasticsearch node restarts.
  */
 #include "workflows/workflows.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 static const struct wf_state kibana_states[] = {

@@ -16,7 +16,7 @@
  */
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 #define PLUGIN_STATES                                                                              \

@@ -17,7 +17,7 @@
  */
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 static const struct wf_state restart_states[] = {

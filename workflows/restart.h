@@ -19,7 +19,7 @@
 #define ESAAS_WORKFLOWS_RESTART_H
 
 #include "engine/fsm.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 #define WF_ROLLING_RESTART(then)                                                                   \

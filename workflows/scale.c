@@ -32,7 +32,7 @@
  * cleanup chain undoes it on failure or cancel.
  */
 #include "workflows/workflows.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 /* clang-format off */
 static const struct wf_state scale_states[] = {

@@ -1,5 +1,5 @@
 #include "workflows/workflows.h"
-#include "states/cluster.h"
+#include "states/states.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #include "common/util.h"
 #include "engine/fsm.h"
 #include "engine/registry.h"
-#include "states/cluster.h"
+#include "states/states.h"
 #include "workflows/workflows.h"
 
 static void noop(struct step *s)

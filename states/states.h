@@ -4,8 +4,8 @@
  * ("spec"), render its objects, and are safe to run twice: objects are
  * written with server-side apply, and waits only look.
  */
-#ifndef ESAAS_STATES_CLUSTER_H
-#define ESAAS_STATES_CLUSTER_H
+#ifndef ESAAS_STATES_STATES_H
+#define ESAAS_STATES_STATES_H
 
 #include <jansson.h>
 

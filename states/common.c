@@ -1,0 +1,250 @@
+/*
+ * What the states share: the job's spec rendered, a call to Kubernetes or
+ * Elasticsearch on behalf of a step and its report, the pods' tally, the
+ * health a step accepts, and the table of the handlers' ways out.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How often a wait looks again (engine.wait_poll_ms). */
+#define WAIT_POLL_MS wait_poll_ms(s)
+
+int64_t wait_poll_ms(struct step *s)
+{
+	struct wf_env *env = step_env(s);
+	return env && env->cfg && env->cfg->wait_poll_ms > 0 ? env->cfg->wait_poll_ms : 2000;
+}
+
+void rendered_free(struct rendered *r)
+{
+	spec_free(&r->spec);
+	json_decref(r->objects);
+	free(r->ns);
+	free(r);
+}
+
+/* How esaasd renders: its configuration, the job's tenant. */
+void render_opts_for(struct step *s, const struct wf_env *env, struct render_opts *ro)
+{
+	*ro = (struct render_opts){
+		.tenant = step_tenant(s),
+		.image_registry = env->cfg->kube_image_registry,
+		.plugin_repo_url = env->cfg->kube_plugin_repository,
+		.rack_label = env->cfg->kube_rack_label,
+	};
+}
+
+/* The objects of spec_json (a spec in JSON); NULL after failing the step
+ * with the reason. */
+struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
+{
+	struct wf_env *env = step_env(s);
+	if (!env || !env->kube) {
+		step_fail(s, "no Kubernetes connection is configured (kubernetes.kubeconfig)");
+		return NULL;
+	}
+	struct rendered *r = xcalloc(1, sizeof(*r));
+	struct spec_error serr;
+	if (!spec_parse(spec_json, &r->spec, &serr)) {
+		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
+		free(r);
+		return NULL;
+	}
+	struct render_opts ro;
+	render_opts_for(s, env, &ro);
+	char err[256];
+	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
+		step_fail(s, "cannot render the cluster: %s", err);
+		spec_free(&r->spec);
+		free(r);
+		return NULL;
+	}
+	r->ns = render_namespace(step_tenant(s), r->spec.name);
+	*envp = env;
+	return r;
+}
+
+/* The objects of the job's spec (params.spec). */
+struct rendered *render_for(struct step *s, struct wf_env **envp)
+{
+	return render_spec(s, json_object_get(step_params(s), "spec"), envp);
+}
+
+void look_finish(struct look *l)
+{
+	json_decref(l->nodes);
+	es_free(l->es);
+	rendered_free(l->r);
+	free(l);
+}
+
+static void look_abort_cb(void *arg)
+{
+	struct look *l = arg;
+	kube_cancel(l->kcall);
+	es_cancel(l->ecall);
+	look_finish(l);
+}
+
+struct look *look_new(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return NULL;
+	struct look *l = xcalloc(1, sizeof(*l));
+	l->step = s;
+	l->env = env;
+	l->r = r;
+	step_on_abort(s, look_abort_cb, l);
+	return l;
+}
+
+/* An Elasticsearch client for one of the cluster's services, speaking the
+ * spec's version (paths and bodies differ between versions). */
+void look_connect(struct look *l, const char *service)
+{
+	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
+				   l->r->ns, service);
+	es_set_version(l->es, &l->r->spec.version);
+}
+
+/* look_new, with an Elasticsearch client for the cluster's service. */
+struct look *look_es(struct step *s, const char *service)
+{
+	struct look *l = look_new(s);
+	if (l)
+		look_connect(l, service);
+	return l;
+}
+
+/* End the look and report: next, retry (transient) or fail, with msg. */
+void look_report(struct look *l, bool ok, bool transient, const char *msg)
+{
+	struct step *s = l->step;
+	char *copy = xstrdup(msg ? msg : "");
+	look_finish(l);
+	if (ok)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", copy);
+	else
+		step_fail(s, "%s", copy);
+	free(copy);
+}
+
+/* Is the pod Ready; if not, why not (its condition's message), into why. */
+static bool pod_ready(json_t *pod, char *why, size_t len)
+{
+	json_t *status = json_object_get(pod, "status");
+	size_t i;
+	json_t *c;
+	const char *name =
+		json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+	const char *phase = json_string_value(json_object_get(status, "phase"));
+	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
+	json_array_foreach (json_object_get(status, "conditions"), i, c) {
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *st = json_string_value(json_object_get(c, "status"));
+		const char *msg = json_string_value(json_object_get(c, "message"));
+		if (type && strcmp(type, "Ready") == 0 && st && strcmp(st, "True") == 0)
+			return true;
+		if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 &&
+		    msg)
+			snprintf(why, len, "%s Pending: %s", name ? name : "?", msg);
+	}
+	return false;
+}
+
+/*
+ * Count a pod list.  skip_deleting: pods on their way out do not count;
+ * skip_uid: nor does that pod (a restarted one), only noted as present.
+ */
+void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, struct pod_tally *t)
+{
+	memset(t, 0, sizeof(*t));
+	size_t i;
+	json_t *pod;
+	json_array_foreach (items, i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		if (skip_uid && uid && strcmp(uid, skip_uid) == 0) {
+			t->old_present = true;
+			continue;
+		}
+		if (skip_deleting && json_object_get(meta, "deletionTimestamp"))
+			continue;
+		char why[512];
+		t->pods++;
+		if (pod_ready(pod, why, sizeof(why)))
+			t->ready++;
+		else if (!t->first_missing[0])
+			snprintf(t->first_missing, sizeof(t->first_missing), "%s", why);
+	}
+}
+
+void settings_put_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	bool ok = res->klass == HTTPC_OK;
+	bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
+	/* Only an acknowledged undo is recorded: a retry must send it again. */
+	const char *flag = ok ? l->clear_flag : NULL;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (flag)
+		json_object_set_new(step_context(s), flag, json_false());
+	if (ok)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+/* Green, or yellow when the job allows it (params.allow_yellow), or when a
+ * forced scale-down accepted copies that cannot be placed (params.force). */
+bool healthy_enough(struct step *s, const char *status)
+{
+	json_t *p = step_params(s);
+	if (!status)
+		return false;
+	if (strcmp(status, "green") == 0)
+		return true;
+	return strcmp(status, "yellow") == 0 && (json_is_true(json_object_get(p, "allow_yellow")) ||
+						 json_is_true(json_object_get(p, "force")));
+}
+
+/* --- the handlers' ways out ------------------------------------------------------- */
+
+int state_ways(state_run_fn run)
+{
+	static const struct {
+		state_run_fn run;
+		int ways;
+	} branching[] = {
+		{state_scale_plan, SCALE_PLAN_WAYS},
+		{state_restart_next, RESTART_NEXT_WAYS},
+		{state_config_route, CONFIG_ROUTE_WAYS},
+		{state_delete_plan, DELETE_PLAN_WAYS},
+	};
+	for (size_t i = 0; i < sizeof(branching) / sizeof(branching[0]); i++)
+		if (branching[i].run == run)
+			return branching[i].ways;
+	return 0;
+}

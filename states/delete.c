@@ -1,0 +1,294 @@
+/*
+ * delete with the data wiped: the hosts, the workloads stopped, room in
+ * the quota, one pod per host emptying the cluster's folder.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * params.wipe_data: the hosts' folders of the cluster go too.  The hosts are
+ * those the cluster's pods run on (context.hosts, kept for a replay); the
+ * workloads go first, the quota makes room for the wipe pods, then one pod
+ * per host empties <root>/<namespace>, then the namespace goes.
+ */
+static void hosts_listed_cb(void *arg, const struct kube_result *res);
+
+void state_delete_plan(struct step *s)
+{
+	if (!json_is_true(json_object_get(step_params(s), "wipe_data"))) {
+		step_branch(s, DELETE_PLAN_KEEP_DATA);
+		return;
+	}
+	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
+		step_next(s); /* planned already: a replay */
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, hosts_listed_cb, l);
+	free(sel);
+	free(path);
+}
+
+static void hosts_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	json_t *hosts = json_array();
+	size_t i, k;
+	json_t *pod, *h;
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *host = json_string_value(
+			json_object_get(json_object_get(pod, "spec"), "nodeName"));
+		bool seen = false;
+		if (!host)
+			continue;
+		json_array_foreach (hosts, k, h)
+			if (strcmp(json_string_value(h), host) == 0)
+				seen = true;
+		if (!seen)
+			json_array_append_new(hosts, json_string(host));
+	}
+	json_object_set_new(step_context(s), "hosts", hosts);
+	look_finish(l);
+	step_next(s);
+}
+
+struct workload_delete {
+	struct look *l;
+	int role;
+};
+
+static void workload_deleted_cb(void *arg, const struct kube_result *res);
+
+static void delete_next_workload(struct workload_delete *w)
+{
+	struct look *l = w->l;
+	if (w->role >= ES_ROLE_COUNT) {
+		free(w);
+		look_report(l, true, false, NULL);
+		return;
+	}
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(w->role), l->r->ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(w->role));
+	w->role++;
+	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, workload_deleted_cb, w);
+	free(path);
+	free(coll);
+}
+
+static void workload_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct workload_delete *w = arg;
+	w->l->kcall = NULL;
+	if (res->klass == HTTPC_OK || res->status == 404) {
+		delete_next_workload(w);
+		return;
+	}
+	struct look *l = w->l;
+	free(w);
+	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+/* The StatefulSets go, so that no node writes while its folder is emptied. */
+void state_stop_workloads(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	struct workload_delete *w = xcalloc(1, sizeof(*w));
+	w->l = l;
+	delete_next_workload(w);
+}
+
+static void es_pods_gone_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int left = 0;
+	size_t i;
+	json_t *pod;
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *role = json_string_value(
+			json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"),
+					RENDER_LABEL_ROLE));
+		/* Elasticsearch's own: Kibana keeps nothing on the hosts. */
+		if (role && (strcmp(role, "master") == 0 || strcmp(role, "data") == 0 ||
+			     strcmp(role, "client") == 0))
+			left++;
+	}
+	look_finish(l);
+	if (left == 0)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d Elasticsearch pods still running", left);
+}
+
+void state_wait_pods_gone(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, es_pods_gone_cb, l);
+	free(sel);
+	free(path);
+}
+
+struct wipe_start {
+	struct look *l;
+	size_t next;
+};
+
+static void wipe_created_cb(void *arg, const struct kube_result *res);
+
+static void wipe_next_host(struct wipe_start *w)
+{
+	struct look *l = w->l;
+	struct step *s = l->step;
+	json_t *hosts = json_object_get(step_context(s), "hosts");
+	if (w->next >= json_array_size(hosts)) {
+		free(w);
+		look_report(l, true, false, NULL);
+		return;
+	}
+	struct render_opts ro;
+	render_opts_for(s, l->env, &ro);
+	size_t i = w->next++;
+	json_t *pod = render_wipe_pod(&l->r->spec, &ro, json_string_value(json_array_get(hosts, i)),
+				      (int)i);
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *body = json_dumps(pod, JSON_COMPACT);
+	l->kcall = kube_request(l->env->kube, "POST", path, "application/json", body,
+				wipe_created_cb, w);
+	free(body);
+	free(path);
+	json_decref(pod);
+}
+
+static void wipe_created_cb(void *arg, const struct kube_result *res)
+{
+	struct wipe_start *w = arg;
+	w->l->kcall = NULL;
+	/* 409: created by an earlier run of this state. */
+	if (res->klass == HTTPC_OK || res->status == 409) {
+		wipe_next_host(w);
+		return;
+	}
+	struct look *l = w->l;
+	free(w);
+	/* The quota's room for the wipe pods counts once the quota controller
+	 * has seen it (wipe_quota): until then admission refuses them. */
+	bool not_yet = res->status == 403 && res->message && strstr(res->message, "exceeded quota");
+	look_report(l, false, res->klass == HTTPC_TRANSIENT || not_yet, res->message);
+}
+
+/*
+ * Room in the quota for the wipe pods, next to what the spec has: Kibana's
+ * pods are still there while the hosts are wiped.  One pod per host, and
+ * one more: a run after a failure creates again a pod that may exist, and
+ * admission counts it before the API server finds it there (409).
+ */
+void state_wipe_quota(struct step *s)
+{
+	struct apply *a = apply_prepare(s, json_object_get(step_params(s), "spec"), "ResourceQuota",
+					RENDER_QUOTA_NAME);
+	if (!a)
+		return;
+	struct render_opts ro;
+	render_opts_for(s, a->env, &ro);
+	int hosts = (int)json_array_size(json_object_get(step_context(s), "hosts"));
+	json_t *roomy = render_quota(&a->r->spec, &ro, hosts + 1);
+	json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_object_set(quota, "spec", json_object_get(roomy, "spec"));
+	json_decref(roomy);
+	apply_more(a);
+}
+
+void state_wipe_hosts(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	struct wipe_start *w = xcalloc(1, sizeof(*w));
+	w->l = l;
+	wipe_next_host(w);
+}
+
+static void wiped_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int done = 0, failed = 0, pods = 0;
+	char failed_host[128] = "";
+	size_t i;
+	json_t *pod;
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		const char *phase =
+			json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+		pods++;
+		if (phase && strcmp(phase, "Succeeded") == 0)
+			done++;
+		else if (phase && strcmp(phase, "Failed") == 0) {
+			failed++;
+			snprintf(failed_host, sizeof(failed_host), "%s",
+				 json_string_value(json_object_get(json_object_get(pod, "spec"),
+								   "nodeName")));
+		}
+	}
+	int want = (int)json_array_size(json_object_get(step_context(s), "hosts"));
+	look_finish(l);
+	if (failed > 0)
+		step_fail(s,
+			  "wiping the data failed on %s (%d of %d hosts): see the logs of its "
+			  "esaas-wipe pod",
+			  failed_host, failed, want);
+	else if (done >= want)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d hosts wiped (%d wipe pods)", done, want, pods);
+}
+
+void state_wait_wiped(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s,%s=wipe", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE);
+	l->kcall = kube_list(l->env->kube, path, sel, wiped_cb, l);
+	free(sel);
+	free(path);
+}

@@ -1,0 +1,114 @@
+/*
+ * Kibana next to a cluster: applied, or removed with 0 replicas; its pods
+ * ready or gone.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * The spec's kibana.replicas: its Service and Deployment applied, or with
+ * 0 removed; then its pods ready (or gone).
+ */
+struct kibana_delete {
+	struct look *l;
+	int step;
+};
+
+static void kibana_deleted_cb(void *arg, const struct kube_result *res);
+
+static void kibana_delete_next(struct kibana_delete *k)
+{
+	struct look *l = k->l;
+	static const char *const kinds[][2] = {{"apps/v1", "Deployment"}, {"v1", "Service"}};
+	if (k->step >= 2) {
+		free(k);
+		look_report(l, true, false, NULL);
+		return;
+	}
+	char *coll = kube_collection_path(kinds[k->step][0], kinds[k->step][1], l->r->ns);
+	char *path = xasprintf("%s/%s", coll, RENDER_KIBANA_NAME);
+	k->step++;
+	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, kibana_deleted_cb, k);
+	free(path);
+	free(coll);
+}
+
+static void kibana_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct kibana_delete *k = arg;
+	k->l->kcall = NULL;
+	if (res->klass == HTTPC_OK || res->status == 404) {
+		kibana_delete_next(k);
+		return;
+	}
+	struct look *l = k->l;
+	free(k);
+	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+void state_apply_kibana(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return;
+	bool wanted = r->spec.kibana_replicas > 0;
+	rendered_free(r);
+	if (wanted) {
+		apply_kind(s, NULL, RENDER_KIBANA_NAME);
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	struct kibana_delete *k = xcalloc(1, sizeof(*k));
+	k->l = l;
+	kibana_delete_next(k);
+}
+
+static void kibana_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int want = l->r->spec.kibana_replicas;
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	look_finish(l);
+	if (t.pods == want && t.ready == want)
+		step_next(s);
+	else if (want == 0)
+		step_wait(s, WAIT_POLL_MS, "%d Kibana pods still running", t.pods);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d Kibana pods ready%s%s", t.ready, want,
+			  t.first_missing[0] ? "; " : "", t.first_missing);
+}
+
+void state_wait_kibana(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE);
+	l->kcall = kube_list(l->env->kube, path, sel, kibana_pods_cb, l);
+	free(sel);
+	free(path);
+}

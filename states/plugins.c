@@ -1,0 +1,182 @@
+/*
+ * plugins: the file in the repository, the workloads with the new list,
+ * and _cat/plugins on every node once they have restarted.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * params: {"spec": the spec with the plugin list as it will be, "plugin":
+ * name, "action": "install"|"remove"}.  The plugin list lives in the pod
+ * templates of the StatefulSets, which are OnDelete: applying them restarts
+ * nothing, and the rolling restart then brings each node up with the list.
+ */
+struct repo_check {
+	struct step *step;
+	struct httpc_call *call;
+	char *url;
+};
+
+static void repo_check_free(struct repo_check *c)
+{
+	free(c->url);
+	free(c);
+}
+
+static void repo_abort_cb(void *arg)
+{
+	struct repo_check *c = arg;
+	httpc_cancel(c->call);
+	repo_check_free(c);
+}
+
+static void repo_answer_cb(const struct httpc_response *resp, void *arg)
+{
+	struct repo_check *c = arg;
+	struct step *s = c->step;
+	char *url = c->url;
+	c->call = NULL;
+	c->url = NULL;
+	repo_check_free(c);
+	if (resp->klass == HTTPC_OK)
+		step_next(s);
+	else if (resp->status == 404 || resp->status == 410)
+		step_fail(s,
+			  "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
+			  "file there, then replay",
+			  url, resp->status);
+	else if (resp->klass == HTTPC_TRANSIENT)
+		step_retry(s, "cannot reach the plugin repository: %s",
+			   resp->error ? resp->error : url);
+	else
+		step_fail(s, "the plugin repository refused HEAD %s: %s", url,
+			  resp->error ? resp->error : "error");
+	free(url);
+}
+
+/* The plugin's file for this version is in the repository (HEAD), before
+ * anything changes in the cluster. */
+void state_plugin_check_repository(struct step *s)
+{
+	json_t *p = step_params(s);
+	struct wf_env *env = step_env(s);
+	if (strcmp(json_string_value(json_object_get(p, "action")), "install") != 0) {
+		step_next(s); /* removing needs no file */
+		return;
+	}
+	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
+	if (!repo || !repo[0]) {
+		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
+		return;
+	}
+	struct spec spec;
+	struct spec_error serr;
+	if (!spec_parse(json_object_get(p, "spec"), &spec, &serr)) {
+		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
+		return;
+	}
+	struct repo_check *c = xcalloc(1, sizeof(*c));
+	c->step = s;
+	c->url =
+		es_plugin_url(&spec.version, repo, json_string_value(json_object_get(p, "plugin")));
+	spec_free(&spec);
+	struct httpc_request req = {.method = "HEAD", .url = c->url, .timeout_ms = 30000};
+	step_on_abort(s, repo_abort_cb, c);
+	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
+}
+
+/* Every role's StatefulSet with the new plugin list; no pod restarts yet. */
+void state_apply_workloads(struct step *s)
+{
+	apply_kind(s, "StatefulSet", NULL);
+}
+
+static void plugins_listed_cb(void *arg, const struct es_result *res);
+
+static void plugin_nodes_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot list the nodes yet: %s", msg);
+		free(msg);
+		return;
+	}
+	l->nodes = json_incref(res->body);
+	l->ecall = es_cat_plugins(l->es, plugins_listed_cb, l);
+}
+
+static void plugins_listed_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	json_t *p = step_params(s);
+	const char *plugin = json_string_value(json_object_get(p, "plugin"));
+	bool install = strcmp(json_string_value(json_object_get(p, "action")), "install") == 0;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot list the plugins yet: %s", msg);
+		free(msg);
+		return;
+	}
+	/* Each node of _cat/nodes must list the plugin (install) or not (remove). */
+	char *wrong = NULL;
+	int nwrong = 0, nodes = 0;
+	size_t i, k;
+	json_t *n, *row;
+	json_array_foreach (l->nodes, i, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		bool has = false;
+		if (!name)
+			continue;
+		nodes++;
+		json_array_foreach (res->body, k, row) {
+			const char *node = json_string_value(json_object_get(row, "name"));
+			const char *component =
+				json_string_value(json_object_get(row, "component"));
+			if (node && component && strcmp(node, name) == 0 &&
+			    strcmp(component, plugin) == 0)
+				has = true;
+		}
+		if (has != install) {
+			if (!wrong)
+				wrong = xstrdup(name);
+			nwrong++;
+		}
+	}
+	look_finish(l);
+	if (nodes > 0 && nwrong == 0)
+		step_next(s);
+	else if (nodes == 0)
+		step_wait(s, WAIT_POLL_MS, "no node listed yet");
+	else
+		step_wait(s, WAIT_POLL_MS, "%d of %d nodes %s %s (first: %s)", nwrong, nodes,
+			  install ? "do not list" : "still list", plugin, wrong);
+	free(wrong);
+}
+
+/* GET _cat/plugins: every node has the plugin, or none has it any more. */
+void state_plugin_verify(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, plugin_nodes_cb, l);
+}

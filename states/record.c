@@ -1,0 +1,107 @@
+/*
+ * The record of the cluster: ready with its endpoint; its namespace
+ * deleted and gone; deleted.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What the job leaves in context.observed is written on the cluster when the
+ * job ends, in the same commit (engine/engine.c). */
+void state_record_ready(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return;
+	json_t *observed = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "phase", "ready", "namespace",
+				     r->ns, "endpoint", "service", RENDER_HTTP_SERVICE, "namespace",
+				     r->ns, "port", 9200);
+	json_object_set_new(step_context(s), "observed", observed);
+	rendered_free(r);
+	step_next(s);
+}
+
+static void namespace_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Already gone is as good as deleted: the state may run twice. */
+	bool done = res->klass == HTTPC_OK || res->status == 404;
+	bool transient = res->klass == HTTPC_TRANSIENT && res->status != 409;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (done)
+		step_next(s);
+	else if (transient || res->status == 409)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+void state_delete_namespace(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
+	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, namespace_deleted_cb, l);
+	free(path);
+}
+
+static void namespace_looked_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	char *ns = xstrdup(l->r->ns);
+	const char *phase =
+		json_string_value(json_object_get(json_object_get(res->body, "status"), "phase"));
+	char *seen = xstrdup(phase ? phase : "");
+	long status = res->status;
+	bool transient = res->klass == HTTPC_TRANSIENT;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (status == 404)
+		step_next(s);
+	else if (status == 200)
+		step_wait(s, WAIT_POLL_MS, "namespace %s is still there (%s)", ns,
+			  seen[0] ? seen : "no phase");
+	else if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(ns);
+	free(seen);
+	free(msg);
+}
+
+void state_wait_namespace_gone(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
+	l->kcall = kube_get(l->env->kube, path, namespace_looked_cb, l);
+	free(path);
+}
+
+void state_record_deleted(struct step *s)
+{
+	json_object_set_new(step_context(s), "observed", json_pack("{s:s}", "phase", "deleted"));
+	json_object_set_new(step_context(s), "cluster_deleted", json_true());
+	step_next(s);
+}

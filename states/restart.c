@@ -1,0 +1,453 @@
+/*
+ * The safe rolling restart, one pod at a time (workflows/restart.h).
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * params: {"spec", "role"?: "data"|"masters"|"clients", "nodes"?: [pod names]}.
+ * context.pending holds the pods still to restart ({name, uid, role}), in
+ * order, and context.restarted those done: a replay goes on with the pods
+ * not yet restarted.  One pod at a time: allocation of replicas paused,
+ * flush, delete with its uid (never its replacement), wait for the
+ * replacement, allocation back, wait green.
+ */
+static int role_rank(const char *role)
+{
+	/* Data first, clients, masters last: the master changes once at the end. */
+	if (role && strcmp(role, "data") == 0)
+		return 0;
+	if (role && strcmp(role, "client") == 0)
+		return 1;
+	return 2;
+}
+
+static int pod_order(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int rx = role_rank(json_string_value(json_object_get(x, "role")));
+	int ry = role_rank(json_string_value(json_object_get(y, "role")));
+	if (rx != ry)
+		return rx - ry;
+	return strcmp(json_string_value(json_object_get(x, "name")),
+		      json_string_value(json_object_get(y, "name")));
+}
+
+static bool wanted_pod(json_t *params, const char *name, const char *role)
+{
+	const char *want_role = json_string_value(json_object_get(params, "role"));
+	json_t *nodes = json_object_get(params, "nodes");
+	if (want_role) {
+		/* The API says "clients"; the pods' label says "client". */
+		const char *label = strcmp(want_role, "clients") == 0	? "client"
+				    : strcmp(want_role, "masters") == 0 ? "master"
+									: want_role;
+		if (!role || strcmp(role, label) != 0)
+			return false;
+	}
+	if (json_is_array(nodes)) {
+		size_t i;
+		json_t *n;
+		json_array_foreach (nodes, i, n)
+			if (strcmp(json_string_value(n), name) == 0)
+				return true;
+		return false;
+	}
+	return true;
+}
+
+static void plan_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	json_t *params = step_params(s);
+	size_t n = json_array_size(json_object_get(res->body, "items"));
+	json_t **pods = xcalloc(n + 1, sizeof(*pods));
+	size_t k = 0, i;
+	json_t *pod;
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		const char *name = json_string_value(json_object_get(meta, "name"));
+		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		const char *role = json_string_value(
+			json_object_get(json_object_get(meta, "labels"), RENDER_LABEL_ROLE));
+		/* Elasticsearch's nodes only: Kibana rolls by itself. */
+		if (!name || !uid || json_object_get(meta, "deletionTimestamp") || !role ||
+		    (strcmp(role, "master") != 0 && strcmp(role, "data") != 0 &&
+		     strcmp(role, "client") != 0) ||
+		    !wanted_pod(params, name, role))
+			continue;
+		pods[k++] = json_pack("{s:s, s:s, s:s}", "name", name, "uid", uid, "role",
+				      role ? role : "");
+	}
+	qsort(pods, k, sizeof(*pods), pod_order);
+	json_t *pending = json_array();
+	for (i = 0; i < k; i++)
+		json_array_append_new(pending, pods[i]);
+	free(pods);
+	look_finish(l);
+	if (json_array_size(pending) == 0) {
+		json_decref(pending);
+		step_fail(s, "no pod of this cluster matches the restart request");
+		return;
+	}
+	json_object_set_new(step_context(s), "pending", pending);
+	json_object_set_new(step_context(s), "restarted", json_array());
+	step_next(s);
+}
+
+void state_restart_plan(struct step *s)
+{
+	/* A replay keeps its plan: the pods already restarted stay done. */
+	if (json_is_array(json_object_get(step_context(s), "pending"))) {
+		step_next(s);
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, plan_pods_cb, l);
+	free(sel);
+	free(path);
+}
+
+static void put_allocation_cb(void *arg, const struct es_result *res)
+{
+	settings_put_cb(arg, res);
+}
+
+/* cluster.routing.allocation.enable: "primaries" while a node is away, then back. */
+static void put_allocation(struct step *s, bool pause)
+{
+	json_t *ctx = step_context(s);
+	if (!pause && !json_is_true(json_object_get(ctx, "allocation_paused"))) {
+		step_next(s);
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	if (pause)
+		json_object_set_new(ctx, "allocation_paused", json_true());
+	look_connect(l, RENDER_HTTP_SERVICE);
+	json_t *settings = json_object();
+	json_object_set_new(settings, "cluster.routing.allocation.enable",
+			    pause ? json_string("primaries") : json_null());
+	l->clear_flag = pause ? NULL : "allocation_paused";
+	l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
+	json_decref(settings);
+}
+
+void state_restart_next(struct step *s)
+{
+	if (json_array_size(json_object_get(step_context(s), "pending")) == 0) {
+		step_branch(s, RESTART_NEXT_NONE_LEFT);
+		return;
+	}
+	step_next(s);
+}
+
+static const char *pod_role_label(json_t *pod_entry)
+{
+	const char *role = json_string_value(json_object_get(pod_entry, "role"));
+	return role ? role : "";
+}
+
+static void elected_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "cannot tell which master is elected: %s", msg);
+		free(msg);
+		return;
+	}
+	json_t *pending = json_object_get(step_context(s), "pending");
+	json_t *cur = json_array_get(pending, 0);
+	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	bool elected = false;
+	size_t i;
+	json_t *n;
+	json_array_foreach (res->body, i, n) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		const char *star = json_string_value(json_object_get(n, "master"));
+		if (name && star && strcmp(star, "*") == 0 && strcmp(name, node) == 0)
+			elected = true;
+	}
+	free(node);
+	look_finish(l);
+	/* The elected master goes very last: the others restart under it,
+	 * and the cluster elects anew only once. */
+	if (elected) {
+		json_array_append(pending, cur);
+		json_array_remove(pending, 0);
+	}
+	step_next(s);
+}
+
+static void restart_ready_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *status = json_string_value(json_object_get(res->body, "status"));
+	json_t *pending = json_object_get(step_context(s), "pending");
+	const char *next = json_string_value(json_object_get(json_array_get(pending, 0), "name"));
+	if (!healthy_enough(s, status)) {
+		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
+		json_int_t unassigned =
+			json_integer_value(json_object_get(res->body, "unassigned_shards"));
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS,
+			  "health %s (%lld unassigned shards): waiting for %s before restarting %s",
+			  seen, (long long)unassigned,
+			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
+				  ? "yellow or green"
+				  : "green",
+			  next ? next : "the next pod");
+		free(seen);
+		return;
+	}
+	int masters = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach (pending, i, p)
+		if (strcmp(pod_role_label(p), "master") == 0)
+			masters++;
+	if (strcmp(pod_role_label(json_array_get(pending, 0)), "master") == 0 && masters > 1) {
+		l->ecall = es_cat_nodes(l->es, elected_cb, l);
+		return;
+	}
+	look_finish(l);
+	step_next(s);
+}
+
+/* Before each pod: the cluster healthy, and the elected master kept for last. */
+void state_restart_check(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, NULL, NULL, false, restart_ready_cb, l);
+}
+
+void state_restart_pause(struct step *s)
+{
+	put_allocation(s, true);
+}
+
+static void flushed_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	bool ok = res->klass == HTTPC_OK;
+	bool again = res->klass == HTTPC_TRANSIENT && step_attempt(s) < step_max_attempts(s);
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	/* A flush that fails costs recovery time, not data: tried again while
+	 * attempts remain, then the restart goes on without it, and says so. */
+	const char *pod = json_string_value(json_object_get(
+		json_array_get(json_object_get(step_context(s), "pending"), 0), "name"));
+	if (ok)
+		step_next(s);
+	else if (again)
+		step_retry(s, "flush before the restart failed: %s", msg);
+	else
+		step_next_noting(s,
+				 "restarting %s unflushed after %d attempt%s (its shards recover "
+				 "from the translog, more slowly): %s",
+				 pod ? pod : "the pod", step_attempt(s),
+				 step_attempt(s) > 1 ? "s" : "", msg);
+	free(msg);
+}
+
+void state_restart_flush(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_flush(l->es, flushed_cb, l);
+}
+
+static void pod_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Gone already, or replaced already (uid differs): done either way. */
+	bool done = res->klass == HTTPC_OK || res->status == 404 || res->status == 409;
+	bool transient = res->klass == HTTPC_TRANSIENT;
+	char *msg = xstrdup(res->message ? res->message : "");
+	look_finish(l);
+	if (done)
+		step_next(s);
+	else if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
+void state_restart_delete_pod(struct step *s)
+{
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns,
+			       json_string_value(json_object_get(cur, "name")));
+	l->kcall = kube_delete(l->env->kube, path, NULL,
+			       json_string_value(json_object_get(cur, "uid")), pod_deleted_cb, l);
+	free(path);
+}
+
+static void replacement_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	const char *old_name = json_string_value(json_object_get(cur, "name"));
+	const char *old_uid = json_string_value(json_object_get(cur, "uid"));
+	const char *role = json_string_value(json_object_get(cur, "role"));
+	enum es_role r = strcmp(role, "master") == 0   ? ES_ROLE_MASTER
+			 : strcmp(role, "client") == 0 ? ES_ROLE_CLIENT
+						       : ES_ROLE_DATA;
+	int want = l->r->spec.nodes[r].replicas;
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
+	look_finish(l);
+	/* old_name and role point into the context, which the step keeps. */
+	if (!t.old_present && t.ready >= want)
+		step_next(s);
+	else if (t.old_present)
+		step_wait(s, WAIT_POLL_MS, "%s is still terminating", old_name);
+	else
+		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s",
+			  old_name, t.ready, want, role, t.first_missing[0] ? "; " : "",
+			  t.first_missing);
+}
+
+void state_restart_wait_pod(struct step *s)
+{
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	const char *role = json_string_value(json_object_get(cur, "role"));
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
+			      RENDER_LABEL_ROLE, role);
+	l->kcall = kube_list(l->env->kube, path, sel, replacement_cb, l);
+	free(sel);
+	free(path);
+}
+
+static void joined_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	bool joined = false;
+	size_t i;
+	json_t *n;
+	if (res->klass == HTTPC_OK)
+		json_array_foreach (res->body, i, n) {
+			const char *name = json_string_value(json_object_get(n, "name"));
+			if (name && strcmp(name, node) == 0)
+				joined = true;
+		}
+	char *msg =
+		xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
+	look_finish(l);
+	if (joined)
+		step_next(s);
+	else if (msg[0])
+		step_wait(s, WAIT_POLL_MS, "cannot list the cluster's nodes yet: %s", msg);
+	else
+		step_wait(s, WAIT_POLL_MS, "%s is ready but has not joined the cluster yet", node);
+	free(msg);
+	free(node);
+}
+
+/* The replacement is ready (it listens); it must also be a member again. */
+void state_restart_wait_joined(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, joined_cb, l);
+}
+
+void state_restart_resume_allocation(struct step *s)
+{
+	put_allocation(s, false);
+}
+
+static void restart_green_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *status = json_string_value(json_object_get(res->body, "status"));
+	bool green = res->klass == HTTPC_OK && healthy_enough(s, status);
+	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
+	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+	look_finish(l);
+	if (!green) {
+		step_wait(s, WAIT_POLL_MS,
+			  "waiting for %s after the restart: health %s, %lld unassigned shards",
+			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
+				  ? "yellow or green"
+				  : "green",
+			  seen, (long long)unassigned);
+		free(seen);
+		return;
+	}
+	free(seen);
+	/* This pod is done: move it, then the next one. */
+	json_t *ctx = step_context(s);
+	json_t *pending = json_object_get(ctx, "pending");
+	json_array_append(json_object_get(ctx, "restarted"), json_array_get(pending, 0));
+	json_array_remove(pending, 0);
+	step_next(s);
+}
+
+void state_restart_wait_green(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, NULL, NULL, false, restart_green_cb, l);
+}

@@ -1,0 +1,448 @@
+/*
+ * scale: the plan, the copies check, the masters' configuration, quorum
+ * and voting exclusions, the allocation exclusion and the drain, the
+ * workload's replicas and the wait for them, the record.
+ */
+#include "states/states.h"
+#include "states/internal.h"
+#include "states/env.h"
+#include "common/config.h"
+#include "common/util.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/client.h"
+#include "kube/render.h"
+#include "kube/spec.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * params: {"spec": the cluster's spec, "role": "data"|"clients"|"masters",
+ * "replicas": N, "force"?: true}.  The plan lands in context: role, from,
+ * to, and when nodes leave, the Elasticsearch names of those that leave
+ * (the highest ordinals, as a StatefulSet removes them).  Masters take the
+ * path of their coordination: zen1 moves minimum_master_nodes, zen2 votes.
+ */
+
+static enum es_role role_of(const char *name)
+{
+	if (name && strcmp(name, "clients") == 0)
+		return ES_ROLE_CLIENT;
+	if (name && strcmp(name, "masters") == 0)
+		return ES_ROLE_MASTER;
+	return ES_ROLE_DATA;
+}
+
+/* The spec's key of a role: "masters", "data", "clients". */
+static const char *role_key(enum es_role role)
+{
+	return role == ES_ROLE_MASTER ? "masters" : role == ES_ROLE_CLIENT ? "clients" : "data";
+}
+
+/* The job's spec with the role at context.to replicas: what the cluster becomes. */
+static json_t *target_spec(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+	const char *role = json_string_value(json_object_get(ctx, "role"));
+	json_t *section = json_object_get(spec, role);
+	if (!json_is_object(section)) {
+		section = json_object();
+		json_object_set_new(spec, role, section);
+	}
+	json_object_set(section, "replicas", json_object_get(ctx, "to"));
+	return spec;
+}
+
+enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen1, bool force)
+{
+	if (from == to)
+		return SCALE_PLAN_UNCHANGED;
+	if (role == ES_ROLE_MASTER)
+		return zen1 ? (to > from ? SCALE_PLAN_ZEN1_GROW : SCALE_PLAN_ZEN1_SHRINK)
+			    : (to > from ? SCALE_PLAN_ZEN2_GROW : SCALE_PLAN_ZEN2_SHRINK);
+	if (to > from)
+		return SCALE_PLAN_UP;
+	if (role == ES_ROLE_DATA)
+		return force ? SCALE_PLAN_DATA_DOWN_FORCED : SCALE_PLAN_DATA_DOWN;
+	return SCALE_PLAN_CLIENTS_DOWN;
+}
+
+void state_scale_plan(struct step *s)
+{
+	struct wf_env *env;
+	struct rendered *r = render_for(s, &env);
+	if (!r)
+		return;
+	json_t *p = step_params(s);
+	enum es_role role = role_of(json_string_value(json_object_get(p, "role")));
+	int from = r->spec.nodes[role].replicas;
+	int to = (int)json_integer_value(json_object_get(p, "replicas"));
+	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
+	json_t *ctx = step_context(s);
+	json_object_set_new(ctx, "role", json_string(role_key(role)));
+	json_object_set_new(ctx, "from", json_integer(from));
+	json_object_set_new(ctx, "to", json_integer(to));
+	json_t *leaving = json_array();
+	if (role != ES_ROLE_CLIENT)
+		for (int i = to; i < from; i++) {
+			char *pod = xasprintf("%s-%d", render_workload_name(role), i);
+			char *node = render_node_name(pod, r->ns);
+			json_array_append_new(leaving, json_string(node));
+			free(node);
+			free(pod);
+		}
+	json_object_set_new(ctx, "leaving", leaving);
+	rendered_free(r);
+	step_branch(
+		s, scale_plan_way(role, from, to, zen1, json_is_true(json_object_get(p, "force"))));
+}
+
+static void copies_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
+		look_finish(l);
+		if (transient)
+			step_retry(s, "cannot read the indices' replica counts: %s", msg);
+		else
+			step_fail(s, "cannot read the indices' replica counts: %s", msg);
+		free(msg);
+		return;
+	}
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	struct es_shard_copies worst;
+	es_shard_copies_worst(res->body, &worst);
+	look_finish(l);
+	if (worst.copies > to)
+		step_fail(s,
+			  "index %s has %d replicas, so %d copies of each shard, which %d data "
+			  "node%s cannot hold; lower its number_of_replicas first, or scale with "
+			  "force to accept unassigned copies",
+			  worst.index, worst.copies - 1, worst.copies, to, to == 1 ? "" : "s");
+	else
+		step_next(s);
+}
+
+/* Before a data scale-down: the nodes that stay can hold every shard copy. */
+void state_check_copies(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_request(l->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_cb, l);
+}
+
+/* Every role's elasticsearch.yml for the new count of masters (zen1's
+ * minimum_master_nodes, zen2's initial masters), before any node moves. */
+void state_scale_config(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	apply_kind_of(s, spec, "ConfigMap", NULL);
+	json_decref(spec);
+}
+
+/* The quota for context.to nodes of the role: raised before they come. */
+void state_scale_raise_quota(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	raise_quota(s, spec);
+	json_decref(spec);
+}
+
+/* The quota for context.to nodes of the role: fitted once they are there,
+ * or once the leaving ones have gone. */
+void state_scale_fit_quota(struct step *s)
+{
+	json_t *spec = target_spec(s);
+	apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_decref(spec);
+}
+
+/* zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
+ * once the new masters are there, lowered before masters leave: never more
+ * than the masters present, or the elected one would step down. */
+void state_masters_quorum(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	json_t *settings =
+		json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
+	l->clearing = false;
+	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void voting_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	bool clearing = l->clearing;
+	struct step *s = l->step;
+	if (clearing && res->klass == HTTPC_OK)
+		json_object_set_new(step_context(s), "voting_excluded", json_false());
+	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT || res->status == 0,
+		    res->message);
+}
+
+/* zen2: the leaving masters out of the voting configuration before they go
+ * (Elasticsearch answers once the configuration no longer counts them). */
+void state_voting_exclude(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	json_t *ctx = step_context(s);
+	json_t *leaving = json_object_get(ctx, "leaving");
+	size_t n = json_array_size(leaving);
+	const char **names = xcalloc(n + 1, sizeof(*names));
+	for (size_t i = 0; i < n; i++)
+		names[i] = json_string_value(json_array_get(leaving, i));
+	/* Recorded before the change: a cleanup after a crash must find it. */
+	json_object_set_new(ctx, "voting_excluded", json_true());
+	l->clearing = false;
+	l->ecall = es_voting_exclude(l->es, names, n, voting_cb, l);
+	free(names);
+	if (!l->ecall)
+		look_report(l, false, false, "this version has no voting exclusions");
+}
+
+/*
+ * zen2: clear the exclusions.  In the workflow the excluded masters are
+ * gone, so Elasticsearch may wait for their removal; in the cleanup they
+ * may still be members, and the exclusions go all the same.
+ */
+void state_voting_clear(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "voting_excluded"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->clearing = true;
+	if (step_cleaning_up(s))
+		l->ecall = es_request(l->es, "DELETE",
+				      "/_cluster/voting_config_exclusions?wait_for_removal=false",
+				      NULL, voting_cb, l);
+	else
+		l->ecall = es_voting_clear(l->es, voting_cb, l);
+	if (!l->ecall)
+		look_report(l, false, false, "this version has no voting exclusions");
+}
+
+/* "a,b,c" of context.leaving, or NULL to clear the setting. */
+static json_t *exclusion_value(json_t *ctx, bool clear)
+{
+	if (clear)
+		return json_null();
+	size_t i, len = 1;
+	json_t *n;
+	json_array_foreach (json_object_get(ctx, "leaving"), i, n)
+		len += strlen(json_string_value(n)) + 1;
+	char *csv = xcalloc(1, len);
+	json_array_foreach (json_object_get(ctx, "leaving"), i, n) {
+		if (i)
+			strlcpy_s(csv + strlen(csv), ",", len - strlen(csv));
+		strlcpy_s(csv + strlen(csv), json_string_value(n), len - strlen(csv));
+	}
+	json_t *v = json_string(csv);
+	free(csv);
+	return v;
+}
+
+/* Set (or clear) cluster.routing.allocation.exclude._name. */
+static void put_exclusion(struct step *s, bool clear)
+{
+	json_t *ctx = step_context(s);
+	if (clear && !json_is_true(json_object_get(ctx, "excluded"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	/* Recorded before the change: a cleanup after a crash must find it. */
+	if (!clear)
+		json_object_set_new(ctx, "excluded", json_true());
+	l->clear_flag = clear ? "excluded" : NULL;
+	look_connect(l, RENDER_HTTP_SERVICE);
+	json_t *settings = json_object();
+	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
+			    exclusion_value(ctx, clear));
+	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	json_decref(settings);
+}
+
+void state_exclude_nodes(struct step *s)
+{
+	put_exclusion(s, false);
+}
+
+void state_clear_exclusion(struct step *s)
+{
+	put_exclusion(s, true);
+}
+
+static bool is_leaving(json_t *leaving, const char *node)
+{
+	size_t i;
+	json_t *n;
+	json_array_foreach (leaving, i, n)
+		if (node && strcmp(json_string_value(n), node) == 0)
+			return true;
+	return false;
+}
+
+static void shards_cb(void *arg, const struct es_result *res)
+{
+	struct look *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "");
+		look_finish(l);
+		step_wait(s, WAIT_POLL_MS, "shards not readable yet: %s", msg);
+		free(msg);
+		return;
+	}
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	bool force = json_is_true(json_object_get(step_params(s), "force"));
+	int on_leaving = 0, relocating = 0;
+	/* Forced: copies that have nowhere to go may stay, but no shard may
+	 * keep its only started copies on the nodes that leave. */
+	json_t *elsewhere = json_object(); /* "index/shard" -> a started copy stays */
+	json_t *stranded = json_object();  /* "index/shard" -> a copy on a leaving node */
+	size_t i;
+	json_t *sh;
+	json_array_foreach (res->body, i, sh) {
+		const char *node = json_string_value(json_object_get(sh, "node"));
+		const char *state = json_string_value(json_object_get(sh, "state"));
+		char *key = xasprintf("%s/%s", json_string_value(json_object_get(sh, "index")),
+				      json_string_value(json_object_get(sh, "shard")));
+		if (node && state && strcmp(state, "STARTED") == 0 && !is_leaving(leaving, node))
+			json_object_set_new(elsewhere, key, json_true());
+		else if (node && is_leaving(leaving, node))
+			json_object_set_new(stranded, key, json_true());
+		free(key);
+	}
+	int unsafe = 0;
+	const char *key;
+	json_t *v;
+	json_object_foreach (stranded, key, v)
+		if (!json_object_get(elsewhere, key))
+			unsafe++;
+	json_decref(elsewhere);
+	json_decref(stranded);
+	json_array_foreach (res->body, i, sh) {
+		const char *node = json_string_value(json_object_get(sh, "node"));
+		const char *state = json_string_value(json_object_get(sh, "state"));
+		if (state && strcmp(state, "RELOCATING") == 0)
+			relocating++;
+		/* A relocating copy names "from -> ...": its source still holds it. */
+		if (node) {
+			const char *arrow = strstr(node, " -> ");
+			char *src = arrow ? xstrndup(node, (size_t)(arrow - node)) : xstrdup(node);
+			if (is_leaving(leaving, src))
+				on_leaving++;
+			free(src);
+		}
+	}
+	look_finish(l);
+	if (relocating == 0 && (on_leaving == 0 || (force && unsafe == 0)))
+		step_next(s);
+	else if (force)
+		step_wait(s, WAIT_POLL_MS,
+			  "%d shards have their only started copies on the nodes leaving, %d "
+			  "relocating",
+			  unsafe, relocating);
+	else
+		step_wait(s, WAIT_POLL_MS,
+			  "%d shard copies still on the nodes leaving, %d relocating", on_leaving,
+			  relocating);
+}
+
+void state_wait_drained(struct step *s)
+{
+	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_shards(l->es, shards_cb, l);
+}
+
+static void scaled_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+void state_scale_workload(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	json_t *ctx = step_context(s);
+	enum es_role role = role_of(json_string_value(json_object_get(ctx, "role")));
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
+	l->kcall = kube_scale(l->env->kube, path,
+			      (int)json_integer_value(json_object_get(ctx, "to")), scaled_cb, l);
+	free(path);
+	free(coll);
+}
+
+static void role_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct look *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
+	if (res->klass != HTTPC_OK) {
+		look_report(l, false, true, res->message);
+		return;
+	}
+	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	struct pod_tally t;
+	tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	look_finish(l);
+	if (t.pods == want && t.ready == want)
+		step_next(s);
+	else
+		step_wait(s, WAIT_POLL_MS, "%d pods, %d ready, want %d%s%s", t.pods, t.ready, want,
+			  t.first_missing[0] ? "; " : "", t.first_missing);
+}
+
+void state_wait_scaled(struct step *s)
+{
+	struct look *l = look_new(s);
+	if (!l)
+		return;
+	enum es_role role = role_of(json_string_value(json_object_get(step_context(s), "role")));
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = render_selector(l->r->spec.name, role);
+	l->kcall = kube_list(l->env->kube, path, sel, role_pods_cb, l);
+	free(sel);
+	free(path);
+}
+
+/* The new spec becomes the cluster's when the job ends. */
+void state_record_scaled(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_object_set_new(ctx, "spec", target_spec(s));
+	json_t *observed = json_object_get(ctx, "observed");
+	if (!observed)
+		json_object_set_new(ctx, "observed", json_pack("{s:s}", "phase", "ready"));
+	step_next(s);
+}
