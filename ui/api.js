@@ -119,6 +119,7 @@ export const paths = {
 	events: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/events`,
 	replay: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/replay`,
 	cancel: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/cancel`,
+	workflows: () => '/api/v1/workflows',
 	workflow: (kind) => `/api/v1/workflows/${encodeURIComponent(kind)}`,
 	whoami: () => '/api/v1/whoami',
 	clusters: () => '/api/v1/clusters',

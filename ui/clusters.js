@@ -4,7 +4,8 @@
 import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {statusBadge, timeAgo, timeExact} from './format.js';
-import {JobTable, jobHref, clusterHref} from './jobs.js';
+import {JobTable} from './jobs.js';
+import {jobHref, clusterHref} from './links.js';
 import {poller} from './poll.js';
 
 const ROLES = [['masters', 'Masters'], ['data', 'Data'], ['clients', 'Clients']];

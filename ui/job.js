@@ -8,7 +8,7 @@ import {get, post, paths, ApiError} from './api.js';
 import {h, replace, announce, defList, jsonTree, jsonText} from './dom.js';
 import {ACTIVE, statusBadge, timeAgo, timeExact, duration, parseTime} from './format.js';
 import {graph} from './graph.js';
-import {clusterHref} from './jobs.js';
+import {clusterHref} from './links.js';
 import {poller} from './poll.js';
 
 const REPLAYABLE = new Set(['failed', 'cancelled']);

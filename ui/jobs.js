@@ -5,20 +5,28 @@
 import {get, paths, ApiError} from './api.js';
 import {h, replace, announce} from './dom.js';
 import {STATUSES, statusBadge, timeAgo} from './format.js';
+import {jobHref, clusterHref} from './links.js';
 import {poller} from './poll.js';
 
-// The operations of DESIGN.md, offered as suggestions; any kind may be typed.
-const KNOWN_KINDS = ['create', 'scale', 'plugin_install', 'plugin_remove', 'restart', 'config_update', 'delete'];
 const PAGE = 50;
 const MAX_LIMIT = 500;
 const FILTERS = ['status', 'kind', 'cluster'];
 
-export function jobHref(id) {
-	return `#/jobs/${encodeURIComponent(id)}`;
-}
+// The workflow kinds esaasd runs (GET /api/v1/workflows), asked once per
+// page load and offered as suggestions; any kind may be typed.
+let kinds = null;
 
-export function clusterHref(name) {
-	return `#/clusters/${encodeURIComponent(name)}`;
+function workflowKinds() {
+	if (!kinds) {
+		kinds = get(paths.workflows()).then((list) =>
+			(list && Array.isArray(list.workflows) ? list.workflows : [])
+				.map((w) => w.kind).filter((k) => typeof k === 'string'))
+			.catch(() => {
+				kinds = null;
+				return [];
+			});
+	}
+	return kinds;
 }
 
 const COLUMNS = [
@@ -139,7 +147,7 @@ export function jobsPage(main, query, app) {
 	statusSelect.value = filters.status;
 	const kindInput = h('input', {id: 'filter-kind', name: 'kind', type: 'text', list: 'kinds',
 		autocomplete: 'off', spellcheck: 'false', placeholder: 'any', value: filters.kind});
-	const kindList = h('datalist', {id: 'kinds'}, KNOWN_KINDS.map((k) => h('option', {value: k})));
+	const kindList = h('datalist', {id: 'kinds'});
 	const clusterInput = h('input', {id: 'filter-cluster', name: 'cluster', type: 'text', list: 'cluster-names',
 		autocomplete: 'off', spellcheck: 'false', placeholder: 'any', value: filters.cluster});
 	const clusterList = h('datalist', {id: 'cluster-names'});
@@ -255,6 +263,11 @@ export function jobsPage(main, query, app) {
 	more.addEventListener('click', () => {
 		limit = Math.min(limit + PAGE, MAX_LIMIT);
 		poll.now();
+	});
+
+	// Workflow kinds for the kind filter's suggestions.
+	workflowKinds().then((names) => {
+		replace(kindList, names.map((k) => h('option', {value: k})));
 	});
 
 	// Cluster names for the cluster filter's suggestions.

@@ -170,6 +170,24 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 		}
 		msleep(5);
 	}
+	FILE *kc = fopen(s->kubeconfig, "r");
+	char line[512];
+	while (kc && fgets(line, sizeof(line), kc)) {
+		char *p = strstr(line, "server: ");
+		if (p)
+			snprintf(s->server, sizeof(s->server), "%.*s", (int)strcspn(p + 8, "\n"),
+				 p + 8);
+		p = strstr(line, "token: ");
+		if (p)
+			snprintf(s->token, sizeof(s->token), "%.*s", (int)strcspn(p + 7, "\n"),
+				 p + 7);
+	}
+	if (kc)
+		fclose(kc);
+	if (!s->server[0] || !s->token[0]) {
+		fprintf(stderr, "esaas-sim wrote no server or token in %s\n", s->kubeconfig);
+		return false;
+	}
 	return true;
 }
 
@@ -323,15 +341,26 @@ struct buf {
 	size_t n;
 };
 
-static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+/* The answer being received: its body and header lines. */
+struct answer {
+	struct http_resp *r;
+	struct buf body;
+	struct buf headers;
+};
+
+static void buf_add(struct buf *b, const char *data, size_t n)
 {
-	struct buf *b = arg;
-	size_t n = size * nmemb;
 	b->p = xrealloc(b->p, b->n + n + 1);
 	memcpy(b->p + b->n, data, n);
 	b->n += n;
 	b->p[b->n] = '\0';
-	return n;
+}
+
+static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct answer *a = arg;
+	buf_add(&a->body, data, size * nmemb);
+	return size * nmemb;
 }
 
 static void copy_header(const char *line, size_t n, const char *name, char *dst, size_t len)
@@ -350,8 +379,10 @@ static void copy_header(const char *line, size_t n, const char *name, char *dst,
 
 static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct http_resp *r = arg;
+	struct answer *a = arg;
+	struct http_resp *r = a->r;
 	size_t n = size * nmemb;
+	buf_add(&a->headers, data, n);
 	copy_header(data, n, "Location", r->location, sizeof(r->location));
 	copy_header(data, n, "Allow", r->allow, sizeof(r->allow));
 	copy_header(data, n, "Content-Type", r->content_type, sizeof(r->content_type));
@@ -449,27 +480,42 @@ const char *harness_actor(const struct esaasd *d, const char *as)
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
 	       const char *const *headers, struct http_resp *out)
 {
-	memset(out, 0, sizeof(*out));
 	bool own_auth = false;
-	for (int i = 0; headers && headers[i]; i++)
-		own_auth |= strncasecmp(headers[i], "Authorization:", 14) == 0;
+	size_t n = 0;
+	for (; headers && headers[n]; n++)
+		own_auth |= strncasecmp(headers[n], "Authorization:", 14) == 0;
 	/* Made when d was first ready (esaasd_wait_ready()), not here: the
 	 * database may be down on purpose by now. */
 	const char *token = !own_auth && strncmp(path, "/api/", 5) == 0 ? known_token(d) : NULL;
+	if (!token)
+		return http_request(d->base, method, path, body, headers, 0, out);
 	char auth[160];
+	const char **h = xcalloc(n + 2, sizeof(*h));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	h[0] = auth;
+	for (size_t i = 0; i < n; i++)
+		h[i + 1] = headers[i];
+	bool ok = http_request(d->base, method, path, body, h, 0, out);
+	free(h);
+	return ok;
+}
+
+bool http_request(const char *base, const char *method, const char *path, const char *body,
+		  const char *const *headers, int timeout_ms, struct http_resp *out)
+{
+	memset(out, 0, sizeof(*out));
+	bool own_type = false;
+	for (int i = 0; headers && headers[i]; i++)
+		own_type |= strncasecmp(headers[i], "Content-Type:", 13) == 0;
 	CURL *c = curl_easy_init();
 	if (!c)
 		return false;
-	char url[1024];
-	snprintf(url, sizeof(url), "%s%s", d->base, path);
-	struct buf b = {0};
+	char url[2048];
+	snprintf(url, sizeof(url), "%s%s", base, path);
+	struct answer a = {.r = out};
 	struct curl_slist *h = NULL;
-	if (body)
+	if (body && !own_type)
 		h = curl_slist_append(h, "Content-Type: application/json");
-	if (token) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
 	for (int i = 0; headers && headers[i]; i++)
 		h = curl_slist_append(h, headers[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -478,10 +524,10 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &a);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
@@ -489,11 +535,13 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
-		free(b.p);
+		free(a.body.p);
+		free(a.headers.p);
 		memset(out, 0, sizeof(*out));
 		return false;
 	}
-	out->raw = b.p ? b.p : xstrdup("");
+	out->raw = a.body.p ? a.body.p : xstrdup("");
+	out->headers = a.headers.p ? a.headers.p : xstrdup("");
 	out->body = json_loads(out->raw, 0, NULL);
 	return true;
 }
@@ -502,6 +550,7 @@ void http_resp_free(struct http_resp *r)
 {
 	json_decref(r->body);
 	free(r->raw);
+	free(r->headers);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -756,24 +805,10 @@ char *job_trail(PGconn *sql, int64_t id)
 bool sim_call(const struct sim *s, const char *method, const char *path, const char *body,
 	      struct http_resp *out)
 {
-	struct esaasd simd = {0};
-	FILE *kc = fopen(s->kubeconfig, "r");
-	char line[512], token[256] = "";
-	while (kc && fgets(line, sizeof(line), kc)) {
-		char *p = strstr(line, "server: ");
-		if (p)
-			snprintf(simd.base, sizeof(simd.base), "%.*s", (int)strcspn(p + 8, "\n"),
-				 p + 8);
-		p = strstr(line, "token: ");
-		if (p)
-			snprintf(token, sizeof(token), "%.*s", (int)strcspn(p + 7, "\n"), p + 7);
-	}
-	if (kc)
-		fclose(kc);
 	char auth[300];
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token);
 	const char *h[] = {auth, NULL};
-	return http_call(&simd, method, path, body, h, out);
+	return http_request(s->server, method, path, body, h, 0, out);
 }
 
 json_t *sim_record(const struct sim *s)

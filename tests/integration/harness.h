@@ -82,6 +82,7 @@ struct http_resp {
 	char location[256];
 	char allow[128];
 	char content_type[128];
+	char *headers; /* every header line of the answer, as received */
 };
 
 /*
@@ -105,6 +106,12 @@ const char *harness_actor(const struct esaasd *d, const char *as);
  * alone sends none). */
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
 	       const char *const *headers, struct http_resp *out);
+/* The request http_call() and sim_call() make, to any server: path is
+ * appended to base ("http://127.0.0.1:PORT"); a body is sent as
+ * application/json unless headers has a Content-Type line; timeout_ms 0
+ * is 10 s.  False when no answer came (out is then empty). */
+bool http_request(const char *base, const char *method, const char *path, const char *body,
+		  const char *const *headers, int timeout_ms, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
 
 /* Submit a test job; returns its id or 0. */
@@ -126,6 +133,8 @@ struct sim {
 	char dir[256];
 	char kubeconfig[300];
 	char log[300];
+	char server[256]; /* from its kubeconfig: the API's URL */
+	char token[256];  /* and the bearer token it accepts */
 };
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
 /* SIGTERM and reap; the exit status (0 when clean). */

@@ -37,6 +37,7 @@
 
 #include "common/httpc.h"
 #include "common/util.h"
+#include "tests/fakehttp.h"
 
 /* --- the loop and its heartbeat --------------------------------------------------- */
 
@@ -86,7 +87,7 @@ static void run_for(int64_t ms)
 
 /* --- the evhttp server ------------------------------------------------------------ */
 
-static struct evhttp *http;
+static struct fakehttp *server;
 static int port;
 static int hung; /* /hang requests received */
 
@@ -119,27 +120,7 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
 	free(l);
 }
 
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	default:
-		return "OTHER";
-	}
-}
-
-static void serve_echo(struct evhttp_request *req, struct evbuffer *out)
+static void serve_echo(struct evhttp_request *req, int index, struct evbuffer *out)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
@@ -150,12 +131,12 @@ static void serve_echo(struct evhttp_request *req, struct evbuffer *out)
 	const char *expect = evhttp_find_header(in, "Expect");
 
 	evbuffer_add_printf(out, "method=%s\nbody=%.*s\nauth=%s\nctype=%s\nxtest=%s\nexpect=%s\n",
-			    method_name(evhttp_request_get_command(req)), (int)len,
+			    fakehttp_hit(server, index)->method, (int)len,
 			    (const char *)evbuffer_pullup(body, -1), auth ? auth : "-",
 			    ctype ? ctype : "-", xtest ? xtest : "-", expect ? expect : "-");
 }
 
-static void serve_cb(struct evhttp_request *req, void *arg)
+static void serve_cb(struct evhttp_request *req, int index, void *arg)
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = evhttp_uri_get_path(uri);
@@ -201,7 +182,7 @@ static void serve_cb(struct evhttp_request *req, void *arg)
 		/* Never answered; evhttp frees it when the client hangs up. */
 		hung++;
 	} else if (!strcmp(path, "/echo")) {
-		serve_echo(req, out);
+		serve_echo(req, index, out);
 		evhttp_send_reply(req, 200, "OK", out);
 	} else if (!strcmp(path, "/big")) {
 		/* 2 MiB with a Content-Length. */
@@ -321,19 +302,15 @@ static void fetch(const char *path, long timeout_ms, struct got *g)
 
 static int group_setup(void **state)
 {
-	struct evhttp_bound_socket *sock;
-
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
-	http = evhttp_new(base);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						 EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(http, serve_cb, NULL);
-	sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-	if (!sock)
+	server = fakehttp_start(base, serve_cb, NULL);
+	if (!server)
 		return -1;
-	port = bound_port(evhttp_bound_socket_get_fd(sock));
+	evhttp_set_allowed_methods(fakehttp_evhttp(server),
+				   EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+					   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
+	port = fakehttp_port(server);
 	client = httpc_new(base);
 	if (!client)
 		return -1;
@@ -346,7 +323,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	httpc_free(client);
-	evhttp_free(http);
+	fakehttp_stop(server);
 	event_free(ticker.ev);
 	event_base_free(base);
 	return 0;

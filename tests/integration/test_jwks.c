@@ -12,22 +12,19 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
 #include "common/httpc.h"
 #include "common/jwt.h"
 #include "common/util.h"
+#include "tests/fakehttp.h"
 #include "tests/unit/jwt_keys.h"
 
 #define ISS "https://idp.example.com/"
@@ -36,7 +33,7 @@
 static struct event_base *base;
 static struct event *tick;
 static struct httpc *client;
-static struct evhttp *http;
+static struct fakehttp *server;
 static int port;
 static char dir[256];
 static struct test_key rsa1, rsa2, ec1;
@@ -47,21 +44,14 @@ static char *served; /* the body of the next answers */
 static int served_status = 200;
 static int requests; /* GET /jwks received */
 
-static void serve_cb(struct evhttp_request *req, void *arg)
+static void serve_cb(struct evhttp_request *req, int index, void *arg)
 {
-	struct evbuffer *out = evbuffer_new();
-
 	if (strcmp(evhttp_request_get_uri(req), "/jwks") != 0) {
-		evhttp_send_reply(req, 404, "Not Found", NULL);
-		evbuffer_free(out);
+		fakehttp_reply(req, 404, NULL, NULL);
 		return;
 	}
 	requests++;
-	evbuffer_add(out, served, strlen(served));
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "application/json");
-	evhttp_send_reply(req, served_status, served_status == 200 ? "OK" : "Error", out);
-	evbuffer_free(out);
+	fakehttp_reply(req, served_status, "application/json", served);
 }
 
 /* Serve these keys (NULL-terminated) from now on. */
@@ -367,9 +357,6 @@ static void test_cancel(void **state)
 
 static int group_setup(void **state)
 {
-	struct evhttp_bound_socket *sock;
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
 	struct timeval tv = {0, 20 * 1000};
 
 	signal(SIGPIPE, SIG_IGN);
@@ -379,14 +366,10 @@ static int group_setup(void **state)
 	    !test_key_generate(&ec1, dir, "ec-1", true, 0))
 		return -1;
 	base = event_base_new();
-	http = evhttp_new(base);
-	evhttp_set_gencb(http, serve_cb, NULL);
-	sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-	if (!sock)
+	server = fakehttp_start(base, serve_cb, NULL);
+	if (!server)
 		return -1;
-	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&sin, &len) != 0)
-		return -1;
-	port = ntohs(sin.sin_port);
+	port = fakehttp_port(server);
 	client = httpc_new(base);
 	if (!client)
 		return -1;
@@ -400,7 +383,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	httpc_free(client);
-	evhttp_free(http);
+	fakehttp_stop(server);
 	event_free(tick);
 	event_base_free(base);
 	free(served);

@@ -39,6 +39,7 @@
 #include "common/metrics.h"
 #include "common/util.h"
 #include "common/webhook.h"
+#include "tests/fakehttp.h"
 #include "tests/integration/harness.h"
 
 #define TOKEN "wh-token-5f3a9c1e"
@@ -50,62 +51,33 @@ static struct pg pg;
 /* --- the receiver --------------------------------------------------------------- */
 
 struct hit {
-	char *body;
-	char *authorization, *content_type, *event, *event_id;
+	const char *body;
+	const char *authorization, *content_type, *event, *event_id;
 	int answered;
 	int64_t at_ms;
 };
 
 struct receiver {
-	pthread_t thread;
-	struct event_base *base;
-	struct evhttp *http;
-	int port;
+	struct fakehttp *server;
 	char url[96];
-	pthread_mutex_t mu;
-	pthread_cond_t cond;
 	int script[8]; /* statuses in order; the last repeats */
 	int nscript;
-	int retry_after; /* seconds, sent with a 429; 0: none */
-	struct hit hits[MAX_HITS];
+	int retry_after;	   /* seconds, sent with a 429; 0: none */
+	struct hit hits[MAX_HITS]; /* what the server recorded, as far as read */
 	int nhits;
 };
 
-static char *header_copy(struct evkeyvalq *h, const char *name)
+static int status_for(const struct receiver *r, int index)
 {
-	const char *v = evhttp_find_header(h, name);
-
-	return v ? xstrdup(v) : NULL;
+	return r->script[index < r->nscript ? index : r->nscript - 1];
 }
 
-static void receiver_cb(struct evhttp_request *req, void *arg)
+static void receiver_cb(struct evhttp_request *req, int index, void *arg)
 {
 	struct receiver *r = arg;
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	size_t len = evbuffer_get_length(in);
-	struct evbuffer *out = evbuffer_new();
-	int status, retry_after;
-
-	pthread_mutex_lock(&r->mu);
-	status = r->script[r->nhits < r->nscript ? r->nhits : r->nscript - 1];
-	retry_after = r->retry_after;
-	if (r->nhits < MAX_HITS) {
-		struct hit *hit = &r->hits[r->nhits];
-
-		hit->body = xmalloc(len + 1);
-		evbuffer_copyout(in, hit->body, len);
-		hit->body[len] = '\0';
-		hit->authorization = header_copy(h, "Authorization");
-		hit->content_type = header_copy(h, "Content-Type");
-		hit->event = header_copy(h, "X-Esaas-Event");
-		hit->event_id = header_copy(h, "X-Esaas-Event-Id");
-		hit->answered = status;
-		hit->at_ms = harness_now_ms();
-	}
-	r->nhits++;
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->mu);
+	int status = status_for(r, index);
+	int retry_after = __atomic_load_n(&r->retry_after, __ATOMIC_SEQ_CST);
+	char body[32];
 
 	if (status == 429 && retry_after > 0) {
 		char v[16];
@@ -113,41 +85,21 @@ static void receiver_cb(struct evhttp_request *req, void *arg)
 		snprintf(v, sizeof(v), "%d", retry_after);
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", v);
 	}
-	evbuffer_add_printf(out, "{\"answer\": %d}", status);
-	evhttp_send_reply(req, status, status < 300 ? "OK" : "Not now", out);
-	evbuffer_free(out);
-}
-
-static void *receiver_main(void *arg)
-{
-	struct receiver *r = arg;
-
-	event_base_dispatch(r->base);
-	return NULL;
+	snprintf(body, sizeof(body), "{\"answer\": %d}", status);
+	fakehttp_reply(req, status, NULL, body);
 }
 
 /* A receiver answering with the statuses of script (0-terminated), the last repeating. */
 static struct receiver *receiver_start(const int *script)
 {
 	struct receiver *r = xcalloc(1, sizeof(*r));
-	struct evhttp_bound_socket *sock;
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
 
 	for (; *script && r->nscript < (int)ARRAY_SIZE(r->script); script++)
 		r->script[r->nscript++] = *script;
-	pthread_mutex_init(&r->mu, NULL);
-	pthread_cond_init(&r->cond, NULL);
-	r->base = event_base_new();
-	r->http = evhttp_new(r->base);
-	evhttp_set_gencb(r->http, receiver_cb, r);
-	sock = evhttp_bind_socket_with_handle(r->http, "127.0.0.1", 0);
-	assert_non_null(sock);
-	assert_int_equal(
-		getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&a, &alen), 0);
-	r->port = ntohs(a.sin_port);
-	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/hooks/T0/B0/secret-path", r->port);
-	assert_int_equal(pthread_create(&r->thread, NULL, receiver_main, r), 0);
+	r->server = fakehttp_start_thread(receiver_cb, r);
+	assert_non_null(r->server);
+	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/hooks/T0/B0/secret-path",
+		 fakehttp_port(r->server));
 	return r;
 }
 
@@ -155,52 +107,41 @@ static void receiver_stop(struct receiver *r)
 {
 	if (!r)
 		return;
-	event_base_loopexit(r->base, NULL);
-	pthread_join(r->thread, NULL);
-	evhttp_free(r->http);
-	event_base_free(r->base);
-	for (int i = 0; i < r->nhits && i < MAX_HITS; i++) {
-		free(r->hits[i].body);
-		free(r->hits[i].authorization);
-		free(r->hits[i].content_type);
-		free(r->hits[i].event);
-		free(r->hits[i].event_id);
-	}
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->cond);
+	fakehttp_stop(r->server);
 	free(r);
+}
+
+/* Read what the server recorded since last time into r->hits. */
+static int receiver_read(struct receiver *r)
+{
+	int n = fakehttp_count(r->server);
+
+	for (; r->nhits < n && r->nhits < MAX_HITS; r->nhits++) {
+		const struct fakehttp_hit *h = fakehttp_hit(r->server, r->nhits);
+		struct hit *hit = &r->hits[r->nhits];
+
+		hit->body = h->body;
+		hit->authorization = fakehttp_header(h, "Authorization");
+		hit->content_type = fakehttp_header(h, "Content-Type");
+		hit->event = fakehttp_header(h, "X-Esaas-Event");
+		hit->event_id = fakehttp_header(h, "X-Esaas-Event-Id");
+		hit->answered = status_for(r, r->nhits);
+		hit->at_ms = h->at_ms;
+	}
+	return n;
 }
 
 static int receiver_count(struct receiver *r)
 {
-	int n;
-
-	pthread_mutex_lock(&r->mu);
-	n = r->nhits;
-	pthread_mutex_unlock(&r->mu);
-	return n;
+	return receiver_read(r);
 }
 
 /* Wait until n requests came in; false after timeout_ms. */
 static bool receiver_wait(struct receiver *r, int n, int timeout_ms)
 {
-	struct timespec until;
-	bool ok;
+	bool ok = fakehttp_wait(r->server, n, timeout_ms);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&r->mu);
-	while (r->nhits < n) {
-		if (pthread_cond_timedwait(&r->cond, &r->mu, &until) == ETIMEDOUT)
-			break;
-	}
-	ok = r->nhits >= n;
-	pthread_mutex_unlock(&r->mu);
+	receiver_read(r);
 	return ok;
 }
 
@@ -335,9 +276,7 @@ static void test_module_retry_after_honoured(void **state)
 	struct loop l;
 	struct webhook_stats st;
 
-	pthread_mutex_lock(&r->mu);
-	r->retry_after = 1;
-	pthread_mutex_unlock(&r->mu);
+	__atomic_store_n(&r->retry_after, 1, __ATOMIC_SEQ_CST);
 	loop_open(&l, r->url, 5, 10);
 	post_test_event(l.wh, 7);
 	loop_until_ended(&l, 1);
