@@ -65,6 +65,29 @@ struct wf_state {
 	.nbranches =                                         \
 		(int)(sizeof((const struct wf_branch[]){__VA_ARGS__}) / sizeof(struct wf_branch))
 
+/* A request for a job as its endpoint received it, for the workflow's checks. */
+struct wf_request {
+	json_t *body;  /* the JSON body: an object ({} when none came) */
+	json_t *path;  /* the path's parameters besides the subject's name */
+	json_t *query; /* the query's parameters, each a string */
+};
+
+/*
+ * Why a request is refused, as the API answers it: status 422 (invalid),
+ * 404 (not found) or 409 (conflict) with its code, the request's field at
+ * fault ("" for none) and the message.
+ */
+struct wf_refusal {
+	int status;
+	const char *code; /* static: "invalid", "not_found", "conflict", ... */
+	char field[128];
+	char message[512];
+};
+
+/* Fill why; returns false, so that a check can end with "return wf_refuse(...)". */
+bool wf_refuse(struct wf_refusal *why, int status, const char *code, const char *field,
+	       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 struct workflow {
 	const char *kind;
 	const struct wf_state *states;
@@ -77,6 +100,22 @@ struct workflow {
 	const char *cleanup;
 	/* Check the submitted parameters; on error fill field and message. */
 	bool (*validate)(json_t *params, const char **field, char *msg, size_t msglen);
+	/*
+	 * A request for this workflow from its own endpoint, checked by the
+	 * workflow (the API only routes it here).  Each hook may be NULL.
+	 * request: the request alone; *params gets the job's parameters (a
+	 *   new reference), or stays NULL after a refusal.
+	 * prepare: then with the stored record of the job's subject (a
+	 *   cluster's spec, which the engine never reads): may add to or
+	 *   rewrite params.
+	 * precheck: then against the live subject, asynchronously: done(arg,
+	 *   NULL) to queue the job, or done(arg, why).  env is the workflows'
+	 *   environment (step_env), tenant the job's.
+	 */
+	bool (*request)(const struct wf_request *rq, json_t **params, struct wf_refusal *why);
+	bool (*prepare)(json_t *record, json_t *params, struct wf_refusal *why);
+	void (*precheck)(void *env, const char *tenant, json_t *params,
+			 void (*done)(void *arg, const struct wf_refusal *why), void *arg);
 };
 
 const struct wf_state *workflow_state(const struct workflow *wf, const char *name);

@@ -2,6 +2,7 @@
 
 #include "common/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,20 @@ const struct wf_state *workflow_state(const struct workflow *wf, const char *nam
 		if (strcmp(wf->states[i].name, name) == 0)
 			return &wf->states[i];
 	return NULL;
+}
+
+bool wf_refuse(struct wf_refusal *why, int status, const char *code, const char *field,
+	       const char *fmt, ...)
+{
+	va_list ap;
+
+	why->status = status;
+	why->code = code;
+	snprintf(why->field, sizeof(why->field), "%s", field ? field : "");
+	va_start(ap, fmt);
+	vsnprintf(why->message, sizeof(why->message), fmt, ap);
+	va_end(ap);
+	return false;
 }
 
 const struct wf_branch *wf_state_branch(const struct wf_state *st, int way)

@@ -204,6 +204,16 @@ const char *spec_section_name(enum es_role role)
 	return "unknown";
 }
 
+bool spec_section_parse(const char *name, enum es_role *role)
+{
+	for (int r = 0; name && r < ES_ROLE_COUNT; r++)
+		if (strcmp(name, spec_section_name((enum es_role)r)) == 0) {
+			*role = (enum es_role)r;
+			return true;
+		}
+	return false;
+}
+
 const char *spec_spread_name(enum spec_spread spread)
 {
 	return spread == SPEC_SPREAD_RACK ? "rack" : "host";

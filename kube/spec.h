@@ -82,6 +82,9 @@ json_t *spec_to_json(const struct spec *spec);
 
 /* The spec's section of a role: "masters", "data", "clients". */
 const char *spec_section_name(enum es_role role);
+/* The role of a section's name ("masters", "data", "clients"); false for
+ * any other name, NULL included. */
+bool spec_section_parse(const char *name, enum es_role *role);
 const char *spec_spread_name(enum spec_spread spread);
 
 /* A DNS-1123 label of at most max characters: lower-case letters, digits

@@ -16,6 +16,8 @@
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
 #include "states/states.h"
+#include "workflows/request.h"
+#include "kube/spec.h"
 
 /* clang-format off */
 static const struct wf_state config_states[] = {
@@ -35,9 +37,67 @@ static const struct wf_state config_states[] = {
 };
 /* clang-format on */
 
+/* --- the request ------------------------------------------------------------------ */
+
+/* {"settings": {"key": value | null}, "allow_yellow"?: bool} */
+static bool config_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"settings", "allow_yellow", NULL};
+	json_t *settings = json_object_get(rq->body, "settings");
+
+	if (!wf_request_fields(rq->body, fields, why) || !wf_request_allow_yellow(rq->body, why))
+		return false;
+	if (!json_is_object(settings) || json_object_size(settings) == 0)
+		return wf_refuse(why, 422, "invalid", "settings",
+				 "settings must be an object of at least one setting");
+	*params = json_incref(rq->body);
+	return true;
+}
+
+/*
+ * The settings against the cluster's version; the job gets the new spec
+ * (its config merged, null removing a key) and whether any setting is
+ * static, which needs a rolling restart.
+ */
+static bool config_prepare(json_t *record, json_t *params, struct wf_refusal *why)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!wf_record_spec(record, &spec, why))
+		return false;
+	json_t *settings = json_object_get(params, "settings");
+	bool ok = spec_check_settings(settings, &spec.version, "settings", true, &serr);
+	spec_free(&spec);
+	if (!ok)
+		return wf_refuse(why, 422, "invalid", serr.field, "%s", serr.message);
+	json_t *next = json_deep_copy(record);
+	json_t *config = json_object_get(next, "config");
+	if (!json_is_object(config)) {
+		config = json_object();
+		json_object_set_new(next, "config", config);
+	}
+	bool needs_restart = false;
+	const char *key;
+	json_t *value;
+	json_object_foreach (settings, key, value) {
+		if (spec_setting_kind(key) == SPEC_SETTING_STATIC)
+			needs_restart = true;
+		if (json_is_null(value))
+			json_object_del(config, key);
+		else
+			json_object_set(config, key, value);
+	}
+	json_object_set_new(params, "spec", next);
+	json_object_set_new(params, "restart", json_boolean(needs_restart));
+	return true;
+}
+
 const struct workflow wf_config_update = {
 	.kind = "config_update",
 	.states = config_states,
 	.nstates = sizeof(config_states) / sizeof(config_states[0]),
 	.cleanup = "undo_allocation",
+	.request = config_request,
+	.prepare = config_prepare,
 };

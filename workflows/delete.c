@@ -16,6 +16,9 @@
  */
 #include "workflows/workflows.h"
 #include "states/states.h"
+#include "workflows/request.h"
+
+#include <string.h>
 
 /* clang-format off */
 static const struct wf_state delete_states[] = {
@@ -41,8 +44,32 @@ static const struct wf_state delete_states[] = {
 };
 /* clang-format on */
 
+/* --- the request ------------------------------------------------------------------ */
+
+/*
+ * ?wipe_data=true (or a body {"wipe_data": true}): the hosts' folders of
+ * the cluster are emptied too; otherwise the data stays on the hosts.
+ */
+static bool delete_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"wipe_data", NULL};
+	const char *qv = json_string_value(json_object_get(rq->query, "wipe_data"));
+	json_t *bv = json_object_get(rq->body, "wipe_data");
+
+	if (!wf_request_fields(rq->body, fields, why))
+		return false;
+	if ((qv && strcmp(qv, "true") != 0 && strcmp(qv, "false") != 0) ||
+	    (bv && !json_is_boolean(bv)))
+		return wf_refuse(why, 422, "invalid", "wipe_data",
+				 "wipe_data must be true or false");
+	*params = json_pack("{s:b}", "wipe_data",
+			    (qv && strcmp(qv, "true") == 0) || json_is_true(bv));
+	return true;
+}
+
 const struct workflow wf_delete = {
 	.kind = "delete",
 	.states = delete_states,
 	.nstates = sizeof(delete_states) / sizeof(delete_states[0]),
+	.request = delete_request,
 };

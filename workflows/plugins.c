@@ -17,6 +17,10 @@
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
 #include "states/states.h"
+#include "workflows/request.h"
+#include "kube/spec.h"
+
+#include <string.h>
 
 /* clang-format off */
 #define PLUGIN_STATES                                                                              \
@@ -35,11 +39,90 @@
 static const struct wf_state install_states[] = {PLUGIN_STATES};
 static const struct wf_state remove_states[] = {PLUGIN_STATES};
 
+/* --- the request ------------------------------------------------------------------ */
+
+/* {"name": "analysis-icu", "allow_yellow"?: bool} */
+static bool install_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"name", "allow_yellow", NULL};
+	const char *name = json_string_value(json_object_get(rq->body, "name"));
+
+	if (!wf_request_fields(rq->body, fields, why) || !wf_request_allow_yellow(rq->body, why))
+		return false;
+	if (!name || !name[0] || strlen(name) > 64)
+		return wf_refuse(why, 422, "invalid", "name",
+				 "name must be a plugin name such as \"analysis-icu\"");
+	*params = json_pack("{s:s, s:s, s:b}", "plugin", name, "action", "install", "allow_yellow",
+			    json_is_true(json_object_get(rq->body, "allow_yellow")));
+	return true;
+}
+
+/* DELETE .../plugins/{plugin}; a body is optional ({"allow_yellow": bool}). */
+static bool remove_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"allow_yellow", NULL};
+	const char *plugin = json_string_value(json_object_get(rq->path, "plugin"));
+
+	if (!wf_request_fields(rq->body, fields, why) || !wf_request_allow_yellow(rq->body, why))
+		return false;
+	if (!plugin || !plugin[0] || strlen(plugin) > 64)
+		return wf_refuse(why, 404, "not_found", NULL, "plugin not found");
+	*params = json_pack("{s:s, s:s, s:b}", "plugin", plugin, "action", "remove", "allow_yellow",
+			    json_is_true(json_object_get(rq->body, "allow_yellow")));
+	return true;
+}
+
+/*
+ * A plugin added to (or removed from) the stored spec: checked against the
+ * cluster's version, and the job gets the new spec.  Installing one that is
+ * listed already is a conflict; removing one that is not listed, not found.
+ */
+static bool plugin_prepare(json_t *record, json_t *params, struct wf_refusal *why)
+{
+	const char *plugin = json_string_value(json_object_get(params, "plugin"));
+	bool install = strcmp(json_string_value(json_object_get(params, "action")), "install") == 0;
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!wf_record_spec(record, &spec, why))
+		return false;
+	bool ok = !install || spec_check_plugin(plugin, &spec.version, "name", &serr);
+	bool listed = false;
+	for (size_t i = 0; i < spec.nplugins; i++)
+		if (strcmp(spec.plugins[i], plugin) == 0)
+			listed = true;
+	spec_free(&spec);
+	if (!ok)
+		return wf_refuse(why, 422, "invalid", "name", "%s", serr.message);
+	if (install && listed)
+		return wf_refuse(why, 409, "conflict", "name", "plugin %s is already installed",
+				 plugin);
+	if (!install && !listed)
+		return wf_refuse(why, 404, "not_found", NULL, "plugin %s is not installed", plugin);
+	json_t *next = json_deep_copy(record);
+	json_t *list = json_object_get(next, "plugins");
+	if (!json_is_array(list)) {
+		list = json_array();
+		json_object_set_new(next, "plugins", list);
+	}
+	if (install) {
+		json_array_append_new(list, json_string(plugin));
+	} else {
+		for (size_t i = json_array_size(list); i-- > 0;)
+			if (strcmp(json_string_value(json_array_get(list, i)), plugin) == 0)
+				json_array_remove(list, i);
+	}
+	json_object_set_new(params, "spec", next);
+	return true;
+}
+
 const struct workflow wf_plugin_install = {
 	.kind = "plugin_install",
 	.states = install_states,
 	.nstates = sizeof(install_states) / sizeof(install_states[0]),
 	.cleanup = "undo_allocation",
+	.request = install_request,
+	.prepare = plugin_prepare,
 };
 
 const struct workflow wf_plugin_remove = {
@@ -47,4 +130,6 @@ const struct workflow wf_plugin_remove = {
 	.states = remove_states,
 	.nstates = sizeof(remove_states) / sizeof(remove_states[0]),
 	.cleanup = "undo_allocation",
+	.request = remove_request,
+	.prepare = plugin_prepare,
 };

@@ -18,6 +18,8 @@
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
 #include "states/states.h"
+#include "workflows/request.h"
+#include "kube/spec.h"
 
 /* clang-format off */
 static const struct wf_state restart_states[] = {
@@ -27,9 +29,44 @@ static const struct wf_state restart_states[] = {
 };
 /* clang-format on */
 
+/* --- the request ------------------------------------------------------------------ */
+
+/* {} (every node), {"role": "data"|"masters"|"clients"} or {"nodes": ["pod", ...]},
+ * and "allow_yellow". */
+static bool restart_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"role", "nodes", "allow_yellow", NULL};
+	json_t *body = rq->body;
+	json_t *role = json_object_get(body, "role");
+	json_t *nodes = json_object_get(body, "nodes");
+	enum es_role r;
+
+	if (!wf_request_fields(body, fields, why) || !wf_request_allow_yellow(body, why))
+		return false;
+	if (role && !spec_section_parse(json_string_value(role), &r))
+		return wf_refuse(why, 422, "invalid", "role",
+				 "role must be data, clients or masters");
+	if (role && nodes)
+		return wf_refuse(why, 422, "invalid", "nodes", "give a role or nodes, not both");
+	if (nodes) {
+		size_t i;
+		json_t *n;
+		if (!json_is_array(nodes) || json_array_size(nodes) == 0)
+			return wf_refuse(why, 422, "invalid", "nodes",
+					 "nodes must be a list of pod names");
+		json_array_foreach (nodes, i, n)
+			if (!json_is_string(n) || !spec_is_dns_label(json_string_value(n), 63))
+				return wf_refuse(why, 422, "invalid", "nodes",
+						 "nodes[%zu] is not a pod name", i);
+	}
+	*params = json_incref(body);
+	return true;
+}
+
 const struct workflow wf_restart = {
 	.kind = "restart",
 	.states = restart_states,
 	.nstates = sizeof(restart_states) / sizeof(restart_states[0]),
 	.cleanup = "undo_allocation",
+	.request = restart_request,
 };

@@ -32,7 +32,14 @@
  * cleanup chain undoes it on failure or cancel.
  */
 #include "workflows/workflows.h"
+#include "workflows/request.h"
 #include "states/states.h"
+#include "common/util.h"
+#include "es/client.h"
+#include "kube/spec.h"
+
+#include <stdlib.h>
+#include <string.h>
 
 /* clang-format off */
 static const struct wf_state scale_states[] = {
@@ -124,9 +131,116 @@ static const struct wf_state scale_states[] = {
 };
 /* clang-format on */
 
+/* --- the request ------------------------------------------------------------------ */
+
+/*
+ * {"role": "data" | "clients" | "masters", "replicas": N, "force"?: bool}.
+ * Masters stay odd.  A data scale-down that would leave fewer data nodes
+ * than some index has copies of a shard is refused, unless forced.
+ */
+static bool scale_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
+{
+	static const char *const fields[] = {"role", "replicas", "force", NULL};
+	json_t *body = rq->body;
+
+	if (!wf_request_fields(body, fields, why))
+		return false;
+	const char *role = json_string_value(json_object_get(body, "role"));
+	json_t *replicas = json_object_get(body, "replicas");
+	json_t *force = json_object_get(body, "force");
+	enum es_role section;
+	if (!spec_section_parse(role, &section))
+		return wf_refuse(why, 422, "invalid", "role",
+				 "role must be data, clients or masters");
+	if (!json_is_integer(replicas))
+		return wf_refuse(why, 422, "invalid", "replicas", "replicas must be an integer");
+	if (force && !json_is_boolean(force))
+		return wf_refuse(why, 422, "invalid", "force", "force must be true or false");
+	struct spec_error serr;
+	if (!spec_check_replicas(section, json_integer_value(replicas), "replicas", &serr))
+		return wf_refuse(why, 422, "invalid", "replicas", "%s", serr.message);
+	*params = json_pack("{s:s, s:O, s:b}", "role", role, "replicas", replicas, "force",
+			    json_is_true(force));
+	return true;
+}
+
+/* With the cluster's spec: how many nodes of the role it has now ("from"),
+ * for the precheck. */
+static bool scale_prepare(json_t *record, json_t *params, struct wf_refusal *why)
+{
+	enum es_role section;
+	struct spec spec;
+
+	if (!spec_section_parse(json_string_value(json_object_get(params, "role")), &section))
+		return wf_refuse(why, 422, "invalid", "role",
+				 "role must be data, clients or masters");
+	if (!wf_record_spec(record, &spec, why))
+		return false;
+	json_object_set_new(params, "from", json_integer(spec.nodes[section].replicas));
+	spec_free(&spec);
+	return true;
+}
+
+struct scale_precheck {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	int to;
+	char *cluster;
+};
+
+static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, const char *error)
+{
+	struct scale_precheck *p = arg;
+	struct wf_refusal why = {0};
+	int to = p->to;
+
+	if (!worst)
+		wf_refuse(&why, 503, "unavailable", NULL,
+			  "cannot check that %d data node%s can hold every shard copy of cluster "
+			  "%s: %s; retry, or pass \"force\": true to scale down unchecked",
+			  to, to == 1 ? "" : "s", p->cluster, error);
+	else if (worst->copies > to)
+		wf_refuse(&why, 422, "invalid", "replicas",
+			  "index %s has %d replica%s, so %d copies of each shard, which %d data "
+			  "node%s cannot hold: lower its number_of_replicas first, or pass "
+			  "\"force\": true to accept unassigned copies",
+			  worst->index, worst->copies - 1, worst->copies == 2 ? "" : "s",
+			  worst->copies, to, to == 1 ? "" : "s");
+	p->done(p->arg, why.status ? &why : NULL);
+	free(p->cluster);
+	free(p);
+}
+
+/* A data scale-down, unless forced: can the nodes left hold every copy? */
+static void scale_precheck(void *env, const char *tenant, json_t *params,
+			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	const char *role = json_string_value(json_object_get(params, "role"));
+	int from = (int)json_integer_value(json_object_get(params, "from"));
+	int to = (int)json_integer_value(json_object_get(params, "replicas"));
+
+	json_object_del(params, "from");
+	if (strcmp(role, "data") != 0 || to >= from ||
+	    json_is_true(json_object_get(params, "force"))) {
+		done(arg, NULL);
+		return;
+	}
+	struct scale_precheck *p = xcalloc(1, sizeof(*p));
+	json_t *spec = json_object_get(params, "spec");
+	p->done = done;
+	p->arg = arg;
+	p->to = to;
+	const char *name = json_string_value(json_object_get(spec, "name"));
+	p->cluster = xstrdup(name ? name : "");
+	states_read_shard_copies(env, tenant, spec, scale_copies_cb, p);
+}
+
 const struct workflow wf_scale = {
 	.kind = "scale",
 	.states = scale_states,
 	.nstates = sizeof(scale_states) / sizeof(scale_states[0]),
 	.cleanup = "undo_exclusion",
+	.request = scale_request,
+	.prepare = scale_prepare,
+	.precheck = scale_precheck,
 };

@@ -182,6 +182,129 @@ static void test_scale_plan_way(void **state)
 	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 3, 1, false, true), SCALE_PLAN_ZEN2_SHRINK);
 }
 
+/* A workflow's own request check, on a body (and path and query). */
+static bool request(const char *kind, const char *body, const char *path, const char *query,
+		    json_t **params, struct wf_refusal *why)
+{
+	const struct workflow *wf = wf_registry_find(&reg, kind);
+	assert_non_null(wf);
+	assert_non_null(wf->request);
+	struct wf_request rq = {
+		.body = json_loads(body, 0, NULL),
+		.path = json_loads(path ? path : "{}", 0, NULL),
+		.query = json_loads(query ? query : "{}", 0, NULL),
+	};
+	assert_non_null(rq.body);
+	memset(why, 0, sizeof(*why));
+	*params = NULL;
+	bool ok = wf->request(&rq, params, why);
+	json_decref(rq.body);
+	json_decref(rq.path);
+	json_decref(rq.query);
+	if (!ok)
+		assert_null(*params);
+	return ok;
+}
+
+static void expect_refused(const char *kind, const char *body, const char *path, const char *query,
+			   int status, const char *field, const char *message)
+{
+	json_t *params;
+	struct wf_refusal why;
+	if (request(kind, body, path, query, &params, &why)) {
+		json_decref(params);
+		fail_msg("%s %s was taken", kind, body);
+	}
+	assert_int_equal(why.status, status);
+	assert_string_equal(why.field, field);
+	if (!strstr(why.message, message))
+		fail_msg("%s: message %s lacks %s", kind, why.message, message);
+}
+
+/* Each operation checks its own request, naming the field at fault. */
+static void test_requests_refused_with_their_field(void **state)
+{
+	expect_refused("scale", "{\"role\": \"kibana\", \"replicas\": 1}", NULL, NULL, 422, "role",
+		       "role must be data, clients or masters");
+	expect_refused("scale", "{\"role\": \"data\", \"replicas\": \"3\"}", NULL, NULL, 422,
+		       "replicas", "must be an integer");
+	expect_refused("scale", "{\"role\": \"masters\", \"replicas\": 4}", NULL, NULL, 422,
+		       "replicas", "");
+	expect_refused("scale", "{\"role\": \"data\", \"replicas\": 3, \"forse\": true}", NULL,
+		       NULL, 422, "forse", "unknown field \"forse\"; known: role, replicas, force");
+	expect_refused("config_update", "{\"settings\": {}}", NULL, NULL, 422, "settings",
+		       "at least one setting");
+	expect_refused("config_update", "{\"settings\": {\"a\": 1}, \"allow_yellow\": 1}", NULL,
+		       NULL, 422, "allow_yellow", "true or false");
+	expect_refused("restart", "{\"role\": \"data\", \"nodes\": [\"es-data-0\"]}", NULL, NULL,
+		       422, "nodes", "not both");
+	expect_refused("restart", "{\"nodes\": [\"es-data-0\", \"Bad_Name\"]}", NULL, NULL, 422,
+		       "nodes", "nodes[1] is not a pod name");
+	expect_refused("delete", "{}", NULL, "{\"wipe_data\": \"yes\"}", 422, "wipe_data",
+		       "true or false");
+	expect_refused("kibana", "{\"replicas\": 11}", NULL, NULL, 422, "replicas", "from 0 to 10");
+	expect_refused("plugin_install", "{\"name\": \"\"}", NULL, NULL, 422, "name",
+		       "a plugin name");
+	expect_refused("plugin_remove", "{}", "{}", NULL, 404, "", "plugin not found");
+}
+
+/* What a taken request becomes: the job's parameters. */
+static void test_requests_make_params(void **state)
+{
+	json_t *params;
+	struct wf_refusal why;
+
+	assert_true(request("scale", "{\"role\": \"data\", \"replicas\": 4}", NULL, NULL, &params,
+			    &why));
+	assert_true(json_is_false(json_object_get(params, "force")));
+	assert_int_equal(json_integer_value(json_object_get(params, "replicas")), 4);
+	json_decref(params);
+	assert_true(request("delete", "{}", NULL, "{\"wipe_data\": \"true\"}", &params, &why));
+	assert_true(json_is_true(json_object_get(params, "wipe_data")));
+	json_decref(params);
+	assert_true(request("plugin_remove", "{}", "{\"plugin\": \"analysis-icu\"}", NULL, &params,
+			    &why));
+	assert_string_equal(json_string_value(json_object_get(params, "plugin")), "analysis-icu");
+	assert_string_equal(json_string_value(json_object_get(params, "action")), "remove");
+	json_decref(params);
+}
+
+/* With the stored spec: a setting the version does not know, a plugin
+ * listed twice, a spec that no longer parses. */
+static void test_prepare_with_the_stored_spec(void **state)
+{
+	json_t *spec = json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"plugins\": [\"analysis-icu\"]}",
+				  0, NULL);
+	const struct workflow *wf = wf_registry_find(&reg, "plugin_install");
+	struct wf_refusal why = {0};
+	json_t *params = json_pack("{s:s, s:s}", "plugin", "analysis-icu", "action", "install");
+	assert_false(wf->prepare(spec, params, &why));
+	assert_int_equal(why.status, 409);
+	assert_string_equal(why.field, "name");
+	json_decref(params);
+
+	wf = wf_registry_find(&reg, "config_update");
+	params = json_pack("{s:{s:s}}", "settings", "thread_pool.write.queue_size", "1000");
+	assert_true(wf->prepare(spec, params, &why));
+	assert_true(json_is_true(json_object_get(params, "restart")));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(params, "spec"), "config"),
+				    "thread_pool.write.queue_size")),
+			    "1000");
+	json_decref(params);
+
+	wf = wf_registry_find(&reg, "scale");
+	json_t *bad = json_loads("{\"name\": \"logs\", \"version\": \"0.1\"}", 0, NULL);
+	params = json_pack("{s:s, s:i}", "role", "data", "replicas", 2);
+	assert_false(wf->prepare(bad, params, &why));
+	assert_int_equal(why.status, 409);
+	assert_non_null(strstr(why.message, "the stored spec is invalid"));
+	json_decref(params);
+	json_decref(bad);
+	json_decref(spec);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +313,9 @@ int main(void)
 		cmocka_unit_test(test_scale_plan_only_branches),
 		cmocka_unit_test(test_registry_refuses_broken_graphs),
 		cmocka_unit_test(test_scale_plan_way),
+		cmocka_unit_test(test_requests_refused_with_their_field),
+		cmocka_unit_test(test_requests_make_params),
+		cmocka_unit_test(test_prepare_with_the_stored_spec),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
