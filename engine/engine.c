@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "common/util.h"
 #include "storage/db.h"
+#include "storage/jobrun.h"
 #include "storage/jobs.h"
 
 #include <stdarg.h>
@@ -114,8 +115,8 @@ struct engine {
 	const struct wf_registry *reg;
 	struct engine_options opt;
 	char owner[160];
-	char *kinds;	 /* the registry's kinds as a text[] literal */
-	char *deadlines; /* {"kind": {"state": ms}}, for the job gauges */
+	const char **kinds; /* the registry's kinds */
+	json_t *deadlines;  /* {"kind": {"state": ms}}, for the job gauges */
 	struct db_listener *listener;
 
 	struct job_run *runs;
@@ -335,17 +336,6 @@ static struct {
 	struct metric_series *queue_depth, *queue_oldest;
 } em;
 
-static const char JOB_GAUGES_SQL[] =
-	"SELECT kind, status, count(*),"
-	" count(*) FILTER (WHERE next_run_at <= now()"
-	"  AND (lease_owner IS NULL OR lease_expires_at < now())),"
-	" coalesce(extract(epoch FROM now() - min(next_run_at) FILTER (WHERE next_run_at <= now()"
-	"  AND (lease_owner IS NULL OR lease_expires_at < now()))), 0),"
-	" count(*) FILTER (WHERE state_entered_at"
-	"  + ($1::jsonb -> kind ->> state)::float8 * interval '1 millisecond' < now())"
-	" FROM jobs WHERE status IN ('queued', 'running', 'waiting', 'cancelling')"
-	" GROUP BY kind, status";
-
 static void figure_collect_cb(struct metrics_sink *sink, void *arg)
 {
 	const struct engine_figure *f = arg;
@@ -454,7 +444,7 @@ static void count_transition(const struct job_run *run, const struct transition 
 	}
 }
 
-static void gauges_cb(void *arg, PGresult *res, const struct db_error *err)
+static void gauges_cb(void *arg, const struct db_error *err, const struct jobrun_gauge *rows, int n)
 {
 	struct engine *e = arg;
 	int64_t depth = 0;
@@ -477,22 +467,17 @@ static void gauges_cb(void *arg, PGresult *res, const struct db_error *err)
 		}
 		metrics_set(metrics_series(em.past_deadline, kv), 0);
 	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *v[] = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
-		const char *kv[] = {v[0]};
-		int64_t n = 0, due = 0, late = 0;
+	for (int i = 0; i < n; i++) {
+		const struct jobrun_gauge *g = &rows[i];
+		const char *v[] = {g->kind, g->status};
+		const char *kv[] = {g->kind};
 
-		if (!parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &n) ||
-		    !parse_int64(PQgetvalue(res, i, 3), 0, INT64_MAX, &due) ||
-		    !parse_int64(PQgetvalue(res, i, 5), 0, INT64_MAX, &late))
-			continue;
-		metrics_set(metrics_series(em.jobs, v), (double)n);
-		if (late > 0)
-			metrics_add(metrics_series(em.past_deadline, kv), (double)late);
-		depth += due;
-		double age = strtod(PQgetvalue(res, i, 4), NULL);
-		if (age > oldest)
-			oldest = age;
+		metrics_set(metrics_series(em.jobs, v), (double)g->jobs);
+		if (g->past_deadline > 0)
+			metrics_add(metrics_series(em.past_deadline, kv), (double)g->past_deadline);
+		depth += g->due;
+		if (g->oldest_due_s > oldest)
+			oldest = g->oldest_due_s;
 	}
 	metrics_set(em.queue_depth, (double)depth);
 	metrics_set(em.queue_oldest, oldest);
@@ -507,9 +492,7 @@ static void gauges_tick_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	e->gauges_in_flight = true;
 	e->queries++;
-	const char *params[] = {e->deadlines};
-
-	db_query(e->db, JOB_GAUGES_SQL, 1, params, gauges_cb, e);
+	storage_jobrun_gauges(e->db, e->deadlines, gauges_cb, e);
 }
 
 /* --- the writer ----------------------------------------------------------------- */
@@ -561,103 +544,37 @@ static void queue_special(struct job_run *run, const struct fsm_step_result *res
 	queue_transition(run, res, run->job.state, run->job.attempt);
 }
 
-static json_t *transition_json(const struct transition *t)
+/*
+ * The job's row after the transition, and the event that tells how it got
+ * there, for storage_jobrun_transition(): borrowed from t and its run.
+ */
+static void transition_row(const struct transition *t, struct jobrun_transition *row)
 {
 	const struct job_run *r = t->run;
-	json_t *o = json_object();
-	json_object_set_new(o, "id", json_integer(r->id));
-	json_object_set_new(o, "epoch", json_integer(r->epoch));
-	json_object_set_new(o, "version", json_integer(r->version));
 	const struct fsm_job *j = &r->job;
-	json_object_set_new(o, "status", json_string(j->status));
-	json_object_set_new(o, "state", json_string(j->state));
-	json_object_set_new(o, "attempt", json_integer(j->attempt));
-	json_object_set(o, "context", r->context);
-	json_object_set_new(o, "error", j->error ? json_string(j->error) : json_null());
-	json_object_set_new(o, "observation",
-			    j->observation ? json_string(j->observation) : json_null());
-	json_object_set_new(o, "failed_state",
-			    j->failed_state ? json_string(j->failed_state) : json_null());
-	json_object_set_new(o, "ending", j->ending ? json_string(j->ending) : json_null());
-	json_object_set_new(o, "delay_ms", json_integer(t->delay_ms));
-	json_object_set_new(o, "release", json_boolean(t->release));
-	json_object_set_new(o, "entered", json_boolean(t->entered));
-	json_object_set_new(o, "ev_from", t->ev_from ? json_string(t->ev_from) : json_null());
-	json_object_set_new(o, "ev_outcome", json_string(t->ev_outcome));
-	json_object_set_new(o, "ev_attempt", json_integer(t->ev_attempt));
-	json_object_set_new(o, "ev_detail", t->ev_detail ? json_string(t->ev_detail) : json_null());
-	json_object_set_new(o, "ev_started_us", json_integer(t->ev_started_us));
-	json_object_set_new(o, "ev_duration_ms", json_integer(t->ev_duration_ms));
-	return o;
-}
 
-/*
- * One statement for the whole batch.  $1 owner, $2 the rows, $3 the lease
- * in seconds, extended by every transition that keeps it.
- *
- * A waiting job whose cancellation was requested while it ran is made
- * runnable as 'cancelling' right away, so that a long wait does not delay
- * the cancel.  A row already at version + 1 under the same claim is this
- * very transition, committed by an earlier send whose answer was lost: it
- * is reported as written, not written twice.  A job that ends with
- * context.observed records it on its cluster (and context.cluster_deleted
- * marks the cluster deleted), in the same commit.  NOTIFY wakes the other
- * replicas when a job ends (its cluster's next job may start) or is handed
- * back to run now.
- */
-static const char TRANSITION_SQL[] =
-	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
-	"  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,"
-	"  context jsonb, error text, observation text, failed_state text, ending text,"
-	"  delay_ms bigint, release boolean, entered boolean, ev_from text, ev_outcome text,"
-	"  ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),"
-	" u AS (UPDATE jobs j SET"
-	"  status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
-	"           THEN 'cancelling' ELSE t.status END,"
-	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
-	"  observation = t.observation, failed_state = t.failed_state, ending = t.ending,"
-	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
-	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
-	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
-	"  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,"
-	"  lease_expires_at = CASE WHEN t.release THEN NULL"
-	"           ELSE now() + $3 * interval '1 second' END,"
-	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
-	"  version = j.version + 1, updated_at = now()"
-	"  FROM t WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
-	"   AND j.version = t.version"
-	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),"
-	" done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id"
-	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
-	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
-	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
-	"  attempt, actor, worker, detail, duration_ms)"
-	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, "
-	"t.ev_outcome,"
-	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
-	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
-	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
-	"  spec = coalesce(t.context->'spec', c.spec),"
-	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
-	"   ELSE c.deleted_at END"
-	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
-	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'"
-	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
-	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
-	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
-	"   OR (u.release AND u.delay_ms = 0)))"
-	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u"
-	" UNION ALL SELECT id, cancel_requested, 0 FROM done_before";
-
-/* Errors after which the batch surely did not commit: send it again. */
-static bool db_error_retryable(const struct db_error *err)
-{
-	if (err->kind != DB_ERR_QUERY)
-		return true;
-	const char *st = err->sqlstate;
-	/* 40xxx serialization or deadlock, lock timeout, statement timeout, shutdown */
-	return strncmp(st, "40", 2) == 0 || strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0 ||
-	       strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
+	*row = (struct jobrun_transition){
+		.id = r->id,
+		.epoch = r->epoch,
+		.version = r->version,
+		.status = j->status,
+		.state = j->state,
+		.attempt = j->attempt,
+		.context = r->context,
+		.error = j->error,
+		.observation = j->observation,
+		.failed_state = j->failed_state,
+		.ending = j->ending,
+		.delay_ms = t->delay_ms,
+		.release = t->release,
+		.entered = t->entered,
+		.ev_from = t->ev_from,
+		.ev_outcome = t->ev_outcome,
+		.ev_attempt = t->ev_attempt,
+		.ev_detail = t->ev_detail,
+		.ev_started_us = t->ev_started_us,
+		.ev_duration_ms = t->ev_duration_ms,
+	};
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -675,11 +592,6 @@ static void write_retry_cb(evutil_socket_t fd, short what, void *arg)
 	e->retry_batch = NULL;
 	writer_send(e, batch);
 }
-
-struct committed {
-	int64_t id;
-	bool cancel_requested;
-};
 
 /* A committed end, for opt.on_job_end; finished_at is when the commit was seen. */
 static void report_end(struct engine *e, const struct job_run *run)
@@ -714,28 +626,27 @@ static void report_end(struct engine *e, const struct job_run *run)
 
 static int cmp_committed(const void *a, const void *b)
 {
-	return cmp_i64(&((const struct committed *)a)->id, &((const struct committed *)b)->id);
+	return cmp_i64(&((const struct jobrun_committed *)a)->id,
+		       &((const struct jobrun_committed *)b)->id);
 }
 
-/* After commit: continue, finish or let go of each job of the batch. */
-static void writer_done(struct engine *e, struct transition *batch, PGresult *res,
-			int64_t sent_mono)
+/*
+ * After commit: continue, finish or let go of each job of the batch.  A job
+ * missing from committed failed its fence: another worker owns it now.
+ */
+static void writer_done(struct engine *e, struct transition *batch,
+			const struct jobrun_committed *committed, int n, int64_t sent_mono)
 {
-	int n = PQntuples(res);
-	struct committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-	for (int i = 0; i < n; i++) {
-		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &rows[i].id))
-			rows[i].id = 0;
-		rows[i].cancel_requested = strcmp(PQgetvalue(res, i, 1), "t") == 0;
-	}
+	struct jobrun_committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
+	memcpy(rows, committed, (size_t)n * sizeof(*rows));
 	qsort(rows, (size_t)n, sizeof(*rows), cmp_committed);
 	e->stats.batches++;
 	while (batch) {
 		struct transition *t = batch;
 		batch = t->next;
 		struct job_run *run = t->run;
-		struct committed key = {.id = run->id};
-		struct committed *row =
+		struct jobrun_committed key = {.id = run->id};
+		struct jobrun_committed *row =
 			bsearch(&key, rows, (size_t)n, sizeof(*rows), cmp_committed);
 		struct log_ctx ctx = run_ctx(run);
 		if (!row) {
@@ -780,7 +691,7 @@ struct write_ctx {
 	int64_t sent_mono;
 };
 
-static void give_up_cb(void *arg, PGresult *res, const struct db_error *err)
+static void give_up_cb(void *arg, const struct db_error *err)
 {
 	struct engine *e = arg;
 	e->queries--;
@@ -799,19 +710,10 @@ static void writer_give_up(struct engine *e, struct transition *t, const struct 
 	struct log_ctx ctx = run_ctx(run);
 	jlog_error(&ctx, "cannot record the %s transition: %s; handing the job back", t->ev_outcome,
 		   err->message);
-	char id[24], epoch[24];
-	snprintf(id, sizeof(id), "%lld", (long long)run->id);
-	snprintf(epoch, sizeof(epoch), "%lld", (long long)run->epoch);
 	char *why = utf8_scrub(err->message);
 	char *obs = xasprintf("esaasd could not record the %s transition: %s", t->ev_outcome, why);
-	const char *p[] = {id, e->owner, epoch, obs};
 	e->queries++;
-	db_query_wait(e->db,
-		      "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL,"
-		      " status = CASE WHEN status = 'running' THEN 'waiting' ELSE status END,"
-		      " next_run_at = now() + interval '60 seconds', observation = $4"
-		      " WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3",
-		      4, p, give_up_cb, e);
+	storage_jobrun_hand_back(e->db, run->id, e->owner, run->epoch, obs, give_up_cb, e);
 	free(obs);
 	free(why);
 	transition_free(t);
@@ -819,7 +721,8 @@ static void writer_give_up(struct engine *e, struct transition *t, const struct 
 	run_free(run);
 }
 
-static void writer_result_cb(void *arg, PGresult *res, const struct db_error *err)
+static void writer_result_cb(void *arg, const struct db_error *err,
+			     const struct jobrun_committed *rows, int n)
 {
 	struct write_ctx *w = arg;
 	struct engine *e = w->e;
@@ -827,7 +730,7 @@ static void writer_result_cb(void *arg, PGresult *res, const struct db_error *er
 	int64_t sent_mono = w->sent_mono;
 	free(w);
 	e->writing = false;
-	if (err && db_error_retryable(err)) {
+	if (err && storage_jobrun_retryable(err)) {
 		/*
 		 * It did not commit, or (connection lost) it may have: send it
 		 * again.  Rows it already wrote are recognised by their version
@@ -856,28 +759,27 @@ static void writer_result_cb(void *arg, PGresult *res, const struct db_error *er
 	} else if (err) {
 		writer_give_up(e, batch, err);
 	} else {
-		writer_done(e, batch, res, sent_mono);
+		writer_done(e, batch, rows, n, sent_mono);
 	}
 	writer_schedule(e);
 }
 
 static void writer_send(struct engine *e, struct transition *batch)
 {
-	json_t *arr = json_array();
+	int n = 0;
 	for (struct transition *t = batch; t; t = t->next)
-		json_array_append_new(arr, transition_json(t));
-	char *body = json_dumps(arr, JSON_COMPACT);
-	json_decref(arr);
+		n++;
+	struct jobrun_transition *rows = xcalloc((size_t)n, sizeof(*rows));
+	n = 0;
+	for (struct transition *t = batch; t; t = t->next)
+		transition_row(t, &rows[n++]);
 	struct write_ctx *w = xmalloc(sizeof(*w));
 	w->e = e;
 	w->batch = batch;
 	w->sent_mono = now_mono_ms();
 	e->writing = true;
-	char lease[16];
-	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
-	const char *p[] = {e->owner, body, lease};
-	db_query_wait(e->db, TRANSITION_SQL, 3, p, writer_result_cb, w);
-	free(body);
+	storage_jobrun_transition(e->db, e->owner, e->opt.lease_s, rows, n, writer_result_cb, w);
+	free(rows);
 }
 
 static void flush_cb(evutil_socket_t fd, short what, void *arg)
@@ -1164,50 +1066,6 @@ void step_fail(struct step *s, const char *fmt, ...)
 
 /* --- claiming ---------------------------------------------------------------------- */
 
-/*
- * started_at is the moment of the claim itself (clock_timestamp), not the
- * transaction's start (now): the claim is decided on a snapshot taken after
- * now(), and the history must not make a job seem to start before its
- * predecessor in the cluster had finished.
- */
-static const char CLAIM_SQL[] =
-	"WITH c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
-	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
-	"   AND j.next_run_at <= now()"
-	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
-	"   AND j.kind = ANY($4::text[])"
-	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
-	"    AND p.cluster = j.cluster AND p.id <> j.id"
-	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
-	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
-	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
-	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
-	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
-	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
-	"  lease_expires_at = now() + $3 * interval '1 second',"
-	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
-	"  started_at = coalesce(j.started_at, clock_timestamp()),"
-	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
-	" FROM c WHERE j.id = c.id"
-	" RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
-	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
-	"  j.ending, j.cancel_requested,"
-	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner";
-
-/* How long until something becomes runnable that is not runnable now. */
-static const char NEXT_WAKE_SQL[] =
-	"SELECT (extract(epoch FROM min(greatest(j.next_run_at,"
-	"  coalesce(j.lease_expires_at, j.next_run_at))) - now()) * 1000)::bigint"
-	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
-	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
-	"  AND j.kind = ANY($2::text[])"
-	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
-	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster AND p.id <> j.id"
-	"   AND p.status IN ('running', 'waiting', 'cancelling')))"
-	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
-	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
-	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))";
-
 static void arm_wake(struct engine *e, int64_t ms)
 {
 	int64_t cap = (int64_t)e->opt.poll_s * 1000;
@@ -1223,52 +1081,43 @@ static void arm_wake(struct engine *e, int64_t ms)
 	evtimer_add(e->wake_ev, &tv);
 }
 
-static void next_wake_result(struct engine *e, PGresult *res, const struct db_error *err)
-{
-	if (e->stopping)
-		return;
-	int64_t ms = (int64_t)e->opt.poll_s * 1000;
-	if (!err && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-		int64_t v;
-		if (parse_int64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, &v))
-			ms = v < 0 ? 0 : v + 1;
-	}
-	arm_wake(e, ms);
-}
-
-static void next_wake_cb(void *arg, PGresult *res, const struct db_error *err)
+static void next_wake_cb(void *arg, const struct db_error *err, bool found, int64_t v)
 {
 	struct engine *e = arg;
 	e->queries--;
-	next_wake_result(e, res, err);
+	if (!e->stopping) {
+		int64_t ms = (int64_t)e->opt.poll_s * 1000;
+		if (!err && found)
+			ms = v < 0 ? 0 : v + 1;
+		arm_wake(e, ms);
+	}
 	check_done(e);
 }
 
-static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
+static struct job_run *run_from_row(struct engine *e, const struct jobrun_claimed *row)
 {
-	const char *kind = PQgetvalue(res, i, 5);
-	const struct workflow *wf = wf_registry_find(e->reg, kind);
+	const struct workflow *wf = wf_registry_find(e->reg, row->kind);
 	struct job_run *run = xcalloc(1, sizeof(*run));
 	run->e = e;
-	bool ok = parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &run->id) &&
-		  parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &run->epoch) &&
-		  parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &run->version) &&
-		  parse_int(PQgetvalue(res, i, 8), 1, INT32_MAX, &run->job.attempt);
-	if (!parse_int64(PQgetvalue(res, i, 16), INT64_MIN, INT64_MAX, &run->state_elapsed_ms))
-		run->state_elapsed_ms = 0;
-	run->tenant = xstrdup(PQgetvalue(res, i, 3));
-	run->cluster = xstrdup(PQgetvalue(res, i, 4));
-	run->kind = xstrdup(kind);
-	run->job.state = xstrdup(PQgetvalue(res, i, 6));
-	run->job.status = xstrdup(PQgetvalue(res, i, 7));
-	run->params = json_loads(PQgetvalue(res, i, 9), 0, NULL);
-	run->context = json_loads(PQgetvalue(res, i, 10), 0, NULL);
-	set_str(&run->job.error, db_value(res, i, 11));
-	set_str(&run->job.failed_state, db_value(res, i, 12));
-	set_str(&run->job.observation, db_value(res, i, 13));
-	set_str(&run->job.ending, db_value(res, i, 14));
-	run->cancel_requested = strcmp(PQgetvalue(res, i, 15), "t") == 0;
-	set_str(&run->takeover_from, db_value(res, i, 17));
+	bool ok = row->valid;
+	run->id = row->id;
+	run->epoch = row->epoch;
+	run->version = row->version;
+	run->job.attempt = row->attempt;
+	run->state_elapsed_ms = row->state_elapsed_ms;
+	run->tenant = xstrdup(row->tenant);
+	run->cluster = xstrdup(row->cluster);
+	run->kind = xstrdup(row->kind);
+	run->job.state = xstrdup(row->state);
+	run->job.status = xstrdup(row->status);
+	run->params = row->params ? json_incref(row->params) : NULL;
+	run->context = row->context ? json_incref(row->context) : NULL;
+	set_str(&run->job.error, row->error);
+	set_str(&run->job.failed_state, row->failed_state);
+	set_str(&run->job.observation, row->observation);
+	set_str(&run->job.ending, row->ending);
+	run->cancel_requested = row->cancel_requested;
+	set_str(&run->takeover_from, row->prev_owner);
 	run->state_entered_mono = now_mono_ms();
 	run->lease_confirmed_mono = e->claim_sent_mono;
 	run->wf = wf;
@@ -1289,7 +1138,8 @@ static struct job_run *run_from_row(struct engine *e, PGresult *res, int i)
 	return run;
 }
 
-static void claim_result(struct engine *e, PGresult *res, const struct db_error *err)
+static void claim_result(struct engine *e, const struct db_error *err,
+			 const struct jobrun_claimed *rows, int n)
 {
 	e->claiming = false;
 	if (err) {
@@ -1298,10 +1148,9 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 			arm_wake(e, CLAIM_RETRY_MS);
 		return;
 	}
-	int n = PQntuples(res);
 	struct job_run **fresh = xcalloc((size_t)n + 1, sizeof(*fresh));
 	for (int i = 0; i < n; i++) {
-		struct job_run *run = run_from_row(e, res, i);
+		struct job_run *run = run_from_row(e, &rows[i]);
 		if (!run)
 			continue;
 		e->stats.claimed++;
@@ -1345,17 +1194,17 @@ static void claim_result(struct engine *e, PGresult *res, const struct db_error 
 		e->claim_again = false;
 		engine_poke(e);
 	} else if (!e->stopping) {
-		const char *p[] = {e->owner, e->kinds};
 		e->queries++;
-		db_query_wait(e->db, NEXT_WAKE_SQL, 2, p, next_wake_cb, e);
+		storage_jobrun_next_wake(e->db, e->owner, e->kinds, e->reg->count, next_wake_cb, e);
 	}
 }
 
-static void claim_cb(void *arg, PGresult *res, const struct db_error *err)
+static void claim_cb(void *arg, const struct db_error *err, const struct jobrun_claimed *rows,
+		     int n)
 {
 	struct engine *e = arg;
 	e->queries--;
-	claim_result(e, res, err);
+	claim_result(e, err, rows, n);
 	check_done(e);
 }
 
@@ -1371,16 +1220,13 @@ static void engine_poke(struct engine *e)
 	if (free_slots <= 0)
 		return;
 	int limit = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
-	char lim[16], lease[16];
-	snprintf(lim, sizeof(lim), "%d", limit);
-	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
-	const char *p[] = {e->owner, lim, lease, e->kinds};
 	e->claiming = true;
 	e->claim_again = false;
 	e->claim_limit = limit;
 	e->claim_sent_mono = now_mono_ms();
 	e->queries++;
-	db_query_wait(e->db, CLAIM_SQL, 4, p, claim_cb, e);
+	storage_jobrun_claim(e->db, e->owner, limit, e->opt.lease_s, e->kinds, e->reg->count,
+			     claim_cb, e);
 }
 
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
@@ -1403,19 +1249,7 @@ static void notified_cb(void *arg)
 /*
  * Extend the leases of exactly the runs held now, by (id, epoch): a job
  * this process let go of must expire so that another worker rescues it.
- * Rows the writer has locked are skipped rather than waited for (the
- * writer extends what it keeps), so the two never deadlock.
  */
-static const char HEARTBEAT_SQL[] =
-	"WITH held AS (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS h(id, epoch)),"
-	" lk AS (SELECT j.id FROM jobs j JOIN held h ON j.id = h.id"
-	"  WHERE j.lease_owner = $1 AND j.lease_epoch = h.epoch FOR UPDATE OF j SKIP LOCKED),"
-	" u AS (UPDATE jobs j SET lease_expires_at = now() + $4 * interval '1 second'"
-	"  FROM lk WHERE j.id = lk.id RETURNING j.id)"
-	" SELECT h.id, h.epoch, u.id IS NOT NULL,"
-	"  coalesce(j.lease_owner = $1 AND j.lease_epoch = h.epoch, false)"
-	" FROM held h LEFT JOIN u ON u.id = h.id LEFT JOIN jobs j ON j.id = h.id";
-
 struct hb_ctx {
 	struct engine *e;
 	int64_t sent_mono;
@@ -1429,23 +1263,19 @@ static struct job_run *find_run(struct engine *e, int64_t id, int64_t epoch)
 	return NULL;
 }
 
-static void heartbeat_result(struct engine *e, int64_t sent_mono, PGresult *res,
-			     const struct db_error *err)
+static void heartbeat_result(struct engine *e, int64_t sent_mono, const struct db_error *err,
+			     const struct jobrun_lease_state *rows, int n)
 {
 	if (err) {
 		log_warn("heartbeat failed: %s", err->message);
 		return;
 	}
-	for (int i = 0; i < PQntuples(res); i++) {
-		int64_t id, epoch;
-		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &id) ||
-		    !parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &epoch))
-			continue;
-		struct job_run *run = find_run(e, id, epoch);
+	for (int i = 0; i < n; i++) {
+		struct job_run *run = find_run(e, rows[i].id, rows[i].epoch);
 		if (!run)
 			continue;
-		bool renewed = strcmp(PQgetvalue(res, i, 2), "t") == 0;
-		bool ours = strcmp(PQgetvalue(res, i, 3), "t") == 0;
+		bool renewed = rows[i].renewed;
+		bool ours = rows[i].ours;
 		if (renewed && sent_mono > run->lease_confirmed_mono)
 			run->lease_confirmed_mono = sent_mono;
 		else if (!ours && run->phase == RUN_HANDLER)
@@ -1453,7 +1283,8 @@ static void heartbeat_result(struct engine *e, int64_t sent_mono, PGresult *res,
 	}
 }
 
-static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
+static void heartbeat_cb(void *arg, const struct db_error *err,
+			 const struct jobrun_lease_state *rows, int n)
 {
 	struct hb_ctx *h = arg;
 	struct engine *e = h->e;
@@ -1461,7 +1292,7 @@ static void heartbeat_cb(void *arg, PGresult *res, const struct db_error *err)
 	free(h);
 	e->heartbeat_in_flight = false;
 	e->queries--;
-	heartbeat_result(e, sent, res, err);
+	heartbeat_result(e, sent, err, rows, n);
 	check_done(e);
 }
 
@@ -1493,33 +1324,18 @@ static void heartbeat_tick_cb(evutil_socket_t fd, short what, void *arg)
 	abandon_unconfirmed(e);
 	if (e->heartbeat_in_flight || e->nruns == 0)
 		return;
-	/* "{1,2,3}": the ids and epochs of every run held now. */
-	size_t cap = (size_t)e->nruns * 21 + 3;
-	char *ids = xmalloc(cap), *epochs = xmalloc(cap);
-	size_t il = 0, el = 0;
-	ids[il++] = '{';
-	epochs[el++] = '{';
-	for (struct job_run *run = e->runs; run; run = run->next) {
-		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", il > 1 ? "," : "",
-				       (long long)run->id);
-		el += (size_t)snprintf(epochs + el, cap - el, "%s%lld", el > 1 ? "," : "",
-				       (long long)run->epoch);
-	}
-	ids[il++] = '}';
-	ids[il] = '\0';
-	epochs[el++] = '}';
-	epochs[el] = '\0';
+	/* The ids and epochs of every run held now. */
+	struct jobrun_lease *held = xcalloc((size_t)e->nruns, sizeof(*held));
+	int n = 0;
+	for (struct job_run *run = e->runs; run; run = run->next)
+		held[n++] = (struct jobrun_lease){run->id, run->epoch};
 	struct hb_ctx *h = xmalloc(sizeof(*h));
 	h->e = e;
 	h->sent_mono = now_mono_ms();
 	e->heartbeat_in_flight = true;
 	e->queries++;
-	char lease[16];
-	snprintf(lease, sizeof(lease), "%d", e->opt.lease_s);
-	const char *p[] = {e->owner, ids, epochs, lease};
-	db_query_wait(e->db, HEARTBEAT_SQL, 4, p, heartbeat_cb, h);
-	free(ids);
-	free(epochs);
+	storage_jobrun_heartbeat(e->db, e->owner, e->opt.lease_s, held, n, heartbeat_cb, h);
+	free(held);
 }
 
 /* --- life cycle ------------------------------------------------------------------------ */
@@ -1540,16 +1356,9 @@ struct engine *engine_new(struct event_base *base, struct db_pool *db,
 	snprintf(e->owner, sizeof(e->owner), "%s/%d/%s", host, (int)getpid(), rnd);
 	e->pending_tail = &e->pending;
 	/* Claim only what this binary can run: mixed versions during a rollout. */
-	size_t cap = 3;
+	e->kinds = xcalloc((size_t)reg->count + 1, sizeof(*e->kinds));
 	for (int i = 0; i < reg->count; i++)
-		cap += strlen(reg->items[i]->kind) + 3;
-	e->kinds = xmalloc(cap);
-	size_t kl = 0;
-	e->kinds[kl++] = '{';
-	for (int i = 0; i < reg->count; i++)
-		kl += (size_t)snprintf(e->kinds + kl, cap - kl, "%s\"%s\"", i ? "," : "",
-				       reg->items[i]->kind);
-	snprintf(e->kinds + kl, cap - kl, "}");
+		e->kinds[i] = reg->items[i]->kind;
 	/* Each state's deadline as this engine applies it, for the job gauges. */
 	json_t *deadlines = json_object();
 	for (int i = 0; i < reg->count; i++) {
@@ -1562,8 +1371,7 @@ struct engine *engine_new(struct event_base *base, struct db_pool *db,
 						    json_integer(deadline_ms(e, &wf->states[k])));
 		json_object_set_new(deadlines, wf->kind, states);
 	}
-	e->deadlines = json_dumps(deadlines, JSON_COMPACT);
-	json_decref(deadlines);
+	e->deadlines = deadlines;
 	e->wake_ev = evtimer_new(base, wake_cb, e);
 	e->flush_ev = event_new(base, -1, 0, flush_cb, e);
 	e->write_retry_ev = evtimer_new(base, write_retry_cb, e);
@@ -1694,7 +1502,7 @@ void engine_free(struct engine *e)
 	if (e->grace_ev)
 		event_free(e->grace_ev);
 	free(e->kinds);
-	free(e->deadlines);
+	json_decref(e->deadlines);
 	free(e);
 }
 
