@@ -567,7 +567,7 @@ void state_wait_green(struct step *s)
 /* --- the record of the cluster --------------------------------------------------- */
 
 /* What the job leaves in context.observed is written on the cluster when the
- * job ends, in the same commit (engine/engine.c). */
+ * job ends, in the same commit (storage_jobrun_transition(), storage/jobrun.h). */
 void state_record_ready(struct step *s)
 {
 	struct wf_env *env;
