@@ -14,174 +14,36 @@
  * one commit carries many jobs' transitions.  Each row of a batch is fenced
  * by lease owner, epoch and version: a row that no longer matches is a job
  * this process has lost, and it lets go of it.
+ *
+ * This file holds the runs, the claims, the heartbeat and the life cycle;
+ * engine/writer.c the transitions and their writer; engine/step.c the
+ * handlers' side; engine/stats.c the metrics (engine/internal.h).  Every
+ * statement is storage's (storage/jobrun.h).
  */
 #include "config.h"
-#include "engine/engine.h"
-#include "engine/fsm.h"
-#include "common/log.h"
+#include "engine/internal.h"
 #include "common/metrics.h"
-#include "common/util.h"
 #include "storage/db.h"
 #include "storage/jobrun.h"
 #include "storage/jobs.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <event2/event.h>
 
 #define CLAIM_MAX 256
-#define BATCH_MAX 512
-#define WRITE_RETRY_MS 500
 #define CLAIM_RETRY_MS 1000
 #define UNKNOWN_STATE_DELAY_MS 60000
 /* After the grace period, how long to wait for the last writes. */
 #define FINAL_WRITE_MS 10000
 
-enum run_phase {
-	RUN_HANDLER,
-	RUN_WRITING
-};
-
-struct transition;
-
-struct job_run {
-	struct engine *e;
-	struct job_run *prev, *next;
-	int64_t id, epoch, version;
-	char *tenant, *cluster, *kind;
-	const struct workflow *wf;
-	json_t *params, *context;
-	struct fsm_job job; /* status, state, attempt, error, ... */
-	bool cancel_requested;
-	char *takeover_from;	  /* previous owner whose lease expired */
-	int64_t state_elapsed_ms; /* time already spent in the state at claim */
-	int64_t state_entered_mono;
-	enum run_phase phase;
-	/*
-	 * Claimed again by this process while its transition was being written:
-	 * the writer still refers to the run, so it is let go of, not
-	 * continued, once the writer has the answer.
-	 */
-	bool superseded;
-	int64_t lease_confirmed_mono; /* when a statement last extended the lease */
-	struct step *step;	      /* the handler in flight */
-	struct event *deadline_ev;
-	int64_t started_wall_us, started_mono;
-};
-
-/*
- * What a handler holds.  It keeps its own references to everything the
- * handler can read, so that a handler abandoned by the engine (deadline,
- * lost lease) stays memory-safe until it reports; its outcome is then
- * ignored.
- */
-struct step {
-	struct job_run *run; /* NULL once abandoned */
-	void (*abort_cb)(void *arg);
-	void *abort_arg;
-	struct event_base *base;
-	struct httpc *http;
-	void *env;
-	int64_t id;
-	int attempt, max_attempts;
-	bool progressed; /* step_progress() was called */
-	bool cleaning;
-	char *kind, *cluster, *state, *observation, *tenant;
-	json_t *params, *context;
-};
-
-struct transition {
-	struct transition *next;
-	struct job_run *run;
-	bool release;	  /* give the lease back */
-	int64_t delay_ms; /* next run time, from now */
-	bool entered;	  /* a new state starts: reset its clock */
-	bool cont;	  /* after commit, run the (new) state here */
-	bool solo;	  /* write alone: its batch failed */
-	char *ev_from;
-	const char *ev_outcome;
-	int ev_attempt;
-	char *ev_detail;
-	int64_t ev_started_us, ev_duration_ms;
-};
-
-struct engine {
-	struct event_base *base;
-	struct db_pool *db;
-	const struct wf_registry *reg;
-	struct engine_options opt;
-	char owner[160];
-	const char **kinds; /* the registry's kinds */
-	json_t *deadlines;  /* {"kind": {"state": ms}}, for the job gauges */
-	struct db_listener *listener;
-
-	struct job_run *runs;
-	int nruns;
-
-	bool claiming, claim_again;
-	int claim_limit; /* rows asked for by the claim in flight */
-	int64_t claim_sent_mono;
-	struct event *wake_ev;
-	int64_t wake_at_mono; /* 0: not armed */
-
-	struct transition *pending, **pending_tail;
-	int npending;
-	bool writing;
-	struct event *flush_ev;
-	struct event *write_retry_ev;
-	struct transition *retry_batch;
-
-	struct event *heartbeat_ev;
-	bool heartbeat_in_flight;
-
-	struct engine_figure {
-		struct engine *e;
-		struct metric *family;
-		int which;
-	} figures[5];		 /* this replica's counts, for /metrics */
-	struct event *gauges_ev; /* reads the job gauges from the database */
-	bool gauges_in_flight;
-	int queries; /* claim, wake-up and heartbeat statements in flight */
-
-	bool stopping;
-	bool grace_over;
-	struct event *grace_ev;
-	void (*done_cb)(void *arg);
-	void *done_arg;
-	bool done_called;
-
-	struct engine_stats stats;
-};
-
-static void engine_poke(struct engine *e);
-static void run_begin(struct job_run *run);
-static void writer_schedule(struct engine *e);
-static void arm_wake(struct engine *e, int64_t ms);
-static void check_done(struct engine *e);
 static void run_abandon_step(struct job_run *run);
-static void transition_free(struct transition *t);
-static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
-			  const char *msg);
-
-static void set_str(char **dst, const char *src)
-{
-	free(*dst);
-	*dst = src ? xstrdup(src) : NULL;
-}
-
-static struct log_ctx run_ctx(const struct job_run *run)
-{
-	return (struct log_ctx){run->id, run->cluster, run->job.state, run->job.attempt,
-				run->tenant};
-}
 
 /* --- runs ---------------------------------------------------------------------- */
 
-static void run_free(struct job_run *run)
+void run_free(struct job_run *run)
 {
 	struct engine *e = run->e;
 	if (run->prev)
@@ -205,41 +67,6 @@ static void run_free(struct job_run *run)
 	/* A slot is free: there may be work waiting for it. */
 	engine_poke(e);
 	check_done(e);
-}
-
-static struct step *step_new(struct job_run *run)
-{
-	struct step *s = xcalloc(1, sizeof(*s));
-	s->run = run;
-	s->base = run->e->base;
-	s->http = run->e->opt.http;
-	s->env = run->e->opt.env;
-	s->tenant = xstrdup(run->tenant);
-	s->id = run->id;
-	s->attempt = run->job.attempt;
-	const struct wf_state *st = workflow_state(run->wf, run->job.state);
-	s->max_attempts =
-		st && st->max_attempts > 0 ? st->max_attempts : run->e->opt.retry.max_attempts;
-	s->cleaning = run->job.ending != NULL;
-	s->kind = xstrdup(run->kind);
-	s->cluster = xstrdup(run->cluster);
-	s->state = xstrdup(run->job.state);
-	s->observation = run->job.observation ? xstrdup(run->job.observation) : NULL;
-	s->params = json_incref(run->params);
-	s->context = json_incref(run->context);
-	return s;
-}
-
-static void step_free(struct step *s)
-{
-	free(s->kind);
-	free(s->tenant);
-	free(s->cluster);
-	free(s->state);
-	free(s->observation);
-	json_decref(s->params);
-	json_decref(s->context);
-	free(s);
 }
 
 /*
@@ -308,511 +135,10 @@ static void run_claimed_again(struct job_run *run)
 	run_lost(run, "claimed again after its lease expired");
 }
 
-/* --- metrics ------------------------------------------------------------------------ */
-
-/*
- * What the engine counts as it goes: transitions, retries and the time
- * spent in each state, by workflow and state (both come from the
- * registry's tables, so their values are few), and this replica's claims,
- * takeovers and lost leases.  What it reads back from the database every
- * JOB_GAUGES_MS: the jobs not finished, by kind and status, and the queue
- * of jobs due that no worker holds, and the jobs whose current state has
- * lasted longer than its deadline (the engine fails such a job when it next
- * runs it: one that stays past its deadline is a job no worker advances).
- * Those cover the whole database, so every replica shows the same values
- * (aggregate them with max, not sum); only unfinished jobs are read,
- * through the claim's partial index, so the cost does not grow with the
- * history.
- */
-#define JOB_GAUGES_MS 10000
-
-static const char *const active_statuses[] = {"queued", "running", "waiting", "cancelling"};
-
-/* From a few milliseconds to hours: waits for pods and shards are long. */
-static const double state_buckets[] = {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};
-
-static struct {
-	struct metric *transitions, *retries, *state_duration, *jobs, *failed, *past_deadline;
-	struct metric_series *queue_depth, *queue_oldest;
-} em;
-
-static void figure_collect_cb(struct metrics_sink *sink, void *arg)
-{
-	const struct engine_figure *f = arg;
-	const struct engine_stats *st = &f->e->stats;
-	const double v[] = {(double)st->claimed, (double)st->takeovers, (double)st->lost_leases,
-			    (double)st->batches, (double)f->e->nruns};
-
-	metrics_sink_sample(sink, NULL, v[f->which]);
-}
-
-static void engine_metrics_setup(struct engine *e)
-{
-	static const char *const wso[] = {"workflow", "state", "outcome", NULL};
-	static const char *const ws[] = {"workflow", "state", NULL};
-	static const char *const ks[] = {"kind", "status", NULL};
-	static const char *const kind[] = {"kind", NULL};
-	static const struct {
-		enum metric_type type;
-		const char *name, *help;
-	} figures[] = {
-		{METRIC_COUNTER, "esaas_job_claims_total", "Jobs claimed by this replica."},
-		{METRIC_COUNTER, "esaas_job_lease_takeovers_total",
-		 "Jobs this replica claimed after another worker's lease on them expired."},
-		{METRIC_COUNTER, "esaas_job_lost_leases_total",
-		 "Jobs this replica let go of because their lease was lost or could not be "
-		 "confirmed."},
-		{METRIC_COUNTER, "esaas_job_transition_batches_total",
-		 "Statements that committed transitions (each carries one or more)."},
-		{METRIC_GAUGE, "esaas_jobs_running", "Jobs this replica holds now."},
-	};
-	struct metrics *m = metrics_default();
-
-	em.transitions = metrics_counter(m, "esaas_job_transitions_total",
-					 "Transitions committed, by workflow, the state left and "
-					 "the outcome (next, wait, retry, fail, succeeded, ...).",
-					 wso);
-	em.retries = metrics_counter(m, "esaas_job_retries_total",
-				     "RETRY outcomes committed, by workflow and state.", ws);
-	em.state_duration = metrics_histogram(
-		m, "esaas_job_state_duration_seconds",
-		"Time a job spent in a state, from entering it to leaving it, waits and retries "
-		"included.",
-		ws, state_buckets, ARRAY_SIZE(state_buckets));
-	em.jobs =
-		metrics_gauge(m, "esaas_jobs",
-			      "Jobs not finished, by kind and status, in the whole database.", ks);
-	em.queue_depth = metrics_series(
-		metrics_gauge(m, "esaas_job_queue_depth",
-			      "Jobs due to run that no worker holds, in the whole database.", NULL),
-		NULL);
-	em.queue_oldest = metrics_series(
-		metrics_gauge(m, "esaas_job_queue_oldest_age_seconds",
-			      "How long the job longest due, and held by no worker, has waited "
-			      "(0 when none waits).",
-			      NULL),
-		NULL);
-	em.failed = metrics_counter(
-		m, "esaas_jobs_failed_total",
-		"Jobs that ended failed, by kind (after their cleanup, if any).", kind);
-	em.past_deadline = metrics_gauge(
-		m, "esaas_jobs_past_deadline",
-		"Jobs not finished whose current state has lasted longer than its deadline, by "
-		"kind, in the whole database.",
-		kind);
-	for (int i = 0; i < e->reg->count; i++) {
-		const char *kv[] = {e->reg->items[i]->kind};
-
-		for (size_t k = 0; k < ARRAY_SIZE(active_statuses); k++) {
-			const char *v[] = {e->reg->items[i]->kind, active_statuses[k]};
-
-			metrics_series(em.jobs, v);
-		}
-		metrics_series(em.failed, kv);
-		metrics_series(em.past_deadline, kv);
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(figures); i++) {
-		e->figures[i].e = e;
-		e->figures[i].which = (int)i;
-		e->figures[i].family =
-			metrics_collector(m, figures[i].type, figures[i].name, figures[i].help,
-					  NULL, figure_collect_cb, &e->figures[i]);
-	}
-}
-
-/* A committed transition, as the metrics count it. */
-static void count_transition(const struct job_run *run, const struct transition *t)
-{
-	const char *state = t->ev_from ? t->ev_from : "";
-	const char *wso[] = {run->kind, state, t->ev_outcome};
-	const char *ws[] = {run->kind, state};
-	const char *kind[] = {run->kind};
-	bool ended = strcmp(run->job.status, "succeeded") == 0 ||
-		     strcmp(run->job.status, "failed") == 0 ||
-		     strcmp(run->job.status, "cancelled") == 0;
-
-	metrics_inc(metrics_series(em.transitions, wso));
-	if (strcmp(t->ev_outcome, "retry") == 0)
-		metrics_inc(metrics_series(em.retries, ws));
-	if (strcmp(run->job.status, "failed") == 0)
-		metrics_inc(metrics_series(em.failed, kind));
-	/* The state is left: a new one begins, or the job ends in it. */
-	if (t->entered || ended) {
-		int64_t ms = run->state_elapsed_ms + (now_mono_ms() - run->state_entered_mono);
-
-		metrics_observe(metrics_series(em.state_duration, ws), (double)ms / 1000.0);
-	}
-}
-
-static void gauges_cb(void *arg, const struct db_error *err, const struct jobrun_gauge *rows, int n)
-{
-	struct engine *e = arg;
-	int64_t depth = 0;
-	double oldest = 0;
-
-	e->queries--;
-	e->gauges_in_flight = false;
-	if (err) {
-		log_debug("reading the job gauges failed: %s", err->message);
-		check_done(e);
-		return;
-	}
-	for (int i = 0; i < e->reg->count; i++) {
-		const char *kv[] = {e->reg->items[i]->kind};
-
-		for (size_t k = 0; k < ARRAY_SIZE(active_statuses); k++) {
-			const char *v[] = {e->reg->items[i]->kind, active_statuses[k]};
-
-			metrics_set(metrics_series(em.jobs, v), 0);
-		}
-		metrics_set(metrics_series(em.past_deadline, kv), 0);
-	}
-	for (int i = 0; i < n; i++) {
-		const struct jobrun_gauge *g = &rows[i];
-		const char *v[] = {g->kind, g->status};
-		const char *kv[] = {g->kind};
-
-		metrics_set(metrics_series(em.jobs, v), (double)g->jobs);
-		if (g->past_deadline > 0)
-			metrics_add(metrics_series(em.past_deadline, kv), (double)g->past_deadline);
-		depth += g->due;
-		if (g->oldest_due_s > oldest)
-			oldest = g->oldest_due_s;
-	}
-	metrics_set(em.queue_depth, (double)depth);
-	metrics_set(em.queue_oldest, oldest);
-	check_done(e);
-}
-
-static void gauges_tick_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-
-	if (e->stopping || e->gauges_in_flight)
-		return;
-	e->gauges_in_flight = true;
-	e->queries++;
-	storage_jobrun_gauges(e->db, e->deadlines, gauges_cb, e);
-}
-
-/* --- the writer ----------------------------------------------------------------- */
-
-static void transition_free(struct transition *t)
-{
-	free(t->ev_from);
-	free(t->ev_detail);
-	free(t);
-}
-
-/*
- * Queue the run's current in-memory values as a transition.  The run's
- * fields already hold the new state; the event describes how it got there.
- */
-static void queue_transition(struct job_run *run, const struct fsm_step_result *res,
-			     const char *from, int attempt)
-{
-	struct engine *e = run->e;
-	struct transition *t = xcalloc(1, sizeof(*t));
-	t->run = run;
-	t->release = res->release;
-	t->delay_ms = res->delay_ms;
-	t->entered = res->entered;
-	t->cont = res->cont;
-	t->ev_from = from ? xstrdup(from) : NULL;
-	t->ev_outcome = res->outcome;
-	t->ev_attempt = attempt;
-	const char *detail = res->detail;
-	if (run->takeover_from) {
-		t->ev_detail = xasprintf("%s (after taking over from %s, whose lease expired)",
-					 detail ? detail : res->outcome, run->takeover_from);
-		set_str(&run->takeover_from, NULL);
-	} else {
-		t->ev_detail = detail ? xstrdup(detail) : NULL;
-	}
-	t->ev_started_us = run->started_wall_us;
-	t->ev_duration_ms = now_mono_ms() - run->started_mono;
-	run->phase = RUN_WRITING;
-	*e->pending_tail = t;
-	e->pending_tail = &t->next;
-	e->npending++;
-	writer_schedule(e);
-}
-
-/* A transition that is not a handler's outcome (cancel, release, refusal). */
-static void queue_special(struct job_run *run, const struct fsm_step_result *res)
-{
-	queue_transition(run, res, run->job.state, run->job.attempt);
-}
-
-/*
- * The job's row after the transition, and the event that tells how it got
- * there, for storage_jobrun_transition(): borrowed from t and its run.
- */
-static void transition_row(const struct transition *t, struct jobrun_transition *row)
-{
-	const struct job_run *r = t->run;
-	const struct fsm_job *j = &r->job;
-
-	*row = (struct jobrun_transition){
-		.id = r->id,
-		.epoch = r->epoch,
-		.version = r->version,
-		.status = j->status,
-		.state = j->state,
-		.attempt = j->attempt,
-		.context = r->context,
-		.error = j->error,
-		.observation = j->observation,
-		.failed_state = j->failed_state,
-		.ending = j->ending,
-		.delay_ms = t->delay_ms,
-		.release = t->release,
-		.entered = t->entered,
-		.ev_from = t->ev_from,
-		.ev_outcome = t->ev_outcome,
-		.ev_attempt = t->ev_attempt,
-		.ev_detail = t->ev_detail,
-		.ev_started_us = t->ev_started_us,
-		.ev_duration_ms = t->ev_duration_ms,
-	};
-}
-
-static int cmp_i64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void writer_send(struct engine *e, struct transition *batch);
-
-static void write_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-	struct transition *batch = e->retry_batch;
-	e->retry_batch = NULL;
-	writer_send(e, batch);
-}
-
-/* A committed end, for opt.on_job_end; finished_at is when the commit was seen. */
-static void report_end(struct engine *e, const struct job_run *run)
-{
-	const struct fsm_job *j = &run->job;
-	int64_t ms = now_wall_ms();
-	time_t secs = (time_t)(ms / 1000);
-	struct tm tm;
-	char at[96];
-
-	if (!e->opt.on_job_end ||
-	    (strcmp(j->status, "succeeded") != 0 && strcmp(j->status, "failed") != 0 &&
-	     strcmp(j->status, "cancelled") != 0))
-		return;
-	gmtime_r(&secs, &tm);
-	snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-	json_t *job =
-		json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s}", "id",
-			  (json_int_t)run->id, "tenant", run->tenant, "cluster", run->cluster,
-			  "kind", run->kind, "status", j->status, "state", j->state, "failed_state",
-			  j->failed_state, "error", j->error, "finished_at", at);
-	if (job) {
-		e->opt.on_job_end(e->opt.on_job_end_arg, job);
-		json_decref(job);
-	} else {
-		struct log_ctx ctx = run_ctx(run);
-
-		jlog_warn(&ctx, "cannot report the job's end: its text is not valid UTF-8");
-	}
-}
-
-static int cmp_committed(const void *a, const void *b)
-{
-	return cmp_i64(&((const struct jobrun_committed *)a)->id,
-		       &((const struct jobrun_committed *)b)->id);
-}
-
-/*
- * After commit: continue, finish or let go of each job of the batch.  A job
- * missing from committed failed its fence: another worker owns it now.
- */
-static void writer_done(struct engine *e, struct transition *batch,
-			const struct jobrun_committed *committed, int n, int64_t sent_mono)
-{
-	struct jobrun_committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-	memcpy(rows, committed, (size_t)n * sizeof(*rows));
-	qsort(rows, (size_t)n, sizeof(*rows), cmp_committed);
-	e->stats.batches++;
-	while (batch) {
-		struct transition *t = batch;
-		batch = t->next;
-		struct job_run *run = t->run;
-		struct jobrun_committed key = {.id = run->id};
-		struct jobrun_committed *row =
-			bsearch(&key, rows, (size_t)n, sizeof(*rows), cmp_committed);
-		struct log_ctx ctx = run_ctx(run);
-		if (!row) {
-			jlog_warn(&ctx,
-				  "lost the lease before the %s transition was written; "
-				  "another worker owns the job now",
-				  t->ev_outcome);
-			e->stats.lost_leases++;
-			transition_free(t);
-			run_free(run);
-			continue;
-		}
-		e->stats.transitions++;
-		count_transition(run, t);
-		run->version++;
-		if (!t->release && sent_mono > run->lease_confirmed_mono)
-			run->lease_confirmed_mono = sent_mono;
-		run->cancel_requested = row->cancel_requested;
-		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
-			   t->ev_from ? t->ev_from : "-", run->job.status);
-		report_end(e, run);
-		if (t->entered) {
-			run->state_elapsed_ms = 0;
-			run->state_entered_mono = now_mono_ms();
-		}
-		/* We may well be the one to run it again: be awake then. */
-		if (t->release && t->delay_ms > 0 && !e->stopping)
-			arm_wake(e, t->delay_ms);
-		bool cont = t->cont && !t->release && !run->superseded;
-		transition_free(t);
-		if (cont)
-			run_begin(run);
-		else
-			run_free(run);
-	}
-	free(rows);
-}
-
-struct write_ctx {
-	struct engine *e;
-	struct transition *batch;
-	int64_t sent_mono;
-};
-
-static void give_up_cb(void *arg, const struct db_error *err)
-{
-	struct engine *e = arg;
-	e->queries--;
-	if (err)
-		log_error("could not hand back a job after a failed write: %s", err->message);
-	check_done(e);
-}
-
-/*
- * This transition cannot be written.  Hand the job back, fenced, for a
- * later try, with the reason where on-call will see it, and let go of it.
- */
-static void writer_give_up(struct engine *e, struct transition *t, const struct db_error *err)
-{
-	struct job_run *run = t->run;
-	struct log_ctx ctx = run_ctx(run);
-	jlog_error(&ctx, "cannot record the %s transition: %s; handing the job back", t->ev_outcome,
-		   err->message);
-	char *why = utf8_scrub(err->message);
-	char *obs = xasprintf("esaasd could not record the %s transition: %s", t->ev_outcome, why);
-	e->queries++;
-	storage_jobrun_hand_back(e->db, run->id, e->owner, run->epoch, obs, give_up_cb, e);
-	free(obs);
-	free(why);
-	transition_free(t);
-	e->stats.lost_leases++;
-	run_free(run);
-}
-
-static void writer_result_cb(void *arg, const struct db_error *err,
-			     const struct jobrun_committed *rows, int n)
-{
-	struct write_ctx *w = arg;
-	struct engine *e = w->e;
-	struct transition *batch = w->batch;
-	int64_t sent_mono = w->sent_mono;
-	free(w);
-	e->writing = false;
-	if (err && storage_jobrun_retryable(err)) {
-		/*
-		 * It did not commit, or (connection lost) it may have: send it
-		 * again.  Rows it already wrote are recognised by their version
-		 * and reported as written, not written twice.
-		 */
-		log_warn("writing transitions failed%s%s: %s; retrying", *err->sqlstate ? " " : "",
-			 err->sqlstate, err->message);
-		e->writing = true;
-		e->retry_batch = batch;
-		struct timeval tv = {0, WRITE_RETRY_MS * 1000};
-		evtimer_add(e->write_retry_ev, &tv);
-		return;
-	}
-	if (err && batch->next) {
-		/* One row spoils the statement: write each alone to find it. */
-		log_error("writing transitions failed: %s; writing them one by one", err->message);
-		struct transition *last = batch;
-		for (struct transition *t = batch; t; t = t->next) {
-			t->solo = true;
-			last = t;
-		}
-		last->next = e->pending;
-		if (!e->pending)
-			e->pending_tail = &last->next;
-		e->pending = batch;
-	} else if (err) {
-		writer_give_up(e, batch, err);
-	} else {
-		writer_done(e, batch, rows, n, sent_mono);
-	}
-	writer_schedule(e);
-}
-
-static void writer_send(struct engine *e, struct transition *batch)
-{
-	int n = 0;
-	for (struct transition *t = batch; t; t = t->next)
-		n++;
-	struct jobrun_transition *rows = xcalloc((size_t)n, sizeof(*rows));
-	n = 0;
-	for (struct transition *t = batch; t; t = t->next)
-		transition_row(t, &rows[n++]);
-	struct write_ctx *w = xmalloc(sizeof(*w));
-	w->e = e;
-	w->batch = batch;
-	w->sent_mono = now_mono_ms();
-	e->writing = true;
-	storage_jobrun_transition(e->db, e->owner, e->opt.lease_s, rows, n, writer_result_cb, w);
-	free(rows);
-}
-
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct engine *e = arg;
-	if (e->writing || !e->pending)
-		return;
-	/* Take up to BATCH_MAX transitions off the queue; a solo one alone. */
-	struct transition *batch = e->pending, *t = batch;
-	int n = 1;
-	while (!t->solo && t->next && !t->next->solo && n < BATCH_MAX) {
-		t = t->next;
-		n++;
-	}
-	e->pending = t->next;
-	t->next = NULL;
-	if (!e->pending)
-		e->pending_tail = &e->pending;
-	e->npending -= n;
-	writer_send(e, batch);
-}
-
-/* Flush from the loop, after every outcome of this iteration has queued. */
-static void writer_schedule(struct engine *e)
-{
-	if (!e->writing && e->pending)
-		event_active(e->flush_ev, EV_TIMEOUT, 0);
-}
-
 /* --- outcomes ------------------------------------------------------------------- */
 
-static void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
-			  const char *msg)
+void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
+		   const char *msg)
 {
 	struct engine *e = run->e;
 	char *from = xstrdup(run->job.state);
@@ -830,27 +156,6 @@ static void apply_outcome(struct job_run *run, enum outcome out, const char *nex
 	queue_transition(run, &res, from, attempt);
 	fsm_result_clear(&res);
 	free(from);
-}
-
-static void step_report(struct step *s, enum outcome out, const char *next, int64_t delay_ms,
-			const char *msg)
-{
-	struct job_run *run = s->run;
-	bool progressed = s->progressed;
-	step_free(s);
-	if (!run)
-		return; /* abandoned: the engine has moved on */
-	/* Failures before the progress are behind it: count from one again. */
-	if (out == OUT_RETRY && progressed)
-		run->job.attempt = 1;
-	/* A message cut mid-character must not make the whole batch invalid JSON. */
-	char *clean = msg ? utf8_scrub(msg) : NULL;
-	msg = clean;
-	run->step = NULL;
-	if (run->deadline_ev)
-		event_del(run->deadline_ev);
-	apply_outcome(run, out, next, delay_ms, msg);
-	free(clean);
 }
 
 /* A state's deadline here, in milliseconds, scaled by engine.deadline_percent. */
@@ -874,7 +179,7 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Run the job's current state (after a claim, or after a committed NEXT). */
-static void run_begin(struct job_run *run)
+void run_begin(struct job_run *run)
 {
 	struct engine *e = run->e;
 	run->started_wall_us = now_wall_us();
@@ -944,129 +249,9 @@ static void run_begin(struct job_run *run)
 	st->run(s);
 }
 
-/* --- the step API ----------------------------------------------------------------- */
-
-int64_t step_job_id(const struct step *s)
-{
-	return s->id;
-}
-const char *step_kind(const struct step *s)
-{
-	return s->kind;
-}
-const char *step_cluster(const struct step *s)
-{
-	return s->cluster;
-}
-const char *step_state(const struct step *s)
-{
-	return s->state;
-}
-int step_attempt(const struct step *s)
-{
-	return s->attempt;
-}
-int step_max_attempts(const struct step *s)
-{
-	return s->max_attempts;
-}
-json_t *step_params(const struct step *s)
-{
-	return s->params;
-}
-json_t *step_context(struct step *s)
-{
-	return s->context;
-}
-const char *step_last_observation(const struct step *s)
-{
-	return s->observation;
-}
-bool step_cleaning_up(const struct step *s)
-{
-	return s->cleaning;
-}
-struct event_base *step_base(const struct step *s)
-{
-	return s->base;
-}
-struct httpc *step_http(const struct step *s)
-{
-	return s->http;
-}
-void *step_env(const struct step *s)
-{
-	return s->env;
-}
-const char *step_tenant(const struct step *s)
-{
-	return s->tenant;
-}
-
-void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)
-{
-	s->abort_cb = abort_cb;
-	s->abort_arg = arg;
-}
-
-void step_progress(struct step *s)
-{
-	s->progressed = true;
-}
-
-void step_next(struct step *s)
-{
-	step_report(s, OUT_NEXT, NULL, 0, NULL);
-}
-
-void step_next_noting(struct step *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	step_report(s, OUT_NEXT, NULL, 0, msg);
-	free(msg);
-}
-
-void step_goto(struct step *s, const char *state)
-{
-	step_report(s, OUT_NEXT, state, 0, NULL);
-}
-
-void step_wait(struct step *s, int64_t delay_ms, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	step_report(s, OUT_WAIT, NULL, delay_ms, msg);
-	free(msg);
-}
-
-void step_retry(struct step *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	step_report(s, OUT_RETRY, NULL, 0, msg);
-	free(msg);
-}
-
-void step_fail(struct step *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	step_report(s, OUT_FAIL, NULL, 0, msg);
-	free(msg);
-}
-
 /* --- claiming ---------------------------------------------------------------------- */
 
-static void arm_wake(struct engine *e, int64_t ms)
+void arm_wake(struct engine *e, int64_t ms)
 {
 	int64_t cap = (int64_t)e->opt.poll_s * 1000;
 	if (ms > cap)
@@ -1208,7 +393,7 @@ static void claim_cb(void *arg, const struct db_error *err, const struct jobrun_
 	check_done(e);
 }
 
-static void engine_poke(struct engine *e)
+void engine_poke(struct engine *e)
 {
 	if (e->stopping)
 		return;
@@ -1402,7 +587,7 @@ void engine_start(struct engine *e)
 	arm_wake(e, (int64_t)e->opt.poll_s * 1000);
 }
 
-static void check_done(struct engine *e)
+void check_done(struct engine *e)
 {
 	/* Done only when no callback of ours can still arrive. */
 	if (!e->stopping || e->done_called || e->nruns > 0 || e->writing || e->pending ||
