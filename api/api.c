@@ -1,5 +1,3 @@
-#include <stddef.h> /* api/api.h uses size_t without including it */
-
 #include "api/api.h"
 #include "api/auth.h"
 #include "api/http.h"

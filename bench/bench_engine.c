@@ -432,11 +432,11 @@ static void append(char **s, size_t *len, size_t *cap, const char *p, size_t n)
 	(*s)[*len] = '\0';
 }
 
-/* TRANSITION_SQL as engine/engine.c spells it: its string literals, joined. */
+/* TRANSITION_SQL as storage/jobrun.c spells it: its string literals, joined. */
 static char *engine_transition_sql(void)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/engine/engine.c", harness_srcdir());
+	snprintf(path, sizeof(path), "%s/storage/jobrun.c", harness_srcdir());
 	char *src = read_whole_file(path);
 	if (!src)
 		return NULL;
@@ -558,7 +558,7 @@ static bool binary_has(const char *sql)
 	free(bin);
 	if (!found)
 		fprintf(stderr,
-			"bench_engine: %s does not hold engine/engine.c's TRANSITION_SQL;"
+			"bench_engine: %s does not hold storage/jobrun.c's TRANSITION_SQL;"
 			" rebuild it\n",
 			path);
 	return found;
@@ -580,7 +580,7 @@ static bool check_script(const char *script)
 			size_t from = i > 40 ? i - 40 : 0;
 			fprintf(stderr,
 				"bench_engine: %s is out of step with TRANSITION_SQL in "
-				"engine/engine.c\n"
+				"storage/jobrun.c\n"
 				"  (white space aside) engine: ...%.80s\n"
 				"                      script: ...%.80s\n"
 				"  Copy the statement again, filling in its parameters as the"

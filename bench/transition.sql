@@ -1,5 +1,5 @@
 -- One transition as the engine writes it, for pgbench: TRANSITION_SQL from
--- engine/engine.c with its parameters filled in.  bench_engine refuses to
+-- storage/jobrun.c with its parameters filled in.  bench_engine refuses to
 -- run pgbench when this text (white space aside) no longer matches the
 -- engine's, once these are turned back into parameters:
 --   $1  the lease owner       'bench/pgbench'

@@ -18,7 +18,7 @@
 #include <string.h>
 
 /* What the job leaves in context.observed is written on the cluster when the
- * job ends, in the same commit (engine/engine.c). */
+ * job ends, in the same commit (storage_jobrun_transition(), storage/jobrun.h). */
 void state_record_ready(struct step *s)
 {
 	struct wf_env *env;

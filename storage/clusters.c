@@ -209,7 +209,7 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 	db_query(db, CREATE_SQL, 6, (const char *const *)c->params, create_cb, c);
 }
 
-/* --- get, list, observed ------------------------------------------------------- */
+/* --- get, list ------------------------------------------------------- */
 
 struct cluster_ctx {
 	storage_cluster_cb cb;
@@ -265,18 +265,4 @@ void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluste
 			      " FROM clusters c WHERE ($1::text IS NULL OR c.tenant_id = $1)"
 			      " AND c.deleted_at IS NULL",
 		 1, p, cluster_cb, cluster_ctx_new(cb, arg));
-}
-
-void storage_cluster_set_observed(struct db_pool *db, const char *tenant, const char *name,
-				  json_t *observed, storage_cluster_cb cb, void *arg)
-{
-	char *text = json_dumps(observed, JSON_COMPACT | JSON_ENCODE_ANY);
-	const char *p[] = {tenant, name, text};
-
-	db_query(db,
-		 "UPDATE clusters c SET observed = $3::jsonb, updated_at = now()"
-		 " WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL"
-		 " RETURNING " CLUSTER_JSON("c"),
-		 3, p, cluster_cb, cluster_ctx_new(cb, arg));
-	free(text);
 }

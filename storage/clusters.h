@@ -1,6 +1,12 @@
 /*
  * Cluster queries: create (the cluster row and its create job, together),
- * read, list, and the observed status that workflows record.
+ * read and list.
+ *
+ * After its creation, a cluster row changes in one place only: when a job
+ * of the cluster ends, its transition records the workflow's result (the
+ * observed status, the new spec, the deletion) from the job's context, in
+ * the same transaction.  That rule is storage_jobrun_transition()'s, in
+ * storage/jobrun.h.
  *
  * As for jobs (storage/jobs.h), the JSON is built by PostgreSQL.  A cluster:
  *   {"name": "logs", "tenant": "default", "spec": {...}, "observed": {...},
@@ -26,7 +32,7 @@
 #include <jansson.h>
 #include "storage/db.h"
 
-/* What the cluster row's observed status is until a workflow says more. */
+/* What the cluster row's observed status is until a job's end says more. */
 #define CLUSTER_PHASE_CREATING "creating"
 
 enum cluster_create_result {
@@ -68,14 +74,5 @@ void storage_cluster_get(struct db_pool *db, const char *tenant, const char *nam
 /* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs;
  * with tenant NULL, every tenant's, by tenant and name. */
 void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg);
-
-/*
- * Replace the live cluster's observed status with observed (an object, for
- * instance {"phase": "ready", "health": "green", "endpoint": "..."}).  The
- * callback gets the cluster as it is now, or NULL when there is no such
- * live cluster.
- */
-void storage_cluster_set_observed(struct db_pool *db, const char *tenant, const char *name,
-				  json_t *observed, storage_cluster_cb cb, void *arg);
 
 #endif

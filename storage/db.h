@@ -48,8 +48,8 @@ void db_pool_free(struct db_pool *pool);
 /*
  * Queue sql with text parameters (copied; a NULL entry is SQL NULL).  The
  * callback always runs exactly once, never from inside db_query() itself.
- * If no connection is up and none has been for fail_fast_ms (0: fail at
- * once), the statement fails with DB_ERR_UNAVAILABLE instead of waiting.
+ * If no connection is up, the statement fails at once with
+ * DB_ERR_UNAVAILABLE instead of waiting.
  */
 void db_query(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
 	      db_result_cb cb, void *arg);

@@ -1,7 +1,8 @@
 /*
  * The cluster API against a real PostgreSQL and a real esaasd-test: what
  * POST /api/v1/clusters stores (the cluster and its create job, together,
- * or nothing at all), the reads, and the storage calls the workflows use.
+ * or nothing at all), the reads, and how a job's end is recorded on its
+ * cluster (storage_jobrun_transition()).
  *
  * esaasd-test registers the shipped workflows, so its create is there.
  * Without one the API answers 501: checked on api_clusters_check_create()
@@ -28,6 +29,7 @@
 #include "kube/spec.h"
 #include "storage/clusters.h"
 #include "storage/db.h"
+#include "storage/jobrun.h"
 #include "tests/integration/harness.h"
 #include "workflows/workflows.h"
 
@@ -627,23 +629,26 @@ static void test_a_deleted_cluster_frees_its_name(void **state)
 			 2);
 }
 
-/* --- storage_cluster_set_observed(), as a workflow calls it ---------------------- */
+/* --- a job's end, recorded on its cluster (storage_jobrun_transition()) ----------- */
 
-struct observed_wait {
+#define OWNER "test-owner"
+
+struct transition_wait {
 	struct event_base *base;
 	bool done;
 	bool failed;
-	json_t *cluster;
+	int committed;
 };
 
-static void observed_cb(void *arg, const struct db_error *err, json_t *cluster)
+static void transition_cb(void *arg, const struct db_error *err,
+			  const struct jobrun_committed *rows, int n)
 {
-	struct observed_wait *w = arg;
+	struct transition_wait *w = arg;
 	w->done = true;
 	w->failed = err != NULL;
 	if (err)
-		fprintf(stderr, "set_observed: %s\n", err->message);
-	w->cluster = cluster ? json_incref(cluster) : NULL;
+		fprintf(stderr, "transition: %s\n", err->message);
+	w->committed = n;
 	event_base_loopbreak(w->base);
 }
 
@@ -655,53 +660,135 @@ static void turn_loop(struct event_base *base)
 	event_base_dispatch(base);
 }
 
-static void set_observed(struct event_base *base, struct db_pool *db, const char *name,
-			 json_t *observed, struct observed_wait *w)
+/*
+ * A job of cluster name that this test holds under OWNER, epoch 1, of a
+ * kind no esaasd runs (so the daemon never claims it).
+ */
+static long long held_job(PGconn *sql, const char *name)
 {
-	memset(w, 0, sizeof(*w));
-	w->base = base;
-	/* The API's queries fail at once without a connection: let the pool connect. */
-	int64_t deadline = harness_now_ms() + 10000;
-	while (!db_pool_connected(db) && harness_now_ms() < deadline)
-		turn_loop(base);
-	storage_cluster_set_observed(db, "default", name, observed, observed_cb, w);
-	while (!w->done && harness_now_ms() < deadline)
-		turn_loop(base);
-	assert_true(w->done);
-	assert_false(w->failed);
+	const char *p[] = {name};
+	return sql_int(sql,
+		       "INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by,"
+		       " lease_owner, lease_expires_at, lease_epoch)"
+		       " VALUES ('default', $1, 'recorder', 'running', 'work', 'test', '" OWNER "',"
+		       " now() + interval '1 hour', 1) RETURNING id",
+		       1, p);
 }
 
-static void test_set_observed(void **state)
+/* Write one transition of job id (at version) to status, with context. */
+static int transition(struct event_base *base, struct db_pool *db, long long id, int64_t version,
+		      const char *status, const char *context)
+{
+	struct transition_wait w = {.base = base};
+	json_t *ctx = json_loads(context, 0, NULL);
+	assert_non_null(ctx);
+	bool ends = strcmp(status, "running") != 0;
+	struct jobrun_transition t = {
+		.id = id,
+		.epoch = 1,
+		.version = version,
+		.status = status,
+		.state = "work",
+		.attempt = 1,
+		.context = ctx,
+		.release = ends,
+		.ev_from = "work",
+		.ev_outcome = ends ? status : "next",
+		.ev_attempt = 1,
+	};
+	int64_t deadline = harness_now_ms() + 10000;
+
+	storage_jobrun_transition(db, OWNER, 60, &t, 1, transition_cb, &w);
+	json_decref(ctx);
+	while (!w.done && harness_now_ms() < deadline)
+		turn_loop(base);
+	assert_true(w.done);
+	assert_false(w.failed);
+	return w.committed;
+}
+
+static long long cluster_rows(PGconn *sql, const char *where)
+{
+	char *q = xasprintf("SELECT count(*) FROM clusters c WHERE %s", where);
+	long long n = sql_int(sql, q, 0, NULL);
+	free(q);
+	return n;
+}
+
+static void test_a_job_end_is_recorded_on_its_cluster(void **state)
 {
 	struct fixture *f = *state = fixture_new();
 	struct event_base *base = event_base_new();
 	struct db_pool *db = db_pool_new(base, f->dburl, 1);
-	struct observed_wait w;
 	struct http_resp r;
 
-	create_ok(f, SPEC_LOGS, NULL);
-	json_t *observed = json_pack("{s:s, s:s, s:{s:s, s:i}}", "phase", "ready", "health",
-				     "green", "endpoint", "host", "es-logs.example", "port", 30920);
-	set_observed(base, db, "logs", observed, &w);
-	assert_non_null(w.cluster);
-	assert_true(json_equal(json_object_get(w.cluster, "observed"), observed));
-	assert_string_equal(jstr(w.cluster, "name"), "logs");
-	assert_true(json_is_array(json_object_get(w.cluster, "recent_jobs")));
-	json_decref(w.cluster);
+	assert_int_equal(
+		sql_int(f->sql,
+			"INSERT INTO clusters (tenant_id, name, spec, observed, created_by,"
+			" created_at, updated_at) VALUES"
+			" ('default', 'logs', '{\"v\": 1}', '{\"phase\": \"creating\"}', 't',"
+			"  now() - interval '1 minute', now() - interval '1 minute'),"
+			" ('default', 'metrics', '{\"v\": 1}', '{\"phase\": \"ready\"}', 't',"
+			"  now() - interval '1 minute', now() - interval '1 minute')"
+			" RETURNING 1",
+			0, NULL),
+		1);
+	long long job = held_job(f->sql, "logs");
 
-	/* The API shows what was recorded, and the time it changed. */
+	/* A job that goes on leaves its cluster alone, whatever its context says. */
+	assert_int_equal(
+		transition(base, db, job, 0, "running", "{\"observed\": {\"phase\": \"halfway\"}}"),
+		1);
+	assert_int_equal(cluster_rows(f->sql,
+				      "c.name = 'logs' AND c.observed ->> 'phase' ="
+				      " 'creating' AND c.updated_at < now() - interval '30s'"),
+			 1);
+
+	/* One that ends records observed and spec, in the same commit. */
+	assert_int_equal(transition(base, db, job, 1, "succeeded",
+				    "{\"observed\": {\"phase\": \"ready\", \"health\": \"green\"},"
+				    " \"spec\": {\"v\": 2}, \"other\": 1}"),
+			 1);
+	assert_int_equal(
+		cluster_rows(
+			f->sql,
+			"c.name = 'logs' AND c.deleted_at IS NULL"
+			" AND c.observed = '{\"phase\": \"ready\", \"health\": \"green\"}'"
+			" AND c.spec = '{\"v\": 2}' AND c.updated_at > now() - interval '30s'"),
+		1);
+	/* The API shows what was recorded. */
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
 	assert_int_equal(r.status, 200);
-	assert_true(json_equal(json_object_get(r.body, "observed"), observed));
-	assert_true(strcmp(jstr(r.body, "updated_at"), jstr(r.body, "created_at")) >= 0);
+	assert_string_equal(jstr(json_object_get(r.body, "observed"), "phase"), "ready");
 	http_resp_free(&r);
 
-	/* No such cluster: nothing changed, and the caller is told. */
-	set_observed(base, db, "nosuch", observed, &w);
-	assert_null(w.cluster);
-	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"), 1);
+	/* Fenced: the same claim's version is gone, nothing is written again. */
+	assert_int_equal(
+		transition(base, db, job, 0, "failed", "{\"observed\": {\"phase\": \"broken\"}}"),
+		0);
+	assert_int_equal(
+		cluster_rows(f->sql, "c.name = 'logs' AND c.observed ->> 'phase' = 'ready'"), 1);
 
-	json_decref(observed);
+	/* An end without observed leaves the cluster alone. */
+	long long other = held_job(f->sql, "metrics");
+	assert_int_equal(transition(base, db, other, 0, "failed", "{\"spec\": {\"v\": 3}}"), 1);
+	assert_int_equal(cluster_rows(f->sql, "c.name = 'metrics' AND c.spec = '{\"v\": 1}'"
+					      " AND c.updated_at < now() - interval '30s'"),
+			 1);
+
+	/* cluster_deleted marks the cluster deleted: its name is free again. */
+	long long del = held_job(f->sql, "logs");
+	assert_int_equal(
+		transition(base, db, del, 0, "succeeded",
+			   "{\"observed\": {\"phase\": \"deleted\"}, \"cluster_deleted\": true}"),
+		1);
+	assert_int_equal(cluster_rows(f->sql, "c.name = 'logs' AND c.deleted_at IS NOT NULL"
+					      " AND c.observed ->> 'phase' = 'deleted'"),
+			 1);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_error(&r, 404, "not_found", NULL);
+	http_resp_free(&r);
+
 	db_pool_free(db);
 	event_base_free(base);
 }
@@ -721,7 +808,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_concurrent_creates, teardown),
 		cmocka_unit_test_teardown(test_get_and_list, teardown),
 		cmocka_unit_test_teardown(test_a_deleted_cluster_frees_its_name, teardown),
-		cmocka_unit_test_teardown(test_set_observed, teardown),
+		cmocka_unit_test_teardown(test_a_job_end_is_recorded_on_its_cluster, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("clusters without a daemon", direct, NULL, NULL);
 	return rc | cmocka_run_group_tests_name("clusters", tests, group_setup, group_teardown);

@@ -1,0 +1,483 @@
+/*
+ * The job runtime's statements (storage/jobrun.h).  Each is one statement,
+ * its own transaction; the callers' values travel as parameters only.
+ */
+#include "storage/jobrun.h"
+#include "storage/jobs.h"
+#include "common/log.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An integer as text for a statement parameter. */
+struct numbuf {
+	char s[24];
+};
+
+static const char *num_text(struct numbuf *b, int64_t v)
+{
+	snprintf(b->s, sizeof(b->s), "%lld", (long long)v);
+	return b->s;
+}
+
+/* kinds as a text[] literal: {"a","b"}. */
+static char *text_array(const char *const *items, int n)
+{
+	size_t cap = 3;
+	for (int i = 0; i < n; i++)
+		cap += 2 * strlen(items[i]) + 3;
+	char *s = xmalloc(cap);
+	size_t l = 0;
+	s[l++] = '{';
+	for (int i = 0; i < n; i++) {
+		if (i)
+			s[l++] = ',';
+		s[l++] = '"';
+		for (const char *c = items[i]; *c; c++) {
+			if (*c == '"' || *c == '\\')
+				s[l++] = '\\';
+			s[l++] = *c;
+		}
+		s[l++] = '"';
+	}
+	s[l++] = '}';
+	s[l] = '\0';
+	return s;
+}
+
+static bool is_true(PGresult *res, int row, int col)
+{
+	return strcmp(PQgetvalue(res, row, col), "t") == 0;
+}
+
+/* A statement's callback, with its argument. */
+struct call {
+	void (*done)(struct call *c, PGresult *res, const struct db_error *err);
+	union {
+		storage_jobrun_claim_cb claim;
+		storage_jobrun_wake_cb wake;
+		storage_jobrun_transition_cb transition;
+		storage_jobrun_done_cb done;
+		storage_jobrun_heartbeat_cb heartbeat;
+		storage_jobrun_gauges_cb gauges;
+	} cb;
+	void *arg;
+};
+
+static struct call *call_new(void (*done)(struct call *, PGresult *, const struct db_error *),
+			     void *arg)
+{
+	struct call *c = xcalloc(1, sizeof(*c));
+	c->done = done;
+	c->arg = arg;
+	return c;
+}
+
+static void call_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct call *c = arg;
+	c->done(c, res, err);
+	free(c);
+}
+
+/* --- claim ------------------------------------------------------------------------ */
+
+/*
+ * $1 owner, $2 limit, $3 lease in seconds, $4 kinds.
+ *
+ * started_at is the moment of the claim itself (clock_timestamp), not the
+ * transaction's start (now): the claim is decided on a snapshot taken after
+ * now(), and the history must not make a job seem to start before its
+ * predecessor with the same cluster key had finished.
+ */
+static const char CLAIM_SQL[] =
+	"WITH c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
+	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
+	"   AND j.next_run_at <= now()"
+	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
+	"   AND j.kind = ANY($4::text[])"
+	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
+	"    AND p.cluster = j.cluster AND p.id <> j.id"
+	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
+	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
+	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
+	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
+	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
+	"  lease_expires_at = now() + $3 * interval '1 second',"
+	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
+	"  started_at = coalesce(j.started_at, clock_timestamp()),"
+	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
+	" FROM c WHERE j.id = c.id"
+	" RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
+	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
+	"  j.ending, j.cancel_requested,"
+	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner";
+
+static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
+{
+	r->valid = parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &r->id) &&
+		   parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &r->epoch) &&
+		   parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &r->version) &&
+		   parse_int(PQgetvalue(res, i, 8), 1, INT32_MAX, &r->attempt);
+	if (!parse_int64(PQgetvalue(res, i, 16), INT64_MIN, INT64_MAX, &r->state_elapsed_ms))
+		r->state_elapsed_ms = 0;
+	r->tenant = PQgetvalue(res, i, 3);
+	r->cluster = PQgetvalue(res, i, 4);
+	r->kind = PQgetvalue(res, i, 5);
+	r->state = PQgetvalue(res, i, 6);
+	r->status = PQgetvalue(res, i, 7);
+	r->params = json_loads(PQgetvalue(res, i, 9), 0, NULL);
+	r->context = json_loads(PQgetvalue(res, i, 10), 0, NULL);
+	r->error = db_value(res, i, 11);
+	r->failed_state = db_value(res, i, 12);
+	r->observation = db_value(res, i, 13);
+	r->ending = db_value(res, i, 14);
+	r->cancel_requested = is_true(res, i, 15);
+	r->prev_owner = db_value(res, i, 17);
+}
+
+static void claim_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_claim_cb cb = c->cb.claim;
+	if (err) {
+		cb(c->arg, err, NULL, 0);
+		return;
+	}
+	int n = PQntuples(res);
+	struct jobrun_claimed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
+	for (int i = 0; i < n; i++)
+		claimed_row(res, i, &rows[i]);
+	cb(c->arg, NULL, rows, n);
+	for (int i = 0; i < n; i++) {
+		json_decref(rows[i].params);
+		json_decref(rows[i].context);
+	}
+	free(rows);
+}
+
+void storage_jobrun_claim(struct db_pool *db, const char *owner, int limit, int lease_s,
+			  const char *const *kinds, int nkinds, storage_jobrun_claim_cb cb,
+			  void *arg)
+{
+	struct numbuf lim, lease;
+	char *k = text_array(kinds, nkinds);
+	const char *p[] = {owner, num_text(&lim, limit), num_text(&lease, lease_s), k};
+
+	struct call *c = call_new(claim_done, arg);
+	c->cb.claim = cb;
+	db_query_wait(db, CLAIM_SQL, 4, p, call_cb, c);
+	free(k);
+}
+
+/* $1 owner, $2 kinds. */
+static const char NEXT_WAKE_SQL[] =
+	"SELECT (extract(epoch FROM min(greatest(j.next_run_at,"
+	"  coalesce(j.lease_expires_at, j.next_run_at))) - now()) * 1000)::bigint"
+	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
+	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
+	"  AND j.kind = ANY($2::text[])"
+	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster AND p.id <> j.id"
+	"   AND p.status IN ('running', 'waiting', 'cancelling')))"
+	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
+	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))";
+
+static void next_wake_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_wake_cb cb = c->cb.wake;
+	int64_t ms = 0;
+	bool found = !err && PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) &&
+		     parse_int64(PQgetvalue(res, 0, 0), INT64_MIN, INT64_MAX, &ms);
+
+	cb(c->arg, err, found, found ? ms : 0);
+}
+
+void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char *const *kinds,
+			      int nkinds, storage_jobrun_wake_cb cb, void *arg)
+{
+	char *k = text_array(kinds, nkinds);
+	const char *p[] = {owner, k};
+
+	struct call *c = call_new(next_wake_done, arg);
+	c->cb.wake = cb;
+	db_query_wait(db, NEXT_WAKE_SQL, 2, p, call_cb, c);
+	free(k);
+}
+
+/* --- transitions -------------------------------------------------------------------- */
+
+/*
+ * One statement for the whole batch.  $1 owner, $2 the rows (a JSON array
+ * of struct jobrun_transition), $3 the lease in seconds, extended by every
+ * transition that keeps it.
+ *
+ * u writes the rows that pass the fence; done_before finds those an earlier
+ * send already wrote; e records the events; cl records the end of a job on
+ * its cluster (storage/jobrun.h); n wakes the other replicas when a job
+ * ends (the next job with its cluster key may start) or is handed back to
+ * run now.
+ */
+static const char TRANSITION_SQL[] =
+	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
+	"  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,"
+	"  context jsonb, error text, observation text, failed_state text, ending text,"
+	"  delay_ms bigint, release boolean, entered boolean, ev_from text, ev_outcome text,"
+	"  ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),"
+	" u AS (UPDATE jobs j SET"
+	"  status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
+	"           THEN 'cancelling' ELSE t.status END,"
+	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
+	"  observation = t.observation, failed_state = t.failed_state, ending = t.ending,"
+	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
+	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
+	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
+	"  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,"
+	"  lease_expires_at = CASE WHEN t.release THEN NULL"
+	"           ELSE now() + $3 * interval '1 second' END,"
+	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
+	"  version = j.version + 1, updated_at = now()"
+	"  FROM t WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
+	"   AND j.version = t.version"
+	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),"
+	" done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id"
+	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
+	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
+	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
+	"  attempt, actor, worker, detail, duration_ms)"
+	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, "
+	"t.ev_outcome,"
+	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
+	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
+	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
+	"  spec = coalesce(t.context->'spec', c.spec),"
+	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
+	"   ELSE c.deleted_at END"
+	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
+	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'"
+	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
+	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
+	"   OR (u.release AND u.delay_ms = 0)))"
+	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u"
+	" UNION ALL SELECT id, cancel_requested, 0 FROM done_before";
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *transition_json(const struct jobrun_transition *t)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(t->id));
+	json_object_set_new(o, "epoch", json_integer(t->epoch));
+	json_object_set_new(o, "version", json_integer(t->version));
+	json_object_set_new(o, "status", json_string(t->status));
+	json_object_set_new(o, "state", json_string(t->state));
+	json_object_set_new(o, "attempt", json_integer(t->attempt));
+	json_object_set(o, "context", t->context);
+	json_object_set_new(o, "error", str_or_null(t->error));
+	json_object_set_new(o, "observation", str_or_null(t->observation));
+	json_object_set_new(o, "failed_state", str_or_null(t->failed_state));
+	json_object_set_new(o, "ending", str_or_null(t->ending));
+	json_object_set_new(o, "delay_ms", json_integer(t->delay_ms));
+	json_object_set_new(o, "release", json_boolean(t->release));
+	json_object_set_new(o, "entered", json_boolean(t->entered));
+	json_object_set_new(o, "ev_from", str_or_null(t->ev_from));
+	json_object_set_new(o, "ev_outcome", json_string(t->ev_outcome));
+	json_object_set_new(o, "ev_attempt", json_integer(t->ev_attempt));
+	json_object_set_new(o, "ev_detail", str_or_null(t->ev_detail));
+	json_object_set_new(o, "ev_started_us", json_integer(t->ev_started_us));
+	json_object_set_new(o, "ev_duration_ms", json_integer(t->ev_duration_ms));
+	return o;
+}
+
+static void transition_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_transition_cb cb = c->cb.transition;
+	if (err) {
+		cb(c->arg, err, NULL, 0);
+		return;
+	}
+	int n = PQntuples(res);
+	struct jobrun_committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
+	for (int i = 0; i < n; i++) {
+		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &rows[i].id))
+			rows[i].id = 0;
+		rows[i].cancel_requested = is_true(res, i, 1);
+	}
+	cb(c->arg, NULL, rows, n);
+	free(rows);
+}
+
+void storage_jobrun_transition(struct db_pool *db, const char *owner, int lease_s,
+			       const struct jobrun_transition *t, int n,
+			       storage_jobrun_transition_cb cb, void *arg)
+{
+	json_t *arr = json_array();
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, transition_json(&t[i]));
+	char *body = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	struct numbuf lease;
+	const char *p[] = {owner, body, num_text(&lease, lease_s)};
+
+	struct call *c = call_new(transition_done, arg);
+	c->cb.transition = cb;
+	db_query_wait(db, TRANSITION_SQL, 3, p, call_cb, c);
+	free(body);
+}
+
+bool storage_jobrun_retryable(const struct db_error *err)
+{
+	if (err->kind != DB_ERR_QUERY)
+		return true;
+	const char *st = err->sqlstate;
+	/* 40xxx serialization or deadlock, lock timeout, statement timeout, shutdown */
+	return strncmp(st, "40", 2) == 0 || strcmp(st, "55P03") == 0 || strcmp(st, "57014") == 0 ||
+	       strncmp(st, "57P", 3) == 0 || strncmp(st, "08", 2) == 0;
+}
+
+/* $1 id, $2 owner, $3 epoch, $4 observation. */
+static const char HAND_BACK_SQL[] =
+	"UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL,"
+	" status = CASE WHEN status = 'running' THEN 'waiting' ELSE status END,"
+	" next_run_at = now() + interval '60 seconds', observation = $4"
+	" WHERE id = $1 AND lease_owner = $2 AND lease_epoch = $3";
+
+static void hand_back_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_done_cb cb = c->cb.done;
+	(void)res;
+	cb(c->arg, err);
+}
+
+void storage_jobrun_hand_back(struct db_pool *db, int64_t id, const char *owner, int64_t epoch,
+			      const char *observation, storage_jobrun_done_cb cb, void *arg)
+{
+	struct numbuf i, e;
+	const char *p[] = {num_text(&i, id), owner, num_text(&e, epoch), observation};
+
+	struct call *c = call_new(hand_back_done, arg);
+	c->cb.done = cb;
+	db_query_wait(db, HAND_BACK_SQL, 4, p, call_cb, c);
+}
+
+/* --- heartbeat ---------------------------------------------------------------------- */
+
+/* $1 owner, $2 ids, $3 their epochs, $4 the lease in seconds. */
+static const char HEARTBEAT_SQL[] =
+	"WITH held AS (SELECT * FROM unnest($2::bigint[], $3::bigint[]) AS h(id, epoch)),"
+	" lk AS (SELECT j.id FROM jobs j JOIN held h ON j.id = h.id"
+	"  WHERE j.lease_owner = $1 AND j.lease_epoch = h.epoch FOR UPDATE OF j SKIP LOCKED),"
+	" u AS (UPDATE jobs j SET lease_expires_at = now() + $4 * interval '1 second'"
+	"  FROM lk WHERE j.id = lk.id RETURNING j.id)"
+	" SELECT h.id, h.epoch, u.id IS NOT NULL,"
+	"  coalesce(j.lease_owner = $1 AND j.lease_epoch = h.epoch, false)"
+	" FROM held h LEFT JOIN u ON u.id = h.id LEFT JOIN jobs j ON j.id = h.id";
+
+static void heartbeat_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_heartbeat_cb cb = c->cb.heartbeat;
+	if (err) {
+		cb(c->arg, err, NULL, 0);
+		return;
+	}
+	int n = 0, rows_n = PQntuples(res);
+	struct jobrun_lease_state *rows = xcalloc((size_t)rows_n + 1, sizeof(*rows));
+	for (int i = 0; i < rows_n; i++) {
+		struct jobrun_lease_state *r = &rows[n];
+		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &r->id) ||
+		    !parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &r->epoch))
+			continue;
+		r->renewed = is_true(res, i, 2);
+		r->ours = is_true(res, i, 3);
+		n++;
+	}
+	cb(c->arg, NULL, rows, n);
+	free(rows);
+}
+
+void storage_jobrun_heartbeat(struct db_pool *db, const char *owner, int lease_s,
+			      const struct jobrun_lease *held, int n,
+			      storage_jobrun_heartbeat_cb cb, void *arg)
+{
+	/* "{1,2,3}": the ids and their epochs. */
+	size_t cap = (size_t)n * 21 + 3;
+	char *ids = xmalloc(cap), *epochs = xmalloc(cap);
+	size_t il = 0, el = 0;
+	ids[il++] = '{';
+	epochs[el++] = '{';
+	for (int i = 0; i < n; i++) {
+		il += (size_t)snprintf(ids + il, cap - il, "%s%lld", i ? "," : "",
+				       (long long)held[i].id);
+		el += (size_t)snprintf(epochs + el, cap - el, "%s%lld", i ? "," : "",
+				       (long long)held[i].epoch);
+	}
+	ids[il++] = '}';
+	ids[il] = '\0';
+	epochs[el++] = '}';
+	epochs[el] = '\0';
+	struct numbuf lease;
+	const char *p[] = {owner, ids, epochs, num_text(&lease, lease_s)};
+
+	struct call *c = call_new(heartbeat_done, arg);
+	c->cb.heartbeat = cb;
+	db_query_wait(db, HEARTBEAT_SQL, 4, p, call_cb, c);
+	free(ids);
+	free(epochs);
+}
+
+/* --- gauges ------------------------------------------------------------------------- */
+
+/* $1 the deadlines, {"kind": {"state": ms}}. */
+static const char GAUGES_SQL[] =
+	"SELECT kind, status, count(*),"
+	" count(*) FILTER (WHERE next_run_at <= now()"
+	"  AND (lease_owner IS NULL OR lease_expires_at < now())),"
+	" coalesce(extract(epoch FROM now() - min(next_run_at) FILTER (WHERE next_run_at <= now()"
+	"  AND (lease_owner IS NULL OR lease_expires_at < now()))), 0),"
+	" count(*) FILTER (WHERE state_entered_at"
+	"  + ($1::jsonb -> kind ->> state)::float8 * interval '1 millisecond' < now())"
+	" FROM jobs WHERE status IN ('queued', 'running', 'waiting', 'cancelling')"
+	" GROUP BY kind, status";
+
+static void gauges_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_gauges_cb cb = c->cb.gauges;
+	if (err) {
+		cb(c->arg, err, NULL, 0);
+		return;
+	}
+	int n = 0, rows_n = PQntuples(res);
+	struct jobrun_gauge *rows = xcalloc((size_t)rows_n + 1, sizeof(*rows));
+	for (int i = 0; i < rows_n; i++) {
+		struct jobrun_gauge *g = &rows[n];
+		if (!parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &g->jobs) ||
+		    !parse_int64(PQgetvalue(res, i, 3), 0, INT64_MAX, &g->due) ||
+		    !parse_int64(PQgetvalue(res, i, 5), 0, INT64_MAX, &g->past_deadline))
+			continue;
+		g->kind = PQgetvalue(res, i, 0);
+		g->status = PQgetvalue(res, i, 1);
+		g->oldest_due_s = strtod(PQgetvalue(res, i, 4), NULL);
+		n++;
+	}
+	cb(c->arg, NULL, rows, n);
+	free(rows);
+}
+
+void storage_jobrun_gauges(struct db_pool *db, json_t *deadlines, storage_jobrun_gauges_cb cb,
+			   void *arg)
+{
+	char *text = json_dumps(deadlines, JSON_COMPACT);
+	const char *p[] = {text};
+
+	struct call *c = call_new(gauges_done, arg);
+	c->cb.gauges = cb;
+	db_query(db, GAUGES_SQL, 1, p, call_cb, c);
+	free(text);
+}
