@@ -43,7 +43,7 @@ static void run_abandon_step(struct job_run *run);
 
 /* --- runs ---------------------------------------------------------------------- */
 
-void run_free(struct job_run *run)
+void engine_run_free(struct job_run *run)
 {
 	struct engine *e = run->e;
 	if (run->prev)
@@ -66,7 +66,7 @@ void run_free(struct job_run *run)
 	free(run);
 	/* A slot is free: there may be work waiting for it. */
 	engine_poke(e);
-	check_done(e);
+	engine_check_done(e);
 }
 
 /*
@@ -83,7 +83,7 @@ static void run_abandon_step(struct job_run *run)
 	s->run = NULL;
 	if (s->abort_cb) {
 		s->abort_cb(s->abort_arg);
-		step_free(s);
+		engine_step_free(s);
 	}
 }
 
@@ -93,7 +93,7 @@ static void run_lost(struct job_run *run, const char *why)
 	struct log_ctx ctx = run_ctx(run);
 	jlog_warn(&ctx, "%s; abandoning the state, another worker will run it", why);
 	run->e->stats.lost_leases++;
-	run_free(run);
+	engine_run_free(run);
 }
 
 /* Take run's transition off the queue if it has not been sent yet. */
@@ -107,7 +107,7 @@ static bool pending_remove(struct engine *e, struct job_run *run)
 		if (!*pp)
 			e->pending_tail = pp;
 		e->npending--;
-		transition_free(t);
+		engine_transition_free(t);
 		return true;
 	}
 	return false;
@@ -137,8 +137,8 @@ static void run_claimed_again(struct job_run *run)
 
 /* --- outcomes ------------------------------------------------------------------- */
 
-void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
-		   const char *msg)
+void engine_apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
+			  const char *msg)
 {
 	struct engine *e = run->e;
 	char *from = xstrdup(run->job.state);
@@ -153,7 +153,7 @@ void apply_outcome(struct job_run *run, enum outcome out, const char *next, int6
 		jlog_error(&ctx, "failed: %s", res.detail);
 	else if (res.release && !res.delay_ms)
 		jlog_info(&ctx, "job %s", run->job.status);
-	queue_transition(run, &res, from, attempt);
+	engine_queue_transition(run, &res, from, attempt);
 	fsm_result_clear(&res);
 	free(from);
 }
@@ -174,12 +174,12 @@ static void deadline_cb(evutil_socket_t fd, short what, void *arg)
 		"state %s did not finish within its deadline of %llds; last observation: %s",
 		run->job.state, (long long)(deadline_ms(run->e, st) / 1000),
 		run->job.observation ? run->job.observation : "none");
-	apply_outcome(run, OUT_FAIL, NULL, 0, msg);
+	engine_apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 	free(msg);
 }
 
 /* Run the job's current state (after a claim, or after a committed NEXT). */
-void run_begin(struct job_run *run)
+void engine_run_begin(struct job_run *run)
 {
 	struct engine *e = run->e;
 	run->started_wall_us = now_wall_us();
@@ -188,7 +188,7 @@ void run_begin(struct job_run *run)
 		/* Shutting down: the state has not started; leave it to others. */
 		struct fsm_step_result res = {0};
 		fsm_release(&run->job, "esaasd shut down before the state started", &res);
-		queue_special(run, &res);
+		engine_queue_special(run, &res);
 		fsm_result_clear(&res);
 		return;
 	}
@@ -199,7 +199,7 @@ void run_begin(struct job_run *run)
 		fsm_cancel(run->wf, e->stopping, &run->job, &res);
 		struct log_ctx ctx = run_ctx(run);
 		jlog_info(&ctx, "%s", res.detail);
-		queue_transition(run, &res, from, attempt);
+		engine_queue_transition(run, &res, from, attempt);
 		fsm_result_clear(&res);
 		free(from);
 		return;
@@ -219,7 +219,7 @@ void run_begin(struct job_run *run)
 		struct fsm_step_result res = {0};
 		fsm_release(&run->job, why, &res);
 		res.delay_ms = UNKNOWN_STATE_DELAY_MS;
-		queue_special(run, &res);
+		engine_queue_special(run, &res);
 		fsm_result_clear(&res);
 		free(why);
 		return;
@@ -232,7 +232,7 @@ void run_begin(struct job_run *run)
 				"state %s passed its deadline of %llds; last observation: %s",
 				run->job.state, (long long)(deadline_ms(e, st) / 1000),
 				run->job.observation ? run->job.observation : "none");
-			apply_outcome(run, OUT_FAIL, NULL, 0, msg);
+			engine_apply_outcome(run, OUT_FAIL, NULL, 0, msg);
 			free(msg);
 			return;
 		}
@@ -241,7 +241,7 @@ void run_begin(struct job_run *run)
 		struct timeval tv = {left / 1000, (left % 1000) * 1000};
 		evtimer_add(run->deadline_ev, &tv);
 	}
-	struct step *s = step_new(run);
+	struct step *s = engine_step_new(run);
 	run->step = s;
 	run->phase = RUN_HANDLER;
 	struct log_ctx ctx = run_ctx(run);
@@ -251,7 +251,7 @@ void run_begin(struct job_run *run)
 
 /* --- claiming ---------------------------------------------------------------------- */
 
-void arm_wake(struct engine *e, int64_t ms)
+void engine_arm_wake(struct engine *e, int64_t ms)
 {
 	int64_t cap = (int64_t)e->opt.poll_s * 1000;
 	if (ms > cap)
@@ -274,9 +274,9 @@ static void next_wake_cb(void *arg, const struct db_error *err, bool found, int6
 		int64_t ms = (int64_t)e->opt.poll_s * 1000;
 		if (!err && found)
 			ms = v < 0 ? 0 : v + 1;
-		arm_wake(e, ms);
+		engine_arm_wake(e, ms);
 	}
-	check_done(e);
+	engine_check_done(e);
 }
 
 static struct job_run *run_from_row(struct engine *e, const struct jobrun_claimed *row)
@@ -317,7 +317,7 @@ static struct job_run *run_from_row(struct engine *e, const struct jobrun_claime
 	e->nruns++;
 	if (!ok) {
 		log_error("claimed a job row that does not parse; leaving it to its lease");
-		run_free(run);
+		engine_run_free(run);
 		return NULL;
 	}
 	return run;
@@ -330,7 +330,7 @@ static void claim_result(struct engine *e, const struct db_error *err,
 	if (err) {
 		log_warn("claiming jobs failed: %s", err->message);
 		if (!e->stopping)
-			arm_wake(e, CLAIM_RETRY_MS);
+			engine_arm_wake(e, CLAIM_RETRY_MS);
 		return;
 	}
 	struct job_run **fresh = xcalloc((size_t)n + 1, sizeof(*fresh));
@@ -363,7 +363,7 @@ static void claim_result(struct engine *e, const struct db_error *err,
 			run->started_mono = now_mono_ms();
 			struct fsm_step_result fr = {
 				.outcome = "fail", .detail = msg, .release = true};
-			queue_special(run, &fr);
+			engine_queue_special(run, &fr);
 			free(msg);
 			continue;
 		}
@@ -372,7 +372,7 @@ static void claim_result(struct engine *e, const struct db_error *err,
 	/* Start them only now: a handler may finish inline and free a slot. */
 	for (int i = 0; i < n; i++)
 		if (fresh[i])
-			run_begin(fresh[i]);
+			engine_run_begin(fresh[i]);
 	free(fresh);
 	/* A full claim means there may be more: claim again, skip the wake-up query. */
 	if (e->claim_again || n == e->claim_limit) {
@@ -390,7 +390,7 @@ static void claim_cb(void *arg, const struct db_error *err, const struct jobrun_
 	struct engine *e = arg;
 	e->queries--;
 	claim_result(e, err, rows, n);
-	check_done(e);
+	engine_check_done(e);
 }
 
 void engine_poke(struct engine *e)
@@ -421,7 +421,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	engine_poke(e);
 	/* The safety poll: even with no news, look again after poll_s. */
 	if (!e->stopping)
-		arm_wake(e, (int64_t)e->opt.poll_s * 1000);
+		engine_arm_wake(e, (int64_t)e->opt.poll_s * 1000);
 }
 
 static void notified_cb(void *arg)
@@ -478,7 +478,7 @@ static void heartbeat_cb(void *arg, const struct db_error *err,
 	e->heartbeat_in_flight = false;
 	e->queries--;
 	heartbeat_result(e, sent, err, rows, n);
-	check_done(e);
+	engine_check_done(e);
 }
 
 /*
@@ -558,10 +558,10 @@ struct engine *engine_new(struct event_base *base, struct db_pool *db,
 	}
 	e->deadlines = deadlines;
 	e->wake_ev = evtimer_new(base, wake_cb, e);
-	e->flush_ev = event_new(base, -1, 0, flush_cb, e);
-	e->write_retry_ev = evtimer_new(base, write_retry_cb, e);
+	e->flush_ev = event_new(base, -1, 0, engine_flush_cb, e);
+	e->write_retry_ev = evtimer_new(base, engine_write_retry_cb, e);
 	e->heartbeat_ev = event_new(base, -1, EV_PERSIST, heartbeat_tick_cb, e);
-	e->gauges_ev = event_new(base, -1, EV_PERSIST, gauges_tick_cb, e);
+	e->gauges_ev = event_new(base, -1, EV_PERSIST, engine_gauges_tick_cb, e);
 	engine_metrics_setup(e);
 	return e;
 }
@@ -582,12 +582,12 @@ void engine_start(struct engine *e)
 	event_add(e->heartbeat_ev, &hb);
 	struct timeval gv = {JOB_GAUGES_MS / 1000, (JOB_GAUGES_MS % 1000) * 1000};
 	event_add(e->gauges_ev, &gv);
-	gauges_tick_cb(-1, 0, e);
+	engine_gauges_tick_cb(-1, 0, e);
 	engine_poke(e);
-	arm_wake(e, (int64_t)e->opt.poll_s * 1000);
+	engine_arm_wake(e, (int64_t)e->opt.poll_s * 1000);
 }
 
-void check_done(struct engine *e)
+void engine_check_done(struct engine *e)
 {
 	/* Done only when no callback of ours can still arrive. */
 	if (!e->stopping || e->done_called || e->nruns > 0 || e->writing || e->pending ||
@@ -633,7 +633,7 @@ static void grace_cb(evutil_socket_t fd, short what, void *arg)
 		struct fsm_step_result res = {0};
 		fsm_release(&run->job, "esaasd shut down while the state ran; it will run again",
 			    &res);
-		queue_special(run, &res);
+		engine_queue_special(run, &res);
 		fsm_result_clear(&res);
 	}
 }
@@ -654,7 +654,7 @@ void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg)
 	e->grace_ev = evtimer_new(e->base, grace_cb, e);
 	struct timeval tv = {e->opt.shutdown_grace_s, 0};
 	evtimer_add(e->grace_ev, &tv);
-	check_done(e);
+	engine_check_done(e);
 }
 
 void engine_free(struct engine *e)
@@ -666,14 +666,14 @@ void engine_free(struct engine *e)
 	while (e->runs) {
 		struct job_run *run = e->runs;
 		run_abandon_step(run);
-		run_free(run);
+		engine_run_free(run);
 	}
 	struct transition *lists[] = {e->pending, e->retry_batch};
 	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
 		while (lists[i]) {
 			struct transition *t = lists[i];
 			lists[i] = t->next;
-			transition_free(t);
+			engine_transition_free(t);
 		}
 	}
 	db_listener_free(e->listener);

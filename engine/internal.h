@@ -139,12 +139,12 @@ struct engine {
 /* --- engine.c --------------------------------------------------------------------- */
 
 void engine_poke(struct engine *e);
-void run_begin(struct job_run *run);
-void run_free(struct job_run *run);
-void arm_wake(struct engine *e, int64_t ms);
-void check_done(struct engine *e);
-void apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
-		   const char *msg);
+void engine_run_begin(struct job_run *run);
+void engine_run_free(struct job_run *run);
+void engine_arm_wake(struct engine *e, int64_t ms);
+void engine_check_done(struct engine *e);
+void engine_apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
+			  const char *msg);
 
 static inline void set_str(char **dst, const char *src)
 {
@@ -160,17 +160,17 @@ static inline struct log_ctx run_ctx(const struct job_run *run)
 
 /* --- writer.c --------------------------------------------------------------------- */
 
-void queue_transition(struct job_run *run, const struct fsm_step_result *res, const char *from,
-		      int attempt);
-void queue_special(struct job_run *run, const struct fsm_step_result *res);
-void transition_free(struct transition *t);
-void flush_cb(evutil_socket_t fd, short what, void *arg);
-void write_retry_cb(evutil_socket_t fd, short what, void *arg);
+void engine_queue_transition(struct job_run *run, const struct fsm_step_result *res,
+			     const char *from, int attempt);
+void engine_queue_special(struct job_run *run, const struct fsm_step_result *res);
+void engine_transition_free(struct transition *t);
+void engine_flush_cb(evutil_socket_t fd, short what, void *arg);
+void engine_write_retry_cb(evutil_socket_t fd, short what, void *arg);
 
 /* --- step.c ----------------------------------------------------------------------- */
 
-struct step *step_new(struct job_run *run);
-void step_free(struct step *s);
+struct step *engine_step_new(struct job_run *run);
+void engine_step_free(struct step *s);
 
 /* --- stats.c ---------------------------------------------------------------------- */
 
@@ -178,7 +178,7 @@ void step_free(struct step *s);
 #define JOB_GAUGES_MS 10000
 
 void engine_metrics_setup(struct engine *e);
-void count_transition(const struct job_run *run, const struct transition *t);
-void gauges_tick_cb(evutil_socket_t fd, short what, void *arg);
+void engine_count_transition(const struct job_run *run, const struct transition *t);
+void engine_gauges_tick_cb(evutil_socket_t fd, short what, void *arg);
 
 #endif

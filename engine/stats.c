@@ -117,7 +117,7 @@ void engine_metrics_setup(struct engine *e)
 }
 
 /* A committed transition, as the metrics count it. */
-void count_transition(const struct job_run *run, const struct transition *t)
+void engine_count_transition(const struct job_run *run, const struct transition *t)
 {
 	const char *state = t->ev_from ? t->ev_from : "";
 	const char *wso[] = {run->kind, state, t->ev_outcome};
@@ -150,7 +150,7 @@ static void gauges_cb(void *arg, const struct db_error *err, const struct jobrun
 	e->gauges_in_flight = false;
 	if (err) {
 		log_debug("reading the job gauges failed: %s", err->message);
-		check_done(e);
+		engine_check_done(e);
 		return;
 	}
 	for (int i = 0; i < e->reg->count; i++) {
@@ -177,10 +177,10 @@ static void gauges_cb(void *arg, const struct db_error *err, const struct jobrun
 	}
 	metrics_set(em.queue_depth, (double)depth);
 	metrics_set(em.queue_oldest, oldest);
-	check_done(e);
+	engine_check_done(e);
 }
 
-void gauges_tick_cb(evutil_socket_t fd, short what, void *arg)
+void engine_gauges_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 

@@ -6,7 +6,7 @@
 
 #include <stdarg.h>
 
-struct step *step_new(struct job_run *run)
+struct step *engine_step_new(struct job_run *run)
 {
 	struct step *s = xcalloc(1, sizeof(*s));
 	s->run = run;
@@ -29,7 +29,7 @@ struct step *step_new(struct job_run *run)
 	return s;
 }
 
-void step_free(struct step *s)
+void engine_step_free(struct step *s)
 {
 	free(s->kind);
 	free(s->tenant);
@@ -46,7 +46,7 @@ static void step_report(struct step *s, enum outcome out, const char *next, int6
 {
 	struct job_run *run = s->run;
 	bool progressed = s->progressed;
-	step_free(s);
+	engine_step_free(s);
 	if (!run)
 		return; /* abandoned: the engine has moved on */
 	/* Failures before the progress are behind it: count from one again. */
@@ -58,7 +58,7 @@ static void step_report(struct step *s, enum outcome out, const char *next, int6
 	run->step = NULL;
 	if (run->deadline_ev)
 		event_del(run->deadline_ev);
-	apply_outcome(run, out, next, delay_ms, msg);
+	engine_apply_outcome(run, out, next, delay_ms, msg);
 	free(clean);
 }
 

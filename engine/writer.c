@@ -17,7 +17,7 @@
 
 static void writer_schedule(struct engine *e);
 
-void transition_free(struct transition *t)
+void engine_transition_free(struct transition *t)
 {
 	free(t->ev_from);
 	free(t->ev_detail);
@@ -28,8 +28,8 @@ void transition_free(struct transition *t)
  * Queue the run's current in-memory values as a transition.  The run's
  * fields already hold the new state; the event describes how it got there.
  */
-void queue_transition(struct job_run *run, const struct fsm_step_result *res, const char *from,
-		      int attempt)
+void engine_queue_transition(struct job_run *run, const struct fsm_step_result *res,
+			     const char *from, int attempt)
 {
 	struct engine *e = run->e;
 	struct transition *t = xcalloc(1, sizeof(*t));
@@ -59,9 +59,9 @@ void queue_transition(struct job_run *run, const struct fsm_step_result *res, co
 }
 
 /* A transition that is not a handler's outcome (cancel, release, refusal). */
-void queue_special(struct job_run *run, const struct fsm_step_result *res)
+void engine_queue_special(struct job_run *run, const struct fsm_step_result *res)
 {
-	queue_transition(run, res, run->job.state, run->job.attempt);
+	engine_queue_transition(run, res, run->job.state, run->job.attempt);
 }
 
 /*
@@ -105,7 +105,7 @@ static int cmp_i64(const void *a, const void *b)
 
 static void writer_send(struct engine *e, struct transition *batch);
 
-void write_retry_cb(evutil_socket_t fd, short what, void *arg)
+void engine_write_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	struct transition *batch = e->retry_batch;
@@ -175,12 +175,12 @@ static void writer_done(struct engine *e, struct transition *batch,
 				  "another worker owns the job now",
 				  t->ev_outcome);
 			e->stats.lost_leases++;
-			transition_free(t);
-			run_free(run);
+			engine_transition_free(t);
+			engine_run_free(run);
 			continue;
 		}
 		e->stats.transitions++;
-		count_transition(run, t);
+		engine_count_transition(run, t);
 		run->version++;
 		if (!t->release && sent_mono > run->lease_confirmed_mono)
 			run->lease_confirmed_mono = sent_mono;
@@ -194,13 +194,13 @@ static void writer_done(struct engine *e, struct transition *batch,
 		}
 		/* We may well be the one to run it again: be awake then. */
 		if (t->release && t->delay_ms > 0 && !e->stopping)
-			arm_wake(e, t->delay_ms);
+			engine_arm_wake(e, t->delay_ms);
 		bool cont = t->cont && !t->release && !run->superseded;
-		transition_free(t);
+		engine_transition_free(t);
 		if (cont)
-			run_begin(run);
+			engine_run_begin(run);
 		else
-			run_free(run);
+			engine_run_free(run);
 	}
 	free(rows);
 }
@@ -217,7 +217,7 @@ static void give_up_cb(void *arg, const struct db_error *err)
 	e->queries--;
 	if (err)
 		log_error("could not hand back a job after a failed write: %s", err->message);
-	check_done(e);
+	engine_check_done(e);
 }
 
 /*
@@ -236,9 +236,9 @@ static void writer_give_up(struct engine *e, struct transition *t, const struct 
 	storage_jobrun_hand_back(e->db, run->id, e->owner, run->epoch, obs, give_up_cb, e);
 	free(obs);
 	free(why);
-	transition_free(t);
+	engine_transition_free(t);
 	e->stats.lost_leases++;
-	run_free(run);
+	engine_run_free(run);
 }
 
 static void writer_result_cb(void *arg, const struct db_error *err,
@@ -302,7 +302,7 @@ static void writer_send(struct engine *e, struct transition *batch)
 	free(rows);
 }
 
-void flush_cb(evutil_socket_t fd, short what, void *arg)
+void engine_flush_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct engine *e = arg;
 	if (e->writing || !e->pending)

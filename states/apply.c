@@ -45,7 +45,7 @@ static json_t *apply_progress(struct step *s)
 	return json_object_get(p, "objects");
 }
 
-static bool applied_before(struct apply *a, json_t *obj)
+static bool applied_before(struct states_apply *a, json_t *obj)
 {
 	char *key = object_key(obj);
 	bool found = false;
@@ -58,22 +58,22 @@ static bool applied_before(struct apply *a, json_t *obj)
 	return found;
 }
 
-void apply_finish(struct apply *a)
+void states_apply_finish(struct states_apply *a)
 {
-	rendered_free(a->r);
+	states_rendered_free(a->r);
 	free(a);
 }
 
 static void apply_abort_cb(void *arg)
 {
-	struct apply *a = arg;
+	struct states_apply *a = arg;
 	kube_cancel(a->call);
-	apply_finish(a);
+	states_apply_finish(a);
 }
 
 static void applied_cb(void *arg, const struct kube_result *res)
 {
-	struct apply *a = arg;
+	struct states_apply *a = arg;
 	a->call = NULL;
 	struct step *s = a->step;
 	if (res->klass == HTTPC_OK) {
@@ -81,12 +81,12 @@ static void applied_cb(void *arg, const struct kube_result *res)
 		json_array_append_new(a->done, json_string(key));
 		free(key);
 		step_progress(s);
-		apply_more(a);
+		states_apply_more(a);
 		return;
 	}
 	char *msg = xstrdup(res->message ? res->message : "apply failed");
 	bool transient = res->klass == HTTPC_TRANSIENT;
-	apply_finish(a);
+	states_apply_finish(a);
 	if (transient)
 		step_retry(s, "%s", msg);
 	else
@@ -94,7 +94,7 @@ static void applied_cb(void *arg, const struct kube_result *res)
 	free(msg);
 }
 
-void apply_more(struct apply *a)
+void states_apply_more(struct states_apply *a)
 {
 	if (!a->done)
 		a->done = apply_progress(a->step);
@@ -112,26 +112,27 @@ void apply_more(struct apply *a)
 		/* A rendered object the client cannot place is a bug: say which. */
 		struct step *s = a->step;
 		char *msg = xasprintf("cannot apply %s %s: unknown kind", kind, name);
-		apply_finish(a);
+		states_apply_finish(a);
 		step_fail(s, "%s", msg);
 		free(msg);
 		return;
 	}
 	struct step *s = a->step;
-	apply_finish(a);
+	states_apply_finish(a);
 	json_object_del(step_context(s), "apply_progress");
 	step_next(s);
 }
 
-/* An apply of spec_json's objects of kind (and name), for apply_more() to
+/* An apply of spec_json's objects of kind (and name), for states_apply_more() to
  * start; NULL after failing the step. */
-struct apply *apply_prepare(struct step *s, json_t *spec_json, const char *kind, const char *name)
+struct states_apply *states_apply_prepare(struct step *s, json_t *spec_json, const char *kind,
+					  const char *name)
 {
 	struct wf_env *env;
-	struct rendered *r = render_spec(s, spec_json, &env);
+	struct states_rendered *r = states_render_spec(s, spec_json, &env);
 	if (!r)
 		return NULL;
-	struct apply *a = xcalloc(1, sizeof(*a));
+	struct states_apply *a = xcalloc(1, sizeof(*a));
 	a->step = s;
 	a->env = env;
 	a->r = r;
@@ -141,51 +142,54 @@ struct apply *apply_prepare(struct step *s, json_t *spec_json, const char *kind,
 	return a;
 }
 
-void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name)
+void states_apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name)
 {
-	struct apply *a = apply_prepare(s, spec_json, kind, name);
+	struct states_apply *a = states_apply_prepare(s, spec_json, kind, name);
 	if (a)
-		apply_more(a);
+		states_apply_more(a);
 }
 
-void apply_kind(struct step *s, const char *kind, const char *name)
+void states_apply_kind(struct step *s, const char *kind, const char *name)
 {
-	apply_kind_of(s, json_object_get(step_params(s), "spec"), kind, name);
+	states_apply_kind_of(s, json_object_get(step_params(s), "spec"), kind, name);
 }
 
 void state_apply_namespace(struct step *s)
 {
-	apply_kind(s, "Namespace", NULL);
+	states_apply_kind(s, "Namespace", NULL);
 }
 
 void state_apply_config(struct step *s)
 {
-	apply_kind(s, "ConfigMap", NULL);
+	states_apply_kind(s, "ConfigMap", NULL);
 }
 
 void state_apply_services(struct step *s)
 {
-	apply_kind(s, "Service", NULL);
+	states_apply_kind(s, "Service", NULL);
 }
 
 void state_apply_masters(struct step *s)
 {
-	apply_kind(s, render_workload_kind(ES_ROLE_MASTER), render_workload_name(ES_ROLE_MASTER));
+	states_apply_kind(s, render_workload_kind(ES_ROLE_MASTER),
+			  render_workload_name(ES_ROLE_MASTER));
 }
 
 void state_apply_data(struct step *s)
 {
-	apply_kind(s, render_workload_kind(ES_ROLE_DATA), render_workload_name(ES_ROLE_DATA));
+	states_apply_kind(s, render_workload_kind(ES_ROLE_DATA),
+			  render_workload_name(ES_ROLE_DATA));
 }
 
 void state_apply_clients(struct step *s)
 {
-	apply_kind(s, render_workload_kind(ES_ROLE_CLIENT), render_workload_name(ES_ROLE_CLIENT));
+	states_apply_kind(s, render_workload_kind(ES_ROLE_CLIENT),
+			  render_workload_name(ES_ROLE_CLIENT));
 }
 
 void state_apply_pdbs(struct step *s)
 {
-	apply_kind(s, "PodDisruptionBudget", NULL);
+	states_apply_kind(s, "PodDisruptionBudget", NULL);
 }
 
 /* --- the namespace's quota ------------------------------------------------------ */
@@ -199,12 +203,12 @@ void state_apply_pdbs(struct step *s)
  */
 void state_apply_quota(struct step *s)
 {
-	apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
+	states_apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
 }
 
 static void quota_read_cb(void *arg, const struct kube_result *res)
 {
-	struct apply *a = arg;
+	struct states_apply *a = arg;
 	a->call = NULL;
 	if (res->klass == HTTPC_OK) {
 		json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
@@ -214,7 +218,7 @@ static void quota_read_cb(void *arg, const struct kube_result *res)
 		struct step *s = a->step;
 		char *msg = xstrdup(res->message ? res->message : "reading the quota failed");
 		bool transient = res->klass == HTTPC_TRANSIENT;
-		apply_finish(a);
+		states_apply_finish(a);
 		if (transient)
 			step_retry(s, "%s", msg);
 		else
@@ -223,12 +227,13 @@ static void quota_read_cb(void *arg, const struct kube_result *res)
 		return;
 	}
 	/* Read, or none yet (a cluster from before quotas): now applied. */
-	apply_more(a);
+	states_apply_more(a);
 }
 
-void raise_quota(struct step *s, json_t *spec_json)
+void states_raise_quota(struct step *s, json_t *spec_json)
 {
-	struct apply *a = apply_prepare(s, spec_json, "ResourceQuota", RENDER_QUOTA_NAME);
+	struct states_apply *a =
+		states_apply_prepare(s, spec_json, "ResourceQuota", RENDER_QUOTA_NAME);
 	if (!a)
 		return;
 	char *coll = kube_collection_path("v1", "ResourceQuota", a->r->ns);
@@ -240,5 +245,5 @@ void raise_quota(struct step *s, json_t *spec_json)
 
 void state_raise_quota(struct step *s)
 {
-	raise_quota(s, json_object_get(step_params(s), "spec"));
+	states_raise_quota(s, json_object_get(step_params(s), "spec"));
 }

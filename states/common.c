@@ -19,15 +19,15 @@
 #include <string.h>
 
 /* How often a wait looks again (engine.wait_poll_ms). */
-#define WAIT_POLL_MS wait_poll_ms(s)
+#define states_poll_ms(s) states_poll_ms(s)
 
-int64_t wait_poll_ms(struct step *s)
+int64_t states_poll_ms(struct step *s)
 {
 	struct wf_env *env = step_env(s);
 	return env && env->cfg && env->cfg->wait_poll_ms > 0 ? env->cfg->wait_poll_ms : 2000;
 }
 
-void rendered_free(struct rendered *r)
+void states_rendered_free(struct states_rendered *r)
 {
 	spec_free(&r->spec);
 	json_decref(r->objects);
@@ -36,7 +36,7 @@ void rendered_free(struct rendered *r)
 }
 
 /* How esaasd renders: its configuration, the job's tenant. */
-void render_opts_for(struct step *s, const struct wf_env *env, struct render_opts *ro)
+void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro)
 {
 	*ro = (struct render_opts){
 		.tenant = step_tenant(s),
@@ -48,14 +48,14 @@ void render_opts_for(struct step *s, const struct wf_env *env, struct render_opt
 
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
-struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
+struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
 {
 	struct wf_env *env = step_env(s);
 	if (!env || !env->kube) {
 		step_fail(s, "no Kubernetes connection is configured (kubernetes.kubeconfig)");
 		return NULL;
 	}
-	struct rendered *r = xcalloc(1, sizeof(*r));
+	struct states_rendered *r = xcalloc(1, sizeof(*r));
 	struct spec_error serr;
 	if (!spec_parse(spec_json, &r->spec, &serr)) {
 		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
@@ -63,7 +63,7 @@ struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **
 		return NULL;
 	}
 	struct render_opts ro;
-	render_opts_for(s, env, &ro);
+	states_render_opts(s, env, &ro);
 	char err[256];
 	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
 		step_fail(s, "cannot render the cluster: %s", err);
@@ -77,65 +77,65 @@ struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **
 }
 
 /* The objects of the job's spec (params.spec). */
-struct rendered *render_for(struct step *s, struct wf_env **envp)
+struct states_rendered *states_render_job(struct step *s, struct wf_env **envp)
 {
-	return render_spec(s, json_object_get(step_params(s), "spec"), envp);
+	return states_render_spec(s, json_object_get(step_params(s), "spec"), envp);
 }
 
-void look_finish(struct look *l)
+void states_call_finish(struct state_call *l)
 {
 	json_decref(l->nodes);
 	es_free(l->es);
-	rendered_free(l->r);
+	states_rendered_free(l->r);
 	free(l);
 }
 
-static void look_abort_cb(void *arg)
+static void states_call_abort_cb(void *arg)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	kube_cancel(l->kcall);
 	es_cancel(l->ecall);
-	look_finish(l);
+	states_call_finish(l);
 }
 
-struct look *look_new(struct step *s)
+struct state_call *states_call_new(struct step *s)
 {
 	struct wf_env *env;
-	struct rendered *r = render_for(s, &env);
+	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return NULL;
-	struct look *l = xcalloc(1, sizeof(*l));
+	struct state_call *l = xcalloc(1, sizeof(*l));
 	l->step = s;
 	l->env = env;
 	l->r = r;
-	step_on_abort(s, look_abort_cb, l);
+	step_on_abort(s, states_call_abort_cb, l);
 	return l;
 }
 
 /* An Elasticsearch client for one of the cluster's services, speaking the
  * spec's version (paths and bodies differ between versions). */
-void look_connect(struct look *l, const char *service)
+void states_call_connect(struct state_call *l, const char *service)
 {
 	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
 				   l->r->ns, service);
 	es_set_version(l->es, &l->r->spec.version);
 }
 
-/* look_new, with an Elasticsearch client for the cluster's service. */
-struct look *look_es(struct step *s, const char *service)
+/* states_call_new, with an Elasticsearch client for the cluster's service. */
+struct state_call *states_call_es(struct step *s, const char *service)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (l)
-		look_connect(l, service);
+		states_call_connect(l, service);
 	return l;
 }
 
 /* End the look and report: next, retry (transient) or fail, with msg. */
-void look_report(struct look *l, bool ok, bool transient, const char *msg)
+void states_call_report(struct state_call *l, bool ok, bool transient, const char *msg)
 {
 	struct step *s = l->step;
 	char *copy = xstrdup(msg ? msg : "");
-	look_finish(l);
+	states_call_finish(l);
 	if (ok)
 		step_next(s);
 	else if (transient)
@@ -172,7 +172,8 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
  * Count a pod list.  skip_deleting: pods on their way out do not count;
  * skip_uid: nor does that pod (a restarted one), only noted as present.
  */
-void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, struct pod_tally *t)
+void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
+		       struct states_pod_tally *t)
 {
 	memset(t, 0, sizeof(*t));
 	size_t i;
@@ -195,9 +196,9 @@ void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, struct 
 	}
 }
 
-void settings_put_cb(void *arg, const struct es_result *res)
+void states_settings_put_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	bool ok = res->klass == HTTPC_OK;
@@ -205,7 +206,7 @@ void settings_put_cb(void *arg, const struct es_result *res)
 	/* Only an acknowledged undo is recorded: a retry must send it again. */
 	const char *flag = ok ? l->clear_flag : NULL;
 	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
+	states_call_finish(l);
 	if (flag)
 		json_object_set_new(step_context(s), flag, json_false());
 	if (ok)
@@ -219,7 +220,7 @@ void settings_put_cb(void *arg, const struct es_result *res)
 
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
-bool healthy_enough(struct step *s, const char *status)
+bool states_healthy_enough(struct step *s, const char *status)
 {
 	json_t *p = step_params(s);
 	if (!status)

@@ -29,12 +29,12 @@ void state_config_route(struct step *s)
 /* Dynamic settings through the cluster settings API, in the version's scope. */
 void state_apply_dynamic(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->clearing = false;
 	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"),
-				   settings_put_cb, l);
+				   states_settings_put_cb, l);
 }
 
 /* params.spec is the new spec: it becomes the cluster's when the job ends. */

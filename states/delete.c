@@ -35,7 +35,7 @@ void state_delete_plan(struct step *s)
 		step_next(s); /* planned already: a replay */
 		return;
 	}
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
@@ -47,11 +47,11 @@ void state_delete_plan(struct step *s)
 
 static void hosts_listed_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK && res->status != 404) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	json_t *hosts = json_array();
@@ -70,12 +70,12 @@ static void hosts_listed_cb(void *arg, const struct kube_result *res)
 			json_array_append_new(hosts, json_string(host));
 	}
 	json_object_set_new(step_context(s), "hosts", hosts);
-	look_finish(l);
+	states_call_finish(l);
 	step_next(s);
 }
 
 struct workload_delete {
-	struct look *l;
+	struct state_call *l;
 	int role;
 };
 
@@ -83,10 +83,10 @@ static void workload_deleted_cb(void *arg, const struct kube_result *res);
 
 static void delete_next_workload(struct workload_delete *w)
 {
-	struct look *l = w->l;
+	struct state_call *l = w->l;
 	if (w->role >= ES_ROLE_COUNT) {
 		free(w);
-		look_report(l, true, false, NULL);
+		states_call_report(l, true, false, NULL);
 		return;
 	}
 	char *coll = kube_collection_path("apps/v1", render_workload_kind(w->role), l->r->ns);
@@ -105,15 +105,15 @@ static void workload_deleted_cb(void *arg, const struct kube_result *res)
 		delete_next_workload(w);
 		return;
 	}
-	struct look *l = w->l;
+	struct state_call *l = w->l;
 	free(w);
-	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
 /* The StatefulSets go, so that no node writes while its folder is emptied. */
 void state_stop_workloads(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	struct workload_delete *w = xcalloc(1, sizeof(*w));
@@ -123,11 +123,11 @@ void state_stop_workloads(struct step *s)
 
 static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	int left = 0;
@@ -142,16 +142,16 @@ static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 			     strcmp(role, "client") == 0))
 			left++;
 	}
-	look_finish(l);
+	states_call_finish(l);
 	if (left == 0)
 		step_next(s);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d Elasticsearch pods still running", left);
+		step_wait(s, states_poll_ms(s), "%d Elasticsearch pods still running", left);
 }
 
 void state_wait_pods_gone(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
@@ -162,7 +162,7 @@ void state_wait_pods_gone(struct step *s)
 }
 
 struct wipe_start {
-	struct look *l;
+	struct state_call *l;
 	size_t next;
 };
 
@@ -170,16 +170,16 @@ static void wipe_created_cb(void *arg, const struct kube_result *res);
 
 static void wipe_next_host(struct wipe_start *w)
 {
-	struct look *l = w->l;
+	struct state_call *l = w->l;
 	struct step *s = l->step;
 	json_t *hosts = json_object_get(step_context(s), "hosts");
 	if (w->next >= json_array_size(hosts)) {
 		free(w);
-		look_report(l, true, false, NULL);
+		states_call_report(l, true, false, NULL);
 		return;
 	}
 	struct render_opts ro;
-	render_opts_for(s, l->env, &ro);
+	states_render_opts(s, l->env, &ro);
 	size_t i = w->next++;
 	json_t *pod = render_wipe_pod(&l->r->spec, &ro, json_string_value(json_array_get(hosts, i)),
 				      (int)i);
@@ -201,12 +201,12 @@ static void wipe_created_cb(void *arg, const struct kube_result *res)
 		wipe_next_host(w);
 		return;
 	}
-	struct look *l = w->l;
+	struct state_call *l = w->l;
 	free(w);
 	/* The quota's room for the wipe pods counts once the quota controller
 	 * has seen it (wipe_quota): until then admission refuses them. */
 	bool not_yet = res->status == 403 && res->message && strstr(res->message, "exceeded quota");
-	look_report(l, false, res->klass == HTTPC_TRANSIENT || not_yet, res->message);
+	states_call_report(l, false, res->klass == HTTPC_TRANSIENT || not_yet, res->message);
 }
 
 /*
@@ -217,23 +217,23 @@ static void wipe_created_cb(void *arg, const struct kube_result *res)
  */
 void state_wipe_quota(struct step *s)
 {
-	struct apply *a = apply_prepare(s, json_object_get(step_params(s), "spec"), "ResourceQuota",
-					RENDER_QUOTA_NAME);
+	struct states_apply *a = states_apply_prepare(s, json_object_get(step_params(s), "spec"),
+						      "ResourceQuota", RENDER_QUOTA_NAME);
 	if (!a)
 		return;
 	struct render_opts ro;
-	render_opts_for(s, a->env, &ro);
+	states_render_opts(s, a->env, &ro);
 	int hosts = (int)json_array_size(json_object_get(step_context(s), "hosts"));
 	json_t *roomy = render_quota(&a->r->spec, &ro, hosts + 1);
 	json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
 	json_object_set(quota, "spec", json_object_get(roomy, "spec"));
 	json_decref(roomy);
-	apply_more(a);
+	states_apply_more(a);
 }
 
 void state_wipe_hosts(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	struct wipe_start *w = xcalloc(1, sizeof(*w));
@@ -243,11 +243,11 @@ void state_wipe_hosts(struct step *s)
 
 static void wiped_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	int done = 0, failed = 0, pods = 0;
@@ -268,7 +268,7 @@ static void wiped_cb(void *arg, const struct kube_result *res)
 		}
 	}
 	int want = (int)json_array_size(json_object_get(step_context(s), "hosts"));
-	look_finish(l);
+	states_call_finish(l);
 	if (failed > 0)
 		step_fail(s,
 			  "wiping the data failed on %s (%d of %d hosts): see the logs of its "
@@ -277,12 +277,13 @@ static void wiped_cb(void *arg, const struct kube_result *res)
 	else if (done >= want)
 		step_next(s);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d of %d hosts wiped (%d wipe pods)", done, want, pods);
+		step_wait(s, states_poll_ms(s), "%d of %d hosts wiped (%d wipe pods)", done, want,
+			  pods);
 }
 
 void state_wait_wiped(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);

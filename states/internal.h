@@ -24,31 +24,30 @@ struct es_result;
 /* --- common.c --- */
 
 /* The spec and its rendered objects, for one run of a state. */
-struct rendered {
+struct states_rendered {
 	struct spec spec;
 	json_t *objects;
 	char *ns;
 };
 
 /* How often a wait looks again (engine.wait_poll_ms). */
-int64_t wait_poll_ms(struct step *s);
-#define WAIT_POLL_MS wait_poll_ms(s)
+int64_t states_poll_ms(struct step *s);
 
-void rendered_free(struct rendered *r);
+void states_rendered_free(struct states_rendered *r);
 /* How esaasd renders: its configuration, the job's tenant. */
-void render_opts_for(struct step *s, const struct wf_env *env, struct render_opts *ro);
+void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro);
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
-struct rendered *render_spec(struct step *s, json_t *spec_json, struct wf_env **envp);
+struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp);
 /* The objects of the job's spec (params.spec). */
-struct rendered *render_for(struct step *s, struct wf_env **envp);
+struct states_rendered *states_render_job(struct step *s, struct wf_env **envp);
 
 /* One call to Kubernetes or Elasticsearch made for a step: what it needs,
  * what is in flight (cancelled on abort), and how its result is reported. */
-struct look {
+struct state_call {
 	struct step *step;
 	struct wf_env *env;
-	struct rendered *r;
+	struct states_rendered *r;
 	struct kube_call *kcall;
 	struct es_call *ecall;
 	struct es *es;
@@ -57,45 +56,46 @@ struct look {
 	json_t *nodes;		/* a first answer kept for a second request */
 };
 
-/* A pod list counted (tally_pods). */
-struct pod_tally {
+/* A pod list counted (states_tally_pods). */
+struct states_pod_tally {
 	int pods, ready;
 	bool old_present;	 /* the pod of skip_uid is still there */
 	char first_missing[512]; /* why the first pod not ready is not */
 };
 
-void look_finish(struct look *l);
+void states_call_finish(struct state_call *l);
 /* A look for the step, its spec rendered; NULL after failing the step. */
-struct look *look_new(struct step *s);
+struct state_call *states_call_new(struct step *s);
 /* An Elasticsearch client for one of the cluster's services, speaking the
  * spec's version (paths and bodies differ between versions). */
-void look_connect(struct look *l, const char *service);
-/* look_new, with an Elasticsearch client for the cluster's service. */
-struct look *look_es(struct step *s, const char *service);
+void states_call_connect(struct state_call *l, const char *service);
+/* states_call_new, with an Elasticsearch client for the cluster's service. */
+struct state_call *states_call_es(struct step *s, const char *service);
 /* End the look and report: next, retry (transient) or fail, with msg. */
-void look_report(struct look *l, bool ok, bool transient, const char *msg);
+void states_call_report(struct state_call *l, bool ok, bool transient, const char *msg);
 /* A settings write done: next (an acknowledged undo clears l->clear_flag in
  * the context), retry or fail. */
-void settings_put_cb(void *arg, const struct es_result *res);
+void states_settings_put_cb(void *arg, const struct es_result *res);
 
 /*
  * Count a pod list.  skip_deleting: pods on their way out do not count;
  * skip_uid: nor does that pod (a restarted one), only noted as present.
  */
-void tally_pods(json_t *items, bool skip_deleting, const char *skip_uid, struct pod_tally *t);
+void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
+		       struct states_pod_tally *t);
 
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
-bool healthy_enough(struct step *s, const char *status);
+bool states_healthy_enough(struct step *s, const char *status);
 
 /* --- apply.c --- */
 
-/* Applying rendered objects one after the other (apply_more), resuming
+/* Applying rendered objects one after the other (states_apply_more), resuming
  * where a failed run stopped (context.applied). */
-struct apply {
+struct states_apply {
 	struct step *step;
 	struct wf_env *env;
-	struct rendered *r;
+	struct states_rendered *r;
 	const char *kind; /* NULL: every kind */
 	const char *name; /* NULL: every object of the kind */
 	size_t next;
@@ -103,14 +103,15 @@ struct apply {
 	json_t *done; /* applied in this state so far (apply_progress), borrowed */
 };
 
-void apply_more(struct apply *a);
-void apply_finish(struct apply *a);
-/* An apply of spec_json's objects of kind (and name), for apply_more() to
+void states_apply_more(struct states_apply *a);
+void states_apply_finish(struct states_apply *a);
+/* An apply of spec_json's objects of kind (and name), for states_apply_more() to
  * start; NULL after failing the step. */
-struct apply *apply_prepare(struct step *s, json_t *spec_json, const char *kind, const char *name);
-void apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name);
-void apply_kind(struct step *s, const char *kind, const char *name);
+struct states_apply *states_apply_prepare(struct step *s, json_t *spec_json, const char *kind,
+					  const char *name);
+void states_apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name);
+void states_apply_kind(struct step *s, const char *kind, const char *name);
 /* The namespace's quota raised to at least spec_json's, never lowered. */
-void raise_quota(struct step *s, json_t *spec_json);
+void states_raise_quota(struct step *s, json_t *spec_json);
 
 #endif

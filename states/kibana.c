@@ -22,7 +22,7 @@
  * 0 removed; then its pods ready (or gone).
  */
 struct kibana_delete {
-	struct look *l;
+	struct state_call *l;
 	int step;
 };
 
@@ -30,11 +30,11 @@ static void kibana_deleted_cb(void *arg, const struct kube_result *res);
 
 static void kibana_delete_next(struct kibana_delete *k)
 {
-	struct look *l = k->l;
+	struct state_call *l = k->l;
 	static const char *const kinds[][2] = {{"apps/v1", "Deployment"}, {"v1", "Service"}};
 	if (k->step >= 2) {
 		free(k);
-		look_report(l, true, false, NULL);
+		states_call_report(l, true, false, NULL);
 		return;
 	}
 	char *coll = kube_collection_path(kinds[k->step][0], kinds[k->step][1], l->r->ns);
@@ -53,24 +53,24 @@ static void kibana_deleted_cb(void *arg, const struct kube_result *res)
 		kibana_delete_next(k);
 		return;
 	}
-	struct look *l = k->l;
+	struct state_call *l = k->l;
 	free(k);
-	look_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
 void state_apply_kibana(struct step *s)
 {
 	struct wf_env *env;
-	struct rendered *r = render_for(s, &env);
+	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return;
 	bool wanted = r->spec.kibana_replicas > 0;
-	rendered_free(r);
+	states_rendered_free(r);
 	if (wanted) {
-		apply_kind(s, NULL, RENDER_KIBANA_NAME);
+		states_apply_kind(s, NULL, RENDER_KIBANA_NAME);
 		return;
 	}
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	struct kibana_delete *k = xcalloc(1, sizeof(*k));
@@ -80,29 +80,29 @@ void state_apply_kibana(struct step *s)
 
 static void kibana_pods_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	int want = l->r->spec.kibana_replicas;
-	struct pod_tally t;
-	tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
-	look_finish(l);
+	struct states_pod_tally t;
+	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	states_call_finish(l);
 	if (t.pods == want && t.ready == want)
 		step_next(s);
 	else if (want == 0)
-		step_wait(s, WAIT_POLL_MS, "%d Kibana pods still running", t.pods);
+		step_wait(s, states_poll_ms(s), "%d Kibana pods still running", t.pods);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d of %d Kibana pods ready%s%s", t.ready, want,
+		step_wait(s, states_poll_ms(s), "%d of %d Kibana pods ready%s%s", t.ready, want,
 			  t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_wait_kibana(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);

@@ -100,20 +100,20 @@ void state_plugin_check_repository(struct step *s)
 /* Every role's StatefulSet with the new plugin list; no pod restarts yet. */
 void state_apply_workloads(struct step *s)
 {
-	apply_kind(s, "StatefulSet", NULL);
+	states_apply_kind(s, "StatefulSet", NULL);
 }
 
 static void plugins_listed_cb(void *arg, const struct es_result *res);
 
 static void plugin_nodes_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
-		look_finish(l);
-		step_wait(s, WAIT_POLL_MS, "cannot list the nodes yet: %s", msg);
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "cannot list the nodes yet: %s", msg);
 		free(msg);
 		return;
 	}
@@ -123,7 +123,7 @@ static void plugin_nodes_cb(void *arg, const struct es_result *res)
 
 static void plugins_listed_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	json_t *p = step_params(s);
@@ -131,8 +131,8 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 	bool install = strcmp(json_string_value(json_object_get(p, "action")), "install") == 0;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
-		look_finish(l);
-		step_wait(s, WAIT_POLL_MS, "cannot list the plugins yet: %s", msg);
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "cannot list the plugins yet: %s", msg);
 		free(msg);
 		return;
 	}
@@ -161,13 +161,13 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 			nwrong++;
 		}
 	}
-	look_finish(l);
+	states_call_finish(l);
 	if (nodes > 0 && nwrong == 0)
 		step_next(s);
 	else if (nodes == 0)
-		step_wait(s, WAIT_POLL_MS, "no node listed yet");
+		step_wait(s, states_poll_ms(s), "no node listed yet");
 	else
-		step_wait(s, WAIT_POLL_MS, "%d of %d nodes %s %s (first: %s)", nwrong, nodes,
+		step_wait(s, states_poll_ms(s), "%d of %d nodes %s %s (first: %s)", nwrong, nodes,
 			  install ? "do not list" : "still list", plugin, wrong);
 	free(wrong);
 }
@@ -175,7 +175,7 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 /* GET _cat/plugins: every node has the plugin, or none has it any more. */
 void state_plugin_verify(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_cat_nodes(l->es, plugin_nodes_cb, l);

@@ -22,27 +22,27 @@
 void state_record_ready(struct step *s)
 {
 	struct wf_env *env;
-	struct rendered *r = render_for(s, &env);
+	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return;
 	json_t *observed = json_pack("{s:s, s:s, s:{s:s, s:s, s:i}}", "phase", "ready", "namespace",
 				     r->ns, "endpoint", "service", RENDER_HTTP_SERVICE, "namespace",
 				     r->ns, "port", 9200);
 	json_object_set_new(step_context(s), "observed", observed);
-	rendered_free(r);
+	states_rendered_free(r);
 	step_next(s);
 }
 
 static void namespace_deleted_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Already gone is as good as deleted: the state may run twice. */
 	bool done = res->klass == HTTPC_OK || res->status == 404;
 	bool transient = res->klass == HTTPC_TRANSIENT && res->status != 409;
 	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
+	states_call_finish(l);
 	if (done)
 		step_next(s);
 	else if (transient || res->status == 409)
@@ -54,7 +54,7 @@ static void namespace_deleted_cb(void *arg, const struct kube_result *res)
 
 void state_delete_namespace(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
@@ -64,7 +64,7 @@ void state_delete_namespace(struct step *s)
 
 static void namespace_looked_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	char *ns = xstrdup(l->r->ns);
@@ -74,11 +74,11 @@ static void namespace_looked_cb(void *arg, const struct kube_result *res)
 	long status = res->status;
 	bool transient = res->klass == HTTPC_TRANSIENT;
 	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
+	states_call_finish(l);
 	if (status == 404)
 		step_next(s);
 	else if (status == 200)
-		step_wait(s, WAIT_POLL_MS, "namespace %s is still there (%s)", ns,
+		step_wait(s, states_poll_ms(s), "namespace %s is still there (%s)", ns,
 			  seen[0] ? seen : "no phase");
 	else if (transient)
 		step_retry(s, "%s", msg);
@@ -91,7 +91,7 @@ static void namespace_looked_cb(void *arg, const struct kube_result *res)
 
 void state_wait_namespace_gone(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);

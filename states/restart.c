@@ -70,12 +70,12 @@ static bool wanted_pod(json_t *params, const char *name, const char *role)
 
 static void plan_pods_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	json_t *params = step_params(s);
@@ -103,7 +103,7 @@ static void plan_pods_cb(void *arg, const struct kube_result *res)
 	for (i = 0; i < k; i++)
 		json_array_append_new(pending, pods[i]);
 	free(pods);
-	look_finish(l);
+	states_call_finish(l);
 	if (json_array_size(pending) == 0) {
 		json_decref(pending);
 		step_fail(s, "no pod of this cluster matches the restart request");
@@ -121,7 +121,7 @@ void state_restart_plan(struct step *s)
 		step_next(s);
 		return;
 	}
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = kube_collection_path("v1", "Pod", l->r->ns);
@@ -133,7 +133,7 @@ void state_restart_plan(struct step *s)
 
 static void put_allocation_cb(void *arg, const struct es_result *res)
 {
-	settings_put_cb(arg, res);
+	states_settings_put_cb(arg, res);
 }
 
 /* cluster.routing.allocation.enable: "primaries" while a node is away, then back. */
@@ -144,12 +144,12 @@ static void put_allocation(struct step *s, bool pause)
 		step_next(s);
 		return;
 	}
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	if (pause)
 		json_object_set_new(ctx, "allocation_paused", json_true());
-	look_connect(l, RENDER_HTTP_SERVICE);
+	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.enable",
 			    pause ? json_string("primaries") : json_null());
@@ -175,13 +175,13 @@ static const char *pod_role_label(json_t *pod_entry)
 
 static void elected_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
-		look_finish(l);
-		step_wait(s, WAIT_POLL_MS, "cannot tell which master is elected: %s", msg);
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "cannot tell which master is elected: %s", msg);
 		free(msg);
 		return;
 	}
@@ -198,7 +198,7 @@ static void elected_cb(void *arg, const struct es_result *res)
 			elected = true;
 	}
 	free(node);
-	look_finish(l);
+	states_call_finish(l);
 	/* The elected master goes very last: the others restart under it,
 	 * and the cluster elects anew only once. */
 	if (elected) {
@@ -210,18 +210,18 @@ static void elected_cb(void *arg, const struct es_result *res)
 
 static void restart_ready_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	const char *status = json_string_value(json_object_get(res->body, "status"));
 	json_t *pending = json_object_get(step_context(s), "pending");
 	const char *next = json_string_value(json_object_get(json_array_get(pending, 0), "name"));
-	if (!healthy_enough(s, status)) {
+	if (!states_healthy_enough(s, status)) {
 		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 		json_int_t unassigned =
 			json_integer_value(json_object_get(res->body, "unassigned_shards"));
-		look_finish(l);
-		step_wait(s, WAIT_POLL_MS,
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
 			  "health %s (%lld unassigned shards): waiting for %s before restarting %s",
 			  seen, (long long)unassigned,
 			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
@@ -241,14 +241,14 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 		l->ecall = es_cat_nodes(l->es, elected_cb, l);
 		return;
 	}
-	look_finish(l);
+	states_call_finish(l);
 	step_next(s);
 }
 
 /* Before each pod: the cluster healthy, and the elected master kept for last. */
 void state_restart_check(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_health(l->es, NULL, NULL, false, restart_ready_cb, l);
@@ -261,13 +261,13 @@ void state_restart_pause(struct step *s)
 
 static void flushed_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	bool ok = res->klass == HTTPC_OK;
 	bool again = res->klass == HTTPC_TRANSIENT && step_attempt(s) < step_max_attempts(s);
 	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
+	states_call_finish(l);
 	/* A flush that fails costs recovery time, not data: tried again while
 	 * attempts remain, then the restart goes on without it, and says so. */
 	const char *pod = json_string_value(json_object_get(
@@ -287,7 +287,7 @@ static void flushed_cb(void *arg, const struct es_result *res)
 
 void state_restart_flush(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_flush(l->es, flushed_cb, l);
@@ -295,14 +295,14 @@ void state_restart_flush(struct step *s)
 
 static void pod_deleted_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Gone already, or replaced already (uid differs): done either way. */
 	bool done = res->klass == HTTPC_OK || res->status == 404 || res->status == 409;
 	bool transient = res->klass == HTTPC_TRANSIENT;
 	char *msg = xstrdup(res->message ? res->message : "");
-	look_finish(l);
+	states_call_finish(l);
 	if (done)
 		step_next(s);
 	else if (transient)
@@ -315,7 +315,7 @@ static void pod_deleted_cb(void *arg, const struct kube_result *res)
 void state_restart_delete_pod(struct step *s)
 {
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns,
@@ -327,12 +327,12 @@ void state_restart_delete_pod(struct step *s)
 
 static void replacement_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
@@ -343,16 +343,16 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 			 : strcmp(role, "client") == 0 ? ES_ROLE_CLIENT
 						       : ES_ROLE_DATA;
 	int want = l->r->spec.nodes[r].replicas;
-	struct pod_tally t;
-	tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
-	look_finish(l);
+	struct states_pod_tally t;
+	states_tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
+	states_call_finish(l);
 	/* old_name and role point into the context, which the step keeps. */
 	if (!t.old_present && t.ready >= want)
 		step_next(s);
 	else if (t.old_present)
-		step_wait(s, WAIT_POLL_MS, "%s is still terminating", old_name);
+		step_wait(s, states_poll_ms(s), "%s is still terminating", old_name);
 	else
-		step_wait(s, WAIT_POLL_MS, "%s not replaced yet: %d of %d %s pods ready%s%s",
+		step_wait(s, states_poll_ms(s), "%s not replaced yet: %d of %d %s pods ready%s%s",
 			  old_name, t.ready, want, role, t.first_missing[0] ? "; " : "",
 			  t.first_missing);
 }
@@ -360,7 +360,7 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 void state_restart_wait_pod(struct step *s)
 {
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	const char *role = json_string_value(json_object_get(cur, "role"));
@@ -374,7 +374,7 @@ void state_restart_wait_pod(struct step *s)
 
 static void joined_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
@@ -390,13 +390,14 @@ static void joined_cb(void *arg, const struct es_result *res)
 		}
 	char *msg =
 		xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
-	look_finish(l);
+	states_call_finish(l);
 	if (joined)
 		step_next(s);
 	else if (msg[0])
-		step_wait(s, WAIT_POLL_MS, "cannot list the cluster's nodes yet: %s", msg);
+		step_wait(s, states_poll_ms(s), "cannot list the cluster's nodes yet: %s", msg);
 	else
-		step_wait(s, WAIT_POLL_MS, "%s is ready but has not joined the cluster yet", node);
+		step_wait(s, states_poll_ms(s), "%s is ready but has not joined the cluster yet",
+			  node);
 	free(msg);
 	free(node);
 }
@@ -404,7 +405,7 @@ static void joined_cb(void *arg, const struct es_result *res)
 /* The replacement is ready (it listens); it must also be a member again. */
 void state_restart_wait_joined(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_cat_nodes(l->es, joined_cb, l);
@@ -417,16 +418,16 @@ void state_restart_resume_allocation(struct step *s)
 
 static void restart_green_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	const char *status = json_string_value(json_object_get(res->body, "status"));
-	bool green = res->klass == HTTPC_OK && healthy_enough(s, status);
+	bool green = res->klass == HTTPC_OK && states_healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
-	look_finish(l);
+	states_call_finish(l);
 	if (!green) {
-		step_wait(s, WAIT_POLL_MS,
+		step_wait(s, states_poll_ms(s),
 			  "waiting for %s after the restart: health %s, %lld unassigned shards",
 			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
 				  ? "yellow or green"
@@ -446,7 +447,7 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 
 void state_restart_wait_green(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_health(l->es, NULL, NULL, false, restart_green_cb, l);

@@ -73,7 +73,7 @@ enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen
 void state_scale_plan(struct step *s)
 {
 	struct wf_env *env;
-	struct rendered *r = render_for(s, &env);
+	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return;
 	json_t *p = step_params(s);
@@ -95,20 +95,20 @@ void state_scale_plan(struct step *s)
 			free(pod);
 		}
 	json_object_set_new(ctx, "leaving", leaving);
-	rendered_free(r);
+	states_rendered_free(r);
 	step_branch(
 		s, scale_plan_way(role, from, to, zen1, json_is_true(json_object_get(p, "force"))));
 }
 
 static void copies_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
 		bool transient = res->klass == HTTPC_TRANSIENT || res->status == 0;
-		look_finish(l);
+		states_call_finish(l);
 		if (transient)
 			step_retry(s, "cannot read the indices' replica counts: %s", msg);
 		else
@@ -119,7 +119,7 @@ static void copies_cb(void *arg, const struct es_result *res)
 	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
 	struct es_shard_copies worst;
 	es_shard_copies_worst(res->body, &worst);
-	look_finish(l);
+	states_call_finish(l);
 	if (worst.copies > to)
 		step_fail(s,
 			  "index %s has %d replicas, so %d copies of each shard, which %d data "
@@ -133,7 +133,7 @@ static void copies_cb(void *arg, const struct es_result *res)
 /* Before a data scale-down: the nodes that stay can hold every shard copy. */
 void state_check_copies(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_request(l->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_cb, l);
@@ -144,7 +144,7 @@ void state_check_copies(struct step *s)
 void state_scale_config(struct step *s)
 {
 	json_t *spec = target_spec(s);
-	apply_kind_of(s, spec, "ConfigMap", NULL);
+	states_apply_kind_of(s, spec, "ConfigMap", NULL);
 	json_decref(spec);
 }
 
@@ -152,7 +152,7 @@ void state_scale_config(struct step *s)
 void state_scale_raise_quota(struct step *s)
 {
 	json_t *spec = target_spec(s);
-	raise_quota(s, spec);
+	states_raise_quota(s, spec);
 	json_decref(spec);
 }
 
@@ -161,7 +161,7 @@ void state_scale_raise_quota(struct step *s)
 void state_scale_fit_quota(struct step *s)
 {
 	json_t *spec = target_spec(s);
-	apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
+	states_apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
 	json_decref(spec);
 }
 
@@ -170,34 +170,34 @@ void state_scale_fit_quota(struct step *s)
  * than the masters present, or the elected one would step down. */
 void state_masters_quorum(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
 	json_t *settings =
 		json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
 	l->clearing = false;
-	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
 	json_decref(settings);
 }
 
 static void voting_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	bool clearing = l->clearing;
 	struct step *s = l->step;
 	if (clearing && res->klass == HTTPC_OK)
 		json_object_set_new(step_context(s), "voting_excluded", json_false());
-	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT || res->status == 0,
-		    res->message);
+	states_call_report(l, res->klass == HTTPC_OK,
+			   res->klass == HTTPC_TRANSIENT || res->status == 0, res->message);
 }
 
 /* zen2: the leaving masters out of the voting configuration before they go
  * (Elasticsearch answers once the configuration no longer counts them). */
 void state_voting_exclude(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	json_t *ctx = step_context(s);
@@ -212,7 +212,7 @@ void state_voting_exclude(struct step *s)
 	l->ecall = es_voting_exclude(l->es, names, n, voting_cb, l);
 	free(names);
 	if (!l->ecall)
-		look_report(l, false, false, "this version has no voting exclusions");
+		states_call_report(l, false, false, "this version has no voting exclusions");
 }
 
 /*
@@ -227,7 +227,7 @@ void state_voting_clear(struct step *s)
 		step_next(s); /* nothing of ours to undo */
 		return;
 	}
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->clearing = true;
@@ -238,7 +238,7 @@ void state_voting_clear(struct step *s)
 	else
 		l->ecall = es_voting_clear(l->es, voting_cb, l);
 	if (!l->ecall)
-		look_report(l, false, false, "this version has no voting exclusions");
+		states_call_report(l, false, false, "this version has no voting exclusions");
 }
 
 /* "a,b,c" of context.leaving, or NULL to clear the setting. */
@@ -269,18 +269,18 @@ static void put_exclusion(struct step *s, bool clear)
 		step_next(s); /* nothing of ours to undo */
 		return;
 	}
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	/* Recorded before the change: a cleanup after a crash must find it. */
 	if (!clear)
 		json_object_set_new(ctx, "excluded", json_true());
 	l->clear_flag = clear ? "excluded" : NULL;
-	look_connect(l, RENDER_HTTP_SERVICE);
+	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
 			    exclusion_value(ctx, clear));
-	l->ecall = es_put_settings(l->es, settings, settings_put_cb, l);
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
 	json_decref(settings);
 }
 
@@ -306,13 +306,13 @@ static bool is_leaving(json_t *leaving, const char *node)
 
 static void shards_cb(void *arg, const struct es_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "");
-		look_finish(l);
-		step_wait(s, WAIT_POLL_MS, "shards not readable yet: %s", msg);
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "shards not readable yet: %s", msg);
 		free(msg);
 		return;
 	}
@@ -358,23 +358,23 @@ static void shards_cb(void *arg, const struct es_result *res)
 			free(src);
 		}
 	}
-	look_finish(l);
+	states_call_finish(l);
 	if (relocating == 0 && (on_leaving == 0 || (force && unsafe == 0)))
 		step_next(s);
 	else if (force)
-		step_wait(s, WAIT_POLL_MS,
+		step_wait(s, states_poll_ms(s),
 			  "%d shards have their only started copies on the nodes leaving, %d "
 			  "relocating",
 			  unsafe, relocating);
 	else
-		step_wait(s, WAIT_POLL_MS,
+		step_wait(s, states_poll_ms(s),
 			  "%d shard copies still on the nodes leaving, %d relocating", on_leaving,
 			  relocating);
 }
 
 void state_wait_drained(struct step *s)
 {
-	struct look *l = look_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->ecall = es_cat_shards(l->es, shards_cb, l);
@@ -382,14 +382,14 @@ void state_wait_drained(struct step *s)
 
 static void scaled_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
-	look_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
+	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
 void state_scale_workload(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	json_t *ctx = step_context(s);
@@ -404,28 +404,28 @@ void state_scale_workload(struct step *s)
 
 static void role_pods_cb(void *arg, const struct kube_result *res)
 {
-	struct look *l = arg;
+	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
 	if (res->klass != HTTPC_OK) {
-		look_report(l, false, true, res->message);
+		states_call_report(l, false, true, res->message);
 		return;
 	}
 	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
-	struct pod_tally t;
-	tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
-	look_finish(l);
+	struct states_pod_tally t;
+	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	states_call_finish(l);
 	if (t.pods == want && t.ready == want)
 		step_next(s);
 	else
-		step_wait(s, WAIT_POLL_MS, "%d pods, %d ready, want %d%s%s", t.pods, t.ready, want,
-			  t.first_missing[0] ? "; " : "", t.first_missing);
+		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
+			  want, t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_wait_scaled(struct step *s)
 {
-	struct look *l = look_new(s);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
 	enum es_role role = role_of(json_string_value(json_object_get(step_context(s), "role")));
