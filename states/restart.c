@@ -51,10 +51,9 @@ static bool wanted_pod(json_t *params, const char *name, const char *role)
 	json_t *nodes = json_object_get(params, "nodes");
 	if (want_role) {
 		/* The API says "clients"; the pods' label says "client". */
-		const char *label = strcmp(want_role, "clients") == 0	? "client"
-				    : strcmp(want_role, "masters") == 0 ? "master"
-									: want_role;
-		if (!role || strcmp(role, label) != 0)
+		enum es_role r;
+		if (!spec_section_parse(want_role, &r) || !role ||
+		    strcmp(role, es_role_name(r)) != 0)
 			return false;
 	}
 	if (json_is_array(nodes)) {
@@ -68,22 +67,13 @@ static bool wanted_pod(json_t *params, const char *name, const char *role)
 	return true;
 }
 
-static void plan_pods_cb(void *arg, const struct kube_result *res)
+json_t *restart_plan_pods(json_t *params, json_t *items)
 {
-	struct state_call *l = arg;
-	l->kcall = NULL;
-	struct step *s = l->step;
-	/* Listing again is always worth it: retry whatever the error. */
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
-		return;
-	}
-	json_t *params = step_params(s);
-	size_t n = json_array_size(json_object_get(res->body, "items"));
+	size_t n = json_array_size(items);
 	json_t **pods = xcalloc(n + 1, sizeof(*pods));
 	size_t k = 0, i;
 	json_t *pod;
-	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+	json_array_foreach (items, i, pod) {
 		json_t *meta = json_object_get(pod, "metadata");
 		const char *name = json_string_value(json_object_get(meta, "name"));
 		const char *uid = json_string_value(json_object_get(meta, "uid"));
@@ -95,14 +85,27 @@ static void plan_pods_cb(void *arg, const struct kube_result *res)
 		     strcmp(role, "client") != 0) ||
 		    !wanted_pod(params, name, role))
 			continue;
-		pods[k++] = json_pack("{s:s, s:s, s:s}", "name", name, "uid", uid, "role",
-				      role ? role : "");
+		pods[k++] = json_pack("{s:s, s:s, s:s}", "name", name, "uid", uid, "role", role);
 	}
 	qsort(pods, k, sizeof(*pods), pod_order);
 	json_t *pending = json_array();
 	for (i = 0; i < k; i++)
 		json_array_append_new(pending, pods[i]);
 	free(pods);
+	return pending;
+}
+
+static void plan_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	/* Listing again is always worth it: retry whatever the error. */
+	if (res->klass != HTTPC_OK) {
+		states_call_report(l, false, true, res->message);
+		return;
+	}
+	json_t *pending = restart_plan_pods(step_params(s), json_object_get(res->body, "items"));
 	states_call_finish(l);
 	if (json_array_size(pending) == 0) {
 		json_decref(pending);

@@ -93,6 +93,14 @@ void state_record_scaled(struct step *s);
 
 /* restart, one pod at a time (context.pending / context.restarted). */
 void state_restart_plan(struct step *s);
+/*
+ * The plan: of a pod list's items, the cluster's Elasticsearch pods that
+ * params ask for ({"role": "data"|"clients"|"masters"} or {"nodes": [...]};
+ * neither: all), none on its way out, as [{"name", "uid", "role"}]: data
+ * first, then clients, masters last, each role by name.  (The elected
+ * master goes last of all: restart_check finds it at its turn.)
+ */
+json_t *restart_plan_pods(json_t *params, json_t *items);
 void state_restart_next(struct step *s);
 /* .next: the next pod's turn; or no pod is left. */
 enum restart_next_way {

@@ -2,8 +2,8 @@
  * The shipped workflows as graphs (workflows/, engine/registry.c): every
  * table registers, every state is on a path from the start or the cleanup,
  * every way out a handler has is declared by each row that runs it, and
- * the registry refuses tables that break any of that.  Also the scale
- * plan's choice (states/), a pure function.
+ * the registry refuses tables that break any of that; and each
+ * operation's own request checks.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,27 +161,6 @@ static void test_registry_refuses_broken_graphs(void **state)
 	assert_true(refused(&w_gap, "leaves way 0 of its handler undeclared"));
 }
 
-/* The plan's choice for each role, direction and coordination. */
-static void test_scale_plan_way(void **state)
-{
-	assert_int_equal(scale_plan_way(ES_ROLE_DATA, 3, 3, false, false), SCALE_PLAN_UNCHANGED);
-	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 3, 3, true, false), SCALE_PLAN_UNCHANGED);
-	assert_int_equal(scale_plan_way(ES_ROLE_DATA, 3, 4, false, false), SCALE_PLAN_UP);
-	assert_int_equal(scale_plan_way(ES_ROLE_CLIENT, 0, 2, false, false), SCALE_PLAN_UP);
-	assert_int_equal(scale_plan_way(ES_ROLE_DATA, 4, 3, false, false), SCALE_PLAN_DATA_DOWN);
-	assert_int_equal(scale_plan_way(ES_ROLE_DATA, 4, 3, false, true),
-			 SCALE_PLAN_DATA_DOWN_FORCED);
-	assert_int_equal(scale_plan_way(ES_ROLE_CLIENT, 2, 1, false, false),
-			 SCALE_PLAN_CLIENTS_DOWN);
-	/* force means nothing to clients: they hold no shard */
-	assert_int_equal(scale_plan_way(ES_ROLE_CLIENT, 2, 1, false, true),
-			 SCALE_PLAN_CLIENTS_DOWN);
-	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 3, 5, true, false), SCALE_PLAN_ZEN1_GROW);
-	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 5, 3, true, false), SCALE_PLAN_ZEN1_SHRINK);
-	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 1, 3, false, false), SCALE_PLAN_ZEN2_GROW);
-	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 3, 1, false, true), SCALE_PLAN_ZEN2_SHRINK);
-}
-
 /* A workflow's own request check, on a body (and path and query). */
 static bool request(const char *kind, const char *body, const char *path, const char *query,
 		    json_t **params, struct wf_refusal *why)
@@ -312,7 +291,6 @@ int main(void)
 		cmocka_unit_test(test_every_way_declared),
 		cmocka_unit_test(test_scale_plan_only_branches),
 		cmocka_unit_test(test_registry_refuses_broken_graphs),
-		cmocka_unit_test(test_scale_plan_way),
 		cmocka_unit_test(test_requests_refused_with_their_field),
 		cmocka_unit_test(test_requests_make_params),
 		cmocka_unit_test(test_prepare_with_the_stored_spec),
