@@ -71,6 +71,22 @@ static void apply_abort_cb(void *arg)
 	states_apply_finish(a);
 }
 
+/* The apply ends on a failed call: retried when transient, else failed. */
+static void apply_failed(struct states_apply *a, const struct kube_result *res,
+			 const char *fallback)
+{
+	struct step *s = a->step;
+	char *msg = xstrdup(res->message ? res->message : fallback);
+	bool transient = res->klass == HTTPC_TRANSIENT;
+
+	states_apply_finish(a);
+	if (transient)
+		step_retry(s, "%s", msg);
+	else
+		step_fail(s, "%s", msg);
+	free(msg);
+}
+
 static void applied_cb(void *arg, const struct kube_result *res)
 {
 	struct states_apply *a = arg;
@@ -84,14 +100,7 @@ static void applied_cb(void *arg, const struct kube_result *res)
 		states_apply_more(a);
 		return;
 	}
-	char *msg = xstrdup(res->message ? res->message : "apply failed");
-	bool transient = res->klass == HTTPC_TRANSIENT;
-	states_apply_finish(a);
-	if (transient)
-		step_retry(s, "%s", msg);
-	else
-		step_fail(s, "%s", msg);
-	free(msg);
+	apply_failed(a, res, "apply failed");
 }
 
 void states_apply_more(struct states_apply *a)
@@ -215,15 +224,7 @@ static void quota_read_cb(void *arg, const struct kube_result *res)
 		render_quota_at_least(quota,
 				      json_object_get(json_object_get(res->body, "spec"), "hard"));
 	} else if (res->status != 404) {
-		struct step *s = a->step;
-		char *msg = xstrdup(res->message ? res->message : "reading the quota failed");
-		bool transient = res->klass == HTTPC_TRANSIENT;
-		states_apply_finish(a);
-		if (transient)
-			step_retry(s, "%s", msg);
-		else
-			step_fail(s, "%s", msg);
-		free(msg);
+		apply_failed(a, res, "reading the quota failed");
 		return;
 	}
 	/* Read, or none yet (a cluster from before quotas): now applied. */

@@ -130,7 +130,42 @@ struct state_call *states_call_es(struct step *s, const char *service)
 	return l;
 }
 
+void states_list_pods(struct state_call *l, const char *role,
+		      void (*cb)(void *arg, const struct kube_result *res), void *arg)
+{
+	char *path = kube_collection_path("v1", "Pod", l->r->ns);
+	char *sel = role ? xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
+				     RENDER_LABEL_ROLE, role)
+			 : xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, cb, arg);
+	free(sel);
+	free(path);
+}
+
+bool states_call_kube_ok(struct state_call *l, const struct kube_result *res)
+{
+	l->kcall = NULL;
+	if (res->klass == HTTPC_OK)
+		return true;
+	states_call_report(l, false, true, res->message);
+	return false;
+}
+
 /* End the look and report: next, retry (transient) or fail, with msg. */
+bool states_call_es_ok(struct state_call *l, const struct es_result *res, const char *what)
+{
+	struct step *s = l->step;
+
+	l->ecall = NULL;
+	if (res->klass == HTTPC_OK)
+		return true;
+	char *msg = xstrdup(res->message ? res->message : "no answer");
+	states_call_finish(l);
+	step_wait(s, states_poll_ms(s), "%s: %s", what, msg);
+	free(msg);
+	return false;
+}
+
 void states_call_report(struct state_call *l, bool ok, bool transient, const char *msg)
 {
 	struct step *s = l->step;

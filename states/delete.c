@@ -38,11 +38,7 @@ void state_delete_plan(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
-	l->kcall = kube_list(l->env->kube, path, sel, hosts_listed_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, NULL, hosts_listed_cb, l);
 }
 
 static void hosts_listed_cb(void *arg, const struct kube_result *res)
@@ -124,12 +120,9 @@ void state_stop_workloads(struct step *s)
 static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	int left = 0;
 	size_t i;
 	json_t *pod;
@@ -154,11 +147,7 @@ void state_wait_pods_gone(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
-	l->kcall = kube_list(l->env->kube, path, sel, es_pods_gone_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, NULL, es_pods_gone_cb, l);
 }
 
 struct wipe_start {
@@ -244,12 +233,9 @@ void state_wipe_hosts(struct step *s)
 static void wiped_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	int done = 0, failed = 0, pods = 0;
 	char failed_host[128] = "";
 	size_t i;
@@ -286,10 +272,5 @@ void state_wait_wiped(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=wipe", RENDER_LABEL_CLUSTER, l->r->spec.name,
-			      RENDER_LABEL_ROLE);
-	l->kcall = kube_list(l->env->kube, path, sel, wiped_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, "wipe", wiped_cb, l);
 }

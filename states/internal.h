@@ -20,6 +20,7 @@ struct kube_call;
 struct es_call;
 struct es;
 struct es_result;
+struct kube_result;
 
 /* --- common.c --- */
 
@@ -71,6 +72,16 @@ struct state_call *states_call_new(struct step *s);
 void states_call_connect(struct state_call *l, const char *service);
 /* states_call_new, with an Elasticsearch client for the cluster's service. */
 struct state_call *states_call_es(struct step *s, const char *service);
+/* List the cluster's pods, those of one role label when role is set
+ * ("master", "data", "client", "kibana", "wipe"): cb(arg, ...) answers. */
+void states_list_pods(struct state_call *l, const char *role,
+		      void (*cb)(void *arg, const struct kube_result *res), void *arg);
+/* A Kubernetes answer to l's call: true for a success; otherwise false
+ * after reporting a retry (a read is always worth another try). */
+bool states_call_kube_ok(struct state_call *l, const struct kube_result *res);
+/* An Elasticsearch answer to l's call: true for a success; otherwise false
+ * after ending l and waiting: "<what>: <the error>" is the observation. */
+bool states_call_es_ok(struct state_call *l, const struct es_result *res, const char *what);
 /* End the look and report: next, retry (transient) or fail, with msg. */
 void states_call_report(struct state_call *l, bool ok, bool transient, const char *msg);
 /* A settings write done: next (an acknowledged undo clears l->clear_flag in

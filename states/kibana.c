@@ -81,12 +81,9 @@ void state_apply_kibana(struct step *s)
 static void kibana_pods_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	int want = l->r->spec.kibana_replicas;
 	struct states_pod_tally t;
 	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
@@ -105,10 +102,5 @@ void state_wait_kibana(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
-			      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE);
-	l->kcall = kube_list(l->env->kube, path, sel, kibana_pods_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, RENDER_KIBANA_ROLE, kibana_pods_cb, l);
 }

@@ -108,15 +108,8 @@ static void plugins_listed_cb(void *arg, const struct es_result *res);
 static void plugin_nodes_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
-	l->ecall = NULL;
-	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "no answer");
-		states_call_finish(l);
-		step_wait(s, states_poll_ms(s), "cannot list the nodes yet: %s", msg);
-		free(msg);
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
 		return;
-	}
 	l->nodes = json_incref(res->body);
 	l->ecall = es_cat_plugins(l->es, plugins_listed_cb, l);
 }

@@ -98,13 +98,10 @@ json_t *restart_plan_pods(json_t *params, json_t *items)
 static void plan_pods_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	json_t *pending = restart_plan_pods(step_params(s), json_object_get(res->body, "items"));
 	states_call_finish(l);
 	if (json_array_size(pending) == 0) {
@@ -127,11 +124,7 @@ void state_restart_plan(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
-	l->kcall = kube_list(l->env->kube, path, sel, plan_pods_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, NULL, plan_pods_cb, l);
 }
 
 static void put_allocation_cb(void *arg, const struct es_result *res)
@@ -179,15 +172,9 @@ static const char *pod_role_label(json_t *pod_entry)
 static void elected_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
-	l->ecall = NULL;
 	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "no answer");
-		states_call_finish(l);
-		step_wait(s, states_poll_ms(s), "cannot tell which master is elected: %s", msg);
-		free(msg);
+	if (!states_call_es_ok(l, res, "cannot tell which master is elected"))
 		return;
-	}
 	json_t *pending = json_object_get(step_context(s), "pending");
 	json_t *cur = json_array_get(pending, 0);
 	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
@@ -300,19 +287,9 @@ static void pod_deleted_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
 	l->kcall = NULL;
-	struct step *s = l->step;
 	/* Gone already, or replaced already (uid differs): done either way. */
 	bool done = res->klass == HTTPC_OK || res->status == 404 || res->status == 409;
-	bool transient = res->klass == HTTPC_TRANSIENT;
-	char *msg = xstrdup(res->message ? res->message : "");
-	states_call_finish(l);
-	if (done)
-		step_next(s);
-	else if (transient)
-		step_retry(s, "%s", msg);
-	else
-		step_fail(s, "%s", msg);
-	free(msg);
+	states_call_report(l, done, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
 void state_restart_delete_pod(struct step *s)
@@ -331,13 +308,10 @@ void state_restart_delete_pod(struct step *s)
 static void replacement_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
 	const char *old_name = json_string_value(json_object_get(cur, "name"));
 	const char *old_uid = json_string_value(json_object_get(cur, "uid"));
@@ -367,12 +341,7 @@ void state_restart_wait_pod(struct step *s)
 	if (!l)
 		return;
 	const char *role = json_string_value(json_object_get(cur, "role"));
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name,
-			      RENDER_LABEL_ROLE, role);
-	l->kcall = kube_list(l->env->kube, path, sel, replacement_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, role, replacement_cb, l);
 }
 
 static void joined_cb(void *arg, const struct es_result *res)

@@ -26,19 +26,13 @@
  * path of their coordination: zen1 moves minimum_master_nodes, zen2 votes.
  */
 
+/* The role a scale is about ("masters", "data", "clients"; the request
+ * has checked it), from params or context. */
 static enum es_role role_of(const char *name)
 {
-	if (name && strcmp(name, "clients") == 0)
-		return ES_ROLE_CLIENT;
-	if (name && strcmp(name, "masters") == 0)
-		return ES_ROLE_MASTER;
-	return ES_ROLE_DATA;
-}
-
-/* The spec's key of a role: "masters", "data", "clients". */
-static const char *role_key(enum es_role role)
-{
-	return role == ES_ROLE_MASTER ? "masters" : role == ES_ROLE_CLIENT ? "clients" : "data";
+	enum es_role role = ES_ROLE_DATA;
+	(void)spec_section_parse(name, &role);
+	return role;
 }
 
 /* The job's spec with the role at context.to replicas: what the cluster becomes. */
@@ -82,7 +76,7 @@ void state_scale_plan(struct step *s)
 	int to = (int)json_integer_value(json_object_get(p, "replicas"));
 	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
 	json_t *ctx = step_context(s);
-	json_object_set_new(ctx, "role", json_string(role_key(role)));
+	json_object_set_new(ctx, "role", json_string(spec_section_name(role)));
 	json_object_set_new(ctx, "from", json_integer(from));
 	json_object_set_new(ctx, "to", json_integer(to));
 	json_t *leaving = json_array();
@@ -307,15 +301,9 @@ static bool is_leaving(json_t *leaving, const char *node)
 static void shards_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
-	l->ecall = NULL;
 	struct step *s = l->step;
-	if (res->klass != HTTPC_OK) {
-		char *msg = xstrdup(res->message ? res->message : "");
-		states_call_finish(l);
-		step_wait(s, states_poll_ms(s), "shards not readable yet: %s", msg);
-		free(msg);
+	if (!states_call_es_ok(l, res, "shards not readable yet"))
 		return;
-	}
 	json_t *leaving = json_object_get(step_context(s), "leaving");
 	bool force = json_is_true(json_object_get(step_params(s), "force"));
 	int on_leaving = 0, relocating = 0;
@@ -405,13 +393,10 @@ void state_scale_workload(struct step *s)
 static void role_pods_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
-	l->kcall = NULL;
 	struct step *s = l->step;
 	/* Listing again is always worth it: retry whatever the error. */
-	if (res->klass != HTTPC_OK) {
-		states_call_report(l, false, true, res->message);
+	if (!states_call_kube_ok(l, res))
 		return;
-	}
 	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
 	struct states_pod_tally t;
 	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
@@ -429,11 +414,7 @@ void state_wait_scaled(struct step *s)
 	if (!l)
 		return;
 	enum es_role role = role_of(json_string_value(json_object_get(step_context(s), "role")));
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = render_selector(l->r->spec.name, role);
-	l->kcall = kube_list(l->env->kube, path, sel, role_pods_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, es_role_name(role), role_pods_cb, l);
 }
 
 /* The new spec becomes the cluster's when the job ends. */

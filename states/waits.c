@@ -50,11 +50,7 @@ void state_wait_pods_ready(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = kube_collection_path("v1", "Pod", l->r->ns);
-	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, l->r->spec.name);
-	l->kcall = kube_list(l->env->kube, path, sel, pods_listed_cb, l);
-	free(sel);
-	free(path);
+	states_list_pods(l, NULL, pods_listed_cb, l);
 }
 
 static void masters_cb(void *arg, const struct es_result *res)
