@@ -29,11 +29,22 @@ struct api_auth {
 struct guard {
 	struct api *api;
 	enum api_access access;
-	http_handler_fn handler;
+	http_handler_fn handler;	  /* or: */
+	api_handler_with_fn handler_with; /* with data */
+	const void *data;
 	char *method;
 	char *pattern;
 	struct guard *next;
 };
+
+/* The request passed its guard: to the route's handler. */
+static void guard_pass(const struct guard *g, struct http_req *req)
+{
+	if (g->handler_with)
+		g->handler_with(req, g->api, g->data);
+	else
+		g->handler(req, g->api);
+}
 
 static const char *const access_names[ACCESS_COUNT] = {
 	[ACCESS_PUBLIC] = "public",	[ACCESS_ANY] = "any",	    [ACCESS_READ] = "read",
@@ -210,7 +221,7 @@ static void authorize(struct http_req *req, const struct guard *g, struct api_ca
 	else if (reach == REACH_OWN)
 		caller->scope = xstrdup(caller->tenant);
 	http_req_set_context(req, caller, caller_free);
-	g->handler(req, g->api);
+	guard_pass(g, req);
 }
 
 /* --- esaas API tokens ------------------------------------------------------------------- */
@@ -328,7 +339,7 @@ static void guard_cb(struct http_req *req, void *arg)
 	const char *h = http_req_header(req, "Authorization");
 
 	if (g->access == ACCESS_PUBLIC) {
-		g->handler(req, api);
+		guard_pass(g, req);
 		return;
 	}
 	if (!h && api->test_caller) {
@@ -386,21 +397,38 @@ static void guard_cb(struct http_req *req, void *arg)
 	(void)jwks_verify(api->auth->jwks, token, jwt_done_cb, j);
 }
 
-void api_route(struct api *api, const char *method, const char *pattern, enum api_access access,
-	       http_handler_fn handler)
+static void guard_add(struct api *api, const char *method, const char *pattern,
+		      enum api_access access, struct guard *g)
 {
-	struct guard *g = xcalloc(1, sizeof(*g));
 	struct guard **tail = &api->guards;
 
 	g->api = api;
 	g->access = access;
-	g->handler = handler;
 	g->method = xstrdup(method);
 	g->pattern = xstrdup(pattern);
 	while (*tail)
 		tail = &(*tail)->next;
 	*tail = g;
 	http_server_route(api->http, method, pattern, guard_cb, g);
+}
+
+void api_route(struct api *api, const char *method, const char *pattern, enum api_access access,
+	       http_handler_fn handler)
+{
+	struct guard *g = xcalloc(1, sizeof(*g));
+
+	g->handler = handler;
+	guard_add(api, method, pattern, access, g);
+}
+
+void api_route_with(struct api *api, const char *method, const char *pattern,
+		    enum api_access access, api_handler_with_fn handler, const void *data)
+{
+	struct guard *g = xcalloc(1, sizeof(*g));
+
+	g->handler_with = handler;
+	g->data = data;
+	guard_add(api, method, pattern, access, g);
 }
 
 json_t *api_routes_json(const struct api *api)
@@ -614,14 +642,10 @@ static void tokens_create_cb(struct http_req *req, void *arg)
 
 static void tokens_list_cb(struct http_req *req, void *arg)
 {
-	static const char *const known[] = {"tenant", NULL};
 	struct api *api = arg;
-	struct http_error err = {0};
 
-	if (!http_query_check(http_req_query(req), known, &err)) {
-		http_reply_failure(req, &err);
+	if (!api_query_tenant_only(req))
 		return;
-	}
 	storage_auth_token_list(api->db, api_tenant_filter(req), api_reply_json_cb, req);
 }
 

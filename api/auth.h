@@ -74,6 +74,11 @@ struct api_caller {
 /* Add a route guarded by access; handler gets api as its argument. */
 void api_route(struct api *api, const char *method, const char *pattern, enum api_access access,
 	       http_handler_fn handler);
+/* The same for routes that share one handler: it gets api and the route's
+ * own data (borrowed; it must outlive api). */
+typedef void (*api_handler_with_fn)(struct http_req *req, struct api *api, const void *data);
+void api_route_with(struct api *api, const char *method, const char *pattern,
+		    enum api_access access, api_handler_with_fn handler, const void *data);
 
 /* The routes added so far, for GET /api/v1: [{"method", "path", "access"}]. */
 json_t *api_routes_json(const struct api *api);

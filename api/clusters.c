@@ -155,10 +155,8 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	body = http_req_json(req, false, &err);
 	if (!body || !api_clusters_check_create(body, api->reg, &spec, &wf, &err))
 		goto failed;
-	if (!api->db) {
-		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+	if (!api_database_ok(api, &err))
 		goto failed;
-	}
 
 	struct create_call *c = xcalloc(1, sizeof(*c));
 	json_t *normalised = spec_to_json(&spec);
@@ -186,15 +184,9 @@ failed:
 
 static void clusters_list_cb(struct http_req *req, void *arg)
 {
-	static const char *const known[] = {"tenant", NULL};
 	struct api *api = arg;
-	struct http_error err = {0};
 
-	if (!http_query_check(http_req_query(req), known, &err)) {
-		http_reply_failure(req, &err);
-		return;
-	}
-	if (!api_have_database(req, api))
+	if (!api_query_tenant_only(req) || !api_have_database(req, api))
 		return;
 	storage_cluster_list(api->db, api_tenant_filter(req), api_reply_json_cb, req);
 }
@@ -206,6 +198,26 @@ struct cluster_call {
 	char *name;
 };
 
+/* A name that could never be a cluster's names none: 404 like a missing
+ * one.  False after that reply. */
+static bool cluster_name_valid(struct http_req *req, const char *name)
+{
+	if (name && api_dns_label_valid(name))
+		return true;
+	http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found", name ? name : "");
+	return false;
+}
+
+static struct cluster_call *cluster_call_new(struct http_req *req, const char *name)
+{
+	struct cluster_call *c = xcalloc(1, sizeof(*c));
+
+	c->req = req;
+	c->name = xstrdup(name);
+	return c;
+}
+
+/* A read about one cluster answered: its JSON, or 404 when there is no such cluster. */
 static void get_done_cb(void *arg, const struct db_error *err, json_t *cluster)
 {
 	struct cluster_call *c = arg;
@@ -225,20 +237,10 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 	struct api *api = arg;
 	const char *name = http_req_param(req, "name");
 
-	/* A name that could never be a cluster's names none: 404 like a missing one. */
-	if (!name || !api_dns_label_valid(name)) {
-		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
-				 name ? name : "");
+	if (!cluster_name_valid(req, name) || !api_have_database(req, api))
 		return;
-	}
-	if (!api_have_database(req, api))
-		return;
-
-	struct cluster_call *c = xcalloc(1, sizeof(*c));
-
-	c->req = req;
-	c->name = xstrdup(name);
-	storage_cluster_get(api->db, api_tenant(req), name, get_done_cb, c);
+	storage_cluster_get(api->db, api_tenant(req), name, get_done_cb,
+			    cluster_call_new(req, name));
 }
 
 /* --- operations on an existing cluster ----------------------------------------- */
@@ -394,8 +396,9 @@ static json_t *op_read(struct http_req *req, const struct op_route *route, struc
 }
 
 /* POST, PATCH or DELETE on /api/v1/clusters/{name}[/...]: the route's workflow. */
-static void op_route(struct http_req *req, struct api *api, const struct op_route *route)
+static void op_route(struct http_req *req, struct api *api, const void *data)
 {
+	const struct op_route *route = data;
 	const char *name = http_req_param(req, "name");
 	const char *key = http_req_header(req, "Idempotency-Key");
 	const struct workflow *wf = wf_registry_find(api->reg, route->kind);
@@ -417,11 +420,8 @@ static void op_route(struct http_req *req, struct api *api, const struct op_rout
 		reply_refusal(req, &why);
 		return;
 	}
-	if (!name || !api_dns_label_valid(name)) {
-		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
-				 name ? name : "");
+	if (!cluster_name_valid(req, name))
 		goto failed;
-	}
 	if (!api_request_actor(req, &actor, &err) || !api_check_idempotency_key(key, &err)) {
 		http_reply_failure(req, &err);
 		goto failed;
@@ -451,59 +451,10 @@ failed:
 	json_decref(params);
 }
 
-static void clusters_delete_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_delete);
-}
-
-static void clusters_scale_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_scale);
-}
-
-static void clusters_restart_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_restart);
-}
-
-static void clusters_config_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_config);
-}
-
-static void clusters_plugin_add_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_plugin_add);
-}
-
-static void clusters_plugin_remove_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_plugin_remove);
-}
-
-static void clusters_kibana_cb(struct http_req *req, void *arg)
-{
-	op_route(req, arg, &op_kibana);
-}
-
 /* --- GET /api/v1/clusters/{name}/health-history?limit=N --- */
 
 #define HISTORY_LIMIT_DEFAULT 50
 #define HISTORY_LIMIT_MAX 500
-
-static void history_done_cb(void *arg, const struct db_error *err, json_t *json)
-{
-	struct cluster_call *c = arg;
-
-	if (err)
-		api_reply_db_error(c->req, err);
-	else if (!json)
-		http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
-	else
-		http_reply_json(c->req, 200, json_incref(json));
-	free(c->name);
-	free(c);
-}
 
 /* Its changes of health, newest first: {"cluster": name, "history": [...]}. */
 static void clusters_health_history_cb(struct http_req *req, void *arg)
@@ -515,11 +466,8 @@ static void clusters_health_history_cb(struct http_req *req, void *arg)
 	int limit = HISTORY_LIMIT_DEFAULT;
 	struct http_error err = {0};
 
-	if (!name || !api_dns_label_valid(name)) {
-		http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found",
-				 name ? name : "");
+	if (!cluster_name_valid(req, name))
 		return;
-	}
 	if (!http_query_check(http_req_query(req), known, &err)) {
 		http_reply_failure(req, &err);
 		return;
@@ -531,12 +479,8 @@ static void clusters_health_history_cb(struct http_req *req, void *arg)
 	}
 	if (!api_have_database(req, api))
 		return;
-
-	struct cluster_call *c = xcalloc(1, sizeof(*c));
-
-	c->req = req;
-	c->name = xstrdup(name);
-	storage_health_history(api->db, api_tenant(req), name, limit, history_done_cb, c);
+	storage_health_history(api->db, api_tenant(req), name, limit, get_done_cb,
+			       cluster_call_new(req, name));
 }
 
 void api_clusters_add_routes(struct api *api)
@@ -546,16 +490,18 @@ void api_clusters_add_routes(struct api *api)
 	api_route(api, "GET", "/api/v1/clusters/{name}", ACCESS_READ, clusters_get_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}/health-history", ACCESS_READ,
 		  clusters_health_history_cb);
-	api_route(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, clusters_delete_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/scale", ACCESS_OPERATE, clusters_scale_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE,
-		  clusters_restart_cb);
-	api_route(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE,
-		  clusters_config_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE,
-		  clusters_plugin_add_cb);
-	api_route(api, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", ACCESS_OPERATE,
-		  clusters_plugin_remove_cb);
-	api_route(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE,
-		  clusters_kibana_cb);
+	api_route_with(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, op_route,
+		       &op_delete);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/scale", ACCESS_OPERATE, op_route,
+		       &op_scale);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE, op_route,
+		       &op_restart);
+	api_route_with(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE, op_route,
+		       &op_config);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE, op_route,
+		       &op_plugin_add);
+	api_route_with(api, "DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", ACCESS_OPERATE,
+		       op_route, &op_plugin_remove);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, op_route,
+		       &op_kibana);
 }

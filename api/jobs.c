@@ -187,22 +187,30 @@ static char *params_field(const char *field)
 	return xasprintf("params.%s", field);
 }
 
+/* body's member key, a string; NULL with err set when missing or not one. */
+static const char *required_string(json_t *body, const char *key, struct http_error *err)
+{
+	json_t *v = json_object_get(body, key);
+
+	if (!v)
+		http_error_set(err, 422, "invalid", key, "%s is required", key);
+	else if (!json_is_string(v))
+		http_error_set(err, 422, "invalid", key, "%s must be a string", key);
+	return json_string_value(v);
+}
+
 bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct api_submit *out,
 			   struct http_error *err)
 {
 	static const char *const fields[] = {"kind", "cluster", "params", NULL};
-	json_t *kind, *cluster, *params;
+	json_t *params;
 
 	memset(out, 0, sizeof(*out));
 	if (!http_json_check_fields(body, fields, err))
 		return false;
 
-	kind = json_object_get(body, "kind");
-	if (!kind)
-		return http_error_set(err, 422, "invalid", "kind", "kind is required");
-	if (!json_is_string(kind))
-		return http_error_set(err, 422, "invalid", "kind", "kind must be a string");
-	out->kind = json_string_value(kind);
+	if (!(out->kind = required_string(body, "kind", err)))
+		return false;
 	out->wf = reg ? wf_registry_find(reg, out->kind) : NULL;
 	if (!out->wf) {
 		char *known = known_kinds(reg);
@@ -214,12 +222,8 @@ bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct a
 		return false;
 	}
 
-	cluster = json_object_get(body, "cluster");
-	if (!cluster)
-		return http_error_set(err, 422, "invalid", "cluster", "cluster is required");
-	if (!json_is_string(cluster))
-		return http_error_set(err, 422, "invalid", "cluster", "cluster must be a string");
-	out->cluster = json_string_value(cluster);
+	if (!(out->cluster = required_string(body, "cluster", err)))
+		return false;
 	if (!api_dns_label_valid(out->cluster))
 		return http_error_set(
 			err, 422, "invalid", "cluster",
@@ -499,11 +503,31 @@ static struct job_call *job_call_new(struct http_req *req, int64_t id)
 	return c;
 }
 
-bool api_have_database(struct http_req *req, const struct api *api)
+bool api_query_tenant_only(struct http_req *req)
+{
+	static const char *const known[] = {"tenant", NULL};
+	struct http_error err = {0};
+
+	if (http_query_check(http_req_query(req), known, &err))
+		return true;
+	http_reply_failure(req, &err);
+	return false;
+}
+
+bool api_database_ok(const struct api *api, struct http_error *err)
 {
 	if (api->db)
 		return true;
-	http_reply_error(req, 503, "unavailable", NULL, "no database is configured");
+	return http_error_set(err, 503, "unavailable", NULL, "no database is configured");
+}
+
+bool api_have_database(struct http_req *req, const struct api *api)
+{
+	struct http_error err = {0};
+
+	if (api_database_ok(api, &err))
+		return true;
+	http_reply_failure(req, &err);
 	return false;
 }
 
@@ -568,19 +592,25 @@ static void get_done_cb(void *arg, const struct db_error *err, json_t *job)
 	free(c);
 }
 
+/* A read of the job of the path's {id}: its call, or NULL after a reply. */
+static struct job_call *job_read(struct http_req *req, const struct api *api)
+{
+	int64_t id;
+
+	if (!request_job_id(req, &id) || !api_have_database(req, api))
+		return NULL;
+	return job_call_new(req, id);
+}
+
 static void jobs_get_cb(struct http_req *req, void *arg)
 {
 	struct api *api = arg;
-	int64_t id;
+	struct job_call *c = job_read(req, api);
 
-	if (!request_job_id(req, &id))
+	if (!c)
 		return;
-	if (!api_have_database(req, api))
-		return;
-	struct job_call *c = job_call_new(req, id);
-
 	c->reg = api->reg;
-	storage_job_get(api->db, api_tenant_filter(req), id, get_done_cb, c);
+	storage_job_get(api->db, api_tenant_filter(req), c->id, get_done_cb, c);
 }
 
 /* --- GET /api/v1/jobs/{id}/events --- */
@@ -601,14 +631,10 @@ static void events_done_cb(void *arg, const struct db_error *err, json_t *events
 static void jobs_events_cb(struct http_req *req, void *arg)
 {
 	struct api *api = arg;
-	int64_t id;
+	struct job_call *c = job_read(req, api);
 
-	if (!request_job_id(req, &id))
-		return;
-	if (!api_have_database(req, api))
-		return;
-	storage_job_events(api->db, api_tenant_filter(req), id, events_done_cb,
-			   job_call_new(req, id));
+	if (c)
+		storage_job_events(api->db, api_tenant_filter(req), c->id, events_done_cb, c);
 }
 
 /* --- POST /api/v1/jobs/{id}/cancel --- */
@@ -617,35 +643,22 @@ static void cancel_done_cb(void *arg, const struct db_error *err, enum cancel_re
 			   json_t *job)
 {
 	struct job_call *c = arg;
+	const char *status = job ? json_string_value(json_object_get(job, "status")) : NULL;
 
-	if (err) {
+	if (err)
 		api_reply_db_error(c->req, err);
-		goto out;
-	}
-	switch (result) {
-	case CANCEL_DONE:
+	else if (result == CANCEL_DONE)
 		api_reply_job_accepted(c->req, 200, job);
-		break;
-	case CANCEL_REQUESTED:
-	case CANCEL_ALREADY:
+	else if (result == CANCEL_REQUESTED || result == CANCEL_ALREADY)
 		/* Running jobs stop at their next state boundary: accepted, not done. */
 		api_reply_job_accepted(c->req, 202, job);
-		break;
-	case CANCEL_REFUSED: {
-		const char *status = json_string_value(json_object_get(job, "status"));
-
+	else if (result == CANCEL_REFUSED)
 		http_reply_error(
 			c->req, 409, "conflict", NULL,
 			"job %lld is %s; only queued, running or waiting jobs can be cancelled",
 			(long long)c->id, status ? status : "finished");
-		break;
-	}
-	case CANCEL_NOT_FOUND:
-	default:
+	else
 		reply_not_found(c->req, c->id);
-		break;
-	}
-out:
 	free(c);
 }
 
@@ -660,26 +673,14 @@ static void jobs_cancel_cb(struct http_req *req, void *arg)
 
 	if (!request_job_id(req, &id))
 		return;
-	if (!api_request_actor(req, &actor, &err))
-		goto failed;
-	body = http_req_json(req, true, &err);
-	if (!body || !api_jobs_check_cancel(body, &reason, &err))
-		goto failed;
-	if (!api->db) {
-		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
-		goto failed;
-	}
-
-	storage_job_cancel(api->db, api_tenant_filter(req), id, actor, reason, cancel_done_cb,
-			   job_call_new(req, id));
+	if (api_request_actor(req, &actor, &err) && (body = http_req_json(req, true, &err)) &&
+	    api_jobs_check_cancel(body, &reason, &err) && api_database_ok(api, &err))
+		storage_job_cancel(api->db, api_tenant_filter(req), id, actor, reason,
+				   cancel_done_cb, job_call_new(req, id));
+	else
+		http_reply_failure(req, &err);
 	free(actor);
 	json_decref(body);
-	return;
-
-failed:
-	free(actor);
-	json_decref(body);
-	http_reply_failure(req, &err);
 }
 
 /* --- POST /api/v1/jobs/{id}/replay --- */
@@ -848,10 +849,8 @@ static void jobs_replay_cb(struct http_req *req, void *arg)
 	body = http_req_json(req, true, &err);
 	if (!body || !api_jobs_check_replay(body, &from_state, &reason, &err))
 		goto failed;
-	if (!api->db) {
-		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+	if (!api_database_ok(api, &err))
 		goto failed;
-	}
 	if (!api->reg) {
 		http_error_set(&err, 503, "unavailable", NULL, "no workflows are registered");
 		goto failed;
@@ -972,10 +971,8 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 	body = http_req_json(req, false, &err);
 	if (!body || !api_jobs_check_submit(body, api->reg, &sub, &err))
 		goto failed;
-	if (!api->db) {
-		http_error_set(&err, 503, "unavailable", NULL, "no database is configured");
+	if (!api_database_ok(api, &err))
 		goto failed;
-	}
 
 	struct submit_call *c = xcalloc(1, sizeof(*c));
 	c->req = req;

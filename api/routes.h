@@ -66,6 +66,12 @@ void api_reply_job_accepted(struct http_req *req, int status, json_t *job);
  * False when it has replied so.
  */
 bool api_have_database(struct http_req *req, const struct api *api);
+/* The same without the reply: false with err set (503). */
+bool api_database_ok(const struct api *api, struct http_error *err);
+
+/* A read that takes no query parameter but ?tenant=: false after a 422 for
+ * any other. */
+bool api_query_tenant_only(struct http_req *req);
 
 /* --- Checks. --- */
 
