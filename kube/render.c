@@ -7,6 +7,7 @@
  * would write it, so the YAML reads like a hand-written manifest.
  */
 #include "kube/render.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +114,8 @@ json_t *render_find(json_t *objects, const char *kind, const char *name)
 	json_t *obj;
 
 	json_array_foreach (objects, i, obj) {
-		const char *k = json_string_value(json_object_get(obj, "kind"));
-		const char *n = json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "name"));
+		const char *k = json_str(obj, "kind");
+		const char *n = json_str(json_object_get(obj, "metadata"), "name");
 
 		if (k && n && strcmp(k, kind) == 0 && strcmp(n, name) == 0)
 			return obj;

@@ -25,6 +25,7 @@
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "common/yamljson.h"
+#include "common/json.h"
 
 enum {
 	ROLE_MASTER = 1,
@@ -138,11 +139,6 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 
 /* --- small helpers ------------------------------------------------------------- */
 
-static const char *str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static void random_id(char *buf, size_t n)
 {
 	static const char chars[] =
@@ -224,8 +220,8 @@ static const char *cluster_version(struct es_cluster *cl)
 
 static const char *setting(struct es_cluster *cl, const char *key)
 {
-	const char *v = str(cl->transient, key);
-	return v ? v : str(cl->persistent, key);
+	const char *v = json_str(cl->transient, key);
+	return v ? v : json_str(cl->persistent, key);
 }
 
 /* --- replies ------------------------------------------------------------------- */
@@ -297,18 +293,18 @@ static bool is_es_pod(const json_t *pod, const char **image)
 	/* A container that runs its image's own entrypoint: one whose command
 	 * is given (a shell script in the Elasticsearch image) is no node. */
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
-		const char *img = str(ct, "image");
+		const char *img = json_str(ct, "image");
 		if (img && strstr(img, "elasticsearch") && !json_object_get(ct, "command")) {
 			*image = img;
 			return true;
 		}
 	}
-	const char *role =
-		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
+	const char *role = json_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    "esaas.io/role");
 	json_t *first =
 		json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
 	if (role && strcmp(role, "kibana") != 0 && first && !json_object_get(first, "command")) {
-		*image = str(first, "image");
+		*image = json_str(first, "image");
 		return true;
 	}
 	return false;
@@ -316,8 +312,8 @@ static bool is_es_pod(const json_t *pod, const char **image)
 
 static unsigned roles_of(const json_t *pod)
 {
-	const char *role =
-		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
+	const char *role = json_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    "esaas.io/role");
 	if (!role)
 		return ROLE_MASTER | ROLE_DATA | ROLE_INGEST;
 	if (!strcmp(role, "master"))
@@ -415,8 +411,8 @@ static json_t *plugins_of(const json_t *pod)
 		size_t j;
 		json_t *env;
 		json_array_foreach (json_object_get(ct, "env"), j, env) {
-			const char *name = str(env, "name");
-			const char *value = str(env, "value");
+			const char *name = json_str(env, "name");
+			const char *value = json_str(env, "value");
 			if (!name || !value ||
 			    (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
 				continue;
@@ -515,7 +511,7 @@ static bool node_filtered(struct es_cluster *cl, const struct es_node *n)
 	    list_matches(setting(cl, "cluster.routing.allocation.exclude._id"), n->id))
 		return true;
 	json_t *sd = json_object_get(cl->shutdowns, n->id);
-	const char *type = str(sd, "type");
+	const char *type = json_str(sd, "type");
 	return type && (!strcasecmp(type, "remove") || !strcasecmp(type, "replace"));
 }
 
@@ -1047,7 +1043,7 @@ static bool voting_excluded_present(struct es_cluster *cl)
 	size_t i;
 	json_t *e;
 	json_array_foreach (cl->voting_exclusions, i, e) {
-		if (present(cl, str(e, "node_name")))
+		if (present(cl, json_str(e, "node_name")))
 			return true;
 	}
 	return false;
@@ -1221,7 +1217,8 @@ static json_t *bootstrap_names(struct es_cluster *cl)
 	size_t m;
 	struct store_obj **cms = store_list(store_kind_by_plural("configmaps"), cl->ns, &m);
 	for (size_t i = 0; i < m; i++) {
-		const char *text = str(json_object_get(cms[i]->body, "data"), "elasticsearch.yml");
+		const char *text =
+			json_str(json_object_get(cms[i]->body, "data"), "elasticsearch.yml");
 		if (!text || !strstr(text, "cluster.initial_master_nodes"))
 			continue;
 		char *err = NULL;
@@ -1265,7 +1262,7 @@ static bool voting_excluded(struct es_cluster *cl, const char *name)
 	size_t i;
 	json_t *e;
 	json_array_foreach (cl->voting_exclusions, i, e) {
-		if (!strcmp(str(e, "node_name"), name))
+		if (!strcmp(json_str(e, "node_name"), name))
 			return true;
 	}
 	return false;
@@ -1454,12 +1451,12 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		free(node->version);
 		node->version = xstrdup(tag && tag[1] ? tag + 1 : "7.17.0");
 		free(node->ip);
-		node->ip = xstrdup(str(json_object_get(pod, "status"), "podIP")
-					   ? str(json_object_get(pod, "status"), "podIP")
+		node->ip = xstrdup(json_str(json_object_get(pod, "status"), "podIP")
+					   ? json_str(json_object_get(pod, "status"), "podIP")
 					   : "");
 		free(node->host);
-		node->host = xstrdup(str(json_object_get(pod, "spec"), "nodeName")
-					     ? str(json_object_get(pod, "spec"), "nodeName")
+		node->host = xstrdup(json_str(json_object_get(pod, "spec"), "nodeName")
+					     ? json_str(json_object_get(pod, "spec"), "nodeName")
 					     : "");
 		node->roles = roles_of(pod);
 		json_decref(node->plugins);
@@ -1501,7 +1498,7 @@ static void seed_indices(struct es_cluster *cl)
 		return;
 	cl->seeded = true;
 	json_array_foreach (conf->indices, i, ix) {
-		const char *name = str(ix, "name");
+		const char *name = json_str(ix, "name");
 		if (!name || index_find(cl, name))
 			continue;
 		json_t *sh = json_object_get(ix, "shards"), *rep = json_object_get(ix, "replicas");
@@ -2268,10 +2265,12 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	int major = version_major(cluster_version(cl));
 	int shards = major >= 7 ? 1 : 5, replicas = 1;
 	const char *v;
-	if ((v = str(flat, "number_of_shards")) || (v = str(flat, "index.number_of_shards")))
+	if ((v = json_str(flat, "number_of_shards")) ||
+	    (v = json_str(flat, "index.number_of_shards")))
 		if (!parse_int(v, 1, 1024, &shards))
 			shards = -1;
-	if ((v = str(flat, "number_of_replicas")) || (v = str(flat, "index.number_of_replicas")))
+	if ((v = json_str(flat, "number_of_replicas")) ||
+	    (v = json_str(flat, "index.number_of_replicas")))
 		if (!parse_int(v, 0, 100, &replicas))
 			replicas = -1;
 	json_decref(flat);
@@ -2353,7 +2352,7 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	size_t i;
 	json_t *e;
 	json_array_foreach (add, i, e) {
-		if (!voting_excluded(cl, str(e, "node_name")))
+		if (!voting_excluded(cl, json_str(e, "node_name")))
 			json_array_append(cl->voting_exclusions, e);
 	}
 	json_decref(add);
@@ -2379,7 +2378,7 @@ static void voting_clear(struct es_cluster *cl, struct call *c, const char *pod)
 
 static json_t *shutdown_status(struct es_cluster *cl, const char *id, json_t *sd)
 {
-	const char *type = str(sd, "type");
+	const char *type = json_str(sd, "type");
 	struct es_node *n = node_by_id(cl, id);
 	const char *status = "COMPLETE";
 	const char *explanation = "no shard relocation is necessary for a node restart";
@@ -2449,8 +2448,8 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 		return;
 	}
 	json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
-	const char *type = str(body, "type");
-	const char *reason = str(body, "reason");
+	const char *type = json_str(body, "type");
+	const char *reason = json_str(body, "reason");
 	if (!type || (strcasecmp(type, "restart") && strcasecmp(type, "remove") &&
 		      strcasecmp(type, "replace") && strcasecmp(type, "sigterm"))) {
 		json_decref(body);
@@ -2765,10 +2764,10 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 			return;
 		}
 	} else {
-		const char *index = str(body, "index");
+		const char *index = json_str(body, "index");
 		json_t *shard = json_object_get(body, "shard");
 		json_t *primary = json_object_get(body, "primary");
-		const char *current = str(body, "current_node");
+		const char *current = json_str(body, "current_node");
 		if (!index || !json_is_integer(shard) || !json_is_boolean(primary)) {
 			json_decref(body);
 			es_error(c, 400, "illegal_argument_exception",
