@@ -820,7 +820,7 @@ static bool valid_label_key(const char *key)
 static bool check_opts(const struct spec *spec, const struct render_opts *o, const char *ns,
 		       char *err, size_t errlen)
 {
-	if (!spec_is_dns_label(o->tenant, 63)) {
+	if (!spec_is_dns_label(o->tenant, SPEC_DNS_LABEL_MAX)) {
 		snprintf(err, errlen,
 			 "tenant \"%.63s\" is not a DNS-1123 label (lower-case letters, digits and "
 			 "'-')",

@@ -213,6 +213,8 @@ bool spec_is_dns_label(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
+	if (max > SPEC_DNS_LABEL_MAX)
+		max = SPEC_DNS_LABEL_MAX;
 	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
