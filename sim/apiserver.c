@@ -1705,7 +1705,7 @@ static void serve_proxy(struct call *c, struct target *t)
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
-	es_proxy(c, t->ns, endpoint, path);
+	sim_es_proxy(c, t->ns, endpoint, path);
 	free(path);
 	free(svcname);
 }
@@ -1717,7 +1717,7 @@ static void serve_sim(struct call *c, struct target *t)
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
 		if (!strcmp(c->method, "GET")) {
 			json_t *st = record_json();
-			json_object_set_new(st, "clusters", es_state());
+			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {

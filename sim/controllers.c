@@ -1572,7 +1572,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	const char *role = json_str(
 		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    role && !strcmp(role, "kibana") && !es_available(pod->ns))
+	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
 		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
@@ -1832,7 +1832,7 @@ static void tick(void)
 	free(all);
 	free(nodes);
 	update_pdbs();
-	es_tick();
+	sim_es_tick();
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)

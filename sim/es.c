@@ -226,10 +226,10 @@ static const char *setting(struct es_cluster *cl, const char *key)
 
 /* --- replies ------------------------------------------------------------------- */
 
-static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+static void sim_es_error(struct call *c, int status, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+static void sim_es_error(struct call *c, int status, const char *type, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -1122,9 +1122,10 @@ static bool wait_step(struct es_wait *w, int64_t now)
 			return true;
 		}
 		if (expired) {
-			es_error(c, 500, "timeout_exception",
-				 "timed out waiting for removal of nodes; if nodes should not be "
-				 "removed, set waitForRemoval to false.");
+			sim_es_error(
+				c, 500, "timeout_exception",
+				"timed out waiting for removal of nodes; if nodes should not be "
+				"removed, set waitForRemoval to false.");
 			return true;
 		}
 		return false;
@@ -1507,7 +1508,7 @@ static void seed_indices(struct es_cluster *cl)
 	}
 }
 
-void es_tick(void)
+void sim_es_tick(void)
 {
 	int64_t now = now_mono_ms();
 	const struct store_kind *pods_kind = store_kind_by_plural("pods");
@@ -1682,29 +1683,29 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	json_object_foreach (flat, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
 		if (wildcard && !json_is_null(v)) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not recognized", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
 		if (!wildcard && known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
 		    !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not dynamically updateable", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
 		}
 		bool zen_key = !strncmp(k, "discovery.zen.", 14);
 		if (!wildcard && !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)) &&
 		    !(zen1 && zen_key)) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not recognized", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
 		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
 			const char *s = json_string_value(v);
 			if (strcmp(s, "all") && strcmp(s, "primaries") &&
 			    strcmp(s, "new_primaries") && strcmp(s, "none")) {
-				es_error(c, 400, "illegal_argument_exception",
-					 "Illegal allocation.enable value [%s]", s);
+				sim_es_error(c, 400, "illegal_argument_exception",
+					     "Illegal allocation.enable value [%s]", s);
 				return false;
 			}
 		}
@@ -1732,7 +1733,7 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 	json_t *body = json_loadb(c->body, c->body_len, 0, &jerr);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body is required");
+		sim_es_error(c, 400, "parse_exception", "request body is required");
 		return;
 	}
 	json_t *pflat = json_object(), *tflat = json_object();
@@ -1744,8 +1745,8 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 		json_decref(body);
 		json_decref(pflat);
 		json_decref(tflat);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: no settings to update;");
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: no settings to update;");
 		return;
 	}
 	json_t *pnew = json_deep_copy(cl->persistent), *tnew = json_deep_copy(cl->transient);
@@ -2241,22 +2242,23 @@ static bool valid_index_name(const char *name)
 static void create_index(struct es_cluster *cl, struct call *c, const char *pod, const char *name)
 {
 	if (!valid_index_name(name)) {
-		es_error(c, 400, "invalid_index_name_exception",
-			 "Invalid index name [%s], must be lowercase and must not start with '_', "
-			 "'-' or '+'",
-			 name);
+		sim_es_error(
+			c, 400, "invalid_index_name_exception",
+			"Invalid index name [%s], must be lowercase and must not start with '_', "
+			"'-' or '+'",
+			name);
 		return;
 	}
 	struct es_index *have = index_find(cl, name);
 	if (have) {
-		es_error(c, 400, "resource_already_exists_exception",
-			 "index [%s/%s] already exists", name, have->uuid);
+		sim_es_error(c, 400, "resource_already_exists_exception",
+			     "index [%s/%s] already exists", name, have->uuid);
 		return;
 	}
 	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
 	if (!json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		sim_es_error(c, 400, "parse_exception", "request body must be a JSON object");
 		return;
 	}
 	json_t *flat = json_object();
@@ -2275,8 +2277,8 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 			replicas = -1;
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "Failed to parse value for index.number_of_shards/number_of_replicas");
+		sim_es_error(c, 400, "illegal_argument_exception",
+			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
 	index_create(cl, name, shards, replicas);
@@ -2317,9 +2319,10 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	const char *names = path_name ? path_name : call_param(c, "node_names");
 	const char *ids = path_name ? NULL : call_param(c, "node_ids");
 	if ((names && ids) || (!names && !ids)) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "Please set node identifiers correctly. One and only one of [node_name], "
-			 "[node_names] and [node_ids] has to be set");
+		sim_es_error(
+			c, 400, "illegal_argument_exception",
+			"Please set node identifiers correctly. One and only one of [node_name], "
+			"[node_names] and [node_ids] has to be set");
 		return;
 	}
 	json_t *add = json_array();
@@ -2341,11 +2344,12 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	free(copy);
 	size_t have = json_array_size(cl->voting_exclusions);
 	if (have + json_array_size(add) > 10) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "add voting config exclusions request for [%s] would add [%zu] exclusions "
-			 "to the existing [%zu] which would exceed the maximum of [10] set by "
-			 "[cluster.max_voting_config_exclusions]",
-			 names ? names : ids, json_array_size(add), have);
+		sim_es_error(
+			c, 400, "illegal_argument_exception",
+			"add voting config exclusions request for [%s] would add [%zu] exclusions "
+			"to the existing [%zu] which would exceed the maximum of [10] set by "
+			"[cluster.max_voting_config_exclusions]",
+			names ? names : ids, json_array_size(add), have);
 		json_decref(add);
 		return;
 	}
@@ -2435,8 +2439,8 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 	}
 	if (!strcmp(c->method, "DELETE")) {
 		if (!json_object_get(cl->shutdowns, id)) {
-			es_error(c, 404, "resource_not_found_exception",
-				 "node [%s] is not currently shutting down", id);
+			sim_es_error(c, 404, "resource_not_found_exception",
+				     "node [%s] is not currently shutting down", id);
 			return;
 		}
 		json_object_del(cl->shutdowns, id);
@@ -2453,15 +2457,16 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 	if (!type || (strcasecmp(type, "restart") && strcasecmp(type, "remove") &&
 		      strcasecmp(type, "replace") && strcasecmp(type, "sigterm"))) {
 		json_decref(body);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, "
-			 "SIGTERM];");
+		sim_es_error(
+			c, 400, "action_request_validation_exception",
+			"Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, "
+			"SIGTERM];");
 		return;
 	}
 	if (!reason) {
 		json_decref(body);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: [reason] is required;");
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: [reason] is required;");
 		return;
 	}
 	json_object_set_new(cl->shutdowns, id,
@@ -2474,7 +2479,7 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 /* --- allocation explain ----------------------------------------------------------------- */
 
 /* "2017-01-04T18:03:28.464Z" */
-static json_t *es_time(int64_t wall_ms)
+static json_t *sim_es_time(int64_t wall_ms)
 {
 	time_t secs = (time_t)(wall_ms / 1000);
 	struct tm tm;
@@ -2665,7 +2670,7 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 	}
 	json_t *info =
 		json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT", "at",
-			  es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
+			  sim_es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
 			  "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
 	if (delayed)
 		json_object_set_new(info, "delayed", json_true());
@@ -2727,7 +2732,7 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 
 	if (c->body_len && !json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		sim_es_error(c, 400, "parse_exception", "request body must be a JSON object");
 		return;
 	}
 	if (json_object_size(body) == 0) {
@@ -2746,21 +2751,23 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		json_decref(body);
 		if (!cp) {
 			if (version_major(cluster_version(cl)) >= 8)
-				es_error(c, 400, "illegal_argument_exception",
-					 "No shard was specified in the request which means the "
-					 "response should "
-					 "explain a randomly-chosen unassigned shard, but there "
-					 "are no unassigned "
-					 "shards in this cluster. To explain the allocation of an "
-					 "assigned shard you "
-					 "must specify the target shard in the request.");
+				sim_es_error(
+					c, 400, "illegal_argument_exception",
+					"No shard was specified in the request which means the "
+					"response should "
+					"explain a randomly-chosen unassigned shard, but there "
+					"are no unassigned "
+					"shards in this cluster. To explain the allocation of an "
+					"assigned shard you "
+					"must specify the target shard in the request.");
 			else
-				es_error(c, 400, "illegal_argument_exception",
-					 "unable to find any unassigned shards to explain "
-					 "[ClusterAllocationExplainRequest[useAnyUnassignedShard="
-					 "true,"
-					 "includeYesDecisions?=%s]",
-					 include_yes ? "true" : "false");
+				sim_es_error(
+					c, 400, "illegal_argument_exception",
+					"unable to find any unassigned shards to explain "
+					"[ClusterAllocationExplainRequest[useAnyUnassignedShard="
+					"true,"
+					"includeYesDecisions?=%s]",
+					include_yes ? "true" : "false");
 			return;
 		}
 	} else {
@@ -2770,9 +2777,9 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		const char *current = json_str(body, "current_node");
 		if (!index || !json_is_integer(shard) || !json_is_boolean(primary)) {
 			json_decref(body);
-			es_error(c, 400, "illegal_argument_exception",
-				 "index, shard, and primary must be specified in the explain "
-				 "request");
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "index, shard, and primary must be specified in the explain "
+				     "request");
 			return;
 		}
 		ix = index_find(cl, index);
@@ -2783,7 +2790,7 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		}
 		s = (int)json_integer_value(shard);
 		if (s < 0 || s >= ix->nshards) {
-			es_error(c, 404, "shard_not_found_exception", "no such shard");
+			sim_es_error(c, 404, "shard_not_found_exception", "no such shard");
 			json_decref(body);
 			return;
 		}
@@ -2801,9 +2808,9 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		}
 		json_decref(body);
 		if (!cp) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "unable to find a shard assigned to node [%s]",
-				 current ? current : "");
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "unable to find a shard assigned to node [%s]",
+				     current ? current : "");
 			return;
 		}
 	}
@@ -2987,11 +2994,11 @@ done:
 	free(copy);
 }
 
-void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
 {
 	struct es_cluster *cl = cluster_find(ns);
 	if (!cl) {
-		es_tick();
+		sim_es_tick();
 		cl = cluster_find(ns);
 	}
 	if (!cl) {
@@ -3018,7 +3025,7 @@ void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
 	dispatch(cl, c, pod, path);
 }
 
-json_t *es_state(void)
+json_t *sim_es_state(void)
 {
 	json_t *out = json_object();
 	for (struct es_cluster *cl = clusters; cl; cl = cl->next) {
@@ -3045,13 +3052,13 @@ json_t *es_state(void)
 	return out;
 }
 
-void es_init(struct event_base *base)
+void sim_es_init(struct event_base *base)
 {
 	clusters = NULL;
 	waits = NULL;
 }
 
-void es_free(void)
+void sim_es_free(void)
 {
 	while (waits) {
 		struct es_wait *w = waits;
@@ -3066,7 +3073,7 @@ void es_free(void)
 	}
 }
 
-bool es_available(const char *ns)
+bool sim_es_available(const char *ns)
 {
 	struct es_cluster *cl = cluster_find(ns);
 	return cl && cl->master;

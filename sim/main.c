@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	controllers_init(base);
-	es_init(base);
+	sim_es_init(base);
 	if (!write_kubeconfig(kubeconfig, host, bound, token))
 		goto cleanup;
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
@@ -198,7 +198,7 @@ cleanup:
 	if (sigint)
 		event_free(sigint);
 	apiserver_stop();
-	es_free();
+	sim_es_free();
 	controllers_free();
 	store_free();
 	faults_free();
