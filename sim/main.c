@@ -156,7 +156,12 @@ int main(int argc, char **argv)
 	}
 	if (!log_parse_level(level_arg ? level_arg : simconf_get()->log_level, &level))
 		level = LOG_INFO;
-	log_setup(level, LOG_FORMAT_TEXT, NULL);
+	if (!log_setup(level, LOG_FORMAT_TEXT, NULL)) {
+		fprintf(stderr, "esaas-sim: cannot set up logging\n");
+		free(host);
+		simconf_free();
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	store_init();
