@@ -1037,7 +1037,7 @@ static bool emit_node(yaml_emitter_t *e, json_t *node)
 	case JSON_REAL:
 		snprintf(buf, sizeof(buf), "%.17g", json_real_value(node));
 		if (!strpbrk(buf, ".eEni"))
-			strlcpy_s(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
+			str_copy_trunc(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
 		return emit_scalar(e, buf, false);
 	case JSON_TRUE:
 		return emit_scalar(e, "true", false);

@@ -175,7 +175,7 @@ static bool fail(struct spec_error *err, const char *field, const char *fmt, ...
 {
 	va_list ap;
 
-	strlcpy_s(err->field, field, sizeof(err->field));
+	str_copy_trunc(err->field, field, sizeof(err->field));
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

@@ -1570,7 +1570,7 @@ static void serve_delete(struct call *c, struct target *t)
 	/* Copied: opts goes before the policy is used. */
 	char policy_buf[16] = "";
 	if (policy)
-		strlcpy_s(policy_buf, policy, sizeof(policy_buf));
+		str_copy_trunc(policy_buf, policy, sizeof(policy_buf));
 	policy = policy ? policy_buf : NULL;
 	json_t *grace = json_object_get(opts, "gracePeriodSeconds");
 	const char *gq = call_param(c, "gracePeriodSeconds");

@@ -932,7 +932,7 @@ static bool nodes_ok(const char *spec, int n)
 		static const char *const fn[] = {"ge", ">=", "le", "<=", "gt", ">", "lt", "<"};
 		for (int i = 0; i < 8; i += 2) {
 			if (!strncmp(spec, fn[i], 2))
-				strlcpy_s(op, fn[i + 1], sizeof(op));
+				str_copy_trunc(op, fn[i + 1], sizeof(op));
 		}
 		char buf[16];
 		size_t len = strlen(spec) - 4;
@@ -1924,7 +1924,7 @@ static void cat_nodes(struct es_cluster *cl, struct call *c)
 		if (!n->present)
 			continue;
 		char id[32];
-		strlcpy_s(id, n->id, full ? sizeof(id) : 5);
+		str_copy_trunc(id, n->id, full ? sizeof(id) : 5);
 		json_array_append_new(
 			rows, json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", n->ip, "23", "61", "2",
 					"0.15", "0.20", "0.25", role_letters(cl, n),
