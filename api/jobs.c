@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
+#include "kube/spec.h"
 #include "storage/tenants.h"
 
 #include <stdlib.h>
@@ -37,18 +38,7 @@ bool api_parse_job_id(const char *s, int64_t *id)
 
 bool api_dns_label_valid(const char *s)
 {
-	size_t len = strlen(s);
-
-	if (len < 1 || len > NAME_MAX_CHARS)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (c != '-' || i == 0 || i == len - 1))
-			return false;
-	}
-	return true;
+	return spec_is_dns_label(s, SPEC_DNS_LABEL_MAX);
 }
 
 static bool printable_ascii(const char *s, size_t min, size_t max)

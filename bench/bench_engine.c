@@ -269,7 +269,7 @@ static double percentile(const double *sorted, int n, double p)
  */
 static bool pg_start_durable(struct bench *b)
 {
-	strlcpy_s(b->pg.dir, "/tmp/esaas-bench-XXXXXX", sizeof(b->pg.dir));
+	str_copy_trunc(b->pg.dir, "/tmp/esaas-bench-XXXXXX", sizeof(b->pg.dir));
 	if (!mkdtemp(b->pg.dir)) {
 		perror("bench_engine: mkdtemp");
 		return false;

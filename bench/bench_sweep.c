@@ -152,7 +152,7 @@ static bool pg_start_durable(struct pg *pg)
 	PGconn *c;
 	bool ok;
 
-	strlcpy_s(pg->dir, "/tmp/esaas-bench-XXXXXX", sizeof(pg->dir));
+	str_copy_trunc(pg->dir, "/tmp/esaas-bench-XXXXXX", sizeof(pg->dir));
 	if (!mkdtemp(pg->dir) || !pg_ctl(pg, "start"))
 		return false;
 	c = sql_connect(pg->url);

@@ -7,14 +7,10 @@
  */
 #include "cli/ctl.h"
 #include "common/yamljson.h"
+#include "common/json.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static const char *str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
 
 /* "/api/v1/clusters/NAME" and what follows, the name percent-encoded. */
 static char *cluster_path(const char *name, const char *rest)
@@ -43,8 +39,8 @@ static void active_job_cell(struct ctl_table *t, json_t *job)
 	if (json_is_object(job))
 		ctl_table_cellf(t, "%lld %s (%s)",
 				(long long)json_integer_value(json_object_get(job, "id")),
-				str(job, "kind") ? str(job, "kind") : "?",
-				str(job, "status") ? str(job, "status") : "?");
+				json_str(job, "kind") ? json_str(job, "kind") : "?",
+				json_str(job, "status") ? json_str(job, "status") : "?");
 	else
 		ctl_table_cell(t, NULL);
 }
@@ -79,15 +75,15 @@ static int clusters_list(struct ctl *ctl, const struct ctl_args *a)
 		int64_t created;
 		char age[32] = "";
 
-		if (ctl_parse_time(str(c, "created_at"), &created))
+		if (ctl_parse_time(json_str(c, "created_at"), &created))
 			ctl_format_age(now - created, age, sizeof(age));
 		ctl_table_row(t);
-		ctl_table_cell(t, str(c, "name"));
-		ctl_table_cell(t, str(spec, "version"));
+		ctl_table_cell(t, json_str(c, "name"));
+		ctl_table_cell(t, json_str(spec, "version"));
 		replicas_cell(t, spec, "masters");
 		replicas_cell(t, spec, "data");
 		replicas_cell(t, spec, "clients");
-		ctl_table_cell(t, str(json_object_get(c, "observed"), "phase"));
+		ctl_table_cell(t, json_str(json_object_get(c, "observed"), "phase"));
 		active_job_cell(t, json_object_get(c, "active_job"));
 		ctl_table_cell(t, age);
 	}
@@ -121,7 +117,7 @@ static void kv_nodes(struct ctl_table *t, const char *key, json_t *n)
 	}
 	line = xasprintf("%lld", (long long)json_integer_value(json_object_get(n, "replicas")));
 	for (int i = 0; fields[i]; i++) {
-		const char *v = str(n, fields[i]);
+		const char *v = json_str(n, fields[i]);
 		char *next;
 
 		if (!v)
@@ -189,14 +185,14 @@ static void show_recent_jobs(json_t *jobs, int64_t now)
 		int64_t created;
 		char age[32] = "";
 
-		if (ctl_parse_time(str(job, "created_at"), &created))
+		if (ctl_parse_time(json_str(job, "created_at"), &created))
 			ctl_format_age(now - created, age, sizeof(age));
 		ctl_table_row(t);
 		ctl_table_cellf(t, "%lld",
 				(long long)json_integer_value(json_object_get(job, "id")));
-		ctl_table_cell(t, str(job, "kind"));
-		ctl_table_cell(t, str(job, "status"));
-		ctl_table_cell(t, str(job, "state"));
+		ctl_table_cell(t, json_str(job, "kind"));
+		ctl_table_cell(t, json_str(job, "status"));
+		ctl_table_cell(t, json_str(job, "state"));
 		ctl_table_cell(t, age);
 	}
 	printf("\nRecent jobs:\n");
@@ -233,9 +229,9 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 	int64_t now = now_wall_ms();
 	char when[96], *s;
 
-	kv(t, "Name:", str(c, "name"));
-	kv(t, "Tenant:", str(c, "tenant"));
-	kv(t, "Version:", str(spec, "version"));
+	kv(t, "Name:", json_str(c, "name"));
+	kv(t, "Tenant:", json_str(c, "tenant"));
+	kv(t, "Version:", json_str(spec, "version"));
 	kv_nodes(t, "Masters:", json_object_get(spec, "masters"));
 	kv_nodes(t, "Data:", json_object_get(spec, "data"));
 	kv_nodes(t, "Clients:", json_object_get(spec, "clients"));
@@ -245,30 +241,32 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 	s = join_settings(json_object_get(spec, "config"));
 	kv(t, "Config:", s);
 	free(s);
-	kv(t, "Placement:", str(json_object_get(spec, "placement"), "spread"));
-	kv(t, "Phase:", str(observed, "phase"));
-	if (str(observed, "health"))
-		kv(t, "Health:", str(observed, "health"));
+	kv(t, "Placement:", json_str(json_object_get(spec, "placement"), "spread"));
+	kv(t, "Phase:", json_str(observed, "phase"));
+	if (json_str(observed, "health"))
+		kv(t, "Health:", json_str(observed, "health"));
 	if (json_is_object(endpoint)) {
 		s = xasprintf("%s.%s:%lld",
-			      str(endpoint, "service") ? str(endpoint, "service") : "?",
-			      str(endpoint, "namespace") ? str(endpoint, "namespace") : "?",
+			      json_str(endpoint, "service") ? json_str(endpoint, "service") : "?",
+			      json_str(endpoint, "namespace") ? json_str(endpoint, "namespace")
+							      : "?",
 			      (long long)json_integer_value(json_object_get(endpoint, "port")));
 		kv(t, "Endpoint:", s);
 		free(s);
 	} else if (json_is_string(endpoint)) {
 		kv(t, "Endpoint:", json_string_value(endpoint));
 	}
-	ctl_format_when(str(c, "created_at"), now, when, sizeof(when));
-	s = xasprintf("%s by %s", when, str(c, "created_by") ? str(c, "created_by") : "?");
+	ctl_format_when(json_str(c, "created_at"), now, when, sizeof(when));
+	s = xasprintf("%s by %s", when,
+		      json_str(c, "created_by") ? json_str(c, "created_by") : "?");
 	kv(t, "Created:", s);
 	free(s);
 	if (json_is_object(active)) {
 		s = xasprintf("%lld %s, %s in %s",
 			      (long long)json_integer_value(json_object_get(active, "id")),
-			      str(active, "kind") ? str(active, "kind") : "?",
-			      str(active, "status") ? str(active, "status") : "?",
-			      str(active, "state") ? str(active, "state") : "?");
+			      json_str(active, "kind") ? json_str(active, "kind") : "?",
+			      json_str(active, "status") ? json_str(active, "status") : "?",
+			      json_str(active, "state") ? json_str(active, "state") : "?");
 		kv(t, "Active job:", s);
 		free(s);
 	} else {
@@ -423,7 +421,7 @@ static int cluster_create(struct ctl *ctl, const struct ctl_args *a)
 	if (!spec)
 		return CTL_EXIT_USAGE;
 	if (name) {
-		const char *in_file = str(spec, "name");
+		const char *in_file = json_str(spec, "name");
 
 		if (in_file && strcmp(in_file, name) != 0) {
 			json_decref(spec);

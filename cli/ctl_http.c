@@ -7,6 +7,7 @@
  */
 #include "config.h"
 #include "cli/ctl.h"
+#include "common/json.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -255,9 +256,9 @@ static void report_unauthorized(const struct ctl_reply *r, const char *message)
 int ctl_report_error(const struct ctl_reply *r)
 {
 	json_t *e = json_object_get(r->body, "error");
-	const char *code = json_string_value(json_object_get(e, "code"));
-	const char *field = json_string_value(json_object_get(e, "field"));
-	const char *message = json_string_value(json_object_get(e, "message"));
+	const char *code = json_str(e, "code");
+	const char *field = json_str(e, "field");
+	const char *message = json_str(e, "message");
 
 	if (r->status == 401 && (!code || strcmp(code, "unauthorized") == 0)) {
 		report_unauthorized(r, message);

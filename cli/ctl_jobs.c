@@ -9,6 +9,7 @@
  * between starts it again, and the watch goes on).
  */
 #include "cli/ctl.h"
+#include "common/json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -34,11 +35,6 @@ static void sleep_ms(int ms)
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
-}
-
-static const char *str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
 }
 
 static long long num(json_t *obj, const char *key)
@@ -84,8 +80,8 @@ static bool get_ok(struct ctl *ctl, const char *path, struct ctl_reply *r, int *
 /* "create of logs" and the like. */
 static char *job_title(json_t *job)
 {
-	char *kind = ctl_printable(str(job, "kind"));
-	char *cluster = ctl_printable(str(job, "cluster"));
+	char *kind = ctl_printable(json_str(job, "kind"));
+	char *cluster = ctl_printable(json_str(job, "cluster"));
 	char *t = xasprintf("%s of %s", kind, cluster);
 
 	free(kind);
@@ -98,8 +94,8 @@ static char *job_title(json_t *job)
 /* The state that ran, and where it led when it moved on: "a -> b". */
 static char *transition_state(json_t *ev)
 {
-	const char *from = str(ev, "from_state");
-	const char *to = str(ev, "to_state");
+	const char *from = json_str(ev, "from_state");
+	const char *to = json_str(ev, "to_state");
 	char *s;
 
 	if (from && to && strcmp(from, to) != 0)
@@ -116,10 +112,10 @@ static char *transition_state(json_t *ev)
 
 static void print_transition(json_t *ev)
 {
-	const char *at = str(ev, "at");
-	const char *outcome = str(ev, "outcome");
+	const char *at = json_str(ev, "at");
+	const char *outcome = json_str(ev, "outcome");
 	char *state = transition_state(ev);
-	char *detail = ctl_printable(str(ev, "detail"));
+	char *detail = ctl_printable(json_str(ev, "detail"));
 	char *raw = xasprintf("%.40s/%lld", outcome ? outcome : "?", num(ev, "attempt"));
 	char *o = ctl_printable(raw);
 	char *line;
@@ -148,7 +144,7 @@ static void print_transition(json_t *ev)
  */
 static bool repeated_wait(json_t *ev, char **prev)
 {
-	const char *outcome = str(ev, "outcome");
+	const char *outcome = json_str(ev, "outcome");
 	char *key;
 
 	if (!outcome || strcmp(outcome, "wait") != 0) {
@@ -156,8 +152,8 @@ static bool repeated_wait(json_t *ev, char **prev)
 		*prev = NULL;
 		return false;
 	}
-	key = xasprintf("%s\037%s", str(ev, "to_state") ? str(ev, "to_state") : "",
-			str(ev, "detail") ? str(ev, "detail") : "");
+	key = xasprintf("%s\037%s", json_str(ev, "to_state") ? json_str(ev, "to_state") : "",
+			json_str(ev, "detail") ? json_str(ev, "detail") : "");
 	if (*prev && strcmp(*prev, key) == 0) {
 		free(key);
 		return true;
@@ -179,21 +175,21 @@ static void print_event_json(json_t *ev)
 
 static void print_ending(json_t *job)
 {
-	const char *status = str(job, "status");
+	const char *status = json_str(job, "status");
 	char *title = job_title(job);
 	int64_t started, finished;
 	char took[32] = "";
 
-	if (ctl_parse_time(str(job, "started_at"), &started) &&
-	    ctl_parse_time(str(job, "finished_at"), &finished)) {
+	if (ctl_parse_time(json_str(job, "started_at"), &started) &&
+	    ctl_parse_time(json_str(job, "finished_at"), &finished)) {
 		char d[24];
 
 		ctl_format_age(finished - started, d, sizeof(d));
 		snprintf(took, sizeof(took), " in %s", d);
 	}
 	if (status && strcmp(status, "failed") == 0) {
-		char *state = ctl_printable(str(job, "failed_state"));
-		char *error = ctl_printable(str(job, "error"));
+		char *state = ctl_printable(json_str(job, "failed_state"));
+		char *error = ctl_printable(json_str(job, "error"));
 
 		printf("job %lld (%s) failed%s at %s: %s\n", num(job, "id"), title, took,
 		       *state ? state : "?", *error ? error : "no error recorded");
@@ -279,7 +275,7 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 		json_array_foreach (events, i, ev) {
 			int64_t eid = json_integer_value(json_object_get(ev, "id"));
 
-			newest_status = str(ev, "status");
+			newest_status = json_str(ev, "status");
 			if (eid <= last)
 				continue;
 			last = eid;
@@ -297,7 +293,7 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 
 			if (!get_ok(ctl, job_path, &jr, &rc))
 				goto out;
-			const char *status = str(jr.body, "status");
+			const char *status = json_str(jr.body, "status");
 
 			if (terminal(status)) {
 				rc = strcmp(status, "succeeded") == 0 ? CTL_EXIT_OK
@@ -354,7 +350,7 @@ int ctl_jobs_accepted(struct ctl *ctl, const struct ctl_reply *r, bool wait, int
 		return rc;
 	}
 	char *title = job_title(job);
-	char *status = ctl_printable(str(job, "status"));
+	char *status = ctl_printable(json_str(job, "status"));
 
 	printf("job %lld: %s, %s\n", (long long)id, title, status);
 	free(title);
@@ -413,16 +409,16 @@ static int jobs_list(struct ctl *ctl, const struct ctl_args *a)
 	json_array_foreach (json_object_get(r.body, "jobs"), i, job) {
 		int64_t created;
 		char age[32] = "";
-		char *error = ctl_abbrev(str(job, "error"), ERROR_COLUMN_MAX);
+		char *error = ctl_abbrev(json_str(job, "error"), ERROR_COLUMN_MAX);
 
-		if (ctl_parse_time(str(job, "created_at"), &created))
+		if (ctl_parse_time(json_str(job, "created_at"), &created))
 			ctl_format_age(now - created, age, sizeof(age));
 		ctl_table_row(t);
 		ctl_table_cellf(t, "%lld", num(job, "id"));
-		ctl_table_cell(t, str(job, "kind"));
-		ctl_table_cell(t, str(job, "cluster"));
-		ctl_table_cell(t, str(job, "status"));
-		ctl_table_cell(t, str(job, "state"));
+		ctl_table_cell(t, json_str(job, "kind"));
+		ctl_table_cell(t, json_str(job, "cluster"));
+		ctl_table_cell(t, json_str(job, "status"));
+		ctl_table_cell(t, json_str(job, "state"));
 		ctl_table_cellf(t, "%lld", num(job, "attempt"));
 		ctl_table_cell(t, age);
 		ctl_table_cell(t, error);
@@ -478,32 +474,32 @@ static int jobs_show(struct ctl *ctl, const struct ctl_args *a)
 		return rc;
 	}
 	json_t *job = r.body;
-	const char *status = str(job, "status");
+	const char *status = json_str(job, "status");
 	struct ctl_table *t = ctl_table_new(2, NULL);
 	char buf[64];
 
 	snprintf(buf, sizeof(buf), "%lld", num(job, "id"));
 	kv(t, "Job:", buf);
-	kv(t, "Kind:", str(job, "kind"));
-	kv(t, "Cluster:", str(job, "cluster"));
+	kv(t, "Kind:", json_str(job, "kind"));
+	kv(t, "Cluster:", json_str(job, "cluster"));
 	kv(t, "Status:", status);
-	kv(t, "State:", str(job, "state"));
+	kv(t, "State:", json_str(job, "state"));
 	snprintf(buf, sizeof(buf), "%lld", num(job, "attempt"));
 	kv(t, "Attempt:", buf);
-	if (str(job, "failed_state"))
-		kv(t, "Failed state:", str(job, "failed_state"));
-	if (str(job, "error"))
-		kv(t, "Error:", str(job, "error"));
-	if (str(job, "observation"))
-		kv(t, "Observation:", str(job, "observation"));
+	if (json_str(job, "failed_state"))
+		kv(t, "Failed state:", json_str(job, "failed_state"));
+	if (json_str(job, "error"))
+		kv(t, "Error:", json_str(job, "error"));
+	if (json_str(job, "observation"))
+		kv(t, "Observation:", json_str(job, "observation"));
 	if (json_is_true(json_object_get(job, "cancel_requested")))
 		kv(t, "Cancel requested:", "yes");
-	kv(t, "Submitted by:", str(job, "submitted_by"));
-	kv_when(t, "Created:", str(job, "created_at"), now);
-	kv_when(t, "Started:", str(job, "started_at"), now);
-	kv_when(t, "Finished:", str(job, "finished_at"), now);
-	if (ctl_parse_time(str(job, "started_at"), &started) &&
-	    ctl_parse_time(str(job, "finished_at"), &finished)) {
+	kv(t, "Submitted by:", json_str(job, "submitted_by"));
+	kv_when(t, "Created:", json_str(job, "created_at"), now);
+	kv_when(t, "Started:", json_str(job, "started_at"), now);
+	kv_when(t, "Finished:", json_str(job, "finished_at"), now);
+	if (ctl_parse_time(json_str(job, "started_at"), &started) &&
+	    ctl_parse_time(json_str(job, "finished_at"), &finished)) {
 		ctl_format_age(finished - started, buf, sizeof(buf));
 		kv(t, "Took:", buf);
 	}
@@ -556,7 +552,7 @@ static int jobs_events(struct ctl *ctl, const struct ctl_args *a)
 	json_t *ev;
 
 	json_array_foreach (json_object_get(r.body, "events"), i, ev) {
-		const char *at = str(ev, "at");
+		const char *at = json_str(ev, "at");
 		json_t *ms = json_object_get(ev, "duration_ms");
 		char *state = transition_state(ev);
 		char dur[32] = "";
@@ -568,12 +564,12 @@ static int jobs_events(struct ctl *ctl, const struct ctl_args *a)
 		ctl_table_cellf(t, "%.19sZ", at ? at : "");
 		ctl_table_cell(t, state);
 		free(state);
-		ctl_table_cell(t, str(ev, "outcome"));
+		ctl_table_cell(t, json_str(ev, "outcome"));
 		ctl_table_cellf(t, "%lld", num(ev, "attempt"));
-		ctl_table_cell(t, str(ev, "status"));
+		ctl_table_cell(t, json_str(ev, "status"));
 		ctl_table_cell(t, dur);
-		ctl_table_cell(t, str(ev, "actor"));
-		ctl_table_cell(t, str(ev, "detail"));
+		ctl_table_cell(t, json_str(ev, "actor"));
+		ctl_table_cell(t, json_str(ev, "detail"));
 	}
 	ctl_table_print(t, stdout);
 	ctl_table_free(t);

@@ -10,16 +10,12 @@
  * changed: a flag left out keeps its limit, "none" removes one.
  */
 #include "cli/ctl.h"
+#include "common/json.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define DESCRIPTION_COLUMN_MAX 40
-
-static const char *str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(obj, key));
-}
 
 static void kv(struct ctl_table *t, const char *key, const char *value)
 {
@@ -84,9 +80,9 @@ static int whoami(struct ctl *ctl, const struct ctl_args *a)
 	}
 	struct ctl_table *t = ctl_table_new(2, NULL);
 
-	kv(t, "Actor:", str(r.body, "actor"));
-	kv(t, "Tenant:", str(r.body, "tenant"));
-	kv(t, "Role:", str(r.body, "role"));
+	kv(t, "Actor:", json_str(r.body, "actor"));
+	kv(t, "Tenant:", json_str(r.body, "tenant"));
+	kv(t, "Role:", json_str(r.body, "role"));
 	kv(t, "Token from:",
 	   ctl->cfg.token_from == CTL_SOURCE_FLAG  ? "--token"
 	   : ctl->cfg.token_from == CTL_SOURCE_ENV ? "ESAAS_TOKEN"
@@ -152,10 +148,11 @@ static void show_tenant(json_t *tenant)
 	struct ctl_table *t = ctl_table_new(2, NULL);
 	char when[96], *s;
 
-	kv(t, "Tenant:", str(tenant, "id"));
-	ctl_format_when(str(tenant, "created_at"), now_wall_ms(), when, sizeof(when));
-	s = str(tenant, "created_by") ? xasprintf("%s by %s", when, str(tenant, "created_by"))
-				      : xstrdup(when);
+	kv(t, "Tenant:", json_str(tenant, "id"));
+	ctl_format_when(json_str(tenant, "created_at"), now_wall_ms(), when, sizeof(when));
+	s = json_str(tenant, "created_by")
+		    ? xasprintf("%s by %s", when, json_str(tenant, "created_by"))
+		    : xstrdup(when);
 	kv(t, "Created:", s);
 	free(s);
 	ctl_table_print(t, stdout);
@@ -222,7 +219,7 @@ static int tenants_list(struct ctl *ctl, const struct ctl_args *a)
 		char age[48];
 
 		ctl_table_row(t);
-		ctl_table_cell(t, str(tenant, "id"));
+		ctl_table_cell(t, json_str(tenant, "id"));
 		/* "2 of 5", or "2" where there is no limit. */
 		for (size_t k = 0; k < ARRAY_SIZE(measures); k++) {
 			int64_t used = 0, limit;
@@ -237,7 +234,7 @@ static int tenants_list(struct ctl *ctl, const struct ctl_args *a)
 				ctl_table_cell(t, u);
 			}
 		}
-		relative(str(tenant, "created_at"), now, age, sizeof(age));
+		relative(json_str(tenant, "created_at"), now, age, sizeof(age));
 		ctl_table_cell(t, age);
 	}
 	if (json_array_size(tenants) == 0)
@@ -282,7 +279,7 @@ static bool tenant_meant(struct ctl *ctl, const struct ctl_args *a, char **tenan
 	}
 	if (!call_ok(ctl, "GET", "/api/v1/whoami", NULL, 200, &r, rc))
 		return false;
-	*tenant = xstrdup(str(r.body, "tenant") ? str(r.body, "tenant") : "");
+	*tenant = xstrdup(json_str(r.body, "tenant") ? json_str(r.body, "tenant") : "");
 	ctl_reply_free(&r);
 	return true;
 }
@@ -433,7 +430,7 @@ static int tokens_create(struct ctl *ctl, const struct ctl_args *a)
 	json_decref(body);
 	if (!ok)
 		return rc;
-	const char *token = str(r.body, "token");
+	const char *token = json_str(r.body, "token");
 
 	if (ctl->output == CTL_OUTPUT_JSON) {
 		rc = ctl_print_json(r.body);
@@ -441,7 +438,7 @@ static int tokens_create(struct ctl *ctl, const struct ctl_args *a)
 		fprintf(stderr, "esaasctl: %ld: the answer has no token\n", r.status);
 		rc = CTL_EXIT_API;
 	} else {
-		const char *expires_at = str(r.body, "expires_at");
+		const char *expires_at = json_str(r.body, "expires_at");
 		char when[96] = "", in[48];
 
 		/* The secret alone on stdout, for TOKEN=$(esaasctl tokens create ...). */
@@ -453,9 +450,9 @@ static int tokens_create(struct ctl *ctl, const struct ctl_args *a)
 		fprintf(stderr,
 			"token %s: %s of tenant %s, %s%s; its secret is shown this once: keep it "
 			"now\n",
-			str(r.body, "id") ? str(r.body, "id") : "?",
-			str(r.body, "role") ? str(r.body, "role") : role,
-			str(r.body, "tenant") ? str(r.body, "tenant") : ctl->tenant,
+			json_str(r.body, "id") ? json_str(r.body, "id") : "?",
+			json_str(r.body, "role") ? json_str(r.body, "role") : role,
+			json_str(r.body, "tenant") ? json_str(r.body, "tenant") : ctl->tenant,
 			expires_at ? "expires " : "never expires", when);
 		rc = CTL_EXIT_OK;
 	}
@@ -486,23 +483,24 @@ static int tokens_list(struct ctl *ctl, const struct ctl_args *a)
 	json_t *tok;
 
 	json_array_foreach (tokens, i, tok) {
-		char *description = ctl_abbrev(str(tok, "description"), DESCRIPTION_COLUMN_MAX);
+		char *description =
+			ctl_abbrev(json_str(tok, "description"), DESCRIPTION_COLUMN_MAX);
 		char buf[48];
 
 		ctl_table_row(t);
-		ctl_table_cell(t, str(tok, "id"));
-		ctl_table_cell(t, str(tok, "tenant"));
-		ctl_table_cell(t, str(tok, "role"));
+		ctl_table_cell(t, json_str(tok, "id"));
+		ctl_table_cell(t, json_str(tok, "tenant"));
+		ctl_table_cell(t, json_str(tok, "role"));
 		ctl_table_cell(t, description);
 		free(description);
-		relative(str(tok, "created_at"), now, buf, sizeof(buf));
+		relative(json_str(tok, "created_at"), now, buf, sizeof(buf));
 		ctl_table_cell(t, buf);
-		relative(str(tok, "expires_at"), now, buf, sizeof(buf));
-		ctl_table_cell(t, str(tok, "expires_at") ? buf : "never");
-		relative(str(tok, "revoked_at"), now, buf, sizeof(buf));
+		relative(json_str(tok, "expires_at"), now, buf, sizeof(buf));
+		ctl_table_cell(t, json_str(tok, "expires_at") ? buf : "never");
+		relative(json_str(tok, "revoked_at"), now, buf, sizeof(buf));
 		ctl_table_cell(t, buf);
-		relative(str(tok, "last_used_at"), now, buf, sizeof(buf));
-		ctl_table_cell(t, str(tok, "last_used_at") ? buf : "never");
+		relative(json_str(tok, "last_used_at"), now, buf, sizeof(buf));
+		ctl_table_cell(t, json_str(tok, "last_used_at") ? buf : "never");
 	}
 	if (json_array_size(tokens) == 0)
 		fprintf(stderr, "no tokens\n");
@@ -535,11 +533,12 @@ static int tokens_revoke(struct ctl *ctl, const struct ctl_args *a)
 		rc = ctl_print_json(r.body);
 	} else {
 		char when[96];
-		char *by = ctl_printable(str(r.body, "revoked_by"));
+		char *by = ctl_printable(json_str(r.body, "revoked_by"));
 
-		ctl_format_when(str(r.body, "revoked_at"), now_wall_ms(), when, sizeof(when));
+		ctl_format_when(json_str(r.body, "revoked_at"), now_wall_ms(), when, sizeof(when));
 		printf("token %s of tenant %s is revoked: %s by %s\n", id,
-		       str(r.body, "tenant") ? str(r.body, "tenant") : "?", when, *by ? by : "?");
+		       json_str(r.body, "tenant") ? json_str(r.body, "tenant") : "?", when,
+		       *by ? by : "?");
 		free(by);
 		rc = CTL_EXIT_OK;
 	}

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "common/token.h"
 #include "common/webhook.h"
+#include "common/json.h"
 #include "engine/engine.h"
 #include "engine/registry.h"
 #include "kube/client.h"
@@ -100,7 +101,7 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 static void job_end_cb(void *arg, const json_t *job)
 {
 	struct daemon *d = arg;
-	const char *status = json_string_value(json_object_get(job, "status"));
+	const char *status = json_str(job, "status");
 	json_t *event;
 
 	if (!status || strcmp(status, "failed") != 0)

@@ -248,7 +248,7 @@ static int section_find(const char *name, size_t len)
 
 static void env_name(const struct key *k, char *buf, size_t size)
 {
-	size_t n = strlcpy_s(buf, "ESAAS_", size);
+	size_t n = str_copy_trunc(buf, "ESAAS_", size);
 
 	for (const char *p = k->path; *p && n + 1 < size; p++, n++) {
 		char c = *p;
@@ -267,7 +267,7 @@ static void env_name(const struct key *k, char *buf, size_t size)
 static size_t put(char *buf, size_t size, size_t n, const char *s)
 {
 	if (n < size)
-		n += strlcpy_s(buf + n, s, size - n);
+		n += str_copy_trunc(buf + n, s, size - n);
 	return n;
 }
 
@@ -289,9 +289,9 @@ static void show(char *buf, size_t size, const char *s, size_t len, bool quoted)
 			break;
 		}
 		if (c == '\n')
-			strlcpy_s(one, "\\n", sizeof(one));
+			str_copy_trunc(one, "\\n", sizeof(one));
 		else if (c == '\t')
-			strlcpy_s(one, "\\t", sizeof(one));
+			str_copy_trunc(one, "\\t", sizeof(one));
 		else if (c < 0x20 || c == 0x7f)
 			snprintf(one, sizeof(one), "\\x%02x", c);
 		else if (quoted && (c == '"' || c == '\\'))
@@ -320,22 +320,22 @@ static void describe(const struct key *k, char *buf, size_t size)
 		snprintf(buf, size, "an integer between %d and %d", k->min, k->max);
 		break;
 	case KEY_STRING:
-		strlcpy_s(buf, "a non-empty string", size);
+		str_copy_trunc(buf, "a non-empty string", size);
 		break;
 	case KEY_OPT_STRING:
-		strlcpy_s(buf, "a string", size);
+		str_copy_trunc(buf, "a string", size);
 		break;
 	case KEY_LISTEN:
-		strlcpy_s(buf, "host:port with a port between 1 and 65535", size);
+		str_copy_trunc(buf, "host:port with a port between 1 and 65535", size);
 		break;
 	case KEY_LOG_LEVEL:
-		strlcpy_s(buf, "one of debug, info, warn, error", size);
+		str_copy_trunc(buf, "one of debug, info, warn, error", size);
 		break;
 	case KEY_LOG_FORMAT:
-		strlcpy_s(buf, "one of text, json", size);
+		str_copy_trunc(buf, "one of text, json", size);
 		break;
 	case KEY_BOOL:
-		strlcpy_s(buf, "true or false", size);
+		str_copy_trunc(buf, "true or false", size);
 		break;
 	}
 }
@@ -409,7 +409,7 @@ static bool key_set(struct config *cfg, const struct key *k, const char *text, c
 		if (text)
 			show_got(got, sizeof(got), text, strlen(text));
 		else
-			strlcpy_s(got, "null", sizeof(got));
+			str_copy_trunc(got, "null", sizeof(got));
 		snprintf(why, whylen, "expected %s, got %s", expected, got);
 	}
 	return ok;
@@ -617,11 +617,11 @@ static bool check_plain_node(struct loader *ld, const yaml_event_t *ev, const ch
 static void show_node(const yaml_event_t *ev, char *buf, size_t size)
 {
 	if (ev->type == YAML_MAPPING_START_EVENT)
-		strlcpy_s(buf, "a mapping", size);
+		str_copy_trunc(buf, "a mapping", size);
 	else if (ev->type == YAML_SEQUENCE_START_EVENT)
-		strlcpy_s(buf, "a sequence", size);
+		str_copy_trunc(buf, "a sequence", size);
 	else if (is_null(ev))
-		strlcpy_s(buf, "null", size);
+		str_copy_trunc(buf, "null", size);
 	else
 		show_got(buf, size, (const char *)ev->data.scalar.value, ev->data.scalar.length);
 }

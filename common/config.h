@@ -93,8 +93,8 @@ void config_defaults(struct config *cfg);
  * variables "ESAAS_X: what is wrong"); cfg then holds defaults and must
  * still be freed with config_free().
  */
-bool config_load(struct config *cfg, const char *path, char *const *envp, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool config_load(struct config *cfg, const char *path, char *const *envp, char *err,
+		 size_t errlen) MUST_CHECK;
 
 void config_free(struct config *cfg);
 

@@ -18,6 +18,7 @@
 #include "common/base64.h"
 #include "common/httpc.h"
 #include "common/log.h"
+#include "common/json.h"
 
 enum jwt_alg {
 	ALG_RS256,
@@ -65,7 +66,7 @@ static void crypto_error(char *buf, size_t len)
 /* A base64url member of a JWK, decoded; NULL if missing or malformed. */
 static unsigned char *jwk_bytes(json_t *jwk, const char *name, size_t *len)
 {
-	const char *s = json_string_value(json_object_get(jwk, name));
+	const char *s = json_str(jwk, name);
 	unsigned char *out;
 
 	if (!s || !*s || !base64url_decode(s, strlen(s), &out, len, NULL))
@@ -128,7 +129,7 @@ done:
 
 static EVP_PKEY *ec_key(json_t *jwk, char *why, size_t whylen)
 {
-	const char *crv = json_string_value(json_object_get(jwk, "crv"));
+	const char *crv = json_str(jwk, "crv");
 	size_t xlen = 0, ylen = 0;
 	unsigned char *x = NULL, *y = NULL;
 	unsigned char point[65];
@@ -191,10 +192,10 @@ static const struct jwt_key *keys_get(const struct jwt_keys *keys, const char *k
 /* Add the key of jwk, or say in why (for the debug log) why not. */
 static bool keys_add(struct jwt_keys *keys, json_t *jwk, char *why, size_t whylen)
 {
-	const char *kid = json_string_value(json_object_get(jwk, "kid"));
-	const char *kty = json_string_value(json_object_get(jwk, "kty"));
-	const char *use = json_string_value(json_object_get(jwk, "use"));
-	const char *alg = json_string_value(json_object_get(jwk, "alg"));
+	const char *kid = json_str(jwk, "kid");
+	const char *kty = json_str(jwk, "kty");
+	const char *use = json_str(jwk, "use");
+	const char *alg = json_str(jwk, "alg");
 	enum jwt_alg a;
 	EVP_PKEY *pkey;
 
@@ -254,7 +255,7 @@ struct jwt_keys *jwt_keys_parse(const char *json, size_t len, char *err, size_t 
 	keys = xcalloc(1, sizeof(*keys));
 	json_array_foreach (list, i, jwk) {
 		char why[256] = "";
-		const char *kid = json_string_value(json_object_get(jwk, "kid"));
+		const char *kid = json_str(jwk, "kid");
 
 		if (!json_is_object(jwk))
 			snprintf(why, sizeof(why), "not an object");
@@ -460,7 +461,7 @@ static bool audience_ok(json_t *aud, const char *want)
 static enum jwt_status check_claims(json_t *claims, const struct jwt_config *cfg, int64_t now_s,
 				    struct jwt_identity *out, char *err, size_t errlen)
 {
-	const char *iss = json_string_value(json_object_get(claims, "iss"));
+	const char *iss = json_str(claims, "iss");
 	json_t *exp = json_object_get(claims, "exp");
 	json_t *nbf = json_object_get(claims, "nbf");
 	json_t *tenant;
@@ -517,7 +518,7 @@ static enum jwt_status check_claims(json_t *claims, const struct jwt_config *cfg
 		       cfg->role_claim);
 		return JWT_REFUSED;
 	}
-	sub = json_string_value(json_object_get(claims, "sub"));
+	sub = json_str(claims, "sub");
 	out->subject = sub ? xstrdup(sub) : NULL;
 	out->tenant = xstrdup(json_string_value(tenant));
 	out->role = r;
@@ -559,7 +560,7 @@ enum jwt_status jwt_verify(const struct jwt_keys *keys, const struct jwt_config 
 		seterr(err, errlen, "token header is not base64url JSON object");
 		goto done;
 	}
-	alg = json_string_value(json_object_get(header, "alg"));
+	alg = json_str(header, "alg");
 	if (!alg) {
 		seterr(err, errlen, "token header has no alg");
 		goto done;
@@ -583,7 +584,7 @@ enum jwt_status jwt_verify(const struct jwt_keys *keys, const struct jwt_config 
 		seterr(err, errlen, "token header has crit extensions, which are not supported");
 		goto done;
 	}
-	kid = json_string_value(json_object_get(header, "kid"));
+	kid = json_str(header, "kid");
 	if (!kid || !*kid) {
 		seterr(err, errlen, "token header has no kid");
 		goto done;

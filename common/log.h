@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/util.h"
+
 enum log_level {
 	LOG_DEBUG,
 	LOG_INFO,
@@ -36,7 +38,7 @@ bool log_parse_format(const char *s, enum log_format *out);
 
 /* path NULL logs to stderr.  Returns false (and keeps stderr) if the file
  * cannot be opened. */
-bool log_setup(enum log_level level, enum log_format format, const char *path);
+bool log_setup(enum log_level level, enum log_format format, const char *path) MUST_CHECK;
 /* Reopen the log file (after rotation); called on SIGHUP. */
 void log_reopen(void);
 void log_close(void);

@@ -536,11 +536,11 @@ static void buf_escaped(struct buf *b, const char *s, bool quote)
 static void format_double(char *out, size_t n, double v)
 {
 	if (isnan(v))
-		strlcpy_s(out, "NaN", n);
+		str_copy_trunc(out, "NaN", n);
 	else if (isinf(v))
-		strlcpy_s(out, v > 0 ? "+Inf" : "-Inf", n);
+		str_copy_trunc(out, v > 0 ? "+Inf" : "-Inf", n);
 	else if (v == 0)
-		strlcpy_s(out, "0", n);
+		str_copy_trunc(out, "0", n);
 	else if (v == floor(v) && fabs(v) < 1e15)
 		snprintf(out, n, "%.0f", v);
 	else {

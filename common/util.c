@@ -73,7 +73,7 @@ char *xasprintf(const char *fmt, ...)
 	return p;
 }
 
-size_t strlcpy_s(char *dst, const char *src, size_t size)
+size_t str_copy_trunc(char *dst, const char *src, size_t size)
 {
 	size_t len = strlen(src);
 	if (size) {

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,8 +192,8 @@ static void delivery_free(struct delivery *d)
 static char *event_about(const json_t *event)
 {
 	json_t *job = json_object_get(event, "job");
-	const char *tenant = json_string_value(json_object_get(event, "tenant"));
-	const char *cluster = json_string_value(json_object_get(event, "cluster"));
+	const char *tenant = json_str(event, "tenant");
+	const char *cluster = json_str(event, "cluster");
 
 	if (json_is_integer(json_object_get(job, "id")))
 		return xasprintf(" (job %lld)",
@@ -358,8 +359,8 @@ static void make_room(struct webhook *wh)
 
 void webhook_post(struct webhook *wh, const json_t *event)
 {
-	const char *kind = json_string_value(json_object_get(event, "kind"));
-	const char *given = json_string_value(json_object_get(event, "event_id"));
+	const char *kind = json_str(event, "kind");
+	const char *given = json_str(event, "event_id");
 	char id[2 * EVENT_ID_BYTES + 1];
 	json_t *copy;
 	struct delivery *d;

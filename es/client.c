@@ -2,6 +2,7 @@
 #include "kube/client.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,11 +111,11 @@ static char *error_message(const char *method, const char *path, long status, js
 			   const char *transport)
 {
 	json_t *err = json_object_get(body, "error");
-	const char *reason = json_string_value(json_object_get(err, "reason"));
+	const char *reason = json_str(err, "reason");
 	if (!reason)
 		reason = json_string_value(err);
 	if (!reason)
-		reason = json_string_value(json_object_get(body, "message")); /* a proxy Status */
+		reason = json_str(body, "message"); /* a proxy Status */
 	if (reason)
 		return xasprintf("%s %s: %ld %s", method, path, status, reason);
 	return xstrdup(transport ? transport : "request failed");
@@ -133,8 +134,7 @@ static void finish(struct es_call *c, long status, enum httpc_class klass, json_
 	if (c->conflict_ok && status == 409)
 		klass = HTTPC_OK;
 	if (c->is_info && klass == HTTPC_OK) {
-		const char *num = json_string_value(
-			json_object_get(json_object_get(body, "version"), "number"));
+		const char *num = json_str(json_object_get(body, "version"), "number");
 		struct es_version v;
 		if (num && es_version_parse(num, &v))
 			es_set_version(c->es, &v);
@@ -343,7 +343,7 @@ void es_shard_copies_worst(json_t *rows, struct es_shard_copies *out)
 	memset(out, 0, sizeof(*out));
 	json_array_foreach (rows, i, row) {
 		json_t *rep = json_object_get(row, "rep");
-		const char *index = json_string_value(json_object_get(row, "index"));
+		const char *index = json_str(row, "index");
 		int64_t replicas = -1;
 
 		/* The cat APIs give numbers as strings. */

@@ -121,7 +121,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char err[256];
 
 	support_init();
-	log_setup(LOG_ERROR, LOG_FORMAT_TEXT, NULL);
+	if (!log_setup(LOG_ERROR, LOG_FORMAT_TEXT, NULL))
+		abort();
 	router = http_router_new();
 	add_routes(router);
 	if (!testwf_register(&reg, err, sizeof(err)) ||

@@ -2,6 +2,7 @@
 #include "kube/resources.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,11 +76,11 @@ char *kube_collection_path(const char *api_version, const char *kind, const char
 
 char *kube_object_path(json_t *obj)
 {
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *av = json_str(obj, "apiVersion");
+	const char *kind = json_str(obj, "kind");
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *name = json_str(meta, "name");
+	const char *ns = json_str(meta, "namespace");
 	const struct kube_resource *r = kube_resource_find(av, kind);
 	if (!r || !name || (r->namespaced && !ns))
 		return NULL;
@@ -146,8 +147,8 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 	};
 	char *msg = NULL;
 	if (resp->klass != HTTPC_OK) {
-		const char *smsg = json_string_value(json_object_get(body, "message"));
-		const char *reason = json_string_value(json_object_get(body, "reason"));
+		const char *smsg = json_str(body, "message");
+		const char *reason = json_str(body, "reason");
 		if (reason)
 			r.reason = reason;
 		if (smsg)

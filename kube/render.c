@@ -7,6 +7,7 @@
  * would write it, so the YAML reads like a hand-written manifest.
  */
 #include "kube/render.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,9 +114,8 @@ json_t *render_find(json_t *objects, const char *kind, const char *name)
 	json_t *obj;
 
 	json_array_foreach (objects, i, obj) {
-		const char *k = json_string_value(json_object_get(obj, "kind"));
-		const char *n = json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "name"));
+		const char *k = json_str(obj, "kind");
+		const char *n = json_str(json_object_get(obj, "metadata"), "name");
 
 		if (k && n && strcmp(k, kind) == 0 && strcmp(n, name) == 0)
 			return obj;
@@ -820,7 +820,7 @@ static bool valid_label_key(const char *key)
 static bool check_opts(const struct spec *spec, const struct render_opts *o, const char *ns,
 		       char *err, size_t errlen)
 {
-	if (!spec_is_dns_label(o->tenant, 63)) {
+	if (!spec_is_dns_label(o->tenant, SPEC_DNS_LABEL_MAX)) {
 		snprintf(err, errlen,
 			 "tenant \"%.63s\" is not a DNS-1123 label (lower-case letters, digits and "
 			 "'-')",
@@ -1037,7 +1037,7 @@ static bool emit_node(yaml_emitter_t *e, json_t *node)
 	case JSON_REAL:
 		snprintf(buf, sizeof(buf), "%.17g", json_real_value(node));
 		if (!strpbrk(buf, ".eEni"))
-			strlcpy_s(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
+			str_copy_trunc(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
 		return emit_scalar(e, buf, false);
 	case JSON_TRUE:
 		return emit_scalar(e, "true", false);

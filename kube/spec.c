@@ -175,7 +175,7 @@ static bool fail(struct spec_error *err, const char *field, const char *fmt, ...
 {
 	va_list ap;
 
-	strlcpy_s(err->field, field, sizeof(err->field));
+	str_copy_trunc(err->field, field, sizeof(err->field));
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);
@@ -223,6 +223,8 @@ bool spec_is_dns_label(const char *s, size_t max)
 {
 	size_t n = s ? strlen(s) : 0;
 
+	if (max > SPEC_DNS_LABEL_MAX)
+		max = SPEC_DNS_LABEL_MAX;
 	if (n == 0 || n > max)
 		return false;
 	for (size_t i = 0; i < n; i++) {

@@ -87,8 +87,17 @@ const char *spec_section_name(enum es_role role);
 bool spec_section_parse(const char *name, enum es_role *role);
 const char *spec_spread_name(enum spec_spread spread);
 
-/* A DNS-1123 label of at most max characters: lower-case letters, digits
- * and '-', beginning and ending with a letter or digit. */
+/* The longest label RFC 1123 allows: a Kubernetes name, a namespace. */
+#define SPEC_DNS_LABEL_MAX 63
+
+/*
+ * Whether s is an RFC 1123 DNS label (the names Kubernetes calls
+ * DNS-1123 labels): 1 to max characters, max at most SPEC_DNS_LABEL_MAX
+ * (63), of lower-case letters, digits and '-', beginning and ending with a
+ * letter or digit.  A smaller max leaves room for what names derive from s
+ * (SPEC_NAME_MAX).  NULL is not a label.  The one check of DNS labels in
+ * the tree: the API's checks of names call it too.
+ */
 bool spec_is_dns_label(const char *s, size_t max);
 
 /* --- quantities ---------------------------------------------------------- */

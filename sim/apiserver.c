@@ -23,6 +23,7 @@
 #include "sim/selector.h"
 #include "sim/store.h"
 #include "common/yamljson.h"
+#include "common/json.h"
 
 #define APISERVER_MAX_BODY (3 * 1024 * 1024)
 
@@ -230,7 +231,7 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 	size_t i;
 	json_t *ct;
 	json_array_foreach (cs, i, ct) {
-		const char *name = json_string_value(json_object_get(ct, "name"));
+		const char *name = json_str(ct, "name");
 		if (!name || !*name) {
 			f = xasprintf("%s.containers[%zu].name", prefix, i);
 			cause(causes, "FieldValueRequired", f, "Required value");
@@ -241,7 +242,7 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 			      MSG_LABEL);
 			free(f);
 		}
-		const char *image = json_string_value(json_object_get(ct, "image"));
+		const char *image = json_str(ct, "image");
 		if (!image || !*image) {
 			f = xasprintf("%s.containers[%zu].image", prefix, i);
 			cause(causes, "FieldValueRequired", f, "Required value");
@@ -290,7 +291,7 @@ static void check_service(json_t *causes, const json_t *obj)
 {
 	json_t *spec = json_object_get(obj, "spec");
 	json_t *ports = json_object_get(spec, "ports");
-	const char *cip = json_string_value(json_object_get(spec, "clusterIP"));
+	const char *cip = json_str(spec, "clusterIP");
 	bool headless = cip && !strcmp(cip, "None");
 	if (!headless && json_array_size(ports) == 0)
 		cause(causes, "FieldValueRequired", "spec.ports", "Required value");
@@ -342,7 +343,7 @@ static void check_quota(json_t *causes, const json_t *obj)
 static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
 {
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *name = json_str(meta, "name");
 	const char *why = "";
 
 	if (!name || !*name)
@@ -460,9 +461,8 @@ static bool reply_if_invalid(struct call *c, const struct store_kind *k, const c
 	size_t i;
 	json_t *e;
 	json_array_foreach (causes, i, e) {
-		char *next = xasprintf("%s%s%s: %s", list, i ? ", " : "",
-				       json_string_value(json_object_get(e, "field")),
-				       json_string_value(json_object_get(e, "message")));
+		char *next = xasprintf("%s%s%s: %s", list, i ? ", " : "", json_str(e, "field"),
+				       json_str(e, "message"));
 		free(list);
 		list = next;
 	}
@@ -531,7 +531,7 @@ static void default_service(json_t *obj, const json_t *old)
 	set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 	set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
 	set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
-	const char *type = json_string_value(json_object_get(spec, "type"));
+	const char *type = json_str(spec, "type");
 	bool nodeport = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
 	if (nodeport)
 		set_default(spec, "externalTrafficPolicy", json_string("Cluster"));
@@ -648,8 +648,8 @@ static json_t *parse_body(struct call *c, bool yaml)
 /* Check the body's apiVersion and kind against the URL's resource. */
 static bool check_type(struct call *c, const struct store_kind *k, json_t *obj, bool required)
 {
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
-	const char *kind = json_string_value(json_object_get(obj, "kind"));
+	const char *av = json_str(obj, "apiVersion");
+	const char *kind = json_str(obj, "kind");
 	char *msg = NULL;
 	if (required && (!av || !kind)) {
 		msg = xasprintf("%s is required in the object", !av ? "apiVersion" : "kind");
@@ -934,14 +934,13 @@ static int cmp_obj(const void *a, const void *b)
 static const char *field_value(const json_t *obj, const char *path)
 {
 	if (!strcmp(path, "metadata.name"))
-		return json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+		return json_str(json_object_get(obj, "metadata"), "name");
 	if (!strcmp(path, "metadata.namespace"))
-		return json_string_value(
-			json_object_get(json_object_get(obj, "metadata"), "namespace"));
+		return json_str(json_object_get(obj, "metadata"), "namespace");
 	if (!strcmp(path, "spec.nodeName"))
-		return json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+		return json_str(json_object_get(obj, "spec"), "nodeName");
 	if (!strcmp(path, "status.phase"))
-		return json_string_value(json_object_get(json_object_get(obj, "status"), "phase"));
+		return json_str(json_object_get(obj, "status"), "phase");
 	return NULL;
 }
 
@@ -1061,7 +1060,7 @@ static bool check_namespace_field(struct call *c, const struct store_kind *k, js
 				  const char *ns)
 {
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *bns = json_string_value(json_object_get(meta, "namespace"));
+	const char *bns = json_str(meta, "namespace");
 	if (k->namespaced && bns && *bns && strcmp(bns, ns) != 0) {
 		reply_bad_request(c, "the namespace of the provided object does not match the "
 				     "namespace sent on the request");
@@ -1088,8 +1087,8 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		      const char *manager)
 {
 	json_t *meta = obj_child(obj, "metadata");
-	const char *name = json_string_value(json_object_get(meta, "name"));
-	const char *gen = json_string_value(json_object_get(meta, "generateName"));
+	const char *name = json_str(meta, "name");
+	const char *gen = json_str(meta, "generateName");
 	bool generated = (!name || !*name) && gen && *gen;
 	if (generated) {
 		char suffix[11];
@@ -1100,7 +1099,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		char *n = xasprintf("%s%s", gen, suffix);
 		json_object_set_new(meta, "name", json_string(n));
 		free(n);
-		name = json_string_value(json_object_get(meta, "name"));
+		name = json_str(meta, "name");
 	}
 	strip_system_meta(obj);
 	fresh_status(k, obj);
@@ -1143,10 +1142,8 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 
 static bool rv_conflict(const json_t *obj, const struct store_obj *o)
 {
-	const char *want = json_string_value(
-		json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-	const char *have = json_string_value(
-		json_object_get(json_object_get(o->body, "metadata"), "resourceVersion"));
+	const char *want = json_str(json_object_get(obj, "metadata"), "resourceVersion");
+	const char *have = json_str(json_object_get(o->body, "metadata"), "resourceVersion");
 	return want && *want && have && strcmp(want, have) != 0;
 }
 
@@ -1222,8 +1219,7 @@ static void serve_put(struct call *c, struct target *t)
 		json_decref(obj);
 		return;
 	}
-	const char *bname =
-		json_string_value(json_object_get(json_object_get(obj, "metadata"), "name"));
+	const char *bname = json_str(json_object_get(obj, "metadata"), "name");
 	if (!bname || strcmp(bname, t->name) != 0) {
 		json_decref(obj);
 		reply_bad_request(c, "the name of the object does not match the name on the URL");
@@ -1275,7 +1271,7 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 	obj = parse_body(c, true);
 	if (!obj)
 		return;
-	const char *av = json_string_value(json_object_get(obj, "apiVersion"));
+	const char *av = json_str(obj, "apiVersion");
 	if (av && strcmp(av, store_api_version(t->kind)) != 0) {
 		char *msg = xasprintf("Incorrect version specified in apply patch. Specified patch "
 				      "version: %s, expected: %s",
@@ -1291,7 +1287,7 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 		return;
 	}
 	json_t *meta = json_object_get(obj, "metadata");
-	const char *bname = json_string_value(json_object_get(meta, "name"));
+	const char *bname = json_str(meta, "name");
 	if (bname && strcmp(bname, t->name) != 0) {
 		json_decref(obj);
 		reply_bad_request(c, "the name of the object does not match the name on the URL");
@@ -1529,11 +1525,11 @@ static void serve_delete(struct call *c, struct target *t)
 		return;
 	}
 	json_t *pre = json_object_get(opts, "preconditions");
-	const char *puid = json_string_value(json_object_get(pre, "uid"));
-	const char *prv = json_string_value(json_object_get(pre, "resourceVersion"));
+	const char *puid = json_str(pre, "uid");
+	const char *prv = json_str(pre, "resourceVersion");
 	json_t *meta = json_object_get(o->body, "metadata");
-	const char *uid = json_string_value(json_object_get(meta, "uid"));
-	const char *rv = json_string_value(json_object_get(meta, "resourceVersion"));
+	const char *uid = json_str(meta, "uid");
+	const char *rv = json_str(meta, "resourceVersion");
 	if (puid && strcmp(puid, uid) != 0) {
 		char *why = xasprintf("Precondition failed: UID in precondition: %s, UID in object "
 				      "meta: %s",
@@ -1552,7 +1548,7 @@ static void serve_delete(struct call *c, struct target *t)
 		json_decref(opts);
 		return;
 	}
-	const char *policy = json_string_value(json_object_get(opts, "propagationPolicy"));
+	const char *policy = json_str(opts, "propagationPolicy");
 	if (!policy)
 		policy = call_param(c, "propagationPolicy");
 	if (policy && strcmp(policy, "Foreground") && strcmp(policy, "Background") &&
@@ -1574,7 +1570,7 @@ static void serve_delete(struct call *c, struct target *t)
 	/* Copied: opts goes before the policy is used. */
 	char policy_buf[16] = "";
 	if (policy)
-		strlcpy_s(policy_buf, policy, sizeof(policy_buf));
+		str_copy_trunc(policy_buf, policy, sizeof(policy_buf));
 	policy = policy ? policy_buf : NULL;
 	json_t *grace = json_object_get(opts, "gracePeriodSeconds");
 	const char *gq = call_param(c, "gracePeriodSeconds");
@@ -1626,7 +1622,7 @@ static void serve_delete(struct call *c, struct target *t)
 			json_t *r;
 			bool owned = false;
 			json_array_foreach (refs, j, r) {
-				const char *ruid = json_string_value(json_object_get(r, "uid"));
+				const char *ruid = json_str(r, "uid");
 				if (ruid && !strcmp(ruid, uid))
 					owned = true;
 			}
@@ -1667,7 +1663,7 @@ static void serve_proxy(struct call *c, struct target *t)
 	size_t i;
 	json_t *p;
 	json_array_foreach (json_object_get(spec, "ports"), i, p) {
-		const char *pname = json_string_value(json_object_get(p, "name"));
+		const char *pname = json_str(p, "name");
 		char num[16];
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)json_integer_value(json_object_get(p, "port")));
@@ -1709,7 +1705,7 @@ static void serve_proxy(struct call *c, struct target *t)
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
-	es_proxy(c, t->ns, endpoint, path);
+	sim_es_proxy(c, t->ns, endpoint, path);
 	free(path);
 	free(svcname);
 }
@@ -1721,7 +1717,7 @@ static void serve_sim(struct call *c, struct target *t)
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
 		if (!strcmp(c->method, "GET")) {
 			json_t *st = record_json();
-			json_object_set_new(st, "clusters", es_state());
+			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {

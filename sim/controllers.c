@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/util.h"
+#include "common/json.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/record.h"
@@ -27,11 +28,6 @@ static const struct store_kind *K(const char *plural)
 static json_t *meta(const json_t *o)
 {
 	return json_object_get(o, "metadata");
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
 }
 
 static bool same(const char *a, const char *b)
@@ -96,7 +92,7 @@ void controllers_default_pod_spec(json_t *spec)
 		size_t i;
 		json_t *c;
 		json_array_foreach (json_object_get(spec, lists[l]), i, c) {
-			const char *image = str(c, "image");
+			const char *image = json_str(c, "image");
 			if (!json_object_get(c, "imagePullPolicy")) {
 				bool latest =
 					image && (!strchr(image, ':') || strstr(image, ":latest"));
@@ -153,8 +149,8 @@ bool controllers_pod_ready(const json_t *pod)
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
-		if (!strcmp(str(c, "type"), "Ready"))
-			return !strcmp(str(c, "status"), "True");
+		if (!strcmp(json_str(c, "type"), "Ready"))
+			return !strcmp(json_str(c, "status"), "True");
 	}
 	return false;
 }
@@ -164,7 +160,7 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 	const struct simconf *conf = simconf_get();
 	if (pod->gone)
 		return;
-	record_pod_deletion(pod->ns, pod->name, str(meta(pod->body), "uid"), by);
+	record_pod_deletion(pod->ns, pod->name, json_str(meta(pod->body), "uid"), by);
 	if (grace_ms < 0)
 		grace_ms = conf->pod_terminate_ms;
 	if (grace_ms == 0) {
@@ -187,7 +183,7 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(child(body, "status"), "conditions"), i, c) {
-		const char *type = str(c, "type");
+		const char *type = json_str(c, "type");
 		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))
 			json_object_set_new(c, "status", json_string("False"));
 	}
@@ -201,7 +197,7 @@ static bool owned_by(const json_t *obj, const char *uid)
 	size_t i;
 	json_t *r;
 	json_array_foreach (json_object_get(meta(obj), "ownerReferences"), i, r) {
-		const char *u = str(r, "uid");
+		const char *u = json_str(r, "uid");
 		if (u && !strcmp(u, uid))
 			return true;
 	}
@@ -213,7 +209,7 @@ static struct store_obj **owned_pods(const struct store_obj *owner, size_t *n)
 {
 	size_t all, k = 0;
 	struct store_obj **pods = store_list(K("pods"), owner->ns, &all);
-	const char *uid = str(meta(owner->body), "uid");
+	const char *uid = json_str(meta(owner->body), "uid");
 	for (size_t i = 0; i < all; i++) {
 		if (owned_by(pods[i]->body, uid))
 			pods[k++] = pods[i];
@@ -474,7 +470,7 @@ static json_t *pod_resource_list(const json_t *spec, const char *which)
 static json_t *pod_usage(const json_t *pod)
 {
 	json_t *u = json_pack("{s:s}", "count/pods", "1");
-	const char *phase = str(json_object_get(pod, "status"), "phase");
+	const char *phase = json_str(json_object_get(pod, "status"), "phase");
 	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
 		return u;
 	json_object_set_new(u, "pods", json_string("1"));
@@ -515,7 +511,7 @@ static char *joined_keys(const json_t *obj, bool values)
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	char *out = xstrdup("");
 	for (i = 0; i < n; i++) {
-		const char *value = json_string_value(json_object_get(obj, keys[i]));
+		const char *value = json_str(obj, keys[i]);
 		char *next = values ? xasprintf("%s%s%s=%s", out, i ? "," : "", keys[i],
 						value ? value : "")
 				    : xasprintf("%s%s%s", out, i ? "," : "", keys[i]);
@@ -744,10 +740,10 @@ static void record_warning(const char *ns, const char *api_version, const char *
 	for (size_t i = 0; i < n; i++) {
 		json_t *e = events[i]->body;
 		json_t *about = json_object_get(e, "involvedObject");
-		if (!same(str(about, "kind"), kind) || !same(str(about, "name"), name) ||
-		    !same(str(e, "reason"), reason) || !same(str(e, "message"), message))
+		if (!same(json_str(about, "kind"), kind) || !same(json_str(about, "name"), name) ||
+		    !same(json_str(e, "reason"), reason) || !same(json_str(e, "message"), message))
 			continue;
-		if (!same(str(e, "lastTimestamp"), ts)) {
+		if (!same(json_str(e, "lastTimestamp"), ts)) {
 			json_t *body = json_deep_copy(e);
 			json_object_set_new(
 				body, "count",
@@ -792,7 +788,7 @@ static int ordinal_of(const char *sts, const char *pod)
 
 static const char *label(const json_t *obj, const char *key)
 {
-	return str(json_object_get(meta(obj), "labels"), key);
+	return json_str(json_object_get(meta(obj), "labels"), key);
 }
 
 static int64_t int_at(const json_t *obj, const char *a, const char *b)
@@ -810,7 +806,7 @@ static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, c
 	json_object_set_new(labels, "controller-revision-hash", json_string(rev));
 	json_t *spec = child(body, "spec");
 	json_object_set_new(spec, "hostname", json_string(pod->name));
-	const char *svc = str(json_object_get(sts->body, "spec"), "serviceName");
+	const char *svc = json_str(json_object_get(sts->body, "spec"), "serviceName");
 	if (svc && *svc)
 		json_object_set_new(spec, "subdomain", json_string(svc));
 	store_update(pod, body);
@@ -820,9 +816,9 @@ static void reconcile_sts(struct store_obj *sts)
 {
 	json_t *spec = json_object_get(sts->body, "spec");
 	int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
-	const char *policy = str(spec, "podManagementPolicy");
+	const char *policy = json_str(spec, "podManagementPolicy");
 	bool monotonic = !policy || strcmp(policy, "Parallel") != 0;
-	const char *strategy = str(json_object_get(spec, "updateStrategy"), "type");
+	const char *strategy = json_str(json_object_get(spec, "updateStrategy"), "type");
 	bool rolling = !strategy || !strcmp(strategy, "RollingUpdate");
 	int partition =
 		(int)int_at(json_object_get(spec, "updateStrategy"), "rollingUpdate", "partition");
@@ -861,7 +857,7 @@ static void reconcile_sts(struct store_obj *sts)
 			if (!store_get(K("pods"), sts->ns, name)) {
 				char *error = NULL;
 				p = create_pod(sts, name, NULL, "StatefulSet", sts->name,
-					       str(meta(sts->body), "uid"),
+					       json_str(meta(sts->body), "uid"),
 					       "controller-revision-hash", rev, &error);
 				if (p) {
 					sts_pod_extras(p, sts, rev);
@@ -871,7 +867,7 @@ static void reconcile_sts(struct store_obj *sts)
 						"create Pod %s in StatefulSet %s failed error: %s",
 						name, sts->name, error);
 					record_warning(sts->ns, "apps/v1", "StatefulSet", sts->name,
-						       str(meta(sts->body), "uid"),
+						       json_str(meta(sts->body), "uid"),
 						       "statefulset-controller", "FailedCreate",
 						       msg);
 					free(msg);
@@ -925,7 +921,7 @@ static void reconcile_sts(struct store_obj *sts)
 	pods = owned_pods(sts, &n);
 	int count = 0, ready = 0, updated = 0, current = 0;
 	json_t *st = json_object_get(sts->body, "status");
-	const char *cur_rev = str(st, "currentRevision");
+	const char *cur_rev = json_str(st, "currentRevision");
 	if (!cur_rev)
 		cur_rev = rev;
 	for (size_t i = 0; i < n; i++) {
@@ -981,7 +977,8 @@ static void reconcile_deployment(struct store_obj *d)
 	json_t *spec = json_object_get(d->body, "spec");
 	int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
 	json_t *strategy = json_object_get(spec, "strategy");
-	bool recreate = str(strategy, "type") && !strcmp(str(strategy, "type"), "Recreate");
+	bool recreate =
+		json_str(strategy, "type") && !strcmp(json_str(strategy, "type"), "Recreate");
 	json_t *ru = json_object_get(strategy, "rollingUpdate");
 	int surge = resolve_percent(json_object_get(ru, "maxSurge"), replicas, true);
 	int unavail = resolve_percent(json_object_get(ru, "maxUnavailable"), replicas, false);
@@ -1033,9 +1030,9 @@ static void reconcile_deployment(struct store_obj *d)
 		suffix[5] = '\0';
 		char *name = xasprintf("%s-%s", rs, suffix);
 		char *prefix = xasprintf("%s-", rs);
-		struct store_obj *p =
-			create_pod(d, name, prefix, "ReplicaSet", rs, str(meta(d->body), "uid"),
-				   "pod-template-hash", hash, &failure);
+		struct store_obj *p = create_pod(d, name, prefix, "ReplicaSet", rs,
+						 json_str(meta(d->body), "uid"),
+						 "pod-template-hash", hash, &failure);
 		free(prefix);
 		free(name);
 		if (!p) {
@@ -1121,12 +1118,12 @@ static void reconcile_deployment(struct store_obj *d)
 		size_t i;
 		json_t *oc;
 		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
-			if (!strcmp(str(oc, "type"), types[t]) &&
-			    !strcmp(str(oc, "status"), status)) {
-				last = str(oc, "lastTransitionTime");
-				if (!strcmp(str(oc, "reason"), reason) &&
-				    !strcmp(str(oc, "message"), message))
-					update = str(oc, "lastUpdateTime");
+			if (!strcmp(json_str(oc, "type"), types[t]) &&
+			    !strcmp(json_str(oc, "status"), status)) {
+				last = json_str(oc, "lastTransitionTime");
+				if (!strcmp(json_str(oc, "reason"), reason) &&
+				    !strcmp(json_str(oc, "message"), message))
+					update = json_str(oc, "lastUpdateTime");
 			}
 		}
 		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
@@ -1144,9 +1141,9 @@ static void reconcile_deployment(struct store_obj *d)
 		size_t i;
 		json_t *oc;
 		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
-			if (same(str(oc, "type"), "ReplicaFailure") &&
-			    same(str(oc, "status"), "True"))
-				since = str(oc, "lastTransitionTime");
+			if (same(json_str(oc, "type"), "ReplicaFailure") &&
+			    same(json_str(oc, "status"), "True"))
+				since = json_str(oc, "lastTransitionTime");
 		}
 		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
 						       "ReplicaFailure", "status", "True", "reason",
@@ -1265,7 +1262,7 @@ static void pod_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
 static bool term_selects(const json_t *term, const char *owner_ns, const json_t *pod)
 {
 	json_t *nss = json_object_get(term, "namespaces");
-	const char *pns = str(meta(pod), "namespace");
+	const char *pns = json_str(meta(pod), "namespace");
 	bool ns_ok = false;
 	if (json_array_size(nss) == 0 && !json_object_get(term, "namespaceSelector")) {
 		ns_ok = !strcmp(pns, owner_ns);
@@ -1332,8 +1329,8 @@ static void pod_conditions_unschedulable(struct store_obj *pod, const char *mess
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(status, "conditions"), i, c) {
-		if (!strcmp(str(c, "type"), "PodScheduled") && str(c, "message") &&
-		    !strcmp(str(c, "message"), message))
+		if (!strcmp(json_str(c, "type"), "PodScheduled") && json_str(c, "message") &&
+		    !strcmp(json_str(c, "message"), message))
 			return;
 	}
 	json_t *body = json_deep_copy(pod->body);
@@ -1373,7 +1370,8 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 		int64_t used_cpu = 0, used_mem = 0;
 		size_t load = 0;
 		for (size_t j = 0; j < nall; j++) {
-			const char *nn = str(json_object_get(all[j]->body, "spec"), "nodeName");
+			const char *nn =
+				json_str(json_object_get(all[j]->body, "spec"), "nodeName");
 			if (!nn || strcmp(nn, node->name) != 0 || all[j] == pod)
 				continue;
 			int64_t c, m;
@@ -1401,14 +1399,15 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			struct store_obj *other = all[j];
 			if (other == pod)
 				continue;
-			const char *onode = str(json_object_get(other->body, "spec"), "nodeName");
+			const char *onode =
+				json_str(json_object_get(other->body, "spec"), "nodeName");
 			struct store_obj *on = node_by_name(nodes, nnodes, onode);
 			if (!on)
 				continue;
 			size_t t;
 			json_t *term;
 			json_array_foreach (terms, t, term) {
-				const char *key = str(term, "topologyKey");
+				const char *key = json_str(term, "topologyKey");
 				const char *here = key ? node_label(node, key) : NULL;
 				const char *there = key ? node_label(on, key) : NULL;
 				if (here && there && !strcmp(here, there) &&
@@ -1416,7 +1415,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 					anti = true;
 			}
 			json_array_foreach (anti_terms(other->body), t, term) {
-				const char *key = str(term, "topologyKey");
+				const char *key = json_str(term, "topologyKey");
 				const char *here = key ? node_label(node, key) : NULL;
 				const char *there = key ? node_label(on, key) : NULL;
 				if (here && there && !strcmp(here, there) &&
@@ -1476,14 +1475,14 @@ static json_t *container_statuses(const json_t *pod, bool ready, const char *sta
 		char id[65];
 		rand_hex(id, 32);
 		char *cid = xasprintf("containerd://%s", id);
-		const char *image = str(c, "image");
+		const char *image = json_str(c, "image");
 		json_array_append_new(
 			out,
 			json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}", "name",
-				  str(c, "name") ? str(c, "name") : "", "image", image ? image : "",
-				  "imageID", image ? image : "", "containerID", cid, "ready", ready,
-				  "restartCount", 0, "started", 1, "state", "running", "startedAt",
-				  started, "lastState"));
+				  json_str(c, "name") ? json_str(c, "name") : "", "image",
+				  image ? image : "", "imageID", image ? image : "", "containerID",
+				  cid, "ready", ready, "restartCount", 0, "started", 1, "state",
+				  "running", "startedAt", started, "lastState"));
 		free(cid);
 	}
 	return out;
@@ -1491,7 +1490,7 @@ static json_t *container_statuses(const json_t *pod, bool ready, const char *sta
 
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
-	const char *node = str(json_object_get(pod->body, "spec"), "nodeName");
+	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
 	int64_t now = now_mono_ms();
 	if (!node)
 		return;
@@ -1501,7 +1500,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		return;
 	}
 	json_t *status = json_object_get(pod->body, "status");
-	const char *phase = str(status, "phase");
+	const char *phase = json_str(status, "phase");
 	if (phase && !strcmp(phase, "Pending")) {
 		struct store_obj *n = node_by_name(nodes, nnodes, node);
 		int idx = 0;
@@ -1519,8 +1518,8 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		json_array_foreach (
 			json_object_get(json_object_get(n ? n->body : NULL, "status"), "addresses"),
 			i, a) {
-			if (!strcmp(str(a, "type"), "InternalIP"))
-				host_ip = str(a, "address");
+			if (!strcmp(json_str(a, "type"), "InternalIP"))
+				host_ip = json_str(a, "address");
 		}
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
@@ -1531,13 +1530,13 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			"hostIPs", "ip", host_ip ? host_ip : "", "podIP", ip, "podIPs", "ip", ip,
 			"startTime", ts, "containerStatuses",
 			container_statuses(pod->body, false, ts), "qosClass",
-			str(status, "qosClass") ? str(status, "qosClass") : "BestEffort");
+			json_str(status, "qosClass") ? json_str(status, "qosClass") : "BestEffort");
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
 		store_update(pod, body);
 		return;
 	}
-	const char *restart = str(json_object_get(pod->body, "spec"), "restartPolicy");
+	const char *restart = json_str(json_object_get(pod->body, "spec"), "restartPolicy");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    restart && strcmp(restart, "Always") != 0) {
 		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
@@ -1550,7 +1549,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		size_t i;
 		json_t *c;
 		json_array_foreach (json_object_get(st, "conditions"), i, c) {
-			const char *type = str(c, "type");
+			const char *type = json_str(c, "type");
 			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
 				json_object_set_new(c, "status", json_string("False"));
 				json_object_set_new(c, "reason", json_string("PodCompleted"));
@@ -1570,10 +1569,10 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		return;
 	}
 	/* Kibana answers once its Elasticsearch does. */
-	const char *role = str(json_object_get(json_object_get(pod->body, "metadata"), "labels"),
-			       "esaas.io/role");
+	const char *role = json_str(
+		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    role && !strcmp(role, "kibana") && !es_available(pod->ns))
+	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
 		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
@@ -1584,7 +1583,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		size_t i;
 		json_t *c;
 		json_array_foreach (json_object_get(st, "conditions"), i, c) {
-			const char *type = str(c, "type");
+			const char *type = json_str(c, "type");
 			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
 				json_object_set_new(c, "status", json_string("True"));
 				json_object_set_new(c, "lastTransitionTime", json_string(ts));
@@ -1706,9 +1705,9 @@ static void terminate_namespaces(void)
 
 static bool owner_exists(const json_t *ref, const char *ns)
 {
-	const char *kind = str(ref, "kind");
-	const char *name = str(ref, "name");
-	const char *uid = str(ref, "uid");
+	const char *kind = json_str(ref, "kind");
+	const char *name = json_str(ref, "name");
+	const char *uid = json_str(ref, "uid");
 	struct store_obj *o = NULL;
 	if (!kind || !name)
 		return true;
@@ -1725,7 +1724,7 @@ static bool owner_exists(const json_t *ref, const char *ns)
 	} else {
 		return true;
 	}
-	return o && uid && !strcmp(str(meta(o->body), "uid"), uid);
+	return o && uid && !strcmp(json_str(meta(o->body), "uid"), uid);
 }
 
 static void collect_garbage(void)
@@ -1817,7 +1816,7 @@ static void tick(void)
 	struct store_obj **all = store_list(K("pods"), NULL, &nall);
 	for (size_t i = 0; i < nall; i++) {
 		json_t *spec = json_object_get(all[i]->body, "spec");
-		if (!all[i]->gone && !str(spec, "nodeName") && !terminating(all[i]->body))
+		if (!all[i]->gone && !json_str(spec, "nodeName") && !terminating(all[i]->body))
 			schedule(all[i], nodes, nnodes, all, nall);
 	}
 	for (size_t i = 0; i < nall; i++) {
@@ -1826,14 +1825,14 @@ static void tick(void)
 	}
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone && terminating(all[i]->body) &&
-		    !str(json_object_get(all[i]->body, "spec"), "nodeName") && all[i]->gone_at_ms &&
-		    now_mono_ms() >= all[i]->gone_at_ms)
+		    !json_str(json_object_get(all[i]->body, "spec"), "nodeName") &&
+		    all[i]->gone_at_ms && now_mono_ms() >= all[i]->gone_at_ms)
 			store_delete(all[i]);
 	}
 	free(all);
 	free(nodes);
 	update_pdbs();
-	es_tick();
+	sim_es_tick();
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)

@@ -25,6 +25,7 @@
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "common/yamljson.h"
+#include "common/json.h"
 
 enum {
 	ROLE_MASTER = 1,
@@ -138,11 +139,6 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 
 /* --- small helpers ------------------------------------------------------------- */
 
-static const char *str(const json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
-}
-
 static void random_id(char *buf, size_t n)
 {
 	static const char chars[] =
@@ -224,16 +220,16 @@ static const char *cluster_version(struct es_cluster *cl)
 
 static const char *setting(struct es_cluster *cl, const char *key)
 {
-	const char *v = str(cl->transient, key);
-	return v ? v : str(cl->persistent, key);
+	const char *v = json_str(cl->transient, key);
+	return v ? v : json_str(cl->persistent, key);
 }
 
 /* --- replies ------------------------------------------------------------------- */
 
-static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+static void sim_es_error(struct call *c, int status, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-static void es_error(struct call *c, int status, const char *type, const char *fmt, ...)
+static void sim_es_error(struct call *c, int status, const char *type, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -297,18 +293,18 @@ static bool is_es_pod(const json_t *pod, const char **image)
 	/* A container that runs its image's own entrypoint: one whose command
 	 * is given (a shell script in the Elasticsearch image) is no node. */
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
-		const char *img = str(ct, "image");
+		const char *img = json_str(ct, "image");
 		if (img && strstr(img, "elasticsearch") && !json_object_get(ct, "command")) {
 			*image = img;
 			return true;
 		}
 	}
-	const char *role =
-		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
+	const char *role = json_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    "esaas.io/role");
 	json_t *first =
 		json_array_get(json_object_get(json_object_get(pod, "spec"), "containers"), 0);
 	if (role && strcmp(role, "kibana") != 0 && first && !json_object_get(first, "command")) {
-		*image = str(first, "image");
+		*image = json_str(first, "image");
 		return true;
 	}
 	return false;
@@ -316,8 +312,8 @@ static bool is_es_pod(const json_t *pod, const char **image)
 
 static unsigned roles_of(const json_t *pod)
 {
-	const char *role =
-		str(json_object_get(json_object_get(pod, "metadata"), "labels"), "esaas.io/role");
+	const char *role = json_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    "esaas.io/role");
 	if (!role)
 		return ROLE_MASTER | ROLE_DATA | ROLE_INGEST;
 	if (!strcmp(role, "master"))
@@ -415,8 +411,8 @@ static json_t *plugins_of(const json_t *pod)
 		size_t j;
 		json_t *env;
 		json_array_foreach (json_object_get(ct, "env"), j, env) {
-			const char *name = str(env, "name");
-			const char *value = str(env, "value");
+			const char *name = json_str(env, "name");
+			const char *value = json_str(env, "value");
 			if (!name || !value ||
 			    (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
 				continue;
@@ -515,7 +511,7 @@ static bool node_filtered(struct es_cluster *cl, const struct es_node *n)
 	    list_matches(setting(cl, "cluster.routing.allocation.exclude._id"), n->id))
 		return true;
 	json_t *sd = json_object_get(cl->shutdowns, n->id);
-	const char *type = str(sd, "type");
+	const char *type = json_str(sd, "type");
 	return type && (!strcasecmp(type, "remove") || !strcasecmp(type, "replace"));
 }
 
@@ -936,7 +932,7 @@ static bool nodes_ok(const char *spec, int n)
 		static const char *const fn[] = {"ge", ">=", "le", "<=", "gt", ">", "lt", "<"};
 		for (int i = 0; i < 8; i += 2) {
 			if (!strncmp(spec, fn[i], 2))
-				strlcpy_s(op, fn[i + 1], sizeof(op));
+				str_copy_trunc(op, fn[i + 1], sizeof(op));
 		}
 		char buf[16];
 		size_t len = strlen(spec) - 4;
@@ -1047,7 +1043,7 @@ static bool voting_excluded_present(struct es_cluster *cl)
 	size_t i;
 	json_t *e;
 	json_array_foreach (cl->voting_exclusions, i, e) {
-		if (present(cl, str(e, "node_name")))
+		if (present(cl, json_str(e, "node_name")))
 			return true;
 	}
 	return false;
@@ -1126,9 +1122,10 @@ static bool wait_step(struct es_wait *w, int64_t now)
 			return true;
 		}
 		if (expired) {
-			es_error(c, 500, "timeout_exception",
-				 "timed out waiting for removal of nodes; if nodes should not be "
-				 "removed, set waitForRemoval to false.");
+			sim_es_error(
+				c, 500, "timeout_exception",
+				"timed out waiting for removal of nodes; if nodes should not be "
+				"removed, set waitForRemoval to false.");
 			return true;
 		}
 		return false;
@@ -1221,7 +1218,8 @@ static json_t *bootstrap_names(struct es_cluster *cl)
 	size_t m;
 	struct store_obj **cms = store_list(store_kind_by_plural("configmaps"), cl->ns, &m);
 	for (size_t i = 0; i < m; i++) {
-		const char *text = str(json_object_get(cms[i]->body, "data"), "elasticsearch.yml");
+		const char *text =
+			json_str(json_object_get(cms[i]->body, "data"), "elasticsearch.yml");
 		if (!text || !strstr(text, "cluster.initial_master_nodes"))
 			continue;
 		char *err = NULL;
@@ -1265,7 +1263,7 @@ static bool voting_excluded(struct es_cluster *cl, const char *name)
 	size_t i;
 	json_t *e;
 	json_array_foreach (cl->voting_exclusions, i, e) {
-		if (!strcmp(str(e, "node_name"), name))
+		if (!strcmp(json_str(e, "node_name"), name))
 			return true;
 	}
 	return false;
@@ -1454,12 +1452,12 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		free(node->version);
 		node->version = xstrdup(tag && tag[1] ? tag + 1 : "7.17.0");
 		free(node->ip);
-		node->ip = xstrdup(str(json_object_get(pod, "status"), "podIP")
-					   ? str(json_object_get(pod, "status"), "podIP")
+		node->ip = xstrdup(json_str(json_object_get(pod, "status"), "podIP")
+					   ? json_str(json_object_get(pod, "status"), "podIP")
 					   : "");
 		free(node->host);
-		node->host = xstrdup(str(json_object_get(pod, "spec"), "nodeName")
-					     ? str(json_object_get(pod, "spec"), "nodeName")
+		node->host = xstrdup(json_str(json_object_get(pod, "spec"), "nodeName")
+					     ? json_str(json_object_get(pod, "spec"), "nodeName")
 					     : "");
 		node->roles = roles_of(pod);
 		json_decref(node->plugins);
@@ -1501,7 +1499,7 @@ static void seed_indices(struct es_cluster *cl)
 		return;
 	cl->seeded = true;
 	json_array_foreach (conf->indices, i, ix) {
-		const char *name = str(ix, "name");
+		const char *name = json_str(ix, "name");
 		if (!name || index_find(cl, name))
 			continue;
 		json_t *sh = json_object_get(ix, "shards"), *rep = json_object_get(ix, "replicas");
@@ -1510,7 +1508,7 @@ static void seed_indices(struct es_cluster *cl)
 	}
 }
 
-void es_tick(void)
+void sim_es_tick(void)
 {
 	int64_t now = now_mono_ms();
 	const struct store_kind *pods_kind = store_kind_by_plural("pods");
@@ -1685,29 +1683,29 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	json_object_foreach (flat, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
 		if (wildcard && !json_is_null(v)) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not recognized", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
 		if (!wildcard && known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
 		    !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not dynamically updateable", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
 		}
 		bool zen_key = !strncmp(k, "discovery.zen.", 14);
 		if (!wildcard && !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)) &&
 		    !(zen1 && zen_key)) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "%s setting [%s], not recognized", scope, k);
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
 		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
 			const char *s = json_string_value(v);
 			if (strcmp(s, "all") && strcmp(s, "primaries") &&
 			    strcmp(s, "new_primaries") && strcmp(s, "none")) {
-				es_error(c, 400, "illegal_argument_exception",
-					 "Illegal allocation.enable value [%s]", s);
+				sim_es_error(c, 400, "illegal_argument_exception",
+					     "Illegal allocation.enable value [%s]", s);
 				return false;
 			}
 		}
@@ -1735,7 +1733,7 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 	json_t *body = json_loadb(c->body, c->body_len, 0, &jerr);
 	if (!json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body is required");
+		sim_es_error(c, 400, "parse_exception", "request body is required");
 		return;
 	}
 	json_t *pflat = json_object(), *tflat = json_object();
@@ -1747,8 +1745,8 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 		json_decref(body);
 		json_decref(pflat);
 		json_decref(tflat);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: no settings to update;");
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: no settings to update;");
 		return;
 	}
 	json_t *pnew = json_deep_copy(cl->persistent), *tnew = json_deep_copy(cl->transient);
@@ -1926,7 +1924,7 @@ static void cat_nodes(struct es_cluster *cl, struct call *c)
 		if (!n->present)
 			continue;
 		char id[32];
-		strlcpy_s(id, n->id, full ? sizeof(id) : 5);
+		str_copy_trunc(id, n->id, full ? sizeof(id) : 5);
 		json_array_append_new(
 			rows, json_pack("[s,s,s,s,s,s,s,s,s,s,s,s,s,s]", n->ip, "23", "61", "2",
 					"0.15", "0.20", "0.25", role_letters(cl, n),
@@ -2244,22 +2242,23 @@ static bool valid_index_name(const char *name)
 static void create_index(struct es_cluster *cl, struct call *c, const char *pod, const char *name)
 {
 	if (!valid_index_name(name)) {
-		es_error(c, 400, "invalid_index_name_exception",
-			 "Invalid index name [%s], must be lowercase and must not start with '_', "
-			 "'-' or '+'",
-			 name);
+		sim_es_error(
+			c, 400, "invalid_index_name_exception",
+			"Invalid index name [%s], must be lowercase and must not start with '_', "
+			"'-' or '+'",
+			name);
 		return;
 	}
 	struct es_index *have = index_find(cl, name);
 	if (have) {
-		es_error(c, 400, "resource_already_exists_exception",
-			 "index [%s/%s] already exists", name, have->uuid);
+		sim_es_error(c, 400, "resource_already_exists_exception",
+			     "index [%s/%s] already exists", name, have->uuid);
 		return;
 	}
 	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
 	if (!json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		sim_es_error(c, 400, "parse_exception", "request body must be a JSON object");
 		return;
 	}
 	json_t *flat = json_object();
@@ -2268,16 +2267,18 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	int major = version_major(cluster_version(cl));
 	int shards = major >= 7 ? 1 : 5, replicas = 1;
 	const char *v;
-	if ((v = str(flat, "number_of_shards")) || (v = str(flat, "index.number_of_shards")))
+	if ((v = json_str(flat, "number_of_shards")) ||
+	    (v = json_str(flat, "index.number_of_shards")))
 		if (!parse_int(v, 1, 1024, &shards))
 			shards = -1;
-	if ((v = str(flat, "number_of_replicas")) || (v = str(flat, "index.number_of_replicas")))
+	if ((v = json_str(flat, "number_of_replicas")) ||
+	    (v = json_str(flat, "index.number_of_replicas")))
 		if (!parse_int(v, 0, 100, &replicas))
 			replicas = -1;
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "Failed to parse value for index.number_of_shards/number_of_replicas");
+		sim_es_error(c, 400, "illegal_argument_exception",
+			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
 	index_create(cl, name, shards, replicas);
@@ -2318,9 +2319,10 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	const char *names = path_name ? path_name : call_param(c, "node_names");
 	const char *ids = path_name ? NULL : call_param(c, "node_ids");
 	if ((names && ids) || (!names && !ids)) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "Please set node identifiers correctly. One and only one of [node_name], "
-			 "[node_names] and [node_ids] has to be set");
+		sim_es_error(
+			c, 400, "illegal_argument_exception",
+			"Please set node identifiers correctly. One and only one of [node_name], "
+			"[node_names] and [node_ids] has to be set");
 		return;
 	}
 	json_t *add = json_array();
@@ -2342,18 +2344,19 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 	free(copy);
 	size_t have = json_array_size(cl->voting_exclusions);
 	if (have + json_array_size(add) > 10) {
-		es_error(c, 400, "illegal_argument_exception",
-			 "add voting config exclusions request for [%s] would add [%zu] exclusions "
-			 "to the existing [%zu] which would exceed the maximum of [10] set by "
-			 "[cluster.max_voting_config_exclusions]",
-			 names ? names : ids, json_array_size(add), have);
+		sim_es_error(
+			c, 400, "illegal_argument_exception",
+			"add voting config exclusions request for [%s] would add [%zu] exclusions "
+			"to the existing [%zu] which would exceed the maximum of [10] set by "
+			"[cluster.max_voting_config_exclusions]",
+			names ? names : ids, json_array_size(add), have);
 		json_decref(add);
 		return;
 	}
 	size_t i;
 	json_t *e;
 	json_array_foreach (add, i, e) {
-		if (!voting_excluded(cl, str(e, "node_name")))
+		if (!voting_excluded(cl, json_str(e, "node_name")))
 			json_array_append(cl->voting_exclusions, e);
 	}
 	json_decref(add);
@@ -2379,7 +2382,7 @@ static void voting_clear(struct es_cluster *cl, struct call *c, const char *pod)
 
 static json_t *shutdown_status(struct es_cluster *cl, const char *id, json_t *sd)
 {
-	const char *type = str(sd, "type");
+	const char *type = json_str(sd, "type");
 	struct es_node *n = node_by_id(cl, id);
 	const char *status = "COMPLETE";
 	const char *explanation = "no shard relocation is necessary for a node restart";
@@ -2436,8 +2439,8 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 	}
 	if (!strcmp(c->method, "DELETE")) {
 		if (!json_object_get(cl->shutdowns, id)) {
-			es_error(c, 404, "resource_not_found_exception",
-				 "node [%s] is not currently shutting down", id);
+			sim_es_error(c, 404, "resource_not_found_exception",
+				     "node [%s] is not currently shutting down", id);
 			return;
 		}
 		json_object_del(cl->shutdowns, id);
@@ -2449,20 +2452,21 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 		return;
 	}
 	json_t *body = json_loadb(c->body, c->body_len, 0, NULL);
-	const char *type = str(body, "type");
-	const char *reason = str(body, "reason");
+	const char *type = json_str(body, "type");
+	const char *reason = json_str(body, "reason");
 	if (!type || (strcasecmp(type, "restart") && strcasecmp(type, "remove") &&
 		      strcasecmp(type, "replace") && strcasecmp(type, "sigterm"))) {
 		json_decref(body);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, "
-			 "SIGTERM];");
+		sim_es_error(
+			c, 400, "action_request_validation_exception",
+			"Validation Failed: 1: the type must be one of [RESTART, REMOVE, REPLACE, "
+			"SIGTERM];");
 		return;
 	}
 	if (!reason) {
 		json_decref(body);
-		es_error(c, 400, "action_request_validation_exception",
-			 "Validation Failed: 1: [reason] is required;");
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: [reason] is required;");
 		return;
 	}
 	json_object_set_new(cl->shutdowns, id,
@@ -2475,7 +2479,7 @@ static void shutdown_api(struct es_cluster *cl, struct call *c, const char *id)
 /* --- allocation explain ----------------------------------------------------------------- */
 
 /* "2017-01-04T18:03:28.464Z" */
-static json_t *es_time(int64_t wall_ms)
+static json_t *sim_es_time(int64_t wall_ms)
 {
 	time_t secs = (time_t)(wall_ms / 1000);
 	struct tm tm;
@@ -2666,7 +2670,7 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 	}
 	json_t *info =
 		json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT", "at",
-			  es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
+			  sim_es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
 			  "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
 	if (delayed)
 		json_object_set_new(info, "delayed", json_true());
@@ -2728,7 +2732,7 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 
 	if (c->body_len && !json_is_object(body)) {
 		json_decref(body);
-		es_error(c, 400, "parse_exception", "request body must be a JSON object");
+		sim_es_error(c, 400, "parse_exception", "request body must be a JSON object");
 		return;
 	}
 	if (json_object_size(body) == 0) {
@@ -2747,33 +2751,35 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		json_decref(body);
 		if (!cp) {
 			if (version_major(cluster_version(cl)) >= 8)
-				es_error(c, 400, "illegal_argument_exception",
-					 "No shard was specified in the request which means the "
-					 "response should "
-					 "explain a randomly-chosen unassigned shard, but there "
-					 "are no unassigned "
-					 "shards in this cluster. To explain the allocation of an "
-					 "assigned shard you "
-					 "must specify the target shard in the request.");
+				sim_es_error(
+					c, 400, "illegal_argument_exception",
+					"No shard was specified in the request which means the "
+					"response should "
+					"explain a randomly-chosen unassigned shard, but there "
+					"are no unassigned "
+					"shards in this cluster. To explain the allocation of an "
+					"assigned shard you "
+					"must specify the target shard in the request.");
 			else
-				es_error(c, 400, "illegal_argument_exception",
-					 "unable to find any unassigned shards to explain "
-					 "[ClusterAllocationExplainRequest[useAnyUnassignedShard="
-					 "true,"
-					 "includeYesDecisions?=%s]",
-					 include_yes ? "true" : "false");
+				sim_es_error(
+					c, 400, "illegal_argument_exception",
+					"unable to find any unassigned shards to explain "
+					"[ClusterAllocationExplainRequest[useAnyUnassignedShard="
+					"true,"
+					"includeYesDecisions?=%s]",
+					include_yes ? "true" : "false");
 			return;
 		}
 	} else {
-		const char *index = str(body, "index");
+		const char *index = json_str(body, "index");
 		json_t *shard = json_object_get(body, "shard");
 		json_t *primary = json_object_get(body, "primary");
-		const char *current = str(body, "current_node");
+		const char *current = json_str(body, "current_node");
 		if (!index || !json_is_integer(shard) || !json_is_boolean(primary)) {
 			json_decref(body);
-			es_error(c, 400, "illegal_argument_exception",
-				 "index, shard, and primary must be specified in the explain "
-				 "request");
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "index, shard, and primary must be specified in the explain "
+				     "request");
 			return;
 		}
 		ix = index_find(cl, index);
@@ -2784,7 +2790,7 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		}
 		s = (int)json_integer_value(shard);
 		if (s < 0 || s >= ix->nshards) {
-			es_error(c, 404, "shard_not_found_exception", "no such shard");
+			sim_es_error(c, 404, "shard_not_found_exception", "no such shard");
 			json_decref(body);
 			return;
 		}
@@ -2802,9 +2808,9 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 		}
 		json_decref(body);
 		if (!cp) {
-			es_error(c, 400, "illegal_argument_exception",
-				 "unable to find a shard assigned to node [%s]",
-				 current ? current : "");
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "unable to find a shard assigned to node [%s]",
+				     current ? current : "");
 			return;
 		}
 	}
@@ -2988,11 +2994,11 @@ done:
 	free(copy);
 }
 
-void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
 {
 	struct es_cluster *cl = cluster_find(ns);
 	if (!cl) {
-		es_tick();
+		sim_es_tick();
 		cl = cluster_find(ns);
 	}
 	if (!cl) {
@@ -3019,7 +3025,7 @@ void es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
 	dispatch(cl, c, pod, path);
 }
 
-json_t *es_state(void)
+json_t *sim_es_state(void)
 {
 	json_t *out = json_object();
 	for (struct es_cluster *cl = clusters; cl; cl = cl->next) {
@@ -3046,13 +3052,13 @@ json_t *es_state(void)
 	return out;
 }
 
-void es_init(struct event_base *base)
+void sim_es_init(struct event_base *base)
 {
 	clusters = NULL;
 	waits = NULL;
 }
 
-void es_free(void)
+void sim_es_free(void)
 {
 	while (waits) {
 		struct es_wait *w = waits;
@@ -3067,7 +3073,7 @@ void es_free(void)
 	}
 }
 
-bool es_available(const char *ns)
+bool sim_es_available(const char *ns)
 {
 	struct es_cluster *cl = cluster_find(ns);
 	return cl && cl->master;

@@ -12,18 +12,18 @@
 struct event_base;
 struct call;
 
-void es_init(struct event_base *base);
-void es_free(void);
+void sim_es_init(struct event_base *base);
+void sim_es_free(void);
 /* Move the clusters on: membership from pods, allocation, waits. */
-void es_tick(void);
+void sim_es_tick(void);
 /* Answer an Elasticsearch request that arrived through the proxy of the
  * Service svc in ns, on the node that runs in pod (the chosen endpoint).
  * path starts with '/'. */
-void es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
-bool es_available(const char *ns);
+bool sim_es_available(const char *ns);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
-json_t *es_state(void);
+json_t *sim_es_state(void);
 
 #endif

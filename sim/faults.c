@@ -1,4 +1,5 @@
 #include "sim/faults.h"
+#include "common/json.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -139,9 +140,9 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 	json_t *r;
 	memset(hit, 0, sizeof(*hit));
 	json_array_foreach (rules, i, r) {
-		const char *pat = json_string_value(json_object_get(r, "path"));
-		const char *except = json_string_value(json_object_get(r, "except"));
-		const char *m = json_string_value(json_object_get(r, "method"));
+		const char *pat = json_str(r, "path");
+		const char *except = json_str(r, "except");
+		const char *m = json_str(r, "method");
 		json_t *rate = json_object_get(r, "rate");
 		json_t *count = json_object_get(r, "count");
 		json_int_t hits = json_integer_value(json_object_get(r, "hits"));
@@ -168,7 +169,7 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 			if (hit->status) {
 				hit->retry_after =
 					(int)json_integer_value(json_object_get(r, "retry_after"));
-				const char *msg = json_string_value(json_object_get(r, "message"));
+				const char *msg = json_str(r, "message");
 				free(hit->message);
 				hit->message = msg ? xstrdup(msg) : NULL;
 			}

@@ -156,7 +156,12 @@ int main(int argc, char **argv)
 	}
 	if (!log_parse_level(level_arg ? level_arg : simconf_get()->log_level, &level))
 		level = LOG_INFO;
-	log_setup(level, LOG_FORMAT_TEXT, NULL);
+	if (!log_setup(level, LOG_FORMAT_TEXT, NULL)) {
+		fprintf(stderr, "esaas-sim: cannot set up logging\n");
+		free(host);
+		simconf_free();
+		return 2;
+	}
 	signal(SIGPIPE, SIG_IGN);
 
 	store_init();
@@ -175,7 +180,7 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	controllers_init(base);
-	es_init(base);
+	sim_es_init(base);
 	if (!write_kubeconfig(kubeconfig, host, bound, token))
 		goto cleanup;
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
@@ -198,7 +203,7 @@ cleanup:
 	if (sigint)
 		event_free(sigint);
 	apiserver_stop();
-	es_free();
+	sim_es_free();
 	controllers_free();
 	store_free();
 	faults_free();

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "common/json.h"
 #include "sim/store.h"
 
 static json_t *requests, *deletions, *lost;
@@ -67,8 +68,7 @@ void record_shard_recovered(const char *ns, const char *index, int shard, const 
 	size_t i;
 	json_t *e;
 	json_array_foreach (lost, i, e) {
-		if (!strcmp(json_string_value(json_object_get(e, "cluster")), ns) &&
-		    !strcmp(json_string_value(json_object_get(e, "index")), index) &&
+		if (!strcmp(json_str(e, "cluster"), ns) && !strcmp(json_str(e, "index"), index) &&
 		    json_integer_value(json_object_get(e, "shard")) == shard &&
 		    !json_is_true(json_object_get(e, "recovered"))) {
 			json_object_set_new(e, "recovered", json_true());

@@ -1,4 +1,5 @@
 #include "sim/selector.h"
+#include "common/json.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -164,8 +165,8 @@ bool selector_from_json(const json_t *ls, struct selector *out, char **err)
 	size_t i;
 	json_t *e;
 	json_array_foreach (json_object_get(ls, "matchExpressions"), i, e) {
-		const char *key = json_string_value(json_object_get(e, "key"));
-		const char *op = json_string_value(json_object_get(e, "operator"));
+		const char *key = json_str(e, "key");
+		const char *op = json_str(e, "operator");
 		enum selector_op o;
 		if (!key || !op)
 			goto bad;
@@ -209,7 +210,7 @@ bool selector_matches(const struct selector *sel, const json_t *labels)
 		return false;
 	for (size_t i = 0; i < sel->n; i++) {
 		const struct selector_req *r = &sel->reqs[i];
-		const char *v = json_string_value(json_object_get(labels, r->key));
+		const char *v = json_str(labels, r->key);
 		switch (r->op) {
 		case SELECTOR_EQ:
 		case SELECTOR_IN:
@@ -262,7 +263,7 @@ char *selector_string(const json_t *match_labels)
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	char *out = xstrdup("");
 	for (i = 0; i < n; i++) {
-		const char *val = json_string_value(json_object_get(match_labels, keys[i]));
+		const char *val = json_str(match_labels, keys[i]);
 		char *next = xasprintf("%s%s%s=%s", out, i ? "," : "", keys[i], val ? val : "");
 		free(out);
 		out = next;

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "common/util.h"
+#include "common/json.h"
 
 static const struct store_kind kinds[] = {
 	{"namespaces", "namespace", "Namespace", "", "v1", false, false, false, false,
@@ -189,7 +190,7 @@ struct store_obj *store_create(const struct store_kind *k, const char *ns, json_
 
 	o->kind = k;
 	o->ns = xstrdup(k->namespaced ? ns : "");
-	o->name = xstrdup(json_string_value(json_object_get(meta, "name")));
+	o->name = xstrdup(json_str(meta, "name"));
 	o->body = json_incref(body);
 	o->applied = json_object();
 	json_object_set_new(body, "kind", json_string(k->kind));

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "common/token.h"
+#include "common/util.h"
 #include "storage/db.h"
 
 /* The SQLSTATEs a create may fail with, for the caller to tell apart. */
@@ -99,6 +100,6 @@ void storage_auth_token_revoke(struct db_pool *db, const char *tenant, const cha
  * log records the actor "bootstrap".
  */
 bool storage_auth_bootstrap(const char *conninfo, const char *tenant, const struct token_new *tok,
-			    char *err, size_t errlen);
+			    char *err, size_t errlen) MUST_CHECK;
 
 #endif

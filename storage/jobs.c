@@ -6,6 +6,7 @@
 #include "storage/jobs.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -328,8 +329,7 @@ static void cancel_cb(void *arg, PGresult *res, const struct db_error *err)
 			r = CANCEL_REFUSED;
 		else if (requested || strcmp(before, "cancelling") == 0)
 			r = CANCEL_ALREADY;
-		else if (job && strcmp(json_string_value(json_object_get(job, "status")),
-				       "cancelled") == 0)
+		else if (job && strcmp(json_str(job, "status"), "cancelled") == 0)
 			r = CANCEL_DONE;
 		else
 			r = CANCEL_REQUESTED;

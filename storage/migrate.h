@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/util.h"
+
 struct migration {
 	int version;
 	const char *name;
@@ -24,7 +26,6 @@ int migrate_latest(void);
  * daemons starting together apply each version once.  Refuses a database
  * newer than the binary.  On failure, err says why.
  */
-bool migrate_run(const char *conninfo, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool migrate_run(const char *conninfo, char *err, size_t errlen) MUST_CHECK;
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "common/json.h"
 #include "storage/jobs.h"
 
 #define TENANT_JSON(t)                                                                 \
@@ -177,7 +178,7 @@ bool storage_quota_refusal(const struct db_error *err, char *msg, size_t msglen,
 	/* "ERROR:  {...}\n": the JSON that esaas_quota_check() raised. */
 	const char *open = strchr(err->message, '{');
 	json_t *j = open ? json_loads(open, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
-	const char *column = json_string_value(json_object_get(j, "measure"));
+	const char *column = json_str(j, "measure");
 	const char *name = column;
 	char usage[32], request[32], limit[32];
 

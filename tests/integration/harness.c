@@ -59,7 +59,7 @@ static bool run_capture(const char *cmd, char *out, size_t len)
 
 bool pg_start(struct pg *pg)
 {
-	strlcpy_s(pg->dir, "/tmp/esaas-it-XXXXXX", sizeof(pg->dir));
+	str_copy_trunc(pg->dir, "/tmp/esaas-it-XXXXXX", sizeof(pg->dir));
 	if (!mkdtemp(pg->dir))
 		return false;
 	return pg_ctl(pg, "start");

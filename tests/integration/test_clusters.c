@@ -160,7 +160,7 @@ static bool refuse_data_replicas(json_t *params, const char **field, char *msg, 
 	if (json_integer_value(json_object_get(
 		    json_object_get(json_object_get(params, "spec"), "data"), "replicas")) > 2) {
 		*field = "spec.data.replicas";
-		strlcpy_s(msg, "data.replicas: at most 2 in this test", msglen);
+		str_copy_trunc(msg, "data.replicas: at most 2 in this test", msglen);
 		return false;
 	}
 	return true;

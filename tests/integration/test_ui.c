@@ -280,8 +280,8 @@ static bool make_viewer_token(void)
 		      " \"description\": \"the job viewer's browser tests\"}",
 		      NULL, &r) &&
 	    r.status == 201 && json_is_string(json_object_get(r.body, "token"))) {
-		strlcpy_s(ui.viewer_token, json_string_value(json_object_get(r.body, "token")),
-			  sizeof(ui.viewer_token));
+		str_copy_trunc(ui.viewer_token, json_string_value(json_object_get(r.body, "token")),
+			       sizeof(ui.viewer_token));
 		ok = true;
 	} else {
 		fprintf(stderr, "POST /api/v1/tokens: %ld %s\n", r.status, r.raw ? r.raw : "");
@@ -337,7 +337,7 @@ static int group_setup(void **state)
 	ui_dir_of_source(dir, sizeof(dir));
 	if (!start_esaasd(&ui.d, ui.dburl, dir))
 		return -1;
-	strlcpy_s(ui.tmp, "/tmp/esaas-ui-XXXXXX", sizeof(ui.tmp));
+	str_copy_trunc(ui.tmp, "/tmp/esaas-ui-XXXXXX", sizeof(ui.tmp));
 	if (!mkdtemp(ui.tmp))
 		return -1;
 	snprintf(ui.gate_file, sizeof(ui.gate_file), "%s/gate", ui.tmp);
@@ -381,7 +381,7 @@ static void test_index_and_files(void **state)
 	assert_header(&r, "Cache-Control", "no-cache");
 	assert_non_null(header(&r, "Last-Modified"));
 	assert_non_null(header(&r, "ETag"));
-	strlcpy_s(etag, header(&r, "ETag"), sizeof(etag));
+	str_copy_trunc(etag, header(&r, "ETag"), sizeof(etag));
 	assert_non_null(strstr(r.body, "<script type=\"module\" src=\"/ui/app.js\"></script>"));
 	reply_free(&r);
 

@@ -181,7 +181,7 @@ static bool testwf_validate(json_t *params, const char **field, char *msg, size_
 	json_t *plan = json_object_get(params, "plan");
 	if (plan && !json_is_object(plan)) {
 		*field = "params.plan";
-		strlcpy_s(msg, "must be an object of state name to list of actions", msglen);
+		str_copy_trunc(msg, "must be an object of state name to list of actions", msglen);
 		return false;
 	}
 	json_t *items = json_object_get(params, "items");
@@ -190,7 +190,7 @@ static bool testwf_validate(json_t *params, const char **field, char *msg, size_
 	json_array_foreach (items, i, v) {
 		if (!json_is_string(v)) {
 			*field = "params.items";
-			strlcpy_s(msg, "must be a list of strings", msglen);
+			str_copy_trunc(msg, "must be a list of strings", msglen);
 			return false;
 		}
 	}

@@ -22,7 +22,7 @@ static char *const no_env[] = {NULL};
 /* A YAML file in /tmp holding text; the caller unlinks it. */
 static void write_temp(const char *text, char *path, size_t size)
 {
-	strlcpy_s(path, "/tmp/esaas-config-test-XXXXXX", size);
+	str_copy_trunc(path, "/tmp/esaas-config-test-XXXXXX", size);
 	int fd = mkstemp(path);
 	assert_true(fd >= 0);
 	size_t len = strlen(text);
@@ -527,7 +527,7 @@ static void test_error_case(void **state)
 	if (ec->yaml) {
 		ok = load_text(ec->yaml, ec->env, &c, path, sizeof(path), err, sizeof(err));
 	} else {
-		strlcpy_s(path, "/tmp/esaas-config-test-missing.yaml", sizeof(path));
+		str_copy_trunc(path, "/tmp/esaas-config-test-missing.yaml", sizeof(path));
 		unlink(path);
 		ok = config_load(&c, path, ec->env, err, sizeof(err));
 	}
@@ -535,7 +535,7 @@ static void test_error_case(void **state)
 	if (ec->expect[0] == ':')
 		snprintf(expect, sizeof(expect), "%s%s", path, ec->expect);
 	else
-		strlcpy_s(expect, ec->expect, sizeof(expect));
+		str_copy_trunc(expect, ec->expect, sizeof(expect));
 	assert_string_equal(err, expect);
 	assert_null(strchr(err, '\n'));
 	/* Whatever the file set before the error is gone. */

@@ -479,7 +479,7 @@ static void test_config_load(void **state)
 	struct ctl_config c;
 	char path[128], err[512];
 
-	strlcpy_s(tmpdir, "/tmp/test_ctl-XXXXXX", sizeof(tmpdir));
+	str_copy_trunc(tmpdir, "/tmp/test_ctl-XXXXXX", sizeof(tmpdir));
 	assert_non_null(mkdtemp(tmpdir));
 	snprintf(path, sizeof(path), "%s/esaas", tmpdir);
 	assert_int_equal(mkdir(path, 0700), 0);

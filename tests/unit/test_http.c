@@ -1616,7 +1616,8 @@ int main(void)
 
 	/* A reply to a client that has gone must not kill the test. */
 	signal(SIGPIPE, SIG_IGN);
-	log_setup(LOG_ERROR, LOG_FORMAT_TEXT, NULL);
+	if (!log_setup(LOG_ERROR, LOG_FORMAT_TEXT, NULL))
+		return 1;
 	failed = cmocka_run_group_tests_name("http pure", pure, NULL, NULL);
 	failed += cmocka_run_group_tests_name("http server", server, NULL, NULL);
 	libevent_global_shutdown();

@@ -559,6 +559,23 @@ static void test_dns_label(void **state)
 	assert_false(spec_is_dns_label("", 40));
 	assert_false(spec_is_dns_label(NULL, 40));
 	assert_false(spec_is_dns_label("ABC", 40));
+	assert_false(spec_is_dns_label("-a", 40));
+	assert_false(spec_is_dns_label("a.b", 40));
+}
+
+/* RFC 1123: at most 63 characters, whatever max a caller gives. */
+static void test_dns_label_length(void **state)
+{
+	char s[65];
+
+	memset(s, 'a', 64);
+	s[64] = '\0';
+	assert_false(spec_is_dns_label(s, SPEC_DNS_LABEL_MAX));
+	assert_false(spec_is_dns_label(s, 100));
+	s[63] = '\0';
+	assert_true(spec_is_dns_label(s, SPEC_DNS_LABEL_MAX));
+	assert_true(spec_is_dns_label(s, 100));
+	assert_false(spec_is_dns_label(s, 62));
 }
 
 int main(void)
@@ -579,6 +596,7 @@ int main(void)
 		cmocka_unit_test(test_replicas_rule),
 		cmocka_unit_test(test_plugins_per_version),
 		cmocka_unit_test(test_dns_label),
+		cmocka_unit_test(test_dns_label_length),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

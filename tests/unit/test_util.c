@@ -184,34 +184,34 @@ static void test_rand_hex_charset(void **state)
 	}
 }
 
-static void test_strlcpy_s(void **state)
+static void test_str_copy_trunc(void **state)
 {
 	char buf[8];
 
 	/* Truncated, terminated, and the full length returned to detect it. */
 	memset(buf, 'Z', sizeof(buf));
-	assert_int_equal(strlcpy_s(buf, "hello", 4), 5);
+	assert_int_equal(str_copy_trunc(buf, "hello", 4), 5);
 	assert_string_equal(buf, "hel");
 	assert_int_equal(buf[4], 'Z');
 
-	assert_int_equal(strlcpy_s(buf, "hello", 6), 5);
+	assert_int_equal(str_copy_trunc(buf, "hello", 6), 5);
 	assert_string_equal(buf, "hello");
 
-	assert_int_equal(strlcpy_s(buf, "1234567", sizeof(buf)), 7);
+	assert_int_equal(str_copy_trunc(buf, "1234567", sizeof(buf)), 7);
 	assert_string_equal(buf, "1234567");
-	assert_int_equal(strlcpy_s(buf, "12345678", sizeof(buf)), 8);
+	assert_int_equal(str_copy_trunc(buf, "12345678", sizeof(buf)), 8);
 	assert_string_equal(buf, "1234567");
 
-	assert_int_equal(strlcpy_s(buf, "", sizeof(buf)), 0);
+	assert_int_equal(str_copy_trunc(buf, "", sizeof(buf)), 0);
 	assert_string_equal(buf, "");
 
 	/* Size 1 leaves room for the terminator only. */
-	assert_int_equal(strlcpy_s(buf, "abc", 1), 3);
+	assert_int_equal(str_copy_trunc(buf, "abc", 1), 3);
 	assert_string_equal(buf, "");
 
 	/* Size 0 writes nothing at all. */
 	memset(buf, 'Z', sizeof(buf));
-	assert_int_equal(strlcpy_s(buf, "abc", 0), 3);
+	assert_int_equal(str_copy_trunc(buf, "abc", 0), 3);
 	assert_int_equal(buf[0], 'Z');
 }
 
@@ -307,7 +307,7 @@ int main(void)
 		cmocka_unit_test(test_rand_below_covers),
 		cmocka_unit_test(test_rand_hex),
 		cmocka_unit_test(test_rand_hex_charset),
-		cmocka_unit_test(test_strlcpy_s),
+		cmocka_unit_test(test_str_copy_trunc),
 		cmocka_unit_test(test_xasprintf),
 		cmocka_unit_test(test_xstrdup),
 		cmocka_unit_test(test_xcalloc_zeroed),
