@@ -3,6 +3,7 @@
  * the endpoints of tokens, tenants and quotas.
  */
 #include "api/auth.h"
+#include "common/json.h"
 #include "api/api.h"
 #include "api/routes.h"
 #include "common/config.h"
@@ -581,9 +582,9 @@ static void tokens_create_cb(struct http_req *req, void *arg)
 		http_reply_failure(req, &err);
 		return;
 	}
-	tenant = json_string_value(json_object_get(body, "tenant"));
-	role = json_string_value(json_object_get(body, "role"));
-	description = json_string_value(json_object_get(body, "description"));
+	tenant = json_str(body, "tenant");
+	role = json_str(body, "role");
+	description = json_str(body, "description");
 	expires = json_object_get(body, "expires_in_seconds");
 	if (!tenant || !spec_is_dns_label(tenant, 40))
 		http_error_set(&err, 422, "invalid", "tenant",

@@ -32,6 +32,7 @@
 
 #include "api/http.h"
 #include "common/token.h"
+#include "common/util.h"
 
 struct api;
 
@@ -100,8 +101,7 @@ const char *api_tenant_filter(const struct http_req *req);
  * X-Esaas-Actor header adds (a person behind a shared token).  *actor is
  * allocated; a malformed header is 422 invalid.
  */
-bool api_request_actor(const struct http_req *req, char **actor, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool api_request_actor(const struct http_req *req, char **actor, struct http_error *err) MUST_CHECK;
 
 /* The state of authentication: freed with the API. */
 struct api_auth;

@@ -4,6 +4,7 @@
  * callbacks touch only their request and what they were given.
  */
 #include "api/auth.h"
+#include "common/json.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -92,8 +93,8 @@ static void create_call_free(struct create_call *c)
 
 static bool same_create(json_t *job, const struct create_call *c)
 {
-	const char *kind = json_string_value(json_object_get(job, "kind"));
-	const char *cluster = json_string_value(json_object_get(job, "cluster"));
+	const char *kind = json_str(job, "kind");
+	const char *cluster = json_str(job, "cluster");
 
 	return kind && cluster && strcmp(kind, CREATE_KIND) == 0 && strcmp(cluster, c->name) == 0 &&
 	       json_equal(json_object_get(job, "params"), c->params);
@@ -202,7 +203,7 @@ struct cluster_call {
  * one.  False after that reply. */
 static bool cluster_name_valid(struct http_req *req, const char *name)
 {
-	if (name && api_dns_label_valid(name))
+	if (name && spec_is_dns_label(name, SPEC_DNS_LABEL_MAX))
 		return true;
 	http_reply_error(req, 404, "not_found", NULL, "cluster %.64s not found", name ? name : "");
 	return false;
@@ -300,9 +301,8 @@ static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, 
 
 	if (err)
 		api_reply_db_error(c->req, err);
-	else if (!created &&
-		 (strcmp(json_string_value(json_object_get(job, "kind")), c->wf->kind) != 0 ||
-		  strcmp(json_string_value(json_object_get(job, "cluster")), c->name) != 0))
+	else if (!created && (strcmp(json_str(job, "kind"), c->wf->kind) != 0 ||
+			      strcmp(json_str(job, "cluster"), c->name) != 0))
 		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
 				 "Idempotency-Key was first used for another request");
 	else

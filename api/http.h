@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
+#include "common/util.h"
 
 struct event_base;
 struct http_server;
@@ -113,7 +114,7 @@ const char *http_query_get(const struct http_query *q, const char *key);
  * in allowed (NULL-terminated) or that is given more than once.
  */
 bool http_query_check(const struct http_query *q, const char *const *allowed,
-		      struct http_error *err) __attribute__((warn_unused_result));
+		      struct http_error *err) MUST_CHECK;
 
 /* --- JSON bodies. --- */
 
@@ -128,8 +129,8 @@ bool http_query_check(const struct http_query *q, const char *const *allowed,
 json_t *http_json_parse_body(const char *content_type, const char *data, size_t len, bool optional,
 			     struct http_error *err);
 /* 422 invalid naming the first member of obj that is not in allowed (NULL-terminated). */
-bool http_json_check_fields(json_t *obj, const char *const *allowed, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool http_json_check_fields(json_t *obj, const char *const *allowed,
+			    struct http_error *err) MUST_CHECK;
 /* Length of a UTF-8 string in code points. */
 size_t http_utf8_length(const char *s);
 
@@ -150,15 +151,15 @@ struct http_limits {
 };
 
 /* Split "host:port" or "[v6addr]:port" (port 0..65535).  *host is allocated. */
-bool http_parse_listen(const char *address, char **host, int *port, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool http_parse_listen(const char *address, char **host, int *port, char *err,
+		       size_t errlen) MUST_CHECK;
 
 struct http_server *http_server_new(struct event_base *base, const struct http_limits *lim);
 /* Routes may be added before or after listening. */
 void http_server_route(struct http_server *srv, const char *method, const char *pattern,
 		       http_handler_fn handler, void *arg);
-bool http_server_listen(struct http_server *srv, const char *address, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool http_server_listen(struct http_server *srv, const char *address, char *err,
+			size_t errlen) MUST_CHECK;
 /* The port actually bound (useful after listening on port 0), or -1. */
 int http_server_port(const struct http_server *srv);
 /*

@@ -7,6 +7,7 @@
  * registry they may be given lives as long as the process's main().
  */
 #include "api/auth.h"
+#include "common/json.h"
 #include "api/routes.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -34,11 +35,6 @@ static const char *const job_statuses[] = {
 bool api_parse_job_id(const char *s, int64_t *id)
 {
 	return s && s[0] >= '0' && s[0] <= '9' && parse_int64(s, 1, INT64_MAX, id);
-}
-
-bool api_dns_label_valid(const char *s)
-{
-	return spec_is_dns_label(s, SPEC_DNS_LABEL_MAX);
 }
 
 static bool printable_ascii(const char *s, size_t min, size_t max)
@@ -214,7 +210,7 @@ bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct a
 
 	if (!(out->cluster = required_string(body, "cluster", err)))
 		return false;
-	if (!api_dns_label_valid(out->cluster))
+	if (!spec_is_dns_label(out->cluster, SPEC_DNS_LABEL_MAX))
 		return http_error_set(
 			err, 422, "invalid", "cluster",
 			"cluster \"%.64s\" is not a DNS-1123 label: 1 to 63 lowercase "
@@ -569,10 +565,9 @@ static void get_done_cb(void *arg, const struct db_error *err, json_t *job)
 		reply_not_found(c->req, c->id);
 	} else {
 		/* Where on-call may replay from: what the viewer and esaasctl offer. */
-		const char *kind = json_string_value(json_object_get(job, "kind"));
+		const char *kind = json_str(job, "kind");
 		const struct workflow *wf = c->reg && kind ? wf_registry_find(c->reg, kind) : NULL;
-		bool replayable =
-			wf && replayable_status(json_string_value(json_object_get(job, "status")));
+		bool replayable = wf && replayable_status(json_str(job, "status"));
 		json_t *out = json_copy(job);
 
 		json_object_set_new(out, "replay_states",
@@ -633,7 +628,7 @@ static void cancel_done_cb(void *arg, const struct db_error *err, enum cancel_re
 			   json_t *job)
 {
 	struct job_call *c = arg;
-	const char *status = job ? json_string_value(json_object_get(job, "status")) : NULL;
+	const char *status = job ? json_str(job, "status") : NULL;
 
 	if (err)
 		api_reply_db_error(c->req, err);
@@ -753,7 +748,7 @@ static void replay_done_cb(void *arg, const struct db_error *err, enum replay_re
 		api_reply_job_accepted(c->req, 202, job);
 		break;
 	case REPLAY_REFUSED:
-		reply_not_replayable(c, json_string_value(json_object_get(job, "status")));
+		reply_not_replayable(c, json_str(job, "status"));
 		break;
 	case REPLAY_NOT_ALLOWED:
 		reply_state_not_allowed(c, from_state, c->from_state != NULL);
@@ -780,8 +775,8 @@ static void replay_read_cb(void *arg, const struct db_error *err, json_t *job)
 		reply_not_found(c->req, c->id);
 		goto failed;
 	}
-	status = json_string_value(json_object_get(job, "status"));
-	kind = json_string_value(json_object_get(job, "kind"));
+	status = json_str(job, "status");
+	kind = json_str(job, "kind");
 	/* Answered here when it is plain; the replay itself checks again. */
 	if (!replayable_status(status)) {
 		reply_not_replayable(c, status);
@@ -919,8 +914,8 @@ static void submit_call_free(struct submit_call *c)
 
 static bool same_submission(json_t *job, const struct submit_call *c)
 {
-	const char *kind = json_string_value(json_object_get(job, "kind"));
-	const char *cluster = json_string_value(json_object_get(job, "cluster"));
+	const char *kind = json_str(job, "kind");
+	const char *cluster = json_str(job, "cluster");
 
 	return kind && cluster && strcmp(kind, c->kind) == 0 && strcmp(cluster, c->cluster) == 0 &&
 	       json_equal(json_object_get(job, "params"), c->params);

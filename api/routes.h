@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include "api/http.h"
 #include "storage/jobs.h"
+#include "common/util.h"
 
 struct wf_registry;
 struct wf_env;
@@ -76,28 +77,25 @@ bool api_query_tenant_only(struct http_req *req);
 /* --- Checks. --- */
 
 /* A job id in a path: a positive int64. */
-bool api_parse_job_id(const char *s, int64_t *id) __attribute__((warn_unused_result));
-/* DNS-1123 label: 1..63 of [a-z0-9-], starting and ending alphanumeric. */
-bool api_dns_label_valid(const char *s);
+bool api_parse_job_id(const char *s, int64_t *id) MUST_CHECK;
 /* Idempotency-Key: 1..255 printable ASCII characters. */
 bool api_idempotency_key_valid(const char *s);
 /* An Idempotency-Key header (NULL: none given): 422 invalid when malformed. */
-bool api_check_idempotency_key(const char *key, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool api_check_idempotency_key(const char *key, struct http_error *err) MUST_CHECK;
 
 /*
  * Who acts: the X-Esaas-Actor header (1..128 printable ASCII characters)
  * when given, else "anonymous@<peer>".  *actor is allocated.
  */
-bool api_actor(const char *header, const char *peer, char **actor, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool api_actor(const char *header, const char *peer, char **actor,
+	       struct http_error *err) MUST_CHECK;
 
 /*
  * GET /api/v1/jobs: fill f (but its tenant) from the query.  f's strings
  * point into q.  422 invalid, naming the parameter, when one is wrong.
  */
-bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f,
+			   struct http_error *err) MUST_CHECK;
 
 /* POST /api/v1/jobs, checked; the strings and params are borrowed from the body. */
 struct api_submit {
@@ -107,7 +105,7 @@ struct api_submit {
 	json_t *params; /* {} when the body has none */
 };
 bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct api_submit *out,
-			   struct http_error *err) __attribute__((warn_unused_result));
+			   struct http_error *err) MUST_CHECK;
 
 /*
  * POST /api/v1/clusters: body is a cluster spec.  422 invalid naming the
@@ -116,16 +114,14 @@ bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct a
  * the create workflow; on failure *spec is left zeroed.
  */
 bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
-			       const struct workflow **wf, struct http_error *err)
-	__attribute__((warn_unused_result));
+			       const struct workflow **wf, struct http_error *err) MUST_CHECK;
 
 /*
  * POST /api/v1/jobs/{id}/cancel: {"reason": "..."}.  The reason is
  * required: 1 to 1000 characters of valid UTF-8, not only blanks (422
  * invalid naming "reason").  *reason is borrowed from body.
  */
-bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err)
-	__attribute__((warn_unused_result));
+bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error *err) MUST_CHECK;
 
 /*
  * POST /api/v1/jobs/{id}/replay: {"from_state": "...", "reason": "..."}.
@@ -135,7 +131,7 @@ bool api_jobs_check_cancel(json_t *body, const char **reason, struct http_error 
  * borrowed from body.
  */
 bool api_jobs_check_replay(json_t *body, const char **from_state, const char **reason,
-			   struct http_error *err) __attribute__((warn_unused_result));
+			   struct http_error *err) MUST_CHECK;
 
 /*
  * A workflow as a graph, for GET /api/v1/workflows/{kind}:

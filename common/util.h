@@ -24,8 +24,6 @@ char *xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0
  * bytes and always terminating when size > 0; returns strlen(src), so a
  * result >= size means src was truncated. */
 size_t str_copy_trunc(char *dst, const char *src, size_t size);
-/* The old name, to be removed once no branch uses it. */
-#define strlcpy_s str_copy_trunc
 
 /* Strict integer parsing: the whole string, no sign surprises, in range. */
 bool parse_int64(const char *s, int64_t min, int64_t max, int64_t *out) MUST_CHECK;

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include "engine/fsm.h"
+#include "common/util.h"
 
 #define WF_REGISTRY_MAX 32
 
@@ -14,8 +15,8 @@ struct wf_registry {
 
 /* Add wf; false if the registry is full, the kind is taken, or the table
  * is malformed (unknown next state, duplicate state name). */
-bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool wf_registry_add(struct wf_registry *reg, const struct workflow *wf, char *err,
+		     size_t errlen) MUST_CHECK;
 const struct workflow *wf_registry_find(const struct wf_registry *reg, const char *kind);
 
 /*

@@ -25,6 +25,7 @@
 #include "engine/registry.h"
 #include "fuzz/support.h"
 #include "tests/testwf/testwf.h"
+#include "kube/spec.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -261,7 +262,8 @@ static void fuzz_submit(json_t *body)
 
 	if (api_jobs_check_submit(copy, &reg, &sub, &err)) {
 		support_expect(sub.wf && strcmp(sub.wf->kind, sub.kind) == 0, "kind %s", sub.kind);
-		support_expect(api_dns_label_valid(sub.cluster), "cluster \"%s\"", sub.cluster);
+		support_expect(spec_is_dns_label(sub.cluster, SPEC_DNS_LABEL_MAX), "cluster \"%s\"",
+			       sub.cluster);
 		support_expect(json_is_object(sub.params), "params not an object");
 	} else {
 		check_error(&err, "submit");
@@ -340,7 +342,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_headers(&in);
 
 	/* Names in paths, and the listen address, for good measure. */
-	(void)api_dns_label_valid(in.field[FIELD_PATH]);
+	(void)spec_is_dns_label(in.field[FIELD_PATH], SPEC_DNS_LABEL_MAX);
 	if (http_parse_listen(in.field[FIELD_PATH], &host, &port, msg, sizeof(msg))) {
 		support_expect(port >= 0 && port <= 65535, "port %d", port);
 		free(host);

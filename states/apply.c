@@ -3,6 +3,7 @@
  * role for the workloads), and the namespace's ResourceQuota.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -21,8 +22,7 @@
 static char *object_key(json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
-	return xasprintf("%s/%s", json_string_value(json_object_get(obj, "kind")),
-			 json_string_value(json_object_get(meta, "name")));
+	return xasprintf("%s/%s", json_str(obj, "kind"), json_str(meta, "name"));
 }
 
 /*
@@ -36,7 +36,7 @@ static json_t *apply_progress(struct step *s)
 {
 	json_t *ctx = step_context(s);
 	json_t *p = json_object_get(ctx, "apply_progress");
-	const char *state = json_string_value(json_object_get(p, "state"));
+	const char *state = json_str(p, "state");
 	if (step_attempt(s) == 1 || !state || strcmp(state, step_state(s)) != 0 ||
 	    !json_is_array(json_object_get(p, "objects"))) {
 		p = json_pack("{s:s, s:[]}", "state", step_state(s), "objects");
@@ -109,7 +109,7 @@ void states_apply_more(struct states_apply *a)
 		a->done = apply_progress(a->step);
 	while (a->next < json_array_size(a->r->objects)) {
 		json_t *obj = json_array_get(a->r->objects, a->next++);
-		const char *kind = json_string_value(json_object_get(obj, "kind"));
+		const char *kind = json_str(obj, "kind");
 		const char *name = json_string_value(
 			json_object_get(json_object_get(obj, "metadata"), "name"));
 		if ((a->kind && strcmp(kind, a->kind) != 0) ||

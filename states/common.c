@@ -4,6 +4,7 @@
  * health a step accepts, and the table of the handlers' ways out.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -186,14 +187,13 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 	json_t *status = json_object_get(pod, "status");
 	size_t i;
 	json_t *c;
-	const char *name =
-		json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-	const char *phase = json_string_value(json_object_get(status, "phase"));
+	const char *name = json_str(json_object_get(pod, "metadata"), "name");
+	const char *phase = json_str(status, "phase");
 	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
 	json_array_foreach (json_object_get(status, "conditions"), i, c) {
-		const char *type = json_string_value(json_object_get(c, "type"));
-		const char *st = json_string_value(json_object_get(c, "status"));
-		const char *msg = json_string_value(json_object_get(c, "message"));
+		const char *type = json_str(c, "type");
+		const char *st = json_str(c, "status");
+		const char *msg = json_str(c, "message");
 		if (type && strcmp(type, "Ready") == 0 && st && strcmp(st, "True") == 0)
 			return true;
 		if (type && strcmp(type, "PodScheduled") == 0 && st && strcmp(st, "False") == 0 &&
@@ -215,7 +215,7 @@ void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
 	json_t *pod;
 	json_array_foreach (items, i, pod) {
 		json_t *meta = json_object_get(pod, "metadata");
-		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		const char *uid = json_str(meta, "uid");
 		if (skip_uid && uid && strcmp(uid, skip_uid) == 0) {
 			t->old_present = true;
 			continue;

@@ -3,6 +3,7 @@
  * the quota, one pod per host emptying the cluster's folder.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -241,16 +242,14 @@ static void wiped_cb(void *arg, const struct kube_result *res)
 	size_t i;
 	json_t *pod;
 	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
-		const char *phase =
-			json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+		const char *phase = json_str(json_object_get(pod, "status"), "phase");
 		pods++;
 		if (phase && strcmp(phase, "Succeeded") == 0)
 			done++;
 		else if (phase && strcmp(phase, "Failed") == 0) {
 			failed++;
 			snprintf(failed_host, sizeof(failed_host), "%s",
-				 json_string_value(json_object_get(json_object_get(pod, "spec"),
-								   "nodeName")));
+				 json_str(json_object_get(pod, "spec"), "nodeName"));
 		}
 	}
 	int want = (int)json_array_size(json_object_get(step_context(s), "hosts"));

@@ -3,6 +3,7 @@
  * and _cat/plugins on every node once they have restarted.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -72,7 +73,7 @@ void state_plugin_check_repository(struct step *s)
 {
 	json_t *p = step_params(s);
 	struct wf_env *env = step_env(s);
-	if (strcmp(json_string_value(json_object_get(p, "action")), "install") != 0) {
+	if (strcmp(json_str(p, "action"), "install") != 0) {
 		step_next(s); /* removing needs no file */
 		return;
 	}
@@ -89,8 +90,7 @@ void state_plugin_check_repository(struct step *s)
 	}
 	struct repo_check *c = xcalloc(1, sizeof(*c));
 	c->step = s;
-	c->url =
-		es_plugin_url(&spec.version, repo, json_string_value(json_object_get(p, "plugin")));
+	c->url = es_plugin_url(&spec.version, repo, json_str(p, "plugin"));
 	spec_free(&spec);
 	struct httpc_request req = {.method = "HEAD", .url = c->url, .timeout_ms = 30000};
 	step_on_abort(s, repo_abort_cb, c);
@@ -120,8 +120,8 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 	l->ecall = NULL;
 	struct step *s = l->step;
 	json_t *p = step_params(s);
-	const char *plugin = json_string_value(json_object_get(p, "plugin"));
-	bool install = strcmp(json_string_value(json_object_get(p, "action")), "install") == 0;
+	const char *plugin = json_str(p, "plugin");
+	bool install = strcmp(json_str(p, "action"), "install") == 0;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
 		states_call_finish(l);
@@ -135,15 +135,14 @@ static void plugins_listed_cb(void *arg, const struct es_result *res)
 	size_t i, k;
 	json_t *n, *row;
 	json_array_foreach (l->nodes, i, n) {
-		const char *name = json_string_value(json_object_get(n, "name"));
+		const char *name = json_str(n, "name");
 		bool has = false;
 		if (!name)
 			continue;
 		nodes++;
 		json_array_foreach (res->body, k, row) {
-			const char *node = json_string_value(json_object_get(row, "name"));
-			const char *component =
-				json_string_value(json_object_get(row, "component"));
+			const char *node = json_str(row, "name");
+			const char *component = json_str(row, "component");
 			if (node && component && strcmp(node, name) == 0 &&
 			    strcmp(component, plugin) == 0)
 				has = true;

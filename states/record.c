@@ -3,6 +3,7 @@
  * deleted and gone; deleted.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -68,8 +69,7 @@ static void namespace_looked_cb(void *arg, const struct kube_result *res)
 	l->kcall = NULL;
 	struct step *s = l->step;
 	char *ns = xstrdup(l->r->ns);
-	const char *phase =
-		json_string_value(json_object_get(json_object_get(res->body, "status"), "phase"));
+	const char *phase = json_str(json_object_get(res->body, "status"), "phase");
 	char *seen = xstrdup(phase ? phase : "");
 	long status = res->status;
 	bool transient = res->klass == HTTPC_TRANSIENT;

@@ -2,6 +2,7 @@
  * The safe rolling restart, one pod at a time (workflows/restart.h).
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -37,17 +38,16 @@ static int role_rank(const char *role)
 static int pod_order(const void *a, const void *b)
 {
 	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int rx = role_rank(json_string_value(json_object_get(x, "role")));
-	int ry = role_rank(json_string_value(json_object_get(y, "role")));
+	int rx = role_rank(json_str(x, "role"));
+	int ry = role_rank(json_str(y, "role"));
 	if (rx != ry)
 		return rx - ry;
-	return strcmp(json_string_value(json_object_get(x, "name")),
-		      json_string_value(json_object_get(y, "name")));
+	return strcmp(json_str(x, "name"), json_str(y, "name"));
 }
 
 static bool wanted_pod(json_t *params, const char *name, const char *role)
 {
-	const char *want_role = json_string_value(json_object_get(params, "role"));
+	const char *want_role = json_str(params, "role");
 	json_t *nodes = json_object_get(params, "nodes");
 	if (want_role) {
 		/* The API says "clients"; the pods' label says "client". */
@@ -75,8 +75,8 @@ json_t *restart_plan_pods(json_t *params, json_t *items)
 	json_t *pod;
 	json_array_foreach (items, i, pod) {
 		json_t *meta = json_object_get(pod, "metadata");
-		const char *name = json_string_value(json_object_get(meta, "name"));
-		const char *uid = json_string_value(json_object_get(meta, "uid"));
+		const char *name = json_str(meta, "name");
+		const char *uid = json_str(meta, "uid");
 		const char *role = json_string_value(
 			json_object_get(json_object_get(meta, "labels"), RENDER_LABEL_ROLE));
 		/* Elasticsearch's nodes only: Kibana rolls by itself. */
@@ -165,7 +165,7 @@ void state_restart_next(struct step *s)
 
 static const char *pod_role_label(json_t *pod_entry)
 {
-	const char *role = json_string_value(json_object_get(pod_entry, "role"));
+	const char *role = json_str(pod_entry, "role");
 	return role ? role : "";
 }
 
@@ -177,13 +177,13 @@ static void elected_cb(void *arg, const struct es_result *res)
 		return;
 	json_t *pending = json_object_get(step_context(s), "pending");
 	json_t *cur = json_array_get(pending, 0);
-	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	char *node = render_node_name(json_str(cur, "name"), l->r->ns);
 	bool elected = false;
 	size_t i;
 	json_t *n;
 	json_array_foreach (res->body, i, n) {
-		const char *name = json_string_value(json_object_get(n, "name"));
-		const char *star = json_string_value(json_object_get(n, "master"));
+		const char *name = json_str(n, "name");
+		const char *star = json_str(n, "master");
 		if (name && star && strcmp(star, "*") == 0 && strcmp(name, node) == 0)
 			elected = true;
 	}
@@ -203,9 +203,9 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *status = json_string_value(json_object_get(res->body, "status"));
+	const char *status = json_str(res->body, "status");
 	json_t *pending = json_object_get(step_context(s), "pending");
-	const char *next = json_string_value(json_object_get(json_array_get(pending, 0), "name"));
+	const char *next = json_str(json_array_get(pending, 0), "name");
 	if (!states_healthy_enough(s, status)) {
 		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 		json_int_t unassigned =
@@ -260,8 +260,8 @@ static void flushed_cb(void *arg, const struct es_result *res)
 	states_call_finish(l);
 	/* A flush that fails costs recovery time, not data: tried again while
 	 * attempts remain, then the restart goes on without it, and says so. */
-	const char *pod = json_string_value(json_object_get(
-		json_array_get(json_object_get(step_context(s), "pending"), 0), "name"));
+	const char *pod =
+		json_str(json_array_get(json_object_get(step_context(s), "pending"), 0), "name");
 	if (ok)
 		step_next(s);
 	else if (again)
@@ -298,10 +298,8 @@ void state_restart_delete_pod(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns,
-			       json_string_value(json_object_get(cur, "name")));
-	l->kcall = kube_delete(l->env->kube, path, NULL,
-			       json_string_value(json_object_get(cur, "uid")), pod_deleted_cb, l);
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns, json_str(cur, "name"));
+	l->kcall = kube_delete(l->env->kube, path, NULL, json_str(cur, "uid"), pod_deleted_cb, l);
 	free(path);
 }
 
@@ -313,9 +311,9 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	if (!states_call_kube_ok(l, res))
 		return;
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
-	const char *old_name = json_string_value(json_object_get(cur, "name"));
-	const char *old_uid = json_string_value(json_object_get(cur, "uid"));
-	const char *role = json_string_value(json_object_get(cur, "role"));
+	const char *old_name = json_str(cur, "name");
+	const char *old_uid = json_str(cur, "uid");
+	const char *role = json_str(cur, "role");
 	enum es_role r = strcmp(role, "master") == 0   ? ES_ROLE_MASTER
 			 : strcmp(role, "client") == 0 ? ES_ROLE_CLIENT
 						       : ES_ROLE_DATA;
@@ -340,7 +338,7 @@ void state_restart_wait_pod(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	const char *role = json_string_value(json_object_get(cur, "role"));
+	const char *role = json_str(cur, "role");
 	states_list_pods(l, role, replacement_cb, l);
 }
 
@@ -350,13 +348,13 @@ static void joined_cb(void *arg, const struct es_result *res)
 	l->ecall = NULL;
 	struct step *s = l->step;
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
-	char *node = render_node_name(json_string_value(json_object_get(cur, "name")), l->r->ns);
+	char *node = render_node_name(json_str(cur, "name"), l->r->ns);
 	bool joined = false;
 	size_t i;
 	json_t *n;
 	if (res->klass == HTTPC_OK)
 		json_array_foreach (res->body, i, n) {
-			const char *name = json_string_value(json_object_get(n, "name"));
+			const char *name = json_str(n, "name");
 			if (name && strcmp(name, node) == 0)
 				joined = true;
 		}
@@ -393,7 +391,7 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *status = json_string_value(json_object_get(res->body, "status"));
+	const char *status = json_str(res->body, "status");
 	bool green = res->klass == HTTPC_OK && states_healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));

@@ -4,6 +4,7 @@
  * workload's replicas and the wait for them, the record.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -40,7 +41,7 @@ static json_t *target_spec(struct step *s)
 {
 	json_t *ctx = step_context(s);
 	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
-	const char *role = json_string_value(json_object_get(ctx, "role"));
+	const char *role = json_str(ctx, "role");
 	json_t *section = json_object_get(spec, role);
 	if (!json_is_object(section)) {
 		section = json_object();
@@ -71,7 +72,7 @@ void state_scale_plan(struct step *s)
 	if (!r)
 		return;
 	json_t *p = step_params(s);
-	enum es_role role = role_of(json_string_value(json_object_get(p, "role")));
+	enum es_role role = role_of(json_str(p, "role"));
 	int from = r->spec.nodes[role].replicas;
 	int to = (int)json_integer_value(json_object_get(p, "replicas"));
 	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
@@ -247,8 +248,8 @@ static json_t *exclusion_value(json_t *ctx, bool clear)
 	char *csv = xcalloc(1, len);
 	json_array_foreach (json_object_get(ctx, "leaving"), i, n) {
 		if (i)
-			strlcpy_s(csv + strlen(csv), ",", len - strlen(csv));
-		strlcpy_s(csv + strlen(csv), json_string_value(n), len - strlen(csv));
+			str_copy_trunc(csv + strlen(csv), ",", len - strlen(csv));
+		str_copy_trunc(csv + strlen(csv), json_string_value(n), len - strlen(csv));
 	}
 	json_t *v = json_string(csv);
 	free(csv);
@@ -314,10 +315,9 @@ static void shards_cb(void *arg, const struct es_result *res)
 	size_t i;
 	json_t *sh;
 	json_array_foreach (res->body, i, sh) {
-		const char *node = json_string_value(json_object_get(sh, "node"));
-		const char *state = json_string_value(json_object_get(sh, "state"));
-		char *key = xasprintf("%s/%s", json_string_value(json_object_get(sh, "index")),
-				      json_string_value(json_object_get(sh, "shard")));
+		const char *node = json_str(sh, "node");
+		const char *state = json_str(sh, "state");
+		char *key = xasprintf("%s/%s", json_str(sh, "index"), json_str(sh, "shard"));
 		if (node && state && strcmp(state, "STARTED") == 0 && !is_leaving(leaving, node))
 			json_object_set_new(elsewhere, key, json_true());
 		else if (node && is_leaving(leaving, node))
@@ -333,8 +333,8 @@ static void shards_cb(void *arg, const struct es_result *res)
 	json_decref(elsewhere);
 	json_decref(stranded);
 	json_array_foreach (res->body, i, sh) {
-		const char *node = json_string_value(json_object_get(sh, "node"));
-		const char *state = json_string_value(json_object_get(sh, "state"));
+		const char *node = json_str(sh, "node");
+		const char *state = json_str(sh, "state");
 		if (state && strcmp(state, "RELOCATING") == 0)
 			relocating++;
 		/* A relocating copy names "from -> ...": its source still holds it. */
@@ -381,7 +381,7 @@ void state_scale_workload(struct step *s)
 	if (!l)
 		return;
 	json_t *ctx = step_context(s);
-	enum es_role role = role_of(json_string_value(json_object_get(ctx, "role")));
+	enum es_role role = role_of(json_str(ctx, "role"));
 	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
 	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
 	l->kcall = kube_scale(l->env->kube, path,
@@ -413,7 +413,7 @@ void state_wait_scaled(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
-	enum es_role role = role_of(json_string_value(json_object_get(step_context(s), "role")));
+	enum es_role role = role_of(json_str(step_context(s), "role"));
 	states_list_pods(l, es_role_name(role), role_pods_cb, l);
 }
 

@@ -36,6 +36,7 @@
  * while nothing changes.
  */
 #include "states/sweep.h"
+#include "common/json.h"
 #include "common/httpc.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -500,21 +501,20 @@ static void shards_done_cb(void *arg, const struct es_result *res)
 		return;
 	}
 	json_array_foreach (res->body, i, row) {
-		const char *prirep = json_string_value(json_object_get(row, "prirep"));
-		const char *state = json_string_value(json_object_get(row, "state"));
-		const char *index = json_string_value(json_object_get(row, "index"));
+		const char *prirep = json_str(row, "prirep");
+		const char *state = json_str(row, "state");
+		const char *index = json_str(row, "index");
 		int shard;
 
 		if (!prirep || !state || !index || strcmp(prirep, "p") != 0 ||
 		    strcmp(state, "UNASSIGNED") != 0 ||
-		    !parse_int(json_string_value(json_object_get(row, "shard")), 0, INT32_MAX,
-			       &shard))
+		    !parse_int(json_str(row, "shard"), 0, INT32_MAX, &shard))
 			continue;
 		total++;
 		if (json_array_size(primaries) >= DETAIL_PRIMARIES_MAX)
 			continue;
 		json_t *p = json_pack("{s:s, s:i}", "index", index, "shard", shard);
-		const char *reason = json_string_value(json_object_get(row, "unassigned.reason"));
+		const char *reason = json_str(row, "unassigned.reason");
 
 		if (reason)
 			json_object_set_new(p, "reason", json_string(reason));
@@ -549,7 +549,7 @@ static void health_done_cb(void *arg, const struct es_result *res)
 		read_finish(r, HEALTH_UNREACHABLE, res->message ? res->message : "request failed");
 		return;
 	}
-	h = health_of(json_string_value(json_object_get(res->body, "status")));
+	h = health_of(json_str(res->body, "status"));
 	nodes = json_object_get(res->body, "number_of_nodes");
 	unassigned = json_object_get(res->body, "unassigned_shards");
 	if (h == HEALTH_UNKNOWN || h == HEALTH_UNREACHABLE || !json_is_integer(nodes) ||

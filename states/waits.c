@@ -2,6 +2,7 @@
  * The create's waits: every pod ready, the masters formed, health green.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -58,7 +59,7 @@ static void masters_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *uuid = json_string_value(json_object_get(res->body, "cluster_uuid"));
+	const char *uuid = json_str(res->body, "cluster_uuid");
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool ok = res->klass == HTTPC_OK;
 	bool formed = ok && uuid && strcmp(uuid, "_na_") != 0;
@@ -91,7 +92,7 @@ static void health_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *status = json_string_value(json_object_get(res->body, "status"));
+	const char *status = json_str(res->body, "status");
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
 	char *msg = res->message ? xstrdup(res->message) : NULL;

@@ -15,6 +15,7 @@
  * hosts finds it.
  */
 #include "workflows/workflows.h"
+#include "common/json.h"
 #include "states/states.h"
 #include "workflows/request.h"
 
@@ -53,7 +54,7 @@ static const struct wf_state delete_states[] = {
 static bool delete_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
 {
 	static const char *const fields[] = {"wipe_data", NULL};
-	const char *qv = json_string_value(json_object_get(rq->query, "wipe_data"));
+	const char *qv = json_str(rq->query, "wipe_data");
 	json_t *bv = json_object_get(rq->body, "wipe_data");
 
 	if (!wf_request_fields(rq->body, fields, why))

@@ -15,6 +15,7 @@
  * restarted, and the cluster's recorded spec changes only at the end.
  */
 #include "workflows/workflows.h"
+#include "common/json.h"
 #include "workflows/restart.h"
 #include "states/states.h"
 #include "workflows/request.h"
@@ -45,7 +46,7 @@ static const struct wf_state remove_states[] = {PLUGIN_STATES};
 static bool install_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
 {
 	static const char *const fields[] = {"name", "allow_yellow", NULL};
-	const char *name = json_string_value(json_object_get(rq->body, "name"));
+	const char *name = json_str(rq->body, "name");
 
 	if (!wf_request_fields(rq->body, fields, why) || !wf_request_allow_yellow(rq->body, why))
 		return false;
@@ -61,7 +62,7 @@ static bool install_request(const struct wf_request *rq, json_t **params, struct
 static bool remove_request(const struct wf_request *rq, json_t **params, struct wf_refusal *why)
 {
 	static const char *const fields[] = {"allow_yellow", NULL};
-	const char *plugin = json_string_value(json_object_get(rq->path, "plugin"));
+	const char *plugin = json_str(rq->path, "plugin");
 
 	if (!wf_request_fields(rq->body, fields, why) || !wf_request_allow_yellow(rq->body, why))
 		return false;
@@ -79,8 +80,8 @@ static bool remove_request(const struct wf_request *rq, json_t **params, struct 
  */
 static bool plugin_prepare(json_t *record, json_t *params, struct wf_refusal *why)
 {
-	const char *plugin = json_string_value(json_object_get(params, "plugin"));
-	bool install = strcmp(json_string_value(json_object_get(params, "action")), "install") == 0;
+	const char *plugin = json_str(params, "plugin");
+	bool install = strcmp(json_str(params, "action"), "install") == 0;
 	struct spec spec;
 	struct spec_error serr;
 

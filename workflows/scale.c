@@ -32,6 +32,7 @@
  * cleanup chain undoes it on failure or cancel.
  */
 #include "workflows/workflows.h"
+#include "common/json.h"
 #include "workflows/request.h"
 #include "states/states.h"
 #include "common/util.h"
@@ -145,7 +146,7 @@ static bool scale_request(const struct wf_request *rq, json_t **params, struct w
 
 	if (!wf_request_fields(body, fields, why))
 		return false;
-	const char *role = json_string_value(json_object_get(body, "role"));
+	const char *role = json_str(body, "role");
 	json_t *replicas = json_object_get(body, "replicas");
 	json_t *force = json_object_get(body, "force");
 	enum es_role section;
@@ -171,7 +172,7 @@ static bool scale_prepare(json_t *record, json_t *params, struct wf_refusal *why
 	enum es_role section;
 	struct spec spec;
 
-	if (!spec_section_parse(json_string_value(json_object_get(params, "role")), &section))
+	if (!spec_section_parse(json_str(params, "role"), &section))
 		return wf_refuse(why, 422, "invalid", "role",
 				 "role must be data, clients or masters");
 	if (!wf_record_spec(record, &spec, why))
@@ -215,7 +216,7 @@ static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, cons
 static void scale_precheck(void *env, const char *tenant, json_t *params,
 			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
-	const char *role = json_string_value(json_object_get(params, "role"));
+	const char *role = json_str(params, "role");
 	int from = (int)json_integer_value(json_object_get(params, "from"));
 	int to = (int)json_integer_value(json_object_get(params, "replicas"));
 
@@ -230,7 +231,7 @@ static void scale_precheck(void *env, const char *tenant, json_t *params,
 	p->done = done;
 	p->arg = arg;
 	p->to = to;
-	const char *name = json_string_value(json_object_get(spec, "name"));
+	const char *name = json_str(spec, "name");
 	p->cluster = xstrdup(name ? name : "");
 	states_read_shard_copies(env, tenant, spec, scale_copies_cb, p);
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include "engine/registry.h"
+#include "common/util.h"
 
 extern const struct workflow wf_create;
 extern const struct workflow wf_delete;
@@ -21,7 +22,6 @@ extern const struct workflow wf_kibana;
  * handlers: a row whose handler has ways out (states/) must map each of
  * them, and no row may declare a way its handler does not have.
  */
-bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen)
-	__attribute__((warn_unused_result));
+bool workflows_register_all(struct wf_registry *reg, char *err, size_t errlen) MUST_CHECK;
 
 #endif

@@ -22,7 +22,7 @@ if [ -z "$fmt" ]; then
 fi
 
 # Tracked files in a checkout, every C file of the tree in a release tarball.
-if [ -d .git ] && command -v git >/dev/null 2>&1; then
+if command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	files=$(git ls-files '*.c' '*.h')
 else
 	files=$(find api bench cli common engine es fuzz kube sim states storage tests workflows \

@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
+#include "kube/spec.h"
 
 /* --- A registry of two workflows, one with its own params check. --- */
 
@@ -647,7 +648,7 @@ static void test_dns_label(void **state)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
-		if (api_dns_label_valid(cases[i].s) != cases[i].ok)
+		if (spec_is_dns_label(cases[i].s, SPEC_DNS_LABEL_MAX) != cases[i].ok)
 			fail_msg("\"%s\": expected %s", cases[i].s,
 				 cases[i].ok ? "valid" : "invalid");
 	}
