@@ -21,8 +21,11 @@ if [ -z "$fmt" ]; then
 	exit 77
 fi
 
-# Tracked files in a checkout, every C file of the tree in a release tarball.
-if command -v git >/dev/null 2>&1 && git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+# Tracked files in a checkout, every C file of the tree in a release tarball
+# (a worktree's .git is a file; an unpacked tarball inside a checkout is not
+# its top level).
+if command -v git >/dev/null 2>&1 &&
+	[ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	files=$(git ls-files '*.c' '*.h')
 else
 	files=$(find api bench cli common engine es fuzz kube sim states storage tests workflows \
