@@ -11,7 +11,7 @@ ESAAS_DEB_PACKAGES=(
 	libevent-dev libpq-dev libcurl4-openssl-dev libjansson-dev
 	libyaml-dev libcmocka-dev libssl-dev
 	postgresql postgresql-contrib
-	curl valgrind openssl
+	curl valgrind openssl systemd # systemd-analyze verifies the unit (tests/deploy)
 	clang libclang-rt-14-dev clang-format python3-jsonschema python3-yaml
 	prometheus # promtool checks /metrics (tests/integration/test_monitor)
 	chromium nodejs nginx-light

@@ -257,10 +257,14 @@ def instructions(text):
     return out
 
 
-def find_linter():
-    """(name, argv prefix) of a Containerfile linter here, or None."""
+def find_linter(root):
+    """(name, argv prefix) of a Containerfile linter here, or None: hadolint,
+    or npm's dockerfilelint (tests/deploy/package.json installs it)."""
+    local = os.path.join(root, "tests", "deploy", "node_modules", ".bin", "dockerfilelint")
     for env, name in (("ESAAS_HADOLINT", "hadolint"), ("ESAAS_DOCKERFILELINT", "dockerfilelint")):
         prog = os.environ.get(env) or shutil.which(name)
+        if not prog and name == "dockerfilelint":
+            prog = local
         if prog and os.access(prog, os.X_OK):
             return name, [prog]
     return None
@@ -342,10 +346,13 @@ def check_containerfile(r, root, dep, config):
             ["configure.ac %s, label %s, image %s" % (version.group(1) if version else None,
                                                       label.group(1) if label else None, image)])
 
-    linter = find_linter()
+    linter = find_linter(root)
     if not linter:
-        print("note: no Containerfile linter here (hadolint, or npm's dockerfilelint); "
-              "deploy/Containerfile is not linted")
+        if os.environ.get("ESAAS_TEST_TOOLS") == "1":
+            r.fail("deploy/Containerfile: no linter (npm ci --prefix tests/deploy)")
+        else:
+            print("note: no Containerfile linter here (hadolint, or npm's dockerfilelint); "
+                  "deploy/Containerfile is not linted")
         return
     with tempfile.NamedTemporaryFile("w", suffix=".Containerfile") as tmp:
         tmp.write(BAD_CONTAINERFILE)

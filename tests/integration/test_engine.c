@@ -300,6 +300,7 @@ static void test_jobs_of_one_cluster_run_in_order(void **state)
 		json_decref(j);
 	}
 	json_t *j = wait_job_done(&f->d, other, 20000);
+	assert_non_null(j);
 	json_decref(j);
 	/* Each job of "orders" started after the previous one finished. */
 	assert_int_equal(sql_int(f->sql,
@@ -343,6 +344,7 @@ static void test_api_reads_and_errors(void **state)
 	for (int i = 0; i < 5; i++) {
 		ids[i] = submit_job(&f->d, i % 2 ? "test_noop" : "test", "logs", NULL);
 		json_t *j = wait_job_done(&f->d, ids[i], 20000);
+		assert_non_null(j);
 		json_decref(j);
 	}
 	struct http_resp r;
@@ -423,6 +425,9 @@ static void test_kill_9_then_restart_finishes_each_job_once(void **state)
 		       5 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
+	/* The moment came: the test acts in the middle, not after it. */
+	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0,
+			    NULL) >= 5);
 	assert_int_equal(esaasd_stop(&f->d, SIGKILL, true), -SIGKILL);
 	long long done_before =
 		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE status = 'succeeded'", 0, NULL);
@@ -530,6 +535,9 @@ static void test_postgres_restart_under_load(void **state)
 		       10 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
+	/* The moment came: the test acts in the middle, not after it. */
+	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'next'", 0,
+			    NULL) >= 10);
 	PQfinish(f->sql);
 	assert_true(pg_ctl(&pg, "restart"));
 	f->sql = sql_connect(f->dburl);
@@ -569,6 +577,9 @@ static void test_sigterm_drains_and_releases(void **state)
 		       1 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q),
+		1);
 	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
 	/* Released, not left to a 30-second lease. */
 	assert_int_equal(
@@ -896,6 +907,9 @@ static void test_unknown_kind_is_not_claimed(void **state)
 	PQclear(r);
 	int64_t id = submit_job(&f->d, "test", "y", NULL);
 	json_t *j = wait_job_done(&f->d, id, 20000);
+	/* The engine works: the job it knows ran to its end. */
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "succeeded");
 	json_decref(j);
 	assert_int_equal(
 		sql_int(f->sql,
@@ -935,6 +949,7 @@ static void test_sighup_reopens_the_log_file(void **state)
 	assert_true(file_contains(path, "log reopened"));
 	int64_t id = submit_job(&f->d, "test", "logs", NULL);
 	json_t *j = wait_job_done(&f->d, id, 20000);
+	assert_non_null(j);
 	json_decref(j);
 	char needle[64];
 	snprintf(needle, sizeof(needle), "job=%lld ", (long long)id);
@@ -970,6 +985,9 @@ static void test_hung_request_stalls_nothing_else(void **state)
 		       q) != 1 &&
 	       harness_now_ms() < deadline)
 		msleep(5);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'work'", 1, q),
+		1);
 	enum {
 		N = 10
 	};

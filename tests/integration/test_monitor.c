@@ -502,8 +502,10 @@ static void health_reads(const struct sim *s, const char *const *names, size_t n
 }
 
 /*
- * Over a window of `seconds`, each cluster is read once a second, give or
- * take the jitter: by one replica, not two.
+ * Over a window of `seconds`, each cluster is read about once a second: by
+ * one replica, not two.  Two sweeping replicas would read it twice as
+ * often; a slow machine reads it less often, never more, so the bound is
+ * wide below and tight enough above to tell one replica from two.
  */
 static void expect_read_once_per_interval(const struct sim *s, const char *const *names, size_t n,
 					  int seconds)
@@ -519,8 +521,9 @@ static void expect_read_once_per_interval(const struct sim *s, const char *const
 	for (size_t i = 0; i < n; i++) {
 		long reads = after[i] - before[i];
 
-		if (reads < seconds - 2 || reads > seconds + 2)
-			fail_msg("cluster %s read %ld times in %d s, at one read a second",
+		if (reads < 1 || reads > seconds + seconds / 2)
+			fail_msg("cluster %s read %ld times in %d s, at one read a second by one "
+				 "replica",
 				 names[i], reads, seconds);
 	}
 }

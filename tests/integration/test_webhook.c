@@ -473,6 +473,8 @@ static void wait_deliveries(const struct esaasd *d, const char *result, double n
 }
 
 /* GET /healthz answers 200, and within max_ms. */
+/* A blocked loop would hold /healthz for the receiver's whole 1.5 s
+ * timeout or more; max_ms leaves room for a slow, sanitized build. */
 static void healthz_quick(const struct esaasd *d, int max_ms)
 {
 	struct http_resp r;
@@ -613,7 +615,7 @@ static void test_hanging_receiver_blocks_nothing(void **state)
 		f->held[f->nheld++] = fd;
 		/* While it hangs, esaasd answers, and works. */
 		for (int i = 0; i < 5; i++)
-			healthz_quick(&f->d, 300);
+			healthz_quick(&f->d, 1000);
 		if (attempt == 1)
 			failing_job(&f->d);
 	}
@@ -623,7 +625,7 @@ static void test_hanging_receiver_blocks_nothing(void **state)
 	assert_true(deliveries(&f->d, "ok") == 0);
 	assert_true(file_contains(f->d.log, "giving up after 2 attempts"));
 	assert_true(file_contains(f->d.log, "timed out after 1500 ms"));
-	healthz_quick(&f->d, 300);
+	healthz_quick(&f->d, 1000);
 
 	/* Stopped with an attempt out: the event is dropped, said so, and esaasd exits cleanly. */
 	failing_job(&f->d);
@@ -643,13 +645,13 @@ static void test_receiver_down(void **state)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", closed_port());
 	start_esaasd(f, url, "  max_attempts: 3\n  backoff_base_ms: 100\n", NULL);
 	failing_job(&f->d);
-	healthz_quick(&f->d, 300);
+	healthz_quick(&f->d, 1000);
 	wait_deliveries(&f->d, "failed", 1);
 	assert_true(deliveries(&f->d, "retry") == 2);
 	assert_true(deliveries(&f->d, "ok") == 0);
 	assert_true(file_contains(f->d.log, "giving up after 3 attempts"));
 	assert_true(file_contains(f->d.log, "cannot connect"));
-	healthz_quick(&f->d, 300);
+	healthz_quick(&f->d, 1000);
 }
 
 /* As test_monitor.c: one data node, indices without replicas, reads every second. */
