@@ -12,11 +12,11 @@
  * The figures come from the database's own timestamps wherever they can, so
  * the polling done here to notice the end of a run adds nothing to them.
  * Run it with bench/run, which builds what it needs; bench/README.md says
- * what each figure means.
+ * what each figure means.  The pgbench side of the throughput comparison is
+ * in bench_engine_pgbench.c; what the two share in bench_engine.h.
  */
+#include "bench/bench_engine.h"
 #include "common/util.h"
-#include "storage/jobs.h"
-#include "tests/integration/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,42 +32,14 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 
-#define MAX_CONCURRENCY 16
 #define POLL_MS 50
 #define RUN_TIMEOUT_MS (10 * 60 * 1000)
-#define PGBENCH_OWNER "bench/pgbench"
 
-struct options {
-	int conc[MAX_CONCURRENCY]; /* engine workers, and pgbench clients */
-	int nconc;
-	int jobs;	       /* per engine throughput run */
-	int pgbench_s;	       /* how long pgbench runs */
-	int samples;	       /* of the wake-up latency */
-	int queued, in_flight; /* the memory case */
-	bool throughput, wakeup, memory;
-	bool keep; /* leave PostgreSQL running for inspection */
-};
-
-struct bench {
-	struct options opt;
-	struct pg pg;
-	bool pg_started;
-	struct esaasd d; /* the esaasd-test running now, if any */
-	int ndaemons;
-};
-
-struct tp_result {
-	double rate; /* transitions per second */
-	long long transitions;
-	double seconds;
-	double per_commit; /* transitions per commit (the engine's) */
-};
-
-static volatile sig_atomic_t interrupted;
+volatile sig_atomic_t bench_interrupted;
 
 static void on_signal(int sig)
 {
-	interrupted = 1;
+	bench_interrupted = 1;
 }
 
 static void usage(FILE *f)
@@ -192,7 +164,7 @@ static bool parse_options(int argc, char **argv, struct options *o)
 
 /* --- SQL ------------------------------------------------------------------------- */
 
-static bool sql_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
+bool bench_sql_exec(PGconn *c, const char *sql, int nparams, const char *const *params)
 {
 	PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = PQresultStatus(r);
@@ -282,9 +254,9 @@ static bool pg_start_durable(struct bench *b)
 	PGconn *c = sql_connect(b->pg.url);
 	if (!c)
 		return false;
-	bool ok = sql_exec(c, "ALTER SYSTEM SET fsync = on", 0, NULL) &&
-		  sql_exec(c, "ALTER SYSTEM SET full_page_writes = on", 0, NULL) &&
-		  sql_exec(c, "ALTER SYSTEM SET synchronous_commit = on", 0, NULL);
+	bool ok = bench_sql_exec(c, "ALTER SYSTEM SET fsync = on", 0, NULL) &&
+		  bench_sql_exec(c, "ALTER SYSTEM SET full_page_writes = on", 0, NULL) &&
+		  bench_sql_exec(c, "ALTER SYSTEM SET synchronous_commit = on", 0, NULL);
 	PQfinish(c);
 	if (!ok || !pg_ctl(&b->pg, "restart"))
 		return false;
@@ -301,7 +273,7 @@ static bool pg_start_durable(struct bench *b)
 	return ok;
 }
 
-static bool new_database(struct bench *b, char *url, size_t len)
+bool bench_new_database(struct bench *b, char *url, size_t len)
 {
 	if (!pg_new_database(&b->pg, url, len)) {
 		fprintf(stderr, "bench_engine: could not create a database\n");
@@ -337,7 +309,7 @@ static bool daemon_stop(struct bench *b, int sig)
 }
 
 /* Apply the schema: the daemon migrates its database when it starts. */
-static bool migrate(struct bench *b, const char *dburl)
+bool bench_migrate(struct bench *b, const char *dburl)
 {
 	return daemon_start(b, dburl, 1) && daemon_stop(b, SIGTERM);
 }
@@ -355,7 +327,7 @@ static bool wait_zero(struct bench *b, PGconn *c, const char *sql, int nparams,
 		      const char *const *params, int timeout_ms, int interval_ms)
 {
 	int64_t deadline = harness_now_ms() + timeout_ms;
-	while (!interrupted && harness_now_ms() < deadline) {
+	while (!bench_interrupted && harness_now_ms() < deadline) {
 		long long left = sql_int(c, sql, nparams, params);
 		if (left == 0)
 			return true;
@@ -363,7 +335,7 @@ static bool wait_zero(struct bench *b, PGconn *c, const char *sql, int nparams,
 			return false;
 		msleep(interval_ms);
 	}
-	if (!interrupted)
+	if (!bench_interrupted)
 		fprintf(stderr, "bench_engine: still waiting after %d ms for: %s\n", timeout_ms,
 			sql);
 	return false;
@@ -390,211 +362,6 @@ static bool proc_memory(pid_t pid, long long *rss_kib, long long *hwm_kib)
 	return *rss_kib > 0 && *hwm_kib > 0;
 }
 
-/* --- the statement pgbench runs --------------------------------------------------- */
-
-static char *read_whole_file(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		return NULL;
-	}
-	size_t cap = 65536, len = 0, n;
-	char *s = xmalloc(cap);
-	while ((n = fread(s + len, 1, cap - len - 1, f)) > 0) {
-		len += n;
-		if (len + 1 == cap)
-			s = xrealloc(s, cap *= 2);
-	}
-	fclose(f);
-	s[len] = '\0';
-	return s;
-}
-
-/* Everything but white space, to compare two spellings of one statement. */
-static char *squeeze(const char *s)
-{
-	char *out = xmalloc(strlen(s) + 1), *o = out;
-	for (; *s; s++)
-		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
-			*o++ = *s;
-	*o = '\0';
-	return out;
-}
-
-/* Append n bytes to a growing string. */
-static void append(char **s, size_t *len, size_t *cap, const char *p, size_t n)
-{
-	while (*len + n + 1 > *cap)
-		*s = xrealloc(*s, *cap *= 2);
-	memcpy(*s + *len, p, n);
-	*len += n;
-	(*s)[*len] = '\0';
-}
-
-/* TRANSITION_SQL as storage/jobrun.c spells it: its string literals, joined. */
-static char *engine_transition_sql(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/storage/jobrun.c", harness_srcdir());
-	char *src = read_whole_file(path);
-	if (!src)
-		return NULL;
-	const char *p = strstr(src, "TRANSITION_SQL[] =");
-	size_t cap = 4096, len = 0;
-	char *sql = xcalloc(1, cap);
-	bool ok = p != NULL;
-	if (p)
-		p += strlen("TRANSITION_SQL[] =");
-	while (ok && *p && *p != ';') {
-		if (*p == '"') {
-			for (p++; *p && *p != '"'; p++) {
-				if (*p == '\\' && p[1])
-					p++;
-				append(&sql, &len, &cap, p, 1);
-			}
-			ok = *p == '"';
-			p++;
-		} else if (strncmp(p, "JOBS_NOTIFY_CHANNEL", 19) == 0) {
-			append(&sql, &len, &cap, JOBS_NOTIFY_CHANNEL, strlen(JOBS_NOTIFY_CHANNEL));
-			p += 19;
-		} else if (*p == ' ' || *p == '\t' || *p == '\n') {
-			p++;
-		} else {
-			ok = false;
-		}
-	}
-	if (!ok || len == 0) {
-		fprintf(stderr, "bench_engine: could not read TRANSITION_SQL from %s\n", path);
-		free(sql);
-		sql = NULL;
-	}
-	free(src);
-	return sql;
-}
-
-/* Replace every occurrence of from with to. */
-static char *replace_all(const char *s, const char *from, const char *to)
-{
-	size_t fl = strlen(from), tl = strlen(to), count = 0;
-	for (const char *h = strstr(s, from); h; h = strstr(h + fl, from))
-		count++;
-	char *out = xmalloc(strlen(s) - count * fl + count * tl + 1), *o = out;
-	const char *hit;
-	while ((hit = strstr(s, from))) {
-		memcpy(o, s, (size_t)(hit - s));
-		o += hit - s;
-		memcpy(o, to, tl);
-		o += tl;
-		s = hit + fl;
-	}
-	memcpy(o, s, strlen(s) + 1);
-	return out;
-}
-
-/*
- * bench/transition.sql turned back into the engine's statement: the lease
- * owner into $1, the JSON batch into $2, the lease's length into $3.
- */
-static char *script_transition_sql(const char *path)
-{
-	char *src = read_whole_file(path);
-	if (!src)
-		return NULL;
-	size_t cap = 4096, len = 0;
-	char *sql = xcalloc(1, cap);
-	for (char *line = src; *line;) {
-		char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) : strlen(line);
-		const char *t = line;
-		while (*t == ' ' || *t == '\t')
-			t++;
-		if (*t != '\\' && strncmp(t, "--", 2) != 0) {
-			append(&sql, &len, &cap, line, n);
-			append(&sql, &len, &cap, "\n", 1);
-		}
-		line = nl ? nl + 1 : line + n;
-	}
-	free(src);
-	char *semi = strrchr(sql, ';');
-	if (semi)
-		*semi = '\0';
-	char *lease = replace_all(sql, ":lease_s", "$3");
-	free(sql);
-	char *owner = replace_all(lease, "'" PGBENCH_OWNER "'", "$1");
-	free(lease);
-	const char *lit = strstr(owner, "jsonb_to_recordset('");
-	const char *end = lit ? strstr(lit, "'::jsonb") : NULL;
-	char *out = NULL;
-	if (end) {
-		int head = (int)(lit - owner) + (int)strlen("jsonb_to_recordset(");
-		out = xasprintf("%.*s$2%s", head, owner, end + 1);
-	} else {
-		fprintf(stderr, "bench_engine: %s has no jsonb_to_recordset('...'::jsonb)\n", path);
-	}
-	free(owner);
-	return out;
-}
-
-/* Is the statement compiled into the esaasd-test that is measured? */
-static bool binary_has(const char *sql)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/esaasd-test", harness_builddir());
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		perror(path);
-		return false;
-	}
-	size_t cap = 1 << 20, len = 0, n;
-	char *bin = xmalloc(cap);
-	while ((n = fread(bin + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap)
-			bin = xrealloc(bin, cap *= 2);
-	}
-	fclose(f);
-	bool found = memmem(bin, len, sql, strlen(sql) + 1) != NULL;
-	free(bin);
-	if (!found)
-		fprintf(stderr,
-			"bench_engine: %s does not hold storage/jobrun.c's TRANSITION_SQL;"
-			" rebuild it\n",
-			path);
-	return found;
-}
-
-/* pgbench must run what the engine runs, or the comparison means nothing. */
-static bool check_script(const char *script)
-{
-	char *engine = engine_transition_sql();
-	char *mine = script_transition_sql(script);
-	bool ok = false;
-	if (engine && mine && binary_has(engine)) {
-		char *a = squeeze(engine), *b = squeeze(mine);
-		size_t i = 0;
-		while (a[i] && a[i] == b[i])
-			i++;
-		ok = a[i] == '\0' && b[i] == '\0';
-		if (!ok) {
-			size_t from = i > 40 ? i - 40 : 0;
-			fprintf(stderr,
-				"bench_engine: %s is out of step with TRANSITION_SQL in "
-				"storage/jobrun.c\n"
-				"  (white space aside) engine: ...%.80s\n"
-				"                      script: ...%.80s\n"
-				"  Copy the statement again, filling in its parameters as the"
-				" script's header says.\n",
-				script, a + from, b + from);
-		}
-		free(a);
-		free(b);
-	}
-	free(engine);
-	free(mine);
-	return ok;
-}
-
 /* --- throughput ----------------------------------------------------------------- */
 
 /* Queued test_noop jobs on distinct clusters, so that every one may run at once. */
@@ -610,7 +377,7 @@ static const char RUN_SECONDS_SQL[] =
 static bool engine_throughput(struct bench *b, int conc, struct tp_result *out)
 {
 	char url[600], n[16];
-	if (!new_database(b, url, sizeof(url)) || !migrate(b, url))
+	if (!bench_new_database(b, url, sizeof(url)) || !bench_migrate(b, url))
 		return false;
 	PGconn *c = sql_connect(url);
 	if (!c)
@@ -621,8 +388,8 @@ static bool engine_throughput(struct bench *b, int conc, struct tp_result *out)
 	 * ANALYZE: the claim is planned from statistics, and a table that has
 	 * never been analyzed gets plans that a running system does not see.
 	 */
-	bool ok = sql_exec(c, NOOP_JOBS_SQL, 1, p) && sql_exec(c, "ANALYZE jobs", 0, NULL) &&
-		  daemon_spawn(b, url, conc) &&
+	bool ok = bench_sql_exec(c, NOOP_JOBS_SQL, 1, p) &&
+		  bench_sql_exec(c, "ANALYZE jobs", 0, NULL) && daemon_spawn(b, url, conc) &&
 		  wait_zero(b, c, "SELECT count(*) FROM jobs WHERE finished_at IS NULL", 0, NULL,
 			    RUN_TIMEOUT_MS, POLL_MS) &&
 		  daemon_stop(b, SIGTERM);
@@ -647,148 +414,13 @@ static bool engine_throughput(struct bench *b, int conc, struct tp_result *out)
 	return ok;
 }
 
-/* Run pgbench; returns the transactions it processed and its tps. */
-static bool run_pgbench(struct bench *b, const char *url, const char *script, int conc,
-			long long *processed, double *tps)
-{
-	const char *prog = getenv("PGBENCH");
-	if (!prog || !*prog)
-		prog = "pgbench";
-	char clients[16], threads[16], secs[16], errlog[600];
-	snprintf(clients, sizeof(clients), "%d", conc);
-	snprintf(threads, sizeof(threads), "%d", conc < 2 ? conc : 2);
-	snprintf(secs, sizeof(secs), "%d", b->opt.pgbench_s);
-	snprintf(errlog, sizeof(errlog), "%s/pgbench.log", b->pg.dir);
-	/* Each client counts its row's version in v, from 0 (see the script). */
-	const char *argv[] = {
-		prog, "-n", "-c",  clients, "-j",   threads, "-T",
-		secs, "-D", "v=0", "-f",    script, url,     NULL,
-	};
-	int out[2];
-	if (pipe(out) != 0) {
-		perror("bench_engine: pipe");
-		return false;
-	}
-	pid_t pid = fork();
-	if (pid < 0) {
-		perror("bench_engine: fork");
-		close(out[0]);
-		close(out[1]);
-		return false;
-	}
-	if (pid == 0) {
-		int fd = open(errlog, O_WRONLY | O_CREAT | O_APPEND, 0644);
-		if (fd >= 0) {
-			dup2(fd, 2);
-			close(fd);
-		}
-		dup2(out[1], 1);
-		close(out[0]);
-		close(out[1]);
-		execvp(prog, (char *const *)argv);
-		fprintf(stderr, "cannot run %s: %s\n", prog, strerror(errno));
-		_exit(127);
-	}
-	close(out[1]);
-	FILE *f = fdopen(out[0], "r");
-	char line[256];
-	*processed = -1;
-	*tps = -1;
-	while (f && fgets(line, sizeof(line), f)) {
-		const char *k = "number of transactions actually processed:";
-		if (strncmp(line, k, strlen(k)) == 0)
-			*processed = strtoll(line + strlen(k), NULL, 10);
-		else if (strncmp(line, "tps = ", 6) == 0)
-			*tps = strtod(line + 6, NULL);
-	}
-	if (f)
-		fclose(f);
-	else
-		close(out[0]);
-	/* Interrupted: pgbench, our child, stops too. */
-	if (interrupted)
-		kill(pid, SIGINT);
-	int st;
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || *processed <= 0 || *tps <= 0) {
-		fprintf(stderr, "bench_engine: pgbench failed; see %s\n", errlog);
-		return false;
-	}
-	return true;
-}
-
-/* One running job per pgbench client, leased to the owner the script names. */
-static const char PGBENCH_JOBS_SQL[] =
-	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by, lease_owner,"
-	"  lease_expires_at, lease_epoch, started_at, state_entered_at)"
-	" SELECT 'default', 'pgbench-' || g, 'test_noop', 'running', 's1', 'bench', $2,"
-	"  now() + interval '1 day', 1, now(), now()"
-	" FROM generate_series(1, $1::int) g";
-
-/* Finished jobs after them, up to $2 in all. */
-static const char PGBENCH_PADDING_SQL[] =
-	"INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by, lease_epoch,"
-	"  started_at, finished_at)"
-	" SELECT 'default', 'pgbench-' || g, 'test_noop', 'succeeded', 's5', 'bench', 1,"
-	"  now(), now()"
-	" FROM generate_series($1::int + 1, $2::int) g";
-
-static bool pgbench_throughput(struct bench *b, const char *script, int conc, struct tp_result *out)
-{
-	char url[600], n[16], total[16];
-	if (!new_database(b, url, sizeof(url)) || !migrate(b, url))
-		return false;
-	PGconn *c = sql_connect(url);
-	if (!c)
-		return false;
-	snprintf(n, sizeof(n), "%d", conc);
-	snprintf(total, sizeof(total), "%d", b->opt.jobs > conc ? b->opt.jobs : conc);
-	const char *p[] = {n, PGBENCH_OWNER}, *pad[] = {n, total}, *owner[] = {PGBENCH_OWNER};
-	/*
-	 * Client k moves job k + 1.  The table is as large as the engine's,
-	 * since the planner picks its plans by the table's size.
-	 */
-	bool ok = sql_exec(c, PGBENCH_JOBS_SQL, 2, p) && sql_exec(c, PGBENCH_PADDING_SQL, 2, pad) &&
-		  sql_exec(c, "ANALYZE jobs", 0, NULL);
-	if (ok && sql_int(c, "SELECT max(id) FROM jobs WHERE lease_owner = $1", 1, owner) != conc) {
-		fprintf(stderr, "bench_engine: the pgbench job rows are not numbered 1..%d\n",
-			conc);
-		ok = false;
-	}
-	long long processed = 0;
-	double tps = 0;
-	ok = ok && run_pgbench(b, url, script, conc, &processed, &tps);
-	/* Every transaction must have passed the fence: one update, one event. */
-	if (ok) {
-		long long events = sql_int(c, "SELECT count(*) FROM job_events", 0, NULL);
-		long long versions = sql_int(
-			c, "SELECT sum(version) FROM jobs WHERE lease_owner = $1", 1, owner);
-		if (events != processed || versions != processed) {
-			fprintf(stderr,
-				"bench_engine: pgbench ran %lld transactions but wrote %lld"
-				" events and %lld versions: the script's fence did not match\n",
-				processed, events, versions);
-			ok = false;
-		}
-	}
-	if (ok) {
-		out->transitions = processed;
-		out->rate = tps;
-		out->seconds = (double)processed / tps;
-		out->per_commit = 1;
-	}
-	PQfinish(c);
-	return ok;
-}
-
 static bool throughput(struct bench *b)
 {
 	char script[512];
 	snprintf(script, sizeof(script), "%s/bench/transition.sql", harness_srcdir());
-	if (!check_script(script))
+	if (!pgbench_check_script(script))
 		return false;
-	for (int i = 0; i < b->opt.nconc && !interrupted; i++) {
+	for (int i = 0; i < b->opt.nconc && !bench_interrupted; i++) {
 		int conc = b->opt.conc[i];
 		struct tp_result eng = {0}, pgb = {0};
 		if (!engine_throughput(b, conc, &eng) || !pgbench_throughput(b, script, conc, &pgb))
@@ -801,7 +433,7 @@ static bool throughput(struct bench *b)
 		       pgb.seconds);
 		fflush(stdout);
 	}
-	return !interrupted;
+	return !bench_interrupted;
 }
 
 /* --- wake-up latency ------------------------------------------------------------------- */
@@ -824,7 +456,7 @@ static const char UNFINISHED_SQL[] =
 static bool wakeup(struct bench *b, long long *idle_rss_kib)
 {
 	char url[600];
-	if (!new_database(b, url, sizeof(url)) || !daemon_start(b, url, 16))
+	if (!bench_new_database(b, url, sizeof(url)) || !daemon_start(b, url, 16))
 		return false;
 	PGconn *c = sql_connect(url);
 	if (!c)
@@ -836,7 +468,7 @@ static bool wakeup(struct bench *b, long long *idle_rss_kib)
 	int samples = b->opt.samples;
 	int64_t *sent_us = xcalloc((size_t)samples, sizeof(*sent_us));
 	int64_t *ids = xcalloc((size_t)samples, sizeof(*ids));
-	for (int i = 0; ok && i < samples && !interrupted; i++) {
+	for (int i = 0; ok && i < samples && !bench_interrupted; i++) {
 		char cluster[32], id[24];
 		snprintf(cluster, sizeof(cluster), "wake-%d", i + 1);
 		sent_us[i] = now_wall_us();
@@ -847,7 +479,7 @@ static bool wakeup(struct bench *b, long long *idle_rss_kib)
 		ok = ids[i] > 0 && wait_zero(b, c, UNFINISHED_SQL, 1, p, 10000, 2);
 		msleep(20);
 	}
-	ok = ok && !interrupted;
+	ok = ok && !bench_interrupted;
 	double *db = NULL, *http = xcalloc((size_t)samples, sizeof(double));
 	int n = ok ? sql_sorted_doubles(c, WAKEUP_SQL, &db) : 0;
 	ok = ok && n == samples;
@@ -865,7 +497,7 @@ static bool wakeup(struct bench *b, long long *idle_rss_kib)
 		       percentile(db, n, 0.5), percentile(db, n, 0.99), db[n - 1], n);
 		printf("  from sending the HTTP request: median=%.2f p99=%.2f max=%.2f\n",
 		       percentile(http, n, 0.5), percentile(http, n, 0.99), http[n - 1]);
-	} else if (!interrupted) {
+	} else if (!bench_interrupted) {
 		fprintf(stderr, "bench_engine: the wake-up samples are incomplete; see %s\n",
 			b->d.log);
 	}
@@ -900,7 +532,7 @@ static const char QUEUED_JOBS_SQL[] =
 static bool memory(struct bench *b, long long idle_rss_kib)
 {
 	char url[600], nf[16], nq[16];
-	if (!new_database(b, url, sizeof(url)) || !migrate(b, url))
+	if (!bench_new_database(b, url, sizeof(url)) || !bench_migrate(b, url))
 		return false;
 	PGconn *c = sql_connect(url);
 	if (!c)
@@ -908,8 +540,10 @@ static bool memory(struct bench *b, long long idle_rss_kib)
 	snprintf(nf, sizeof(nf), "%d", b->opt.in_flight);
 	snprintf(nq, sizeof(nq), "%d", b->opt.queued);
 	const char *p[] = {nf, nq};
-	bool ok = sql_exec(c, IN_FLIGHT_JOBS_SQL, 1, p) && sql_exec(c, QUEUED_JOBS_SQL, 2, p) &&
-		  sql_exec(c, "ANALYZE jobs", 0, NULL) && daemon_spawn(b, url, b->opt.in_flight) &&
+	bool ok = bench_sql_exec(c, IN_FLIGHT_JOBS_SQL, 1, p) &&
+		  bench_sql_exec(c, QUEUED_JOBS_SQL, 2, p) &&
+		  bench_sql_exec(c, "ANALYZE jobs", 0, NULL) &&
+		  daemon_spawn(b, url, b->opt.in_flight) &&
 		  wait_zero(b, c,
 			    "SELECT $1::int - count(*) FROM jobs"
 			    " WHERE status = 'running' AND lease_owner IS NOT NULL",
@@ -1027,14 +661,14 @@ int main(int argc, char **argv)
 				"bench_engine: PostgreSQL is still running in %s"
 				" (tests/pg.sh destroy %s stops and removes it)\n",
 				b.pg.dir, b.pg.dir);
-		} else if (!ok && !interrupted) {
+		} else if (!ok && !bench_interrupted) {
 			pg_ctl(&b.pg, "stop");
 			fprintf(stderr, "bench_engine: the logs are in %s\n", b.pg.dir);
 		} else {
 			pg_destroy(&b.pg);
 		}
 	}
-	if (interrupted)
-		fprintf(stderr, "bench_engine: interrupted\n");
+	if (bench_interrupted)
+		fprintf(stderr, "bench_engine: bench_interrupted\n");
 	return ok ? 0 : 1;
 }

@@ -52,7 +52,7 @@ struct config {
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
 	char *es_url_template;
 
-	/* The health sweep of every ready cluster (states/sweep.h). */
+	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */
 	int monitor_interval_s;	    /* monitor.interval_seconds: 10, each cluster read once per */
 	int monitor_jitter_percent; /* monitor.jitter_percent: 10, the interval give or take */

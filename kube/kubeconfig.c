@@ -7,8 +7,13 @@
  * of a name winning.  Only the entries the chosen context names are then
  * checked and turned into a struct kube_conn, so a file may hold users
  * with exec plugins as long as we are not asked to be them.
+ *
+ * This file: errors, files, from the chosen context to a connection, the
+ * in-cluster service account and the API; kubeconfig_parse.c: the YAML
+ * nodes and one file into the merged table; what they share in
+ * kubeconfig_internal.h.
  */
-#include "kube/kubeconfig.h"
+#include "kube/kubeconfig_internal.h"
 #include "common/base64.h"
 #include "common/httpc.h"
 #include "common/util.h"
@@ -25,68 +30,12 @@
 /* A kubeconfig, a certificate or a token bigger than this is not one. */
 #define KC_MAX_BYTES (4 * 1024 * 1024)
 
-struct kc_cluster {
-	char *name;
-	const char *file; /* in kc->files */
-	char *server;
-	char *ca_file;
-	char *ca_data;
-	bool insecure;
-	char *tls_server_name;
-	char *proxy_url;
-};
-
-struct kc_user {
-	char *name;
-	const char *file;
-	char *cert_file;
-	char *cert_data;
-	char *key_file;
-	char *key_data;
-	char *token;
-	char *token_file;
-	bool exec;
-	bool auth_provider;
-	bool basic;
-	bool impersonate;
-};
-
-struct kc_context {
-	char *name;
-	const char *file;
-	char *cluster;
-	char *user;
-	char *namespace;
-};
-
-/* The merged view of every file read. */
-struct kc {
-	const char *shown; /* the file or list, for messages about the whole */
-	char **files;
-	size_t nfiles;
-	struct kc_cluster *clusters;
-	size_t nclusters;
-	struct kc_user *users;
-	size_t nusers;
-	struct kc_context *contexts;
-	size_t ncontexts;
-	char *current_context;
-	char *err;
-	size_t errlen;
-};
-
-/* One file being parsed. */
-struct kc_file {
-	struct kc *kc;
-	const char *path;
-	yaml_document_t doc;
-};
-
 /* --- errors ----------------------------------------------------------------- */
 
 /* "kubeconfig FILE[:LINE]: message".  Returns false. */
-static bool __attribute__((format(printf, 5, 6)))
-fail(char *err, size_t errlen, const char *file, const yaml_node_t *at, const char *fmt, ...)
+bool __attribute__((format(printf, 5, 6)))
+kubeconfig_fail(char *err, size_t errlen, const char *file, const yaml_node_t *at, const char *fmt,
+		...)
 {
 	va_list ap;
 	char *msg;
@@ -104,8 +53,6 @@ fail(char *err, size_t errlen, const char *file, const yaml_node_t *at, const ch
 	free(msg);
 	return false;
 }
-
-#define kc_fail(kc, file, at, ...) fail((kc)->err, (kc)->errlen, (file), (at), __VA_ARGS__)
 
 /* "in-cluster: message".  Returns false. */
 static bool __attribute__((format(printf, 3, 4)))
@@ -130,7 +77,7 @@ fail_in_cluster(char *err, size_t errlen, const char *fmt, ...)
  * caller can tell ENOENT) on failure; text with a NUL byte in it is
  * refused, since everything read here is text.
  */
-static char *read_text(const char *path, size_t *lenp, char *why, size_t whylen)
+char *kubeconfig_read_text(const char *path, size_t *lenp, char *why, size_t whylen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	char *buf;
@@ -193,7 +140,7 @@ static char *resolve_path(const char *file, const char *path)
 }
 
 /* A token as written in a file: the surrounding whitespace is not part of it. */
-static char *trim(char *s)
+char *kubeconfig_trim(char *s)
 {
 	size_t len = strlen(s);
 	size_t start = strspn(s, " \t\r\n");
@@ -203,400 +150,6 @@ static char *trim(char *s)
 	memmove(s, s + start, len - start);
 	s[len - start] = '\0';
 	return s;
-}
-
-/* --- YAML nodes -------------------------------------------------------------- */
-
-static bool is_null(const yaml_node_t *n)
-{
-	const char *v;
-
-	if (!n)
-		return true;
-	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
-		return false;
-	v = (const char *)n->data.scalar.value;
-	return !v[0] || !strcmp(v, "~") || !strcmp(v, "null") || !strcmp(v, "Null") ||
-	       !strcmp(v, "NULL");
-}
-
-/* Something is set: not absent, not null, not an empty list or mapping. */
-static bool is_set(const yaml_node_t *n)
-{
-	if (is_null(n))
-		return false;
-	if (n->type == YAML_SEQUENCE_NODE)
-		return n->data.sequence.items.top > n->data.sequence.items.start;
-	if (n->type == YAML_MAPPING_NODE)
-		return n->data.mapping.pairs.top > n->data.mapping.pairs.start;
-	return true;
-}
-
-static bool scalar_is(const yaml_node_t *n, const char *s)
-{
-	return n && n->type == YAML_SCALAR_NODE &&
-	       strcmp((const char *)n->data.scalar.value, s) == 0;
-}
-
-/* The value of key in map, or NULL. */
-static yaml_node_t *map_get(struct kc_file *f, const yaml_node_t *map, const char *key)
-{
-	if (!map || map->type != YAML_MAPPING_NODE)
-		return NULL;
-	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
-	     p++) {
-		if (scalar_is(yaml_document_get_node(&f->doc, p->key), key))
-			return yaml_document_get_node(&f->doc, p->value);
-	}
-	return NULL;
-}
-
-/* A string value (NULL when absent or null); what (or NULL) names the entry for errors. */
-static bool get_string(struct kc_file *f, const yaml_node_t *map, const char *what, const char *key,
-		       char **out)
-{
-	yaml_node_t *n = map_get(f, map, key);
-
-	*out = NULL;
-	if (is_null(n))
-		return true;
-	if (n->type != YAML_SCALAR_NODE)
-		return kc_fail(f->kc, f->path, n, "%s%s%s: expected a string", what ? what : "",
-			       what ? ": " : "", key);
-	*out = xstrdup((const char *)n->data.scalar.value);
-	return true;
-}
-
-static bool get_bool(struct kc_file *f, const yaml_node_t *map, const char *what, const char *key,
-		     bool *out)
-{
-	static const char *const yes[] = {"true", "True", "TRUE", "yes", "Yes",
-					  "YES",  "on",	  "On",	  "ON"};
-	static const char *const no[] = {"false", "False", "FALSE", "no", "No",
-					 "NO",	  "off",   "Off",   "OFF"};
-	yaml_node_t *n = map_get(f, map, key);
-
-	*out = false;
-	if (is_null(n))
-		return true;
-	if (n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) {
-		for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
-			if (scalar_is(n, yes[i])) {
-				*out = true;
-				return true;
-			}
-			if (scalar_is(n, no[i]))
-				return true;
-		}
-	}
-	return kc_fail(f->kc, f->path, n, "%s: %s: expected true or false", what, key);
-}
-
-/* --- one file into the merged table ----------------------------------------- */
-
-enum kind {
-	K_CLUSTER,
-	K_USER,
-	K_CONTEXT
-};
-
-static const char *const kind_list[] = {"clusters", "users", "contexts"};
-static const char *const kind_body[] = {"cluster", "user", "context"};
-
-/* Where name already is in the table: -1 if nowhere. */
-static ssize_t find(const struct kc *kc, enum kind k, const char *name)
-{
-	switch (k) {
-	case K_CLUSTER:
-		for (size_t i = 0; i < kc->nclusters; i++)
-			if (!strcmp(kc->clusters[i].name, name))
-				return (ssize_t)i;
-		break;
-	case K_USER:
-		for (size_t i = 0; i < kc->nusers; i++)
-			if (!strcmp(kc->users[i].name, name))
-				return (ssize_t)i;
-		break;
-	case K_CONTEXT:
-		for (size_t i = 0; i < kc->ncontexts; i++)
-			if (!strcmp(kc->contexts[i].name, name))
-				return (ssize_t)i;
-		break;
-	}
-	return -1;
-}
-
-static const char *file_of(const struct kc *kc, enum kind k, size_t i)
-{
-	switch (k) {
-	case K_CLUSTER:
-		return kc->clusters[i].file;
-	case K_USER:
-		return kc->users[i].file;
-	case K_CONTEXT:
-		return kc->contexts[i].file;
-	}
-	return NULL;
-}
-
-static void cluster_free(struct kc_cluster *c)
-{
-	free(c->name);
-	free(c->server);
-	free(c->ca_file);
-	free(c->ca_data);
-	free(c->tls_server_name);
-	free(c->proxy_url);
-}
-
-static void user_free(struct kc_user *u)
-{
-	free(u->name);
-	free(u->cert_file);
-	free(u->cert_data);
-	free(u->key_file);
-	free(u->key_data);
-	free(u->token);
-	free(u->token_file);
-}
-
-static void context_free(struct kc_context *c)
-{
-	free(c->name);
-	free(c->cluster);
-	free(c->user);
-	free(c->namespace);
-}
-
-static bool parse_cluster(struct kc_file *f, const yaml_node_t *body, const char *what,
-			  struct kc_cluster *c)
-{
-	return get_string(f, body, what, "server", &c->server) &&
-	       get_string(f, body, what, "certificate-authority", &c->ca_file) &&
-	       get_string(f, body, what, "certificate-authority-data", &c->ca_data) &&
-	       get_bool(f, body, what, "insecure-skip-tls-verify", &c->insecure) &&
-	       get_string(f, body, what, "tls-server-name", &c->tls_server_name) &&
-	       get_string(f, body, what, "proxy-url", &c->proxy_url);
-}
-
-static bool parse_user(struct kc_file *f, const yaml_node_t *body, const char *what,
-		       struct kc_user *u)
-{
-	if (!get_string(f, body, what, "client-certificate", &u->cert_file) ||
-	    !get_string(f, body, what, "client-certificate-data", &u->cert_data) ||
-	    !get_string(f, body, what, "client-key", &u->key_file) ||
-	    !get_string(f, body, what, "client-key-data", &u->key_data) ||
-	    !get_string(f, body, what, "token", &u->token) ||
-	    !get_string(f, body, what, "tokenFile", &u->token_file))
-		return false;
-	u->exec = is_set(map_get(f, body, "exec"));
-	u->auth_provider = is_set(map_get(f, body, "auth-provider"));
-	u->basic = is_set(map_get(f, body, "username")) || is_set(map_get(f, body, "password"));
-	u->impersonate = is_set(map_get(f, body, "as")) || is_set(map_get(f, body, "as-uid")) ||
-			 is_set(map_get(f, body, "as-groups")) ||
-			 is_set(map_get(f, body, "as-user-extra"));
-	return true;
-}
-
-static bool parse_context(struct kc_file *f, const yaml_node_t *body, const char *what,
-			  struct kc_context *c)
-{
-	return get_string(f, body, what, "cluster", &c->cluster) &&
-	       get_string(f, body, what, "user", &c->user) &&
-	       get_string(f, body, what, "namespace", &c->namespace);
-}
-
-/* One entry of clusters:, users: or contexts:, added unless an earlier file named it. */
-static bool parse_entry(struct kc_file *f, enum kind k, size_t index, const yaml_node_t *item)
-{
-	struct kc *kc = f->kc;
-	const yaml_node_t *body;
-	char *name = NULL;
-	char *what = NULL;
-	char *where = xasprintf("%s[%zu]", kind_list[k], index);
-	ssize_t prev;
-	bool ok = false;
-
-	if (!item || item->type != YAML_MAPPING_NODE) {
-		kc_fail(kc, f->path, item, "%s: expected a mapping with name and %s", where,
-			kind_body[k]);
-		goto out;
-	}
-	if (!get_string(f, item, where, "name", &name))
-		goto out;
-	if (!name || !name[0]) {
-		kc_fail(kc, f->path, item, "%s: no name", where);
-		goto out;
-	}
-	what = xasprintf("%s \"%s\"", kind_body[k], name);
-	prev = find(kc, k, name);
-	if (prev >= 0 && file_of(kc, k, (size_t)prev) == f->path) {
-		kc_fail(kc, f->path, item, "%s is defined twice", what);
-		goto out;
-	}
-	body = map_get(f, item, kind_body[k]);
-	if (!is_null(body) && body->type != YAML_MAPPING_NODE) {
-		kc_fail(kc, f->path, body, "%s: %s: expected a mapping", what, kind_body[k]);
-		goto out;
-	}
-	if (is_null(body))
-		body = NULL;
-
-	/*
-	 * A name an earlier file defined is still parsed, so that a broken
-	 * entry is an error wherever it is, and then dropped: the first wins.
-	 */
-	switch (k) {
-	case K_CLUSTER: {
-		struct kc_cluster c = {.name = name, .file = f->path};
-
-		name = NULL;
-		ok = parse_cluster(f, body, what, &c);
-		if (ok && prev < 0) {
-			kc->clusters = xrealloc(kc->clusters, (kc->nclusters + 1) * sizeof(c));
-			kc->clusters[kc->nclusters++] = c;
-		} else {
-			cluster_free(&c);
-		}
-		break;
-	}
-	case K_USER: {
-		struct kc_user u = {.name = name, .file = f->path};
-
-		name = NULL;
-		ok = parse_user(f, body, what, &u);
-		if (ok && prev < 0) {
-			kc->users = xrealloc(kc->users, (kc->nusers + 1) * sizeof(u));
-			kc->users[kc->nusers++] = u;
-		} else {
-			user_free(&u);
-		}
-		break;
-	}
-	case K_CONTEXT: {
-		struct kc_context c = {.name = name, .file = f->path};
-
-		name = NULL;
-		ok = parse_context(f, body, what, &c);
-		if (ok && prev < 0) {
-			kc->contexts = xrealloc(kc->contexts, (kc->ncontexts + 1) * sizeof(c));
-			kc->contexts[kc->ncontexts++] = c;
-		} else {
-			context_free(&c);
-		}
-		break;
-	}
-	}
-out:
-	free(name);
-	free(what);
-	free(where);
-	return ok;
-}
-
-static bool parse_list(struct kc_file *f, enum kind k, const yaml_node_t *list)
-{
-	size_t i = 0;
-
-	if (is_null(list))
-		return true;
-	if (list->type != YAML_SEQUENCE_NODE)
-		return kc_fail(f->kc, f->path, list, "%s: expected a list", kind_list[k]);
-	for (yaml_node_item_t *it = list->data.sequence.items.start;
-	     it < list->data.sequence.items.top; it++, i++) {
-		if (!parse_entry(f, k, i, yaml_document_get_node(&f->doc, *it)))
-			return false;
-	}
-	return true;
-}
-
-static bool parse_doc(struct kc_file *f)
-{
-	struct kc *kc = f->kc;
-	yaml_node_t *root = yaml_document_get_root_node(&f->doc);
-	char *current = NULL;
-
-	/* An empty file is an empty configuration, as for kubectl. */
-	if (is_null(root))
-		return true;
-	if (root->type != YAML_MAPPING_NODE)
-		return kc_fail(kc, f->path, root, "expected a mapping (apiVersion, clusters, ...)");
-	if (!parse_list(f, K_CLUSTER, map_get(f, root, "clusters")) ||
-	    !parse_list(f, K_USER, map_get(f, root, "users")) ||
-	    !parse_list(f, K_CONTEXT, map_get(f, root, "contexts")) ||
-	    !get_string(f, root, NULL, "current-context", &current))
-		return false;
-	/* The first file to set it wins; "" sets nothing. */
-	if (current && current[0] && !kc->current_context)
-		kc->current_context = current;
-	else
-		free(current);
-	return true;
-}
-
-/*
- * Read path into kc.  A file that does not exist sets *missing and is
- * not an error here: the caller knows whether that is allowed.
- */
-static bool parse_file(struct kc *kc, const char *path, bool *missing)
-{
-	struct kc_file f = {.kc = kc};
-	yaml_parser_t parser;
-	char why[256];
-	char *text;
-	size_t len;
-	bool ok;
-
-	*missing = false;
-	text = read_text(path, &len, why, sizeof(why));
-	if (!text) {
-		if (errno == ENOENT) {
-			*missing = true;
-			return true;
-		}
-		return kc_fail(kc, path, NULL, "cannot read: %s", why);
-	}
-	kc->files = xrealloc(kc->files, (kc->nfiles + 1) * sizeof(*kc->files));
-	kc->files[kc->nfiles++] = xstrdup(path);
-	f.path = kc->files[kc->nfiles - 1];
-
-	if (!yaml_parser_initialize(&parser)) {
-		free(text);
-		return kc_fail(kc, path, NULL, "cannot set up the YAML parser");
-	}
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	if (!yaml_parser_load(&parser, &f.doc)) {
-		kc_fail(kc, path, NULL, "line %zu: %s %s", parser.problem_mark.line + 1,
-			parser.problem ? parser.problem : "cannot parse",
-			parser.context ? parser.context : "");
-		if (kc->err)
-			trim(kc->err);
-		yaml_parser_delete(&parser);
-		free(text);
-		return false;
-	}
-	ok = parse_doc(&f);
-	yaml_document_delete(&f.doc);
-	yaml_parser_delete(&parser);
-	free(text);
-	return ok;
-}
-
-static void kc_free(struct kc *kc)
-{
-	for (size_t i = 0; i < kc->nclusters; i++)
-		cluster_free(&kc->clusters[i]);
-	for (size_t i = 0; i < kc->nusers; i++)
-		user_free(&kc->users[i]);
-	for (size_t i = 0; i < kc->ncontexts; i++)
-		context_free(&kc->contexts[i]);
-	for (size_t i = 0; i < kc->nfiles; i++)
-		free(kc->files[i]);
-	free(kc->clusters);
-	free(kc->users);
-	free(kc->contexts);
-	free(kc->files);
-	free(kc->current_context);
 }
 
 /* --- from the chosen context to a connection --------------------------------- */
@@ -629,7 +182,7 @@ static bool load_blob(struct kc *kc, const char *file, const char *what, const c
 	if (path) {
 		char *full = resolve_path(file, path);
 
-		*out = read_text(full, NULL, why, sizeof(why));
+		*out = kubeconfig_read_text(full, NULL, why, sizeof(why));
 		if (!*out) {
 			kc_fail(kc, file, NULL, "%s: %s %s: cannot read: %s", what, field, full,
 				why);
@@ -691,11 +244,11 @@ out:
 
 static bool read_token(const char *path, char **out, char *why, size_t whylen)
 {
-	char *t = read_text(path, NULL, why, whylen);
+	char *t = kubeconfig_read_text(path, NULL, why, whylen);
 
 	if (!t)
 		return false;
-	trim(t);
+	kubeconfig_trim(t);
 	if (!t[0]) {
 		free(t);
 		snprintf(why, whylen, "empty");
@@ -794,13 +347,13 @@ static bool resolve(struct kc *kc, const char *want, struct kube_conn *conn)
 		free(names);
 		return false;
 	}
-	i = find(kc, K_CONTEXT, name);
+	i = kubeconfig_find(kc, K_CONTEXT, name);
 	if (i < 0)
 		return kc_fail(kc, kc->shown, NULL, "context \"%s\" not found", name);
 	ctx = &kc->contexts[i];
 	if (!ctx->cluster || !ctx->cluster[0])
 		return kc_fail(kc, ctx->file, NULL, "context \"%s\" names no cluster", name);
-	i = find(kc, K_CLUSTER, ctx->cluster);
+	i = kubeconfig_find(kc, K_CLUSTER, ctx->cluster);
 	if (i < 0)
 		return kc_fail(kc, kc->shown, NULL, "context \"%s\": cluster \"%s\" not found",
 			       name, ctx->cluster);
@@ -808,7 +361,7 @@ static bool resolve(struct kc *kc, const char *want, struct kube_conn *conn)
 		return false;
 	/* No user: anonymous, or whatever the proxy in front of the server does. */
 	if (ctx->user && ctx->user[0]) {
-		i = find(kc, K_USER, ctx->user);
+		i = kubeconfig_find(kc, K_USER, ctx->user);
 		if (i < 0)
 			return kc_fail(kc, kc->shown, NULL, "context \"%s\": user \"%s\" not found",
 				       name, ctx->user);
@@ -829,7 +382,7 @@ static bool load_kubeconfig(const char *paths, bool single, const char *context,
 	bool missing;
 
 	if (single) {
-		if (!parse_file(&kc, paths, &missing))
+		if (!kubeconfig_parse_file(&kc, paths, &missing))
 			goto out;
 		if (missing) {
 			kc_fail(&kc, paths, NULL, "cannot read: %s", strerror(ENOENT));
@@ -844,7 +397,7 @@ static bool load_kubeconfig(const char *paths, bool single, const char *context,
 
 			if (colon)
 				*colon = '\0';
-			if (p[0] && !parse_file(&kc, p, &missing)) {
+			if (p[0] && !kubeconfig_parse_file(&kc, p, &missing)) {
 				free(list);
 				goto out;
 			}
@@ -897,15 +450,15 @@ static bool load_in_cluster(const char *dir, struct kube_conn *conn, char *err, 
 	}
 	conn->token_file = path;
 	path = xasprintf("%s/ca.crt", dir);
-	conn->ca_pem = read_text(path, NULL, why, sizeof(why));
+	conn->ca_pem = kubeconfig_read_text(path, NULL, why, sizeof(why));
 	if (!conn->ca_pem) {
 		fail_in_cluster(err, errlen, "service account CA %s: cannot read: %s", path, why);
 		goto out;
 	}
 	free(path);
 	path = xasprintf("%s/namespace", dir);
-	conn->namespace = read_text(path, NULL, why, sizeof(why));
-	if (conn->namespace && !trim(conn->namespace)[0]) {
+	conn->namespace = kubeconfig_read_text(path, NULL, why, sizeof(why));
+	if (conn->namespace && !kubeconfig_trim(conn->namespace)[0]) {
 		free(conn->namespace);
 		conn->namespace = NULL;
 	}
@@ -976,11 +529,11 @@ bool kube_conn_load(const struct kube_conn_opts *opts, struct kube_conn *conn, c
 		ok = load_in_cluster(opts->sa_dir ? opts->sa_dir : KUBE_SA_DIR, conn, err, errlen);
 		goto out;
 	}
-	fail(err, errlen, home_config ? home_config : "~/.kube/config", NULL,
-	     "does not exist, KUBECONFIG is not set%s",
-	     opts->source == KUBE_SOURCE_AUTO
-		     ? ", and not in a cluster (no KUBERNETES_SERVICE_HOST)"
-		     : "");
+	kubeconfig_fail(err, errlen, home_config ? home_config : "~/.kube/config", NULL,
+			"does not exist, KUBECONFIG is not set%s",
+			opts->source == KUBE_SOURCE_AUTO
+				? ", and not in a cluster (no KUBERNETES_SERVICE_HOST)"
+				: "");
 out:
 	free(home_config);
 	if (!ok)

@@ -1,48 +1,31 @@
 /*
- * Rendering a cluster spec into Kubernetes objects, and objects into YAML.
+ * Rendering a cluster spec into Kubernetes objects: names, labels,
+ * elasticsearch.yml, the init containers' scripts, pods, workloads,
+ * services and budgets, the checks of esaasd's side, and the wipe pods.
+ * The namespace's quota is in render_quota.c, objects into YAML in
+ * render_yaml.c; what they share in render_internal.h.
  *
  * Version differences (discovery key, quorum settings, roles, plugin
  * command, image) are asked of es/version.h; this file only places the
  * answers.  Every object is built with jansson in the key order a person
  * would write it, so the YAML reads like a hand-written manifest.
  */
-#include "kube/render.h"
-#include "common/json.h"
+#include "kube/render_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <yaml.h>
 
 #define NAMESPACE_MAX 60  /* so that "es-<namespace>" is a 63-character label */
 #define LABEL_KEY_MAX 316 /* a 253-character prefix, '/', a 63-character name */
 #define MAX_MAP_COUNT 262144
 #define TERMINATION_GRACE_S 120
 
-/* What one pod's containers ask for, as the manifests write it. */
-struct pod_resources {
-	const char *cpu_request;
-	const char *cpu_limit;
-	const char *memory_request;
-	const char *memory_limit;
-};
-
-static const struct pod_resources kibana_resources = {"500m", "1", "1Gi", "1Gi"};
+const struct pod_resources render_kibana_resources = {"500m", "1", "1Gi", "1Gi"};
 /* find and rm need little; the CPU limit keeps a large folder's removal
  * from taking long. */
-static const struct pod_resources wipe_resources = {"100m", "500m", "64Mi", "128Mi"};
-
-struct ctx {
-	const struct spec *spec;
-	const struct render_opts *opts;
-	char version[ES_VERSION_BUFSIZE];
-	char *ns;
-	char *headless;
-	char *image;
-	const char *rack_label;
-	const char *storage_root;
-};
+const struct pod_resources render_wipe_resources = {"100m", "500m", "64Mi", "128Mi"};
 
 static const char *const config_names[ES_ROLE_COUNT] = {
 	[ES_ROLE_MASTER] = "es-master-config",
@@ -152,13 +135,13 @@ static json_t *match_labels(const struct ctx *c, enum es_role role)
 			 es_role_name(role));
 }
 
-static json_t *metadata(const struct ctx *c, const char *name, int role)
+json_t *render_metadata(const struct ctx *c, const char *name, int role)
 {
 	return json_pack("{s:s, s:s, s:o}", "name", name, "namespace", c->ns, "labels",
 			 labels(c, role, false));
 }
 
-static json_t *object(const char *api_version, const char *kind, json_t *meta)
+json_t *render_object(const char *api_version, const char *kind, json_t *meta)
 {
 	return json_pack("{s:s, s:s, s:o}", "apiVersion", api_version, "kind", kind, "metadata",
 			 meta);
@@ -228,22 +211,20 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 	return s;
 }
 
-static bool yaml_text(json_t *doc, bool stream, char **out);
-
 static json_t *config_map(const struct ctx *c, enum es_role role, char *err, size_t errlen)
 {
 	json_t *settings = es_settings(c, role);
 	json_t *cm;
 	char *yml;
 
-	if (!yaml_text(settings, false, &yml)) {
+	if (!render_yaml_text(settings, false, &yml)) {
 		json_decref(settings);
 		snprintf(err, errlen, "%s: elasticsearch.yml could not be written as YAML",
 			 config_names[role]);
 		return NULL;
 	}
 	json_decref(settings);
-	cm = object("v1", "ConfigMap", metadata(c, config_names[role], role));
+	cm = render_object("v1", "ConfigMap", render_metadata(c, config_names[role], role));
 	json_object_set_new(cm, "data", json_pack("{s:s}", "elasticsearch.yml", yml));
 	free(yml);
 	return cm;
@@ -497,7 +478,7 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 static json_t *stateful_set(const struct ctx *c, enum es_role role)
 {
 	const struct spec_nodes *n = &c->spec->nodes[role];
-	json_t *meta = metadata(c, workload_names[role], role);
+	json_t *meta = render_metadata(c, workload_names[role], role);
 	json_t *sts;
 
 	/* A hostPath has no size: the disk asked for is recorded, for people
@@ -505,7 +486,7 @@ static json_t *stateful_set(const struct ctx *c, enum es_role role)
 	if (role == ES_ROLE_DATA)
 		json_object_set_new(meta, "annotations",
 				    json_pack("{s:s}", "esaas.io/disk", n->disk));
-	sts = object("apps/v1", "StatefulSet", meta);
+	sts = render_object("apps/v1", "StatefulSet", meta);
 	/* Parallel: masters must start together to form a cluster.  OnDelete:
 	 * a template change restarts no node by itself; the safe rolling
 	 * restart deletes them one at a time. */
@@ -520,7 +501,8 @@ static json_t *stateful_set(const struct ctx *c, enum es_role role)
 
 static json_t *headless_service(const struct ctx *c)
 {
-	json_t *svc = object("v1", "Service", metadata(c, c->headless, ES_ROLE_MASTER));
+	json_t *svc =
+		render_object("v1", "Service", render_metadata(c, c->headless, ES_ROLE_MASTER));
 
 	/* Not-ready addresses too: masters must find each other before any
 	 * of them is ready. */
@@ -541,7 +523,7 @@ static json_t *http_service(const struct ctx *c)
 	 * always has an endpoint. */
 	enum es_role role =
 		c->spec->nodes[ES_ROLE_CLIENT].replicas > 0 ? ES_ROLE_CLIENT : ES_ROLE_DATA;
-	json_t *svc = object("v1", "Service", metadata(c, RENDER_HTTP_SERVICE, role));
+	json_t *svc = render_object("v1", "Service", render_metadata(c, RENDER_HTTP_SERVICE, role));
 
 	json_object_set_new(svc, "spec",
 			    json_pack("{s:s, s:o, s:[{s:s, s:s, s:i, s:i}]}", "type", "NodePort",
@@ -553,8 +535,8 @@ static json_t *http_service(const struct ctx *c)
 
 static json_t *disruption_budget(const struct ctx *c, enum es_role role)
 {
-	json_t *pdb =
-		object("policy/v1", "PodDisruptionBudget", metadata(c, workload_names[role], role));
+	json_t *pdb = render_object("policy/v1", "PodDisruptionBudget",
+				    render_metadata(c, workload_names[role], role));
 
 	json_object_set_new(pdb, "spec",
 			    json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1, "selector",
@@ -580,9 +562,9 @@ static json_t *kibana_deployment(const struct ctx *c)
 
 	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
 	json_object_set_new(lab, "app.kubernetes.io/name", json_string("kibana"));
-	d = object("apps/v1", "Deployment",
-		   json_pack("{s:s, s:s, s:O}", "name", RENDER_KIBANA_NAME, "namespace", c->ns,
-			     "labels", lab));
+	d = render_object("apps/v1", "Deployment",
+			  json_pack("{s:s, s:s, s:O}", "name", RENDER_KIBANA_NAME, "namespace",
+				    c->ns, "labels", lab));
 	json_object_set_new(
 		d, "spec",
 		json_pack(
@@ -594,9 +576,9 @@ static json_t *kibana_deployment(const struct ctx *c)
 			"enableServiceLinks", 0, "containers", "name", "kibana", "image", image,
 			"env", "name", es_kibana_hosts_env(&c->spec->version), "value", url,
 			"ports", "name", "http", "containerPort", RENDER_KIBANA_PORT, "protocol",
-			"TCP", "resources", fixed_resources(&kibana_resources), "readinessProbe",
-			"tcpSocket", "port", RENDER_KIBANA_PORT, "initialDelaySeconds", 10,
-			"periodSeconds", 5));
+			"TCP", "resources", fixed_resources(&render_kibana_resources),
+			"readinessProbe", "tcpSocket", "port", RENDER_KIBANA_PORT,
+			"initialDelaySeconds", 10, "periodSeconds", 5));
 	free(url);
 	free(image);
 	return d;
@@ -609,9 +591,9 @@ static json_t *kibana_service(const struct ctx *c)
 
 	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
 	json_object_set_new(lab, "app.kubernetes.io/name", json_string("kibana"));
-	svc = object("v1", "Service",
-		     json_pack("{s:s, s:s, s:o}", "name", RENDER_KIBANA_NAME, "namespace", c->ns,
-			       "labels", lab));
+	svc = render_object("v1", "Service",
+			    json_pack("{s:s, s:s, s:o}", "name", RENDER_KIBANA_NAME, "namespace",
+				      c->ns, "labels", lab));
 	json_object_set_new(svc, "spec",
 			    json_pack("{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:i, s:i}]}", "type",
 				      "NodePort", "selector", RENDER_LABEL_CLUSTER, c->spec->name,
@@ -628,173 +610,8 @@ static json_t *namespace_object(const struct ctx *c)
 	/* hostPath volumes (and the privileged sysctl step) are outside
 	 * the baseline Pod Security Standard. */
 	json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("privileged"));
-	return object("v1", "Namespace", json_pack("{s:s, s:o}", "name", c->ns, "labels", l));
-}
-
-/* --- the namespace's quota ---------------------------------------------- */
-
-/* What the pods of a namespace may ask for together: CPU in millicores,
- * memory in bytes. */
-struct quota_sum {
-	int64_t pods;
-	int64_t cpu_requests, cpu_limits;
-	int64_t memory_requests, memory_limits;
-};
-
-/* *total += n * each, held at INT64_MAX rather than wrapping. */
-static void add_times(int64_t *total, int64_t n, int64_t each)
-{
-	int64_t product;
-
-	if (__builtin_mul_overflow(n, each, &product) ||
-	    __builtin_add_overflow(*total, product, total))
-		*total = INT64_MAX;
-}
-
-static void add_pods(struct quota_sum *q, int n, int64_t cpu_request, int64_t cpu_limit,
-		     int64_t memory_request, int64_t memory_limit)
-{
-	add_times(&q->pods, n, 1);
-	add_times(&q->cpu_requests, n, cpu_request);
-	add_times(&q->cpu_limits, n, cpu_limit);
-	add_times(&q->memory_requests, n, memory_request);
-	add_times(&q->memory_limits, n, memory_limit);
-}
-
-static void add_fixed_pods(struct quota_sum *q, int n, const struct pod_resources *r)
-{
-	int64_t cpu_request, cpu_limit, memory_request, memory_limit;
-
-	/* This file's own constants: they parse (the unit tests sum them). */
-	if (!spec_parse_cpu(r->cpu_request, &cpu_request) ||
-	    !spec_parse_cpu(r->cpu_limit, &cpu_limit) ||
-	    !spec_parse_bytes(r->memory_request, &memory_request) ||
-	    !spec_parse_bytes(r->memory_limit, &memory_limit))
-		return;
-	add_pods(q, n, cpu_request, cpu_limit, memory_request, memory_limit);
-}
-
-/* v with the largest of the suffixes (each base times the one before)
- * that leaves an integer. */
-static char *format_scaled(int64_t v, int64_t base, const char *const *suffixes)
-{
-	int i = 0;
-
-	while (v != 0 && v % base == 0 && suffixes[i + 1]) {
-		v /= base;
-		i++;
-	}
-	return xasprintf("%lld%s", (long long)v, suffixes[i]);
-}
-
-/*
- * Quantities as the API server writes them back (their canonical form), so
- * that a quota reads the same as it was applied: whole numbers with the
- * largest decimal suffix that keeps them whole ("8", "2k"), CPU in
- * millicores when it is not whole cores ("1500m"), bytes with a binary
- * suffix when they are whole kibibytes ("34Gi", "1000Mi").
- */
-static const char *const decimal_suffixes[] = {"", "k", "M", "G", "T", "P", "E", NULL};
-static const char *const binary_suffixes[] = {"", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", NULL};
-
-static char *format_count(int64_t n)
-{
-	return format_scaled(n, 1000, decimal_suffixes);
-}
-
-static char *format_millicores(int64_t m)
-{
-	if (m % 1000 != 0)
-		return xasprintf("%lldm", (long long)m);
-	return format_count(m / 1000);
-}
-
-static char *format_bytes(int64_t b)
-{
-	if (b >= 1024 && b % 1024 == 0)
-		return format_scaled(b, 1024, binary_suffixes);
-	return format_count(b);
-}
-
-static void set_quantity(json_t *hard, const char *key, char *value)
-{
-	json_object_set_new(hard, key, json_string(value));
-	free(value);
-}
-
-/*
- * Every pod the spec makes, and wipe_pods wipe pods, summed.  An
- * Elasticsearch pod's limits equal its requests (resources()), and its
- * init containers ask what its main container does, so the pod counts
- * exactly its role's cpu and memory (a pod counts the larger of its
- * containers' sum and any one init container).
- */
-static json_t *quota_object(const struct ctx *c, int wipe_pods)
-{
-	struct quota_sum q = {0};
-	json_t *hard = json_object();
-	json_t *quota;
-
-	for (int r = 0; r < ES_ROLE_COUNT; r++) {
-		const struct spec_nodes *n = &c->spec->nodes[r];
-
-		add_pods(&q, n->replicas, n->cpu_millis, n->cpu_millis, n->memory_bytes,
-			 n->memory_bytes);
-	}
-	add_fixed_pods(&q, c->spec->kibana_replicas, &kibana_resources);
-	add_fixed_pods(&q, wipe_pods, &wipe_resources);
-
-	set_quantity(hard, "pods", format_count(q.pods));
-	set_quantity(hard, "requests.cpu", format_millicores(q.cpu_requests));
-	set_quantity(hard, "requests.memory", format_bytes(q.memory_requests));
-	set_quantity(hard, "limits.cpu", format_millicores(q.cpu_limits));
-	set_quantity(hard, "limits.memory", format_bytes(q.memory_limits));
-	quota = object("v1", "ResourceQuota", metadata(c, RENDER_QUOTA_NAME, -1));
-	json_object_set_new(quota, "spec", json_pack("{s:o}", "hard", hard));
-	return quota;
-}
-
-json_t *render_quota(const struct spec *spec, const struct render_opts *opts, int wipe_pods)
-{
-	struct ctx c;
-	json_t *quota;
-
-	memset(&c, 0, sizeof(c));
-	c.spec = spec;
-	c.opts = opts;
-	es_version_format(&spec->version, c.version, sizeof(c.version));
-	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
-	quota = quota_object(&c, wipe_pods);
-	free(c.ns);
-	return quota;
-}
-
-/* A quota's value in one unit per key: bytes for memory, millis else. */
-static bool quota_value(const char *key, json_t *value, int64_t *out)
-{
-	const char *s = json_string_value(value);
-
-	if (!s)
-		return false;
-	if (strstr(key, "memory"))
-		return spec_parse_bytes(s, out);
-	return spec_parse_cpu(s, out);
-}
-
-void render_quota_at_least(json_t *quota, json_t *hard)
-{
-	json_t *ours = json_object_get(json_object_get(quota, "spec"), "hard");
-	const char *key;
-	json_t *value;
-	void *tmp;
-
-	json_object_foreach_safe (ours, tmp, key, value) {
-		json_t *live = json_object_get(hard, key);
-		int64_t want, have;
-
-		if (quota_value(key, value, &want) && quota_value(key, live, &have) && have > want)
-			json_object_set(ours, key, live);
-	}
+	return render_object("v1", "Namespace",
+			     json_pack("{s:s, s:o}", "name", c->ns, "labels", l));
 }
 
 /* --- checks of esaasd's side ------------------------------------------- */
@@ -889,7 +706,7 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 
 	list = json_array();
 	json_array_append_new(list, namespace_object(&c));
-	json_array_append_new(list, quota_object(&c, 0));
+	json_array_append_new(list, render_quota_object(&c, 0));
 	for (int r = 0; r < ES_ROLE_COUNT; r++) {
 		json_t *cm = config_map(&c, r, err, errlen);
 
@@ -920,189 +737,6 @@ cleanup:
 	return ok;
 }
 
-/* --- JSON to YAML ------------------------------------------------------- */
-
-struct out_buf {
-	char *data;
-	size_t len;
-	size_t cap;
-};
-
-static int write_cb(void *arg, unsigned char *bytes, size_t size)
-{
-	struct out_buf *b = arg;
-
-	if (b->len + size + 1 > b->cap) {
-		b->cap = (b->len + size + 1) * 2;
-		b->data = xrealloc(b->data, b->cap);
-	}
-	memcpy(b->data + b->len, bytes, size);
-	b->len += size;
-	b->data[b->len] = '\0';
-	return 1;
-}
-
-/*
- * Whether a string, written plain, would read back as something else: a
- * number, boolean or null in YAML 1.1 or 1.2 ("4096", "yes", "off",
- * "1e3", "0x1f", "1:20", ".inf", "~", "").  Those are double-quoted; a
- * few plain strings are quoted needlessly, which is harmless.
- */
-static bool needs_quotes(const char *s)
-{
-	static const char *const words[] = {
-		"y",	"n", "yes",  "no",    "true",  "false", "on", "off",
-		"null", "~", ".inf", "-.inf", "+.inf", ".nan",	"=",  "<<",
-	};
-	const char *numeric = "0123456789abcdefABCDEFxXoO_:.+-tTzZ ";
-
-	if (!s[0])
-		return true;
-	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
-		if (strcasecmp(s, words[i]) == 0)
-			return true;
-	}
-	if (strchr("0123456789+-.", s[0]) && strpbrk(s, "0123456789") &&
-	    strspn(s, numeric) == strlen(s))
-		return true;
-	return false;
-}
-
-static bool emit(yaml_emitter_t *e, yaml_event_t *ev)
-{
-	return yaml_emitter_emit(e, ev) == 1;
-}
-
-static bool emit_scalar(yaml_emitter_t *e, const char *text, bool is_string)
-{
-	yaml_scalar_style_t style = YAML_ANY_SCALAR_STYLE;
-	int plain_implicit = 1;
-	yaml_event_t ev;
-
-	if (is_string && strchr(text, '\n')) {
-		style = YAML_LITERAL_SCALAR_STYLE;
-		plain_implicit = 0;
-	} else if (is_string && needs_quotes(text)) {
-		style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
-		plain_implicit = 0;
-	}
-	if (!yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)text, (int)strlen(text),
-					  plain_implicit, 1, style))
-		return false;
-	return emit(e, &ev);
-}
-
-static bool emit_node(yaml_emitter_t *e, json_t *node)
-{
-	yaml_event_t ev;
-	char buf[64];
-
-	switch (json_typeof(node)) {
-	case JSON_OBJECT: {
-		const char *key;
-		json_t *value;
-
-		if (!yaml_mapping_start_event_initialize(&ev, NULL, NULL, 1,
-							 YAML_BLOCK_MAPPING_STYLE) ||
-		    !emit(e, &ev))
-			return false;
-		json_object_foreach (node, key, value) {
-			if (!emit_scalar(e, key, true) || !emit_node(e, value))
-				return false;
-		}
-		return yaml_mapping_end_event_initialize(&ev) && emit(e, &ev);
-	}
-	case JSON_ARRAY: {
-		size_t i;
-		json_t *value;
-
-		if (!yaml_sequence_start_event_initialize(&ev, NULL, NULL, 1,
-							  YAML_BLOCK_SEQUENCE_STYLE) ||
-		    !emit(e, &ev))
-			return false;
-		json_array_foreach (node, i, value) {
-			if (!emit_node(e, value))
-				return false;
-		}
-		return yaml_sequence_end_event_initialize(&ev) && emit(e, &ev);
-	}
-	case JSON_STRING:
-		/* A NUL inside would end the scalar early: refuse it. */
-		if (strlen(json_string_value(node)) != json_string_length(node))
-			return false;
-		return emit_scalar(e, json_string_value(node), true);
-	case JSON_INTEGER:
-		snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(node));
-		return emit_scalar(e, buf, false);
-	case JSON_REAL:
-		snprintf(buf, sizeof(buf), "%.17g", json_real_value(node));
-		if (!strpbrk(buf, ".eEni"))
-			str_copy_trunc(buf + strlen(buf), ".0", sizeof(buf) - strlen(buf));
-		return emit_scalar(e, buf, false);
-	case JSON_TRUE:
-		return emit_scalar(e, "true", false);
-	case JSON_FALSE:
-		return emit_scalar(e, "false", false);
-	case JSON_NULL:
-		return emit_scalar(e, "null", false);
-	}
-	return false;
-}
-
-/*
- * docs as YAML: with stream, each element of the array docs is a document
- * opened by "---"; without, docs itself is the one document, unmarked.
- */
-static bool yaml_text(json_t *docs, bool stream, char **out)
-{
-	struct out_buf b = {NULL, 0, 0};
-	yaml_emitter_t e;
-	yaml_event_t ev;
-	bool ok = false;
-	size_t i;
-	json_t *doc;
-
-	if (!yaml_emitter_initialize(&e))
-		return false;
-	yaml_emitter_set_output(&e, write_cb, &b);
-	yaml_emitter_set_unicode(&e, 1);
-	yaml_emitter_set_width(&e, -1);
-	yaml_emitter_set_indent(&e, 2);
-
-	if (!yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) || !emit(&e, &ev))
-		goto cleanup;
-	if (stream) {
-		json_array_foreach (docs, i, doc) {
-			if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0) ||
-			    !emit(&e, &ev) || !emit_node(&e, doc) ||
-			    !yaml_document_end_event_initialize(&ev, 1) || !emit(&e, &ev))
-				goto cleanup;
-		}
-	} else {
-		if (!yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 1) ||
-		    !emit(&e, &ev) || !emit_node(&e, docs) ||
-		    !yaml_document_end_event_initialize(&ev, 1) || !emit(&e, &ev))
-			goto cleanup;
-	}
-	if (!yaml_stream_end_event_initialize(&ev) || !emit(&e, &ev) || !yaml_emitter_flush(&e))
-		goto cleanup;
-	*out = b.data ? b.data : xstrdup("");
-	b.data = NULL;
-	ok = true;
-
-cleanup:
-	yaml_emitter_delete(&e);
-	free(b.data);
-	return ok;
-}
-
-bool render_to_yaml(json_t *objects, char **out)
-{
-	if (!json_is_array(objects))
-		return false;
-	return yaml_text(objects, true, out);
-}
-
 /* --- wiping a deleted cluster's data ------------------------------------------ */
 
 json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
@@ -1128,7 +762,7 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 		"labels", RENDER_LABEL_CLUSTER, spec->name, RENDER_LABEL_ROLE, "wipe", "spec",
 		"nodeName", host, "restartPolicy", "Never", "containers", "name", "wipe", "image",
 		image, "command", "sh", "-c", script, "env", "name", "TARGET", "value", target,
-		"name", "HOST", "value", host, "resources", fixed_resources(&wipe_resources),
+		"name", "HOST", "value", host, "resources", fixed_resources(&render_wipe_resources),
 		"securityContext", "runAsUser", 0, "volumeMounts", "name", "target", "mountPath",
 		"/target", "volumes", "name", "target", "hostPath", "path", target, "type",
 		"DirectoryOrCreate");

@@ -45,7 +45,8 @@ if [ -z "$CLI" ]; then
 		CLI=$TMP/render_cli
 		# shellcheck disable=SC2046
 		if ! ${CC:-cc} -std=gnu11 -D_GNU_SOURCE -I"$ROOT" -o "$CLI" \
-			"$ROOT/tests/schema/render_cli.c" "$ROOT/kube/render.c" "$ROOT/kube/spec.c" \
+			"$ROOT/tests/schema/render_cli.c" "$ROOT/kube/render.c" \
+			"$ROOT/kube/render_quota.c" "$ROOT/kube/render_yaml.c" "$ROOT/kube/spec.c" \
 			"$ROOT/es/version.c" "$ROOT/common/util.c" "$ROOT/common/log.c" \
 			$(pkg-config --cflags --libs jansson yaml-0.1); then
 			echo "0 passed, 1 failed"

@@ -28,7 +28,7 @@ if command -v git >/dev/null 2>&1 &&
 	[ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
 	files=$(git ls-files '*.c' '*.h')
 else
-	files=$(find api bench cli common engine es fuzz kube sim states storage tests workflows \
+	files=$(find api bench cli common engine es fuzz kube monitor sim states storage tests workflows \
 		-path '*/node_modules' -prune -o \( -name '*.c' -o -name '*.h' \) -print |
 		grep -v '/migrations\.c$' | sort)
 fi

@@ -6,8 +6,8 @@
  * share the clusters through leases on shards of them (storage/health.h),
  * so that each cluster is watched by one live replica at a time.
  */
-#ifndef ESAAS_STATES_SWEEP_H
-#define ESAAS_STATES_SWEEP_H
+#ifndef ESAAS_MONITOR_SWEEP_H
+#define ESAAS_MONITOR_SWEEP_H
 
 #include <jansson.h>
 

@@ -1,0 +1,45 @@
+/*
+ * What the files of kube/render*.c share, and nothing else includes: the
+ * rendering context, the fixed pods' resources, the pieces of every object,
+ * the quota and the YAML writer.  The public contract is kube/render.h.
+ */
+#ifndef ESAAS_KUBE_RENDER_INTERNAL_H
+#define ESAAS_KUBE_RENDER_INTERNAL_H
+
+#include "kube/render.h"
+
+#include <stdbool.h>
+#include <jansson.h>
+
+/* What one pod's containers ask for, as the manifests write it. */
+struct pod_resources {
+	const char *cpu_request;
+	const char *cpu_limit;
+	const char *memory_request;
+	const char *memory_limit;
+};
+
+extern const struct pod_resources render_kibana_resources;
+extern const struct pod_resources render_wipe_resources;
+
+struct ctx {
+	const struct spec *spec;
+	const struct render_opts *opts;
+	char version[ES_VERSION_BUFSIZE];
+	char *ns;
+	char *headless;
+	char *image;
+	const char *rack_label;
+	const char *storage_root;
+};
+
+json_t *render_metadata(const struct ctx *c, const char *name, int role);
+json_t *render_object(const char *api_version, const char *kind, json_t *meta);
+
+/* render_quota.c */
+json_t *render_quota_object(const struct ctx *c, int wipe_pods);
+
+/* render_yaml.c */
+bool render_yaml_text(json_t *doc, bool stream, char **out);
+
+#endif
