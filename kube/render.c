@@ -11,6 +11,7 @@
  * would write it, so the YAML reads like a hand-written manifest.
  */
 #include "kube/render_internal.h"
+#include "common/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 
 #define NAMESPACE_MAX 60  /* so that "es-<namespace>" is a 63-character label */
 #define LABEL_KEY_MAX 316 /* a 253-character prefix, '/', a 63-character name */
-#define MAX_MAP_COUNT 262144
 #define TERMINATION_GRACE_S 120
 
 const struct pod_resources render_kibana_resources = {"500m", "1", "1Gi", "1Gi"};

@@ -70,7 +70,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	if (tmp)
+		nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 	free(tmp);
 	free(fixtures);
 	for (size_t i = 0; i < ARRAY_SIZE(env_names); i++) {
