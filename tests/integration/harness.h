@@ -47,6 +47,7 @@ struct esaasd_opts {
 	int grace_s;		/* 0: 2 */
 	int retry_base_ms;	/* 0: 20 */
 	int retry_cap_ms;	/* 0: 200 */
+	int retry_max_attempts; /* 0: 5 */
 	bool json_logs;		/* log.format: json */
 	const char *log_file;	/* log.file (else stderr, into esaasd->log) */
 	const char *log_level;	/* NULL: debug */
