@@ -733,14 +733,8 @@ def find_program(name):
 
 def defined_metrics(root):
     """The metric names quoted in esaasd's C sources."""
-    names = set()
-    for top in ("common", "storage", "engine", "states", "api", "kube", "es", "cli"):
-        for dirpath, _, files in os.walk(os.path.join(root, top)):
-            for f in files:
-                if f.endswith(".c"):
-                    with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
-                        names |= set(re.findall(r'"(esaas_[a-z0-9_]+)"', fh.read()))
-    return names
+    import operations
+    return operations.code_metrics(root)
 
 
 def promtool(args, cwd=None):

@@ -61,13 +61,26 @@ def anchors(text):
     return ids
 
 
+def esaasd_sources(root):
+    """The C files esaasd is built from: libesaas_a_SOURCES and
+    esaasd_SOURCES of Makefile.am, so that a folder added there is read
+    here too."""
+    text = read(os.path.join(root, "Makefile.am")).replace("\\\n", " ")
+    files = []
+    for var in ("libesaas_a_SOURCES", "esaasd_SOURCES"):
+        m = re.search(r"^%s\s*=(.*)$" % var, text, re.M)
+        if m:
+            files += [f for f in m.group(1).split() if f.endswith(".c")]
+    if not files:
+        raise ValueError("no libesaas_a_SOURCES in Makefile.am")
+    return [os.path.join(root, f) for f in files]
+
+
 def code_metrics(root):
+    """The metric names quoted in esaasd's C sources."""
     names = set()
-    for top in ("common", "storage", "engine", "states", "api", "kube", "es", "cli"):
-        for dirpath, _, files in os.walk(os.path.join(root, top)):
-            for f in files:
-                if f.endswith(".c"):
-                    names |= set(re.findall(r'"(esaas_[a-z0-9_]+)"', read(os.path.join(dirpath, f))))
+    for path in esaasd_sources(root):
+        names |= set(re.findall(r'"(esaas_[a-z0-9_]+)"', read(path)))
     return names
 
 
