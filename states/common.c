@@ -47,6 +47,33 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 	};
 }
 
+/*
+ * cluster.initial_master_nodes is for the very first formation only
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-discovery-bootstrap-cluster.html):
+ * a create renders it, naming its masters, until they have formed a
+ * cluster (context.cluster_uuid, state_wait_masters_formed); then the
+ * masters' ConfigMap is applied again without it, and no other job ever
+ * renders it: new masters with it, and empty data folders, that are a
+ * majority of the list would bootstrap a second cluster.
+ */
+char **states_initial_masters(struct step *s, const struct spec *spec)
+{
+	const char *kind = step_kind(s);
+	if (!kind || strcmp(kind, "create") != 0 || es_coordination(&spec->version) != ES_ZEN2 ||
+	    json_object_get(step_context(s), "cluster_uuid"))
+		return NULL;
+	int n = spec->nodes[ES_ROLE_MASTER].replicas;
+	char **names = xcalloc((size_t)n + 1, sizeof(*names));
+	char *ns = render_namespace(step_tenant(s), spec->name);
+	for (int i = 0; i < n; i++) {
+		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), i);
+		names[i] = render_node_name(pod, ns);
+		free(pod);
+	}
+	free(ns);
+	return names;
+}
+
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
 struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
@@ -65,8 +92,14 @@ struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, st
 	}
 	struct render_opts ro;
 	states_render_opts(s, env, &ro);
+	char **boot = states_initial_masters(s, &r->spec);
+	ro.initial_master_nodes = (const char *const *)boot;
 	char err[256];
-	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
+	bool ok = render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err));
+	for (char **b = boot; b && *b; b++)
+		free(*b);
+	free(boot);
+	if (!ok) {
 		step_fail(s, "cannot render the cluster: %s", err);
 		spec_free(&r->spec);
 		free(r);

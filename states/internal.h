@@ -37,6 +37,10 @@ int64_t states_poll_ms(struct step *s);
 void states_rendered_free(struct states_rendered *r);
 /* How esaasd renders: its configuration, the job's tenant. */
 void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro);
+/* The masters' node names a create renders as cluster.initial_master_nodes
+ * until they have formed (context.cluster_uuid); NULL for any other job, a
+ * formed cluster or zen1.  NULL-terminated; the caller frees each and it. */
+char **states_initial_masters(struct step *s, const struct spec *spec);
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
 struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp);
@@ -98,6 +102,11 @@ void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
 bool states_healthy_enough(struct step *s, const char *status);
+
+/* --- waits.c --- */
+
+/* state_wait_joined, for a handler that goes on to it (its next on success). */
+void states_wait_joined(struct step *s);
 
 /* --- apply.c --- */
 

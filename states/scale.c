@@ -402,7 +402,7 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want)
-		step_next(s);
+		states_wait_joined(s); /* and joined, not only ready */
 	else
 		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
 			  want, t.first_missing[0] ? "; " : "", t.first_missing);
