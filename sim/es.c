@@ -221,6 +221,11 @@ static const char *cluster_version(struct es_cluster *cl)
 	return v ? v : "7.17.0";
 }
 
+/* A cluster setting's value: transient over persistent, as Elasticsearch
+ * applies them
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html,
+ * "Order of precedence"; elasticsearch.yml, below both, is not read for
+ * these keys here). */
 static const char *setting(struct es_cluster *cl, const char *key)
 {
 	const char *v = json_str(cl->transient, key);
