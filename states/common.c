@@ -317,3 +317,85 @@ int state_ways(state_run_fn run)
 			return branching[i].ways;
 	return 0;
 }
+
+/* --- a transient setting that would shadow ours ------------------------------------ */
+
+/*
+ * Elasticsearch applies a transient setting over a persistent one, and
+ * either over elasticsearch.yml
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html,
+ * "Order of precedence").  esaas writes persistent settings
+ * (es_settings_scope): a transient value of the same key left by someone
+ * else (a "cluster.routing.allocation.enable": "none" from a manual
+ * maintenance) would silently win over the pause, and over its undo.  So
+ * before writing, such a value is recorded in context.transient_cleared
+ * (the first value seen for each key) and cleared; it is not put back: it
+ * would undo what the job needs and leaves.  2.x takes no null to reset a
+ * setting (elastic/elasticsearch#17996, from 5.0): there the transient
+ * value becomes the setting's default.
+ */
+static const char *transient_default(const char *key)
+{
+	return strcmp(key, "cluster.routing.allocation.enable") == 0 ? "all" : "";
+}
+
+static void transient_cleared_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "clearing a transient setting that shadows esaas's"))
+		return;
+	json_t *settings = l->nodes;
+	l->nodes = NULL;
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void transient_read_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "reading the cluster settings"))
+		return;
+	struct step *s = l->step;
+	bool null_resets = l->r->spec.version.major >= 5;
+	json_t *transient = json_object_get(res->body, "transient");
+	json_t *ctx = step_context(s);
+	json_t *clear = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach (l->nodes, k, v) {
+		json_t *t = json_object_get(transient, k);
+		if (!t || json_is_null(t))
+			continue;
+		json_t *rec = json_object_get(ctx, "transient_cleared");
+		if (!json_is_object(rec)) {
+			rec = json_object();
+			json_object_set_new(ctx, "transient_cleared", rec);
+		}
+		if (!json_object_get(rec, k))
+			json_object_set(rec, k, t);
+		json_object_set_new(clear, k,
+				    null_resets ? json_null() : json_string(transient_default(k)));
+	}
+	if (json_object_size(clear) == 0) {
+		json_decref(clear);
+		json_t *settings = l->nodes;
+		l->nodes = NULL;
+		l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+		json_decref(settings);
+		return;
+	}
+	step_progress(s);
+	json_t *body = json_pack("{s:o}", "transient", clear);
+	l->ecall = es_request(l->es, "PUT", "/_cluster/settings?flat_settings=true", body,
+			      transient_cleared_cb, l);
+	json_decref(body);
+}
+
+void states_put_settings_over_transient(struct state_call *l, json_t *settings)
+{
+	json_decref(l->nodes);
+	l->nodes = json_incref(settings);
+	l->ecall = es_get_settings(l->es, transient_read_cb, l);
+}

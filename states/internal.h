@@ -99,6 +99,12 @@ void states_settings_put_cb(void *arg, const struct es_result *res);
 void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
 		       struct states_pod_tally *t);
 
+/* Write settings (flat, persistent) through l, connected, as
+ * states_settings_put_cb reports; first a transient value of any of their
+ * keys, which would shadow them, is recorded in context.transient_cleared
+ * and cleared. */
+void states_put_settings_over_transient(struct state_call *l, json_t *settings);
+
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
 bool states_healthy_enough(struct step *s, const char *status);

@@ -150,7 +150,10 @@ static void put_allocation(struct step *s, bool pause)
 	json_object_set_new(settings, "cluster.routing.allocation.enable",
 			    pause ? json_string("primaries") : json_null());
 	l->clear_flag = pause ? NULL : "allocation_paused";
-	l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
+	if (pause)
+		states_put_settings_over_transient(l, settings);
+	else
+		l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
 	json_decref(settings);
 }
 

@@ -275,7 +275,10 @@ static void put_exclusion(struct step *s, bool clear)
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
 			    exclusion_value(ctx, clear));
-	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+	if (!clear)
+		states_put_settings_over_transient(l, settings);
+	else
+		l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
 	json_decref(settings);
 }
 

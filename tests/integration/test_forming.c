@@ -206,14 +206,53 @@ static void test_masters_grow_no_second_cluster(void **state)
 	assert_int_equal(json_array_size(json_object_get(cl, "voting_config")), 3);
 	json_decref(cl);
 	free(first_uuid);
-	(void)es_call;
 	(void)expect_trail;
+}
+
+/* --- F11: a transient setting that shadows esaas's persistent ones ---------------- */
+
+/*
+ * A transient "cluster.routing.allocation.enable": "none" left from a
+ * manual maintenance would win over the restart's persistent pause and
+ * over its undo: the restarted node's copies would never be allocated
+ * again.  The restart finds it, records it, clears it.
+ */
+static void test_restart_clears_leftover_transient_enable_none(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	expect_ok(f, post_cluster(&f->d, "{\"name\": \"left\", \"version\": \"7.17.10\","
+					 " \"masters\": {\"replicas\": 1},"
+					 " \"data\": {\"replicas\": 2}}"));
+	json_t *put = es_call(f, "left", "PUT", "/_cluster/settings",
+			      "{\"transient\": {\"cluster.routing.allocation.enable\": \"none\"}}");
+	assert_non_null(put);
+	json_decref(put);
+
+	int64_t id = job_op(f, "left", "restart", "{\"role\": \"data\"}");
+	expect_ok(f, id);
+	/* The value was recorded in the job's context before it was cleared. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM jobs WHERE id = $1 AND context->"
+			"'transient_cleared'->>'cluster.routing.allocation.enable' = 'none'",
+			1, q),
+		1);
+	json_t *cl = sim_cluster(f, "left");
+	assert_null(json_object_get(json_object_get(cl, "transient"),
+				    "cluster.routing.allocation.enable"));
+	assert_string_equal(json_str(cl, "status"), "green");
+	json_decref(cl);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_masters_grow_no_second_cluster, teardown),
+		cmocka_unit_test_teardown(test_restart_clears_leftover_transient_enable_none,
+					  teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
