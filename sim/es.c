@@ -1801,6 +1801,11 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		}
 	}
 	json_object_foreach (flat, k, v) {
+		if (json_is_null(v) && version_major(cluster_version(cl)) < 5) {
+			/* 2.x resets no setting with null: that came in 5.0
+			 * (elastic/elasticsearch#17996); the value stays. */
+			continue;
+		}
 		if (json_is_null(v)) {
 			const char *key;
 			json_t *val;
