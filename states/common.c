@@ -360,10 +360,24 @@ static void transient_read_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	bool null_resets = l->r->spec.version.major >= 5;
 	json_t *transient = json_object_get(res->body, "transient");
+	json_t *persistent = json_object_get(res->body, "persistent");
 	json_t *ctx = step_context(s);
 	json_t *clear = json_object();
 	const char *k;
 	json_t *v;
+	json_t *before = json_object_get(ctx, "settings_before");
+	if (!json_is_object(before)) {
+		before = json_object();
+		json_object_set_new(ctx, "settings_before", before);
+	}
+	json_object_foreach (l->nodes, k, v) {
+		/* What the undo puts back where null resets nothing (2.x). */
+		if (!json_object_get(before, k)) {
+			json_t *p = json_object_get(persistent, k);
+			json_object_set_new(before, k,
+					    json_is_string(p) ? json_incref(p) : json_null());
+		}
+	}
 	json_object_foreach (l->nodes, k, v) {
 		json_t *t = json_object_get(transient, k);
 		if (!t || json_is_null(t))
@@ -398,4 +412,12 @@ void states_put_settings_over_transient(struct state_call *l, json_t *settings)
 	json_decref(l->nodes);
 	l->nodes = json_incref(settings);
 	l->ecall = es_get_settings(l->es, transient_read_cb, l);
+}
+
+json_t *states_undo_value(struct step *s, const struct spec *spec, const char *key)
+{
+	if (spec->version.major >= 5)
+		return json_null();
+	json_t *was = json_object_get(json_object_get(step_context(s), "settings_before"), key);
+	return json_string(json_is_string(was) ? json_string_value(was) : transient_default(key));
 }

@@ -105,6 +105,12 @@ void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
  * and cleared. */
 void states_put_settings_over_transient(struct state_call *l, json_t *settings);
 
+/* The value that undoes esaas's write of key: null (the default) from
+ * 5.0; on 2.x, which resets nothing with null (elastic/elasticsearch#17996),
+ * the persistent value recorded before the write
+ * (states_put_settings_over_transient), else the setting's default. */
+json_t *states_undo_value(struct step *s, const struct spec *spec, const char *key);
+
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
 bool states_healthy_enough(struct step *s, const char *status);

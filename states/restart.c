@@ -147,8 +147,10 @@ static void put_allocation(struct step *s, bool pause)
 		json_object_set_new(ctx, "allocation_paused", json_true());
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
-	json_object_set_new(settings, "cluster.routing.allocation.enable",
-			    pause ? json_string("primaries") : json_null());
+	json_object_set_new(
+		settings, "cluster.routing.allocation.enable",
+		pause ? json_string("primaries")
+		      : states_undo_value(s, &l->r->spec, "cluster.routing.allocation.enable"));
 	l->clear_flag = pause ? NULL : "allocation_paused";
 	if (pause)
 		states_put_settings_over_transient(l, settings);

@@ -274,7 +274,9 @@ static void put_exclusion(struct step *s, bool clear)
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
-			    exclusion_value(ctx, clear));
+			    clear ? states_undo_value(s, &l->r->spec,
+						      "cluster.routing.allocation.exclude._name")
+				  : exclusion_value(ctx, clear));
 	if (!clear)
 		states_put_settings_over_transient(l, settings);
 	else

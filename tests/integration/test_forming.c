@@ -206,7 +206,6 @@ static void test_masters_grow_no_second_cluster(void **state)
 	assert_int_equal(json_array_size(json_object_get(cl, "voting_config")), 3);
 	json_decref(cl);
 	free(first_uuid);
-	(void)expect_trail;
 }
 
 /* --- F11: a transient setting that shadows esaas's persistent ones ---------------- */
@@ -247,9 +246,58 @@ static void test_restart_clears_leftover_transient_enable_none(void **state)
 	json_decref(cl);
 }
 
+/* --- F7: 2.x and 5.x ------------------------------------------------------------------ */
+
+/*
+ * A 2.x cluster forms without a cluster_uuid in GET / (it came in 5.0),
+ * and takes no null to reset a setting (that came in 5.0 too): the
+ * restart's pause is undone by writing the value from before it.  A 5.x
+ * cluster forms and restarts as well.
+ */
+static void create_and_restart(struct fixture *f, const char *name, const char *version)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"%s\","
+			       " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+			       " \"clients\": {\"replicas\": 0}}",
+			       name, version);
+	int64_t id = post_cluster(&f->d, spec);
+	free(spec);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "apply_namespace apply_quota apply_config apply_services apply_masters "
+		     "wait_masters_formed apply_config_formed apply_data apply_clients "
+		     "wait_pods_ready wait_joined wait_green apply_pdbs apply_kibana wait_kibana "
+		     "record_ready");
+	expect_ok(f, job_op(f, name, "restart", "{}"));
+	json_t *cl = sim_cluster(f, name);
+	assert_string_equal(json_str(cl, "status"), "green");
+	/* Allocation is back as it was: unset, or "all" where null resets nothing. */
+	const char *enable =
+		json_str(json_object_get(cl, "persistent"), "cluster.routing.allocation.enable");
+	if (enable)
+		assert_string_equal(enable, "all");
+	assert_int_equal(json_array_size(json_object_get(cl, "nodes")), 3);
+	json_decref(cl);
+}
+
+static void test_2x_forms_without_cluster_uuid_and_restarts(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	create_and_restart(f, "two", "2.4.6");
+}
+
+static void test_5x_forms_and_restarts(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	create_and_restart(f, "five", "5.6.16");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_2x_forms_without_cluster_uuid_and_restarts,
+					  teardown),
+		cmocka_unit_test_teardown(test_5x_forms_and_restarts, teardown),
 		cmocka_unit_test_teardown(test_masters_grow_no_second_cluster, teardown),
 		cmocka_unit_test_teardown(test_restart_clears_leftover_transient_enable_none,
 					  teardown),
