@@ -151,29 +151,18 @@ json_t *render_object(const char *api_version, const char *kind, json_t *meta)
 
 /*
  * zen2 forms a new cluster only from the master-eligible nodes named here
- * (a majority of them must meet).  The masters' StatefulSet names its pods
- * es-master-0.., so the list follows from the spec.  Once the cluster has
- * formed, its state on the masters' disks decides and the list is ignored;
- * it changes only the first formation.
+ * (a majority of them must meet).  Once the cluster has formed, its state
+ * on the masters' disks decides and the list is ignored by those masters;
+ * but new masters with empty data folders that are a majority of it would
+ * bootstrap a second cluster: it is rendered only when the caller names
+ * the masters (the first formation), never by default (render.h).
  */
 static json_t *initial_masters(const struct ctx *c)
 {
 	json_t *names = json_array();
 
-	if (c->opts->initial_master_nodes) {
-		for (const char *const *n = c->opts->initial_master_nodes; *n; n++)
-			json_array_append_new(names, json_string(*n));
-		return names;
-	}
-	for (int i = 0; i < c->spec->nodes[ES_ROLE_MASTER].replicas; i++) {
-		char pod[64];
-		char *node;
-
-		snprintf(pod, sizeof(pod), "%s-%d", workload_names[ES_ROLE_MASTER], i);
-		node = render_node_name(pod, c->ns);
-		json_array_append_new(names, json_string(node));
-		free(node);
-	}
+	for (const char *const *n = c->opts->initial_master_nodes; n && *n; n++)
+		json_array_append_new(names, json_string(*n));
 	return names;
 }
 
@@ -194,7 +183,7 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 		json_object_set_new(s, ES_MINIMUM_MASTER_NODES_KEY,
 				    json_integer(es_minimum_master_nodes(
 					    c->spec->nodes[ES_ROLE_MASTER].replicas)));
-	} else if (role == ES_ROLE_MASTER) {
+	} else if (role == ES_ROLE_MASTER && c->opts->initial_master_nodes) {
 		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
 	es_role_settings(v, role, s);

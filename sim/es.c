@@ -129,6 +129,9 @@ struct es_cluster {
 	bool seeded;
 	bool alive;	   /* seen in this tick */
 	long health_reads; /* GET _cluster/health answered, for tests that count */
+	/* A second cluster, with its own UUID, that new masters bootstrapped
+	 * in this namespace (form_alongside); not on the list of clusters. */
+	struct es_cluster *alongside;
 	struct es_cluster *next;
 };
 
@@ -218,6 +221,11 @@ static const char *cluster_version(struct es_cluster *cl)
 	return v ? v : "7.17.0";
 }
 
+/* A cluster setting's value: transient over persistent, as Elasticsearch
+ * applies them
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html,
+ * "Order of precedence"; elasticsearch.yml, below both, is not read for
+ * these keys here). */
 static const char *setting(struct es_cluster *cl, const char *key)
 {
 	const char *v = json_str(cl->transient, key);
@@ -1399,6 +1407,8 @@ static void node_free(struct es_node *n)
 
 static void cluster_free(struct es_cluster *cl)
 {
+	if (cl->alongside)
+		cluster_free(cl->alongside);
 	for (size_t i = 0; i < cl->nnodes; i++)
 		node_free(cl->nodes[i]);
 	free(cl->nodes);
@@ -1433,6 +1443,9 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		json_t *pod = pods[i]->body;
 		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod))
 			continue;
+		/* A node of the cluster formed alongside is no member of this one. */
+		if (cl->alongside && node_by_pod(cl->alongside, pods[i]->name))
+			continue;
 		char *name = xasprintf("%s-%s", pods[i]->name, cl->ns);
 		struct es_node *node = node_by_name(cl, name);
 		if (!node) {
@@ -1466,9 +1479,86 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 	}
 }
 
+/*
+ * Masters that bootstrap a second cluster.  A zen2 master-eligible node
+ * with cluster.initial_master_nodes in its elasticsearch.yml and an empty
+ * data folder (here: a node name this cluster has never counted as a
+ * member) bootstraps a new cluster as soon as it has discovered a majority
+ * of the listed nodes, unless it finds the elected master first
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-discovery-bootstrap-cluster.html:
+ * "If you leave cluster.initial_master_nodes in place once the cluster has
+ * formed then there is a risk that a future misconfiguration may result in
+ * bootstrapping a new cluster alongside your existing cluster"; ECK removes
+ * the setting once the cluster has formed for this reason,
+ * pkg/controller/elasticsearch/version/zen2/initial_master_nodes.go).  In
+ * Elasticsearch which comes first is a race; here the new nodes win it
+ * whenever they alone are a majority of the list (a 1 -> 3 masters scale
+ * with the list rewritten for 3): they form a cluster with its own UUID,
+ * and stay in it, since a node that has joined one cluster refuses
+ * another's (its data folder holds the first one's UUID).  A new node that
+ * is not part of such a majority joins the existing cluster.
+ */
+static void form_alongside(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
+{
+	if (cl->alongside) {
+		struct es_cluster *al = cl->alongside;
+		struct store_obj **mine = xcalloc(n + 1, sizeof(*mine));
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (node_by_pod(al, pods[i]->name))
+				mine[k++] = pods[i];
+		sync_members(al, mine, k, now);
+		free(mine);
+		elect(al);
+		return;
+	}
+	if (!cl->uuid)
+		return; /* not formed yet: this is the first formation */
+	json_t *boot = NULL;
+	struct store_obj **fresh = xcalloc(n + 1, sizeof(*fresh));
+	size_t nfresh = 0, listed = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *image;
+		json_t *pod = pods[i]->body;
+		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod) ||
+		    !(roles_of(pod) & ROLE_MASTER))
+			continue;
+		const char *tag = image ? strrchr(image, ':') : NULL;
+		if (version_major(tag && tag[1] ? tag + 1 : "7.17.0") < 7)
+			continue; /* zen1 has no bootstrapping */
+		char *name = xasprintf("%s-%s", pods[i]->name, cl->ns);
+		bool known = node_by_name(cl, name) != NULL;
+		if (!known) {
+			if (!boot)
+				boot = bootstrap_names(cl);
+			if (in_array(boot, name)) {
+				fresh[nfresh++] = pods[i];
+				listed++;
+			}
+		}
+		free(name);
+	}
+	if (boot && listed > 0 && listed * 2 > json_array_size(boot)) {
+		struct es_cluster *al = cluster_new(cl->ns);
+		clusters = al->next; /* kept by cl, off the list */
+		al->next = NULL;
+		al->seeded = true; /* its own empty cluster state */
+		sync_members(al, fresh, nfresh, now);
+		json_array_extend(al->voting_config, boot);
+		elect(al);
+		cl->alongside = al;
+		log_warn("elasticsearch %s: %zu new master(s) with cluster.initial_master_nodes "
+			 "and empty data folders bootstrapped a second cluster [%s] alongside [%s]",
+			 cl->ns, nfresh, al->uuid ? al->uuid : "?", cl->uuid);
+	}
+	json_decref(boot);
+	free(fresh);
+}
+
 /* The membership of last tick, to see who left and who joined. */
 static void membership(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
 {
+	form_alongside(cl, pods, n, now);
 	size_t count = cl->nnodes;
 	bool *prev = xcalloc(count + 1, sizeof(bool));
 	for (size_t i = 0; i < count; i++)
@@ -1711,6 +1801,11 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		}
 	}
 	json_object_foreach (flat, k, v) {
+		if (json_is_null(v) && version_major(cluster_version(cl)) < 5) {
+			/* 2.x resets no setting with null: that came in 5.0
+			 * (elastic/elasticsearch#17996); the value stays. */
+			continue;
+		}
 		if (json_is_null(v)) {
 			const char *key;
 			json_t *val;
@@ -3009,6 +3104,13 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 					  "ServiceUnavailable", "code", 503));
 		return;
 	}
+	if (cl->alongside && node_by_pod(cl->alongside, pod)) {
+		/* A node of the second cluster answers as a node of that one. */
+		free(c->proxy_path);
+		c->proxy_path = xstrdup(path);
+		dispatch(cl->alongside, c, pod, path);
+		return;
+	}
 	if (!node_by_pod(cl, pod)) {
 		/* Ready, but not an Elasticsearch node: the proxy cannot connect. */
 		call_reply_json(c, 503,
@@ -3047,6 +3149,18 @@ json_t *sim_es_state(void)
 		json_object_set_new(o, "persistent", json_deep_copy(cl->persistent));
 		json_object_set_new(o, "transient", json_deep_copy(cl->transient));
 		json_object_set_new(o, "health_reads", json_integer(cl->health_reads));
+		json_object_set_new(o, "cluster_uuid",
+				    cl->uuid ? json_string(cl->uuid) : json_null());
+		json_t *al = json_null();
+		if (cl->alongside) {
+			json_t *anodes = json_array();
+			for (size_t i = 0; i < cl->alongside->nnodes; i++)
+				json_array_append_new(anodes,
+						      json_string(cl->alongside->nodes[i]->name));
+			al = json_pack("{s:s?, s:s?, s:o}", "cluster_uuid", cl->alongside->uuid,
+				       "master", cl->alongside->master, "nodes", anodes);
+		}
+		json_object_set_new(o, "alongside", al);
 		json_object_set_new(out, cl->ns, o);
 	}
 	return out;

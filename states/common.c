@@ -47,6 +47,33 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 	};
 }
 
+/*
+ * cluster.initial_master_nodes is for the very first formation only
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-discovery-bootstrap-cluster.html):
+ * a create renders it, naming its masters, until they have formed a
+ * cluster (context.cluster_uuid, state_wait_masters_formed); then the
+ * masters' ConfigMap is applied again without it, and no other job ever
+ * renders it: new masters with it, and empty data folders, that are a
+ * majority of the list would bootstrap a second cluster.
+ */
+char **states_initial_masters(struct step *s, const struct spec *spec)
+{
+	const char *kind = step_kind(s);
+	if (!kind || strcmp(kind, "create") != 0 || es_coordination(&spec->version) != ES_ZEN2 ||
+	    json_object_get(step_context(s), "cluster_uuid"))
+		return NULL;
+	int n = spec->nodes[ES_ROLE_MASTER].replicas;
+	char **names = xcalloc((size_t)n + 1, sizeof(*names));
+	char *ns = render_namespace(step_tenant(s), spec->name);
+	for (int i = 0; i < n; i++) {
+		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), i);
+		names[i] = render_node_name(pod, ns);
+		free(pod);
+	}
+	free(ns);
+	return names;
+}
+
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
 struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp)
@@ -65,8 +92,14 @@ struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, st
 	}
 	struct render_opts ro;
 	states_render_opts(s, env, &ro);
+	char **boot = states_initial_masters(s, &r->spec);
+	ro.initial_master_nodes = (const char *const *)boot;
 	char err[256];
-	if (!render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err))) {
+	bool ok = render_cluster(&r->spec, &ro, &r->objects, err, sizeof(err));
+	for (char **b = boot; b && *b; b++)
+		free(*b);
+	free(boot);
+	if (!ok) {
 		step_fail(s, "cannot render the cluster: %s", err);
 		spec_free(&r->spec);
 		free(r);
@@ -283,4 +316,108 @@ int state_ways(state_run_fn run)
 		if (branching[i].run == run)
 			return branching[i].ways;
 	return 0;
+}
+
+/* --- a transient setting that would shadow ours ------------------------------------ */
+
+/*
+ * Elasticsearch applies a transient setting over a persistent one, and
+ * either over elasticsearch.yml
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html,
+ * "Order of precedence").  esaas writes persistent settings
+ * (es_settings_scope): a transient value of the same key left by someone
+ * else (a "cluster.routing.allocation.enable": "none" from a manual
+ * maintenance) would silently win over the pause, and over its undo.  So
+ * before writing, such a value is recorded in context.transient_cleared
+ * (the first value seen for each key) and cleared; it is not put back: it
+ * would undo what the job needs and leaves.  2.x takes no null to reset a
+ * setting (elastic/elasticsearch#17996, from 5.0): there the transient
+ * value becomes the setting's default.
+ */
+static const char *transient_default(const char *key)
+{
+	return strcmp(key, "cluster.routing.allocation.enable") == 0 ? "all" : "";
+}
+
+static void transient_cleared_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "clearing a transient setting that shadows esaas's"))
+		return;
+	json_t *settings = l->nodes;
+	l->nodes = NULL;
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void transient_read_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "reading the cluster settings"))
+		return;
+	struct step *s = l->step;
+	bool null_resets = l->r->spec.version.major >= 5;
+	json_t *transient = json_object_get(res->body, "transient");
+	json_t *persistent = json_object_get(res->body, "persistent");
+	json_t *ctx = step_context(s);
+	json_t *clear = json_object();
+	const char *k;
+	json_t *v;
+	json_t *before = json_object_get(ctx, "settings_before");
+	if (!json_is_object(before)) {
+		before = json_object();
+		json_object_set_new(ctx, "settings_before", before);
+	}
+	json_object_foreach (l->nodes, k, v) {
+		/* What the undo puts back where null resets nothing (2.x). */
+		if (!json_object_get(before, k)) {
+			json_t *p = json_object_get(persistent, k);
+			json_object_set_new(before, k,
+					    json_is_string(p) ? json_incref(p) : json_null());
+		}
+	}
+	json_object_foreach (l->nodes, k, v) {
+		json_t *t = json_object_get(transient, k);
+		if (!t || json_is_null(t))
+			continue;
+		json_t *rec = json_object_get(ctx, "transient_cleared");
+		if (!json_is_object(rec)) {
+			rec = json_object();
+			json_object_set_new(ctx, "transient_cleared", rec);
+		}
+		if (!json_object_get(rec, k))
+			json_object_set(rec, k, t);
+		json_object_set_new(clear, k,
+				    null_resets ? json_null() : json_string(transient_default(k)));
+	}
+	if (json_object_size(clear) == 0) {
+		json_decref(clear);
+		json_t *settings = l->nodes;
+		l->nodes = NULL;
+		l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+		json_decref(settings);
+		return;
+	}
+	step_progress(s);
+	json_t *body = json_pack("{s:o}", "transient", clear);
+	l->ecall = es_request(l->es, "PUT", "/_cluster/settings?flat_settings=true", body,
+			      transient_cleared_cb, l);
+	json_decref(body);
+}
+
+void states_put_settings_over_transient(struct state_call *l, json_t *settings)
+{
+	json_decref(l->nodes);
+	l->nodes = json_incref(settings);
+	l->ecall = es_get_settings(l->es, transient_read_cb, l);
+}
+
+json_t *states_undo_value(struct step *s, const struct spec *spec, const char *key)
+{
+	if (spec->version.major >= 5)
+		return json_null();
+	json_t *was = json_object_get(json_object_get(step_context(s), "settings_before"), key);
+	return json_string(json_is_string(was) ? json_string_value(was) : transient_default(key));
 }

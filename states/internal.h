@@ -37,6 +37,10 @@ int64_t states_poll_ms(struct step *s);
 void states_rendered_free(struct states_rendered *r);
 /* How esaasd renders: its configuration, the job's tenant. */
 void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro);
+/* The masters' node names a create renders as cluster.initial_master_nodes
+ * until they have formed (context.cluster_uuid); NULL for any other job, a
+ * formed cluster or zen1.  NULL-terminated; the caller frees each and it. */
+char **states_initial_masters(struct step *s, const struct spec *spec);
 /* The objects of spec_json (a spec in JSON); NULL after failing the step
  * with the reason. */
 struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, struct wf_env **envp);
@@ -95,9 +99,26 @@ void states_settings_put_cb(void *arg, const struct es_result *res);
 void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
 		       struct states_pod_tally *t);
 
+/* Write settings (flat, persistent) through l, connected, as
+ * states_settings_put_cb reports; first a transient value of any of their
+ * keys, which would shadow them, is recorded in context.transient_cleared
+ * and cleared. */
+void states_put_settings_over_transient(struct state_call *l, json_t *settings);
+
+/* The value that undoes esaas's write of key: null (the default) from
+ * 5.0; on 2.x, which resets nothing with null (elastic/elasticsearch#17996),
+ * the persistent value recorded before the write
+ * (states_put_settings_over_transient), else the setting's default. */
+json_t *states_undo_value(struct step *s, const struct spec *spec, const char *key);
+
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
 bool states_healthy_enough(struct step *s, const char *status);
+
+/* --- waits.c --- */
+
+/* state_wait_joined, for a handler that goes on to it (its next on success). */
+void states_wait_joined(struct step *s);
 
 /* --- apply.c --- */
 

@@ -147,10 +147,15 @@ static void put_allocation(struct step *s, bool pause)
 		json_object_set_new(ctx, "allocation_paused", json_true());
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
-	json_object_set_new(settings, "cluster.routing.allocation.enable",
-			    pause ? json_string("primaries") : json_null());
+	json_object_set_new(
+		settings, "cluster.routing.allocation.enable",
+		pause ? json_string("primaries")
+		      : states_undo_value(s, &l->r->spec, "cluster.routing.allocation.enable"));
 	l->clear_flag = pause ? NULL : "allocation_paused";
-	l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
+	if (pause)
+		states_put_settings_over_transient(l, settings);
+	else
+		l->ecall = es_put_settings(l->es, settings, put_allocation_cb, l);
 	json_decref(settings);
 }
 

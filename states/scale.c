@@ -274,8 +274,13 @@ static void put_exclusion(struct step *s, bool clear)
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
 	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
-			    exclusion_value(ctx, clear));
-	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+			    clear ? states_undo_value(s, &l->r->spec,
+						      "cluster.routing.allocation.exclude._name")
+				  : exclusion_value(ctx, clear));
+	if (!clear)
+		states_put_settings_over_transient(l, settings);
+	else
+		l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
 	json_decref(settings);
 }
 
@@ -402,7 +407,7 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want)
-		step_next(s);
+		states_wait_joined(s); /* and joined, not only ready */
 	else
 		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
 			  want, t.first_missing[0] ? "; " : "", t.first_missing);

@@ -40,6 +40,9 @@ void state_raise_quota(struct step *s);
 void state_wait_masters_formed(struct step *s);
 /* Wait until every pod of every role is ready. */
 void state_wait_pods_ready(struct step *s);
+/* Wait until every node the spec expects (a scale's: context.to of
+ * context.role) is in _cat/nodes: joined, not only ready. */
+void state_wait_joined(struct step *s);
 /* Wait until cluster health is green. */
 void state_wait_green(struct step *s);
 

@@ -63,15 +63,50 @@ static void masters_cb(void *arg, const struct es_result *res)
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool ok = res->klass == HTTPC_OK;
 	bool formed = ok && uuid && strcmp(uuid, "_na_") != 0;
+	if (formed) {
+		/* The cluster has formed: from now on nothing renders
+		 * cluster.initial_master_nodes (states_initial_masters). */
+		json_object_set_new(step_context(s), "cluster_uuid", json_string(uuid));
+	}
 	states_call_finish(l);
 	if (formed)
 		step_next(s);
 	else if (ok)
 		step_wait(s, states_poll_ms(s),
-			  "the masters answer but have not elected a master yet");
+			  "the masters answer but have not elected a master yet (cluster_uuid %s); "
+			  "waiting for a cluster uuid",
+			  uuid ? uuid : "absent");
 	else
 		/* Not reachable yet is what this state waits out, not an error. */
 		step_wait(s, states_poll_ms(s), "masters not reachable yet: %s",
+			  msg ? msg : "no answer");
+	free(msg);
+}
+
+/* 2.x has no cluster_uuid in GET / (added in 5.0, elastic/elasticsearch#20503):
+ * formed is _cat/master naming an elected master. */
+static void cat_master_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *node = json_str(json_array_get(res->body, 0), "node");
+	char *msg = res->message ? xstrdup(res->message) : NULL;
+	bool ok = res->klass == HTTPC_OK;
+	bool formed = ok && node && node[0];
+	if (formed)
+		json_object_set_new(step_context(s), "elected_master", json_string(node));
+	states_call_finish(l);
+	if (formed)
+		step_next(s);
+	else if (ok)
+		step_wait(s, states_poll_ms(s),
+			  "the masters answer but _cat/master names no master yet; waiting for "
+			  "an elected master");
+	else
+		step_wait(s, states_poll_ms(s),
+			  "masters not reachable or no master elected yet: %s; waiting for "
+			  "_cat/master to name one",
 			  msg ? msg : "no answer");
 	free(msg);
 }
@@ -84,7 +119,87 @@ void state_wait_masters_formed(struct step *s)
 	char *svc = render_headless_service(l->r->ns);
 	states_call_connect(l, svc);
 	free(svc);
-	l->ecall = es_info(l->es, masters_cb, l);
+	if (l->r->spec.version.major < 5)
+		l->ecall = es_request(l->es, "GET", "/_cat/master?format=json", NULL, cat_master_cb,
+				      l);
+	else
+		l->ecall = es_info(l->es, masters_cb, l);
+}
+
+/*
+ * Joined, not only ready: a pod is ready once it listens on 9200, which
+ * Elasticsearch does after discovery.initial_state_timeout even without
+ * having joined (it may not reach a master, or belong to another
+ * cluster).  Every node name expected must be in _cat/nodes: a scale's
+ * (context.role and context.to) context.to nodes of its role, else every
+ * node of the spec.
+ */
+static void joined_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (res->klass != HTTPC_OK) {
+		char *msg = xstrdup(res->message ? res->message : "no answer");
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "cannot list the cluster's nodes yet: %s; waiting for _cat/nodes", msg);
+		free(msg);
+		return;
+	}
+	const struct spec *spec = &l->r->spec;
+	json_t *ctx = step_context(s);
+	enum es_role only;
+	bool one = json_is_integer(json_object_get(ctx, "to")) &&
+		   spec_section_parse(json_str(ctx, "role"), &only);
+	int want = 0, missing = 0;
+	char first[512] = "";
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		if (one && r != (int)only)
+			continue;
+		int count = one ? (int)json_integer_value(json_object_get(ctx, "to"))
+				: spec->nodes[r].replicas;
+		for (int i = 0; i < count; i++) {
+			char *pod = xasprintf("%s-%d", render_workload_name((enum es_role)r), i);
+			char *node = render_node_name(pod, l->r->ns);
+			bool in = false;
+			size_t k;
+			json_t *n;
+			json_array_foreach (res->body, k, n) {
+				const char *name = json_str(n, "name");
+				if (name && strcmp(name, node) == 0)
+					in = true;
+			}
+			want++;
+			if (!in && missing++ == 0)
+				snprintf(first, sizeof(first), "%s", node);
+			free(node);
+			free(pod);
+		}
+	}
+	size_t listed = json_array_size(res->body);
+	states_call_finish(l);
+	if (missing == 0)
+		step_next(s);
+	else
+		step_wait(s, states_poll_ms(s),
+			  "%d of %d expected nodes in _cat/nodes (%zu listed), %s not; waiting for "
+			  "every node to join (a ready node that is not listed cannot reach a "
+			  "master or belongs to another cluster)",
+			  want - missing, want, listed, first);
+}
+
+void states_wait_joined(struct step *s)
+{
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, joined_cb, l);
+}
+
+void state_wait_joined(struct step *s)
+{
+	states_wait_joined(s);
 }
 
 static void health_cb(void *arg, const struct es_result *res)

@@ -2,8 +2,12 @@
  * create: a new Elasticsearch cluster, in the order a person would build it.
  *
  *   namespace → its quota (what the spec's pods need) → config → services
- *   → masters → the masters elect
- *   → data nodes → clients → every pod ready → health green
+ *   → masters, told to bootstrap → the masters elect (a cluster uuid)
+ *   → the masters' config without cluster.initial_master_nodes (for the
+ *     first formation only; no restart: it is read at a node's start, and
+ *     ignored once the node has joined)
+ *   → data nodes → clients → every pod ready → every node joined
+ *   → health green
  *   → disruption budgets → Kibana, when asked for, and its pods ready
  *   → the cluster is recorded ready, with its endpoint
  *
@@ -27,12 +31,16 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_masters", .run = state_apply_masters, .deadline_s = 120,
 	 .next = "wait_masters_formed", .replay_safe = true},
 	{.name = "wait_masters_formed", .run = state_wait_masters_formed, .deadline_s = 600,
+	 .next = "apply_config_formed", .replay_safe = true},
+	{.name = "apply_config_formed", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_data", .replay_safe = true},
 	{.name = "apply_data", .run = state_apply_data, .deadline_s = 120,
 	 .next = "apply_clients", .replay_safe = true},
 	{.name = "apply_clients", .run = state_apply_clients, .deadline_s = 120,
 	 .next = "wait_pods_ready", .replay_safe = true},
 	{.name = "wait_pods_ready", .run = state_wait_pods_ready, .deadline_s = 900,
+	 .next = "wait_joined", .replay_safe = true},
+	{.name = "wait_joined", .run = state_wait_joined, .deadline_s = 600,
 	 .next = "wait_green", .replay_safe = true},
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
 	 .next = "apply_pdbs", .replay_safe = true},

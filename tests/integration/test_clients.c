@@ -300,10 +300,25 @@ static char *deploy_cluster(const char *name, const char *version, int masters, 
 	struct spec_error serr;
 	assert_true(spec_parse(doc, spec, &serr));
 	json_decref(doc);
-	struct render_opts ro = {.tenant = "acme", .plugin_repo_url = "http://plugins.invalid"};
+	/* A first formation: the masters are named to bootstrap (zen2), as a
+	 * create names them; by default nothing is. */
+	char *bns = render_namespace("acme", name);
+	char **boot = xcalloc((size_t)masters + 1, sizeof(*boot));
+	for (int m = 0; m < masters; m++) {
+		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), m);
+		boot[m] = render_node_name(pod, bns);
+		free(pod);
+	}
+	free(bns);
+	struct render_opts ro = {.tenant = "acme",
+				 .plugin_repo_url = "http://plugins.invalid",
+				 .initial_master_nodes = (const char *const *)boot};
 	json_t *objects;
 	char err[256];
 	assert_true(render_cluster(spec, &ro, &objects, err, sizeof(err)));
+	for (int m = 0; m < masters; m++)
+		free(boot[m]);
+	free(boot);
 	size_t i;
 	json_t *obj;
 	json_array_foreach (objects, i, obj) {
