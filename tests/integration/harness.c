@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +170,12 @@ static bool write_ca(struct sim *s, const char *b64)
 
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 {
+	return sim_start_rbac(s, dir, config_yaml, NULL);
+}
+
+bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
+		    const char *const *rbac_files)
+{
 	static int counter;
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "%s/sim-%d", dir, ++counter);
@@ -199,8 +206,18 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 			 harness_srcdir());
 		snprintf(binding, sizeof(binding), "%s/deploy/kubernetes/clusterrolebinding.yaml",
 			 harness_srcdir());
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", s->kubeconfig,
-		      "--config", config, "--rbac", role, "--rbac", binding, (char *)NULL);
+		const char *shipped[] = {role, binding, NULL};
+		const char *const *files = rbac_files ? rbac_files : shipped;
+		const char *argv[32] = {
+			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
+			s->kubeconfig, "--config", config};
+		int n = 7;
+		for (int i = 0; files[i] && n < 29; i++) {
+			argv[n++] = "--rbac";
+			argv[n++] = files[i];
+		}
+		argv[n] = NULL;
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	/* The kubeconfig appears, whole, once the simulator listens. */
@@ -226,7 +243,7 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 		p = strstr(line, "token: ");
 		if (p && !strcmp(user, "\"admin\""))
 			snprintf(s->token, sizeof(s->token), "%.200s", p + 7);
-		else if (p && strstr(user, "system:serviceaccount:esaas-system:esaasd"))
+		else if (p && !s->sa_token[0] && strstr(user, "system:serviceaccount:"))
 			snprintf(s->sa_token, sizeof(s->sa_token), "%.200s", p + 7);
 		p = strstr(line, "certificate-authority-data: ");
 		if (p)
@@ -406,6 +423,47 @@ static void buf_add(struct buf *b, const char *data, size_t n)
 	b->p[b->n] = '\0';
 }
 
+/*
+ * TLS sessions and open connections kept between requests, as a client
+ * library's connection pool keeps them: a new TLS context and handshake for
+ * each request to the simulator would slow every test down.
+ */
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	(void)h, (void)access, (void)arg;
+	pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	(void)h, (void)arg;
+	pthread_mutex_unlock(&share_locks[data]);
+}
+
+static CURLSH *share;
+
+static void share_init(void)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	share = curl_share_init();
+	if (!share)
+		return;
+	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+}
+
+static CURLSH *curl_share(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, share_init);
+	return share;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct answer *a = arg;
@@ -569,8 +627,10 @@ bool http_request(const char *base, const char *method, const char *path, const 
 	for (int i = 0; headers && headers[i]; i++)
 		h = curl_slist_append(h, headers[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (ca_for(base))
+	if (ca_for(base)) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, ca_for(base));
+		curl_easy_setopt(c, CURLOPT_SHARE, curl_share());
+	}
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

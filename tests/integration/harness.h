@@ -146,6 +146,10 @@ struct sim {
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
 };
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
+/* The same with other RBAC files (NULL-terminated paths) instead of the
+ * shipped ones; sa_token is then the first ServiceAccount's that they bind. */
+bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
+		    const char *const *rbac_files);
 /* SIGTERM and reap; the exit status (0 when clean). */
 int sim_stop(struct sim *s);
 
