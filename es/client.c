@@ -14,6 +14,7 @@ struct es {
 	struct httpc *http; /* direct mode */
 	char *base_url;
 	char *token;
+	char *ca_pem; /* NULL: the system's CAs */
 	struct es_version version;
 	bool version_known;
 };
@@ -47,6 +48,12 @@ struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bear
 	while (n && es->base_url[n - 1] == '/')
 		es->base_url[--n] = '\0';
 	return es;
+}
+
+void es_direct_trust(struct es *es, const char *ca_pem)
+{
+	free(es->ca_pem);
+	es->ca_pem = ca_pem ? xstrdup(ca_pem) : NULL;
 }
 
 char *es_expand_url(const char *url_template, const char *ns, const char *service)
@@ -92,6 +99,7 @@ void es_free(struct es *es)
 	free(es->proxy_prefix);
 	free(es->base_url);
 	free(es->token);
+	free(es->ca_pem);
 	free(es);
 }
 
@@ -189,6 +197,7 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.body_len = text ? strlen(text) : 0,
 			.bearer_token = es->token,
 			.target = HTTPC_TARGET_ES,
+			.tls = {.ca_pem = es->ca_pem},
 		};
 		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
 		free(url);

@@ -34,6 +34,9 @@ struct es *es_new_proxy(struct kube *k, const char *ns, const char *service);
 /* Directly, e.g. "http://10.0.0.5:9200", with a bearer token or NULL; h
  * must outlive the client. */
 struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bearer_token);
+/* A direct client over https trusts only these PEM certificates (copied),
+ * instead of the system's. */
+void es_direct_trust(struct es *es, const char *ca_pem);
 /*
  * The client for the cluster in namespace ns: through the service proxy of
  * k when url_template is NULL (the default), else directly at the URL the

@@ -3,21 +3,25 @@
 #include <string.h>
 
 /*
- * apply is PATCH; the service proxy is "get create update patch delete" on
- * services/proxy because Elasticsearch calls use every method.
+ * apply is PATCH, and an apply that creates the object is also authorized
+ * as "create" (kube-apiserver: handlers/patch.go, createAuthorizerAttributes),
+ * so every kind esaas applies has both; the service proxy is "get create
+ * update patch delete" on services/proxy because Elasticsearch calls use
+ * every method.
  */
 const struct kube_resource kube_resources[] = {
-	{"Namespace", "v1", "namespaces", false, "get list patch delete"},
-	{"ConfigMap", "v1", "configmaps", true, "get list patch delete"},
-	{"Service", "v1", "services", true, "get list patch delete"},
+	{"Namespace", "v1", "namespaces", false, "get list create patch delete"},
+	{"ConfigMap", "v1", "configmaps", true, "get list create patch delete"},
+	{"Service", "v1", "services", true, "get list create patch delete"},
 	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
 	{"Pod", "v1", "pods", true, "get list create delete"},
-	{"ResourceQuota", "v1", "resourcequotas", true, "get list patch delete"},
-	{"StatefulSet", "apps/v1", "statefulsets", true, "get list patch delete"},
+	{"ResourceQuota", "v1", "resourcequotas", true, "get list create patch delete"},
+	{"StatefulSet", "apps/v1", "statefulsets", true, "get list create patch delete"},
 	{"StatefulSet", "apps/v1", "statefulsets/scale", true, "get patch"},
-	{"Deployment", "apps/v1", "deployments", true, "get list patch delete"},
+	{"Deployment", "apps/v1", "deployments", true, "get list create patch delete"},
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
-	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true, "get list patch delete"},
+	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true,
+	 "get list create patch delete"},
 };
 
 const int kube_resources_count = sizeof(kube_resources) / sizeof(kube_resources[0]);

@@ -12,6 +12,9 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -19,9 +22,11 @@
 #include "sim/controllers.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/store.h"
+#include "sim/tls.h"
 #include "common/yamljson.h"
 #include "common/json.h"
 
@@ -29,7 +34,6 @@
 
 static struct event_base *base;
 static struct evhttp *http;
-static char *token;
 static struct call *hung[1024]; /* calls parked by a hang fault */
 
 /* --- Status bodies -------------------------------------------------------- */
@@ -99,6 +103,9 @@ static void reply_method_not_allowed(struct call *c)
 	reply_status(c, 405, "MethodNotAllowed", NULL,
 		     "the server does not allow this method on the requested resource");
 }
+
+struct rbac_attrs;
+static void reply_forbidden(struct call *c, const struct rbac_attrs *a, const char *reason);
 
 /* --- validation ----------------------------------------------------------- */
 
@@ -1082,9 +1089,13 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 		json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
 }
 
-/* Create obj (reference stolen); replies. */
+static bool may_create(struct call *c, const struct store_kind *k, const char *ns,
+		       const char *name);
+
+/* Create obj (reference stolen); replies.  by_apply: a server-side apply
+ * creating it, which needs the create verb besides patch. */
 static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
-		      const char *manager)
+		      const char *manager, bool by_apply)
 {
 	json_t *meta = obj_child(obj, "metadata");
 	const char *name = json_str(meta, "name");
@@ -1114,6 +1125,10 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		json_decref(obj);
 		return;
 	}
+	if (by_apply && !may_create(c, k, ns, name)) {
+		json_decref(obj);
+		return;
+	}
 	if (!strcmp(k->plural, "pods")) {
 		/* Admission comes before storage: a full quota refuses even a
 		 * name that exists.  A generated name is not known to it yet. */
@@ -1138,6 +1153,35 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	struct store_obj *o = store_create(k, ns, obj);
 	json_decref(obj);
 	call_reply_json(c, 201, json_deep_copy(o->body));
+}
+
+/*
+ * A patch that creates (server-side apply of a missing object) is also
+ * authorized as a create of that object
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go,
+ * PatchResource: createAuthorizerAttributes with Verb "create" wraps
+ * createValidation; update.go, withAuthorization).  The check comes after
+ * validation and admission (registry/generic/registry/store.go, Update:
+ * BeforeCreate, then createValidation).  A refusal is NewForbidden with
+ * the authorizer's reason, which RBAC leaves empty when no rule matched
+ * (plugin/pkg/auth/authorizer/rbac/rbac.go, Authorize).
+ */
+static bool may_create(struct call *c, const struct store_kind *k, const char *ns, const char *name)
+{
+	if (!c->user)
+		return true; /* only the public paths are anonymous */
+	struct rbac_attrs a = {.verb = "create",
+			       .resource_request = true,
+			       .path = c->path,
+			       .group = k->group,
+			       .resource = k->plural,
+			       .subresource = "",
+			       .ns = k->namespaced ? ns : "",
+			       .name = name};
+	if (rbac_allows(c->user, &a))
+		return true;
+	reply_forbidden(c, &a, "");
+	return false;
 }
 
 static bool rv_conflict(const json_t *obj, const struct store_obj *o)
@@ -1251,7 +1295,7 @@ static void serve_post(struct call *c, struct target *t)
 		json_decref(obj);
 		return;
 	}
-	do_create(c, t->kind, t->ns ? t->ns : "", obj, call_param(c, "fieldManager"));
+	do_create(c, t->kind, t->ns ? t->ns : "", obj, call_param(c, "fieldManager"), false);
 }
 
 static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
@@ -1315,7 +1359,7 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 		const char *ns = t->ns ? t->ns : "";
 		char *name = xstrdup(t->name);
 		char *mgr = xstrdup(manager); /* the reply frees the call and its query */
-		do_create(c, k, ns, copy, manager);
+		do_create(c, k, ns, copy, manager, true);
 		struct store_obj *created = store_get(k, ns, name);
 		if (created)
 			json_object_set_new(created->applied, mgr, applied);
@@ -1911,17 +1955,154 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 	free(d);
 }
 
-static bool authorized(struct call *c)
+/* --- authentication and authorization ------------------------------------------- */
+
+/* The user of the bearer token; *bad when a token was given that is no one's. */
+static const struct rbac_user *authenticate(struct call *c, bool *bad)
 {
 	const char *h = call_header(c, "Authorization");
-	if (!h || strncmp(h, "Bearer ", 7) != 0)
-		return false;
-	const char *given = h + 7;
-	size_t a = strlen(given), b = strlen(token);
-	unsigned diff = (unsigned)(a ^ b);
-	for (size_t i = 0; i < b; i++)
-		diff |= (unsigned)(unsigned char)given[i < a ? i : 0] ^ (unsigned char)token[i];
-	return diff == 0;
+	*bad = false;
+	if (!h)
+		return NULL;
+	const struct rbac_user *u = strncmp(h, "Bearer ", 7) == 0 ? rbac_authenticate(h + 7) : NULL;
+	*bad = u == NULL;
+	return u;
+}
+
+static const char *lower_method(const char *m)
+{
+	static const char *const map[][2] = {
+		{"GET", "get"},	    {"HEAD", "head"},	  {"POST", "post"},	  {"PUT", "put"},
+		{"PATCH", "patch"}, {"DELETE", "delete"}, {"OPTIONS", "options"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+		if (!strcmp(m, map[i][0]))
+			return map[i][1];
+	}
+	return "";
+}
+
+/* metadata.name=NAME (or ==) as the whole field selector: the name it asks for. */
+static const char *selector_name(struct call *c)
+{
+	const char *fs = call_param(c, "fieldSelector");
+	if (!fs)
+		return NULL;
+	if (!strncmp(fs, "metadata.name==", 15))
+		fs += 15;
+	else if (!strncmp(fs, "metadata.name=", 14))
+		fs += 14;
+	else
+		return NULL;
+	return *fs && !strchr(fs, ',') && !strchr(fs, '/') ? fs : NULL;
+}
+
+/*
+ * What the request asks, as the API server reads it from the method and
+ * the path (staging/src/k8s.io/apiserver/pkg/endpoints/request/requestinfo.go,
+ * RequestInfoFactory.NewRequestInfo): /api/v1/... and /apis/GROUP/VERSION/...
+ * with at least one segment after the version are resource requests, the
+ * rest are non-resource (verb: the method in lower case).  POST create, GET
+ * and HEAD get (list, or watch with ?watch=1, without a name), PUT update,
+ * PATCH patch, DELETE delete (deletecollection without a name).  Segments
+ * are resource/name/subresource after namespaces/NS (which is itself the
+ * resource namespaces when nothing but status or finalize follows).
+ * The strings point into segs.
+ */
+static void request_attrs(struct call *c, char **segs, int nsegs, struct rbac_attrs *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->path = c->path;
+	a->verb = lower_method(c->method);
+	int i;
+	if (nsegs >= 3 && !strcmp(segs[0], "api")) {
+		a->group = "";
+		i = 2;
+	} else if (nsegs >= 4 && !strcmp(segs[0], "apis")) {
+		a->group = segs[1];
+		i = 3;
+	} else {
+		return;
+	}
+	a->resource_request = true;
+	a->ns = "";
+	a->name = "";
+	a->subresource = "";
+	a->resource = "";
+	bool proxy_verb = false;
+	if (!strcmp(segs[i], "proxy") || !strcmp(segs[i], "watch")) {
+		/* The deprecated /api/v1/watch/... and /api/v1/proxy/... forms. */
+		a->verb = segs[i];
+		proxy_verb = !strcmp(segs[i], "proxy");
+		i++;
+	} else if (!strcmp(c->method, "POST")) {
+		a->verb = "create";
+	} else if (!strcmp(c->method, "GET") || !strcmp(c->method, "HEAD")) {
+		a->verb = "get";
+	} else if (!strcmp(c->method, "PUT")) {
+		a->verb = "update";
+	} else if (!strcmp(c->method, "PATCH")) {
+		a->verb = "patch";
+	} else if (!strcmp(c->method, "DELETE")) {
+		a->verb = "delete";
+	} else {
+		a->verb = "";
+	}
+	if (i < nsegs && !strcmp(segs[i], "namespaces") && i + 1 < nsegs) {
+		a->ns = segs[i + 1];
+		if (i + 2 < nsegs && strcmp(segs[i + 2], "status") != 0 &&
+		    strcmp(segs[i + 2], "finalize") != 0)
+			i += 2;
+	}
+	int parts = nsegs - i;
+	if (parts >= 3 && !proxy_verb)
+		a->subresource = segs[i + 2];
+	if (parts >= 2)
+		a->name = segs[i + 1];
+	if (parts >= 1)
+		a->resource = segs[i];
+	if (!*a->name && !strcmp(a->verb, "get")) {
+		a->verb = call_param_bool(c, "watch", false) ? "watch" : "list";
+		const char *n = selector_name(c);
+		if (n)
+			a->name = n;
+	}
+	if (!*a->name && !strcmp(a->verb, "delete"))
+		a->verb = "deletecollection";
+}
+
+/*
+ * The 403 of the authorization filter
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/responsewriters/errors.go,
+ * Forbidden): a Forbidden Status for the group and resource (without the
+ * subresource) and the name, the message saying who cannot do what.
+ */
+static void reply_forbidden(struct call *c, const struct rbac_attrs *a, const char *reason)
+{
+	json_t *d = json_object();
+	if (a->name && *a->name)
+		json_object_set_new(d, "name", json_string(a->name));
+	if (a->group && *a->group)
+		json_object_set_new(d, "group", json_string(a->group));
+	if (a->resource_request)
+		json_object_set_new(d, "kind", json_string(a->resource));
+	char *qualified = a->group && *a->group ? xasprintf("%s.%s", a->resource, a->group)
+						: xstrdup(a->resource_request ? a->resource : "");
+	char *named = a->name && *a->name ? xasprintf("%s \"%s\"", qualified, a->name)
+					  : xstrdup(qualified);
+	/* apimachinery/pkg/api/errors, NewForbidden: "<resource> \"<name>\" is forbidden: <err>". */
+	if (reason)
+		reply_status(c, 403, "Forbidden", d, "%s is forbidden: %s", named, reason);
+	else {
+		char *msg = rbac_forbidden_message(c->user, a);
+		if (*named)
+			reply_status(c, 403, "Forbidden", d, "%s is forbidden: %s", named, msg);
+		else
+			reply_status(c, 403, "Forbidden", d, "forbidden: %s", msg);
+		free(msg);
+	}
+	free(named);
+	free(qualified);
 }
 
 static bool public_path(const char *path)
@@ -1937,9 +2118,31 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 	log_debug("%s %s%s%s", c->method, c->path, c->query_raw ? "?" : "",
 		  c->query_raw ? c->query_raw : "");
-	if (!public_path(c->path) && !authorized(c)) {
+	/*
+	 * Authentication, then authorization, before anything else
+	 * (staging/src/k8s.io/apiserver/pkg/server/config.go,
+	 * DefaultBuildHandlerChain: WithAuthorization inside WithAuthentication).
+	 * A token that is no one's is a 401 everywhere; no token is a 401 too
+	 * but on the paths that system:public-info-viewer opens to everyone.
+	 */
+	bool bad;
+	c->user = authenticate(c, &bad);
+	if (bad || (!c->user && !public_path(c->path))) {
 		reply_status(c, 401, "Unauthorized", NULL, "Unauthorized");
 		return;
+	}
+	if (c->user) {
+		struct target t;
+		struct rbac_attrs a;
+		memset(&t, 0, sizeof(t));
+		split_path(c->path, &t);
+		request_attrs(c, t.segs, t.nsegs, &a);
+		if (!rbac_allows(c->user, &a)) {
+			reply_forbidden(c, &a, NULL);
+			target_free(&t);
+			return;
+		}
+		target_free(&t);
 	}
 	if (strcmp(c->method, "GET") != 0 && strcmp(c->method, "HEAD") != 0 &&
 	    strncmp(c->path, "/_sim/", 6) != 0)
@@ -1978,13 +2181,14 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	go_on(c, &hit);
 }
 
-bool apiserver_start(struct event_base *b, const char *host, int port, const char *bearer,
-		     int *bound_port, char **err)
+bool apiserver_start(struct event_base *b, const char *host, int port, bool tls, int *bound_port,
+		     char **err)
 {
 	struct evhttp_bound_socket *sock;
 	base = b;
 	http = evhttp_new(base);
-	token = xstrdup(bearer);
+	if (tls)
+		sim_tls_serve(http);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
 						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						 EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
@@ -1995,6 +2199,11 @@ bool apiserver_start(struct event_base *b, const char *host, int port, const cha
 		*err = xasprintf("cannot listen on %s:%d", host, port);
 		return false;
 	}
+	/* TLS writes a reply as several records: without this, Nagle's algorithm
+	 * and the client's delayed ACK hold the last one back some 40 ms.
+	 * Accepted sockets inherit it from the listening one (Linux). */
+	int one = 1;
+	setsockopt(evhttp_bound_socket_get_fd(sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct sockaddr_storage ss;
 	ev_socklen_t len = sizeof(ss);
 	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) == 0) {
@@ -2018,6 +2227,4 @@ void apiserver_stop(void)
 			call_free(hung[i]);
 		hung[i] = NULL;
 	}
-	free(token);
-	token = NULL;
 }

@@ -2,7 +2,8 @@
  * The HTTP face of the simulator: the Kubernetes API subset esaas uses,
  * the service proxy into the Elasticsearch clusters, and /_sim/ (state
  * and faults).  Every request but /healthz, /livez, /readyz and /version
- * needs the bearer token.
+ * needs a bearer token (sim/rbac.h), and the user it is must be allowed
+ * what it asks by RBAC; /_sim/ is the cluster admin's only.
  */
 #ifndef SIM_APISERVER_H
 #define SIM_APISERVER_H
@@ -13,9 +14,10 @@
 
 struct event_base;
 
-/* Listen on host:port (port 0: any free port, written to *bound_port). */
-bool apiserver_start(struct event_base *base, const char *host, int port, const char *token,
-		     int *bound_port, char **err) MUST_CHECK;
+/* Listen on host:port (port 0: any free port, written to *bound_port), over
+ * TLS (sim/tls.h, set up first) unless tls is false. */
+bool apiserver_start(struct event_base *base, const char *host, int port, bool tls, int *bound_port,
+		     char **err) MUST_CHECK;
 void apiserver_stop(void);
 
 #endif

@@ -18,6 +18,8 @@
 #include <sys/queue.h>
 #include <event2/keyvalq_struct.h>
 
+struct rbac_user;
+
 struct call {
 	struct evhttp_request *req; /* NULL once the client has gone */
 	const char *method;	    /* "GET", ... (static) */
@@ -30,7 +32,8 @@ struct call {
 	int64_t started_ms;
 	struct event *timer; /* latency fault */
 	bool parked;
-	void *owner_data; /* for whoever parked it */
+	void *owner_data;	      /* for whoever parked it */
+	const struct rbac_user *user; /* who made it (sim/rbac.h), NULL: anonymous */
 };
 
 struct call *call_new(struct evhttp_request *req);

@@ -19,21 +19,37 @@
 #include "sim/apiserver.h"
 #include "sim/controllers.h"
 #include "sim/es.h"
+#include "common/base64.h"
 #include "sim/faults.h"
+#include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
+#include "sim/tls.h"
 
 static volatile bool stopping;
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
-		   "\n"
-		   "  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
-		   "  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
-		   "  --config FILE           nodes, timings, faults (YAML)\n"
-		   "  --log-level LEVEL       debug, info, warn or error\n");
+	fprintf(f,
+		"usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
+		"                 [--rbac FILE]... [--plain-http]\n"
+		"\n"
+		"  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
+		"  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
+		"  --config FILE           nodes, timings, faults (YAML)\n"
+		"  --rbac FILE             RBAC objects (ClusterRole, ClusterRoleBinding, Role,\n"
+		"                          RoleBinding, ServiceAccount), one file each time;\n"
+		"                          every ServiceAccount they name gets a token, and the\n"
+		"                          kubeconfig's current context is the first one's\n"
+		"  --plain-http            serve plain HTTP, not HTTPS (real clients then send\n"
+		"                          no token: for debugging with curl only)\n"
+		"  --log-level LEVEL       debug, info, warn or error\n"
+		"\n"
+		"HTTPS with a CA made at start, written into the kubeconfig\n"
+		"(certificate-authority-data).  The kubeconfig has a context \"admin\"\n"
+		"(kubernetes-admin, group system:masters: everything, /_sim/ too) and one\n"
+		"per ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it.\n");
 }
 
 static bool split_listen(const char *s, char **host, int *port)
@@ -50,7 +66,36 @@ static bool split_listen(const char *s, char **host, int *port)
 	return true;
 }
 
-static bool write_kubeconfig(const char *path, const char *host, int port, const char *token)
+static void put_user(FILE *f, const char *name, const char *token)
+{
+	fprintf(f,
+		"- name: \"%s\"\n"
+		"  user:\n"
+		"    token: %s\n",
+		name, token);
+}
+
+static void put_context(FILE *f, const char *name, const char *user)
+{
+	fprintf(f,
+		"- name: \"%s\"\n"
+		"  context:\n"
+		"    cluster: esaas-sim\n"
+		"    user: \"%s\"\n"
+		"    namespace: default\n",
+		name, user);
+}
+
+/* The context of the i-th service account: NAMESPACE/NAME. */
+static char *account_context(size_t i)
+{
+	const char *u = rbac_account_user(i) + strlen("system:serviceaccount:");
+	char *ctx = xstrdup(u);
+	*strchr(ctx, ':') = '/';
+	return ctx;
+}
+
+static bool write_kubeconfig(const char *path, const char *host, int port, const char *ca_pem)
 {
 	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
 	bool ipv6 = strchr(host, ':') != NULL;
@@ -67,20 +112,28 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 		"clusters:\n"
 		"- name: esaas-sim\n"
 		"  cluster:\n"
-		"    server: http://%s%s%s:%d\n"
-		"contexts:\n"
-		"- name: esaas-sim\n"
-		"  context:\n"
-		"    cluster: esaas-sim\n"
-		"    user: esaas-sim\n"
-		"    namespace: default\n"
-		"current-context: esaas-sim\n"
-		"users:\n"
-		"- name: esaas-sim\n"
-		"  user:\n"
-		"    token: %s\n"
-		"preferences: {}\n",
-		ipv6 ? "[" : "", host, ipv6 ? "]" : "", port, token);
+		"    server: %s://%s%s%s:%d\n",
+		ca_pem ? "https" : "http", ipv6 ? "[" : "", host, ipv6 ? "]" : "", port);
+	if (ca_pem) {
+		char *b64 = base64_encode(ca_pem, strlen(ca_pem));
+		fprintf(f, "    certificate-authority-data: %s\n", b64);
+		free(b64);
+	}
+	fputs("contexts:\n", f);
+	put_context(f, "admin", "admin");
+	for (size_t i = 0; i < rbac_account_count(); i++) {
+		char *ctx = account_context(i);
+		put_context(f, ctx, rbac_account_user(i));
+		free(ctx);
+	}
+	char *current = rbac_account_count() > 0 ? account_context(0) : xstrdup("admin");
+	fprintf(f, "current-context: \"%s\"\n", current);
+	free(current);
+	fputs("users:\n", f);
+	put_user(f, "admin", rbac_admin_token());
+	for (size_t i = 0; i < rbac_account_count(); i++)
+		put_user(f, rbac_account_user(i), rbac_account_token(i));
+	fputs("preferences: {}\n", f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
 		unlink(tmp);
@@ -106,18 +159,23 @@ int main(int argc, char **argv)
 		{"kubeconfig-out", required_argument, NULL, 'k'},
 		{"config", required_argument, NULL, 'c'},
 		{"log-level", required_argument, NULL, 'v'},
+		{"rbac", required_argument, NULL, 'r'},
+		{"plain-http", no_argument, NULL, 'p'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *kubeconfig = NULL, *config = NULL, *level_arg = NULL;
 	char *host = NULL, *err = NULL;
 	int port = 0, bound = 0, opt, rc = 1;
-	char token[65];
+	const char **rbac_files = NULL;
+	int nrbac = 0;
+	bool plain = false;
+	char *ca_pem = NULL;
 	enum log_level level;
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL;
 
-	while ((opt = getopt_long(argc, argv, "l:k:c:v:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			listen = optarg;
@@ -131,27 +189,51 @@ int main(int argc, char **argv)
 		case 'v':
 			level_arg = optarg;
 			break;
+		case 'r':
+			rbac_files = xrealloc(rbac_files, (size_t)(nrbac + 1) * sizeof(char *));
+			rbac_files[nrbac++] = optarg;
+			break;
+		case 'p':
+			plain = true;
+			break;
 		case 'h':
+			free(rbac_files);
 			usage(stdout);
 			return 0;
 		default:
+			free(rbac_files);
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (!listen || !kubeconfig || optind != argc) {
+		free(rbac_files);
 		usage(stderr);
 		return 2;
 	}
 	if (!split_listen(listen, &host, &port)) {
 		fprintf(stderr, "esaas-sim: --listen: HOST:PORT expected, got \"%s\"\n", listen);
+		free(rbac_files);
 		return 2;
 	}
+	rbac_init();
+	for (int i = 0; i < nrbac; i++) {
+		if (!rbac_load_file(rbac_files[i], &err)) {
+			fprintf(stderr, "esaas-sim: --rbac: %s\n", err);
+			free(err);
+			free(rbac_files);
+			free(host);
+			rbac_free();
+			return 2;
+		}
+	}
+	free(rbac_files);
 	if (!simconf_load(config, &err)) {
 		fprintf(stderr, "esaas-sim: %s\n", err);
 		free(err);
 		free(host);
 		simconf_free();
+		rbac_free();
 		return 2;
 	}
 	if (!log_parse_level(level_arg ? level_arg : simconf_get()->log_level, &level))
@@ -160,6 +242,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "esaas-sim: cannot set up logging\n");
 		free(host);
 		simconf_free();
+		rbac_free();
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -173,22 +256,27 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	base = event_base_new();
-	rand_hex(token, 32);
-	if (!apiserver_start(base, host, port, token, &bound, &err)) {
+	if (!plain && !sim_tls_init(host, &ca_pem, &err)) {
+		log_error("%s", err);
+		free(err);
+		goto cleanup;
+	}
+	if (!apiserver_start(base, host, port, !plain, &bound, &err)) {
 		log_error("%s", err);
 		free(err);
 		goto cleanup;
 	}
 	controllers_init(base);
 	sim_es_init(base);
-	if (!write_kubeconfig(kubeconfig, host, bound, token))
+	if (!write_kubeconfig(kubeconfig, host, bound, ca_pem))
 		goto cleanup;
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
 	sigint = evsignal_new(base, SIGINT, signal_cb, base);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
-	log_info("esaas-sim serving on %s:%d (%d nodes), kubeconfig %s", host, bound,
-		 simconf_get()->node_count, kubeconfig);
+	log_info("esaas-sim serving %s on %s:%d (%d nodes), kubeconfig %s",
+		 plain ? "plain HTTP" : "HTTPS", host, bound, simconf_get()->node_count,
+		 kubeconfig);
 
 	/* Objects unlinked during a callback are freed between iterations. */
 	while (!stopping) {
@@ -203,6 +291,9 @@ cleanup:
 	if (sigint)
 		event_free(sigint);
 	apiserver_stop();
+	sim_tls_free();
+	free(ca_pem);
+	rbac_free();
 	sim_es_free();
 	controllers_free();
 	store_free();

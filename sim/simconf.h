@@ -1,6 +1,8 @@
 /*
- * The simulator's configuration (--config sim.yaml).  Every key is
- * optional:
+ * The simulator's configuration (--config sim.yaml).  HTTPS and RBAC are
+ * set on the command line (esaas-sim --help): it serves HTTPS with a CA of
+ * its own unless --plain-http, and authorizes requests with the RBAC
+ * objects of each --rbac FILE.  Every key is optional:
  *
  *   log: {level: info}
  *   tick_ms: 50                    # how often controllers and shards move

@@ -1,8 +1,10 @@
 #include "tests/integration/harness.h"
+#include "common/base64.h"
 #include "common/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +131,50 @@ static int free_port(void)
 	return port;
 }
 
+/* The simulators' servers and their CA files, for http_request(). */
+static struct {
+	char server[256];
+	char ca[300];
+} known_cas[16];
+
+static const char *ca_for(const char *base)
+{
+	for (size_t i = 0; i < sizeof(known_cas) / sizeof(known_cas[0]); i++) {
+		if (known_cas[i].server[0] && !strcmp(known_cas[i].server, base))
+			return known_cas[i].ca;
+	}
+	return NULL;
+}
+
+/* The kubeconfig's certificate-authority-data into s->ca, and known. */
+static bool write_ca(struct sim *s, const char *b64)
+{
+	unsigned char *pem = NULL;
+	size_t len = 0;
+	if (!base64_decode(b64, strlen(b64), &pem, &len, NULL))
+		return false;
+	snprintf(s->ca, sizeof(s->ca), "%s/ca.crt", s->dir);
+	FILE *f = fopen(s->ca, "w");
+	bool ok = f && fwrite(pem, 1, len, f) == len;
+	if (f)
+		ok = fclose(f) == 0 && ok;
+	free(pem);
+	if (!ok || !s->server[0])
+		return false;
+	static size_t next;
+	size_t i = next++ % (sizeof(known_cas) / sizeof(known_cas[0]));
+	snprintf(known_cas[i].server, sizeof(known_cas[i].server), "%s", s->server);
+	snprintf(known_cas[i].ca, sizeof(known_cas[i].ca), "%s", s->ca);
+	return true;
+}
+
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
+{
+	return sim_start_rbac(s, dir, config_yaml, NULL);
+}
+
+bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
+		    const char *const *rbac_files)
 {
 	static int counter;
 	memset(s, 0, sizeof(*s));
@@ -156,8 +201,23 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 			dup2(fd, 2);
 			close(fd);
 		}
-		execl(bin, bin, "--listen", "127.0.0.1:0", "--kubeconfig-out", s->kubeconfig,
-		      "--config", config, (char *)NULL);
+		char role[600], binding[600];
+		snprintf(role, sizeof(role), "%s/deploy/kubernetes/clusterrole.yaml",
+			 harness_srcdir());
+		snprintf(binding, sizeof(binding), "%s/deploy/kubernetes/clusterrolebinding.yaml",
+			 harness_srcdir());
+		const char *shipped[] = {role, binding, NULL};
+		const char *const *files = rbac_files ? rbac_files : shipped;
+		const char *argv[32] = {
+			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
+			s->kubeconfig, "--config", config};
+		int n = 7;
+		for (int i = 0; files[i] && n < 29; i++) {
+			argv[n++] = "--rbac";
+			argv[n++] = files[i];
+		}
+		argv[n] = NULL;
+		execv(bin, (char *const *)argv);
 		_exit(127);
 	}
 	/* The kubeconfig appears, whole, once the simulator listens. */
@@ -171,21 +231,28 @@ bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
 		msleep(5);
 	}
 	FILE *kc = fopen(s->kubeconfig, "r");
-	char line[512];
+	char line[4096], user[256] = "";
+	bool ca_ok = false;
 	while (kc && fgets(line, sizeof(line), kc)) {
+		line[strcspn(line, "\n")] = '\0';
 		char *p = strstr(line, "server: ");
 		if (p)
-			snprintf(s->server, sizeof(s->server), "%.*s", (int)strcspn(p + 8, "\n"),
-				 p + 8);
+			snprintf(s->server, sizeof(s->server), "%.200s", p + 8);
+		if (!strncmp(line, "- name: ", 8))
+			snprintf(user, sizeof(user), "%.200s", line + 8);
 		p = strstr(line, "token: ");
+		if (p && !strcmp(user, "\"admin\""))
+			snprintf(s->token, sizeof(s->token), "%.200s", p + 7);
+		else if (p && !s->sa_token[0] && strstr(user, "system:serviceaccount:"))
+			snprintf(s->sa_token, sizeof(s->sa_token), "%.200s", p + 7);
+		p = strstr(line, "certificate-authority-data: ");
 		if (p)
-			snprintf(s->token, sizeof(s->token), "%.*s", (int)strcspn(p + 7, "\n"),
-				 p + 7);
+			ca_ok = write_ca(s, p + 28);
 	}
 	if (kc)
 		fclose(kc);
-	if (!s->server[0] || !s->token[0]) {
-		fprintf(stderr, "esaas-sim wrote no server or token in %s\n", s->kubeconfig);
+	if (!s->server[0] || !s->token[0] || !s->sa_token[0] || !ca_ok) {
+		fprintf(stderr, "esaas-sim wrote no server, CA or tokens in %s\n", s->kubeconfig);
 		return false;
 	}
 	return true;
@@ -357,6 +424,47 @@ static void buf_add(struct buf *b, const char *data, size_t n)
 	b->p[b->n] = '\0';
 }
 
+/*
+ * TLS sessions and open connections kept between requests, as a client
+ * library's connection pool keeps them: a new TLS context and handshake for
+ * each request to the simulator would slow every test down.
+ */
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	(void)h, (void)access, (void)arg;
+	pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	(void)h, (void)arg;
+	pthread_mutex_unlock(&share_locks[data]);
+}
+
+static CURLSH *share;
+
+static void share_init(void)
+{
+	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		pthread_mutex_init(&share_locks[i], NULL);
+	share = curl_share_init();
+	if (!share)
+		return;
+	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+}
+
+static CURLSH *curl_share(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, share_init);
+	return share;
+}
+
 static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct answer *a = arg;
@@ -520,6 +628,10 @@ bool http_request(const char *base, const char *method, const char *path, const 
 	for (int i = 0; headers && headers[i]; i++)
 		h = curl_slist_append(h, headers[i]);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (ca_for(base)) {
+		curl_easy_setopt(c, CURLOPT_CAINFO, ca_for(base));
+		curl_easy_setopt(c, CURLOPT_SHARE, curl_share());
+	}
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body)
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

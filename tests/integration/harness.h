@@ -108,7 +108,8 @@ const char *harness_actor(const struct esaasd *d, const char *as);
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
 	       const char *const *headers, struct http_resp *out);
 /* The request http_call() and sim_call() make, to any server: path is
- * appended to base ("http://127.0.0.1:PORT"); a body is sent as
+ * appended to base ("http://127.0.0.1:PORT"; an https:// base of a
+ * simulator that sim_start() started is verified with its CA); a body is sent as
  * application/json unless headers has a Content-Type line; timeout_ms 0
  * is 10 s.  False when no answer came (out is then empty). */
 bool http_request(const char *base, const char *method, const char *path, const char *body,
@@ -128,16 +129,28 @@ PGconn *sql_connect(const char *url);
 /* First column of the first row as an integer (-1 on error or no row). */
 long long sql_int(PGconn *c, const char *sql, int nparams, const char *const *params);
 
-/* esaas-sim, started with config_yaml in its own folder under dir. */
+/*
+ * esaas-sim, started with config_yaml in its own folder under dir, over
+ * HTTPS, with the RBAC objects of deploy/kubernetes/ (clusterrole.yaml,
+ * clusterrolebinding.yaml): its kubeconfig's current context is esaasd's
+ * ServiceAccount, allowed what the shipped ClusterRole allows, as esaasd
+ * is in a cluster.  The harness itself (sim_call(), token) is the admin.
+ */
 struct sim {
 	pid_t pid;
 	char dir[256];
 	char kubeconfig[300];
 	char log[300];
-	char server[256]; /* from its kubeconfig: the API's URL */
-	char token[256];  /* and the bearer token it accepts */
+	char ca[300];	    /* the CA of its kubeconfig, as a PEM file */
+	char server[256];   /* from its kubeconfig: the API's URL */
+	char token[256];    /* the admin's bearer token (kubernetes-admin) */
+	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
 };
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
+/* The same with other RBAC files (NULL-terminated paths) instead of the
+ * shipped ones; sa_token is then the first ServiceAccount's that they bind. */
+bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
+		    const char *const *rbac_files);
 /* SIGTERM and reap; the exit status (0 when clean). */
 int sim_stop(struct sim *s);
 
@@ -175,7 +188,7 @@ int64_t post_cluster(const struct esaasd *d, const char *spec);
 bool job_succeeded(const struct esaasd *d, int64_t id, int timeout_ms);
 /* The states the job left forward, in order, space-separated (free it). */
 char *job_trail(PGconn *sql, int64_t id);
-/* A request to the simulator, with the token of its kubeconfig. */
+/* A request to the simulator, with the admin's token. */
 bool sim_call(const struct sim *s, const char *method, const char *path, const char *body,
 	      struct http_resp *out);
 /* The simulator's record (GET /_sim/state), or NULL. */

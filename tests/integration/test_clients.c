@@ -127,14 +127,6 @@ static void wait_answer(struct answer *a)
 	assert_true(a->done);
 }
 
-static void sim_request(const char *method, const char *path, const char *body, struct answer *a)
-{
-	memset(a, 0, sizeof(*a));
-	kube_request(t.kube, method, path, body ? "application/json" : NULL, body, kube_answer_cb,
-		     a);
-	wait_answer(a);
-}
-
 /* --- Kubernetes ------------------------------------------------------------------------ */
 
 static json_t *configmap(const char *ns, const char *name, const char *value)
@@ -232,15 +224,18 @@ static void test_object_paths(void **state)
 
 static void test_faults_are_classified(void **state)
 {
-	struct answer a;
-	sim_request("POST", "/_sim/faults",
-		    "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", "
-		    "\"status\": 503},"
-		    " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
-		    " \"retry_after\": 3}]}",
-		    &a);
-	assert_int_equal(a.klass, HTTPC_OK);
-	answer_clear(&a);
+	struct answer a = {0};
+	struct http_resp r;
+	/* The simulator's own endpoints are the cluster admin's (the harness). */
+	assert_true(
+		sim_call(&t.sim, "POST", "/_sim/faults",
+			 "{\"rules\": [{\"path\": \"/api/v1/namespaces/faulty/configmaps/x\", "
+			 "\"status\": 503},"
+			 " {\"path\": \"/api/v1/namespaces/busy/configmaps/x\", \"status\": 429,"
+			 " \"retry_after\": 3}]}",
+			 &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
 	kube_get(t.kube, "/api/v1/namespaces/faulty/configmaps/x", kube_answer_cb, &a);
 	wait_answer(&a);
 	assert_int_equal(a.status, 503);
@@ -252,8 +247,9 @@ static void test_faults_are_classified(void **state)
 	assert_int_equal(a.klass, HTTPC_TRANSIENT);
 	assert_int_equal(a.retry_after_ms, 3000);
 	answer_clear(&a);
-	sim_request("DELETE", "/_sim/faults", NULL, &a);
-	answer_clear(&a);
+	assert_true(sim_call(&t.sim, "DELETE", "/_sim/faults", NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
 }
 
 /* --- a rendered cluster, then Elasticsearch through the service proxy -------------------- */
@@ -451,6 +447,7 @@ static void test_rendered_cluster_and_elasticsearch(void **state)
 	char *url = xasprintf("%s/api/v1/namespaces/%s/services/%s:9200/proxy", t.conn.server, ns,
 			      RENDER_HTTP_SERVICE);
 	struct es *direct = es_new_direct(t.http, url, t.conn.token);
+	es_direct_trust(direct, t.conn.ca_pem); /* the API server's, from the kubeconfig */
 	es_health(direct, NULL, NULL, false, es_answer_cb, &a);
 	wait_answer(&a);
 	assert_int_equal(a.klass, HTTPC_OK);

@@ -24,7 +24,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <event2/event.h>
 #include <jansson.h>
+
+#include "common/util.h"
+#include "kube/client.h"
+#include "kube/kubeconfig.h"
 
 #include "tests/integration/harness.h"
 
@@ -1373,10 +1378,332 @@ static void test_schemas(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* --- transport and authorization ---------------------------------------------------- */
+
+/* One request with another token (NULL: none). */
+static long call_as(const char *token, const char *method, const char *path,
+		    const char *content_type, const char *body, struct http_resp *r)
+{
+	char auth_line[300], type_line[256];
+	const char *headers[3] = {NULL};
+	int n = 0;
+	if (token) {
+		snprintf(auth_line, sizeof(auth_line), "Authorization: Bearer %s", token);
+		headers[n++] = auth_line;
+	}
+	if (body) {
+		snprintf(type_line, sizeof(type_line), "Content-Type: %s",
+			 content_type ? content_type : "application/json");
+		headers[n++] = type_line;
+	}
+	assert_true(http_request(sim.server, method, path, body, headers, 0, r));
+	return r->status;
+}
+
+/* The 403 Status, exactly as the API server's authorization filter writes it. */
+static void assert_forbidden(struct http_resp *r, const char *message, const char *name,
+			     const char *group, const char *kind)
+{
+	assert_int_equal(r->status, 403);
+	json_t *want = json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:{}, s:i}", "kind", "Status",
+				 "apiVersion", "v1", "metadata", "status", "Failure", "message",
+				 message, "reason", "Forbidden", "details", "code", 403);
+	json_t *d = json_object_get(want, "details");
+	if (name)
+		json_object_set_new(d, "name", json_string(name));
+	if (group)
+		json_object_set_new(d, "group", json_string(group));
+	if (kind)
+		json_object_set_new(d, "kind", json_string(kind));
+	if (!json_equal(want, r->body)) {
+		char *a = json_dumps(want, JSON_SORT_KEYS),
+		     *b = json_dumps(r->body, JSON_SORT_KEYS);
+		fprintf(stderr, "want %s\n got %s\n", a, b ? b : r->raw);
+		free(a);
+		free(b);
+	}
+	assert_true(json_equal(want, r->body));
+	json_decref(want);
+}
+
+static void test_https_with_the_written_ca(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char cmd[1024];
+	/* The kubeconfig says https and carries the CA. */
+	assert_true(!strncmp(sim.server, "https://", 8));
+	/* kubectl, with the kubeconfig as written: esaasd's service account may list namespaces. */
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' get namespaces -o name >'%s/ns.out' 2>&1",
+		 sim.kubeconfig, sim.dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd), "grep -qx namespace/kube-system '%s/ns.out'", sim.dir);
+	assert_int_equal(system(cmd), 0);
+	/* And the admin context may do what it may not. */
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin get nodes -o name | grep -q node/",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+	/* curl with the CA of the kubeconfig. */
+	snprintf(cmd, sizeof(cmd),
+		 "curl -fsS --cacert '%s' -H 'Authorization: Bearer %s' '%s/version' >/dev/null",
+		 sim.ca, sim.token, sim.server);
+	assert_int_equal(system(cmd), 0);
+	/* Without it, the certificate is not trusted. */
+	snprintf(cmd, sizeof(cmd), "curl -fsS --cacert /dev/null '%s/version' >/dev/null 2>&1",
+		 sim.server);
+	assert_int_not_equal(system(cmd), 0);
+	/* Plain HTTP to the same port is no API. */
+	char plain[300];
+	snprintf(plain, sizeof(plain), "http://%.200s", sim.server + 8);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sim.token);
+	const char *h[] = {auth, NULL};
+	bool answered = http_request(plain, "GET", "/api/v1/namespaces", NULL, h, 2000, &r);
+	assert_true(!answered || r.status != 200);
+	http_resp_free(&r);
+}
+
+struct kube_answer {
+	bool done;
+	long status;
+	enum httpc_class klass;
+	char message[512];
+};
+
+static void kube_cb(void *arg, const struct kube_result *res)
+{
+	struct kube_answer *a = arg;
+	a->done = true;
+	a->status = res->status;
+	a->klass = res->klass;
+	snprintf(a->message, sizeof(a->message), "%s", res->message ? res->message : "");
+}
+
+/* esaas's Kubernetes client, with a kubeconfig whose CA did not sign the
+ * server's certificate (another simulator's): no request gets through. */
+static void test_esaas_refuses_a_certificate_of_another_ca(void **state)
+{
+	(void)state;
+	struct sim other;
+	char dir[300], path[600], cmd[1600];
+	snprintf(dir, sizeof(dir), "%s/other", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_true(sim_start(&other, dir, ""));
+	/* This simulator's kubeconfig with the other one's server in it. */
+	snprintf(path, sizeof(path), "%s/mixed-kubeconfig", dir);
+	snprintf(cmd, sizeof(cmd), "sed 's|server: .*|server: %s|' '%s' >'%s'", other.server,
+		 sim.kubeconfig, path);
+	assert_int_equal(system(cmd), 0);
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = path};
+	struct kube_conn conn;
+	char err[512];
+	assert_true(kube_conn_load(&o, &conn, err, sizeof(err)));
+	assert_false(conn.insecure);
+	struct event_base *base = event_base_new();
+	struct httpc *h = httpc_new(base);
+	struct kube *k = kube_new(h, &conn);
+	struct kube_answer a = {0};
+	kube_get(k, "/api/v1/namespaces/default", kube_cb, &a);
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!a.done && harness_now_ms() < deadline)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_true(a.done);
+	assert_int_equal(a.status, 0);
+	assert_non_null(strstr(a.message, "certificate"));
+	/* With its own kubeconfig, the same call works. */
+	struct kube_conn good;
+	o.kubeconfig = other.kubeconfig;
+	assert_true(kube_conn_load(&o, &good, err, sizeof(err)));
+	struct kube *k2 = kube_new(h, &good);
+	memset(&a, 0, sizeof(a));
+	kube_get(k2, "/api/v1/namespaces/default", kube_cb, &a);
+	deadline = harness_now_ms() + 10000;
+	while (!a.done && harness_now_ms() < deadline)
+		event_base_loop(base, EVLOOP_ONCE);
+	assert_true(a.done);
+	assert_int_equal(a.status, 200);
+	kube_free(k2);
+	kube_free(k);
+	httpc_free(h);
+	event_base_free(base);
+	kube_conn_free(&good);
+	kube_conn_free(&conn);
+	assert_int_equal(sim_stop(&other), 0);
+}
+
+static void test_request_without_the_verb_is_forbidden(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_namespace("es-x");
+	/* Cluster scope: the shipped role has no nodes at all. */
+	call_as(sim.sa_token, "GET", "/api/v1/nodes", NULL, NULL, &r);
+	assert_forbidden(&r,
+			 "nodes is forbidden: User \"system:serviceaccount:esaas-system:esaasd\" "
+			 "cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+			 NULL, NULL, "nodes");
+	http_resp_free(&r);
+	/* In a namespace, with a group: no update of statefulsets. */
+	call_as(sim.sa_token, "PUT", "/apis/apps/v1/namespaces/es-x/statefulsets/data", NULL,
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\"}", &r);
+	assert_forbidden(&r,
+			 "statefulsets.apps \"data\" is forbidden: User "
+			 "\"system:serviceaccount:esaas-system:esaasd\" cannot update resource "
+			 "\"statefulsets\" in API group \"apps\" in the namespace \"es-x\"",
+			 "data", "apps", "statefulsets");
+	http_resp_free(&r);
+	/* A namespace's own path has it as its namespace (requestinfo.go). */
+	call_as(sim.sa_token, "PUT", "/api/v1/namespaces/es-x", NULL, "{}", &r);
+	assert_forbidden(&r,
+			 "namespaces \"es-x\" is forbidden: User "
+			 "\"system:serviceaccount:esaas-system:esaasd\" cannot update resource "
+			 "\"namespaces\" in API group \"\" in the namespace \"es-x\"",
+			 "es-x", NULL, "namespaces");
+	http_resp_free(&r);
+	/* deletecollection is not delete; watch is not list. */
+	call_as(sim.sa_token, "DELETE", "/api/v1/namespaces/es-x/configmaps", NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(jstr(r.body, "message"), "cannot deletecollection resource"));
+	http_resp_free(&r);
+	call_as(sim.sa_token, "GET", "/api/v1/namespaces/es-x/pods?watch=1", NULL, NULL, &r);
+	assert_int_equal(r.status, 403);
+	assert_non_null(strstr(jstr(r.body, "message"), "cannot watch resource \"pods\""));
+	http_resp_free(&r);
+	/* What it has, it may; discovery is everyone's; /_sim/ is the admin's. */
+	assert_int_equal(
+		call_as(sim.sa_token, "GET", "/api/v1/namespaces/es-x/pods", NULL, NULL, &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call_as(sim.sa_token, "GET", "/apis/apps/v1", NULL, NULL, &r), 200);
+	http_resp_free(&r);
+	call_as(sim.sa_token, "GET", "/_sim/state", NULL, NULL, &r);
+	assert_forbidden(&r,
+			 "forbidden: User \"system:serviceaccount:esaas-system:esaasd\" cannot get "
+			 "path \"/_sim/state\"",
+			 NULL, NULL, NULL);
+	http_resp_free(&r);
+	/* A token that is no one's is a 401, not a 403. */
+	assert_int_equal(call_as("not-a-token", "GET", "/api/v1/namespaces", NULL, NULL, &r), 401);
+	http_resp_free(&r);
+}
+
+/* A simulator of its own with a role that has patch but no create on
+ * configmaps, and only get on services/proxy. */
+static const char LIMITED_ROLE[] =
+	"apiVersion: rbac.authorization.k8s.io/v1\n"
+	"kind: ClusterRole\n"
+	"metadata: {name: limited}\n"
+	"rules:\n"
+	"  - {apiGroups: [\"\"], resources: [configmaps], verbs: [get, patch]}\n"
+	"  - {apiGroups: [\"\"], resources: [services/proxy], verbs: [get]}\n";
+static const char LIMITED_BINDING[] =
+	"apiVersion: rbac.authorization.k8s.io/v1\n"
+	"kind: ClusterRoleBinding\n"
+	"metadata: {name: limited}\n"
+	"roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: limited}\n"
+	"subjects: [{kind: ServiceAccount, name: tester, namespace: t}]\n";
+
+static void start_limited(struct sim *s)
+{
+	char dir[300], role[400], binding[400];
+	snprintf(dir, sizeof(dir), "%s/limited", tmpdir);
+	mkdir(dir, 0755);
+	snprintf(role, sizeof(role), "%s/role.yaml", dir);
+	snprintf(binding, sizeof(binding), "%s/binding.yaml", dir);
+	FILE *f = fopen(role, "w");
+	assert_non_null(f);
+	fputs(LIMITED_ROLE, f);
+	fclose(f);
+	f = fopen(binding, "w");
+	assert_non_null(f);
+	fputs(LIMITED_BINDING, f);
+	fclose(f);
+	const char *files[] = {role, binding, NULL};
+	assert_true(sim_start_rbac(s, dir, "", files));
+}
+
+static void test_apply_create_needs_create_verb(void **state)
+{
+	(void)state;
+	struct sim lim;
+	struct http_resp r;
+	start_limited(&lim);
+	const char *cm =
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+		"\"data\":{\"a\":\"1\"}}";
+	const char *path = "/api/v1/namespaces/default/configmaps/c?fieldManager=esaas&force=true";
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", lim.sa_token);
+	const char *h[] = {auth, "Content-Type: application/apply-patch+yaml", NULL};
+	/* Apply that would create: patch is not enough.  The refusal is the one of
+	 * handlers/update.go withAuthorization: NewForbidden with RBAC's (empty) reason. */
+	assert_true(http_request(lim.server, "PATCH", path, cm, h, 0, &r));
+	assert_forbidden(&r, "configmaps \"c\" is forbidden: ", "c", NULL, "configmaps");
+	http_resp_free(&r);
+	/* Nothing was made. */
+	assert_true(sim_call(&lim, "GET", "/api/v1/namespaces/default/configmaps/c", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	/* Made by the admin, the same apply updates it with patch alone. */
+	char admin[300];
+	snprintf(admin, sizeof(admin), "Authorization: Bearer %s", lim.token);
+	const char *ha[] = {admin, "Content-Type: application/apply-patch+yaml", NULL};
+	assert_true(http_request(lim.server, "PATCH", path, cm, ha, 0, &r));
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+	const char *cm2 =
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\"},"
+		"\"data\":{\"a\":\"2\"}}";
+	assert_true(http_request(lim.server, "PATCH", path, cm2, h, 0, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.body, "data.a"), "2");
+	http_resp_free(&r);
+	assert_int_equal(sim_stop(&lim), 0);
+}
+
+static void test_service_proxy_verbs_are_get_create_update_delete(void **state)
+{
+	(void)state;
+	struct sim lim;
+	struct http_resp r;
+	start_limited(&lim);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", lim.sa_token);
+	const char *h[] = {auth, NULL};
+	const char *path = "/api/v1/namespaces/default/services/es:9200/proxy/_cluster/health";
+	/* GET is get, which the role has: past authorization (no such service). */
+	assert_true(http_request(lim.server, "GET", path, NULL, h, 0, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	static const struct {
+		const char *method, *verb;
+	} m[] = {{"POST", "create"}, {"PUT", "update"}, {"DELETE", "delete"}, {"PATCH", "patch"}};
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		char msg[512];
+		assert_true(http_request(lim.server, m[i].method, path, i == 3 ? "{}" : NULL, h, 0,
+					 &r));
+		snprintf(msg, sizeof(msg),
+			 "services \"es:9200\" is forbidden: User "
+			 "\"system:serviceaccount:t:tester\" "
+			 "cannot %s resource \"services/proxy\" in API group \"\" in the namespace "
+			 "\"default\"",
+			 m[i].verb);
+		assert_forbidden(&r, msg, "es:9200", NULL, "services");
+		http_resp_free(&r);
+	}
+	assert_int_equal(sim_stop(&lim), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_https_with_the_written_ca),
+		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
+		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
+		cmocka_unit_test(test_apply_create_needs_create_verb),
+		cmocka_unit_test(test_service_proxy_verbs_are_get_create_update_delete),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
 		cmocka_unit_test(test_invalid),

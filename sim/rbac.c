@@ -1,0 +1,456 @@
+#include "sim/rbac.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "common/json.h"
+#include "common/yamljson.h"
+
+struct account {
+	char *name;
+	char token[65];
+	char *group_names[3];
+	const char *groups[4];
+	struct rbac_user user;
+};
+
+static struct account admin;
+static struct account **accounts;
+static size_t naccounts;
+static json_t *cluster_roles;	 /* name -> ClusterRole */
+static json_t *cluster_bindings; /* array of ClusterRoleBinding */
+static json_t *roles;		 /* "ns/name" -> Role */
+static json_t *bindings;	 /* array of RoleBinding */
+
+static void account_init(struct account *a, const char *name, const char *g1, const char *g2)
+{
+	a->name = xstrdup(name);
+	rand_hex(a->token, 32);
+	const char *g[] = {g1, g2, "system:authenticated"};
+	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(g); i++) {
+		if (g[i]) {
+			a->group_names[n] = xstrdup(g[i]);
+			a->groups[n] = a->group_names[n];
+			n++;
+		}
+	}
+	a->groups[n] = NULL;
+	a->user.name = a->name;
+	a->user.groups = a->groups;
+}
+
+static void account_clear(struct account *a)
+{
+	free(a->name);
+	for (size_t i = 0; i < ARRAY_SIZE(a->group_names); i++)
+		free(a->group_names[i]);
+	memset(a, 0, sizeof(*a));
+}
+
+/*
+ * The bootstrap policy that applies here
+ * (plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go, ClusterRoles
+ * and ClusterRoleBindings): cluster-admin bound to system:masters;
+ * system:discovery, system:basic-user and system:public-info-viewer bound
+ * to system:authenticated.
+ */
+static const char BOOTSTRAP[] =
+	"[{\"kind\": \"ClusterRole\", \"metadata\": {\"name\": \"cluster-admin\"}, \"rules\": ["
+	"  {\"apiGroups\": [\"*\"], \"resources\": [\"*\"], \"verbs\": [\"*\"]},"
+	"  {\"nonResourceURLs\": [\"*\"], \"verbs\": [\"*\"]}]},"
+	" {\"kind\": \"ClusterRoleBinding\", \"metadata\": {\"name\": \"cluster-admin\"},"
+	"  \"roleRef\": {\"kind\": \"ClusterRole\", \"name\": \"cluster-admin\"},"
+	"  \"subjects\": [{\"kind\": \"Group\", \"name\": \"system:masters\"}]},"
+	" {\"kind\": \"ClusterRole\", \"metadata\": {\"name\": \"system:discovery\"}, \"rules\": ["
+	"  {\"nonResourceURLs\": [\"/api\", \"/api/*\", \"/apis\", \"/apis/*\", \"/healthz\","
+	"   \"/livez\", \"/openapi\", \"/openapi/*\", \"/readyz\", \"/version\", \"/version/\"],"
+	"   \"verbs\": [\"get\"]}]},"
+	" {\"kind\": \"ClusterRoleBinding\", \"metadata\": {\"name\": \"system:discovery\"},"
+	"  \"roleRef\": {\"kind\": \"ClusterRole\", \"name\": \"system:discovery\"},"
+	"  \"subjects\": [{\"kind\": \"Group\", \"name\": \"system:authenticated\"}]},"
+	" {\"kind\": \"ClusterRole\", \"metadata\": {\"name\": \"system:basic-user\"}, \"rules\": ["
+	"  {\"apiGroups\": [\"authorization.k8s.io\"], \"resources\": "
+	"[\"selfsubjectaccessreviews\","
+	"   \"selfsubjectrulesreviews\"], \"verbs\": [\"create\"]}]},"
+	" {\"kind\": \"ClusterRoleBinding\", \"metadata\": {\"name\": \"system:basic-user\"},"
+	"  \"roleRef\": {\"kind\": \"ClusterRole\", \"name\": \"system:basic-user\"},"
+	"  \"subjects\": [{\"kind\": \"Group\", \"name\": \"system:authenticated\"}]},"
+	" {\"kind\": \"ClusterRole\", \"metadata\": {\"name\": \"system:public-info-viewer\"},"
+	"  \"rules\": [{\"nonResourceURLs\": [\"/healthz\", \"/livez\", \"/readyz\", \"/version\","
+	"   \"/version/\"], \"verbs\": [\"get\"]}]},"
+	" {\"kind\": \"ClusterRoleBinding\", \"metadata\": {\"name\": "
+	"\"system:public-info-viewer\"},"
+	"  \"roleRef\": {\"kind\": \"ClusterRole\", \"name\": \"system:public-info-viewer\"},"
+	"  \"subjects\": [{\"kind\": \"Group\", \"name\": \"system:authenticated\"},"
+	"   {\"kind\": \"Group\", \"name\": \"system:unauthenticated\"}]}]";
+
+static void add_account(const char *ns, const char *name)
+{
+	char *user = xasprintf("system:serviceaccount:%s:%s", ns, name);
+	for (size_t i = 0; i < naccounts; i++) {
+		if (!strcmp(accounts[i]->name, user)) {
+			free(user);
+			return;
+		}
+	}
+	char *nsgroup = xasprintf("system:serviceaccounts:%s", ns);
+	struct account *a = xcalloc(1, sizeof(*a));
+	account_init(a, user, "system:serviceaccounts", nsgroup);
+	accounts = xrealloc(accounts, (naccounts + 1) * sizeof(*accounts));
+	accounts[naccounts++] = a;
+	free(nsgroup);
+	free(user);
+}
+
+static bool add_object(json_t *obj, char **err)
+{
+	const char *kind = json_str(obj, "kind");
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_str(meta, "name");
+	const char *ns = json_str(meta, "namespace");
+	if (!kind || !name) {
+		*err = xstrdup("an object without kind or metadata.name");
+		return false;
+	}
+	if (!strcmp(kind, "ClusterRole")) {
+		json_object_set(cluster_roles, name, obj);
+	} else if (!strcmp(kind, "Role") || !strcmp(kind, "RoleBinding")) {
+		if (!ns) {
+			*err = xasprintf("%s %s: no metadata.namespace", kind, name);
+			return false;
+		}
+		if (!strcmp(kind, "Role")) {
+			char *key = xasprintf("%s/%s", ns, name);
+			json_object_set(roles, key, obj);
+			free(key);
+		} else {
+			json_array_append(bindings, obj);
+		}
+	} else if (!strcmp(kind, "ClusterRoleBinding")) {
+		json_array_append(cluster_bindings, obj);
+	} else if (!strcmp(kind, "ServiceAccount")) {
+		if (!ns) {
+			*err = xasprintf("ServiceAccount %s: no metadata.namespace", name);
+			return false;
+		}
+		add_account(ns, name);
+		return true;
+	} else {
+		return true; /* not RBAC: ignored */
+	}
+	/* The subjects that are service accounts get a token. */
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(obj, "subjects"), i, s) {
+		const char *sk = json_str(s, "kind"), *sn = json_str(s, "name");
+		const char *sns = json_str(s, "namespace");
+		if (sk && sn && !strcmp(sk, "ServiceAccount")) {
+			if (!sns)
+				sns = ns; /* a RoleBinding's own namespace */
+			if (!sns) {
+				*err = xasprintf(
+					"%s %s: a ServiceAccount subject without namespace", kind,
+					name);
+				return false;
+			}
+			add_account(sns, sn);
+		}
+	}
+	return true;
+}
+
+void rbac_init(void)
+{
+	json_error_t jerr;
+	cluster_roles = json_object();
+	cluster_bindings = json_array();
+	roles = json_object();
+	bindings = json_array();
+	account_init(&admin, "kubernetes-admin", "system:masters", NULL);
+	json_t *boot = json_loads(BOOTSTRAP, 0, &jerr);
+	size_t i;
+	json_t *o;
+	char *err = NULL;
+	json_array_foreach (boot, i, o) {
+		if (!add_object(o, &err))
+			abort();
+	}
+	json_decref(boot);
+}
+
+void rbac_free(void)
+{
+	account_clear(&admin);
+	for (size_t i = 0; i < naccounts; i++) {
+		account_clear(accounts[i]);
+		free(accounts[i]);
+	}
+	free(accounts);
+	accounts = NULL;
+	naccounts = 0;
+	json_decref(cluster_roles);
+	json_decref(cluster_bindings);
+	json_decref(roles);
+	json_decref(bindings);
+	cluster_roles = cluster_bindings = roles = bindings = NULL;
+}
+
+bool rbac_load_file(const char *path, char **err)
+{
+	json_t *doc = yamljson_load_file(path, err);
+	if (!doc)
+		return false;
+	bool ok = true;
+	const char *kind = json_str(doc, "kind");
+	if (kind && !strcmp(kind, "List")) {
+		size_t i;
+		json_t *o;
+		json_array_foreach (json_object_get(doc, "items"), i, o) {
+			if (!(ok = add_object(o, err)))
+				break;
+		}
+	} else if (json_is_object(doc)) {
+		ok = add_object(doc, err);
+	} else {
+		*err = xstrdup("not a Kubernetes object");
+		ok = false;
+	}
+	if (!ok) {
+		char *e = xasprintf("%s: %s", path, *err);
+		free(*err);
+		*err = e;
+	}
+	json_decref(doc);
+	return ok;
+}
+
+const char *rbac_admin_token(void)
+{
+	return admin.token;
+}
+
+size_t rbac_account_count(void)
+{
+	return naccounts;
+}
+
+const char *rbac_account_user(size_t i)
+{
+	return i < naccounts ? accounts[i]->name : NULL;
+}
+
+const char *rbac_account_token(size_t i)
+{
+	return i < naccounts ? accounts[i]->token : NULL;
+}
+
+static bool same_secret(const char *given, const char *token)
+{
+	size_t a = strlen(given), b = strlen(token);
+	unsigned diff = (unsigned)(a ^ b);
+	for (size_t i = 0; i < b; i++)
+		diff |= (unsigned)(unsigned char)given[i < a ? i : 0] ^ (unsigned char)token[i];
+	return diff == 0;
+}
+
+const struct rbac_user *rbac_authenticate(const char *token)
+{
+	if (!token || !*token)
+		return NULL;
+	if (same_secret(token, admin.token))
+		return &admin.user;
+	for (size_t i = 0; i < naccounts; i++) {
+		if (same_secret(token, accounts[i]->token))
+			return &accounts[i]->user;
+	}
+	return NULL;
+}
+
+/* --- rules (plugin/pkg/auth/authorizer/rbac/rbac.go, RuleAllows, and
+ * staging/src/k8s.io/component-helpers/auth/rbac/validation, *Matches) --- */
+
+static bool has(const json_t *list, const char *value)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), value))
+			return true;
+	}
+	return false;
+}
+
+static bool verb_matches(const json_t *rule, const char *verb)
+{
+	const json_t *verbs = json_object_get(rule, "verbs");
+	return has(verbs, "*") || has(verbs, verb);
+}
+
+static bool resource_matches(const json_t *rule, const char *combined, const char *sub)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(rule, "resources"), i, v) {
+		const char *r = json_string_value(v);
+		if (!r)
+			continue;
+		if (!strcmp(r, "*") || !strcmp(r, combined))
+			return true;
+		/* "*" + "/" + subresource */
+		if (sub && *sub && strlen(r) == strlen(sub) + 2 && !strncmp(r, "*/", 2) &&
+		    !strcmp(r + 2, sub))
+			return true;
+	}
+	return false;
+}
+
+static bool name_matches(const json_t *rule, const char *name)
+{
+	const json_t *names = json_object_get(rule, "resourceNames");
+	if (json_array_size(names) == 0)
+		return true;
+	return name && has(names, name);
+}
+
+static bool url_matches(const json_t *rule, const char *path)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(rule, "nonResourceURLs"), i, v) {
+		const char *u = json_string_value(v);
+		if (!u)
+			continue;
+		size_t n = strlen(u);
+		if (!strcmp(u, "*") || !strcmp(u, path))
+			return true;
+		if (n > 0 && u[n - 1] == '*' && !strncmp(path, u, n - 1))
+			return true;
+	}
+	return false;
+}
+
+static bool rule_allows(const json_t *rule, const struct rbac_attrs *a)
+{
+	if (!verb_matches(rule, a->verb))
+		return false;
+	if (!a->resource_request)
+		return url_matches(rule, a->path);
+	if (!has(json_object_get(rule, "apiGroups"), "*") &&
+	    !has(json_object_get(rule, "apiGroups"), a->group ? a->group : ""))
+		return false;
+	char *combined = a->subresource && *a->subresource
+				 ? xasprintf("%s/%s", a->resource, a->subresource)
+				 : xstrdup(a->resource);
+	bool ok = resource_matches(rule, combined, a->subresource) && name_matches(rule, a->name);
+	free(combined);
+	return ok;
+}
+
+static bool role_allows(const json_t *role, const struct rbac_attrs *a)
+{
+	size_t i;
+	json_t *rule;
+	json_array_foreach (json_object_get(role, "rules"), i, rule) {
+		if (rule_allows(rule, a))
+			return true;
+	}
+	return false;
+}
+
+/* staging/src/k8s.io/component-helpers/auth/rbac/validation, appliesToUser. */
+static bool subject_is(const json_t *s, const struct rbac_user *u, const char *binding_ns)
+{
+	const char *kind = json_str(s, "kind"), *name = json_str(s, "name");
+	if (!kind || !name)
+		return false;
+	if (!strcmp(kind, "User"))
+		return !strcmp(name, u->name);
+	if (!strcmp(kind, "Group")) {
+		for (size_t i = 0; u->groups[i]; i++) {
+			if (!strcmp(u->groups[i], name))
+				return true;
+		}
+		return false;
+	}
+	if (!strcmp(kind, "ServiceAccount")) {
+		const char *ns = json_str(s, "namespace");
+		if (!ns)
+			ns = binding_ns;
+		char *want = xasprintf("system:serviceaccount:%s:%s", ns ? ns : "", name);
+		bool is = !strcmp(want, u->name);
+		free(want);
+		return is;
+	}
+	return false;
+}
+
+static bool binding_applies(const json_t *b, const struct rbac_user *u, const char *ns)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(b, "subjects"), i, s) {
+		if (subject_is(s, u, ns))
+			return true;
+	}
+	return false;
+}
+
+bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a)
+{
+	size_t i;
+	json_t *b;
+	json_array_foreach (cluster_bindings, i, b) {
+		json_t *ref = json_object_get(b, "roleRef");
+		const char *rk = json_str(ref, "kind"), *rn = json_str(ref, "name");
+		if (!rk || !rn || strcmp(rk, "ClusterRole") != 0 || !binding_applies(b, u, NULL))
+			continue;
+		if (role_allows(json_object_get(cluster_roles, rn), a))
+			return true;
+	}
+	/* RoleBindings grant only in their namespace. */
+	if (!a->resource_request || !a->ns || !*a->ns)
+		return false;
+	json_array_foreach (bindings, i, b) {
+		const char *bns = json_str(json_object_get(b, "metadata"), "namespace");
+		if (!bns || strcmp(bns, a->ns) != 0 || !binding_applies(b, u, bns))
+			continue;
+		json_t *ref = json_object_get(b, "roleRef");
+		const char *rk = json_str(ref, "kind"), *rn = json_str(ref, "name");
+		if (!rk || !rn)
+			continue;
+		const json_t *role = NULL;
+		if (!strcmp(rk, "ClusterRole")) {
+			role = json_object_get(cluster_roles, rn);
+		} else if (!strcmp(rk, "Role")) {
+			char *key = xasprintf("%s/%s", bns, rn);
+			role = json_object_get(roles, key);
+			free(key);
+		}
+		if (role && role_allows(role, a))
+			return true;
+	}
+	return false;
+}
+
+char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a)
+{
+	const char *user = u ? u->name : "";
+	if (!a->resource_request)
+		return xasprintf("User \"%s\" cannot %s path \"%s\"", user, a->verb, a->path);
+	char *res = a->subresource && *a->subresource
+			    ? xasprintf("%s/%s", a->resource, a->subresource)
+			    : xstrdup(a->resource);
+	char *msg;
+	if (a->ns && *a->ns)
+		msg = xasprintf("User \"%s\" cannot %s resource \"%s\" in API group \"%s\" in the "
+				"namespace \"%s\"",
+				user, a->verb, res, a->group ? a->group : "", a->ns);
+	else
+		msg = xasprintf("User \"%s\" cannot %s resource \"%s\" in API group \"%s\" at the "
+				"cluster scope",
+				user, a->verb, res, a->group ? a->group : "");
+	free(res);
+	return msg;
+}

@@ -1,0 +1,62 @@
+/*
+ * Authentication and RBAC authorization, as the API server does them.
+ *
+ * Tokens: one for "kubernetes-admin" (group system:masters, as kubeadm's
+ * admin.conf), and one for each ServiceAccount that the RBAC objects
+ * loaded name as a subject ("system:serviceaccount:NS:NAME", groups
+ * system:serviceaccounts, system:serviceaccounts:NS).  Every user is in
+ * system:authenticated.
+ *
+ * Authorization: the bootstrap roles that matter here (cluster-admin for
+ * system:masters, system:discovery and system:public-info-viewer for
+ * system:authenticated) and the ClusterRoles, ClusterRoleBindings, Roles
+ * and RoleBindings loaded (rbac_load_file).  A request is allowed when a
+ * rule of a role bound to the user covers it
+ * (plugin/pkg/auth/authorizer/rbac/rbac.go, RuleAllows).
+ */
+#ifndef SIM_RBAC_H
+#define SIM_RBAC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/util.h"
+
+struct rbac_user {
+	const char *name;
+	const char *const *groups; /* NULL-terminated */
+};
+
+/* What is asked, as staging/src/k8s.io/apiserver/pkg/authorization/authorizer
+ * AttributesRecord has it. */
+struct rbac_attrs {
+	const char *verb;
+	bool resource_request;
+	const char *path; /* non-resource requests */
+	const char *group;
+	const char *resource;
+	const char *subresource; /* "" or NULL: none */
+	const char *ns;		 /* "" or NULL: cluster scope */
+	const char *name;	 /* "" or NULL: none */
+};
+
+void rbac_init(void);
+void rbac_free(void);
+/* A YAML file of RBAC objects (one, or a List); ServiceAccounts are taken too.
+ * On failure *err is set. */
+bool rbac_load_file(const char *path, char **err) MUST_CHECK;
+
+/* The admin's token; the service accounts with a token, in order. */
+const char *rbac_admin_token(void);
+size_t rbac_account_count(void);
+/* The i-th: its user name and token. */
+const char *rbac_account_user(size_t i);
+const char *rbac_account_token(size_t i);
+
+/* The user a bearer token is, or NULL. */
+const struct rbac_user *rbac_authenticate(const char *token);
+bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a);
+/* The message of the 403 (responsewriters/errors.go, forbiddenMessage). Free it. */
+char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a);
+
+#endif
