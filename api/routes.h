@@ -138,7 +138,7 @@ bool api_jobs_check_replay(json_t *body, const char **from_state, const char **r
  *   {"kind": "restart", "start": "<first state>", "cleanup": "<state>" | null,
  *    "states": [{"name", "next" (null at an end), "deadline_s",
  *                "max_attempts" (0: the engine's default), "replay_safe",
- *                "cleanup" (in the cleanup chain)}, ...]}
+ *                "cleanup" (in the cleanup chain), "branches": [{"label", "to"}]}, ...]}
  * in the table's order.  "replay_safe" is true only where a replay may
  * start (workflow_replay_allowed()).  A new reference.
  */
@@ -146,5 +146,11 @@ json_t *api_workflow_json(const struct workflow *wf);
 
 /* The states a replay of a job of wf may start from, in the table's order. */
 json_t *api_workflow_replay_states(const struct workflow *wf);
+/* The states outside the cleanup chain, where a replay's default may lie. */
+json_t *api_workflow_main_states(const struct workflow *wf);
+/* "a, b, c" of the registry's kinds (to free); "" without any. */
+char *api_known_kinds(const struct wf_registry *reg);
+/* GET /api/v1/workflows and /api/v1/workflows/{kind} on api->http (api/workflows.c). */
+void api_workflows_add_routes(struct api *api);
 
 #endif
