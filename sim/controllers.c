@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/hostfs.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
@@ -1488,6 +1489,295 @@ static json_t *container_statuses(const json_t *pod, bool ready, const char *sta
 	return out;
 }
 
+/* --- the kubelet: volumes on the node, init containers' chown, the container's user -------- */
+
+/*
+ * hostPath volumes of type DirectoryOrCreate, mounted when the pod starts:
+ * the kubelet makes a missing folder root:root 0755 (sim/hostfs.c cites the
+ * documentation).  Other types and missing folders are not modelled.
+ */
+static void kubelet_make_host_dirs(const json_t *pod, const char *node)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+		json_t *hp = json_object_get(v, "hostPath");
+
+		if (hp && same(json_str(hp, "type"), "DirectoryOrCreate") && json_str(hp, "path"))
+			hostfs_make(node, json_str(hp, "path"));
+	}
+}
+
+/* Who a user or group name of the Elasticsearch images is: elasticsearch
+ * is 1000 (and its login group 1000), root 0; -1 for anything else. */
+static int image_id(const char *name, size_t len)
+{
+	int v;
+	char buf[32];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (!strcmp(buf, "elasticsearch"))
+		return 1000;
+	if (!strcmp(buf, "root"))
+		return 0;
+	return parse_int(buf, 0, 1 << 30, &v) ? v : -1;
+}
+
+/* The uid a container runs as: its securityContext's, the pod's, else the
+ * image's user (1000 in the Elasticsearch images, root in others). */
+static int64_t container_uid(const json_t *pod, const json_t *c)
+{
+	json_t *u = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+	const char *image = json_str(c, "image");
+
+	if (!json_is_integer(u))
+		u = json_object_get(
+			json_object_get(json_object_get(pod, "spec"), "securityContext"),
+			"runAsUser");
+	if (json_is_integer(u))
+		return json_integer_value(u);
+	return image && strstr(image, "elasticsearch") ? 1000 : 0;
+}
+
+/* One `chown [-R] owner path...` of an init container, applied to the
+ * folders its mounts are on. */
+static void apply_chown(const json_t *pod, const json_t *c, const char *node, char **tok, int n)
+{
+	int k = 1;
+
+	while (k < n && tok[k][0] == '-')
+		k++;
+	if (k + 1 >= n)
+		return;
+	const char *owner = tok[k];
+	const char *colon = strchr(owner, ':');
+	int uid = image_id(owner, colon ? (size_t)(colon - owner) : strlen(owner));
+	int gid = -2; /* unchanged */
+
+	if (colon)
+		gid = colon[1] ? image_id(colon + 1, strlen(colon + 1)) : uid;
+	if (uid < 0 || gid == -1)
+		return;
+	for (k++; k < n; k++) {
+		char *p = tok[k];
+		size_t len = strlen(p);
+
+		if (len >= 2 && (p[0] == '"' || p[0] == '\'') && p[len - 1] == p[0]) {
+			p[len - 1] = '\0';
+			p++;
+			len -= 2;
+		}
+		while (len > 1 && p[len - 1] == '/')
+			p[--len] = '\0';
+		const char *host_path = hostfs_mount_path(pod, c, p);
+		struct hostdir *d = host_path ? hostfs_make(node, host_path) : NULL;
+
+		if (!d)
+			continue;
+		d->uid = uid;
+		if (gid >= 0)
+			d->gid = gid;
+	}
+}
+
+/*
+ * The init containers' effect on the folders' owners, read from their
+ * commands: each `chown owner path` (statements split at newlines, ';',
+ * '&&' and '||'; owner as uid[:gid] or the images' names) whose path is
+ * where a volume is mounted gives that folder to the owner, when the
+ * container runs as root (a non-root chown fails with EPERM).  Enough for
+ * the scripts kube/render.c writes; a chown of a variable or in a loop is
+ * not understood.  Init containers run once, when the pod starts.
+ */
+static void kubelet_run_init_chowns(const json_t *pod, const char *node)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i, c) {
+		if (container_uid(pod, c) != 0)
+			continue;
+		char *text = xstrdup("");
+		size_t j;
+		json_t *w;
+
+		json_array_foreach (json_object_get(c, "command"), j, w) {
+			char *more = xasprintf("%s %s", text, json_string_value(w));
+			free(text);
+			text = more;
+		}
+		json_array_foreach (json_object_get(c, "args"), j, w) {
+			char *more = xasprintf("%s %s", text, json_string_value(w));
+			free(text);
+			text = more;
+		}
+		for (char *p = text; *p; p++) {
+			if (*p == ';' || *p == '&' || *p == '|')
+				*p = '\n';
+		}
+		char *save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *tok[64], *s2 = NULL;
+			int n = 0;
+
+			for (char *t = strtok_r(line, " \t", &s2); t && n < 64;
+			     t = strtok_r(NULL, " \t", &s2))
+				tok[n++] = t;
+			if (n > 0 && !strcmp(tok[0], "chown"))
+				apply_chown(pod, c, node, tok, n);
+		}
+		free(text);
+	}
+}
+
+/* The Elasticsearch container: the image's entrypoint (no command). */
+static const json_t *es_container(const json_t *pod, int *major)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		const char *image = json_str(c, "image");
+		const char *tag = image ? strrchr(image, ':') : NULL;
+
+		if (!image || !strstr(image, "elasticsearch") || json_object_get(c, "command"))
+			continue;
+		*major = tag ? atoi(tag + 1) : 7;
+		return c;
+	}
+	return NULL;
+}
+
+/*
+ * Can the Elasticsearch process write its data path and logs (when
+ * mounted)?  From 5.x on the images run it as uid 1000 (gid 0 from 7.x,
+ * 1000 before), not as root: https://www.elastic.co/guide/en/elasticsearch/
+ * reference/current/docker.html ("the container runs Elasticsearch as user
+ * elasticsearch using uid:gid 1000:0 ... bind-mounted host directories
+ * must be writable by this user"), elastic/elasticsearch-docker#187.  2.x's
+ * entrypoint chowns the data path as root first, so 2.x always can.
+ * NULL when it can, else the folder it cannot write (borrowed).
+ */
+static const char *es_unwritable(const json_t *pod, const char *node)
+{
+	static const char *const paths[] = {"/usr/share/elasticsearch/data",
+					    "/usr/share/elasticsearch/logs"};
+	int major = 0;
+	const json_t *c = es_container(pod, &major);
+
+	if (!c || major < 5)
+		return NULL;
+	int64_t uid = container_uid(pod, c);
+	int64_t gid = major >= 7 ? 0 : 1000;
+
+	if (uid == 0)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		const char *hp = hostfs_mount_path(pod, c, paths[i]);
+		struct hostdir *d = hp ? hostfs_find(node, hp) : NULL;
+
+		if (!d)
+			continue;
+		bool ok = (d->uid == uid && (d->mode & 0200)) ||
+			  (d->gid == gid && (d->mode & 0020)) || (d->mode & 0002);
+		if (!ok)
+			return paths[i];
+	}
+	return NULL;
+}
+
+/*
+ * A container that exits is restarted after a back-off that starts at 10 s
+ * and doubles up to 5 minutes, its status meanwhile waiting with reason
+ * CrashLoopBackOff: pkg/kubelet/kubelet.go (backOffPeriod, MaxContainerBackOff),
+ * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts.
+ * The pod stays Running and never Ready.  true when the Elasticsearch
+ * container failed (now) instead of starting.
+ */
+static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
+{
+	const char *path = es_unwritable(pod->body, node);
+
+	if (!path)
+		return false;
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	char ts[32];
+	int64_t restarts = 0, backoff_s;
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
+		int major;
+		const json_t *es = es_container(pod->body, &major);
+
+		if (!same(json_str(c, "name"), json_str(es, "name")))
+			continue;
+		restarts = json_integer_value(json_object_get(c, "restartCount")) + 1;
+		backoff_s = restarts >= 6 ? 300 : 10LL << (restarts - 1);
+		char *msg = xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				      (long long)backoff_s, json_str(c, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+		json_object_set_new(c, "restartCount", json_integer(restarts));
+		json_object_set_new(c, "ready", json_false());
+		json_object_set_new(c, "started", json_false());
+		json_object_set_new(c, "lastState",
+				    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
+					      1, "reason", "Error", "startedAt", ts, "finishedAt",
+					      ts));
+		json_object_set_new(c, "state",
+				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+					      "CrashLoopBackOff", "message", msg));
+		free(msg);
+		pod->ready_at_ms = now + backoff_s * 1000 + simconf_get()->pod_ready_delay_ms;
+	}
+	store_update(pod, body);
+	/* What Elasticsearch says before it exits (7.x wording). */
+	char *why = xasprintf("Back-off restarting failed container: failed to obtain node "
+			      "locks, tried [%s]; maybe these locations are not writable "
+			      "(AccessDeniedException: %s, uid 1000)",
+			      path, path);
+	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
+		       "BackOff", why);
+	log_info("pod %s/%s: elasticsearch cannot write %s on %s (restart %lld)", pod->ns,
+		 pod->name, path, node, (long long)restarts);
+	free(why);
+	return true;
+}
+
+/*
+ * A one-shot container whose command removes with `rm -rf` empties the
+ * host folders it mounts (as render_wipe_pod()'s `find /target -mindepth 1
+ * -exec rm -rf {} +` does): what was below them is gone, the folders stay.
+ */
+static void kubelet_run_removals(const json_t *pod, const char *node)
+{
+	size_t i, j;
+	json_t *c, *w, *m;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		bool removes = false;
+
+		json_array_foreach (json_object_get(c, "command"), j, w) {
+			if (json_is_string(w) && strstr(json_string_value(w), "rm -rf"))
+				removes = true;
+		}
+		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
+			const char *at = json_str(m, "mountPath");
+			const char *hp = removes && at ? hostfs_mount_path(pod, c, at) : NULL;
+
+			if (hp)
+				hostfs_empty(node, hp);
+		}
+	}
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -1521,6 +1811,8 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			if (!strcmp(json_str(a, "type"), "InternalIP"))
 				host_ip = json_str(a, "address");
 		}
+		kubelet_make_host_dirs(pod->body, node);
+		kubelet_run_init_chowns(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
 			"{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",
@@ -1541,6 +1833,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	    restart && strcmp(restart, "Always") != 0) {
 		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
 		 * command and ends, successfully. */
+		kubelet_run_removals(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = child(body, "status");
 		char ts[32];
@@ -1573,6 +1866,9 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
+		return;
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
+	    !controllers_pod_ready(pod->body) && kubelet_es_crashes(pod, node, now))
 		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
@@ -1881,6 +2177,7 @@ void controllers_init(struct event_base *b)
 void controllers_free(void)
 {
 	store_set_change_cb(NULL, NULL);
+	hostfs_free();
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)
