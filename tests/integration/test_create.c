@@ -456,7 +456,7 @@ static json_t *cluster_pods(struct sim *sim, const char *cluster)
 static void masters_write_their_data_path(struct fixture *f, const char *name, const char *version)
 {
 	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"%s\", \"masters\": "
-			       "{\"replicas\": 3}, \"data\": {\"replicas\": 1}, \"clients\": "
+			       "{\"replicas\": 3}, \"data\": {\"replicas\": 2}, \"clients\": "
 			       "{\"replicas\": 0}}",
 			       name, version);
 	int64_t id = submit_create(&f->d, spec);
@@ -468,7 +468,7 @@ static void masters_write_their_data_path(struct fixture *f, const char *name, c
 	json_t *pods = cluster_pods(&f->sim, name);
 	size_t i, j;
 	json_t *p, *c;
-	assert_int_equal(json_array_size(pods), 4);
+	assert_int_equal(json_array_size(pods), 5);
 	json_array_foreach (pods, i, p) {
 		json_array_foreach (
 			json_object_get(json_object_get(p, "status"), "containerStatuses"), j, c)
@@ -489,7 +489,7 @@ static void masters_write_their_data_path(struct fixture *f, const char *name, c
 				 json_string_value(json_object_get(p, "host")),
 				 json_string_value(json_object_get(p, "owner")));
 	}
-	assert_int_equal(folders, 4);
+	assert_int_equal(folders, 5);
 	free(ns);
 	json_decref(st);
 }
