@@ -310,9 +310,17 @@ static char *plugins_script(const struct ctx *c)
 	return script;
 }
 
-/* Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
- * checks refuse to start otherwise), and give the data directory, which
- * the kubelet creates root-owned, to the image's elasticsearch user. */
+/*
+ * Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
+ * checks refuse to start otherwise), and give the data directory to the
+ * user the images run Elasticsearch as, 1000:0: the kubelet creates a
+ * DirectoryOrCreate hostPath root:root 0755
+ * (https://kubernetes.io/docs/concepts/storage/volumes/#hostpath), and a
+ * node that cannot write its data path does not start
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/docker.html).
+ * Every role that keeps data needs it: masters keep the cluster state
+ * there.  Only the folder itself: what is inside is the node's already.
+ */
 static char *prepare_script(const struct ctx *c, enum es_role role)
 {
 	bool sysctl = !c->opts->skip_sysctl_init;
@@ -323,7 +331,7 @@ static char *prepare_script(const struct ctx *c, enum es_role role)
 				  "    echo 262144 > /proc/sys/vm/max_map_count\n"
 				  "fi\n"
 				: "",
-			 role == ES_ROLE_DATA ? "chown elasticsearch: " ES_HOME "/data\n" : "");
+			 keeps_data(role) ? "chown 1000:0 " ES_HOME "/data\n" : "");
 }
 
 /* --- pods --------------------------------------------------------------- */
@@ -366,7 +374,7 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 	json_t *list = json_array();
 	char *script, *names;
 
-	if (!c->opts->skip_sysctl_init || role == ES_ROLE_DATA) {
+	if (!c->opts->skip_sysctl_init || keeps_data(role)) {
 		json_t *prep;
 
 		script = prepare_script(c, role);
@@ -374,6 +382,11 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 				 "image", c->image, "command", "sh", "-c", script, "resources",
 				 resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
 				 "privileged", !c->opts->skip_sysctl_init);
+		/* Without the sysctl, root with no capability but CHOWN is enough. */
+		if (c->opts->skip_sysctl_init)
+			json_object_set_new(
+				json_object_get(prep, "securityContext"), "capabilities",
+				json_pack("{s:[s], s:[s]}", "drop", "ALL", "add", "CHOWN"));
 		free(script);
 		if (keeps_data(role))
 			json_object_set_new(

@@ -823,14 +823,30 @@ static void test_prepare_container(void **state)
 	p = container(objs, ES_ROLE_MASTER, "initContainers", "prepare");
 	assert_true(json_is_true(at(p, "securityContext.privileged")));
 	assert_non_null(strstr(str_at(p, "command.2"), "max_map_count"));
-	p = container(objs, ES_ROLE_DATA, "initContainers", "prepare");
-	assert_non_null(strstr(str_at(p, "command.2"),
-			       "chown elasticsearch: /usr/share/elasticsearch/data"));
-	/* Hosts already tuned: nothing privileged, and masters need no step. */
-	assert_null(container(t, ES_ROLE_MASTER, "initContainers", "prepare"));
-	p = container(t, ES_ROLE_DATA, "initContainers", "prepare");
+	/* Every role that keeps data gives its folder to uid 1000, tuned
+	 * hosts or not; clients keep none. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		for (int tuned_hosts = 0; tuned_hosts <= 1; tuned_hosts++) {
+			p = container(tuned_hosts ? t : objs, r, "initContainers", "prepare");
+			if (r == ES_ROLE_CLIENT) {
+				if (tuned_hosts)
+					assert_null(p);
+				else
+					assert_null(strstr(str_at(p, "command.2"), "chown"));
+				continue;
+			}
+			assert_non_null(strstr(str_at(p, "command.2"),
+					       "chown 1000:0 /usr/share/elasticsearch/data\n"));
+			assert_string_equal(str_at(p, "volumeMounts.0.mountPath"),
+					    "/usr/share/elasticsearch/data");
+		}
+	}
+	/* Hosts already tuned: nothing privileged, root with CHOWN only. */
+	p = container(t, ES_ROLE_MASTER, "initContainers", "prepare");
 	assert_true(json_is_false(at(p, "securityContext.privileged")));
 	assert_null(strstr(str_at(p, "command.2"), "max_map_count"));
+	assert_string_equal(str_at(p, "securityContext.capabilities.drop.0"), "ALL");
+	assert_string_equal(str_at(p, "securityContext.capabilities.add.0"), "CHOWN");
 	json_decref(objs);
 	json_decref(t);
 }
