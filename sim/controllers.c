@@ -1708,7 +1708,7 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 	json_t *body = json_deep_copy(pod->body);
 	json_t *st = child(body, "status");
 	char ts[32];
-	int64_t restarts = 0, backoff_s;
+	int64_t restarts = 0, backoff_s = 10;
 	size_t i;
 	json_t *c;
 
@@ -1738,15 +1738,14 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 		pod->ready_at_ms = now + backoff_s * 1000 + simconf_get()->pod_ready_delay_ms;
 	}
 	store_update(pod, body);
-	/* What Elasticsearch says before it exits (7.x wording). */
-	char *why = xasprintf("Back-off restarting failed container: failed to obtain node "
-			      "locks, tried [%s]; maybe these locations are not writable "
-			      "(AccessDeniedException: %s, uid 1000)",
-			      path, path);
+	char *why = xasprintf("Back-off restarting failed container elasticsearch in pod %s_%s(%s)",
+			      pod->name, pod->ns, json_str(meta(pod->body), "uid"));
 	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
 		       "BackOff", why);
-	log_info("pod %s/%s: elasticsearch cannot write %s on %s (restart %lld)", pod->ns,
-		 pod->name, path, node, (long long)restarts);
+	/* What Elasticsearch says before it exits (7.x wording). */
+	log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
+		 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
+		 pod->ns, pod->name, node, path, path, (long long)restarts);
 	free(why);
 	return true;
 }
