@@ -797,6 +797,55 @@ static int64_t int_at(const json_t *obj, const char *a, const char *b)
 	return json_integer_value(json_object_get(json_object_get(obj, a), b));
 }
 
+/*
+ * The claims of a StatefulSet's pod, one per volumeClaimTemplate, named
+ * <template>-<statefulset>-<ordinal>, with the template's labels and the
+ * StatefulSet's selector labels; created when missing, never deleted here:
+ * persistentVolumeClaimRetentionPolicy defaults to Retain on deletion and
+ * on scale-down
+ * (https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention;
+ * getPersistentVolumeClaims and createPersistentVolumeClaims in
+ * pkg/controller/statefulset/stateful_set_utils.go).  The Delete policies
+ * are not modelled.
+ */
+static void sts_claims(const struct store_obj *sts, int ordinal)
+{
+	json_t *spec = json_object_get(sts->body, "spec");
+	size_t i;
+	json_t *t;
+
+	json_array_foreach (json_object_get(spec, "volumeClaimTemplates"), i, t) {
+		const char *tname = json_str(meta(t), "name");
+		if (!tname)
+			continue;
+		char *name = xasprintf("%s-%s-%d", tname, sts->name, ordinal);
+		if (!store_get(K("persistentvolumeclaims"), sts->ns, name)) {
+			json_t *claim =
+				json_pack("{s:s, s:s, s:{s:s, s:s}, s:O?}", "apiVersion", "v1",
+					  "kind", "PersistentVolumeClaim", "metadata", "name", name,
+					  "namespace", sts->ns, "spec", json_object_get(t, "spec"));
+			json_t *labels = json_deep_copy(json_object_get(meta(t), "labels"));
+			const char *k;
+			json_t *v;
+			if (!labels)
+				labels = json_object();
+			json_object_foreach (
+				json_object_get(json_object_get(spec, "selector"), "matchLabels"),
+				k, v)
+				json_object_set(labels, k, v);
+			json_object_set_new(meta(claim), "labels", labels);
+			if (!json_object_get(claim, "spec"))
+				json_object_set_new(claim, "spec", json_object());
+			json_object_set_new(claim, "status",
+					    json_pack("{s:s}", "phase", "Pending"));
+			store_create(K("persistentvolumeclaims"), sts->ns, claim);
+			json_decref(claim);
+			log_debug("claim %s/%s created", sts->ns, name);
+		}
+		free(name);
+	}
+}
+
 static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, const char *rev)
 {
 	json_t *body = json_deep_copy(pod->body);
@@ -810,6 +859,33 @@ static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, c
 	const char *svc = json_str(json_object_get(sts->body, "spec"), "serviceName");
 	if (svc && *svc)
 		json_object_set_new(spec, "subdomain", json_string(svc));
+	/* Each claim template a volume of its name, over the pod's claim
+	 * (updateStorage in stateful_set_utils.go). */
+	size_t i;
+	json_t *t;
+	json_array_foreach (
+		json_object_get(json_object_get(sts->body, "spec"), "volumeClaimTemplates"), i, t) {
+		const char *tname = json_str(meta(t), "name");
+		json_t *vols = json_object_get(spec, "volumes");
+		size_t j;
+		json_t *v;
+		if (!tname)
+			continue;
+		if (!json_is_array(vols)) {
+			vols = json_array();
+			json_object_set_new(spec, "volumes", vols);
+		}
+		json_array_foreach (vols, j, v) {
+			if (same(json_str(v, "name"), tname)) {
+				json_array_remove(vols, j);
+				break;
+			}
+		}
+		char *claim = xasprintf("%s-%s-%s", tname, sts->name, strrchr(pod->name, '-') + 1);
+		json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", tname,
+						      "persistentVolumeClaim", "claimName", claim));
+		free(claim);
+	}
 	store_update(pod, body);
 }
 
@@ -857,6 +933,7 @@ static void reconcile_sts(struct store_obj *sts)
 			/* A pod of that name owned by something else blocks this ordinal. */
 			if (!store_get(K("pods"), sts->ns, name)) {
 				char *error = NULL;
+				sts_claims(sts, i);
 				p = create_pod(sts, name, NULL, "StatefulSet", sts->name,
 					       json_str(meta(sts->body), "uid"),
 					       "controller-revision-hash", rev, &error);
@@ -1345,9 +1422,294 @@ static void pod_conditions_unschedulable(struct store_obj *pod, const char *mess
 	store_update(pod, body);
 }
 
+/* --- volume binding ----------------------------------------------------------- */
+
+/*
+ * The scheduler's VolumeBinding plugin for statically provisioned
+ * volumes (pkg/scheduler/framework/plugins/volumebinding;
+ * https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode,
+ * https://kubernetes.io/docs/concepts/storage/persistent-volumes/#node-affinity):
+ * a bound claim's volume must allow the node by its node affinity; an
+ * unbound claim of a WaitForFirstConsumer class is bound when its pod is
+ * scheduled, to the smallest Available volume of its class that its
+ * selector picks, with room for its request and its access modes, whose
+ * node affinity allows the node.  Binding is done at once (the real
+ * scheduler sets the volume's claimRef and the PV controller completes the
+ * claim shortly after).  Dynamic provisioning is not modelled.
+ */
+#define MAX_CLAIMS 8
+
+struct pod_claims {
+	struct store_obj *claim[MAX_CLAIMS];
+	struct store_obj *chosen[MAX_CLAIMS]; /* for unbound claims, on the node tried */
+	int n;
+};
+
+static int64_t storage_bytes(const json_t *list)
+{
+	json_t *v = json_object_get(list, "storage");
+	int64_t b = 0;
+	if (json_is_string(v) && simconf_quantity(json_string_value(v), &b))
+		return b;
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* One NodeSelectorRequirement against a node: In, NotIn, Exists, DoesNotExist. */
+static bool node_requirement_ok(const json_t *req, struct store_obj *node, bool field)
+{
+	const char *key = json_str(req, "key");
+	const char *op = json_str(req, "operator");
+	const char *have = !key	   ? NULL
+			   : field ? (!strcmp(key, "metadata.name") ? node->name : NULL)
+				   : label(node->body, key);
+	bool in = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(req, "values"), i, v) {
+		if (have && json_is_string(v) && !strcmp(json_string_value(v), have))
+			in = true;
+	}
+	if (same(op, "In"))
+		return in;
+	if (same(op, "NotIn"))
+		return !in;
+	if (same(op, "Exists"))
+		return have != NULL;
+	if (same(op, "DoesNotExist"))
+		return have == NULL;
+	return false;
+}
+
+/* spec.nodeAffinity.required of a volume: its terms ORed, each term's
+ * requirements ANDed; no affinity allows every node. */
+static bool volume_allows(const json_t *pv, struct store_obj *node)
+{
+	json_t *terms = json_object_get(
+		json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),
+				"required"),
+		"nodeSelectorTerms");
+	size_t i, j;
+	json_t *t, *r;
+	if (!json_is_array(terms))
+		return true;
+	json_array_foreach (terms, i, t) {
+		bool ok = true;
+		json_array_foreach (json_object_get(t, "matchExpressions"), j, r)
+			ok = ok && node_requirement_ok(r, node, false);
+		json_array_foreach (json_object_get(t, "matchFields"), j, r)
+			ok = ok && node_requirement_ok(r, node, true);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static const char *class_of(const json_t *o)
+{
+	const char *c = json_str(json_object_get(o, "spec"), "storageClassName");
+	return c ? c : "";
+}
+
+static bool access_modes_ok(const json_t *claim, const json_t *pv)
+{
+	size_t i, j;
+	json_t *want, *have;
+	json_array_foreach (json_object_get(json_object_get(claim, "spec"), "accessModes"), i,
+			    want) {
+		bool found = false;
+		json_array_foreach (json_object_get(json_object_get(pv, "spec"), "accessModes"), j,
+				    have)
+			found = found || json_equal(want, have);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool volume_fits_claim(const struct store_obj *pv, const struct store_obj *claim)
+{
+	json_t *ps = json_object_get(pv->body, "spec"), *cs = json_object_get(claim->body, "spec");
+	struct selector sel;
+	char *err = NULL;
+	bool ok;
+
+	if (json_object_get(ps, "claimRef") ||
+	    !same(json_str(json_object_get(pv->body, "status"), "phase"), "Available") ||
+	    strcmp(class_of(pv->body), class_of(claim->body)) != 0 ||
+	    storage_bytes(json_object_get(ps, "capacity")) <
+		    storage_bytes(json_object_get(json_object_get(cs, "resources"), "requests")) ||
+	    !access_modes_ok(claim->body, pv->body))
+		return false;
+	if (!json_object_get(cs, "selector"))
+		return true;
+	if (!selector_from_json(json_object_get(cs, "selector"), &sel, &err)) {
+		free(err);
+		return false;
+	}
+	ok = selector_matches(&sel, json_object_get(meta(pv->body), "labels"));
+	selector_free(&sel);
+	return ok;
+}
+
+/* PreFilter: the pod's claims; NULL, or why no node is tried (the caller
+ * frees it). */
+static char *pod_claims(const struct store_obj *pod, struct pod_claims *pc)
+{
+	size_t i;
+	json_t *v;
+	memset(pc, 0, sizeof(*pc));
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "volumes"), i, v) {
+		const char *name =
+			json_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
+		struct store_obj *claim;
+		if (!name || pc->n >= MAX_CLAIMS)
+			continue;
+		claim = store_get(K("persistentvolumeclaims"), pod->ns, name);
+		if (!claim)
+			return xasprintf("persistentvolumeclaim \"%s\" not found", name);
+		if (!json_str(json_object_get(claim->body, "spec"), "volumeName")) {
+			struct store_obj *sc =
+				store_get(K("storageclasses"), "", class_of(claim->body));
+			if (!sc ||
+			    !same(json_str(sc->body, "volumeBindingMode"), "WaitForFirstConsumer"))
+				return xstrdup("pod has unbound immediate PersistentVolumeClaims");
+		}
+		pc->claim[pc->n++] = claim;
+	}
+	return NULL;
+}
+
+/* Filter: NULL when the pod's volumes allow node (pc->chosen then holds a
+ * volume for each unbound claim), else the reason, as the plugin words it. */
+static const char *volumes_fit(struct pod_claims *pc, struct store_obj *node)
+{
+	size_t npv;
+	struct store_obj **pvs = store_list(K("persistentvolumes"), NULL, &npv);
+	const char *why = NULL;
+
+	for (int i = 0; i < pc->n && !why; i++) {
+		const char *vol =
+			json_str(json_object_get(pc->claim[i]->body, "spec"), "volumeName");
+		pc->chosen[i] = NULL;
+		if (vol) {
+			struct store_obj *pv = store_get(K("persistentvolumes"), "", vol);
+			if (!pv)
+				why = "node(s) unavailable due to one or more pvc(s) bound to "
+				      "non-existent pv(s)";
+			else if (!volume_allows(pv->body, node))
+				why = "node(s) had volume node affinity conflict";
+			continue;
+		}
+		for (size_t j = 0; j < npv; j++) {
+			bool taken = false;
+			for (int k = 0; k < i; k++)
+				taken = taken || pc->chosen[k] == pvs[j];
+			if (taken || !volume_fits_claim(pvs[j], pc->claim[i]) ||
+			    !volume_allows(pvs[j]->body, node))
+				continue;
+			if (!pc->chosen[i] ||
+			    storage_bytes(json_object_get(json_object_get(pvs[j]->body, "spec"),
+							  "capacity")) <
+				    storage_bytes(json_object_get(
+					    json_object_get(pc->chosen[i]->body, "spec"),
+					    "capacity")))
+				pc->chosen[i] = pvs[j];
+		}
+		if (!pc->chosen[i])
+			why = "node(s) didn't find available persistent volumes to bind";
+	}
+	free(pvs);
+	return why;
+}
+
+/* Bind each unbound claim of the pod to its chosen volume, on node. */
+static void bind_claims(struct pod_claims *pc, const char *node)
+{
+	for (int i = 0; i < pc->n; i++) {
+		struct store_obj *claim = pc->claim[i], *pv = pc->chosen[i];
+		json_t *body;
+		if (!pv)
+			continue;
+		body = json_deep_copy(pv->body);
+		json_object_set_new(
+			child(body, "spec"), "claimRef",
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
+				  "namespace", claim->ns, "name", claim->name, "uid",
+				  json_str(meta(claim->body), "uid"), "apiVersion", "v1"));
+		json_object_set_new(child(child(body, "metadata"), "annotations"),
+				    "pv.kubernetes.io/bound-by-controller", json_string("yes"));
+		json_object_set_new(child(body, "status"), "phase", json_string("Bound"));
+		store_update(pv, body);
+		body = json_deep_copy(claim->body);
+		json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
+		json_t *ann = child(child(body, "metadata"), "annotations");
+		json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
+		json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller",
+				    json_string("yes"));
+		json_object_set_new(ann, "volume.kubernetes.io/selected-node", json_string(node));
+		json_object_set_new(
+			body, "status",
+			json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
+				  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
+				  "capacity",
+				  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
+		store_update(claim, body);
+		log_debug("claim %s/%s bound to %s on %s", claim->ns, claim->name, pv->name, node);
+	}
+}
+
+/*
+ * The PV controller's bookkeeping (pkg/controller/volume/persistentvolume):
+ * a bound volume whose claim is gone (or is another object of its name) is
+ * Released, and keeps its claimRef, so no other claim binds it until it is
+ * deleted or recreated: reclaimPolicy Retain
+ * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#retain).
+ * A claim whose volume is gone is Lost.  Other reclaim policies are
+ * treated as Retain.
+ */
+static void sync_volumes(void)
+{
+	size_t n;
+	struct store_obj **list = store_list(K("persistentvolumes"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *ref = json_object_get(json_object_get(list[i]->body, "spec"), "claimRef");
+		const char *phase = json_str(json_object_get(list[i]->body, "status"), "phase");
+		struct store_obj *claim =
+			ref ? store_get(K("persistentvolumeclaims"), json_str(ref, "namespace"),
+					json_str(ref, "name") ? json_str(ref, "name") : "")
+			    : NULL;
+		if (!ref || same(phase, "Released") ||
+		    (claim && same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))))
+			continue;
+		set_status(list[i], json_pack("{s:s}", "phase", "Released"));
+	}
+	free(list);
+	list = store_list(K("persistentvolumeclaims"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *vol = json_str(json_object_get(list[i]->body, "spec"), "volumeName");
+		if (vol && !store_get(K("persistentvolumes"), "", vol) &&
+		    !same(json_str(json_object_get(list[i]->body, "status"), "phase"), "Lost"))
+			set_status(list[i], json_pack("{s:s}", "phase", "Lost"));
+	}
+	free(list);
+}
+
 static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nnodes,
 		     struct store_obj **all, size_t nall)
 {
+	struct pod_claims pc;
+	char *prefilter = pod_claims(pod, &pc);
+
+	if (prefilter) {
+		char *msg = xasprintf("0/%zu nodes are available: %s. preemption: 0/%zu nodes are "
+				      "available: %zu Preemption is not helpful for scheduling..",
+				      nnodes, prefilter, nnodes, nnodes);
+		pod_conditions_unschedulable(pod, msg);
+		free(msg);
+		free(prefilter);
+		return;
+	}
+
 	struct reasons r;
 	struct store_obj *best = NULL;
 	size_t best_load = SIZE_MAX;
@@ -1393,6 +1755,14 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 				reason_add(&r, "Insufficient cpu");
 			if (short_mem)
 				reason_add(&r, "Insufficient memory");
+			continue;
+		}
+		/* VolumeBinding runs after NodeResourcesFit and before
+		 * InterPodAffinity in the default profile; a node's first failing
+		 * filter is the one reported. */
+		const char *volumes_why = volumes_fit(&pc, node);
+		if (volumes_why) {
+			reason_add(&r, volumes_why);
 			continue;
 		}
 		bool anti = false, existing_anti = false;
@@ -1448,6 +1818,8 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 	}
 	for (int i = 0; i < r.n; i++)
 		free(r.text[i]);
+	if (!volumes_fit(&pc, best))
+		bind_claims(&pc, best->name);
 	json_t *body = json_deep_copy(pod->body);
 	char ts[32];
 	now_ts(ts, sizeof(ts));
@@ -1503,7 +1875,20 @@ static void kubelet_make_host_dirs(const json_t *pod, const char *node)
 
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
 		json_t *hp = json_object_get(v, "hostPath");
+		const char *claim =
+			json_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
 
+		/* A claim's bound volume, when it is a hostPath one. */
+		if (!hp && claim) {
+			struct store_obj *c = store_get(K("persistentvolumeclaims"),
+							json_str(meta(pod), "namespace"), claim);
+			const char *vol =
+				c ? json_str(json_object_get(c->body, "spec"), "volumeName") : NULL;
+			struct store_obj *pv =
+				vol ? store_get(K("persistentvolumes"), "", vol) : NULL;
+			hp = pv ? json_object_get(json_object_get(pv->body, "spec"), "hostPath")
+				: NULL;
+		}
 		if (hp && same(json_str(hp, "type"), "DirectoryOrCreate") && json_str(hp, "path"))
 			hostfs_make(node, json_str(hp, "path"));
 	}
@@ -2091,6 +2476,7 @@ static void tick(void)
 	kicked = false;
 	sync_node_faults();
 	terminate_namespaces();
+	sync_volumes();
 	update_quotas();
 
 	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
