@@ -2,7 +2,8 @@
  * create: a new Elasticsearch cluster, in the order a person would build it.
  *
  *   namespace → its quota (what the spec's pods need) → config → services
- *   → masters → the masters elect
+ *   → the data volumes (a StorageClass, a PersistentVolume per node and
+ *   role that keeps data) → masters → the masters elect
  *   → data nodes → clients → every pod ready → health green
  *   → disruption budgets → Kibana, when asked for, and its pods ready
  *   → the cluster is recorded ready, with its endpoint
@@ -23,6 +24,8 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_services", .replay_safe = true},
 	{.name = "apply_services", .run = state_apply_services, .deadline_s = 120,
+	 .next = "apply_volumes", .replay_safe = true},
+	{.name = "apply_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "apply_masters", .replay_safe = true},
 	{.name = "apply_masters", .run = state_apply_masters, .deadline_s = 120,
 	 .next = "wait_masters_formed", .replay_safe = true},
