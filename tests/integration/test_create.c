@@ -162,7 +162,7 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 				 "SELECT count(DISTINCT from_state) FROM job_events"
 				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
 				 1, q),
-			 14);
+			 15);
 	/* The cluster says so, with its endpoint. */
 	struct http_resp r;
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
@@ -178,6 +178,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	char *dump = json_dumps(st, JSON_COMPACT);
 	assert_non_null(strstr(dump, "statefulsets/es-data"));
 	assert_non_null(strstr(dump, "poddisruptionbudgets"));
+	assert_non_null(strstr(dump, "storageclasses/es-default-logs"));
+	assert_non_null(strstr(dump, "persistentvolumes/es-default-logs-data-"));
 	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 0);
 	free(dump);
 	json_decref(st);
@@ -385,6 +387,17 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs", NULL, &r));
 	assert_int_equal(r.status, 404);
 	http_resp_free(&r);
+	/* And its cluster-scoped volumes and class: none left to bind. */
+	assert_true(sim_call(&f->sim, "GET",
+			     "/api/v1/persistentvolumes?labelSelector=esaas.io%2Fcluster%3Dlogs",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
+	http_resp_free(&r);
+	assert_true(sim_call(&f->sim, "GET",
+			     "/apis/storage.k8s.io/v1/storageclasses/es-default-logs", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
 	assert_int_equal(sql_int(f->sql,
 				 "SELECT count(*) FROM clusters WHERE name = 'logs'"
 				 " AND deleted_at IS NOT NULL AND observed->>'phase' = 'deleted'",
@@ -396,7 +409,10 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 static void test_unschedulable_pods_are_explained(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG);
-	/* Five data nodes, four hosts, one per host: one stays Pending. */
+	/* Five data nodes, four hosts, one per host: one stays Pending.  Its
+	 * claim finds no data volume left on any host (the scheduler's
+	 * VolumeBinding filter runs before InterPodAffinity, and a node's
+	 * first failing filter is the one reported). */
 	int64_t id = submit_create(&f->d,
 				   "{\"name\": \"big\", \"masters\": {\"replicas\": 1},"
 				   " \"data\": {\"replicas\": 5}, \"clients\": {\"replicas\": 0}}");
@@ -407,7 +423,7 @@ static void test_unschedulable_pods_are_explained(void **state)
 	while (sql_int(f->sql,
 		       "SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
 		       " AND observation LIKE '% of 6 pods ready; es-data-% Pending: "
-		       "%anti-affinity%'",
+		       "%didn''t find available persistent volumes to bind%'",
 		       1, q) != 1 &&
 	       harness_now_ms() < deadline)
 		msleep(20);
@@ -415,7 +431,7 @@ static void test_unschedulable_pods_are_explained(void **state)
 		sql_int(f->sql,
 			"SELECT count(*) FROM jobs WHERE id = $1 AND state = 'wait_pods_ready'"
 			" AND observation LIKE '% of 6 pods ready; es-data-% Pending: "
-			"%anti-affinity%'",
+			"%didn''t find available persistent volumes to bind%'",
 			1, q),
 		1);
 	char path[64];
