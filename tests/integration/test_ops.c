@@ -391,12 +391,14 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	free(gone);
 	if (zen1) {
 		expect_trail(f, del_id,
-			     "delete_plan delete_namespace wait_namespace_gone record_deleted");
+			     "delete_plan delete_namespace wait_namespace_gone delete_volumes "
+			     "record_deleted");
 		assert_int_equal(recorded(f, "POST", "/pods"), 0);
 	} else {
 		expect_trail(f, del_id,
 			     "delete_plan stop_workloads wait_pods_gone wipe_quota wipe_hosts "
-			     "wait_wiped delete_namespace wait_namespace_gone record_deleted");
+			     "wait_wiped delete_namespace wait_namespace_gone delete_volumes "
+			     "record_deleted");
 		/* Six nodes, on six hosts (one per host for each role, three
 		 * roles): at least one wipe pod per role's host set. */
 		snprintf(ids, sizeof(ids), "%lld", (long long)del_id);
@@ -465,7 +467,8 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 		       " \"clients\": {\"replicas\": 0}, \"kibana\": {\"replicas\": 1}}");
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "apply_namespace apply_quota apply_config apply_services apply_masters "
+		     "apply_namespace apply_quota apply_config apply_services apply_volumes "
+		     "apply_masters "
 		     "wait_masters_formed apply_data apply_clients wait_pods_ready wait_green "
 		     "apply_pdbs apply_kibana wait_kibana record_ready");
 	/* Kibana's pod in the quota: 500m and 1Gi asked, 1 CPU allowed. */
