@@ -13,6 +13,7 @@
 #include "kube/render_internal.h"
 #include "common/json.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,9 +300,17 @@ static char *plugins_script(const struct ctx *c)
 	return script;
 }
 
-/* Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
- * checks refuse to start otherwise), and give the data directory, which
- * the kubelet creates root-owned, to the image's elasticsearch user. */
+/*
+ * Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
+ * checks refuse to start otherwise), and give the data directory to the
+ * user the images run Elasticsearch as, 1000:0: the kubelet creates a
+ * DirectoryOrCreate hostPath root:root 0755
+ * (https://kubernetes.io/docs/concepts/storage/volumes/#hostpath), and a
+ * node that cannot write its data path does not start
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/docker.html).
+ * Every role that keeps data needs it: masters keep the cluster state
+ * there.  Only the folder itself: what is inside is the node's already.
+ */
 static char *prepare_script(const struct ctx *c, enum es_role role)
 {
 	bool sysctl = !c->opts->skip_sysctl_init;
@@ -312,7 +321,7 @@ static char *prepare_script(const struct ctx *c, enum es_role role)
 				  "    echo 262144 > /proc/sys/vm/max_map_count\n"
 				  "fi\n"
 				: "",
-			 role == ES_ROLE_DATA ? "chown elasticsearch: " ES_HOME "/data\n" : "");
+			 keeps_data(role) ? "chown 1000:0 " ES_HOME "/data\n" : "");
 }
 
 /* --- pods --------------------------------------------------------------- */
@@ -355,7 +364,7 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 	json_t *list = json_array();
 	char *script, *names;
 
-	if (!c->opts->skip_sysctl_init || role == ES_ROLE_DATA) {
+	if (!c->opts->skip_sysctl_init || keeps_data(role)) {
 		json_t *prep;
 
 		script = prepare_script(c, role);
@@ -363,6 +372,11 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 				 "image", c->image, "command", "sh", "-c", script, "resources",
 				 resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
 				 "privileged", !c->opts->skip_sysctl_init);
+		/* Without the sysctl, root with no capability but CHOWN is enough. */
+		if (c->opts->skip_sysctl_init)
+			json_object_set_new(
+				json_object_get(prep, "securityContext"), "capabilities",
+				json_pack("{s:[s], s:[s]}", "drop", "ALL", "add", "CHOWN"));
 		free(script);
 		if (keeps_data(role))
 			json_object_set_new(
@@ -440,7 +454,8 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 						 "name", config_names[role]));
 	json_array_append_new(volumes, host_volume("plugins", plugin_path));
 	free(plugin_path);
-	if (keeps_data(role)) {
+	/* With claims, the data volume is the StatefulSet's claim template. */
+	if (keeps_data(role) && c->opts->host_path_data) {
 		char *data_path =
 			xasprintf("%s/%s/%s/data", c->storage_root, c->ns, es_role_name(role));
 
@@ -460,6 +475,110 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 			 init_containers(c, role), "containers", es_container(c, role), "volumes",
 			 volumes);
 	return tmpl;
+}
+
+/* --- the data volumes: claims, PersistentVolumes, their StorageClass ------- */
+
+/*
+ * A master's or data node's data path is a PersistentVolume over the host
+ * folder <root>/<namespace>/<role>/data, one per host and role, whose node
+ * affinity names the host.  The StatefulSet's claim template makes a claim
+ * per pod (data-es-data-0, ...), of the cluster's StorageClass, which has
+ * no provisioner and binds WaitForFirstConsumer: the scheduler binds a
+ * pod's claim when it first places the pod, to a volume on the node it
+ * picks, and from then on the pod may only go where its volume is ("volume
+ * node affinity conflict"), so a restarted pod finds its data again.
+ * Required pod anti-affinity still spreads the pods over hosts or racks.
+ * https://kubernetes.io/docs/concepts/storage/storage-classes/#local,
+ * https://kubernetes.io/docs/concepts/storage/persistent-volumes/#node-affinity.
+ *
+ * The volumes are hostPath, type DirectoryOrCreate, so that the kubelet
+ * makes the folder as before (a `local` volume needs it made first).
+ * reclaimPolicy Retain: Kubernetes never removes the data; a delete with
+ * wipe_data empties the folders, and every delete removes the cluster's
+ * volumes and class, so that a later cluster of the same name gets new,
+ * unbound ones over the same folders.
+ *
+ * Everything is named and labelled per cluster: the class is named as the
+ * namespace, es-<tenant>-<cluster>, and a volume es-<tenant>-<cluster>-
+ * <role>-<host>; the claims select the tenant, the cluster and the role.
+ */
+#define VOLUME_NAME_MAX 253 /* a DNS-1123 subdomain */
+#define MASTER_DISK "1Gi"   /* the cluster state; a hostPath enforces no size */
+
+static const char *disk_of(const struct ctx *c, enum es_role role)
+{
+	const char *d = c->spec->nodes[role].disk;
+	return role == ES_ROLE_DATA && d ? d : MASTER_DISK;
+}
+
+static json_t *volume_labels(const struct ctx *c, enum es_role role)
+{
+	return json_pack("{s:s, s:s, s:s}", RENDER_LABEL_TENANT, c->opts->tenant,
+			 RENDER_LABEL_CLUSTER, c->spec->name, RENDER_LABEL_ROLE,
+			 es_role_name(role));
+}
+
+static json_t *claim_template(const struct ctx *c, enum es_role role)
+{
+	return json_pack("{s:{s:s, s:o}, s:{s:[s], s:s, s:{s:o}, s:{s:{s:s}}}}", "metadata", "name",
+			 "data", "labels", labels(c, role, false), "spec", "accessModes",
+			 "ReadWriteOnce", "storageClassName", c->ns, "selector", "matchLabels",
+			 volume_labels(c, role), "resources", "requests", "storage",
+			 disk_of(c, role));
+}
+
+char *render_volume_name(const char *ns, enum es_role role, const char *host)
+{
+	char *name = xasprintf("%s-%s-%s", ns, es_role_name(role), host);
+
+	if (strlen(name) > VOLUME_NAME_MAX) {
+		/* A host name too long to fit: its FNV-1a hash stands for it. */
+		uint64_t h = 1469598103934665603ULL;
+
+		for (const char *p = host; *p; p++) {
+			h ^= (unsigned char)*p;
+			h *= 1099511628211ULL;
+		}
+		free(name);
+		name = xasprintf("%s-%s-%016llx", ns, es_role_name(role), (unsigned long long)h);
+	}
+	return name;
+}
+
+static json_t *persistent_volume(const struct ctx *c, enum es_role role, const char *host)
+{
+	char *name = render_volume_name(c->ns, role, host);
+	char *path = xasprintf("%s/%s/%s/data", c->storage_root, c->ns, es_role_name(role));
+	json_t *pv = render_object(
+		"v1", "PersistentVolume",
+		json_pack("{s:s, s:o}", "name", name, "labels", labels(c, role, false)));
+
+	json_object_set_new(
+		pv, "spec",
+		json_pack("{s:{s:s}, s:s, s:[s], s:s, s:s, s:{s:s, s:s}, s:{s:{s:[{s:[{s:s, "
+			  "s:s, s:[s]}]}]}}}",
+			  "capacity", "storage", disk_of(c, role), "volumeMode", "Filesystem",
+			  "accessModes", "ReadWriteOnce", "persistentVolumeReclaimPolicy", "Retain",
+			  "storageClassName", c->ns, "hostPath", "path", path, "type",
+			  "DirectoryOrCreate", "nodeAffinity", "required", "nodeSelectorTerms",
+			  "matchExpressions", "key", RENDER_HOST_LABEL, "operator", "In", "values",
+			  host));
+	free(path);
+	free(name);
+	return pv;
+}
+
+static json_t *storage_class(const struct ctx *c)
+{
+	json_t *sc = render_object(
+		"storage.k8s.io/v1", "StorageClass",
+		json_pack("{s:s, s:o}", "name", c->ns, "labels", labels(c, -1, false)));
+
+	json_object_set_new(sc, "provisioner", json_string("kubernetes.io/no-provisioner"));
+	json_object_set_new(sc, "reclaimPolicy", json_string("Retain"));
+	json_object_set_new(sc, "volumeBindingMode", json_string("WaitForFirstConsumer"));
+	return sc;
 }
 
 /* --- workloads, services, budgets -------------------------------------- */
@@ -485,6 +604,9 @@ static json_t *stateful_set(const struct ctx *c, enum es_role role)
 				      "Parallel", "updateStrategy", "type", "OnDelete", "selector",
 				      "matchLabels", match_labels(c, role), "template",
 				      pod_template(c, role)));
+	if (keeps_data(role) && !c->opts->host_path_data)
+		json_object_set_new(json_object_get(sts, "spec"), "volumeClaimTemplates",
+				    json_pack("[o]", claim_template(c, role)));
 	return sts;
 }
 
@@ -724,6 +846,30 @@ cleanup:
 	free(c.headless);
 	free(c.image);
 	return ok;
+}
+
+bool render_volumes(const struct spec *spec, const struct render_opts *opts,
+		    const char *const *hosts, json_t **out, char *err, size_t errlen)
+{
+	struct ctx c;
+
+	memset(&c, 0, sizeof(c));
+	c.spec = spec;
+	c.opts = opts;
+	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	if (!check_opts(spec, opts, c.ns, err, errlen)) {
+		free(c.ns);
+		return false;
+	}
+	c.storage_root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
+	*out = json_array();
+	json_array_append_new(*out, storage_class(&c));
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		for (const char *const *h = hosts; keeps_data(r) && h && *h; h++)
+			json_array_append_new(*out, persistent_volume(&c, r, *h));
+	}
+	free(c.ns);
+	return true;
 }
 
 /* --- wiping a deleted cluster's data ------------------------------------------ */

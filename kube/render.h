@@ -79,6 +79,13 @@ struct render_opts {
 	/* The hosts already have vm.max_map_count >= 262144: no privileged
 	 * init container raises it. */
 	bool skip_sysctl_init;
+	/*
+	 * The data path a hostPath volume of the pod template, as clusters
+	 * created before the claims had it: their StatefulSets keep it, since
+	 * volumeClaimTemplates cannot be added to an existing StatefulSet.
+	 * false: a claim template per role that keeps data (render_volumes()).
+	 */
+	bool host_path_data;
 };
 
 /*
@@ -88,6 +95,23 @@ struct render_opts {
  */
 bool render_cluster(const struct spec *spec, const struct render_opts *opts, json_t **out,
 		    char *err, size_t errlen) MUST_CHECK;
+
+/*
+ * The cluster's data volumes: its StorageClass (named as the namespace; no
+ * provisioner, WaitForFirstConsumer, Retain), then for masters and data
+ * nodes one hostPath PersistentVolume per host of hosts (the values of the
+ * nodes' kubernetes.io/hostname label, NULL-terminated), over
+ * <root>/<namespace>/<role>/data and pinned to that host by node affinity.
+ * The claim templates of render_cluster() bind to them.  Cluster-scoped
+ * objects: every one carries the tenant and cluster labels.  The caller
+ * owns *out.
+ */
+bool render_volumes(const struct spec *spec, const struct render_opts *opts,
+		    const char *const *hosts, json_t **out, char *err, size_t errlen) MUST_CHECK;
+
+/* A PersistentVolume's name: "<namespace>-<role>-<host>", the host hashed
+ * when that would be too long; the caller frees it. */
+char *render_volume_name(const char *ns, enum es_role role, const char *host);
 
 /*
  * The objects as a YAML stream, each document opened by "---", like

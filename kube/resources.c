@@ -22,6 +22,14 @@ const struct kube_resource kube_resources[] = {
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
 	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true,
 	 "get list create patch delete"},
+	/* The data volumes: the nodes to place them on, a StorageClass and the
+	 * PersistentVolumes (cluster-scoped) per cluster; the claims are the
+	 * StatefulSets' (read only, to tell why a pod waits). */
+	{"Node", "v1", "nodes", false, "list"},
+	{"StorageClass", "storage.k8s.io/v1", "storageclasses", false,
+	 "get list create patch delete"},
+	{"PersistentVolume", "v1", "persistentvolumes", false, "get list create patch delete"},
+	{"PersistentVolumeClaim", "v1", "persistentvolumeclaims", true, "get list"},
 };
 
 const int kube_resources_count = sizeof(kube_resources) / sizeof(kube_resources[0]);

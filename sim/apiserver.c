@@ -346,6 +346,104 @@ static void check_quota(json_t *causes, const json_t *obj)
 	}
 }
 
+/*
+ * PersistentVolumes, claims and StorageClasses, as far as esaas writes
+ * them (k8s.io/kubernetes pkg/apis/core/validation ValidatePersistentVolume,
+ * ValidatePersistentVolumeClaim; pkg/apis/storage/validation
+ * ValidateStorageClass): a volume has a capacity, access modes and exactly
+ * one source; a claim access modes and a storage request; a class a
+ * provisioner and a known binding mode.
+ */
+static void check_storage(json_t *causes, const struct store_kind *k, const json_t *obj)
+{
+	json_t *spec = json_object_get(obj, "spec");
+
+	if (!strcmp(k->plural, "storageclasses")) {
+		const char *mode = json_str(obj, "volumeBindingMode");
+		if (!json_str(obj, "provisioner") || !*json_str(obj, "provisioner"))
+			cause(causes, "FieldValueRequired", "provisioner", "Required value");
+		if (mode && strcmp(mode, "Immediate") != 0 && strcmp(mode, "WaitForFirstConsumer"))
+			cause(causes, "FieldValueNotSupported", "volumeBindingMode",
+			      "Unsupported value: \"%s\": supported values: \"Immediate\", "
+			      "\"WaitForFirstConsumer\"",
+			      mode);
+		return;
+	}
+	if (json_array_size(json_object_get(spec, "accessModes")) == 0)
+		cause(causes, "FieldValueRequired", "spec.accessModes",
+		      "Required value: at least 1 access mode is required");
+	if (!strcmp(k->plural, "persistentvolumeclaims")) {
+		if (!json_object_get(
+			    json_object_get(json_object_get(spec, "resources"), "requests"),
+			    "storage"))
+			cause(causes, "FieldValueRequired", "spec.resources[storage]",
+			      "Required value");
+		return;
+	}
+	if (!json_object_get(json_object_get(spec, "capacity"), "storage"))
+		cause(causes, "FieldValueRequired", "spec.capacity", "Required value");
+	int sources = !!json_object_get(spec, "hostPath") + !!json_object_get(spec, "local");
+	if (sources == 0)
+		cause(causes, "FieldValueRequired", "spec",
+		      "Required value: must specify a volume type");
+	if (json_object_get(spec, "local") && !json_object_get(spec, "nodeAffinity"))
+		cause(causes, "FieldValueRequired", "spec.nodeAffinity",
+		      "Required value: Local volume requires node affinity");
+}
+
+/* What cannot change: a volume's source and node affinity, a claim's spec
+ * but for a larger request and the volume it binds to, a class's
+ * provisioner, parameters, reclaim policy and binding mode. */
+static void check_storage_update(json_t *causes, const struct store_kind *k, const json_t *old,
+				 const json_t *obj)
+{
+	json_t *os = json_object_get(old, "spec"), *ns = json_object_get(obj, "spec");
+
+	if (!strcmp(k->plural, "storageclasses")) {
+		if (!json_equal(json_object_get(old, "parameters"),
+				json_object_get(obj, "parameters")) &&
+		    (json_object_get(old, "parameters") || json_object_get(obj, "parameters")))
+			cause(causes, "FieldValueForbidden", "parameters",
+			      "Forbidden: updates to parameters are forbidden.");
+		static const char *const fixed[] = {"provisioner", "reclaimPolicy",
+						    "volumeBindingMode"};
+		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+			json_t *a = json_object_get(old, fixed[i]),
+			       *b = json_object_get(obj, fixed[i]);
+			if (a && b && !json_equal(a, b))
+				cause(causes, "FieldValueInvalid", fixed[i],
+				      "Invalid value: \"%s\": field is immutable",
+				      json_is_string(b) ? json_string_value(b) : "");
+		}
+		return;
+	}
+	if (!strcmp(k->plural, "persistentvolumes")) {
+		if (!json_equal(json_object_get(os, "hostPath"), json_object_get(ns, "hostPath")) ||
+		    !json_equal(json_object_get(os, "local"), json_object_get(ns, "local")))
+			cause(causes, "FieldValueForbidden", "spec.persistentvolumesource",
+			      "Forbidden: spec.persistentvolumesource is immutable after creation");
+		if (json_object_get(os, "nodeAffinity") &&
+		    !json_equal(json_object_get(os, "nodeAffinity"),
+				json_object_get(ns, "nodeAffinity")))
+			cause(causes, "FieldValueInvalid", "nodeAffinity",
+			      "Invalid value: core.VolumeNodeAffinity{...}: field is immutable");
+		return;
+	}
+	json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
+	json_object_del(json_object_get(a, "resources"), "requests");
+	json_object_del(json_object_get(b, "resources"), "requests");
+	if (!json_str(os, "volumeName")) {
+		json_object_del(a, "volumeName");
+		json_object_del(b, "volumeName");
+	}
+	if (!json_equal(a, b))
+		cause(causes, "FieldValueForbidden", "spec",
+		      "Forbidden: spec is immutable after creation except resources.requests "
+		      "and volumeAttributesClassName for bound claims");
+	json_decref(a);
+	json_decref(b);
+}
+
 /* Kind-specific checks of a whole object; causes is filled. */
 static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
 {
@@ -377,6 +475,10 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 			      "maxUnavailable cannot be both set");
 	} else if (!strcmp(k->plural, "resourcequotas")) {
 		check_quota(causes, obj);
+	} else if (!strcmp(k->plural, "persistentvolumes") ||
+		   !strcmp(k->plural, "persistentvolumeclaims") ||
+		   !strcmp(k->plural, "storageclasses")) {
+		check_storage(causes, k, obj);
 	} else if (!strcmp(k->plural, "configmaps")) {
 		const char *key;
 		json_t *v;
@@ -403,7 +505,10 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 			    json_t *causes)
 {
 	json_t *os = json_object_get(old, "spec"), *ns = json_object_get(obj, "spec");
-	if (!strcmp(k->plural, "statefulsets")) {
+	if (!strcmp(k->plural, "persistentvolumes") ||
+	    !strcmp(k->plural, "persistentvolumeclaims") || !strcmp(k->plural, "storageclasses")) {
+		check_storage_update(causes, k, old, obj);
+	} else if (!strcmp(k->plural, "statefulsets")) {
 		static const char *mutable[] = {"replicas",
 						"ordinals",
 						"template",
@@ -853,9 +958,11 @@ static json_t *resource_list(const char *group, const char *version)
 					  "delete", "get", "head", "options", "patch", "update"));
 		}
 	}
-	const char *gv = *group ? (strcmp(group, "apps") ? "policy/v1" : "apps/v1") : "v1";
-	return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
-			 "groupVersion", gv, "resources", list);
+	char *gv = *group ? xasprintf("%s/%s", group, version) : xstrdup("v1");
+	json_t *out = json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion",
+				"v1", "groupVersion", gv, "resources", list);
+	free(gv);
+	return out;
 }
 
 static json_t *api_group(const char *name)
@@ -895,12 +1002,13 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
-					  api_group("policy")));
+					  api_group("policy"), api_group("storage.k8s.io")));
 		return true;
 	}
-	if (n == 2 && !strcmp(s[0], "apis") && (!strcmp(s[1], "apps") || !strcmp(s[1], "policy"))) {
+	if (n == 2 && !strcmp(s[0], "apis") &&
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
 		json_t *g = api_group(s[1]);
 		json_object_set_new(g, "kind", json_string("APIGroup"));
 		json_object_set_new(g, "apiVersion", json_string("v1"));
@@ -908,7 +1016,7 @@ static bool serve_discovery(struct call *c, struct target *t)
 		return true;
 	}
 	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy"))) {
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
 		call_reply_json(c, 200, resource_list(s[1], "v1"));
 		return true;
 	}
@@ -1087,6 +1195,10 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 			json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
 	else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
 		json_object_set_new(obj, "status", json_pack("{s:i}", "replicas", 0));
+	else if (!strcmp(k->plural, "persistentvolumes"))
+		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Available"));
+	else if (!strcmp(k->plural, "persistentvolumeclaims"))
+		json_object_set_new(obj, "status", json_pack("{s:s}", "phase", "Pending"));
 }
 
 static bool may_create(struct call *c, const struct store_kind *k, const char *ns,

@@ -10,6 +10,7 @@
 #include "common/json.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/hostfs.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
@@ -796,6 +797,55 @@ static int64_t int_at(const json_t *obj, const char *a, const char *b)
 	return json_integer_value(json_object_get(json_object_get(obj, a), b));
 }
 
+/*
+ * The claims of a StatefulSet's pod, one per volumeClaimTemplate, named
+ * <template>-<statefulset>-<ordinal>, with the template's labels and the
+ * StatefulSet's selector labels; created when missing, never deleted here:
+ * persistentVolumeClaimRetentionPolicy defaults to Retain on deletion and
+ * on scale-down
+ * (https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/#persistentvolumeclaim-retention;
+ * getPersistentVolumeClaims and createPersistentVolumeClaims in
+ * pkg/controller/statefulset/stateful_set_utils.go).  The Delete policies
+ * are not modelled.
+ */
+static void sts_claims(const struct store_obj *sts, int ordinal)
+{
+	json_t *spec = json_object_get(sts->body, "spec");
+	size_t i;
+	json_t *t;
+
+	json_array_foreach (json_object_get(spec, "volumeClaimTemplates"), i, t) {
+		const char *tname = json_str(meta(t), "name");
+		if (!tname)
+			continue;
+		char *name = xasprintf("%s-%s-%d", tname, sts->name, ordinal);
+		if (!store_get(K("persistentvolumeclaims"), sts->ns, name)) {
+			json_t *claim =
+				json_pack("{s:s, s:s, s:{s:s, s:s}, s:O?}", "apiVersion", "v1",
+					  "kind", "PersistentVolumeClaim", "metadata", "name", name,
+					  "namespace", sts->ns, "spec", json_object_get(t, "spec"));
+			json_t *labels = json_deep_copy(json_object_get(meta(t), "labels"));
+			const char *k;
+			json_t *v;
+			if (!labels)
+				labels = json_object();
+			json_object_foreach (
+				json_object_get(json_object_get(spec, "selector"), "matchLabels"),
+				k, v)
+				json_object_set(labels, k, v);
+			json_object_set_new(meta(claim), "labels", labels);
+			if (!json_object_get(claim, "spec"))
+				json_object_set_new(claim, "spec", json_object());
+			json_object_set_new(claim, "status",
+					    json_pack("{s:s}", "phase", "Pending"));
+			store_create(K("persistentvolumeclaims"), sts->ns, claim);
+			json_decref(claim);
+			log_debug("claim %s/%s created", sts->ns, name);
+		}
+		free(name);
+	}
+}
+
 static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, const char *rev)
 {
 	json_t *body = json_deep_copy(pod->body);
@@ -809,6 +859,33 @@ static void sts_pod_extras(struct store_obj *pod, const struct store_obj *sts, c
 	const char *svc = json_str(json_object_get(sts->body, "spec"), "serviceName");
 	if (svc && *svc)
 		json_object_set_new(spec, "subdomain", json_string(svc));
+	/* Each claim template a volume of its name, over the pod's claim
+	 * (updateStorage in stateful_set_utils.go). */
+	size_t i;
+	json_t *t;
+	json_array_foreach (
+		json_object_get(json_object_get(sts->body, "spec"), "volumeClaimTemplates"), i, t) {
+		const char *tname = json_str(meta(t), "name");
+		json_t *vols = json_object_get(spec, "volumes");
+		size_t j;
+		json_t *v;
+		if (!tname)
+			continue;
+		if (!json_is_array(vols)) {
+			vols = json_array();
+			json_object_set_new(spec, "volumes", vols);
+		}
+		json_array_foreach (vols, j, v) {
+			if (same(json_str(v, "name"), tname)) {
+				json_array_remove(vols, j);
+				break;
+			}
+		}
+		char *claim = xasprintf("%s-%s-%s", tname, sts->name, strrchr(pod->name, '-') + 1);
+		json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", tname,
+						      "persistentVolumeClaim", "claimName", claim));
+		free(claim);
+	}
 	store_update(pod, body);
 }
 
@@ -856,6 +933,7 @@ static void reconcile_sts(struct store_obj *sts)
 			/* A pod of that name owned by something else blocks this ordinal. */
 			if (!store_get(K("pods"), sts->ns, name)) {
 				char *error = NULL;
+				sts_claims(sts, i);
 				p = create_pod(sts, name, NULL, "StatefulSet", sts->name,
 					       json_str(meta(sts->body), "uid"),
 					       "controller-revision-hash", rev, &error);
@@ -1344,9 +1422,294 @@ static void pod_conditions_unschedulable(struct store_obj *pod, const char *mess
 	store_update(pod, body);
 }
 
+/* --- volume binding ----------------------------------------------------------- */
+
+/*
+ * The scheduler's VolumeBinding plugin for statically provisioned
+ * volumes (pkg/scheduler/framework/plugins/volumebinding;
+ * https://kubernetes.io/docs/concepts/storage/storage-classes/#volume-binding-mode,
+ * https://kubernetes.io/docs/concepts/storage/persistent-volumes/#node-affinity):
+ * a bound claim's volume must allow the node by its node affinity; an
+ * unbound claim of a WaitForFirstConsumer class is bound when its pod is
+ * scheduled, to the smallest Available volume of its class that its
+ * selector picks, with room for its request and its access modes, whose
+ * node affinity allows the node.  Binding is done at once (the real
+ * scheduler sets the volume's claimRef and the PV controller completes the
+ * claim shortly after).  Dynamic provisioning is not modelled.
+ */
+#define MAX_CLAIMS 8
+
+struct pod_claims {
+	struct store_obj *claim[MAX_CLAIMS];
+	struct store_obj *chosen[MAX_CLAIMS]; /* for unbound claims, on the node tried */
+	int n;
+};
+
+static int64_t storage_bytes(const json_t *list)
+{
+	json_t *v = json_object_get(list, "storage");
+	int64_t b = 0;
+	if (json_is_string(v) && simconf_quantity(json_string_value(v), &b))
+		return b;
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+/* One NodeSelectorRequirement against a node: In, NotIn, Exists, DoesNotExist. */
+static bool node_requirement_ok(const json_t *req, struct store_obj *node, bool field)
+{
+	const char *key = json_str(req, "key");
+	const char *op = json_str(req, "operator");
+	const char *have = !key	   ? NULL
+			   : field ? (!strcmp(key, "metadata.name") ? node->name : NULL)
+				   : label(node->body, key);
+	bool in = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(req, "values"), i, v) {
+		if (have && json_is_string(v) && !strcmp(json_string_value(v), have))
+			in = true;
+	}
+	if (same(op, "In"))
+		return in;
+	if (same(op, "NotIn"))
+		return !in;
+	if (same(op, "Exists"))
+		return have != NULL;
+	if (same(op, "DoesNotExist"))
+		return have == NULL;
+	return false;
+}
+
+/* spec.nodeAffinity.required of a volume: its terms ORed, each term's
+ * requirements ANDed; no affinity allows every node. */
+static bool volume_allows(const json_t *pv, struct store_obj *node)
+{
+	json_t *terms = json_object_get(
+		json_object_get(json_object_get(json_object_get(pv, "spec"), "nodeAffinity"),
+				"required"),
+		"nodeSelectorTerms");
+	size_t i, j;
+	json_t *t, *r;
+	if (!json_is_array(terms))
+		return true;
+	json_array_foreach (terms, i, t) {
+		bool ok = true;
+		json_array_foreach (json_object_get(t, "matchExpressions"), j, r)
+			ok = ok && node_requirement_ok(r, node, false);
+		json_array_foreach (json_object_get(t, "matchFields"), j, r)
+			ok = ok && node_requirement_ok(r, node, true);
+		if (ok)
+			return true;
+	}
+	return false;
+}
+
+static const char *class_of(const json_t *o)
+{
+	const char *c = json_str(json_object_get(o, "spec"), "storageClassName");
+	return c ? c : "";
+}
+
+static bool access_modes_ok(const json_t *claim, const json_t *pv)
+{
+	size_t i, j;
+	json_t *want, *have;
+	json_array_foreach (json_object_get(json_object_get(claim, "spec"), "accessModes"), i,
+			    want) {
+		bool found = false;
+		json_array_foreach (json_object_get(json_object_get(pv, "spec"), "accessModes"), j,
+				    have)
+			found = found || json_equal(want, have);
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static bool volume_fits_claim(const struct store_obj *pv, const struct store_obj *claim)
+{
+	json_t *ps = json_object_get(pv->body, "spec"), *cs = json_object_get(claim->body, "spec");
+	struct selector sel;
+	char *err = NULL;
+	bool ok;
+
+	if (json_object_get(ps, "claimRef") ||
+	    !same(json_str(json_object_get(pv->body, "status"), "phase"), "Available") ||
+	    strcmp(class_of(pv->body), class_of(claim->body)) != 0 ||
+	    storage_bytes(json_object_get(ps, "capacity")) <
+		    storage_bytes(json_object_get(json_object_get(cs, "resources"), "requests")) ||
+	    !access_modes_ok(claim->body, pv->body))
+		return false;
+	if (!json_object_get(cs, "selector"))
+		return true;
+	if (!selector_from_json(json_object_get(cs, "selector"), &sel, &err)) {
+		free(err);
+		return false;
+	}
+	ok = selector_matches(&sel, json_object_get(meta(pv->body), "labels"));
+	selector_free(&sel);
+	return ok;
+}
+
+/* PreFilter: the pod's claims; NULL, or why no node is tried (the caller
+ * frees it). */
+static char *pod_claims(const struct store_obj *pod, struct pod_claims *pc)
+{
+	size_t i;
+	json_t *v;
+	memset(pc, 0, sizeof(*pc));
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "volumes"), i, v) {
+		const char *name =
+			json_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
+		struct store_obj *claim;
+		if (!name || pc->n >= MAX_CLAIMS)
+			continue;
+		claim = store_get(K("persistentvolumeclaims"), pod->ns, name);
+		if (!claim)
+			return xasprintf("persistentvolumeclaim \"%s\" not found", name);
+		if (!json_str(json_object_get(claim->body, "spec"), "volumeName")) {
+			struct store_obj *sc =
+				store_get(K("storageclasses"), "", class_of(claim->body));
+			if (!sc ||
+			    !same(json_str(sc->body, "volumeBindingMode"), "WaitForFirstConsumer"))
+				return xstrdup("pod has unbound immediate PersistentVolumeClaims");
+		}
+		pc->claim[pc->n++] = claim;
+	}
+	return NULL;
+}
+
+/* Filter: NULL when the pod's volumes allow node (pc->chosen then holds a
+ * volume for each unbound claim), else the reason, as the plugin words it. */
+static const char *volumes_fit(struct pod_claims *pc, struct store_obj *node)
+{
+	size_t npv;
+	struct store_obj **pvs = store_list(K("persistentvolumes"), NULL, &npv);
+	const char *why = NULL;
+
+	for (int i = 0; i < pc->n && !why; i++) {
+		const char *vol =
+			json_str(json_object_get(pc->claim[i]->body, "spec"), "volumeName");
+		pc->chosen[i] = NULL;
+		if (vol) {
+			struct store_obj *pv = store_get(K("persistentvolumes"), "", vol);
+			if (!pv)
+				why = "node(s) unavailable due to one or more pvc(s) bound to "
+				      "non-existent pv(s)";
+			else if (!volume_allows(pv->body, node))
+				why = "node(s) had volume node affinity conflict";
+			continue;
+		}
+		for (size_t j = 0; j < npv; j++) {
+			bool taken = false;
+			for (int k = 0; k < i; k++)
+				taken = taken || pc->chosen[k] == pvs[j];
+			if (taken || !volume_fits_claim(pvs[j], pc->claim[i]) ||
+			    !volume_allows(pvs[j]->body, node))
+				continue;
+			if (!pc->chosen[i] ||
+			    storage_bytes(json_object_get(json_object_get(pvs[j]->body, "spec"),
+							  "capacity")) <
+				    storage_bytes(json_object_get(
+					    json_object_get(pc->chosen[i]->body, "spec"),
+					    "capacity")))
+				pc->chosen[i] = pvs[j];
+		}
+		if (!pc->chosen[i])
+			why = "node(s) didn't find available persistent volumes to bind";
+	}
+	free(pvs);
+	return why;
+}
+
+/* Bind each unbound claim of the pod to its chosen volume, on node. */
+static void bind_claims(struct pod_claims *pc, const char *node)
+{
+	for (int i = 0; i < pc->n; i++) {
+		struct store_obj *claim = pc->claim[i], *pv = pc->chosen[i];
+		json_t *body;
+		if (!pv)
+			continue;
+		body = json_deep_copy(pv->body);
+		json_object_set_new(
+			child(body, "spec"), "claimRef",
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
+				  "namespace", claim->ns, "name", claim->name, "uid",
+				  json_str(meta(claim->body), "uid"), "apiVersion", "v1"));
+		json_object_set_new(child(child(body, "metadata"), "annotations"),
+				    "pv.kubernetes.io/bound-by-controller", json_string("yes"));
+		json_object_set_new(child(body, "status"), "phase", json_string("Bound"));
+		store_update(pv, body);
+		body = json_deep_copy(claim->body);
+		json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
+		json_t *ann = child(child(body, "metadata"), "annotations");
+		json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
+		json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller",
+				    json_string("yes"));
+		json_object_set_new(ann, "volume.kubernetes.io/selected-node", json_string(node));
+		json_object_set_new(
+			body, "status",
+			json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
+				  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
+				  "capacity",
+				  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
+		store_update(claim, body);
+		log_debug("claim %s/%s bound to %s on %s", claim->ns, claim->name, pv->name, node);
+	}
+}
+
+/*
+ * The PV controller's bookkeeping (pkg/controller/volume/persistentvolume):
+ * a bound volume whose claim is gone (or is another object of its name) is
+ * Released, and keeps its claimRef, so no other claim binds it until it is
+ * deleted or recreated: reclaimPolicy Retain
+ * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#retain).
+ * A claim whose volume is gone is Lost.  Other reclaim policies are
+ * treated as Retain.
+ */
+static void sync_volumes(void)
+{
+	size_t n;
+	struct store_obj **list = store_list(K("persistentvolumes"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *ref = json_object_get(json_object_get(list[i]->body, "spec"), "claimRef");
+		const char *phase = json_str(json_object_get(list[i]->body, "status"), "phase");
+		struct store_obj *claim =
+			ref ? store_get(K("persistentvolumeclaims"), json_str(ref, "namespace"),
+					json_str(ref, "name") ? json_str(ref, "name") : "")
+			    : NULL;
+		if (!ref || same(phase, "Released") ||
+		    (claim && same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))))
+			continue;
+		set_status(list[i], json_pack("{s:s}", "phase", "Released"));
+	}
+	free(list);
+	list = store_list(K("persistentvolumeclaims"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *vol = json_str(json_object_get(list[i]->body, "spec"), "volumeName");
+		if (vol && !store_get(K("persistentvolumes"), "", vol) &&
+		    !same(json_str(json_object_get(list[i]->body, "status"), "phase"), "Lost"))
+			set_status(list[i], json_pack("{s:s}", "phase", "Lost"));
+	}
+	free(list);
+}
+
 static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nnodes,
 		     struct store_obj **all, size_t nall)
 {
+	struct pod_claims pc;
+	char *prefilter = pod_claims(pod, &pc);
+
+	if (prefilter) {
+		char *msg = xasprintf("0/%zu nodes are available: %s. preemption: 0/%zu nodes are "
+				      "available: %zu Preemption is not helpful for scheduling..",
+				      nnodes, prefilter, nnodes, nnodes);
+		pod_conditions_unschedulable(pod, msg);
+		free(msg);
+		free(prefilter);
+		return;
+	}
+
 	struct reasons r;
 	struct store_obj *best = NULL;
 	size_t best_load = SIZE_MAX;
@@ -1392,6 +1755,14 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 				reason_add(&r, "Insufficient cpu");
 			if (short_mem)
 				reason_add(&r, "Insufficient memory");
+			continue;
+		}
+		/* VolumeBinding runs after NodeResourcesFit and before
+		 * InterPodAffinity in the default profile; a node's first failing
+		 * filter is the one reported. */
+		const char *volumes_why = volumes_fit(&pc, node);
+		if (volumes_why) {
+			reason_add(&r, volumes_why);
 			continue;
 		}
 		bool anti = false, existing_anti = false;
@@ -1447,6 +1818,8 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 	}
 	for (int i = 0; i < r.n; i++)
 		free(r.text[i]);
+	if (!volumes_fit(&pc, best))
+		bind_claims(&pc, best->name);
 	json_t *body = json_deep_copy(pod->body);
 	char ts[32];
 	now_ts(ts, sizeof(ts));
@@ -1488,6 +1861,307 @@ static json_t *container_statuses(const json_t *pod, bool ready, const char *sta
 	return out;
 }
 
+/* --- the kubelet: volumes on the node, init containers' chown, the container's user -------- */
+
+/*
+ * hostPath volumes of type DirectoryOrCreate, mounted when the pod starts:
+ * the kubelet makes a missing folder root:root 0755 (sim/hostfs.c cites the
+ * documentation).  Other types and missing folders are not modelled.
+ */
+static void kubelet_make_host_dirs(const json_t *pod, const char *node)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+		json_t *hp = json_object_get(v, "hostPath");
+		const char *claim =
+			json_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
+
+		/* A claim's bound volume, when it is a hostPath one. */
+		if (!hp && claim) {
+			struct store_obj *c = store_get(K("persistentvolumeclaims"),
+							json_str(meta(pod), "namespace"), claim);
+			const char *vol =
+				c ? json_str(json_object_get(c->body, "spec"), "volumeName") : NULL;
+			struct store_obj *pv =
+				vol ? store_get(K("persistentvolumes"), "", vol) : NULL;
+			hp = pv ? json_object_get(json_object_get(pv->body, "spec"), "hostPath")
+				: NULL;
+		}
+		if (hp && same(json_str(hp, "type"), "DirectoryOrCreate") && json_str(hp, "path"))
+			hostfs_make(node, json_str(hp, "path"));
+	}
+}
+
+/* Who a user or group name of the Elasticsearch images is: elasticsearch
+ * is 1000 (and its login group 1000), root 0; -1 for anything else. */
+static int image_id(const char *name, size_t len)
+{
+	int v;
+	char buf[32];
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, name, len);
+	buf[len] = '\0';
+	if (!strcmp(buf, "elasticsearch"))
+		return 1000;
+	if (!strcmp(buf, "root"))
+		return 0;
+	return parse_int(buf, 0, 1 << 30, &v) ? v : -1;
+}
+
+/* The uid a container runs as: its securityContext's, the pod's, else the
+ * image's user (1000 in the Elasticsearch images, root in others). */
+static int64_t container_uid(const json_t *pod, const json_t *c)
+{
+	json_t *u = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+	const char *image = json_str(c, "image");
+
+	if (!json_is_integer(u))
+		u = json_object_get(
+			json_object_get(json_object_get(pod, "spec"), "securityContext"),
+			"runAsUser");
+	if (json_is_integer(u))
+		return json_integer_value(u);
+	return image && strstr(image, "elasticsearch") ? 1000 : 0;
+}
+
+/* One `chown [-R] owner path...` of an init container, applied to the
+ * folders its mounts are on. */
+static void apply_chown(const json_t *pod, const json_t *c, const char *node, char **tok, int n)
+{
+	int k = 1;
+
+	while (k < n && tok[k][0] == '-')
+		k++;
+	if (k + 1 >= n)
+		return;
+	const char *owner = tok[k];
+	const char *colon = strchr(owner, ':');
+	int uid = image_id(owner, colon ? (size_t)(colon - owner) : strlen(owner));
+	int gid = -2; /* unchanged */
+
+	if (colon)
+		gid = colon[1] ? image_id(colon + 1, strlen(colon + 1)) : uid;
+	if (uid < 0 || gid == -1)
+		return;
+	for (k++; k < n; k++) {
+		char *p = tok[k];
+		size_t len = strlen(p);
+
+		if (len >= 2 && (p[0] == '"' || p[0] == '\'') && p[len - 1] == p[0]) {
+			p[len - 1] = '\0';
+			p++;
+			len -= 2;
+		}
+		while (len > 1 && p[len - 1] == '/')
+			p[--len] = '\0';
+		const char *host_path = hostfs_mount_path(pod, c, p);
+		struct hostdir *d = host_path ? hostfs_make(node, host_path) : NULL;
+
+		if (!d)
+			continue;
+		d->uid = uid;
+		if (gid >= 0)
+			d->gid = gid;
+	}
+}
+
+/*
+ * The init containers' effect on the folders' owners, read from their
+ * commands: each `chown owner path` (statements split at newlines, ';',
+ * '&&' and '||'; owner as uid[:gid] or the images' names) whose path is
+ * where a volume is mounted gives that folder to the owner, when the
+ * container runs as root (a non-root chown fails with EPERM).  Enough for
+ * the scripts kube/render.c writes; a chown of a variable or in a loop is
+ * not understood.  Init containers run once, when the pod starts.
+ */
+static void kubelet_run_init_chowns(const json_t *pod, const char *node)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i, c) {
+		if (container_uid(pod, c) != 0)
+			continue;
+		char *text = xstrdup("");
+		size_t j;
+		json_t *w;
+
+		json_array_foreach (json_object_get(c, "command"), j, w) {
+			char *more = xasprintf("%s %s", text, json_string_value(w));
+			free(text);
+			text = more;
+		}
+		json_array_foreach (json_object_get(c, "args"), j, w) {
+			char *more = xasprintf("%s %s", text, json_string_value(w));
+			free(text);
+			text = more;
+		}
+		for (char *p = text; *p; p++) {
+			if (*p == ';' || *p == '&' || *p == '|')
+				*p = '\n';
+		}
+		char *save = NULL;
+		for (char *line = strtok_r(text, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *tok[64], *s2 = NULL;
+			int n = 0;
+
+			for (char *t = strtok_r(line, " \t", &s2); t && n < 64;
+			     t = strtok_r(NULL, " \t", &s2))
+				tok[n++] = t;
+			if (n > 0 && !strcmp(tok[0], "chown"))
+				apply_chown(pod, c, node, tok, n);
+		}
+		free(text);
+	}
+}
+
+/* The Elasticsearch container: the image's entrypoint (no command). */
+static const json_t *es_container(const json_t *pod, int *major)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		const char *image = json_str(c, "image");
+		const char *tag = image ? strrchr(image, ':') : NULL;
+
+		if (!image || !strstr(image, "elasticsearch") || json_object_get(c, "command"))
+			continue;
+		*major = tag ? atoi(tag + 1) : 7;
+		return c;
+	}
+	return NULL;
+}
+
+/*
+ * Can the Elasticsearch process write its data path and logs (when
+ * mounted)?  From 5.x on the images run it as uid 1000 (gid 0 from 7.x,
+ * 1000 before), not as root: https://www.elastic.co/guide/en/elasticsearch/
+ * reference/current/docker.html ("the container runs Elasticsearch as user
+ * elasticsearch using uid:gid 1000:0 ... bind-mounted host directories
+ * must be writable by this user"), elastic/elasticsearch-docker#187.  2.x's
+ * entrypoint chowns the data path as root first, so 2.x always can.
+ * NULL when it can, else the folder it cannot write (borrowed).
+ */
+static const char *es_unwritable(const json_t *pod, const char *node)
+{
+	static const char *const paths[] = {"/usr/share/elasticsearch/data",
+					    "/usr/share/elasticsearch/logs"};
+	int major = 0;
+	const json_t *c = es_container(pod, &major);
+
+	if (!c || major < 5)
+		return NULL;
+	int64_t uid = container_uid(pod, c);
+	int64_t gid = major >= 7 ? 0 : 1000;
+
+	if (uid == 0)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		const char *hp = hostfs_mount_path(pod, c, paths[i]);
+		struct hostdir *d = hp ? hostfs_find(node, hp) : NULL;
+
+		if (!d)
+			continue;
+		bool ok = (d->uid == uid && (d->mode & 0200)) ||
+			  (d->gid == gid && (d->mode & 0020)) || (d->mode & 0002);
+		if (!ok)
+			return paths[i];
+	}
+	return NULL;
+}
+
+/*
+ * A container that exits is restarted after a back-off that starts at 10 s
+ * and doubles up to 5 minutes, its status meanwhile waiting with reason
+ * CrashLoopBackOff: pkg/kubelet/kubelet.go (backOffPeriod, MaxContainerBackOff),
+ * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts.
+ * The pod stays Running and never Ready.  true when the Elasticsearch
+ * container failed (now) instead of starting.
+ */
+static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
+{
+	const char *path = es_unwritable(pod->body, node);
+
+	if (!path)
+		return false;
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	char ts[32];
+	int64_t restarts = 0, backoff_s = 10;
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
+		int major;
+		const json_t *es = es_container(pod->body, &major);
+
+		if (!same(json_str(c, "name"), json_str(es, "name")))
+			continue;
+		restarts = json_integer_value(json_object_get(c, "restartCount")) + 1;
+		backoff_s = restarts >= 6 ? 300 : 10LL << (restarts - 1);
+		char *msg = xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				      (long long)backoff_s, json_str(c, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+		json_object_set_new(c, "restartCount", json_integer(restarts));
+		json_object_set_new(c, "ready", json_false());
+		json_object_set_new(c, "started", json_false());
+		json_object_set_new(c, "lastState",
+				    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
+					      1, "reason", "Error", "startedAt", ts, "finishedAt",
+					      ts));
+		json_object_set_new(c, "state",
+				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+					      "CrashLoopBackOff", "message", msg));
+		free(msg);
+		pod->ready_at_ms = now + backoff_s * 1000 + simconf_get()->pod_ready_delay_ms;
+	}
+	store_update(pod, body);
+	char *why = xasprintf("Back-off restarting failed container elasticsearch in pod %s_%s(%s)",
+			      pod->name, pod->ns, json_str(meta(pod->body), "uid"));
+	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
+		       "BackOff", why);
+	/* What Elasticsearch says before it exits (7.x wording). */
+	log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
+		 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
+		 pod->ns, pod->name, node, path, path, (long long)restarts);
+	free(why);
+	return true;
+}
+
+/*
+ * A one-shot container whose command removes with `rm -rf` empties the
+ * host folders it mounts (as render_wipe_pod()'s `find /target -mindepth 1
+ * -exec rm -rf {} +` does): what was below them is gone, the folders stay.
+ */
+static void kubelet_run_removals(const json_t *pod, const char *node)
+{
+	size_t i, j;
+	json_t *c, *w, *m;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		bool removes = false;
+
+		json_array_foreach (json_object_get(c, "command"), j, w) {
+			if (json_is_string(w) && strstr(json_string_value(w), "rm -rf"))
+				removes = true;
+		}
+		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
+			const char *at = json_str(m, "mountPath");
+			const char *hp = removes && at ? hostfs_mount_path(pod, c, at) : NULL;
+
+			if (hp)
+				hostfs_empty(node, hp);
+		}
+	}
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -1521,6 +2195,8 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			if (!strcmp(json_str(a, "type"), "InternalIP"))
 				host_ip = json_str(a, "address");
 		}
+		kubelet_make_host_dirs(pod->body, node);
+		kubelet_run_init_chowns(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
 			"{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",
@@ -1541,6 +2217,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	    restart && strcmp(restart, "Always") != 0) {
 		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
 		 * command and ends, successfully. */
+		kubelet_run_removals(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = child(body, "status");
 		char ts[32];
@@ -1573,6 +2250,9 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
+		return;
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
+	    !controllers_pod_ready(pod->body) && kubelet_es_crashes(pod, node, now))
 		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
@@ -1796,6 +2476,7 @@ static void tick(void)
 	kicked = false;
 	sync_node_faults();
 	terminate_namespaces();
+	sync_volumes();
 	update_quotas();
 
 	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
@@ -1881,6 +2562,7 @@ void controllers_init(struct event_base *b)
 void controllers_free(void)
 {
 	store_set_change_cb(NULL, NULL);
+	hostfs_free();
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

@@ -21,6 +21,7 @@
 #include "sim/call.h"
 #include "sim/controllers.h"
 #include "sim/faults.h"
+#include "sim/hostfs.h"
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
@@ -53,6 +54,9 @@ struct es_node {
 	unsigned roles;
 	json_t *plugins; /* names */
 	bool present;
+	bool was_present; /* last tick */
+	char *datadir;	  /* the host folder of its data path, or NULL */
+	bool refused;	  /* its folder is another cluster's: said once */
 };
 
 struct es_copy {
@@ -546,13 +550,24 @@ static struct es_disk *disk_find(struct es_cluster *cl, const char *node, const 
 	return NULL;
 }
 
+/*
+ * Where a node's shard copies are: the folder of its data path on its host
+ * (what its pod mounts there), not its name, so that a node started on
+ * another host, or over another folder, finds what that folder holds.  A
+ * node without a host folder keeps them under its name.
+ */
+static const char *store_of(const struct es_node *n)
+{
+	return n->datadir ? n->datadir : n->name;
+}
+
 static void disk_add(struct es_cluster *cl, const struct es_node *n, const char *index, int shard)
 {
-	if (disk_find(cl, n->name, n->host, index, shard))
+	if (disk_find(cl, store_of(n), n->host, index, shard))
 		return;
 	cl->disks = xrealloc(cl->disks, (cl->ndisks + 1) * sizeof(*cl->disks));
 	struct es_disk *d = &cl->disks[cl->ndisks++];
-	d->node = xstrdup(n->name);
+	d->node = xstrdup(store_of(n));
 	d->host = xstrdup(n->host ? n->host : "");
 	d->index = xstrdup(index);
 	d->shard = shard;
@@ -589,7 +604,7 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 			continue;
 		if (incoming_recoveries(cl, n->name) >= 2)
 			continue;
-		bool d = disk_find(cl, n->name, n->host, ix->name, s) != NULL;
+		bool d = disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
 		if (need_disk && !d)
 			continue;
 		int load = copies_on(cl, n->name);
@@ -601,6 +616,17 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 	}
 	*disk = best_disk;
 	return best;
+}
+
+/* The node a replica of sh would recover from: its active primary's. */
+static const char *primary_node(const struct es_shard *sh)
+{
+	for (int k = 0; k < sh->ncopies; k++) {
+		const struct es_copy *cp = &sh->copies[k];
+		if (cp->primary && (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING))
+			return cp->node;
+	}
+	return NULL;
 }
 
 static void start_copy(struct es_copy *cp, struct es_node *n, bool disk, int64_t now)
@@ -664,6 +690,12 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				if (cp->delayed_until > now && !disk)
 					continue;
 				start_copy(cp, n, disk, now);
+				/* A replica whose node's disk does not hold it copies
+				 * the primary's files: a peer recovery.  (One from disk
+				 * replays only what it missed: not modelled as a copy.) */
+				if (!disk)
+					record_peer_recovery(cl->ns, ix->name, s, primary_node(sh),
+							     n->name, "replica");
 			}
 			/* Copies on filtered nodes move away. */
 			for (int k = 0; k < sh->ncopies; k++) {
@@ -683,6 +715,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 					continue;
 				cp->state = COPY_RELOCATING;
 				cp->target = xstrdup(n->name);
+				record_peer_recovery(cl->ns, ix->name, s, cp->node, n->name,
+						     "relocation");
 				cp->done_at = now + simconf_get()->relocation_ms;
 			}
 		}
@@ -1401,6 +1435,7 @@ static void node_free(struct es_node *n)
 	free(n->ip);
 	free(n->host);
 	free(n->version);
+	free(n->datadir);
 	json_decref(n->plugins);
 	free(n);
 }
@@ -1433,11 +1468,98 @@ static void cluster_free(struct es_cluster *cl)
 	free(cl);
 }
 
+/* The host folder of the pod's data path (see store_of()), or NULL. */
+static const char *pod_data_dir(const json_t *pod)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		const char *hp = hostfs_mount_path(pod, c, "/usr/share/elasticsearch/data");
+
+		if (hp)
+			return hp;
+	}
+	return NULL;
+}
+
+/*
+ * What a node starting over its data path finds there.  Its node id is in
+ * the folder (nodes/0/_state): an empty folder makes a new node, with a
+ * new id and no shard copies; a folder another node left makes it that
+ * node.  From 7.0 the folder also holds the UUID of the cluster the node
+ * joined, and a node refuses to join another one: "This node previously
+ * joined a cluster with UUID [...] and is now trying to join a different
+ * cluster with UUID [...]" (Coordinator/JoinHelper, elastic/elasticsearch#37775,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-discovery-bootstrap-cluster.html).
+ * A master that finds a cluster UUID before any master was elected brings
+ * that cluster back (its state is on its disk).  false when the node does
+ * not join.
+ */
+static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const json_t *pod)
+{
+	const char *path = pod_data_dir(pod);
+	struct hostdir *d;
+
+	free(n->datadir);
+	n->datadir = path ? xstrdup(path) : NULL;
+	if (!path || !n->host || !*n->host)
+		return true;
+	d = hostfs_make(n->host, path);
+	if (n->was_present)
+		return true;
+	if (d->cluster_uuid && version_major(n->version) >= 7) {
+		if (!cl->uuid && !cl->master && (n->roles & ROLE_MASTER)) {
+			cl->uuid = xstrdup(d->cluster_uuid);
+		} else if (cl->uuid && strcmp(cl->uuid, d->cluster_uuid) != 0) {
+			if (!n->refused)
+				log_warn("elasticsearch %s: node %s on %s: This node previously "
+					 "joined a cluster with UUID [%s] and is now trying to "
+					 "join a different cluster with UUID [%s]. This is "
+					 "forbidden and usually indicates an incorrect discovery "
+					 "or cluster bootstrapping configuration. Note that the "
+					 "cluster UUID persists across restarts and can only be "
+					 "changed by deleting the contents of the node's data "
+					 "path [%s]",
+					 cl->ns, n->name, n->host, d->cluster_uuid, cl->uuid, path);
+			n->refused = true;
+			return false;
+		}
+	}
+	n->refused = false;
+	if (!d->node_id || strcmp(d->node_id, n->id) != 0) {
+		char id[23];
+		random_id(id, 22);
+		free(n->id);
+		n->id = xstrdup(d->node_id ? d->node_id : id);
+		if (!d->node_id)
+			hostfs_set_identity(d, n->id, d->cluster_uuid);
+		log_info("elasticsearch %s: node %s on %s has node id %s (%s folder)", cl->ns,
+			 n->name, n->host, n->id, d->cluster_uuid ? "a used" : "an empty");
+	}
+	return true;
+}
+
+/* The folders of the nodes in the cluster record its UUID. */
+static void folders_joined(struct es_cluster *cl)
+{
+	for (size_t i = 0; cl->uuid && cl->master && i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		struct hostdir *d =
+			n->present && n->datadir ? hostfs_find(n->host, n->datadir) : NULL;
+
+		if (d && (!d->cluster_uuid || strcmp(d->cluster_uuid, cl->uuid) != 0))
+			hostfs_set_identity(d, n->id, cl->uuid);
+	}
+}
+
 static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
 {
 	/* Present are the ready pods' nodes (a node outlives its pod). */
-	for (size_t i = 0; i < cl->nnodes; i++)
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		cl->nodes[i]->was_present = cl->nodes[i]->present;
 		cl->nodes[i]->present = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const char *image;
 		json_t *pod = pods[i]->body;
@@ -1475,8 +1597,9 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		node->roles = roles_of(pod);
 		json_decref(node->plugins);
 		node->plugins = plugins_of(pod);
-		node->present = true;
+		node->present = node_takes_folder(cl, node, pod);
 	}
+	folders_joined(cl);
 }
 
 /*

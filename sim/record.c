@@ -5,15 +5,17 @@
 
 #include "common/util.h"
 #include "common/json.h"
+#include "sim/hostfs.h"
 #include "sim/store.h"
 
-static json_t *requests, *deletions, *lost;
+static json_t *requests, *deletions, *lost, *recoveries;
 
 void record_init(void)
 {
 	requests = json_array();
 	deletions = json_array();
 	lost = json_array();
+	recoveries = json_array();
 }
 
 void record_free(void)
@@ -21,7 +23,8 @@ void record_free(void)
 	json_decref(requests);
 	json_decref(deletions);
 	json_decref(lost);
-	requests = deletions = lost = NULL;
+	json_decref(recoveries);
+	requests = deletions = lost = recoveries = NULL;
 }
 
 void record_clear(void)
@@ -29,6 +32,7 @@ void record_clear(void)
 	json_array_clear(requests);
 	json_array_clear(deletions);
 	json_array_clear(lost);
+	json_array_clear(recoveries);
 }
 
 static json_t *stamp(json_t *o)
@@ -77,8 +81,18 @@ void record_shard_recovered(const char *ns, const char *index, int shard, const 
 	}
 }
 
+void record_peer_recovery(const char *ns, const char *index, int shard, const char *source,
+			  const char *target, const char *type)
+{
+	json_array_append_new(recoveries,
+			      stamp(json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "cluster", ns,
+					      "index", index, "shard", shard, "source_node", source,
+					      "target_node", target, "type", type)));
+}
+
 json_t *record_json(void)
 {
-	return json_pack("{s:O, s:O, s:O}", "requests", requests, "pod_deletions", deletions,
-			 "lost_shards", lost);
+	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "requests", requests, "pod_deletions",
+			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
+			 "host_paths", hostfs_json());
 }

@@ -19,7 +19,18 @@ void record_lost_shard(const char *ns, const char *index, int shard, const char 
 /* A lost primary came back from a node's disk. */
 void record_shard_recovered(const char *ns, const char *index, int shard, const char *node);
 
-/* {"requests": [...], "pod_deletions": [...], "lost_shards": [...]}; new reference. */
+/*
+ * A shard copy built by copying files from another node over the network
+ * (Elasticsearch's peer recovery): a replica made from its primary (type
+ * "replica") or a copy relocating (type "relocation").  A copy that starts
+ * from what its node's disk holds is no peer recovery.
+ */
+void record_peer_recovery(const char *ns, const char *index, int shard, const char *source,
+			  const char *target, const char *type);
+
+/* {"requests": [...], "pod_deletions": [...], "lost_shards": [...],
+ * "peer_recoveries": [...], "host_paths": [...] (sim/hostfs.h)}; new
+ * reference. */
 json_t *record_json(void);
 
 #endif

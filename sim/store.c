@@ -26,6 +26,15 @@ static const struct store_kind kinds[] = {
 	 STORE_NAME_SUBDOMAIN, "deploy"},
 	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true,
 	 true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},
+	/* Storage: PersistentVolumes and StorageClasses are cluster-scoped,
+	 * claims live in a namespace
+	 * (https://kubernetes.io/docs/concepts/storage/persistent-volumes/). */
+	{"persistentvolumes", "persistentvolume", "PersistentVolume", "", "v1", false, false, false,
+	 false, STORE_NAME_SUBDOMAIN, "pv"},
+	{"persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", "", "v1", true,
+	 false, false, false, STORE_NAME_SUBDOMAIN, "pvc"},
+	{"storageclasses", "storageclass", "StorageClass", "storage.k8s.io", "v1", false, false,
+	 false, false, STORE_NAME_SUBDOMAIN, "sc"},
 };
 
 static struct store_obj *head, *tail;
@@ -101,6 +110,8 @@ const char *store_api_version(const struct store_kind *k)
 		return "apps/v1";
 	if (!strcmp(k->group, "policy"))
 		return "policy/v1";
+	if (!strcmp(k->group, "storage.k8s.io"))
+		return "storage.k8s.io/v1";
 	return "v1";
 }
 
@@ -113,6 +124,8 @@ const char *store_qualified(const struct store_kind *k)
 	}
 	if (!strcmp(k->group, "policy"))
 		return "poddisruptionbudgets.policy";
+	if (!strcmp(k->group, "storage.k8s.io"))
+		return "storageclasses.storage.k8s.io";
 	return k->plural;
 }
 

@@ -87,6 +87,62 @@ static void apply_failed(struct states_apply *a, const struct kube_result *res,
 	free(msg);
 }
 
+static void live_workload_cb(void *arg, const struct kube_result *res);
+static void applied_cb(void *arg, const struct kube_result *res);
+
+/*
+ * A StatefulSet rendered with claim templates is applied as the cluster
+ * has it: volumeClaimTemplates cannot change on an existing StatefulSet
+ * (the API server refuses any change of spec but replicas, ordinals,
+ * template, updateStrategy, persistentVolumeClaimRetentionPolicy and
+ * minReadySeconds: 422), so one created before the claims, without them,
+ * keeps its hostPath data volume (render_opts.host_path_data), and with it
+ * the limitation that its pods are not pinned to their hosts.  The live
+ * StatefulSet is read first; true when that read was started.
+ */
+static bool check_live_workload(struct states_apply *a, json_t *obj)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	if (strcmp(json_str(obj, "kind"), "StatefulSet") != 0 ||
+	    !json_object_get(spec, "volumeClaimTemplates"))
+		return false;
+	char *path = kube_object_path(obj);
+	a->call = kube_get(a->env->kube, path, live_workload_cb, a);
+	free(path);
+	return a->call != NULL;
+}
+
+static void live_workload_cb(void *arg, const struct kube_result *res)
+{
+	struct states_apply *a = arg;
+	a->call = NULL;
+	json_t *obj = json_array_get(a->r->objects, a->next - 1);
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		apply_failed(a, res, "reading the StatefulSet failed");
+		return;
+	}
+	if (res->klass == HTTPC_OK &&
+	    !json_object_get(json_object_get(res->body, "spec"), "volumeClaimTemplates")) {
+		struct render_opts ro;
+		json_t *old = NULL;
+		char err[256];
+		states_render_opts(a->step, a->env, &ro);
+		ro.host_path_data = true;
+		if (render_cluster(&a->r->spec, &ro, &old, err, sizeof(err))) {
+			json_t *meta = json_object_get(obj, "metadata");
+			json_t *same = render_find(old, "StatefulSet", json_str(meta, "name"));
+			if (same)
+				json_array_set(a->r->objects, a->next - 1, same);
+			json_decref(old);
+		}
+		obj = json_array_get(a->r->objects, a->next - 1);
+	}
+	a->call = kube_apply(a->env->kube, obj, applied_cb, a);
+	if (!a->call)
+		apply_failed(a, &(struct kube_result){.message = "cannot apply the StatefulSet"},
+			     "apply failed");
+}
+
 static void applied_cb(void *arg, const struct kube_result *res)
 {
 	struct states_apply *a = arg;
@@ -115,6 +171,8 @@ void states_apply_more(struct states_apply *a)
 		if ((a->kind && strcmp(kind, a->kind) != 0) ||
 		    (a->name && strcmp(name, a->name) != 0) || applied_before(a, obj))
 			continue;
+		if (check_live_workload(a, obj))
+			return;
 		a->call = kube_apply(a->env->kube, obj, applied_cb, a);
 		if (a->call)
 			return;
@@ -247,4 +305,59 @@ void states_raise_quota(struct step *s, json_t *spec_json)
 void state_raise_quota(struct step *s)
 {
 	states_raise_quota(s, json_object_get(step_params(s), "spec"));
+}
+
+/* --- the data volumes -------------------------------------------------------------- */
+
+static void nodes_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct states_apply *a = arg;
+	a->call = NULL;
+	if (res->klass != HTTPC_OK) {
+		apply_failed(a, res, "listing the nodes failed");
+		return;
+	}
+	json_t *items = json_object_get(res->body, "items");
+	const char **hosts = xcalloc(json_array_size(items) + 1, sizeof(*hosts));
+	size_t i, n = 0;
+	json_t *node;
+	json_array_foreach (items, i, node) {
+		json_t *meta = json_object_get(node, "metadata");
+		const char *host = json_str(json_object_get(meta, "labels"), RENDER_HOST_LABEL);
+		hosts[n++] = host ? host : json_str(meta, "name");
+	}
+	struct render_opts ro;
+	json_t *volumes = NULL;
+	char err[256];
+	states_render_opts(a->step, a->env, &ro);
+	if (!render_volumes(&a->r->spec, &ro, hosts, &volumes, err, sizeof(err))) {
+		struct step *s = a->step;
+		free(hosts);
+		states_apply_finish(a);
+		step_fail(s, "cannot render the cluster's volumes: %s", err);
+		return;
+	}
+	free(hosts);
+	json_decref(a->r->objects);
+	a->r->objects = volumes;
+	states_apply_more(a);
+}
+
+/*
+ * The cluster's StorageClass and a PersistentVolume per node and role that
+ * keeps data (kube/render.c says why), before any pod needs one.  Every
+ * node gets its volumes, cordoned ones too: an unbound volume costs
+ * nothing (the folder is made when a pod first mounts it), and a pod may
+ * only be placed where one is waiting.  A workflow that grows the cluster
+ * runs this again, so that nodes added since get theirs.
+ */
+void state_apply_volumes(struct step *s)
+{
+	struct states_apply *a =
+		states_apply_prepare(s, json_object_get(step_params(s), "spec"), NULL, NULL);
+	if (!a)
+		return;
+	char *path = kube_collection_path("v1", "Node", NULL);
+	a->call = kube_list(a->env->kube, path, NULL, nodes_listed_cb, a);
+	free(path);
 }

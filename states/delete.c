@@ -273,3 +273,89 @@ void state_wait_wiped(struct step *s)
 		return;
 	states_list_pods(l, "wipe", wiped_cb, l);
 }
+
+/* --- the cluster's volumes ------------------------------------------------------------ */
+
+/*
+ * The cluster's PersistentVolumes and StorageClass are cluster-scoped, so
+ * the namespace takes only the claims with it.  Once it is gone, the
+ * volumes are Released (reclaimPolicy Retain: their folders and what is in
+ * them stay) and would never bind again: they are deleted, and with them
+ * the class, so that a later cluster of the same name gets fresh ones over
+ * the same folders.  Those of the cluster are those labelled with its
+ * tenant and name.
+ */
+struct volume_delete {
+	struct state_call *l;
+	json_t *paths; /* what is left to delete, the class last */
+};
+
+static void volume_deleted_cb(void *arg, const struct kube_result *res);
+
+static void delete_next_volume(struct volume_delete *v)
+{
+	struct state_call *l = v->l;
+	if (json_array_size(v->paths) == 0) {
+		json_decref(v->paths);
+		free(v);
+		states_call_report(l, true, false, NULL);
+		return;
+	}
+	char *path = xstrdup(json_string_value(json_array_get(v->paths, 0)));
+	json_array_remove(v->paths, 0);
+	l->kcall = kube_delete(l->env->kube, path, NULL, NULL, volume_deleted_cb, v);
+	free(path);
+}
+
+static void volume_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct volume_delete *v = arg;
+	v->l->kcall = NULL;
+	if (res->klass == HTTPC_OK || res->status == 404) {
+		delete_next_volume(v);
+		return;
+	}
+	struct state_call *l = v->l;
+	json_decref(v->paths);
+	free(v);
+	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+static void volumes_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+		return;
+	}
+	struct volume_delete *v = xcalloc(1, sizeof(*v));
+	size_t i;
+	json_t *pv;
+	v->l = l;
+	v->paths = json_array();
+	json_array_foreach (json_object_get(res->body, "items"), i, pv) {
+		char *coll = kube_collection_path("v1", "PersistentVolume", NULL);
+		json_array_append_new(
+			v->paths, json_sprintf("%s/%s", coll,
+					       json_str(json_object_get(pv, "metadata"), "name")));
+		free(coll);
+	}
+	char *coll = kube_collection_path("storage.k8s.io/v1", "StorageClass", NULL);
+	json_array_append_new(v->paths, json_sprintf("%s/%s", coll, l->r->ns));
+	free(coll);
+	delete_next_volume(v);
+}
+
+void state_delete_volumes(struct step *s)
+{
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("v1", "PersistentVolume", NULL);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_TENANT, step_tenant(s),
+			      RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, volumes_listed_cb, l);
+	free(sel);
+	free(path);
+}

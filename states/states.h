@@ -34,6 +34,7 @@ void state_apply_pdbs(struct step *s);
  * (params.spec), or raised to at least the spec's, never lowered, before
  * the cluster grows. */
 void state_apply_quota(struct step *s);
+void state_apply_volumes(struct step *s);
 void state_raise_quota(struct step *s);
 
 /* Wait until the masters answer with a cluster uuid (they have elected). */
@@ -54,6 +55,7 @@ void state_record_ready(struct step *s);
 void state_delete_namespace(struct step *s);
 /* Wait until the namespace is gone. */
 void state_wait_namespace_gone(struct step *s);
+void state_delete_volumes(struct step *s);
 /* Record the cluster as deleted when the job ends. */
 void state_record_deleted(struct step *s);
 

@@ -2,11 +2,12 @@
  * create: a new Elasticsearch cluster, in the order a person would build it.
  *
  *   namespace → its quota (what the spec's pods need) → config → services
- *   → masters, told to bootstrap → the masters elect (a cluster uuid)
- *   → the masters' config without cluster.initial_master_nodes (for the
- *     first formation only; no restart: it is read at a node's start, and
- *     ignored once the node has joined)
- *   → data nodes → clients → every pod ready → every node joined
+ *   → the data volumes (a StorageClass, a PersistentVolume per node and
+ *     role that keeps data) → masters, told to bootstrap → the masters
+ *     elect (a cluster uuid) → the masters' config without
+ *     cluster.initial_master_nodes (for the first formation only; no
+ *     restart: it is read at a node's start, and ignored once the node has
+ *     joined) → data nodes → clients → every pod ready → every node joined
  *   → health green
  *   → disruption budgets → Kibana, when asked for, and its pods ready
  *   → the cluster is recorded ready, with its endpoint
@@ -27,6 +28,8 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_services", .replay_safe = true},
 	{.name = "apply_services", .run = state_apply_services, .deadline_s = 120,
+	 .next = "apply_volumes", .replay_safe = true},
+	{.name = "apply_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "apply_masters", .replay_safe = true},
 	{.name = "apply_masters", .run = state_apply_masters, .deadline_s = 120,
 	 .next = "wait_masters_formed", .replay_safe = true},

@@ -8,7 +8,9 @@
  *   one pod per host empties <root>/<namespace> → wait until     │
  *   each has finished ──────────────────────────────────────────┴→
  *   delete the namespace (foreground: its objects first) → wait until it
- *   is gone → the cluster is recorded deleted, and its name is free again
+ *   is gone → delete the cluster's PersistentVolumes and StorageClass
+ *   (cluster-scoped; Released once the claims went with the namespace)
+ *   → the cluster is recorded deleted, and its name is free again
  *
  * Without wipe_data the data stays on the hosts' disks (hostPath), as the
  * design promises: a cluster created again with the same name on the same
@@ -39,6 +41,8 @@ static const struct wf_state delete_states[] = {
 	{.name = "delete_namespace", .run = state_delete_namespace, .deadline_s = 120,
 	 .next = "wait_namespace_gone", .replay_safe = true},
 	{.name = "wait_namespace_gone", .run = state_wait_namespace_gone, .deadline_s = 900,
+	 .next = "delete_volumes", .replay_safe = true},
+	{.name = "delete_volumes", .run = state_delete_volumes, .deadline_s = 120,
 	 .next = "record_deleted", .replay_safe = true},
 	{.name = "record_deleted", .run = state_record_deleted, .deadline_s = 60,
 	 .replay_safe = true},

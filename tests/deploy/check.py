@@ -11,7 +11,9 @@
    shape check written here, and are reported as "no schema".
 2. RBAC least privilege: the set of (apiGroup, resource, verb) that esaasd's
    Kubernetes client can issue, read from the kube_resources[] table of
-   kube/resources.c, must equal the set the ClusterRole grants.  Anything
+   kube/resources.c, must equal the set the ClusterRole grants (the
+   cluster-scoped rows too: nodes, persistentvolumes, storageclasses, which
+   only a ClusterRole can grant).  Anything
    extra or missing fails, with the difference printed.  The comparison is
    itself checked against a grant with one verb too many and one too few.
 3. The pieces fit together: the Deployment runs the ServiceAccount, mounts

@@ -315,8 +315,25 @@ static char *deploy_cluster(const char *name, const char *version, int masters, 
 	for (int m = 0; m < masters; m++)
 		free(boot[m]);
 	free(boot);
+	/* The data volumes on every node, as create applies them. */
+	struct answer nodes = {0};
+	char *npath = kube_collection_path("v1", "Node", NULL);
+	kube_list(t.kube, npath, NULL, kube_answer_cb, &nodes);
+	wait_answer(&nodes);
+	free(npath);
+	json_t *items = json_object_get(nodes.body, "items");
+	const char **hosts = xcalloc(json_array_size(items) + 1, sizeof(*hosts));
 	size_t i;
 	json_t *obj;
+	json_array_foreach (items, i, obj)
+		hosts[i] = json_string_value(
+			json_object_get(json_object_get(obj, "metadata"), "name"));
+	json_t *volumes;
+	assert_true(render_volumes(spec, &ro, hosts, &volumes, err, sizeof(err)));
+	json_array_extend(objects, volumes);
+	json_decref(volumes);
+	free(hosts);
+	answer_clear(&nodes);
 	json_array_foreach (objects, i, obj) {
 		struct answer a = {0};
 		assert_non_null(kube_apply(t.kube, obj, kube_answer_cb, &a));

@@ -152,6 +152,11 @@ static char *cluster_setting(struct fixture *f, const char *cluster, const char 
 	return out;
 }
 
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static size_t lost_shards(struct fixture *f)
 {
 	json_t *st = sim_record(&f->sim);
@@ -386,12 +391,14 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	free(gone);
 	if (zen1) {
 		expect_trail(f, del_id,
-			     "delete_plan delete_namespace wait_namespace_gone record_deleted");
+			     "delete_plan delete_namespace wait_namespace_gone delete_volumes "
+			     "record_deleted");
 		assert_int_equal(recorded(f, "POST", "/pods"), 0);
 	} else {
 		expect_trail(f, del_id,
 			     "delete_plan stop_workloads wait_pods_gone wipe_quota wipe_hosts "
-			     "wait_wiped delete_namespace wait_namespace_gone record_deleted");
+			     "wait_wiped delete_namespace wait_namespace_gone delete_volumes "
+			     "record_deleted");
 		/* Six nodes, on six hosts (one per host for each role, three
 		 * roles): at least one wipe pod per role's host set. */
 		snprintf(ids, sizeof(ids), "%lld", (long long)del_id);
@@ -459,11 +466,12 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 		       " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
 		       " \"clients\": {\"replicas\": 0}, \"kibana\": {\"replicas\": 1}}");
 	expect_ok(f, id);
-	expect_trail(f, id,
-		     "apply_namespace apply_quota apply_config apply_services apply_masters "
-		     "wait_masters_formed apply_config_formed apply_data apply_clients "
-		     "wait_pods_ready wait_joined wait_green "
-		     "apply_pdbs apply_kibana wait_kibana record_ready");
+	expect_trail(
+		f, id,
+		"apply_namespace apply_quota apply_config apply_services apply_volumes "
+		"apply_masters wait_masters_formed apply_config_formed apply_data apply_clients "
+		"wait_pods_ready wait_joined wait_green "
+		"apply_pdbs apply_kibana wait_kibana record_ready");
 	/* Kibana's pod in the quota: 500m and 1Gi asked, 1 CPU allowed. */
 	expect_quota_of(f, "kib", "4", "5500m", "6", "19Gi", "19Gi");
 	json_t *c = get_cluster(f, "kib");
@@ -615,6 +623,137 @@ static void test_restart_survives_kill9(void **state)
 				 " AND context->'restarted'->6->>'role' = 'master'",
 				 1, q),
 			 1);
+}
+
+/* --- data that follows its host -------------------------------------------------------- */
+
+/* "pod=host pod=host ..." of the cluster's Elasticsearch pods, by name. */
+static char *pod_hosts(struct fixture *f, const char *cluster)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods", cluster);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *items = json_object_get(r.body, "items");
+	size_t n = json_array_size(items);
+	char **lines = xcalloc(n + 1, sizeof(*lines));
+	for (size_t i = 0; i < n; i++) {
+		json_t *p = json_array_get(items, i);
+		const char *host =
+			json_string_value(json_object_get(json_object_get(p, "spec"), "nodeName"));
+		lines[i] = xasprintf(
+			"%s=%s",
+			json_string_value(json_object_get(json_object_get(p, "metadata"), "name")),
+			host ? host : "-");
+	}
+	qsort(lines, n, sizeof(*lines), cmp_strp);
+	char *out = xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		char *more = xasprintf("%s%s%s", out, i ? " " : "", lines[i]);
+		free(out);
+		free(lines[i]);
+		out = more;
+	}
+	free(lines);
+	http_resp_free(&r);
+	free(path);
+	return out;
+}
+
+/* The host of one pod: its nodeName, "-" when not scheduled, NULL when
+ * there is no such pod; the caller frees it. */
+static char *host_of(struct fixture *f, const char *cluster, const char *pod)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s", cluster, pod);
+	struct http_resp r;
+	char *host = NULL;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	if (r.status == 200) {
+		const char *h = json_string_value(
+			json_object_get(json_object_get(r.body, "spec"), "nodeName"));
+		host = xstrdup(h ? h : "-");
+	}
+	http_resp_free(&r);
+	free(path);
+	return host;
+}
+
+/*
+ * A node's data lives in the folder on its host (esaas-sim: the node id,
+ * the cluster UUID and the shard copies go with the folder): a pod that
+ * comes back on another host finds an empty folder, a new node whose
+ * copies must come over the network.  A rolling restart must put every
+ * pod back where its data is, so that nothing is copied.
+ */
+static void test_rolling_restart_keeps_every_pod_on_its_host(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"home\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	char *before = pod_hosts(f, "home");
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/state", NULL, &r));
+	http_resp_free(&r);
+
+	/* Twice: the second pass finds every pod where the first left it.  In
+	 * the first, es-data-0's host is cordoned for a while (a host being
+	 * drained for maintenance, say): its pod must wait for it. */
+	for (int pass = 0; pass < 2; pass++) {
+		char *host = pass == 0 ? host_of(f, "home", "es-data-0") : NULL;
+		if (host) {
+			json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
+			char *body = json_dumps(fault, JSON_COMPACT);
+			assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
+			assert_int_equal(r.status, 200);
+			http_resp_free(&r);
+			free(body);
+			json_decref(fault);
+		}
+		int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/home/restart", "{}", NULL);
+		assert_true(id > 0);
+		if (host) {
+			/* Until es-data-0 was deleted and its successor waited a
+			 * second, or the job is over. */
+			int64_t deadline = harness_now_ms() + 30000;
+			bool waited = false;
+			char ids[24];
+			snprintf(ids, sizeof(ids), "%lld", (long long)id);
+			const char *q[] = {ids};
+			while (!waited && harness_now_ms() < deadline &&
+			       sql_int(f->sql,
+				       "SELECT count(*) FROM jobs WHERE id = $1 AND status IN"
+				       " ('succeeded', 'failed', 'cancelled')",
+				       1, q) == 0) {
+				char *now = host_of(f, "home", "es-data-0");
+				waited = !now || !strcmp(now, "-");
+				free(now);
+				msleep(50);
+			}
+			if (waited)
+				msleep(1000);
+			assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+			http_resp_free(&r);
+			free(host);
+		}
+		expect_ok(f, id);
+		char *after = pod_hosts(f, "home");
+		if (strcmp(before, after) != 0)
+			fail_msg("pass %d: pods were on\n  %s\nand are now on\n  %s", pass, before,
+				 after);
+		free(after);
+	}
+	json_t *st = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 10);
+	json_t *rec = json_object_get(st, "peer_recoveries");
+	if (json_array_size(rec) != 0) {
+		char *text = json_dumps(rec, JSON_COMPACT);
+		fail_msg("shard copies went over the network: %s", text);
+	}
+	assert_int_equal(json_array_size(json_object_get(st, "lost_shards")), 0);
+	json_decref(st);
+	free(before);
 }
 
 /* --- a cluster stuck red in the middle of a restart --------------------------------- */
@@ -862,6 +1001,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies,
 					  teardown),
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
+		cmocka_unit_test_teardown(test_rolling_restart_keeps_every_pod_on_its_host,
+					  teardown),
 		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,
 					  teardown),
 		cmocka_unit_test_teardown(test_cancel_during_scale_down, teardown),

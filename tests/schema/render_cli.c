@@ -2,10 +2,14 @@
  * render_cli: render a cluster spec for the schema test.
  *
  *   render_cli [-o json|yaml] [-t TENANT] [-r RACK_LABEL] [-p PLUGIN_REPO]
- *              [-g IMAGE_REGISTRY] [-m INITIAL_MASTER]... [-w HOST]... SPEC.json
+ *              [-g IMAGE_REGISTRY] [-m INITIAL_MASTER]... [-w HOST]...
+ *              [-n HOST]... [-H] SPEC.json
  *
- * prints the cluster's objects (a JSON array by default) on stdout, and
- * with -w the pod that wipes the cluster's data from each HOST; a spec
+ * prints the cluster's objects (a JSON array by default) on stdout, with
+ * -n its StorageClass and PersistentVolumes on each HOST (render_volumes()),
+ * with -w the pod that wipes the cluster's data from each HOST; -H renders
+ * the data paths as hostPath volumes, as clusters from before the claims
+ * have them; a spec
  * that does not validate is reported on stderr with its field, exit 1.
  */
 #include <stdio.h>
@@ -24,7 +28,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: render_cli [-o json|yaml] [-t tenant] [-r rack-label] "
 			"[-p plugin-repo] [-g image-registry] [-m initial-master]... [-w host]... "
-			"spec.json\n");
+			"[-n host]... [-H] spec.json\n");
 	exit(2);
 }
 
@@ -38,6 +42,8 @@ int main(int argc, char **argv)
 	size_t nmasters = 0;
 	const char *wipe_hosts[MAX_WIPE_HOSTS];
 	size_t nwipe = 0;
+	const char *volume_hosts[MAX_WIPE_HOSTS + 1] = {NULL};
+	size_t nvolumes = 0;
 	const char *format = "json";
 	struct spec spec;
 	struct spec_error serr;
@@ -47,7 +53,7 @@ int main(int argc, char **argv)
 	char *text = NULL;
 	int opt, status = 1;
 
-	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:w:n:H")) != -1) {
 		switch (opt) {
 		case 'o':
 			format = optarg;
@@ -68,6 +74,14 @@ int main(int argc, char **argv)
 			if (nmasters == MAX_INITIAL_MASTERS)
 				usage();
 			masters[nmasters++] = optarg;
+			break;
+		case 'n':
+			if (nvolumes == MAX_WIPE_HOSTS)
+				usage();
+			volume_hosts[nvolumes++] = optarg;
+			break;
+		case 'H':
+			opts.host_path_data = true;
 			break;
 		case 'w':
 			if (nwipe == MAX_WIPE_HOSTS)
@@ -95,6 +109,16 @@ int main(int argc, char **argv)
 	if (!render_cluster(&spec, &opts, &objects, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s\n", argv[optind], err);
 		goto cleanup_spec;
+	}
+	if (nvolumes > 0) {
+		json_t *volumes;
+
+		if (!render_volumes(&spec, &opts, volume_hosts, &volumes, err, sizeof(err))) {
+			fprintf(stderr, "%s: %s\n", argv[optind], err);
+			goto cleanup_spec;
+		}
+		json_array_extend(objects, volumes);
+		json_decref(volumes);
 	}
 	for (size_t i = 0; i < nwipe; i++)
 		json_array_append_new(objects,

@@ -130,13 +130,15 @@ check()
 for major in 2 5 6 7 8; do
 	for spread in host rack; do
 		spec_for "$major" "$spread" >"$TMP/es$major-$spread.spec.json"
-		check "es$major-$spread" "$TMP/es$major-$spread.spec.json" -t acme
+		check "es$major-$spread" "$TMP/es$major-$spread.spec.json" -t acme \
+			-n node-1 -n node-2 -n node-3
 	done
 done
 
 # Variants: a zen2 first boot, 7.x before node.roles, no clients with a
 # mirror registry, a custom rack label, Kibana (in the quota too) with the
-# pods that wipe a deleted cluster's hosts.
+# pods that wipe a deleted cluster's hosts.  Every version's render has its
+# StorageClass and PersistentVolumes on three hosts.
 spec_for 7 host >"$TMP/boot.spec.json"
 check es7-first-boot "$TMP/boot.spec.json" -t acme \
 	-m es-master-0-es-acme-logs -m es-master-1-es-acme-logs -m es-master-2-es-acme-logs
@@ -149,6 +151,8 @@ check es2-custom-rack "$TMP/rack.spec.json" -t acme -r failure-domain.example.co
 spec_for 8 host | sed 's/^  "placement"/  "kibana": {"replicas": 2},\n  "placement"/' \
 	>"$TMP/kibana.spec.json"
 check es8-kibana-wipe "$TMP/kibana.spec.json" -t acme -w node-1 -w node-2
+# A cluster created before the claims: its data paths stay hostPath volumes.
+check es7-host-path-data "$TMP/boot.spec.json" -t acme -H
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

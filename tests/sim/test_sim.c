@@ -30,7 +30,6 @@
 #include "common/util.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
-
 #include "tests/integration/harness.h"
 
 static struct sim sim;
@@ -998,6 +997,107 @@ static void test_es_8x_has_no_synced_flush(void **state)
 	http_resp_free(&r);
 }
 
+/* --- files on the node: hostPath folders, init containers' chown, the image's user ---- */
+
+static char *es_pod(const char *name, const char *path, const char *init_user)
+{
+	return xasprintf(
+		"{\"metadata\":{\"name\":\"%s\"},\"spec\":{\"nodeSelector\":"
+		"{\"kubernetes.io/hostname\":\"worker-0\"},%s%s%s\"containers\":[{\"name\":"
+		"\"elasticsearch\",\"image\":\"docker.elastic.co/elasticsearch/"
+		"elasticsearch:7.17.10\","
+		"\"volumeMounts\":[{\"name\":\"data\",\"mountPath\":\"/usr/share/elasticsearch/"
+		"data\"}]}],"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"%s\",\"type\":"
+		"\"DirectoryOrCreate\"}}]}}",
+		name, init_user ? "\"initContainers\":[{\"name\":\"prepare\",\"image\":" : "",
+		init_user
+			? "\"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\",\"command\":"
+			  "[\"sh\",\"-c\",\"set -eu\\nchown 1000:0 "
+			  "/usr/share/elasticsearch/data\\n\"],"
+			  "\"volumeMounts\":[{\"name\":\"data\",\"mountPath\":"
+			  "\"/usr/share/elasticsearch/data\"}],\"securityContext\":{\"runAsUser\":"
+			: "",
+		init_user ? init_user : "", path);
+}
+
+static bool crash_looping(struct http_resp *r, const void *arg)
+{
+	const char *why = jstr(r->body, "status.containerStatuses.0.state.waiting.reason");
+	return r->status == 200 && why && !strcmp(why, "CrashLoopBackOff");
+}
+
+static bool pod_ready(struct http_resp *r, const void *arg)
+{
+	json_t *ready = jget(r->body, "status.containerStatuses.0.ready");
+	return r->status == 200 && json_is_true(ready);
+}
+
+/* The owner and mode of a folder on worker-0, "uid:gid mode", from /_sim/state. */
+static char *folder(const char *path)
+{
+	struct http_resp r;
+	char *out = NULL;
+	size_t i;
+	json_t *d;
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_array_foreach (json_object_get(r.body, "host_paths"), i, d) {
+		if (!strcmp(jstr(d, "host"), "worker-0") && !strcmp(jstr(d, "path"), path))
+			out = xasprintf("%s %s", jstr(d, "owner"), jstr(d, "mode"));
+	}
+	http_resp_free(&r);
+	return out ? out : xstrdup("none");
+}
+
+static void test_host_folders_and_the_image_user(void **state)
+{
+	struct http_resp r;
+	char *body, *f;
+	make_namespace("fs");
+	/* No chown: the kubelet's root:root 0755 folder, which uid 1000 cannot
+	 * write; the container crash-loops and never becomes ready. */
+	body = es_pod("bare", "/es/fs/bare", NULL);
+	assert_int_equal(call("POST", "/api/v1/namespaces/fs/pods", body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	assert_true(wait_until("/api/v1/namespaces/fs/pods/bare", crash_looping, NULL, 5000, &r));
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.restartCount"), 1);
+	assert_non_null(strstr(jstr(r.body, "status.containerStatuses.0.state.waiting.message"),
+			       "back-off 10s restarting failed container=elasticsearch"));
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.lastState.terminated.exitCode"),
+			 1);
+	assert_false(json_is_true(jget(r.body, "status.containerStatuses.0.ready")));
+	http_resp_free(&r);
+	f = folder("/es/fs/bare");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+	/* A root init container's chown gives it to uid 1000: ready. */
+	body = es_pod("chowned", "/es/fs/chowned", "0}}],");
+	assert_int_equal(call("POST", "/api/v1/namespaces/fs/pods", body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	assert_true(wait_until("/api/v1/namespaces/fs/pods/chowned", pod_ready, NULL, 5000, &r));
+	http_resp_free(&r);
+	f = folder("/es/fs/chowned");
+	assert_string_equal(f, "1000:0 0755");
+	free(f);
+	/* The same chown as the image's user (1000) is not permitted. */
+	body = es_pod("nonroot", "/es/fs/nonroot", "1000}}],");
+	assert_int_equal(call("POST", "/api/v1/namespaces/fs/pods", body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	assert_true(
+		wait_until("/api/v1/namespaces/fs/pods/nonroot", crash_looping, NULL, 5000, &r));
+	http_resp_free(&r);
+	/* The folders outlive the pods. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/fs/pods/chowned", NULL, &r), 200);
+	http_resp_free(&r);
+	msleep(200);
+	f = folder("/es/fs/chowned");
+	assert_string_equal(f, "1000:0 0755");
+	free(f);
+}
+
 /* --- faults --------------------------------------------------------------------------- */
 
 static void test_faults(void **state)
@@ -1716,6 +1816,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 	};

@@ -26,7 +26,7 @@ fi
 # its top level).
 if command -v git >/dev/null 2>&1 &&
 	[ "$(git rev-parse --show-toplevel 2>/dev/null)" = "$(pwd -P)" ]; then
-	files=$(git ls-files '*.c' '*.h')
+	files=$(git ls-files '*.c' '*.h' | sort -u)
 else
 	files=$(find api bench cli common engine es fuzz kube monitor sim states storage tests workflows \
 		-path '*/node_modules' -prune -o \( -name '*.c' -o -name '*.h' \) -print |

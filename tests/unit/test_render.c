@@ -564,20 +564,122 @@ static void test_quota_at_least(void **state)
 static void test_host_paths(void **state)
 {
 	struct render_opts opts = {.storage_root = "/mnt/es"};
+	struct render_opts legacy = {.host_path_data = true};
 	json_t *objs = render(base_spec, NULL);
+	json_t *old = render(base_spec, &legacy);
 	json_t *moved;
 
-	assert_string_equal(host_path(objs, ES_ROLE_DATA, "data"), "/es/" NS "/data/data");
 	assert_string_equal(host_path(objs, ES_ROLE_DATA, "plugins"), "/es/" NS "/data/plugin");
 	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "plugins"), "/es/" NS "/master/plugin");
 	assert_string_equal(host_path(objs, ES_ROLE_CLIENT, "plugins"), "/es/" NS "/client/plugin");
+	/* The data paths are claims (test_data_claims_and_volumes), but in
+	 * StatefulSets created before them. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		assert_null(host_path(objs, r, "data"));
+	assert_string_equal(host_path(old, ES_ROLE_DATA, "data"), "/es/" NS "/data/data");
 	/* Masters keep the cluster state on the host; clients keep nothing. */
-	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "data"), "/es/" NS "/master/data");
-	assert_null(host_path(objs, ES_ROLE_CLIENT, "data"));
+	assert_string_equal(host_path(old, ES_ROLE_MASTER, "data"), "/es/" NS "/master/data");
+	assert_null(host_path(old, ES_ROLE_CLIENT, "data"));
+	assert_null(at(find(old, "StatefulSet", "es-data"), "spec.volumeClaimTemplates"));
 
-	moved = render(base_spec, &opts);
+	legacy.storage_root = "/mnt/es";
+	moved = render(base_spec, &legacy);
 	assert_string_equal(host_path(moved, ES_ROLE_DATA, "data"), "/mnt/es/" NS "/data/data");
 	json_decref(moved);
+	moved = render(base_spec, &opts);
+	assert_string_equal(host_path(moved, ES_ROLE_DATA, "plugins"),
+			    "/mnt/es/" NS "/data/plugin");
+	json_decref(moved);
+	json_decref(old);
+	json_decref(objs);
+}
+
+static json_t *volumes(const char *spec_json, struct render_opts *opts, const char *const *hosts)
+{
+	struct spec spec;
+	struct spec_error serr;
+	json_error_t jerr;
+	json_t *doc = json_loads(spec_json, 0, &jerr);
+	json_t *out = NULL;
+	char err[256];
+
+	if (!opts->tenant)
+		opts->tenant = "acme";
+	if (!doc || !spec_parse(doc, &spec, &serr))
+		fail_msg("bad test spec");
+	if (!render_volumes(&spec, opts, hosts, &out, err, sizeof(err)))
+		fail_msg("render_volumes failed: %s", err);
+	spec_free(&spec);
+	json_decref(doc);
+	return out;
+}
+
+/*
+ * Masters and data nodes claim their data path from the cluster's own
+ * StorageClass, and find one PersistentVolume per host over the same
+ * folder as before, pinned to that host: what keeps a restarted pod on
+ * its host.
+ */
+static void test_data_claims_and_volumes(void **state)
+{
+	static const char spec_json[] = "{\"name\": \"logs\", \"version\": \"7.17.10\","
+					" \"data\": {\"replicas\": 2, \"disk\": \"50Gi\"}}";
+	static const char *const hosts[] = {"node-1", "node-2", NULL};
+	struct render_opts opts = {0};
+	json_t *objs = render(spec_json, NULL);
+	json_t *vols = volumes(spec_json, &opts, hosts);
+	json_t *tmpl, *sc, *pv;
+
+	/* The claim templates: data, of the class, selecting the volumes of
+	 * the tenant, cluster and role, for the disk (masters: 1Gi). */
+	tmpl = at(find(objs, "StatefulSet", "es-data"), "spec.volumeClaimTemplates.0");
+	assert_non_null(tmpl);
+	assert_string_equal(str_at(tmpl, "metadata.name"), "data");
+	assert_string_equal(str_at(tmpl, "spec.storageClassName"), NS);
+	assert_string_equal(str_at(tmpl, "spec.accessModes.0"), "ReadWriteOnce");
+	assert_string_equal(str_at(tmpl, "spec.resources.requests.storage"), "50Gi");
+	assert_string_equal(json_string_value(json_object_get(at(tmpl, "spec.selector.matchLabels"),
+							      RENDER_LABEL_TENANT)),
+			    "acme");
+	assert_string_equal(json_string_value(json_object_get(at(tmpl, "spec.selector.matchLabels"),
+							      RENDER_LABEL_ROLE)),
+			    "data");
+	tmpl = at(find(objs, "StatefulSet", "es-master"), "spec.volumeClaimTemplates.0");
+	assert_string_equal(str_at(tmpl, "spec.resources.requests.storage"), "1Gi");
+	assert_null(at(find(objs, "StatefulSet", "es-client"), "spec.volumeClaimTemplates"));
+	/* The mount stays where it was. */
+	assert_non_null(container(objs, ES_ROLE_DATA, "containers", "elasticsearch"));
+
+	/* The class, then a volume per host and role. */
+	assert_int_equal(json_array_size(vols), 1 + 2 * 2);
+	sc = json_array_get(vols, 0);
+	assert_string_equal(str_at(sc, "kind"), "StorageClass");
+	assert_string_equal(str_at(sc, "metadata.name"), NS);
+	assert_null(at(sc, "metadata.namespace"));
+	assert_string_equal(str_at(sc, "provisioner"), "kubernetes.io/no-provisioner");
+	assert_string_equal(str_at(sc, "volumeBindingMode"), "WaitForFirstConsumer");
+	assert_string_equal(str_at(sc, "reclaimPolicy"), "Retain");
+	pv = find(vols, "PersistentVolume", NS "-data-node-2");
+	assert_non_null(pv);
+	assert_null(at(pv, "metadata.namespace"));
+	assert_string_equal(str_at(pv, "spec.hostPath.path"), "/es/" NS "/data/data");
+	assert_string_equal(str_at(pv, "spec.hostPath.type"), "DirectoryOrCreate");
+	assert_string_equal(str_at(pv, "spec.capacity.storage"), "50Gi");
+	assert_string_equal(str_at(pv, "spec.storageClassName"), NS);
+	assert_string_equal(str_at(pv, "spec.persistentVolumeReclaimPolicy"), "Retain");
+	assert_string_equal(
+		str_at(pv, "spec.nodeAffinity.required.nodeSelectorTerms.0.matchExpressions.0.key"),
+		RENDER_HOST_LABEL);
+	assert_string_equal(str_at(pv, "spec.nodeAffinity.required.nodeSelectorTerms.0."
+				       "matchExpressions.0.values.0"),
+			    "node-2");
+	/* The claims' selector picks it: the volume has those labels. */
+	assert_true(selects(at(find(objs, "StatefulSet", "es-data"),
+			       "spec.volumeClaimTemplates.0.spec.selector.matchLabels"),
+			    at(pv, "metadata.labels")));
+	pv = find(vols, "PersistentVolume", NS "-master-node-1");
+	assert_string_equal(str_at(pv, "spec.hostPath.path"), "/es/" NS "/master/data");
+	json_decref(vols);
 	json_decref(objs);
 }
 
@@ -816,14 +918,30 @@ static void test_prepare_container(void **state)
 	p = container(objs, ES_ROLE_MASTER, "initContainers", "prepare");
 	assert_true(json_is_true(at(p, "securityContext.privileged")));
 	assert_non_null(strstr(str_at(p, "command.2"), "max_map_count"));
-	p = container(objs, ES_ROLE_DATA, "initContainers", "prepare");
-	assert_non_null(strstr(str_at(p, "command.2"),
-			       "chown elasticsearch: /usr/share/elasticsearch/data"));
-	/* Hosts already tuned: nothing privileged, and masters need no step. */
-	assert_null(container(t, ES_ROLE_MASTER, "initContainers", "prepare"));
-	p = container(t, ES_ROLE_DATA, "initContainers", "prepare");
+	/* Every role that keeps data gives its folder to uid 1000, tuned
+	 * hosts or not; clients keep none. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++) {
+		for (int tuned_hosts = 0; tuned_hosts <= 1; tuned_hosts++) {
+			p = container(tuned_hosts ? t : objs, r, "initContainers", "prepare");
+			if (r == ES_ROLE_CLIENT) {
+				if (tuned_hosts)
+					assert_null(p);
+				else
+					assert_null(strstr(str_at(p, "command.2"), "chown"));
+				continue;
+			}
+			assert_non_null(strstr(str_at(p, "command.2"),
+					       "chown 1000:0 /usr/share/elasticsearch/data\n"));
+			assert_string_equal(str_at(p, "volumeMounts.0.mountPath"),
+					    "/usr/share/elasticsearch/data");
+		}
+	}
+	/* Hosts already tuned: nothing privileged, root with CHOWN only. */
+	p = container(t, ES_ROLE_MASTER, "initContainers", "prepare");
 	assert_true(json_is_false(at(p, "securityContext.privileged")));
 	assert_null(strstr(str_at(p, "command.2"), "max_map_count"));
+	assert_string_equal(str_at(p, "securityContext.capabilities.drop.0"), "ALL");
+	assert_string_equal(str_at(p, "securityContext.capabilities.add.0"), "CHOWN");
 	json_decref(objs);
 	json_decref(t);
 }
@@ -1057,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_http_service_without_clients),
 		cmocka_unit_test(test_host_paths),
+		cmocka_unit_test(test_data_claims_and_volumes),
 		cmocka_unit_test(test_kibana),
 		cmocka_unit_test(test_quota_sums),
 		cmocka_unit_test(test_quota_with_wipe_pods),

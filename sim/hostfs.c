@@ -1,0 +1,171 @@
+/*
+ * The simulated nodes' folders (sim/hostfs.h).  Kept in a list: a few per
+ * node and cluster.
+ */
+#include "sim/hostfs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "sim/store.h"
+
+static struct hostdir *dirs;
+
+static void dir_free(struct hostdir *d)
+{
+	free(d->host);
+	free(d->path);
+	free(d->node_id);
+	free(d->cluster_uuid);
+	free(d);
+}
+
+void hostfs_free(void)
+{
+	while (dirs) {
+		struct hostdir *d = dirs;
+		dirs = d->next;
+		dir_free(d);
+	}
+}
+
+struct hostdir *hostfs_find(const char *host, const char *path)
+{
+	for (struct hostdir *d = dirs; d && host && path; d = d->next) {
+		if (!strcmp(d->host, host) && !strcmp(d->path, path))
+			return d;
+	}
+	return NULL;
+}
+
+/*
+ * "If nothing exists at the given path, an empty directory will be created
+ * there as needed with permission set to 0755, having the same group and
+ * ownership with Kubelet" (root):
+ * https://kubernetes.io/docs/concepts/storage/volumes/#hostpath, and
+ * kubernetes#71885 on the root-owned folder a non-root container then
+ * cannot write.
+ */
+struct hostdir *hostfs_make(const char *host, const char *path)
+{
+	struct hostdir *d = hostfs_find(host, path);
+
+	if (d)
+		return d;
+	d = xcalloc(1, sizeof(*d));
+	d->host = xstrdup(host);
+	d->path = xstrdup(path);
+	d->uid = 0;
+	d->gid = 0;
+	d->mode = 0755;
+	d->next = dirs;
+	dirs = d;
+	return d;
+}
+
+void hostfs_empty(const char *host, const char *path)
+{
+	size_t n = strlen(path);
+	struct hostdir **pp = &dirs;
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	while (*pp) {
+		struct hostdir *d = *pp;
+		bool below =
+			!strcmp(d->host, host) && !strncmp(d->path, path, n) && d->path[n] == '/';
+		bool same = !strcmp(d->host, host) && !strncmp(d->path, path, n) && !d->path[n];
+
+		if (below) {
+			*pp = d->next;
+			dir_free(d);
+			continue;
+		}
+		if (same)
+			hostfs_set_identity(d, NULL, NULL);
+		pp = &d->next;
+	}
+}
+
+void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid)
+{
+	char *id = node_id ? xstrdup(node_id) : NULL;
+	char *uuid = cluster_uuid ? xstrdup(cluster_uuid) : NULL;
+
+	free(d->node_id);
+	free(d->cluster_uuid);
+	d->node_id = id;
+	d->cluster_uuid = uuid;
+}
+
+static json_t *volume_named(const json_t *pod, const char *name)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+		if (json_str(v, "name") && !strcmp(json_str(v, "name"), name))
+			return v;
+	}
+	return NULL;
+}
+
+/* A claim's bound PersistentVolume's path: hostPath or local. */
+static const char *claim_path(const char *ns, const char *claim)
+{
+	const struct store_kind *pvcs = store_kind_by_plural("persistentvolumeclaims");
+	const struct store_kind *pvs = store_kind_by_plural("persistentvolumes");
+	struct store_obj *pvc = pvcs && claim ? store_get(pvcs, ns, claim) : NULL;
+	const char *vol = pvc ? json_str(json_object_get(pvc->body, "spec"), "volumeName") : NULL;
+	struct store_obj *pv = pvs && vol ? store_get(pvs, "", vol) : NULL;
+	json_t *spec = pv ? json_object_get(pv->body, "spec") : NULL;
+
+	if (!spec)
+		return NULL;
+	if (json_object_get(spec, "hostPath"))
+		return json_str(json_object_get(spec, "hostPath"), "path");
+	return json_str(json_object_get(spec, "local"), "path");
+}
+
+const char *hostfs_mount_path(const json_t *pod, const json_t *container, const char *mount_path)
+{
+	size_t i;
+	json_t *m;
+
+	json_array_foreach (json_object_get(container, "volumeMounts"), i, m) {
+		const char *at = json_str(m, "mountPath");
+		json_t *v;
+
+		if (!at || strcmp(at, mount_path) != 0 || json_str(m, "subPath"))
+			continue;
+		v = volume_named(pod, json_str(m, "name") ? json_str(m, "name") : "");
+		if (json_object_get(v, "hostPath"))
+			return json_str(json_object_get(v, "hostPath"), "path");
+		if (json_object_get(v, "persistentVolumeClaim"))
+			return claim_path(
+				json_str(json_object_get(pod, "metadata"), "namespace"),
+				json_str(json_object_get(v, "persistentVolumeClaim"), "claimName"));
+		return NULL;
+	}
+	return NULL;
+}
+
+json_t *hostfs_json(void)
+{
+	json_t *out = json_array();
+
+	for (struct hostdir *d = dirs; d; d = d->next) {
+		char owner[32], mode[8];
+
+		snprintf(owner, sizeof(owner), "%d:%d", d->uid, d->gid);
+		snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "host",
+						     d->host, "path", d->path, "owner", owner,
+						     "mode", mode, "node_id", d->node_id,
+						     "cluster_uuid", d->cluster_uuid));
+	}
+	return out;
+}

@@ -1,0 +1,48 @@
+/*
+ * The folders on the simulated Kubernetes nodes' disks: what hostPath
+ * volumes (and the PersistentVolumes over them) mount.  A folder exists per
+ * node and path, outlives the pods that mounted it, and has an owner and a
+ * mode, which decide whether a container's user may write it.  It also
+ * holds what Elasticsearch keeps in its data path that matters to where a
+ * node may go: its node id and the UUID of the cluster it joined.
+ */
+#ifndef SIM_HOSTFS_H
+#define SIM_HOSTFS_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+struct hostdir {
+	char *host;
+	char *path;
+	int uid;
+	int gid;
+	int mode;
+	char *node_id;	    /* Elasticsearch's node id, once a node started here */
+	char *cluster_uuid; /* the cluster that node joined */
+	struct hostdir *next;
+};
+
+void hostfs_free(void);
+/* The folder, or NULL when the node has none at that path. */
+struct hostdir *hostfs_find(const char *host, const char *path);
+/* hostPath type DirectoryOrCreate: the folder, made root:root 0755 when it
+ * was not there. */
+struct hostdir *hostfs_make(const char *host, const char *path);
+/* `rm -rf <path>/...`: what was below path goes, and with it what
+ * Elasticsearch kept there; the folder stays. */
+void hostfs_empty(const char *host, const char *path);
+void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid);
+
+/*
+ * The host path of the folder a container's mount at mount_path is on: a
+ * hostPath volume, or a PersistentVolumeClaim bound to a hostPath or local
+ * PersistentVolume; NULL when the mount is none of these.  Borrowed from
+ * the pod or the volume.  The folder is not made.
+ */
+const char *hostfs_mount_path(const json_t *pod, const json_t *container, const char *mount_path);
+
+/* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid}]. */
+json_t *hostfs_json(void);
+
+#endif
