@@ -312,9 +312,6 @@ static char *deploy_cluster(const char *name, const char *version, int masters, 
 	json_t *objects;
 	char err[256];
 	assert_true(render_cluster(spec, &ro, &objects, err, sizeof(err)));
-	for (int m = 0; m < masters; m++)
-		free(boot[m]);
-	free(boot);
 	/* The data volumes on every node, as create applies them. */
 	struct answer nodes = {0};
 	char *npath = kube_collection_path("v1", "Node", NULL);
@@ -333,6 +330,10 @@ static char *deploy_cluster(const char *name, const char *version, int masters, 
 	json_array_extend(objects, volumes);
 	json_decref(volumes);
 	free(hosts);
+	/* ro names them: freed once everything is rendered. */
+	for (int m = 0; m < masters; m++)
+		free(boot[m]);
+	free(boot);
 	answer_clear(&nodes);
 	json_array_foreach (objects, i, obj) {
 		struct answer a = {0};

@@ -1638,12 +1638,13 @@ static void test_request_without_the_verb_is_forbidden(void **state)
 	(void)state;
 	struct http_resp r;
 	make_namespace("es-x");
-	/* Cluster scope: the shipped role has no nodes at all. */
-	call_as(sim.sa_token, "GET", "/api/v1/nodes", NULL, NULL, &r);
+	/* Cluster scope: the shipped role lists nodes, and does nothing else to them. */
+	call_as(sim.sa_token, "DELETE", "/api/v1/nodes/node-0", NULL, NULL, &r);
 	assert_forbidden(&r,
-			 "nodes is forbidden: User \"system:serviceaccount:esaas-system:esaasd\" "
-			 "cannot list resource \"nodes\" in API group \"\" at the cluster scope",
-			 NULL, NULL, "nodes");
+			 "nodes \"node-0\" is forbidden: User "
+			 "\"system:serviceaccount:esaas-system:esaasd\" cannot delete resource "
+			 "\"nodes\" in API group \"\" at the cluster scope",
+			 "node-0", NULL, "nodes");
 	http_resp_free(&r);
 	/* In a namespace, with a group: no update of statefulsets. */
 	call_as(sim.sa_token, "PUT", "/apis/apps/v1/namespaces/es-x/statefulsets/data", NULL,
