@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * params: {"spec": the cluster's spec, "role": "data"|"clients"|"masters",
@@ -65,18 +66,65 @@ enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen
 	return SCALE_PLAN_CLIENTS_DOWN;
 }
 
+/* The path of the role's workload (its StatefulSet or Deployment) in ns. */
+static char *workload_path(const char *ns, enum es_role role)
+{
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
+	free(coll);
+	return path;
+}
+
+/*
+ * The plan starts from the live workload, never from the recorded spec: a
+ * scale-up that failed, or a hand's kubectl scale, leaves the two apart.
+ * "from" is the replica count of the workload's /scale subresource; the
+ * leaving nodes are every ordinal from "to" up to it.  The answer lands in
+ * context.live_replicas, and the plan runs again with it.
+ */
+static void plan_scale_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	enum es_role role = role_of(json_str(step_params(s), "role"));
+	int live = l->r->spec.nodes[role].replicas;
+	if (res->klass == HTTPC_OK) {
+		json_t *want = json_object_get(json_object_get(res->body, "spec"), "replicas");
+		live = json_is_integer(want) ? (int)json_integer_value(want) : 0;
+	} else if (res->status != 404) {
+		states_call_report(l, false, true, res->message);
+		return;
+	} /* none yet (clients at 0 in a spec from before): the recorded count */
+	states_call_finish(l);
+	json_object_set_new(step_context(s), "live_replicas", json_integer(live));
+	state_scale_plan(s);
+}
+
 void state_scale_plan(struct step *s)
 {
+	json_t *ctx = step_context(s);
+	json_t *p = step_params(s);
+	enum es_role role = role_of(json_str(p, "role"));
+	if (!json_is_integer(json_object_get(ctx, "live_replicas"))) {
+		struct state_call *l = states_call_new(s);
+		if (!l)
+			return;
+		char *path = workload_path(l->r->ns, role);
+		char *scale = xasprintf("%s/scale", path);
+		l->kcall = kube_get(l->env->kube, scale, plan_scale_cb, l);
+		free(scale);
+		free(path);
+		return;
+	}
+	int from = (int)json_integer_value(json_object_get(ctx, "live_replicas"));
+	json_object_del(ctx, "live_replicas"); /* read again by any later plan */
 	struct wf_env *env;
 	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return;
-	json_t *p = step_params(s);
-	enum es_role role = role_of(json_str(p, "role"));
-	int from = r->spec.nodes[role].replicas;
 	int to = (int)json_integer_value(json_object_get(p, "replicas"));
 	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
-	json_t *ctx = step_context(s);
 	json_object_set_new(ctx, "role", json_string(spec_section_name(role)));
 	json_object_set_new(ctx, "from", json_integer(from));
 	json_object_set_new(ctx, "to", json_integer(to));
@@ -147,6 +195,8 @@ void state_scale_config(struct step *s)
 void state_scale_raise_quota(struct step *s)
 {
 	json_t *spec = target_spec(s);
+	/* Recorded before the change: the cleanup lowers it again. */
+	json_object_set_new(step_context(s), "quota_raised", json_true());
 	states_raise_quota(s, spec);
 	json_decref(spec);
 }
@@ -382,12 +432,99 @@ void state_scale_workload(struct step *s)
 		return;
 	json_t *ctx = step_context(s);
 	enum es_role role = role_of(json_str(ctx, "role"));
-	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
-	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
-	l->kcall = kube_scale(l->env->kube, path,
-			      (int)json_integer_value(json_object_get(ctx, "to")), scaled_cb, l);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	/* Recorded before the change: a cleanup after a crash must find it.
+	 * Not for zen2 masters: those that joined are in the voting
+	 * configuration, and cannot all leave at once. */
+	if (to > from && strcmp(step_state(s), "zen2_grow_scale") != 0)
+		json_object_set_new(ctx, "scaled_up", json_true());
+	char *path = workload_path(l->r->ns, role);
+	l->kcall = kube_scale(l->env->kube, path, to, scaled_cb, l);
 	free(path);
-	free(coll);
+}
+
+static void unscaled_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	if (res->klass == HTTPC_OK)
+		json_object_set_new(step_context(l->step), "scaled_up", json_false());
+	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+/*
+ * Cleanup: a scale-up that failed or was cancelled goes back to the count
+ * the workload had.  The pods it added never all became ready, and the
+ * nodes among them that joined were never given shards by a scale (the
+ * plan excludes nothing on the way up), so they hold nothing to drain.
+ */
+void state_scale_undo(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "scaled_up"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	enum es_role role = role_of(json_str(ctx, "role"));
+	char *path = workload_path(l->r->ns, role);
+	l->kcall =
+		kube_scale(l->env->kube, path,
+			   (int)json_integer_value(json_object_get(ctx, "from")), unscaled_cb, l);
+	free(path);
+}
+
+/* Cleanup: a quota this job raised goes back to the recorded spec's. */
+void state_scale_undo_quota(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "quota_raised"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	states_apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
+}
+
+/* kubernetes.unschedulable_timeout_seconds */
+static int unschedulable_limit_s(const struct wf_env *env)
+{
+	return env && env->cfg && env->cfg->kube_unschedulable_timeout_s > 0
+		       ? env->cfg->kube_unschedulable_timeout_s
+		       : 300;
+}
+
+/*
+ * The first pod (not on its way out) that the scheduler could not place:
+ * "<pod> unschedulable: <its PodScheduled=False condition's message>".
+ */
+static bool unschedulable_pod(json_t *items, char *out, size_t len)
+{
+	size_t i, j;
+	json_t *pod, *c;
+	json_array_foreach (items, i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		if (json_object_get(meta, "deletionTimestamp"))
+			continue;
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    j, c) {
+			const char *type = json_str(c, "type");
+			const char *st = json_str(c, "status");
+			const char *reason = json_str(c, "reason");
+			if (type && strcmp(type, "PodScheduled") == 0 && st &&
+			    strcmp(st, "False") == 0 && reason &&
+			    strcmp(reason, "Unschedulable") == 0) {
+				const char *msg = json_str(c, "message");
+				const char *name = json_str(meta, "name");
+				snprintf(out, len, "%s unschedulable: %s", name ? name : "a pod",
+					 msg ? msg : "no reason given");
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 static void role_pods_cb(void *arg, const struct kube_result *res)
@@ -397,15 +534,46 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	/* Listing again is always worth it: retry whatever the error. */
 	if (!states_call_kube_ok(l, res))
 		return;
-	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	json_t *ctx = step_context(s);
+	int want = (int)json_integer_value(json_object_get(ctx, "to"));
+	json_t *items = json_object_get(res->body, "items");
 	struct states_pod_tally t;
-	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	states_tally_pods(items, true, NULL, &t);
+	char pending[512];
+	int limit = unschedulable_limit_s(l->env);
 	states_call_finish(l);
-	if (t.pods == want && t.ready == want)
+	if (t.pods == want && t.ready == want) {
+		/* Ready, they may hold shards now: no longer undone by scaling back. */
+		json_object_del(ctx, "unschedulable_since");
+		json_object_set_new(ctx, "scaled_up", json_false());
+		json_object_set_new(ctx, "quota_raised", json_false());
 		step_next(s);
-	else
+		return;
+	}
+	if (!unschedulable_pod(items, pending, sizeof(pending))) {
+		json_object_del(ctx, "unschedulable_since");
 		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
 			  want, t.first_missing[0] ? "; " : "", t.first_missing);
+		return;
+	}
+	/* A pod the scheduler cannot place: waited on for a bounded time, with
+	 * the scheduler's reason, then the job fails and its cleanup runs. */
+	int64_t now = (int64_t)time(NULL);
+	json_t *since = json_object_get(ctx, "unschedulable_since");
+	if (!json_is_integer(since)) {
+		json_object_set_new(ctx, "unschedulable_since", json_integer(now));
+		since = json_object_get(ctx, "unschedulable_since");
+	}
+	int64_t waited = now - (int64_t)json_integer_value(since);
+	if (waited >= limit)
+		step_fail(s,
+			  "%s for %llds (kubernetes.unschedulable_timeout_seconds: %d): %d pods, "
+			  "%d ready, want %d",
+			  pending, (long long)waited, limit, t.pods, t.ready, want);
+	else
+		step_wait(s, states_poll_ms(s),
+			  "%d pods, %d ready, want %d; %s for %llds, failing after %ds", t.pods,
+			  t.ready, want, pending, (long long)waited, limit);
 }
 
 void state_wait_scaled(struct step *s)

@@ -86,6 +86,9 @@ void state_exclude_nodes(struct step *s);
 void state_wait_drained(struct step *s);
 void state_scale_raise_quota(struct step *s);
 void state_scale_fit_quota(struct step *s);
+/* cleanup: a scale-up back to the count it started from, and its quota */
+void state_scale_undo(struct step *s);
+void state_scale_undo_quota(struct step *s);
 void state_scale_workload(struct step *s);
 void state_wait_scaled(struct step *s);
 void state_clear_exclusion(struct step *s);

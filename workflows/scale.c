@@ -125,7 +125,12 @@ static const struct wf_state scale_states[] = {
 	 .next = "record_scaled", .replay_safe = true},
 	{.name = "record_scaled", .run = state_record_scaled, .deadline_s = 60,
 	 .replay_safe = true},
-	/* cleanup, after a failure or a cancel */
+	/* cleanup, after a failure or a cancel: a scale-up whose pods were not
+	 * all ready goes back to the count it had, and its quota with it */
+	{.name = "undo_scale", .run = state_scale_undo, .deadline_s = 300,
+	 .next = "undo_quota"},
+	{.name = "undo_quota", .run = state_scale_undo_quota, .deadline_s = 300,
+	 .next = "undo_exclusion"},
 	{.name = "undo_exclusion", .run = state_clear_exclusion, .deadline_s = 300,
 	 .next = "undo_voting"},
 	{.name = "undo_voting", .run = state_voting_clear, .deadline_s = 300},
@@ -240,7 +245,7 @@ const struct workflow wf_scale = {
 	.kind = "scale",
 	.states = scale_states,
 	.nstates = sizeof(scale_states) / sizeof(scale_states[0]),
-	.cleanup = "undo_exclusion",
+	.cleanup = "undo_scale",
 	.request = scale_request,
 	.prepare = scale_prepare,
 	.precheck = scale_precheck,
