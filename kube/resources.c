@@ -18,6 +18,8 @@ const struct kube_resource kube_resources[] = {
 	{"Deployment", "apps/v1", "deployments", true, "get list patch delete"},
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
 	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true, "get list patch delete"},
+	/* Read before a create or a scale: do the nodes have room for it? */
+	{"Node", "v1", "nodes", false, "list"},
 };
 
 const int kube_resources_count = sizeof(kube_resources) / sizeof(kube_resources[0]);

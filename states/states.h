@@ -166,5 +166,12 @@ struct es_shard_copies;
 typedef void (*states_copies_cb)(void *arg, const struct es_shard_copies *worst, const char *error);
 void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
 			      states_copies_cb cb, void *arg);
+/*
+ * How many nodes of one role the cluster's nodes can place, as the pods'
+ * required anti-affinity allows: the schedulable nodes (spread: host), or
+ * their racks (spread: rack); -1 and the error when they cannot be read.
+ */
+typedef void (*states_places_cb)(void *arg, int places, const char *error);
+void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb cb, void *arg);
 
 #endif

@@ -217,7 +217,29 @@ static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, cons
 	free(p);
 }
 
-/* A data scale-down, unless forced: can the nodes left hold every copy? */
+struct scale_places {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	json_t *params;
+	json_t *target; /* the spec with the role at its new count */
+};
+
+static void scale_places_cb(void *arg, int places, const char *error)
+{
+	struct scale_places *p = arg;
+	(void)error; /* unread, the nodes warn of nothing: the wait will say */
+	wf_warn_places(p->params, p->target, json_str(p->params, "role"), places);
+	p->done(p->arg, NULL);
+	json_decref(p->target);
+	json_decref(p->params);
+	free(p);
+}
+
+/*
+ * A scale-up: can the nodes place that many?  If not, the answer says so
+ * at once (a warning), and the job still runs: nodes may be on their way.
+ * A data scale-down, unless forced: can the nodes left hold every copy?
+ */
 static void scale_precheck(void *env, const char *tenant, json_t *params,
 			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
@@ -226,6 +248,21 @@ static void scale_precheck(void *env, const char *tenant, json_t *params,
 	int to = (int)json_integer_value(json_object_get(params, "replicas"));
 
 	json_object_del(params, "from");
+	if (to > from) {
+		struct scale_places *p = xcalloc(1, sizeof(*p));
+		p->done = done;
+		p->arg = arg;
+		p->params = json_incref(params);
+		p->target = json_deep_copy(json_object_get(params, "spec"));
+		json_t *section = json_object_get(p->target, role);
+		if (!json_is_object(section)) {
+			section = json_object();
+			json_object_set_new(p->target, role, section);
+		}
+		json_object_set_new(section, "replicas", json_integer(to));
+		states_read_places(env, p->target, scale_places_cb, p);
+		return;
+	}
 	if (strcmp(role, "data") != 0 || to >= from ||
 	    json_is_true(json_object_get(params, "force"))) {
 		done(arg, NULL);

@@ -776,7 +776,17 @@ static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(vo
 				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
 				  " \"clients\": {\"replicas\": 0}}"));
 	json_t *quota = quota_hard(f, "full");
-	int64_t id = scale(f, "full", "{\"role\": \"data\", \"replicas\": 4}", NULL);
+	/* The answer says at once what the nodes cannot do. */
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/full/scale",
+			      "{\"role\": \"data\", \"replicas\": 4}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	json_t *warnings = json_object_get(r.body, "warnings");
+	assert_int_equal(json_array_size(warnings), 1);
+	assert_string_equal(json_string_value(json_array_get(warnings, 0)),
+			    "data nodes need one host each: 3 schedulable nodes, 4 asked");
+	int64_t id = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
 	assert_true(id > 0);
 	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
 	assert_non_null(job);
@@ -826,6 +836,34 @@ static void test_cancelled_scale_up_returns_the_workload(void **state)
 	json_decref(after);
 	json_decref(quota);
 	assert_int_equal(spec_replicas(f, "full", "data"), 3);
+
+	/* A create answers the same; one that fits has no warnings. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"big\", \"version\": \"7.17.10\","
+			      " \"masters\": {\"replicas\": 5}, \"data\": {\"replicas\": 4},"
+			      " \"clients\": {\"replicas\": 1}}",
+			      NULL, &r));
+	assert_int_equal(r.status, 202);
+	json_t *warnings = json_object_get(r.body, "warnings");
+	assert_int_equal(json_array_size(warnings), 2);
+	assert_string_equal(json_string_value(json_array_get(warnings, 0)),
+			    "masters need one host each: 3 schedulable nodes, 5 asked");
+	assert_string_equal(json_string_value(json_array_get(warnings, 1)),
+			    "data nodes need one host each: 3 schedulable nodes, 4 asked");
+	id = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	assert_true(http_call(&f->d, "POST", path, "{}", NULL, &r));
+	http_resp_free(&r);
+	free(path);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"small\", \"version\": \"7.17.10\","
+			      " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1},"
+			      " \"clients\": {\"replicas\": 0}}",
+			      NULL, &r));
+	assert_int_equal(r.status, 202);
+	assert_null(json_object_get(r.body, "warnings"));
+	http_resp_free(&r);
 }
 
 /* --- the plan starts from the live workload ------------------------------------------ */
