@@ -210,6 +210,36 @@ void state_scale_fit_quota(struct step *s)
 	json_decref(spec);
 }
 
+/*
+ * es-http is the cluster's endpoint, for its users and for esaas: the
+ * clients when there are any, else the data nodes (kube/render.c).  A
+ * clients scale that crosses 0 applies it again for the target spec.
+ */
+static void http_service_for(struct step *s, bool to_zero)
+{
+	json_t *ctx = step_context(s);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	bool crosses = to_zero ? to == 0 && from > 0 : from == 0 && to > 0;
+	if (role_of(json_str(ctx, "role")) != ES_ROLE_CLIENT || !crosses) {
+		step_next(s); /* the endpoint stays where it is */
+		return;
+	}
+	json_t *spec = target_spec(s);
+	states_apply_kind_of(s, spec, "Service", RENDER_HTTP_SERVICE);
+	json_decref(spec);
+}
+
+void state_http_to_data(struct step *s)
+{
+	http_service_for(s, true);
+}
+
+void state_http_to_clients(struct step *s)
+{
+	http_service_for(s, false);
+}
+
 /* zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
  * once the new masters are there, lowered before masters leave: never more
  * than the masters present, or the elected one would step down. */

@@ -86,6 +86,10 @@ void state_exclude_nodes(struct step *s);
 void state_wait_drained(struct step *s);
 void state_scale_raise_quota(struct step *s);
 void state_scale_fit_quota(struct step *s);
+/* The es-http Service when clients cross 0: to the data nodes before the
+ * last client goes, to the clients once they are back and Ready. */
+void state_http_to_data(struct step *s);
+void state_http_to_clients(struct step *s);
 /* cleanup: a scale-up back to the count it started from, and its quota */
 void state_scale_undo(struct step *s);
 void state_scale_undo_quota(struct step *s);

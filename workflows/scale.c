@@ -4,9 +4,11 @@
  *   plan ─┬─ data down: check the remaining nodes can hold every shard copy
  *         │  (unless forced) → exclude the leaving nodes → wait until they
  *         │  hold no shard and nothing relocates ─┐
- *         ├─ clients down ───────────────────────┤
+ *         ├─ clients down: to 0, es-http to the ┤
+ *         │  data nodes first                    │
  *         ├─ data or clients up: quota raised ───┴→ scale the workload →
- *         │  wait for exactly that many ready pods → quota fitted to the
+ *         │  wait for exactly that many ready pods → es-http back to the
+ *         │  clients when they come back from 0 → quota fitted to the
  *         │  new count → clear the exclusion
  *         ├─ masters: one of the four paths below ─┐
  *         └─ no change ────────────────────────────┴→ health green
@@ -51,7 +53,7 @@ static const struct wf_state scale_states[] = {
 		     [SCALE_PLAN_DATA_DOWN] = {"data down", "check_copies"},
 		     [SCALE_PLAN_DATA_DOWN_FORCED] = {"data down, forced", "exclude_nodes"},
 		     [SCALE_PLAN_UP] = {"up", "raise_quota"},
-		     [SCALE_PLAN_CLIENTS_DOWN] = {"clients down", "scale_workload"},
+		     [SCALE_PLAN_CLIENTS_DOWN] = {"clients down", "http_to_data"},
 		     [SCALE_PLAN_ZEN1_GROW] = {"zen1 masters up", "zen1_grow_config"},
 		     [SCALE_PLAN_ZEN1_SHRINK] = {"zen1 masters down", "zen1_shrink_config"},
 		     [SCALE_PLAN_ZEN2_GROW] = {"zen2 masters up", "zen2_grow_config"},
@@ -66,9 +68,15 @@ static const struct wf_state scale_states[] = {
 	 .next = "scale_workload"},
 	{.name = "raise_quota", .run = state_scale_raise_quota, .deadline_s = 120,
 	 .next = "scale_workload"},
+	/* Clients going to 0: es-http to the data nodes before they go. */
+	{.name = "http_to_data", .run = state_http_to_data, .deadline_s = 120,
+	 .next = "scale_workload", .replay_safe = true},
 	{.name = "scale_workload", .run = state_scale_workload, .deadline_s = 120,
 	 .next = "wait_scaled"},
 	{.name = "wait_scaled", .run = state_wait_scaled, .deadline_s = 900,
+	 .next = "http_to_clients", .replay_safe = true},
+	/* Clients back from 0, Ready: es-http to them again. */
+	{.name = "http_to_clients", .run = state_http_to_clients, .deadline_s = 120,
 	 .next = "fit_quota", .replay_safe = true},
 	{.name = "fit_quota", .run = state_scale_fit_quota, .deadline_s = 120,
 	 .next = "clear_exclusion", .replay_safe = true},

@@ -920,7 +920,7 @@ static void test_scale_plans_from_the_live_replica_count(void **state)
 	expect_ok(f, id);
 	expect_trail(f, id,
 		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
-		     "fit_quota clear_exclusion wait_green record_scaled");
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	expect_data_workload(f, "live", 3);
 	assert_int_equal(spec_replicas(f, "live", "data"), 3);
 	assert_int_equal(lost_shards(f), 0);
@@ -928,6 +928,63 @@ static void test_scale_plans_from_the_live_replica_count(void **state)
 	json_t *hard = quota_hard(f, "live");
 	assert_string_equal(json_string_value(json_object_get(hard, "pods")), "4");
 	json_decref(hard);
+}
+
+/* --- clients to 0 and back: the cluster keeps its endpoint ---------------------------- */
+
+/* es-http's selector: which role's pods take the cluster's HTTP traffic. */
+static char *http_role(struct fixture *f, const char *cluster)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/services/es-http", cluster);
+	json_t *svc = sim_get(f, path);
+	free(path);
+	assert_non_null(svc);
+	const char *role = json_string_value(json_object_get(
+		json_object_get(json_object_get(svc, "spec"), "selector"), "esaas.io/role"));
+	char *copy = xstrdup(role ? role : "");
+	json_decref(svc);
+	return copy;
+}
+
+static void expect_green(struct fixture *f, const char *cluster)
+{
+	json_t *h = es_get(f, cluster, "/_cluster/health");
+	assert_non_null(h);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+}
+
+static void test_clients_to_zero_and_back_keep_the_endpoint(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"edge\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 1}}"));
+	char *role = http_role(f, "edge");
+	assert_string_equal(role, "client");
+	free(role);
+	/* To 0: es-http moves to the data nodes before the client goes. */
+	int64_t id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 0}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan http_to_data scale_workload wait_scaled http_to_clients fit_quota "
+		     "clear_exclusion wait_green record_scaled");
+	role = http_role(f, "edge");
+	assert_string_equal(role, "data");
+	free(role);
+	expect_green(f, "edge");
+	/* Back to 1: es-http to the client once it is Ready. */
+	id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 1}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan raise_quota scale_workload wait_scaled http_to_clients fit_quota "
+		     "clear_exclusion wait_green record_scaled");
+	role = http_role(f, "edge");
+	assert_string_equal(role, "client");
+	free(role);
+	expect_green(f, "edge");
+	assert_int_equal(spec_replicas(f, "edge", "clients"), 1);
 }
 
 /* --- two operations at once on one cluster ------------------------------------------- */
@@ -1095,6 +1152,8 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
+		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
+					  teardown),
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
 		cmocka_unit_test_teardown(test_retries_take_up_where_they_stopped, teardown),
 		cmocka_unit_test_teardown(test_every_workflow_through_faults, teardown),
