@@ -240,20 +240,95 @@ void state_http_to_clients(struct step *s)
 	http_service_for(s, false);
 }
 
-/* zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
- * once the new masters are there, lowered before masters leave: never more
- * than the masters present, or the elected one would step down. */
+/* The master-eligible nodes in a _cat/nodes answer ("m" in node.role). */
+static int masters_in(json_t *rows)
+{
+	int n = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach (rows, i, row) {
+		const char *roles = json_str(row, "node.role");
+		if (roles && strchr(roles, 'm'))
+			n++;
+	}
+	return n;
+}
+
+static void put_quorum(struct state_call *l, int quorum)
+{
+	json_t *settings = json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, quorum);
+	l->clearing = false;
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void quorum_nodes_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	int quorum = es_minimum_master_nodes(to);
+	int masters = masters_in(res->body);
+	if (masters < to) {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "%d master nodes in _cat/nodes; waiting for %d to have joined before "
+			  "raising discovery.zen.minimum_master_nodes to %d",
+			  masters, to, quorum);
+		return;
+	}
+	put_quorum(l, quorum);
+}
+
+/*
+ * zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
+ * once the new masters have joined (_cat/nodes: Ready pods are not yet
+ * members, and Elasticsearch refuses a value above the masters it has),
+ * lowered before masters leave: never more than the masters present, or
+ * the elected one would step down.
+ */
 void state_masters_quorum(struct step *s)
 {
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
-	json_t *settings =
-		json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
-	l->clearing = false;
-	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
-	json_decref(settings);
+	json_t *ctx = step_context(s);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	if (to > from) {
+		l->ecall = es_cat_nodes(l->es, quorum_nodes_cb, l);
+		return;
+	}
+	/* Recorded before the change: the cleanup restores the quorum for the
+	 * masters then present. */
+	json_object_set_new(ctx, "quorum_lowered", json_true());
+	put_quorum(l, es_minimum_master_nodes(to));
+}
+
+static void restore_quorum_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	int masters = masters_in(res->body);
+	l->clear_flag = "quorum_lowered";
+	put_quorum(l, es_minimum_master_nodes(masters > 0 ? masters : 1));
+}
+
+/* Cleanup: a quorum lowered for masters that may not have left goes back
+ * to the majority of the masters present (_cat/nodes). */
+void state_quorum_undo(struct step *s)
+{
+	if (!json_is_true(json_object_get(step_context(s), "quorum_lowered"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, restore_quorum_cb, l);
 }
 
 static void voting_cb(void *arg, const struct es_result *res)

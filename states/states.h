@@ -93,6 +93,8 @@ void state_http_to_clients(struct step *s);
 /* cleanup: a scale-up back to the count it started from, and its quota */
 void state_scale_undo(struct step *s);
 void state_scale_undo_quota(struct step *s);
+/* cleanup: zen1's minimum_master_nodes back to a majority of the masters present */
+void state_quorum_undo(struct step *s);
 void state_scale_workload(struct step *s);
 void state_wait_scaled(struct step *s);
 void state_clear_exclusion(struct step *s);

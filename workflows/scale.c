@@ -140,6 +140,8 @@ static const struct wf_state scale_states[] = {
 	{.name = "undo_quota", .run = state_scale_undo_quota, .deadline_s = 300,
 	 .next = "undo_exclusion"},
 	{.name = "undo_exclusion", .run = state_clear_exclusion, .deadline_s = 300,
+	 .next = "undo_quorum"},
+	{.name = "undo_quorum", .run = state_quorum_undo, .deadline_s = 300,
 	 .next = "undo_voting"},
 	{.name = "undo_voting", .run = state_voting_clear, .deadline_s = 300},
 };

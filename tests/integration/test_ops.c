@@ -797,7 +797,9 @@ static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(vo
 	    !strstr(err, "unschedulable_timeout_seconds: 2"))
 		fail_msg("job error: %s", err);
 	json_decref(job);
-	expect_trail(f, id, "plan raise_quota scale_workload undo_scale undo_quota undo_exclusion");
+	expect_trail(f, id,
+		     "plan raise_quota scale_workload undo_scale undo_quota undo_exclusion "
+		     "undo_quorum");
 	expect_data_workload(f, "full", 3);
 	json_t *after = quota_hard(f, "full");
 	if (!json_equal(quota, after)) {
