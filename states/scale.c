@@ -434,9 +434,76 @@ static void put_exclusion(struct step *s, bool clear)
 	json_decref(settings);
 }
 
+static void exclude_members_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	char missing[256] = "";
+	int nmissing = 0;
+	size_t i, j;
+	json_t *name, *row;
+	json_array_foreach (leaving, i, name) {
+		bool member = false;
+		json_array_foreach (res->body, j, row) {
+			const char *n = json_str(row, "name");
+			if (n && strcmp(n, json_string_value(name)) == 0)
+				member = true;
+		}
+		if (!member && nmissing++ < 4)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 "%s%s", nmissing > 1 ? ", " : "", json_string_value(name));
+	}
+	states_call_finish(l);
+	if (nmissing)
+		step_wait(s, states_poll_ms(s),
+			  "%d of the %zu leaving nodes not in _cat/nodes (%s); waiting for them to "
+			  "be members, so that the drain moves their shards off",
+			  nmissing, json_array_size(leaving), missing);
+	else
+		put_exclusion(s, false);
+}
+
+static void exclude_health_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot read the health yet"))
+		return;
+	const char *status = json_str(res->body, "status");
+	if (!states_healthy_enough(s, status)) {
+		char *seen = xasprintf(
+			"health %s (%lld unassigned, %lld initializing, %lld relocating shards)",
+			status ? status : "unknown",
+			(long long)json_integer_value(
+				json_object_get(res->body, "unassigned_shards")),
+			(long long)json_integer_value(
+				json_object_get(res->body, "initializing_shards")),
+			(long long)json_integer_value(
+				json_object_get(res->body, "relocating_shards")));
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "%s; waiting for green before excluding the leaving nodes", seen);
+		free(seen);
+		return;
+	}
+	l->ecall = es_cat_nodes(l->es, exclude_members_cb, l);
+}
+
+/*
+ * Before the exclusion: health green (yellow when forced), and every
+ * leaving node a member.  A drain started while copies are missing would
+ * count them nowhere, and one that excludes a node not yet joined would
+ * find nothing to move and let its shards come later to a node that goes.
+ */
 void state_exclude_nodes(struct step *s)
 {
-	put_exclusion(s, false);
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, NULL, NULL, false, exclude_health_cb, l);
 }
 
 void state_clear_exclusion(struct step *s)
@@ -501,18 +568,33 @@ static void shards_cb(void *arg, const struct es_result *res)
 			free(src);
 		}
 	}
+	int unassigned = 0, initializing = 0;
+	json_array_foreach (res->body, i, sh) {
+		const char *state = json_str(sh, "state");
+		if (state && strcmp(state, "UNASSIGNED") == 0)
+			unassigned++;
+		else if (state && strcmp(state, "INITIALIZING") == 0)
+			initializing++;
+	}
+	size_t copies = json_array_size(res->body);
 	states_call_finish(l);
-	if (relocating == 0 && (on_leaving == 0 || (force && unsafe == 0)))
+	/* Not drained while a copy is missing or on its way: a node that left
+	 * for a moment, a replica recovering, is not yet where it will stay.
+	 * Forced, copies with nowhere to go may stay unassigned. */
+	bool settled = relocating == 0 && initializing == 0 && (force || unassigned == 0);
+	if (settled && (on_leaving == 0 || (force && unsafe == 0)))
 		step_next(s);
 	else if (force)
 		step_wait(s, states_poll_ms(s),
-			  "%d shards have their only started copies on the nodes leaving, %d "
-			  "relocating",
-			  unsafe, relocating);
+			  "of %zu shard copies: %d shards have their only started copies on the "
+			  "nodes leaving, %d relocating, %d initializing",
+			  copies, unsafe, relocating, initializing);
 	else
 		step_wait(s, states_poll_ms(s),
-			  "%d shard copies still on the nodes leaving, %d relocating", on_leaving,
-			  relocating);
+			  "of %zu shard copies: %d still on the nodes leaving, %d relocating, %d "
+			  "initializing, %d unassigned; waiting for none on the leaving nodes and "
+			  "every copy started",
+			  copies, on_leaving, relocating, initializing, unassigned);
 }
 
 void state_wait_drained(struct step *s)

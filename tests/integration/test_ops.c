@@ -72,6 +72,8 @@ static int group_teardown(void **state)
 	return 0;
 }
 
+static long long job_events_count(struct fixture *f, int64_t id, const char *where);
+
 static struct fixture *fixture_start(const char *sim_config, int deadline_percent, int lease_s,
 				     int unschedulable_s)
 {
@@ -932,6 +934,45 @@ static void test_scale_plans_from_the_live_replica_count(void **state)
 	json_decref(hard);
 }
 
+/* --- the drain starts from a whole cluster --------------------------------------------- */
+
+/* A data node that leaves for a moment leaves its copies UNASSIGNED
+ * (index.unassigned.node_left.delayed_timeout): the exclusion waits for
+ * green, and says so, before it moves anything. */
+static void test_drain_waits_for_unassigned_shards(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"gap\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-gap/pods/es-data-0",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t deadline = harness_now_ms() + 30000;
+	bool yellow = false;
+	while (!yellow && harness_now_ms() < deadline) {
+		json_t *h = es_get(f, "gap", "/_cluster/health");
+		yellow = h && strcmp(json_string_value(json_object_get(h, "status")), "green") != 0;
+		json_decref(h);
+		if (!yellow)
+			msleep(20);
+	}
+	assert_true(yellow);
+	int64_t id = scale(f, "gap", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
+	assert_true(job_events_count(f, id,
+				     "from_state = 'exclude_nodes' AND detail LIKE 'health yellow%"
+				     "waiting for green before excluding the leaving nodes'") >= 1);
+	assert_int_equal(lost_shards(f), 0);
+	expect_data_workload(f, "gap", 2);
+}
+
 /* --- clients to 0 and back: the cluster keeps its endpoint ---------------------------- */
 
 /* es-http's selector: which role's pods take the cluster's HTTP traffic. */
@@ -1154,6 +1195,7 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
+		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
 		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
 					  teardown),
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
