@@ -391,20 +391,38 @@ void state_voting_clear(struct step *s)
 		states_call_report(l, false, false, "this version has no voting exclusions");
 }
 
-/* "a,b,c" of context.leaving, or NULL to clear the setting. */
+#define EXCLUDE_NAME_KEY "cluster.routing.allocation.exclude._name"
+
+static bool is_leaving(json_t *leaving, const char *node);
+
+/*
+ * The exclusion to set: the operator's own (context.exclusion_before, as
+ * it was before this job) with the leaving nodes added; cleared, exactly
+ * the operator's again, or nothing (null) when there was none.
+ */
 static json_t *exclusion_value(json_t *ctx, bool clear)
 {
+	const char *before = json_str(ctx, "exclusion_before");
 	if (clear)
-		return json_null();
-	size_t i, len = 1;
+		return before && *before ? json_string(before) : json_null();
+	size_t i, len = (before ? strlen(before) : 0) + 2;
 	json_t *n;
 	json_array_foreach (json_object_get(ctx, "leaving"), i, n)
 		len += strlen(json_string_value(n)) + 1;
 	char *csv = xcalloc(1, len);
+	if (before)
+		str_copy_trunc(csv, before, len);
 	json_array_foreach (json_object_get(ctx, "leaving"), i, n) {
-		if (i)
+		const char *name = json_string_value(n);
+		char *padded = xasprintf(",%s,", csv), *item = xasprintf(",%s,", name);
+		bool there = strstr(padded, item) != NULL;
+		free(item);
+		free(padded);
+		if (there)
+			continue;
+		if (*csv)
 			str_copy_trunc(csv + strlen(csv), ",", len - strlen(csv));
-		str_copy_trunc(csv + strlen(csv), json_string_value(n), len - strlen(csv));
+		str_copy_trunc(csv + strlen(csv), name, len - strlen(csv));
 	}
 	json_t *v = json_string(csv);
 	free(csv);
@@ -428,10 +446,32 @@ static void put_exclusion(struct step *s, bool clear)
 	l->clear_flag = clear ? "excluded" : NULL;
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
-	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
-			    exclusion_value(ctx, clear));
+	json_object_set_new(settings, EXCLUDE_NAME_KEY, exclusion_value(ctx, clear));
 	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
 	json_decref(settings);
+}
+
+/* The operator's own exclusion, kept before ours is added (once: a run
+ * after a crash finds it recorded, and ours may be in the live value). */
+static void exclude_settings_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot read the cluster settings yet"))
+		return;
+	json_t *ctx = step_context(s);
+	if (!json_object_get(ctx, "exclusion_before")) {
+		json_t *v =
+			json_object_get(json_object_get(res->body, "transient"), EXCLUDE_NAME_KEY);
+		if (!json_is_string(v))
+			v = json_object_get(json_object_get(res->body, "persistent"),
+					    EXCLUDE_NAME_KEY);
+		json_object_set_new(ctx, "exclusion_before",
+				    json_is_string(v) ? json_string(json_string_value(v))
+						      : json_null());
+	}
+	states_call_finish(l);
+	put_exclusion(s, false);
 }
 
 static void exclude_members_cb(void *arg, const struct es_result *res)
@@ -456,14 +496,15 @@ static void exclude_members_cb(void *arg, const struct es_result *res)
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
 				 "%s%s", nmissing > 1 ? ", " : "", json_string_value(name));
 	}
-	states_call_finish(l);
-	if (nmissing)
+	if (nmissing) {
+		states_call_finish(l);
 		step_wait(s, states_poll_ms(s),
 			  "%d of the %zu leaving nodes not in _cat/nodes (%s); waiting for them to "
 			  "be members, so that the drain moves their shards off",
 			  nmissing, json_array_size(leaving), missing);
-	else
-		put_exclusion(s, false);
+		return;
+	}
+	l->ecall = es_get_settings(l->es, exclude_settings_cb, l);
 }
 
 static void exclude_health_cb(void *arg, const struct es_result *res)
@@ -506,9 +547,51 @@ void state_exclude_nodes(struct step *s)
 	l->ecall = es_health(l->es, NULL, NULL, false, exclude_health_cb, l);
 }
 
+static void cleared_members_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	const char *still = NULL;
+	int nstill = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach (res->body, i, row) {
+		const char *n = json_str(row, "name");
+		if (n && is_leaving(leaving, n) && nstill++ == 0)
+			still = n;
+	}
+	char *first = xstrdup(still ? still : "");
+	states_call_finish(l);
+	if (nstill)
+		step_wait(s, states_poll_ms(s),
+			  "%d leaving node%s still in _cat/nodes (%s); waiting for them to be gone "
+			  "before lifting the exclusion, or shards would come back to them",
+			  nstill, nstill == 1 ? "" : "s", first);
+	else
+		put_exclusion(s, true);
+	free(first);
+}
+
+/*
+ * In the workflow, the exclusion is lifted once the leaving nodes have
+ * left the cluster (_cat/nodes): pods on their way out are still members
+ * for their grace period.  In the cleanup it goes at once.
+ */
 void state_clear_exclusion(struct step *s)
 {
-	put_exclusion(s, true);
+	json_t *ctx = step_context(s);
+	if (step_cleaning_up(s) || !json_is_true(json_object_get(ctx, "excluded")) ||
+	    json_array_size(json_object_get(ctx, "leaving")) == 0) {
+		put_exclusion(s, true);
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, cleared_members_cb, l);
 }
 
 static bool is_leaving(json_t *leaving, const char *node)

@@ -973,6 +973,42 @@ static void test_drain_waits_for_unassigned_shards(void **state)
 	expect_data_workload(f, "gap", 2);
 }
 
+/* An operator's own exclusion stays through the drain, and is what is left after. */
+static void test_drain_keeps_the_operators_exclusion(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"kept\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-kept/services/es-http:9200/proxy"
+			     "/_cluster/settings",
+			     "{\"persistent\": {\"cluster.routing.allocation.exclude._name\":"
+			     " \"retired-1\"}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = scale(f, "kept", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, id);
+	char *excl = cluster_setting(f, "kept", "cluster.routing.allocation.exclude._name");
+	assert_non_null(excl);
+	assert_string_equal(excl, "retired-1");
+	free(excl);
+	/* While it drained, both were excluded. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	PGresult *res = PQexecParams(f->sql, "SELECT context::text FROM jobs WHERE id = $1", 1,
+				     NULL, q, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_non_null(strstr(PQgetvalue(res, 0, 0), "\"exclusion_before\": \"retired-1\""));
+	PQclear(res);
+	expect_data_workload(f, "kept", 2);
+	assert_int_equal(lost_shards(f), 0);
+}
+
 /* --- clients to 0 and back: the cluster keeps its endpoint ---------------------------- */
 
 /* es-http's selector: which role's pods take the cluster's HTTP traffic. */
@@ -1196,6 +1232,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
 		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
+		cmocka_unit_test_teardown(test_drain_keeps_the_operators_exclusion, teardown),
 		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
 					  teardown),
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
