@@ -723,11 +723,66 @@ static void unscaled_cb(void *arg, const struct kube_result *res)
 	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
+/* The ordinal of a pod of the role's workload ("es-data-3" -> 3), or -1. */
+static int pod_ordinal(json_t *pod, enum es_role role)
+{
+	const char *name = json_str(json_object_get(pod, "metadata"), "name");
+	const char *base = render_workload_name(role);
+	size_t n = strlen(base);
+	if (!name || strncmp(name, base, n) != 0 || name[n] != '-')
+		return -1;
+	char *end;
+	long v = strtol(name + n + 1, &end, 10);
+	return *end || v < 0 || v > 100000 ? -1 : (int)v;
+}
+
+static bool pod_is_ready(json_t *pod)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+		if (strcmp(json_str(c, "type") ? json_str(c, "type") : "", "Ready") == 0)
+			return strcmp(json_str(c, "status") ? json_str(c, "status") : "", "True") ==
+			       0;
+	return false;
+}
+
+static void undo_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_kube_ok(l, res))
+		return;
+	json_t *ctx = step_context(s);
+	enum es_role role = role_of(json_str(ctx, "role"));
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	/* Data nodes that did become Ready may have been given shards: those
+	 * from "from" up, without a gap, stay (a later scale-down drains them,
+	 * planned from the live count); the first that is not Ready, and every
+	 * one above it, goes. */
+	int back = from;
+	bool more = role == ES_ROLE_DATA;
+	while (more && back < to) {
+		more = false;
+		size_t i;
+		json_t *pod;
+		json_array_foreach (json_object_get(res->body, "items"), i, pod)
+			if (pod_ordinal(pod, role) == back && pod_is_ready(pod))
+				more = true;
+		if (more)
+			back++;
+	}
+	char *path = workload_path(l->r->ns, role);
+	json_object_set_new(ctx, "scaled_back_to", json_integer(back));
+	l->kcall = kube_scale(l->env->kube, path, back, unscaled_cb, l);
+	free(path);
+}
+
 /*
  * Cleanup: a scale-up that failed or was cancelled goes back to the count
- * the workload had.  The pods it added never all became ready, and the
- * nodes among them that joined were never given shards by a scale (the
- * plan excludes nothing on the way up), so they hold nothing to drain.
+ * the workload had.  Pods that never became Ready hold no data; data pods
+ * that did are kept (see undo_pods_cb).
  */
 void state_scale_undo(struct step *s)
 {
@@ -740,11 +795,7 @@ void state_scale_undo(struct step *s)
 	if (!l)
 		return;
 	enum es_role role = role_of(json_str(ctx, "role"));
-	char *path = workload_path(l->r->ns, role);
-	l->kcall =
-		kube_scale(l->env->kube, path,
-			   (int)json_integer_value(json_object_get(ctx, "from")), unscaled_cb, l);
-	free(path);
+	states_list_pods(l, es_role_name(role), undo_pods_cb, l);
 }
 
 /* Cleanup: a quota this job raised goes back to the recorded spec's. */
@@ -755,7 +806,15 @@ void state_scale_undo_quota(struct step *s)
 		step_next(s); /* nothing of ours to undo */
 		return;
 	}
-	states_apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
+	/* For the count the workload went back to: the recorded one, or more
+	 * when Ready data nodes were kept. */
+	json_t *back = json_object_get(ctx, "scaled_back_to");
+	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+	json_t *section = json_object_get(spec, json_str(ctx, "role"));
+	if (json_is_integer(back) && json_is_object(section))
+		json_object_set(section, "replicas", back);
+	states_apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_decref(spec);
 }
 
 /* kubernetes.unschedulable_timeout_seconds */
