@@ -1729,10 +1729,11 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 
 /*
  * zen1 refuses a minimum_master_nodes above the master-eligible nodes in
- * the cluster state: ZenDiscovery's settings validator, "cannot set
- * discovery.zen.minimum_master_nodes to more than the current master nodes
- * count [N]" (elastic/elasticsearch#29573; core/.../ZenDiscovery.java,
- * 5.x-6.x), as illegal_argument_exception, 400.
+ * the cluster state: "cannot set discovery.zen.minimum_master_nodes to
+ * more than the current master nodes count [N]", illegal_argument_exception,
+ * 400 (elastic/elasticsearch#29573, zen discovery's dynamic-setting
+ * validation, 5.x-6.x).  Approximate: the sim counts the master-eligible
+ * nodes present, which is the elected master's cluster state at rest.
  */
 static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t *flat)
 {
