@@ -75,19 +75,27 @@ failed:
 
 /* --- POST /api/v1/clusters --- */
 
+static void reply_refusal(struct http_req *req, const struct wf_refusal *why);
+
 /* What the create callback compares a stored job with. */
 struct create_call {
 	struct http_req *req;
+	struct api *api;
 	char *name;
 	char *key;
-	json_t *params; /* {"spec": the normalised spec} */
+	char *actor;
+	const struct workflow *wf;
+	json_t *params;	  /* {"spec": the normalised spec} */
+	json_t *warnings; /* the precheck's, for the answer */
 };
 
 static void create_call_free(struct create_call *c)
 {
 	free(c->name);
 	free(c->key);
+	free(c->actor);
 	json_decref(c->params);
+	json_decref(c->warnings);
 	free(c);
 }
 
@@ -111,7 +119,7 @@ static void create_done_cb(void *arg, const struct db_error *err, enum cluster_c
 	}
 	switch (result) {
 	case CLUSTER_CREATED:
-		api_reply_job_accepted(c->req, 202, job);
+		api_reply_job_accepted_warning(c->req, 202, job, c->warnings);
 		break;
 	case CLUSTER_REPEATED:
 		if (same_create(job, c)) {
@@ -136,6 +144,30 @@ static void create_done_cb(void *arg, const struct db_error *err, enum cluster_c
 	}
 out:
 	create_call_free(c);
+}
+
+/* Every check passed: the cluster and its create job, stored at once. */
+static void create_store(struct create_call *c)
+{
+	storage_cluster_create(c->api->db, api_tenant(c->req), c->name,
+			       json_object_get(c->params, "spec"), c->actor, c->key,
+			       c->wf->states[0].name, create_done_cb, c);
+}
+
+/* The precheck refuses nothing of a create: it may only warn. */
+static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
+{
+	struct create_call *c = arg;
+	json_t *checked = c->warnings;
+
+	if (why) {
+		reply_refusal(c->req, why);
+		create_call_free(c);
+		return;
+	}
+	c->warnings = json_incref(json_object_get(checked, "warnings"));
+	json_decref(checked);
+	create_store(c);
 }
 
 static void clusters_create_cb(struct http_req *req, void *arg)
@@ -163,15 +195,22 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	json_t *normalised = spec_to_json(&spec);
 
 	c->req = req;
+	c->api = api;
+	c->wf = wf;
 	c->name = xstrdup(spec.name);
 	c->key = key ? xstrdup(key) : NULL;
+	c->actor = actor;
 	c->params = json_pack("{s:O}", "spec", normalised);
-	storage_cluster_create(api->db, api_tenant(req), spec.name, normalised, actor, key,
-			       wf->states[0].name, create_done_cb, c);
 	json_decref(normalised);
 	spec_free(&spec);
-	free(actor);
 	json_decref(body);
+	if (wf->precheck) {
+		json_t *checked = json_deep_copy(c->params);
+		c->warnings = checked; /* held until the precheck answers */
+		wf->precheck(api->env, api_tenant(req), checked, create_prechecked_cb, c);
+		return;
+	}
+	create_store(c);
 	return;
 
 failed:
@@ -277,7 +316,8 @@ struct op_call {
 	char *actor;
 	char *key;
 	const struct workflow *wf;
-	json_t *params; /* the job's parameters; "spec" is added */
+	json_t *params;	  /* the job's parameters; "spec" is added */
+	json_t *warnings; /* the precheck's, for the answer, not the job */
 };
 
 static void op_call_free(struct op_call *c)
@@ -286,6 +326,7 @@ static void op_call_free(struct op_call *c)
 	free(c->actor);
 	free(c->key);
 	json_decref(c->params);
+	json_decref(c->warnings);
 	free(c);
 }
 
@@ -306,13 +347,15 @@ static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, 
 		http_reply_error(c->req, 409, "idempotency_conflict", "Idempotency-Key",
 				 "Idempotency-Key was first used for another request");
 	else
-		api_reply_job_accepted(c->req, 202, job);
+		api_reply_job_accepted_warning(c->req, 202, job, created ? c->warnings : NULL);
 	op_call_free(c);
 }
 
 /* Every check passed: queue the job. */
 static void op_queue(struct op_call *c)
 {
+	c->warnings = json_incref(json_object_get(c->params, "warnings"));
+	json_object_del(c->params, "warnings");
 	struct job_submit js = {
 		.tenant = api_tenant(c->req),
 		.kind = c->wf->kind,

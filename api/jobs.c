@@ -390,6 +390,18 @@ void api_reply_job_accepted(struct http_req *req, int status, json_t *job)
 	http_reply_json(req, status, json_incref(job));
 }
 
+void api_reply_job_accepted_warning(struct http_req *req, int status, json_t *job, json_t *warnings)
+{
+	if (!json_array_size(warnings)) {
+		api_reply_job_accepted(req, status, job);
+		return;
+	}
+	json_t *answer = json_copy(job);
+	json_object_set(answer, "warnings", warnings);
+	api_reply_job_accepted(req, status, answer);
+	json_decref(answer);
+}
+
 static void reply_not_found(struct http_req *req, int64_t id)
 {
 	http_reply_error(req, 404, "not_found", NULL, "job %lld not found", (long long)id);

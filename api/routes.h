@@ -61,6 +61,10 @@ void api_reply_json_cb(void *arg, const struct db_error *err, json_t *json);
 /* A mutation's answer: status (202, or 200 when already done), the job, and
  * a Location header where to follow it.  Ends the request. */
 void api_reply_job_accepted(struct http_req *req, int status, json_t *job);
+/* The same with the prechecks' warnings (an array of strings, or NULL) in
+ * the answer's "warnings". */
+void api_reply_job_accepted_warning(struct http_req *req, int status, json_t *job,
+				    json_t *warnings);
 
 /*
  * Checks first, then the database: without one, 503 as while it is down.

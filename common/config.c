@@ -93,6 +93,8 @@ static const struct key keys[] = {
 	{"kubernetes.image_registry", KEY_OPT_STRING, FIELD(kube_image_registry), 0, 0, NULL},
 	{"kubernetes.plugin_repository", KEY_STRING, FIELD(kube_plugin_repository), 0, 0,
 	 "http://esaas-plugins.esaas-system.svc:8080"},
+	{"kubernetes.unschedulable_timeout_seconds", KEY_INT, FIELD(kube_unschedulable_timeout_s),
+	 1, 86400, "300"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
 	 "topology.esaas.io/rack"},
 

@@ -47,6 +47,8 @@ struct config {
 	char *kube_image_registry;    /* kubernetes.image_registry: NULL = each version's default */
 	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
 	char *kube_rack_label;	      /* kubernetes.rack_label: the node label of racks */
+	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
+					   * a scale waits on a pod the scheduler cannot place */
 
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */

@@ -110,7 +110,9 @@ struct workflow {
 	 *   rewrite params.
 	 * precheck: then against the live subject, asynchronously: done(arg,
 	 *   NULL) to queue the job, or done(arg, why).  env is the workflows'
-	 *   environment (step_env), tenant the job's.
+	 *   environment (step_env), tenant the job's.  It may leave an array
+	 *   of strings in params.warnings: the API answers them with the 202
+	 *   and keeps them out of the job's parameters.
 	 */
 	bool (*request)(const struct wf_request *rq, json_t **params, struct wf_refusal *why);
 	bool (*prepare)(json_t *record, json_t *params, struct wf_refusal *why);

@@ -22,7 +22,8 @@ const struct kube_resource kube_resources[] = {
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
 	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true,
 	 "get list create patch delete"},
-	/* The data volumes: the nodes to place them on, a StorageClass and the
+	/* The nodes: room for a create or a scale (read before either), and
+	 * where to put the data volumes: a StorageClass and the
 	 * PersistentVolumes (cluster-scoped) per cluster; the claims are the
 	 * StatefulSets' (read only, to tell why a pod waits). */
 	{"Node", "v1", "nodes", false, "list"},

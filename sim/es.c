@@ -1945,6 +1945,38 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	return true;
 }
 
+/*
+ * zen1 refuses a minimum_master_nodes above the master-eligible nodes in
+ * the cluster state: "cannot set discovery.zen.minimum_master_nodes to
+ * more than the current master nodes count [N]", illegal_argument_exception,
+ * 400 (elastic/elasticsearch#29573, zen discovery's dynamic-setting
+ * validation, 5.x-6.x).  Approximate: the sim counts the master-eligible
+ * nodes present, which is the elected master's cluster state at rest.
+ */
+static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t *flat)
+{
+	json_t *v = json_object_get(flat, "discovery.zen.minimum_master_nodes");
+	int want = 0;
+	if (!v || version_major(cluster_version(cl)) >= 7)
+		return true;
+	if (json_is_integer(v))
+		want = (int)json_integer_value(v);
+	else if (!json_is_string(v) || !parse_int(json_string_value(v), 1, 1000, &want))
+		return true; /* update_scope's own checks answer the rest */
+	int masters = 0;
+	for (size_t i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
+			masters++;
+	if (want <= masters)
+		return true;
+	sim_es_error(
+		c, 400, "illegal_argument_exception",
+		"cannot set discovery.zen.minimum_master_nodes to more than the current master "
+		"nodes count [%d]",
+		masters);
+	return false;
+}
+
 static void put_settings(struct es_cluster *cl, struct call *c)
 {
 	json_error_t jerr;
@@ -1965,6 +1997,12 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 		json_decref(tflat);
 		sim_es_error(c, 400, "action_request_validation_exception",
 			     "Validation Failed: 1: no settings to update;");
+		return;
+	}
+	if (!zen1_quorum_setting_ok(cl, c, pflat) || !zen1_quorum_setting_ok(cl, c, tflat)) {
+		json_decref(body);
+		json_decref(pflat);
+		json_decref(tflat);
 		return;
 	}
 	json_t *pnew = json_deep_copy(cl->persistent), *tnew = json_deep_copy(cl->transient);

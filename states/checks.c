@@ -2,6 +2,7 @@
  * Checks the API makes on a live cluster before it queues a job.
  */
 #include "states/states.h"
+#include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
@@ -76,5 +77,96 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *sp
 		es_free(c->es);
 		free(c);
 		cb(arg, NULL, "cannot send the request");
+	}
+}
+
+/* --- where the nodes of a role can go ----------------------------------------- */
+
+struct places_read {
+	states_places_cb cb;
+	void *arg;
+	char *rack_label; /* NULL: one host each */
+};
+
+/* A node the scheduler may use: Ready, not cordoned, no NoSchedule or
+ * NoExecute taint (those are what our pods would need to tolerate). */
+static bool node_schedulable(json_t *node)
+{
+	json_t *spec = json_object_get(node, "spec");
+	size_t i;
+	json_t *v;
+	if (json_is_true(json_object_get(spec, "unschedulable")))
+		return false;
+	json_array_foreach (json_object_get(spec, "taints"), i, v) {
+		const char *effect = json_str(v, "effect");
+		if (effect &&
+		    (strcmp(effect, "NoSchedule") == 0 || strcmp(effect, "NoExecute") == 0))
+			return false;
+	}
+	json_array_foreach (json_object_get(json_object_get(node, "status"), "conditions"), i, v) {
+		const char *type = json_str(v, "type");
+		if (type && strcmp(type, "Ready") == 0)
+			return strcmp(json_str(v, "status") ? json_str(v, "status") : "", "True") ==
+			       0;
+	}
+	return false;
+}
+
+static void places_read_cb(void *arg, const struct kube_result *res)
+{
+	struct places_read *c = arg;
+	int places = 0;
+	if (res->klass == HTTPC_OK) {
+		json_t *racks = json_object();
+		size_t i;
+		json_t *node;
+		json_array_foreach (json_object_get(res->body, "items"), i, node) {
+			if (!node_schedulable(node))
+				continue;
+			if (!c->rack_label) {
+				places++;
+				continue;
+			}
+			const char *rack = json_str(
+				json_object_get(json_object_get(node, "metadata"), "labels"),
+				c->rack_label);
+			if (rack)
+				json_object_set_new(racks, rack, json_true());
+		}
+		if (c->rack_label)
+			places = (int)json_object_size(racks);
+		json_decref(racks);
+	}
+	c->cb(c->arg, res->klass == HTTPC_OK ? places : -1,
+	      res->klass == HTTPC_OK ? NULL : (res->message ? res->message : "no answer"));
+	free(c->rack_label);
+	free(c);
+}
+
+void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb cb, void *arg)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!env || !env->kube) {
+		cb(arg, -1, "no Kubernetes connection is configured");
+		return;
+	}
+	if (!spec_parse(spec_json, &spec, &serr)) {
+		cb(arg, -1, "the spec is invalid");
+		return;
+	}
+	struct places_read *c = xcalloc(1, sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	if (spec.spread == SPEC_SPREAD_RACK)
+		c->rack_label =
+			xstrdup(env->cfg && env->cfg->kube_rack_label ? env->cfg->kube_rack_label
+								      : RENDER_RACK_LABEL_DEFAULT);
+	spec_free(&spec);
+	if (!kube_list(env->kube, "/api/v1/nodes", NULL, places_read_cb, c)) {
+		free(c->rack_label);
+		free(c);
+		cb(arg, -1, "cannot send the request");
 	}
 }

@@ -97,10 +97,50 @@ void state_plugin_check_repository(struct step *s)
 	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
 }
 
-/* Every role's StatefulSet with the new plugin list; no pod restarts yet. */
+static void live_sets_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_kube_ok(l, res))
+		return;
+	json_t *live = json_object(); /* name -> its live spec.replicas */
+	size_t i;
+	json_t *set;
+	json_array_foreach (json_object_get(res->body, "items"), i, set) {
+		const char *name = json_str(json_object_get(set, "metadata"), "name");
+		json_t *n = json_object_get(json_object_get(set, "spec"), "replicas");
+		if (name && json_is_integer(n))
+			json_object_set(live, name, n);
+	}
+	states_call_finish(l);
+	struct states_apply *a = states_apply_prepare(s, json_object_get(step_params(s), "spec"),
+						      "StatefulSet", NULL);
+	if (a)
+		json_array_foreach (a->r->objects, i, set) {
+			const char *name = json_str(json_object_get(set, "metadata"), "name");
+			json_t *n = name ? json_object_get(live, name) : NULL;
+			if (n && strcmp(json_str(set, "kind"), "StatefulSet") == 0)
+				json_object_set(json_object_get(set, "spec"), "replicas", n);
+		}
+	json_decref(live);
+	if (a)
+		states_apply_more(a);
+}
+
+/*
+ * Every role's StatefulSet with the new plugin list; no pod restarts yet.
+ * Each keeps its live spec.replicas: the recorded spec may be behind the
+ * workload (a scale-up that failed before its record), and an apply with
+ * the recorded count would add or remove pods behind the scale's back.
+ */
 void state_apply_workloads(struct step *s)
 {
-	states_apply_kind(s, "StatefulSet", NULL);
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	char *path = kube_collection_path("apps/v1", "StatefulSet", l->r->ns);
+	l->kcall = kube_list(l->env->kube, path, NULL, live_sets_cb, l);
+	free(path);
 }
 
 static void plugins_listed_cb(void *arg, const struct es_result *res);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * params: {"spec": the cluster's spec, "role": "data"|"clients"|"masters",
@@ -65,18 +66,65 @@ enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen
 	return SCALE_PLAN_CLIENTS_DOWN;
 }
 
+/* The path of the role's workload (its StatefulSet or Deployment) in ns. */
+static char *workload_path(const char *ns, enum es_role role)
+{
+	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), ns);
+	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
+	free(coll);
+	return path;
+}
+
+/*
+ * The plan starts from the live workload, never from the recorded spec: a
+ * scale-up that failed, or a hand's kubectl scale, leaves the two apart.
+ * "from" is the replica count of the workload's /scale subresource; the
+ * leaving nodes are every ordinal from "to" up to it.  The answer lands in
+ * context.live_replicas, and the plan runs again with it.
+ */
+static void plan_scale_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	enum es_role role = role_of(json_str(step_params(s), "role"));
+	int live = l->r->spec.nodes[role].replicas;
+	if (res->klass == HTTPC_OK) {
+		json_t *want = json_object_get(json_object_get(res->body, "spec"), "replicas");
+		live = json_is_integer(want) ? (int)json_integer_value(want) : 0;
+	} else if (res->status != 404) {
+		states_call_report(l, false, true, res->message);
+		return;
+	} /* none yet (clients at 0 in a spec from before): the recorded count */
+	states_call_finish(l);
+	json_object_set_new(step_context(s), "live_replicas", json_integer(live));
+	state_scale_plan(s);
+}
+
 void state_scale_plan(struct step *s)
 {
+	json_t *ctx = step_context(s);
+	json_t *p = step_params(s);
+	enum es_role role = role_of(json_str(p, "role"));
+	if (!json_is_integer(json_object_get(ctx, "live_replicas"))) {
+		struct state_call *l = states_call_new(s);
+		if (!l)
+			return;
+		char *path = workload_path(l->r->ns, role);
+		char *scale = xasprintf("%s/scale", path);
+		l->kcall = kube_get(l->env->kube, scale, plan_scale_cb, l);
+		free(scale);
+		free(path);
+		return;
+	}
+	int from = (int)json_integer_value(json_object_get(ctx, "live_replicas"));
+	json_object_del(ctx, "live_replicas"); /* read again by any later plan */
 	struct wf_env *env;
 	struct states_rendered *r = states_render_job(s, &env);
 	if (!r)
 		return;
-	json_t *p = step_params(s);
-	enum es_role role = role_of(json_str(p, "role"));
-	int from = r->spec.nodes[role].replicas;
 	int to = (int)json_integer_value(json_object_get(p, "replicas"));
 	bool zen1 = es_coordination(&r->spec.version) == ES_ZEN1;
-	json_t *ctx = step_context(s);
 	json_object_set_new(ctx, "role", json_string(spec_section_name(role)));
 	json_object_set_new(ctx, "from", json_integer(from));
 	json_object_set_new(ctx, "to", json_integer(to));
@@ -147,6 +195,8 @@ void state_scale_config(struct step *s)
 void state_scale_raise_quota(struct step *s)
 {
 	json_t *spec = target_spec(s);
+	/* Recorded before the change: the cleanup lowers it again. */
+	json_object_set_new(step_context(s), "quota_raised", json_true());
 	states_raise_quota(s, spec);
 	json_decref(spec);
 }
@@ -160,20 +210,125 @@ void state_scale_fit_quota(struct step *s)
 	json_decref(spec);
 }
 
-/* zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
- * once the new masters are there, lowered before masters leave: never more
- * than the masters present, or the elected one would step down. */
+/*
+ * es-http is the cluster's endpoint, for its users and for esaas: the
+ * clients when there are any, else the data nodes (kube/render.c).  A
+ * clients scale that crosses 0 applies it again for the target spec.
+ */
+static void http_service_for(struct step *s, bool to_zero)
+{
+	json_t *ctx = step_context(s);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	bool crosses = to_zero ? to == 0 && from > 0 : from == 0 && to > 0;
+	if (role_of(json_str(ctx, "role")) != ES_ROLE_CLIENT || !crosses) {
+		step_next(s); /* the endpoint stays where it is */
+		return;
+	}
+	json_t *spec = target_spec(s);
+	states_apply_kind_of(s, spec, "Service", RENDER_HTTP_SERVICE);
+	json_decref(spec);
+}
+
+void state_http_to_data(struct step *s)
+{
+	http_service_for(s, true);
+}
+
+void state_http_to_clients(struct step *s)
+{
+	http_service_for(s, false);
+}
+
+/* The master-eligible nodes in a _cat/nodes answer ("m" in node.role). */
+static int masters_in(json_t *rows)
+{
+	int n = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach (rows, i, row) {
+		const char *roles = json_str(row, "node.role");
+		if (roles && strchr(roles, 'm'))
+			n++;
+	}
+	return n;
+}
+
+static void put_quorum(struct state_call *l, int quorum)
+{
+	json_t *settings = json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, quorum);
+	l->clearing = false;
+	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
+	json_decref(settings);
+}
+
+static void quorum_nodes_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	int quorum = es_minimum_master_nodes(to);
+	int masters = masters_in(res->body);
+	if (masters < to) {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "%d master nodes in _cat/nodes; waiting for %d to have joined before "
+			  "raising discovery.zen.minimum_master_nodes to %d",
+			  masters, to, quorum);
+		return;
+	}
+	put_quorum(l, quorum);
+}
+
+/*
+ * zen1: discovery.zen.minimum_master_nodes for context.to masters.  Raised
+ * once the new masters have joined (_cat/nodes: Ready pods are not yet
+ * members, and Elasticsearch refuses a value above the masters it has),
+ * lowered before masters leave: never more than the masters present, or
+ * the elected one would step down.
+ */
 void state_masters_quorum(struct step *s)
 {
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	int to = (int)json_integer_value(json_object_get(step_context(s), "to"));
-	json_t *settings =
-		json_pack("{s:i}", ES_MINIMUM_MASTER_NODES_KEY, es_minimum_master_nodes(to));
-	l->clearing = false;
-	l->ecall = es_put_settings(l->es, settings, states_settings_put_cb, l);
-	json_decref(settings);
+	json_t *ctx = step_context(s);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	if (to > from) {
+		l->ecall = es_cat_nodes(l->es, quorum_nodes_cb, l);
+		return;
+	}
+	/* Recorded before the change: the cleanup restores the quorum for the
+	 * masters then present. */
+	json_object_set_new(ctx, "quorum_lowered", json_true());
+	put_quorum(l, es_minimum_master_nodes(to));
+}
+
+static void restore_quorum_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	int masters = masters_in(res->body);
+	l->clear_flag = "quorum_lowered";
+	put_quorum(l, es_minimum_master_nodes(masters > 0 ? masters : 1));
+}
+
+/* Cleanup: a quorum lowered for masters that may not have left goes back
+ * to the majority of the masters present (_cat/nodes). */
+void state_quorum_undo(struct step *s)
+{
+	if (!json_is_true(json_object_get(step_context(s), "quorum_lowered"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, restore_quorum_cb, l);
 }
 
 static void voting_cb(void *arg, const struct es_result *res)
@@ -236,20 +391,38 @@ void state_voting_clear(struct step *s)
 		states_call_report(l, false, false, "this version has no voting exclusions");
 }
 
-/* "a,b,c" of context.leaving, or NULL to clear the setting. */
+#define EXCLUDE_NAME_KEY "cluster.routing.allocation.exclude._name"
+
+static bool is_leaving(json_t *leaving, const char *node);
+
+/*
+ * The exclusion to set: the operator's own (context.exclusion_before, as
+ * it was before this job) with the leaving nodes added; cleared, exactly
+ * the operator's again, or nothing (null) when there was none.
+ */
 static json_t *exclusion_value(json_t *ctx, bool clear)
 {
+	const char *before = json_str(ctx, "exclusion_before");
 	if (clear)
-		return json_null();
-	size_t i, len = 1;
+		return before && *before ? json_string(before) : json_null();
+	size_t i, len = (before ? strlen(before) : 0) + 2;
 	json_t *n;
 	json_array_foreach (json_object_get(ctx, "leaving"), i, n)
 		len += strlen(json_string_value(n)) + 1;
 	char *csv = xcalloc(1, len);
+	if (before)
+		str_copy_trunc(csv, before, len);
 	json_array_foreach (json_object_get(ctx, "leaving"), i, n) {
-		if (i)
+		const char *name = json_string_value(n);
+		char *padded = xasprintf(",%s,", csv), *item = xasprintf(",%s,", name);
+		bool there = strstr(padded, item) != NULL;
+		free(item);
+		free(padded);
+		if (there)
+			continue;
+		if (*csv)
 			str_copy_trunc(csv + strlen(csv), ",", len - strlen(csv));
-		str_copy_trunc(csv + strlen(csv), json_string_value(n), len - strlen(csv));
+		str_copy_trunc(csv + strlen(csv), name, len - strlen(csv));
 	}
 	json_t *v = json_string(csv);
 	free(csv);
@@ -273,10 +446,14 @@ static void put_exclusion(struct step *s, bool clear)
 	l->clear_flag = clear ? "excluded" : NULL;
 	states_call_connect(l, RENDER_HTTP_SERVICE);
 	json_t *settings = json_object();
-	json_object_set_new(settings, "cluster.routing.allocation.exclude._name",
-			    clear ? states_undo_value(s, &l->r->spec,
-						      "cluster.routing.allocation.exclude._name")
-				  : exclusion_value(ctx, clear));
+	/* Cleared: the operator's own value back exactly, or none (on 2.x, which
+	 * resets nothing with null, the value from before). */
+	json_t *v = exclusion_value(ctx, clear);
+	if (clear && json_is_null(v)) {
+		json_decref(v);
+		v = states_undo_value(s, &l->r->spec, EXCLUDE_NAME_KEY);
+	}
+	json_object_set_new(settings, EXCLUDE_NAME_KEY, v);
 	if (!clear)
 		states_put_settings_over_transient(l, settings);
 	else
@@ -284,14 +461,147 @@ static void put_exclusion(struct step *s, bool clear)
 	json_decref(settings);
 }
 
-void state_exclude_nodes(struct step *s)
+/* The operator's own exclusion, kept before ours is added (once: a run
+ * after a crash finds it recorded, and ours may be in the live value). */
+static void exclude_settings_cb(void *arg, const struct es_result *res)
 {
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot read the cluster settings yet"))
+		return;
+	json_t *ctx = step_context(s);
+	if (!json_object_get(ctx, "exclusion_before")) {
+		json_t *v =
+			json_object_get(json_object_get(res->body, "transient"), EXCLUDE_NAME_KEY);
+		if (!json_is_string(v))
+			v = json_object_get(json_object_get(res->body, "persistent"),
+					    EXCLUDE_NAME_KEY);
+		json_object_set_new(ctx, "exclusion_before",
+				    json_is_string(v) ? json_string(json_string_value(v))
+						      : json_null());
+	}
+	states_call_finish(l);
 	put_exclusion(s, false);
 }
 
+static void exclude_members_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	char missing[256] = "";
+	int nmissing = 0;
+	size_t i, j;
+	json_t *name, *row;
+	json_array_foreach (leaving, i, name) {
+		bool member = false;
+		json_array_foreach (res->body, j, row) {
+			const char *n = json_str(row, "name");
+			if (n && strcmp(n, json_string_value(name)) == 0)
+				member = true;
+		}
+		if (!member && nmissing++ < 4)
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 "%s%s", nmissing > 1 ? ", " : "", json_string_value(name));
+	}
+	if (nmissing) {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "%d of the %zu leaving nodes not in _cat/nodes (%s); waiting for them to "
+			  "be members, so that the drain moves their shards off",
+			  nmissing, json_array_size(leaving), missing);
+		return;
+	}
+	l->ecall = es_get_settings(l->es, exclude_settings_cb, l);
+}
+
+static void exclude_health_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot read the health yet"))
+		return;
+	const char *status = json_str(res->body, "status");
+	if (!states_healthy_enough(s, status)) {
+		char *seen = xasprintf(
+			"health %s (%lld unassigned, %lld initializing, %lld relocating shards)",
+			status ? status : "unknown",
+			(long long)json_integer_value(
+				json_object_get(res->body, "unassigned_shards")),
+			(long long)json_integer_value(
+				json_object_get(res->body, "initializing_shards")),
+			(long long)json_integer_value(
+				json_object_get(res->body, "relocating_shards")));
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "%s; waiting for green before excluding the leaving nodes", seen);
+		free(seen);
+		return;
+	}
+	l->ecall = es_cat_nodes(l->es, exclude_members_cb, l);
+}
+
+/*
+ * Before the exclusion: health green (yellow when forced), and every
+ * leaving node a member.  A drain started while copies are missing would
+ * count them nowhere, and one that excludes a node not yet joined would
+ * find nothing to move and let its shards come later to a node that goes.
+ */
+void state_exclude_nodes(struct step *s)
+{
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, NULL, NULL, false, exclude_health_cb, l);
+}
+
+static void cleared_members_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the nodes yet"))
+		return;
+	json_t *leaving = json_object_get(step_context(s), "leaving");
+	const char *still = NULL;
+	int nstill = 0;
+	size_t i;
+	json_t *row;
+	json_array_foreach (res->body, i, row) {
+		const char *n = json_str(row, "name");
+		if (n && is_leaving(leaving, n) && nstill++ == 0)
+			still = n;
+	}
+	char *first = xstrdup(still ? still : "");
+	states_call_finish(l);
+	if (nstill)
+		step_wait(s, states_poll_ms(s),
+			  "%d leaving node%s still in _cat/nodes (%s); waiting for them to be gone "
+			  "before lifting the exclusion, or shards would come back to them",
+			  nstill, nstill == 1 ? "" : "s", first);
+	else
+		put_exclusion(s, true);
+	free(first);
+}
+
+/*
+ * In the workflow, the exclusion is lifted once the leaving nodes have
+ * left the cluster (_cat/nodes): pods on their way out are still members
+ * for their grace period.  In the cleanup it goes at once.
+ */
 void state_clear_exclusion(struct step *s)
 {
-	put_exclusion(s, true);
+	json_t *ctx = step_context(s);
+	if (step_cleaning_up(s) || !json_is_true(json_object_get(ctx, "excluded")) ||
+	    json_array_size(json_object_get(ctx, "leaving")) == 0) {
+		put_exclusion(s, true);
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_cat_nodes(l->es, cleared_members_cb, l);
 }
 
 static bool is_leaving(json_t *leaving, const char *node)
@@ -351,18 +661,33 @@ static void shards_cb(void *arg, const struct es_result *res)
 			free(src);
 		}
 	}
+	int unassigned = 0, initializing = 0;
+	json_array_foreach (res->body, i, sh) {
+		const char *state = json_str(sh, "state");
+		if (state && strcmp(state, "UNASSIGNED") == 0)
+			unassigned++;
+		else if (state && strcmp(state, "INITIALIZING") == 0)
+			initializing++;
+	}
+	size_t copies = json_array_size(res->body);
 	states_call_finish(l);
-	if (relocating == 0 && (on_leaving == 0 || (force && unsafe == 0)))
+	/* Not drained while a copy is missing or on its way: a node that left
+	 * for a moment, a replica recovering, is not yet where it will stay.
+	 * Forced, copies with nowhere to go may stay unassigned. */
+	bool settled = relocating == 0 && initializing == 0 && (force || unassigned == 0);
+	if (settled && (on_leaving == 0 || (force && unsafe == 0)))
 		step_next(s);
 	else if (force)
 		step_wait(s, states_poll_ms(s),
-			  "%d shards have their only started copies on the nodes leaving, %d "
-			  "relocating",
-			  unsafe, relocating);
+			  "of %zu shard copies: %d shards have their only started copies on the "
+			  "nodes leaving, %d relocating, %d initializing",
+			  copies, unsafe, relocating, initializing);
 	else
 		step_wait(s, states_poll_ms(s),
-			  "%d shard copies still on the nodes leaving, %d relocating", on_leaving,
-			  relocating);
+			  "of %zu shard copies: %d still on the nodes leaving, %d relocating, %d "
+			  "initializing, %d unassigned; waiting for none on the leaving nodes and "
+			  "every copy started",
+			  copies, on_leaving, relocating, initializing, unassigned);
 }
 
 void state_wait_drained(struct step *s)
@@ -387,12 +712,158 @@ void state_scale_workload(struct step *s)
 		return;
 	json_t *ctx = step_context(s);
 	enum es_role role = role_of(json_str(ctx, "role"));
-	char *coll = kube_collection_path("apps/v1", render_workload_kind(role), l->r->ns);
-	char *path = xasprintf("%s/%s", coll, render_workload_name(role));
-	l->kcall = kube_scale(l->env->kube, path,
-			      (int)json_integer_value(json_object_get(ctx, "to")), scaled_cb, l);
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	/* Recorded before the change: a cleanup after a crash must find it.
+	 * Not for zen2 masters: those that joined are in the voting
+	 * configuration, and cannot all leave at once. */
+	if (to > from && strcmp(step_state(s), "zen2_grow_scale") != 0)
+		json_object_set_new(ctx, "scaled_up", json_true());
+	char *path = workload_path(l->r->ns, role);
+	l->kcall = kube_scale(l->env->kube, path, to, scaled_cb, l);
 	free(path);
-	free(coll);
+}
+
+static void unscaled_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	if (res->klass == HTTPC_OK)
+		json_object_set_new(step_context(l->step), "scaled_up", json_false());
+	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, res->message);
+}
+
+/* The ordinal of a pod of the role's workload ("es-data-3" -> 3), or -1. */
+static int pod_ordinal(json_t *pod, enum es_role role)
+{
+	const char *name = json_str(json_object_get(pod, "metadata"), "name");
+	const char *base = render_workload_name(role);
+	size_t n = strlen(base);
+	if (!name || strncmp(name, base, n) != 0 || name[n] != '-')
+		return -1;
+	char *end;
+	long v = strtol(name + n + 1, &end, 10);
+	return *end || v < 0 || v > 100000 ? -1 : (int)v;
+}
+
+static bool pod_is_ready(json_t *pod)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c)
+		if (strcmp(json_str(c, "type") ? json_str(c, "type") : "", "Ready") == 0)
+			return strcmp(json_str(c, "status") ? json_str(c, "status") : "", "True") ==
+			       0;
+	return false;
+}
+
+static void undo_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_kube_ok(l, res))
+		return;
+	json_t *ctx = step_context(s);
+	enum es_role role = role_of(json_str(ctx, "role"));
+	int from = (int)json_integer_value(json_object_get(ctx, "from"));
+	int to = (int)json_integer_value(json_object_get(ctx, "to"));
+	/* Data nodes that did become Ready may have been given shards: those
+	 * from "from" up, without a gap, stay (a later scale-down drains them,
+	 * planned from the live count); the first that is not Ready, and every
+	 * one above it, goes. */
+	int back = from;
+	bool more = role == ES_ROLE_DATA;
+	while (more && back < to) {
+		more = false;
+		size_t i;
+		json_t *pod;
+		json_array_foreach (json_object_get(res->body, "items"), i, pod)
+			if (pod_ordinal(pod, role) == back && pod_is_ready(pod))
+				more = true;
+		if (more)
+			back++;
+	}
+	char *path = workload_path(l->r->ns, role);
+	json_object_set_new(ctx, "scaled_back_to", json_integer(back));
+	l->kcall = kube_scale(l->env->kube, path, back, unscaled_cb, l);
+	free(path);
+}
+
+/*
+ * Cleanup: a scale-up that failed or was cancelled goes back to the count
+ * the workload had.  Pods that never became Ready hold no data; data pods
+ * that did are kept (see undo_pods_cb).
+ */
+void state_scale_undo(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "scaled_up"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	enum es_role role = role_of(json_str(ctx, "role"));
+	states_list_pods(l, es_role_name(role), undo_pods_cb, l);
+}
+
+/* Cleanup: a quota this job raised goes back to the recorded spec's. */
+void state_scale_undo_quota(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_true(json_object_get(ctx, "quota_raised"))) {
+		step_next(s); /* nothing of ours to undo */
+		return;
+	}
+	/* For the count the workload went back to: the recorded one, or more
+	 * when Ready data nodes were kept. */
+	json_t *back = json_object_get(ctx, "scaled_back_to");
+	json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+	json_t *section = json_object_get(spec, json_str(ctx, "role"));
+	if (json_is_integer(back) && json_is_object(section))
+		json_object_set(section, "replicas", back);
+	states_apply_kind_of(s, spec, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_decref(spec);
+}
+
+/* kubernetes.unschedulable_timeout_seconds */
+static int unschedulable_limit_s(const struct wf_env *env)
+{
+	return env && env->cfg && env->cfg->kube_unschedulable_timeout_s > 0
+		       ? env->cfg->kube_unschedulable_timeout_s
+		       : 300;
+}
+
+/*
+ * The first pod (not on its way out) that the scheduler could not place:
+ * "<pod> unschedulable: <its PodScheduled=False condition's message>".
+ */
+static bool unschedulable_pod(json_t *items, char *out, size_t len)
+{
+	size_t i, j;
+	json_t *pod, *c;
+	json_array_foreach (items, i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		if (json_object_get(meta, "deletionTimestamp"))
+			continue;
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    j, c) {
+			const char *type = json_str(c, "type");
+			const char *st = json_str(c, "status");
+			const char *reason = json_str(c, "reason");
+			if (type && strcmp(type, "PodScheduled") == 0 && st &&
+			    strcmp(st, "False") == 0 && reason &&
+			    strcmp(reason, "Unschedulable") == 0) {
+				const char *msg = json_str(c, "message");
+				const char *name = json_str(meta, "name");
+				snprintf(out, len, "%s unschedulable: %s", name ? name : "a pod",
+					 msg ? msg : "no reason given");
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 static void role_pods_cb(void *arg, const struct kube_result *res)
@@ -402,15 +873,46 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	/* Listing again is always worth it: retry whatever the error. */
 	if (!states_call_kube_ok(l, res))
 		return;
-	int want = (int)json_integer_value(json_object_get(step_context(s), "to"));
+	json_t *ctx = step_context(s);
+	int want = (int)json_integer_value(json_object_get(ctx, "to"));
+	json_t *items = json_object_get(res->body, "items");
 	struct states_pod_tally t;
-	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	states_tally_pods(items, true, NULL, &t);
+	char pending[512];
+	int limit = unschedulable_limit_s(l->env);
 	states_call_finish(l);
-	if (t.pods == want && t.ready == want)
+	if (t.pods == want && t.ready == want) {
+		/* Ready, they may hold shards now: no longer undone by scaling back. */
+		json_object_del(ctx, "unschedulable_since");
+		json_object_set_new(ctx, "scaled_up", json_false());
+		json_object_set_new(ctx, "quota_raised", json_false());
 		states_wait_joined(s); /* and joined, not only ready */
-	else
+		return;
+	}
+	if (!unschedulable_pod(items, pending, sizeof(pending))) {
+		json_object_del(ctx, "unschedulable_since");
 		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
 			  want, t.first_missing[0] ? "; " : "", t.first_missing);
+		return;
+	}
+	/* A pod the scheduler cannot place: waited on for a bounded time, with
+	 * the scheduler's reason, then the job fails and its cleanup runs. */
+	int64_t now = (int64_t)time(NULL);
+	json_t *since = json_object_get(ctx, "unschedulable_since");
+	if (!json_is_integer(since)) {
+		json_object_set_new(ctx, "unschedulable_since", json_integer(now));
+		since = json_object_get(ctx, "unschedulable_since");
+	}
+	int64_t waited = now - (int64_t)json_integer_value(since);
+	if (waited >= limit)
+		step_fail(s,
+			  "%s for %llds (kubernetes.unschedulable_timeout_seconds: %d): %d pods, "
+			  "%d ready, want %d",
+			  pending, (long long)waited, limit, t.pods, t.ready, want);
+	else
+		step_wait(s, states_poll_ms(s),
+			  "%d pods, %d ready, want %d; %s for %llds, failing after %ds", t.pods,
+			  t.ready, want, pending, (long long)waited, limit);
 }
 
 void state_wait_scaled(struct step *s)

@@ -91,6 +91,15 @@ void state_exclude_nodes(struct step *s);
 void state_wait_drained(struct step *s);
 void state_scale_raise_quota(struct step *s);
 void state_scale_fit_quota(struct step *s);
+/* The es-http Service when clients cross 0: to the data nodes before the
+ * last client goes, to the clients once they are back and Ready. */
+void state_http_to_data(struct step *s);
+void state_http_to_clients(struct step *s);
+/* cleanup: a scale-up back to the count it started from, and its quota */
+void state_scale_undo(struct step *s);
+void state_scale_undo_quota(struct step *s);
+/* cleanup: zen1's minimum_master_nodes back to a majority of the masters present */
+void state_quorum_undo(struct step *s);
 void state_scale_workload(struct step *s);
 void state_wait_scaled(struct step *s);
 void state_clear_exclusion(struct step *s);
@@ -168,5 +177,12 @@ struct es_shard_copies;
 typedef void (*states_copies_cb)(void *arg, const struct es_shard_copies *worst, const char *error);
 void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
 			      states_copies_cb cb, void *arg);
+/*
+ * How many nodes of one role the cluster's nodes can place, as the pods'
+ * required anti-affinity allows: the schedulable nodes (spread: host), or
+ * their racks (spread: rack); -1 and the error when they cannot be read.
+ */
+typedef void (*states_places_cb)(void *arg, int places, const char *error);
+void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb cb, void *arg);
 
 #endif

@@ -17,7 +17,11 @@
  * Pending: 0/4 nodes are available: ...").
  */
 #include "workflows/workflows.h"
+#include "workflows/request.h"
 #include "states/states.h"
+#include "common/util.h"
+
+#include <stdlib.h>
 
 /* clang-format off */
 static const struct wf_state create_states[] = {
@@ -57,8 +61,38 @@ static const struct wf_state create_states[] = {
 };
 /* clang-format on */
 
+struct create_places {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	json_t *params;
+};
+
+static void create_places_cb(void *arg, int places, const char *error)
+{
+	struct create_places *p = arg;
+	(void)error; /* unread, the nodes warn of nothing: the waits will say */
+	wf_warn_places(p->params, json_object_get(p->params, "spec"), NULL, places);
+	p->done(p->arg, NULL);
+	json_decref(p->params);
+	free(p);
+}
+
+/* Can the nodes place every role's pods?  If not, the answer says so at
+ * once (a warning); the create goes on, and its wait says what is Pending. */
+static void create_precheck(void *env, const char *tenant, json_t *params,
+			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	(void)tenant;
+	struct create_places *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->params = json_incref(params);
+	states_read_places(env, json_object_get(params, "spec"), create_places_cb, p);
+}
+
 const struct workflow wf_create = {
 	.kind = "create",
 	.states = create_states,
 	.nstates = sizeof(create_states) / sizeof(create_states[0]),
+	.precheck = create_precheck,
 };

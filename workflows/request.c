@@ -51,3 +51,32 @@ bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why)
 				 serr.field, serr.message);
 	return true;
 }
+
+void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (places < 0 || !spec_parse(spec_json, &spec, &serr))
+		return;
+	bool rack = spec.spread == SPEC_SPREAD_RACK;
+	for (int role = 0; role < ES_ROLE_COUNT; role++) {
+		const char *name = spec_section_name((enum es_role)role);
+		int asked = spec.nodes[role].replicas;
+		if ((only && strcmp(only, name) != 0) || asked <= places)
+			continue;
+		json_t *w = json_object_get(params, "warnings");
+		if (!json_is_array(w)) {
+			w = json_array();
+			json_object_set_new(params, "warnings", w);
+		}
+		/* The pods' required anti-affinity (kube/render.c): one per host, or rack. */
+		char *msg = xasprintf(
+			"%s need one %s each: %d %s, %d asked",
+			role == ES_ROLE_DATA ? "data nodes" : name, rack ? "rack" : "host", places,
+			rack ? "racks with schedulable nodes" : "schedulable nodes", asked);
+		json_array_append_new(w, json_string(msg));
+		free(msg);
+	}
+	spec_free(&spec);
+}

@@ -20,4 +20,12 @@ bool wf_request_allow_yellow(json_t *body, struct wf_refusal *why);
 /* The stored spec parsed into spec (spec_free() it); else 409. */
 bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why);
 
+/*
+ * A precheck's warnings, for the 202 answer: each role of spec_json (or
+ * only the role of that section name) that asks for more nodes than the
+ * nodes can place (places: states_read_places) gets one in
+ * params.warnings, which the API takes out of the job's parameters.
+ */
+void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places);
+
 #endif

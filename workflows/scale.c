@@ -4,9 +4,11 @@
  *   plan ─┬─ data down: check the remaining nodes can hold every shard copy
  *         │  (unless forced) → exclude the leaving nodes → wait until they
  *         │  hold no shard and nothing relocates ─┐
- *         ├─ clients down ───────────────────────┤
+ *         ├─ clients down: to 0, es-http to the ┤
+ *         │  data nodes first                    │
  *         ├─ data or clients up: quota raised ───┴→ scale the workload →
- *         │  wait for exactly that many ready pods → quota fitted to the
+ *         │  wait for exactly that many ready pods → es-http back to the
+ *         │  clients when they come back from 0 → quota fitted to the
  *         │  new count → clear the exclusion
  *         ├─ masters: one of the four paths below ─┐
  *         └─ no change ────────────────────────────┴→ health green
@@ -51,7 +53,7 @@ static const struct wf_state scale_states[] = {
 		     [SCALE_PLAN_DATA_DOWN] = {"data down", "check_copies"},
 		     [SCALE_PLAN_DATA_DOWN_FORCED] = {"data down, forced", "exclude_nodes"},
 		     [SCALE_PLAN_UP] = {"up", "raise_quota"},
-		     [SCALE_PLAN_CLIENTS_DOWN] = {"clients down", "scale_workload"},
+		     [SCALE_PLAN_CLIENTS_DOWN] = {"clients down", "http_to_data"},
 		     [SCALE_PLAN_ZEN1_GROW] = {"zen1 masters up", "zen1_grow_config"},
 		     [SCALE_PLAN_ZEN1_SHRINK] = {"zen1 masters down", "zen1_shrink_config"},
 		     [SCALE_PLAN_ZEN2_GROW] = {"zen2 masters up", "zen2_grow_config"},
@@ -66,9 +68,15 @@ static const struct wf_state scale_states[] = {
 	 .next = "scale_workload"},
 	{.name = "raise_quota", .run = state_scale_raise_quota, .deadline_s = 120,
 	 .next = "scale_workload"},
+	/* Clients going to 0: es-http to the data nodes before they go. */
+	{.name = "http_to_data", .run = state_http_to_data, .deadline_s = 120,
+	 .next = "scale_workload", .replay_safe = true},
 	{.name = "scale_workload", .run = state_scale_workload, .deadline_s = 120,
 	 .next = "wait_scaled"},
 	{.name = "wait_scaled", .run = state_wait_scaled, .deadline_s = 900,
+	 .next = "http_to_clients", .replay_safe = true},
+	/* Clients back from 0, Ready: es-http to them again. */
+	{.name = "http_to_clients", .run = state_http_to_clients, .deadline_s = 120,
 	 .next = "fit_quota", .replay_safe = true},
 	{.name = "fit_quota", .run = state_scale_fit_quota, .deadline_s = 120,
 	 .next = "clear_exclusion", .replay_safe = true},
@@ -125,8 +133,15 @@ static const struct wf_state scale_states[] = {
 	 .next = "record_scaled", .replay_safe = true},
 	{.name = "record_scaled", .run = state_record_scaled, .deadline_s = 60,
 	 .replay_safe = true},
-	/* cleanup, after a failure or a cancel */
+	/* cleanup, after a failure or a cancel: a scale-up whose pods were not
+	 * all ready goes back to the count it had, and its quota with it */
+	{.name = "undo_scale", .run = state_scale_undo, .deadline_s = 300,
+	 .next = "undo_quota"},
+	{.name = "undo_quota", .run = state_scale_undo_quota, .deadline_s = 300,
+	 .next = "undo_exclusion"},
 	{.name = "undo_exclusion", .run = state_clear_exclusion, .deadline_s = 300,
+	 .next = "undo_quorum"},
+	{.name = "undo_quorum", .run = state_quorum_undo, .deadline_s = 300,
 	 .next = "undo_voting"},
 	{.name = "undo_voting", .run = state_voting_clear, .deadline_s = 300},
 };
@@ -212,7 +227,29 @@ static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, cons
 	free(p);
 }
 
-/* A data scale-down, unless forced: can the nodes left hold every copy? */
+struct scale_places {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	json_t *params;
+	json_t *target; /* the spec with the role at its new count */
+};
+
+static void scale_places_cb(void *arg, int places, const char *error)
+{
+	struct scale_places *p = arg;
+	(void)error; /* unread, the nodes warn of nothing: the wait will say */
+	wf_warn_places(p->params, p->target, json_str(p->params, "role"), places);
+	p->done(p->arg, NULL);
+	json_decref(p->target);
+	json_decref(p->params);
+	free(p);
+}
+
+/*
+ * A scale-up: can the nodes place that many?  If not, the answer says so
+ * at once (a warning), and the job still runs: nodes may be on their way.
+ * A data scale-down, unless forced: can the nodes left hold every copy?
+ */
 static void scale_precheck(void *env, const char *tenant, json_t *params,
 			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
@@ -221,6 +258,21 @@ static void scale_precheck(void *env, const char *tenant, json_t *params,
 	int to = (int)json_integer_value(json_object_get(params, "replicas"));
 
 	json_object_del(params, "from");
+	if (to > from) {
+		struct scale_places *p = xcalloc(1, sizeof(*p));
+		p->done = done;
+		p->arg = arg;
+		p->params = json_incref(params);
+		p->target = json_deep_copy(json_object_get(params, "spec"));
+		json_t *section = json_object_get(p->target, role);
+		if (!json_is_object(section)) {
+			section = json_object();
+			json_object_set_new(p->target, role, section);
+		}
+		json_object_set_new(section, "replicas", json_integer(to));
+		states_read_places(env, p->target, scale_places_cb, p);
+		return;
+	}
 	if (strcmp(role, "data") != 0 || to >= from ||
 	    json_is_true(json_object_get(params, "force"))) {
 		done(arg, NULL);
@@ -240,7 +292,7 @@ const struct workflow wf_scale = {
 	.kind = "scale",
 	.states = scale_states,
 	.nstates = sizeof(scale_states) / sizeof(scale_states[0]),
-	.cleanup = "undo_exclusion",
+	.cleanup = "undo_scale",
 	.request = scale_request,
 	.prepare = scale_prepare,
 	.precheck = scale_precheck,

@@ -343,6 +343,10 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 	if (o->plugin_repository)
 		fprintf(f, "%s  plugin_repository: \"%s\"\n", o->kubeconfig ? "" : "kubernetes:\n",
 			o->plugin_repository);
+	if (o->unschedulable_timeout_s)
+		fprintf(f, "%s  unschedulable_timeout_seconds: %d\n",
+			o->kubeconfig || o->plugin_repository ? "" : "kubernetes:\n",
+			o->unschedulable_timeout_s);
 	if (o->extra_yaml)
 		fputs(o->extra_yaml, f);
 	fclose(f);

@@ -55,6 +55,7 @@ struct esaasd_opts {
 	int deadline_percent;	/* engine.deadline_percent (0: 100) */
 	int wait_poll_ms;	/* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
 	const char *plugin_repository; /* kubernetes.plugin_repository */
+	int unschedulable_timeout_s;   /* kubernetes.unschedulable_timeout_seconds (0: default) */
 	const char *extra_yaml; /* appended as is: whole sections the harness does not write */
 };
 

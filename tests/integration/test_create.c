@@ -213,7 +213,7 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	char *trail = job_trail(f->sql, down);
 	assert_string_equal(
 		trail, "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled"
-		       " fit_quota clear_exclusion wait_green record_scaled");
+		       " http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	free(trail);
 	expect_quota(&f->sim, "6", "8", "24Gi");
 	st = sim_record(&f->sim);
@@ -259,8 +259,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	http_resp_free(&r);
 	expect_succeeded(&f->d, data_up);
 	trail = job_trail(f->sql, data_up);
-	assert_string_equal(trail, "plan raise_quota scale_workload wait_scaled fit_quota"
-				   " clear_exclusion wait_green record_scaled");
+	assert_string_equal(trail, "plan raise_quota scale_workload wait_scaled http_to_clients"
+				   " fit_quota clear_exclusion wait_green record_scaled");
 	free(trail);
 	expect_quota(&f->sim, "8", "11", "34Gi");
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/logs/scale",

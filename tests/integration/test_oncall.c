@@ -863,7 +863,7 @@ static void test_workflow_graphs(void **state)
 	json_t *br = json_object_get(plan, "branches");
 	assert_int_equal(json_array_size(br), 9);
 	const char *targets[] = {"wait_green",	       "check_copies",	   "exclude_nodes",
-				 "raise_quota",	       "scale_workload",   "zen1_grow_config",
+				 "raise_quota",	       "http_to_data",	   "zen1_grow_config",
 				 "zen1_shrink_config", "zen2_grow_config", "zen2_shrink_config"};
 	for (size_t k = 0; k < ARRAY_SIZE(targets); k++)
 		assert_string_equal(jstr(json_array_get(br, k), "to"), targets[k]);

@@ -72,7 +72,10 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static struct fixture *fixture_new(const char *sim_config, int deadline_percent, int lease_s)
+static long long job_events_count(struct fixture *f, int64_t id, const char *where);
+
+static struct fixture *fixture_start(const char *sim_config, int deadline_percent, int lease_s,
+				     int unschedulable_s)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
@@ -84,10 +87,16 @@ static struct fixture *fixture_new(const char *sim_config, int deadline_percent,
 				    .retry_cap_ms = 300,
 				    .deadline_percent = deadline_percent,
 				    .lease_s = lease_s,
-				    .heartbeat_s = lease_s ? (lease_s + 2) / 3 : 0};
+				    .heartbeat_s = lease_s ? (lease_s + 2) / 3 : 0,
+				    .unschedulable_timeout_s = unschedulable_s};
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+static struct fixture *fixture_new(const char *sim_config, int deadline_percent, int lease_s)
+{
+	return fixture_start(sim_config, deadline_percent, lease_s, 0);
 }
 
 static int teardown(void **state)
@@ -838,6 +847,365 @@ static void test_cancel_during_scale_down(void **state)
 	assert_int_equal(lost_shards(f), 0);
 }
 
+/* --- a scale-up the nodes cannot place ---------------------------------------------- */
+
+/* Three nodes: three data nodes fit (one host each), a fourth does not. */
+static const char THREE_NODES_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 3\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+static json_t *sim_get(struct fixture *f, const char *path)
+{
+	struct http_resp r;
+	json_t *body = NULL;
+	if (sim_call(&f->sim, "GET", path, NULL, &r) && r.status == 200)
+		body = json_incref(r.body);
+	http_resp_free(&r);
+	return body;
+}
+
+/* The StatefulSet's spec.replicas, and its pods (those not on their way out). */
+static void expect_data_workload(struct fixture *f, const char *cluster, int replicas)
+{
+	char *path =
+		xasprintf("/apis/apps/v1/namespaces/es-default-%s/statefulsets/es-data", cluster);
+	json_t *sts = sim_get(f, path);
+	assert_non_null(sts);
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(sts, "spec"), "replicas")),
+		replicas);
+	json_decref(sts);
+	free(path);
+	path = xasprintf("/api/v1/namespaces/es-default-%s/"
+			 "pods?labelSelector=app.kubernetes.io%%2Fcomponent%%3Ddata",
+			 cluster);
+	int64_t deadline = harness_now_ms() + 30000;
+	size_t n = 0;
+	do {
+		json_t *pods = sim_get(f, path);
+		n = json_array_size(json_object_get(pods, "items"));
+		json_decref(pods);
+		if (n != (size_t)replicas)
+			msleep(50);
+	} while (n != (size_t)replicas && harness_now_ms() < deadline);
+	assert_int_equal(n, replicas);
+	free(path);
+}
+
+static json_t *quota_hard(struct fixture *f, const char *cluster)
+{
+	char *path =
+		xasprintf("/api/v1/namespaces/es-default-%s/resourcequotas/esaas-quota", cluster);
+	json_t *q = sim_get(f, path);
+	free(path);
+	assert_non_null(q);
+	json_t *hard = json_incref(json_object_get(json_object_get(q, "spec"), "hard"));
+	json_decref(q);
+	return hard;
+}
+
+/* The scheduler's reason ends the wait after kubernetes.unschedulable_timeout_seconds;
+ * the cleanup puts the StatefulSet and the quota back where they were. */
+static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(void **state)
+{
+	struct fixture *f = *state = fixture_start(THREE_NODES_SIM_CONFIG, 0, 0, 2);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"full\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	json_t *quota = quota_hard(f, "full");
+	/* The answer says at once what the nodes cannot do. */
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/full/scale",
+			      "{\"role\": \"data\", \"replicas\": 4}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	json_t *warnings = json_object_get(r.body, "warnings");
+	assert_int_equal(json_array_size(warnings), 1);
+	assert_string_equal(json_string_value(json_array_get(warnings, 0)),
+			    "data nodes need one host each: 3 schedulable nodes, 4 asked");
+	int64_t id = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	const char *err = json_string_value(json_object_get(job, "error"));
+	if (!strstr(err, "es-data-3 unschedulable: 0/3 nodes are available: 3 node(s) didn't "
+			 "match pod anti-affinity rules") ||
+	    !strstr(err, "unschedulable_timeout_seconds: 2"))
+		fail_msg("job error: %s", err);
+	json_decref(job);
+	expect_trail(f, id,
+		     "plan raise_quota scale_workload undo_scale undo_quota undo_exclusion "
+		     "undo_quorum");
+	expect_data_workload(f, "full", 3);
+	json_t *after = quota_hard(f, "full");
+	if (!json_equal(quota, after)) {
+		char *a = json_dumps(quota, JSON_SORT_KEYS), *b = json_dumps(after, JSON_SORT_KEYS);
+		fail_msg("quota %s, not %s as before the scale", b, a);
+	}
+	json_decref(after);
+	json_decref(quota);
+	assert_int_equal(spec_replicas(f, "full", "data"), 3);
+}
+
+/* A cancel of a scale-up waiting on a Pending pod: back to the count it had. */
+static void test_cancelled_scale_up_returns_the_workload(void **state)
+{
+	struct fixture *f = *state = fixture_new(THREE_NODES_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"full\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	json_t *quota = quota_hard(f, "full");
+	int64_t id = scale(f, "full", "{\"role\": \"data\", \"replicas\": 4}", NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "wait_scaled", 60000));
+	char *path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"no room\"}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	http_resp_free(&r);
+	free(path);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "cancelled");
+	json_decref(job);
+	expect_data_workload(f, "full", 3);
+	json_t *after = quota_hard(f, "full");
+	assert_true(json_equal(quota, after));
+	json_decref(after);
+	json_decref(quota);
+	assert_int_equal(spec_replicas(f, "full", "data"), 3);
+
+	/* A create answers the same; one that fits has no warnings. */
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"big\", \"version\": \"7.17.10\","
+			      " \"masters\": {\"replicas\": 5}, \"data\": {\"replicas\": 4},"
+			      " \"clients\": {\"replicas\": 1}}",
+			      NULL, &r));
+	assert_int_equal(r.status, 202);
+	json_t *warnings = json_object_get(r.body, "warnings");
+	assert_int_equal(json_array_size(warnings), 2);
+	assert_string_equal(json_string_value(json_array_get(warnings, 0)),
+			    "masters need one host each: 3 schedulable nodes, 5 asked");
+	assert_string_equal(json_string_value(json_array_get(warnings, 1)),
+			    "data nodes need one host each: 3 schedulable nodes, 4 asked");
+	id = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	assert_true(http_call(&f->d, "POST", path, "{}", NULL, &r));
+	http_resp_free(&r);
+	free(path);
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"small\", \"version\": \"7.17.10\","
+			      " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1},"
+			      " \"clients\": {\"replicas\": 0}}",
+			      NULL, &r));
+	assert_int_equal(r.status, 202);
+	assert_null(json_object_get(r.body, "warnings"));
+	http_resp_free(&r);
+}
+
+/* --- the plan starts from the live workload ------------------------------------------ */
+
+/* kubectl scale, as a hand would: a merge patch of the /scale subresource. */
+static void scale_by_hand(struct fixture *f, const char *cluster, int replicas)
+{
+	char *path = xasprintf("/apis/apps/v1/namespaces/es-default-%s/statefulsets/es-data/scale",
+			       cluster);
+	char *body = xasprintf("{\"spec\": {\"replicas\": %d}}", replicas);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", f->sim.token);
+	const char *h[] = {auth, "Content-Type: application/merge-patch+json", NULL};
+	struct http_resp r;
+	assert_true(http_request(f->sim.server, "PATCH", path, body, h, 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+	free(path);
+}
+
+/* The nodes Elasticsearch sees, by _cat/nodes. */
+static size_t es_nodes(struct fixture *f, const char *cluster)
+{
+	json_t *nodes = es_get(f, cluster, "/_cat/nodes?format=json");
+	size_t n = json_array_size(nodes);
+	json_decref(nodes);
+	return n;
+}
+
+static void test_scale_plans_from_the_live_replica_count(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"live\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	/* The workload at 4 while the record says 3, as a scale-up that failed
+	 * before its cleanup existed, or a kubectl scale (the quota out of the
+	 * way), leaves it. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-live/resourcequotas/esaas-quota", NULL,
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	scale_by_hand(f, "live", 4);
+	int64_t deadline = harness_now_ms() + 60000;
+	while (es_nodes(f, "live") != 5 && harness_now_ms() < deadline)
+		msleep(50);
+	assert_int_equal(es_nodes(f, "live"), 5);
+	/* Back to 3: the fourth is drained and removed, not left standing. */
+	int64_t id = scale(f, "live", "{\"role\": \"data\", \"replicas\": 3}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
+	expect_data_workload(f, "live", 3);
+	assert_int_equal(spec_replicas(f, "live", "data"), 3);
+	assert_int_equal(lost_shards(f), 0);
+	/* The quota is back, for the three. */
+	json_t *hard = quota_hard(f, "live");
+	assert_string_equal(json_string_value(json_object_get(hard, "pods")), "4");
+	json_decref(hard);
+}
+
+/* --- the drain starts from a whole cluster --------------------------------------------- */
+
+/* A data node that leaves for a moment leaves its copies UNASSIGNED
+ * (index.unassigned.node_left.delayed_timeout): the exclusion waits for
+ * green, and says so, before it moves anything. */
+static void test_drain_waits_for_unassigned_shards(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"gap\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-gap/pods/es-data-0",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t deadline = harness_now_ms() + 30000;
+	bool yellow = false;
+	while (!yellow && harness_now_ms() < deadline) {
+		json_t *h = es_get(f, "gap", "/_cluster/health");
+		yellow = h && strcmp(json_string_value(json_object_get(h, "status")), "green") != 0;
+		json_decref(h);
+		if (!yellow)
+			msleep(20);
+	}
+	assert_true(yellow);
+	int64_t id = scale(f, "gap", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
+	assert_true(job_events_count(f, id,
+				     "from_state = 'exclude_nodes' AND detail LIKE 'health yellow%"
+				     "waiting for green before excluding the leaving nodes'") >= 1);
+	assert_int_equal(lost_shards(f), 0);
+	expect_data_workload(f, "gap", 2);
+}
+
+/* An operator's own exclusion stays through the drain, and is what is left after. */
+static void test_drain_keeps_the_operators_exclusion(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"kept\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-kept/services/es-http:9200/proxy"
+			     "/_cluster/settings",
+			     "{\"persistent\": {\"cluster.routing.allocation.exclude._name\":"
+			     " \"retired-1\"}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = scale(f, "kept", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, id);
+	char *excl = cluster_setting(f, "kept", "cluster.routing.allocation.exclude._name");
+	assert_non_null(excl);
+	assert_string_equal(excl, "retired-1");
+	free(excl);
+	/* While it drained, both were excluded. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	PGresult *res = PQexecParams(f->sql, "SELECT context::text FROM jobs WHERE id = $1", 1,
+				     NULL, q, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_non_null(strstr(PQgetvalue(res, 0, 0), "\"exclusion_before\": \"retired-1\""));
+	PQclear(res);
+	expect_data_workload(f, "kept", 2);
+	assert_int_equal(lost_shards(f), 0);
+}
+
+/* --- clients to 0 and back: the cluster keeps its endpoint ---------------------------- */
+
+/* es-http's selector: which role's pods take the cluster's HTTP traffic. */
+static char *http_role(struct fixture *f, const char *cluster)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/services/es-http", cluster);
+	json_t *svc = sim_get(f, path);
+	free(path);
+	assert_non_null(svc);
+	const char *role = json_string_value(json_object_get(
+		json_object_get(json_object_get(svc, "spec"), "selector"), "esaas.io/role"));
+	char *copy = xstrdup(role ? role : "");
+	json_decref(svc);
+	return copy;
+}
+
+static void expect_green(struct fixture *f, const char *cluster)
+{
+	json_t *h = es_get(f, cluster, "/_cluster/health");
+	assert_non_null(h);
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+}
+
+static void test_clients_to_zero_and_back_keep_the_endpoint(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"edge\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 1}}"));
+	char *role = http_role(f, "edge");
+	assert_string_equal(role, "client");
+	free(role);
+	/* To 0: es-http moves to the data nodes before the client goes. */
+	int64_t id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 0}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan http_to_data scale_workload wait_scaled http_to_clients fit_quota "
+		     "clear_exclusion wait_green record_scaled");
+	role = http_role(f, "edge");
+	assert_string_equal(role, "data");
+	free(role);
+	expect_green(f, "edge");
+	/* Back to 1: es-http to the client once it is Ready. */
+	id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 1}", NULL);
+	expect_ok(f, id);
+	expect_trail(f, id,
+		     "plan raise_quota scale_workload wait_scaled http_to_clients fit_quota "
+		     "clear_exclusion wait_green record_scaled");
+	role = http_role(f, "edge");
+	assert_string_equal(role, "client");
+	free(role);
+	expect_green(f, "edge");
+	assert_int_equal(spec_replicas(f, "edge", "clients"), 1);
+}
+
 /* --- two operations at once on one cluster ------------------------------------------- */
 
 static void test_two_operations_run_one_after_the_other(void **state)
@@ -1006,6 +1374,15 @@ int main(void)
 		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,
 					  teardown),
 		cmocka_unit_test_teardown(test_cancel_during_scale_down, teardown),
+		cmocka_unit_test_teardown(
+			test_unschedulable_scale_up_fails_with_the_reason_and_scales_back,
+			teardown),
+		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
+		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
+		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
+		cmocka_unit_test_teardown(test_drain_keeps_the_operators_exclusion, teardown),
+		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
+					  teardown),
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
 		cmocka_unit_test_teardown(test_retries_take_up_where_they_stopped, teardown),
 		cmocka_unit_test_teardown(test_every_workflow_through_faults, teardown),
