@@ -226,9 +226,9 @@ bad:
 	return false;
 }
 
-static const char *method_name(enum evhttp_cmd_type type)
+const char *http_method_name(int cmd)
 {
-	switch (type) {
+	switch ((enum evhttp_cmd_type)cmd) {
 	case EVHTTP_REQ_GET:
 		return "GET";
 	case EVHTTP_REQ_POST:
@@ -452,7 +452,7 @@ static struct http_req *req_new(struct http_server *srv, struct evhttp_request *
 	req->evreq = evreq;
 	req->srv = srv;
 	req->started_ms = now_mono_ms();
-	req->method = method_name(evhttp_request_get_command(evreq));
+	req->method = http_method_name(evhttp_request_get_command(evreq));
 	if (!req->method)
 		req->method = "UNKNOWN";
 	req->path = xstrdup(path ? path : "");

@@ -56,6 +56,11 @@ struct http_error {
  * Fill err (replacing what it held).  Returns false, so that a check can
  * end with "return http_error_set(...)".
  */
+/* The name of a libevent request command (enum evhttp_cmd_type: "GET",
+ * "PATCH", ...), or NULL for one it does not know.  The simulator and the
+ * tests' fake server name their requests with it too. */
+const char *http_method_name(int cmd);
+
 bool http_error_set(struct http_error *err, int status, const char *code, const char *field,
 		    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void http_error_clear(struct http_error *err);

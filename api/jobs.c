@@ -634,10 +634,10 @@ struct replay_call {
 
 static void replay_call_free(struct replay_call *c)
 {
-	free(c->tenant);
-	free(c->from_state);
-	free(c->actor);
-	free(c->reason);
+	char *owned[] = {c->tenant, c->from_state, c->actor, c->reason};
+
+	for (size_t i = 0; i < ARRAY_SIZE(owned); i++)
+		free(owned[i]);
 	free(c);
 }
 
@@ -890,14 +890,13 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 		.idempotency_key = key,
 	};
 	storage_job_submit(api->db, &js, submit_done_cb, c);
-	free(actor);
-	json_decref(body);
-	return;
+	goto out;
 
 failed:
+	http_reply_failure(req, &err);
+out:
 	free(actor);
 	json_decref(body);
-	http_reply_failure(req, &err);
 }
 
 void api_jobs_add_routes(struct api *api)

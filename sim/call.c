@@ -6,31 +6,7 @@
 #include <event2/event.h>
 
 #include "common/util.h"
-
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_OPTIONS:
-		return "OPTIONS";
-	case EVHTTP_REQ_TRACE:
-		return "TRACE";
-	case EVHTTP_REQ_CONNECT:
-		return "CONNECT";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	}
-	return "GET";
-}
+#include "api/http.h"
 
 struct call *call_new(struct evhttp_request *req)
 {
@@ -41,7 +17,10 @@ struct call *call_new(struct evhttp_request *req)
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 
 	c->req = req;
-	c->method = method_name(evhttp_request_get_command(req));
+	/* libevent parses only the methods it names. */
+	c->method = http_method_name(evhttp_request_get_command(req));
+	if (!c->method)
+		c->method = "GET";
 	c->path = xstrdup(path && *path ? path : "/");
 	c->query_raw = query ? xstrdup(query) : NULL;
 	TAILQ_INIT(&c->query);

@@ -16,6 +16,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/util.h"
+#include "api/http.h"
 
 struct fakehttp {
 	struct event_base *base;
@@ -32,26 +33,6 @@ struct fakehttp {
 	int nhits;
 };
 
-static const char *method_name(enum evhttp_cmd_type cmd)
-{
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	case EVHTTP_REQ_PUT:
-		return "PUT";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_PATCH:
-		return "PATCH";
-	default:
-		return "OTHER";
-	}
-}
-
 static struct fakehttp_hit *record(struct evhttp_request *req)
 {
 	struct fakehttp_hit *h = xcalloc(1, sizeof(*h));
@@ -60,7 +41,8 @@ static struct fakehttp_hit *record(struct evhttp_request *req)
 	struct evkeyval *kv;
 	size_t n = 0;
 
-	snprintf(h->method, sizeof(h->method), "%s", method_name(evhttp_request_get_command(req)));
+	snprintf(h->method, sizeof(h->method), "%s",
+		 http_method_name(evhttp_request_get_command(req)));
 	h->uri = xstrdup(evhttp_request_get_uri(req));
 	h->body_len = evbuffer_get_length(in);
 	h->body = xmalloc(h->body_len + 1);
