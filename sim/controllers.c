@@ -2086,10 +2086,12 @@ static const char *es_unwritable(const json_t *pod, const char *node)
  */
 static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
 {
-	const char *path = es_unwritable(pod->body, node);
+	const char *unwritable = es_unwritable(pod->body, node);
 
-	if (!path)
+	if (!unwritable)
 		return false;
+	/* A copy: it may point into pod->body, which store_update() replaces. */
+	char *path = xstrdup(unwritable);
 	json_t *body = json_deep_copy(pod->body);
 	json_t *st = child(body, "status");
 	char ts[32];
@@ -2132,6 +2134,7 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 		 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
 		 pod->ns, pod->name, node, path, path, (long long)restarts);
 	free(why);
+	free(path);
 	return true;
 }
 
