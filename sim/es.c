@@ -1877,6 +1877,36 @@ static const char *const static_keys[] = {
 	"bootstrap.",
 };
 
+/*
+ * Static settings under a dynamic prefix: the settings API refuses them as
+ * "not dynamically updateable" (the circuit breaker type and the real
+ * memory breaker,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/circuit-breaker.html;
+ * the indexing buffer,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indexing-buffer.html,
+ * both marked "(Static)").
+ */
+static const char *const static_under_dynamic[] = {
+	"indices.breaker.type",
+	"indices.breaker.total.use_real_memory",
+	"indices.memory.index_buffer_size",
+	"indices.memory.min_index_buffer_size",
+	"indices.memory.max_index_buffer_size",
+	"indices.memory.shard_inactive_time",
+};
+
+/*
+ * Boolean dynamic settings: a value other than true or false is refused
+ * with 400, as Booleans.parseBoolean does ("Failed to parse value [x] as
+ * only [true] or [false] are allowed.", server/src/main/java/org/
+ * elasticsearch/common/Booleans.java).
+ */
+static const char *const boolean_settings[] = {
+	"action.destructive_requires_name",	 "cluster.blocks.read_only",
+	"cluster.blocks.read_only_allow_delete", "cluster.indices.close.enable",
+	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
+};
+
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -1900,8 +1930,13 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
-		if (!wildcard && known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
-		    !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))) {
+		bool static_exact = false;
+		for (size_t i = 0; i < ARRAY_SIZE(static_under_dynamic); i++)
+			static_exact = static_exact || !strcmp(k, static_under_dynamic[i]);
+		if (!wildcard &&
+		    (static_exact ||
+		     (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
+		      !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))))) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
@@ -1911,6 +1946,17 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		    !(zen1 && zen_key)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);
+			return false;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(boolean_settings); i++) {
+			const char *b = json_is_string(v) ? json_string_value(v) : NULL;
+			if (strcmp(k, boolean_settings[i]) || !b || !strcmp(b, "true") ||
+			    !strcmp(b, "false"))
+				continue;
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "Failed to parse value [%s] as only [true] or [false] are "
+				     "allowed.",
+				     b);
 			return false;
 		}
 		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
