@@ -1359,6 +1359,137 @@ static void test_every_workflow_through_faults(void **state)
 	assert_true(hits > 0);
 }
 
+/* --- config updates ------------------------------------------------------------------ */
+
+/* The elasticsearch.yml of a role's ConfigMap (caller frees). */
+static char *config_yml(struct fixture *f, const char *cluster, const char *role)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/configmaps/es-%s-config", cluster,
+			       role);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *yml = xstrdup(json_string_value(
+		json_object_get(json_object_get(r.body, "data"), "elasticsearch.yml")));
+	http_resp_free(&r);
+	free(path);
+	return yml;
+}
+
+static void create_small(struct fixture *f, const char *name)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"7.17.10\", \"masters\": "
+			       "{\"replicas\": 1}, \"data\": {\"replicas\": 2}}",
+			       name);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+}
+
+/*
+ * A request with a static and a dynamic setting: the static one needs the
+ * rolling restart, and the dynamic one still goes through the settings
+ * API, since a persistent value set there earlier wins over
+ * elasticsearch.yml (transient > persistent > elasticsearch.yml,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html).
+ */
+static void test_config_mixed_request_puts_the_dynamic_settings(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "mixed");
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-mixed/services/es-http:9200/proxy"
+			     "/_cluster/settings",
+			     "{\"persistent\": {\"search.max_buckets\": 100,"
+			     " \"search.default_search_timeout\": \"5s\"}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/mixed/config",
+			    "{\"settings\": {\"search.max_buckets\": 20000,"
+			    " \"search.default_search_timeout\": null,"
+			    " \"http.max_content_length\": \"200mb\"}}",
+			    NULL);
+	expect_ok(f, id);
+	char *v = cluster_setting(f, "mixed", "search.max_buckets");
+	if (!v || strcmp(v, "20000") != 0)
+		fail_msg("search.max_buckets is %s after the update, not 20000", v ? v : "unset");
+	free(v);
+	v = cluster_setting(f, "mixed", "search.default_search_timeout");
+	if (v)
+		fail_msg("search.default_search_timeout is still %s after a null", v);
+	char *yml = config_yml(f, "mixed", "data");
+	assert_non_null(strstr(yml, "http.max_content_length"));
+	free(yml);
+}
+
+/*
+ * A dynamic setting Elasticsearch refuses (400) fails the job before any
+ * ConfigMap is written or any pod restarted, even with a static setting
+ * in the same request.
+ */
+static void test_config_refused_dynamic_setting_changes_nothing(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "refused");
+	char *before = config_yml(f, "refused", "data");
+	json_t *rec = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(rec, "pod_deletions"));
+	json_decref(rec);
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/refused/config",
+			    "{\"settings\": {\"action.destructive_requires_name\": \"banana\","
+			    " \"http.max_content_length\": \"200mb\"}}",
+			    NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	const char *status = json_string_value(json_object_get(job, "status"));
+	if (strcmp(status, "failed") != 0)
+		fail_msg("the job %s: Elasticsearch refuses action.destructive_requires_name: "
+			 "banana",
+			 status);
+	const char *err = json_string_value(json_object_get(job, "error"));
+	assert_non_null(strstr(err, "only [true] or [false]"));
+	json_decref(job);
+	char *after = config_yml(f, "refused", "data");
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	rec = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "pod_deletions")), deletions);
+	json_decref(rec);
+	json_t *c = get_cluster(f, "refused");
+	assert_null(json_object_get(json_object_get(json_object_get(c, "spec"), "config"),
+				    "http.max_content_length"));
+	json_decref(c);
+}
+
+/*
+ * Settings a wildcard would admit but the version no longer has are
+ * refused with 422 naming the key: a 5.x+ node does not start with a
+ * setting it does not know.
+ */
+static void test_config_removed_settings_are_refused(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "removed");
+	static const char *const bodies[][2] = {
+		{"{\"settings\": {\"thread_pool.bulk.queue_size\": 500}}", "thread_pool.bulk"},
+		{"{\"settings\": {\"thread_pool.index.size\": 4}}", "thread_pool.index"},
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct http_resp r;
+		assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/removed/config",
+				      bodies[i][0], NULL, &r));
+		if (r.status != 422)
+			fail_msg("%s: %ld, not 422", bodies[i][0], r.status);
+		char *text = json_dumps(r.body, 0);
+		assert_non_null(strstr(text, bodies[i][1]));
+		free(text);
+		http_resp_free(&r);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1386,6 +1517,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
 		cmocka_unit_test_teardown(test_retries_take_up_where_they_stopped, teardown),
 		cmocka_unit_test_teardown(test_every_workflow_through_faults, teardown),
+		cmocka_unit_test_teardown(test_config_mixed_request_puts_the_dynamic_settings,
+					  teardown),
+		cmocka_unit_test_teardown(test_config_refused_dynamic_setting_changes_nothing,
+					  teardown),
+		cmocka_unit_test_teardown(test_config_removed_settings_are_refused, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
