@@ -2087,8 +2087,12 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
 {
 	const char *path = es_unwritable(pod->body, node);
+	int es_major = 0;
+	char *refused = !path && es_container(pod->body, &es_major)
+				? sim_es_config_refused(pod->body, es_major)
+				: NULL;
 
-	if (!path)
+	if (!path && !refused)
 		return false;
 	json_t *body = json_deep_copy(pod->body);
 	json_t *st = child(body, "status");
@@ -2128,9 +2132,14 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
 		       "BackOff", why);
 	/* What Elasticsearch says before it exits (7.x wording). */
-	log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
-		 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
-		 pod->ns, pod->name, node, path, path, (long long)restarts);
+	if (refused)
+		log_info("pod %s/%s on %s: %s (restart %lld)", pod->ns, pod->name, node, refused,
+			 (long long)restarts);
+	else
+		log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
+			 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
+			 pod->ns, pod->name, node, path, path, (long long)restarts);
+	free(refused);
 	free(why);
 	return true;
 }

@@ -1209,6 +1209,101 @@ static void run_waits(void)
 	*pp = keep;
 }
 
+/* --- a node's elasticsearch.yml at start ------------------------------------------ */
+
+/*
+ * Settings a version no longer knows.  From 5.0 a node exits at start on a
+ * setting it does not know: "unknown setting [x] please check that any
+ * required plugins are installed, or check the breaking changes
+ * documentation for removed settings" (AbstractScopedSettings.validate,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/5.0/breaking_50_settings_changes.html).
+ * The simulator knows the removed ones only: the bulk and index thread
+ * pools (7.0, breaking-changes-7.0.html "Thread pool changes"), the
+ * node-count gateway settings (8.0, migrating-8.0.html).
+ */
+static const struct {
+	const char *prefix;
+	int removed_in;
+} removed_settings[] = {
+	{"thread_pool.bulk.", 7},	    {"thread_pool.index.", 7},
+	{"gateway.expected_nodes", 8},	    {"gateway.expected_master_nodes", 8},
+	{"gateway.recover_after_nodes", 8}, {"gateway.recover_after_master_nodes", 8},
+};
+
+/* A byte size as ByteSizeValue.parseBytesSizeValue takes it: digits, an
+ * optional fraction, a unit (b, kb, mb, gb, tb, pb, any case) or -1/0. */
+static bool byte_size_ok(const char *v)
+{
+	char *end;
+	double n = strtod(v, &end);
+	if (end == v || n < -1)
+		return false;
+	if (!*end)
+		return !strcmp(v, "-1") || !strcmp(v, "0");
+	static const char *const units[] = {"b",  "k", "kb", "m", "mb", "g",
+					    "gb", "t", "tb", "p", "pb"};
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (!strcasecmp(end, units[i]))
+			return true;
+	return false;
+}
+
+/* Static byte-size settings: a value that is not one stops the node, e.g.
+ * "failed to parse setting [http.max_content_length] with value [x] as a
+ * size in bytes: unit is missing or unrecognized" (ByteSizeValue). */
+static const char *const byte_size_settings[] = {
+	"http.max_content_length",
+	"http.max_initial_line_length",
+	"http.max_header_size",
+};
+
+char *sim_es_config_refused(const json_t *pod, int major)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	size_t i;
+	json_t *vol;
+	char *why = NULL;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, vol) {
+		const char *cm = json_str(json_object_get(vol, "configMap"), "name");
+		struct store_obj *o =
+			cm && ns ? store_get(store_kind_by_plural("configmaps"), ns, cm) : NULL;
+		const char *text =
+			o ? json_str(json_object_get(o->body, "data"), "elasticsearch.yml") : NULL;
+		if (!text)
+			continue;
+		char *err = NULL;
+		json_t *yml = yamljson_parse(text, strlen(text), &err);
+		free(err);
+		const char *k;
+		json_t *v;
+		json_object_foreach (yml, k, v) {
+			for (size_t j = 0; !why && major >= 5 && j < ARRAY_SIZE(removed_settings);
+			     j++)
+				if (major >= removed_settings[j].removed_in &&
+				    !strncmp(k, removed_settings[j].prefix,
+					     strlen(removed_settings[j].prefix)))
+					why = xasprintf(
+						"java.lang.IllegalArgumentException: unknown "
+						"setting [%s] please check that any required "
+						"plugins are installed, or check the breaking "
+						"changes documentation for removed settings",
+						k);
+			for (size_t j = 0; !why && j < ARRAY_SIZE(byte_size_settings); j++) {
+				const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+				if (s && !strcmp(k, byte_size_settings[j]) && !byte_size_ok(s))
+					why = xasprintf(
+						"failed to parse setting [%s] with value [%s] as a "
+						"size in bytes: unit is missing or unrecognized",
+						k, s);
+			}
+		}
+		json_decref(yml);
+		if (why)
+			break;
+	}
+	return why;
+}
+
 /* --- membership and masters ------------------------------------------------------ */
 
 static bool in_array(const json_t *arr, const char *s);
