@@ -1464,6 +1464,50 @@ static void test_config_refused_dynamic_setting_changes_nothing(void **state)
 	json_decref(c);
 }
 
+/* The nodes of the cluster's Elasticsearch, or -1 when it does not answer. */
+static int es_node_count(struct fixture *f, const char *cluster)
+{
+	json_t *h = es_get(f, cluster, "/_cluster/health");
+	int n = h ? (int)json_integer_value(json_object_get(h, "number_of_nodes")) : -1;
+	json_decref(h);
+	return n;
+}
+
+/*
+ * A static value the restarted node refuses (it exits at start: "failed to
+ * parse setting [http.max_content_length] with value [banana]") fails the
+ * job, and the cleanup writes the ConfigMaps of the recorded spec back, so
+ * that the node starts again and no later restart reads the bad file.
+ */
+static void test_config_bad_static_value_restores_the_config(void **state)
+{
+	/* Deadlines at 2 %: the wait for the restarted pod gives up after 18 s. */
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 2, 0);
+	create_small(f, "badstatic");
+	char *before = config_yml(f, "badstatic", "data");
+	int nodes = es_node_count(f, "badstatic");
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/badstatic/config",
+			    "{\"settings\": {\"http.max_content_length\": \"banana\"}}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	json_decref(job);
+	char *after = config_yml(f, "badstatic", "data");
+	if (strcmp(after, before) != 0)
+		fail_msg("the data ConfigMap after the failed job:\n%s\nnot\n%s", after, before);
+	free(after);
+	free(before);
+	after = config_yml(f, "badstatic", "master");
+	assert_null(strstr(after, "banana"));
+	free(after);
+	/* The crashed node starts on the restored file, after its back-off. */
+	int64_t deadline = harness_now_ms() + 90000;
+	while (es_node_count(f, "badstatic") != nodes && harness_now_ms() < deadline)
+		msleep(200);
+	assert_int_equal(es_node_count(f, "badstatic"), nodes);
+}
+
 /*
  * Settings a wildcard would admit but the version no longer has are
  * refused with 422 naming the key: a 5.x+ node does not start with a
@@ -1522,6 +1566,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_config_refused_dynamic_setting_changes_nothing,
 					  teardown),
 		cmocka_unit_test_teardown(test_config_removed_settings_are_refused, teardown),
+		cmocka_unit_test_teardown(test_config_bad_static_value_restores_the_config,
+					  teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
