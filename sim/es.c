@@ -85,6 +85,7 @@ struct es_index {
 	int nreplicas;
 	struct es_shard *shards;
 	int64_t created_ms;
+	json_t *analysis; /* settings.index.analysis as created, or NULL */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -590,6 +591,71 @@ static void disk_drop_index(struct es_cluster *cl, const char *index)
 
 /* The best data node for a copy of sh, or NULL; prefer a node whose disk
  * holds the shard, then the emptiest. */
+/*
+ * Analysis components that come from a plugin: a node without the plugin
+ * cannot build the index's analyzers ("failed to find tokenizer under name
+ * [icu_tokenizer]", AnalysisRegistry), so the index's shards fail there
+ * (https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html;
+ * the names from each plugin's page, e.g. analysis-icu.html).  The
+ * simulator never places a copy on such a node; Elasticsearch tries, fails
+ * and gives up after index.allocation.max_retries: the shard stays
+ * unassigned either way.
+ */
+static const struct {
+	const char *name, *plugin;
+} plugin_components[] = {
+	{"icu_tokenizer", "analysis-icu"},
+	{"icu_normalizer", "analysis-icu"},
+	{"icu_folding", "analysis-icu"},
+	{"icu_collation", "analysis-icu"},
+	{"icu_transform", "analysis-icu"},
+	{"icu_analyzer", "analysis-icu"},
+	{"kuromoji", "analysis-kuromoji"},
+	{"kuromoji_tokenizer", "analysis-kuromoji"},
+	{"kuromoji_baseform", "analysis-kuromoji"},
+	{"kuromoji_stemmer", "analysis-kuromoji"},
+	{"smartcn", "analysis-smartcn"},
+	{"smartcn_tokenizer", "analysis-smartcn"},
+	{"nori", "analysis-nori"},
+	{"nori_tokenizer", "analysis-nori"},
+	{"phonetic", "analysis-phonetic"},
+	{"polish", "analysis-stempel"},
+	{"polish_stem", "analysis-stempel"},
+	{"ukrainian", "analysis-ukrainian"},
+};
+
+/* Does node n have every plugin the analysis (any string in it) needs? */
+static bool analysis_fits(const json_t *analysis, const struct es_node *n)
+{
+	if (json_is_object(analysis) || json_is_array(analysis)) {
+		const char *k;
+		json_t *v;
+		size_t i;
+		if (json_is_object(analysis)) {
+			json_object_foreach ((json_t *)analysis, k, v)
+				if (!analysis_fits(v, n))
+					return false;
+		} else {
+			json_array_foreach (analysis, i, v)
+				if (!analysis_fits(v, n))
+					return false;
+		}
+		return true;
+	}
+	const char *word = json_string_value(analysis);
+	for (size_t i = 0; word && i < ARRAY_SIZE(plugin_components); i++) {
+		if (strcmp(word, plugin_components[i].name))
+			continue;
+		size_t j;
+		json_t *p;
+		json_array_foreach (n->plugins, j, p)
+			if (!strcmp(json_string_value(p), plugin_components[i].plugin))
+				return true;
+		return false;
+	}
+	return true;
+}
+
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
 				 bool *disk)
 {
@@ -600,7 +666,7 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name))
+		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
 			continue;
 		if (incoming_recoveries(cl, n->name) >= 2)
 			continue;
@@ -854,6 +920,8 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 
 static void index_free(struct es_index *ix)
 {
+	json_decref(ix->analysis);
+
 	for (int s = 0; s < ix->nshards; s++) {
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
 			free(ix->shards[s].copies[k].node);
@@ -1811,8 +1879,10 @@ static void seed_indices(struct es_cluster *cl)
 		if (!name || index_find(cl, name))
 			continue;
 		json_t *sh = json_object_get(ix, "shards"), *rep = json_object_get(ix, "replicas");
-		index_create(cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
-			     json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
+		struct es_index *made = index_create(
+			cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
+			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
+		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
 	}
 }
 
@@ -2659,7 +2729,12 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 		return;
 	}
 	json_t *flat = json_object();
-	flatten("", json_object_get(body, "settings"), flat);
+	json_t *settings = json_object_get(body, "settings");
+	json_t *analysis = json_object_get(settings, "analysis");
+	if (!analysis)
+		analysis = json_object_get(json_object_get(settings, "index"), "analysis");
+	analysis = json_deep_copy(analysis);
+	flatten("", settings, flat);
 	json_decref(body);
 	int major = version_major(cluster_version(cl));
 	int shards = major >= 7 ? 1 : 5, replicas = 1;
@@ -2674,17 +2749,51 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 			replicas = -1;
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
+		json_decref(analysis);
 		sim_es_error(c, 400, "illegal_argument_exception",
 			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
-	index_create(cl, name, shards, replicas);
+	index_create(cl, name, shards, replicas)->analysis = analysis;
 	allocate(cl, now_mono_ms());
 	/* wait_for_active_shards (default 1): the primaries. */
 	struct es_wait *w;
 	park(WAIT_INDEX_ACTIVE, cl, c, pod, c->path, param_ms(c, "timeout", 30000));
 	w = waits;
 	w->index = xstrdup(name);
+}
+
+/*
+ * GET /{index}/_settings (_all, a pattern or a list): each index's
+ * settings, nested ({"index": {"number_of_shards": "1", "analysis": ...}})
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-get-settings.html;
+ * flat_settings is not modelled.
+ */
+static void index_settings(struct es_cluster *cl, struct call *c, const char *name)
+{
+	bool all = !strcmp(name, "_all");
+	json_t *out = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (!all && !list_matches(name, ix->name))
+			continue;
+		char sh[16], rep[16];
+		snprintf(sh, sizeof(sh), "%d", ix->nshards);
+		snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
+		json_t *index = json_pack("{s:s, s:s, s:s, s:s}", "number_of_shards", sh,
+					  "number_of_replicas", rep, "uuid", ix->uuid,
+					  "provided_name", ix->name);
+		if (ix->analysis)
+			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
+		json_object_set_new(out, ix->name,
+				    json_pack("{s:{s:o}}", "settings", "index", index));
+	}
+	if (!all && json_object_size(out) == 0 && !strchr(name, '*') && !strchr(name, ',')) {
+		json_decref(out);
+		index_not_found(c, name);
+		return;
+	}
+	call_reply_json(c, 200, out);
 }
 
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
@@ -3361,6 +3470,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			}
 			nodes_info(cl, c, filter, pod);
 		}
+	} else if (get && n == 2 && is(segs[1], "_settings")) {
+		index_settings(cl, c, segs[0]);
 	} else if (n == 1 && segs[0][0] != '_') {
 		if (is(m, "PUT"))
 			create_index(cl, c, pod, segs[0]);
