@@ -1534,6 +1534,65 @@ static void test_config_removed_settings_are_refused(void **state)
 	}
 }
 
+/* --- removing a plugin that an index uses ----------------------------------------- */
+
+/* An index whose analyzer uses analysis-icu's tokenizer. */
+static const char ICU_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"
+	"    - {name: words, shards: 1, replicas: 1, analysis: {analyzer: {folded: {type: custom,"
+	" tokenizer: icu_tokenizer, filter: [lowercase]}}}}\n";
+
+/*
+ * Each node's init container deletes the plugins no longer listed, and a
+ * node without analysis-icu cannot open an index whose analyzer uses
+ * icu_tokenizer: its shards fail to allocate.  The removal is refused
+ * (409) naming the index and the component, and nothing changes.
+ */
+static void test_plugin_remove_refused_while_an_index_uses_it(void **state)
+{
+	struct fixture *f = *state = fixture_new(ICU_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"icu\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"plugins\": [\"analysis-icu\"]}"));
+	json_t *h = es_get(f, "icu", "/_cluster/health");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+	json_t *rec = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(rec, "pod_deletions"));
+	json_decref(rec);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/icu/plugins/analysis-icu", NULL,
+			      NULL, &r));
+	char *text = r.body ? json_dumps(r.body, 0) : xstrdup(r.raw ? r.raw : "");
+	if (r.status != 409 || !strstr(text, "words") || !strstr(text, "icu_tokenizer"))
+		fail_msg("removing analysis-icu while index words uses icu_tokenizer: %ld %s",
+			 r.status, text);
+	free(text);
+	http_resp_free(&r);
+	assert_true(spec_has_plugin(f, "icu", "analysis-icu"));
+	rec = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "pod_deletions")), deletions);
+	json_decref(rec);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'plugin_remove'", 0, NULL),
+		0);
+	/* Once the index is gone, the plugin goes. */
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-icu/services/es-http:9200/proxy/words",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	expect_ok(f,
+		  api_op(&f->d, "DELETE", "/api/v1/clusters/icu/plugins/analysis-icu", NULL, NULL));
+	assert_false(spec_has_plugin(f, "icu", "analysis-icu"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1567,6 +1626,8 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_config_removed_settings_are_refused, teardown),
 		cmocka_unit_test_teardown(test_config_bad_static_value_restores_the_config,
+					  teardown),
+		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
