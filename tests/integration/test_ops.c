@@ -1593,6 +1593,45 @@ static void test_plugin_remove_refused_while_an_index_uses_it(void **state)
 	assert_false(spec_has_plugin(f, "icu", "analysis-icu"));
 }
 
+/* --- disruption budgets ------------------------------------------------------------- */
+
+/* The PDB of a role: "maxUnavailable disruptionsAllowed" as the API server has it. */
+static char *budget_of(struct fixture *f, const char *cluster, const char *workload)
+{
+	char *path = xasprintf("/apis/policy/v1/namespaces/es-default-%s/poddisruptionbudgets/%s",
+			       cluster, workload);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *out = xasprintf("%lld %lld",
+			      (long long)json_integer_value(json_object_get(
+				      json_object_get(r.body, "spec"), "maxUnavailable")),
+			      (long long)json_integer_value(json_object_get(
+				      json_object_get(r.body, "status"), "disruptionsAllowed")));
+	http_resp_free(&r);
+	free(path);
+	return out;
+}
+
+/*
+ * A drain may evict one pod of a role at a time, and none of a role with a
+ * single node: evicting the only master stops the cluster (ECK's default
+ * budget allows no disruption with a single master or data node).
+ */
+static void test_single_master_allows_no_disruption(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "lonely");
+	char *master = budget_of(f, "lonely", "es-master");
+	char *data = budget_of(f, "lonely", "es-data");
+	if (strcmp(master, "0 0") != 0 || strcmp(data, "1 1") != 0)
+		fail_msg("maxUnavailable and disruptionsAllowed: masters (1) %s, data (2) %s; "
+			 "want 0 0 and 1 1",
+			 master, data);
+	free(master);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1629,6 +1668,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
+		cmocka_unit_test_teardown(test_single_master_allows_no_disruption, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
