@@ -2094,6 +2094,8 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 
 	if (!path && !refused)
 		return false;
+	/* node and path may point into the pod's body, which the update frees. */
+	char *where = xstrdup(node), *unwritable = path ? xstrdup(path) : NULL;
 	json_t *body = json_deep_copy(pod->body);
 	json_t *st = child(body, "status");
 	char ts[32];
@@ -2133,13 +2135,15 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 		       "BackOff", why);
 	/* What Elasticsearch says before it exits (7.x wording). */
 	if (refused)
-		log_info("pod %s/%s on %s: %s (restart %lld)", pod->ns, pod->name, node, refused,
+		log_info("pod %s/%s on %s: %s (restart %lld)", pod->ns, pod->name, where, refused,
 			 (long long)restarts);
 	else
 		log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
 			 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
-			 pod->ns, pod->name, node, path, path, (long long)restarts);
+			 pod->ns, pod->name, where, unwritable, unwritable, (long long)restarts);
 	free(refused);
+	free(where);
+	free(unwritable);
 	free(why);
 	return true;
 }
