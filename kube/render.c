@@ -644,14 +644,22 @@ static json_t *http_service(const struct ctx *c)
 	return svc;
 }
 
+/*
+ * One disruption at a time per role, none for a role of a single node: a
+ * drain evicting the only master or the only data node takes the cluster
+ * down (ECK allows none either with a single master or data node:
+ * pkg/controller/elasticsearch/pdb/reconcile_default.go,
+ * allowedDisruptionsForRole).
+ */
 static json_t *disruption_budget(const struct ctx *c, enum es_role role)
 {
 	json_t *pdb = render_object("policy/v1", "PodDisruptionBudget",
 				    render_metadata(c, workload_names[role], role));
+	int max_unavailable = c->spec->nodes[role].replicas <= 1 ? 0 : 1;
 
 	json_object_set_new(pdb, "spec",
-			    json_pack("{s:i, s:{s:o}}", "maxUnavailable", 1, "selector",
-				      "matchLabels", match_labels(c, role)));
+			    json_pack("{s:i, s:{s:o}}", "maxUnavailable", max_unavailable,
+				      "selector", "matchLabels", match_labels(c, role)));
 	return pdb;
 }
 

@@ -127,6 +127,28 @@ static const struct setting settings[] = {
 	{"indices.fielddata.cache.size", STATIC, 2, 0, 0, 0},
 	{"indices.queries.cache.size", STATIC, 2, 0, 0, 0},
 	{"indices.requests.cache.size", STATIC, 2, 0, 0, 0},
+	/*
+	 * Keys a wildcard below would admit in versions that no longer have
+	 * them, listed first since the first match wins.  The bulk thread
+	 * pool was renamed write in 6.3 and both bulk and index were removed
+	 * in 7.0
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/7.0/breaking-changes-7.0.html,
+	 * "Thread pool changes"); the node-count gateway settings were
+	 * removed in 8.0
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/8.0/migrating-8.0.html,
+	 * "gateway.expected_nodes ... removed"); the breaker type and the
+	 * real memory breaker are static under the dynamic breakers
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/circuit-breaker.html).
+	 */
+	{"thread_pool.bulk.*", STATIC, 5, 0, 7, 0},
+	{"thread_pool.index.*", STATIC, 5, 0, 7, 0},
+	{"thread_pool.write.*", STATIC, 6, 3, 0, 0},
+	{"gateway.expected_nodes", STATIC, 2, 0, 8, 0},
+	{"gateway.expected_master_nodes", STATIC, 2, 0, 8, 0},
+	{"gateway.recover_after_nodes", STATIC, 2, 0, 8, 0},
+	{"gateway.recover_after_master_nodes", STATIC, 2, 0, 8, 0},
+	{"indices.breaker.type", STATIC, 2, 0, 0, 0},
+	{"indices.breaker.total.use_real_memory", STATIC, 7, 0, 0, 0},
 	{"threadpool.*", STATIC, 2, 0, 5, 0},
 	{"thread_pool.*", STATIC, 5, 0, 0, 0},
 	{"http.max_content_length", STATIC, 2, 0, 0, 0},

@@ -85,6 +85,7 @@ struct es_index {
 	int nreplicas;
 	struct es_shard *shards;
 	int64_t created_ms;
+	json_t *analysis; /* settings.index.analysis as created, or NULL */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -590,6 +591,71 @@ static void disk_drop_index(struct es_cluster *cl, const char *index)
 
 /* The best data node for a copy of sh, or NULL; prefer a node whose disk
  * holds the shard, then the emptiest. */
+/*
+ * Analysis components that come from a plugin: a node without the plugin
+ * cannot build the index's analyzers ("failed to find tokenizer under name
+ * [icu_tokenizer]", AnalysisRegistry), so the index's shards fail there
+ * (https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html;
+ * the names from each plugin's page, e.g. analysis-icu.html).  The
+ * simulator never places a copy on such a node; Elasticsearch tries, fails
+ * and gives up after index.allocation.max_retries: the shard stays
+ * unassigned either way.
+ */
+static const struct {
+	const char *name, *plugin;
+} plugin_components[] = {
+	{"icu_tokenizer", "analysis-icu"},
+	{"icu_normalizer", "analysis-icu"},
+	{"icu_folding", "analysis-icu"},
+	{"icu_collation", "analysis-icu"},
+	{"icu_transform", "analysis-icu"},
+	{"icu_analyzer", "analysis-icu"},
+	{"kuromoji", "analysis-kuromoji"},
+	{"kuromoji_tokenizer", "analysis-kuromoji"},
+	{"kuromoji_baseform", "analysis-kuromoji"},
+	{"kuromoji_stemmer", "analysis-kuromoji"},
+	{"smartcn", "analysis-smartcn"},
+	{"smartcn_tokenizer", "analysis-smartcn"},
+	{"nori", "analysis-nori"},
+	{"nori_tokenizer", "analysis-nori"},
+	{"phonetic", "analysis-phonetic"},
+	{"polish", "analysis-stempel"},
+	{"polish_stem", "analysis-stempel"},
+	{"ukrainian", "analysis-ukrainian"},
+};
+
+/* Does node n have every plugin the analysis (any string in it) needs? */
+static bool analysis_fits(const json_t *analysis, const struct es_node *n)
+{
+	if (json_is_object(analysis) || json_is_array(analysis)) {
+		const char *k;
+		json_t *v;
+		size_t i;
+		if (json_is_object(analysis)) {
+			json_object_foreach ((json_t *)analysis, k, v)
+				if (!analysis_fits(v, n))
+					return false;
+		} else {
+			json_array_foreach (analysis, i, v)
+				if (!analysis_fits(v, n))
+					return false;
+		}
+		return true;
+	}
+	const char *word = json_string_value(analysis);
+	for (size_t i = 0; word && i < ARRAY_SIZE(plugin_components); i++) {
+		if (strcmp(word, plugin_components[i].name))
+			continue;
+		size_t j;
+		json_t *p;
+		json_array_foreach (n->plugins, j, p)
+			if (!strcmp(json_string_value(p), plugin_components[i].plugin))
+				return true;
+		return false;
+	}
+	return true;
+}
+
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
 				 bool *disk)
 {
@@ -600,7 +666,7 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name))
+		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
 			continue;
 		if (incoming_recoveries(cl, n->name) >= 2)
 			continue;
@@ -854,6 +920,8 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 
 static void index_free(struct es_index *ix)
 {
+	json_decref(ix->analysis);
+
 	for (int s = 0; s < ix->nshards; s++) {
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
 			free(ix->shards[s].copies[k].node);
@@ -1207,6 +1275,101 @@ static void run_waits(void)
 	while (*pp)
 		pp = &(*pp)->next;
 	*pp = keep;
+}
+
+/* --- a node's elasticsearch.yml at start ------------------------------------------ */
+
+/*
+ * Settings a version no longer knows.  From 5.0 a node exits at start on a
+ * setting it does not know: "unknown setting [x] please check that any
+ * required plugins are installed, or check the breaking changes
+ * documentation for removed settings" (AbstractScopedSettings.validate,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/5.0/breaking_50_settings_changes.html).
+ * The simulator knows the removed ones only: the bulk and index thread
+ * pools (7.0, breaking-changes-7.0.html "Thread pool changes"), the
+ * node-count gateway settings (8.0, migrating-8.0.html).
+ */
+static const struct {
+	const char *prefix;
+	int removed_in;
+} removed_settings[] = {
+	{"thread_pool.bulk.", 7},	    {"thread_pool.index.", 7},
+	{"gateway.expected_nodes", 8},	    {"gateway.expected_master_nodes", 8},
+	{"gateway.recover_after_nodes", 8}, {"gateway.recover_after_master_nodes", 8},
+};
+
+/* A byte size as ByteSizeValue.parseBytesSizeValue takes it: digits, an
+ * optional fraction, a unit (b, kb, mb, gb, tb, pb, any case) or -1/0. */
+static bool byte_size_ok(const char *v)
+{
+	char *end;
+	double n = strtod(v, &end);
+	if (end == v || n < -1)
+		return false;
+	if (!*end)
+		return !strcmp(v, "-1") || !strcmp(v, "0");
+	static const char *const units[] = {"b",  "k", "kb", "m", "mb", "g",
+					    "gb", "t", "tb", "p", "pb"};
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+		if (!strcasecmp(end, units[i]))
+			return true;
+	return false;
+}
+
+/* Static byte-size settings: a value that is not one stops the node, e.g.
+ * "failed to parse setting [http.max_content_length] with value [x] as a
+ * size in bytes: unit is missing or unrecognized" (ByteSizeValue). */
+static const char *const byte_size_settings[] = {
+	"http.max_content_length",
+	"http.max_initial_line_length",
+	"http.max_header_size",
+};
+
+char *sim_es_config_refused(const json_t *pod, int major)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	size_t i;
+	json_t *vol;
+	char *why = NULL;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, vol) {
+		const char *cm = json_str(json_object_get(vol, "configMap"), "name");
+		struct store_obj *o =
+			cm && ns ? store_get(store_kind_by_plural("configmaps"), ns, cm) : NULL;
+		const char *text =
+			o ? json_str(json_object_get(o->body, "data"), "elasticsearch.yml") : NULL;
+		if (!text)
+			continue;
+		char *err = NULL;
+		json_t *yml = yamljson_parse(text, strlen(text), &err);
+		free(err);
+		const char *k;
+		json_t *v;
+		json_object_foreach (yml, k, v) {
+			for (size_t j = 0; !why && major >= 5 && j < ARRAY_SIZE(removed_settings);
+			     j++)
+				if (major >= removed_settings[j].removed_in &&
+				    !strncmp(k, removed_settings[j].prefix,
+					     strlen(removed_settings[j].prefix)))
+					why = xasprintf(
+						"java.lang.IllegalArgumentException: unknown "
+						"setting [%s] please check that any required "
+						"plugins are installed, or check the breaking "
+						"changes documentation for removed settings",
+						k);
+			for (size_t j = 0; !why && j < ARRAY_SIZE(byte_size_settings); j++) {
+				const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+				if (s && !strcmp(k, byte_size_settings[j]) && !byte_size_ok(s))
+					why = xasprintf(
+						"failed to parse setting [%s] with value [%s] as a "
+						"size in bytes: unit is missing or unrecognized",
+						k, s);
+			}
+		}
+		json_decref(yml);
+		if (why)
+			break;
+	}
+	return why;
 }
 
 /* --- membership and masters ------------------------------------------------------ */
@@ -1716,8 +1879,10 @@ static void seed_indices(struct es_cluster *cl)
 		if (!name || index_find(cl, name))
 			continue;
 		json_t *sh = json_object_get(ix, "shards"), *rep = json_object_get(ix, "replicas");
-		index_create(cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
-			     json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
+		struct es_index *made = index_create(
+			cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
+			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
+		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
 	}
 }
 
@@ -1877,6 +2042,36 @@ static const char *const static_keys[] = {
 	"bootstrap.",
 };
 
+/*
+ * Static settings under a dynamic prefix: the settings API refuses them as
+ * "not dynamically updateable" (the circuit breaker type and the real
+ * memory breaker,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/circuit-breaker.html;
+ * the indexing buffer,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indexing-buffer.html,
+ * both marked "(Static)").
+ */
+static const char *const static_under_dynamic[] = {
+	"indices.breaker.type",
+	"indices.breaker.total.use_real_memory",
+	"indices.memory.index_buffer_size",
+	"indices.memory.min_index_buffer_size",
+	"indices.memory.max_index_buffer_size",
+	"indices.memory.shard_inactive_time",
+};
+
+/*
+ * Boolean dynamic settings: a value other than true or false is refused
+ * with 400, as Booleans.parseBoolean does ("Failed to parse value [x] as
+ * only [true] or [false] are allowed.", server/src/main/java/org/
+ * elasticsearch/common/Booleans.java).
+ */
+static const char *const boolean_settings[] = {
+	"action.destructive_requires_name",	 "cluster.blocks.read_only",
+	"cluster.blocks.read_only_allow_delete", "cluster.indices.close.enable",
+	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
+};
+
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -1900,8 +2095,13 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 				     "%s setting [%s], not recognized", scope, k);
 			return false;
 		}
-		if (!wildcard && known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
-		    !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))) {
+		bool static_exact = false;
+		for (size_t i = 0; i < ARRAY_SIZE(static_under_dynamic); i++)
+			static_exact = static_exact || !strcmp(k, static_under_dynamic[i]);
+		if (!wildcard &&
+		    (static_exact ||
+		     (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
+		      !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))))) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
@@ -1911,6 +2111,17 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		    !(zen1 && zen_key)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);
+			return false;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(boolean_settings); i++) {
+			const char *b = json_is_string(v) ? json_string_value(v) : NULL;
+			if (strcmp(k, boolean_settings[i]) || !b || !strcmp(b, "true") ||
+			    !strcmp(b, "false"))
+				continue;
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "Failed to parse value [%s] as only [true] or [false] are "
+				     "allowed.",
+				     b);
 			return false;
 		}
 		if (!strcmp(k, "cluster.routing.allocation.enable") && json_is_string(v)) {
@@ -2518,7 +2729,12 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 		return;
 	}
 	json_t *flat = json_object();
-	flatten("", json_object_get(body, "settings"), flat);
+	json_t *settings = json_object_get(body, "settings");
+	json_t *analysis = json_object_get(settings, "analysis");
+	if (!analysis)
+		analysis = json_object_get(json_object_get(settings, "index"), "analysis");
+	analysis = json_deep_copy(analysis);
+	flatten("", settings, flat);
 	json_decref(body);
 	int major = version_major(cluster_version(cl));
 	int shards = major >= 7 ? 1 : 5, replicas = 1;
@@ -2533,17 +2749,51 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 			replicas = -1;
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
+		json_decref(analysis);
 		sim_es_error(c, 400, "illegal_argument_exception",
 			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
-	index_create(cl, name, shards, replicas);
+	index_create(cl, name, shards, replicas)->analysis = analysis;
 	allocate(cl, now_mono_ms());
 	/* wait_for_active_shards (default 1): the primaries. */
 	struct es_wait *w;
 	park(WAIT_INDEX_ACTIVE, cl, c, pod, c->path, param_ms(c, "timeout", 30000));
 	w = waits;
 	w->index = xstrdup(name);
+}
+
+/*
+ * GET /{index}/_settings (_all, a pattern or a list): each index's
+ * settings, nested ({"index": {"number_of_shards": "1", "analysis": ...}})
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-get-settings.html;
+ * flat_settings is not modelled.
+ */
+static void index_settings(struct es_cluster *cl, struct call *c, const char *name)
+{
+	bool all = !strcmp(name, "_all");
+	json_t *out = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (!all && !list_matches(name, ix->name))
+			continue;
+		char sh[16], rep[16];
+		snprintf(sh, sizeof(sh), "%d", ix->nshards);
+		snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
+		json_t *index = json_pack("{s:s, s:s, s:s, s:s}", "number_of_shards", sh,
+					  "number_of_replicas", rep, "uuid", ix->uuid,
+					  "provided_name", ix->name);
+		if (ix->analysis)
+			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
+		json_object_set_new(out, ix->name,
+				    json_pack("{s:{s:o}}", "settings", "index", index));
+	}
+	if (!all && json_object_size(out) == 0 && !strchr(name, '*') && !strchr(name, ',')) {
+		json_decref(out);
+		index_not_found(c, name);
+		return;
+	}
+	call_reply_json(c, 200, out);
 }
 
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
@@ -3220,6 +3470,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			}
 			nodes_info(cl, c, filter, pod);
 		}
+	} else if (get && n == 2 && is(segs[1], "_settings")) {
+		index_settings(cl, c, segs[0]);
 	} else if (n == 1 && segs[0][0] != '_') {
 		if (is(m, "PUT"))
 			create_index(cl, c, pod, segs[0]);

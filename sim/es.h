@@ -23,6 +23,10 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
 bool sim_es_available(const char *ns);
+/* Why the Elasticsearch node of pod (major version major) exits at start
+ * on its elasticsearch.yml (the ConfigMap it mounts), or NULL; the caller
+ * frees the message. */
+char *sim_es_config_refused(const json_t *pod, int major);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
 json_t *sim_es_state(void);
 

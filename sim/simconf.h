@@ -24,6 +24,7 @@
  *     no_master_wait_ms: 30000     # cap on waiting for a master that is not there
  *     indices:                     # created in every cluster once it forms
  *       - {name: logs, shards: 2, replicas: 1}
+ *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
  *   faults: [...]                  # as POST /_sim/faults takes them
  */
 #ifndef SIM_SIMCONF_H
@@ -52,7 +53,7 @@ struct simconf {
 	int recovery_ms;
 	int node_left_delay_ms;
 	int no_master_wait_ms;
-	json_t *indices; /* array of {name, shards, replicas} */
+	json_t *indices; /* array of {name, shards, replicas, analysis?} */
 	json_t *faults;	 /* array, or NULL */
 };
 

@@ -80,6 +80,65 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *sp
 	}
 }
 
+/* --- every index's settings ------------------------------------------------------ */
+
+#define INDEX_SETTINGS_PATH "/_all/_settings"
+
+struct settings_read {
+	struct es *es;
+	states_index_settings_cb cb;
+	void *arg;
+	int attempts;
+};
+
+static void index_settings_read_cb(void *arg, const struct es_result *res)
+{
+	struct settings_read *c = arg;
+
+	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < COPIES_READ_ATTEMPTS &&
+	    es_request(c->es, "GET", INDEX_SETTINGS_PATH, NULL, index_settings_read_cb, c))
+		return;
+	if (res->klass == HTTPC_OK && json_is_object(res->body))
+		c->cb(c->arg, res->body, NULL);
+	else
+		c->cb(c->arg, NULL, res->message ? res->message : "no answer");
+	es_free(c->es);
+	free(c);
+}
+
+void states_read_index_settings(struct wf_env *env, const char *tenant, json_t *spec_json,
+				states_index_settings_cb cb, void *arg)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!env || !env->kube) {
+		cb(arg, NULL, "no Kubernetes connection is configured");
+		return;
+	}
+	if (!spec_parse(spec_json, &spec, &serr)) {
+		char *msg =
+			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
+		cb(arg, NULL, msg);
+		free(msg);
+		return;
+	}
+	char *ns = render_namespace(tenant, spec.name);
+	struct settings_read *c = xcalloc(1, sizeof(*c));
+	c->cb = cb;
+	c->arg = arg;
+	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
+				   RENDER_HTTP_SERVICE);
+	es_set_version(c->es, &spec.version);
+	free(ns);
+	spec_free(&spec);
+	if (!es_request(c->es, "GET", INDEX_SETTINGS_PATH, NULL, index_settings_read_cb, c)) {
+		es_free(c->es);
+		free(c);
+		cb(arg, NULL, "cannot send the request");
+	}
+}
+
 /* --- where the nodes of a role can go ----------------------------------------- */
 
 struct places_read {

@@ -26,15 +26,39 @@ void state_config_route(struct step *s)
 		step_next(s);
 }
 
-/* Dynamic settings through the cluster settings API, in the version's scope. */
+/*
+ * The dynamic settings of the request (params.dynamic; a null resets one)
+ * through the cluster settings API, in the version's scope; nothing to do
+ * when the request has none.  A job from before params.dynamic had only
+ * dynamic settings when it came here: params.settings.
+ */
 void state_apply_dynamic(struct step *s)
 {
+	json_t *p = step_params(s);
+	json_t *dynamic = json_object_get(p, "dynamic");
+	if (!dynamic && !json_is_true(json_object_get(p, "restart")))
+		dynamic = json_object_get(p, "settings");
+	if (json_object_size(dynamic) == 0) {
+		step_next(s);
+		return;
+	}
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
 	l->clearing = false;
-	l->ecall = es_put_settings(l->es, json_object_get(step_params(s), "settings"),
-				   states_settings_put_cb, l);
+	l->ecall = es_put_settings(l->es, dynamic, states_settings_put_cb, l);
+}
+
+/* Cleanup: the ConfigMaps of the spec recorded before the job
+ * (params.previous_spec), so that no later restart reads the job's. */
+void state_undo_config(struct step *s)
+{
+	json_t *previous = json_object_get(step_params(s), "previous_spec");
+	if (!json_is_object(previous)) {
+		step_next(s);
+		return;
+	}
+	states_apply_kind_of(s, previous, "ConfigMap", NULL);
 }
 
 /* params.spec is the new spec: it becomes the cluster's when the job ends. */

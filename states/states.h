@@ -130,8 +130,9 @@ void state_restart_wait_pod(struct step *s);
 void state_restart_resume_allocation(struct step *s);
 void state_restart_wait_green(struct step *s);
 
-/* config_update: route (dynamic settings, or a rolling restart for static
- * ones), apply the dynamic ones, record the new spec. */
+/* config_update: the dynamic settings first, route (a rolling restart for
+ * a static one), record the new spec; the cleanup writes the recorded
+ * spec's ConfigMaps back. */
 void state_config_route(struct step *s);
 /* .next: only dynamic settings; or a static one needs a rolling restart. */
 enum config_route_way {
@@ -140,6 +141,7 @@ enum config_route_way {
 };
 void state_apply_dynamic(struct step *s);
 void state_record_spec(struct step *s);
+void state_undo_config(struct step *s);
 
 /* delete with params.wipe_data: the hosts, the workloads stopped, room in
  * the quota for the wipe pods, one pod per host empties the cluster's
@@ -177,6 +179,11 @@ struct es_shard_copies;
 typedef void (*states_copies_cb)(void *arg, const struct es_shard_copies *worst, const char *error);
 void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
 			      states_copies_cb cb, void *arg);
+/* GET /_all/_settings of the cluster in spec_json ({"index": {"settings":
+ * {"index": {...}}}}, borrowed), or NULL and why, for a precheck. */
+typedef void (*states_index_settings_cb)(void *arg, json_t *indices, const char *error);
+void states_read_index_settings(struct wf_env *env, const char *tenant, json_t *spec_json,
+				states_index_settings_cb cb, void *arg);
 /*
  * How many nodes of one role the cluster's nodes can place, as the pods'
  * required anti-affinity allows: the schedulable nodes (spread: host), or

@@ -1,13 +1,20 @@
 /*
  * config_update: change Elasticsearch settings.
  *
- *   write the new elasticsearch.yml (ConfigMaps) ─┬─ only dynamic settings:
- *                                                 │  the cluster settings API
- *                                                 │  → wait green
- *                                                 └─ a static one: a rolling
- *                                                    restart, one pod at a
- *                                                    time, as restart does
+ *   the dynamic settings (a null too) through the cluster settings API,
+ *   which validates them → write the new elasticsearch.yml (ConfigMaps)
+ *   ─┬─ only dynamic settings: wait green
+ *    └─ a static one: a rolling restart, one pod at a time, as restart does
  *   → the new spec recorded
+ *
+ * The dynamic settings go through the API even when a static one needs a
+ * restart: a persistent value set there earlier wins over elasticsearch.yml
+ * (transient > persistent > elasticsearch.yml,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html).
+ * They go first, so that a value Elasticsearch refuses (400) fails the job
+ * before any ConfigMap changes.  On a failure after that, the cleanup
+ * writes the ConfigMaps of the recorded spec (params.previous_spec) back,
+ * so that no later restart picks up a file the job did not finish with.
  *
  * The API has checked every key against the cluster's version and merged
  * them into the spec the job carries (params.spec), so every state renders
@@ -21,18 +28,20 @@
 
 /* clang-format off */
 static const struct wf_state config_states[] = {
+	{.name = "apply_dynamic", .run = state_apply_dynamic, .deadline_s = 120,
+	 .next = "apply_config", .replay_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "config_route", .replay_safe = true},
 	{.name = "config_route", .run = state_config_route, .deadline_s = 60,
-	 .next = "apply_dynamic", .replay_safe = true,
+	 .next = "wait_green", .replay_safe = true,
 	 WF_BRANCHES([CONFIG_ROUTE_STATIC] = {"a static setting", "restart_plan"})},
-	{.name = "apply_dynamic", .run = state_apply_dynamic, .deadline_s = 120,
-	 .next = "wait_green", .replay_safe = true},
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
 	 .next = "record_spec", .replay_safe = true},
 	WF_ROLLING_RESTART("record_spec"),
 	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},
 	/* cleanup, after a failure or a cancel */
+	{.name = "undo_config", .run = state_undo_config, .deadline_s = 120,
+	 .next = "undo_allocation"},
 	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300},
 };
 /* clang-format on */
@@ -78,17 +87,22 @@ static bool config_prepare(json_t *record, json_t *params, struct wf_refusal *wh
 		json_object_set_new(next, "config", config);
 	}
 	bool needs_restart = false;
+	json_t *dynamic = json_object();
 	const char *key;
 	json_t *value;
 	json_object_foreach (settings, key, value) {
 		if (spec_setting_kind(key) == SPEC_SETTING_STATIC)
 			needs_restart = true;
+		else
+			json_object_set(dynamic, key, value);
 		if (json_is_null(value))
 			json_object_del(config, key);
 		else
 			json_object_set(config, key, value);
 	}
+	json_object_set(params, "previous_spec", record);
 	json_object_set_new(params, "spec", next);
+	json_object_set_new(params, "dynamic", dynamic);
 	json_object_set_new(params, "restart", json_boolean(needs_restart));
 	return true;
 }
@@ -97,7 +111,7 @@ const struct workflow wf_config_update = {
 	.kind = "config_update",
 	.states = config_states,
 	.nstates = sizeof(config_states) / sizeof(config_states[0]),
-	.cleanup = "undo_allocation",
+	.cleanup = "undo_config",
 	.request = config_request,
 	.prepare = config_prepare,
 };

@@ -21,6 +21,7 @@
 #include "workflows/request.h"
 #include "kube/spec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* clang-format off */
@@ -117,6 +118,170 @@ static bool plugin_prepare(json_t *record, json_t *params, struct wf_refusal *wh
 	return true;
 }
 
+/* --- what uses a plugin ------------------------------------------------------------ */
+
+/*
+ * What a plugin brings that an index or the node settings may use: every
+ * node's init container deletes the plugins no longer listed, and then a
+ * node cannot build an analyzer that names a missing component ("failed to
+ * find tokenizer under name [icu_tokenizer]": the index's shards fail) nor
+ * start with a client setting of a missing repository or discovery plugin
+ * ("unknown setting").  The names from each plugin's page:
+ * https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html,
+ * repository-s3-client.html, repository-azure-usage.html,
+ * repository-gcs-client.html, discovery-ec2-usage.html,
+ * discovery-gce-usage.html.
+ */
+static const struct {
+	const char *plugin;
+	const char *components[12]; /* analysis names, NULL-terminated */
+	const char *settings[3];    /* node setting prefixes */
+} plugin_uses[] = {
+	{"analysis-icu",
+	 {"icu_tokenizer", "icu_normalizer", "icu_folding", "icu_collation", "icu_transform",
+	  "icu_analyzer", NULL},
+	 {NULL}},
+	{"analysis-kuromoji",
+	 {"kuromoji", "kuromoji_tokenizer", "kuromoji_baseform", "kuromoji_part_of_speech",
+	  "kuromoji_readingform", "kuromoji_stemmer", "ja_stop", "kuromoji_iteration_mark",
+	  "kuromoji_number", "kuromoji_completion", NULL},
+	 {NULL}},
+	{"analysis-nori",
+	 {"nori", "nori_tokenizer", "nori_part_of_speech", "nori_readingform", "nori_number", NULL},
+	 {NULL}},
+	{"analysis-smartcn", {"smartcn", "smartcn_tokenizer", "smartcn_stop", NULL}, {NULL}},
+	{"analysis-stempel", {"polish", "polish_stem", "polish_stop", NULL}, {NULL}},
+	{"analysis-ukrainian", {"ukrainian", NULL}, {NULL}},
+	{"analysis-phonetic", {"phonetic", NULL}, {NULL}},
+	{"analysis-beider-morse", {"beider_morse", NULL}, {NULL}},
+	{"repository-s3", {NULL}, {"s3.", NULL}},
+	{"repository-azure", {NULL}, {"azure.", NULL}},
+	{"repository-gcs", {NULL}, {"gcs.", NULL}},
+	{"discovery-ec2", {NULL}, {"discovery.ec2.", "cloud.aws.", NULL}},
+	{"discovery-gce", {NULL}, {"discovery.gce.", "cloud.gce.", NULL}},
+	{"discovery-azure-classic", {NULL}, {"discovery.azure.", "cloud.azure.", NULL}},
+};
+
+static int plugin_use_index(const char *plugin)
+{
+	for (size_t i = 0; i < sizeof(plugin_uses) / sizeof(plugin_uses[0]); i++)
+		if (strcmp(plugin_uses[i].plugin, plugin) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The first string in v (objects and lists walked) that names one of the
+ * plugin's components, or NULL. */
+static const char *component_in(json_t *v, int p)
+{
+	const char *key;
+	json_t *sub;
+	size_t i;
+
+	if (json_is_object(v)) {
+		json_object_foreach (v, key, sub) {
+			const char *c = component_in(sub, p);
+			if (c)
+				return c;
+		}
+		return NULL;
+	}
+	if (json_is_array(v)) {
+		json_array_foreach (v, i, sub) {
+			const char *c = component_in(sub, p);
+			if (c)
+				return c;
+		}
+		return NULL;
+	}
+	for (size_t k = 0; json_is_string(v) && plugin_uses[p].components[k]; k++)
+		if (strcmp(json_string_value(v), plugin_uses[p].components[k]) == 0)
+			return plugin_uses[p].components[k];
+	return NULL;
+}
+
+struct remove_check {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	char *plugin;
+	int use;
+};
+
+static void remove_settings_cb(void *arg, json_t *indices, const char *error)
+{
+	struct remove_check *p = arg;
+	struct wf_refusal why = {0};
+	const char *index;
+	json_t *v;
+
+	if (!indices)
+		wf_refuse(&why, 503, "unavailable", NULL,
+			  "cannot check that no index uses plugin %s: %s; retry", p->plugin, error);
+	else
+		json_object_foreach (indices, index, v) {
+			json_t *analysis = json_object_get(
+				json_object_get(json_object_get(v, "settings"), "index"),
+				"analysis");
+			const char *c = component_in(analysis, p->use);
+			if (!c)
+				continue;
+			wf_refuse(&why, 409, "conflict", "plugin",
+				  "index %s uses %s of plugin %s in its analysis settings: its "
+				  "shards "
+				  "cannot open on a node without the plugin; delete or reindex it "
+				  "first",
+				  index, c, p->plugin);
+			break;
+		}
+	p->done(p->arg, why.status ? &why : NULL);
+	free(p->plugin);
+	free(p);
+}
+
+/*
+ * Before a plugin is removed: no node setting of the spec may belong to
+ * it, and no index may use its analysis components (GET _all/_settings).
+ */
+static void plugin_remove_precheck(void *env, const char *tenant, json_t *params,
+				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	const char *plugin = json_str(params, "plugin");
+	int use = plugin ? plugin_use_index(plugin) : -1;
+	json_t *spec = json_object_get(params, "spec");
+	const char *key;
+	json_t *v;
+
+	if (use < 0) {
+		done(arg, NULL);
+		return;
+	}
+	json_object_foreach (json_object_get(spec, "config"), key, v) {
+		for (size_t k = 0; plugin_uses[use].settings[k]; k++) {
+			const char *prefix = plugin_uses[use].settings[k];
+			if (strncmp(key, prefix, strlen(prefix)) != 0)
+				continue;
+			struct wf_refusal why = {0};
+			wf_refuse(&why, 409, "conflict", "plugin",
+				  "setting %s of the cluster's config belongs to plugin %s: a node "
+				  "without the plugin does not start with it; remove the setting "
+				  "first",
+				  key, plugin);
+			done(arg, &why);
+			return;
+		}
+	}
+	if (!plugin_uses[use].components[0]) {
+		done(arg, NULL);
+		return;
+	}
+	struct remove_check *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->plugin = xstrdup(plugin);
+	p->use = use;
+	states_read_index_settings(env, tenant, spec, remove_settings_cb, p);
+}
+
 const struct workflow wf_plugin_install = {
 	.kind = "plugin_install",
 	.states = install_states,
@@ -133,4 +298,5 @@ const struct workflow wf_plugin_remove = {
 	.cleanup = "undo_allocation",
 	.request = remove_request,
 	.prepare = plugin_prepare,
+	.precheck = plugin_remove_precheck,
 };

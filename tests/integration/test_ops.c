@@ -1361,6 +1361,279 @@ static void test_every_workflow_through_faults(void **state)
 	assert_true(hits > 0);
 }
 
+/* --- config updates ------------------------------------------------------------------ */
+
+/* The elasticsearch.yml of a role's ConfigMap (caller frees). */
+static char *config_yml(struct fixture *f, const char *cluster, const char *role)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/configmaps/es-%s-config", cluster,
+			       role);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *yml = xstrdup(json_string_value(
+		json_object_get(json_object_get(r.body, "data"), "elasticsearch.yml")));
+	http_resp_free(&r);
+	free(path);
+	return yml;
+}
+
+static void create_small(struct fixture *f, const char *name)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"7.17.10\", \"masters\": "
+			       "{\"replicas\": 1}, \"data\": {\"replicas\": 2}}",
+			       name);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+}
+
+/*
+ * A request with a static and a dynamic setting: the static one needs the
+ * rolling restart, and the dynamic one still goes through the settings
+ * API, since a persistent value set there earlier wins over
+ * elasticsearch.yml (transient > persistent > elasticsearch.yml,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html).
+ */
+static void test_config_mixed_request_puts_the_dynamic_settings(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "mixed");
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-mixed/services/es-http:9200/proxy"
+			     "/_cluster/settings",
+			     "{\"persistent\": {\"search.max_buckets\": 100,"
+			     " \"search.default_search_timeout\": \"5s\"}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/mixed/config",
+			    "{\"settings\": {\"search.max_buckets\": 20000,"
+			    " \"search.default_search_timeout\": null,"
+			    " \"http.max_content_length\": \"200mb\"}}",
+			    NULL);
+	expect_ok(f, id);
+	char *v = cluster_setting(f, "mixed", "search.max_buckets");
+	if (!v || strcmp(v, "20000") != 0)
+		fail_msg("search.max_buckets is %s after the update, not 20000", v ? v : "unset");
+	free(v);
+	v = cluster_setting(f, "mixed", "search.default_search_timeout");
+	if (v)
+		fail_msg("search.default_search_timeout is still %s after a null", v);
+	char *yml = config_yml(f, "mixed", "data");
+	assert_non_null(strstr(yml, "http.max_content_length"));
+	free(yml);
+}
+
+/*
+ * A dynamic setting Elasticsearch refuses (400) fails the job before any
+ * ConfigMap is written or any pod restarted, even with a static setting
+ * in the same request.
+ */
+static void test_config_refused_dynamic_setting_changes_nothing(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "refused");
+	char *before = config_yml(f, "refused", "data");
+	json_t *rec = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(rec, "pod_deletions"));
+	json_decref(rec);
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/refused/config",
+			    "{\"settings\": {\"action.destructive_requires_name\": \"banana\","
+			    " \"http.max_content_length\": \"200mb\"}}",
+			    NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	const char *status = json_string_value(json_object_get(job, "status"));
+	if (strcmp(status, "failed") != 0)
+		fail_msg("the job %s: Elasticsearch refuses action.destructive_requires_name: "
+			 "banana",
+			 status);
+	const char *err = json_string_value(json_object_get(job, "error"));
+	assert_non_null(strstr(err, "only [true] or [false]"));
+	json_decref(job);
+	char *after = config_yml(f, "refused", "data");
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+	rec = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "pod_deletions")), deletions);
+	json_decref(rec);
+	json_t *c = get_cluster(f, "refused");
+	assert_null(json_object_get(json_object_get(json_object_get(c, "spec"), "config"),
+				    "http.max_content_length"));
+	json_decref(c);
+}
+
+/* The nodes of the cluster's Elasticsearch, or -1 when it does not answer. */
+static int es_node_count(struct fixture *f, const char *cluster)
+{
+	json_t *h = es_get(f, cluster, "/_cluster/health");
+	int n = h ? (int)json_integer_value(json_object_get(h, "number_of_nodes")) : -1;
+	json_decref(h);
+	return n;
+}
+
+/*
+ * A static value the restarted node refuses (it exits at start: "failed to
+ * parse setting [http.max_content_length] with value [banana]") fails the
+ * job, and the cleanup writes the ConfigMaps of the recorded spec back, so
+ * that the node starts again and no later restart reads the bad file.
+ */
+static void test_config_bad_static_value_restores_the_config(void **state)
+{
+	/* Deadlines at 2 %: the wait for the restarted pod gives up after 18 s. */
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 2, 0);
+	create_small(f, "badstatic");
+	char *before = config_yml(f, "badstatic", "data");
+	int nodes = es_node_count(f, "badstatic");
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/badstatic/config",
+			    "{\"settings\": {\"http.max_content_length\": \"banana\"}}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	json_decref(job);
+	char *after = config_yml(f, "badstatic", "data");
+	if (strcmp(after, before) != 0)
+		fail_msg("the data ConfigMap after the failed job:\n%s\nnot\n%s", after, before);
+	free(after);
+	free(before);
+	after = config_yml(f, "badstatic", "master");
+	assert_null(strstr(after, "banana"));
+	free(after);
+	/* The crashed node starts on the restored file, after its back-off. */
+	int64_t deadline = harness_now_ms() + 90000;
+	while (es_node_count(f, "badstatic") != nodes && harness_now_ms() < deadline)
+		msleep(200);
+	assert_int_equal(es_node_count(f, "badstatic"), nodes);
+}
+
+/*
+ * Settings a wildcard would admit but the version no longer has are
+ * refused with 422 naming the key: a 5.x+ node does not start with a
+ * setting it does not know.
+ */
+static void test_config_removed_settings_are_refused(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "removed");
+	static const char *const bodies[][2] = {
+		{"{\"settings\": {\"thread_pool.bulk.queue_size\": 500}}", "thread_pool.bulk"},
+		{"{\"settings\": {\"thread_pool.index.size\": 4}}", "thread_pool.index"},
+	};
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		struct http_resp r;
+		assert_true(http_call(&f->d, "PATCH", "/api/v1/clusters/removed/config",
+				      bodies[i][0], NULL, &r));
+		if (r.status != 422)
+			fail_msg("%s: %ld, not 422", bodies[i][0], r.status);
+		char *text = json_dumps(r.body, 0);
+		assert_non_null(strstr(text, bodies[i][1]));
+		free(text);
+		http_resp_free(&r);
+	}
+}
+
+/* --- removing a plugin that an index uses ----------------------------------------- */
+
+/* An index whose analyzer uses analysis-icu's tokenizer. */
+static const char ICU_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"
+	"    - {name: words, shards: 1, replicas: 1, analysis: {analyzer: {folded: {type: custom,"
+	" tokenizer: icu_tokenizer, filter: [lowercase]}}}}\n";
+
+/*
+ * Each node's init container deletes the plugins no longer listed, and a
+ * node without analysis-icu cannot open an index whose analyzer uses
+ * icu_tokenizer: its shards fail to allocate.  The removal is refused
+ * (409) naming the index and the component, and nothing changes.
+ */
+static void test_plugin_remove_refused_while_an_index_uses_it(void **state)
+{
+	struct fixture *f = *state = fixture_new(ICU_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"icu\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"plugins\": [\"analysis-icu\"]}"));
+	json_t *h = es_get(f, "icu", "/_cluster/health");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+	json_t *rec = sim_record(&f->sim);
+	size_t deletions = json_array_size(json_object_get(rec, "pod_deletions"));
+	json_decref(rec);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/icu/plugins/analysis-icu", NULL,
+			      NULL, &r));
+	char *text = r.body ? json_dumps(r.body, 0) : xstrdup(r.raw ? r.raw : "");
+	if (r.status != 409 || !strstr(text, "words") || !strstr(text, "icu_tokenizer"))
+		fail_msg("removing analysis-icu while index words uses icu_tokenizer: %ld %s",
+			 r.status, text);
+	free(text);
+	http_resp_free(&r);
+	assert_true(spec_has_plugin(f, "icu", "analysis-icu"));
+	rec = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "pod_deletions")), deletions);
+	json_decref(rec);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'plugin_remove'", 0, NULL),
+		0);
+	/* Once the index is gone, the plugin goes. */
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-icu/services/es-http:9200/proxy/words",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	expect_ok(f,
+		  api_op(&f->d, "DELETE", "/api/v1/clusters/icu/plugins/analysis-icu", NULL, NULL));
+	assert_false(spec_has_plugin(f, "icu", "analysis-icu"));
+}
+
+/* --- disruption budgets ------------------------------------------------------------- */
+
+/* The PDB of a role: "maxUnavailable disruptionsAllowed" as the API server has it. */
+static char *budget_of(struct fixture *f, const char *cluster, const char *workload)
+{
+	char *path = xasprintf("/apis/policy/v1/namespaces/es-default-%s/poddisruptionbudgets/%s",
+			       cluster, workload);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *out = xasprintf("%lld %lld",
+			      (long long)json_integer_value(json_object_get(
+				      json_object_get(r.body, "spec"), "maxUnavailable")),
+			      (long long)json_integer_value(json_object_get(
+				      json_object_get(r.body, "status"), "disruptionsAllowed")));
+	http_resp_free(&r);
+	free(path);
+	return out;
+}
+
+/*
+ * A drain may evict one pod of a role at a time, and none of a role with a
+ * single node: evicting the only master stops the cluster (ECK's default
+ * budget allows no disruption with a single master or data node).
+ */
+static void test_single_master_allows_no_disruption(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_small(f, "lonely");
+	char *master = budget_of(f, "lonely", "es-master");
+	char *data = budget_of(f, "lonely", "es-data");
+	if (strcmp(master, "0 0") != 0 || strcmp(data, "1 1") != 0)
+		fail_msg("maxUnavailable and disruptionsAllowed: masters (1) %s, data (2) %s; "
+			 "want 0 0 and 1 1",
+			 master, data);
+	free(master);
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1388,6 +1661,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_two_operations_run_one_after_the_other, teardown),
 		cmocka_unit_test_teardown(test_retries_take_up_where_they_stopped, teardown),
 		cmocka_unit_test_teardown(test_every_workflow_through_faults, teardown),
+		cmocka_unit_test_teardown(test_config_mixed_request_puts_the_dynamic_settings,
+					  teardown),
+		cmocka_unit_test_teardown(test_config_refused_dynamic_setting_changes_nothing,
+					  teardown),
+		cmocka_unit_test_teardown(test_config_removed_settings_are_refused, teardown),
+		cmocka_unit_test_teardown(test_config_bad_static_value_restores_the_config,
+					  teardown),
+		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
+					  teardown),
+		cmocka_unit_test_teardown(test_single_master_allows_no_disruption, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

@@ -513,6 +513,43 @@ static void test_settings_null_for_updates(void **state)
 	json_decref(j);
 }
 
+/* Removed settings a wildcard would admit are refused, naming the key. */
+static void test_removed_settings_under_wildcards(void **state)
+{
+	static const struct {
+		const char *version, *key;
+		bool ok;
+	} cases[] = {
+		{"6.8.23", "thread_pool.bulk.queue_size", true},
+		{"7.17.10", "thread_pool.bulk.queue_size", false},
+		{"7.17.10", "thread_pool.index.size", false},
+		{"6.2.4", "thread_pool.write.size", false},
+		{"7.17.10", "thread_pool.write.size", true},
+		{"7.17.10", "gateway.expected_nodes", true},
+		{"8.17.0", "gateway.expected_nodes", false},
+		{"8.17.0", "gateway.recover_after_nodes", false},
+		{"8.17.0", "gateway.expected_data_nodes", true},
+		{"7.17.10", "indices.breaker.total.limit", true},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct es_version v;
+		struct spec_error err;
+		json_t *j = json_pack("{s:s}", cases[i].key, "1");
+		assert_true(es_version_parse(cases[i].version, &v));
+		bool ok = spec_check_settings(j, &v, "settings", true, &err);
+		if (ok != cases[i].ok)
+			fail_msg("%s on %s: %s", cases[i].key, cases[i].version,
+				 ok ? "admitted" : err.message);
+		if (!ok && !strstr(err.field, cases[i].key))
+			fail_msg("%s: the field is %s", cases[i].key, err.field);
+		json_decref(j);
+	}
+	assert_int_equal(spec_setting_kind("indices.breaker.type"), SPEC_SETTING_STATIC);
+	assert_int_equal(spec_setting_kind("indices.breaker.fielddata.limit"),
+			 SPEC_SETTING_DYNAMIC);
+}
+
 static void test_replicas_rule(void **state)
 {
 	struct spec_error err;
@@ -593,6 +630,7 @@ int main(void)
 		cmocka_unit_test(test_heap_sizes),
 		cmocka_unit_test(test_setting_kinds),
 		cmocka_unit_test(test_settings_null_for_updates),
+		cmocka_unit_test(test_removed_settings_under_wildcards),
 		cmocka_unit_test(test_replicas_rule),
 		cmocka_unit_test(test_plugins_per_version),
 		cmocka_unit_test(test_dns_label),
