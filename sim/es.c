@@ -3348,6 +3348,46 @@ void sim_es_free(void)
 	}
 }
 
+/*
+ * ECK restarts a node only when no shard initializes or relocates and
+ * every primary it holds has a started copy elsewhere
+ * (pkg/controller/elasticsearch/driver/stateful/upgrade_predicates.go:
+ * require_started_replica, if_yellow_only_restart_upgrading_nodes_with_
+ * unassigned_replicas): what a deletion breaks of that is recorded.
+ */
+json_t *sim_es_pod_cost(const char *ns, const char *pod)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	struct es_node *n = cl ? node_by_pod(cl, pod) : NULL;
+	if (!n || !n->present)
+		return NULL;
+	struct health h;
+	compute_health(cl, NULL, &h);
+	json_t *sole = json_array();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			bool here = false, elsewhere = false;
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				bool active =
+					cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				if (!active || !cp->node)
+					continue;
+				if (!strcmp(cp->node, n->name))
+					here = here || cp->primary;
+				else
+					elsewhere = true;
+			}
+			if (here && !elsewhere)
+				json_array_append_new(sole, json_sprintf("%s/%d", ix->name, s));
+		}
+	}
+	return json_pack("{s:i, s:i, s:o}", "initializing", h.initializing, "relocating",
+			 h.relocating, "sole_primaries", sole);
+}
+
 bool sim_es_available(const char *ns)
 {
 	struct es_cluster *cl = cluster_find(ns);
