@@ -765,6 +765,56 @@ static void test_rolling_restart_keeps_every_pod_on_its_host(void **state)
 	free(before);
 }
 
+/* --- a restart in yellow ------------------------------------------------------------ */
+
+/* Copies that take a while to recover on a node that comes back (a peer
+ * recovery from the primary is never instant). */
+static const char SLOW_RECOVERY_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 3000\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * Yellow allowed, as ECK does it (upgrade_predicates.go): a pod is deleted
+ * only when nothing initializes or relocates and every primary it holds has
+ * a started copy elsewhere.  esaas-sim records both at each deletion.
+ */
+static void test_yellow_restart_waits_for_recoveries_and_started_copies(void **state)
+{
+	struct fixture *f = *state = fixture_new(SLOW_RECOVERY_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"amber\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/state", NULL, &r));
+	http_resp_free(&r);
+	expect_ok(f, api_op(&f->d, "POST", "/api/v1/clusters/amber/restart",
+			    "{\"role\": \"data\", \"allow_yellow\": true}", NULL));
+	json_t *st = sim_record(&f->sim);
+	json_t *dels = json_object_get(st, "pod_deletions");
+	assert_int_equal(json_array_size(dels), 2);
+	size_t i;
+	json_t *d;
+	json_array_foreach (dels, i, d) {
+		json_t *es = json_object_get(d, "es");
+		assert_non_null(es);
+		long long init = json_integer_value(json_object_get(es, "initializing"));
+		long long reloc = json_integer_value(json_object_get(es, "relocating"));
+		json_t *sole = json_object_get(es, "sole_primaries");
+		if (init || reloc || json_array_size(sole)) {
+			char *text = json_dumps(sole, JSON_COMPACT);
+			fail_msg("%s deleted with %lld copies initializing, %lld relocating, and "
+				 "the only started copy of %s",
+				 json_string_value(json_object_get(d, "name")), init, reloc, text);
+		}
+	}
+	json_decref(st);
+}
+
 /* --- a cluster stuck red in the middle of a restart --------------------------------- */
 
 static void test_red_during_restart_fails_and_restores_allocation(void **state)
@@ -1371,6 +1421,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
 		cmocka_unit_test_teardown(test_rolling_restart_keeps_every_pod_on_its_host,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_yellow_restart_waits_for_recoveries_and_started_copies, teardown),
 		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,
 					  teardown),
 		cmocka_unit_test_teardown(test_cancel_during_scale_down, teardown),
