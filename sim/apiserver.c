@@ -1912,6 +1912,16 @@ static void serve_sim(struct call *c, struct target *t)
 		}
 		return;
 	}
+	if (t->nsegs == 2 && !strcmp(t->segs[1], "nodes")) {
+		if (!strcmp(c->method, "POST")) {
+			char *name = controllers_add_node();
+			call_reply_json(c, 201, json_pack("{s:s}", "name", name));
+			free(name);
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
 	reply_no_resource(c);
 }
 
