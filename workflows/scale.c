@@ -6,7 +6,8 @@
  *         │  hold no shard and nothing relocates ─┐
  *         ├─ clients down: to 0, es-http to the ┤
  *         │  data nodes first                    │
- *         ├─ data or clients up: quota raised ───┴→ scale the workload →
+ *         ├─ data or clients up: quota raised,   │
+ *         │  volumes for every host ─────────────┴→ scale the workload →
  *         │  wait for exactly that many ready pods → es-http back to the
  *         │  clients when they come back from 0 → quota fitted to the
  *         │  new count → clear the exclusion
@@ -15,11 +16,11 @@
  *   → the new spec recorded
  *
  * Masters keep an odd count, and their quorum safe at every moment:
- *   zen1 growing    elasticsearch.yml → quota raised → scale
+ *   zen1 growing    elasticsearch.yml → quota raised → volumes → scale
  *                   → minimum_master_nodes raised
  *   zen1 shrinking  elasticsearch.yml → minimum_master_nodes lowered → scale
  *                   → quota lowered
- *   zen2 growing    elasticsearch.yml → quota raised → scale (new masters
+ *   zen2 growing    elasticsearch.yml → quota raised → volumes → scale (new masters
  *                   vote by themselves)
  *   zen2 shrinking  elasticsearch.yml → voting exclusions for the leaving
  *                   masters → scale → quota lowered → exclusions cleared
@@ -67,6 +68,9 @@ static const struct wf_state scale_states[] = {
 	{.name = "wait_drained", .run = state_wait_drained, .deadline_s = 3600,
 	 .next = "scale_workload"},
 	{.name = "raise_quota", .run = state_scale_raise_quota, .deadline_s = 120,
+	 .next = "grow_volumes"},
+	/* Hosts added since the create get their volumes before a pod needs one. */
+	{.name = "grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "scale_workload"},
 	/* Clients going to 0: es-http to the data nodes before they go. */
 	{.name = "http_to_data", .run = state_http_to_data, .deadline_s = 120,
@@ -86,6 +90,8 @@ static const struct wf_state scale_states[] = {
 	{.name = "zen1_grow_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen1_grow_quota", .replay_safe = true},
 	{.name = "zen1_grow_quota", .run = state_scale_raise_quota, .deadline_s = 120,
+	 .next = "zen1_grow_volumes", .replay_safe = true},
+	{.name = "zen1_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "zen1_grow_scale", .replay_safe = true},
 	{.name = "zen1_grow_scale", .run = state_scale_workload, .deadline_s = 120,
 	 .next = "zen1_grow_wait", .replay_safe = true},
@@ -109,6 +115,8 @@ static const struct wf_state scale_states[] = {
 	{.name = "zen2_grow_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen2_grow_quota", .replay_safe = true},
 	{.name = "zen2_grow_quota", .run = state_scale_raise_quota, .deadline_s = 120,
+	 .next = "zen2_grow_volumes", .replay_safe = true},
+	{.name = "zen2_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "zen2_grow_scale", .replay_safe = true},
 	{.name = "zen2_grow_scale", .run = state_scale_workload, .deadline_s = 120,
 	 .next = "zen2_grow_wait", .replay_safe = true},

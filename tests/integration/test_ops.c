@@ -305,11 +305,13 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	/* Masters 3 -> 5 -> 3, each path in its quorum-safe order. */
 	int64_t up = scale(f, name, "{\"role\": \"masters\", \"replicas\": 5}", NULL);
 	expect_ok(f, up);
-	expect_trail(f, up,
-		     zen1 ? "plan zen1_grow_config zen1_grow_quota zen1_grow_scale "
-			    "zen1_grow_wait zen1_grow_quorum wait_green record_scaled"
-			  : "plan zen2_grow_config zen2_grow_quota zen2_grow_scale zen2_grow_wait "
-			    "wait_green record_scaled");
+	expect_trail(
+		f, up,
+		zen1 ? "plan zen1_grow_config zen1_grow_quota zen1_grow_volumes zen1_grow_scale "
+		       "zen1_grow_wait zen1_grow_quorum wait_green record_scaled"
+		     : "plan zen2_grow_config zen2_grow_quota zen2_grow_volumes zen2_grow_scale "
+		       "zen2_grow_wait "
+		       "wait_green record_scaled");
 	/* The quota grew with the masters (1 CPU, 2Gi each): 5 + 2 data (2, 8Gi)
 	 * + 1 client (1, 2Gi). */
 	expect_quota(f, name, "8", "10", "28Gi");
@@ -946,6 +948,42 @@ static void expect_data_workload(struct fixture *f, const char *cluster, int rep
 	free(path);
 }
 
+/* Two hosts: a third data node needs a host that comes later. */
+static const char TWO_HOSTS_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 2\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * A data pod is bound to a local PersistentVolume on its host: a host that
+ * joined Kubernetes after the cluster was created has none until a scale
+ * makes it one, and a pod that can only go there stays Pending ("didn't
+ * find available persistent volumes to bind").
+ */
+static void test_scale_up_onto_a_new_host_gets_its_volume(void **state)
+{
+	struct fixture *f = *state = fixture_new(TWO_HOSTS_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"grow\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/nodes", NULL, &r));
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/grow/scale",
+			    "{\"role\": \"data\", \"replicas\": 3}", NULL);
+	expect_ok(f, id);
+	expect_data_workload(f, "grow", 3);
+	char *host = host_of(f, "grow", "es-data-2");
+	assert_non_null(host);
+	assert_string_equal(host, "node-2");
+	free(host);
+}
+
 static json_t *quota_hard(struct fixture *f, const char *cluster)
 {
 	char *path =
@@ -989,9 +1027,10 @@ static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(vo
 	    !strstr(err, "unschedulable_timeout_seconds: 2"))
 		fail_msg("job error: %s", err);
 	json_decref(job);
-	expect_trail(f, id,
-		     "plan raise_quota scale_workload undo_scale undo_quota undo_exclusion "
-		     "undo_quorum");
+	expect_trail(
+		f, id,
+		"plan raise_quota grow_volumes scale_workload undo_scale undo_quota undo_exclusion "
+		"undo_quorum");
 	expect_data_workload(f, "full", 3);
 	json_t *after = quota_hard(f, "full");
 	if (!json_equal(quota, after)) {
@@ -1247,7 +1286,8 @@ static void test_clients_to_zero_and_back_keep_the_endpoint(void **state)
 	id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 1}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan raise_quota scale_workload wait_scaled http_to_clients fit_quota "
+		     "plan raise_quota grow_volumes scale_workload wait_scaled http_to_clients "
+		     "fit_quota "
 		     "clear_exclusion wait_green record_scaled");
 	role = http_role(f, "edge");
 	assert_string_equal(role, "client");
@@ -1431,6 +1471,7 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
+		cmocka_unit_test_teardown(test_scale_up_onto_a_new_host_gets_its_volume, teardown),
 		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
 		cmocka_unit_test_teardown(test_drain_keeps_the_operators_exclusion, teardown),
 		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
