@@ -2590,6 +2590,14 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 			*comma = '\0';
 		if (*p) {
 			struct es_node *n = names ? node_by_name(cl, p) : node_by_id(cl, p);
+			/* The path form takes node filters, resolved against the
+			 * master-eligible members of now: an absent node matches
+			 * nothing (elastic/elasticsearch#47990; ?node_names=, 7.8,
+			 * #50836, takes absent nodes). */
+			if (path_name && (!n || !n->present || !(n->roles & ROLE_MASTER))) {
+				p = comma ? comma + 1 : NULL;
+				continue;
+			}
 			json_array_append_new(
 				add, json_pack("{s:s, s:s}", "node_id",
 					       n ? n->id : (names ? "_absent_" : p), "node_name",
@@ -2598,6 +2606,14 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 		p = comma ? comma + 1 : NULL;
 	}
 	free(copy);
+	if (path_name && json_array_size(add) == 0) {
+		sim_es_error(c, 400, "illegal_argument_exception",
+			     "add voting config exclusions request for [%s] matched no "
+			     "master-eligible nodes",
+			     path_name);
+		json_decref(add);
+		return;
+	}
 	size_t have = json_array_size(cl->voting_exclusions);
 	if (have + json_array_size(add) > 10) {
 		sim_es_error(
