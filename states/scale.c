@@ -384,6 +384,23 @@ static void voting_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	if (clearing && res->klass == HTTPC_OK)
 		json_object_set_new(step_context(s), "voting_excluded", json_false());
+	/* Before 7.8 the exclusion names node filters, which match members
+	 * only (elastic/elasticsearch#47990): a leaving master that is away
+	 * (crash-looping, its host down) cannot be excluded, and must not go
+	 * unexcluded.  Waited for, until it is back or the deadline. */
+	if (!clearing && res->status == 400 && res->message &&
+	    strstr(res->message, "matched no master-eligible nodes")) {
+		const char *leaving = json_string_value(
+			json_array_get(json_object_get(step_context(s), "leaving"), 0));
+		states_call_finish(l);
+		step_wait(
+			s, states_poll_ms(s),
+			"%s is not a member of the cluster now, and this version excludes members "
+			"only (elastic/elasticsearch#47990): waiting for it to rejoin before "
+			"excluding it",
+			leaving ? leaving : "the leaving master");
+		return;
+	}
 	states_call_report(l, res->klass == HTTPC_OK,
 			   res->klass == HTTPC_TRANSIENT || res->status == 0, res->message);
 }

@@ -782,6 +782,69 @@ static void test_rolling_restart_keeps_every_pod_on_its_host(void **state)
 	free(before);
 }
 
+/*
+ * Before 7.8 a voting exclusion names node filters, resolved against the
+ * members of the moment (elastic/elasticsearch#47990): a leaving master
+ * that is away cannot be excluded.  The scale waits for it, one master at
+ * a time, and goes on once it is back.
+ */
+static void test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"old\", \"version\": \"7.5.2\","
+				  " \"masters\": {\"replicas\": 5}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	/* es-master-4 away: its host cordoned, its pod deleted (Pending). */
+	char *host = host_of(f, "old", "es-master-4");
+	assert_non_null(host);
+	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
+	char *body = json_dumps(fault, JSON_COMPACT);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+	json_decref(fault);
+	free(host);
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-old/pods/es-master-4", NULL, &r));
+	http_resp_free(&r);
+	int64_t id = scale(f, "old", "{\"role\": \"masters\", \"replicas\": 3}", NULL);
+	assert_true(id > 0);
+	/* Waiting at the exclusion, saying why. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	int64_t deadline = harness_now_ms() + 60000;
+	bool waiting = false;
+	while (!waiting && harness_now_ms() < deadline) {
+		waiting = sql_int(f->sql,
+				  "SELECT count(*) FROM jobs WHERE id = $1 AND state ="
+				  " 'zen2_shrink_exclude' AND observation LIKE '%47990%'",
+				  1, q) == 1;
+		if (!waiting && sql_int(f->sql,
+					"SELECT count(*) FROM jobs WHERE id = $1 AND status IN"
+					" ('succeeded', 'failed', 'cancelled')",
+					1, q) == 1)
+			break;
+		msleep(50);
+	}
+	if (!waiting) {
+		json_t *job = wait_job_done(&f->d, id, 1000);
+		char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+		fail_msg("the scale did not wait for es-master-4: %s", text ? text : "?");
+	}
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
+	expect_ok(f, id);
+	assert_true(recorded(f, "POST", "voting_config_exclusions/es-master-4-") >= 2);
+	assert_int_equal(recorded(f, "POST", "voting_config_exclusions/es-master-3-"), 1);
+	json_t *nodes = es_get(f, "old", "/_cat/nodes?format=json&h=name,master");
+	assert_int_equal(json_array_size(nodes), 3 + 2);
+	json_decref(nodes);
+}
+
 /* --- a restart in yellow ------------------------------------------------------------ */
 
 /* Copies that take a while to recover on a node that comes back (a peer
@@ -1469,6 +1532,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_zen1_masters_and_plugins, teardown),
 		cmocka_unit_test_teardown(test_zen2_masters_and_plugins, teardown),
+		cmocka_unit_test_teardown(
+			test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8, teardown),
 		cmocka_unit_test_teardown(test_plugin_missing_from_repository, teardown),
 		cmocka_unit_test_teardown(test_kibana_with_the_cluster_and_later, teardown),
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies,
