@@ -222,6 +222,11 @@ static void check_elected(struct state_call *l)
 	step_next(s);
 }
 
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
 /*
  * In yellow, a primary on the next node whose every other copy is not
  * STARTED would leave the shard red (ECK, upgrade_predicates.go:
@@ -232,20 +237,21 @@ static bool sole_started_primary(json_t *rows, const char *node, char *buf, size
 	size_t i, j;
 	json_t *r, *o;
 	json_array_foreach (rows, i, r) {
-		const char *on = json_str(r, "node");
-		if (!on || strcmp(on, node) != 0 || strcmp(json_str(r, "prirep"), "p") != 0)
+		if (!same(json_str(r, "node"), node) || !same(json_str(r, "prirep"), "p"))
 			continue;
 		bool other = false;
 		json_array_foreach (rows, j, o) {
-			const char *oon = json_str(o, "node");
-			if (o != r && oon && strcmp(oon, node) != 0 &&
-			    strcmp(json_str(o, "index"), json_str(r, "index")) == 0 &&
-			    strcmp(json_str(o, "shard"), json_str(r, "shard")) == 0 &&
-			    strcmp(json_str(o, "state"), "STARTED") == 0)
+			const char *on = json_str(o, "node");
+			if (o != r && on && !same(on, node) &&
+			    same(json_str(o, "index"), json_str(r, "index")) &&
+			    same(json_str(o, "shard"), json_str(r, "shard")) &&
+			    same(json_str(o, "state"), "STARTED"))
 				other = true;
 		}
 		if (!other) {
-			snprintf(buf, len, "%s/%s", json_str(r, "index"), json_str(r, "shard"));
+			snprintf(buf, len, "%s/%s",
+				 json_str(r, "index") ? json_str(r, "index") : "?",
+				 json_str(r, "shard") ? json_str(r, "shard") : "?");
 			return true;
 		}
 	}
