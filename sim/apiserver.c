@@ -418,8 +418,10 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 		return;
 	}
 	if (!strcmp(k->plural, "persistentvolumes")) {
-		if (!json_equal(json_object_get(os, "hostPath"), json_object_get(ns, "hostPath")) ||
-		    !json_equal(json_object_get(os, "local"), json_object_get(ns, "local")))
+		/* json_equal(NULL, NULL) is false: an absent source is unchanged. */
+		json_t *oh = json_object_get(os, "hostPath"), *nh = json_object_get(ns, "hostPath");
+		json_t *ol = json_object_get(os, "local"), *nl = json_object_get(ns, "local");
+		if (((oh || nh) && !json_equal(oh, nh)) || ((ol || nl) && !json_equal(ol, nl)))
 			cause(causes, "FieldValueForbidden", "spec.persistentvolumesource",
 			      "Forbidden: spec.persistentvolumesource is immutable after creation");
 		if (json_object_get(os, "nodeAffinity") &&
@@ -1907,6 +1909,16 @@ static void serve_sim(struct call *c, struct target *t)
 			faults_clear();
 			controllers_kick();
 			call_reply_json(c, 200, faults_json());
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
+	if (t->nsegs == 2 && !strcmp(t->segs[1], "nodes")) {
+		if (!strcmp(c->method, "POST")) {
+			char *name = controllers_add_node();
+			call_reply_json(c, 201, json_pack("{s:s}", "name", name));
+			free(name);
 		} else {
 			reply_method_not_allowed(c);
 		}

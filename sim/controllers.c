@@ -2281,48 +2281,66 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 
 /* --- nodes -------------------------------------------------------------------------- */
 
-static void create_nodes(void)
+/* Node i, as its kubelet registers it: Ready, the hostname label, a rack. */
+static char *create_node(int i)
 {
 	const struct simconf *conf = simconf_get();
-	for (int i = 0; i < conf->node_count; i++) {
-		char *name = xasprintf("%s-%d", conf->hostname_prefix, i);
-		char *cpu = xasprintf("%lldm", (long long)conf->node_cpu_milli);
-		char *mem = xasprintf("%lldKi", (long long)(conf->node_memory / 1024));
-		char *pods = xasprintf("%d", conf->node_pods);
-		char *ip = xasprintf("172.18.%d.%d", (i + 2) / 250, (i + 2) % 250);
-		char ts[32];
-		now_ts(ts, sizeof(ts));
-		json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname",
-					   name, "kubernetes.io/os", "linux", "kubernetes.io/arch",
-					   "amd64", "beta.kubernetes.io/os", "linux",
-					   "beta.kubernetes.io/arch", "amd64");
-		if (conf->nracks > 0)
-			json_object_set_new(labels, conf->rack_label,
-					    json_string(conf->racks[i % conf->nracks]));
-		json_t *capacity =
-			json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods);
-		json_t *node = json_pack(
-			"{s:{s:s, s:o}, s:{s:s}, s:{s:O, s:o, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, "
-			"s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
-			"metadata", "name", name, "labels", labels, "spec", "podCIDR",
-			"10.244.0.0/24", "status", "capacity", capacity, "allocatable",
-			json_deep_copy(capacity), "addresses", "type", "InternalIP", "address", ip,
-			"type", "Hostname", "address", name, "conditions", "type", "Ready",
-			"status", "True", "reason", "KubeletReady", "message",
-			"kubelet is posting ready status", "lastHeartbeatTime", ts,
-			"lastTransitionTime", ts, "nodeInfo", "kubeletVersion", "v1.29.0",
-			"kubeProxyVersion", "v1.29.0", "operatingSystem", "linux", "architecture",
-			"amd64", "containerRuntimeVersion", "containerd://1.7.11", "osImage",
-			"Debian GNU/Linux 12 (bookworm)");
-		json_decref(capacity);
-		store_create(K("nodes"), "", node);
-		json_decref(node);
-		free(name);
-		free(cpu);
-		free(mem);
-		free(pods);
-		free(ip);
-	}
+	char *name = xasprintf("%s-%d", conf->hostname_prefix, i);
+	char *cpu = xasprintf("%lldm", (long long)conf->node_cpu_milli);
+	char *mem = xasprintf("%lldKi", (long long)(conf->node_memory / 1024));
+	char *pods = xasprintf("%d", conf->node_pods);
+	char *ip = xasprintf("172.18.%d.%d", (i + 2) / 250, (i + 2) % 250);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_t *labels =
+		json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", name,
+			  "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64",
+			  "beta.kubernetes.io/os", "linux", "beta.kubernetes.io/arch", "amd64");
+	if (conf->nracks > 0)
+		json_object_set_new(labels, conf->rack_label,
+				    json_string(conf->racks[i % conf->nracks]));
+	json_t *capacity = json_pack("{s:s, s:s, s:s}", "cpu", cpu, "memory", mem, "pods", pods);
+	json_t *node = json_pack(
+		"{s:{s:s, s:o}, s:{s:s}, s:{s:O, s:o, s:[{s:s, s:s}, {s:s, s:s}], s:[{s:s, "
+		"s:s, s:s, s:s, s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s}}}",
+		"metadata", "name", name, "labels", labels, "spec", "podCIDR", "10.244.0.0/24",
+		"status", "capacity", capacity, "allocatable", json_deep_copy(capacity),
+		"addresses", "type", "InternalIP", "address", ip, "type", "Hostname", "address",
+		name, "conditions", "type", "Ready", "status", "True", "reason", "KubeletReady",
+		"message", "kubelet is posting ready status", "lastHeartbeatTime", ts,
+		"lastTransitionTime", ts, "nodeInfo", "kubeletVersion", "v1.29.0",
+		"kubeProxyVersion", "v1.29.0", "operatingSystem", "linux", "architecture", "amd64",
+		"containerRuntimeVersion", "containerd://1.7.11", "osImage",
+		"Debian GNU/Linux 12 (bookworm)");
+	json_decref(capacity);
+	store_create(K("nodes"), "", node);
+	json_decref(node);
+	free(cpu);
+	free(mem);
+	free(pods);
+	free(ip);
+	return name;
+}
+
+static void create_nodes(void)
+{
+	for (int i = 0; i < simconf_get()->node_count; i++)
+		free(create_node(i));
+}
+
+/*
+ * A node joins after the start (POST /_sim/nodes): a new host whose kubelet
+ * registers, as `kubectl get nodes` then shows it, Ready and schedulable
+ * (https://kubernetes.io/docs/concepts/architecture/nodes/#self-registration-of-nodes).
+ */
+char *controllers_add_node(void)
+{
+	size_t n;
+	struct store_obj **nodes = store_list(K("nodes"), NULL, &n);
+	free(nodes);
+	char *name = create_node((int)n);
+	controllers_kick();
+	return name;
 }
 
 static void sync_node_faults(void)

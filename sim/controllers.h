@@ -22,6 +22,8 @@ void controllers_init(struct event_base *base);
 void controllers_free(void);
 /* Run a reconciliation soon (after the current callback). */
 void controllers_kick(void);
+/* A new node registers, Ready (POST /_sim/nodes): its name, to free. */
+char *controllers_add_node(void);
 
 /* Delete a pod as the kubelet would: at once when grace_ms is 0, else it
  * turns Terminating (not ready) and goes after grace_ms.  grace_ms < 0

@@ -2840,6 +2840,14 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 			*comma = '\0';
 		if (*p) {
 			struct es_node *n = names ? node_by_name(cl, p) : node_by_id(cl, p);
+			/* The path form takes node filters, resolved against the
+			 * master-eligible members of now: an absent node matches
+			 * nothing (elastic/elasticsearch#47990; ?node_names=, 7.8,
+			 * #50836, takes absent nodes). */
+			if (path_name && (!n || !n->present || !(n->roles & ROLE_MASTER))) {
+				p = comma ? comma + 1 : NULL;
+				continue;
+			}
 			json_array_append_new(
 				add, json_pack("{s:s, s:s}", "node_id",
 					       n ? n->id : (names ? "_absent_" : p), "node_name",
@@ -2848,6 +2856,14 @@ static void voting_add(struct es_cluster *cl, struct call *c, const char *path_n
 		p = comma ? comma + 1 : NULL;
 	}
 	free(copy);
+	if (path_name && json_array_size(add) == 0) {
+		sim_es_error(c, 400, "illegal_argument_exception",
+			     "add voting config exclusions request for [%s] matched no "
+			     "master-eligible nodes",
+			     path_name);
+		json_decref(add);
+		return;
+	}
 	size_t have = json_array_size(cl->voting_exclusions);
 	if (have + json_array_size(add) > 10) {
 		sim_es_error(
@@ -3598,6 +3614,46 @@ void sim_es_free(void)
 		clusters = cl->next;
 		cluster_free(cl);
 	}
+}
+
+/*
+ * ECK restarts a node only when no shard initializes or relocates and
+ * every primary it holds has a started copy elsewhere
+ * (pkg/controller/elasticsearch/driver/stateful/upgrade_predicates.go:
+ * require_started_replica, if_yellow_only_restart_upgrading_nodes_with_
+ * unassigned_replicas): what a deletion breaks of that is recorded.
+ */
+json_t *sim_es_pod_cost(const char *ns, const char *pod)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	struct es_node *n = cl ? node_by_pod(cl, pod) : NULL;
+	if (!n || !n->present)
+		return NULL;
+	struct health h;
+	compute_health(cl, NULL, &h);
+	json_t *sole = json_array();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			struct es_shard *sh = &ix->shards[s];
+			bool here = false, elsewhere = false;
+			for (int k = 0; k < sh->ncopies; k++) {
+				struct es_copy *cp = &sh->copies[k];
+				bool active =
+					cp->state == COPY_STARTED || cp->state == COPY_RELOCATING;
+				if (!active || !cp->node)
+					continue;
+				if (!strcmp(cp->node, n->name))
+					here = here || cp->primary;
+				else
+					elsewhere = true;
+			}
+			if (here && !elsewhere)
+				json_array_append_new(sole, json_sprintf("%s/%d", ix->name, s));
+		}
+	}
+	return json_pack("{s:i, s:i, s:o}", "initializing", h.initializing, "relocating",
+			 h.relocating, "sole_primaries", sole);
 }
 
 bool sim_es_available(const char *ns)

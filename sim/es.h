@@ -29,5 +29,10 @@ bool sim_es_available(const char *ns);
 char *sim_es_config_refused(const json_t *pod, int major);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
 json_t *sim_es_state(void);
+/* What deleting pod costs its cluster now, for GET /_sim/state's
+ * pod_deletions: {"initializing": n, "relocating": n, "sole_primaries":
+ * ["index/shard", ...]} (primaries on the pod's node with no other started
+ * copy), or NULL when the pod is no node of a cluster.  New reference. */
+json_t *sim_es_pod_cost(const char *ns, const char *pod);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include "common/util.h"
 #include "common/json.h"
+#include "sim/es.h"
 #include "sim/hostfs.h"
 #include "sim/store.h"
 
@@ -55,9 +56,13 @@ void record_request(const char *method, const char *path, const char *query)
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
 {
-	json_array_append_new(deletions,
-			      stamp(json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns, "name", name,
-					      "uid", uid ? uid : "", "by", by)));
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "namespace", ns, "name", name, "uid",
+			      uid ? uid : "", "by", by);
+	/* The shards it held and the cluster's recoveries at that moment. */
+	json_t *cost = sim_es_pod_cost(ns, name);
+	if (cost)
+		json_object_set_new(o, "es", cost);
+	json_array_append_new(deletions, stamp(o));
 }
 
 void record_lost_shard(const char *ns, const char *index, int shard, const char *node)

@@ -203,6 +203,84 @@ static void elected_cb(void *arg, const struct es_result *res)
 	step_next(s);
 }
 
+/* The elected master goes very last: asked only when it matters. */
+static void check_elected(struct state_call *l)
+{
+	struct step *s = l->step;
+	json_t *pending = json_object_get(step_context(s), "pending");
+	int masters = 0;
+	size_t i;
+	json_t *p;
+	json_array_foreach (pending, i, p)
+		if (strcmp(pod_role_label(p), "master") == 0)
+			masters++;
+	if (strcmp(pod_role_label(json_array_get(pending, 0)), "master") == 0 && masters > 1) {
+		l->ecall = es_cat_nodes(l->es, elected_cb, l);
+		return;
+	}
+	states_call_finish(l);
+	step_next(s);
+}
+
+static bool same(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/*
+ * In yellow, a primary on the next node whose every other copy is not
+ * STARTED would leave the shard red (ECK, upgrade_predicates.go:
+ * require_started_replica): its "index/shard" into buf, or false.
+ */
+static bool sole_started_primary(json_t *rows, const char *node, char *buf, size_t len)
+{
+	size_t i, j;
+	json_t *r, *o;
+	json_array_foreach (rows, i, r) {
+		if (!same(json_str(r, "node"), node) || !same(json_str(r, "prirep"), "p"))
+			continue;
+		bool other = false;
+		json_array_foreach (rows, j, o) {
+			const char *on = json_str(o, "node");
+			if (o != r && on && !same(on, node) &&
+			    same(json_str(o, "index"), json_str(r, "index")) &&
+			    same(json_str(o, "shard"), json_str(r, "shard")) &&
+			    same(json_str(o, "state"), "STARTED"))
+				other = true;
+		}
+		if (!other) {
+			snprintf(buf, len, "%s/%s",
+				 json_str(r, "index") ? json_str(r, "index") : "?",
+				 json_str(r, "shard") ? json_str(r, "shard") : "?");
+			return true;
+		}
+	}
+	return false;
+}
+
+static void restart_copies_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "cannot list the shard copies"))
+		return;
+	const char *pod =
+		json_str(json_array_get(json_object_get(step_context(s), "pending"), 0), "name");
+	char *node = render_node_name(pod, l->r->ns);
+	char shard[300];
+	bool sole = sole_started_primary(res->body, node, shard, sizeof(shard));
+	free(node);
+	if (sole) {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "health yellow and the primary of %s on %s has no started copy "
+			  "elsewhere: waiting for one before restarting %s",
+			  shard, pod, pod);
+		return;
+	}
+	check_elected(l);
+}
+
 static void restart_ready_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
@@ -211,6 +289,8 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 	const char *status = json_str(res->body, "status");
 	json_t *pending = json_object_get(step_context(s), "pending");
 	const char *next = json_str(json_array_get(pending, 0), "name");
+	json_int_t init = json_integer_value(json_object_get(res->body, "initializing_shards"));
+	json_int_t reloc = json_integer_value(json_object_get(res->body, "relocating_shards"));
 	if (!states_healthy_enough(s, status)) {
 		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 		json_int_t unassigned =
@@ -226,18 +306,21 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 		free(seen);
 		return;
 	}
-	int masters = 0;
-	size_t i;
-	json_t *p;
-	json_array_foreach (pending, i, p)
-		if (strcmp(pod_role_label(p), "master") == 0)
-			masters++;
-	if (strcmp(pod_role_label(json_array_get(pending, 0)), "master") == 0 && masters > 1) {
-		l->ecall = es_cat_nodes(l->es, elected_cb, l);
+	if (strcmp(status, "yellow") != 0) {
+		check_elected(l);
 		return;
 	}
-	states_call_finish(l);
-	step_next(s);
+	/* Yellow, as ECK allows it (upgrade_predicates.go): nothing recovering,
+	 * and every primary of the next node started elsewhere too. */
+	if (init || reloc) {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s),
+			  "health yellow with %lld shards initializing and %lld relocating: "
+			  "waiting for none before restarting %s",
+			  (long long)init, (long long)reloc, next ? next : "the next pod");
+		return;
+	}
+	l->ecall = es_cat_shards(l->es, restart_copies_cb, l);
 }
 
 /* Before each pod: the cluster healthy, and the elected master kept for last. */
@@ -397,17 +480,23 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 	l->ecall = NULL;
 	struct step *s = l->step;
 	const char *status = json_str(res->body, "status");
-	bool green = res->klass == HTTPC_OK && states_healthy_enough(s, status);
+	json_int_t init = json_integer_value(json_object_get(res->body, "initializing_shards"));
+	json_int_t reloc = json_integer_value(json_object_get(res->body, "relocating_shards"));
+	/* Yellow is enough only once the copies of the node have stopped
+	 * recovering (ECK waits for no initializing or relocating shard). */
+	bool green = res->klass == HTTPC_OK && states_healthy_enough(s, status) &&
+		     (strcmp(status, "green") == 0 || (init == 0 && reloc == 0));
 	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	states_call_finish(l);
 	if (!green) {
 		step_wait(s, states_poll_ms(s),
-			  "waiting for %s after the restart: health %s, %lld unassigned shards",
+			  "waiting for %s after the restart: health %s, %lld unassigned, "
+			  "%lld initializing, %lld relocating shards",
 			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
-				  ? "yellow or green"
+				  ? "green, or yellow with none initializing or relocating"
 				  : "green",
-			  seen, (long long)unassigned);
+			  seen, (long long)unassigned, (long long)init, (long long)reloc);
 		free(seen);
 		return;
 	}

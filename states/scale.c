@@ -138,6 +138,7 @@ void state_scale_plan(struct step *s)
 			free(pod);
 		}
 	json_object_set_new(ctx, "leaving", leaving);
+	json_object_del(ctx, "masters_target"); /* a replay plans the steps anew */
 	states_rendered_free(r);
 	step_branch(
 		s, scale_plan_way(role, from, to, zen1, json_is_true(json_object_get(p, "force"))));
@@ -180,6 +181,50 @@ void state_check_copies(struct step *s)
 	if (!l)
 		return;
 	l->ecall = es_request(l->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_cb, l);
+}
+
+/*
+ * Masters move one at a time, as ECK does
+ * (pkg/controller/elasticsearch/driver/stateful/downscale_invariants.go; on
+ * the way up, one master created at a time): each step takes context.from
+ * and context.to one apart (and context.leaving the one master that goes),
+ * and the path's states run for it.  The first entry keeps the plan's
+ * target in context.masters_target; each later one starts where the last
+ * step ended (context.to).  None left: context.to is the target.
+ */
+void state_masters_next(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_is_integer(json_object_get(ctx, "masters_target"))) {
+		json_object_set(ctx, "masters_target", json_object_get(ctx, "to"));
+		json_object_set(ctx, "to", json_object_get(ctx, "from"));
+	}
+	int target = (int)json_integer_value(json_object_get(ctx, "masters_target"));
+	int at = (int)json_integer_value(json_object_get(ctx, "to"));
+	if (at == target) {
+		step_branch(s, MASTERS_NEXT_NONE_LEFT);
+		return;
+	}
+	int next = target > at ? at + 1 : at - 1;
+	json_t *leaving = json_array();
+	if (next < at) {
+		struct wf_env *env;
+		struct states_rendered *r = states_render_job(s, &env);
+		if (!r) {
+			json_decref(leaving);
+			return;
+		}
+		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), next);
+		char *node = render_node_name(pod, r->ns);
+		json_array_append_new(leaving, json_string(node));
+		free(node);
+		free(pod);
+		states_rendered_free(r);
+	}
+	json_object_set_new(ctx, "from", json_integer(at));
+	json_object_set_new(ctx, "to", json_integer(next));
+	json_object_set_new(ctx, "leaving", leaving);
+	step_next(s);
 }
 
 /* Every role's elasticsearch.yml for the new count of masters (zen1's
@@ -339,6 +384,23 @@ static void voting_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	if (clearing && res->klass == HTTPC_OK)
 		json_object_set_new(step_context(s), "voting_excluded", json_false());
+	/* Before 7.8 the exclusion names node filters, which match members
+	 * only (elastic/elasticsearch#47990): a leaving master that is away
+	 * (crash-looping, its host down) cannot be excluded, and must not go
+	 * unexcluded.  Waited for, until it is back or the deadline. */
+	if (!clearing && res->status == 400 && res->message &&
+	    strstr(res->message, "matched no master-eligible nodes")) {
+		const char *leaving = json_string_value(
+			json_array_get(json_object_get(step_context(s), "leaving"), 0));
+		states_call_finish(l);
+		step_wait(
+			s, states_poll_ms(s),
+			"%s is not a member of the cluster now, and this version excludes members "
+			"only (elastic/elasticsearch#47990): waiting for it to rejoin before "
+			"excluding it",
+			leaving ? leaving : "the leaving master");
+		return;
+	}
 	states_call_report(l, res->klass == HTTPC_OK,
 			   res->klass == HTTPC_TRANSIENT || res->status == 0, res->message);
 }

@@ -83,6 +83,13 @@ enum scale_plan_way {
  * cluster's coordination and the request's "force". */
 enum scale_plan_way scale_plan_way(enum es_role role, int from, int to, bool zen1, bool force);
 void state_check_copies(struct step *s);
+/* Masters, one at a time: the next step's context.from, context.to and
+ * context.leaving, one master apart; or none left. */
+void state_masters_next(struct step *s);
+enum masters_next_way {
+	MASTERS_NEXT_NONE_LEFT,
+	MASTERS_NEXT_WAYS
+};
 void state_scale_config(struct step *s);
 void state_masters_quorum(struct step *s);
 void state_voting_exclude(struct step *s);

@@ -177,9 +177,25 @@ static void joined_cb(void *arg, const struct es_result *res)
 			free(pod);
 		}
 	}
+	/* A scale's leaving nodes must be out of _cat/nodes too: a pod gone is
+	 * not yet a node the cluster has let go. */
+	const char *stays = NULL;
+	size_t k, j;
+	json_t *n, *gone;
+	json_array_foreach (one ? json_object_get(ctx, "leaving") : NULL, j, gone)
+		json_array_foreach (res->body, k, n) {
+			const char *name = json_str(n, "name");
+			if (!stays && name && strcmp(name, json_string_value(gone)) == 0)
+				stays = json_string_value(gone);
+		}
 	size_t listed = json_array_size(res->body);
 	states_call_finish(l);
-	if (missing == 0)
+	if (missing == 0 && stays)
+		step_wait(s, states_poll_ms(s),
+			  "%s has left its pod but is still in _cat/nodes; waiting for the "
+			  "cluster to remove it",
+			  stays);
+	else if (missing == 0)
 		step_next(s);
 	else
 		step_wait(s, states_poll_ms(s),

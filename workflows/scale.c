@@ -6,7 +6,8 @@
  *         │  hold no shard and nothing relocates ─┐
  *         ├─ clients down: to 0, es-http to the ┤
  *         │  data nodes first                    │
- *         ├─ data or clients up: quota raised ───┴→ scale the workload →
+ *         ├─ data or clients up: quota raised,   │
+ *         │  volumes for every host ─────────────┴→ scale the workload →
  *         │  wait for exactly that many ready pods → es-http back to the
  *         │  clients when they come back from 0 → quota fitted to the
  *         │  new count → clear the exclusion
@@ -14,16 +15,22 @@
  *         └─ no change ────────────────────────────┴→ health green
  *   → the new spec recorded
  *
- * Masters keep an odd count, and their quorum safe at every moment:
- *   zen1 growing    elasticsearch.yml → quota raised → scale
+ * Masters end at an odd count, move one at a time (ECK's
+ * downscale_invariants.go), and keep their quorum safe at every moment:
+ *   zen1 growing    elasticsearch.yml → quota raised → volumes, then for
+ *                   each new master: scale by one → joined
  *                   → minimum_master_nodes raised
- *   zen1 shrinking  elasticsearch.yml → minimum_master_nodes lowered → scale
- *                   → quota lowered
- *   zen2 growing    elasticsearch.yml → quota raised → scale (new masters
- *                   vote by themselves)
- *   zen2 shrinking  elasticsearch.yml → voting exclusions for the leaving
- *                   masters → scale → quota lowered → exclusions cleared
- * Each path is spelled out in the table, one state per step.
+ *   zen1 shrinking  elasticsearch.yml, then for each leaving master:
+ *                   minimum_master_nodes lowered → scale by one → gone;
+ *                   then the quota lowered
+ *   zen2 growing    elasticsearch.yml → quota raised → volumes, then for
+ *                   each new master: scale by one → joined (it votes by
+ *                   itself)
+ *   zen2 shrinking  elasticsearch.yml, then for each leaving master: its
+ *                   voting exclusion → scale by one → gone, out of
+ *                   _cat/nodes → exclusion cleared; then the quota lowered
+ * Each path is spelled out in the table, one state per step, with a "next"
+ * state that picks the step and leaves the loop when none is left.
  *
  * The namespace's quota (kube/render.h) is raised before new pods come and
  * lowered once the leaving ones have gone, so it never refuses a pod the
@@ -67,6 +74,9 @@ static const struct wf_state scale_states[] = {
 	{.name = "wait_drained", .run = state_wait_drained, .deadline_s = 3600,
 	 .next = "scale_workload"},
 	{.name = "raise_quota", .run = state_scale_raise_quota, .deadline_s = 120,
+	 .next = "grow_volumes"},
+	/* Hosts added since the create get their volumes before a pod needs one. */
+	{.name = "grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "scale_workload"},
 	/* Clients going to 0: es-http to the data nodes before they go. */
 	{.name = "http_to_data", .run = state_http_to_data, .deadline_s = 120,
@@ -82,51 +92,70 @@ static const struct wf_state scale_states[] = {
 	 .next = "clear_exclusion", .replay_safe = true},
 	{.name = "clear_exclusion", .run = state_clear_exclusion, .deadline_s = 120,
 	 .next = "wait_green", .replay_safe = true},
-	/* masters, zen1, growing: the masters come, then the quorum rises */
+	/* Masters, one at a time (state_masters_next): each path's "next" picks
+	 * the step, its states run for it and lead back to "next".  The config,
+	 * the quota and the volumes are for the final count, set once. */
+	/* masters, zen1, growing: a master comes, then the quorum rises */
 	{.name = "zen1_grow_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen1_grow_quota", .replay_safe = true},
 	{.name = "zen1_grow_quota", .run = state_scale_raise_quota, .deadline_s = 120,
-	 .next = "zen1_grow_scale", .replay_safe = true},
+	 .next = "zen1_grow_volumes", .replay_safe = true},
+	{.name = "zen1_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
+	 .next = "zen1_grow_next", .replay_safe = true},
+	{.name = "zen1_grow_next", .run = state_masters_next, .deadline_s = 60,
+	 .next = "zen1_grow_scale",
+	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "wait_green"})},
 	{.name = "zen1_grow_scale", .run = state_scale_workload, .deadline_s = 120,
-	 .next = "zen1_grow_wait", .replay_safe = true},
+	 .next = "zen1_grow_wait"},
 	{.name = "zen1_grow_wait", .run = state_wait_scaled, .deadline_s = 900,
-	 .next = "zen1_grow_quorum", .replay_safe = true},
-	/* Not replay-safe: only after the wait has seen the new masters there. */
+	 .next = "zen1_grow_quorum"},
+	/* Only after the wait has seen the new master there. */
 	{.name = "zen1_grow_quorum", .run = state_masters_quorum, .deadline_s = 120,
-	 .next = "wait_green"},
-	/* masters, zen1, shrinking: the quorum falls, then the masters go */
+	 .next = "zen1_grow_next"},
+	/* masters, zen1, shrinking: the quorum falls, then a master goes */
 	{.name = "zen1_shrink_config", .run = state_scale_config, .deadline_s = 120,
-	 .next = "zen1_shrink_quorum", .replay_safe = true},
+	 .next = "zen1_shrink_next", .replay_safe = true},
+	{.name = "zen1_shrink_next", .run = state_masters_next, .deadline_s = 60,
+	 .next = "zen1_shrink_quorum",
+	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "zen1_shrink_quota"})},
 	{.name = "zen1_shrink_quorum", .run = state_masters_quorum, .deadline_s = 120,
-	 .next = "zen1_shrink_scale", .replay_safe = true},
+	 .next = "zen1_shrink_scale"},
 	{.name = "zen1_shrink_scale", .run = state_scale_workload, .deadline_s = 120,
-	 .next = "zen1_shrink_wait", .replay_safe = true},
+	 .next = "zen1_shrink_wait"},
 	{.name = "zen1_shrink_wait", .run = state_wait_scaled, .deadline_s = 900,
-	 .next = "zen1_shrink_quota", .replay_safe = true},
+	 .next = "zen1_shrink_next"},
 	{.name = "zen1_shrink_quota", .run = state_scale_fit_quota, .deadline_s = 120,
 	 .next = "wait_green", .replay_safe = true},
-	/* masters, zen2, growing: new masters join the voting configuration */
+	/* masters, zen2, growing: a new master joins the voting configuration */
 	{.name = "zen2_grow_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen2_grow_quota", .replay_safe = true},
 	{.name = "zen2_grow_quota", .run = state_scale_raise_quota, .deadline_s = 120,
-	 .next = "zen2_grow_scale", .replay_safe = true},
+	 .next = "zen2_grow_volumes", .replay_safe = true},
+	{.name = "zen2_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
+	 .next = "zen2_grow_next", .replay_safe = true},
+	{.name = "zen2_grow_next", .run = state_masters_next, .deadline_s = 60,
+	 .next = "zen2_grow_scale",
+	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "wait_green"})},
 	{.name = "zen2_grow_scale", .run = state_scale_workload, .deadline_s = 120,
-	 .next = "zen2_grow_wait", .replay_safe = true},
+	 .next = "zen2_grow_wait"},
 	{.name = "zen2_grow_wait", .run = state_wait_scaled, .deadline_s = 900,
-	 .next = "wait_green", .replay_safe = true},
-	/* masters, zen2, shrinking: out of the voting configuration before they go */
+	 .next = "zen2_grow_next"},
+	/* masters, zen2, shrinking: out of the voting configuration, gone, and
+	 * out of _cat/nodes before the exclusion is cleared */
 	{.name = "zen2_shrink_config", .run = state_scale_config, .deadline_s = 120,
-	 .next = "zen2_shrink_exclude", .replay_safe = true},
+	 .next = "zen2_shrink_next", .replay_safe = true},
+	{.name = "zen2_shrink_next", .run = state_masters_next, .deadline_s = 60,
+	 .next = "zen2_shrink_exclude",
+	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "zen2_shrink_quota"})},
 	{.name = "zen2_shrink_exclude", .run = state_voting_exclude, .deadline_s = 120,
-	 .next = "zen2_shrink_scale", .replay_safe = true},
-	/* Not replay-safe: it needs the voting exclusions the cleanup cleared. */
+	 .next = "zen2_shrink_scale"},
 	{.name = "zen2_shrink_scale", .run = state_scale_workload, .deadline_s = 120,
 	 .next = "zen2_shrink_wait"},
 	{.name = "zen2_shrink_wait", .run = state_wait_scaled, .deadline_s = 900,
-	 .next = "zen2_shrink_quota", .replay_safe = true},
-	{.name = "zen2_shrink_quota", .run = state_scale_fit_quota, .deadline_s = 120,
-	 .next = "zen2_shrink_clear", .replay_safe = true},
+	 .next = "zen2_shrink_clear"},
 	{.name = "zen2_shrink_clear", .run = state_voting_clear, .deadline_s = 120,
+	 .next = "zen2_shrink_next"},
+	{.name = "zen2_shrink_quota", .run = state_scale_fit_quota, .deadline_s = 120,
 	 .next = "wait_green", .replay_safe = true},
 	/* every path */
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,

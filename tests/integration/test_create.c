@@ -259,7 +259,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	http_resp_free(&r);
 	expect_succeeded(&f->d, data_up);
 	trail = job_trail(f->sql, data_up);
-	assert_string_equal(trail, "plan raise_quota scale_workload wait_scaled http_to_clients"
+	assert_string_equal(trail, "plan raise_quota grow_volumes scale_workload wait_scaled"
+				   " http_to_clients"
 				   " fit_quota clear_exclusion wait_green record_scaled");
 	free(trail);
 	expect_quota(&f->sim, "8", "11", "34Gi");

@@ -305,23 +305,35 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	/* Masters 3 -> 5 -> 3, each path in its quorum-safe order. */
 	int64_t up = scale(f, name, "{\"role\": \"masters\", \"replicas\": 5}", NULL);
 	expect_ok(f, up);
-	expect_trail(f, up,
-		     zen1 ? "plan zen1_grow_config zen1_grow_quota zen1_grow_scale "
-			    "zen1_grow_wait zen1_grow_quorum wait_green record_scaled"
-			  : "plan zen2_grow_config zen2_grow_quota zen2_grow_scale zen2_grow_wait "
-			    "wait_green record_scaled");
+	expect_trail(
+		f, up,
+		zen1 ? "plan zen1_grow_config zen1_grow_quota zen1_grow_volumes zen1_grow_next "
+		       "zen1_grow_scale zen1_grow_wait zen1_grow_quorum zen1_grow_next "
+		       "zen1_grow_scale zen1_grow_wait zen1_grow_quorum zen1_grow_next "
+		       "wait_green record_scaled"
+		     : "plan zen2_grow_config zen2_grow_quota zen2_grow_volumes zen2_grow_next "
+		       "zen2_grow_scale zen2_grow_wait zen2_grow_next zen2_grow_scale "
+		       "zen2_grow_wait zen2_grow_next wait_green record_scaled");
+	/* One master at a time: the StatefulSet went 3 -> 4 -> 5. */
+	assert_int_equal(recorded(f, "PATCH", "statefulsets/es-master/scale"), 2);
 	/* The quota grew with the masters (1 CPU, 2Gi each): 5 + 2 data (2, 8Gi)
 	 * + 1 client (1, 2Gi). */
 	expect_quota(f, name, "8", "10", "28Gi");
 	assert_int_equal(spec_replicas(f, name, "masters"), 5);
 	int64_t down = scale(f, name, "{\"role\": \"masters\", \"replicas\": 3}", NULL);
 	expect_ok(f, down);
-	expect_trail(f, down,
-		     zen1 ? "plan zen1_shrink_config zen1_shrink_quorum zen1_shrink_scale "
-			    "zen1_shrink_wait zen1_shrink_quota wait_green record_scaled"
-			  : "plan zen2_shrink_config zen2_shrink_exclude zen2_shrink_scale "
-			    "zen2_shrink_wait zen2_shrink_quota zen2_shrink_clear wait_green "
-			    "record_scaled");
+	expect_trail(
+		f, down,
+		zen1 ? "plan zen1_shrink_config zen1_shrink_next zen1_shrink_quorum "
+		       "zen1_shrink_scale zen1_shrink_wait zen1_shrink_next zen1_shrink_quorum "
+		       "zen1_shrink_scale zen1_shrink_wait zen1_shrink_next zen1_shrink_quota "
+		       "wait_green record_scaled"
+		     : "plan zen2_shrink_config zen2_shrink_next zen2_shrink_exclude "
+		       "zen2_shrink_scale zen2_shrink_wait zen2_shrink_clear zen2_shrink_next "
+		       "zen2_shrink_exclude zen2_shrink_scale zen2_shrink_wait zen2_shrink_clear "
+		       "zen2_shrink_next zen2_shrink_quota wait_green record_scaled");
+	/* One master at a time (ECK, downscale_invariants.go): 5 -> 4 -> 3. */
+	assert_int_equal(recorded(f, "PATCH", "statefulsets/es-master/scale"), 4);
 	expect_quota(f, name, "6", "8", "24Gi");
 	assert_int_equal(spec_replicas(f, name, "masters"), 3);
 	json_t *nodes = es_get(f, name, "/_cat/nodes?format=json&h=name,master");
@@ -334,14 +346,19 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 		free(q);
 		assert_int_equal(recorded(f, "POST", "voting_config_exclusions"), 0);
 	} else {
-		/* The two leaving masters were excluded by name, then cleared. */
-		assert_int_equal(recorded(f, "POST", "voting_config_exclusions?node_names="), 1);
+		/* Each leaving master excluded by name on its own, its exclusion
+		 * cleared once it had gone. */
+		assert_int_equal(recorded(f, "POST", "voting_config_exclusions?node_names="), 2);
 		for (int m = 3; m <= 4; m++) {
-			char *want = xasprintf("es-master-%d-es-default-%s", m, name);
-			assert_int_equal(recorded(f, "POST", want), 1);
-			free(want);
+			char *alone =
+				xasprintf("voting_config_exclusions?node_names=es-master-%d-es-"
+					  "default-%s",
+					  m, name);
+			if (recorded(f, "POST", alone) != 1)
+				fail_msg("es-master-%d was not excluded once on its own", m);
+			free(alone);
 		}
-		assert_int_equal(recorded(f, "DELETE", "voting_config_exclusions"), 1);
+		assert_int_equal(recorded(f, "DELETE", "voting_config_exclusions"), 2);
 	}
 
 	/* A plugin in, then out: every node restarted once each time. */
@@ -765,6 +782,119 @@ static void test_rolling_restart_keeps_every_pod_on_its_host(void **state)
 	free(before);
 }
 
+/*
+ * Before 7.8 a voting exclusion names node filters, resolved against the
+ * members of the moment (elastic/elasticsearch#47990): a leaving master
+ * that is away cannot be excluded.  The scale waits for it, one master at
+ * a time, and goes on once it is back.
+ */
+static void test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"old\", \"version\": \"7.5.2\","
+				  " \"masters\": {\"replicas\": 5}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	/* es-master-4 away: its host cordoned, its pod deleted (Pending). */
+	char *host = host_of(f, "old", "es-master-4");
+	assert_non_null(host);
+	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
+	char *body = json_dumps(fault, JSON_COMPACT);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+	json_decref(fault);
+	free(host);
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-old/pods/es-master-4", NULL, &r));
+	http_resp_free(&r);
+	int64_t id = scale(f, "old", "{\"role\": \"masters\", \"replicas\": 3}", NULL);
+	assert_true(id > 0);
+	/* Waiting at the exclusion, saying why. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	int64_t deadline = harness_now_ms() + 60000;
+	bool waiting = false;
+	while (!waiting && harness_now_ms() < deadline) {
+		waiting = sql_int(f->sql,
+				  "SELECT count(*) FROM jobs WHERE id = $1 AND state ="
+				  " 'zen2_shrink_exclude' AND observation LIKE '%47990%'",
+				  1, q) == 1;
+		if (!waiting && sql_int(f->sql,
+					"SELECT count(*) FROM jobs WHERE id = $1 AND status IN"
+					" ('succeeded', 'failed', 'cancelled')",
+					1, q) == 1)
+			break;
+		msleep(50);
+	}
+	if (!waiting) {
+		json_t *job = wait_job_done(&f->d, id, 1000);
+		char *text = job ? json_dumps(job, JSON_COMPACT) : NULL;
+		fail_msg("the scale did not wait for es-master-4: %s", text ? text : "?");
+	}
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
+	expect_ok(f, id);
+	assert_true(recorded(f, "POST", "voting_config_exclusions/es-master-4-") >= 2);
+	assert_int_equal(recorded(f, "POST", "voting_config_exclusions/es-master-3-"), 1);
+	json_t *nodes = es_get(f, "old", "/_cat/nodes?format=json&h=name,master");
+	assert_int_equal(json_array_size(nodes), 3 + 2);
+	json_decref(nodes);
+}
+
+/* --- a restart in yellow ------------------------------------------------------------ */
+
+/* Copies that take a while to recover on a node that comes back (a peer
+ * recovery from the primary is never instant). */
+static const char SLOW_RECOVERY_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 3000\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * Yellow allowed, as ECK does it (upgrade_predicates.go): a pod is deleted
+ * only when nothing initializes or relocates and every primary it holds has
+ * a started copy elsewhere.  esaas-sim records both at each deletion.
+ */
+static void test_yellow_restart_waits_for_recoveries_and_started_copies(void **state)
+{
+	struct fixture *f = *state = fixture_new(SLOW_RECOVERY_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"amber\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/state", NULL, &r));
+	http_resp_free(&r);
+	expect_ok(f, api_op(&f->d, "POST", "/api/v1/clusters/amber/restart",
+			    "{\"role\": \"data\", \"allow_yellow\": true}", NULL));
+	json_t *st = sim_record(&f->sim);
+	json_t *dels = json_object_get(st, "pod_deletions");
+	assert_int_equal(json_array_size(dels), 2);
+	size_t i;
+	json_t *d;
+	json_array_foreach (dels, i, d) {
+		json_t *es = json_object_get(d, "es");
+		assert_non_null(es);
+		long long init = json_integer_value(json_object_get(es, "initializing"));
+		long long reloc = json_integer_value(json_object_get(es, "relocating"));
+		json_t *sole = json_object_get(es, "sole_primaries");
+		if (init || reloc || json_array_size(sole)) {
+			char *text = json_dumps(sole, JSON_COMPACT);
+			fail_msg("%s deleted with %lld copies initializing, %lld relocating, and "
+				 "the only started copy of %s",
+				 json_string_value(json_object_get(d, "name")), init, reloc, text);
+		}
+	}
+	json_decref(st);
+}
+
 /* --- a cluster stuck red in the middle of a restart --------------------------------- */
 
 static void test_red_during_restart_fails_and_restores_allocation(void **state)
@@ -896,6 +1026,42 @@ static void expect_data_workload(struct fixture *f, const char *cluster, int rep
 	free(path);
 }
 
+/* Two hosts: a third data node needs a host that comes later. */
+static const char TWO_HOSTS_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 2\n"
+	"pods:\n  ready_delay_ms: 100\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * A data pod is bound to a local PersistentVolume on its host: a host that
+ * joined Kubernetes after the cluster was created has none until a scale
+ * makes it one, and a pod that can only go there stays Pending ("didn't
+ * find available persistent volumes to bind").
+ */
+static void test_scale_up_onto_a_new_host_gets_its_volume(void **state)
+{
+	struct fixture *f = *state = fixture_new(TWO_HOSTS_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"grow\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/nodes", NULL, &r));
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/grow/scale",
+			    "{\"role\": \"data\", \"replicas\": 3}", NULL);
+	expect_ok(f, id);
+	expect_data_workload(f, "grow", 3);
+	char *host = host_of(f, "grow", "es-data-2");
+	assert_non_null(host);
+	assert_string_equal(host, "node-2");
+	free(host);
+}
+
 static json_t *quota_hard(struct fixture *f, const char *cluster)
 {
 	char *path =
@@ -941,9 +1107,10 @@ static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(vo
 	    !strstr(err, "unschedulable_timeout_seconds: 2"))
 		fail_msg("job error: %s", err);
 	json_decref(job);
-	expect_trail(f, id,
-		     "plan raise_quota scale_workload undo_scale undo_quota undo_exclusion "
-		     "undo_quorum");
+	expect_trail(
+		f, id,
+		"plan raise_quota grow_volumes scale_workload undo_scale undo_quota undo_exclusion "
+		"undo_quorum");
 	expect_data_workload(f, "full", 3);
 	json_t *after = quota_hard(f, "full");
 	if (!json_equal(quota, after)) {
@@ -1199,7 +1366,8 @@ static void test_clients_to_zero_and_back_keep_the_endpoint(void **state)
 	id = scale(f, "edge", "{\"role\": \"clients\", \"replicas\": 1}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan raise_quota scale_workload wait_scaled http_to_clients fit_quota "
+		     "plan raise_quota grow_volumes scale_workload wait_scaled http_to_clients "
+		     "fit_quota "
 		     "clear_exclusion wait_green record_scaled");
 	role = http_role(f, "edge");
 	assert_string_equal(role, "client");
@@ -1639,6 +1807,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_zen1_masters_and_plugins, teardown),
 		cmocka_unit_test_teardown(test_zen2_masters_and_plugins, teardown),
+		cmocka_unit_test_teardown(
+			test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8, teardown),
 		cmocka_unit_test_teardown(test_plugin_missing_from_repository, teardown),
 		cmocka_unit_test_teardown(test_kibana_with_the_cluster_and_later, teardown),
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies,
@@ -1646,6 +1816,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
 		cmocka_unit_test_teardown(test_rolling_restart_keeps_every_pod_on_its_host,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_yellow_restart_waits_for_recoveries_and_started_copies, teardown),
 		cmocka_unit_test_teardown(test_red_during_restart_fails_and_restores_allocation,
 					  teardown),
 		cmocka_unit_test_teardown(test_cancel_during_scale_down, teardown),
@@ -1654,6 +1826,7 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
+		cmocka_unit_test_teardown(test_scale_up_onto_a_new_host_gets_its_volume, teardown),
 		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
 		cmocka_unit_test_teardown(test_drain_keeps_the_operators_exclusion, teardown),
 		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
