@@ -2086,12 +2086,16 @@ static const char *es_unwritable(const json_t *pod, const char *node)
  */
 static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
 {
-	const char *unwritable = es_unwritable(pod->body, node);
+	const char *path = es_unwritable(pod->body, node);
+	int es_major = 0;
+	char *refused = !path && es_container(pod->body, &es_major)
+				? sim_es_config_refused(pod->body, es_major)
+				: NULL;
 
-	if (!unwritable)
+	if (!path && !refused)
 		return false;
-	/* A copy: it may point into pod->body, which store_update() replaces. */
-	char *path = xstrdup(unwritable);
+	/* node and path may point into the pod's body, which the update frees. */
+	char *where = xstrdup(node), *unwritable = path ? xstrdup(path) : NULL;
 	json_t *body = json_deep_copy(pod->body);
 	json_t *st = child(body, "status");
 	char ts[32];
@@ -2130,11 +2134,17 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
 		       "BackOff", why);
 	/* What Elasticsearch says before it exits (7.x wording). */
-	log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
-		 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
-		 pod->ns, pod->name, node, path, path, (long long)restarts);
+	if (refused)
+		log_info("pod %s/%s on %s: %s (restart %lld)", pod->ns, pod->name, where, refused,
+			 (long long)restarts);
+	else
+		log_info("pod %s/%s on %s: failed to obtain node locks, tried [%s]; maybe these "
+			 "locations are not writable (AccessDeniedException: %s) (restart %lld)",
+			 pod->ns, pod->name, where, unwritable, unwritable, (long long)restarts);
+	free(refused);
+	free(where);
+	free(unwritable);
 	free(why);
-	free(path);
 	return true;
 }
 
