@@ -1749,16 +1749,39 @@ static void serve_delete(struct call *c, struct target *t)
 		return;
 	}
 	if (!strcmp(plural, "namespaces")) {
+		/* pkg/registry/core/namespace/storage/storage.go, REST.Delete: the
+		 * first DELETE sets deletionTimestamp and phase Terminating (and the
+		 * orphan or foregroundDeletion finalizer the policy asks for) and
+		 * answers the namespace; while spec.finalizers still holds
+		 * "kubernetes" (the namespace controller has not emptied it yet) a
+		 * DELETE is a 409; once finalized, the object goes. */
 		if (!json_object_get(meta, "deletionTimestamp")) {
-			mark_deleting(o, NULL);
+			const char *fin = NULL;
+			if (policy && !strcmp(policy, "Foreground"))
+				fin = "foregroundDeletion";
+			else if (policy && !strcmp(policy, "Orphan"))
+				fin = "orphan";
+			mark_deleting(o, fin);
 			json_t *body = json_deep_copy(o->body);
 			json_object_set_new(obj_child(body, "status"), "phase",
 					    json_string("Terminating"));
 			store_update(o, body);
+			controllers_kick();
+			call_reply_json(c, 200, json_deep_copy(o->body));
+			return;
 		}
-		controllers_kick();
-		call_reply_json(c, 200, json_deep_copy(o->body));
-		return;
+		if (json_array_size(
+			    json_object_get(json_object_get(o->body, "spec"), "finalizers")) > 0) {
+			reply_conflict(c, t->kind, t->name,
+				       "The system is ensuring all content is removed from this "
+				       "namespace.  Upon completion, this namespace will "
+				       "automatically be purged by the system.");
+			return;
+		}
+		if (json_array_size(json_object_get(meta, "finalizers")) > 0) {
+			call_reply_json(c, 200, json_deep_copy(o->body));
+			return;
+		}
 	}
 	if ((!strcmp(plural, "statefulsets") || !strcmp(plural, "deployments")) && policy &&
 	    !strcmp(policy, "Foreground")) {

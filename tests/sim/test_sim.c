@@ -491,6 +491,11 @@ static bool ready_replicas_is(struct http_resp *r, const void *arg)
 	return r->status == 200 && jint(r->body, "status.readyReplicas") == *(const int *)arg;
 }
 
+static bool gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
 static void test_statefulset(void **state)
 {
 	struct http_resp r;
@@ -555,7 +560,8 @@ static void test_statefulset(void **state)
 	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
 	assert_int_equal(jint(r.body, "metadata.generation"), 2);
 	http_resp_free(&r);
-	assert_int_equal(call("GET", "/api/v1/namespaces/sts/pods/es-data-2", NULL, &r), 404);
+	/* The removed pod is not ready at once, and gone once it has exited. */
+	assert_true(wait_until("/api/v1/namespaces/sts/pods/es-data-2", gone, NULL, 10000, &r));
 	http_resp_free(&r);
 
 	/* A deleted pod comes back under its name with a new uid. */
@@ -630,12 +636,7 @@ static void test_anti_affinity(void **state)
 	http_resp_free(&r);
 }
 
-static bool gone(struct http_resp *r, const void *arg)
-{
-	return r->status == 404;
-}
-
-static void test_namespace_deletion(void **state)
+static void test_namespace_terminates_its_content_then_goes(void **state)
 {
 	struct http_resp r;
 	int one = 1;
@@ -652,7 +653,23 @@ static void test_namespace_deletion(void **state)
 			 200);
 	assert_string_equal(jstr(r.body, "status.phase"), "Terminating");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 5000, &r));
+	/* While its pods take their time to go, the namespace is Terminating
+	 * with its finalizer, and a second DELETE is a conflict. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/doomed/pods/x-0", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/doomed", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "spec.finalizers.0"), "kubernetes");
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/doomed", NULL, &r), 409);
+	assert_string_equal(jstr(r.body, "reason"), "Conflict");
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"Operation cannot be fulfilled on namespaces \"doomed\": The system is "
+		"ensuring all content is removed from this namespace.  Upon completion, "
+		"this namespace will automatically be purged by the system.");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 10000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
 }
@@ -1810,7 +1827,7 @@ int main(void)
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_anti_affinity),
-		cmocka_unit_test(test_namespace_deletion),
+		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_es_exclusion_relocates),
