@@ -2007,6 +2007,19 @@ static bool is_proxy_path(const char *path)
 
 static void reply_fault(struct call *c, const struct faults_hit *hit)
 {
+	if (hit->status == 429 && !is_proxy_path(c->path)) {
+		/* The API server's own 429 (max-in-flight or priority and
+		 * fairness): staging/src/k8s.io/apiserver/pkg/server/filters/
+		 * maxinflight.go, tooManyRequests: Retry-After 1 and http.Error's
+		 * plain text, no Status. */
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", hit->retry_after > 0 ? hit->retry_after : 1);
+		call_add_header(c, "Retry-After", buf);
+		call_add_header(c, "X-Content-Type-Options", "nosniff");
+		call_reply_text(c, 429, "text/plain; charset=utf-8",
+				"Too many requests, please try again later.\n");
+		return;
+	}
 	if (hit->retry_after > 0) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", hit->retry_after);
