@@ -246,6 +246,9 @@ static void test_faults_are_classified(void **state)
 	assert_int_equal(a.status, 429);
 	assert_int_equal(a.klass, HTTPC_TRANSIENT);
 	assert_int_equal(a.retry_after_ms, 3000);
+	/* The API server's own words (a text/plain body), not "request failed". */
+	assert_string_equal(a.message, "GET /api/v1/namespaces/busy/configmaps/x: 429 Too many "
+				       "requests, please try again later.");
 	answer_clear(&a);
 	assert_true(sim_call(&t.sim, "DELETE", "/_sim/faults", NULL, &r));
 	assert_int_equal(r.status, 200);
