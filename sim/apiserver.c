@@ -6,9 +6,12 @@
  */
 #include "sim/apiserver.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
@@ -1821,6 +1824,44 @@ static void serve_delete(struct call *c, struct target *t)
 
 /* --- the service proxy ------------------------------------------------------------- */
 
+static const char *pod_ip(const json_t *pod)
+{
+	const char *ip = json_str(json_object_get(pod, "status"), "podIP");
+	return ip && *ip ? ip : NULL;
+}
+
+/* A ready pod is an endpoint of its Services a moment after it turned
+ * Ready: the EndpointSlice controller and the API server's watch of it
+ * lag (pkg/controller/endpointslice, reconciler.go); the service proxy
+ * answers from the endpoints (pkg/registry/core/service/storage/storage.go,
+ * ResourceLocation).  Ready's lastTransitionTime has a second's precision:
+ * ENDPOINTS_LAG_MS to a second more after it.  Not ready is out at once. */
+#define ENDPOINTS_LAG_MS 500
+
+static bool endpoint_ready(const json_t *pod)
+{
+	if (!controllers_pod_ready(pod) || !pod_ip(pod) ||
+	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+		return false;
+	size_t i;
+	json_t *cond;
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i,
+			    cond) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *ts = json_str(cond, "lastTransitionTime");
+		if (strcmp(json_str(cond, "type"), "Ready") != 0 || !ts)
+			continue;
+		if (sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+			return true;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		return now_wall_ms() >= (int64_t)timegm(&tm) * 1000 + 999 + ENDPOINTS_LAG_MS;
+	}
+	return true;
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
 	char *svcname = xstrdup(t->name);
@@ -1849,9 +1890,12 @@ static void serve_proxy(struct call *c, struct target *t)
 		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
 			port_ok = true;
 	}
-	/* The ready pods behind the Service. */
-	const char *endpoint = NULL;
+	/* The endpoints behind the Service: its ready pods, and with
+	 * publishNotReadyAddresses its not-ready ones too. */
+	char *endpoint = NULL;
+	char refused[128] = "";
 	json_t *sel = json_object_get(spec, "selector");
+	bool not_ready_too = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 	if (port_ok && json_object_size(sel) > 0) {
 		size_t n;
 		struct store_obj **pods = store_list(store_kind_by_plural("pods"), t->ns, &n);
@@ -1867,11 +1911,20 @@ static void serve_proxy(struct call *c, struct target *t)
 				if (!json_equal(json_object_get(labels, k), v))
 					match = false;
 			}
-			if (match && controllers_pod_ready(pods[j]->body))
+			if (match && (endpoint_ready(pods[j]->body) ||
+				      (not_ready_too && pod_ip(pods[j]->body))))
 				pods[nready++] = pods[j];
 		}
-		if (nready > 0)
-			endpoint = pods[rr++ % nready]->name;
+		if (nready > 0) {
+			struct store_obj *pod = pods[rr++ % nready];
+			endpoint = xstrdup(pod->name);
+			/* A pod not ready is not listening yet (Elasticsearch binds
+			 * 9200 as it starts): the proxy's dial is refused. */
+			if (!controllers_pod_ready(pod->body))
+				snprintf(refused, sizeof(refused), "%s:%s", pod_ip(pod->body),
+					 port && *port && isdigit((unsigned char)*port) ? port
+											: "9200");
+		}
 		free(pods);
 	}
 	if (!endpoint) {
@@ -1880,11 +1933,24 @@ static void serve_proxy(struct call *c, struct target *t)
 		free(svcname);
 		return;
 	}
+	if (refused[0]) {
+		/* The apiserver's proxy transport failing to dial, answered by
+		 * its error responder as a 503 Status
+		 * (staging/src/k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go). */
+		reply_status(c, 503, "ServiceUnavailable", NULL,
+			     "error trying to reach service: dial tcp %s: connect: connection "
+			     "refused",
+			     refused);
+		free(endpoint);
+		free(svcname);
+		return;
+	}
 	/* The rest of the path as received (still percent-encoded). */
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
 	sim_es_proxy(c, t->ns, endpoint, path);
+	free(endpoint);
 	free(path);
 	free(svcname);
 }

@@ -780,6 +780,76 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	http_resp_free(&r);
 }
 
+static bool first_pod_ready(struct http_resp *r, const void *arg)
+{
+	if (r->status != 200)
+		return false;
+	size_t i;
+	json_t *pod;
+	json_array_foreach (json_object_get(r->body, "items"), i, pod) {
+		size_t j;
+		json_t *c;
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    j, c) {
+			if (!strcmp(json_string_value(json_object_get(c, "type")), "Ready") &&
+			    !strcmp(json_string_value(json_object_get(c, "status")), "True"))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool pod_running(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status.podIP") &&
+	       !strcmp(jstr(r->body, "status.phase"), "Running");
+}
+
+/* Endpoints follow readiness a moment late: just after a pod turns Ready
+ * the proxy still has none; a not-ready pod published anyway
+ * (publishNotReadyAddresses) refuses the connection. */
+static void test_service_proxy_waits_for_endpoints(void **state)
+{
+	struct http_resp r;
+	make_cluster("lag", 1, "7.17.10");
+	assert_true(wait_until("/api/v1/namespaces/lag/pods", first_pod_ready, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("lag", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"),
+			    "no endpoints available for service \"es-lag\"");
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
+	http_resp_free(&r);
+
+	/* Kibana without its Elasticsearch runs, never ready. */
+	make_namespace("refused");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/refused/statefulsets/kb",
+			       workload("kb", 1, "kb", "kibana", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/namespaces/refused/services/kb",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+		      "\"kb\"},\"spec\":{\"clusterIP\":\"None\",\"publishNotReadyAddresses\":"
+		      "true,\"selector\":{\"app\":\"kb\"},\"ports\":[{\"name\":\"http\","
+		      "\"port\":9200}]}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/refused/pods/kb-0", pod_running, NULL, 5000, &r));
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "error trying to reach service: dial tcp %s:9200: connect: connection refused",
+		 jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/refused/services/kb:9200/proxy/", NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "reason"), "ServiceUnavailable");
+	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+}
+
 static void test_es_health_through_proxy(void **state)
 {
 	struct http_resp r;
@@ -1834,6 +1904,7 @@ int main(void)
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
+		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
