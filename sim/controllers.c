@@ -1023,7 +1023,10 @@ static void reconcile_sts(struct store_obj *sts)
 		if (r && !strcmp(r, cur_rev))
 			current++;
 	}
-	if (updated == replicas && ready == replicas && count == replicas) {
+	/* pkg/controller/statefulset/stateful_set_utils.go,
+	 * completeRollingUpdate: currentRevision moves to updateRevision only
+	 * under RollingUpdate; under OnDelete it stays where it was. */
+	if (rolling && updated == replicas && ready == replicas && count == replicas) {
 		cur_rev = rev;
 		current = updated;
 	}

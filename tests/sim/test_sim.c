@@ -590,6 +590,48 @@ static void test_statefulset(void **state)
 	http_resp_free(&r);
 }
 
+static bool updated_replicas_is(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jint(r->body, "status.updatedReplicas") == *(const int *)arg &&
+	       jint(r->body, "status.readyReplicas") == *(const int *)arg;
+}
+
+/* Under OnDelete the controller never completes a rolling update: pods
+ * replaced by hand come at updateRevision, currentRevision stays. */
+static void test_statefulset_on_delete_keeps_current_revision(void **state)
+{
+	struct http_resp r;
+	int one = 1;
+	const char *path = "/apis/apps/v1/namespaces/ondel/statefulsets/od";
+	make_namespace("ondel");
+	char *body = xstrdup(workload("od", 1, "od", "data", NULL, "7.17.10"));
+	char *spec = strstr(body, "\"spec\":{\"replicas\"");
+	assert_non_null(spec);
+	char *with = xasprintf("%.*s\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"},%s",
+			       (int)(spec - body), body, spec + strlen("\"spec\":{"));
+	assert_int_equal(apply(path, with, &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, ready_replicas_is, &one, 5000, &r));
+	char old_rev[64];
+	snprintf(old_rev, sizeof(old_rev), "%s", jstr(r.body, "status.currentRevision"));
+	http_resp_free(&r);
+	char *newer = xstrdup(with);
+	char *v = strstr(newer, "7.17.10");
+	memcpy(v, "7.17.11", 7);
+	assert_int_equal(apply(path, newer, &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/ondel/pods/od-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(path, updated_replicas_is, &one, 10000, &r));
+	assert_string_not_equal(jstr(r.body, "status.updateRevision"), old_rev);
+	assert_string_equal(jstr(r.body, "status.currentRevision"), old_rev);
+	assert_int_equal(jint(r.body, "status.currentReplicas"), 0);
+	http_resp_free(&r);
+	free(newer);
+	free(with);
+	free(body);
+}
+
 static bool pod_pending_with(struct http_resp *r, const void *arg)
 {
 	const char *msg = jstr(r->body, "status.conditions.0.message");
@@ -1900,6 +1942,7 @@ int main(void)
 		cmocka_unit_test(test_crud_and_conflicts),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_statefulset),
+		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
