@@ -512,11 +512,27 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	int64_t off =
 		api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 0}", NULL);
 	expect_ok(f, off);
+	/* Removed is gone, not terminating: no Kibana pod left at all. */
+	assert_true(sim_call(
+		&f->sim, "GET",
+		"/api/v1/namespaces/es-default-kib/pods?labelSelector=esaas.io%2Frole%3Dkibana",
+		NULL, &r));
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
+	http_resp_free(&r);
 	expect_trail(f, off, "raise_quota apply_kibana wait_kibana fit_quota record_spec");
 	expect_quota(f, "kib", "3", "5", "18Gi");
-	assert_true(sim_call(&f->sim, "GET",
-			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL,
-			     &r));
+	/* Its pods gone, the Deployment goes too (the garbage collector
+	 * finishes its foreground deletion a moment later). */
+	int64_t gc_deadline = harness_now_ms() + 5000;
+	for (;;) {
+		assert_true(sim_call(&f->sim, "GET",
+				     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana",
+				     NULL, &r));
+		if (r.status == 404 || harness_now_ms() > gc_deadline)
+			break;
+		http_resp_free(&r);
+		msleep(50);
+	}
 	assert_int_equal(r.status, 404);
 	http_resp_free(&r);
 	c = get_cluster(f, "kib");
