@@ -27,7 +27,7 @@ static struct pg pg;
 
 static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				 "pods:\n  ready_delay_ms: 100\n"
+				 "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
 				 "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -35,7 +35,7 @@ static const char SIM_CONFIG[] = "tick_ms: 20\n"
 /* Relocations slow enough to cancel a drain in the middle of it. */
 static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 				      "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				      "pods:\n  ready_delay_ms: 100\n"
+				      "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				      "elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n "
 				      " no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				      "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
@@ -44,7 +44,7 @@ static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 static const char THREE_COPIES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 2}\n";
@@ -869,7 +869,7 @@ static void test_cancel_during_scale_down(void **state)
 static const char THREE_NODES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 3\n"
-	"pods:\n  ready_delay_ms: 100\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
