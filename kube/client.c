@@ -120,6 +120,18 @@ static void call_free(struct kube_call *c)
 
 static void call_send(struct kube_call *c);
 
+/* The first line of a text body, at most 200 characters (static). */
+static const char *first_line(const char *body, size_t len)
+{
+	static char line[201];
+	size_t n = 0;
+	while (n < len && n < sizeof(line) - 1 && body[n] != '\n' && body[n] != '\r')
+		n++;
+	memcpy(line, body, n);
+	line[n] = '\0';
+	return line;
+}
+
 /* Status bodies explain failures; keep their words for the job's error. */
 static void done_cb(const struct httpc_response *resp, void *arg)
 {
@@ -154,6 +166,11 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 		if (smsg)
 			msg = xasprintf("%s %s: %ld %s", c->method, c->url + strlen(k->conn.server),
 					resp->status, smsg);
+		else if (!body && resp->body_len > 0 && resp->status > 0)
+			/* Not a Status: the API server's filters answer some errors
+			 * (429 from max-in-flight, say) in plain text. */
+			msg = xasprintf("%s %s: %ld %s", c->method, c->url + strlen(k->conn.server),
+					resp->status, first_line(resp->body, resp->body_len));
 		else
 			msg = xstrdup(resp->error ? resp->error : "request failed");
 		r.message = msg;

@@ -6,9 +6,12 @@
  */
 #include "sim/apiserver.h"
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/util.h>
@@ -1751,16 +1754,39 @@ static void serve_delete(struct call *c, struct target *t)
 		return;
 	}
 	if (!strcmp(plural, "namespaces")) {
+		/* pkg/registry/core/namespace/storage/storage.go, REST.Delete: the
+		 * first DELETE sets deletionTimestamp and phase Terminating (and the
+		 * orphan or foregroundDeletion finalizer the policy asks for) and
+		 * answers the namespace; while spec.finalizers still holds
+		 * "kubernetes" (the namespace controller has not emptied it yet) a
+		 * DELETE is a 409; once finalized, the object goes. */
 		if (!json_object_get(meta, "deletionTimestamp")) {
-			mark_deleting(o, NULL);
+			const char *fin = NULL;
+			if (policy && !strcmp(policy, "Foreground"))
+				fin = "foregroundDeletion";
+			else if (policy && !strcmp(policy, "Orphan"))
+				fin = "orphan";
+			mark_deleting(o, fin);
 			json_t *body = json_deep_copy(o->body);
 			json_object_set_new(obj_child(body, "status"), "phase",
 					    json_string("Terminating"));
 			store_update(o, body);
+			controllers_kick();
+			call_reply_json(c, 200, json_deep_copy(o->body));
+			return;
 		}
-		controllers_kick();
-		call_reply_json(c, 200, json_deep_copy(o->body));
-		return;
+		if (json_array_size(
+			    json_object_get(json_object_get(o->body, "spec"), "finalizers")) > 0) {
+			reply_conflict(c, t->kind, t->name,
+				       "The system is ensuring all content is removed from this "
+				       "namespace.  Upon completion, this namespace will "
+				       "automatically be purged by the system.");
+			return;
+		}
+		if (json_array_size(json_object_get(meta, "finalizers")) > 0) {
+			call_reply_json(c, 200, json_deep_copy(o->body));
+			return;
+		}
 	}
 	if ((!strcmp(plural, "statefulsets") || !strcmp(plural, "deployments")) && policy &&
 	    !strcmp(policy, "Foreground")) {
@@ -1800,6 +1826,44 @@ static void serve_delete(struct call *c, struct target *t)
 
 /* --- the service proxy ------------------------------------------------------------- */
 
+static const char *pod_ip(const json_t *pod)
+{
+	const char *ip = json_str(json_object_get(pod, "status"), "podIP");
+	return ip && *ip ? ip : NULL;
+}
+
+/* A ready pod is an endpoint of its Services a moment after it turned
+ * Ready: the EndpointSlice controller and the API server's watch of it
+ * lag (pkg/controller/endpointslice, reconciler.go); the service proxy
+ * answers from the endpoints (pkg/registry/core/service/storage/storage.go,
+ * ResourceLocation).  Ready's lastTransitionTime has a second's precision:
+ * ENDPOINTS_LAG_MS to a second more after it.  Not ready is out at once. */
+#define ENDPOINTS_LAG_MS 500
+
+static bool endpoint_ready(const json_t *pod)
+{
+	if (!controllers_pod_ready(pod) || !pod_ip(pod) ||
+	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
+		return false;
+	size_t i;
+	json_t *cond;
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i,
+			    cond) {
+		struct tm tm;
+		memset(&tm, 0, sizeof(tm));
+		const char *ts = json_str(cond, "lastTransitionTime");
+		if (strcmp(json_str(cond, "type"), "Ready") != 0 || !ts)
+			continue;
+		if (sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+			return true;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		return now_wall_ms() >= (int64_t)timegm(&tm) * 1000 + 999 + ENDPOINTS_LAG_MS;
+	}
+	return true;
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
 	char *svcname = xstrdup(t->name);
@@ -1828,9 +1892,12 @@ static void serve_proxy(struct call *c, struct target *t)
 		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
 			port_ok = true;
 	}
-	/* The ready pods behind the Service. */
-	const char *endpoint = NULL;
+	/* The endpoints behind the Service: its ready pods, and with
+	 * publishNotReadyAddresses its not-ready ones too. */
+	char *endpoint = NULL;
+	char refused[128] = "";
 	json_t *sel = json_object_get(spec, "selector");
+	bool not_ready_too = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 	if (port_ok && json_object_size(sel) > 0) {
 		size_t n;
 		struct store_obj **pods = store_list(store_kind_by_plural("pods"), t->ns, &n);
@@ -1846,11 +1913,20 @@ static void serve_proxy(struct call *c, struct target *t)
 				if (!json_equal(json_object_get(labels, k), v))
 					match = false;
 			}
-			if (match && controllers_pod_ready(pods[j]->body))
+			if (match && (endpoint_ready(pods[j]->body) ||
+				      (not_ready_too && pod_ip(pods[j]->body))))
 				pods[nready++] = pods[j];
 		}
-		if (nready > 0)
-			endpoint = pods[rr++ % nready]->name;
+		if (nready > 0) {
+			struct store_obj *pod = pods[rr++ % nready];
+			endpoint = xstrdup(pod->name);
+			/* A pod not ready is not listening yet (Elasticsearch binds
+			 * 9200 as it starts): the proxy's dial is refused. */
+			if (!controllers_pod_ready(pod->body))
+				snprintf(refused, sizeof(refused), "%s:%s", pod_ip(pod->body),
+					 port && *port && isdigit((unsigned char)*port) ? port
+											: "9200");
+		}
 		free(pods);
 	}
 	if (!endpoint) {
@@ -1859,11 +1935,24 @@ static void serve_proxy(struct call *c, struct target *t)
 		free(svcname);
 		return;
 	}
+	if (refused[0]) {
+		/* The apiserver's proxy transport failing to dial, answered by
+		 * its error responder as a 503 Status
+		 * (staging/src/k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go). */
+		reply_status(c, 503, "ServiceUnavailable", NULL,
+			     "error trying to reach service: dial tcp %s: connect: connection "
+			     "refused",
+			     refused);
+		free(endpoint);
+		free(svcname);
+		return;
+	}
 	/* The rest of the path as received (still percent-encoded). */
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
 	sim_es_proxy(c, t->ns, endpoint, path);
+	free(endpoint);
 	free(path);
 	free(svcname);
 }
@@ -1996,6 +2085,19 @@ static bool is_proxy_path(const char *path)
 
 static void reply_fault(struct call *c, const struct faults_hit *hit)
 {
+	if (hit->status == 429 && !is_proxy_path(c->path)) {
+		/* The API server's own 429 (max-in-flight or priority and
+		 * fairness): staging/src/k8s.io/apiserver/pkg/server/filters/
+		 * maxinflight.go, tooManyRequests: Retry-After 1 and http.Error's
+		 * plain text, no Status. */
+		char buf[16];
+		snprintf(buf, sizeof(buf), "%d", hit->retry_after > 0 ? hit->retry_after : 1);
+		call_add_header(c, "Retry-After", buf);
+		call_add_header(c, "X-Content-Type-Options", "nosniff");
+		call_reply_text(c, 429, "text/plain; charset=utf-8",
+				"Too many requests, please try again later.\n");
+		return;
+	}
 	if (hit->retry_after > 0) {
 		char buf[16];
 		snprintf(buf, sizeof(buf), "%d", hit->retry_after);

@@ -162,8 +162,17 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 	if (pod->gone)
 		return;
 	record_pod_deletion(pod->ns, pod->name, json_str(meta(pod->body), "uid"), by);
-	if (grace_ms < 0)
+	if (grace_ms < 0) {
+		/* The containers exit on SIGTERM after pods.terminate_ms, or are
+		 * killed at the pod's terminationGracePeriodSeconds, whichever
+		 * comes first (pkg/kubelet/kuberuntime/kuberuntime_container.go,
+		 * killContainer). */
 		grace_ms = conf->pod_terminate_ms;
+		json_t *tg = json_object_get(json_object_get(pod->body, "spec"),
+					     "terminationGracePeriodSeconds");
+		if (json_is_integer(tg) && json_integer_value(tg) * 1000 < grace_ms)
+			grace_ms = json_integer_value(tg) * 1000;
+	}
 	if (grace_ms == 0) {
 		log_debug("pod %s/%s deleted", pod->ns, pod->name);
 		store_delete(pod);
@@ -1014,7 +1023,10 @@ static void reconcile_sts(struct store_obj *sts)
 		if (r && !strcmp(r, cur_rev))
 			current++;
 	}
-	if (updated == replicas && ready == replicas && count == replicas) {
+	/* pkg/controller/statefulset/stateful_set_utils.go,
+	 * completeRollingUpdate: currentRevision moves to updateRevision only
+	 * under RollingUpdate; under OnDelete it stays where it was. */
+	if (rolling && updated == replicas && ready == replicas && count == replicas) {
 		cur_rev = rev;
 		current = updated;
 	}
@@ -2406,10 +2418,29 @@ static void terminate_namespaces(void)
 			free(objs);
 			left += m;
 		}
-		if (left == 0) {
-			log_info("namespace %s deleted", ns->name);
-			store_delete(ns);
+		if (left > 0)
+			continue;
+		/* pkg/controller/namespace/deletion/namespaced_resources_deleter.go:
+		 * with the content gone, Delete finalizes (takes "kubernetes" out
+		 * of spec.finalizers), then deletes the namespace, which goes once
+		 * metadata.finalizers is empty too.  The garbage collector takes
+		 * foregroundDeletion or orphan off at once: nothing is owned by a
+		 * namespace (pkg/controller/garbagecollector/garbagecollector.go,
+		 * processDeletingDependentsItem).  A step per tick. */
+		json_t *spec_fin = json_object_get(json_object_get(ns->body, "spec"), "finalizers");
+		json_t *meta_fin = json_object_get(meta(ns->body), "finalizers");
+		if (json_array_size(spec_fin) > 0 || json_array_size(meta_fin) > 0) {
+			json_t *body = json_deep_copy(ns->body);
+			if (json_array_size(spec_fin) > 0)
+				json_object_set_new(child(body, "spec"), "finalizers",
+						    json_array());
+			else
+				json_object_del(child(body, "metadata"), "finalizers");
+			store_update(ns, body);
+			continue;
 		}
+		log_info("namespace %s deleted", ns->name);
+		store_delete(ns);
 	}
 	free(nss);
 }

@@ -134,7 +134,9 @@ static void set_defaults(void)
 	conf.node_memory = 32LL * 1024 * 1024 * 1024;
 	conf.node_pods = 110;
 	conf.pod_ready_delay_ms = 1000;
-	conf.pod_terminate_ms = 0;
+	/* An Elasticsearch pod ends on SIGTERM within seconds (flush and
+	 * leave), well inside its terminationGracePeriodSeconds. */
+	conf.pod_terminate_ms = 2000;
 	conf.relocation_ms = 2000;
 	conf.recovery_ms = 500;
 	conf.node_left_delay_ms = 60000;

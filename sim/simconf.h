@@ -16,7 +16,8 @@
  *     pods: 110
  *   pods:
  *     ready_delay_ms: 1000         # scheduled to Ready
- *     terminate_ms: 0              # deleted to gone (grace period)
+ *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
+ *                                  # the pod's terminationGracePeriodSeconds)
  *   elasticsearch:
  *     relocation_ms: 2000          # one shard copy moving between nodes
  *     recovery_ms: 500             # a copy initialising

@@ -86,7 +86,10 @@ static void kibana_pods_cb(void *arg, const struct kube_result *res)
 		return;
 	int want = l->r->spec.kibana_replicas;
 	struct states_pod_tally t;
-	states_tally_pods(json_object_get(res->body, "items"), true, NULL, &t);
+	/* Removed means gone: a terminating pod still runs (and still counts
+	 * against the quota, pkg/quota/v1/evaluator/core/pods.go QuotaV1Pod)
+	 * until it has exited. */
+	states_tally_pods(json_object_get(res->body, "items"), want > 0, NULL, &t);
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want)
 		step_next(s);

@@ -39,8 +39,14 @@ static void namespace_deleted_cb(void *arg, const struct kube_result *res)
 	struct state_call *l = arg;
 	l->kcall = NULL;
 	struct step *s = l->step;
-	/* Already gone is as good as deleted: the state may run twice. */
-	bool done = res->klass == HTTPC_OK || res->status == 404;
+	/* Already gone is as good as deleted, and so is already Terminating:
+	 * the API server answers a DELETE of a namespace whose content is
+	 * still being removed with 409 Conflict
+	 * (pkg/registry/core/namespace/storage/storage.go), so the state may
+	 * run twice. */
+	bool done = res->klass == HTTPC_OK || res->status == 404 ||
+		    (res->status == 409 && res->message &&
+		     strstr(res->message, "ensuring all content is removed from this namespace"));
 	bool transient = res->klass == HTTPC_TRANSIENT && res->status != 409;
 	char *msg = xstrdup(res->message ? res->message : "");
 	states_call_finish(l);
@@ -59,7 +65,10 @@ void state_delete_namespace(struct step *s)
 	if (!l)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
-	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, namespace_deleted_cb, l);
+	/* Background: the namespace controller removes the content whatever
+	 * the policy; Foreground would only add a finalizer for the garbage
+	 * collector to take off, one more thing to wait for. */
+	l->kcall = kube_delete(l->env->kube, path, "Background", NULL, namespace_deleted_cb, l);
 	free(path);
 }
 

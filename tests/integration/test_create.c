@@ -23,7 +23,7 @@ static struct pg pg;
 static const char SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
 
@@ -406,6 +406,44 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 			 1);
 }
 
+/* The simulator's own timings (pods Ready a second after they start, gone a
+ * couple of seconds after they are deleted), as a real cluster has them. */
+static const char SIM_CONFIG_REALISTIC[] =
+	"nodes:\n  count: 3\n"
+	"elasticsearch:\n  indices:\n    - {name: logs, shards: 1, replicas: 1}\n";
+
+/* Someone deleted the namespace already: while it is Terminating, the
+ * delete's own DELETE is a 409, which means it is on its way: the job goes
+ * on to wait for it, no retry. */
+static void test_delete_while_the_namespace_terminates_goes_on_to_wait(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG_REALISTIC);
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"slow\", \"masters\": {\"replicas\": 1},"
+				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}");
+	expect_succeeded(&f->d, id);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-slow", NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "DELETE", "/api/v1/clusters/slow", NULL, NULL, &r));
+	assert_int_equal(r.status, 202);
+	int64_t del = json_integer_value(json_object_get(r.body, "id"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, del);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)del);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'delete_namespace' AND outcome <> 'next'",
+				 1, q),
+			 0);
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-slow", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+}
+
 /* Pods that cannot be placed: the job fails at the wait's deadline, saying why. */
 static void test_unschedulable_pods_are_explained(void **state)
 {
@@ -539,6 +577,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_create_builds_a_green_cluster_then_delete, teardown),
+		cmocka_unit_test_teardown(
+			test_delete_while_the_namespace_terminates_goes_on_to_wait, teardown),
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),

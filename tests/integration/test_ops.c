@@ -27,7 +27,7 @@ static struct pg pg;
 
 static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				 "pods:\n  ready_delay_ms: 100\n"
+				 "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
 				 "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -35,7 +35,7 @@ static const char SIM_CONFIG[] = "tick_ms: 20\n"
 /* Relocations slow enough to cancel a drain in the middle of it. */
 static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 				      "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				      "pods:\n  ready_delay_ms: 100\n"
+				      "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				      "elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n "
 				      " no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				      "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
@@ -44,7 +44,7 @@ static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 static const char THREE_COPIES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 2}\n";
@@ -529,11 +529,27 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	int64_t off =
 		api_op(&f->d, "POST", "/api/v1/clusters/kib/kibana", "{\"replicas\": 0}", NULL);
 	expect_ok(f, off);
+	/* Removed is gone, not terminating: no Kibana pod left at all. */
+	assert_true(sim_call(
+		&f->sim, "GET",
+		"/api/v1/namespaces/es-default-kib/pods?labelSelector=esaas.io%2Frole%3Dkibana",
+		NULL, &r));
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
+	http_resp_free(&r);
 	expect_trail(f, off, "raise_quota apply_kibana wait_kibana fit_quota record_spec");
 	expect_quota(f, "kib", "3", "5", "18Gi");
-	assert_true(sim_call(&f->sim, "GET",
-			     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana", NULL,
-			     &r));
+	/* Its pods gone, the Deployment goes too (the garbage collector
+	 * finishes its foreground deletion a moment later). */
+	int64_t gc_deadline = harness_now_ms() + 5000;
+	for (;;) {
+		assert_true(sim_call(&f->sim, "GET",
+				     "/apis/apps/v1/namespaces/es-default-kib/deployments/kibana",
+				     NULL, &r));
+		if (r.status == 404 || harness_now_ms() > gc_deadline)
+			break;
+		http_resp_free(&r);
+		msleep(50);
+	}
 	assert_int_equal(r.status, 404);
 	http_resp_free(&r);
 	c = get_cluster(f, "kib");
@@ -983,7 +999,7 @@ static void test_cancel_during_scale_down(void **state)
 static const char THREE_NODES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 3\n"
-	"pods:\n  ready_delay_ms: 100\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -1513,12 +1529,14 @@ static void test_every_workflow_through_faults(void **state)
 	ids[n] = api_op(&f->d, "POST", "/api/v1/clusters/rough/plugins",
 			"{\"name\": \"analysis-icu\"}", NULL);
 	expect_ok(f, ids[n++]);
+	/* No shard lost on the way; the delete then drops them all (its
+	 * pods leave one by one as they terminate). */
+	assert_int_equal(lost_shards(f), 0);
 	ids[n] = api_op(&f->d, "DELETE", "/api/v1/clusters/rough", NULL, NULL);
 	expect_ok(f, ids[n++]);
 	/* The faults were met, and retried, and the events say so. */
 	assert_true(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE outcome = 'retry'", 0,
 			    NULL) > 0);
-	assert_int_equal(lost_shards(f), 0);
 	assert_true(sim_call(&f->sim, "GET", "/_sim/faults", NULL, &r));
 	json_t *rule;
 	size_t i;

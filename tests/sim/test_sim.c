@@ -491,6 +491,11 @@ static bool ready_replicas_is(struct http_resp *r, const void *arg)
 	return r->status == 200 && jint(r->body, "status.readyReplicas") == *(const int *)arg;
 }
 
+static bool gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
 static void test_statefulset(void **state)
 {
 	struct http_resp r;
@@ -555,7 +560,8 @@ static void test_statefulset(void **state)
 	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
 	assert_int_equal(jint(r.body, "metadata.generation"), 2);
 	http_resp_free(&r);
-	assert_int_equal(call("GET", "/api/v1/namespaces/sts/pods/es-data-2", NULL, &r), 404);
+	/* The removed pod is not ready at once, and gone once it has exited. */
+	assert_true(wait_until("/api/v1/namespaces/sts/pods/es-data-2", gone, NULL, 10000, &r));
 	http_resp_free(&r);
 
 	/* A deleted pod comes back under its name with a new uid. */
@@ -582,6 +588,48 @@ static void test_statefulset(void **state)
 	http_resp_free(&r);
 	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
 	http_resp_free(&r);
+}
+
+static bool updated_replicas_is(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jint(r->body, "status.updatedReplicas") == *(const int *)arg &&
+	       jint(r->body, "status.readyReplicas") == *(const int *)arg;
+}
+
+/* Under OnDelete the controller never completes a rolling update: pods
+ * replaced by hand come at updateRevision, currentRevision stays. */
+static void test_statefulset_on_delete_keeps_current_revision(void **state)
+{
+	struct http_resp r;
+	int one = 1;
+	const char *path = "/apis/apps/v1/namespaces/ondel/statefulsets/od";
+	make_namespace("ondel");
+	char *body = xstrdup(workload("od", 1, "od", "data", NULL, "7.17.10"));
+	char *spec = strstr(body, "\"spec\":{\"replicas\"");
+	assert_non_null(spec);
+	char *with = xasprintf("%.*s\"spec\":{\"updateStrategy\":{\"type\":\"OnDelete\"},%s",
+			       (int)(spec - body), body, spec + strlen("\"spec\":{"));
+	assert_int_equal(apply(path, with, &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, ready_replicas_is, &one, 5000, &r));
+	char old_rev[64];
+	snprintf(old_rev, sizeof(old_rev), "%s", jstr(r.body, "status.currentRevision"));
+	http_resp_free(&r);
+	char *newer = xstrdup(with);
+	char *v = strstr(newer, "7.17.10");
+	memcpy(v, "7.17.11", 7);
+	assert_int_equal(apply(path, newer, &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/ondel/pods/od-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(path, updated_replicas_is, &one, 10000, &r));
+	assert_string_not_equal(jstr(r.body, "status.updateRevision"), old_rev);
+	assert_string_equal(jstr(r.body, "status.currentRevision"), old_rev);
+	assert_int_equal(jint(r.body, "status.currentReplicas"), 0);
+	http_resp_free(&r);
+	free(newer);
+	free(with);
+	free(body);
 }
 
 static bool pod_pending_with(struct http_resp *r, const void *arg)
@@ -630,12 +678,7 @@ static void test_anti_affinity(void **state)
 	http_resp_free(&r);
 }
 
-static bool gone(struct http_resp *r, const void *arg)
-{
-	return r->status == 404;
-}
-
-static void test_namespace_deletion(void **state)
+static void test_namespace_terminates_its_content_then_goes(void **state)
 {
 	struct http_resp r;
 	int one = 1;
@@ -652,7 +695,23 @@ static void test_namespace_deletion(void **state)
 			 200);
 	assert_string_equal(jstr(r.body, "status.phase"), "Terminating");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 5000, &r));
+	/* While its pods take their time to go, the namespace is Terminating
+	 * with its finalizer, and a second DELETE is a conflict. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/doomed/pods/x-0", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/doomed", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "spec.finalizers.0"), "kubernetes");
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/doomed", NULL, &r), 409);
+	assert_string_equal(jstr(r.body, "reason"), "Conflict");
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"Operation cannot be fulfilled on namespaces \"doomed\": The system is "
+		"ensuring all content is removed from this namespace.  Upon completion, "
+		"this namespace will automatically be purged by the system.");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 10000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
 }
@@ -760,6 +819,76 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	bootstrap_config("esb", "es-master-0-esb");
 	assert_true(wait_until(es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
 			       ok_200, NULL, 10000, &r));
+	http_resp_free(&r);
+}
+
+static bool first_pod_ready(struct http_resp *r, const void *arg)
+{
+	if (r->status != 200)
+		return false;
+	size_t i;
+	json_t *pod;
+	json_array_foreach (json_object_get(r->body, "items"), i, pod) {
+		size_t j;
+		json_t *c;
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    j, c) {
+			if (!strcmp(json_string_value(json_object_get(c, "type")), "Ready") &&
+			    !strcmp(json_string_value(json_object_get(c, "status")), "True"))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool pod_running(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status.podIP") &&
+	       !strcmp(jstr(r->body, "status.phase"), "Running");
+}
+
+/* Endpoints follow readiness a moment late: just after a pod turns Ready
+ * the proxy still has none; a not-ready pod published anyway
+ * (publishNotReadyAddresses) refuses the connection. */
+static void test_service_proxy_waits_for_endpoints(void **state)
+{
+	struct http_resp r;
+	make_cluster("lag", 1, "7.17.10");
+	assert_true(wait_until("/api/v1/namespaces/lag/pods", first_pod_ready, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("lag", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"),
+			    "no endpoints available for service \"es-lag\"");
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
+	http_resp_free(&r);
+
+	/* Kibana without its Elasticsearch runs, never ready. */
+	make_namespace("refused");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/refused/statefulsets/kb",
+			       workload("kb", 1, "kb", "kibana", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/namespaces/refused/services/kb",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+		      "\"kb\"},\"spec\":{\"clusterIP\":\"None\",\"publishNotReadyAddresses\":"
+		      "true,\"selector\":{\"app\":\"kb\"},\"ports\":[{\"name\":\"http\","
+		      "\"port\":9200}]}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/refused/pods/kb-0", pod_running, NULL, 5000, &r));
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "error trying to reach service: dial tcp %s:9200: connect: connection refused",
+		 jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/refused/services/kb:9200/proxy/", NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "reason"), "ServiceUnavailable");
+	assert_string_equal(jstr(r.body, "message"), want);
 	http_resp_free(&r);
 }
 
@@ -1120,8 +1249,12 @@ static void test_faults(void **state)
 		assert_string_equal(jstr(r.body, "reason"), "ServiceUnavailable");
 		http_resp_free(&r);
 	}
+	/* As the API server's max-in-flight and priority-and-fairness filters
+	 * answer: plain text. */
 	assert_int_equal(call("GET", "/api/v1/namespaces/faulty/secrets", NULL, &r), 429);
-	assert_string_equal(jstr(r.body, "reason"), "TooManyRequests");
+	assert_null(r.body);
+	assert_string_equal(r.raw, "Too many requests, please try again later.\n");
+	assert_non_null(strcasestr(r.headers, "Content-Type: text/plain"));
 	assert_non_null(strcasestr(r.headers, "Retry-After: 2"));
 	http_resp_free(&r);
 	/* A hung request: the client gives up; others are still served. */
@@ -1809,10 +1942,12 @@ int main(void)
 		cmocka_unit_test(test_crud_and_conflicts),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_statefulset),
+		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
-		cmocka_unit_test(test_namespace_deletion),
+		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
+		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
