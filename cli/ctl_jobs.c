@@ -338,6 +338,15 @@ int ctl_jobs_accepted(struct ctl *ctl, const struct ctl_reply *r, bool wait, int
 		fprintf(stderr, "esaasctl: %ld: the answer has no job id\n", r->status);
 		return CTL_EXIT_API;
 	}
+	/* What esaasd foresees (nodes that cannot place the request): said at
+	 * once, on standard error, whatever the output format. */
+	size_t i;
+	json_t *w;
+	json_array_foreach (json_object_get(job, "warnings"), i, w) {
+		char *text = ctl_printable(json_string_value(w));
+		fprintf(stderr, "esaasctl: warning: %s\n", text);
+		free(text);
+	}
 	if (ctl->output == CTL_OUTPUT_JSON) {
 		json_t *final = NULL;
 		int rc = CTL_EXIT_OK;

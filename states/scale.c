@@ -845,6 +845,21 @@ static void undo_pods_cb(void *arg, const struct kube_result *res)
 		if (more)
 			back++;
 	}
+	if (back > from) {
+		/* Kept, so recorded: the cluster's spec says what runs when the job
+		 * ends, failed or cancelled (storage_jobrun_transition()). */
+		json_t *spec = json_deep_copy(json_object_get(step_params(s), "spec"));
+		json_t *section = json_object_get(spec, spec_section_name(role));
+		if (json_is_object(section)) {
+			json_object_set_new(section, "replicas", json_integer(back));
+			json_object_set_new(ctx, "spec", spec);
+			if (!json_object_get(ctx, "observed"))
+				json_object_set_new(ctx, "observed",
+						    json_pack("{s:s}", "phase", "ready"));
+		} else {
+			json_decref(spec);
+		}
+	}
 	char *path = workload_path(l->r->ns, role);
 	json_object_set_new(ctx, "scaled_back_to", json_integer(back));
 	l->kcall = kube_scale(l->env->kube, path, back, unscaled_cb, l);

@@ -752,6 +752,20 @@ static void test_cluster_lifecycle(void **state)
 	expect_exit(&r, 0);
 	expect_in(r.out, "scale of logs");
 	run_free(&r);
+	/* What the nodes cannot place is said at once; cancelled, it goes back. */
+	CTL(&r, "scale", "logs", "--role", "data", "--replicas", "5");
+	expect_exit(&r, 0);
+	expect_in(r.err, "esaasctl: warning: data nodes need one host each: 4 schedulable nodes, "
+			 "5 asked");
+	long long pending = 0;
+	assert_int_equal(sscanf(r.out, "job %lld:", &pending), 1);
+	run_free(&r);
+	char pending_id[24];
+	snprintf(pending_id, sizeof(pending_id), "%lld", pending);
+	CTL(&r, "jobs", "cancel", pending_id, "--reason", "no room", "--wait");
+	expect_exit(&r, 3); /* ended cancelled: not a success */
+	expect_in(r.out, "cancelled");
+	run_free(&r);
 	CTL(&r, "scale", "logs", "--role", "data", "--replicas", "0");
 	expect_exit(&r, 1);
 	expect_in(r.err, "esaasctl: 422 invalid: replicas: ");

@@ -1138,6 +1138,48 @@ static void test_unschedulable_scale_up_fails_with_the_reason_and_scales_back(vo
 	assert_int_equal(spec_replicas(f, "full", "data"), 3);
 }
 
+/*
+ * A cancel of a scale-up once one new data node is Ready (it may hold
+ * copies) and the next cannot be placed: the Ready one stays, the other
+ * goes, and the cluster's recorded spec says what runs: nothing is left
+ * beyond it.
+ */
+static void test_cancelled_scale_up_records_the_nodes_it_kept(void **state)
+{
+	struct fixture *f = *state = fixture_new(THREE_NODES_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"part\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	int64_t id = scale(f, "part", "{\"role\": \"data\", \"replicas\": 4}", NULL);
+	assert_true(id > 0);
+	char *path = xasprintf("/api/v1/jobs/%lld", (long long)id);
+	struct http_resp r;
+	int64_t deadline = harness_now_ms() + 60000;
+	bool seen = false;
+	while (!seen && harness_now_ms() < deadline) {
+		assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+		const char *obs = json_string_value(json_object_get(r.body, "observation"));
+		seen = obs && strstr(obs, "4 pods, 3 ready") && strstr(obs, "unschedulable");
+		http_resp_free(&r);
+		if (!seen)
+			msleep(50);
+	}
+	free(path);
+	assert_true(seen);
+	path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"no room\"}", NULL, &r));
+	assert_int_equal(r.status, 202);
+	http_resp_free(&r);
+	free(path);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "cancelled");
+	json_decref(job);
+	expect_data_workload(f, "part", 3);
+	assert_int_equal(spec_replicas(f, "part", "data"), 3);
+}
+
 /* A cancel of a scale-up waiting on a Pending pod: back to the count it had. */
 static void test_cancelled_scale_up_returns_the_workload(void **state)
 {
@@ -1843,6 +1885,8 @@ int main(void)
 			test_unschedulable_scale_up_fails_with_the_reason_and_scales_back,
 			teardown),
 		cmocka_unit_test_teardown(test_cancelled_scale_up_returns_the_workload, teardown),
+		cmocka_unit_test_teardown(test_cancelled_scale_up_records_the_nodes_it_kept,
+					  teardown),
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
 		cmocka_unit_test_teardown(test_scale_up_onto_a_new_host_gets_its_volume, teardown),
 		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
