@@ -2044,7 +2044,7 @@ static const json_t *es_container(const json_t *pod, int *major)
 
 		if (!image || !strstr(image, "elasticsearch") || json_object_get(c, "command"))
 			continue;
-		*major = tag ? atoi(tag + 1) : 7;
+		*major = tag ? (int)strtol(tag + 1, NULL, 10) : 7;
 		return c;
 	}
 	return NULL;

@@ -19,124 +19,106 @@
 
 /* A request waits for this: a transient error is tried again at once, a
  * few times, before the API gives up with 503. */
-#define COPIES_READ_ATTEMPTS 3
+#define LIVE_READ_ATTEMPTS 3
 
-struct copies_read {
+#define INDEX_SETTINGS_PATH "/_all/_settings"
+
+/* One GET on a live cluster, for a check the API makes before queuing. */
+struct live_read {
 	struct es *es;
-	states_copies_cb cb;
+	const char *path;
+	bool want_object; /* an answer that is not a JSON object is an error */
+	states_index_settings_cb done;
 	void *arg;
 	int attempts;
 };
 
-static void copies_read_cb(void *arg, const struct es_result *res)
+static void live_read_cb(void *arg, const struct es_result *res)
+{
+	struct live_read *c = arg;
+
+	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < LIVE_READ_ATTEMPTS &&
+	    es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
+		return;
+	if (res->klass == HTTPC_OK && (!c->want_object || json_is_object(res->body)))
+		c->done(c->arg, res->body, NULL);
+	else
+		c->done(c->arg, NULL, res->message ? res->message : "no answer");
+	es_free(c->es);
+	free(c);
+}
+
+/* GET path on the cluster of spec_json (tenant's), through its HTTP service;
+ * done(arg, body, NULL) or done(arg, NULL, why). */
+static void live_read(struct wf_env *env, const char *tenant, json_t *spec_json, const char *path,
+		      bool want_object, states_index_settings_cb done, void *arg)
+{
+	struct spec spec;
+	struct spec_error serr;
+
+	if (!env || !env->kube) {
+		done(arg, NULL, "no Kubernetes connection is configured");
+		return;
+	}
+	if (!spec_parse(spec_json, &spec, &serr)) {
+		char *msg =
+			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
+		done(arg, NULL, msg);
+		free(msg);
+		return;
+	}
+	char *ns = render_namespace(tenant, spec.name);
+	struct live_read *c = xcalloc(1, sizeof(*c));
+	c->path = path;
+	c->want_object = want_object;
+	c->done = done;
+	c->arg = arg;
+	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
+				   RENDER_HTTP_SERVICE);
+	es_set_version(c->es, &spec.version);
+	free(ns);
+	spec_free(&spec);
+	if (!es_request(c->es, "GET", path, NULL, live_read_cb, c)) {
+		es_free(c->es);
+		free(c);
+		done(arg, NULL, "cannot send the request");
+	}
+}
+
+/* --- the shard copies the worst index needs --------------------------------------- */
+
+struct copies_read {
+	states_copies_cb cb;
+	void *arg;
+};
+
+static void copies_read_cb(void *arg, json_t *rows, const char *error)
 {
 	struct copies_read *c = arg;
 	struct es_shard_copies worst;
-	char *error = NULL;
 
-	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < COPIES_READ_ATTEMPTS &&
-	    es_request(c->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_read_cb, c))
-		return;
-	if (res->klass == HTTPC_OK)
-		es_shard_copies_worst(res->body, &worst);
-	else
-		error = xstrdup(res->message ? res->message : "no answer");
-	c->cb(c->arg, error ? NULL : &worst, error);
-	free(error);
-	es_free(c->es);
+	if (rows)
+		es_shard_copies_worst(rows, &worst);
+	c->cb(c->arg, rows ? &worst : NULL, error);
 	free(c);
 }
 
 void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
 			      states_copies_cb cb, void *arg)
 {
-	struct spec spec;
-	struct spec_error serr;
-
-	if (!env || !env->kube) {
-		cb(arg, NULL, "no Kubernetes connection is configured");
-		return;
-	}
-	if (!spec_parse(spec_json, &spec, &serr)) {
-		char *msg =
-			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
-		cb(arg, NULL, msg);
-		free(msg);
-		return;
-	}
-	char *ns = render_namespace(tenant, spec.name);
 	struct copies_read *c = xcalloc(1, sizeof(*c));
+
 	c->cb = cb;
 	c->arg = arg;
-	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
-				   RENDER_HTTP_SERVICE);
-	es_set_version(c->es, &spec.version);
-	free(ns);
-	spec_free(&spec);
-	if (!es_request(c->es, "GET", ES_SHARD_COPIES_PATH, NULL, copies_read_cb, c)) {
-		es_free(c->es);
-		free(c);
-		cb(arg, NULL, "cannot send the request");
-	}
+	live_read(env, tenant, spec_json, ES_SHARD_COPIES_PATH, false, copies_read_cb, c);
 }
 
 /* --- every index's settings ------------------------------------------------------ */
 
-#define INDEX_SETTINGS_PATH "/_all/_settings"
-
-struct settings_read {
-	struct es *es;
-	states_index_settings_cb cb;
-	void *arg;
-	int attempts;
-};
-
-static void index_settings_read_cb(void *arg, const struct es_result *res)
-{
-	struct settings_read *c = arg;
-
-	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < COPIES_READ_ATTEMPTS &&
-	    es_request(c->es, "GET", INDEX_SETTINGS_PATH, NULL, index_settings_read_cb, c))
-		return;
-	if (res->klass == HTTPC_OK && json_is_object(res->body))
-		c->cb(c->arg, res->body, NULL);
-	else
-		c->cb(c->arg, NULL, res->message ? res->message : "no answer");
-	es_free(c->es);
-	free(c);
-}
-
 void states_read_index_settings(struct wf_env *env, const char *tenant, json_t *spec_json,
 				states_index_settings_cb cb, void *arg)
 {
-	struct spec spec;
-	struct spec_error serr;
-
-	if (!env || !env->kube) {
-		cb(arg, NULL, "no Kubernetes connection is configured");
-		return;
-	}
-	if (!spec_parse(spec_json, &spec, &serr)) {
-		char *msg =
-			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
-		cb(arg, NULL, msg);
-		free(msg);
-		return;
-	}
-	char *ns = render_namespace(tenant, spec.name);
-	struct settings_read *c = xcalloc(1, sizeof(*c));
-	c->cb = cb;
-	c->arg = arg;
-	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
-				   RENDER_HTTP_SERVICE);
-	es_set_version(c->es, &spec.version);
-	free(ns);
-	spec_free(&spec);
-	if (!es_request(c->es, "GET", INDEX_SETTINGS_PATH, NULL, index_settings_read_cb, c)) {
-		es_free(c->es);
-		free(c);
-		cb(arg, NULL, "cannot send the request");
-	}
+	live_read(env, tenant, spec_json, INDEX_SETTINGS_PATH, true, cb, arg);
 }
 
 /* --- where the nodes of a role can go ----------------------------------------- */

@@ -2,6 +2,7 @@
 #include "workflows/request.h"
 #include "common/util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +21,10 @@ bool wf_request_fields(json_t *obj, const char *const *known, struct wf_refusal 
 		for (i = 0; known[i]; i++)
 			len += strlen(known[i]) + 2;
 		char *list = xcalloc(1, len);
-		for (i = 0; known[i]; i++) {
-			if (i)
-				strcat(list, ", ");
-			strcat(list, known[i]);
-		}
+		size_t used = 0;
+		for (i = 0; known[i]; i++)
+			used += (size_t)snprintf(list + used, len - used, "%s%s", i ? ", " : "",
+						 known[i]);
 		wf_refuse(why, 422, "invalid", key, "unknown field \"%s\"; known: %s", key, list);
 		free(list);
 		return false;

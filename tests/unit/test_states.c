@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,13 +50,11 @@ static char *plan(const char *params, const char *const *pods)
 	json_t *items = pod_items(pods);
 	json_t *pending = restart_plan_pods(p, items);
 	char *out = calloc(1, 1024);
-	size_t i;
+	size_t i, used = 0;
 	json_t *pod;
-	json_array_foreach (pending, i, pod) {
-		if (i)
-			strcat(out, " ");
-		strcat(out, json_string_value(json_object_get(pod, "name")));
-	}
+	json_array_foreach (pending, i, pod)
+		used += (size_t)snprintf(out + used, 1024 - used, "%s%s", i ? " " : "",
+					 json_string_value(json_object_get(pod, "name")));
 	json_decref(pending);
 	json_decref(items);
 	json_decref(p);
