@@ -23,7 +23,6 @@ static struct pg pg;
 static const char SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
 

@@ -27,7 +27,6 @@ static struct pg pg;
 
 static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				 "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
 				 "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -35,7 +34,6 @@ static const char SIM_CONFIG[] = "tick_ms: 20\n"
 /* Relocations slow enough to cancel a drain in the middle of it. */
 static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 				      "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				      "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				      "elasticsearch:\n  relocation_ms: 30000\n  recovery_ms: 50\n "
 				      " no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				      "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
@@ -44,7 +42,6 @@ static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 static const char THREE_COPIES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 2}\n";
@@ -868,7 +865,6 @@ static void test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8(void 
 static const char SLOW_RECOVERY_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 3000\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -999,7 +995,6 @@ static void test_cancel_during_scale_down(void **state)
 static const char THREE_NODES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 3\n"
-	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -1046,7 +1041,6 @@ static void expect_data_workload(struct fixture *f, const char *cluster, int rep
 static const char TWO_HOSTS_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 2\n"
-	"pods:\n  ready_delay_ms: 100\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
@@ -1770,7 +1764,6 @@ static void test_config_removed_settings_are_refused(void **state)
 static const char ICU_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"

@@ -35,7 +35,6 @@ static struct pg pg;
 
 static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "nodes:\n  count: 4\n"
-				 "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				 "elasticsearch:\n  recovery_ms: 50\n";
 
 static const char SMALL_CLUSTER[] =

@@ -658,7 +658,6 @@ static void test_receiver_down(void **state)
 static const char SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
-	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 0}\n";
 static const char MONITOR_YAML[] = "monitor:\n  interval_seconds: 1\n  jitter_percent: 10\n"
