@@ -48,6 +48,7 @@ report()
 	[ "$rc" -eq 0 ] || failed=1
 }
 # Stopped (a timeout): show what the running programs printed so far.
+# shellcheck disable=SC2317  # runs from the trap
 interrupted()
 {
 	local pid t
