@@ -1881,6 +1881,69 @@ static void test_single_master_allows_no_disruption(void **state)
 	free(data);
 }
 
+static void create_three_data(struct fixture *f, const char *name)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"7.17.10\", \"masters\": "
+			       "{\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+			       " \"clients\": {\"replicas\": 0}}",
+			       name);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+}
+
+/* --- the wipe ----------------------------------------------------------------------------- */
+
+/* Folders on host, under the cluster's namespace, that still hold an
+ * Elasticsearch node's identity. */
+static int folders_with_a_node(struct fixture *f, const char *cluster, const char *host)
+{
+	json_t *st = sim_record(&f->sim);
+	assert_non_null(st);
+	char *under = xasprintf("/es-default-%s/", cluster);
+	int n = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(st, "host_paths"), i, d) {
+		const char *h = json_string_value(json_object_get(d, "host"));
+		const char *path = json_string_value(json_object_get(d, "path"));
+		if (h && path && (!host || strcmp(h, host) == 0) && strstr(path, under) &&
+		    json_object_get(d, "node_id"))
+			n++;
+	}
+	free(under);
+	json_decref(st);
+	return n;
+}
+
+/*
+ * A scaled-down data node's folder stays on its host with its volume, no
+ * pod of the cluster there any more: a wipe must empty it too, or a
+ * cluster of the same name finds the old node's identity and cluster UUID
+ * there (elastic/elasticsearch#37775).
+ */
+static void test_wipe_empties_every_host_that_held_the_data(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_three_data(f, "gone");
+	char *host = host_of(f, "gone", "es-data-2");
+	assert_non_null(host);
+	expect_ok(f, scale(f, "gone", "{\"role\": \"data\", \"replicas\": 2}", NULL));
+	expect_data_workload(f, "gone", 2);
+	char *hosts = pod_hosts(f, "gone");
+	char *at = xasprintf("=%s", host);
+	if (strstr(hosts, at))
+		fail_msg("a pod still runs on %s: %s", host, hosts);
+	free(at);
+	free(hosts);
+	assert_true(folders_with_a_node(f, "gone", host) > 0);
+	int64_t id = api_op(&f->d, "DELETE", "/api/v1/clusters/gone?wipe_data=true", NULL, NULL);
+	expect_ok(f, id);
+	if (folders_with_a_node(f, "gone", host) != 0)
+		fail_msg("the wipe left es-data-2's folder on %s", host);
+	assert_int_equal(folders_with_a_node(f, "gone", NULL), 0);
+	free(host);
+}
+
 /* POST .../pods/<pod>/eviction, as kubectl drain sends it: the answer's status. */
 static long evict(struct fixture *f, const char *cluster, const char *pod, struct http_resp *r)
 {
@@ -1944,16 +2007,6 @@ static void expect_budget_refusal(struct fixture *f, const char *cluster, const 
 	assert_null(json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"));
 	json_decref(p);
 	free(path);
-}
-
-static void create_three_data(struct fixture *f, const char *name)
-{
-	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"7.17.10\", \"masters\": "
-			       "{\"replicas\": 1}, \"data\": {\"replicas\": 3},"
-			       " \"clients\": {\"replicas\": 0}}",
-			       name);
-	expect_ok(f, post_cluster(&f->d, spec));
-	free(spec);
 }
 
 static char *health_of(struct fixture *f, const char *cluster)
@@ -2141,6 +2194,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
 		cmocka_unit_test_teardown(test_single_master_allows_no_disruption, teardown),
+		cmocka_unit_test_teardown(test_wipe_empties_every_host_that_held_the_data,
+					  teardown),
 		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_refused_while_yellow,
 					  teardown),
 		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_refused_while_a_restart_runs,
