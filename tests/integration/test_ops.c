@@ -1309,7 +1309,8 @@ static void test_scale_plans_from_the_live_replica_count(void **state)
 	int64_t id = scale(f, "live", "{\"role\": \"data\", \"replicas\": 3}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next "
 		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	expect_data_workload(f, "live", 3);
 	assert_int_equal(spec_replicas(f, "live", "data"), 3);
@@ -1350,7 +1351,8 @@ static void test_drain_waits_for_unassigned_shards(void **state)
 	int64_t id = scale(f, "gap", "{\"role\": \"data\", \"replicas\": 2}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next "
 		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	assert_true(job_events_count(f, id,
 				     "from_state = 'exclude_nodes' AND detail LIKE 'health yellow%"
@@ -1891,6 +1893,88 @@ static void create_three_data(struct fixture *f, const char *name)
 	free(spec);
 }
 
+/* Four hosts: a data scale-up to five leaves one Pending. */
+static const char FOUR_HOSTS_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * A scale-up that fails keeps the data nodes that became Ready (they may
+ * hold copies); a later scale-down drains them and removes them one at a
+ * time, each gone before the next: the StatefulSet goes 4 -> 3 -> 2, and
+ * no copy is lost.
+ */
+static void test_leftover_data_nodes_drained_and_removed_one_at_a_time(void **state)
+{
+	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 2);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"left\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	int64_t up = scale(f, "left", "{\"role\": \"data\", \"replicas\": 5}", NULL);
+	assert_true(up > 0);
+	json_t *job = wait_job_done(&f->d, up, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	json_decref(job);
+	expect_data_workload(f, "left", 4);
+	assert_int_equal(spec_replicas(f, "left", "data"), 4);
+	/* An index spread over the four: the two left over hold copies. */
+	struct http_resp r;
+	assert_true(sim_call(
+		&f->sim, "PUT",
+		"/api/v1/namespaces/es-default-left/services/es-http:9200/proxy/spread",
+		"{\"settings\": {\"number_of_shards\": 4, \"number_of_replicas\": 1}}", &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int on_leftovers = 0;
+	int64_t deadline = harness_now_ms() + 30000;
+	while (on_leftovers == 0 && harness_now_ms() < deadline) {
+		json_t *shards = es_get(f, "left", "/_cat/shards?format=json");
+		size_t i;
+		json_t *row;
+		json_array_foreach (shards, i, row) {
+			const char *node = json_string_value(json_object_get(row, "node"));
+			if (node && (strstr(node, "es-data-2-") || strstr(node, "es-data-3-")))
+				on_leftovers++;
+		}
+		json_decref(shards);
+		if (on_leftovers == 0)
+			msleep(100);
+	}
+	assert_true(on_leftovers > 0);
+	int scales = recorded(f, "PATCH", "statefulsets/es-data/scale");
+	int64_t down = scale(f, "left", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, down);
+	expect_trail(f, down,
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next data_down_scale data_down_wait data_down_next "
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
+	/* One node at a time: two scales of one each. */
+	assert_int_equal(recorded(f, "PATCH", "statefulsets/es-data/scale") - scales, 2);
+	expect_data_workload(f, "left", 2);
+	assert_int_equal(spec_replicas(f, "left", "data"), 2);
+	assert_int_equal(lost_shards(f), 0);
+	/* es-data-3 was gone before es-data-2 went. */
+	json_t *st = sim_record(&f->sim);
+	int order = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(st, "pod_deletions"), i, d) {
+		const char *name = json_string_value(json_object_get(d, "name"));
+		if (name && strcmp(name, "es-data-3") == 0 && order == 0)
+			order = 3;
+		else if (name && strcmp(name, "es-data-2") == 0 && order == 0)
+			order = 2;
+	}
+	json_decref(st);
+	assert_int_equal(order, 3);
+}
+
 /* --- the wipe ----------------------------------------------------------------------------- */
 
 /* Folders on host, under the cluster's namespace, that still hold an
@@ -2194,6 +2278,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
 		cmocka_unit_test_teardown(test_single_master_allows_no_disruption, teardown),
+		cmocka_unit_test_teardown(
+			test_leftover_data_nodes_drained_and_removed_one_at_a_time, teardown),
 		cmocka_unit_test_teardown(test_wipe_empties_every_host_that_held_the_data,
 					  teardown),
 		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_refused_while_yellow,
