@@ -649,17 +649,34 @@ static json_t *http_service(const struct ctx *c)
  * drain evicting the only master or the only data node takes the cluster
  * down (ECK allows none either with a single master or data node:
  * pkg/controller/elasticsearch/pdb/reconcile_default.go,
- * allowedDisruptionsForRole).
+ * allowedDisruptionsForRole).  Held, none at all: the health sweep holds
+ * the budgets while the cluster is not green or a job has a node down.
  */
-static json_t *disruption_budget(const struct ctx *c, enum es_role role)
+static json_t *disruption_budget(const struct ctx *c, enum es_role role, bool hold)
 {
 	json_t *pdb = render_object("policy/v1", "PodDisruptionBudget",
 				    render_metadata(c, workload_names[role], role));
-	int max_unavailable = c->spec->nodes[role].replicas <= 1 ? 0 : 1;
+	int max_unavailable = hold || c->spec->nodes[role].replicas <= 1 ? 0 : 1;
 
 	json_object_set_new(pdb, "spec",
 			    json_pack("{s:i, s:{s:o}}", "maxUnavailable", max_unavailable,
 				      "selector", "matchLabels", match_labels(c, role)));
+	return pdb;
+}
+
+json_t *render_disruption_budget(const struct spec *spec, const struct render_opts *opts,
+				 enum es_role role, bool hold)
+{
+	struct ctx c;
+	json_t *pdb;
+
+	memset(&c, 0, sizeof(c));
+	c.spec = spec;
+	c.opts = opts;
+	es_version_format(&spec->version, c.version, sizeof(c.version));
+	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	pdb = disruption_budget(&c, role, hold);
+	free(c.ns);
 	return pdb;
 }
 
@@ -838,7 +855,7 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	for (int r = 0; r < ES_ROLE_COUNT; r++)
 		json_array_append_new(list, stateful_set(&c, r));
 	for (int r = 0; r < ES_ROLE_COUNT; r++)
-		json_array_append_new(list, disruption_budget(&c, r));
+		json_array_append_new(list, disruption_budget(&c, r, false));
 	if (spec->kibana_replicas > 0) {
 		json_array_append_new(list, kibana_service(&c));
 		json_array_append_new(list, kibana_deployment(&c));

@@ -10,7 +10,9 @@
  *   Service                es-http: NodePort 9200, the clients (the data nodes
  *                          when there are no clients)
  *   StatefulSet            es-master, es-data, es-client
- *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1)
+ *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1; 0 for
+ *                          a role of one node, and while the health sweep holds
+ *                          them)
  *   Service, Deployment    kibana (NodePort 5601), when the spec asks for one
  *
  * in that order, which is also the order a create applies them in.
@@ -142,6 +144,14 @@ json_t *render_quota(const struct spec *spec, const struct render_opts *opts, in
  * not quantities are ignored.
  */
 void render_quota_at_least(json_t *quota, json_t *hard);
+
+/*
+ * A role's PodDisruptionBudget, as render_cluster() has it (maxUnavailable
+ * 1, 0 for a role of one node); with hold, maxUnavailable 0 whatever the
+ * role's size.  The caller owns it.
+ */
+json_t *render_disruption_budget(const struct spec *spec, const struct render_opts *opts,
+				 enum es_role role, bool hold);
 
 /* --- names, for the workflows that act on what was rendered ------------- */
 

@@ -97,6 +97,7 @@ static void read_finish(struct read *r, enum health health, const char *error)
 	t->due_mono = r->started_mono + sweep_jittered_interval(s);
 	read_free(r);
 	sweep_heap_push(s, t);
+	sweep_budget_check(s, t);
 	sweep_dispatch(s);
 }
 

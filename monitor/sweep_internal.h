@@ -8,6 +8,7 @@
 #define ESAAS_MONITOR_SWEEP_INTERNAL_H
 
 #include "monitor/sweep.h"
+#include "es/version.h"
 #include "storage/health.h"
 
 #include <stdbool.h>
@@ -45,6 +46,7 @@ enum read_phase {
 };
 
 struct read;
+struct budget;
 
 /* A cluster this replica watches. */
 struct target {
@@ -58,6 +60,12 @@ struct target {
 	int64_t due_mono;
 	size_t heap_at; /* HEAP_NONE while not queued (a read in flight) */
 	struct read *read;
+	char *spec; /* its recorded spec, JSON text */
+	char *job;  /* the kind of the job running on it, or NULL */
+	/* The maxUnavailable of each role's budget as last applied or seen
+	 * ("011"), "" when not known; and the apply in flight, or NULL. */
+	char budgets[ES_ROLE_COUNT + 1];
+	struct budget *budget;
 };
 
 /* One read of one cluster: its health, then for a new red, the detail. */
@@ -144,6 +152,10 @@ void sweep_dispatch(struct sweep *s);
 /* record.c: the writing. */
 void sweep_obs_clear(struct obs *ob);
 void sweep_flush_cb(evutil_socket_t fd, short what, void *arg);
+
+/* budget.c: the disruption budgets held or given back after a read. */
+void sweep_budget_check(struct sweep *s, struct target *t);
+void sweep_budget_cancel(struct budget *b);
 
 /* metrics.c */
 void sweep_metrics_setup(struct sweep *s);

@@ -93,7 +93,11 @@ void sweep_target_free(struct sweep *s, struct target *t)
 {
 	if (t->read)
 		sweep_read_cancel(t->read);
+	if (t->budget)
+		sweep_budget_cancel(t->budget);
 	sweep_heap_remove(s, t);
+	free(t->spec);
+	free(t->job);
 	free(t->tenant);
 	free(t->name);
 	free(t->ns);
@@ -132,10 +136,10 @@ void sweep_drop_shard(struct sweep *s, int shard)
 
 static void set_str(char **dst, const char *src)
 {
-	if (*dst && strcmp(*dst, src) == 0)
+	if (*dst && src && strcmp(*dst, src) == 0)
 		return;
 	free(*dst);
-	*dst = xstrdup(src);
+	*dst = src ? xstrdup(src) : NULL;
 }
 
 /*
@@ -168,6 +172,8 @@ void sweep_merge_targets(struct sweep *s, const struct health_target *rows, int 
 			set_str(&t->tenant, row->tenant);
 			set_str(&t->name, row->name);
 			set_str(&t->ns, row->ns);
+			set_str(&t->spec, row->spec);
+			set_str(&t->job, row->job);
 			merged[k++] = t;
 			i++;
 			j++;
@@ -179,6 +185,8 @@ void sweep_merge_targets(struct sweep *s, const struct health_target *rows, int 
 		t->tenant = xstrdup(row->tenant);
 		t->name = xstrdup(row->name);
 		t->ns = xstrdup(row->ns);
+		set_str(&t->spec, row->spec);
+		set_str(&t->job, row->job);
 		t->health = sweep_health_of(row->status);
 		t->nodes = row->nodes;
 		t->unassigned = row->unassigned;

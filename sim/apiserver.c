@@ -23,6 +23,7 @@
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
+#include "sim/disruption.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/rbac.h"
@@ -923,10 +924,11 @@ static json_t *resource_list(const char *group, const char *version)
 		const struct store_kind *k = store_kind_at(i);
 		if (strcmp(k->group, group) != 0 || strcmp(k->version, version) != 0)
 			continue;
-		json_t *verbs = k->readonly ? json_pack("[s,s,s]", "get", "list", "watch")
-					    : json_pack("[s,s,s,s,s,s,s,s]", "create", "delete",
-							"deletecollection", "get", "list", "patch",
-							"update", "watch");
+		json_t *verbs = k->readonly
+					? json_pack("[s,s,s,s]", "get", "list", "patch", "watch")
+					: json_pack("[s,s,s,s,s,s,s,s]", "create", "delete",
+						    "deletecollection", "get", "list", "patch",
+						    "update", "watch");
 		json_t *r = json_pack("{s:s, s:s, s:b, s:s, s:o}", "name", k->plural,
 				      "singularName", k->singular, "namespaced", k->namespaced,
 				      "kind", k->kind, "verbs", verbs);
@@ -954,6 +956,14 @@ static json_t *resource_list(const char *group, const char *version)
 							      "verbs", "get", "patch", "update"));
 			free(n);
 		}
+		/* kubectl drain evicts when discovery lists pods/eviction of policy/v1
+		 * (staging/src/k8s.io/kubectl/pkg/drain/drain.go, CheckEvictionSupport). */
+		if (!strcmp(k->plural, "pods"))
+			json_array_append_new(
+				list, json_pack("{s:s, s:s, s:b, s:s, s:s, s:s, s:[s]}", "name",
+						"pods/eviction", "singularName", "", "namespaced",
+						1, "group", "policy", "version", "v1", "kind",
+						"Eviction", "verbs", "create"));
 		if (!strcmp(k->plural, "services")) {
 			json_array_append_new(
 				list,
@@ -2016,6 +2026,18 @@ static void serve_sim(struct call *c, struct target *t)
 	reply_no_resource(c);
 }
 
+/* --- eviction ------------------------------------------------------------------------ */
+
+/* Pods' eviction subresource takes a POST (create) only (sim/disruption.c). */
+static void serve_eviction(struct call *c, struct target *t)
+{
+	if (strcmp(c->method, "POST") != 0) {
+		reply_method_not_allowed(c);
+		return;
+	}
+	disruption_evict(c, t->ns, t->name);
+}
+
 /* --- dispatch ------------------------------------------------------------------------ */
 
 static void route(struct call *c)
@@ -2043,6 +2065,8 @@ static void route(struct call *c)
 			serve_proxy(c, &t);
 		else if (!strcmp(t.sub, "scale") && t.kind->scale)
 			serve_scale(c, &t);
+		else if (!strcmp(t.sub, "eviction") && !strcmp(t.kind->plural, "pods") && t.ns)
+			serve_eviction(c, &t);
 		else
 			reply_no_resource(c);
 		goto done;
@@ -2063,7 +2087,7 @@ static void route(struct call *c)
 			call_reply_json(c, 200, json_deep_copy(o->body));
 		else
 			reply_not_found(c, t.kind, t.name);
-	} else if (t.kind->readonly) {
+	} else if (t.kind->readonly && strcmp(c->method, "PATCH") != 0) {
 		reply_method_not_allowed(c);
 	} else if (!strcmp(c->method, "PUT")) {
 		serve_put(c, &t);

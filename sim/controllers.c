@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "common/json.h"
+#include "sim/disruption.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -2365,15 +2366,25 @@ char *controllers_add_node(void)
 	return name;
 }
 
+/* The nodes an unschedulable fault cordoned: only those are uncordoned when
+ * it ends, so that a cordon by hand (kubectl cordon, kubectl drain) stays. */
+static json_t *fault_cordoned;
+
 static void sync_node_faults(void)
 {
 	size_t n;
 	struct store_obj **nodes = store_list(K("nodes"), NULL, &n);
+	if (!fault_cordoned)
+		fault_cordoned = json_object();
 	for (size_t i = 0; i < n; i++) {
 		bool want = faults_node_unschedulable(nodes[i]->name);
-		json_t *spec = json_object_get(nodes[i]->body, "spec");
-		if (json_is_true(json_object_get(spec, "unschedulable")) == want)
+		bool ours = json_object_get(fault_cordoned, nodes[i]->name) != NULL;
+		if (want == ours)
 			continue;
+		if (want)
+			json_object_set_new(fault_cordoned, nodes[i]->name, json_true());
+		else
+			json_object_del(fault_cordoned, nodes[i]->name);
 		json_t *body = json_deep_copy(nodes[i]->body);
 		if (want) {
 			json_object_set_new(child(body, "spec"), "unschedulable", json_true());
@@ -2488,49 +2499,6 @@ static void collect_garbage(void)
 	free(pods);
 }
 
-static void update_pdbs(void)
-{
-	size_t n;
-	struct store_obj **pdbs = store_list(K("poddisruptionbudgets"), NULL, &n);
-	for (size_t i = 0; i < n; i++) {
-		json_t *spec = json_object_get(pdbs[i]->body, "spec");
-		struct selector sel;
-		char *err = NULL;
-		if (!selector_from_json(json_object_get(spec, "selector"), &sel, &err)) {
-			free(err);
-			continue;
-		}
-		size_t m;
-		struct store_obj **pods = store_list(K("pods"), pdbs[i]->ns, &m);
-		int expected = 0, healthy = 0;
-		for (size_t j = 0; j < m; j++) {
-			if (!selector_matches(&sel, json_object_get(meta(pods[j]->body), "labels")))
-				continue;
-			expected++;
-			healthy += controllers_pod_ready(pods[j]->body);
-		}
-		free(pods);
-		selector_free(&sel);
-		int desired = 0;
-		json_t *min = json_object_get(spec, "minAvailable");
-		json_t *max = json_object_get(spec, "maxUnavailable");
-		if (min)
-			desired = resolve_percent(min, expected, true);
-		else if (max)
-			desired = expected - resolve_percent(max, expected, true);
-		if (desired < 0)
-			desired = 0;
-		int allowed = healthy - desired > 0 ? healthy - desired : 0;
-		set_status(pdbs[i],
-			   json_pack("{s:I, s:i, s:i, s:i, s:i}", "observedGeneration",
-				     (json_int_t)json_integer_value(
-					     json_object_get(meta(pdbs[i]->body), "generation")),
-				     "disruptionsAllowed", allowed, "currentHealthy", healthy,
-				     "desiredHealthy", desired, "expectedPods", expected));
-	}
-	free(pdbs);
-}
-
 static void tick(void)
 {
 	size_t n, nnodes, nall;
@@ -2574,7 +2542,7 @@ static void tick(void)
 	}
 	free(all);
 	free(nodes);
-	update_pdbs();
+	disruption_sync();
 	sim_es_tick();
 }
 
@@ -2625,6 +2593,8 @@ void controllers_free(void)
 {
 	store_set_change_cb(NULL, NULL);
 	hostfs_free();
+	json_decref(fault_cordoned);
+	fault_cordoned = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

@@ -32,7 +32,7 @@ struct store_kind {
 	bool namespaced;
 	bool generation; /* metadata.generation tracks spec */
 	bool scale;	 /* has the scale subresource */
-	bool readonly;	 /* served but not writable over the API (nodes) */
+	bool readonly;	 /* served, but only patched over the API (nodes: a cordon) */
 	enum store_name_rule name_rule;
 	const char *short_name; /* NULL if none */
 };

@@ -19,10 +19,13 @@
 #include <string.h>
 
 /*
- * params.wipe_data: the hosts' folders of the cluster go too.  The hosts are
- * those the cluster's pods run on (context.hosts, kept for a replay); the
- * workloads go first, the quota makes room for the wipe pods, then one pod
- * per host empties <root>/<namespace>, then the namespace goes.
+ * params.wipe_data: the hosts' folders of the cluster go too.  The hosts
+ * are every one that may hold its data (context.hosts, kept for a replay):
+ * those its pods run on, and those of its PersistentVolumes that were ever
+ * bound, since a volume keeps its folder on its host after its pod has
+ * gone (a scale-down, a pod moved while its host was away).  The workloads
+ * go first, the quota makes room for the wipe pods, then one pod per host
+ * empties <root>/<namespace>, then the namespace goes.
  */
 static void hosts_listed_cb(void *arg, const struct kube_result *res);
 
@@ -42,6 +45,82 @@ void state_delete_plan(struct step *s)
 	states_list_pods(l, NULL, hosts_listed_cb, l);
 }
 
+static void add_host(json_t *hosts, const char *host)
+{
+	size_t k;
+	json_t *h;
+	if (!host || !*host)
+		return;
+	json_array_foreach (hosts, k, h)
+		if (strcmp(json_string_value(h), host) == 0)
+			return;
+	json_array_append_new(hosts, json_string(host));
+}
+
+/* The nodes: a volume names its host by the kubernetes.io/hostname label,
+ * a wipe pod by the node's name, which may differ. */
+static void wipe_nodes_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_kube_ok(l, res))
+		return;
+	json_t *hosts = json_object_get(l->nodes, "pods");
+	size_t i, j;
+	json_t *label, *node;
+	json_array_foreach (json_object_get(l->nodes, "volumes"), i, label) {
+		const char *name = json_string_value(label);
+		json_array_foreach (json_object_get(res->body, "items"), j, node) {
+			json_t *meta = json_object_get(node, "metadata");
+			const char *hostname =
+				json_str(json_object_get(meta, "labels"), RENDER_HOST_LABEL);
+			if (hostname && strcmp(hostname, json_string_value(label)) == 0)
+				name = json_str(meta, "name");
+		}
+		add_host(hosts, name);
+	}
+	json_object_set(step_context(s), "hosts", hosts);
+	states_call_finish(l);
+	step_next(s);
+}
+
+/* The hosts of the cluster's volumes that were ever bound (a claimRef):
+ * their folders may hold its data, whether a pod runs there or not. */
+static void wipe_volumes_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+		return;
+	}
+	json_t *labels = json_array();
+	size_t i, t, e;
+	json_t *pv, *term, *expr;
+	json_array_foreach (json_object_get(res->body, "items"), i, pv) {
+		json_t *spec = json_object_get(pv, "spec");
+		if (!json_object_get(spec, "claimRef"))
+			continue;
+		json_t *terms = json_object_get(
+			json_object_get(json_object_get(spec, "nodeAffinity"), "required"),
+			"nodeSelectorTerms");
+		json_array_foreach (terms, t, term)
+			json_array_foreach (json_object_get(term, "matchExpressions"), e, expr) {
+				const char *key = json_str(expr, "key");
+				const char *op = json_str(expr, "operator");
+				json_t *values = json_object_get(expr, "values");
+				if (key && op && strcmp(key, RENDER_HOST_LABEL) == 0 &&
+				    strcmp(op, "In") == 0 && json_array_size(values) == 1)
+					add_host(labels,
+						 json_string_value(json_array_get(values, 0)));
+			}
+	}
+	json_object_set_new(l->nodes, "volumes", labels);
+	char *path = kube_collection_path("v1", "Node", NULL);
+	l->kcall = kube_list(l->env->kube, path, NULL, wipe_nodes_cb, l);
+	free(path);
+}
+
 static void hosts_listed_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
@@ -52,23 +131,18 @@ static void hosts_listed_cb(void *arg, const struct kube_result *res)
 		return;
 	}
 	json_t *hosts = json_array();
-	size_t i, k;
-	json_t *pod, *h;
-	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
-		const char *host = json_string_value(
-			json_object_get(json_object_get(pod, "spec"), "nodeName"));
-		bool seen = false;
-		if (!host)
-			continue;
-		json_array_foreach (hosts, k, h)
-			if (strcmp(json_string_value(h), host) == 0)
-				seen = true;
-		if (!seen)
-			json_array_append_new(hosts, json_string(host));
-	}
-	json_object_set_new(step_context(s), "hosts", hosts);
-	states_call_finish(l);
-	step_next(s);
+	size_t i;
+	json_t *pod;
+	json_array_foreach (json_object_get(res->body, "items"), i, pod)
+		add_host(hosts, json_string_value(
+					json_object_get(json_object_get(pod, "spec"), "nodeName")));
+	l->nodes = json_pack("{s:o}", "pods", hosts);
+	char *path = kube_collection_path("v1", "PersistentVolume", NULL);
+	char *sel = xasprintf("%s=%s,%s=%s", RENDER_LABEL_TENANT, step_tenant(s),
+			      RENDER_LABEL_CLUSTER, l->r->spec.name);
+	l->kcall = kube_list(l->env->kube, path, sel, wipe_volumes_cb, l);
+	free(sel);
+	free(path);
 }
 
 struct workload_delete {

@@ -186,9 +186,10 @@ void state_check_copies(struct step *s)
 /*
  * Masters move one at a time, as ECK does
  * (pkg/controller/elasticsearch/driver/stateful/downscale_invariants.go; on
- * the way up, one master created at a time): each step takes context.from
- * and context.to one apart (and context.leaving the one master that goes),
- * and the path's states run for it.  The first entry keeps the plan's
+ * the way up, one master created at a time), and drained data nodes leave
+ * one at a time: each step takes context.from and context.to one apart
+ * (and context.leaving the one node that goes), and the path's states run
+ * for it.  The first entry keeps the plan's
  * target in context.masters_target; each later one starts where the last
  * step ended (context.to).  None left: context.to is the target.
  */
@@ -214,7 +215,8 @@ void state_masters_next(struct step *s)
 			json_decref(leaving);
 			return;
 		}
-		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), next);
+		char *pod = xasprintf("%s-%d", render_workload_name(role_of(json_str(ctx, "role"))),
+				      next);
 		char *node = render_node_name(pod, r->ns);
 		json_array_append_new(leaving, json_string(node));
 		free(node);

@@ -150,6 +150,8 @@ static void targets_cb(void *arg, PGresult *res, const struct db_error *err)
 			if (db_is_null(res, i, 8) ||
 			    !parse_int64(PQgetvalue(res, i, 8), 0, INT64_MAX, &t->observed_ms))
 				t->observed_ms = 0;
+			t->spec = PQgetvalue(res, i, 9);
+			t->job = db_value(res, i, 10);
 			n++;
 		}
 	}
@@ -181,7 +183,10 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
 	db_query(db,
 		 "SELECT c.id, c.id % $2, c.tenant_id, c.name,"
 		 "  coalesce(c.observed->>'namespace', ''), h.status, h.nodes, h.unassigned_shards,"
-		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint"
+		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint, c.spec::text,"
+		 "  (SELECT j.kind FROM jobs j WHERE j.tenant_id = c.tenant_id"
+		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling')"
+		 "    ORDER BY j.queue_seq LIMIT 1)"
 		 " FROM clusters c LEFT JOIN cluster_health h ON h.cluster_id = c.id"
 		 " WHERE c.deleted_at IS NULL AND c.observed->>'phase' = 'ready'"
 		 "  AND (c.id % $2)::integer = ANY($1::integer[])",

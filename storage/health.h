@@ -68,6 +68,8 @@ struct health_target {
 	int nodes;	     /* -1: unknown */
 	int unassigned;	     /* -1: unknown */
 	int64_t observed_ms; /* wall clock of the last successful read; 0: none */
+	const char *spec;    /* the cluster's recorded spec, as JSON text */
+	const char *job;     /* the kind of the job running on it, or NULL: none */
 };
 
 /* rows and their strings live for the duration of the call. */

@@ -3,14 +3,15 @@
  *
  *   plan ─┬─ data down: check the remaining nodes can hold every shard copy
  *         │  (unless forced) → exclude the leaving nodes → wait until they
- *         │  hold no shard and nothing relocates ─┐
- *         ├─ clients down: to 0, es-http to the ┤
- *         │  data nodes first                    │
- *         ├─ data or clients up: quota raised,   │
- *         │  volumes for every host ─────────────┴→ scale the workload →
- *         │  wait for exactly that many ready pods → es-http back to the
- *         │  clients when they come back from 0 → quota fitted to the
- *         │  new count → clear the exclusion
+ *         │  hold no shard and nothing relocates → remove them one at a
+ *         │  time, each gone before the next ─────────────────────┐
+ *         ├─ clients down: to 0, es-http to the ┐                  │
+ *         │  data nodes first                    │                  │
+ *         ├─ data or clients up: quota raised,   │                  │
+ *         │  volumes for every host ─────────────┴→ scale the       │
+ *         │  workload → wait for exactly that many ready pods ──────┴→
+ *         │  es-http back to the clients when they come back from 0
+ *         │  → quota fitted to the new count → clear the exclusion
  *         ├─ masters: one of the four paths below ─┐
  *         └─ no change ────────────────────────────┴→ health green
  *   → the new spec recorded
@@ -72,7 +73,18 @@ static const struct wf_state scale_states[] = {
 	/* Not replay-safe: they need the exclusion the cleanup lifted (replay from
 	 * plan); raise_quota, on the way up only, leads into scale_workload too. */
 	{.name = "wait_drained", .run = state_wait_drained, .deadline_s = 3600,
-	 .next = "scale_workload"},
+	 .next = "data_down_next"},
+	/* Drained data nodes leave one at a time, each gone from _cat/nodes
+	 * before the next goes (state_masters_next picks it), so that a
+	 * scale-down never takes two nodes at once, whatever left them there
+	 * (a scale-up that failed or was cancelled keeps its Ready nodes). */
+	{.name = "data_down_next", .run = state_masters_next, .deadline_s = 60,
+	 .next = "data_down_scale",
+	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "http_to_clients"})},
+	{.name = "data_down_scale", .run = state_scale_workload, .deadline_s = 120,
+	 .next = "data_down_wait"},
+	{.name = "data_down_wait", .run = state_wait_scaled, .deadline_s = 900,
+	 .next = "data_down_next"},
 	{.name = "raise_quota", .run = state_scale_raise_quota, .deadline_s = 120,
 	 .next = "grow_volumes"},
 	/* Hosts added since the create get their volumes before a pod needs one. */

@@ -211,7 +211,8 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 	snprintf(ids, sizeof(ids), "%lld", (long long)down);
 	char *trail = job_trail(f->sql, down);
 	assert_string_equal(
-		trail, "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled"
+		trail, "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale"
+		       " data_down_wait data_down_next"
 		       " http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	free(trail);
 	expect_quota(&f->sim, "6", "8", "24Gi");

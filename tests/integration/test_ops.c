@@ -96,6 +96,25 @@ static struct fixture *fixture_new(const char *sim_config, int deadline_percent,
 	return fixture_start(sim_config, deadline_percent, lease_s, 0);
 }
 
+/* The health sweep every second, as the budget tests need it. */
+static const char WATCHED_YAML[] = "monitor:\n  interval_seconds: 1\n  jitter_percent: 10\n";
+
+static struct fixture *fixture_watched(const char *sim_config)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, sim_config));
+	assert_true(repo_start(&f->repo, pg.dir, REPO_FILES));
+	f->o = (struct esaasd_opts){.kubeconfig = f->sim.kubeconfig,
+				    .plugin_repository = f->repo.url,
+				    .retry_base_ms = 50,
+				    .retry_cap_ms = 300,
+				    .extra_yaml = WATCHED_YAML};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -1284,7 +1303,8 @@ static void test_scale_plans_from_the_live_replica_count(void **state)
 	int64_t id = scale(f, "live", "{\"role\": \"data\", \"replicas\": 3}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next "
 		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	expect_data_workload(f, "live", 3);
 	assert_int_equal(spec_replicas(f, "live", "data"), 3);
@@ -1325,7 +1345,8 @@ static void test_drain_waits_for_unassigned_shards(void **state)
 	int64_t id = scale(f, "gap", "{\"role\": \"data\", \"replicas\": 2}", NULL);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "plan check_copies exclude_nodes wait_drained scale_workload wait_scaled "
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next "
 		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
 	assert_true(job_events_count(f, id,
 				     "from_state = 'exclude_nodes' AND detail LIKE 'health yellow%"
@@ -1855,6 +1876,357 @@ static void test_single_master_allows_no_disruption(void **state)
 	free(data);
 }
 
+static void create_three_data(struct fixture *f, const char *name)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"7.17.10\", \"masters\": "
+			       "{\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+			       " \"clients\": {\"replicas\": 0}}",
+			       name);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+}
+
+/* Four hosts: a data scale-up to five leaves one Pending. */
+static const char FOUR_HOSTS_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n"
+	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+/*
+ * A scale-up that fails keeps the data nodes that became Ready (they may
+ * hold copies); a later scale-down drains them and removes them one at a
+ * time, each gone before the next: the StatefulSet goes 4 -> 3 -> 2, and
+ * no copy is lost.
+ */
+static void test_leftover_data_nodes_drained_and_removed_one_at_a_time(void **state)
+{
+	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 2);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"left\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	int64_t up = scale(f, "left", "{\"role\": \"data\", \"replicas\": 5}", NULL);
+	assert_true(up > 0);
+	json_t *job = wait_job_done(&f->d, up, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	json_decref(job);
+	expect_data_workload(f, "left", 4);
+	assert_int_equal(spec_replicas(f, "left", "data"), 4);
+	/* An index spread over the four: the two left over hold copies. */
+	struct http_resp r;
+	assert_true(sim_call(
+		&f->sim, "PUT",
+		"/api/v1/namespaces/es-default-left/services/es-http:9200/proxy/spread",
+		"{\"settings\": {\"number_of_shards\": 4, \"number_of_replicas\": 1}}", &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int on_leftovers = 0;
+	int64_t deadline = harness_now_ms() + 30000;
+	while (on_leftovers == 0 && harness_now_ms() < deadline) {
+		json_t *shards = es_get(f, "left", "/_cat/shards?format=json");
+		size_t i;
+		json_t *row;
+		json_array_foreach (shards, i, row) {
+			const char *node = json_string_value(json_object_get(row, "node"));
+			if (node && (strstr(node, "es-data-2-") || strstr(node, "es-data-3-")))
+				on_leftovers++;
+		}
+		json_decref(shards);
+		if (on_leftovers == 0)
+			msleep(100);
+	}
+	assert_true(on_leftovers > 0);
+	int scales = recorded(f, "PATCH", "statefulsets/es-data/scale");
+	int64_t down = scale(f, "left", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	expect_ok(f, down);
+	expect_trail(f, down,
+		     "plan check_copies exclude_nodes wait_drained data_down_next data_down_scale "
+		     "data_down_wait data_down_next data_down_scale data_down_wait data_down_next "
+		     "http_to_clients fit_quota clear_exclusion wait_green record_scaled");
+	/* One node at a time: two scales of one each. */
+	assert_int_equal(recorded(f, "PATCH", "statefulsets/es-data/scale") - scales, 2);
+	expect_data_workload(f, "left", 2);
+	assert_int_equal(spec_replicas(f, "left", "data"), 2);
+	assert_int_equal(lost_shards(f), 0);
+	/* es-data-3 was gone before es-data-2 went. */
+	json_t *st = sim_record(&f->sim);
+	int order = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(st, "pod_deletions"), i, d) {
+		const char *name = json_string_value(json_object_get(d, "name"));
+		if (name && strcmp(name, "es-data-3") == 0 && order == 0)
+			order = 3;
+		else if (name && strcmp(name, "es-data-2") == 0 && order == 0)
+			order = 2;
+	}
+	json_decref(st);
+	assert_int_equal(order, 3);
+}
+
+/* --- the wipe ----------------------------------------------------------------------------- */
+
+/* Folders on host, under the cluster's namespace, that still hold an
+ * Elasticsearch node's identity. */
+static int folders_with_a_node(struct fixture *f, const char *cluster, const char *host)
+{
+	json_t *st = sim_record(&f->sim);
+	assert_non_null(st);
+	char *under = xasprintf("/es-default-%s/", cluster);
+	int n = 0;
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(st, "host_paths"), i, d) {
+		const char *h = json_string_value(json_object_get(d, "host"));
+		const char *path = json_string_value(json_object_get(d, "path"));
+		if (h && path && (!host || strcmp(h, host) == 0) && strstr(path, under) &&
+		    json_object_get(d, "node_id"))
+			n++;
+	}
+	free(under);
+	json_decref(st);
+	return n;
+}
+
+/*
+ * A scaled-down data node's folder stays on its host with its volume, no
+ * pod of the cluster there any more: a wipe must empty it too, or a
+ * cluster of the same name finds the old node's identity and cluster UUID
+ * there (elastic/elasticsearch#37775).
+ */
+static void test_wipe_empties_every_host_that_held_the_data(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	create_three_data(f, "gone");
+	char *host = host_of(f, "gone", "es-data-2");
+	assert_non_null(host);
+	expect_ok(f, scale(f, "gone", "{\"role\": \"data\", \"replicas\": 2}", NULL));
+	expect_data_workload(f, "gone", 2);
+	char *hosts = pod_hosts(f, "gone");
+	char *at = xasprintf("=%s", host);
+	if (strstr(hosts, at))
+		fail_msg("a pod still runs on %s: %s", host, hosts);
+	free(at);
+	free(hosts);
+	assert_true(folders_with_a_node(f, "gone", host) > 0);
+	int64_t id = api_op(&f->d, "DELETE", "/api/v1/clusters/gone?wipe_data=true", NULL, NULL);
+	expect_ok(f, id);
+	if (folders_with_a_node(f, "gone", host) != 0)
+		fail_msg("the wipe left es-data-2's folder on %s", host);
+	assert_int_equal(folders_with_a_node(f, "gone", NULL), 0);
+	free(host);
+}
+
+/* POST .../pods/<pod>/eviction, as kubectl drain sends it: the answer's status. */
+static long evict(struct fixture *f, const char *cluster, const char *pod, struct http_resp *r)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s/eviction", cluster, pod);
+	char *body =
+		xasprintf("{\"apiVersion\": \"policy/v1\", \"kind\": \"Eviction\","
+			  " \"metadata\": {\"name\": \"%s\", \"namespace\": \"es-default-%s\"}}",
+			  pod, cluster);
+	assert_true(sim_call(&f->sim, "POST", path, body, r));
+	free(body);
+	free(path);
+	return r->status;
+}
+
+/*
+ * Wait until the role's budget has maxUnavailable max and the disruption
+ * controller has seen that spec (observedGeneration), so that an eviction
+ * is answered by it.
+ */
+static bool budget_becomes(struct fixture *f, const char *cluster, const char *workload, int max,
+			   int timeout_ms)
+{
+	char *path = xasprintf("/apis/policy/v1/namespaces/es-default-%s/poddisruptionbudgets/%s",
+			       cluster, workload);
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	bool there = false;
+	while (!there && harness_now_ms() < deadline) {
+		json_t *pdb = sim_get(f, path);
+		json_t *spec_max = json_object_get(json_object_get(pdb, "spec"), "maxUnavailable");
+		json_t *gen = json_object_get(json_object_get(pdb, "metadata"), "generation");
+		json_t *seen =
+			json_object_get(json_object_get(pdb, "status"), "observedGeneration");
+		there = json_is_integer(spec_max) && json_integer_value(spec_max) == max &&
+			json_is_integer(seen) &&
+			json_integer_value(seen) == json_integer_value(gen);
+		json_decref(pdb);
+		if (!there)
+			msleep(50);
+	}
+	free(path);
+	return there;
+}
+
+static void expect_budget_refusal(struct fixture *f, const char *cluster, const char *pod)
+{
+	struct http_resp r;
+	long status = evict(f, cluster, pod, &r);
+	if (status != 429)
+		fail_msg("eviction of %s answered %ld, not 429: %s", pod, status, r.raw);
+	assert_string_equal(json_string_value(json_object_get(r.body, "message")),
+			    "Cannot evict pod as it would violate the pod's disruption budget.");
+	json_t *cause =
+		json_array_get(json_object_get(json_object_get(r.body, "details"), "causes"), 0);
+	assert_string_equal(json_string_value(json_object_get(cause, "reason")),
+			    "DisruptionBudget");
+	http_resp_free(&r);
+	/* Nothing happened to the pod. */
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s", cluster, pod);
+	json_t *p = sim_get(f, path);
+	assert_non_null(p);
+	assert_null(json_object_get(json_object_get(p, "metadata"), "deletionTimestamp"));
+	json_decref(p);
+	free(path);
+}
+
+static char *health_of(struct fixture *f, const char *cluster)
+{
+	json_t *h = es_get(f, cluster, "/_cluster/health");
+	char *status = xstrdup(h ? json_string_value(json_object_get(h, "status")) : "none");
+	json_decref(h);
+	return status;
+}
+
+/*
+ * A data node evicted while a replica is unassigned may hold the last
+ * started copy of a shard: while the cluster is yellow, every role's budget
+ * allows no disruption (ECK's default budget, reconcile_default.go), and
+ * the normal one comes back once it is green.
+ */
+static void test_eviction_of_a_data_pod_refused_while_yellow(void **state)
+{
+	struct fixture *f = *state = fixture_watched(SIM_CONFIG);
+	create_three_data(f, "held");
+	/* Four copies of a shard on three data nodes: one stays unassigned. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-held/services/es-http:9200/proxy/wide",
+			     "{\"settings\": {\"number_of_shards\": 1, \"number_of_replicas\": 3}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	char *health = health_of(f, "held");
+	assert_string_equal(health, "yellow");
+	free(health);
+	if (!budget_becomes(f, "held", "es-data", 0, 20000))
+		fail_msg("the data nodes' budget still allows a disruption while the cluster is "
+			 "yellow");
+	expect_budget_refusal(f, "held", "es-data-0");
+	assert_true(budget_becomes(f, "held", "es-master", 0, 1000));
+
+	/* Green again: one data node at a time may go. */
+	assert_true(sim_call(&f->sim, "DELETE",
+			     "/api/v1/namespaces/es-default-held/services/es-http:9200/proxy/wide",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	if (!budget_becomes(f, "held", "es-data", 1, 20000))
+		fail_msg("the data nodes' budget was not given back once green");
+	assert_int_equal(lost_shards(f), 0);
+}
+
+/*
+ * A restart has a node down, or about to be: a drain must not take another
+ * one beside it, of any role, even while the cluster is green.  The
+ * restart's pod deletion is held back for a while, the cluster green.
+ */
+static void test_eviction_of_a_data_pod_refused_while_a_restart_runs(void **state)
+{
+	struct fixture *f = *state = fixture_watched(SIM_CONFIG);
+	create_three_data(f, "busy");
+	assert_true(budget_becomes(f, "busy", "es-data", 1, 5000));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"path\": \"/api/v1/namespaces/es-default-busy/pods/es-data-*\","
+			     " \"method\": \"DELETE\", \"latency_ms\": 8000, \"count\": 1}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/busy/restart", "{\"role\": \"data\"}",
+			    NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "restart_delete_pod", 60000));
+	char *health = health_of(f, "busy");
+	assert_string_equal(health, "green");
+	free(health);
+	if (!budget_becomes(f, "busy", "es-data", 0, 5000))
+		fail_msg("the data nodes' budget still allows a disruption while a restart runs");
+	/* The pod the restart is deleting, or another: none may be evicted now. */
+	expect_budget_refusal(f, "busy", "es-data-2");
+	expect_budget_refusal(f, "busy", "es-data-1");
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "succeeded");
+	json_decref(job);
+	/* Green and idle: the budget back. */
+	if (!budget_becomes(f, "busy", "es-data", 1, 20000))
+		fail_msg("the data nodes' budget was not given back after the restart");
+	assert_int_equal(lost_shards(f), 0);
+}
+
+/*
+ * Green and idle, the drain may take one data node: the eviction deletes
+ * the pod, which comes back under its name on its host, and the cluster
+ * is green again.
+ */
+static void test_eviction_of_a_data_pod_allowed_when_green_and_idle(void **state)
+{
+	struct fixture *f = *state = fixture_watched(SIM_CONFIG);
+	create_three_data(f, "calm");
+	/* The sweep has read it green since the create ended. */
+	char *q_name[] = {"calm"};
+	int64_t deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql,
+		       "SELECT count(*) FROM cluster_health h JOIN clusters c ON c.id = "
+		       "h.cluster_id"
+		       " WHERE c.name = $1 AND h.status = 'green'",
+		       1, (const char *const *)q_name) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(50);
+	assert_true(budget_becomes(f, "calm", "es-data", 1, 5000));
+	char *host = host_of(f, "calm", "es-data-1");
+	struct http_resp r;
+	assert_int_equal(evict(f, "calm", "es-data-1", &r), 201);
+	assert_string_equal(json_string_value(json_object_get(r.body, "status")), "Success");
+	http_resp_free(&r);
+	json_t *st = sim_record(&f->sim);
+	bool by_eviction = false;
+	size_t i;
+	json_t *d;
+	json_array_foreach (json_object_get(st, "pod_deletions"), i, d) {
+		const char *name = json_string_value(json_object_get(d, "name"));
+		const char *by = json_string_value(json_object_get(d, "by"));
+		if (name && by && strcmp(name, "es-data-1") == 0 && strcmp(by, "eviction") == 0)
+			by_eviction = true;
+	}
+	json_decref(st);
+	assert_true(by_eviction);
+	/* Back on its host, the cluster green again. */
+	deadline = harness_now_ms() + 60000;
+	char *health = NULL;
+	do {
+		free(health);
+		msleep(100);
+		health = health_of(f, "calm");
+	} while (strcmp(health, "green") != 0 && harness_now_ms() < deadline);
+	assert_string_equal(health, "green");
+	free(health);
+	assert_int_equal(es_nodes(f, "calm"), 4);
+	char *again = host_of(f, "calm", "es-data-1");
+	assert_non_null(again);
+	assert_string_equal(again, host);
+	free(again);
+	free(host);
+	assert_int_equal(lost_shards(f), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1899,6 +2271,16 @@ int main(void)
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
 		cmocka_unit_test_teardown(test_single_master_allows_no_disruption, teardown),
+		cmocka_unit_test_teardown(
+			test_leftover_data_nodes_drained_and_removed_one_at_a_time, teardown),
+		cmocka_unit_test_teardown(test_wipe_empties_every_host_that_held_the_data,
+					  teardown),
+		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_refused_while_yellow,
+					  teardown),
+		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_refused_while_a_restart_runs,
+					  teardown),
+		cmocka_unit_test_teardown(test_eviction_of_a_data_pod_allowed_when_green_and_idle,
+					  teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

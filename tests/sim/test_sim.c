@@ -1929,6 +1929,186 @@ static void test_service_proxy_verbs_are_get_create_update_delete(void **state)
 	assert_int_equal(sim_stop(&lim), 0);
 }
 
+/* --- voluntary disruptions ------------------------------------------------------------- */
+
+static bool budget_is(struct http_resp *r, const void *arg)
+{
+	const int *want = arg; /* expected, healthy, desired, allowed, observedGeneration */
+	return r->status == 200 && jint(r->body, "status.expectedPods") == want[0] &&
+	       jint(r->body, "status.currentHealthy") == want[1] &&
+	       jint(r->body, "status.desiredHealthy") == want[2] &&
+	       jint(r->body, "status.disruptionsAllowed") == want[3] &&
+	       jint(r->body, "status.observedGeneration") == want[4];
+}
+
+static long evict(const char *ns, const char *pod, const char *name_in_body, struct http_resp *r)
+{
+	char path[256], body[256];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s/eviction", ns, pod);
+	snprintf(
+		body, sizeof(body),
+		"{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"%s\","
+		"\"namespace\":\"%s\"}}",
+		name_in_body, ns);
+	return call("POST", path, body, r);
+}
+
+static void apply_budget(const char *ns, const char *app, int max_unavailable)
+{
+	char path[256], body[512];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/%s", ns,
+		 app);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"policy/v1\",\"kind\":\"PodDisruptionBudget\",\"metadata\":"
+		 "{\"name\":\"%s\"},\"spec\":{\"maxUnavailable\":%d,\"selector\":{\"matchLabels\":"
+		 "{\"app\":\"%s\"}}}}",
+		 app, max_unavailable, app);
+	long st = apply(path, body, &r);
+	assert_true(st == 200 || st == 201);
+	http_resp_free(&r);
+}
+
+/* The node a pod runs on, copied into out. */
+static void node_of(const char *ns, const char *pod, char *out, size_t len)
+{
+	char path[256];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, pod);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	snprintf(out, len, "%s", jstr(r.body, "spec.nodeName"));
+	http_resp_free(&r);
+}
+
+/*
+ * The disruption controller's status follows the pods' health and the
+ * StatefulSet's scale; an eviction takes a disruption the budget allows
+ * (201, the pod deleted with its grace period) and is refused with 429 and
+ * the DisruptionBudget cause when none is left; kubectl drain cordons the
+ * node, retries the refusal until its timeout, and evicts once allowed.
+ */
+static void test_eviction_honours_the_disruption_budget(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	const char *ns = "evict";
+	const char *sts = "/apis/apps/v1/namespaces/evict/statefulsets/drain";
+	const char *pdb = "/apis/policy/v1/namespaces/evict/poddisruptionbudgets/drain";
+	int three = 3;
+	make_namespace(ns);
+	assert_int_equal(
+		apply(sts,
+		      workload("drain", 3, "drain", "data", "kubernetes.io/hostname", "7.17.10"),
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_true(wait_until(sts, ready_replicas_is, &three, 10000, &r));
+	http_resp_free(&r);
+	apply_budget(ns, "drain", 1);
+	const int all_there[] = {3, 3, 2, 1, 1};
+	assert_true(wait_until(pdb, budget_is, all_there, 5000, &r));
+	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "DisruptionAllowed");
+	assert_string_equal(jstr(r.body, "status.conditions.0.status"), "True");
+	http_resp_free(&r);
+
+	/* The name in the body must be the pod's. */
+	assert_int_equal(evict(ns, "drain-0", "drain-1", &r), 400);
+	assert_string_equal(jstr(r.body, "message"),
+			    "name in URL does not match name in Eviction object");
+	http_resp_free(&r);
+	/* One disruption allowed: taken at once, the pod on its way out. */
+	assert_int_equal(evict(ns, "drain-0", "drain-0", &r), 201);
+	assert_string_equal(jstr(r.body, "kind"), "Status");
+	assert_string_equal(jstr(r.body, "status"), "Success");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", pdb, NULL, &r), 200);
+	assert_int_equal(jint(r.body, "status.disruptionsAllowed"), 0);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/evict/pods/drain-0", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	/* None left: the next one is refused, as the API server says it. */
+	assert_int_equal(evict(ns, "drain-1", "drain-1", &r), 429);
+	assert_string_equal(jstr(r.body, "reason"), "TooManyRequests");
+	assert_string_equal(jstr(r.body, "message"),
+			    "Cannot evict pod as it would violate the pod's disruption budget.");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "DisruptionBudget");
+	assert_string_equal(jstr(r.body, "details.causes.0.message"),
+			    "The disruption budget drain needs 2 healthy pods and has 2 currently");
+	assert_int_equal(jint(r.body, "code"), 429);
+	http_resp_free(&r);
+	/* While drain-0 is away, the scale still expects three. */
+	const int one_away[] = {3, 2, 2, 0, 1};
+	assert_true(wait_until(pdb, budget_is, one_away, 5000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until(pdb, budget_is, all_there, 15000, &r));
+	http_resp_free(&r);
+
+	/* kubectl drain: the budget at 0 holds it back until its timeout. */
+	char node[64], cmd[1024], out[300];
+	node_of(ns, "drain-1", node, sizeof(node));
+	snprintf(out, sizeof(out), "%s/drain.out", sim.dir);
+	apply_budget(ns, "drain", 0);
+	const int none_allowed[] = {3, 3, 3, 0, 2};
+	assert_true(wait_until(pdb, budget_is, none_allowed, 5000, &r));
+	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin drain '%s' --pod-selector=app=drain "
+		 "--timeout=3s >'%s' 2>&1",
+		 sim.kubeconfig, node, out);
+	assert_int_not_equal(system(cmd), 0);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q \"Cannot evict pod as it would violate the pod's disruption budget\" "
+		 "'%s'",
+		 out);
+	if (system(cmd) != 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", out);
+		(void)!system(cmd);
+		fail_msg("kubectl drain did not report the budget's refusal");
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/nodes/%s", node);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_true(json_is_true(jget(r.body, "spec.unschedulable")));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/evict/pods/drain-1", NULL, &r), 200);
+	assert_null(jstr(r.body, "metadata.deletionTimestamp"));
+	char uid[64];
+	snprintf(uid, sizeof(uid), "%s", jstr(r.body, "metadata.uid"));
+	http_resp_free(&r);
+
+	/* The budget back at 1: the drain evicts drain-1, which comes back on
+	 * another node (this one is cordoned). */
+	apply_budget(ns, "drain", 1);
+	const int again[] = {3, 3, 2, 1, 3};
+	assert_true(wait_until(pdb, budget_is, again, 5000, &r));
+	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin drain '%s' --pod-selector=app=drain "
+		 "--timeout=30s >'%s' 2>&1",
+		 sim.kubeconfig, node, out);
+	if (system(cmd) != 0) {
+		snprintf(cmd, sizeof(cmd), "cat '%s' >&2", out);
+		(void)!system(cmd);
+		fail_msg("kubectl drain failed");
+	}
+	snprintf(cmd, sizeof(cmd), "grep -q 'pod/drain-1 evicted' '%s'", out);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_until(sts, ready_replicas_is, &three, 15000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/evict/pods/drain-1", NULL, &r), 200);
+	assert_string_not_equal(jstr(r.body, "metadata.uid"), uid);
+	assert_string_not_equal(jstr(r.body, "spec.nodeName"), node);
+	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin uncordon '%s' >'%s' 2>&1",
+		 sim.kubeconfig, node, out);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_null(jget(r.body, "spec.unschedulable"));
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1955,6 +2135,7 @@ int main(void)
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
+		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);

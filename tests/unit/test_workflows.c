@@ -93,10 +93,10 @@ static void test_every_way_declared(void **state)
 			branching_rows += ways > 0;
 		}
 	}
-	/* scale's plan and its four masters_next, config_update's route,
-	 * delete's plan, and restart_next in restart, config_update,
-	 * plugin_install and plugin_remove. */
-	assert_int_equal(branching_rows, 11);
+	/* scale's plan, its four masters_next and its data_down_next,
+	 * config_update's route, delete's plan, and restart_next in restart,
+	 * config_update, plugin_install and plugin_remove. */
+	assert_int_equal(branching_rows, 12);
 }
 
 /* The dead edge is gone: the plan has no .next, only its ways. */
