@@ -1890,7 +1890,6 @@ static void create_three_data(struct fixture *f, const char *name)
 static const char FOUR_HOSTS_SIM_CONFIG[] =
 	"tick_ms: 20\n"
 	"nodes:\n  count: 4\n"
-	"pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
 	"node_left_delay_ms: 2000\n"
 	"  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
