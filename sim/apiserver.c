@@ -626,11 +626,96 @@ static void next_cluster_ip(char *buf, size_t len)
 	snprintf(buf, len, "10.96.%u.%u", (n / 250) % 250, n % 250 + 1);
 }
 
+/*
+ * NodePorts: one range for the whole cluster (30000-32767 by default), a
+ * port used by any Service in any namespace is taken
+ * (pkg/registry/core/service/portallocator/allocator.go).  A free port is
+ * drawn at random, from the upper band first: the lowest
+ * min(max(16, size/32), 128) ports are kept for those asked for by number
+ * (calculateRangeOffset, allocateDynamic).
+ */
+#define NODE_PORT_BASE 30000
+#define NODE_PORT_SIZE 2768
+
+static bool node_port_type(const json_t *spec)
+{
+	const char *type = json_str(spec, "type");
+	return type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+}
+
+/* Whether port is taken by a Service other than self (the stored version
+ * of the one being written, NULL on create) or by another of obj's ports. */
+static bool node_port_taken(json_int_t port, const json_t *self, const json_t *obj, size_t except)
+{
+	size_t n, i;
+	json_t *p;
+	json_array_foreach (json_object_get(json_object_get(obj, "spec"), "ports"), i, p) {
+		if (i != except && json_integer_value(json_object_get(p, "nodePort")) == port)
+			return true;
+	}
+	struct store_obj **svcs = store_list(store_kind_by_plural("services"), NULL, &n);
+	bool taken = false;
+	for (size_t j = 0; j < n && !taken; j++) {
+		if (svcs[j]->body == self)
+			continue;
+		json_array_foreach (
+			json_object_get(json_object_get(svcs[j]->body, "spec"), "ports"), i, p) {
+			if (json_integer_value(json_object_get(p, "nodePort")) == port)
+				taken = true;
+		}
+	}
+	free(svcs);
+	return taken;
+}
+
+static json_int_t next_node_port(const json_t *self, const json_t *obj)
+{
+	int offset = NODE_PORT_SIZE / 32;
+	offset = offset < 16 ? 16 : offset > 128 ? 128 : offset;
+	int lo[2] = {offset, 0}, hi[2] = {NODE_PORT_SIZE, offset};
+	for (int band = 0; band < 2; band++) {
+		int size = hi[band] - lo[band];
+		int start = (int)rand_below((uint64_t)size);
+		for (int k = 0; k < size; k++) {
+			json_int_t port = NODE_PORT_BASE + lo[band] + (start + k) % size;
+			if (!node_port_taken(port, self, obj, SIZE_MAX))
+				return port;
+		}
+	}
+	return 0;
+}
+
+/* 422 causes for nodePorts asked for by number that are outside the range
+ * or taken (pkg/registry/core/service/storage/alloc.go, allocNodePorts). */
+static void check_node_ports(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	size_t i;
+	json_t *p;
+	if (!node_port_type(spec))
+		return;
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+		char *f = xasprintf("spec.ports[%zu].nodePort", i);
+		if (np == 0)
+			cause(causes, "FieldValueInvalid", f, "Invalid value: 0: range is full");
+		else if (np < NODE_PORT_BASE || np >= NODE_PORT_BASE + NODE_PORT_SIZE)
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: provided port is not in the valid range. The "
+			      "range of valid ports is %d-%d",
+			      (long long)np, NODE_PORT_BASE, NODE_PORT_BASE + NODE_PORT_SIZE - 1);
+		else if (node_port_taken(np, old, obj, i))
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: provided port is already allocated",
+			      (long long)np);
+		free(f);
+	}
+}
+
 static void default_service(json_t *obj, const json_t *old)
 {
 	json_t *spec = obj_child(obj, "spec");
 	const json_t *ospec = json_object_get(old, "spec");
-	static int next_node_port = 30000;
 	set_default(spec, "type", json_string("ClusterIP"));
 	set_default(spec, "sessionAffinity", json_string("None"));
 	if (!json_object_get(spec, "clusterIP")) {
@@ -648,26 +733,48 @@ static void default_service(json_t *obj, const json_t *old)
 	set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 	set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
 	set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
-	const char *type = json_str(spec, "type");
-	bool nodeport = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+	bool nodeport = node_port_type(spec);
 	if (nodeport)
 		set_default(spec, "externalTrafficPolicy", json_string("Cluster"));
-	size_t i;
-	json_t *p;
+	size_t i, j;
+	json_t *p, *op;
 	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		set_default(p, "protocol", json_string("TCP"));
 		if (json_object_get(p, "port"))
 			set_default(p, "targetPort", json_incref(json_object_get(p, "port")));
-		if (nodeport && !json_object_get(p, "nodePort")) {
-			json_t *op = json_array_get(json_object_get(ospec, "ports"), i);
-			json_t *onp = json_object_get(op, "nodePort");
-			json_object_set_new(p, "nodePort",
-					    onp ? json_incref(onp)
-						: json_integer(next_node_port++));
-		}
 	}
 	if (!json_object_get(obj, "status"))
 		json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+	if (!nodeport)
+		return;
+	/* pkg/registry/core/service/storage/storage.go, patchAllocatedValues:
+	 * a port sent without its nodePort keeps the one the old port of the
+	 * same name had, unless another port of the new spec already has it. */
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "nodePort")) != 0 ||
+		    !node_port_type(ospec))
+			continue;
+		const char *name = json_str(p, "name");
+		json_array_foreach (json_object_get(ospec, "ports"), j, op) {
+			const char *oname = json_str(op, "name");
+			json_int_t onp = json_integer_value(json_object_get(op, "nodePort"));
+			if (strcmp(name ? name : "", oname ? oname : "") != 0 || onp == 0)
+				continue;
+			bool used = false;
+			size_t k;
+			json_t *q;
+			json_array_foreach (json_object_get(spec, "ports"), k, q) {
+				if (json_integer_value(json_object_get(q, "nodePort")) == onp)
+					used = true;
+			}
+			if (!used)
+				json_object_set_new(p, "nodePort", json_integer(onp));
+		}
+	}
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "nodePort")) == 0)
+			json_object_set_new(p, "nodePort", json_integer(next_node_port(old, obj)));
+	}
 }
 
 static void default_template(json_t *spec)
@@ -1234,6 +1341,8 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	apply_defaults(k, obj, NULL);
 	json_t *causes = json_array();
 	validate(k, obj, causes);
+	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
+		check_node_ports(obj, NULL, causes);
 	if (reply_if_invalid(c, k, name, causes)) {
 		json_decref(obj);
 		return;
@@ -1357,6 +1466,8 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 	validate(k, obj, causes);
 	if (json_array_size(causes) == 0)
 		validate_update(k, o->body, obj, causes);
+	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
+		check_node_ports(obj, o->body, causes);
 	if (reply_if_invalid(c, k, o->name, causes)) {
 		json_decref(obj);
 		return;

@@ -21,6 +21,15 @@ static struct event *tick_ev, *kick_ev;
 static bool kicked;
 static unsigned pod_ip_seq;
 
+/* Nodes that pods are bound to but that do not exist, since when (the pod
+ * garbage collector's quarantine queue). */
+struct quarantined {
+	char *node;
+	int64_t since_ms;
+};
+static struct quarantined *quarantine;
+static size_t nquarantine;
+
 static const struct store_kind *K(const char *plural)
 {
 	return store_kind_by_plural(plural);
@@ -1348,6 +1357,48 @@ static void pod_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
 	}
 }
 
+/* What the scoring plugins count: a container with no request counts as
+ * 100m of cpu and 200Mi of memory (pkg/scheduler/util/pod_resources.go,
+ * GetNonzeroRequests). */
+static void pod_nonzero_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
+{
+	size_t i;
+	json_t *c;
+	*cpu = *mem = 0;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_t *one = json_pack("{s:{s:[O]}}", "spec", "containers", c);
+		int64_t cc, cm;
+		pod_requests(one, &cc, &cm);
+		json_decref(one);
+		*cpu += cc ? cc : 100;
+		*mem += cm ? cm : 200LL * 1024 * 1024;
+	}
+}
+
+/*
+ * A feasible node's score in the default profile's resource plugins, each
+ * 0-100 with weight 1: NodeResourcesFit's LeastAllocated (the mean of the
+ * free share of cpu and memory once the pod is there) and
+ * NodeResourcesBalancedAllocation (100 less the standard deviation of the
+ * two shares, in percent).  pkg/scheduler/framework/plugins/noderesources,
+ * least_allocated.go and balanced_allocation.go.
+ */
+static int64_t node_score(int64_t cpu, int64_t mem)
+{
+	const struct simconf *conf = simconf_get();
+	int64_t cap_cpu = conf->node_cpu_milli, cap_mem = conf->node_memory;
+	if (cap_cpu <= 0 || cap_mem <= 0)
+		return 0;
+	int64_t free_cpu = cpu > cap_cpu ? 0 : (cap_cpu - cpu) * 100 / cap_cpu;
+	int64_t free_mem = mem > cap_mem ? 0 : (cap_mem - mem) * 100 / cap_mem;
+	int64_t least = (free_cpu + free_mem) / 2;
+	double fc = (double)cpu / (double)cap_cpu, fm = (double)mem / (double)cap_mem;
+	fc = fc > 1 ? 1 : fc;
+	fm = fm > 1 ? 1 : fm;
+	double std = fc > fm ? (fc - fm) / 2 : (fm - fc) / 2;
+	return least + (int64_t)((1 - std) * 100);
+}
+
 /* Does term (a PodAffinityTerm of owner, in owner_ns) select pod? */
 static bool term_selects(const json_t *term, const char *owner_ns, const json_t *pod)
 {
@@ -1724,12 +1775,14 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 
 	struct reasons r;
 	struct store_obj *best = NULL;
-	size_t best_load = SIZE_MAX;
-	int64_t cpu, mem;
+	int64_t best_score = -1;
+	int nbest = 0;
+	int64_t cpu, mem, nz_cpu, nz_mem;
 	json_t *terms = anti_terms(pod->body);
 
 	memset(&r, 0, sizeof(r));
 	pod_requests(pod->body, &cpu, &mem);
+	pod_nonzero_requests(pod->body, &nz_cpu, &nz_mem);
 	for (size_t i = 0; i < nnodes; i++) {
 		struct store_obj *node = nodes[i];
 		if (faults_node_unschedulable(node->name) ||
@@ -1742,7 +1795,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			reason_add(&r, "node(s) didn't match Pod's node affinity/selector");
 			continue;
 		}
-		int64_t used_cpu = 0, used_mem = 0;
+		int64_t used_cpu = 0, used_mem = 0, nz_used_cpu = nz_cpu, nz_used_mem = nz_mem;
 		size_t load = 0;
 		for (size_t j = 0; j < nall; j++) {
 			const char *nn =
@@ -1753,6 +1806,9 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			pod_requests(all[j]->body, &c, &m);
 			used_cpu += c;
 			used_mem += m;
+			pod_nonzero_requests(all[j]->body, &c, &m);
+			nz_used_cpu += c;
+			nz_used_mem += m;
 			load++;
 		}
 		const struct simconf *conf = simconf_get();
@@ -1814,9 +1870,15 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			reason_add(&r, "node(s) didn't satisfy existing pods anti-affinity rules");
 			continue;
 		}
-		if (load < best_load) {
+		/* pkg/scheduler/schedule_one.go, selectHost: the highest
+		 * score wins, a tie is broken at random (reservoir sampling). */
+		int64_t score = node_score(nz_used_cpu, nz_used_mem);
+		if (score > best_score) {
 			best = node;
-			best_load = load;
+			best_score = score;
+			nbest = 1;
+		} else if (score == best_score && rand_below((uint64_t)++nbest) == 0) {
+			best = node;
 		}
 	}
 	if (!best) {
@@ -2191,7 +2253,9 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
 	int64_t now = now_mono_ms();
-	if (!node)
+	/* No kubelet runs a pod bound to a node that is not there (nodeName
+	 * set by hand); the pod garbage collector deletes it. */
+	if (!node || !node_by_name(nodes, nnodes, node))
 		return;
 	if (terminating(pod->body)) {
 		if (pod->gone_at_ms && now >= pod->gone_at_ms)
@@ -2488,6 +2552,72 @@ static void collect_garbage(void)
 	free(pods);
 }
 
+/*
+ * pkg/controller/podgc/gc_controller.go, gcOrphaned: a pod bound to a node
+ * that does not exist puts the node in quarantine (quarantineTime); once
+ * the node is still missing after it, each such pod is marked Failed with
+ * a DisruptionTarget condition and deleted at once
+ * (markFailedAndDeletePodWithCondition, grace period 0).
+ */
+static void gc_orphaned(struct store_obj **nodes, size_t nnodes, struct store_obj **pods,
+			size_t npods)
+{
+	int64_t now = now_mono_ms();
+	for (size_t q = 0; q < nquarantine;) {
+		bool bound = false;
+		for (size_t i = 0; i < npods && !bound; i++) {
+			const char *nn =
+				json_str(json_object_get(pods[i]->body, "spec"), "nodeName");
+			bound = !pods[i]->gone && nn && !strcmp(nn, quarantine[q].node);
+		}
+		if (bound && !node_by_name(nodes, nnodes, quarantine[q].node)) {
+			q++;
+			continue;
+		}
+		free(quarantine[q].node);
+		quarantine[q] = quarantine[--nquarantine];
+	}
+	for (size_t i = 0; i < npods; i++) {
+		const char *nn = json_str(json_object_get(pods[i]->body, "spec"), "nodeName");
+		if (pods[i]->gone || !nn || node_by_name(nodes, nnodes, nn))
+			continue;
+		size_t q = 0;
+		while (q < nquarantine && strcmp(quarantine[q].node, nn) != 0)
+			q++;
+		if (q == nquarantine) {
+			quarantine = xrealloc(quarantine, (nquarantine + 1) * sizeof(*quarantine));
+			quarantine[nquarantine].node = xstrdup(nn);
+			quarantine[nquarantine++].since_ms = now;
+			log_debug("node %s of pod %s/%s is missing: quarantined", nn, pods[i]->ns,
+				  pods[i]->name);
+			continue;
+		}
+		if (now - quarantine[q].since_ms < simconf_get()->pod_gc_quarantine_ms)
+			continue;
+		json_t *body = json_deep_copy(pods[i]->body);
+		json_t *st = child(body, "status");
+		const char *phase = json_str(st, "phase");
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		if (!phase || (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0))
+			json_object_set_new(st, "phase", json_string("Failed"));
+		json_t *conds = json_object_get(st, "conditions");
+		if (!json_is_array(conds)) {
+			conds = json_array();
+			json_object_set_new(st, "conditions", conds);
+		}
+		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:n, s:s}", "type",
+						       "DisruptionTarget", "status", "True",
+						       "reason", "DeletionByPodGC", "message",
+						       "PodGC: node no longer exists",
+						       "lastProbeTime", "lastTransitionTime", ts));
+		store_update(pods[i], body);
+		log_info("pod %s/%s on missing node %s: deleted by the pod garbage collector",
+			 pods[i]->ns, pods[i]->name, nn);
+		controllers_delete_pod(pods[i], 0, "pod-garbage-collector");
+	}
+}
+
 static void update_pdbs(void)
 {
 	size_t n;
@@ -2562,6 +2692,7 @@ static void tick(void)
 		if (!all[i]->gone && !json_str(spec, "nodeName") && !terminating(all[i]->body))
 			schedule(all[i], nodes, nnodes, all, nall);
 	}
+	gc_orphaned(nodes, nnodes, all, nall);
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone)
 			kubelet(all[i], nodes, nnodes);
@@ -2625,6 +2756,11 @@ void controllers_free(void)
 {
 	store_set_change_cb(NULL, NULL);
 	hostfs_free();
+	for (size_t q = 0; q < nquarantine; q++)
+		free(quarantine[q].node);
+	free(quarantine);
+	quarantine = NULL;
+	nquarantine = 0;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

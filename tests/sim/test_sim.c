@@ -141,6 +141,7 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "  memory: 16Gi\n"
 				 "pods:\n"
 				 "  ready_delay_ms: 50\n"
+				 "  gc_quarantine_ms: 1500\n"
 				 "elasticsearch:\n"
 				 "  relocation_ms: 200\n"
 				 "  recovery_ms: 50\n"
@@ -845,6 +846,219 @@ static bool pod_running(struct http_resp *r, const void *arg)
 {
 	return r->status == 200 && jstr(r->body, "status.podIP") &&
 	       !strcmp(jstr(r->body, "status.phase"), "Running");
+}
+
+/* A simulator of its own for a test that needs an empty cluster: in
+ * tmpdir/name, with config. */
+static void start_own_sim(struct sim *s, const char *name, const char *config)
+{
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	mkdir(dir, 0755);
+	assert_true(sim_start(s, dir, config));
+}
+
+static long own_call(const struct sim *s, const char *method, const char *path, const char *body,
+		     struct http_resp *r)
+{
+	assert_true(sim_call(s, method, path, body, r));
+	return r->status;
+}
+
+static const char NODE_PORT_SVC[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\"},\"spec\":"
+	"{\"type\":\"NodePort\",\"selector\":{\"app\":\"es\"},\"ports\":[%s]}}";
+
+static long apply_node_port_service(const char *ns, const char *name, const char *ports,
+				    struct http_resp *r)
+{
+	char path[256], body[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", ns, name);
+	snprintf(body, sizeof(body), NODE_PORT_SVC, name, ports);
+	return apply(path, body, r);
+}
+
+/* NodePorts are one range for the whole cluster: a port another namespace
+ * holds is refused, a free one is drawn from the upper band; a port sent
+ * again without its nodePort keeps the one of its name, wherever it now
+ * is in the list (pkg/registry/core/service/storage/storage.go,
+ * patchAllocatedValues). */
+static void test_node_ports_are_unique_across_namespaces_and_kept_by_name(void **state)
+{
+	struct http_resp r;
+	char ports[256], want[256];
+	make_namespace("np-a");
+	make_namespace("np-b");
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"http\",\"port\":9200},"
+						 "{\"name\":\"transport\",\"port\":9300}",
+						 &r),
+			 201);
+	json_int_t http = jint(r.body, "spec.ports.0.nodePort");
+	json_int_t transport = jint(r.body, "spec.ports.1.nodePort");
+	const char *ip = jstr(r.body, "spec.clusterIP");
+	char cluster_ip[64];
+	snprintf(cluster_ip, sizeof(cluster_ip), "%s", ip ? ip : "");
+	http_resp_free(&r);
+	/* The lowest 86 ports are left for those asked for by number. */
+	assert_true(http >= 30086 && http <= 32767);
+	assert_true(transport >= 30086 && transport <= 32767);
+	assert_true(http != transport);
+
+	snprintf(ports, sizeof(ports), "{\"name\":\"http\",\"port\":9200,\"nodePort\":%lld}",
+		 (long long)http);
+	assert_int_equal(apply_node_port_service("np-b", "es", ports, &r), 422);
+	snprintf(want, sizeof(want),
+		 "Service \"es\" is invalid: spec.ports[0].nodePort: Invalid value: %lld: "
+		 "provided port is already allocated",
+		 (long long)http);
+	assert_string_equal(jstr(r.body, "message"), want);
+	assert_string_equal(jstr(r.body, "details.causes.0.field"), "spec.ports[0].nodePort");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_node_port_service("np-b", "es",
+					"{\"name\":\"http\",\"port\":9200,\"nodePort\":29999}", &r),
+		422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "Service \"es\" is invalid: spec.ports[0].nodePort: Invalid value: "
+			    "29999: provided port is not in the valid range. The range of valid "
+			    "ports is 30000-32767");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_node_port_service("np-b", "es",
+					"{\"name\":\"http\",\"port\":9200,\"nodePort\":30001}", &r),
+		201);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), 30001);
+	http_resp_free(&r);
+
+	/* The same ports in the other order, without their nodePorts. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"http\",\"port\":9200}",
+						 &r),
+			 200);
+	assert_string_equal(jstr(r.body, "spec.ports.0.name"), "transport");
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
+	assert_string_equal(jstr(r.body, "spec.clusterIP"), cluster_ip);
+	http_resp_free(&r);
+	/* A port renamed is a new port: it gets a new nodePort. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"rest\",\"port\":9200}",
+						 &r),
+			 200);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_true(jint(r.body, "spec.ports.1.nodePort") != http);
+	http_resp_free(&r);
+}
+
+static bool scheduled(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "spec.nodeName");
+}
+
+/* The scheduler takes the best-scored node, and among nodes that score
+ * the same one at random (pkg/scheduler/schedule_one.go, selectHost). */
+static void test_scheduler_picks_at_random_among_the_best_nodes(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	start_own_sim(&own, "pick",
+		      "tick_ms: 10\nnodes: {count: 3, hostname_prefix: w, cpu: \"8\", memory: "
+		      "16Gi}\npods: {ready_delay_ms: 10}\n");
+	/* w-2 is busy: half its cpu is asked for. */
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+				  "\"busy\"},\"spec\":{\"nodeName\":\"w-2\",\"containers\":[{"
+				  "\"name\":\"c\",\"image\":\"busybox\",\"resources\":{"
+				  "\"requests\":{\"cpu\":\"4\",\"memory\":\"1Gi\"}}}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	int seen[3] = {0, 0, 0};
+	for (int i = 0; i < 24; i++) {
+		assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+					  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+					  "\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":"
+					  "\"c\",\"image\":\"busybox\"}]}}",
+					  &r),
+				 201);
+		http_resp_free(&r);
+		int64_t end = harness_now_ms() + 5000;
+		for (;;) {
+			own_call(&own, "GET", "/api/v1/namespaces/default/pods/p", NULL, &r);
+			if (scheduled(&r, NULL) || harness_now_ms() > end)
+				break;
+			http_resp_free(&r);
+			msleep(10);
+		}
+		assert_true(scheduled(&r, NULL));
+		const char *node = jstr(r.body, "spec.nodeName");
+		assert_true(!strcmp(node, "w-0") || !strcmp(node, "w-1") || !strcmp(node, "w-2"));
+		seen[node[2] - '0']++;
+		http_resp_free(&r);
+		assert_int_equal(own_call(&own, "DELETE",
+					  "/api/v1/namespaces/default/pods/p?gracePeriodSeconds=0",
+					  NULL, &r),
+				 200);
+		http_resp_free(&r);
+		assert_int_equal(
+			own_call(&own, "GET", "/api/v1/namespaces/default/pods/p", NULL, &r), 404);
+		http_resp_free(&r);
+	}
+	/* Both idle nodes were chosen (one of them every time has odds of
+	 * 2 in 2^24), the busy one never. */
+	assert_true(seen[0] > 0);
+	assert_true(seen[1] > 0);
+	assert_int_equal(seen[2], 0);
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+static bool pod_gone_or_pending(struct http_resp *r, const void *arg)
+{
+	return r->status == 404 || (r->status == 200 && jstr(r->body, "status.podIP"));
+}
+
+/* A pod bound by nodeName to a node that does not exist never runs; the
+ * pod garbage collector deletes it once the node has stayed missing for
+ * its quarantine (pkg/controller/podgc/gc_controller.go, gcOrphaned).
+ * Bound to a node that exists, it runs there. */
+static void test_pod_pinned_to_a_missing_node_never_runs_and_is_collected(void **state)
+{
+	struct http_resp r;
+	make_namespace("pinned");
+	int64_t created = harness_now_ms();
+	assert_int_equal(call("POST", "/api/v1/namespaces/pinned/pods",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			      "\"lost\"},\"spec\":{\"nodeName\":\"worker-9\",\"restartPolicy\":"
+			      "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", "/api/v1/namespaces/pinned/pods",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			      "\"here\"},\"spec\":{\"nodeName\":\"worker-2\",\"restartPolicy\":"
+			      "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/pinned/pods/here", pod_running, NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-2");
+	http_resp_free(&r);
+	/* The lost pod is never given an address: it is Pending until it goes. */
+	assert_true(wait_until("/api/v1/namespaces/pinned/pods/lost", pod_gone_or_pending, NULL,
+			       5000, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	/* Not before the quarantine (1.5 s in this simulator's configuration). */
+	assert_true(harness_now_ms() - created >= 1500);
+	json_t *rec = sim_record(&sim);
+	assert_non_null(rec);
+	char *text = json_dumps(rec, 0);
+	assert_non_null(strstr(text, "pod-garbage-collector"));
+	free(text);
+	json_decref(rec);
 }
 
 /* Endpoints follow readiness a moment late: just after a pod turns Ready
@@ -1944,6 +2158,9 @@ int main(void)
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
+		cmocka_unit_test(test_node_ports_are_unique_across_namespaces_and_kept_by_name),
+		cmocka_unit_test(test_scheduler_picks_at_random_among_the_best_nodes),
+		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
@@ -1956,6 +2173,9 @@ int main(void)
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 	};
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
