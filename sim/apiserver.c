@@ -25,9 +25,11 @@
 #include "sim/controllers.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/netpol.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/selector.h"
+#include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
 #include "common/yamljson.h"
@@ -470,6 +472,8 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		check_containers(causes, json_object_get(obj, "spec"), "spec");
 	else if (!strcmp(k->plural, "services"))
 		check_service(causes, obj);
+	else if (!strcmp(k->plural, "networkpolicies"))
+		netpol_validate(obj, causes);
 	else if (!strcmp(k->plural, "poddisruptionbudgets")) {
 		json_t *spec = json_object_get(obj, "spec");
 		if (json_object_get(spec, "minAvailable") &&
@@ -1114,13 +1118,15 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
-					  api_group("policy"), api_group("storage.k8s.io")));
+					  api_group("policy"), api_group("storage.k8s.io"),
+					  api_group("networking.k8s.io")));
 		return true;
 	}
 	if (n == 2 && !strcmp(s[0], "apis") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
+	     !strcmp(s[1], "networking.k8s.io"))) {
 		json_t *g = api_group(s[1]);
 		json_object_set_new(g, "kind", json_string("APIGroup"));
 		json_object_set_new(g, "apiVersion", json_string("v1"));
@@ -1128,7 +1134,8 @@ static bool serve_discovery(struct call *c, struct target *t)
 		return true;
 	}
 	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
+	     !strcmp(s[1], "networking.k8s.io"))) {
 		call_reply_json(c, 200, resource_list(s[1], "v1"));
 		return true;
 	}
@@ -1975,6 +1982,59 @@ static bool endpoint_ready(const json_t *pod)
 	return true;
 }
 
+/* A dial that NetworkPolicy drops: no answer, no refusal, until the
+ * dialer's timeout. */
+struct dial_timeout {
+	struct call *c;
+	char *target; /* "ip:port" */
+};
+
+static void dial_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial_timeout *d = arg;
+	struct call *c = d->c;
+	event_free(c->timer);
+	c->timer = NULL;
+	if (call_gone(c)) {
+		call_free(c);
+	} else {
+		c->parked = false;
+		if (c->req)
+			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
+						      NULL);
+		/* upgradeaware.go's error responder on the transport's error:
+		 * a net.Dialer that gave up is "i/o timeout". */
+		reply_status(c, 503, "ServiceUnavailable", NULL,
+			     "error trying to reach service: dial tcp %s: i/o timeout", d->target);
+	}
+	free(d->target);
+	free(d);
+}
+
+/* The port the proxy dials on pod for the Service port p: its targetPort,
+ * a number or the name of a container port (ResourceLocation resolves it
+ * through the endpoints), else the port itself. */
+static int64_t target_port(const json_t *p, const json_t *pod)
+{
+	json_t *tp = json_object_get(p, "targetPort");
+	if (json_is_integer(tp))
+		return json_integer_value(tp);
+	if (json_is_string(tp)) {
+		size_t i, j;
+		json_t *ct, *cp;
+		json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i,
+				    ct) {
+			json_array_foreach (json_object_get(ct, "ports"), j, cp) {
+				const char *n = json_str(cp, "name");
+				if (n && !strcmp(n, json_string_value(tp)))
+					return json_integer_value(
+						json_object_get(cp, "containerPort"));
+			}
+		}
+	}
+	return json_integer_value(json_object_get(p, "port"));
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
 	char *svcname = xstrdup(t->name);
@@ -1994,19 +2054,21 @@ static void serve_proxy(struct call *c, struct target *t)
 	json_t *spec = json_object_get(svc->body, "spec");
 	bool port_ok = !port || !*port;
 	size_t i;
-	json_t *p;
+	json_t *p, *svc_port = json_array_get(json_object_get(spec, "ports"), 0);
 	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		const char *pname = json_str(p, "name");
 		char num[16];
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)json_integer_value(json_object_get(p, "port")));
-		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
+		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port))) {
 			port_ok = true;
+			svc_port = p;
+		}
 	}
 	/* The endpoints behind the Service: its ready pods, and with
 	 * publishNotReadyAddresses its not-ready ones too. */
 	char *endpoint = NULL;
-	char refused[128] = "";
+	char refused[128] = "", dropped[128] = "";
 	json_t *sel = json_object_get(spec, "selector");
 	bool not_ready_too = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 	if (port_ok && json_object_size(sel) > 0) {
@@ -2030,19 +2092,40 @@ static void serve_proxy(struct call *c, struct target *t)
 		}
 		if (nready > 0) {
 			struct store_obj *pod = pods[rr++ % nready];
+			int64_t tp = svc_port ? target_port(svc_port, pod->body) : 9200;
+			/* The proxy dials the pod from the control plane: a pod
+			 * that an ingress NetworkPolicy isolates and no rule of
+			 * which admits that address never answers the SYN. */
+			struct netpol_source cp = {.ip = simconf_get()->control_plane_ip};
 			endpoint = xstrdup(pod->name);
+			if (!netpol_admits(pod->body, &cp, (int)tp))
+				snprintf(dropped, sizeof(dropped), "%s:%lld", pod_ip(pod->body),
+					 (long long)tp);
 			/* A pod not ready is not listening yet (Elasticsearch binds
 			 * 9200 as it starts): the proxy's dial is refused. */
-			if (!controllers_pod_ready(pod->body))
-				snprintf(refused, sizeof(refused), "%s:%s", pod_ip(pod->body),
-					 port && *port && isdigit((unsigned char)*port) ? port
-											: "9200");
+			else if (!controllers_pod_ready(pod->body))
+				snprintf(refused, sizeof(refused), "%s:%lld", pod_ip(pod->body),
+					 (long long)tp);
 		}
 		free(pods);
 	}
 	if (!endpoint) {
 		reply_status(c, 503, "ServiceUnavailable", NULL,
 			     "no endpoints available for service \"%s\"", svcname);
+		free(svcname);
+		return;
+	}
+	if (dropped[0]) {
+		/* net.Dialer's Timeout (simconf network.proxy_dial_timeout_ms). */
+		int ms = simconf_get()->proxy_dial_timeout_ms;
+		struct dial_timeout *d = xmalloc(sizeof(*d));
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		d->c = c;
+		d->target = xstrdup(dropped);
+		call_park(c);
+		c->timer = evtimer_new(base, dial_timeout_cb, d);
+		evtimer_add(c->timer, &tv);
+		free(endpoint);
 		free(svcname);
 		return;
 	}

@@ -142,6 +142,8 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "pods:\n"
 				 "  ready_delay_ms: 50\n"
 				 "  gc_quarantine_ms: 1500\n"
+				 "network:\n"
+				 "  proxy_dial_timeout_ms: 300\n"
 				 "elasticsearch:\n"
 				 "  relocation_ms: 200\n"
 				 "  recovery_ms: 50\n"
@@ -1059,6 +1061,200 @@ static void test_pod_pinned_to_a_missing_node_never_runs_and_is_collected(void *
 	assert_non_null(strstr(text, "pod-garbage-collector"));
 	free(text);
 	json_decref(rec);
+}
+
+static long apply_policy(const char *ns, const char *name, const char *spec, struct http_resp *r)
+{
+	char path[256], body[2048];
+	snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies/%s",
+		 ns, name);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+		 "\"metadata\":{\"name\":\"%s\"},\"spec\":%s}",
+		 name, spec);
+	return apply(path, body, r);
+}
+
+/* The service proxy dials the pod from the control plane's address
+ * (network.control_plane_ip, 172.18.0.2 by default): an ingress
+ * NetworkPolicy that selects the pod and admits no such source drops the
+ * dial, which ends in the dialer's timeout (300 ms in this simulator's
+ * configuration). */
+static void test_network_policy_decides_what_the_proxy_reaches(void **state)
+{
+	struct http_resp r;
+	make_cluster("fw", 1, "7.17.10");
+	es_wait_green("fw", 2);
+	/* Every Elasticsearch pod isolated, nothing admitted. */
+	assert_int_equal(
+		apply_policy("fw", "deny",
+			     "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},\"policyTypes\":"
+			     "[\"Ingress\"]}",
+			     &r),
+		201);
+	http_resp_free(&r);
+	/* Whichever pod the proxy picked, its dial is dropped. */
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	assert_non_null(
+		strstr(jstr(r.body, "message"), "error trying to reach service: dial tcp "));
+	assert_non_null(strstr(jstr(r.body, "message"), ":9200: i/o timeout"));
+	http_resp_free(&r);
+	/* Pods of the namespace and of labelled namespaces: not the control
+	 * plane, which is no pod. */
+	assert_int_equal(
+		apply_policy("fw", "pods",
+			     "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{}},"
+			     "{\"namespaceSelector\":{}}]}]}",
+			     &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	/* The control plane's network, but its own /24 excepted. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\",\"except\":[\"172.18.0.0/24\"]}}],\"ports\":[{\"port\":"
+				      "9200}]}]}",
+				      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	/* Another /24 excepted: admitted, policies add up. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\",\"except\":[\"172.18.1.0/24\"]}}],\"ports\":[{\"port\":"
+				      "9200}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+	/* The right source on another port range, or on a named port the pod
+	 * does not have: dropped. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\"}}],\"ports\":[{\"port\":9300,\"endPort\":9400},{"
+				      "\"port\":\"http\"}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\"}}],\"ports\":[{\"port\":9100,\"endPort\":9300}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+	/* Egress-only policies isolate nothing for ingress. */
+	const char *names[] = {"deny", "pods", "cp"};
+	for (size_t i = 0; i < 3; i++) {
+		char path[256];
+		snprintf(path, sizeof(path),
+			 "/apis/networking.k8s.io/v1/namespaces/fw/networkpolicies/%s", names[i]);
+		assert_int_equal(call("DELETE", path, NULL, &r), 200);
+		http_resp_free(&r);
+	}
+	assert_int_equal(
+		apply_policy("fw", "out", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}", &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+
+	/* What the API server refuses, naming the field. */
+	assert_int_equal(
+		apply_policy("fw", "bad",
+			     "{\"podSelector\":{},\"policyTypes\":[\"Sideways\"],"
+			     "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},"
+			     "\"podSelector\":{}},{}]}]}",
+			     &r),
+		422);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"NetworkPolicy.networking.k8s.io \"bad\" is invalid: [spec.policyTypes[0]: "
+		"Unsupported value: \"Sideways\": supported values: \"Egress\", \"Ingress\", "
+		"spec.ingress[0].from[0]: Forbidden: may not specify both ipBlock and another "
+		"peer, "
+		"spec.ingress[0].from[1]: Required value: must specify a peer]");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_policy("fw", "bad",
+			     "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{"
+			     "\"cidr\":\"10.0.0.0/8\",\"except\":[\"192.168.0.0/16\"]}}]}]}",
+			     &r),
+		422);
+	assert_string_equal(jstr(r.body, "details.causes.0.field"),
+			    "spec.ingress[0].from[0].ipBlock.except[0]");
+	http_resp_free(&r);
+}
+
+/* At the real dialer's timeout: Go's default net.Dialer gives up after
+ * 30 s (cmd/kube-apiserver/app/server.go, CreateProxyTransport, with
+ * utilnet.SetTransportDefaults). */
+static void test_service_proxy_dial_times_out_after_30s_when_dropped(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	start_own_sim(&own, "dial", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+				  "\"web\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":"
+				  "[{\"name\":\"c\",\"image\":\"nginx\",\"ports\":[{\"name\":"
+				  "\"web\",\"containerPort\":8080}]}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/services",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+				  "\"name\":\"web\"},\"spec\":{\"publishNotReadyAddresses\":true,"
+				  "\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,"
+				  "\"targetPort\":\"web\"}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "POST",
+				  "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+				  "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":"
+				  "\"NetworkPolicy\",\"metadata\":{\"name\":\"deny\"},\"spec\":{"
+				  "\"podSelector\":{}}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	char ip[64] = "";
+	int64_t end = harness_now_ms() + 5000;
+	while (!ip[0] && harness_now_ms() < end) {
+		own_call(&own, "GET", "/api/v1/namespaces/default/pods/web", NULL, &r);
+		if (jstr(r.body, "status.podIP"))
+			snprintf(ip, sizeof(ip), "%s", jstr(r.body, "status.podIP"));
+		http_resp_free(&r);
+		msleep(20);
+	}
+	assert_true(ip[0]);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", own.token);
+	const char *h[] = {auth, NULL};
+	int64_t t0 = harness_now_ms();
+	assert_true(http_request(own.server, "GET",
+				 "/api/v1/namespaces/default/services/web:80/proxy/", NULL, h,
+				 45000, &r));
+	int64_t took = harness_now_ms() - t0;
+	assert_int_equal(r.status, 503);
+	char want[256];
+	/* The dial goes to the named target port. */
+	snprintf(want, sizeof(want), "error trying to reach service: dial tcp %s:8080: i/o timeout",
+		 ip);
+	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+	assert_true(took >= 30000 && took < 32000);
+	assert_int_equal(sim_stop(&own), 0);
 }
 
 /* Endpoints follow readiness a moment late: just after a pod turns Ready
@@ -2165,6 +2361,8 @@ int main(void)
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
+		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
+		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
