@@ -1906,35 +1906,23 @@ static void serve_delete(struct call *c, struct target *t)
 			return;
 		}
 	}
-	if ((!strcmp(plural, "statefulsets") || !strcmp(plural, "deployments")) && policy &&
-	    !strcmp(policy, "Foreground")) {
-		if (!json_object_get(meta, "deletionTimestamp"))
-			mark_deleting(o, "foregroundDeletion");
-		controllers_kick();
+	/* staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go,
+	 * Delete: an object already being deleted is answered as it is;
+	 * Foreground and Orphan put their finalizer (foregroundDeletion,
+	 * orphan) on it with its deletionTimestamp and answer the object, the
+	 * garbage collector takes the finalizer off once the dependents are
+	 * gone or let go (sim/controllers.c); Background, the default of the
+	 * kinds served here, deletes it at once and the collector deletes the
+	 * dependents after. */
+	if (json_object_get(meta, "deletionTimestamp")) {
 		call_reply_json(c, 200, json_deep_copy(o->body));
 		return;
 	}
-	if (policy && !strcmp(policy, "Orphan")) {
-		size_t n;
-		struct store_obj **pods = store_list(store_kind_by_plural("pods"), o->ns, &n);
-		for (size_t i = 0; i < n; i++) {
-			json_t *refs = json_object_get(json_object_get(pods[i]->body, "metadata"),
-						       "ownerReferences");
-			size_t j;
-			json_t *r;
-			bool owned = false;
-			json_array_foreach (refs, j, r) {
-				const char *ruid = json_str(r, "uid");
-				if (ruid && !strcmp(ruid, uid))
-					owned = true;
-			}
-			if (owned) {
-				json_t *b = json_deep_copy(pods[i]->body);
-				json_object_del(json_object_get(b, "metadata"), "ownerReferences");
-				store_update(pods[i], b);
-			}
-		}
-		free(pods);
+	if (policy && (!strcmp(policy, "Foreground") || !strcmp(policy, "Orphan"))) {
+		mark_deleting(o, !strcmp(policy, "Foreground") ? "foregroundDeletion" : "orphan");
+		controllers_kick();
+		call_reply_json(c, 200, json_deep_copy(o->body));
+		return;
 	}
 	json_t *st = success_status(o);
 	store_delete(o);

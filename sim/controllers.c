@@ -1265,25 +1265,6 @@ static void reconcile_deployment(struct store_obj *d)
 	set_status(d, st);
 }
 
-/* Foreground deletion of a workload: dependents first, then the owner. */
-static bool finish_foreground(struct store_obj *o, const char *by)
-{
-	if (!terminating(o->body))
-		return false;
-	size_t n;
-	struct store_obj **pods = owned_pods(o, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (!terminating(pods[i]->body))
-			controllers_delete_pod(pods[i], -1, by);
-	}
-	free(pods);
-	pods = owned_pods(o, &n);
-	free(pods);
-	if (n == 0)
-		store_delete(o);
-	return true;
-}
-
 /* --- scheduling -------------------------------------------------------------- */
 
 struct reasons {
@@ -2509,47 +2490,222 @@ static void terminate_namespaces(void)
 	free(nss);
 }
 
-static bool owner_exists(const json_t *ref, const char *ns)
+/* --- the garbage collector ------------------------------------------------------- */
+
+static bool has_finalizer(const json_t *o, const char *f)
 {
-	const char *kind = json_str(ref, "kind");
-	const char *name = json_str(ref, "name");
-	const char *uid = json_str(ref, "uid");
-	struct store_obj *o = NULL;
-	if (!kind || !name)
-		return true;
-	if (!strcmp(kind, "StatefulSet")) {
-		o = store_get(K("statefulsets"), ns, name);
-	} else if (!strcmp(kind, "ReplicaSet")) {
-		/* ReplicaSets are not served: the Deployment stands for them. */
-		char *dname = xstrdup(name);
-		char *dash = strrchr(dname, '-');
-		if (dash)
-			*dash = '\0';
-		o = store_get(K("deployments"), ns, dname);
-		free(dname);
-	} else {
-		return true;
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(meta(o), "finalizers"), i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), f))
+			return true;
 	}
-	return o && uid && !strcmp(json_str(meta(o->body), "uid"), uid);
+	return false;
 }
 
-static void collect_garbage(void)
+static void drop_finalizer(struct store_obj *o, const char *f)
 {
+	json_t *body = json_deep_copy(o->body);
+	json_t *fins = json_object_get(child(body, "metadata"), "finalizers");
+	for (size_t i = json_array_size(fins); i-- > 0;) {
+		const char *v = json_string_value(json_array_get(fins, i));
+		if (v && !strcmp(v, f))
+			json_array_remove(fins, i);
+	}
+	if (json_array_size(fins) == 0)
+		json_object_del(child(body, "metadata"), "finalizers");
+	store_update(o, body);
+}
+
+/* Every live object, sorted by uid: the collector's graph. */
+struct gc_graph {
+	struct store_obj **objs;
 	size_t n;
-	struct store_obj **pods = store_list(K("pods"), NULL, &n);
+};
+
+static int cmp_uid(const void *a, const void *b)
+{
+	const char *ua = json_str(meta((*(struct store_obj *const *)a)->body), "uid");
+	const char *ub = json_str(meta((*(struct store_obj *const *)b)->body), "uid");
+	return strcmp(ua ? ua : "", ub ? ub : "");
+}
+
+/* The owner a reference names, or NULL when it is dangling: owners are
+ * known by uid, so a reference whose uid no object has is dangling
+ * whatever its name (garbagecollector.go, isDangling).  The simulator
+ * serves no ReplicaSets: a Deployment's pods name one, with the
+ * Deployment's uid. */
+static struct store_obj *owner_by_uid(const struct gc_graph *g, const char *uid)
+{
+	size_t lo = 0, hi = g->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *u = json_str(meta(g->objs[mid]->body), "uid");
+		int c = strcmp(u ? u : "", uid);
+		if (c == 0)
+			return g->objs[mid]->gone ? NULL : g->objs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool deleting_with(const json_t *o, const char *finalizer)
+{
+	return terminating(o) && has_finalizer(o, finalizer);
+}
+
+/* Delete a dependent as the collector does: Background unless its own
+ * finalizers already ask otherwise; Foreground when an owner waits for it
+ * and it has dependents of its own (attemptToDeleteItem). */
+static void gc_delete(struct store_obj *o, bool foreground)
+{
+	if (!strcmp(o->kind->plural, "pods")) {
+		controllers_delete_pod(o, -1, "garbage-collector");
+		return;
+	}
+	if (terminating(o->body))
+		return;
+	if (!foreground) {
+		log_debug("%s %s/%s deleted by the garbage collector", o->kind->singular, o->ns,
+			  o->name);
+		store_delete(o);
+		return;
+	}
+	json_t *body = json_deep_copy(o->body);
+	json_t *m = child(body, "metadata");
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(m, "deletionTimestamp", json_string(ts));
+	json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(0));
+	json_t *fins = json_object_get(m, "finalizers");
+	if (!json_is_array(fins)) {
+		fins = json_array();
+		json_object_set_new(m, "finalizers", fins);
+	}
+	json_array_append_new(fins, json_string("foregroundDeletion"));
+	store_update(o, body);
+}
+
+static bool has_dependents(const struct store_obj *o, struct store_obj **all, size_t n,
+			   bool blocking_only)
+{
+	const char *uid = json_str(meta(o->body), "uid");
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
-		json_t *ref;
-		json_array_foreach (json_object_get(meta(pods[i]->body), "ownerReferences"), j,
-				    ref) {
-			if (json_is_true(json_object_get(ref, "controller")) &&
-			    !owner_exists(ref, pods[i]->ns) && !terminating(pods[i]->body)) {
-				controllers_delete_pod(pods[i], -1, "garbage-collector");
-				break;
-			}
+		json_t *r;
+		if (all[i]->gone)
+			continue;
+		json_array_foreach (json_object_get(meta(all[i]->body), "ownerReferences"), j, r) {
+			const char *u = json_str(r, "uid");
+			if (u && !strcmp(u, uid) &&
+			    (!blocking_only ||
+			     json_is_true(json_object_get(r, "blockOwnerDeletion"))))
+				return true;
 		}
 	}
-	free(pods);
+	return false;
+}
+
+/*
+ * pkg/controller/garbagecollector/garbagecollector.go, for every object
+ * with ownerReferences (attemptToDeleteItem, classifyReferences): owners
+ * that are gone are dangling, owners deleted in the foreground wait for
+ * their dependents, the others are solid.  With a solid owner left, the
+ * dangling and waiting references are taken out; with none, the object is
+ * deleted.  An owner deleted with "orphan" first has its references taken
+ * out of its dependents, then loses the finalizer (orphanDependents); one
+ * deleted with "foregroundDeletion" loses it once no dependent that
+ * blocks owner deletion is left (processDeletingDependentsItem).  An
+ * object whose deletionTimestamp is set goes with its last finalizer
+ * (the registry's store, deleteWithoutFinalizers).  Pods and namespaces
+ * have their own paths (the kubelet, the namespace controller).
+ */
+static void collect_garbage(void)
+{
+	size_t n = 0;
+	struct store_obj **all = NULL;
+	for (size_t k = 0; store_kind_at(k); k++) {
+		size_t m;
+		struct store_obj **objs = store_list(store_kind_at(k), NULL, &m);
+		all = xrealloc(all, (n + m + 1) * sizeof(*all));
+		memcpy(all + n, objs, m * sizeof(*objs));
+		n += m;
+		free(objs);
+	}
+	struct gc_graph g = {xmalloc((n + 1) * sizeof(*all)), n};
+	memcpy(g.objs, all, n * sizeof(*all));
+	qsort(g.objs, n, sizeof(*g.objs), cmp_uid);
+	for (size_t i = 0; i < n; i++) {
+		struct store_obj *o = all[i];
+		json_t *refs = json_object_get(meta(o->body), "ownerReferences");
+		if (o->gone || json_array_size(refs) == 0)
+			continue;
+		size_t solid = 0, keep = 0, j;
+		bool waiting = false;
+		json_t *r, *kept = json_array();
+		json_array_foreach (refs, j, r) {
+			const char *uid = json_str(r, "uid");
+			struct store_obj *owner = uid ? owner_by_uid(&g, uid) : NULL;
+			/* A namespaced dependent's owner is in its namespace or
+			 * cluster-scoped. */
+			if (!owner || (owner->kind->namespaced && strcmp(owner->ns, o->ns) != 0))
+				continue;
+			if (deleting_with(owner->body, "foregroundDeletion")) {
+				waiting = true;
+				continue;
+			}
+			if (deleting_with(owner->body, "orphan")) {
+				/* orphanDependents: the owner lets go of it. */
+				continue;
+			}
+			solid++;
+			json_array_append(kept, r);
+			keep++;
+		}
+		if (solid > 0 && keep < json_array_size(refs)) {
+			json_t *body = json_deep_copy(o->body);
+			json_object_set(child(body, "metadata"), "ownerReferences", kept);
+			store_update(o, body);
+		} else if (solid == 0) {
+			/* Orphaned dependents only lose the references. */
+			bool orphaned_only = !waiting;
+			json_array_foreach (refs, j, r) {
+				const char *uid = json_str(r, "uid");
+				struct store_obj *owner = uid ? owner_by_uid(&g, uid) : NULL;
+				if (!owner || !deleting_with(owner->body, "orphan"))
+					orphaned_only = false;
+			}
+			if (orphaned_only) {
+				json_t *body = json_deep_copy(o->body);
+				json_object_del(child(body, "metadata"), "ownerReferences");
+				store_update(o, body);
+			} else {
+				gc_delete(o, waiting && has_dependents(o, all, n, false));
+			}
+		}
+		json_decref(kept);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_obj *o = all[i];
+		if (o->gone || !terminating(o->body) || !strcmp(o->kind->plural, "pods") ||
+		    !strcmp(o->kind->plural, "namespaces"))
+			continue;
+		if (has_finalizer(o->body, "orphan") && !has_dependents(o, all, n, false))
+			drop_finalizer(o, "orphan");
+		if (has_finalizer(o->body, "foregroundDeletion") &&
+		    !has_dependents(o, all, n, true))
+			drop_finalizer(o, "foregroundDeletion");
+		if (json_array_size(json_object_get(meta(o->body), "finalizers")) == 0) {
+			log_debug("%s %s/%s deleted: no finalizer left", o->kind->singular, o->ns,
+				  o->name);
+			store_delete(o);
+		}
+	}
+	free(g.objs);
+	free(all);
 }
 
 /*
@@ -2673,13 +2829,15 @@ static void tick(void)
 
 	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!list[i]->gone && !finish_foreground(list[i], "statefulset"))
+		/* A workload being deleted is left to the garbage collector
+		 * (stateful_set.go, sync: DeletionTimestamp set). */
+		if (!list[i]->gone && !terminating(list[i]->body))
 			reconcile_sts(list[i]);
 	}
 	free(list);
 	list = store_list(K("deployments"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!list[i]->gone && !finish_foreground(list[i], "deployment"))
+		if (!list[i]->gone && !terminating(list[i]->body))
 			reconcile_deployment(list[i]);
 	}
 	free(list);

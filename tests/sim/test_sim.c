@@ -681,6 +681,134 @@ static void test_anti_affinity(void **state)
 	http_resp_free(&r);
 }
 
+static bool terminating_or_gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404 ||
+	       (r->status == 200 && jstr(r->body, "metadata.deletionTimestamp"));
+}
+
+static void delete_with(const char *path, const char *policy, struct http_resp *r)
+{
+	char body[128];
+	snprintf(body, sizeof(body), "{\"propagationPolicy\":\"%s\"}", policy);
+	assert_int_equal(call("DELETE", path, body, r), 200);
+}
+
+/* A ConfigMap in ns gc, with ownerReferences to the given (uid) owners. */
+static const char *config_map(const char *name, const char *owners_json, struct http_resp *r)
+{
+	char path[256], body[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/gc/configmaps/%s", name);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+		 "\"ownerReferences\":%s}}",
+		 name, owners_json);
+	assert_int_equal(apply(path, body, r), 201);
+	return jstr(r->body, "metadata.uid");
+}
+
+static char *owner_ref(const char *name, const char *uid)
+{
+	return xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"%s\",\"uid\":"
+			 "\"%s\",\"blockOwnerDeletion\":true}",
+			 name, uid);
+}
+
+/* The garbage collector as the real one (pkg/controller/garbagecollector):
+ * Foreground keeps the owner, with its foregroundDeletion finalizer, until
+ * its blocking dependents are gone from storage; Background deletes the
+ * owner at once and the dependents after; Orphan lets the dependents go
+ * and keeps them; any kind may own any other, and a dependent with an owner
+ * left loses only the dangling reference. */
+static void test_garbage_collector_propagates_as_the_real_one(void **state)
+{
+	struct http_resp r;
+	int two = 2, one = 1;
+	make_namespace("gc");
+	const char *fg = "/apis/apps/v1/namespaces/gc/statefulsets/fg";
+	assert_int_equal(apply(fg, workload("fg", 2, "fg", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(fg, ready_replicas_is, &two, 5000, &r));
+	http_resp_free(&r);
+	delete_with(fg, "Foreground", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	/* The pods take pods.terminate_ms (2 s) to go; the owner waits. */
+	assert_true(
+		wait_until("/api/v1/namespaces/gc/pods/fg-1", terminating_or_gone, NULL, 5000, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", fg, NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	http_resp_free(&r);
+	assert_true(wait_until(fg, gone, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(list_count("/api/v1/namespaces/gc/pods?labelSelector=app%3Dfg"), 0);
+
+	const char *bg = "/apis/apps/v1/namespaces/gc/statefulsets/bg";
+	assert_int_equal(apply(bg, workload("bg", 1, "bg", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(bg, ready_replicas_is, &one, 5000, &r));
+	http_resp_free(&r);
+	delete_with(bg, "Background", &r);
+	assert_string_equal(jstr(r.body, "status"), "Success");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", bg, NULL, &r), 404);
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/gc/pods/bg-0", terminating_or_gone, NULL, 5000, &r));
+	http_resp_free(&r);
+
+	const char *orph = "/apis/apps/v1/namespaces/gc/statefulsets/or";
+	assert_int_equal(apply(orph, workload("or", 1, "or", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(orph, ready_replicas_is, &one, 5000, &r));
+	http_resp_free(&r);
+	delete_with(orph, "Orphan", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "orphan");
+	http_resp_free(&r);
+	assert_true(wait_until(orph, gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/pods/or-0", NULL, &r), 200);
+	assert_null(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_null(jget(r.body, "metadata.ownerReferences"));
+	http_resp_free(&r);
+
+	/* ConfigMaps owning ConfigMaps. */
+	char parent[64], other[64];
+	snprintf(parent, sizeof(parent), "%s", config_map("parent", "[]", &r));
+	http_resp_free(&r);
+	snprintf(other, sizeof(other), "%s", config_map("other", "[]", &r));
+	http_resp_free(&r);
+	char *pref = owner_ref("parent", parent), *oref = owner_ref("other", other);
+	char *refs = xasprintf("[%s]", pref), *both = xasprintf("[%s,%s]", pref, oref);
+	config_map("child", refs, &r);
+	http_resp_free(&r);
+	config_map("shared", both, &r);
+	http_resp_free(&r);
+	free(pref);
+	free(oref);
+	free(refs);
+	free(both);
+	delete_with("/api/v1/namespaces/gc/configmaps/parent", "Background", &r);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/child", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 200);
+	assert_int_equal(json_array_size(jget(r.body, "metadata.ownerReferences")), 1);
+	assert_string_equal(jstr(r.body, "metadata.ownerReferences.0.name"), "other");
+	http_resp_free(&r);
+	/* Foreground on a ConfigMap: its dependent goes, then it does. */
+	delete_with("/api/v1/namespaces/gc/configmaps/other", "Foreground", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/other", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 404);
+	http_resp_free(&r);
+}
+
 static void test_namespace_terminates_its_content_then_goes(void **state)
 {
 	struct http_resp r;
@@ -2358,6 +2486,7 @@ int main(void)
 		cmocka_unit_test(test_scheduler_picks_at_random_among_the_best_nodes),
 		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
+		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
