@@ -953,6 +953,142 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	http_resp_free(&r);
 }
 
+static bool status_is(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status") &&
+	       !strcmp(jstr(r->body, "status"), (const char *)arg);
+}
+
+/* Two master and data nodes whose elasticsearch.yml (ConfigMap es-file,
+ * mounted) holds the given lines besides the bootstrap list. */
+static void make_cluster_with_file(const char *ns, const char *lines)
+{
+	struct http_resp r;
+	char path[256], body[2048];
+	make_namespace(ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/es-file", ns);
+	snprintf(
+		body, sizeof(body),
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"es-file\"},"
+		"\"data\":{\"elasticsearch.yml\":\"cluster.initial_master_nodes:\\n- "
+		"es-0-%s\\n%s\"}"
+		"}",
+		ns, lines);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"es\"},\"spec\":{\"replicas\":2,\"serviceName\":\"es\",\"podManagementPolicy\":"
+		 "\"Parallel\",\"selector\":{\"matchLabels\":{\"app\":\"es\"}},\"template\":{"
+		 "\"metadata\":{\"labels\":{\"app\":\"es\"}},\"spec\":{\"volumes\":[{\"name\":"
+		 "\"config\",\"configMap\":{\"name\":\"es-file\"}}],\"containers\":[{\"name\":"
+		 "\"es\",\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\","
+		 "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/usr/share/"
+		 "elasticsearch/config/elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"}]}]}}}"
+		 "}");
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+}
+
+/* elasticsearch.yml is the lowest layer: the elected master's deciders
+ * take its value where neither persistent nor transient settings have
+ * one, and GET _cluster/settings?include_defaults shows it under
+ * "defaults" (ClusterSettings.diff against the node's settings). */
+static void test_es_settings_file_is_the_lowest_layer(void **state)
+{
+	struct http_resp r;
+	make_cluster_with_file("e7", "cluster.routing.allocation.enable: primaries\\n");
+	es_wait_green("e7", 2);
+	assert_int_equal(call("PUT", es_path("e7", "/e7idx"),
+			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	/* The primary is allocated, the replica is held back by the file. */
+	assert_true(wait_until(es_path("e7", "/_cluster/health"), status_is, "yellow", 5000, &r));
+	http_resp_free(&r);
+	int64_t until = harness_now_ms() + 500;
+	while (harness_now_ms() < until) {
+		assert_int_equal(call("GET", es_path("e7", "/_cluster/health"), NULL, &r), 200);
+		assert_string_equal(jstr(r.body, "status"), "yellow");
+		assert_int_equal(jint(r.body, "unassigned_shards"), 1);
+		http_resp_free(&r);
+		msleep(50);
+	}
+	const char *all = "/_cluster/settings?include_defaults=true&flat_settings=true";
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	json_t *defaults = json_object_get(r.body, "defaults");
+	assert_string_equal(
+		json_string_value(json_object_get(defaults, "cluster.routing.allocation.enable")),
+		"primaries");
+	assert_int_equal(json_object_size(json_object_get(r.body, "persistent")), 0);
+	http_resp_free(&r);
+	/* Persistent over the file. */
+	assert_int_equal(call("PUT", es_path("e7", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":\"all\"}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	es_wait_green("e7", 2);
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	assert_null(json_object_get(json_object_get(r.body, "defaults"),
+				    "cluster.routing.allocation.enable"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "persistent"),
+							      "cluster.routing.allocation.enable")),
+			    "all");
+	http_resp_free(&r);
+	/* A reset falls back to the file, not to the built-in default. */
+	assert_int_equal(call("PUT", es_path("e7", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "defaults"),
+							      "cluster.routing.allocation.enable")),
+			    "primaries");
+	http_resp_free(&r);
+}
+
+/* 2.x skips a null while it reads the settings (XContentSettingsLoader),
+ * so nulls reset nothing, and a request of nulls only is refused as
+ * empty: "Validation Failed: 1: no settings to update;". */
+static void test_es_2x_null_in_cluster_settings(void **state)
+{
+	struct http_resp r;
+	make_cluster("two", 1, "2.4.6");
+	es_wait_green("two", 2);
+	assert_int_equal(
+		call("PUT", es_path("two", "/_cluster/settings"),
+		     "{\"persistent\":{\"cluster.routing.allocation.enable\":\"primaries\","
+		     "\"cluster.routing.allocation.exclude._name\":null}}",
+		     &r),
+		200);
+	assert_true(json_is_true(json_object_get(r.body, "acknowledged")));
+	assert_string_equal(jstr(r.body, "persistent.cluster.routing.allocation.enable"),
+			    "primaries");
+	assert_null(jget(r.body, "persistent.cluster.routing.allocation.exclude"));
+	http_resp_free(&r);
+	assert_int_equal(call("PUT", es_path("two", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r),
+			 400);
+	assert_int_equal(jint(r.body, "status"), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "action_request_validation_exception");
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "Validation Failed: 1: no settings to update;");
+	assert_string_equal(jstr(r.body, "error.root_cause.0.type"),
+			    "action_request_validation_exception");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("two", "/_cluster/settings"), NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "persistent.cluster.routing.allocation.enable"),
+			    "primaries");
+	http_resp_free(&r);
+}
+
 static bool first_pod_ready(struct http_resp *r, const void *arg)
 {
 	if (r->status != 200)
@@ -2495,6 +2631,8 @@ int main(void)
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
+		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
+		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
