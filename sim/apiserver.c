@@ -26,9 +26,11 @@
 #include "sim/disruption.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/netpol.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/selector.h"
+#include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
 #include "common/yamljson.h"
@@ -471,6 +473,8 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		check_containers(causes, json_object_get(obj, "spec"), "spec");
 	else if (!strcmp(k->plural, "services"))
 		check_service(causes, obj);
+	else if (!strcmp(k->plural, "networkpolicies"))
+		netpol_validate(obj, causes);
 	else if (!strcmp(k->plural, "poddisruptionbudgets")) {
 		json_t *spec = json_object_get(obj, "spec");
 		if (json_object_get(spec, "minAvailable") &&
@@ -627,11 +631,96 @@ static void next_cluster_ip(char *buf, size_t len)
 	snprintf(buf, len, "10.96.%u.%u", (n / 250) % 250, n % 250 + 1);
 }
 
+/*
+ * NodePorts: one range for the whole cluster (30000-32767 by default), a
+ * port used by any Service in any namespace is taken
+ * (pkg/registry/core/service/portallocator/allocator.go).  A free port is
+ * drawn at random, from the upper band first: the lowest
+ * min(max(16, size/32), 128) ports are kept for those asked for by number
+ * (calculateRangeOffset, allocateDynamic).
+ */
+#define NODE_PORT_BASE 30000
+#define NODE_PORT_SIZE 2768
+
+static bool node_port_type(const json_t *spec)
+{
+	const char *type = json_str(spec, "type");
+	return type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+}
+
+/* Whether port is taken by a Service other than self (the stored version
+ * of the one being written, NULL on create) or by another of obj's ports. */
+static bool node_port_taken(json_int_t port, const json_t *self, const json_t *obj, size_t except)
+{
+	size_t n, i;
+	json_t *p;
+	json_array_foreach (json_object_get(json_object_get(obj, "spec"), "ports"), i, p) {
+		if (i != except && json_integer_value(json_object_get(p, "nodePort")) == port)
+			return true;
+	}
+	struct store_obj **svcs = store_list(store_kind_by_plural("services"), NULL, &n);
+	bool taken = false;
+	for (size_t j = 0; j < n && !taken; j++) {
+		if (svcs[j]->body == self)
+			continue;
+		json_array_foreach (
+			json_object_get(json_object_get(svcs[j]->body, "spec"), "ports"), i, p) {
+			if (json_integer_value(json_object_get(p, "nodePort")) == port)
+				taken = true;
+		}
+	}
+	free(svcs);
+	return taken;
+}
+
+static json_int_t next_node_port(const json_t *self, const json_t *obj)
+{
+	int offset = NODE_PORT_SIZE / 32;
+	offset = offset < 16 ? 16 : offset > 128 ? 128 : offset;
+	int lo[2] = {offset, 0}, hi[2] = {NODE_PORT_SIZE, offset};
+	for (int band = 0; band < 2; band++) {
+		int size = hi[band] - lo[band];
+		int start = (int)rand_below((uint64_t)size);
+		for (int k = 0; k < size; k++) {
+			json_int_t port = NODE_PORT_BASE + lo[band] + (start + k) % size;
+			if (!node_port_taken(port, self, obj, SIZE_MAX))
+				return port;
+		}
+	}
+	return 0;
+}
+
+/* 422 causes for nodePorts asked for by number that are outside the range
+ * or taken (pkg/registry/core/service/storage/alloc.go, allocNodePorts). */
+static void check_node_ports(const json_t *obj, const json_t *old, json_t *causes)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	size_t i;
+	json_t *p;
+	if (!node_port_type(spec))
+		return;
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+		char *f = xasprintf("spec.ports[%zu].nodePort", i);
+		if (np == 0)
+			cause(causes, "FieldValueInvalid", f, "Invalid value: 0: range is full");
+		else if (np < NODE_PORT_BASE || np >= NODE_PORT_BASE + NODE_PORT_SIZE)
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: provided port is not in the valid range. The "
+			      "range of valid ports is %d-%d",
+			      (long long)np, NODE_PORT_BASE, NODE_PORT_BASE + NODE_PORT_SIZE - 1);
+		else if (node_port_taken(np, old, obj, i))
+			cause(causes, "FieldValueInvalid", f,
+			      "Invalid value: %lld: provided port is already allocated",
+			      (long long)np);
+		free(f);
+	}
+}
+
 static void default_service(json_t *obj, const json_t *old)
 {
 	json_t *spec = obj_child(obj, "spec");
 	const json_t *ospec = json_object_get(old, "spec");
-	static int next_node_port = 30000;
 	set_default(spec, "type", json_string("ClusterIP"));
 	set_default(spec, "sessionAffinity", json_string("None"));
 	if (!json_object_get(spec, "clusterIP")) {
@@ -649,26 +738,48 @@ static void default_service(json_t *obj, const json_t *old)
 	set_default(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 	set_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
 	set_default(spec, "internalTrafficPolicy", json_string("Cluster"));
-	const char *type = json_str(spec, "type");
-	bool nodeport = type && (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"));
+	bool nodeport = node_port_type(spec);
 	if (nodeport)
 		set_default(spec, "externalTrafficPolicy", json_string("Cluster"));
-	size_t i;
-	json_t *p;
+	size_t i, j;
+	json_t *p, *op;
 	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		set_default(p, "protocol", json_string("TCP"));
 		if (json_object_get(p, "port"))
 			set_default(p, "targetPort", json_incref(json_object_get(p, "port")));
-		if (nodeport && !json_object_get(p, "nodePort")) {
-			json_t *op = json_array_get(json_object_get(ospec, "ports"), i);
-			json_t *onp = json_object_get(op, "nodePort");
-			json_object_set_new(p, "nodePort",
-					    onp ? json_incref(onp)
-						: json_integer(next_node_port++));
-		}
 	}
 	if (!json_object_get(obj, "status"))
 		json_object_set_new(obj, "status", json_pack("{s:{}}", "loadBalancer"));
+	if (!nodeport)
+		return;
+	/* pkg/registry/core/service/storage/storage.go, patchAllocatedValues:
+	 * a port sent without its nodePort keeps the one the old port of the
+	 * same name had, unless another port of the new spec already has it. */
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "nodePort")) != 0 ||
+		    !node_port_type(ospec))
+			continue;
+		const char *name = json_str(p, "name");
+		json_array_foreach (json_object_get(ospec, "ports"), j, op) {
+			const char *oname = json_str(op, "name");
+			json_int_t onp = json_integer_value(json_object_get(op, "nodePort"));
+			if (strcmp(name ? name : "", oname ? oname : "") != 0 || onp == 0)
+				continue;
+			bool used = false;
+			size_t k;
+			json_t *q;
+			json_array_foreach (json_object_get(spec, "ports"), k, q) {
+				if (json_integer_value(json_object_get(q, "nodePort")) == onp)
+					used = true;
+			}
+			if (!used)
+				json_object_set_new(p, "nodePort", json_integer(onp));
+		}
+	}
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "nodePort")) == 0)
+			json_object_set_new(p, "nodePort", json_integer(next_node_port(old, obj)));
+	}
 }
 
 static void default_template(json_t *spec)
@@ -1017,13 +1128,15 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
-					  api_group("policy"), api_group("storage.k8s.io")));
+					  api_group("policy"), api_group("storage.k8s.io"),
+					  api_group("networking.k8s.io")));
 		return true;
 	}
 	if (n == 2 && !strcmp(s[0], "apis") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
+	     !strcmp(s[1], "networking.k8s.io"))) {
 		json_t *g = api_group(s[1]);
 		json_object_set_new(g, "kind", json_string("APIGroup"));
 		json_object_set_new(g, "apiVersion", json_string("v1"));
@@ -1031,7 +1144,8 @@ static bool serve_discovery(struct call *c, struct target *t)
 		return true;
 	}
 	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io"))) {
+	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
+	     !strcmp(s[1], "networking.k8s.io"))) {
 		call_reply_json(c, 200, resource_list(s[1], "v1"));
 		return true;
 	}
@@ -1244,6 +1358,8 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	apply_defaults(k, obj, NULL);
 	json_t *causes = json_array();
 	validate(k, obj, causes);
+	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
+		check_node_ports(obj, NULL, causes);
 	if (reply_if_invalid(c, k, name, causes)) {
 		json_decref(obj);
 		return;
@@ -1367,6 +1483,8 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 	validate(k, obj, causes);
 	if (json_array_size(causes) == 0)
 		validate_update(k, o->body, obj, causes);
+	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
+		check_node_ports(obj, o->body, causes);
 	if (reply_if_invalid(c, k, o->name, causes)) {
 		json_decref(obj);
 		return;
@@ -1798,35 +1916,23 @@ static void serve_delete(struct call *c, struct target *t)
 			return;
 		}
 	}
-	if ((!strcmp(plural, "statefulsets") || !strcmp(plural, "deployments")) && policy &&
-	    !strcmp(policy, "Foreground")) {
-		if (!json_object_get(meta, "deletionTimestamp"))
-			mark_deleting(o, "foregroundDeletion");
-		controllers_kick();
+	/* staging/src/k8s.io/apiserver/pkg/registry/generic/registry/store.go,
+	 * Delete: an object already being deleted is answered as it is;
+	 * Foreground and Orphan put their finalizer (foregroundDeletion,
+	 * orphan) on it with its deletionTimestamp and answer the object, the
+	 * garbage collector takes the finalizer off once the dependents are
+	 * gone or let go (sim/controllers.c); Background, the default of the
+	 * kinds served here, deletes it at once and the collector deletes the
+	 * dependents after. */
+	if (json_object_get(meta, "deletionTimestamp")) {
 		call_reply_json(c, 200, json_deep_copy(o->body));
 		return;
 	}
-	if (policy && !strcmp(policy, "Orphan")) {
-		size_t n;
-		struct store_obj **pods = store_list(store_kind_by_plural("pods"), o->ns, &n);
-		for (size_t i = 0; i < n; i++) {
-			json_t *refs = json_object_get(json_object_get(pods[i]->body, "metadata"),
-						       "ownerReferences");
-			size_t j;
-			json_t *r;
-			bool owned = false;
-			json_array_foreach (refs, j, r) {
-				const char *ruid = json_str(r, "uid");
-				if (ruid && !strcmp(ruid, uid))
-					owned = true;
-			}
-			if (owned) {
-				json_t *b = json_deep_copy(pods[i]->body);
-				json_object_del(json_object_get(b, "metadata"), "ownerReferences");
-				store_update(pods[i], b);
-			}
-		}
-		free(pods);
+	if (policy && (!strcmp(policy, "Foreground") || !strcmp(policy, "Orphan"))) {
+		mark_deleting(o, !strcmp(policy, "Foreground") ? "foregroundDeletion" : "orphan");
+		controllers_kick();
+		call_reply_json(c, 200, json_deep_copy(o->body));
+		return;
 	}
 	json_t *st = success_status(o);
 	store_delete(o);
@@ -1874,6 +1980,59 @@ static bool endpoint_ready(const json_t *pod)
 	return true;
 }
 
+/* A dial that NetworkPolicy drops: no answer, no refusal, until the
+ * dialer's timeout. */
+struct dial_timeout {
+	struct call *c;
+	char *target; /* "ip:port" */
+};
+
+static void dial_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct dial_timeout *d = arg;
+	struct call *c = d->c;
+	event_free(c->timer);
+	c->timer = NULL;
+	if (call_gone(c)) {
+		call_free(c);
+	} else {
+		c->parked = false;
+		if (c->req)
+			evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL,
+						      NULL);
+		/* upgradeaware.go's error responder on the transport's error:
+		 * a net.Dialer that gave up is "i/o timeout". */
+		reply_status(c, 503, "ServiceUnavailable", NULL,
+			     "error trying to reach service: dial tcp %s: i/o timeout", d->target);
+	}
+	free(d->target);
+	free(d);
+}
+
+/* The port the proxy dials on pod for the Service port p: its targetPort,
+ * a number or the name of a container port (ResourceLocation resolves it
+ * through the endpoints), else the port itself. */
+static int64_t target_port(const json_t *p, const json_t *pod)
+{
+	json_t *tp = json_object_get(p, "targetPort");
+	if (json_is_integer(tp))
+		return json_integer_value(tp);
+	if (json_is_string(tp)) {
+		size_t i, j;
+		json_t *ct, *cp;
+		json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i,
+				    ct) {
+			json_array_foreach (json_object_get(ct, "ports"), j, cp) {
+				const char *n = json_str(cp, "name");
+				if (n && !strcmp(n, json_string_value(tp)))
+					return json_integer_value(
+						json_object_get(cp, "containerPort"));
+			}
+		}
+	}
+	return json_integer_value(json_object_get(p, "port"));
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
 	char *svcname = xstrdup(t->name);
@@ -1893,19 +2052,21 @@ static void serve_proxy(struct call *c, struct target *t)
 	json_t *spec = json_object_get(svc->body, "spec");
 	bool port_ok = !port || !*port;
 	size_t i;
-	json_t *p;
+	json_t *p, *svc_port = json_array_get(json_object_get(spec, "ports"), 0);
 	json_array_foreach (json_object_get(spec, "ports"), i, p) {
 		const char *pname = json_str(p, "name");
 		char num[16];
 		snprintf(num, sizeof(num), "%lld",
 			 (long long)json_integer_value(json_object_get(p, "port")));
-		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port)))
+		if (port && ((pname && !strcmp(pname, port)) || !strcmp(num, port))) {
 			port_ok = true;
+			svc_port = p;
+		}
 	}
 	/* The endpoints behind the Service: its ready pods, and with
 	 * publishNotReadyAddresses its not-ready ones too. */
 	char *endpoint = NULL;
-	char refused[128] = "";
+	char refused[128] = "", dropped[128] = "";
 	json_t *sel = json_object_get(spec, "selector");
 	bool not_ready_too = json_is_true(json_object_get(spec, "publishNotReadyAddresses"));
 	if (port_ok && json_object_size(sel) > 0) {
@@ -1929,19 +2090,40 @@ static void serve_proxy(struct call *c, struct target *t)
 		}
 		if (nready > 0) {
 			struct store_obj *pod = pods[rr++ % nready];
+			int64_t tp = svc_port ? target_port(svc_port, pod->body) : 9200;
+			/* The proxy dials the pod from the control plane: a pod
+			 * that an ingress NetworkPolicy isolates and no rule of
+			 * which admits that address never answers the SYN. */
+			struct netpol_source cp = {.ip = simconf_get()->control_plane_ip};
 			endpoint = xstrdup(pod->name);
+			if (!netpol_admits(pod->body, &cp, (int)tp))
+				snprintf(dropped, sizeof(dropped), "%s:%lld", pod_ip(pod->body),
+					 (long long)tp);
 			/* A pod not ready is not listening yet (Elasticsearch binds
 			 * 9200 as it starts): the proxy's dial is refused. */
-			if (!controllers_pod_ready(pod->body))
-				snprintf(refused, sizeof(refused), "%s:%s", pod_ip(pod->body),
-					 port && *port && isdigit((unsigned char)*port) ? port
-											: "9200");
+			else if (!controllers_pod_ready(pod->body))
+				snprintf(refused, sizeof(refused), "%s:%lld", pod_ip(pod->body),
+					 (long long)tp);
 		}
 		free(pods);
 	}
 	if (!endpoint) {
 		reply_status(c, 503, "ServiceUnavailable", NULL,
 			     "no endpoints available for service \"%s\"", svcname);
+		free(svcname);
+		return;
+	}
+	if (dropped[0]) {
+		/* net.Dialer's Timeout (simconf network.proxy_dial_timeout_ms). */
+		int ms = simconf_get()->proxy_dial_timeout_ms;
+		struct dial_timeout *d = xmalloc(sizeof(*d));
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		d->c = c;
+		d->target = xstrdup(dropped);
+		call_park(c);
+		c->timer = evtimer_new(base, dial_timeout_cb, d);
+		evtimer_add(c->timer, &tv);
+		free(endpoint);
 		free(svcname);
 		return;
 	}

@@ -22,6 +22,15 @@ static struct event *tick_ev, *kick_ev;
 static bool kicked;
 static unsigned pod_ip_seq;
 
+/* Nodes that pods are bound to but that do not exist, since when (the pod
+ * garbage collector's quarantine queue). */
+struct quarantined {
+	char *node;
+	int64_t since_ms;
+};
+static struct quarantined *quarantine;
+static size_t nquarantine;
+
 static const struct store_kind *K(const char *plural)
 {
 	return store_kind_by_plural(plural);
@@ -1257,25 +1266,6 @@ static void reconcile_deployment(struct store_obj *d)
 	set_status(d, st);
 }
 
-/* Foreground deletion of a workload: dependents first, then the owner. */
-static bool finish_foreground(struct store_obj *o, const char *by)
-{
-	if (!terminating(o->body))
-		return false;
-	size_t n;
-	struct store_obj **pods = owned_pods(o, &n);
-	for (size_t i = 0; i < n; i++) {
-		if (!terminating(pods[i]->body))
-			controllers_delete_pod(pods[i], -1, by);
-	}
-	free(pods);
-	pods = owned_pods(o, &n);
-	free(pods);
-	if (n == 0)
-		store_delete(o);
-	return true;
-}
-
 /* --- scheduling -------------------------------------------------------------- */
 
 struct reasons {
@@ -1347,6 +1337,48 @@ static void pod_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
 		else if (json_is_integer(q))
 			*mem += json_integer_value(q);
 	}
+}
+
+/* What the scoring plugins count: a container with no request counts as
+ * 100m of cpu and 200Mi of memory (pkg/scheduler/util/pod_resources.go,
+ * GetNonzeroRequests). */
+static void pod_nonzero_requests(const json_t *pod, int64_t *cpu, int64_t *mem)
+{
+	size_t i;
+	json_t *c;
+	*cpu = *mem = 0;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_t *one = json_pack("{s:{s:[O]}}", "spec", "containers", c);
+		int64_t cc, cm;
+		pod_requests(one, &cc, &cm);
+		json_decref(one);
+		*cpu += cc ? cc : 100;
+		*mem += cm ? cm : 200LL * 1024 * 1024;
+	}
+}
+
+/*
+ * A feasible node's score in the default profile's resource plugins, each
+ * 0-100 with weight 1: NodeResourcesFit's LeastAllocated (the mean of the
+ * free share of cpu and memory once the pod is there) and
+ * NodeResourcesBalancedAllocation (100 less the standard deviation of the
+ * two shares, in percent).  pkg/scheduler/framework/plugins/noderesources,
+ * least_allocated.go and balanced_allocation.go.
+ */
+static int64_t node_score(int64_t cpu, int64_t mem)
+{
+	const struct simconf *conf = simconf_get();
+	int64_t cap_cpu = conf->node_cpu_milli, cap_mem = conf->node_memory;
+	if (cap_cpu <= 0 || cap_mem <= 0)
+		return 0;
+	int64_t free_cpu = cpu > cap_cpu ? 0 : (cap_cpu - cpu) * 100 / cap_cpu;
+	int64_t free_mem = mem > cap_mem ? 0 : (cap_mem - mem) * 100 / cap_mem;
+	int64_t least = (free_cpu + free_mem) / 2;
+	double fc = (double)cpu / (double)cap_cpu, fm = (double)mem / (double)cap_mem;
+	fc = fc > 1 ? 1 : fc;
+	fm = fm > 1 ? 1 : fm;
+	double std = fc > fm ? (fc - fm) / 2 : (fm - fc) / 2;
+	return least + (int64_t)((1 - std) * 100);
 }
 
 /* Does term (a PodAffinityTerm of owner, in owner_ns) select pod? */
@@ -1725,12 +1757,14 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 
 	struct reasons r;
 	struct store_obj *best = NULL;
-	size_t best_load = SIZE_MAX;
-	int64_t cpu, mem;
+	int64_t best_score = -1;
+	int nbest = 0;
+	int64_t cpu, mem, nz_cpu, nz_mem;
 	json_t *terms = anti_terms(pod->body);
 
 	memset(&r, 0, sizeof(r));
 	pod_requests(pod->body, &cpu, &mem);
+	pod_nonzero_requests(pod->body, &nz_cpu, &nz_mem);
 	for (size_t i = 0; i < nnodes; i++) {
 		struct store_obj *node = nodes[i];
 		if (faults_node_unschedulable(node->name) ||
@@ -1743,7 +1777,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			reason_add(&r, "node(s) didn't match Pod's node affinity/selector");
 			continue;
 		}
-		int64_t used_cpu = 0, used_mem = 0;
+		int64_t used_cpu = 0, used_mem = 0, nz_used_cpu = nz_cpu, nz_used_mem = nz_mem;
 		size_t load = 0;
 		for (size_t j = 0; j < nall; j++) {
 			const char *nn =
@@ -1754,6 +1788,9 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			pod_requests(all[j]->body, &c, &m);
 			used_cpu += c;
 			used_mem += m;
+			pod_nonzero_requests(all[j]->body, &c, &m);
+			nz_used_cpu += c;
+			nz_used_mem += m;
 			load++;
 		}
 		const struct simconf *conf = simconf_get();
@@ -1815,9 +1852,15 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			reason_add(&r, "node(s) didn't satisfy existing pods anti-affinity rules");
 			continue;
 		}
-		if (load < best_load) {
+		/* pkg/scheduler/schedule_one.go, selectHost: the highest
+		 * score wins, a tie is broken at random (reservoir sampling). */
+		int64_t score = node_score(nz_used_cpu, nz_used_mem);
+		if (score > best_score) {
 			best = node;
-			best_load = load;
+			best_score = score;
+			nbest = 1;
+		} else if (score == best_score && rand_below((uint64_t)++nbest) == 0) {
+			best = node;
 		}
 	}
 	if (!best) {
@@ -2192,7 +2235,9 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
 	int64_t now = now_mono_ms();
-	if (!node)
+	/* No kubelet runs a pod bound to a node that is not there (nodeName
+	 * set by hand); the pod garbage collector deletes it. */
+	if (!node || !node_by_name(nodes, nnodes, node))
 		return;
 	if (terminating(pod->body)) {
 		if (pod->gone_at_ms && now >= pod->gone_at_ms)
@@ -2456,47 +2501,288 @@ static void terminate_namespaces(void)
 	free(nss);
 }
 
-static bool owner_exists(const json_t *ref, const char *ns)
+/* --- the garbage collector ------------------------------------------------------- */
+
+static bool has_finalizer(const json_t *o, const char *f)
 {
-	const char *kind = json_str(ref, "kind");
-	const char *name = json_str(ref, "name");
-	const char *uid = json_str(ref, "uid");
-	struct store_obj *o = NULL;
-	if (!kind || !name)
-		return true;
-	if (!strcmp(kind, "StatefulSet")) {
-		o = store_get(K("statefulsets"), ns, name);
-	} else if (!strcmp(kind, "ReplicaSet")) {
-		/* ReplicaSets are not served: the Deployment stands for them. */
-		char *dname = xstrdup(name);
-		char *dash = strrchr(dname, '-');
-		if (dash)
-			*dash = '\0';
-		o = store_get(K("deployments"), ns, dname);
-		free(dname);
-	} else {
-		return true;
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(meta(o), "finalizers"), i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), f))
+			return true;
 	}
-	return o && uid && !strcmp(json_str(meta(o->body), "uid"), uid);
+	return false;
 }
 
-static void collect_garbage(void)
+static void drop_finalizer(struct store_obj *o, const char *f)
 {
+	json_t *body = json_deep_copy(o->body);
+	json_t *fins = json_object_get(child(body, "metadata"), "finalizers");
+	for (size_t i = json_array_size(fins); i-- > 0;) {
+		const char *v = json_string_value(json_array_get(fins, i));
+		if (v && !strcmp(v, f))
+			json_array_remove(fins, i);
+	}
+	if (json_array_size(fins) == 0)
+		json_object_del(child(body, "metadata"), "finalizers");
+	store_update(o, body);
+}
+
+/* Every live object, sorted by uid: the collector's graph. */
+struct gc_graph {
+	struct store_obj **objs;
 	size_t n;
-	struct store_obj **pods = store_list(K("pods"), NULL, &n);
+};
+
+static int cmp_uid(const void *a, const void *b)
+{
+	const char *ua = json_str(meta((*(struct store_obj *const *)a)->body), "uid");
+	const char *ub = json_str(meta((*(struct store_obj *const *)b)->body), "uid");
+	return strcmp(ua ? ua : "", ub ? ub : "");
+}
+
+/* The owner a reference names, or NULL when it is dangling: owners are
+ * known by uid, so a reference whose uid no object has is dangling
+ * whatever its name (garbagecollector.go, isDangling).  The simulator
+ * serves no ReplicaSets: a Deployment's pods name one, with the
+ * Deployment's uid. */
+static struct store_obj *owner_by_uid(const struct gc_graph *g, const char *uid)
+{
+	size_t lo = 0, hi = g->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *u = json_str(meta(g->objs[mid]->body), "uid");
+		int c = strcmp(u ? u : "", uid);
+		if (c == 0)
+			return g->objs[mid]->gone ? NULL : g->objs[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static bool deleting_with(const json_t *o, const char *finalizer)
+{
+	return terminating(o) && has_finalizer(o, finalizer);
+}
+
+/* Delete a dependent as the collector does: Background unless its own
+ * finalizers already ask otherwise; Foreground when an owner waits for it
+ * and it has dependents of its own (attemptToDeleteItem). */
+static void gc_delete(struct store_obj *o, bool foreground)
+{
+	if (!strcmp(o->kind->plural, "pods")) {
+		controllers_delete_pod(o, -1, "garbage-collector");
+		return;
+	}
+	if (terminating(o->body))
+		return;
+	if (!foreground) {
+		log_debug("%s %s/%s deleted by the garbage collector", o->kind->singular, o->ns,
+			  o->name);
+		store_delete(o);
+		return;
+	}
+	json_t *body = json_deep_copy(o->body);
+	json_t *m = child(body, "metadata");
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(m, "deletionTimestamp", json_string(ts));
+	json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(0));
+	json_t *fins = json_object_get(m, "finalizers");
+	if (!json_is_array(fins)) {
+		fins = json_array();
+		json_object_set_new(m, "finalizers", fins);
+	}
+	json_array_append_new(fins, json_string("foregroundDeletion"));
+	store_update(o, body);
+}
+
+static bool has_dependents(const struct store_obj *o, struct store_obj **all, size_t n,
+			   bool blocking_only)
+{
+	const char *uid = json_str(meta(o->body), "uid");
 	for (size_t i = 0; i < n; i++) {
 		size_t j;
-		json_t *ref;
-		json_array_foreach (json_object_get(meta(pods[i]->body), "ownerReferences"), j,
-				    ref) {
-			if (json_is_true(json_object_get(ref, "controller")) &&
-			    !owner_exists(ref, pods[i]->ns) && !terminating(pods[i]->body)) {
-				controllers_delete_pod(pods[i], -1, "garbage-collector");
-				break;
-			}
+		json_t *r;
+		if (all[i]->gone)
+			continue;
+		json_array_foreach (json_object_get(meta(all[i]->body), "ownerReferences"), j, r) {
+			const char *u = json_str(r, "uid");
+			if (u && !strcmp(u, uid) &&
+			    (!blocking_only ||
+			     json_is_true(json_object_get(r, "blockOwnerDeletion"))))
+				return true;
 		}
 	}
-	free(pods);
+	return false;
+}
+
+/*
+ * pkg/controller/garbagecollector/garbagecollector.go, for every object
+ * with ownerReferences (attemptToDeleteItem, classifyReferences): owners
+ * that are gone are dangling, owners deleted in the foreground wait for
+ * their dependents, the others are solid.  With a solid owner left, the
+ * dangling and waiting references are taken out; with none, the object is
+ * deleted.  An owner deleted with "orphan" first has its references taken
+ * out of its dependents, then loses the finalizer (orphanDependents); one
+ * deleted with "foregroundDeletion" loses it once no dependent that
+ * blocks owner deletion is left (processDeletingDependentsItem).  An
+ * object whose deletionTimestamp is set goes with its last finalizer
+ * (the registry's store, deleteWithoutFinalizers).  Pods and namespaces
+ * have their own paths (the kubelet, the namespace controller).
+ */
+static void collect_garbage(void)
+{
+	size_t n = 0;
+	struct store_obj **all = NULL;
+	for (size_t k = 0; store_kind_at(k); k++) {
+		size_t m;
+		struct store_obj **objs = store_list(store_kind_at(k), NULL, &m);
+		all = xrealloc(all, (n + m + 1) * sizeof(*all));
+		memcpy(all + n, objs, m * sizeof(*objs));
+		n += m;
+		free(objs);
+	}
+	struct gc_graph g = {xmalloc((n + 1) * sizeof(*all)), n};
+	memcpy(g.objs, all, n * sizeof(*all));
+	qsort(g.objs, n, sizeof(*g.objs), cmp_uid);
+	for (size_t i = 0; i < n; i++) {
+		struct store_obj *o = all[i];
+		json_t *refs = json_object_get(meta(o->body), "ownerReferences");
+		if (o->gone || json_array_size(refs) == 0)
+			continue;
+		size_t solid = 0, keep = 0, j;
+		bool waiting = false;
+		json_t *r, *kept = json_array();
+		json_array_foreach (refs, j, r) {
+			const char *uid = json_str(r, "uid");
+			struct store_obj *owner = uid ? owner_by_uid(&g, uid) : NULL;
+			/* A namespaced dependent's owner is in its namespace or
+			 * cluster-scoped. */
+			if (!owner || (owner->kind->namespaced && strcmp(owner->ns, o->ns) != 0))
+				continue;
+			if (deleting_with(owner->body, "foregroundDeletion")) {
+				waiting = true;
+				continue;
+			}
+			if (deleting_with(owner->body, "orphan")) {
+				/* orphanDependents: the owner lets go of it. */
+				continue;
+			}
+			solid++;
+			json_array_append(kept, r);
+			keep++;
+		}
+		if (solid > 0 && keep < json_array_size(refs)) {
+			json_t *body = json_deep_copy(o->body);
+			json_object_set(child(body, "metadata"), "ownerReferences", kept);
+			store_update(o, body);
+		} else if (solid == 0) {
+			/* Orphaned dependents only lose the references. */
+			bool orphaned_only = !waiting;
+			json_array_foreach (refs, j, r) {
+				const char *uid = json_str(r, "uid");
+				struct store_obj *owner = uid ? owner_by_uid(&g, uid) : NULL;
+				if (!owner || !deleting_with(owner->body, "orphan"))
+					orphaned_only = false;
+			}
+			if (orphaned_only) {
+				json_t *body = json_deep_copy(o->body);
+				json_object_del(child(body, "metadata"), "ownerReferences");
+				store_update(o, body);
+			} else {
+				gc_delete(o, waiting && has_dependents(o, all, n, false));
+			}
+		}
+		json_decref(kept);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct store_obj *o = all[i];
+		if (o->gone || !terminating(o->body) || !strcmp(o->kind->plural, "pods") ||
+		    !strcmp(o->kind->plural, "namespaces"))
+			continue;
+		if (has_finalizer(o->body, "orphan") && !has_dependents(o, all, n, false))
+			drop_finalizer(o, "orphan");
+		if (has_finalizer(o->body, "foregroundDeletion") &&
+		    !has_dependents(o, all, n, true))
+			drop_finalizer(o, "foregroundDeletion");
+		if (json_array_size(json_object_get(meta(o->body), "finalizers")) == 0) {
+			log_debug("%s %s/%s deleted: no finalizer left", o->kind->singular, o->ns,
+				  o->name);
+			store_delete(o);
+		}
+	}
+	free(g.objs);
+	free(all);
+}
+
+/*
+ * pkg/controller/podgc/gc_controller.go, gcOrphaned: a pod bound to a node
+ * that does not exist puts the node in quarantine (quarantineTime); once
+ * the node is still missing after it, each such pod is marked Failed with
+ * a DisruptionTarget condition and deleted at once
+ * (markFailedAndDeletePodWithCondition, grace period 0).
+ */
+static void gc_orphaned(struct store_obj **nodes, size_t nnodes, struct store_obj **pods,
+			size_t npods)
+{
+	int64_t now = now_mono_ms();
+	for (size_t q = 0; q < nquarantine;) {
+		bool bound = false;
+		for (size_t i = 0; i < npods && !bound; i++) {
+			const char *nn =
+				json_str(json_object_get(pods[i]->body, "spec"), "nodeName");
+			bound = !pods[i]->gone && nn && !strcmp(nn, quarantine[q].node);
+		}
+		if (bound && !node_by_name(nodes, nnodes, quarantine[q].node)) {
+			q++;
+			continue;
+		}
+		free(quarantine[q].node);
+		quarantine[q] = quarantine[--nquarantine];
+	}
+	for (size_t i = 0; i < npods; i++) {
+		const char *nn = json_str(json_object_get(pods[i]->body, "spec"), "nodeName");
+		if (pods[i]->gone || !nn || node_by_name(nodes, nnodes, nn))
+			continue;
+		size_t q = 0;
+		while (q < nquarantine && strcmp(quarantine[q].node, nn) != 0)
+			q++;
+		if (q == nquarantine) {
+			quarantine = xrealloc(quarantine, (nquarantine + 1) * sizeof(*quarantine));
+			quarantine[nquarantine].node = xstrdup(nn);
+			quarantine[nquarantine++].since_ms = now;
+			log_debug("node %s of pod %s/%s is missing: quarantined", nn, pods[i]->ns,
+				  pods[i]->name);
+			continue;
+		}
+		if (now - quarantine[q].since_ms < simconf_get()->pod_gc_quarantine_ms)
+			continue;
+		json_t *body = json_deep_copy(pods[i]->body);
+		json_t *st = child(body, "status");
+		const char *phase = json_str(st, "phase");
+		char ts[32];
+		now_ts(ts, sizeof(ts));
+		if (!phase || (strcmp(phase, "Succeeded") != 0 && strcmp(phase, "Failed") != 0))
+			json_object_set_new(st, "phase", json_string("Failed"));
+		json_t *conds = json_object_get(st, "conditions");
+		if (!json_is_array(conds)) {
+			conds = json_array();
+			json_object_set_new(st, "conditions", conds);
+		}
+		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:n, s:s}", "type",
+						       "DisruptionTarget", "status", "True",
+						       "reason", "DeletionByPodGC", "message",
+						       "PodGC: node no longer exists",
+						       "lastProbeTime", "lastTransitionTime", ts));
+		store_update(pods[i], body);
+		log_info("pod %s/%s on missing node %s: deleted by the pod garbage collector",
+			 pods[i]->ns, pods[i]->name, nn);
+		controllers_delete_pod(pods[i], 0, "pod-garbage-collector");
+	}
 }
 
 static void tick(void)
@@ -2511,13 +2797,15 @@ static void tick(void)
 
 	struct store_obj **list = store_list(K("statefulsets"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!list[i]->gone && !finish_foreground(list[i], "statefulset"))
+		/* A workload being deleted is left to the garbage collector
+		 * (stateful_set.go, sync: DeletionTimestamp set). */
+		if (!list[i]->gone && !terminating(list[i]->body))
 			reconcile_sts(list[i]);
 	}
 	free(list);
 	list = store_list(K("deployments"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (!list[i]->gone && !finish_foreground(list[i], "deployment"))
+		if (!list[i]->gone && !terminating(list[i]->body))
 			reconcile_deployment(list[i]);
 	}
 	free(list);
@@ -2530,6 +2818,7 @@ static void tick(void)
 		if (!all[i]->gone && !json_str(spec, "nodeName") && !terminating(all[i]->body))
 			schedule(all[i], nodes, nnodes, all, nall);
 	}
+	gc_orphaned(nodes, nnodes, all, nall);
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone)
 			kubelet(all[i], nodes, nnodes);
@@ -2595,6 +2884,11 @@ void controllers_free(void)
 	hostfs_free();
 	json_decref(fault_cordoned);
 	fault_cordoned = NULL;
+	for (size_t q = 0; q < nquarantine; q++)
+		free(quarantine[q].node);
+	free(quarantine);
+	quarantine = NULL;
+	nquarantine = 0;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

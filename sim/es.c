@@ -57,6 +57,8 @@ struct es_node {
 	bool was_present; /* last tick */
 	char *datadir;	  /* the host folder of its data path, or NULL */
 	bool refused;	  /* its folder is another cluster's: said once */
+	char *pod_uid;	  /* the pod it runs in: a new one is a restart */
+	json_t *file;	  /* its elasticsearch.yml as read at start, flat */
 };
 
 struct es_copy {
@@ -226,15 +228,22 @@ static const char *cluster_version(struct es_cluster *cl)
 	return v ? v : "7.17.0";
 }
 
-/* A cluster setting's value: transient over persistent, as Elasticsearch
- * applies them
+/* A cluster setting's value: transient over persistent over the
+ * elasticsearch.yml the elected master read at start, as Elasticsearch
+ * applies them: the master's deciders take the node's own settings where
+ * the cluster state has none
  * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html,
- * "Order of precedence"; elasticsearch.yml, below both, is not read for
- * these keys here). */
+ * "Order of precedence"). */
 static const char *setting(struct es_cluster *cl, const char *key)
 {
 	const char *v = json_str(cl->transient, key);
-	return v ? v : json_str(cl->persistent, key);
+	if (!v)
+		v = json_str(cl->persistent, key);
+	if (!v && cl->master) {
+		struct es_node *m = node_by_name(cl, cl->master);
+		v = m ? json_str(m->file, key) : NULL;
+	}
+	return v;
 }
 
 /* --- replies ------------------------------------------------------------------- */
@@ -1372,6 +1381,35 @@ char *sim_es_config_refused(const json_t *pod, int major)
 	return why;
 }
 
+static void flatten(const char *prefix, json_t *v, json_t *out);
+
+/* The settings of a pod's elasticsearch.yml (each ConfigMap volume's),
+ * flat, values as strings; a new reference. */
+static json_t *config_file_settings(const json_t *pod)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	json_t *out = json_object();
+	size_t i;
+	json_t *vol;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, vol) {
+		const char *cm = json_str(json_object_get(vol, "configMap"), "name");
+		struct store_obj *o =
+			cm && ns ? store_get(store_kind_by_plural("configmaps"), ns, cm) : NULL;
+		const char *text =
+			o ? json_str(json_object_get(o->body, "data"), "elasticsearch.yml") : NULL;
+		if (!text)
+			continue;
+		char *err = NULL;
+		json_t *yml = yamljson_parse(text, strlen(text), &err);
+		free(err);
+		if (json_is_object(yml))
+			flatten("", yml, out);
+		json_decref(yml);
+	}
+	json_object_del(out, "");
+	return out;
+}
+
 /* --- membership and masters ------------------------------------------------------ */
 
 static bool in_array(const json_t *arr, const char *s);
@@ -1599,6 +1637,8 @@ static void node_free(struct es_node *n)
 	free(n->host);
 	free(n->version);
 	free(n->datadir);
+	free(n->pod_uid);
+	json_decref(n->file);
 	json_decref(n->plugins);
 	free(n);
 }
@@ -1761,6 +1801,15 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		json_decref(node->plugins);
 		node->plugins = plugins_of(pod);
 		node->present = node_takes_folder(cl, node, pod);
+		/* A node reads its elasticsearch.yml once, when it starts: a
+		 * ConfigMap changed later counts from its next pod. */
+		const char *uid = json_str(json_object_get(pod, "metadata"), "uid");
+		if (uid && (!node->pod_uid || strcmp(node->pod_uid, uid) != 0)) {
+			free(node->pod_uid);
+			node->pod_uid = xstrdup(uid);
+			json_decref(node->file);
+			node->file = config_file_settings(pod);
+		}
 	}
 	folders_joined(cl);
 }
@@ -2135,11 +2184,6 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		}
 	}
 	json_object_foreach (flat, k, v) {
-		if (json_is_null(v) && version_major(cluster_version(cl)) < 5) {
-			/* 2.x resets no setting with null: that came in 5.0
-			 * (elastic/elasticsearch#17996); the value stays. */
-			continue;
-		}
 		if (json_is_null(v)) {
 			const char *key;
 			json_t *val;
@@ -2202,6 +2246,23 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 	flatten("", json_object_get(body, "transient"), tflat);
 	json_object_del(pflat, "");
 	json_object_del(tflat, "");
+	if (version_major(cluster_version(cl)) < 5) {
+		/* 2.x reads the body with XContentSettingsLoader, which skips a
+		 * null ("ignore this"): null resets came with 5.0
+		 * (elastic/elasticsearch#15278, #17996).  A request of nulls only
+		 * is then empty, and ClusterUpdateSettingsRequest.validate
+		 * refuses it: "no settings to update". */
+		json_t *scopes[2] = {pflat, tflat};
+		for (int i = 0; i < 2; i++) {
+			const char *k;
+			json_t *v;
+			void *tmp;
+			json_object_foreach_safe (scopes[i], tmp, k, v) {
+				if (json_is_null(v))
+					json_object_del(scopes[i], k);
+			}
+		}
+	}
 	if (json_object_size(pflat) == 0 && json_object_size(tflat) == 0) {
 		json_decref(body);
 		json_decref(pflat);
@@ -2247,7 +2308,15 @@ static void put_settings(struct es_cluster *cl, struct call *c)
 	json_decref(body);
 }
 
-static void get_settings(struct es_cluster *cl, struct call *c)
+/*
+ * GET _cluster/settings: the persistent and transient settings; with
+ * include_defaults, "defaults" holds every other setting as the answering
+ * node sees it, its elasticsearch.yml's value where it sets one, else the
+ * built-in default (RestClusterGetSettingsAction: ClusterSettings.diff of
+ * the cluster state's settings against the node's).  The simulator's
+ * defaults are the settings esaas reads, and every key of the file.
+ */
+static void get_settings(struct es_cluster *cl, struct call *c, const char *pod)
 {
 	bool flat = call_param_bool(c, "flat_settings", false);
 	json_t *o =
@@ -2259,6 +2328,16 @@ static void get_settings(struct es_cluster *cl, struct call *c)
 			"{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable", "all",
 			"cluster.routing.allocation.node_concurrent_recoveries", "2",
 			"cluster.max_voting_config_exclusions", "10", "cluster.name", cl->name);
+		struct es_node *self = pod ? node_by_pod(cl, pod) : NULL;
+		if (self && self->file)
+			json_object_update(d, self->file);
+		const char *k;
+		json_t *v;
+		void *tmp;
+		json_object_foreach_safe (d, tmp, k, v) {
+			if (json_object_get(cl->persistent, k) || json_object_get(cl->transient, k))
+				json_object_del(d, k);
+		}
 		json_object_set_new(o, "defaults", flat ? d : nest(d));
 		if (!flat)
 			json_decref(d);
@@ -3415,7 +3494,7 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			bad_method(c, "GET,POST");
 	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "settings")) {
 		if (get)
-			get_settings(cl, c);
+			get_settings(cl, c, pod);
 		else if (is(m, "PUT"))
 			put_settings(cl, c);
 		else

@@ -13,7 +13,8 @@ void record_free(void);
 void record_clear(void);
 
 void record_request(const char *method, const char *path, const char *query);
-/* by: "api", "statefulset", "deployment", "namespace", "garbage-collector" */
+/* by: "api", "statefulset", "deployment", "namespace", "garbage-collector",
+ * "pod-garbage-collector" */
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
 void record_lost_shard(const char *ns, const char *index, int shard, const char *node);
 /* A lost primary came back from a node's disk. */

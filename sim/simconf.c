@@ -137,6 +137,15 @@ static void set_defaults(void)
 	/* An Elasticsearch pod ends on SIGTERM within seconds (flush and
 	 * leave), well inside its terminationGracePeriodSeconds. */
 	conf.pod_terminate_ms = 2000;
+	/* pkg/controller/podgc/gc_controller.go: quarantineTime. */
+	conf.pod_gc_quarantine_ms = 40000;
+	/* The control plane's address as the pods see it (a kind or kubeadm
+	 * control-plane node); the proxy dials from it. */
+	conf.control_plane_ip = xstrdup("172.18.0.2");
+	/* cmd/kube-apiserver/app/server.go, CreateProxyTransport: no dialer
+	 * of its own, so utilnet.SetTransportDefaults gives it Go's
+	 * http.DefaultTransport's, a net.Dialer with a 30 s Timeout. */
+	conf.proxy_dial_timeout_ms = 30000;
 	conf.relocation_ms = 2000;
 	conf.recovery_ms = 500;
 	conf.node_left_delay_ms = 60000;
@@ -183,7 +192,14 @@ static bool load(json_t *root, char **err)
 	}
 	if ((sec = json_object_get(root, "pods"))) {
 		if (!get_int(sec, "ready_delay_ms", 0, 3600000, &conf.pod_ready_delay_ms, err) ||
-		    !get_int(sec, "terminate_ms", 0, 3600000, &conf.pod_terminate_ms, err))
+		    !get_int(sec, "terminate_ms", 0, 3600000, &conf.pod_terminate_ms, err) ||
+		    !get_int(sec, "gc_quarantine_ms", 0, 3600000, &conf.pod_gc_quarantine_ms, err))
+			return false;
+	}
+	if ((sec = json_object_get(root, "network"))) {
+		if (!get_str(sec, "control_plane_ip", &conf.control_plane_ip, err) ||
+		    !get_int(sec, "proxy_dial_timeout_ms", 0, 3600000, &conf.proxy_dial_timeout_ms,
+			     err))
 			return false;
 	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
@@ -244,6 +260,7 @@ void simconf_free(void)
 	free(conf.log_level);
 	free(conf.hostname_prefix);
 	free(conf.rack_label);
+	free(conf.control_plane_ip);
 	for (int i = 0; i < conf.nracks; i++)
 		free(conf.racks[i]);
 	free(conf.racks);

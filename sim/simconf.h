@@ -18,6 +18,11 @@
  *     ready_delay_ms: 1000         # scheduled to Ready
  *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
  *                                  # the pod's terminationGracePeriodSeconds)
+ *     gc_quarantine_ms: 40000      # a pod bound to a node that does not exist
+ *                                  # is deleted once the node stays missing so long
+ *   network:
+ *     control_plane_ip: 172.18.0.2 # where the service proxy dials pods from
+ *     proxy_dial_timeout_ms: 30000 # a dial that NetworkPolicy drops ends so
  *   elasticsearch:
  *     relocation_ms: 2000          # one shard copy moving between nodes
  *     recovery_ms: 500             # a copy initialising
@@ -50,6 +55,9 @@ struct simconf {
 	int node_pods;
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;
+	int pod_gc_quarantine_ms;
+	char *control_plane_ip;
+	int proxy_dial_timeout_ms;
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;

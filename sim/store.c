@@ -35,6 +35,8 @@ static const struct store_kind kinds[] = {
 	 false, false, false, STORE_NAME_SUBDOMAIN, "pvc"},
 	{"storageclasses", "storageclass", "StorageClass", "storage.k8s.io", "v1", false, false,
 	 false, false, STORE_NAME_SUBDOMAIN, "sc"},
+	{"networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", true, true,
+	 false, false, STORE_NAME_SUBDOMAIN, "netpol"},
 };
 
 static struct store_obj *head, *tail;
@@ -112,6 +114,8 @@ const char *store_api_version(const struct store_kind *k)
 		return "policy/v1";
 	if (!strcmp(k->group, "storage.k8s.io"))
 		return "storage.k8s.io/v1";
+	if (!strcmp(k->group, "networking.k8s.io"))
+		return "networking.k8s.io/v1";
 	return "v1";
 }
 
@@ -126,6 +130,8 @@ const char *store_qualified(const struct store_kind *k)
 		return "poddisruptionbudgets.policy";
 	if (!strcmp(k->group, "storage.k8s.io"))
 		return "storageclasses.storage.k8s.io";
+	if (!strcmp(k->group, "networking.k8s.io"))
+		return "networkpolicies.networking.k8s.io";
 	return k->plural;
 }
 

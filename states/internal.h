@@ -119,6 +119,11 @@ bool states_healthy_enough(struct step *s, const char *status);
 
 /* state_wait_joined, for a handler that goes on to it (its next on success). */
 void states_wait_joined(struct step *s);
+/* A drain not done yet: wait, with seen (the caller's count of the copies,
+ * allocated, taken), the cluster's health counters and, when a copy is
+ * unassigned, the reason allocation/explain gives, as the observation.
+ * Takes over l, which is connected. */
+void states_drain_wait(struct state_call *l, char *seen);
 
 /* --- apply.c --- */
 

@@ -734,24 +734,26 @@ static void shards_cb(void *arg, const struct es_result *res)
 			initializing++;
 	}
 	size_t copies = json_array_size(res->body);
-	states_call_finish(l);
 	/* Not drained while a copy is missing or on its way: a node that left
 	 * for a moment, a replica recovering, is not yet where it will stay.
 	 * Forced, copies with nowhere to go may stay unassigned. */
 	bool settled = relocating == 0 && initializing == 0 && (force || unassigned == 0);
-	if (settled && (on_leaving == 0 || (force && unsafe == 0)))
+	if (settled && (on_leaving == 0 || (force && unsafe == 0))) {
+		states_call_finish(l);
 		step_next(s);
-	else if (force)
-		step_wait(s, states_poll_ms(s),
-			  "of %zu shard copies: %d shards have their only started copies on the "
-			  "nodes leaving, %d relocating, %d initializing",
-			  copies, unsafe, relocating, initializing);
-	else
-		step_wait(s, states_poll_ms(s),
-			  "of %zu shard copies: %d still on the nodes leaving, %d relocating, %d "
-			  "initializing, %d unassigned; waiting for none on the leaving nodes and "
-			  "every copy started",
-			  copies, on_leaving, relocating, initializing, unassigned);
+	} else if (force) {
+		states_drain_wait(l, xasprintf("of %zu shard copies: %d shards have their only "
+					       "started copies on the nodes leaving, %d "
+					       "relocating, %d initializing",
+					       copies, unsafe, relocating, initializing));
+	} else {
+		states_drain_wait(l, xasprintf("of %zu shard copies: %d still on the nodes "
+					       "leaving, %d relocating, %d initializing, %d "
+					       "unassigned; waiting for none on the leaving nodes "
+					       "and every copy started",
+					       copies, on_leaving, relocating, initializing,
+					       unassigned));
+	}
 }
 
 void state_wait_drained(struct step *s)

@@ -249,3 +249,93 @@ void state_wait_green(struct step *s)
 		return;
 	l->ecall = es_health(l->es, NULL, NULL, false, health_cb, l);
 }
+
+/* --- what a drain wait saw --------------------------------------------------------- */
+
+/*
+ * A drain that waits says what it counted (l->nodes: {"seen": text}),
+ * the cluster's health counters as _cluster/health gives them, and when a
+ * copy is unassigned why, from _cluster/allocation/explain (5.0+; an
+ * answer it cannot give, as on 2.x, leaves it out).
+ */
+static void drain_wait_now(struct state_call *l, const char *explain)
+{
+	struct step *s = l->step;
+	char *text =
+		xasprintf("%s; %s%s%s", json_str(l->nodes, "seen"), json_str(l->nodes, "health"),
+			  explain ? "; " : "", explain ? explain : "");
+	states_call_finish(l);
+	step_wait(s, states_poll_ms(s), "%s", text);
+	free(text);
+}
+
+/* "[logs][0] replica unassigned (NODE_LEFT): can_allocate no: <why>; <the
+ * first node's first decider>", from an explain answer; allocated. */
+static char *explain_summary(json_t *b)
+{
+	const char *why = json_str(b, "allocate_explanation");
+	const char *decider = NULL;
+	size_t i;
+	json_t *n;
+	json_array_foreach (json_object_get(b, "node_allocation_decisions"), i, n) {
+		json_t *d = json_array_get(json_object_get(n, "deciders"), 0);
+		if (!decider && d)
+			decider = json_str(d, "explanation");
+	}
+	const char *reason = json_str(json_object_get(b, "unassigned_info"), "reason");
+	return xasprintf(
+		"allocation/explain: [%s][%lld] %s unassigned (%s): can_allocate %s%s%s%s%s",
+		json_str(b, "index") ? json_str(b, "index") : "?",
+		(long long)json_integer_value(json_object_get(b, "shard")),
+		json_is_true(json_object_get(b, "primary")) ? "primary" : "replica",
+		reason ? reason : "unknown",
+		json_str(b, "can_allocate") ? json_str(b, "can_allocate") : "unknown",
+		why ? ": " : "", why ? why : "", decider ? "; " : "", decider ? decider : "");
+}
+
+static void drain_explain_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	char *why = res->klass == HTTPC_OK && json_is_object(res->body) ? explain_summary(res->body)
+									: NULL;
+	drain_wait_now(l, why);
+	free(why);
+}
+
+static void drain_health_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (res->klass != HTTPC_OK || !json_is_object(res->body)) {
+		json_object_set_new(l->nodes, "health",
+				    json_sprintf("health not readable: %s",
+						 res->message ? res->message : "no answer"));
+		drain_wait_now(l, NULL);
+		return;
+	}
+	json_t *b = res->body;
+	json_int_t unassigned = json_integer_value(json_object_get(b, "unassigned_shards"));
+	json_object_set_new(
+		l->nodes, "health",
+		json_sprintf(
+			"health %s: relocating_shards %lld, initializing_shards %lld, "
+			"unassigned_shards %lld",
+			json_str(b, "status") ? json_str(b, "status") : "unknown",
+			(long long)json_integer_value(json_object_get(b, "relocating_shards")),
+			(long long)json_integer_value(json_object_get(b, "initializing_shards")),
+			(long long)unassigned));
+	if (unassigned > 0)
+		l->ecall = es_request(l->es, "POST", "/_cluster/allocation/explain", NULL,
+				      drain_explain_cb, l);
+	else
+		drain_wait_now(l, NULL);
+}
+
+void states_drain_wait(struct state_call *l, char *seen)
+{
+	json_decref(l->nodes);
+	l->nodes = json_pack("{s:s}", "seen", seen);
+	free(seen);
+	l->ecall = es_health(l->es, NULL, NULL, false, drain_health_cb, l);
+}

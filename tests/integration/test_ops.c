@@ -38,6 +38,15 @@ static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
 				      " no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
 				      "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
 
+/* Relocations that take a few seconds, and a node that leaves is waited
+ * for a while before its copies are placed elsewhere. */
+static const char DRAIN_SIM_CONFIG[] = "tick_ms: 20\n"
+				       "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+				       "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
+				       "elasticsearch:\n  relocation_ms: 3000\n  recovery_ms: 50\n"
+				       "  no_master_wait_ms: 500\n  node_left_delay_ms: 60000\n"
+				       "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
+
 /* Three copies of each shard: three data nodes can hold them, two cannot. */
 static const char THREE_COPIES_SIM_CONFIG[] =
 	"tick_ms: 20\n"
@@ -1355,6 +1364,40 @@ static void test_drain_waits_for_unassigned_shards(void **state)
 	expect_data_workload(f, "gap", 2);
 }
 
+/* A drain that waits says what it saw: its count of the copies, the
+ * health counters, and why a copy stays unassigned
+ * (_cluster/allocation/explain).  A data node that stays loses its pod in
+ * the middle of the drain: its copies are unassigned, delayed, until it is
+ * back. */
+static void test_drain_observation_names_counters_and_why_a_copy_is_unassigned(void **state)
+{
+	struct fixture *f = *state = fixture_new(DRAIN_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"why\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 3},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	int64_t id = scale(f, "why", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "wait_drained", 60000));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-why/pods/es-data-0",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	expect_ok(f, id);
+	assert_true(job_events_count(
+			    f, id,
+			    "from_state = 'wait_drained' AND detail LIKE '%; health yellow: "
+			    "relocating_shards %, initializing_shards %, unassigned_shards %'") >=
+		    1);
+	assert_true(job_events_count(f, id,
+				     "from_state = 'wait_drained' AND detail LIKE "
+				     "'%allocation/explain: [logs][_] % unassigned (NODE_LEFT): "
+				     "can_allocate %'") >= 1);
+	assert_int_equal(lost_shards(f), 0);
+	expect_data_workload(f, "why", 2);
+}
+
 /* An operator's own exclusion stays through the drain, and is what is left after. */
 static void test_drain_keeps_the_operators_exclusion(void **state)
 {
@@ -2254,6 +2297,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_scale_plans_from_the_live_replica_count, teardown),
 		cmocka_unit_test_teardown(test_scale_up_onto_a_new_host_gets_its_volume, teardown),
 		cmocka_unit_test_teardown(test_drain_waits_for_unassigned_shards, teardown),
+		cmocka_unit_test_teardown(
+			test_drain_observation_names_counters_and_why_a_copy_is_unassigned,
+			teardown),
 		cmocka_unit_test_teardown(test_drain_keeps_the_operators_exclusion, teardown),
 		cmocka_unit_test_teardown(test_clients_to_zero_and_back_keep_the_endpoint,
 					  teardown),

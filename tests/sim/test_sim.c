@@ -141,6 +141,9 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "  memory: 16Gi\n"
 				 "pods:\n"
 				 "  ready_delay_ms: 50\n"
+				 "  gc_quarantine_ms: 1500\n"
+				 "network:\n"
+				 "  proxy_dial_timeout_ms: 300\n"
 				 "elasticsearch:\n"
 				 "  relocation_ms: 200\n"
 				 "  recovery_ms: 50\n"
@@ -678,6 +681,134 @@ static void test_anti_affinity(void **state)
 	http_resp_free(&r);
 }
 
+static bool terminating_or_gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404 ||
+	       (r->status == 200 && jstr(r->body, "metadata.deletionTimestamp"));
+}
+
+static void delete_with(const char *path, const char *policy, struct http_resp *r)
+{
+	char body[128];
+	snprintf(body, sizeof(body), "{\"propagationPolicy\":\"%s\"}", policy);
+	assert_int_equal(call("DELETE", path, body, r), 200);
+}
+
+/* A ConfigMap in ns gc, with ownerReferences to the given (uid) owners. */
+static const char *config_map(const char *name, const char *owners_json, struct http_resp *r)
+{
+	char path[256], body[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/gc/configmaps/%s", name);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+		 "\"ownerReferences\":%s}}",
+		 name, owners_json);
+	assert_int_equal(apply(path, body, r), 201);
+	return jstr(r->body, "metadata.uid");
+}
+
+static char *owner_ref(const char *name, const char *uid)
+{
+	return xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"%s\",\"uid\":"
+			 "\"%s\",\"blockOwnerDeletion\":true}",
+			 name, uid);
+}
+
+/* The garbage collector as the real one (pkg/controller/garbagecollector):
+ * Foreground keeps the owner, with its foregroundDeletion finalizer, until
+ * its blocking dependents are gone from storage; Background deletes the
+ * owner at once and the dependents after; Orphan lets the dependents go
+ * and keeps them; any kind may own any other, and a dependent with an owner
+ * left loses only the dangling reference. */
+static void test_garbage_collector_propagates_as_the_real_one(void **state)
+{
+	struct http_resp r;
+	int two = 2, one = 1;
+	make_namespace("gc");
+	const char *fg = "/apis/apps/v1/namespaces/gc/statefulsets/fg";
+	assert_int_equal(apply(fg, workload("fg", 2, "fg", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(fg, ready_replicas_is, &two, 5000, &r));
+	http_resp_free(&r);
+	delete_with(fg, "Foreground", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	/* The pods take pods.terminate_ms (2 s) to go; the owner waits. */
+	assert_true(
+		wait_until("/api/v1/namespaces/gc/pods/fg-1", terminating_or_gone, NULL, 5000, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", fg, NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	http_resp_free(&r);
+	assert_true(wait_until(fg, gone, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(list_count("/api/v1/namespaces/gc/pods?labelSelector=app%3Dfg"), 0);
+
+	const char *bg = "/apis/apps/v1/namespaces/gc/statefulsets/bg";
+	assert_int_equal(apply(bg, workload("bg", 1, "bg", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(bg, ready_replicas_is, &one, 5000, &r));
+	http_resp_free(&r);
+	delete_with(bg, "Background", &r);
+	assert_string_equal(jstr(r.body, "status"), "Success");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", bg, NULL, &r), 404);
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/gc/pods/bg-0", terminating_or_gone, NULL, 5000, &r));
+	http_resp_free(&r);
+
+	const char *orph = "/apis/apps/v1/namespaces/gc/statefulsets/or";
+	assert_int_equal(apply(orph, workload("or", 1, "or", "data", NULL, "7.17.10"), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(orph, ready_replicas_is, &one, 5000, &r));
+	http_resp_free(&r);
+	delete_with(orph, "Orphan", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "orphan");
+	http_resp_free(&r);
+	assert_true(wait_until(orph, gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/pods/or-0", NULL, &r), 200);
+	assert_null(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_null(jget(r.body, "metadata.ownerReferences"));
+	http_resp_free(&r);
+
+	/* ConfigMaps owning ConfigMaps. */
+	char parent[64], other[64];
+	snprintf(parent, sizeof(parent), "%s", config_map("parent", "[]", &r));
+	http_resp_free(&r);
+	snprintf(other, sizeof(other), "%s", config_map("other", "[]", &r));
+	http_resp_free(&r);
+	char *pref = owner_ref("parent", parent), *oref = owner_ref("other", other);
+	char *refs = xasprintf("[%s]", pref), *both = xasprintf("[%s,%s]", pref, oref);
+	config_map("child", refs, &r);
+	http_resp_free(&r);
+	config_map("shared", both, &r);
+	http_resp_free(&r);
+	free(pref);
+	free(oref);
+	free(refs);
+	free(both);
+	delete_with("/api/v1/namespaces/gc/configmaps/parent", "Background", &r);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/child", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 200);
+	assert_int_equal(json_array_size(jget(r.body, "metadata.ownerReferences")), 1);
+	assert_string_equal(jstr(r.body, "metadata.ownerReferences.0.name"), "other");
+	http_resp_free(&r);
+	/* Foreground on a ConfigMap: its dependent goes, then it does. */
+	delete_with("/api/v1/namespaces/gc/configmaps/other", "Foreground", &r);
+	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/other", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 404);
+	http_resp_free(&r);
+}
+
 static void test_namespace_terminates_its_content_then_goes(void **state)
 {
 	struct http_resp r;
@@ -822,6 +953,142 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	http_resp_free(&r);
 }
 
+static bool status_is(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status") &&
+	       !strcmp(jstr(r->body, "status"), (const char *)arg);
+}
+
+/* Two master and data nodes whose elasticsearch.yml (ConfigMap es-file,
+ * mounted) holds the given lines besides the bootstrap list. */
+static void make_cluster_with_file(const char *ns, const char *lines)
+{
+	struct http_resp r;
+	char path[256], body[2048];
+	make_namespace(ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/es-file", ns);
+	snprintf(
+		body, sizeof(body),
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"es-file\"},"
+		"\"data\":{\"elasticsearch.yml\":\"cluster.initial_master_nodes:\\n- "
+		"es-0-%s\\n%s\"}"
+		"}",
+		ns, lines);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"es\"},\"spec\":{\"replicas\":2,\"serviceName\":\"es\",\"podManagementPolicy\":"
+		 "\"Parallel\",\"selector\":{\"matchLabels\":{\"app\":\"es\"}},\"template\":{"
+		 "\"metadata\":{\"labels\":{\"app\":\"es\"}},\"spec\":{\"volumes\":[{\"name\":"
+		 "\"config\",\"configMap\":{\"name\":\"es-file\"}}],\"containers\":[{\"name\":"
+		 "\"es\",\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\","
+		 "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/usr/share/"
+		 "elasticsearch/config/elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"}]}]}}}"
+		 "}");
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+}
+
+/* elasticsearch.yml is the lowest layer: the elected master's deciders
+ * take its value where neither persistent nor transient settings have
+ * one, and GET _cluster/settings?include_defaults shows it under
+ * "defaults" (ClusterSettings.diff against the node's settings). */
+static void test_es_settings_file_is_the_lowest_layer(void **state)
+{
+	struct http_resp r;
+	make_cluster_with_file("e7", "cluster.routing.allocation.enable: primaries\\n");
+	es_wait_green("e7", 2);
+	assert_int_equal(call("PUT", es_path("e7", "/e7idx"),
+			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	/* The primary is allocated, the replica is held back by the file. */
+	assert_true(wait_until(es_path("e7", "/_cluster/health"), status_is, "yellow", 5000, &r));
+	http_resp_free(&r);
+	int64_t until = harness_now_ms() + 500;
+	while (harness_now_ms() < until) {
+		assert_int_equal(call("GET", es_path("e7", "/_cluster/health"), NULL, &r), 200);
+		assert_string_equal(jstr(r.body, "status"), "yellow");
+		assert_int_equal(jint(r.body, "unassigned_shards"), 1);
+		http_resp_free(&r);
+		msleep(50);
+	}
+	const char *all = "/_cluster/settings?include_defaults=true&flat_settings=true";
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	json_t *defaults = json_object_get(r.body, "defaults");
+	assert_string_equal(
+		json_string_value(json_object_get(defaults, "cluster.routing.allocation.enable")),
+		"primaries");
+	assert_int_equal(json_object_size(json_object_get(r.body, "persistent")), 0);
+	http_resp_free(&r);
+	/* Persistent over the file. */
+	assert_int_equal(call("PUT", es_path("e7", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":\"all\"}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	es_wait_green("e7", 2);
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	assert_null(json_object_get(json_object_get(r.body, "defaults"),
+				    "cluster.routing.allocation.enable"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "persistent"),
+							      "cluster.routing.allocation.enable")),
+			    "all");
+	http_resp_free(&r);
+	/* A reset falls back to the file, not to the built-in default. */
+	assert_int_equal(call("PUT", es_path("e7", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("e7", all), NULL, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "defaults"),
+							      "cluster.routing.allocation.enable")),
+			    "primaries");
+	http_resp_free(&r);
+}
+
+/* 2.x skips a null while it reads the settings (XContentSettingsLoader),
+ * so nulls reset nothing, and a request of nulls only is refused as
+ * empty: "Validation Failed: 1: no settings to update;". */
+static void test_es_2x_null_in_cluster_settings(void **state)
+{
+	struct http_resp r;
+	make_cluster("two", 1, "2.4.6");
+	es_wait_green("two", 2);
+	assert_int_equal(
+		call("PUT", es_path("two", "/_cluster/settings"),
+		     "{\"persistent\":{\"cluster.routing.allocation.enable\":\"primaries\","
+		     "\"cluster.routing.allocation.exclude._name\":null}}",
+		     &r),
+		200);
+	assert_true(json_is_true(json_object_get(r.body, "acknowledged")));
+	assert_string_equal(jstr(r.body, "persistent.cluster.routing.allocation.enable"),
+			    "primaries");
+	assert_null(jget(r.body, "persistent.cluster.routing.allocation.exclude"));
+	http_resp_free(&r);
+	assert_int_equal(call("PUT", es_path("two", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.enable\":null}}", &r),
+			 400);
+	assert_int_equal(jint(r.body, "status"), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "action_request_validation_exception");
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "Validation Failed: 1: no settings to update;");
+	assert_string_equal(jstr(r.body, "error.root_cause.0.type"),
+			    "action_request_validation_exception");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("two", "/_cluster/settings"), NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "persistent.cluster.routing.allocation.enable"),
+			    "primaries");
+	http_resp_free(&r);
+}
+
 static bool first_pod_ready(struct http_resp *r, const void *arg)
 {
 	if (r->status != 200)
@@ -845,6 +1112,413 @@ static bool pod_running(struct http_resp *r, const void *arg)
 {
 	return r->status == 200 && jstr(r->body, "status.podIP") &&
 	       !strcmp(jstr(r->body, "status.phase"), "Running");
+}
+
+/* A simulator of its own for a test that needs an empty cluster: in
+ * tmpdir/name, with config. */
+static void start_own_sim(struct sim *s, const char *name, const char *config)
+{
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/%s", tmpdir, name);
+	mkdir(dir, 0755);
+	assert_true(sim_start(s, dir, config));
+}
+
+static long own_call(const struct sim *s, const char *method, const char *path, const char *body,
+		     struct http_resp *r)
+{
+	assert_true(sim_call(s, method, path, body, r));
+	return r->status;
+}
+
+static const char NODE_PORT_SVC[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"%s\"},\"spec\":"
+	"{\"type\":\"NodePort\",\"selector\":{\"app\":\"es\"},\"ports\":[%s]}}";
+
+static long apply_node_port_service(const char *ns, const char *name, const char *ports,
+				    struct http_resp *r)
+{
+	char path[256], body[1024];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/%s", ns, name);
+	snprintf(body, sizeof(body), NODE_PORT_SVC, name, ports);
+	return apply(path, body, r);
+}
+
+/* NodePorts are one range for the whole cluster: a port another namespace
+ * holds is refused, a free one is drawn from the upper band; a port sent
+ * again without its nodePort keeps the one of its name, wherever it now
+ * is in the list (pkg/registry/core/service/storage/storage.go,
+ * patchAllocatedValues). */
+static void test_node_ports_are_unique_across_namespaces_and_kept_by_name(void **state)
+{
+	struct http_resp r;
+	char ports[256], want[256];
+	make_namespace("np-a");
+	make_namespace("np-b");
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"http\",\"port\":9200},"
+						 "{\"name\":\"transport\",\"port\":9300}",
+						 &r),
+			 201);
+	json_int_t http = jint(r.body, "spec.ports.0.nodePort");
+	json_int_t transport = jint(r.body, "spec.ports.1.nodePort");
+	const char *ip = jstr(r.body, "spec.clusterIP");
+	char cluster_ip[64];
+	snprintf(cluster_ip, sizeof(cluster_ip), "%s", ip ? ip : "");
+	http_resp_free(&r);
+	/* The lowest 86 ports are left for those asked for by number. */
+	assert_true(http >= 30086 && http <= 32767);
+	assert_true(transport >= 30086 && transport <= 32767);
+	assert_true(http != transport);
+
+	snprintf(ports, sizeof(ports), "{\"name\":\"http\",\"port\":9200,\"nodePort\":%lld}",
+		 (long long)http);
+	assert_int_equal(apply_node_port_service("np-b", "es", ports, &r), 422);
+	snprintf(want, sizeof(want),
+		 "Service \"es\" is invalid: spec.ports[0].nodePort: Invalid value: %lld: "
+		 "provided port is already allocated",
+		 (long long)http);
+	assert_string_equal(jstr(r.body, "message"), want);
+	assert_string_equal(jstr(r.body, "details.causes.0.field"), "spec.ports[0].nodePort");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_node_port_service("np-b", "es",
+					"{\"name\":\"http\",\"port\":9200,\"nodePort\":29999}", &r),
+		422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "Service \"es\" is invalid: spec.ports[0].nodePort: Invalid value: "
+			    "29999: provided port is not in the valid range. The range of valid "
+			    "ports is 30000-32767");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_node_port_service("np-b", "es",
+					"{\"name\":\"http\",\"port\":9200,\"nodePort\":30001}", &r),
+		201);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), 30001);
+	http_resp_free(&r);
+
+	/* The same ports in the other order, without their nodePorts. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"http\",\"port\":9200}",
+						 &r),
+			 200);
+	assert_string_equal(jstr(r.body, "spec.ports.0.name"), "transport");
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
+	assert_string_equal(jstr(r.body, "spec.clusterIP"), cluster_ip);
+	http_resp_free(&r);
+	/* A port renamed is a new port: it gets a new nodePort. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"rest\",\"port\":9200}",
+						 &r),
+			 200);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_true(jint(r.body, "spec.ports.1.nodePort") != http);
+	http_resp_free(&r);
+}
+
+static bool scheduled(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "spec.nodeName");
+}
+
+/* The scheduler takes the best-scored node, and among nodes that score
+ * the same one at random (pkg/scheduler/schedule_one.go, selectHost). */
+static void test_scheduler_picks_at_random_among_the_best_nodes(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	start_own_sim(&own, "pick",
+		      "tick_ms: 10\nnodes: {count: 3, hostname_prefix: w, cpu: \"8\", memory: "
+		      "16Gi}\npods: {ready_delay_ms: 10}\n");
+	/* w-2 is busy: half its cpu is asked for. */
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+				  "\"busy\"},\"spec\":{\"nodeName\":\"w-2\",\"containers\":[{"
+				  "\"name\":\"c\",\"image\":\"busybox\",\"resources\":{"
+				  "\"requests\":{\"cpu\":\"4\",\"memory\":\"1Gi\"}}}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	int seen[3] = {0, 0, 0};
+	for (int i = 0; i < 24; i++) {
+		assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+					  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{"
+					  "\"name\":\"p\"},\"spec\":{\"containers\":[{\"name\":"
+					  "\"c\",\"image\":\"busybox\"}]}}",
+					  &r),
+				 201);
+		http_resp_free(&r);
+		int64_t end = harness_now_ms() + 5000;
+		for (;;) {
+			own_call(&own, "GET", "/api/v1/namespaces/default/pods/p", NULL, &r);
+			if (scheduled(&r, NULL) || harness_now_ms() > end)
+				break;
+			http_resp_free(&r);
+			msleep(10);
+		}
+		assert_true(scheduled(&r, NULL));
+		const char *node = jstr(r.body, "spec.nodeName");
+		assert_true(!strcmp(node, "w-0") || !strcmp(node, "w-1") || !strcmp(node, "w-2"));
+		seen[node[2] - '0']++;
+		http_resp_free(&r);
+		assert_int_equal(own_call(&own, "DELETE",
+					  "/api/v1/namespaces/default/pods/p?gracePeriodSeconds=0",
+					  NULL, &r),
+				 200);
+		http_resp_free(&r);
+		assert_int_equal(
+			own_call(&own, "GET", "/api/v1/namespaces/default/pods/p", NULL, &r), 404);
+		http_resp_free(&r);
+	}
+	/* Both idle nodes were chosen (one of them every time has odds of
+	 * 2 in 2^24), the busy one never. */
+	assert_true(seen[0] > 0);
+	assert_true(seen[1] > 0);
+	assert_int_equal(seen[2], 0);
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+static bool pod_gone_or_pending(struct http_resp *r, const void *arg)
+{
+	return r->status == 404 || (r->status == 200 && jstr(r->body, "status.podIP"));
+}
+
+/* A pod bound by nodeName to a node that does not exist never runs; the
+ * pod garbage collector deletes it once the node has stayed missing for
+ * its quarantine (pkg/controller/podgc/gc_controller.go, gcOrphaned).
+ * Bound to a node that exists, it runs there. */
+static void test_pod_pinned_to_a_missing_node_never_runs_and_is_collected(void **state)
+{
+	struct http_resp r;
+	make_namespace("pinned");
+	int64_t created = harness_now_ms();
+	assert_int_equal(call("POST", "/api/v1/namespaces/pinned/pods",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			      "\"lost\"},\"spec\":{\"nodeName\":\"worker-9\",\"restartPolicy\":"
+			      "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", "/api/v1/namespaces/pinned/pods",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+			      "\"here\"},\"spec\":{\"nodeName\":\"worker-2\",\"restartPolicy\":"
+			      "\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/pinned/pods/here", pod_running, NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-2");
+	http_resp_free(&r);
+	/* The lost pod is never given an address: it is Pending until it goes. */
+	assert_true(wait_until("/api/v1/namespaces/pinned/pods/lost", pod_gone_or_pending, NULL,
+			       5000, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	/* Not before the quarantine (1.5 s in this simulator's configuration). */
+	assert_true(harness_now_ms() - created >= 1500);
+	json_t *rec = sim_record(&sim);
+	assert_non_null(rec);
+	char *text = json_dumps(rec, 0);
+	assert_non_null(strstr(text, "pod-garbage-collector"));
+	free(text);
+	json_decref(rec);
+}
+
+static long apply_policy(const char *ns, const char *name, const char *spec, struct http_resp *r)
+{
+	char path[256], body[2048];
+	snprintf(path, sizeof(path), "/apis/networking.k8s.io/v1/namespaces/%s/networkpolicies/%s",
+		 ns, name);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\","
+		 "\"metadata\":{\"name\":\"%s\"},\"spec\":%s}",
+		 name, spec);
+	return apply(path, body, r);
+}
+
+/* The service proxy dials the pod from the control plane's address
+ * (network.control_plane_ip, 172.18.0.2 by default): an ingress
+ * NetworkPolicy that selects the pod and admits no such source drops the
+ * dial, which ends in the dialer's timeout (300 ms in this simulator's
+ * configuration). */
+static void test_network_policy_decides_what_the_proxy_reaches(void **state)
+{
+	struct http_resp r;
+	make_cluster("fw", 1, "7.17.10");
+	es_wait_green("fw", 2);
+	/* Every Elasticsearch pod isolated, nothing admitted. */
+	assert_int_equal(
+		apply_policy("fw", "deny",
+			     "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},\"policyTypes\":"
+			     "[\"Ingress\"]}",
+			     &r),
+		201);
+	http_resp_free(&r);
+	/* Whichever pod the proxy picked, its dial is dropped. */
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	assert_non_null(
+		strstr(jstr(r.body, "message"), "error trying to reach service: dial tcp "));
+	assert_non_null(strstr(jstr(r.body, "message"), ":9200: i/o timeout"));
+	http_resp_free(&r);
+	/* Pods of the namespace and of labelled namespaces: not the control
+	 * plane, which is no pod. */
+	assert_int_equal(
+		apply_policy("fw", "pods",
+			     "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{}},"
+			     "{\"namespaceSelector\":{}}]}]}",
+			     &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	/* The control plane's network, but its own /24 excepted. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\",\"except\":[\"172.18.0.0/24\"]}}],\"ports\":[{\"port\":"
+				      "9200}]}]}",
+				      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	/* Another /24 excepted: admitted, policies add up. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\",\"except\":[\"172.18.1.0/24\"]}}],\"ports\":[{\"port\":"
+				      "9200}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+	/* The right source on another port range, or on a named port the pod
+	 * does not have: dropped. */
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\"}}],\"ports\":[{\"port\":9300,\"endPort\":9400},{"
+				      "\"port\":\"http\"}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 503);
+	http_resp_free(&r);
+	assert_int_equal(apply_policy("fw", "cp",
+				      "{\"podSelector\":{\"matchLabels\":{\"app\":\"es\"}},"
+				      "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"172.18.0.0/"
+				      "16\"}}],\"ports\":[{\"port\":9100,\"endPort\":9300}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+	/* Egress-only policies isolate nothing for ingress. */
+	const char *names[] = {"deny", "pods", "cp"};
+	for (size_t i = 0; i < 3; i++) {
+		char path[256];
+		snprintf(path, sizeof(path),
+			 "/apis/networking.k8s.io/v1/namespaces/fw/networkpolicies/%s", names[i]);
+		assert_int_equal(call("DELETE", path, NULL, &r), 200);
+		http_resp_free(&r);
+	}
+	assert_int_equal(
+		apply_policy("fw", "out", "{\"podSelector\":{},\"policyTypes\":[\"Egress\"]}", &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("fw", "/"), NULL, &r), 200);
+	http_resp_free(&r);
+
+	/* What the API server refuses, naming the field. */
+	assert_int_equal(
+		apply_policy("fw", "bad",
+			     "{\"podSelector\":{},\"policyTypes\":[\"Sideways\"],"
+			     "\"ingress\":[{\"from\":[{\"ipBlock\":{\"cidr\":\"10.0.0.0/8\"},"
+			     "\"podSelector\":{}},{}]}]}",
+			     &r),
+		422);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"NetworkPolicy.networking.k8s.io \"bad\" is invalid: [spec.policyTypes[0]: "
+		"Unsupported value: \"Sideways\": supported values: \"Egress\", \"Ingress\", "
+		"spec.ingress[0].from[0]: Forbidden: may not specify both ipBlock and another "
+		"peer, "
+		"spec.ingress[0].from[1]: Required value: must specify a peer]");
+	http_resp_free(&r);
+	assert_int_equal(
+		apply_policy("fw", "bad",
+			     "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{"
+			     "\"cidr\":\"10.0.0.0/8\",\"except\":[\"192.168.0.0/16\"]}}]}]}",
+			     &r),
+		422);
+	assert_string_equal(jstr(r.body, "details.causes.0.field"),
+			    "spec.ingress[0].from[0].ipBlock.except[0]");
+	http_resp_free(&r);
+}
+
+/* At the real dialer's timeout: Go's default net.Dialer gives up after
+ * 30 s (cmd/kube-apiserver/app/server.go, CreateProxyTransport, with
+ * utilnet.SetTransportDefaults). */
+static void test_service_proxy_dial_times_out_after_30s_when_dropped(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	start_own_sim(&own, "dial", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
+				  "\"web\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":"
+				  "[{\"name\":\"c\",\"image\":\"nginx\",\"ports\":[{\"name\":"
+				  "\"web\",\"containerPort\":8080}]}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/services",
+				  "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{"
+				  "\"name\":\"web\"},\"spec\":{\"publishNotReadyAddresses\":true,"
+				  "\"selector\":{\"app\":\"web\"},\"ports\":[{\"port\":80,"
+				  "\"targetPort\":\"web\"}]}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "POST",
+				  "/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
+				  "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":"
+				  "\"NetworkPolicy\",\"metadata\":{\"name\":\"deny\"},\"spec\":{"
+				  "\"podSelector\":{}}}",
+				  &r),
+			 201);
+	http_resp_free(&r);
+	char ip[64] = "";
+	int64_t end = harness_now_ms() + 5000;
+	while (!ip[0] && harness_now_ms() < end) {
+		own_call(&own, "GET", "/api/v1/namespaces/default/pods/web", NULL, &r);
+		if (jstr(r.body, "status.podIP"))
+			snprintf(ip, sizeof(ip), "%s", jstr(r.body, "status.podIP"));
+		http_resp_free(&r);
+		msleep(20);
+	}
+	assert_true(ip[0]);
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", own.token);
+	const char *h[] = {auth, NULL};
+	int64_t t0 = harness_now_ms();
+	assert_true(http_request(own.server, "GET",
+				 "/api/v1/namespaces/default/services/web:80/proxy/", NULL, h,
+				 45000, &r));
+	int64_t took = harness_now_ms() - t0;
+	assert_int_equal(r.status, 503);
+	char want[256];
+	/* The dial goes to the named target port. */
+	snprintf(want, sizeof(want), "error trying to reach service: dial tcp %s:8080: i/o timeout",
+		 ip);
+	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+	assert_true(took >= 30000 && took < 32000);
+	assert_int_equal(sim_stop(&own), 0);
 }
 
 /* Endpoints follow readiness a moment late: just after a pod turns Ready
@@ -2124,19 +2798,30 @@ int main(void)
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
+		cmocka_unit_test(test_node_ports_are_unique_across_namespaces_and_kept_by_name),
+		cmocka_unit_test(test_scheduler_picks_at_random_among_the_best_nodes),
+		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
+		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
+		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
+		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
+		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
+		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
 	};
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
