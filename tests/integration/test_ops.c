@@ -42,7 +42,6 @@ static const char SLOW_SIM_CONFIG[] = "tick_ms: 20\n"
  * for a while before its copies are placed elsewhere. */
 static const char DRAIN_SIM_CONFIG[] = "tick_ms: 20\n"
 				       "nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
-				       "pods:\n  ready_delay_ms: 100\n  terminate_ms: 300\n"
 				       "elasticsearch:\n  relocation_ms: 3000\n  recovery_ms: 50\n"
 				       "  no_master_wait_ms: 500\n  node_left_delay_ms: 60000\n"
 				       "  indices:\n    - {name: logs, shards: 3, replicas: 1}\n";
