@@ -152,7 +152,7 @@ static void random_id(char *buf, size_t n)
 	static const char chars[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	for (size_t i = 0; i < n; i++)
-		buf[i] = chars[rand_below(64)];
+		buf[i] = chars[simconf_rand_below(64)];
 	buf[n] = '\0';
 }
 

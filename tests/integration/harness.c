@@ -189,6 +189,13 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 	FILE *f = fopen(config, "w");
 	if (!f)
 		return false;
+	/* A fixed seed for the faults' rates and the simulated ids, so that a
+	 * failure repeats: $ESAAS_SIM_SEED, else 1; a configuration's own seed
+	 * wins. */
+	if (!config_yaml || strncmp(config_yaml, "seed:", 5) != 0) {
+		const char *seed = getenv("ESAAS_SIM_SEED");
+		fprintf(f, "seed: %s\n", seed && *seed ? seed : "1");
+	}
 	fputs(config_yaml ? config_yaml : "", f);
 	fclose(f);
 	s->pid = fork();

@@ -147,6 +147,8 @@ struct sim {
 	char token[256];    /* the admin's bearer token (kubernetes-admin) */
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
 };
+/* The configuration gets "seed: $ESAAS_SIM_SEED" (else 1) as its first line,
+ * unless config_yaml starts with a seed of its own. */
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
 /* The same with other RBAC files (NULL-terminated paths) instead of the
  * shipped ones; sa_token is then the first ServiceAccount's that they bind. */

@@ -1305,6 +1305,55 @@ static void test_faults(void **state)
 	http_resp_free(&r);
 }
 
+/* The hits of a rate-based fault over 40 requests, as a string of 0 and 1,
+ * from a simulator of its own started with this seed; its log must name it. */
+static void fault_pattern(const char *seed, char *out)
+{
+	struct sim other;
+	struct http_resp r;
+	char config[128], auth[300], logged[64];
+	snprintf(config, sizeof(config), "seed: %s\ntick_ms: 10\n", seed);
+	assert_true(sim_start(&other, tmpdir, config));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", other.token);
+	const char *h[] = {auth, NULL};
+	assert_true(http_request(other.server, "POST", "/_sim/faults",
+				 "{\"path\":\"/api/v1/namespaces\",\"status\":500,\"rate\":0.5}", h,
+				 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	for (int i = 0; i < 40; i++) {
+		assert_true(
+			http_request(other.server, "GET", "/api/v1/namespaces", NULL, h, 0, &r));
+		out[i] = r.status == 500 ? '1' : '0';
+		http_resp_free(&r);
+	}
+	out[40] = '\0';
+	assert_int_equal(sim_stop(&other), 0);
+	FILE *f = fopen(other.log, "r");
+	assert_non_null(f);
+	char line[512];
+	bool found = false;
+	snprintf(logged, sizeof(logged), "seed %s (from the configuration)", seed);
+	while (fgets(line, sizeof(line), f))
+		found = found || strstr(line, logged);
+	fclose(f);
+	assert_true(found);
+}
+
+/* A failure under rate-based faults can be repeated: the same seed hits the
+ * same requests, another seed others. */
+static void test_fault_rates_repeat_with_the_seed(void **state)
+{
+	char a[41], b[41], c[41];
+	fault_pattern("7", a);
+	fault_pattern("7", b);
+	fault_pattern("8", c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_non_null(strchr(a, '0'));
+	assert_non_null(strchr(a, '1'));
+}
+
 /* --- resource quotas ------------------------------------------------------------------ */
 
 static const char QUOTA[] =
@@ -1952,6 +2001,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
