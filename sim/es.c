@@ -22,6 +22,7 @@
 #include "sim/controllers.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
@@ -1016,7 +1017,8 @@ static json_t *health_json(struct es_cluster *cl, const struct health *h, bool t
 			  h->initializing, "unassigned_shards", h->unassigned,
 			  "delayed_unassigned_shards", h->delayed, "number_of_pending_tasks", 0,
 			  "number_of_in_flight_fetch", 0, "task_max_waiting_in_queue_millis", 0);
-	if (version_major(cluster_version(cl)) >= 8)
+	/* From 8.16 (elastic/elasticsearch#112024). */
+	if (version_code(cluster_version(cl)) >= 81600)
 		json_object_set_new(o, "unassigned_primary_shards",
 				    json_integer(h->unassigned_primary));
 	json_object_set_new(o, "active_shards_percent_as_number",
@@ -2601,6 +2603,7 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 							"has_native_controller", 0, "licensed", 0));
 		}
 		char *transport = xasprintf("%s:9300", n->ip);
+		char *http = xasprintf("%s:9200", n->ip);
 		json_object_set_new(nodes, n->id,
 				    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
 					      "s:{s:s}, s:o, s:[], s:{s:s}}",
@@ -2609,9 +2612,13 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 					      "build_flavor", "default", "build_type", "docker",
 					      "build_hash", "b4c4d8f6", "roles", roles_json(cl, n),
 					      "attributes", "k8s_node_name", n->host, "plugins",
-					      plugins, "modules", "http", "publish_address",
-					      transport));
+					      plugins, "modules", "http", "publish_address", http));
+		/* The http section as NodeInfo's HttpInfo writes it. */
+		json_t *hs = json_object_get(json_object_get(nodes, n->id), "http");
+		json_object_set_new(hs, "bound_address", json_pack("[s]", http));
+		json_object_set_new(hs, "max_content_length_in_bytes", json_integer(104857600));
 		free(transport);
+		free(http);
 	}
 	call_reply_json(c, 200,
 			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
@@ -3066,7 +3073,8 @@ static json_t *node_json(struct es_cluster *cl, const struct es_node *n)
 	char *addr = xasprintf("%s:9300", n->ip ? n->ip : "127.0.0.1");
 	json_t *o = json_pack("{s:s, s:s, s:s, s:{}}", "node_id", n->id, "node_name", n->name,
 			      "transport_address", addr, "node_attributes");
-	if (version_major(cluster_version(cl)) >= 8)
+	/* From 8.11 (elastic/elasticsearch#98550). */
+	if (version_code(cluster_version(cl)) >= 81100)
 		json_object_set_new(o, "roles", roles_json(cl, n));
 	free(addr);
 	return o;
@@ -3373,6 +3381,10 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	const char *m = c->method;
 	bool get = is(m, "GET") || is(m, "HEAD");
 	const char *version = cluster_version(cl);
+	/* The node that receives the request parses it, by its own version. */
+	struct es_node *receiver = node_by_pod(cl, pod);
+	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
+			  path, c->query_raw);
 	int vcode = version_code(version);
 	bool needs_master =
 		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&

@@ -945,6 +945,37 @@ json_t *sim_record(const struct sim *s)
 	return body;
 }
 
+/* esaasd's user: the ServiceAccount deploy/kubernetes/ binds its role to. */
+#define ESAASD_USER "system:serviceaccount:esaas-system:esaasd"
+
+bool sim_es_requests_in_spec(const struct sim *s)
+{
+	struct http_resp r;
+	char file[400], cmd[2048];
+	if (s->pid <= 0)
+		return true; /* never started, or stopped by the test: nothing recorded */
+	if (!sim_call(s, "GET", "/_sim/state", NULL, &r) || r.status != 200) {
+		fprintf(stderr, "esaas-sim's record could not be read\n");
+		http_resp_free(&r);
+		return false;
+	}
+	snprintf(file, sizeof(file), "%s/es-requests.json", s->dir);
+	FILE *f = fopen(file, "w");
+	bool written = f && fputs(r.raw, f) >= 0;
+	if (f && fclose(f) != 0)
+		written = false;
+	http_resp_free(&r);
+	if (!written) {
+		fprintf(stderr, "cannot write %s\n", file);
+		return false;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "python3 '%s/tests/sim/es_spec.py' requests '%s/tests/reference/es-api' '%s' "
+		 "'" ESAASD_USER "' >&2",
+		 harness_srcdir(), harness_srcdir(), file);
+	return system(cmd) == 0;
+}
+
 /* --- esaasd started from a configuration file and an environment ----------------- */
 
 extern char **environ;

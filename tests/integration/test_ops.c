@@ -105,6 +105,7 @@ static int teardown(void **state)
 	if (!f)
 		return 0;
 	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	bool in_spec = sim_es_requests_in_spec(&f->sim);
 	int src = sim_stop(&f->sim);
 	repo_stop(&f->repo);
 	if (rc != 0)
@@ -113,7 +114,12 @@ static int teardown(void **state)
 		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
 	PQfinish(f->sql);
 	free(f);
-	return rc == 0 && src == 0 ? 0 : -1;
+	if (!in_spec)
+		fprintf(stderr,
+			"esaasd sent Elasticsearch a request its version does not "
+			"accept (above); the simulator's record is in %s\n",
+			f->sim.dir);
+	return rc == 0 && src == 0 && in_spec ? 0 : -1;
 }
 
 static void expect_ok(struct fixture *f, int64_t id)
