@@ -112,13 +112,13 @@ static int teardown(void **state)
 		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
 	if (src != 0)
 		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
-	PQfinish(f->sql);
-	free(f);
 	if (!in_spec)
 		fprintf(stderr,
 			"esaasd sent Elasticsearch a request its version does not "
 			"accept (above); the simulator's record is in %s\n",
 			f->sim.dir);
+	PQfinish(f->sql);
+	free(f);
 	return rc == 0 && src == 0 && in_spec ? 0 : -1;
 }
 
