@@ -2074,6 +2074,19 @@ static const char *const boolean_settings[] = {
 	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
 };
 
+/*
+ * Dynamic settings that came after 2.x (the disk flood stage in 6.0, the
+ * shard limit in 6.5, expensive queries in 7.7): a 2.x node has no such
+ * setting registered.
+ */
+static const char *const after_2x[] = {
+	"cluster.routing.allocation.disk.watermark.flood_stage",
+	"cluster.max_shards_per_node",
+	"search.allow_expensive_queries",
+	"cluster.routing.use_adaptive_replica_selection",
+	"cluster.blocks.read_only_allow_delete",
+};
+
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -2090,8 +2103,26 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	const char *k;
 	json_t *v;
 	bool zen1 = version_major(cluster_version(cl)) < 7;
-	json_object_foreach (flat, k, v) {
+	bool v2 = version_major(cluster_version(cl)) < 5;
+	void *iter_tmp;
+	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
+		/*
+		 * 2.x answers 200 to a setting that is not a registered dynamic
+		 * one, leaves it out of the echoed map and logs "ignoring
+		 * persistent setting [k], not dynamically updateable"
+		 * (TransportClusterUpdateSettingsAction, 2.x); the 400 came with
+		 * the settings infrastructure of 5.0.  zen's keys are dynamic.
+		 */
+		if (v2 && !json_is_null(v) && strncmp(k, "discovery.zen.", 14) != 0 &&
+		    (known_prefix(k, after_2x, ARRAY_SIZE(after_2x)) ||
+		     known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
+		     !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)))) {
+			log_warn("%s: ignoring %s setting [%s], not dynamically updateable", cl->ns,
+				 scope, k);
+			json_object_del(flat, k);
+			continue;
+		}
 		if (wildcard && !json_is_null(v)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);

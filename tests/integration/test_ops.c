@@ -1745,6 +1745,41 @@ static void test_config_bad_static_value_restores_the_config(void **state)
 }
 
 /*
+ * F12: a config_update whose static part fails (a bad value stops the
+ * first restarted node) puts its dynamic settings back as they were before
+ * the job: a value set earlier is back, one that was unset is unset again.
+ */
+static void test_config_failure_puts_the_dynamic_settings_back(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 2, 0);
+	create_small(f, "undodyn");
+	expect_ok(f, api_op(&f->d, "PATCH", "/api/v1/clusters/undodyn/config",
+			    "{\"settings\": {\"indices.recovery.max_bytes_per_sec\": \"50mb\"}}",
+			    NULL));
+	int64_t id = api_op(&f->d, "PATCH", "/api/v1/clusters/undodyn/config",
+			    "{\"settings\": {\"indices.recovery.max_bytes_per_sec\": \"100mb\","
+			    " \"search.default_search_timeout\": \"30s\","
+			    " \"http.max_content_length\": \"banana\"}}",
+			    NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	json_decref(job);
+	json_t *settings = es_get(f, "undodyn", "/_cluster/settings?flat_settings=true");
+	assert_non_null(settings);
+	json_t *persistent = json_object_get(settings, "persistent");
+	const char *rate = json_string_value(
+		json_object_get(persistent, "indices.recovery.max_bytes_per_sec"));
+	if (!rate || strcmp(rate, "50mb") != 0 ||
+	    json_object_get(persistent, "search.default_search_timeout")) {
+		char *text = json_dumps(settings, 0);
+		fail_msg("the persistent settings after the failed job: %s", text);
+	}
+	json_decref(settings);
+}
+
+/*
  * Settings a wildcard would admit but the version no longer has are
  * refused with 422 naming the key: a 5.x+ node does not start with a
  * setting it does not know.
@@ -1908,6 +1943,8 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_config_removed_settings_are_refused, teardown),
 		cmocka_unit_test_teardown(test_config_bad_static_value_restores_the_config,
+					  teardown),
+		cmocka_unit_test_teardown(test_config_failure_puts_the_dynamic_settings_back,
 					  teardown),
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),
