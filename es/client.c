@@ -26,6 +26,8 @@ struct es_call {
 	bool is_info;
 	bool conflict_ok;    /* a 409 answer means done (synced flush) */
 	char *method, *path; /* for error messages */
+	json_t *put;	     /* a settings PUT: the settings sent, to find in the echo */
+	const char *scope;   /* "persistent" or "transient" (static) */
 	es_done_cb cb;
 	void *arg;
 };
@@ -131,9 +133,34 @@ static char *error_message(const char *method, const char *path, long status, js
 
 static void call_free(struct es_call *c)
 {
+	json_decref(c->put);
 	free(c->method);
 	free(c->path);
 	free(c);
+}
+
+/*
+ * A settings PUT is acknowledged with the settings applied echoed in their
+ * scope.  2.x answers 200 but leaves out, and ignores, a setting that is
+ * not dynamically updatable ("ignoring persistent setting [...], not
+ * dynamically updateable"; 5.0 made that a 400): the first value sent that
+ * the echo lacks, as an error message, or NULL.  A null (a reset) is not
+ * echoed.
+ */
+static char *ignored_setting(struct es_call *c, json_t *body)
+{
+	json_t *echo = json_object_get(body, c->scope);
+	const char *k;
+	json_t *v;
+	json_object_foreach (c->put, k, v) {
+		if (!json_is_null(v) && !json_object_get(echo, k))
+			return xasprintf("%s %s: Elasticsearch acknowledged the settings but left "
+					 "%s out of the %s ones it applied: it ignored it (not "
+					 "dynamically updatable on this version; a static setting "
+					 "belongs in elasticsearch.yml)",
+					 c->method, c->path, k, c->scope);
+	}
+	return NULL;
 }
 
 static void finish(struct es_call *c, long status, enum httpc_class klass, json_t *body,
@@ -149,6 +176,11 @@ static void finish(struct es_call *c, long status, enum httpc_class klass, json_
 	}
 	char *msg = klass == HTTPC_OK ? NULL
 				      : error_message(c->method, c->path, status, body, transport);
+	if (klass == HTTPC_OK && c->put) {
+		msg = ignored_setting(c, body);
+		if (msg)
+			klass = HTTPC_PERMANENT;
+	}
 	struct es_result r = {status, klass, body, msg, retry_after_ms};
 	c->cb(c->arg, &r);
 	free(msg);
@@ -267,6 +299,8 @@ struct es_call *es_put_settings(struct es *es, json_t *settings, es_done_cb cb, 
 	struct es_call *c = send_call(es, "PUT", "/_cluster/settings?flat_settings=true", body,
 				      false, false, cb, arg);
 	json_decref(body);
+	c->put = json_incref(settings);
+	c->scope = scope;
 	return c;
 }
 

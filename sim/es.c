@@ -22,6 +22,7 @@
 #include "sim/controllers.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
@@ -154,7 +155,7 @@ static void random_id(char *buf, size_t n)
 	static const char chars[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	for (size_t i = 0; i < n; i++)
-		buf[i] = chars[rand_below(64)];
+		buf[i] = chars[simconf_rand_below(64)];
 	buf[n] = '\0';
 }
 
@@ -1025,7 +1026,8 @@ static json_t *health_json(struct es_cluster *cl, const struct health *h, bool t
 			  h->initializing, "unassigned_shards", h->unassigned,
 			  "delayed_unassigned_shards", h->delayed, "number_of_pending_tasks", 0,
 			  "number_of_in_flight_fetch", 0, "task_max_waiting_in_queue_millis", 0);
-	if (version_major(cluster_version(cl)) >= 8)
+	/* From 8.16 (elastic/elasticsearch#112024). */
+	if (version_code(cluster_version(cl)) >= 81600)
 		json_object_set_new(o, "unassigned_primary_shards",
 				    json_integer(h->unassigned_primary));
 	json_object_set_new(o, "active_shards_percent_as_number",
@@ -2121,6 +2123,19 @@ static const char *const boolean_settings[] = {
 	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
 };
 
+/*
+ * Dynamic settings that came after 2.x (the disk flood stage in 6.0, the
+ * shard limit in 6.5, expensive queries in 7.7): a 2.x node has no such
+ * setting registered.
+ */
+static const char *const after_2x[] = {
+	"cluster.routing.allocation.disk.watermark.flood_stage",
+	"cluster.max_shards_per_node",
+	"search.allow_expensive_queries",
+	"cluster.routing.use_adaptive_replica_selection",
+	"cluster.blocks.read_only_allow_delete",
+};
+
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -2137,8 +2152,26 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	const char *k;
 	json_t *v;
 	bool zen1 = version_major(cluster_version(cl)) < 7;
-	json_object_foreach (flat, k, v) {
+	bool v2 = version_major(cluster_version(cl)) < 5;
+	void *iter_tmp;
+	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
+		/*
+		 * 2.x answers 200 to a setting that is not a registered dynamic
+		 * one, leaves it out of the echoed map and logs "ignoring
+		 * persistent setting [k], not dynamically updateable"
+		 * (TransportClusterUpdateSettingsAction, 2.x); the 400 came with
+		 * the settings infrastructure of 5.0.  zen's keys are dynamic.
+		 */
+		if (v2 && !json_is_null(v) && strncmp(k, "discovery.zen.", 14) != 0 &&
+		    (known_prefix(k, after_2x, ARRAY_SIZE(after_2x)) ||
+		     known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
+		     !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)))) {
+			log_warn("%s: ignoring %s setting [%s], not dynamically updateable", cl->ns,
+				 scope, k);
+			json_object_del(flat, k);
+			continue;
+		}
 		if (wildcard && !json_is_null(v)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);
@@ -2680,6 +2713,7 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 							"has_native_controller", 0, "licensed", 0));
 		}
 		char *transport = xasprintf("%s:9300", n->ip);
+		char *http = xasprintf("%s:9200", n->ip);
 		json_object_set_new(nodes, n->id,
 				    json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o, "
 					      "s:{s:s}, s:o, s:[], s:{s:s}}",
@@ -2688,9 +2722,13 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 					      "build_flavor", "default", "build_type", "docker",
 					      "build_hash", "b4c4d8f6", "roles", roles_json(cl, n),
 					      "attributes", "k8s_node_name", n->host, "plugins",
-					      plugins, "modules", "http", "publish_address",
-					      transport));
+					      plugins, "modules", "http", "publish_address", http));
+		/* The http section as NodeInfo's HttpInfo writes it. */
+		json_t *hs = json_object_get(json_object_get(nodes, n->id), "http");
+		json_object_set_new(hs, "bound_address", json_pack("[s]", http));
+		json_object_set_new(hs, "max_content_length_in_bytes", json_integer(104857600));
 		free(transport);
+		free(http);
 	}
 	call_reply_json(c, 200,
 			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
@@ -3145,7 +3183,8 @@ static json_t *node_json(struct es_cluster *cl, const struct es_node *n)
 	char *addr = xasprintf("%s:9300", n->ip ? n->ip : "127.0.0.1");
 	json_t *o = json_pack("{s:s, s:s, s:s, s:{}}", "node_id", n->id, "node_name", n->name,
 			      "transport_address", addr, "node_attributes");
-	if (version_major(cluster_version(cl)) >= 8)
+	/* From 8.11 (elastic/elasticsearch#98550). */
+	if (version_code(cluster_version(cl)) >= 81100)
 		json_object_set_new(o, "roles", roles_json(cl, n));
 	free(addr);
 	return o;
@@ -3452,6 +3491,10 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	const char *m = c->method;
 	bool get = is(m, "GET") || is(m, "HEAD");
 	const char *version = cluster_version(cl);
+	/* The node that receives the request parses it, by its own version. */
+	struct es_node *receiver = node_by_pod(cl, pod);
+	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
+			  path, c->query_raw);
 	int vcode = version_code(version);
 	bool needs_master =
 		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&

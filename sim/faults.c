@@ -1,5 +1,6 @@
 #include "sim/faults.h"
 #include "common/json.h"
+#include "sim/simconf.h"
 
 #include <fnmatch.h>
 #include <stdlib.h>
@@ -154,7 +155,8 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 			continue;
 		if (count && hits >= json_integer_value(count))
 			continue;
-		if (rate && rand_below(1000000) >= (uint64_t)(json_number_value(rate) * 1000000))
+		if (rate &&
+		    simconf_rand_below(1000000) >= (uint64_t)(json_number_value(rate) * 1000000))
 			continue;
 		json_object_set_new(r, "hits", json_integer(hits + 1));
 		hit->latency_ms += (int)json_integer_value(json_object_get(r, "latency_ms"));

@@ -277,6 +277,11 @@ int main(int argc, char **argv)
 	log_info("esaas-sim serving %s on %s:%d (%d nodes), kubeconfig %s",
 		 plain ? "plain HTTP" : "HTTPS", host, bound, simconf_get()->node_count,
 		 kubeconfig);
+	/* The line to look for when a run is to be repeated. */
+	log_info("seed %llu (%s)", (unsigned long long)simconf_get()->seed,
+		 simconf_get()->seed_given
+			 ? "from the configuration"
+			 : "drawn; give seed: in the configuration to repeat this run");
 
 	/* Objects unlinked during a callback are freed between iterations. */
 	while (!stopping) {

@@ -10,6 +10,7 @@
 #include "sim/store.h"
 
 static json_t *requests, *deletions, *lost, *recoveries;
+static json_t *es_requests; /* "user method version path?query" -> the entry */
 
 void record_init(void)
 {
@@ -17,6 +18,7 @@ void record_init(void)
 	deletions = json_array();
 	lost = json_array();
 	recoveries = json_array();
+	es_requests = json_object();
 }
 
 void record_free(void)
@@ -25,7 +27,8 @@ void record_free(void)
 	json_decref(deletions);
 	json_decref(lost);
 	json_decref(recoveries);
-	requests = deletions = lost = recoveries = NULL;
+	json_decref(es_requests);
+	requests = deletions = lost = recoveries = es_requests = NULL;
 }
 
 void record_clear(void)
@@ -34,6 +37,7 @@ void record_clear(void)
 	json_array_clear(deletions);
 	json_array_clear(lost);
 	json_array_clear(recoveries);
+	json_object_clear(es_requests);
 }
 
 static json_t *stamp(json_t *o)
@@ -52,6 +56,24 @@ void record_request(const char *method, const char *path, const char *query)
 	if (query)
 		json_object_set_new(o, "query", json_string(query));
 	json_array_append_new(requests, stamp(o));
+}
+
+void record_es_request(const char *user, const char *version, const char *method, const char *path,
+		       const char *query)
+{
+	char *key = xasprintf("%s %s %s %s?%s", user ? user : "", version, method, path,
+			      query ? query : "");
+	json_t *e = json_object_get(es_requests, key);
+	if (e) {
+		json_object_set_new(
+			e, "count",
+			json_integer(json_integer_value(json_object_get(e, "count")) + 1));
+	} else {
+		e = json_pack("{s:s?, s:s, s:s, s:s, s:s?, s:i}", "user", user, "version", version,
+			      "method", method, "path", path, "query", query, "count", 1);
+		json_object_set_new(es_requests, key, e);
+	}
+	free(key);
 }
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
@@ -97,7 +119,12 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 
 json_t *record_json(void)
 {
-	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "requests", requests, "pod_deletions",
+	json_t *es = json_array();
+	const char *key;
+	json_t *e;
+	json_object_foreach (es_requests, key, e)
+		json_array_append(es, e);
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o}", "requests", requests, "pod_deletions",
 			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
-			 "host_paths", hostfs_json());
+			 "es_requests", es, "host_paths", hostfs_json());
 }

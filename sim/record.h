@@ -13,6 +13,15 @@ void record_free(void);
 void record_clear(void);
 
 void record_request(const char *method, const char *path, const char *query);
+/*
+ * A request served by a simulated Elasticsearch node: who sent it (the
+ * Kubernetes user of the service proxy), to a cluster of which version,
+ * the method, the path behind the proxy and its query.  Kept once per
+ * distinct request, with a count: tests check them against the REST
+ * specification of that version (tests/sim/es_spec.py).
+ */
+void record_es_request(const char *user, const char *version, const char *method, const char *path,
+		       const char *query);
 /* by: "api", "statefulset", "deployment", "namespace", "garbage-collector",
  * "pod-garbage-collector" */
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
@@ -30,8 +39,8 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 			  const char *target, const char *type);
 
 /* {"requests": [...], "pod_deletions": [...], "lost_shards": [...],
- * "peer_recoveries": [...], "host_paths": [...] (sim/hostfs.h)}; new
- * reference. */
+ * "peer_recoveries": [...], "es_requests": [...], "host_paths": [...]
+ * (sim/hostfs.h)}; new reference. */
 json_t *record_json(void);
 
 #endif

@@ -3,10 +3,12 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "common/yamljson.h"
 
 static struct simconf conf;
+static uint64_t rng_state;
 
 const struct simconf *simconf_get(void)
 {
@@ -152,6 +154,32 @@ static void set_defaults(void)
 	conf.no_master_wait_ms = 30000;
 	conf.indices = json_array();
 	conf.faults = NULL;
+	conf.seed_given = false;
+	if (getrandom(&conf.seed, sizeof(conf.seed), 0) != sizeof(conf.seed))
+		conf.seed = (uint64_t)now_wall_us();
+	/* Kept below 2^53 so that YAML and JSON readers take it back exactly. */
+	conf.seed &= (1ULL << 53) - 1;
+}
+
+/* splitmix64: every seed, 0 included, gives a full-period sequence. */
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint64_t simconf_rand_below(uint64_t n)
+{
+	if (n == 0)
+		return 0;
+	uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+	uint64_t r;
+	do
+		r = rng_next();
+	while (r >= limit);
+	return r % n;
 }
 
 static bool load(json_t *root, char **err)
@@ -219,6 +247,14 @@ static bool load(json_t *root, char **err)
 			conf.indices = json_incref(ix);
 		}
 	}
+	if ((sec = json_object_get(root, "seed"))) {
+		if (!json_is_integer(sec) || json_integer_value(sec) < 0) {
+			*err = xstrdup("seed: a non-negative integer is expected");
+			return false;
+		}
+		conf.seed = (uint64_t)json_integer_value(sec);
+		conf.seed_given = true;
+	}
 	if ((sec = json_object_get(root, "faults"))) {
 		if (!json_is_array(sec)) {
 			*err = xstrdup("faults: a list is expected");
@@ -236,6 +272,7 @@ bool simconf_load(const char *path, char **err)
 
 	*err = NULL;
 	set_defaults();
+	rng_state = conf.seed;
 	if (!path)
 		return true;
 	root = yamljson_load_file(path, err);
@@ -246,6 +283,7 @@ bool simconf_load(const char *path, char **err)
 		return true;
 	}
 	ok = load(root, err);
+	rng_state = conf.seed;
 	if (!ok) {
 		char *e = xasprintf("%s: %s", path, *err);
 		free(*err);

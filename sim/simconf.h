@@ -32,6 +32,8 @@
  *       - {name: logs, shards: 2, replicas: 1}
  *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
  *   faults: [...]                  # as POST /_sim/faults takes them
+ *   seed: 42                       # of the faults' rates and the simulated ids;
+ *                                  # drawn at start (and logged) when absent
  */
 #ifndef SIM_SIMCONF_H
 #define SIM_SIMCONF_H
@@ -64,12 +66,22 @@ struct simconf {
 	int no_master_wait_ms;
 	json_t *indices; /* array of {name, shards, replicas, analysis?} */
 	json_t *faults;	 /* array, or NULL */
+	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */
+	bool seed_given;
 };
 
 /* Defaults, then the file if path is not NULL.  On failure *err is set. */
 bool simconf_load(const char *path, char **err) MUST_CHECK;
 const struct simconf *simconf_get(void);
 void simconf_free(void);
+
+/*
+ * The simulator's random numbers (which requests a rate-based fault hits,
+ * node ids and cluster UUIDs): one sequence from the configuration's seed,
+ * so that a run that failed can be repeated with the seed it logged.
+ * Uniform in [0, n); 0 when n is 0.
+ */
+uint64_t simconf_rand_below(uint64_t n);
 
 /* Kubernetes quantities: "500m", "2" (milli-units) and "2Gi", "1G", "512" (units). */
 bool simconf_quantity_milli(const char *s, int64_t *out) MUST_CHECK;

@@ -149,6 +149,7 @@ enum config_route_way {
 void state_apply_dynamic(struct step *s);
 void state_record_spec(struct step *s);
 void state_undo_config(struct step *s);
+void state_undo_dynamic(struct step *s);
 
 /* delete with params.wipe_data: the hosts, the workloads stopped, room in
  * the quota for the wipe pods, one pod per host empties the cluster's

@@ -13,8 +13,10 @@
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-update-settings.html).
  * They go first, so that a value Elasticsearch refuses (400) fails the job
  * before any ConfigMap changes.  On a failure after that, the cleanup
- * writes the ConfigMaps of the recorded spec (params.previous_spec) back,
- * so that no later restart picks up a file the job did not finish with.
+ * puts the dynamic settings back to the values recorded before the PUT
+ * (context.dynamic_before) and writes the ConfigMaps of the recorded spec
+ * (params.previous_spec) back, so that neither the cluster nor a later
+ * restart keeps what the job did not finish with.
  *
  * The API has checked every key against the cluster's version and merged
  * them into the spec the job carries (params.spec), so every state renders
@@ -40,6 +42,8 @@ static const struct wf_state config_states[] = {
 	WF_ROLLING_RESTART("record_spec"),
 	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},
 	/* cleanup, after a failure or a cancel */
+	{.name = "undo_dynamic", .run = state_undo_dynamic, .deadline_s = 120,
+	 .next = "undo_config"},
 	{.name = "undo_config", .run = state_undo_config, .deadline_s = 120,
 	 .next = "undo_allocation"},
 	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300},
@@ -111,7 +115,7 @@ const struct workflow wf_config_update = {
 	.kind = "config_update",
 	.states = config_states,
 	.nstates = sizeof(config_states) / sizeof(config_states[0]),
-	.cleanup = "undo_config",
+	.cleanup = "undo_dynamic",
 	.request = config_request,
 	.prepare = config_prepare,
 };

@@ -147,6 +147,8 @@ struct sim {
 	char token[256];    /* the admin's bearer token (kubernetes-admin) */
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
 };
+/* The configuration gets "seed: $ESAAS_SIM_SEED" (else 1) as its first line,
+ * unless config_yaml starts with a seed of its own. */
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
 /* The same with other RBAC files (NULL-terminated paths) instead of the
  * shipped ones; sa_token is then the first ServiceAccount's that they bind. */
@@ -194,6 +196,14 @@ bool sim_call(const struct sim *s, const char *method, const char *path, const c
 	      struct http_resp *out);
 /* The simulator's record (GET /_sim/state), or NULL. */
 json_t *sim_record(const struct sim *s);
+/*
+ * Every request esaasd (the ServiceAccount of deploy/kubernetes/) sent to a
+ * simulated Elasticsearch node of 7.17 or 8.x is one that the version's
+ * REST specification accepts: path, method and query parameters
+ * (tests/sim/es_spec.py against tests/reference/es-api).  False, with each
+ * disagreement on stderr, when one is not or the check cannot run.
+ */
+bool sim_es_requests_in_spec(const struct sim *s);
 
 /*
  * Start esaasd-test as a manifest starts esaasd: "-c config", a file the

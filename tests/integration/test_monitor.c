@@ -88,6 +88,13 @@ static int teardown(void **state)
 	if (!f)
 		return 0;
 	int rc = esaasd_stop_all(f->d, f->nd);
+	if (!sim_es_requests_in_spec(&f->sim)) {
+		fprintf(stderr,
+			"esaasd sent Elasticsearch a request its version does not "
+			"accept (above); the simulator's record is in %s\n",
+			f->sim.dir);
+		rc = -1;
+	}
 	if (sim_stop(&f->sim) != 0) {
 		fprintf(stderr, "esaas-sim did not stop cleanly; see %s\n", f->sim.log);
 		rc = -1;

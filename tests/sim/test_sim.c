@@ -1979,6 +1979,55 @@ static void test_faults(void **state)
 	http_resp_free(&r);
 }
 
+/* The hits of a rate-based fault over 40 requests, as a string of 0 and 1,
+ * from a simulator of its own started with this seed; its log must name it. */
+static void fault_pattern(const char *seed, char *out)
+{
+	struct sim other;
+	struct http_resp r;
+	char config[128], auth[300], logged[64];
+	snprintf(config, sizeof(config), "seed: %s\ntick_ms: 10\n", seed);
+	assert_true(sim_start(&other, tmpdir, config));
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", other.token);
+	const char *h[] = {auth, NULL};
+	assert_true(http_request(other.server, "POST", "/_sim/faults",
+				 "{\"path\":\"/api/v1/namespaces\",\"status\":500,\"rate\":0.5}", h,
+				 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	for (int i = 0; i < 40; i++) {
+		assert_true(
+			http_request(other.server, "GET", "/api/v1/namespaces", NULL, h, 0, &r));
+		out[i] = r.status == 500 ? '1' : '0';
+		http_resp_free(&r);
+	}
+	out[40] = '\0';
+	assert_int_equal(sim_stop(&other), 0);
+	FILE *f = fopen(other.log, "r");
+	assert_non_null(f);
+	char line[512];
+	bool found = false;
+	snprintf(logged, sizeof(logged), "seed %s (from the configuration)", seed);
+	while (fgets(line, sizeof(line), f))
+		found = found || strstr(line, logged);
+	fclose(f);
+	assert_true(found);
+}
+
+/* A failure under rate-based faults can be repeated: the same seed hits the
+ * same requests, another seed others. */
+static void test_fault_rates_repeat_with_the_seed(void **state)
+{
+	char a[41], b[41], c[41];
+	fault_pattern("7", a);
+	fault_pattern("7", b);
+	fault_pattern("8", c);
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_non_null(strchr(a, '0'));
+	assert_non_null(strchr(a, '1'));
+}
+
 /* --- resource quotas ------------------------------------------------------------------ */
 
 static const char QUOTA[] =
@@ -2283,6 +2332,155 @@ static void test_schemas(void **state)
 	snprintf(cmd, sizeof(cmd), "%s %s/validate.py%s", python, sim.dir, args);
 	free(args);
 	assert_int_equal(system(cmd), 0);
+}
+
+/* The python that has jsonschema, or a failure naming the package. */
+static const char *python_with_jsonschema(void)
+{
+	char cmd[256];
+	static const char *const pythons[] = {"python3", "/usr/bin/python3"};
+	for (size_t i = 0; i < sizeof(pythons) / sizeof(pythons[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s -c 'import jsonschema' 2>/dev/null", pythons[i]);
+		if (system(cmd) == 0)
+			return pythons[i];
+	}
+	fail_msg("no python3 with the jsonschema module (apt-get install python3-jsonschema)");
+	return NULL;
+}
+
+/* One answer of a simulated node, saved for tests/sim/es_spec.py and listed
+ * in its manifest; it must be a 200. */
+static void spec_answer(json_t *manifest, const char *ns, const char *version, const char *method,
+			const char *path, const char *body)
+{
+	struct http_resp r;
+	char name[64], file[600];
+	assert_true(request(method, es_path(ns, path), NULL, body, true, 0, &r));
+	if (r.status != 200)
+		fail_msg("%s %s on %s: %ld %s", method, path, version, r.status, r.raw);
+	snprintf(name, sizeof(name), "es-%zu.json", json_array_size(manifest));
+	save(name, r.raw && *r.raw ? r.raw : "null");
+	http_resp_free(&r);
+	snprintf(file, sizeof(file), "%s/%s", sim.dir, name);
+	char *bare = xstrdup(path);
+	bare[strcspn(bare, "?")] = '\0';
+	json_array_append_new(manifest,
+			      json_pack("{s:s, s:s, s:s, s:i, s:s}", "version", version, "method",
+					method, "path", bare, "status", 200, "file", file));
+	free(bare);
+}
+
+/* What the simulated 7.17 and 8.17 nodes answer to every API esaas calls
+ * matches the response schemas of Elasticsearch's OpenAPI document
+ * (tests/reference/es-api). */
+static void test_es_responses_match_the_spec(void **state)
+{
+	static const struct {
+		const char *ns, *version;
+	} clusters[] = {{"spec7", "7.17.10"}, {"spec8", "8.17.0"}};
+	json_t *manifest = json_array();
+	char ref[512], cmd[2048], node_path[256], id[64];
+	struct http_resp r;
+	const char *python = python_with_jsonschema();
+	for (size_t i = 0; i < ARRAY_SIZE(clusters); i++) {
+		const char *ns = clusters[i].ns, *v = clusters[i].version;
+		make_cluster(ns, 2, v);
+		es_wait_green(ns, 3);
+		spec_answer(manifest, ns, v, "PUT", "/logs",
+			    "{\"settings\":{\"number_of_shards\":2,\"number_of_replicas\":1}}");
+		es_wait_green(ns, 3);
+		spec_answer(manifest, ns, v, "GET", "/", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cluster/health", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cluster/health?wait_for_status=green", NULL);
+		spec_answer(manifest, ns, v, "PUT", "/_cluster/settings",
+			    "{\"persistent\":{\"cluster.routing.allocation.enable\":\"primaries\"},"
+			    "\"transient\":{\"cluster.routing.allocation.exclude._name\":\"x\"}}");
+		spec_answer(manifest, ns, v, "GET", "/_cluster/settings", NULL);
+		spec_answer(manifest, ns, v, "PUT", "/_cluster/settings",
+			    "{\"persistent\":{\"cluster.routing.allocation.enable\":null},"
+			    "\"transient\":{\"cluster.routing.allocation.exclude._name\":null}}");
+		spec_answer(manifest, ns, v, "GET", "/_cat/nodes?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET",
+			    "/_cat/nodes?format=json&h=name,ip,node.role,master,heap.percent",
+			    NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cat/shards?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cat/indices?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cat/plugins?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cat/master?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_cat/health?format=json", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_nodes", NULL);
+		spec_answer(manifest, ns, v, "GET", "/_all/_settings", NULL);
+		spec_answer(manifest, ns, v, "POST", "/_flush", NULL);
+		snprintf(node_path, sizeof(node_path),
+			 "/_cluster/voting_config_exclusions?node_names=es-data-0-%s", ns);
+		spec_answer(manifest, ns, v, "POST", node_path, NULL);
+		spec_answer(manifest, ns, v, "DELETE",
+			    "/_cluster/voting_config_exclusions?wait_for_removal=false", NULL);
+		/* The node shutdown API, by the data node's id. */
+		snprintf(node_path, sizeof(node_path),
+			 "/_cat/nodes?format=json&h=id,name&full_id=true");
+		assert_int_equal(call("GET", es_path(ns, node_path), NULL, &r), 200);
+		snprintf(id, sizeof(id), "%s", jstr(r.body, "0.id"));
+		http_resp_free(&r);
+		snprintf(node_path, sizeof(node_path), "/_nodes/%s/shutdown", id);
+		spec_answer(manifest, ns, v, "PUT", node_path,
+			    "{\"type\":\"restart\",\"reason\":\"spec\"}");
+		spec_answer(manifest, ns, v, "GET", node_path, NULL);
+		spec_answer(manifest, ns, v, "DELETE", node_path, NULL);
+		/* A replica that cannot be placed, for the allocation explanation. */
+		spec_answer(manifest, ns, v, "PUT", "/wide",
+			    "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":5}}");
+		spec_answer(manifest, ns, v, "POST", "/_cluster/allocation/explain", NULL);
+		spec_answer(manifest, ns, v, "DELETE", "/wide", NULL);
+	}
+	char *text = json_dumps(manifest, JSON_INDENT(1));
+	save("es-manifest.json", text);
+	free(text);
+	json_decref(manifest);
+	snprintf(cmd, sizeof(cmd),
+		 "%s %s/../sim/es_spec.py responses %s/es-api %s/es-manifest.json", python,
+		 reference_dir(ref, sizeof(ref)), ref, sim.dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* The check of esaasd's requests (sim_es_requests_in_spec, run after every
+ * end-to-end test) refuses what the version's REST specification does not
+ * have: a parameter 8.x dropped, an API 8.x removed, a misspelt parameter
+ * and a bad value; it takes what the specification has. */
+static void test_es_request_check_follows_the_rest_spec(void **state)
+{
+	static const struct {
+		const char *ns, *method, *path;
+		bool in_spec;
+	} reqs[] = {
+		{"spec8", "GET", "/_cat/nodes?format=json&h=name,node.role&local=true", false},
+		{"spec8", "POST", "/_flush/synced", false},
+		{"spec8", "GET", "/_cluster/health?wait_for_staus=green", false},
+		{"spec8", "GET", "/_cluster/health?wait_for_status=blue", false},
+		{"spec7", "GET", "/_cat/nodes?format=json&h=name,node.role&local=true", true},
+		{"spec7", "POST", "/_flush/synced", true},
+		{"spec8", "GET", "/_cluster/health?wait_for_status=green&timeout=1s", true},
+		{"spec8", "DELETE", "/_cluster/voting_config_exclusions?wait_for_removal=false",
+		 true},
+	};
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sim.sa_token);
+	const char *h[] = {auth, NULL};
+	struct http_resp r;
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		assert_int_equal(call("DELETE", "/_sim/state", NULL, &r), 200);
+		http_resp_free(&r);
+		/* Sent as esaasd would send it; the answer does not matter here. */
+		assert_true(http_request(sim.server, reqs[i].method,
+					 es_path(reqs[i].ns, reqs[i].path), NULL, h, 0, &r));
+		http_resp_free(&r);
+		if (sim_es_requests_in_spec(&sim) != reqs[i].in_spec)
+			fail_msg("%s %s to %s: %s the specification, the check says otherwise",
+				 reqs[i].method, reqs[i].path, reqs[i].ns,
+				 reqs[i].in_spec ? "in" : "not in");
+	}
+	assert_int_equal(call("DELETE", "/_sim/state", NULL, &r), 200);
+	http_resp_free(&r);
 }
 
 /* --- transport and authorization ---------------------------------------------------- */
@@ -2814,10 +3012,13 @@ int main(void)
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
+		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
+		cmocka_unit_test(test_es_responses_match_the_spec),
+		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
