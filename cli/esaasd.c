@@ -138,6 +138,7 @@ static bool start_webhook(struct daemon *d, const struct config *cfg, struct htt
 		.queue_limit = cfg->webhook_queue_limit,
 		.backoff_base_ms = cfg->webhook_backoff_base_ms,
 		.backoff_cap_ms = cfg->webhook_backoff_cap_ms,
+		.max_body = (size_t)cfg->webhook_max_body_bytes,
 	};
 	char err[512];
 

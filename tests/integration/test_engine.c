@@ -1265,6 +1265,45 @@ static void test_finished_jobs_events_are_pruned_in_batches(void **state)
 			 1);
 }
 
+/*
+ * What a state reports may be huge (an allocation explanation, a Status
+ * with every object of a list): the job's error and its events keep
+ * engine.detail_max_bytes of it, with a note of its full length.
+ */
+static void test_long_observations_are_cut_with_a_note(void **state)
+{
+	struct esaasd_opts o = {.engine_yaml = "  detail_max_bytes: 1024\n"};
+	struct fixture *f = *state = fixture_new(&o);
+	int64_t id =
+		submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"bigfail:200000\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	const char *err = jstr(job, "error");
+	assert_true(strlen(err) <= 1024);
+	assert_non_null(strstr(err, "work: abcdefghabcdefgh"));
+	assert_non_null(strstr(err, "...[cut: "));
+	json_decref(job);
+
+	char qid[24];
+	snprintf(qid, sizeof(qid), "%lld", (long long)id);
+	const char *q[] = {qid};
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE job_id = $1", 1, q),
+			 sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND (detail IS NULL OR octet_length(detail) <= 1024)",
+				 1, q));
+	assert_true(sql_int(f->sql,
+			    "SELECT count(*) FROM job_events WHERE job_id = $1"
+			    " AND detail LIKE '%...[cut: 2000__ bytes in all]'",
+			    1, q) >= 1);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT max(octet_length(coalesce(observation, ''))"
+				 " + octet_length(coalesce(error, ''))) FROM jobs WHERE id = $1",
+				 1, q) <= 2048,
+			 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1301,6 +1340,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_wait_that_sees_nothing_new_writes_one_event,
 					  teardown),
 		cmocka_unit_test_teardown(test_events_come_in_pages, teardown),
+		cmocka_unit_test_teardown(test_long_observations_are_cut_with_a_note, teardown),
 		cmocka_unit_test_teardown(test_finished_jobs_events_are_pruned_in_batches,
 					  teardown),
 	};
