@@ -24,6 +24,9 @@ static const char *const job_statuses[] = {
 
 #define FILTER_DEFAULT_LIMIT 50
 #define FILTER_MAX_LIMIT 500
+/* A job's history comes in pages: a wait's repeated polls are one event. */
+#define EVENTS_DEFAULT_LIMIT 100
+#define EVENTS_MAX_LIMIT 1000
 #define NAME_MAX_CHARS 63
 #define REASON_MAX_CHARS 1000
 #define STATE_NAME_MAX_CHARS 64
@@ -543,28 +546,81 @@ static void jobs_get_cb(struct http_req *req, void *arg)
 	storage_job_get(api->db, api_tenant_filter(req), c->id, get_done_cb, c);
 }
 
-/* --- GET /api/v1/jobs/{id}/events --- */
+/* --- GET /api/v1/jobs/{id}/events?after=&limit= --- */
 
-static void events_done_cb(void *arg, const struct db_error *err, json_t *events)
+bool api_events_parse_page(const struct http_query *q, int64_t *after, int *limit,
+			   struct http_error *err)
 {
-	struct job_call *c = arg;
+	static const char *const known[] = {"after", "limit", "tenant", NULL};
+	const char *v;
 
-	if (err)
+	*after = 0;
+	*limit = EVENTS_DEFAULT_LIMIT;
+	if (!http_query_check(q, known, err))
+		return false;
+	if ((v = http_query_get(q, "limit")) &&
+	    (!(v[0] >= '0' && v[0] <= '9') || !parse_int(v, 1, EVENTS_MAX_LIMIT, limit)))
+		return http_error_set(err, 422, "invalid", "limit",
+				      "limit must be an integer from 1 to %d", EVENTS_MAX_LIMIT);
+	if ((v = http_query_get(q, "after")) && !(v[0] == '0' && v[1] == '\0') &&
+	    !api_parse_job_id(v, after))
+		return http_error_set(err, 422, "invalid", "after",
+				      "after must be an event id (0 or more): the next_after of "
+				      "the previous page");
+	return true;
+}
+
+struct events_call {
+	struct http_req *req;
+	int64_t id;
+	int limit;
+};
+
+static void events_done_cb(void *arg, const struct db_error *err, json_t *page)
+{
+	struct events_call *c = arg;
+
+	if (err) {
 		api_reply_db_error(c->req, err);
-	else if (!events)
+	} else if (!page) {
 		reply_not_found(c->req, c->id);
-	else
-		http_reply_json(c->req, 200, json_pack("{s:O}", "events", events));
+	} else {
+		json_t *out = json_copy(page);
+		json_t *after = json_object_get(page, "next_after");
+
+		/* The next page's address, as the client would ask for it. */
+		json_object_set_new(
+			out, "next",
+			json_is_integer(after)
+				? json_sprintf("/api/v1/jobs/%lld/events?after=%lld&limit=%d",
+					       (long long)c->id,
+					       (long long)json_integer_value(after), c->limit)
+				: json_null());
+		http_reply_json(c->req, 200, out);
+	}
 	free(c);
 }
 
 static void jobs_events_cb(struct http_req *req, void *arg)
 {
 	struct api *api = arg;
-	struct job_call *c = job_read(req, api);
+	struct http_error err = {0};
+	int64_t id, after;
+	int limit;
 
-	if (c)
-		storage_job_events(api->db, api_tenant_filter(req), c->id, events_done_cb, c);
+	if (!request_job_id(req, &id))
+		return;
+	if (!api_events_parse_page(http_req_query(req), &after, &limit, &err)) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	if (!api_have_database(req, api))
+		return;
+	struct events_call *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->id = id;
+	c->limit = limit;
+	storage_job_events(api->db, api_tenant_filter(req), id, after, limit, events_done_cb, c);
 }
 
 /* --- POST /api/v1/jobs/{id}/cancel --- */

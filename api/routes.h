@@ -101,6 +101,14 @@ bool api_actor(const char *header, const char *peer, char **actor,
 bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f,
 			   struct http_error *err) MUST_CHECK;
 
+/*
+ * GET /api/v1/jobs/{id}/events: the page asked for, after (0: from the
+ * first event) and limit (1 to 1000, 100 when not given).  422 invalid,
+ * naming the parameter, when one is wrong.
+ */
+bool api_events_parse_page(const struct http_query *q, int64_t *after, int *limit,
+			   struct http_error *err) MUST_CHECK;
+
 /* POST /api/v1/jobs, checked; the strings and params are borrowed from the body. */
 struct api_submit {
 	const struct workflow *wf;

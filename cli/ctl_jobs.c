@@ -19,6 +19,8 @@
 /* Polling: quick while things move, slower while a state waits. */
 #define POLL_MIN_MS 200
 #define POLL_MAX_MS 1000
+/* Events asked for at once (the API's most). */
+#define EVENTS_PAGE 1000
 /* How long a watch rides out esaasd being away (a restart, a rollout). */
 #define OUTAGE_MAX_MS 60000
 #define ERROR_COLUMN_MAX 60
@@ -77,6 +79,47 @@ static bool get_ok(struct ctl *ctl, const char *path, struct ctl_reply *r, int *
 	return true;
 }
 
+/*
+ * A job's events whose id is above after, every page of them (the API
+ * gives at most EVENTS_PAGE at a time): a new array, or NULL with *rc set.
+ */
+static json_t *events_after(struct ctl *ctl, int64_t id, int64_t after, int *rc)
+{
+	json_t *all = json_array();
+
+	for (;;) {
+		char *path = xasprintf("/api/v1/jobs/%lld/events?after=%lld&limit=%d",
+				       (long long)id, (long long)after, EVENTS_PAGE);
+		struct ctl_reply r;
+		bool ok = get_ok(ctl, path, &r, rc);
+
+		free(path);
+		if (!ok) {
+			json_decref(all);
+			return NULL;
+		}
+		json_t *events = json_object_get(r.body, "events");
+		json_t *next = json_object_get(r.body, "next_after");
+
+		if (!json_is_array(events)) {
+			fprintf(stderr, "esaasctl: the job's events are not a list\n");
+			*rc = CTL_EXIT_API;
+			ctl_reply_free(&r);
+			json_decref(all);
+			return NULL;
+		}
+		json_array_extend(all, events);
+		/* A cursor that does not move on would loop for ever: stop there. */
+		bool more = json_is_integer(next) && json_integer_value(next) > after;
+
+		if (more)
+			after = json_integer_value(next);
+		ctl_reply_free(&r);
+		if (!more)
+			return all;
+	}
+}
+
 /* "create of logs" and the like. */
 static char *job_title(json_t *job)
 {
@@ -110,12 +153,30 @@ static char *transition_state(json_t *ev)
 	return shown;
 }
 
+/*
+ * The event's detail for people; a wait that saw the same thing several
+ * times says how many and until when (UTC, to the second).
+ */
+static char *event_detail(json_t *ev)
+{
+	char *detail = ctl_printable(json_str(ev, "detail"));
+	long long polls = num(ev, "polls");
+	const char *last = json_str(ev, "last_at");
+
+	if (polls <= 1)
+		return detail;
+	char *s = xasprintf("%s%s(%lld polls, the last at %.8s)", detail, *detail ? " " : "", polls,
+			    last && strlen(last) >= 19 ? last + 11 : "--:--:--");
+	free(detail);
+	return s;
+}
+
 static void print_transition(json_t *ev)
 {
 	const char *at = json_str(ev, "at");
 	const char *outcome = json_str(ev, "outcome");
 	char *state = transition_state(ev);
-	char *detail = ctl_printable(json_str(ev, "detail"));
+	char *detail = event_detail(ev);
 	char *raw = xasprintf("%.40s/%lld", outcome ? outcome : "?", num(ev, "attempt"));
 	char *o = ctl_printable(raw);
 	char *line;
@@ -224,7 +285,6 @@ static bool outage_tolerable(int64_t *since, const char *why)
 static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_print print,
 		  json_t **final)
 {
-	char *events_path = xasprintf("/api/v1/jobs/%lld/events", (long long)id);
 	char *job_path = xasprintf("/api/v1/jobs/%lld", (long long)id);
 	int64_t last = after_id, outage_since = 0;
 	int delay = POLL_MIN_MS, rc = CTL_EXIT_API;
@@ -237,8 +297,13 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 		const char *newest_status = NULL;
 		size_t i;
 		json_t *ev, *events;
+		/* Only what is new: a page after the last event printed. */
+		char *events_path = xasprintf("/api/v1/jobs/%lld/events?after=%lld&limit=%d",
+					      (long long)id, (long long)last, EVENTS_PAGE);
+		bool answered = ctl_http_try(ctl->http, "GET", events_path, NULL, &r, &why);
 
-		if (!ctl_http_try(ctl->http, "GET", events_path, NULL, &r, &why)) {
+		free(events_path);
+		if (!answered) {
 			bool go_on = outage_tolerable(&outage_since, why);
 
 			if (!go_on)
@@ -285,6 +350,9 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 			else if (print == FOLLOW_JSON_LINES)
 				print_event_json(ev);
 		}
+		/* A full page: more follow at once. */
+		if (json_is_integer(json_object_get(r.body, "next_after")))
+			moved = true;
 		bool ended = terminal(newest_status);
 
 		ctl_reply_free(&r);
@@ -316,7 +384,6 @@ static int follow(struct ctl *ctl, int64_t id, int64_t after_id, enum follow_pri
 	}
 out:
 	free(prev_wait);
-	free(events_path);
 	free(job_path);
 	return rc;
 }
@@ -539,28 +606,27 @@ static int jobs_events(struct ctl *ctl, const struct ctl_args *a)
 {
 	static const char *const headers[] = {"ID",	"TIME",	    "STATE", "OUTCOME", "ATTEMPT",
 					      "STATUS", "DURATION", "ACTOR", "DETAIL",	NULL};
-	struct ctl_reply r;
 	int64_t id;
 	int rc;
 
 	if (!job_id_arg(ctl, a->pos[0], &id))
 		return CTL_EXIT_USAGE;
-	char *path = xasprintf("/api/v1/jobs/%lld/events", (long long)id);
-	bool ok = get_ok(ctl, path, &r, &rc);
+	json_t *events = events_after(ctl, id, 0, &rc);
 
-	free(path);
-	if (!ok)
+	if (!events)
 		return rc;
 	if (ctl->output == CTL_OUTPUT_JSON) {
-		rc = ctl_print_json(r.body);
-		ctl_reply_free(&r);
+		json_t *all = json_pack("{s:o}", "events", events);
+
+		rc = ctl_print_json(all);
+		json_decref(all);
 		return rc;
 	}
 	struct ctl_table *t = ctl_table_new(9, headers);
 	size_t i;
 	json_t *ev;
 
-	json_array_foreach (json_object_get(r.body, "events"), i, ev) {
+	json_array_foreach (events, i, ev) {
 		const char *at = json_str(ev, "at");
 		json_t *ms = json_object_get(ev, "duration_ms");
 		char *state = transition_state(ev);
@@ -578,11 +644,14 @@ static int jobs_events(struct ctl *ctl, const struct ctl_args *a)
 		ctl_table_cell(t, json_str(ev, "status"));
 		ctl_table_cell(t, dur);
 		ctl_table_cell(t, json_str(ev, "actor"));
-		ctl_table_cell(t, json_str(ev, "detail"));
+		char *detail = event_detail(ev);
+
+		ctl_table_cell(t, detail);
+		free(detail);
 	}
 	ctl_table_print(t, stdout);
 	ctl_table_free(t);
-	ctl_reply_free(&r);
+	json_decref(events);
 	return CTL_EXIT_OK;
 }
 
@@ -602,21 +671,18 @@ static int jobs_watch(struct ctl *ctl, const struct ctl_args *a)
 /* The newest event's id, so that --wait shows only what the action causes. */
 static bool newest_event(struct ctl *ctl, int64_t id, int64_t *newest, int *rc)
 {
-	char *path = xasprintf("/api/v1/jobs/%lld/events", (long long)id);
-	struct ctl_reply r;
+	json_t *events = events_after(ctl, id, 0, rc);
 	size_t i;
 	json_t *ev;
-	bool ok = get_ok(ctl, path, &r, rc);
 
-	free(path);
-	if (!ok)
+	if (!events)
 		return false;
 	*newest = 0;
-	json_array_foreach (json_object_get(r.body, "events"), i, ev) {
+	json_array_foreach (events, i, ev) {
 		if (json_integer_value(json_object_get(ev, "id")) > *newest)
 			*newest = json_integer_value(json_object_get(ev, "id"));
 	}
-	ctl_reply_free(&r);
+	json_decref(events);
 	return true;
 }
 

@@ -138,6 +138,7 @@ static bool start_webhook(struct daemon *d, const struct config *cfg, struct htt
 		.queue_limit = cfg->webhook_queue_limit,
 		.backoff_base_ms = cfg->webhook_backoff_base_ms,
 		.backoff_cap_ms = cfg->webhook_backoff_cap_ms,
+		.max_body = (size_t)cfg->webhook_max_body_bytes,
 	};
 	char err[512];
 
@@ -389,6 +390,10 @@ int main(int argc, char **argv)
 		.shutdown_grace_s = cfg.shutdown_grace_s,
 		.deadline_percent = cfg.deadline_percent,
 		.retry = {cfg.retry_base_ms, cfg.retry_cap_ms, cfg.retry_max_attempts},
+		.events_retention_days = cfg.events_retention_days,
+		.events_prune_interval_s = cfg.events_prune_interval_s,
+		.events_prune_batch = cfg.events_prune_batch,
+		.detail_max_bytes = cfg.detail_max_bytes,
 	};
 	env.http = http;
 	env.kube = connect_kubernetes(&cfg, http);

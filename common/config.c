@@ -74,6 +74,11 @@ static const struct key keys[] = {
 	{"engine.shutdown_grace_seconds", KEY_INT, FIELD(shutdown_grace_s), 0, 3600, "20"},
 	{"engine.deadline_percent", KEY_INT, FIELD(deadline_percent), 1, 10000, "100"},
 	{"engine.wait_poll_ms", KEY_INT, FIELD(wait_poll_ms), 10, 60000, "2000"},
+	{"engine.events_retention_days", KEY_INT, FIELD(events_retention_days), 0, 36500, "90"},
+	{"engine.events_prune_interval_seconds", KEY_INT, FIELD(events_prune_interval_s), 1, 86400,
+	 "3600"},
+	{"engine.events_prune_batch", KEY_INT, FIELD(events_prune_batch), 10, 100000, "1000"},
+	{"engine.detail_max_bytes", KEY_INT, FIELD(detail_max_bytes), 512, 1048576, "8192"},
 
 	{"retry.base_ms", KEY_INT, FIELD(retry_base_ms), 1, 3600000, "500"},
 	{"retry.cap_ms", KEY_INT, FIELD(retry_cap_ms), 1, 86400000, "60000"},
@@ -117,6 +122,7 @@ static const struct key keys[] = {
 	{"webhook.backoff_base_ms", KEY_INT, FIELD(webhook_backoff_base_ms), 1, 3600000, "1000"},
 	{"webhook.backoff_cap_ms", KEY_INT, FIELD(webhook_backoff_cap_ms), 1, 86400000, "60000"},
 	{"webhook.queue_limit", KEY_INT, FIELD(webhook_queue_limit), 1, 1000000, "1000"},
+	{"webhook.max_body_bytes", KEY_INT, FIELD(webhook_max_body_bytes), 1024, 16777216, "65536"},
 
 	{"oidc.issuer", KEY_OPT_STRING, FIELD(oidc_issuer), 0, 0, NULL},
 	{"oidc.audience", KEY_OPT_STRING, FIELD(oidc_audience), 0, 0, NULL},

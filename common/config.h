@@ -27,6 +27,10 @@ struct config {
 	int shutdown_grace_s; /* engine.shutdown_grace_seconds: 20 */
 	int deadline_percent; /* engine.deadline_percent: 100; scales every state's deadline */
 	int wait_poll_ms;     /* engine.wait_poll_ms: 2000; how often a waiting state looks again */
+	int events_retention_days;   /* engine.events_retention_days: 90; 0 keeps them */
+	int events_prune_interval_s; /* engine.events_prune_interval_seconds: 3600 */
+	int events_prune_batch;	     /* engine.events_prune_batch: 1000 events a statement */
+	int detail_max_bytes;	     /* engine.detail_max_bytes: 8192, a stored observation */
 
 	int retry_base_ms;	/* retry.base_ms: 500 */
 	int retry_cap_ms;	/* retry.cap_ms: 60000, >= base */
@@ -73,6 +77,7 @@ struct config {
 	int webhook_backoff_base_ms; /* webhook.backoff_base_ms: 1000 */
 	int webhook_backoff_cap_ms;  /* webhook.backoff_cap_ms: 60000, >= base */
 	int webhook_queue_limit; /* webhook.queue_limit: 1000 events waiting, then the oldest go */
+	int webhook_max_body_bytes; /* webhook.max_body_bytes: 65536; longer texts are cut */
 
 	/* OpenID Connect bearer tokens (common/jwt.h): accepted once issuer,
 	 * audience and jwks_url are all set; esaas's own tokens always are. */

@@ -54,6 +54,7 @@ struct httpc_call {
 	enum httpc_target target;
 	long timeout_ms;
 	size_t max_body;
+	char *max_body_for; /* NULL: not said */
 	int64_t started_ms;
 	char errbuf[CURL_ERROR_SIZE];
 
@@ -250,6 +251,7 @@ static void call_free(struct httpc_call *c)
 	curl_slist_free_all(c->req_headers);
 	free(c->method);
 	free(c->url_shown);
+	free(c->max_body_for);
 	free(c->body);
 	for (size_t i = 0; i < c->nheaders; i++)
 		free(c->headers[i]);
@@ -568,6 +570,7 @@ struct httpc_call *httpc_send(struct httpc *h, const struct httpc_request *req, 
 	c->target = req->target < ARRAY_SIZE(target_names) ? req->target : HTTPC_TARGET_OTHER;
 	c->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTPC_DEFAULT_TIMEOUT_MS;
 	c->max_body = req->max_body > 0 ? req->max_body : HTTPC_DEFAULT_MAX_BODY;
+	c->max_body_for = req->max_body_for ? xstrdup(req->max_body_for) : NULL;
 	h->npending++;
 
 	problem = request_problem(req, method);
@@ -705,8 +708,18 @@ static void call_finish(struct httpc_call *c, int curl_code, long status)
 	if (c->error) {
 		/* Refused before sending: the message is already written. */
 	} else if (c->body_too_large || curl_code == CURLE_FILESIZE_EXCEEDED) {
-		c->error = xasprintf("%s %s: response body larger than %zu bytes", c->method,
-				     c->url_shown, c->max_body);
+		/* What was read is a fragment: nobody should parse it. */
+		c->resp.too_large = true;
+		c->body[0] = '\0';
+		c->resp.body_len = 0;
+		if (c->max_body_for)
+			c->error =
+				xasprintf("%s %s: response body larger than %zu bytes, the cap for "
+					  "%s; not read further",
+					  c->method, c->url_shown, c->max_body, c->max_body_for);
+		else
+			c->error = xasprintf("%s %s: response body larger than %zu bytes",
+					     c->method, c->url_shown, c->max_body);
 	} else if (c->headers_too_large) {
 		c->error = xasprintf("%s %s: response headers larger than %d bytes", c->method,
 				     c->url_shown, MAX_HEADER_BYTES);

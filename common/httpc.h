@@ -77,7 +77,9 @@ struct httpc_request {
 	const char *bearer_token; /* sent as "Authorization: Bearer ..."; or NULL */
 	long timeout_ms;	  /* the whole request; 0: HTTPC_DEFAULT_TIMEOUT_MS */
 	size_t max_body;	  /* a bigger response is an error; 0: HTTPC_DEFAULT_MAX_BODY */
-	const char *proxy;	  /* "http://host:port", "socks5://..."; NULL: environment */
+	const char
+		*max_body_for; /* what the cap is for, in its error ("a cluster health"); or NULL */
+	const char *proxy;     /* "http://host:port", "socks5://..."; NULL: environment */
 	struct httpc_tls tls;
 	enum httpc_target target; /* for the metrics only */
 };
@@ -112,6 +114,11 @@ struct httpc_response {
 	 * or "GET https://...: HTTP 503".
 	 */
 	const char *error;
+	/*
+	 * The response went past max_body: it was not read further, body is
+	 * empty, and error names the cap.
+	 */
+	bool too_large;
 	int curl_code;	    /* 0, or libcurl's CURLcode (for logs and tests) */
 	int64_t elapsed_ms; /* from httpc_send() to the end */
 };

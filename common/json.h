@@ -13,4 +13,20 @@
  */
 const char *json_str(const json_t *obj, const char *key);
 
+/*
+ * s cut to at most max bytes (max >= 64), whole UTF-8 characters only,
+ * ending with a note that says how long it was: "...[cut: 81234 bytes in
+ * all]".  A new string (free it); s itself when it fits, copied.
+ */
+char *json_text_cut(const char *s, size_t max);
+
+/*
+ * doc made to fit in max bytes of compact JSON (max >= 256) by cutting its
+ * longest strings, each with json_text_cut()'s note, so that what stays is
+ * valid JSON of the same shape.  When cutting strings is not enough (a
+ * long array of short items) the document becomes {"cut": "<its text,
+ * cut>"}.  A new reference (doc's own when it fits).
+ */
+json_t *json_bound(json_t *doc, size_t max);
+
 #endif

@@ -64,6 +64,7 @@ struct webhook {
 	size_t queue_limit;
 	int64_t base_ms, cap_ms;
 	size_t in_flight_max;
+	size_t max_body;
 
 	struct delivery_list all, ready;
 	struct webhook_stats stats;
@@ -375,8 +376,12 @@ void webhook_post(struct webhook *wh, const json_t *event)
 	copy = json_copy((json_t *)event);
 	if (!given)
 		json_object_set_new(copy, "event_id", json_string(id));
-	body = json_dumps(copy, JSON_COMPACT);
+	/* What the queue holds and sends stays small: long texts are cut, the JSON kept whole. */
+	json_t *bounded = json_bound(copy, wh->max_body);
+
 	json_decref(copy);
+	body = json_dumps(bounded, JSON_COMPACT);
+	json_decref(bounded);
 	if (!body) {
 		log_error("webhook: cannot serialise a %s event; dropped", kind);
 		return;
@@ -447,6 +452,7 @@ struct webhook *webhook_new(struct event_base *base, struct httpc *http,
 	wh->timeout_ms = opt->timeout_ms;
 	wh->max_attempts = opt->max_attempts > 0 ? opt->max_attempts : 1;
 	wh->queue_limit = opt->queue_limit > 0 ? (size_t)opt->queue_limit : 1;
+	wh->max_body = opt->max_body >= 1024 ? opt->max_body : WEBHOOK_DEFAULT_MAX_BODY;
 	wh->base_ms = opt->backoff_base_ms;
 	wh->cap_ms = opt->backoff_cap_ms;
 	wh->in_flight_max = opt->in_flight > 0 ? (size_t)opt->in_flight : WEBHOOK_DEFAULT_IN_FLIGHT;

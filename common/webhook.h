@@ -43,6 +43,7 @@ struct httpc;
 struct webhook;
 
 #define WEBHOOK_DEFAULT_IN_FLIGHT 4
+#define WEBHOOK_DEFAULT_MAX_BODY ((size_t)64 * 1024)
 /* A Retry-After longer than this is read as this: an hour is already long. */
 #define WEBHOOK_RETRY_AFTER_MAX_MS (3600 * 1000LL)
 
@@ -56,6 +57,9 @@ struct webhook_options {
 	int64_t backoff_base_ms;  /* the ceiling of the first retry's delay */
 	int64_t backoff_cap_ms;	  /* the ceiling never grows past this */
 	int in_flight;		  /* requests at once; 0: WEBHOOK_DEFAULT_IN_FLIGHT */
+	/* The largest body posted: longer strings of an event are cut, each
+	 * with a note (json_bound()); below 1024: WEBHOOK_DEFAULT_MAX_BODY. */
+	size_t max_body;
 };
 
 /* This webhook's counts since webhook_new(), the same as its metrics. */

@@ -573,8 +573,12 @@ static void db_connected_cb(void *arg)
 
 void engine_start(struct engine *e)
 {
-	log_info("engine %s: %d workers, lease %ds, heartbeat %ds", e->owner, e->opt.workers,
-		 e->opt.lease_s, e->opt.heartbeat_s);
+	log_info("engine %s: %d workers, lease %ds, heartbeat %ds, events of finished jobs kept "
+		 "%s%d "
+		 "days",
+		 e->owner, e->opt.workers, e->opt.lease_s, e->opt.heartbeat_s,
+		 e->opt.events_retention_days > 0 ? "" : "for ever, not ",
+		 e->opt.events_retention_days);
 	e->listener =
 		db_listener_new(e->base, e->opt.conninfo, JOBS_NOTIFY_CHANNEL, notified_cb, e);
 	db_pool_on_connect(e->db, db_connected_cb, e);
@@ -583,6 +587,7 @@ void engine_start(struct engine *e)
 	struct timeval gv = {JOB_GAUGES_MS / 1000, (JOB_GAUGES_MS % 1000) * 1000};
 	event_add(e->gauges_ev, &gv);
 	engine_gauges_tick_cb(-1, 0, e);
+	engine_prune_start(e);
 	engine_poke(e);
 	engine_arm_wake(e, (int64_t)e->opt.poll_s * 1000);
 }
@@ -648,6 +653,7 @@ void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg)
 	log_info("engine stopping: no new claims; waiting up to %ds for %d running states",
 		 e->opt.shutdown_grace_s, e->nruns);
 	evtimer_del(e->wake_ev);
+	engine_prune_stop(e);
 	db_listener_free(e->listener);
 	e->listener = NULL;
 	db_pool_on_connect(e->db, NULL, NULL);
@@ -682,6 +688,7 @@ void engine_free(struct engine *e)
 	event_free(e->write_retry_ev);
 	event_free(e->heartbeat_ev);
 	event_free(e->gauges_ev);
+	engine_prune_free(e);
 	for (size_t i = 0; i < ARRAY_SIZE(e->figures); i++)
 		metrics_unregister(e->figures[i].family);
 	if (e->grace_ev)

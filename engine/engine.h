@@ -43,7 +43,20 @@ struct engine_options {
 	 */
 	void (*on_job_end)(void *arg, const json_t *job);
 	void *on_job_end_arg;
+	/*
+	 * The history's bounds.  Finished jobs' events are removed after
+	 * events_retention_days (0: kept for ever), every
+	 * events_prune_interval_s, events_prune_batch at a time.  A job's
+	 * error, observation and events' details are cut to detail_max_bytes
+	 * (0: ENGINE_DETAIL_MAX_BYTES), with a note that says so.
+	 */
+	int events_retention_days;
+	int events_prune_interval_s; /* 0: 3600 */
+	int events_prune_batch;	     /* 0: 1000 */
+	int detail_max_bytes;
 };
+
+#define ENGINE_DETAIL_MAX_BYTES 8192
 
 struct engine_stats {
 	unsigned long long claimed, transitions, batches, takeovers, lost_leases;

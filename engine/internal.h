@@ -124,7 +124,11 @@ struct engine {
 	} figures[5];		 /* this replica's counts, for /metrics */
 	struct event *gauges_ev; /* reads the job gauges from the database */
 	bool gauges_in_flight;
-	int queries; /* claim, wake-up and heartbeat statements in flight */
+	int queries; /* claim, wake-up, heartbeat and prune statements in flight */
+
+	struct event *prune_ev; /* the history's retention (engine/prune.c); or NULL */
+	bool pruning;		/* a round of batches is under way */
+	int64_t pruned;		/* events removed by this round */
 
 	bool stopping;
 	bool grace_over;
@@ -135,6 +139,12 @@ struct engine {
 
 	struct engine_stats stats;
 };
+
+/* --- prune.c --------------------------------------------------------------------- */
+
+void engine_prune_start(struct engine *e);
+void engine_prune_stop(struct engine *e);
+void engine_prune_free(struct engine *e);
 
 /* --- engine.c --------------------------------------------------------------------- */
 

@@ -6,6 +6,7 @@
  * or, fenced off, is let go of.
  */
 #include "engine/internal.h"
+#include "common/json.h"
 #include "storage/jobrun.h"
 
 #include <stdio.h>
@@ -22,6 +23,17 @@ void engine_transition_free(struct transition *t)
 	free(t->ev_from);
 	free(t->ev_detail);
 	free(t);
+}
+
+/* What Kubernetes or Elasticsearch said may be long: keep max bytes of it, with a note. */
+static void cut_text(char **s, size_t max)
+{
+	if (*s && strlen(*s) > max) {
+		char *cut = json_text_cut(*s, max);
+
+		free(*s);
+		*s = cut;
+	}
 }
 
 /*
@@ -49,6 +61,11 @@ void engine_queue_transition(struct job_run *run, const struct fsm_step_result *
 	} else {
 		t->ev_detail = detail ? xstrdup(detail) : NULL;
 	}
+	size_t max = e->opt.detail_max_bytes > 0 ? (size_t)e->opt.detail_max_bytes
+						 : ENGINE_DETAIL_MAX_BYTES;
+	cut_text(&t->ev_detail, max);
+	cut_text(&run->job.error, max);
+	cut_text(&run->job.observation, max);
 	t->ev_started_us = run->started_wall_us;
 	t->ev_duration_ms = now_mono_ms() - run->started_mono;
 	run->phase = RUN_WRITING;

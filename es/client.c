@@ -32,6 +32,45 @@ struct es_call {
 	void *arg;
 };
 
+/*
+ * How much of an answer each kind of call may read: a health or settings
+ * reply is kilobytes, listings grow with the cluster's nodes and shards.
+ * A reply past its cap fails the call (HTTPC_PERMANENT) with an error
+ * that names the cap, and is never held whole: the reading stops there.
+ * The first prefix of the path that matches wins.
+ */
+static const struct es_cap {
+	const char *prefix;
+	size_t bytes;
+	const char *what;
+} es_caps[] = {
+	{"/_cluster/health", 64 * 1024, "an Elasticsearch cluster health"},
+	{"/_cluster/allocation/explain", 256 * 1024, "an Elasticsearch allocation explanation"},
+	{"/_cluster/voting_config_exclusions", 64 * 1024, "an Elasticsearch voting exclusion"},
+	{"/_cluster/settings", 1024 * 1024, "Elasticsearch cluster settings"},
+	{"/_cat/", 4 * 1024 * 1024, "an Elasticsearch _cat listing"},
+	{"/_nodes", 4 * 1024 * 1024, "an Elasticsearch nodes listing"},
+	{"/_all/_settings", 4 * 1024 * 1024, "Elasticsearch index settings"},
+};
+#define ES_CAP_ROOT_BYTES (64 * 1024)
+#define ES_CAP_DEFAULT_BYTES (1024 * 1024)
+
+const char *es_response_cap(const char *path, size_t *bytes)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(es_caps); i++) {
+		if (strncmp(path, es_caps[i].prefix, strlen(es_caps[i].prefix)) == 0) {
+			*bytes = es_caps[i].bytes;
+			return es_caps[i].what;
+		}
+	}
+	if (path[0] == '/' && (path[1] == '\0' || path[1] == '?')) {
+		*bytes = ES_CAP_ROOT_BYTES;
+		return "an Elasticsearch root endpoint";
+	}
+	*bytes = ES_CAP_DEFAULT_BYTES;
+	return "an Elasticsearch reply";
+}
+
 struct es *es_new_proxy(struct kube *k, const char *ns, const char *service)
 {
 	struct es *es = xcalloc(1, sizeof(*es));
@@ -195,7 +234,9 @@ static void proxy_done_cb(void *arg, const struct kube_result *kr)
 
 static void direct_done_cb(const struct httpc_response *resp, void *arg)
 {
-	json_t *body = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	json_t *body = resp->body_len && !resp->too_large
+			       ? json_loadb(resp->body, resp->body_len, 0, NULL)
+			       : NULL;
 	finish(arg, resp->status, resp->klass, body, resp->error, resp->retry_after_ms);
 	json_decref(body);
 }
@@ -212,10 +253,13 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 	c->method = xstrdup(method);
 	c->path = xstrdup(path);
 	char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	size_t cap;
+	const char *cap_for = es_response_cap(path, &cap);
 	if (es->kube) {
 		char *full = xasprintf("%s%s", es->proxy_prefix, path);
-		c->kcall = kube_request(es->kube, method, full, text ? "application/json" : NULL,
-					text, proxy_done_cb, c);
+		c->kcall = kube_request_capped(es->kube, method, full,
+					       text ? "application/json" : NULL, text, cap, cap_for,
+					       proxy_done_cb, c);
 		free(full);
 	} else {
 		char *url = xasprintf("%s%s", es->base_url, path);
@@ -228,6 +272,8 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.body = text,
 			.body_len = text ? strlen(text) : 0,
 			.bearer_token = es->token,
+			.max_body = cap,
+			.max_body_for = cap_for,
 			.target = HTTPC_TARGET_ES,
 			.tls = {.ca_pem = es->ca_pem},
 		};

@@ -52,6 +52,14 @@ void es_free(struct es *es);
 const struct es_version *es_known_version(const struct es *es);
 void es_set_version(struct es *es, const struct es_version *v);
 
+/*
+ * The most a reply to path may hold, and what the cap is for (a static
+ * string): 64 KiB for a health, 256 KiB for an allocation explanation,
+ * 4 MiB for _cat listings and nodes, 1 MiB for the rest.  A bigger reply
+ * fails the call, permanently, with an error naming the cap.
+ */
+const char *es_response_cap(const char *path, size_t *bytes);
+
 /* path includes the query, e.g. "/_cat/nodes?format=json"; body may be NULL. */
 struct es_call *es_request(struct es *es, const char *method, const char *path, json_t *body,
 			   es_done_cb cb, void *arg);

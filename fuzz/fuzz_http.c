@@ -251,6 +251,18 @@ static void fuzz_query(const char *s)
 			       err.status);
 	}
 	http_error_clear(&err);
+	int64_t after;
+	int limit;
+
+	if (api_events_parse_page(q, &after, &limit, &err)) {
+		support_expect(limit >= 1 && limit <= 1000, "events limit %d", limit);
+		support_expect(after >= 0, "events after %lld", (long long)after);
+	} else {
+		check_error(&err, "events page");
+		support_expect(err.status == 422 && err.field, "page error %d without a field",
+			       err.status);
+	}
+	http_error_clear(&err);
 	http_query_free(q);
 }
 

@@ -17,6 +17,8 @@ struct kube_call {
 	struct kube *k;
 	struct httpc_call *http;
 	char *method, *url, *content_type, *body;
+	size_t max_body;
+	const char *max_body_for; /* static */
 	bool retried;
 	kube_done_cb cb;
 	void *arg;
@@ -148,7 +150,9 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 		}
 		log_warn("kubernetes: %s", err);
 	}
-	json_t *body = resp->body_len ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	json_t *body = resp->body_len && !resp->too_large
+			       ? json_loadb(resp->body, resp->body_len, 0, NULL)
+			       : NULL;
 	struct kube_result r = {
 		.status = resp->status,
 		.klass = resp->klass,
@@ -163,7 +167,9 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 		const char *reason = json_str(body, "reason");
 		if (reason)
 			r.reason = reason;
-		if (smsg)
+		if (resp->too_large)
+			msg = xstrdup(resp->error);
+		else if (smsg)
 			msg = xasprintf("%s %s: %ld %s", c->method, c->url + strlen(k->conn.server),
 					resp->status, smsg);
 		else if (!body && resp->body_len > 0 && resp->status > 0)
@@ -198,6 +204,8 @@ static void call_send(struct kube_call *c)
 		.body_len = c->body ? strlen(c->body) : 0,
 		.bearer_token = k->conn.token,
 		.proxy = k->conn.proxy_url,
+		.max_body = c->max_body,
+		.max_body_for = c->max_body_for,
 		/* Through a service's proxy it is the workload that answers (es/client.c). */
 		.target = strstr(c->url, "/services/") && strstr(c->url, "/proxy")
 				  ? HTTPC_TARGET_ES
@@ -211,8 +219,18 @@ struct kube_call *kube_request(struct kube *k, const char *method, const char *p
 			       const char *content_type, const char *body, kube_done_cb cb,
 			       void *arg)
 {
+	return kube_request_capped(k, method, path, content_type, body, KUBE_MAX_OBJECT_BYTES,
+				   "a Kubernetes object", cb, arg);
+}
+
+struct kube_call *kube_request_capped(struct kube *k, const char *method, const char *path,
+				      const char *content_type, const char *body, size_t max_body,
+				      const char *max_body_for, kube_done_cb cb, void *arg)
+{
 	struct kube_call *c = xcalloc(1, sizeof(*c));
 	c->k = k;
+	c->max_body = max_body;
+	c->max_body_for = max_body_for;
 	c->method = xstrdup(method);
 	c->url = xasprintf("%s%s", k->conn.server, path);
 	c->content_type = dup_or_null(content_type);
@@ -257,10 +275,12 @@ struct kube_call *kube_list(struct kube *k, const char *path, const char *label_
 			    kube_done_cb cb, void *arg)
 {
 	if (!label_selector || !*label_selector)
-		return kube_request(k, "GET", path, NULL, NULL, cb, arg);
+		return kube_request_capped(k, "GET", path, NULL, NULL, KUBE_MAX_LIST_BYTES,
+					   "a Kubernetes list", cb, arg);
 	char *sel = query_escape(label_selector);
 	char *full = xasprintf("%s?labelSelector=%s", path, sel);
-	struct kube_call *c = kube_request(k, "GET", full, NULL, NULL, cb, arg);
+	struct kube_call *c = kube_request_capped(k, "GET", full, NULL, NULL, KUBE_MAX_LIST_BYTES,
+						  "a Kubernetes list", cb, arg);
 	free(full);
 	free(sel);
 	return c;

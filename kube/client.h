@@ -64,6 +64,21 @@ struct kube_call *kube_scale(struct kube *k, const char *path, int replicas, kub
 struct kube_call *kube_request(struct kube *k, const char *method, const char *path,
 			       const char *content_type, const char *body, kube_done_cb cb,
 			       void *arg);
+/*
+ * The same with the reply capped at max_body bytes (what the cap is for,
+ * "an Elasticsearch cluster health", goes into the error).  The other
+ * calls cap theirs at KUBE_MAX_OBJECT_BYTES, a list's at
+ * KUBE_MAX_LIST_BYTES; a reply past its cap fails the call (permanently)
+ * with an error that names the cap, and is not read further.
+ */
+struct kube_call *kube_request_capped(struct kube *k, const char *method, const char *path,
+				      const char *content_type, const char *body, size_t max_body,
+				      const char *max_body_for, kube_done_cb cb, void *arg);
+/* An object is at most about 1.5 MiB (etcd's request limit); a list of a
+ * namespace's pods or a cluster's nodes, hundreds of them. */
+#define KUBE_MAX_OBJECT_BYTES ((size_t)2 * 1024 * 1024)
+#define KUBE_MAX_LIST_BYTES ((size_t)16 * 1024 * 1024)
+
 /* The callback will not run. */
 void kube_cancel(struct kube_call *call);
 

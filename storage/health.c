@@ -4,6 +4,7 @@
  * readings cost a handful of commits.
  */
 #include "storage/health.h"
+#include "common/json.h"
 #include "storage/jobs.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -287,7 +288,9 @@ void storage_health_record(struct db_pool *db, const char *owner,
 			free(clean);
 		}
 		if (o->detail)
-			json_object_set(row, "detail", o->detail);
+			/* An explanation stays readable, and the history's rows small. */
+			json_object_set_new(row, "detail",
+					    json_bound(o->detail, HEALTH_DETAIL_MAX_BYTES));
 		json_array_append_new(rows, row);
 	}
 	char *text = json_dumps(rows, JSON_COMPACT);

@@ -28,6 +28,9 @@
 /* As many as migration 0005 made rows of health_shards. */
 #define HEALTH_SHARDS 64
 
+/* The most of a change's detail (an allocation explanation) the history keeps. */
+#define HEALTH_DETAIL_MAX_BYTES ((size_t)64 * 1024)
+
 /* The "health" member of a cluster's JSON, over a row of clusters aliased c. */
 #define CLUSTER_HEALTH_JSON(c)                                                               \
 	"(SELECT jsonb_build_object('status', h.status, 'nodes', h.nodes,"                   \
@@ -90,7 +93,8 @@ struct health_observation {
 	int nodes;	    /* -1: unknown */
 	int unassigned;	    /* -1: unknown */
 	const char *error;  /* NULL when ok */
-	json_t *detail;	    /* for the history when the status changes; or NULL */
+	json_t *detail;	    /* for the history when the status changes; or NULL; stored
+			     * cut to HEALTH_DETAIL_MAX_BYTES (json_bound()) */
 };
 
 /* written: observations stored; changes: history rows appended. */

@@ -216,7 +216,10 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * transition that keeps it.
  *
  * u writes the rows that pass the fence; done_before finds those an earlier
- * send already wrote; e records the events; cl records the end of a job on
+ * send already wrote; rep finds the waits that repeat their job's last
+ * event (the same state, status, attempt and detail: nothing new was
+ * seen), which ru counts on that event (polls, last_at) instead of e
+ * appending a row per poll; e records the other events; cl records the end of a job on
  * its cluster (storage/jobrun.h); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
@@ -246,12 +249,22 @@ static const char TRANSITION_SQL[] =
 	" done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id"
 	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
 	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
+	" rep AS (SELECT t.id AS job_id, l.id AS ev_id FROM t JOIN u ON u.id = t.id"
+	"  CROSS JOIN LATERAL (SELECT x.* FROM job_events x WHERE x.job_id = t.id"
+	"   ORDER BY x.id DESC LIMIT 1) l"
+	"  WHERE t.ev_outcome = 'wait' AND l.outcome = 'wait' AND l.actor = 'engine'"
+	"   AND l.from_state IS NOT DISTINCT FROM t.ev_from AND l.to_state = t.state"
+	"   AND l.status = u.status AND l.attempt = t.ev_attempt"
+	"   AND l.detail IS NOT DISTINCT FROM t.ev_detail),"
+	" ru AS (UPDATE job_events x SET polls = x.polls + 1, last_at = now()"
+	"  FROM rep WHERE x.id = rep.ev_id RETURNING x.id),"
 	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
 	"  attempt, actor, worker, detail, duration_ms)"
 	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, "
 	"t.ev_outcome,"
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
-	"  FROM t JOIN u ON u.id = t.id ORDER BY t.id),"
+	"  FROM t JOIN u ON u.id = t.id"
+	"  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id),"
 	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
 	"  spec = coalesce(t.context->'spec', c.spec),"
 	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"

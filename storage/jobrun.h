@@ -113,7 +113,10 @@ struct jobrun_committed {
  * from rows.  A row already at version + 1 under the same claim is this
  * very transition, committed by an earlier send whose answer was lost: it
  * is reported in rows as written, not written twice.  Each written row
- * gets a job event (actor "engine", worker owner).  A waiting job whose
+ * gets a job event (actor "engine", worker owner), but a wait that
+ * repeats the job's last event (the same state, status, attempt and
+ * detail) is counted on that event instead (polls + 1, last_at now).  A
+ * waiting job whose
  * cancellation was requested meanwhile becomes runnable as 'cancelling'
  * at once.  A job that ends (succeeded, failed, cancelled) or is handed
  * back to run now wakes the other replicas (NOTIFY on the jobs channel).

@@ -17,7 +17,8 @@
 	" 'started_at', esaas_ts(" e ".started_at), 'from_state', " e ".from_state,"           \
 	" 'to_state', " e ".to_state, 'outcome', " e ".outcome, 'status', " e ".status,"       \
 	" 'attempt', " e ".attempt, 'actor', " e ".actor, 'worker', " e ".worker,"             \
-	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms, 'reason', " e ".reason)"
+	" 'detail', " e ".detail, 'duration_ms', " e ".duration_ms, 'reason', " e ".reason,"   \
+	" 'polls', " e ".polls, 'last_at', esaas_ts(" e ".last_at))"
 
 /* A job id as text for a statement parameter. */
 struct idbuf {
@@ -252,21 +253,64 @@ static void events_cb(void *arg, PGresult *res, const struct db_error *err)
 	free(c);
 }
 
-void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, storage_events_cb cb,
-			void *arg)
+/*
+ * One page: the job's events after the cursor, one more than asked for to
+ * tell whether another page follows.  No row at all when the job is not
+ * the tenant's (or does not exist).
+ */
+#define EVENTS_PAGE_SQL                                                                           \
+	"WITH j AS (SELECT id FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2)," \
+	" p AS (SELECT e.* FROM job_events e JOIN j ON e.job_id = j.id WHERE e.id > $3"           \
+	"  ORDER BY e.id LIMIT $4::int + 1),"                                                     \
+	" pg AS (SELECT * FROM p ORDER BY id LIMIT $4)"                                           \
+	" SELECT jsonb_build_object('events', coalesce((SELECT jsonb_agg(" EVENT_JSON(            \
+		"pg") " ORDER BY pg.id) FROM pg), '[]'::jsonb),"                                  \
+		      " 'next_after', CASE WHEN (SELECT count(*) FROM p) > $4"                    \
+		      "  THEN (SELECT max(id) FROM pg) END)"                                      \
+		      " FROM j"
+
+void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, int64_t after,
+			int limit, storage_events_cb cb, void *arg)
 {
 	struct events_ctx *c = xmalloc(sizeof(*c));
 	c->cb = cb;
 	c->arg = arg;
-	struct idbuf b;
-	const char *p[] = {tenant, id_text(&b, id)};
-	db_query(db,
-		 "SELECT (SELECT coalesce(jsonb_agg(" EVENT_JSON(
-			 "e") " ORDER BY e.id), '[]'::jsonb)"
-			      " FROM job_events e WHERE e.job_id = j.id)"
-			      " FROM jobs j WHERE ($1::text IS NULL OR j.tenant_id = $1) AND j.id "
-			      "= $2",
-		 2, p, events_cb, c);
+	struct idbuf b, a, l;
+	const char *p[] = {tenant, id_text(&b, id), id_text(&a, after), id_text(&l, limit)};
+	db_query(db, EVENTS_PAGE_SQL, 4, p, events_cb, c);
+}
+
+/* --- retention -------------------------------------------------------------------- */
+
+struct prune_ctx {
+	storage_prune_cb cb;
+	void *arg;
+};
+
+static void prune_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct prune_ctx *c = arg;
+	int64_t n = 0;
+
+	if (err)
+		c->cb(c->arg, err, 0);
+	else if (PQntuples(res) != 1 || !parse_int64(PQgetvalue(res, 0, 0), 0, INT64_MAX, &n))
+		c->cb(c->arg, &bad_shape, 0);
+	else
+		c->cb(c->arg, NULL, n);
+	free(c);
+}
+
+void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, storage_prune_cb cb,
+			      void *arg)
+{
+	struct prune_ctx *c = xmalloc(sizeof(*c));
+	struct idbuf d, b;
+	const char *p[] = {id_text(&d, keep_days), id_text(&b, batch)};
+
+	c->cb = cb;
+	c->arg = arg;
+	db_query(db, "SELECT esaas_prune_job_events($1::int, $2::int)", 2, p, prune_cb, c);
 }
 
 /* --- cancel -------------------------------------------------------------------- */

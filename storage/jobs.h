@@ -92,10 +92,27 @@ typedef void (*storage_page_cb)(void *arg, const struct db_error *err, json_t *p
 void storage_job_list(struct db_pool *db, const struct job_filter *f, storage_page_cb cb,
 		      void *arg);
 
-/* events: array oldest first, or NULL when the job does not exist. */
-typedef void (*storage_events_cb)(void *arg, const struct db_error *err, json_t *events);
-void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, storage_events_cb cb,
-			void *arg);
+/*
+ * A page of a job's history, oldest first: at most limit events whose id
+ * is above after (0: from the first).  page is {"events": [...],
+ * "next_after": id | null}, next_after the cursor of the page that
+ * follows; NULL when the job does not exist.  A wait that repeated its
+ * job's last event is counted on it ("polls", "last_at"), so the last
+ * event of a page may have grown when it is read again.
+ */
+typedef void (*storage_events_cb)(void *arg, const struct db_error *err, json_t *page);
+void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, int64_t after,
+			int limit, storage_events_cb cb, void *arg);
+
+/*
+ * The retention of the history: remove at most batch events of jobs that
+ * finished more than keep_days days ago (0008_bounded_events.sql's
+ * esaas_prune_job_events()), in one short statement.  removed is how many
+ * went: a batch that comes back full means more are due.
+ */
+typedef void (*storage_prune_cb)(void *arg, const struct db_error *err, int64_t removed);
+void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, storage_prune_cb cb,
+			      void *arg);
 
 enum cancel_result {
 	CANCEL_NOT_FOUND,

@@ -116,7 +116,8 @@ export function withQuery(path, params) {
 export const paths = {
 	jobs: (params) => withQuery('/api/v1/jobs', params || {}),
 	job: (id) => `/api/v1/jobs/${encodeURIComponent(id)}`,
-	events: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/events`,
+	events: (id, after) =>
+		withQuery(`/api/v1/jobs/${encodeURIComponent(id)}/events`, {after, limit: 1000}),
 	replay: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/replay`,
 	cancel: (id) => `/api/v1/jobs/${encodeURIComponent(id)}/cancel`,
 	workflows: () => '/api/v1/workflows',

@@ -167,7 +167,8 @@ function runCounts(events) {
 			continue;
 		}
 		const c = counts.get(ev.from_state) || {runs: 0, retries: 0};
-		c.runs++;
+		// A wait that saw the same thing several times is one event.
+		c.runs += Number.isInteger(ev.polls) && ev.polls > 1 ? ev.polls : 1;
 		if (ev.outcome === 'retry') {
 			c.retries++;
 		}

@@ -121,6 +121,28 @@ function groupEvents(events) {
 	return groups;
 }
 
+// How many polls an event stands for: a wait that saw the same thing again
+// is counted on its event, not written anew.
+function polls(ev) {
+	return Number.isInteger(ev.polls) && ev.polls > 1 ? ev.polls : 1;
+}
+
+// The job's events, every page of them.  Those already known are read
+// again from the last one on, since a repeated wait grows that one.
+async function readEvents(id, known) {
+	const list = known.slice(0, -1);
+	let after = list.length ? list[list.length - 1].id : 0;
+	for (;;) {
+		const page = await get(paths.events(id, after));
+		list.push(...(Array.isArray(page && page.events) ? page.events : []));
+		const next = page && page.next_after;
+		if (!Number.isInteger(next) || next <= after) {
+			return list;
+		}
+		after = next;
+	}
+}
+
 function who(ev) {
 	if (ev.actor) {
 		return ev.actor;
@@ -157,18 +179,22 @@ function eventRow(group) {
 	let outcome = h('span', {class: 'outcome outcome-' + String(ev.outcome).replace(/[^a-z_]/g, '')}, ev.outcome);
 	let detail = eventDetail(ev);
 	let dur = duration(ev.duration_ms);
-	if (evs.length > 1) {
-		outcome = [outcome, ` ×${evs.length}`];
-		const span = parseTime(ev.at) - parseTime(first.started_at || first.at);
+	const total = evs.reduce((n, w) => n + polls(w), 0);
+	const end = ev.last_at || ev.at;
+	if (total > 1) {
+		outcome = [outcome, ` ×${total}`];
+		const span = parseTime(end) - parseTime(first.started_at || first.at);
 		dur = Number.isFinite(span) ? `${duration(span)} in all` : '';
-		detail = [detail, h('details', null, h('summary', null, `All ${evs.length} waits`),
+		detail = [detail, h('details', null, h('summary', null, `All ${total} waits`),
 			h('ol', {class: 'wait-list'}, evs.map((w) =>
-				h('li', null, timeExact(w.at), ': ', w.detail || '')))),
+				h('li', null, timeExact(w.at),
+					polls(w) > 1 ? [' to ', timeExact(w.last_at), ` (${polls(w)} times)`] : '',
+					': ', w.detail || '')))),
 		];
 	}
 	return h('tr', {class: 'event outcome-row-' + String(ev.outcome).replace(/[^a-z_]/g, ''),
 		dataset: {outcome: String(ev.outcome)}},
-	h('td', {class: 'col-at'}, timeExact(first.at), evs.length > 1 ? [' to ', timeExact(ev.at)] : ''),
+	h('td', {class: 'col-at'}, timeExact(first.at), total > 1 ? [' to ', timeExact(end)] : ''),
 	h('td', {class: 'col-transition'}, transition(ev)),
 	h('td', {class: 'col-outcome'}, outcome),
 	h('td', {class: 'col-attempt'}, ev.attempt === null || ev.attempt === undefined ? '' : String(ev.attempt)),
@@ -191,7 +217,7 @@ function timeline() {
 	const update = (events) => {
 		const groups = groupEvents(events);
 		groups.forEach((g, i) => {
-			const sig = `${g.events[0].id}:${g.events.length}`;
+			const sig = `${g.events[0].id}:${g.events.length}:${polls(g.events[g.events.length - 1])}`;
 			if (rows[i] && rows[i].sig === sig) {
 				return;
 			}
@@ -410,14 +436,15 @@ export function jobPage(main, id, app) {
 
 	let lastStatus = null;
 	let missing = false;
+	let known = [];
 	const load = async () => {
 		if (missing) {
 			return;
 		}
 		let job;
-		let evs;
+		let list;
 		try {
-			[job, evs] = await Promise.all([get(paths.job(id)), get(paths.events(id))]);
+			[job, list] = await Promise.all([get(paths.job(id)), readEvents(id, known)]);
 		} catch (err) {
 			if (err instanceof ApiError && err.status === 404) {
 				missing = true;
@@ -429,7 +456,7 @@ export function jobPage(main, id, app) {
 			}
 			throw err;
 		}
-		const list = Array.isArray(evs && evs.events) ? evs.events : [];
+		known = list;
 		const wf = job.kind ? await workflowOf(job.kind) : null;
 		content.hidden = false;
 		problem.hidden = true;
@@ -445,7 +472,9 @@ export function jobPage(main, id, app) {
 		drawSummaryPart([job, minute], job);
 		drawErrorPart([job.status, job.error, job.failed_state, job.observation], job);
 		const lastEvent = list.length ? list[list.length - 1].id : 0;
-		drawGraphPart([Boolean(wf), job.status, job.state, job.failed_state, list.length, lastEvent], wf, job, list);
+		const lastPolls = list.length ? polls(list[list.length - 1]) : 0;
+		drawGraphPart([Boolean(wf), job.status, job.state, job.failed_state, list.length, lastEvent, lastPolls],
+			wf, job, list);
 		acts.update(job, wf, list);
 		events.update(list);
 		drawParams(job.params, job.params);

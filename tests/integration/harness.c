@@ -333,15 +333,15 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
 		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  "
-		"wait_poll_ms: %d\n"
+		"wait_poll_ms: %d\n%s"
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: %d\n"
 		"log:\n  level: %s\n  format: %s\n%s%s%s"
 		"%s%s%s",
 		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
 		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
 		o->grace_s ? o->grace_s : 2, o->deadline_percent ? o->deadline_percent : 100,
-		o->wait_poll_ms ? o->wait_poll_ms : 100, o->retry_base_ms ? o->retry_base_ms : 20,
-		o->retry_cap_ms ? o->retry_cap_ms : 200,
+		o->wait_poll_ms ? o->wait_poll_ms : 100, o->engine_yaml ? o->engine_yaml : "",
+		o->retry_base_ms ? o->retry_base_ms : 20, o->retry_cap_ms ? o->retry_cap_ms : 200,
 		o->retry_max_attempts ? o->retry_max_attempts : 5,
 		o->log_level ? o->log_level : "debug", o->json_logs ? "json" : "text",
 		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "",

@@ -56,7 +56,8 @@ struct esaasd_opts {
 	int wait_poll_ms;	/* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
 	const char *plugin_repository; /* kubernetes.plugin_repository */
 	int unschedulable_timeout_s;   /* kubernetes.unschedulable_timeout_seconds (0: default) */
-	const char *extra_yaml; /* appended as is: whole sections the harness does not write */
+	const char *extra_yaml;	 /* appended as is: whole sections the harness does not write */
+	const char *engine_yaml; /* more keys of the engine section, "  key: value\n" lines */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */

@@ -26,6 +26,7 @@
 #include "kube/kubeconfig.h"
 #include "kube/render.h"
 #include "kube/spec.h"
+#include "tests/fakehttp.h"
 #include "tests/integration/harness.h"
 
 static struct {
@@ -544,6 +545,95 @@ static void test_flush_on_8(void **state)
 	spec_free(&spec);
 }
 
+/* --- caps on what is read ------------------------------------------------------------ */
+
+/* A JSON object of about n bytes: {"status": "green", "pad": "xxx..."}. */
+static char *padded_json(size_t n, bool array)
+{
+	char *pad = xmalloc(n + 1);
+	memset(pad, 'x', n);
+	pad[n] = '\0';
+	char *s = xasprintf(array ? "[{\"index\": \"logs\", \"pad\": \"%s\"}]"
+				  : "{\"status\": \"green\", \"pad\": \"%s\"}",
+			    pad);
+	free(pad);
+	return s;
+}
+
+/* Big answers where the caller's cap is small, and where it is large. */
+static void big_replies_cb(struct evhttp_request *req, int index, void *arg)
+{
+	const char *uri = evhttp_request_get_uri(req);
+	char *body;
+
+	if (strstr(uri, "/_cluster/health"))
+		body = padded_json(100 * 1024, false); /* a health needs kilobytes */
+	else if (strstr(uri, "/_cat/shards"))
+		body = padded_json(1024 * 1024, true); /* a listing may be big */
+	else if (strstr(uri, "/pods/es-data-0"))
+		body = padded_json(3 * 1024 * 1024, false); /* no object is that big */
+	else
+		body = padded_json(3 * 1024 * 1024, false); /* a list may be */
+	fakehttp_reply(req, 200, "application/json", body);
+	free(body);
+}
+
+/*
+ * Each kind of call reads at most its cap: a reply past it fails the call,
+ * permanently, with an error naming the cap; a reply within it is read,
+ * even when the same size is past another kind's cap.
+ */
+static void test_replies_past_their_cap_fail_naming_it(void **state)
+{
+	struct fakehttp *fake = fakehttp_start(t.base, big_replies_cb, NULL);
+	char *url = fakehttp_url(fake, "");
+	struct answer a = {0};
+
+	/* Elasticsearch reached directly. */
+	struct es *es = es_new_direct(t.http, url, NULL);
+	es_health(es, NULL, NULL, false, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_null(a.body);
+	assert_non_null(strstr(a.message, "/_cluster/health: response body larger than 65536 "
+					  "bytes, the cap for an Elasticsearch cluster health"));
+	answer_clear(&a);
+	es_cat_shards(es, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_true(json_is_array(a.body));
+	answer_clear(&a);
+	es_free(es);
+
+	/* Kubernetes, and Elasticsearch through its service proxy. */
+	struct kube_conn conn = {.server = url};
+	struct kube *k = kube_new(t.http, &conn);
+	es = es_new_proxy(k, "es-acme-logs", "es-http");
+	es_health(es, NULL, NULL, false, es_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_non_null(strstr(a.message, "the cap for an Elasticsearch cluster health"));
+	answer_clear(&a);
+	es_free(es);
+
+	kube_get(k, "/api/v1/namespaces/es-acme-logs/pods/es-data-0", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_null(a.body);
+	assert_non_null(strstr(a.message, "response body larger than 2097152 bytes, the cap for "
+					  "a Kubernetes object"));
+	answer_clear(&a);
+	kube_list(k, "/api/v1/namespaces/es-acme-logs/pods", "app=es", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_OK);
+	assert_true(json_is_object(a.body));
+	answer_clear(&a);
+
+	kube_free(k);
+	free(url);
+	fakehttp_stop(fake);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_faults_are_classified),
 		cmocka_unit_test(test_rendered_cluster_and_elasticsearch),
 		cmocka_unit_test(test_flush_on_8),
+		cmocka_unit_test(test_replies_past_their_cap_fail_naming_it),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1017,6 +1017,293 @@ static void test_hung_request_stalls_nothing_else(void **state)
 	close(fd);
 }
 
+/* A plan of n times action, then next: {"plan": {"work": [...]}}. */
+static char *repeated_plan(const char *action, int n)
+{
+	size_t cap = 64 + (size_t)n * (strlen(action) + 4), len = 0;
+	char *s = xmalloc(cap);
+
+	len += (size_t)snprintf(s, cap, "{\"plan\": {\"work\": [");
+	for (int i = 0; i < n; i++)
+		len += (size_t)snprintf(s + len, cap - len, "\"%s\", ", action);
+	snprintf(s + len, cap - len, "\"next\"]}}");
+	return s;
+}
+
+/*
+ * A wait that sees nothing new (the same detail, poll after poll) is one
+ * event that counts its polls, with the first and the last time; a wait
+ * that sees something new is an event of its own, as before.
+ */
+static void test_wait_that_sees_nothing_new_writes_one_event(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t id = submit_job(&f->d, "test", "logs",
+				"{\"plan\": {\"work\": [\"poll:20\", \"poll:20\", \"poll:20\","
+				" \"poll:20\", \"poll:20\", \"poll:20\", \"poll:20\", \"poll:20\","
+				" \"wait:20\", \"wait:20\", \"next\"]}}");
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+
+	char *trail = event_trail(&f->d, id);
+	assert_string_equal(trail, "submitted:->prepare next:prepare>work wait:work>work "
+				   "wait:work>work wait:work>work next:work>verify "
+				   "succeeded:verify>verify");
+	free(trail);
+
+	char path[64];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events", (long long)id);
+	assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *events = json_object_get(r.body, "events");
+	json_t *polled = json_array_get(events, 2);
+	assert_string_equal(jstr(polled, "detail"), "work: 2 of 3 ready");
+	assert_int_equal(json_integer_value(json_object_get(polled, "polls")), 8);
+	/* The first and the last observation are both kept. */
+	assert_true(json_is_string(json_object_get(polled, "last_at")));
+	assert_true(strcmp(jstr(polled, "last_at"), jstr(polled, "at")) >= 0);
+	for (size_t i = 3; i <= 4; i++) {
+		json_t *ev = json_array_get(events, i);
+		char want[64];
+
+		snprintf(want, sizeof(want), "work: waiting (run %zu)", i + 6);
+		assert_string_equal(jstr(ev, "detail"), want);
+		assert_int_equal(json_integer_value(json_object_get(ev, "polls")), 1);
+		assert_true(json_is_null(json_object_get(ev, "last_at")));
+	}
+	http_resp_free(&r);
+}
+
+/* "id,id,..." of every event of the job, page after page of limit each. */
+static char *event_ids_by_pages(const struct esaasd *d, int64_t id, int limit, int *pages)
+{
+	char *ids = xstrdup(""),
+	     *next = xasprintf("/api/v1/jobs/%lld/events?limit=%d", (long long)id, limit);
+
+	*pages = 0;
+	while (next) {
+		struct http_resp r;
+
+		assert_true(http_call(d, "GET", next, NULL, NULL, &r));
+		assert_int_equal(r.status, 200);
+		(*pages)++;
+		assert_true(*pages < 100);
+		free(next);
+		json_t *events = json_object_get(r.body, "events");
+		json_t *after = json_object_get(r.body, "next_after");
+		json_t *link = json_object_get(r.body, "next");
+		size_t i;
+		json_t *ev;
+
+		assert_true(json_array_size(events) <= (size_t)limit);
+		json_array_foreach (events, i, ev) {
+			char *more =
+				xasprintf("%s%s%lld", ids, *ids ? "," : "",
+					  (long long)json_integer_value(json_object_get(ev, "id")));
+			free(ids);
+			ids = more;
+		}
+		if (json_is_null(after)) {
+			assert_true(json_is_null(link));
+			next = NULL;
+		} else {
+			/* The cursor is the page's last event, and the link asks for what follows. */
+			assert_int_equal(json_array_size(events), limit);
+			assert_int_equal(json_integer_value(after),
+					 json_integer_value(json_object_get(
+						 json_array_get(events, (size_t)limit - 1), "id")));
+			next = xstrdup(json_string_value(link));
+			char want[96];
+			snprintf(want, sizeof(want), "/api/v1/jobs/%lld/events?after=%lld&limit=%d",
+				 (long long)id, (long long)json_integer_value(after), limit);
+			assert_string_equal(next, want);
+		}
+		http_resp_free(&r);
+	}
+	return ids;
+}
+
+/* /events comes in pages, each with the cursor of the next; the limit has a maximum. */
+static void test_events_come_in_pages(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	char *plan = repeated_plan("wait:5", 24);
+	int64_t id = submit_job(&f->d, "test", "logs", plan);
+	free(plan);
+	json_t *job = wait_job_done(&f->d, id, 30000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+
+	/* 24 waits that each saw something new, and the job's other 4 events. */
+	int pages;
+	char *all = event_ids_by_pages(&f->d, id, 1000, &pages);
+	assert_int_equal(pages, 1);
+	char *paged = event_ids_by_pages(&f->d, id, 7, &pages);
+	assert_int_equal(pages, 4);
+	assert_string_equal(paged, all);
+	free(paged);
+	paged = event_ids_by_pages(&f->d, id, 1, &pages);
+	assert_int_equal(pages, 28);
+	assert_string_equal(paged, all);
+	free(paged);
+	free(all);
+
+	/* Without a limit: the first 100. */
+	char path[96];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events", (long long)id);
+	assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "events")), 28);
+	assert_true(json_is_null(json_object_get(r.body, "next_after")));
+	http_resp_free(&r);
+
+	static const char *const bad[][2] = {
+		{"limit=1001", "limit"},
+		{"limit=0", "limit"},
+		{"after=-1", "after"},
+		{"page=2", "page"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events?%s", (long long)id,
+			 bad[i][0]);
+		assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+		assert_int_equal(r.status, 422);
+		assert_string_equal(json_string_value(json_object_get(
+					    json_object_get(r.body, "error"), "field")),
+				    bad[i][1]);
+		http_resp_free(&r);
+	}
+	/* A page after the last event is empty, and the job's absence is still 404. */
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/events?after=9223372036854775807",
+		 (long long)id);
+	assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "events")), 0);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/jobs/999999/events?limit=5", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+}
+
+static bool sql_ok(PGconn *c, const char *sql, const char *param)
+{
+	const char *p[] = {param};
+	PGresult *r = PQexecParams(c, sql, param ? 1 : 0, NULL, p, NULL, NULL, 0);
+	bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+
+	PQclear(r);
+	return ok;
+}
+
+/*
+ * Finished jobs' events go once they are older than the retention, in
+ * batches; a job still running and a job finished lately keep theirs, and
+ * nothing else may remove or rewrite the history.
+ */
+static void test_finished_jobs_events_are_pruned_in_batches(void **state)
+{
+	struct esaasd_opts o = {.engine_yaml = "  events_retention_days: 7\n"
+					       "  events_prune_interval_seconds: 1\n"
+					       "  events_prune_batch: 10\n"};
+	struct fixture *f = *state = fixture_new(&o);
+	char *plan = repeated_plan("wait:5", 30);
+	int64_t old = submit_job(&f->d, "test", "old", plan);
+	free(plan);
+	int64_t recent = submit_job(&f->d, "test", "recent", NULL);
+	int64_t running =
+		submit_job(&f->d, "test", "running", "{\"plan\": {\"work\": [\"wait:60000\"]}}");
+	json_t *j = wait_job_done(&f->d, old, 30000);
+	assert_string_equal(jstr(j, "status"), "succeeded");
+	json_decref(j);
+	j = wait_job_done(&f->d, recent, 30000);
+	json_decref(j);
+	j = wait_job_status(&f->d, running, "waiting", 10000);
+	json_decref(j);
+
+	char oid[24], rid[24], wid[24];
+	snprintf(oid, sizeof(oid), "%lld", (long long)old);
+	snprintf(rid, sizeof(rid), "%lld", (long long)recent);
+	snprintf(wid, sizeof(wid), "%lld", (long long)running);
+	const char *po[] = {oid}, *pr[] = {rid}, *pw[] = {wid};
+	const char *count = "SELECT count(*) FROM job_events WHERE job_id = $1";
+	long long recent_events = sql_int(f->sql, count, 1, pr);
+	long long running_events = sql_int(f->sql, count, 1, pw);
+	assert_int_equal(sql_int(f->sql, count, 1, po), 34);
+	assert_true(recent_events >= 4 && running_events >= 3);
+
+	/* The history stays append-only for everything but the retention. */
+	assert_false(sql_ok(f->sql, "DELETE FROM job_events WHERE job_id = $1", rid));
+	assert_false(sql_ok(f->sql, "UPDATE job_events SET detail = 'x' WHERE job_id = $1", rid));
+	assert_false(sql_ok(f->sql,
+			    "UPDATE job_events SET polls = polls + 1 WHERE job_id = $1"
+			    " AND detail IS NOT NULL AND last_at IS NULL",
+			    rid));
+
+	/* The old job finished eight days ago, as far as the retention knows. */
+	assert_true(sql_ok(f->sql,
+			   "UPDATE jobs SET finished_at = now() - interval '8 days' WHERE id = $1",
+			   oid));
+	assert_true(sql_ok(f->sql,
+			   "UPDATE jobs SET created_at = now() - interval '9 days' WHERE id = $1",
+			   wid));
+	int64_t deadline = harness_now_ms() + 15000;
+	while (sql_int(f->sql, count, 1, po) > 0 && harness_now_ms() < deadline)
+		msleep(100);
+	assert_int_equal(sql_int(f->sql, count, 1, po), 0);
+	assert_int_equal(sql_int(f->sql, count, 1, pr), recent_events);
+	assert_true(sql_int(f->sql, count, 1, pw) >= running_events);
+	/* The job itself stays, with its outcome. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'succeeded'",
+				 1, po),
+			 1);
+}
+
+/*
+ * What a state reports may be huge (an allocation explanation, a Status
+ * with every object of a list): the job's error and its events keep
+ * engine.detail_max_bytes of it, with a note of its full length.
+ */
+static void test_long_observations_are_cut_with_a_note(void **state)
+{
+	struct esaasd_opts o = {.engine_yaml = "  detail_max_bytes: 1024\n"};
+	struct fixture *f = *state = fixture_new(&o);
+	int64_t id =
+		submit_job(&f->d, "test", "logs", "{\"plan\": {\"work\": [\"bigfail:200000\"]}}");
+	json_t *job = wait_job_done(&f->d, id, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "failed");
+	const char *err = jstr(job, "error");
+	assert_true(strlen(err) <= 1024);
+	assert_non_null(strstr(err, "work: abcdefghabcdefgh"));
+	assert_non_null(strstr(err, "...[cut: "));
+	json_decref(job);
+
+	char qid[24];
+	snprintf(qid, sizeof(qid), "%lld", (long long)id);
+	const char *q[] = {qid};
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM job_events WHERE job_id = $1", 1, q),
+			 sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND (detail IS NULL OR octet_length(detail) <= 1024)",
+				 1, q));
+	assert_true(sql_int(f->sql,
+			    "SELECT count(*) FROM job_events WHERE job_id = $1"
+			    " AND detail LIKE '%...[cut: 2000__ bytes in all]'",
+			    1, q) >= 1);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT max(octet_length(coalesce(observation, ''))"
+				 " + octet_length(coalesce(error, ''))) FROM jobs WHERE id = $1",
+				 1, q) <= 2048,
+			 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1050,6 +1337,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_started_job_blocks_its_cluster, teardown),
 		cmocka_unit_test_teardown(test_unknown_kind_is_not_claimed, teardown),
 		cmocka_unit_test_teardown(test_hung_request_stalls_nothing_else, teardown),
+		cmocka_unit_test_teardown(test_wait_that_sees_nothing_new_writes_one_event,
+					  teardown),
+		cmocka_unit_test_teardown(test_events_come_in_pages, teardown),
+		cmocka_unit_test_teardown(test_long_observations_are_cut_with_a_note, teardown),
+		cmocka_unit_test_teardown(test_finished_jobs_events_are_pruned_in_batches,
+					  teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_kill_* runs a subset. */
 	const char *filter = getenv("ESAAS_TEST_FILTER");

@@ -306,6 +306,42 @@ static void test_module_retry_after_honoured(void **state)
 	receiver_stop(r);
 }
 
+/*
+ * An event that says too much (a red cluster's allocation explanation) is
+ * held and posted cut to the webhook's max_body: its long strings end with
+ * a note, and the JSON stays whole, with its other members as they were.
+ */
+static void test_module_long_event_is_cut_with_a_note(void **state)
+{
+	static const int script[] = {200, 0};
+	struct receiver *r = receiver_start(script);
+	struct loop l;
+	char *explain = xmalloc(300001);
+
+	memset(explain, 'e', 300000);
+	explain[300000] = '\0';
+	loop_open(&l, r->url, 5, 10);
+	json_t *e =
+		json_pack("{s:s, s:s, s:s, s:{s:s}}", "kind", "cluster_health_changed", "cluster",
+			  "logs", "status", "red", "detail", "allocation_explain", explain);
+	webhook_post(l.wh, e);
+	json_decref(e);
+	free(explain);
+	loop_until_ended(&l, 1);
+	assert_true(receiver_wait(r, 1, WAIT_MS));
+	assert_true(strlen(r->hits[0].body) <= WEBHOOK_DEFAULT_MAX_BODY);
+	json_t *body = hit_json(r, 0);
+	assert_string_equal(json_string_value(json_object_get(body, "status")), "red");
+	assert_string_equal(json_string_value(json_object_get(body, "cluster")), "logs");
+	const char *cut = json_string_value(
+		json_object_get(json_object_get(body, "detail"), "allocation_explain"));
+	assert_non_null(cut);
+	assert_non_null(strstr(cut, "...[cut: 300000 bytes in all]"));
+	json_decref(body);
+	loop_close(&l);
+	receiver_stop(r);
+}
+
 static void test_module_refusal_not_retried(void **state)
 {
 	static const int script[] = {404, 200, 0};
@@ -763,6 +799,7 @@ int main(void)
 {
 	const struct CMUnitTest module[] = {
 		cmocka_unit_test(test_module_retry_after_honoured),
+		cmocka_unit_test(test_module_long_event_is_cut_with_a_note),
 		cmocka_unit_test(test_module_refusal_not_retried),
 		cmocka_unit_test(test_module_gives_up_after_max_attempts),
 		cmocka_unit_test(test_module_receiver_down),

@@ -110,6 +110,15 @@ static void testwf_run(struct step *s)
 		step_wait(s, ms, "%s: waiting (run %d)", step_state(s), n + 1);
 	} else if (strncmp(a, "poll:", 5) == 0 && parse_int64(a + 5, 0, 3600000, &ms)) {
 		step_wait(s, ms, "%s: 2 of 3 ready", step_state(s));
+	} else if (strncmp(a, "bigfail:", 8) == 0 && parse_int64(a + 8, 1, 16777216, &ms)) {
+		/* A failure that says far too much, as an allocation explanation can. */
+		char *words = xmalloc((size_t)ms + 1);
+
+		for (int64_t i = 0; i < ms; i++)
+			words[i] = "abcdefgh"[i % 8];
+		words[ms] = '\0';
+		step_fail(s, "%s: %s", step_state(s), words);
+		free(words);
 	} else if (strcmp(a, "retry") == 0) {
 		step_retry(s, "%s: simulated transient error (run %d)", step_state(s), n + 1);
 	} else if (strcmp(a, "badutf8") == 0) {

@@ -394,6 +394,47 @@ static void test_filter_defaults(void **state)
 	http_query_free(q);
 }
 
+/* A job's events come in pages: a cursor and a bounded limit. */
+static void test_events_page(void **state)
+{
+	struct http_error err = {0};
+	struct http_query *q;
+	int64_t after;
+	int limit;
+
+	q = http_query_parse("", &err);
+	assert_true(api_events_parse_page(q, &after, &limit, &err));
+	assert_int_equal(after, 0);
+	assert_int_equal(limit, 100);
+	http_query_free(q);
+
+	q = http_query_parse("after=41&limit=1000&tenant=acme", &err);
+	assert_true(api_events_parse_page(q, &after, &limit, &err));
+	assert_int_equal(after, 41);
+	assert_int_equal(limit, 1000);
+	http_query_free(q);
+
+	q = http_query_parse("after=0", &err);
+	assert_true(api_events_parse_page(q, &after, &limit, &err));
+	assert_int_equal(after, 0);
+	http_query_free(q);
+
+	static const char *const bad[][2] = {
+		{"limit=1001", "limit"}, {"limit=0", "limit"},	       {"limit=-1", "limit"},
+		{"after=-3", "after"},	 {"after=x", "after"},	       {"after=00", "after"},
+		{"cursor=5", "cursor"},	 {"after=1&after=2", "after"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		q = http_query_parse(bad[i][0], &err);
+		assert_non_null(q);
+		assert_false(api_events_parse_page(q, &after, &limit, &err));
+		assert_int_equal(err.status, 422);
+		assert_string_equal(err.field, bad[i][1]);
+		http_query_free(q);
+		http_error_clear(&err);
+	}
+}
+
 static void test_filter_all(void **state)
 {
 	struct http_error err = {0};
@@ -1571,6 +1612,7 @@ int main(void)
 		cmocka_unit_test(test_query_check),
 		cmocka_unit_test(test_filter_defaults),
 		cmocka_unit_test(test_filter_all),
+		cmocka_unit_test(test_events_page),
 		cmocka_unit_test(test_filter_statuses),
 		cmocka_unit_test(test_filter_invalid),
 		cmocka_unit_test(test_submit_valid),
