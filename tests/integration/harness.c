@@ -509,16 +509,19 @@ static size_t header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-/* Tokens made by harness_token(), one per database. */
-static struct {
+/* Tokens made by harness_token(), one per database (a test program makes
+ * a database per test), kept until the program exits. */
+struct harness_token {
 	char dburl[600];
 	char token[128];
-} tokens[32];
+};
+static struct harness_token *tokens;
+static size_t ntokens;
 
 /* The token made for d's database, if one was. */
 static const char *known_token(const struct esaasd *d)
 {
-	for (size_t i = 0; i < sizeof(tokens) / sizeof(tokens[0]) && tokens[i].dburl[0]; i++) {
+	for (size_t i = 0; i < ntokens; i++) {
 		if (strcmp(tokens[i].dburl, d->dburl) == 0)
 			return tokens[i].token;
 	}
@@ -535,9 +538,7 @@ const char *harness_token(const struct esaasd *d)
 		return NULL;
 	if (known_token(d))
 		return known_token(d);
-	for (i = 0; i < sizeof(tokens) / sizeof(tokens[0]) && tokens[i].dburl[0]; i++)
-		;
-	if (i == sizeof(tokens) / sizeof(tokens[0]) || pipe(fds) != 0)
+	if (pipe(fds) != 0)
 		return NULL;
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
 	pid_t pid = fork();
@@ -575,6 +576,8 @@ const char *harness_token(const struct esaasd *d)
 		fprintf(stderr, "esaasd --bootstrap-admin failed for %s\n", d->dburl);
 		return NULL;
 	}
+	tokens = xrealloc(tokens, (ntokens + 1) * sizeof(*tokens));
+	i = ntokens++;
 	snprintf(tokens[i].dburl, sizeof(tokens[i].dburl), "%s", d->dburl);
 	snprintf(tokens[i].token, sizeof(tokens[i].token), "%s", line);
 	return tokens[i].token;
