@@ -238,7 +238,12 @@ bool es_has_ingest_role(const struct es_version *v)
 	return v->major >= 5;
 }
 
-void es_role_settings(const struct es_version *v, enum es_role role, json_t *settings)
+bool es_image_has_xpack(const struct es_version *v, const char *image)
+{
+	return es_version_at_least(v, 6, 3, 0) && !(image && strstr(image, "-oss"));
+}
+
+void es_role_settings(const struct es_version *v, enum es_role role, bool xpack, json_t *settings)
 {
 	bool master = role == ES_ROLE_MASTER;
 	bool data = role == ES_ROLE_DATA;
@@ -262,6 +267,15 @@ void es_role_settings(const struct es_version *v, enum es_role role, json_t *set
 	json_object_set_new(settings, "node.data", json_boolean(data));
 	if (es_has_ingest_role(v))
 		json_object_set_new(settings, "node.ingest", json_boolean(ingest));
+	/* https://www.elastic.co/guide/en/elasticsearch/reference/7.8/modules-node.html:
+	 * each is true by default, where the node knows it. */
+	if (xpack && es_version_at_least(v, 6, 3, 0))
+		json_object_set_new(settings, "node.ml", json_false());
+	if (es_version_at_least(v, 7, 7, 0)) {
+		json_object_set_new(settings, "node.remote_cluster_client", json_false());
+		if (xpack)
+			json_object_set_new(settings, "node.transform", json_false());
+	}
 }
 
 /* --- plugins ------------------------------------------------------------- */

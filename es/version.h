@@ -135,12 +135,21 @@ enum es_roles_style es_roles_style(const struct es_version *v);
 bool es_has_ingest_role(const struct es_version *v);
 
 /*
+ * The image bundles X-Pack: the default distribution from 6.3 (an image
+ * whose name has "-oss" is the open-source one, without it).
+ */
+bool es_image_has_xpack(const struct es_version *v, const char *image);
+
+/*
  * Add the role settings of a node of this role to settings (a JSON object
  * of elasticsearch.yml keys): masters are dedicated masters; data nodes
  * hold data and run ingest pipelines; clients coordinate and run ingest
- * pipelines.
+ * pipelines.  No node has another role: before 7.9 the booleans of the
+ * roles that are on by default are set false (node.ml where X-Pack is
+ * bundled, xpack; node.remote_cluster_client from 7.7; node.transform from
+ * 7.7 with X-Pack), since a node does not know them otherwise.
  */
-void es_role_settings(const struct es_version *v, enum es_role role, json_t *settings);
+void es_role_settings(const struct es_version *v, enum es_role role, bool xpack, json_t *settings);
 
 /* --- plugins ------------------------------------------------------------- */
 

@@ -187,7 +187,7 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 	} else if (role == ES_ROLE_MASTER && c->opts->initial_master_nodes) {
 		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
-	es_role_settings(v, role, s);
+	es_role_settings(v, role, es_image_has_xpack(v, c->image), s);
 	if (es_security_on_by_default(v)) {
 		/* On purpose: esaas reaches nodes in plain HTTP through the
 		 * API server's service proxy and manages no certificates. */

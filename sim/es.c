@@ -32,7 +32,10 @@
 enum {
 	ROLE_MASTER = 1,
 	ROLE_DATA = 2,
-	ROLE_INGEST = 4
+	ROLE_INGEST = 4,
+	ROLE_ML = 8,
+	ROLE_TRANSFORM = 16,
+	ROLE_REMOTE = 32 /* remote_cluster_client */
 };
 
 enum copy_state {
@@ -333,8 +336,42 @@ static bool is_es_pod(const json_t *pod, const char **image)
 	return false;
 }
 
-static unsigned roles_of(const json_t *pod)
+/* The default distribution bundles X-Pack from 6.3; the -oss images do not. */
+static bool default_distribution(const char *image, const char *version)
 {
+	return version_code(version) >= 60300 && !(image && strstr(image, "-oss"));
+}
+
+/* A boolean of a flat elasticsearch.yml (values as strings), else dflt. */
+static bool file_bool(const json_t *file, const char *key, bool dflt)
+{
+	const char *v = json_str(file, key);
+	return v ? strcmp(v, "true") == 0 : dflt;
+}
+
+/*
+ * A node's roles from the elasticsearch.yml it read at start, as each
+ * version reads them.  From 7.9 `node.roles` names every role the node
+ * has, and a node without it has them all
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.9/modules-node.html).
+ * Before, one boolean per role, each true by default: node.master and
+ * node.data; node.ingest from 5.0; node.ml from 6.3 in the default
+ * distribution; node.remote_cluster_client from 7.7; node.transform from 7.7
+ * in the default distribution, following node.data ("All data nodes are
+ * also transform nodes", .../reference/7.8/modules-node.html).
+ */
+static unsigned roles_from_file(const json_t *file, const char *version, const char *image);
+
+/*
+ * A pod's roles: from the elasticsearch.yml it read (file, flat), else,
+ * for a pod given no elasticsearch.yml at all (the simulator's own tests
+ * make such pods), from its esaas.io/role label.
+ */
+static unsigned roles_of(const json_t *pod, const json_t *file, const char *version,
+			 const char *image)
+{
+	if (json_object_size(file) > 0)
+		return roles_from_file(file, version, image);
 	const char *role = json_str(json_object_get(json_object_get(pod, "metadata"), "labels"),
 				    "esaas.io/role");
 	if (!role)
@@ -344,6 +381,46 @@ static unsigned roles_of(const json_t *pod)
 	if (!strcmp(role, "data"))
 		return ROLE_DATA;
 	return 0; /* client: coordinating only */
+}
+
+static unsigned roles_from_file(const json_t *file, const char *version, const char *image)
+{
+	int code = version_code(version);
+	bool xpack = default_distribution(image, version);
+	unsigned r = 0;
+
+	if (code >= 70900) {
+		const char *list = json_str(file, "node.roles");
+		static const struct {
+			const char *name;
+			unsigned role;
+		} names[] = {{"master", ROLE_MASTER},	    {"data", ROLE_DATA},
+			     {"ingest", ROLE_INGEST},	    {"ml", ROLE_ML},
+			     {"transform", ROLE_TRANSFORM}, {"remote_cluster_client", ROLE_REMOTE}};
+		if (!list)
+			return ROLE_MASTER | ROLE_DATA | ROLE_INGEST | ROLE_REMOTE |
+			       (xpack ? ROLE_ML | ROLE_TRANSFORM : 0);
+		for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+			size_t n = strlen(names[i].name);
+			for (const char *p = list; (p = strstr(p, names[i].name)); p += n)
+				if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+					r |= names[i].role;
+		}
+		return r;
+	}
+	if (file_bool(file, "node.master", true))
+		r |= ROLE_MASTER;
+	if (file_bool(file, "node.data", true))
+		r |= ROLE_DATA;
+	if (code >= 50000 && file_bool(file, "node.ingest", true))
+		r |= ROLE_INGEST;
+	if (xpack && file_bool(file, "node.ml", true))
+		r |= ROLE_ML;
+	if (code >= 70700 && file_bool(file, "node.remote_cluster_client", true))
+		r |= ROLE_REMOTE;
+	if (xpack && code >= 70700 && file_bool(file, "node.transform", (r & ROLE_DATA) != 0))
+		r |= ROLE_TRANSFORM;
+	return r;
 }
 
 /* Plugin names from the init containers' install commands and PLUGINS env. */
@@ -1304,9 +1381,36 @@ static const struct {
 	const char *prefix;
 	int removed_in;
 } removed_settings[] = {
-	{"thread_pool.bulk.", 7},	    {"thread_pool.index.", 7},
-	{"gateway.expected_nodes", 8},	    {"gateway.expected_master_nodes", 8},
-	{"gateway.recover_after_nodes", 8}, {"gateway.recover_after_master_nodes", 8},
+	{"thread_pool.bulk.", 7},
+	{"thread_pool.index.", 7},
+	{"gateway.expected_nodes", 8},
+	{"gateway.expected_master_nodes", 8},
+	{"gateway.recover_after_nodes", 8},
+	{"gateway.recover_after_master_nodes", 8},
+	/* The role booleans, replaced by node.roles in 7.9 and gone in 8.0
+	 * (breaking-changes-8.0.html, "node.x settings removed"). */
+	{"node.master", 8},
+	{"node.data", 8},
+	{"node.ingest", 8},
+	{"node.ml", 8},
+	{"node.transform", 8},
+	{"node.remote_cluster_client", 8},
+};
+
+/*
+ * Role settings a node does not know before they came, or without X-Pack
+ * (the -oss images, and every image before 6.3): node.ml from 6.3 with
+ * X-Pack, node.transform and node.remote_cluster_client from 7.7, the
+ * first with X-Pack only (reference/7.8/modules-node.html).
+ */
+static const struct {
+	const char *key;
+	int since; /* version_code() */
+	bool xpack;
+} introduced_settings[] = {
+	{"node.ml", 60300, true},
+	{"node.transform", 70700, true},
+	{"node.remote_cluster_client", 70700, false},
 };
 
 /* A byte size as ByteSizeValue.parseBytesSizeValue takes it: digits, an
@@ -1336,9 +1440,21 @@ static const char *const byte_size_settings[] = {
 	"http.max_header_size",
 };
 
+/* What a node of 5.0+ says, and exits, on a setting it does not know. */
+static char *unknown_setting(const char *key)
+{
+	return xasprintf("java.lang.IllegalArgumentException: unknown setting [%s] please check "
+			 "that any required plugins are installed, or check the breaking changes "
+			 "documentation for removed settings",
+			 key);
+}
+
 char *sim_es_config_refused(const json_t *pod, int major)
 {
 	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	const char *image = NULL;
+	const char *tag = is_es_pod(pod, &image) && image ? strrchr(image, ':') : NULL;
+	const char *version = tag && tag[1] ? tag + 1 : "7.17.0";
 	size_t i;
 	json_t *vol;
 	char *why = NULL;
@@ -1356,17 +1472,19 @@ char *sim_es_config_refused(const json_t *pod, int major)
 		const char *k;
 		json_t *v;
 		json_object_foreach (yml, k, v) {
+			for (size_t j = 0;
+			     !why && major >= 5 && j < ARRAY_SIZE(introduced_settings); j++)
+				if (!strcmp(k, introduced_settings[j].key) &&
+				    (version_code(version) < introduced_settings[j].since ||
+				     (introduced_settings[j].xpack &&
+				      !default_distribution(image, version))))
+					why = unknown_setting(k);
 			for (size_t j = 0; !why && major >= 5 && j < ARRAY_SIZE(removed_settings);
 			     j++)
 				if (major >= removed_settings[j].removed_in &&
 				    !strncmp(k, removed_settings[j].prefix,
 					     strlen(removed_settings[j].prefix)))
-					why = xasprintf(
-						"java.lang.IllegalArgumentException: unknown "
-						"setting [%s] please check that any required "
-						"plugins are installed, or check the breaking "
-						"changes documentation for removed settings",
-						k);
+					why = unknown_setting(k);
 			for (size_t j = 0; !why && j < ARRAY_SIZE(byte_size_settings); j++) {
 				const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 				if (s && !strcmp(k, byte_size_settings[j]) && !byte_size_ok(s))
@@ -1799,7 +1917,6 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		node->host = xstrdup(json_str(json_object_get(pod, "spec"), "nodeName")
 					     ? json_str(json_object_get(pod, "spec"), "nodeName")
 					     : "");
-		node->roles = roles_of(pod);
 		json_decref(node->plugins);
 		node->plugins = plugins_of(pod);
 		node->present = node_takes_folder(cl, node, pod);
@@ -1812,6 +1929,7 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 			json_decref(node->file);
 			node->file = config_file_settings(pod);
 		}
+		node->roles = roles_of(pod, node->file, node->version, image);
 	}
 	folders_joined(cl);
 }
@@ -1857,10 +1975,14 @@ static void form_alongside(struct es_cluster *cl, struct store_obj **pods, size_
 	for (size_t i = 0; i < n; i++) {
 		const char *image;
 		json_t *pod = pods[i]->body;
-		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod) ||
-		    !(roles_of(pod) & ROLE_MASTER))
+		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod))
 			continue;
 		const char *tag = image ? strrchr(image, ':') : NULL;
+		json_t *file = config_file_settings(pod);
+		unsigned roles = roles_of(pod, file, tag && tag[1] ? tag + 1 : "7.17.0", image);
+		json_decref(file);
+		if (!(roles & ROLE_MASTER))
+			continue;
 		if (version_major(tag && tag[1] ? tag + 1 : "7.17.0") < 7)
 			continue; /* zen1 has no bootstrapping */
 		char *name = xasprintf("%s-%s", pods[i]->name, cl->ns);
@@ -2466,16 +2588,27 @@ static void cat_reply(struct call *c, const struct cat_col *cols, size_t ncols, 
 	free(text);
 }
 
+/* _cat/nodes' node.role: one letter per role, in alphabetical order; a
+ * node with every role of 8.x also has the data tiers (c, f, h, s, w). */
 static const char *role_letters(struct es_cluster *cl, const struct es_node *n)
 {
-	bool v8 = version_major(cluster_version(cl)) >= 8;
-	if (n->roles == (ROLE_MASTER | ROLE_DATA | ROLE_INGEST))
-		return v8 ? "cdfhilmrstw" : "dim";
-	if (n->roles == ROLE_MASTER)
-		return "m";
-	if (n->roles == ROLE_DATA)
-		return "d";
-	return "-";
+	static const struct {
+		unsigned role;
+		char letter;
+	} letters[] = {{ROLE_DATA, 'd'},   {ROLE_INGEST, 'i'}, {ROLE_ML, 'l'},
+		       {ROLE_MASTER, 'm'}, {ROLE_REMOTE, 'r'}, {ROLE_TRANSFORM, 't'}};
+	static char buf[8];
+	const unsigned every =
+		ROLE_MASTER | ROLE_DATA | ROLE_INGEST | ROLE_ML | ROLE_TRANSFORM | ROLE_REMOTE;
+	size_t k = 0;
+
+	if (version_major(cluster_version(cl)) >= 8 && n->roles == every)
+		return "cdfhilmrstw";
+	for (size_t i = 0; i < ARRAY_SIZE(letters); i++)
+		if (n->roles & letters[i].role)
+			buf[k++] = letters[i].letter;
+	buf[k] = '\0';
+	return k ? buf : "-";
 }
 
 static void cat_nodes(struct es_cluster *cl, struct call *c)
@@ -2672,13 +2805,20 @@ static void cat_health(struct es_cluster *cl, struct call *c)
 
 static json_t *roles_json(struct es_cluster *cl, const struct es_node *n)
 {
+	static const struct {
+		unsigned role;
+		const char *name;
+	} names[] = {{ROLE_DATA, "data"},
+		     {ROLE_INGEST, "ingest"},
+		     {ROLE_MASTER, "master"},
+		     {ROLE_ML, "ml"},
+		     {ROLE_REMOTE, "remote_cluster_client"},
+		     {ROLE_TRANSFORM, "transform"}};
 	json_t *r = json_array();
-	if (n->roles & ROLE_DATA)
-		json_array_append_new(r, json_string("data"));
-	if (n->roles & ROLE_INGEST)
-		json_array_append_new(r, json_string("ingest"));
-	if (n->roles & ROLE_MASTER)
-		json_array_append_new(r, json_string("master"));
+	(void)cl;
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		if (n->roles & names[i].role)
+			json_array_append_new(r, json_string(names[i].name));
 	return r;
 }
 

@@ -299,6 +299,45 @@ static void test_5x_forms_and_restarts(void **state)
 }
 
 /*
+ * F19: before 7.9 each role is a boolean that is true by default, and the
+ * default distribution adds node.ml (6.3+), node.remote_cluster_client and
+ * node.transform (7.7+).  Dedicated masters, data nodes and clients have
+ * the roles esaas gives them from 7.9 with node.roles, and no other:
+ * masters "m", data nodes "di", clients "i" in _cat/nodes.
+ */
+static void expect_dedicated_roles(struct fixture *f, const char *name, const char *version)
+{
+	char *spec = xasprintf("{\"name\": \"%s\", \"version\": \"%s\","
+			       " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+			       " \"clients\": {\"replicas\": 1}}",
+			       name, version);
+	expect_ok(f, post_cluster(&f->d, spec));
+	free(spec);
+	json_t *rows = es_call(f, name, "GET", "/_cat/nodes?format=json&h=name,node.role", NULL);
+	assert_non_null(rows);
+	assert_int_equal(json_array_size(rows), 4);
+	size_t i;
+	json_t *row;
+	json_array_foreach (rows, i, row) {
+		const char *node = json_str(row, "name"), *roles = json_str(row, "node.role");
+		const char *want = !strncmp(node, "es-master-", 10) ? "m"
+				   : !strncmp(node, "es-data-", 8)  ? "di"
+								    : "i";
+		assert_non_null(roles);
+		if (strcmp(roles, want) != 0)
+			fail_msg("%s %s has roles \"%s\", not \"%s\"", version, node, roles, want);
+	}
+	json_decref(rows);
+}
+
+static void test_dedicated_roles_before_7_9(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	expect_dedicated_roles(f, "six", "6.8.23");
+	expect_dedicated_roles(f, "seven", "7.8.1");
+}
+
+/*
  * F20: 2.x acknowledges a PUT _cluster/settings with a setting it cannot
  * update dynamically (here one it does not have: the flood stage came in
  * 6.0) and leaves it out of the echoed persistent settings.  The
@@ -337,6 +376,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_2x_forms_without_cluster_uuid_and_restarts,
 					  teardown),
 		cmocka_unit_test_teardown(test_5x_forms_and_restarts, teardown),
+		cmocka_unit_test_teardown(test_dedicated_roles_before_7_9, teardown),
 		cmocka_unit_test_teardown(test_2x_ignored_setting_fails_the_config_update,
 					  teardown),
 		cmocka_unit_test_teardown(test_masters_grow_no_second_cluster, teardown),

@@ -274,14 +274,17 @@ static void test_node_shutdown_thresholds(void **state)
 	assert_false(es_prefers_node_shutdown(&x));
 }
 
-/* The settings a role's elasticsearch.yml gets, as JSON text. */
+/* The settings a role's elasticsearch.yml gets with the default image, as
+ * JSON text. */
 static char *role_settings(const char *version, enum es_role role)
 {
 	struct es_version x = v(version);
 	json_t *s = json_object();
 	char *text;
+	char *image = es_default_image(&x, NULL);
 
-	es_role_settings(&x, role, s);
+	es_role_settings(&x, role, es_image_has_xpack(&x, image), s);
+	free(image);
 	text = json_dumps(s, JSON_COMPACT);
 	json_decref(s);
 	return text;
@@ -302,13 +305,40 @@ static void test_role_settings(void **state)
 	check_roles("2.4.6", ES_ROLE_MASTER, "{\"node.master\":true,\"node.data\":false}");
 	check_roles("2.4.6", ES_ROLE_DATA, "{\"node.master\":false,\"node.data\":true}");
 	check_roles("2.4.6", ES_ROLE_CLIENT, "{\"node.master\":false,\"node.data\":false}");
-	/* 5.x to 7.8: + node.ingest. */
+	/* 5.x to 7.8: + node.ingest; + node.ml off from 6.3 (X-Pack in the
+	 * default image); + node.remote_cluster_client and node.transform off
+	 * from 7.7: each is on unless said otherwise (7.8's modules-node). */
 	check_roles("5.6.16", ES_ROLE_MASTER,
 		    "{\"node.master\":true,\"node.data\":false,\"node.ingest\":false}");
+	check_roles("6.2.4", ES_ROLE_MASTER,
+		    "{\"node.master\":true,\"node.data\":false,\"node.ingest\":false}");
+	check_roles("6.8.23", ES_ROLE_MASTER,
+		    "{\"node.master\":true,\"node.data\":false,\"node.ingest\":false,"
+		    "\"node.ml\":false}");
 	check_roles("6.8.23", ES_ROLE_DATA,
-		    "{\"node.master\":false,\"node.data\":true,\"node.ingest\":true}");
+		    "{\"node.master\":false,\"node.data\":true,\"node.ingest\":true,"
+		    "\"node.ml\":false}");
 	check_roles("7.8.1", ES_ROLE_CLIENT,
-		    "{\"node.master\":false,\"node.data\":false,\"node.ingest\":true}");
+		    "{\"node.master\":false,\"node.data\":false,\"node.ingest\":true,"
+		    "\"node.ml\":false,\"node.remote_cluster_client\":false,"
+		    "\"node.transform\":false}");
+	/* An -oss image knows neither node.ml nor node.transform. */
+	{
+		struct es_version x = v("7.8.1");
+		json_t *s = json_object();
+		char *text;
+
+		assert_false(es_image_has_xpack(
+			&x, "docker.elastic.co/elasticsearch/elasticsearch-oss:7.8.1"));
+		assert_true(es_image_has_xpack(&x, NULL));
+		es_role_settings(&x, ES_ROLE_MASTER, false, s);
+		text = json_dumps(s, JSON_COMPACT);
+		assert_string_equal(text,
+				    "{\"node.master\":true,\"node.data\":false,"
+				    "\"node.ingest\":false,\"node.remote_cluster_client\":false}");
+		free(text);
+		json_decref(s);
+	}
 	/* 7.9+ and 8.x: node.roles, which names every role the node has. */
 	check_roles("7.9.0", ES_ROLE_MASTER, "{\"node.roles\":[\"master\"]}");
 	check_roles("7.17.10", ES_ROLE_DATA, "{\"node.roles\":[\"data\",\"ingest\"]}");
