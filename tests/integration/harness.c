@@ -314,6 +314,8 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	d->metrics_port = free_port();
+	snprintf(d->metrics_base, sizeof(d->metrics_base), "http://127.0.0.1:%d", d->metrics_port);
 	snprintf(d->dburl, sizeof(d->dburl), "%s", dburl);
 	counter++;
 	snprintf(d->config, sizeof(d->config), "%s/esaasd-%d.yaml", tmpdir, counter);
@@ -323,6 +325,7 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		return false;
 	fprintf(f,
 		"listen: 127.0.0.1:%d\n"
+		"metrics:\n  listen: 127.0.0.1:%d\n"
 		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
 		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  "
@@ -330,9 +333,10 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: %d\n"
 		"log:\n  level: %s\n  format: %s\n%s%s%s"
 		"%s%s%s",
-		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
-		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
-		o->grace_s ? o->grace_s : 2, o->deadline_percent ? o->deadline_percent : 100,
+		d->port, d->metrics_port, dburl, o->workers ? o->workers : 16,
+		o->lease_s ? o->lease_s : 30, o->heartbeat_s ? o->heartbeat_s : 10,
+		o->poll_s ? o->poll_s : 5, o->grace_s ? o->grace_s : 2,
+		o->deadline_percent ? o->deadline_percent : 100,
 		o->wait_poll_ms ? o->wait_poll_ms : 100, o->retry_base_ms ? o->retry_base_ms : 20,
 		o->retry_cap_ms ? o->retry_cap_ms : 200,
 		o->retry_max_attempts ? o->retry_max_attempts : 5,
@@ -588,6 +592,11 @@ const char *harness_actor(const struct esaasd *d, const char *as)
 	else
 		snprintf(out, sizeof(buf[0]), "token:%.12s", t + 6);
 	return out;
+}
+
+bool metrics_get(const struct esaasd *d, struct http_resp *out)
+{
+	return http_request(d->metrics_base, "GET", "/metrics", NULL, NULL, 0, out);
 }
 
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
@@ -959,13 +968,15 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 {
 	static int counter;
 	size_t nenv = 0, nextra = 0, k = 0;
-	char listen[64], bin[512];
+	char listen[64], metrics_listen[64], bin[512];
 
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
-	if (d->port <= 0)
+	d->metrics_port = free_port();
+	if (d->port <= 0 || d->metrics_port <= 0)
 		return false;
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	snprintf(d->metrics_base, sizeof(d->metrics_base), "http://127.0.0.1:%d", d->metrics_port);
 	snprintf(d->config, sizeof(d->config), "%s", config);
 	snprintf(d->log, sizeof(d->log), "%s/replica-%d.log", tmpdir, ++counter);
 	for (const char *const *e = env; e && *e; e++) {
@@ -973,15 +984,17 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 			snprintf(d->dburl, sizeof(d->dburl), "%s", *e + 19);
 	}
 	snprintf(listen, sizeof(listen), "ESAAS_LISTEN=127.0.0.1:%d", d->port);
+	snprintf(metrics_listen, sizeof(metrics_listen), "ESAAS_METRICS_LISTEN=127.0.0.1:%d",
+		 d->metrics_port);
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
 
 	/* The child's environment, built before the fork: ours, with env and listen over it. */
-	const char *const listen_env[] = {listen, NULL};
+	const char *const listen_env[] = {listen, metrics_listen, NULL};
 	for (char **e = environ; e && *e; e++)
 		nenv++;
 	for (const char *const *e = env; e && *e; e++)
 		nextra++;
-	char **child_env = xcalloc(nenv + nextra + 2, sizeof(char *));
+	char **child_env = xcalloc(nenv + nextra + 3, sizeof(char *));
 	for (char **e = environ; e && *e; e++) {
 		if (!env_overridden(*e, env) && !env_overridden(*e, listen_env))
 			child_env[k++] = *e;
@@ -989,6 +1002,7 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	for (const char *const *e = env; e && *e; e++)
 		child_env[k++] = (char *)*e;
 	child_env[k++] = listen;
+	child_env[k++] = metrics_listen;
 	child_env[k] = NULL;
 
 	pid_t pid = fork();

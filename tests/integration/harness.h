@@ -31,6 +31,8 @@ struct esaasd {
 	pid_t pid;
 	int port;
 	char base[64]; /* http://127.0.0.1:PORT */
+	int metrics_port;
+	char metrics_base[64]; /* http://127.0.0.1:METRICS_PORT, metrics.listen */
 	char config[512];
 	char log[512];
 	char dburl[600]; /* its database, for harness_token() */
@@ -113,6 +115,8 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
  * simulator that sim_start() started is verified with its CA); a body is sent as
  * application/json unless headers has a Content-Type line; timeout_ms 0
  * is 10 s.  False when no answer came (out is then empty). */
+/* GET /metrics from d's metrics listener (metrics.listen). */
+bool metrics_get(const struct esaasd *d, struct http_resp *out);
 bool http_request(const char *base, const char *method, const char *path, const char *body,
 		  const char *const *headers, int timeout_ms, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
