@@ -46,7 +46,11 @@ static void readyz_version_cb(void *arg, const struct db_error *err, int version
 	struct http_req *req = arg;
 	int latest = migrate_latest();
 
-	if (err) {
+	if (err && err->kind == DB_ERR_BUSY) {
+		/* Connected, and the API's queue full: shedding is this replica
+		 * working as meant, not a reason to take it out of service. */
+		http_reply_json(req, 200, json_pack("{s:s,s:b}", "status", "ready", "busy", 1));
+	} else if (err) {
 		/* libpq's text names hosts, users and why a login failed: the log's. */
 		log_warn("GET /readyz: database unreachable: %s", err->message);
 		http_reply_error(req, 503, "not_ready", NULL, "database unreachable");
@@ -97,7 +101,10 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 		.max_header_bytes =
 			cfg->http_max_header_bytes > 0 ? (size_t)cfg->http_max_header_bytes : 0,
 		.timeout_s = cfg->http_timeout_s,
+		.max_connections = cfg->http_max_connections,
 	};
+	/* Prometheus keeps one connection per target; a few more for people. */
+	struct http_limits metrics_lim = lim;
 	struct api *api = xcalloc(1, sizeof(*api));
 
 	api->db = opt->db;
@@ -128,7 +135,10 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 		goto failed;
 	log_info("HTTP API listening on %s (port %d)", cfg->listen, http_server_port(api->http));
 
-	api->metrics_http = http_server_new(base, &lim);
+	if (!cfg->metrics_listen)
+		return api;
+	metrics_lim.max_connections = 64;
+	api->metrics_http = http_server_new(base, &metrics_lim);
 	if (!api->metrics_http) {
 		snprintf(err, errlen, "cannot create the metrics server");
 		goto failed;

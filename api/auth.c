@@ -607,7 +607,8 @@ struct api_auth *api_auth_new(struct event_base *base, const struct config *cfg,
 {
 	struct api_auth *auth = xcalloc(1, sizeof(*auth));
 
-	auth->platform_tenants = xstrdup(cfg->auth_platform_tenants);
+	auth->platform_tenants =
+		cfg->auth_platform_tenants ? xstrdup(cfg->auth_platform_tenants) : NULL;
 	auth->failures_max = cfg->auth_failures_max;
 	auth->failures_window_ms = (int64_t)cfg->auth_failures_window_s * 1000;
 
@@ -752,7 +753,9 @@ static void tokens_create_cb(struct http_req *req, void *arg)
 		http_error_set(&err, 422, "invalid", "role",
 			       "role: %s is a platform role, for the platform's tenants only "
 			       "(auth.platform_tenants: %s); %s may have viewer or member",
-			       role, api->auth->platform_tenants, tenant);
+			       role,
+			       api->auth->platform_tenants ? api->auth->platform_tenants : "none",
+			       tenant);
 	else if (json_object_get(body, "description") &&
 		 (!description || http_utf8_length(description) > 200))
 		http_error_set(&err, 422, "invalid", "description",

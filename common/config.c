@@ -67,6 +67,7 @@ static const struct key keys[] = {
 
 	{"database.url", KEY_STRING, FIELD(database_url), 0, 0, "dbname=esaas"},
 	{"database.pool_size", KEY_INT, FIELD(db_pool_size), 1, 64, "4"},
+	{"database.api_pool_size", KEY_INT, FIELD(db_api_pool_size), 1, 64, "2"},
 	{"database.startup_timeout_seconds", KEY_INT, FIELD(db_startup_timeout_s), 1, 3600, "60"},
 
 	{"engine.workers", KEY_INT, FIELD(workers), 1, 10000, "64"},
