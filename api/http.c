@@ -345,13 +345,13 @@ static void set_refusing(struct http_server *srv, bool refusing)
 	} else {
 		evconnlistener_disable(srv->refuser);
 		evconnlistener_enable(srv->accepter);
-		log_info("HTTP port %d: below %d connections again; %llu were refused",
-			 srv->port, srv->lim.max_connections, srv->refused);
+		log_info("HTTP port %d: below %d connections again; %llu were refused", srv->port,
+			 srv->lim.max_connections, srv->refused);
 	}
 }
 
-static void refuse_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void refuse_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	struct http_server *srv = arg;
 

@@ -24,9 +24,9 @@ struct config {
 	int auth_failures_max;	    /* auth.failures_max: 20 refused credentials per address... */
 	int auth_failures_window_s; /* auth.failures_window_seconds: 60 ...in this long, then 429 */
 
-	char *database_url;	  /* database.url: libpq conninfo or URI */
-	int db_pool_size;	  /* database.pool_size: 1..64, default 4, the engine's and sweep's */
-	int db_api_pool_size;	  /* database.api_pool_size: 2, the API's own connections */
+	char *database_url;   /* database.url: libpq conninfo or URI */
+	int db_pool_size;     /* database.pool_size: 1..64, default 4, the engine's and sweep's */
+	int db_api_pool_size; /* database.api_pool_size: 2, the API's own connections */
 	int db_startup_timeout_s; /* database.startup_timeout_seconds: 60 */
 
 	int workers;	      /* engine.workers: jobs run at once, 1..10000, default 64 */

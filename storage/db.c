@@ -696,7 +696,8 @@ static void pool_enqueue(struct db_pool *p, struct db_req *r)
 		return;
 	}
 	if (pool_queue_full(p)) {
-		pool_fail_later(p, r, DB_ERR_BUSY, "database busy: the queue of statements is full");
+		pool_fail_later(p, r, DB_ERR_BUSY,
+				"database busy: the queue of statements is full");
 		return;
 	}
 	if (p->tail)
