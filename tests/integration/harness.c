@@ -3,6 +3,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1024,4 +1025,201 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	free(child_env);
 	d->pid = pid;
 	return true;
+}
+
+/* --- raw requests from other loopback addresses ------------------------------------------ */
+
+/* Connect from 127.0.0.<from> to esaasd's port, without waiting. */
+bool raw_start(struct raw *r, const struct esaasd *d, int from, const char *path, const char *token)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0)
+		return false;
+	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)from);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons((uint16_t)d->port);
+	if (bind(r->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+	    (connect(r->fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
+		close(r->fd);
+		r->fd = -1;
+		return false;
+	}
+	r->out_len = (size_t)snprintf(r->out, sizeof(r->out),
+				      "GET %s HTTP/1.1\r\nHost: esaasd\r\n%s%s%sConnection: "
+				      "close\r\n\r\n",
+				      path, token ? "Authorization: Bearer " : "",
+				      token ? token : "", token ? "\r\n" : "");
+	return true;
+}
+
+/* Go on with r as poll() allows; true once the answer is in (the server closed). */
+bool raw_step(struct raw *r, short revents)
+{
+	if ((revents & POLLOUT) && r->out_off < r->out_len) {
+		ssize_t n = send(r->fd, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL);
+
+		if (n > 0)
+			r->out_off += (size_t)n;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t n = recv(r->fd, r->in + r->in_len, sizeof(r->in) - 1 - r->in_len, 0);
+
+		if (n > 0) {
+			r->in_len += (size_t)n;
+			r->in[r->in_len] = '\0';
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			r->done = true;
+		}
+	}
+	return r->done;
+}
+
+short raw_events(const struct raw *r)
+{
+	return (short)(POLLIN | (r->out_off < r->out_len ? POLLOUT : 0));
+}
+
+int raw_status(const struct raw *r)
+{
+	int status = 0;
+
+	if (r->in_len > 12 && strncmp(r->in, "HTTP/1.", 7) == 0)
+		status = (int)strtol(r->in + 9, NULL, 10);
+	return status;
+}
+
+void raw_close(struct raw *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* One request, waited for (10 s at most); its status, 0 for none. */
+int raw_call(const struct esaasd *d, int from, const char *path, const char *token, char *answer,
+	     size_t len)
+{
+	struct raw r;
+	int64_t deadline = harness_now_ms() + 10000;
+
+	if (!raw_start(&r, d, from, path, token))
+		return 0;
+	while (!r.done && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = r.fd, .events = raw_events(&r)};
+
+		if (poll(&p, 1, 100) > 0)
+			raw_step(&r, p.revents);
+	}
+	if (answer)
+		snprintf(answer, len, "%s", r.in);
+	raw_close(&r);
+	return raw_status(&r);
+}
+
+/*
+ * For ms, hundreds of requests a second, 32 at a time: bogus tokens from
+ * rotating addresses (each worth auth.failures_max lookups before its
+ * 429s) and /readyz, every one a new connection.  Runs in a child, which
+ * exits with the counts written to fd.
+ */
+static void flood_run(const struct esaasd *d, int ms, int per_second, int fd)
+{
+	enum {
+		K = 32
+	};
+	struct raw raws[K];
+	struct flood_counts c = {0};
+	int64_t start = harness_now_ms(), end = start + ms;
+
+	for (int i = 0; i < K; i++)
+		raws[i].fd = -1;
+	while (harness_now_ms() < end) {
+		struct pollfd p[K];
+		int64_t elapsed = harness_now_ms() - start;
+
+		for (int i = 0; i < K; i++) {
+			if (raws[i].fd < 0 && c.sent < elapsed * per_second / 1000) {
+				int from = 2 + (int)(c.sent / 50 % 250);
+				bool readyz = c.sent % 2 == 0;
+
+				if (raw_start(&raws[i], d, from,
+					      readyz ? "/readyz" : "/api/v1/whoami",
+					      readyz ? NULL : BOGUS_TOKEN))
+					c.sent++;
+			}
+			p[i] = (struct pollfd){.fd = raws[i].fd, .events = raw_events(&raws[i])};
+		}
+		if (poll(p, K, 10) <= 0)
+			continue;
+		for (int i = 0; i < K; i++) {
+			if (p[i].fd < 0 || !p[i].revents || !raw_step(&raws[i], p[i].revents))
+				continue;
+			switch (raw_status(&raws[i])) {
+			case 200:
+				c.ok++;
+				break;
+			case 401:
+				c.unauthorized++;
+				break;
+			case 429:
+				c.limited++;
+				break;
+			case 503:
+				c.busy++;
+				break;
+			default:
+				c.other++;
+			}
+			raw_close(&raws[i]);
+		}
+	}
+	for (int i = 0; i < K; i++)
+		raw_close(&raws[i]);
+	if (write(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
+		_exit(1);
+	_exit(0);
+}
+
+struct flood {
+	pid_t pid;
+	int fd;
+};
+
+struct flood *flood_start(const struct esaasd *d, int ms, int per_second)
+{
+	int pipefd[2];
+
+	if (pipe(pipefd) != 0)
+		return NULL;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		flood_run(d, ms, per_second, pipefd[1]);
+	}
+	close(pipefd[1]);
+	struct flood *f = xcalloc(1, sizeof(*f));
+
+	f->pid = pid;
+	f->fd = pipefd[0];
+	return f;
+}
+
+bool flood_finish(struct flood *f, struct flood_counts *out)
+{
+	int st = 0;
+	bool ok = waitpid(f->pid, &st, 0) == f->pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		  read(f->fd, out, sizeof(*out)) == (ssize_t)sizeof(*out);
+
+	close(f->fd);
+	free(f);
+	return ok;
 }

@@ -87,111 +87,6 @@ static bool log_contains(const struct esaasd *d, const char *needle)
 	return found;
 }
 
-/* --- raw requests from another address ------------------------------------------ */
-
-/* A well-formed esaas token that no one made. */
-#define BOGUS_TOKEN "esaas_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
-
-struct raw {
-	int fd;
-	char out[1024];
-	size_t out_len, out_off;
-	char in[8192];
-	size_t in_len;
-	bool done;
-};
-
-/* Connect from 127.0.0.<from> to esaasd's port, without waiting. */
-static bool raw_start(struct raw *r, const struct esaasd *d, int from, const char *path,
-		      const char *token)
-{
-	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
-
-	memset(r, 0, sizeof(*r));
-	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (r->fd < 0)
-		return false;
-	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)from);
-	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	dst.sin_port = htons((uint16_t)d->port);
-	if (bind(r->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
-	    (connect(r->fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
-		close(r->fd);
-		r->fd = -1;
-		return false;
-	}
-	r->out_len = (size_t)snprintf(r->out, sizeof(r->out),
-				      "GET %s HTTP/1.1\r\nHost: esaasd\r\n%s%s%sConnection: "
-				      "close\r\n\r\n",
-				      path, token ? "Authorization: Bearer " : "",
-				      token ? token : "", token ? "\r\n" : "");
-	return true;
-}
-
-/* Go on with r as poll() allows; true once the answer is in (the server closed). */
-static bool raw_step(struct raw *r, short revents)
-{
-	if ((revents & POLLOUT) && r->out_off < r->out_len) {
-		ssize_t n = send(r->fd, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL);
-
-		if (n > 0)
-			r->out_off += (size_t)n;
-	}
-	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		ssize_t n = recv(r->fd, r->in + r->in_len, sizeof(r->in) - 1 - r->in_len, 0);
-
-		if (n > 0) {
-			r->in_len += (size_t)n;
-			r->in[r->in_len] = '\0';
-		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
-			r->done = true;
-		}
-	}
-	return r->done;
-}
-
-static short raw_events(const struct raw *r)
-{
-	return (short)(POLLIN | (r->out_off < r->out_len ? POLLOUT : 0));
-}
-
-static int raw_status(const struct raw *r)
-{
-	int status = 0;
-
-	if (r->in_len > 12 && strncmp(r->in, "HTTP/1.", 7) == 0)
-		status = (int)strtol(r->in + 9, NULL, 10);
-	return status;
-}
-
-static void raw_close(struct raw *r)
-{
-	if (r->fd >= 0)
-		close(r->fd);
-	r->fd = -1;
-}
-
-/* One request, waited for (10 s at most); its status, 0 for none. */
-static int raw_call(const struct esaasd *d, int from, const char *path, const char *token,
-		    char *answer, size_t len)
-{
-	struct raw r;
-	int64_t deadline = harness_now_ms() + 10000;
-
-	if (!raw_start(&r, d, from, path, token))
-		return 0;
-	while (!r.done && harness_now_ms() < deadline) {
-		struct pollfd p = {.fd = r.fd, .events = raw_events(&r)};
-
-		if (poll(&p, 1, 100) > 0)
-			raw_step(&r, p.revents);
-	}
-	if (answer)
-		snprintf(answer, len, "%s", r.in);
-	raw_close(&r);
-	return raw_status(&r);
-}
-
 /* --- refused credentials ---------------------------------------------------------- */
 
 static void test_refused_credentials_answered_429(void **state)
@@ -363,81 +258,13 @@ static void test_api_database_queue_bounded(void **state)
 
 /* --- a flood while a job runs -------------------------------------------------------- */
 
-struct flood_counts {
-	long sent, ok, unauthorized, limited, busy, other;
-};
-
-/*
- * For ms, hundreds of requests a second, 32 at a time: bogus tokens from
- * rotating addresses (each worth auth.failures_max lookups before its
- * 429s) and /readyz, every one a new connection.  Runs in a child, which
- * exits with the counts written to fd.
- */
-static void flood(const struct esaasd *d, int ms, int per_second, int fd)
-{
-	enum {
-		K = 32
-	};
-	struct raw raws[K];
-	struct flood_counts c = {0};
-	int64_t start = harness_now_ms(), end = start + ms;
-
-	for (int i = 0; i < K; i++)
-		raws[i].fd = -1;
-	while (harness_now_ms() < end) {
-		struct pollfd p[K];
-		int64_t elapsed = harness_now_ms() - start;
-
-		for (int i = 0; i < K; i++) {
-			if (raws[i].fd < 0 && c.sent < elapsed * per_second / 1000) {
-				int from = 2 + (int)(c.sent / 50 % 250);
-				bool readyz = c.sent % 2 == 0;
-
-				if (raw_start(&raws[i], d, from,
-					      readyz ? "/readyz" : "/api/v1/whoami",
-					      readyz ? NULL : BOGUS_TOKEN))
-					c.sent++;
-			}
-			p[i] = (struct pollfd){.fd = raws[i].fd, .events = raw_events(&raws[i])};
-		}
-		if (poll(p, K, 10) <= 0)
-			continue;
-		for (int i = 0; i < K; i++) {
-			if (p[i].fd < 0 || !p[i].revents || !raw_step(&raws[i], p[i].revents))
-				continue;
-			switch (raw_status(&raws[i])) {
-			case 200:
-				c.ok++;
-				break;
-			case 401:
-				c.unauthorized++;
-				break;
-			case 429:
-				c.limited++;
-				break;
-			case 503:
-				c.busy++;
-				break;
-			default:
-				c.other++;
-			}
-			raw_close(&raws[i]);
-		}
-	}
-	for (int i = 0; i < K; i++)
-		raw_close(&raws[i]);
-	if (write(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
-		_exit(1);
-	_exit(0);
-}
-
 static void test_flood_leaves_jobs_and_leases(void **state)
 {
 	/* A short lease, so that a heartbeat stuck behind the flood would lose it. */
 	struct esaasd_opts o = {.lease_s = 3, .heartbeat_s = 1};
 	struct fixture *f = *state = fixture_new(&o);
-	int pipefd[2];
 	struct flood_counts c;
+	struct flood *fl;
 
 	/* Forty waits of 200 ms: a transition every 200 ms, heartbeats each second. */
 	char plan[1024];
@@ -446,25 +273,14 @@ static void test_flood_leaves_jobs_and_leases(void **state)
 	for (int i = 0; i < 40; i++)
 		at += (size_t)snprintf(plan + at, sizeof(plan) - at, "\"poll:200\", ");
 	snprintf(plan + at, sizeof(plan) - at, "\"next\"]}}");
-	assert_int_equal(pipe(pipefd), 0);
 	int64_t id = submit_job(&f->d, "test", "logs", plan);
 
 	assert_true(id > 0);
-	pid_t pid = fork();
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(pipefd[0]);
-		flood(&f->d, 10000, 400, pipefd[1]);
-	}
-	close(pipefd[1]);
+	fl = flood_start(&f->d, 10000, 400);
+	assert_non_null(fl);
 	json_t *job = wait_job_done(&f->d, id, 60000);
-	int st;
 
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_int_equal(read(pipefd[0], &c, sizeof(c)), (ssize_t)sizeof(c));
-	close(pipefd[0]);
+	assert_true(flood_finish(fl, &c));
 	print_message("flood: %ld sent; %ld ready, %ld refused, %ld rate-limited, %ld shed, %ld "
 		      "other\n",
 		      c.sent, c.ok, c.unauthorized, c.limited, c.busy, c.other);
