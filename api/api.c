@@ -21,7 +21,13 @@ static void healthz_cb(struct http_req *req, void *arg)
 	http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* --- GET /metrics: the process's metrics, in Prometheus's text format. --- */
+/*
+ * --- GET /metrics: the process's metrics, in Prometheus's text format. ---
+ *
+ * Served on metrics.listen only, never on the API's listener: the samples
+ * name every tenant and cluster, and an exporter's port is one that only
+ * Prometheus is let through to.
+ */
 
 static void metrics_cb(struct http_req *req, void *arg)
 {
@@ -40,16 +46,22 @@ static void readyz_version_cb(void *arg, const struct db_error *err, int version
 	struct http_req *req = arg;
 	int latest = migrate_latest();
 
-	if (err)
-		http_reply_error(req, 503, "not_ready", NULL, "database unreachable: %s",
-				 err->message);
-	else if (version != latest)
+	if (err && err->kind == DB_ERR_BUSY) {
+		/* Connected, and the API's queue full: shedding is this replica
+		 * working as meant, not a reason to take it out of service. */
+		http_reply_json(req, 200, json_pack("{s:s,s:b}", "status", "ready", "busy", 1));
+	} else if (err) {
+		/* libpq's text names hosts, users and why a login failed: the log's. */
+		log_warn("GET /readyz: database unreachable: %s", err->message);
+		http_reply_error(req, 503, "not_ready", NULL, "database unreachable");
+	} else if (version != latest) {
 		http_reply_error(req, 503, "not_ready", NULL,
 				 "schema version %d, this esaasd needs %d", version, latest);
-	else
+	} else {
 		http_reply_json(
 			req, 200,
 			json_pack("{s:s,s:i}", "status", "ready", "schema_version", version));
+	}
 }
 
 static void readyz_cb(struct http_req *req, void *arg)
@@ -61,8 +73,7 @@ static void readyz_cb(struct http_req *req, void *arg)
 		return;
 	}
 	if (!api->db) {
-		http_reply_error(req, 503, "not_ready", NULL,
-				 "database unreachable: no database configured");
+		http_reply_error(req, 503, "not_ready", NULL, "database unreachable");
 		return;
 	}
 	storage_schema_version(api->db, readyz_version_cb, req);
@@ -90,7 +101,10 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 		.max_header_bytes =
 			cfg->http_max_header_bytes > 0 ? (size_t)cfg->http_max_header_bytes : 0,
 		.timeout_s = cfg->http_timeout_s,
+		.max_connections = cfg->http_max_connections,
 	};
+	/* Prometheus keeps one connection per target; a few more for people. */
+	struct http_limits metrics_lim = lim;
 	struct api *api = xcalloc(1, sizeof(*api));
 
 	api->db = opt->db;
@@ -104,10 +118,9 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 		goto failed;
 	}
 
-	api->auth = api_auth_new(cfg, opt->http);
+	api->auth = api_auth_new(base, cfg, opt->http);
 	api_route(api, "GET", "/healthz", ACCESS_PUBLIC, healthz_cb);
 	api_route(api, "GET", "/readyz", ACCESS_PUBLIC, readyz_cb);
-	api_route(api, "GET", "/metrics", ACCESS_PUBLIC, metrics_cb);
 	api_auth_add_routes(api);
 	api_jobs_add_routes(api);
 	api_clusters_add_routes(api);
@@ -121,6 +134,20 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	if (!http_server_listen(api->http, cfg->listen, err, errlen))
 		goto failed;
 	log_info("HTTP API listening on %s (port %d)", cfg->listen, http_server_port(api->http));
+
+	if (!cfg->metrics_listen)
+		return api;
+	metrics_lim.max_connections = 64;
+	api->metrics_http = http_server_new(base, &metrics_lim);
+	if (!api->metrics_http) {
+		snprintf(err, errlen, "cannot create the metrics server");
+		goto failed;
+	}
+	http_server_route(api->metrics_http, "GET", "/metrics", metrics_cb, api);
+	if (!http_server_listen(api->metrics_http, cfg->metrics_listen, err, errlen))
+		goto failed;
+	log_info("metrics served on %s (port %d), GET /metrics", cfg->metrics_listen,
+		 http_server_port(api->metrics_http));
 	return api;
 
 failed:
@@ -139,6 +166,7 @@ void api_free(struct api *api)
 		return;
 	metrics_unregister(api->ready_metric);
 	http_server_free(api->http);
+	http_server_free(api->metrics_http);
 	api_ui_free(api->ui);
 	api_guards_free(api);
 	api_auth_free(api->auth);

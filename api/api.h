@@ -21,7 +21,8 @@ struct api;
 struct httpc;
 
 struct api_options {
-	const struct config *cfg; /* listen address and http.* limits */
+	/* listen, http.* limits, auth.*, oidc.*; metrics.listen NULL: no /metrics */
+	const struct config *cfg;
 	struct db_pool *db;
 	const struct wf_registry *reg;
 	/* What the workflows work with (states/env.h); some checks read a

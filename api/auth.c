@@ -22,8 +22,26 @@
 #include <strings.h>
 #include <time.h>
 
+/* Refused credentials of one client address in its current window. */
+struct failures {
+	char peer[64];
+	int64_t window_end_ms; /* monotonic */
+	int count;
+	bool logged; /* the block was logged */
+	struct failures *next;
+};
+
+#define FAILURE_BUCKETS 1024
+/* Addresses tracked at once; past it, new addresses are not counted. */
+#define FAILURE_ENTRIES_MAX 65536
+
 struct api_auth {
-	struct jwks *jwks; /* NULL: no OpenID Connect provider configured */
+	struct jwks *jwks;	    /* NULL: no OpenID Connect provider configured */
+	char *platform_tenants;	    /* auth.platform_tenants */
+	int failures_max;	    /* auth.failures_max */
+	int64_t failures_window_ms; /* auth.failures_window_seconds */
+	struct failures *failures[FAILURE_BUCKETS];
+	size_t failure_entries;
 };
 
 /* One guarded route: what api_route() was given. */
@@ -106,6 +124,11 @@ const char *api_access_name(enum api_access access)
 	return (unsigned)access < ACCESS_COUNT ? access_names[access] : "?";
 }
 
+bool api_role_is_platform(enum token_role role)
+{
+	return role == TOKEN_ROLE_ONCALL || role == TOKEN_ROLE_ADMIN;
+}
+
 enum api_reach api_role_reach(enum token_role role, enum api_access access)
 {
 	if ((unsigned)role > TOKEN_ROLE_ADMIN || (unsigned)access >= ACCESS_COUNT)
@@ -170,13 +193,117 @@ bool api_request_actor(const struct http_req *req, char **actor, struct http_err
 	return true;
 }
 
+/* --- refused credentials per client address ----------------------------------------------- */
+
+static size_t peer_hash(const char *peer)
+{
+	size_t h = 5381;
+
+	for (; *peer; peer++)
+		h = h * 33 + (unsigned char)*peer;
+	return h % FAILURE_BUCKETS;
+}
+
+/* The entry of peer, or NULL; entries whose window has ended go on the way. */
+static struct failures *failures_find(struct api_auth *auth, const char *peer, int64_t now)
+{
+	struct failures **p = &auth->failures[peer_hash(peer)];
+
+	while (*p) {
+		struct failures *f = *p;
+
+		if (f->window_end_ms <= now) {
+			*p = f->next;
+			free(f);
+			auth->failure_entries--;
+			continue;
+		}
+		if (strcmp(f->peer, peer) == 0)
+			return f;
+		p = &f->next;
+	}
+	return NULL;
+}
+
+/* Milliseconds until peer may present credentials again; 0: it may now. */
+static int64_t failures_blocked_ms(struct api_auth *auth, const char *peer)
+{
+	int64_t now = now_mono_ms();
+	struct failures *f = failures_find(auth, peer, now);
+
+	if (!f || f->count < auth->failures_max)
+		return 0;
+	return f->window_end_ms - now;
+}
+
+static void failures_count(struct api_auth *auth, const char *peer)
+{
+	int64_t now = now_mono_ms();
+	struct failures *f = failures_find(auth, peer, now);
+
+	if (!f) {
+		if (auth->failure_entries >= FAILURE_ENTRIES_MAX)
+			return;
+		f = xcalloc(1, sizeof(*f));
+		snprintf(f->peer, sizeof(f->peer), "%s", peer);
+		f->window_end_ms = now + auth->failures_window_ms;
+		f->next = auth->failures[peer_hash(peer)];
+		auth->failures[peer_hash(peer)] = f;
+		auth->failure_entries++;
+	}
+	f->count++;
+}
+
+static void failures_free(struct api_auth *auth)
+{
+	for (size_t i = 0; i < FAILURE_BUCKETS; i++) {
+		while (auth->failures[i]) {
+			struct failures *f = auth->failures[i];
+
+			auth->failures[i] = f->next;
+			free(f);
+		}
+	}
+	auth->failure_entries = 0;
+}
+
+/*
+ * 429 if the client's address is past its refused credentials, before
+ * any work is done for the request; the block is logged once.
+ */
+static bool failures_refuse(struct api_auth *auth, struct http_req *req)
+{
+	int64_t ms = failures_blocked_ms(auth, http_req_peer(req));
+	char retry[24];
+
+	if (ms <= 0)
+		return false;
+	struct failures *f = failures_find(auth, http_req_peer(req), now_mono_ms());
+
+	if (f && !f->logged) {
+		f->logged = true;
+		log_warn("%s: %d refused credentials in %llds; its credentials are answered "
+			 "429 for %llds",
+			 http_req_peer(req), f->count, (long long)(auth->failures_window_ms / 1000),
+			 (long long)((ms + 999) / 1000));
+	}
+	snprintf(retry, sizeof(retry), "%lld", (long long)((ms + 999) / 1000));
+	http_req_add_header(req, "Retry-After", retry);
+	http_reply_error(req, 429, "too_many_requests", NULL,
+			 "too many refused credentials from this address; try again in %ss", retry);
+	return true;
+}
+
 /* --- refusals ----------------------------------------------------------------------------- */
 
 /* 401: no credential, or one that does not hold.  why is about the token,
- * never the token. */
-static void reply_unauthorized(struct http_req *req, bool presented, const char *why)
+ * never the token.  A refused credential counts against the client's address. */
+static void reply_unauthorized(struct http_req *req, struct api_auth *auth, bool presented,
+			       const char *why)
 {
 	if (presented) {
+		if (auth)
+			failures_count(auth, http_req_peer(req));
 		http_req_add_header(req, "WWW-Authenticate",
 				    "Bearer realm=\"esaas\", error=\"invalid_token\"");
 		log_info("%s %s from %s: credential refused: %s", http_req_method(req),
@@ -196,6 +323,21 @@ static void authorize(struct http_req *req, const struct guard *g, struct api_ca
 {
 	enum api_reach reach = api_role_reach(caller->role, g->access);
 	const char *named = http_req_param(req, "tenant");
+	struct api_auth *auth = g->api->auth;
+
+	if (api_role_is_platform(caller->role) && auth &&
+	    !config_tenant_in_list(auth->platform_tenants, caller->tenant)) {
+		log_warn("%s %s from %s: %s holds role %s of tenant %s, which is not a platform "
+			 "tenant (auth.platform_tenants): refused",
+			 http_req_method(req), http_req_path(req), http_req_peer(req),
+			 caller->actor, token_role_name(caller->role), caller->tenant);
+		http_reply_error(
+			req, 403, "forbidden", NULL,
+			"role %s is the platform's, and tenant %s is not a platform tenant",
+			token_role_name(caller->role), caller->tenant);
+		caller_free(caller);
+		return;
+	}
 
 	if (!named)
 		named = http_query_get(http_req_query(req), "tenant");
@@ -264,7 +406,7 @@ static void token_row_cb(void *arg, const struct db_error *err, const struct aut
 	else if (row->expired)
 		why = "the token has expired";
 	if (why) {
-		reply_unauthorized(req, true, why);
+		reply_unauthorized(req, t->g->api->auth, true, why);
 		token_check_free(t);
 		return;
 	}
@@ -308,17 +450,18 @@ static void jwt_done_cb(void *arg, enum jwt_status status, const struct jwt_iden
 		return;
 	}
 	if (status != JWT_OK) {
-		reply_unauthorized(req, true, error ? error : "refused");
+		reply_unauthorized(req, g->api->auth, true, error ? error : "refused");
 		return;
 	}
 	if (!spec_is_dns_label(id->tenant, 40)) {
-		reply_unauthorized(req, true, "the tenant claim is not a tenant name");
+		reply_unauthorized(req, g->api->auth, true,
+				   "the tenant claim is not a tenant name");
 		return;
 	}
 	/* The subject goes into the jobs' history: as short and as plain as an
 	 * X-Esaas-Actor header. */
 	if (id->subject && (strlen(id->subject) > 128 || !printable(id->subject))) {
-		reply_unauthorized(req, true,
+		reply_unauthorized(req, g->api->auth, true,
 				   "the sub claim is longer than 128 characters or "
 				   "not printable ASCII");
 		return;
@@ -353,11 +496,13 @@ static void guard_cb(struct http_req *req, void *arg)
 		return;
 	}
 	if (!h || !*h) {
-		reply_unauthorized(req, false, NULL);
+		reply_unauthorized(req, NULL, false, NULL);
 		return;
 	}
+	if (failures_refuse(api->auth, req))
+		return;
 	if (strncasecmp(h, "Bearer ", 7) != 0) {
-		reply_unauthorized(req, true, "expected the Bearer scheme");
+		reply_unauthorized(req, api->auth, true, "expected the Bearer scheme");
 		return;
 	}
 	const char *token = h + 7;
@@ -371,7 +516,7 @@ static void guard_cb(struct http_req *req, void *arg)
 		if (!token_parse(token, t->id, &secret, &t->secret_len) ||
 		    t->secret_len > TOKEN_SECRET_LEN) {
 			token_check_free(t);
-			reply_unauthorized(req, true, "malformed esaas token");
+			reply_unauthorized(req, api->auth, true, "malformed esaas token");
 			return;
 		}
 		if (!api_have_database(req, api)) {
@@ -386,7 +531,7 @@ static void guard_cb(struct http_req *req, void *arg)
 	}
 	if (!api->auth || !api->auth->jwks) {
 		reply_unauthorized(
-			req, true,
+			req, api->auth, true,
 			"not an esaas API token, and no identity provider is configured");
 		return;
 	}
@@ -458,9 +603,14 @@ void api_guards_free(struct api *api)
 	api->guards = NULL;
 }
 
-struct api_auth *api_auth_new(const struct config *cfg, struct httpc *http)
+struct api_auth *api_auth_new(struct event_base *base, const struct config *cfg, struct httpc *http)
 {
 	struct api_auth *auth = xcalloc(1, sizeof(*auth));
+
+	auth->platform_tenants =
+		cfg->auth_platform_tenants ? xstrdup(cfg->auth_platform_tenants) : NULL;
+	auth->failures_max = cfg->auth_failures_max;
+	auth->failures_window_ms = (int64_t)cfg->auth_failures_window_s * 1000;
 
 	if (cfg->oidc_issuer && cfg->oidc_audience && cfg->oidc_jwks_url && http) {
 		struct jwt_config jc = {
@@ -469,8 +619,11 @@ struct api_auth *api_auth_new(const struct config *cfg, struct httpc *http)
 			.leeway_s = cfg->oidc_leeway_s,
 			.tenant_claim = cfg->oidc_tenant_claim,
 			.role_claim = cfg->oidc_role_claim,
+			.role_map = cfg->oidc_role_map,
 			.jwks_url = cfg->oidc_jwks_url,
 			.refresh_min_s = cfg->oidc_refresh_min_s,
+			.base = base,
+			.refresh_s = cfg->oidc_refresh_s,
 		};
 
 		auth->jwks = jwks_new(http, &jc);
@@ -488,6 +641,8 @@ void api_auth_free(struct api_auth *auth)
 	if (!auth)
 		return;
 	jwks_free(auth->jwks);
+	failures_free(auth);
+	free(auth->platform_tenants);
 	free(auth);
 }
 
@@ -593,6 +748,14 @@ static void tokens_create_cb(struct http_req *req, void *arg)
 	else if (!role || !token_role_parse(role, &r))
 		http_error_set(&err, 422, "invalid", "role",
 			       "role: expected viewer, member, oncall or admin");
+	else if (api_role_is_platform(r) &&
+		 !config_tenant_in_list(api->auth->platform_tenants, tenant))
+		http_error_set(&err, 422, "invalid", "role",
+			       "role: %s is a platform role, for the platform's tenants only "
+			       "(auth.platform_tenants: %s); %s may have viewer or member",
+			       role,
+			       api->auth->platform_tenants ? api->auth->platform_tenants : "none",
+			       tenant);
 	else if (json_object_get(body, "description") &&
 		 (!description || http_utf8_length(description) > 200))
 		http_error_set(&err, 422, "invalid", "description",

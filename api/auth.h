@@ -17,6 +17,16 @@
  *           its tenant's jobs
  *   oncall  reads every tenant, cancels and replays any job
  *   admin   everything, including tenants, quotas and tokens
+ * oncall and admin are the platform's roles: only a credential of one of
+ * the platform's tenants (auth.platform_tenants) may hold them.  Any other
+ * tenant's credential with one of them is refused (403), and no such
+ * token is made (422): whoever administers tenant "acme" in the identity
+ * provider does not thereby administer every tenant.
+ *
+ * Refused credentials are counted per client address: past
+ * auth.failures_max in auth.failures_window_seconds, a request that
+ * presents a credential is answered 429 with Retry-After until the window
+ * ends, before any work is done for it.
  *
  * A request addresses one tenant: ?tenant=T, else the caller's own.  For
  * a viewer or a member, another tenant does not exist: anything there is
@@ -61,6 +71,8 @@ enum api_reach {
 	REACH_ALL,
 };
 enum api_reach api_role_reach(enum token_role role, enum api_access access);
+/* oncall and admin: roles that only the platform's tenants may hold. */
+bool api_role_is_platform(enum token_role role);
 
 /* The caller of a request that passed its rule. */
 struct api_caller {
@@ -107,7 +119,9 @@ bool api_request_actor(const struct http_req *req, char **actor, struct http_err
 struct api_auth;
 struct httpc;
 struct config;
-struct api_auth *api_auth_new(const struct config *cfg, struct httpc *http);
+struct event_base;
+struct api_auth *api_auth_new(struct event_base *base, const struct config *cfg,
+			      struct httpc *http);
 void api_auth_free(struct api_auth *auth);
 
 /* Tokens, tenants, quotas: /api/v1/tokens..., /api/v1/tenants..., /api/v1/whoami. */

@@ -20,22 +20,58 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/listener.h>
 #include <event2/http.h>
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+/*
+ * One open connection.  libevent 2.1 has no cap on connections and no hook
+ * at accept but the one that makes a connection's bufferevent
+ * (evhttp_set_bevcb), which runs before the evhttp_connection exists.  So a
+ * connection is counted there, and its close callback is set a moment
+ * later (hookup_cb), once evhttp has made the connection object and named
+ * it as the bufferevent's callback argument; nothing of the connection runs
+ * in between, since its socket is first polled after the callbacks that
+ * are active now.  Its close callback is the connection's, not a request's:
+ * it tells the request waiting for a reply, if any, that it has nowhere to
+ * go.
+ */
+struct http_conn {
+	struct http_server *srv;
+	struct bufferevent *bev;
+	struct evhttp_connection *evcon; /* NULL until hooked up */
+	struct http_req *req;		 /* dispatched and waiting for its reply */
+	struct http_conn *prev, *next;	 /* in srv->conns or srv->unhooked */
+};
+
 struct http_server {
+	struct event_base *base;
 	struct evhttp *evhttp;
 	struct http_router *router;
 	struct http_limits lim;
 	struct http_req *pending; /* dispatched, not yet replied */
 	int port;
+	struct http_conn *conns;    /* hooked up */
+	struct http_conn *unhooked; /* counted, their close callback not set yet */
+	int nconns;		    /* both lists */
+	struct event *hookup;
+	/*
+	 * At max_connections, evhttp's listener is disabled and refuser, on
+	 * the same socket, takes each new connection and closes it at once.
+	 */
+	struct evconnlistener *accepter; /* evhttp's */
+	struct evconnlistener *refuser;
+	bool refusing;
+	unsigned long long refused;
 };
 
 struct http_req {
 	struct evhttp_request *evreq; /* NULL once the client or the server is gone */
 	struct http_server *srv;      /* NULL once the server is freed */
+	struct http_conn *conn;	      /* while waiting for the reply on it */
 	struct http_req *prev, *next; /* in srv->pending */
 	const char *method;
 	char *path;
@@ -272,6 +308,141 @@ static const char *reason_phrase(int status)
 
 static void dispatch_cb(struct evhttp_request *evreq, void *arg);
 
+/* --- connections and their cap --- */
+
+static void conn_list_add(struct http_conn **list, struct http_conn *c)
+{
+	c->prev = NULL;
+	c->next = *list;
+	if (*list)
+		(*list)->prev = c;
+	*list = c;
+}
+
+static void conn_list_remove(struct http_conn **list, struct http_conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*list = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Refuse new connections from the listener at the cap, take them again below it. */
+static void set_refusing(struct http_server *srv, bool refusing)
+{
+	if (!srv->accepter || !srv->refuser || srv->refusing == refusing)
+		return;
+	srv->refusing = refusing;
+	if (refusing) {
+		evconnlistener_disable(srv->accepter);
+		evconnlistener_enable(srv->refuser);
+		log_warn("HTTP port %d: %d connections open, the most allowed "
+			 "(http.max_connections); new ones are closed at once",
+			 srv->port, srv->nconns);
+	} else {
+		evconnlistener_disable(srv->refuser);
+		evconnlistener_enable(srv->accepter);
+		log_info("HTTP port %d: below %d connections again; %llu were refused", srv->port,
+			 srv->lim.max_connections, srv->refused);
+	}
+}
+
+static void refuse_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct http_server *srv = arg;
+
+	srv->refused++;
+	evutil_closesocket(fd);
+}
+
+/*
+ * The connection is going away: the request waiting on it (if any) has
+ * nowhere to reply to.  libevent frees that evhttp_request with the
+ * connection unless it detached it first (evhttp_request_get_connection()
+ * is then NULL) and left it to us.
+ */
+static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
+{
+	struct http_conn *c = arg;
+	struct http_server *srv = c->srv;
+	struct http_req *req = c->req;
+
+	if (req) {
+		if (req->evreq && !evhttp_request_get_connection(req->evreq))
+			evhttp_request_free(req->evreq);
+		req->evreq = NULL;
+		req->conn = NULL;
+	}
+	conn_list_remove(&srv->conns, c);
+	free(c);
+	srv->nconns--;
+	if (srv->lim.max_connections > 0 && srv->nconns < srv->lim.max_connections)
+		set_refusing(srv, false);
+}
+
+/* A connection was accepted: its bufferevent, and one more counted. */
+static struct bufferevent *bev_cb(struct event_base *base, void *arg)
+{
+	struct http_server *srv = arg;
+	struct http_conn *c = xcalloc(1, sizeof(*c));
+
+	/* As evhttp makes its own: evhttp closes the socket. */
+	c->bev = bufferevent_socket_new(base, -1, 0);
+	if (!c->bev) {
+		free(c);
+		return NULL;
+	}
+	c->srv = srv;
+	conn_list_add(&srv->unhooked, c);
+	srv->nconns++;
+	event_active(srv->hookup, EV_TIMEOUT, 0);
+	if (srv->lim.max_connections > 0 && srv->nconns >= srv->lim.max_connections)
+		set_refusing(srv, true);
+	return c->bev;
+}
+
+/* The connections accepted since last time have their evhttp_connection now. */
+static void hookup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_server *srv = arg;
+
+	while (srv->unhooked) {
+		struct http_conn *c = srv->unhooked;
+		void *evcon = NULL;
+
+		conn_list_remove(&srv->unhooked, c);
+		bufferevent_getcb(c->bev, NULL, NULL, NULL, &evcon);
+		c->evcon = evcon;
+		conn_list_add(&srv->conns, c);
+		evhttp_connection_set_closecb(c->evcon, conn_close_cb, c);
+	}
+}
+
+/* The connection of evcon (linear: connections are capped, and this is per request). */
+static struct http_conn *conn_find(struct http_server *srv, struct evhttp_connection *evcon)
+{
+	if (srv->unhooked)
+		hookup_cb(-1, 0, srv);
+	for (struct http_conn *c = srv->conns; c; c = c->next)
+		if (c->evcon == evcon)
+			return c;
+	return NULL;
+}
+
+int http_server_connections(const struct http_server *srv)
+{
+	return srv->nconns;
+}
+
+unsigned long long http_server_refused(const struct http_server *srv)
+{
+	return srv->refused;
+}
+
 /* Our limit plus a margin of at least min_margin (see http_server_new). */
 static ev_ssize_t evhttp_limit(size_t ours, size_t min_margin)
 {
@@ -295,6 +466,9 @@ struct http_server *http_server_new(struct event_base *base, const struct http_l
 		free(srv);
 		return NULL;
 	}
+	srv->base = base;
+	srv->hookup = event_new(base, -1, 0, hookup_cb, srv);
+	evhttp_set_bevcb(srv->evhttp, bev_cb, srv);
 	evhttp_set_gencb(srv->evhttp, dispatch_cb, srv);
 	/* Let every method reach the router, which answers 405 with Allow. */
 	evhttp_set_allowed_methods(srv->evhttp, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -383,12 +557,25 @@ bool http_server_listen(struct http_server *srv, const char *address, char *err,
 		goto out;
 	}
 	/* From here on evhttp owns fd and closes it in evhttp_free(). */
-	if (!evhttp_accept_socket_with_handle(srv->evhttp, fd)) {
+	struct evhttp_bound_socket *bound = evhttp_accept_socket_with_handle(srv->evhttp, fd);
+
+	if (!bound) {
 		snprintf(err, errlen, "cannot listen on %s: evhttp refused the socket", address);
 		close(fd);
 		goto out;
 	}
 	srv->port = bound_port(fd);
+	if (srv->lim.max_connections > 0 && !srv->refuser) {
+		/* Backlog 0: the socket listens already; not closed on free: evhttp's. */
+		srv->accepter = evhttp_bound_socket_get_listener(bound);
+		srv->refuser = evconnlistener_new(srv->base, refuse_cb, srv,
+						  LEV_OPT_DISABLED | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+		if (!srv->refuser) {
+			snprintf(err, errlen, "cannot listen on %s: no listener for refusals",
+				 address);
+			goto out;
+		}
+	}
 	ok = true;
 
 out:
@@ -412,33 +599,30 @@ void http_server_free(struct http_server *srv)
 	 * evhttp_requests still waiting for a reply (conn_close_cb saw each
 	 * go); their http_req live on until their handlers reply.
 	 */
+	/* The refuser first: evhttp_free() closes the socket they share. */
+	if (srv->refuser)
+		evconnlistener_free(srv->refuser);
 	evhttp_free(srv->evhttp);
 	for (struct http_req *req = srv->pending, *next; req; req = next) {
 		next = req->next;
 		req->evreq = NULL;
 		req->srv = NULL;
+		req->conn = NULL;
 		req->prev = req->next = NULL;
 	}
+	/* Hooked-up connections went through conn_close_cb; these never will. */
+	while (srv->unhooked) {
+		struct http_conn *c = srv->unhooked;
+
+		conn_list_remove(&srv->unhooked, c);
+		free(c);
+	}
+	event_free(srv->hookup);
 	http_router_free(srv->router);
 	free(srv);
 }
 
 /* --- Requests. --- */
-
-/*
- * The connection of a request still waiting for its reply is going away.
- * libevent frees the evhttp_request with it, unless it detached the
- * request first (evhttp_request_get_connection() is then NULL) and left it
- * to us.  Either way, the reply has nowhere to go.
- */
-static void conn_close_cb(struct evhttp_connection *evcon, void *arg)
-{
-	struct http_req *req = arg;
-
-	if (req->evreq && !evhttp_request_get_connection(req->evreq))
-		evhttp_request_free(req->evreq);
-	req->evreq = NULL;
-}
 
 static struct http_req *req_new(struct http_server *srv, struct evhttp_request *evreq)
 {
@@ -463,12 +647,16 @@ static struct http_req *req_new(struct http_server *srv, struct evhttp_request *
 	if (srv->pending)
 		srv->pending->prev = req;
 	srv->pending = req;
-	evhttp_connection_set_closecb(evcon, conn_close_cb, req);
+	req->conn = conn_find(srv, evcon);
+	if (req->conn)
+		req->conn->req = req;
 	return req;
 }
 
 static void req_free(struct http_req *req)
 {
+	if (req->conn)
+		req->conn->req = NULL;
 	if (req->srv) {
 		if (req->prev)
 			req->prev->next = req->next;
@@ -654,10 +842,13 @@ static void send_body(struct http_req *req, int status, const char *content_type
 
 	/*
 	 * From here libevent owns the request and may free it with its
-	 * connection at any time; our close callback must not fire for it,
-	 * nor for the next request on a kept-alive connection.
+	 * connection at any time; the connection's close callback must not
+	 * touch it.
 	 */
-	evhttp_connection_set_closecb(evhttp_request_get_connection(evreq), NULL, NULL);
+	if (req->conn) {
+		req->conn->req = NULL;
+		req->conn = NULL;
+	}
 	evhttp_send_reply(evreq, status, reason_phrase(status), NULL);
 	req->evreq = NULL;
 }

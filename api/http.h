@@ -153,6 +153,9 @@ struct http_limits {
 	size_t max_body_bytes;
 	size_t max_header_bytes;
 	int timeout_s;
+	/* Open connections at most; past it a new one is closed at once,
+	 * before anything is read from it.  0: no cap. */
+	int max_connections;
 };
 
 /* Split "host:port" or "[v6addr]:port" (port 0..65535).  *host is allocated. */
@@ -165,6 +168,9 @@ void http_server_route(struct http_server *srv, const char *method, const char *
 		       http_handler_fn handler, void *arg);
 bool http_server_listen(struct http_server *srv, const char *address, char *err,
 			size_t errlen) MUST_CHECK;
+/* Connections open now, and those closed at once for the cap since the start. */
+int http_server_connections(const struct http_server *srv);
+unsigned long long http_server_refused(const struct http_server *srv);
 /* The port actually bound (useful after listening on port 0), or -1. */
 int http_server_port(const struct http_server *srv);
 /*

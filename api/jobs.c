@@ -360,6 +360,15 @@ void api_reply_db_error(struct http_req *req, const struct db_error *err)
 		http_reply_error(req, 503, "unavailable", NULL,
 				 "the database is unavailable; try again later");
 		return;
+	case DB_ERR_BUSY:
+		/* Shed, not queued: nothing ran.  Logged at debug, since a flood
+		 * would otherwise write a line per request. */
+		log_debug("%s %s from %s: %s", http_req_method(req), http_req_path(req),
+			  http_req_peer(req), err->message);
+		http_req_add_header(req, "Retry-After", "1");
+		http_reply_error(req, 503, "unavailable", NULL,
+				 "the API's database queue is full; try again in a second");
+		return;
 	case DB_ERR_CONNECTION:
 		log_warn("%s %s: database connection lost: %s", http_req_method(req),
 			 http_req_path(req), err->message);

@@ -25,7 +25,8 @@ struct guard;
 
 struct api {
 	struct http_server *http;
-	struct api_ui *ui; /* the job viewer's files under /ui */
+	struct http_server *metrics_http; /* metrics.listen: GET /metrics alone */
+	struct api_ui *ui;		  /* the job viewer's files under /ui */
 	struct db_pool *db;
 	const struct wf_registry *reg;
 	struct wf_env *env; /* for checks that read a cluster before queuing */

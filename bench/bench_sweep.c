@@ -230,7 +230,7 @@ static char *scrape(const struct esaasd *d, size_t *bytes, int64_t *ms)
 	int64_t t0 = harness_now_ms();
 	char *text = NULL;
 
-	if (http_call(d, "GET", "/metrics", NULL, NULL, &r) && r.status == 200)
+	if (metrics_get(d, &r) && r.status == 200)
 		text = xstrdup(r.raw);
 	if (ms)
 		*ms = harness_now_ms() - t0;

@@ -349,7 +349,8 @@ int main(int argc, char **argv)
 	int rc = 1;
 	struct wf_registry reg = {0};
 	struct daemon d = {0};
-	struct db_pool *db = NULL;
+	struct db_pool *db = NULL;     /* the engine's and the sweep's */
+	struct db_pool *api_db = NULL; /* the API's, its queue bounded */
 	struct httpc *http = NULL;
 	struct wf_env env = {.cfg = &cfg};
 	struct event *sigs[4] = {0};
@@ -370,7 +371,15 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	d.base = event_base_new();
 	db = db_pool_new(d.base, cfg.database_url, cfg.db_pool_size);
-	struct api_options aopt = {.cfg = &cfg, .db = db, .reg = &reg, .env = &env};
+	/*
+	 * Requests from anyone who can reach the port queue for the API's own
+	 * connections, at most http.db_queue_limit of them (then 503): however
+	 * many arrive, the engine's claims, heartbeats and transitions do not
+	 * wait behind them.
+	 */
+	api_db = db_pool_new(d.base, cfg.database_url, cfg.db_api_pool_size);
+	db_pool_set_queue_limit(api_db, cfg.http_db_queue_limit);
+	struct api_options aopt = {.cfg = &cfg, .db = api_db, .reg = &reg, .env = &env};
 #ifdef ESAAS_TEST_BUILD
 	aopt.generic_submit = true;
 #endif
@@ -454,6 +463,7 @@ out:
 	 * the webhook the HTTP client.
 	 */
 	api_free(d.api);
+	db_pool_free(api_db);
 	db_pool_free(db);
 	engine_free(d.engine);
 	sweep_free(d.sweep);

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/token.h"
 #include "common/util.h"
 
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -65,6 +67,7 @@ static const struct key keys[] = {
 
 	{"database.url", KEY_STRING, FIELD(database_url), 0, 0, "dbname=esaas"},
 	{"database.pool_size", KEY_INT, FIELD(db_pool_size), 1, 64, "4"},
+	{"database.api_pool_size", KEY_INT, FIELD(db_api_pool_size), 1, 64, "2"},
 	{"database.startup_timeout_seconds", KEY_INT, FIELD(db_startup_timeout_s), 1, 3600, "60"},
 
 	{"engine.workers", KEY_INT, FIELD(workers), 1, 10000, "64"},
@@ -92,6 +95,8 @@ static const struct key keys[] = {
 	{"http.max_header_bytes", KEY_INT, FIELD(http_max_header_bytes), 1024, 1048576, "16384"},
 	{"http.request_timeout_seconds", KEY_INT, FIELD(http_timeout_s), 1, 3600, "30"},
 	{"http.ui_dir", KEY_STRING, FIELD(http_ui_dir), 0, 0, ESAAS_UI_DIR},
+	{"http.max_connections", KEY_INT, FIELD(http_max_connections), 1, 1000000, "1024"},
+	{"http.db_queue_limit", KEY_INT, FIELD(http_db_queue_limit), 1, 1000000, "128"},
 
 	{"kubernetes.kubeconfig", KEY_OPT_STRING, FIELD(kube_kubeconfig), 0, 0, NULL},
 	{"kubernetes.context", KEY_OPT_STRING, FIELD(kube_context), 0, 0, NULL},
@@ -131,6 +136,15 @@ static const struct key keys[] = {
 	{"oidc.role_claim", KEY_STRING, FIELD(oidc_role_claim), 0, 0, "esaas_role"},
 	{"oidc.leeway_seconds", KEY_INT, FIELD(oidc_leeway_s), 0, 600, "60"},
 	{"oidc.refresh_min_seconds", KEY_INT, FIELD(oidc_refresh_min_s), 1, 86400, "60"},
+	{"oidc.refresh_seconds", KEY_INT, FIELD(oidc_refresh_s), 60, 604800, "3600"},
+	{"oidc.allow_insecure_jwks", KEY_BOOL, FIELD(oidc_allow_insecure_jwks), 0, 0, "false"},
+	{"oidc.role_map", KEY_OPT_STRING, FIELD(oidc_role_map), 0, 0, NULL},
+
+	{"metrics.listen", KEY_LISTEN, FIELD(metrics_listen), 0, 0, "127.0.0.1:9464"},
+
+	{"auth.platform_tenants", KEY_STRING, FIELD(auth_platform_tenants), 0, 0, "default"},
+	{"auth.failures_max", KEY_INT, FIELD(auth_failures_max), 1, 1000000, "20"},
+	{"auth.failures_window_seconds", KEY_INT, FIELD(auth_failures_window_s), 1, 86400, "60"},
 };
 
 #define NKEYS ARRAY_SIZE(keys)
@@ -152,6 +166,8 @@ static const struct rule rules[] = {
 	{"engine.heartbeat_seconds", RULE_LESS_THAN, "engine.lease_seconds"},
 	{"retry.cap_ms", RULE_AT_LEAST, "retry.base_ms"},
 	{"webhook.backoff_cap_ms", RULE_AT_LEAST, "webhook.backoff_base_ms"},
+	/* A scheduled refresh no more often than an unknown kid may cause one. */
+	{"oidc.refresh_seconds", RULE_AT_LEAST, "oidc.refresh_min_seconds"},
 };
 
 enum origin_kind {
@@ -978,6 +994,145 @@ static bool check_rules(struct loader *ld)
 	return true;
 }
 
+/* --- lists in one string: "a, b" and "group=role, group=role" --------------- */
+
+/*
+ * The next item of a comma-separated list, spaces around it left out:
+ * *item and *len, and *s moved past it.  False at the end of the list.
+ */
+static bool list_next(const char **s, const char **item, size_t *len)
+{
+	const char *p = *s;
+
+	if (!*p)
+		return false;
+	p += strspn(p, " ");
+	size_t n = strcspn(p, ",");
+
+	*item = p;
+	*s = p[n] ? p + n + 1 : p + n;
+	while (n > 0 && p[n - 1] == ' ')
+		n--;
+	*len = n;
+	return true;
+}
+
+static bool dns_label(const char *s, size_t n)
+{
+	if (n == 0 || n > 40 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
+			return false;
+	return true;
+}
+
+bool config_tenant_list_valid(const char *list, char *err, size_t errlen)
+{
+	const char *item;
+	size_t n;
+
+	while (list_next(&list, &item, &n)) {
+		if (!dns_label(item, n)) {
+			snprintf(err, errlen,
+				 "expected tenants' names separated by commas (DNS-1123 labels "
+				 "of at most 40 characters), got \"%.*s\"",
+				 (int)(n > 64 ? 64 : n), item);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool config_tenant_in_list(const char *list, const char *tenant)
+{
+	const char *item;
+	size_t n;
+
+	while (list && list_next(&list, &item, &n))
+		if (n == strlen(tenant) && memcmp(item, tenant, n) == 0)
+			return true;
+	return false;
+}
+
+/* Split "group=role" of a role map; false if it is not that shape. */
+static bool role_entry(const char *item, size_t n, size_t *group_len, enum token_role *role)
+{
+	const char *eq = memchr(item, '=', n);
+	char name[16];
+
+	if (!eq || eq == item)
+		return false;
+	*group_len = (size_t)(eq - item);
+	while (*group_len > 0 && item[*group_len - 1] == ' ')
+		(*group_len)--;
+	const char *r = eq + 1;
+	size_t rn = n - (size_t)(r - item);
+
+	while (rn > 0 && *r == ' ') {
+		r++;
+		rn--;
+	}
+	if (*group_len == 0 || rn == 0 || rn >= sizeof(name) || memchr(r, '=', rn))
+		return false;
+	memcpy(name, r, rn);
+	name[rn] = '\0';
+	return token_role_parse(name, role);
+}
+
+bool config_role_map_valid(const char *map, char *err, size_t errlen)
+{
+	const char *item;
+	size_t n, group_len;
+	enum token_role role;
+
+	while (list_next(&map, &item, &n)) {
+		if (!role_entry(item, n, &group_len, &role)) {
+			snprintf(err, errlen,
+				 "expected group=role entries separated by commas, each role "
+				 "one of viewer, member, oncall, admin; got \"%.*s\"",
+				 (int)(n > 64 ? 64 : n), item);
+			return false;
+		}
+	}
+	return true;
+}
+
+int config_role_map_lookup(const char *map, const char *value)
+{
+	const char *item;
+	size_t n, group_len;
+	enum token_role role;
+
+	while (map && list_next(&map, &item, &n))
+		if (role_entry(item, n, &group_len, &role) && group_len == strlen(value) &&
+		    memcmp(item, value, group_len) == 0)
+			return (int)role;
+	return -1;
+}
+
+/* Checks of one key's value that its type cannot make. */
+static bool check_values(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	char msg[256];
+
+	if (strcmp(cfg->metrics_listen, cfg->listen) == 0)
+		return fail_key(ld, (size_t)key_index("metrics.listen"),
+				"must differ from listen: /metrics has a listener of its own, "
+				"never the API's");
+	if (cfg->oidc_jwks_url && !cfg->oidc_allow_insecure_jwks &&
+	    strncasecmp(cfg->oidc_jwks_url, "https://", 8) != 0)
+		return fail_key(ld, (size_t)key_index("oidc.jwks_url"),
+				"expected an https:// URL: keys fetched in clear can be replaced "
+				"on the way (set oidc.allow_insecure_jwks: true to allow http)");
+	if (!config_tenant_list_valid(cfg->auth_platform_tenants, msg, sizeof(msg)))
+		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
+	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))
+		return fail_key(ld, (size_t)key_index("oidc.role_map"), msg);
+	return true;
+}
+
 bool config_load(struct config *cfg, const char *path, char *const *envp, char *err, size_t errlen)
 {
 	struct loader ld = {
@@ -991,7 +1146,8 @@ bool config_load(struct config *cfg, const char *path, char *const *envp, char *
 	if (err && errlen)
 		err[0] = '\0';
 	config_defaults(cfg);
-	ok = (!path || load_file(&ld)) && apply_env(&ld, envp ? envp : environ) && check_rules(&ld);
+	ok = (!path || load_file(&ld)) && apply_env(&ld, envp ? envp : environ) &&
+	     check_rules(&ld) && check_values(&ld);
 	if (!ok) {
 		config_free(cfg);
 		config_defaults(cfg);

@@ -15,9 +15,18 @@
 
 struct config {
 	char *listen; /* listen: "127.0.0.1:8080" (host:port) */
+	/* metrics.listen: "127.0.0.1:9464", GET /metrics alone, never on listen */
+	char *metrics_listen;
 
-	char *database_url;	  /* database.url: libpq conninfo or URI */
-	int db_pool_size;	  /* database.pool_size: 1..64, default 4 */
+	/* auth.platform_tenants: "default"; tenants whose admin and oncall act
+	 * on every tenant (a comma-separated list) */
+	char *auth_platform_tenants;
+	int auth_failures_max;	    /* auth.failures_max: 20 refused credentials per address... */
+	int auth_failures_window_s; /* auth.failures_window_seconds: 60 ...in this long, then 429 */
+
+	char *database_url;   /* database.url: libpq conninfo or URI */
+	int db_pool_size;     /* database.pool_size: 1..64, default 4, the engine's and sweep's */
+	int db_api_pool_size; /* database.api_pool_size: 2, the API's own connections */
 	int db_startup_timeout_s; /* database.startup_timeout_seconds: 60 */
 
 	int workers;	      /* engine.workers: jobs run at once, 1..10000, default 64 */
@@ -42,6 +51,8 @@ struct config {
 
 	int http_max_body_bytes;   /* http.max_body_bytes: 1048576 */
 	int http_max_header_bytes; /* http.max_header_bytes: 16384 */
+	int http_max_connections;  /* http.max_connections: 1024 open at once, then refused */
+	int http_db_queue_limit;   /* http.db_queue_limit: 128 API statements waiting, then 503 */
 	int http_timeout_s;	   /* http.request_timeout_seconds: 30 */
 	char *http_ui_dir;	   /* http.ui_dir: the job viewer's files, $(pkgdatadir)/ui */
 
@@ -88,6 +99,9 @@ struct config {
 	char *oidc_role_claim;	 /* oidc.role_claim: "esaas_role" */
 	int oidc_leeway_s;	 /* oidc.leeway_seconds: 60, clock skew on exp and nbf */
 	int oidc_refresh_min_s; /* oidc.refresh_min_seconds: 60, between fetches for unknown kids */
+	int oidc_refresh_s;	/* oidc.refresh_seconds: 3600, the keys fetched again anyway */
+	bool oidc_allow_insecure_jwks; /* oidc.allow_insecure_jwks: false, jwks_url is https */
+	char *oidc_role_map; /* oidc.role_map: "group=role, ..."; NULL: the claim names the role */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */
@@ -104,5 +118,19 @@ bool config_load(struct config *cfg, const char *path, char *const *envp, char *
 		 size_t errlen) MUST_CHECK;
 
 void config_free(struct config *cfg);
+
+/*
+ * auth.platform_tenants: "a, b", tenants' names separated by commas.  false
+ * with err saying what is wrong when one is not a tenant's name.
+ */
+bool config_tenant_list_valid(const char *list, char *err, size_t errlen) MUST_CHECK;
+bool config_tenant_in_list(const char *list, const char *tenant);
+/*
+ * oidc.role_map: "group=role, group=role", a value of the role claim and
+ * the role (viewer, member, oncall, admin) it grants.  Lookup gives the
+ * role (enum token_role) of value, or -1 when the map does not name it.
+ */
+bool config_role_map_valid(const char *map, char *err, size_t errlen) MUST_CHECK;
+int config_role_map_lookup(const char *map, const char *value);
 
 #endif

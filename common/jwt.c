@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <jansson.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -16,6 +17,7 @@
 #include <openssl/param_build.h>
 
 #include "common/base64.h"
+#include "common/config.h"
 #include "common/httpc.h"
 #include "common/log.h"
 #include "common/json.h"
@@ -423,21 +425,36 @@ static bool tenant_id_valid(const char *s)
 	return true;
 }
 
-static bool map_role(json_t *v, enum token_role *out)
+/*
+ * The role a claim grants.  With a role map (oidc.role_map) each value of
+ * the claim, a string or an array of strings such as IdP groups, counts
+ * only through the map, and the highest role mapped wins: the operator
+ * wrote every pair.  Without one the claim must be a single string that
+ * names a role: an array is a list of groups, and a group that happens to
+ * be called "admin" must not make its members admins.
+ */
+static bool map_role(json_t *v, const char *role_map, enum token_role *out)
 {
 	size_t i;
 	json_t *e;
 	bool found = false;
 
-	if (json_is_string(v))
-		return token_role_parse(json_string_value(v), out);
+	if (!role_map)
+		return json_is_string(v) && token_role_parse(json_string_value(v), out);
+	if (json_is_string(v)) {
+		int r = config_role_map_lookup(role_map, json_string_value(v));
+
+		*out = (enum token_role)r;
+		return r >= 0;
+	}
 	if (!json_is_array(v))
 		return false;
 	json_array_foreach (v, i, e) {
-		enum token_role r;
+		int r = json_is_string(e) ? config_role_map_lookup(role_map, json_string_value(e))
+					  : -1;
 
-		if (token_role_parse(json_string_value(e), &r) && (!found || r > *out)) {
-			*out = r;
+		if (r >= 0 && (!found || (enum token_role)r > *out)) {
+			*out = (enum token_role)r;
 			found = true;
 		}
 	}
@@ -512,10 +529,15 @@ static enum jwt_status check_claims(json_t *claims, const struct jwt_config *cfg
 		       cfg->role_claim ? cfg->role_claim : "(none configured)");
 		return JWT_REFUSED;
 	}
-	if (!map_role(role, &r)) {
-		seterr(err, errlen,
-		       "token claim %s names no known role (viewer, member, oncall, admin)",
-		       cfg->role_claim);
+	if (!map_role(role, cfg->role_map, &r)) {
+		if (cfg->role_map)
+			seterr(err, errlen, "token claim %s holds no value that oidc.role_map maps",
+			       cfg->role_claim);
+		else
+			seterr(err, errlen,
+			       "token claim %s is not one of viewer, member, oncall, admin (a "
+			       "list of groups needs oidc.role_map)",
+			       cfg->role_claim);
 		return JWT_REFUSED;
 	}
 	sub = json_str(claims, "sub");
@@ -648,7 +670,41 @@ struct jwks {
 	unsigned fetches;
 	struct jwks_wait *waiting;    /* for the fetch in flight */
 	struct jwks_wait *delivering; /* being answered now */
+	struct event *timer;	      /* the next scheduled fetch; NULL: none */
 };
+
+static void fetch(struct jwks *c);
+
+static void refresh_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct jwks *c = arg;
+
+	if (!c->call)
+		fetch(c);
+}
+
+/*
+ * The next scheduled fetch: refresh_s after a good one, give or take a
+ * tenth so that replicas do not all ask at once; refresh_min_s after a
+ * failed one.  A key the provider withdrew is dropped at the latest then,
+ * whether or not anyone sends a token with an unknown kid.
+ */
+static void schedule_refresh(struct jwks *c, bool ok)
+{
+	int64_t ms;
+
+	if (!c->timer)
+		return;
+	if (ok) {
+		ms = (int64_t)c->cfg.refresh_s * 1000;
+		ms += (int64_t)rand_below((uint64_t)(ms / 5) + 1) - ms / 10;
+	} else {
+		ms = (int64_t)c->cfg.refresh_min_s * 1000;
+	}
+	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(c->timer, &tv);
+}
 
 static char *dup_or_null(const char *s)
 {
@@ -666,8 +722,11 @@ struct jwks *jwks_new(struct httpc *http, const struct jwt_config *cfg)
 	c->cfg.tenant_claim = dup_or_null(cfg->tenant_claim);
 	c->cfg.role_claim = dup_or_null(cfg->role_claim);
 	c->cfg.jwks_url = dup_or_null(cfg->jwks_url);
+	c->cfg.role_map = dup_or_null(cfg->role_map);
 	if (c->cfg.refresh_min_s <= 0)
 		c->cfg.refresh_min_s = 60;
+	if (cfg->base && cfg->refresh_s > 0 && c->cfg.jwks_url)
+		c->timer = evtimer_new(cfg->base, refresh_timer_cb, c);
 	if (c->cfg.timeout_ms <= 0)
 		c->cfg.timeout_ms = 10000;
 	return c;
@@ -707,6 +766,8 @@ void jwks_free(struct jwks *c)
 	if (!c)
 		return;
 	httpc_cancel(c->call);
+	if (c->timer)
+		event_free(c->timer);
 	waits_free(c->waiting);
 	waits_free(c->delivering);
 	jwt_keys_free(c->keys);
@@ -715,6 +776,7 @@ void jwks_free(struct jwks *c)
 	free((char *)c->cfg.tenant_claim);
 	free((char *)c->cfg.role_claim);
 	free((char *)c->cfg.jwks_url);
+	free((char *)c->cfg.role_map);
 	free(c);
 }
 
@@ -766,13 +828,20 @@ static void fetch_done_cb(const struct httpc_response *resp, void *arg)
 			snprintf(err, sizeof(err), "the identity provider's keys at %s: %s",
 				 c->cfg.jwks_url, why);
 	}
-	if (keys) {
+	if (keys && keys->n == 0 && c->keys && c->keys->n > 0) {
+		/* An empty set is more likely a provider's mistake than the end of
+		 * every key: keep those held, which expire with their tokens. */
+		log_warn("JWKS from %s has no usable key; the %zu held are kept", c->cfg.jwks_url,
+			 c->keys->n);
+		jwt_keys_free(keys);
+	} else if (keys) {
 		jwt_keys_free(c->keys);
 		c->keys = keys;
 		log_info("JWKS from %s: %zu usable keys", c->cfg.jwks_url, keys->n);
 	} else {
 		log_warn("%s", err);
 	}
+	schedule_refresh(c, keys != NULL);
 	/*
 	 * Answer those who waited for this fetch.  A callback may verify again
 	 * (and start a new fetch, whose waiters wait for it) or cancel others.
@@ -800,6 +869,8 @@ static void fetch(struct jwks *c)
 	req.headers = headers;
 	c->fetched_at_ms = now_mono_ms();
 	c->fetches++;
+	if (c->timer)
+		evtimer_del(c->timer);
 	c->call = httpc_send(c->http, &req, fetch_done_cb, c);
 }
 

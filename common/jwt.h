@@ -16,9 +16,9 @@
  * Two layers.  jwt_keys_*() and jwt_verify() are synchronous and pure: a
  * key set parsed from JWKS text, and a check against it at a given time.
  * struct jwks is the cache that esaasd keeps: the key set fetched from the
- * provider over httpc, refreshed when a token names a kid it does not
- * know (at most once per refresh_min_s), with jwks_verify() as the one
- * entry point.
+ * provider over httpc, refreshed on a schedule (refresh_s) and when a
+ * token names a kid it does not know (at most once per refresh_min_s),
+ * with jwks_verify() as the one entry point.
  */
 #ifndef ESAAS_JWT_H
 #define ESAAS_JWT_H
@@ -30,6 +30,7 @@
 #include "common/token.h"
 #include "common/util.h"
 
+struct event_base;
 struct httpc;
 struct jwt_keys;
 
@@ -43,15 +44,22 @@ struct jwt_config {
 	/*
 	 * Where tenant and role are: a claim's name ("https://example.com/tenant"
 	 * is one name, dots and all, when the claims have it), else a dotted
-	 * path into nested objects ("esaas.tenant").  The role claim is a
-	 * string, or an array of strings of which the highest known role counts.
+	 * path into nested objects ("esaas.tenant").  Without role_map the
+	 * role claim is one string naming a role; with it, a string or an
+	 * array of strings (groups), each mapped through role_map only, of
+	 * which the highest role mapped counts.
 	 */
 	const char *tenant_claim;
 	const char *role_claim;
+	const char *role_map; /* "group=role, ..." (common/config.h), or NULL */
 	/* For struct jwks only. */
 	const char *jwks_url; /* NULL: no fetching; unknown kids are refused */
 	int refresh_min_s;    /* unknown kids refresh the keys at most this often; 0: 60 */
-	long timeout_ms;      /* of a fetch; 0: 10000 */
+	/* With base, the keys are fetched again every refresh_s (give or take
+	 * a tenth) after a good fetch, refresh_min_s after a failed one. */
+	struct event_base *base;
+	int refresh_s;	 /* 0: no scheduled fetch */
+	long timeout_ms; /* of a fetch; 0: 10000 */
 };
 
 enum jwt_status {

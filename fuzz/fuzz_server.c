@@ -138,6 +138,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	config_defaults(&cfg);
 	free(cfg.listen);
 	cfg.listen = xstrdup("127.0.0.1:0");
+	/* The API's port only: /metrics is on a listener of its own. */
+	free(cfg.metrics_listen);
+	cfg.metrics_listen = NULL;
 	/* The smallest limits config.c allows, so that short inputs reach them. */
 	cfg.http_max_body_bytes = 1024;
 	cfg.http_max_header_bytes = 1024;

@@ -72,6 +72,7 @@ struct db_pool {
 	void (*on_connect)(void *arg);
 	void *on_connect_arg;
 	unsigned long long queries, errors, reconnects;
+	int queue_limit;	   /* statements waiting at most; 0: no limit */
 	struct db_pool *next_pool; /* every pool, for the metrics */
 };
 
@@ -676,10 +677,27 @@ void db_pool_free(struct db_pool *p)
 	free(p);
 }
 
+/* Are queue_limit statements waiting already?  The walk stops at the limit. */
+static bool pool_queue_full(const struct db_pool *p)
+{
+	int n = 0;
+
+	if (p->queue_limit <= 0)
+		return false;
+	for (const struct db_req *q = p->head; q && n < p->queue_limit; q = q->next)
+		n++;
+	return n >= p->queue_limit;
+}
+
 static void pool_enqueue(struct db_pool *p, struct db_req *r)
 {
 	if (!r->wait && !pool_any_connected(p)) {
 		pool_fail_later(p, r, DB_ERR_UNAVAILABLE, "database unavailable: no connection");
+		return;
+	}
+	if (pool_queue_full(p)) {
+		pool_fail_later(p, r, DB_ERR_BUSY,
+				"database busy: the queue of statements is full");
 		return;
 	}
 	if (p->tail)
@@ -700,6 +718,11 @@ void db_query_wait(struct db_pool *p, const char *sql, int nparams, const char *
 		   db_result_cb cb, void *arg)
 {
 	pool_enqueue(p, req_new(sql, nparams, params, cb, arg, true));
+}
+
+void db_pool_set_queue_limit(struct db_pool *p, int limit)
+{
+	p->queue_limit = limit > 0 ? limit : 0;
 }
 
 bool db_pool_connected(const struct db_pool *p)

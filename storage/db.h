@@ -27,6 +27,7 @@ enum db_err_kind {
 	DB_ERR_UNAVAILABLE, /* no connection could take it (database down) */
 	DB_ERR_CONNECTION,  /* connection lost with the statement in flight */
 	DB_ERR_QUERY,	    /* the server answered with an error */
+	DB_ERR_BUSY,	    /* the pool's queue was full (db_pool_set_queue_limit) */
 };
 
 struct db_error {
@@ -57,6 +58,13 @@ void db_query(struct db_pool *pool, const char *sql, int nparams, const char *co
 /* Like db_query, but waits for a connection (for the engine's own work). */
 void db_query_wait(struct db_pool *pool, const char *sql, int nparams, const char *const *params,
 		   db_result_cb cb, void *arg);
+
+/*
+ * At most limit statements wait for a connection (0: no limit); past it a
+ * statement fails at once with DB_ERR_BUSY, and nothing was run.  For a
+ * pool that serves requests from outside, which must not pile up.
+ */
+void db_pool_set_queue_limit(struct db_pool *pool, int limit);
 
 /* True when at least one connection is established. */
 bool db_pool_connected(const struct db_pool *pool);

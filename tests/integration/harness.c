@@ -3,6 +3,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -321,6 +322,8 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	d->metrics_port = free_port();
+	snprintf(d->metrics_base, sizeof(d->metrics_base), "http://127.0.0.1:%d", d->metrics_port);
 	snprintf(d->dburl, sizeof(d->dburl), "%s", dburl);
 	counter++;
 	snprintf(d->config, sizeof(d->config), "%s/esaasd-%d.yaml", tmpdir, counter);
@@ -330,6 +333,7 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		return false;
 	fprintf(f,
 		"listen: 127.0.0.1:%d\n"
+		"metrics:\n  listen: 127.0.0.1:%d\n"
 		"database:\n  url: \"%s\"\n  pool_size: 4\n  startup_timeout_seconds: 30\n"
 		"engine:\n  workers: %d\n  lease_seconds: %d\n  heartbeat_seconds: %d\n"
 		"  poll_seconds: %d\n  shutdown_grace_seconds: %d\n  deadline_percent: %d\n  "
@@ -337,9 +341,10 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		"retry:\n  base_ms: %d\n  cap_ms: %d\n  max_attempts: %d\n"
 		"log:\n  level: %s\n  format: %s\n%s%s%s"
 		"%s%s%s",
-		d->port, dburl, o->workers ? o->workers : 16, o->lease_s ? o->lease_s : 30,
-		o->heartbeat_s ? o->heartbeat_s : 10, o->poll_s ? o->poll_s : 5,
-		o->grace_s ? o->grace_s : 2, o->deadline_percent ? o->deadline_percent : 100,
+		d->port, d->metrics_port, dburl, o->workers ? o->workers : 16,
+		o->lease_s ? o->lease_s : 30, o->heartbeat_s ? o->heartbeat_s : 10,
+		o->poll_s ? o->poll_s : 5, o->grace_s ? o->grace_s : 2,
+		o->deadline_percent ? o->deadline_percent : 100,
 		o->wait_poll_ms ? o->wait_poll_ms : 100, o->engine_yaml ? o->engine_yaml : "",
 		o->retry_base_ms ? o->retry_base_ms : 20, o->retry_cap_ms ? o->retry_cap_ms : 200,
 		o->retry_max_attempts ? o->retry_max_attempts : 5,
@@ -598,6 +603,11 @@ const char *harness_actor(const struct esaasd *d, const char *as)
 	else
 		snprintf(out, sizeof(buf[0]), "token:%.12s", t + 6);
 	return out;
+}
+
+bool metrics_get(const struct esaasd *d, struct http_resp *out)
+{
+	return http_request(d->metrics_base, "GET", "/metrics", NULL, NULL, 0, out);
 }
 
 bool http_call(const struct esaasd *d, const char *method, const char *path, const char *body,
@@ -1000,13 +1010,15 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 {
 	static int counter;
 	size_t nenv = 0, nextra = 0, k = 0;
-	char listen[64], bin[512];
+	char listen[64], metrics_listen[64], bin[512];
 
 	memset(d, 0, sizeof(*d));
 	d->port = free_port();
-	if (d->port <= 0)
+	d->metrics_port = free_port();
+	if (d->port <= 0 || d->metrics_port <= 0)
 		return false;
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
+	snprintf(d->metrics_base, sizeof(d->metrics_base), "http://127.0.0.1:%d", d->metrics_port);
 	snprintf(d->config, sizeof(d->config), "%s", config);
 	snprintf(d->log, sizeof(d->log), "%s/replica-%d.log", tmpdir, ++counter);
 	for (const char *const *e = env; e && *e; e++) {
@@ -1014,15 +1026,17 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 			snprintf(d->dburl, sizeof(d->dburl), "%s", *e + 19);
 	}
 	snprintf(listen, sizeof(listen), "ESAAS_LISTEN=127.0.0.1:%d", d->port);
+	snprintf(metrics_listen, sizeof(metrics_listen), "ESAAS_METRICS_LISTEN=127.0.0.1:%d",
+		 d->metrics_port);
 	snprintf(bin, sizeof(bin), "%s/esaasd-test", harness_builddir());
 
 	/* The child's environment, built before the fork: ours, with env and listen over it. */
-	const char *const listen_env[] = {listen, NULL};
+	const char *const listen_env[] = {listen, metrics_listen, NULL};
 	for (char **e = environ; e && *e; e++)
 		nenv++;
 	for (const char *const *e = env; e && *e; e++)
 		nextra++;
-	char **child_env = xcalloc(nenv + nextra + 2, sizeof(char *));
+	char **child_env = xcalloc(nenv + nextra + 3, sizeof(char *));
 	for (char **e = environ; e && *e; e++) {
 		if (!env_overridden(*e, env) && !env_overridden(*e, listen_env))
 			child_env[k++] = *e;
@@ -1030,6 +1044,7 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	for (const char *const *e = env; e && *e; e++)
 		child_env[k++] = (char *)*e;
 	child_env[k++] = listen;
+	child_env[k++] = metrics_listen;
 	child_env[k] = NULL;
 
 	pid_t pid = fork();
@@ -1051,4 +1066,201 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	free(child_env);
 	d->pid = pid;
 	return true;
+}
+
+/* --- raw requests from other loopback addresses ------------------------------------------ */
+
+/* Connect from 127.0.0.<from> to esaasd's port, without waiting. */
+bool raw_start(struct raw *r, const struct esaasd *d, int from, const char *path, const char *token)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET}, dst = {.sin_family = AF_INET};
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (r->fd < 0)
+		return false;
+	src.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)from);
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons((uint16_t)d->port);
+	if (bind(r->fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+	    (connect(r->fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 && errno != EINPROGRESS)) {
+		close(r->fd);
+		r->fd = -1;
+		return false;
+	}
+	r->out_len = (size_t)snprintf(r->out, sizeof(r->out),
+				      "GET %s HTTP/1.1\r\nHost: esaasd\r\n%s%s%sConnection: "
+				      "close\r\n\r\n",
+				      path, token ? "Authorization: Bearer " : "",
+				      token ? token : "", token ? "\r\n" : "");
+	return true;
+}
+
+/* Go on with r as poll() allows; true once the answer is in (the server closed). */
+bool raw_step(struct raw *r, short revents)
+{
+	if ((revents & POLLOUT) && r->out_off < r->out_len) {
+		ssize_t n = send(r->fd, r->out + r->out_off, r->out_len - r->out_off, MSG_NOSIGNAL);
+
+		if (n > 0)
+			r->out_off += (size_t)n;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		ssize_t n = recv(r->fd, r->in + r->in_len, sizeof(r->in) - 1 - r->in_len, 0);
+
+		if (n > 0) {
+			r->in_len += (size_t)n;
+			r->in[r->in_len] = '\0';
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			r->done = true;
+		}
+	}
+	return r->done;
+}
+
+short raw_events(const struct raw *r)
+{
+	return (short)(POLLIN | (r->out_off < r->out_len ? POLLOUT : 0));
+}
+
+int raw_status(const struct raw *r)
+{
+	int status = 0;
+
+	if (r->in_len > 12 && strncmp(r->in, "HTTP/1.", 7) == 0)
+		status = (int)strtol(r->in + 9, NULL, 10);
+	return status;
+}
+
+void raw_close(struct raw *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
+}
+
+/* One request, waited for (10 s at most); its status, 0 for none. */
+int raw_call(const struct esaasd *d, int from, const char *path, const char *token, char *answer,
+	     size_t len)
+{
+	struct raw r;
+	int64_t deadline = harness_now_ms() + 10000;
+
+	if (!raw_start(&r, d, from, path, token))
+		return 0;
+	while (!r.done && harness_now_ms() < deadline) {
+		struct pollfd p = {.fd = r.fd, .events = raw_events(&r)};
+
+		if (poll(&p, 1, 100) > 0)
+			raw_step(&r, p.revents);
+	}
+	if (answer)
+		snprintf(answer, len, "%s", r.in);
+	raw_close(&r);
+	return raw_status(&r);
+}
+
+/*
+ * For ms, hundreds of requests a second, 32 at a time: bogus tokens from
+ * rotating addresses (each worth auth.failures_max lookups before its
+ * 429s) and /readyz, every one a new connection.  Runs in a child, which
+ * exits with the counts written to fd.
+ */
+static void flood_run(const struct esaasd *d, int ms, int per_second, int fd)
+{
+	enum {
+		K = 32
+	};
+	struct raw raws[K];
+	struct flood_counts c = {0};
+	int64_t start = harness_now_ms(), end = start + ms;
+
+	for (int i = 0; i < K; i++)
+		raws[i].fd = -1;
+	while (harness_now_ms() < end) {
+		struct pollfd p[K];
+		int64_t elapsed = harness_now_ms() - start;
+
+		for (int i = 0; i < K; i++) {
+			if (raws[i].fd < 0 && c.sent < elapsed * per_second / 1000) {
+				int from = 2 + (int)(c.sent / 50 % 250);
+				bool readyz = c.sent % 2 == 0;
+
+				if (raw_start(&raws[i], d, from,
+					      readyz ? "/readyz" : "/api/v1/whoami",
+					      readyz ? NULL : BOGUS_TOKEN))
+					c.sent++;
+			}
+			p[i] = (struct pollfd){.fd = raws[i].fd, .events = raw_events(&raws[i])};
+		}
+		if (poll(p, K, 10) <= 0)
+			continue;
+		for (int i = 0; i < K; i++) {
+			if (p[i].fd < 0 || !p[i].revents || !raw_step(&raws[i], p[i].revents))
+				continue;
+			switch (raw_status(&raws[i])) {
+			case 200:
+				c.ok++;
+				break;
+			case 401:
+				c.unauthorized++;
+				break;
+			case 429:
+				c.limited++;
+				break;
+			case 503:
+				c.busy++;
+				break;
+			default:
+				c.other++;
+			}
+			raw_close(&raws[i]);
+		}
+	}
+	for (int i = 0; i < K; i++)
+		raw_close(&raws[i]);
+	if (write(fd, &c, sizeof(c)) != (ssize_t)sizeof(c))
+		_exit(1);
+	_exit(0);
+}
+
+struct flood {
+	pid_t pid;
+	int fd;
+};
+
+struct flood *flood_start(const struct esaasd *d, int ms, int per_second)
+{
+	int pipefd[2];
+
+	if (pipe(pipefd) != 0)
+		return NULL;
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return NULL;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		flood_run(d, ms, per_second, pipefd[1]);
+	}
+	close(pipefd[1]);
+	struct flood *f = xcalloc(1, sizeof(*f));
+
+	f->pid = pid;
+	f->fd = pipefd[0];
+	return f;
+}
+
+bool flood_finish(struct flood *f, struct flood_counts *out)
+{
+	int st = 0;
+	bool ok = waitpid(f->pid, &st, 0) == f->pid && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		  read(f->fd, out, sizeof(*out)) == (ssize_t)sizeof(*out);
+
+	close(f->fd);
+	free(f);
+	return ok;
 }

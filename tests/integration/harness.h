@@ -31,6 +31,8 @@ struct esaasd {
 	pid_t pid;
 	int port;
 	char base[64]; /* http://127.0.0.1:PORT */
+	int metrics_port;
+	char metrics_base[64]; /* http://127.0.0.1:METRICS_PORT, metrics.listen */
 	char config[512];
 	char log[512];
 	char dburl[600]; /* its database, for harness_token() */
@@ -114,6 +116,8 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
  * simulator that sim_start() started is verified with its CA); a body is sent as
  * application/json unless headers has a Content-Type line; timeout_ms 0
  * is 10 s.  False when no answer came (out is then empty). */
+/* GET /metrics from d's metrics listener (metrics.listen). */
+bool metrics_get(const struct esaasd *d, struct http_resp *out);
 bool http_request(const char *base, const char *method, const char *path, const char *body,
 		  const char *const *headers, int timeout_ms, struct http_resp *out);
 void http_resp_free(struct http_resp *r);
@@ -216,5 +220,47 @@ bool sim_es_requests_in_spec(const struct sim *s);
  */
 bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 		      const char *const *env);
+
+/*
+ * Raw requests from another loopback address (127.0.0.<from>), one
+ * connection each, "Connection: close", driven by the caller's poll():
+ * for what esaasd sees of strangers (per-address limits), and floods.
+ */
+/* A well-formed esaas token that no one made. */
+#define BOGUS_TOKEN "esaas_0123456789ab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+struct raw {
+	int fd;
+	char out[1024];
+	size_t out_len, out_off;
+	char in[8192];
+	size_t in_len;
+	bool done;
+};
+
+/* Connect and queue "GET path" (with token as its bearer, unless NULL); false if no socket. */
+bool raw_start(struct raw *r, const struct esaasd *d, int from, const char *path,
+	       const char *token);
+/* poll() events to wait for, and a step once they came; true when the answer is in. */
+short raw_events(const struct raw *r);
+bool raw_step(struct raw *r, short revents);
+int raw_status(const struct raw *r); /* 0: no status line */
+void raw_close(struct raw *r);
+/* One request, waited for (10 s at most): its status, 0 for none; answer gets the text. */
+int raw_call(const struct esaasd *d, int from, const char *path, const char *token, char *answer,
+	     size_t len);
+
+/*
+ * A flood, from a child process, for ms: per_second requests a second, 32
+ * at a time, each a new connection; every other one /readyz, the others
+ * bogus tokens from addresses that change every 50 requests.  The counts
+ * of its answers come back from flood_finish(), which waits for its end.
+ */
+struct flood_counts {
+	long sent, ok, unauthorized, limited, busy, other;
+};
+struct flood;
+struct flood *flood_start(const struct esaasd *d, int ms, int per_second);
+bool flood_finish(struct flood *f, struct flood_counts *out);
 
 #endif

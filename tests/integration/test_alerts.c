@@ -217,7 +217,7 @@ static bool prom_start(struct prom *p, const struct esaasd *d)
 		"rule_files:\n  - %s\n"
 		"scrape_configs:\n  - job_name: esaasd\n    static_configs:\n"
 		"      - targets: ['127.0.0.1:%d']\n",
-		p->rules, d->port);
+		p->rules, d->metrics_port);
 	if (fclose(f) != 0)
 		return false;
 	snprintf(a_config, sizeof(a_config), "--config.file=%s", config);

@@ -186,7 +186,6 @@ struct rule {
 static const struct rule policy[] = {
 	{"GET", "/healthz", PUBLIC, PUBLIC, NULL},
 	{"GET", "/readyz", PUBLIC, PUBLIC, NULL},
-	{"GET", "/metrics", PUBLIC, PUBLIC, NULL},
 	{"GET", "/api/v1", ALL_ROLES, ALL_ROLES, NULL},
 	{"GET", "/api/v1/whoami", ALL_ROLES, ALL_ROLES, NULL},
 	{"GET", "/api/v1/workflows", ALL_ROLES, ALL_ROLES, NULL},
@@ -272,7 +271,8 @@ static const char *role_names[] = {"viewer", "member", "oncall", "admin"};
 
 static void test_matrix(void **state)
 {
-	struct fixture *f = *state = fixture_new(NULL);
+	/* alpha holds every role, oncall and admin included: a platform tenant. */
+	struct fixture *f = *state = fixture_new("auth:\n  platform_tenants: default, alpha\n");
 	struct side own = {.tenant = "alpha", .cluster = "logs"};
 	struct side other = {.tenant = "beta", .cluster = "metrics"};
 	char *tokens[4];
@@ -381,7 +381,7 @@ static void test_matrix(void **state)
 			free(body);
 		}
 	}
-	/* 32 routes x 2 sides x (no credential + 4 roles). */
+	/* Every route x 2 sides x (no credential + 4 roles). */
 	assert_int_equal(cells, (int)ARRAY_SIZE(policy) * 2 * 5);
 
 	/* A member's lists hold its tenant only, and another tenant's cluster is
@@ -750,6 +750,9 @@ static void serve_jwks(struct fixture *f, const struct test_key *a, const struct
 	json_decref(doc);
 }
 
+/* The groups of the next tokens: "admin" is a group's name, which oidc.role_map does not map. */
+static const char *jwt_groups = "[\"search-readers\", \"search-team\", \"admin\"]";
+
 static char *jwt(const struct test_key *k, const char *alg, const char *iss, const char *aud,
 		 long long exp_offset, const char *sub)
 {
@@ -758,12 +761,10 @@ static char *jwt(const struct test_key *k, const char *alg, const char *iss, con
 
 	snprintf(header, sizeof(header), "{\"alg\": \"%s\", \"typ\": \"JWT\", \"kid\": \"%s\"}",
 		 alg, k ? k->kid : "none");
-	snprintf(
-		claims, sizeof(claims),
-		"{\"iss\": \"%s\", \"aud\": \"%s\", \"sub\": \"%s\", \"iat\": %lld, \"nbf\": %lld,"
-		" \"exp\": %lld, \"esaas\": {\"tenant\": \"search\"}, \"groups_role\": [\"viewer\","
-		" \"member\"]}",
-		iss, aud, sub, now - 10, now - 10, now + exp_offset);
+	snprintf(claims, sizeof(claims),
+		 "{\"iss\": \"%s\", \"aud\": \"%s\", \"sub\": \"%s\", \"iat\": %lld, \"nbf\": %lld,"
+		 " \"exp\": %lld, \"esaas\": {\"tenant\": \"search\"}, \"groups_role\": %s}",
+		 iss, aud, sub, now - 10, now - 10, now + exp_offset, jwt_groups);
 	char *t = test_jwt_sign(header, claims, strcmp(alg, "none") == 0 ? NULL : k);
 
 	remember_secret(t);
@@ -787,7 +788,11 @@ static void test_openid_connect(void **state)
 	char *yaml = xasprintf("oidc:\n  issuer: \"%s\"\n  audience: \"%s\"\n"
 			       "  jwks_url: \"%s/jwks.json\"\n  tenant_claim: esaas.tenant\n"
 			       "  role_claim: groups_role\n  leeway_seconds: 5\n"
-			       "  refresh_min_seconds: 1\n",
+			       "  refresh_min_seconds: 1\n  allow_insecure_jwks: true\n"
+			       "  role_map: \"search-readers=viewer, search-team=member, "
+			       "search-admins=admin\"\n"
+			       /* The rotation below is awaited by asking again and again. */
+			       "auth:\n  failures_max: 1000000\n",
 			       ISS, AUD, f->jwks.url);
 	struct esaasd_opts o = {.extra_yaml = yaml};
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
@@ -815,6 +820,25 @@ static void test_openid_connect(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.body, "submitted_by")),
 			    "oidc:bob@example.com");
 	http_resp_free(&r);
+
+	/*
+	 * IdP groups count through oidc.role_map only: the group called
+	 * "admin" above gave nothing, and search-admins, mapped to admin, is
+	 * refused, since search is not one of the platform's tenants.
+	 */
+	jwt_groups = "[\"search-admins\"]";
+	char *tenant_admin = jwt(&rsa1, "RS256", ISS, AUD, 300, "dave@example.com");
+	assert_int_equal(call_as(f, tenant_admin, "GET", "/api/v1/tenants", NULL, &r), 403);
+	assert_non_null(strstr(r.raw, "not a platform tenant"));
+	http_resp_free(&r);
+	jwt_groups = "[\"admin\", \"oncall\"]";
+	char *named_admin = jwt(&rsa1, "RS256", ISS, AUD, 300, "eve@example.com");
+	assert_int_equal(call_as(f, named_admin, "GET", "/api/v1/whoami", NULL, &r), 401);
+	assert_non_null(strstr(r.raw, "oidc.role_map"));
+	http_resp_free(&r);
+	jwt_groups = "[\"search-readers\", \"search-team\", \"admin\"]";
+	free(tenant_admin);
+	free(named_admin);
 
 	/* Refused, each with 401 and WWW-Authenticate. */
 	char *bad[] = {

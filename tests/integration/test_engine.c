@@ -659,6 +659,16 @@ static void test_readyz_follows_the_database(void **state)
 		msleep(20);
 	}
 	assert_int_equal(ready, 503);
+	/* A stranger learns that much and no more: libpq's text (the socket, the
+	 * host, the user) is in the log only. */
+	assert_true(http_call(&f->d, "GET", "/readyz", NULL, NULL, &r));
+	assert_int_equal(r.status, 503);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r.body, "error"), "message")),
+		"database unreachable");
+	assert_null(strstr(r.raw, "connect"));
+	assert_null(strstr(r.raw, "5432"));
+	http_resp_free(&r);
 	assert_true(http_call(&f->d, "GET", "/healthz", NULL, NULL, &r));
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);

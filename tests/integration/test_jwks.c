@@ -132,7 +132,7 @@ static char *token_for(const struct test_key *k)
 	return t;
 }
 
-static struct jwks *cache_new(int refresh_min_s)
+static struct jwks *cache_new_scheduled(int refresh_min_s, int refresh_s)
 {
 	char *u = xasprintf("http://127.0.0.1:%d/jwks", port);
 	struct jwt_config cfg = {
@@ -143,12 +143,19 @@ static struct jwks *cache_new(int refresh_min_s)
 		.jwks_url = u,
 		.refresh_min_s = refresh_min_s,
 		.timeout_ms = 5000,
+		.base = refresh_s > 0 ? base : NULL,
+		.refresh_s = refresh_s,
 	};
 	struct jwks *c = jwks_new(client, &cfg);
 
 	free(u);
 	requests = 0;
 	return c;
+}
+
+static struct jwks *cache_new(int refresh_min_s)
+{
+	return cache_new_scheduled(refresh_min_s, 0);
 }
 
 /* Verify and expect the answer at once, before jwks_verify() returns. */
@@ -211,6 +218,45 @@ static void test_unknown_kid_fetches_once(void **state)
 	verify_now(c, t1, &a3);
 	assert_int_equal(a3.status, JWT_REFUSED);
 	assert_int_equal(requests, 1);
+	free(t1);
+	free(t2);
+	jwks_free(c);
+}
+
+/*
+ * The provider withdraws a key: the scheduled fetch drops it, though no
+ * token ever named an unknown kid; a set without a usable key then leaves
+ * the held keys in place.
+ */
+static void test_withdrawn_key_dropped_on_schedule(void **state)
+{
+	struct jwks *c = cache_new_scheduled(3600, 1);
+	char *t1 = token_for(&rsa1);
+	char *t2 = token_for(&rsa2);
+	struct answer a;
+
+	serve_keys(&rsa1, &rsa2, NULL);
+	verify_later(c, t1, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, JWT_OK);
+	assert_int_equal(requests, 1);
+
+	serve_keys(&rsa2, NULL);
+	assert_true(run_until(&requests, 2, 5000));
+	/* Past the fetch's answer too. */
+	run_until(NULL, 0, 200);
+	assert_int_equal(jwks_key_count(c), 1);
+	/* rsa-1 is an unknown kid now, within refresh_min_s: refused, no fetch. */
+	verify_now(c, t1, &a);
+	assert_int_equal(a.status, JWT_REFUSED);
+	assert_int_equal(requests, 2);
+
+	serve_text(200, "{\"keys\": []}");
+	assert_true(run_until(&requests, 3, 5000));
+	run_until(NULL, 0, 200);
+	assert_int_equal(jwks_key_count(c), 1);
+	verify_now(c, t2, &a);
+	assert_int_equal(a.status, JWT_OK);
 	free(t1);
 	free(t2);
 	jwks_free(c);
@@ -398,6 +444,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_kid_fetches_once),
+		cmocka_unit_test(test_withdrawn_key_dropped_on_schedule),
 		cmocka_unit_test(test_rotation_rate_limited),
 		cmocka_unit_test(test_refresh_after_interval),
 		cmocka_unit_test(test_fetch_failure),

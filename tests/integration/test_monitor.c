@@ -212,7 +212,7 @@ static char *metrics_text(const struct esaasd *d)
 	struct http_resp r;
 	char *text;
 
-	assert_true(http_call(d, "GET", "/metrics", NULL, NULL, &r));
+	assert_true(metrics_get(d, &r));
 	assert_int_equal(r.status, 200);
 	assert_string_equal(r.content_type, "text/plain; version=0.0.4; charset=utf-8");
 	text = xstrdup(r.raw);

@@ -285,7 +285,7 @@ static char *metrics_text(const struct esaasd *d)
 	struct http_resp r;
 	char *text;
 
-	assert_true(http_call(d, "GET", "/metrics", NULL, NULL, &r));
+	assert_true(metrics_get(d, &r));
 	assert_int_equal(r.status, 200);
 	text = xstrdup(r.raw);
 	http_resp_free(&r);

@@ -483,7 +483,7 @@ static double deliveries(const struct esaasd *d, const char *result)
 	double v = -1;
 
 	snprintf(prefix, sizeof(prefix), "esaas_webhook_deliveries_total{result=\"%s\"} ", result);
-	assert_true(http_call(d, "GET", "/metrics", NULL, NULL, &r));
+	assert_true(metrics_get(d, &r));
 	assert_int_equal(r.status, 200);
 	const char *at = strstr(r.raw, prefix);
 

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/token.h"
 #include "common/util.h"
 
 /* An environment with nothing in it, so the caller's ESAAS_* cannot leak in. */
@@ -75,6 +76,15 @@ static void assert_defaults(const struct config *c)
 	assert_string_equal(c->oidc_role_claim, "esaas_role");
 	assert_int_equal(c->oidc_leeway_s, 60);
 	assert_int_equal(c->oidc_refresh_min_s, 60);
+	assert_int_equal(c->oidc_refresh_s, 3600);
+	assert_false(c->oidc_allow_insecure_jwks);
+	assert_null(c->oidc_role_map);
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
+	assert_string_equal(c->auth_platform_tenants, "default");
+	assert_int_equal(c->auth_failures_max, 20);
+	assert_int_equal(c->auth_failures_window_s, 60);
+	assert_int_equal(c->http_max_connections, 1024);
+	assert_int_equal(c->http_db_queue_limit, 128);
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -85,6 +95,32 @@ static bool load_text(const char *text, char *const *env, struct config *c, char
 	bool ok = config_load(c, path, env, err, errlen);
 	unlink(path);
 	return ok;
+}
+
+/* The lists of auth.platform_tenants and oidc.role_map, as the API reads them. */
+static void test_lists(void **state)
+{
+	struct config c;
+	char path[64], err[512];
+
+	assert_true(load_text(
+		"oidc:\n  jwks_url: http://127.0.0.1:1/jwks\n"
+		"  allow_insecure_jwks: true\n"
+		"  role_map: \"/esaas/sre = oncall,esaas admins=admin , viewers=viewer\"\n"
+		"auth:\n  platform_tenants: \"default,  ops\"\n",
+		no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_true(config_tenant_in_list(c.auth_platform_tenants, "ops"));
+	assert_true(config_tenant_in_list(c.auth_platform_tenants, "default"));
+	assert_false(config_tenant_in_list(c.auth_platform_tenants, "op"));
+	assert_false(config_tenant_in_list(c.auth_platform_tenants, "acme"));
+	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "/esaas/sre"), TOKEN_ROLE_ONCALL);
+	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "esaas admins"), TOKEN_ROLE_ADMIN);
+	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "viewers"), TOKEN_ROLE_VIEWER);
+	/* Only what the map names: not a role's own name, not a prefix. */
+	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "admin"), -1);
+	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "esaas"), -1);
+	assert_int_equal(config_role_map_lookup(NULL, "admin"), -1);
+	config_free(&c);
 }
 
 static void test_defaults_function(void **state)
@@ -374,7 +410,32 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes, elasticsearch, monitor, webhook, oidc)"},
+	 " kubernetes, elasticsearch, monitor, webhook, oidc, metrics, auth)"},
+	{"keys fetched in clear",
+	 "oidc:\n  jwks_url: http://idp.example.com/jwks\n",
+	 {NULL},
+	 ":2:13: oidc.jwks_url: expected an https:// URL: keys fetched in clear can be replaced "
+	 "on the way (set oidc.allow_insecure_jwks: true to allow http)"},
+	{"metrics on the API's listener",
+	 "listen: 0.0.0.0:8080\nmetrics:\n  listen: 0.0.0.0:8080\n",
+	 {NULL},
+	 ":3:11: metrics.listen: must differ from listen: /metrics has a listener of its own, "
+	 "never the API's"},
+	{"a platform tenant that is no tenant's name",
+	 "auth:\n  platform_tenants: default, Ops\n",
+	 {NULL},
+	 ":2:21: auth.platform_tenants: expected tenants' names separated by commas (DNS-1123 "
+	 "labels of at most 40 characters), got \"Ops\""},
+	{"a role map entry without a role",
+	 "oidc:\n  role_map: esaas-admins=admin, everyone\n",
+	 {NULL},
+	 ":2:13: oidc.role_map: expected group=role entries separated by commas, each role one "
+	 "of viewer, member, oncall, admin; got \"everyone\""},
+	{"a role map to no role",
+	 "",
+	 {"ESAAS_OIDC_ROLE_MAP=sre=root", NULL},
+	 "ESAAS_OIDC_ROLE_MAP: expected group=role entries separated by commas, each role one "
+	 "of viewer, member, oncall, admin; got \"sre=root\""},
 	{"boolean not true or false",
 	 "monitor:\n  enabled: yes\n",
 	 {NULL},
@@ -594,6 +655,7 @@ int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_defaults_function),
+		cmocka_unit_test(test_lists),
 		cmocka_unit_test(test_defaults_null_path),
 		cmocka_unit_test(test_defaults_empty_file),
 		cmocka_unit_test(test_defaults_comments_only),

@@ -1167,17 +1167,23 @@ struct api_fixture {
 /* Requests without credentials act as an admin of "default" (api/api.h). */
 static const struct api_test_caller test_admin = {"test", "default", 3};
 
-static int api_setup(void **state)
+static int api_setup_with(void **state, int max_connections)
 {
 	struct api_fixture *f = xcalloc(1, sizeof(*f));
 	struct api_options opt;
 	char err[256];
 
 	f->base = event_base_new();
+	config_defaults(&f->cfg);
+	free(f->cfg.listen);
 	f->cfg.listen = xstrdup("127.0.0.1:0");
+	free(f->cfg.metrics_listen);
+	f->cfg.metrics_listen = xstrdup("127.0.0.1:0");
 	f->cfg.http_max_body_bytes = TEST_MAX_BODY;
 	f->cfg.http_max_header_bytes = TEST_MAX_HEADERS;
 	f->cfg.http_timeout_s = 10;
+	if (max_connections > 0)
+		f->cfg.http_max_connections = max_connections;
 	memset(&opt, 0, sizeof(opt));
 	opt.cfg = &f->cfg;
 	opt.db = NULL;
@@ -1196,13 +1202,23 @@ static int api_setup(void **state)
 	return 0;
 }
 
+static int api_setup(void **state)
+{
+	return api_setup_with(state, 0);
+}
+
+static int api_setup_three_connections(void **state)
+{
+	return api_setup_with(state, 3);
+}
+
 static int api_teardown(void **state)
 {
 	struct api_fixture *f = *state;
 
 	api_free(f->api);
 	event_base_free(f->base);
-	free(f->cfg.listen);
+	config_free(&f->cfg);
 	free(f);
 	return 0;
 }
@@ -1364,6 +1380,79 @@ static void test_server_readyz(void **state)
 	simple(f->base, f->port, "GET", "/readyz", NULL, NULL, &r);
 	assert_error(&r, 503, "not_ready", NULL, "shutting down");
 	response_free(&r);
+}
+
+/* /metrics names tenants and clusters: on metrics.listen only, never on the API's port. */
+static void test_server_metrics_own_listener(void **state)
+{
+	struct api_fixture *f = *state;
+	int metrics_port = http_server_port(f->api->metrics_http);
+	struct response r;
+
+	assert_true(metrics_port > 0 && metrics_port != f->port);
+	simple(f->base, f->port, "GET", "/metrics", NULL, NULL, &r);
+	assert_error(&r, 404, "not_found", NULL, "no such path: /metrics");
+	response_free(&r);
+
+	simple(f->base, metrics_port, "GET", "/metrics", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	assert_non_null(strstr(r.body, "esaas_ready 0"));
+	response_free(&r);
+
+	/* And nothing else there. */
+	simple(f->base, metrics_port, "GET", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 404);
+	response_free(&r);
+}
+
+/* Turn the loop until the API has n connections open, or 5 s went by. */
+static bool connections_become(struct api_fixture *f, int n)
+{
+	int64_t deadline = now_mono_ms() + 5000;
+
+	while (http_server_connections(f->api->http) != n && now_mono_ms() < deadline) {
+		struct timeval tv = {0, 10000};
+
+		event_base_loopexit(f->base, &tv);
+		event_base_loop(f->base, EVLOOP_ONCE);
+	}
+	return http_server_connections(f->api->http) == n;
+}
+
+/*
+ * http.max_connections: past the cap a new connection is closed at once,
+ * without a byte read or written; below it again, connections are served.
+ */
+static void test_server_connections_capped(void **state)
+{
+	struct api_fixture *f = *state;
+	struct client *idle[3];
+	struct response r;
+
+	for (int i = 0; i < 3; i++)
+		idle[i] = client_connect(f->base, f->port);
+	assert_true(connections_become(f, 3));
+
+	struct client *extra = client_connect(f->base, f->port);
+	const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+	client_send(extra, get, strlen(get));
+	wait_response(extra, false);
+	assert_true(extra->eof);
+	assert_int_equal(extra->in_len, 0);
+	assert_int_equal(http_server_refused(f->api->http), 1);
+	assert_int_equal(http_server_connections(f->api->http), 3);
+	client_close(extra);
+
+	/* One goes: room for one more, served as ever. */
+	client_close(idle[0]);
+	assert_true(connections_become(f, 2));
+	simple(f->base, f->port, "GET", "/healthz", NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	response_free(&r);
+	assert_int_equal(http_server_refused(f->api->http), 1);
+	client_close(idle[1]);
+	client_close(idle[2]);
 }
 
 static void test_server_job_requests_checked_first(void **state)
@@ -1644,6 +1733,10 @@ int main(void)
 						api_teardown),
 		cmocka_unit_test_setup_teardown(test_server_malformed_json, api_setup,
 						api_teardown),
+		cmocka_unit_test_setup_teardown(test_server_metrics_own_listener, api_setup,
+						api_teardown),
+		cmocka_unit_test_setup_teardown(test_server_connections_capped,
+						api_setup_three_connections, api_teardown),
 		cmocka_unit_test_setup_teardown(test_server_readyz, api_setup, api_teardown),
 		cmocka_unit_test_setup_teardown(test_server_job_requests_checked_first, api_setup,
 						api_teardown),

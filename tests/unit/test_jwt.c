@@ -602,37 +602,72 @@ static void test_malformed(void **state)
 
 /* --- claims to tenant and role -------------------------------------------------- */
 
+/* Groups through oidc.role_map: only the pairs the operator wrote count. */
+static void test_role_map(void **state)
+{
+	struct jwt_config mapped = cfg;
+	struct jwt_identity id;
+	char err[512];
+	char *claims, *t;
+
+	mapped.role_map = "esaas-sre=oncall, esaas-users=member, readers=viewer";
+	/* The highest role the map gives; "admin", a group's name, gives nothing. */
+	claims = claims_with("https://esaas.example.com/role",
+			     json_pack("[s, s, s]", "esaas-users", "admin", "esaas-sre"));
+	t = sign("RS256", "rsa-1", claims, &rsa);
+	assert_int_equal(jwt_verify(keys, &mapped, t, NOW, &id, err, sizeof(err)), JWT_OK);
+	assert_int_equal(id.role, TOKEN_ROLE_ONCALL);
+	jwt_identity_clear(&id);
+	free(t);
+	free(claims);
+
+	claims = claims_with("https://esaas.example.com/role", json_string("readers"));
+	t = sign("RS256", "rsa-1", claims, &rsa);
+	assert_int_equal(jwt_verify(keys, &mapped, t, NOW, &id, err, sizeof(err)), JWT_OK);
+	assert_int_equal(id.role, TOKEN_ROLE_VIEWER);
+	jwt_identity_clear(&id);
+	free(t);
+	free(claims);
+
+	/* A role's own name is only a group's name once there is a map. */
+	claims = claims_with("https://esaas.example.com/role", json_pack("[s, s]", "admin", "x"));
+	t = sign("RS256", "rsa-1", claims, &rsa);
+	assert_int_equal(jwt_verify(keys, &mapped, t, NOW, &id, err, sizeof(err)), JWT_REFUSED);
+	assert_non_null(strstr(err, "holds no value that oidc.role_map maps"));
+	free(t);
+	free(claims);
+}
+
 static void test_claim_mapping(void **state)
 {
 	struct jwt_identity id;
 	char *claims;
 	char *t;
 
-	/* A role array: the highest known role counts, unknown names are ignored. */
+	/* Without a role map, a list of groups grants nothing, even one that holds
+	 * a group called "admin": the claim must name one role. */
 	claims = claims_with("https://esaas.example.com/role",
 			     json_pack("[s, s, s]", "esaas-users", "viewer", "admin"));
 	t = sign("RS256", "rsa-1", claims, &rsa);
-	expect_ok(t, &id);
-	assert_int_equal(id.role, TOKEN_ROLE_ADMIN);
-	jwt_identity_clear(&id);
+	expect_refused(t, "a list of groups needs oidc.role_map");
 	free(t);
 	free(claims);
 
 	claims = claims_with("https://esaas.example.com/role", json_string("superuser"));
 	t = sign("RS256", "rsa-1", claims, &rsa);
-	expect_refused(t, "names no known role");
+	expect_refused(t, "is not one of viewer, member, oncall, admin");
 	free(t);
 	free(claims);
 
 	claims = claims_with("https://esaas.example.com/role", json_string("Admin"));
 	t = sign("RS256", "rsa-1", claims, &rsa);
-	expect_refused(t, "names no known role");
+	expect_refused(t, "is not one of viewer, member, oncall, admin");
 	free(t);
 	free(claims);
 
 	claims = claims_with("https://esaas.example.com/role", json_pack("[s]", "root"));
 	t = sign("RS256", "rsa-1", claims, &rsa);
-	expect_refused(t, "names no known role");
+	expect_refused(t, "is not one of viewer, member, oncall, admin");
 	free(t);
 	free(claims);
 
@@ -698,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_alg_key_mismatch),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_claim_mapping),
+		cmocka_unit_test(test_role_map),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
