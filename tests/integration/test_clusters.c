@@ -722,17 +722,19 @@ static void test_a_job_end_is_recorded_on_its_cluster(void **state)
 	struct db_pool *db = db_pool_new(base, f->dburl, 1);
 	struct http_resp r;
 
-	assert_int_equal(
-		sql_int(f->sql,
-			"INSERT INTO clusters (tenant_id, name, spec, observed, created_by,"
-			" created_at, updated_at) VALUES"
-			" ('default', 'logs', '{\"v\": 1}', '{\"phase\": \"creating\"}', 't',"
-			"  now() - interval '1 minute', now() - interval '1 minute'),"
-			" ('default', 'metrics', '{\"v\": 1}', '{\"phase\": \"ready\"}', 't',"
-			"  now() - interval '1 minute', now() - interval '1 minute')"
-			" RETURNING 1",
-			0, NULL),
-		1);
+	assert_int_equal(sql_int(f->sql,
+				 "INSERT INTO clusters (tenant_id, name, namespace, spec, "
+				 "observed, created_by,"
+				 " created_at, updated_at) VALUES"
+				 " ('default', 'logs', 'es-default-logs', '{\"v\": 1}',"
+				 "  '{\"phase\": \"creating\"}', 't',"
+				 "  now() - interval '1 minute', now() - interval '1 minute'),"
+				 " ('default', 'metrics', 'es-default-metrics', '{\"v\": 1}',"
+				 "  '{\"phase\": \"ready\"}', 't',"
+				 "  now() - interval '1 minute', now() - interval '1 minute')"
+				 " RETURNING 1",
+				 0, NULL),
+			 1);
 	long long job = held_job(f->sql, "logs");
 
 	/* A job that goes on leaves its cluster alone, whatever its context says. */
