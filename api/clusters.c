@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "engine/registry.h"
 #include "es/client.h"
+#include "kube/render.h"
 #include "kube/spec.h"
 #include "storage/clusters.h"
 #include "storage/health.h"
@@ -134,6 +135,14 @@ static void create_done_cb(void *arg, const struct db_error *err, enum cluster_c
 				 (long long)json_integer_value(json_object_get(job, "id")),
 				 c->name);
 		break;
+	case CLUSTER_NAMESPACE_TAKEN:
+		/* Never a takeover: the other cluster's objects, or its data kept
+		 * on the hosts, are in that namespace. */
+		http_reply_error(c->req, 409, "conflict", "name",
+				 "the namespace of cluster %s, %s, is another cluster's, or was; "
+				 "choose another name",
+				 c->name, json_str(cluster, "namespace"));
+		break;
 	case CLUSTER_EXISTS:
 	default:
 		http_reply_error(c->req, 409, "conflict", "name",
@@ -149,9 +158,12 @@ out:
 /* Every check passed: the cluster and its create job, stored at once. */
 static void create_store(struct create_call *c)
 {
-	storage_cluster_create(c->api->db, api_tenant(c->req), c->name,
-			       json_object_get(c->params, "spec"), c->actor, c->key,
-			       c->wf->states[0].name, create_done_cb, c);
+	const char *tenant = api_tenant(c->req);
+	char *ns = render_namespace(tenant, c->name);
+
+	storage_cluster_create(c->api->db, tenant, c->name, json_object_get(c->params, "spec"), ns,
+			       c->actor, c->key, c->wf->states[0].name, create_done_cb, c);
+	free(ns);
 }
 
 /* The precheck refuses nothing of a create: it may only warn. */
@@ -207,7 +219,7 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	if (wf->precheck) {
 		json_t *checked = json_deep_copy(c->params);
 		c->warnings = checked; /* held until the precheck answers */
-		wf->precheck(api->env, api_tenant(req), checked, create_prechecked_cb, c);
+		wf->precheck(api->env, api_tenant(req), NULL, checked, create_prechecked_cb, c);
 		return;
 	}
 	create_store(c);
@@ -406,7 +418,8 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 		return;
 	}
 	if (c->wf->precheck) {
-		c->wf->precheck(c->api->env, api_tenant(c->req), c->params, op_prechecked_cb, c);
+		c->wf->precheck(c->api->env, api_tenant(c->req), json_str(cluster, "namespace"),
+				c->params, op_prechecked_cb, c);
 		return;
 	}
 	op_queue(c);

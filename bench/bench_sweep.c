@@ -2,10 +2,13 @@
  * The health sweep at scale: one esaasd-test sweeping 10,000 ready clusters
  * every 10 s against a private PostgreSQL with fsync on.
  *
- * The clusters are rows inserted straight into the database, marked ready
- * and pointing at one real Elasticsearch cluster of esaas-sim (the sweep
- * takes a cluster's namespace from what its create recorded, so every row
- * may name the same one); that cluster is made first, through the API.
+ * The clusters are rows inserted straight into the database, marked ready.
+ * A cluster's namespace is stored with it and unique among live clusters
+ * (storage/migrations/0008_namespace.sql), so the rows no longer all name
+ * the one real Elasticsearch cluster of esaas-sim made first through the
+ * API: their reads get the service proxy's answer for a namespace without
+ * the Service, and the figures measure that path until the simulator can
+ * serve many clusters' health cheaply.
  *
  * Each run measures, over a window of whole intervals once every cluster is
  * watched: the read rate (esaas_health_reads_total), how many clusters were
@@ -449,12 +452,13 @@ int main(int argc, char **argv)
 
 	snprintf(count, sizeof(count), "%d", o.clusters);
 	fprintf(stderr, "bench_sweep: inserting %d ready clusters\n", o.clusters);
-	if (!sql_exec(sql,
-		      "INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"
-		      " SELECT 'default', 'bench-' || i, '{}',"
-		      "  jsonb_build_object('phase', 'ready', 'namespace', 'es-default-bench'),"
-		      "  'bench_sweep' FROM generate_series(1, $1::integer) AS i",
-		      1, p) ||
+	if (!sql_exec(
+		    sql,
+		    "INSERT INTO clusters (tenant_id, name, namespace, spec, observed, created_by)"
+		    " SELECT 'default', 'bench-' || i, 'es-default-bench-' || i, '{}',"
+		    "  jsonb_build_object('phase', 'ready', 'namespace', 'es-default-bench-' || i),"
+		    "  'bench_sweep' FROM generate_series(1, $1::integer) AS i",
+		    1, p) ||
 	    !sql_exec(sql, "ANALYZE clusters", 0, NULL))
 		goto out;
 

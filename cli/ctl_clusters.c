@@ -243,6 +243,9 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 	free(s);
 	kv(t, "Placement:", json_str(json_object_get(spec, "placement"), "spread"));
 	kv(t, "Phase:", json_str(observed, "phase"));
+	/* The namespace stored with the cluster, from its creation on. */
+	if (json_str(c, "namespace"))
+		kv(t, "Namespace:", json_str(c, "namespace"));
 	if (json_str(observed, "health"))
 		kv(t, "Health:", json_str(observed, "health"));
 	if (json_is_object(endpoint)) {

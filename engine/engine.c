@@ -60,6 +60,7 @@ void engine_run_free(struct job_run *run)
 	json_decref(run->context);
 	free(run->tenant);
 	free(run->cluster);
+	free(run->ns);
 	free(run->kind);
 	fsm_job_clear(&run->job);
 	free(run->takeover_from);
@@ -292,6 +293,8 @@ static struct job_run *run_from_row(struct engine *e, const struct jobrun_claime
 	run->state_elapsed_ms = row->state_elapsed_ms;
 	run->tenant = xstrdup(row->tenant);
 	run->cluster = xstrdup(row->cluster);
+	run->cluster_id = row->cluster_id;
+	set_str(&run->ns, row->ns);
 	run->kind = xstrdup(row->kind);
 	run->job.state = xstrdup(row->state);
 	run->job.status = xstrdup(row->status);

@@ -110,13 +110,14 @@ struct workflow {
 	 *   rewrite params.
 	 * precheck: then against the live subject, asynchronously: done(arg,
 	 *   NULL) to queue the job, or done(arg, why).  env is the workflows'
-	 *   environment (step_env), tenant the job's.  It may leave an array
+	 *   environment (step_env), tenant the job's, ns the namespace stored
+	 *   with the subject (NULL for a create).  It may leave an array
 	 *   of strings in params.warnings: the API answers them with the 202
 	 *   and keeps them out of the job's parameters.
 	 */
 	bool (*request)(const struct wf_request *rq, json_t **params, struct wf_refusal *why);
 	bool (*prepare)(json_t *record, json_t *params, struct wf_refusal *why);
-	void (*precheck)(void *env, const char *tenant, json_t *params,
+	void (*precheck)(void *env, const char *tenant, const char *ns, json_t *params,
 			 void (*done)(void *arg, const struct wf_refusal *why), void *arg);
 };
 
@@ -143,6 +144,11 @@ struct httpc *step_http(const struct step *s);
 /* The workflows' environment (states/env.h), opaque to the engine. */
 void *step_env(const struct step *s);
 const char *step_tenant(const struct step *s);
+/* The namespace stored with the job's cluster, and the cluster's id; NULL
+ * and 0 for a job that has no cluster row (a test build's generic
+ * submission). */
+const char *step_namespace(const struct step *s);
+int64_t step_cluster_id(const struct step *s);
 
 /*
  * Called if the engine must abandon the state while the handler is still

@@ -32,6 +32,8 @@ struct job_run {
 	struct job_run *prev, *next;
 	int64_t id, epoch, version;
 	char *tenant, *cluster, *kind;
+	int64_t cluster_id; /* the cluster's row; 0: none */
+	char *ns;	    /* its namespace, or NULL */
 	const struct workflow *wf;
 	json_t *params, *context;
 	struct fsm_job job; /* status, state, attempt, error, ... */
@@ -70,6 +72,8 @@ struct step {
 	bool progressed; /* step_progress() was called */
 	bool cleaning;
 	char *kind, *cluster, *state, *observation, *tenant;
+	int64_t cluster_id;
+	char *ns;
 	json_t *params, *context;
 };
 

@@ -22,6 +22,8 @@ struct step *engine_step_new(struct job_run *run)
 	s->cleaning = run->job.ending != NULL;
 	s->kind = xstrdup(run->kind);
 	s->cluster = xstrdup(run->cluster);
+	s->cluster_id = run->cluster_id;
+	s->ns = run->ns ? xstrdup(run->ns) : NULL;
 	s->state = xstrdup(run->job.state);
 	s->observation = run->job.observation ? xstrdup(run->job.observation) : NULL;
 	s->params = json_incref(run->params);
@@ -34,6 +36,7 @@ void engine_step_free(struct step *s)
 	free(s->kind);
 	free(s->tenant);
 	free(s->cluster);
+	free(s->ns);
 	free(s->state);
 	free(s->observation);
 	json_decref(s->params);
@@ -117,6 +120,14 @@ void *step_env(const struct step *s)
 const char *step_tenant(const struct step *s)
 {
 	return s->tenant;
+}
+const char *step_namespace(const struct step *s)
+{
+	return s->ns;
+}
+int64_t step_cluster_id(const struct step *s)
+{
+	return s->cluster_id;
 }
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)

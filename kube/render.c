@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
 
 #define NAMESPACE_MAX 60  /* so that "es-<namespace>" is a 63-character label */
 #define LABEL_KEY_MAX 316 /* a 253-character prefix, '/', a 63-character name */
@@ -42,9 +43,65 @@ static const char *const workload_names[ES_ROLE_COUNT] = {
 
 /* --- names ---------------------------------------------------------------- */
 
+/*
+ * A cluster's namespace must name one (tenant, cluster) pair only: apply is
+ * forced, so a namespace two pairs share is one tenant's cluster taken
+ * over by the other.  "es-<tenant>-<cluster>" alone is ambiguous (tenant
+ * "a" with cluster "b-c" and tenant "a-b" with "c") and too long for two
+ * names near their limits.  So it is kept, for people to read, only where
+ * it can be read one way: the tenant has no '-' (the first '-' after "es-"
+ * ends it), the name fits, and it does not end like the other form.  Any
+ * other pair gets "es-<cluster>-<h>", h the first ten hex digits of the
+ * SHA-256 of "<tenant>/<cluster>" ('/' is in neither name): the cluster
+ * stays readable, and two tenants' clusters of one name differ by h.  The
+ * two forms never meet (only the second ends in '-' and ten hex digits),
+ * and the second fits: 3 + 40 + 1 + 10 characters.  The database's
+ * unique index on the stored namespace refuses the improbable clash of two
+ * h (storage/migrations/0008_namespace.sql).
+ */
+#define NAMESPACE_HASH_HEX 10
+
+static bool ends_like_hashed(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n < NAMESPACE_HASH_HEX + 1 || name[n - NAMESPACE_HASH_HEX - 1] != '-')
+		return false;
+	for (const char *p = name + n - NAMESPACE_HASH_HEX; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
 char *render_namespace(const char *tenant, const char *cluster)
 {
-	return xasprintf("es-%s-%s", tenant, cluster);
+	char *plain = xasprintf("es-%s-%s", tenant, cluster);
+
+	if (!strchr(tenant, '-') && strlen(plain) <= NAMESPACE_MAX && !ends_like_hashed(plain))
+		return plain;
+	free(plain);
+
+	char *pair = xasprintf("%s/%s", tenant, cluster);
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+
+	/* Fails only without memory, which aborts everywhere else too. */
+	if (EVP_Digest(pair, strlen(pair), md, &mdlen, EVP_sha256(), NULL) != 1) {
+		fprintf(stderr, "esaas: SHA-256 failed in libcrypto\n");
+		abort();
+	}
+	for (unsigned int i = 0; i < mdlen; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	free(pair);
+	return xasprintf("es-%s-%.*s", cluster, NAMESPACE_HASH_HEX, hex);
+}
+
+char *render_cluster_namespace(const struct spec *spec, const struct render_opts *opts)
+{
+	if (opts->ns && opts->ns[0])
+		return xstrdup(opts->ns);
+	return render_namespace(opts->tenant ? opts->tenant : "", spec->name);
 }
 
 char *render_headless_service(const char *ns)
@@ -107,7 +164,66 @@ json_t *render_find(json_t *objects, const char *kind, const char *name)
 	return NULL;
 }
 
+/*
+ * Apply is forced, and a delete takes everything in the namespace: esaas
+ * acts on a namespace only when it is the cluster's own.  The id label
+ * says so; a namespace made before it existed is the cluster's when it
+ * is esaas's and its tenant and cluster labels are this cluster's (a pair
+ * that names one cluster).  The other tenant's names are left out of why:
+ * it reaches the tenant of this job.
+ */
+enum render_ns_owner render_namespace_owner(json_t *ns, const char *tenant, const char *cluster,
+					    int64_t cluster_id, char *why, size_t whylen)
+{
+	json_t *meta = json_object_get(ns, "metadata");
+	json_t *l = json_object_get(meta, "labels");
+	const char *name = json_str(meta, "name");
+	const char *id = json_str(l, RENDER_LABEL_CLUSTER_ID);
+	const char *managed = json_str(l, "app.kubernetes.io/managed-by");
+	const char *t = json_str(l, RENDER_LABEL_TENANT);
+	const char *c = json_str(l, RENDER_LABEL_CLUSTER);
+	char mine[24];
+
+	snprintf(mine, sizeof(mine), "%lld", (long long)cluster_id);
+	if (id && cluster_id > 0 && strcmp(id, mine) == 0)
+		return RENDER_NS_OURS;
+	if (id) {
+		snprintf(
+			why, whylen,
+			"namespace %s belongs to another cluster (%s=%.24s, this cluster's is %s): "
+			"nothing was applied or deleted",
+			name ? name : "?", RENDER_LABEL_CLUSTER_ID, id,
+			cluster_id > 0 ? mine : "none");
+		return RENDER_NS_OTHER;
+	}
+	if (managed && strcmp(managed, "esaas") == 0 && t && strcmp(t, tenant) == 0 && c &&
+	    strcmp(c, cluster) == 0)
+		return RENDER_NS_ADOPT;
+	snprintf(why, whylen,
+		 "namespace %s is not this cluster's: it has no %s label, and %s: nothing was "
+		 "applied or deleted",
+		 name ? name : "?", RENDER_LABEL_CLUSTER_ID,
+		 !managed || strcmp(managed, "esaas") != 0
+			 ? "esaas does not manage it (app.kubernetes.io/managed-by)"
+			 : "its " RENDER_LABEL_TENANT " and " RENDER_LABEL_CLUSTER
+			   " labels name another cluster");
+	return RENDER_NS_OTHER;
+}
+
 /* --- labels ------------------------------------------------------------- */
+
+/*
+ * The objects esaas applies carry the cluster's id, by which it knows its
+ * own namespace from another cluster's (render_namespace_owner()).  Pod
+ * templates do not: a changed template is a new revision of every
+ * workload of the clusters made before the label, for nothing.
+ */
+static void add_cluster_id(const struct ctx *c, json_t *l)
+{
+	if (c->opts->cluster_id > 0)
+		json_object_set_new(l, RENDER_LABEL_CLUSTER_ID,
+				    json_sprintf("%lld", (long long)c->opts->cluster_id));
+}
 
 /* The labels of the cluster's objects; role < 0 for the cluster-wide
  * ones (Namespace), pod adds the version, which may change. */
@@ -127,6 +243,8 @@ static json_t *labels(const struct ctx *c, int role, bool pod)
 	json_object_set_new(l, RENDER_LABEL_CLUSTER, json_string(c->spec->name));
 	if (role >= 0)
 		json_object_set_new(l, RENDER_LABEL_ROLE, json_string(es_role_name(role)));
+	if (!pod)
+		add_cluster_id(c, l);
 	return l;
 }
 
@@ -521,9 +639,14 @@ static json_t *volume_labels(const struct ctx *c, enum es_role role)
 
 static json_t *claim_template(const struct ctx *c, enum es_role role)
 {
+	/* Claim templates cannot change on a live StatefulSet (422): those of
+	 * clusters made before the id label keep their labels as they are. */
+	json_t *l = labels(c, role, false);
+
+	json_object_del(l, RENDER_LABEL_CLUSTER_ID);
 	return json_pack("{s:{s:s, s:o}, s:{s:[s], s:s, s:{s:o}, s:{s:{s:s}}}}", "metadata", "name",
-			 "data", "labels", labels(c, role, false), "spec", "accessModes",
-			 "ReadWriteOnce", "storageClassName", c->ns, "selector", "matchLabels",
+			 "data", "labels", l, "spec", "accessModes", "ReadWriteOnce",
+			 "storageClassName", c->ns, "selector", "matchLabels",
 			 volume_labels(c, role), "resources", "requests", "storage",
 			 disk_of(c, role));
 }
@@ -698,9 +821,11 @@ static json_t *kibana_deployment(const struct ctx *c)
 
 	json_object_set_new(lab, RENDER_LABEL_ROLE, json_string(RENDER_KIBANA_ROLE));
 	json_object_set_new(lab, "app.kubernetes.io/name", json_string("kibana"));
+	json_t *meta_lab = json_deep_copy(lab);
+	add_cluster_id(c, meta_lab);
 	d = render_object("apps/v1", "Deployment",
-			  json_pack("{s:s, s:s, s:O}", "name", RENDER_KIBANA_NAME, "namespace",
-				    c->ns, "labels", lab));
+			  json_pack("{s:s, s:s, s:o}", "name", RENDER_KIBANA_NAME, "namespace",
+				    c->ns, "labels", meta_lab));
 	json_object_set_new(
 		d, "spec",
 		json_pack(
@@ -831,7 +956,7 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	c.spec = spec;
 	c.opts = opts;
 	es_version_format(&spec->version, c.version, sizeof(c.version));
-	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	c.ns = render_cluster_namespace(spec, opts);
 	if (!check_opts(spec, opts, c.ns, err, errlen))
 		goto cleanup;
 	c.headless = render_headless_service(c.ns);
@@ -881,7 +1006,7 @@ bool render_volumes(const struct spec *spec, const struct render_opts *opts,
 	memset(&c, 0, sizeof(c));
 	c.spec = spec;
 	c.opts = opts;
-	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	c.ns = render_cluster_namespace(spec, opts);
 	if (!check_opts(spec, opts, c.ns, err, errlen)) {
 		free(c.ns);
 		return false;
@@ -902,7 +1027,7 @@ bool render_volumes(const struct spec *spec, const struct render_opts *opts,
 json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
 			int index)
 {
-	char *ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	char *ns = render_cluster_namespace(spec, opts);
 	const char *root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
 	char *target = xasprintf("%s/%s", root, ns);
 	char *image = spec->image ? xstrdup(spec->image)
@@ -926,6 +1051,10 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 		"securityContext", "runAsUser", 0, "volumeMounts", "name", "target", "mountPath",
 		"/target", "volumes", "name", "target", "hostPath", "path", target, "type",
 		"DirectoryOrCreate");
+	if (opts->cluster_id > 0)
+		json_object_set_new(json_object_get(json_object_get(pod, "metadata"), "labels"),
+				    RENDER_LABEL_CLUSTER_ID,
+				    json_sprintf("%lld", (long long)opts->cluster_id));
 	free(name);
 	free(image);
 	free(target);

@@ -2,7 +2,9 @@
  * The Kubernetes objects of a cluster, rendered from its spec: the shape of
  * DESIGN.md ("The Kubernetes shape of a cluster").
  *
- *   Namespace              es-<tenant>-<cluster>
+ *   Namespace              es-<tenant>-<cluster>, or es-<cluster>-<hash>
+ *                          (render_namespace()); the one stored with the
+ *                          cluster once it exists (render_opts.ns)
  *   ResourceQuota          esaas-quota: what the spec's pods ask for, summed
  *   ConfigMap              es-master-config, es-data-config, es-client-config
  *                          (elasticsearch.yml of each role)
@@ -63,10 +65,16 @@
 #define RENDER_LABEL_CLUSTER "esaas.io/cluster"
 #define RENDER_LABEL_ROLE "esaas.io/role"
 #define RENDER_LABEL_TENANT "esaas.io/tenant"
+/* The cluster's id (its row in the database): on every object esaas
+ * applies but pod templates and claim templates (render.c). */
+#define RENDER_LABEL_CLUSTER_ID "esaas.io/cluster-id"
 
 /* esaasd's side of rendering: its configuration and the tenant. */
 struct render_opts {
-	const char *tenant;	     /* required: a DNS-1123 label */
+	const char *tenant; /* required: a DNS-1123 label */
+	/* The cluster's namespace as stored with it; NULL: render_namespace(). */
+	const char *ns;
+	int64_t cluster_id;	     /* its id, labelled on its objects; 0: none */
 	const char *image_registry;  /* NULL: the version's own registry */
 	const char *plugin_repo_url; /* required when the spec lists plugins */
 	const char *rack_label;	     /* NULL: RENDER_RACK_LABEL_DEFAULT */
@@ -155,8 +163,34 @@ json_t *render_disruption_budget(const struct spec *spec, const struct render_op
 
 /* --- names, for the workflows that act on what was rendered ------------- */
 
-/* "es-<tenant>-<cluster>"; the caller frees it. */
+/*
+ * The namespace of a new cluster: "es-<tenant>-<cluster>" where that reads
+ * one way only, else "es-<cluster>-<10 hex digits of a hash of the pair>";
+ * never the same for two pairs, at most 60 characters for every valid pair
+ * (render.c says how).  A cluster keeps the namespace stored with it: the
+ * caller frees it.
+ */
 char *render_namespace(const char *tenant, const char *cluster);
+
+/* opts->ns when set, else render_namespace() of the tenant and the spec's
+ * name; the caller frees it. */
+char *render_cluster_namespace(const struct spec *spec, const struct render_opts *opts);
+
+/* Whose a live Namespace object is, as far as esaas is concerned. */
+enum render_ns_owner {
+	RENDER_NS_OURS,	 /* labelled with the cluster's id */
+	RENDER_NS_ADOPT, /* made before the id label, for this tenant's cluster */
+	RENDER_NS_OTHER, /* another cluster's, or not esaas's */
+};
+
+/*
+ * Whose the namespace object ns (a Namespace as the API server returns it)
+ * is, for the cluster name of tenant with id cluster_id (0: a job without
+ * a cluster row, which owns only what has no id).  For RENDER_NS_OTHER,
+ * why says what its labels say, naming the namespace.
+ */
+enum render_ns_owner render_namespace_owner(json_t *ns, const char *tenant, const char *cluster,
+					    int64_t cluster_id, char *why, size_t whylen);
 
 /* The masters' headless Service, "es-<namespace>"; the caller frees it. */
 char *render_headless_service(const char *ns);

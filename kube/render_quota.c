@@ -140,7 +140,7 @@ json_t *render_quota(const struct spec *spec, const struct render_opts *opts, in
 	c.spec = spec;
 	c.opts = opts;
 	es_version_format(&spec->version, c.version, sizeof(c.version));
-	c.ns = render_namespace(opts->tenant ? opts->tenant : "", spec->name);
+	c.ns = render_cluster_namespace(spec, opts);
 	quota = render_quota_object(&c, wipe_pods);
 	free(c.ns);
 	return quota;

@@ -233,7 +233,7 @@ static void read_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void read_start(struct sweep *s, struct target *t)
 {
 	struct read *r = xcalloc(1, sizeof(*r));
-	char *ns = *t->ns ? xstrdup(t->ns) : render_namespace(t->tenant, t->name);
+	char *ns = xstrdup(t->ns);
 
 	r->s = s;
 	r->t = t;

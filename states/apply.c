@@ -221,9 +221,46 @@ void states_apply_kind(struct step *s, const char *kind, const char *name)
 	states_apply_kind_of(s, json_object_get(step_params(s), "spec"), kind, name);
 }
 
+/*
+ * The namespace is read before it is applied: apply is forced, so applying
+ * to another cluster's namespace would take it over.  Absent, it is made;
+ * the cluster's own, or one made before the id label for this cluster, it
+ * is applied (with the id label: adopted); anything else fails the step
+ * (render_namespace_owner()).
+ */
+static void namespace_read_cb(void *arg, const struct kube_result *res)
+{
+	struct states_apply *a = arg;
+	struct step *s = a->step;
+	char why[512];
+
+	a->call = NULL;
+	if (res->status != 404 && res->klass != HTTPC_OK) {
+		apply_failed(a, res, "reading the namespace failed");
+		return;
+	}
+	if (res->status != 404 &&
+	    render_namespace_owner(res->body, step_tenant(s), a->r->spec.name, step_cluster_id(s),
+				   why, sizeof(why)) == RENDER_NS_OTHER) {
+		states_apply_finish(a);
+		step_fail(s, "%s", why);
+		return;
+	}
+	states_apply_more(a);
+}
+
 void state_apply_namespace(struct step *s)
 {
-	states_apply_kind(s, "Namespace", NULL);
+	struct states_apply *a =
+		states_apply_prepare(s, json_object_get(step_params(s), "spec"), "Namespace", NULL);
+	if (!a)
+		return;
+	char *path = xasprintf("/api/v1/namespaces/%s", a->r->ns);
+	a->call = kube_get(a->env->kube, path, namespace_read_cb, a);
+	free(path);
+	if (!a->call)
+		apply_failed(a, &(struct kube_result){.message = "cannot read the namespace"},
+			     "cannot read the namespace");
 }
 
 void state_apply_config(struct step *s)

@@ -48,10 +48,11 @@ static void live_read_cb(void *arg, const struct es_result *res)
 	free(c);
 }
 
-/* GET path on the cluster of spec_json (tenant's), through its HTTP service;
- * done(arg, body, NULL) or done(arg, NULL, why). */
-static void live_read(struct wf_env *env, const char *tenant, json_t *spec_json, const char *path,
-		      bool want_object, states_index_settings_cb done, void *arg)
+/* GET path on the cluster of spec_json (tenant's, in namespace ns), through
+ * its HTTP service; done(arg, body, NULL) or done(arg, NULL, why). */
+static void live_read(struct wf_env *env, const char *tenant, const char *ns_stored,
+		      json_t *spec_json, const char *path, bool want_object,
+		      states_index_settings_cb done, void *arg)
 {
 	struct spec spec;
 	struct spec_error serr;
@@ -67,7 +68,7 @@ static void live_read(struct wf_env *env, const char *tenant, json_t *spec_json,
 		free(msg);
 		return;
 	}
-	char *ns = render_namespace(tenant, spec.name);
+	char *ns = ns_stored ? xstrdup(ns_stored) : render_namespace(tenant, spec.name);
 	struct live_read *c = xcalloc(1, sizeof(*c));
 	c->path = path;
 	c->want_object = want_object;
@@ -103,22 +104,22 @@ static void copies_read_cb(void *arg, json_t *rows, const char *error)
 	free(c);
 }
 
-void states_read_shard_copies(struct wf_env *env, const char *tenant, json_t *spec_json,
-			      states_copies_cb cb, void *arg)
+void states_read_shard_copies(struct wf_env *env, const char *tenant, const char *ns,
+			      json_t *spec_json, states_copies_cb cb, void *arg)
 {
 	struct copies_read *c = xcalloc(1, sizeof(*c));
 
 	c->cb = cb;
 	c->arg = arg;
-	live_read(env, tenant, spec_json, ES_SHARD_COPIES_PATH, false, copies_read_cb, c);
+	live_read(env, tenant, ns, spec_json, ES_SHARD_COPIES_PATH, false, copies_read_cb, c);
 }
 
 /* --- every index's settings ------------------------------------------------------ */
 
-void states_read_index_settings(struct wf_env *env, const char *tenant, json_t *spec_json,
-				states_index_settings_cb cb, void *arg)
+void states_read_index_settings(struct wf_env *env, const char *tenant, const char *ns,
+				json_t *spec_json, states_index_settings_cb cb, void *arg)
 {
-	live_read(env, tenant, spec_json, INDEX_SETTINGS_PATH, true, cb, arg);
+	live_read(env, tenant, ns, spec_json, INDEX_SETTINGS_PATH, true, cb, arg);
 }
 
 /* --- where the nodes of a role can go ----------------------------------------- */

@@ -36,11 +36,14 @@ void states_rendered_free(struct states_rendered *r)
 	free(r);
 }
 
-/* How esaasd renders: its configuration, the job's tenant. */
+/* How esaasd renders: its configuration, the job's tenant, its cluster's
+ * namespace and id as stored. */
 void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro)
 {
 	*ro = (struct render_opts){
 		.tenant = step_tenant(s),
+		.ns = step_namespace(s),
+		.cluster_id = step_cluster_id(s),
 		.image_registry = env->cfg->kube_image_registry,
 		.plugin_repo_url = env->cfg->kube_plugin_repository,
 		.rack_label = env->cfg->kube_rack_label,
@@ -64,7 +67,8 @@ char **states_initial_masters(struct step *s, const struct spec *spec)
 		return NULL;
 	int n = spec->nodes[ES_ROLE_MASTER].replicas;
 	char **names = xcalloc((size_t)n + 1, sizeof(*names));
-	char *ns = render_namespace(step_tenant(s), spec->name);
+	struct render_opts ro = {.tenant = step_tenant(s), .ns = step_namespace(s)};
+	char *ns = render_cluster_namespace(spec, &ro);
 	for (int i = 0; i < n; i++) {
 		char *pod = xasprintf("%s-%d", render_workload_name(ES_ROLE_MASTER), i);
 		names[i] = render_node_name(pod, ns);
@@ -105,7 +109,7 @@ struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, st
 		free(r);
 		return NULL;
 	}
-	r->ns = render_namespace(step_tenant(s), r->spec.name);
+	r->ns = render_cluster_namespace(&r->spec, &ro);
 	*envp = env;
 	return r;
 }
@@ -162,6 +166,37 @@ struct state_call *states_call_es(struct step *s, const char *service)
 	if (l)
 		states_call_connect(l, service);
 	return l;
+}
+
+static void owner_read_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	char why[512];
+
+	l->kcall = NULL;
+	if (res->status == 404) {
+		l->owned(l, false);
+		return;
+	}
+	if (!states_call_kube_ok(l, res))
+		return;
+	if (render_namespace_owner(res->body, step_tenant(l->step), l->r->spec.name,
+				   step_cluster_id(l->step), why, sizeof(why)) == RENDER_NS_OTHER) {
+		states_call_report(l, false, false, why);
+		return;
+	}
+	l->owned(l, true);
+}
+
+void states_check_owner(struct state_call *l, void (*owned)(struct state_call *l, bool present))
+{
+	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
+
+	l->owned = owned;
+	l->kcall = kube_get(l->env->kube, path, owner_read_cb, l);
+	free(path);
+	if (!l->kcall)
+		states_call_report(l, false, false, "cannot read the namespace");
 }
 
 void states_list_pods(struct state_call *l, const char *role,

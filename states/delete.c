@@ -29,20 +29,28 @@
  */
 static void hosts_listed_cb(void *arg, const struct kube_result *res);
 
+/* A wipe empties <root>/<namespace>: of the cluster's own namespace only. */
+static void plan_owned(struct state_call *l, bool present)
+{
+	struct step *s = l->step;
+
+	(void)present;
+	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
+		states_call_report(l, true, false, NULL); /* planned already: a replay */
+		return;
+	}
+	states_list_pods(l, NULL, hosts_listed_cb, l);
+}
+
 void state_delete_plan(struct step *s)
 {
 	if (!json_is_true(json_object_get(step_params(s), "wipe_data"))) {
 		step_branch(s, DELETE_PLAN_KEEP_DATA);
 		return;
 	}
-	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
-		step_next(s); /* planned already: a replay */
-		return;
-	}
 	struct state_call *l = states_call_new(s);
-	if (!l)
-		return;
-	states_list_pods(l, NULL, hosts_listed_cb, l);
+	if (l)
+		states_check_owner(l, plan_owned);
 }
 
 static void add_host(json_t *hosts, const char *host)

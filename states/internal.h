@@ -35,7 +35,8 @@ struct states_rendered {
 int64_t states_poll_ms(struct step *s);
 
 void states_rendered_free(struct states_rendered *r);
-/* How esaasd renders: its configuration, the job's tenant. */
+/* How esaasd renders: its configuration, the job's tenant, its cluster's
+ * namespace and id as stored. */
 void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro);
 /* The masters' node names a create renders as cluster.initial_master_nodes
  * until they have formed (context.cluster_uuid); NULL for any other job, a
@@ -59,6 +60,8 @@ struct state_call {
 	bool clearing;		/* undoing a change of ours */
 	const char *clear_flag; /* the context flag an acknowledged undo sets false */
 	json_t *nodes;		/* a first answer kept for a second request */
+	/* states_check_owner()'s continuation; present: the namespace exists */
+	void (*owned)(struct state_call *l, bool present);
 };
 
 /* A pod list counted (states_tally_pods). */
@@ -76,6 +79,10 @@ struct state_call *states_call_new(struct step *s);
 void states_call_connect(struct state_call *l, const char *service);
 /* states_call_new, with an Elasticsearch client for the cluster's service. */
 struct state_call *states_call_es(struct step *s, const char *service);
+/* Read the cluster's namespace: owned(l, present) when it is absent or the
+ * cluster's own (render_namespace_owner()), else the step fails saying
+ * whose it is, l ended.  Before a delete takes what is in it. */
+void states_check_owner(struct state_call *l, void (*owned)(struct state_call *l, bool present));
 /* List the cluster's pods, those of one role label when role is set
  * ("master", "data", "client", "kibana", "wipe"): cb(arg, ...) answers. */
 void states_list_pods(struct state_call *l, const char *role,

@@ -59,17 +59,26 @@ static void namespace_deleted_cb(void *arg, const struct kube_result *res)
 	free(msg);
 }
 
-void state_delete_namespace(struct step *s)
+static void delete_owned_namespace(struct state_call *l, bool present)
 {
-	struct state_call *l = states_call_new(s);
-	if (!l)
+	if (!present) {
+		states_call_report(l, true, false, NULL);
 		return;
+	}
 	char *path = xasprintf("/api/v1/namespaces/%s", l->r->ns);
 	/* Background: the namespace controller removes the content whatever
 	 * the policy; Foreground would only add a finalizer for the garbage
 	 * collector to take off, one more thing to wait for. */
 	l->kcall = kube_delete(l->env->kube, path, "Background", NULL, namespace_deleted_cb, l);
 	free(path);
+}
+
+/* Only the cluster's own namespace is deleted (states_check_owner()). */
+void state_delete_namespace(struct step *s)
+{
+	struct state_call *l = states_call_new(s);
+	if (l)
+		states_check_owner(l, delete_owned_namespace);
 }
 
 static void namespace_looked_cb(void *arg, const struct kube_result *res)

@@ -38,7 +38,8 @@
 		c) "  ORDER BY a.id DESC LIMIT 5) r)"
 
 #define CLUSTER_FIELDS(c)                                                                      \
-	"'name', " c ".name, 'tenant', " c ".tenant_id, 'spec', " c ".spec,"                   \
+	"'name', " c ".name, 'tenant', " c ".tenant_id, 'namespace', " c ".namespace,"         \
+	" 'spec', " c ".spec,"                                                                 \
 	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                         \
 	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)," \
 	" 'health', " CLUSTER_HEALTH_JSON(c)
@@ -63,36 +64,51 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 /* --- create -------------------------------------------------------------------- */
 
 /*
- * $1 tenant, $2 name, $3 spec, $4 actor, $5 first state, $6 idempotency key.
+ * $1 tenant, $2 name, $3 spec, $4 actor, $5 first state, $6 idempotency key,
+ * $7 the namespace of a new cluster.
  *
  * The statement's snapshot is taken before the lock is granted, so what it
  * reads may miss a submission that committed while it waited.  Writes do
  * not: the cluster insert meets the committed row in the unique index of
- * live names (and does nothing), and the job insert fails on a key taken
- * meanwhile (23505), which rolls back the cluster row with it.  The caller
- * repeats the statement once in both cases, with a snapshot that sees the
- * other submission.  A key used before wins over the name check: a repeated
- * create must find its own job, not a conflict with its own cluster.  A new
- * cluster is checked against the tenant's quota (esaas_quota_check(), in
- * 0007_quota.sql), which fails the statement with SQLSTATE EQ001 when it
- * does not fit.
+ * live names (and does nothing) or of live namespaces (23505), and the job
+ * insert fails on a key taken meanwhile (23505), which rolls back the
+ * cluster row with it.  The caller repeats the statement once in these
+ * cases, with a snapshot that sees the other submission.  A key used
+ * before wins over the name check: a repeated create must find its own
+ * job, not a conflict with its own cluster.  A new cluster is checked
+ * against the tenant's quota (esaas_quota_check(), in 0007_quota.sql),
+ * which fails the statement with SQLSTATE EQ001 when it does not fit.
+ *
+ * A cluster created again after a delete gets its predecessor's namespace,
+ * where the data kept on the hosts is (a cluster made before 0009 had
+ * another form of name).  A namespace that a cluster of another tenant or
+ * name has, or had, is refused ('namespace_taken'): its data may be on the
+ * hosts still.
  */
 #define CREATE_SQL                                                                                 \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
 	" prior AS (SELECT * FROM jobs WHERE $6::text IS NOT NULL AND tenant_id = $1"              \
 	"  AND idempotency_key = $6),"                                                             \
+	" ns AS (SELECT coalesce((SELECT x.namespace FROM clusters x WHERE x.tenant_id = $1"       \
+	"  AND x.name = $2 AND x.deleted_at IS NOT NULL ORDER BY x.id DESC LIMIT 1), $7) AS "      \
+	"name),"                                                                                   \
+	" taken AS (SELECT 1 FROM clusters x, ns WHERE x.namespace = ns.name"                      \
+	"  AND NOT (x.tenant_id = $1 AND x.name = $2) AND NOT EXISTS (SELECT 1 FROM prior)),"      \
 	" q AS (SELECT esaas_quota_check($1, $2, $3::jsonb) FROM lk"                               \
-	"  WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM clusters x"        \
+	"  WHERE NOT EXISTS (SELECT 1 FROM prior) AND NOT EXISTS (SELECT 1 FROM taken)"            \
+	"  AND NOT EXISTS (SELECT 1 FROM clusters x"                                               \
 	"   WHERE x.tenant_id = $1 AND x.name = $2 AND x.deleted_at IS NULL)),"                    \
-	" c AS (INSERT INTO clusters (tenant_id, name, spec, observed, created_by)"                \
-	"  SELECT $1, $2, $3::jsonb, jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "'),"   \
-	"   $4 FROM lk LEFT JOIN q ON true WHERE NOT EXISTS (SELECT 1 FROM prior)"                 \
+	" c AS (INSERT INTO clusters (tenant_id, name, namespace, spec, observed, created_by)"     \
+	"  SELECT $1, $2, ns.name, $3::jsonb,"                                                     \
+	"   jsonb_build_object('phase', '" CLUSTER_PHASE_CREATING "'), $4"                         \
+	"  FROM lk CROSS JOIN ns LEFT JOIN q ON true WHERE NOT EXISTS (SELECT 1 FROM prior)"       \
+	"   AND NOT EXISTS (SELECT 1 FROM taken)"                                                  \
 	"  ON CONFLICT (tenant_id, name) WHERE deleted_at IS NULL DO NOTHING"                      \
 	"  RETURNING *),"                                                                          \
-	" ins AS (INSERT INTO jobs (tenant_id, cluster, kind, params, status, state,"              \
+	" ins AS (INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"  \
 	"  submitted_by, idempotency_key)"                                                         \
-	"  SELECT c.tenant_id, c.name, 'create', jsonb_build_object('spec', c.spec), 'queued',"    \
-	"   $5, $4, $6 FROM c"                                                                     \
+	"  SELECT c.tenant_id, c.name, c.id, 'create', jsonb_build_object('spec', c.spec),"        \
+	"   'queued', $5, $4, $6 FROM c"                                                           \
 	"  RETURNING *),"                                                                          \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
 	"detail)"                                                                                  \
@@ -119,18 +135,28 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 									 "0"                       \
 									 " FROM prior j"           \
 									 " UNION ALL"              \
+									 " SELECT "                \
+									 "'namespace_taken', "     \
+									 "NULL, jsonb_build_"      \
+									 "object('namespace', "    \
+									 "ns.name), 0 FROM ns"     \
+									 " WHERE EXISTS (SELECT "  \
+									 "1 FROM taken)"           \
+									 " UNION ALL"              \
 									 " SELECT 'exists', "      \
 									 "NULL, NULL, 0"           \
 									 " WHERE NOT EXISTS "      \
 									 "(SELECT 1 FROM prior) "  \
 									 "AND NOT EXISTS (SELECT " \
-									 "1 FROM c)"
+									 "1 FROM c) AND NOT "      \
+									 "EXISTS (SELECT 1 FROM "  \
+									 "taken)"
 
 #define SQLSTATE_UNIQUE_VIOLATION "23505"
 
 struct create_ctx {
 	struct db_pool *db;
-	char *params[6];
+	char *params[7];
 	bool retried;
 	storage_cluster_create_cb cb;
 	void *arg;
@@ -151,6 +177,8 @@ static bool create_result_of(const char *s, enum cluster_create_result *r)
 		*r = CLUSTER_REPEATED;
 	else if (strcmp(s, "exists") == 0)
 		*r = CLUSTER_EXISTS;
+	else if (strcmp(s, "namespace_taken") == 0)
+		*r = CLUSTER_NAMESPACE_TAKEN;
 	else
 		return false;
 	return true;
@@ -172,14 +200,15 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 	bool name_race = !err && r == CLUSTER_EXISTS && has_key;
 	if ((key_race || name_race) && !c->retried) {
 		c->retried = true;
-		db_query(c->db, CREATE_SQL, 6, (const char *const *)c->params, create_cb, c);
+		db_query(c->db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
 		return;
 	}
 
 	if (!err && r != CLUSTER_EXISTS) {
 		job = storage_json_value(res, 0, 1);
 		cluster = storage_json_value(res, 0, 2);
-		if (!job || (r == CLUSTER_CREATED && !cluster))
+		if (r == CLUSTER_NAMESPACE_TAKEN ? !cluster
+						 : !job || (r == CLUSTER_CREATED && !cluster))
 			err = &bad_shape;
 	}
 	if (err)
@@ -192,8 +221,8 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 }
 
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
-			    const char *actor, const char *idempotency_key, const char *first_state,
-			    storage_cluster_create_cb cb, void *arg)
+			    const char *ns, const char *actor, const char *idempotency_key,
+			    const char *first_state, storage_cluster_create_cb cb, void *arg)
 {
 	struct create_ctx *c = xcalloc(1, sizeof(*c));
 
@@ -206,7 +235,8 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 	c->params[3] = xstrdup(actor);
 	c->params[4] = xstrdup(first_state);
 	c->params[5] = idempotency_key ? xstrdup(idempotency_key) : NULL;
-	db_query(db, CREATE_SQL, 6, (const char *const *)c->params, create_cb, c);
+	c->params[6] = xstrdup(ns);
+	db_query(db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
 }
 
 /* --- get, list ------------------------------------------------------- */

@@ -9,7 +9,8 @@
  * storage/jobrun.h.
  *
  * As for jobs (storage/jobs.h), the JSON is built by PostgreSQL.  A cluster:
- *   {"name": "logs", "tenant": "default", "spec": {...}, "observed": {...},
+ *   {"name": "logs", "tenant": "default", "namespace": "es-default-logs",
+ *    "spec": {...}, "observed": {...},
  *    "created_by": "...", "created_at": "...", "updated_at": "...",
  *    "health": {...} | null (the health sweep's last observation: storage/health.h),
  *    "active_job": {"id": 42, "kind": "scale", "status": "running",
@@ -39,6 +40,9 @@ enum cluster_create_result {
 	CLUSTER_CREATED,  /* the cluster and its create job are stored */
 	CLUSTER_REPEATED, /* the idempotency key was used before: job is that job */
 	CLUSTER_EXISTS,	  /* a live cluster of that name exists: nothing stored */
+	/* another cluster (of another tenant or name) has or had the
+	 * namespace: nothing stored */
+	CLUSTER_NAMESPACE_TAKEN,
 };
 
 /*
@@ -46,7 +50,8 @@ enum cluster_create_result {
  * CLUSTER_REPEATED: job is the earlier job with the same key, whatever its
  * kind (the caller compares kind, cluster and params to tell a repeat from
  * a conflicting reuse); cluster is its cluster when that one is live, else
- * NULL.  CLUSTER_EXISTS: both NULL.
+ * NULL.  CLUSTER_EXISTS: both NULL.  CLUSTER_NAMESPACE_TAKEN: job NULL,
+ * cluster {"namespace": the namespace refused}.
  */
 typedef void (*storage_cluster_create_cb)(void *arg, const struct db_error *err,
 					  enum cluster_create_result result, json_t *job,
@@ -58,11 +63,13 @@ typedef void (*storage_cluster_create_cb)(void *arg, const struct db_error *err,
  * state and {"phase": "creating"} as observed, and queue its create job
  * (params {"spec": spec}, in first_state), with the job's first event and a
  * wake-up for the workers.  spec is the normalised spec (spec_to_json()).
- * idempotency_key may be NULL.
+ * ns is the namespace of a new cluster (render_namespace()); one created
+ * again after a delete keeps its predecessor's.  idempotency_key may be
+ * NULL.
  */
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
-			    const char *actor, const char *idempotency_key, const char *first_state,
-			    storage_cluster_create_cb cb, void *arg);
+			    const char *ns, const char *actor, const char *idempotency_key,
+			    const char *first_state, storage_cluster_create_cb cb, void *arg);
 
 /* cluster is NULL when there is no such live cluster. */
 typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t *cluster);

@@ -183,7 +183,7 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
 	snprintf(nshards, sizeof(nshards), "%d", HEALTH_SHARDS);
 	db_query(db,
 		 "SELECT c.id, c.id % $2, c.tenant_id, c.name,"
-		 "  coalesce(c.observed->>'namespace', ''), h.status, h.nodes, h.unassigned_shards,"
+		 "  c.namespace, h.status, h.nodes, h.unassigned_shards,"
 		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint, c.spec::text,"
 		 "  (SELECT j.kind FROM jobs j WHERE j.tenant_id = c.tenant_id"
 		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling')"

@@ -66,7 +66,7 @@ struct health_target {
 	int shard;
 	const char *tenant;
 	const char *name;
-	const char *ns;	     /* the namespace recorded at creation, or "" */
+	const char *ns;	     /* the namespace stored with the cluster */
 	const char *status;  /* the stored status, or NULL: never observed */
 	int nodes;	     /* -1: unknown */
 	int unassigned;	     /* -1: unknown */

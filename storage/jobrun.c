@@ -114,7 +114,8 @@ static const char CLAIM_SQL[] =
 	" RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
 	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
 	"  j.ending, j.cancel_requested,"
-	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner";
+	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner,"
+	"  j.cluster_id, (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id)";
 
 static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
 {
@@ -137,6 +138,10 @@ static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
 	r->ending = db_value(res, i, 14);
 	r->cancel_requested = is_true(res, i, 15);
 	r->prev_owner = db_value(res, i, 17);
+	if (PQgetisnull(res, i, 18) ||
+	    !parse_int64(PQgetvalue(res, i, 18), 1, INT64_MAX, &r->cluster_id))
+		r->cluster_id = 0;
+	r->ns = db_value(res, i, 19);
 }
 
 static void claim_done(struct call *c, PGresult *res, const struct db_error *err)

@@ -43,6 +43,10 @@ struct jobrun_claimed {
 	bool cancel_requested;
 	int64_t state_elapsed_ms; /* time already spent in the state (0: unknown) */
 	const char *prev_owner;	  /* owner whose lease expired (a takeover), or NULL */
+	/* The job's cluster row and its namespace; 0 and NULL for a job
+	 * without one (a test build's generic submission). */
+	int64_t cluster_id;
+	const char *ns;
 };
 
 /*

@@ -52,7 +52,9 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * (queue_seq, drawn at insert) is also commit order: a job can never appear
  * ahead of one that is already running.  A job that carries the cluster's
  * new spec is checked against the tenant's quota first (SQLSTATE EQ001 when
- * it would grow past it; see 0007_quota.sql).
+ * it would grow past it; see 0007_quota.sql).  The job belongs to the live
+ * cluster of its name (cluster_id: the engine reads the namespace and the
+ * id through it), when there is one.
  */
 #define SUBMIT_SQL                                                                                 \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
@@ -60,9 +62,11 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 	"  WHERE $4::jsonb ? 'spec' AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT NULL" \
 	"   AND tenant_id = $1 AND idempotency_key = $7)),"                                        \
 	" ins AS ("                                                                                \
-	" INSERT INTO jobs (tenant_id, cluster, kind, params, status, state, submitted_by,"        \
-	"                   idempotency_key)"                                                      \
-	" SELECT $1, $2, $3, $4::jsonb, 'queued', $5, $6, $7 FROM lk LEFT JOIN q ON true"          \
+	" INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"          \
+	"                   submitted_by, idempotency_key)"                                        \
+	" SELECT $1, $2, (SELECT c.id FROM clusters c WHERE c.tenant_id = $1 AND c.name = $2"      \
+	"   AND c.deleted_at IS NULL), $3, $4::jsonb, 'queued', $5, $6, $7"                        \
+	" FROM lk LEFT JOIN q ON true"                                                             \
 	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"   \
 	" RETURNING *),"                                                                           \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \

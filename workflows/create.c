@@ -79,10 +79,11 @@ static void create_places_cb(void *arg, int places, const char *error)
 
 /* Can the nodes place every role's pods?  If not, the answer says so at
  * once (a warning); the create goes on, and its wait says what is Pending. */
-static void create_precheck(void *env, const char *tenant, json_t *params,
+static void create_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	(void)tenant;
+	(void)ns;
 	struct create_places *p = xcalloc(1, sizeof(*p));
 	p->done = done;
 	p->arg = arg;

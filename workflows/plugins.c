@@ -242,7 +242,7 @@ static void remove_settings_cb(void *arg, json_t *indices, const char *error)
  * Before a plugin is removed: no node setting of the spec may belong to
  * it, and no index may use its analysis components (GET _all/_settings).
  */
-static void plugin_remove_precheck(void *env, const char *tenant, json_t *params,
+static void plugin_remove_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	const char *plugin = json_str(params, "plugin");
@@ -279,7 +279,7 @@ static void plugin_remove_precheck(void *env, const char *tenant, json_t *params
 	p->arg = arg;
 	p->plugin = xstrdup(plugin);
 	p->use = use;
-	states_read_index_settings(env, tenant, spec, remove_settings_cb, p);
+	states_read_index_settings(env, tenant, ns, spec, remove_settings_cb, p);
 }
 
 const struct workflow wf_plugin_install = {

@@ -291,7 +291,7 @@ static void scale_places_cb(void *arg, int places, const char *error)
  * at once (a warning), and the job still runs: nodes may be on their way.
  * A data scale-down, unless forced: can the nodes left hold every copy?
  */
-static void scale_precheck(void *env, const char *tenant, json_t *params,
+static void scale_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	const char *role = json_str(params, "role");
@@ -326,7 +326,7 @@ static void scale_precheck(void *env, const char *tenant, json_t *params,
 	p->to = to;
 	const char *name = json_str(spec, "name");
 	p->cluster = xstrdup(name ? name : "");
-	states_read_shard_copies(env, tenant, spec, scale_copies_cb, p);
+	states_read_shard_copies(env, tenant, ns, spec, scale_copies_cb, p);
 }
 
 const struct workflow wf_scale = {

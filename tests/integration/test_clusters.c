@@ -30,6 +30,7 @@
 #include "storage/clusters.h"
 #include "storage/db.h"
 #include "storage/jobrun.h"
+#include "storage/migrate.h"
 #include "tests/integration/harness.h"
 #include "workflows/workflows.h"
 
@@ -384,6 +385,78 @@ static void test_create_conflict_on_a_taken_name(void **state)
 			 1);
 }
 
+/*
+ * A cluster's namespace is stored with it, and its jobs know its row.  A
+ * namespace that a cluster of another tenant or name has, or had (its data
+ * may still be on the hosts), is refused with a 409 naming the field, and
+ * nothing is stored; a cluster created again after a delete keeps its
+ * predecessor's.
+ */
+static void test_create_refuses_a_namespace_another_cluster_has_or_had(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	struct http_resp r;
+
+	int64_t job = create_ok(f, SPEC_LOGS, NULL);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.body, "namespace"), "es-default-logs");
+	http_resp_free(&r);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)job);
+	const char *q[] = {ids};
+	assert_int_equal(
+		sql_int(f->sql,
+			"SELECT count(*) FROM jobs j JOIN clusters c ON c.id = j.cluster_id"
+			" WHERE j.id = $1 AND c.name = 'logs'",
+			1, q),
+		1);
+
+	/* Another tenant's cluster that had the namespace; then has it. */
+	assert_int_equal(
+		sql_int(f->sql,
+			"WITH t AS (INSERT INTO tenants (id, created_by) VALUES ('other', 't'))"
+			" INSERT INTO clusters (tenant_id, name, namespace, created_by, deleted_at)"
+			" VALUES ('other', 'x', 'es-default-metrics', 't', now()) RETURNING 1",
+			0, NULL),
+		1);
+	for (int live = 0; live < 2; live++) {
+		if (live)
+			assert_int_equal(sql_int(f->sql,
+						 "UPDATE clusters SET deleted_at = NULL"
+						 " WHERE tenant_id = 'other' RETURNING 1",
+						 0, NULL),
+					 1);
+		assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+				      "{\"name\": \"metrics\", \"version\": \"7.17.10\"}", NULL,
+				      &r));
+		assert_error(&r, 409, "conflict", "name");
+		assert_string_equal(
+			error_message(&r),
+			"the namespace of cluster metrics, es-default-metrics, is another "
+			"cluster's, or was; choose another name");
+		http_resp_free(&r);
+		assert_int_equal(count_rows(f->sql,
+					    "SELECT count(*) FROM clusters"
+					    " WHERE tenant_id = 'default' AND name = 'metrics'"),
+				 0);
+		assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"), 1);
+	}
+
+	/* A cluster of the form before 0009, deleted with its data kept: made
+	 * again, it finds its namespace (and the data in it). */
+	assert_int_equal(
+		sql_int(f->sql,
+			"UPDATE clusters SET namespace = 'es-kept-before', deleted_at = now()"
+			" WHERE name = 'logs' RETURNING 1",
+			0, NULL),
+		1);
+	create_ok(f, SPEC_LOGS, NULL);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));
+	assert_string_equal(jstr(r.body, "namespace"), "es-kept-before");
+	http_resp_free(&r);
+}
+
 static void test_create_idempotency_key(void **state)
 {
 	struct fixture *f = *state = fixture_new();
@@ -722,17 +795,19 @@ static void test_a_job_end_is_recorded_on_its_cluster(void **state)
 	struct db_pool *db = db_pool_new(base, f->dburl, 1);
 	struct http_resp r;
 
-	assert_int_equal(
-		sql_int(f->sql,
-			"INSERT INTO clusters (tenant_id, name, spec, observed, created_by,"
-			" created_at, updated_at) VALUES"
-			" ('default', 'logs', '{\"v\": 1}', '{\"phase\": \"creating\"}', 't',"
-			"  now() - interval '1 minute', now() - interval '1 minute'),"
-			" ('default', 'metrics', '{\"v\": 1}', '{\"phase\": \"ready\"}', 't',"
-			"  now() - interval '1 minute', now() - interval '1 minute')"
-			" RETURNING 1",
-			0, NULL),
-		1);
+	assert_int_equal(sql_int(f->sql,
+				 "INSERT INTO clusters (tenant_id, name, namespace, spec, "
+				 "observed, created_by,"
+				 " created_at, updated_at) VALUES"
+				 " ('default', 'logs', 'es-default-logs', '{\"v\": 1}',"
+				 "  '{\"phase\": \"creating\"}', 't',"
+				 "  now() - interval '1 minute', now() - interval '1 minute'),"
+				 " ('default', 'metrics', 'es-default-metrics', '{\"v\": 1}',"
+				 "  '{\"phase\": \"ready\"}', 't',"
+				 "  now() - interval '1 minute', now() - interval '1 minute')"
+				 " RETURNING 1",
+				 0, NULL),
+			 1);
 	long long job = held_job(f->sql, "logs");
 
 	/* A job that goes on leaves its cluster alone, whatever its context says. */
@@ -793,6 +868,141 @@ static void test_a_job_end_is_recorded_on_its_cluster(void **state)
 	event_base_free(base);
 }
 
+/* --- the migration of existing clusters (0009_namespace.sql) ------------------------- */
+
+/* The version of the migration that stores namespaces. */
+static int namespace_migration(void)
+{
+	for (int i = 0; i < migrations_count; i++)
+		if (strcmp(migrations[i].name, "namespace") == 0)
+			return migrations[i].version;
+	fail_msg("no migration is called \"namespace\"");
+	return 0;
+}
+
+/* A database at the schema version before the namespace migration, as
+ * esaasd left it, without an esaasd; the fixture's connection is to it. */
+static struct fixture *fixture_before_namespaces(void)
+{
+	int before = namespace_migration() - 1;
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	f->sql = sql_connect(f->dburl);
+	assert_non_null(f->sql);
+	PGresult *res = PQexec(f->sql, "CREATE TABLE esaas_schema_migrations ("
+				       " version integer PRIMARY KEY, name text NOT NULL,"
+				       " applied_at timestamptz NOT NULL DEFAULT now())");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	for (int i = 0; i < migrations_count && migrations[i].version <= before; i++) {
+		/* The simple protocol takes a file's statements at once. */
+		res = PQexec(f->sql, migrations[i].sql);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			fail_msg("migration %d: %s", migrations[i].version,
+				 PQresultErrorMessage(res));
+		PQclear(res);
+		char v[16];
+		snprintf(v, sizeof(v), "%d", migrations[i].version);
+		const char *p[] = {v, migrations[i].name};
+		assert_int_equal(sql_int(f->sql,
+					 "INSERT INTO esaas_schema_migrations (version, name)"
+					 " VALUES ($1, $2) RETURNING 1",
+					 2, p),
+				 1);
+	}
+	assert_int_equal(
+		sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL),
+		before);
+	return f;
+}
+
+static void sql_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+}
+
+/*
+ * Clusters made before 0009 keep the namespace they have, es-<tenant>-<cluster>,
+ * and their jobs (also those in flight) learn their cluster's row: the
+ * newest cluster of the name created before the job.
+ */
+static void test_migration_keeps_the_namespaces_of_existing_clusters(void **state)
+{
+	struct fixture *f = *state = fixture_before_namespaces();
+	char err[1024];
+
+	sql_ok(f->sql, "INSERT INTO tenants (id, created_by) VALUES ('a-b', 't')");
+	sql_ok(f->sql,
+	       "INSERT INTO clusters (tenant_id, name, created_by, created_at, deleted_at) VALUES"
+	       " ('default', 'logs', 't', now() - interval '2 hours', NULL),"
+	       " ('default', 'old', 't', now() - interval '3 hours', now() - interval '2 hours'),"
+	       " ('default', 'old', 't', now() - interval '1 hour', NULL),"
+	       " ('a-b', 'c', 't', now() - interval '1 hour', NULL)");
+	sql_ok(f->sql, "INSERT INTO jobs (tenant_id, cluster, kind, status, state, submitted_by,"
+		       " created_at) VALUES"
+		       " ('default', 'logs', 'create', 'succeeded', 'record_ready', 't',"
+		       "  now() - interval '2 hours'),"
+		       " ('default', 'old', 'delete', 'succeeded', 'record_deleted', 't',"
+		       "  now() - interval '150 minutes'),"
+		       " ('default', 'old', 'scale', 'running', 'wait_scaled', 't',"
+		       "  now() - interval '30 minutes'),"
+		       " ('a-b', 'c', 'restart', 'queued', 'plan', 't', now()),"
+		       " ('default', 'ghost', 'restart', 'failed', 'plan', 't', now())");
+
+	if (!migrate_run(f->dburl, err, sizeof(err)))
+		fail_msg("migration failed: %s", err);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL),
+		migrate_latest());
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM clusters"
+					    " WHERE namespace = 'es-' || tenant_id || '-' || name"),
+			 4);
+	/* Each job's cluster: the deleted "old" for its delete, the live one for
+	 * the scale in flight; none for a job whose cluster never existed. */
+	assert_int_equal(
+		count_rows(f->sql,
+			   "SELECT count(*) FROM jobs j JOIN clusters c ON c.id = j.cluster_id"
+			   " WHERE (j.kind, c.tenant_id, c.name, c.deleted_at IS NULL) IN"
+			   " (('create', 'default', 'logs', true), ('delete', 'default', 'old', "
+			   "false),"
+			   "  ('scale', 'default', 'old', true), ('restart', 'a-b', 'c', true))"),
+		4);
+	assert_int_equal(count_rows(f->sql, "SELECT count(*) FROM jobs"
+					    " WHERE cluster = 'ghost' AND cluster_id IS NULL"),
+			 1);
+	/* A live namespace is unique from now on. */
+	PGresult *res =
+		PQexec(f->sql, "INSERT INTO clusters (tenant_id, name, namespace, created_by)"
+			       " VALUES ('default', 'c', 'es-a-b-c', 't')");
+	assert_string_equal(PQresultErrorField(res, PG_DIAG_SQLSTATE), "23505");
+	PQclear(res);
+}
+
+/* Two live clusters that already share a namespace: the migration stops,
+ * naming both and the namespace, and changes nothing. */
+static void test_migration_stops_on_live_clusters_sharing_a_namespace(void **state)
+{
+	struct fixture *f = *state = fixture_before_namespaces();
+	char err[1024];
+
+	sql_ok(f->sql, "INSERT INTO tenants (id, created_by) VALUES ('a', 't'), ('a-b', 't')");
+	sql_ok(f->sql, "INSERT INTO clusters (tenant_id, name, created_by) VALUES"
+		       " ('a', 'b-c', 't'), ('a-b', 'c', 't')");
+	assert_false(migrate_run(f->dburl, err, sizeof(err)));
+	if (!strstr(err, "live clusters a/b-c (id 1), a-b/c (id 2) share the namespace es-a-b-c"))
+		fail_msg("the migration failed with: %s", err);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT max(version) FROM esaas_schema_migrations", 0, NULL),
+		namespace_migration() - 1);
+	assert_int_equal(count_rows(f->sql,
+				    "SELECT count(*) FROM information_schema.columns"
+				    " WHERE table_name = 'clusters' AND column_name = 'namespace'"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest direct[] = {
@@ -804,11 +1014,17 @@ int main(void)
 		cmocka_unit_test_teardown(test_create_stores_the_cluster_and_queues_its_job,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_conflict_on_a_taken_name, teardown),
+		cmocka_unit_test_teardown(
+			test_create_refuses_a_namespace_another_cluster_has_or_had, teardown),
 		cmocka_unit_test_teardown(test_create_idempotency_key, teardown),
 		cmocka_unit_test_teardown(test_concurrent_creates, teardown),
 		cmocka_unit_test_teardown(test_get_and_list, teardown),
 		cmocka_unit_test_teardown(test_a_deleted_cluster_frees_its_name, teardown),
 		cmocka_unit_test_teardown(test_a_job_end_is_recorded_on_its_cluster, teardown),
+		cmocka_unit_test_teardown(test_migration_keeps_the_namespaces_of_existing_clusters,
+					  teardown),
+		cmocka_unit_test_teardown(test_migration_stops_on_live_clusters_sharing_a_namespace,
+					  teardown),
 	};
 	int rc = cmocka_run_group_tests_name("clusters without a daemon", direct, NULL, NULL);
 	return rc | cmocka_run_group_tests_name("clusters", tests, group_setup, group_teardown);

@@ -562,6 +562,277 @@ static void test_masters_can_write_their_data_path(void **state)
 	masters_write_their_data_path(f, "seven", "7.17.10");
 }
 
+/* --- namespaces: one per cluster, and esaas's only when its own --------------------- */
+
+/* The simulator's answer to GET path, 200 expected; the caller frees it. */
+static json_t *sim_get(struct sim *sim, const char *path)
+{
+	struct http_resp r;
+	assert_true(sim_call(sim, "GET", path, NULL, &r));
+	if (r.status != 200)
+		fail_msg("GET %s: %ld %s", path, r.status, r.raw ? r.raw : "");
+	json_t *body = json_incref(r.body);
+	http_resp_free(&r);
+	return body;
+}
+
+static const char *label_of(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), key));
+	return v ? v : "(none)";
+}
+
+/* The id of tenant's live cluster name, as the database has it, as text. */
+static char *cluster_id_text(PGconn *sql, const char *tenant, const char *name)
+{
+	const char *p[] = {tenant, name};
+	return xasprintf("%lld",
+			 sql_int(sql,
+				 "SELECT id FROM clusters WHERE tenant_id = $1 AND name = $2"
+				 " AND deleted_at IS NULL",
+				 2, p));
+}
+
+/* The API's record of tenant's cluster; the caller frees it. */
+static json_t *api_cluster(const struct esaasd *d, const char *tenant, const char *name)
+{
+	char *path = xasprintf("/api/v1/clusters/%s?tenant=%s", name, tenant);
+	struct http_resp r;
+	assert_true(http_call(d, "GET", path, NULL, NULL, &r));
+	if (r.status != 200)
+		fail_msg("GET %s: %ld %s", path, r.status, r.raw ? r.raw : "");
+	json_t *c = json_incref(r.body);
+	http_resp_free(&r);
+	free(path);
+	return c;
+}
+
+/* Everything in namespace ns is tenant's cluster's: the namespace itself and
+ * its workloads carry the cluster's id, and every object and pod its tenant
+ * and cluster labels. */
+static void expect_only_cluster_in(struct sim *sim, const char *ns, const char *tenant,
+				   const char *cluster, const char *id)
+{
+	static const char *const collections[][2] = {{"/api/v1", "configmaps"},
+						     {"/api/v1", "services"},
+						     {"/apis/apps/v1", "statefulsets"},
+						     {"/api/v1", "pods"}};
+	char *path = xasprintf("/api/v1/namespaces/%s", ns);
+	json_t *obj = sim_get(sim, path);
+	free(path);
+	assert_string_equal(label_of(obj, "esaas.io/cluster-id"), id);
+	assert_string_equal(label_of(obj, "esaas.io/tenant"), tenant);
+	assert_string_equal(label_of(obj, "esaas.io/cluster"), cluster);
+	json_decref(obj);
+	for (size_t c = 0; c < ARRAY_SIZE(collections); c++) {
+		path = xasprintf("%s/namespaces/%s/%s", collections[c][0], ns, collections[c][1]);
+		json_t *list = sim_get(sim, path);
+		size_t i;
+		json_t *item;
+		assert_true(json_array_size(json_object_get(list, "items")) > 0);
+		json_array_foreach (json_object_get(list, "items"), i, item) {
+			const char *name = json_str(json_object_get(item, "metadata"), "name");
+			if (strcmp(label_of(item, "esaas.io/tenant"), tenant) != 0 ||
+			    strcmp(label_of(item, "esaas.io/cluster"), cluster) != 0)
+				fail_msg("%s %s in %s is %s/%s's, not %s/%s's", path, name, ns,
+					 label_of(item, "esaas.io/tenant"),
+					 label_of(item, "esaas.io/cluster"), tenant, cluster);
+			if (strstr(path, "statefulsets") &&
+			    strcmp(label_of(item, "esaas.io/cluster-id"), id) != 0)
+				fail_msg("StatefulSet %s in %s has cluster id %s, not %s", name, ns,
+					 label_of(item, "esaas.io/cluster-id"), id);
+		}
+		json_decref(list);
+		free(path);
+	}
+}
+
+/*
+ * Tenant "a" with cluster "b-c" and tenant "a-b" with cluster "c" once
+ * shared the namespace es-a-b-c, and the second create took over the
+ * first's cluster (apply is forced).  Each now has a namespace of its own,
+ * shown by the API, and holds nothing of the other.
+ */
+static void test_tenants_whose_names_met_get_namespaces_of_their_own(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	static const char *const pair[][2] = {{"a", "b-c"}, {"a-b", "c"}};
+	int64_t jobs[2];
+	char *ns[2];
+
+	for (int i = 0; i < 2; i++) {
+		char *path = xasprintf("/api/v1/tenants/%s", pair[i][0]);
+		long status = 0;
+		api_op(&f->d, "PUT", path, "{}", &status);
+		assert_int_equal(status, 201);
+		free(path);
+		path = xasprintf("/api/v1/clusters?tenant=%s", pair[i][0]);
+		char *spec =
+			xasprintf("{\"name\": \"%s\", \"masters\": {\"replicas\": 1},"
+				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}",
+				  pair[i][1]);
+		jobs[i] = api_op(&f->d, "POST", path, spec, NULL);
+		assert_true(jobs[i] > 0);
+		free(spec);
+		free(path);
+	}
+	for (int i = 0; i < 2; i++) {
+		expect_succeeded(&f->d, jobs[i]);
+		json_t *c = api_cluster(&f->d, pair[i][0], pair[i][1]);
+		ns[i] = xstrdup(json_str(c, "namespace"));
+		/* The endpoint is in the namespace stored with the cluster. */
+		assert_string_equal(
+			json_str(json_object_get(json_object_get(c, "observed"), "endpoint"),
+				 "namespace"),
+			ns[i]);
+		json_decref(c);
+	}
+	assert_string_equal(ns[0], "es-a-b-c");
+	assert_string_not_equal(ns[0], ns[1]);
+	for (int i = 0; i < 2; i++) {
+		char *id = cluster_id_text(f->sql, pair[i][0], pair[i][1]);
+		expect_only_cluster_in(&f->sim, ns[i], pair[i][0], pair[i][1], id);
+		free(id);
+		free(ns[i]);
+	}
+}
+
+/* Requests after the first skip of the simulator's record that change
+ * something in namespace ns (anything but a GET). */
+static int writes_to(struct sim *sim, const char *ns, size_t skip)
+{
+	json_t *st = sim_record(sim);
+	char *part = xasprintf("/namespaces/%s", ns);
+	int n = 0;
+	size_t i;
+	json_t *rq;
+	json_array_foreach (json_object_get(st, "requests"), i, rq)
+		n += i >= skip && strcmp(json_str(rq, "verb"), "GET") != 0 &&
+		     strstr(json_str(rq, "path"), part) != NULL;
+	free(part);
+	json_decref(st);
+	return n;
+}
+
+static size_t requests_so_far(struct sim *sim)
+{
+	json_t *st = sim_record(sim);
+	size_t n = json_array_size(json_object_get(st, "requests"));
+	json_decref(st);
+	return n;
+}
+
+/* Set or remove (id NULL) the namespace's cluster id label, as someone with
+ * kubectl would. */
+static void relabel_namespace(struct sim *sim, const char *ns, const char *id)
+{
+	char *path = xasprintf("/api/v1/namespaces/%s", ns);
+	json_t *obj = sim_get(sim, path);
+	json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+	if (id)
+		json_object_set_new(labels, "esaas.io/cluster-id", json_string(id));
+	else
+		json_object_del(labels, "esaas.io/cluster-id");
+	char *body = json_dumps(obj, JSON_COMPACT);
+	struct http_resp r;
+	assert_true(sim_call(sim, "PUT", path, body, &r));
+	if (r.status != 200)
+		fail_msg("PUT %s: %ld %s", path, r.status, r.raw ? r.raw : "");
+	http_resp_free(&r);
+	free(body);
+	json_decref(obj);
+	free(path);
+}
+
+static void expect_failed_saying(const struct esaasd *d, int64_t id, const char *state,
+				 const char *what)
+{
+	json_t *job = wait_job_done(d, id, 60000);
+	assert_non_null(job);
+	assert_string_equal(json_str(job, "status"), "failed");
+	assert_string_equal(json_str(job, "failed_state"), state);
+	const char *error = json_str(job, "error");
+	if (!error || !strstr(error, what))
+		fail_msg("job %lld failed with \"%s\", not \"%s\"", (long long)id,
+			 error ? error : "", what);
+	json_decref(job);
+}
+
+/*
+ * A namespace that another cluster holds is never applied to or deleted:
+ * the job fails naming it and its owner label, and nothing in it changes.
+ * One made for this very cluster before the id label existed is adopted.
+ */
+static void test_a_namespace_of_another_cluster_is_left_alone(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	static const char ns[] = "es-default-taken";
+	struct http_resp r;
+
+	assert_true(sim_call(&f->sim, "POST", "/api/v1/namespaces",
+			     "{\"apiVersion\": \"v1\", \"kind\": \"Namespace\", \"metadata\":"
+			     " {\"name\": \"es-default-taken\", \"labels\":"
+			     " {\"app.kubernetes.io/managed-by\": \"esaas\","
+			     " \"esaas.io/tenant\": \"default\", \"esaas.io/cluster\": \"taken\","
+			     " \"esaas.io/cluster-id\": \"999\"}}}",
+			     &r));
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+	assert_true(sim_call(&f->sim, "POST", "/api/v1/namespaces/es-default-taken/configmaps",
+			     "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\":"
+			     " {\"name\": \"es-master-config\"}, \"data\": {\"elasticsearch.yml\":"
+			     " \"theirs\"}}",
+			     &r));
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+	size_t before = requests_so_far(&f->sim);
+
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"taken\", \"masters\": {\"replicas\": 1},"
+				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}");
+	assert_true(id > 0);
+	expect_failed_saying(&f->d, id, "apply_namespace",
+			     "namespace es-default-taken belongs to another cluster"
+			     " (esaas.io/cluster-id=999");
+	assert_int_equal(writes_to(&f->sim, ns, before), 0);
+	json_t *obj = sim_get(&f->sim, "/api/v1/namespaces/es-default-taken");
+	assert_string_equal(label_of(obj, "esaas.io/cluster-id"), "999");
+	json_decref(obj);
+	obj = sim_get(&f->sim, "/api/v1/namespaces/es-default-taken/configmaps/es-master-config");
+	assert_string_equal(json_str(json_object_get(obj, "data"), "elasticsearch.yml"), "theirs");
+	json_decref(obj);
+
+	/* Without the id, esaas's labels of this tenant and cluster: made for
+	 * it before the label existed, so the replay adopts it. */
+	relabel_namespace(&f->sim, ns, NULL);
+	char *path = xasprintf("/api/v1/jobs/%lld/replay", (long long)id);
+	long status = 0;
+	api_op(&f->d, "POST", path,
+	       "{\"from_state\": \"apply_namespace\", \"reason\": \"the namespace is this "
+	       "cluster's\"}",
+	       &status);
+	assert_int_equal(status, 202);
+	free(path);
+	expect_succeeded(&f->d, id);
+	char *mine = cluster_id_text(f->sql, "default", "taken");
+	expect_only_cluster_in(&f->sim, ns, "default", "taken", mine);
+
+	/* Taken by another cluster since: the delete deletes nothing. */
+	relabel_namespace(&f->sim, ns, "999");
+	before = requests_so_far(&f->sim);
+	int64_t del = api_op(&f->d, "DELETE", "/api/v1/clusters/taken", NULL, NULL);
+	assert_true(del > 0);
+	expect_failed_saying(&f->d, del, "delete_namespace",
+			     "namespace es-default-taken belongs to another cluster"
+			     " (esaas.io/cluster-id=999, this cluster's is ");
+	assert_int_equal(writes_to(&f->sim, ns, before), 0);
+	obj = sim_get(&f->sim, "/api/v1/namespaces/es-default-taken");
+	assert_null(json_object_get(json_object_get(obj, "metadata"), "deletionTimestamp"));
+	json_decref(obj);
+	free(mine);
+}
+
 /* Without Kubernetes, the job fails at once and says what is missing. */
 static void test_no_kubernetes_fails_clearly(void **state)
 {
@@ -588,6 +859,14 @@ int main(void)
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
+		cmocka_unit_test_teardown(test_tenants_whose_names_met_get_namespaces_of_their_own,
+					  teardown),
+		cmocka_unit_test_teardown(test_a_namespace_of_another_cluster_is_left_alone,
+					  teardown),
 	};
+	/* ESAAS_TEST_FILTER=test_tenants* runs a subset. */
+	const char *filter = getenv("ESAAS_TEST_FILTER");
+	if (filter && *filter)
+		cmocka_set_test_filter(filter);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -955,8 +955,9 @@ static void test_refusals(void **state)
 	} cases[] = {
 		{{.tenant = "Acme"}, "{\"name\": \"logs\"}", "not a DNS-1123 label"},
 		{{.tenant = ""}, "{\"name\": \"logs\"}", "not a DNS-1123 label"},
-		{{.tenant = "a234567890123456789"},
-		 "{\"name\": \"a234567890123456789012345678901234567890\"}",
+		{{.tenant = "acme",
+		  .ns = "es-a234567890123456789012345678901234567890-0123456789abcdef01"},
+		 "{\"name\": \"logs\"}",
 		 "at most 60 fit"},
 		{{.tenant = "acme"},
 		 "{\"name\": \"logs\", \"plugins\": [\"analysis-icu\"]}",
@@ -1007,6 +1008,223 @@ static void test_names(void **state)
 	assert_string_equal(render_workload_kind(ES_ROLE_MASTER), "StatefulSet");
 	assert_string_equal(render_workload_kind(ES_ROLE_CLIENT), "StatefulSet");
 	assert_string_equal(render_config_name(ES_ROLE_CLIENT), "es-client-config");
+}
+
+/* Two pairs whose names sort together have the same namespace. */
+struct ns_pair {
+	char *ns;
+	const char *tenant, *cluster;
+};
+
+static int ns_pair_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct ns_pair *)a)->ns, ((const struct ns_pair *)b)->ns);
+}
+
+/*
+ * Every valid pair gets a namespace of its own that fits: the masters'
+ * Service, es-<namespace>, is a DNS label.  All the labels of up to four
+ * characters over 'a', '0' and '-' (where the readable form's ambiguity
+ * lives), with names that look like the hashed form's end, are tried
+ * against each other.
+ */
+static void test_namespace_names_fit_and_are_unambiguous(void **state)
+{
+	static const char *const extra[] = {
+		"0123456789",
+		"x-0123456789",
+		"a-b-c",
+		"b-c",
+		"c",
+		"a-b",
+		"logs",
+		"a234567890123456789012345678901234567890",
+		"a-34567890123456789012345678901234567890",
+	};
+	const char *alphabet = "a0-";
+	char **labels = NULL;
+	size_t nlabels = 0;
+	char buf[8];
+
+	for (int len = 1; len <= 4; len++) {
+		int total = 1;
+		for (int i = 0; i < len; i++)
+			total *= 3;
+		for (int k = 0; k < total; k++) {
+			int v = k;
+			for (int i = 0; i < len; i++, v /= 3)
+				buf[i] = alphabet[v % 3];
+			buf[len] = '\0';
+			if (!spec_is_dns_label(buf, SPEC_NAME_MAX))
+				continue;
+			labels = realloc(labels, (nlabels + 1) * sizeof(*labels));
+			labels[nlabels++] = strdup(buf);
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(extra); i++) {
+		labels = realloc(labels, (nlabels + 1) * sizeof(*labels));
+		labels[nlabels++] = strdup(extra[i]);
+	}
+	size_t n = nlabels * nlabels;
+	struct ns_pair *pairs = calloc(n, sizeof(*pairs));
+	for (size_t t = 0; t < nlabels; t++) {
+		for (size_t c = 0; c < nlabels; c++) {
+			struct ns_pair *p = &pairs[t * nlabels + c];
+			p->tenant = labels[t];
+			p->cluster = labels[c];
+			p->ns = render_namespace(p->tenant, p->cluster);
+			char *svc = render_headless_service(p->ns);
+			if (!spec_is_dns_label(svc, SPEC_DNS_LABEL_MAX))
+				fail_msg("%s/%s: %s does not fit", p->tenant, p->cluster, svc);
+			free(svc);
+		}
+	}
+	qsort(pairs, n, sizeof(*pairs), ns_pair_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (strcmp(pairs[i - 1].ns, pairs[i].ns) == 0)
+			fail_msg("%s/%s and %s/%s both get %s", pairs[i - 1].tenant,
+				 pairs[i - 1].cluster, pairs[i].tenant, pairs[i].cluster,
+				 pairs[i].ns);
+	for (size_t i = 0; i < n; i++)
+		free(pairs[i].ns);
+	free(pairs);
+	for (size_t i = 0; i < nlabels; i++)
+		free(labels[i]);
+	free(labels);
+
+	/* The forms, fixed: a cluster keeps the namespace it was given, so the
+	 * function may never change what it gives.  es-<tenant>-<cluster> where
+	 * it reads one way; else the cluster and SHA-256("<tenant>/<cluster>"). */
+	static const char *const fixed[][3] = {
+		{"acme", "logs", "es-acme-logs"},
+		{"default", "logs", "es-default-logs"},
+		{"a", "b-c", "es-a-b-c"},
+		{"a-b", "c", "es-c-4e84717d75"},
+		{"acme", "x-0123456789", "es-x-0123456789-303709887e"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
+		char *ns = render_namespace(fixed[i][0], fixed[i][1]);
+		assert_string_equal(ns, fixed[i][2]);
+		free(ns);
+	}
+	/* Both names at their limit: the hashed form, 54 characters. */
+	char *ns = render_namespace("t234567890123456789012345678901234567890",
+				    "c234567890123456789012345678901234567890");
+	assert_int_equal(strlen(ns), 54);
+	assert_true(strncmp(ns, "es-c234567890123456789012345678901234567890-", 44) == 0);
+	free(ns);
+}
+
+static json_t *ns_object(const char *labels_json)
+{
+	json_t *o = json_pack("{s:{s:s, s:o}}", "metadata", "name", "es-acme-logs", "labels",
+			      json_loads(labels_json, 0, NULL));
+	assert_non_null(json_object_get(json_object_get(o, "metadata"), "labels"));
+	return o;
+}
+
+/* Whose a live namespace is: the id label decides; without it, esaas's
+ * labels of this tenant and cluster make it this cluster's to adopt. */
+static void test_namespace_owner(void **state)
+{
+	static const struct {
+		const char *labels;
+		int64_t id;
+		enum render_ns_owner owner;
+		const char *why;
+	} cases[] = {
+		{"{\"esaas.io/cluster-id\": \"7\"}", 7, RENDER_NS_OURS, NULL},
+		{"{\"esaas.io/cluster-id\": \"8\", \"esaas.io/tenant\": \"acme\","
+		 " \"esaas.io/cluster\": \"logs\"}",
+		 7, RENDER_NS_OTHER,
+		 "namespace es-acme-logs belongs to another cluster (esaas.io/cluster-id=8, this "
+		 "cluster's is 7)"},
+		{"{\"esaas.io/cluster-id\": \"7\"}", 0, RENDER_NS_OTHER, "esaas.io/cluster-id=7"},
+		{"{\"app.kubernetes.io/managed-by\": \"esaas\", \"esaas.io/tenant\": \"acme\","
+		 " \"esaas.io/cluster\": \"logs\"}",
+		 7, RENDER_NS_ADOPT, NULL},
+		{"{\"app.kubernetes.io/managed-by\": \"esaas\", \"esaas.io/tenant\": \"acme\","
+		 " \"esaas.io/cluster\": \"logs\"}",
+		 0, RENDER_NS_ADOPT, NULL},
+		{"{\"app.kubernetes.io/managed-by\": \"esaas\", \"esaas.io/tenant\": \"acme-x\","
+		 " \"esaas.io/cluster\": \"logs\"}",
+		 7, RENDER_NS_OTHER, "labels name another cluster"},
+		{"{\"esaas.io/tenant\": \"acme\", \"esaas.io/cluster\": \"logs\"}", 7,
+		 RENDER_NS_OTHER, "esaas does not manage it"},
+		{"{}", 7, RENDER_NS_OTHER, "namespace es-acme-logs is not this cluster's"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *o = ns_object(cases[i].labels);
+		char why[512] = "";
+		enum render_ns_owner got =
+			render_namespace_owner(o, "acme", "logs", cases[i].id, why, sizeof(why));
+		if (got != cases[i].owner)
+			fail_msg("case %zu: owner %d, not %d", i, got, cases[i].owner);
+		if (cases[i].why && !strstr(why, cases[i].why))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, why, cases[i].why);
+		if (cases[i].owner == RENDER_NS_OTHER && !strstr(why, "nothing was applied"))
+			fail_msg("case %zu: \"%s\" does not say nothing was done", i, why);
+		json_decref(o);
+	}
+}
+
+/* The cluster's id is on every object esaas applies, in the stored
+ * namespace; never in a pod template or a claim template, which would
+ * change (or cannot change on) the workloads of clusters made before it. */
+static void test_objects_carry_the_cluster_id_in_the_stored_namespace(void **state)
+{
+	static const char spec_json[] = "{\"name\": \"logs\", \"version\": \"7.17.10\","
+					" \"kibana\": {\"replicas\": 1}}";
+	static const char *const hosts[] = {"node-1", NULL};
+	struct render_opts opts = {.ns = "es-stored-ns", .cluster_id = 42};
+	json_t *objs = render(spec_json, &opts);
+	json_t *vols = volumes(spec_json, &opts, hosts);
+	size_t i;
+	json_t *o;
+
+	assert_non_null(find(objs, "Namespace", "es-stored-ns"));
+	assert_non_null(find(objs, "Service", "es-es-stored-ns"));
+	json_array_extend(vols, objs);
+	json_array_foreach (vols, i, o) {
+		const char *kind = str_at(o, "kind");
+		const char *ns = json_string_value(at(o, "metadata.namespace"));
+		if (strcmp(kind, "Namespace") != 0 && strcmp(kind, "StorageClass") != 0 &&
+		    strcmp(kind, "PersistentVolume") != 0 &&
+		    (!ns || strcmp(ns, "es-stored-ns") != 0))
+			fail_msg("%s %s is in %s", kind, str_at(o, "metadata.name"),
+				 ns ? ns : "none");
+		const char *id = json_string_value(
+			json_object_get(at(o, "metadata.labels"), RENDER_LABEL_CLUSTER_ID));
+		if (!id || strcmp(id, "42") != 0)
+			fail_msg("%s %s has no cluster id", kind, str_at(o, "metadata.name"));
+		json_t *tmpl = at(o, "spec.template.metadata.labels");
+		if (tmpl && json_object_get(tmpl, RENDER_LABEL_CLUSTER_ID))
+			fail_msg("%s %s: the pod template has the id", kind,
+				 str_at(o, "metadata.name"));
+		json_t *claim = at(o, "spec.volumeClaimTemplates.0.metadata.labels");
+		if (claim && json_object_get(claim, RENDER_LABEL_CLUSTER_ID))
+			fail_msg("%s %s: the claim template has the id", kind,
+				 str_at(o, "metadata.name"));
+	}
+	assert_string_equal(str_at(find(vols, "PersistentVolume", "es-stored-ns-data-node-1"),
+				   "spec.hostPath.path"),
+			    "/es/es-stored-ns/data/data");
+
+	struct spec spec;
+	struct spec_error serr;
+	json_t *doc = json_loads(spec_json, 0, NULL);
+	assert_true(spec_parse(doc, &spec, &serr));
+	json_t *wipe = render_wipe_pod(&spec, &opts, "node-1", 0);
+	assert_string_equal(str_at(wipe, "metadata.namespace"), "es-stored-ns");
+	assert_string_equal(json_string_value(json_object_get(at(wipe, "metadata.labels"),
+							      RENDER_LABEL_CLUSTER_ID)),
+			    "42");
+	json_decref(wipe);
+	spec_free(&spec);
+	json_decref(doc);
+	json_decref(vols);
+	json_decref(objs);
 }
 
 /* --- YAML: read back with libyaml, it is the same objects ------------------ */
@@ -1191,6 +1409,9 @@ int main(void)
 		cmocka_unit_test(test_prepare_container),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_namespace_names_fit_and_are_unambiguous),
+		cmocka_unit_test(test_namespace_owner),
+		cmocka_unit_test(test_objects_carry_the_cluster_id_in_the_stored_namespace),
 		cmocka_unit_test(test_yaml_reads_back_as_the_objects),
 		cmocka_unit_test(test_yaml_quotes_what_would_change_type),
 	};
