@@ -159,7 +159,8 @@ void sweep_budget_check(struct sweep *s, struct target *t)
 		return;
 	}
 	json_decref(doc);
-	struct render_opts ro = {.tenant = t->tenant};
+	struct render_opts ro = {
+		.tenant = t->tenant, .ns = *t->ns ? t->ns : NULL, .cluster_id = t->id};
 	struct budget *b = xcalloc(1, sizeof(*b));
 	b->s = s;
 	b->t = t;
@@ -186,7 +187,7 @@ void sweep_budget_check(struct sweep *s, struct target *t)
 		return;
 	}
 	memset(b->live, '?', ES_ROLE_COUNT);
-	char *ns = render_namespace(t->tenant, spec.name);
+	char *ns = *t->ns ? xstrdup(t->ns) : render_namespace(t->tenant, spec.name);
 	char *path = kube_collection_path("policy/v1", "PodDisruptionBudget", ns);
 	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, spec.name);
 	spec_free(&spec);
