@@ -716,6 +716,69 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
 }
 
+/* Seconds from now to an RFC 3339 time ("2026-01-02T03:04:05Z"). */
+static long seconds_until(const char *ts)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	assert_non_null(ts);
+	assert_non_null(strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm));
+	return (long)(timegm(&tm) - time(NULL));
+}
+
+/*
+ * A graceful delete stamps the time the pod may be killed at: now plus the
+ * grace (the pod's terminationGracePeriodSeconds, or the DeleteOptions'),
+ * which a later delete may only shorten.  The pod still goes when its
+ * containers exit, long before.
+ */
+static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
+{
+	struct http_resp r;
+	make_namespace("grace");
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"slow\"},\"spec\":{"
+		 "\"terminationGracePeriodSeconds\":120,"
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 120);
+	long left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 115 && left <= 121);
+	http_resp_free(&r);
+	/* A shorter grace moves it earlier; a longer one changes nothing. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":60}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 55 && left <= 61);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":90}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	http_resp_free(&r);
+	/* Without terminationGracePeriodSeconds the default, 30 s. */
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"plain\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+		 "\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/plain", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 30);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 25 && left <= 31);
+	http_resp_free(&r);
+	/* Both still go once their containers exit (pods.terminate_ms). */
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/slow", gone, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/plain", gone, NULL, 10000, &r));
+	http_resp_free(&r);
+}
+
 /* --- Elasticsearch ---------------------------------------------------------------- */
 
 static const char SERVICE[] =
@@ -1945,6 +2008,7 @@ int main(void)
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
+		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
@@ -1957,6 +2021,9 @@ int main(void)
 		cmocka_unit_test(test_schemas),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
 	return rc;
