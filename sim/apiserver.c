@@ -1966,6 +1966,7 @@ static void serve_sim(struct call *c, struct target *t)
 			json_t *st = record_json();
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
+			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();

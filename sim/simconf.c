@@ -186,6 +186,12 @@ static bool load(json_t *root, char **err)
 		    !get_int(sec, "terminate_ms", 0, 3600000, &conf.pod_terminate_ms, err))
 			return false;
 	}
+	if ((sec = json_object_get(root, "serviceaccounts"))) {
+		int life = 0;
+		if (!get_int(sec, "token_life_ms", 0, 86400000, &life, err))
+			return false;
+		conf.token_life_ms = life;
+	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
 		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||

@@ -18,6 +18,11 @@
  *     ready_delay_ms: 1000         # scheduled to Ready
  *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
  *                                  # the pod's terminationGracePeriodSeconds)
+ *   serviceaccounts:
+ *     token_life_ms: 0             # 0: long-lived tokens, written into the kubeconfig;
+ *                                  # else bound tokens of that life, in files the
+ *                                  # kubeconfig names (tokenFile), rewritten at 80%
+ *                                  # of their life as the kubelet does
  *   elasticsearch:
  *     relocation_ms: 2000          # one shard copy moving between nodes
  *     recovery_ms: 500             # a copy initialising
@@ -50,6 +55,7 @@ struct simconf {
 	int node_pods;
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;
+	int64_t token_life_ms;
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;

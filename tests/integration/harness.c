@@ -240,6 +240,20 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			snprintf(s->server, sizeof(s->server), "%.200s", p + 8);
 		if (!strncmp(line, "- name: ", 8))
 			snprintf(user, sizeof(user), "%.200s", line + 8);
+		p = strstr(line, "tokenFile: \"");
+		if (p && !s->sa_token[0] && strstr(user, "system:serviceaccount:")) {
+			/* A bound token, in its file. */
+			char path[600];
+			snprintf(path, sizeof(path), "%s", p + 12);
+			path[strcspn(path, "\"")] = '\0';
+			snprintf(s->sa_token_file, sizeof(s->sa_token_file), "%s", path);
+			FILE *tf = fopen(path, "r");
+			if (tf && fgets(s->sa_token, sizeof(s->sa_token), tf))
+				s->sa_token[strcspn(s->sa_token, "\n")] = '\0';
+			if (tf)
+				fclose(tf);
+			continue;
+		}
 		p = strstr(line, "token: ");
 		if (p && !strcmp(user, "\"admin\""))
 			snprintf(s->token, sizeof(s->token), "%.200s", p + 7);

@@ -146,6 +146,9 @@ struct sim {
 	char server[256];   /* from its kubeconfig: the API's URL */
 	char token[256];    /* the admin's bearer token (kubernetes-admin) */
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
+	/* With serviceaccounts.token_life_ms: the file its token rotates in
+	 * (sa_token is the first); else "". */
+	char sa_token_file[600];
 };
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml);
 /* The same with other RBAC files (NULL-terminated paths) instead of the

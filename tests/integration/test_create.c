@@ -556,6 +556,33 @@ static void test_masters_can_write_their_data_path(void **state)
 	masters_write_their_data_path(f, "seven", "7.17.10");
 }
 
+/*
+ * esaasd on a bound service-account token that lives 300 ms, which the
+ * simulator rewrites in its file at 80% of its life and refuses once past:
+ * a create goes through every rotation as on a cluster that does not
+ * extend its tokens.
+ */
+static void test_create_keeps_working_through_token_rotation(void **state)
+{
+	char *config = xasprintf("%sserviceaccounts:\n  token_life_ms: 300\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	assert_true(f->sim.sa_token_file[0] != '\0');
+	int64_t started = harness_now_ms();
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	json_t *st = sim_record(&f->sim);
+	json_t *tokens = json_object_get(st, "service_account_tokens");
+	json_int_t rotations = json_integer_value(json_object_get(tokens, "rotations"));
+	/* The job outlived several tokens. */
+	assert_true(harness_now_ms() - started > 900);
+	assert_true(rotations >= 3);
+	json_decref(st);
+}
+
 /* Without Kubernetes, the job fails at once and says what is missing. */
 static void test_no_kubernetes_fails_clearly(void **state)
 {
@@ -582,6 +609,11 @@ int main(void)
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
+		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
+					  teardown),
 	};
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

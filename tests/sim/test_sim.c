@@ -190,6 +190,89 @@ static void test_auth(void **state)
 	http_resp_free(&r);
 }
 
+/* A request with a token of its own to another simulator. */
+static long call_with(const struct sim *on, const char *token, const char *path,
+		      struct http_resp *r)
+{
+	char auth_line[300];
+	snprintf(auth_line, sizeof(auth_line), "Authorization: Bearer %s", token);
+	const char *headers[] = {auth_line, NULL};
+	assert_true(http_request(on->server, "GET", path, NULL, headers, 0, r));
+	return r->status;
+}
+
+/* The token in a file, or "" (a static buffer). */
+static const char *token_in(const char *path)
+{
+	static char tok[256];
+	tok[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(tok, sizeof(tok), f))
+			tok[0] = '\0';
+		fclose(f);
+	}
+	return tok;
+}
+
+/*
+ * Bound service-account tokens: the kubeconfig names the file; the token
+ * there is replaced at 80% of its life, the old one still works until it
+ * ends, and then it is refused with the authenticator's plain 401.
+ */
+static void test_expired_service_account_token_is_401(void **state)
+{
+	(void)state;
+	struct sim bound;
+	struct http_resp r;
+	char config[sizeof(SIM_CONFIG) + 64];
+	snprintf(config, sizeof(config), "%sserviceaccounts:\n  token_life_ms: 1500\n", SIM_CONFIG);
+	assert_true(sim_start(&bound, tmpdir, config));
+	assert_true(bound.sa_token_file[0] != '\0');
+	char first[256];
+	snprintf(first, sizeof(first), "%s", bound.sa_token);
+	assert_string_equal(token_in(bound.sa_token_file), first);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Replaced after some 1.2 s, and the first one still good. */
+	int64_t start = harness_now_ms();
+	while (!strcmp(token_in(bound.sa_token_file), first) && harness_now_ms() - start < 5000)
+		msleep(20);
+	char second[256];
+	snprintf(second, sizeof(second), "%s", token_in(bound.sa_token_file));
+	assert_true(second[0] && strcmp(second, first) != 0);
+	assert_true(harness_now_ms() - start < 1500);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Once it has ended: refused, the new one taken. */
+	long status;
+	do {
+		msleep(50);
+		status = call_with(&bound, first, "/api/v1/namespaces/default/pods", &r);
+		if (status == 200)
+			http_resp_free(&r);
+	} while (status == 200 && harness_now_ms() - start < 5000);
+	assert_int_equal(status, 401);
+	json_t *want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+				  "\"status\":\"Failure\",\"message\":\"Unauthorized\","
+				  "\"reason\":\"Unauthorized\",\"details\":{},\"code\":401}",
+				  0, NULL);
+	assert_true(json_equal(want, r.body));
+	json_decref(want);
+	http_resp_free(&r);
+	assert_int_equal(call_with(&bound, token_in(bound.sa_token_file),
+				   "/api/v1/namespaces/default/pods", &r),
+			 200);
+	http_resp_free(&r);
+	/* The record counts both. */
+	json_t *rec = sim_record(&bound);
+	assert_non_null(rec);
+	assert_true(jint(rec, "service_account_tokens.rotations") >= 1);
+	assert_true(jint(rec, "service_account_tokens.expired_refused") >= 1);
+	json_decref(rec);
+	assert_int_equal(sim_stop(&bound), 0);
+}
+
 static bool has_resource(json_t *list, const char *name, const char *kind)
 {
 	size_t i;
@@ -1996,6 +2079,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_expired_service_account_token_is_401),
 		cmocka_unit_test(test_https_with_the_written_ca),
 		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
 		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
