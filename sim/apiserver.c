@@ -27,6 +27,7 @@
 #include "sim/faults.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
+#include "sim/schema.h"
 #include "sim/selector.h"
 #include "sim/store.h"
 #include "sim/tls.h"
@@ -728,6 +729,173 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 	}
 }
 
+/* --- warnings and unknown fields ------------------------------------------- */
+
+/*
+ * A warning for the client: a "Warning: 299 - \"text\"" header
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/filters/warning.go, the
+ * recorder, which drops a repeated text; apimachinery/pkg/util/net,
+ * NewWarningHeader: code 299, agent "-", the text quoted as Go's
+ * strconv.Quote does).  The record keeps each one sent.
+ */
+static void warn(struct call *c, const char *text)
+{
+	size_t n = strlen(text);
+	char *quoted = xmalloc(n * 4 + 3), *q = quoted;
+	*q++ = '"';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*q++ = '\\';
+			*q++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			q += snprintf(q, 5, "\\x%02x", *p);
+		} else {
+			*q++ = (char)*p;
+		}
+	}
+	*q++ = '"';
+	*q = '\0';
+	char *value = xasprintf("299 - %s", quoted);
+	free(quoted);
+	for (size_t i = 0; i < c->nwarnings; i++) {
+		if (!strcmp(c->warnings[i], value)) {
+			free(value);
+			return;
+		}
+	}
+	c->warnings = xrealloc(c->warnings, (c->nwarnings + 1) * sizeof(char *));
+	c->warnings[c->nwarnings++] = value;
+	call_add_header(c, "Warning", value);
+	record_api_warning(c->method, c->path, text);
+}
+
+enum field_validation {
+	FV_IGNORE,
+	FV_WARN,
+	FV_STRICT
+};
+
+/*
+ * The fieldValidation parameter: Warn when absent, else exactly Ignore,
+ * Warn or Strict; anything else is refused with the options' 422
+ * (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation,
+ * ValidateFieldValidation).  options: "CreateOptions", "UpdateOptions" or
+ * "PatchOptions".
+ */
+static bool field_validation(struct call *c, const char *options, enum field_validation *fv)
+{
+	const char *v = call_param(c, "fieldValidation");
+	if (!v || !*v || !strcmp(v, "Warn")) {
+		*fv = FV_WARN;
+		return true;
+	}
+	if (!strcmp(v, "Ignore")) {
+		*fv = FV_IGNORE;
+		return true;
+	}
+	if (!strcmp(v, "Strict")) {
+		*fv = FV_STRICT;
+		return true;
+	}
+	char *msg = xasprintf("Unsupported value: \"%s\": supported values: \"\", \"Ignore\", "
+			      "\"Strict\", \"Warn\"",
+			      v);
+	json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+			      "meta.k8s.io", "kind", options, "causes", "reason",
+			      "FieldValueNotSupported", "message", msg, "field", "fieldValidation");
+	reply_status(c, 422, "Invalid", d, "%s.meta.k8s.io \"\" is invalid: fieldValidation: %s",
+		     options, msg);
+	free(msg);
+	return false;
+}
+
+/* "unknown field \"a\", unknown field \"b\"": strict decoding's list. */
+static char *unknown_list(json_t *paths)
+{
+	char *out = xstrdup("");
+	size_t i;
+	json_t *p;
+	json_array_foreach (paths, i, p) {
+		char *next = xasprintf("%s%sunknown field \"%s\"", out, i ? ", " : "",
+				       json_string_value(p));
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/*
+ * A JSON body (create, update) is decoded strictly: its unknown fields
+ * are dropped from obj; under Warn each is a warning, under Strict the
+ * request is a 400 (handlers/create.go and update.go, the strict decoding
+ * error through transformDecodeError).  False when refused (replied).
+ */
+static bool decode_fields(struct call *c, const struct store_kind *k, json_t *obj,
+			  enum field_validation fv)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_JSON, true);
+	bool ok = true;
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *msg = xasprintf("%s in version \"%s\" cannot be handled as a %s: strict "
+				      "decoding error: %s",
+				      k->kind, k->version, k->kind, list);
+		reply_bad_request(c, msg);
+		free(msg);
+		free(list);
+		ok = false;
+	} else if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
+	return ok;
+}
+
+/*
+ * A server-side apply body becomes a typed value of the kind's schema,
+ * which has no room for an unknown field, whatever fieldValidation says:
+ * the error is not a Status, so the answer is a 500 with no reason
+ * (staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/
+ * structuredmerge.go, Apply: "failed to create typed patch object";
+ * structured-merge-diff's "field not declared in schema"; handlers/
+ * responsewriters, ErrorToAPIStatus).  False when refused (replied).
+ */
+static bool typed_patch(struct call *c, const struct store_kind *k, json_t *obj)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_SMD, false);
+	size_t n = json_array_size(unknown);
+	if (n == 0) {
+		json_decref(unknown);
+		return true;
+	}
+	char *list = xstrdup(n > 1 ? "errors:" : "");
+	size_t i;
+	json_t *p;
+	json_array_foreach (unknown, i, p) {
+		char *next = xasprintf("%s%s%s: field not declared in schema", list,
+				       n > 1 ? "\n  " : "", json_string_value(p));
+		free(list);
+		list = next;
+	}
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_str(meta, "namespace");
+	const char *name = json_str(meta, "name");
+	reply_status(c, 500, NULL, NULL,
+		     "failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s",
+		     ns ? ns : "", name ? name : "<unknown>", k->group, k->version, k->kind, list);
+	free(list);
+	json_decref(unknown);
+	return false;
+}
+
 /* --- request bodies and merges -------------------------------------------- */
 
 static json_t *parse_body(struct call *c, bool yaml)
@@ -1373,10 +1541,14 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 
 static void serve_put(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "UpdateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) || !check_namespace_field(c, t->kind, obj, t->ns)) {
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
+	    !check_namespace_field(c, t->kind, obj, t->ns)) {
 		json_decref(obj);
 		return;
 	}
@@ -1404,10 +1576,13 @@ static void serve_put(struct call *c, struct target *t)
 
 static void serve_post(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "CreateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) ||
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
 	    !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
 		json_decref(obj);
 		return;
@@ -1419,6 +1594,9 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 {
 	const char *manager = call_param(c, "fieldManager");
 	json_t *obj;
+	enum field_validation fv;
+	if (!field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!manager || !*manager) {
 		json_t *d = json_pack(
 			"{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group", "meta.k8s.io",
@@ -1457,6 +1635,10 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 	if (json_object_get(meta, "managedFields")) {
 		json_decref(obj);
 		reply_bad_request(c, "metadata.managedFields must be nil");
+		return;
+	}
+	if (!typed_patch(c, t->kind, obj)) {
+		json_decref(obj);
 		return;
 	}
 	json_object_set_new(obj_child(obj, "metadata"), "name", json_string(t->name));
@@ -1519,6 +1701,9 @@ static void serve_patch(struct call *c, struct target *t)
 	}
 	bool merge = has_prefix(ct, "application/merge-patch+json");
 	bool strategic = has_prefix(ct, "application/strategic-merge-patch+json");
+	enum field_validation fv;
+	if ((merge || strategic) && !field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!merge && !strategic) {
 		reply_status(c, 415, "UnsupportedMediaType", NULL,
 			     "the body of the request was in an unknown format - accepted media "
@@ -1544,6 +1729,39 @@ static void serve_patch(struct call *c, struct target *t)
 	json_t *merged = json_deep_copy(o->body);
 	merge_patch(merged, patch);
 	json_decref(patch);
+	/* The patched object is decoded strictly (handlers/patch.go,
+	 * jsonPatcher and smpPatcher): unknown fields are dropped, with a
+	 * warning under Warn, and refused under Strict with a 422 whose value
+	 * is the patched object. */
+	json_t *unknown = schema_unknown_fields(t->kind->group, t->kind->version, t->kind->kind,
+						merged, SCHEMA_PATHS_JSON, fv != FV_STRICT);
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *value = json_dumps(merged, JSON_COMPACT);
+		json_t *d =
+			json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
+				  "message", "Invalid value", "field", "patch");
+		reply_status(
+			c, 422, "Invalid", d,
+			" \"\" is invalid: patch: Invalid value: \"%s\": strict decoding error: "
+			"%s",
+			value, list);
+		free(value);
+		free(list);
+		json_decref(unknown);
+		json_decref(merged);
+		return;
+	}
+	if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
 	do_update(c, o, merged, 200);
 }
 

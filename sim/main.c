@@ -23,6 +23,7 @@
 #include "sim/faults.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
+#include "sim/schema.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
@@ -34,7 +35,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
-		"                 [--rbac FILE]... [--plain-http]\n"
+		"                 [--rbac FILE]... [--openapi DIR] [--plain-http]\n"
 		"\n"
 		"  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
 		"  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
@@ -43,6 +44,10 @@ static void usage(FILE *f)
 		"                          RoleBinding, ServiceAccount), one file each time;\n"
 		"                          every ServiceAccount they name gets a token, and the\n"
 		"                          kubeconfig's current context is the first one's\n"
+		"  --openapi DIR           the kinds' OpenAPI v3 documents (DIR/api/v1.json,\n"
+		"                          DIR/apis/apps/v1.json, ...): unknown fields are\n"
+		"                          dropped with a warning, or refused, as the API\n"
+		"                          server does; without it they are kept\n"
 		"  --plain-http            serve plain HTTP, not HTTPS (real clients then send\n"
 		"                          no token: for debugging with curl only)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
@@ -217,10 +222,12 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'v'},
 		{"rbac", required_argument, NULL, 'r'},
 		{"plain-http", no_argument, NULL, 'p'},
+		{"openapi", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *kubeconfig = NULL, *config = NULL, *level_arg = NULL;
+	const char *openapi = NULL;
 	char *host = NULL, *err = NULL;
 	int port = 0, bound = 0, opt, rc = 1;
 	const char **rbac_files = NULL;
@@ -231,7 +238,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *rotation = NULL;
 
-	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:ph", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			listen = optarg;
@@ -251,6 +258,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			plain = true;
+			break;
+		case 'o':
+			openapi = optarg;
 			break;
 		case 'h':
 			free(rbac_files);
@@ -302,6 +312,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (openapi && !schema_load(openapi, &err)) {
+		fprintf(stderr, "esaas-sim: --openapi: %s\n", err);
+		free(err);
+		free(host);
+		simconf_free();
+		rbac_free();
+		return 2;
+	}
+	if (!openapi)
+		log_warn("no --openapi: unknown fields are kept as sent");
 
 	store_init();
 	record_init();
@@ -370,6 +390,7 @@ cleanup:
 	sim_tls_free();
 	free(ca_pem);
 	rbac_free();
+	schema_free();
 	sim_es_free();
 	controllers_free();
 	store_free();

@@ -9,7 +9,7 @@
 #include "sim/hostfs.h"
 #include "sim/store.h"
 
-static json_t *requests, *deletions, *lost, *recoveries;
+static json_t *requests, *deletions, *lost, *recoveries, *warnings;
 
 void record_init(void)
 {
@@ -17,6 +17,7 @@ void record_init(void)
 	deletions = json_array();
 	lost = json_array();
 	recoveries = json_array();
+	warnings = json_array();
 }
 
 void record_free(void)
@@ -25,7 +26,8 @@ void record_free(void)
 	json_decref(deletions);
 	json_decref(lost);
 	json_decref(recoveries);
-	requests = deletions = lost = recoveries = NULL;
+	json_decref(warnings);
+	requests = deletions = lost = recoveries = warnings = NULL;
 }
 
 void record_clear(void)
@@ -34,6 +36,7 @@ void record_clear(void)
 	json_array_clear(deletions);
 	json_array_clear(lost);
 	json_array_clear(recoveries);
+	json_array_clear(warnings);
 }
 
 static json_t *stamp(json_t *o)
@@ -52,6 +55,12 @@ void record_request(const char *method, const char *path, const char *query)
 	if (query)
 		json_object_set_new(o, "query", json_string(query));
 	json_array_append_new(requests, stamp(o));
+}
+
+void record_api_warning(const char *method, const char *path, const char *text)
+{
+	json_array_append_new(warnings, stamp(json_pack("{s:s, s:s, s:s}", "verb", method, "path",
+							path, "text", text)));
 }
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
@@ -97,7 +106,7 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 
 json_t *record_json(void)
 {
-	return json_pack("{s:O, s:O, s:O, s:O, s:o}", "requests", requests, "pod_deletions",
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:O}", "requests", requests, "pod_deletions",
 			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
-			 "host_paths", hostfs_json());
+			 "host_paths", hostfs_json(), "warnings", warnings);
 }

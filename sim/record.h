@@ -13,6 +13,8 @@ void record_free(void);
 void record_clear(void);
 
 void record_request(const char *method, const char *path, const char *query);
+/* A Warning header sent to a client (its text, unquoted). */
+void record_api_warning(const char *method, const char *path, const char *text);
 /* by: "api", "statefulset", "deployment", "namespace", "garbage-collector" */
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
 void record_lost_shard(const char *ns, const char *index, int shard, const char *node);
@@ -29,7 +31,8 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 			  const char *target, const char *type);
 
 /* {"requests": [...], "pod_deletions": [...], "lost_shards": [...],
- * "peer_recoveries": [...], "host_paths": [...] (sim/hostfs.h)}; new
+ * "peer_recoveries": [...], "host_paths": [...] (sim/hostfs.h),
+ * "warnings": [{verb, path, text, time, time_ms}]}; new
  * reference. */
 json_t *record_json(void);
 

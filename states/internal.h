@@ -133,6 +133,7 @@ struct states_apply {
 	size_t next;
 	struct kube_call *call;
 	json_t *done; /* applied in this state so far (apply_progress), borrowed */
+	char *warned; /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
 };
 
 void states_apply_more(struct states_apply *a);

@@ -208,10 +208,15 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			 harness_srcdir());
 		const char *shipped[] = {role, binding, NULL};
 		const char *const *files = rbac_files ? rbac_files : shipped;
+		/* The API server's schemas, for its unknown fields. */
+		char openapi[600];
+		snprintf(openapi, sizeof(openapi), "%s/tests/reference/k8s-schema/openapi-v3/1.29",
+			 harness_srcdir());
 		const char *argv[32] = {
 			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
-			s->kubeconfig, "--config", config};
-		int n = 7;
+			s->kubeconfig, "--config", config,	  "--openapi",
+			openapi};
+		int n = 9;
 		for (int i = 0; files[i] && n < 29; i++) {
 			argv[n++] = "--rbac";
 			argv[n++] = files[i];

@@ -557,6 +557,33 @@ static void test_masters_can_write_their_data_path(void **state)
 }
 
 /*
+ * Everything a create writes fits the API's schemas and the namespace's
+ * pod security level: the API server warns of nothing (an unknown field
+ * would be dropped with a warning; an apply would be refused outright).
+ */
+static void test_create_draws_no_warning_from_kubernetes(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"logs\", \"version\": \"8.17.0\","
+				    " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+				    " \"clients\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	json_t *st = sim_record(&f->sim);
+	json_t *warnings = json_object_get(st, "warnings");
+	if (json_array_size(warnings) > 0) {
+		char *dump = json_dumps(warnings, JSON_INDENT(2));
+		fail_msg("the API server warned: %s", dump);
+	}
+	/* And the record had room for them: every object was written. */
+	char *dump = json_dumps(json_object_get(st, "requests"), JSON_COMPACT);
+	assert_non_null(strstr(dump, "statefulsets/es-data"));
+	free(dump);
+	json_decref(st);
+}
+
+/*
  * esaasd on a bound service-account token that lives 300 ms, which the
  * simulator rewrites in its file at 80% of its life and refuses once past:
  * a create goes through every rotation as on a cluster that does not
@@ -611,6 +638,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
 		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
 					  teardown),
+		cmocka_unit_test_teardown(test_create_draws_no_warning_from_kubernetes, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

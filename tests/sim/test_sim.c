@@ -498,6 +498,140 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	return buf;
 }
 
+static long call_as(const char *token, const char *method, const char *path,
+		    const char *content_type, const char *body, struct http_resp *r);
+
+/* How many "Warning:" header lines the answer has, and whether one is want. */
+static int warnings_in(const struct http_resp *r, const char *want, bool *found)
+{
+	int n = 0;
+	*found = false;
+	for (const char *p = r->headers; p && (p = strstr(p, "Warning: ")); p++) {
+		n++;
+		size_t len = strcspn(p + 9, "\r\n");
+		if (want && strlen(want) == len && !strncmp(p + 9, want, len))
+			*found = true;
+	}
+	return n;
+}
+
+/*
+ * Fields the kind's schema does not have: a JSON body (create, update,
+ * merge patch) has them dropped, with a warning each under the default
+ * fieldValidation=Warn, refused under Strict, silently under Ignore; a
+ * server-side apply cannot be made a typed object of them, whatever the
+ * parameter: a 500 naming each.
+ */
+static void test_unknown_fields(void **state)
+{
+	struct http_resp r;
+	bool found;
+	make_namespace("uf");
+#define UNKNOWN_CM                                                                              \
+	"{\"metadata\":{\"name\":\"%s\",\"colour\":\"red\"},\"data\":{\"k\":\"1\"},\"extra\":{" \
+	"\"a\":1}}"
+	char body[512];
+	json_t *rec = sim_record(&sim);
+	size_t warned_before = json_array_size(json_object_get(rec, "warnings"));
+	json_decref(rec);
+	/* Warn, the default. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "a");
+	assert_int_equal(call("POST", "/api/v1/namespaces/uf/configmaps", body, &r), 201);
+	assert_int_equal(warnings_in(&r, "299 - \"unknown field \\\"metadata.colour\\\"\"", &found),
+			 2);
+	assert_true(found);
+	warnings_in(&r, "299 - \"unknown field \\\"extra\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "extra"));
+	assert_null(jget(r.body, "metadata.colour"));
+	assert_string_equal(jstr(r.body, "data.k"), "1");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/a", NULL, &r), 200);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Deep in a pod template, named by index. */
+	char *sts = xstrdup(workload("w", 0, "w", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"image\"");
+	char *bad = xasprintf("%.*s\"bogus\":true,%s", (int)(at - sts), sts, at);
+	assert_int_equal(call("POST", "/apis/apps/v1/namespaces/uf/statefulsets", bad, &r), 201);
+	assert_int_equal(warnings_in(&r,
+				     "299 - \"unknown field "
+				     "\\\"spec.template.spec.containers[0].bogus\\\"\"",
+				     &found),
+			 1);
+	assert_true(found);
+	assert_null(jget(r.body, "spec.template.spec.containers.0.bogus"));
+	http_resp_free(&r);
+	/* Strict: refused, naming each. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "b");
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Strict", body, &r),
+		400);
+	assert_string_equal(jstr(r.body, "reason"), "BadRequest");
+	assert_string_equal(jstr(r.body, "message"),
+			    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict "
+			    "decoding error: unknown field \"metadata.colour\", unknown field "
+			    "\"extra\"");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/b", NULL, &r), 404);
+	http_resp_free(&r);
+	/* Ignore: dropped, said nothing. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Ignore", body, &r),
+		201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Nothing else is a mode. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=warn", body, &r),
+		422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: "
+			    "Unsupported value: \"warn\": supported values: \"\", \"Ignore\", "
+			    "\"Strict\", \"Warn\"");
+	http_resp_free(&r);
+	/* A merge patch: the patched object is decoded the same way. */
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/uf/configmaps/a",
+				 "application/merge-patch+json", "{\"spec\":{\"x\":1}}", &r),
+			 200);
+	warnings_in(&r, "299 - \"unknown field \\\"spec\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "spec"));
+	http_resp_free(&r);
+	/* Server-side apply: no typed object with them, under any mode. */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		 "\"namespace\":\"uf\"},\"data\":{\"k\":\"1\"},\"extra\":1}");
+	assert_int_equal(apply("/api/v1/namespaces/uf/configmaps/c", body, &r), 500);
+	assert_null(jget(r.body, "reason"));
+	assert_string_equal(jstr(r.body, "message"),
+			    "failed to create typed patch object (uf/c; /v1, Kind=ConfigMap): "
+			    ".extra: field not declared in schema");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/c", NULL, &r), 404);
+	http_resp_free(&r);
+	at = strstr(bad, "\"metadata\":{\"name\":\"w\"}");
+	char *applied =
+		xasprintf("%.*s\"metadata\":{\"name\":\"w\",\"namespace\":\"uf\",\"x\":1}%s",
+			  (int)(at - bad), bad, at + strlen("\"metadata\":{\"name\":\"w\"}"));
+	assert_int_equal(apply("/apis/apps/v1/namespaces/uf/statefulsets/w", applied, &r), 500);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"failed to create typed patch object (uf/w; apps/v1, Kind=StatefulSet): "
+		"errors:\n  .metadata.x: field not declared in schema\n"
+		"  .spec.template.spec.containers[name=\"es\"].bogus: field not declared "
+		"in schema");
+	http_resp_free(&r);
+	free(applied);
+	free(bad);
+	free(sts);
+	/* The record holds each warning sent. */
+	rec = sim_record(&sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "warnings")) - warned_before, 4);
+	json_decref(rec);
+}
+
 static void test_invalid(void **state)
 {
 	struct http_resp r;
@@ -2088,6 +2222,7 @@ int main(void)
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
