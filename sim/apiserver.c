@@ -25,10 +25,12 @@
 #include "sim/controllers.h"
 #include "sim/es.h"
 #include "sim/faults.h"
+#include "sim/podsecurity.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/schema.h"
 #include "sim/selector.h"
+#include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
 #include "common/yamljson.h"
@@ -685,6 +687,14 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 		json_t *labels = obj_child(meta, "labels");
 		json_object_set(labels, "kubernetes.io/metadata.name",
 				json_object_get(meta, "name"));
+		/* The cluster's own policy on namespaces' pod security, when it
+		 * has one (pod_security.force_enforce): set on every write, as a
+		 * mutating policy (Kyverno's, say) or a platform's label
+		 * synchroniser does, whatever the writer asked. */
+		const char *forced = simconf_get()->pod_security_force_enforce;
+		if (forced && *forced)
+			json_object_set_new(labels, "pod-security.kubernetes.io/enforce",
+					    json_string(forced));
 		json_object_set_new(obj_child(obj, "spec"), "finalizers",
 				    json_pack("[s]", "kubernetes"));
 	} else if (!strcmp(k->plural, "statefulsets")) {
@@ -1377,6 +1387,28 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 static bool may_create(struct call *c, const struct store_kind *k, const char *ns,
 		       const char *name);
 
+/*
+ * Pod Security's warnings on an admitted write: a pod, or a workload's
+ * template, that would violate the namespace's warn level
+ * (staging/src/k8s.io/pod-security-admission/admission/admission.go,
+ * ValidatePod and ValidatePodController; the pod's enforce level was
+ * checked with the quota, controllers_admit_pod).
+ */
+static void pod_security_warnings(struct call *c, const struct store_kind *k, const char *ns,
+				  const json_t *obj)
+{
+	char *w = NULL;
+	if (!strcmp(k->plural, "pods")) {
+		char *refusal = podsecurity_admit_pod(ns, obj, &w);
+		free(refusal);
+	} else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments")) {
+		w = podsecurity_workload_warning(ns, obj);
+	}
+	if (w)
+		warn(c, w);
+	free(w);
+}
+
 /* Create obj (reference stolen); replies.  by_apply: a server-side apply
  * creating it, which needs the create verb besides patch. */
 static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
@@ -1435,6 +1467,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		return;
 	}
 	(void)manager;
+	pod_security_warnings(c, k, ns, obj);
 	struct store_obj *o = store_create(k, ns, obj);
 	json_decref(obj);
 	call_reply_json(c, 201, json_deep_copy(o->body));
@@ -1529,6 +1562,7 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		json_decref(obj);
 		return;
 	}
+	pod_security_warnings(c, k, o->ns, obj);
 	if (unchanged(o, obj)) {
 		/* No change: the real server does not write (resourceVersion stays). */
 		json_decref(obj);

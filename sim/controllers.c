@@ -11,6 +11,7 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/podsecurity.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
@@ -688,6 +689,11 @@ static json_t *quota_charge(const struct store_obj *quota, const json_t *usage, 
 
 char *controllers_admit_pod(const char *ns, const json_t *pod)
 {
+	/* PodSecurity comes before ResourceQuota in the admission chain
+	 * (pkg/kubeapiserver/options/plugins.go, AllOrderedPlugins). */
+	char *insecure = podsecurity_admit_pod(ns, pod, NULL);
+	if (insecure)
+		return insecure;
 	size_t n;
 	struct store_obj **quotas = store_list(K("resourcequotas"), ns, &n);
 	json_t **charged = xcalloc(n + 1, sizeof(*charged));

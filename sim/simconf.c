@@ -192,6 +192,18 @@ static bool load(json_t *root, char **err)
 			return false;
 		conf.token_life_ms = life;
 	}
+	if ((sec = json_object_get(root, "pod_security"))) {
+		if (!get_str(sec, "force_enforce", &conf.pod_security_force_enforce, err))
+			return false;
+		const char *l = conf.pod_security_force_enforce;
+		if (l && strcmp(l, "privileged") && strcmp(l, "baseline") &&
+		    strcmp(l, "restricted")) {
+			*err = xasprintf("pod_security.force_enforce: privileged, baseline or "
+					 "restricted expected, got \"%s\"",
+					 l);
+			return false;
+		}
+	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
 		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
@@ -250,6 +262,7 @@ void simconf_free(void)
 	free(conf.log_level);
 	free(conf.hostname_prefix);
 	free(conf.rack_label);
+	free(conf.pod_security_force_enforce);
 	for (int i = 0; i < conf.nracks; i++)
 		free(conf.racks[i]);
 	free(conf.racks);

@@ -23,6 +23,10 @@
  *                                  # else bound tokens of that life, in files the
  *                                  # kubeconfig names (tokenFile), rewritten at 80%
  *                                  # of their life as the kubelet does
+ *   pod_security:
+ *     force_enforce: baseline      # the cluster's policy sets every namespace's
+ *                                  # pod-security.kubernetes.io/enforce label to
+ *                                  # this level, whatever the writer asked
  *   elasticsearch:
  *     relocation_ms: 2000          # one shard copy moving between nodes
  *     recovery_ms: 500             # a copy initialising
@@ -56,6 +60,7 @@ struct simconf {
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;
 	int64_t token_life_ms;
+	char *pod_security_force_enforce; /* or NULL */
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;

@@ -1653,6 +1653,139 @@ static bool replica_failure(struct http_resp *r, const void *arg)
 	return false;
 }
 
+/* A pod in ns called name with the spec's extra fields (inside spec) and
+ * the container's (inside its one container, "c"). */
+static char *psa_pod(const char *name, const char *spec_extra, const char *container_extra)
+{
+	return xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s\"containers\":[{"
+			 "\"name\":\"c\",\"image\":\"x:1\"%s%s}]}}",
+			 name, spec_extra, *spec_extra ? "," : "", *container_extra ? "," : "",
+			 container_extra);
+}
+
+/*
+ * Pod Security admission: the namespace's enforce label refuses a pod that
+ * violates its level with the admission's 403, its warn label answers a
+ * warning for a pod or a workload that would violate it, and a workload
+ * whose pods are refused records FailedCreate and makes none.
+ */
+static void test_pod_security_levels(void **state)
+{
+	struct http_resp r;
+	bool found;
+	assert_int_equal(apply("/api/v1/namespaces/psa",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			       "\"name\":\"psa\",\"labels\":{"
+			       "\"pod-security.kubernetes.io/enforce\":\"baseline\","
+			       "\"pod-security.kubernetes.io/warn\":\"restricted\","
+			       "\"pod-security.kubernetes.io/warn-version\":\"v1.29\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	const char *pods = "/api/v1/namespaces/psa/pods";
+	/* Baseline refuses privileged containers... */
+	char *p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(jstr(r.body, "reason"), "Forbidden");
+	assert_string_equal(jstr(r.body, "message"),
+			    "pods \"priv\" is forbidden: violates PodSecurity \"baseline:latest\": "
+			    "privileged (container \"c\" must not set "
+			    "securityContext.privileged=true)");
+	http_resp_free(&r);
+	/* ... and the host's namespaces, paths and ports, capabilities beyond
+	 * the default, unsafe sysctls: each named, in the checks' order. */
+	p = psa_pod("host",
+		    "\"hostNetwork\":true,\"hostPID\":true,\"volumes\":[{\"name\":\"h\","
+		    "\"hostPath\":{\"path\":\"/x\"}}],\"securityContext\":{\"sysctls\":[{\"name\":"
+		    "\"vm.max_map_count\",\"value\":\"262144\"}]}",
+		    "\"ports\":[{\"containerPort\":9200,\"hostPort\":9200}],\"securityContext\":{"
+		    "\"capabilities\":{\"add\":[\"SYS_ADMIN\",\"CHOWN\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"pods \"host\" is forbidden: violates PodSecurity \"baseline:latest\": "
+		"non-default capabilities (container \"c\" must not include \"SYS_ADMIN\" in "
+		"securityContext.capabilities.add), host namespaces (hostNetwork=true, "
+		"hostPID=true), hostPath volumes (volume \"h\"), hostPort (container \"c\" uses "
+		"hostPort 9200), forbidden sysctls (vm.max_map_count)");
+	http_resp_free(&r);
+	/* A pod baseline takes, but restricted would not: admitted, warned. */
+	p = psa_pod("plain", "", "");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(
+		warnings_in(
+			&r,
+			"299 - \"would violate PodSecurity \\\"restricted:v1.29\\\": "
+			"allowPrivilegeEscalation != false (container \\\"c\\\" must set "
+			"securityContext.allowPrivilegeEscalation=false), unrestricted "
+			"capabilities (container \\\"c\\\" must set "
+			"securityContext.capabilities.drop=[\\\"ALL\\\"]), runAsNonRoot != true "
+			"(pod or container \\\"c\\\" must set securityContext.runAsNonRoot=true), "
+			"seccompProfile (pod or container \\\"c\\\" must set "
+			"securityContext.seccompProfile.type to \\\"RuntimeDefault\\\" or "
+			"\\\"Localhost\\\")\"",
+			&found),
+		1);
+	assert_true(found);
+	http_resp_free(&r);
+	/* One restricted takes: no warning. */
+	p = psa_pod("tight",
+		    "\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{\"type\":"
+		    "\"RuntimeDefault\"}}",
+		    "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{"
+		    "\"drop\":[\"ALL\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	http_resp_free(&r);
+	/* A workload is only warned of; its pods are refused, each attempt a
+	 * FailedCreate event, and none is made. */
+	char *sts = xstrdup(workload("root", 1, "root", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"containers\"");
+	char *priv = xasprintf("%.*s\"initContainers\":[{\"name\":\"prepare\",\"image\":\"x:1\","
+			       "\"securityContext\":{\"privileged\":true}}],%s",
+			       (int)(at - sts), sts, at);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/psa/statefulsets/root", priv, &r), 201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 1);
+	assert_non_null(strstr(r.headers, "would violate PodSecurity \\\"restricted:v1.29\\\": "
+					  "allowPrivilegeEscalation != false (containers "
+					  "\\\"prepare\\\", \\\"es\\\" must set"));
+	assert_non_null(strstr(r.headers, "privileged (container \\\"prepare\\\" must not set "
+					  "securityContext.privileged=true)"));
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/psa/events", event_with,
+			   "create Pod root-0 in StatefulSet root failed error: pods \"root-0\" "
+			   "is forbidden: violates PodSecurity \"baseline:latest\": privileged "
+			   "(container \"prepare\" must not set securityContext.privileged=true)",
+			   5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/psa/pods/root-0", NULL, &r), 404);
+	http_resp_free(&r);
+	free(priv);
+	free(sts);
+	/* privileged (and no label) takes anything. */
+	assert_int_equal(
+		call_as(sim.token, "PATCH", "/api/v1/namespaces/psa",
+			"application/merge-patch+json",
+			"{\"metadata\":{\"labels\":{\"pod-security.kubernetes.io/enforce\":"
+			"\"privileged\"}}}",
+			&r),
+		200);
+	http_resp_free(&r);
+	p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	http_resp_free(&r);
+	int one = 1;
+	assert_true(wait_until("/apis/apps/v1/namespaces/psa/statefulsets/root", ready_replicas_is,
+			       &one, 5000, &r));
+	http_resp_free(&r);
+}
+
 static void test_resource_quota(void **state)
 {
 	struct http_resp r;
@@ -2237,6 +2370,7 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
+		cmocka_unit_test(test_pod_security_levels),
 		cmocka_unit_test(test_schemas),
 	};
 	curl_global_init(CURL_GLOBAL_DEFAULT);
