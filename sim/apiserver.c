@@ -1239,7 +1239,40 @@ static const char *field_value(const json_t *obj, const char *path)
 		return json_str(json_object_get(obj, "spec"), "nodeName");
 	if (!strcmp(path, "status.phase"))
 		return json_str(json_object_get(obj, "status"), "phase");
+	if (!strncmp(path, "involvedObject.", 15))
+		return json_str(json_object_get(obj, "involvedObject"), path + 15);
+	if (!strcmp(path, "source"))
+		return json_str(json_object_get(obj, "source"), "component");
+	if (!strcmp(path, "reason") || !strcmp(path, "type") || !strcmp(path, "reportingComponent"))
+		return json_str(obj, path);
 	return NULL;
+}
+
+/* The fields a kind can be selected by: the metadata's, the pods' and the
+ * events' own (pkg/registry/core/pod/strategy.go and
+ * pkg/registry/core/event/strategy.go, ToSelectableFields). */
+static bool field_supported(const json_t *obj, const char *path)
+{
+	static const char *const event_fields[] = {"involvedObject.kind",
+						   "involvedObject.namespace",
+						   "involvedObject.name",
+						   "involvedObject.uid",
+						   "involvedObject.apiVersion",
+						   "involvedObject.resourceVersion",
+						   "involvedObject.fieldPath",
+						   "reason",
+						   "reportingComponent",
+						   "source",
+						   "type"};
+	if (!strcmp(path, "metadata.name") || !strcmp(path, "metadata.namespace") ||
+	    !strcmp(path, "spec.nodeName") || !strcmp(path, "status.phase"))
+		return true;
+	const char *kind = json_str(obj, "kind");
+	for (size_t i = 0; kind && !strcmp(kind, "Event") && i < ARRAY_SIZE(event_fields); i++) {
+		if (!strcmp(path, event_fields[i]))
+			return true;
+	}
+	return false;
 }
 
 /* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
@@ -1268,8 +1301,7 @@ static bool field_matches(const json_t *obj, const char *sel, bool *bad)
 		}
 		*op = '\0';
 		const char *want = op + oplen;
-		if (strcmp(tok, "metadata.name") && strcmp(tok, "metadata.namespace") &&
-		    strcmp(tok, "spec.nodeName") && strcmp(tok, "status.phase")) {
+		if (!field_supported(obj, tok)) {
 			*bad = true;
 			break;
 		}

@@ -7,6 +7,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "sim/simconf.h"
 #include "sim/store.h"
 
 /* --- names, sorted and quoted as the checks write them ----------------------------- */
@@ -529,7 +530,10 @@ static void mode_of(const json_t *labels, const char *mode, bool fail_closed, st
 	const char *level = json_str(labels, key);
 	snprintf(key, sizeof(key), "pod-security.kubernetes.io/%s-version", mode);
 	const char *version = json_str(labels, key);
-	snprintf(m->level, sizeof(m->level), "privileged");
+	/* Unlabelled: the admission configuration's default (privileged,
+	 * unless pod_security.default_enforce says otherwise for enforce). */
+	const char *def = simconf_get()->pod_security_default_enforce;
+	snprintf(m->level, sizeof(m->level), "%s", fail_closed && def && *def ? def : "privileged");
 	snprintf(m->version, sizeof(m->version), "latest");
 	if (level) {
 		if (!strcmp(level, "privileged") || !strcmp(level, "baseline") ||

@@ -193,15 +193,21 @@ static bool load(json_t *root, char **err)
 		conf.token_life_ms = life;
 	}
 	if ((sec = json_object_get(root, "pod_security"))) {
-		if (!get_str(sec, "force_enforce", &conf.pod_security_force_enforce, err))
+		if (!get_str(sec, "force_enforce", &conf.pod_security_force_enforce, err) ||
+		    !get_str(sec, "default_enforce", &conf.pod_security_default_enforce, err))
 			return false;
-		const char *l = conf.pod_security_force_enforce;
-		if (l && strcmp(l, "privileged") && strcmp(l, "baseline") &&
-		    strcmp(l, "restricted")) {
-			*err = xasprintf("pod_security.force_enforce: privileged, baseline or "
-					 "restricted expected, got \"%s\"",
-					 l);
-			return false;
+		const char *keys[] = {"force_enforce", "default_enforce"};
+		const char *vals[] = {conf.pod_security_force_enforce,
+				      conf.pod_security_default_enforce};
+		for (size_t i = 0; i < 2; i++) {
+			const char *l = vals[i];
+			if (l && strcmp(l, "privileged") && strcmp(l, "baseline") &&
+			    strcmp(l, "restricted")) {
+				*err = xasprintf("pod_security.%s: privileged, baseline or "
+						 "restricted expected, got \"%s\"",
+						 keys[i], l);
+				return false;
+			}
 		}
 	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
@@ -263,6 +269,7 @@ void simconf_free(void)
 	free(conf.hostname_prefix);
 	free(conf.rack_label);
 	free(conf.pod_security_force_enforce);
+	free(conf.pod_security_default_enforce);
 	for (int i = 0; i < conf.nracks; i++)
 		free(conf.racks[i]);
 	free(conf.racks);

@@ -24,6 +24,9 @@
  *                                  # kubeconfig names (tokenFile), rewritten at 80%
  *                                  # of their life as the kubelet does
  *   pod_security:
+ *     default_enforce: restricted  # the admission configuration's default level
+ *                                  # for namespaces without the enforce label
+ *                                  # (privileged when unset)
  *     force_enforce: baseline      # the cluster's policy sets every namespace's
  *                                  # pod-security.kubernetes.io/enforce label to
  *                                  # this level, whatever the writer asked
@@ -60,7 +63,8 @@ struct simconf {
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;
 	int64_t token_life_ms;
-	char *pod_security_force_enforce; /* or NULL */
+	char *pod_security_default_enforce; /* or NULL: privileged */
+	char *pod_security_force_enforce;   /* or NULL */
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;

@@ -78,6 +78,16 @@ void states_call_connect(struct state_call *l, const char *service);
 struct state_call *states_call_es(struct step *s, const char *service);
 /* List the cluster's pods, those of one role label when role is set
  * ("master", "data", "client", "kibana", "wipe"): cb(arg, ...) answers. */
+/*
+ * Pods a workload could not make say why only in the namespace's
+ * FailedCreate events (the StatefulSet and ReplicaSet controllers record
+ * the API server's refusal there).  Ends the step: with the newest such
+ * event since the wait began in the observation (observed, then "; NAME
+ * FailedCreate: message"), waiting; failed at once when the refusal is
+ * Pod Security's, which no retry gets past (the namespace's level must
+ * change).  observed: what the pod count says.
+ */
+void states_explain_missing_pods(struct state_call *l, const char *observed);
 void states_list_pods(struct state_call *l, const char *role,
 		      void (*cb)(void *arg, const struct kube_result *res), void *arg);
 /* A Kubernetes answer to l's call: true for a success; otherwise false
