@@ -107,6 +107,7 @@ static void masters_cb(void *arg, const struct es_result *res)
 		/* The cluster has formed: from now on nothing renders
 		 * cluster.initial_master_nodes (states_initial_masters). */
 		json_object_set_new(step_context(s), "cluster_uuid", json_string(uuid));
+		json_object_del(step_context(s), "pods_wait_since");
 	}
 	if (!ok) {
 		/* Not reachable yet is what this state waits out, not an error. */
@@ -139,8 +140,10 @@ static void cat_master_cb(void *arg, const struct es_result *res)
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool ok = res->klass == HTTPC_OK;
 	bool formed = ok && node && node[0];
-	if (formed)
+	if (formed) {
 		json_object_set_new(step_context(s), "elected_master", json_string(node));
+		json_object_del(step_context(s), "pods_wait_since");
+	}
 	if (!ok) {
 		char *observed = xasprintf("masters not reachable or no master elected yet: %s; "
 					   "waiting for _cat/master to name one",
