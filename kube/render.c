@@ -868,9 +868,21 @@ static json_t *namespace_object(const struct ctx *c)
 {
 	json_t *l = labels(c, -1, false);
 
-	/* hostPath volumes (and the privileged sysctl step) are outside
-	 * the baseline Pod Security Standard. */
+	/*
+	 * The strictest Pod Security level the pods pass today is privileged
+	 * (https://kubernetes.io/docs/concepts/security/pod-security-standards/).
+	 * What keeps them from baseline: the plugins folder, and the data of
+	 * clusters made before the claims, are hostPath volumes; the
+	 * "prepare" init container is privileged to raise vm.max_map_count
+	 * (unless kubernetes.skip_sysctl_init).  From restricted, besides: the
+	 * init containers run as root (chown of the data folder, plugin
+	 * installs), and no container sets allowPrivilegeEscalation=false,
+	 * runAsNonRoot, a seccomp profile or drops ALL capabilities.  Set
+	 * explicitly, so that a cluster whose default level is stricter
+	 * still runs them; the version follows the API server's.
+	 */
 	json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("privileged"));
+	json_object_set_new(l, "pod-security.kubernetes.io/enforce-version", json_string("latest"));
 	return render_object("v1", "Namespace",
 			     json_pack("{s:s, s:o}", "name", c->ns, "labels", l));
 }

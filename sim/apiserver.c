@@ -27,8 +27,10 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/netpol.h"
+#include "sim/podsecurity.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
+#include "sim/schema.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
@@ -796,6 +798,14 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 		json_t *labels = obj_child(meta, "labels");
 		json_object_set(labels, "kubernetes.io/metadata.name",
 				json_object_get(meta, "name"));
+		/* The cluster's own policy on namespaces' pod security, when it
+		 * has one (pod_security.force_enforce): set on every write, as a
+		 * mutating policy (Kyverno's, say) or a platform's label
+		 * synchroniser does, whatever the writer asked. */
+		const char *forced = simconf_get()->pod_security_force_enforce;
+		if (forced && *forced)
+			json_object_set_new(labels, "pod-security.kubernetes.io/enforce",
+					    json_string(forced));
 		json_object_set_new(obj_child(obj, "spec"), "finalizers",
 				    json_pack("[s]", "kubernetes"));
 	} else if (!strcmp(k->plural, "statefulsets")) {
@@ -838,6 +848,173 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 			}
 		}
 	}
+}
+
+/* --- warnings and unknown fields ------------------------------------------- */
+
+/*
+ * A warning for the client: a "Warning: 299 - \"text\"" header
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/filters/warning.go, the
+ * recorder, which drops a repeated text; apimachinery/pkg/util/net,
+ * NewWarningHeader: code 299, agent "-", the text quoted as Go's
+ * strconv.Quote does).  The record keeps each one sent.
+ */
+static void warn(struct call *c, const char *text)
+{
+	size_t n = strlen(text);
+	char *quoted = xmalloc(n * 4 + 3), *q = quoted;
+	*q++ = '"';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*q++ = '\\';
+			*q++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			q += snprintf(q, 5, "\\x%02x", *p);
+		} else {
+			*q++ = (char)*p;
+		}
+	}
+	*q++ = '"';
+	*q = '\0';
+	char *value = xasprintf("299 - %s", quoted);
+	free(quoted);
+	for (size_t i = 0; i < c->nwarnings; i++) {
+		if (!strcmp(c->warnings[i], value)) {
+			free(value);
+			return;
+		}
+	}
+	c->warnings = xrealloc(c->warnings, (c->nwarnings + 1) * sizeof(char *));
+	c->warnings[c->nwarnings++] = value;
+	call_add_header(c, "Warning", value);
+	record_api_warning(c->method, c->path, text);
+}
+
+enum field_validation {
+	FV_IGNORE,
+	FV_WARN,
+	FV_STRICT
+};
+
+/*
+ * The fieldValidation parameter: Warn when absent, else exactly Ignore,
+ * Warn or Strict; anything else is refused with the options' 422
+ * (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation,
+ * ValidateFieldValidation).  options: "CreateOptions", "UpdateOptions" or
+ * "PatchOptions".
+ */
+static bool field_validation(struct call *c, const char *options, enum field_validation *fv)
+{
+	const char *v = call_param(c, "fieldValidation");
+	if (!v || !*v || !strcmp(v, "Warn")) {
+		*fv = FV_WARN;
+		return true;
+	}
+	if (!strcmp(v, "Ignore")) {
+		*fv = FV_IGNORE;
+		return true;
+	}
+	if (!strcmp(v, "Strict")) {
+		*fv = FV_STRICT;
+		return true;
+	}
+	char *msg = xasprintf("Unsupported value: \"%s\": supported values: \"\", \"Ignore\", "
+			      "\"Strict\", \"Warn\"",
+			      v);
+	json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+			      "meta.k8s.io", "kind", options, "causes", "reason",
+			      "FieldValueNotSupported", "message", msg, "field", "fieldValidation");
+	reply_status(c, 422, "Invalid", d, "%s.meta.k8s.io \"\" is invalid: fieldValidation: %s",
+		     options, msg);
+	free(msg);
+	return false;
+}
+
+/* "unknown field \"a\", unknown field \"b\"": strict decoding's list. */
+static char *unknown_list(json_t *paths)
+{
+	char *out = xstrdup("");
+	size_t i;
+	json_t *p;
+	json_array_foreach (paths, i, p) {
+		char *next = xasprintf("%s%sunknown field \"%s\"", out, i ? ", " : "",
+				       json_string_value(p));
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/*
+ * A JSON body (create, update) is decoded strictly: its unknown fields
+ * are dropped from obj; under Warn each is a warning, under Strict the
+ * request is a 400 (handlers/create.go and update.go, the strict decoding
+ * error through transformDecodeError).  False when refused (replied).
+ */
+static bool decode_fields(struct call *c, const struct store_kind *k, json_t *obj,
+			  enum field_validation fv)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_JSON, true);
+	bool ok = true;
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *msg = xasprintf("%s in version \"%s\" cannot be handled as a %s: strict "
+				      "decoding error: %s",
+				      k->kind, k->version, k->kind, list);
+		reply_bad_request(c, msg);
+		free(msg);
+		free(list);
+		ok = false;
+	} else if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
+	return ok;
+}
+
+/*
+ * A server-side apply body becomes a typed value of the kind's schema,
+ * which has no room for an unknown field, whatever fieldValidation says:
+ * the error is not a Status, so the answer is a 500 with no reason
+ * (staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/
+ * structuredmerge.go, Apply: "failed to create typed patch object";
+ * structured-merge-diff's "field not declared in schema"; handlers/
+ * responsewriters, ErrorToAPIStatus).  False when refused (replied).
+ */
+static bool typed_patch(struct call *c, const struct store_kind *k, json_t *obj)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_SMD, false);
+	size_t n = json_array_size(unknown);
+	if (n == 0) {
+		json_decref(unknown);
+		return true;
+	}
+	char *list = xstrdup(n > 1 ? "errors:" : "");
+	size_t i;
+	json_t *p;
+	json_array_foreach (unknown, i, p) {
+		char *next = xasprintf("%s%s%s: field not declared in schema", list,
+				       n > 1 ? "\n  " : "", json_string_value(p));
+		free(list);
+		list = next;
+	}
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_str(meta, "namespace");
+	const char *name = json_str(meta, "name");
+	reply_status(c, 500, NULL, NULL,
+		     "failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s",
+		     ns ? ns : "", name ? name : "<unknown>", k->group, k->version, k->kind, list);
+	free(list);
+	json_decref(unknown);
+	return false;
 }
 
 /* --- request bodies and merges -------------------------------------------- */
@@ -1185,7 +1362,40 @@ static const char *field_value(const json_t *obj, const char *path)
 		return json_str(json_object_get(obj, "spec"), "nodeName");
 	if (!strcmp(path, "status.phase"))
 		return json_str(json_object_get(obj, "status"), "phase");
+	if (!strncmp(path, "involvedObject.", 15))
+		return json_str(json_object_get(obj, "involvedObject"), path + 15);
+	if (!strcmp(path, "source"))
+		return json_str(json_object_get(obj, "source"), "component");
+	if (!strcmp(path, "reason") || !strcmp(path, "type") || !strcmp(path, "reportingComponent"))
+		return json_str(obj, path);
 	return NULL;
+}
+
+/* The fields a kind can be selected by: the metadata's, the pods' and the
+ * events' own (pkg/registry/core/pod/strategy.go and
+ * pkg/registry/core/event/strategy.go, ToSelectableFields). */
+static bool field_supported(const json_t *obj, const char *path)
+{
+	static const char *const event_fields[] = {"involvedObject.kind",
+						   "involvedObject.namespace",
+						   "involvedObject.name",
+						   "involvedObject.uid",
+						   "involvedObject.apiVersion",
+						   "involvedObject.resourceVersion",
+						   "involvedObject.fieldPath",
+						   "reason",
+						   "reportingComponent",
+						   "source",
+						   "type"};
+	if (!strcmp(path, "metadata.name") || !strcmp(path, "metadata.namespace") ||
+	    !strcmp(path, "spec.nodeName") || !strcmp(path, "status.phase"))
+		return true;
+	const char *kind = json_str(obj, "kind");
+	for (size_t i = 0; kind && !strcmp(kind, "Event") && i < ARRAY_SIZE(event_fields); i++) {
+		if (!strcmp(path, event_fields[i]))
+			return true;
+	}
+	return false;
 }
 
 /* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
@@ -1214,8 +1424,7 @@ static bool field_matches(const json_t *obj, const char *sel, bool *bad)
 		}
 		*op = '\0';
 		const char *want = op + oplen;
-		if (strcmp(tok, "metadata.name") && strcmp(tok, "metadata.namespace") &&
-		    strcmp(tok, "spec.nodeName") && strcmp(tok, "status.phase")) {
+		if (!field_supported(obj, tok)) {
 			*bad = true;
 			break;
 		}
@@ -1333,6 +1542,28 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 static bool may_create(struct call *c, const struct store_kind *k, const char *ns,
 		       const char *name);
 
+/*
+ * Pod Security's warnings on an admitted write: a pod, or a workload's
+ * template, that would violate the namespace's warn level
+ * (staging/src/k8s.io/pod-security-admission/admission/admission.go,
+ * ValidatePod and ValidatePodController; the pod's enforce level was
+ * checked with the quota, controllers_admit_pod).
+ */
+static void pod_security_warnings(struct call *c, const struct store_kind *k, const char *ns,
+				  const json_t *obj)
+{
+	char *w = NULL;
+	if (!strcmp(k->plural, "pods")) {
+		char *refusal = podsecurity_admit_pod(ns, obj, &w);
+		free(refusal);
+	} else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments")) {
+		w = podsecurity_workload_warning(ns, obj);
+	}
+	if (w)
+		warn(c, w);
+	free(w);
+}
+
 /* Create obj (reference stolen); replies.  by_apply: a server-side apply
  * creating it, which needs the create verb besides patch. */
 static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
@@ -1393,6 +1624,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		return;
 	}
 	(void)manager;
+	pod_security_warnings(c, k, ns, obj);
 	struct store_obj *o = store_create(k, ns, obj);
 	json_decref(obj);
 	call_reply_json(c, 201, json_deep_copy(o->body));
@@ -1489,6 +1721,7 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		json_decref(obj);
 		return;
 	}
+	pod_security_warnings(c, k, o->ns, obj);
 	if (unchanged(o, obj)) {
 		/* No change: the real server does not write (resourceVersion stays). */
 		json_decref(obj);
@@ -1501,10 +1734,14 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 
 static void serve_put(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "UpdateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) || !check_namespace_field(c, t->kind, obj, t->ns)) {
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
+	    !check_namespace_field(c, t->kind, obj, t->ns)) {
 		json_decref(obj);
 		return;
 	}
@@ -1532,10 +1769,13 @@ static void serve_put(struct call *c, struct target *t)
 
 static void serve_post(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "CreateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) ||
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
 	    !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
 		json_decref(obj);
 		return;
@@ -1547,6 +1787,9 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 {
 	const char *manager = call_param(c, "fieldManager");
 	json_t *obj;
+	enum field_validation fv;
+	if (!field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!manager || !*manager) {
 		json_t *d = json_pack(
 			"{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group", "meta.k8s.io",
@@ -1585,6 +1828,10 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 	if (json_object_get(meta, "managedFields")) {
 		json_decref(obj);
 		reply_bad_request(c, "metadata.managedFields must be nil");
+		return;
+	}
+	if (!typed_patch(c, t->kind, obj)) {
+		json_decref(obj);
 		return;
 	}
 	json_object_set_new(obj_child(obj, "metadata"), "name", json_string(t->name));
@@ -1647,6 +1894,9 @@ static void serve_patch(struct call *c, struct target *t)
 	}
 	bool merge = has_prefix(ct, "application/merge-patch+json");
 	bool strategic = has_prefix(ct, "application/strategic-merge-patch+json");
+	enum field_validation fv;
+	if ((merge || strategic) && !field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!merge && !strategic) {
 		reply_status(c, 415, "UnsupportedMediaType", NULL,
 			     "the body of the request was in an unknown format - accepted media "
@@ -1672,6 +1922,39 @@ static void serve_patch(struct call *c, struct target *t)
 	json_t *merged = json_deep_copy(o->body);
 	merge_patch(merged, patch);
 	json_decref(patch);
+	/* The patched object is decoded strictly (handlers/patch.go,
+	 * jsonPatcher and smpPatcher): unknown fields are dropped, with a
+	 * warning under Warn, and refused under Strict with a 422 whose value
+	 * is the patched object. */
+	json_t *unknown = schema_unknown_fields(t->kind->group, t->kind->version, t->kind->kind,
+						merged, SCHEMA_PATHS_JSON, fv != FV_STRICT);
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *value = json_dumps(merged, JSON_COMPACT);
+		json_t *d =
+			json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
+				  "message", "Invalid value", "field", "patch");
+		reply_status(
+			c, 422, "Invalid", d,
+			" \"\" is invalid: patch: Invalid value: \"%s\": strict decoding error: "
+			"%s",
+			value, list);
+		free(value);
+		free(list);
+		json_decref(unknown);
+		json_decref(merged);
+		return;
+	}
+	if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
 	do_update(c, o, merged, 200);
 }
 
@@ -2158,6 +2441,7 @@ static void serve_sim(struct call *c, struct target *t)
 			json_t *st = record_json();
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
+			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();

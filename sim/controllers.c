@@ -12,6 +12,7 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/podsecurity.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
@@ -166,22 +167,54 @@ bool controllers_pod_ready(const json_t *pod)
 	return false;
 }
 
+/*
+ * The grace the API server stamps on a pod it deletes gracefully: the
+ * DeleteOptions' gracePeriodSeconds when given (requested_ms >= 0), else
+ * the pod's spec.terminationGracePeriodSeconds, 30 when unset
+ * (pkg/registry/core/pod/strategy.go, CheckGracefulDelete).
+ */
+static int64_t stamped_grace_s(const json_t *pod, int64_t requested_ms)
+{
+	if (requested_ms >= 0)
+		return (requested_ms + 999) / 1000;
+	json_t *tg = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+	return json_is_integer(tg) && json_integer_value(tg) >= 0 ? json_integer_value(tg) : 30;
+}
+
+/*
+ * deletionTimestamp is the time the pod may be killed at, the deletion's
+ * time plus its grace, and deletionGracePeriodSeconds that grace; a later
+ * delete only shortens them
+ * (staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go, BeforeDelete).
+ */
+static bool stamp_deletion(json_t *body, int64_t grace_s)
+{
+	json_t *m = child(body, "metadata");
+	json_t *had = json_object_get(m, "deletionGracePeriodSeconds");
+	if (json_is_integer(had) && json_integer_value(had) <= grace_s)
+		return false;
+	char ts[32];
+	store_timestamp(ts, sizeof(ts), now_wall_ms() + grace_s * 1000);
+	json_object_set_new(m, "deletionTimestamp", json_string(ts));
+	json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(grace_s));
+	return true;
+}
+
 void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char *by)
 {
 	const struct simconf *conf = simconf_get();
 	if (pod->gone)
 		return;
 	record_pod_deletion(pod->ns, pod->name, json_str(meta(pod->body), "uid"), by);
+	int64_t grace_s = stamped_grace_s(pod->body, grace_ms);
 	if (grace_ms < 0) {
 		/* The containers exit on SIGTERM after pods.terminate_ms, or are
 		 * killed at the pod's terminationGracePeriodSeconds, whichever
 		 * comes first (pkg/kubelet/kuberuntime/kuberuntime_container.go,
 		 * killContainer). */
 		grace_ms = conf->pod_terminate_ms;
-		json_t *tg = json_object_get(json_object_get(pod->body, "spec"),
-					     "terminationGracePeriodSeconds");
-		if (json_is_integer(tg) && json_integer_value(tg) * 1000 < grace_ms)
-			grace_ms = json_integer_value(tg) * 1000;
+		if (grace_s * 1000 < grace_ms)
+			grace_ms = grace_s * 1000;
 	}
 	if (grace_ms == 0) {
 		log_debug("pod %s/%s deleted", pod->ns, pod->name);
@@ -192,14 +225,15 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 	if (terminating(pod->body)) {
 		if (now_mono_ms() + grace_ms < pod->gone_at_ms)
 			pod->gone_at_ms = now_mono_ms() + grace_ms;
+		json_t *body = json_deep_copy(pod->body);
+		if (stamp_deletion(body, grace_s))
+			store_update(pod, body);
+		else
+			json_decref(body);
 		return;
 	}
 	json_t *body = json_deep_copy(pod->body);
-	char ts[32];
-	now_ts(ts, sizeof(ts));
-	json_object_set_new(child(body, "metadata"), "deletionTimestamp", json_string(ts));
-	json_object_set_new(child(body, "metadata"), "deletionGracePeriodSeconds",
-			    json_integer((grace_ms + 999) / 1000));
+	(void)stamp_deletion(body, grace_s);
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(child(body, "status"), "conditions"), i, c) {
@@ -665,6 +699,11 @@ static json_t *quota_charge(const struct store_obj *quota, const json_t *usage, 
 
 char *controllers_admit_pod(const char *ns, const json_t *pod)
 {
+	/* PodSecurity comes before ResourceQuota in the admission chain
+	 * (pkg/kubeapiserver/options/plugins.go, AllOrderedPlugins). */
+	char *insecure = podsecurity_admit_pod(ns, pod, NULL);
+	if (insecure)
+		return insecure;
 	size_t n;
 	struct store_obj **quotas = store_list(K("resourcequotas"), ns, &n);
 	json_t **charged = xcalloc(n + 1, sizeof(*charged));

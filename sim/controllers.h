@@ -37,7 +37,8 @@ void controllers_default_pod_spec(json_t *spec);
 void controllers_default_pod(json_t *spec);
 
 /*
- * ResourceQuota admission of a new pod in ns: NULL when every quota there
+ * Admission of a new pod in ns, PodSecurity's enforce level (sim/podsecurity.h)
+ * then ResourceQuota: NULL when every quota there
  * takes it (their status.used counts it from now), else why not, as the
  * API server says it after "pods \"x\" is forbidden: " ("exceeded quota:
  * q, requested: ..., used: ..., limited: ...", "failed quota: q: must

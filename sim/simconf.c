@@ -230,6 +230,30 @@ static bool load(json_t *root, char **err)
 			     err))
 			return false;
 	}
+	if ((sec = json_object_get(root, "serviceaccounts"))) {
+		int life = 0;
+		if (!get_int(sec, "token_life_ms", 0, 86400000, &life, err))
+			return false;
+		conf.token_life_ms = life;
+	}
+	if ((sec = json_object_get(root, "pod_security"))) {
+		if (!get_str(sec, "force_enforce", &conf.pod_security_force_enforce, err) ||
+		    !get_str(sec, "default_enforce", &conf.pod_security_default_enforce, err))
+			return false;
+		const char *keys[] = {"force_enforce", "default_enforce"};
+		const char *vals[] = {conf.pod_security_force_enforce,
+				      conf.pod_security_default_enforce};
+		for (size_t i = 0; i < 2; i++) {
+			const char *l = vals[i];
+			if (l && strcmp(l, "privileged") && strcmp(l, "baseline") &&
+			    strcmp(l, "restricted")) {
+				*err = xasprintf("pod_security.%s: privileged, baseline or "
+						 "restricted expected, got \"%s\"",
+						 keys[i], l);
+				return false;
+			}
+		}
+	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
 		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
@@ -299,6 +323,8 @@ void simconf_free(void)
 	free(conf.hostname_prefix);
 	free(conf.rack_label);
 	free(conf.control_plane_ip);
+	free(conf.pod_security_force_enforce);
+	free(conf.pod_security_default_enforce);
 	for (int i = 0; i < conf.nracks; i++)
 		free(conf.racks[i]);
 	free(conf.racks);

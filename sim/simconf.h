@@ -23,6 +23,18 @@
  *   network:
  *     control_plane_ip: 172.18.0.2 # where the service proxy dials pods from
  *     proxy_dial_timeout_ms: 30000 # a dial that NetworkPolicy drops ends so
+ *   serviceaccounts:
+ *     token_life_ms: 0             # 0: long-lived tokens, written into the kubeconfig;
+ *                                  # else bound tokens of that life, in files the
+ *                                  # kubeconfig names (tokenFile), rewritten at 80%
+ *                                  # of their life as the kubelet does
+ *   pod_security:
+ *     default_enforce: restricted  # the admission configuration's default level
+ *                                  # for namespaces without the enforce label
+ *                                  # (privileged when unset)
+ *     force_enforce: baseline      # the cluster's policy sets every namespace's
+ *                                  # pod-security.kubernetes.io/enforce label to
+ *                                  # this level, whatever the writer asked
  *   elasticsearch:
  *     relocation_ms: 2000          # one shard copy moving between nodes
  *     recovery_ms: 500             # a copy initialising
@@ -60,6 +72,9 @@ struct simconf {
 	int pod_gc_quarantine_ms;
 	char *control_plane_ip;
 	int proxy_dial_timeout_ms;
+	int64_t token_life_ms;
+	char *pod_security_default_enforce; /* or NULL: privileged */
+	char *pod_security_force_enforce;   /* or NULL */
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;

@@ -216,10 +216,15 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			 harness_srcdir());
 		const char *shipped[] = {role, binding, NULL};
 		const char *const *files = rbac_files ? rbac_files : shipped;
+		/* The API server's schemas, for its unknown fields. */
+		char openapi[600];
+		snprintf(openapi, sizeof(openapi), "%s/tests/reference/k8s-schema/openapi-v3/1.29",
+			 harness_srcdir());
 		const char *argv[32] = {
 			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
-			s->kubeconfig, "--config", config};
-		int n = 7;
+			s->kubeconfig, "--config", config,	  "--openapi",
+			openapi};
+		int n = 9;
 		for (int i = 0; files[i] && n < 29; i++) {
 			argv[n++] = "--rbac";
 			argv[n++] = files[i];
@@ -248,6 +253,20 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			snprintf(s->server, sizeof(s->server), "%.200s", p + 8);
 		if (!strncmp(line, "- name: ", 8))
 			snprintf(user, sizeof(user), "%.200s", line + 8);
+		p = strstr(line, "tokenFile: \"");
+		if (p && !s->sa_token[0] && strstr(user, "system:serviceaccount:")) {
+			/* A bound token, in its file. */
+			char path[600];
+			snprintf(path, sizeof(path), "%s", p + 12);
+			path[strcspn(path, "\"")] = '\0';
+			snprintf(s->sa_token_file, sizeof(s->sa_token_file), "%s", path);
+			FILE *tf = fopen(path, "r");
+			if (tf && fgets(s->sa_token, sizeof(s->sa_token), tf))
+				s->sa_token[strcspn(s->sa_token, "\n")] = '\0';
+			if (tf)
+				fclose(tf);
+			continue;
+		}
 		p = strstr(line, "token: ");
 		if (p && !strcmp(user, "\"admin\""))
 			snprintf(s->token, sizeof(s->token), "%.200s", p + 7);

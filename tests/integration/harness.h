@@ -151,6 +151,9 @@ struct sim {
 	char server[256];   /* from its kubeconfig: the API's URL */
 	char token[256];    /* the admin's bearer token (kubernetes-admin) */
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
+	/* With serviceaccounts.token_life_ms: the file its token rotates in
+	 * (sa_token is the first); else "". */
+	char sa_token_file[600];
 };
 /* The configuration gets "seed: $ESAAS_SIM_SEED" (else 1) as its first line,
  * unless config_yaml starts with a seed of its own. */

@@ -193,6 +193,89 @@ static void test_auth(void **state)
 	http_resp_free(&r);
 }
 
+/* A request with a token of its own to another simulator. */
+static long call_with(const struct sim *on, const char *token, const char *path,
+		      struct http_resp *r)
+{
+	char auth_line[300];
+	snprintf(auth_line, sizeof(auth_line), "Authorization: Bearer %s", token);
+	const char *headers[] = {auth_line, NULL};
+	assert_true(http_request(on->server, "GET", path, NULL, headers, 0, r));
+	return r->status;
+}
+
+/* The token in a file, or "" (a static buffer). */
+static const char *token_in(const char *path)
+{
+	static char tok[256];
+	tok[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(tok, sizeof(tok), f))
+			tok[0] = '\0';
+		fclose(f);
+	}
+	return tok;
+}
+
+/*
+ * Bound service-account tokens: the kubeconfig names the file; the token
+ * there is replaced at 80% of its life, the old one still works until it
+ * ends, and then it is refused with the authenticator's plain 401.
+ */
+static void test_expired_service_account_token_is_401(void **state)
+{
+	(void)state;
+	struct sim bound;
+	struct http_resp r;
+	char config[sizeof(SIM_CONFIG) + 64];
+	snprintf(config, sizeof(config), "%sserviceaccounts:\n  token_life_ms: 1500\n", SIM_CONFIG);
+	assert_true(sim_start(&bound, tmpdir, config));
+	assert_true(bound.sa_token_file[0] != '\0');
+	char first[256];
+	snprintf(first, sizeof(first), "%s", bound.sa_token);
+	assert_string_equal(token_in(bound.sa_token_file), first);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Replaced after some 1.2 s, and the first one still good. */
+	int64_t start = harness_now_ms();
+	while (!strcmp(token_in(bound.sa_token_file), first) && harness_now_ms() - start < 5000)
+		msleep(20);
+	char second[256];
+	snprintf(second, sizeof(second), "%s", token_in(bound.sa_token_file));
+	assert_true(second[0] && strcmp(second, first) != 0);
+	assert_true(harness_now_ms() - start < 1500);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Once it has ended: refused, the new one taken. */
+	long status;
+	do {
+		msleep(50);
+		status = call_with(&bound, first, "/api/v1/namespaces/default/pods", &r);
+		if (status == 200)
+			http_resp_free(&r);
+	} while (status == 200 && harness_now_ms() - start < 5000);
+	assert_int_equal(status, 401);
+	json_t *want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+				  "\"status\":\"Failure\",\"message\":\"Unauthorized\","
+				  "\"reason\":\"Unauthorized\",\"details\":{},\"code\":401}",
+				  0, NULL);
+	assert_true(json_equal(want, r.body));
+	json_decref(want);
+	http_resp_free(&r);
+	assert_int_equal(call_with(&bound, token_in(bound.sa_token_file),
+				   "/api/v1/namespaces/default/pods", &r),
+			 200);
+	http_resp_free(&r);
+	/* The record counts both. */
+	json_t *rec = sim_record(&bound);
+	assert_non_null(rec);
+	assert_true(jint(rec, "service_account_tokens.rotations") >= 1);
+	assert_true(jint(rec, "service_account_tokens.expired_refused") >= 1);
+	json_decref(rec);
+	assert_int_equal(sim_stop(&bound), 0);
+}
+
 static bool has_resource(json_t *list, const char *name, const char *kind)
 {
 	size_t i;
@@ -416,6 +499,140 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
 		 version);
 	return buf;
+}
+
+static long call_as(const char *token, const char *method, const char *path,
+		    const char *content_type, const char *body, struct http_resp *r);
+
+/* How many "Warning:" header lines the answer has, and whether one is want. */
+static int warnings_in(const struct http_resp *r, const char *want, bool *found)
+{
+	int n = 0;
+	*found = false;
+	for (const char *p = r->headers; p && (p = strstr(p, "Warning: ")); p++) {
+		n++;
+		size_t len = strcspn(p + 9, "\r\n");
+		if (want && strlen(want) == len && !strncmp(p + 9, want, len))
+			*found = true;
+	}
+	return n;
+}
+
+/*
+ * Fields the kind's schema does not have: a JSON body (create, update,
+ * merge patch) has them dropped, with a warning each under the default
+ * fieldValidation=Warn, refused under Strict, silently under Ignore; a
+ * server-side apply cannot be made a typed object of them, whatever the
+ * parameter: a 500 naming each.
+ */
+static void test_unknown_fields(void **state)
+{
+	struct http_resp r;
+	bool found;
+	make_namespace("uf");
+#define UNKNOWN_CM                                                                              \
+	"{\"metadata\":{\"name\":\"%s\",\"colour\":\"red\"},\"data\":{\"k\":\"1\"},\"extra\":{" \
+	"\"a\":1}}"
+	char body[512];
+	json_t *rec = sim_record(&sim);
+	size_t warned_before = json_array_size(json_object_get(rec, "warnings"));
+	json_decref(rec);
+	/* Warn, the default. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "a");
+	assert_int_equal(call("POST", "/api/v1/namespaces/uf/configmaps", body, &r), 201);
+	assert_int_equal(warnings_in(&r, "299 - \"unknown field \\\"metadata.colour\\\"\"", &found),
+			 2);
+	assert_true(found);
+	warnings_in(&r, "299 - \"unknown field \\\"extra\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "extra"));
+	assert_null(jget(r.body, "metadata.colour"));
+	assert_string_equal(jstr(r.body, "data.k"), "1");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/a", NULL, &r), 200);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Deep in a pod template, named by index. */
+	char *sts = xstrdup(workload("w", 0, "w", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"image\"");
+	char *bad = xasprintf("%.*s\"bogus\":true,%s", (int)(at - sts), sts, at);
+	assert_int_equal(call("POST", "/apis/apps/v1/namespaces/uf/statefulsets", bad, &r), 201);
+	assert_int_equal(warnings_in(&r,
+				     "299 - \"unknown field "
+				     "\\\"spec.template.spec.containers[0].bogus\\\"\"",
+				     &found),
+			 1);
+	assert_true(found);
+	assert_null(jget(r.body, "spec.template.spec.containers.0.bogus"));
+	http_resp_free(&r);
+	/* Strict: refused, naming each. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "b");
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Strict", body, &r),
+		400);
+	assert_string_equal(jstr(r.body, "reason"), "BadRequest");
+	assert_string_equal(jstr(r.body, "message"),
+			    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict "
+			    "decoding error: unknown field \"metadata.colour\", unknown field "
+			    "\"extra\"");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/b", NULL, &r), 404);
+	http_resp_free(&r);
+	/* Ignore: dropped, said nothing. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Ignore", body, &r),
+		201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Nothing else is a mode. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=warn", body, &r),
+		422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: "
+			    "Unsupported value: \"warn\": supported values: \"\", \"Ignore\", "
+			    "\"Strict\", \"Warn\"");
+	http_resp_free(&r);
+	/* A merge patch: the patched object is decoded the same way. */
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/uf/configmaps/a",
+				 "application/merge-patch+json", "{\"spec\":{\"x\":1}}", &r),
+			 200);
+	warnings_in(&r, "299 - \"unknown field \\\"spec\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "spec"));
+	http_resp_free(&r);
+	/* Server-side apply: no typed object with them, under any mode. */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		 "\"namespace\":\"uf\"},\"data\":{\"k\":\"1\"},\"extra\":1}");
+	assert_int_equal(apply("/api/v1/namespaces/uf/configmaps/c", body, &r), 500);
+	assert_null(jget(r.body, "reason"));
+	assert_string_equal(jstr(r.body, "message"),
+			    "failed to create typed patch object (uf/c; /v1, Kind=ConfigMap): "
+			    ".extra: field not declared in schema");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/c", NULL, &r), 404);
+	http_resp_free(&r);
+	at = strstr(bad, "\"metadata\":{\"name\":\"w\"}");
+	char *applied =
+		xasprintf("%.*s\"metadata\":{\"name\":\"w\",\"namespace\":\"uf\",\"x\":1}%s",
+			  (int)(at - bad), bad, at + strlen("\"metadata\":{\"name\":\"w\"}"));
+	assert_int_equal(apply("/apis/apps/v1/namespaces/uf/statefulsets/w", applied, &r), 500);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"failed to create typed patch object (uf/w; apps/v1, Kind=StatefulSet): "
+		"errors:\n  .metadata.x: field not declared in schema\n"
+		"  .spec.template.spec.containers[name=\"es\"].bogus: field not declared "
+		"in schema");
+	http_resp_free(&r);
+	free(applied);
+	free(bad);
+	free(sts);
+	/* The record holds each warning sent. */
+	rec = sim_record(&sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "warnings")) - warned_before, 4);
+	json_decref(rec);
 }
 
 static void test_invalid(void **state)
@@ -845,6 +1062,69 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 10000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
+}
+
+/* Seconds from now to an RFC 3339 time ("2026-01-02T03:04:05Z"). */
+static long seconds_until(const char *ts)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	assert_non_null(ts);
+	assert_non_null(strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm));
+	return (long)(timegm(&tm) - time(NULL));
+}
+
+/*
+ * A graceful delete stamps the time the pod may be killed at: now plus the
+ * grace (the pod's terminationGracePeriodSeconds, or the DeleteOptions'),
+ * which a later delete may only shorten.  The pod still goes when its
+ * containers exit, long before.
+ */
+static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
+{
+	struct http_resp r;
+	make_namespace("grace");
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"slow\"},\"spec\":{"
+		 "\"terminationGracePeriodSeconds\":120,"
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 120);
+	long left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 115 && left <= 121);
+	http_resp_free(&r);
+	/* A shorter grace moves it earlier; a longer one changes nothing. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":60}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 55 && left <= 61);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":90}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	http_resp_free(&r);
+	/* Without terminationGracePeriodSeconds the default, 30 s. */
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"plain\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+		 "\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/plain", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 30);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 25 && left <= 31);
+	http_resp_free(&r);
+	/* Both still go once their containers exit (pods.terminate_ms). */
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/slow", gone, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/plain", gone, NULL, 10000, &r));
+	http_resp_free(&r);
 }
 
 /* --- Elasticsearch ---------------------------------------------------------------- */
@@ -2096,6 +2376,139 @@ static bool replica_failure(struct http_resp *r, const void *arg)
 	return false;
 }
 
+/* A pod in ns called name with the spec's extra fields (inside spec) and
+ * the container's (inside its one container, "c"). */
+static char *psa_pod(const char *name, const char *spec_extra, const char *container_extra)
+{
+	return xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s\"containers\":[{"
+			 "\"name\":\"c\",\"image\":\"x:1\"%s%s}]}}",
+			 name, spec_extra, *spec_extra ? "," : "", *container_extra ? "," : "",
+			 container_extra);
+}
+
+/*
+ * Pod Security admission: the namespace's enforce label refuses a pod that
+ * violates its level with the admission's 403, its warn label answers a
+ * warning for a pod or a workload that would violate it, and a workload
+ * whose pods are refused records FailedCreate and makes none.
+ */
+static void test_pod_security_levels(void **state)
+{
+	struct http_resp r;
+	bool found;
+	assert_int_equal(apply("/api/v1/namespaces/psa",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			       "\"name\":\"psa\",\"labels\":{"
+			       "\"pod-security.kubernetes.io/enforce\":\"baseline\","
+			       "\"pod-security.kubernetes.io/warn\":\"restricted\","
+			       "\"pod-security.kubernetes.io/warn-version\":\"v1.29\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	const char *pods = "/api/v1/namespaces/psa/pods";
+	/* Baseline refuses privileged containers... */
+	char *p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(jstr(r.body, "reason"), "Forbidden");
+	assert_string_equal(jstr(r.body, "message"),
+			    "pods \"priv\" is forbidden: violates PodSecurity \"baseline:latest\": "
+			    "privileged (container \"c\" must not set "
+			    "securityContext.privileged=true)");
+	http_resp_free(&r);
+	/* ... and the host's namespaces, paths and ports, capabilities beyond
+	 * the default, unsafe sysctls: each named, in the checks' order. */
+	p = psa_pod("host",
+		    "\"hostNetwork\":true,\"hostPID\":true,\"volumes\":[{\"name\":\"h\","
+		    "\"hostPath\":{\"path\":\"/x\"}}],\"securityContext\":{\"sysctls\":[{\"name\":"
+		    "\"vm.max_map_count\",\"value\":\"262144\"}]}",
+		    "\"ports\":[{\"containerPort\":9200,\"hostPort\":9200}],\"securityContext\":{"
+		    "\"capabilities\":{\"add\":[\"SYS_ADMIN\",\"CHOWN\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"pods \"host\" is forbidden: violates PodSecurity \"baseline:latest\": "
+		"non-default capabilities (container \"c\" must not include \"SYS_ADMIN\" in "
+		"securityContext.capabilities.add), host namespaces (hostNetwork=true, "
+		"hostPID=true), hostPath volumes (volume \"h\"), hostPort (container \"c\" uses "
+		"hostPort 9200), forbidden sysctls (vm.max_map_count)");
+	http_resp_free(&r);
+	/* A pod baseline takes, but restricted would not: admitted, warned. */
+	p = psa_pod("plain", "", "");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(
+		warnings_in(
+			&r,
+			"299 - \"would violate PodSecurity \\\"restricted:v1.29\\\": "
+			"allowPrivilegeEscalation != false (container \\\"c\\\" must set "
+			"securityContext.allowPrivilegeEscalation=false), unrestricted "
+			"capabilities (container \\\"c\\\" must set "
+			"securityContext.capabilities.drop=[\\\"ALL\\\"]), runAsNonRoot != true "
+			"(pod or container \\\"c\\\" must set securityContext.runAsNonRoot=true), "
+			"seccompProfile (pod or container \\\"c\\\" must set "
+			"securityContext.seccompProfile.type to \\\"RuntimeDefault\\\" or "
+			"\\\"Localhost\\\")\"",
+			&found),
+		1);
+	assert_true(found);
+	http_resp_free(&r);
+	/* One restricted takes: no warning. */
+	p = psa_pod("tight",
+		    "\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{\"type\":"
+		    "\"RuntimeDefault\"}}",
+		    "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{"
+		    "\"drop\":[\"ALL\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	http_resp_free(&r);
+	/* A workload is only warned of; its pods are refused, each attempt a
+	 * FailedCreate event, and none is made. */
+	char *sts = xstrdup(workload("root", 1, "root", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"containers\"");
+	char *priv = xasprintf("%.*s\"initContainers\":[{\"name\":\"prepare\",\"image\":\"x:1\","
+			       "\"securityContext\":{\"privileged\":true}}],%s",
+			       (int)(at - sts), sts, at);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/psa/statefulsets/root", priv, &r), 201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 1);
+	assert_non_null(strstr(r.headers, "would violate PodSecurity \\\"restricted:v1.29\\\": "
+					  "allowPrivilegeEscalation != false (containers "
+					  "\\\"prepare\\\", \\\"es\\\" must set"));
+	assert_non_null(strstr(r.headers, "privileged (container \\\"prepare\\\" must not set "
+					  "securityContext.privileged=true)"));
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/psa/events", event_with,
+			   "create Pod root-0 in StatefulSet root failed error: pods \"root-0\" "
+			   "is forbidden: violates PodSecurity \"baseline:latest\": privileged "
+			   "(container \"prepare\" must not set securityContext.privileged=true)",
+			   5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/psa/pods/root-0", NULL, &r), 404);
+	http_resp_free(&r);
+	free(priv);
+	free(sts);
+	/* privileged (and no label) takes anything. */
+	assert_int_equal(
+		call_as(sim.token, "PATCH", "/api/v1/namespaces/psa",
+			"application/merge-patch+json",
+			"{\"metadata\":{\"labels\":{\"pod-security.kubernetes.io/enforce\":"
+			"\"privileged\"}}}",
+			&r),
+		200);
+	http_resp_free(&r);
+	p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	http_resp_free(&r);
+	int one = 1;
+	assert_true(wait_until("/apis/apps/v1/namespaces/psa/statefulsets/root", ready_replicas_is,
+			       &one, 5000, &r));
+	http_resp_free(&r);
+}
+
 static void test_resource_quota(void **state)
 {
 	struct http_resp r;
@@ -2985,6 +3398,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_expired_service_account_token_is_401),
 		cmocka_unit_test(test_https_with_the_written_ca),
 		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
 		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
@@ -2993,6 +3407,7 @@ int main(void)
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
@@ -3001,6 +3416,7 @@ int main(void)
 		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
+		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
@@ -3015,6 +3431,7 @@ int main(void)
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
+		cmocka_unit_test(test_pod_security_levels),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
 		cmocka_unit_test(test_es_responses_match_the_spec),
@@ -3024,6 +3441,9 @@ int main(void)
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
 	return rc;

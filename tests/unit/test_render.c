@@ -212,6 +212,16 @@ static void test_labels_everywhere(void **state)
 			"esaas");
 		assert_string_equal(json_string_value(json_object_get(l, "app.kubernetes.io/name")),
 				    "elasticsearch");
+		/* The namespace asks the level its pods pass (see namespace_object()). */
+		if (strcmp(str_at(o, "kind"), "Namespace") == 0) {
+			assert_string_equal(json_string_value(json_object_get(
+						    l, "pod-security.kubernetes.io/enforce")),
+					    "privileged");
+			assert_string_equal(
+				json_string_value(json_object_get(
+					l, "pod-security.kubernetes.io/enforce-version")),
+				"latest");
+		}
 		/* Cluster-wide objects have no role. */
 		if (strcmp(str_at(o, "kind"), "Namespace") != 0 &&
 		    strcmp(str_at(o, "kind"), "ResourceQuota") != 0)
