@@ -142,6 +142,9 @@ static const struct key keys[] = {
 
 	{"metrics.listen", KEY_LISTEN, FIELD(metrics_listen), 0, 0, "127.0.0.1:9464"},
 
+	{"tls.cert_file", KEY_OPT_STRING, FIELD(tls_cert_file), 0, 0, NULL},
+	{"tls.key_file", KEY_OPT_STRING, FIELD(tls_key_file), 0, 0, NULL},
+
 	{"auth.platform_tenants", KEY_STRING, FIELD(auth_platform_tenants), 0, 0, "default"},
 	{"auth.failures_max", KEY_INT, FIELD(auth_failures_max), 1, 1000000, "20"},
 	{"auth.failures_window_seconds", KEY_INT, FIELD(auth_failures_window_s), 1, 86400, "60"},
@@ -1126,6 +1129,14 @@ static bool check_values(struct loader *ld)
 		return fail_key(ld, (size_t)key_index("oidc.jwks_url"),
 				"expected an https:// URL: keys fetched in clear can be replaced "
 				"on the way (set oidc.allow_insecure_jwks: true to allow http)");
+	/* Named at the key that is set: the file has a line for it. */
+	if (cfg->tls_cert_file && !cfg->tls_key_file)
+		return fail_key(
+			ld, (size_t)key_index("tls.cert_file"),
+			"needs tls.key_file too: HTTPS needs the certificate's private key");
+	if (cfg->tls_key_file && !cfg->tls_cert_file)
+		return fail_key(ld, (size_t)key_index("tls.key_file"),
+				"needs tls.cert_file too: HTTPS needs the key's certificate");
 	if (!config_tenant_list_valid(cfg->auth_platform_tenants, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
 	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))

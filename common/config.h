@@ -17,6 +17,11 @@ struct config {
 	char *listen; /* listen: "127.0.0.1:8080" (host:port) */
 	/* metrics.listen: "127.0.0.1:9464", GET /metrics alone, never on listen */
 	char *metrics_listen;
+	/* tls.cert_file, tls.key_file: PEM files (the certificate, then its
+	 * chain; the private key) for HTTPS on listen, read at start and again
+	 * on SIGHUP; both NULL: plain HTTP.  Never for metrics.listen. */
+	char *tls_cert_file;
+	char *tls_key_file;
 
 	/* auth.platform_tenants: "default"; tenants whose admin and oncall act
 	 * on every tenant (a comma-separated list) */

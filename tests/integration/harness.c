@@ -162,11 +162,16 @@ static bool write_ca(struct sim *s, const char *b64)
 	free(pem);
 	if (!ok || !s->server[0])
 		return false;
+	harness_trust_ca(s->server, s->ca);
+	return true;
+}
+
+void harness_trust_ca(const char *base, const char *ca_file)
+{
 	static size_t next;
 	size_t i = next++ % (sizeof(known_cas) / sizeof(known_cas[0]));
-	snprintf(known_cas[i].server, sizeof(known_cas[i].server), "%s", s->server);
-	snprintf(known_cas[i].ca, sizeof(known_cas[i].ca), "%s", s->ca);
-	return true;
+	snprintf(known_cas[i].server, sizeof(known_cas[i].server), "%s", base);
+	snprintf(known_cas[i].ca, sizeof(known_cas[i].ca), "%s", ca_file);
 }
 
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml)

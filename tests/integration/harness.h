@@ -116,6 +116,8 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
  * simulator that sim_start() started is verified with its CA); a body is sent as
  * application/json unless headers has a Content-Type line; timeout_ms 0
  * is 10 s.  False when no answer came (out is then empty). */
+/* Verify https:// requests to base ("https://127.0.0.1:PORT") with ca_file. */
+void harness_trust_ca(const char *base, const char *ca_file);
 /* GET /metrics from d's metrics listener (metrics.listen). */
 bool metrics_get(const struct esaasd *d, struct http_resp *out);
 bool http_request(const char *base, const char *method, const char *path, const char *body,
