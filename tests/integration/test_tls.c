@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,25 @@ static char *tls_yaml(const struct pki *p)
 	return xasprintf("tls:\n  cert_file: %s\n  key_file: %s\n", p->serve_cert, p->serve_key);
 }
 
+/* esaasctl's exit status against d, with its output (both streams) in out. */
+static int run_ctl(const struct esaasd *d, const char *ca, char *out, size_t len)
+{
+	char *cmd = xasprintf("env -u ESAAS_URL -u ESAAS_TOKEN -u ESAAS_CA_FILE"
+			      " XDG_CONFIG_HOME=/nonexistent HOME=/nonexistent"
+			      " %s/esaasctl --url %s --token %s%s%s clusters list 2>&1",
+			      harness_builddir(), d->base, harness_token(d),
+			      ca ? " --ca-file " : "", ca ? ca : "");
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	free(cmd);
+	assert_non_null(f);
+	while (n + 1 < len && fgets(out + n, (int)(len - n), f))
+		n = strlen(out);
+	out[n] = '\0';
+	int st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static void test_https_api_and_sighup_renewal(void **state)
 {
 	struct pki p;
@@ -312,6 +332,13 @@ static void test_https_api_and_sighup_renewal(void **state)
 	http_resp_free(&r);
 	served_cn(&d, &p, cn, sizeof(cn));
 	assert_string_equal(cn, "esaasd-one");
+
+	/* esaasctl trusts the private CA when told to, and refuses it otherwise. */
+	char out[4096];
+	if (run_ctl(&d, p.ca, out, sizeof(out)) != 0)
+		fail_msg("esaasctl --ca-file failed: %s", out);
+	if (run_ctl(&d, NULL, out, sizeof(out)) != 1 || !strstr(out, "certificate"))
+		fail_msg("esaasctl without the CA did not refuse the certificate: %s", out);
 
 	/* Plain HTTP on the same port gets no answer: its bytes are no handshake. */
 	char plain[64];
