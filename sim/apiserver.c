@@ -2389,11 +2389,30 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- authentication and authorization ------------------------------------------- */
 
-/* The user of the bearer token; *bad when a token was given that is no one's. */
+/*
+ * The user of the request; *bad when credentials were given that are no
+ * one's.  A client certificate the CA issued comes first, as the x509
+ * authenticator precedes the token ones in the API server's union
+ * (pkg/kubeapiserver/authenticator/config.go); a certificate that does
+ * not verify leaves the decision to the bearer token, and with none it is
+ * a 401 (staging/src/k8s.io/apiserver/pkg/authentication/request/union).
+ */
 static const struct rbac_user *authenticate(struct call *c, bool *bad)
 {
 	const char *h = call_header(c, "Authorization");
+	char *cn, **orgs;
 	*bad = false;
+	if (sim_tls_peer(c->req, &cn, &orgs)) {
+		const struct rbac_user *u =
+			cn ? rbac_cert_user(cn, (const char *const *)orgs) : NULL;
+		free(cn);
+		for (size_t i = 0; orgs && orgs[i]; i++)
+			free(orgs[i]);
+		free(orgs);
+		if (u)
+			return u;
+		*bad = !h;
+	}
 	if (!h)
 		return NULL;
 	const struct rbac_user *u = strncmp(h, "Bearer ", 7) == 0 ? rbac_authenticate(h + 7) : NULL;

@@ -48,8 +48,9 @@ static void usage(FILE *f)
 		"\n"
 		"HTTPS with a CA made at start, written into the kubeconfig\n"
 		"(certificate-authority-data).  The kubeconfig has a context \"admin\"\n"
-		"(kubernetes-admin, group system:masters: everything, /_sim/ too) and one\n"
-		"per ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it.\n");
+		"(kubernetes-admin, group system:masters: everything, /_sim/ too), the same\n"
+		"user by a client certificate the CA signed in \"admin-cert\", and one per\n"
+		"ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it.\n");
 }
 
 static bool split_listen(const char *s, char **host, int *port)
@@ -73,6 +74,21 @@ static void put_user(FILE *f, const char *name, const char *token)
 		"  user:\n"
 		"    token: %s\n",
 		name, token);
+}
+
+/* The admin again, by a client certificate as kubeadm's admin.conf has it. */
+static void put_cert_user(FILE *f, const char *name, const char *cert_pem, const char *key_pem)
+{
+	char *cert = base64_encode(cert_pem, strlen(cert_pem));
+	char *key = base64_encode(key_pem, strlen(key_pem));
+	fprintf(f,
+		"- name: \"%s\"\n"
+		"  user:\n"
+		"    client-certificate-data: %s\n"
+		"    client-key-data: %s\n",
+		name, cert, key);
+	free(cert);
+	free(key);
 }
 
 static void put_context(FILE *f, const char *name, const char *user)
@@ -119,8 +135,16 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 		fprintf(f, "    certificate-authority-data: %s\n", b64);
 		free(b64);
 	}
+	static const char *const masters[] = {"system:masters", NULL};
+	char *cert_key = NULL;
+	char *cert = ca_pem ? sim_tls_client_cert("kubernetes-admin", masters, &cert_key) : NULL;
+	if (ca_pem && !cert)
+		log_warn("cannot make the admin's client certificate: the kubeconfig has no "
+			 "admin-cert context");
 	fputs("contexts:\n", f);
 	put_context(f, "admin", "admin");
+	if (cert)
+		put_context(f, "admin-cert", "admin-cert");
 	for (size_t i = 0; i < rbac_account_count(); i++) {
 		char *ctx = account_context(i);
 		put_context(f, ctx, rbac_account_user(i));
@@ -131,6 +155,10 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 	free(current);
 	fputs("users:\n", f);
 	put_user(f, "admin", rbac_admin_token());
+	if (cert)
+		put_cert_user(f, "admin-cert", cert, cert_key);
+	free(cert);
+	free(cert_key);
 	for (size_t i = 0; i < rbac_account_count(); i++)
 		put_user(f, rbac_account_user(i), rbac_account_token(i));
 	fputs("preferences: {}\n", f);

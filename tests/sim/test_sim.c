@@ -2559,7 +2559,8 @@ static void test_https_with_the_written_ca(void **state)
 	snprintf(cmd, sizeof(cmd), "curl -fsS --cacert /dev/null '%s/version' >/dev/null 2>&1",
 		 sim.server);
 	assert_int_not_equal(system(cmd), 0);
-	/* Plain HTTP to the same port is no API. */
+	/* Plain HTTP to the same port is no API: Go's HTTP server answers it
+	 * in HTTP/1.0 and closes. */
 	char plain[300];
 	snprintf(plain, sizeof(plain), "http://%.200s", sim.server + 8);
 	char auth[300];
@@ -2568,6 +2569,102 @@ static void test_https_with_the_written_ca(void **state)
 	bool answered = http_request(plain, "GET", "/api/v1/namespaces", NULL, h, 2000, &r);
 	assert_true(!answered || r.status != 200);
 	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -i -X POST -d '{}' '%s/api/v1/namespaces' >'%s/plain.out'", plain,
+		 sim.dir);
+	assert_int_equal(system(cmd), 0);
+	static const char want[] =
+		"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+	char got[256] = "";
+	snprintf(cmd, sizeof(cmd), "%s/plain.out", sim.dir);
+	FILE *f = fopen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	assert_string_equal(got, want);
+}
+
+/* The PEM files of a kubeconfig's user's client certificate and key. */
+static void client_cert_files(const char *kubeconfig, const char *user, const char *out_prefix)
+{
+	char cmd[1024];
+	static const char *const fields[][2] = {{"client-certificate-data", "crt"},
+						{"client-key-data", "key"}};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "kubectl config view --raw --kubeconfig '%s' "
+			 "-o jsonpath='{.users[?(@.name==\"%s\")].user.%s}' | base64 -d >'%s.%s' "
+			 "&& test -s '%s.%s'",
+			 kubeconfig, user, fields[i][0], out_prefix, fields[i][1], out_prefix,
+			 fields[i][1]);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* curl with a client certificate (prefix.crt, prefix.key) and maybe a
+ * token: the HTTP status. */
+static int curl_with_cert(const char *prefix, const char *token, const char *path)
+{
+	char cmd[1600], out[300];
+	snprintf(out, sizeof(out), "%s.status", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -o /dev/null -w '%%{http_code}' --cacert '%s' --cert '%s.crt' "
+		 "--key '%s.key' %s%s%s '%s%s' >'%s'",
+		 sim.ca, prefix, prefix, token ? "-H 'Authorization: Bearer " : "",
+		 token ? token : "", token ? "'" : "", sim.server, path, out);
+	if (system(cmd) != 0)
+		return -1;
+	FILE *f = fopen(out, "r");
+	int status = -1;
+	if (f) {
+		if (fscanf(f, "%d", &status) != 1)
+			status = -1;
+		fclose(f);
+	}
+	return status;
+}
+
+/*
+ * The admin-cert context authenticates by its client certificate alone,
+ * as kubeadm's admin.conf does: CN kubernetes-admin, O system:masters,
+ * which cluster-admin and the /_sim/ paths need.  A certificate of another
+ * CA authenticates no one: a 401 without a token, the token's user with
+ * one (the x509 authenticator's error does not stop the union).
+ */
+static void test_client_certificates_authenticate_as_their_subject(void **state)
+{
+	(void)state;
+	char cmd[1024], prefix[300], other_prefix[400], dir[300];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin-cert get nodes -o name | grep -q node/",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+	snprintf(prefix, sizeof(prefix), "%s/admin-cert", sim.dir);
+	client_cert_files(sim.kubeconfig, "admin-cert", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl x509 -noout -subject -in '%s.crt' | grep -q "
+		 "'O = system:masters, CN = kubernetes-admin'",
+		 prefix);
+	assert_int_equal(system(cmd), 0);
+	/* No token: the certificate is the user, system:masters its group. */
+	assert_int_equal(curl_with_cert(prefix, NULL, "/api/v1/nodes"), 200);
+	assert_int_equal(curl_with_cert(prefix, NULL, "/_sim/state"), 200);
+
+	/* Another simulator's CA issued this one. */
+	struct sim other;
+	snprintf(dir, sizeof(dir), "%s/other-ca", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_true(sim_start(&other, dir, ""));
+	snprintf(other_prefix, sizeof(other_prefix), "%s/foreign", dir);
+	client_cert_files(other.kubeconfig, "admin-cert", other_prefix);
+	assert_int_equal(sim_stop(&other), 0);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/api/v1/nodes"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/version"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/api/v1/namespaces"), 200);
+	/* /_sim/ is the admin's alone: the token decided, not the foreign
+	 * certificate's system:masters. */
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/_sim/state"), 403);
 }
 
 struct kube_answer {
@@ -2987,6 +3084,7 @@ int main(void)
 		cmocka_unit_test(test_auth),
 		cmocka_unit_test(test_https_with_the_written_ca),
 		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
+		cmocka_unit_test(test_client_certificates_authenticate_as_their_subject),
 		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
 		cmocka_unit_test(test_apply_create_needs_create_verb),
 		cmocka_unit_test(test_service_proxy_verbs_are_get_create_update_delete),
