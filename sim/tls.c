@@ -128,6 +128,11 @@ static bool ask_client_certs(SSL_CTX *c)
 	}
 	SSL_CTX_set_client_CA_list(c, names);
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, accept_any_cb);
+	/* Sessions resume with their client certificate: OpenSSL refuses a
+	 * resumption under SSL_VERIFY_PEER without a session id context. */
+	static const unsigned char sid_ctx[] = "esaas-sim";
+	if (SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1) != 1)
+		return false;
 	/* The x509 authenticator asks for the clientAuth usage. */
 	return X509_STORE_add_cert(SSL_CTX_get_cert_store(c), ca) == 1 &&
 	       SSL_CTX_set_purpose(c, X509_PURPOSE_SSL_CLIENT) == 1;
