@@ -418,6 +418,154 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	return buf;
 }
 
+/* An apply by manager (force or not) of a Deployment "web" in ns "ssa". */
+static long apply_as(const char *manager, bool force, const char *yaml, struct http_resp *r)
+{
+	char path[256];
+	snprintf(path, sizeof(path),
+		 "/apis/apps/v1/namespaces/ssa/deployments/web?fieldManager=%s%s", manager,
+		 force ? "&force=true" : "");
+	assert_true(request("PATCH", path, "application/apply-patch+yaml", yaml, true, 0, r));
+	return r->status;
+}
+
+/* The fieldsV1 of manager's entry with operation op, or NULL. */
+static json_t *fields_of(json_t *obj, const char *manager, const char *op)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (jget(obj, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), manager) && !strcmp(jstr(e, "operation"), op))
+			return json_object_get(e, "fieldsV1");
+	}
+	return NULL;
+}
+
+static char *web(const char *replicas, const char *image, const char *env)
+{
+	return xasprintf("{\"apiVersion\":\"apps/"
+			 "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+			 "\"spec\":{%s\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+			 "\"template\":{\"metadata\":"
+			 "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+			 "\"web\",\"image\":"
+			 "\"%s\",\"env\":[%s]}]}}}}",
+			 replicas, image, env);
+}
+
+/*
+ * Server-side apply keeps each manager's fields in metadata.managedFields,
+ * merges containers and env by name, answers a change of another
+ * manager's field with 409 naming it and the field, lets a manager co-own
+ * a field by applying its value, and drops a field only when no manager
+ * is left for it.
+ */
+static void test_apply_owns_fields_per_manager_and_merges_lists_by_key(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_namespace("ssa");
+	char *y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"A\",\"value\":\"1\"}");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 201);
+	free(y);
+	json_t *a = fields_of(r.body, "mgr-a", "Apply");
+	assert_non_null(a);
+	assert_non_null(jget(a, "f:spec.f:replicas"));
+	assert_non_null(
+		jget(a, "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	/* The server's defaults are no one's. */
+	assert_null(jget(a, "f:spec.f:strategy"));
+	http_resp_free(&r);
+
+	/* Another manager changing the image: refused, naming the owner. */
+	y = web("\"replicas\":2,", "nginx:2", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_string_equal(jstr(r.body, "reason"), "Conflict");
+	assert_string_equal(jstr(r.body, "message"),
+			    "Apply failed with 1 conflict: conflict with \"mgr-a\": "
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "FieldManagerConflict");
+	assert_string_equal(jstr(r.body, "details.causes.0.message"), "conflict with \"mgr-a\"");
+	assert_string_equal(jstr(r.body, "details.causes.0.field"),
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	http_resp_free(&r);
+
+	/* The same values co-own; env is merged by name. */
+	y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "A");
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.1.name"), "B");
+	assert_non_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	assert_non_null(jget(fields_of(r.body, "mgr-a", "Apply"), "f:spec.f:replicas"));
+	http_resp_free(&r);
+
+	/* mgr-a lets go of env A and of replicas: A goes, replicas stays
+	 * (mgr-b has it). */
+	y = web("", "nginx:1", "");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 200);
+	free(y);
+	assert_int_equal(jint(r.body, "spec.replicas"), 2);
+	assert_int_equal(json_array_size(jget(r.body, "spec.template.spec.containers.0.env")), 1);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "B");
+	http_resp_free(&r);
+
+	/* Forced, the image changes hands. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", true, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.image"), "nginx:3");
+	assert_null(jget(fields_of(r.body, "mgr-a", "Apply"),
+			 "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	http_resp_free(&r);
+
+	/* An update takes the fields it changes: the scale subresource, by
+	 * its fieldManager. */
+	const char *ha[] = {"Content-Type: application/merge-patch+json", NULL};
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sim.token);
+	const char *h[] = {auth, ha[0], NULL};
+	assert_true(http_request(sim.server, "PATCH",
+				 "/apis/apps/v1/namespaces/ssa/deployments/web/scale?fieldManager="
+				 "scaler",
+				 "{\"spec\":{\"replicas\":4}}", h, 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/ssa/deployments/web", NULL, &r),
+			 200);
+	assert_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	size_t i;
+	json_t *e;
+	bool scaler = false;
+	json_array_foreach (jget(r.body, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), "scaler")) {
+			assert_string_equal(jstr(e, "operation"), "Update");
+			assert_string_equal(jstr(e, "subresource"), "scale");
+			assert_non_null(jget(e, "fieldsV1.f:spec.f:replicas"));
+			scaler = true;
+		}
+	}
+	assert_true(scaler);
+	http_resp_free(&r);
+	/* Now mgr-b's replicas conflict with it. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_non_null(
+		strstr(jstr(r.body, "message"),
+		       "conflict with \"scaler\" with subresource \"scale\" using apps/v1 at "));
+	http_resp_free(&r);
+	/* kubectl shows the same. */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin -n ssa get deployment web "
+		 "--show-managed-fields -o jsonpath='{.metadata.managedFields[*].manager}' | "
+		 "grep -qx 'mgr-a mgr-b scaler'",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_invalid(void **state)
 {
 	struct http_resp r;
@@ -1208,13 +1356,26 @@ static void test_node_ports_are_unique_across_namespaces_and_kept_by_name(void *
 	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
 	assert_string_equal(jstr(r.body, "spec.clusterIP"), cluster_ip);
 	http_resp_free(&r);
-	/* A port renamed is a new port: it gets a new nodePort. */
+	/* Apply merges the ports by port and protocol: one renamed is the
+	 * same item, whose nodePort no manager owns, so it stays. */
 	assert_int_equal(apply_node_port_service("np-a", "es",
 						 "{\"name\":\"transport\",\"port\":9300},"
 						 "{\"name\":\"rest\",\"port\":9200}",
 						 &r),
 			 200);
 	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_string_equal(jstr(r.body, "spec.ports.1.name"), "rest");
+	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
+	http_resp_free(&r);
+	/* Another port number and name is a new port: it gets a new nodePort. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"other\",\"port\":9201}",
+						 &r),
+			 200);
+	assert_int_equal(json_array_size(jget(r.body, "spec.ports")), 2);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_int_equal(jint(r.body, "spec.ports.1.port"), 9201);
 	assert_true(jint(r.body, "spec.ports.1.nodePort") != http);
 	http_resp_free(&r);
 }
@@ -3090,6 +3251,7 @@ int main(void)
 		cmocka_unit_test(test_service_proxy_verbs_are_get_create_update_delete),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
+		cmocka_unit_test(test_apply_owns_fields_per_manager_and_merges_lists_by_key),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
