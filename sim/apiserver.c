@@ -34,6 +34,7 @@
 #include "sim/selector.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
+#include "sim/managed.h"
 #include "sim/tls.h"
 #include "common/yamljson.h"
 #include "common/json.h"
@@ -1096,23 +1097,6 @@ static void merge_patch(json_t *target, const json_t *patch)
 	}
 }
 
-/* Server-side apply for one manager: drop what it applied before and no
- * longer applies, then merge in what it applies now (maps recursively,
- * lists as a whole). */
-static void apply_drop(json_t *live, const json_t *before, const json_t *now)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach ((json_t *)before, k, v) {
-		json_t *n = json_object_get(now, k);
-		if (!n)
-			json_object_del(live, k);
-		else if (json_is_object(v) && json_is_object(n) &&
-			 json_is_object(json_object_get(live, k)))
-			apply_drop(json_object_get(live, k), v, n);
-	}
-}
-
 static void strip_system_meta(json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
@@ -1564,10 +1548,42 @@ static void pod_security_warnings(struct call *c, const struct store_kind *k, co
 	free(w);
 }
 
+/*
+ * The manager of a write that is no apply: fieldManager, else what the
+ * client's User-Agent has before its first '/'
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go,
+ * prefixFromUserAgent).
+ */
+static char *update_manager(struct call *c)
+{
+	const char *m = call_param(c, "fieldManager");
+	if (m && *m)
+		return xstrdup(m);
+	const char *ua = call_header(c, "User-Agent");
+	if (!ua)
+		return xstrdup("");
+	const char *slash = strchr(ua, '/');
+	return xstrndup(ua, slash ? (size_t)(slash - ua) : strlen(ua));
+}
+
+/* Take obj's managedFields out before strip_system_meta(), to put back. */
+static json_t *keep_managed_fields(json_t *obj)
+{
+	json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+	return mf ? json_incref(mf) : NULL;
+}
+
+static void put_managed_fields(json_t *obj, json_t *mf)
+{
+	if (mf)
+		json_object_set_new(obj_child(obj, "metadata"), "managedFields", mf);
+}
+
 /* Create obj (reference stolen); replies.  by_apply: a server-side apply
- * creating it, which needs the create verb besides patch. */
+ * creating it, which needs the create verb besides patch, and whose
+ * managedFields obj has already. */
 static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
-		      const char *manager, bool by_apply)
+		      bool by_apply)
 {
 	json_t *meta = obj_child(obj, "metadata");
 	const char *name = json_str(meta, "name");
@@ -1584,9 +1600,16 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		free(n);
 		name = json_str(meta, "name");
 	}
+	json_t *applied_fields = by_apply ? keep_managed_fields(obj) : NULL;
 	strip_system_meta(obj);
+	put_managed_fields(obj, applied_fields);
 	fresh_status(k, obj);
 	apply_defaults(k, obj, NULL);
+	if (!by_apply) {
+		char *manager = update_manager(c);
+		managed_update(NULL, obj, manager, store_api_version(k), NULL);
+		free(manager);
+	}
 	json_t *causes = json_array();
 	validate(k, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
@@ -1623,7 +1646,6 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		json_decref(obj);
 		return;
 	}
-	(void)manager;
 	pod_security_warnings(c, k, ns, obj);
 	struct store_obj *o = store_create(k, ns, obj);
 	json_decref(obj);
@@ -1669,32 +1691,47 @@ static bool rv_conflict(const json_t *obj, const struct store_obj *o)
 /* Equal but for what the store maintains itself? */
 static bool unchanged(const struct store_obj *o, const json_t *obj)
 {
-	static const char *sys[] = {"uid",	  "resourceVersion",
-				    "generation", "creationTimestamp",
-				    "namespace",  "managedFields"};
+	static const char *sys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
+				    "namespace"};
 	json_t *a = json_deep_copy(o->body), *b = json_deep_copy(obj);
 	json_t *am = obj_child(a, "metadata"), *bm = obj_child(b, "metadata");
 	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
 		json_object_del(am, sys[i]);
 		json_object_del(bm, sys[i]);
 	}
+	/* A change of owners is a change; their times alone are not
+	 * (managedfields/internal/managedfieldsupdater.go). */
+	json_t *mf[] = {json_object_get(am, "managedFields"), json_object_get(bm, "managedFields")};
+	for (size_t i = 0; i < ARRAY_SIZE(mf); i++) {
+		size_t j;
+		json_t *e;
+		json_array_foreach (mf[i], j, e)
+			json_object_del(e, "time");
+	}
+	bool owners_same = json_equal(mf[0], mf[1]) || (!mf[0] && !mf[1]);
 	json_object_del(a, "kind");
 	json_object_del(b, "kind");
 	json_object_del(a, "apiVersion");
 	json_object_del(b, "apiVersion");
-	bool eq = json_equal(a, b);
+	for (size_t i = 0; i < ARRAY_SIZE(mf); i++)
+		json_object_del(i ? bm : am, "managedFields");
+	bool eq = owners_same && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
 	return eq;
 }
 
-/* Write a new version of o (reference to obj stolen); replies. */
-static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code)
+/* Write a new version of o (reference to obj stolen); replies.  by_apply:
+ * obj has the managedFields of the apply, else the write is recorded as
+ * an update by its manager. */
+static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code, bool by_apply)
 {
 	const struct store_kind *k = o->kind;
 	json_t *meta = obj_child(obj, "metadata");
 	json_t *ometa = json_object_get(o->body, "metadata");
+	json_t *applied_fields = by_apply ? keep_managed_fields(obj) : NULL;
 	strip_system_meta(obj);
+	put_managed_fields(obj, applied_fields);
 	/* The main resource does not change status; deletion marks stay. */
 	json_object_del(obj, "status");
 	if (json_object_get(o->body, "status"))
@@ -1711,6 +1748,11 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 				json_object_get(json_object_get(o->body, "spec"), "nodeName"));
 	json_object_set(meta, "name", json_object_get(ometa, "name"));
 	apply_defaults(k, obj, o->body);
+	if (!by_apply) {
+		char *manager = update_manager(c);
+		managed_update(o->body, obj, manager, store_api_version(k), NULL);
+		free(manager);
+	}
 	json_t *causes = json_array();
 	validate(k, obj, causes);
 	if (json_array_size(causes) == 0)
@@ -1764,7 +1806,7 @@ static void serve_put(struct call *c, struct target *t)
 			       "latest version and try again");
 		return;
 	}
-	do_update(c, o, obj, 200);
+	do_update(c, o, obj, 200, false);
 }
 
 static void serve_post(struct call *c, struct target *t)
@@ -1780,7 +1822,27 @@ static void serve_post(struct call *c, struct target *t)
 		json_decref(obj);
 		return;
 	}
-	do_create(c, t->kind, t->ns ? t->ns : "", obj, call_param(c, "fieldManager"), false);
+	do_create(c, t->kind, t->ns ? t->ns : "", obj, false);
+}
+
+/* 409 for an apply that would change other managers' fields
+ * (managedfields/internal/conflict.go, NewConflictError; errors.go,
+ * NewApplyConflict). */
+static void reply_apply_conflict(struct call *c, const json_t *conflicts)
+{
+	json_t *causes = json_array();
+	size_t i;
+	json_t *x;
+	json_array_foreach (conflicts, i, x) {
+		char *msg = xasprintf("conflict with %s", json_str(x, "manager"));
+		json_array_append_new(causes,
+				      json_pack("{s:s, s:s, s:s}", "reason", "FieldManagerConflict",
+						"message", msg, "field", json_str(x, "field")));
+		free(msg);
+	}
+	char *msg = managed_conflict_message(conflicts);
+	reply_status(c, 409, "Conflict", json_pack("{s:o}", "causes", causes), "%s", msg);
+	free(msg);
 }
 
 static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
@@ -1835,48 +1897,36 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 		return;
 	}
 	json_object_set_new(obj_child(obj, "metadata"), "name", json_string(t->name));
-	json_t *applied = json_deep_copy(obj);
-	strip_system_meta(applied);
-	json_object_del(applied, "status");
+	/* The main resource's apply leaves the status alone. */
+	json_object_del(obj, "status");
+	bool force = call_param_bool(c, "force", false);
+	const char *av_want = store_api_version(t->kind);
+	json_t *conflicts = NULL;
 	if (!o) {
 		if (!namespace_usable(c, t->kind, t->ns ? t->ns : "", t->name)) {
-			json_decref(applied);
 			json_decref(obj);
 			return;
 		}
-		json_t *copy = json_deep_copy(obj);
+		json_t *created = managed_apply(NULL, obj, manager, av_want, force, &conflicts);
 		json_decref(obj);
-		/* do_create replies; remember what this manager applied. */
-		const struct store_kind *k = t->kind;
-		const char *ns = t->ns ? t->ns : "";
-		char *name = xstrdup(t->name);
-		char *mgr = xstrdup(manager); /* the reply frees the call and its query */
-		do_create(c, k, ns, copy, manager, true);
-		struct store_obj *created = store_get(k, ns, name);
-		if (created)
-			json_object_set_new(created->applied, mgr, applied);
-		else
-			json_decref(applied);
-		free(mgr);
-		free(name);
+		do_create(c, t->kind, t->ns ? t->ns : "", created, true);
 		return;
 	}
 	if (rv_conflict(obj, o)) {
 		json_decref(obj);
-		json_decref(applied);
 		reply_conflict(c, t->kind, t->name,
 			       "the object has been modified; please apply your changes to the "
 			       "latest version and try again");
 		return;
 	}
+	json_t *merged = managed_apply(o->body, obj, manager, av_want, force, &conflicts);
 	json_decref(obj);
-	json_t *merged = json_deep_copy(o->body);
-	json_t *before = json_object_get(o->applied, manager);
-	if (before)
-		apply_drop(merged, before, applied);
-	merge_patch(merged, applied);
-	json_object_set_new(o->applied, manager, applied);
-	do_update(c, o, merged, 200);
+	if (!merged) {
+		reply_apply_conflict(c, conflicts);
+		json_decref(conflicts);
+		return;
+	}
+	do_update(c, o, merged, 200, true);
 }
 
 static bool has_prefix(const char *s, const char *prefix)
@@ -1955,7 +2005,7 @@ static void serve_patch(struct call *c, struct target *t)
 		}
 	}
 	json_decref(unknown);
-	do_update(c, o, merged, 200);
+	do_update(c, o, merged, 200, false);
 }
 
 /* --- scale ------------------------------------------------------------------------ */
@@ -2039,9 +2089,12 @@ static void serve_scale(struct call *c, struct target *t)
 	json_t *next = json_deep_copy(o->body);
 	json_object_set(obj_child(next, "spec"), "replicas", replicas);
 	json_decref(body);
-	if (!json_equal(next, o->body))
+	if (!json_equal(next, o->body)) {
+		char *manager = update_manager(c);
+		managed_update(o->body, next, manager, store_api_version(t->kind), "scale");
+		free(manager);
 		store_update(o, next);
-	else
+	} else
 		json_decref(next);
 	call_reply_json(c, 200, scale_of(o));
 }
@@ -2673,11 +2726,30 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- authentication and authorization ------------------------------------------- */
 
-/* The user of the bearer token; *bad when a token was given that is no one's. */
+/*
+ * The user of the request; *bad when credentials were given that are no
+ * one's.  A client certificate the CA issued comes first, as the x509
+ * authenticator precedes the token ones in the API server's union
+ * (pkg/kubeapiserver/authenticator/config.go); a certificate that does
+ * not verify leaves the decision to the bearer token, and with none it is
+ * a 401 (staging/src/k8s.io/apiserver/pkg/authentication/request/union).
+ */
 static const struct rbac_user *authenticate(struct call *c, bool *bad)
 {
 	const char *h = call_header(c, "Authorization");
+	char *cn, **orgs;
 	*bad = false;
+	if (sim_tls_peer(c->req, &cn, &orgs)) {
+		const struct rbac_user *u =
+			cn ? rbac_cert_user(cn, (const char *const *)orgs) : NULL;
+		free(cn);
+		for (size_t i = 0; orgs && orgs[i]; i++)
+			free(orgs[i]);
+		free(orgs);
+		if (u)
+			return u;
+		*bad = !h;
+	}
 	if (!h)
 		return NULL;
 	const struct rbac_user *u = strncmp(h, "Bearer ", 7) == 0 ? rbac_authenticate(h + 7) : NULL;

@@ -54,10 +54,11 @@ static void usage(FILE *f)
 		"\n"
 		"HTTPS with a CA made at start, written into the kubeconfig\n"
 		"(certificate-authority-data).  The kubeconfig has a context \"admin\"\n"
-		"(kubernetes-admin, group system:masters: everything, /_sim/ too) and one\n"
-		"per ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it;\n"
-		"with serviceaccounts.token_life_ms in the configuration, their tokens\n"
-		"expire and rotate in files beside the kubeconfig (tokenFile).\n");
+		"(kubernetes-admin, group system:masters: everything, /_sim/ too), the same\n"
+		"user by a client certificate the CA signed in \"admin-cert\", and one per\n"
+		"ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it; with\n"
+		"serviceaccounts.token_life_ms in the configuration, their tokens expire\n"
+		"and rotate in files beside the kubeconfig (tokenFile).\n");
 }
 
 static bool split_listen(const char *s, char **host, int *port)
@@ -125,6 +126,21 @@ static void rotate_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The admin again, by a client certificate as kubeadm's admin.conf has it. */
+static void put_cert_user(FILE *f, const char *name, const char *cert_pem, const char *key_pem)
+{
+	char *cert = base64_encode(cert_pem, strlen(cert_pem));
+	char *key = base64_encode(key_pem, strlen(key_pem));
+	fprintf(f,
+		"- name: \"%s\"\n"
+		"  user:\n"
+		"    client-certificate-data: %s\n"
+		"    client-key-data: %s\n",
+		name, cert, key);
+	free(cert);
+	free(key);
+}
+
 static void put_context(FILE *f, const char *name, const char *user)
 {
 	fprintf(f,
@@ -169,8 +185,16 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 		fprintf(f, "    certificate-authority-data: %s\n", b64);
 		free(b64);
 	}
+	static const char *const masters[] = {"system:masters", NULL};
+	char *cert_key = NULL;
+	char *cert = ca_pem ? sim_tls_client_cert("kubernetes-admin", masters, &cert_key) : NULL;
+	if (ca_pem && !cert)
+		log_warn("cannot make the admin's client certificate: the kubeconfig has no "
+			 "admin-cert context");
 	fputs("contexts:\n", f);
 	put_context(f, "admin", "admin");
+	if (cert)
+		put_context(f, "admin-cert", "admin-cert");
 	for (size_t i = 0; i < rbac_account_count(); i++) {
 		char *ctx = account_context(i);
 		put_context(f, ctx, rbac_account_user(i));
@@ -181,6 +205,10 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 	free(current);
 	fputs("users:\n", f);
 	put_user(f, "admin", rbac_admin_token());
+	if (cert)
+		put_cert_user(f, "admin-cert", cert, cert_key);
+	free(cert);
+	free(cert_key);
 	for (size_t i = 0; i < rbac_account_count(); i++) {
 		if (token_dir) {
 			char *p = token_path(i);

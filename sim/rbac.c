@@ -23,6 +23,15 @@ struct account {
 static struct account admin;
 static struct account **accounts;
 static size_t naccounts;
+
+/* The users that client certificates named, each kept once. */
+struct cert_user {
+	struct rbac_user user;
+	char *name;
+	char **groups; /* the certificate's, then system:authenticated; NULL-terminated */
+};
+static struct cert_user **cert_users;
+static size_t ncert_users;
 static json_t *cluster_roles;	 /* name -> ClusterRole */
 static json_t *cluster_bindings; /* array of ClusterRoleBinding */
 static json_t *roles;		 /* "ns/name" -> Role */
@@ -199,6 +208,16 @@ void rbac_free(void)
 	naccounts = 0;
 	token_life_ms = 0;
 	rotations = expired_refusals = 0;
+	for (size_t i = 0; i < ncert_users; i++) {
+		free(cert_users[i]->name);
+		for (size_t g = 0; cert_users[i]->groups[g]; g++)
+			free(cert_users[i]->groups[g]);
+		free(cert_users[i]->groups);
+		free(cert_users[i]);
+	}
+	free(cert_users);
+	cert_users = NULL;
+	ncert_users = 0;
 	json_decref(cluster_roles);
 	json_decref(cluster_bindings);
 	json_decref(roles);
@@ -352,6 +371,38 @@ json_t *rbac_tokens_json(void)
 {
 	return json_pack("{s:I, s:I, s:I}", "life_ms", (json_int_t)token_life_ms, "rotations",
 			 (json_int_t)rotations, "expired_refused", (json_int_t)expired_refusals);
+}
+
+static bool same_groups(const struct cert_user *u, const char *const *orgs)
+{
+	size_t n = 0;
+	for (; orgs[n]; n++) {
+		if (!u->groups[n] || strcmp(u->groups[n], orgs[n]) != 0)
+			return false;
+	}
+	return u->groups[n] && !strcmp(u->groups[n], "system:authenticated") && !u->groups[n + 1];
+}
+
+const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs)
+{
+	for (size_t i = 0; i < ncert_users; i++) {
+		if (!strcmp(cert_users[i]->name, cn) && same_groups(cert_users[i], orgs))
+			return &cert_users[i]->user;
+	}
+	size_t n = 0;
+	while (orgs[n])
+		n++;
+	struct cert_user *u = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(cn);
+	u->groups = xcalloc(n + 2, sizeof(char *));
+	for (size_t g = 0; g < n; g++)
+		u->groups[g] = xstrdup(orgs[g]);
+	u->groups[n] = xstrdup("system:authenticated");
+	u->user.name = u->name;
+	u->user.groups = (const char *const *)u->groups;
+	cert_users = xrealloc(cert_users, (ncert_users + 1) * sizeof(*cert_users));
+	cert_users[ncert_users++] = u;
+	return &u->user;
 }
 
 /* --- rules (plugin/pkg/auth/authorizer/rbac/rbac.go, RuleAllows, and

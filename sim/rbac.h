@@ -69,6 +69,10 @@ json_t *rbac_tokens_json(void);
 
 /* The user a bearer token is (an expired one is no one), or NULL. */
 const struct rbac_user *rbac_authenticate(const char *token);
+/* The user of a verified client certificate: its common name, its O
+ * entries as groups (NULL-terminated), and system:authenticated.  It lives
+ * until rbac_free(). */
+const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs);
 bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a);
 /* The message of the 403 (responsewriters/errors.go, forbiddenMessage). Free it. */
 char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a);

@@ -133,10 +133,8 @@ json_t *record_json(void)
 	json_t *e;
 	json_object_foreach (es_requests, key, e)
 		json_array_append(es, e);
-	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o}", "requests", requests, "pod_deletions",
-			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
-			 "es_requests", es, "host_paths", hostfs_json());
-	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:O}", "requests", requests, "pod_deletions",
-			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
-			 "host_paths", hostfs_json(), "warnings", warnings);
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:O}", "requests", requests,
+			 "pod_deletions", deletions, "lost_shards", lost, "peer_recoveries",
+			 recoveries, "es_requests", es, "host_paths", hostfs_json(), "warnings",
+			 warnings);
 }

@@ -41,8 +41,7 @@ struct store_obj {
 	const struct store_kind *kind;
 	char *ns; /* "" when cluster-scoped */
 	char *name;
-	json_t *body;	 /* the object, owned */
-	json_t *applied; /* fieldManager -> its last applied configuration */
+	json_t *body; /* the object, owned */
 	bool gone;
 	/* Timing kept by the controllers (pods): when the containers become
 	 * ready, when a terminating pod is gone; 0 when not set. */

@@ -635,6 +635,154 @@ static void test_unknown_fields(void **state)
 	json_decref(rec);
 }
 
+/* An apply by manager (force or not) of a Deployment "web" in ns "ssa". */
+static long apply_as(const char *manager, bool force, const char *yaml, struct http_resp *r)
+{
+	char path[256];
+	snprintf(path, sizeof(path),
+		 "/apis/apps/v1/namespaces/ssa/deployments/web?fieldManager=%s%s", manager,
+		 force ? "&force=true" : "");
+	assert_true(request("PATCH", path, "application/apply-patch+yaml", yaml, true, 0, r));
+	return r->status;
+}
+
+/* The fieldsV1 of manager's entry with operation op, or NULL. */
+static json_t *fields_of(json_t *obj, const char *manager, const char *op)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (jget(obj, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), manager) && !strcmp(jstr(e, "operation"), op))
+			return json_object_get(e, "fieldsV1");
+	}
+	return NULL;
+}
+
+static char *web(const char *replicas, const char *image, const char *env)
+{
+	return xasprintf("{\"apiVersion\":\"apps/"
+			 "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+			 "\"spec\":{%s\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+			 "\"template\":{\"metadata\":"
+			 "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+			 "\"web\",\"image\":"
+			 "\"%s\",\"env\":[%s]}]}}}}",
+			 replicas, image, env);
+}
+
+/*
+ * Server-side apply keeps each manager's fields in metadata.managedFields,
+ * merges containers and env by name, answers a change of another
+ * manager's field with 409 naming it and the field, lets a manager co-own
+ * a field by applying its value, and drops a field only when no manager
+ * is left for it.
+ */
+static void test_apply_owns_fields_per_manager_and_merges_lists_by_key(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_namespace("ssa");
+	char *y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"A\",\"value\":\"1\"}");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 201);
+	free(y);
+	json_t *a = fields_of(r.body, "mgr-a", "Apply");
+	assert_non_null(a);
+	assert_non_null(jget(a, "f:spec.f:replicas"));
+	assert_non_null(
+		jget(a, "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	/* The server's defaults are no one's. */
+	assert_null(jget(a, "f:spec.f:strategy"));
+	http_resp_free(&r);
+
+	/* Another manager changing the image: refused, naming the owner. */
+	y = web("\"replicas\":2,", "nginx:2", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_string_equal(jstr(r.body, "reason"), "Conflict");
+	assert_string_equal(jstr(r.body, "message"),
+			    "Apply failed with 1 conflict: conflict with \"mgr-a\": "
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "FieldManagerConflict");
+	assert_string_equal(jstr(r.body, "details.causes.0.message"), "conflict with \"mgr-a\"");
+	assert_string_equal(jstr(r.body, "details.causes.0.field"),
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	http_resp_free(&r);
+
+	/* The same values co-own; env is merged by name. */
+	y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "A");
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.1.name"), "B");
+	assert_non_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	assert_non_null(jget(fields_of(r.body, "mgr-a", "Apply"), "f:spec.f:replicas"));
+	http_resp_free(&r);
+
+	/* mgr-a lets go of env A and of replicas: A goes, replicas stays
+	 * (mgr-b has it). */
+	y = web("", "nginx:1", "");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 200);
+	free(y);
+	assert_int_equal(jint(r.body, "spec.replicas"), 2);
+	assert_int_equal(json_array_size(jget(r.body, "spec.template.spec.containers.0.env")), 1);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "B");
+	http_resp_free(&r);
+
+	/* Forced, the image changes hands. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", true, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.image"), "nginx:3");
+	assert_null(jget(fields_of(r.body, "mgr-a", "Apply"),
+			 "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	http_resp_free(&r);
+
+	/* An update takes the fields it changes: the scale subresource, by
+	 * its fieldManager. */
+	const char *ha[] = {"Content-Type: application/merge-patch+json", NULL};
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sim.token);
+	const char *h[] = {auth, ha[0], NULL};
+	assert_true(http_request(sim.server, "PATCH",
+				 "/apis/apps/v1/namespaces/ssa/deployments/web/scale?fieldManager="
+				 "scaler",
+				 "{\"spec\":{\"replicas\":4}}", h, 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/ssa/deployments/web", NULL, &r),
+			 200);
+	assert_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	size_t i;
+	json_t *e;
+	bool scaler = false;
+	json_array_foreach (jget(r.body, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), "scaler")) {
+			assert_string_equal(jstr(e, "operation"), "Update");
+			assert_string_equal(jstr(e, "subresource"), "scale");
+			assert_non_null(jget(e, "fieldsV1.f:spec.f:replicas"));
+			scaler = true;
+		}
+	}
+	assert_true(scaler);
+	http_resp_free(&r);
+	/* Now mgr-b's replicas conflict with it. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_non_null(
+		strstr(jstr(r.body, "message"),
+		       "conflict with \"scaler\" with subresource \"scale\" using apps/v1 at "));
+	http_resp_free(&r);
+	/* kubectl shows the same. */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin -n ssa get deployment web "
+		 "--show-managed-fields -o jsonpath='{.metadata.managedFields[*].manager}' | "
+		 "grep -qx 'mgr-a mgr-b scaler'",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+}
+
 static void test_invalid(void **state)
 {
 	struct http_resp r;
@@ -1488,13 +1636,26 @@ static void test_node_ports_are_unique_across_namespaces_and_kept_by_name(void *
 	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
 	assert_string_equal(jstr(r.body, "spec.clusterIP"), cluster_ip);
 	http_resp_free(&r);
-	/* A port renamed is a new port: it gets a new nodePort. */
+	/* Apply merges the ports by port and protocol: one renamed is the
+	 * same item, whose nodePort no manager owns, so it stays. */
 	assert_int_equal(apply_node_port_service("np-a", "es",
 						 "{\"name\":\"transport\",\"port\":9300},"
 						 "{\"name\":\"rest\",\"port\":9200}",
 						 &r),
 			 200);
 	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_string_equal(jstr(r.body, "spec.ports.1.name"), "rest");
+	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
+	http_resp_free(&r);
+	/* Another port number and name is a new port: it gets a new nodePort. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"other\",\"port\":9201}",
+						 &r),
+			 200);
+	assert_int_equal(json_array_size(jget(r.body, "spec.ports")), 2);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_int_equal(jint(r.body, "spec.ports.1.port"), 9201);
 	assert_true(jint(r.body, "spec.ports.1.nodePort") != http);
 	http_resp_free(&r);
 }
@@ -2972,7 +3133,8 @@ static void test_https_with_the_written_ca(void **state)
 	snprintf(cmd, sizeof(cmd), "curl -fsS --cacert /dev/null '%s/version' >/dev/null 2>&1",
 		 sim.server);
 	assert_int_not_equal(system(cmd), 0);
-	/* Plain HTTP to the same port is no API. */
+	/* Plain HTTP to the same port is no API: Go's HTTP server answers it
+	 * in HTTP/1.0 and closes. */
 	char plain[300];
 	snprintf(plain, sizeof(plain), "http://%.200s", sim.server + 8);
 	char auth[300];
@@ -2981,6 +3143,102 @@ static void test_https_with_the_written_ca(void **state)
 	bool answered = http_request(plain, "GET", "/api/v1/namespaces", NULL, h, 2000, &r);
 	assert_true(!answered || r.status != 200);
 	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -i -X POST -d '{}' '%s/api/v1/namespaces' >'%s/plain.out'", plain,
+		 sim.dir);
+	assert_int_equal(system(cmd), 0);
+	static const char want[] =
+		"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+	char got[256] = "";
+	snprintf(cmd, sizeof(cmd), "%s/plain.out", sim.dir);
+	FILE *f = fopen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	assert_string_equal(got, want);
+}
+
+/* The PEM files of a kubeconfig's user's client certificate and key. */
+static void client_cert_files(const char *kubeconfig, const char *user, const char *out_prefix)
+{
+	char cmd[1024];
+	static const char *const fields[][2] = {{"client-certificate-data", "crt"},
+						{"client-key-data", "key"}};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "kubectl config view --raw --kubeconfig '%s' "
+			 "-o jsonpath='{.users[?(@.name==\"%s\")].user.%s}' | base64 -d >'%s.%s' "
+			 "&& test -s '%s.%s'",
+			 kubeconfig, user, fields[i][0], out_prefix, fields[i][1], out_prefix,
+			 fields[i][1]);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* curl with a client certificate (prefix.crt, prefix.key) and maybe a
+ * token: the HTTP status. */
+static int curl_with_cert(const char *prefix, const char *token, const char *path)
+{
+	char cmd[1600], out[300];
+	snprintf(out, sizeof(out), "%s.status", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -o /dev/null -w '%%{http_code}' --cacert '%s' --cert '%s.crt' "
+		 "--key '%s.key' %s%s%s '%s%s' >'%s'",
+		 sim.ca, prefix, prefix, token ? "-H 'Authorization: Bearer " : "",
+		 token ? token : "", token ? "'" : "", sim.server, path, out);
+	if (system(cmd) != 0)
+		return -1;
+	FILE *f = fopen(out, "r");
+	int status = -1;
+	if (f) {
+		if (fscanf(f, "%d", &status) != 1)
+			status = -1;
+		fclose(f);
+	}
+	return status;
+}
+
+/*
+ * The admin-cert context authenticates by its client certificate alone,
+ * as kubeadm's admin.conf does: CN kubernetes-admin, O system:masters,
+ * which cluster-admin and the /_sim/ paths need.  A certificate of another
+ * CA authenticates no one: a 401 without a token, the token's user with
+ * one (the x509 authenticator's error does not stop the union).
+ */
+static void test_client_certificates_authenticate_as_their_subject(void **state)
+{
+	(void)state;
+	char cmd[1024], prefix[300], other_prefix[400], dir[300];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin-cert get nodes -o name | grep -q node/",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+	snprintf(prefix, sizeof(prefix), "%s/admin-cert", sim.dir);
+	client_cert_files(sim.kubeconfig, "admin-cert", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl x509 -noout -subject -in '%s.crt' | grep -q "
+		 "'O = system:masters, CN = kubernetes-admin'",
+		 prefix);
+	assert_int_equal(system(cmd), 0);
+	/* No token: the certificate is the user, system:masters its group. */
+	assert_int_equal(curl_with_cert(prefix, NULL, "/api/v1/nodes"), 200);
+	assert_int_equal(curl_with_cert(prefix, NULL, "/_sim/state"), 200);
+
+	/* Another simulator's CA issued this one. */
+	struct sim other;
+	snprintf(dir, sizeof(dir), "%s/other-ca", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_true(sim_start(&other, dir, ""));
+	snprintf(other_prefix, sizeof(other_prefix), "%s/foreign", dir);
+	client_cert_files(other.kubeconfig, "admin-cert", other_prefix);
+	assert_int_equal(sim_stop(&other), 0);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/api/v1/nodes"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/version"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/api/v1/namespaces"), 200);
+	/* /_sim/ is the admin's alone: the token decided, not the foreign
+	 * certificate's system:masters. */
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/_sim/state"), 403);
 }
 
 struct kube_answer {
@@ -3401,11 +3659,13 @@ int main(void)
 		cmocka_unit_test(test_expired_service_account_token_is_401),
 		cmocka_unit_test(test_https_with_the_written_ca),
 		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
+		cmocka_unit_test(test_client_certificates_authenticate_as_their_subject),
 		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
 		cmocka_unit_test(test_apply_create_needs_create_verb),
 		cmocka_unit_test(test_service_proxy_verbs_are_get_create_update_delete),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
+		cmocka_unit_test(test_apply_owns_fields_per_manager_and_merges_lists_by_key),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_statefulset),
