@@ -849,6 +849,8 @@ static void test_create_draws_no_warning_from_kubernetes(void **state)
 	expect_succeeded(&f->d, id);
 	json_t *st = sim_record(&f->sim);
 	json_t *warnings = json_object_get(st, "warnings");
+	/* The simulator lists what it warned of (an empty list, not none). */
+	assert_true(json_is_array(warnings));
 	if (json_array_size(warnings) > 0) {
 		char *dump = json_dumps(warnings, JSON_INDENT(2));
 		fail_msg("the API server warned: %s", dump);
