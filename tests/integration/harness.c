@@ -4,6 +4,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1287,4 +1291,31 @@ bool flood_finish(struct flood *f, struct flood_counts *out)
 	close(f->fd);
 	free(f);
 	return ok;
+}
+
+int harness_run_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+		      int (*setup)(void **), int (*teardown)(void **))
+{
+	const char *shard = getenv("ESAAS_TEST_SHARD");
+	long i = 0, of = 1;
+
+	if (shard && *shard) {
+		char *end;
+		i = strtol(shard, &end, 10);
+		if (*end == '/')
+			of = strtol(end + 1, &end, 10);
+		if (*end || of < 1 || i < 0 || i >= of) {
+			fprintf(stderr, "ESAAS_TEST_SHARD: i/n with 0 <= i < n expected, not %s\n",
+				shard);
+			return 1;
+		}
+	}
+	struct CMUnitTest *mine = xcalloc(n ? n : 1, sizeof(*mine));
+	size_t k = 0;
+	for (size_t t = 0; t < n; t++)
+		if ((long)(t % (size_t)of) == i)
+			mine[k++] = tests[t];
+	int rc = _cmocka_run_group_tests(name, mine, k, setup, teardown);
+	free(mine);
+	return rc;
 }

@@ -268,4 +268,17 @@ struct flood;
 struct flood *flood_start(const struct esaasd *d, int ms, int per_second);
 bool flood_finish(struct flood *f, struct flood_counts *out);
 
+/*
+ * Run a program's tests as cmocka_run_group_tests_name() does, or, with
+ * ESAAS_TEST_SHARD=i/n in the environment, only those whose index modulo
+ * n is i: tests/run-integration.sh starts a long program's shards side by
+ * side, each with its own PostgreSQL, simulator and esaasd.  Tests must
+ * not depend on one another.  A malformed ESAAS_TEST_SHARD fails.
+ */
+struct CMUnitTest;
+int harness_run_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+		      int (*setup)(void **), int (*teardown)(void **));
+#define harness_run_group(tests, setup, teardown) \
+	harness_run_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
+
 #endif
