@@ -2284,36 +2284,14 @@ static const char *pod_ip(const json_t *pod)
 	return ip && *ip ? ip : NULL;
 }
 
-/* A ready pod is an endpoint of its Services a moment after it turned
- * Ready: the EndpointSlice controller and the API server's watch of it
- * lag (pkg/controller/endpointslice, reconciler.go); the service proxy
- * answers from the endpoints (pkg/registry/core/service/storage/storage.go,
- * ResourceLocation).  Ready's lastTransitionTime has a second's precision:
- * ENDPOINTS_LAG_MS to a second more after it.  Not ready is out at once. */
-#define ENDPOINTS_LAG_MS 500
-
-static bool endpoint_ready(const json_t *pod)
+/* A ready pod is an endpoint of its Services as the endpoint controller
+ * has seen it (controllers_pod_endpoint: a moment after it turned Ready,
+ * and as long after it stopped being Ready or started terminating); the
+ * service proxy answers from the endpoints
+ * (pkg/registry/core/service/storage/storage.go, ResourceLocation). */
+static bool endpoint_ready(const struct store_obj *pod)
 {
-	if (!controllers_pod_ready(pod) || !pod_ip(pod) ||
-	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
-		return false;
-	size_t i;
-	json_t *cond;
-	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i,
-			    cond) {
-		struct tm tm;
-		memset(&tm, 0, sizeof(tm));
-		const char *ts = json_str(cond, "lastTransitionTime");
-		if (strcmp(json_str(cond, "type"), "Ready") != 0 || !ts)
-			continue;
-		if (sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-			return true;
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		return now_wall_ms() >= (int64_t)timegm(&tm) * 1000 + 999 + ENDPOINTS_LAG_MS;
-	}
-	return true;
+	return pod_ip(pod->body) && controllers_pod_endpoint(pod);
 }
 
 /* A dial that NetworkPolicy drops: no answer, no refusal, until the
@@ -2420,8 +2398,8 @@ static void serve_proxy(struct call *c, struct target *t)
 				if (!json_equal(json_object_get(labels, k), v))
 					match = false;
 			}
-			if (match && (endpoint_ready(pods[j]->body) ||
-				      (not_ready_too && pod_ip(pods[j]->body))))
+			if (match &&
+			    (endpoint_ready(pods[j]) || (not_ready_too && pod_ip(pods[j]->body))))
 				pods[nready++] = pods[j];
 		}
 		if (nready > 0) {
@@ -2435,9 +2413,10 @@ static void serve_proxy(struct call *c, struct target *t)
 			if (!netpol_admits(pod->body, &cp, (int)tp))
 				snprintf(dropped, sizeof(dropped), "%s:%lld", pod_ip(pod->body),
 					 (long long)tp);
-			/* A pod not ready is not listening yet (Elasticsearch binds
-			 * 9200 as it starts): the proxy's dial is refused. */
-			else if (!controllers_pod_ready(pod->body))
+			/* A port nothing listens on (Elasticsearch binds 9200
+			 * once it has joined or given up waiting; a terminating
+			 * pod has stopped): the proxy's dial is refused. */
+			else if (!controllers_port_accepts(pod, tp))
 				snprintf(refused, sizeof(refused), "%s:%lld", pod_ip(pod->body),
 					 (long long)tp);
 		}

@@ -2270,6 +2270,161 @@ static void kubelet_run_removals(const json_t *pod, const char *node)
 	}
 }
 
+bool controllers_pod_running(const struct store_obj *pod)
+{
+	const char *phase = json_str(json_object_get(pod->body, "status"), "phase");
+
+	return pod->running_ms && !terminating(pod->body) && phase && !strcmp(phase, "Running");
+}
+
+/* Elasticsearch's HTTP port: http.port, 9200 by default. */
+#define ES_HTTP_PORT 9200
+
+bool controllers_port_accepts(const struct store_obj *pod, int64_t port)
+{
+	const char *role = json_str(json_object_get(meta(pod->body), "labels"), "esaas.io/role");
+	int major;
+
+	if (!controllers_pod_running(pod))
+		return false;
+	/* Kibana answers once its Elasticsearch does. */
+	if (role && !strcmp(role, "kibana"))
+		return sim_es_available(pod->ns);
+	/* Elasticsearch binds its HTTP port once it has joined a cluster or
+	 * given up waiting (sim_es_probe_status). */
+	if (port == ES_HTTP_PORT && es_container(pod->body, &major))
+		return sim_es_probe_status(pod, NULL) != 0;
+	return true;
+}
+
+/* A probe's port: a number, or the name of one of the pod's container
+ * ports (pkg/kubelet/prober/prober.go, probe: FindPortByName). */
+static int64_t probe_port(const json_t *pod, const json_t *port)
+{
+	size_t i, j;
+	json_t *c, *p;
+
+	if (json_is_integer(port))
+		return json_integer_value(port);
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_array_foreach (json_object_get(c, "ports"), j, p) {
+			if (json_is_string(port) &&
+			    same(json_str(p, "name"), json_string_value(port)))
+				return json_integer_value(json_object_get(p, "containerPort"));
+		}
+	}
+	return -1;
+}
+
+/* One probe: a tcpSocket probe passes when the port accepts the
+ * connection (pkg/probe/tcp/tcp.go), an httpGet one on a status from 200
+ * to 399 (pkg/probe/http/http.go); the simulated ports answer at once,
+ * so timeoutSeconds never runs out.  exec and grpc probes are not
+ * modelled: they pass. */
+static bool probe_passes(const struct store_obj *pod, const json_t *probe)
+{
+	const json_t *tcp = json_object_get(probe, "tcpSocket");
+	const json_t *http = json_object_get(probe, "httpGet");
+	int major;
+
+	if (tcp)
+		return controllers_port_accepts(
+			pod, probe_port(pod->body, json_object_get(tcp, "port")));
+	if (http) {
+		int64_t port = probe_port(pod->body, json_object_get(http, "port"));
+		const char *path = json_str(http, "path");
+		int status;
+
+		if (!controllers_port_accepts(pod, port))
+			return false;
+		if (port != ES_HTTP_PORT || !es_container(pod->body, &major))
+			return true;
+		status = sim_es_probe_status(pod, path ? path : "/");
+		return status >= 200 && status < 400;
+	}
+	return true;
+}
+
+static int probe_field(const json_t *probe, const char *key, int dflt)
+{
+	const json_t *v = json_object_get(probe, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (int)json_integer_value(v) : dflt;
+}
+
+static void set_ready(struct store_obj *pod, bool ready)
+{
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	char ts[32];
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (json_object_get(st, "conditions"), i, c) {
+		const char *type = json_str(c, "type");
+		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+			json_object_set_new(c, "status", json_string(ready ? "True" : "False"));
+			json_object_set_new(c, "lastTransitionTime", json_string(ts));
+		}
+	}
+	json_array_foreach (json_object_get(st, "containerStatuses"), i, c)
+		json_object_set_new(c, "ready", json_boolean(ready));
+	store_update(pod, body);
+}
+
+/*
+ * The readiness probe worker of a running pod (pkg/kubelet/prober/worker.go):
+ * it probes at once and then every periodSeconds (10 by default); a probe
+ * before initialDelaySeconds since the container started gives no result;
+ * the result flips after successThreshold successes (1) or
+ * failureThreshold failures (3) in a row, and starts as a failure.  One
+ * worker per pod: every container with a probe is probed in the same
+ * round, on the first one's timing.  A pod without a probe is Ready while
+ * its containers run (prober_manager.go, UpdatePodStatus).
+ */
+static void kubelet_probe(struct store_obj *pod, int64_t now)
+{
+	const json_t *probe = NULL;
+	bool ok = true, any = false;
+	size_t i;
+	json_t *c;
+
+	if (now < pod->next_probe_ms)
+		return;
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "containers"), i,
+			    c) {
+		const json_t *p = json_object_get(c, "readinessProbe");
+
+		if (!json_is_object(p))
+			continue;
+		if (!probe)
+			probe = p;
+		any = true;
+		ok = ok && probe_passes(pod, p);
+	}
+	if (!any) {
+		pod->next_probe_ms = INT64_MAX;
+		if (!controllers_pod_ready(pod->body))
+			set_ready(pod, true);
+		return;
+	}
+	pod->next_probe_ms += (int64_t)probe_field(probe, "periodSeconds", 10) * 1000;
+	if (now - pod->running_ms < (int64_t)probe_field(probe, "initialDelaySeconds", 0) * 1000)
+		return;
+	if (ok == pod->probe_ok) {
+		pod->probe_run++;
+	} else {
+		pod->probe_run = 1;
+		pod->probe_ok = ok;
+	}
+	bool ready = controllers_pod_ready(pod->body);
+	if (ok && !ready && pod->probe_run >= probe_field(probe, "successThreshold", 1))
+		set_ready(pod, true);
+	else if (!ok && ready && pod->probe_run >= probe_field(probe, "failureThreshold", 3))
+		set_ready(pod, false);
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -2355,35 +2510,56 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		store_update(pod, body);
 		return;
 	}
-	/* Kibana answers once its Elasticsearch does. */
-	const char *role = json_str(
-		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
-		return;
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    !controllers_pod_ready(pod->body) && kubelet_es_crashes(pod, node, now))
-		return;
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    !controllers_pod_ready(pod->body)) {
-		json_t *body = json_deep_copy(pod->body);
-		json_t *st = child(body, "status");
-		char ts[32];
-		now_ts(ts, sizeof(ts));
-		size_t i;
-		json_t *c;
-		json_array_foreach (json_object_get(st, "conditions"), i, c) {
-			const char *type = json_str(c, "type");
-			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
-				json_object_set_new(c, "status", json_string("True"));
-				json_object_set_new(c, "lastTransitionTime", json_string(ts));
-			}
-		}
-		json_array_foreach (json_object_get(st, "containerStatuses"), i, c)
-			json_object_set_new(c, "ready", json_true());
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms) {
+		/* The containers start: Elasticsearch's may exit at once. */
+		if (kubelet_es_crashes(pod, node, now))
+			return;
 		pod->ready_at_ms = 0;
-		store_update(pod, body);
+		pod->running_ms = now;
+		/* The probe worker probes at once, then every period
+		 * (worker.go, run). */
+		pod->next_probe_ms = now;
+		pod->probe_run = 0;
+		pod->probe_ok = false;
+		pod->http_open = false;
 	}
+	if (phase && !strcmp(phase, "Running") && pod->running_ms)
+		kubelet_probe(pod, now);
+}
+
+/*
+ * The endpoint controller's input: since when a pod serves (Ready, not
+ * terminating, with an address) and until when.  The controller acts on
+ * a pod's change after the pod informer's event and its own sync, and the
+ * proxy sees the EndpointSlice after the API server's watch of it
+ * (pkg/controller/endpointslice/endpointslice_controller.go, onPodUpdate,
+ * syncService; reconciler.go): a pod that turns Ready, one that stops
+ * being Ready and one that starts terminating are all seen ENDPOINTS_LAG_MS
+ * later.
+ */
+#define ENDPOINTS_LAG_MS 1000
+
+static void endpoints_track(struct store_obj *pod, int64_t now)
+{
+	const char *ip = json_str(json_object_get(pod->body, "status"), "podIP");
+	bool serving = controllers_pod_ready(pod->body) && !terminating(pod->body) && ip && *ip;
+	bool was = pod->serving_since_ms && !pod->serving_until_ms;
+
+	if (serving && !was) {
+		pod->serving_since_ms = now;
+		pod->serving_until_ms = 0;
+	} else if (!serving && was) {
+		pod->serving_until_ms = now;
+	}
+}
+
+bool controllers_pod_endpoint(const struct store_obj *pod)
+{
+	int64_t seen = now_mono_ms() - ENDPOINTS_LAG_MS;
+
+	if (!pod->serving_since_ms || pod->serving_since_ms > seen)
+		return false;
+	return !pod->serving_until_ms || pod->serving_until_ms > seen;
 }
 
 /* --- nodes -------------------------------------------------------------------------- */
@@ -2861,6 +3037,10 @@ static void tick(void)
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone)
 			kubelet(all[i], nodes, nnodes);
+	}
+	for (size_t i = 0; i < nall; i++) {
+		if (!all[i]->gone)
+			endpoints_track(all[i], now_mono_ms());
 	}
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone && terminating(all[i]->body) &&

@@ -152,6 +152,7 @@ static void set_defaults(void)
 	conf.recovery_ms = 500;
 	conf.node_left_delay_ms = 60000;
 	conf.no_master_wait_ms = 30000;
+	conf.initial_state_timeout_ms = 30000;
 	conf.indices = json_array();
 	conf.faults = NULL;
 	conf.seed_given = false;
@@ -259,7 +260,9 @@ static bool load(json_t *root, char **err)
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
 		    !get_int(sec, "node_left_delay_ms", 0, 86400000, &conf.node_left_delay_ms,
 			     err) ||
-		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err))
+		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err) ||
+		    !get_int(sec, "initial_state_timeout_ms", 0, 3600000,
+			     &conf.initial_state_timeout_ms, err))
 			return false;
 		json_t *ix = json_object_get(sec, "indices");
 		if (ix) {

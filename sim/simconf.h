@@ -15,7 +15,9 @@
  *     memory: 32Gi
  *     pods: 110
  *   pods:
- *     ready_delay_ms: 1000         # scheduled to Ready
+ *     ready_delay_ms: 1000         # scheduled to its containers running (the
+ *                                  # runtime's start); Ready then follows the
+ *                                  # readiness probe, or at once without one
  *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
  *                                  # the pod's terminationGracePeriodSeconds)
  *     gc_quarantine_ms: 40000      # a pod bound to a node that does not exist
@@ -40,6 +42,8 @@
  *     recovery_ms: 500             # a copy initialising
  *     node_left_delay_ms: 60000    # index.unassigned.node_left.delayed_timeout
  *     no_master_wait_ms: 30000     # cap on waiting for a master that is not there
+ *     initial_state_timeout_ms: 30000 # discovery.initial_state_timeout: a node
+ *                                  # without a master opens HTTP after it
  *     indices:                     # created in every cluster once it forms
  *       - {name: logs, shards: 2, replicas: 1}
  *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
@@ -79,6 +83,7 @@ struct simconf {
 	int recovery_ms;
 	int node_left_delay_ms;
 	int no_master_wait_ms;
+	int initial_state_timeout_ms;
 	json_t *indices; /* array of {name, shards, replicas, analysis?} */
 	json_t *faults;	 /* array, or NULL */
 	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */

@@ -88,9 +88,12 @@ static int64_t submit_create(const struct esaasd *d, const char *spec)
 	return id;
 }
 
+/* Pods turn Ready through the readiness probe esaas renders (10 s before
+ * the first probe that counts): a rolling restart of nine pods takes about
+ * two minutes. */
 static void expect_succeeded(const struct esaasd *d, int64_t id)
 {
-	assert_true(job_succeeded(d, id, 60000));
+	assert_true(job_succeeded(d, id, 240000));
 }
 
 #define QUOTA_PATH "/api/v1/namespaces/es-default-logs/resourcequotas/esaas-quota"

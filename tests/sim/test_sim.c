@@ -148,7 +148,11 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "  relocation_ms: 200\n"
 				 "  recovery_ms: 50\n"
 				 "  node_left_delay_ms: 300\n"
-				 "  no_master_wait_ms: 500\n";
+				 "  no_master_wait_ms: 500\n"
+				 /* Shortened: a node left without a master answers
+				  * soon (test_es_http_opens_after_initial_state_timeout
+				  * has the real 30 s). */
+				 "  initial_state_timeout_ms: 1000\n";
 
 static int start_sim(void **state)
 {
@@ -1978,7 +1982,7 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
 	http_resp_free(&r);
 
-	/* Kibana without its Elasticsearch runs, never ready. */
+	/* Kibana without its Elasticsearch runs, its port refused. */
 	make_namespace("refused");
 	assert_int_equal(apply("/apis/apps/v1/namespaces/refused/statefulsets/kb",
 			       workload("kb", 1, "kb", "kibana", NULL, "7.17.10"), &r),
@@ -2004,6 +2008,185 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 		call("GET", "/api/v1/namespaces/refused/services/kb:9200/proxy/", NULL, &r), 503);
 	assert_string_equal(jstr(r.body, "reason"), "ServiceUnavailable");
 	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+}
+
+/* An Elasticsearch pod with a tcpSocket readiness probe on its HTTP port:
+ * probe is the rest of the probe object (timings). */
+static const char PROBED_POD[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":"
+	"{\"app\":\"es\"}},\"spec\":{\"containers\":[{\"name\":\"es\",\"image\":"
+	"\"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\",\"ports\":[{\"name\":"
+	"\"http\",\"containerPort\":9200}],\"readinessProbe\":{\"tcpSocket\":{\"port\":"
+	"\"http\"}%s}}]}}";
+
+static int64_t ts_seconds(const char *ts)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	assert_non_null(ts);
+	assert_int_equal(sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+				&tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+			 6);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* Seconds from a Ready pod's start to its Ready transition. */
+static int64_t seconds_to_ready(json_t *pod)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (jget(pod, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), "Ready")) {
+			assert_string_equal(jstr(c, "status"), "True");
+			return ts_seconds(jstr(c, "lastTransitionTime")) -
+			       ts_seconds(jstr(pod, "status.startTime"));
+		}
+	}
+	fail_msg("no Ready condition");
+	return -1;
+}
+
+static bool pod_ready(struct http_resp *r, const void *arg)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (jget(r->body, "status.conditions"), i, c) {
+		if (r->status == 200 && !strcmp(jstr(c, "type"), "Ready") &&
+		    !strcmp(jstr(c, "status"), "True"))
+			return true;
+	}
+	return false;
+}
+
+static bool node_listed(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && r->raw && strstr(r->raw, arg);
+}
+
+static bool message_is(struct http_resp *r, const void *arg)
+{
+	return r->body && jstr(r->body, "message") && !strcmp(jstr(r->body, "message"), arg);
+}
+
+/* The kubelet probes as the pod says: nothing before initialDelaySeconds,
+ * then every periodSeconds; the node has joined the cluster (it runs)
+ * before its probe makes it Ready. */
+static void test_readiness_follows_the_probe(void **state)
+{
+	struct http_resp r;
+	char body[1024];
+
+	make_cluster("probe", 1, "7.17.10");
+	es_wait_green("probe", 2);
+	snprintf(body, sizeof(body), PROBED_POD, "late",
+		 ",\"initialDelaySeconds\":3,\"periodSeconds\":1");
+	assert_int_equal(call("POST", "/api/v1/namespaces/probe/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("probe", "/_cat/nodes?h=name"), node_listed, "late-probe",
+			       5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/probe/pods/late", NULL, &r), 200);
+	assert_false(pod_ready(&r, NULL));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/probe/pods/late", pod_ready, NULL, 10000, &r));
+	int64_t s = seconds_to_ready(r.body);
+	assert_true(s >= 2 && s <= 5);
+	http_resp_free(&r);
+}
+
+/* A node that finds no master opens HTTP after discovery.initial_state_timeout,
+ * 30 s by default: its TCP probe passes then, and it answers what needs a
+ * master with master_not_discovered_exception. */
+static void test_es_http_opens_after_initial_state_timeout(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	char body[1024];
+	int64_t end;
+
+	start_own_sim(&own, "alone", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
+				  "{\"metadata\":{\"name\":\"alone\"}}", &r),
+			 201);
+	http_resp_free(&r);
+	snprintf(body, sizeof(body), SERVICE, "alone");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/alone/services", body, &r),
+			 201);
+	http_resp_free(&r);
+	/* No cluster.initial_master_nodes: a new zen2 cluster never forms. */
+	snprintf(body, sizeof(body), PROBED_POD, "lone", ",\"periodSeconds\":1");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/alone/pods", body, &r), 201);
+	http_resp_free(&r);
+	end = harness_now_ms() + 45000;
+	for (;;) {
+		own_call(&own, "GET", "/api/v1/namespaces/alone/pods/lone", NULL, &r);
+		if (pod_ready(&r, NULL) || harness_now_ms() > end)
+			break;
+		http_resp_free(&r);
+		msleep(100);
+	}
+	assert_true(pod_ready(&r, NULL));
+	int64_t s = seconds_to_ready(r.body);
+	assert_true(s >= 29 && s <= 32);
+	http_resp_free(&r);
+	end = harness_now_ms() + 5000;
+	while (own_call(&own, "GET", "/api/v1/namespaces/alone/services/es-alone:9200/proxy/", NULL,
+			&r) != 200 &&
+	       harness_now_ms() < end) {
+		http_resp_free(&r);
+		msleep(100);
+	}
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.body, "cluster_uuid"), "_na_");
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "GET",
+				  "/api/v1/namespaces/alone/services/es-alone:9200/proxy/"
+				  "_cluster/health?timeout=1s",
+				  NULL, &r),
+			 503);
+	assert_string_equal(jstr(r.body, "error.type"), "master_not_discovered_exception");
+	http_resp_free(&r);
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+/* A pod that starts terminating stays an endpoint for as long as a new
+ * one takes to become one: meanwhile the proxy dials it, and its stopped
+ * Elasticsearch refuses. */
+static void test_terminating_pod_leaves_the_endpoints_late(void **state)
+{
+	struct http_resp r;
+	char path[256], body[1024], want[256];
+
+	make_namespace("leave");
+	bootstrap_config("leave", "es-master-0-leave");
+	snprintf(body, sizeof(body), SERVICE, "leave");
+	assert_int_equal(apply("/api/v1/namespaces/leave/services/es-leave", body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/leave/statefulsets/es-master");
+	assert_int_equal(apply(path, workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("leave", "/"), ok_200, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/leave/pods/es-master-0", NULL, &r), 200);
+	snprintf(want, sizeof(want),
+		 "error trying to reach service: dial tcp %s:9200: connect: connection refused",
+		 jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/leave/pods/es-master-0", NULL, &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("leave", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("leave", "/"), message_is,
+			       "no endpoints available for service \"es-leave\"", 5000, &r));
 	http_resp_free(&r);
 }
 
@@ -2269,12 +2452,6 @@ static bool crash_looping(struct http_resp *r, const void *arg)
 {
 	const char *why = jstr(r->body, "status.containerStatuses.0.state.waiting.reason");
 	return r->status == 200 && why && !strcmp(why, "CrashLoopBackOff");
-}
-
-static bool pod_ready(struct http_resp *r, const void *arg)
-{
-	json_t *ready = jget(r->body, "status.containerStatuses.0.ready");
-	return r->status == 200 && json_is_true(ready);
 }
 
 /* The owner and mode of a folder on worker-0, "uid:gid mode", from /_sim/state. */
@@ -3678,6 +3855,9 @@ int main(void)
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
+		cmocka_unit_test(test_readiness_follows_the_probe),
+		cmocka_unit_test(test_es_http_opens_after_initial_state_timeout),
+		cmocka_unit_test(test_terminating_pod_leaves_the_endpoints_late),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
 		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
