@@ -245,9 +245,10 @@ static void test_check_create_needs_a_create_workflow(void **state)
 	assert_string_equal(err.field, "image");
 	http_error_clear(&err);
 	json_decref(own);
-	json_t *pinned = json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
-				    " \"image\": \"mirror/es:7.17.10\"}",
-				    0, NULL);
+	json_t *pinned =
+		json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+			   " \"data\": {\"replicas\": 2}, \"image\": \"mirror/es:7.17.10\"}",
+			   0, NULL);
 	assert_true(api_clusters_check_create(pinned, &reg,
 					      "6.8.23=mirror/es:6.8.23, "
 					      "7.17.10=mirror/es:7.17.10",
