@@ -59,7 +59,7 @@ struct spec_nodes {
 struct spec {
 	char *name;
 	struct es_version version;
-	char *image;				/* NULL: the version's default image */
+	char *image; /* NULL: the version's image; else only one kubernetes.allowed_images pins */
 	struct spec_nodes nodes[ES_ROLE_COUNT]; /* indexed by enum es_role */
 	char **plugins;				/* known names, no duplicates, in the order sent */
 	size_t nplugins;
