@@ -128,6 +128,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;
 	api->test_caller = opt->test_caller;
+	api->allowed_images = cfg->kube_allowed_images;
 	api->http = http_server_new(base, &lim);
 	if (!api->http) {
 		snprintf(err, errlen, "cannot create the HTTP server");

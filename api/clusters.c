@@ -33,7 +33,8 @@ static const char *spec_field(const char *field)
 	return field;
 }
 
-bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
+bool api_clusters_check_create(json_t *body, const struct wf_registry *reg,
+			       const char *allowed_images, struct spec *spec,
 			       const struct workflow **wf, struct http_error *err)
 {
 	struct spec_error serr;
@@ -44,6 +45,12 @@ bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, stru
 			return http_error_set(err, 422, "invalid", NULL, "%s", serr.message);
 		return http_error_set(err, 422, "invalid", serr.field, "%s: %s", serr.field,
 				      serr.message);
+	}
+	/* Tenants choose a version; what runs it is the operator's choice. */
+	if (!spec_check_image(spec, allowed_images, &serr)) {
+		http_error_set(err, 422, "invalid", serr.field, "%s: %s", serr.field, serr.message);
+		spec_free(spec);
+		return false;
 	}
 
 	*wf = reg ? wf_registry_find(reg, CREATE_KIND) : NULL;
@@ -199,7 +206,8 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
 	body = http_req_json(req, false, &err);
-	if (!body || !api_clusters_check_create(body, api->reg, &spec, &wf, &err))
+	if (!body ||
+	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err))
 		goto failed;
 	if (!api_database_ok(api, &err))
 		goto failed;

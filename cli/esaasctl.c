@@ -113,6 +113,9 @@ static int render_main(int argc, char **argv)
 		.image_registry = cfg.kube_image_registry,
 		.plugin_repo_url = cfg.kube_plugin_repository,
 		.rack_label = cfg.kube_rack_label,
+		.allowed_images = cfg.kube_allowed_images,
+		.utility_image = cfg.kube_utility_image,
+		.tune_hosts = cfg.kube_tune_hosts,
 	};
 	if (!render_cluster(&spec, &ro, &objects, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl render: %s\n", err);

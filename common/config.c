@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/token.h"
 #include "common/util.h"
+#include "kube/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,9 @@ static const struct key keys[] = {
 	 1, 86400, "300"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
 	 "topology.esaas.io/rack"},
+	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},
+	{"kubernetes.utility_image", KEY_STRING, FIELD(kube_utility_image), 0, 0, "busybox:1.36.1"},
+	{"kubernetes.tune_hosts", KEY_BOOL, FIELD(kube_tune_hosts), 0, 0, "false"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 
@@ -1141,6 +1145,9 @@ static bool check_values(struct loader *ld)
 		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
 	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("oidc.role_map"), msg);
+	if (cfg->kube_allowed_images &&
+	    !spec_allowed_images_valid(cfg->kube_allowed_images, msg, sizeof(msg)))
+		return fail_key(ld, (size_t)key_index("kubernetes.allowed_images"), msg);
 	return true;
 }
 

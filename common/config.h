@@ -67,6 +67,13 @@ struct config {
 	char *kube_image_registry;    /* kubernetes.image_registry: NULL = each version's default */
 	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
 	char *kube_rack_label;	      /* kubernetes.rack_label: the node label of racks */
+	/* kubernetes.allowed_images: "version=image, ...", the image each listed
+	 * version runs, which is also the only image a spec may name for it;
+	 * NULL: every version its default image, and no spec may name one */
+	char *kube_allowed_images;
+	char *kube_utility_image; /* kubernetes.utility_image: esaas's own init and wipe image */
+	bool kube_tune_hosts;	  /* kubernetes.tune_hosts: false; true raises vm.max_map_count
+			       * from a privileged init container of the utility image */
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */
 

@@ -48,6 +48,9 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.image_registry = env->cfg->kube_image_registry,
 		.plugin_repo_url = env->cfg->kube_plugin_repository,
 		.rack_label = env->cfg->kube_rack_label,
+		.allowed_images = env->cfg->kube_allowed_images,
+		.utility_image = env->cfg->kube_utility_image,
+		.tune_hosts = env->cfg->kube_tune_hosts,
 	};
 }
 

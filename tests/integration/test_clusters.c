@@ -194,7 +194,7 @@ static void test_check_create_needs_a_create_workflow(void **state)
 	json_t *body = json_loads(SPEC_LOGS, 0, NULL);
 
 	/* No create workflow: 501, and nothing parsed is left behind. */
-	assert_false(api_clusters_check_create(body, &empty, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(body, &empty, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 501);
 	assert_string_equal(err.code, "not_implemented");
 	assert_null(err.field);
@@ -203,13 +203,13 @@ static void test_check_create_needs_a_create_workflow(void **state)
 	assert_null(wf);
 	assert_null(spec.name);
 	http_error_clear(&err);
-	assert_false(api_clusters_check_create(body, NULL, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(body, NULL, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 501);
 	http_error_clear(&err);
 
 	/* A spec that is wrong is the client's error whatever the build. */
 	json_t *bad = json_loads("{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}", 0, NULL);
-	assert_false(api_clusters_check_create(bad, &empty, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(bad, &empty, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 422);
 	assert_string_equal(err.field, "masters.replicas");
 	http_error_clear(&err);
@@ -217,18 +217,46 @@ static void test_check_create_needs_a_create_workflow(void **state)
 
 	/* With one: its first state, and its own check, whose field names the body's. */
 	assert_true(wf_registry_add(&reg, &fake_create, msg, sizeof(msg)));
-	assert_true(api_clusters_check_create(body, &reg, &spec, &wf, &err));
+	assert_true(api_clusters_check_create(body, &reg, NULL, &spec, &wf, &err));
 	assert_ptr_equal(wf, &fake_create);
 	assert_string_equal(spec.name, "logs");
 	spec_free(&spec);
 	json_t *big = json_loads("{\"name\": \"logs\", \"data\": {\"replicas\": 3}}", 0, NULL);
-	assert_false(api_clusters_check_create(big, &reg, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(big, &reg, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 422);
 	assert_string_equal(err.field, "data.replicas");
 	assert_string_equal(err.message, "data.replicas: at most 2 in this test");
 	assert_null(spec.name);
 	http_error_clear(&err);
 	json_decref(big);
+
+	/* An image of the tenant's choosing is refused, naming the field,
+	 * unless the operator's allow-list pins that very image to the version. */
+	json_t *own = json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+				 " \"image\": \"evil/es:1\"}",
+				 0, NULL);
+	assert_false(api_clusters_check_create(own, &reg, NULL, &spec, &wf, &err));
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.field, "image");
+	assert_non_null(strstr(err.message, "kubernetes.allowed_images"));
+	assert_null(spec.name);
+	http_error_clear(&err);
+	assert_false(api_clusters_check_create(own, &reg, "7.17.10=mirror/es:7.17.10", &spec, &wf,
+					       &err));
+	assert_string_equal(err.field, "image");
+	http_error_clear(&err);
+	json_decref(own);
+	json_t *pinned =
+		json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+			   " \"data\": {\"replicas\": 2}, \"image\": \"mirror/es:7.17.10\"}",
+			   0, NULL);
+	assert_true(api_clusters_check_create(pinned, &reg,
+					      "6.8.23=mirror/es:6.8.23, "
+					      "7.17.10=mirror/es:7.17.10",
+					      &spec, &wf, &err));
+	assert_string_equal(spec.image, "mirror/es:7.17.10");
+	spec_free(&spec);
+	json_decref(pinned);
 	json_decref(body);
 }
 

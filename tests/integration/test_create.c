@@ -867,7 +867,7 @@ static void test_create_draws_no_warning_from_kubernetes(void **state)
 
 /*
  * A cluster whose Pod Security default is restricted: the namespace esaas
- * makes says privileged, the level its pods need, and the create goes
+ * makes says baseline, the level its pods need, and the create goes
  * through (without the label no pod of it would be made).
  */
 static void test_create_passes_pod_security_with_its_namespace_label(void **state)
@@ -886,7 +886,7 @@ static void test_create_passes_pod_security_with_its_namespace_label(void **stat
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(json_object_get(r.body, "metadata"), "labels"),
 				    "pod-security.kubernetes.io/enforce")),
-			    "privileged");
+			    "baseline");
 	http_resp_free(&r);
 	/* The default holds where no label says otherwise. */
 	assert_true(sim_call(&f->sim, "POST", "/api/v1/namespaces/default/pods",
@@ -898,15 +898,15 @@ static void test_create_passes_pod_security_with_its_namespace_label(void **stat
 }
 
 /*
- * A cluster whose own policy holds every namespace to baseline (a mutating
- * policy, say) refuses the pods esaas renders: the StatefulSets make none,
- * and the wait fails at once with the admission's reason, where it would
- * have waited out its 600 s saying only that the masters were not
- * reachable.
+ * A cluster whose own policy holds every namespace to restricted (a
+ * mutating policy, say) refuses the pods esaas renders, whose "prepare"
+ * init container is root: the StatefulSets make none, and the wait fails
+ * at once with the admission's reason, where it would have waited out its
+ * 600 s saying only that the masters were not reachable.
  */
 static void test_pod_security_refusal_fails_the_wait_with_its_reason(void **state)
 {
-	char *config = xasprintf("%spod_security:\n  force_enforce: baseline\n", SIM_CONFIG);
+	char *config = xasprintf("%spod_security:\n  force_enforce: restricted\n", SIM_CONFIG);
 	struct fixture *f = *state = fixture_new(config);
 	free(config);
 	int64_t started = harness_now_ms();
@@ -926,17 +926,76 @@ static void test_pod_security_refusal_fails_the_wait_with_its_reason(void **stat
 	if (!strstr(error, "masters not reachable yet: ") ||
 	    !strstr(error, "0 of 3 master pods made; ") ||
 	    !strstr(error, " FailedCreate: create Pod es-") ||
-	    !strstr(error, "is forbidden: violates PodSecurity \"baseline:latest\": ") ||
-	    !strstr(error, "hostPath volumes (volume"))
+	    !strstr(error, "is forbidden: violates PodSecurity \"restricted:latest\": ") ||
+	    !strstr(error, "runAsNonRoot != true (container \"prepare\""))
 		fail_msg("the job's error does not say why: %s", error);
 	json_decref(job);
-	/* The namespace was labelled privileged by esaas, and the policy won. */
+	/* The namespace was labelled baseline by esaas, and the policy won. */
 	struct http_resp r;
 	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs", NULL, &r));
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(json_object_get(r.body, "metadata"), "labels"),
 				    "pod-security.kubernetes.io/enforce")),
-			    "baseline");
+			    "restricted");
+	http_resp_free(&r);
+}
+
+/*
+ * No tenant code runs privileged: a cluster whose policy holds every
+ * namespace to baseline (no privileged container, no hostPath volume)
+ * still gets every pod, plugins and Kibana included, since esaas's pods
+ * need no more; the Elasticsearch containers run as uid 1000 and can write
+ * their data paths, and nothing of the tenant's image runs as root.  An
+ * image of the tenant's choosing is refused before anything is queued.
+ */
+static void test_create_passes_with_its_namespace_at_baseline(void **state)
+{
+	char *config = xasprintf("%spod_security:\n  force_enforce: baseline\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"logs\", \"version\": \"7.17.10\","
+			      " \"image\": \"evil/es:1\"}",
+			      NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r.body, "error"), "field")),
+		"image");
+	http_resp_free(&r);
+
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 1}, \"kibana\": {\"replicas\": 1},"
+				  " \"plugins\": [\"analysis-icu\"]}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+
+	size_t i;
+	json_t *pod;
+	int pods = 0;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs/pods", NULL, &r));
+	json_array_foreach (json_object_get(r.body, "items"), i, pod) {
+		static const char *const lists[] = {"initContainers", "containers"};
+		json_t *spec = json_object_get(pod, "spec");
+		for (size_t l = 0; l < 2; l++) {
+			size_t j;
+			json_t *c;
+			json_array_foreach (json_object_get(spec, lists[l]), j, c) {
+				json_t *sc = json_object_get(c, "securityContext");
+				const char *image = json_string_value(json_object_get(c, "image"));
+				json_t *uid = json_object_get(sc, "runAsUser");
+				assert_false(json_is_true(json_object_get(sc, "privileged")));
+				if (strstr(image, "elasticsearch") || strstr(image, "kibana")) {
+					assert_true(json_is_integer(uid));
+					assert_int_equal(json_integer_value(uid), 1000);
+				}
+			}
+		}
+		pods++;
+	}
+	assert_int_equal(pods, 3 + 2 + 1 + 1);
 	http_resp_free(&r);
 }
 
@@ -1000,6 +1059,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_draws_no_warning_from_kubernetes, teardown),
+		cmocka_unit_test_teardown(test_create_passes_with_its_namespace_at_baseline,
+					  teardown),
 		cmocka_unit_test_teardown(test_pod_security_refusal_fails_the_wait_with_its_reason,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_passes_pod_security_with_its_namespace_label,
