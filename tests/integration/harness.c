@@ -123,17 +123,29 @@ const char *pg_new_database(struct pg *pg, char *url, size_t len)
 	return url;
 }
 
+/*
+ * A port nothing listens on, for a server this test starts next.  Not one
+ * the kernel hands out for port 0: those come from the ephemeral range
+ * (ip_local_port_range, 32768-60999 by default), which every outgoing
+ * connection of the programs running side by side also draws from, so one
+ * could take it before the server binds it.  A random one of 10000-19999
+ * instead, below that range and below tests/pg.sh's 20000-40000.
+ */
 static int free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	for (int attempt = 0; attempt < 200; attempt++) {
+		int port = 10000 + (int)rand_below(10000);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 /* The simulators' servers and their CA files, for http_request(). */

@@ -1608,14 +1608,17 @@ static void test_every_workflow_through_faults(void **state)
 	 * The API server fails 15% of its requests (23% under /apis), the
 	 * Elasticsearch behind its proxy 15%.  Matching rules add up, so the
 	 * API server's spare the proxied requests: met by both, 27% of them
-	 * would fail.  A state that sends two requests fails an attempt 28%
-	 * of the time, so five attempts all fail about once in 600 such
-	 * states: this test gives each state twelve (once in four million),
-	 * since what it proves is that every workflow gets through faults by
-	 * retrying, not how many retries the default allows.
+	 * would fail.  A state's attempt may send several requests (a wait
+	 * reads the pods, the workload and the namespace's events, then asks
+	 * Elasticsearch): with five, an attempt fails 60% of the time, so
+	 * twelve attempts all fail about once in 500 such attempts, often
+	 * enough in a run of many waits.  This test gives each state forty
+	 * (once in eight hundred million), since what it proves is that every
+	 * workflow gets through faults by retrying, not how many retries the
+	 * default allows.
 	 */
 	esaasd_stop(&f->d, SIGTERM, true);
-	f->o.retry_max_attempts = 12;
+	f->o.retry_max_attempts = 40;
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	assert_true(sim_call(
 		&f->sim, "POST", "/_sim/faults",
@@ -2002,7 +2005,9 @@ static const char FOUR_HOSTS_SIM_CONFIG[] =
  */
 static void test_leftover_data_nodes_drained_and_removed_one_at_a_time(void **state)
 {
-	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 2);
+	/* The fifth pod stays Pending long enough for the third and fourth to
+	 * pass their readiness probes (10 s): the failed scale-up keeps them. */
+	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 30);
 	expect_ok(f, post_cluster(&f->d,
 				  "{\"name\": \"left\", \"version\": \"7.17.10\","
 				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
