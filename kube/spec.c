@@ -155,9 +155,6 @@ static const struct setting settings[] = {
 	{"http.max_initial_line_length", STATIC, 2, 0, 0, 0},
 	{"http.max_header_size", STATIC, 2, 0, 0, 0},
 	{"http.compression", STATIC, 2, 0, 0, 0},
-	{"http.cors.*", STATIC, 2, 0, 0, 0},
-	{"reindex.remote.whitelist", STATIC, 5, 0, 8, 0},
-	{"reindex.remote.allowlist", STATIC, 8, 0, 0, 0},
 	{"script.allowed_types", STATIC, 6, 0, 0, 0},
 	{"script.allowed_contexts", STATIC, 6, 0, 0, 0},
 	{"gateway.*", STATIC, 2, 0, 0, 0},
@@ -592,6 +589,37 @@ static bool check_setting_value(json_t *value, const char *field, bool allow_nul
 		    "string)");
 }
 
+/*
+ * Settings that open the cluster to the outside or change who may reach
+ * it: browsers of other origins (http.cors), reindexing from other hosts,
+ * connections to remote clusters (which could be another tenant's), data
+ * sent out by monitoring exporters, watcher notifications and its HTTP
+ * client, URL repositories, GeoIP downloads, and security itself.  A
+ * tenant cannot set them; esaas would set them for its own reasons.
+ */
+static const char *const fenced_settings[] = {
+	"http.cors.*",
+	"reindex.remote.*",
+	"cluster.remote.*",
+	"search.remote.*",
+	"xpack.monitoring.exporters.*",
+	"xpack.notification.*",
+	"xpack.http.*",
+	"repositories.url.*",
+	"ingest.geoip.downloader.*",
+	"xpack.security.*",
+	"xpack.ssl.*",
+};
+
+static bool fenced(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fenced_settings); i++) {
+		if (pattern_matches(fenced_settings[i], key))
+			return true;
+	}
+	return false;
+}
+
 bool spec_check_settings(json_t *obj, const struct es_version *v, const char *field,
 			 bool allow_null, struct spec_error *err)
 {
@@ -607,6 +635,10 @@ bool spec_check_settings(json_t *obj, const struct es_version *v, const char *fi
 		char f[128];
 
 		join_field(f, sizeof(f), field, key);
+		if (fenced(key))
+			return fail(err, f,
+				    "is managed by esaas: it opens the cluster to the outside or "
+				    "changes its security");
 		if (!s)
 			return fail(
 				err, f,

@@ -290,6 +290,10 @@ static const struct bad_spec bad_specs[] = {
 	 "not a setting esaas knows"},
 	{"{\"name\": \"logs\", \"config\": {\"cluster.name\": \"x\"}}", "config.cluster.name",
 	 "managed by esaas"},
+	{"{\"name\": \"logs\", \"config\": {\"http.cors.allow-origin\": \"*\"}}",
+	 "config.http.cors.allow-origin", "opens the cluster to the outside"},
+	{"{\"name\": \"logs\", \"config\": {\"cluster.remote.peer.seeds\": \"es-x:9300\"}}",
+	 "config.cluster.remote.peer.seeds", "opens the cluster to the outside"},
 	{"{\"name\": \"logs\", \"placement\": {\"spread\": \"moon\"}}", "placement.spread",
 	 "\"host\" or \"rack\""},
 };

@@ -1474,8 +1474,8 @@ static void test_yaml_reads_back_as_the_objects(void **state)
 		"{\"name\": \"x\", \"version\": \"2.4.6\", \"placement\": {\"spread\": \"rack\"},"
 		" \"config\": {\"threadpool.index.queue_size\": 200, \"action.auto_create_index\": "
 		"\"yes\","
-		" \"gateway.recover_after_time\": \"5m\", \"http.cors.allow-origin\": \"*\","
-		" \"http.cors.enabled\": \"true\", \"logger.org.elasticsearch\": \"null\","
+		" \"gateway.recover_after_time\": \"5m\", \"http.max_content_length\": \"*\","
+		" \"http.compression\": \"true\", \"logger.org.elasticsearch\": \"null\","
 		" \"cluster.routing.allocation.awareness.attributes\": \"\","
 		" \"indices.breaker.total.limit\": \"70%\","
 		" \"gateway.expected_nodes\": \"0x1f\", \"gateway.expected_data_nodes\": \"1e3\"}}",

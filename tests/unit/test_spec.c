@@ -303,9 +303,18 @@ static const struct bad bad_specs[] = {
 	 "config.action.auto_create_index", "control characters"},
 	{"{\"name\": \"a\", \"version\": \"5.6.16\", \"config\": {\"search.max_buckets\": 1}}",
 	 "config.search.max_buckets", "exists from 6.2"},
-	{"{\"name\": \"a\", \"version\": \"8.17.0\", \"config\": {\"reindex.remote.whitelist\": "
+	/* What opens the cluster to the outside or changes its security. */
+	{"{\"name\": \"a\", \"version\": \"8.17.0\", \"config\": {\"reindex.remote.allowlist\": "
 	 "\"h:9200\"}}",
-	 "config.reindex.remote.whitelist", "removed in 8.0"},
+	 "config.reindex.remote.allowlist", "opens the cluster to the outside"},
+	{"{\"name\": \"a\", \"config\": {\"http.cors.enabled\": true}}", "config.http.cors.enabled",
+	 "opens the cluster to the outside"},
+	{"{\"name\": \"a\", \"config\": {\"cluster.remote.other.seeds\": \"es-x:9300\"}}",
+	 "config.cluster.remote.other.seeds", "opens the cluster to the outside"},
+	{"{\"name\": \"a\", \"config\": {\"xpack.monitoring.exporters.out.host\": \"h\"}}",
+	 "config.xpack.monitoring.exporters.out.host", "opens the cluster to the outside"},
+	{"{\"name\": \"a\", \"config\": {\"xpack.security.enabled\": false}}",
+	 "config.xpack.security.enabled", "changes its security"},
 	{"{\"name\": \"a\", \"placement\": \"host\"}", "placement", "must be an object"},
 	{"{\"name\": \"a\", \"placement\": {\"spread\": \"zone\"}}", "placement.spread",
 	 "\"host\" or \"rack\""},
