@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
+#include "sim/esspec.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
 #include "sim/rbac.h"
@@ -3699,6 +3700,16 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	struct es_node *receiver = node_by_pod(cl, pod);
 	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
 			  path, c->query_raw);
+	/* The handler reads its parameters before anything else
+	 * (BaseRestHandler): a value it cannot parse or a name it does not
+	 * know is a 400 whatever the cluster's state. */
+	char *refusal =
+		esspec_refusal(receiver ? receiver->version : version, m, path, c->query_raw);
+	if (refusal) {
+		sim_es_error(c, 400, "illegal_argument_exception", "%s", refusal);
+		free(refusal);
+		goto done;
+	}
 	int vcode = version_code(version);
 	bool needs_master =
 		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&

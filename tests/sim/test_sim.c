@@ -2424,6 +2424,74 @@ static void test_es_8x_has_no_synced_flush(void **state)
 	http_resp_free(&r);
 }
 
+/* A 7.17 or 8.x node parses its query parameters by its REST API's
+ * specification before anything else (BaseRestHandler): a name the API does
+ * not take, or a value the handler cannot parse, is a 400
+ * illegal_argument_exception, with the names more than half similar
+ * suggested.  Versions without a specification here take everything. */
+static void test_es_unknown_query_parameter_is_a_400(void **state)
+{
+	static const struct {
+		const char *ns, *path;
+		long status;
+		const char *reason; /* of the 400 */
+	} reqs[] = {
+		{"q8", "/_cat/nodes?format=json&local=true", 400,
+		 "request [/_cat/nodes] contains unrecognized parameter: [local]"},
+		{"q7", "/_cat/nodes?format=json&local=true", 200, NULL},
+		{"q7", "/_cat/nodes?locl=true", 400,
+		 "request [/_cat/nodes] contains unrecognized parameter: [locl] -> did you mean "
+		 "[local]?"},
+		{"q8", "/_cat/nodes?fromat=json&zzz=1", 400,
+		 "request [/_cat/nodes] contains unrecognized parameters: [fromat] -> did you mean "
+		 "[format]?, [zzz]"},
+		{"q8", "/_cluster/health?wait_for_staus=green", 400,
+		 "request [/_cluster/health] contains unrecognized parameter: [wait_for_staus] -> "
+		 "did you mean any of [wait_for_status, wait_for_nodes, wait_for_events, "
+		 "wait_for_active_shards]?"},
+		{"q8", "/_cluster/health?wait_for_status=blue", 400,
+		 "unknown cluster health status [blue]"},
+		{"q8", "/_cluster/health?wait_for_status=GREEN&timeout=1s", 200, NULL},
+		{"q7", "/_cluster/health?wait_for_events=soon", 400,
+		 "No enum constant org.elasticsearch.common.Priority.SOON"},
+		{"q8", "/_cat/indices?expand_wildcards=open,shut", 400,
+		 "No valid expand wildcard value [shut]"},
+		{"q8", "/_cat/nodes?v=yes", 400,
+		 "Failed to parse value [yes] as only [true] or [false] are allowed."},
+		{"q8", "/_cat/nodes?v&pretty&filter_path=x", 200, NULL},
+		/* A bad parameter is refused before the method is looked at only
+		 * where the path and method are an API's. */
+		{"q8", "/_flush/synced?local=true", 400,
+		 "no handler found for uri [/_flush/synced?local=true] and method [GET]"},
+		{"q6", "/_cat/nodes?format=json&local=true&bogus=1", 200, NULL},
+	};
+	make_cluster("q8", 1, "8.17.0");
+	make_cluster("q7", 1, "7.17.10");
+	make_cluster("q6", 1, "6.8.23");
+	es_wait_green("q8", 2);
+	es_wait_green("q7", 2);
+	es_wait_green("q6", 2);
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		struct http_resp r;
+		long st = call("GET", es_path(reqs[i].ns, reqs[i].path), NULL, &r);
+		if (st != reqs[i].status)
+			fail_msg("GET %s on %s: %ld, not %ld", reqs[i].path, reqs[i].ns, st,
+				 reqs[i].status);
+		if (reqs[i].reason && json_is_object(json_object_get(r.body, "error"))) {
+			assert_string_equal(jstr(r.body, "error.type"),
+					    "illegal_argument_exception");
+			assert_string_equal(jstr(r.body, "error.root_cause.0.type"),
+					    "illegal_argument_exception");
+			assert_string_equal(jstr(r.body, "error.reason"), reqs[i].reason);
+			assert_int_equal(json_integer_value(json_object_get(r.body, "status")),
+					 400);
+		} else if (reqs[i].reason) {
+			assert_string_equal(jstr(r.body, "error"), reqs[i].reason);
+		}
+		http_resp_free(&r);
+	}
+}
+
 /* --- files on the node: hostPath folders, init containers' chown, the image's user ---- */
 
 static char *es_pod(const char *name, const char *path, const char *init_user)
@@ -3865,6 +3933,7 @@ int main(void)
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
+		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
