@@ -2310,19 +2310,6 @@ static const char *const boolean_settings[] = {
 	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
 };
 
-/*
- * Dynamic settings that came after 2.x (the disk flood stage in 6.0, the
- * shard limit in 6.5, expensive queries in 7.7): a 2.x node has no such
- * setting registered.
- */
-static const char *const after_2x[] = {
-	"cluster.routing.allocation.disk.watermark.flood_stage",
-	"cluster.max_shards_per_node",
-	"search.allow_expensive_queries",
-	"cluster.routing.use_adaptive_replica_selection",
-	"cluster.blocks.read_only_allow_delete",
-};
-
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -2330,6 +2317,185 @@ static bool known_prefix(const char *key, const char *const *list, size_t n)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * 2.x's dynamic cluster settings: exactly those registered in
+ * ClusterModule.registerBuiltinClusterSettings (2.x,
+ * core/src/main/java/org/elasticsearch/cluster/ClusterModule.java), each
+ * with its Validator; a key ending in "." is a group registered as
+ * "prefix*".  TransportClusterUpdateSettingsAction applies a key that
+ * DynamicSettings.isDynamicOrLoggingSetting knows (these, and "logger.")
+ * and its validator accepts; any other it leaves out, logging "ignoring
+ * persistent setting [k], not dynamically updateable" or "ignoring
+ * persistent setting [k], [the validator's error]", and answers 200.
+ * Plugins' registrations (cloud-aws, shield, marvel) are not modelled.
+ */
+enum v2_check {
+	V2_ANY,
+	V2_BOOL,
+	V2_INT,
+	V2_POSITIVE_INT,
+	V2_FLOAT,
+	V2_NON_NEGATIVE_FLOAT,
+	V2_TIME,
+	V2_BYTES,
+	V2_MEMORY,
+	V2_MASTER_NODES,
+};
+
+static const struct {
+	const char *key;
+	enum v2_check check;
+} settings_2x[] = {
+	{"cluster.routing.allocation.awareness.attributes", V2_ANY},
+	{"cluster.routing.allocation.awareness.force.", V2_ANY},
+	{"cluster.routing.allocation.balance.index", V2_FLOAT},
+	{"cluster.routing.allocation.balance.shard", V2_FLOAT},
+	{"cluster.routing.allocation.balance.threshold", V2_NON_NEGATIVE_FLOAT},
+	{"cluster.routing.allocation.allow_rebalance", V2_ANY},
+	{"cluster.routing.allocation.cluster_concurrent_rebalance", V2_INT},
+	{"cluster.routing.allocation.enable", V2_ANY},
+	{"cluster.routing.rebalance.enable", V2_ANY},
+	{"discovery.zen.rejoin_on_master_gone", V2_BOOL},
+	{"discovery.zen.no_master_block", V2_ANY},
+	{"cluster.routing.allocation.include.", V2_ANY},
+	{"cluster.routing.allocation.exclude.", V2_ANY},
+	{"cluster.routing.allocation.require.", V2_ANY},
+	{"indices.store.throttle.type", V2_ANY},
+	{"indices.store.throttle.max_bytes_per_sec", V2_BYTES},
+	{"indices.ttl.interval", V2_TIME},
+	{"indices.mapping.dynamic_timeout", V2_TIME},
+	{"cluster.blocks.read_only", V2_ANY},
+	{"indices.recovery.file_chunk_size", V2_BYTES},
+	{"indices.recovery.translog_ops", V2_INT},
+	{"indices.recovery.translog_size", V2_BYTES},
+	{"indices.recovery.compress", V2_ANY},
+	{"indices.recovery.concurrent_streams", V2_POSITIVE_INT},
+	{"indices.recovery.concurrent_small_file_streams", V2_POSITIVE_INT},
+	{"indices.recovery.max_bytes_per_sec", V2_BYTES},
+	{"indices.recovery.retry_delay_state_sync", V2_TIME},
+	{"indices.recovery.retry_delay_network", V2_TIME},
+	{"indices.recovery.recovery_activity_timeout", V2_TIME},
+	{"indices.recovery.internal_action_timeout", V2_TIME},
+	{"indices.recovery.internal_action_long_timeout", V2_TIME},
+	{"indices.recovery.max_size_per_sec", V2_BYTES},
+	{"threadpool.", V2_ANY},
+	{"cluster.routing.allocation.node_initial_primaries_recoveries", V2_INT},
+	{"cluster.routing.allocation.node_concurrent_recoveries", V2_INT},
+	{"cluster.routing.allocation.disk.watermark.low", V2_ANY},
+	{"cluster.routing.allocation.disk.watermark.high", V2_ANY},
+	{"cluster.routing.allocation.disk.threshold_enabled", V2_BOOL},
+	{"cluster.routing.allocation.disk.include_relocations", V2_BOOL},
+	{"cluster.routing.allocation.disk.reroute_interval", V2_TIME},
+	{"cluster.info.update.interval", V2_TIME},
+	{"cluster.info.update.timeout", V2_TIME},
+	{"cluster.routing.allocation.snapshot.relocation_enabled", V2_ANY},
+	{"action.destructive_requires_name", V2_ANY},
+	{"discovery.zen.publish_timeout", V2_TIME},
+	{"discovery.zen.publish_diff.enable", V2_BOOL},
+	{"discovery.zen.commit_timeout", V2_TIME},
+	{"indices.breaker.total.limit", V2_MEMORY},
+	{"indices.breaker.fielddata.limit", V2_MEMORY},
+	{"indices.breaker.fielddata.overhead", V2_NON_NEGATIVE_FLOAT},
+	{"indices.breaker.request.limit", V2_MEMORY},
+	{"indices.breaker.request.overhead", V2_NON_NEGATIVE_FLOAT},
+	{"cluster.service.slow_task_logging_threshold", V2_TIME},
+	{"search.default_search_timeout", V2_TIME},
+	{"discovery.zen.minimum_master_nodes", V2_MASTER_NODES},
+	{"transport.tracer.include", V2_ANY},
+	{"transport.tracer.include.", V2_ANY},
+	{"transport.tracer.exclude", V2_ANY},
+	{"transport.tracer.exclude.", V2_ANY},
+	{"cluster.indices.close.enable", V2_BOOL},
+	{"cluster.routing.allocation.total_shards_per_node", V2_INT},
+	{"action.support.replication.shard.failure_timeout", V2_TIME},
+	{"logger.", V2_ANY},
+};
+
+static int masters_present(struct es_cluster *cl)
+{
+	int masters = 0;
+	for (size_t i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
+			masters++;
+	return masters;
+}
+
+/* Why 2.x leaves the key out of the update (newly allocated), or NULL when
+ * it applies it: the validators of 2.x's cluster/settings/Validator.java. */
+static char *ignored_by_2x(struct es_cluster *cl, const char *key, const json_t *value)
+{
+	enum v2_check check = V2_ANY;
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(settings_2x) && !known; i++) {
+		const char *k = settings_2x[i].key;
+		size_t n = strlen(k);
+		known = k[n - 1] == '.' ? !strncmp(key, k, n) && key[n] : !strcmp(key, k);
+		check = settings_2x[i].check;
+	}
+	if (!known)
+		return xstrdup("not dynamically updateable");
+	char *text = json_is_string(value) ? xstrdup(json_string_value(value))
+					   : json_dumps(value, JSON_ENCODE_ANY);
+	char *why = NULL, *end;
+	int n = 0;
+	int64_t ms;
+	double d = 0;
+	switch (check) {
+	case V2_ANY:
+		break;
+	case V2_BOOL:
+		/* Booleans.isExplicitTrue/isExplicitFalse. */
+		if (strcmp(text, "true") && strcmp(text, "false") && strcmp(text, "1") &&
+		    strcmp(text, "0") && strcmp(text, "on") && strcmp(text, "off") &&
+		    strcmp(text, "yes") && strcmp(text, "no"))
+			why = xasprintf("cannot parse value [%s] as a boolean", text);
+		break;
+	case V2_INT:
+	case V2_POSITIVE_INT:
+		if (!parse_int(text, check == V2_INT ? INT32_MIN : 1, INT32_MAX, &n))
+			why = xasprintf(check == V2_INT
+						? "cannot parse value [%s] as an integer"
+						: "cannot parse value [%s] as a positive integer",
+					text);
+		break;
+	case V2_FLOAT:
+	case V2_NON_NEGATIVE_FLOAT:
+		d = strtod(text, &end);
+		if (end == text || *end || (check == V2_NON_NEGATIVE_FLOAT && d < 0))
+			why = xasprintf("cannot parse value [%s] as a%s float", text,
+					check == V2_FLOAT ? "" : " non-negative");
+		break;
+	case V2_TIME:
+		/* 2.x's TimeValue also takes bare milliseconds. */
+		if (!call_parse_duration_ms(text, &ms) && !parse_int64(text, 0, INT64_MAX, &ms))
+			why = xasprintf("cannot parse value [%s] as a time value", text);
+		break;
+	case V2_BYTES:
+		if (!byte_size_ok(text))
+			why = xasprintf("cannot parse value [%s] as a size in bytes", text);
+		break;
+	case V2_MEMORY: {
+		size_t len = strlen(text);
+		d = strtod(text, &end);
+		bool percent = len > 1 && text[len - 1] == '%' && end == text + len - 1 && d >= 0;
+		if (!percent && !byte_size_ok(text))
+			why = xasprintf("cannot parse value [%s] as a memory size", text);
+		break;
+	}
+	case V2_MASTER_NODES:
+		/* ElectMasterService.DISCOVERY_ZEN_MINIMUM_MASTER_NODES_VALIDATOR. */
+		if (!parse_int(text, INT32_MIN, INT32_MAX, &n))
+			why = xasprintf("cannot parse value [%s] as an integer", text);
+		else if (n > masters_present(cl))
+			why = xasprintf("cannot set discovery.zen.minimum_master_nodes to more "
+					"than the current master nodes count [%d]",
+					masters_present(cl));
+		break;
+	}
+	free(text);
+	return why;
 }
 
 /* Apply one scope's update; false with a reply on a refused key. */
@@ -2343,20 +2509,17 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	void *iter_tmp;
 	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
-		/*
-		 * 2.x answers 200 to a setting that is not a registered dynamic
-		 * one, leaves it out of the echoed map and logs "ignoring
-		 * persistent setting [k], not dynamically updateable"
-		 * (TransportClusterUpdateSettingsAction, 2.x); the 400 came with
-		 * the settings infrastructure of 5.0.  zen's keys are dynamic.
-		 */
-		if (v2 && !json_is_null(v) && strncmp(k, "discovery.zen.", 14) != 0 &&
-		    (known_prefix(k, after_2x, ARRAY_SIZE(after_2x)) ||
-		     known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
-		     !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)))) {
-			log_warn("%s: ignoring %s setting [%s], not dynamically updateable", cl->ns,
-				 scope, k);
-			json_object_del(flat, k);
+		/* 2.x applies or ignores (200 either way) by its own registry;
+		 * the 400s came with the settings infrastructure of 5.0. */
+		if (v2) {
+			char *why = ignored_by_2x(cl, k, v);
+			if (why) {
+				log_warn("%s: ignoring %s setting [%s], %s%s%s", cl->ns, scope, k,
+					 strcmp(why, "not dynamically updateable") ? "[" : "", why,
+					 strcmp(why, "not dynamically updateable") ? "]" : "");
+				json_object_del(flat, k);
+			}
+			free(why);
 			continue;
 		}
 		if (wildcard && !json_is_null(v)) {
@@ -2432,7 +2595,8 @@ static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t
 {
 	json_t *v = json_object_get(flat, "discovery.zen.minimum_master_nodes");
 	int want = 0;
-	if (!v || version_major(cluster_version(cl)) >= 7)
+	/* 2.x's validator makes the update ignore the key (ignored_by_2x). */
+	if (!v || version_major(cluster_version(cl)) >= 7 || version_major(cluster_version(cl)) < 5)
 		return true;
 	if (json_is_integer(v))
 		want = (int)json_integer_value(v);

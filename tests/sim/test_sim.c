@@ -1521,6 +1521,49 @@ static void test_es_2x_null_in_cluster_settings(void **state)
 	http_resp_free(&r);
 }
 
+/* 2.x applies exactly the cluster settings its ClusterModule registers as
+ * dynamic (and "logger."), when their validator accepts the value, and
+ * leaves every other key out of the update and of the echo, with a 200:
+ * a key that came later, a static key, a bad boolean, a
+ * minimum_master_nodes above the masters there. */
+static void test_es_2x_applies_only_its_registered_dynamic_settings(void **state)
+{
+	struct http_resp r;
+	make_cluster("two-reg", 1, "2.4.6");
+	es_wait_green("two-reg", 2);
+	assert_int_equal(call("PUT", es_path("two-reg", "/_cluster/settings?flat_settings=true"),
+			      "{\"persistent\":{\"threadpool.search.size\":\"10\","
+			      "\"cluster.routing.allocation.disk.watermark.flood_stage\":\"95%\","
+			      "\"discovery.zen.ping.unicast.hosts\":\"es-0\","
+			      "\"cluster.routing.allocation.disk.threshold_enabled\":\"maybe\","
+			      "\"cluster.routing.allocation.disk.include_relocations\":\"off\","
+			      "\"discovery.zen.minimum_master_nodes\":5,"
+			      "\"indices.recovery.max_bytes_per_sec\":\"50mb\","
+			      "\"indices.recovery.concurrent_streams\":\"0\","
+			      "\"logger.discovery\":\"DEBUG\","
+			      "\"search.allow_expensive_queries\":\"true\"}}",
+			      &r),
+			 200);
+	json_t *echo = json_object_get(r.body, "persistent");
+	const char *applied[] = {"threadpool.search.size",
+				 "cluster.routing.allocation.disk.include_relocations",
+				 "indices.recovery.max_bytes_per_sec", "logger.discovery"};
+	for (size_t i = 0; i < ARRAY_SIZE(applied); i++)
+		if (!json_object_get(echo, applied[i]))
+			fail_msg("2.x applies %s, the echo leaves it out", applied[i]);
+	if (json_object_size(echo) != ARRAY_SIZE(applied)) {
+		char *text = json_dumps(echo, JSON_SORT_KEYS);
+		fail_msg("2.x echoes only what it applied, not %s", text);
+	}
+	http_resp_free(&r);
+	assert_int_equal(
+		call("GET", es_path("two-reg", "/_cluster/settings?flat_settings=true"), NULL, &r),
+		200);
+	assert_int_equal(json_object_size(json_object_get(r.body, "persistent")),
+			 ARRAY_SIZE(applied));
+	http_resp_free(&r);
+}
+
 static bool first_pod_ready(struct http_resp *r, const void *arg)
 {
 	if (r->status != 200)
@@ -3934,6 +3977,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
+		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
