@@ -93,6 +93,7 @@ struct es_index {
 	struct es_shard *shards;
 	int64_t created_ms;
 	json_t *analysis; /* settings.index.analysis as created, or NULL */
+	json_t *mappings; /* as created, or NULL */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -744,6 +745,66 @@ static bool analysis_fits(const json_t *analysis, const struct es_node *n)
 	return true;
 }
 
+/*
+ * What an index's mappings need of a node's plugins: a field type a mapper
+ * plugin registers, mapper-size's _size metadata field enabled, a plugin's
+ * analyzer or normalizer named by a field.  A node without the plugin
+ * cannot parse the mappings, and the shard does not open there ("No
+ * handler for type [murmur3] declared on field [h]", MapperParsingException;
+ * https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/mapper.html,
+ * mapper-size-usage.html, mapper-murmur3-usage.html,
+ * mapper-annotated-text-usage.html).
+ */
+static const struct {
+	const char *type;
+	const char *plugin;
+} plugin_field_types[] = {
+	{"murmur3", "mapper-murmur3"},
+	{"annotated_text", "mapper-annotated-text"},
+};
+
+static bool node_has_plugin(const struct es_node *n, const char *plugin)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach (n->plugins, i, p)
+		if (!strcmp(json_string_value(p), plugin))
+			return true;
+	return false;
+}
+
+static bool mappings_fit(const json_t *m, const struct es_node *n)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_array(m)) {
+		json_array_foreach (m, i, v)
+			if (!mappings_fit(v, n))
+				return false;
+		return true;
+	}
+	json_object_foreach ((json_t *)m, k, v) {
+		if (!strcmp(k, "_size") && json_is_true(json_object_get(v, "enabled")) &&
+		    !node_has_plugin(n, "mapper-size"))
+			return false;
+		if (json_is_string(v) &&
+		    (!strcmp(k, "analyzer") || !strcmp(k, "search_analyzer") ||
+		     !strcmp(k, "search_quote_analyzer") || !strcmp(k, "normalizer")) &&
+		    !analysis_fits(v, n))
+			return false;
+		for (size_t t = 0;
+		     json_is_string(v) && !strcmp(k, "type") && t < ARRAY_SIZE(plugin_field_types);
+		     t++)
+			if (!strcmp(json_string_value(v), plugin_field_types[t].type) &&
+			    !node_has_plugin(n, plugin_field_types[t].plugin))
+				return false;
+		if ((json_is_object(v) || json_is_array(v)) && !mappings_fit(v, n))
+			return false;
+	}
+	return true;
+}
+
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
 				 bool *disk)
 {
@@ -754,7 +815,8 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
+		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n) ||
+		    !mappings_fit(ix->mappings, n))
 			continue;
 		if (incoming_recoveries(cl, n->name) >= 2)
 			continue;
@@ -1009,6 +1071,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 static void index_free(struct es_index *ix)
 {
 	json_decref(ix->analysis);
+	json_decref(ix->mappings);
 
 	for (int s = 0; s < ix->nshards; s++) {
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
@@ -2120,6 +2183,7 @@ static void seed_indices(struct es_cluster *cl)
 			cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
 			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
 		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
+		made->mappings = json_deep_copy(json_object_get(ix, "mappings"));
 	}
 }
 
@@ -3220,6 +3284,7 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	if (!analysis)
 		analysis = json_object_get(json_object_get(settings, "index"), "analysis");
 	analysis = json_deep_copy(analysis);
+	json_t *mappings = json_deep_copy(json_object_get(body, "mappings"));
 	flatten("", settings, flat);
 	json_decref(body);
 	int major = version_major(cluster_version(cl));
@@ -3236,11 +3301,14 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
 		json_decref(analysis);
+		json_decref(mappings);
 		sim_es_error(c, 400, "illegal_argument_exception",
 			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
-	index_create(cl, name, shards, replicas)->analysis = analysis;
+	struct es_index *ix = index_create(cl, name, shards, replicas);
+	ix->analysis = analysis;
+	ix->mappings = mappings;
 	allocate(cl, now_mono_ms());
 	/* wait_for_active_shards (default 1): the primaries. */
 	struct es_wait *w;
@@ -3255,7 +3323,9 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-get-settings.html;
  * flat_settings is not modelled.
  */
-static void index_settings(struct es_cluster *cl, struct call *c, const char *name)
+/* GET {index}/_settings, or with whole the get index API (GET {index}):
+ * aliases, mappings and settings. */
+static void index_settings(struct es_cluster *cl, struct call *c, const char *name, bool whole)
 {
 	bool all = !strcmp(name, "_all");
 	json_t *out = json_object();
@@ -3271,8 +3341,14 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 					  "provided_name", ix->name);
 		if (ix->analysis)
 			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
-		json_object_set_new(out, ix->name,
-				    json_pack("{s:{s:o}}", "settings", "index", index));
+		json_t *entry = json_pack("{s:{s:o}}", "settings", "index", index);
+		if (whole) {
+			json_object_set_new(entry, "aliases", json_object());
+			json_object_set_new(entry, "mappings",
+					    ix->mappings ? json_deep_copy(ix->mappings)
+							 : json_object());
+		}
+		json_object_set_new(out, ix->name, entry);
 	}
 	if (!all && json_object_size(out) == 0 && !strchr(name, '*') && !strchr(name, ',')) {
 		json_decref(out);
@@ -3988,28 +4064,18 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			nodes_info(cl, c, filter, pod);
 		}
 	} else if (get && n == 2 && is(segs[1], "_settings")) {
-		index_settings(cl, c, segs[0]);
+		index_settings(cl, c, segs[0], false);
+	} else if (n == 1 && get && is(segs[0], "_all")) {
+		index_settings(cl, c, segs[0], true);
 	} else if (n == 1 && segs[0][0] != '_') {
 		if (is(m, "PUT"))
 			create_index(cl, c, pod, segs[0]);
 		else if (is(m, "DELETE"))
 			delete_index(cl, c, segs[0]);
-		else if (get && index_find(cl, segs[0])) {
-			struct es_index *ix = index_find(cl, segs[0]);
-			char sh[16], rep[16];
-			snprintf(sh, sizeof(sh), "%d", ix->nshards);
-			snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
-			call_reply_json(c, 200,
-					json_pack("{s:{s:{}, s:{}, s:{s:{s:s, s:s, s:s, s:s}}}}",
-						  ix->name, "aliases", "mappings", "settings",
-						  "index", "number_of_shards", sh,
-						  "number_of_replicas", rep, "uuid", ix->uuid,
-						  "provided_name", ix->name));
-		} else if (get) {
-			index_not_found(c, segs[0]);
-		} else {
+		else if (get)
+			index_settings(cl, c, segs[0], true);
+		else
 			bad_method(c, "GET,PUT,DELETE,HEAD");
-		}
 	} else {
 		no_handler(c);
 	}

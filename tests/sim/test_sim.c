@@ -2535,6 +2535,38 @@ static void test_es_unknown_query_parameter_is_a_400(void **state)
 	}
 }
 
+/* An index keeps the mappings it was created with, and the get index API
+ * (GET /{index}, GET /_all, a pattern) answers them with its aliases and
+ * settings; a missing name is a 404, a pattern matching nothing {}. */
+static void test_es_index_keeps_its_mappings(void **state)
+{
+	struct http_resp r;
+	make_cluster("maps", 1, "7.17.10");
+	es_wait_green("maps", 2);
+	assert_int_equal(
+		call("PUT", es_path("maps", "/titles"),
+		     "{\"settings\":{\"number_of_replicas\":0},\"mappings\":{\"properties\":"
+		     "{\"title\":{\"type\":\"text\",\"analyzer\":\"english\"}}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	const char *paths[] = {"/titles", "/_all", "/tit*"};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		assert_int_equal(call("GET", es_path("maps", paths[i]), NULL, &r), 200);
+		assert_string_equal(jstr(r.body, "titles.mappings.properties.title.analyzer"),
+				    "english");
+		assert_true(json_is_object(jget(r.body, "titles.aliases")));
+		assert_string_equal(jstr(r.body, "titles.settings.index.number_of_replicas"), "0");
+		http_resp_free(&r);
+	}
+	assert_int_equal(call("GET", es_path("maps", "/nothing"), NULL, &r), 404);
+	assert_string_equal(jstr(r.body, "error.type"), "index_not_found_exception");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("maps", "/nothing*"), NULL, &r), 200);
+	assert_int_equal(json_object_size(r.body), 0);
+	http_resp_free(&r);
+}
+
 /* --- files on the node: hostPath folders, init containers' chown, the image's user ---- */
 
 static char *es_pod(const char *name, const char *path, const char *init_user)
@@ -3977,6 +4009,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
+		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
