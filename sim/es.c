@@ -651,6 +651,33 @@ static const char *store_of(const struct es_node *n)
 	return n->datadir ? n->datadir : n->name;
 }
 
+/* The index's metadata as its folder on a node's data path keeps it. */
+static json_t *index_meta(const struct es_index *ix)
+{
+	json_t *meta = json_pack("{s:s, s:i, s:i}", "uuid", ix->uuid, "shards", ix->nshards,
+				 "replicas", ix->nreplicas);
+	if (ix->analysis)
+		json_object_set_new(meta, "analysis", json_deep_copy(ix->analysis));
+	if (ix->mappings)
+		json_object_set_new(meta, "mappings", json_deep_copy(ix->mappings));
+	return meta;
+}
+
+static struct es_index *index_find(struct es_cluster *cl, const char *name);
+
+/* The node's data path, when it is a folder on its host, holds the copy. */
+static void folder_add_copy(struct es_cluster *cl, const struct es_node *n, const char *index,
+			    int shard)
+{
+	struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
+	struct es_index *ix = index_find(cl, index);
+	if (!d || !ix)
+		return;
+	json_t *meta = index_meta(ix);
+	hostfs_add_copy(d, index, meta, shard);
+	json_decref(meta);
+}
+
 static void disk_add(struct es_cluster *cl, const struct es_node *n, const char *index, int shard)
 {
 	if (disk_find(cl, store_of(n), n->host, index, shard))
@@ -661,6 +688,7 @@ static void disk_add(struct es_cluster *cl, const struct es_node *n, const char 
 	d->host = xstrdup(n->host ? n->host : "");
 	d->index = xstrdup(index);
 	d->shard = shard;
+	folder_add_copy(cl, n, index, shard);
 }
 
 static void disk_drop_index(struct es_cluster *cl, const char *index)
@@ -1881,6 +1909,59 @@ static const char *pod_data_dir(const json_t *pod)
 }
 
 /*
+ * Dangling indices: a node that starts over a data path holding indices the
+ * cluster does not have.  Up to 6.x the master imports them
+ * (LocalAllocateDangledIndices, "auto importing dangled indices"),
+ * whichever cluster wrote them: a node of 6.x and before does not check
+ * the cluster UUID in its folder.  One with the name of an index the
+ * cluster has stays out ("can not be imported as a dangling index, as
+ * index with same name already exists in cluster metadata").  Its shards
+ * come back from the copies in the folder; one with no copy there stays
+ * unassigned.  From 7.0 a folder of another cluster keeps its node out
+ * (below), and from 7.9 gateway.auto_import_dangling_indices, false by
+ * default, stops the import
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.9/modules-gateway-dangling-indices.html).
+ */
+static void import_dangling(struct es_cluster *cl, struct es_node *n, struct hostdir *d)
+{
+	const char *name;
+	json_t *meta;
+	json_object_foreach (d->indices, name, meta) {
+		const char *uuid = json_str(meta, "uuid");
+		struct es_index *have = index_find(cl, name);
+		int shards = (int)json_integer_value(json_object_get(meta, "shards"));
+		int replicas = (int)json_integer_value(json_object_get(meta, "replicas"));
+		if (have || !uuid || shards < 1 || replicas < 0) {
+			if (have && uuid && strcmp(have->uuid, uuid) != 0)
+				log_warn("elasticsearch %s: [[%s/%s]] can not be imported as a "
+					 "dangling index, as index with same name already exists "
+					 "in cluster metadata",
+					 cl->ns, name, uuid);
+			continue;
+		}
+		struct es_index *ix = index_create(cl, name, shards, replicas);
+		free(ix->uuid);
+		ix->uuid = xstrdup(uuid);
+		ix->analysis = json_deep_copy(json_object_get(meta, "analysis"));
+		ix->mappings = json_deep_copy(json_object_get(meta, "mappings"));
+		for (int s = 0; s < shards; s++) {
+			ix->shards[s].ever_started = true;
+			for (int k = 0; k < ix->shards[s].ncopies; k++)
+				ix->shards[s].copies[k].reason = "DANGLING_INDEX_IMPORTED";
+		}
+		size_t i;
+		json_t *sh;
+		json_array_foreach (json_object_get(meta, "copies"), i, sh)
+			if (json_integer_value(sh) >= 0 && json_integer_value(sh) < shards)
+				disk_add(cl, n, name, (int)json_integer_value(sh));
+		log_info("elasticsearch %s: auto importing dangled indices [[%s/%s]/OPEN] from "
+			 "[%s]",
+			 cl->ns, name, uuid, n->name);
+	}
+}
+
+/*
  * What a node starting over its data path finds there.  Its node id is in
  * the folder (nodes/0/_state): an empty folder makes a new node, with a
  * new id and no shard copies; a folder another node left makes it that
@@ -1924,6 +2005,8 @@ static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const js
 		}
 	}
 	n->refused = false;
+	if (version_major(n->version) < 7)
+		import_dangling(cl, n, d);
 	if (!d->node_id || strcmp(d->node_id, n->id) != 0) {
 		char id[23];
 		random_id(id, 22);
@@ -3358,11 +3441,31 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 	call_reply_json(c, 200, out);
 }
 
+/*
+ * A deleted index's folder goes from the data paths of the nodes in the
+ * cluster.  A node that is away keeps it: 2.x imports it again as dangling
+ * when the node comes back (the deleted index returns); from 5.0 the
+ * cluster state's index graveyard makes the returning node delete it
+ * instead (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
+ * elastic/elasticsearch#20520), which the simulator does at once.
+ */
+static void folders_drop_index(struct es_cluster *cl, const struct es_index *ix)
+{
+	bool graveyard = version_major(cluster_version(cl)) >= 5;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
+		if (d && (n->present || graveyard))
+			hostfs_drop_index(d, ix->name, ix->uuid);
+	}
+}
+
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
 {
 	bool any = false;
 	for (size_t i = 0; i < cl->nindices;) {
 		if (list_matches(name, cl->indices[i]->name)) {
+			folders_drop_index(cl, cl->indices[i]);
 			disk_drop_index(cl, cl->indices[i]->name);
 			index_free(cl->indices[i]);
 			memmove(&cl->indices[i], &cl->indices[i + 1],

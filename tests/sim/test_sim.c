@@ -2591,6 +2591,100 @@ static char *es_pod(const char *name, const char *path, const char *init_user)
 		init_user ? init_user : "", path);
 }
 
+/* A one-node cluster of version on worker-0 whose data path is the host
+ * folder path, its folder made writable by an init container. */
+static void folder_node(const char *ns, const char *version, const char *path)
+{
+	struct http_resp r;
+	char url[256];
+	make_namespace(ns);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	char *body = xasprintf(SERVICE, ns);
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	body = xasprintf(
+		"{\"metadata\":{\"name\":\"es-0\",\"labels\":{\"app\":\"es\"}},\"spec\":"
+		"{\"nodeSelector\":{\"kubernetes.io/hostname\":\"worker-0\"},"
+		"\"initContainers\":[{\"name\":\"prepare\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"command\":[\"sh\",\"-c\",\"set -eu\\nchown "
+		"1000:0 "
+		"/usr/share/elasticsearch/data\\n\"],\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}],\"securityContext\":"
+		"{\"runAsUser\":0}}],"
+		"\"containers\":[{\"name\":\"elasticsearch\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}]}],"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"%s\",\"type\":"
+		"\"DirectoryOrCreate\"}}]}}",
+		version, version, path);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+}
+
+static bool pod_gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
+/*
+ * A node of 6.x that starts over the data path of another cluster's node
+ * brings that cluster's indices along: the master imports them as
+ * dangling, their shards from the copies in the folder (no peer has
+ * them), their mappings as they were.
+ */
+static void test_es_6x_imports_another_clusters_indices_as_dangling(void **state)
+{
+	struct http_resp r;
+	folder_node("dang-a", "6.8.23", "/es/fs/dangling");
+	es_wait_green("dang-a", 1);
+	assert_int_equal(
+		call("PUT", es_path("dang-a", "/old"),
+		     "{\"settings\":{\"number_of_shards\":2,\"number_of_replicas\":0},"
+		     "\"mappings\":{\"_doc\":{\"properties\":{\"t\":{\"type\":\"text\"}}}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	es_wait_green("dang-a", 1);
+	assert_int_equal(call("GET", es_path("dang-a", "/old"), NULL, &r), 200);
+	char uuid[64];
+	snprintf(uuid, sizeof(uuid), "%s", jstr(r.body, "old.settings.index.uuid"));
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/dang-a/pods/es-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/dang-a/pods/es-0", pod_gone, NULL, 10000, &r));
+	http_resp_free(&r);
+
+	folder_node("dang-b", "6.8.23", "/es/fs/dangling");
+	assert_true(wait_until(es_path("dang-b", "/old"), ok_200, NULL, 10000, &r));
+	assert_string_equal(jstr(r.body, "old.settings.index.uuid"), uuid);
+	assert_string_equal(jstr(r.body, "old.settings.index.number_of_shards"), "2");
+	assert_string_equal(jstr(r.body, "old.mappings._doc.properties.t.type"), "text");
+	http_resp_free(&r);
+	/* Both shards come back from the folder. */
+	es_wait_green("dang-b", 1);
+
+	/* Deleted, it leaves the folder too. */
+	assert_int_equal(call("DELETE", es_path("dang-b", "/old"), NULL, &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	bool in_folder = false, seen = false;
+	size_t i, k;
+	json_t *d, *ix;
+	json_array_foreach (json_object_get(r.body, "host_paths"), i, d) {
+		if (strcmp(jstr(d, "path"), "/es/fs/dangling") != 0)
+			continue;
+		seen = true;
+		json_array_foreach (json_object_get(d, "indices"), k, ix)
+			in_folder = in_folder || !strcmp(json_string_value(ix), "old");
+	}
+	http_resp_free(&r);
+	assert_true(seen);
+	assert_false(in_folder);
+}
+
 static bool crash_looping(struct http_resp *r, const void *arg)
 {
 	const char *why = jstr(r->body, "status.containerStatuses.0.state.waiting.reason");
@@ -4010,6 +4104,7 @@ int main(void)
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
+		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
