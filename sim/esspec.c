@@ -1,6 +1,7 @@
 #include "sim/esspec.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,6 +273,21 @@ static int str_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+static void append(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* *out (allocated) with fmt appended. */
+static void append(char **out, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *more = xvasprintf(fmt, ap);
+	va_end(ap);
+	char *s = xasprintf("%s%s", *out, more);
+	free(more);
+	free(*out);
+	*out = s;
+}
+
 /* BaseRestHandler.unrecognized: the unknown names in order, each with the
  * known ones more than half similar ("-> did you mean [x]?", "-> did you
  * mean any of [x, y]?"). */
@@ -292,26 +308,12 @@ static char *unrecognized(const char *path, const char **bad, size_t nbad, const
 				sc[n++] = (struct scored){d, name};
 		}
 		qsort(sc, n, sizeof(*sc), scored_cmp);
-		char *s = xasprintf("%s%s[%s]", out, i ? ", " : "", bad[i]);
-		free(out);
-		out = s;
-		if (n == 1) {
-			s = xasprintf("%s -> did you mean [%s]?", out, sc[0].name);
-			free(out);
-			out = s;
-		} else if (n > 1) {
-			s = xasprintf("%s -> did you mean any of [", out);
-			free(out);
-			out = s;
-			for (size_t k = 0; k < n; k++) {
-				s = xasprintf("%s%s%s", out, k ? ", " : "", sc[k].name);
-				free(out);
-				out = s;
-			}
-			s = xasprintf("%s]?", out);
-			free(out);
-			out = s;
-		}
+		append(&out, "%s[%s]", i ? ", " : "", bad[i]);
+		if (n == 1)
+			append(&out, " -> did you mean [%s]?", sc[0].name);
+		for (size_t k = 0; n > 1 && k < n; k++)
+			append(&out, "%s%s%s", k ? ", " : " -> did you mean any of [", sc[k].name,
+			       k + 1 == n ? "]?" : "");
 	}
 	free(sc);
 	return out;
