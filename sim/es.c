@@ -20,6 +20,7 @@
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
+#include "sim/esspec.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
 #include "sim/rbac.h"
@@ -92,6 +93,7 @@ struct es_index {
 	struct es_shard *shards;
 	int64_t created_ms;
 	json_t *analysis; /* settings.index.analysis as created, or NULL */
+	json_t *mappings; /* as created, or NULL */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -649,6 +651,33 @@ static const char *store_of(const struct es_node *n)
 	return n->datadir ? n->datadir : n->name;
 }
 
+/* The index's metadata as its folder on a node's data path keeps it. */
+static json_t *index_meta(const struct es_index *ix)
+{
+	json_t *meta = json_pack("{s:s, s:i, s:i}", "uuid", ix->uuid, "shards", ix->nshards,
+				 "replicas", ix->nreplicas);
+	if (ix->analysis)
+		json_object_set_new(meta, "analysis", json_deep_copy(ix->analysis));
+	if (ix->mappings)
+		json_object_set_new(meta, "mappings", json_deep_copy(ix->mappings));
+	return meta;
+}
+
+static struct es_index *index_find(struct es_cluster *cl, const char *name);
+
+/* The node's data path, when it is a folder on its host, holds the copy. */
+static void folder_add_copy(struct es_cluster *cl, const struct es_node *n, const char *index,
+			    int shard)
+{
+	struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
+	struct es_index *ix = index_find(cl, index);
+	if (!d || !ix)
+		return;
+	json_t *meta = index_meta(ix);
+	hostfs_add_copy(d, index, meta, shard);
+	json_decref(meta);
+}
+
 static void disk_add(struct es_cluster *cl, const struct es_node *n, const char *index, int shard)
 {
 	if (disk_find(cl, store_of(n), n->host, index, shard))
@@ -659,6 +688,7 @@ static void disk_add(struct es_cluster *cl, const struct es_node *n, const char 
 	d->host = xstrdup(n->host ? n->host : "");
 	d->index = xstrdup(index);
 	d->shard = shard;
+	folder_add_copy(cl, n, index, shard);
 }
 
 static void disk_drop_index(struct es_cluster *cl, const char *index)
@@ -743,6 +773,66 @@ static bool analysis_fits(const json_t *analysis, const struct es_node *n)
 	return true;
 }
 
+/*
+ * What an index's mappings need of a node's plugins: a field type a mapper
+ * plugin registers, mapper-size's _size metadata field enabled, a plugin's
+ * analyzer or normalizer named by a field.  A node without the plugin
+ * cannot parse the mappings, and the shard does not open there ("No
+ * handler for type [murmur3] declared on field [h]", MapperParsingException;
+ * https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/mapper.html,
+ * mapper-size-usage.html, mapper-murmur3-usage.html,
+ * mapper-annotated-text-usage.html).
+ */
+static const struct {
+	const char *type;
+	const char *plugin;
+} plugin_field_types[] = {
+	{"murmur3", "mapper-murmur3"},
+	{"annotated_text", "mapper-annotated-text"},
+};
+
+static bool node_has_plugin(const struct es_node *n, const char *plugin)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach (n->plugins, i, p)
+		if (!strcmp(json_string_value(p), plugin))
+			return true;
+	return false;
+}
+
+static bool mappings_fit(const json_t *m, const struct es_node *n)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+	if (json_is_array(m)) {
+		json_array_foreach (m, i, v)
+			if (!mappings_fit(v, n))
+				return false;
+		return true;
+	}
+	json_object_foreach ((json_t *)m, k, v) {
+		if (!strcmp(k, "_size") && json_is_true(json_object_get(v, "enabled")) &&
+		    !node_has_plugin(n, "mapper-size"))
+			return false;
+		if (json_is_string(v) &&
+		    (!strcmp(k, "analyzer") || !strcmp(k, "search_analyzer") ||
+		     !strcmp(k, "search_quote_analyzer") || !strcmp(k, "normalizer")) &&
+		    !analysis_fits(v, n))
+			return false;
+		for (size_t t = 0;
+		     json_is_string(v) && !strcmp(k, "type") && t < ARRAY_SIZE(plugin_field_types);
+		     t++)
+			if (!strcmp(json_string_value(v), plugin_field_types[t].type) &&
+			    !node_has_plugin(n, plugin_field_types[t].plugin))
+				return false;
+		if ((json_is_object(v) || json_is_array(v)) && !mappings_fit(v, n))
+			return false;
+	}
+	return true;
+}
+
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
 				 bool *disk)
 {
@@ -753,7 +843,8 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
+		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n) ||
+		    !mappings_fit(ix->mappings, n))
 			continue;
 		if (incoming_recoveries(cl, n->name) >= 2)
 			continue;
@@ -1008,6 +1099,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 static void index_free(struct es_index *ix)
 {
 	json_decref(ix->analysis);
+	json_decref(ix->mappings);
 
 	for (int s = 0; s < ix->nshards; s++) {
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
@@ -1817,6 +1909,59 @@ static const char *pod_data_dir(const json_t *pod)
 }
 
 /*
+ * Dangling indices: a node that starts over a data path holding indices the
+ * cluster does not have.  Up to 6.x the master imports them
+ * (LocalAllocateDangledIndices, "auto importing dangled indices"),
+ * whichever cluster wrote them: a node of 6.x and before does not check
+ * the cluster UUID in its folder.  One with the name of an index the
+ * cluster has stays out ("can not be imported as a dangling index, as
+ * index with same name already exists in cluster metadata").  Its shards
+ * come back from the copies in the folder; one with no copy there stays
+ * unassigned.  From 7.0 a folder of another cluster keeps its node out
+ * (below), and from 7.9 gateway.auto_import_dangling_indices, false by
+ * default, stops the import
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.9/modules-gateway-dangling-indices.html).
+ */
+static void import_dangling(struct es_cluster *cl, struct es_node *n, struct hostdir *d)
+{
+	const char *name;
+	json_t *meta;
+	json_object_foreach (d->indices, name, meta) {
+		const char *uuid = json_str(meta, "uuid");
+		struct es_index *have = index_find(cl, name);
+		int shards = (int)json_integer_value(json_object_get(meta, "shards"));
+		int replicas = (int)json_integer_value(json_object_get(meta, "replicas"));
+		if (have || !uuid || shards < 1 || replicas < 0) {
+			if (have && uuid && strcmp(have->uuid, uuid) != 0)
+				log_warn("elasticsearch %s: [[%s/%s]] can not be imported as a "
+					 "dangling index, as index with same name already exists "
+					 "in cluster metadata",
+					 cl->ns, name, uuid);
+			continue;
+		}
+		struct es_index *ix = index_create(cl, name, shards, replicas);
+		free(ix->uuid);
+		ix->uuid = xstrdup(uuid);
+		ix->analysis = json_deep_copy(json_object_get(meta, "analysis"));
+		ix->mappings = json_deep_copy(json_object_get(meta, "mappings"));
+		for (int s = 0; s < shards; s++) {
+			ix->shards[s].ever_started = true;
+			for (int k = 0; k < ix->shards[s].ncopies; k++)
+				ix->shards[s].copies[k].reason = "DANGLING_INDEX_IMPORTED";
+		}
+		size_t i;
+		json_t *sh;
+		json_array_foreach (json_object_get(meta, "copies"), i, sh)
+			if (json_integer_value(sh) >= 0 && json_integer_value(sh) < shards)
+				disk_add(cl, n, name, (int)json_integer_value(sh));
+		log_info("elasticsearch %s: auto importing dangled indices [[%s/%s]/OPEN] from "
+			 "[%s]",
+			 cl->ns, name, uuid, n->name);
+	}
+}
+
+/*
  * What a node starting over its data path finds there.  Its node id is in
  * the folder (nodes/0/_state): an empty folder makes a new node, with a
  * new id and no shard copies; a folder another node left makes it that
@@ -1860,6 +2005,8 @@ static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const js
 		}
 	}
 	n->refused = false;
+	if (version_major(n->version) < 7)
+		import_dangling(cl, n, d);
 	if (!d->node_id || strcmp(d->node_id, n->id) != 0) {
 		char id[23];
 		random_id(id, 22);
@@ -2119,6 +2266,7 @@ static void seed_indices(struct es_cluster *cl)
 			cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
 			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
 		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
+		made->mappings = json_deep_copy(json_object_get(ix, "mappings"));
 	}
 }
 
@@ -2309,19 +2457,6 @@ static const char *const boolean_settings[] = {
 	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
 };
 
-/*
- * Dynamic settings that came after 2.x (the disk flood stage in 6.0, the
- * shard limit in 6.5, expensive queries in 7.7): a 2.x node has no such
- * setting registered.
- */
-static const char *const after_2x[] = {
-	"cluster.routing.allocation.disk.watermark.flood_stage",
-	"cluster.max_shards_per_node",
-	"search.allow_expensive_queries",
-	"cluster.routing.use_adaptive_replica_selection",
-	"cluster.blocks.read_only_allow_delete",
-};
-
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -2329,6 +2464,185 @@ static bool known_prefix(const char *key, const char *const *list, size_t n)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * 2.x's dynamic cluster settings: exactly those registered in
+ * ClusterModule.registerBuiltinClusterSettings (2.x,
+ * core/src/main/java/org/elasticsearch/cluster/ClusterModule.java), each
+ * with its Validator; a key ending in "." is a group registered as
+ * "prefix*".  TransportClusterUpdateSettingsAction applies a key that
+ * DynamicSettings.isDynamicOrLoggingSetting knows (these, and "logger.")
+ * and its validator accepts; any other it leaves out, logging "ignoring
+ * persistent setting [k], not dynamically updateable" or "ignoring
+ * persistent setting [k], [the validator's error]", and answers 200.
+ * Plugins' registrations (cloud-aws, shield, marvel) are not modelled.
+ */
+enum v2_check {
+	V2_ANY,
+	V2_BOOL,
+	V2_INT,
+	V2_POSITIVE_INT,
+	V2_FLOAT,
+	V2_NON_NEGATIVE_FLOAT,
+	V2_TIME,
+	V2_BYTES,
+	V2_MEMORY,
+	V2_MASTER_NODES,
+};
+
+static const struct {
+	const char *key;
+	enum v2_check check;
+} settings_2x[] = {
+	{"cluster.routing.allocation.awareness.attributes", V2_ANY},
+	{"cluster.routing.allocation.awareness.force.", V2_ANY},
+	{"cluster.routing.allocation.balance.index", V2_FLOAT},
+	{"cluster.routing.allocation.balance.shard", V2_FLOAT},
+	{"cluster.routing.allocation.balance.threshold", V2_NON_NEGATIVE_FLOAT},
+	{"cluster.routing.allocation.allow_rebalance", V2_ANY},
+	{"cluster.routing.allocation.cluster_concurrent_rebalance", V2_INT},
+	{"cluster.routing.allocation.enable", V2_ANY},
+	{"cluster.routing.rebalance.enable", V2_ANY},
+	{"discovery.zen.rejoin_on_master_gone", V2_BOOL},
+	{"discovery.zen.no_master_block", V2_ANY},
+	{"cluster.routing.allocation.include.", V2_ANY},
+	{"cluster.routing.allocation.exclude.", V2_ANY},
+	{"cluster.routing.allocation.require.", V2_ANY},
+	{"indices.store.throttle.type", V2_ANY},
+	{"indices.store.throttle.max_bytes_per_sec", V2_BYTES},
+	{"indices.ttl.interval", V2_TIME},
+	{"indices.mapping.dynamic_timeout", V2_TIME},
+	{"cluster.blocks.read_only", V2_ANY},
+	{"indices.recovery.file_chunk_size", V2_BYTES},
+	{"indices.recovery.translog_ops", V2_INT},
+	{"indices.recovery.translog_size", V2_BYTES},
+	{"indices.recovery.compress", V2_ANY},
+	{"indices.recovery.concurrent_streams", V2_POSITIVE_INT},
+	{"indices.recovery.concurrent_small_file_streams", V2_POSITIVE_INT},
+	{"indices.recovery.max_bytes_per_sec", V2_BYTES},
+	{"indices.recovery.retry_delay_state_sync", V2_TIME},
+	{"indices.recovery.retry_delay_network", V2_TIME},
+	{"indices.recovery.recovery_activity_timeout", V2_TIME},
+	{"indices.recovery.internal_action_timeout", V2_TIME},
+	{"indices.recovery.internal_action_long_timeout", V2_TIME},
+	{"indices.recovery.max_size_per_sec", V2_BYTES},
+	{"threadpool.", V2_ANY},
+	{"cluster.routing.allocation.node_initial_primaries_recoveries", V2_INT},
+	{"cluster.routing.allocation.node_concurrent_recoveries", V2_INT},
+	{"cluster.routing.allocation.disk.watermark.low", V2_ANY},
+	{"cluster.routing.allocation.disk.watermark.high", V2_ANY},
+	{"cluster.routing.allocation.disk.threshold_enabled", V2_BOOL},
+	{"cluster.routing.allocation.disk.include_relocations", V2_BOOL},
+	{"cluster.routing.allocation.disk.reroute_interval", V2_TIME},
+	{"cluster.info.update.interval", V2_TIME},
+	{"cluster.info.update.timeout", V2_TIME},
+	{"cluster.routing.allocation.snapshot.relocation_enabled", V2_ANY},
+	{"action.destructive_requires_name", V2_ANY},
+	{"discovery.zen.publish_timeout", V2_TIME},
+	{"discovery.zen.publish_diff.enable", V2_BOOL},
+	{"discovery.zen.commit_timeout", V2_TIME},
+	{"indices.breaker.total.limit", V2_MEMORY},
+	{"indices.breaker.fielddata.limit", V2_MEMORY},
+	{"indices.breaker.fielddata.overhead", V2_NON_NEGATIVE_FLOAT},
+	{"indices.breaker.request.limit", V2_MEMORY},
+	{"indices.breaker.request.overhead", V2_NON_NEGATIVE_FLOAT},
+	{"cluster.service.slow_task_logging_threshold", V2_TIME},
+	{"search.default_search_timeout", V2_TIME},
+	{"discovery.zen.minimum_master_nodes", V2_MASTER_NODES},
+	{"transport.tracer.include", V2_ANY},
+	{"transport.tracer.include.", V2_ANY},
+	{"transport.tracer.exclude", V2_ANY},
+	{"transport.tracer.exclude.", V2_ANY},
+	{"cluster.indices.close.enable", V2_BOOL},
+	{"cluster.routing.allocation.total_shards_per_node", V2_INT},
+	{"action.support.replication.shard.failure_timeout", V2_TIME},
+	{"logger.", V2_ANY},
+};
+
+static int masters_present(struct es_cluster *cl)
+{
+	int masters = 0;
+	for (size_t i = 0; i < cl->nnodes; i++)
+		if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
+			masters++;
+	return masters;
+}
+
+/* Why 2.x leaves the key out of the update (newly allocated), or NULL when
+ * it applies it: the validators of 2.x's cluster/settings/Validator.java. */
+static char *ignored_by_2x(struct es_cluster *cl, const char *key, const json_t *value)
+{
+	enum v2_check check = V2_ANY;
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(settings_2x) && !known; i++) {
+		const char *k = settings_2x[i].key;
+		size_t n = strlen(k);
+		known = k[n - 1] == '.' ? !strncmp(key, k, n) && key[n] : !strcmp(key, k);
+		check = settings_2x[i].check;
+	}
+	if (!known)
+		return xstrdup("not dynamically updateable");
+	char *text = json_is_string(value) ? xstrdup(json_string_value(value))
+					   : json_dumps(value, JSON_ENCODE_ANY);
+	char *why = NULL, *end;
+	int n = 0;
+	int64_t ms;
+	double d = 0;
+	switch (check) {
+	case V2_ANY:
+		break;
+	case V2_BOOL:
+		/* Booleans.isExplicitTrue/isExplicitFalse. */
+		if (strcmp(text, "true") && strcmp(text, "false") && strcmp(text, "1") &&
+		    strcmp(text, "0") && strcmp(text, "on") && strcmp(text, "off") &&
+		    strcmp(text, "yes") && strcmp(text, "no"))
+			why = xasprintf("cannot parse value [%s] as a boolean", text);
+		break;
+	case V2_INT:
+	case V2_POSITIVE_INT:
+		if (!parse_int(text, check == V2_INT ? INT32_MIN : 1, INT32_MAX, &n))
+			why = xasprintf(check == V2_INT
+						? "cannot parse value [%s] as an integer"
+						: "cannot parse value [%s] as a positive integer",
+					text);
+		break;
+	case V2_FLOAT:
+	case V2_NON_NEGATIVE_FLOAT:
+		d = strtod(text, &end);
+		if (end == text || *end || (check == V2_NON_NEGATIVE_FLOAT && d < 0))
+			why = xasprintf("cannot parse value [%s] as a%s float", text,
+					check == V2_FLOAT ? "" : " non-negative");
+		break;
+	case V2_TIME:
+		/* 2.x's TimeValue also takes bare milliseconds. */
+		if (!call_parse_duration_ms(text, &ms) && !parse_int64(text, 0, INT64_MAX, &ms))
+			why = xasprintf("cannot parse value [%s] as a time value", text);
+		break;
+	case V2_BYTES:
+		if (!byte_size_ok(text))
+			why = xasprintf("cannot parse value [%s] as a size in bytes", text);
+		break;
+	case V2_MEMORY: {
+		size_t len = strlen(text);
+		d = strtod(text, &end);
+		bool percent = len > 1 && text[len - 1] == '%' && end == text + len - 1 && d >= 0;
+		if (!percent && !byte_size_ok(text))
+			why = xasprintf("cannot parse value [%s] as a memory size", text);
+		break;
+	}
+	case V2_MASTER_NODES:
+		/* ElectMasterService.DISCOVERY_ZEN_MINIMUM_MASTER_NODES_VALIDATOR. */
+		if (!parse_int(text, INT32_MIN, INT32_MAX, &n))
+			why = xasprintf("cannot parse value [%s] as an integer", text);
+		else if (n > masters_present(cl))
+			why = xasprintf("cannot set discovery.zen.minimum_master_nodes to more "
+					"than the current master nodes count [%d]",
+					masters_present(cl));
+		break;
+	}
+	free(text);
+	return why;
 }
 
 /* Apply one scope's update; false with a reply on a refused key. */
@@ -2342,20 +2656,17 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	void *iter_tmp;
 	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
-		/*
-		 * 2.x answers 200 to a setting that is not a registered dynamic
-		 * one, leaves it out of the echoed map and logs "ignoring
-		 * persistent setting [k], not dynamically updateable"
-		 * (TransportClusterUpdateSettingsAction, 2.x); the 400 came with
-		 * the settings infrastructure of 5.0.  zen's keys are dynamic.
-		 */
-		if (v2 && !json_is_null(v) && strncmp(k, "discovery.zen.", 14) != 0 &&
-		    (known_prefix(k, after_2x, ARRAY_SIZE(after_2x)) ||
-		     known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
-		     !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)))) {
-			log_warn("%s: ignoring %s setting [%s], not dynamically updateable", cl->ns,
-				 scope, k);
-			json_object_del(flat, k);
+		/* 2.x applies or ignores (200 either way) by its own registry;
+		 * the 400s came with the settings infrastructure of 5.0. */
+		if (v2) {
+			char *why = ignored_by_2x(cl, k, v);
+			if (why) {
+				log_warn("%s: ignoring %s setting [%s], %s%s%s", cl->ns, scope, k,
+					 strcmp(why, "not dynamically updateable") ? "[" : "", why,
+					 strcmp(why, "not dynamically updateable") ? "]" : "");
+				json_object_del(flat, k);
+			}
+			free(why);
 			continue;
 		}
 		if (wildcard && !json_is_null(v)) {
@@ -2431,7 +2742,8 @@ static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t
 {
 	json_t *v = json_object_get(flat, "discovery.zen.minimum_master_nodes");
 	int want = 0;
-	if (!v || version_major(cluster_version(cl)) >= 7)
+	/* 2.x's validator makes the update ignore the key (ignored_by_2x). */
+	if (!v || version_major(cluster_version(cl)) >= 7 || version_major(cluster_version(cl)) < 5)
 		return true;
 	if (json_is_integer(v))
 		want = (int)json_integer_value(v);
@@ -3055,6 +3367,7 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	if (!analysis)
 		analysis = json_object_get(json_object_get(settings, "index"), "analysis");
 	analysis = json_deep_copy(analysis);
+	json_t *mappings = json_deep_copy(json_object_get(body, "mappings"));
 	flatten("", settings, flat);
 	json_decref(body);
 	int major = version_major(cluster_version(cl));
@@ -3071,11 +3384,14 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
 	json_decref(flat);
 	if (shards < 1 || replicas < 0) {
 		json_decref(analysis);
+		json_decref(mappings);
 		sim_es_error(c, 400, "illegal_argument_exception",
 			     "Failed to parse value for index.number_of_shards/number_of_replicas");
 		return;
 	}
-	index_create(cl, name, shards, replicas)->analysis = analysis;
+	struct es_index *ix = index_create(cl, name, shards, replicas);
+	ix->analysis = analysis;
+	ix->mappings = mappings;
 	allocate(cl, now_mono_ms());
 	/* wait_for_active_shards (default 1): the primaries. */
 	struct es_wait *w;
@@ -3090,7 +3406,9 @@ static void create_index(struct es_cluster *cl, struct call *c, const char *pod,
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-get-settings.html;
  * flat_settings is not modelled.
  */
-static void index_settings(struct es_cluster *cl, struct call *c, const char *name)
+/* GET {index}/_settings, or with whole the get index API (GET {index}):
+ * aliases, mappings and settings. */
+static void index_settings(struct es_cluster *cl, struct call *c, const char *name, bool whole)
 {
 	bool all = !strcmp(name, "_all");
 	json_t *out = json_object();
@@ -3106,8 +3424,14 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 					  "provided_name", ix->name);
 		if (ix->analysis)
 			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
-		json_object_set_new(out, ix->name,
-				    json_pack("{s:{s:o}}", "settings", "index", index));
+		json_t *entry = json_pack("{s:{s:o}}", "settings", "index", index);
+		if (whole) {
+			json_object_set_new(entry, "aliases", json_object());
+			json_object_set_new(entry, "mappings",
+					    ix->mappings ? json_deep_copy(ix->mappings)
+							 : json_object());
+		}
+		json_object_set_new(out, ix->name, entry);
 	}
 	if (!all && json_object_size(out) == 0 && !strchr(name, '*') && !strchr(name, ',')) {
 		json_decref(out);
@@ -3117,11 +3441,31 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 	call_reply_json(c, 200, out);
 }
 
+/*
+ * A deleted index's folder goes from the data paths of the nodes in the
+ * cluster.  A node that is away keeps it: 2.x imports it again as dangling
+ * when the node comes back (the deleted index returns); from 5.0 the
+ * cluster state's index graveyard makes the returning node delete it
+ * instead (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
+ * elastic/elasticsearch#20520), which the simulator does at once.
+ */
+static void folders_drop_index(struct es_cluster *cl, const struct es_index *ix)
+{
+	bool graveyard = version_major(cluster_version(cl)) >= 5;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
+		if (d && (n->present || graveyard))
+			hostfs_drop_index(d, ix->name, ix->uuid);
+	}
+}
+
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
 {
 	bool any = false;
 	for (size_t i = 0; i < cl->nindices;) {
 		if (list_matches(name, cl->indices[i]->name)) {
+			folders_drop_index(cl, cl->indices[i]);
 			disk_drop_index(cl, cl->indices[i]->name);
 			index_free(cl->indices[i]);
 			memmove(&cl->indices[i], &cl->indices[i + 1],
@@ -3699,6 +4043,16 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	struct es_node *receiver = node_by_pod(cl, pod);
 	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
 			  path, c->query_raw);
+	/* The handler reads its parameters before anything else
+	 * (BaseRestHandler): a value it cannot parse or a name it does not
+	 * know is a 400 whatever the cluster's state. */
+	char *refusal =
+		esspec_refusal(receiver ? receiver->version : version, m, path, c->query_raw);
+	if (refusal) {
+		sim_es_error(c, 400, "illegal_argument_exception", "%s", refusal);
+		free(refusal);
+		goto done;
+	}
 	int vcode = version_code(version);
 	bool needs_master =
 		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&
@@ -3813,28 +4167,18 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			nodes_info(cl, c, filter, pod);
 		}
 	} else if (get && n == 2 && is(segs[1], "_settings")) {
-		index_settings(cl, c, segs[0]);
+		index_settings(cl, c, segs[0], false);
+	} else if (n == 1 && get && is(segs[0], "_all")) {
+		index_settings(cl, c, segs[0], true);
 	} else if (n == 1 && segs[0][0] != '_') {
 		if (is(m, "PUT"))
 			create_index(cl, c, pod, segs[0]);
 		else if (is(m, "DELETE"))
 			delete_index(cl, c, segs[0]);
-		else if (get && index_find(cl, segs[0])) {
-			struct es_index *ix = index_find(cl, segs[0]);
-			char sh[16], rep[16];
-			snprintf(sh, sizeof(sh), "%d", ix->nshards);
-			snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
-			call_reply_json(c, 200,
-					json_pack("{s:{s:{}, s:{}, s:{s:{s:s, s:s, s:s, s:s}}}}",
-						  ix->name, "aliases", "mappings", "settings",
-						  "index", "number_of_shards", sh,
-						  "number_of_replicas", rep, "uuid", ix->uuid,
-						  "provided_name", ix->name));
-		} else if (get) {
-			index_not_found(c, segs[0]);
-		} else {
+		else if (get)
+			index_settings(cl, c, segs[0], true);
+		else
 			bad_method(c, "GET,PUT,DELETE,HEAD");
-		}
 	} else {
 		no_handler(c);
 	}

@@ -20,6 +20,7 @@ static void dir_free(struct hostdir *d)
 	free(d->path);
 	free(d->node_id);
 	free(d->cluster_uuid);
+	json_decref(d->indices);
 	free(d);
 }
 
@@ -84,8 +85,11 @@ void hostfs_empty(const char *host, const char *path)
 			dir_free(d);
 			continue;
 		}
-		if (same)
+		if (same) {
 			hostfs_set_identity(d, NULL, NULL);
+			json_decref(d->indices);
+			d->indices = NULL;
+		}
 		pp = &d->next;
 	}
 }
@@ -153,6 +157,32 @@ const char *hostfs_mount_path(const json_t *pod, const json_t *container, const 
 	return NULL;
 }
 
+void hostfs_add_copy(struct hostdir *d, const char *index, const json_t *meta, int shard)
+{
+	if (!d->indices)
+		d->indices = json_object();
+	json_t *have = json_object_get(d->indices, index);
+	if (!have || !json_equal(json_object_get(have, "uuid"), json_object_get(meta, "uuid"))) {
+		have = json_deep_copy(meta);
+		json_object_set_new(have, "copies", json_array());
+		json_object_set_new(d->indices, index, have);
+	}
+	json_t *copies = json_object_get(have, "copies");
+	size_t i;
+	json_t *v;
+	json_array_foreach (copies, i, v)
+		if (json_integer_value(v) == shard)
+			return;
+	json_array_append_new(copies, json_integer(shard));
+}
+
+void hostfs_drop_index(struct hostdir *d, const char *index, const char *uuid)
+{
+	json_t *have = json_object_get(d->indices, index);
+	if (have && (!uuid || !strcmp(json_str(have, "uuid") ? json_str(have, "uuid") : "", uuid)))
+		json_object_del(d->indices, index);
+}
+
 json_t *hostfs_json(void)
 {
 	json_t *out = json_array();
@@ -162,10 +192,16 @@ json_t *hostfs_json(void)
 
 		snprintf(owner, sizeof(owner), "%d:%d", d->uid, d->gid);
 		snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "host",
-						     d->host, "path", d->path, "owner", owner,
-						     "mode", mode, "node_id", d->node_id,
-						     "cluster_uuid", d->cluster_uuid));
+		json_t *names = json_array();
+		const char *k;
+		json_t *v;
+		json_object_foreach (d->indices, k, v)
+			json_array_append_new(names, json_string(k));
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:o}", "host",
+						d->host, "path", d->path, "owner", owner, "mode",
+						mode, "node_id", d->node_id, "cluster_uuid",
+						d->cluster_uuid, "indices", names));
 	}
 	return out;
 }

@@ -20,6 +20,10 @@ struct hostdir {
 	int mode;
 	char *node_id;	    /* Elasticsearch's node id, once a node started here */
 	char *cluster_uuid; /* the cluster that node joined */
+	/* The indices with a shard copy here: name -> {"uuid", "shards",
+	 * "replicas", "analysis"?, "mappings"?, "copies": [shard, ...]};
+	 * owned, NULL when none. */
+	json_t *indices;
 	struct hostdir *next;
 };
 
@@ -33,6 +37,12 @@ struct hostdir *hostfs_make(const char *host, const char *path);
  * Elasticsearch kept there; the folder stays. */
 void hostfs_empty(const char *host, const char *path);
 void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid);
+/* A copy of shard of the index described by meta ({"uuid", "shards",
+ * "replicas", "analysis"?, "mappings"?}, copied) is written in the folder. */
+void hostfs_add_copy(struct hostdir *d, const char *index, const json_t *meta, int shard);
+/* The index's folder is deleted from d (only the one with that uuid, when
+ * uuid is not NULL). */
+void hostfs_drop_index(struct hostdir *d, const char *index, const char *uuid);
 
 /*
  * The host path of the folder a container's mount at mount_path is on: a
@@ -42,7 +52,8 @@ void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *clu
  */
 const char *hostfs_mount_path(const json_t *pod, const json_t *container, const char *mount_path);
 
-/* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid}]. */
+/* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid,
+ * indices: [name, ...]}]. */
 json_t *hostfs_json(void);
 
 #endif

@@ -19,6 +19,7 @@
 #include "sim/apiserver.h"
 #include "sim/controllers.h"
 #include "sim/es.h"
+#include "sim/esspec.h"
 #include "common/base64.h"
 #include "sim/faults.h"
 #include "sim/rbac.h"
@@ -35,7 +36,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
-		"                 [--rbac FILE]... [--openapi DIR] [--plain-http]\n"
+		"                 [--rbac FILE]... [--openapi DIR] [--es-api DIR] [--plain-http]\n"
 		"\n"
 		"  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
 		"  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
@@ -48,6 +49,10 @@ static void usage(FILE *f)
 		"                          DIR/apis/apps/v1.json, ...): unknown fields are\n"
 		"                          dropped with a warning, or refused, as the API\n"
 		"                          server does; without it they are kept\n"
+		"  --es-api DIR            Elasticsearch's REST specifications\n"
+		"                          (DIR/7.17/_json_spec/*.json, DIR/8.17/...): a 7.17\n"
+		"                          or 8.x node answers 400 to a query parameter its\n"
+		"                          API does not take; without it every one is taken\n"
 		"  --plain-http            serve plain HTTP, not HTTPS (real clients then send\n"
 		"                          no token: for debugging with curl only)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
@@ -251,11 +256,12 @@ int main(int argc, char **argv)
 		{"rbac", required_argument, NULL, 'r'},
 		{"plain-http", no_argument, NULL, 'p'},
 		{"openapi", required_argument, NULL, 'o'},
+		{"es-api", required_argument, NULL, 'e'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *kubeconfig = NULL, *config = NULL, *level_arg = NULL;
-	const char *openapi = NULL;
+	const char *openapi = NULL, *es_api = NULL;
 	char *host = NULL, *err = NULL;
 	int port = 0, bound = 0, opt, rc = 1;
 	const char **rbac_files = NULL;
@@ -266,7 +272,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *rotation = NULL;
 
-	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:ph", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:e:ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			listen = optarg;
@@ -289,6 +295,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			openapi = optarg;
+			break;
+		case 'e':
+			es_api = optarg;
 			break;
 		case 'h':
 			free(rbac_files);
@@ -350,6 +359,17 @@ int main(int argc, char **argv)
 	}
 	if (!openapi)
 		log_warn("no --openapi: unknown fields are kept as sent");
+	if (es_api && !esspec_load(es_api, &err)) {
+		fprintf(stderr, "esaas-sim: --es-api: %s\n", err);
+		free(err);
+		free(host);
+		schema_free();
+		simconf_free();
+		rbac_free();
+		return 2;
+	}
+	if (!es_api)
+		log_warn("no --es-api: Elasticsearch accepts every query parameter");
 
 	store_init();
 	record_init();
@@ -424,6 +444,7 @@ cleanup:
 	free(ca_pem);
 	rbac_free();
 	schema_free();
+	esspec_free();
 	sim_es_free();
 	controllers_free();
 	store_free();

@@ -47,6 +47,7 @@
  *     indices:                     # created in every cluster once it forms
  *       - {name: logs, shards: 2, replicas: 1}
  *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
+ *       - {name: sized, mappings: {_size: {enabled: true}}}
  *   faults: [...]                  # as POST /_sim/faults takes them
  *   seed: 42                       # of the faults' rates and the simulated ids;
  *                                  # drawn at start (and logged) when absent
@@ -84,7 +85,7 @@ struct simconf {
 	int node_left_delay_ms;
 	int no_master_wait_ms;
 	int initial_state_timeout_ms;
-	json_t *indices; /* array of {name, shards, replicas, analysis?} */
+	json_t *indices; /* array of {name, shards, replicas, analysis?, mappings?} */
 	json_t *faults;	 /* array, or NULL */
 	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */
 	bool seed_given;

@@ -21,14 +21,14 @@
  * few times, before the API gives up with 503. */
 #define LIVE_READ_ATTEMPTS 3
 
-#define INDEX_SETTINGS_PATH "/_all/_settings"
+#define INDICES_PATH "/_all"
 
 /* One GET on a live cluster, for a check the API makes before queuing. */
 struct live_read {
 	struct es *es;
 	const char *path;
 	bool want_object; /* an answer that is not a JSON object is an error */
-	states_index_settings_cb done;
+	states_indices_cb done;
 	void *arg;
 	int attempts;
 };
@@ -51,8 +51,8 @@ static void live_read_cb(void *arg, const struct es_result *res)
 /* GET path on the cluster of spec_json (tenant's, in namespace ns), through
  * its HTTP service; done(arg, body, NULL) or done(arg, NULL, why). */
 static void live_read(struct wf_env *env, const char *tenant, const char *ns_stored,
-		      json_t *spec_json, const char *path, bool want_object,
-		      states_index_settings_cb done, void *arg)
+		      json_t *spec_json, const char *path, bool want_object, states_indices_cb done,
+		      void *arg)
 {
 	struct spec spec;
 	struct spec_error serr;
@@ -114,12 +114,12 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, const char
 	live_read(env, tenant, ns, spec_json, ES_SHARD_COPIES_PATH, false, copies_read_cb, c);
 }
 
-/* --- every index's settings ------------------------------------------------------ */
+/* --- every index: its settings and mappings ------------------------------------------ */
 
-void states_read_index_settings(struct wf_env *env, const char *tenant, const char *ns,
-				json_t *spec_json, states_index_settings_cb cb, void *arg)
+void states_read_indices(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+			 states_indices_cb cb, void *arg)
 {
-	live_read(env, tenant, ns, spec_json, INDEX_SETTINGS_PATH, true, cb, arg);
+	live_read(env, tenant, ns, spec_json, INDICES_PATH, true, cb, arg);
 }
 
 /* --- where the nodes of a role can go ----------------------------------------- */

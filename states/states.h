@@ -187,13 +187,14 @@ struct es_shard_copies;
 typedef void (*states_copies_cb)(void *arg, const struct es_shard_copies *worst, const char *error);
 void states_read_shard_copies(struct wf_env *env, const char *tenant, const char *ns,
 			      json_t *spec_json, states_copies_cb cb, void *arg);
-/* GET /_all/_settings of the cluster in spec_json ({"index": {"settings":
- * {"index": {...}}}}, borrowed), or NULL and why, for a precheck.  Both
+/* GET /_all (the get index API) of the cluster in spec_json ({"index":
+ * {"aliases": {...}, "mappings": {...}, "settings": {"index": {...}}}},
+ * borrowed), or NULL and why, for a precheck.  Both
  * reads go to namespace ns, the one stored with the cluster (NULL: the
  * tenant's new namespace for the spec's name, render_namespace()). */
-typedef void (*states_index_settings_cb)(void *arg, json_t *indices, const char *error);
-void states_read_index_settings(struct wf_env *env, const char *tenant, const char *ns,
-				json_t *spec_json, states_index_settings_cb cb, void *arg);
+typedef void (*states_indices_cb)(void *arg, json_t *indices, const char *error);
+void states_read_indices(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+			 states_indices_cb cb, void *arg);
 /*
  * How many nodes of one role the cluster's nodes can place, as the pods'
  * required anti-affinity allows: the schedulable nodes (spread: host), or

@@ -126,40 +126,59 @@ static bool plugin_prepare(json_t *record, json_t *params, struct wf_refusal *wh
  * node cannot build an analyzer that names a missing component ("failed to
  * find tokenizer under name [icu_tokenizer]": the index's shards fail) nor
  * start with a client setting of a missing repository or discovery plugin
- * ("unknown setting").  The names from each plugin's page:
+ * ("unknown setting"), nor parse mappings with a field type or a metadata
+ * field of a missing mapper plugin, or an analyzer of a missing analysis
+ * plugin ("No handler for type [murmur3] declared on field [h]").  The
+ * names from each plugin's page:
  * https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html,
  * repository-s3-client.html, repository-azure-usage.html,
  * repository-gcs-client.html, discovery-ec2-usage.html,
- * discovery-gce-usage.html.
+ * discovery-gce-usage.html, mapper-size-usage.html, mapper-murmur3-usage.html,
+ * mapper-annotated-text-usage.html.
  */
 static const struct {
 	const char *plugin;
 	const char *components[12]; /* analysis names, NULL-terminated */
 	const char *settings[3];    /* node setting prefixes */
+	const char *field_type;	    /* a mapping field type, or NULL */
+	const char *meta_field;	    /* a mapping metadata field it enables, or NULL */
 } plugin_uses[] = {
 	{"analysis-icu",
 	 {"icu_tokenizer", "icu_normalizer", "icu_folding", "icu_collation", "icu_transform",
 	  "icu_analyzer", NULL},
-	 {NULL}},
+	 {NULL},
+	 NULL,
+	 NULL},
 	{"analysis-kuromoji",
 	 {"kuromoji", "kuromoji_tokenizer", "kuromoji_baseform", "kuromoji_part_of_speech",
 	  "kuromoji_readingform", "kuromoji_stemmer", "ja_stop", "kuromoji_iteration_mark",
 	  "kuromoji_number", "kuromoji_completion", NULL},
-	 {NULL}},
+	 {NULL},
+	 NULL,
+	 NULL},
 	{"analysis-nori",
 	 {"nori", "nori_tokenizer", "nori_part_of_speech", "nori_readingform", "nori_number", NULL},
-	 {NULL}},
-	{"analysis-smartcn", {"smartcn", "smartcn_tokenizer", "smartcn_stop", NULL}, {NULL}},
-	{"analysis-stempel", {"polish", "polish_stem", "polish_stop", NULL}, {NULL}},
-	{"analysis-ukrainian", {"ukrainian", NULL}, {NULL}},
-	{"analysis-phonetic", {"phonetic", NULL}, {NULL}},
-	{"analysis-beider-morse", {"beider_morse", NULL}, {NULL}},
-	{"repository-s3", {NULL}, {"s3.", NULL}},
-	{"repository-azure", {NULL}, {"azure.", NULL}},
-	{"repository-gcs", {NULL}, {"gcs.", NULL}},
-	{"discovery-ec2", {NULL}, {"discovery.ec2.", "cloud.aws.", NULL}},
-	{"discovery-gce", {NULL}, {"discovery.gce.", "cloud.gce.", NULL}},
-	{"discovery-azure-classic", {NULL}, {"discovery.azure.", "cloud.azure.", NULL}},
+	 {NULL},
+	 NULL,
+	 NULL},
+	{"analysis-smartcn",
+	 {"smartcn", "smartcn_tokenizer", "smartcn_stop", NULL},
+	 {NULL},
+	 NULL,
+	 NULL},
+	{"analysis-stempel", {"polish", "polish_stem", "polish_stop", NULL}, {NULL}, NULL, NULL},
+	{"analysis-ukrainian", {"ukrainian", NULL}, {NULL}, NULL, NULL},
+	{"analysis-phonetic", {"phonetic", NULL}, {NULL}, NULL, NULL},
+	{"analysis-beider-morse", {"beider_morse", NULL}, {NULL}, NULL, NULL},
+	{"repository-s3", {NULL}, {"s3.", NULL}, NULL, NULL},
+	{"repository-azure", {NULL}, {"azure.", NULL}, NULL, NULL},
+	{"repository-gcs", {NULL}, {"gcs.", NULL}, NULL, NULL},
+	{"discovery-ec2", {NULL}, {"discovery.ec2.", "cloud.aws.", NULL}, NULL, NULL},
+	{"discovery-gce", {NULL}, {"discovery.gce.", "cloud.gce.", NULL}, NULL, NULL},
+	{"discovery-azure-classic", {NULL}, {"discovery.azure.", "cloud.azure.", NULL}, NULL, NULL},
+	{"mapper-size", {NULL}, {NULL}, NULL, "_size"},
+	{"mapper-murmur3", {NULL}, {NULL}, "murmur3", NULL},
+	{"mapper-annotated-text", {NULL}, {NULL}, "annotated_text", NULL},
 };
 
 static int plugin_use_index(const char *plugin)
@@ -200,6 +219,56 @@ static const char *component_in(json_t *v, int p)
 	return NULL;
 }
 
+/*
+ * Where the mappings m (objects and lists walked) use plugin p: a field of
+ * its type, its metadata field enabled, or one of its analysis components
+ * as a field's analyzer or normalizer.  The path of the use
+ * ("properties.title.analyzer") and what it uses, in *what; NULL when
+ * none.
+ */
+static char *mapping_use(json_t *m, int p, const char *at, const char **what)
+{
+	static const char *const analyzer_keys[] = {"analyzer", "search_analyzer",
+						    "search_quote_analyzer", "normalizer"};
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (json_is_array(m)) {
+		json_array_foreach (m, i, v) {
+			char *sub = xasprintf("%s[%zu]", at, i);
+			char *found = mapping_use(v, p, sub, what);
+			free(sub);
+			if (found)
+				return found;
+		}
+		return NULL;
+	}
+	json_object_foreach (m, key, v) {
+		char *here = at[0] ? xasprintf("%s.%s", at, key) : xstrdup(key);
+		const char *c = NULL;
+		if (plugin_uses[p].meta_field && strcmp(key, plugin_uses[p].meta_field) == 0 &&
+		    json_is_true(json_object_get(v, "enabled")))
+			c = plugin_uses[p].meta_field;
+		if (plugin_uses[p].field_type && strcmp(key, "type") == 0 && json_is_string(v) &&
+		    strcmp(json_string_value(v), plugin_uses[p].field_type) == 0)
+			c = plugin_uses[p].field_type;
+		for (size_t k = 0; !c && json_is_string(v) && k < ARRAY_SIZE(analyzer_keys); k++)
+			if (strcmp(key, analyzer_keys[k]) == 0)
+				c = component_in(v, p);
+		if (c) {
+			*what = c;
+			return here;
+		}
+		char *found = json_is_object(v) || json_is_array(v) ? mapping_use(v, p, here, what)
+								    : NULL;
+		free(here);
+		if (found)
+			return found;
+	}
+	return NULL;
+}
+
 struct remove_check {
 	void (*done)(void *arg, const struct wf_refusal *why);
 	void *arg;
@@ -207,7 +276,7 @@ struct remove_check {
 	int use;
 };
 
-static void remove_settings_cb(void *arg, json_t *indices, const char *error)
+static void remove_indices_cb(void *arg, json_t *indices, const char *error)
 {
 	struct remove_check *p = arg;
 	struct wf_refusal why = {0};
@@ -223,15 +292,24 @@ static void remove_settings_cb(void *arg, json_t *indices, const char *error)
 				json_object_get(json_object_get(v, "settings"), "index"),
 				"analysis");
 			const char *c = component_in(analysis, p->use);
-			if (!c)
-				continue;
-			wf_refuse(&why, 409, "conflict", "plugin",
-				  "index %s uses %s of plugin %s in its analysis settings: its "
-				  "shards "
-				  "cannot open on a node without the plugin; delete or reindex it "
-				  "first",
-				  index, c, p->plugin);
-			break;
+			if (c) {
+				wf_refuse(&why, 409, "conflict", "plugin",
+					  "index %s uses %s of plugin %s in its analysis settings: "
+					  "its shards cannot open on a node without the plugin; "
+					  "delete or reindex it first",
+					  index, c, p->plugin);
+				break;
+			}
+			char *where = mapping_use(json_object_get(v, "mappings"), p->use, "", &c);
+			if (where) {
+				wf_refuse(&why, 409, "conflict", "plugin",
+					  "index %s uses %s of plugin %s in its mappings (%s): its "
+					  "shards cannot open on a node without the plugin; delete "
+					  "or reindex it first",
+					  index, c, p->plugin, where);
+				free(where);
+				break;
+			}
 		}
 	p->done(p->arg, why.status ? &why : NULL);
 	free(p->plugin);
@@ -240,7 +318,8 @@ static void remove_settings_cb(void *arg, json_t *indices, const char *error)
 
 /*
  * Before a plugin is removed: no node setting of the spec may belong to
- * it, and no index may use its analysis components (GET _all/_settings).
+ * it, and no index may use it, in its analysis settings or its mappings
+ * (GET /_all, the get index API).
  */
 static void plugin_remove_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
@@ -270,7 +349,8 @@ static void plugin_remove_precheck(void *env, const char *tenant, const char *ns
 			return;
 		}
 	}
-	if (!plugin_uses[use].components[0]) {
+	if (!plugin_uses[use].components[0] && !plugin_uses[use].field_type &&
+	    !plugin_uses[use].meta_field) {
 		done(arg, NULL);
 		return;
 	}
@@ -279,7 +359,7 @@ static void plugin_remove_precheck(void *env, const char *tenant, const char *ns
 	p->arg = arg;
 	p->plugin = xstrdup(plugin);
 	p->use = use;
-	states_read_index_settings(env, tenant, ns, spec, remove_settings_cb, p);
+	states_read_indices(env, tenant, ns, spec, remove_indices_cb, p);
 }
 
 const struct workflow wf_plugin_install = {

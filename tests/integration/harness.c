@@ -241,11 +241,14 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 		char openapi[600];
 		snprintf(openapi, sizeof(openapi), "%s/tests/reference/k8s-schema/openapi-v3/1.29",
 			 harness_srcdir());
+		/* Elasticsearch's REST specifications, for the query parameters. */
+		char es_api[600];
+		snprintf(es_api, sizeof(es_api), "%s/tests/reference/es-api", harness_srcdir());
 		const char *argv[32] = {
 			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
 			s->kubeconfig, "--config", config,	  "--openapi",
-			openapi};
-		int n = 9;
+			openapi,       "--es-api", es_api};
+		int n = 11;
 		for (int i = 0; files[i] && n < 29; i++) {
 			argv[n++] = "--rbac";
 			argv[n++] = files[i];

@@ -1940,6 +1940,68 @@ static void test_plugin_remove_refused_while_an_index_uses_it(void **state)
 	assert_false(spec_has_plugin(f, "icu", "analysis-icu"));
 }
 
+static const char MAPPINGS_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 6\n  racks: [rack-a, rack-b]\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  no_master_wait_ms: 500\n  "
+	"node_left_delay_ms: 2000\n"
+	"  indices:\n"
+	"    - {name: titles, shards: 1, replicas: 1, mappings: {properties: {title: {type: text,"
+	" analyzer: icu_analyzer}}}}\n"
+	"    - {name: sized, shards: 1, replicas: 1, mappings: {_size: {enabled: true}}}\n";
+
+/*
+ * An index may use a plugin through its mappings alone: a field whose
+ * analyzer is one the analysis plugin brings (icu_analyzer), or
+ * mapper-size's _size field enabled.  A node without the plugin cannot
+ * parse those mappings, so the removal is refused (409) naming the index,
+ * what it uses and where, until the index is gone.
+ */
+static void test_plugin_remove_refused_while_mappings_use_it(void **state)
+{
+	static const struct {
+		const char *plugin, *index, *uses, *where;
+	} cases[] = {
+		{"analysis-icu", "titles", "icu_analyzer", "properties.title.analyzer"},
+		{"mapper-size", "sized", "_size", "(_size)"},
+	};
+	struct fixture *f = *state = fixture_new(MAPPINGS_SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"maps\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"plugins\": [\"analysis-icu\", \"mapper-size\"]}"));
+	json_t *h = es_get(f, "maps", "/_cluster/health");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct http_resp r;
+		char *path = xasprintf("/api/v1/clusters/maps/plugins/%s", cases[i].plugin);
+		assert_true(http_call(&f->d, "DELETE", path, NULL, NULL, &r));
+		char *text = r.body ? json_dumps(r.body, 0) : xstrdup(r.raw ? r.raw : "");
+		if (r.status != 409 || !strstr(text, cases[i].index) ||
+		    !strstr(text, cases[i].uses) || !strstr(text, cases[i].where))
+			fail_msg("removing %s while index %s uses %s in its mappings: %ld %s",
+				 cases[i].plugin, cases[i].index, cases[i].uses, r.status, text);
+		free(text);
+		http_resp_free(&r);
+		assert_true(spec_has_plugin(f, "maps", cases[i].plugin));
+		/* Once the index is gone, the plugin goes. */
+		char *index = xasprintf(
+			"/api/v1/namespaces/es-default-maps/services/es-http:9200/proxy/%s",
+			cases[i].index);
+		assert_true(sim_call(&f->sim, "DELETE", index, NULL, &r));
+		assert_int_equal(r.status, 200);
+		http_resp_free(&r);
+		free(index);
+		expect_ok(f, api_op(&f->d, "DELETE", path, NULL, NULL));
+		assert_false(spec_has_plugin(f, "maps", cases[i].plugin));
+		free(path);
+	}
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'plugin_remove'", 0, NULL),
+		2);
+}
+
 /* --- disruption budgets ------------------------------------------------------------- */
 
 /* The PDB of a role: "maxUnavailable disruptionsAllowed" as the API server has it. */
@@ -2390,6 +2452,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_config_bad_static_value_restores_the_config,
 					  teardown),
 		cmocka_unit_test_teardown(test_config_failure_puts_the_dynamic_settings_back,
+					  teardown),
+		cmocka_unit_test_teardown(test_plugin_remove_refused_while_mappings_use_it,
 					  teardown),
 		cmocka_unit_test_teardown(test_plugin_remove_refused_while_an_index_uses_it,
 					  teardown),

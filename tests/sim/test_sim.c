@@ -1521,6 +1521,49 @@ static void test_es_2x_null_in_cluster_settings(void **state)
 	http_resp_free(&r);
 }
 
+/* 2.x applies exactly the cluster settings its ClusterModule registers as
+ * dynamic (and "logger."), when their validator accepts the value, and
+ * leaves every other key out of the update and of the echo, with a 200:
+ * a key that came later, a static key, a bad boolean, a
+ * minimum_master_nodes above the masters there. */
+static void test_es_2x_applies_only_its_registered_dynamic_settings(void **state)
+{
+	struct http_resp r;
+	make_cluster("two-reg", 1, "2.4.6");
+	es_wait_green("two-reg", 2);
+	assert_int_equal(call("PUT", es_path("two-reg", "/_cluster/settings?flat_settings=true"),
+			      "{\"persistent\":{\"threadpool.search.size\":\"10\","
+			      "\"cluster.routing.allocation.disk.watermark.flood_stage\":\"95%\","
+			      "\"discovery.zen.ping.unicast.hosts\":\"es-0\","
+			      "\"cluster.routing.allocation.disk.threshold_enabled\":\"maybe\","
+			      "\"cluster.routing.allocation.disk.include_relocations\":\"off\","
+			      "\"discovery.zen.minimum_master_nodes\":5,"
+			      "\"indices.recovery.max_bytes_per_sec\":\"50mb\","
+			      "\"indices.recovery.concurrent_streams\":\"0\","
+			      "\"logger.discovery\":\"DEBUG\","
+			      "\"search.allow_expensive_queries\":\"true\"}}",
+			      &r),
+			 200);
+	json_t *echo = json_object_get(r.body, "persistent");
+	const char *applied[] = {"threadpool.search.size",
+				 "cluster.routing.allocation.disk.include_relocations",
+				 "indices.recovery.max_bytes_per_sec", "logger.discovery"};
+	for (size_t i = 0; i < ARRAY_SIZE(applied); i++)
+		if (!json_object_get(echo, applied[i]))
+			fail_msg("2.x applies %s, the echo leaves it out", applied[i]);
+	if (json_object_size(echo) != ARRAY_SIZE(applied)) {
+		char *text = json_dumps(echo, JSON_SORT_KEYS);
+		fail_msg("2.x echoes only what it applied, not %s", text);
+	}
+	http_resp_free(&r);
+	assert_int_equal(
+		call("GET", es_path("two-reg", "/_cluster/settings?flat_settings=true"), NULL, &r),
+		200);
+	assert_int_equal(json_object_size(json_object_get(r.body, "persistent")),
+			 ARRAY_SIZE(applied));
+	http_resp_free(&r);
+}
+
 static bool first_pod_ready(struct http_resp *r, const void *arg)
 {
 	if (r->status != 200)
@@ -2424,6 +2467,106 @@ static void test_es_8x_has_no_synced_flush(void **state)
 	http_resp_free(&r);
 }
 
+/* A 7.17 or 8.x node parses its query parameters by its REST API's
+ * specification before anything else (BaseRestHandler): a name the API does
+ * not take, or a value the handler cannot parse, is a 400
+ * illegal_argument_exception, with the names more than half similar
+ * suggested.  Versions without a specification here take everything. */
+static void test_es_unknown_query_parameter_is_a_400(void **state)
+{
+	static const struct {
+		const char *ns, *path;
+		long status;
+		const char *reason; /* of the 400 */
+	} reqs[] = {
+		{"q8", "/_cat/nodes?format=json&local=true", 400,
+		 "request [/_cat/nodes] contains unrecognized parameter: [local]"},
+		{"q7", "/_cat/nodes?format=json&local=true", 200, NULL},
+		{"q7", "/_cat/nodes?locl=true", 400,
+		 "request [/_cat/nodes] contains unrecognized parameter: [locl] -> did you mean "
+		 "[local]?"},
+		{"q8", "/_cat/nodes?fromat=json&zzz=1", 400,
+		 "request [/_cat/nodes] contains unrecognized parameters: [fromat] -> did you mean "
+		 "[format]?, [zzz]"},
+		{"q8", "/_cluster/health?wait_for_staus=green", 400,
+		 "request [/_cluster/health] contains unrecognized parameter: [wait_for_staus] -> "
+		 "did you mean any of [wait_for_status, wait_for_nodes, wait_for_events, "
+		 "wait_for_active_shards]?"},
+		{"q8", "/_cluster/health?wait_for_status=blue", 400,
+		 "unknown cluster health status [blue]"},
+		{"q8", "/_cluster/health?wait_for_status=GREEN&timeout=1s", 200, NULL},
+		{"q7", "/_cluster/health?wait_for_events=soon", 400,
+		 "No enum constant org.elasticsearch.common.Priority.SOON"},
+		{"q8", "/_cat/indices?expand_wildcards=open,shut", 400,
+		 "No valid expand wildcard value [shut]"},
+		{"q8", "/_cat/nodes?v=yes", 400,
+		 "Failed to parse value [yes] as only [true] or [false] are allowed."},
+		{"q8", "/_cat/nodes?v&pretty&filter_path=x", 200, NULL},
+		/* A bad parameter is refused before the method is looked at only
+		 * where the path and method are an API's. */
+		{"q8", "/_flush/synced?local=true", 400,
+		 "no handler found for uri [/_flush/synced?local=true] and method [GET]"},
+		{"q6", "/_cat/nodes?format=json&local=true&bogus=1", 200, NULL},
+	};
+	make_cluster("q8", 1, "8.17.0");
+	make_cluster("q7", 1, "7.17.10");
+	make_cluster("q6", 1, "6.8.23");
+	es_wait_green("q8", 2);
+	es_wait_green("q7", 2);
+	es_wait_green("q6", 2);
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
+		struct http_resp r;
+		long st = call("GET", es_path(reqs[i].ns, reqs[i].path), NULL, &r);
+		if (st != reqs[i].status)
+			fail_msg("GET %s on %s: %ld, not %ld", reqs[i].path, reqs[i].ns, st,
+				 reqs[i].status);
+		if (reqs[i].reason && json_is_object(json_object_get(r.body, "error"))) {
+			assert_string_equal(jstr(r.body, "error.type"),
+					    "illegal_argument_exception");
+			assert_string_equal(jstr(r.body, "error.root_cause.0.type"),
+					    "illegal_argument_exception");
+			assert_string_equal(jstr(r.body, "error.reason"), reqs[i].reason);
+			assert_int_equal(json_integer_value(json_object_get(r.body, "status")),
+					 400);
+		} else if (reqs[i].reason) {
+			assert_string_equal(jstr(r.body, "error"), reqs[i].reason);
+		}
+		http_resp_free(&r);
+	}
+}
+
+/* An index keeps the mappings it was created with, and the get index API
+ * (GET /{index}, GET /_all, a pattern) answers them with its aliases and
+ * settings; a missing name is a 404, a pattern matching nothing {}. */
+static void test_es_index_keeps_its_mappings(void **state)
+{
+	struct http_resp r;
+	make_cluster("maps", 1, "7.17.10");
+	es_wait_green("maps", 2);
+	assert_int_equal(
+		call("PUT", es_path("maps", "/titles"),
+		     "{\"settings\":{\"number_of_replicas\":0},\"mappings\":{\"properties\":"
+		     "{\"title\":{\"type\":\"text\",\"analyzer\":\"english\"}}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	const char *paths[] = {"/titles", "/_all", "/tit*"};
+	for (size_t i = 0; i < ARRAY_SIZE(paths); i++) {
+		assert_int_equal(call("GET", es_path("maps", paths[i]), NULL, &r), 200);
+		assert_string_equal(jstr(r.body, "titles.mappings.properties.title.analyzer"),
+				    "english");
+		assert_true(json_is_object(jget(r.body, "titles.aliases")));
+		assert_string_equal(jstr(r.body, "titles.settings.index.number_of_replicas"), "0");
+		http_resp_free(&r);
+	}
+	assert_int_equal(call("GET", es_path("maps", "/nothing"), NULL, &r), 404);
+	assert_string_equal(jstr(r.body, "error.type"), "index_not_found_exception");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("maps", "/nothing*"), NULL, &r), 200);
+	assert_int_equal(json_object_size(r.body), 0);
+	http_resp_free(&r);
+}
+
 /* --- files on the node: hostPath folders, init containers' chown, the image's user ---- */
 
 static char *es_pod(const char *name, const char *path, const char *init_user)
@@ -2446,6 +2589,100 @@ static char *es_pod(const char *name, const char *path, const char *init_user)
 			  "\"/usr/share/elasticsearch/data\"}],\"securityContext\":{\"runAsUser\":"
 			: "",
 		init_user ? init_user : "", path);
+}
+
+/* A one-node cluster of version on worker-0 whose data path is the host
+ * folder path, its folder made writable by an init container. */
+static void folder_node(const char *ns, const char *version, const char *path)
+{
+	struct http_resp r;
+	char url[256];
+	make_namespace(ns);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	char *body = xasprintf(SERVICE, ns);
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	body = xasprintf(
+		"{\"metadata\":{\"name\":\"es-0\",\"labels\":{\"app\":\"es\"}},\"spec\":"
+		"{\"nodeSelector\":{\"kubernetes.io/hostname\":\"worker-0\"},"
+		"\"initContainers\":[{\"name\":\"prepare\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"command\":[\"sh\",\"-c\",\"set -eu\\nchown "
+		"1000:0 "
+		"/usr/share/elasticsearch/data\\n\"],\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}],\"securityContext\":"
+		"{\"runAsUser\":0}}],"
+		"\"containers\":[{\"name\":\"elasticsearch\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}]}],"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"%s\",\"type\":"
+		"\"DirectoryOrCreate\"}}]}}",
+		version, version, path);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+}
+
+static bool pod_gone(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
+/*
+ * A node of 6.x that starts over the data path of another cluster's node
+ * brings that cluster's indices along: the master imports them as
+ * dangling, their shards from the copies in the folder (no peer has
+ * them), their mappings as they were.
+ */
+static void test_es_6x_imports_another_clusters_indices_as_dangling(void **state)
+{
+	struct http_resp r;
+	folder_node("dang-a", "6.8.23", "/es/fs/dangling");
+	es_wait_green("dang-a", 1);
+	assert_int_equal(
+		call("PUT", es_path("dang-a", "/old"),
+		     "{\"settings\":{\"number_of_shards\":2,\"number_of_replicas\":0},"
+		     "\"mappings\":{\"_doc\":{\"properties\":{\"t\":{\"type\":\"text\"}}}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	es_wait_green("dang-a", 1);
+	assert_int_equal(call("GET", es_path("dang-a", "/old"), NULL, &r), 200);
+	char uuid[64];
+	snprintf(uuid, sizeof(uuid), "%s", jstr(r.body, "old.settings.index.uuid"));
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/dang-a/pods/es-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/dang-a/pods/es-0", pod_gone, NULL, 10000, &r));
+	http_resp_free(&r);
+
+	folder_node("dang-b", "6.8.23", "/es/fs/dangling");
+	assert_true(wait_until(es_path("dang-b", "/old"), ok_200, NULL, 10000, &r));
+	assert_string_equal(jstr(r.body, "old.settings.index.uuid"), uuid);
+	assert_string_equal(jstr(r.body, "old.settings.index.number_of_shards"), "2");
+	assert_string_equal(jstr(r.body, "old.mappings._doc.properties.t.type"), "text");
+	http_resp_free(&r);
+	/* Both shards come back from the folder. */
+	es_wait_green("dang-b", 1);
+
+	/* Deleted, it leaves the folder too. */
+	assert_int_equal(call("DELETE", es_path("dang-b", "/old"), NULL, &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	bool in_folder = false, seen = false;
+	size_t i, k;
+	json_t *d, *ix;
+	json_array_foreach (json_object_get(r.body, "host_paths"), i, d) {
+		if (strcmp(jstr(d, "path"), "/es/fs/dangling") != 0)
+			continue;
+		seen = true;
+		json_array_foreach (json_object_get(d, "indices"), k, ix)
+			in_folder = in_folder || !strcmp(json_string_value(ix), "old");
+	}
+	http_resp_free(&r);
+	assert_true(seen);
+	assert_false(in_folder);
 }
 
 static bool crash_looping(struct http_resp *r, const void *arg)
@@ -3865,6 +4102,10 @@ int main(void)
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
+		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
+		cmocka_unit_test(test_es_index_keeps_its_mappings),
+		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
+		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
 		cmocka_unit_test(test_faults),
