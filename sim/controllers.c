@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -60,6 +61,16 @@ static json_t *child(json_t *parent, const char *key)
 static bool terminating(const json_t *o)
 {
 	return json_object_get(meta(o), "deletionTimestamp") != NULL;
+}
+
+int64_t controllers_parse_timestamp(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!end)
+		return 0;
+	return (int64_t)timegm(&tm) * 1000;
 }
 
 static void now_ts(char *buf, size_t len)
@@ -469,9 +480,12 @@ static void list_add(json_t *list, const char *key, struct quantity q)
 {
 	struct quantity have;
 	if (controllers_quantity_parse(json_object_get(list, key), &have)) {
+		/* A sum keeps the format of what it adds to, unless that is
+		 * zero (apimachinery/pkg/api/resource/quantity.go, Add). */
+		bool binary = have.milli != 0 ? have.binary : q.binary;
 		if (__builtin_add_overflow(have.milli, q.milli, &q.milli))
 			q.milli = INT64_MAX;
-		q.binary = have.binary;
+		q.binary = binary;
 	}
 	list_set(list, key, q);
 }
@@ -519,13 +533,34 @@ static json_t *pod_resource_list(const json_t *spec, const char *which)
 	return sum;
 }
 
-/* What a pod counts for in a quota; a pod that has ended counts only as
- * an object (count/pods). */
+/*
+ * Whether a pod counts for the compute resources of a quota at now_ms:
+ * not once it has ended, nor once a deletion has outlived its grace
+ * (deletionTimestamp, itself the deletion's time plus the grace, plus the
+ * grace again: a pod stuck terminating on a lost node stops being charged)
+ * (pkg/quota/v1/evaluator/core/pods.go, QuotaV1Pod).
+ */
+static bool pod_counts(const json_t *pod, int64_t now_ms)
+{
+	const char *phase = json_str(json_object_get(pod, "status"), "phase");
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+		return false;
+	const char *at = json_str(meta(pod), "deletionTimestamp");
+	json_t *grace = json_object_get(meta(pod), "deletionGracePeriodSeconds");
+	if (at && json_is_integer(grace)) {
+		int64_t deletion_ms = controllers_parse_timestamp(at);
+		if (deletion_ms && now_ms > deletion_ms + json_integer_value(grace) * 1000)
+			return false;
+	}
+	return true;
+}
+
+/* What a pod counts for in a quota; a pod that no longer counts
+ * (pod_counts) does only as an object (count/pods). */
 static json_t *pod_usage(const json_t *pod)
 {
 	json_t *u = json_pack("{s:s}", "count/pods", "1");
-	const char *phase = json_str(json_object_get(pod, "status"), "phase");
-	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+	if (!pod_counts(pod, now_wall_ms()))
 		return u;
 	json_object_set_new(u, "pods", json_string("1"));
 	json_t *spec = json_object_get(pod, "spec");
@@ -741,43 +776,145 @@ char *controllers_admit_pod(const char *ns, const json_t *pod)
 	return why;
 }
 
-/* status.hard and status.used of every quota, from its spec and the pods
- * of its namespace, as the quota controller keeps them. */
+/*
+ * The quota controller (pkg/controller/resourcequota/resource_quota_controller.go)
+ * recounts a quota's status.used from the pods only when something asks
+ * it to: a quota whose status.hard is not yet its spec.hard, or that
+ * lacks the usage of something it constrains (addQuota, updateQuota); a
+ * pod that stops counting or is deleted, which recounts the quotas of its
+ * namespace (resource_quota_monitor.go: the pods' UpdateFunc compares
+ * QuotaV1Pod of the old and the new object, DeleteFunc always); and every
+ * quota once a resync period (--resource-quota-sync-period, 5m by
+ * default; enqueueAll).  A new pod is no event: admission has charged it.
+ * In between, status.used is what admission wrote, so a charge for a pod
+ * that was then not stored (a name already taken) stays until a recount.
+ */
+#define QUOTA_RESYNC_MS (5 * 60 * 1000)
+
+/* The monitor's view of the pods, as its informer cache holds them: uid ->
+ * {"ns", "rv", "pod": what QuotaV1Pod reads of the last version seen}. */
+static json_t *quota_pods_seen;
+static int64_t quota_resynced_ms;
+
+/* The part of a pod QuotaV1Pod reads. */
+static json_t *pod_quota_view(const json_t *pod)
+{
+	json_t *m = json_object(), *view = json_pack("{s:o}", "metadata", m);
+	json_t *v = json_object_get(meta(pod), "deletionTimestamp");
+	if (v)
+		json_object_set(m, "deletionTimestamp", v);
+	v = json_object_get(meta(pod), "deletionGracePeriodSeconds");
+	if (v)
+		json_object_set(m, "deletionGracePeriodSeconds", v);
+	const char *phase = json_str(json_object_get(pod, "status"), "phase");
+	if (phase)
+		json_object_set_new(view, "status", json_pack("{s:s}", "phase", phase));
+	return view;
+}
+
+/* The namespaces whose quotas the pods' events since the last tick ask to
+ * recount (an object of names). */
+static json_t *quota_pod_events(void)
+{
+	json_t *recount = json_object();
+	json_t *seen = json_object();
+	int64_t now = now_wall_ms();
+	size_t n;
+	struct store_obj **pods = store_list(K("pods"), NULL, &n);
+	if (!quota_pods_seen)
+		quota_pods_seen = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *uid = json_str(meta(pods[i]->body), "uid");
+		const char *rv = json_str(meta(pods[i]->body), "resourceVersion");
+		if (!uid || !rv)
+			continue;
+		json_t *had = json_object_get(quota_pods_seen, uid);
+		if (had && strcmp(json_str(had, "rv"), rv) != 0 &&
+		    pod_counts(json_object_get(had, "pod"), now) && !pod_counts(pods[i]->body, now))
+			json_object_set_new(recount, pods[i]->ns, json_true());
+		json_object_set_new(seen, uid,
+				    json_pack("{s:s, s:s, s:o}", "ns", pods[i]->ns, "rv", rv, "pod",
+					      pod_quota_view(pods[i]->body)));
+	}
+	free(pods);
+	const char *uid;
+	json_t *had;
+	json_object_foreach (quota_pods_seen, uid, had) {
+		if (!json_object_get(seen, uid))
+			json_object_set_new(recount, json_str(had, "ns"), json_true());
+	}
+	json_decref(quota_pods_seen);
+	quota_pods_seen = seen;
+	return recount;
+}
+
+/* Does the controller see reason of its own to recount the quota? */
+static bool quota_needs_usage(const struct store_obj *quota)
+{
+	json_t *spec_hard = json_object_get(json_object_get(quota->body, "spec"), "hard");
+	json_t *status = json_object_get(quota->body, "status");
+	json_t *hard = json_object_get(status, "hard");
+	json_t *used = json_object_get(status, "used");
+	if (!hard || !json_equal(spec_hard, hard))
+		return true;
+	const char *k;
+	json_t *v;
+	json_object_foreach (hard, k, v) {
+		if (pod_quota_key(k) && !json_object_get(used, k))
+			return true;
+	}
+	return false;
+}
+
+/* status.hard and status.used of a quota, from its spec and the pods of its
+ * namespace (syncResourceQuota). */
+static void quota_recount(struct store_obj *quota)
+{
+	json_t *hard =
+		json_deep_copy(json_object_get(json_object_get(quota->body, "spec"), "hard"));
+	json_t *used = json_object();
+	if (!json_is_object(hard)) {
+		json_decref(hard);
+		hard = json_object();
+	}
+	size_t m;
+	struct store_obj **pods = store_list(K("pods"), quota->ns, &m);
+	for (size_t j = 0; j < m; j++) {
+		json_t *usage = pod_usage(pods[j]->body);
+		const char *k;
+		json_t *v;
+		json_object_foreach (usage, k, v) {
+			struct quantity q;
+			if (json_object_get(hard, k) && controllers_quantity_parse(v, &q))
+				list_add(used, k, q);
+		}
+		json_decref(usage);
+	}
+	free(pods);
+	const char *k;
+	json_t *v;
+	json_object_foreach (hard, k, v) {
+		if (pod_quota_key(k) && !json_object_get(used, k))
+			json_object_set_new(used, k, json_string("0"));
+	}
+	set_status(quota, json_pack("{s:o, s:o}", "hard", hard, "used", used));
+}
+
 static void update_quotas(void)
 {
+	json_t *recount = quota_pod_events();
+	bool resync = now_mono_ms() - quota_resynced_ms >= QUOTA_RESYNC_MS;
+	if (resync)
+		quota_resynced_ms = now_mono_ms();
 	size_t n;
 	struct store_obj **quotas = store_list(K("resourcequotas"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		json_t *hard = json_deep_copy(
-			json_object_get(json_object_get(quotas[i]->body, "spec"), "hard"));
-		json_t *used = json_object();
-		if (!json_is_object(hard)) {
-			json_decref(hard);
-			hard = json_object();
-		}
-		size_t m;
-		struct store_obj **pods = store_list(K("pods"), quotas[i]->ns, &m);
-		for (size_t j = 0; j < m; j++) {
-			json_t *usage = pod_usage(pods[j]->body);
-			const char *k;
-			json_t *v;
-			json_object_foreach (usage, k, v) {
-				struct quantity q;
-				if (json_object_get(hard, k) && controllers_quantity_parse(v, &q))
-					list_add(used, k, q);
-			}
-			json_decref(usage);
-		}
-		free(pods);
-		const char *k;
-		json_t *v;
-		json_object_foreach (hard, k, v) {
-			if (pod_quota_key(k) && !json_object_get(used, k))
-				json_object_set_new(used, k, json_string("0"));
-		}
-		set_status(quotas[i], json_pack("{s:o, s:o}", "hard", hard, "used", used));
+		if (resync || json_object_get(recount, quotas[i]->ns) ||
+		    quota_needs_usage(quotas[i]))
+			quota_recount(quotas[i]);
 	}
 	free(quotas);
+	json_decref(recount);
 }
 
 /* --- events ---------------------------------------------------------------------- */
@@ -3108,6 +3245,8 @@ void controllers_free(void)
 	free(quarantine);
 	quarantine = NULL;
 	nquarantine = 0;
+	json_decref(quota_pods_seen);
+	quota_pods_seen = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

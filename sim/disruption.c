@@ -61,17 +61,6 @@ static bool terminating(const json_t *o)
 	return json_object_get(meta(o), "deletionTimestamp") != NULL;
 }
 
-/* RFC 3339 in UTC, as the store writes it, to wall milliseconds; 0 if not. */
-static int64_t parse_timestamp(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!end)
-		return 0;
-	return (int64_t)timegm(&tm) * 1000;
-}
-
 /* intstr.GetScaledValueFromIntOrPercent, rounding up: 2, or "50%" of total. */
 static int scaled_value(const json_t *v, int total)
 {
@@ -199,7 +188,7 @@ static void sync_one(struct store_obj *pdb)
 	json_t *when;
 	json_object_foreach (json_object_get(old, "disruptedPods"), pname, when) {
 		struct store_obj *pod = store_get(K("pods"), pdb->ns, pname);
-		int64_t at = parse_timestamp(json_string_value(when));
+		int64_t at = controllers_parse_timestamp(json_string_value(when));
 		if (pod && !terminating(pod->body) && at + DISRUPTED_POD_TIMEOUT_MS > now)
 			json_object_set(disrupted, pname, when);
 	}

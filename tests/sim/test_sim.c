@@ -3000,6 +3000,72 @@ static void test_resource_quota(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * The quota controller recounts status.used only when asked to (a pod that
+ * stops counting or goes, a spec it has not seen, its resync); admission
+ * charges each pod it lets in against status.used as it stands, and that
+ * charge stays even when the create then fails on a name that exists.
+ */
+static void test_quota_charges_admission_until_the_controller_recounts(void **state)
+{
+	struct http_resp r;
+	const char *path = "/api/v1/namespaces/quotalag/resourcequotas/count";
+	const char *pods = "/api/v1/namespaces/quotalag/pods";
+	make_namespace("quotalag");
+	assert_int_equal(apply(path,
+			       "{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{"
+			       "\"name\":\"count\"},\"spec\":{\"hard\":{\"pods\":\"2\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("a", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_string_equal(quota_entry(r.body, "status.used", "pods"), "1");
+	http_resp_free(&r);
+	/* Admission comes before the name's check: charged, then 409. */
+	assert_int_equal(call("POST", pods, one_pod("a", NULL), &r), 409);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_string_equal(quota_entry(r.body, "status.used", "pods"), "2");
+	http_resp_free(&r);
+	/* No event recounts it: one pod stored, yet the next is refused by
+	 * what admission wrote, for as long as the controller leaves it. */
+	assert_int_equal(call("POST", pods, one_pod("b", NULL), &r), 403);
+	assert_string_equal(jstr(r.body, "message"),
+			    "pods \"b\" is forbidden: exceeded quota: count, requested: pods=1, "
+			    "used: pods=2, limited: pods=2");
+	http_resp_free(&r);
+	assert_false(wait_until(path, quota_pods_are, "2/1", 300, &r));
+	http_resp_free(&r);
+	/* A pod deleted is an event: the namespace's quotas are recounted. */
+	assert_int_equal(
+		call("DELETE", "/api/v1/namespaces/quotalag/pods/a?gracePeriodSeconds=0", NULL, &r),
+		200);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("b", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("c", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/2", 5000, &r));
+	http_resp_free(&r);
+	/* A terminating pod is still charged within its grace: the next one
+	 * is refused until the pod is gone. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/quotalag/pods/b", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 403);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/1", 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 201);
+	http_resp_free(&r);
+}
+
 /* --- the official schemas --------------------------------------------------------- */
 
 static const char *reference_dir(char *buf, size_t len)
@@ -3871,6 +3937,7 @@ int main(void)
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
+		cmocka_unit_test(test_quota_charges_admission_until_the_controller_recounts),
 		cmocka_unit_test(test_pod_security_levels),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
