@@ -3214,33 +3214,260 @@ static void sync_node_faults(void)
 
 /* --- the tick ------------------------------------------------------------------------ */
 
+/*
+ * The namespace controller (pkg/controller/namespace/namespace_controller.go
+ * and deletion/namespaced_resources_deleter.go) syncs a Terminating
+ * namespace when the namespace changes (its own status writes included)
+ * and when it said it would come back: with content left whose pods have
+ * a grace, after estimate/2 + 1 seconds, the estimate being the longest
+ * terminationGracePeriodSeconds of the pods not yet ended
+ * (estimateGracefulTerminationForPods), or 15 s when only finalizers hold
+ * content back (finalizerEstimateSeconds).  Each sync deletes the content,
+ * counts what is left and writes the deleter's five conditions; with
+ * nothing left it finalizes.
+ */
+#define NS_FINALIZER_ESTIMATE_S 15
+
+/* name -> {"rv": the version last synced, "at": when to come back (mono ms)} */
+static json_t *ns_queue;
+
+static const char *const ns_condition_types[] = {
+	"NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure",
+	"NamespaceDeletionContentFailure", "NamespaceContentRemaining",
+	"NamespaceFinalizersRemaining"};
+static const char *const ns_ok_reasons[] = {"ResourcesDiscovered", "ParsedGroupVersions",
+					    "ContentDeleted", "ContentRemoved",
+					    "ContentHasNoFinalizers"};
+static const char *const ns_ok_messages[] = {
+	"All resources successfully discovered", "All legacy kube types successfully parsed",
+	"All content successfully deleted, may be waiting on finalization",
+	"All content successfully removed", "All content-preserving finalizers finished"};
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "a, b, c" of the strings, sorted; frees them. */
+static char *joined_sorted(char **v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_cstr);
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 2;
+	char *out = xmalloc(len), *p = out;
+	*p = '\0';
+	for (size_t i = 0; i < n; i++) {
+		p += snprintf(p, len - (size_t)(p - out), "%s%s", i ? ", " : "", v[i]);
+		free(v[i]);
+	}
+	return out;
+}
+
+/* The conditions as updateConditions keeps them: each type once, in the
+ * deleter's order when new; a changed status moves lastTransitionTime. */
+static json_t *ns_conditions(const json_t *old, const char *remaining, const char *finalizers)
+{
+	json_t *conds = json_deep_copy(old);
+	if (!json_is_array(conds)) {
+		json_decref(conds);
+		conds = json_array();
+	}
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	for (size_t t = 0; t < ARRAY_SIZE(ns_condition_types); t++) {
+		const char *status = "False", *reason = ns_ok_reasons[t];
+		char *message = xstrdup(ns_ok_messages[t]);
+		if (t == 3 && remaining) {
+			status = "True";
+			reason = "SomeResourcesRemain";
+			free(message);
+			message = xasprintf("Some resources are remaining: %s", remaining);
+		} else if (t == 4 && finalizers) {
+			status = "True";
+			reason = "SomeFinalizersRemain";
+			free(message);
+			message = xasprintf(
+				"Some content in the namespace has finalizers remaining: %s",
+				finalizers);
+		}
+		json_t *c = NULL;
+		size_t i;
+		json_t *oc;
+		json_array_foreach (conds, i, oc) {
+			if (same(json_str(oc, "type"), ns_condition_types[t]))
+				c = oc;
+		}
+		if (!c) {
+			json_array_append_new(conds,
+					      json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
+							ns_condition_types[t], "status", status,
+							"lastTransitionTime", ts, "reason", reason,
+							"message", message));
+		} else {
+			if (!same(json_str(c, "status"), status))
+				json_object_set_new(c, "lastTransitionTime", json_string(ts));
+			json_object_set_new(c, "status", json_string(status));
+			json_object_set_new(c, "reason", json_string(reason));
+			json_object_set_new(c, "message", json_string(message));
+		}
+		free(message);
+	}
+	return conds;
+}
+
+/* Delete what is in the namespace (deleteAllContent); the seconds to come
+ * back after, 0 when nothing holds it back. */
+static int64_t ns_delete_content(struct store_obj *ns)
+{
+	int64_t estimate = 0;
+	size_t np;
+	struct store_obj **pods = store_list(K("pods"), ns->name, &np);
+	for (size_t i = 0; i < np; i++) {
+		const char *phase = json_str(json_object_get(pods[i]->body, "status"), "phase");
+		json_t *grace = json_object_get(json_object_get(pods[i]->body, "spec"),
+						"terminationGracePeriodSeconds");
+		if (!same(phase, "Succeeded") && !same(phase, "Failed") && json_is_integer(grace) &&
+		    json_integer_value(grace) > estimate)
+			estimate = json_integer_value(grace);
+	}
+	free(pods);
+
+	char **remaining = NULL;
+	size_t nremaining = 0;
+	json_t *by_finalizer = json_object();
+	for (size_t k = 0; store_kind_at(k); k++) {
+		const struct store_kind *kind = store_kind_at(k);
+		if (!kind->namespaced || kind->readonly)
+			continue;
+		bool is_pods = !strcmp(kind->plural, "pods");
+		size_t m;
+		struct store_obj **objs = store_list(kind, ns->name, &m);
+		for (size_t j = 0; j < m; j++) {
+			if (is_pods) {
+				controllers_delete_pod(objs[j], -1, "namespace");
+			} else if (json_array_size(json_object_get(meta(objs[j]->body),
+								   "finalizers")) > 0) {
+				/* Held by its finalizers, deleted once they go. */
+				if (!terminating(objs[j]->body)) {
+					json_t *body = json_deep_copy(objs[j]->body);
+					char ts[32];
+					now_ts(ts, sizeof(ts));
+					json_object_set_new(child(body, "metadata"),
+							    "deletionTimestamp", json_string(ts));
+					json_object_set_new(child(body, "metadata"),
+							    "deletionGracePeriodSeconds",
+							    json_integer(0));
+					store_update(objs[j], body);
+				}
+			} else {
+				store_delete(objs[j]);
+			}
+		}
+		free(objs);
+		objs = store_list(kind, ns->name, &m);
+		if (m > 0) {
+			remaining = xrealloc(remaining, (nremaining + 1) * sizeof(*remaining));
+			remaining[nremaining++] = xasprintf("%s.%s has %zu resource instances",
+							    kind->plural, kind->group, m);
+		}
+		/* Finalizers are counted only where no grace is estimated. */
+		bool held = false;
+		for (size_t j = 0; j < m && !(is_pods && estimate > 0); j++) {
+			size_t f;
+			json_t *name;
+			json_array_foreach (json_object_get(meta(objs[j]->body), "finalizers"), f,
+					    name) {
+				const char *fn = json_string_value(name);
+				if (!fn)
+					continue;
+				json_object_set_new(by_finalizer, fn,
+						    json_integer(json_integer_value(json_object_get(
+									 by_finalizer, fn)) +
+								 1));
+				held = true;
+			}
+		}
+		if (held && NS_FINALIZER_ESTIMATE_S > estimate)
+			estimate = NS_FINALIZER_ESTIMATE_S;
+		free(objs);
+	}
+	char **fins = xcalloc(json_object_size(by_finalizer) + 1, sizeof(*fins));
+	size_t nfins = 0;
+	const char *fn;
+	json_t *count;
+	json_object_foreach (by_finalizer, fn, count) {
+		fins[nfins++] = xasprintf("%s in %lld resource instances", fn,
+					  (long long)json_integer_value(count));
+	}
+	json_decref(by_finalizer);
+	char *rem = nremaining ? joined_sorted(remaining, nremaining) : NULL;
+	char *fin = nfins ? joined_sorted(fins, nfins) : NULL;
+	free(remaining);
+	free(fins);
+	json_t *status = json_object_get(ns->body, "status");
+	json_t *conds = ns_conditions(json_object_get(status, "conditions"), rem, fin);
+	if (!json_equal(conds, json_object_get(status, "conditions"))) {
+		json_t *st = json_deep_copy(status);
+		if (!st)
+			st = json_object();
+		json_object_set_new(st, "conditions", conds);
+		set_status(ns, st);
+	} else {
+		json_decref(conds);
+	}
+	free(rem);
+	free(fin);
+	/* Content left without a grace or a finalizer holding it is not
+	 * waited for (deleteAllContentForGroupVersionResource). */
+	return estimate;
+}
+
 static void terminate_namespaces(void)
 {
 	size_t n;
+	if (!ns_queue)
+		ns_queue = json_object();
 	struct store_obj **nss = store_list(K("namespaces"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct store_obj *ns = nss[i];
 		if (!terminating(ns->body))
 			continue;
-		size_t left = 0;
-		for (size_t k = 0; store_kind_at(k); k++) {
-			const struct store_kind *kind = store_kind_at(k);
-			if (!kind->namespaced)
-				continue;
-			size_t m;
-			struct store_obj **objs = store_list(kind, ns->name, &m);
-			for (size_t j = 0; j < m; j++) {
-				if (!strcmp(kind->plural, "pods"))
-					controllers_delete_pod(objs[j], -1, "namespace");
-				else
-					store_delete(objs[j]);
-			}
-			free(objs);
-			objs = store_list(kind, ns->name, &m);
-			free(objs);
-			left += m;
+		const char *rv = json_str(meta(ns->body), "resourceVersion");
+		json_t *q = json_object_get(ns_queue, ns->name);
+		bool changed = !q || !same(json_str(q, "rv"), rv);
+		bool due = q && json_integer_value(json_object_get(q, "at")) > 0 &&
+			   now_mono_ms() >= json_integer_value(json_object_get(q, "at"));
+		if (!changed && !due)
+			continue;
+		json_t *spec_fin = json_object_get(json_object_get(ns->body, "spec"), "finalizers");
+		bool finalized = true;
+		size_t f;
+		json_t *name;
+		json_array_foreach (spec_fin, f, name) {
+			if (same(json_string_value(name), "kubernetes"))
+				finalized = false;
 		}
-		if (left > 0)
+		/* The version this sync starts from: a write of its own is an
+		 * update event, which brings the controller back at once. */
+		char *synced = xstrdup(rv ? rv : "");
+		int64_t at = 0;
+		if (!finalized) {
+			int64_t estimate = ns_delete_content(ns);
+			if (estimate > 0) {
+				/* AddAfter keeps the earlier of two times. */
+				int64_t was = q && !due
+						      ? json_integer_value(json_object_get(q, "at"))
+						      : 0;
+				at = now_mono_ms() + (estimate / 2 + 1) * 1000;
+				if (was > 0 && was < at)
+					at = was;
+			}
+		}
+		json_object_set_new(ns_queue, ns->name,
+				    json_pack("{s:s, s:I}", "rv", synced, "at", (json_int_t)at));
+		free(synced);
+		if (at > 0)
 			continue;
 		/* pkg/controller/namespace/deletion/namespaced_resources_deleter.go:
 		 * with the content gone, Delete finalizes (takes "kubernetes" out
@@ -3249,7 +3476,6 @@ static void terminate_namespaces(void)
 		 * foregroundDeletion or orphan off at once: nothing is owned by a
 		 * namespace (pkg/controller/garbagecollector/garbagecollector.go,
 		 * processDeletingDependentsItem).  A step per tick. */
-		json_t *spec_fin = json_object_get(json_object_get(ns->body, "spec"), "finalizers");
 		json_t *meta_fin = json_object_get(meta(ns->body), "finalizers");
 		if (json_array_size(spec_fin) > 0 || json_array_size(meta_fin) > 0) {
 			json_t *body = json_deep_copy(ns->body);
@@ -3262,6 +3488,7 @@ static void terminate_namespaces(void)
 			continue;
 		}
 		log_info("namespace %s deleted", ns->name);
+		json_object_del(ns_queue, ns->name);
 		store_delete(ns);
 	}
 	free(nss);
@@ -3665,6 +3892,8 @@ void controllers_free(void)
 	nquarantine = 0;
 	json_decref(quota_pods_seen);
 	quota_pods_seen = NULL;
+	json_decref(ns_queue);
+	ns_queue = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

@@ -1211,9 +1211,112 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 		"ensuring all content is removed from this namespace.  Upon completion, "
 		"this namespace will automatically be purged by the system.");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 10000, &r));
+	/* The controller comes back for it 16 s after (the pods' default grace
+	 * of 30 s, halved, plus one). */
+	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 25000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
+}
+
+/* The namespace's condition of type, or NULL. */
+static json_t *ns_condition(json_t *ns, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(ns, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), type))
+			return c;
+	}
+	return NULL;
+}
+
+static bool content_remaining(struct http_resp *r, const void *arg)
+{
+	json_t *c = r->status == 200 ? ns_condition(r->body, "NamespaceContentRemaining") : NULL;
+	return c && !strcmp(jstr(c, "message"), (const char *)arg);
+}
+
+/*
+ * The namespace controller at work: each sync writes the deleter's five
+ * conditions (what content remains, which finalizers hold it), and with
+ * content left it comes back after half the longest grace of its pods
+ * plus a second (15 s when finalizers hold content), not when the content
+ * goes.
+ */
+static void test_namespace_deletion_reports_its_conditions_and_waits_its_estimate(void **state)
+{
+	struct http_resp r;
+	const char *ns = "/api/v1/namespaces/nscond";
+	make_namespace("nscond");
+	assert_int_equal(call("POST", "/api/v1/namespaces/nscond/pods",
+			      "{\"metadata\":{\"name\":\"slow\"},\"spec\":{"
+			      "\"terminationGracePeriodSeconds\":10,"
+			      "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", "/api/v1/namespaces/nscond/configmaps",
+			      "{\"metadata\":{\"name\":\"held\",\"finalizers\":["
+			      "\"example.com/hold\"]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	time_t deleted_at = time(NULL);
+	assert_int_equal(call("DELETE", ns, NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(ns, content_remaining,
+			       "Some resources are remaining: configmaps. has 1 resource "
+			       "instances, pods. has 1 resource instances",
+			       5000, &r));
+	json_t *c = ns_condition(r.body, "NamespaceContentRemaining");
+	assert_string_equal(jstr(c, "status"), "True");
+	assert_string_equal(jstr(c, "reason"), "SomeResourcesRemain");
+	c = ns_condition(r.body, "NamespaceFinalizersRemaining");
+	assert_non_null(c);
+	assert_string_equal(jstr(c, "status"), "True");
+	assert_string_equal(jstr(c, "reason"), "SomeFinalizersRemain");
+	assert_string_equal(jstr(c, "message"),
+			    "Some content in the namespace has finalizers remaining: "
+			    "example.com/hold in 1 resource instances");
+	static const char *const ok[][2] = {
+		{"NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered"},
+		{"NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions"},
+		{"NamespaceDeletionContentFailure", "ContentDeleted"},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = ns_condition(r.body, ok[i][0]);
+		assert_non_null(c);
+		assert_string_equal(jstr(c, "status"), "False");
+		assert_string_equal(jstr(c, "reason"), ok[i][1]);
+	}
+	assert_int_equal(json_array_size(jget(r.body, "status.conditions")), 5);
+	http_resp_free(&r);
+	/* The configmap waits for its finalizer; the pod goes when its
+	 * containers have exited, well within its grace. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/nscond/configmaps/held", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/nscond/pods/slow", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/nscond/configmaps/held",
+				 "application/merge-patch+json",
+				 "{\"metadata\":{\"finalizers\":null}}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/nscond/configmaps/held", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	/* Nothing is left, but nobody has looked yet: the namespace stays,
+	 * its conditions as last written, until the controller comes back
+	 * (the finalizers' 15 s estimate: 8 s). */
+	if (time(NULL) - deleted_at < 7) {
+		assert_int_equal(call("GET", ns, NULL, &r), 200);
+		c = ns_condition(r.body, "NamespaceContentRemaining");
+		assert_string_equal(jstr(c, "status"), "True");
+		http_resp_free(&r);
+	}
+	assert_true(wait_until(ns, gone, NULL, 15000, &r));
+	http_resp_free(&r);
+	assert_true(time(NULL) - deleted_at >= 7);
 }
 
 /* Seconds from now to an RFC 3339 time ("2026-01-02T03:04:05Z"). */
@@ -4195,6 +4298,8 @@ int main(void)
 		cmocka_unit_test(test_scheduler_picks_at_random_among_the_best_nodes),
 		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
+		cmocka_unit_test(
+			test_namespace_deletion_reports_its_conditions_and_waits_its_estimate),
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
