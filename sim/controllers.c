@@ -1342,10 +1342,10 @@ static struct store_obj *rs_create(struct dep_rollout *r, const char *hash, int6
 	json_object_set_new(child(selector, "matchLabels"), "pod-template-hash", json_string(hash));
 	char *name = xasprintf("%s-%s", r->d->name, hash);
 	json_t *rs = json_pack(
-		"{s:s, s:s, s:{s:s, s:O, s:{s:o, s:o, s:o}, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, "
+		"{s:s, s:s, s:{s:s, s:o, s:{s:o, s:o, s:o}, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, "
 		"s:{s:I, s:I, s:o, s:o}}",
 		"apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "labels",
-		labels, "annotations", "deployment.kubernetes.io/desired-replicas",
+		json_deep_copy(labels), "annotations", "deployment.kubernetes.io/desired-replicas",
 		json_sprintf("%d", r->replicas), "deployment.kubernetes.io/max-replicas",
 		json_sprintf("%d", r->replicas + r->surge), REVISION_ANNOTATION,
 		json_sprintf("%lld", (long long)revision), "ownerReferences", "apiVersion",
