@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <event2/event.h>
 
 #include "common/log.h"
@@ -60,6 +61,16 @@ static json_t *child(json_t *parent, const char *key)
 static bool terminating(const json_t *o)
 {
 	return json_object_get(meta(o), "deletionTimestamp") != NULL;
+}
+
+int64_t controllers_parse_timestamp(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!end)
+		return 0;
+	return (int64_t)timegm(&tm) * 1000;
 }
 
 static void now_ts(char *buf, size_t len)
@@ -258,18 +269,25 @@ static bool owned_by(const json_t *obj, const char *uid)
 	return false;
 }
 
-/* Pods owned by a workload (uid), or, for Deployments, by its ReplicaSets. */
-static struct store_obj **owned_pods(const struct store_obj *owner, size_t *n)
+/* Objects of a kind owned by owner (by uid), oldest first. */
+static struct store_obj **owned_objects(const struct store_obj *owner,
+					const struct store_kind *kind, size_t *n)
 {
 	size_t all, k = 0;
-	struct store_obj **pods = store_list(K("pods"), owner->ns, &all);
+	struct store_obj **objs = store_list(kind, owner->ns, &all);
 	const char *uid = json_str(meta(owner->body), "uid");
 	for (size_t i = 0; i < all; i++) {
-		if (owned_by(pods[i]->body, uid))
-			pods[k++] = pods[i];
+		if (owned_by(objs[i]->body, uid))
+			objs[k++] = objs[i];
 	}
 	*n = k;
-	return pods;
+	return objs;
+}
+
+/* Pods owned by a workload: a StatefulSet or a ReplicaSet. */
+static struct store_obj **owned_pods(const struct store_obj *owner, size_t *n)
+{
+	return owned_objects(owner, K("pods"), n);
 }
 
 /* A short stable hash of a pod template, as in controller-revision-hash. */
@@ -469,9 +487,12 @@ static void list_add(json_t *list, const char *key, struct quantity q)
 {
 	struct quantity have;
 	if (controllers_quantity_parse(json_object_get(list, key), &have)) {
+		/* A sum keeps the format of what it adds to, unless that is
+		 * zero (apimachinery/pkg/api/resource/quantity.go, Add). */
+		bool binary = have.milli != 0 ? have.binary : q.binary;
 		if (__builtin_add_overflow(have.milli, q.milli, &q.milli))
 			q.milli = INT64_MAX;
-		q.binary = have.binary;
+		q.binary = binary;
 	}
 	list_set(list, key, q);
 }
@@ -519,13 +540,34 @@ static json_t *pod_resource_list(const json_t *spec, const char *which)
 	return sum;
 }
 
-/* What a pod counts for in a quota; a pod that has ended counts only as
- * an object (count/pods). */
+/*
+ * Whether a pod counts for the compute resources of a quota at now_ms:
+ * not once it has ended, nor once a deletion has outlived its grace
+ * (deletionTimestamp, itself the deletion's time plus the grace, plus the
+ * grace again: a pod stuck terminating on a lost node stops being charged)
+ * (pkg/quota/v1/evaluator/core/pods.go, QuotaV1Pod).
+ */
+static bool pod_counts(const json_t *pod, int64_t now_ms)
+{
+	const char *phase = json_str(json_object_get(pod, "status"), "phase");
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+		return false;
+	const char *at = json_str(meta(pod), "deletionTimestamp");
+	json_t *grace = json_object_get(meta(pod), "deletionGracePeriodSeconds");
+	if (at && json_is_integer(grace)) {
+		int64_t deletion_ms = controllers_parse_timestamp(at);
+		if (deletion_ms && now_ms > deletion_ms + json_integer_value(grace) * 1000)
+			return false;
+	}
+	return true;
+}
+
+/* What a pod counts for in a quota; a pod that no longer counts
+ * (pod_counts) does only as an object (count/pods). */
 static json_t *pod_usage(const json_t *pod)
 {
 	json_t *u = json_pack("{s:s}", "count/pods", "1");
-	const char *phase = json_str(json_object_get(pod, "status"), "phase");
-	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+	if (!pod_counts(pod, now_wall_ms()))
 		return u;
 	json_object_set_new(u, "pods", json_string("1"));
 	json_t *spec = json_object_get(pod, "spec");
@@ -741,43 +783,145 @@ char *controllers_admit_pod(const char *ns, const json_t *pod)
 	return why;
 }
 
-/* status.hard and status.used of every quota, from its spec and the pods
- * of its namespace, as the quota controller keeps them. */
+/*
+ * The quota controller (pkg/controller/resourcequota/resource_quota_controller.go)
+ * recounts a quota's status.used from the pods only when something asks
+ * it to: a quota whose status.hard is not yet its spec.hard, or that
+ * lacks the usage of something it constrains (addQuota, updateQuota); a
+ * pod that stops counting or is deleted, which recounts the quotas of its
+ * namespace (resource_quota_monitor.go: the pods' UpdateFunc compares
+ * QuotaV1Pod of the old and the new object, DeleteFunc always); and every
+ * quota once a resync period (--resource-quota-sync-period, 5m by
+ * default; enqueueAll).  A new pod is no event: admission has charged it.
+ * In between, status.used is what admission wrote, so a charge for a pod
+ * that was then not stored (a name already taken) stays until a recount.
+ */
+#define QUOTA_RESYNC_MS (5 * 60 * 1000)
+
+/* The monitor's view of the pods, as its informer cache holds them: uid ->
+ * {"ns", "rv", "pod": what QuotaV1Pod reads of the last version seen}. */
+static json_t *quota_pods_seen;
+static int64_t quota_resynced_ms;
+
+/* The part of a pod QuotaV1Pod reads. */
+static json_t *pod_quota_view(const json_t *pod)
+{
+	json_t *m = json_object(), *view = json_pack("{s:o}", "metadata", m);
+	json_t *v = json_object_get(meta(pod), "deletionTimestamp");
+	if (v)
+		json_object_set(m, "deletionTimestamp", v);
+	v = json_object_get(meta(pod), "deletionGracePeriodSeconds");
+	if (v)
+		json_object_set(m, "deletionGracePeriodSeconds", v);
+	const char *phase = json_str(json_object_get(pod, "status"), "phase");
+	if (phase)
+		json_object_set_new(view, "status", json_pack("{s:s}", "phase", phase));
+	return view;
+}
+
+/* The namespaces whose quotas the pods' events since the last tick ask to
+ * recount (an object of names). */
+static json_t *quota_pod_events(void)
+{
+	json_t *recount = json_object();
+	json_t *seen = json_object();
+	int64_t now = now_wall_ms();
+	size_t n;
+	struct store_obj **pods = store_list(K("pods"), NULL, &n);
+	if (!quota_pods_seen)
+		quota_pods_seen = json_object();
+	for (size_t i = 0; i < n; i++) {
+		const char *uid = json_str(meta(pods[i]->body), "uid");
+		const char *rv = json_str(meta(pods[i]->body), "resourceVersion");
+		if (!uid || !rv)
+			continue;
+		json_t *had = json_object_get(quota_pods_seen, uid);
+		if (had && strcmp(json_str(had, "rv"), rv) != 0 &&
+		    pod_counts(json_object_get(had, "pod"), now) && !pod_counts(pods[i]->body, now))
+			json_object_set_new(recount, pods[i]->ns, json_true());
+		json_object_set_new(seen, uid,
+				    json_pack("{s:s, s:s, s:o}", "ns", pods[i]->ns, "rv", rv, "pod",
+					      pod_quota_view(pods[i]->body)));
+	}
+	free(pods);
+	const char *uid;
+	json_t *had;
+	json_object_foreach (quota_pods_seen, uid, had) {
+		if (!json_object_get(seen, uid))
+			json_object_set_new(recount, json_str(had, "ns"), json_true());
+	}
+	json_decref(quota_pods_seen);
+	quota_pods_seen = seen;
+	return recount;
+}
+
+/* Does the controller see reason of its own to recount the quota? */
+static bool quota_needs_usage(const struct store_obj *quota)
+{
+	json_t *spec_hard = json_object_get(json_object_get(quota->body, "spec"), "hard");
+	json_t *status = json_object_get(quota->body, "status");
+	json_t *hard = json_object_get(status, "hard");
+	json_t *used = json_object_get(status, "used");
+	if (!hard || !json_equal(spec_hard, hard))
+		return true;
+	const char *k;
+	json_t *v;
+	json_object_foreach (hard, k, v) {
+		if (pod_quota_key(k) && !json_object_get(used, k))
+			return true;
+	}
+	return false;
+}
+
+/* status.hard and status.used of a quota, from its spec and the pods of its
+ * namespace (syncResourceQuota). */
+static void quota_recount(struct store_obj *quota)
+{
+	json_t *hard =
+		json_deep_copy(json_object_get(json_object_get(quota->body, "spec"), "hard"));
+	json_t *used = json_object();
+	if (!json_is_object(hard)) {
+		json_decref(hard);
+		hard = json_object();
+	}
+	size_t m;
+	struct store_obj **pods = store_list(K("pods"), quota->ns, &m);
+	for (size_t j = 0; j < m; j++) {
+		json_t *usage = pod_usage(pods[j]->body);
+		const char *k;
+		json_t *v;
+		json_object_foreach (usage, k, v) {
+			struct quantity q;
+			if (json_object_get(hard, k) && controllers_quantity_parse(v, &q))
+				list_add(used, k, q);
+		}
+		json_decref(usage);
+	}
+	free(pods);
+	const char *k;
+	json_t *v;
+	json_object_foreach (hard, k, v) {
+		if (pod_quota_key(k) && !json_object_get(used, k))
+			json_object_set_new(used, k, json_string("0"));
+	}
+	set_status(quota, json_pack("{s:o, s:o}", "hard", hard, "used", used));
+}
+
 static void update_quotas(void)
 {
+	json_t *recount = quota_pod_events();
+	bool resync = now_mono_ms() - quota_resynced_ms >= QUOTA_RESYNC_MS;
+	if (resync)
+		quota_resynced_ms = now_mono_ms();
 	size_t n;
 	struct store_obj **quotas = store_list(K("resourcequotas"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
-		json_t *hard = json_deep_copy(
-			json_object_get(json_object_get(quotas[i]->body, "spec"), "hard"));
-		json_t *used = json_object();
-		if (!json_is_object(hard)) {
-			json_decref(hard);
-			hard = json_object();
-		}
-		size_t m;
-		struct store_obj **pods = store_list(K("pods"), quotas[i]->ns, &m);
-		for (size_t j = 0; j < m; j++) {
-			json_t *usage = pod_usage(pods[j]->body);
-			const char *k;
-			json_t *v;
-			json_object_foreach (usage, k, v) {
-				struct quantity q;
-				if (json_object_get(hard, k) && controllers_quantity_parse(v, &q))
-					list_add(used, k, q);
-			}
-			json_decref(usage);
-		}
-		free(pods);
-		const char *k;
-		json_t *v;
-		json_object_foreach (hard, k, v) {
-			if (pod_quota_key(k) && !json_object_get(used, k))
-				json_object_set_new(used, k, json_string("0"));
-		}
-		set_status(quotas[i], json_pack("{s:o, s:o}", "hard", hard, "used", used));
+		if (resync || json_object_get(recount, quotas[i]->ns) ||
+		    quota_needs_usage(quotas[i]))
+			quota_recount(quotas[i]);
 	}
 	free(quotas);
+	json_decref(recount);
 }
 
 /* --- events ---------------------------------------------------------------------- */
@@ -1111,198 +1255,605 @@ static int resolve_percent(const json_t *v, int total, bool round_up)
 	return 0;
 }
 
-static void reconcile_deployment(struct store_obj *d)
-{
-	json_t *spec = json_object_get(d->body, "spec");
-	int replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
-	json_t *strategy = json_object_get(spec, "strategy");
-	bool recreate =
-		json_str(strategy, "type") && !strcmp(json_str(strategy, "type"), "Recreate");
-	json_t *ru = json_object_get(strategy, "rollingUpdate");
-	int surge = resolve_percent(json_object_get(ru, "maxSurge"), replicas, true);
-	int unavail = resolve_percent(json_object_get(ru, "maxUnavailable"), replicas, false);
-	char hash[16];
-	size_t n;
-	int new_live = 0, old_live = 0, ready_new = 0, ready_old = 0, old_all = 0;
+/*
+ * Deployments and their ReplicaSets, as kube-controller-manager keeps them
+ * (pkg/controller/deployment: sync.go, rolling.go, recreate.go,
+ * progress.go; pkg/controller/replicaset/replica_set.go).  A Deployment
+ * owns one ReplicaSet per pod template, named <deployment>-<hash> and
+ * labelled pod-template-hash; the ReplicaSets own the pods.  A rollout
+ * scales the new ReplicaSet up within maxSurge and the old ones down
+ * within maxUnavailable, a step per sync; the Deployment's status is the
+ * sum of its ReplicaSets', with the Available and Progressing conditions
+ * and the progress deadline.
+ */
 
-	if (surge == 0 && unavail == 0)
-		unavail = 1;
-	template_hash(json_object_get(spec, "template"), hash, sizeof(hash));
-	struct store_obj **pods = owned_pods(d, &n);
-	for (size_t i = 0; i < n; i++) {
-		const char *h = label(pods[i]->body, "pod-template-hash");
-		bool is_new = h && !strcmp(h, hash);
-		if (!is_new)
-			old_all++;
-		if (terminating(pods[i]->body))
+#define REVISION_ANNOTATION "deployment.kubernetes.io/revision"
+
+struct dep_rollout {
+	struct store_obj *d;
+	struct store_obj **rss; /* oldest first */
+	size_t nrs;
+	struct store_obj *new_rs; /* or NULL */
+	int replicas, surge, unavail;
+	bool recreate;
+};
+
+static int64_t rs_replicas(const struct store_obj *rs)
+{
+	return int_at(rs->body, "spec", "replicas");
+}
+
+static int64_t rs_available(const struct store_obj *rs)
+{
+	return int_at(rs->body, "status", "availableReplicas");
+}
+
+static int64_t revision_of(const struct store_obj *o)
+{
+	const char *s =
+		json_str(json_object_get(meta(o->body), "annotations"), REVISION_ANNOTATION);
+	int64_t v;
+	return s && parse_int64(s, 0, INT64_MAX, &v) ? v : 0;
+}
+
+/* maxSurge and maxUnavailable of a RollingUpdate, both never 0 together
+ * (pkg/controller/deployment/util/deployment_util.go, ResolveFenceposts). */
+static void dep_fenceposts(struct dep_rollout *r)
+{
+	json_t *spec = json_object_get(r->d->body, "spec");
+	json_t *strategy = json_object_get(spec, "strategy");
+	r->replicas = (int)json_integer_value(json_object_get(spec, "replicas"));
+	r->recreate = same(json_str(strategy, "type"), "Recreate");
+	json_t *ru = json_object_get(strategy, "rollingUpdate");
+	r->surge = r->recreate
+			   ? 0
+			   : resolve_percent(json_object_get(ru, "maxSurge"), r->replicas, true);
+	r->unavail = r->recreate ? 0
+				 : resolve_percent(json_object_get(ru, "maxUnavailable"),
+						   r->replicas, false);
+	if (!r->recreate && r->surge == 0 && r->unavail == 0)
+		r->unavail = 1;
+}
+
+static void rs_scale(struct store_obj *rs, int64_t replicas, const struct store_obj *d)
+{
+	if (rs_replicas(rs) == replicas)
+		return;
+	json_t *body = json_deep_copy(rs->body);
+	json_object_set_new(child(body, "spec"), "replicas", json_integer(replicas));
+	json_t *ann = child(child(body, "metadata"), "annotations");
+	json_object_set_new(ann, "deployment.kubernetes.io/desired-replicas",
+			    json_sprintf("%d", (int)int_at(d->body, "spec", "replicas")));
+	log_debug("replicaset %s/%s scaled to %lld", rs->ns, rs->name, (long long)replicas);
+	store_update(rs, body);
+}
+
+/* The ReplicaSet of the current template, made with its replicas. */
+static struct store_obj *rs_create(struct dep_rollout *r, const char *hash, int64_t replicas,
+				   int64_t revision)
+{
+	json_t *spec = json_object_get(r->d->body, "spec");
+	json_t *tmpl = json_deep_copy(json_object_get(spec, "template"));
+	json_t *labels = child(child(tmpl, "metadata"), "labels");
+	json_object_set_new(labels, "pod-template-hash", json_string(hash));
+	json_t *selector = json_deep_copy(json_object_get(spec, "selector"));
+	if (!selector)
+		selector = json_object();
+	json_object_set_new(child(selector, "matchLabels"), "pod-template-hash", json_string(hash));
+	char *name = xasprintf("%s-%s", r->d->name, hash);
+	json_t *rs = json_pack(
+		"{s:s, s:s, s:{s:s, s:o, s:{s:o, s:o, s:o}, s:[{s:s, s:s, s:s, s:s, s:b, s:b}]}, "
+		"s:{s:I, s:I, s:o, s:o}}",
+		"apiVersion", "apps/v1", "kind", "ReplicaSet", "metadata", "name", name, "labels",
+		json_deep_copy(labels), "annotations", "deployment.kubernetes.io/desired-replicas",
+		json_sprintf("%d", r->replicas), "deployment.kubernetes.io/max-replicas",
+		json_sprintf("%d", r->replicas + r->surge), REVISION_ANNOTATION,
+		json_sprintf("%lld", (long long)revision), "ownerReferences", "apiVersion",
+		"apps/v1", "kind", "Deployment", "name", r->d->name, "uid",
+		json_str(meta(r->d->body), "uid"), "controller", 1, "blockOwnerDeletion", 1, "spec",
+		"replicas", (json_int_t)replicas, "minReadySeconds",
+		(json_int_t)json_integer_value(json_object_get(spec, "minReadySeconds")),
+		"selector", selector, "template", tmpl);
+	struct store_obj *o = store_create(K("replicasets"), r->d->ns, rs);
+	json_decref(rs);
+	log_debug("replicaset %s/%s created with %lld replicas", r->d->ns, name,
+		  (long long)replicas);
+	free(name);
+	return o;
+}
+
+/* The new ReplicaSet's replicas in a rolling update (NewRSNewReplicas). */
+static int64_t rolling_new_replicas(const struct dep_rollout *r, int64_t new_now)
+{
+	int64_t current = 0;
+	for (size_t i = 0; i < r->nrs; i++)
+		current += rs_replicas(r->rss[i]);
+	int64_t max_total = r->replicas + r->surge;
+	if (current >= max_total)
+		return new_now;
+	int64_t up = max_total - current;
+	if (up > r->replicas - new_now)
+		up = r->replicas - new_now;
+	return new_now + up;
+}
+
+/* Old ReplicaSets scaled down within maxUnavailable, their unhealthy pods
+ * first (reconcileOldReplicaSets, cleanupUnhealthyReplicas,
+ * scaleDownOldReplicaSetsForRollingUpdate). */
+static void rolling_scale_down_old(struct dep_rollout *r)
+{
+	int64_t old_count = 0, all = 0, available = 0;
+	for (size_t i = 0; i < r->nrs; i++) {
+		all += rs_replicas(r->rss[i]);
+		available += rs_available(r->rss[i]);
+		if (r->rss[i] != r->new_rs)
+			old_count += rs_replicas(r->rss[i]);
+	}
+	if (old_count == 0)
+		return;
+	int64_t min_available = r->replicas - r->unavail;
+	int64_t new_unavailable = r->new_rs ? rs_replicas(r->new_rs) - rs_available(r->new_rs) : 0;
+	int64_t max_down = all - min_available - new_unavailable;
+	if (max_down <= 0)
+		return;
+	int64_t done = 0;
+	for (size_t i = 0; i < r->nrs && done < max_down; i++) {
+		struct store_obj *rs = r->rss[i];
+		int64_t unhealthy = rs_replicas(rs) - rs_available(rs);
+		if (rs == r->new_rs || rs_replicas(rs) == 0 || unhealthy <= 0)
 			continue;
-		bool ready = controllers_pod_ready(pods[i]->body);
-		if (is_new) {
-			new_live++;
-			ready_new += ready;
-		} else {
-			old_live++;
-			ready_old += ready;
+		int64_t down = max_down - done < unhealthy ? max_down - done : unhealthy;
+		rs_scale(rs, rs_replicas(rs) - down, r->d);
+		done += down;
+	}
+	if (available <= min_available)
+		return;
+	int64_t total_down = available - min_available, taken = 0;
+	for (size_t i = 0; i < r->nrs && taken < total_down; i++) {
+		struct store_obj *rs = r->rss[i];
+		if (rs == r->new_rs || rs_replicas(rs) == 0)
+			continue;
+		int64_t down =
+			total_down - taken < rs_replicas(rs) ? total_down - taken : rs_replicas(rs);
+		rs_scale(rs, rs_replicas(rs) - down, r->d);
+		taken += down;
+	}
+}
+
+/* Do the old ReplicaSets still have pods (oldPodsRunning, for Recreate)? */
+static bool old_pods_left(const struct dep_rollout *r)
+{
+	for (size_t i = 0; i < r->nrs; i++) {
+		if (r->rss[i] == r->new_rs)
+			continue;
+		size_t n;
+		struct store_obj **pods = owned_pods(r->rss[i], &n);
+		free(pods);
+		if (n > 0)
+			return true;
+	}
+	return false;
+}
+
+/* A condition in the Deployment's status as SetDeploymentCondition sets it:
+ * the same status and reason leave it alone; the same status keeps its
+ * lastTransitionTime; it goes to the end of the list. */
+static void dep_condition(json_t *status, const char *type, bool ok, const char *reason,
+			  const char *message, const char *keep_transition)
+{
+	json_t *conds = json_object_get(status, "conditions");
+	if (!json_is_array(conds)) {
+		conds = json_array();
+		json_object_set_new(status, "conditions", conds);
+	}
+	const char *st = ok ? "True" : "False";
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	char *since = xstrdup(keep_transition ? keep_transition : ts);
+	size_t i;
+	json_t *c;
+	json_array_foreach (conds, i, c) {
+		if (!same(json_str(c, "type"), type))
+			continue;
+		if (same(json_str(c, "status"), st) && same(json_str(c, "reason"), reason)) {
+			free(since);
+			return;
+		}
+		if (same(json_str(c, "status"), st)) {
+			free(since);
+			since = xstrdup(json_str(c, "lastTransitionTime"));
+		}
+		json_array_remove(conds, i);
+		break;
+	}
+	json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", type,
+					       "status", st, "reason", reason, "message", message,
+					       "lastUpdateTime", ts, "lastTransitionTime", since));
+	free(since);
+}
+
+static const json_t *condition_of(const json_t *status, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(status, "conditions"), i, c) {
+		if (same(json_str(c, "type"), type))
+			return c;
+	}
+	return NULL;
+}
+
+static void dep_remove_condition(json_t *status, const char *type)
+{
+	json_t *conds = json_object_get(status, "conditions");
+	size_t i;
+	json_t *c;
+	json_array_foreach (conds, i, c) {
+		if (same(json_str(c, "type"), type)) {
+			json_array_remove(conds, i);
+			return;
 		}
 	}
-	char *rs = xasprintf("%s-%s", d->name, hash);
-	if (recreate) {
-		if (old_all > 0) {
-			for (size_t i = 0; i < n; i++) {
-				const char *h = label(pods[i]->body, "pod-template-hash");
-				if (!(h && !strcmp(h, hash)) && !terminating(pods[i]->body))
-					controllers_delete_pod(pods[i], -1, "deployment");
+}
+
+/* The Deployment's status from its ReplicaSets' (calculateStatus,
+ * syncRolloutStatus). */
+static void dep_status(struct dep_rollout *r, const char *created)
+{
+	json_t *old = json_object_get(r->d->body, "status");
+	json_t *st = json_object();
+	int64_t replicas = 0, ready = 0, available = 0;
+	for (size_t i = 0; i < r->nrs; i++) {
+		replicas += int_at(r->rss[i]->body, "status", "replicas");
+		ready += int_at(r->rss[i]->body, "status", "readyReplicas");
+		available += rs_available(r->rss[i]);
+	}
+	int64_t updated = r->new_rs ? int_at(r->new_rs->body, "status", "replicas") : 0;
+	int64_t generation = json_integer_value(json_object_get(meta(r->d->body), "generation"));
+	json_object_set_new(st, "observedGeneration", json_integer(generation));
+	json_object_set_new(st, "replicas", json_integer(replicas));
+	json_object_set_new(st, "updatedReplicas", json_integer(updated));
+	json_object_set_new(st, "readyReplicas", json_integer(ready));
+	json_object_set_new(st, "availableReplicas", json_integer(available));
+	if (r->replicas - available > 0)
+		json_object_set_new(st, "unavailableReplicas",
+				    json_integer(r->replicas - available));
+	/* omitempty */
+	const char *omit[] = {"replicas", "updatedReplicas", "readyReplicas", "availableReplicas"};
+	for (size_t i = 0; i < ARRAY_SIZE(omit); i++) {
+		if (json_integer_value(json_object_get(st, omit[i])) == 0)
+			json_object_del(st, omit[i]);
+	}
+	json_t *conds = json_deep_copy(json_object_get(old, "conditions"));
+	json_object_set_new(st, "conditions", conds ? conds : json_array());
+	int max_unavailable = r->unavail > r->replicas ? r->replicas : r->unavail;
+	if (available >= r->replicas - max_unavailable)
+		dep_condition(st, "Available", true, "MinimumReplicasAvailable",
+			      "Deployment has minimum availability.", NULL);
+	else
+		dep_condition(st, "Available", false, "MinimumReplicasUnavailable",
+			      "Deployment does not have minimum availability.", NULL);
+
+	json_t *deadline =
+		json_object_get(json_object_get(r->d->body, "spec"), "progressDeadlineSeconds");
+	const char *rs_name = r->new_rs ? r->new_rs->name : NULL;
+	if (!json_is_integer(deadline)) {
+		dep_remove_condition(st, "Progressing");
+	} else if (created) {
+		char *msg = xasprintf("Created new replica set \"%s\"", created);
+		dep_condition(st, "Progressing", true, "NewReplicaSetCreated", msg, NULL);
+		free(msg);
+	} else if (r->new_rs && !condition_of(st, "Progressing")) {
+		char *msg = xasprintf("Found new replica set \"%s\"", rs_name);
+		dep_condition(st, "Progressing", true, "FoundNewReplicaSet", msg, NULL);
+		free(msg);
+	}
+	const json_t *cur = condition_of(old, "Progressing");
+	bool complete_before = replicas == updated && cur &&
+			       same(json_str(cur, "reason"), "NewReplicaSetAvailable");
+	if (json_is_integer(deadline) && !complete_before && !created) {
+		int64_t old_old = json_integer_value(json_object_get(old, "replicas")) -
+				  json_integer_value(json_object_get(old, "updatedReplicas"));
+		bool complete = updated == r->replicas && replicas == r->replicas &&
+				available == r->replicas;
+		bool progressing =
+			updated > json_integer_value(json_object_get(old, "updatedReplicas")) ||
+			replicas - updated < old_old ||
+			ready > json_integer_value(json_object_get(old, "readyReplicas")) ||
+			available > json_integer_value(json_object_get(old, "availableReplicas"));
+		const json_t *now_cond = condition_of(st, "Progressing");
+		if (complete) {
+			char *msg =
+				rs_name ? xasprintf(
+						  "ReplicaSet \"%s\" has successfully progressed.",
+						  rs_name)
+					: xasprintf(
+						  "Deployment \"%s\" has successfully progressed.",
+						  r->d->name);
+			dep_condition(st, "Progressing", true, "NewReplicaSetAvailable", msg, NULL);
+			free(msg);
+		} else if (progressing) {
+			/* Progress moves lastUpdateTime even with the same reason. */
+			char *since = now_cond && same(json_str(now_cond, "status"), "True")
+					      ? xstrdup(json_str(now_cond, "lastTransitionTime"))
+					      : NULL;
+			dep_remove_condition(st, "Progressing");
+			char *msg =
+				rs_name ? xasprintf("ReplicaSet \"%s\" is progressing.", rs_name)
+					: xasprintf("Deployment \"%s\" is progressing.",
+						    r->d->name);
+			dep_condition(st, "Progressing", true, "ReplicaSetUpdated", msg, since);
+			free(msg);
+			free(since);
+		} else if (now_cond &&
+			   !same(json_str(now_cond, "reason"), "NewReplicaSetAvailable")) {
+			int64_t from =
+				controllers_parse_timestamp(json_str(now_cond, "lastUpdateTime"));
+			if (same(json_str(now_cond, "reason"), "ProgressDeadlineExceeded") ||
+			    (from && from + json_integer_value(deadline) * 1000 < now_wall_ms())) {
+				char *msg = rs_name ? xasprintf("ReplicaSet \"%s\" has timed out "
+								"progressing.",
+								rs_name)
+						    : xasprintf("Deployment \"%s\" has timed out "
+								"progressing.",
+								r->d->name);
+				dep_condition(st, "Progressing", false, "ProgressDeadlineExceeded",
+					      msg, NULL);
+				free(msg);
 			}
 		}
 	}
-	/* Scale the new pods up within the surge, the old ones down within
-	 * the unavailability budget, extra new pods away (not-ready first). */
-	int want_new = replicas;
-	int room = replicas + surge - (new_live + old_live);
-	bool may_create = !recreate || old_all == 0;
-	char *failure = NULL; /* why the ReplicaSet could not create a pod */
-	while (may_create && new_live < want_new && (room > 0 || old_live == 0)) {
+	/* A ReplicaSet's failure to create pods, the new one's first
+	 * (getReplicaFailures). */
+	const json_t *failure = r->new_rs ? condition_of(json_object_get(r->new_rs->body, "status"),
+							 "ReplicaFailure")
+					  : NULL;
+	for (size_t i = 0; i < r->nrs && !failure; i++)
+		failure =
+			condition_of(json_object_get(r->rss[i]->body, "status"), "ReplicaFailure");
+	if (failure) {
+		dep_remove_condition(st, "ReplicaFailure");
+		json_array_append_new(
+			json_object_get(st, "conditions"),
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "ReplicaFailure",
+				  "status", json_str(failure, "status"), "reason",
+				  json_str(failure, "reason"), "message",
+				  json_str(failure, "message"), "lastUpdateTime",
+				  json_str(failure, "lastTransitionTime"), "lastTransitionTime",
+				  json_str(failure, "lastTransitionTime")));
+	} else {
+		dep_remove_condition(st, "ReplicaFailure");
+	}
+	set_status(r->d, st);
+}
+
+/* Old ReplicaSets with no replicas beyond revisionHistoryLimit go
+ * (cleanupDeployment), the oldest revisions first. */
+static void dep_cleanup(struct dep_rollout *r)
+{
+	json_t *limit =
+		json_object_get(json_object_get(r->d->body, "spec"), "revisionHistoryLimit");
+	if (!json_is_integer(limit))
+		return;
+	size_t idle = 0;
+	for (size_t i = 0; i < r->nrs; i++) {
+		if (r->rss[i] != r->new_rs && rs_replicas(r->rss[i]) == 0 &&
+		    int_at(r->rss[i]->body, "status", "replicas") == 0)
+			idle++;
+	}
+	int64_t extra = (int64_t)idle - json_integer_value(limit);
+	for (size_t i = 0; i < r->nrs && extra > 0; i++) {
+		struct store_obj *rs = r->rss[i];
+		if (rs == r->new_rs || rs_replicas(rs) != 0 ||
+		    int_at(rs->body, "status", "replicas"))
+			continue;
+		store_delete(rs);
+		extra--;
+	}
+}
+
+static int cmp_revision(const void *a, const void *b)
+{
+	int64_t ra = revision_of(*(struct store_obj *const *)a);
+	int64_t rb = revision_of(*(struct store_obj *const *)b);
+	return ra < rb ? -1 : ra > rb;
+}
+
+static void reconcile_deployment(struct store_obj *d)
+{
+	struct dep_rollout r = {.d = d};
+	char hash[16];
+	const char *created = NULL;
+	dep_fenceposts(&r);
+	template_hash(json_object_get(json_object_get(d->body, "spec"), "template"), hash,
+		      sizeof(hash));
+	r.rss = owned_objects(d, K("replicasets"), &r.nrs);
+	int64_t max_old = 0;
+	for (size_t i = 0; i < r.nrs; i++) {
+		if (same(label(r.rss[i]->body, "pod-template-hash"), hash))
+			r.new_rs = r.rss[i];
+		else if (revision_of(r.rss[i]) > max_old)
+			max_old = revision_of(r.rss[i]);
+	}
+	/* The new ReplicaSet's revision is the latest (a template rolled
+	 * back to takes the next number). */
+	if (r.new_rs && revision_of(r.new_rs) <= max_old) {
+		json_t *body = json_deep_copy(r.new_rs->body);
+		json_object_set_new(child(child(body, "metadata"), "annotations"),
+				    REVISION_ANNOTATION,
+				    json_sprintf("%lld", (long long)(max_old + 1)));
+		store_update(r.new_rs, body);
+	}
+	bool scaled = false;
+	if (r.recreate) {
+		for (size_t i = 0; i < r.nrs; i++) {
+			if (r.rss[i] != r.new_rs && rs_replicas(r.rss[i]) > 0) {
+				rs_scale(r.rss[i], 0, d);
+				scaled = true;
+			}
+		}
+		if (!scaled && !old_pods_left(&r)) {
+			if (!r.new_rs) {
+				r.new_rs = rs_create(&r, hash, r.replicas, max_old + 1);
+				created = r.new_rs->name;
+			} else {
+				rs_scale(r.new_rs, r.replicas, d);
+			}
+		}
+	} else {
+		if (!r.new_rs) {
+			r.new_rs = rs_create(&r, hash, rolling_new_replicas(&r, 0), max_old + 1);
+			created = r.new_rs->name;
+			scaled = true;
+		} else if (rs_replicas(r.new_rs) > r.replicas) {
+			rs_scale(r.new_rs, r.replicas, d);
+			scaled = true;
+		} else {
+			int64_t want = rolling_new_replicas(&r, rs_replicas(r.new_rs));
+			scaled = want != rs_replicas(r.new_rs);
+			rs_scale(r.new_rs, want, d);
+		}
+		/* A scale-up is a sync of its own (rolloutRolling). */
+		if (!scaled)
+			rolling_scale_down_old(&r);
+	}
+	if (created) {
+		free(r.rss);
+		r.rss = owned_objects(d, K("replicasets"), &r.nrs);
+	}
+	/* The Deployment carries its new ReplicaSet's revision. */
+	const char *rev = r.new_rs ? json_str(json_object_get(meta(r.new_rs->body), "annotations"),
+					      REVISION_ANNOTATION)
+				   : NULL;
+	json_t *ann = json_object_get(meta(d->body), "annotations");
+	if (rev && !same(json_str(ann, REVISION_ANNOTATION), rev)) {
+		json_t *body = json_deep_copy(d->body);
+		json_object_set_new(child(child(body, "metadata"), "annotations"),
+				    REVISION_ANNOTATION, json_string(rev));
+		store_update(d, body);
+	}
+	qsort(r.rss, r.nrs, sizeof(*r.rss), cmp_revision);
+	dep_status(&r, created);
+	dep_cleanup(&r);
+	free(r.rss);
+}
+
+/* --- ReplicaSets --------------------------------------------------------------- */
+
+/* Which of a ReplicaSet's pods go first on a scale-down (getPodsToDelete,
+ * ActivePodsWithRanks): not yet on a node, then not ready, then the
+ * youngest. */
+static int cmp_pod_to_delete(const void *a, const void *b)
+{
+	const struct store_obj *pa = *(struct store_obj *const *)a;
+	const struct store_obj *pb = *(struct store_obj *const *)b;
+	bool sa = json_str(json_object_get(pa->body, "spec"), "nodeName") != NULL;
+	bool sb = json_str(json_object_get(pb->body, "spec"), "nodeName") != NULL;
+	if (sa != sb)
+		return sa ? 1 : -1;
+	bool ra = controllers_pod_ready(pa->body), rb = controllers_pod_ready(pb->body);
+	if (ra != rb)
+		return ra ? 1 : -1;
+	const char *ca = json_str(meta(pa->body), "creationTimestamp");
+	const char *cb = json_str(meta(pb->body), "creationTimestamp");
+	int c = strcmp(cb ? cb : "", ca ? ca : "");
+	return c ? c : strcmp(pb->name, pa->name);
+}
+
+/* Has the pod been Ready for minReadySeconds (podutil.IsPodAvailable)? */
+static bool pod_available(const json_t *pod, int64_t min_ready_s)
+{
+	if (!controllers_pod_ready(pod))
+		return false;
+	if (min_ready_s <= 0)
+		return true;
+	const json_t *c = condition_of(json_object_get(pod, "status"), "Ready");
+	int64_t since = c ? controllers_parse_timestamp(json_str(c, "lastTransitionTime")) : 0;
+	return since && since + min_ready_s * 1000 <= now_wall_ms();
+}
+
+static void reconcile_replica_set(struct store_obj *rs)
+{
+	json_t *spec = json_object_get(rs->body, "spec");
+	int64_t want = json_integer_value(json_object_get(spec, "replicas"));
+	size_t n, active = 0;
+	struct store_obj **pods = owned_pods(rs, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *phase = json_str(json_object_get(pods[i]->body, "status"), "phase");
+		if (!terminating(pods[i]->body) && !same(phase, "Succeeded") &&
+		    !same(phase, "Failed"))
+			pods[active++] = pods[i];
+	}
+	char *failure = NULL;
+	const char *hash = label(rs->body, "pod-template-hash");
+	for (int64_t i = (int64_t)active; i < want; i++) {
 		char suffix[11];
 		rand_hex(suffix, 5);
-		for (int i = 0; i < 5; i++)
-			suffix[i] = "bcdfghjklmnpqrstvwxz2456789"[(unsigned char)suffix[i] % 27];
+		for (int j = 0; j < 5; j++)
+			suffix[j] = "bcdfghjklmnpqrstvwxz2456789"[(unsigned char)suffix[j] % 27];
 		suffix[5] = '\0';
-		char *name = xasprintf("%s-%s", rs, suffix);
-		char *prefix = xasprintf("%s-", rs);
-		struct store_obj *p = create_pod(d, name, prefix, "ReplicaSet", rs,
-						 json_str(meta(d->body), "uid"),
-						 "pod-template-hash", hash, &failure);
+		char *name = xasprintf("%s-%s", rs->name, suffix);
+		char *prefix = xasprintf("%s-", rs->name);
+		struct store_obj *p = create_pod(rs, name, prefix, "ReplicaSet", rs->name,
+						 json_str(meta(rs->body), "uid"),
+						 "pod-template-hash", hash ? hash : "", &failure);
 		free(prefix);
 		free(name);
 		if (!p) {
 			char *msg = xasprintf("Error creating: %s", failure);
-			record_warning(d->ns, "apps/v1", "ReplicaSet", rs, NULL,
+			record_warning(rs->ns, "apps/v1", "ReplicaSet", rs->name, NULL,
 				       "replicaset-controller", "FailedCreate", msg);
 			free(msg);
 			break;
 		}
-		new_live++;
-		room--;
 	}
-	int min_available = replicas - unavail;
-	for (size_t i = 0; i < n && old_live > 0; i++) {
-		const char *h = label(pods[i]->body, "pod-template-hash");
-		if ((h && !strcmp(h, hash)) || terminating(pods[i]->body))
-			continue;
-		bool ready = controllers_pod_ready(pods[i]->body);
-		if (ready && ready_new + ready_old - 1 < min_available)
-			continue;
-		controllers_delete_pod(pods[i], -1, "deployment");
-		old_live--;
-		if (ready)
-			ready_old--;
-	}
-	for (int pass = 0; pass < 2 && new_live > want_new; pass++) {
-		for (size_t i = n; i-- > 0 && new_live > want_new;) {
-			const char *h = label(pods[i]->body, "pod-template-hash");
-			if (!(h && !strcmp(h, hash)) || terminating(pods[i]->body))
-				continue;
-			if (pass == 0 && controllers_pod_ready(pods[i]->body))
-				continue;
-			controllers_delete_pod(pods[i], -1, "deployment");
-			new_live--;
-		}
+	if ((int64_t)active > want) {
+		qsort(pods, active, sizeof(*pods), cmp_pod_to_delete);
+		for (size_t i = 0; i < active - (size_t)want; i++)
+			controllers_delete_pod(pods[i], -1, "replicaset");
 	}
 	free(pods);
-	free(rs);
 
-	/* Status. */
-	pods = owned_pods(d, &n);
-	int total = 0, ready = 0, updated = 0;
+	/* Status (calculateStatus): the pods that count, after the changes
+	 * above show in the next sync as they would. */
+	pods = owned_pods(rs, &n);
+	int64_t replicas = 0, ready = 0, available = 0, labelled = 0;
+	int64_t min_ready = json_integer_value(json_object_get(spec, "minReadySeconds"));
 	for (size_t i = 0; i < n; i++) {
-		if (terminating(pods[i]->body))
+		const char *phase = json_str(json_object_get(pods[i]->body, "status"), "phase");
+		if (terminating(pods[i]->body) || same(phase, "Succeeded") || same(phase, "Failed"))
 			continue;
-		total++;
-		bool r = controllers_pod_ready(pods[i]->body);
-		ready += r;
-		const char *h = label(pods[i]->body, "pod-template-hash");
-		if (h && !strcmp(h, hash))
-			updated++;
+		replicas++;
+		labelled++;
+		ready += controllers_pod_ready(pods[i]->body);
+		available += pod_available(pods[i]->body, min_ready);
 	}
 	free(pods);
-	json_t *old_status = json_object_get(d->body, "status");
-	bool available = ready >= replicas - unavail;
-	bool complete = updated == replicas && total == replicas && ready == replicas;
-	json_t *conds = json_array();
-	const char *types[] = {"Available", "Progressing"};
-	for (size_t t = 0; t < 2; t++) {
-		const char *status, *reason, *message;
-		char *msg = NULL;
-		if (t == 0) {
-			status = available ? "True" : "False";
-			reason = available ? "MinimumReplicasAvailable"
-					   : "MinimumReplicasUnavailable";
-			message = available ? "Deployment has minimum availability."
-					    : "Deployment does not have minimum availability.";
-		} else {
-			status = "True";
-			reason = complete ? "NewReplicaSetAvailable" : "ReplicaSetUpdated";
-			msg = complete
-				      ? xasprintf(
-						"ReplicaSet \"%s-%s\" has successfully progressed.",
-						d->name, hash)
-				      : xasprintf("ReplicaSet \"%s-%s\" is progressing.", d->name,
-						  hash);
-			message = msg;
-		}
-		/* Keep the transition time of a condition whose status did not change. */
-		char ts[32];
-		now_ts(ts, sizeof(ts));
-		const char *last = ts, *update = ts;
-		size_t i;
-		json_t *oc;
-		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
-			if (!strcmp(json_str(oc, "type"), types[t]) &&
-			    !strcmp(json_str(oc, "status"), status)) {
-				last = json_str(oc, "lastTransitionTime");
-				if (!strcmp(json_str(oc, "reason"), reason) &&
-				    !strcmp(json_str(oc, "message"), message))
-					update = json_str(oc, "lastUpdateTime");
-			}
-		}
-		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-						       types[t], "status", status, "reason", reason,
-						       "message", message, "lastTransitionTime",
-						       last, "lastUpdateTime", update));
-		free(msg);
-	}
-	/* The ReplicaSet's failure to create, surfaced as the real controller
-	 * surfaces it; gone once nothing fails. */
+	json_t *old = json_object_get(rs->body, "status");
+	json_t *st = json_pack(
+		"{s:I, s:I}", "replicas", (json_int_t)replicas, "observedGeneration",
+		(json_int_t)json_integer_value(json_object_get(meta(rs->body), "generation")));
+	if (labelled)
+		json_object_set_new(st, "fullyLabeledReplicas", json_integer(labelled));
+	if (ready)
+		json_object_set_new(st, "readyReplicas", json_integer(ready));
+	if (available)
+		json_object_set_new(st, "availableReplicas", json_integer(available));
+	/* A failure to create pods stays as first written while creates
+	 * fail, and goes with the first sync that makes them. */
 	if (failure) {
+		const json_t *had = condition_of(old, "ReplicaFailure");
 		char ts[32];
 		now_ts(ts, sizeof(ts));
-		const char *since = ts;
-		size_t i;
-		json_t *oc;
-		json_array_foreach (json_object_get(old_status, "conditions"), i, oc) {
-			if (same(json_str(oc, "type"), "ReplicaFailure") &&
-			    same(json_str(oc, "status"), "True"))
-				since = json_str(oc, "lastTransitionTime");
-		}
-		json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type",
-						       "ReplicaFailure", "status", "True", "reason",
-						       "FailedCreate", "message", failure,
-						       "lastTransitionTime", since,
-						       "lastUpdateTime", since));
+		json_object_set_new(st, "conditions",
+				    had ? json_pack("[O]", had)
+					: json_pack("[{s:s, s:s, s:s, s:s, s:s}]", "type",
+						    "ReplicaFailure", "status", "True", "reason",
+						    "FailedCreate", "message", failure,
+						    "lastTransitionTime", ts));
 		free(failure);
 	}
-	json_t *st = json_pack(
-		"{s:I, s:i, s:i, s:i, s:i, s:o}", "observedGeneration",
-		(json_int_t)json_integer_value(json_object_get(meta(d->body), "generation")),
-		"replicas", total, "updatedReplicas", updated, "readyReplicas", ready,
-		"availableReplicas", ready, "conditions", conds);
-	if (total - ready > 0)
-		json_object_set_new(st, "unavailableReplicas", json_integer(total - ready));
-	if (ready == 0) {
-		json_object_del(st, "readyReplicas");
-		json_object_del(st, "availableReplicas");
-	}
-	set_status(d, st);
+	set_status(rs, st);
 }
 
 /* --- scheduling -------------------------------------------------------------- */
@@ -2663,33 +3214,260 @@ static void sync_node_faults(void)
 
 /* --- the tick ------------------------------------------------------------------------ */
 
+/*
+ * The namespace controller (pkg/controller/namespace/namespace_controller.go
+ * and deletion/namespaced_resources_deleter.go) syncs a Terminating
+ * namespace when the namespace changes (its own status writes included)
+ * and when it said it would come back: with content left whose pods have
+ * a grace, after estimate/2 + 1 seconds, the estimate being the longest
+ * terminationGracePeriodSeconds of the pods not yet ended
+ * (estimateGracefulTerminationForPods), or 15 s when only finalizers hold
+ * content back (finalizerEstimateSeconds).  Each sync deletes the content,
+ * counts what is left and writes the deleter's five conditions; with
+ * nothing left it finalizes.
+ */
+#define NS_FINALIZER_ESTIMATE_S 15
+
+/* name -> {"rv": the version last synced, "at": when to come back (mono ms)} */
+static json_t *ns_queue;
+
+static const char *const ns_condition_types[] = {
+	"NamespaceDeletionDiscoveryFailure", "NamespaceDeletionGroupVersionParsingFailure",
+	"NamespaceDeletionContentFailure", "NamespaceContentRemaining",
+	"NamespaceFinalizersRemaining"};
+static const char *const ns_ok_reasons[] = {"ResourcesDiscovered", "ParsedGroupVersions",
+					    "ContentDeleted", "ContentRemoved",
+					    "ContentHasNoFinalizers"};
+static const char *const ns_ok_messages[] = {
+	"All resources successfully discovered", "All legacy kube types successfully parsed",
+	"All content successfully deleted, may be waiting on finalization",
+	"All content successfully removed", "All content-preserving finalizers finished"};
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "a, b, c" of the strings, sorted; frees them. */
+static char *joined_sorted(char **v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_cstr);
+	size_t len = 1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i]) + 2;
+	char *out = xmalloc(len), *p = out;
+	*p = '\0';
+	for (size_t i = 0; i < n; i++) {
+		p += snprintf(p, len - (size_t)(p - out), "%s%s", i ? ", " : "", v[i]);
+		free(v[i]);
+	}
+	return out;
+}
+
+/* The conditions as updateConditions keeps them: each type once, in the
+ * deleter's order when new; a changed status moves lastTransitionTime. */
+static json_t *ns_conditions(const json_t *old, const char *remaining, const char *finalizers)
+{
+	json_t *conds = json_deep_copy(old);
+	if (!json_is_array(conds)) {
+		json_decref(conds);
+		conds = json_array();
+	}
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	for (size_t t = 0; t < ARRAY_SIZE(ns_condition_types); t++) {
+		const char *status = "False", *reason = ns_ok_reasons[t];
+		char *message = xstrdup(ns_ok_messages[t]);
+		if (t == 3 && remaining) {
+			status = "True";
+			reason = "SomeResourcesRemain";
+			free(message);
+			message = xasprintf("Some resources are remaining: %s", remaining);
+		} else if (t == 4 && finalizers) {
+			status = "True";
+			reason = "SomeFinalizersRemain";
+			free(message);
+			message = xasprintf(
+				"Some content in the namespace has finalizers remaining: %s",
+				finalizers);
+		}
+		json_t *c = NULL;
+		size_t i;
+		json_t *oc;
+		json_array_foreach (conds, i, oc) {
+			if (same(json_str(oc, "type"), ns_condition_types[t]))
+				c = oc;
+		}
+		if (!c) {
+			json_array_append_new(conds,
+					      json_pack("{s:s, s:s, s:s, s:s, s:s}", "type",
+							ns_condition_types[t], "status", status,
+							"lastTransitionTime", ts, "reason", reason,
+							"message", message));
+		} else {
+			if (!same(json_str(c, "status"), status))
+				json_object_set_new(c, "lastTransitionTime", json_string(ts));
+			json_object_set_new(c, "status", json_string(status));
+			json_object_set_new(c, "reason", json_string(reason));
+			json_object_set_new(c, "message", json_string(message));
+		}
+		free(message);
+	}
+	return conds;
+}
+
+/* Delete what is in the namespace (deleteAllContent); the seconds to come
+ * back after, 0 when nothing holds it back. */
+static int64_t ns_delete_content(struct store_obj *ns)
+{
+	int64_t estimate = 0;
+	size_t np;
+	struct store_obj **pods = store_list(K("pods"), ns->name, &np);
+	for (size_t i = 0; i < np; i++) {
+		const char *phase = json_str(json_object_get(pods[i]->body, "status"), "phase");
+		json_t *grace = json_object_get(json_object_get(pods[i]->body, "spec"),
+						"terminationGracePeriodSeconds");
+		if (!same(phase, "Succeeded") && !same(phase, "Failed") && json_is_integer(grace) &&
+		    json_integer_value(grace) > estimate)
+			estimate = json_integer_value(grace);
+	}
+	free(pods);
+
+	char **remaining = NULL;
+	size_t nremaining = 0;
+	json_t *by_finalizer = json_object();
+	for (size_t k = 0; store_kind_at(k); k++) {
+		const struct store_kind *kind = store_kind_at(k);
+		if (!kind->namespaced || kind->readonly)
+			continue;
+		bool is_pods = !strcmp(kind->plural, "pods");
+		size_t m;
+		struct store_obj **objs = store_list(kind, ns->name, &m);
+		for (size_t j = 0; j < m; j++) {
+			if (is_pods) {
+				controllers_delete_pod(objs[j], -1, "namespace");
+			} else if (json_array_size(json_object_get(meta(objs[j]->body),
+								   "finalizers")) > 0) {
+				/* Held by its finalizers, deleted once they go. */
+				if (!terminating(objs[j]->body)) {
+					json_t *body = json_deep_copy(objs[j]->body);
+					char ts[32];
+					now_ts(ts, sizeof(ts));
+					json_object_set_new(child(body, "metadata"),
+							    "deletionTimestamp", json_string(ts));
+					json_object_set_new(child(body, "metadata"),
+							    "deletionGracePeriodSeconds",
+							    json_integer(0));
+					store_update(objs[j], body);
+				}
+			} else {
+				store_delete(objs[j]);
+			}
+		}
+		free(objs);
+		objs = store_list(kind, ns->name, &m);
+		if (m > 0) {
+			remaining = xrealloc(remaining, (nremaining + 1) * sizeof(*remaining));
+			remaining[nremaining++] = xasprintf("%s.%s has %zu resource instances",
+							    kind->plural, kind->group, m);
+		}
+		/* Finalizers are counted only where no grace is estimated. */
+		bool held = false;
+		for (size_t j = 0; j < m && !(is_pods && estimate > 0); j++) {
+			size_t f;
+			json_t *name;
+			json_array_foreach (json_object_get(meta(objs[j]->body), "finalizers"), f,
+					    name) {
+				const char *fn = json_string_value(name);
+				if (!fn)
+					continue;
+				json_object_set_new(by_finalizer, fn,
+						    json_integer(json_integer_value(json_object_get(
+									 by_finalizer, fn)) +
+								 1));
+				held = true;
+			}
+		}
+		if (held && NS_FINALIZER_ESTIMATE_S > estimate)
+			estimate = NS_FINALIZER_ESTIMATE_S;
+		free(objs);
+	}
+	char **fins = xcalloc(json_object_size(by_finalizer) + 1, sizeof(*fins));
+	size_t nfins = 0;
+	const char *fn;
+	json_t *count;
+	json_object_foreach (by_finalizer, fn, count) {
+		fins[nfins++] = xasprintf("%s in %lld resource instances", fn,
+					  (long long)json_integer_value(count));
+	}
+	json_decref(by_finalizer);
+	char *rem = nremaining ? joined_sorted(remaining, nremaining) : NULL;
+	char *fin = nfins ? joined_sorted(fins, nfins) : NULL;
+	free(remaining);
+	free(fins);
+	json_t *status = json_object_get(ns->body, "status");
+	json_t *conds = ns_conditions(json_object_get(status, "conditions"), rem, fin);
+	if (!json_equal(conds, json_object_get(status, "conditions"))) {
+		json_t *st = json_deep_copy(status);
+		if (!st)
+			st = json_object();
+		json_object_set_new(st, "conditions", conds);
+		set_status(ns, st);
+	} else {
+		json_decref(conds);
+	}
+	free(rem);
+	free(fin);
+	/* Content left without a grace or a finalizer holding it is not
+	 * waited for (deleteAllContentForGroupVersionResource). */
+	return estimate;
+}
+
 static void terminate_namespaces(void)
 {
 	size_t n;
+	if (!ns_queue)
+		ns_queue = json_object();
 	struct store_obj **nss = store_list(K("namespaces"), NULL, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct store_obj *ns = nss[i];
 		if (!terminating(ns->body))
 			continue;
-		size_t left = 0;
-		for (size_t k = 0; store_kind_at(k); k++) {
-			const struct store_kind *kind = store_kind_at(k);
-			if (!kind->namespaced)
-				continue;
-			size_t m;
-			struct store_obj **objs = store_list(kind, ns->name, &m);
-			for (size_t j = 0; j < m; j++) {
-				if (!strcmp(kind->plural, "pods"))
-					controllers_delete_pod(objs[j], -1, "namespace");
-				else
-					store_delete(objs[j]);
-			}
-			free(objs);
-			objs = store_list(kind, ns->name, &m);
-			free(objs);
-			left += m;
+		const char *rv = json_str(meta(ns->body), "resourceVersion");
+		json_t *q = json_object_get(ns_queue, ns->name);
+		bool changed = !q || !same(json_str(q, "rv"), rv);
+		bool due = q && json_integer_value(json_object_get(q, "at")) > 0 &&
+			   now_mono_ms() >= json_integer_value(json_object_get(q, "at"));
+		if (!changed && !due)
+			continue;
+		json_t *spec_fin = json_object_get(json_object_get(ns->body, "spec"), "finalizers");
+		bool finalized = true;
+		size_t f;
+		json_t *name;
+		json_array_foreach (spec_fin, f, name) {
+			if (same(json_string_value(name), "kubernetes"))
+				finalized = false;
 		}
-		if (left > 0)
+		/* The version this sync starts from: a write of its own is an
+		 * update event, which brings the controller back at once. */
+		char *synced = xstrdup(rv ? rv : "");
+		int64_t at = 0;
+		if (!finalized) {
+			int64_t estimate = ns_delete_content(ns);
+			if (estimate > 0) {
+				/* AddAfter keeps the earlier of two times. */
+				int64_t was = q && !due
+						      ? json_integer_value(json_object_get(q, "at"))
+						      : 0;
+				at = now_mono_ms() + (estimate / 2 + 1) * 1000;
+				if (was > 0 && was < at)
+					at = was;
+			}
+		}
+		json_object_set_new(ns_queue, ns->name,
+				    json_pack("{s:s, s:I}", "rv", synced, "at", (json_int_t)at));
+		free(synced);
+		if (at > 0)
 			continue;
 		/* pkg/controller/namespace/deletion/namespaced_resources_deleter.go:
 		 * with the content gone, Delete finalizes (takes "kubernetes" out
@@ -2698,7 +3476,6 @@ static void terminate_namespaces(void)
 		 * foregroundDeletion or orphan off at once: nothing is owned by a
 		 * namespace (pkg/controller/garbagecollector/garbagecollector.go,
 		 * processDeletingDependentsItem).  A step per tick. */
-		json_t *spec_fin = json_object_get(json_object_get(ns->body, "spec"), "finalizers");
 		json_t *meta_fin = json_object_get(meta(ns->body), "finalizers");
 		if (json_array_size(spec_fin) > 0 || json_array_size(meta_fin) > 0) {
 			json_t *body = json_deep_copy(ns->body);
@@ -2711,6 +3488,7 @@ static void terminate_namespaces(void)
 			continue;
 		}
 		log_info("namespace %s deleted", ns->name);
+		json_object_del(ns_queue, ns->name);
 		store_delete(ns);
 	}
 	free(nss);
@@ -2758,9 +3536,7 @@ static int cmp_uid(const void *a, const void *b)
 
 /* The owner a reference names, or NULL when it is dangling: owners are
  * known by uid, so a reference whose uid no object has is dangling
- * whatever its name (garbagecollector.go, isDangling).  The simulator
- * serves no ReplicaSets: a Deployment's pods name one, with the
- * Deployment's uid. */
+ * whatever its name (garbagecollector.go, isDangling). */
 static struct store_obj *owner_by_uid(const struct gc_graph *g, const char *uid)
 {
 	size_t lo = 0, hi = g->n;
@@ -3024,6 +3800,12 @@ static void tick(void)
 			reconcile_deployment(list[i]);
 	}
 	free(list);
+	list = store_list(K("replicasets"), NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (!list[i]->gone && !terminating(list[i]->body))
+			reconcile_replica_set(list[i]);
+	}
+	free(list);
 	collect_garbage();
 
 	struct store_obj **nodes = store_list(K("nodes"), NULL, &nnodes);
@@ -3108,6 +3890,10 @@ void controllers_free(void)
 	free(quarantine);
 	quarantine = NULL;
 	nquarantine = 0;
+	json_decref(quota_pods_seen);
+	quota_pods_seen = NULL;
+	json_decref(ns_queue);
+	ns_queue = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

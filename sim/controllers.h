@@ -38,6 +38,8 @@ bool controllers_port_accepts(const struct store_obj *pod, int64_t port);
 /* The pod is a ready endpoint of its Services, as the endpoint controller
  * has seen it so far. */
 bool controllers_pod_endpoint(const struct store_obj *pod);
+/* RFC 3339 in UTC, as the store writes it, to wall milliseconds; 0 if not. */
+int64_t controllers_parse_timestamp(const char *s);
 /* Fill the defaults of a pod spec (restartPolicy, dnsPolicy, ...). */
 void controllers_default_pod_spec(json_t *spec);
 /* Those of a pod's own spec: the above, and requests that default to the

@@ -61,17 +61,6 @@ static bool terminating(const json_t *o)
 	return json_object_get(meta(o), "deletionTimestamp") != NULL;
 }
 
-/* RFC 3339 in UTC, as the store writes it, to wall milliseconds; 0 if not. */
-static int64_t parse_timestamp(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	const char *end = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!end)
-		return 0;
-	return (int64_t)timegm(&tm) * 1000;
-}
-
 /* intstr.GetScaledValueFromIntOrPercent, rounding up: 2, or "50%" of total. */
 static int scaled_value(const json_t *v, int total)
 {
@@ -90,48 +79,70 @@ static int scaled_value(const json_t *v, int total)
 	return (total * pct + 99) / 100;
 }
 
+/* The controller a reference names, if it exists with that uid. */
+static struct store_obj *controller_named(const json_t *ref, const char *ns, const char *plural)
+{
+	struct store_obj *o = store_get(K(plural), ns, json_str(ref, "name"));
+	const char *uid = o ? json_str(meta(o->body), "uid") : NULL;
+	return uid && !strcmp(uid, json_str(ref, "uid")) ? o : NULL;
+}
+
+static const json_t *controller_ref(const json_t *obj)
+{
+	size_t i;
+	json_t *ref;
+	json_array_foreach (json_object_get(meta(obj), "ownerReferences"), i, ref) {
+		if (json_is_true(json_object_get(ref, "controller")))
+			return ref;
+	}
+	return NULL;
+}
+
 /*
- * The scale of the pods' controllers, each counted once (getExpectedScale):
- * a StatefulSet's spec.replicas; a Deployment's for the ReplicaSet that
- * stands for it in the simulator.  Pods without a controller add nothing.
+ * The scale of the pods' controllers, each counted once (getExpectedScale,
+ * with its finders): a StatefulSet's spec.replicas (getPodStatefulSet); a
+ * ReplicaSet's, unless a Deployment controls it (getPodReplicaSet); then
+ * the Deployment's, found through the ReplicaSet (getPodDeployment), so
+ * that the old and the new ReplicaSets of a rollout count it once.  Each
+ * link must have the uid its reference names.  Pods without a controller
+ * add nothing.
  */
 static int expected_scale(struct store_obj **pods, size_t n)
 {
-	json_t *seen = json_object();
+	json_t *seen = json_object();	 /* the pods' controllers, by uid */
+	json_t *counted = json_object(); /* the scales added, by uid */
 	int total = 0;
 	for (size_t i = 0; i < n; i++) {
-		size_t j;
-		json_t *ref;
-		json_array_foreach (json_object_get(meta(pods[i]->body), "ownerReferences"), j,
-				    ref) {
-			if (!json_is_true(json_object_get(ref, "controller")))
-				continue;
-			const char *kind = json_str(ref, "kind");
-			const char *name = json_str(ref, "name");
-			const char *uid = json_str(ref, "uid");
-			if (!kind || !name || !uid || json_object_get(seen, uid))
-				break;
-			json_object_set_new(seen, uid, json_true());
-			struct store_obj *owner = NULL;
-			if (!strcmp(kind, "StatefulSet")) {
-				owner = store_get(K("statefulsets"), pods[i]->ns, name);
-			} else if (!strcmp(kind, "ReplicaSet")) {
-				char *dname = xstrdup(name);
-				char *dash = strrchr(dname, '-');
-				if (dash)
-					*dash = '\0';
-				owner = store_get(K("deployments"), pods[i]->ns, dname);
-				free(dname);
-			}
-			json_t *replicas =
-				owner ? json_object_get(json_object_get(owner->body, "spec"),
-							"replicas")
-				      : NULL;
-			total += json_is_integer(replicas) ? (int)json_integer_value(replicas) : 0;
-			break;
+		const json_t *ref = controller_ref(pods[i]->body);
+		const char *kind = json_str(ref, "kind");
+		if (!kind || !json_str(ref, "name") || !json_str(ref, "uid") ||
+		    json_object_get(seen, json_str(ref, "uid")))
+			continue;
+		struct store_obj *owner = NULL;
+		if (!strcmp(kind, "StatefulSet")) {
+			owner = controller_named(ref, pods[i]->ns, "statefulsets");
+		} else if (!strcmp(kind, "ReplicaSet")) {
+			owner = controller_named(ref, pods[i]->ns, "replicasets");
+			const json_t *up = owner ? controller_ref(owner->body) : NULL;
+			const char *up_kind = json_str(up, "kind");
+			if (up_kind && !strcmp(up_kind, "Deployment"))
+				owner = json_str(up, "name") && json_str(up, "uid")
+						? controller_named(up, pods[i]->ns, "deployments")
+						: NULL;
 		}
+		if (!owner)
+			continue;
+		json_object_set_new(seen, json_str(ref, "uid"), json_true());
+		const char *owner_uid = json_str(meta(owner->body), "uid");
+		if (json_object_get(counted, owner_uid))
+			continue;
+		json_object_set_new(counted, owner_uid, json_true());
+		json_t *replicas =
+			json_object_get(json_object_get(owner->body, "spec"), "replicas");
+		total += json_is_integer(replicas) ? (int)json_integer_value(replicas) : 0;
 	}
 	json_decref(seen);
+	json_decref(counted);
 	return total;
 }
 
@@ -199,7 +210,7 @@ static void sync_one(struct store_obj *pdb)
 	json_t *when;
 	json_object_foreach (json_object_get(old, "disruptedPods"), pname, when) {
 		struct store_obj *pod = store_get(K("pods"), pdb->ns, pname);
-		int64_t at = parse_timestamp(json_string_value(when));
+		int64_t at = controllers_parse_timestamp(json_string_value(when));
 		if (pod && !terminating(pod->body) && at + DISRUPTED_POD_TIMEOUT_MS > now)
 			json_object_set(disrupted, pname, when);
 	}

@@ -24,6 +24,8 @@ static const struct store_kind kinds[] = {
 	 STORE_NAME_SUBDOMAIN, "sts"},
 	{"deployments", "deployment", "Deployment", "apps", "v1", true, true, true, false,
 	 STORE_NAME_SUBDOMAIN, "deploy"},
+	{"replicasets", "replicaset", "ReplicaSet", "apps", "v1", true, true, false, false,
+	 STORE_NAME_SUBDOMAIN, "rs"},
 	{"poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", "policy", "v1", true,
 	 true, false, false, STORE_NAME_SUBDOMAIN, "pdb"},
 	/* Storage: PersistentVolumes and StorageClasses are cluster-scoped,
@@ -123,6 +125,8 @@ const char *store_qualified(const struct store_kind *k)
 	if (!strcmp(k->group, "apps")) {
 		if (!strcmp(k->plural, "statefulsets"))
 			return "statefulsets.apps";
+		if (!strcmp(k->plural, "replicasets"))
+			return "replicasets.apps";
 		return "deployments.apps";
 	}
 	if (!strcmp(k->group, "policy"))

@@ -1211,9 +1211,112 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 		"ensuring all content is removed from this namespace.  Upon completion, "
 		"this namespace will automatically be purged by the system.");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 10000, &r));
+	/* The controller comes back for it 16 s after (the pods' default grace
+	 * of 30 s, halved, plus one). */
+	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 25000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
+}
+
+/* The namespace's condition of type, or NULL. */
+static json_t *ns_condition(json_t *ns, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(ns, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), type))
+			return c;
+	}
+	return NULL;
+}
+
+static bool content_remaining(struct http_resp *r, const void *arg)
+{
+	json_t *c = r->status == 200 ? ns_condition(r->body, "NamespaceContentRemaining") : NULL;
+	return c && !strcmp(jstr(c, "message"), (const char *)arg);
+}
+
+/*
+ * The namespace controller at work: each sync writes the deleter's five
+ * conditions (what content remains, which finalizers hold it), and with
+ * content left it comes back after half the longest grace of its pods
+ * plus a second (15 s when finalizers hold content), not when the content
+ * goes.
+ */
+static void test_namespace_deletion_reports_its_conditions_and_waits_its_estimate(void **state)
+{
+	struct http_resp r;
+	const char *ns = "/api/v1/namespaces/nscond";
+	make_namespace("nscond");
+	assert_int_equal(call("POST", "/api/v1/namespaces/nscond/pods",
+			      "{\"metadata\":{\"name\":\"slow\"},\"spec\":{"
+			      "\"terminationGracePeriodSeconds\":10,"
+			      "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", "/api/v1/namespaces/nscond/configmaps",
+			      "{\"metadata\":{\"name\":\"held\",\"finalizers\":["
+			      "\"example.com/hold\"]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	time_t deleted_at = time(NULL);
+	assert_int_equal(call("DELETE", ns, NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(ns, content_remaining,
+			       "Some resources are remaining: configmaps. has 1 resource "
+			       "instances, pods. has 1 resource instances",
+			       5000, &r));
+	json_t *c = ns_condition(r.body, "NamespaceContentRemaining");
+	assert_string_equal(jstr(c, "status"), "True");
+	assert_string_equal(jstr(c, "reason"), "SomeResourcesRemain");
+	c = ns_condition(r.body, "NamespaceFinalizersRemaining");
+	assert_non_null(c);
+	assert_string_equal(jstr(c, "status"), "True");
+	assert_string_equal(jstr(c, "reason"), "SomeFinalizersRemain");
+	assert_string_equal(jstr(c, "message"),
+			    "Some content in the namespace has finalizers remaining: "
+			    "example.com/hold in 1 resource instances");
+	static const char *const ok[][2] = {
+		{"NamespaceDeletionDiscoveryFailure", "ResourcesDiscovered"},
+		{"NamespaceDeletionGroupVersionParsingFailure", "ParsedGroupVersions"},
+		{"NamespaceDeletionContentFailure", "ContentDeleted"},
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = ns_condition(r.body, ok[i][0]);
+		assert_non_null(c);
+		assert_string_equal(jstr(c, "status"), "False");
+		assert_string_equal(jstr(c, "reason"), ok[i][1]);
+	}
+	assert_int_equal(json_array_size(jget(r.body, "status.conditions")), 5);
+	http_resp_free(&r);
+	/* The configmap waits for its finalizer; the pod goes when its
+	 * containers have exited, well within its grace. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/nscond/configmaps/held", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/nscond/pods/slow", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/nscond/configmaps/held",
+				 "application/merge-patch+json",
+				 "{\"metadata\":{\"finalizers\":null}}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/nscond/configmaps/held", gone, NULL, 5000, &r));
+	http_resp_free(&r);
+	/* Nothing is left, but nobody has looked yet: the namespace stays,
+	 * its conditions as last written, until the controller comes back
+	 * (the finalizers' 15 s estimate: 8 s). */
+	if (time(NULL) - deleted_at < 7) {
+		assert_int_equal(call("GET", ns, NULL, &r), 200);
+		c = ns_condition(r.body, "NamespaceContentRemaining");
+		assert_string_equal(jstr(c, "status"), "True");
+		http_resp_free(&r);
+	}
+	assert_true(wait_until(ns, gone, NULL, 15000, &r));
+	http_resp_free(&r);
+	assert_true(time(NULL) - deleted_at >= 7);
 }
 
 /* Seconds from now to an RFC 3339 time ("2026-01-02T03:04:05Z"). */
@@ -3246,6 +3349,72 @@ static void test_resource_quota(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * The quota controller recounts status.used only when asked to (a pod that
+ * stops counting or goes, a spec it has not seen, its resync); admission
+ * charges each pod it lets in against status.used as it stands, and that
+ * charge stays even when the create then fails on a name that exists.
+ */
+static void test_quota_charges_admission_until_the_controller_recounts(void **state)
+{
+	struct http_resp r;
+	const char *path = "/api/v1/namespaces/quotalag/resourcequotas/count";
+	const char *pods = "/api/v1/namespaces/quotalag/pods";
+	make_namespace("quotalag");
+	assert_int_equal(apply(path,
+			       "{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{"
+			       "\"name\":\"count\"},\"spec\":{\"hard\":{\"pods\":\"2\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("a", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_string_equal(quota_entry(r.body, "status.used", "pods"), "1");
+	http_resp_free(&r);
+	/* Admission comes before the name's check: charged, then 409. */
+	assert_int_equal(call("POST", pods, one_pod("a", NULL), &r), 409);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_string_equal(quota_entry(r.body, "status.used", "pods"), "2");
+	http_resp_free(&r);
+	/* No event recounts it: one pod stored, yet the next is refused by
+	 * what admission wrote, for as long as the controller leaves it. */
+	assert_int_equal(call("POST", pods, one_pod("b", NULL), &r), 403);
+	assert_string_equal(jstr(r.body, "message"),
+			    "pods \"b\" is forbidden: exceeded quota: count, requested: pods=1, "
+			    "used: pods=2, limited: pods=2");
+	http_resp_free(&r);
+	assert_false(wait_until(path, quota_pods_are, "2/1", 300, &r));
+	http_resp_free(&r);
+	/* A pod deleted is an event: the namespace's quotas are recounted. */
+	assert_int_equal(
+		call("DELETE", "/api/v1/namespaces/quotalag/pods/a?gracePeriodSeconds=0", NULL, &r),
+		200);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("b", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("c", NULL), &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/2", 5000, &r));
+	http_resp_free(&r);
+	/* A terminating pod is still charged within its grace: the next one
+	 * is refused until the pod is gone. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/quotalag/pods/b", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 403);
+	http_resp_free(&r);
+	assert_true(wait_until(path, quota_pods_are, "2/1", 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 201);
+	http_resp_free(&r);
+}
+
 /* --- the official schemas --------------------------------------------------------- */
 
 static const char *reference_dir(char *buf, size_t len)
@@ -3946,6 +4115,283 @@ static void node_of(const char *ns, const char *pod, char *out, size_t len)
 	http_resp_free(&r);
 }
 
+/* --- Deployments and ReplicaSets ------------------------------------------------------- */
+
+static char *rolling_deployment(const char *name, int replicas, const char *strategy,
+				const char *version)
+{
+	return xasprintf("{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{"
+			 "\"name\":\"%s\"},\"spec\":{\"replicas\":%d,%s\"selector\":{"
+			 "\"matchLabels\":{\"app\":\"%s\"}},\"template\":{\"metadata\":{"
+			 "\"labels\":{\"app\":\"%s\"},\"annotations\":{\"v\":\"%s\"}},\"spec\":{"
+			 "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}}",
+			 name, replicas, strategy, name, name, version);
+}
+
+/* The non-terminating pods of app in ns, and how many of them are Ready
+ * and of which pod-template-hash. */
+struct pod_census {
+	int live, ready, hashes;
+};
+
+static void pod_census(const char *ns, const char *app, struct pod_census *c)
+{
+	struct http_resp r;
+	char path[256];
+	json_t *seen = json_object();
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods?labelSelector=app%%3D%s", ns, app);
+	memset(c, 0, sizeof(*c));
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	size_t i;
+	json_t *p;
+	json_array_foreach (json_object_get(r.body, "items"), i, p) {
+		if (jget(p, "metadata.deletionTimestamp"))
+			continue;
+		c->live++;
+		json_object_set_new(seen, jstr(p, "metadata.labels.pod-template-hash"),
+				    json_true());
+		size_t j;
+		json_t *cond;
+		json_array_foreach (jget(p, "status.conditions"), j, cond) {
+			if (!strcmp(jstr(cond, "type"), "Ready") &&
+			    !strcmp(jstr(cond, "status"), "True"))
+				c->ready++;
+		}
+	}
+	c->hashes = (int)json_object_size(seen);
+	json_decref(seen);
+	http_resp_free(&r);
+}
+
+static bool progressing_is(struct http_resp *r, const void *arg)
+{
+	size_t i;
+	json_t *c;
+	if (r->status != 200)
+		return false;
+	json_array_foreach (jget(r->body, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), "Progressing") &&
+		    !strcmp(jstr(c, "reason"), (const char *)arg))
+			return true;
+	}
+	return false;
+}
+
+/* A Deployment's or ReplicaSet's revision annotation ("" when none). */
+static const char *revision(json_t *obj)
+{
+	const char *v = json_string_value(json_object_get(jget(obj, "metadata.annotations"),
+							  "deployment.kubernetes.io/revision"));
+	return v ? v : "";
+}
+
+/* kubectl's exit status, its output in out (of size len). */
+static int kubectl(const char *args, char *out, size_t len)
+{
+	char cmd[1024], file[128];
+	snprintf(file, sizeof(file), "%s/kubectl.out", tmpdir);
+	snprintf(cmd, sizeof(cmd), "kubectl --kubeconfig '%s' --context admin %s >'%s' 2>&1",
+		 sim.kubeconfig, args, file);
+	int rc = system(cmd);
+	FILE *f = fopen(file, "r");
+	assert_non_null(f);
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/*
+ * A Deployment's rollout: a ReplicaSet per template, named with its
+ * pod-template-hash and owning the pods; the new one scaled up within
+ * maxSurge, the old one down within maxUnavailable; the Progressing and
+ * Available conditions, observedGeneration and the revision; kubectl
+ * rollout status follows it to the end.
+ */
+static void test_deployment_rolls_out_through_replica_sets(void **state)
+{
+	struct http_resp r;
+	const char *path = "/apis/apps/v1/namespaces/roll/deployments/web";
+	const char *strategy = "\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{"
+			       "\"maxSurge\":1,\"maxUnavailable\":0}},";
+	char out[4096];
+	int three = 3;
+	make_namespace("roll");
+	char *d = rolling_deployment("web", 3, strategy, "1");
+	assert_int_equal(apply(path, d, &r), 201);
+	free(d);
+	http_resp_free(&r);
+	assert_true(wait_until(path, progressing_is, "NewReplicaSetAvailable", 10000, &r));
+	assert_int_equal(jint(r.body, "status.observedGeneration"), 1);
+	assert_int_equal(jint(r.body, "status.availableReplicas"), 3);
+	assert_string_equal(revision(r.body), "1");
+	http_resp_free(&r);
+	assert_int_equal(
+		kubectl("-n roll rollout status deployment/web --timeout=20s", out, sizeof(out)),
+		0);
+	assert_non_null(strstr(out, "deployment \"web\" successfully rolled out"));
+
+	/* One ReplicaSet, controlled by the Deployment, owning the pods. */
+	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/roll/replicasets", NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 1);
+	json_t *rs = json_array_get(json_object_get(r.body, "items"), 0);
+	char *first = xasprintf("web-%s", jstr(rs, "metadata.labels.pod-template-hash"));
+	assert_string_equal(jstr(rs, "metadata.name"), first);
+	assert_string_equal(jstr(rs, "metadata.ownerReferences.0.kind"), "Deployment");
+	assert_int_equal(jint(rs, "spec.replicas"), 3);
+	assert_int_equal(jint(rs, "status.readyReplicas"), 3);
+	char *rs_uid = xstrdup(jstr(rs, "metadata.uid"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/roll/pods", NULL, &r), 200);
+	json_t *pod = json_array_get(json_object_get(r.body, "items"), 0);
+	assert_string_equal(jstr(pod, "metadata.ownerReferences.0.kind"), "ReplicaSet");
+	assert_string_equal(jstr(pod, "metadata.ownerReferences.0.name"), first);
+	assert_string_equal(jstr(pod, "metadata.ownerReferences.0.uid"), rs_uid);
+	assert_int_equal(strncmp(jstr(pod, "metadata.name"), first, strlen(first)), 0);
+	http_resp_free(&r);
+	free(rs_uid);
+
+	/* A new template: never more than replicas + maxSurge pods, never
+	 * fewer Ready than replicas - maxUnavailable, both hashes seen. */
+	d = rolling_deployment("web", 3, strategy, "2");
+	assert_int_equal(apply(path, d, &r), 200);
+	free(d);
+	http_resp_free(&r);
+	bool both = false, done = false;
+	for (int i = 0; i < 1000 && !done; i++) {
+		struct pod_census c;
+		pod_census("roll", "web", &c);
+		if (c.live > 4 || c.ready < 3)
+			fail_msg("rollout out of bounds: %d live, %d ready", c.live, c.ready);
+		both |= c.hashes == 2;
+		assert_int_equal(call("GET", path, NULL, &r), 200);
+		done = progressing_is(&r, "NewReplicaSetAvailable") &&
+		       jint(r.body, "status.observedGeneration") == 2 &&
+		       jint(r.body, "status.updatedReplicas") == 3 &&
+		       jint(r.body, "status.replicas") == 3;
+		if (!done && !both && c.hashes == 1 && i > 100)
+			fail_msg("the rollout did not start");
+		http_resp_free(&r);
+		if (!done)
+			usleep(10 * 1000); /* polling: the bounds hold at every look */
+	}
+	assert_true(done);
+	assert_true(both);
+	assert_int_equal(
+		kubectl("-n roll rollout status deployment/web --timeout=20s", out, sizeof(out)),
+		0);
+	assert_non_null(strstr(out, "successfully rolled out"));
+	assert_true(wait_until(path, ready_replicas_is, &three, 5000, &r));
+	assert_string_equal(revision(r.body), "2");
+	http_resp_free(&r);
+	/* The old ReplicaSet stays, scaled to nothing, for a rollback. */
+	char *old_path = xasprintf("/apis/apps/v1/namespaces/roll/replicasets/%s", first);
+	assert_int_equal(call("GET", old_path, NULL, &r), 200);
+	assert_int_equal(jint(r.body, "spec.replicas"), 0);
+	http_resp_free(&r);
+	free(old_path);
+	free(first);
+}
+
+/*
+ * A Deployment that makes no progress for progressDeadlineSeconds gets
+ * Progressing False, ProgressDeadlineExceeded, and kubectl rollout status
+ * gives up on it.
+ */
+static void test_deployment_progress_deadline_exceeded(void **state)
+{
+	struct http_resp r;
+	const char *path = "/apis/apps/v1/namespaces/stuck/deployments/web";
+	char out[4096];
+	make_namespace("stuck");
+	/* No pod may be made: the ReplicaSet cannot progress. */
+	assert_int_equal(apply("/api/v1/namespaces/stuck/resourcequotas/none",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"ResourceQuota\",\"metadata\":{"
+			       "\"name\":\"none\"},\"spec\":{\"hard\":{\"pods\":\"0\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/stuck/resourcequotas/none", quota_pods_are,
+			       "0/0", 5000, &r));
+	http_resp_free(&r);
+	char *d = rolling_deployment("web", 1, "\"progressDeadlineSeconds\":2,", "1");
+	assert_int_equal(apply(path, d, &r), 201);
+	free(d);
+	http_resp_free(&r);
+	assert_true(wait_until(path, progressing_is, "NewReplicaSetCreated", 5000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until(path, progressing_is, "ProgressDeadlineExceeded", 5000, &r));
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(r.body, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), "Progressing")) {
+			assert_string_equal(jstr(c, "status"), "False");
+			assert_non_null(strstr(jstr(c, "message"), "has timed out progressing."));
+		}
+	}
+	assert_true(replica_failure(&r, "exceeded quota: none"));
+	http_resp_free(&r);
+	assert_int_equal(
+		kubectl("-n stuck rollout status deployment/web --timeout=20s", out, sizeof(out)),
+		1);
+	assert_non_null(strstr(out, "deployment \"web\" exceeded its progress deadline"));
+}
+
+/*
+ * The disruption controller finds a pod's scale through its ReplicaSet: a
+ * ReplicaSet of its own counts its replicas; one a Deployment controls
+ * counts the Deployment's, once for all its ReplicaSets.
+ */
+static void test_disruption_budget_counts_through_replica_sets(void **state)
+{
+	struct http_resp r;
+	make_namespace("pdbrs");
+	/* A Deployment whose name a bare ReplicaSet's name starts with. */
+	char *d = rolling_deployment("solo", 4, "", "1");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/pdbrs/deployments/solo", d, &r), 201);
+	free(d);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/apps/v1/namespaces/pdbrs/replicasets/solo-own",
+		      "{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"metadata\":{\"name\":"
+		      "\"solo-own\"},\"spec\":{\"replicas\":2,\"selector\":{\"matchLabels\":{"
+		      "\"app\":\"own\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":\"own\"}},"
+		      "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	apply_budget("pdbrs", "own", 1);
+	const int own[] = {2, 2, 1, 1, 1};
+	assert_true(wait_until("/apis/policy/v1/namespaces/pdbrs/poddisruptionbudgets/own",
+			       budget_is, own, 5000, &r));
+	http_resp_free(&r);
+	apply_budget("pdbrs", "solo", 1);
+	const int solo[] = {4, 4, 3, 1, 1};
+	assert_true(wait_until("/apis/policy/v1/namespaces/pdbrs/poddisruptionbudgets/solo",
+			       budget_is, solo, 5000, &r));
+	http_resp_free(&r);
+	/* Mid-rollout, two ReplicaSets: the Deployment still counts once. */
+	d = rolling_deployment("solo", 4, "", "2");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/pdbrs/deployments/solo", d, &r), 200);
+	free(d);
+	http_resp_free(&r);
+	bool seen_two = false;
+	for (int i = 0; i < 500 && !seen_two; i++) {
+		struct pod_census c;
+		pod_census("pdbrs", "solo", &c);
+		assert_int_equal(call("GET",
+				      "/apis/policy/v1/namespaces/pdbrs/poddisruptionbudgets/solo",
+				      NULL, &r),
+				 200);
+		assert_int_equal(jint(r.body, "status.expectedPods"), 4);
+		http_resp_free(&r);
+		seen_two = c.hashes == 2;
+		if (!seen_two)
+			usleep(10 * 1000); /* polling: the count holds at every look */
+	}
+	assert_true(seen_two);
+}
+
 /*
  * The disruption controller's status follows the pods' health and the
  * StatefulSet's scale; an eviction takes a disruption the budget allows
@@ -4098,6 +4544,8 @@ int main(void)
 		cmocka_unit_test(test_scheduler_picks_at_random_among_the_best_nodes),
 		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
+		cmocka_unit_test(
+			test_namespace_deletion_reports_its_conditions_and_waits_its_estimate),
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
@@ -4121,9 +4569,13 @@ int main(void)
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
 		cmocka_unit_test(test_resource_quota),
+		cmocka_unit_test(test_quota_charges_admission_until_the_controller_recounts),
 		cmocka_unit_test(test_pod_security_levels),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
+		cmocka_unit_test(test_deployment_rolls_out_through_replica_sets),
+		cmocka_unit_test(test_deployment_progress_deadline_exceeded),
+		cmocka_unit_test(test_disruption_budget_counts_through_replica_sets),
 		cmocka_unit_test(test_es_responses_match_the_spec),
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
 	};
