@@ -2231,6 +2231,197 @@ static void kubelet_run_removals(const json_t *pod, const char *node)
 	}
 }
 
+/*
+ * Init containers run one after the other before the containers; the pod
+ * stays Pending meanwhile, Initialized False (pkg/kubelet/status/
+ * generate.go, GeneratePodInitializedCondition: ContainersNotInitialized,
+ * "containers with incomplete status: [...]"), its containers waiting
+ * PodInitializing.  One that exits non-zero is restarted (restartPolicy
+ * Always) after the containers' back-off, 10 s doubling up to 5 minutes:
+ * terminated with reason Error first, then waiting CrashLoopBackOff, which
+ * kubectl prints Init:Error and Init:CrashLoopBackOff
+ * (pkg/printers/internalversion/printers.go, printPod).  The end of its log
+ * is the terminated state's message under terminationMessagePolicy
+ * FallbackToLogsOnError only (pkg/kubelet/kuberuntime/
+ * kuberuntime_container.go, getTerminationMessage).  Of the init
+ * containers, the simulator runs the plugin installs for real
+ * (sim_es_plugin_installs) and the chowns (kubelet_run_init_chowns); the
+ * others succeed.
+ */
+static json_t *init_container_status(const json_t *c, json_t *state, json_t *last, int64_t restarts)
+{
+	const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+
+	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:o, s:o}", "name",
+			 json_str(c, "name") ? json_str(c, "name") : "", "image", image, "imageID",
+			 image, "ready", 0, "restartCount", (json_int_t)restarts, "started",
+			 json_is_object(json_object_get(state, "running")), "state", state,
+			 "lastState", last ? last : json_object());
+}
+
+static json_t *init_status_of(const json_t *pod, const char *name)
+{
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (
+		json_object_get(json_object_get(pod, "status"), "initContainerStatuses"), i, s) {
+		if (same(json_str(s, "name"), name))
+			return s;
+	}
+	return NULL;
+}
+
+/* The init container name runs (state RUNNING) or failed (FAILED, with what
+ * it printed and its exit code): the pod's status says so. */
+static void kubelet_init_status(struct store_obj *pod, const char *host_ip, const char *ip,
+				enum sim_init state, const char *name, const char *message,
+				int exit_code, int64_t now)
+{
+	const json_t *old = init_status_of(pod->body, name);
+	json_t *old_state = json_object_get(old, "state");
+	int64_t restarts = json_integer_value(json_object_get(old, "restartCount"));
+	json_t *body, *st, *list, *c;
+	char ts[32];
+	size_t i;
+	bool before = true;
+
+	if (state == SIM_INIT_RUNNING && json_object_get(old_state, "running"))
+		return;
+	if (state == SIM_INIT_RUNNING && old)
+		restarts++; /* its restart after the back-off */
+	now_ts(ts, sizeof(ts));
+	body = json_deep_copy(pod->body);
+	st = child(body, "status");
+	if (!json_str(st, "podIP")) {
+		json_object_set_new(st, "podIP", json_string(ip));
+		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", ip));
+		json_object_set_new(st, "hostIP", json_string(host_ip ? host_ip : ""));
+		json_object_set_new(st, "hostIPs",
+				    json_pack("[{s:s}]", "ip", host_ip ? host_ip : ""));
+		json_object_set_new(st, "startTime", json_string(ts));
+	}
+	json_object_set_new(st, "phase", json_string("Pending"));
+	char *incomplete = xasprintf("containers with incomplete status: [%s]", name);
+	json_t *init = condition("Initialized", false, ts);
+	json_object_set_new(init, "reason", json_string("ContainersNotInitialized"));
+	json_object_set_new(init, "message", json_string(incomplete));
+	free(incomplete);
+	json_object_set_new(st, "conditions",
+			    json_pack("[o,o,o,o]", init, condition("Ready", false, ts),
+				      condition("ContainersReady", false, ts),
+				      condition("PodScheduled", true, ts)));
+	list = json_array();
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "initContainers"),
+			    i, c) {
+		bool me = same(json_str(c, "name"), name);
+		json_t *s;
+
+		if (me) {
+			json_t *last = json_object_get(old, "lastState");
+			json_t *now_state;
+
+			if (state == SIM_INIT_RUNNING) {
+				now_state = json_pack("{s:{s:s}}", "running", "startedAt", ts);
+				if (json_object_get(old_state, "terminated"))
+					last = json_pack("{s:O}", "terminated",
+							 json_object_get(old_state, "terminated"));
+				else
+					json_incref(last);
+			} else {
+				json_t *t = json_pack("{s:i, s:s, s:s, s:s}", "exitCode", exit_code,
+						      "reason", "Error", "startedAt", ts,
+						      "finishedAt", ts);
+
+				if (same(json_str(c, "terminationMessagePolicy"),
+					 "FallbackToLogsOnError") &&
+				    message)
+					json_object_set_new(t, "message", json_string(message));
+				now_state = json_pack("{s:o}", "terminated", t);
+				json_incref(last);
+			}
+			s = init_container_status(c, now_state, last, restarts);
+			before = false;
+		} else if (before) {
+			s = init_container_status(
+				c,
+				json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode", 0,
+					  "reason", "Completed", "startedAt", ts, "finishedAt", ts),
+				NULL, 0);
+		} else {
+			s = init_container_status(
+				c, json_pack("{s:{s:s}}", "waiting", "reason", "PodInitializing"),
+				NULL, 0);
+		}
+		json_array_append_new(list, s);
+	}
+	json_object_set_new(st, "initContainerStatuses", list);
+	list = json_array();
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "containers"), i,
+			    c) {
+		const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}", "name",
+				  json_str(c, "name") ? json_str(c, "name") : "", "image", image,
+				  "imageID", "", "ready", 0, "restartCount", 0, "started", 0,
+				  "state", "waiting", "reason", "PodInitializing", "lastState"));
+	}
+	json_object_set_new(st, "containerStatuses", list);
+	if (state == SIM_INIT_FAILED) {
+		int64_t backoff_s = restarts >= 5 ? 300 : 10LL << restarts;
+
+		pod->ready_at_ms = now + backoff_s * 1000;
+		log_info("pod %s/%s: init container %s exited with %d: %s", pod->ns, pod->name,
+			 name, exit_code, message ? message : "");
+	} else {
+		pod->ready_at_ms = 0;
+	}
+	store_update(pod, body);
+}
+
+/* During an init container's back-off: Error becomes CrashLoopBackOff. */
+static void kubelet_init_backoff(struct store_obj *pod)
+{
+	json_t *body = NULL;
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (
+		json_object_get(json_object_get(pod->body, "status"), "initContainerStatuses"), i,
+		s) {
+		json_t *t = json_object_get(json_object_get(s, "state"), "terminated");
+
+		if (!t || json_integer_value(json_object_get(t, "exitCode")) == 0)
+			continue;
+		body = json_deep_copy(pod->body);
+		json_t *mine = json_array_get(
+			json_object_get(json_object_get(body, "status"), "initContainerStatuses"),
+			i);
+		int64_t restarts = json_integer_value(json_object_get(s, "restartCount"));
+		int64_t backoff_s = restarts >= 5 ? 300 : 10LL << restarts;
+		char *msg = xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				      (long long)backoff_s, json_str(s, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+		char *why = xasprintf("Back-off restarting failed container %s in pod %s_%s(%s)",
+				      json_str(s, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+
+		json_object_set_new(mine, "lastState", json_pack("{s:O}", "terminated", t));
+		json_object_set_new(mine, "state",
+				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+					      "CrashLoopBackOff", "message", msg));
+		record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"),
+			       "kubelet", "BackOff", why);
+		free(msg);
+		free(why);
+		break;
+	}
+	if (body)
+		store_update(pod, body);
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -2255,8 +2446,12 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		}
 		char ts[32], ip[32];
 		now_ts(ts, sizeof(ts));
-		pod_ip_seq++;
-		snprintf(ip, sizeof(ip), "10.244.%d.%u", idx, pod_ip_seq % 250 + 2);
+		if (json_str(status, "podIP")) {
+			snprintf(ip, sizeof(ip), "%s", json_str(status, "podIP"));
+		} else {
+			pod_ip_seq++;
+			snprintf(ip, sizeof(ip), "10.244.%d.%u", idx, pod_ip_seq % 250 + 2);
+		}
 		const char *host_ip = NULL;
 		size_t i;
 		json_t *a;
@@ -2266,7 +2461,25 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			if (!strcmp(json_str(a, "type"), "InternalIP"))
 				host_ip = json_str(a, "address");
 		}
+		/* An init container in its back-off. */
+		if (pod->ready_at_ms && now < pod->ready_at_ms) {
+			kubelet_init_backoff(pod);
+			return;
+		}
 		kubelet_make_host_dirs(pod->body, node);
+		char *init_name = NULL, *init_msg = NULL;
+		int init_code = 0;
+		enum sim_init init =
+			sim_es_plugin_installs(pod->body, node, &init_name, &init_msg, &init_code);
+		if (init != SIM_INIT_DONE) {
+			kubelet_init_status(pod, host_ip, ip, init, init_name ? init_name : "",
+					    init_msg, init_code, now);
+			free(init_name);
+			free(init_msg);
+			return;
+		}
+		free(init_name);
+		free(init_msg);
 		kubelet_run_init_chowns(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
@@ -2278,6 +2491,27 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			"startTime", ts, "containerStatuses",
 			container_statuses(pod->body, false, ts), "qosClass",
 			json_str(status, "qosClass") ? json_str(status, "qosClass") : "BestEffort");
+		json_t *inits = json_array();
+		json_array_foreach (
+			json_object_get(json_object_get(pod->body, "spec"), "initContainers"), i,
+			a) {
+			const json_t *was = init_status_of(pod->body, json_str(a, "name"));
+			json_t *last = json_object_get(was, "lastState");
+
+			json_array_append_new(
+				inits,
+				init_container_status(
+					a,
+					json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
+						  "exitCode", 0, "reason", "Completed", "startedAt",
+						  ts, "finishedAt", ts),
+					last ? json_deep_copy(last) : NULL,
+					json_integer_value(json_object_get(was, "restartCount"))));
+		}
+		if (json_array_size(inits) > 0)
+			json_object_set_new(st, "initContainerStatuses", inits);
+		else
+			json_decref(inits);
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
 		store_update(pod, body);

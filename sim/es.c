@@ -9,6 +9,7 @@
  */
 #include "sim/es.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <event2/http.h>
 
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "sim/call.h"
@@ -423,121 +425,642 @@ static unsigned roles_from_file(const json_t *file, const char *version, const c
 	return r;
 }
 
-/* Plugin names from the init containers' install commands and PLUGINS env. */
-static void add_plugin(json_t *list, const char *word)
+/* --- plugins: what the init containers install ---------------------------------- */
+
+/*
+ * An init container that runs `bin/elasticsearch-plugin install` (`bin/plugin
+ * install` on 2.x) downloads each archive it names and unpacks it into the
+ * plugins folder (https://www.elastic.co/guide/en/elasticsearch/plugins/
+ * current/plugin-management-custom-url.html); a node loads what that folder
+ * holds when it starts, and `_cat/plugins` lists it
+ * (https://www.elastic.co/guide/en/elasticsearch/plugins/current/listing-removing-updating.html).
+ * The simulator reads the container's shell script far enough for that: its
+ * variable assignments, its environment, `for NAME in WORDS; do ... done`
+ * loops, and the install commands, whose arguments it expands; then it
+ * fetches every http(s) archive for real.  A plugin named without a URL
+ * comes from Elastic's own download site and is taken as installed, as is
+ * a file: URL; a plugin's name is the archive's, without the version.  A
+ * plugin the folder already holds at the same version is kept without a
+ * download when the script checks plugin-descriptor.properties first (as
+ * kube/render.c's does); the folder ends holding what the script installed
+ * or kept, its other plugins removed.
+ */
+struct plugin_install {
+	char *pod_uid;
+	char *container;   /* the init container that installs */
+	char *cli_version; /* its image's Elasticsearch version */
+	char *host;
+	char *folder; /* the host folder of the plugins mount, or NULL */
+	json_t *todo; /* [{"name", "version", "url"}]: url null when not fetched */
+	size_t next;
+	json_t *installed;     /* {"name": "version"} */
+	bool checks_installed; /* the script keeps a plugin installed at its version */
+	enum sim_init state;
+	char *message; /* what the install command printed when it failed */
+	int exit_code;
+	struct httpc_call *call;
+	struct plugin_install *next_install;
+};
+
+static struct plugin_install *installs;
+static struct event_base *es_base;
+static struct httpc *plugin_http;
+/* Pods whose plugins folder is not on a host folder: uid -> {"name": version}. */
+static json_t *pod_plugins;
+
+static void install_free(struct plugin_install *in)
 {
-	const char *base = strrchr(word, '/');
-	base = base ? base + 1 : word;
-	char *name = xstrdup(base);
-	char *dot = strstr(name, ".zip");
-	if (dot)
-		*dot = '\0';
-	/* analysis-icu-7.17.10 -> analysis-icu */
-	char *dash = strrchr(name, '-');
-	if (dash && dash[1] >= '0' && dash[1] <= '9')
-		*dash = '\0';
-	if (!*name || name[0] == '-' || name[0] == '$') {
-		free(name);
+	httpc_cancel(in->call);
+	free(in->pod_uid);
+	free(in->container);
+	free(in->cli_version);
+	free(in->host);
+	free(in->folder);
+	json_decref(in->todo);
+	json_decref(in->installed);
+	free(in->message);
+	free(in);
+}
+
+/* Split a script into statements of raw words (quotes kept): at newlines,
+ * ';', '&&', '||' and '|'; '#' starts a comment. */
+static json_t *sh_statements(const char *text)
+{
+	json_t *out = json_array(), *cur = json_array();
+	size_t len = strlen(text);
+	char *word = xcalloc(1, len + 1);
+	size_t w = 0;
+	bool in_word = false;
+
+	for (size_t i = 0; i <= len; i++) {
+		char ch = text[i];
+		bool breaks = ch == '\0' || ch == '\n' || ch == ';' || ch == '&' || ch == '|';
+
+		if (ch == '#' && !in_word) {
+			while (text[i + 1] && text[i + 1] != '\n')
+				i++;
+			continue;
+		}
+		if (ch == '\'' || ch == '"') {
+			char q = ch;
+			word[w++] = ch;
+			while (text[i + 1] && text[i + 1] != q) {
+				if (q == '"' && text[i + 1] == '\\' && text[i + 2])
+					word[w++] = text[++i];
+				word[w++] = text[++i];
+			}
+			if (text[i + 1])
+				word[w++] = text[++i];
+			in_word = true;
+			continue;
+		}
+		if (ch == '\\' && text[i + 1]) {
+			word[w++] = ch;
+			word[w++] = text[++i];
+			in_word = true;
+			continue;
+		}
+		if (breaks || ch == ' ' || ch == '\t') {
+			if (in_word) {
+				word[w] = '\0';
+				json_array_append_new(cur, json_string(word));
+				w = 0;
+				in_word = false;
+			}
+			if (breaks && json_array_size(cur) > 0) {
+				json_array_append(out, cur);
+				json_decref(cur);
+				cur = json_array();
+			}
+			continue;
+		}
+		word[w++] = ch;
+		in_word = true;
+	}
+	json_decref(cur);
+	free(word);
+	return out;
+}
+
+/* Append s (n bytes) to the last word of words, making one when start. */
+static void word_append(json_t *words, bool *start, const char *s, size_t n)
+{
+	size_t last = json_array_size(words);
+	char *joined;
+
+	if (*start || last == 0) {
+		json_array_append_new(words, json_stringn(s, n));
+		*start = false;
 		return;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach (list, i, v) {
-		if (!strcmp(json_string_value(v), name)) {
-			free(name);
-			return;
-		}
-	}
-	json_array_append_new(list, json_string(name));
-	free(name);
+	joined = xasprintf("%s%.*s", json_string_value(json_array_get(words, last - 1)), (int)n, s);
+	json_array_set_new(words, last - 1, json_string(joined));
+	free(joined);
 }
 
-static void scan_words(json_t *list, const char *text)
+/* The value of $NAME or ${NAME} at *p (moved past it); "" when unset. */
+static const char *sh_variable(const char **p, const json_t *vars)
 {
-	char *copy = xstrdup(text);
-	char *words[512];
-	int n = 0;
-	char *p = copy;
-	while (*p && n < 512) {
-		while (*p && strchr(" \t\n;&|\"'", *p))
-			*p++ = '\0';
-		if (!*p)
-			break;
-		words[n++] = p;
-		while (*p && !strchr(" \t\n;&|\"'", *p))
+	const char *s = *p + 1;
+	char name[128];
+	size_t n = 0;
+	bool braced = *s == '{';
+
+	if (braced)
+		s++;
+	while ((isalnum((unsigned char)s[n]) || s[n] == '_') && n < sizeof(name) - 1)
+		n++;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	s += n;
+	if (braced) {
+		while (*s && *s != '}')
+			s++;
+		if (*s)
+			s++;
+	}
+	*p = s;
+	return json_str(vars, name) ? json_str(vars, name) : "";
+}
+
+/* A raw word's expansion: quotes removed, variables replaced, unquoted
+ * ones split at blanks.  Appends to out. */
+static void sh_expand(const char *raw, const json_t *vars, json_t *out)
+{
+	json_t *words = json_array();
+	bool start = true, any = false;
+	char quote = 0;
+
+	for (const char *p = raw; *p;) {
+		if (!quote && (*p == '\'' || *p == '"')) {
+			quote = *p++;
+			if (start)
+				word_append(words, &start, "", 0);
+			any = true;
+			continue;
+		}
+		if (quote && *p == quote) {
+			quote = 0;
 			p++;
-	}
-	for (int i = 0; i + 1 < n; i++) {
-		if (strcmp(words[i], "install") != 0)
 			continue;
-		if (i == 0 || !strstr(words[i - 1], "plugin"))
-			continue;
-		for (int j = i + 1; j < n; j++) {
-			if (words[j][0] == '-') {
-				if (!strcmp(words[j], "--batch") || !strcmp(words[j], "-b") ||
-				    !strcmp(words[j], "--silent") || !strcmp(words[j], "-s"))
-					continue;
-				continue;
-			}
-			add_plugin(list, words[j]);
-			break;
 		}
-	}
-	free(copy);
-}
+		if (quote == '\'') {
+			word_append(words, &start, p++, 1);
+			continue;
+		}
+		if (*p == '\\' && p[1]) {
+			word_append(words, &start, p + 1, 1);
+			p += 2;
+			any = true;
+			continue;
+		}
+		if (*p == '$' && (p[1] == '{' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
+			const char *v = sh_variable(&p, vars);
 
-static json_t *plugins_of(const json_t *pod)
-{
-	json_t *list = json_array();
-	size_t i;
-	json_t *ct;
-	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i,
-			    ct) {
-		const char *keys[] = {"command", "args"};
-		for (size_t k = 0; k < 2; k++) {
-			size_t j;
-			json_t *w;
-			char *joined = xstrdup("");
-			json_array_foreach (json_object_get(ct, keys[k]), j, w) {
-				char *next =
-					xasprintf("%s %s", joined,
-						  json_string_value(w) ? json_string_value(w) : "");
-				free(joined);
-				joined = next;
-			}
-			scan_words(list, joined);
-			free(joined);
-		}
-		size_t j;
-		json_t *env;
-		json_array_foreach (json_object_get(ct, "env"), j, env) {
-			const char *name = json_str(env, "name");
-			const char *value = json_str(env, "value");
-			if (!name || !value ||
-			    (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
+			if (quote) {
+				word_append(words, &start, v, strlen(v));
 				continue;
-			char *copy = xstrdup(value);
-			for (char *p = copy; *p; p++) {
-				if (*p == ',')
-					*p = ' ';
 			}
-			char *p = copy;
-			while (*p) {
-				while (*p == ' ')
-					p++;
-				char *start = p;
-				while (*p && *p != ' ')
-					p++;
-				if (p > start) {
-					char save = *p;
-					*p = '\0';
-					add_plugin(list, start);
-					*p = save;
+			/* Field splitting of an unquoted expansion. */
+			for (const char *q = v; *q;) {
+				size_t n = strcspn(q, " \t\n");
+
+				if (n > 0)
+					word_append(words, &start, q, n);
+				q += n;
+				if (*q) {
+					start = true;
+					q += strspn(q, " \t\n");
 				}
 			}
-			free(copy);
+			continue;
+		}
+		word_append(words, &start, p++, 1);
+		any = true;
+	}
+	(void)any;
+	json_array_extend(out, words);
+	json_decref(words);
+}
+
+static json_t *sh_expand_all(const json_t *raw, size_t from, const json_t *vars)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *w;
+
+	json_array_foreach (raw, i, w) {
+		if (i >= from)
+			sh_expand(json_string_value(w), vars, out);
+	}
+	return out;
+}
+
+/* The archive or name an install argument names: {"name", "version", "url"}. */
+static json_t *plugin_wanted(const char *arg, const char *cli_version)
+{
+	const char *base = strrchr(arg, '/');
+	char *name = xstrdup(base ? base + 1 : arg);
+	char *version = xstrdup(cli_version);
+	size_t n = strlen(name);
+	bool fetched = !strncmp(arg, "http://", 7) || !strncmp(arg, "https://", 8);
+	json_t *out;
+
+	if (n > 4 && !strcmp(name + n - 4, ".zip"))
+		name[n - 4] = '\0';
+	/* analysis-icu-7.17.10 is analysis-icu for 7.17.10 */
+	for (char *dash = strrchr(name, '-');
+	     strchr(arg, '/') && dash && isdigit((unsigned char)dash[1]); dash = NULL) {
+		free(version);
+		version = xstrdup(dash + 1);
+		*dash = '\0';
+	}
+	/* group:artifact:version from Maven Central (5.x, 6.x) */
+	if (!strchr(arg, '/') && strchr(name, ':')) {
+		char *first = strchr(name, ':'), *second = strchr(first + 1, ':');
+
+		if (second) {
+			free(version);
+			version = xstrdup(second + 1);
+			*second = '\0';
+		}
+		memmove(name, first + 1, strlen(first + 1) + 1);
+	}
+	out = json_pack("{s:s, s:s, s:s?}", "name", name, "version", version, "url",
+			fetched ? arg : NULL);
+	free(name);
+	free(version);
+	return out;
+}
+
+static bool is_install_cli(const char *word)
+{
+	size_t n = strlen(word);
+
+	return (n >= 6 && !strcmp(word + n - 6, "plugin") &&
+		(n == 6 || word[n - 7] == '/' || word[n - 7] == '-'));
+}
+
+/* Run the statements [from, to) of a script with vars, adding what the
+ * install commands name to todo. */
+static void sh_run(const json_t *stmts, size_t from, size_t to, json_t *vars, json_t *todo,
+		   const char *cli_version)
+{
+	for (size_t i = from; i < to; i++) {
+		const json_t *st = json_array_get(stmts, i);
+		size_t k = 0;
+		const char *w0;
+
+		/* Keywords that only open or close a block. */
+		while (k < json_array_size(st)) {
+			const char *w = json_string_value(json_array_get(st, k));
+
+			if (strcmp(w, "do") && strcmp(w, "then") && strcmp(w, "else") &&
+			    strcmp(w, "fi") && strcmp(w, "{") && strcmp(w, "}"))
+				break;
+			k++;
+		}
+		if (k >= json_array_size(st))
+			continue;
+		w0 = json_string_value(json_array_get(st, k));
+		if (!strcmp(w0, "for") && k + 2 < json_array_size(st) &&
+		    !strcmp(json_string_value(json_array_get(st, k + 2)), "in")) {
+			const char *var = json_string_value(json_array_get(st, k + 1));
+			json_t *items = sh_expand_all(st, k + 3, vars);
+			size_t end = i + 1;
+			int depth = 1;
+			size_t j;
+			json_t *item;
+
+			/* The loop's body: up to its own done. */
+			for (; end < to; end++) {
+				const json_t *s2 = json_array_get(stmts, end);
+				const char *first = json_string_value(json_array_get(s2, 0));
+				size_t m;
+				json_t *x;
+
+				json_array_foreach (s2, m, x) {
+					if (!strcmp(json_string_value(x), "for") ||
+					    !strcmp(json_string_value(x), "while"))
+						depth++;
+				}
+				if (first && !strcmp(first, "done") && --depth == 0)
+					break;
+			}
+			json_array_foreach (items, j, item) {
+				json_object_set(vars, var, item);
+				sh_run(stmts, i + 1, end, vars, todo, cli_version);
+			}
+			json_decref(items);
+			i = end;
+			continue;
+		}
+		/* NAME=value */
+		const char *eq = strchr(w0, '=');
+		if (eq && eq > w0 && json_array_size(st) == k + 1 && !strchr(w0, '$')) {
+			json_t *v = json_array();
+			char *name = xstrndup(w0, (size_t)(eq - w0));
+
+			sh_expand(eq + 1, vars, v);
+			json_object_set_new(
+				vars, name,
+				json_string(json_array_size(v)
+						    ? json_string_value(json_array_get(v, 0))
+						    : ""));
+			free(name);
+			json_decref(v);
+			continue;
+		}
+		for (size_t m = k; m + 1 < json_array_size(st); m++) {
+			const char *w = json_string_value(json_array_get(st, m));
+			json_t *args;
+			size_t a;
+			json_t *arg;
+
+			if (!is_install_cli(w) ||
+			    strcmp(json_string_value(json_array_get(st, m + 1)), "install"))
+				continue;
+			args = sh_expand_all(st, m + 2, vars);
+			json_array_foreach (args, a, arg) {
+				const char *s = json_string_value(arg);
+
+				if (s[0] == '-' || !s[0])
+					continue;
+				json_array_append_new(todo, plugin_wanted(s, cli_version));
+			}
+			json_decref(args);
+			break;
 		}
 	}
+}
+
+/* The version of an image, from its tag; "7.17.0" without one. */
+static const char *image_version(const char *image)
+{
+	const char *tag = image ? strrchr(image, ':') : NULL;
+
+	return tag && tag[1] && !strchr(tag, '/') ? tag + 1 : "7.17.0";
+}
+
+/* Does a statement run the install command (in a loop or not)? */
+static bool names_install(const json_t *stmts)
+{
+	size_t i, m;
+	json_t *st, *w;
+
+	json_array_foreach (stmts, i, st) {
+		json_array_foreach (st, m, w) {
+			json_t *next = json_array_get(st, m + 1);
+
+			if (is_install_cli(json_string_value(w)) && next &&
+			    !strcmp(json_string_value(next), "install"))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The first init container that installs plugins, and what it installs
+ * ([] when its loop runs over nothing); NULL when none does. */
+static json_t *install_plan(const json_t *pod, const json_t **container, bool *checks_installed)
+{
+	size_t i;
+	json_t *ct;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i,
+			    ct) {
+		json_t *vars = json_object(), *todo = NULL, *stmts;
+		char *text = xstrdup("");
+		const char *keys[] = {"command", "args"};
+		size_t j;
+		json_t *e, *w;
+
+		json_array_foreach (json_object_get(ct, "env"), j, e) {
+			if (json_str(e, "name") && json_str(e, "value"))
+				json_object_set_new(vars, json_str(e, "name"),
+						    json_string(json_str(e, "value")));
+		}
+		/* sh -c SCRIPT reads as the script's statements. */
+		for (size_t k = 0; k < 2; k++) {
+			json_array_foreach (json_object_get(ct, keys[k]), j, w) {
+				char *more =
+					xasprintf("%s %s", text,
+						  json_string_value(w) ? json_string_value(w) : "");
+
+				free(text);
+				text = more;
+			}
+		}
+		stmts = sh_statements(text);
+		if (names_install(stmts)) {
+			todo = json_array();
+			sh_run(stmts, 0, json_array_size(stmts), vars, todo,
+			       image_version(json_str(ct, "image")));
+			*checks_installed = strstr(text, "plugin-descriptor.properties") != NULL;
+			*container = ct;
+		}
+		json_decref(stmts);
+		json_decref(vars);
+		free(text);
+		if (todo)
+			return todo;
+	}
+	return NULL;
+}
+
+static const char PLUGINS_MOUNT[] = "/usr/share/elasticsearch/plugins";
+
+/* What `elasticsearch-plugin install` prints when the download fails,
+ * with its exit code: an uncaught exception from 5.x (the JVM's 1; the
+ * Installing, Failed installing and Rolling back lines from 7.10), 2.x's
+ * "failed to download" with CliTool's IO_ERROR (74).  Java's
+ * HttpURLConnection raises FileNotFoundException for a 404 or 410, an
+ * IOException naming the code for the other errors.  The wording from
+ * elastic/elasticsearch#15840 (2.x), the issue threads of plugin projects
+ * quoting 5.x to 7.12 (e.g. alexklibisz/elastiknn#268,
+ * codelibs/elasticsearch-analysis-kuromoji-ipadic-neologd#17). */
+static char *install_failure(const struct plugin_install *in, const char *url,
+			     const struct httpc_response *resp, int *exit_code)
+{
+	char *exc, *out, *host = NULL;
+	const char *simple;
+
+	if (resp->status == 404 || resp->status == 410) {
+		exc = xasprintf("java.io.FileNotFoundException: %s", url);
+	} else if (resp->status >= 300) {
+		exc = xasprintf("java.io.IOException: Server returned HTTP response code: %ld for "
+				"URL: %s",
+				resp->status, url);
+	} else if (resp->curl_code == 6) {
+		const char *h = strstr(url, "://") ? strstr(url, "://") + 3 : url;
+
+		host = xstrndup(h, strcspn(h, ":/"));
+		exc = xasprintf("java.net.UnknownHostException: %s", host);
+	} else if (resp->curl_code == 28) {
+		exc = xstrdup("java.net.SocketTimeoutException: connect timed out");
+	} else if (resp->curl_code == 7) {
+		exc = xstrdup("java.net.ConnectException: Connection refused");
+	} else {
+		exc = xasprintf("java.io.IOException: %s",
+				resp->error ? resp->error : "the download failed");
+	}
+	simple = strrchr(exc, '.') ? strrchr(exc, '.') + 1 : exc;
+	if (version_code(in->cli_version) < 50000) {
+		char *cls = xstrndup(simple, strcspn(simple, ":"));
+		const char *detail = strchr(simple, ':') ? strchr(simple, ':') + 2 : "";
+
+		out = xasprintf("-> Installing from %s...\nTrying %s ...\nFailed: %s[%s]; nested: "
+				"%s[%s];\nERROR: failed to download out of all possible "
+				"locations..., use --verbose to get detailed information",
+				url, url, cls, detail, cls, detail);
+		free(cls);
+		*exit_code = 74;
+	} else if (version_code(in->cli_version) >= 71000) {
+		out = xasprintf("-> Installing %s\n-> Downloading %s\n-> Failed installing %s\n-> "
+				"Rolling back %s\n-> Rolled back %s\nException in thread "
+				"\"main\" %s",
+				url, url, url, url, url, exc);
+		*exit_code = 1;
+	} else {
+		out = xasprintf("-> Downloading %s\nException in thread \"main\" %s", url, exc);
+		*exit_code = 1;
+	}
+	free(host);
+	free(exc);
+	return out;
+}
+
+static void install_next(struct plugin_install *in);
+
+static void install_fetched(const struct httpc_response *resp, void *arg)
+{
+	struct plugin_install *in = arg;
+	json_t *p = json_array_get(in->todo, in->next);
+
+	in->call = NULL;
+	if (resp->status >= 200 && resp->status < 300) {
+		json_object_set(in->installed, json_str(p, "name"), json_object_get(p, "version"));
+		in->next++;
+		install_next(in);
+	} else {
+		in->state = SIM_INIT_FAILED;
+		in->message = install_failure(in, json_str(p, "url"), resp, &in->exit_code);
+	}
+	controllers_kick();
+}
+
+/* Install the next plugins: those that need no download at once, then
+ * the next download, or done. */
+static void install_next(struct plugin_install *in)
+{
+	struct hostdir *d = in->folder ? hostfs_find(in->host, in->folder) : NULL;
+
+	while (in->next < json_array_size(in->todo)) {
+		json_t *p = json_array_get(in->todo, in->next);
+		const char *name = json_str(p, "name"), *url = json_str(p, "url");
+		const char *have = d ? json_str(d->plugins, name) : NULL;
+
+		if (url &&
+		    !(in->checks_installed && have && !strcmp(have, json_str(p, "version")))) {
+			struct httpc_request req = {.url = url,
+						    .timeout_ms = 30000,
+						    .max_body = (size_t)1024 * 1024 * 1024,
+						    .max_body_for = "a plugin archive"};
+
+			in->call = httpc_send(plugin_http, &req, install_fetched, in);
+			return;
+		}
+		json_object_set(in->installed, name, json_object_get(p, "version"));
+		in->next++;
+	}
+	in->state = SIM_INIT_DONE;
+}
+
+/* The plugins folder after the install container ran (or failed). */
+static void install_apply(const struct plugin_install *in)
+{
+	struct hostdir *d = in->folder ? hostfs_make(in->host, in->folder) : NULL;
+
+	if (d) {
+		json_decref(d->plugins);
+		d->plugins = json_deep_copy(in->installed);
+	} else {
+		if (!pod_plugins)
+			pod_plugins = json_object();
+		json_object_set_new(pod_plugins, in->pod_uid, json_deep_copy(in->installed));
+	}
+}
+
+enum sim_init sim_es_plugin_installs(const json_t *pod, const char *host, char **container,
+				     char **message, int *exit_code)
+{
+	const char *uid = json_str(json_object_get(pod, "metadata"), "uid");
+	struct plugin_install **pp = &installs, *in;
+	enum sim_init state;
+
+	while (*pp && strcmp((*pp)->pod_uid, uid ? uid : ""))
+		pp = &(*pp)->next_install;
+	in = *pp;
+	if (!in) {
+		const json_t *ct = NULL;
+		bool checks = false;
+		json_t *todo = install_plan(pod, &ct, &checks);
+		const char *folder;
+
+		if (!todo)
+			return SIM_INIT_DONE;
+		in = xcalloc(1, sizeof(*in));
+		in->pod_uid = xstrdup(uid ? uid : "");
+		in->container = xstrdup(json_str(ct, "name") ? json_str(ct, "name") : "");
+		in->cli_version = xstrdup(image_version(json_str(ct, "image")));
+		in->host = xstrdup(host);
+		folder = hostfs_mount_path(pod, ct, PLUGINS_MOUNT);
+		in->folder = folder ? xstrdup(folder) : NULL;
+		in->todo = todo;
+		in->installed = json_object();
+		in->checks_installed = checks;
+		in->state = SIM_INIT_RUNNING;
+		if (!plugin_http)
+			plugin_http = httpc_new(es_base);
+		in->next_install = installs;
+		installs = in;
+		install_next(in);
+		pp = &installs;
+	}
+	state = in->state;
+	*container = xstrdup(in->container);
+	if (state == SIM_INIT_RUNNING)
+		return state;
+	install_apply(in);
+	*message = in->message ? xstrdup(in->message) : NULL;
+	*exit_code = in->exit_code;
+	*pp = in->next_install;
+	install_free(in);
+	return state;
+}
+
+/* The plugins a node loads: its plugins folder's. */
+static json_t *plugins_of(const json_t *pod, const char *host)
+{
+	json_t *list = json_array(), *have = NULL, *v;
+	size_t i;
+	json_t *ct;
+	const char *name;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+		const char *path = hostfs_mount_path(pod, ct, PLUGINS_MOUNT);
+		struct hostdir *d = path ? hostfs_find(host, path) : NULL;
+
+		if (d) {
+			have = d->plugins;
+			break;
+		}
+	}
+	if (!have)
+		have = json_object_get(pod_plugins,
+				       json_str(json_object_get(pod, "metadata"), "uid"));
+	json_object_foreach (have, name, v)
+		json_array_append_new(list, json_string(name));
 	return list;
 }
 
@@ -1918,7 +2441,7 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 					     ? json_str(json_object_get(pod, "spec"), "nodeName")
 					     : "");
 		json_decref(node->plugins);
-		node->plugins = plugins_of(pod);
+		node->plugins = plugins_of(pod, node->host);
 		node->present = node_takes_folder(cl, node, pod);
 		/* A node reads its elasticsearch.yml once, when it starts: a
 		 * ConfigMap changed later counts from its next pod. */
@@ -3859,12 +4382,22 @@ json_t *sim_es_state(void)
 
 void sim_es_init(struct event_base *base)
 {
+	es_base = base;
 	clusters = NULL;
 	waits = NULL;
 }
 
 void sim_es_free(void)
 {
+	while (installs) {
+		struct plugin_install *in = installs;
+		installs = in->next_install;
+		install_free(in);
+	}
+	httpc_free(plugin_http);
+	plugin_http = NULL;
+	json_decref(pod_plugins);
+	pod_plugins = NULL;
 	while (waits) {
 		struct es_wait *w = waits;
 		waits = w->next;

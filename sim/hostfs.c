@@ -20,6 +20,7 @@ static void dir_free(struct hostdir *d)
 	free(d->path);
 	free(d->node_id);
 	free(d->cluster_uuid);
+	json_decref(d->plugins);
 	free(d);
 }
 
@@ -84,8 +85,11 @@ void hostfs_empty(const char *host, const char *path)
 			dir_free(d);
 			continue;
 		}
-		if (same)
+		if (same) {
 			hostfs_set_identity(d, NULL, NULL);
+			json_decref(d->plugins);
+			d->plugins = NULL;
+		}
 		pp = &d->next;
 	}
 }
@@ -162,10 +166,11 @@ json_t *hostfs_json(void)
 
 		snprintf(owner, sizeof(owner), "%d:%d", d->uid, d->gid);
 		snprintf(mode, sizeof(mode), "%04o", (unsigned)d->mode);
-		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?}", "host",
-						     d->host, "path", d->path, "owner", owner,
-						     "mode", mode, "node_id", d->node_id,
-						     "cluster_uuid", d->cluster_uuid));
+		json_array_append_new(out,
+				      json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:O?}", "host",
+						d->host, "path", d->path, "owner", owner, "mode",
+						mode, "node_id", d->node_id, "cluster_uuid",
+						d->cluster_uuid, "plugins", d->plugins));
 	}
 	return out;
 }

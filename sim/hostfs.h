@@ -20,6 +20,7 @@ struct hostdir {
 	int mode;
 	char *node_id;	    /* Elasticsearch's node id, once a node started here */
 	char *cluster_uuid; /* the cluster that node joined */
+	json_t *plugins;    /* a plugins folder: {"name": "Elasticsearch version"} */
 	struct hostdir *next;
 };
 
@@ -42,7 +43,8 @@ void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *clu
  */
 const char *hostfs_mount_path(const json_t *pod, const json_t *container, const char *mount_path);
 
-/* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid}]. */
+/* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid,
+ * plugins}]. */
 json_t *hostfs_json(void);
 
 #endif

@@ -1901,6 +1901,158 @@ static void test_host_folders_and_the_image_user(void **state)
 	free(f);
 }
 
+/* --- plugins: the init container's installs ------------------------------------------- */
+
+/* The whole of a small file, or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = xcalloc(1, 65536);
+	size_t n = f ? fread(buf, 1, 65535, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (!f || n == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* A master pod of ns whose root init container installs $ES_PLUGINS from
+ * repo (as kube/render.c's script does) into a hostPath plugins folder. */
+static char *plugin_pod(const char *ns, const char *repo, const char *plugins)
+{
+	char *script =
+		xasprintf("set -eu\ncd /usr/share/elasticsearch\nrepo='%s'\n"
+			  "for p in $ES_PLUGINS; do\n"
+			  "    echo \"installing plugin $p\"\n"
+			  "    bin/elasticsearch-plugin install --batch \"$repo/$p-7.17.10.zip\"\n"
+			  "done\n",
+			  repo);
+	char *folder = xasprintf("/es/%s/plugins", ns);
+	const char *image = "docker.elastic.co/elasticsearch/elasticsearch:7.17.10";
+	json_t *mount = json_pack("[{s:s, s:s}]", "name", "plugins", "mountPath",
+				  "/usr/share/elasticsearch/plugins");
+	json_t *pod = json_pack(
+		"{s:{s:s, s:{s:s, s:s}}, s:{s:[{s:s, s:s, s:[s,s,s], s:[{s:s, s:s}], s:{s:i}, "
+		"s:s, s:O}], s:[{s:s, s:s, s:O}], s:[{s:s, s:{s:s, s:s}}]}}",
+		"metadata", "name", "es-master-0", "labels", "app", "es", "esaas.io/role", "master",
+		"spec", "initContainers", "name", "install-plugins", "image", image, "command",
+		"sh", "-c", script, "env", "name", "ES_PLUGINS", "value", plugins,
+		"securityContext", "runAsUser", 0, "terminationMessagePolicy",
+		"FallbackToLogsOnError", "volumeMounts", mount, "containers", "name",
+		"elasticsearch", "image", image, "volumeMounts", mount, "volumes", "name",
+		"plugins", "hostPath", "path", folder, "type", "DirectoryOrCreate");
+	char *out = json_dumps(pod, JSON_COMPACT);
+	json_decref(pod);
+	json_decref(mount);
+	free(script);
+	free(folder);
+	return out;
+}
+
+static bool init_crash_looping(struct http_resp *r, const void *arg)
+{
+	const char *why = jstr(r->body, "status.initContainerStatuses.0.state.waiting.reason");
+	return r->status == 200 && why && !strcmp(why, "CrashLoopBackOff");
+}
+
+static void plugin_cluster(const char *ns, const char *repo, const char *plugins)
+{
+	struct http_resp r;
+	char path[256], body[1024];
+	char *pod;
+
+	make_namespace(ns);
+	snprintf(body, sizeof(body), "es-master-0-%s", ns);
+	bootstrap_config(ns, body);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	pod = plugin_pod(ns, repo, plugins);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", path, pod, &r), 201);
+	http_resp_free(&r);
+	free(pod);
+}
+
+/* The init container downloads each archive from the repository: one that
+ * answers 404 fails it (Init:Error, then Init:CrashLoopBackOff) with what
+ * elasticsearch-plugin prints; once the archive is there, its restart after
+ * the back-off installs it, and the node has what was installed. */
+static void test_es_plugins_are_downloaded_by_the_init_container(void **state)
+{
+	struct http_resp r;
+	struct repo repo;
+	static const char *const files[] = {"analysis-icu-7.17.10.zip", NULL};
+	char want[512], log_path[300];
+	const char *pod_path = "/api/v1/namespaces/plug/pods/es-master-0";
+
+	assert_true(repo_start(&repo, tmpdir, files));
+	plugin_cluster("plug", repo.url, "analysis-icu analysis-phonetic");
+	assert_true(wait_until(pod_path, init_crash_looping, NULL, 10000, &r));
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "Initialized");
+	assert_string_equal(jstr(r.body, "status.conditions.0.status"), "False");
+	assert_string_equal(jstr(r.body, "status.conditions.0.reason"), "ContainersNotInitialized");
+	assert_int_equal(
+		jint(r.body, "status.initContainerStatuses.0.lastState.terminated.exitCode"), 1);
+	assert_string_equal(
+		jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.reason"),
+		"Error");
+	snprintf(want, sizeof(want), "-> Downloading %s/analysis-phonetic-7.17.10.zip\n", repo.url);
+	const char *printed =
+		jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.message");
+	assert_non_null(printed);
+	assert_non_null(strstr(printed, want));
+	snprintf(want, sizeof(want),
+		 "Exception in thread \"main\" java.io.FileNotFoundException: "
+		 "%s/analysis-phonetic-7.17.10.zip",
+		 repo.url);
+	assert_non_null(strstr(printed, want));
+	assert_non_null(strstr(jstr(r.body, "status.initContainerStatuses.0.state.waiting.message"),
+			       "back-off 10s restarting failed container=install-plugins"));
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.waiting.reason"),
+			    "PodInitializing");
+	http_resp_free(&r);
+	/* The repository saw both downloads, the second one missing. */
+	snprintf(log_path, sizeof(log_path), "%s", repo.access_log);
+	char *log = slurp(log_path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "GET /es-plugins/analysis-icu-7.17.10.zip HTTP/1.1\" 200"));
+	assert_non_null(
+		strstr(log, "GET /es-plugins/analysis-phonetic-7.17.10.zip HTTP/1.1\" 404"));
+	free(log);
+
+	/* The archive published: the restart after the 10 s back-off installs it. */
+	assert_true(repo_add(&repo, "analysis-phonetic-7.17.10.zip"));
+	assert_true(wait_until(pod_path, pod_ready, NULL, 20000, &r));
+	assert_int_equal(jint(r.body, "status.initContainerStatuses.0.restartCount"), 1);
+	assert_string_equal(jstr(r.body, "status.initContainerStatuses.0.state.terminated.reason"),
+			    "Completed");
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("plug", "/_cat/plugins?format=json&h=component"), ok_200,
+			       NULL, 10000, &r));
+	assert_int_equal(json_array_size(r.body), 2);
+	assert_string_equal(jstr(r.body, "0.component"), "analysis-icu");
+	assert_string_equal(jstr(r.body, "1.component"), "analysis-phonetic");
+	http_resp_free(&r);
+	repo_stop(&repo);
+
+	/* A repository that cannot be reached: the connection refused. */
+	plugin_cluster("plug-down", "http://127.0.0.1:1/es-plugins", "analysis-icu");
+	assert_true(wait_until("/api/v1/namespaces/plug-down/pods/es-master-0", init_crash_looping,
+			       NULL, 10000, &r));
+	printed = jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.message");
+	assert_non_null(printed);
+	assert_non_null(strstr(
+		printed,
+		"Exception in thread \"main\" java.net.ConnectException: Connection refused"));
+	http_resp_free(&r);
+}
+
 /* --- faults --------------------------------------------------------------------------- */
 
 static void test_faults(void **state)
@@ -3014,6 +3166,7 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
+		cmocka_unit_test(test_es_plugins_are_downloaded_by_the_init_container),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
