@@ -70,10 +70,13 @@ struct es_node {
 struct es_copy {
 	bool primary;
 	enum copy_state state;
-	char *node;   /* where it is (or initialises); NULL when unassigned */
-	char *target; /* relocation target */
-	int64_t done_at;
+	char *node;	 /* where it is (or initialises); NULL when unassigned */
+	char *target;	 /* relocation target */
+	int64_t done_at; /* not started before (a recovery's fixed steps) */
 	int64_t delayed_until;
+	bool peer;	       /* recovering from the primary's node (or relocating) */
+	int64_t bytes_left;    /* of its files still to copy */
+	int64_t moved_at;      /* when bytes_left was last brought down */
 	const char *reason;    /* unassigned.reason */
 	int64_t unassigned_at; /* wall clock, for unassigned_info.at */
 	bool from_disk;
@@ -91,6 +94,7 @@ struct es_index {
 	char *uuid;
 	int nshards;
 	int nreplicas;
+	int64_t shard_bytes; /* the size of a copy's files */
 	struct es_shard *shards;
 	int64_t created_ms;
 	json_t *analysis; /* settings.index.analysis as created, or NULL */
@@ -1083,7 +1087,120 @@ static int copies_on(struct es_cluster *cl, const char *node)
 	return n;
 }
 
-static int incoming_recoveries(struct es_cluster *cl, const char *node)
+/*
+ * Recoveries and their throttling, as Elasticsearch does them
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/recovery.html,
+ * modules-cluster.html#cluster-shard-allocation-settings; ThrottlingAllocationDecider):
+ * a replica recovers from its primary's node and a relocation from the node
+ * it leaves, copying the copy's files at indices.recovery.max_bytes_per_sec
+ * (40mb) at most, a limit each node shares among the recoveries it sends
+ * and receives; a node takes at most node_concurrent_incoming_recoveries
+ * and sends at most node_concurrent_outgoing_recoveries at once (both from
+ * node_concurrent_recoveries, 2), and recovers at most
+ * node_initial_primaries_recoveries (4) primaries from its own disk.  A copy
+ * over the limit is throttled: it stays unassigned (a relocation stays
+ * where it is) until a recovery ends.  A primary from its node's disk or an
+ * empty one, and a replica whose node's disk holds it, take recovery_ms.
+ */
+static bool same_name(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+static int64_t default_shard_bytes(void)
+{
+	/* The size that takes relocation_ms at the default 40mb a second. */
+	return (int64_t)simconf_get()->relocation_ms * 40 * 1024 * 1024 / 1000;
+}
+
+static int setting_int(struct es_cluster *cl, const char *key, const char *fallback, int dflt)
+{
+	const char *v = setting(cl, key);
+	char *end;
+	long n;
+
+	if (!v && fallback)
+		v = setting(cl, fallback);
+	if (!v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	return end != v && !*end && n >= 0 && n < 1000000 ? (int)n : dflt;
+}
+
+static int limit_incoming(struct es_cluster *cl)
+{
+	return setting_int(cl, "cluster.routing.allocation.node_concurrent_incoming_recoveries",
+			   "cluster.routing.allocation.node_concurrent_recoveries", 2);
+}
+
+static int limit_outgoing(struct es_cluster *cl)
+{
+	return setting_int(cl, "cluster.routing.allocation.node_concurrent_outgoing_recoveries",
+			   "cluster.routing.allocation.node_concurrent_recoveries", 2);
+}
+
+/* Bytes a second a node gives its recoveries; 0: no limit. */
+static int64_t recovery_rate(struct es_cluster *cl)
+{
+	const char *v = setting(cl, "indices.recovery.max_bytes_per_sec");
+	int64_t b;
+
+	if (!v || !simconf_bytes(v, &b))
+		return 40 * 1024 * 1024;
+	return b > 0 ? b : 0;
+}
+
+/* The node a replica of sh would recover from: its active primary's. */
+static const char *primary_node(const struct es_shard *sh)
+{
+	for (int k = 0; k < sh->ncopies; k++) {
+		const struct es_copy *cp = &sh->copies[k];
+		if (cp->primary && (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING))
+			return cp->node;
+	}
+	return NULL;
+}
+
+/* A copy's recovery: the node it recovers on and the one it copies from. */
+static bool recovery_of(const struct es_shard *sh, const struct es_copy *cp, const char **to,
+			const char **from)
+{
+	if (cp->state == COPY_RELOCATING && cp->target) {
+		*to = cp->target;
+		*from = cp->node;
+		return true;
+	}
+	if (cp->state == COPY_INITIALIZING && cp->peer && cp->node) {
+		*to = cp->node;
+		*from = primary_node(sh);
+		return true;
+	}
+	return false;
+}
+
+/* Peer recoveries into (incoming) or out of a node. */
+static int recoveries(struct es_cluster *cl, const char *node, bool incoming)
+{
+	int n = 0;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				const char *to, *from;
+
+				if (!recovery_of(&ix->shards[s], &ix->shards[s].copies[k], &to,
+						 &from))
+					continue;
+				if (same_name(incoming ? to : from, node))
+					n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* Primaries recovering on a node from its own disk or an empty one. */
+static int initial_primaries(struct es_cluster *cl, const char *node)
 {
 	int n = 0;
 	for (size_t i = 0; i < cl->nindices; i++) {
@@ -1091,16 +1208,32 @@ static int incoming_recoveries(struct es_cluster *cl, const char *node)
 		for (int s = 0; s < ix->nshards; s++) {
 			for (int k = 0; k < ix->shards[s].ncopies; k++) {
 				struct es_copy *cp = &ix->shards[s].copies[k];
-				if (cp->state == COPY_INITIALIZING && cp->node &&
-				    !strcmp(cp->node, node))
-					n++;
-				if (cp->state == COPY_RELOCATING && cp->target &&
-				    !strcmp(cp->target, node))
+				if (cp->state == COPY_INITIALIZING && cp->primary && !cp->peer &&
+				    same_name(cp->node, node))
 					n++;
 			}
 		}
 	}
 	return n;
+}
+
+/* Why a recovery onto node n, from source (NULL for a primary from disk),
+ * must wait, or NULL; static text. */
+static const char *throttling(struct es_cluster *cl, const struct es_node *n, const char *source)
+{
+	if (!source)
+		return initial_primaries(cl, n->name) >=
+				       setting_int(cl,
+						   "cluster.routing.allocation.node_initial_"
+						   "primaries_recoveries",
+						   NULL, 4)
+			       ? "primaries"
+			       : NULL;
+	if (recoveries(cl, n->name, true) >= limit_incoming(cl))
+		return "incoming";
+	if (recoveries(cl, source, false) >= limit_outgoing(cl))
+		return "outgoing";
+	return NULL;
 }
 
 static bool list_matches(const char *list, const char *value)
@@ -1266,8 +1399,10 @@ static bool analysis_fits(const json_t *analysis, const struct es_node *n)
 	return true;
 }
 
+/* The node a copy of shard s goes to; source is the node a replica or a
+ * relocation would copy from, NULL for a primary. */
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
-				 bool *disk)
+				 const char *source, bool *disk)
 {
 	struct es_node *best = NULL;
 	int best_load = 1 << 30;
@@ -1278,7 +1413,7 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 			continue;
 		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
 			continue;
-		if (incoming_recoveries(cl, n->name) >= 2)
+		if (throttling(cl, n, source))
 			continue;
 		bool d = disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
 		if (need_disk && !d)
@@ -1294,27 +1429,19 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 	return best;
 }
 
-/* The node a replica of sh would recover from: its active primary's. */
-static const char *primary_node(const struct es_shard *sh)
+static void start_copy(struct es_copy *cp, const struct es_index *ix, struct es_node *n, bool disk,
+		       int64_t now)
 {
-	for (int k = 0; k < sh->ncopies; k++) {
-		const struct es_copy *cp = &sh->copies[k];
-		if (cp->primary && (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING))
-			return cp->node;
-	}
-	return NULL;
-}
-
-static void start_copy(struct es_copy *cp, struct es_node *n, bool disk, int64_t now)
-{
-	const struct simconf *conf = simconf_get();
 	cp->state = COPY_INITIALIZING;
 	free(cp->node);
 	cp->node = xstrdup(n->name);
 	cp->from_disk = disk;
-	/* From an empty store or the node's own disk it is quick; a replica
-	 * built from its primary copies the data. */
-	cp->done_at = now + ((disk || cp->primary) ? conf->recovery_ms : conf->relocation_ms);
+	/* A replica recovers from its primary; from an empty store or the
+	 * node's own disk the files are there already. */
+	cp->peer = !cp->primary;
+	cp->bytes_left = (disk || cp->primary) ? 0 : ix->shard_bytes;
+	cp->moved_at = now;
+	cp->done_at = (disk || cp->primary) ? now + simconf_get()->recovery_ms : now;
 }
 
 static void allocate(struct es_cluster *cl, int64_t now)
@@ -1339,9 +1466,9 @@ static void allocate(struct es_cluster *cl, int64_t now)
 					       (fresh && !strcmp(enable, "new_primaries"));
 				bool disk;
 				struct es_node *n =
-					allowed ? pick_node(cl, ix, s, !fresh, &disk) : NULL;
+					allowed ? pick_node(cl, ix, s, !fresh, NULL, &disk) : NULL;
 				if (n) {
-					start_copy(primary, n, disk, now);
+					start_copy(primary, ix, n, disk, now);
 					if (sh->lost) {
 						sh->lost = false;
 						record_shard_recovered(cl->ns, ix->name, s,
@@ -1358,14 +1485,15 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				if (strcmp(enable, "all") != 0)
 					continue;
 				bool disk;
-				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				struct es_node *n =
+					pick_node(cl, ix, s, false, primary_node(sh), &disk);
 				if (!n)
 					continue;
 				/* A node-left copy waits for its node, unless another
 				 * node has its data. */
 				if (cp->delayed_until > now && !disk)
 					continue;
-				start_copy(cp, n, disk, now);
+				start_copy(cp, ix, n, disk, now);
 				/* A replica whose node's disk does not hold it copies
 				 * the primary's files: a peer recovery.  (One from disk
 				 * replays only what it missed: not modelled as a copy.) */
@@ -1386,33 +1514,61 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				if (!may)
 					continue;
 				bool disk;
-				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				struct es_node *n = pick_node(cl, ix, s, false, cp->node, &disk);
 				if (!n)
 					continue;
 				cp->state = COPY_RELOCATING;
 				cp->target = xstrdup(n->name);
 				record_peer_recovery(cl->ns, ix->name, s, cp->node, n->name,
 						     "relocation");
-				cp->done_at = now + simconf_get()->relocation_ms;
+				cp->bytes_left = ix->shard_bytes;
+				cp->moved_at = now;
+				cp->done_at = now;
 			}
 		}
 	}
 }
 
+/* Bring a peer recovery's bytes down: its share of the rate of the node
+ * it recovers on and of the node it copies from, whichever is smaller. */
+static void copy_files(struct es_cluster *cl, const struct es_shard *sh, struct es_copy *cp,
+		       int64_t rate, int64_t now)
+{
+	const char *to, *from;
+	int64_t elapsed = now - cp->moved_at;
+
+	cp->moved_at = now;
+	if (cp->bytes_left <= 0 || !recovery_of(sh, cp, &to, &from))
+		return;
+	if (rate == 0) {
+		cp->bytes_left = 0;
+		return;
+	}
+	int in = recoveries(cl, to, true), out = from ? recoveries(cl, from, false) : 1;
+	int share = in > out ? in : out;
+	cp->bytes_left -= rate * elapsed / 1000 / (share > 0 ? share : 1);
+}
+
 static void progress(struct es_cluster *cl, int64_t now)
 {
+	int64_t rate = recovery_rate(cl);
+
 	for (size_t i = 0; i < cl->nindices; i++) {
 		struct es_index *ix = cl->indices[i];
 		for (int s = 0; s < ix->nshards; s++) {
 			struct es_shard *sh = &ix->shards[s];
+			for (int k = 0; k < sh->ncopies; k++)
+				copy_files(cl, sh, &sh->copies[k], rate, now);
 			for (int k = 0; k < sh->ncopies; k++) {
 				struct es_copy *cp = &sh->copies[k];
-				if (cp->state == COPY_INITIALIZING && now >= cp->done_at) {
+				bool ended = now >= cp->done_at && cp->bytes_left <= 0;
+				if (cp->state == COPY_INITIALIZING && ended) {
+					cp->peer = false;
 					cp->state = COPY_STARTED;
 					cp->reason = NULL;
 					cp->delayed_until = 0;
 					sh->ever_started = true;
-				} else if (cp->state == COPY_RELOCATING && now >= cp->done_at) {
+				} else if (cp->state == COPY_RELOCATING && ended) {
 					free(cp->node);
 					cp->node = cp->target;
 					cp->target = NULL;
@@ -1434,6 +1590,8 @@ static void unassign(struct es_copy *cp, const char *reason, int64_t delay_until
 	free(cp->target);
 	cp->node = cp->target = NULL;
 	cp->state = COPY_UNASSIGNED;
+	cp->peer = false;
+	cp->bytes_left = 0;
 	cp->reason = reason;
 	cp->unassigned_at = now_wall_ms();
 	cp->delayed_until = delay_until;
@@ -1511,6 +1669,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 	ix->nshards = shards;
 	ix->nreplicas = replicas;
 	ix->created_ms = now_wall_ms();
+	ix->shard_bytes = default_shard_bytes();
 	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
 	for (int s = 0; s < shards; s++) {
 		ix->shards[s].ncopies = replicas + 1;
@@ -2579,6 +2738,10 @@ static void seed_indices(struct es_cluster *cl)
 			cl, name, json_is_integer(sh) ? (int)json_integer_value(sh) : 1,
 			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
 		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
+		/* Checked when the configuration was read. */
+		if (json_str(ix, "shard_size") &&
+		    !simconf_bytes(json_str(ix, "shard_size"), &made->shard_bytes))
+			made->shard_bytes = default_shard_bytes();
 	}
 }
 
@@ -3903,16 +4066,41 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 					enable);
 				no = true;
 			}
-			if (!no && incoming_recoveries(cl, n->name) >= 2) {
+			const char *source = cp->primary ? NULL : primary_node(sh);
+			const char *kind = no ? NULL : throttling(cl, n, source);
+			struct es_node *src = source ? node_by_name(cl, source) : NULL;
+			if (kind && !strcmp(kind, "incoming"))
 				decider(deciders, include_yes, "throttling", "THROTTLE",
-					"reached the limit of incoming shard recoveries [2], "
+					"reached the limit of incoming shard recoveries [%d], "
 					"cluster setting "
 					"[cluster.routing.allocation.node_concurrent_incoming_"
-					"recoveries=2] (can also be "
-					"set via "
-					"[cluster.routing.allocation.node_concurrent_recoveries])");
-				throttle = true;
-			}
+					"recoveries=%d] (can also be set via "
+					"[cluster.routing.allocation.node_concurrent_recoveries])",
+					limit_incoming(cl), limit_incoming(cl));
+			else if (kind && !strcmp(kind, "outgoing"))
+				decider(deciders, include_yes, "throttling", "THROTTLE",
+					"reached the limit of outgoing shard recoveries [%d] on "
+					"the "
+					"node [%s] which holds the primary, cluster setting "
+					"[cluster.routing.allocation.node_concurrent_outgoing_"
+					"recoveries=%d] (can also be set via "
+					"[cluster.routing.allocation.node_concurrent_recoveries])",
+					limit_outgoing(cl), src ? src->id : "", limit_outgoing(cl));
+			else if (kind)
+				decider(deciders, include_yes, "throttling", "THROTTLE",
+					"reached the limit of ongoing initial primary recoveries "
+					"[%d], cluster setting "
+					"[cluster.routing.allocation.node_initial_primaries_"
+					"recoveries=%d]",
+					setting_int(cl,
+						    "cluster.routing.allocation.node_initial_"
+						    "primaries_recoveries",
+						    NULL, 4),
+					setting_int(cl,
+						    "cluster.routing.allocation.node_initial_"
+						    "primaries_recoveries",
+						    NULL, 4));
+			throttle = kind != NULL;
 		}
 		yes += !no && !throttle;
 		throttled += throttle;

@@ -1699,6 +1699,67 @@ static void test_es_exclusion_relocates(void **state)
 	http_resp_free(&r);
 }
 
+/* A relocation copies the copy's files at indices.recovery.max_bytes_per_sec,
+ * and a node sends and receives node_concurrent_recoveries at most: with 1,
+ * the copies leaving an excluded node go one after the other, each taking
+ * its size over the rate (8 MiB, relocation_ms 200 at 40mb/s, at 8mb/s:
+ * 1 s). */
+static void test_es_recovery_takes_size_over_rate_one_at_a_time(void **state)
+{
+	struct http_resp r;
+	make_cluster("recov", 2, "7.17.10");
+	es_wait_green("recov", 3);
+	assert_int_equal(
+		call("PUT", es_path("recov", "/data"),
+		     "{\"settings\":{\"index\":{\"number_of_shards\":4,\"number_of_replicas\":0}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	es_wait_green("recov", 3);
+	assert_int_equal(call("PUT", es_path("recov", "/_cluster/settings"),
+			      "{\"transient\":{\"indices.recovery.max_bytes_per_sec\":\"8mb\","
+			      "\"cluster.routing.allocation.node_concurrent_recoveries\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	/* Two copies on each data node (the balance): exclude one. */
+	int64_t start = harness_now_ms();
+	assert_int_equal(call("PUT", es_path("recov", "/_cluster/settings"),
+			      "{\"transient\":{\"cluster.routing.allocation.exclude._name\":"
+			      "\"es-data-1-recov\"}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	int most = 0, seen = 0;
+	bool done = false;
+	while (!done && harness_now_ms() - start < 15000) {
+		assert_int_equal(call("GET",
+				      es_path("recov", "/_cat/shards?format=json&h=index,shard,"
+						       "prirep,state,node"),
+				      NULL, &r),
+				 200);
+		int relocating = 0;
+		size_t i;
+		json_t *row;
+		json_array_foreach (r.body, i, row) {
+			if (!strcmp(jstr(row, "state"), "RELOCATING"))
+				relocating++;
+		}
+		done = nothing_on(&r, "es-data-1-recov");
+		http_resp_free(&r);
+		most = relocating > most ? relocating : most;
+		seen += relocating > 0;
+		if (!done)
+			msleep(50);
+	}
+	int64_t took = harness_now_ms() - start;
+	assert_true(done);
+	assert_true(seen > 0);
+	assert_int_equal(most, 1);
+	assert_true(took >= 1900);
+	es_wait_green("recov", 3);
+}
+
 static bool health_is(struct http_resp *r, const void *arg)
 {
 	return (r->status == 200 || r->status == 408) &&
@@ -3159,6 +3220,7 @@ int main(void)
 		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
 		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
+		cmocka_unit_test(test_es_recovery_takes_size_over_rate_one_at_a_time),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
