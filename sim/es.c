@@ -79,6 +79,9 @@ struct es_copy {
 	int64_t moved_at;      /* when bytes_left was last brought down */
 	const char *reason;    /* unassigned.reason */
 	int64_t unassigned_at; /* wall clock, for unassigned_info.at */
+	int failed_attempts;   /* allocations that failed on the node since the last success */
+	char *failure;	       /* unassigned_info.details of the last one */
+	char *failed_node;     /* its node's id */
 	bool from_disk;
 };
 
@@ -1340,9 +1343,12 @@ static void disk_drop_index(struct es_cluster *cl, const char *index)
  * [icu_tokenizer]", AnalysisRegistry), so the index's shards fail there
  * (https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html;
  * the names from each plugin's page, e.g. analysis-icu.html).  The
- * simulator never places a copy on such a node; Elasticsearch tries, fails
- * and gives up after index.allocation.max_retries: the shard stays
- * unassigned either way.
+ * allocator does not know: it places the copy, the node fails it, and the
+ * master tries again, index.allocation.max_retries (5) times in all from
+ * 5.0 (elastic/elasticsearch#18467; without end before), after which the
+ * max_retry decider says no until POST _cluster/reroute?retry_failed=true
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/
+ * cluster-reroute.html#cluster-reroute-api-query-params).
  */
 static const struct {
 	const char *name, *plugin;
@@ -1367,35 +1373,111 @@ static const struct {
 	{"ukrainian", "analysis-ukrainian"},
 };
 
-/* Does node n have every plugin the analysis (any string in it) needs? */
-static bool analysis_fits(const json_t *analysis, const struct es_node *n)
+static bool has_plugin(const struct es_node *n, const char *plugin)
 {
-	if (json_is_object(analysis) || json_is_array(analysis)) {
-		const char *k;
-		json_t *v;
-		size_t i;
-		if (json_is_object(analysis)) {
-			json_object_foreach ((json_t *)analysis, k, v)
-				if (!analysis_fits(v, n))
-					return false;
-		} else {
-			json_array_foreach (analysis, i, v)
-				if (!analysis_fits(v, n))
-					return false;
-		}
-		return true;
-	}
-	const char *word = json_string_value(analysis);
+	size_t j;
+	json_t *p;
+
+	json_array_foreach (n->plugins, j, p)
+		if (!strcmp(json_string_value(p), plugin))
+			return true;
+	return false;
+}
+
+static bool plugin_component(const char *word, const struct es_node *n)
+{
 	for (size_t i = 0; word && i < ARRAY_SIZE(plugin_components); i++) {
-		if (strcmp(word, plugin_components[i].name))
-			continue;
-		size_t j;
-		json_t *p;
-		json_array_foreach (n->plugins, j, p)
-			if (!strcmp(json_string_value(p), plugin_components[i].plugin))
-				return true;
-		return false;
+		if (!strcmp(word, plugin_components[i].name))
+			return !has_plugin(n, plugin_components[i].plugin);
 	}
+	return false;
+}
+
+/*
+ * Why node n cannot build the index's analysis (settings.index.analysis:
+ * {analyzer|tokenizer|filter|char_filter|normalizer: {name: {...}}}), as
+ * AnalysisRegistry words it, or NULL when it can.  The caller frees it.
+ */
+static char *analysis_missing(const json_t *analysis, const struct es_node *n)
+{
+	static const struct {
+		const char *section, *kind;
+	} sections[] = {{"analyzer", "analyzer"},
+			{"tokenizer", "tokenizer"},
+			{"filter", "filter"},
+			{"char_filter", "char_filter"},
+			{"normalizer", "normalizer"}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const char *name;
+		json_t *def;
+
+		json_object_foreach (json_object_get(analysis, sections[i].section), name, def) {
+			const char *type = json_str(def, "type");
+			const char *tok = json_str(def, "tokenizer");
+			static const char *const lists[] = {"filter", "char_filter"};
+
+			if (plugin_component(type, n))
+				return xasprintf("Unknown %s type [%s] for [%s]", sections[i].kind,
+						 type, name);
+			if (plugin_component(tok, n))
+				return xasprintf("Custom Analyzer [%s] failed to find tokenizer "
+						 "under name [%s]",
+						 name, tok);
+			for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+				size_t k;
+				json_t *f;
+
+				json_array_foreach (json_object_get(def, lists[l]), k, f) {
+					if (plugin_component(json_string_value(f), n))
+						return xasprintf("Custom Analyzer [%s] failed to "
+								 "find %s under name [%s]",
+								 name, lists[l],
+								 json_string_value(f));
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/* index.allocation.max_retries: 5 from 5.0; before, no limit. */
+static int max_retries(struct es_cluster *cl)
+{
+	return version_major(cluster_version(cl)) >= 5 ? 5 : 1 << 30;
+}
+
+/*
+ * A copy just placed on a node that cannot build its index's analysis
+ * fails there: unassigned again, ALLOCATION_FAILED, one more failed
+ * attempt.  true when it failed.
+ */
+static bool copy_fails_on(struct es_cluster *cl, const struct es_index *ix, int s,
+			  struct es_copy *cp, const struct es_node *n)
+{
+	char *why = analysis_missing(ix->analysis, n);
+
+	if (!why)
+		return false;
+	free(cp->failure);
+	cp->failure = xasprintf("failed shard on node [%s]: failed to create index, failure "
+				"IllegalArgumentException[%s]",
+				n->id, why);
+	free(cp->failed_node);
+	cp->failed_node = xstrdup(n->id);
+	cp->failed_attempts++;
+	log_info("elasticsearch %s: [%s][%d] %s, attempt %d", cl->ns, ix->name, s, cp->failure,
+		 cp->failed_attempts);
+	free(why);
+	free(cp->node);
+	free(cp->target);
+	cp->node = cp->target = NULL;
+	cp->state = COPY_UNASSIGNED;
+	cp->peer = false;
+	cp->bytes_left = 0;
+	cp->reason = "ALLOCATION_FAILED";
+	cp->unassigned_at = now_wall_ms();
+	cp->delayed_until = 0;
 	return true;
 }
 
@@ -1411,7 +1493,7 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n))
+		if (has_copy_on(&ix->shards[s], n->name))
 			continue;
 		if (throttling(cl, n, source))
 			continue;
@@ -1459,7 +1541,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 					primary = &sh->copies[k];
 			}
 			/* Primaries first. */
-			if (primary && primary->state == COPY_UNASSIGNED) {
+			if (primary && primary->state == COPY_UNASSIGNED &&
+			    primary->failed_attempts < max_retries(cl)) {
 				bool fresh = !sh->ever_started;
 				bool allowed = !strcmp(enable, "all") ||
 					       !strcmp(enable, "primaries") ||
@@ -1467,6 +1550,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				bool disk;
 				struct es_node *n =
 					allowed ? pick_node(cl, ix, s, !fresh, NULL, &disk) : NULL;
+				if (n && copy_fails_on(cl, ix, s, primary, n))
+					n = NULL;
 				if (n) {
 					start_copy(primary, ix, n, disk, now);
 					if (sh->lost) {
@@ -1480,7 +1565,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 							  primary->state == COPY_RELOCATING);
 			for (int k = 0; k < sh->ncopies; k++) {
 				struct es_copy *cp = &sh->copies[k];
-				if (cp->primary || cp->state != COPY_UNASSIGNED || !primary_active)
+				if (cp->primary || cp->state != COPY_UNASSIGNED ||
+				    !primary_active || cp->failed_attempts >= max_retries(cl))
 					continue;
 				if (strcmp(enable, "all") != 0)
 					continue;
@@ -1492,6 +1578,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				/* A node-left copy waits for its node, unless another
 				 * node has its data. */
 				if (cp->delayed_until > now && !disk)
+					continue;
+				if (copy_fails_on(cl, ix, s, cp, n))
 					continue;
 				start_copy(cp, ix, n, disk, now);
 				/* A replica whose node's disk does not hold it copies
@@ -1564,6 +1652,7 @@ static void progress(struct es_cluster *cl, int64_t now)
 				bool ended = now >= cp->done_at && cp->bytes_left <= 0;
 				if (cp->state == COPY_INITIALIZING && ended) {
 					cp->peer = false;
+					cp->failed_attempts = 0;
 					cp->state = COPY_STARTED;
 					cp->reason = NULL;
 					cp->delayed_until = 0;
@@ -1695,6 +1784,8 @@ static void index_free(struct es_index *ix)
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
 			free(ix->shards[s].copies[k].node);
 			free(ix->shards[s].copies[k].target);
+			free(ix->shards[s].copies[k].failure);
+			free(ix->shards[s].copies[k].failed_node);
 		}
 		free(ix->shards[s].copies);
 	}
@@ -4066,6 +4157,26 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 					enable);
 				no = true;
 			}
+			if (cp->failed_attempts >= max_retries(cl)) {
+				json_t *at = sim_es_time(cp->unassigned_at);
+				decider(deciders, include_yes, "max_retry", "NO",
+					"shard has exceeded the maximum number of retries [%d] on "
+					"failed allocation attempts - manually call "
+					"[/_cluster/reroute?retry_failed=true] to retry, "
+					"[unassigned_info[[reason=ALLOCATION_FAILED], at[%s], "
+					"failed_attempts[%d], delayed=false, details[%s], "
+					"allocation_status[deciders_no]]]",
+					max_retries(cl), json_string_value(at), cp->failed_attempts,
+					cp->failure ? cp->failure : "");
+				json_decref(at);
+				no = true;
+			} else if (cp->failed_attempts > 0) {
+				decider(deciders, include_yes, "max_retry", "YES",
+					"shard has failed allocating [%d] times but [%d] retries "
+					"are "
+					"allowed",
+					cp->failed_attempts, max_retries(cl));
+			}
 			const char *source = cp->primary ? NULL : primary_node(sh);
 			const char *kind = no ? NULL : throttling(cl, n, source);
 			struct es_node *src = source ? node_by_name(cl, source) : NULL;
@@ -4162,7 +4273,15 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 	json_t *info =
 		json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT", "at",
 			  sim_es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
-			  "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
+			  "last_allocation_status",
+			  no_copy				   ? "no_valid_shard_copy"
+			  : cp->failed_attempts >= max_retries(cl) ? "no"
+								   : "no_attempt");
+	if (cp->failed_attempts > 0) {
+		json_object_set_new(info, "failed_allocation_attempts",
+				    json_integer(cp->failed_attempts));
+		json_object_set_new(info, "details", json_string(cp->failure ? cp->failure : ""));
+	}
 	if (delayed)
 		json_object_set_new(info, "delayed", json_true());
 	json_object_set_new(out, "current_state", json_string("unassigned"));
@@ -4207,6 +4326,30 @@ static void explain_assigned(struct es_cluster *cl, json_t *out, struct es_copy 
 			json_string("cannot rebalance as no target node exists that can both "
 				    "allocate this shard and improve the cluster balance"));
 	}
+}
+
+/*
+ * POST /_cluster/reroute: with retry_failed, the copies that failed
+ * index.allocation.max_retries times are tried again, their count of
+ * failed attempts reset
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/cluster-reroute.html).
+ * Explicit commands in the body are not modelled.
+ */
+static void reroute(struct es_cluster *cl, struct call *c)
+{
+	if (call_param_bool(c, "retry_failed", false)) {
+		for (size_t i = 0; i < cl->nindices; i++) {
+			struct es_index *ix = cl->indices[i];
+			for (int s = 0; s < ix->nshards; s++) {
+				for (int k = 0; k < ix->shards[s].ncopies; k++) {
+					struct es_copy *cp = &ix->shards[s].copies[k];
+					if (cp->state == COPY_UNASSIGNED)
+						cp->failed_attempts = 0;
+				}
+			}
+		}
+	}
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
 /*
@@ -4386,6 +4529,11 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			allocation_explain(cl, c);
 		else
 			bad_method(c, "GET,POST");
+	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "reroute")) {
+		if (is(m, "POST"))
+			reroute(cl, c);
+		else
+			bad_method(c, "POST");
 	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "settings")) {
 		if (get)
 			get_settings(cl, c, pod);

@@ -1760,6 +1760,95 @@ static void test_es_recovery_takes_size_over_rate_one_at_a_time(void **state)
 	es_wait_green("recov", 3);
 }
 
+static bool failed_five_times(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 &&
+	       jint(r->body, "unassigned_info.failed_allocation_attempts") == 5 &&
+	       jstr(r->body, "node_allocation_decisions.0.deciders.0.decider") &&
+	       !strcmp(jstr(r->body, "node_allocation_decisions.0.deciders.0.decider"),
+		       "max_retry");
+}
+
+/* A copy placed on a node without the plugin its analysis needs fails
+ * there, is tried index.allocation.max_retries (5) times, then stays
+ * unassigned, ALLOCATION_FAILED, the max_retry decider saying no;
+ * _cluster/reroute?retry_failed=true tries it again. */
+static void test_es_allocation_fails_five_times_without_the_plugin(void **state)
+{
+	struct http_resp r;
+	const char *explain = "{\"index\":\"words\",\"shard\":0,\"primary\":true}";
+	make_cluster("nofit", 1, "7.17.10");
+	es_wait_green("nofit", 2);
+	assert_int_equal(call("PUT", es_path("nofit", "/words?timeout=1s"),
+			      "{\"settings\":{\"index\":{\"number_of_shards\":1,"
+			      "\"number_of_replicas\":0,\"analysis\":{\"analyzer\":{\"a\":"
+			      "{\"tokenizer\":\"icu_tokenizer\"}}}}}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	int64_t end = harness_now_ms() + 10000;
+	bool five = false;
+	while (!five && harness_now_ms() < end) {
+		assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL,
+				    explain, true, 0, &r));
+		five = failed_five_times(&r, NULL);
+		if (!five) {
+			http_resp_free(&r);
+			msleep(20);
+		}
+	}
+	assert_true(five);
+	assert_string_equal(jstr(r.body, "unassigned_info.reason"), "ALLOCATION_FAILED");
+	assert_string_equal(jstr(r.body, "unassigned_info.last_allocation_status"), "no");
+	assert_string_equal(jstr(r.body, "can_allocate"), "no");
+	const char *details = jstr(r.body, "unassigned_info.details");
+	assert_non_null(details);
+	assert_non_null(strstr(details, "failed to create index, failure IllegalArgumentException["
+					"Custom Analyzer [a] failed to find tokenizer under name "
+					"[icu_tokenizer]]"));
+	const char *said = jstr(r.body, "node_allocation_decisions.0.deciders.0.explanation");
+	assert_non_null(said);
+	assert_non_null(strstr(said, "shard has exceeded the maximum number of retries [5] on "
+				     "failed allocation attempts - manually call "
+				     "[/_cluster/reroute?retry_failed=true] to retry"));
+	char *at = xstrdup(jstr(r.body, "unassigned_info.at"));
+	http_resp_free(&r);
+	/* No more attempts by themselves. */
+	msleep(300);
+	assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL, explain,
+			    true, 0, &r));
+	assert_int_equal(jint(r.body, "unassigned_info.failed_allocation_attempts"), 5);
+	assert_string_equal(jstr(r.body, "unassigned_info.at"), at);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("nofit", "/_cat/shards/words?format=json&h=state,ur"),
+			      NULL, &r),
+			 200);
+	assert_string_equal(jstr(r.body, "0.state"), "UNASSIGNED");
+	const char *ur =
+		json_string_value(json_object_get(json_array_get(r.body, 0), "unassigned.reason"));
+	assert_non_null(ur);
+	assert_string_equal(ur, "ALLOCATION_FAILED");
+	http_resp_free(&r);
+	/* retry_failed: tried (and failed) again. */
+	assert_int_equal(
+		call("POST", es_path("nofit", "/_cluster/reroute?retry_failed=true"), NULL, &r),
+		200);
+	http_resp_free(&r);
+	end = harness_now_ms() + 10000;
+	bool again = false;
+	while (!again && harness_now_ms() < end) {
+		assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL,
+				    explain, true, 0, &r));
+		again = failed_five_times(&r, NULL) &&
+			strcmp(jstr(r.body, "unassigned_info.at"), at) != 0;
+		http_resp_free(&r);
+		if (!again)
+			msleep(20);
+	}
+	assert_true(again);
+	free(at);
+}
+
 static bool health_is(struct http_resp *r, const void *arg)
 {
 	return (r->status == 200 || r->status == 408) &&
@@ -3221,6 +3310,7 @@ int main(void)
 		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_recovery_takes_size_over_rate_one_at_a_time),
+		cmocka_unit_test(test_es_allocation_fails_five_times_without_the_plugin),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
