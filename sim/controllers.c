@@ -1,6 +1,7 @@
 #include "sim/controllers.h"
 
 #include <math.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <event2/event.h>
@@ -2076,7 +2077,12 @@ static void kubelet_run_init_chowns(const json_t *pod, const char *node)
 	}
 }
 
-/* The Elasticsearch container: the image's entrypoint (no command). */
+/*
+ * The Elasticsearch container: one that runs its image's entrypoint (no
+ * command), an Elasticsearch image or any image that mounts the data path
+ * (an image built on Elastic's keeps its user).  major is the version of
+ * its tag; a tag that is no version counts as a current one.
+ */
 static const json_t *es_container(const json_t *pod, int *major)
 {
 	size_t i;
@@ -2085,10 +2091,19 @@ static const json_t *es_container(const json_t *pod, int *major)
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		const char *image = json_str(c, "image");
 		const char *tag = image ? strrchr(image, ':') : NULL;
+		bool data = false;
+		size_t j;
+		json_t *m;
 
-		if (!image || !strstr(image, "elasticsearch") || json_object_get(c, "command"))
+		json_array_foreach (json_object_get(c, "volumeMounts"), j, m)
+			data = data ||
+			       same(json_str(m, "mountPath"), "/usr/share/elasticsearch/data");
+		if (!image || !(strstr(image, "elasticsearch") || data) ||
+		    json_object_get(c, "command"))
 			continue;
-		*major = tag ? (int)strtol(tag + 1, NULL, 10) : 7;
+		if (tag && strchr(tag, '/'))
+			tag = NULL; /* a registry's port, no tag */
+		*major = tag && isdigit((unsigned char)tag[1]) ? (int)strtol(tag + 1, NULL, 10) : 8;
 		return c;
 	}
 	return NULL;
@@ -2113,7 +2128,15 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 
 	if (!c || major < 5)
 		return NULL;
+	/* Its securityContext's user, else the image's: 1000 for any image of
+	 * Elasticsearch, Elastic's or one built on it. */
 	int64_t uid = container_uid(pod, c);
+	json_t *set = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+	json_t *pod_set = json_object_get(
+		json_object_get(json_object_get(pod, "spec"), "securityContext"), "runAsUser");
+
+	if (!json_is_integer(set) && !json_is_integer(pod_set))
+		uid = 1000;
 	int64_t gid = major >= 7 ? 0 : 1000;
 
 	if (uid == 0)
@@ -2132,13 +2155,56 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 	return NULL;
 }
 
+/* Is the Elasticsearch container waiting for its restart (CrashLoopBackOff)? */
+static bool es_backing_off(const json_t *pod)
+{
+	int major;
+	const json_t *es = es_container(pod, &major);
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "containerStatuses"), i,
+			    c) {
+		if (es && same(json_str(c, "name"), json_str(es, "name")))
+			return same(
+				json_str(json_object_get(json_object_get(c, "state"), "waiting"),
+					 "reason"),
+				"CrashLoopBackOff");
+	}
+	return false;
+}
+
+/* The Elasticsearch container restarted after its back-off and stays up:
+ * running, ready after the pods' delay. */
+static void kubelet_es_restarted(struct store_obj *pod, int64_t now)
+{
+	int major;
+	const json_t *es = es_container(pod->body, &major);
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (json_object_get(child(body, "status"), "containerStatuses"), i, c) {
+		if (!es || !same(json_str(c, "name"), json_str(es, "name")))
+			continue;
+		json_object_set_new(c, "started", json_true());
+		json_object_set_new(c, "state", json_pack("{s:{s:s}}", "running", "startedAt", ts));
+	}
+	pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
+	store_update(pod, body);
+}
+
 /*
  * A container that exits is restarted after a back-off that starts at 10 s
  * and doubles up to 5 minutes, its status meanwhile waiting with reason
  * CrashLoopBackOff: pkg/kubelet/kubelet.go (backOffPeriod, MaxContainerBackOff),
  * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts.
- * The pod stays Running and never Ready.  true when the Elasticsearch
- * container failed (now) instead of starting.
+ * The pod stays Running and never Ready.  Elasticsearch checks its data
+ * path (the node lock) and its settings as it starts, before it binds HTTP,
+ * so this is asked when the container starts and at each restart.  true
+ * when the Elasticsearch container failed (now) instead of starting.
  */
 static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
 {
@@ -2182,7 +2248,7 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
 					      "CrashLoopBackOff", "message", msg));
 		free(msg);
-		pod->ready_at_ms = now + backoff_s * 1000 + simconf_get()->pod_ready_delay_ms;
+		pod->ready_at_ms = now + backoff_s * 1000;
 	}
 	store_update(pod, body);
 	char *why = xasprintf("Back-off restarting failed container elasticsearch in pod %s_%s(%s)",
@@ -2514,7 +2580,11 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			json_decref(inits);
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
+		/* node points into the body that the update frees. */
+		char *host = xstrdup(node);
 		store_update(pod, body);
+		kubelet_es_crashes(pod, host, now);
+		free(host);
 		return;
 	}
 	const char *restart = json_str(json_object_get(pod->body, "spec"), "restartPolicy");
@@ -2557,8 +2627,11 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
 		return;
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    !controllers_pod_ready(pod->body) && kubelet_es_crashes(pod, node, now))
+	    !controllers_pod_ready(pod->body) && es_backing_off(pod->body)) {
+		if (!kubelet_es_crashes(pod, node, now))
+			kubelet_es_restarted(pod, now);
 		return;
+	}
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    !controllers_pod_ready(pod->body)) {
 		json_t *body = json_deep_copy(pod->body);

@@ -2051,6 +2051,53 @@ static void test_host_folders_and_the_image_user(void **state)
 	free(f);
 }
 
+/* Elasticsearch locks its data path as it starts, long before it listens:
+ * an unwritable folder stops it at once, whatever the image is called
+ * (one built on Elastic's keeps uid 1000), not when it would have become
+ * ready. */
+static void test_es_unwritable_data_path_fails_at_start_for_any_image(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	static const char *const images[] = {"registry.example.com:5000/search/node:7.17.10",
+					     "registry.example.com/search:latest"};
+	start_own_sim(&own, "start", "tick_ms: 10\npods: {ready_delay_ms: 4000}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
+				  "{\"metadata\":{\"name\":\"lock\"}}", &r),
+			 201);
+	http_resp_free(&r);
+	for (size_t i = 0; i < ARRAY_SIZE(images); i++) {
+		char name[16], folder[64], path[128];
+		snprintf(name, sizeof(name), "custom-%zu", i);
+		snprintf(folder, sizeof(folder), "/es/lock/%s", name);
+		json_t *pod = json_pack(
+			"{s:{s:s}, s:{s:[{s:s, s:s, s:[{s:s, s:s}]}], s:[{s:s, s:{s:s, s:s}}]}}",
+			"metadata", "name", name, "spec", "containers", "name", "search", "image",
+			images[i], "volumeMounts", "name", "data", "mountPath",
+			"/usr/share/elasticsearch/data", "volumes", "name", "data", "hostPath",
+			"path", folder, "type", "DirectoryOrCreate");
+		char *body = json_dumps(pod, JSON_COMPACT);
+		json_decref(pod);
+		int64_t start = harness_now_ms();
+		assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/lock/pods", body, &r),
+				 201);
+		http_resp_free(&r);
+		free(body);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/lock/pods/%s", name);
+		bool looping = false;
+		while (!looping && harness_now_ms() - start < 3000) {
+			assert_int_equal(own_call(&own, "GET", path, NULL, &r), 200);
+			looping = crash_looping(&r, NULL);
+			http_resp_free(&r);
+			if (!looping)
+				msleep(20);
+		}
+		/* Well before the 4 s the pod would take to become ready. */
+		assert_true(looping);
+	}
+	assert_int_equal(sim_stop(&own), 0);
+}
+
 /* --- plugins: the init container's installs ------------------------------------------- */
 
 /* The whole of a small file, or NULL. */
@@ -3318,6 +3365,7 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
+		cmocka_unit_test(test_es_unwritable_data_path_fails_at_start_for_any_image),
 		cmocka_unit_test(test_es_plugins_are_downloaded_by_the_init_container),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_schemas),
