@@ -2953,33 +2953,192 @@ static json_t *nest(const json_t *flat)
 	return out;
 }
 
-static const char *const dynamic_prefixes[] = {
-	"cluster.routing.",
-	"cluster.blocks.",
-	"cluster.max_shards_per_node",
-	"cluster.info.",
-	"cluster.max_voting_config_exclusions",
-	"cluster.indices.",
-	"cluster.persistent_tasks.",
-	"cluster.auto_shrink_voting_configuration",
-	"indices.recovery.",
-	"indices.breaker.",
-	"indices.lifecycle.",
-	"indices.memory.",
-	"action.",
-	"search.",
-	"logger.",
-	"xpack.",
-	"ingest.",
-	"script.",
-	"transport.tracer.",
-	"network.breaker.",
-	"snapshot.",
-	"persistent_tasks.",
-	"http.max_warning_header",
+/*
+ * The dynamic cluster settings: what PUT _cluster/settings takes, by
+ * version (since inclusive, until exclusive; 0 for still there), as
+ * version codes.  Elasticsearch refuses any other key with 400 "persistent
+ * setting [k], not recognized" from 5.0 (its registry of built-in settings,
+ * ClusterSettings.BUILT_IN_CLUSTER_SETTINGS, and the plugins'); 2.x ignores
+ * it (E26).  The keys from the reference's pages of cluster-level settings,
+ * each marked "(Dynamic)":
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/modules-cluster.html
+ * (shard allocation and routing, disk-based allocation, awareness,
+ * filtering, miscellaneous), recovery.html, circuit-breaker.html,
+ * search-settings.html, index-management-settings.html,
+ * modules-discovery-settings.html, logging.html, and the breaking changes of
+ * 5.0, 6.0, 7.0 and 8.0 for what came and went.  A pattern's "*" is one
+ * segment of the key; a trailing ".*" is any rest (logger.<package>).
+ * Families of the default distribution (xpack., indices.lifecycle.) and
+ * of the modules (ingest., snapshot., persistent_tasks.) are taken whole.
+ */
+static const struct {
+	const char *key;
+	int since, until;
+} dynamic_settings[] = {
+	{"cluster.routing.allocation.enable", 20000, 0},
+	{"cluster.routing.rebalance.enable", 20000, 0},
+	{"cluster.routing.allocation.allow_rebalance", 20000, 0},
+	{"cluster.routing.allocation.cluster_concurrent_rebalance", 20000, 0},
+	{"cluster.routing.allocation.node_concurrent_recoveries", 20000, 0},
+	{"cluster.routing.allocation.node_concurrent_incoming_recoveries", 50000, 0},
+	{"cluster.routing.allocation.node_concurrent_outgoing_recoveries", 50000, 0},
+	{"cluster.routing.allocation.node_initial_primaries_recoveries", 20000, 0},
+	{"cluster.routing.allocation.same_shard.host", 20000, 0},
+	{"cluster.routing.allocation.balance.shard", 20000, 0},
+	{"cluster.routing.allocation.balance.index", 20000, 0},
+	{"cluster.routing.allocation.balance.threshold", 20000, 0},
+	{"cluster.routing.allocation.balance.write_load", 80600, 0},
+	{"cluster.routing.allocation.balance.disk_usage", 80600, 0},
+	{"cluster.routing.allocation.disk.threshold_enabled", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.low", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.high", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage", 60000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.frozen", 71000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.frozen.max_headroom", 71000, 0},
+	{"cluster.routing.allocation.disk.watermark.low.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.watermark.high.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.include_relocations", 20000, 80000},
+	{"cluster.routing.allocation.disk.reroute_interval", 20000, 0},
+	{"cluster.routing.allocation.total_shards_per_node", 20000, 0},
+	{"cluster.routing.allocation.awareness.attributes", 20000, 0},
+	{"cluster.routing.allocation.awareness.force.*.values", 20000, 0},
+	{"cluster.routing.allocation.include.*", 20000, 0},
+	{"cluster.routing.allocation.exclude.*", 20000, 0},
+	{"cluster.routing.allocation.require.*", 20000, 0},
+	{"cluster.routing.use_adaptive_replica_selection", 60100, 0},
+	{"cluster.info.update.interval", 20000, 0},
+	{"cluster.info.update.timeout", 20000, 0},
+	{"cluster.blocks.read_only", 20000, 0},
+	{"cluster.blocks.read_only_allow_delete", 60000, 0},
+	{"cluster.max_shards_per_node", 60500, 0},
+	{"cluster.max_shards_per_node.frozen", 71200, 0},
+	{"cluster.indices.close.enable", 20000, 0},
+	{"cluster.persistent_tasks.allocation.enable", 60000, 0},
+	{"cluster.persistent_tasks.allocation.recheck_interval", 70000, 0},
+	{"cluster.max_voting_config_exclusions", 70000, 0},
+	{"cluster.auto_shrink_voting_configuration", 70000, 0},
+	{"cluster.no_master_block", 70000, 0},
+	{"cluster.service.slow_task_logging_threshold", 60000, 0},
+	{"cluster.service.slow_master_task_logging_threshold", 70000, 0},
+	{"indices.recovery.max_bytes_per_sec", 20000, 0},
+	{"indices.recovery.concurrent_streams", 20000, 50000},
+	{"indices.recovery.concurrent_small_file_streams", 20000, 50000},
+	{"indices.recovery.file_chunk_size", 20000, 50000},
+	{"indices.recovery.translog_ops", 20000, 50000},
+	{"indices.recovery.translog_size", 20000, 50000},
+	{"indices.recovery.compress", 20000, 50000},
+	{"indices.recovery.max_concurrent_file_chunks", 70000, 0},
+	{"indices.recovery.max_concurrent_operations", 71400, 0},
+	{"indices.recovery.use_snapshots", 71500, 0},
+	{"indices.recovery.max_concurrent_snapshot_file_downloads", 71500, 0},
+	{"indices.recovery.max_concurrent_snapshot_file_downloads_per_node", 71500, 0},
+	{"indices.recovery.retry_delay_state_sync", 20000, 0},
+	{"indices.recovery.retry_delay_network", 20000, 0},
+	{"indices.recovery.activity_timeout", 20000, 0},
+	{"indices.recovery.internal_action_timeout", 20000, 0},
+	{"indices.recovery.internal_action_long_timeout", 20000, 0},
+	{"indices.breaker.total.limit", 20000, 0},
+	{"indices.breaker.fielddata.limit", 20000, 0},
+	{"indices.breaker.fielddata.overhead", 20000, 0},
+	{"indices.breaker.request.limit", 20000, 0},
+	{"indices.breaker.request.overhead", 20000, 0},
+	{"indices.breaker.accounting.limit", 60000, 0},
+	{"indices.breaker.accounting.overhead", 60000, 0},
+	{"network.breaker.inflight_requests.limit", 50000, 0},
+	{"network.breaker.inflight_requests.overhead", 50000, 0},
+	{"indices.ttl.interval", 20000, 50000},
+	{"indices.store.throttle.type", 20000, 60000},
+	{"indices.store.throttle.max_bytes_per_sec", 20000, 60000},
+	{"indices.mapping.dynamic_timeout", 20000, 0},
+	{"indices.id_field_data.enabled", 71000, 0},
+	{"action.destructive_requires_name", 20000, 0},
+	{"action.auto_create_index", 20000, 0},
+	{"action.search.shard_count.limit", 50400, 0},
+	{"search.default_search_timeout", 20000, 0},
+	{"search.default_keep_alive", 50000, 0},
+	{"search.max_keep_alive", 60000, 0},
+	{"search.keep_alive_interval", 50000, 0},
+	{"search.low_level_cancellation", 60400, 0},
+	{"search.max_buckets", 60200, 0},
+	{"search.max_open_scroll_context", 60700, 0},
+	{"search.default_allow_partial_results", 60000, 0},
+	{"search.allow_expensive_queries", 70700, 0},
+	{"search.aggs.rewrite_to_filter_by_filter", 71300, 0},
+	{"search.check_ccs_compatibility", 70000, 0},
+	{"search.max_async_search_response_size", 70700, 0},
+	{"search.remote.*", 50000, 70000},
+	{"cluster.remote.*", 60500, 0},
+	{"http.max_warning_header_count", 60000, 0},
+	{"http.max_warning_header_size", 60000, 0},
+	{"transport.tracer.include", 20000, 0},
+	{"transport.tracer.exclude", 20000, 0},
+	{"logger.*", 20000, 0},
+	{"xpack.*", 50000, 0},
+	{"indices.lifecycle.*", 60600, 0},
+	{"ingest.*", 50000, 0},
+	{"script.max_compilations_per_minute", 50000, 60000},
+	{"script.max_compilations_rate", 60000, 0},
+	{"script.max_size_in_bytes", 60000, 0},
+	{"script.context.*.max_compilations_rate", 70000, 0},
+	{"script.context.*.cache_max_size", 70000, 0},
+	{"script.context.*.cache_expire", 70000, 0},
+	{"script.cache.max_size", 70900, 0},
+	{"script.cache.expire", 70900, 0},
+	{"snapshot.*", 50000, 0},
+	{"persistent_tasks.*", 60000, 0},
 };
+
+/* Does key fit pattern ("*" one segment, a trailing ".*" any rest)? */
+static bool setting_matches(const char *pattern, const char *key)
+{
+	while (*pattern && *key) {
+		if (!strcmp(pattern, ".*"))
+			return *key == '.' && key[1];
+		if (*pattern == '*') {
+			size_t n = strcspn(key, ".");
+			if (n == 0)
+				return false;
+			pattern++;
+			key += n;
+			continue;
+		}
+		if (*pattern != *key)
+			return false;
+		pattern++;
+		key++;
+	}
+	return !*pattern && !*key;
+}
+
+/* Is key a dynamic cluster setting of version code vcode? */
+static bool dynamic_setting(const char *key, int vcode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(dynamic_settings); i++) {
+		if (setting_matches(dynamic_settings[i].key, key) &&
+		    vcode >= dynamic_settings[i].since &&
+		    (!dynamic_settings[i].until || vcode < dynamic_settings[i].until))
+			return true;
+	}
+	return false;
+}
+
 static const char *const static_keys[] = {
 	"indices.query.bool.max_clause_count",
+	"indices.fielddata.cache.size",
+	"indices.queries.cache.size",
+	"indices.requests.cache.size",
+	"http.max_content_length",
+	"http.max_initial_line_length",
+	"http.max_header_size",
+	"http.compression",
+	"http.cors.",
+	"thread_pool.",
+	"threadpool.",
+	"gateway.",
+	"reindex.remote.",
+	"script.allowed_types",
+	"script.allowed_contexts",
 	"node.",
 	"path.",
 	"network.host",
@@ -3022,19 +3181,6 @@ static const char *const boolean_settings[] = {
 	"search.allow_expensive_queries",	 "cluster.routing.use_adaptive_replica_selection",
 };
 
-/*
- * Dynamic settings that came after 2.x (the disk flood stage in 6.0, the
- * shard limit in 6.5, expensive queries in 7.7): a 2.x node has no such
- * setting registered.
- */
-static const char *const after_2x[] = {
-	"cluster.routing.allocation.disk.watermark.flood_stage",
-	"cluster.max_shards_per_node",
-	"search.allow_expensive_queries",
-	"cluster.routing.use_adaptive_replica_selection",
-	"cluster.blocks.read_only_allow_delete",
-};
-
 static bool known_prefix(const char *key, const char *const *list, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -3052,6 +3198,7 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	json_t *v;
 	bool zen1 = version_major(cluster_version(cl)) < 7;
 	bool v2 = version_major(cluster_version(cl)) < 5;
+	int vcode = version_code(cluster_version(cl));
 	void *iter_tmp;
 	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
@@ -3063,9 +3210,8 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		 * the settings infrastructure of 5.0.  zen's keys are dynamic.
 		 */
 		if (v2 && !json_is_null(v) && strncmp(k, "discovery.zen.", 14) != 0 &&
-		    (known_prefix(k, after_2x, ARRAY_SIZE(after_2x)) ||
-		     known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
-		     !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)))) {
+		    (known_prefix(k, static_under_dynamic, ARRAY_SIZE(static_under_dynamic)) ||
+		     !dynamic_setting(k, vcode))) {
 			log_warn("%s: ignoring %s setting [%s], not dynamically updateable", cl->ns,
 				 scope, k);
 			json_object_del(flat, k);
@@ -3080,16 +3226,14 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		for (size_t i = 0; i < ARRAY_SIZE(static_under_dynamic); i++)
 			static_exact = static_exact || !strcmp(k, static_under_dynamic[i]);
 		if (!wildcard &&
-		    (static_exact ||
-		     (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
-		      !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))))) {
+		    (static_exact || (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
+				      !dynamic_setting(k, vcode)))) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
 		}
 		bool zen_key = !strncmp(k, "discovery.zen.", 14);
-		if (!wildcard && !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)) &&
-		    !(zen1 && zen_key)) {
+		if (!wildcard && !dynamic_setting(k, vcode) && !(zen1 && zen_key)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);
 			return false;

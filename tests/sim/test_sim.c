@@ -1089,6 +1089,52 @@ static void test_es_2x_null_in_cluster_settings(void **state)
 	http_resp_free(&r);
 }
 
+static void expect_setting(const char *ns, const char *scope, const char *key, const char *value,
+			   long status, const char *reason)
+{
+	struct http_resp r;
+	char body[512];
+	snprintf(body, sizeof(body), "{\"%s\":{\"%s\":%s}}", scope, key, value);
+	assert_int_equal(call("PUT", es_path(ns, "/_cluster/settings"), body, &r), status);
+	if (reason) {
+		const char *said = jstr(r.body, "error.reason");
+		assert_non_null(said);
+		assert_string_equal(said, reason);
+	}
+	http_resp_free(&r);
+}
+
+/* PUT _cluster/settings knows the dynamic settings of the node's version
+ * one by one: a key it does not know, under a known prefix too, is refused
+ * "not recognized"; an affix setting takes any name in its place. */
+static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
+{
+	make_cluster("catalog", 1, "7.17.10");
+	es_wait_green("catalog", 2);
+	expect_setting("catalog", "persistent", "cluster.routing.allocation.bogus", "\"x\"", 400,
+		       "persistent setting [cluster.routing.allocation.bogus], not recognized");
+	expect_setting("catalog", "transient", "indices.recovery.bogus", "1", 400,
+		       "transient setting [indices.recovery.bogus], not recognized");
+	expect_setting("catalog", "persistent", "search.max_bucketsx", "10", 400,
+		       "persistent setting [search.max_bucketsx], not recognized");
+	/* Came in 8.6. */
+	expect_setting("catalog", "persistent", "cluster.routing.allocation.balance.disk_usage",
+		       "\"1.0\"", 400,
+		       "persistent setting [cluster.routing.allocation.balance.disk_usage], not "
+		       "recognized");
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.awareness.force.zone.values", "\"a,b\"", 200,
+		       NULL);
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.disk.include_relocations", "\"true\"", 200,
+		       NULL);
+	expect_setting("catalog", "transient", "logger.org.elasticsearch.discovery", "\"DEBUG\"",
+		       200, NULL);
+	expect_setting("catalog", "persistent", "indices.fielddata.cache.size", "\"10%\"", 400,
+		       "persistent setting [indices.fielddata.cache.size], not dynamically "
+		       "updateable");
+}
+
 static bool first_pod_ready(struct http_resp *r, const void *arg)
 {
 	if (r->status != 200)
@@ -3362,6 +3408,7 @@ int main(void)
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
+		cmocka_unit_test(test_es_unknown_cluster_setting_is_not_recognized),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
