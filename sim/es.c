@@ -595,7 +595,7 @@ static const char *sh_variable(const char **p, const json_t *vars)
 static void sh_expand(const char *raw, const json_t *vars, json_t *out)
 {
 	json_t *words = json_array();
-	bool start = true, any = false;
+	bool start = true;
 	char quote = 0;
 
 	for (const char *p = raw; *p;) {
@@ -603,7 +603,6 @@ static void sh_expand(const char *raw, const json_t *vars, json_t *out)
 			quote = *p++;
 			if (start)
 				word_append(words, &start, "", 0);
-			any = true;
 			continue;
 		}
 		if (quote && *p == quote) {
@@ -618,7 +617,6 @@ static void sh_expand(const char *raw, const json_t *vars, json_t *out)
 		if (*p == '\\' && p[1]) {
 			word_append(words, &start, p + 1, 1);
 			p += 2;
-			any = true;
 			continue;
 		}
 		if (*p == '$' && (p[1] == '{' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
@@ -643,9 +641,7 @@ static void sh_expand(const char *raw, const json_t *vars, json_t *out)
 			continue;
 		}
 		word_append(words, &start, p++, 1);
-		any = true;
 	}
-	(void)any;
 	json_array_extend(out, words);
 	json_decref(words);
 }
