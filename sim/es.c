@@ -671,9 +671,9 @@ static json_t *plugin_wanted(const char *arg, const char *cli_version)
 
 	if (n > 4 && !strcmp(name + n - 4, ".zip"))
 		name[n - 4] = '\0';
-	/* analysis-icu-7.17.10 is analysis-icu for 7.17.10 */
-	for (char *dash = strrchr(name, '-');
-	     strchr(arg, '/') && dash && isdigit((unsigned char)dash[1]); dash = NULL) {
+	/* An archive analysis-icu-7.17.10 is analysis-icu for 7.17.10. */
+	char *dash = strchr(arg, '/') ? strrchr(name, '-') : NULL;
+	if (dash && isdigit((unsigned char)dash[1])) {
 		free(version);
 		version = xstrdup(dash + 1);
 		*dash = '\0';
