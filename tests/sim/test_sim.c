@@ -99,6 +99,22 @@ static json_int_t jint(json_t *root, const char *path)
 	return json_integer_value(jget(root, path));
 }
 
+/* The whole of a small file, or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = xcalloc(1, 65536);
+	size_t n = f ? fread(buf, 1, 65535, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (!f || n == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static void make_namespace(const char *ns)
 {
 	struct http_resp r;
@@ -1745,6 +1761,23 @@ static void test_es_exclusion_relocates(void **state)
 	http_resp_free(&r);
 }
 
+/* A shard_size that is no size stops the simulator, naming the field. */
+static void test_sim_config_names_a_bad_shard_size(void **state)
+{
+	struct sim bad;
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/badsize", tmpdir);
+	mkdir(dir, 0755);
+	assert_false(sim_start(&bad, dir,
+			       "elasticsearch:\n  indices:\n    - {name: a}\n"
+			       "    - {name: b, shard_size: lots}\n"));
+	char *log = slurp(bad.log);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "elasticsearch.indices[1].shard_size: a size such as "
+				    "\"500mb\" is expected"));
+	free(log);
+}
+
 /* A relocation copies the copy's files at indices.recovery.max_bytes_per_sec,
  * and a node sends and receives node_concurrent_recoveries at most: with 1,
  * the copies leaving an excluded node go one after the other, each taking
@@ -2145,22 +2178,6 @@ static void test_es_unwritable_data_path_fails_at_start_for_any_image(void **sta
 }
 
 /* --- plugins: the init container's installs ------------------------------------------- */
-
-/* The whole of a small file, or NULL. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = xcalloc(1, 65536);
-	size_t n = f ? fread(buf, 1, 65535, f) : 0;
-
-	if (f)
-		fclose(f);
-	if (!f || n == 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
 
 /* A master pod of ns whose root init container installs $ES_PLUGINS from
  * repo (as kube/render.c's script does) into a hostPath plugins folder. */
@@ -3403,6 +3420,7 @@ int main(void)
 		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_recovery_takes_size_over_rate_one_at_a_time),
+		cmocka_unit_test(test_sim_config_names_a_bad_shard_size),
 		cmocka_unit_test(test_es_allocation_fails_five_times_without_the_plugin),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
