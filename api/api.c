@@ -91,6 +91,22 @@ static void ready_collect_cb(struct metrics_sink *sink, void *arg)
 	metrics_sink_sample(sink, NULL, ready ? 1 : 0);
 }
 
+bool api_tls_load(struct api *api, const struct config *cfg, char *err, size_t errlen)
+{
+	char why[512];
+	struct http_tls *tls =
+		http_tls_load(cfg->tls_cert_file, cfg->tls_key_file, why, sizeof(why));
+
+	if (!tls) {
+		/* "cert_file PATH: ..." or "key_file PATH: ..." under tls. */
+		snprintf(err, errlen, "tls.%s", why);
+		return false;
+	}
+	log_info("HTTPS certificate: %s (from %s)", http_tls_summary(tls), cfg->tls_cert_file);
+	http_server_set_tls(api->http, tls);
+	return true;
+}
+
 struct api *api_new(struct event_base *base, const struct api_options *opt, char *err,
 		    size_t errlen)
 {
@@ -112,6 +128,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;
 	api->test_caller = opt->test_caller;
+	api->allowed_images = cfg->kube_allowed_images;
 	api->http = http_server_new(base, &lim);
 	if (!api->http) {
 		snprintf(err, errlen, "cannot create the HTTP server");
@@ -131,9 +148,12 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 		"reachable), else 0.",
 		NULL, ready_collect_cb, api);
 
+	if (cfg->tls_cert_file && !api_tls_load(api, cfg, err, errlen))
+		goto failed;
 	if (!http_server_listen(api->http, cfg->listen, err, errlen))
 		goto failed;
-	log_info("HTTP API listening on %s (port %d)", cfg->listen, http_server_port(api->http));
+	log_info("%s API listening on %s (port %d)", cfg->tls_cert_file ? "HTTPS" : "HTTP",
+		 cfg->listen, http_server_port(api->http));
 
 	if (!cfg->metrics_listen)
 		return api;

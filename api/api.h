@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/util.h"
+
 struct event_base;
 struct db_pool;
 struct wf_registry;
@@ -54,6 +56,14 @@ struct api_test_caller {
 /* Bind and start serving; NULL with err filled when the address is unusable. */
 struct api *api_new(struct event_base *base, const struct api_options *opt, char *err,
 		    size_t errlen);
+/*
+ * Read tls.cert_file and tls.key_file and serve the API's new connections
+ * with them; the open ones finish with the pair they began with.  On
+ * failure the pair served so far stays, and err names the key and the
+ * file ("tls.key_file PATH: ...").  api_new() calls it when tls.cert_file
+ * is set; esaasd again on SIGHUP.
+ */
+bool api_tls_load(struct api *api, const struct config *cfg, char *err, size_t errlen) MUST_CHECK;
 /* From now on /readyz answers 503 (shutting down). */
 void api_set_draining(struct api *api);
 void api_free(struct api *api);

@@ -14,6 +14,7 @@
 #include "kube/spec.h"
 #include "storage/clusters.h"
 #include "storage/health.h"
+#include "storage/jobs.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ static const char *spec_field(const char *field)
 	return field;
 }
 
-bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
+bool api_clusters_check_create(json_t *body, const struct wf_registry *reg,
+			       const char *allowed_images, struct spec *spec,
 			       const struct workflow **wf, struct http_error *err)
 {
 	struct spec_error serr;
@@ -43,6 +45,12 @@ bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, stru
 			return http_error_set(err, 422, "invalid", NULL, "%s", serr.message);
 		return http_error_set(err, 422, "invalid", serr.field, "%s: %s", serr.field,
 				      serr.message);
+	}
+	/* Tenants choose a version; what runs it is the operator's choice. */
+	if (!spec_check_image(spec, allowed_images, &serr)) {
+		http_error_set(err, 422, "invalid", serr.field, "%s: %s", serr.field, serr.message);
+		spec_free(spec);
+		return false;
 	}
 
 	*wf = reg ? wf_registry_find(reg, CREATE_KIND) : NULL;
@@ -198,7 +206,8 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
 	body = http_req_json(req, false, &err);
-	if (!body || !api_clusters_check_create(body, api->reg, &spec, &wf, &err))
+	if (!body ||
+	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err))
 		goto failed;
 	if (!api_database_ok(api, &err))
 		goto failed;
@@ -328,8 +337,11 @@ struct op_call {
 	char *actor;
 	char *key;
 	const struct workflow *wf;
+	json_t *request;  /* the parameters as the request gave them */
 	json_t *params;	  /* the job's parameters; "spec" is added */
+	json_t *base;	  /* the spec params.spec was planned against */
 	json_t *warnings; /* the precheck's, for the answer, not the job */
+	int plans;	  /* how many times it was planned */
 };
 
 static void op_call_free(struct op_call *c)
@@ -337,7 +349,9 @@ static void op_call_free(struct op_call *c)
 	free(c->name);
 	free(c->actor);
 	free(c->key);
+	json_decref(c->request);
 	json_decref(c->params);
+	json_decref(c->base);
 	json_decref(c->warnings);
 	free(c);
 }
@@ -348,11 +362,43 @@ static void reply_refusal(struct http_req *req, const struct wf_refusal *why)
 			 why->message);
 }
 
+static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster);
+
+/*
+ * Another operation on the cluster was queued between reading the spec and
+ * queueing this one: plan again on top of it (its change is kept, this one
+ * follows it), a few times at most while others keep coming in between.
+ */
+#define OP_PLANS_MAX 3
+
+static void op_plan(struct op_call *c)
+{
+	json_decref(c->params);
+	json_decref(c->base);
+	json_decref(c->warnings);
+	c->params = json_deep_copy(c->request);
+	c->base = NULL;
+	c->warnings = NULL;
+	c->plans++;
+	storage_cluster_get(c->api->db, api_tenant(c->req), c->name, op_found_cb, c);
+}
+
 static void op_submitted_cb(void *arg, const struct db_error *err, json_t *job, bool created)
 {
 	struct op_call *c = arg;
+	bool stale =
+		err && err->kind == DB_ERR_QUERY && strcmp(err->sqlstate, SPEC_BASE_SQLSTATE) == 0;
 
-	if (err)
+	if (stale && c->plans < OP_PLANS_MAX && !http_req_gone(c->req)) {
+		op_plan(c);
+		return;
+	}
+	if (stale)
+		http_reply_error(c->req, 409, "conflict", NULL,
+				 "the cluster's spec kept changing while this request was planned "
+				 "(%d times): read the cluster again and retry",
+				 c->plans);
+	else if (err)
 		api_reply_db_error(c->req, err);
 	else if (!created && (strcmp(json_str(job, "kind"), c->wf->kind) != 0 ||
 			      strcmp(json_str(job, "cluster"), c->name) != 0))
@@ -376,6 +422,7 @@ static void op_queue(struct op_call *c)
 		.params = c->params,
 		.actor = c->actor,
 		.idempotency_key = c->key,
+		.base_spec = json_object_get(c->params, "spec") ? c->base : NULL,
 	};
 	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
 }
@@ -411,7 +458,8 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 	json_t *base = json_object_get(cluster, "target_spec");
 	if (!json_is_object(base))
 		base = json_object_get(cluster, "spec");
-	json_object_set(c->params, "spec", base);
+	c->base = json_deep_copy(base);
+	json_object_set_new(c->params, "spec", json_deep_copy(base));
 	if (c->wf->prepare && !c->wf->prepare(base, c->params, &why)) {
 		reply_refusal(c->req, &why);
 		op_call_free(c);
@@ -498,8 +546,8 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	c->actor = actor;
 	c->key = key ? xstrdup(key) : NULL;
 	c->wf = wf;
-	c->params = params;
-	storage_cluster_get(api->db, api_tenant(req), name, op_found_cb, c);
+	c->request = params;
+	op_plan(c);
 	return;
 
 failed:

@@ -66,6 +66,7 @@ struct http_server {
 	struct evconnlistener *refuser;
 	bool refusing;
 	unsigned long long refused;
+	struct http_tls *tls; /* NULL: plain HTTP */
 };
 
 struct http_req {
@@ -390,8 +391,9 @@ static struct bufferevent *bev_cb(struct event_base *base, void *arg)
 	struct http_server *srv = arg;
 	struct http_conn *c = xcalloc(1, sizeof(*c));
 
-	/* As evhttp makes its own: evhttp closes the socket. */
-	c->bev = bufferevent_socket_new(base, -1, 0);
+	/* As evhttp makes its own: evhttp closes the socket (TLS: the bev does). */
+	c->bev = srv->tls ? http_tls_bufferevent(srv->tls, base)
+			  : bufferevent_socket_new(base, -1, 0);
 	if (!c->bev) {
 		free(c);
 		return NULL;
@@ -585,6 +587,12 @@ out:
 	return ok;
 }
 
+void http_server_set_tls(struct http_server *srv, struct http_tls *tls)
+{
+	http_tls_free(srv->tls);
+	srv->tls = tls;
+}
+
 int http_server_port(const struct http_server *srv)
 {
 	return srv->port;
@@ -619,6 +627,7 @@ void http_server_free(struct http_server *srv)
 	}
 	event_free(srv->hookup);
 	http_router_free(srv->router);
+	http_tls_free(srv->tls);
 	free(srv);
 }
 

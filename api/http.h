@@ -174,6 +174,27 @@ unsigned long long http_server_refused(const struct http_server *srv);
 /* The port actually bound (useful after listening on port 0), or -1. */
 int http_server_port(const struct http_server *srv);
 /*
+ * HTTPS.  http_tls_load() reads a certificate (the server's first, then its
+ * chain) and its unencrypted private key, both PEM; NULL with err naming
+ * the file at fault ("cert_file PATH: ...", "key_file PATH: ..."), also
+ * when the key is not the certificate's.
+ */
+struct http_tls;
+struct http_tls *http_tls_load(const char *cert_file, const char *key_file, char *err,
+			       size_t errlen);
+/* "CN = ..., valid until ...", for the log. */
+const char *http_tls_summary(const struct http_tls *tls);
+void http_tls_free(struct http_tls *tls);
+/*
+ * Serve TLS with tls on srv's listener: srv takes tls, and frees the pair
+ * it served before.  The connections accepted from now on use the new
+ * pair; those already open go on with the one they began with.  Call it
+ * before http_server_listen() for every connection to be TLS; a
+ * plain-HTTP request on such a listener fails its handshake and is closed.
+ */
+void http_server_set_tls(struct http_server *srv, struct http_tls *tls);
+
+/*
  * Close the listener and every connection.  Requests still waiting for
  * their reply stay valid (see above); their replies are dropped.
  */

@@ -36,6 +36,7 @@ struct api {
 	struct api_auth *auth;			   /* credentials (api/auth.h) */
 	struct guard *guards;			   /* every route added by api_route() */
 	const struct api_test_caller *test_caller; /* api_options.test_caller */
+	const char *allowed_images;		   /* kubernetes.allowed_images, the config's */
 };
 
 /* Free what api_route() allocated. */
@@ -122,11 +123,14 @@ bool api_jobs_check_submit(json_t *body, const struct wf_registry *reg, struct a
 
 /*
  * POST /api/v1/clusters: body is a cluster spec.  422 invalid naming the
- * field when the spec is not valid; 501 not_implemented when reg has no
+ * field when the spec is not valid, "image" when it names an image that
+ * allowed_images (kubernetes.allowed_images) does not pin to its version;
+ * 501 not_implemented when reg has no
  * create workflow.  On success *spec is parsed (spec_free() it) and *wf is
  * the create workflow; on failure *spec is left zeroed.
  */
-bool api_clusters_check_create(json_t *body, const struct wf_registry *reg, struct spec *spec,
+bool api_clusters_check_create(json_t *body, const struct wf_registry *reg,
+			       const char *allowed_images, struct spec *spec,
 			       const struct workflow **wf, struct http_error *err) MUST_CHECK;
 
 /*

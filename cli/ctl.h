@@ -77,6 +77,7 @@ void ctl_args_help(FILE *f, const struct ctl_flag *flags);
 struct ctl_config_layer {
 	const char *url;
 	const char *token;
+	const char *ca_file; /* PEM: the CAs that may sign esaasd's certificate */
 };
 
 /* Where the token came from, for the message when esaasd refuses it. */
@@ -91,7 +92,8 @@ struct ctl_config {
 	char *url;   /* never NULL once resolved; without a trailing '/' */
 	char *token; /* NULL: none known */
 	enum ctl_source token_from;
-	char *file; /* the config file looked at, or NULL */
+	char *ca_file; /* NULL: the system's CAs */
+	char *file;    /* the config file looked at, or NULL */
 };
 
 /*
@@ -106,15 +108,16 @@ void ctl_config_merge(const struct ctl_config_layer *flags, const struct ctl_con
  */
 char *ctl_config_path(const char *xdg_config_home, const char *home);
 /*
- * The file's text: a YAML mapping with url: and token: (other keys are
- * left for later versions).  *url and *token are allocated, NULL when
- * absent.  False with err (naming the line) when it is not such a mapping.
+ * The file's text: a YAML mapping with url:, token: and ca_file: (other
+ * keys are left for later versions).  *url, *token and *ca_file are
+ * allocated, NULL when absent.  False with err (naming the line) when it is
+ * not such a mapping.
  */
-bool ctl_config_parse(const char *text, size_t len, char **url, char **token, char *err,
-		      size_t errlen) MUST_CHECK;
+bool ctl_config_parse(const char *text, size_t len, char **url, char **token, char **ca_file,
+		      char *err, size_t errlen) MUST_CHECK;
 /*
- * Everything together: flags, ESAAS_URL and ESAAS_TOKEN, the file (a
- * missing file is no error).  False with err when the file cannot be read
+ * Everything together: flags, ESAAS_URL, ESAAS_TOKEN and ESAAS_CA_FILE,
+ * the file (a missing file is no error).  False with err when the file cannot be read
  * or parsed, or when the URL is not http:// or https://.
  */
 bool ctl_config_load(const struct ctl_config_layer *flags, struct ctl_config *out, char *err,

@@ -5,6 +5,7 @@
  *
  *   url: https://esaas.example.com
  *   token: s3cr3t
+ *   ca_file: /etc/esaas/ca.pem   # esaasd's CA, when the system does not trust it
  *
  * The token is a secret: it is read here, sent in one header, and never
  * printed, not even in an error about the file it came from.
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <yaml.h>
 
 #define CONFIG_MAX_BYTES (64 * 1024)
@@ -33,10 +35,13 @@ void ctl_config_merge(const struct ctl_config_layer *flags, const struct ctl_con
 {
 	const char *url = first(flags->url, env->url, file->url);
 	const char *token = first(flags->token, env->token, file->token);
+	const char *ca_file = first(flags->ca_file, env->ca_file, file->ca_file);
 	size_t len;
 
 	free(out->url);
 	free(out->token);
+	free(out->ca_file);
+	out->ca_file = ca_file ? xstrdup(ca_file) : NULL;
 	out->url = xstrdup(url ? url : CTL_DEFAULT_URL);
 	/* Paths are appended as "/api/v1/...": one slash between them. */
 	len = strlen(out->url);
@@ -84,8 +89,8 @@ static bool skip_value(yaml_parser_t *p, yaml_event_t *ev, char *err, size_t err
 	}
 }
 
-bool ctl_config_parse(const char *text, size_t len, char **url, char **token, char *err,
-		      size_t errlen)
+bool ctl_config_parse(const char *text, size_t len, char **url, char **token, char **ca_file,
+		      char *err, size_t errlen)
 {
 	yaml_parser_t p;
 	yaml_event_t ev;
@@ -93,6 +98,7 @@ bool ctl_config_parse(const char *text, size_t len, char **url, char **token, ch
 
 	*url = NULL;
 	*token = NULL;
+	*ca_file = NULL;
 	if (!yaml_parser_initialize(&p)) {
 		snprintf(err, errlen, "cannot start the YAML parser");
 		return false;
@@ -135,9 +141,10 @@ bool ctl_config_parse(const char *text, size_t len, char **url, char **token, ch
 			}
 			char *key = xstrdup((const char *)ev.data.scalar.value);
 			size_t line = (size_t)ev.start_mark.line + 1;
-			char **slot = strcmp(key, "url") == 0	  ? url
-				      : strcmp(key, "token") == 0 ? token
-								  : NULL;
+			char **slot = strcmp(key, "url") == 0	    ? url
+				      : strcmp(key, "token") == 0   ? token
+				      : strcmp(key, "ca_file") == 0 ? ca_file
+								    : NULL;
 
 			yaml_event_delete(&ev);
 			if (!yaml_parser_parse(&p, &ev)) {
@@ -180,8 +187,10 @@ out:
 	if (!ok) {
 		free(*url);
 		free(*token);
+		free(*ca_file);
 		*url = NULL;
 		*token = NULL;
+		*ca_file = NULL;
 	}
 	return ok;
 }
@@ -232,9 +241,10 @@ static bool url_valid(const char *url)
 bool ctl_config_load(const struct ctl_config_layer *flags, struct ctl_config *out, char *err,
 		     size_t errlen)
 {
-	struct ctl_config_layer env = {getenv("ESAAS_URL"), getenv("ESAAS_TOKEN")};
-	struct ctl_config_layer file = {NULL, NULL};
-	char *file_url = NULL, *file_token = NULL, *text = NULL;
+	struct ctl_config_layer env = {getenv("ESAAS_URL"), getenv("ESAAS_TOKEN"),
+				       getenv("ESAAS_CA_FILE")};
+	struct ctl_config_layer file = {NULL, NULL, NULL};
+	char *file_url = NULL, *file_token = NULL, *file_ca = NULL, *text = NULL;
 	char perr[256];
 	size_t len = 0;
 	bool ok = false;
@@ -248,14 +258,15 @@ bool ctl_config_load(const struct ctl_config_layer *flags, struct ctl_config *ou
 				 errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
 			goto out;
 		}
-		if (text &&
-		    !ctl_config_parse(text, len, &file_url, &file_token, perr, sizeof(perr))) {
+		if (text && !ctl_config_parse(text, len, &file_url, &file_token, &file_ca, perr,
+					      sizeof(perr))) {
 			snprintf(err, errlen, "%s: %s", out->file, perr);
 			goto out;
 		}
 	}
 	file.url = file_url;
 	file.token = file_token;
+	file.ca_file = file_ca;
 	ctl_config_merge(flags, &env, &file, out);
 	if (!url_valid(out->url)) {
 		const char *from = given(flags->url) ? "--url"
@@ -278,11 +289,21 @@ bool ctl_config_load(const struct ctl_config_layer *flags, struct ctl_config *ou
 		snprintf(err, errlen, "%s: the token contains control characters", from);
 		goto out;
 	}
+	if (out->ca_file && access(out->ca_file, R_OK) != 0) {
+		const char *from = given(flags->ca_file) ? "--ca-file"
+				   : given(env.ca_file)	 ? "ESAAS_CA_FILE"
+							 : out->file;
+
+		snprintf(err, errlen, "%s: cannot read the CA file %.200s: %s", from, out->ca_file,
+			 strerror(errno));
+		goto out;
+	}
 	ok = true;
 out:
 	free(text);
 	free(file_url);
 	free(file_token);
+	free(file_ca);
 	return ok;
 }
 
@@ -290,6 +311,7 @@ void ctl_config_free(struct ctl_config *c)
 {
 	free(c->url);
 	free(c->token);
+	free(c->ca_file);
 	free(c->file);
 	memset(c, 0, sizeof(*c));
 }

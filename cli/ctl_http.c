@@ -25,6 +25,7 @@ struct ctl_http {
 	char *tenant_query; /* "tenant=..." or NULL */
 	enum ctl_source token_from;
 	char *config_file; /* the config file esaasctl reads, or NULL */
+	char *ca_file;	   /* the CAs for esaasd's certificate, or NULL: the system's */
 	long timeout_ms;
 };
 
@@ -71,6 +72,7 @@ struct ctl_http *ctl_http_new(const struct ctl_config *cfg, const char *tenant, 
 		h->auth = xasprintf("Authorization: Bearer %s", cfg->token);
 	h->token_from = cfg->token_from;
 	h->config_file = cfg->file ? xstrdup(cfg->file) : NULL;
+	h->ca_file = cfg->ca_file ? xstrdup(cfg->ca_file) : NULL;
 	if (tenant) {
 		char *t = ctl_http_escape(tenant);
 
@@ -90,6 +92,7 @@ void ctl_http_free(struct ctl_http *h)
 	free(h->auth);
 	free(h->tenant_query);
 	free(h->config_file);
+	free(h->ca_file);
 	free(h->base);
 	free(h->shown);
 	free(h);
@@ -142,6 +145,8 @@ bool ctl_http_try(struct ctl_http *h, const char *method, const char *path, json
 	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, h->timeout_ms);
 	curl_easy_setopt(h->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (h->ca_file)
+		curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->ca_file);
 	if (body) {
 		text = json_dumps(body, JSON_COMPACT);
 		curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, text);

@@ -113,6 +113,9 @@ static int render_main(int argc, char **argv)
 		.image_registry = cfg.kube_image_registry,
 		.plugin_repo_url = cfg.kube_plugin_repository,
 		.rack_label = cfg.kube_rack_label,
+		.allowed_images = cfg.kube_allowed_images,
+		.utility_image = cfg.kube_utility_image,
+		.tune_hosts = cfg.kube_tune_hosts,
 	};
 	if (!render_cluster(&spec, &ro, &objects, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl render: %s\n", err);
@@ -151,6 +154,9 @@ static const struct ctl_flag global_flags[] = {
 	{"url", 0, "URL", "esaasd's URL (else $ESAAS_URL, the config file, " CTL_DEFAULT_URL ")"},
 	{"token", 0, "TOKEN",
 	 "the API token (else $ESAAS_TOKEN, the config file: unlike flags, ps shows neither)"},
+	{"ca-file", 0, "FILE",
+	 "the CA (PEM) that signed esaasd's certificate, when the system does not trust it "
+	 "(else $ESAAS_CA_FILE, ca_file: in the config file)"},
 	{"tenant", 0, "TENANT",
 	 "the tenant to act in (default: the token's own; for oncall and admin, lists "
 	 "show every tenant)"},
@@ -170,7 +176,8 @@ static const char help_footer[] =
 	"\n"
 	"esaasd's URL and token come from --url and --token, else ESAAS_URL and\n"
 	"ESAAS_TOKEN, else $XDG_CONFIG_HOME/esaas/config.yaml (~/.config/esaas/config.yaml)\n"
-	"with the keys url: and token:.  Every request but the probes needs a token;\n"
+	"with the keys url:, token: and ca_file: (a private CA of esaasd's https\n"
+	"certificate; else the system's CAs).  Every request but the probes needs a token;\n"
 	"an admin makes them with \"esaasctl tokens create\", and the first one with\n"
 	"\"esaasd --bootstrap-admin\".\n"
 	"\n"
@@ -361,7 +368,8 @@ static int run_command(const struct ctl_command *cmd, int argc, char **argv)
 		ctl_usage_error(&ctl, "--tenant: expected a tenant's name");
 		goto out_args;
 	}
-	struct ctl_config_layer flags = {ctl_args_get(&a, "url"), ctl_args_get(&a, "token")};
+	struct ctl_config_layer flags = {ctl_args_get(&a, "url"), ctl_args_get(&a, "token"),
+					 ctl_args_get(&a, "ca-file")};
 
 	if (!ctl_config_load(&flags, &ctl.cfg, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl: %s\n", err);

@@ -45,7 +45,8 @@ struct daemon {
 	struct sweep *sweep;	 /* NULL when monitor.enabled is false */
 	struct webhook *webhook; /* NULL without webhook.url */
 	char *job_link;		 /* webhook.esaasd_url without its trailing '/', or NULL */
-	int running;		 /* of the engine and the sweep, those not stopped yet */
+	const struct config *cfg;
+	int running; /* of the engine and the sweep, those not stopped yet */
 	bool stopping;
 };
 
@@ -68,7 +69,8 @@ static void usage(FILE *f)
 		   "\n"
 		   "Every key can be overridden from the environment: database.url is\n"
 		   "ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
-		   "Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file.\n");
+		   "Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file and\n"
+		   "reads tls.cert_file and tls.key_file again.\n");
 }
 
 /*
@@ -225,6 +227,17 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	if (sig == SIGHUP) {
 		log_reopen();
 		log_info("log reopened");
+		/* A renewed certificate (a Secret's new files) without a restart:
+		 * the listener and the open connections stay. */
+		if (d->cfg->tls_cert_file) {
+			char err[768];
+			if (api_tls_load(d->api, d->cfg, err, sizeof(err)))
+				log_info("HTTPS certificate reloaded");
+			else
+				log_error("HTTPS certificate not reloaded, the previous one is "
+					  "still served: %s",
+					  err);
+		}
 		return;
 	}
 	if (d->stopping) {
@@ -370,6 +383,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	d.base = event_base_new();
+	d.cfg = &cfg;
 	db = db_pool_new(d.base, cfg.database_url, cfg.db_pool_size);
 	/*
 	 * Requests from anyone who can reach the port queue for the API's own

@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/token.h"
 #include "common/util.h"
+#include "kube/spec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -107,6 +108,9 @@ static const struct key keys[] = {
 	 1, 86400, "300"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
 	 "topology.esaas.io/rack"},
+	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},
+	{"kubernetes.utility_image", KEY_STRING, FIELD(kube_utility_image), 0, 0, "busybox:1.36.1"},
+	{"kubernetes.tune_hosts", KEY_BOOL, FIELD(kube_tune_hosts), 0, 0, "false"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 
@@ -141,6 +145,9 @@ static const struct key keys[] = {
 	{"oidc.role_map", KEY_OPT_STRING, FIELD(oidc_role_map), 0, 0, NULL},
 
 	{"metrics.listen", KEY_LISTEN, FIELD(metrics_listen), 0, 0, "127.0.0.1:9464"},
+
+	{"tls.cert_file", KEY_OPT_STRING, FIELD(tls_cert_file), 0, 0, NULL},
+	{"tls.key_file", KEY_OPT_STRING, FIELD(tls_key_file), 0, 0, NULL},
 
 	{"auth.platform_tenants", KEY_STRING, FIELD(auth_platform_tenants), 0, 0, "default"},
 	{"auth.failures_max", KEY_INT, FIELD(auth_failures_max), 1, 1000000, "20"},
@@ -1126,10 +1133,21 @@ static bool check_values(struct loader *ld)
 		return fail_key(ld, (size_t)key_index("oidc.jwks_url"),
 				"expected an https:// URL: keys fetched in clear can be replaced "
 				"on the way (set oidc.allow_insecure_jwks: true to allow http)");
+	/* Named at the key that is set: the file has a line for it. */
+	if (cfg->tls_cert_file && !cfg->tls_key_file)
+		return fail_key(
+			ld, (size_t)key_index("tls.cert_file"),
+			"needs tls.key_file too: HTTPS needs the certificate's private key");
+	if (cfg->tls_key_file && !cfg->tls_cert_file)
+		return fail_key(ld, (size_t)key_index("tls.key_file"),
+				"needs tls.cert_file too: HTTPS needs the key's certificate");
 	if (!config_tenant_list_valid(cfg->auth_platform_tenants, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
 	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("oidc.role_map"), msg);
+	if (cfg->kube_allowed_images &&
+	    !spec_allowed_images_valid(cfg->kube_allowed_images, msg, sizeof(msg)))
+		return fail_key(ld, (size_t)key_index("kubernetes.allowed_images"), msg);
 	return true;
 }
 

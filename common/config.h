@@ -17,6 +17,11 @@ struct config {
 	char *listen; /* listen: "127.0.0.1:8080" (host:port) */
 	/* metrics.listen: "127.0.0.1:9464", GET /metrics alone, never on listen */
 	char *metrics_listen;
+	/* tls.cert_file, tls.key_file: PEM files (the certificate, then its
+	 * chain; the private key) for HTTPS on listen, read at start and again
+	 * on SIGHUP; both NULL: plain HTTP.  Never for metrics.listen. */
+	char *tls_cert_file;
+	char *tls_key_file;
 
 	/* auth.platform_tenants: "default"; tenants whose admin and oncall act
 	 * on every tenant (a comma-separated list) */
@@ -62,6 +67,13 @@ struct config {
 	char *kube_image_registry;    /* kubernetes.image_registry: NULL = each version's default */
 	char *kube_plugin_repository; /* kubernetes.plugin_repository: the plugins' HTTP server */
 	char *kube_rack_label;	      /* kubernetes.rack_label: the node label of racks */
+	/* kubernetes.allowed_images: "version=image, ...", the image each listed
+	 * version runs, which is also the only image a spec may name for it;
+	 * NULL: every version its default image, and no spec may name one */
+	char *kube_allowed_images;
+	char *kube_utility_image; /* kubernetes.utility_image: esaas's own init and wipe image */
+	bool kube_tune_hosts;	  /* kubernetes.tune_hosts: false; true raises vm.max_map_count
+			       * from a privileged init container of the utility image */
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */
 

@@ -7,10 +7,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct kube {
 	struct httpc *http;
 	struct kube_conn conn; /* our own copy */
+	int64_t token_read_ms; /* when conn.token was read from conn.token_file */
+	int64_t token_reread_ms;
 };
 
 struct kube_call {
@@ -45,6 +48,8 @@ struct kube *kube_new(struct httpc *h, const struct kube_conn *conn)
 	k->conn.namespace = dup_or_null(conn->namespace);
 	k->conn.context = dup_or_null(conn->context);
 	k->conn.origin = dup_or_null(conn->origin);
+	k->token_read_ms = now_mono_ms();
+	k->token_reread_ms = KUBE_TOKEN_REREAD_MS;
 	/* The server URL without a trailing slash: paths start with one. */
 	size_t n = k->conn.server ? strlen(k->conn.server) : 0;
 	while (n && k->conn.server[n - 1] == '/')
@@ -63,6 +68,94 @@ void kube_free(struct kube *k)
 const char *kube_server(const struct kube *k)
 {
 	return k->conn.server;
+}
+
+void kube_set_token_reread_ms(struct kube *k, int64_t ms)
+{
+	k->token_reread_ms = ms;
+}
+
+/* Read the token file again; on failure the token held is kept. */
+static bool reread_token(struct kube *k)
+{
+	char err[256];
+	k->token_read_ms = now_mono_ms();
+	if (kube_conn_reload_token(&k->conn, err, sizeof(err)))
+		return true;
+	log_warn("kubernetes: %s", err);
+	return false;
+}
+
+/* One quoted-string of a header (RFC 7230 section 3.2.6), unescaped, into
+ * out; *pp moves past it.  False when *pp does not start one. */
+static bool quoted_string(const char **pp, char *out)
+{
+	const char *p = *pp;
+	if (*p != '"')
+		return false;
+	for (p++; *p && *p != '"'; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		*out++ = *p;
+	}
+	*out = '\0';
+	if (*p != '"')
+		return false;
+	*pp = p + 1;
+	return true;
+}
+
+char **kube_warnings_parse(const char *const *headers)
+{
+	size_t n = 0, bytes = 0;
+	for (size_t i = 0; headers && headers[i]; i++) {
+		if (!strncasecmp(headers[i], "Warning:", 8)) {
+			n += 8; /* a generous bound on the texts in one header */
+			bytes += strlen(headers[i]) + 1;
+		}
+	}
+	if (n == 0)
+		return NULL;
+	/* The pointers, then the texts, in one block. */
+	char **list = xcalloc(1, (n + 1) * sizeof(char *) + bytes);
+	char *text = (char *)(list + n + 1);
+	size_t got = 0;
+	for (size_t i = 0; headers[i]; i++) {
+		if (strncasecmp(headers[i], "Warning:", 8) != 0)
+			continue;
+		/* warn-code SP warn-agent SP warn-text [SP warn-date], comma-separated. */
+		const char *p = headers[i] + 8;
+		while (*p && got < n) {
+			while (*p == ' ' || *p == ',')
+				p++;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			while (*p == ' ')
+				p++;
+			while (*p && *p != ' ')
+				p++;
+			while (*p == ' ')
+				p++;
+			if (!quoted_string(&p, text))
+				break;
+			list[got++] = text;
+			text += strlen(text) + 1;
+			while (*p == ' ')
+				p++;
+			if (*p == '"') { /* a warn-date */
+				char *scratch = xmalloc(strlen(p) + 1);
+				bool ok = quoted_string(&p, scratch);
+				free(scratch);
+				if (!ok)
+					break;
+			}
+		}
+	}
+	if (got == 0) {
+		free(list);
+		return NULL;
+	}
+	return list;
 }
 
 char *kube_collection_path(const char *api_version, const char *kind, const char *ns)
@@ -142,14 +235,16 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 	c->http = NULL;
 	if (resp->status == 401 && k->conn.token_file && !c->retried) {
 		/* A projected service-account token rotates: read it again, once. */
-		char err[256];
-		if (kube_conn_reload_token(&k->conn, err, sizeof(err))) {
+		if (reread_token(k)) {
 			c->retried = true;
 			call_send(c);
 			return;
 		}
-		log_warn("kubernetes: %s", err);
 	}
+	char **warnings = kube_warnings_parse(resp->headers);
+	for (size_t i = 0; warnings && warnings[i]; i++)
+		log_warn("kubernetes: %s %s: warning: %s", c->method,
+			 c->url + strlen(k->conn.server), warnings[i]);
 	json_t *body = resp->body_len && !resp->too_large
 			       ? json_loadb(resp->body, resp->body_len, 0, NULL)
 			       : NULL;
@@ -160,6 +255,7 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 		.message = NULL,
 		.reason = "",
 		.retry_after_ms = resp->retry_after_ms,
+		.warnings = (const char *const *)warnings,
 	};
 	char *msg = NULL;
 	if (resp->klass != HTTPC_OK) {
@@ -183,6 +279,7 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 	}
 	c->cb(c->arg, &r);
 	free(msg);
+	free(warnings);
 	json_decref(body);
 	call_free(c);
 }
@@ -191,6 +288,8 @@ static void call_send(struct kube_call *c)
 {
 	struct kube *k = c->k;
 	char ctype[128];
+	if (k->conn.token_file && now_mono_ms() - k->token_read_ms >= k->token_reread_ms)
+		(void)reread_token(k);
 	const char *headers[3] = {"Accept: application/json", NULL, NULL};
 	if (c->content_type) {
 		snprintf(ctype, sizeof(ctype), "Content-Type: %s", c->content_type);

@@ -28,6 +28,10 @@ struct kube_result {
 	const char *message;	/* on failure: the Status message or the transport error */
 	const char *reason;	/* on failure: the Status reason (NotFound, Conflict, ...) or "" */
 	int64_t retry_after_ms; /* -1 when the server said nothing */
+	/* The texts of the answer's Warning headers (RFC 7234 section 5.5;
+	 * the API server's "299 - \"unknown field ...\""), NULL-terminated;
+	 * borrowed.  Each is logged already. */
+	const char *const *warnings;
 };
 
 typedef void (*kube_done_cb)(void *arg, const struct kube_result *r);
@@ -36,6 +40,19 @@ typedef void (*kube_done_cb)(void *arg, const struct kube_result *r);
 struct kube *kube_new(struct httpc *h, const struct kube_conn *conn);
 void kube_free(struct kube *k);
 const char *kube_server(const struct kube *k);
+/*
+ * How long a token read from a file (tokenFile, the in-cluster token) is
+ * used before the file is read again: a minute by default, as client-go's
+ * cached token source (staging/src/k8s.io/client-go/transport/
+ * token_source.go); a 401 reads it again at once.
+ */
+#define KUBE_TOKEN_REREAD_MS 60000
+void kube_set_token_reread_ms(struct kube *k, int64_t ms);
+
+/* The texts of the Warning headers of an answer ("Name: value" lines,
+ * NULL-terminated): a NULL-terminated array of strings, one allocation
+ * to free, or NULL when there are none. */
+char **kube_warnings_parse(const char *const *headers);
 
 /* The REST path of an object ("/apis/apps/v1/namespaces/ns/statefulsets/x"),
  * from its apiVersion, kind, namespace and name; NULL if the kind is unknown. */

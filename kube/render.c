@@ -368,8 +368,9 @@ static char *sh_quote(const char *s)
  * version: remove what is no longer listed, keep what is installed for
  * this version, (re)install the rest from the repository.  The list is
  * the container's ES_PLUGINS (names separated by spaces), so it reads
- * plainly in the pod template.  A hostPath outlives pods, so this runs at
- * every start.
+ * plainly in the pod template.  The folder is an emptyDir: a new pod
+ * installs them all, and a pod whose init containers run again (its
+ * sandbox made again) keeps what is there.
  */
 static char *plugins_script(const struct ctx *c)
 {
@@ -419,28 +420,38 @@ static char *plugins_script(const struct ctx *c)
 }
 
 /*
- * Raise vm.max_map_count where it is too low (Elasticsearch's bootstrap
- * checks refuse to start otherwise), and give the data directory to the
- * user the images run Elasticsearch as, 1000:0: the kubelet creates a
- * DirectoryOrCreate hostPath root:root 0755
+ * Raise vm.max_map_count where it is too low: Elasticsearch's bootstrap
+ * checks refuse to start otherwise
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/vm-max-map-count.html).
+ * Only with kubernetes.tune_hosts, from a privileged container of the
+ * utility image: by default the hosts are tuned beforehand.
+ */
+static const char sysctl_script[] =
+	"set -eu\n"
+	"if [ \"$(cat /proc/sys/vm/max_map_count)\" -lt 262144 ]; then\n"
+	"    echo 262144 > /proc/sys/vm/max_map_count\n"
+	"fi\n";
+
+/*
+ * Give the data folder to the user the images run Elasticsearch as,
+ * 1000:0: the kubelet creates a DirectoryOrCreate hostPath root:root 0755
  * (https://kubernetes.io/docs/concepts/storage/volumes/#hostpath), and a
  * node that cannot write its data path does not start
  * (https://www.elastic.co/guide/en/elasticsearch/reference/current/docker.html).
  * Every role that keeps data needs it: masters keep the cluster state
  * there.  Only the folder itself: what is inside is the node's already.
+ *
+ * securityContext.fsGroup cannot do it: the kubelet applies fsGroup only
+ * through volume plugins that manage ownership, and the hostPath plugin,
+ * which the data PersistentVolumes are, does not (pkg/volume/hostpath/
+ * host_path.go: its mounter's SetUp only checks the path's type; the
+ * local plugin's calls volume.SetVolumeOwnership, pkg/volume/local/local.go,
+ * but a local volume's folder must exist before it is used, and nothing
+ * would make it).  So a root container does it, of esaas's utility image,
+ * never the tenant's, with the CHOWN capability alone.
  */
-static char *prepare_script(const struct ctx *c, enum es_role role)
-{
-	bool sysctl = !c->opts->skip_sysctl_init;
-
-	return xasprintf("set -eu\n"
-			 "%s%s",
-			 sysctl ? "if [ \"$(cat /proc/sys/vm/max_map_count)\" -lt 262144 ]; then\n"
-				  "    echo 262144 > /proc/sys/vm/max_map_count\n"
-				  "fi\n"
-				: "",
-			 keeps_data(role) ? "chown 1000:0 " ES_HOME "/data\n" : "");
-}
+static const char chown_script[] = "set -eu\n"
+				   "chown 1000:0 " ES_HOME "/data\n";
 
 /* --- pods --------------------------------------------------------------- */
 
@@ -476,32 +487,61 @@ static json_t *host_volume(const char *name, const char *path)
 			 "DirectoryOrCreate");
 }
 
+/*
+ * What the restricted Pod Security level asks of a container
+ * (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted):
+ * a user who is not root, no privilege escalation, every capability
+ * dropped, the runtime's seccomp profile.
+ */
+static json_t *restricted_context(int uid)
+{
+	return json_pack("{s:i, s:b, s:b, s:{s:[s]}, s:{s:s}}", "runAsUser", uid, "runAsNonRoot", 1,
+			 "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL",
+			 "seccompProfile", "type", "RuntimeDefault");
+}
+
+/*
+ * The containers of the Elasticsearch image.  From 5.0 the images run
+ * Elasticsearch, and bin/elasticsearch-plugin, as their own user, 1000
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/docker.html),
+ * and lose nothing under the restricted level.  2.x's images start as root
+ * and step down to their elasticsearch user in the entrypoint after a chown
+ * of the data path (docker-library/elasticsearch, 2.4/docker-entrypoint.sh,
+ * gosu), which needs root's default capabilities; bin/plugin runs as root
+ * there too.  For 2.x, then, only no escalation and the seccomp profile.
+ */
+static json_t *es_image_context(const struct ctx *c)
+{
+	if (c->spec->version.major < 5)
+		return json_pack("{s:b, s:{s:s}}", "allowPrivilegeEscalation", 0, "seccompProfile",
+				 "type", "RuntimeDefault");
+	return restricted_context(RENDER_ES_UID);
+}
+
 static json_t *init_containers(const struct ctx *c, enum es_role role)
 {
 	const struct spec *s = c->spec;
 	json_t *list = json_array();
 	char *script, *names;
 
-	if (!c->opts->skip_sysctl_init || keeps_data(role)) {
-		json_t *prep;
-
-		script = prepare_script(c, role);
-		prep = json_pack("{s:s, s:s, s:[s, s, s], s:o, s:{s:i, s:b}}", "name", "prepare",
-				 "image", c->image, "command", "sh", "-c", script, "resources",
-				 resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
-				 "privileged", !c->opts->skip_sysctl_init);
-		/* Without the sysctl, root with no capability but CHOWN is enough. */
-		if (c->opts->skip_sysctl_init)
-			json_object_set_new(
-				json_object_get(prep, "securityContext"), "capabilities",
-				json_pack("{s:[s], s:[s]}", "drop", "ALL", "add", "CHOWN"));
-		free(script);
-		if (keeps_data(role))
-			json_object_set_new(
-				prep, "volumeMounts",
-				json_pack("[o]", volume_mount("data", ES_HOME "/data")));
-		json_array_append_new(list, prep);
-	}
+	if (c->opts->tune_hosts)
+		json_array_append_new(
+			list, json_pack("{s:s, s:s, s:[s, s, s], s:o, s:{s:i, s:b}}", "name",
+					"sysctl", "image", c->utility_image, "command", "sh", "-c",
+					sysctl_script, "resources", resources(&s->nodes[role]),
+					"securityContext", "runAsUser", 0, "privileged", 1));
+	if (keeps_data(role))
+		json_array_append_new(
+			list,
+			json_pack(
+				"{s:s, s:s, s:[s, s, s], s:o, s:{s:i, s:b, s:b, s:{s:[s], s:[s]}, "
+				"s:{s:s}}, s:[o]}",
+				"name", "prepare", "image", c->utility_image, "command", "sh", "-c",
+				chown_script, "resources", resources(&s->nodes[role]),
+				"securityContext", "runAsUser", 0, "runAsNonRoot", 0,
+				"allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL", "add",
+				"CHOWN", "seccompProfile", "type", "RuntimeDefault", "volumeMounts",
+				volume_mount("data", ES_HOME "/data")));
 
 	names = xstrdup("");
 	for (size_t i = 0; i < s->nplugins; i++) {
@@ -512,10 +552,10 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 	}
 	script = plugins_script(c);
 	json_array_append_new(
-		list, json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, s:{s:i}, s:[o]}",
-				"name", "install-plugins", "image", c->image, "command", "sh", "-c",
-				script, "env", "name", "ES_PLUGINS", "value", names, "resources",
-				resources(&s->nodes[role]), "securityContext", "runAsUser", 0,
+		list, json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, s:o, s:[o]}", "name",
+				"install-plugins", "image", c->image, "command", "sh", "-c", script,
+				"env", "name", "ES_PLUGINS", "value", names, "resources",
+				resources(&s->nodes[role]), "securityContext", es_image_context(c),
 				"volumeMounts", volume_mount("plugins", ES_HOME "/plugins")));
 	free(script);
 	free(names);
@@ -549,29 +589,30 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 	/* Ready once HTTP listens; whether the node has joined is for the
 	 * workflows to ask _cat/nodes, on every version alike. */
 	return json_pack("{s:s, s:s, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], s:o, s:{s:{s:i}, "
-			 "s:i, s:i, s:i}, s:o}",
+			 "s:i, s:i, s:i}, s:o, s:o}",
 			 "name", "elasticsearch", "image", c->image, "env", env, "ports", "name",
 			 "http", "containerPort", RENDER_HTTP_PORT, "protocol", "TCP", "name",
 			 "transport", "containerPort", RENDER_TRANSPORT_PORT, "protocol", "TCP",
 			 "resources", resources(n), "readinessProbe", "tcpSocket", "port",
 			 RENDER_HTTP_PORT, "initialDelaySeconds", 10, "periodSeconds", 5,
-			 "failureThreshold", 3, "volumeMounts", mounts);
+			 "failureThreshold", 3, "securityContext", es_image_context(c),
+			 "volumeMounts", mounts);
 }
 
 static json_t *pod_template(const struct ctx *c, enum es_role role)
 {
 	const char *topology =
 		c->spec->spread == SPEC_SPREAD_RACK ? c->rack_label : RENDER_HOST_LABEL;
-	char *plugin_path =
-		xasprintf("%s/%s/%s/plugin", c->storage_root, c->ns, es_role_name(role));
 	json_t *volumes = json_array();
 	json_t *affinity;
 	json_t *tmpl;
 
 	json_array_append_new(volumes, json_pack("{s:s, s:{s:s}}", "name", "config", "configMap",
 						 "name", config_names[role]));
-	json_array_append_new(volumes, host_volume("plugins", plugin_path));
-	free(plugin_path);
+	/* The plugins of this start, installed again at every start from the
+	 * repository: an emptyDir, since a hostPath keeps a namespace from the
+	 * baseline Pod Security level. */
+	json_array_append_new(volumes, json_pack("{s:s, s:{}}", "name", "plugins", "emptyDir"));
 	/* With claims, the data volume is the StatefulSet's claim template. */
 	if (keeps_data(role) && c->opts->host_path_data) {
 		char *data_path =
@@ -810,6 +851,17 @@ json_t *render_disruption_budget(const struct spec *spec, const struct render_op
  * one pod at a time without a surge pod, so a roll needs no more than the
  * namespace's quota holds.
  */
+/*
+ * Kibana's images run it as their kibana user, 1000, from 5.0
+ * (https://www.elastic.co/guide/en/kibana/current/docker.html); Kibana 4,
+ * 2.x's, as the official image's entrypoint chooses (root stepping down
+ * with gosu), so there only no escalation.
+ */
+static json_t *kibana_context(const struct ctx *c)
+{
+	return es_image_context(c);
+}
+
 static json_t *kibana_deployment(const struct ctx *c)
 {
 	char *image = es_kibana_image(&c->spec->version, c->opts->image_registry);
@@ -828,18 +880,19 @@ static json_t *kibana_deployment(const struct ctx *c)
 				    c->ns, "labels", meta_lab));
 	json_object_set_new(
 		d, "spec",
-		json_pack(
-			"{s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:{s:{s:o}, s:{s:b, s:[{s:s, "
-			"s:s, s:[{s:s, s:s}], s:[{s:s, s:i, s:s}], s:o, s:{s:{s:i}, s:i, s:i}}]}}}",
-			"replicas", c->spec->kibana_replicas, "selector", "matchLabels", match,
-			"strategy", "type", "RollingUpdate", "rollingUpdate", "maxSurge", 0,
-			"maxUnavailable", 1, "template", "metadata", "labels", lab, "spec",
-			"enableServiceLinks", 0, "containers", "name", "kibana", "image", image,
-			"env", "name", es_kibana_hosts_env(&c->spec->version), "value", url,
-			"ports", "name", "http", "containerPort", RENDER_KIBANA_PORT, "protocol",
-			"TCP", "resources", fixed_resources(&render_kibana_resources),
-			"readinessProbe", "tcpSocket", "port", RENDER_KIBANA_PORT,
-			"initialDelaySeconds", 10, "periodSeconds", 5));
+		json_pack("{s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:{s:{s:o}, s:{s:b, s:[{s:s, "
+			  "s:s, s:[{s:s, s:s}], s:[{s:s, s:i, s:s}], s:o, s:{s:{s:i}, s:i, s:i}, "
+			  "s:o}]}}}",
+			  "replicas", c->spec->kibana_replicas, "selector", "matchLabels", match,
+			  "strategy", "type", "RollingUpdate", "rollingUpdate", "maxSurge", 0,
+			  "maxUnavailable", 1, "template", "metadata", "labels", lab, "spec",
+			  "enableServiceLinks", 0, "containers", "name", "kibana", "image", image,
+			  "env", "name", es_kibana_hosts_env(&c->spec->version), "value", url,
+			  "ports", "name", "http", "containerPort", RENDER_KIBANA_PORT, "protocol",
+			  "TCP", "resources", fixed_resources(&render_kibana_resources),
+			  "readinessProbe", "tcpSocket", "port", RENDER_KIBANA_PORT,
+			  "initialDelaySeconds", 10, "periodSeconds", 5, "securityContext",
+			  kibana_context(c)));
 	free(url);
 	free(image);
 	return d;
@@ -864,18 +917,57 @@ static json_t *kibana_service(const struct ctx *c)
 	return svc;
 }
 
+/*
+ * The strictest Pod Security level the pods pass
+ * (https://kubernetes.io/docs/concepts/security/pod-security-standards/),
+ * set explicitly, so that a cluster whose default level is stricter still
+ * runs them; the version follows the API server's.  baseline: no container
+ * is privileged and no pod mounts a hostPath (the data is on
+ * PersistentVolumes, the plugins in an emptyDir).  What keeps them from
+ * restricted is the "prepare" init container alone, root with CHOWN to
+ * give the data folder to Elasticsearch's user (chown_script says why
+ * fsGroup cannot); the Elasticsearch, plugin and Kibana containers of 5.0
+ * and later meet restricted.  privileged where the options need it:
+ * tune_hosts (a privileged sysctl container), host_path_data (clusters
+ * made before the claims mount their data as hostPath), and a delete's
+ * wipe pods, which mount the hosts' folders once every node has stopped.
+ */
+const char *render_namespace_level(const struct render_opts *opts)
+{
+	return opts->tune_hosts || opts->host_path_data || opts->wiping ? "privileged" : "baseline";
+}
+
 static json_t *namespace_object(const struct ctx *c)
 {
 	json_t *l = labels(c, -1, false);
 
-	/* hostPath volumes (and the privileged sysctl step) are outside
-	 * the baseline Pod Security Standard. */
-	json_object_set_new(l, "pod-security.kubernetes.io/enforce", json_string("privileged"));
+	json_object_set_new(l, "pod-security.kubernetes.io/enforce",
+			    json_string(render_namespace_level(c->opts)));
+	json_object_set_new(l, "pod-security.kubernetes.io/enforce-version", json_string("latest"));
 	return render_object("v1", "Namespace",
 			     json_pack("{s:s, s:o}", "name", c->ns, "labels", l));
 }
 
 /* --- checks of esaasd's side ------------------------------------------- */
+
+/*
+ * Tenants choose a version, the operator its image: the image runs the
+ * plugin installs and the nodes, so an image of the tenant's choosing is
+ * code of the tenant's on esaas's hosts.  A spec's own image is accepted
+ * only where kubernetes.allowed_images pins that very image to its version.
+ */
+char *render_image(const struct spec *spec, const struct render_opts *opts, char *err,
+		   size_t errlen)
+{
+	struct spec_error serr;
+
+	if (!spec_check_image(spec, opts->allowed_images, &serr)) {
+		snprintf(err, errlen, "%s: %s", serr.field, serr.message);
+		return NULL;
+	}
+	char *pinned = spec_allowed_image(opts->allowed_images, &spec->version);
+	return pinned ? pinned : es_default_image(&spec->version, opts->image_registry);
+}
 
 static bool valid_label_key(const char *key)
 {
@@ -960,8 +1052,10 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	if (!check_opts(spec, opts, c.ns, err, errlen))
 		goto cleanup;
 	c.headless = render_headless_service(c.ns);
-	c.image = spec->image ? xstrdup(spec->image)
-			      : es_default_image(&spec->version, opts->image_registry);
+	c.image = render_image(spec, opts, err, errlen);
+	if (!c.image)
+		goto cleanup;
+	c.utility_image = opts->utility_image ? opts->utility_image : RENDER_UTILITY_IMAGE_DEFAULT;
 	c.rack_label = opts->rack_label ? opts->rack_label : RENDER_RACK_LABEL_DEFAULT;
 	c.storage_root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
 
@@ -1024,16 +1118,25 @@ bool render_volumes(const struct spec *spec, const struct render_opts *opts,
 
 /* --- wiping a deleted cluster's data ------------------------------------------ */
 
+static json_t *wipe_context(void)
+{
+	return json_pack("{s:i, s:b, s:b, s:{s:[s], s:[s]}, s:{s:s}}", "runAsUser", 0,
+			 "runAsNonRoot", 0, "allowPrivilegeEscalation", 0, "capabilities", "drop",
+			 "ALL", "add", "DAC_OVERRIDE", "seccompProfile", "type", "RuntimeDefault");
+}
+
 json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts, const char *host,
 			int index)
 {
 	char *ns = render_cluster_namespace(spec, opts);
 	const char *root = opts->storage_root ? opts->storage_root : RENDER_STORAGE_ROOT_DEFAULT;
 	char *target = xasprintf("%s/%s", root, ns);
-	char *image = spec->image ? xstrdup(spec->image)
-				  : es_default_image(&spec->version, opts->image_registry);
+	const char *image =
+		opts->utility_image ? opts->utility_image : RENDER_UTILITY_IMAGE_DEFAULT;
 	char *name = xasprintf("esaas-wipe-%d", index);
-	/* The cluster's own image is on the host already; the folder stays,
+	/* esaas's utility image, never the tenant's: the pod is root and
+	 * mounts the host's folder.  Root with the capabilities to remove
+	 * what Elasticsearch's user owns and nothing else; the folder stays,
 	 * empty, and the pod says what it removed. */
 	const char *script = "set -e\n"
 			     "echo \"wiping $TARGET on $HOST\"\n"
@@ -1041,14 +1144,14 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 			     "echo \"wiped $TARGET on $HOST\"\n";
 	json_t *pod = json_pack(
 		"{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:[s, s, s], "
-		"s:[{s:s, s:s}, {s:s, s:s}], s:o, s:{s:i}, s:[{s:s, s:s}]}], "
+		"s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{s:s, s:s}]}], "
 		"s:[{s:s, s:{s:s, s:s}}]}}",
 		"apiVersion", "v1", "kind", "Pod", "metadata", "name", name, "namespace", ns,
 		"labels", RENDER_LABEL_CLUSTER, spec->name, RENDER_LABEL_ROLE, "wipe", "spec",
 		"nodeName", host, "restartPolicy", "Never", "containers", "name", "wipe", "image",
 		image, "command", "sh", "-c", script, "env", "name", "TARGET", "value", target,
 		"name", "HOST", "value", host, "resources", fixed_resources(&render_wipe_resources),
-		"securityContext", "runAsUser", 0, "volumeMounts", "name", "target", "mountPath",
+		"securityContext", wipe_context(), "volumeMounts", "name", "target", "mountPath",
 		"/target", "volumes", "name", "target", "hostPath", "path", target, "type",
 		"DirectoryOrCreate");
 	if (opts->cluster_id > 0)
@@ -1056,7 +1159,6 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 				    RENDER_LABEL_CLUSTER_ID,
 				    json_sprintf("%lld", (long long)opts->cluster_id));
 	free(name);
-	free(image);
 	free(target);
 	free(ns);
 	return pod;

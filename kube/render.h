@@ -59,6 +59,12 @@
 #define RENDER_HTTP_SERVICE "es-http"
 #define RENDER_HTTP_PORT 9200
 #define RENDER_TRANSPORT_PORT 9300
+/* The utility image when kubernetes.utility_image is not set; operators pin
+ * it by digest (docs/operations.md). */
+#define RENDER_UTILITY_IMAGE_DEFAULT "busybox:1.36.1"
+/* Elasticsearch's user in its images from 5.0 (2.x's run as root and step
+ * down in their entrypoint). */
+#define RENDER_ES_UID 1000
 
 /* The labels every object carries; selectors use cluster and role only,
  * since a selector cannot change once a workload exists. */
@@ -86,9 +92,25 @@ struct render_opts {
 	 * formed.  Ignored on zen1 versions.
 	 */
 	const char *const *initial_master_nodes;
-	/* The hosts already have vm.max_map_count >= 262144: no privileged
-	 * init container raises it. */
-	bool skip_sysctl_init;
+	/*
+	 * kubernetes.allowed_images: "version=image, ..." (common/config.h).
+	 * A listed version runs its image; a spec's own image must be that
+	 * one, or rendering fails.  NULL: the version's default image, and a
+	 * spec may name none.
+	 */
+	const char *allowed_images;
+	/* esaas's own image for the steps that need root or the host (the
+	 * data folder's owner, vm.max_map_count, the wipe); never the
+	 * tenant's.  NULL: RENDER_UTILITY_IMAGE_DEFAULT. */
+	const char *utility_image;
+	/* kubernetes.tune_hosts: a privileged init container of the utility
+	 * image raises vm.max_map_count, and the namespace must then admit
+	 * privileged pods.  false: the hosts are tuned beforehand (a node
+	 * prerequisite, docs/operations.md). */
+	bool tune_hosts;
+	/* The namespace's Pod Security level as the wipe pods need it: they
+	 * mount the hosts' folders (render_namespace_level()). */
+	bool wiping;
 	/*
 	 * The data path a hostPath volume of the pod template, as clusters
 	 * created before the claims had it: their StatefulSets keep it, since
@@ -175,6 +197,23 @@ char *render_namespace(const char *tenant, const char *cluster);
 /* opts->ns when set, else render_namespace() of the tenant and the spec's
  * name; the caller frees it. */
 char *render_cluster_namespace(const struct spec *spec, const struct render_opts *opts);
+
+/*
+ * The image the spec's nodes run: the one kubernetes.allowed_images pins for
+ * its version, else the version's default (with the registry mirror).  A
+ * spec's own image must be the pinned one: otherwise NULL, and err names
+ * the field "image" and why.  The caller frees it.
+ */
+char *render_image(const struct spec *spec, const struct render_opts *opts, char *err,
+		   size_t errlen);
+
+/*
+ * The Pod Security level (https://kubernetes.io/docs/concepts/security/
+ * pod-security-standards/) the namespace is labelled to enforce:
+ * "baseline" for the pods esaas renders, "privileged" where something the
+ * options ask for needs it (tune_hosts, host_path_data, wiping).
+ */
+const char *render_namespace_level(const struct render_opts *opts);
 
 /* Whose a live Namespace object is, as far as esaas is concerned. */
 enum render_ns_owner {

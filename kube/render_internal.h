@@ -29,6 +29,7 @@ struct ctx {
 	char *ns;
 	char *headless;
 	char *image;
+	const char *utility_image;
 	const char *rack_label;
 	const char *storage_root;
 };

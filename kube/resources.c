@@ -31,6 +31,9 @@ const struct kube_resource kube_resources[] = {
 	 "get list create patch delete"},
 	{"PersistentVolume", "v1", "persistentvolumes", false, "get list create patch delete"},
 	{"PersistentVolumeClaim", "v1", "persistentvolumeclaims", true, "get list"},
+	/* Why a workload made no pod: its FailedCreate events (a quota, Pod
+	 * Security). */
+	{"Event", "v1", "events", true, "list"},
 };
 
 const int kube_resources_count = sizeof(kube_resources) / sizeof(kube_resources[0]);

@@ -1016,3 +1016,102 @@ json_t *spec_to_json(const struct spec *spec)
 				    json_pack("{s:i}", "replicas", spec->kibana_replicas));
 	return obj;
 }
+
+/* --- the operator's images --------------------------------------------------- */
+
+/*
+ * The next "version=image" of list: the version and the image, spaces
+ * trimmed, and *list moved past the comma.  *ok false when the entry is
+ * not that shape.  false at the end of the list.
+ */
+static bool image_entry(const char **list, const char **version, size_t *vlen, const char **image,
+			size_t *ilen, bool *ok)
+{
+	const char *p = *list + strspn(*list, " ");
+	size_t n = strcspn(p, ",");
+	const char *eq = memchr(p, '=', n);
+
+	if (!*p)
+		return false;
+	*list = p[n] ? p + n + 1 : p + n;
+	*ok = false;
+	if (!eq)
+		return true;
+	*version = p;
+	*vlen = (size_t)(eq - p);
+	while (*vlen > 0 && p[*vlen - 1] == ' ')
+		(*vlen)--;
+	*image = eq + 1 + strspn(eq + 1, " ");
+	*ilen = n - (size_t)(*image - p);
+	while (*ilen > 0 && (*image)[*ilen - 1] == ' ')
+		(*ilen)--;
+	if (*vlen == 0 || *ilen == 0 || *ilen > IMAGE_MAX)
+		return true;
+	for (size_t i = 0; i < *vlen; i++)
+		if (!(((*version)[i] >= '0' && (*version)[i] <= '9') || (*version)[i] == '.'))
+			return true;
+	char img[IMAGE_MAX + 1];
+
+	memcpy(img, *image, *ilen);
+	img[*ilen] = '\0';
+	*ok = valid_image(img);
+	return true;
+}
+
+bool spec_allowed_images_valid(const char *list, char *err, size_t errlen)
+{
+	const char *item = list, *version, *image;
+	size_t vlen, ilen;
+	bool ok;
+
+	while (image_entry(&list, &version, &vlen, &image, &ilen, &ok)) {
+		if (!ok) {
+			size_t n = strcspn(item + strspn(item, " "), ",");
+
+			snprintf(err, errlen,
+				 "expected version=image entries separated by commas, such as "
+				 "\"7.17.10=registry.example.com/elasticsearch@sha256:...\"; got "
+				 "\"%.*s\"",
+				 (int)(n > 80 ? 80 : n), item + strspn(item, " "));
+			return false;
+		}
+		item = list;
+	}
+	return true;
+}
+
+char *spec_allowed_image(const char *list, const struct es_version *v)
+{
+	char want[ES_VERSION_BUFSIZE];
+	const char *version, *image;
+	size_t vlen, ilen;
+	bool ok;
+
+	es_version_format(v, want, sizeof(want));
+	while (list && image_entry(&list, &version, &vlen, &image, &ilen, &ok))
+		if (ok && vlen == strlen(want) && memcmp(version, want, vlen) == 0)
+			return xstrndup(image, ilen);
+	return NULL;
+}
+
+bool spec_check_image(const struct spec *spec, const char *list, struct spec_error *err)
+{
+	char version[ES_VERSION_BUFSIZE];
+	char *pinned;
+	bool ok;
+
+	if (!spec->image)
+		return true;
+	pinned = spec_allowed_image(list, &spec->version);
+	ok = pinned && strcmp(pinned, spec->image) == 0;
+	es_version_format(&spec->version, version, sizeof(version));
+	if (!ok)
+		fail(err, "image",
+		     "%.80s is not on the operator's allow-list for version %s "
+		     "(kubernetes.allowed_images %s%.80s); leave image out to run the "
+		     "version's own image",
+		     spec->image, version, pinned ? "pins " : "names no image for it",
+		     pinned ? pinned : "");
+	free(pinned);
+	return ok;
+}

@@ -59,7 +59,7 @@ struct spec_nodes {
 struct spec {
 	char *name;
 	struct es_version version;
-	char *image;				/* NULL: the version's default image */
+	char *image; /* NULL: the version's image; else only one kubernetes.allowed_images pins */
 	struct spec_nodes nodes[ES_ROLE_COUNT]; /* indexed by enum es_role */
 	char **plugins;				/* known names, no duplicates, in the order sent */
 	size_t nplugins;
@@ -150,5 +150,19 @@ enum spec_setting_kind spec_setting_kind(const char *key);
  */
 bool spec_check_settings(json_t *settings, const struct es_version *v, const char *field,
 			 bool allow_null, struct spec_error *err) MUST_CHECK;
+
+/*
+ * The operator's image allow-list, kubernetes.allowed_images: "version=image,
+ * version=image", each version as a spec writes it ("7.17.10"), each image
+ * a reference (pinned by digest, ideally).  Tenants choose a version; the
+ * operator chooses what runs it.
+ */
+bool spec_allowed_images_valid(const char *list, char *err, size_t errlen) MUST_CHECK;
+/* The image list pins for version, or NULL (list NULL included); the
+ * caller frees it. */
+char *spec_allowed_image(const char *list, const struct es_version *v);
+/* A spec's own image is the one list pins for its version, or it names none;
+ * otherwise err names "image" and says what the list holds. */
+bool spec_check_image(const struct spec *spec, const char *list, struct spec_error *err) MUST_CHECK;
 
 #endif

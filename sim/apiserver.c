@@ -27,11 +27,14 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/netpol.h"
+#include "sim/podsecurity.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
+#include "sim/schema.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
+#include "sim/managed.h"
 #include "sim/tls.h"
 #include "common/yamljson.h"
 #include "common/json.h"
@@ -796,6 +799,14 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 		json_t *labels = obj_child(meta, "labels");
 		json_object_set(labels, "kubernetes.io/metadata.name",
 				json_object_get(meta, "name"));
+		/* The cluster's own policy on namespaces' pod security, when it
+		 * has one (pod_security.force_enforce): set on every write, as a
+		 * mutating policy (Kyverno's, say) or a platform's label
+		 * synchroniser does, whatever the writer asked. */
+		const char *forced = simconf_get()->pod_security_force_enforce;
+		if (forced && *forced)
+			json_object_set_new(labels, "pod-security.kubernetes.io/enforce",
+					    json_string(forced));
 		json_object_set_new(obj_child(obj, "spec"), "finalizers",
 				    json_pack("[s]", "kubernetes"));
 	} else if (!strcmp(k->plural, "statefulsets")) {
@@ -838,6 +849,173 @@ static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t
 			}
 		}
 	}
+}
+
+/* --- warnings and unknown fields ------------------------------------------- */
+
+/*
+ * A warning for the client: a "Warning: 299 - \"text\"" header
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/filters/warning.go, the
+ * recorder, which drops a repeated text; apimachinery/pkg/util/net,
+ * NewWarningHeader: code 299, agent "-", the text quoted as Go's
+ * strconv.Quote does).  The record keeps each one sent.
+ */
+static void warn(struct call *c, const char *text)
+{
+	size_t n = strlen(text);
+	char *quoted = xmalloc(n * 4 + 3), *q = quoted;
+	*q++ = '"';
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			*q++ = '\\';
+			*q++ = (char)*p;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			q += snprintf(q, 5, "\\x%02x", *p);
+		} else {
+			*q++ = (char)*p;
+		}
+	}
+	*q++ = '"';
+	*q = '\0';
+	char *value = xasprintf("299 - %s", quoted);
+	free(quoted);
+	for (size_t i = 0; i < c->nwarnings; i++) {
+		if (!strcmp(c->warnings[i], value)) {
+			free(value);
+			return;
+		}
+	}
+	c->warnings = xrealloc(c->warnings, (c->nwarnings + 1) * sizeof(char *));
+	c->warnings[c->nwarnings++] = value;
+	call_add_header(c, "Warning", value);
+	record_api_warning(c->method, c->path, text);
+}
+
+enum field_validation {
+	FV_IGNORE,
+	FV_WARN,
+	FV_STRICT
+};
+
+/*
+ * The fieldValidation parameter: Warn when absent, else exactly Ignore,
+ * Warn or Strict; anything else is refused with the options' 422
+ * (staging/src/k8s.io/apimachinery/pkg/apis/meta/v1/validation,
+ * ValidateFieldValidation).  options: "CreateOptions", "UpdateOptions" or
+ * "PatchOptions".
+ */
+static bool field_validation(struct call *c, const char *options, enum field_validation *fv)
+{
+	const char *v = call_param(c, "fieldValidation");
+	if (!v || !*v || !strcmp(v, "Warn")) {
+		*fv = FV_WARN;
+		return true;
+	}
+	if (!strcmp(v, "Ignore")) {
+		*fv = FV_IGNORE;
+		return true;
+	}
+	if (!strcmp(v, "Strict")) {
+		*fv = FV_STRICT;
+		return true;
+	}
+	char *msg = xasprintf("Unsupported value: \"%s\": supported values: \"\", \"Ignore\", "
+			      "\"Strict\", \"Warn\"",
+			      v);
+	json_t *d = json_pack("{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group",
+			      "meta.k8s.io", "kind", options, "causes", "reason",
+			      "FieldValueNotSupported", "message", msg, "field", "fieldValidation");
+	reply_status(c, 422, "Invalid", d, "%s.meta.k8s.io \"\" is invalid: fieldValidation: %s",
+		     options, msg);
+	free(msg);
+	return false;
+}
+
+/* "unknown field \"a\", unknown field \"b\"": strict decoding's list. */
+static char *unknown_list(json_t *paths)
+{
+	char *out = xstrdup("");
+	size_t i;
+	json_t *p;
+	json_array_foreach (paths, i, p) {
+		char *next = xasprintf("%s%sunknown field \"%s\"", out, i ? ", " : "",
+				       json_string_value(p));
+		free(out);
+		out = next;
+	}
+	return out;
+}
+
+/*
+ * A JSON body (create, update) is decoded strictly: its unknown fields
+ * are dropped from obj; under Warn each is a warning, under Strict the
+ * request is a 400 (handlers/create.go and update.go, the strict decoding
+ * error through transformDecodeError).  False when refused (replied).
+ */
+static bool decode_fields(struct call *c, const struct store_kind *k, json_t *obj,
+			  enum field_validation fv)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_JSON, true);
+	bool ok = true;
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *msg = xasprintf("%s in version \"%s\" cannot be handled as a %s: strict "
+				      "decoding error: %s",
+				      k->kind, k->version, k->kind, list);
+		reply_bad_request(c, msg);
+		free(msg);
+		free(list);
+		ok = false;
+	} else if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
+	return ok;
+}
+
+/*
+ * A server-side apply body becomes a typed value of the kind's schema,
+ * which has no room for an unknown field, whatever fieldValidation says:
+ * the error is not a Status, so the answer is a 500 with no reason
+ * (staging/src/k8s.io/apimachinery/pkg/util/managedfields/internal/
+ * structuredmerge.go, Apply: "failed to create typed patch object";
+ * structured-merge-diff's "field not declared in schema"; handlers/
+ * responsewriters, ErrorToAPIStatus).  False when refused (replied).
+ */
+static bool typed_patch(struct call *c, const struct store_kind *k, json_t *obj)
+{
+	json_t *unknown =
+		schema_unknown_fields(k->group, k->version, k->kind, obj, SCHEMA_PATHS_SMD, false);
+	size_t n = json_array_size(unknown);
+	if (n == 0) {
+		json_decref(unknown);
+		return true;
+	}
+	char *list = xstrdup(n > 1 ? "errors:" : "");
+	size_t i;
+	json_t *p;
+	json_array_foreach (unknown, i, p) {
+		char *next = xasprintf("%s%s%s: field not declared in schema", list,
+				       n > 1 ? "\n  " : "", json_string_value(p));
+		free(list);
+		list = next;
+	}
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *ns = json_str(meta, "namespace");
+	const char *name = json_str(meta, "name");
+	reply_status(c, 500, NULL, NULL,
+		     "failed to create typed patch object (%s/%s; %s/%s, Kind=%s): %s",
+		     ns ? ns : "", name ? name : "<unknown>", k->group, k->version, k->kind, list);
+	free(list);
+	json_decref(unknown);
+	return false;
 }
 
 /* --- request bodies and merges -------------------------------------------- */
@@ -916,23 +1094,6 @@ static void merge_patch(json_t *target, const json_t *patch)
 		} else {
 			json_object_set_new(target, k, json_deep_copy(v));
 		}
-	}
-}
-
-/* Server-side apply for one manager: drop what it applied before and no
- * longer applies, then merge in what it applies now (maps recursively,
- * lists as a whole). */
-static void apply_drop(json_t *live, const json_t *before, const json_t *now)
-{
-	const char *k;
-	json_t *v;
-	json_object_foreach ((json_t *)before, k, v) {
-		json_t *n = json_object_get(now, k);
-		if (!n)
-			json_object_del(live, k);
-		else if (json_is_object(v) && json_is_object(n) &&
-			 json_is_object(json_object_get(live, k)))
-			apply_drop(json_object_get(live, k), v, n);
 	}
 }
 
@@ -1185,7 +1346,40 @@ static const char *field_value(const json_t *obj, const char *path)
 		return json_str(json_object_get(obj, "spec"), "nodeName");
 	if (!strcmp(path, "status.phase"))
 		return json_str(json_object_get(obj, "status"), "phase");
+	if (!strncmp(path, "involvedObject.", 15))
+		return json_str(json_object_get(obj, "involvedObject"), path + 15);
+	if (!strcmp(path, "source"))
+		return json_str(json_object_get(obj, "source"), "component");
+	if (!strcmp(path, "reason") || !strcmp(path, "type") || !strcmp(path, "reportingComponent"))
+		return json_str(obj, path);
 	return NULL;
+}
+
+/* The fields a kind can be selected by: the metadata's, the pods' and the
+ * events' own (pkg/registry/core/pod/strategy.go and
+ * pkg/registry/core/event/strategy.go, ToSelectableFields). */
+static bool field_supported(const json_t *obj, const char *path)
+{
+	static const char *const event_fields[] = {"involvedObject.kind",
+						   "involvedObject.namespace",
+						   "involvedObject.name",
+						   "involvedObject.uid",
+						   "involvedObject.apiVersion",
+						   "involvedObject.resourceVersion",
+						   "involvedObject.fieldPath",
+						   "reason",
+						   "reportingComponent",
+						   "source",
+						   "type"};
+	if (!strcmp(path, "metadata.name") || !strcmp(path, "metadata.namespace") ||
+	    !strcmp(path, "spec.nodeName") || !strcmp(path, "status.phase"))
+		return true;
+	const char *kind = json_str(obj, "kind");
+	for (size_t i = 0; kind && !strcmp(kind, "Event") && i < ARRAY_SIZE(event_fields); i++) {
+		if (!strcmp(path, event_fields[i]))
+			return true;
+	}
+	return false;
 }
 
 /* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
@@ -1214,8 +1408,7 @@ static bool field_matches(const json_t *obj, const char *sel, bool *bad)
 		}
 		*op = '\0';
 		const char *want = op + oplen;
-		if (strcmp(tok, "metadata.name") && strcmp(tok, "metadata.namespace") &&
-		    strcmp(tok, "spec.nodeName") && strcmp(tok, "status.phase")) {
+		if (!field_supported(obj, tok)) {
 			*bad = true;
 			break;
 		}
@@ -1333,10 +1526,64 @@ static void fresh_status(const struct store_kind *k, json_t *obj)
 static bool may_create(struct call *c, const struct store_kind *k, const char *ns,
 		       const char *name);
 
+/*
+ * Pod Security's warnings on an admitted write: a pod, or a workload's
+ * template, that would violate the namespace's warn level
+ * (staging/src/k8s.io/pod-security-admission/admission/admission.go,
+ * ValidatePod and ValidatePodController; the pod's enforce level was
+ * checked with the quota, controllers_admit_pod).
+ */
+static void pod_security_warnings(struct call *c, const struct store_kind *k, const char *ns,
+				  const json_t *obj)
+{
+	char *w = NULL;
+	if (!strcmp(k->plural, "pods")) {
+		char *refusal = podsecurity_admit_pod(ns, obj, &w);
+		free(refusal);
+	} else if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments")) {
+		w = podsecurity_workload_warning(ns, obj);
+	}
+	if (w)
+		warn(c, w);
+	free(w);
+}
+
+/*
+ * The manager of a write that is no apply: fieldManager, else what the
+ * client's User-Agent has before its first '/'
+ * (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/rest.go,
+ * prefixFromUserAgent).
+ */
+static char *update_manager(struct call *c)
+{
+	const char *m = call_param(c, "fieldManager");
+	if (m && *m)
+		return xstrdup(m);
+	const char *ua = call_header(c, "User-Agent");
+	if (!ua)
+		return xstrdup("");
+	const char *slash = strchr(ua, '/');
+	return xstrndup(ua, slash ? (size_t)(slash - ua) : strlen(ua));
+}
+
+/* Take obj's managedFields out before strip_system_meta(), to put back. */
+static json_t *keep_managed_fields(json_t *obj)
+{
+	json_t *mf = json_object_get(json_object_get(obj, "metadata"), "managedFields");
+	return mf ? json_incref(mf) : NULL;
+}
+
+static void put_managed_fields(json_t *obj, json_t *mf)
+{
+	if (mf)
+		json_object_set_new(obj_child(obj, "metadata"), "managedFields", mf);
+}
+
 /* Create obj (reference stolen); replies.  by_apply: a server-side apply
- * creating it, which needs the create verb besides patch. */
+ * creating it, which needs the create verb besides patch, and whose
+ * managedFields obj has already. */
 static void do_create(struct call *c, const struct store_kind *k, const char *ns, json_t *obj,
-		      const char *manager, bool by_apply)
+		      bool by_apply)
 {
 	json_t *meta = obj_child(obj, "metadata");
 	const char *name = json_str(meta, "name");
@@ -1353,9 +1600,16 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		free(n);
 		name = json_str(meta, "name");
 	}
+	json_t *applied_fields = by_apply ? keep_managed_fields(obj) : NULL;
 	strip_system_meta(obj);
+	put_managed_fields(obj, applied_fields);
 	fresh_status(k, obj);
 	apply_defaults(k, obj, NULL);
+	if (!by_apply) {
+		char *manager = update_manager(c);
+		managed_update(NULL, obj, manager, store_api_version(k), NULL);
+		free(manager);
+	}
 	json_t *causes = json_array();
 	validate(k, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
@@ -1392,7 +1646,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 		json_decref(obj);
 		return;
 	}
-	(void)manager;
+	pod_security_warnings(c, k, ns, obj);
 	struct store_obj *o = store_create(k, ns, obj);
 	json_decref(obj);
 	call_reply_json(c, 201, json_deep_copy(o->body));
@@ -1437,32 +1691,47 @@ static bool rv_conflict(const json_t *obj, const struct store_obj *o)
 /* Equal but for what the store maintains itself? */
 static bool unchanged(const struct store_obj *o, const json_t *obj)
 {
-	static const char *sys[] = {"uid",	  "resourceVersion",
-				    "generation", "creationTimestamp",
-				    "namespace",  "managedFields"};
+	static const char *sys[] = {"uid", "resourceVersion", "generation", "creationTimestamp",
+				    "namespace"};
 	json_t *a = json_deep_copy(o->body), *b = json_deep_copy(obj);
 	json_t *am = obj_child(a, "metadata"), *bm = obj_child(b, "metadata");
 	for (size_t i = 0; i < ARRAY_SIZE(sys); i++) {
 		json_object_del(am, sys[i]);
 		json_object_del(bm, sys[i]);
 	}
+	/* A change of owners is a change; their times alone are not
+	 * (managedfields/internal/managedfieldsupdater.go). */
+	json_t *mf[] = {json_object_get(am, "managedFields"), json_object_get(bm, "managedFields")};
+	for (size_t i = 0; i < ARRAY_SIZE(mf); i++) {
+		size_t j;
+		json_t *e;
+		json_array_foreach (mf[i], j, e)
+			json_object_del(e, "time");
+	}
+	bool owners_same = json_equal(mf[0], mf[1]) || (!mf[0] && !mf[1]);
 	json_object_del(a, "kind");
 	json_object_del(b, "kind");
 	json_object_del(a, "apiVersion");
 	json_object_del(b, "apiVersion");
-	bool eq = json_equal(a, b);
+	for (size_t i = 0; i < ARRAY_SIZE(mf); i++)
+		json_object_del(i ? bm : am, "managedFields");
+	bool eq = owners_same && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
 	return eq;
 }
 
-/* Write a new version of o (reference to obj stolen); replies. */
-static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code)
+/* Write a new version of o (reference to obj stolen); replies.  by_apply:
+ * obj has the managedFields of the apply, else the write is recorded as
+ * an update by its manager. */
+static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code, bool by_apply)
 {
 	const struct store_kind *k = o->kind;
 	json_t *meta = obj_child(obj, "metadata");
 	json_t *ometa = json_object_get(o->body, "metadata");
+	json_t *applied_fields = by_apply ? keep_managed_fields(obj) : NULL;
 	strip_system_meta(obj);
+	put_managed_fields(obj, applied_fields);
 	/* The main resource does not change status; deletion marks stay. */
 	json_object_del(obj, "status");
 	if (json_object_get(o->body, "status"))
@@ -1479,6 +1748,11 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 				json_object_get(json_object_get(o->body, "spec"), "nodeName"));
 	json_object_set(meta, "name", json_object_get(ometa, "name"));
 	apply_defaults(k, obj, o->body);
+	if (!by_apply) {
+		char *manager = update_manager(c);
+		managed_update(o->body, obj, manager, store_api_version(k), NULL);
+		free(manager);
+	}
 	json_t *causes = json_array();
 	validate(k, obj, causes);
 	if (json_array_size(causes) == 0)
@@ -1489,6 +1763,7 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		json_decref(obj);
 		return;
 	}
+	pod_security_warnings(c, k, o->ns, obj);
 	if (unchanged(o, obj)) {
 		/* No change: the real server does not write (resourceVersion stays). */
 		json_decref(obj);
@@ -1501,10 +1776,14 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 
 static void serve_put(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "UpdateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) || !check_namespace_field(c, t->kind, obj, t->ns)) {
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
+	    !check_namespace_field(c, t->kind, obj, t->ns)) {
 		json_decref(obj);
 		return;
 	}
@@ -1527,26 +1806,52 @@ static void serve_put(struct call *c, struct target *t)
 			       "latest version and try again");
 		return;
 	}
-	do_update(c, o, obj, 200);
+	do_update(c, o, obj, 200, false);
 }
 
 static void serve_post(struct call *c, struct target *t)
 {
+	enum field_validation fv;
+	if (!field_validation(c, "CreateOptions", &fv))
+		return;
 	json_t *obj = parse_body(c, false);
 	if (!obj)
 		return;
-	if (!check_type(c, t->kind, obj, false) ||
+	if (!decode_fields(c, t->kind, obj, fv) || !check_type(c, t->kind, obj, false) ||
 	    !check_namespace_field(c, t->kind, obj, t->ns ? t->ns : "")) {
 		json_decref(obj);
 		return;
 	}
-	do_create(c, t->kind, t->ns ? t->ns : "", obj, call_param(c, "fieldManager"), false);
+	do_create(c, t->kind, t->ns ? t->ns : "", obj, false);
+}
+
+/* 409 for an apply that would change other managers' fields
+ * (managedfields/internal/conflict.go, NewConflictError; errors.go,
+ * NewApplyConflict). */
+static void reply_apply_conflict(struct call *c, const json_t *conflicts)
+{
+	json_t *causes = json_array();
+	size_t i;
+	json_t *x;
+	json_array_foreach (conflicts, i, x) {
+		char *msg = xasprintf("conflict with %s", json_str(x, "manager"));
+		json_array_append_new(causes,
+				      json_pack("{s:s, s:s, s:s}", "reason", "FieldManagerConflict",
+						"message", msg, "field", json_str(x, "field")));
+		free(msg);
+	}
+	char *msg = managed_conflict_message(conflicts);
+	reply_status(c, 409, "Conflict", json_pack("{s:o}", "causes", causes), "%s", msg);
+	free(msg);
 }
 
 static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 {
 	const char *manager = call_param(c, "fieldManager");
 	json_t *obj;
+	enum field_validation fv;
+	if (!field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!manager || !*manager) {
 		json_t *d = json_pack(
 			"{s:s, s:s, s:s, s:[{s:s, s:s, s:s}]}", "name", "", "group", "meta.k8s.io",
@@ -1587,49 +1892,41 @@ static void serve_apply(struct call *c, struct target *t, struct store_obj *o)
 		reply_bad_request(c, "metadata.managedFields must be nil");
 		return;
 	}
+	if (!typed_patch(c, t->kind, obj)) {
+		json_decref(obj);
+		return;
+	}
 	json_object_set_new(obj_child(obj, "metadata"), "name", json_string(t->name));
-	json_t *applied = json_deep_copy(obj);
-	strip_system_meta(applied);
-	json_object_del(applied, "status");
+	/* The main resource's apply leaves the status alone. */
+	json_object_del(obj, "status");
+	bool force = call_param_bool(c, "force", false);
+	const char *av_want = store_api_version(t->kind);
+	json_t *conflicts = NULL;
 	if (!o) {
 		if (!namespace_usable(c, t->kind, t->ns ? t->ns : "", t->name)) {
-			json_decref(applied);
 			json_decref(obj);
 			return;
 		}
-		json_t *copy = json_deep_copy(obj);
+		json_t *created = managed_apply(NULL, obj, manager, av_want, force, &conflicts);
 		json_decref(obj);
-		/* do_create replies; remember what this manager applied. */
-		const struct store_kind *k = t->kind;
-		const char *ns = t->ns ? t->ns : "";
-		char *name = xstrdup(t->name);
-		char *mgr = xstrdup(manager); /* the reply frees the call and its query */
-		do_create(c, k, ns, copy, manager, true);
-		struct store_obj *created = store_get(k, ns, name);
-		if (created)
-			json_object_set_new(created->applied, mgr, applied);
-		else
-			json_decref(applied);
-		free(mgr);
-		free(name);
+		do_create(c, t->kind, t->ns ? t->ns : "", created, true);
 		return;
 	}
 	if (rv_conflict(obj, o)) {
 		json_decref(obj);
-		json_decref(applied);
 		reply_conflict(c, t->kind, t->name,
 			       "the object has been modified; please apply your changes to the "
 			       "latest version and try again");
 		return;
 	}
+	json_t *merged = managed_apply(o->body, obj, manager, av_want, force, &conflicts);
 	json_decref(obj);
-	json_t *merged = json_deep_copy(o->body);
-	json_t *before = json_object_get(o->applied, manager);
-	if (before)
-		apply_drop(merged, before, applied);
-	merge_patch(merged, applied);
-	json_object_set_new(o->applied, manager, applied);
-	do_update(c, o, merged, 200);
+	if (!merged) {
+		reply_apply_conflict(c, conflicts);
+		json_decref(conflicts);
+		return;
+	}
+	do_update(c, o, merged, 200, true);
 }
 
 static bool has_prefix(const char *s, const char *prefix)
@@ -1647,6 +1944,9 @@ static void serve_patch(struct call *c, struct target *t)
 	}
 	bool merge = has_prefix(ct, "application/merge-patch+json");
 	bool strategic = has_prefix(ct, "application/strategic-merge-patch+json");
+	enum field_validation fv;
+	if ((merge || strategic) && !field_validation(c, "PatchOptions", &fv))
+		return;
 	if (!merge && !strategic) {
 		reply_status(c, 415, "UnsupportedMediaType", NULL,
 			     "the body of the request was in an unknown format - accepted media "
@@ -1672,7 +1972,40 @@ static void serve_patch(struct call *c, struct target *t)
 	json_t *merged = json_deep_copy(o->body);
 	merge_patch(merged, patch);
 	json_decref(patch);
-	do_update(c, o, merged, 200);
+	/* The patched object is decoded strictly (handlers/patch.go,
+	 * jsonPatcher and smpPatcher): unknown fields are dropped, with a
+	 * warning under Warn, and refused under Strict with a 422 whose value
+	 * is the patched object. */
+	json_t *unknown = schema_unknown_fields(t->kind->group, t->kind->version, t->kind->kind,
+						merged, SCHEMA_PATHS_JSON, fv != FV_STRICT);
+	if (json_array_size(unknown) > 0 && fv == FV_STRICT) {
+		char *list = unknown_list(unknown);
+		char *value = json_dumps(merged, JSON_COMPACT);
+		json_t *d =
+			json_pack("{s:[{s:s, s:s, s:s}]}", "causes", "reason", "FieldValueInvalid",
+				  "message", "Invalid value", "field", "patch");
+		reply_status(
+			c, 422, "Invalid", d,
+			" \"\" is invalid: patch: Invalid value: \"%s\": strict decoding error: "
+			"%s",
+			value, list);
+		free(value);
+		free(list);
+		json_decref(unknown);
+		json_decref(merged);
+		return;
+	}
+	if (fv == FV_WARN) {
+		size_t i;
+		json_t *p;
+		json_array_foreach (unknown, i, p) {
+			char *text = xasprintf("unknown field \"%s\"", json_string_value(p));
+			warn(c, text);
+			free(text);
+		}
+	}
+	json_decref(unknown);
+	do_update(c, o, merged, 200, false);
 }
 
 /* --- scale ------------------------------------------------------------------------ */
@@ -1756,9 +2089,12 @@ static void serve_scale(struct call *c, struct target *t)
 	json_t *next = json_deep_copy(o->body);
 	json_object_set(obj_child(next, "spec"), "replicas", replicas);
 	json_decref(body);
-	if (!json_equal(next, o->body))
+	if (!json_equal(next, o->body)) {
+		char *manager = update_manager(c);
+		managed_update(o->body, next, manager, store_api_version(t->kind), "scale");
+		free(manager);
 		store_update(o, next);
-	else
+	} else
 		json_decref(next);
 	call_reply_json(c, 200, scale_of(o));
 }
@@ -1948,36 +2284,14 @@ static const char *pod_ip(const json_t *pod)
 	return ip && *ip ? ip : NULL;
 }
 
-/* A ready pod is an endpoint of its Services a moment after it turned
- * Ready: the EndpointSlice controller and the API server's watch of it
- * lag (pkg/controller/endpointslice, reconciler.go); the service proxy
- * answers from the endpoints (pkg/registry/core/service/storage/storage.go,
- * ResourceLocation).  Ready's lastTransitionTime has a second's precision:
- * ENDPOINTS_LAG_MS to a second more after it.  Not ready is out at once. */
-#define ENDPOINTS_LAG_MS 500
-
-static bool endpoint_ready(const json_t *pod)
+/* A ready pod is an endpoint of its Services as the endpoint controller
+ * has seen it (controllers_pod_endpoint: a moment after it turned Ready,
+ * and as long after it stopped being Ready or started terminating); the
+ * service proxy answers from the endpoints
+ * (pkg/registry/core/service/storage/storage.go, ResourceLocation). */
+static bool endpoint_ready(const struct store_obj *pod)
 {
-	if (!controllers_pod_ready(pod) || !pod_ip(pod) ||
-	    json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"))
-		return false;
-	size_t i;
-	json_t *cond;
-	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i,
-			    cond) {
-		struct tm tm;
-		memset(&tm, 0, sizeof(tm));
-		const char *ts = json_str(cond, "lastTransitionTime");
-		if (strcmp(json_str(cond, "type"), "Ready") != 0 || !ts)
-			continue;
-		if (sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-			return true;
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		return now_wall_ms() >= (int64_t)timegm(&tm) * 1000 + 999 + ENDPOINTS_LAG_MS;
-	}
-	return true;
+	return pod_ip(pod->body) && controllers_pod_endpoint(pod);
 }
 
 /* A dial that NetworkPolicy drops: no answer, no refusal, until the
@@ -2084,8 +2398,8 @@ static void serve_proxy(struct call *c, struct target *t)
 				if (!json_equal(json_object_get(labels, k), v))
 					match = false;
 			}
-			if (match && (endpoint_ready(pods[j]->body) ||
-				      (not_ready_too && pod_ip(pods[j]->body))))
+			if (match &&
+			    (endpoint_ready(pods[j]) || (not_ready_too && pod_ip(pods[j]->body))))
 				pods[nready++] = pods[j];
 		}
 		if (nready > 0) {
@@ -2099,9 +2413,10 @@ static void serve_proxy(struct call *c, struct target *t)
 			if (!netpol_admits(pod->body, &cp, (int)tp))
 				snprintf(dropped, sizeof(dropped), "%s:%lld", pod_ip(pod->body),
 					 (long long)tp);
-			/* A pod not ready is not listening yet (Elasticsearch binds
-			 * 9200 as it starts): the proxy's dial is refused. */
-			else if (!controllers_pod_ready(pod->body))
+			/* A port nothing listens on (Elasticsearch binds 9200
+			 * once it has joined or given up waiting; a terminating
+			 * pod has stopped): the proxy's dial is refused. */
+			else if (!controllers_port_accepts(pod, tp))
 				snprintf(refused, sizeof(refused), "%s:%lld", pod_ip(pod->body),
 					 (long long)tp);
 		}
@@ -2158,6 +2473,7 @@ static void serve_sim(struct call *c, struct target *t)
 			json_t *st = record_json();
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
+			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();
@@ -2389,11 +2705,30 @@ static void delayed_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- authentication and authorization ------------------------------------------- */
 
-/* The user of the bearer token; *bad when a token was given that is no one's. */
+/*
+ * The user of the request; *bad when credentials were given that are no
+ * one's.  A client certificate the CA issued comes first, as the x509
+ * authenticator precedes the token ones in the API server's union
+ * (pkg/kubeapiserver/authenticator/config.go); a certificate that does
+ * not verify leaves the decision to the bearer token, and with none it is
+ * a 401 (staging/src/k8s.io/apiserver/pkg/authentication/request/union).
+ */
 static const struct rbac_user *authenticate(struct call *c, bool *bad)
 {
 	const char *h = call_header(c, "Authorization");
+	char *cn, **orgs;
 	*bad = false;
+	if (sim_tls_peer(c->req, &cn, &orgs)) {
+		const struct rbac_user *u =
+			cn ? rbac_cert_user(cn, (const char *const *)orgs) : NULL;
+		free(cn);
+		for (size_t i = 0; orgs && orgs[i]; i++)
+			free(orgs[i]);
+		free(orgs);
+		if (u)
+			return u;
+		*bad = !h;
+	}
 	if (!h)
 		return NULL;
 	const struct rbac_user *u = strncmp(h, "Bearer ", 7) == 0 ? rbac_authenticate(h + 7) : NULL;

@@ -68,6 +68,9 @@ void call_free(struct call *c)
 	free(c->proxy_path);
 	free(c->query_raw);
 	free(c->body);
+	for (size_t i = 0; i < c->nwarnings; i++)
+		free(c->warnings[i]);
+	free(c->warnings);
 	free(c);
 }
 

@@ -34,6 +34,8 @@ struct call {
 	bool parked;
 	void *owner_data;	      /* for whoever parked it */
 	const struct rbac_user *user; /* who made it (sim/rbac.h), NULL: anonymous */
+	char **warnings;	      /* the Warning header values added, owned */
+	size_t nwarnings;
 };
 
 struct call *call_new(struct evhttp_request *req);

@@ -13,6 +13,7 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/podsecurity.h"
 #include "sim/record.h"
 #include "sim/selector.h"
 #include "sim/simconf.h"
@@ -167,22 +168,54 @@ bool controllers_pod_ready(const json_t *pod)
 	return false;
 }
 
+/*
+ * The grace the API server stamps on a pod it deletes gracefully: the
+ * DeleteOptions' gracePeriodSeconds when given (requested_ms >= 0), else
+ * the pod's spec.terminationGracePeriodSeconds, 30 when unset
+ * (pkg/registry/core/pod/strategy.go, CheckGracefulDelete).
+ */
+static int64_t stamped_grace_s(const json_t *pod, int64_t requested_ms)
+{
+	if (requested_ms >= 0)
+		return (requested_ms + 999) / 1000;
+	json_t *tg = json_object_get(json_object_get(pod, "spec"), "terminationGracePeriodSeconds");
+	return json_is_integer(tg) && json_integer_value(tg) >= 0 ? json_integer_value(tg) : 30;
+}
+
+/*
+ * deletionTimestamp is the time the pod may be killed at, the deletion's
+ * time plus its grace, and deletionGracePeriodSeconds that grace; a later
+ * delete only shortens them
+ * (staging/src/k8s.io/apiserver/pkg/registry/rest/delete.go, BeforeDelete).
+ */
+static bool stamp_deletion(json_t *body, int64_t grace_s)
+{
+	json_t *m = child(body, "metadata");
+	json_t *had = json_object_get(m, "deletionGracePeriodSeconds");
+	if (json_is_integer(had) && json_integer_value(had) <= grace_s)
+		return false;
+	char ts[32];
+	store_timestamp(ts, sizeof(ts), now_wall_ms() + grace_s * 1000);
+	json_object_set_new(m, "deletionTimestamp", json_string(ts));
+	json_object_set_new(m, "deletionGracePeriodSeconds", json_integer(grace_s));
+	return true;
+}
+
 void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char *by)
 {
 	const struct simconf *conf = simconf_get();
 	if (pod->gone)
 		return;
 	record_pod_deletion(pod->ns, pod->name, json_str(meta(pod->body), "uid"), by);
+	int64_t grace_s = stamped_grace_s(pod->body, grace_ms);
 	if (grace_ms < 0) {
 		/* The containers exit on SIGTERM after pods.terminate_ms, or are
 		 * killed at the pod's terminationGracePeriodSeconds, whichever
 		 * comes first (pkg/kubelet/kuberuntime/kuberuntime_container.go,
 		 * killContainer). */
 		grace_ms = conf->pod_terminate_ms;
-		json_t *tg = json_object_get(json_object_get(pod->body, "spec"),
-					     "terminationGracePeriodSeconds");
-		if (json_is_integer(tg) && json_integer_value(tg) * 1000 < grace_ms)
-			grace_ms = json_integer_value(tg) * 1000;
+		if (grace_s * 1000 < grace_ms)
+			grace_ms = grace_s * 1000;
 	}
 	if (grace_ms == 0) {
 		log_debug("pod %s/%s deleted", pod->ns, pod->name);
@@ -193,14 +226,15 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 	if (terminating(pod->body)) {
 		if (now_mono_ms() + grace_ms < pod->gone_at_ms)
 			pod->gone_at_ms = now_mono_ms() + grace_ms;
+		json_t *body = json_deep_copy(pod->body);
+		if (stamp_deletion(body, grace_s))
+			store_update(pod, body);
+		else
+			json_decref(body);
 		return;
 	}
 	json_t *body = json_deep_copy(pod->body);
-	char ts[32];
-	now_ts(ts, sizeof(ts));
-	json_object_set_new(child(body, "metadata"), "deletionTimestamp", json_string(ts));
-	json_object_set_new(child(body, "metadata"), "deletionGracePeriodSeconds",
-			    json_integer((grace_ms + 999) / 1000));
+	(void)stamp_deletion(body, grace_s);
 	size_t i;
 	json_t *c;
 	json_array_foreach (json_object_get(child(body, "status"), "conditions"), i, c) {
@@ -666,6 +700,11 @@ static json_t *quota_charge(const struct store_obj *quota, const json_t *usage, 
 
 char *controllers_admit_pod(const char *ns, const json_t *pod)
 {
+	/* PodSecurity comes before ResourceQuota in the admission chain
+	 * (pkg/kubeapiserver/options/plugins.go, AllOrderedPlugins). */
+	char *insecure = podsecurity_admit_pod(ns, pod, NULL);
+	if (insecure)
+		return insecure;
 	size_t n;
 	struct store_obj **quotas = store_list(K("resourcequotas"), ns, &n);
 	json_t **charged = xcalloc(n + 1, sizeof(*charged));
@@ -2155,45 +2194,33 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 	return NULL;
 }
 
-/* Is the Elasticsearch container waiting for its restart (CrashLoopBackOff)? */
-static bool es_backing_off(const json_t *pod)
-{
-	int major;
-	const json_t *es = es_container(pod, &major);
-	size_t i;
-	json_t *c;
-
-	json_array_foreach (json_object_get(json_object_get(pod, "status"), "containerStatuses"), i,
-			    c) {
-		if (es && same(json_str(c, "name"), json_str(es, "name")))
-			return same(
-				json_str(json_object_get(json_object_get(c, "state"), "waiting"),
-					 "reason"),
-				"CrashLoopBackOff");
-	}
-	return false;
-}
-
-/* The Elasticsearch container restarted after its back-off and stays up:
- * running, ready after the pods' delay. */
-static void kubelet_es_restarted(struct store_obj *pod, int64_t now)
+/* The Elasticsearch container, restarted after its back-off, stays up:
+ * running again. */
+static void kubelet_es_restarted(struct store_obj *pod)
 {
 	int major;
 	const json_t *es = es_container(pod->body, &major);
-	json_t *body = json_deep_copy(pod->body);
-	char ts[32];
+	json_t *body = NULL;
 	size_t i;
 	json_t *c;
+	char ts[32];
 
+	if (!es)
+		return;
 	now_ts(ts, sizeof(ts));
-	json_array_foreach (json_object_get(child(body, "status"), "containerStatuses"), i, c) {
-		if (!es || !same(json_str(c, "name"), json_str(es, "name")))
+	json_array_foreach (
+		json_object_get(json_object_get(pod->body, "status"), "containerStatuses"), i, c) {
+		if (!same(json_str(c, "name"), json_str(es, "name")) ||
+		    !json_object_get(json_object_get(c, "state"), "waiting"))
 			continue;
+		body = json_deep_copy(pod->body);
+		c = json_array_get(json_object_get(child(body, "status"), "containerStatuses"), i);
 		json_object_set_new(c, "started", json_true());
 		json_object_set_new(c, "state", json_pack("{s:{s:s}}", "running", "startedAt", ts));
+		break;
 	}
-	pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
-	store_update(pod, body);
+	if (body)
+		store_update(pod, body);
 }
 
 /*
@@ -2488,6 +2515,161 @@ static void kubelet_init_backoff(struct store_obj *pod)
 		store_update(pod, body);
 }
 
+bool controllers_pod_running(const struct store_obj *pod)
+{
+	const char *phase = json_str(json_object_get(pod->body, "status"), "phase");
+
+	return pod->running_ms && !terminating(pod->body) && phase && !strcmp(phase, "Running");
+}
+
+/* Elasticsearch's HTTP port: http.port, 9200 by default. */
+#define ES_HTTP_PORT 9200
+
+bool controllers_port_accepts(const struct store_obj *pod, int64_t port)
+{
+	const char *role = json_str(json_object_get(meta(pod->body), "labels"), "esaas.io/role");
+	int major;
+
+	if (!controllers_pod_running(pod))
+		return false;
+	/* Kibana answers once its Elasticsearch does. */
+	if (role && !strcmp(role, "kibana"))
+		return sim_es_available(pod->ns);
+	/* Elasticsearch binds its HTTP port once it has joined a cluster or
+	 * given up waiting (sim_es_probe_status). */
+	if (port == ES_HTTP_PORT && es_container(pod->body, &major))
+		return sim_es_probe_status(pod, NULL) != 0;
+	return true;
+}
+
+/* A probe's port: a number, or the name of one of the pod's container
+ * ports (pkg/kubelet/prober/prober.go, probe: FindPortByName). */
+static int64_t probe_port(const json_t *pod, const json_t *port)
+{
+	size_t i, j;
+	json_t *c, *p;
+
+	if (json_is_integer(port))
+		return json_integer_value(port);
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+		json_array_foreach (json_object_get(c, "ports"), j, p) {
+			if (json_is_string(port) &&
+			    same(json_str(p, "name"), json_string_value(port)))
+				return json_integer_value(json_object_get(p, "containerPort"));
+		}
+	}
+	return -1;
+}
+
+/* One probe: a tcpSocket probe passes when the port accepts the
+ * connection (pkg/probe/tcp/tcp.go), an httpGet one on a status from 200
+ * to 399 (pkg/probe/http/http.go); the simulated ports answer at once,
+ * so timeoutSeconds never runs out.  exec and grpc probes are not
+ * modelled: they pass. */
+static bool probe_passes(const struct store_obj *pod, const json_t *probe)
+{
+	const json_t *tcp = json_object_get(probe, "tcpSocket");
+	const json_t *http = json_object_get(probe, "httpGet");
+	int major;
+
+	if (tcp)
+		return controllers_port_accepts(
+			pod, probe_port(pod->body, json_object_get(tcp, "port")));
+	if (http) {
+		int64_t port = probe_port(pod->body, json_object_get(http, "port"));
+		const char *path = json_str(http, "path");
+		int status;
+
+		if (!controllers_port_accepts(pod, port))
+			return false;
+		if (port != ES_HTTP_PORT || !es_container(pod->body, &major))
+			return true;
+		status = sim_es_probe_status(pod, path ? path : "/");
+		return status >= 200 && status < 400;
+	}
+	return true;
+}
+
+static int probe_field(const json_t *probe, const char *key, int dflt)
+{
+	const json_t *v = json_object_get(probe, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (int)json_integer_value(v) : dflt;
+}
+
+static void set_ready(struct store_obj *pod, bool ready)
+{
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	char ts[32];
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (json_object_get(st, "conditions"), i, c) {
+		const char *type = json_str(c, "type");
+		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+			json_object_set_new(c, "status", json_string(ready ? "True" : "False"));
+			json_object_set_new(c, "lastTransitionTime", json_string(ts));
+		}
+	}
+	json_array_foreach (json_object_get(st, "containerStatuses"), i, c)
+		json_object_set_new(c, "ready", json_boolean(ready));
+	store_update(pod, body);
+}
+
+/*
+ * The readiness probe worker of a running pod (pkg/kubelet/prober/worker.go):
+ * it probes at once and then every periodSeconds (10 by default); a probe
+ * before initialDelaySeconds since the container started gives no result;
+ * the result flips after successThreshold successes (1) or
+ * failureThreshold failures (3) in a row, and starts as a failure.  One
+ * worker per pod: every container with a probe is probed in the same
+ * round, on the first one's timing.  A pod without a probe is Ready while
+ * its containers run (prober_manager.go, UpdatePodStatus).
+ */
+static void kubelet_probe(struct store_obj *pod, int64_t now)
+{
+	const json_t *probe = NULL;
+	bool ok = true, any = false;
+	size_t i;
+	json_t *c;
+
+	if (now < pod->next_probe_ms)
+		return;
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "containers"), i,
+			    c) {
+		const json_t *p = json_object_get(c, "readinessProbe");
+
+		if (!json_is_object(p))
+			continue;
+		if (!probe)
+			probe = p;
+		any = true;
+		ok = ok && probe_passes(pod, p);
+	}
+	if (!any) {
+		pod->next_probe_ms = INT64_MAX;
+		if (!controllers_pod_ready(pod->body))
+			set_ready(pod, true);
+		return;
+	}
+	pod->next_probe_ms += (int64_t)probe_field(probe, "periodSeconds", 10) * 1000;
+	if (now - pod->running_ms < (int64_t)probe_field(probe, "initialDelaySeconds", 0) * 1000)
+		return;
+	if (ok == pod->probe_ok) {
+		pod->probe_run++;
+	} else {
+		pod->probe_run = 1;
+		pod->probe_ok = ok;
+	}
+	bool ready = controllers_pod_ready(pod->body);
+	if (ok && !ready && pod->probe_run >= probe_field(probe, "successThreshold", 1))
+		set_ready(pod, true);
+	else if (!ok && ready && pod->probe_run >= probe_field(probe, "failureThreshold", 3))
+		set_ready(pod, false);
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -2580,11 +2762,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			json_decref(inits);
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
-		/* node points into the body that the update frees. */
-		char *host = xstrdup(node);
 		store_update(pod, body);
-		kubelet_es_crashes(pod, host, now);
-		free(host);
 		return;
 	}
 	const char *restart = json_str(json_object_get(pod->body, "spec"), "restartPolicy");
@@ -2620,38 +2798,57 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		store_update(pod, body);
 		return;
 	}
-	/* Kibana answers once its Elasticsearch does. */
-	const char *role = json_str(
-		json_object_get(json_object_get(pod->body, "metadata"), "labels"), "esaas.io/role");
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    role && !strcmp(role, "kibana") && !sim_es_available(pod->ns))
-		return;
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    !controllers_pod_ready(pod->body) && es_backing_off(pod->body)) {
-		if (!kubelet_es_crashes(pod, node, now))
-			kubelet_es_restarted(pod, now);
-		return;
-	}
-	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
-	    !controllers_pod_ready(pod->body)) {
-		json_t *body = json_deep_copy(pod->body);
-		json_t *st = child(body, "status");
-		char ts[32];
-		now_ts(ts, sizeof(ts));
-		size_t i;
-		json_t *c;
-		json_array_foreach (json_object_get(st, "conditions"), i, c) {
-			const char *type = json_str(c, "type");
-			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
-				json_object_set_new(c, "status", json_string("True"));
-				json_object_set_new(c, "lastTransitionTime", json_string(ts));
-			}
-		}
-		json_array_foreach (json_object_get(st, "containerStatuses"), i, c)
-			json_object_set_new(c, "ready", json_true());
+	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms) {
+		/* The containers start: Elasticsearch's may exit at once. */
+		if (kubelet_es_crashes(pod, node, now))
+			return;
+		kubelet_es_restarted(pod);
 		pod->ready_at_ms = 0;
-		store_update(pod, body);
+		pod->running_ms = now;
+		/* The probe worker probes at once, then every period
+		 * (worker.go, run). */
+		pod->next_probe_ms = now;
+		pod->probe_run = 0;
+		pod->probe_ok = false;
+		pod->http_open = false;
 	}
+	if (phase && !strcmp(phase, "Running") && pod->running_ms)
+		kubelet_probe(pod, now);
+}
+
+/*
+ * The endpoint controller's input: since when a pod serves (Ready, not
+ * terminating, with an address) and until when.  The controller acts on
+ * a pod's change after the pod informer's event and its own sync, and the
+ * proxy sees the EndpointSlice after the API server's watch of it
+ * (pkg/controller/endpointslice/endpointslice_controller.go, onPodUpdate,
+ * syncService; reconciler.go): a pod that turns Ready, one that stops
+ * being Ready and one that starts terminating are all seen ENDPOINTS_LAG_MS
+ * later.
+ */
+#define ENDPOINTS_LAG_MS 1000
+
+static void endpoints_track(struct store_obj *pod, int64_t now)
+{
+	const char *ip = json_str(json_object_get(pod->body, "status"), "podIP");
+	bool serving = controllers_pod_ready(pod->body) && !terminating(pod->body) && ip && *ip;
+	bool was = pod->serving_since_ms && !pod->serving_until_ms;
+
+	if (serving && !was) {
+		pod->serving_since_ms = now;
+		pod->serving_until_ms = 0;
+	} else if (!serving && was) {
+		pod->serving_until_ms = now;
+	}
+}
+
+bool controllers_pod_endpoint(const struct store_obj *pod)
+{
+	int64_t seen = now_mono_ms() - ENDPOINTS_LAG_MS;
+
+	if (!pod->serving_since_ms || pod->serving_since_ms > seen)
+		return false;
+	return !pod->serving_until_ms || pod->serving_until_ms > seen;
 }
 
 /* --- nodes -------------------------------------------------------------------------- */
@@ -3086,7 +3283,8 @@ static void gc_orphaned(struct store_obj **nodes, size_t nnodes, struct store_ob
 						       "PodGC: node no longer exists",
 						       "lastProbeTime", "lastTransitionTime", ts));
 		store_update(pods[i], body);
-		log_info("pod %s/%s on missing node %s: deleted by the pod garbage collector",
+		log_info("pod %s/%s on missing node %s: deleted by the pod garbage "
+			 "collector",
 			 pods[i]->ns, pods[i]->name, nn);
 		controllers_delete_pod(pods[i], 0, "pod-garbage-collector");
 	}
@@ -3129,6 +3327,10 @@ static void tick(void)
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone)
 			kubelet(all[i], nodes, nnodes);
+	}
+	for (size_t i = 0; i < nall; i++) {
+		if (!all[i]->gone)
+			endpoints_track(all[i], now_mono_ms());
 	}
 	for (size_t i = 0; i < nall; i++) {
 		if (!all[i]->gone && terminating(all[i]->body) &&

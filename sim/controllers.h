@@ -30,6 +30,14 @@ char *controllers_add_node(void);
  * takes the configured default.  by names the deleter for the record. */
 void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char *by);
 bool controllers_pod_ready(const json_t *pod);
+/* The pod's containers run (started, not terminating). */
+bool controllers_pod_running(const struct store_obj *pod);
+/* A connection to the pod's port is accepted (what a tcpSocket probe and
+ * the service proxy's dial find). */
+bool controllers_port_accepts(const struct store_obj *pod, int64_t port);
+/* The pod is a ready endpoint of its Services, as the endpoint controller
+ * has seen it so far. */
+bool controllers_pod_endpoint(const struct store_obj *pod);
 /* Fill the defaults of a pod spec (restartPolicy, dnsPolicy, ...). */
 void controllers_default_pod_spec(json_t *spec);
 /* Those of a pod's own spec: the above, and requests that default to the
@@ -37,7 +45,8 @@ void controllers_default_pod_spec(json_t *spec);
 void controllers_default_pod(json_t *spec);
 
 /*
- * ResourceQuota admission of a new pod in ns: NULL when every quota there
+ * Admission of a new pod in ns, PodSecurity's enforce level (sim/podsecurity.h)
+ * then ResourceQuota: NULL when every quota there
  * takes it (their status.used counts it from now), else why not, as the
  * API server says it after "pods \"x\" is forbidden: " ("exceeded quota:
  * q, requested: ..., used: ..., limited: ...", "failed quota: q: must

@@ -1,5 +1,5 @@
 /*
- * The Elasticsearch clusters.  A cluster is the set of ready Elasticsearch
+ * The Elasticsearch clusters.  A cluster is the set of running Elasticsearch
  * pods of a namespace; a node is named <pod>-<namespace>.  The model keeps
  * what esaas's procedures depend on: a master exists only with a quorum,
  * shards are allocated over data nodes under the allocation settings,
@@ -1930,6 +1930,16 @@ static bool master_present(struct es_cluster *cl)
 	return cl->master && present(cl, cl->master);
 }
 
+/* The node in pod has joined the cluster and sees its master: a node that
+ * has not (its HTTP opened after discovery.initial_state_timeout) answers
+ * what needs a master with master_not_discovered_exception. */
+static bool node_sees_master(struct es_cluster *cl, const char *pod)
+{
+	struct es_node *n = pod ? node_by_pod(cl, pod) : NULL;
+
+	return master_present(cl) && (!n || n->present);
+}
+
 /* Health request satisfied?  Fills *h. */
 static bool health_ready(struct es_cluster *cl, struct call *c, const char *only, struct health *h)
 {
@@ -2051,7 +2061,7 @@ static bool wait_step(struct es_wait *w, int64_t now)
 	}
 	switch (w->kind) {
 	case WAIT_MASTER:
-		if (master_present(cl)) {
+		if (node_sees_master(cl, w->node)) {
 			dispatch(cl, c, w->node, w->path);
 			return true;
 		}
@@ -2065,7 +2075,7 @@ static bool wait_step(struct es_wait *w, int64_t now)
 		const char *only = NULL;
 		if (!strncmp(w->path, "/_cluster/health/", 17) && w->path[17])
 			only = w->path + 17;
-		if (!master_present(cl)) {
+		if (!node_sees_master(cl, w->node)) {
 			if (expired) {
 				no_master(c);
 				return true;
@@ -2647,7 +2657,9 @@ static void folders_joined(struct es_cluster *cl)
 
 static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
 {
-	/* Present are the ready pods' nodes (a node outlives its pod). */
+	/* Present are the nodes of the pods whose containers run (a node
+	 * outlives its pod); a node joins over the transport port whether
+	 * or not its HTTP port is open or its pod Ready. */
 	for (size_t i = 0; i < cl->nnodes; i++) {
 		cl->nodes[i]->was_present = cl->nodes[i]->present;
 		cl->nodes[i]->present = false;
@@ -2655,7 +2667,7 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 	for (size_t i = 0; i < n; i++) {
 		const char *image;
 		json_t *pod = pods[i]->body;
-		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod))
+		if (!is_es_pod(pod, &image) || !controllers_pod_running(pods[i]))
 			continue;
 		/* A node of the cluster formed alongside is no member of this one. */
 		if (cl->alongside && node_by_pod(cl->alongside, pods[i]->name))
@@ -2744,7 +2756,7 @@ static void form_alongside(struct es_cluster *cl, struct store_obj **pods, size_
 	for (size_t i = 0; i < n; i++) {
 		const char *image;
 		json_t *pod = pods[i]->body;
-		if (!is_es_pod(pod, &image) || !controllers_pod_ready(pod))
+		if (!is_es_pod(pod, &image) || !controllers_pod_running(pods[i]))
 			continue;
 		const char *tag = image ? strrchr(image, ':') : NULL;
 		json_t *file = config_file_settings(pod);
@@ -2781,6 +2793,57 @@ static void form_alongside(struct es_cluster *cl, struct store_obj **pods, size_
 	}
 	json_decref(boot);
 	free(fresh);
+}
+
+/*
+ * A node binds its HTTP port once it has joined a cluster with an elected
+ * master, or once discovery.initial_state_timeout (30 s) has passed
+ * without one: Node.start waits that long for a first cluster state,
+ * logs "waited for [30s] and no initial state was set by the discovery"
+ * and binds HTTP all the same
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/modules-discovery-settings.html;
+ * simulator setting elasticsearch.initial_state_timeout_ms).
+ * Open, it stays open while the process runs.  So a TCP readiness probe
+ * passes for a node that never joined.
+ */
+static void open_http(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
+{
+	int64_t wait = simconf_get()->initial_state_timeout_ms;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *image;
+		struct es_cluster *in = cl;
+
+		if (pods[i]->http_open || !controllers_pod_running(pods[i]) ||
+		    !is_es_pod(pods[i]->body, &image))
+			continue;
+		if (cl->alongside && node_by_pod(cl->alongside, pods[i]->name))
+			in = cl->alongside;
+		struct es_node *node = node_by_pod(in, pods[i]->name);
+		bool joined = node && node->present && master_present(in);
+		if (!joined && now - pods[i]->running_ms < wait)
+			continue;
+		pods[i]->http_open = true;
+		if (!joined)
+			log_info("elasticsearch %s: node %s-%s opened HTTP without a master "
+				 "(discovery.initial_state_timeout %lldms)",
+				 cl->ns, pods[i]->name, cl->ns, (long long)wait);
+	}
+}
+
+int sim_es_probe_status(const struct store_obj *pod, const char *path)
+{
+	struct es_cluster *cl = cluster_find(pod->ns);
+
+	if (!pod->http_open || !controllers_pod_running(pod))
+		return 0;
+	/* GET / answers without a master; the cluster-level APIs wait for
+	 * one (dispatch): a probe times out long before, a failure. */
+	if (!path || !strcmp(path, "/") || !cl)
+		return 200;
+	if (cl->alongside && node_by_pod(cl->alongside, pod->name))
+		cl = cl->alongside;
+	return node_sees_master(cl, pod->name) ? 200 : 503;
 }
 
 /* The membership of last tick, to see who left and who joined. */
@@ -2857,6 +2920,7 @@ void sim_es_tick(void)
 			cl->alive = true;
 			membership(cl, pods, n, now);
 			elect(cl);
+			open_http(cl, pods, n, now);
 			if (cl->master) {
 				seed_indices(cl);
 				progress(cl, now);
@@ -3818,7 +3882,7 @@ static void root(struct es_cluster *cl, struct call *c, const char *pod)
 	if (major >= 5)
 		json_object_set_new(
 			o, "cluster_uuid",
-			json_string(master_present(cl) && cl->uuid ? cl->uuid : "_na_"));
+			json_string(node_sees_master(cl, pod) && cl->uuid ? cl->uuid : "_na_"));
 	json_object_set_new(o, "version", v);
 	json_object_set_new(o, "tagline", json_string("You Know, for Search"));
 	call_reply_json(c, 200, o);
@@ -4634,7 +4698,7 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		!(n == 0) && !(n >= 1 && is(segs[0], "_cat") && n >= 2 && is(segs[1], "plugins")) &&
 		!(n >= 1 && is(segs[0], "_nodes") && !(n >= 2 && is(segs[n - 1], "shutdown")));
 
-	if (needs_master && !master_present(cl)) {
+	if (needs_master && !node_sees_master(cl, pod)) {
 		int64_t t = param_ms(c,
 				     is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health")
 					     ? "timeout"

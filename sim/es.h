@@ -1,6 +1,6 @@
 /*
  * The Elasticsearch clusters: one per namespace, made of the namespace's
- * ready Elasticsearch pods, reached through the API server's service
+ * running Elasticsearch pods, reached through the API server's service
  * proxy.  Shards are allocated over the data nodes and move in time.
  */
 #ifndef SIM_ES_H
@@ -11,6 +11,7 @@
 
 struct event_base;
 struct call;
+struct store_obj;
 
 void sim_es_init(struct event_base *base);
 void sim_es_free(void);
@@ -23,6 +24,9 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
 bool sim_es_available(const char *ns);
+/* The status a GET of path on the pod's node answers with (0: HTTP not
+ * open), for an httpGet probe. */
+int sim_es_probe_status(const struct store_obj *pod, const char *path);
 /* Why the Elasticsearch node of pod (major version major) exits at start
  * on its elasticsearch.yml (the ConfigMap it mounts), or NULL; the caller
  * frees the message. */

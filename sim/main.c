@@ -23,17 +23,19 @@
 #include "sim/faults.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
+#include "sim/schema.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
 
 static volatile bool stopping;
+static char *token_dir; /* where the bound tokens' files are, or NULL */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
-		"                 [--rbac FILE]... [--plain-http]\n"
+		"                 [--rbac FILE]... [--openapi DIR] [--plain-http]\n"
 		"\n"
 		"  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
 		"  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
@@ -42,14 +44,21 @@ static void usage(FILE *f)
 		"                          RoleBinding, ServiceAccount), one file each time;\n"
 		"                          every ServiceAccount they name gets a token, and the\n"
 		"                          kubeconfig's current context is the first one's\n"
+		"  --openapi DIR           the kinds' OpenAPI v3 documents (DIR/api/v1.json,\n"
+		"                          DIR/apis/apps/v1.json, ...): unknown fields are\n"
+		"                          dropped with a warning, or refused, as the API\n"
+		"                          server does; without it they are kept\n"
 		"  --plain-http            serve plain HTTP, not HTTPS (real clients then send\n"
 		"                          no token: for debugging with curl only)\n"
 		"  --log-level LEVEL       debug, info, warn or error\n"
 		"\n"
 		"HTTPS with a CA made at start, written into the kubeconfig\n"
 		"(certificate-authority-data).  The kubeconfig has a context \"admin\"\n"
-		"(kubernetes-admin, group system:masters: everything, /_sim/ too) and one\n"
-		"per ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it.\n");
+		"(kubernetes-admin, group system:masters: everything, /_sim/ too), the same\n"
+		"user by a client certificate the CA signed in \"admin-cert\", and one per\n"
+		"ServiceAccount, named NAMESPACE/NAME, allowed what RBAC allows it; with\n"
+		"serviceaccounts.token_life_ms in the configuration, their tokens expire\n"
+		"and rotate in files beside the kubeconfig (tokenFile).\n");
 }
 
 static bool split_listen(const char *s, char **host, int *port)
@@ -73,6 +82,63 @@ static void put_user(FILE *f, const char *name, const char *token)
 		"  user:\n"
 		"    token: %s\n",
 		name, token);
+}
+
+/* The file of the i-th service account's bound token: NS.NAME.token. */
+static char *token_path(size_t i)
+{
+	const char *u = rbac_account_user(i) + strlen("system:serviceaccount:");
+	char *p = xasprintf("%s/%s.token", token_dir, u);
+	*strrchr(p, ':') = '.';
+	return p;
+}
+
+/*
+ * Every service account's current token into its file, replaced whole
+ * (the kubelet's projected volume swaps a new directory in atomically:
+ * pkg/volume/util/atomic_writer.go), so a reader never sees half of one.
+ */
+static bool write_tokens(void)
+{
+	bool ok = true;
+	for (size_t i = 0; i < rbac_account_count(); i++) {
+		char *path = token_path(i);
+		char *tmp = xasprintf("%s.tmp", path);
+		FILE *f = fopen(tmp, "w");
+		if (!f || fputs(rbac_account_token(i), f) < 0 || fclose(f) != 0 ||
+		    rename(tmp, path) != 0) {
+			log_error("cannot write %s: %s", path, strerror(errno));
+			ok = false;
+		}
+		free(tmp);
+		free(path);
+	}
+	return ok;
+}
+
+/* A token is checked for rotation this often: a twentieth of its life,
+ * at most a second. */
+static void rotate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	if (rbac_rotate_tokens()) {
+		log_info("service account tokens rotated");
+		(void)write_tokens();
+	}
+}
+
+/* The admin again, by a client certificate as kubeadm's admin.conf has it. */
+static void put_cert_user(FILE *f, const char *name, const char *cert_pem, const char *key_pem)
+{
+	char *cert = base64_encode(cert_pem, strlen(cert_pem));
+	char *key = base64_encode(key_pem, strlen(key_pem));
+	fprintf(f,
+		"- name: \"%s\"\n"
+		"  user:\n"
+		"    client-certificate-data: %s\n"
+		"    client-key-data: %s\n",
+		name, cert, key);
+	free(cert);
+	free(key);
 }
 
 static void put_context(FILE *f, const char *name, const char *user)
@@ -119,8 +185,16 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 		fprintf(f, "    certificate-authority-data: %s\n", b64);
 		free(b64);
 	}
+	static const char *const masters[] = {"system:masters", NULL};
+	char *cert_key = NULL;
+	char *cert = ca_pem ? sim_tls_client_cert("kubernetes-admin", masters, &cert_key) : NULL;
+	if (ca_pem && !cert)
+		log_warn("cannot make the admin's client certificate: the kubeconfig has no "
+			 "admin-cert context");
 	fputs("contexts:\n", f);
 	put_context(f, "admin", "admin");
+	if (cert)
+		put_context(f, "admin-cert", "admin-cert");
 	for (size_t i = 0; i < rbac_account_count(); i++) {
 		char *ctx = account_context(i);
 		put_context(f, ctx, rbac_account_user(i));
@@ -131,8 +205,23 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 	free(current);
 	fputs("users:\n", f);
 	put_user(f, "admin", rbac_admin_token());
-	for (size_t i = 0; i < rbac_account_count(); i++)
-		put_user(f, rbac_account_user(i), rbac_account_token(i));
+	if (cert)
+		put_cert_user(f, "admin-cert", cert, cert_key);
+	free(cert);
+	free(cert_key);
+	for (size_t i = 0; i < rbac_account_count(); i++) {
+		if (token_dir) {
+			char *p = token_path(i);
+			fprintf(f,
+				"- name: \"%s\"\n"
+				"  user:\n"
+				"    tokenFile: \"%s\"\n",
+				rbac_account_user(i), p);
+			free(p);
+		} else {
+			put_user(f, rbac_account_user(i), rbac_account_token(i));
+		}
+	}
 	fputs("preferences: {}\n", f);
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
@@ -161,10 +250,12 @@ int main(int argc, char **argv)
 		{"log-level", required_argument, NULL, 'v'},
 		{"rbac", required_argument, NULL, 'r'},
 		{"plain-http", no_argument, NULL, 'p'},
+		{"openapi", required_argument, NULL, 'o'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *kubeconfig = NULL, *config = NULL, *level_arg = NULL;
+	const char *openapi = NULL;
 	char *host = NULL, *err = NULL;
 	int port = 0, bound = 0, opt, rc = 1;
 	const char **rbac_files = NULL;
@@ -173,9 +264,9 @@ int main(int argc, char **argv)
 	char *ca_pem = NULL;
 	enum log_level level;
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigterm = NULL, *sigint = NULL, *rotation = NULL;
 
-	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:ph", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			listen = optarg;
@@ -195,6 +286,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			plain = true;
+			break;
+		case 'o':
+			openapi = optarg;
 			break;
 		case 'h':
 			free(rbac_files);
@@ -246,6 +340,16 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	if (openapi && !schema_load(openapi, &err)) {
+		fprintf(stderr, "esaas-sim: --openapi: %s\n", err);
+		free(err);
+		free(host);
+		simconf_free();
+		rbac_free();
+		return 2;
+	}
+	if (!openapi)
+		log_warn("no --openapi: unknown fields are kept as sent");
 
 	store_init();
 	record_init();
@@ -268,6 +372,23 @@ int main(int argc, char **argv)
 	}
 	controllers_init(base);
 	sim_es_init(base);
+	if (simconf_get()->token_life_ms > 0) {
+		/* Bound tokens, in files beside the kubeconfig. */
+		const char *slash = strrchr(kubeconfig, '/');
+		token_dir =
+			slash ? xstrndup(kubeconfig, (size_t)(slash - kubeconfig)) : xstrdup(".");
+		rbac_set_token_life(simconf_get()->token_life_ms);
+		if (!write_tokens())
+			goto cleanup;
+		int64_t every = simconf_get()->token_life_ms / 20;
+		if (every > 1000)
+			every = 1000;
+		if (every < 1)
+			every = 1;
+		struct timeval tv = {(time_t)(every / 1000), (suseconds_t)(every % 1000) * 1000};
+		rotation = event_new(base, -1, EV_PERSIST, rotate_cb, NULL);
+		event_add(rotation, &tv);
+	}
 	if (!write_kubeconfig(kubeconfig, host, bound, ca_pem))
 		goto cleanup;
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
@@ -295,10 +416,14 @@ cleanup:
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
+	if (rotation)
+		event_free(rotation);
+	free(token_dir);
 	apiserver_stop();
 	sim_tls_free();
 	free(ca_pem);
 	rbac_free();
+	schema_free();
 	sim_es_free();
 	controllers_free();
 	store_free();

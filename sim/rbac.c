@@ -10,6 +10,11 @@
 struct account {
 	char *name;
 	char token[65];
+	/* A bound token's life (monotonic ms; 0: never ends), and the token
+	 * it replaced, still valid until its own end. */
+	int64_t issued_ms, expires_ms;
+	char previous[65];
+	int64_t previous_expires_ms;
 	char *group_names[3];
 	const char *groups[4];
 	struct rbac_user user;
@@ -18,10 +23,21 @@ struct account {
 static struct account admin;
 static struct account **accounts;
 static size_t naccounts;
+
+/* The users that client certificates named, each kept once. */
+struct cert_user {
+	struct rbac_user user;
+	char *name;
+	char **groups; /* the certificate's, then system:authenticated; NULL-terminated */
+};
+static struct cert_user **cert_users;
+static size_t ncert_users;
 static json_t *cluster_roles;	 /* name -> ClusterRole */
 static json_t *cluster_bindings; /* array of ClusterRoleBinding */
 static json_t *roles;		 /* "ns/name" -> Role */
 static json_t *bindings;	 /* array of RoleBinding */
+static int64_t token_life_ms;	 /* of the service accounts' tokens; 0: long-lived */
+static long rotations, expired_refusals;
 
 static void account_init(struct account *a, const char *name, const char *g1, const char *g2)
 {
@@ -190,6 +206,18 @@ void rbac_free(void)
 	free(accounts);
 	accounts = NULL;
 	naccounts = 0;
+	token_life_ms = 0;
+	rotations = expired_refusals = 0;
+	for (size_t i = 0; i < ncert_users; i++) {
+		free(cert_users[i]->name);
+		for (size_t g = 0; cert_users[i]->groups[g]; g++)
+			free(cert_users[i]->groups[g]);
+		free(cert_users[i]->groups);
+		free(cert_users[i]);
+	}
+	free(cert_users);
+	cert_users = NULL;
+	ncert_users = 0;
 	json_decref(cluster_roles);
 	json_decref(cluster_bindings);
 	json_decref(roles);
@@ -255,17 +283,126 @@ static bool same_secret(const char *given, const char *token)
 	return diff == 0;
 }
 
+/*
+ * A bound service-account token is a JWT with an expiry, and the
+ * authenticator refuses it once past (the caller answers the usual 401)
+ * (pkg/serviceaccount/claims.go, validator.Validate: "service account
+ * token has expired").
+ */
+static bool live(const char *given, const char *token, int64_t expires_ms, bool *expired)
+{
+	if (!token[0] || !same_secret(given, token))
+		return false;
+	if (expires_ms > 0 && now_mono_ms() >= expires_ms) {
+		*expired = true;
+		return false;
+	}
+	return true;
+}
+
 const struct rbac_user *rbac_authenticate(const char *token)
 {
+	bool expired = false;
 	if (!token || !*token)
 		return NULL;
 	if (same_secret(token, admin.token))
 		return &admin.user;
 	for (size_t i = 0; i < naccounts; i++) {
-		if (same_secret(token, accounts[i]->token))
-			return &accounts[i]->user;
+		struct account *a = accounts[i];
+		if (live(token, a->token, a->expires_ms, &expired) ||
+		    live(token, a->previous, a->previous_expires_ms, &expired))
+			return &a->user;
 	}
+	if (expired)
+		expired_refusals++;
 	return NULL;
+}
+
+/* A new token for a, valid token_life_ms from now; the old one stays
+ * valid until its own end. */
+static void issue(struct account *a)
+{
+	int64_t now = now_mono_ms();
+	memcpy(a->previous, a->token, sizeof(a->previous));
+	a->previous_expires_ms = a->expires_ms;
+	rand_hex(a->token, 32);
+	a->issued_ms = now;
+	a->expires_ms = token_life_ms > 0 ? now + token_life_ms : 0;
+}
+
+void rbac_set_token_life(int64_t ms)
+{
+	token_life_ms = ms;
+	for (size_t i = 0; i < naccounts; i++) {
+		accounts[i]->issued_ms = now_mono_ms();
+		accounts[i]->expires_ms = ms > 0 ? accounts[i]->issued_ms + ms : 0;
+	}
+}
+
+int64_t rbac_token_life(void)
+{
+	return token_life_ms;
+}
+
+/*
+ * The kubelet asks for a new projected token once the one it holds is
+ * older than 80% of its life (or than a day), and writes it into the pod's
+ * file (pkg/kubelet/token/token_manager.go, requiresRefresh).
+ */
+bool rbac_rotate_tokens(void)
+{
+	bool any = false;
+	if (token_life_ms <= 0)
+		return false;
+	int64_t due_after = token_life_ms * 8 / 10;
+	if (due_after > 24LL * 3600 * 1000)
+		due_after = 24LL * 3600 * 1000;
+	for (size_t i = 0; i < naccounts; i++) {
+		if (now_mono_ms() - accounts[i]->issued_ms >= due_after) {
+			issue(accounts[i]);
+			rotations++;
+			any = true;
+		}
+	}
+	return any;
+}
+
+json_t *rbac_tokens_json(void)
+{
+	return json_pack("{s:I, s:I, s:I}", "life_ms", (json_int_t)token_life_ms, "rotations",
+			 (json_int_t)rotations, "expired_refused", (json_int_t)expired_refusals);
+}
+
+static bool same_groups(const struct cert_user *u, const char *const *orgs)
+{
+	size_t n = 0;
+	for (; orgs[n]; n++) {
+		if (!u->groups[n] || strcmp(u->groups[n], orgs[n]) != 0)
+			return false;
+	}
+	return u->groups[n] && !strcmp(u->groups[n], "system:authenticated") && !u->groups[n + 1];
+}
+
+const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs)
+{
+	for (size_t i = 0; i < ncert_users; i++) {
+		if (!strcmp(cert_users[i]->name, cn) && same_groups(cert_users[i], orgs))
+			return &cert_users[i]->user;
+	}
+	size_t n = 0;
+	while (orgs[n])
+		n++;
+	struct cert_user *u = xcalloc(1, sizeof(*u));
+	u->name = xstrdup(cn);
+	u->groups = xcalloc(n + 2, sizeof(char *));
+	for (size_t g = 0; g < n; g++)
+		u->groups[g] = xstrdup(orgs[g]);
+	u->groups[n] = xstrdup("system:authenticated");
+	u->user.name = u->name;
+	u->user.groups = (const char *const *)u->groups;
+	cert_users = xrealloc(cert_users, (ncert_users + 1) * sizeof(*cert_users));
+	cert_users[ncert_users++] = u;
+	return &u->user;
 }
 
 /* --- rules (plugin/pkg/auth/authorizer/rbac/rbac.go, RuleAllows, and

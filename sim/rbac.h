@@ -19,6 +19,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
 
 #include "common/util.h"
 
@@ -53,8 +55,24 @@ size_t rbac_account_count(void);
 const char *rbac_account_user(size_t i);
 const char *rbac_account_token(size_t i);
 
-/* The user a bearer token is, or NULL. */
+/*
+ * Service-account tokens with a life (ms; 0, the start's default: they
+ * never end), as the kubelet's projected tokens: rbac_rotate_tokens()
+ * issues a new one to each account whose token is past 80% of its life
+ * (true when any changed), the old one staying valid until it ends.
+ */
+void rbac_set_token_life(int64_t ms);
+int64_t rbac_token_life(void);
+bool rbac_rotate_tokens(void);
+/* {"life_ms", "rotations", "expired_refused"}: new reference. */
+json_t *rbac_tokens_json(void);
+
+/* The user a bearer token is (an expired one is no one), or NULL. */
 const struct rbac_user *rbac_authenticate(const char *token);
+/* The user of a verified client certificate: its common name, its O
+ * entries as groups (NULL-terminated), and system:authenticated.  It lives
+ * until rbac_free(). */
+const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs);
 bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a);
 /* The message of the 403 (responsewriters/errors.go, forbiddenMessage). Free it. */
 char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a);

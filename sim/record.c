@@ -9,7 +9,7 @@
 #include "sim/hostfs.h"
 #include "sim/store.h"
 
-static json_t *requests, *deletions, *lost, *recoveries;
+static json_t *requests, *deletions, *lost, *recoveries, *warnings;
 static json_t *es_requests; /* "user method version path?query" -> the entry */
 
 void record_init(void)
@@ -19,6 +19,7 @@ void record_init(void)
 	lost = json_array();
 	recoveries = json_array();
 	es_requests = json_object();
+	warnings = json_array();
 }
 
 void record_free(void)
@@ -28,7 +29,8 @@ void record_free(void)
 	json_decref(lost);
 	json_decref(recoveries);
 	json_decref(es_requests);
-	requests = deletions = lost = recoveries = es_requests = NULL;
+	json_decref(warnings);
+	requests = deletions = lost = recoveries = es_requests = warnings = NULL;
 }
 
 void record_clear(void)
@@ -38,6 +40,7 @@ void record_clear(void)
 	json_array_clear(lost);
 	json_array_clear(recoveries);
 	json_object_clear(es_requests);
+	json_array_clear(warnings);
 }
 
 static json_t *stamp(json_t *o)
@@ -74,6 +77,12 @@ void record_es_request(const char *user, const char *version, const char *method
 		json_object_set_new(es_requests, key, e);
 	}
 	free(key);
+}
+
+void record_api_warning(const char *method, const char *path, const char *text)
+{
+	json_array_append_new(warnings, stamp(json_pack("{s:s, s:s, s:s}", "verb", method, "path",
+							path, "text", text)));
 }
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
@@ -124,7 +133,8 @@ json_t *record_json(void)
 	json_t *e;
 	json_object_foreach (es_requests, key, e)
 		json_array_append(es, e);
-	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o}", "requests", requests, "pod_deletions",
-			 deletions, "lost_shards", lost, "peer_recoveries", recoveries,
-			 "es_requests", es, "host_paths", hostfs_json());
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:O}", "requests", requests,
+			 "pod_deletions", deletions, "lost_shards", lost, "peer_recoveries",
+			 recoveries, "es_requests", es, "host_paths", hostfs_json(), "warnings",
+			 warnings);
 }

@@ -22,6 +22,8 @@ void record_request(const char *method, const char *path, const char *query);
  */
 void record_es_request(const char *user, const char *version, const char *method, const char *path,
 		       const char *query);
+/* A Warning header sent to a client (its text, unquoted). */
+void record_api_warning(const char *method, const char *path, const char *text);
 /* by: "api", "statefulset", "deployment", "namespace", "garbage-collector",
  * "pod-garbage-collector" */
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
@@ -40,7 +42,8 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 
 /* {"requests": [...], "pod_deletions": [...], "lost_shards": [...],
  * "peer_recoveries": [...], "es_requests": [...], "host_paths": [...]
- * (sim/hostfs.h)}; new reference. */
+ * (sim/hostfs.h), "warnings": [{verb, path, text, time, time_ms}]}; new
+ * reference. */
 json_t *record_json(void);
 
 #endif

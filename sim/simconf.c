@@ -153,6 +153,7 @@ static void set_defaults(void)
 	conf.recovery_ms = 500;
 	conf.node_left_delay_ms = 60000;
 	conf.no_master_wait_ms = 30000;
+	conf.initial_state_timeout_ms = 30000;
 	conf.indices = json_array();
 	conf.faults = NULL;
 	conf.seed_given = false;
@@ -231,12 +232,38 @@ static bool load(json_t *root, char **err)
 			     err))
 			return false;
 	}
+	if ((sec = json_object_get(root, "serviceaccounts"))) {
+		int life = 0;
+		if (!get_int(sec, "token_life_ms", 0, 86400000, &life, err))
+			return false;
+		conf.token_life_ms = life;
+	}
+	if ((sec = json_object_get(root, "pod_security"))) {
+		if (!get_str(sec, "force_enforce", &conf.pod_security_force_enforce, err) ||
+		    !get_str(sec, "default_enforce", &conf.pod_security_default_enforce, err))
+			return false;
+		const char *keys[] = {"force_enforce", "default_enforce"};
+		const char *vals[] = {conf.pod_security_force_enforce,
+				      conf.pod_security_default_enforce};
+		for (size_t i = 0; i < 2; i++) {
+			const char *l = vals[i];
+			if (l && strcmp(l, "privileged") && strcmp(l, "baseline") &&
+			    strcmp(l, "restricted")) {
+				*err = xasprintf("pod_security.%s: privileged, baseline or "
+						 "restricted expected, got \"%s\"",
+						 keys[i], l);
+				return false;
+			}
+		}
+	}
 	if ((sec = json_object_get(root, "elasticsearch"))) {
 		if (!get_int(sec, "relocation_ms", 0, 3600000, &conf.relocation_ms, err) ||
 		    !get_int(sec, "recovery_ms", 0, 3600000, &conf.recovery_ms, err) ||
 		    !get_int(sec, "node_left_delay_ms", 0, 86400000, &conf.node_left_delay_ms,
 			     err) ||
-		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err))
+		    !get_int(sec, "no_master_wait_ms", 0, 3600000, &conf.no_master_wait_ms, err) ||
+		    !get_int(sec, "initial_state_timeout_ms", 0, 3600000,
+			     &conf.initial_state_timeout_ms, err))
 			return false;
 		json_t *ix = json_object_get(sec, "indices");
 		if (ix) {
@@ -315,6 +342,8 @@ void simconf_free(void)
 	free(conf.hostname_prefix);
 	free(conf.rack_label);
 	free(conf.control_plane_ip);
+	free(conf.pod_security_force_enforce);
+	free(conf.pod_security_default_enforce);
 	for (int i = 0; i < conf.nracks; i++)
 		free(conf.racks[i]);
 	free(conf.racks);

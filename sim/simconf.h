@@ -15,7 +15,9 @@
  *     memory: 32Gi
  *     pods: 110
  *   pods:
- *     ready_delay_ms: 1000         # scheduled to Ready
+ *     ready_delay_ms: 1000         # scheduled to its containers running (the
+ *                                  # runtime's start); Ready then follows the
+ *                                  # readiness probe, or at once without one
  *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
  *                                  # the pod's terminationGracePeriodSeconds)
  *     gc_quarantine_ms: 40000      # a pod bound to a node that does not exist
@@ -23,11 +25,25 @@
  *   network:
  *     control_plane_ip: 172.18.0.2 # where the service proxy dials pods from
  *     proxy_dial_timeout_ms: 30000 # a dial that NetworkPolicy drops ends so
+ *   serviceaccounts:
+ *     token_life_ms: 0             # 0: long-lived tokens, written into the kubeconfig;
+ *                                  # else bound tokens of that life, in files the
+ *                                  # kubeconfig names (tokenFile), rewritten at 80%
+ *                                  # of their life as the kubelet does
+ *   pod_security:
+ *     default_enforce: restricted  # the admission configuration's default level
+ *                                  # for namespaces without the enforce label
+ *                                  # (privileged when unset)
+ *     force_enforce: baseline      # the cluster's policy sets every namespace's
+ *                                  # pod-security.kubernetes.io/enforce label to
+ *                                  # this level, whatever the writer asked
  *   elasticsearch:
  *     relocation_ms: 2000          # the default shard_size, as time at 40mb/s
  *     recovery_ms: 500             # a copy initialising
  *     node_left_delay_ms: 60000    # index.unassigned.node_left.delayed_timeout
  *     no_master_wait_ms: 30000     # cap on waiting for a master that is not there
+ *     initial_state_timeout_ms: 30000 # discovery.initial_state_timeout: a node
+ *                                  # without a master opens HTTP after it
  *     indices:                     # created in every cluster once it forms
  *       - {name: logs, shards: 2, replicas: 1, shard_size: 400mb}
  *                                  # shard_size: a copy's files, which recoveries
@@ -63,10 +79,14 @@ struct simconf {
 	int pod_gc_quarantine_ms;
 	char *control_plane_ip;
 	int proxy_dial_timeout_ms;
+	int64_t token_life_ms;
+	char *pod_security_default_enforce; /* or NULL: privileged */
+	char *pod_security_force_enforce;   /* or NULL */
 	int relocation_ms;
 	int recovery_ms;
 	int node_left_delay_ms;
 	int no_master_wait_ms;
+	int initial_state_timeout_ms;
 	json_t *indices; /* array of {name, shards, replicas, analysis?} */
 	json_t *faults;	 /* array, or NULL */
 	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */

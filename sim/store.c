@@ -55,7 +55,6 @@ static void obj_free(struct store_obj *o)
 	free(o->ns);
 	free(o->name);
 	json_decref(o->body);
-	json_decref(o->applied);
 	free(o);
 }
 
@@ -211,7 +210,6 @@ struct store_obj *store_create(const struct store_kind *k, const char *ns, json_
 	o->ns = xstrdup(k->namespaced ? ns : "");
 	o->name = xstrdup(json_str(meta, "name"));
 	o->body = json_incref(body);
-	o->applied = json_object();
 	json_object_set_new(body, "kind", json_string(k->kind));
 	json_object_set_new(body, "apiVersion", json_string(store_api_version(k)));
 	if (k->namespaced)

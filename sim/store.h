@@ -41,13 +41,26 @@ struct store_obj {
 	const struct store_kind *kind;
 	char *ns; /* "" when cluster-scoped */
 	char *name;
-	json_t *body;	 /* the object, owned */
-	json_t *applied; /* fieldManager -> its last applied configuration */
+	json_t *body; /* the object, owned */
 	bool gone;
-	/* Timing kept by the controllers (pods): when the containers become
-	 * ready, when a terminating pod is gone; 0 when not set. */
+	/* Timing kept by the controllers (pods): when the containers start
+	 * (their process runs), when a terminating pod is gone; 0 when not
+	 * set. */
 	int64_t ready_at_ms;
 	int64_t gone_at_ms;
+	/* The kubelet's view of a started pod: since when its containers
+	 * run (0: not running), its readiness probe worker (the next probe,
+	 * the last result and how many times in a row it came). */
+	int64_t running_ms;
+	int64_t next_probe_ms;
+	int probe_run;
+	bool probe_ok;
+	/* Elasticsearch in this pod has opened its HTTP port (es.c). */
+	bool http_open;
+	/* The endpoint controller's input: serving (Ready, not terminating)
+	 * since, and until (0 while it still is). */
+	int64_t serving_since_ms;
+	int64_t serving_until_ms;
 	struct store_obj *next;
 };
 

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <arpa/inet.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -15,6 +16,9 @@
 #include <openssl/x509v3.h>
 
 static SSL_CTX *ctx;
+/* Kept to sign client certificates (sim_tls_client_cert). */
+static X509 *ca;
+static EVP_PKEY *ca_key;
 
 static char *ssl_error(const char *what)
 {
@@ -38,9 +42,10 @@ static bool add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 	return ok;
 }
 
-/* A certificate for key, signed by issuer_key (issuer NULL: self-signed). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-		       const char *const *exts)
+/* A certificate for key, signed by issuer_key (issuer NULL: self-signed);
+ * orgs (NULL-terminated, or NULL) are the subject's O entries. */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *const *orgs, X509 *issuer,
+		       EVP_PKEY *issuer_key, const char *const *exts)
 {
 	X509 *cert = X509_new();
 	unsigned char serial[16];
@@ -56,6 +61,11 @@ static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *is
 	    !X509_gmtime_adj(X509_getm_notAfter(cert), 365L * 24 * 3600))
 		goto fail;
 	X509_NAME *name = X509_get_subject_name(cert);
+	for (size_t i = 0; orgs && orgs[i]; i++) {
+		if (!X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
+						(const unsigned char *)orgs[i], -1, -1, 0))
+			goto fail;
+	}
 	if (!X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1,
 					0) ||
 	    !X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name) ||
@@ -89,16 +99,97 @@ static char *pem_of(X509 *cert)
 	return out;
 }
 
+/*
+ * Client certificates as the API server takes them with --client-ca-file:
+ * asked for but not required (Go's tls.RequestClientCert), the CA's name
+ * sent as the acceptable one (client-go then offers only a certificate
+ * that CA issued), and verified after the handshake by the x509
+ * authenticator, which lets a request with a bad certificate go on to the
+ * token authenticators (staging/src/k8s.io/apiserver/pkg/authentication/
+ * request/x509/x509.go; the union in .../request/union/union.go).  The one
+ * CA signs both the server's and the clients' certificates, as kubeadm's
+ * does.
+ */
+static int accept_any_cb(int ok, X509_STORE_CTX *store)
+{
+	(void)ok;
+	(void)store;
+	return 1; /* judged per request: SSL_get_verify_result() */
+}
+
+static bool ask_client_certs(SSL_CTX *c)
+{
+	STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+	X509_NAME *name = X509_NAME_dup(X509_get_subject_name(ca));
+	if (!names || !name || !sk_X509_NAME_push(names, name)) {
+		X509_NAME_free(name);
+		sk_X509_NAME_pop_free(names, X509_NAME_free);
+		return false;
+	}
+	SSL_CTX_set_client_CA_list(c, names);
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, accept_any_cb);
+	/* Sessions resume with their client certificate: OpenSSL refuses a
+	 * resumption under SSL_VERIFY_PEER without a session id context. */
+	static const unsigned char sid_ctx[] = "esaas-sim";
+	if (SSL_CTX_set_session_id_context(c, sid_ctx, sizeof(sid_ctx) - 1) != 1)
+		return false;
+	/* The x509 authenticator asks for the clientAuth usage. */
+	return X509_STORE_add_cert(SSL_CTX_get_cert_store(c), ca) == 1 &&
+	       SSL_CTX_set_purpose(c, X509_PURPOSE_SSL_CLIENT) == 1;
+}
+
+/*
+ * Plain HTTP to the HTTPS port: Go's HTTP server looks at the first
+ * record's five bytes and, when they read as the start of an HTTP request,
+ * answers this and closes (net/http/server.go, conn.serve and
+ * tlsRecordHeaderLooksLikeHTTP).  OpenSSL shows the header to the message
+ * callback before it fails the handshake on it.
+ */
+static const char PLAIN_HTTP_REPLY[] =
+	"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+static bool looks_like_http(const unsigned char *p)
+{
+	static const char *const starts[] = {"GET /", "HEAD ", "POST ", "PUT /", "OPTIO"};
+	for (size_t i = 0; i < ARRAY_SIZE(starts); i++) {
+		if (!memcmp(p, starts[i], 5))
+			return true;
+	}
+	return false;
+}
+
+static void first_record_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+			    SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)arg;
+	if (write_p || content_type != SSL3_RT_HEADER || len < 5 ||
+	    SSL_get_state(ssl) != TLS_ST_BEFORE || !looks_like_http(buf))
+		return;
+	int fd = SSL_get_fd(ssl);
+	if (fd < 0)
+		return;
+	if (send(fd, PLAIN_HTTP_REPLY, sizeof(PLAIN_HTTP_REPLY) - 1, MSG_NOSIGNAL) < 0)
+		return;
+	/* The reply and the end of it go out before the rest of the request
+	 * is read; reading that rest keeps the close from resetting the
+	 * connection under the client's feet. */
+	shutdown(fd, SHUT_WR);
+	char drain[4096];
+	while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+		;
+}
+
 bool sim_tls_init(const char *host, char **ca_pem, char **err)
 {
-	EVP_PKEY *ca_key = EVP_EC_gen("P-256");
 	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *ca = NULL, *cert = NULL;
+	X509 *cert = NULL;
 	char *san = NULL;
 	bool ok = false;
 
 	*ca_pem = NULL;
 	*err = NULL;
+	ca_key = EVP_EC_gen("P-256");
 	if (!ca_key || !key) {
 		*err = ssl_error("cannot make a key");
 		goto out;
@@ -110,7 +201,7 @@ bool sim_tls_init(const char *host, char **ca_pem, char **err)
 					      "subjectKeyIdentifier",
 					      "hash",
 					      NULL};
-	ca = make_cert(ca_key, "esaas-sim-ca", NULL, ca_key, ca_exts);
+	ca = make_cert(ca_key, "esaas-sim-ca", NULL, NULL, ca_key, ca_exts);
 	if (!ca) {
 		*err = ssl_error("cannot make the CA certificate");
 		goto out;
@@ -136,7 +227,7 @@ bool sim_tls_init(const char *host, char **ca_pem, char **err)
 				    "subjectAltName",
 				    san,
 				    NULL};
-	cert = make_cert(key, "kube-apiserver", ca, ca_key, exts);
+	cert = make_cert(key, "kube-apiserver", NULL, ca, ca_key, exts);
 	if (!cert) {
 		*err = ssl_error("cannot make the server certificate");
 		goto out;
@@ -144,10 +235,11 @@ bool sim_tls_init(const char *host, char **ca_pem, char **err)
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1 ||
-	    SSL_CTX_check_private_key(ctx) != 1) {
+	    SSL_CTX_check_private_key(ctx) != 1 || !ask_client_certs(ctx)) {
 		*err = ssl_error("cannot set up TLS");
 		goto out;
 	}
+	SSL_CTX_set_msg_callback(ctx, first_record_cb);
 	*ca_pem = pem_of(ca);
 	if (!*ca_pem) {
 		*err = ssl_error("cannot write the CA certificate");
@@ -155,14 +247,10 @@ bool sim_tls_init(const char *host, char **ca_pem, char **err)
 	}
 	ok = true;
 out:
-	if (!ok) {
-		SSL_CTX_free(ctx);
-		ctx = NULL;
-	}
+	if (!ok)
+		sim_tls_free();
 	free(san);
-	X509_free(ca);
 	X509_free(cert);
-	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
 	return ok;
 }
@@ -190,4 +278,91 @@ void sim_tls_free(void)
 {
 	SSL_CTX_free(ctx);
 	ctx = NULL;
+	X509_free(ca);
+	ca = NULL;
+	EVP_PKEY_free(ca_key);
+	ca_key = NULL;
+}
+
+char *sim_tls_client_cert(const char *cn, const char *const *orgs, char **key_pem)
+{
+	static const char *const exts[] = {"basicConstraints",
+					   "critical,CA:FALSE",
+					   "keyUsage",
+					   "critical,digitalSignature,keyEncipherment",
+					   "extendedKeyUsage",
+					   "clientAuth",
+					   "authorityKeyIdentifier",
+					   "keyid:always",
+					   NULL};
+	EVP_PKEY *key = ca ? EVP_EC_gen("P-256") : NULL;
+	X509 *cert = key ? make_cert(key, cn, orgs, ca, ca_key, exts) : NULL;
+	char *pem = cert ? pem_of(cert) : NULL;
+	*key_pem = NULL;
+	if (pem) {
+		BIO *b = BIO_new(BIO_s_mem());
+		if (b && PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL, NULL) == 1) {
+			char *p;
+			long n = BIO_get_mem_data(b, &p);
+			*key_pem = xstrndup(p, (size_t)n);
+		}
+		BIO_free(b);
+	}
+	if (!*key_pem) {
+		free(pem);
+		pem = NULL;
+	}
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return pem;
+}
+
+/* One O value of the subject per group, as the x509 authenticator's
+ * CommonNameUserConversion reads them. */
+static char *name_entry(X509_NAME *name, int i)
+{
+	unsigned char *utf8 = NULL;
+	int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+	if (n < 0)
+		return NULL;
+	char *out = xstrndup((const char *)utf8, (size_t)n);
+	OPENSSL_free(utf8);
+	return out;
+}
+
+bool sim_tls_peer(struct evhttp_request *req, char **cn, char ***orgs)
+{
+	*cn = NULL;
+	*orgs = NULL;
+	struct evhttp_connection *conn = req ? evhttp_request_get_connection(req) : NULL;
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	SSL *ssl = bev && ctx ? bufferevent_openssl_get_ssl(bev) : NULL;
+	X509 *peer = ssl ? SSL_get1_peer_certificate(ssl) : NULL;
+	if (!peer)
+		return false;
+	bool ok = SSL_get_verify_result(ssl) == X509_V_OK;
+	X509_NAME *name = X509_get_subject_name(peer);
+	if (ok) {
+		int at = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+		*cn = at >= 0 ? name_entry(name, at) : NULL;
+		/* No user without a common name: the next authenticator decides. */
+		ok = *cn && **cn;
+	}
+	if (ok) {
+		size_t n = 0;
+		*orgs = xmalloc(sizeof(char *));
+		for (int at = -1;
+		     (at = X509_NAME_get_index_by_NID(name, NID_organizationName, at)) >= 0;) {
+			*orgs = xrealloc(*orgs, (n + 2) * sizeof(char *));
+			char *o = name_entry(name, at);
+			if (o)
+				(*orgs)[n++] = o;
+		}
+		(*orgs)[n] = NULL;
+	} else {
+		free(*cn);
+		*cn = NULL;
+	}
+	X509_free(peer);
+	return true;
 }

@@ -22,5 +22,19 @@ bool sim_tls_init(const char *host, char **ca_pem, char **err) MUST_CHECK;
 /* Serve http over TLS with that certificate. */
 void sim_tls_serve(struct evhttp *http);
 void sim_tls_free(void);
+/*
+ * A client certificate for cn with orgs as its O entries (the groups),
+ * signed by the CA: the PEM certificate, and *key_pem its key (free both);
+ * NULL on failure.
+ */
+char *sim_tls_client_cert(const char *cn, const char *const *orgs, char **key_pem);
+/*
+ * The client certificate of req's connection: false when none was sent.
+ * When one was, *cn and *orgs (NULL-terminated; free each and the array)
+ * are its subject's, or both NULL when the CA did not issue it for client
+ * authentication (expired, another CA's, no clientAuth usage) or it has
+ * no common name.
+ */
+bool sim_tls_peer(struct evhttp_request *req, char **cn, char ***orgs);
 
 #endif

@@ -61,7 +61,23 @@ static bool applied_before(struct states_apply *a, json_t *obj)
 void states_apply_finish(struct states_apply *a)
 {
 	states_rendered_free(a->r);
+	free(a->warned);
 	free(a);
+}
+
+/* Keep what the API server warned of about obj (kube/client.c logs it too),
+ * for the step's event: an unknown field dropped, a pod security level
+ * the pods would violate. */
+static void note_warnings(struct states_apply *a, json_t *obj, const struct kube_result *res)
+{
+	for (size_t i = 0; res->warnings && res->warnings[i]; i++) {
+		char *more = xasprintf("%s%s%s %s: %s", a->warned ? a->warned : "",
+				       a->warned ? "; " : "", json_str(obj, "kind"),
+				       json_str(json_object_get(obj, "metadata"), "name"),
+				       res->warnings[i]);
+		free(a->warned);
+		a->warned = more;
+	}
 }
 
 static void apply_abort_cb(void *arg)
@@ -149,6 +165,7 @@ static void applied_cb(void *arg, const struct kube_result *res)
 	a->call = NULL;
 	struct step *s = a->step;
 	if (res->klass == HTTPC_OK) {
+		note_warnings(a, json_array_get(a->r->objects, a->next - 1), res);
 		char *key = object_key(json_array_get(a->r->objects, a->next - 1));
 		json_array_append_new(a->done, json_string(key));
 		free(key);
@@ -185,9 +202,15 @@ void states_apply_more(struct states_apply *a)
 		return;
 	}
 	struct step *s = a->step;
+	char *warned = a->warned;
+	a->warned = NULL;
 	states_apply_finish(a);
 	json_object_del(step_context(s), "apply_progress");
-	step_next(s);
+	if (warned)
+		step_next_noting(s, "Kubernetes warned: %s", warned);
+	else
+		step_next(s);
+	free(warned);
 }
 
 /* An apply of spec_json's objects of kind (and name), for states_apply_more() to

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* How often a wait looks again (engine.wait_poll_ms). */
 #define states_poll_ms(s) states_poll_ms(s)
@@ -47,6 +48,9 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.image_registry = env->cfg->kube_image_registry,
 		.plugin_repo_url = env->cfg->kube_plugin_repository,
 		.rack_label = env->cfg->kube_rack_label,
+		.allowed_images = env->cfg->kube_allowed_images,
+		.utility_image = env->cfg->kube_utility_image,
+		.tune_hosts = env->cfg->kube_tune_hosts,
 	};
 }
 
@@ -209,6 +213,74 @@ void states_list_pods(struct state_call *l, const char *role,
 	l->kcall = kube_list(l->env->kube, path, sel, cb, arg);
 	free(sel);
 	free(path);
+}
+
+/* The context key of when a wait for pods began, as event times are
+ * written ("2026-01-02T03:04:05Z"). */
+#define MISSING_SINCE "pods_wait_since"
+
+static const char *wait_since(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	if (!json_str(ctx, MISSING_SINCE)) {
+		/* The workloads were applied before the wait: their first
+		 * refusals may be a little older. */
+		time_t t = (time_t)(now_wall_ms() / 1000) - 30;
+		struct tm tm;
+		char buf[32];
+		gmtime_r(&t, &tm);
+		strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(ctx, MISSING_SINCE, json_string(buf));
+	}
+	return json_str(ctx, MISSING_SINCE);
+}
+
+static void failed_create_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	char *observed = xstrdup(json_str(l->nodes, "observed"));
+	const char *since = wait_since(s);
+	json_t *newest = NULL;
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(res->klass == HTTPC_OK ? res->body : NULL, "items"), i,
+			    e) {
+		const char *at = json_str(e, "lastTimestamp");
+		const char *reason = json_str(e, "reason");
+		if (!at || !reason || strcmp(reason, "FailedCreate") != 0 || strcmp(at, since) < 0)
+			continue;
+		if (!newest || strcmp(at, json_str(newest, "lastTimestamp")) >= 0)
+			newest = e;
+	}
+	char *why = newest ? xasprintf("%s; %s FailedCreate: %s", observed,
+				       json_str(json_object_get(newest, "involvedObject"), "name"),
+				       json_str(newest, "message"))
+			   : xstrdup(observed);
+	bool refused = newest && strstr(json_str(newest, "message"), "violates PodSecurity");
+	states_call_finish(l);
+	if (refused) {
+		/* A replay after the level is fixed starts a new wait. */
+		json_object_del(step_context(s), MISSING_SINCE);
+		step_fail(s, "%s", why);
+	} else {
+		step_wait(s, states_poll_ms(s), "%s", why);
+	}
+	free(why);
+	free(observed);
+}
+
+void states_explain_missing_pods(struct state_call *l, const char *observed)
+{
+	char *coll = kube_collection_path("v1", "Event", l->r->ns);
+	char *path = xasprintf("%s?fieldSelector=reason%%3DFailedCreate", coll);
+	(void)wait_since(l->step);
+	json_decref(l->nodes);
+	l->nodes = json_pack("{s:s}", "observed", observed);
+	l->kcall = kube_get(l->env->kube, path, failed_create_cb, l);
+	free(path);
+	free(coll);
 }
 
 bool states_call_kube_ok(struct state_call *l, const struct kube_result *res)

@@ -289,17 +289,31 @@ static void wipe_created_cb(void *arg, const struct kube_result *res)
  */
 void state_wipe_quota(struct step *s)
 {
-	struct states_apply *a = states_apply_prepare(s, json_object_get(step_params(s), "spec"),
-						      "ResourceQuota", RENDER_QUOTA_NAME);
+	struct states_apply *a =
+		states_apply_prepare(s, json_object_get(step_params(s), "spec"), NULL, NULL);
 	if (!a)
 		return;
 	struct render_opts ro;
 	states_render_opts(s, a->env, &ro);
+	ro.wiping = true;
 	int hosts = (int)json_array_size(json_object_get(step_context(s), "hosts"));
 	json_t *roomy = render_quota(&a->r->spec, &ro, hosts + 1);
-	json_t *quota = render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME);
+	json_t *quota = json_incref(render_find(a->r->objects, "ResourceQuota", RENDER_QUOTA_NAME));
+	json_t *ns = json_incref(render_find(a->r->objects, "Namespace", a->r->ns));
 	json_object_set(quota, "spec", json_object_get(roomy, "spec"));
 	json_decref(roomy);
+	/*
+	 * The wipe pods mount the hosts' folders, which only the privileged
+	 * Pod Security level admits (render_namespace_level()): the namespace
+	 * says so from here on.  Its nodes have stopped, and the wipe pods
+	 * are esaas's utility image, the only pods made in it until it goes.
+	 */
+	json_object_set_new(json_object_get(json_object_get(ns, "metadata"), "labels"),
+			    "pod-security.kubernetes.io/enforce",
+			    json_string(render_namespace_level(&ro)));
+	json_array_clear(a->r->objects);
+	json_array_append_new(a->r->objects, ns);
+	json_array_append_new(a->r->objects, quota);
 	states_apply_more(a);
 }
 

@@ -85,6 +85,16 @@ struct state_call *states_call_es(struct step *s, const char *service);
 void states_check_owner(struct state_call *l, void (*owned)(struct state_call *l, bool present));
 /* List the cluster's pods, those of one role label when role is set
  * ("master", "data", "client", "kibana", "wipe"): cb(arg, ...) answers. */
+/*
+ * Pods a workload could not make say why only in the namespace's
+ * FailedCreate events (the StatefulSet and ReplicaSet controllers record
+ * the API server's refusal there).  Ends the step: with the newest such
+ * event since the wait began in the observation (observed, then "; NAME
+ * FailedCreate: message"), waiting; failed at once when the refusal is
+ * Pod Security's, which no retry gets past (the namespace's level must
+ * change).  observed: what the pod count says.
+ */
+void states_explain_missing_pods(struct state_call *l, const char *observed);
 void states_list_pods(struct state_call *l, const char *role,
 		      void (*cb)(void *arg, const struct kube_result *res), void *arg);
 /* A Kubernetes answer to l's call: true for a success; otherwise false
@@ -145,6 +155,7 @@ struct states_apply {
 	size_t next;
 	struct kube_call *call;
 	json_t *done; /* applied in this state so far (apply_progress), borrowed */
+	char *warned; /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
 };
 
 void states_apply_more(struct states_apply *a);

@@ -90,10 +90,19 @@ static void kibana_pods_cb(void *arg, const struct kube_result *res)
 	 * against the quota, pkg/quota/v1/evaluator/core/pods.go QuotaV1Pod)
 	 * until it has exited. */
 	states_tally_pods(json_object_get(res->body, "items"), want > 0, NULL, &t);
+	if (want > 0 && t.pods < want) {
+		/* Some were never made: the ReplicaSet's events say why. */
+		char *observed = xasprintf("%d of %d Kibana pods ready%s%s", t.ready, want,
+					   t.first_missing[0] ? "; " : "", t.first_missing);
+		states_explain_missing_pods(l, observed);
+		free(observed);
+		return;
+	}
 	states_call_finish(l);
-	if (t.pods == want && t.ready == want)
+	if (t.pods == want && t.ready == want) {
+		json_object_del(step_context(s), "pods_wait_since");
 		step_next(s);
-	else if (want == 0)
+	} else if (want == 0)
 		step_wait(s, states_poll_ms(s), "%d Kibana pods still running", t.pods);
 	else
 		step_wait(s, states_poll_ms(s), "%d of %d Kibana pods ready%s%s", t.ready, want,

@@ -961,16 +961,27 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	states_tally_pods(items, true, NULL, &t);
 	char pending[512];
 	int limit = unschedulable_limit_s(l->env);
+	bool unschedulable = unschedulable_pod(items, pending, sizeof(pending));
+	if (!unschedulable && t.pods < want) {
+		/* Some were never made: the workload's events say why. */
+		json_object_del(ctx, "unschedulable_since");
+		char *observed = xasprintf("%d pods, %d ready, want %d%s%s", t.pods, t.ready, want,
+					   t.first_missing[0] ? "; " : "", t.first_missing);
+		states_explain_missing_pods(l, observed);
+		free(observed);
+		return;
+	}
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want) {
 		/* Ready, they may hold shards now: no longer undone by scaling back. */
+		json_object_del(ctx, "pods_wait_since");
 		json_object_del(ctx, "unschedulable_since");
 		json_object_set_new(ctx, "scaled_up", json_false());
 		json_object_set_new(ctx, "quota_raised", json_false());
 		states_wait_joined(s); /* and joined, not only ready */
 		return;
 	}
-	if (!unschedulable_pod(items, pending, sizeof(pending))) {
+	if (!unschedulable) {
 		json_object_del(ctx, "unschedulable_since");
 		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
 			  want, t.first_missing[0] ? "; " : "", t.first_missing);

@@ -38,12 +38,22 @@ static void pods_listed_cb(void *arg, const struct kube_result *res)
 	int want = expected_pods(&l->r->spec);
 	struct states_pod_tally t;
 	states_tally_pods(json_object_get(res->body, "items"), false, NULL, &t);
-	states_call_finish(l);
-	if (t.ready >= want)
+	if (t.ready >= want) {
+		states_call_finish(l);
+		json_object_del(step_context(s), "pods_wait_since");
 		step_next(s);
-	else
-		step_wait(s, states_poll_ms(s), "%d of %d pods ready%s%s", t.ready, want,
-			  t.first_missing[0] ? "; " : "", t.first_missing);
+		return;
+	}
+	char *observed = xasprintf("%d of %d pods ready%s%s", t.ready, want,
+				   t.first_missing[0] ? "; " : "", t.first_missing);
+	if (t.pods < want) {
+		/* Some were never made: the workloads' events say why. */
+		states_explain_missing_pods(l, observed);
+	} else {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "%s", observed);
+	}
+	free(observed);
 }
 
 void state_wait_pods_ready(struct step *s)
@@ -52,6 +62,36 @@ void state_wait_pods_ready(struct step *s)
 	if (!l)
 		return;
 	states_list_pods(l, NULL, pods_listed_cb, l);
+}
+
+static void master_pods_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	struct step *s = l->step;
+	char *observed = xstrdup(json_str(l->nodes, "observed"));
+	int want = l->r->spec.nodes[ES_ROLE_MASTER].replicas;
+	struct states_pod_tally t = {0};
+	if (res->klass == HTTPC_OK)
+		states_tally_pods(json_object_get(res->body, "items"), false, NULL, &t);
+	if (res->klass == HTTPC_OK && t.pods < want) {
+		char *more = xasprintf("%s; %d of %d master pods made", observed, t.pods, want);
+		states_explain_missing_pods(l, more);
+		free(more);
+	} else {
+		states_call_finish(l);
+		step_wait(s, states_poll_ms(s), "%s", observed);
+	}
+	free(observed);
+}
+
+/* The masters do not answer: waited out, unless their pods were never
+ * made (then the workload's events say why, states_explain_missing_pods). */
+static void masters_unreachable(struct state_call *l, const char *observed)
+{
+	json_decref(l->nodes);
+	l->nodes = json_pack("{s:s}", "observed", observed);
+	states_list_pods(l, es_role_name(ES_ROLE_MASTER), master_pods_cb, l);
 }
 
 static void masters_cb(void *arg, const struct es_result *res)
@@ -67,19 +107,25 @@ static void masters_cb(void *arg, const struct es_result *res)
 		/* The cluster has formed: from now on nothing renders
 		 * cluster.initial_master_nodes (states_initial_masters). */
 		json_object_set_new(step_context(s), "cluster_uuid", json_string(uuid));
+		json_object_del(step_context(s), "pods_wait_since");
+	}
+	if (!ok) {
+		/* Not reachable yet is what this state waits out, not an error. */
+		char *observed =
+			xasprintf("masters not reachable yet: %s", msg ? msg : "no answer");
+		masters_unreachable(l, observed);
+		free(observed);
+		free(msg);
+		return;
 	}
 	states_call_finish(l);
 	if (formed)
 		step_next(s);
-	else if (ok)
+	else
 		step_wait(s, states_poll_ms(s),
 			  "the masters answer but have not elected a master yet (cluster_uuid %s); "
 			  "waiting for a cluster uuid",
 			  uuid ? uuid : "absent");
-	else
-		/* Not reachable yet is what this state waits out, not an error. */
-		step_wait(s, states_poll_ms(s), "masters not reachable yet: %s",
-			  msg ? msg : "no answer");
 	free(msg);
 }
 
@@ -94,20 +140,26 @@ static void cat_master_cb(void *arg, const struct es_result *res)
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool ok = res->klass == HTTPC_OK;
 	bool formed = ok && node && node[0];
-	if (formed)
+	if (formed) {
 		json_object_set_new(step_context(s), "elected_master", json_string(node));
+		json_object_del(step_context(s), "pods_wait_since");
+	}
+	if (!ok) {
+		char *observed = xasprintf("masters not reachable or no master elected yet: %s; "
+					   "waiting for _cat/master to name one",
+					   msg ? msg : "no answer");
+		masters_unreachable(l, observed);
+		free(observed);
+		free(msg);
+		return;
+	}
 	states_call_finish(l);
 	if (formed)
 		step_next(s);
-	else if (ok)
+	else
 		step_wait(s, states_poll_ms(s),
 			  "the masters answer but _cat/master names no master yet; waiting for "
 			  "an elected master");
-	else
-		step_wait(s, states_poll_ms(s),
-			  "masters not reachable or no master elected yet: %s; waiting for "
-			  "_cat/master to name one",
-			  msg ? msg : "no answer");
 	free(msg);
 }
 

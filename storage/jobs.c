@@ -54,19 +54,25 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * new spec is checked against the tenant's quota first (SQLSTATE EQ001 when
  * it would grow past it; see 0007_quota.sql).  The job belongs to the live
  * cluster of its name (cluster_id: the engine reads the namespace and the
- * id through it), when there is one.
+ * id through it), when there is one.  A job planned against a base spec
+ * ($8) is queued only if that is still the spec the cluster is to have
+ * (SQLSTATE ES001 otherwise; see 0010_spec_base.sql): two operations read
+ * at once cannot both build on it.
  */
 #define SUBMIT_SQL                                                                                 \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
 	" q AS (SELECT esaas_quota_check($1, $2, esaas_job_spec($4::jsonb)) FROM lk"               \
 	"  WHERE $4::jsonb ? 'spec' AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT NULL" \
 	"   AND tenant_id = $1 AND idempotency_key = $7)),"                                        \
+	" b AS (SELECT esaas_spec_base_check($1, $2, $8::jsonb) FROM lk"                           \
+	"  WHERE $8::jsonb IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT"   \
+	"   NULL AND tenant_id = $1 AND idempotency_key = $7)),"                                   \
 	" ins AS ("                                                                                \
 	" INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"          \
 	"                   submitted_by, idempotency_key)"                                        \
 	" SELECT $1, $2, (SELECT c.id FROM clusters c WHERE c.tenant_id = $1 AND c.name = $2"      \
 	"   AND c.deleted_at IS NULL), $3, $4::jsonb, 'queued', $5, $6, $7"                        \
-	" FROM lk LEFT JOIN q ON true"                                                             \
+	" FROM lk LEFT JOIN q ON true LEFT JOIN b ON true"                                         \
 	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"   \
 	" RETURNING *),"                                                                           \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
@@ -83,7 +89,7 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 
 struct submit_ctx {
 	struct db_pool *db;
-	char *params[7];
+	char *params[8];
 	bool retried;
 	storage_submit_cb cb;
 	void *arg;
@@ -105,7 +111,7 @@ static void submit_cb(void *arg, PGresult *res, const struct db_error *err)
 		 * statement's snapshot was taken: the next statement sees it.
 		 */
 		c->retried = true;
-		db_query(c->db, SUBMIT_SQL, 7, (const char *const *)c->params, submit_cb, c);
+		db_query(c->db, SUBMIT_SQL, 8, (const char *const *)c->params, submit_cb, c);
 		return;
 	}
 	if (err) {
@@ -135,7 +141,8 @@ void storage_job_submit(struct db_pool *db, const struct job_submit *req, storag
 	c->params[4] = xstrdup(req->first_state);
 	c->params[5] = xstrdup(req->actor);
 	c->params[6] = req->idempotency_key ? xstrdup(req->idempotency_key) : NULL;
-	db_query(db, SUBMIT_SQL, 7, (const char *const *)c->params, submit_cb, c);
+	c->params[7] = req->base_spec ? json_dumps(req->base_spec, JSON_COMPACT) : NULL;
+	db_query(db, SUBMIT_SQL, 8, (const char *const *)c->params, submit_cb, c);
 }
 
 /* --- get ----------------------------------------------------------------------- */

@@ -58,7 +58,16 @@ struct job_submit {
 	json_t *params; /* object */
 	const char *actor;
 	const char *idempotency_key; /* NULL: none */
+	/* The spec params.spec was planned against (the cluster's target_spec
+	 * when it was read), or NULL for no check.  When the cluster is to have
+	 * another spec by the time the submission holds the cluster's lock,
+	 * nothing is queued and err carries SPEC_BASE_SQLSTATE. */
+	const json_t *base_spec;
 };
+
+/* The submission's base_spec is no longer the spec its cluster is to have
+ * (esaas_spec_base_check(), 0010_spec_base.sql). */
+#define SPEC_BASE_SQLSTATE "ES001"
 
 /*
  * job: the stored job.  created is false when an earlier job with the same

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# Run the integration test programs, up to ESAAS_TEST_JOBS (2) at a time.
+# Run the integration test programs, up to ESAAS_TEST_JOBS (6) at a time.
 # Each program has its own PostgreSQL, esaas-sim and esaasd, so they do not
-# share state; their clusters run side by side.  A program's output is
-# printed whole once it ends, with its time, so the cmocka summaries stay
-# readable and countable.  The exit status is 1 if any program failed.
+# share state; their clusters run side by side, and the programs mostly
+# wait on them (pods take their probes' seconds to be Ready), so more run
+# at once than there are cores.  PROGRAM:i/n runs one shard of a long
+# program (ESAAS_TEST_SHARD, tests/integration/harness.h).  A program's
+# output is printed whole once it ends, with its time, so the cmocka
+# summaries stay readable and countable.  The exit status is 1 if any
+# program failed.
 #
-#   tests/run-integration.sh BUILDDIR PROGRAM...
+#   tests/run-integration.sh BUILDDIR PROGRAM[:i/n]...
 set -u
 
 builddir=$1
 shift
-jobs=${ESAAS_TEST_JOBS:-2}
+jobs=${ESAAS_TEST_JOBS:-6}
 case $jobs in
 '' | *[!0-9]* | 0)
 	echo "ESAAS_TEST_JOBS: a positive number is expected, not '$jobs'" >&2
@@ -24,9 +28,12 @@ trap 'rm -rf "$logs"' EXIT
 run_one()
 {
 	local t=$1 log start rc
-	log=$logs/$(echo "$t" | tr / _)
+	log=$logs/$(echo "$t" | tr /: __)
 	start=$(date +%s)
-	"$builddir/$t" >"$log.out" 2>&1 &
+	case $t in
+	*:*) ESAAS_TEST_SHARD=${t#*:} "$builddir/${t%%:*}" >"$log.out" 2>&1 & ;;
+	*) "$builddir/$t" >"$log.out" 2>&1 & ;;
+	esac
 	echo $! >"$log.pid"
 	wait $!
 	rc=$?
@@ -41,7 +48,7 @@ failed=0
 report()
 {
 	local t=$1 log rc secs
-	log=$logs/$(echo "$t" | tr / _)
+	log=$logs/$(echo "$t" | tr /: __)
 	read -r rc secs <"$log.rc"
 	echo "--- $t (${secs}s, exit $rc)"
 	cat "$log.out"
@@ -54,9 +61,9 @@ interrupted()
 	local pid t
 	for pid in "${!running[@]}"; do
 		t=${running[$pid]}
-		kill "$(cat "$logs/$(echo "$t" | tr / _).pid" 2>/dev/null)" 2>/dev/null
+		kill "$(cat "$logs/$(echo "$t" | tr /: __).pid" 2>/dev/null)" 2>/dev/null
 		echo "--- $t (interrupted)"
-		cat "$logs/$(echo "$t" | tr / _).out" 2>/dev/null
+		cat "$logs/$(echo "$t" | tr /: __).out" 2>/dev/null
 	done
 	exit 1
 }

@@ -4,6 +4,10 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -119,17 +123,29 @@ const char *pg_new_database(struct pg *pg, char *url, size_t len)
 	return url;
 }
 
+/*
+ * A port nothing listens on, for a server this test starts next.  Not one
+ * the kernel hands out for port 0: those come from the ephemeral range
+ * (ip_local_port_range, 32768-60999 by default), which every outgoing
+ * connection of the programs running side by side also draws from, so one
+ * could take it before the server binds it.  A random one of 10000-19999
+ * instead, below that range and below tests/pg.sh's 20000-40000.
+ */
 static int free_port(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int port = -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
+	for (int attempt = 0; attempt < 200; attempt++) {
+		int port = 10000 + (int)rand_below(10000);
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+					.sin_port = htons((uint16_t)port),
+					.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+		if (fd >= 0)
+			close(fd);
+		if (ok)
+			return port;
+	}
+	return -1;
 }
 
 /* The simulators' servers and their CA files, for http_request(). */
@@ -162,11 +178,16 @@ static bool write_ca(struct sim *s, const char *b64)
 	free(pem);
 	if (!ok || !s->server[0])
 		return false;
+	harness_trust_ca(s->server, s->ca);
+	return true;
+}
+
+void harness_trust_ca(const char *base, const char *ca_file)
+{
 	static size_t next;
 	size_t i = next++ % (sizeof(known_cas) / sizeof(known_cas[0]));
-	snprintf(known_cas[i].server, sizeof(known_cas[i].server), "%s", s->server);
-	snprintf(known_cas[i].ca, sizeof(known_cas[i].ca), "%s", s->ca);
-	return true;
+	snprintf(known_cas[i].server, sizeof(known_cas[i].server), "%s", base);
+	snprintf(known_cas[i].ca, sizeof(known_cas[i].ca), "%s", ca_file);
 }
 
 bool sim_start(struct sim *s, const char *dir, const char *config_yaml)
@@ -216,10 +237,15 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			 harness_srcdir());
 		const char *shipped[] = {role, binding, NULL};
 		const char *const *files = rbac_files ? rbac_files : shipped;
+		/* The API server's schemas, for its unknown fields. */
+		char openapi[600];
+		snprintf(openapi, sizeof(openapi), "%s/tests/reference/k8s-schema/openapi-v3/1.29",
+			 harness_srcdir());
 		const char *argv[32] = {
 			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
-			s->kubeconfig, "--config", config};
-		int n = 7;
+			s->kubeconfig, "--config", config,	  "--openapi",
+			openapi};
+		int n = 9;
 		for (int i = 0; files[i] && n < 29; i++) {
 			argv[n++] = "--rbac";
 			argv[n++] = files[i];
@@ -248,6 +274,20 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 			snprintf(s->server, sizeof(s->server), "%.200s", p + 8);
 		if (!strncmp(line, "- name: ", 8))
 			snprintf(user, sizeof(user), "%.200s", line + 8);
+		p = strstr(line, "tokenFile: \"");
+		if (p && !s->sa_token[0] && strstr(user, "system:serviceaccount:")) {
+			/* A bound token, in its file. */
+			char path[600];
+			snprintf(path, sizeof(path), "%s", p + 12);
+			path[strcspn(path, "\"")] = '\0';
+			snprintf(s->sa_token_file, sizeof(s->sa_token_file), "%s", path);
+			FILE *tf = fopen(path, "r");
+			if (tf && fgets(s->sa_token, sizeof(s->sa_token), tf))
+				s->sa_token[strcspn(s->sa_token, "\n")] = '\0';
+			if (tf)
+				fclose(tf);
+			continue;
+		}
 		p = strstr(line, "token: ");
 		if (p && !strcmp(user, "\"admin\""))
 			snprintf(s->token, sizeof(s->token), "%.200s", p + 7);
@@ -1263,4 +1303,31 @@ bool flood_finish(struct flood *f, struct flood_counts *out)
 	close(f->fd);
 	free(f);
 	return ok;
+}
+
+int harness_run_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+		      int (*setup)(void **), int (*teardown)(void **))
+{
+	const char *shard = getenv("ESAAS_TEST_SHARD");
+	long i = 0, of = 1;
+
+	if (shard && *shard) {
+		char *end;
+		i = strtol(shard, &end, 10);
+		if (*end == '/')
+			of = strtol(end + 1, &end, 10);
+		if (*end || of < 1 || i < 0 || i >= of) {
+			fprintf(stderr, "ESAAS_TEST_SHARD: i/n with 0 <= i < n expected, not %s\n",
+				shard);
+			return 1;
+		}
+	}
+	struct CMUnitTest *mine = xcalloc(n ? n : 1, sizeof(*mine));
+	size_t k = 0;
+	for (size_t t = 0; t < n; t++)
+		if ((long)(t % (size_t)of) == i)
+			mine[k++] = tests[t];
+	int rc = _cmocka_run_group_tests(name, mine, k, setup, teardown);
+	free(mine);
+	return rc;
 }

@@ -116,6 +116,8 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
  * simulator that sim_start() started is verified with its CA); a body is sent as
  * application/json unless headers has a Content-Type line; timeout_ms 0
  * is 10 s.  False when no answer came (out is then empty). */
+/* Verify https:// requests to base ("https://127.0.0.1:PORT") with ca_file. */
+void harness_trust_ca(const char *base, const char *ca_file);
 /* GET /metrics from d's metrics listener (metrics.listen). */
 bool metrics_get(const struct esaasd *d, struct http_resp *out);
 bool http_request(const char *base, const char *method, const char *path, const char *body,
@@ -151,6 +153,9 @@ struct sim {
 	char server[256];   /* from its kubeconfig: the API's URL */
 	char token[256];    /* the admin's bearer token (kubernetes-admin) */
 	char sa_token[256]; /* esaasd's ServiceAccount's (the current context's) */
+	/* With serviceaccounts.token_life_ms: the file its token rotates in
+	 * (sa_token is the first); else "". */
+	char sa_token_file[600];
 };
 /* The configuration gets "seed: $ESAAS_SIM_SEED" (else 1) as its first line,
  * unless config_yaml starts with a seed of its own. */
@@ -262,5 +267,18 @@ struct flood_counts {
 struct flood;
 struct flood *flood_start(const struct esaasd *d, int ms, int per_second);
 bool flood_finish(struct flood *f, struct flood_counts *out);
+
+/*
+ * Run a program's tests as cmocka_run_group_tests_name() does, or, with
+ * ESAAS_TEST_SHARD=i/n in the environment, only those whose index modulo
+ * n is i: tests/run-integration.sh starts a long program's shards side by
+ * side, each with its own PostgreSQL, simulator and esaasd.  Tests must
+ * not depend on one another.  A malformed ESAAS_TEST_SHARD fails.
+ */
+struct CMUnitTest;
+int harness_run_tests(const char *name, const struct CMUnitTest *tests, size_t n,
+		      int (*setup)(void **), int (*teardown)(void **));
+#define harness_run_group(tests, setup, teardown) \
+	harness_run_tests(#tests, tests, sizeof(tests) / sizeof((tests)[0]), setup, teardown)
 
 #endif

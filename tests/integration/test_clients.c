@@ -634,6 +634,64 @@ static void test_replies_past_their_cap_fail_naming_it(void **state)
 	fakehttp_stop(fake);
 }
 
+/*
+ * Calls every 100 ms for 3.5 s through a kube client of the simulator's
+ * kubeconfig whose tokens live 1.5 s: every one answered 200.  The record
+ * says how many expired tokens reached the server.
+ */
+static long calls_through_rotation(const struct sim *on, int64_t reread_ms)
+{
+	struct kube_conn conn;
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG, .kubeconfig = on->kubeconfig};
+	char err[512];
+	assert_true(kube_conn_load(&o, &conn, err, sizeof(err)));
+	assert_non_null(conn.token_file);
+	struct kube *k = kube_new(t.http, &conn);
+	if (reread_ms > 0)
+		kube_set_token_reread_ms(k, reread_ms);
+	json_t *rec = sim_record(on);
+	json_int_t refused_before = json_integer_value(
+		json_object_get(json_object_get(rec, "service_account_tokens"), "expired_refused"));
+	json_decref(rec);
+	int64_t end = harness_now_ms() + 3500;
+	int calls = 0;
+	while (harness_now_ms() < end) {
+		struct answer a = {0};
+		kube_get(k, "/api/v1/namespaces/default/configmaps", kube_answer_cb, &a);
+		wait_answer(&a);
+		assert_int_equal(a.status, 200);
+		answer_clear(&a);
+		calls++;
+		msleep(100);
+	}
+	assert_true(calls >= 20);
+	rec = sim_record(on);
+	json_t *tokens = json_object_get(rec, "service_account_tokens");
+	assert_true(json_integer_value(json_object_get(tokens, "rotations")) >= 2);
+	long refused = (long)(json_integer_value(json_object_get(tokens, "expired_refused")) -
+			      refused_before);
+	json_decref(rec);
+	kube_free(k);
+	kube_conn_free(&conn);
+	return refused;
+}
+
+/* A token file rewritten before the token expires (as the kubelet does at
+ * 80% of its life) is read again periodically, and at once on a 401. */
+static void test_rotating_token_file_is_read_again(void **state)
+{
+	struct sim bound;
+	char config[sizeof(SIM_CONFIG) + 64];
+	snprintf(config, sizeof(config), "%sserviceaccounts:\n  token_life_ms: 1500\n", SIM_CONFIG);
+	assert_true(sim_start(&bound, t.dir, config));
+	/* Read every 200 ms: never sends an expired token. */
+	assert_int_equal(calls_through_rotation(&bound, 200), 0);
+	/* Read every minute: an expired token is refused, read again at once
+	 * on the 401, and the call goes through. */
+	assert_true(calls_through_rotation(&bound, 0) >= 1);
+	assert_int_equal(sim_stop(&bound), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -643,6 +701,10 @@ int main(void)
 		cmocka_unit_test(test_rendered_cluster_and_elasticsearch),
 		cmocka_unit_test(test_flush_on_8),
 		cmocka_unit_test(test_replies_past_their_cap_fail_naming_it),
+		cmocka_unit_test(test_rotating_token_file_is_read_again),
 	};
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -24,6 +24,7 @@
 #include <event2/event.h>
 
 #include "api/routes.h"
+#include "common/json.h"
 #include "common/util.h"
 #include "engine/registry.h"
 #include "kube/spec.h"
@@ -193,7 +194,7 @@ static void test_check_create_needs_a_create_workflow(void **state)
 	json_t *body = json_loads(SPEC_LOGS, 0, NULL);
 
 	/* No create workflow: 501, and nothing parsed is left behind. */
-	assert_false(api_clusters_check_create(body, &empty, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(body, &empty, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 501);
 	assert_string_equal(err.code, "not_implemented");
 	assert_null(err.field);
@@ -202,13 +203,13 @@ static void test_check_create_needs_a_create_workflow(void **state)
 	assert_null(wf);
 	assert_null(spec.name);
 	http_error_clear(&err);
-	assert_false(api_clusters_check_create(body, NULL, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(body, NULL, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 501);
 	http_error_clear(&err);
 
 	/* A spec that is wrong is the client's error whatever the build. */
 	json_t *bad = json_loads("{\"name\": \"logs\", \"masters\": {\"replicas\": 2}}", 0, NULL);
-	assert_false(api_clusters_check_create(bad, &empty, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(bad, &empty, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 422);
 	assert_string_equal(err.field, "masters.replicas");
 	http_error_clear(&err);
@@ -216,18 +217,46 @@ static void test_check_create_needs_a_create_workflow(void **state)
 
 	/* With one: its first state, and its own check, whose field names the body's. */
 	assert_true(wf_registry_add(&reg, &fake_create, msg, sizeof(msg)));
-	assert_true(api_clusters_check_create(body, &reg, &spec, &wf, &err));
+	assert_true(api_clusters_check_create(body, &reg, NULL, &spec, &wf, &err));
 	assert_ptr_equal(wf, &fake_create);
 	assert_string_equal(spec.name, "logs");
 	spec_free(&spec);
 	json_t *big = json_loads("{\"name\": \"logs\", \"data\": {\"replicas\": 3}}", 0, NULL);
-	assert_false(api_clusters_check_create(big, &reg, &spec, &wf, &err));
+	assert_false(api_clusters_check_create(big, &reg, NULL, &spec, &wf, &err));
 	assert_int_equal(err.status, 422);
 	assert_string_equal(err.field, "data.replicas");
 	assert_string_equal(err.message, "data.replicas: at most 2 in this test");
 	assert_null(spec.name);
 	http_error_clear(&err);
 	json_decref(big);
+
+	/* An image of the tenant's choosing is refused, naming the field,
+	 * unless the operator's allow-list pins that very image to the version. */
+	json_t *own = json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+				 " \"image\": \"evil/es:1\"}",
+				 0, NULL);
+	assert_false(api_clusters_check_create(own, &reg, NULL, &spec, &wf, &err));
+	assert_int_equal(err.status, 422);
+	assert_string_equal(err.field, "image");
+	assert_non_null(strstr(err.message, "kubernetes.allowed_images"));
+	assert_null(spec.name);
+	http_error_clear(&err);
+	assert_false(api_clusters_check_create(own, &reg, "7.17.10=mirror/es:7.17.10", &spec, &wf,
+					       &err));
+	assert_string_equal(err.field, "image");
+	http_error_clear(&err);
+	json_decref(own);
+	json_t *pinned =
+		json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+			   " \"data\": {\"replicas\": 2}, \"image\": \"mirror/es:7.17.10\"}",
+			   0, NULL);
+	assert_true(api_clusters_check_create(pinned, &reg,
+					      "6.8.23=mirror/es:6.8.23, "
+					      "7.17.10=mirror/es:7.17.10",
+					      &spec, &wf, &err));
+	assert_string_equal(spec.image, "mirror/es:7.17.10");
+	spec_free(&spec);
+	json_decref(pinned);
 	json_decref(body);
 }
 
@@ -868,6 +897,158 @@ static void test_a_job_end_is_recorded_on_its_cluster(void **state)
 	event_base_free(base);
 }
 
+/* --- concurrent operations on one cluster ------------------------------------------ */
+
+/*
+ * Operations that change a cluster's spec, sent at once: the API plans
+ * each against the spec the cluster is to have once the jobs queued before
+ * it are done.  Each one queued keeps the changes of every one queued
+ * before it (it was planned again when one came in between), or it is
+ * refused with 409: never a job whose spec drops an accepted change.
+ */
+#define SPEC_RACERS 6
+
+static const struct {
+	const char *method, *path, *body;
+	const char *key; /* the change, a path in the spec */
+	const char *value;
+} spec_ops[SPEC_RACERS] = {
+	{"POST", "/api/v1/clusters/race/scale", "{\"role\": \"data\", \"replicas\": 4}",
+	 "data.replicas", "4"},
+	{"PATCH", "/api/v1/clusters/race/config", "{\"settings\": {\"search.max_buckets\": 20001}}",
+	 "config.search.max_buckets", "20001"},
+	{"PATCH", "/api/v1/clusters/race/config",
+	 "{\"settings\": {\"cluster.max_shards_per_node\": 1001}}",
+	 "config.cluster.max_shards_per_node", "1001"},
+	{"PATCH", "/api/v1/clusters/race/config",
+	 "{\"settings\": {\"action.destructive_requires_name\": true}}",
+	 "config.action.destructive_requires_name", "true"},
+	{"PATCH", "/api/v1/clusters/race/config",
+	 "{\"settings\": {\"search.default_search_timeout\": \"30s\"}}",
+	 "config.search.default_search_timeout", "\"30s\""},
+	{"PATCH", "/api/v1/clusters/race/config",
+	 "{\"settings\": {\"cluster.info.update.interval\": \"45s\"}}",
+	 "config.cluster.info.update.interval", "\"45s\""},
+};
+
+/* The value at a dotted path whose last part may hold dots itself (a
+ * setting's key under "config"), as compact JSON; NULL when absent. */
+static char *spec_value(json_t *spec, const char *key)
+{
+	const char *dot = strchr(key, '.');
+	char *section = xstrndup(key, (size_t)(dot - key));
+	json_t *v = json_object_get(json_object_get(spec, section), dot + 1);
+	free(section);
+	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+static bool spec_has(json_t *spec, int op)
+{
+	char *v = spec_value(spec, spec_ops[op].key);
+	bool ok = v && strcmp(v, spec_ops[op].value) == 0;
+	free(v);
+	return ok;
+}
+
+static void test_concurrent_spec_changes_keep_every_accepted_change(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	int fds[SPEC_RACERS][2];
+	pid_t pids[SPEC_RACERS];
+	long statuses[SPEC_RACERS];
+	int64_t ids[SPEC_RACERS];
+
+	assert_int_equal(
+		sql_int(f->sql,
+			"INSERT INTO clusters (tenant_id, name, namespace, spec, observed,"
+			" created_by, created_at) VALUES ('default', 'race', 'es-default-race',"
+			" '{\"name\": \"race\", \"version\": \"7.17.10\","
+			"   \"data\": {\"replicas\": 2}}',"
+			" '{\"phase\": \"ready\"}', 't', now() - interval '1 minute')"
+			" RETURNING 1",
+			0, NULL),
+		1);
+	/* A job of the cluster runs (held here): the operations stay queued
+	 * behind it, as they would behind a long rolling restart. */
+	held_job(f->sql, "race");
+
+	for (int i = 0; i < SPEC_RACERS; i++) {
+		assert_int_equal(pipe(fds[i]), 0);
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			struct http_resp r;
+			long long out[2] = {0, 0};
+			if (http_call(&f->d, spec_ops[i].method, spec_ops[i].path, spec_ops[i].body,
+				      NULL, &r)) {
+				out[0] = r.status;
+				out[1] = job_id(&r);
+				if (r.status == 409 &&
+				    strcmp(json_str(json_object_get(r.body, "error"), "code"),
+					   "conflict") != 0)
+					out[0] = -409;
+			}
+			_exit(write(fds[i][1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
+		}
+		close(fds[i][1]);
+	}
+	int accepted = 0;
+	for (int i = 0; i < SPEC_RACERS; i++) {
+		long long in[2] = {0, 0};
+		int status;
+		assert_int_equal(read(fds[i][0], in, sizeof(in)), sizeof(in));
+		close(fds[i][0]);
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		statuses[i] = (long)in[0];
+		ids[i] = (int64_t)in[1];
+		if (statuses[i] != 202 && statuses[i] != 409)
+			fail_msg("%s %s answered %ld", spec_ops[i].method, spec_ops[i].path,
+				 statuses[i]);
+		if (statuses[i] == 202) {
+			assert_true(ids[i] > 0);
+			accepted++;
+		}
+	}
+	assert_true(accepted > 0);
+
+	/* In queue order, each job's spec has its own change and those of the
+	 * jobs queued before it. */
+	PGresult *res = PQexec(f->sql, "SELECT id, esaas_job_spec(params) FROM jobs"
+				       " WHERE cluster = 'race' AND params ? 'spec'"
+				       " ORDER BY queue_seq");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_int_equal(PQntuples(res), accepted);
+	bool before[SPEC_RACERS] = {false};
+	for (int row = 0; row < PQntuples(res); row++) {
+		int64_t id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
+		json_t *spec = json_loads(PQgetvalue(res, row, 1), 0, NULL);
+		int op = -1;
+		for (int i = 0; i < SPEC_RACERS; i++)
+			if (statuses[i] == 202 && ids[i] == id)
+				op = i;
+		assert_true(op >= 0);
+		before[op] = true;
+		for (int i = 0; i < SPEC_RACERS; i++)
+			if (before[i] && !spec_has(spec, i))
+				fail_msg("job %lld (%s) lost %s = %s, of a job queued before it",
+					 (long long)id, spec_ops[op].key, spec_ops[i].key,
+					 spec_ops[i].value);
+		json_decref(spec);
+	}
+	PQclear(res);
+
+	/* What the cluster is to have: every accepted change, none refused. */
+	struct http_resp r;
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/race", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *target = json_object_get(r.body, "target_spec");
+	for (int i = 0; i < SPEC_RACERS; i++)
+		if (spec_has(target, i) != (statuses[i] == 202))
+			fail_msg("%s is %s in the target spec, and it was answered %ld",
+				 spec_ops[i].key, spec_has(target, i) ? "" : "not", statuses[i]);
+	http_resp_free(&r);
+}
+
 /* --- the migration of existing clusters (0009_namespace.sql) ------------------------- */
 
 /* The version of the migration that stores namespaces. */
@@ -1021,6 +1202,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_get_and_list, teardown),
 		cmocka_unit_test_teardown(test_a_deleted_cluster_frees_its_name, teardown),
 		cmocka_unit_test_teardown(test_a_job_end_is_recorded_on_its_cluster, teardown),
+		cmocka_unit_test_teardown(test_concurrent_spec_changes_keep_every_accepted_change,
+					  teardown),
 		cmocka_unit_test_teardown(test_migration_keeps_the_namespaces_of_existing_clusters,
 					  teardown),
 		cmocka_unit_test_teardown(test_migration_stops_on_live_clusters_sharing_a_namespace,

@@ -88,9 +88,12 @@ static int64_t submit_create(const struct esaasd *d, const char *spec)
 	return id;
 }
 
+/* Pods turn Ready through the readiness probe esaas renders (10 s before
+ * the first probe that counts): a rolling restart of nine pods takes about
+ * two minutes. */
 static void expect_succeeded(const struct esaasd *d, int64_t id)
 {
-	assert_true(job_succeeded(d, id, 60000));
+	assert_true(job_succeeded(d, id, 240000));
 }
 
 #define QUOTA_PATH "/api/v1/namespaces/es-default-logs/resourcequotas/esaas-quota"
@@ -833,6 +836,196 @@ static void test_a_namespace_of_another_cluster_is_left_alone(void **state)
 	free(mine);
 }
 
+/*
+ * Everything a create writes fits the API's schemas and the namespace's
+ * pod security level: the API server warns of nothing (an unknown field
+ * would be dropped with a warning; an apply would be refused outright).
+ */
+static void test_create_draws_no_warning_from_kubernetes(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"logs\", \"version\": \"8.17.0\","
+				    " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+				    " \"clients\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	json_t *st = sim_record(&f->sim);
+	json_t *warnings = json_object_get(st, "warnings");
+	/* The simulator lists what it warned of (an empty list, not none). */
+	assert_true(json_is_array(warnings));
+	if (json_array_size(warnings) > 0) {
+		char *dump = json_dumps(warnings, JSON_INDENT(2));
+		fail_msg("the API server warned: %s", dump);
+	}
+	/* And the record had room for them: every object was written. */
+	char *dump = json_dumps(json_object_get(st, "requests"), JSON_COMPACT);
+	assert_non_null(strstr(dump, "statefulsets/es-data"));
+	free(dump);
+	json_decref(st);
+}
+
+/*
+ * A cluster whose Pod Security default is restricted: the namespace esaas
+ * makes says baseline, the level its pods need, and the create goes
+ * through (without the label no pod of it would be made).
+ */
+static void test_create_passes_pod_security_with_its_namespace_label(void **state)
+{
+	char *config = xasprintf("%spod_security:\n  default_enforce: restricted\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	int64_t id = post_cluster(
+		&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\","
+		       " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+		       " \"clients\": {\"replicas\": 1}, \"kibana\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs", NULL, &r));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(r.body, "metadata"), "labels"),
+				    "pod-security.kubernetes.io/enforce")),
+			    "baseline");
+	http_resp_free(&r);
+	/* The default holds where no label says otherwise. */
+	assert_true(sim_call(&f->sim, "POST", "/api/v1/namespaces/default/pods",
+			     "{\"metadata\": {\"name\": \"loose\"}, \"spec\": {\"containers\":"
+			     " [{\"name\": \"c\", \"image\": \"x:1\"}]}}",
+			     &r));
+	assert_int_equal(r.status, 403);
+	http_resp_free(&r);
+}
+
+/*
+ * A cluster whose own policy holds every namespace to restricted (a
+ * mutating policy, say) refuses the pods esaas renders, whose "prepare"
+ * init container is root: the StatefulSets make none, and the wait fails
+ * at once with the admission's reason, where it would have waited out its
+ * 600 s saying only that the masters were not reachable.
+ */
+static void test_pod_security_refusal_fails_the_wait_with_its_reason(void **state)
+{
+	char *config = xasprintf("%spod_security:\n  force_enforce: restricted\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	int64_t started = harness_now_ms();
+	int64_t id = submit_create(&f->d,
+				   "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				   " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2}}");
+	assert_true(id > 0);
+	json_t *job = wait_job_done(&f->d, id, 60000);
+	assert_non_null(job);
+	assert_true(harness_now_ms() - started < 60000);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	/* The masters' wait is the first to miss them. */
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "wait_masters_formed");
+	const char *error = json_string_value(json_object_get(job, "error"));
+	assert_non_null(error);
+	if (!strstr(error, "masters not reachable yet: ") ||
+	    !strstr(error, "0 of 3 master pods made; ") ||
+	    !strstr(error, " FailedCreate: create Pod es-") ||
+	    !strstr(error, "is forbidden: violates PodSecurity \"restricted:latest\": ") ||
+	    !strstr(error, "runAsNonRoot != true (container \"prepare\""))
+		fail_msg("the job's error does not say why: %s", error);
+	json_decref(job);
+	/* The namespace was labelled baseline by esaas, and the policy won. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs", NULL, &r));
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(r.body, "metadata"), "labels"),
+				    "pod-security.kubernetes.io/enforce")),
+			    "restricted");
+	http_resp_free(&r);
+}
+
+/*
+ * No tenant code runs privileged: a cluster whose policy holds every
+ * namespace to baseline (no privileged container, no hostPath volume)
+ * still gets every pod, plugins and Kibana included, since esaas's pods
+ * need no more; the Elasticsearch containers run as uid 1000 and can write
+ * their data paths, and nothing of the tenant's image runs as root.  An
+ * image of the tenant's choosing is refused before anything is queued.
+ */
+static void test_create_passes_with_its_namespace_at_baseline(void **state)
+{
+	char *config = xasprintf("%spod_security:\n  force_enforce: baseline\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"logs\", \"version\": \"7.17.10\","
+			      " \"image\": \"evil/es:1\"}",
+			      NULL, &r));
+	assert_int_equal(r.status, 422);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(r.body, "error"), "field")),
+		"image");
+	http_resp_free(&r);
+
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 1}, \"kibana\": {\"replicas\": 1},"
+				  " \"plugins\": [\"analysis-icu\"]}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+
+	size_t i;
+	json_t *pod;
+	int pods = 0;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs/pods", NULL, &r));
+	json_array_foreach (json_object_get(r.body, "items"), i, pod) {
+		static const char *const lists[] = {"initContainers", "containers"};
+		json_t *spec = json_object_get(pod, "spec");
+		for (size_t l = 0; l < 2; l++) {
+			size_t j;
+			json_t *c;
+			json_array_foreach (json_object_get(spec, lists[l]), j, c) {
+				json_t *sc = json_object_get(c, "securityContext");
+				const char *image = json_string_value(json_object_get(c, "image"));
+				json_t *uid = json_object_get(sc, "runAsUser");
+				assert_false(json_is_true(json_object_get(sc, "privileged")));
+				if (strstr(image, "elasticsearch") || strstr(image, "kibana")) {
+					assert_true(json_is_integer(uid));
+					assert_int_equal(json_integer_value(uid), 1000);
+				}
+			}
+		}
+		pods++;
+	}
+	assert_int_equal(pods, 3 + 2 + 1 + 1);
+	http_resp_free(&r);
+}
+
+/*
+ * esaasd on a bound service-account token that lives 300 ms, which the
+ * simulator rewrites in its file at 80% of its life and refuses once past:
+ * a create goes through every rotation as on a cluster that does not
+ * extend its tokens.
+ */
+static void test_create_keeps_working_through_token_rotation(void **state)
+{
+	char *config = xasprintf("%sserviceaccounts:\n  token_life_ms: 300\n", SIM_CONFIG);
+	struct fixture *f = *state = fixture_new(config);
+	free(config);
+	assert_true(f->sim.sa_token_file[0] != '\0');
+	int64_t started = harness_now_ms();
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	json_t *st = sim_record(&f->sim);
+	json_t *tokens = json_object_get(st, "service_account_tokens");
+	json_int_t rotations = json_integer_value(json_object_get(tokens, "rotations"));
+	/* The job outlived several tokens. */
+	assert_true(harness_now_ms() - started > 900);
+	assert_true(rotations >= 3);
+	json_decref(st);
+}
+
 /* Without Kubernetes, the job fails at once and says what is missing. */
 static void test_no_kubernetes_fails_clearly(void **state)
 {
@@ -863,10 +1056,18 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_a_namespace_of_another_cluster_is_left_alone,
 					  teardown),
+		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
+					  teardown),
+		cmocka_unit_test_teardown(test_create_draws_no_warning_from_kubernetes, teardown),
+		cmocka_unit_test_teardown(test_create_passes_with_its_namespace_at_baseline,
+					  teardown),
+		cmocka_unit_test_teardown(test_pod_security_refusal_fails_the_wait_with_its_reason,
+					  teardown),
+		cmocka_unit_test_teardown(test_create_passes_pod_security_with_its_namespace_label,
+					  teardown),
 	};
-	/* ESAAS_TEST_FILTER=test_tenants* runs a subset. */
-	const char *filter = getenv("ESAAS_TEST_FILTER");
-	if (filter && *filter)
-		cmocka_set_test_filter(filter);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
+	return harness_run_group(tests, group_setup, group_teardown);
 }

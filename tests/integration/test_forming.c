@@ -386,5 +386,5 @@ int main(void)
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group(tests, group_setup, group_teardown);
 }

@@ -734,6 +734,23 @@ static char *pod_hosts(struct fixture *f, const char *cluster)
 
 /* The host of one pod: its nodeName, "-" when not scheduled, NULL when
  * there is no such pod; the caller frees it. */
+/* A pod's uid, or NULL while there is none of that name. */
+static char *pod_uid(struct fixture *f, const char *cluster, const char *pod)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s", cluster, pod);
+	struct http_resp r;
+	char *uid = NULL;
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	if (r.status == 200) {
+		const char *u = json_string_value(
+			json_object_get(json_object_get(r.body, "metadata"), "uid"));
+		uid = u ? xstrdup(u) : NULL;
+	}
+	http_resp_free(&r);
+	free(path);
+	return uid;
+}
+
 static char *host_of(struct fixture *f, const char *cluster, const char *pod)
 {
 	char *path = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s", cluster, pod);
@@ -1591,14 +1608,17 @@ static void test_every_workflow_through_faults(void **state)
 	 * The API server fails 15% of its requests (23% under /apis), the
 	 * Elasticsearch behind its proxy 15%.  Matching rules add up, so the
 	 * API server's spare the proxied requests: met by both, 27% of them
-	 * would fail.  A state that sends two requests fails an attempt 28%
-	 * of the time, so five attempts all fail about once in 600 such
-	 * states: this test gives each state twelve (once in four million),
-	 * since what it proves is that every workflow gets through faults by
-	 * retrying, not how many retries the default allows.
+	 * would fail.  A state's attempt may send several requests (a wait
+	 * reads the pods, the workload and the namespace's events, then asks
+	 * Elasticsearch): with five, an attempt fails 60% of the time, so
+	 * twelve attempts all fail about once in 500 such attempts, often
+	 * enough in a run of many waits.  This test gives each state forty
+	 * (once in eight hundred million), since what it proves is that every
+	 * workflow gets through faults by retrying, not how many retries the
+	 * default allows.
 	 */
 	esaasd_stop(&f->d, SIGTERM, true);
-	f->o.retry_max_attempts = 12;
+	f->o.retry_max_attempts = 40;
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	assert_true(sim_call(
 		&f->sim, "POST", "/_sim/faults",
@@ -1985,7 +2005,9 @@ static const char FOUR_HOSTS_SIM_CONFIG[] =
  */
 static void test_leftover_data_nodes_drained_and_removed_one_at_a_time(void **state)
 {
-	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 2);
+	/* The fifth pod stays Pending long enough for the third and fourth to
+	 * pass their readiness probes (10 s): the failed scale-up keeps them. */
+	struct fixture *f = *state = fixture_start(FOUR_HOSTS_SIM_CONFIG, 0, 0, 30);
 	expect_ok(f, post_cluster(&f->d,
 				  "{\"name\": \"left\", \"version\": \"7.17.10\","
 				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
@@ -2274,6 +2296,8 @@ static void test_eviction_of_a_data_pod_allowed_when_green_and_idle(void **state
 		msleep(50);
 	assert_true(budget_becomes(f, "calm", "es-data", 1, 5000));
 	char *host = host_of(f, "calm", "es-data-1");
+	char *uid = pod_uid(f, "calm", "es-data-1");
+	assert_non_null(uid);
 	struct http_resp r;
 	assert_int_equal(evict(f, "calm", "es-data-1", &r), 201);
 	assert_string_equal(json_string_value(json_object_get(r.body, "status")), "Success");
@@ -2290,17 +2314,29 @@ static void test_eviction_of_a_data_pod_allowed_when_green_and_idle(void **state
 	}
 	json_decref(st);
 	assert_true(by_eviction);
-	/* Back on its host, the cluster green again. */
+	/* A new pod under its name (the eviction's pod takes its grace to
+	 * go), back on its host, and the cluster green again with every node. */
 	deadline = harness_now_ms() + 60000;
-	char *health = NULL;
+	char *health = NULL, *now_uid = NULL;
+	size_t nodes = 0;
 	do {
 		free(health);
+		free(now_uid);
 		msleep(100);
+		now_uid = pod_uid(f, "calm", "es-data-1");
 		health = health_of(f, "calm");
-	} while (strcmp(health, "green") != 0 && harness_now_ms() < deadline);
+		nodes = es_nodes(f, "calm");
+	} while ((!now_uid || strcmp(now_uid, uid) == 0 || strcmp(health, "green") != 0 ||
+		  nodes != 4) &&
+		 harness_now_ms() < deadline);
+	assert_non_null(now_uid);
+	if (strcmp(now_uid, uid) == 0)
+		fail_msg("es-data-1 was not replaced after its eviction");
 	assert_string_equal(health, "green");
+	assert_int_equal(nodes, 4);
 	free(health);
-	assert_int_equal(es_nodes(f, "calm"), 4);
+	free(now_uid);
+	free(uid);
 	char *again = host_of(f, "calm", "es-data-1");
 	assert_non_null(again);
 	assert_string_equal(again, host);
@@ -2372,5 +2408,5 @@ int main(void)
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group(tests, group_setup, group_teardown);
 }

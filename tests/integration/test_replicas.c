@@ -10,7 +10,8 @@
  *
  * What differs from a pod, each through the environment as a Deployment
  * would set it: the listen address (the replicas share 127.0.0.1 where pods
- * have an address each), the Kubernetes API (esaas-sim's kubeconfig in
+ * have an address each), the HTTPS certificate's files (made here, where a
+ * pod mounts its Secret), the Kubernetes API (esaas-sim's kubeconfig in
  * KUBECONFIG, where a pod has its service account), the job viewer's files
  * (the source tree's, where the image has them installed), and shorter
  * leases and intervals, so that a takeover takes seconds, not a minute.
@@ -75,6 +76,7 @@ struct fixture {
 	PGconn *sql;
 	/* The environment of every replica: NAME=value strings, owned. */
 	char *env[16];
+	char cert[600]; /* the HTTPS certificate, its own CA */
 };
 
 static int group_setup(void **state)
@@ -219,6 +221,9 @@ static void expect_probes_pass(const struct fixture *f, const struct esaasd *d)
 static void replica_start(struct fixture *f, struct esaasd *d)
 {
 	assert_true(esaasd_spawn_env(d, f->dir, f->config, (const char *const *)f->env));
+	/* The ConfigMap serves HTTPS, with the certificate of the Secret. */
+	snprintf(d->base, sizeof(d->base), "https://127.0.0.1:%d", d->port);
+	harness_trust_ca(d->base, f->cert);
 	f->nd++;
 	assert_true(esaasd_wait_ready(d));
 	expect_probes_pass(f, d);
@@ -242,6 +247,21 @@ static struct fixture *fixture_new(void)
 	fputs(f->m.config_text, cf);
 	assert_int_equal(fclose(cf), 0);
 
+	/* The Secret esaasd-tls (deploy/kubernetes/tls-secret.example.yaml), as
+	 * an operator makes it: a certificate for the address the replicas
+	 * serve, self-signed here, where a pod mounts it at the ConfigMap's
+	 * path. */
+	snprintf(f->cert, sizeof(f->cert), "%s/tls.crt", f->dir);
+	char *key = xasprintf("%s/tls.key", f->dir);
+	char *cmd = xasprintf("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+			      "-nodes -days 2 -subj /CN=esaasd -addext subjectAltName=IP:127.0.0.1 "
+			      "-keyout %s -out %s 2>/dev/null",
+			      key, f->cert);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	f->env[n++] = xasprintf("ESAAS_TLS_CERT_FILE=%s", f->cert);
+	f->env[n++] = xasprintf("ESAAS_TLS_KEY_FILE=%s", key);
+	free(key);
 	f->env[n++] = xasprintf("%s=%s", f->m.db_env, f->dburl);
 	f->env[n++] = xasprintf("KUBECONFIG=%s", f->sim.kubeconfig);
 	f->env[n++] = xasprintf("ESAAS_HTTP_UI_DIR=%s/ui", harness_srcdir());

@@ -28,7 +28,7 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: render_cli [-o json|yaml] [-t tenant] [-r rack-label] "
 			"[-p plugin-repo] [-g image-registry] [-m initial-master]... [-w host]... "
-			"[-n host]... [-H] spec.json\n");
+			"[-n host]... [-H] [-T] spec.json\n");
 	exit(2);
 }
 
@@ -53,7 +53,7 @@ int main(int argc, char **argv)
 	char *text = NULL;
 	int opt, status = 1;
 
-	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:w:n:H")) != -1) {
+	while ((opt = getopt(argc, argv, "o:t:r:p:g:m:w:n:HT")) != -1) {
 		switch (opt) {
 		case 'o':
 			format = optarg;
@@ -82,6 +82,9 @@ int main(int argc, char **argv)
 			break;
 		case 'H':
 			opts.host_path_data = true;
+			break;
+		case 'T':
+			opts.tune_hosts = true;
 			break;
 		case 'w':
 			if (nwipe == MAX_WIPE_HOSTS)

@@ -153,6 +153,8 @@ spec_for 8 host | sed 's/^  "placement"/  "kibana": {"replicas": 2},\n  "placeme
 check es8-kibana-wipe "$TMP/kibana.spec.json" -t acme -w node-1 -w node-2
 # A cluster created before the claims: its data paths stay hostPath volumes.
 check es7-host-path-data "$TMP/boot.spec.json" -t acme -H
+# vm.max_map_count raised from the utility image (kubernetes.tune_hosts).
+check es7-tune-hosts "$TMP/boot.spec.json" -t acme -T
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -164,7 +164,11 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "  relocation_ms: 200\n"
 				 "  recovery_ms: 50\n"
 				 "  node_left_delay_ms: 300\n"
-				 "  no_master_wait_ms: 500\n";
+				 "  no_master_wait_ms: 500\n"
+				 /* Shortened: a node left without a master answers
+				  * soon (test_es_http_opens_after_initial_state_timeout
+				  * has the real 30 s). */
+				 "  initial_state_timeout_ms: 1000\n";
 
 static int start_sim(void **state)
 {
@@ -207,6 +211,89 @@ static void test_auth(void **state)
 	assert_int_equal(r.status, 200);
 	assert_string_equal(jstr(r.body, "gitVersion"), "v1.29.0");
 	http_resp_free(&r);
+}
+
+/* A request with a token of its own to another simulator. */
+static long call_with(const struct sim *on, const char *token, const char *path,
+		      struct http_resp *r)
+{
+	char auth_line[300];
+	snprintf(auth_line, sizeof(auth_line), "Authorization: Bearer %s", token);
+	const char *headers[] = {auth_line, NULL};
+	assert_true(http_request(on->server, "GET", path, NULL, headers, 0, r));
+	return r->status;
+}
+
+/* The token in a file, or "" (a static buffer). */
+static const char *token_in(const char *path)
+{
+	static char tok[256];
+	tok[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (!fgets(tok, sizeof(tok), f))
+			tok[0] = '\0';
+		fclose(f);
+	}
+	return tok;
+}
+
+/*
+ * Bound service-account tokens: the kubeconfig names the file; the token
+ * there is replaced at 80% of its life, the old one still works until it
+ * ends, and then it is refused with the authenticator's plain 401.
+ */
+static void test_expired_service_account_token_is_401(void **state)
+{
+	(void)state;
+	struct sim bound;
+	struct http_resp r;
+	char config[sizeof(SIM_CONFIG) + 64];
+	snprintf(config, sizeof(config), "%sserviceaccounts:\n  token_life_ms: 1500\n", SIM_CONFIG);
+	assert_true(sim_start(&bound, tmpdir, config));
+	assert_true(bound.sa_token_file[0] != '\0');
+	char first[256];
+	snprintf(first, sizeof(first), "%s", bound.sa_token);
+	assert_string_equal(token_in(bound.sa_token_file), first);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Replaced after some 1.2 s, and the first one still good. */
+	int64_t start = harness_now_ms();
+	while (!strcmp(token_in(bound.sa_token_file), first) && harness_now_ms() - start < 5000)
+		msleep(20);
+	char second[256];
+	snprintf(second, sizeof(second), "%s", token_in(bound.sa_token_file));
+	assert_true(second[0] && strcmp(second, first) != 0);
+	assert_true(harness_now_ms() - start < 1500);
+	assert_int_equal(call_with(&bound, first, "/api/v1/namespaces/default/pods", &r), 200);
+	http_resp_free(&r);
+	/* Once it has ended: refused, the new one taken. */
+	long status;
+	do {
+		msleep(50);
+		status = call_with(&bound, first, "/api/v1/namespaces/default/pods", &r);
+		if (status == 200)
+			http_resp_free(&r);
+	} while (status == 200 && harness_now_ms() - start < 5000);
+	assert_int_equal(status, 401);
+	json_t *want = json_loads("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},"
+				  "\"status\":\"Failure\",\"message\":\"Unauthorized\","
+				  "\"reason\":\"Unauthorized\",\"details\":{},\"code\":401}",
+				  0, NULL);
+	assert_true(json_equal(want, r.body));
+	json_decref(want);
+	http_resp_free(&r);
+	assert_int_equal(call_with(&bound, token_in(bound.sa_token_file),
+				   "/api/v1/namespaces/default/pods", &r),
+			 200);
+	http_resp_free(&r);
+	/* The record counts both. */
+	json_t *rec = sim_record(&bound);
+	assert_non_null(rec);
+	assert_true(jint(rec, "service_account_tokens.rotations") >= 1);
+	assert_true(jint(rec, "service_account_tokens.expired_refused") >= 1);
+	json_decref(rec);
+	assert_int_equal(sim_stop(&bound), 0);
 }
 
 static bool has_resource(json_t *list, const char *name, const char *kind)
@@ -432,6 +519,288 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
 		 version);
 	return buf;
+}
+
+static long call_as(const char *token, const char *method, const char *path,
+		    const char *content_type, const char *body, struct http_resp *r);
+
+/* How many "Warning:" header lines the answer has, and whether one is want. */
+static int warnings_in(const struct http_resp *r, const char *want, bool *found)
+{
+	int n = 0;
+	*found = false;
+	for (const char *p = r->headers; p && (p = strstr(p, "Warning: ")); p++) {
+		n++;
+		size_t len = strcspn(p + 9, "\r\n");
+		if (want && strlen(want) == len && !strncmp(p + 9, want, len))
+			*found = true;
+	}
+	return n;
+}
+
+/*
+ * Fields the kind's schema does not have: a JSON body (create, update,
+ * merge patch) has them dropped, with a warning each under the default
+ * fieldValidation=Warn, refused under Strict, silently under Ignore; a
+ * server-side apply cannot be made a typed object of them, whatever the
+ * parameter: a 500 naming each.
+ */
+static void test_unknown_fields(void **state)
+{
+	struct http_resp r;
+	bool found;
+	make_namespace("uf");
+#define UNKNOWN_CM                                                                              \
+	"{\"metadata\":{\"name\":\"%s\",\"colour\":\"red\"},\"data\":{\"k\":\"1\"},\"extra\":{" \
+	"\"a\":1}}"
+	char body[512];
+	json_t *rec = sim_record(&sim);
+	size_t warned_before = json_array_size(json_object_get(rec, "warnings"));
+	json_decref(rec);
+	/* Warn, the default. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "a");
+	assert_int_equal(call("POST", "/api/v1/namespaces/uf/configmaps", body, &r), 201);
+	assert_int_equal(warnings_in(&r, "299 - \"unknown field \\\"metadata.colour\\\"\"", &found),
+			 2);
+	assert_true(found);
+	warnings_in(&r, "299 - \"unknown field \\\"extra\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "extra"));
+	assert_null(jget(r.body, "metadata.colour"));
+	assert_string_equal(jstr(r.body, "data.k"), "1");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/a", NULL, &r), 200);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Deep in a pod template, named by index. */
+	char *sts = xstrdup(workload("w", 0, "w", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"image\"");
+	char *bad = xasprintf("%.*s\"bogus\":true,%s", (int)(at - sts), sts, at);
+	assert_int_equal(call("POST", "/apis/apps/v1/namespaces/uf/statefulsets", bad, &r), 201);
+	assert_int_equal(warnings_in(&r,
+				     "299 - \"unknown field "
+				     "\\\"spec.template.spec.containers[0].bogus\\\"\"",
+				     &found),
+			 1);
+	assert_true(found);
+	assert_null(jget(r.body, "spec.template.spec.containers.0.bogus"));
+	http_resp_free(&r);
+	/* Strict: refused, naming each. */
+	snprintf(body, sizeof(body), UNKNOWN_CM, "b");
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Strict", body, &r),
+		400);
+	assert_string_equal(jstr(r.body, "reason"), "BadRequest");
+	assert_string_equal(jstr(r.body, "message"),
+			    "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict "
+			    "decoding error: unknown field \"metadata.colour\", unknown field "
+			    "\"extra\"");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/b", NULL, &r), 404);
+	http_resp_free(&r);
+	/* Ignore: dropped, said nothing. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=Ignore", body, &r),
+		201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	assert_null(jget(r.body, "extra"));
+	http_resp_free(&r);
+	/* Nothing else is a mode. */
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/uf/configmaps?fieldValidation=warn", body, &r),
+		422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "CreateOptions.meta.k8s.io \"\" is invalid: fieldValidation: "
+			    "Unsupported value: \"warn\": supported values: \"\", \"Ignore\", "
+			    "\"Strict\", \"Warn\"");
+	http_resp_free(&r);
+	/* A merge patch: the patched object is decoded the same way. */
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/uf/configmaps/a",
+				 "application/merge-patch+json", "{\"spec\":{\"x\":1}}", &r),
+			 200);
+	warnings_in(&r, "299 - \"unknown field \\\"spec\\\"\"", &found);
+	assert_true(found);
+	assert_null(jget(r.body, "spec"));
+	http_resp_free(&r);
+	/* Server-side apply: no typed object with them, under any mode. */
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"c\","
+		 "\"namespace\":\"uf\"},\"data\":{\"k\":\"1\"},\"extra\":1}");
+	assert_int_equal(apply("/api/v1/namespaces/uf/configmaps/c", body, &r), 500);
+	assert_null(jget(r.body, "reason"));
+	assert_string_equal(jstr(r.body, "message"),
+			    "failed to create typed patch object (uf/c; /v1, Kind=ConfigMap): "
+			    ".extra: field not declared in schema");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/uf/configmaps/c", NULL, &r), 404);
+	http_resp_free(&r);
+	at = strstr(bad, "\"metadata\":{\"name\":\"w\"}");
+	char *applied =
+		xasprintf("%.*s\"metadata\":{\"name\":\"w\",\"namespace\":\"uf\",\"x\":1}%s",
+			  (int)(at - bad), bad, at + strlen("\"metadata\":{\"name\":\"w\"}"));
+	assert_int_equal(apply("/apis/apps/v1/namespaces/uf/statefulsets/w", applied, &r), 500);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"failed to create typed patch object (uf/w; apps/v1, Kind=StatefulSet): "
+		"errors:\n  .metadata.x: field not declared in schema\n"
+		"  .spec.template.spec.containers[name=\"es\"].bogus: field not declared "
+		"in schema");
+	http_resp_free(&r);
+	free(applied);
+	free(bad);
+	free(sts);
+	/* The record holds each warning sent. */
+	rec = sim_record(&sim);
+	assert_int_equal(json_array_size(json_object_get(rec, "warnings")) - warned_before, 4);
+	json_decref(rec);
+}
+
+/* An apply by manager (force or not) of a Deployment "web" in ns "ssa". */
+static long apply_as(const char *manager, bool force, const char *yaml, struct http_resp *r)
+{
+	char path[256];
+	snprintf(path, sizeof(path),
+		 "/apis/apps/v1/namespaces/ssa/deployments/web?fieldManager=%s%s", manager,
+		 force ? "&force=true" : "");
+	assert_true(request("PATCH", path, "application/apply-patch+yaml", yaml, true, 0, r));
+	return r->status;
+}
+
+/* The fieldsV1 of manager's entry with operation op, or NULL. */
+static json_t *fields_of(json_t *obj, const char *manager, const char *op)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (jget(obj, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), manager) && !strcmp(jstr(e, "operation"), op))
+			return json_object_get(e, "fieldsV1");
+	}
+	return NULL;
+}
+
+static char *web(const char *replicas, const char *image, const char *env)
+{
+	return xasprintf("{\"apiVersion\":\"apps/"
+			 "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+			 "\"spec\":{%s\"selector\":{\"matchLabels\":{\"app\":\"web\"}},"
+			 "\"template\":{\"metadata\":"
+			 "{\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":[{\"name\":"
+			 "\"web\",\"image\":"
+			 "\"%s\",\"env\":[%s]}]}}}}",
+			 replicas, image, env);
+}
+
+/*
+ * Server-side apply keeps each manager's fields in metadata.managedFields,
+ * merges containers and env by name, answers a change of another
+ * manager's field with 409 naming it and the field, lets a manager co-own
+ * a field by applying its value, and drops a field only when no manager
+ * is left for it.
+ */
+static void test_apply_owns_fields_per_manager_and_merges_lists_by_key(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_namespace("ssa");
+	char *y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"A\",\"value\":\"1\"}");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 201);
+	free(y);
+	json_t *a = fields_of(r.body, "mgr-a", "Apply");
+	assert_non_null(a);
+	assert_non_null(jget(a, "f:spec.f:replicas"));
+	assert_non_null(
+		jget(a, "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	/* The server's defaults are no one's. */
+	assert_null(jget(a, "f:spec.f:strategy"));
+	http_resp_free(&r);
+
+	/* Another manager changing the image: refused, naming the owner. */
+	y = web("\"replicas\":2,", "nginx:2", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_string_equal(jstr(r.body, "reason"), "Conflict");
+	assert_string_equal(jstr(r.body, "message"),
+			    "Apply failed with 1 conflict: conflict with \"mgr-a\": "
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "FieldManagerConflict");
+	assert_string_equal(jstr(r.body, "details.causes.0.message"), "conflict with \"mgr-a\"");
+	assert_string_equal(jstr(r.body, "details.causes.0.field"),
+			    ".spec.template.spec.containers[name=\"web\"].image");
+	http_resp_free(&r);
+
+	/* The same values co-own; env is merged by name. */
+	y = web("\"replicas\":2,", "nginx:1", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "A");
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.1.name"), "B");
+	assert_non_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	assert_non_null(jget(fields_of(r.body, "mgr-a", "Apply"), "f:spec.f:replicas"));
+	http_resp_free(&r);
+
+	/* mgr-a lets go of env A and of replicas: A goes, replicas stays
+	 * (mgr-b has it). */
+	y = web("", "nginx:1", "");
+	assert_int_equal(apply_as("mgr-a", false, y, &r), 200);
+	free(y);
+	assert_int_equal(jint(r.body, "spec.replicas"), 2);
+	assert_int_equal(json_array_size(jget(r.body, "spec.template.spec.containers.0.env")), 1);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.env.0.name"), "B");
+	http_resp_free(&r);
+
+	/* Forced, the image changes hands. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", true, y, &r), 200);
+	free(y);
+	assert_string_equal(jstr(r.body, "spec.template.spec.containers.0.image"), "nginx:3");
+	assert_null(jget(fields_of(r.body, "mgr-a", "Apply"),
+			 "f:spec.f:template.f:spec.f:containers.k:{\"name\":\"web\"}.f:image"));
+	http_resp_free(&r);
+
+	/* An update takes the fields it changes: the scale subresource, by
+	 * its fieldManager. */
+	const char *ha[] = {"Content-Type: application/merge-patch+json", NULL};
+	char auth[300];
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", sim.token);
+	const char *h[] = {auth, ha[0], NULL};
+	assert_true(http_request(sim.server, "PATCH",
+				 "/apis/apps/v1/namespaces/ssa/deployments/web/scale?fieldManager="
+				 "scaler",
+				 "{\"spec\":{\"replicas\":4}}", h, 0, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/apis/apps/v1/namespaces/ssa/deployments/web", NULL, &r),
+			 200);
+	assert_null(jget(fields_of(r.body, "mgr-b", "Apply"), "f:spec.f:replicas"));
+	size_t i;
+	json_t *e;
+	bool scaler = false;
+	json_array_foreach (jget(r.body, "metadata.managedFields"), i, e) {
+		if (!strcmp(jstr(e, "manager"), "scaler")) {
+			assert_string_equal(jstr(e, "operation"), "Update");
+			assert_string_equal(jstr(e, "subresource"), "scale");
+			assert_non_null(jget(e, "fieldsV1.f:spec.f:replicas"));
+			scaler = true;
+		}
+	}
+	assert_true(scaler);
+	http_resp_free(&r);
+	/* Now mgr-b's replicas conflict with it. */
+	y = web("\"replicas\":2,", "nginx:3", "{\"name\":\"B\",\"value\":\"2\"}");
+	assert_int_equal(apply_as("mgr-b", false, y, &r), 409);
+	free(y);
+	assert_non_null(
+		strstr(jstr(r.body, "message"),
+		       "conflict with \"scaler\" with subresource \"scale\" using apps/v1 at "));
+	http_resp_free(&r);
+	/* kubectl shows the same. */
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin -n ssa get deployment web "
+		 "--show-managed-fields -o jsonpath='{.metadata.managedFields[*].manager}' | "
+		 "grep -qx 'mgr-a mgr-b scaler'",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
 }
 
 static void test_invalid(void **state)
@@ -863,6 +1232,69 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
 }
 
+/* Seconds from now to an RFC 3339 time ("2026-01-02T03:04:05Z"). */
+static long seconds_until(const char *ts)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	assert_non_null(ts);
+	assert_non_null(strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm));
+	return (long)(timegm(&tm) - time(NULL));
+}
+
+/*
+ * A graceful delete stamps the time the pod may be killed at: now plus the
+ * grace (the pod's terminationGracePeriodSeconds, or the DeleteOptions'),
+ * which a later delete may only shorten.  The pod still goes when its
+ * containers exit, long before.
+ */
+static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
+{
+	struct http_resp r;
+	make_namespace("grace");
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"slow\"},\"spec\":{"
+		 "\"terminationGracePeriodSeconds\":120,"
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 120);
+	long left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 115 && left <= 121);
+	http_resp_free(&r);
+	/* A shorter grace moves it earlier; a longer one changes nothing. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":60}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 55 && left <= 61);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/slow",
+			      "{\"gracePeriodSeconds\":90}", &r),
+			 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 60);
+	http_resp_free(&r);
+	/* Without terminationGracePeriodSeconds the default, 30 s. */
+	snprintf(body, sizeof(body),
+		 "{\"metadata\":{\"name\":\"plain\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+		 "\"image\":\"x:1\"}]}}");
+	assert_int_equal(call("POST", "/api/v1/namespaces/grace/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/grace/pods/plain", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "metadata.deletionGracePeriodSeconds"), 30);
+	left = seconds_until(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(left >= 25 && left <= 31);
+	http_resp_free(&r);
+	/* Both still go once their containers exit (pods.terminate_ms). */
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/slow", gone, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/plain", gone, NULL, 10000, &r));
+	http_resp_free(&r);
+}
+
 /* --- Elasticsearch ---------------------------------------------------------------- */
 
 static const char SERVICE[] =
@@ -1270,13 +1702,26 @@ static void test_node_ports_are_unique_across_namespaces_and_kept_by_name(void *
 	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
 	assert_string_equal(jstr(r.body, "spec.clusterIP"), cluster_ip);
 	http_resp_free(&r);
-	/* A port renamed is a new port: it gets a new nodePort. */
+	/* Apply merges the ports by port and protocol: one renamed is the
+	 * same item, whose nodePort no manager owns, so it stays. */
 	assert_int_equal(apply_node_port_service("np-a", "es",
 						 "{\"name\":\"transport\",\"port\":9300},"
 						 "{\"name\":\"rest\",\"port\":9200}",
 						 &r),
 			 200);
 	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_string_equal(jstr(r.body, "spec.ports.1.name"), "rest");
+	assert_int_equal(jint(r.body, "spec.ports.1.nodePort"), http);
+	http_resp_free(&r);
+	/* Another port number and name is a new port: it gets a new nodePort. */
+	assert_int_equal(apply_node_port_service("np-a", "es",
+						 "{\"name\":\"transport\",\"port\":9300},"
+						 "{\"name\":\"other\",\"port\":9201}",
+						 &r),
+			 200);
+	assert_int_equal(json_array_size(jget(r.body, "spec.ports")), 2);
+	assert_int_equal(jint(r.body, "spec.ports.0.nodePort"), transport);
+	assert_int_equal(jint(r.body, "spec.ports.1.port"), 9201);
 	assert_true(jint(r.body, "spec.ports.1.nodePort") != http);
 	http_resp_free(&r);
 }
@@ -1599,7 +2044,7 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
 	http_resp_free(&r);
 
-	/* Kibana without its Elasticsearch runs, never ready. */
+	/* Kibana without its Elasticsearch runs, its port refused. */
 	make_namespace("refused");
 	assert_int_equal(apply("/apis/apps/v1/namespaces/refused/statefulsets/kb",
 			       workload("kb", 1, "kb", "kibana", NULL, "7.17.10"), &r),
@@ -1625,6 +2070,185 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 		call("GET", "/api/v1/namespaces/refused/services/kb:9200/proxy/", NULL, &r), 503);
 	assert_string_equal(jstr(r.body, "reason"), "ServiceUnavailable");
 	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+}
+
+/* An Elasticsearch pod with a tcpSocket readiness probe on its HTTP port:
+ * probe is the rest of the probe object (timings). */
+static const char PROBED_POD[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":"
+	"{\"app\":\"es\"}},\"spec\":{\"containers\":[{\"name\":\"es\",\"image\":"
+	"\"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\",\"ports\":[{\"name\":"
+	"\"http\",\"containerPort\":9200}],\"readinessProbe\":{\"tcpSocket\":{\"port\":"
+	"\"http\"}%s}}]}}";
+
+static int64_t ts_seconds(const char *ts)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	assert_non_null(ts);
+	assert_int_equal(sscanf(ts, "%d-%d-%dT%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+				&tm.tm_hour, &tm.tm_min, &tm.tm_sec),
+			 6);
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+/* Seconds from a Ready pod's start to its Ready transition. */
+static int64_t seconds_to_ready(json_t *pod)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (jget(pod, "status.conditions"), i, c) {
+		if (!strcmp(jstr(c, "type"), "Ready")) {
+			assert_string_equal(jstr(c, "status"), "True");
+			return ts_seconds(jstr(c, "lastTransitionTime")) -
+			       ts_seconds(jstr(pod, "status.startTime"));
+		}
+	}
+	fail_msg("no Ready condition");
+	return -1;
+}
+
+static bool pod_ready(struct http_resp *r, const void *arg)
+{
+	size_t i;
+	json_t *c;
+
+	json_array_foreach (jget(r->body, "status.conditions"), i, c) {
+		if (r->status == 200 && !strcmp(jstr(c, "type"), "Ready") &&
+		    !strcmp(jstr(c, "status"), "True"))
+			return true;
+	}
+	return false;
+}
+
+static bool node_listed(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && r->raw && strstr(r->raw, arg);
+}
+
+static bool message_is(struct http_resp *r, const void *arg)
+{
+	return r->body && jstr(r->body, "message") && !strcmp(jstr(r->body, "message"), arg);
+}
+
+/* The kubelet probes as the pod says: nothing before initialDelaySeconds,
+ * then every periodSeconds; the node has joined the cluster (it runs)
+ * before its probe makes it Ready. */
+static void test_readiness_follows_the_probe(void **state)
+{
+	struct http_resp r;
+	char body[1024];
+
+	make_cluster("probe", 1, "7.17.10");
+	es_wait_green("probe", 2);
+	snprintf(body, sizeof(body), PROBED_POD, "late",
+		 ",\"initialDelaySeconds\":3,\"periodSeconds\":1");
+	assert_int_equal(call("POST", "/api/v1/namespaces/probe/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("probe", "/_cat/nodes?h=name"), node_listed, "late-probe",
+			       5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/probe/pods/late", NULL, &r), 200);
+	assert_false(pod_ready(&r, NULL));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/probe/pods/late", pod_ready, NULL, 10000, &r));
+	int64_t s = seconds_to_ready(r.body);
+	assert_true(s >= 2 && s <= 5);
+	http_resp_free(&r);
+}
+
+/* A node that finds no master opens HTTP after discovery.initial_state_timeout,
+ * 30 s by default: its TCP probe passes then, and it answers what needs a
+ * master with master_not_discovered_exception. */
+static void test_es_http_opens_after_initial_state_timeout(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	char body[1024];
+	int64_t end;
+
+	start_own_sim(&own, "alone", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
+				  "{\"metadata\":{\"name\":\"alone\"}}", &r),
+			 201);
+	http_resp_free(&r);
+	snprintf(body, sizeof(body), SERVICE, "alone");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/alone/services", body, &r),
+			 201);
+	http_resp_free(&r);
+	/* No cluster.initial_master_nodes: a new zen2 cluster never forms. */
+	snprintf(body, sizeof(body), PROBED_POD, "lone", ",\"periodSeconds\":1");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/alone/pods", body, &r), 201);
+	http_resp_free(&r);
+	end = harness_now_ms() + 45000;
+	for (;;) {
+		own_call(&own, "GET", "/api/v1/namespaces/alone/pods/lone", NULL, &r);
+		if (pod_ready(&r, NULL) || harness_now_ms() > end)
+			break;
+		http_resp_free(&r);
+		msleep(100);
+	}
+	assert_true(pod_ready(&r, NULL));
+	int64_t s = seconds_to_ready(r.body);
+	assert_true(s >= 29 && s <= 32);
+	http_resp_free(&r);
+	end = harness_now_ms() + 5000;
+	while (own_call(&own, "GET", "/api/v1/namespaces/alone/services/es-alone:9200/proxy/", NULL,
+			&r) != 200 &&
+	       harness_now_ms() < end) {
+		http_resp_free(&r);
+		msleep(100);
+	}
+	assert_int_equal(r.status, 200);
+	assert_string_equal(jstr(r.body, "cluster_uuid"), "_na_");
+	http_resp_free(&r);
+	assert_int_equal(own_call(&own, "GET",
+				  "/api/v1/namespaces/alone/services/es-alone:9200/proxy/"
+				  "_cluster/health?timeout=1s",
+				  NULL, &r),
+			 503);
+	assert_string_equal(jstr(r.body, "error.type"), "master_not_discovered_exception");
+	http_resp_free(&r);
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+/* A pod that starts terminating stays an endpoint for as long as a new
+ * one takes to become one: meanwhile the proxy dials it, and its stopped
+ * Elasticsearch refuses. */
+static void test_terminating_pod_leaves_the_endpoints_late(void **state)
+{
+	struct http_resp r;
+	char path[256], body[1024], want[256];
+
+	make_namespace("leave");
+	bootstrap_config("leave", "es-master-0-leave");
+	snprintf(body, sizeof(body), SERVICE, "leave");
+	assert_int_equal(apply("/api/v1/namespaces/leave/services/es-leave", body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/leave/statefulsets/es-master");
+	assert_int_equal(apply(path, workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("leave", "/"), ok_200, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/leave/pods/es-master-0", NULL, &r), 200);
+	snprintf(want, sizeof(want),
+		 "error trying to reach service: dial tcp %s:9200: connect: connection refused",
+		 jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/leave/pods/es-master-0", NULL, &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("leave", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"), want);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("leave", "/"), message_is,
+			       "no endpoints available for service \"es-leave\"", 5000, &r));
 	http_resp_free(&r);
 }
 
@@ -2059,12 +2683,6 @@ static bool crash_looping(struct http_resp *r, const void *arg)
 	return r->status == 200 && why && !strcmp(why, "CrashLoopBackOff");
 }
 
-static bool pod_ready(struct http_resp *r, const void *arg)
-{
-	json_t *ready = jget(r->body, "status.containerStatuses.0.ready");
-	return r->status == 200 && json_is_true(ready);
-}
-
 /* The owner and mode of a folder on worker-0, "uid:gid mode", from /_sim/state. */
 static char *folder(const char *path)
 {
@@ -2130,17 +2748,16 @@ static void test_host_folders_and_the_image_user(void **state)
 	free(f);
 }
 
-/* Elasticsearch locks its data path as it starts, long before it listens:
- * an unwritable folder stops it at once, whatever the image is called
- * (one built on Elastic's keeps uid 1000), not when it would have become
- * ready. */
-static void test_es_unwritable_data_path_fails_at_start_for_any_image(void **state)
+/* Elasticsearch locks its data path as it starts: an unwritable folder
+ * stops it whatever the image is called (one built on Elastic's keeps uid
+ * 1000, and a tag that is no version counts as a current one). */
+static void test_es_unwritable_data_path_fails_any_image(void **state)
 {
 	struct sim own;
 	struct http_resp r;
 	static const char *const images[] = {"registry.example.com:5000/search/node:7.17.10",
 					     "registry.example.com/search:latest"};
-	start_own_sim(&own, "start", "tick_ms: 10\npods: {ready_delay_ms: 4000}\n");
+	start_own_sim(&own, "start", "tick_ms: 10\npods: {ready_delay_ms: 50}\n");
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
 				  "{\"metadata\":{\"name\":\"lock\"}}", &r),
 			 201);
@@ -2171,7 +2788,6 @@ static void test_es_unwritable_data_path_fails_at_start_for_any_image(void **sta
 			if (!looping)
 				msleep(20);
 		}
-		/* Well before the 4 s the pod would take to become ready. */
 		assert_true(looping);
 	}
 	assert_int_equal(sim_stop(&own), 0);
@@ -2506,6 +3122,139 @@ static bool replica_failure(struct http_resp *r, const void *arg)
 			return true;
 	}
 	return false;
+}
+
+/* A pod in ns called name with the spec's extra fields (inside spec) and
+ * the container's (inside its one container, "c"). */
+static char *psa_pod(const char *name, const char *spec_extra, const char *container_extra)
+{
+	return xasprintf("{\"metadata\":{\"name\":\"%s\"},\"spec\":{%s%s\"containers\":[{"
+			 "\"name\":\"c\",\"image\":\"x:1\"%s%s}]}}",
+			 name, spec_extra, *spec_extra ? "," : "", *container_extra ? "," : "",
+			 container_extra);
+}
+
+/*
+ * Pod Security admission: the namespace's enforce label refuses a pod that
+ * violates its level with the admission's 403, its warn label answers a
+ * warning for a pod or a workload that would violate it, and a workload
+ * whose pods are refused records FailedCreate and makes none.
+ */
+static void test_pod_security_levels(void **state)
+{
+	struct http_resp r;
+	bool found;
+	assert_int_equal(apply("/api/v1/namespaces/psa",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			       "\"name\":\"psa\",\"labels\":{"
+			       "\"pod-security.kubernetes.io/enforce\":\"baseline\","
+			       "\"pod-security.kubernetes.io/warn\":\"restricted\","
+			       "\"pod-security.kubernetes.io/warn-version\":\"v1.29\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	const char *pods = "/api/v1/namespaces/psa/pods";
+	/* Baseline refuses privileged containers... */
+	char *p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(jstr(r.body, "reason"), "Forbidden");
+	assert_string_equal(jstr(r.body, "message"),
+			    "pods \"priv\" is forbidden: violates PodSecurity \"baseline:latest\": "
+			    "privileged (container \"c\" must not set "
+			    "securityContext.privileged=true)");
+	http_resp_free(&r);
+	/* ... and the host's namespaces, paths and ports, capabilities beyond
+	 * the default, unsafe sysctls: each named, in the checks' order. */
+	p = psa_pod("host",
+		    "\"hostNetwork\":true,\"hostPID\":true,\"volumes\":[{\"name\":\"h\","
+		    "\"hostPath\":{\"path\":\"/x\"}}],\"securityContext\":{\"sysctls\":[{\"name\":"
+		    "\"vm.max_map_count\",\"value\":\"262144\"}]}",
+		    "\"ports\":[{\"containerPort\":9200,\"hostPort\":9200}],\"securityContext\":{"
+		    "\"capabilities\":{\"add\":[\"SYS_ADMIN\",\"CHOWN\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 403);
+	free(p);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"pods \"host\" is forbidden: violates PodSecurity \"baseline:latest\": "
+		"non-default capabilities (container \"c\" must not include \"SYS_ADMIN\" in "
+		"securityContext.capabilities.add), host namespaces (hostNetwork=true, "
+		"hostPID=true), hostPath volumes (volume \"h\"), hostPort (container \"c\" uses "
+		"hostPort 9200), forbidden sysctls (vm.max_map_count)");
+	http_resp_free(&r);
+	/* A pod baseline takes, but restricted would not: admitted, warned. */
+	p = psa_pod("plain", "", "");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(
+		warnings_in(
+			&r,
+			"299 - \"would violate PodSecurity \\\"restricted:v1.29\\\": "
+			"allowPrivilegeEscalation != false (container \\\"c\\\" must set "
+			"securityContext.allowPrivilegeEscalation=false), unrestricted "
+			"capabilities (container \\\"c\\\" must set "
+			"securityContext.capabilities.drop=[\\\"ALL\\\"]), runAsNonRoot != true "
+			"(pod or container \\\"c\\\" must set securityContext.runAsNonRoot=true), "
+			"seccompProfile (pod or container \\\"c\\\" must set "
+			"securityContext.seccompProfile.type to \\\"RuntimeDefault\\\" or "
+			"\\\"Localhost\\\")\"",
+			&found),
+		1);
+	assert_true(found);
+	http_resp_free(&r);
+	/* One restricted takes: no warning. */
+	p = psa_pod("tight",
+		    "\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{\"type\":"
+		    "\"RuntimeDefault\"}}",
+		    "\"securityContext\":{\"allowPrivilegeEscalation\":false,\"capabilities\":{"
+		    "\"drop\":[\"ALL\"]}}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	http_resp_free(&r);
+	/* A workload is only warned of; its pods are refused, each attempt a
+	 * FailedCreate event, and none is made. */
+	char *sts = xstrdup(workload("root", 1, "root", "data", NULL, "7.17.10"));
+	char *at = strstr(sts, "\"containers\"");
+	char *priv = xasprintf("%.*s\"initContainers\":[{\"name\":\"prepare\",\"image\":\"x:1\","
+			       "\"securityContext\":{\"privileged\":true}}],%s",
+			       (int)(at - sts), sts, at);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/psa/statefulsets/root", priv, &r), 201);
+	assert_int_equal(warnings_in(&r, NULL, &found), 1);
+	assert_non_null(strstr(r.headers, "would violate PodSecurity \\\"restricted:v1.29\\\": "
+					  "allowPrivilegeEscalation != false (containers "
+					  "\\\"prepare\\\", \\\"es\\\" must set"));
+	assert_non_null(strstr(r.headers, "privileged (container \\\"prepare\\\" must not set "
+					  "securityContext.privileged=true)"));
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/psa/events", event_with,
+			   "create Pod root-0 in StatefulSet root failed error: pods \"root-0\" "
+			   "is forbidden: violates PodSecurity \"baseline:latest\": privileged "
+			   "(container \"prepare\" must not set securityContext.privileged=true)",
+			   5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/psa/pods/root-0", NULL, &r), 404);
+	http_resp_free(&r);
+	free(priv);
+	free(sts);
+	/* privileged (and no label) takes anything. */
+	assert_int_equal(
+		call_as(sim.token, "PATCH", "/api/v1/namespaces/psa",
+			"application/merge-patch+json",
+			"{\"metadata\":{\"labels\":{\"pod-security.kubernetes.io/enforce\":"
+			"\"privileged\"}}}",
+			&r),
+		200);
+	http_resp_free(&r);
+	p = psa_pod("priv", "", "\"securityContext\":{\"privileged\":true}");
+	assert_int_equal(call("POST", pods, p, &r), 201);
+	free(p);
+	http_resp_free(&r);
+	int one = 1;
+	assert_true(wait_until("/apis/apps/v1/namespaces/psa/statefulsets/root", ready_replicas_is,
+			       &one, 5000, &r));
+	http_resp_free(&r);
 }
 
 static void test_resource_quota(void **state)
@@ -2971,7 +3720,8 @@ static void test_https_with_the_written_ca(void **state)
 	snprintf(cmd, sizeof(cmd), "curl -fsS --cacert /dev/null '%s/version' >/dev/null 2>&1",
 		 sim.server);
 	assert_int_not_equal(system(cmd), 0);
-	/* Plain HTTP to the same port is no API. */
+	/* Plain HTTP to the same port is no API: Go's HTTP server answers it
+	 * in HTTP/1.0 and closes. */
 	char plain[300];
 	snprintf(plain, sizeof(plain), "http://%.200s", sim.server + 8);
 	char auth[300];
@@ -2980,6 +3730,102 @@ static void test_https_with_the_written_ca(void **state)
 	bool answered = http_request(plain, "GET", "/api/v1/namespaces", NULL, h, 2000, &r);
 	assert_true(!answered || r.status != 200);
 	http_resp_free(&r);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -i -X POST -d '{}' '%s/api/v1/namespaces' >'%s/plain.out'", plain,
+		 sim.dir);
+	assert_int_equal(system(cmd), 0);
+	static const char want[] =
+		"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+	char got[256] = "";
+	snprintf(cmd, sizeof(cmd), "%s/plain.out", sim.dir);
+	FILE *f = fopen(cmd, "r");
+	assert_non_null(f);
+	size_t n = fread(got, 1, sizeof(got) - 1, f);
+	fclose(f);
+	got[n] = '\0';
+	assert_string_equal(got, want);
+}
+
+/* The PEM files of a kubeconfig's user's client certificate and key. */
+static void client_cert_files(const char *kubeconfig, const char *user, const char *out_prefix)
+{
+	char cmd[1024];
+	static const char *const fields[][2] = {{"client-certificate-data", "crt"},
+						{"client-key-data", "key"}};
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+		snprintf(cmd, sizeof(cmd),
+			 "kubectl config view --raw --kubeconfig '%s' "
+			 "-o jsonpath='{.users[?(@.name==\"%s\")].user.%s}' | base64 -d >'%s.%s' "
+			 "&& test -s '%s.%s'",
+			 kubeconfig, user, fields[i][0], out_prefix, fields[i][1], out_prefix,
+			 fields[i][1]);
+		assert_int_equal(system(cmd), 0);
+	}
+}
+
+/* curl with a client certificate (prefix.crt, prefix.key) and maybe a
+ * token: the HTTP status. */
+static int curl_with_cert(const char *prefix, const char *token, const char *path)
+{
+	char cmd[1600], out[300];
+	snprintf(out, sizeof(out), "%s.status", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS -o /dev/null -w '%%{http_code}' --cacert '%s' --cert '%s.crt' "
+		 "--key '%s.key' %s%s%s '%s%s' >'%s'",
+		 sim.ca, prefix, prefix, token ? "-H 'Authorization: Bearer " : "",
+		 token ? token : "", token ? "'" : "", sim.server, path, out);
+	if (system(cmd) != 0)
+		return -1;
+	FILE *f = fopen(out, "r");
+	int status = -1;
+	if (f) {
+		if (fscanf(f, "%d", &status) != 1)
+			status = -1;
+		fclose(f);
+	}
+	return status;
+}
+
+/*
+ * The admin-cert context authenticates by its client certificate alone,
+ * as kubeadm's admin.conf does: CN kubernetes-admin, O system:masters,
+ * which cluster-admin and the /_sim/ paths need.  A certificate of another
+ * CA authenticates no one: a 401 without a token, the token's user with
+ * one (the x509 authenticator's error does not stop the union).
+ */
+static void test_client_certificates_authenticate_as_their_subject(void **state)
+{
+	(void)state;
+	char cmd[1024], prefix[300], other_prefix[400], dir[300];
+	snprintf(cmd, sizeof(cmd),
+		 "kubectl --kubeconfig '%s' --context admin-cert get nodes -o name | grep -q node/",
+		 sim.kubeconfig);
+	assert_int_equal(system(cmd), 0);
+	snprintf(prefix, sizeof(prefix), "%s/admin-cert", sim.dir);
+	client_cert_files(sim.kubeconfig, "admin-cert", prefix);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl x509 -noout -subject -in '%s.crt' | grep -q "
+		 "'O = system:masters, CN = kubernetes-admin'",
+		 prefix);
+	assert_int_equal(system(cmd), 0);
+	/* No token: the certificate is the user, system:masters its group. */
+	assert_int_equal(curl_with_cert(prefix, NULL, "/api/v1/nodes"), 200);
+	assert_int_equal(curl_with_cert(prefix, NULL, "/_sim/state"), 200);
+
+	/* Another simulator's CA issued this one. */
+	struct sim other;
+	snprintf(dir, sizeof(dir), "%s/other-ca", tmpdir);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_true(sim_start(&other, dir, ""));
+	snprintf(other_prefix, sizeof(other_prefix), "%s/foreign", dir);
+	client_cert_files(other.kubeconfig, "admin-cert", other_prefix);
+	assert_int_equal(sim_stop(&other), 0);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/api/v1/nodes"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, NULL, "/version"), 401);
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/api/v1/namespaces"), 200);
+	/* /_sim/ is the admin's alone: the token decided, not the foreign
+	 * certificate's system:masters. */
+	assert_int_equal(curl_with_cert(other_prefix, sim.sa_token, "/_sim/state"), 403);
 }
 
 struct kube_answer {
@@ -3397,14 +4243,18 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_expired_service_account_token_is_401),
 		cmocka_unit_test(test_https_with_the_written_ca),
 		cmocka_unit_test(test_esaas_refuses_a_certificate_of_another_ca),
+		cmocka_unit_test(test_client_certificates_authenticate_as_their_subject),
 		cmocka_unit_test(test_request_without_the_verb_is_forbidden),
 		cmocka_unit_test(test_apply_create_needs_create_verb),
 		cmocka_unit_test(test_service_proxy_verbs_are_get_create_update_delete),
 		cmocka_unit_test(test_discovery),
 		cmocka_unit_test(test_crud_and_conflicts),
+		cmocka_unit_test(test_apply_owns_fields_per_manager_and_merges_lists_by_key),
 		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_unknown_fields),
 		cmocka_unit_test(test_statefulset),
 		cmocka_unit_test(test_statefulset_on_delete_keeps_current_revision),
 		cmocka_unit_test(test_anti_affinity),
@@ -3413,7 +4263,11 @@ int main(void)
 		cmocka_unit_test(test_pod_pinned_to_a_missing_node_never_runs_and_is_collected),
 		cmocka_unit_test(test_namespace_terminates_its_content_then_goes),
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
+		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
+		cmocka_unit_test(test_readiness_follows_the_probe),
+		cmocka_unit_test(test_es_http_opens_after_initial_state_timeout),
+		cmocka_unit_test(test_terminating_pod_leaves_the_endpoints_late),
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
 		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
@@ -3430,9 +4284,10 @@ int main(void)
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
-		cmocka_unit_test(test_es_unwritable_data_path_fails_at_start_for_any_image),
+		cmocka_unit_test(test_es_unwritable_data_path_fails_any_image),
 		cmocka_unit_test(test_es_plugins_are_downloaded_by_the_init_container),
 		cmocka_unit_test(test_resource_quota),
+		cmocka_unit_test(test_pod_security_levels),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
 		cmocka_unit_test(test_es_responses_match_the_spec),
@@ -3442,6 +4297,9 @@ int main(void)
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
+	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
 	return rc;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "kube/spec.h"
 #include "common/token.h"
 #include "common/util.h"
 
@@ -58,6 +59,9 @@ static void assert_defaults(const struct config *c)
 	assert_string_equal(c->kube_plugin_repository,
 			    "http://esaas-plugins.esaas-system.svc:8080");
 	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
+	assert_null(c->kube_allowed_images);
+	assert_string_equal(c->kube_utility_image, "busybox:1.36.1");
+	assert_false(c->kube_tune_hosts);
 	assert_null(c->es_url_template);
 	assert_null(c->webhook_url);
 	assert_null(c->webhook_bearer_token);
@@ -120,6 +124,21 @@ static void test_lists(void **state)
 	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "admin"), -1);
 	assert_int_equal(config_role_map_lookup(c.oidc_role_map, "esaas"), -1);
 	assert_int_equal(config_role_map_lookup(NULL, "admin"), -1);
+	config_free(&c);
+
+	/* kubernetes.allowed_images pins an image to each version it names. */
+	assert_true(load_text("kubernetes:\n  allowed_images: \"7.17.10 = mirror/es@sha256:ab12,"
+			      "8.17.0=mirror/es:8.17.0\"\n",
+			      no_env, &c, path, sizeof(path), err, sizeof(err)));
+	struct es_version v7 = {7, 17, 10}, v8 = {8, 17, 0}, v6 = {6, 8, 23};
+	char *img = spec_allowed_image(c.kube_allowed_images, &v7);
+	assert_string_equal(img, "mirror/es@sha256:ab12");
+	free(img);
+	img = spec_allowed_image(c.kube_allowed_images, &v8);
+	assert_string_equal(img, "mirror/es:8.17.0");
+	free(img);
+	assert_null(spec_allowed_image(c.kube_allowed_images, &v6));
+	assert_null(spec_allowed_image(NULL, &v7));
 	config_free(&c);
 }
 
@@ -410,12 +429,20 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes, elasticsearch, monitor, webhook, oidc, metrics, auth)"},
+	 " kubernetes, elasticsearch, monitor, webhook, oidc, metrics, tls, auth)"},
 	{"keys fetched in clear",
 	 "oidc:\n  jwks_url: http://idp.example.com/jwks\n",
 	 {NULL},
 	 ":2:13: oidc.jwks_url: expected an https:// URL: keys fetched in clear can be replaced "
 	 "on the way (set oidc.allow_insecure_jwks: true to allow http)"},
+	{"a certificate without its key",
+	 "tls:\n  cert_file: /etc/esaas/tls.crt\n",
+	 {NULL},
+	 ":2:14: tls.cert_file: needs tls.key_file too: HTTPS needs the certificate's private key"},
+	{"a key without its certificate",
+	 "tls:\n  key_file: /etc/esaas/tls.key\n",
+	 {NULL},
+	 ":2:13: tls.key_file: needs tls.cert_file too: HTTPS needs the key's certificate"},
 	{"metrics on the API's listener",
 	 "listen: 0.0.0.0:8080\nmetrics:\n  listen: 0.0.0.0:8080\n",
 	 {NULL},
@@ -436,6 +463,12 @@ static const struct error_case error_cases[] = {
 	 {"ESAAS_OIDC_ROLE_MAP=sre=root", NULL},
 	 "ESAAS_OIDC_ROLE_MAP: expected group=role entries separated by commas, each role one "
 	 "of viewer, member, oncall, admin; got \"sre=root\""},
+	{"an allowed image without its version",
+	 "kubernetes:\n  allowed_images: 7.17.10=mirror/es:7.17.10, mirror/es:8.17.0\n",
+	 {NULL},
+	 ":2:19: kubernetes.allowed_images: expected version=image entries separated by commas, "
+	 "such as \"7.17.10=registry.example.com/elasticsearch@sha256:...\"; got "
+	 "\"mirror/es:8.17.0\""},
 	{"boolean not true or false",
 	 "monitor:\n  enabled: yes\n",
 	 {NULL},

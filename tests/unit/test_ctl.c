@@ -364,11 +364,11 @@ static void test_args_help(void **state)
 
 static void test_config_precedence(void **state)
 {
-	struct ctl_config_layer none = {NULL, NULL};
-	struct ctl_config_layer flags = {"http://flag:1", "flag-token"};
-	struct ctl_config_layer env = {"http://env:2", "env-token"};
-	struct ctl_config_layer file = {"http://file:3/", "file-token"};
-	struct ctl_config_layer empty = {"", ""};
+	struct ctl_config_layer none = {NULL, NULL, NULL};
+	struct ctl_config_layer flags = {"http://flag:1", "flag-token", NULL};
+	struct ctl_config_layer env = {"http://env:2", "env-token", NULL};
+	struct ctl_config_layer file = {"http://file:3/", "file-token", NULL};
+	struct ctl_config_layer empty = {"", "", NULL};
 	struct ctl_config c = {0};
 
 	ctl_config_merge(&flags, &env, &file, &c);
@@ -385,7 +385,7 @@ static void test_config_precedence(void **state)
 	assert_string_equal(c.token, "file-token");
 	assert_int_equal(c.token_from, CTL_SOURCE_FILE);
 	/* Each setting on its own: a flag's URL and the file's token. */
-	struct ctl_config_layer url_only = {"http://flag:1", NULL};
+	struct ctl_config_layer url_only = {"http://flag:1", NULL, NULL};
 	ctl_config_merge(&url_only, &none, &file, &c);
 	assert_string_equal(c.url, "http://flag:1");
 	assert_string_equal(c.token, "file-token");
@@ -393,6 +393,17 @@ static void test_config_precedence(void **state)
 	assert_string_equal(c.url, CTL_DEFAULT_URL);
 	assert_null(c.token);
 	assert_int_equal(c.token_from, CTL_SOURCE_NONE);
+	assert_null(c.ca_file);
+	/* The CA file: the flag's, else the environment's, else the file's. */
+	struct ctl_config_layer ca_flag = {NULL, NULL, "/flag/ca.pem"};
+	struct ctl_config_layer ca_env = {NULL, NULL, "/env/ca.pem"};
+	struct ctl_config_layer ca_file = {NULL, NULL, "/file/ca.pem"};
+	ctl_config_merge(&ca_flag, &ca_env, &ca_file, &c);
+	assert_string_equal(c.ca_file, "/flag/ca.pem");
+	ctl_config_merge(&none, &ca_env, &ca_file, &c);
+	assert_string_equal(c.ca_file, "/env/ca.pem");
+	ctl_config_merge(&none, &none, &ca_file, &c);
+	assert_string_equal(c.ca_file, "/file/ca.pem");
 	ctl_config_free(&c);
 }
 
@@ -415,10 +426,11 @@ static void test_config_path(void **state)
 
 static void check_parse(const char *text, const char *want_url, const char *want_token)
 {
-	char *url, *token, err[256];
+	char *url, *token, *ca, err[256];
 
-	if (!ctl_config_parse(text, strlen(text), &url, &token, err, sizeof(err)))
+	if (!ctl_config_parse(text, strlen(text), &url, &token, &ca, err, sizeof(err)))
 		fail_msg("refused \"%s\": %s", text, err);
+	free(ca);
 	if (want_url)
 		assert_string_equal(url, want_url);
 	else
@@ -433,12 +445,13 @@ static void check_parse(const char *text, const char *want_url, const char *want
 
 static void check_refused(const char *text, const char *want_err)
 {
-	char *url, *token, err[256];
+	char *url, *token, *ca, err[256];
 
-	if (ctl_config_parse(text, strlen(text), &url, &token, err, sizeof(err)))
+	if (ctl_config_parse(text, strlen(text), &url, &token, &ca, err, sizeof(err)))
 		fail_msg("accepted \"%s\"", text);
 	assert_null(url);
 	assert_null(token);
+	assert_null(ca);
 	if (!strstr(err, want_err))
 		fail_msg("error \"%s\" does not say \"%s\"", err, want_err);
 }
@@ -456,6 +469,18 @@ static void test_config_parse(void **state)
 	check_parse("tenant: blue\nprofiles:\n  a: {url: x}\n  b: [1, 2]\nurl: http://b:2\n",
 		    "http://b:2", NULL);
 	check_refused("url: [a, b]\n", "line 1: url must be a string");
+	check_refused("ca_file: [a]\n", "line 1: ca_file must be a string");
+	{
+		char *url, *token, *ca, err[256];
+		const char *text = "url: https://e:1\nca_file: /etc/esaas/ca.pem\n";
+
+		assert_true(
+			ctl_config_parse(text, strlen(text), &url, &token, &ca, err, sizeof(err)));
+		assert_string_equal(ca, "/etc/esaas/ca.pem");
+		assert_null(token);
+		free(url);
+		free(ca);
+	}
 	check_refused("just a string\n", "expected a mapping");
 	check_refused("- url: x\n", "expected a mapping");
 	check_refused("url: 'unterminated\n", "line");
@@ -474,8 +499,8 @@ static void write_file(const char *path, const char *text)
 
 static void test_config_load(void **state)
 {
-	struct ctl_config_layer none = {NULL, NULL};
-	struct ctl_config_layer flags = {"http://flag:1", NULL};
+	struct ctl_config_layer none = {NULL, NULL, NULL};
+	struct ctl_config_layer flags = {"http://flag:1", NULL, NULL};
 	struct ctl_config c;
 	char path[128], err[512];
 
@@ -487,6 +512,7 @@ static void test_config_load(void **state)
 	setenv("XDG_CONFIG_HOME", tmpdir, 1);
 	unsetenv("ESAAS_URL");
 	unsetenv("ESAAS_TOKEN");
+	unsetenv("ESAAS_CA_FILE");
 
 	/* No file at all: the default, and no token. */
 	assert_true(ctl_config_load(&none, &c, err, sizeof(err)));
@@ -528,9 +554,25 @@ static void test_config_load(void **state)
 	assert_false(ctl_config_load(&none, &c, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	ctl_config_free(&c);
-	struct ctl_config_layer bad_flag = {"ftp://x", NULL};
+	struct ctl_config_layer bad_flag = {"ftp://x", NULL, NULL};
 	assert_false(ctl_config_load(&bad_flag, &c, err, sizeof(err)));
 	assert_non_null(strstr(err, "--url"));
+	ctl_config_free(&c);
+
+	/* A CA file that cannot be read is named, with where it was given. */
+	write_file(path, "ca_file: /nonexistent/ca.pem\n");
+	assert_false(ctl_config_load(&none, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "/nonexistent/ca.pem"));
+	ctl_config_free(&c);
+	struct ctl_config_layer ca_flag = {NULL, NULL, "/nonexistent/flag.pem"};
+	assert_false(ctl_config_load(&ca_flag, &c, err, sizeof(err)));
+	assert_non_null(strstr(err, "--ca-file"));
+	ctl_config_free(&c);
+	write_file(path, "ca_file: /etc/hostname\n");
+	unsetenv("ESAAS_CA_FILE");
+	assert_true(ctl_config_load(&none, &c, err, sizeof(err)));
+	assert_string_equal(c.ca_file, "/etc/hostname");
 	ctl_config_free(&c);
 
 	/* A token that would split the Authorization header is refused. */

@@ -20,6 +20,7 @@
 
 #include "common/httpc.h"
 #include "common/util.h"
+#include "kube/client.h"
 #include "kube/kubeconfig.h"
 
 static char *fixtures; /* the fixture folder */
@@ -877,6 +878,29 @@ static void test_auto_order(void **state)
 	free(ca);
 }
 
+/* The API server's Warning headers (299 - "text"), one or several a line,
+ * quotes and backslashes escaped, a date after the text ignored. */
+static void test_warning_headers(void **state)
+{
+	const char *none[] = {"Content-Type: application/json", NULL};
+	assert_null(kube_warnings_parse(none));
+	assert_null(kube_warnings_parse(NULL));
+	const char *h[] = {
+		"Content-Type: application/json",
+		"Warning: 299 - \"unknown field \\\"spec.foo\\\"\"",
+		"warning: 299 - \"a\\\\b\", 299 kube \"second\" \"Sat, 01 Jan 2000 00:00:00 GMT\"",
+		"Warning: garbage",
+		NULL,
+	};
+	char **w = kube_warnings_parse(h);
+	assert_non_null(w);
+	assert_string_equal(w[0], "unknown field \"spec.foo\"");
+	assert_string_equal(w[1], "a\\b");
+	assert_string_equal(w[2], "second");
+	assert_null(w[3]);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -899,6 +923,7 @@ int main(void)
 		cmocka_unit_test_setup(test_kubeconfig_list, clear_env),
 		cmocka_unit_test_setup(test_malformed_files, clear_env),
 		cmocka_unit_test_setup(test_token_file_and_reload, clear_env),
+		cmocka_unit_test(test_warning_headers),
 		cmocka_unit_test_setup(test_tls_server_name_needs_insecure, clear_env),
 		cmocka_unit_test_setup(test_to_tls, clear_env),
 		cmocka_unit_test_setup(test_in_cluster, clear_env),

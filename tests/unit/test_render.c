@@ -165,7 +165,7 @@ static const char *host_path(json_t *objects, enum es_role role, const char *vol
 
 	json_array_foreach (json_object_get(pod_spec(objects, role), "volumes"), i, v) {
 		if (strcmp(json_string_value(json_object_get(v, "name")), volume) == 0)
-			return str_at(v, "hostPath.path");
+			return json_string_value(at(v, "hostPath.path"));
 	}
 	return NULL;
 }
@@ -212,6 +212,16 @@ static void test_labels_everywhere(void **state)
 			"esaas");
 		assert_string_equal(json_string_value(json_object_get(l, "app.kubernetes.io/name")),
 				    "elasticsearch");
+		/* The namespace asks the level its pods pass (see namespace_object()). */
+		if (strcmp(str_at(o, "kind"), "Namespace") == 0) {
+			assert_string_equal(json_string_value(json_object_get(
+						    l, "pod-security.kubernetes.io/enforce")),
+					    "baseline");
+			assert_string_equal(
+				json_string_value(json_object_get(
+					l, "pod-security.kubernetes.io/enforce-version")),
+				"latest");
+		}
 		/* Cluster-wide objects have no role. */
 		if (strcmp(str_at(o, "kind"), "Namespace") != 0 &&
 		    strcmp(str_at(o, "kind"), "ResourceQuota") != 0)
@@ -569,9 +579,10 @@ static void test_host_paths(void **state)
 	json_t *old = render(base_spec, &legacy);
 	json_t *moved;
 
-	assert_string_equal(host_path(objs, ES_ROLE_DATA, "plugins"), "/es/" NS "/data/plugin");
-	assert_string_equal(host_path(objs, ES_ROLE_MASTER, "plugins"), "/es/" NS "/master/plugin");
-	assert_string_equal(host_path(objs, ES_ROLE_CLIENT, "plugins"), "/es/" NS "/client/plugin");
+	/* The plugins are installed at every start into an emptyDir: no
+	 * hostPath keeps the namespace from baseline. */
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		assert_null(host_path(objs, r, "plugins"));
 	/* The data paths are claims (test_data_claims_and_volumes), but in
 	 * StatefulSets created before them. */
 	for (int r = 0; r < ES_ROLE_COUNT; r++)
@@ -587,8 +598,7 @@ static void test_host_paths(void **state)
 	assert_string_equal(host_path(moved, ES_ROLE_DATA, "data"), "/mnt/es/" NS "/data/data");
 	json_decref(moved);
 	moved = render(base_spec, &opts);
-	assert_string_equal(host_path(moved, ES_ROLE_DATA, "plugins"),
-			    "/mnt/es/" NS "/data/plugin");
+	assert_null(host_path(moved, ES_ROLE_DATA, "plugins"));
 	json_decref(moved);
 	json_decref(old);
 	json_decref(objs);
@@ -853,7 +863,15 @@ static void test_plugin_init_container_per_version(void **state)
 			assert_non_null(strstr(script, "for p in $ES_PLUGINS; do\n"));
 			assert_string_equal(str_at(c, "volumeMounts.0.mountPath"),
 					    "/usr/share/elasticsearch/plugins");
-			assert_int_equal(json_integer_value(at(c, "securityContext.runAsUser")), 0);
+			/* As the image's own user from 5.0; 2.x's image is root. */
+			if (strcmp(cases[i].version, "5") >= 0)
+				assert_int_equal(
+					json_integer_value(at(c, "securityContext.runAsUser")),
+					RENDER_ES_UID);
+			else
+				assert_null(at(c, "securityContext.runAsUser"));
+			assert_true(
+				json_is_false(at(c, "securityContext.allowPrivilegeEscalation")));
 		}
 		json_decref(objs);
 		free(spec);
@@ -890,60 +908,199 @@ static void test_es_container(void **state)
 static void test_image_choice(void **state)
 {
 	struct render_opts mirror = {.image_registry = "registry.local:5000"};
-	struct render_opts mirror2 = {.image_registry = "registry.local:5000"};
+	struct render_opts pinned = {.image_registry = "registry.local:5000",
+				     .allowed_images = "8.17.0=registry.local:5000/es@sha256:0123, "
+						       "7.17.10=own/es:7.17.10-icu"};
+	struct render_opts pinned2 = pinned;
 	json_t *a = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &mirror);
-	json_t *b = render("{\"name\": \"logs\", \"image\": \"own/es:7.17.10-icu\"}", &mirror2);
+	json_t *b = render("{\"name\": \"logs\", \"image\": \"own/es:7.17.10-icu\"}", &pinned);
+	json_t *p = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &pinned2);
 
 	for (int r = 0; r < ES_ROLE_COUNT; r++) {
 		assert_string_equal(str_at(container(a, r, "containers", "elasticsearch"), "image"),
 				    "registry.local:5000/elasticsearch/elasticsearch:8.17.0");
-		/* The spec's own image wins, init containers included. */
+		/* The spec's own image, when the allow-list pins it to the
+		 * version, init containers of the Elasticsearch image included. */
 		assert_string_equal(str_at(container(b, r, "containers", "elasticsearch"), "image"),
 				    "own/es:7.17.10-icu");
 		assert_string_equal(
 			str_at(container(b, r, "initContainers", "install-plugins"), "image"),
 			"own/es:7.17.10-icu");
+		/* A pinned version runs its pinned image, spec or no. */
+		assert_string_equal(str_at(container(p, r, "containers", "elasticsearch"), "image"),
+				    "registry.local:5000/es@sha256:0123");
 	}
 	json_decref(a);
 	json_decref(b);
+	json_decref(p);
+}
+
+/* A spec's own image off the allow-list renders nothing, naming the field. */
+static void test_image_off_the_allow_list_is_refused(void **state)
+{
+	static const char *const lists[] = {NULL, "7.17.10=own/es:7.17.10",
+					    "6.8.23=evil/es:1, 7.17.10=own/es:7.17.10"};
+	json_t *doc = json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\", \"image\":"
+				 " \"evil/es:1\"}",
+				 0, NULL);
+	struct spec spec;
+	struct spec_error serr;
+	char err[256];
+
+	assert_true(spec_parse(doc, &spec, &serr));
+	for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+		struct render_opts o = {.tenant = "acme",
+					.plugin_repo_url = "http://plugins.local/es",
+					.allowed_images = lists[i]};
+		json_t *out = NULL;
+
+		assert_false(render_cluster(&spec, &o, &out, err, sizeof(err)));
+		assert_null(out);
+		if (strncmp(err, "image: evil/es:1 is not on the operator's allow-list", 52) != 0)
+			fail_msg("%s", err);
+		assert_false(spec_check_image(&spec, lists[i], &serr));
+		assert_string_equal(serr.field, "image");
+	}
+	spec_free(&spec);
+	json_decref(doc);
 }
 
 static void test_prepare_container(void **state)
 {
-	struct render_opts tuned = {.skip_sysctl_init = true};
-	json_t *objs = render(base_spec, NULL);
+	struct render_opts tuned = {.tune_hosts = true, .utility_image = "tools/busybox@sha256:ab"};
+	struct render_opts own = {.utility_image = "tools/busybox@sha256:ab"};
+	json_t *objs = render(base_spec, &own);
 	json_t *t = render(base_spec, &tuned);
 	json_t *p;
 
-	p = container(objs, ES_ROLE_MASTER, "initContainers", "prepare");
-	assert_true(json_is_true(at(p, "securityContext.privileged")));
-	assert_non_null(strstr(str_at(p, "command.2"), "max_map_count"));
-	/* Every role that keeps data gives its folder to uid 1000, tuned
-	 * hosts or not; clients keep none. */
+	/* Every role that keeps data gives its folder to uid 1000, from
+	 * esaas's utility image, root with CHOWN alone; clients keep none. */
 	for (int r = 0; r < ES_ROLE_COUNT; r++) {
 		for (int tuned_hosts = 0; tuned_hosts <= 1; tuned_hosts++) {
 			p = container(tuned_hosts ? t : objs, r, "initContainers", "prepare");
 			if (r == ES_ROLE_CLIENT) {
-				if (tuned_hosts)
-					assert_null(p);
-				else
-					assert_null(strstr(str_at(p, "command.2"), "chown"));
+				assert_null(p);
 				continue;
 			}
-			assert_non_null(strstr(str_at(p, "command.2"),
-					       "chown 1000:0 /usr/share/elasticsearch/data\n"));
+			assert_string_equal(str_at(p, "image"), "tools/busybox@sha256:ab");
+			assert_string_equal(
+				str_at(p, "command.2"),
+				"set -eu\nchown 1000:0 /usr/share/elasticsearch/data\n");
 			assert_string_equal(str_at(p, "volumeMounts.0.mountPath"),
 					    "/usr/share/elasticsearch/data");
+			assert_null(at(p, "securityContext.privileged"));
+			assert_true(
+				json_is_false(at(p, "securityContext.allowPrivilegeEscalation")));
+			assert_string_equal(str_at(p, "securityContext.capabilities.drop.0"),
+					    "ALL");
+			assert_string_equal(str_at(p, "securityContext.capabilities.add.0"),
+					    "CHOWN");
+			assert_null(at(p, "securityContext.capabilities.add.1"));
 		}
+		/* vm.max_map_count only with tune_hosts, privileged, of the
+		 * utility image; by default the hosts are tuned beforehand. */
+		assert_null(container(objs, r, "initContainers", "sysctl"));
+		p = container(t, r, "initContainers", "sysctl");
+		assert_string_equal(str_at(p, "image"), "tools/busybox@sha256:ab");
+		assert_true(json_is_true(at(p, "securityContext.privileged")));
+		assert_non_null(strstr(str_at(p, "command.2"), "max_map_count"));
 	}
-	/* Hosts already tuned: nothing privileged, root with CHOWN only. */
-	p = container(t, ES_ROLE_MASTER, "initContainers", "prepare");
-	assert_true(json_is_false(at(p, "securityContext.privileged")));
-	assert_null(strstr(str_at(p, "command.2"), "max_map_count"));
-	assert_string_equal(str_at(p, "securityContext.capabilities.drop.0"), "ALL");
-	assert_string_equal(str_at(p, "securityContext.capabilities.add.0"), "CHOWN");
+	assert_string_equal(json_string_value(json_object_get(
+				    at(find(objs, "Namespace", NS), "metadata.labels"),
+				    "pod-security.kubernetes.io/enforce")),
+			    "baseline");
+	assert_string_equal(
+		json_string_value(json_object_get(at(find(t, "Namespace", NS), "metadata.labels"),
+						  "pod-security.kubernetes.io/enforce")),
+		"privileged");
 	json_decref(objs);
 	json_decref(t);
+}
+
+/*
+ * The tenant's version decides the Elasticsearch (and Kibana) image, which
+ * runs whatever the tenant installs: over every version, no container of
+ * any pod esaas renders is privileged, none of those images runs as root
+ * (2.x's, whose entrypoint starts as root, aside), and what does run as
+ * root is esaas's utility image, with no privilege to gain.  No pod
+ * template mounts a hostPath, so the namespace can be baseline.
+ */
+static void check_pod(json_t *pod_spec, const char *what, int major, const char *utility)
+{
+	static const char *const lists[] = {"initContainers", "containers"};
+	size_t i;
+	json_t *c, *v;
+
+	json_array_foreach (json_object_get(pod_spec, "volumes"), i, v)
+		if (json_object_get(v, "hostPath") && strcmp(what, "wipe") != 0)
+			fail_msg("%s: volume %s is a hostPath", what, str_at(v, "name"));
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		json_array_foreach (json_object_get(pod_spec, lists[l]), i, c) {
+			const char *image = str_at(c, "image");
+			json_t *uid = at(c, "securityContext.runAsUser");
+			bool ours = strcmp(image, utility) == 0;
+
+			if (json_is_true(at(c, "securityContext.privileged")))
+				fail_msg("%s: container %s is privileged", what, str_at(c, "name"));
+			if (!json_is_false(at(c, "securityContext.allowPrivilegeEscalation")))
+				fail_msg("%s: container %s may escalate", what, str_at(c, "name"));
+			if (ours) {
+				assert_string_equal(
+					str_at(c, "securityContext.capabilities.drop.0"), "ALL");
+				continue;
+			}
+			if (major < 5) {
+				/* 2.x: the image's entrypoint is root, then steps down. */
+				assert_null(uid);
+				continue;
+			}
+			if (json_integer_value(uid) != RENDER_ES_UID ||
+			    !json_is_true(at(c, "securityContext.runAsNonRoot")))
+				fail_msg("%s: container %s of %s does not run as uid 1000", what,
+					 str_at(c, "name"), image);
+			assert_string_equal(str_at(c, "securityContext.capabilities.drop.0"),
+					    "ALL");
+			assert_string_equal(str_at(c, "securityContext.seccompProfile.type"),
+					    "RuntimeDefault");
+		}
+	}
+}
+
+static void test_no_tenant_image_runs_privileged_or_as_root(void **state)
+{
+	static const char *const versions[] = {"2.4.6", "5.6.16", "6.8.23", "7.17.10", "8.17.0"};
+	const char *utility = "registry.local/busybox@sha256:ab";
+
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
+		char *json = xasprintf("{\"name\": \"logs\", \"version\": \"%s\", \"plugins\":"
+				       " [\"analysis-icu\"], \"clients\": {\"replicas\": 1},"
+				       " \"kibana\": {\"replicas\": 1}}",
+				       versions[i]);
+		struct render_opts o = {.utility_image = utility};
+		json_t *objs = render(json, &o);
+		struct spec spec;
+		struct spec_error serr;
+		json_t *doc = json_loads(json, 0, NULL);
+		int major = (int)strtol(versions[i], NULL, 10);
+
+		for (int r = 0; r < ES_ROLE_COUNT; r++)
+			check_pod(pod_spec(objs, r), versions[i], major, utility);
+		check_pod(at(find(objs, "Deployment", RENDER_KIBANA_NAME), "spec.template.spec"),
+			  "kibana", major, utility);
+		assert_true(spec_parse(doc, &spec, &serr));
+		json_t *wipe = render_wipe_pod(&spec, &o, "node-1", 0);
+		check_pod(at(wipe, "spec"), "wipe", major, utility);
+		assert_string_equal(str_at(wipe, "spec.containers.0.image"), utility);
+		json_decref(wipe);
+		spec_free(&spec);
+		json_decref(doc);
+		assert_string_equal(json_string_value(json_object_get(
+					    at(find(objs, "Namespace", NS), "metadata.labels"),
+					    "pod-security.kubernetes.io/enforce")),
+				    "baseline");
+		json_decref(objs);
+		free(json);
+	}
 }
 
 static void test_refusals(void **state)
@@ -1407,6 +1564,8 @@ int main(void)
 		cmocka_unit_test(test_es_container),
 		cmocka_unit_test(test_image_choice),
 		cmocka_unit_test(test_prepare_container),
+		cmocka_unit_test(test_image_off_the_allow_list_is_refused),
+		cmocka_unit_test(test_no_tenant_image_runs_privileged_or_as_root),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_namespace_names_fit_and_are_unambiguous),

@@ -1,0 +1,593 @@
+#include "sim/podsecurity.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/json.h"
+#include "common/util.h"
+#include "sim/simconf.h"
+#include "sim/store.h"
+
+/* --- names, sorted and quoted as the checks write them ----------------------------- */
+
+struct names {
+	char **v;
+	size_t n;
+	char *joined; /* what join() made last, freed with the names */
+};
+
+static void names_add(struct names *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (!strcmp(s->v[i], name))
+			return;
+	}
+	s->v = xrealloc(s->v, (s->n + 1) * sizeof(char *));
+	s->v[s->n++] = xstrdup(name);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void names_free(struct names *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	free(s->joined);
+	memset(s, 0, sizeof(*s));
+}
+
+/* "a", "b" (policy/helpers.go, joinQuote); sorted when asked, as a set's
+ * List().  Owned by s. */
+static const char *join(struct names *s, bool quote, bool sorted)
+{
+	if (sorted && s->n > 1)
+		qsort(s->v, s->n, sizeof(char *), cmp_str);
+	char *out = xstrdup("");
+	for (size_t i = 0; i < s->n; i++) {
+		char *next = xasprintf("%s%s%s%s%s", out, i ? ", " : "", quote ? "\"" : "", s->v[i],
+				       quote ? "\"" : "");
+		free(out);
+		out = next;
+	}
+	free(s->joined);
+	s->joined = out;
+	return out;
+}
+
+static const char *plural(const struct names *s, const char *one, const char *more)
+{
+	return s->n == 1 ? one : more;
+}
+
+/* --- the checks (staging/src/k8s.io/pod-security-admission/policy/check_*.go) ------- */
+
+/* A failed check: "reason (detail)" appended to *out. */
+static void fail(char **out, const char *reason, char *detail)
+{
+	char *next = xasprintf("%s%s%s (%s)", *out ? *out : "", *out ? ", " : "", reason, detail);
+	free(*out);
+	free(detail);
+	*out = next;
+}
+
+/* Append "; part" to *detail. */
+static void part(char **detail, char *p)
+{
+	char *next = xasprintf("%s%s%s", *detail ? *detail : "", *detail ? "; " : "", p);
+	free(*detail);
+	free(p);
+	*detail = next;
+}
+
+typedef void (*container_fn)(const json_t *c, void *arg);
+
+/* Init containers, containers, ephemeral containers (policy/visitor.go). */
+static void each_container(const json_t *spec, container_fn fn, void *arg)
+{
+	static const char *const lists[] = {"initContainers", "containers", "ephemeralContainers"};
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach (json_object_get(spec, lists[l]), i, c)
+			fn(c, arg);
+	}
+}
+
+static const json_t *sc_of(const json_t *c)
+{
+	return json_object_get(c, "securityContext");
+}
+
+static const char *cname(const json_t *c)
+{
+	const char *n = json_str(c, "name");
+	return n ? n : "";
+}
+
+/* allowPrivilegeEscalation: restricted, every container must set it false. */
+static void ape_cb(const json_t *c, void *arg)
+{
+	json_t *v = json_object_get(sc_of(c), "allowPrivilegeEscalation");
+	if (!json_is_false(v))
+		names_add(arg, cname(c));
+}
+
+static void check_allow_privilege_escalation(const json_t *spec, char **out)
+{
+	struct names bad = {0};
+	each_container(spec, ape_cb, &bad);
+	if (bad.n)
+		fail(out, "allowPrivilegeEscalation != false",
+		     xasprintf("%s %s must set securityContext.allowPrivilegeEscalation=false",
+			       plural(&bad, "container", "containers"), join(&bad, true, false)));
+	names_free(&bad);
+}
+
+struct caps {
+	bool restricted;
+	struct names bad, missing_drop, adding, added;
+};
+
+static bool has_string(const json_t *list, const char *s)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		if (json_is_string(v) && !strcmp(json_string_value(v), s))
+			return true;
+	}
+	return false;
+}
+
+static void caps_cb(const json_t *c, void *arg)
+{
+	static const char *const baseline[] = {
+		"AUDIT_WRITE", "CHOWN",	 "DAC_OVERRIDE",     "FOWNER",	"FSETID",
+		"KILL",	       "MKNOD",	 "NET_BIND_SERVICE", "SETFCAP", "SETGID",
+		"SETPCAP",     "SETUID", "SYS_CHROOT"};
+	struct caps *k = arg;
+	const json_t *caps = json_object_get(sc_of(c), "capabilities");
+	if (k->restricted && !has_string(json_object_get(caps, "drop"), "ALL"))
+		names_add(&k->missing_drop, cname(c));
+	size_t i;
+	json_t *v;
+	bool bad = false;
+	json_array_foreach (json_object_get(caps, "add"), i, v) {
+		const char *cap = json_string_value(v);
+		bool allowed = false;
+		if (!cap)
+			continue;
+		if (k->restricted) {
+			allowed = !strcmp(cap, "NET_BIND_SERVICE");
+		} else {
+			for (size_t j = 0; j < ARRAY_SIZE(baseline); j++)
+				allowed = allowed || !strcmp(cap, baseline[j]);
+		}
+		if (!allowed) {
+			bad = true;
+			names_add(&k->added, cap);
+		}
+	}
+	if (bad)
+		names_add(&k->adding, cname(c));
+}
+
+static void check_capabilities(const json_t *spec, bool restricted, char **out)
+{
+	struct caps k = {.restricted = restricted};
+	each_container(spec, caps_cb, &k);
+	char *detail = NULL;
+	if (k.missing_drop.n)
+		part(&detail,
+		     xasprintf("%s %s must set securityContext.capabilities.drop=[\"ALL\"]",
+			       plural(&k.missing_drop, "container", "containers"),
+			       join(&k.missing_drop, true, false)));
+	if (k.adding.n)
+		part(&detail, xasprintf("%s %s must not include %s in "
+					"securityContext.capabilities.add",
+					plural(&k.adding, "container", "containers"),
+					join(&k.adding, true, false), join(&k.added, true, true)));
+	if (detail)
+		fail(out, restricted ? "unrestricted capabilities" : "non-default capabilities",
+		     detail);
+	names_free(&k.missing_drop);
+	names_free(&k.adding);
+	names_free(&k.added);
+}
+
+static void check_host_namespaces(const json_t *spec, char **out)
+{
+	struct names bad = {0};
+	if (json_is_true(json_object_get(spec, "hostNetwork")))
+		names_add(&bad, "hostNetwork=true");
+	if (json_is_true(json_object_get(spec, "hostPID")))
+		names_add(&bad, "hostPID=true");
+	if (json_is_true(json_object_get(spec, "hostIPC")))
+		names_add(&bad, "hostIPC=true");
+	if (bad.n)
+		fail(out, "host namespaces", xstrdup(join(&bad, false, true)));
+	names_free(&bad);
+}
+
+static void check_host_path_volumes(const json_t *spec, char **out)
+{
+	struct names bad = {0};
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(spec, "volumes"), i, v) {
+		if (json_object_get(v, "hostPath"))
+			names_add(&bad, json_str(v, "name") ? json_str(v, "name") : "");
+	}
+	if (bad.n)
+		fail(out, "hostPath volumes",
+		     xasprintf("%s %s", plural(&bad, "volume", "volumes"),
+			       join(&bad, true, false)));
+	names_free(&bad);
+}
+
+struct ports {
+	struct names bad, ports;
+};
+
+static void ports_cb(const json_t *c, void *arg)
+{
+	struct ports *p = arg;
+	size_t i;
+	json_t *port;
+	bool bad = false;
+	json_array_foreach (json_object_get(c, "ports"), i, port) {
+		json_int_t hp = json_integer_value(json_object_get(port, "hostPort"));
+		if (hp != 0) {
+			char buf[24];
+			snprintf(buf, sizeof(buf), "%lld", (long long)hp);
+			names_add(&p->ports, buf);
+			bad = true;
+		}
+	}
+	if (bad)
+		names_add(&p->bad, cname(c));
+}
+
+static void check_host_ports(const json_t *spec, char **out)
+{
+	struct ports p = {{0}, {0}};
+	each_container(spec, ports_cb, &p);
+	if (p.bad.n)
+		fail(out, "hostPort",
+		     xasprintf("%s %s %s %s %s", plural(&p.bad, "container", "containers"),
+			       join(&p.bad, true, false), plural(&p.bad, "uses", "use"),
+			       plural(&p.ports, "hostPort", "hostPorts"),
+			       join(&p.ports, false, true)));
+	names_free(&p.bad);
+	names_free(&p.ports);
+}
+
+static void privileged_cb(const json_t *c, void *arg)
+{
+	if (json_is_true(json_object_get(sc_of(c), "privileged")))
+		names_add(arg, cname(c));
+}
+
+static void check_privileged(const json_t *spec, char **out)
+{
+	struct names bad = {0};
+	each_container(spec, privileged_cb, &bad);
+	if (bad.n)
+		fail(out, "privileged",
+		     xasprintf("%s %s must not set securityContext.privileged=true",
+			       plural(&bad, "container", "containers"), join(&bad, true, false)));
+	names_free(&bad);
+}
+
+/* restrictedVolumes: only the volume types that give no host access. */
+static void check_restricted_volumes(const json_t *spec, char **out)
+{
+	static const char *const allowed[] = {"name",
+					      "configMap",
+					      "csi",
+					      "downwardAPI",
+					      "emptyDir",
+					      "ephemeral",
+					      "persistentVolumeClaim",
+					      "projected",
+					      "secret"};
+	struct names bad = {0}, types = {0};
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(spec, "volumes"), i, v) {
+		const char *key;
+		json_t *val;
+		json_object_foreach (v, key, val) {
+			bool ok = false;
+			for (size_t j = 0; j < ARRAY_SIZE(allowed); j++)
+				ok = ok || !strcmp(key, allowed[j]);
+			if (!ok) {
+				names_add(&bad, json_str(v, "name") ? json_str(v, "name") : "");
+				names_add(&types, key);
+			}
+		}
+	}
+	if (bad.n)
+		fail(out, "restricted volume types",
+		     xasprintf("%s %s %s %s %s", plural(&bad, "volume", "volumes"),
+			       join(&bad, true, false), plural(&bad, "uses", "use"),
+			       plural(&types, "restricted volume type", "restricted volume types"),
+			       join(&types, true, true)));
+	names_free(&bad);
+	names_free(&types);
+}
+
+struct nonroot {
+	bool pod_true;
+	struct names explicit_bad, implicit_bad;
+};
+
+static void nonroot_cb(const json_t *c, void *arg)
+{
+	struct nonroot *r = arg;
+	json_t *v = json_object_get(sc_of(c), "runAsNonRoot");
+	if (json_is_false(v))
+		names_add(&r->explicit_bad, cname(c));
+	else if (!v && !r->pod_true)
+		names_add(&r->implicit_bad, cname(c));
+}
+
+static void check_run_as_non_root(const json_t *spec, char **out)
+{
+	json_t *pv = json_object_get(json_object_get(spec, "securityContext"), "runAsNonRoot");
+	struct nonroot r = {.pod_true = json_is_true(pv)};
+	each_container(spec, nonroot_cb, &r);
+	char *detail = NULL;
+	if (json_is_false(pv))
+		part(&detail, xstrdup("pod must not set securityContext.runAsNonRoot=false"));
+	if (r.explicit_bad.n)
+		part(&detail, xasprintf("%s %s must not set securityContext.runAsNonRoot=false",
+					plural(&r.explicit_bad, "container", "containers"),
+					join(&r.explicit_bad, true, false)));
+	if (r.implicit_bad.n)
+		part(&detail, xasprintf("pod or %s %s must set securityContext.runAsNonRoot=true",
+					plural(&r.implicit_bad, "container", "containers"),
+					join(&r.implicit_bad, true, false)));
+	if (detail)
+		fail(out, "runAsNonRoot != true", detail);
+	names_free(&r.explicit_bad);
+	names_free(&r.implicit_bad);
+}
+
+static void run_as_root_cb(const json_t *c, void *arg)
+{
+	json_t *v = json_object_get(sc_of(c), "runAsUser");
+	if (json_is_integer(v) && json_integer_value(v) == 0)
+		names_add(arg, cname(c));
+}
+
+static void check_run_as_user(const json_t *spec, char **out)
+{
+	json_t *pv = json_object_get(json_object_get(spec, "securityContext"), "runAsUser");
+	struct names bad = {0};
+	each_container(spec, run_as_root_cb, &bad);
+	char *detail = NULL;
+	if (json_is_integer(pv) && json_integer_value(pv) == 0)
+		part(&detail, xstrdup("pod must not set runAsUser=0"));
+	if (bad.n)
+		part(&detail,
+		     xasprintf("%s %s must not set runAsUser=0",
+			       plural(&bad, "container", "containers"), join(&bad, true, false)));
+	if (detail)
+		fail(out, "runAsUser=0", detail);
+	names_free(&bad);
+}
+
+struct seccomp {
+	bool restricted, pod_valid;
+	struct names bad, unset;
+	struct names bad_types;
+};
+
+static bool seccomp_allowed(const char *type, bool restricted)
+{
+	if (restricted)
+		return type && (!strcmp(type, "RuntimeDefault") || !strcmp(type, "Localhost"));
+	return !type || strcmp(type, "Unconfined") != 0;
+}
+
+static void seccomp_cb(const json_t *c, void *arg)
+{
+	struct seccomp *k = arg;
+	const char *type = json_str(json_object_get(sc_of(c), "seccompProfile"), "type");
+	if (type) {
+		if (!seccomp_allowed(type, k->restricted)) {
+			names_add(&k->bad, cname(c));
+			names_add(&k->bad_types, type);
+		}
+	} else if (k->restricted && !k->pod_valid) {
+		names_add(&k->unset, cname(c));
+	}
+}
+
+static void check_seccomp(const json_t *spec, bool restricted, char **out)
+{
+	const char *ptype = json_str(
+		json_object_get(json_object_get(spec, "securityContext"), "seccompProfile"),
+		"type");
+	struct seccomp k = {.restricted = restricted,
+			    .pod_valid = ptype && seccomp_allowed(ptype, restricted)};
+	each_container(spec, seccomp_cb, &k);
+	char *detail = NULL;
+	if (ptype && !seccomp_allowed(ptype, restricted))
+		part(&detail,
+		     xasprintf("pod must not set securityContext.seccompProfile.type to \"%s\"",
+			       ptype));
+	if (k.bad.n)
+		part(&detail,
+		     xasprintf("%s %s must not set securityContext.seccompProfile.type to %s",
+			       plural(&k.bad, "container", "containers"), join(&k.bad, true, false),
+			       join(&k.bad_types, true, true)));
+	if (k.unset.n)
+		part(&detail, xasprintf("pod or %s %s must set securityContext.seccompProfile.type "
+					"to \"RuntimeDefault\" or \"Localhost\"",
+					plural(&k.unset, "container", "containers"),
+					join(&k.unset, true, false)));
+	if (detail)
+		fail(out, "seccompProfile", detail);
+	names_free(&k.bad);
+	names_free(&k.unset);
+	names_free(&k.bad_types);
+}
+
+/* sysctls: only the namespaced ones known safe (check_sysctls.go, 1.29). */
+static void check_sysctls(const json_t *spec, char **out)
+{
+	static const char *const safe[] = {
+		"kernel.shm_rmid_forced",
+		"net.ipv4.ip_local_port_range",
+		"net.ipv4.tcp_syncookies",
+		"net.ipv4.ping_group_range",
+		"net.ipv4.ip_unprivileged_port_start",
+		"net.ipv4.ip_local_reserved_ports",
+		"net.ipv4.tcp_keepalive_time",
+		"net.ipv4.tcp_fin_timeout",
+		"net.ipv4.tcp_keepalive_intvl",
+		"net.ipv4.tcp_keepalive_probes",
+	};
+	struct names bad = {0};
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(json_object_get(spec, "securityContext"), "sysctls"), i,
+			    s) {
+		const char *name = json_str(s, "name");
+		bool ok = false;
+		for (size_t j = 0; name && j < ARRAY_SIZE(safe); j++)
+			ok = ok || !strcmp(name, safe[j]);
+		if (name && !ok)
+			names_add(&bad, name);
+	}
+	if (bad.n)
+		fail(out, "forbidden sysctls", xstrdup(join(&bad, false, false)));
+	names_free(&bad);
+}
+
+/* The checks of a level, in the order of their IDs; at restricted, the
+ * restricted forms of capabilities, volumes and seccomp replace the
+ * baseline ones they override (policy/registry.go). */
+char *podsecurity_violations(const char *level, const json_t *meta, const json_t *spec)
+{
+	(void)meta;
+	bool restricted = !strcmp(level, "restricted");
+	char *out = NULL;
+	if (!restricted && strcmp(level, "baseline") != 0)
+		return NULL;
+	if (restricted)
+		check_allow_privilege_escalation(spec, &out);
+	check_capabilities(spec, restricted, &out);
+	check_host_namespaces(spec, &out);
+	if (!restricted)
+		check_host_path_volumes(spec, &out);
+	check_host_ports(spec, &out);
+	check_privileged(spec, &out);
+	if (restricted) {
+		check_restricted_volumes(spec, &out);
+		check_run_as_non_root(spec, &out);
+		check_run_as_user(spec, &out);
+	}
+	check_seccomp(spec, restricted, &out);
+	check_sysctls(spec, &out);
+	return out;
+}
+
+/* --- the namespace's policy (api/helpers.go, PolicyToEvaluate) ---------------------- */
+
+struct mode {
+	char level[16];
+	char version[16];
+};
+
+static bool valid_version(const char *v)
+{
+	if (!strcmp(v, "latest"))
+		return true;
+	if (strncmp(v, "v1.", 3) != 0 || !v[3] || (v[3] == '0' && v[4]))
+		return false;
+	for (const char *p = v + 3; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return false;
+	}
+	return true;
+}
+
+/* The mode of one label pair; an unparsable level is restricted for
+ * enforce (fail closed) and privileged for warn and audit (fail open). */
+static void mode_of(const json_t *labels, const char *mode, bool fail_closed, struct mode *m)
+{
+	char key[64];
+	snprintf(key, sizeof(key), "pod-security.kubernetes.io/%s", mode);
+	const char *level = json_str(labels, key);
+	snprintf(key, sizeof(key), "pod-security.kubernetes.io/%s-version", mode);
+	const char *version = json_str(labels, key);
+	/* Unlabelled: the admission configuration's default (privileged,
+	 * unless pod_security.default_enforce says otherwise for enforce). */
+	const char *def = simconf_get()->pod_security_default_enforce;
+	snprintf(m->level, sizeof(m->level), "%s", fail_closed && def && *def ? def : "privileged");
+	snprintf(m->version, sizeof(m->version), "latest");
+	if (level) {
+		if (!strcmp(level, "privileged") || !strcmp(level, "baseline") ||
+		    !strcmp(level, "restricted"))
+			snprintf(m->level, sizeof(m->level), "%s", level);
+		else if (fail_closed)
+			snprintf(m->level, sizeof(m->level), "restricted");
+	}
+	if (version && valid_version(version))
+		snprintf(m->version, sizeof(m->version), "%s", version);
+}
+
+static const json_t *ns_labels(const char *ns)
+{
+	struct store_obj *o = store_get(store_kind_by_plural("namespaces"), "", ns);
+	return o ? json_object_get(json_object_get(o->body, "metadata"), "labels") : NULL;
+}
+
+static char *evaluate(const struct mode *m, const json_t *meta, const json_t *spec,
+		      const char *prefix)
+{
+	char *v = podsecurity_violations(m->level, meta, spec);
+	if (!v)
+		return NULL;
+	char *msg = xasprintf("%s \"%s:%s\": %s", prefix, m->level, m->version, v);
+	free(v);
+	return msg;
+}
+
+char *podsecurity_admit_pod(const char *ns, const json_t *pod, char **warning)
+{
+	const json_t *labels = ns_labels(ns);
+	struct mode enforce, warn;
+	const json_t *meta = json_object_get(pod, "metadata");
+	const json_t *spec = json_object_get(pod, "spec");
+	if (warning)
+		*warning = NULL;
+	mode_of(labels, "enforce", true, &enforce);
+	char *refusal = evaluate(&enforce, meta, spec, "violates PodSecurity");
+	if (refusal || !warning)
+		return refusal;
+	/* No warning on a request refused anyway (admission.go, EvaluatePod). */
+	mode_of(labels, "warn", false, &warn);
+	*warning = evaluate(&warn, meta, spec, "would violate PodSecurity");
+	return NULL;
+}
+
+char *podsecurity_workload_warning(const char *ns, const json_t *workload)
+{
+	const json_t *tmpl = json_object_get(json_object_get(workload, "spec"), "template");
+	if (!json_is_object(tmpl))
+		return NULL;
+	struct mode warn;
+	mode_of(ns_labels(ns), "warn", false, &warn);
+	return evaluate(&warn, json_object_get(tmpl, "metadata"), json_object_get(tmpl, "spec"),
+			"would violate PodSecurity");
+}
