@@ -1,6 +1,7 @@
 #include "sim/controllers.h"
 
 #include <math.h>
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -2666,7 +2667,12 @@ static void kubelet_run_init_chowns(const json_t *pod, const char *node)
 	}
 }
 
-/* The Elasticsearch container: the image's entrypoint (no command). */
+/*
+ * The Elasticsearch container: one that runs its image's entrypoint (no
+ * command), an Elasticsearch image or any image that mounts the data path
+ * (an image built on Elastic's keeps its user).  major is the version of
+ * its tag; a tag that is no version counts as a current one.
+ */
 static const json_t *es_container(const json_t *pod, int *major)
 {
 	size_t i;
@@ -2675,10 +2681,19 @@ static const json_t *es_container(const json_t *pod, int *major)
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		const char *image = json_str(c, "image");
 		const char *tag = image ? strrchr(image, ':') : NULL;
+		bool data = false;
+		size_t j;
+		json_t *m;
 
-		if (!image || !strstr(image, "elasticsearch") || json_object_get(c, "command"))
+		json_array_foreach (json_object_get(c, "volumeMounts"), j, m)
+			data = data ||
+			       same(json_str(m, "mountPath"), "/usr/share/elasticsearch/data");
+		if (!image || !(strstr(image, "elasticsearch") || data) ||
+		    json_object_get(c, "command"))
 			continue;
-		*major = tag ? (int)strtol(tag + 1, NULL, 10) : 7;
+		if (tag && strchr(tag, '/'))
+			tag = NULL; /* a registry's port, no tag */
+		*major = tag && isdigit((unsigned char)tag[1]) ? (int)strtol(tag + 1, NULL, 10) : 8;
 		return c;
 	}
 	return NULL;
@@ -2703,7 +2718,15 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 
 	if (!c || major < 5)
 		return NULL;
+	/* Its securityContext's user, else the image's: 1000 for any image of
+	 * Elasticsearch, Elastic's or one built on it. */
 	int64_t uid = container_uid(pod, c);
+	json_t *set = json_object_get(json_object_get(c, "securityContext"), "runAsUser");
+	json_t *pod_set = json_object_get(
+		json_object_get(json_object_get(pod, "spec"), "securityContext"), "runAsUser");
+
+	if (!json_is_integer(set) && !json_is_integer(pod_set))
+		uid = 1000;
 	int64_t gid = major >= 7 ? 0 : 1000;
 
 	if (uid == 0)
@@ -2722,13 +2745,44 @@ static const char *es_unwritable(const json_t *pod, const char *node)
 	return NULL;
 }
 
+/* The Elasticsearch container, restarted after its back-off, stays up:
+ * running again. */
+static void kubelet_es_restarted(struct store_obj *pod)
+{
+	int major;
+	const json_t *es = es_container(pod->body, &major);
+	json_t *body = NULL;
+	size_t i;
+	json_t *c;
+	char ts[32];
+
+	if (!es)
+		return;
+	now_ts(ts, sizeof(ts));
+	json_array_foreach (
+		json_object_get(json_object_get(pod->body, "status"), "containerStatuses"), i, c) {
+		if (!same(json_str(c, "name"), json_str(es, "name")) ||
+		    !json_object_get(json_object_get(c, "state"), "waiting"))
+			continue;
+		body = json_deep_copy(pod->body);
+		c = json_array_get(json_object_get(child(body, "status"), "containerStatuses"), i);
+		json_object_set_new(c, "started", json_true());
+		json_object_set_new(c, "state", json_pack("{s:{s:s}}", "running", "startedAt", ts));
+		break;
+	}
+	if (body)
+		store_update(pod, body);
+}
+
 /*
  * A container that exits is restarted after a back-off that starts at 10 s
  * and doubles up to 5 minutes, its status meanwhile waiting with reason
  * CrashLoopBackOff: pkg/kubelet/kubelet.go (backOffPeriod, MaxContainerBackOff),
  * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#container-restarts.
- * The pod stays Running and never Ready.  true when the Elasticsearch
- * container failed (now) instead of starting.
+ * The pod stays Running and never Ready.  Elasticsearch checks its data
+ * path (the node lock) and its settings as it starts, before it binds HTTP,
+ * so this is asked when the container starts and at each restart.  true
+ * when the Elasticsearch container failed (now) instead of starting.
  */
 static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t now)
 {
@@ -2772,7 +2826,7 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
 					      "CrashLoopBackOff", "message", msg));
 		free(msg);
-		pod->ready_at_ms = now + backoff_s * 1000 + simconf_get()->pod_ready_delay_ms;
+		pod->ready_at_ms = now + backoff_s * 1000;
 	}
 	store_update(pod, body);
 	char *why = xasprintf("Back-off restarting failed container elasticsearch in pod %s_%s(%s)",
@@ -2819,6 +2873,197 @@ static void kubelet_run_removals(const json_t *pod, const char *node)
 				hostfs_empty(node, hp);
 		}
 	}
+}
+
+/*
+ * Init containers run one after the other before the containers; the pod
+ * stays Pending meanwhile, Initialized False (pkg/kubelet/status/
+ * generate.go, GeneratePodInitializedCondition: ContainersNotInitialized,
+ * "containers with incomplete status: [...]"), its containers waiting
+ * PodInitializing.  One that exits non-zero is restarted (restartPolicy
+ * Always) after the containers' back-off, 10 s doubling up to 5 minutes:
+ * terminated with reason Error first, then waiting CrashLoopBackOff, which
+ * kubectl prints Init:Error and Init:CrashLoopBackOff
+ * (pkg/printers/internalversion/printers.go, printPod).  The end of its log
+ * is the terminated state's message under terminationMessagePolicy
+ * FallbackToLogsOnError only (pkg/kubelet/kuberuntime/
+ * kuberuntime_container.go, getTerminationMessage).  Of the init
+ * containers, the simulator runs the plugin installs for real
+ * (sim_es_plugin_installs) and the chowns (kubelet_run_init_chowns); the
+ * others succeed.
+ */
+static json_t *init_container_status(const json_t *c, json_t *state, json_t *last, int64_t restarts)
+{
+	const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+
+	return json_pack("{s:s, s:s, s:s, s:b, s:I, s:b, s:o, s:o}", "name",
+			 json_str(c, "name") ? json_str(c, "name") : "", "image", image, "imageID",
+			 image, "ready", 0, "restartCount", (json_int_t)restarts, "started",
+			 json_is_object(json_object_get(state, "running")), "state", state,
+			 "lastState", last ? last : json_object());
+}
+
+static json_t *init_status_of(const json_t *pod, const char *name)
+{
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (
+		json_object_get(json_object_get(pod, "status"), "initContainerStatuses"), i, s) {
+		if (same(json_str(s, "name"), name))
+			return s;
+	}
+	return NULL;
+}
+
+/* The init container name runs (state RUNNING) or failed (FAILED, with what
+ * it printed and its exit code): the pod's status says so. */
+static void kubelet_init_status(struct store_obj *pod, const char *host_ip, const char *ip,
+				enum sim_init state, const char *name, const char *message,
+				int exit_code, int64_t now)
+{
+	const json_t *old = init_status_of(pod->body, name);
+	json_t *old_state = json_object_get(old, "state");
+	int64_t restarts = json_integer_value(json_object_get(old, "restartCount"));
+	json_t *body, *st, *list, *c;
+	char ts[32];
+	size_t i;
+	bool before = true;
+
+	if (state == SIM_INIT_RUNNING && json_object_get(old_state, "running"))
+		return;
+	if (state == SIM_INIT_RUNNING && old)
+		restarts++; /* its restart after the back-off */
+	now_ts(ts, sizeof(ts));
+	body = json_deep_copy(pod->body);
+	st = child(body, "status");
+	if (!json_str(st, "podIP")) {
+		json_object_set_new(st, "podIP", json_string(ip));
+		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", ip));
+		json_object_set_new(st, "hostIP", json_string(host_ip ? host_ip : ""));
+		json_object_set_new(st, "hostIPs",
+				    json_pack("[{s:s}]", "ip", host_ip ? host_ip : ""));
+		json_object_set_new(st, "startTime", json_string(ts));
+	}
+	json_object_set_new(st, "phase", json_string("Pending"));
+	char *incomplete = xasprintf("containers with incomplete status: [%s]", name);
+	json_t *init = condition("Initialized", false, ts);
+	json_object_set_new(init, "reason", json_string("ContainersNotInitialized"));
+	json_object_set_new(init, "message", json_string(incomplete));
+	free(incomplete);
+	json_object_set_new(st, "conditions",
+			    json_pack("[o,o,o,o]", init, condition("Ready", false, ts),
+				      condition("ContainersReady", false, ts),
+				      condition("PodScheduled", true, ts)));
+	list = json_array();
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "initContainers"),
+			    i, c) {
+		bool me = same(json_str(c, "name"), name);
+		json_t *s;
+
+		if (me) {
+			json_t *last = json_object_get(old, "lastState");
+			json_t *now_state;
+
+			if (state == SIM_INIT_RUNNING) {
+				now_state = json_pack("{s:{s:s}}", "running", "startedAt", ts);
+				if (json_object_get(old_state, "terminated"))
+					last = json_pack("{s:O}", "terminated",
+							 json_object_get(old_state, "terminated"));
+				else
+					json_incref(last);
+			} else {
+				json_t *t = json_pack("{s:i, s:s, s:s, s:s}", "exitCode", exit_code,
+						      "reason", "Error", "startedAt", ts,
+						      "finishedAt", ts);
+
+				if (same(json_str(c, "terminationMessagePolicy"),
+					 "FallbackToLogsOnError") &&
+				    message)
+					json_object_set_new(t, "message", json_string(message));
+				now_state = json_pack("{s:o}", "terminated", t);
+				json_incref(last);
+			}
+			s = init_container_status(c, now_state, last, restarts);
+			before = false;
+		} else if (before) {
+			s = init_container_status(
+				c,
+				json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode", 0,
+					  "reason", "Completed", "startedAt", ts, "finishedAt", ts),
+				NULL, 0);
+		} else {
+			s = init_container_status(
+				c, json_pack("{s:{s:s}}", "waiting", "reason", "PodInitializing"),
+				NULL, 0);
+		}
+		json_array_append_new(list, s);
+	}
+	json_object_set_new(st, "initContainerStatuses", list);
+	list = json_array();
+	json_array_foreach (json_object_get(json_object_get(pod->body, "spec"), "containers"), i,
+			    c) {
+		const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:s, s:b, s:i, s:b, s:{s:{s:s}}, s:{}}", "name",
+				  json_str(c, "name") ? json_str(c, "name") : "", "image", image,
+				  "imageID", "", "ready", 0, "restartCount", 0, "started", 0,
+				  "state", "waiting", "reason", "PodInitializing", "lastState"));
+	}
+	json_object_set_new(st, "containerStatuses", list);
+	if (state == SIM_INIT_FAILED) {
+		int64_t backoff_s = restarts >= 5 ? 300 : 10LL << restarts;
+
+		pod->ready_at_ms = now + backoff_s * 1000;
+		log_info("pod %s/%s: init container %s exited with %d: %s", pod->ns, pod->name,
+			 name, exit_code, message ? message : "");
+	} else {
+		pod->ready_at_ms = 0;
+	}
+	store_update(pod, body);
+}
+
+/* During an init container's back-off: Error becomes CrashLoopBackOff. */
+static void kubelet_init_backoff(struct store_obj *pod)
+{
+	json_t *body = NULL;
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (
+		json_object_get(json_object_get(pod->body, "status"), "initContainerStatuses"), i,
+		s) {
+		json_t *t = json_object_get(json_object_get(s, "state"), "terminated");
+
+		if (!t || json_integer_value(json_object_get(t, "exitCode")) == 0)
+			continue;
+		body = json_deep_copy(pod->body);
+		json_t *mine = json_array_get(
+			json_object_get(json_object_get(body, "status"), "initContainerStatuses"),
+			i);
+		int64_t restarts = json_integer_value(json_object_get(s, "restartCount"));
+		int64_t backoff_s = restarts >= 5 ? 300 : 10LL << restarts;
+		char *msg = xasprintf("back-off %llds restarting failed container=%s pod=%s_%s(%s)",
+				      (long long)backoff_s, json_str(s, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+		char *why = xasprintf("Back-off restarting failed container %s in pod %s_%s(%s)",
+				      json_str(s, "name"), pod->name, pod->ns,
+				      json_str(meta(pod->body), "uid"));
+
+		json_object_set_new(mine, "lastState", json_pack("{s:O}", "terminated", t));
+		json_object_set_new(mine, "state",
+				    json_pack("{s:{s:s, s:s}}", "waiting", "reason",
+					      "CrashLoopBackOff", "message", msg));
+		record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"),
+			       "kubelet", "BackOff", why);
+		free(msg);
+		free(why);
+		break;
+	}
+	if (body)
+		store_update(pod, body);
 }
 
 bool controllers_pod_running(const struct store_obj *pod)
@@ -3000,8 +3245,12 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		}
 		char ts[32], ip[32];
 		now_ts(ts, sizeof(ts));
-		pod_ip_seq++;
-		snprintf(ip, sizeof(ip), "10.244.%d.%u", idx, pod_ip_seq % 250 + 2);
+		if (json_str(status, "podIP")) {
+			snprintf(ip, sizeof(ip), "%s", json_str(status, "podIP"));
+		} else {
+			pod_ip_seq++;
+			snprintf(ip, sizeof(ip), "10.244.%d.%u", idx, pod_ip_seq % 250 + 2);
+		}
 		const char *host_ip = NULL;
 		size_t i;
 		json_t *a;
@@ -3011,7 +3260,25 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			if (!strcmp(json_str(a, "type"), "InternalIP"))
 				host_ip = json_str(a, "address");
 		}
+		/* An init container in its back-off. */
+		if (pod->ready_at_ms && now < pod->ready_at_ms) {
+			kubelet_init_backoff(pod);
+			return;
+		}
 		kubelet_make_host_dirs(pod->body, node);
+		char *init_name = NULL, *init_msg = NULL;
+		int init_code = 0;
+		enum sim_init init =
+			sim_es_plugin_installs(pod->body, node, &init_name, &init_msg, &init_code);
+		if (init != SIM_INIT_DONE) {
+			kubelet_init_status(pod, host_ip, ip, init, init_name ? init_name : "",
+					    init_msg, init_code, now);
+			free(init_name);
+			free(init_msg);
+			return;
+		}
+		free(init_name);
+		free(init_msg);
 		kubelet_run_init_chowns(pod->body, node);
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
@@ -3023,6 +3290,27 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			"startTime", ts, "containerStatuses",
 			container_statuses(pod->body, false, ts), "qosClass",
 			json_str(status, "qosClass") ? json_str(status, "qosClass") : "BestEffort");
+		json_t *inits = json_array();
+		json_array_foreach (
+			json_object_get(json_object_get(pod->body, "spec"), "initContainers"), i,
+			a) {
+			const json_t *was = init_status_of(pod->body, json_str(a, "name"));
+			json_t *last = json_object_get(was, "lastState");
+
+			json_array_append_new(
+				inits,
+				init_container_status(
+					a,
+					json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
+						  "exitCode", 0, "reason", "Completed", "startedAt",
+						  ts, "finishedAt", ts),
+					last ? json_deep_copy(last) : NULL,
+					json_integer_value(json_object_get(was, "restartCount"))));
+		}
+		if (json_array_size(inits) > 0)
+			json_object_set_new(st, "initContainerStatuses", inits);
+		else
+			json_decref(inits);
 		json_object_set_new(body, "status", st);
 		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
 		store_update(pod, body);
@@ -3065,6 +3353,7 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		/* The containers start: Elasticsearch's may exit at once. */
 		if (kubelet_es_crashes(pod, node, now))
 			return;
+		kubelet_es_restarted(pod);
 		pod->ready_at_ms = 0;
 		pod->running_ms = now;
 		/* The probe worker probes at once, then every period
@@ -3769,9 +4058,10 @@ static void gc_orphaned(struct store_obj **nodes, size_t nnodes, struct store_ob
 						       "reason", "DeletionByPodGC", "message",
 						       "PodGC: node no longer exists",
 						       "lastProbeTime", "lastTransitionTime", ts));
-		store_update(pods[i], body);
+		/* nn points into the pod's body, which the update frees. */
 		log_info("pod %s/%s on missing node %s: deleted by the pod garbage collector",
 			 pods[i]->ns, pods[i]->name, nn);
+		store_update(pods[i], body);
 		controllers_delete_pod(pods[i], 0, "pod-garbage-collector");
 	}
 }

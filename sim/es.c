@@ -9,6 +9,7 @@
  */
 #include "sim/es.h"
 
+#include <ctype.h>
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <event2/http.h>
 
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "sim/call.h"
@@ -69,12 +71,18 @@ struct es_node {
 struct es_copy {
 	bool primary;
 	enum copy_state state;
-	char *node;   /* where it is (or initialises); NULL when unassigned */
-	char *target; /* relocation target */
-	int64_t done_at;
+	char *node;	 /* where it is (or initialises); NULL when unassigned */
+	char *target;	 /* relocation target */
+	int64_t done_at; /* not started before (a recovery's fixed steps) */
 	int64_t delayed_until;
+	bool peer;	       /* recovering from the primary's node (or relocating) */
+	int64_t bytes_left;    /* of its files still to copy */
+	int64_t moved_at;      /* when bytes_left was last brought down */
 	const char *reason;    /* unassigned.reason */
 	int64_t unassigned_at; /* wall clock, for unassigned_info.at */
+	int failed_attempts;   /* allocations that failed on the node since the last success */
+	char *failure;	       /* unassigned_info.details of the last one */
+	char *failed_node;     /* its node's id */
 	bool from_disk;
 };
 
@@ -90,6 +98,7 @@ struct es_index {
 	char *uuid;
 	int nshards;
 	int nreplicas;
+	int64_t shard_bytes; /* the size of a copy's files */
 	struct es_shard *shards;
 	int64_t created_ms;
 	json_t *analysis; /* settings.index.analysis as created, or NULL */
@@ -425,121 +434,638 @@ static unsigned roles_from_file(const json_t *file, const char *version, const c
 	return r;
 }
 
-/* Plugin names from the init containers' install commands and PLUGINS env. */
-static void add_plugin(json_t *list, const char *word)
+/* --- plugins: what the init containers install ---------------------------------- */
+
+/*
+ * An init container that runs `bin/elasticsearch-plugin install` (`bin/plugin
+ * install` on 2.x) downloads each archive it names and unpacks it into the
+ * plugins folder (https://www.elastic.co/guide/en/elasticsearch/plugins/
+ * current/plugin-management-custom-url.html); a node loads what that folder
+ * holds when it starts, and `_cat/plugins` lists it
+ * (https://www.elastic.co/guide/en/elasticsearch/plugins/current/listing-removing-updating.html).
+ * The simulator reads the container's shell script far enough for that: its
+ * variable assignments, its environment, `for NAME in WORDS; do ... done`
+ * loops, and the install commands, whose arguments it expands; then it
+ * fetches every http(s) archive for real.  A plugin named without a URL
+ * comes from Elastic's own download site and is taken as installed, as is
+ * a file: URL; a plugin's name is the archive's, without the version.  A
+ * plugin the folder already holds at the same version is kept without a
+ * download when the script checks plugin-descriptor.properties first (as
+ * kube/render.c's does); the folder ends holding what the script installed
+ * or kept, its other plugins removed.
+ */
+struct plugin_install {
+	char *pod_uid;
+	char *container;   /* the init container that installs */
+	char *cli_version; /* its image's Elasticsearch version */
+	char *host;
+	char *folder; /* the host folder of the plugins mount, or NULL */
+	json_t *todo; /* [{"name", "version", "url"}]: url null when not fetched */
+	size_t next;
+	json_t *installed;     /* {"name": "version"} */
+	bool checks_installed; /* the script keeps a plugin installed at its version */
+	enum sim_init state;
+	char *message; /* what the install command printed when it failed */
+	int exit_code;
+	struct httpc_call *call;
+	struct plugin_install *next_install;
+};
+
+static struct plugin_install *installs;
+static struct event_base *es_base;
+static struct httpc *plugin_http;
+/* Pods whose plugins folder is not on a host folder: uid -> {"name": version}. */
+static json_t *pod_plugins;
+
+static void install_free(struct plugin_install *in)
 {
-	const char *base = strrchr(word, '/');
-	base = base ? base + 1 : word;
-	char *name = xstrdup(base);
-	char *dot = strstr(name, ".zip");
-	if (dot)
-		*dot = '\0';
-	/* analysis-icu-7.17.10 -> analysis-icu */
-	char *dash = strrchr(name, '-');
-	if (dash && dash[1] >= '0' && dash[1] <= '9')
-		*dash = '\0';
-	if (!*name || name[0] == '-' || name[0] == '$') {
-		free(name);
+	httpc_cancel(in->call);
+	free(in->pod_uid);
+	free(in->container);
+	free(in->cli_version);
+	free(in->host);
+	free(in->folder);
+	json_decref(in->todo);
+	json_decref(in->installed);
+	free(in->message);
+	free(in);
+}
+
+/* Split a script into statements of raw words (quotes kept): at newlines,
+ * ';', '&&', '||' and '|'; '#' starts a comment. */
+static json_t *sh_statements(const char *text)
+{
+	json_t *out = json_array(), *cur = json_array();
+	size_t len = strlen(text);
+	char *word = xcalloc(1, len + 1);
+	size_t w = 0;
+	bool in_word = false;
+
+	for (size_t i = 0; i <= len; i++) {
+		char ch = text[i];
+		bool breaks = ch == '\0' || ch == '\n' || ch == ';' || ch == '&' || ch == '|';
+
+		if (ch == '#' && !in_word) {
+			while (text[i + 1] && text[i + 1] != '\n')
+				i++;
+			continue;
+		}
+		if (ch == '\'' || ch == '"') {
+			char q = ch;
+			word[w++] = ch;
+			while (text[i + 1] && text[i + 1] != q) {
+				if (q == '"' && text[i + 1] == '\\' && text[i + 2])
+					word[w++] = text[++i];
+				word[w++] = text[++i];
+			}
+			if (text[i + 1])
+				word[w++] = text[++i];
+			in_word = true;
+			continue;
+		}
+		if (ch == '\\' && text[i + 1]) {
+			word[w++] = ch;
+			word[w++] = text[++i];
+			in_word = true;
+			continue;
+		}
+		if (breaks || ch == ' ' || ch == '\t') {
+			if (in_word) {
+				word[w] = '\0';
+				json_array_append_new(cur, json_string(word));
+				w = 0;
+				in_word = false;
+			}
+			if (breaks && json_array_size(cur) > 0) {
+				json_array_append(out, cur);
+				json_decref(cur);
+				cur = json_array();
+			}
+			continue;
+		}
+		word[w++] = ch;
+		in_word = true;
+	}
+	json_decref(cur);
+	free(word);
+	return out;
+}
+
+/* Append s (n bytes) to the last word of words, making one when start. */
+static void word_append(json_t *words, bool *start, const char *s, size_t n)
+{
+	size_t last = json_array_size(words);
+	char *joined;
+
+	if (*start || last == 0) {
+		json_array_append_new(words, json_stringn(s, n));
+		*start = false;
 		return;
 	}
-	size_t i;
-	json_t *v;
-	json_array_foreach (list, i, v) {
-		if (!strcmp(json_string_value(v), name)) {
-			free(name);
-			return;
-		}
-	}
-	json_array_append_new(list, json_string(name));
-	free(name);
+	joined = xasprintf("%s%.*s", json_string_value(json_array_get(words, last - 1)), (int)n, s);
+	json_array_set_new(words, last - 1, json_string(joined));
+	free(joined);
 }
 
-static void scan_words(json_t *list, const char *text)
+/* The value of $NAME or ${NAME} at *p (moved past it); "" when unset. */
+static const char *sh_variable(const char **p, const json_t *vars)
 {
-	char *copy = xstrdup(text);
-	char *words[512];
-	int n = 0;
-	char *p = copy;
-	while (*p && n < 512) {
-		while (*p && strchr(" \t\n;&|\"'", *p))
-			*p++ = '\0';
-		if (!*p)
-			break;
-		words[n++] = p;
-		while (*p && !strchr(" \t\n;&|\"'", *p))
+	const char *s = *p + 1;
+	char name[128];
+	size_t n = 0;
+	bool braced = *s == '{';
+
+	if (braced)
+		s++;
+	while ((isalnum((unsigned char)s[n]) || s[n] == '_') && n < sizeof(name) - 1)
+		n++;
+	memcpy(name, s, n);
+	name[n] = '\0';
+	s += n;
+	if (braced) {
+		while (*s && *s != '}')
+			s++;
+		if (*s)
+			s++;
+	}
+	*p = s;
+	return json_str(vars, name) ? json_str(vars, name) : "";
+}
+
+/* A raw word's expansion: quotes removed, variables replaced, unquoted
+ * ones split at blanks.  Appends to out. */
+static void sh_expand(const char *raw, const json_t *vars, json_t *out)
+{
+	json_t *words = json_array();
+	bool start = true;
+	char quote = 0;
+
+	for (const char *p = raw; *p;) {
+		if (!quote && (*p == '\'' || *p == '"')) {
+			quote = *p++;
+			if (start)
+				word_append(words, &start, "", 0);
+			continue;
+		}
+		if (quote && *p == quote) {
+			quote = 0;
 			p++;
-	}
-	for (int i = 0; i + 1 < n; i++) {
-		if (strcmp(words[i], "install") != 0)
 			continue;
-		if (i == 0 || !strstr(words[i - 1], "plugin"))
-			continue;
-		for (int j = i + 1; j < n; j++) {
-			if (words[j][0] == '-') {
-				if (!strcmp(words[j], "--batch") || !strcmp(words[j], "-b") ||
-				    !strcmp(words[j], "--silent") || !strcmp(words[j], "-s"))
-					continue;
-				continue;
-			}
-			add_plugin(list, words[j]);
-			break;
 		}
-	}
-	free(copy);
-}
+		if (quote == '\'') {
+			word_append(words, &start, p++, 1);
+			continue;
+		}
+		if (*p == '\\' && p[1]) {
+			word_append(words, &start, p + 1, 1);
+			p += 2;
+			continue;
+		}
+		if (*p == '$' && (p[1] == '{' || isalpha((unsigned char)p[1]) || p[1] == '_')) {
+			const char *v = sh_variable(&p, vars);
 
-static json_t *plugins_of(const json_t *pod)
-{
-	json_t *list = json_array();
-	size_t i;
-	json_t *ct;
-	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i,
-			    ct) {
-		const char *keys[] = {"command", "args"};
-		for (size_t k = 0; k < 2; k++) {
-			size_t j;
-			json_t *w;
-			char *joined = xstrdup("");
-			json_array_foreach (json_object_get(ct, keys[k]), j, w) {
-				char *next =
-					xasprintf("%s %s", joined,
-						  json_string_value(w) ? json_string_value(w) : "");
-				free(joined);
-				joined = next;
-			}
-			scan_words(list, joined);
-			free(joined);
-		}
-		size_t j;
-		json_t *env;
-		json_array_foreach (json_object_get(ct, "env"), j, env) {
-			const char *name = json_str(env, "name");
-			const char *value = json_str(env, "value");
-			if (!name || !value ||
-			    (strcmp(name, "PLUGINS") && strcmp(name, "ES_PLUGINS")))
+			if (quote) {
+				word_append(words, &start, v, strlen(v));
 				continue;
-			char *copy = xstrdup(value);
-			for (char *p = copy; *p; p++) {
-				if (*p == ',')
-					*p = ' ';
 			}
-			char *p = copy;
-			while (*p) {
-				while (*p == ' ')
-					p++;
-				char *start = p;
-				while (*p && *p != ' ')
-					p++;
-				if (p > start) {
-					char save = *p;
-					*p = '\0';
-					add_plugin(list, start);
-					*p = save;
+			/* Field splitting of an unquoted expansion. */
+			for (const char *q = v; *q;) {
+				size_t n = strcspn(q, " \t\n");
+
+				if (n > 0)
+					word_append(words, &start, q, n);
+				q += n;
+				if (*q) {
+					start = true;
+					q += strspn(q, " \t\n");
 				}
 			}
-			free(copy);
+			continue;
+		}
+		word_append(words, &start, p++, 1);
+	}
+	json_array_extend(out, words);
+	json_decref(words);
+}
+
+static json_t *sh_expand_all(const json_t *raw, size_t from, const json_t *vars)
+{
+	json_t *out = json_array();
+	size_t i;
+	json_t *w;
+
+	json_array_foreach (raw, i, w) {
+		if (i >= from)
+			sh_expand(json_string_value(w), vars, out);
+	}
+	return out;
+}
+
+/* The archive or name an install argument names: {"name", "version", "url"}. */
+static json_t *plugin_wanted(const char *arg, const char *cli_version)
+{
+	const char *base = strrchr(arg, '/');
+	char *name = xstrdup(base ? base + 1 : arg);
+	char *version = xstrdup(cli_version);
+	size_t n = strlen(name);
+	bool fetched = !strncmp(arg, "http://", 7) || !strncmp(arg, "https://", 8);
+	json_t *out;
+
+	if (n > 4 && !strcmp(name + n - 4, ".zip"))
+		name[n - 4] = '\0';
+	/* An archive analysis-icu-7.17.10 is analysis-icu for 7.17.10. */
+	char *dash = strchr(arg, '/') ? strrchr(name, '-') : NULL;
+	if (dash && isdigit((unsigned char)dash[1])) {
+		free(version);
+		version = xstrdup(dash + 1);
+		*dash = '\0';
+	}
+	/* group:artifact:version from Maven Central (5.x, 6.x) */
+	if (!strchr(arg, '/') && strchr(name, ':')) {
+		char *first = strchr(name, ':'), *second = strchr(first + 1, ':');
+
+		if (second) {
+			free(version);
+			version = xstrdup(second + 1);
+			*second = '\0';
+		}
+		memmove(name, first + 1, strlen(first + 1) + 1);
+	}
+	out = json_pack("{s:s, s:s, s:s?}", "name", name, "version", version, "url",
+			fetched ? arg : NULL);
+	free(name);
+	free(version);
+	return out;
+}
+
+static bool is_install_cli(const char *word)
+{
+	size_t n = strlen(word);
+
+	return (n >= 6 && !strcmp(word + n - 6, "plugin") &&
+		(n == 6 || word[n - 7] == '/' || word[n - 7] == '-'));
+}
+
+/* Run the statements [from, to) of a script with vars, adding what the
+ * install commands name to todo. */
+static void sh_run(const json_t *stmts, size_t from, size_t to, json_t *vars, json_t *todo,
+		   const char *cli_version)
+{
+	for (size_t i = from; i < to; i++) {
+		const json_t *st = json_array_get(stmts, i);
+		size_t k = 0;
+		const char *w0;
+
+		/* Keywords that only open or close a block. */
+		while (k < json_array_size(st)) {
+			const char *w = json_string_value(json_array_get(st, k));
+
+			if (strcmp(w, "do") && strcmp(w, "then") && strcmp(w, "else") &&
+			    strcmp(w, "fi") && strcmp(w, "{") && strcmp(w, "}"))
+				break;
+			k++;
+		}
+		if (k >= json_array_size(st))
+			continue;
+		w0 = json_string_value(json_array_get(st, k));
+		if (!strcmp(w0, "for") && k + 2 < json_array_size(st) &&
+		    !strcmp(json_string_value(json_array_get(st, k + 2)), "in")) {
+			const char *var = json_string_value(json_array_get(st, k + 1));
+			json_t *items = sh_expand_all(st, k + 3, vars);
+			size_t end = i + 1;
+			int depth = 1;
+			size_t j;
+			json_t *item;
+
+			/* The loop's body: up to its own done. */
+			for (; end < to; end++) {
+				const json_t *s2 = json_array_get(stmts, end);
+				const char *first = json_string_value(json_array_get(s2, 0));
+				size_t m;
+				json_t *x;
+
+				json_array_foreach (s2, m, x) {
+					if (!strcmp(json_string_value(x), "for") ||
+					    !strcmp(json_string_value(x), "while"))
+						depth++;
+				}
+				if (first && !strcmp(first, "done") && --depth == 0)
+					break;
+			}
+			json_array_foreach (items, j, item) {
+				json_object_set(vars, var, item);
+				sh_run(stmts, i + 1, end, vars, todo, cli_version);
+			}
+			json_decref(items);
+			i = end;
+			continue;
+		}
+		/* NAME=value */
+		const char *eq = strchr(w0, '=');
+		if (eq && eq > w0 && json_array_size(st) == k + 1 && !strchr(w0, '$')) {
+			json_t *v = json_array();
+			char *name = xstrndup(w0, (size_t)(eq - w0));
+
+			sh_expand(eq + 1, vars, v);
+			json_object_set_new(
+				vars, name,
+				json_string(json_array_size(v)
+						    ? json_string_value(json_array_get(v, 0))
+						    : ""));
+			free(name);
+			json_decref(v);
+			continue;
+		}
+		for (size_t m = k; m + 1 < json_array_size(st); m++) {
+			const char *w = json_string_value(json_array_get(st, m));
+			json_t *args;
+			size_t a;
+			json_t *arg;
+
+			if (!is_install_cli(w) ||
+			    strcmp(json_string_value(json_array_get(st, m + 1)), "install"))
+				continue;
+			args = sh_expand_all(st, m + 2, vars);
+			json_array_foreach (args, a, arg) {
+				const char *s = json_string_value(arg);
+
+				if (s[0] == '-' || !s[0])
+					continue;
+				json_array_append_new(todo, plugin_wanted(s, cli_version));
+			}
+			json_decref(args);
+			break;
 		}
 	}
+}
+
+/* The version of an image, from its tag; "7.17.0" without one. */
+static const char *image_version(const char *image)
+{
+	const char *tag = image ? strrchr(image, ':') : NULL;
+
+	return tag && tag[1] && !strchr(tag, '/') ? tag + 1 : "7.17.0";
+}
+
+/* Does a statement run the install command (in a loop or not)? */
+static bool names_install(const json_t *stmts)
+{
+	size_t i, m;
+	json_t *st, *w;
+
+	json_array_foreach (stmts, i, st) {
+		json_array_foreach (st, m, w) {
+			json_t *next = json_array_get(st, m + 1);
+
+			if (is_install_cli(json_string_value(w)) && next &&
+			    !strcmp(json_string_value(next), "install"))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The first init container that installs plugins, and what it installs
+ * ([] when its loop runs over nothing); NULL when none does. */
+static json_t *install_plan(const json_t *pod, const json_t **container, bool *checks_installed)
+{
+	size_t i;
+	json_t *ct;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "initContainers"), i,
+			    ct) {
+		json_t *vars = json_object(), *todo = NULL, *stmts;
+		char *text = xstrdup("");
+		const char *keys[] = {"command", "args"};
+		size_t j;
+		json_t *e, *w;
+
+		json_array_foreach (json_object_get(ct, "env"), j, e) {
+			if (json_str(e, "name") && json_str(e, "value"))
+				json_object_set_new(vars, json_str(e, "name"),
+						    json_string(json_str(e, "value")));
+		}
+		/* sh -c SCRIPT reads as the script's statements. */
+		for (size_t k = 0; k < 2; k++) {
+			json_array_foreach (json_object_get(ct, keys[k]), j, w) {
+				char *more =
+					xasprintf("%s %s", text,
+						  json_string_value(w) ? json_string_value(w) : "");
+
+				free(text);
+				text = more;
+			}
+		}
+		stmts = sh_statements(text);
+		if (names_install(stmts)) {
+			todo = json_array();
+			sh_run(stmts, 0, json_array_size(stmts), vars, todo,
+			       image_version(json_str(ct, "image")));
+			*checks_installed = strstr(text, "plugin-descriptor.properties") != NULL;
+			*container = ct;
+		}
+		json_decref(stmts);
+		json_decref(vars);
+		free(text);
+		if (todo)
+			return todo;
+	}
+	return NULL;
+}
+
+static const char PLUGINS_MOUNT[] = "/usr/share/elasticsearch/plugins";
+
+/* What `elasticsearch-plugin install` prints when the download fails,
+ * with its exit code: an uncaught exception from 5.x (the JVM's 1; the
+ * Installing, Failed installing and Rolling back lines from 7.10), 2.x's
+ * "failed to download" with CliTool's IO_ERROR (74).  Java's
+ * HttpURLConnection raises FileNotFoundException for a 404 or 410, an
+ * IOException naming the code for the other errors.  The wording from
+ * elastic/elasticsearch#15840 (2.x), the issue threads of plugin projects
+ * quoting 5.x to 7.12 (e.g. alexklibisz/elastiknn#268,
+ * codelibs/elasticsearch-analysis-kuromoji-ipadic-neologd#17). */
+static char *install_failure(const struct plugin_install *in, const char *url,
+			     const struct httpc_response *resp, int *exit_code)
+{
+	char *exc, *out, *host = NULL;
+	const char *simple;
+
+	if (resp->status == 404 || resp->status == 410) {
+		exc = xasprintf("java.io.FileNotFoundException: %s", url);
+	} else if (resp->status >= 300) {
+		exc = xasprintf("java.io.IOException: Server returned HTTP response code: %ld for "
+				"URL: %s",
+				resp->status, url);
+	} else if (resp->curl_code == 6) {
+		const char *h = strstr(url, "://") ? strstr(url, "://") + 3 : url;
+
+		host = xstrndup(h, strcspn(h, ":/"));
+		exc = xasprintf("java.net.UnknownHostException: %s", host);
+	} else if (resp->curl_code == 28) {
+		exc = xstrdup("java.net.SocketTimeoutException: connect timed out");
+	} else if (resp->curl_code == 7) {
+		exc = xstrdup("java.net.ConnectException: Connection refused");
+	} else {
+		exc = xasprintf("java.io.IOException: %s",
+				resp->error ? resp->error : "the download failed");
+	}
+	simple = strrchr(exc, '.') ? strrchr(exc, '.') + 1 : exc;
+	if (version_code(in->cli_version) < 50000) {
+		char *cls = xstrndup(simple, strcspn(simple, ":"));
+		const char *detail = strchr(simple, ':') ? strchr(simple, ':') + 2 : "";
+
+		out = xasprintf("-> Installing from %s...\nTrying %s ...\nFailed: %s[%s]; nested: "
+				"%s[%s];\nERROR: failed to download out of all possible "
+				"locations..., use --verbose to get detailed information",
+				url, url, cls, detail, cls, detail);
+		free(cls);
+		*exit_code = 74;
+	} else if (version_code(in->cli_version) >= 71000) {
+		out = xasprintf("-> Installing %s\n-> Downloading %s\n-> Failed installing %s\n-> "
+				"Rolling back %s\n-> Rolled back %s\nException in thread "
+				"\"main\" %s",
+				url, url, url, url, url, exc);
+		*exit_code = 1;
+	} else {
+		out = xasprintf("-> Downloading %s\nException in thread \"main\" %s", url, exc);
+		*exit_code = 1;
+	}
+	free(host);
+	free(exc);
+	return out;
+}
+
+static void install_next(struct plugin_install *in);
+
+static void install_fetched(const struct httpc_response *resp, void *arg)
+{
+	struct plugin_install *in = arg;
+	json_t *p = json_array_get(in->todo, in->next);
+
+	in->call = NULL;
+	if (resp->status >= 200 && resp->status < 300) {
+		json_object_set(in->installed, json_str(p, "name"), json_object_get(p, "version"));
+		in->next++;
+		install_next(in);
+	} else {
+		in->state = SIM_INIT_FAILED;
+		in->message = install_failure(in, json_str(p, "url"), resp, &in->exit_code);
+	}
+	controllers_kick();
+}
+
+/* Install the next plugins: those that need no download at once, then
+ * the next download, or done. */
+static void install_next(struct plugin_install *in)
+{
+	struct hostdir *d = in->folder ? hostfs_find(in->host, in->folder) : NULL;
+
+	while (in->next < json_array_size(in->todo)) {
+		json_t *p = json_array_get(in->todo, in->next);
+		const char *name = json_str(p, "name"), *url = json_str(p, "url");
+		const char *have = d ? json_str(d->plugins, name) : NULL;
+
+		if (url &&
+		    !(in->checks_installed && have && !strcmp(have, json_str(p, "version")))) {
+			struct httpc_request req = {.url = url,
+						    .timeout_ms = 30000,
+						    .max_body = (size_t)1024 * 1024 * 1024,
+						    .max_body_for = "a plugin archive"};
+
+			in->call = httpc_send(plugin_http, &req, install_fetched, in);
+			return;
+		}
+		json_object_set(in->installed, name, json_object_get(p, "version"));
+		in->next++;
+	}
+	in->state = SIM_INIT_DONE;
+}
+
+/* The plugins folder after the install container ran (or failed). */
+static void install_apply(const struct plugin_install *in)
+{
+	struct hostdir *d = in->folder ? hostfs_make(in->host, in->folder) : NULL;
+
+	if (d) {
+		json_decref(d->plugins);
+		d->plugins = json_deep_copy(in->installed);
+	} else {
+		if (!pod_plugins)
+			pod_plugins = json_object();
+		json_object_set_new(pod_plugins, in->pod_uid, json_deep_copy(in->installed));
+	}
+}
+
+enum sim_init sim_es_plugin_installs(const json_t *pod, const char *host, char **container,
+				     char **message, int *exit_code)
+{
+	const char *uid = json_str(json_object_get(pod, "metadata"), "uid");
+	struct plugin_install **pp = &installs, *in;
+	enum sim_init state;
+
+	while (*pp && strcmp((*pp)->pod_uid, uid ? uid : ""))
+		pp = &(*pp)->next_install;
+	in = *pp;
+	if (!in) {
+		const json_t *ct = NULL;
+		bool checks = false;
+		json_t *todo = install_plan(pod, &ct, &checks);
+		const char *folder;
+
+		if (!todo)
+			return SIM_INIT_DONE;
+		in = xcalloc(1, sizeof(*in));
+		in->pod_uid = xstrdup(uid ? uid : "");
+		in->container = xstrdup(json_str(ct, "name") ? json_str(ct, "name") : "");
+		in->cli_version = xstrdup(image_version(json_str(ct, "image")));
+		in->host = xstrdup(host);
+		folder = hostfs_mount_path(pod, ct, PLUGINS_MOUNT);
+		in->folder = folder ? xstrdup(folder) : NULL;
+		in->todo = todo;
+		in->installed = json_object();
+		in->checks_installed = checks;
+		in->state = SIM_INIT_RUNNING;
+		if (!plugin_http)
+			plugin_http = httpc_new(es_base);
+		in->next_install = installs;
+		installs = in;
+		install_next(in);
+		pp = &installs;
+	}
+	state = in->state;
+	*container = xstrdup(in->container);
+	if (state == SIM_INIT_RUNNING)
+		return state;
+	install_apply(in);
+	*message = in->message ? xstrdup(in->message) : NULL;
+	*exit_code = in->exit_code;
+	*pp = in->next_install;
+	install_free(in);
+	return state;
+}
+
+/* The plugins a node loads: its plugins folder's. */
+static json_t *plugins_of(const json_t *pod, const char *host)
+{
+	json_t *list = json_array(), *have = NULL, *v;
+	size_t i;
+	json_t *ct;
+	const char *name;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+		const char *path = hostfs_mount_path(pod, ct, PLUGINS_MOUNT);
+		struct hostdir *d = path ? hostfs_find(host, path) : NULL;
+
+		if (d) {
+			have = d->plugins;
+			break;
+		}
+	}
+	if (!have)
+		have = json_object_get(pod_plugins,
+				       json_str(json_object_get(pod, "metadata"), "uid"));
+	json_object_foreach (have, name, v)
+		json_array_append_new(list, json_string(name));
 	return list;
 }
 
@@ -562,7 +1088,120 @@ static int copies_on(struct es_cluster *cl, const char *node)
 	return n;
 }
 
-static int incoming_recoveries(struct es_cluster *cl, const char *node)
+/*
+ * Recoveries and their throttling, as Elasticsearch does them
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/recovery.html,
+ * modules-cluster.html#cluster-shard-allocation-settings; ThrottlingAllocationDecider):
+ * a replica recovers from its primary's node and a relocation from the node
+ * it leaves, copying the copy's files at indices.recovery.max_bytes_per_sec
+ * (40mb) at most, a limit each node shares among the recoveries it sends
+ * and receives; a node takes at most node_concurrent_incoming_recoveries
+ * and sends at most node_concurrent_outgoing_recoveries at once (both from
+ * node_concurrent_recoveries, 2), and recovers at most
+ * node_initial_primaries_recoveries (4) primaries from its own disk.  A copy
+ * over the limit is throttled: it stays unassigned (a relocation stays
+ * where it is) until a recovery ends.  A primary from its node's disk or an
+ * empty one, and a replica whose node's disk holds it, take recovery_ms.
+ */
+static bool same_name(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+static int64_t default_shard_bytes(void)
+{
+	/* The size that takes relocation_ms at the default 40mb a second. */
+	return (int64_t)simconf_get()->relocation_ms * 40 * 1024 * 1024 / 1000;
+}
+
+static int setting_int(struct es_cluster *cl, const char *key, const char *fallback, int dflt)
+{
+	const char *v = setting(cl, key);
+	char *end;
+	long n;
+
+	if (!v && fallback)
+		v = setting(cl, fallback);
+	if (!v)
+		return dflt;
+	n = strtol(v, &end, 10);
+	return end != v && !*end && n >= 0 && n < 1000000 ? (int)n : dflt;
+}
+
+static int limit_incoming(struct es_cluster *cl)
+{
+	return setting_int(cl, "cluster.routing.allocation.node_concurrent_incoming_recoveries",
+			   "cluster.routing.allocation.node_concurrent_recoveries", 2);
+}
+
+static int limit_outgoing(struct es_cluster *cl)
+{
+	return setting_int(cl, "cluster.routing.allocation.node_concurrent_outgoing_recoveries",
+			   "cluster.routing.allocation.node_concurrent_recoveries", 2);
+}
+
+/* Bytes a second a node gives its recoveries; 0: no limit. */
+static int64_t recovery_rate(struct es_cluster *cl)
+{
+	const char *v = setting(cl, "indices.recovery.max_bytes_per_sec");
+	int64_t b;
+
+	if (!v || !simconf_bytes(v, &b))
+		return 40 * 1024 * 1024;
+	return b > 0 ? b : 0;
+}
+
+/* The node a replica of sh would recover from: its active primary's. */
+static const char *primary_node(const struct es_shard *sh)
+{
+	for (int k = 0; k < sh->ncopies; k++) {
+		const struct es_copy *cp = &sh->copies[k];
+		if (cp->primary && (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING))
+			return cp->node;
+	}
+	return NULL;
+}
+
+/* A copy's recovery: the node it recovers on and the one it copies from. */
+static bool recovery_of(const struct es_shard *sh, const struct es_copy *cp, const char **to,
+			const char **from)
+{
+	if (cp->state == COPY_RELOCATING && cp->target) {
+		*to = cp->target;
+		*from = cp->node;
+		return true;
+	}
+	if (cp->state == COPY_INITIALIZING && cp->peer && cp->node) {
+		*to = cp->node;
+		*from = primary_node(sh);
+		return true;
+	}
+	return false;
+}
+
+/* Peer recoveries into (incoming) or out of a node. */
+static int recoveries(struct es_cluster *cl, const char *node, bool incoming)
+{
+	int n = 0;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				const char *to, *from;
+
+				if (!recovery_of(&ix->shards[s], &ix->shards[s].copies[k], &to,
+						 &from))
+					continue;
+				if (same_name(incoming ? to : from, node))
+					n++;
+			}
+		}
+	}
+	return n;
+}
+
+/* Primaries recovering on a node from its own disk or an empty one. */
+static int initial_primaries(struct es_cluster *cl, const char *node)
 {
 	int n = 0;
 	for (size_t i = 0; i < cl->nindices; i++) {
@@ -570,16 +1209,32 @@ static int incoming_recoveries(struct es_cluster *cl, const char *node)
 		for (int s = 0; s < ix->nshards; s++) {
 			for (int k = 0; k < ix->shards[s].ncopies; k++) {
 				struct es_copy *cp = &ix->shards[s].copies[k];
-				if (cp->state == COPY_INITIALIZING && cp->node &&
-				    !strcmp(cp->node, node))
-					n++;
-				if (cp->state == COPY_RELOCATING && cp->target &&
-				    !strcmp(cp->target, node))
+				if (cp->state == COPY_INITIALIZING && cp->primary && !cp->peer &&
+				    same_name(cp->node, node))
 					n++;
 			}
 		}
 	}
 	return n;
+}
+
+/* Why a recovery onto node n, from source (NULL for a primary from disk),
+ * must wait, or NULL; static text. */
+static const char *throttling(struct es_cluster *cl, const struct es_node *n, const char *source)
+{
+	if (!source)
+		return initial_primaries(cl, n->name) >=
+				       setting_int(cl,
+						   "cluster.routing.allocation.node_initial_"
+						   "primaries_recoveries",
+						   NULL, 4)
+			       ? "primaries"
+			       : NULL;
+	if (recoveries(cl, n->name, true) >= limit_incoming(cl))
+		return "incoming";
+	if (recoveries(cl, source, false) >= limit_outgoing(cl))
+		return "outgoing";
+	return NULL;
 }
 
 static bool list_matches(const char *list, const char *value)
@@ -714,9 +1369,12 @@ static void disk_drop_index(struct es_cluster *cl, const char *index)
  * [icu_tokenizer]", AnalysisRegistry), so the index's shards fail there
  * (https://www.elastic.co/guide/en/elasticsearch/plugins/7.17/analysis.html;
  * the names from each plugin's page, e.g. analysis-icu.html).  The
- * simulator never places a copy on such a node; Elasticsearch tries, fails
- * and gives up after index.allocation.max_retries: the shard stays
- * unassigned either way.
+ * allocator does not know: it places the copy, the node fails it, and the
+ * master tries again, index.allocation.max_retries (5) times in all from
+ * 5.0 (elastic/elasticsearch#18467; without end before), after which the
+ * max_retry decider says no until POST _cluster/reroute?retry_failed=true
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/
+ * cluster-reroute.html#cluster-reroute-api-query-params).
  */
 static const struct {
 	const char *name, *plugin;
@@ -741,35 +1399,111 @@ static const struct {
 	{"ukrainian", "analysis-ukrainian"},
 };
 
-/* Does node n have every plugin the analysis (any string in it) needs? */
-static bool analysis_fits(const json_t *analysis, const struct es_node *n)
+static bool has_plugin(const struct es_node *n, const char *plugin)
 {
-	if (json_is_object(analysis) || json_is_array(analysis)) {
-		const char *k;
-		json_t *v;
-		size_t i;
-		if (json_is_object(analysis)) {
-			json_object_foreach ((json_t *)analysis, k, v)
-				if (!analysis_fits(v, n))
-					return false;
-		} else {
-			json_array_foreach (analysis, i, v)
-				if (!analysis_fits(v, n))
-					return false;
-		}
-		return true;
-	}
-	const char *word = json_string_value(analysis);
+	size_t j;
+	json_t *p;
+
+	json_array_foreach (n->plugins, j, p)
+		if (!strcmp(json_string_value(p), plugin))
+			return true;
+	return false;
+}
+
+static bool plugin_component(const char *word, const struct es_node *n)
+{
 	for (size_t i = 0; word && i < ARRAY_SIZE(plugin_components); i++) {
-		if (strcmp(word, plugin_components[i].name))
-			continue;
-		size_t j;
-		json_t *p;
-		json_array_foreach (n->plugins, j, p)
-			if (!strcmp(json_string_value(p), plugin_components[i].plugin))
-				return true;
-		return false;
+		if (!strcmp(word, plugin_components[i].name))
+			return !has_plugin(n, plugin_components[i].plugin);
 	}
+	return false;
+}
+
+/*
+ * Why node n cannot build the index's analysis (settings.index.analysis:
+ * {analyzer|tokenizer|filter|char_filter|normalizer: {name: {...}}}), as
+ * AnalysisRegistry words it, or NULL when it can.  The caller frees it.
+ */
+static char *analysis_missing(const json_t *analysis, const struct es_node *n)
+{
+	static const struct {
+		const char *section, *kind;
+	} sections[] = {{"analyzer", "analyzer"},
+			{"tokenizer", "tokenizer"},
+			{"filter", "filter"},
+			{"char_filter", "char_filter"},
+			{"normalizer", "normalizer"}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++) {
+		const char *name;
+		json_t *def;
+
+		json_object_foreach (json_object_get(analysis, sections[i].section), name, def) {
+			const char *type = json_str(def, "type");
+			const char *tok = json_str(def, "tokenizer");
+			static const char *const lists[] = {"filter", "char_filter"};
+
+			if (plugin_component(type, n))
+				return xasprintf("Unknown %s type [%s] for [%s]", sections[i].kind,
+						 type, name);
+			if (plugin_component(tok, n))
+				return xasprintf("Custom Analyzer [%s] failed to find tokenizer "
+						 "under name [%s]",
+						 name, tok);
+			for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+				size_t k;
+				json_t *f;
+
+				json_array_foreach (json_object_get(def, lists[l]), k, f) {
+					if (plugin_component(json_string_value(f), n))
+						return xasprintf("Custom Analyzer [%s] failed to "
+								 "find %s under name [%s]",
+								 name, lists[l],
+								 json_string_value(f));
+				}
+			}
+		}
+	}
+	return NULL;
+}
+
+/* index.allocation.max_retries: 5 from 5.0; before, no limit. */
+static int max_retries(struct es_cluster *cl)
+{
+	return version_major(cluster_version(cl)) >= 5 ? 5 : 1 << 30;
+}
+
+/*
+ * A copy just placed on a node that cannot build its index's analysis
+ * fails there: unassigned again, ALLOCATION_FAILED, one more failed
+ * attempt.  true when it failed.
+ */
+static bool copy_fails_on(struct es_cluster *cl, const struct es_index *ix, int s,
+			  struct es_copy *cp, const struct es_node *n)
+{
+	char *why = analysis_missing(ix->analysis, n);
+
+	if (!why)
+		return false;
+	free(cp->failure);
+	cp->failure = xasprintf("failed shard on node [%s]: failed to create index, failure "
+				"IllegalArgumentException[%s]",
+				n->id, why);
+	free(cp->failed_node);
+	cp->failed_node = xstrdup(n->id);
+	cp->failed_attempts++;
+	log_info("elasticsearch %s: [%s][%d] %s, attempt %d", cl->ns, ix->name, s, cp->failure,
+		 cp->failed_attempts);
+	free(why);
+	free(cp->node);
+	free(cp->target);
+	cp->node = cp->target = NULL;
+	cp->state = COPY_UNASSIGNED;
+	cp->peer = false;
+	cp->bytes_left = 0;
+	cp->reason = "ALLOCATION_FAILED";
+	cp->unassigned_at = now_wall_ms();
+	cp->delayed_until = 0;
 	return true;
 }
 
@@ -791,16 +1525,6 @@ static const struct {
 	{"annotated_text", "mapper-annotated-text"},
 };
 
-static bool node_has_plugin(const struct es_node *n, const char *plugin)
-{
-	size_t i;
-	json_t *p;
-	json_array_foreach (n->plugins, i, p)
-		if (!strcmp(json_string_value(p), plugin))
-			return true;
-	return false;
-}
-
 static bool mappings_fit(const json_t *m, const struct es_node *n)
 {
 	const char *k;
@@ -814,18 +1538,18 @@ static bool mappings_fit(const json_t *m, const struct es_node *n)
 	}
 	json_object_foreach ((json_t *)m, k, v) {
 		if (!strcmp(k, "_size") && json_is_true(json_object_get(v, "enabled")) &&
-		    !node_has_plugin(n, "mapper-size"))
+		    !has_plugin(n, "mapper-size"))
 			return false;
 		if (json_is_string(v) &&
 		    (!strcmp(k, "analyzer") || !strcmp(k, "search_analyzer") ||
 		     !strcmp(k, "search_quote_analyzer") || !strcmp(k, "normalizer")) &&
-		    !analysis_fits(v, n))
+		    plugin_component(json_string_value(v), n))
 			return false;
 		for (size_t t = 0;
 		     json_is_string(v) && !strcmp(k, "type") && t < ARRAY_SIZE(plugin_field_types);
 		     t++)
 			if (!strcmp(json_string_value(v), plugin_field_types[t].type) &&
-			    !node_has_plugin(n, plugin_field_types[t].plugin))
+			    !has_plugin(n, plugin_field_types[t].plugin))
 				return false;
 		if ((json_is_object(v) || json_is_array(v)) && !mappings_fit(v, n))
 			return false;
@@ -833,8 +1557,10 @@ static bool mappings_fit(const json_t *m, const struct es_node *n)
 	return true;
 }
 
+/* The node a copy of shard s goes to; source is the node a replica or a
+ * relocation would copy from, NULL for a primary. */
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
-				 bool *disk)
+				 const char *source, bool *disk)
 {
 	struct es_node *best = NULL;
 	int best_load = 1 << 30;
@@ -843,10 +1569,9 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		struct es_node *n = cl->nodes[i];
 		if (!n->present || !(n->roles & ROLE_DATA) || node_filtered(cl, n))
 			continue;
-		if (has_copy_on(&ix->shards[s], n->name) || !analysis_fits(ix->analysis, n) ||
-		    !mappings_fit(ix->mappings, n))
+		if (has_copy_on(&ix->shards[s], n->name) || !mappings_fit(ix->mappings, n))
 			continue;
-		if (incoming_recoveries(cl, n->name) >= 2)
+		if (throttling(cl, n, source))
 			continue;
 		bool d = disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
 		if (need_disk && !d)
@@ -862,27 +1587,19 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 	return best;
 }
 
-/* The node a replica of sh would recover from: its active primary's. */
-static const char *primary_node(const struct es_shard *sh)
+static void start_copy(struct es_copy *cp, const struct es_index *ix, struct es_node *n, bool disk,
+		       int64_t now)
 {
-	for (int k = 0; k < sh->ncopies; k++) {
-		const struct es_copy *cp = &sh->copies[k];
-		if (cp->primary && (cp->state == COPY_STARTED || cp->state == COPY_RELOCATING))
-			return cp->node;
-	}
-	return NULL;
-}
-
-static void start_copy(struct es_copy *cp, struct es_node *n, bool disk, int64_t now)
-{
-	const struct simconf *conf = simconf_get();
 	cp->state = COPY_INITIALIZING;
 	free(cp->node);
 	cp->node = xstrdup(n->name);
 	cp->from_disk = disk;
-	/* From an empty store or the node's own disk it is quick; a replica
-	 * built from its primary copies the data. */
-	cp->done_at = now + ((disk || cp->primary) ? conf->recovery_ms : conf->relocation_ms);
+	/* A replica recovers from its primary; from an empty store or the
+	 * node's own disk the files are there already. */
+	cp->peer = !cp->primary;
+	cp->bytes_left = (disk || cp->primary) ? 0 : ix->shard_bytes;
+	cp->moved_at = now;
+	cp->done_at = (disk || cp->primary) ? now + simconf_get()->recovery_ms : now;
 }
 
 static void allocate(struct es_cluster *cl, int64_t now)
@@ -900,16 +1617,19 @@ static void allocate(struct es_cluster *cl, int64_t now)
 					primary = &sh->copies[k];
 			}
 			/* Primaries first. */
-			if (primary && primary->state == COPY_UNASSIGNED) {
+			if (primary && primary->state == COPY_UNASSIGNED &&
+			    primary->failed_attempts < max_retries(cl)) {
 				bool fresh = !sh->ever_started;
 				bool allowed = !strcmp(enable, "all") ||
 					       !strcmp(enable, "primaries") ||
 					       (fresh && !strcmp(enable, "new_primaries"));
 				bool disk;
 				struct es_node *n =
-					allowed ? pick_node(cl, ix, s, !fresh, &disk) : NULL;
+					allowed ? pick_node(cl, ix, s, !fresh, NULL, &disk) : NULL;
+				if (n && copy_fails_on(cl, ix, s, primary, n))
+					n = NULL;
 				if (n) {
-					start_copy(primary, n, disk, now);
+					start_copy(primary, ix, n, disk, now);
 					if (sh->lost) {
 						sh->lost = false;
 						record_shard_recovered(cl->ns, ix->name, s,
@@ -921,19 +1641,23 @@ static void allocate(struct es_cluster *cl, int64_t now)
 							  primary->state == COPY_RELOCATING);
 			for (int k = 0; k < sh->ncopies; k++) {
 				struct es_copy *cp = &sh->copies[k];
-				if (cp->primary || cp->state != COPY_UNASSIGNED || !primary_active)
+				if (cp->primary || cp->state != COPY_UNASSIGNED ||
+				    !primary_active || cp->failed_attempts >= max_retries(cl))
 					continue;
 				if (strcmp(enable, "all") != 0)
 					continue;
 				bool disk;
-				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				struct es_node *n =
+					pick_node(cl, ix, s, false, primary_node(sh), &disk);
 				if (!n)
 					continue;
 				/* A node-left copy waits for its node, unless another
 				 * node has its data. */
 				if (cp->delayed_until > now && !disk)
 					continue;
-				start_copy(cp, n, disk, now);
+				if (copy_fails_on(cl, ix, s, cp, n))
+					continue;
+				start_copy(cp, ix, n, disk, now);
 				/* A replica whose node's disk does not hold it copies
 				 * the primary's files: a peer recovery.  (One from disk
 				 * replays only what it missed: not modelled as a copy.) */
@@ -954,33 +1678,62 @@ static void allocate(struct es_cluster *cl, int64_t now)
 				if (!may)
 					continue;
 				bool disk;
-				struct es_node *n = pick_node(cl, ix, s, false, &disk);
+				struct es_node *n = pick_node(cl, ix, s, false, cp->node, &disk);
 				if (!n)
 					continue;
 				cp->state = COPY_RELOCATING;
 				cp->target = xstrdup(n->name);
 				record_peer_recovery(cl->ns, ix->name, s, cp->node, n->name,
 						     "relocation");
-				cp->done_at = now + simconf_get()->relocation_ms;
+				cp->bytes_left = ix->shard_bytes;
+				cp->moved_at = now;
+				cp->done_at = now;
 			}
 		}
 	}
 }
 
+/* Bring a peer recovery's bytes down: its share of the rate of the node
+ * it recovers on and of the node it copies from, whichever is smaller. */
+static void copy_files(struct es_cluster *cl, const struct es_shard *sh, struct es_copy *cp,
+		       int64_t rate, int64_t now)
+{
+	const char *to, *from;
+	int64_t elapsed = now - cp->moved_at;
+
+	cp->moved_at = now;
+	if (cp->bytes_left <= 0 || !recovery_of(sh, cp, &to, &from))
+		return;
+	if (rate == 0) {
+		cp->bytes_left = 0;
+		return;
+	}
+	int in = recoveries(cl, to, true), out = from ? recoveries(cl, from, false) : 1;
+	int share = in > out ? in : out;
+	cp->bytes_left -= rate * elapsed / 1000 / (share > 0 ? share : 1);
+}
+
 static void progress(struct es_cluster *cl, int64_t now)
 {
+	int64_t rate = recovery_rate(cl);
+
 	for (size_t i = 0; i < cl->nindices; i++) {
 		struct es_index *ix = cl->indices[i];
 		for (int s = 0; s < ix->nshards; s++) {
 			struct es_shard *sh = &ix->shards[s];
+			for (int k = 0; k < sh->ncopies; k++)
+				copy_files(cl, sh, &sh->copies[k], rate, now);
 			for (int k = 0; k < sh->ncopies; k++) {
 				struct es_copy *cp = &sh->copies[k];
-				if (cp->state == COPY_INITIALIZING && now >= cp->done_at) {
+				bool ended = now >= cp->done_at && cp->bytes_left <= 0;
+				if (cp->state == COPY_INITIALIZING && ended) {
+					cp->peer = false;
+					cp->failed_attempts = 0;
 					cp->state = COPY_STARTED;
 					cp->reason = NULL;
 					cp->delayed_until = 0;
 					sh->ever_started = true;
-				} else if (cp->state == COPY_RELOCATING && now >= cp->done_at) {
+				} else if (cp->state == COPY_RELOCATING && ended) {
 					free(cp->node);
 					cp->node = cp->target;
 					cp->target = NULL;
@@ -1002,6 +1755,8 @@ static void unassign(struct es_copy *cp, const char *reason, int64_t delay_until
 	free(cp->target);
 	cp->node = cp->target = NULL;
 	cp->state = COPY_UNASSIGNED;
+	cp->peer = false;
+	cp->bytes_left = 0;
 	cp->reason = reason;
 	cp->unassigned_at = now_wall_ms();
 	cp->delayed_until = delay_until;
@@ -1079,6 +1834,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 	ix->nshards = shards;
 	ix->nreplicas = replicas;
 	ix->created_ms = now_wall_ms();
+	ix->shard_bytes = default_shard_bytes();
 	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
 	for (int s = 0; s < shards; s++) {
 		ix->shards[s].ncopies = replicas + 1;
@@ -1105,6 +1861,8 @@ static void index_free(struct es_index *ix)
 		for (int k = 0; k < ix->shards[s].ncopies; k++) {
 			free(ix->shards[s].copies[k].node);
 			free(ix->shards[s].copies[k].target);
+			free(ix->shards[s].copies[k].failure);
+			free(ix->shards[s].copies[k].failed_node);
 		}
 		free(ix->shards[s].copies);
 	}
@@ -2077,7 +2835,7 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 					     ? json_str(json_object_get(pod, "spec"), "nodeName")
 					     : "");
 		json_decref(node->plugins);
-		node->plugins = plugins_of(pod);
+		node->plugins = plugins_of(pod, node->host);
 		node->present = node_takes_folder(cl, node, pod);
 		/* A node reads its elasticsearch.yml once, when it starts: a
 		 * ConfigMap changed later counts from its next pod. */
@@ -2267,6 +3025,10 @@ static void seed_indices(struct es_cluster *cl)
 			json_is_integer(rep) ? (int)json_integer_value(rep) : 1);
 		made->analysis = json_deep_copy(json_object_get(ix, "analysis"));
 		made->mappings = json_deep_copy(json_object_get(ix, "mappings"));
+		/* Checked when the configuration was read. */
+		if (json_str(ix, "shard_size") &&
+		    !simconf_bytes(json_str(ix, "shard_size"), &made->shard_bytes))
+			made->shard_bytes = default_shard_bytes();
 	}
 }
 
@@ -2388,33 +3150,192 @@ static json_t *nest(const json_t *flat)
 	return out;
 }
 
-static const char *const dynamic_prefixes[] = {
-	"cluster.routing.",
-	"cluster.blocks.",
-	"cluster.max_shards_per_node",
-	"cluster.info.",
-	"cluster.max_voting_config_exclusions",
-	"cluster.indices.",
-	"cluster.persistent_tasks.",
-	"cluster.auto_shrink_voting_configuration",
-	"indices.recovery.",
-	"indices.breaker.",
-	"indices.lifecycle.",
-	"indices.memory.",
-	"action.",
-	"search.",
-	"logger.",
-	"xpack.",
-	"ingest.",
-	"script.",
-	"transport.tracer.",
-	"network.breaker.",
-	"snapshot.",
-	"persistent_tasks.",
-	"http.max_warning_header",
+/*
+ * The dynamic cluster settings: what PUT _cluster/settings takes, by
+ * version (since inclusive, until exclusive; 0 for still there), as
+ * version codes.  Elasticsearch refuses any other key with 400 "persistent
+ * setting [k], not recognized" from 5.0 (its registry of built-in settings,
+ * ClusterSettings.BUILT_IN_CLUSTER_SETTINGS, and the plugins'); 2.x ignores
+ * it (E26).  The keys from the reference's pages of cluster-level settings,
+ * each marked "(Dynamic)":
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/modules-cluster.html
+ * (shard allocation and routing, disk-based allocation, awareness,
+ * filtering, miscellaneous), recovery.html, circuit-breaker.html,
+ * search-settings.html, index-management-settings.html,
+ * modules-discovery-settings.html, logging.html, and the breaking changes of
+ * 5.0, 6.0, 7.0 and 8.0 for what came and went.  A pattern's "*" is one
+ * segment of the key; a trailing ".*" is any rest (logger.<package>).
+ * Families of the default distribution (xpack., indices.lifecycle.) and
+ * of the modules (ingest., snapshot., persistent_tasks.) are taken whole.
+ */
+static const struct {
+	const char *key;
+	int since, until;
+} dynamic_settings[] = {
+	{"cluster.routing.allocation.enable", 20000, 0},
+	{"cluster.routing.rebalance.enable", 20000, 0},
+	{"cluster.routing.allocation.allow_rebalance", 20000, 0},
+	{"cluster.routing.allocation.cluster_concurrent_rebalance", 20000, 0},
+	{"cluster.routing.allocation.node_concurrent_recoveries", 20000, 0},
+	{"cluster.routing.allocation.node_concurrent_incoming_recoveries", 50000, 0},
+	{"cluster.routing.allocation.node_concurrent_outgoing_recoveries", 50000, 0},
+	{"cluster.routing.allocation.node_initial_primaries_recoveries", 20000, 0},
+	{"cluster.routing.allocation.same_shard.host", 20000, 0},
+	{"cluster.routing.allocation.balance.shard", 20000, 0},
+	{"cluster.routing.allocation.balance.index", 20000, 0},
+	{"cluster.routing.allocation.balance.threshold", 20000, 0},
+	{"cluster.routing.allocation.balance.write_load", 80600, 0},
+	{"cluster.routing.allocation.balance.disk_usage", 80600, 0},
+	{"cluster.routing.allocation.disk.threshold_enabled", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.low", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.high", 20000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage", 60000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.frozen", 71000, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.frozen.max_headroom", 71000, 0},
+	{"cluster.routing.allocation.disk.watermark.low.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.watermark.high.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.watermark.flood_stage.max_headroom", 80500, 0},
+	{"cluster.routing.allocation.disk.include_relocations", 20000, 80000},
+	{"cluster.routing.allocation.disk.reroute_interval", 20000, 0},
+	{"cluster.routing.allocation.total_shards_per_node", 20000, 0},
+	{"cluster.routing.allocation.awareness.attributes", 20000, 0},
+	{"cluster.routing.allocation.awareness.force.*.values", 20000, 0},
+	{"cluster.routing.allocation.include.*", 20000, 0},
+	{"cluster.routing.allocation.exclude.*", 20000, 0},
+	{"cluster.routing.allocation.require.*", 20000, 0},
+	{"cluster.routing.use_adaptive_replica_selection", 60100, 0},
+	{"cluster.info.update.interval", 20000, 0},
+	{"cluster.info.update.timeout", 20000, 0},
+	{"cluster.blocks.read_only", 20000, 0},
+	{"cluster.blocks.read_only_allow_delete", 60000, 0},
+	{"cluster.max_shards_per_node", 60500, 0},
+	{"cluster.max_shards_per_node.frozen", 71200, 0},
+	{"cluster.indices.close.enable", 20000, 0},
+	{"cluster.persistent_tasks.allocation.enable", 60000, 0},
+	{"cluster.persistent_tasks.allocation.recheck_interval", 70000, 0},
+	{"cluster.max_voting_config_exclusions", 70000, 0},
+	{"cluster.auto_shrink_voting_configuration", 70000, 0},
+	{"cluster.no_master_block", 70000, 0},
+	{"cluster.service.slow_task_logging_threshold", 60000, 0},
+	{"cluster.service.slow_master_task_logging_threshold", 70000, 0},
+	{"indices.recovery.max_bytes_per_sec", 20000, 0},
+	{"indices.recovery.concurrent_streams", 20000, 50000},
+	{"indices.recovery.concurrent_small_file_streams", 20000, 50000},
+	{"indices.recovery.file_chunk_size", 20000, 50000},
+	{"indices.recovery.translog_ops", 20000, 50000},
+	{"indices.recovery.translog_size", 20000, 50000},
+	{"indices.recovery.compress", 20000, 50000},
+	{"indices.recovery.max_concurrent_file_chunks", 70000, 0},
+	{"indices.recovery.max_concurrent_operations", 71400, 0},
+	{"indices.recovery.use_snapshots", 71500, 0},
+	{"indices.recovery.max_concurrent_snapshot_file_downloads", 71500, 0},
+	{"indices.recovery.max_concurrent_snapshot_file_downloads_per_node", 71500, 0},
+	{"indices.recovery.retry_delay_state_sync", 20000, 0},
+	{"indices.recovery.retry_delay_network", 20000, 0},
+	{"indices.recovery.activity_timeout", 20000, 0},
+	{"indices.recovery.internal_action_timeout", 20000, 0},
+	{"indices.recovery.internal_action_long_timeout", 20000, 0},
+	{"indices.breaker.total.limit", 20000, 0},
+	{"indices.breaker.fielddata.limit", 20000, 0},
+	{"indices.breaker.fielddata.overhead", 20000, 0},
+	{"indices.breaker.request.limit", 20000, 0},
+	{"indices.breaker.request.overhead", 20000, 0},
+	{"indices.breaker.accounting.limit", 60000, 0},
+	{"indices.breaker.accounting.overhead", 60000, 0},
+	{"network.breaker.inflight_requests.limit", 50000, 0},
+	{"network.breaker.inflight_requests.overhead", 50000, 0},
+	{"indices.ttl.interval", 20000, 50000},
+	{"indices.store.throttle.type", 20000, 60000},
+	{"indices.store.throttle.max_bytes_per_sec", 20000, 60000},
+	{"indices.mapping.dynamic_timeout", 20000, 0},
+	{"indices.id_field_data.enabled", 71000, 0},
+	{"action.destructive_requires_name", 20000, 0},
+	{"action.auto_create_index", 20000, 0},
+	{"action.search.shard_count.limit", 50400, 0},
+	{"search.default_search_timeout", 20000, 0},
+	{"search.default_keep_alive", 50000, 0},
+	{"search.max_keep_alive", 60000, 0},
+	{"search.keep_alive_interval", 50000, 0},
+	{"search.low_level_cancellation", 60400, 0},
+	{"search.max_buckets", 60200, 0},
+	{"search.max_open_scroll_context", 60700, 0},
+	{"search.default_allow_partial_results", 60000, 0},
+	{"search.allow_expensive_queries", 70700, 0},
+	{"search.aggs.rewrite_to_filter_by_filter", 71300, 0},
+	{"search.check_ccs_compatibility", 70000, 0},
+	{"search.max_async_search_response_size", 70700, 0},
+	{"search.remote.*", 50000, 70000},
+	{"cluster.remote.*", 60500, 0},
+	{"http.max_warning_header_count", 60000, 0},
+	{"http.max_warning_header_size", 60000, 0},
+	{"transport.tracer.include", 20000, 0},
+	{"transport.tracer.exclude", 20000, 0},
+	{"logger.*", 20000, 0},
+	{"xpack.*", 50000, 0},
+	{"indices.lifecycle.*", 60600, 0},
+	{"ingest.*", 50000, 0},
+	{"script.max_compilations_per_minute", 50000, 60000},
+	{"script.max_compilations_rate", 60000, 0},
+	{"script.max_size_in_bytes", 60000, 0},
+	{"script.context.*.max_compilations_rate", 70000, 0},
+	{"script.context.*.cache_max_size", 70000, 0},
+	{"script.context.*.cache_expire", 70000, 0},
+	{"script.cache.max_size", 70900, 0},
+	{"script.cache.expire", 70900, 0},
+	{"snapshot.*", 50000, 0},
+	{"persistent_tasks.*", 60000, 0},
 };
+
+/* Does key fit pattern ("*" one segment, a trailing ".*" any rest)? */
+static bool setting_matches(const char *pattern, const char *key)
+{
+	while (*pattern && *key) {
+		if (!strcmp(pattern, ".*"))
+			return *key == '.' && key[1];
+		if (*pattern == '*') {
+			size_t n = strcspn(key, ".");
+			if (n == 0)
+				return false;
+			pattern++;
+			key += n;
+			continue;
+		}
+		if (*pattern != *key)
+			return false;
+		pattern++;
+		key++;
+	}
+	return !*pattern && !*key;
+}
+
+/* Is key a dynamic cluster setting of version code vcode? */
+static bool dynamic_setting(const char *key, int vcode)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(dynamic_settings); i++) {
+		if (setting_matches(dynamic_settings[i].key, key) &&
+		    vcode >= dynamic_settings[i].since &&
+		    (!dynamic_settings[i].until || vcode < dynamic_settings[i].until))
+			return true;
+	}
+	return false;
+}
+
 static const char *const static_keys[] = {
 	"indices.query.bool.max_clause_count",
+	"indices.fielddata.cache.size",
+	"indices.queries.cache.size",
+	"indices.requests.cache.size",
+	"http.max_content_length",
+	"http.max_initial_line_length",
+	"http.max_header_size",
+	"http.compression",
+	"http.cors.",
+	"thread_pool.",
+	"threadpool.",
+	"gateway.",
+	"reindex.remote.",
+	"script.allowed_types",
+	"script.allowed_contexts",
 	"node.",
 	"path.",
 	"network.host",
@@ -2653,6 +3574,7 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 	json_t *v;
 	bool zen1 = version_major(cluster_version(cl)) < 7;
 	bool v2 = version_major(cluster_version(cl)) < 5;
+	int vcode = version_code(cluster_version(cl));
 	void *iter_tmp;
 	json_object_foreach_safe (flat, iter_tmp, k, v) {
 		bool wildcard = strchr(k, '*') != NULL;
@@ -2678,16 +3600,14 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
 		for (size_t i = 0; i < ARRAY_SIZE(static_under_dynamic); i++)
 			static_exact = static_exact || !strcmp(k, static_under_dynamic[i]);
 		if (!wildcard &&
-		    (static_exact ||
-		     (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
-		      !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes))))) {
+		    (static_exact || (known_prefix(k, static_keys, ARRAY_SIZE(static_keys)) &&
+				      !dynamic_setting(k, vcode)))) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not dynamically updateable", scope, k);
 			return false;
 		}
 		bool zen_key = !strncmp(k, "discovery.zen.", 14);
-		if (!wildcard && !known_prefix(k, dynamic_prefixes, ARRAY_SIZE(dynamic_prefixes)) &&
-		    !(zen1 && zen_key)) {
+		if (!wildcard && !dynamic_setting(k, vcode) && !(zen1 && zen_key)) {
 			sim_es_error(c, 400, "illegal_argument_exception",
 				     "%s setting [%s], not recognized", scope, k);
 			return false;
@@ -3788,16 +4708,61 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 					enable);
 				no = true;
 			}
-			if (!no && incoming_recoveries(cl, n->name) >= 2) {
+			if (cp->failed_attempts >= max_retries(cl)) {
+				json_t *at = sim_es_time(cp->unassigned_at);
+				decider(deciders, include_yes, "max_retry", "NO",
+					"shard has exceeded the maximum number of retries [%d] on "
+					"failed allocation attempts - manually call "
+					"[/_cluster/reroute?retry_failed=true] to retry, "
+					"[unassigned_info[[reason=ALLOCATION_FAILED], at[%s], "
+					"failed_attempts[%d], delayed=false, details[%s], "
+					"allocation_status[deciders_no]]]",
+					max_retries(cl), json_string_value(at), cp->failed_attempts,
+					cp->failure ? cp->failure : "");
+				json_decref(at);
+				no = true;
+			} else if (cp->failed_attempts > 0) {
+				decider(deciders, include_yes, "max_retry", "YES",
+					"shard has failed allocating [%d] times but [%d] retries "
+					"are "
+					"allowed",
+					cp->failed_attempts, max_retries(cl));
+			}
+			const char *source = cp->primary ? NULL : primary_node(sh);
+			const char *kind = no ? NULL : throttling(cl, n, source);
+			struct es_node *src = source ? node_by_name(cl, source) : NULL;
+			if (kind && !strcmp(kind, "incoming"))
 				decider(deciders, include_yes, "throttling", "THROTTLE",
-					"reached the limit of incoming shard recoveries [2], "
+					"reached the limit of incoming shard recoveries [%d], "
 					"cluster setting "
 					"[cluster.routing.allocation.node_concurrent_incoming_"
-					"recoveries=2] (can also be "
-					"set via "
-					"[cluster.routing.allocation.node_concurrent_recoveries])");
-				throttle = true;
-			}
+					"recoveries=%d] (can also be set via "
+					"[cluster.routing.allocation.node_concurrent_recoveries])",
+					limit_incoming(cl), limit_incoming(cl));
+			else if (kind && !strcmp(kind, "outgoing"))
+				decider(deciders, include_yes, "throttling", "THROTTLE",
+					"reached the limit of outgoing shard recoveries [%d] on "
+					"the "
+					"node [%s] which holds the primary, cluster setting "
+					"[cluster.routing.allocation.node_concurrent_outgoing_"
+					"recoveries=%d] (can also be set via "
+					"[cluster.routing.allocation.node_concurrent_recoveries])",
+					limit_outgoing(cl), src ? src->id : "", limit_outgoing(cl));
+			else if (kind)
+				decider(deciders, include_yes, "throttling", "THROTTLE",
+					"reached the limit of ongoing initial primary recoveries "
+					"[%d], cluster setting "
+					"[cluster.routing.allocation.node_initial_primaries_"
+					"recoveries=%d]",
+					setting_int(cl,
+						    "cluster.routing.allocation.node_initial_"
+						    "primaries_recoveries",
+						    NULL, 4),
+					setting_int(cl,
+						    "cluster.routing.allocation.node_initial_"
+						    "primaries_recoveries",
+						    NULL, 4));
+			throttle = kind != NULL;
 		}
 		yes += !no && !throttle;
 		throttled += throttle;
@@ -3859,7 +4824,15 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 	json_t *info =
 		json_pack("{s:s, s:o, s:s}", "reason", cp->reason ? cp->reason : "NODE_LEFT", "at",
 			  sim_es_time(cp->unassigned_at ? cp->unassigned_at : now_wall_ms()),
-			  "last_allocation_status", no_copy ? "no_valid_shard_copy" : "no_attempt");
+			  "last_allocation_status",
+			  no_copy				   ? "no_valid_shard_copy"
+			  : cp->failed_attempts >= max_retries(cl) ? "no"
+								   : "no_attempt");
+	if (cp->failed_attempts > 0) {
+		json_object_set_new(info, "failed_allocation_attempts",
+				    json_integer(cp->failed_attempts));
+		json_object_set_new(info, "details", json_string(cp->failure ? cp->failure : ""));
+	}
 	if (delayed)
 		json_object_set_new(info, "delayed", json_true());
 	json_object_set_new(out, "current_state", json_string("unassigned"));
@@ -3904,6 +4877,30 @@ static void explain_assigned(struct es_cluster *cl, json_t *out, struct es_copy 
 			json_string("cannot rebalance as no target node exists that can both "
 				    "allocate this shard and improve the cluster balance"));
 	}
+}
+
+/*
+ * POST /_cluster/reroute: with retry_failed, the copies that failed
+ * index.allocation.max_retries times are tried again, their count of
+ * failed attempts reset
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/current/cluster-reroute.html).
+ * Explicit commands in the body are not modelled.
+ */
+static void reroute(struct es_cluster *cl, struct call *c)
+{
+	if (call_param_bool(c, "retry_failed", false)) {
+		for (size_t i = 0; i < cl->nindices; i++) {
+			struct es_index *ix = cl->indices[i];
+			for (int s = 0; s < ix->nshards; s++) {
+				for (int k = 0; k < ix->shards[s].ncopies; k++) {
+					struct es_copy *cp = &ix->shards[s].copies[k];
+					if (cp->state == COPY_UNASSIGNED)
+						cp->failed_attempts = 0;
+				}
+			}
+		}
+	}
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 
 /*
@@ -4093,6 +5090,11 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			allocation_explain(cl, c);
 		else
 			bad_method(c, "GET,POST");
+	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "reroute")) {
+		if (is(m, "POST"))
+			reroute(cl, c);
+		else
+			bad_method(c, "POST");
 	} else if (is(segs[0], "_cluster") && n == 2 && is(segs[1], "settings")) {
 		if (get)
 			get_settings(cl, c, pod);
@@ -4267,12 +5269,22 @@ json_t *sim_es_state(void)
 
 void sim_es_init(struct event_base *base)
 {
+	es_base = base;
 	clusters = NULL;
 	waits = NULL;
 }
 
 void sim_es_free(void)
 {
+	while (installs) {
+		struct plugin_install *in = installs;
+		installs = in->next_install;
+		install_free(in);
+	}
+	httpc_free(plugin_http);
+	plugin_http = NULL;
+	json_decref(pod_plugins);
+	pod_plugins = NULL;
 	while (waits) {
 		struct es_wait *w = waits;
 		waits = w->next;

@@ -31,6 +31,22 @@ int sim_es_probe_status(const struct store_obj *pod, const char *path);
  * on its elasticsearch.yml (the ConfigMap it mounts), or NULL; the caller
  * frees the message. */
 char *sim_es_config_refused(const json_t *pod, int major);
+/*
+ * The init container that installs plugins (`bin/elasticsearch-plugin
+ * install`, its archives fetched from their URLs) for pod on host: started
+ * at the first call, RUNNING while it downloads, then DONE (the plugins
+ * folder holds what it installed; also when no init container installs
+ * any) or FAILED once, with the container's name, what the command printed
+ * and its exit code (the caller frees both strings).  The next call after a
+ * FAILED starts it again.
+ */
+enum sim_init {
+	SIM_INIT_RUNNING,
+	SIM_INIT_DONE,
+	SIM_INIT_FAILED
+};
+enum sim_init sim_es_plugin_installs(const json_t *pod, const char *host, char **container,
+				     char **message, int *exit_code);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
 json_t *sim_es_state(void);
 /* What deleting pod costs its cluster now, for GET /_sim/state's

@@ -21,6 +21,7 @@ static void dir_free(struct hostdir *d)
 	free(d->node_id);
 	free(d->cluster_uuid);
 	json_decref(d->indices);
+	json_decref(d->plugins);
 	free(d);
 }
 
@@ -89,6 +90,8 @@ void hostfs_empty(const char *host, const char *path)
 			hostfs_set_identity(d, NULL, NULL);
 			json_decref(d->indices);
 			d->indices = NULL;
+			json_decref(d->plugins);
+			d->plugins = NULL;
 		}
 		pp = &d->next;
 	}
@@ -197,11 +200,11 @@ json_t *hostfs_json(void)
 		json_t *v;
 		json_object_foreach (d->indices, k, v)
 			json_array_append_new(names, json_string(k));
-		json_array_append_new(out,
-				      json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:o}", "host",
-						d->host, "path", d->path, "owner", owner, "mode",
-						mode, "node_id", d->node_id, "cluster_uuid",
-						d->cluster_uuid, "indices", names));
+		json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:o, s:O?}",
+						     "host", d->host, "path", d->path, "owner",
+						     owner, "mode", mode, "node_id", d->node_id,
+						     "cluster_uuid", d->cluster_uuid, "indices",
+						     names, "plugins", d->plugins));
 	}
 	return out;
 }

@@ -24,6 +24,7 @@ struct hostdir {
 	 * "replicas", "analysis"?, "mappings"?, "copies": [shard, ...]};
 	 * owned, NULL when none. */
 	json_t *indices;
+	json_t *plugins; /* a plugins folder: {"name": "Elasticsearch version"} */
 	struct hostdir *next;
 };
 
@@ -53,7 +54,7 @@ void hostfs_drop_index(struct hostdir *d, const char *index, const char *uuid);
 const char *hostfs_mount_path(const json_t *pod, const json_t *container, const char *mount_path);
 
 /* [{host, path, owner "uid:gid", mode "0755", node_id, cluster_uuid,
- * indices: [name, ...]}]. */
+ * indices: [name, ...], plugins}]. */
 json_t *hostfs_json(void);
 
 #endif

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "common/yamljson.h"
@@ -270,6 +271,21 @@ static bool load(json_t *root, char **err)
 				*err = xstrdup("elasticsearch.indices: a list is expected");
 				return false;
 			}
+			size_t k;
+			json_t *one;
+			json_array_foreach (ix, k, one) {
+				json_t *size = json_object_get(one, "shard_size");
+				int64_t b;
+
+				if (size &&
+				    (!json_is_string(size) ||
+				     !simconf_bytes(json_string_value(size), &b) || b < 0)) {
+					*err = xasprintf("elasticsearch.indices[%zu].shard_size: a "
+							 "size such as \"500mb\" is expected",
+							 k);
+					return false;
+				}
+			}
 			json_decref(conf.indices);
 			conf.indices = json_incref(ix);
 		}
@@ -334,4 +350,32 @@ void simconf_free(void)
 	json_decref(conf.indices);
 	json_decref(conf.faults);
 	memset(&conf, 0, sizeof(conf));
+}
+
+bool simconf_bytes(const char *s, int64_t *out)
+{
+	static const struct {
+		const char *unit;
+		int64_t factor;
+	} units[] = {{"", 1},	       {"b", 1},	  {"k", 1LL << 10}, {"kb", 1LL << 10},
+		     {"m", 1LL << 20}, {"mb", 1LL << 20}, {"g", 1LL << 30}, {"gb", 1LL << 30},
+		     {"t", 1LL << 40}, {"tb", 1LL << 40}, {"p", 1LL << 50}, {"pb", 1LL << 50}};
+	char *end;
+	double n;
+
+	if (!s || !*s)
+		return false;
+	n = strtod(s, &end);
+	if (end == s || n < -1 || n > 1e18)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (strcasecmp(end, units[i].unit))
+			continue;
+		/* A bare number is bytes only for -1 and 0, as ByteSizeValue has it. */
+		if (!*end && n != 0 && n != -1)
+			return false;
+		*out = (int64_t)(n * (double)units[i].factor);
+		return true;
+	}
+	return false;
 }

@@ -38,14 +38,17 @@
  *                                  # pod-security.kubernetes.io/enforce label to
  *                                  # this level, whatever the writer asked
  *   elasticsearch:
- *     relocation_ms: 2000          # one shard copy moving between nodes
+ *     relocation_ms: 2000          # the default shard_size, as time at 40mb/s
  *     recovery_ms: 500             # a copy initialising
  *     node_left_delay_ms: 60000    # index.unassigned.node_left.delayed_timeout
  *     no_master_wait_ms: 30000     # cap on waiting for a master that is not there
  *     initial_state_timeout_ms: 30000 # discovery.initial_state_timeout: a node
  *                                  # without a master opens HTTP after it
  *     indices:                     # created in every cluster once it forms
- *       - {name: logs, shards: 2, replicas: 1}
+ *       - {name: logs, shards: 2, replicas: 1, shard_size: 400mb}
+ *                                  # shard_size: a copy's files, which recoveries
+ *                                  # copy at indices.recovery.max_bytes_per_sec;
+ *                                  # by default what relocation_ms takes at 40mb/s
  *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
  *       - {name: sized, mappings: {_size: {enabled: true}}}
  *   faults: [...]                  # as POST /_sim/faults takes them
@@ -107,5 +110,8 @@ uint64_t simconf_rand_below(uint64_t n);
 /* Kubernetes quantities: "500m", "2" (milli-units) and "2Gi", "1G", "512" (units). */
 bool simconf_quantity_milli(const char *s, int64_t *out) MUST_CHECK;
 bool simconf_quantity(const char *s, int64_t *out) MUST_CHECK;
+/* Elasticsearch byte sizes (ByteSizeValue): "40mb", "1.5gb", "512b", "-1", "0";
+ * units in powers of 1024, in any case. */
+bool simconf_bytes(const char *s, int64_t *out) MUST_CHECK;
 
 #endif

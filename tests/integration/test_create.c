@@ -29,6 +29,7 @@ static const char SIM_CONFIG[] =
 struct fixture {
 	char dburl[600];
 	struct sim sim;
+	struct repo repo; /* the plugin repository, when a test starts one */
 	struct esaasd d;
 	PGconn *sql;
 };
@@ -44,16 +45,27 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static struct fixture *fixture_new(const char *sim_config)
+/* With plugin_files, a plugin repository serving them (NULL-terminated
+ * names): the pods' init containers download what a spec lists from it. */
+static struct fixture *fixture_with_plugins(const char *sim_config, const char *const *plugin_files)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
 	assert_true(sim_start(&f->sim, pg.dir, sim_config));
 	struct esaasd_opts o = {
 		.kubeconfig = f->sim.kubeconfig, .retry_base_ms = 100, .retry_cap_ms = 500};
+	if (plugin_files) {
+		assert_true(repo_start(&f->repo, pg.dir, plugin_files));
+		o.plugin_repository = f->repo.url;
+	}
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+static struct fixture *fixture_new(const char *sim_config)
+{
+	return fixture_with_plugins(sim_config, NULL);
 }
 
 static int teardown(void **state)
@@ -64,6 +76,7 @@ static int teardown(void **state)
 	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
 	bool in_spec = sim_es_requests_in_spec(&f->sim);
 	int src = sim_stop(&f->sim);
+	repo_stop(&f->repo);
 	if (rc != 0)
 		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
 	if (src != 0)
@@ -950,8 +963,9 @@ static void test_pod_security_refusal_fails_the_wait_with_its_reason(void **stat
  */
 static void test_create_passes_with_its_namespace_at_baseline(void **state)
 {
+	static const char *const plugin_files[] = {"analysis-icu-7.17.10.zip", NULL};
 	char *config = xasprintf("%spod_security:\n  force_enforce: baseline\n", SIM_CONFIG);
-	struct fixture *f = *state = fixture_new(config);
+	struct fixture *f = *state = fixture_with_plugins(config, plugin_files);
 	free(config);
 	struct http_resp r;
 	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",

@@ -99,6 +99,22 @@ static json_int_t jint(json_t *root, const char *path)
 	return json_integer_value(jget(root, path));
 }
 
+/* The whole of a small file, or NULL. */
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = xcalloc(1, 65536);
+	size_t n = f ? fread(buf, 1, 65535, f) : 0;
+
+	if (f)
+		fclose(f);
+	if (!f || n == 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 static void make_namespace(const char *ns)
 {
 	struct http_resp r;
@@ -1449,7 +1465,8 @@ static void es_wait_green(const char *ns, int nodes)
 	char q[256];
 	snprintf(q, sizeof(q),
 		 "/_cluster/health?wait_for_status=green&wait_for_nodes=%d&timeout=5s", nodes);
-	assert_true(wait_until(es_path(ns, q), ok_200, NULL, 10000, &r));
+	/* Its pods pass their readiness probes, then the endpoints follow. */
+	assert_true(wait_until(es_path(ns, q), ok_200, NULL, 60000, &r));
 	assert_string_equal(jstr(r.body, "status"), "green");
 	assert_false(json_is_true(json_object_get(r.body, "timed_out")));
 	assert_int_equal(jint(r.body, "number_of_nodes"), nodes);
@@ -1665,6 +1682,52 @@ static void test_es_2x_applies_only_its_registered_dynamic_settings(void **state
 	assert_int_equal(json_object_size(json_object_get(r.body, "persistent")),
 			 ARRAY_SIZE(applied));
 	http_resp_free(&r);
+}
+
+static void expect_setting(const char *ns, const char *scope, const char *key, const char *value,
+			   long status, const char *reason)
+{
+	struct http_resp r;
+	char body[512];
+	snprintf(body, sizeof(body), "{\"%s\":{\"%s\":%s}}", scope, key, value);
+	assert_int_equal(call("PUT", es_path(ns, "/_cluster/settings"), body, &r), status);
+	if (reason) {
+		const char *said = jstr(r.body, "error.reason");
+		assert_non_null(said);
+		assert_string_equal(said, reason);
+	}
+	http_resp_free(&r);
+}
+
+/* PUT _cluster/settings knows the dynamic settings of the node's version
+ * one by one: a key it does not know, under a known prefix too, is refused
+ * "not recognized"; an affix setting takes any name in its place. */
+static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
+{
+	make_cluster("catalog", 1, "7.17.10");
+	es_wait_green("catalog", 2);
+	expect_setting("catalog", "persistent", "cluster.routing.allocation.bogus", "\"x\"", 400,
+		       "persistent setting [cluster.routing.allocation.bogus], not recognized");
+	expect_setting("catalog", "transient", "indices.recovery.bogus", "1", 400,
+		       "transient setting [indices.recovery.bogus], not recognized");
+	expect_setting("catalog", "persistent", "search.max_bucketsx", "10", 400,
+		       "persistent setting [search.max_bucketsx], not recognized");
+	/* Came in 8.6. */
+	expect_setting("catalog", "persistent", "cluster.routing.allocation.balance.disk_usage",
+		       "\"1.0\"", 400,
+		       "persistent setting [cluster.routing.allocation.balance.disk_usage], not "
+		       "recognized");
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.awareness.force.zone.values", "\"a,b\"", 200,
+		       NULL);
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.disk.include_relocations", "\"true\"", 200,
+		       NULL);
+	expect_setting("catalog", "transient", "logger.org.elasticsearch.discovery", "\"DEBUG\"",
+		       200, NULL);
+	expect_setting("catalog", "persistent", "indices.fielddata.cache.size", "\"10%\"", 400,
+		       "persistent setting [indices.fielddata.cache.size], not dynamically "
+		       "updateable");
 }
 
 static bool first_pod_ready(struct http_resp *r, const void *arg)
@@ -2478,6 +2541,173 @@ static void test_es_exclusion_relocates(void **state)
 	http_resp_free(&r);
 }
 
+/* A shard_size that is no size stops the simulator, naming the field. */
+static void test_sim_config_names_a_bad_shard_size(void **state)
+{
+	struct sim bad;
+	char dir[300];
+	snprintf(dir, sizeof(dir), "%s/badsize", tmpdir);
+	mkdir(dir, 0755);
+	assert_false(sim_start(&bad, dir,
+			       "elasticsearch:\n  indices:\n    - {name: a}\n"
+			       "    - {name: b, shard_size: lots}\n"));
+	char *log = slurp(bad.log);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "elasticsearch.indices[1].shard_size: a size such as "
+				    "\"500mb\" is expected"));
+	free(log);
+}
+
+/* A relocation copies the copy's files at indices.recovery.max_bytes_per_sec,
+ * and a node sends and receives node_concurrent_recoveries at most: with 1,
+ * the copies leaving an excluded node go one after the other, each taking
+ * its size over the rate (8 MiB, relocation_ms 200 at 40mb/s, at 8mb/s:
+ * 1 s). */
+static void test_es_recovery_takes_size_over_rate_one_at_a_time(void **state)
+{
+	struct http_resp r;
+	make_cluster("recov", 2, "7.17.10");
+	es_wait_green("recov", 3);
+	assert_int_equal(
+		call("PUT", es_path("recov", "/data"),
+		     "{\"settings\":{\"index\":{\"number_of_shards\":4,\"number_of_replicas\":0}}}",
+		     &r),
+		200);
+	http_resp_free(&r);
+	es_wait_green("recov", 3);
+	assert_int_equal(call("PUT", es_path("recov", "/_cluster/settings"),
+			      "{\"transient\":{\"indices.recovery.max_bytes_per_sec\":\"8mb\","
+			      "\"cluster.routing.allocation.node_concurrent_recoveries\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	/* Two copies on each data node (the balance): exclude one. */
+	int64_t start = harness_now_ms();
+	assert_int_equal(call("PUT", es_path("recov", "/_cluster/settings"),
+			      "{\"transient\":{\"cluster.routing.allocation.exclude._name\":"
+			      "\"es-data-1-recov\"}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	int most = 0, seen = 0;
+	bool done = false;
+	while (!done && harness_now_ms() - start < 15000) {
+		assert_int_equal(call("GET",
+				      es_path("recov", "/_cat/shards?format=json&h=index,shard,"
+						       "prirep,state,node"),
+				      NULL, &r),
+				 200);
+		int relocating = 0;
+		size_t i;
+		json_t *row;
+		json_array_foreach (r.body, i, row) {
+			if (!strcmp(jstr(row, "state"), "RELOCATING"))
+				relocating++;
+		}
+		done = nothing_on(&r, "es-data-1-recov");
+		http_resp_free(&r);
+		most = relocating > most ? relocating : most;
+		seen += relocating > 0;
+		if (!done)
+			msleep(50);
+	}
+	int64_t took = harness_now_ms() - start;
+	assert_true(done);
+	assert_true(seen > 0);
+	assert_int_equal(most, 1);
+	assert_true(took >= 1900);
+	es_wait_green("recov", 3);
+}
+
+static bool failed_five_times(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 &&
+	       jint(r->body, "unassigned_info.failed_allocation_attempts") == 5 &&
+	       jstr(r->body, "node_allocation_decisions.0.deciders.0.decider") &&
+	       !strcmp(jstr(r->body, "node_allocation_decisions.0.deciders.0.decider"),
+		       "max_retry");
+}
+
+/* A copy placed on a node without the plugin its analysis needs fails
+ * there, is tried index.allocation.max_retries (5) times, then stays
+ * unassigned, ALLOCATION_FAILED, the max_retry decider saying no;
+ * _cluster/reroute?retry_failed=true tries it again. */
+static void test_es_allocation_fails_five_times_without_the_plugin(void **state)
+{
+	struct http_resp r;
+	const char *explain = "{\"index\":\"words\",\"shard\":0,\"primary\":true}";
+	make_cluster("nofit", 1, "7.17.10");
+	es_wait_green("nofit", 2);
+	assert_int_equal(call("PUT", es_path("nofit", "/words?timeout=1s"),
+			      "{\"settings\":{\"index\":{\"number_of_shards\":1,"
+			      "\"number_of_replicas\":0,\"analysis\":{\"analyzer\":{\"a\":"
+			      "{\"tokenizer\":\"icu_tokenizer\"}}}}}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	int64_t end = harness_now_ms() + 10000;
+	bool five = false;
+	while (!five && harness_now_ms() < end) {
+		assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL,
+				    explain, true, 0, &r));
+		five = failed_five_times(&r, NULL);
+		if (!five) {
+			http_resp_free(&r);
+			msleep(20);
+		}
+	}
+	assert_true(five);
+	assert_string_equal(jstr(r.body, "unassigned_info.reason"), "ALLOCATION_FAILED");
+	assert_string_equal(jstr(r.body, "unassigned_info.last_allocation_status"), "no");
+	assert_string_equal(jstr(r.body, "can_allocate"), "no");
+	const char *details = jstr(r.body, "unassigned_info.details");
+	assert_non_null(details);
+	assert_non_null(strstr(details, "failed to create index, failure IllegalArgumentException["
+					"Custom Analyzer [a] failed to find tokenizer under name "
+					"[icu_tokenizer]]"));
+	const char *said = jstr(r.body, "node_allocation_decisions.0.deciders.0.explanation");
+	assert_non_null(said);
+	assert_non_null(strstr(said, "shard has exceeded the maximum number of retries [5] on "
+				     "failed allocation attempts - manually call "
+				     "[/_cluster/reroute?retry_failed=true] to retry"));
+	char *at = xstrdup(jstr(r.body, "unassigned_info.at"));
+	http_resp_free(&r);
+	/* No more attempts by themselves. */
+	msleep(300);
+	assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL, explain,
+			    true, 0, &r));
+	assert_int_equal(jint(r.body, "unassigned_info.failed_allocation_attempts"), 5);
+	assert_string_equal(jstr(r.body, "unassigned_info.at"), at);
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("nofit", "/_cat/shards/words?format=json&h=state,ur"),
+			      NULL, &r),
+			 200);
+	assert_string_equal(jstr(r.body, "0.state"), "UNASSIGNED");
+	const char *ur =
+		json_string_value(json_object_get(json_array_get(r.body, 0), "unassigned.reason"));
+	assert_non_null(ur);
+	assert_string_equal(ur, "ALLOCATION_FAILED");
+	http_resp_free(&r);
+	/* retry_failed: tried (and failed) again. */
+	assert_int_equal(
+		call("POST", es_path("nofit", "/_cluster/reroute?retry_failed=true"), NULL, &r),
+		200);
+	http_resp_free(&r);
+	end = harness_now_ms() + 10000;
+	bool again = false;
+	while (!again && harness_now_ms() < end) {
+		assert_true(request("POST", es_path("nofit", "/_cluster/allocation/explain"), NULL,
+				    explain, true, 0, &r));
+		again = failed_five_times(&r, NULL) &&
+			strcmp(jstr(r.body, "unassigned_info.at"), at) != 0;
+		http_resp_free(&r);
+		if (!again)
+			msleep(20);
+	}
+	assert_true(again);
+	free(at);
+}
+
 static bool health_is(struct http_resp *r, const void *arg)
 {
 	return (r->status == 200 || r->status == 408) &&
@@ -2866,6 +3096,187 @@ static void test_host_folders_and_the_image_user(void **state)
 	f = folder("/es/fs/chowned");
 	assert_string_equal(f, "1000:0 0755");
 	free(f);
+}
+
+/* Elasticsearch locks its data path as it starts: an unwritable folder
+ * stops it whatever the image is called (one built on Elastic's keeps uid
+ * 1000, and a tag that is no version counts as a current one). */
+static void test_es_unwritable_data_path_fails_any_image(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	static const char *const images[] = {"registry.example.com:5000/search/node:7.17.10",
+					     "registry.example.com/search:latest"};
+	start_own_sim(&own, "start", "tick_ms: 10\npods: {ready_delay_ms: 50}\n");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
+				  "{\"metadata\":{\"name\":\"lock\"}}", &r),
+			 201);
+	http_resp_free(&r);
+	for (size_t i = 0; i < ARRAY_SIZE(images); i++) {
+		char name[16], folder[64], path[128];
+		snprintf(name, sizeof(name), "custom-%zu", i);
+		snprintf(folder, sizeof(folder), "/es/lock/%s", name);
+		json_t *pod = json_pack(
+			"{s:{s:s}, s:{s:[{s:s, s:s, s:[{s:s, s:s}]}], s:[{s:s, s:{s:s, s:s}}]}}",
+			"metadata", "name", name, "spec", "containers", "name", "search", "image",
+			images[i], "volumeMounts", "name", "data", "mountPath",
+			"/usr/share/elasticsearch/data", "volumes", "name", "data", "hostPath",
+			"path", folder, "type", "DirectoryOrCreate");
+		char *body = json_dumps(pod, JSON_COMPACT);
+		json_decref(pod);
+		int64_t start = harness_now_ms();
+		assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/lock/pods", body, &r),
+				 201);
+		http_resp_free(&r);
+		free(body);
+		snprintf(path, sizeof(path), "/api/v1/namespaces/lock/pods/%s", name);
+		bool looping = false;
+		while (!looping && harness_now_ms() - start < 3000) {
+			assert_int_equal(own_call(&own, "GET", path, NULL, &r), 200);
+			looping = crash_looping(&r, NULL);
+			http_resp_free(&r);
+			if (!looping)
+				msleep(20);
+		}
+		assert_true(looping);
+	}
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+/* --- plugins: the init container's installs ------------------------------------------- */
+
+/* A master pod of ns whose root init container installs $ES_PLUGINS from
+ * repo (as kube/render.c's script does) into a hostPath plugins folder. */
+static char *plugin_pod(const char *ns, const char *repo, const char *plugins)
+{
+	char *script =
+		xasprintf("set -eu\ncd /usr/share/elasticsearch\nrepo='%s'\n"
+			  "for p in $ES_PLUGINS; do\n"
+			  "    echo \"installing plugin $p\"\n"
+			  "    bin/elasticsearch-plugin install --batch \"$repo/$p-7.17.10.zip\"\n"
+			  "done\n",
+			  repo);
+	char *folder = xasprintf("/es/%s/plugins", ns);
+	const char *image = "docker.elastic.co/elasticsearch/elasticsearch:7.17.10";
+	json_t *mount = json_pack("[{s:s, s:s}]", "name", "plugins", "mountPath",
+				  "/usr/share/elasticsearch/plugins");
+	json_t *pod = json_pack(
+		"{s:{s:s, s:{s:s, s:s}}, s:{s:[{s:s, s:s, s:[s,s,s], s:[{s:s, s:s}], s:{s:i}, "
+		"s:s, s:O}], s:[{s:s, s:s, s:O}], s:[{s:s, s:{s:s, s:s}}]}}",
+		"metadata", "name", "es-master-0", "labels", "app", "es", "esaas.io/role", "master",
+		"spec", "initContainers", "name", "install-plugins", "image", image, "command",
+		"sh", "-c", script, "env", "name", "ES_PLUGINS", "value", plugins,
+		"securityContext", "runAsUser", 0, "terminationMessagePolicy",
+		"FallbackToLogsOnError", "volumeMounts", mount, "containers", "name",
+		"elasticsearch", "image", image, "volumeMounts", mount, "volumes", "name",
+		"plugins", "hostPath", "path", folder, "type", "DirectoryOrCreate");
+	char *out = json_dumps(pod, JSON_COMPACT);
+	json_decref(pod);
+	json_decref(mount);
+	free(script);
+	free(folder);
+	return out;
+}
+
+static bool init_crash_looping(struct http_resp *r, const void *arg)
+{
+	const char *why = jstr(r->body, "status.initContainerStatuses.0.state.waiting.reason");
+	return r->status == 200 && why && !strcmp(why, "CrashLoopBackOff");
+}
+
+static void plugin_cluster(const char *ns, const char *repo, const char *plugins)
+{
+	struct http_resp r;
+	char path[256], body[1024];
+	char *pod;
+
+	make_namespace(ns);
+	snprintf(body, sizeof(body), "es-master-0-%s", ns);
+	bootstrap_config(ns, body);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	pod = plugin_pod(ns, repo, plugins);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", path, pod, &r), 201);
+	http_resp_free(&r);
+	free(pod);
+}
+
+/* The init container downloads each archive from the repository: one that
+ * answers 404 fails it (Init:Error, then Init:CrashLoopBackOff) with what
+ * elasticsearch-plugin prints; once the archive is there, its restart after
+ * the back-off installs it, and the node has what was installed. */
+static void test_es_plugins_are_downloaded_by_the_init_container(void **state)
+{
+	struct http_resp r;
+	struct repo repo;
+	static const char *const files[] = {"analysis-icu-7.17.10.zip", NULL};
+	char want[512], log_path[300];
+	const char *pod_path = "/api/v1/namespaces/plug/pods/es-master-0";
+
+	assert_true(repo_start(&repo, tmpdir, files));
+	plugin_cluster("plug", repo.url, "analysis-icu analysis-phonetic");
+	assert_true(wait_until(pod_path, init_crash_looping, NULL, 10000, &r));
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "Initialized");
+	assert_string_equal(jstr(r.body, "status.conditions.0.status"), "False");
+	assert_string_equal(jstr(r.body, "status.conditions.0.reason"), "ContainersNotInitialized");
+	assert_int_equal(
+		jint(r.body, "status.initContainerStatuses.0.lastState.terminated.exitCode"), 1);
+	assert_string_equal(
+		jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.reason"),
+		"Error");
+	snprintf(want, sizeof(want), "-> Downloading %s/analysis-phonetic-7.17.10.zip\n", repo.url);
+	const char *printed =
+		jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.message");
+	assert_non_null(printed);
+	assert_non_null(strstr(printed, want));
+	snprintf(want, sizeof(want),
+		 "Exception in thread \"main\" java.io.FileNotFoundException: "
+		 "%s/analysis-phonetic-7.17.10.zip",
+		 repo.url);
+	assert_non_null(strstr(printed, want));
+	assert_non_null(strstr(jstr(r.body, "status.initContainerStatuses.0.state.waiting.message"),
+			       "back-off 10s restarting failed container=install-plugins"));
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.waiting.reason"),
+			    "PodInitializing");
+	http_resp_free(&r);
+	/* The repository saw both downloads, the second one missing. */
+	snprintf(log_path, sizeof(log_path), "%s", repo.access_log);
+	char *log = slurp(log_path);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "GET /es-plugins/analysis-icu-7.17.10.zip HTTP/1.1\" 200"));
+	assert_non_null(
+		strstr(log, "GET /es-plugins/analysis-phonetic-7.17.10.zip HTTP/1.1\" 404"));
+	free(log);
+
+	/* The archive published: the restart after the 10 s back-off installs it. */
+	assert_true(repo_add(&repo, "analysis-phonetic-7.17.10.zip"));
+	assert_true(wait_until(pod_path, pod_ready, NULL, 20000, &r));
+	assert_int_equal(jint(r.body, "status.initContainerStatuses.0.restartCount"), 1);
+	assert_string_equal(jstr(r.body, "status.initContainerStatuses.0.state.terminated.reason"),
+			    "Completed");
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("plug", "/_cat/plugins?format=json&h=component"), ok_200,
+			       NULL, 10000, &r));
+	assert_int_equal(json_array_size(r.body), 2);
+	assert_string_equal(jstr(r.body, "0.component"), "analysis-icu");
+	assert_string_equal(jstr(r.body, "1.component"), "analysis-phonetic");
+	http_resp_free(&r);
+	repo_stop(&repo);
+
+	/* A repository that cannot be reached: the connection refused. */
+	plugin_cluster("plug-down", "http://127.0.0.1:1/es-plugins", "analysis-icu");
+	assert_true(wait_until("/api/v1/namespaces/plug-down/pods/es-master-0", init_crash_looping,
+			       NULL, 10000, &r));
+	printed = jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.message");
+	assert_non_null(printed);
+	assert_non_null(strstr(
+		printed,
+		"Exception in thread \"main\" java.net.ConnectException: Connection refused"));
+	http_resp_free(&r);
 }
 
 /* --- faults --------------------------------------------------------------------------- */
@@ -4557,6 +4968,9 @@ int main(void)
 		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
 		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
+		cmocka_unit_test(test_es_recovery_takes_size_over_rate_one_at_a_time),
+		cmocka_unit_test(test_sim_config_names_a_bad_shard_size),
+		cmocka_unit_test(test_es_allocation_fails_five_times_without_the_plugin),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
@@ -4565,9 +4979,12 @@ int main(void)
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
+		cmocka_unit_test(test_es_unknown_cluster_setting_is_not_recognized),
 		cmocka_unit_test(test_faults),
 		cmocka_unit_test(test_fault_rates_repeat_with_the_seed),
 		cmocka_unit_test(test_host_folders_and_the_image_user),
+		cmocka_unit_test(test_es_unwritable_data_path_fails_any_image),
+		cmocka_unit_test(test_es_plugins_are_downloaded_by_the_init_container),
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_quota_charges_admission_until_the_controller_recounts),
 		cmocka_unit_test(test_pod_security_levels),
