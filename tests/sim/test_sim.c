@@ -153,8 +153,10 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "  hostname_prefix: worker\n"
 				 "  rack_label: topology.kubernetes.io/zone\n"
 				 "  racks: [rack-a, rack-b]\n"
-				 "  cpu: \"8\"\n"
-				 "  memory: 16Gi\n"
+				 /* Room for every test's clusters, which stay to the
+				  * end: about a hundred pods of 500m and 1Gi. */
+				 "  cpu: \"32\"\n"
+				 "  memory: 64Gi\n"
 				 "pods:\n"
 				 "  ready_delay_ms: 50\n"
 				 "  gc_quarantine_ms: 1500\n"
