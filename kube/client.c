@@ -242,9 +242,13 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 		}
 	}
 	char **warnings = kube_warnings_parse(resp->headers);
+	/* Through the service proxy, a Warning header is the service's own
+	 * (an Elasticsearch deprecation), passed on unchanged: said as its. */
+	const char *from =
+		strstr(c->url, "/proxy/") ? "the service behind the proxy" : "kubernetes";
 	for (size_t i = 0; warnings && warnings[i]; i++)
-		log_warn("kubernetes: %s %s: warning: %s", c->method,
-			 c->url + strlen(k->conn.server), warnings[i]);
+		log_warn("kubernetes: %s %s: warning from %s: %s", c->method,
+			 c->url + strlen(k->conn.server), from, warnings[i]);
 	json_t *body = resp->body_len && !resp->too_large
 			       ? json_loadb(resp->body, resp->body_len, 0, NULL)
 			       : NULL;
