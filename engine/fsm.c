@@ -131,6 +131,14 @@ void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bo
 		return;
 	}
 	case OUT_WAIT:
+		/*
+		 * The state saw what it waits for, not there yet: whatever
+		 * failed before has passed.  Attempts count failures in a row,
+		 * so that a long wait (a namespace terminating for minutes)
+		 * does not add up the odd transient failure of its many polls
+		 * into giving up.
+		 */
+		job->attempt = 1;
 		set_str(&job->observation, msg);
 		set_str(&job->status, status_parked(job));
 		result(res, "wait", msg, true, delay_ms, false, false);

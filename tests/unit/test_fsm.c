@@ -144,6 +144,30 @@ static void test_retry_backs_off_then_gives_up(void **st)
 	done(&j, &r);
 }
 
+/* A wait between two failures: the state saw the system answer, so the
+ * failures are not in a row, and the second starts the count again. */
+static void test_wait_starts_the_attempts_again(void **st)
+{
+	struct fsm_job j;
+	struct fsm_step_result r = {0};
+	job_at(&j, "b"); /* b allows 2 attempts */
+	fsm_apply(&wf_plain, &retry, false, &j, OUT_RETRY, NULL, 0, "429", &r);
+	assert_int_equal(j.attempt, 2);
+	fsm_result_clear(&r);
+	fsm_apply(&wf_plain, &retry, false, &j, OUT_WAIT, NULL, 100, "namespace terminating", &r);
+	assert_string_equal(r.outcome, "wait");
+	assert_int_equal(j.attempt, 1);
+	fsm_result_clear(&r);
+	fsm_apply(&wf_plain, &retry, false, &j, OUT_RETRY, NULL, 0, "429 again", &r);
+	assert_string_equal(r.outcome, "retry");
+	assert_int_equal(j.attempt, 2);
+	fsm_result_clear(&r);
+	fsm_apply(&wf_plain, &retry, false, &j, OUT_RETRY, NULL, 0, "429 twice in a row", &r);
+	assert_string_equal(r.outcome, "fail");
+	assert_string_equal(j.error, "gave up after 2 attempts: 429 twice in a row");
+	done(&j, &r);
+}
+
 static void test_retry_uses_default_limit(void **st)
 {
 	struct fsm_job j;
@@ -317,6 +341,7 @@ int main(void)
 		cmocka_unit_test(test_wait_parks_with_observation),
 		cmocka_unit_test(test_wait_delay_is_clamped),
 		cmocka_unit_test(test_retry_backs_off_then_gives_up),
+		cmocka_unit_test(test_wait_starts_the_attempts_again),
 		cmocka_unit_test(test_retry_uses_default_limit),
 		cmocka_unit_test(test_fail_runs_cleanup_then_ends_failed),
 		cmocka_unit_test(test_fail_without_cleanup),
