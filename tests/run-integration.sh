@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the integration test programs, up to ESAAS_TEST_JOBS (6) at a time.
+# Run the integration test programs, up to ESAAS_TEST_JOBS (8) at a time.
 # Each program has its own PostgreSQL, esaas-sim and esaasd, so they do not
 # share state; their clusters run side by side, and the programs mostly
 # wait on them (pods take their probes' seconds to be Ready), so more run
@@ -14,7 +14,7 @@ set -u
 
 builddir=$1
 shift
-jobs=${ESAAS_TEST_JOBS:-6}
+jobs=${ESAAS_TEST_JOBS:-8}
 case $jobs in
 '' | *[!0-9]* | 0)
 	echo "ESAAS_TEST_JOBS: a positive number is expected, not '$jobs'" >&2
