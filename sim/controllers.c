@@ -3362,6 +3362,8 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		pod->probe_run = 0;
 		pod->probe_ok = false;
 		pod->http_open = false;
+		/* The update above freed the body phase pointed into. */
+		phase = json_str(json_object_get(pod->body, "status"), "phase");
 	}
 	if (phase && !strcmp(phase, "Running") && pod->running_ms)
 		kubelet_probe(pod, now);
