@@ -19,6 +19,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -130,11 +131,52 @@ const char *pg_new_database(struct pg *pg, char *url, size_t len)
  * connection of the programs running side by side also draws from, so one
  * could take it before the server binds it.  A random one of 10000-19999
  * instead, below that range and below tests/pg.sh's 20000-40000.
+ *
+ * Between the check here and the server's bind, another test program (they
+ * run eight at a time) or this one could pick the same port.  So a port is
+ * also claimed with an flock(2) on a file named after it, in a directory
+ * all the programs share; the lock is held until this program has picked
+ * PORT_CLAIMS more, long after the server it was for has bound it, and the
+ * kernel lets go of it when the program ends, however it ends.
  */
-static int free_port(void)
+#define PORT_CLAIMS 64
+
+static int claim_port_lock(int port)
 {
-	for (int attempt = 0; attempt < 200; attempt++) {
+	static char dir[256];
+	if (!dir[0]) {
+		const char *t = getenv("TMPDIR");
+		snprintf(dir, sizeof(dir), "%s/esaas-test-ports", t && *t ? t : "/tmp");
+		if (mkdir(dir, 01777) == 0)
+			chmod(dir, 01777);
+	}
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%d", dir, port);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -2; /* no shared directory: the bind check alone */
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int harness_free_port(void)
+{
+	static int held[PORT_CLAIMS];
+	static unsigned next;
+	static bool init;
+	if (!init) {
+		for (int i = 0; i < PORT_CLAIMS; i++)
+			held[i] = -1;
+		init = true;
+	}
+	for (int attempt = 0; attempt < 500; attempt++) {
 		int port = 10000 + (int)rand_below(10000);
+		int lock = claim_port_lock(port);
+		if (lock == -1)
+			continue;
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		struct sockaddr_in a = {.sin_family = AF_INET,
 					.sin_port = htons((uint16_t)port),
@@ -142,8 +184,18 @@ static int free_port(void)
 		bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
 		if (fd >= 0)
 			close(fd);
-		if (ok)
-			return port;
+		if (!ok) {
+			if (lock >= 0)
+				close(lock);
+			continue;
+		}
+		if (lock >= 0) {
+			unsigned slot = next++ % PORT_CLAIMS;
+			if (held[slot] >= 0)
+				close(held[slot]);
+			held[slot] = lock;
+		}
+		return port;
 	}
 	return -1;
 }
@@ -363,9 +415,9 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 	if (!o)
 		o = &def;
 	memset(d, 0, sizeof(*d));
-	d->port = free_port();
+	d->port = harness_free_port();
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);
-	d->metrics_port = free_port();
+	d->metrics_port = harness_free_port();
 	snprintf(d->metrics_base, sizeof(d->metrics_base), "http://127.0.0.1:%d", d->metrics_port);
 	snprintf(d->dburl, sizeof(d->dburl), "%s", dburl);
 	counter++;
@@ -424,12 +476,31 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 	return true;
 }
 
+/* The last lines of a server's log, on stderr, so that a start-up that
+ * failed says why in the test's own output. */
+static void harness_print_tail(const char *path, int lines)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	static char ring[20][512];
+	int n = 0;
+	if (lines > 20)
+		lines = 20;
+	while (fgets(ring[n % lines], sizeof(ring[0]), f))
+		n++;
+	fclose(f);
+	for (int i = n > lines ? n - lines : 0; i < n; i++)
+		fprintf(stderr, "  | %s", ring[i % lines]);
+}
+
 bool esaasd_wait_ready(struct esaasd *d)
 {
 	int64_t deadline = harness_now_ms() + 30000;
 	while (harness_now_ms() < deadline) {
 		if (esaasd_poll_exit(d) != -1) {
 			fprintf(stderr, "esaasd exited during start-up; see %s\n", d->log);
+			harness_print_tail(d->log, 20);
 			return false;
 		}
 		struct http_resp r;
@@ -862,7 +933,7 @@ bool repo_start(struct repo *r, const char *dir, const char *const *files)
 	for (const char *const *f = files; f && *f; f++)
 		if (!repo_add(r, *f))
 			return false;
-	r->port = free_port();
+	r->port = harness_free_port();
 	snprintf(r->url, sizeof(r->url), "http://127.0.0.1:%d/es-plugins", r->port);
 	snprintf(r->access_log, sizeof(r->access_log), "%s/access.log", r->dir);
 	snprintf(conf, sizeof(conf), "%s/nginx.conf", r->dir);
@@ -1056,8 +1127,8 @@ bool esaasd_spawn_env(struct esaasd *d, const char *tmpdir, const char *config,
 	char listen[64], metrics_listen[64], bin[512];
 
 	memset(d, 0, sizeof(*d));
-	d->port = free_port();
-	d->metrics_port = free_port();
+	d->port = harness_free_port();
+	d->metrics_port = harness_free_port();
 	if (d->port <= 0 || d->metrics_port <= 0)
 		return false;
 	snprintf(d->base, sizeof(d->base), "http://127.0.0.1:%d", d->port);

@@ -169,6 +169,9 @@ int sim_stop(struct sim *s);
 
 void msleep(int ms);
 int64_t harness_now_ms(void);
+/* A port of 10000-19999 that nothing listens on and no other test program
+ * running beside this one has just picked, for a server started next. */
+int harness_free_port(void);
 const char *harness_srcdir(void);
 const char *harness_builddir(void);
 

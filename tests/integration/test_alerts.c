@@ -83,22 +83,6 @@ static void need_prometheus(void)
 	skip();
 }
 
-static int free_port(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t l = sizeof(a);
-	int port = -1;
-
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&a, &l) == 0)
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 /* Seconds in a Prometheus duration ("5m", "1h30m"), or -1. */
 static long duration_s(const char *s)
 {
@@ -191,7 +175,7 @@ static bool prom_start(struct prom *p, const struct esaasd *d)
 	static int counter;
 	char src[600], config[340], tsdb[340];
 	char a_config[400], a_tsdb[400], a_listen[64];
-	int port = free_port();
+	int port = harness_free_port();
 
 	memset(p, 0, sizeof(*p));
 	snprintf(p->dir, sizeof(p->dir), "%s/prometheus-%d", pg.dir, ++counter);
