@@ -1,0 +1,4 @@
+#!/bin/sh
+# A plugin that never answers, through a process of its own.
+sleep 600 &
+wait
