@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -24,6 +25,12 @@
 #include <event2/event.h>
 
 extern char **environ;
+
+/* False once the kernel said it has no pidfd_open(). */
+static bool pidfds = true;
+
+/* How often the end of a plugin is looked for when the kernel gives no pidfd. */
+#define EXIT_POLL_MS 20
 
 /* What of standard error is kept: its first line goes into the error. */
 #define STDERR_KEEP 4096
@@ -437,6 +444,39 @@ static char **plugin_environment(const struct kube_conn *conn, char **info_entry
 	return env;
 }
 
+/*
+ * The file command names, looked for in esaasd's PATH when it has no '/'
+ * (as Go's exec.LookPath, which client-go's exec.Command goes through):
+ * NULL with errno set when there is none to run.
+ */
+static char *find_command(const char *command)
+{
+	const char *path = getenv("PATH");
+	const char *p;
+
+	if (strchr(command, '/')) {
+		if (access(command, X_OK) != 0)
+			return NULL;
+		return xstrdup(command);
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path;; p++) {
+		size_t len = strcspn(p, ":");
+		char *full = xasprintf("%.*s/%s", (int)len, len ? p : ".", command);
+		struct stat st;
+
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+			return full;
+		free(full);
+		p += len;
+		if (!*p)
+			break;
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
 static bool nonblocking(int fd)
 {
 	int fl = fcntl(fd, F_GETFL);
@@ -455,6 +495,7 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	char **argv = xcalloc(e->nargs + 2, sizeof(char *));
 	char **env;
 	char *info_entry = NULL;
+	char *file = NULL;
 	int rc;
 	struct timeval tv;
 
@@ -471,6 +512,11 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	for (size_t i = 0; i < e->nargs; i++)
 		argv[i + 1] = e->args[i];
 	env = plugin_environment(conn, &info_entry);
+	file = find_command(e->command);
+	if (!file) {
+		rc = errno;
+		goto failed;
+	}
 	if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
 		rc = errno;
 		for (int i = 0; i < 2; i++) {
@@ -488,8 +534,7 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-	rc = strchr(e->command, '/') ? posix_spawn(&r->pid, e->command, &fa, &attr, argv, env)
-				     : posix_spawnp(&r->pid, e->command, &fa, &attr, argv, env);
+	rc = posix_spawn(&r->pid, file, &fa, &attr, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	close(out_pipe[1]);
@@ -498,8 +543,11 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	r->err_fd = err_pipe[0];
 	if (rc != 0)
 		goto failed;
-	r->pid_fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-	if (r->pid_fd < 0 || !nonblocking(r->out_fd) || !nonblocking(r->err_fd)) {
+	if (pidfds) {
+		r->pid_fd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+		pidfds = r->pid_fd >= 0 || errno != ENOSYS;
+	}
+	if (!nonblocking(r->out_fd) || !nonblocking(r->err_fd)) {
 		rc = errno;
 		kill(-r->pid, SIGKILL);
 		(void)waitpid(r->pid, NULL, 0);
@@ -507,11 +555,15 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	}
 	r->out_ev = event_new(base, r->out_fd, EV_READ | EV_PERSIST, pipe_cb, r);
 	r->err_ev = event_new(base, r->err_fd, EV_READ | EV_PERSIST, pipe_cb, r);
-	r->pid_ev = event_new(base, r->pid_fd, EV_READ | EV_PERSIST, exited_cb, r);
+	/* Without pidfds (before Linux 5.3, under valgrind) its end is looked for. */
+	r->pid_ev = r->pid_fd >= 0 ? event_new(base, r->pid_fd, EV_READ | EV_PERSIST, exited_cb, r)
+				   : event_new(base, -1, EV_PERSIST, exited_cb, r);
 	r->timer = evtimer_new(base, deadline_cb, r);
 	event_add(r->out_ev, NULL);
 	event_add(r->err_ev, NULL);
-	event_add(r->pid_ev, NULL);
+	tv.tv_sec = 0;
+	tv.tv_usec = EXIT_POLL_MS * 1000;
+	event_add(r->pid_ev, r->pid_fd >= 0 ? NULL : &tv);
 	tv.tv_sec = (time_t)(timeout_ms / 1000);
 	tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
 	evtimer_add(r->timer, &tv);
@@ -526,6 +578,7 @@ failed:
 	tv.tv_usec = 0;
 	evtimer_add(r->timer, &tv);
 out:
+	free(file);
 	free(info_entry);
 	free(env);
 	free(argv);
@@ -536,7 +589,7 @@ void kube_exec_cancel(struct kube_exec_run *r)
 {
 	if (!r)
 		return;
-	if (r->pid > 0 && r->pid_fd >= 0) {
+	if (r->pid > 0 && r->pid_ev) {
 		kill(-r->pid, SIGKILL);
 		kill(r->pid, SIGKILL);
 		(void)waitpid(r->pid, NULL, 0);
