@@ -415,7 +415,10 @@ static void spawn_failed_cb(evutil_socket_t fd, short what, void *arg)
 	run_free(r);
 }
 
-/* esaasd's environment, less what the plugin's env sets, then that and the exec info. */
+/*
+ * esaasd's environment, less its own settings (ESAAS_DATABASE_URL holds a
+ * password) and what the plugin's env sets, then that and the exec info.
+ */
 static char **plugin_environment(const struct kube_conn *conn, char **info_entry)
 {
 	const struct kube_exec_conf *e = conn->exec;
@@ -428,7 +431,8 @@ static char **plugin_environment(const struct kube_conn *conn, char **info_entry
 	env = xcalloc(n + e->nenv + 2, sizeof(char *));
 	for (size_t i = 0; i < n; i++) {
 		size_t name_len = strcspn(environ[i], "=");
-		bool replaced = strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) == 0;
+		bool replaced = strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21) == 0 ||
+				strncmp(environ[i], "ESAAS_", 6) == 0;
 
 		for (size_t j = 0; j < e->nenv && !replaced; j++)
 			replaced = strncmp(environ[i], e->env[j], name_len + 1) == 0;
@@ -491,6 +495,7 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	struct kube_exec_run *r = xcalloc(1, sizeof(*r));
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	sigset_t sigs;
 	int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
 	char **argv = xcalloc(e->nargs + 2, sizeof(char *));
 	char **env;
@@ -533,7 +538,13 @@ struct kube_exec_run *kube_exec_start(struct event_base *base, const struct kube
 	posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
 	posix_spawnattr_init(&attr);
 	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	/* esaasd ignores SIGPIPE; the plugin gets the default of every signal. */
+	sigfillset(&sigs);
+	posix_spawnattr_setsigdefault(&attr, &sigs);
+	sigemptyset(&sigs);
+	posix_spawnattr_setsigmask(&attr, &sigs);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_SETSIGMASK);
 	rc = posix_spawn(&r->pid, file, &fa, &attr, argv, env);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);

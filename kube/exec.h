@@ -5,8 +5,9 @@
  * blocking the event loop, and its ExecCredential read.
  *
  * As client-go's staging/src/k8s.io/client-go/plugin/pkg/client/auth/
- * exec/exec.go: the plugin gets esaasd's environment, the kubeconfig's
- * env and KUBERNETES_EXEC_INFO (an ExecCredential whose spec says
+ * exec/exec.go: the plugin gets esaasd's environment (less its ESAAS_*
+ * settings, which hold secrets), the kubeconfig's env and
+ * KUBERNETES_EXEC_INFO (an ExecCredential whose spec says
  * interactive: false, and has the cluster when provideClusterInfo), no
  * standard input, and prints an ExecCredential of the configured
  * apiVersion on standard output.  Unlike client-go, a plugin that has not

@@ -744,6 +744,27 @@ static int plugin_runs(const char *runs)
 	return n;
 }
 
+/* A whole file, with a '\n' put first so that every line is "\nLINE\n"; NULL if unreadable. */
+static char *read_file_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = xstrdup("\n");
+	size_t len = 1;
+	int ch;
+
+	if (!f) {
+		free(text);
+		return NULL;
+	}
+	while ((ch = fgetc(f)) != EOF) {
+		text = xrealloc(text, len + 2);
+		text[len++] = (char)ch;
+	}
+	text[len] = '\0';
+	fclose(f);
+	return text;
+}
+
 struct go {
 	struct answer a;
 	char path[300];
@@ -774,7 +795,10 @@ static void test_exec_plugin_runs_beside_the_loop_and_once_for_all_waiting(void 
 	snprintf(token, sizeof(token), "PLUGIN_TOKEN=%s", t.conn.token);
 	snprintf(info, sizeof(info), "PLUGIN_INFO=%s/exec-info", t.dir);
 	char *go_env = xasprintf("PLUGIN_GO=%s", go.path);
-	const char *env[] = {token, info, go_env, NULL};
+	char *env_names = xasprintf("PLUGIN_ENV=%s/exec-env", t.dir);
+	const char *env[] = {token, info, go_env, env_names, NULL};
+	/* esaasd's own settings hold secrets: not the plugin's business. */
+	setenv("ESAAS_DATABASE_URL", "postgresql://esaas:secret@db/esaas", 1);
 	struct kube *k = exec_client("slow.sh", env, runs, sizeof(runs));
 	struct answer a[3] = {{0}};
 
@@ -807,8 +831,19 @@ static void test_exec_plugin_runs_beside_the_loop_and_once_for_all_waiting(void 
 		json_string_value(json_object_get(json_object_get(spec, "cluster"), "server")),
 		t.conn.server);
 	json_decref(exec_info);
+
+	/* The environment: esaasd's less ESAAS_*, and the kubeconfig's env. */
+	char *names = read_file_text(env_names + strlen("PLUGIN_ENV="));
+	assert_non_null(names);
+	assert_non_null(strstr(names, "\nPATH\n"));
+	assert_non_null(strstr(names, "\nPLUGIN_TOKEN\n"));
+	assert_non_null(strstr(names, "\nKUBERNETES_EXEC_INFO\n"));
+	assert_null(strstr(names, "ESAAS_"));
+	free(names);
+	unsetenv("ESAAS_DATABASE_URL");
 	answer_clear(&go.a);
 	free(go_env);
+	free(env_names);
 	kube_free(k);
 }
 

@@ -9,6 +9,7 @@
 #   PLUGIN_API_VERSION    the ExecCredential's (client.authentication.k8s.io/v1)
 #   PLUGIN_RUNS           a file that gets a line per run
 #   PLUGIN_INFO           a file that gets $KUBERNETES_EXEC_INFO
+#   PLUGIN_ENV            a file that gets the environment's names
 set -e
 runs=0
 if [ -n "$PLUGIN_RUNS" ]; then
@@ -19,6 +20,9 @@ if [ -n "$PLUGIN_RUNS" ]; then
 fi
 if [ -n "$PLUGIN_INFO" ]; then
 	printf '%s\n' "$KUBERNETES_EXEC_INFO" >"$PLUGIN_INFO"
+fi
+if [ -n "$PLUGIN_ENV" ]; then
+	env | sed 's/=.*//' >"$PLUGIN_ENV"
 fi
 token=$PLUGIN_TOKEN
 if [ -n "$PLUGIN_TOKEN_FILE" ]; then
