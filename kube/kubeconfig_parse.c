@@ -344,7 +344,8 @@ static bool parse_user(struct kc_file *f, const yaml_node_t *body, const char *w
 	    !get_string(f, body, what, "tokenFile", &u->token_file))
 		return false;
 	exec = map_get(f, body, "exec");
-	if (is_set(exec) && !parse_exec(f, exec, what, u))
+	/* exec: {} is an exec section without its fields, as for client-go. */
+	if (!is_null(exec) && !parse_exec(f, exec, what, u))
 		return false;
 	u->auth_provider = is_set(map_get(f, body, "auth-provider"));
 	u->basic = is_set(map_get(f, body, "username")) || is_set(map_get(f, body, "password"));

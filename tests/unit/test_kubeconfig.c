@@ -1029,6 +1029,8 @@ static void test_exec_plugin_refusals(void **state)
 			      "    exec:\n"
 			      "      apiVersion: client.authentication.k8s.io/v1beta1\n"
 			      "      command: aws\n"
+			      "- name: empty\n"
+			      "  user: {exec: {}}\n"
 			      "- name: ok\n"
 			      "  user: {token: abc}\n"
 			      "contexts:\n"
@@ -1038,6 +1040,7 @@ static void test_exec_plugin_refusals(void **state)
 			      "- {name: no-command, context: {cluster: c, user: no-command}}\n"
 			      "- {name: no-version, context: {cluster: c, user: no-version}}\n"
 			      "- {name: both, context: {cluster: c, user: both}}\n"
+			      "- {name: empty, context: {cluster: c, user: empty}}\n"
 			      "- {name: ok, context: {cluster: c, user: ok}}\n");
 	struct kube_conn c;
 
@@ -1059,6 +1062,9 @@ static void test_exec_plugin_refusals(void **state)
 	load_fails(path, "both",
 		   "kubeconfig @: user \"both\": exec together with token, tokenFile or a client "
 		   "certificate: keep one way to authenticate");
+	load_fails(path, "empty",
+		   "kubeconfig @:37: user \"empty\": exec: apiVersion: missing "
+		   "(client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1)");
 	/* Users nobody asked for may hold what esaasd cannot use. */
 	load_ok(path, "ok", &c);
 	assert_null(c.exec);
