@@ -944,18 +944,98 @@ static void test_exec_plugin_missing_shows_its_install_hint(void **state)
 	kube_free(k);
 }
 
+/* Gone: no such process, or one that is only waiting to be reaped. */
+static bool process_gone(long pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	bool zombie = false;
+
+	if (kill((pid_t)pid, 0) != 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fgets(line, sizeof(line), f)) {
+		const char *paren = strrchr(line, ')');
+		zombie = paren && paren[1] == ' ' && paren[2] == 'Z';
+	}
+	fclose(f);
+	return zombie;
+}
+
 /* A plugin that never answers is killed at the deadline, with what it started. */
 static void test_exec_plugin_that_hangs_is_killed_at_its_deadline(void **state)
 {
-	char runs[300];
+	char runs[300], pids_env[300];
 	struct answer a = {0};
-	struct kube *k = exec_client("hanging.sh", NULL, runs, sizeof(runs));
+	snprintf(pids_env, sizeof(pids_env), "PLUGIN_PIDS=%s/hanging-pids", t.dir);
+	const char *env[] = {pids_env, NULL};
+	struct kube *k = exec_client("hanging.sh", env, runs, sizeof(runs));
 
-	kube_set_exec_timeout_ms(k, 300);
+	kube_set_exec_timeout_ms(k, 1000);
 	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
 	wait_answer(&a);
 	assert_int_equal(a.klass, HTTPC_TRANSIENT);
-	assert_non_null(strstr(a.message, "hanging.sh: killed after 300 ms without an answer"));
+	assert_non_null(strstr(a.message, "hanging.sh: killed after 1000 ms without an answer"));
+	answer_clear(&a);
+	kube_free(k);
+
+	/* The plugin and the process it started are gone (reaped, or about to be). */
+	FILE *f = fopen(pids_env + strlen("PLUGIN_PIDS="), "r");
+	long plugin = 0, child = 0;
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &plugin, &child), 2);
+	fclose(f);
+	assert_true(process_gone(plugin));
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!process_gone(child) && harness_now_ms() < deadline)
+		msleep(20);
+	assert_true(process_gone(child));
+}
+
+/* A plugin that gives a client certificate: the calls are made with it. */
+static void test_exec_plugin_client_certificate_is_used(void **state)
+{
+	struct kube_conn admin;
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG,
+				   .kubeconfig = t.sim.kubeconfig,
+				   .context = "admin-cert"};
+	char err[512], runs[300], cert_env[300], key_env[300];
+	struct answer a = {0};
+
+	assert_true(kube_conn_load(&o, &admin, err, sizeof(err)));
+	assert_non_null(admin.client_cert_pem);
+	snprintf(cert_env, sizeof(cert_env), "PLUGIN_CERT_FILE=%s/admin.crt", t.dir);
+	snprintf(key_env, sizeof(key_env), "PLUGIN_KEY_FILE=%s/admin.key", t.dir);
+	FILE *f = fopen(cert_env + strlen("PLUGIN_CERT_FILE="), "w");
+	assert_non_null(f);
+	fputs(admin.client_cert_pem, f);
+	fclose(f);
+	f = fopen(key_env + strlen("PLUGIN_KEY_FILE="), "w");
+	assert_non_null(f);
+	fputs(admin.client_key_pem, f);
+	fclose(f);
+	kube_conn_free(&admin);
+
+	/* kubernetes-admin (system:masters) by its certificate: nodes are its to list. */
+	const char *env[] = {cert_env, key_env, NULL};
+	struct kube *k = exec_client("credential.sh", env, runs, sizeof(runs));
+	kube_get(k, "/api/v1/nodes", kube_answer_cb, &a);
+	wait_answer(&a);
+	if (a.status != 200)
+		fail_msg("%ld: %s", a.status, a.message ? a.message : "-");
+	answer_clear(&a);
+	kube_free(k);
+
+	/* Without it, the same plugin's empty credential is refused before the call. */
+	k = exec_client("credential.sh", NULL, runs, sizeof(runs));
+	kube_get(k, "/api/v1/nodes", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 0);
+	assert_non_null(strstr(a.message, "exit status 0 but no credential: status: expected a "
+					  "token or clientCertificateData and clientKeyData"));
 	answer_clear(&a);
 	kube_free(k);
 }
@@ -976,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(test_exec_plugin_failure_names_the_plugin_and_its_stderr),
 		cmocka_unit_test(test_exec_plugin_missing_shows_its_install_hint),
 		cmocka_unit_test(test_exec_plugin_that_hangs_is_killed_at_its_deadline),
+		cmocka_unit_test(test_exec_plugin_client_certificate_is_used),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

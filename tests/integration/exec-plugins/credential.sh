@@ -5,6 +5,9 @@
 #   PLUGIN_TOKEN          the token; or
 #   PLUGIN_TOKEN_FILE     a file to read it from (a rotating service-account token)
 #   PLUGIN_FIRST_TOKEN    given instead on the first run (a stale one, say)
+#   PLUGIN_CERT_FILE, PLUGIN_KEY_FILE
+#                         PEM files given as clientCertificateData and
+#                         clientKeyData (with no token unless one is set)
 #   PLUGIN_LIFE_MS        when set, expirationTimestamp is that long from now
 #   PLUGIN_API_VERSION    the ExecCredential's (client.authentication.k8s.io/v1)
 #   PLUGIN_RUNS           a file that gets a line per run
@@ -38,5 +41,15 @@ if [ -n "$PLUGIN_LIFE_MS" ]; then
 		+%Y-%m-%dT%H:%M:%S.%NZ)
 	expiry=", \"expirationTimestamp\": \"$at\""
 fi
-printf '{"kind": "ExecCredential", "apiVersion": "%s", "status": {"token": "%s"%s}}\n' \
-	"${PLUGIN_API_VERSION:-client.authentication.k8s.io/v1}" "$token" "$expiry"
+status=
+if [ -n "$token" ]; then
+	status="\"token\": \"$token\""
+fi
+if [ -n "$PLUGIN_CERT_FILE" ]; then
+	# PEM in a JSON string: each line ends in \n.
+	cert=$(awk '{ printf "%s\\n", $0 }' "$PLUGIN_CERT_FILE")
+	key=$(awk '{ printf "%s\\n", $0 }' "$PLUGIN_KEY_FILE")
+	status="$status${status:+, }\"clientCertificateData\": \"$cert\", \"clientKeyData\": \"$key\""
+fi
+printf '{"kind": "ExecCredential", "apiVersion": "%s", "status": {%s%s}}\n' \
+	"${PLUGIN_API_VERSION:-client.authentication.k8s.io/v1}" "$status" "$expiry"
