@@ -308,6 +308,11 @@ static int submit_checked(struct ctl *ctl, const struct ctl_args *a, const char 
 		return CTL_EXIT_API;
 	if (dry_run && r.status == 200) {
 		/* The plan: nothing was queued, so there is no job to follow. */
+		if (ctl->output == CTL_OUTPUT_JSON) {
+			rc = ctl_print_json(r.body);
+			ctl_reply_free(&r);
+			return rc;
+		}
 		char *text = ctl_format_plan(r.body);
 		fputs(text, stdout);
 		free(text);
