@@ -188,21 +188,27 @@ static void create_store(struct create_call *c)
 	free(ns);
 }
 
-/* A preview of a create: refused as the create would be when the name is
- * taken, else its plan. */
-static void create_preview_cb(void *arg, const struct db_error *err, json_t *cluster)
+/* A preview of a create: refused as the create would be when the name or
+ * its namespace is taken (create_done_cb), else its plan. */
+static void create_preview_cb(void *arg, const struct db_error *err, json_t *check)
 {
 	struct create_call *c = arg;
 
 	if (err)
 		api_reply_db_error(c->req, err);
-	else if (cluster)
+	else if (json_is_true(json_object_get(check, "exists")))
 		http_reply_error(c->req, 409, "conflict", "name",
 				 "cluster %s already exists; choose another name, or delete it "
 				 "first",
 				 c->name);
+	else if (json_is_true(json_object_get(check, "taken")))
+		http_reply_error(c->req, 409, "conflict", "name",
+				 "the namespace of cluster %s, %s, is another cluster's, or was; "
+				 "choose another name",
+				 c->name, json_str(check, "namespace"));
 	else
-		api_preview(c->api, c->req, c->wf, c->name, NULL, NULL, c->warnings);
+		api_preview(c->api, c->req, c->wf, c->name, json_str(check, "namespace"), NULL,
+			    c->warnings);
 	create_call_free(c);
 }
 
@@ -219,7 +225,10 @@ static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 	}
 	if (c->dry_run) {
 		/* c->warnings: the params with the precheck's warnings. */
-		storage_cluster_get(c->api->db, api_tenant(c->req), c->name, create_preview_cb, c);
+		char *ns = render_namespace(api_tenant(c->req), c->name);
+		storage_cluster_create_check(c->api->db, api_tenant(c->req), c->name, ns,
+					     create_preview_cb, c);
+		free(ns);
 		return;
 	}
 	c->warnings = json_incref(json_object_get(checked, "warnings"));
