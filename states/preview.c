@@ -249,6 +249,30 @@ int64_t preview_store_bytes(const char *text)
 	return *end ? -1 : (int64_t)llround(v);
 }
 
+int preview_most_copies(json_t *rows, char *worst, size_t len)
+{
+	json_t *per = json_object();
+	size_t i;
+	json_t *r;
+	int most = 0;
+
+	if (len)
+		worst[0] = '\0';
+	json_array_foreach (rows, i, r) {
+		char *key = xasprintf("%s/%s", json_str(r, "index") ? json_str(r, "index") : "?",
+				      json_str(r, "shard") ? json_str(r, "shard") : "?");
+		int n = (int)json_integer_value(json_object_get(per, key)) + 1;
+		json_object_set_new(per, key, json_integer(n));
+		if (n > most) {
+			most = n;
+			snprintf(worst, len, "%s", key);
+		}
+		free(key);
+	}
+	json_decref(per);
+	return most;
+}
+
 json_t *preview_shards_on(json_t *rows, json_t *nodes)
 {
 	int64_t count = 0, bytes = 0;

@@ -228,6 +228,9 @@ json_t *preview_pod_actions(json_t *pods, const char *action);
 int preview_live_pods(json_t *live, const char *role);
 /* _cat/shards' human size ("225b", "1.5kb", "3gb") in bytes; -1 when unreadable. */
 int64_t preview_store_bytes(const char *text);
+/* Of _cat/shards rows, the most copies one shard has ("index/shard" into
+ * worst); 0 for none. */
+int preview_most_copies(json_t *rows, char *worst, size_t len);
 /* The copies on the named nodes: {"count", "bytes", "copies": ["index/shard", ...]}. */
 json_t *preview_shards_on(json_t *rows, json_t *nodes);
 /* The namespace's quota (spec.hard, kube/render.h) for the spec before and

@@ -408,9 +408,23 @@ static void scale_preview(json_t *params, json_t *live, json_t *plan)
 		free(pod);
 	}
 	json_object_set_new(plan, "pods", pods);
-	if (role == ES_ROLE_DATA && to < from && json_object_get(live, "shards"))
+	if (role == ES_ROLE_DATA && to < from && json_object_get(live, "shards")) {
+		char worst[300];
+		int copies =
+			preview_most_copies(json_object_get(live, "shards"), worst, sizeof(worst));
 		json_object_set_new(plan, "shards",
 				    preview_shards_on(json_object_get(live, "shards"), leaving));
+		/* Only a forced scale gets here with too few: the check refuses others. */
+		if (copies > to) {
+			char *why = xasprintf("shard %s has %d copies, which %d data node%s cannot "
+					      "hold: some copies will stay unassigned",
+					      worst, copies, to, to == 1 ? "" : "s");
+			json_array_append_new(
+				json_object_get(plan, "gates"),
+				json_pack("{s:s, s:s}", "gate", "copies", "reason", why));
+			free(why);
+		}
+	}
 	json_decref(leaving);
 
 	json_t *after = json_deep_copy(spec_json);

@@ -175,6 +175,9 @@ static void test_preview_shards_on(void **state)
 		"shard", "1", "prirep", "p", "store", "100b", "node", "n1", "index", "logs",
 		"shard", "2", "prirep", "r", "store", "node");
 	json_t *nodes = json_pack("[s]", "n2");
+	char worst[64];
+	assert_int_equal(preview_most_copies(rows, worst, sizeof(worst)), 2);
+	assert_string_equal(worst, "logs/1");
 	json_t *s = preview_shards_on(rows, nodes);
 	assert_int_equal(json_integer_value(json_object_get(s, "count")), 2);
 	assert_int_equal(json_integer_value(json_object_get(s, "bytes")), 1124);

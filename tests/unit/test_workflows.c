@@ -441,7 +441,23 @@ static void test_previews_take_the_handlers_ways(void **state)
 			json_object_get(json_object_get(plan, "after_spec"), "data"), "replicas")),
 		1);
 	free(got);
+	assert_int_equal(json_array_size(json_object_get(plan, "gates")), 0);
 	json_decref(plan);
+	/* Forced, with two copies of a shard for one node: a gate says so. */
+	json_object_set_new(params, "force", json_true());
+	json_object_set_new(live, "shards",
+			    json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "index", "logs",
+				      "shard", "0", "node", "a", "index", "logs", "shard", "0",
+				      "node", "b"));
+	got = preview_states("scale", params, live, &plan);
+	assert_non_null(strstr(got, "plan exclude_nodes wait_drained"));
+	json_t *gate = json_array_get(json_object_get(plan, "gates"), 0);
+	assert_string_equal(json_string_value(json_object_get(gate, "gate")), "copies");
+	assert_non_null(strstr(json_string_value(json_object_get(gate, "reason")), "logs/0"));
+	free(got);
+	json_decref(plan);
+	json_object_del(params, "force");
+	json_object_del(live, "shards");
 	/* masters 1 -> 3 on zen2: a round per new master. */
 	json_object_set_new(params, "role", json_string("masters"));
 	json_object_set_new(params, "replicas", json_integer(3));
