@@ -462,6 +462,37 @@ static void test_preview_refuses_what_the_request_refuses(void **state)
 	expect_same_refusal(f, "POST", "/api/v1/clusters", SPEC, viewer, 403, NULL);
 	expect_same_refusal(f, "DELETE", "/api/v1/clusters/pv", NULL, viewer, 403, NULL);
 	free(auth);
+
+	/* The tenant's quota: the plan has its usage before and after; past
+	 * its limit the preview is refused as the scale is. */
+	plan = preview(f, "POST", "/api/v1/clusters/pv/scale",
+		       "{\"role\": \"data\", \"replicas\": 4}");
+	json_t *tenant = json_object_get(json_object_get(plan, "quota"), "tenant");
+	assert_true(json_number_value(
+			    json_object_get(json_object_get(tenant, "before"), "nodes")) == 7.0);
+	assert_true(json_number_value(json_object_get(json_object_get(tenant, "after"), "nodes")) ==
+		    8.0);
+	json_decref(plan);
+	assert_true(http_call(&f->d, "PUT", "/api/v1/tenants/default/quota", "{\"nodes\": 7}", NULL,
+			      &t));
+	assert_int_equal(t.status / 100, 2);
+	http_resp_free(&t);
+	expect_same_refusal(f, "POST", "/api/v1/clusters/pv/scale",
+			    "{\"role\": \"data\", \"replicas\": 4}", NULL, 429, NULL);
+
+	/* Yellow: an index with more replicas than data nodes.  A restart
+	 * would wait for green, unless yellow is allowed. */
+	assert_true(sim_call(
+		&f->sim, "PUT", "/api/v1/namespaces/es-default-pv/services/es-http:9200/proxy/wide",
+		"{\"settings\": {\"number_of_shards\": 1, \"number_of_replicas\": 5}}", &t));
+	assert_int_equal(t.status, 200);
+	http_resp_free(&t);
+	plan = preview(f, "POST", "/api/v1/clusters/pv/restart", "{}");
+	assert_true(has_gate(plan, "health"));
+	json_decref(plan);
+	plan = preview(f, "POST", "/api/v1/clusters/pv/restart", "{\"allow_yellow\": true}");
+	assert_false(has_gate(plan, "health"));
+	json_decref(plan);
 }
 
 int main(void)
