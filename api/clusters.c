@@ -82,6 +82,19 @@ failed:
 	return false;
 }
 
+/* ?dry_run=true: the plan, and nothing queued (api/preview.c).  False
+ * after a reply. */
+static bool read_dry_run(struct http_req *req, bool *dry_run)
+{
+	const char *v = http_query_get(http_req_query(req), "dry_run");
+
+	*dry_run = v && strcmp(v, "true") == 0;
+	if (!v || *dry_run || strcmp(v, "false") == 0)
+		return true;
+	http_reply_error(req, 422, "invalid", "dry_run", "dry_run must be true or false");
+	return false;
+}
+
 /* --- POST /api/v1/clusters --- */
 
 static void reply_refusal(struct http_req *req, const struct wf_refusal *why);
@@ -96,6 +109,7 @@ struct create_call {
 	const struct workflow *wf;
 	json_t *params;	  /* {"spec": the normalised spec} */
 	json_t *warnings; /* the precheck's, for the answer */
+	bool dry_run;
 };
 
 static void create_call_free(struct create_call *c)
@@ -174,6 +188,30 @@ static void create_store(struct create_call *c)
 	free(ns);
 }
 
+/* A preview of a create: refused as the create would be when the name or
+ * its namespace is taken (create_done_cb), else its plan. */
+static void create_preview_cb(void *arg, const struct db_error *err, json_t *check)
+{
+	struct create_call *c = arg;
+
+	if (err)
+		api_reply_db_error(c->req, err);
+	else if (json_is_true(json_object_get(check, "exists")))
+		http_reply_error(c->req, 409, "conflict", "name",
+				 "cluster %s already exists; choose another name, or delete it "
+				 "first",
+				 c->name);
+	else if (json_is_true(json_object_get(check, "taken")))
+		http_reply_error(c->req, 409, "conflict", "name",
+				 "the namespace of cluster %s, %s, is another cluster's, or was; "
+				 "choose another name",
+				 c->name, json_str(check, "namespace"));
+	else
+		api_preview(c->api, c->req, c->wf, c->name, json_str(check, "namespace"), NULL,
+			    c->warnings);
+	create_call_free(c);
+}
+
 /* The precheck refuses nothing of a create: it may only warn. */
 static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 {
@@ -183,6 +221,14 @@ static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 	if (why) {
 		reply_refusal(c->req, why);
 		create_call_free(c);
+		return;
+	}
+	if (c->dry_run) {
+		/* c->warnings: the params with the precheck's warnings. */
+		char *ns = render_namespace(api_tenant(c->req), c->name);
+		storage_cluster_create_check(c->api->db, api_tenant(c->req), c->name, ns,
+					     create_preview_cb, c);
+		free(ns);
 		return;
 	}
 	c->warnings = json_incref(json_object_get(checked, "warnings"));
@@ -199,8 +245,11 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	struct spec spec;
 	char *actor = NULL;
 	json_t *body = NULL;
+	bool dry_run;
 
 	memset(&spec, 0, sizeof(spec));
+	if (!read_dry_run(req, &dry_run))
+		return;
 	if (!api_request_actor(req, &actor, &err))
 		goto failed;
 	if (!api_check_idempotency_key(key, &err))
@@ -222,13 +271,18 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	c->key = key ? xstrdup(key) : NULL;
 	c->actor = actor;
 	c->params = json_pack("{s:O}", "spec", normalised);
+	c->dry_run = dry_run;
 	json_decref(normalised);
 	spec_free(&spec);
 	json_decref(body);
-	if (wf->precheck) {
+	if (wf->precheck || dry_run) {
 		json_t *checked = json_deep_copy(c->params);
 		c->warnings = checked; /* held until the precheck answers */
-		wf->precheck(api->env, api_tenant(req), NULL, checked, create_prechecked_cb, c);
+		if (wf->precheck)
+			wf->precheck(api->env, api_tenant(req), NULL, checked, create_prechecked_cb,
+				     c);
+		else
+			create_prechecked_cb(c, NULL);
 		return;
 	}
 	create_store(c);
@@ -342,6 +396,8 @@ struct op_call {
 	json_t *base;	  /* the spec params.spec was planned against */
 	json_t *warnings; /* the precheck's, for the answer, not the job */
 	int plans;	  /* how many times it was planned */
+	bool dry_run;	  /* answer the plan, queue nothing */
+	char *ns;	  /* the namespace stored with the cluster */
 };
 
 static void op_call_free(struct op_call *c)
@@ -349,6 +405,7 @@ static void op_call_free(struct op_call *c)
 	free(c->name);
 	free(c->actor);
 	free(c->key);
+	free(c->ns);
 	json_decref(c->request);
 	json_decref(c->params);
 	json_decref(c->base);
@@ -427,6 +484,17 @@ static void op_queue(struct op_call *c)
 	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
 }
 
+/* Every check passed: queue the job, or answer its plan. */
+static void op_checked(struct op_call *c)
+{
+	if (!c->dry_run) {
+		op_queue(c);
+		return;
+	}
+	api_preview(c->api, c->req, c->wf, c->name, c->ns, c->base, c->params);
+	op_call_free(c);
+}
+
 static void op_prechecked_cb(void *arg, const struct wf_refusal *why)
 {
 	struct op_call *c = arg;
@@ -436,7 +504,7 @@ static void op_prechecked_cb(void *arg, const struct wf_refusal *why)
 		op_call_free(c);
 		return;
 	}
-	op_queue(c);
+	op_checked(c);
 }
 
 static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
@@ -459,6 +527,8 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 	if (!json_is_object(base))
 		base = json_object_get(cluster, "spec");
 	c->base = json_deep_copy(base);
+	free(c->ns);
+	c->ns = json_str(cluster, "namespace") ? xstrdup(json_str(cluster, "namespace")) : NULL;
 	json_object_set_new(c->params, "spec", json_deep_copy(base));
 	if (c->wf->prepare && !c->wf->prepare(base, c->params, &why)) {
 		reply_refusal(c->req, &why);
@@ -470,19 +540,18 @@ static void op_found_cb(void *arg, const struct db_error *err, json_t *cluster)
 				c->params, op_prechecked_cb, c);
 		return;
 	}
-	op_queue(c);
+	op_checked(c);
 }
 
 /* The request, as the workflow's checks read it; NULL after a reply. */
 static json_t *op_read(struct http_req *req, const struct op_route *route, struct wf_request *rq)
 {
 	struct http_error err = {0};
-	static const char *const no_query[] = {"tenant", NULL};
-	const char *query[] = {"tenant", route->query_param, NULL};
+	const char *query[] = {"tenant", "dry_run", route->query_param, NULL};
 	const struct http_query *q = http_req_query(req);
 	json_t *body = http_req_json(req, route->body_optional, &err);
 
-	if (!body || !http_query_check(q, route->query_param ? query : no_query, &err)) {
+	if (!body || !http_query_check(q, query, &err)) {
 		json_decref(body);
 		http_reply_failure(req, &err);
 		return NULL;
@@ -511,8 +580,9 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	struct http_error err = {0};
 	json_t *params = NULL;
 	char *actor = NULL;
+	bool dry_run;
 
-	if (!op_read(req, route, &rq))
+	if (!read_dry_run(req, &dry_run) || !op_read(req, route, &rq))
 		return;
 	bool checked = !wf || !wf->request || wf->request(&rq, &params, &why);
 	if (checked && !params)
@@ -547,6 +617,7 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	c->key = key ? xstrdup(key) : NULL;
 	c->wf = wf;
 	c->request = params;
+	c->dry_run = dry_run;
 	op_plan(c);
 	return;
 

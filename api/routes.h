@@ -13,6 +13,8 @@
 #include "storage/jobs.h"
 #include "common/util.h"
 
+struct workflow;
+
 struct wf_registry;
 struct wf_env;
 struct workflow;
@@ -46,6 +48,17 @@ void api_guards_free(struct api *api);
 void api_jobs_add_routes(struct api *api);
 /* GET/POST /api/v1/clusters... on api->http. */
 void api_clusters_add_routes(struct api *api);
+
+/*
+ * ?dry_run=true, once every check of the request has passed: answer req
+ * 200 with the plan of the job wf would run on cluster (api/preview.c),
+ * from the live cluster and the jobs' history, writing nothing.  base is
+ * the cluster's spec before the job (NULL for a create, which reads no
+ * live cluster), ns its stored namespace, params the job's parameters
+ * (with the precheck's "warnings"); none is taken.
+ */
+void api_preview(struct api *api, struct http_req *req, const struct workflow *wf,
+		 const char *cluster, const char *ns, json_t *base, json_t *params);
 
 /*
  * Database errors as the client sees them: 503 unavailable when the

@@ -151,6 +151,9 @@ char *ctl_printable(const char *s);
 char *ctl_abbrev(const char *s, size_t max);
 /* Pretty JSON on stdout; CTL_EXIT_OK, or CTL_EXIT_API when it cannot be written. */
 int ctl_print_json(json_t *v);
+/* A preview's plan (?dry_run=true, docs/operations.md) as text for people:
+ * a new string.  What the API's JSON lacks is left out. */
+char *ctl_format_plan(json_t *plan);
 
 /* Aligned columns; every cell is copied and made printable. */
 struct ctl_table;

@@ -293,12 +293,32 @@ static int submit_checked(struct ctl *ctl, const struct ctl_args *a, const char 
 {
 	struct ctl_reply r;
 	int rc;
+	bool dry_run = ctl_args_has(a, "dry-run");
+
+	if (dry_run) {
+		char *with = xasprintf("%s%sdry_run=true", path, strchr(path, '?') ? "&" : "?");
+		free(path);
+		path = with;
+	}
 	bool ok = ctl_http_call(ctl->http, method, path, body, &r);
 
 	free(path);
 	json_decref(body);
 	if (!ok)
 		return CTL_EXIT_API;
+	if (dry_run && r.status == 200) {
+		/* The plan: nothing was queued, so there is no job to follow. */
+		if (ctl->output == CTL_OUTPUT_JSON) {
+			rc = ctl_print_json(r.body);
+			ctl_reply_free(&r);
+			return rc;
+		}
+		char *text = ctl_format_plan(r.body);
+		fputs(text, stdout);
+		free(text);
+		ctl_reply_free(&r);
+		return CTL_EXIT_OK;
+	}
 	if (accepted && r.status >= 200 && r.status <= 299)
 		accepted(r.body);
 	rc = ctl_jobs_accepted(ctl, &r, ctl_args_has(a, "wait"), 0);
@@ -587,6 +607,13 @@ static int cluster_delete(struct ctl *ctl, const struct ctl_args *a)
 		"wait", 0, NULL, "follow the job until it ends, as jobs watch does" \
 	}
 
+#define DRY_RUN_FLAG                                                                               \
+	{                                                                                          \
+		"dry-run", 0, NULL,                                                                \
+			"show the plan (states, pods, shards, quota, gates, estimate) and change " \
+			"nothing"                                                                  \
+	}
+
 static const struct ctl_flag no_flags[] = {
 	{NULL, 0, NULL, NULL},
 };
@@ -601,6 +628,7 @@ static const struct ctl_flag no_flags[] = {
 static const struct ctl_flag restarting_flags[] = {
 	ALLOW_YELLOW_FLAG,
 	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
@@ -614,6 +642,7 @@ static const struct ctl_flag create_flags[] = {
 	{"set", 0, "KEY=VALUE", "an elasticsearch.yml setting; repeat for more"},
 	{"spread", 0, "host|rack", "no two nodes of a role on one host (default) or in one rack"},
 	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
@@ -622,6 +651,7 @@ static const struct ctl_flag scale_flags[] = {
 	{"replicas", 0, "N", "how many nodes of that role"},
 	{"force", 0, NULL, "scale data down even when some shard copies could not be placed"},
 	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
@@ -630,12 +660,14 @@ static const struct ctl_flag restart_flags[] = {
 	{"node", 0, "POD", "only this pod; repeat, or list more pods after it"},
 	ALLOW_YELLOW_FLAG,
 	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
 static const struct ctl_flag delete_flags[] = {
 	{"wipe-data", 0, NULL, "also remove the data on the hosts (kept by default)"},
 	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
@@ -643,36 +675,39 @@ const struct ctl_command ctl_clusters_commands[] = {
 	{"clusters list", "", "list clusters", NULL, no_flags, 0, 0, clusters_list},
 	{"clusters show", "NAME", "a cluster: its spec, status, endpoint and jobs", NULL, no_flags,
 	 1, 1, clusters_show},
-	{"create", "[NAME] [-f SPEC] [--version V] [--masters N] [--data N] [--clients N] [--wait]",
+	{"create",
+	 "[NAME] [-f SPEC] [--version V] [--masters N] [--data N] [--clients N] [--wait] "
+	 "[--dry-run]",
 	 "create a cluster",
 	 "The spec is the body of POST /api/v1/clusters; flags override what the file\n"
 	 "says, and what neither says takes esaasd's defaults.  For example:\n"
 	 "  esaasctl create logs --version 7.17.10 --masters 3 --data 3 --wait\n"
 	 "  esaasctl create -f logs.yaml\n",
 	 create_flags, 0, 1, cluster_create},
-	{"scale", "NAME --role ROLE --replicas N [--force] [--wait]",
+	{"scale", "NAME --role ROLE --replicas N [--force] [--wait] [--dry-run]",
 	 "change how many nodes a role has",
 	 "Scaling data nodes down drains their shards off them first.  It is refused,\n"
 	 "unless --force, when fewer data nodes would be left than some index has\n"
 	 "copies of a shard.\n",
 	 scale_flags, 1, 1, cluster_scale},
-	{"restart", "NAME [--role ROLE | --node POD...] [--allow-yellow] [--wait]",
+	{"restart", "NAME [--role ROLE | --node POD...] [--allow-yellow] [--wait] [--dry-run]",
 	 "restart a cluster's nodes one at a time, safely",
 	 "Without --role or --node every node restarts, one at a time.\n", restart_flags, 1, -1,
 	 cluster_restart},
-	{"plugin install", "NAME PLUGIN [--allow-yellow] [--wait]",
+	{"plugin install", "NAME PLUGIN [--allow-yellow] [--wait] [--dry-run]",
 	 "install a plugin on every node of a cluster", NULL, restarting_flags, 2, 2,
 	 plugin_install},
-	{"plugin remove", "NAME PLUGIN [--allow-yellow] [--wait]",
+	{"plugin remove", "NAME PLUGIN [--allow-yellow] [--wait] [--dry-run]",
 	 "remove a plugin from every node of a cluster", NULL, restarting_flags, 2, 2,
 	 plugin_remove},
-	{"config set", "NAME KEY=VALUE... [--allow-yellow] [--wait]", "change cluster settings",
+	{"config set", "NAME KEY=VALUE... [--allow-yellow] [--wait] [--dry-run]",
+	 "change cluster settings",
 	 "Dynamic settings change live; static ones by a rolling restart.  VALUE null\n"
 	 "removes a setting; true, false and numbers are sent as such, anything else as\n"
 	 "text.  For example:\n"
 	 "  esaasctl config set logs search.max_buckets=20000\n",
 	 restarting_flags, 2, -1, config_set},
-	{"delete", "NAME [--wipe-data] [--wait]", "delete a cluster",
+	{"delete", "NAME [--wipe-data] [--wait] [--dry-run]", "delete a cluster",
 	 "Its Kubernetes objects go; the data on the hosts stays unless --wipe-data.\n",
 	 delete_flags, 1, 1, cluster_delete},
 	{NULL, NULL, NULL, NULL, NULL, 0, 0, NULL},

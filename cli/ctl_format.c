@@ -4,6 +4,7 @@
  * cursor or recolour the terminal.
  */
 #include "cli/ctl.h"
+#include "common/json.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -347,4 +348,128 @@ void ctl_table_free(struct ctl_table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	free(t);
+}
+
+/* --- a preview's plan ------------------------------------------------------------------ */
+
+struct text {
+	char *buf;
+	size_t len, cap;
+};
+
+static void text_add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void text_add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = xvasprintf(fmt, ap);
+	va_end(ap);
+	size_t n = strlen(s);
+	if (t->len + n + 1 > t->cap) {
+		t->cap = (t->len + n + 1) * 2;
+		t->buf = xrealloc(t->buf, t->cap);
+	}
+	memcpy(t->buf + t->len, s, n + 1);
+	t->len += n;
+	free(s);
+}
+
+/* A quota's measures side by side: "pods 7 -> 6, requests.cpu 3 -> 2". */
+static void quota_line(struct text *t, const char *label, json_t *q)
+{
+	json_t *before = json_object_get(q, "before"), *after = json_object_get(q, "after");
+	const char *key;
+	json_t *v;
+	bool first = true;
+	json_t *keys = json_is_object(after) ? after : before;
+
+	if (!json_is_object(keys))
+		return;
+	text_add(t, "%-10s", label);
+	json_object_foreach (keys, key, v) {
+		char *b = json_dumps(json_object_get(before, key), JSON_ENCODE_ANY);
+		char *a = json_dumps(json_object_get(after, key), JSON_ENCODE_ANY);
+		char *pb = ctl_printable(b ? b : "none"), *pa = ctl_printable(a ? a : "none");
+		char *pk = ctl_printable(key);
+		text_add(t, "%s%s %s -> %s", first ? "" : ", ", pk, pb, pa);
+		first = false;
+		free(b);
+		free(a);
+		free(pb);
+		free(pa);
+		free(pk);
+	}
+	text_add(t, "\n");
+}
+
+char *ctl_format_plan(json_t *plan)
+{
+	struct text t = {0};
+	size_t i;
+	json_t *v;
+	char *kind = ctl_printable(json_str(plan, "kind") ? json_str(plan, "kind") : "?");
+	char *cluster = ctl_printable(json_str(plan, "cluster") ? json_str(plan, "cluster") : "?");
+
+	text_add(&t, "Preview of %s on cluster %s: nothing was changed or queued.\n", kind,
+		 cluster);
+	free(kind);
+	free(cluster);
+	json_t *states = json_object_get(plan, "states");
+	text_add(&t, "%-10s", "States:");
+	if (!json_is_array(states))
+		text_add(&t, "unknown");
+	json_array_foreach (states, i, v) {
+		char *s = ctl_printable(json_string_value(v) ? json_string_value(v) : "?");
+		text_add(&t, "%s%s", i ? " -> " : "", s);
+		free(s);
+	}
+	text_add(&t, "\n");
+	json_t *pods = json_object_get(plan, "pods");
+	text_add(&t, "%-10s%s", "Pods:", json_array_size(pods) ? "" : "none\n");
+	json_array_foreach (pods, i, v) {
+		char *name =
+			ctl_printable(json_str(v, "name") ? json_str(v, "name") : "(a new pod)");
+		char *role = ctl_printable(json_str(v, "role") ? json_str(v, "role") : "?");
+		char *action = ctl_printable(json_str(v, "action") ? json_str(v, "action") : "?");
+		text_add(&t, "%*s%zu. %s %s (%s)\n", i ? 10 : 0, "", i + 1, action, name, role);
+		free(name);
+		free(role);
+		free(action);
+	}
+	json_t *shards = json_object_get(plan, "shards");
+	if (json_is_object(shards)) {
+		char bytes[32];
+		ctl_format_bytes((int64_t)json_integer_value(json_object_get(shards, "bytes")),
+				 bytes, sizeof(bytes));
+		text_add(&t, "%-10s%lld shard copies, %s, move off the leaving nodes\n",
+			 "Shards:", (long long)json_integer_value(json_object_get(shards, "count")),
+			 bytes);
+	}
+	json_t *quota = json_object_get(plan, "quota");
+	quota_line(&t, "Quota:", json_object_get(quota, "namespace"));
+	json_t *tenant = json_object_get(quota, "tenant");
+	if (json_is_object(tenant))
+		quota_line(&t, "Tenant:", tenant);
+	json_t *gates = json_object_get(plan, "gates");
+	text_add(&t, "%-10s%s", "Gates:", json_array_size(gates) ? "" : "none\n");
+	json_array_foreach (gates, i, v) {
+		char *reason = ctl_printable(json_str(v, "reason") ? json_str(v, "reason") : "?");
+		text_add(&t, "%*s- %s\n", i ? 10 : 0, "", reason);
+		free(reason);
+	}
+	json_t *est = json_object_get(plan, "estimate_seconds");
+	json_t *basis = json_object_get(plan, "estimate");
+	if (json_is_integer(est)) {
+		char d[32];
+		ctl_format_duration((int64_t)json_integer_value(est) * 1000, d, sizeof(d));
+		text_add(&t, "%-10sabout %s (median of %lld similar jobs)\n", "Estimate:", d,
+			 (long long)json_integer_value(json_object_get(basis, "jobs")));
+	} else {
+		char *why = ctl_printable(json_str(basis, "reason") ? json_str(basis, "reason")
+								    : "no history");
+		text_add(&t, "%-10sunknown: %s\n", "Estimate:", why);
+		free(why);
+	}
+	return t.buf;
 }

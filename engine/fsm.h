@@ -119,7 +119,34 @@ struct workflow {
 	bool (*prepare)(json_t *record, json_t *params, struct wf_refusal *why);
 	void (*precheck)(void *env, const char *tenant, const char *ns, json_t *params,
 			 void (*done)(void *arg, const struct wf_refusal *why), void *arg);
+	/*
+	 * The plan of a job with these params (after the checks above), from
+	 * what the live cluster answered (live: {"namespace", "pods": the pod
+	 * list's items, "nodes": _cat/nodes rows, "health": _cluster/health,
+	 * "shards": _cat/shards rows}, each missing when it could not be
+	 * read), without any I/O: it sets plan's "states" (wf_path() with the
+	 * branches the job's own handlers would take), and may set "pods",
+	 * "shards" and add to "gates" (an array).  NULL: the table's path
+	 * through every .next.
+	 */
+	void (*preview)(json_t *params, json_t *live, json_t *plan);
 };
+
+/*
+ * Which way a state goes in a preview: -1 for .next, or one of its
+ * handler's ways (step_branch); visit is how many times the path has been
+ * through the state before.
+ */
+typedef int (*wf_choose_fn)(const struct wf_state *st, int visit, void *arg);
+
+/*
+ * The states a job goes through, in order, from the first state: each
+ * state's way as choose decides it (NULL: always .next), until a state
+ * has no next.  An array of state names; NULL when the path names a state
+ * the table lacks or does not end within WF_PATH_MAX states.
+ */
+#define WF_PATH_MAX 4096
+json_t *wf_path(const struct workflow *wf, wf_choose_fn choose, void *arg);
 
 const struct wf_state *workflow_state(const struct workflow *wf, const char *name);
 /* Where way WAY of state st leads, or NULL when its row does not declare it. */

@@ -183,3 +183,40 @@ const struct workflow *wf_registry_find(const struct wf_registry *reg, const cha
 			return reg->items[i];
 	return NULL;
 }
+
+json_t *wf_path(const struct workflow *wf, wf_choose_fn choose, void *arg)
+{
+	if (!wf || wf->nstates < 1)
+		return NULL;
+	int *visits = xcalloc((size_t)wf->nstates, sizeof(*visits));
+	json_t *path = json_array();
+	const struct wf_state *st = &wf->states[0];
+
+	while (st) {
+		int at = (int)(st - wf->states);
+		if (json_array_size(path) >= WF_PATH_MAX)
+			goto broken;
+		json_array_append_new(path, json_string(st->name));
+		int way = choose ? choose(st, visits[at], arg) : -1;
+		visits[at]++;
+		const char *to = st->next;
+		if (way >= 0) {
+			const struct wf_branch *b = wf_state_branch(st, way);
+			if (!b)
+				goto broken;
+			to = b->to;
+		}
+		if (!to)
+			break;
+		st = workflow_state(wf, to);
+		if (!st)
+			goto broken;
+	}
+	free(visits);
+	return path;
+
+broken:
+	free(visits);
+	json_decref(path);
+	return NULL;
+}

@@ -203,4 +203,39 @@ void states_read_indices(struct wf_env *env, const char *tenant, const char *ns,
 typedef void (*states_places_cb)(void *arg, int places, const char *error);
 void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb cb, void *arg);
 
+/* --- a job's preview (?dry_run=true, states/preview.c) --- */
+
+/*
+ * Read the live cluster of spec_json (tenant's, in namespace ns) without
+ * changing anything: live is {"namespace", "pods": the cluster's pods (the
+ * list's items), "nodes": _cat/nodes rows, "health": _cluster/health,
+ * "shards": _cat/shards rows, "errors": [what could not be read, and
+ * why]}, each key but errors missing when it could not be read; borrowed.
+ */
+typedef void (*states_live_cb)(void *arg, json_t *live);
+void states_read_live(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		      states_live_cb cb, void *arg);
+/* The pods a rolling restart of params takes, in its order
+ * (restart_plan_pods()), the elected master moved last as
+ * state_restart_check() does; a new array. */
+json_t *preview_rolling_pods(json_t *params, json_t *live);
+/* The way a state of the rolling restart goes in a preview of npods pods
+ * (wf_choose_fn's answer). */
+int preview_rolling_choose(const struct wf_state *st, int visit, int npods);
+/* [{"name", "role", "action"}] of restart_plan_pods()'s entries; a new array. */
+json_t *preview_pod_actions(json_t *pods, const char *action);
+/* The live pods of role ("master", "data", "client"), none on its way out. */
+int preview_live_pods(json_t *live, const char *role);
+/* _cat/shards' human size ("225b", "1.5kb", "3gb") in bytes; -1 when unreadable. */
+int64_t preview_store_bytes(const char *text);
+/* Of _cat/shards rows, the most copies one shard has ("index/shard" into
+ * worst); 0 for none. */
+int preview_most_copies(json_t *rows, char *worst, size_t len);
+/* The copies on the named nodes: {"count", "bytes", "copies": ["index/shard", ...]}. */
+json_t *preview_shards_on(json_t *rows, json_t *nodes);
+/* The namespace's quota (spec.hard, kube/render.h) for the spec before and
+ * after the job: {"before", "after"}, each null for no cluster. */
+json_t *states_preview_quota(void *env, const char *tenant, const char *ns, json_t *before,
+			     json_t *after);
+
 #endif

@@ -285,6 +285,24 @@ void storage_cluster_get(struct db_pool *db, const char *tenant, const char *nam
 		 2, p, cluster_cb, cluster_ctx_new(cb, arg));
 }
 
+void storage_cluster_create_check(struct db_pool *db, const char *tenant, const char *name,
+				  const char *ns_default, storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant, name, ns_default};
+
+	db_query(db,
+		 "WITH ns AS (SELECT coalesce((SELECT x.namespace FROM clusters x"
+		 "  WHERE x.tenant_id = $1 AND x.name = $2 AND x.deleted_at IS NOT NULL"
+		 "  ORDER BY x.id DESC LIMIT 1), $3) AS name)"
+		 " SELECT jsonb_build_object('namespace', ns.name,"
+		 "  'exists', EXISTS (SELECT 1 FROM clusters x WHERE x.tenant_id = $1"
+		 "   AND x.name = $2 AND x.deleted_at IS NULL),"
+		 "  'taken', EXISTS (SELECT 1 FROM clusters x WHERE x.namespace = ns.name"
+		 "   AND NOT (x.tenant_id = $1 AND x.name = $2)))"
+		 " FROM ns",
+		 3, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
 void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg)
 {
 	const char *p[] = {tenant};

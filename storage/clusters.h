@@ -75,6 +75,14 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t *cluster);
 
 /* The live cluster called name, with its active and recent jobs. */
+/*
+ * What a create of cluster name would meet, read only (for a preview, as
+ * CREATE_SQL checks it): {"exists": a live cluster has the name,
+ * "namespace": the namespace it would get (its predecessor's, or
+ * ns_default), "taken": another cluster has or had that namespace}.
+ */
+void storage_cluster_create_check(struct db_pool *db, const char *tenant, const char *name,
+				  const char *ns_default, storage_cluster_cb cb, void *arg);
 void storage_cluster_get(struct db_pool *db, const char *tenant, const char *name,
 			 storage_cluster_cb cb, void *arg);
 

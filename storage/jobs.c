@@ -529,3 +529,65 @@ void storage_schema_version(struct db_pool *db, storage_version_cb cb, void *arg
 	db_query(db, "SELECT coalesce(max(version), 0) FROM esaas_schema_migrations", 0, NULL,
 		 version_cb, c);
 }
+
+/* --- a preview's facts ------------------------------------------------------------ */
+
+struct preview_ctx {
+	storage_preview_cb cb;
+	void *arg;
+};
+
+static void preview_facts_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct preview_ctx *c = arg;
+	json_t *facts = err || PQntuples(res) != 1 ? NULL : storage_json_value(res, 0, 0);
+
+	c->cb(c->arg, err ? err : (facts ? NULL : &bad_shape), facts);
+	json_decref(facts);
+	free(c);
+}
+
+/* A spec's nodes in a job's params: every role's replicas that is a number. */
+#define SPEC_REPLICAS(role)                                                           \
+	"CASE WHEN jsonb_typeof(h.params->'spec'->'" role "'->'replicas') = 'number'" \
+	" THEN (h.params->'spec'->'" role "'->'replicas')::numeric ELSE 0 END"
+
+void storage_job_preview_facts(struct db_pool *db, const char *tenant, const char *cluster,
+			       const char *kind, json_t *params, int nodes, int last,
+			       storage_preview_cb cb, void *arg)
+{
+	struct preview_ctx *c = xmalloc(sizeof(*c));
+	char nodes_text[16], last_text[16];
+	char *params_text = json_dumps(params, JSON_COMPACT);
+
+	c->cb = cb;
+	c->arg = arg;
+	snprintf(nodes_text, sizeof(nodes_text), "%d", nodes);
+	snprintf(last_text, sizeof(last_text), "%d", last);
+	const char *p[] = {tenant, cluster, kind, nodes_text, last_text, params_text};
+	db_query(db,
+		 "SELECT CASE WHEN esaas_quota_check($1, $2, esaas_job_spec($6::jsonb))"
+		 " THEN jsonb_build_object("
+		 " 'tenant_quota', jsonb_build_object('limit', esaas_tenant_quota($1),"
+		 "   'before', esaas_tenant_usage($1),"
+		 "   'after', esaas_tenant_usage($1, $2, esaas_job_spec($6::jsonb))),"
+		 " 'active', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id,"
+		 "   'kind', a.kind, 'status', a.status, 'state', a.state) ORDER BY a.id),"
+		 "   '[]'::jsonb) FROM jobs a WHERE a.tenant_id = $1 AND a.cluster = $2"
+		 "   AND a.status IN ('queued', 'running', 'waiting', 'cancelling')),"
+		 " 'history', (SELECT jsonb_build_object('jobs', count(*), 'median_seconds',"
+		 "   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.seconds))"
+		 "   FROM (SELECT extract(epoch FROM h.finished_at - h.started_at) AS seconds"
+		 "     FROM jobs h WHERE h.tenant_id = $1 AND h.kind = $3"
+		 "     AND h.status = 'succeeded' AND h.started_at IS NOT NULL"
+		 "     AND h.finished_at IS NOT NULL"
+		 "     AND ($4::int = 0 OR (" SPEC_REPLICAS("masters") " + " SPEC_REPLICAS(
+			 "data") " + " SPEC_REPLICAS("clients") ")"
+								" BETWEEN $4::int / 2.0 AND "
+								"$4::int * 2.0)"
+								"     ORDER BY h.finished_at DESC "
+								"LIMIT "
+								"$5::int) s)) END",
+		 6, p, preview_facts_cb, c);
+	free(params_text);
+}

@@ -181,6 +181,25 @@ typedef void (*storage_replay_cb)(void *arg, const struct db_error *err, enum re
 void storage_job_replay(struct db_pool *db, const struct job_replay *req, storage_replay_cb cb,
 			void *arg);
 
+/*
+ * What a preview (?dry_run=true) reads of the jobs, writing nothing:
+ *   {"active": [{"id", "kind", "status", "state"}, ...]: the jobs queued or
+ *      running on the cluster, oldest first,
+ *    "history": {"jobs": n, "median_seconds": x | null}: of the last
+ *      `last` jobs of the kind in the tenant that succeeded with a spec of
+ *      roughly this size (nodes: half to twice as many; 0: any size), from
+ *      their start to their end,
+ *    "tenant_quota": {"limit", "before", "after"}: the tenant's quota and
+ *      its usage without and with a job of params (esaas_tenant_usage())}.
+ * The submission's quota check runs as the real one does, holding its lock
+ * for the statement only: a job that would not fit fails with its error
+ * (SQLSTATE QUOTA_SQLSTATE, storage/tenants.h).
+ */
+typedef void (*storage_preview_cb)(void *arg, const struct db_error *err, json_t *facts);
+void storage_job_preview_facts(struct db_pool *db, const char *tenant, const char *cluster,
+			       const char *kind, json_t *params, int nodes, int last,
+			       storage_preview_cb cb, void *arg);
+
 /* The schema version in the database, for /readyz. */
 typedef void (*storage_version_cb)(void *arg, const struct db_error *err, int version);
 void storage_schema_version(struct db_pool *db, storage_version_cb cb, void *arg);

@@ -111,6 +111,33 @@ static bool config_prepare(json_t *record, json_t *params, struct wf_refusal *wh
 	return true;
 }
 
+/* --- the preview ------------------------------------------------------------------ */
+
+struct config_path {
+	bool restart;
+	int npods;
+};
+
+static int config_choose(const struct wf_state *st, int visit, void *arg)
+{
+	const struct config_path *p = arg;
+	if (st->run == state_config_route)
+		return p->restart ? CONFIG_ROUTE_STATIC : -1;
+	return preview_rolling_choose(st, visit, p->npods);
+}
+
+/* A static setting rolls every node, as restart does; dynamic ones none. */
+static void config_preview(json_t *params, json_t *live, json_t *plan)
+{
+	struct config_path p = {.restart = json_is_true(json_object_get(params, "restart"))};
+	json_t *pods = p.restart ? preview_rolling_pods(params, live) : json_array();
+
+	p.npods = (int)json_array_size(pods);
+	json_object_set_new(plan, "states", wf_path(&wf_config_update, config_choose, &p));
+	json_object_set_new(plan, "pods", preview_pod_actions(pods, "restart"));
+	json_decref(pods);
+}
+
 const struct workflow wf_config_update = {
 	.kind = "config_update",
 	.states = config_states,
@@ -118,4 +145,5 @@ const struct workflow wf_config_update = {
 	.cleanup = "undo_dynamic",
 	.request = config_request,
 	.prepare = config_prepare,
+	.preview = config_preview,
 };

@@ -19,6 +19,8 @@
 #include "workflows/workflows.h"
 #include "workflows/request.h"
 #include "states/states.h"
+#include "kube/render.h"
+#include "kube/spec.h"
 #include "common/util.h"
 
 #include <stdlib.h>
@@ -91,9 +93,38 @@ static void create_precheck(void *env, const char *tenant, const char *ns, json_
 	states_read_places(env, json_object_get(params, "spec"), create_places_cb, p);
 }
 
+/* Every pod of the spec is created: masters first, then data, then clients. */
+static void create_preview(json_t *params, json_t *live, json_t *plan)
+{
+	static const enum es_role order[] = {ES_ROLE_MASTER, ES_ROLE_DATA, ES_ROLE_CLIENT};
+	struct spec spec;
+	struct spec_error serr;
+	json_t *pods = json_array();
+
+	(void)live;
+	if (spec_parse(json_object_get(params, "spec"), &spec, &serr)) {
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+			for (int i = 0; i < spec.nodes[order[k]].replicas; i++) {
+				/* The clients' Deployment names its pods itself. */
+				char *pod = order[k] == ES_ROLE_CLIENT
+						    ? NULL
+						    : xasprintf("%s-%d",
+								render_workload_name(order[k]), i);
+				json_array_append_new(pods,
+						      json_pack("{s:s?, s:s, s:s}", "name", pod,
+								"role", es_role_name(order[k]),
+								"action", "create"));
+				free(pod);
+			}
+		spec_free(&spec);
+	}
+	json_object_set_new(plan, "pods", pods);
+}
+
 const struct workflow wf_create = {
 	.kind = "create",
 	.states = create_states,
 	.nstates = sizeof(create_states) / sizeof(create_states[0]),
 	.precheck = create_precheck,
+	.preview = create_preview,
 };

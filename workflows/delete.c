@@ -20,6 +20,7 @@
 #include "common/json.h"
 #include "states/states.h"
 #include "workflows/request.h"
+#include "kube/render.h"
 
 #include <string.h>
 
@@ -72,9 +73,40 @@ static bool delete_request(const struct wf_request *rq, json_t **params, struct 
 	return true;
 }
 
+/* --- the preview ------------------------------------------------------------------ */
+
+static int delete_choose(const struct wf_state *st, int visit, void *arg)
+{
+	(void)visit;
+	if (st->run == state_delete_plan)
+		return json_is_true(json_object_get(arg, "wipe_data")) ? -1 : DELETE_PLAN_KEEP_DATA;
+	return -1;
+}
+
+/* Every pod of the cluster goes with its namespace. */
+static void delete_preview(json_t *params, json_t *live, json_t *plan)
+{
+	json_t *pods = json_array();
+	size_t i;
+	json_t *pod;
+
+	json_object_set_new(plan, "states", wf_path(&wf_delete, delete_choose, params));
+	json_array_foreach (json_object_get(live, "pods"), i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		json_array_append_new(
+			pods,
+			json_pack("{s:s?, s:s?, s:s}", "name", json_str(meta, "name"), "role",
+				  json_str(json_object_get(meta, "labels"), RENDER_LABEL_ROLE),
+				  "action", "delete"));
+	}
+	json_object_set_new(plan, "pods", pods);
+	json_object_set_new(plan, "after_spec", json_null());
+}
+
 const struct workflow wf_delete = {
 	.kind = "delete",
 	.states = delete_states,
 	.nstates = sizeof(delete_states) / sizeof(delete_states[0]),
 	.request = delete_request,
+	.preview = delete_preview,
 };

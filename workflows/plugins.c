@@ -362,6 +362,36 @@ static void plugin_remove_precheck(void *env, const char *tenant, const char *ns
 	states_read_indices(env, tenant, ns, spec, remove_indices_cb, p);
 }
 
+/* --- the preview ------------------------------------------------------------------ */
+
+static int plugin_choose(const struct wf_state *st, int visit, void *arg)
+{
+	return preview_rolling_choose(st, visit, *(const int *)arg);
+}
+
+/* Every node rolls, as restart does, with the new plugin list. */
+static void plugin_preview(const struct workflow *wf, json_t *params, json_t *live, json_t *plan)
+{
+	json_t *all = json_pack("{s:O}", "spec", json_object_get(params, "spec"));
+	json_t *pods = preview_rolling_pods(all, live);
+	int n = (int)json_array_size(pods);
+
+	json_object_set_new(plan, "states", wf_path(wf, plugin_choose, &n));
+	json_object_set_new(plan, "pods", preview_pod_actions(pods, "restart"));
+	json_decref(pods);
+	json_decref(all);
+}
+
+static void plugin_install_preview(json_t *params, json_t *live, json_t *plan)
+{
+	plugin_preview(&wf_plugin_install, params, live, plan);
+}
+
+static void plugin_remove_preview(json_t *params, json_t *live, json_t *plan)
+{
+	plugin_preview(&wf_plugin_remove, params, live, plan);
+}
+
 const struct workflow wf_plugin_install = {
 	.kind = "plugin_install",
 	.states = install_states,
@@ -369,6 +399,7 @@ const struct workflow wf_plugin_install = {
 	.cleanup = "undo_allocation",
 	.request = install_request,
 	.prepare = plugin_prepare,
+	.preview = plugin_install_preview,
 };
 
 const struct workflow wf_plugin_remove = {
@@ -379,4 +410,5 @@ const struct workflow wf_plugin_remove = {
 	.request = remove_request,
 	.prepare = plugin_prepare,
 	.precheck = plugin_remove_precheck,
+	.preview = plugin_remove_preview,
 };

@@ -63,10 +63,34 @@ static bool restart_request(const struct wf_request *rq, json_t **params, struct
 	return true;
 }
 
+/* --- the preview ------------------------------------------------------------------ */
+
+static int restart_choose(const struct wf_state *st, int visit, void *arg)
+{
+	return preview_rolling_choose(st, visit, *(const int *)arg);
+}
+
+/* The pods restart_plan will list, in the order the loop takes them. */
+static void restart_preview(json_t *params, json_t *live, json_t *plan)
+{
+	json_t *pods = preview_rolling_pods(params, live);
+	int n = (int)json_array_size(pods);
+
+	json_object_set_new(plan, "states", wf_path(&wf_restart, restart_choose, &n));
+	json_object_set_new(plan, "pods", preview_pod_actions(pods, "restart"));
+	json_decref(pods);
+	if (n == 0 && json_object_get(live, "pods"))
+		json_array_append_new(json_object_get(plan, "gates"),
+				      json_pack("{s:s, s:s}", "gate", "no_pods", "reason",
+						"no pod of this cluster matches the restart "
+						"request: the job would fail at restart_plan"));
+}
+
 const struct workflow wf_restart = {
 	.kind = "restart",
 	.states = restart_states,
 	.nstates = sizeof(restart_states) / sizeof(restart_states[0]),
 	.cleanup = "undo_allocation",
 	.request = restart_request,
+	.preview = restart_preview,
 };

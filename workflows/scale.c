@@ -47,6 +47,7 @@
 #include "states/states.h"
 #include "common/util.h"
 #include "es/client.h"
+#include "kube/render.h"
 #include "kube/spec.h"
 
 #include <stdlib.h>
@@ -329,6 +330,113 @@ static void scale_precheck(void *env, const char *tenant, const char *ns, json_t
 	states_read_shard_copies(env, tenant, ns, spec, scale_copies_cb, p);
 }
 
+/* --- the preview ------------------------------------------------------------------ */
+
+struct scale_path {
+	enum scale_plan_way way;
+	int steps; /* one node at a time: how many rounds the "next" states make */
+};
+
+static int scale_choose(const struct wf_state *st, int visit, void *arg)
+{
+	const struct scale_path *p = arg;
+	if (st->run == state_scale_plan)
+		return (int)p->way;
+	if (st->run == state_masters_next)
+		return visit < p->steps ? -1 : MASTERS_NEXT_NONE_LEFT;
+	return -1;
+}
+
+/*
+ * The plan's branch from the live count of the role's pods (the plan reads
+ * its workload's, which the pods follow), the pods that come or go, highest
+ * ordinal first as state_masters_next() takes them, and for data nodes the
+ * shard copies that move off the leaving ones.
+ */
+static void scale_preview(json_t *params, json_t *live, json_t *plan)
+{
+	json_t *spec_json = json_object_get(params, "spec");
+	enum es_role role = ES_ROLE_DATA;
+	struct spec spec;
+	struct spec_error serr;
+
+	(void)spec_section_parse(json_str(params, "role"), &role);
+	if (!spec_parse(spec_json, &spec, &serr))
+		return;
+	int to = (int)json_integer_value(json_object_get(params, "replicas"));
+	int from = json_object_get(live, "pods") ? preview_live_pods(live, es_role_name(role))
+						 : spec.nodes[role].replicas;
+	bool zen1 = es_coordination(&spec.version) == ES_ZEN1;
+	spec_free(&spec);
+	struct scale_path p = {
+		.way = scale_plan_way(role, from, to, zen1,
+				      json_is_true(json_object_get(params, "force"))),
+		.steps = to > from ? to - from : from - to,
+	};
+	json_object_set_new(plan, "states", wf_path(&wf_scale, scale_choose, &p));
+
+	json_t *pods = json_array();
+	json_t *leaving = json_array();
+	const char *ns = json_str(live, "namespace");
+	for (int i = from - 1; i >= to; i--) {
+		char *pod = xasprintf("%s-%d", render_workload_name(role), i);
+		if (role == ES_ROLE_CLIENT)
+			json_array_append_new(pods,
+					      json_pack("{s:s, s:s}", "role", es_role_name(role),
+							"action", "delete"));
+		else
+			json_array_append_new(pods,
+					      json_pack("{s:s, s:s, s:s}", "name", pod, "role",
+							es_role_name(role), "action", "delete"));
+		if (ns) {
+			char *node = render_node_name(pod, ns);
+			json_array_append_new(leaving, json_string(node));
+			free(node);
+		}
+		free(pod);
+	}
+	for (int i = from; i < to; i++) {
+		char *pod = xasprintf("%s-%d", render_workload_name(role), i);
+		if (role == ES_ROLE_CLIENT)
+			json_array_append_new(pods,
+					      json_pack("{s:s, s:s}", "role", es_role_name(role),
+							"action", "create"));
+		else
+			json_array_append_new(pods,
+					      json_pack("{s:s, s:s, s:s}", "name", pod, "role",
+							es_role_name(role), "action", "create"));
+		free(pod);
+	}
+	json_object_set_new(plan, "pods", pods);
+	if (role == ES_ROLE_DATA && to < from && json_object_get(live, "shards")) {
+		char worst[300];
+		int copies =
+			preview_most_copies(json_object_get(live, "shards"), worst, sizeof(worst));
+		json_object_set_new(plan, "shards",
+				    preview_shards_on(json_object_get(live, "shards"), leaving));
+		/* Only a forced scale gets here with too few: the check refuses others. */
+		if (copies > to) {
+			char *why = xasprintf("shard %s has %d copies, which %d data node%s cannot "
+					      "hold: some copies will stay unassigned",
+					      worst, copies, to, to == 1 ? "" : "s");
+			json_array_append_new(
+				json_object_get(plan, "gates"),
+				json_pack("{s:s, s:s}", "gate", "copies", "reason", why));
+			free(why);
+		}
+	}
+	json_decref(leaving);
+
+	json_t *after = json_deep_copy(spec_json);
+	json_t *section = json_object_get(after, spec_section_name(role));
+	if (!json_is_object(section)) {
+		section = json_object();
+		json_object_set_new(after, spec_section_name(role), section);
+	}
+	json_object_set_new(section, "replicas", json_integer(to));
+	json_object_set_new(plan, "after_spec", after);
+}
+
 const struct workflow wf_scale = {
 	.kind = "scale",
 	.states = scale_states,
@@ -337,4 +445,5 @@ const struct workflow wf_scale = {
 	.request = scale_request,
 	.prepare = scale_prepare,
 	.precheck = scale_precheck,
+	.preview = scale_preview,
 };

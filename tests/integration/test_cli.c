@@ -1140,6 +1140,53 @@ static char *first_line(const char *text)
 	return xstrndup(text, strcspn(text, "\n"));
 }
 
+static size_t jobs_listed(void)
+{
+	struct http_resp r;
+	assert_true(http_call(&W->d, "GET", "/api/v1/jobs?limit=500", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	size_t n = json_array_size(json_object_get(r.body, "jobs"));
+	http_resp_free(&r);
+	return n;
+}
+
+/* --dry-run: the plan printed, nothing queued; a refusal as without it. */
+static void test_dry_run_prints_the_plan(void **state)
+{
+	struct run r;
+	size_t jobs = jobs_listed();
+
+	CTL(&r, "create", "dry", "--version", "7.17.10", "--masters", "1", "--data", "2",
+	    "--dry-run");
+	expect_exit(&r, 0);
+	expect_in(r.out, "Preview of create on cluster dry: nothing was changed or queued.");
+	expect_in(r.out, "States:   apply_namespace -> apply_quota");
+	expect_in(r.out, "1. create es-master-0 (master)");
+	expect_in(r.out, "3. create es-data-1 (data)");
+	expect_in(r.out, "Estimate: ");
+	run_free(&r);
+	CTL(&r, "-o", "json", "create", "dry", "--version", "7.17.10", "--dry-run");
+	expect_exit(&r, 0);
+	json_t *plan = parse_json(r.out);
+	assert_true(json_is_true(json_object_get(plan, "dry_run")));
+	assert_true(json_is_array(json_object_get(plan, "states")));
+	json_decref(plan);
+	run_free(&r);
+	CTL(&r, "restart", "nosuch-dry", "--dry-run");
+	expect_exit(&r, 1);
+	expect_in(r.err, "404 not_found: cluster nosuch-dry not found");
+	run_free(&r);
+	CTL(&r, "create", "dry", "--version", "7.17.10", "--masters", "2", "--dry-run");
+	expect_exit(&r, 1);
+	expect_in(r.err, "422 invalid");
+	run_free(&r);
+	assert_int_equal(jobs_listed(), jobs);
+	struct http_resp h;
+	assert_true(http_call(&W->d, "GET", "/api/v1/clusters/dry", NULL, NULL, &h));
+	assert_int_equal(h.status, 404);
+	http_resp_free(&h);
+}
+
 static void test_tenants_tokens_quotas(void **state)
 {
 	struct run r;
@@ -1385,6 +1432,7 @@ int main(void)
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_credentials_refused),
 		cmocka_unit_test(test_tenants_tokens_quotas),
+		cmocka_unit_test(test_dry_run_prints_the_plan),
 	};
 	/* ESAAS_TEST_FILTER=test_tenants* runs a subset. */
 	const char *filter = getenv("ESAAS_TEST_FILTER");

@@ -469,6 +469,16 @@ static void test_create_refuses_a_namespace_another_cluster_has_or_had(void **st
 			"the namespace of cluster metrics, es-default-metrics, is another "
 			"cluster's, or was; choose another name");
 		http_resp_free(&r);
+		/* Its preview is refused the same way. */
+		assert_true(http_call(&f->d, "POST", "/api/v1/clusters?dry_run=true",
+				      "{\"name\": \"metrics\", \"version\": \"7.17.10\"}", NULL,
+				      &r));
+		assert_error(&r, 409, "conflict", "name");
+		assert_string_equal(
+			error_message(&r),
+			"the namespace of cluster metrics, es-default-metrics, is another "
+			"cluster's, or was; choose another name");
+		http_resp_free(&r);
 		assert_int_equal(count_rows(f->sql,
 					    "SELECT count(*) FROM clusters"
 					    " WHERE tenant_id = 'default' AND name = 'metrics'"),

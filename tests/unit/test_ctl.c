@@ -588,6 +588,42 @@ static void test_config_load(void **state)
 	rmdir(tmpdir);
 }
 
+/* A preview's plan, as esaasctl --dry-run prints it. */
+static void test_format_plan(void **state)
+{
+	json_t *plan = json_loads("{\"dry_run\": true, \"kind\": \"scale\", \"cluster\": \"pv\","
+				  " \"states\": [\"plan\", \"check_copies\"],"
+				  " \"pods\": [{\"name\": \"es-data-2\", \"role\": \"data\", "
+				  "\"action\": \"delete\"}],"
+				  " \"shards\": {\"count\": 3, \"bytes\": 2048, \"copies\": []},"
+				  " \"quota\": {\"namespace\": {\"before\": {\"pods\": \"7\"}, "
+				  "\"after\": {\"pods\": \"6\"}}},"
+				  " \"gates\": [{\"gate\": \"health\", \"reason\": \"cluster "
+				  "health is \\u001b[31myellow\"}],"
+				  " \"estimate_seconds\": null, \"estimate\": {\"jobs\": 0, "
+				  "\"reason\": \"no history\"}}",
+				  0, NULL);
+	assert_non_null(plan);
+	char *text = ctl_format_plan(plan);
+	assert_non_null(strstr(text, "Preview of scale on cluster pv"));
+	assert_non_null(strstr(text, "States:   plan -> check_copies\n"));
+	assert_non_null(strstr(text, "Pods:     1. delete es-data-2 (data)\n"));
+	assert_non_null(strstr(text, "Shards:   3 shard copies"));
+	assert_non_null(strstr(text, "Quota:    pods \"7\" -> \"6\"\n"));
+	assert_non_null(strstr(text, "Gates:    - cluster health is"));
+	assert_null(strchr(text, '\x1b')); /* nothing the terminal would act on */
+	assert_non_null(strstr(text, "Estimate: unknown: no history\n"));
+	free(text);
+	json_object_set_new(plan, "estimate_seconds", json_integer(90));
+	json_object_set_new(plan, "estimate", json_pack("{s:i}", "jobs", 4));
+	json_object_set_new(plan, "gates", json_array());
+	text = ctl_format_plan(plan);
+	assert_non_null(strstr(text, "Gates:    none\n"));
+	assert_non_null(strstr(text, "(median of 4 similar jobs)"));
+	free(text);
+	json_decref(plan);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest tests[] = {
@@ -601,6 +637,7 @@ int main(void)
 		cmocka_unit_test(test_table_aligns),
 		cmocka_unit_test(test_table_without_header_and_short_rows),
 		cmocka_unit_test(test_table_counts_characters),
+		cmocka_unit_test(test_format_plan),
 		cmocka_unit_test(test_args_mixed),
 		cmocka_unit_test(test_args_errors_name_the_flag),
 		cmocka_unit_test(test_args_help),

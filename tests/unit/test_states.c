@@ -107,11 +107,97 @@ static void test_scale_plan_way(void **state)
 	assert_int_equal(scale_plan_way(ES_ROLE_MASTER, 3, 1, false, true), SCALE_PLAN_ZEN2_SHRINK);
 }
 
+/* A preview's rolling order: the restart's, the elected master moved last. */
+static void test_preview_rolling_pods_elected_master_last(void **state)
+{
+	json_t *live = json_pack("{s:s, s:o, s:[{s:s, s:s}, {s:s, s:s}]}", "namespace", "es-t-pv",
+				 "pods", pod_items(cluster), "nodes", "name", "es-master-0.es-t-pv",
+				 "master", "*", "name", "es-master-1.es-t-pv", "master", "-");
+	char *node = render_node_name("es-master-0", "es-t-pv");
+	json_object_set_new(json_array_get(json_object_get(live, "nodes"), 0), "name",
+			    json_string(node));
+	free(node);
+	node = render_node_name("es-master-1", "es-t-pv");
+	json_object_set_new(json_array_get(json_object_get(live, "nodes"), 1), "name",
+			    json_string(node));
+	free(node);
+	json_t *params = json_object();
+	json_t *pods = preview_rolling_pods(params, live);
+	const char *want[] = {"es-data-0", "es-data-1", "es-client-0", "es-master-1",
+			      "es-master-0"};
+	assert_int_equal(json_array_size(pods), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_string_equal(
+			json_string_value(json_object_get(json_array_get(pods, i), "name")),
+			want[i]);
+	json_t *actions = preview_pod_actions(pods, "restart");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(actions, 4), "action")),
+		"restart");
+	assert_null(json_object_get(json_array_get(actions, 4), "uid"));
+	/* None elected that we know of: the restart's order as it is. */
+	json_object_set_new(live, "nodes", json_array());
+	json_decref(pods);
+	pods = preview_rolling_pods(params, live);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 4), "name")),
+			    "es-master-1");
+	assert_int_equal(preview_live_pods(live, "data"), 2); /* es-data-2 is on its way out */
+	assert_int_equal(preview_live_pods(live, "master"), 2);
+	json_decref(actions);
+	json_decref(pods);
+	json_decref(params);
+	json_decref(live);
+}
+
+/* _cat/shards' sizes, as Elasticsearch prints them without ?bytes. */
+static void test_preview_store_bytes(void **state)
+{
+	assert_int_equal(preview_store_bytes("225b"), 225);
+	assert_int_equal(preview_store_bytes("1.5kb"), 1536);
+	assert_int_equal(preview_store_bytes("2gb"), 2147483648LL);
+	assert_int_equal(preview_store_bytes("42"), 42);
+	assert_int_equal(preview_store_bytes(NULL), -1);
+	assert_int_equal(preview_store_bytes(""), -1);
+	assert_int_equal(preview_store_bytes("-1b"), -1);
+	assert_int_equal(preview_store_bytes("3 apples"), -1);
+	assert_int_equal(preview_store_bytes("kb"), -1);
+}
+
+/* The copies on the leaving nodes, counted and summed; a relocation's
+ * "from -> to" names no node of those. */
+static void test_preview_shards_on(void **state)
+{
+	json_t *rows = json_pack(
+		"[{s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s}, {s:s, s:s, s:s, s:s, s:s},"
+		" {s:s, s:s, s:s, s:n, s:n}]",
+		"index", "logs", "shard", "0", "prirep", "p", "store", "1kb", "node", "n2", "index",
+		"logs", "shard", "1", "prirep", "r", "store", "100b", "node", "n2", "index", "logs",
+		"shard", "1", "prirep", "p", "store", "100b", "node", "n1", "index", "logs",
+		"shard", "2", "prirep", "r", "store", "node");
+	json_t *nodes = json_pack("[s]", "n2");
+	char worst[64];
+	assert_int_equal(preview_most_copies(rows, worst, sizeof(worst)), 2);
+	assert_string_equal(worst, "logs/1");
+	json_t *s = preview_shards_on(rows, nodes);
+	assert_int_equal(json_integer_value(json_object_get(s, "count")), 2);
+	assert_int_equal(json_integer_value(json_object_get(s, "bytes")), 1124);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s, "copies"), 0)),
+			    "logs/0 (primary)");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(s, "copies"), 1)),
+			    "logs/1");
+	json_decref(s);
+	json_decref(nodes);
+	json_decref(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_order),
 		cmocka_unit_test(test_scale_plan_way),
+		cmocka_unit_test(test_preview_rolling_pods_elected_master_last),
+		cmocka_unit_test(test_preview_store_bytes),
+		cmocka_unit_test(test_preview_shards_on),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -285,6 +285,194 @@ static void test_prepare_with_the_stored_spec(void **state)
 	json_decref(spec);
 }
 
+/* --- previews (wf_path() and each workflow's preview) ------------------------------------- */
+
+static void branch_run(struct step *s)
+{
+}
+
+/* A loop of two rounds, then out by the branch. */
+static int two_rounds(const struct wf_state *st, int visit, void *arg)
+{
+	(void)arg;
+	if (strcmp(st->name, "next") == 0)
+		return visit < 2 ? -1 : 0;
+	return -1;
+}
+
+static int always_branch(const struct wf_state *st, int visit, void *arg)
+{
+	return 0;
+}
+
+static char *joined(json_t *path)
+{
+	char *out = xstrdup("");
+	size_t i;
+	json_t *s;
+	json_array_foreach (path, i, s) {
+		char *more = xasprintf("%s%s%s", out, i ? " " : "", json_string_value(s));
+		free(out);
+		out = more;
+	}
+	return out;
+}
+
+static void test_wf_path_follows_the_choices(void **state)
+{
+	const struct wf_state loop[] = {
+		{.name = "plan", .run = noop, .deadline_s = 1, .next = "next"},
+		{.name = "next",
+		 .run = branch_run,
+		 .deadline_s = 1,
+		 .next = "work",
+		 WF_BRANCHES([0] = {"none left", "done"})},
+		{.name = "work", .run = noop, .deadline_s = 1, .next = "next"},
+		{.name = "done", .run = noop, .deadline_s = 1},
+	};
+	const struct workflow wf = {.kind = "loop", .states = loop, .nstates = 4};
+	json_t *path = wf_path(&wf, two_rounds, NULL);
+	char *got = joined(path);
+	assert_string_equal(got, "plan next work next work next done");
+	free(got);
+	json_decref(path);
+	/* Without a choice, .next all the way: a loop never ends. */
+	assert_null(wf_path(&wf, NULL, NULL));
+	/* A way the row does not declare: no path. */
+	static const struct wf_state straight[] = {
+		{.name = "a", .run = noop, .deadline_s = 1, .next = "b"},
+		{.name = "b", .run = noop, .deadline_s = 1},
+	};
+	const struct workflow wf2 = {.kind = "straight", .states = straight, .nstates = 2};
+	assert_null(wf_path(&wf2, always_branch, NULL));
+	path = wf_path(&wf2, NULL, NULL);
+	got = joined(path);
+	assert_string_equal(got, "a b");
+	free(got);
+	json_decref(path);
+}
+
+/* A workflow's preview of live and params: its states, joined. */
+static char *preview_states(const char *kind, json_t *params, json_t *live, json_t **plan_out)
+{
+	const struct workflow *wf = wf_registry_find(&reg, kind);
+	json_t *plan = json_pack("{s:[]}", "gates");
+	assert_non_null(wf);
+	assert_non_null(wf->preview);
+	wf->preview(params, live, plan);
+	char *out = joined(json_object_get(plan, "states"));
+	if (plan_out)
+		*plan_out = plan;
+	else
+		json_decref(plan);
+	return out;
+}
+
+static json_t *live_pods(const char *const *names, const char *const *roles)
+{
+	json_t *items = json_array();
+	for (size_t i = 0; names[i]; i++)
+		json_array_append_new(items, json_pack("{s:{s:s, s:s, s:{s:s}}}", "metadata",
+						       "name", names[i], "uid", names[i], "labels",
+						       "esaas.io/role", roles[i]));
+	return json_pack("{s:s, s:o, s:[]}", "namespace", "es-t-pv", "pods", items, "nodes");
+}
+
+static const char ROLL[] = "restart_next restart_check restart_pause restart_flush "
+			   "restart_delete_pod restart_wait_pod restart_wait_joined "
+			   "restart_resume_allocation restart_wait_green";
+
+static void test_previews_take_the_handlers_ways(void **state)
+{
+	const char *names[] = {"es-master-0", "es-data-0", "es-data-1", NULL};
+	const char *roles[] = {"master", "data", "data"};
+	json_t *live = live_pods(names, roles);
+	json_t *spec = json_pack("{s:s, s:s, s:{s:i}, s:{s:i}}", "name", "pv", "version", "7.17.10",
+				 "masters", "replicas", 1, "data", "replicas", 2);
+	json_t *params = json_pack("{s:O}", "spec", spec);
+	json_t *plan;
+
+	/* restart: the loop once per pod, then out. */
+	char *got = preview_states("restart", params, live, &plan);
+	char *want = xasprintf("restart_plan %s %s %s restart_next restore_allocation", ROLL, ROLL,
+			       ROLL);
+	assert_string_equal(got, want);
+	assert_int_equal(json_array_size(json_object_get(plan, "pods")), 3);
+	free(got);
+	free(want);
+	json_decref(plan);
+
+	/* config: dynamic only, or a static setting's rolling restart. */
+	got = preview_states("config_update", params, live, NULL);
+	assert_string_equal(got, "apply_dynamic apply_config config_route wait_green record_spec");
+	free(got);
+	json_object_set_new(params, "restart", json_true());
+	got = preview_states("config_update", params, live, NULL);
+	assert_non_null(strstr(got, "config_route restart_plan restart_next"));
+	free(got);
+	json_object_del(params, "restart");
+
+	/* delete: the data kept skips the wipe. */
+	json_object_set_new(params, "wipe_data", json_false());
+	got = preview_states("delete", params, live, &plan);
+	assert_string_equal(got, "delete_plan delete_namespace wait_namespace_gone "
+				 "delete_volumes record_deleted");
+	assert_int_equal(json_array_size(json_object_get(plan, "pods")), 3);
+	free(got);
+	json_decref(plan);
+	json_object_set_new(params, "wipe_data", json_true());
+	got = preview_states("delete", params, live, NULL);
+	assert_non_null(strstr(got, "delete_plan stop_workloads"));
+	free(got);
+	json_object_del(params, "wipe_data");
+
+	/* scale: data down by one from the live two; the leaving pod. */
+	json_object_set_new(params, "role", json_string("data"));
+	json_object_set_new(params, "replicas", json_integer(1));
+	got = preview_states("scale", params, live, &plan);
+	assert_string_equal(got, "plan check_copies exclude_nodes wait_drained data_down_next "
+				 "data_down_scale data_down_wait data_down_next http_to_clients "
+				 "fit_quota clear_exclusion wait_green record_scaled");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(plan, "pods"), 0), "name")),
+			    "es-data-1");
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(plan, "after_spec"), "data"), "replicas")),
+		1);
+	free(got);
+	assert_int_equal(json_array_size(json_object_get(plan, "gates")), 0);
+	json_decref(plan);
+	/* Forced, with two copies of a shard for one node: a gate says so. */
+	json_object_set_new(params, "force", json_true());
+	json_object_set_new(live, "shards",
+			    json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}]", "index", "logs",
+				      "shard", "0", "node", "a", "index", "logs", "shard", "0",
+				      "node", "b"));
+	got = preview_states("scale", params, live, &plan);
+	assert_non_null(strstr(got, "plan exclude_nodes wait_drained"));
+	json_t *gate = json_array_get(json_object_get(plan, "gates"), 0);
+	assert_string_equal(json_string_value(json_object_get(gate, "gate")), "copies");
+	assert_non_null(strstr(json_string_value(json_object_get(gate, "reason")), "logs/0"));
+	free(got);
+	json_decref(plan);
+	json_object_del(params, "force");
+	json_object_del(live, "shards");
+	/* masters 1 -> 3 on zen2: a round per new master. */
+	json_object_set_new(params, "role", json_string("masters"));
+	json_object_set_new(params, "replicas", json_integer(3));
+	got = preview_states("scale", params, live, NULL);
+	assert_string_equal(got, "plan zen2_grow_config zen2_grow_quota zen2_grow_volumes "
+				 "zen2_grow_next zen2_grow_scale zen2_grow_wait zen2_grow_next "
+				 "zen2_grow_scale zen2_grow_wait zen2_grow_next wait_green "
+				 "record_scaled");
+	free(got);
+
+	json_decref(params);
+	json_decref(spec);
+	json_decref(live);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +483,8 @@ int main(void)
 		cmocka_unit_test(test_requests_refused_with_their_field),
 		cmocka_unit_test(test_requests_make_params),
 		cmocka_unit_test(test_prepare_with_the_stored_spec),
+		cmocka_unit_test(test_wf_path_follows_the_choices),
+		cmocka_unit_test(test_previews_take_the_handlers_ways),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
 }
