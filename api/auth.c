@@ -665,6 +665,26 @@ static void whoami_cb(struct http_req *req, void *arg)
 				  token_role_name(c->role)));
 }
 
+/*
+ * GET /api/v1/me: who the caller is and what its role may do, rule by rule
+ * ("none", "own" tenant, "all" tenants), so that a page offers only the
+ * actions that will not end in 403.
+ */
+static void me_cb(struct http_req *req, void *arg)
+{
+	static const char *const reach_names[] = {"none", "own", "all"};
+	const struct api_caller *c = api_caller(req);
+	json_t *may = json_object();
+
+	(void)arg;
+	for (int a = ACCESS_READ; a < ACCESS_COUNT; a++)
+		json_object_set_new(may, access_names[a],
+				    json_string(reach_names[api_role_reach(c->role, a)]));
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:s, s:s, s:o}", "actor", c->actor, "tenant", c->tenant,
+				  "role", token_role_name(c->role), "may", may));
+}
+
 /* --- tokens -------------------------------------------------------------------------------- */
 
 #define TOKEN_EXPIRES_MAX_S (10LL * 366 * 24 * 3600)
@@ -965,6 +985,7 @@ void api_auth_add_routes(struct api *api)
 {
 	api_route(api, "GET", "/api/v1", ACCESS_ANY, index_cb);
 	api_route(api, "GET", "/api/v1/whoami", ACCESS_ANY, whoami_cb);
+	api_route(api, "GET", "/api/v1/me", ACCESS_ANY, me_cb);
 	api_route(api, "POST", "/api/v1/tokens", ACCESS_ADMIN, tokens_create_cb);
 	api_route(api, "GET", "/api/v1/tokens", ACCESS_ADMIN, tokens_list_cb);
 	api_route(api, "DELETE", "/api/v1/tokens/{id}", ACCESS_ADMIN, tokens_revoke_cb);
