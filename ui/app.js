@@ -6,6 +6,7 @@
 // out.  Pages offer only the actions app.me.may allows.
 
 import {get, paths, getToken, setToken, onUnauthorized} from './api.js';
+import {authInfo, startSignIn, finishSignIn, keepFresh, forgetRefresh} from './oidc.js';
 import {h, replace, announce} from './dom.js';
 import {jobsPage} from './jobs.js';
 import {jobPage} from './job.js';
@@ -174,10 +175,27 @@ async function refreshSession() {
 	showSession();
 }
 
+// --- signing in: the organisation's identity provider ------------------------
+
+let oidc = null; // GET /api/v1/auth's oidc: {issuer, client_id}, or null
+const oidcBox = document.getElementById('oidc-signin');
+const oidcError = document.getElementById('oidc-error');
+
+function oidcFailed(message) {
+	oidcError.textContent = `Signing in did not work: ${message}`;
+	oidcError.hidden = false;
+}
+
+document.getElementById('oidc-button').addEventListener('click', () => {
+	oidcError.hidden = true;
+	startSignIn(oidc).catch((err) => oidcFailed(err.message));
+});
+
 function askToken(reason) {
 	if (dialog.open) {
 		return;
 	}
+	oidcBox.hidden = !oidc;
 	tokenRefused = true;
 	showSession();
 	document.getElementById('token-why').textContent = reason ||
@@ -185,7 +203,7 @@ function askToken(reason) {
 	tokenError.hidden = true;
 	tokenInput.value = '';
 	dialog.showModal();
-	tokenInput.focus();
+	(oidc ? document.getElementById('oidc-button') : tokenInput).focus();
 }
 
 onUnauthorized((err) => {
@@ -214,6 +232,7 @@ tokenForm.addEventListener('submit', (e) => {
 		return;
 	}
 	tokenInput.removeAttribute('aria-invalid');
+	forgetRefresh();
 	setToken(token);
 	prompted = false;
 	dialog.close();
@@ -234,6 +253,7 @@ tokenButton.addEventListener('click', () => {
 		// Signed out: the pages say what they cannot load, and the
 		// button (where the focus stays) signs in again.
 		setToken('');
+		forgetRefresh();
 		identity = null;
 		app.me = null;
 		tokenRefused = true;
@@ -255,7 +275,38 @@ document.querySelector('.skip-link').addEventListener('click', (e) => {
 });
 
 window.addEventListener('hashchange', route);
-showSession();
-// The first page waits for what the role may do, so that it shows only
+// How to sign in, then the answer of the provider if this load is one;
+// the first page waits for what the role may do, so that it shows only
 // the actions allowed.
-refreshSession().finally(route);
+async function start() {
+	showSession();
+	try {
+		oidc = (await authInfo()).oidc || null;
+	} catch {
+		oidc = null;
+	}
+	if (oidc) {
+		try {
+			const claims = await finishSignIn(oidc);
+			if (claims) {
+				prompted = false;
+				announce('Signed in through the identity provider.');
+			}
+		} catch (err) {
+			prompted = true;
+			askToken('Signing in through the identity provider did not work.');
+			oidcFailed(err.message);
+		}
+		keepFresh(oidc, () => announce('Sign-in renewed.'), () => {
+			prompted = true;
+			identity = null;
+			app.me = null;
+			showSession();
+			askToken('Your sign-in has expired: sign in again.');
+		});
+	}
+	await refreshSession();
+	route();
+}
+
+start();

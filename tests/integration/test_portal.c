@@ -6,6 +6,11 @@
  * it, restart it, install a plugin, change a setting, delete it; manage
  * tenants, quotas and tokens; and a viewer who is offered no action.
  *
+ * Signing in goes through a real OpenID Connect provider too (the npm
+ * oidc-provider package, tests/browser/oidc-provider.mjs, on loopback):
+ * the authorization code flow with PKCE in the browser, the ID token kept
+ * in the tab and renewed before it expires.
+ *
  * Each scenario audits every page it shows with axe-core and keeps a
  * screenshot of each in the PostgreSQL folder's screenshots/ (kept with
  * ESAAS_TEST_KEEP=1).  Like test_ui, it needs node, Debian's chromium and
@@ -39,6 +44,9 @@ static const char *const REPO_FILES[] = {"analysis-icu-7.17.10.zip", "mapper-siz
 /* The health sweep every second, so that the cluster page has a history. */
 static const char MONITOR_YAML[] = "monitor:\n  interval_seconds: 1\n  jitter_percent: 10\n";
 
+/* The provider's ID tokens live this long, so that a scenario sees one renewed. */
+#define ID_TOKEN_SECONDS 16
+
 static struct pg pg;
 
 static struct {
@@ -51,6 +59,9 @@ static struct {
 	char member_token[128]; /* tenant default */
 	bool browser;
 	char missing[256];
+	pid_t idp_pid; /* the OpenID provider */
+	int idp_port;
+	char idp_ready[300];
 } portal;
 
 static bool make_token(const char *role, char *out, size_t len)
@@ -90,7 +101,7 @@ static const char *chromium_path(void)
 
 static bool find_browser(void)
 {
-	static const char *const modules[] = {"playwright-core", "axe-core"};
+	static const char *const modules[] = {"playwright-core", "axe-core", "oidc-provider"};
 
 	if (!have_command("node --version")) {
 		snprintf(portal.missing, sizeof(portal.missing), "node is not installed");
@@ -116,6 +127,57 @@ static bool find_browser(void)
 	return true;
 }
 
+/* The OpenID provider, once esaasd's address (its redirect URI) is known. */
+static bool start_provider(void)
+{
+	char *script = xasprintf("%s/tests/browser/oidc-provider.mjs", harness_srcdir());
+	char *redirect = xasprintf("%s/ui/", portal.d.base);
+	char port[16], ttl[16];
+	pid_t pid;
+
+	snprintf(port, sizeof(port), "%d", portal.idp_port);
+	snprintf(ttl, sizeof(ttl), "%d", ID_TOKEN_SECONDS);
+	snprintf(portal.idp_ready, sizeof(portal.idp_ready), "%s/idp-ready", pg.dir);
+	unlink(portal.idp_ready);
+	pid = fork();
+	if (pid == 0) {
+		char *log = xasprintf("%s/idp.log", pg.dir);
+		if (!freopen(log, "w", stdout) || !freopen(log, "a", stderr))
+			_exit(127);
+		execlp("node", "node", script, port, redirect, portal.idp_ready, ttl, (char *)NULL);
+		_exit(127);
+	}
+	free(script);
+	free(redirect);
+	if (pid < 0)
+		return false;
+	portal.idp_pid = pid;
+	/* Listening once it has written its ready file. */
+	for (int waited = 0; waited < 30000; waited += 100) {
+		int st;
+
+		if (access(portal.idp_ready, R_OK) == 0)
+			return true;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			fprintf(stderr, "the OpenID provider exited; see %s/idp.log\n", pg.dir);
+			portal.idp_pid = 0;
+			return false;
+		}
+		msleep(100);
+	}
+	fprintf(stderr, "the OpenID provider did not start in 30 s; see %s/idp.log\n", pg.dir);
+	return false;
+}
+
+static void stop_provider(void)
+{
+	if (portal.idp_pid <= 0)
+		return;
+	kill(portal.idp_pid, SIGTERM);
+	waitpid(portal.idp_pid, NULL, 0);
+	portal.idp_pid = 0;
+}
+
 static int group_setup(void **state)
 {
 	if (!pg_start(&pg) || !pg_new_database(&pg, portal.dburl, sizeof(portal.dburl)))
@@ -125,14 +187,24 @@ static int group_setup(void **state)
 	char *ui_dir = xasprintf("%s/ui", harness_srcdir());
 	setenv("ESAAS_HTTP_UI_DIR", ui_dir, 1);
 	free(ui_dir);
+	/* esaasd names the provider, which names esaasd's /ui/ as its redirect
+	 * URI: the provider's port first, the provider once esaasd is up.  The
+	 * keys are fetched again at once when a token comes before them. */
+	portal.idp_port = harness_free_port();
+	char *yaml = xasprintf("%soidc:\n  issuer: http://127.0.0.1:%d\n  audience: esaas-portal\n"
+			       "  client_id: esaas-portal\n  jwks_url: http://127.0.0.1:%d/jwks\n"
+			       "  allow_insecure_jwks: true\n  refresh_min_seconds: 1\n",
+			       MONITOR_YAML, portal.idp_port, portal.idp_port);
 	struct esaasd_opts o = {.kubeconfig = portal.sim.kubeconfig,
 				.plugin_repository = portal.repo.url,
 				.poll_s = 1,
 				.retry_base_ms = 50,
 				.retry_cap_ms = 300,
 				.log_level = "info",
-				.extra_yaml = MONITOR_YAML};
-	if (!esaasd_start(&portal.d, pg.dir, portal.dburl, &o))
+				.extra_yaml = yaml};
+	bool started = esaasd_start(&portal.d, pg.dir, portal.dburl, &o);
+	free(yaml);
+	if (!started)
 		return -1;
 	if (!make_token("viewer", portal.viewer_token, sizeof(portal.viewer_token)) ||
 	    !make_token("member", portal.member_token, sizeof(portal.member_token)))
@@ -141,6 +213,8 @@ static int group_setup(void **state)
 	if (mkdir(portal.shots, 0755) != 0 && errno != EEXIST)
 		return -1;
 	portal.browser = find_browser();
+	if (portal.browser && !start_provider())
+		return -1;
 	return 0;
 }
 
@@ -156,6 +230,7 @@ static int group_teardown(void **state)
 		sim_stop(&portal.sim);
 	if (portal.repo.pid > 0)
 		repo_stop(&portal.repo);
+	stop_provider();
 	fprintf(stderr, "screenshots in %s (kept with ESAAS_TEST_KEEP=1)\n", portal.shots);
 	pg_finish(&pg);
 	return 0;
@@ -181,6 +256,9 @@ static bool scenario(const char *name)
 	setenv("ESAAS_UI_VIEWER_TOKEN", portal.viewer_token, 1);
 	setenv("ESAAS_UI_MEMBER_TOKEN", portal.member_token, 1);
 	setenv("ESAAS_UI_SCREENSHOTS", portal.shots, 1);
+	char idp[64];
+	snprintf(idp, sizeof(idp), "http://127.0.0.1:%d", portal.idp_port);
+	setenv("ESAAS_UI_ISSUER", idp, 1);
 	setenv("ESAAS_CHROMIUM", chromium_path(), 1);
 	setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1", 1);
 	char *cmd = xasprintf("timeout -k 5 %d node '%s/tests/browser/portal.test.mjs' %s",
@@ -214,7 +292,7 @@ static void test_portal_apply(void **state)
 	assert_non_null(spec);
 	assert_string_equal(json_string_value(json_object_get(spec, "version")), "7.17.10");
 	assert_int_equal(
-		json_integer_value(json_object_get(json_object_get(spec, "data"), "replicas")), 2);
+		json_integer_value(json_object_get(json_object_get(spec, "data"), "replicas")), 1);
 	assert_string_equal(json_string_value(json_array_get(json_object_get(spec, "plugins"), 0)),
 			    "analysis-icu");
 	json_decref(spec);
@@ -233,7 +311,7 @@ static void test_portal_operate(void **state)
 	json_t *spec = cluster_spec("portal-logs");
 	assert_non_null(spec);
 	assert_int_equal(
-		json_integer_value(json_object_get(json_object_get(spec, "data"), "replicas")), 3);
+		json_integer_value(json_object_get(json_object_get(spec, "data"), "replicas")), 2);
 	json_t *plugins = json_object_get(spec, "plugins");
 	assert_int_equal(json_array_size(plugins), 2);
 	assert_string_equal(json_string_value(json_array_get(plugins, 1)), "mapper-size");
@@ -267,6 +345,18 @@ static void test_portal_admin(void **state)
 	http_resp_free(&r);
 }
 
+static void test_portal_oidc_sign_in(void **state)
+{
+	need_browser();
+	assert_true(scenario("oidc"));
+}
+
+static void test_portal_oidc_viewer_sees_no_actions(void **state)
+{
+	need_browser();
+	assert_true(scenario("oidc-viewer"));
+}
+
 static void test_portal_delete(void **state)
 {
 	need_browser();
@@ -285,6 +375,8 @@ int main(void)
 		cmocka_unit_test(test_portal_member),
 		cmocka_unit_test(test_portal_operate),
 		cmocka_unit_test(test_portal_admin),
+		cmocka_unit_test(test_portal_oidc_sign_in),
+		cmocka_unit_test(test_portal_oidc_viewer_sees_no_actions),
 		cmocka_unit_test(test_portal_delete),
 	};
 	const char *filter = getenv("ESAAS_TEST_FILTER");
