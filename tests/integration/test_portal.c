@@ -45,7 +45,7 @@ static const char *const REPO_FILES[] = {"analysis-icu-7.17.10.zip", "mapper-siz
 static const char MONITOR_YAML[] = "monitor:\n  interval_seconds: 1\n  jitter_percent: 10\n";
 
 /* The provider's ID tokens live this long, so that a scenario sees one renewed. */
-#define ID_TOKEN_SECONDS 16
+#define ID_TOKEN_SECONDS 10
 
 static struct pg pg;
 
@@ -213,6 +213,7 @@ static int group_setup(void **state)
 	if (mkdir(portal.shots, 0755) != 0 && errno != EEXIST)
 		return -1;
 	portal.browser = find_browser();
+	/* Without node there is no provider: test_portal_api still runs. */
 	if (portal.browser && !start_provider())
 		return -1;
 	return 0;
@@ -281,6 +282,95 @@ static json_t *cluster_spec(const char *name)
 	http_resp_free(&r);
 	free(path);
 	return spec;
+}
+
+/* GET path with the given token (NULL: none); the status, the body in *body. */
+static long call_as(const char *token, const char *path, json_t **body)
+{
+	char *auth = token ? xasprintf("Authorization: Bearer %s", token) : NULL;
+	const char *headers[] = {auth ? auth : "Authorization:", NULL};
+	struct http_resp r;
+	long status = 0;
+
+	*body = NULL;
+	if (http_call(&portal.d, "GET", path, NULL, headers, &r)) {
+		status = r.status;
+		*body = json_incref(r.body);
+	}
+	http_resp_free(&r);
+	free(auth);
+	return status;
+}
+
+/* What the portal reads besides the clusters and jobs, without a browser. */
+static void test_portal_api(void **state)
+{
+	json_t *b;
+	char want[128];
+
+	/* How to sign in: without a credential. */
+	assert_int_equal(call_as(NULL, "/api/v1/auth", &b), 200);
+	json_t *oidc = json_object_get(b, "oidc");
+	snprintf(want, sizeof(want), "http://127.0.0.1:%d", portal.idp_port);
+	assert_string_equal(json_string_value(json_object_get(oidc, "issuer")), want);
+	assert_string_equal(json_string_value(json_object_get(oidc, "client_id")), "esaas-portal");
+	json_decref(b);
+
+	/* The page may fetch from the provider, and from nowhere else. */
+	struct http_resp r;
+	assert_true(http_call(&portal.d, "GET", "/ui/", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	snprintf(want, sizeof(want), "connect-src 'self' http://127.0.0.1:%d; base-uri 'none'",
+		 portal.idp_port);
+	assert_non_null(r.headers);
+	assert_non_null(strstr(r.headers, want));
+	http_resp_free(&r);
+
+	/* What each role may do. */
+	static const struct {
+		const char *role, *operate, *admin;
+	} roles[] = {
+		{"viewer", "none", "none"}, {"member", "own", "none"}, {"admin", "all", "all"}};
+	for (size_t i = 0; i < ARRAY_SIZE(roles); i++) {
+		const char *token = strcmp(roles[i].role, "viewer") == 0 ? portal.viewer_token
+				    : strcmp(roles[i].role, "member") == 0
+					    ? portal.member_token
+					    : harness_token(&portal.d);
+		assert_int_equal(call_as(token, "/api/v1/me", &b), 200);
+		assert_string_equal(json_string_value(json_object_get(b, "role")), roles[i].role);
+		assert_string_equal(json_string_value(json_object_get(b, "tenant")), "default");
+		json_t *may = json_object_get(b, "may");
+		assert_string_equal(json_string_value(json_object_get(may, "operate")),
+				    roles[i].operate);
+		assert_string_equal(json_string_value(json_object_get(may, "admin")),
+				    roles[i].admin);
+		assert_string_equal(json_string_value(json_object_get(may, "read")),
+				    strcmp(roles[i].role, "admin") == 0 ? "all" : "own");
+		json_decref(b);
+	}
+	assert_int_equal(call_as(NULL, "/api/v1/me", &b), 401);
+	json_decref(b);
+
+	/* The versions offered, each with its plugins. */
+	assert_int_equal(call_as(portal.viewer_token, "/api/v1/versions", &b), 200);
+	assert_string_equal(json_string_value(json_object_get(b, "default")), "7.17.10");
+	json_t *versions = json_object_get(b, "versions");
+	assert_int_equal(json_array_size(versions), 5);
+	json_t *v5 = json_array_get(versions, 1);
+	assert_string_equal(json_string_value(json_object_get(v5, "version")), "5.6.16");
+	bool geoip = false;
+	size_t i;
+	json_t *p;
+	json_array_foreach (json_object_get(v5, "plugins"), i, p)
+		geoip = geoip || strcmp(json_string_value(p), "ingest-geoip") == 0;
+	assert_true(geoip);
+	json_decref(b);
+
+	/* The pods of a cluster that does not exist: none, 404. */
+	assert_int_equal(call_as(portal.viewer_token, "/api/v1/clusters/no-such/nodes", &b), 404);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
+			    "not_found");
+	json_decref(b);
 }
 
 static void test_portal_apply(void **state)
@@ -368,6 +458,7 @@ static void test_portal_delete(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_portal_api),
 		/* In this order: each scenario works on what the one before left. */
 		cmocka_unit_test(test_portal_apply),
 		cmocka_unit_test(test_portal_cluster_page),
