@@ -5,6 +5,7 @@
 
 import {get, post, put, del, paths, ApiError} from './api.js';
 import {h, replace, announce} from './dom.js';
+import {field, clearRefusal, showRefusal} from './forms.js';
 import {timeAgo} from './format.js';
 import {MEASURES, formatMeasure} from './quantity.js';
 import {poller} from './poll.js';
@@ -38,15 +39,6 @@ function quotaText(measure, millisOrBytes) {
 	return String(v);
 }
 
-// A labelled control with its hint and the place of its error.
-function field(id, label, control, hint) {
-	control.id = id;
-	const error = h('p', {id: `${id}-error`, class: 'field-error', hidden: true});
-	control.setAttribute('aria-describedby', [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(' '));
-	return {control, error, el: h('div', {class: 'field'}, h('label', {for: id}, label), control,
-		hint ? h('p', {id: `${id}-hint`, class: 'hint'}, hint) : null, error)};
-}
-
 // A form whose submit runs action(); its errors go beside the field named,
 // or at its top.
 function apiForm(id, title, fields, button, action) {
@@ -58,26 +50,12 @@ function apiForm(id, title, fields, button, action) {
 		h('div', {class: 'buttons'}, submit), result);
 	form.addEventListener('submit', async (e) => {
 		e.preventDefault();
-		formError.hidden = true;
-		for (const f of Object.values(fields)) {
-			f.error.hidden = true;
-			f.control.removeAttribute('aria-invalid');
-		}
+		clearRefusal(fields, formError);
 		submit.disabled = true;
 		try {
 			replace(result, await action());
 		} catch (err) {
-			const f = err instanceof ApiError && err.field ? fields[err.field] : null;
-			if (f) {
-				f.error.textContent = err.message;
-				f.error.hidden = false;
-				f.control.setAttribute('aria-invalid', 'true');
-				f.control.focus();
-				announce(`Not accepted: ${err.message}`);
-			} else {
-				formError.textContent = `Not accepted: ${err.message}`;
-				formError.hidden = false;
-			}
+			showRefusal(err instanceof ApiError && err.field ? fields[err.field] : null, formError, err);
 		} finally {
 			submit.disabled = false;
 		}

@@ -6,6 +6,7 @@
 
 import {get, post, paths, ApiError} from './api.js';
 import {h, replace, announce} from './dom.js';
+import {field, clearRefusal, showRefusal, parseSettings} from './forms.js';
 import {jobHref} from './links.js';
 import {specUsage, MEASURES, formatMeasure} from './quantity.js';
 
@@ -23,52 +24,20 @@ const START = {
 	clients: {replicas: 0, cpu: '1', memory: '2Gi'},
 };
 
-// A field of the form: its label, control, hint and the place of its error.
-// key is the API's field name the control answers for.
-function field(key, label, control, hint) {
-	const id = 'f-' + key.replace(/[^a-z0-9]+/gi, '-');
-	const errId = id + '-error';
-	const hintId = hint ? id + '-hint' : null;
-	control.id = id;
-	control.setAttribute('aria-describedby', [hintId, errId].filter(Boolean).join(' '));
-	const error = h('p', {id: errId, class: 'field-error', hidden: true});
-	const el = h('div', {class: 'field', dataset: {field: key}},
-		h('label', {for: id}, label), control, hint ? h('p', {id: hintId, class: 'hint'}, hint) : null, error);
-	return {key, el, control, error};
-}
-
-// "key = value" lines as a settings object; numbers and booleans as such.
-export function parseSettings(text) {
-	const settings = {};
-	const lines = text.split('\n');
-	for (let i = 0; i < lines.length; i++) {
-		const line = lines[i].trim();
-		if (!line || line.startsWith('#')) {
-			continue;
-		}
-		const eq = line.indexOf('=');
-		if (eq <= 0) {
-			throw new Error(`line ${i + 1} is not "key = value": ${line}`);
-		}
-		const key = line.slice(0, eq).trim();
-		const raw = line.slice(eq + 1).trim();
-		let value = raw;
-		if (/^-?[0-9]+(\.[0-9]+)?$/.test(raw)) {
-			value = Number(raw);
-		} else if (raw === 'true' || raw === 'false') {
-			value = raw === 'true';
-		}
-		settings[key] = value;
-	}
-	return settings;
+// A field of the form, by the API's name for the field it answers for.
+function apiField(key, label, control, hint) {
+	const f = field('f-' + key.replace(/[^a-z0-9]+/gi, '-'), label, control, hint);
+	f.key = key;
+	f.el.dataset.field = key;
+	return f;
 }
 
 // The form field an API error's field belongs to.
-function fieldOf(apiField) {
-	if (!apiField) {
+function fieldOf(name) {
+	if (!name) {
 		return null;
 	}
-	const f = String(apiField);
+	const f = String(name);
 	for (const [prefix, key] of [['plugins', 'plugins'], ['config', 'settings'], ['settings', 'settings'],
 		['placement', 'placement'], ['kibana', 'kibana'], ['image', 'version'], ['version', 'version'],
 		['name', 'name']]) {
@@ -111,16 +80,16 @@ export function applyPage(main, app) {
 	const roleSets = ROLES.map((r) => {
 		const start = START[r.key];
 		return h('fieldset', {class: 'role'}, h('legend', null, r.title),
-			add(field(`${r.key}.replicas`, `Number of ${r.title.toLowerCase()}`,
+			add(apiField(`${r.key}.replicas`, `Number of ${r.title.toLowerCase()}`,
 				h('input', {type: 'number', min: r.key === 'clients' ? 0 : 1, step: 1, value: start.replicas, required: true}),
 				r.key === 'masters' ? 'An odd number: 1, 3 or 5.' : null)),
-			add(field(`${r.key}.cpu`, `CPU per ${r.one}`,
+			add(apiField(`${r.key}.cpu`, `CPU per ${r.one}`,
 				h('input', {type: 'text', value: start.cpu, spellcheck: 'false', autocomplete: 'off'}),
 				'Cores, such as 1, 2 or 500m.')),
-			add(field(`${r.key}.memory`, `Memory per ${r.one}`,
+			add(apiField(`${r.key}.memory`, `Memory per ${r.one}`,
 				h('input', {type: 'text', value: start.memory, spellcheck: 'false', autocomplete: 'off'}),
 				'Such as 2Gi; the heap is half of it.')),
-			r.disk ? add(field(`${r.key}.disk`, `Disk per ${r.one}`,
+			r.disk ? add(apiField(`${r.key}.disk`, `Disk per ${r.one}`,
 				h('input', {type: 'text', value: start.disk, spellcheck: 'false', autocomplete: 'off'}),
 				'Such as 100Gi.')) : null);
 	});
@@ -147,15 +116,15 @@ export function applyPage(main, app) {
 		h('h2', {id: 'apply-h', class: 'visually-hidden'}, 'The cluster'),
 		formError,
 		h('fieldset', {class: 'role'}, h('legend', null, 'Cluster'),
-			add(field('name', 'Name', h('input', {type: 'text', required: true, spellcheck: 'false', autocomplete: 'off', maxlength: 40}),
+			add(apiField('name', 'Name', h('input', {type: 'text', required: true, spellcheck: 'false', autocomplete: 'off', maxlength: 40}),
 				'Lower-case letters, digits and "-", at most 40 characters.')),
-			add(field('version', 'Version', version, null))),
+			add(apiField('version', 'Version', version, null))),
 		roleSets,
 		pluginsSet,
 		h('fieldset', {class: 'role'}, h('legend', null, 'More'),
-			add(field('placement', 'Placement', placement, 'Which failure domain no two nodes of a role share.')),
-			add(field('settings', 'Settings', settings, 'One setting per line: key = value.')),
-			add(field('kibana', 'Kibana', kibana, 'Kibana instances next to the cluster; 0 for none.'))),
+			add(apiField('placement', 'Placement', placement, 'Which failure domain no two nodes of a role share.')),
+			add(apiField('settings', 'Settings', settings, 'One setting per line: key = value.')),
+			add(apiField('kibana', 'Kibana', kibana, 'Kibana instances next to the cluster; 0 for none.'))),
 		h('div', {class: 'buttons'}, submit));
 	replace(main, heading, h('p', null, 'The cluster is created by a job; its page follows the job as it runs.'),
 		quotaSec, form);
@@ -240,29 +209,11 @@ export function applyPage(main, app) {
 			'This cluster fits in the quota.';
 	};
 
-	const clearErrors = () => {
-		formError.hidden = true;
-		for (const f of Object.values(fields)) {
-			f.error.hidden = true;
-			f.error.textContent = '';
-			f.control.removeAttribute('aria-invalid');
-		}
-	};
+	const clearErrors = () => clearRefusal(fields, formError);
 
 	const showError = (err) => {
 		const key = err.field === 'settings' ? 'settings' : fieldOf(err.field);
-		const f = key ? fields[key] : null;
-		if (f) {
-			f.error.textContent = err.message;
-			f.error.hidden = false;
-			f.control.setAttribute('aria-invalid', 'true');
-			const focusable = f.control.matches('fieldset') ? f.control.querySelector('input') : f.control;
-			(focusable || f.control).focus();
-			announce(`Not accepted: ${err.message}`);
-		} else {
-			formError.hidden = false;
-			formError.textContent = `Not accepted: ${err.message}`;
-		}
+		showRefusal(key ? fields[key] : null, formError, err);
 	};
 
 	form.addEventListener('input', showQuota);

@@ -6,19 +6,11 @@
 // /api/v1/me: may.operate), so that no button ends in 403.
 
 import {request, paths, ApiError} from './api.js';
-import {h, replace, announce} from './dom.js';
+import {h, announce} from './dom.js';
 import {jobHref} from './links.js';
-import {parseSettings} from './apply.js';
+import {field, clearRefusal, showRefusal, fieldError, parseSettings} from './forms.js';
 
 const ROLES = [['masters', 'Masters'], ['data', 'Data nodes'], ['clients', 'Clients']];
-
-function field(id, label, control, hint) {
-	control.id = id;
-	const error = h('p', {id: `${id}-error`, class: 'field-error', hidden: true});
-	control.setAttribute('aria-describedby', [hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(' '));
-	return {control, error, el: h('div', {class: 'field'}, h('label', {for: id}, label), control,
-		hint ? h('p', {id: `${id}-hint`, class: 'hint'}, hint) : null, error)};
-}
 
 // One action's form.  send() returns [method, path, body]; fields maps
 // the API's field names to the controls answering for them.
@@ -28,26 +20,13 @@ function actionForm(id, title, fields, button, send, extra) {
 	const form = h('form', {id, class: 'action', novalidate: true, 'aria-labelledby': `${id}-h`},
 		h('h3', {id: `${id}-h`}, title), formError, Object.values(fields).map((f) => f.el), extra || null,
 		h('div', {class: 'buttons'}, submit));
-	const fail = (err) => {
-		const f = err.field ? fields[err.field] || Object.values(fields)[0] : null;
-		if (f) {
-			f.error.textContent = err.message;
-			f.error.hidden = false;
-			f.control.setAttribute('aria-invalid', 'true');
-			f.control.focus();
-			announce(`Not accepted: ${err.message}`);
-		} else {
-			formError.textContent = `Not accepted: ${err.message}`;
-			formError.hidden = false;
-		}
-	};
+	// A field the form does not have is one its only control answers for
+	// ("settings.no.such.key" for the settings).
+	const fail = (err) => showRefusal(err.field ? fields[err.field] || Object.values(fields)[0] : null,
+		formError, err);
 	form.addEventListener('submit', async (e) => {
 		e.preventDefault();
-		formError.hidden = true;
-		for (const f of Object.values(fields)) {
-			f.error.hidden = true;
-			f.control.removeAttribute('aria-invalid');
-		}
+		clearRefusal(fields, formError);
 		let req;
 		try {
 			req = send();
@@ -66,12 +45,6 @@ function actionForm(id, title, fields, button, send, extra) {
 		}
 	});
 	return {form, submit};
-}
-
-function fieldError(fieldName, message) {
-	const err = new Error(message);
-	err.field = fieldName;
-	return err;
 }
 
 // The panel of actions for cluster c; nodes: its pods (GET .../nodes) or
@@ -193,8 +166,4 @@ export function operatePanel(c, nodes, plugins) {
 export function busyNote(job) {
 	return h('p', {class: 'hint', id: 'operate-busy'}, `Job #${job.id} (${job.kind}) is ${job.status}: `,
 		h('a', {href: jobHref(job.id)}, 'follow it'), '. Further actions wait for it to end.');
-}
-
-export function replaceOperate(el, c, nodes, plugins) {
-	replace(el, operatePanel(c, nodes, plugins));
 }
