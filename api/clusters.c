@@ -6,6 +6,8 @@
 #include "api/auth.h"
 #include "common/json.h"
 #include "api/routes.h"
+#include "common/config.h"
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
@@ -735,9 +737,112 @@ static void versions_cb(struct http_req *req, void *arg)
 			json_pack("{s:s, s:o}", "default", ES_VERSION_DEFAULT, "versions", list));
 }
 
+/*
+ * GET /api/v1/versions/{version}/plugins: the plugins the plugin repository
+ * holds for this version, of those esaas installs on it: a HEAD of each
+ * one's file (es_plugin_url()), as the plugin jobs check before they touch
+ * a cluster.  {"version", "repository", "plugins": [...], "missing": [...]};
+ * without a repository every plugin is missing.
+ */
+struct repo_list {
+	struct http_req *req;
+	char version[ES_VERSION_BUFSIZE];
+	char *repository;
+	json_t *names;	   /* what esaas installs on the version */
+	bool *present;	   /* per name */
+	char *unreachable; /* the first transport error, if any */
+	size_t pending;
+};
+
+struct repo_head {
+	struct repo_list *list;
+	size_t index;
+};
+
+static void repo_list_done(struct repo_list *l)
+{
+	if (--l->pending > 0)
+		return;
+	if (l->unreachable) {
+		http_reply_error(l->req, 502, "upstream", NULL,
+				 "cannot read the plugin repository %s: %s", l->repository,
+				 l->unreachable);
+	} else {
+		json_t *plugins = json_array(), *missing = json_array();
+
+		for (size_t i = 0; i < json_array_size(l->names); i++)
+			json_array_append(l->present[i] ? plugins : missing,
+					  json_array_get(l->names, i));
+		http_reply_json(l->req, 200,
+				json_pack("{s:s, s:s?, s:o, s:o}", "version", l->version,
+					  "repository", l->repository, "plugins", plugins,
+					  "missing", missing));
+	}
+	json_decref(l->names);
+	free(l->present);
+	free(l->repository);
+	free(l->unreachable);
+	free(l);
+}
+
+static void repo_head_cb(const struct httpc_response *resp, void *arg)
+{
+	struct repo_head *h = arg;
+	struct repo_list *l = h->list;
+
+	if (resp->klass == HTTPC_OK)
+		l->present[h->index] = true;
+	else if (resp->status != 404 && resp->status != 410 && !l->unreachable)
+		l->unreachable = xstrdup(resp->error ? resp->error : "no answer");
+	free(h);
+	repo_list_done(l);
+}
+
+static void version_plugins_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *text = http_req_param(req, "version");
+	const struct wf_env *env = api->env;
+	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
+	struct es_version v;
+	char why[200];
+
+	if (!text || !es_version_parse(text, &v)) {
+		http_reply_error(req, 422, "invalid", "version",
+				 "version: expected MAJOR.MINOR.PATCH such as \"7.17.10\"");
+		return;
+	}
+	if (!es_version_supported(&v, why, sizeof(why))) {
+		http_reply_error(req, 422, "invalid", "version", "version: %s", why);
+		return;
+	}
+	struct repo_list *l = xcalloc(1, sizeof(*l));
+	l->req = req;
+	es_version_format(&v, l->version, sizeof(l->version));
+	l->repository = repo && repo[0] ? xstrdup(repo) : NULL;
+	l->names = spec_plugins_of(&v);
+	l->present = xcalloc(json_array_size(l->names) + 1, sizeof(bool));
+	/* One for this function, so that no answer replies before every HEAD is sent. */
+	l->pending = 1;
+	for (size_t i = 0; l->repository && env->http && i < json_array_size(l->names); i++) {
+		struct repo_head *h = xcalloc(1, sizeof(*h));
+		char *url = es_plugin_url(&v, l->repository,
+					  json_string_value(json_array_get(l->names, i)));
+		struct httpc_request hr = {.method = "HEAD", .url = url, .timeout_ms = 10000};
+
+		h->list = l;
+		h->index = i;
+		l->pending++;
+		httpc_send(env->http, &hr, repo_head_cb, h);
+		free(url);
+	}
+	repo_list_done(l);
+}
+
 void api_clusters_add_routes(struct api *api)
 {
 	api_route(api, "GET", "/api/v1/versions", ACCESS_ANY, versions_cb);
+	api_route(api, "GET", "/api/v1/versions/{version}/plugins", ACCESS_ANY, version_plugins_cb);
 	api_route(api, "POST", "/api/v1/clusters", ACCESS_OPERATE, clusters_create_cb);
 	api_route(api, "GET", "/api/v1/clusters", ACCESS_READ, clusters_list_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}", ACCESS_READ, clusters_get_cb);

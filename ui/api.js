@@ -137,6 +137,7 @@ export const paths = {
 	whoami: () => '/api/v1/whoami',
 	me: () => '/api/v1/me',
 	versions: () => '/api/v1/versions',
+	versionPlugins: (v) => `/api/v1/versions/${encodeURIComponent(v)}/plugins`,
 	tenants: () => '/api/v1/tenants',
 	tenant: (t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
 	quota: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/quota`,

@@ -1,7 +1,8 @@
 // Apply for a cluster: a form of the spec (kube/spec.h) with a visible
-// label on every control.  The versions and their plugins come from GET
-// /api/v1/versions; what the cluster would take of the tenant's quota is
-// shown as the form changes; the API's own 422 is shown beside the field
+// label on every control.  The versions come from GET /api/v1/versions,
+// the plugins from the plugin repository's list for the version chosen
+// (GET /api/v1/versions/V/plugins); what the cluster would take of the
+// tenant's quota is shown as the form changes; the API's own 422 is shown beside the field
 // it names.  Once accepted, the create job's page follows the job.
 
 import {get, post, paths, ApiError} from './api.js';
@@ -72,9 +73,10 @@ export function applyPage(main, app) {
 	};
 	const version = h('select', {name: 'version'});
 	const plugins = h('div', {class: 'checks', id: 'f-plugins-list'});
+	const pluginsNote = h('p', {class: 'hint', id: 'f-plugins-note', 'aria-live': 'polite'});
 	const pluginsError = h('p', {id: 'f-plugins-error', class: 'field-error', hidden: true});
 	const pluginsSet = h('fieldset', {class: 'field', dataset: {field: 'plugins'}, 'aria-describedby': 'f-plugins-error'},
-		h('legend', null, 'Plugins'), plugins, pluginsError);
+		h('legend', null, 'Plugins'), plugins, pluginsNote, pluginsError);
 	fields.plugins = {key: 'plugins', el: pluginsSet, control: pluginsSet, error: pluginsError};
 
 	const roleSets = ROLES.map((r) => {
@@ -133,15 +135,37 @@ export function applyPage(main, app) {
 	let tenant = null;
 	let stopped = false;
 
-	const showPlugins = () => {
-		const v = versions.find((x) => x.version === version.value);
+	// The repository's plugins for the version chosen; those esaas knows
+	// but the repository lacks are named, not offered.
+	let pluginsFor = null;
+	const showPlugins = async () => {
+		const wanted = version.value;
+		pluginsFor = wanted;
 		const was = new Set([...plugins.querySelectorAll('input:checked')].map((i) => i.value));
-		replace(plugins, (v ? v.plugins : []).map((p) => {
+		replace(plugins);
+		pluginsNote.textContent = `Reading the plugin repository's list for ${wanted}…`;
+		let list;
+		try {
+			list = await get(paths.versionPlugins(wanted));
+		} catch (err) {
+			if (pluginsFor === wanted && !stopped) {
+				pluginsNote.textContent = `The plugin repository's list could not be read: ${err.message}`;
+			}
+			return;
+		}
+		if (pluginsFor !== wanted || stopped) {
+			return;
+		}
+		const offered = Array.isArray(list.plugins) ? list.plugins : [];
+		const missing = Array.isArray(list.missing) ? list.missing : [];
+		replace(plugins, offered.map((p) => {
 			const id = 'plugin-' + p;
 			return h('div', {class: 'check'},
 				h('input', {type: 'checkbox', id, value: p, checked: was.has(p)}),
 				h('label', {for: id}, p));
 		}));
+		pluginsNote.textContent = (offered.length ? '' : `The plugin repository has no plugin for ${wanted}. `) +
+			(missing.length ? `Not in the repository for ${wanted}: ${missing.join(', ')}.` : '');
 	};
 
 	const value = (key) => fields[key].control.value.trim();

@@ -254,7 +254,8 @@ export function clusterPage(main, name, app) {
 	let historySig = null;
 	let podsSig = null;
 	let operateSig = null;
-	let versions = null;
+	let repoPlugins = null; // the repository's plugins for the cluster's version
+	let repoVersion = null;
 
 	let sig = null;
 	let missing = false;
@@ -302,17 +303,19 @@ export function clusterPage(main, name, app) {
 			replace(podsBody, podsTable(pods));
 		}
 		if (mayOperate) {
-			if (!versions) {
-				versions = await get(paths.versions()).catch(() => null);
+			const version = c.spec && c.spec.version;
+			if (version && version !== repoVersion) {
+				const list = await get(paths.versionPlugins(version)).catch(() => null);
+				if (list) {
+					repoVersion = version;
+					repoPlugins = Array.isArray(list.plugins) ? list.plugins : [];
+				}
 			}
 			const active = c.active_job;
-			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id]);
+			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id, repoPlugins]);
 			if (opSig !== operateSig) {
 				operateSig = opSig;
-				const v = versions && Array.isArray(versions.versions) ?
-					versions.versions.find((x) => c.spec && x.version === c.spec.version) : null;
-				replace(operate, active ? busyNote(active) : null,
-					operatePanel(c, pods, v ? v.plugins : []));
+				replace(operate, active ? busyNote(active) : null, operatePanel(c, pods, repoPlugins || []));
 			}
 		}
 		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;

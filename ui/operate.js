@@ -48,7 +48,7 @@ function actionForm(id, title, fields, button, send, extra) {
 }
 
 // The panel of actions for cluster c; nodes: its pods (GET .../nodes) or
-// null; plugins: the names this version installs.
+// null; plugins: the plugin repository's for its version.
 export function operatePanel(c, nodes, plugins) {
 	const name = c.name;
 	const spec = c.spec || {};

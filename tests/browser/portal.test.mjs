@@ -168,11 +168,18 @@ const scenarios = {
 		for (const v of ['2.4.6', '5.6.16', '6.8.23', '8.17.0']) {
 			check(await page.locator(`#f-version option[value="${v}"]`).count() === 1, `version ${v} is not offered`);
 		}
-		// The plugins follow the version: ingest-geoip is one on 5.x, built in from 6.7.
+		// The plugins are the repository's for the version (test_portal's
+		// REPO_FILES: analysis-icu and mapper-size for 7.17.10 only).
+		const offered = () => page.locator('#f-plugins-list input[type="checkbox"]').evaluateAll((l) => l.map((i) => i.value));
+		await page.getByRole('checkbox', {name: 'analysis-icu', exact: true}).waitFor();
+		check(JSON.stringify(await offered()) === '["analysis-icu","mapper-size"]', `offered for 7.17.10: ${await offered()}`);
+		const note = await page.locator('#f-plugins-note').textContent();
+		check(note.includes('analysis-kuromoji'), `the plugins the repository lacks are not named: "${note}"`);
 		await version.selectOption('5.6.16');
-		await page.getByRole('checkbox', {name: 'ingest-geoip', exact: true}).waitFor();
+		await page.locator('#f-plugins-note').filter({hasText: 'has no plugin for 5.6.16'}).waitFor();
+		check((await offered()).length === 0, `offered for 5.6.16: ${await offered()}`);
 		await version.selectOption('7.17.10');
-		await page.getByRole('checkbox', {name: 'ingest-geoip', exact: true}).waitFor({state: 'detached'});
+		await page.getByRole('checkbox', {name: 'analysis-icu', exact: true}).waitFor();
 		await checkLabels(page, '#apply-form');
 		for (const label of ['Name', 'Version', 'Number of masters', 'CPU per master', 'Memory per master',
 			'Number of data nodes', 'CPU per data node', 'Memory per data node', 'Disk per data node',
@@ -271,6 +278,8 @@ const scenarios = {
 	async operate(page) {
 		await openCluster(page);
 		await page.locator('#operate').waitFor();
+		const choices = await page.locator('#plugin-name option').evaluateAll((l) => l.map((o) => o.value));
+		check(JSON.stringify(choices) === '["mapper-size"]', `the plugins offered to install: ${choices}`);
 		await page.getByRole('combobox', {name: 'Plugin', exact: true}).selectOption('mapper-size');
 		await page.getByRole('button', {name: 'Install the plugin'}).click();
 		await jobSucceeds(page, 'plugin_install');

@@ -366,6 +366,24 @@ static void test_portal_api(void **state)
 	assert_true(geoip);
 	json_decref(b);
 
+	/* The plugin repository's list for a version: a HEAD of each file. */
+	assert_int_equal(call_as(portal.viewer_token, "/api/v1/versions/7.17.10/plugins", &b), 200);
+	json_t *plugins = json_object_get(b, "plugins");
+	assert_int_equal(json_array_size(plugins), 2);
+	assert_string_equal(json_string_value(json_array_get(plugins, 0)), "analysis-icu");
+	assert_string_equal(json_string_value(json_array_get(plugins, 1)), "mapper-size");
+	assert_true(json_array_size(json_object_get(b, "missing")) > 10);
+	assert_string_equal(json_string_value(json_object_get(b, "repository")), portal.repo.url);
+	json_decref(b);
+	assert_int_equal(call_as(portal.viewer_token, "/api/v1/versions/6.8.23/plugins", &b), 200);
+	assert_int_equal(json_array_size(json_object_get(b, "plugins")), 0);
+	json_decref(b);
+	assert_int_equal(call_as(portal.viewer_token, "/api/v1/versions/3.1.0/plugins", &b), 422);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(b, "error"), "field")),
+		"version");
+	json_decref(b);
+
 	/* The pods of a cluster that does not exist: none, 404. */
 	assert_int_equal(call_as(portal.viewer_token, "/api/v1/clusters/no-such/nodes", &b), 404);
 	assert_string_equal(json_string_value(json_object_get(json_object_get(b, "error"), "code")),
