@@ -197,7 +197,9 @@ export function adminPage(main, app) {
 				h('td', null, t.tenant), h('td', null, t.role), h('td', null, t.description || ''),
 				h('td', null, timeAgo(t.created_at)), h('td', null, t.expires_at ? timeAgo(t.expires_at) : 'never'),
 				h('td', null, t.last_used_at ? timeAgo(t.last_used_at) : 'never'),
-				h('td', null, revoked ? ['revoked ', timeAgo(t.revoked_at)] : button));
+				// Revoking the token this tab is signed in with would lock the page out.
+				h('td', null, revoked ? ['revoked ', timeAgo(t.revoked_at)] :
+					app.me && app.me.actor === `token:${t.id}` ? 'signed in here' : button));
 		}));
 	};
 	const poll = poller(load, app.pollSeconds * 1000 * 5, (err) => {

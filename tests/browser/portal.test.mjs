@@ -351,6 +351,8 @@ const scenarios = {
 		await page.getByRole('button', {name: 'Make the token'}).click();
 		const secret = await page.locator('#token-secret').inputValue();
 		check(/^esaas_/.test(secret) || secret.length > 20, `the new token reads "${secret}"`);
+		const own = page.locator('table.tokens tbody tr').filter({hasText: 'esaasd --bootstrap-admin'});
+		check(await own.getByRole('button').count() === 0, 'the token this tab uses is offered for revoking');
 		const tokenRow = page.locator('table.tokens tbody tr').filter({hasText: 'a dashboard'});
 		await tokenRow.waitFor();
 		await tokenRow.getByRole('button', {name: /Revoke token/}).click();
