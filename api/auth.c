@@ -42,6 +42,8 @@ struct api_auth {
 	int64_t failures_window_ms; /* auth.failures_window_seconds */
 	struct failures *failures[FAILURE_BUCKETS];
 	size_t failure_entries;
+	char *portal_issuer;	/* oidc.issuer, when the portal signs in through it */
+	char *portal_client_id; /* oidc.client_id */
 };
 
 /* One guarded route: what api_route() was given. */
@@ -629,6 +631,10 @@ struct api_auth *api_auth_new(struct event_base *base, const struct config *cfg,
 		auth->jwks = jwks_new(http, &jc);
 		jwks_refresh(auth->jwks);
 		log_info("OpenID Connect tokens of %s accepted", cfg->oidc_issuer);
+		if (cfg->oidc_client_id) {
+			auth->portal_issuer = xstrdup(cfg->oidc_issuer);
+			auth->portal_client_id = xstrdup(cfg->oidc_client_id);
+		}
 	} else if (cfg->oidc_issuer || cfg->oidc_audience || cfg->oidc_jwks_url) {
 		log_warn("oidc: issuer, audience and jwks_url are all needed; OpenID Connect "
 			 "tokens are refused");
@@ -643,6 +649,8 @@ void api_auth_free(struct api_auth *auth)
 	jwks_free(auth->jwks);
 	failures_free(auth);
 	free(auth->platform_tenants);
+	free(auth->portal_issuer);
+	free(auth->portal_client_id);
 	free(auth);
 }
 
@@ -663,6 +671,43 @@ static void whoami_cb(struct http_req *req, void *arg)
 	http_reply_json(req, 200,
 			json_pack("{s:s, s:s, s:s}", "actor", c->actor, "tenant", c->tenant, "role",
 				  token_role_name(c->role)));
+}
+
+/*
+ * GET /api/v1/auth, without a credential: how the portal may sign in.
+ * {"oidc": {"issuer", "client_id"}} when OpenID Connect is on and
+ * oidc.client_id names the portal's client, else {"oidc": null} (API
+ * tokens only).
+ */
+static void auth_info_cb(struct http_req *req, void *arg)
+{
+	const struct api_auth *auth = ((struct api *)arg)->auth;
+	json_t *oidc = json_null();
+
+	if (auth && auth->portal_issuer)
+		oidc = json_pack("{s:s, s:s}", "issuer", auth->portal_issuer, "client_id",
+				 auth->portal_client_id);
+	http_reply_json(req, 200, json_pack("{s:o}", "oidc", oidc));
+}
+
+/*
+ * GET /api/v1/me: who the caller is and what its role may do, rule by rule
+ * ("none", "own" tenant, "all" tenants), so that a page offers only the
+ * actions that will not end in 403.
+ */
+static void me_cb(struct http_req *req, void *arg)
+{
+	static const char *const reach_names[] = {"none", "own", "all"};
+	const struct api_caller *c = api_caller(req);
+	json_t *may = json_object();
+
+	(void)arg;
+	for (int a = ACCESS_READ; a < ACCESS_COUNT; a++)
+		json_object_set_new(may, access_names[a],
+				    json_string(reach_names[api_role_reach(c->role, a)]));
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:s, s:s, s:o}", "actor", c->actor, "tenant", c->tenant,
+				  "role", token_role_name(c->role), "may", may));
 }
 
 /* --- tokens -------------------------------------------------------------------------------- */
@@ -965,6 +1010,8 @@ void api_auth_add_routes(struct api *api)
 {
 	api_route(api, "GET", "/api/v1", ACCESS_ANY, index_cb);
 	api_route(api, "GET", "/api/v1/whoami", ACCESS_ANY, whoami_cb);
+	api_route(api, "GET", "/api/v1/me", ACCESS_ANY, me_cb);
+	api_route(api, "GET", "/api/v1/auth", ACCESS_PUBLIC, auth_info_cb);
 	api_route(api, "POST", "/api/v1/tokens", ACCESS_ADMIN, tokens_create_cb);
 	api_route(api, "GET", "/api/v1/tokens", ACCESS_ADMIN, tokens_list_cb);
 	api_route(api, "DELETE", "/api/v1/tokens/{id}", ACCESS_ADMIN, tokens_revoke_cb);

@@ -6,12 +6,16 @@
 #include "api/auth.h"
 #include "common/json.h"
 #include "api/routes.h"
+#include "common/config.h"
+#include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/registry.h"
 #include "es/client.h"
+#include "kube/client.h"
 #include "kube/render.h"
 #include "kube/spec.h"
+#include "states/env.h"
 #include "storage/clusters.h"
 #include "storage/health.h"
 #include "storage/jobs.h"
@@ -658,11 +662,262 @@ static void clusters_health_history_cb(struct http_req *req, void *arg)
 			       cluster_call_new(req, name));
 }
 
+/*
+ * GET /api/v1/clusters/{name}/nodes: the cluster's pods as Kubernetes has
+ * them now, each with its role, the host (Kubernetes node) it runs on, its
+ * phase and whether it is ready; Kibana's pods too.  The namespace is the
+ * one stored with the cluster (observed.namespace), else the one it would
+ * be given.
+ */
+struct nodes_call {
+	struct http_req *req;
+	struct api *api;
+	char *name;
+	char *tenant;
+};
+
+static void nodes_call_free(struct nodes_call *c)
+{
+	free(c->name);
+	free(c->tenant);
+	free(c);
+}
+
+static bool pod_ready(json_t *pod)
+{
+	size_t i;
+	json_t *cond;
+
+	json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i,
+			    cond) {
+		const char *type = json_string_value(json_object_get(cond, "type"));
+		const char *status = json_string_value(json_object_get(cond, "status"));
+
+		if (type && status && strcmp(type, "Ready") == 0)
+			return strcmp(status, "True") == 0;
+	}
+	return false;
+}
+
+static void nodes_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct nodes_call *c = arg;
+	json_t *nodes = json_array();
+	size_t i;
+	json_t *pod;
+
+	if (res->klass != HTTPC_OK) {
+		http_reply_error(c->req, 502, "upstream", NULL,
+				 "cannot list the pods of cluster %s: %s", c->name,
+				 res->message ? res->message : "no answer from Kubernetes");
+		json_decref(nodes);
+		nodes_call_free(c);
+		return;
+	}
+	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		const char *role = json_string_value(
+			json_object_get(json_object_get(meta, "labels"), RENDER_LABEL_ROLE));
+		const char *host = json_string_value(
+			json_object_get(json_object_get(pod, "spec"), "nodeName"));
+		const char *phase =
+			json_string_value(json_object_get(json_object_get(pod, "status"), "phase"));
+
+		json_array_append_new(
+			nodes,
+			json_pack("{s:s?, s:s?, s:s?, s:s?, s:b, s:b}", "name",
+				  json_string_value(json_object_get(meta, "name")), "role", role,
+				  "host", host, "phase", phase, "ready", pod_ready(pod), "deleting",
+				  json_object_get(meta, "deletionTimestamp") != NULL));
+	}
+	http_reply_json(c->req, 200, json_pack("{s:s, s:o}", "cluster", c->name, "nodes", nodes));
+	nodes_call_free(c);
+}
+
+static void nodes_cluster_cb(void *arg, const struct db_error *err, json_t *cluster)
+{
+	struct nodes_call *c = arg;
+	struct kube *kube = c->api->env ? c->api->env->kube : NULL;
+
+	if (err || !cluster) {
+		if (err)
+			api_reply_db_error(c->req, err);
+		else
+			http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found",
+					 c->name);
+		nodes_call_free(c);
+		return;
+	}
+	if (!kube) {
+		http_reply_error(c->req, 503, "unavailable", NULL,
+				 "this esaasd has no Kubernetes connection to ask for the pods");
+		nodes_call_free(c);
+		return;
+	}
+	const char *stored = json_string_value(
+		json_object_get(json_object_get(cluster, "observed"), "namespace"));
+	char *ns = stored ? xstrdup(stored) : render_namespace(c->tenant, c->name);
+	char *path = kube_collection_path("v1", "Pod", ns);
+	char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, c->name);
+
+	if (!kube_list(kube, path, sel, nodes_listed_cb, c)) {
+		http_reply_error(c->req, 503, "unavailable", NULL,
+				 "cannot ask Kubernetes for the pods of cluster %s", c->name);
+		nodes_call_free(c);
+	}
+	free(sel);
+	free(path);
+	free(ns);
+}
+
+static void clusters_nodes_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *name = http_req_param(req, "name");
+	struct nodes_call *c;
+
+	if (!cluster_name_valid(req, name) || !api_have_database(req, api))
+		return;
+	c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->api = api;
+	c->name = xstrdup(name);
+	c->tenant = xstrdup(api_tenant(req));
+	storage_cluster_get(api->db, c->tenant, name, nodes_cluster_cb, c);
+}
+
+/*
+ * GET /api/v1/versions: the Elasticsearch releases a cluster may ask for,
+ * each with the plugins esaas installs on it, and the default.
+ */
+static void versions_cb(struct http_req *req, void *arg)
+{
+	json_t *list = json_array();
+
+	(void)arg;
+	for (size_t i = 0; i < es_offered_versions_count; i++) {
+		struct es_version v;
+
+		if (!es_version_parse(es_offered_versions[i], &v))
+			continue;
+		json_array_append_new(list,
+				      json_pack("{s:s, s:o}", "version", es_offered_versions[i],
+						"plugins", spec_plugins_of(&v)));
+	}
+	http_reply_json(req, 200,
+			json_pack("{s:s, s:o}", "default", ES_VERSION_DEFAULT, "versions", list));
+}
+
+/*
+ * GET /api/v1/versions/{version}/plugins: the plugins the plugin repository
+ * holds for this version, of those esaas installs on it: a HEAD of each
+ * one's file (es_plugin_url()), as the plugin jobs check before they touch
+ * a cluster.  {"version", "repository", "plugins": [...], "missing": [...]};
+ * without a repository every plugin is missing.
+ */
+struct repo_list {
+	struct http_req *req;
+	char version[ES_VERSION_BUFSIZE];
+	char *repository;
+	json_t *names;	   /* what esaas installs on the version */
+	bool *present;	   /* per name */
+	char *unreachable; /* the first transport error, if any */
+	size_t pending;
+};
+
+struct repo_head {
+	struct repo_list *list;
+	size_t index;
+};
+
+static void repo_list_done(struct repo_list *l)
+{
+	if (--l->pending > 0)
+		return;
+	if (l->unreachable) {
+		http_reply_error(l->req, 502, "upstream", NULL,
+				 "cannot read the plugin repository %s: %s", l->repository,
+				 l->unreachable);
+	} else {
+		json_t *plugins = json_array(), *missing = json_array();
+
+		for (size_t i = 0; i < json_array_size(l->names); i++)
+			json_array_append(l->present[i] ? plugins : missing,
+					  json_array_get(l->names, i));
+		http_reply_json(l->req, 200,
+				json_pack("{s:s, s:s?, s:o, s:o}", "version", l->version,
+					  "repository", l->repository, "plugins", plugins,
+					  "missing", missing));
+	}
+	json_decref(l->names);
+	free(l->present);
+	free(l->repository);
+	free(l->unreachable);
+	free(l);
+}
+
+static void repo_head_cb(const struct httpc_response *resp, void *arg)
+{
+	struct repo_head *h = arg;
+	struct repo_list *l = h->list;
+
+	if (resp->klass == HTTPC_OK)
+		l->present[h->index] = true;
+	else if (resp->status != 404 && resp->status != 410 && !l->unreachable)
+		l->unreachable = xstrdup(resp->error ? resp->error : "no answer");
+	free(h);
+	repo_list_done(l);
+}
+
+static void version_plugins_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *text = http_req_param(req, "version");
+	const struct wf_env *env = api->env;
+	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
+	struct es_version v;
+	char why[200];
+
+	if (!text || !es_version_parse(text, &v)) {
+		http_reply_error(req, 422, "invalid", "version",
+				 "version: expected MAJOR.MINOR.PATCH such as \"7.17.10\"");
+		return;
+	}
+	if (!es_version_supported(&v, why, sizeof(why))) {
+		http_reply_error(req, 422, "invalid", "version", "version: %s", why);
+		return;
+	}
+	struct repo_list *l = xcalloc(1, sizeof(*l));
+	l->req = req;
+	es_version_format(&v, l->version, sizeof(l->version));
+	l->repository = repo && repo[0] ? xstrdup(repo) : NULL;
+	l->names = spec_plugins_of(&v);
+	l->present = xcalloc(json_array_size(l->names) + 1, sizeof(bool));
+	/* One for this function, so that no answer replies before every HEAD is sent. */
+	l->pending = 1;
+	for (size_t i = 0; l->repository && env->http && i < json_array_size(l->names); i++) {
+		struct repo_head *h = xcalloc(1, sizeof(*h));
+		char *url = es_plugin_url(&v, l->repository,
+					  json_string_value(json_array_get(l->names, i)));
+		struct httpc_request hr = {.method = "HEAD", .url = url, .timeout_ms = 10000};
+
+		h->list = l;
+		h->index = i;
+		l->pending++;
+		httpc_send(env->http, &hr, repo_head_cb, h);
+		free(url);
+	}
+	repo_list_done(l);
+}
+
 void api_clusters_add_routes(struct api *api)
 {
+	api_route(api, "GET", "/api/v1/versions", ACCESS_ANY, versions_cb);
+	api_route(api, "GET", "/api/v1/versions/{version}/plugins", ACCESS_ANY, version_plugins_cb);
 	api_route(api, "POST", "/api/v1/clusters", ACCESS_OPERATE, clusters_create_cb);
 	api_route(api, "GET", "/api/v1/clusters", ACCESS_READ, clusters_list_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}", ACCESS_READ, clusters_get_cb);
+	api_route(api, "GET", "/api/v1/clusters/{name}/nodes", ACCESS_READ, clusters_nodes_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}/health-history", ACCESS_READ,
 		  clusters_health_history_cb);
 	api_route_with(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, op_route,

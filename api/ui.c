@@ -18,6 +18,7 @@
 
 struct api_ui {
 	char *dir;
+	char *csp; /* ui_csp, with the OpenID provider's origin in connect-src */
 };
 
 static const struct ui_type {
@@ -37,14 +38,41 @@ static const struct ui_type {
  * no eval, no plugins, no framing.  So even a value from the API that
  * found its way into the page as markup could not run.
  */
-static const char ui_csp[] = "default-src 'none'; script-src 'self'; style-src 'self'; "
-			     "img-src 'self'; connect-src 'self'; base-uri 'none'; "
-			     "form-action 'none'; frame-ancestors 'none'";
+#define UI_CSP_BEFORE_CONNECT                                       \
+	"default-src 'none'; script-src 'self'; style-src 'self'; " \
+	"img-src 'self'; connect-src 'self'"
+#define UI_CSP_AFTER_CONNECT "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+/*
+ * The origin ("https://idp.example.com:8443") of an http(s) URL, when it
+ * is plain enough to go into a header: letters, digits, '.', '-', ':' and
+ * the brackets of an IPv6 address.  False for anything else.
+ */
+static bool url_origin(const char *url, char *out, size_t len)
+{
+	size_t scheme = strncmp(url, "https://", 8) == 0  ? 8
+			: strncmp(url, "http://", 7) == 0 ? 7
+							  : 0;
+	size_t host = strcspn(url + scheme, "/?#");
+
+	if (!scheme || host == 0 || scheme + host >= len)
+		return false;
+	for (size_t i = scheme; i < scheme + host; i++) {
+		char c = url[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+			return false;
+	}
+	memcpy(out, url, scheme + host);
+	out[scheme + host] = '\0';
+	return true;
+}
 
 /* On every /ui answer, errors included. */
-static void add_security_headers(struct http_req *req)
+static void add_security_headers(struct http_req *req, const struct api_ui *ui)
 {
-	http_req_add_header(req, "Content-Security-Policy", ui_csp);
+	http_req_add_header(req, "Content-Security-Policy", ui->csp);
 	http_req_add_header(req, "X-Content-Type-Options", "nosniff");
 	http_req_add_header(req, "Referrer-Policy", "no-referrer");
 	http_req_add_header(req, "X-Frame-Options", "DENY");
@@ -157,7 +185,7 @@ static void serve_file(struct http_req *req, const struct api_ui *ui, const char
 	struct tm tm;
 	int fd;
 
-	add_security_headers(req);
+	add_security_headers(req, ui);
 	if (!type || !ui->dir) {
 		reply_missing(req, ui, name);
 		return;
@@ -234,14 +262,26 @@ static void ui_file_cb(struct http_req *req, void *arg)
 /* The folder is flat: deeper paths name nothing, but still get the headers. */
 static void ui_nested_cb(struct http_req *req, void *arg)
 {
-	add_security_headers(req);
+	add_security_headers(req, arg);
 	http_reply_error(req, 404, "not_found", NULL, "no such file: %.200s", http_req_path(req));
 }
 
-struct api_ui *api_ui_new(struct http_server *srv, const char *dir)
+struct api_ui *api_ui_new(struct http_server *srv, const char *dir, const char *issuer)
 {
 	struct api_ui *ui = xcalloc(1, sizeof(*ui));
+	char origin[256];
 	struct stat st;
+
+	/* The portal fetches the provider's discovery document and tokens itself. */
+	if (issuer && url_origin(issuer, origin, sizeof(origin))) {
+		ui->csp = xasprintf("%s %s%s", UI_CSP_BEFORE_CONNECT, origin, UI_CSP_AFTER_CONNECT);
+	} else {
+		if (issuer)
+			log_warn("portal: oidc.issuer %s is no plain http(s) URL; the portal signs "
+				 "in with API tokens only",
+				 issuer);
+		ui->csp = xstrdup(UI_CSP_BEFORE_CONNECT UI_CSP_AFTER_CONNECT);
+	}
 
 	/* esaasd runs without its viewer: the API matters more than the pages. */
 	ui->dir = dir ? xstrdup(dir) : NULL;
@@ -266,5 +306,6 @@ void api_ui_free(struct api_ui *ui)
 	if (!ui)
 		return;
 	free(ui->dir);
+	free(ui->csp);
 	free(ui);
 }

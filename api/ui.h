@@ -18,7 +18,9 @@ struct http_server;
 struct api_ui;
 
 /* Add the /ui routes to srv.  A missing dir (or NULL) is logged and /ui answers 404. */
-struct api_ui *api_ui_new(struct http_server *srv, const char *dir);
+/* issuer: the OpenID provider the portal signs in through (its origin is
+ * added to connect-src), or NULL. */
+struct api_ui *api_ui_new(struct http_server *srv, const char *dir, const char *issuer);
 void api_ui_free(struct api_ui *ui);
 
 #endif

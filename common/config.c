@@ -143,6 +143,7 @@ static const struct key keys[] = {
 	{"oidc.refresh_seconds", KEY_INT, FIELD(oidc_refresh_s), 60, 604800, "3600"},
 	{"oidc.allow_insecure_jwks", KEY_BOOL, FIELD(oidc_allow_insecure_jwks), 0, 0, "false"},
 	{"oidc.role_map", KEY_OPT_STRING, FIELD(oidc_role_map), 0, 0, NULL},
+	{"oidc.client_id", KEY_OPT_STRING, FIELD(oidc_client_id), 0, 0, NULL},
 
 	{"metrics.listen", KEY_LISTEN, FIELD(metrics_listen), 0, 0, "127.0.0.1:9464"},
 

@@ -113,7 +113,8 @@ struct config {
 	int oidc_refresh_min_s; /* oidc.refresh_min_seconds: 60, between fetches for unknown kids */
 	int oidc_refresh_s;	/* oidc.refresh_seconds: 3600, the keys fetched again anyway */
 	bool oidc_allow_insecure_jwks; /* oidc.allow_insecure_jwks: false, jwks_url is https */
-	char *oidc_role_map; /* oidc.role_map: "group=role, ..."; NULL: the claim names the role */
+	char *oidc_role_map;  /* oidc.role_map: "group=role, ..."; NULL: the claim names the role */
+	char *oidc_client_id; /* oidc.client_id: the portal's client at the provider; NULL: none */
 };
 
 /* Fill cfg with the defaults (all strings allocated). */

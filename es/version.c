@@ -49,6 +49,10 @@ bool es_version_parse(const char *s, struct es_version *out)
 	return true;
 }
 
+const char *const es_offered_versions[] = {"2.4.6", "5.6.16", "6.8.23", ES_VERSION_DEFAULT,
+					   "8.17.0"};
+const size_t es_offered_versions_count = ARRAY_SIZE(es_offered_versions);
+
 bool es_version_supported(const struct es_version *v, char *why, size_t whylen)
 {
 	char buf[ES_VERSION_BUFSIZE];

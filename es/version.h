@@ -61,6 +61,14 @@ enum es_roles_style {
  */
 bool es_version_parse(const char *s, struct es_version *out) MUST_CHECK;
 
+/*
+ * The release of each supported major that esaas offers and is tested
+ * with, oldest first (what GET /api/v1/versions lists); the default is
+ * one of them.
+ */
+extern const char *const es_offered_versions[];
+extern const size_t es_offered_versions_count;
+
 /* Whether esaas can run this version; if not, why in one sentence. */
 bool es_version_supported(const struct es_version *v, char *why, size_t whylen) MUST_CHECK;
 

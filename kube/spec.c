@@ -505,6 +505,20 @@ static bool version_before(const struct es_version *v, int major, int minor)
 	return !es_version_at_least(v, major, minor, 0);
 }
 
+json_t *spec_plugins_of(const struct es_version *v)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < ARRAY_SIZE(plugins); i++) {
+		const struct plugin_info *p = &plugins[i];
+
+		if (!version_before(v, p->since_major, p->since_minor) &&
+		    (!p->until_major || version_before(v, p->until_major, p->until_minor)))
+			json_array_append_new(list, json_string(p->name));
+	}
+	return list;
+}
+
 bool spec_check_plugin(const char *name, const struct es_version *v, const char *field,
 		       struct spec_error *err)
 {

@@ -132,6 +132,10 @@ bool spec_check_replicas(enum es_role role, json_int_t replicas, const char *fie
 bool spec_check_plugin(const char *name, const struct es_version *v, const char *field,
 		       struct spec_error *err) MUST_CHECK;
 
+/* The names of the plugins this version installs as plugins, in the
+ * order spec_check_plugin() knows them: a new JSON array. */
+json_t *spec_plugins_of(const struct es_version *v);
+
 enum spec_setting_kind {
 	SPEC_SETTING_UNKNOWN,
 	SPEC_SETTING_OWNED,   /* esaas writes it: cluster.name, node.*, discovery.* ... */

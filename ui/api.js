@@ -101,6 +101,18 @@ export function post(path, body) {
 	return request('POST', path, body);
 }
 
+export function put(path, body) {
+	return request('PUT', path, body);
+}
+
+export function patch(path, body) {
+	return request('PATCH', path, body);
+}
+
+export function del(path) {
+	return request('DELETE', path);
+}
+
 // "/api/v1/jobs?status=failed&kind=scale", leaving out empty parameters.
 export function withQuery(path, params) {
 	const q = new URLSearchParams();
@@ -123,8 +135,20 @@ export const paths = {
 	workflows: () => '/api/v1/workflows',
 	workflow: (kind) => `/api/v1/workflows/${encodeURIComponent(kind)}`,
 	whoami: () => '/api/v1/whoami',
+	me: () => '/api/v1/me',
+	versions: () => '/api/v1/versions',
+	versionPlugins: (v) => `/api/v1/versions/${encodeURIComponent(v)}/plugins`,
+	tenants: () => '/api/v1/tenants',
+	tenant: (t) => `/api/v1/tenants/${encodeURIComponent(t)}`,
+	quota: (t) => `/api/v1/tenants/${encodeURIComponent(t)}/quota`,
+	tokens: () => '/api/v1/tokens',
+	token: (id) => `/api/v1/tokens/${encodeURIComponent(id)}`,
+	clusterOp: (name, op) => `/api/v1/clusters/${encodeURIComponent(name)}/${op}`,
+	clusterPlugin: (name, plugin) =>
+		`/api/v1/clusters/${encodeURIComponent(name)}/plugins/${encodeURIComponent(plugin)}`,
 	clusters: () => '/api/v1/clusters',
 	cluster: (name) => `/api/v1/clusters/${encodeURIComponent(name)}`,
+	clusterNodes: (name) => `/api/v1/clusters/${encodeURIComponent(name)}/nodes`,
 	healthHistory: (name, limit) =>
 		withQuery(`/api/v1/clusters/${encodeURIComponent(name)}/health-history`, {limit}),
 };

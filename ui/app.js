@@ -1,14 +1,18 @@
-// The job viewer: routes in the address's fragment (#/jobs, #/jobs/42,
-// #/clusters, #/clusters/logs), one page at a time, each refreshing itself
-// until the next route disposes of it.  Also signing in: the token prompt
-// shown when the API answers 401, and who is signed in (GET
-// /api/v1/whoami) with the button that signs out.
+// The portal: routes in the address's fragment (#/jobs, #/jobs/42,
+// #/clusters, #/clusters/logs, #/apply, #/admin), one page at a time, each
+// refreshing itself until the next route disposes of it.  Also signing in:
+// the token prompt shown when the API answers 401, and who is signed in
+// and what their role may do (GET /api/v1/me), with the button that signs
+// out.  Pages offer only the actions app.me.may allows.
 
 import {get, paths, getToken, setToken, onUnauthorized} from './api.js';
+import {authInfo, startSignIn, finishSignIn, keepFresh, forgetRefresh} from './oidc.js';
 import {h, replace, announce} from './dom.js';
 import {jobsPage} from './jobs.js';
 import {jobPage} from './job.js';
 import {clustersPage, clusterPage} from './clusters.js';
+import {applyPage} from './apply.js';
+import {adminPage} from './admin.js';
 
 // Seconds between refreshes: 3, or ?poll=N (1 to 60) in the address.
 function pollSeconds() {
@@ -18,6 +22,7 @@ function pollSeconds() {
 
 const app = {
 	pollSeconds: pollSeconds(),
+	me: null, // GET /api/v1/me of the token kept: {actor, tenant, role, may}
 	setTitle(text) {
 		document.title = `${text} · esaas`;
 	},
@@ -53,6 +58,9 @@ function parseRoute() {
 	if (top === 'clusters' && segs.length === 2) {
 		return {name: 'cluster', cluster: arg, query};
 	}
+	if ((top === 'apply' || top === 'admin') && segs.length === 1) {
+		return {name: top, query};
+	}
 	return {name: 'unknown', segs, query};
 }
 
@@ -69,7 +77,7 @@ function route() {
 		dispose = null;
 	}
 	const r = parseRoute();
-	const section = r.name === 'cluster' || r.name === 'clusters' ? 'clusters' : 'jobs';
+	const section = {cluster: 'clusters', clusters: 'clusters', apply: 'apply', admin: 'admin'}[r.name] || 'jobs';
 	for (const a of document.querySelectorAll('nav a[data-nav]')) {
 		if (a.dataset.nav === section) {
 			a.setAttribute('aria-current', 'page');
@@ -89,6 +97,12 @@ function route() {
 		break;
 	case 'cluster':
 		dispose = clusterPage(main, r.cluster, app);
+		break;
+	case 'apply':
+		dispose = applyPage(main, app);
+		break;
+	case 'admin':
+		dispose = adminPage(main, app);
 		break;
 	default:
 		dispose = notFound();
@@ -115,7 +129,7 @@ const tokenButton = document.getElementById('token-button');
 const whoami = document.getElementById('whoami');
 let tokenRefused = false;
 let prompted = false;
-let identity = null; // GET /api/v1/whoami of the token kept, once it answered
+let identity = null; // GET /api/v1/me of the token kept, once it answered
 
 // The header: who is signed in, and the one button that signs in or out.
 function showSession() {
@@ -126,6 +140,10 @@ function showSession() {
 			h('strong', {id: 'whoami-tenant'}, identity.tenant));
 	}
 	whoami.hidden = !identity;
+	// The sections a role has no use for are not offered.
+	const may = identity ? identity.may : {};
+	document.getElementById('nav-apply').hidden = !may.operate || may.operate === 'none';
+	document.getElementById('nav-admin').hidden = may.admin !== 'all';
 	tokenButton.hidden = !have && !tokenRefused;
 	tokenButton.textContent = have ? 'Sign out' : 'Sign in';
 	if (identity) {
@@ -140,12 +158,15 @@ function showSession() {
 async function refreshSession() {
 	const token = getToken();
 	identity = null;
+	app.me = null;
 	if (token) {
 		try {
-			const who = await get(paths.whoami());
+			const who = await get(paths.me());
 			// Signed out or in again while the answer was on its way.
 			if (getToken() === token && who && typeof who.actor === 'string') {
-				identity = {actor: who.actor, role: String(who.role), tenant: String(who.tenant)};
+				identity = {actor: who.actor, role: String(who.role), tenant: String(who.tenant),
+					may: who.may && typeof who.may === 'object' ? who.may : {}};
+				app.me = identity;
 			}
 		} catch {
 			// 401: onUnauthorized asks again; anything else: no one to show.
@@ -154,10 +175,27 @@ async function refreshSession() {
 	showSession();
 }
 
+// --- signing in: the organisation's identity provider ------------------------
+
+let oidc = null; // GET /api/v1/auth's oidc: {issuer, client_id}, or null
+const oidcBox = document.getElementById('oidc-signin');
+const oidcError = document.getElementById('oidc-error');
+
+function oidcFailed(message) {
+	oidcError.textContent = `Signing in did not work: ${message}`;
+	oidcError.hidden = false;
+}
+
+document.getElementById('oidc-button').addEventListener('click', () => {
+	oidcError.hidden = true;
+	startSignIn(oidc).catch((err) => oidcFailed(err.message));
+});
+
 function askToken(reason) {
 	if (dialog.open) {
 		return;
 	}
+	oidcBox.hidden = !oidc;
 	tokenRefused = true;
 	showSession();
 	document.getElementById('token-why').textContent = reason ||
@@ -165,11 +203,12 @@ function askToken(reason) {
 	tokenError.hidden = true;
 	tokenInput.value = '';
 	dialog.showModal();
-	tokenInput.focus();
+	(oidc ? document.getElementById('oidc-button') : tokenInput).focus();
 }
 
 onUnauthorized((err) => {
 	identity = null;
+	app.me = null;
 	showSession();
 	// Ask once by itself; afterwards the header's button asks again, so
 	// that a refresh every few seconds does not keep opening the prompt.
@@ -193,6 +232,7 @@ tokenForm.addEventListener('submit', (e) => {
 		return;
 	}
 	tokenInput.removeAttribute('aria-invalid');
+	forgetRefresh();
 	setToken(token);
 	prompted = false;
 	dialog.close();
@@ -202,8 +242,8 @@ tokenForm.addEventListener('submit', (e) => {
 		if (identity) {
 			announce(`Signed in as ${identity.actor}, ${identity.role} of tenant ${identity.tenant}.`);
 		}
+		route();
 	});
-	route();
 });
 
 document.getElementById('token-cancel').addEventListener('click', () => dialog.close());
@@ -213,7 +253,9 @@ tokenButton.addEventListener('click', () => {
 		// Signed out: the pages say what they cannot load, and the
 		// button (where the focus stays) signs in again.
 		setToken('');
+		forgetRefresh();
 		identity = null;
+		app.me = null;
 		tokenRefused = true;
 		prompted = true;
 		showSession();
@@ -233,6 +275,38 @@ document.querySelector('.skip-link').addEventListener('click', (e) => {
 });
 
 window.addEventListener('hashchange', route);
-showSession();
-refreshSession();
-route();
+// How to sign in, then the answer of the provider if this load is one;
+// the first page waits for what the role may do, so that it shows only
+// the actions allowed.
+async function start() {
+	showSession();
+	try {
+		oidc = (await authInfo()).oidc || null;
+	} catch {
+		oidc = null;
+	}
+	if (oidc) {
+		try {
+			const claims = await finishSignIn(oidc);
+			if (claims) {
+				prompted = false;
+				announce('Signed in through the identity provider.');
+			}
+		} catch (err) {
+			prompted = true;
+			askToken('Signing in through the identity provider did not work.');
+			oidcFailed(err.message);
+		}
+		keepFresh(oidc, () => announce('Sign-in renewed.'), () => {
+			prompted = true;
+			identity = null;
+			app.me = null;
+			showSession();
+			askToken('Your sign-in has expired: sign in again.');
+		});
+	}
+	await refreshSession();
+	route();
+}
+
+start();

@@ -1,8 +1,12 @@
 // The clusters: a list with each one's version, phase, health, nodes and
-// active job; and one cluster's spec, observed status and jobs.
+// active job; and one cluster's page: its health now and over time, its
+// nodes and their hosts, endpoint, Kibana, spec, jobs, and (for a role
+// that may operate) the actions on it.
 
 import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
+import {healthChart} from './chart.js';
+import {operatePanel, busyNote} from './operate.js';
 import {statusBadge, timeAgo, timeExact} from './format.js';
 import {JobTable} from './jobs.js';
 import {jobHref, clusterHref} from './links.js';
@@ -130,16 +134,62 @@ function nodesTable(spec) {
 		h('tbody', null, rows)));
 }
 
+// The cluster's HTTP endpoint inside Kubernetes: its service's address.
+function endpointText(endpoint) {
+	if (!endpoint) {
+		return '';
+	}
+	if (typeof endpoint !== 'object') {
+		return String(endpoint);
+	}
+	if (endpoint.service && endpoint.namespace) {
+		return `http://${endpoint.service}.${endpoint.namespace}.svc:${endpoint.port || 9200}`;
+	}
+	return jsonTree(endpoint);
+}
+
+// Kibana's address next to the cluster (kube/render.h: the service
+// "kibana" on port 5601 of the cluster's namespace), when it has one.
+function kibanaLink(c) {
+	const spec = c.spec || {};
+	const ns = c.observed && c.observed.namespace;
+	if (!spec.kibana || !spec.kibana.replicas || !ns) {
+		return 'none';
+	}
+	const url = `http://kibana.${ns}.svc:5601`;
+	return h('a', {href: url, id: 'kibana-link', rel: 'noopener noreferrer'}, url);
+}
+
+// The pods as Kubernetes has them now: role, host, phase, ready.
+function podsTable(nodes) {
+	if (!Array.isArray(nodes)) {
+		return h('p', {class: 'empty'}, 'The nodes could not be read from Kubernetes.');
+	}
+	if (nodes.length === 0) {
+		return h('p', {class: 'empty'}, 'No nodes are running.');
+	}
+	return h('div', {class: 'table-wrap'}, h('table', {class: 'pods', id: 'cluster-pods'},
+		h('caption', null, 'Nodes and their hosts, now'),
+		h('thead', null, h('tr', null, ['Node', 'Role', 'Host', 'Phase', 'Ready']
+			.map((t) => h('th', {scope: 'col'}, t)))),
+		h('tbody', null, nodes.map((n) => h('tr', {dataset: {pod: String(n.name)}},
+			h('th', {scope: 'row'}, n.name),
+			h('td', null, n.role || ''),
+			h('td', {class: 'host'}, n.host || 'not scheduled'),
+			h('td', null, n.deleting ? 'terminating' : n.phase || ''),
+			h('td', null, n.ready ? 'yes' : 'no'))))));
+}
+
 function drawCluster(el, c) {
 	const spec = c.spec || {};
 	const observed = c.observed || {};
-	const endpoint = observed.endpoint;
 	replace(el,
 		defList([
 			['Version', spec.version ? String(spec.version) : ''],
 			['Phase', observed.phase ? String(observed.phase) : ''],
 			['Health', healthFacts(c)],
-			['Endpoint', endpoint ? (typeof endpoint === 'object' ? jsonTree(endpoint) : String(endpoint)) : ''],
+			['Endpoint', h('code', {id: 'cluster-endpoint'}, endpointText(observed.endpoint))],
+			['Kibana', kibanaLink(c)],
 			['Active job', activeJob(c.active_job)],
 			['Created by', c.created_by],
 			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],
@@ -184,17 +234,28 @@ export function clusterPage(main, name, app) {
 	const heading = h('h1', {tabindex: '-1'}, `Cluster ${name}`);
 	const problem = h('p', {class: 'problem', hidden: true});
 	const body = h('div', {class: 'cluster'});
+	const chart = h('div', {id: 'health-chart'});
+	const historyBody = h('div');
+	const historySec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-history-h', hidden: true},
+		h('h2', {id: 'cluster-history-h'}, 'Health over time'), chart,
+		h('details', null, h('summary', null, 'The changes of health'), historyBody));
+	const podsBody = h('div');
+	const podsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-pods-h'},
+		h('h2', {id: 'cluster-pods-h'}, 'Nodes and hosts'), podsBody);
+	const operate = h('div', {id: 'operate-place'});
 	const jobs = new JobTable(`Jobs of cluster ${name}, newest first`, {showCluster: false});
 	const allJobs = h('a', {href: `#/jobs?cluster=${encodeURIComponent(name)}`}, `All jobs of ${name}`);
 	const jobsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-jobs-h'},
 		h('h2', {id: 'cluster-jobs-h'}, 'Active and recent jobs'), jobs.el, h('p', null, allJobs));
-	const historyBody = h('div');
-	const historySec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-history-h', hidden: true},
-		h('h2', {id: 'cluster-history-h'}, 'Health history'), historyBody);
 	const note = h('p', {class: 'refresh-note'});
-	replace(main, heading, problem, body, jobsSec, historySec, note);
+	replace(main, heading, problem, body, historySec, podsSec, operate, jobsSec, note);
 	app.setTitle(`Cluster ${name}`);
+	const mayOperate = Boolean(app.me && app.me.may && app.me.may.operate && app.me.may.operate !== 'none');
 	let historySig = null;
+	let podsSig = null;
+	let operateSig = null;
+	let repoPlugins = null; // the repository's plugins for the cluster's version
+	let repoVersion = null;
 
 	let sig = null;
 	let missing = false;
@@ -212,6 +273,7 @@ export function clusterPage(main, name, app) {
 				missing = true;
 				problem.hidden = false;
 				problem.textContent = `Cluster ${name} was not found (it may have been deleted).`;
+				replace(operate);
 				return;
 			}
 			throw err;
@@ -223,12 +285,38 @@ export function clusterPage(main, name, app) {
 			drawCluster(body, c);
 		}
 		jobs.update(Array.isArray(page.jobs) ? page.jobs : []);
-		// An esaasd without the health sweep has no history: the part stays hidden.
-		const history = await get(paths.healthHistory(name, 20)).catch(() => null);
+		const [history, pods] = await Promise.all([
+			// An esaasd without the health sweep has no history: the part stays hidden.
+			get(paths.healthHistory(name, 100)).catch(() => null),
+			get(paths.clusterNodes(name)).then((r) => r.nodes).catch(() => null),
+		]);
 		if (history && JSON.stringify(history) !== historySig) {
 			historySig = JSON.stringify(history);
 			replace(historyBody, historyTable(history.history));
 			historySec.hidden = false;
+		}
+		if (history) {
+			replace(chart, healthChart(history.history) || h('p', {class: 'empty'}, 'No health recorded yet.'));
+		}
+		if (JSON.stringify(pods) !== podsSig) {
+			podsSig = JSON.stringify(pods);
+			replace(podsBody, podsTable(pods));
+		}
+		if (mayOperate) {
+			const version = c.spec && c.spec.version;
+			if (version && version !== repoVersion) {
+				const list = await get(paths.versionPlugins(version)).catch(() => null);
+				if (list) {
+					repoVersion = version;
+					repoPlugins = Array.isArray(list.plugins) ? list.plugins : [];
+				}
+			}
+			const active = c.active_job;
+			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id, repoPlugins]);
+			if (opSig !== operateSig) {
+				operateSig = opSig;
+				replace(operate, active ? busyNote(active) : null, operatePanel(c, pods, repoPlugins || []));
+			}
 		}
 		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;
 	};

@@ -29,6 +29,19 @@ export function h(tag, attrs, ...children) {
 	return el;
 }
 
+// The same for SVG elements (a chart): s('rect', {x: 0, width: 4}).
+const SVG_NS = 'http://www.w3.org/2000/svg';
+export function s(tag, attrs, ...children) {
+	const el = document.createElementNS(SVG_NS, tag);
+	for (const [name, value] of Object.entries(attrs || {})) {
+		if (value !== null && value !== undefined && value !== false) {
+			el.setAttribute(name, String(value));
+		}
+	}
+	append(el, children);
+	return el;
+}
+
 // Append children (nodes, strings, numbers, nested arrays) as nodes or text.
 export function append(el, children) {
 	for (const child of children.flat(Infinity)) {

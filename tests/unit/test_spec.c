@@ -595,6 +595,39 @@ static void test_plugins_per_version(void **state)
 	assert_string_equal(err.field, "name");
 }
 
+/* The list the portal offers is exactly what spec_check_plugin() accepts. */
+static void test_plugins_of_a_version(void **state)
+{
+	static const char *const names[] = {"analysis-icu",	 "repository-s3",
+					    "ingest-attachment", "mapper-attachments",
+					    "analysis-nori",	 "delete-by-query"};
+	struct spec_error err;
+
+	for (size_t i = 0; i < es_offered_versions_count; i++) {
+		struct es_version v;
+
+		assert_true(es_version_parse(es_offered_versions[i], &v));
+		json_t *list = spec_plugins_of(&v);
+		assert_true(json_array_size(list) > 0);
+		for (size_t j = 0; j < sizeof(names) / sizeof(names[0]); j++) {
+			bool listed = false;
+			size_t k;
+			json_t *p;
+
+			json_array_foreach (list, k, p)
+				listed = listed || strcmp(json_string_value(p), names[j]) == 0;
+			assert_int_equal(listed, spec_check_plugin(names[j], &v, "name", &err));
+		}
+		json_decref(list);
+	}
+
+	struct es_version v8;
+	assert_true(es_version_parse("8.17.0", &v8));
+	json_t *list = spec_plugins_of(&v8);
+	assert_string_equal(json_string_value(json_array_get(list, 0)), "analysis-icu");
+	json_decref(list);
+}
+
 static void test_dns_label(void **state)
 {
 	assert_true(spec_is_dns_label("a", 40));
@@ -642,6 +675,7 @@ int main(void)
 		cmocka_unit_test(test_removed_settings_under_wildcards),
 		cmocka_unit_test(test_replicas_rule),
 		cmocka_unit_test(test_plugins_per_version),
+		cmocka_unit_test(test_plugins_of_a_version),
 		cmocka_unit_test(test_dns_label),
 		cmocka_unit_test(test_dns_label_length),
 	};
