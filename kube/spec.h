@@ -8,7 +8,9 @@
  *    "clients": {"replicas": 2, "cpu": "1", "memory": "2Gi", "heap": "1g"},
  *    "plugins": ["analysis-icu"],
  *    "config":  {"indices.query.bool.max_clause_count": "4096"},
- *    "placement": {"spread": "host"}}
+ *    "placement": {"spread": "host"},
+ *    "network": {"service_type": "ClusterIP",
+ *                "allow": [{"cidr": "10.1.0.0/16"}, {"namespace": "frontend"}]}}
  *
  * Only "name" is required.  An error names the field it is about, in the
  * dotted form the API reports ("masters.replicas", "plugins[1]",
