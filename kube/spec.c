@@ -1007,7 +1007,8 @@ static bool parse_peer(json_t *obj, size_t i, struct spec_peer *p, struct spec_e
 		if (!v || !spec_is_cidr(v))
 			return fail(err, field,
 				    "must be a network in CIDR form with no host bits set, such as "
-				    "\"10.1.0.0/16\" or \"fd00::/64\"");
+				    "\"10.1.0.0/16\" or \"fd00::/64\" (got %s%.64s%s)",
+				    v ? "\"" : "", v ? v : "not a string", v ? "\"" : "");
 		p->kind = SPEC_PEER_CIDR;
 	} else {
 		snprintf(field, sizeof(field), "network.allow[%zu].namespace", i);
@@ -1015,7 +1016,8 @@ static bool parse_peer(json_t *obj, size_t i, struct spec_peer *p, struct spec_e
 		if (!v || !spec_is_dns_label(v, SPEC_DNS_LABEL_MAX))
 			return fail(err, field,
 				    "must be a namespace's name: a DNS-1123 label of lower-case "
-				    "letters, digits and '-'");
+				    "letters, digits and '-' (got %s%.64s%s)",
+				    v ? "\"" : "", v ? v : "not a string", v ? "\"" : "");
 		p->kind = SPEC_PEER_NAMESPACE;
 	}
 	p->value = xstrdup(v);

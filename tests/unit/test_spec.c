@@ -337,7 +337,8 @@ static const struct bad bad_specs[] = {
 	 "\"x\"}]}}",
 	 "network.allow[1].pod", "unknown field"},
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.1/8\"}]}}",
-	 "network.allow[0].cidr", "no host bits set"},
+	 "network.allow[0].cidr",
+	 "no host bits set, such as \"10.1.0.0/16\" or \"fd00::/64\" (got \"10.0.0.1/8\")"},
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0\"}]}}",
 	 "network.allow[0].cidr", "CIDR form"},
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0/33\"}]}}",
@@ -345,7 +346,7 @@ static const struct bad bad_specs[] = {
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"evil.example.com/32\"}]}}",
 	 "network.allow[0].cidr", "CIDR form"},
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": 10}]}}", "network.allow[0].cidr",
-	 "CIDR form"},
+	 "(got not a string)"},
 	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"namespace\": \"Kube_System\"}]}}",
 	 "network.allow[0].namespace", "DNS-1123"},
 };
