@@ -116,6 +116,8 @@ static int render_main(int argc, char **argv)
 		.allowed_images = cfg.kube_allowed_images,
 		.utility_image = cfg.kube_utility_image,
 		.tune_hosts = cfg.kube_tune_hosts,
+		.api_server_cidrs = cfg.kube_api_server_cidrs,
+		.esaasd_namespace = cfg.kube_esaasd_namespace,
 	};
 	if (!render_cluster(&spec, &ro, &objects, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl render: %s\n", err);

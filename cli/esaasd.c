@@ -94,6 +94,12 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 			 conn.exec ? ", credential plugin " : "",
 			 conn.exec ? conn.exec->command : "");
 		k = kube_new(http, &conn);
+		if (!cfg->kube_api_server_cidrs && !cfg->kube_esaasd_namespace)
+			log_warn(
+				"kubernetes: neither kubernetes.api_server_cidrs nor "
+				"kubernetes.esaasd_namespace is set: the clusters' NetworkPolicies "
+				"admit every address to their HTTP ports (docs/operations.md, "
+				"\"Network isolation\")");
 	} else {
 		log_warn("kubernetes: %s", err);
 	}

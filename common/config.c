@@ -111,6 +111,8 @@ static const struct key keys[] = {
 	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},
 	{"kubernetes.utility_image", KEY_STRING, FIELD(kube_utility_image), 0, 0, "busybox:1.36.1"},
 	{"kubernetes.tune_hosts", KEY_BOOL, FIELD(kube_tune_hosts), 0, 0, "false"},
+	{"kubernetes.api_server_cidrs", KEY_OPT_STRING, FIELD(kube_api_server_cidrs), 0, 0, NULL},
+	{"kubernetes.esaasd_namespace", KEY_OPT_STRING, FIELD(kube_esaasd_namespace), 0, 0, NULL},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 
@@ -1149,6 +1151,13 @@ static bool check_values(struct loader *ld)
 	if (cfg->kube_allowed_images &&
 	    !spec_allowed_images_valid(cfg->kube_allowed_images, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("kubernetes.allowed_images"), msg);
+	if (cfg->kube_api_server_cidrs &&
+	    !spec_cidr_list_valid(cfg->kube_api_server_cidrs, msg, sizeof(msg)))
+		return fail_key(ld, (size_t)key_index("kubernetes.api_server_cidrs"), msg);
+	if (cfg->kube_esaasd_namespace &&
+	    !spec_is_dns_label(cfg->kube_esaasd_namespace, SPEC_DNS_LABEL_MAX))
+		return fail_key(ld, (size_t)key_index("kubernetes.esaasd_namespace"),
+				"expected a namespace's name (a DNS-1123 label)");
 	return true;
 }
 

@@ -74,6 +74,15 @@ struct config {
 	char *kube_utility_image; /* kubernetes.utility_image: esaas's own init and wipe image */
 	bool kube_tune_hosts;	  /* kubernetes.tune_hosts: false; true raises vm.max_map_count
 			       * from a privileged init container of the utility image */
+	/* Who reaches the clusters' HTTP port besides their own pods, in their
+	 * NetworkPolicies (kube/render_netpol.c).  kubernetes.api_server_cidrs:
+	 * "CIDR, CIDR", the addresses the API server's service proxy dials pods
+	 * from (its nodes'); kubernetes.esaasd_namespace: esaasd's namespace when
+	 * it runs in the cluster and calls Elasticsearch directly
+	 * (elasticsearch.url).  Both NULL: the HTTP port is open to every
+	 * address, and esaasd warns at start. */
+	char *kube_api_server_cidrs;
+	char *kube_esaasd_namespace;
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */
 

@@ -792,6 +792,16 @@ static json_t *headless_service(const struct ctx *c)
 	return svc;
 }
 
+/*
+ * A node port opens the Service on every node's address, past the
+ * namespace's NetworkPolicies as far as most network plugins go (the
+ * source is rewritten to the node's): only where the spec asks for it.
+ */
+static const char *service_type(const struct ctx *c)
+{
+	return c->spec->network.node_port ? "NodePort" : "ClusterIP";
+}
+
 static json_t *http_service(const struct ctx *c)
 {
 	/* Without clients the data nodes take the HTTP traffic, so a cluster
@@ -801,10 +811,10 @@ static json_t *http_service(const struct ctx *c)
 	json_t *svc = render_object("v1", "Service", render_metadata(c, RENDER_HTTP_SERVICE, role));
 
 	json_object_set_new(svc, "spec",
-			    json_pack("{s:s, s:o, s:[{s:s, s:s, s:i, s:i}]}", "type", "NodePort",
-				      "selector", match_labels(c, role), "ports", "name", "http",
-				      "protocol", "TCP", "port", RENDER_HTTP_PORT, "targetPort",
-				      RENDER_HTTP_PORT));
+			    json_pack("{s:s, s:o, s:[{s:s, s:s, s:i, s:i}]}", "type",
+				      service_type(c), "selector", match_labels(c, role), "ports",
+				      "name", "http", "protocol", "TCP", "port", RENDER_HTTP_PORT,
+				      "targetPort", RENDER_HTTP_PORT));
 	return svc;
 }
 
@@ -910,9 +920,9 @@ static json_t *kibana_service(const struct ctx *c)
 				      c->ns, "labels", lab));
 	json_object_set_new(svc, "spec",
 			    json_pack("{s:s, s:{s:s, s:s}, s:[{s:s, s:s, s:i, s:i}]}", "type",
-				      "NodePort", "selector", RENDER_LABEL_CLUSTER, c->spec->name,
-				      RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE, "ports", "name",
-				      "http", "protocol", "TCP", "port", RENDER_KIBANA_PORT,
+				      service_type(c), "selector", RENDER_LABEL_CLUSTER,
+				      c->spec->name, RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE, "ports",
+				      "name", "http", "protocol", "TCP", "port", RENDER_KIBANA_PORT,
 				      "targetPort", RENDER_KIBANA_PORT));
 	return svc;
 }
@@ -1062,6 +1072,7 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	list = json_array();
 	json_array_append_new(list, namespace_object(&c));
 	json_array_append_new(list, render_quota_object(&c, 0));
+	render_network_policies(&c, list);
 	for (int r = 0; r < ES_ROLE_COUNT; r++) {
 		json_t *cm = config_map(&c, r, err, errlen);
 

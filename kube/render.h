@@ -6,16 +6,21 @@
  *                          (render_namespace()); the one stored with the
  *                          cluster once it exists (render_opts.ns)
  *   ResourceQuota          esaas-quota: what the spec's pods ask for, summed
+ *   NetworkPolicy          esaas-default-deny, esaas-cluster, esaas-control,
+ *                          esaas-tenant: who reaches the pods
+ *                          (kube/render_netpol.c)
  *   ConfigMap              es-master-config, es-data-config, es-client-config
  *                          (elasticsearch.yml of each role)
  *   Service                es-<namespace>: headless, the masters, 9300 and 9200
- *   Service                es-http: NodePort 9200, the clients (the data nodes
- *                          when there are no clients)
+ *   Service                es-http: 9200, the clients (the data nodes when
+ *                          there are no clients); ClusterIP, NodePort when
+ *                          the spec's network.service_type asks for it
  *   StatefulSet            es-master, es-data, es-client
  *   PodDisruptionBudget    es-master, es-data, es-client (maxUnavailable 1; 0 for
  *                          a role of one node, and while the health sweep holds
  *                          them)
- *   Service, Deployment    kibana (NodePort 5601), when the spec asks for one
+ *   Service, Deployment    kibana (5601, typed as es-http), when the spec
+ *                          asks for one
  *
  * in that order, which is also the order a create applies them in.
  *
@@ -118,6 +123,12 @@ struct render_opts {
 	 * false: a claim template per role that keeps data (render_volumes()).
 	 */
 	bool host_path_data;
+	/* Who calls Elasticsearch for esaas, admitted by the esaas-control
+	 * NetworkPolicy (kube/render_netpol.c): kubernetes.api_server_cidrs
+	 * ("CIDR, CIDR", the service proxy's source) and
+	 * kubernetes.esaasd_namespace.  Both NULL: every address. */
+	const char *api_server_cidrs;
+	const char *esaasd_namespace;
 };
 
 /*
@@ -154,6 +165,12 @@ bool render_to_yaml(json_t *objects, char **out) MUST_CHECK;
 /* The object of that kind and name in a render_cluster() array, or NULL;
  * borrowed. */
 json_t *render_find(json_t *objects, const char *kind, const char *name);
+
+/* The namespace's NetworkPolicies (kube/render_netpol.c). */
+#define RENDER_NETPOL_DENY "esaas-default-deny"
+#define RENDER_NETPOL_CLUSTER "esaas-cluster"
+#define RENDER_NETPOL_CONTROL "esaas-control"
+#define RENDER_NETPOL_TENANT "esaas-tenant"
 
 /* The namespace's ResourceQuota. */
 #define RENDER_QUOTA_NAME "esaas-quota"

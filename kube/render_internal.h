@@ -40,6 +40,9 @@ json_t *render_object(const char *api_version, const char *kind, json_t *meta);
 /* render_quota.c */
 json_t *render_quota_object(const struct ctx *c, int wipe_pods);
 
+/* render_netpol.c: the NetworkPolicies, appended to list */
+void render_network_policies(const struct ctx *c, json_t *list);
+
 /* render_yaml.c */
 bool render_yaml_text(json_t *doc, bool stream, char **out);
 

@@ -22,6 +22,8 @@ const struct kube_resource kube_resources[] = {
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
 	{"PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", true,
 	 "get list create patch delete"},
+	/* Applied only: they go with their namespace (kube/render_netpol.c). */
+	{"NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", true, "create patch"},
 	/* The nodes: room for a create or a scale (read before either), and
 	 * where to put the data volumes: a StorageClass and the
 	 * PersistentVolumes (cluster-scoped) per cluster; the claims are the

@@ -7,6 +7,7 @@
  */
 #include "kube/spec.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,13 +28,15 @@ static const struct role_defaults role_defaults[ES_ROLE_COUNT] = {
 };
 
 static const char *const top_fields[] = {
-	"name",	   "version", "image",	   "masters", "data", "clients",
-	"plugins", "config",  "placement", "kibana",  NULL,
+	"name",	   "version", "image",	   "masters", "data",	 "clients",
+	"plugins", "config",  "placement", "kibana",  "network", NULL,
 };
 static const char *const node_fields[] = {"replicas", "cpu", "memory", "heap", NULL};
 static const char *const data_fields[] = {"replicas", "cpu", "memory", "heap", "disk", NULL};
 static const char *const placement_fields[] = {"spread", NULL};
 static const char *const kibana_fields[] = {"replicas", NULL};
+static const char *const network_fields[] = {"service_type", "allow", NULL};
+static const char *const peer_fields[] = {"cidr", "namespace", NULL};
 
 /*
  * The plugins esaas knows, and the versions that install them as plugins:
@@ -914,6 +917,171 @@ static bool parse_kibana(json_t *obj, struct spec *s, struct spec_error *err)
 	return true;
 }
 
+/* An IPv4 or IPv6 network as NetworkPolicy's ipBlock takes it, in its
+ * canonical form: "10.1.0.0/16", no host bits set (the API server accepts
+ * "10.1.2.3/16" but means 10.1.0.0/16; asking for the canonical form keeps
+ * a tenant from believing it admitted one address). */
+bool spec_is_cidr(const char *s)
+{
+	unsigned char addr[16];
+	char host[64];
+	const char *slash = strchr(s, '/');
+	int64_t bits;
+	int family;
+	size_t len;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(host))
+		return false;
+	memcpy(host, s, (size_t)(slash - s));
+	host[slash - s] = '\0';
+	family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	len = family == AF_INET6 ? 16 : 4;
+	if (inet_pton(family, host, addr) != 1 ||
+	    !parse_int64(slash + 1, 0, (int64_t)len * 8, &bits))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		int64_t keep = bits - (int64_t)i * 8;
+		unsigned char mask = keep >= 8	 ? 0xff
+				     : keep <= 0 ? 0
+						 : (unsigned char)(0xff << (8 - keep));
+
+		if (addr[i] & (unsigned char)~mask)
+			return false;
+	}
+	return true;
+}
+
+bool spec_list_next(const char **list, char *buf, size_t len)
+{
+	const char *p = *list;
+	const char *end;
+	size_t n;
+
+	while (*p == ' ' || *p == ',')
+		p++;
+	if (!*p)
+		return false;
+	end = strchr(p, ',');
+	if (!end)
+		end = p + strlen(p);
+	*list = end;
+	while (end > p && end[-1] == ' ')
+		end--;
+	n = (size_t)(end - p);
+	if (n >= len)
+		n = len - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return true;
+}
+
+bool spec_cidr_list_valid(const char *list, char *err, size_t errlen)
+{
+	char entry[64];
+	size_t n = 0;
+
+	while (spec_list_next(&list, entry, sizeof(entry))) {
+		if (!spec_is_cidr(entry)) {
+			snprintf(err, errlen,
+				 "\"%.64s\" is not a network in CIDR form with no host bits set "
+				 "(\"10.0.0.0/24\", \"192.168.1.10/32\")",
+				 entry);
+			return false;
+		}
+		n++;
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "expected one or more CIDRs separated by commas");
+		return false;
+	}
+	return true;
+}
+
+/* One entry of network.allow: exactly one of cidr and namespace. */
+static bool parse_peer(json_t *obj, size_t i, struct spec_peer *p, struct spec_error *err)
+{
+	char field[64];
+	json_t *cidr, *ns;
+	const char *v;
+
+	snprintf(field, sizeof(field), "network.allow[%zu]", i);
+	if (!json_is_object(obj))
+		return fail(err, field,
+			    "must be an object such as {\"cidr\": \"10.1.0.0/16\"} or "
+			    "{\"namespace\": \"frontend\"}");
+	if (!only_fields(obj, field, peer_fields, err))
+		return false;
+	cidr = json_object_get(obj, "cidr");
+	ns = json_object_get(obj, "namespace");
+	if (!cidr == !ns)
+		return fail(err, field, "must have exactly one of \"cidr\" and \"namespace\"");
+	if (cidr) {
+		snprintf(field, sizeof(field), "network.allow[%zu].cidr", i);
+		v = string_value(cidr);
+		if (!v || !spec_is_cidr(v))
+			return fail(err, field,
+				    "must be a network in CIDR form with no host bits set, such as "
+				    "\"10.1.0.0/16\" or \"fd00::/64\" (got %s%.64s%s)",
+				    v ? "\"" : "", v ? v : "not a string", v ? "\"" : "");
+		p->kind = SPEC_PEER_CIDR;
+	} else {
+		snprintf(field, sizeof(field), "network.allow[%zu].namespace", i);
+		v = string_value(ns);
+		if (!v || !spec_is_dns_label(v, SPEC_DNS_LABEL_MAX))
+			return fail(err, field,
+				    "must be a namespace's name: a DNS-1123 label of lower-case "
+				    "letters, digits and '-' (got %s%.64s%s)",
+				    v ? "\"" : "", v ? v : "not a string", v ? "\"" : "");
+		p->kind = SPEC_PEER_NAMESPACE;
+	}
+	p->value = xstrdup(v);
+	return true;
+}
+
+/*
+ * {"service_type": "ClusterIP" | "NodePort", "allow": [peer, ...]}: the
+ * Services are ClusterIP unless NodePort is asked for; besides esaas and the
+ * cluster's own pods, only the peers listed reach its HTTP port and
+ * Kibana's (kube/render_netpol.c).
+ */
+static bool parse_network(json_t *obj, struct spec *s, struct spec_error *err)
+{
+	json_t *v;
+	const char *type;
+
+	if (!obj)
+		return true;
+	if (!json_is_object(obj))
+		return fail(err, "network",
+			    "must be an object such as {\"allow\": [{\"cidr\": "
+			    "\"10.1.0.0/16\"}]}");
+	if (!only_fields(obj, "network", network_fields, err))
+		return false;
+	if ((v = json_object_get(obj, "service_type"))) {
+		type = string_value(v);
+		if (type && strcmp(type, "NodePort") == 0)
+			s->network.node_port = true;
+		else if (!type || strcmp(type, "ClusterIP") != 0)
+			return fail(err, "network.service_type",
+				    "must be \"ClusterIP\" or \"NodePort\"");
+	}
+	if (!(v = json_object_get(obj, "allow")))
+		return true;
+	if (!json_is_array(v))
+		return fail(err, "network.allow",
+			    "must be a list of {\"cidr\": ...} and {\"namespace\": ...}");
+	if (json_array_size(v) > SPEC_NETWORK_ALLOW_MAX)
+		return fail(err, "network.allow", "must have at most %d entries (got %zu)",
+			    SPEC_NETWORK_ALLOW_MAX, json_array_size(v));
+	s->network.allow = xcalloc(json_array_size(v) + 1, sizeof(*s->network.allow));
+	for (size_t i = 0; i < json_array_size(v); i++) {
+		if (!parse_peer(json_array_get(v, i), i, &s->network.allow[i], err))
+			return false;
+		s->network.nallow++;
+	}
+	return true;
+}
+
 static bool parse_name(json_t *v, struct spec *s, struct spec_error *err)
 {
 	const char *name;
@@ -999,6 +1167,8 @@ bool spec_parse(json_t *json, struct spec *out, struct spec_error *err)
 		goto failed;
 	if (!parse_kibana(json_object_get(json, "kibana"), &s, err))
 		goto failed;
+	if (!parse_network(json_object_get(json, "network"), &s, err))
+		goto failed;
 
 	*out = s;
 	return true;
@@ -1024,6 +1194,9 @@ void spec_free(struct spec *spec)
 		free(spec->plugins[i]);
 	free(spec->plugins);
 	json_decref(spec->config);
+	for (size_t i = 0; i < spec->network.nallow; i++)
+		free(spec->network.allow[i].value);
+	free(spec->network.allow);
 	memset(spec, 0, sizeof(*spec));
 }
 
@@ -1060,6 +1233,25 @@ json_t *spec_to_json(const struct spec *spec)
 	if (spec->kibana_replicas > 0)
 		json_object_set_new(obj, "kibana",
 				    json_pack("{s:i}", "replicas", spec->kibana_replicas));
+	/* Only when not the defaults, so that the specs stored before it
+	 * read the same. */
+	if (spec->network.node_port || spec->network.nallow > 0) {
+		json_t *net = json_object();
+		json_t *allow = json_array();
+
+		json_object_set_new(
+			net, "service_type",
+			json_string(spec->network.node_port ? "NodePort" : "ClusterIP"));
+		for (size_t i = 0; i < spec->network.nallow; i++)
+			json_array_append_new(
+				allow, json_pack("{s:s}",
+						 spec->network.allow[i].kind == SPEC_PEER_CIDR
+							 ? "cidr"
+							 : "namespace",
+						 spec->network.allow[i].value));
+		json_object_set_new(net, "allow", allow);
+		json_object_set_new(obj, "network", net);
+	}
 	return obj;
 }
 

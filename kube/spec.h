@@ -8,7 +8,9 @@
  *    "clients": {"replicas": 2, "cpu": "1", "memory": "2Gi", "heap": "1g"},
  *    "plugins": ["analysis-icu"],
  *    "config":  {"indices.query.bool.max_clause_count": "4096"},
- *    "placement": {"spread": "host"}}
+ *    "placement": {"spread": "host"},
+ *    "network": {"service_type": "ClusterIP",
+ *                "allow": [{"cidr": "10.1.0.0/16"}, {"namespace": "frontend"}]}}
  *
  * Only "name" is required.  An error names the field it is about, in the
  * dotted form the API reports ("masters.replicas", "plugins[1]",
@@ -56,6 +58,28 @@ struct spec_nodes {
 	int64_t disk_bytes;
 };
 
+/* How the cluster is reached ("network"): who besides esaas and the
+ * cluster's own pods may open its HTTP port (and Kibana's), and whether its
+ * Services are NodePorts.  kube/render_netpol.c turns it into the
+ * namespace's NetworkPolicies. */
+#define SPEC_NETWORK_ALLOW_MAX 32
+
+enum spec_peer_kind {
+	SPEC_PEER_CIDR,	     /* {"cidr": "10.1.0.0/16"}: addresses, as an ipBlock */
+	SPEC_PEER_NAMESPACE, /* {"namespace": "frontend"}: every pod of that namespace */
+};
+
+struct spec_peer {
+	enum spec_peer_kind kind;
+	char *value; /* the CIDR, or the namespace's name */
+};
+
+struct spec_network {
+	bool node_port; /* "service_type": "NodePort"; false: ClusterIP, the default */
+	struct spec_peer *allow;
+	size_t nallow;
+};
+
 struct spec {
 	char *name;
 	struct es_version version;
@@ -66,6 +90,7 @@ struct spec {
 	json_t *config; /* setting key -> string, number or boolean */
 	enum spec_spread spread;
 	int kibana_replicas; /* 0: no Kibana */
+	struct spec_network network;
 };
 
 /*
@@ -99,6 +124,18 @@ const char *spec_spread_name(enum spec_spread spread);
  * the tree: the API's checks of names call it too.
  */
 bool spec_is_dns_label(const char *s, size_t max);
+
+/* Whether s is an IPv4 or IPv6 network in CIDR form with no host bits set
+ * ("10.1.0.0/16", "fd00::/64"): what a NetworkPolicy's ipBlock takes.  The
+ * one check of CIDRs in the tree (the spec's network.allow,
+ * kubernetes.api_server_cidrs). */
+bool spec_is_cidr(const char *s);
+/* The next entry of a comma-separated list, spaces trimmed, into buf
+ * (truncated to len); *list moved past it.  false at the end. */
+bool spec_list_next(const char **list, char *buf, size_t len);
+/* "CIDR, CIDR, ...", each spec_is_cidr(), at least one; else err says which
+ * entry is not. */
+bool spec_cidr_list_valid(const char *list, char *err, size_t errlen) MUST_CHECK;
 
 /* --- quantities ---------------------------------------------------------- */
 

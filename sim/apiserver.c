@@ -2466,6 +2466,114 @@ static void serve_proxy(struct call *c, struct target *t)
 
 /* --- the simulator's own endpoints ---------------------------------------------------- */
 
+/*
+ * POST /_sim/connect {"from": {"namespace", "pod"}, "to": {"namespace",
+ * "service", "port"}}: what a TCP connection from a running pod to a
+ * Service comes to, as `kubectl exec POD -- curl` would find it: to the
+ * cluster IP, kube-proxy sends it to one of the Service's endpoints (on
+ * their targetPort); a headless Service's name is its endpoints' addresses,
+ * any port; a Service port or endpoint that is not there is refused at
+ * once (kube-proxy's REJECT rule, pkg/proxy/iptables/proxier.go), and a
+ * pod that an ingress NetworkPolicy isolates drops what no rule admits
+ * from the pod's address, namespace and labels (sim/netpol.c), which the
+ * client sees as Go's "i/o timeout" after its own timeout.  Answered at
+ * once: {"connected": true, "pod": ...} or {"connected": false, "error":
+ * ...}; the timeout is not waited for.
+ */
+static void serve_sim_connect(struct call *c)
+{
+	json_error_t jerr;
+	json_t *body = json_loadb(c->body, c->body_len, 0, &jerr);
+	json_t *from = json_object_get(body, "from"), *to = json_object_get(body, "to");
+	const char *fns = json_str(from, "namespace"), *fpod = json_str(from, "pod");
+	const char *tns = json_str(to, "namespace"), *tsvc = json_str(to, "service");
+	json_int_t port = json_integer_value(json_object_get(to, "port"));
+	if (!fns || !fpod || !tns || !tsvc || port <= 0) {
+		reply_bad_request(c, "expected {\"from\": {\"namespace\", \"pod\"}, \"to\": "
+				     "{\"namespace\", \"service\", \"port\"}}");
+		json_decref(body);
+		return;
+	}
+	const struct store_kind *podk = store_kind_by_plural("pods");
+	const struct store_kind *svck = store_kind_by_plural("services");
+	struct store_obj *src = store_get(podk, fns, fpod);
+	struct store_obj *svc = store_get(svck, tns, tsvc);
+	if (!src || !pod_ip(src->body)) {
+		reply_bad_request(c, "the source pod does not exist or has no IP yet");
+		json_decref(body);
+		return;
+	}
+	if (!svc) {
+		/* The cluster DNS has no such name. */
+		call_reply_json(c, 200,
+				json_pack("{s:b, s:s++++}", "connected", 0, "error",
+					  "dial tcp: lookup ", tsvc, ".", tns,
+					  ".svc.cluster.local: no such host"));
+		json_decref(body);
+		return;
+	}
+	json_t *spec = json_object_get(svc->body, "spec");
+	const char *cip = json_str(spec, "clusterIP");
+	/* A headless Service's name resolves to its endpoints' addresses,
+	 * which the client dials on any port it likes. */
+	bool headless = !cip || !strcmp(cip, "None");
+	char dest[96];
+	snprintf(dest, sizeof(dest), "%s:%lld", headless ? "?" : cip, (long long)port);
+	size_t i;
+	json_t *p, *svc_port = NULL;
+	json_array_foreach (json_object_get(spec, "ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "port")) == port)
+			svc_port = p;
+	}
+	struct store_obj *endpoint = NULL;
+	json_t *sel = json_object_get(spec, "selector");
+	if ((svc_port || headless) && json_object_size(sel) > 0) {
+		size_t n;
+		struct store_obj **pods = store_list(podk, tns, &n);
+		for (size_t j = 0; j < n && !endpoint; j++) {
+			const char *k;
+			json_t *v;
+			bool match = true;
+			json_t *labels = json_object_get(json_object_get(pods[j]->body, "metadata"),
+							 "labels");
+			json_object_foreach (sel, k, v) {
+				if (!json_equal(json_object_get(labels, k), v))
+					match = false;
+			}
+			if (match && endpoint_ready(pods[j]))
+				endpoint = pods[j];
+		}
+		free(pods);
+	}
+	json_t *answer;
+	if (!endpoint) {
+		answer = json_pack("{s:b, s:s++}", "connected", 0, "error", "dial tcp ", dest,
+				   ": connect: connection refused");
+	} else {
+		int64_t tp = headless ? port : target_port(svc_port, endpoint->body);
+		if (headless)
+			snprintf(dest, sizeof(dest), "%s:%lld", pod_ip(endpoint->body),
+				 (long long)port);
+		struct netpol_source sp = {
+			.ip = pod_ip(src->body),
+			.ns = fns,
+			.labels = json_object_get(json_object_get(src->body, "metadata"), "labels"),
+		};
+		if (!netpol_admits(endpoint->body, &sp, (int)tp))
+			answer = json_pack("{s:b, s:s, s:s++}", "connected", 0, "pod",
+					   endpoint->name, "error", "dial tcp ", dest,
+					   ": i/o timeout");
+		else if (!controllers_port_accepts(endpoint, tp))
+			answer = json_pack("{s:b, s:s, s:s++}", "connected", 0, "pod",
+					   endpoint->name, "error", "dial tcp ", dest,
+					   ": connect: connection refused");
+		else
+			answer = json_pack("{s:b, s:s}", "connected", 1, "pod", endpoint->name);
+	}
+	call_reply_json(c, 200, answer);
+	json_decref(body);
+}
+
 static void serve_sim(struct call *c, struct target *t)
 {
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
@@ -2509,6 +2617,13 @@ static void serve_sim(struct call *c, struct target *t)
 		} else {
 			reply_method_not_allowed(c);
 		}
+		return;
+	}
+	if (t->nsegs == 2 && !strcmp(t->segs[1], "connect")) {
+		if (!strcmp(c->method, "POST"))
+			serve_sim_connect(c);
+		else
+			reply_method_not_allowed(c);
 		return;
 	}
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "nodes")) {

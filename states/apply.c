@@ -333,6 +333,11 @@ void state_apply_quota(struct step *s)
 	states_apply_kind(s, "ResourceQuota", RENDER_QUOTA_NAME);
 }
 
+void state_apply_network(struct step *s)
+{
+	states_apply_kind(s, "NetworkPolicy", NULL);
+}
+
 static void quota_read_cb(void *arg, const struct kube_result *res)
 {
 	struct states_apply *a = arg;

@@ -51,6 +51,8 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.allowed_images = env->cfg->kube_allowed_images,
 		.utility_image = env->cfg->kube_utility_image,
 		.tune_hosts = env->cfg->kube_tune_hosts,
+		.api_server_cidrs = env->cfg->kube_api_server_cidrs,
+		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
 	};
 }
 

@@ -34,6 +34,8 @@ void state_apply_pdbs(struct step *s);
  * (params.spec), or raised to at least the spec's, never lowered, before
  * the cluster grows. */
 void state_apply_quota(struct step *s);
+/* The namespace's NetworkPolicies (kube/render_netpol.c), before any pod. */
+void state_apply_network(struct step *s);
 void state_apply_volumes(struct step *s);
 void state_raise_quota(struct step *s);
 

@@ -1,7 +1,9 @@
 /*
  * create: a new Elasticsearch cluster, in the order a person would build it.
  *
- *   namespace → its quota (what the spec's pods need) → config → services
+ *   namespace → its quota (what the spec's pods need) → its network
+ *     policies (default-deny, then the cluster's pods, esaas and the
+ *     tenant's sources) → config → services
  *   → the data volumes (a StorageClass, a PersistentVolume per node and
  *     role that keeps data) → masters, told to bootstrap → the masters
  *     elect (a cluster uuid) → the masters' config without
@@ -30,6 +32,8 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_namespace", .run = state_apply_namespace, .deadline_s = 120,
 	 .next = "apply_quota", .replay_safe = true},
 	{.name = "apply_quota", .run = state_apply_quota, .deadline_s = 120,
+	 .next = "apply_network", .replay_safe = true},
+	{.name = "apply_network", .run = state_apply_network, .deadline_s = 120,
 	 .next = "apply_config", .replay_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_services", .replay_safe = true},

@@ -196,6 +196,54 @@ class Schemas:
         return (validator, "%s %s (strict)" % (rel, name))
 
 
+def check_admission_policy(r, find, sa, code, root):
+    """admission-policy.yaml: the ValidatingAdmissionPolicy that keeps
+    esaasd's ServiceAccount to the namespaces esaas manages is bound (Deny),
+    names that ServiceAccount and the label kube/render.c puts on namespaces,
+    and covers every resource esaasd writes (kube/resources.c)."""
+    policy = find("ValidatingAdmissionPolicy")
+    binding = find("ValidatingAdmissionPolicyBinding")
+    if not r.check(policy is not None and binding is not None,
+                   "admission: a ValidatingAdmissionPolicy and its binding"):
+        return
+    bspec = binding.get("spec") or {}
+    r.check(bspec.get("policyName") == policy["metadata"]["name"]
+            and "Deny" in (bspec.get("validationActions") or []),
+            "admission: the binding binds the policy with Deny")
+    pspec = policy.get("spec") or {}
+    user = "system:serviceaccount:%s:%s" % (sa["metadata"].get("namespace"),
+                                            sa["metadata"]["name"]) if sa else "?"
+    conds = [c.get("expression", "") for c in pspec.get("matchConditions") or []]
+    r.check(any("'%s'" % user in c for c in conds),
+            "admission: the policy applies to %s" % user, conds)
+    try:
+        with open(os.path.join(root, "kube", "render.c"), encoding="utf-8") as f:
+            render = f.read()
+    except OSError as e:
+        r.fail("admission: kube/render.c", [str(e)])
+        return
+    m = re.search(r'"app\.kubernetes\.io/managed-by",\s*json_string\("([^"]+)"\)', render)
+    text = json.dumps(pspec)
+    r.check(m is not None and ("'app.kubernetes.io/managed-by'" in text
+                               and "== '%s'" % m.group(1) in text),
+            "admission: the policy asks for the managed-by label esaas puts on namespaces (%s)"
+            % (m.group(1) if m else "not found in kube/render.c"))
+    # Every resource esaasd writes is matched, by its operations; the
+    # service proxy by CONNECT.
+    rules = (pspec.get("matchConstraints") or {}).get("resourceRules") or []
+    writes = {"create": "CREATE", "patch": "UPDATE", "update": "UPDATE", "delete": "DELETE"}
+    missing = []
+    for group, resource, verb in sorted(code or ()):
+        op = "CONNECT" if resource.endswith("/proxy") else writes.get(verb)
+        if op is None:
+            continue
+        if not any(group in (rule.get("apiGroups") or []) and resource in (rule.get("resources") or [])
+                   and op in (rule.get("operations") or []) for rule in rules):
+            missing.append("%s %s/%s (%s)" % (op, group or "core", resource, verb))
+    r.check(not missing, "admission: the policy matches every write of kube/resources.c",
+            missing)
+
+
 def where(error):
     path = "/".join(str(p) for p in error.absolute_path)
     return path or "(root)"
@@ -493,6 +541,7 @@ def main():
                     and subj[0].get("name") == sa["metadata"]["name"]
                     and subj[0].get("namespace") == sa["metadata"].get("namespace"),
                     "RBAC: the binding gives the ClusterRole to the ServiceAccount, to it alone")
+        check_admission_policy(r, find, sa, code, root)
 
     # 3. the pieces fit together
     esaasd = args.esaasd

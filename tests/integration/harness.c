@@ -446,7 +446,9 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		o->log_level ? o->log_level : "debug", o->json_logs ? "json" : "text",
 		o->log_file ? "  file: \"" : "", o->log_file ? o->log_file : "",
 		o->log_file ? "\"\n" : "", o->kubeconfig ? "kubernetes:\n  kubeconfig: \"" : "",
-		o->kubeconfig ? o->kubeconfig : "", o->kubeconfig ? "\"\n" : "");
+		o->kubeconfig ? o->kubeconfig : "",
+		o->kubeconfig ? "\"\n  api_server_cidrs: \"" HARNESS_CONTROL_PLANE_CIDR "\"\n"
+			      : "");
 	if (o->plugin_repository)
 		fprintf(f, "%s  plugin_repository: \"%s\"\n", o->kubeconfig ? "" : "kubernetes:\n",
 			o->plugin_repository);

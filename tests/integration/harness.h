@@ -38,6 +38,11 @@ struct esaasd {
 	char dburl[600]; /* its database, for harness_token() */
 };
 
+/* The address esaas-sim's service proxy dials pods from (its
+ * network.control_plane_ip, 172.18.0.2 by default), which the clusters'
+ * NetworkPolicies admit through kubernetes.api_server_cidrs. */
+#define HARNESS_CONTROL_PLANE_CIDR "172.18.0.2/32"
+
 /* Extra YAML is appended to the generated config (e.g. "engine:\n  lease_seconds: 2\n"),
  * which must not repeat the sections the harness writes unless given as full override via
  * the engine_* arguments below. */

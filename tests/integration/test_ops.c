@@ -529,7 +529,8 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	expect_ok(f, id);
 	expect_trail(
 		f, id,
-		"apply_namespace apply_quota apply_config apply_services apply_volumes "
+		"apply_namespace apply_quota apply_network apply_config apply_services "
+		"apply_volumes "
 		"apply_masters wait_masters_formed apply_config_formed apply_data apply_clients "
 		"wait_pods_ready wait_joined wait_green "
 		"apply_pdbs apply_kibana wait_kibana record_ready");

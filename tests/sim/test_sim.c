@@ -2004,6 +2004,99 @@ static long apply_policy(const char *ns, const char *name, const char *spec, str
 	return apply(path, body, r);
 }
 
+/* What a connection from pod (namespace/name) to a Service port comes to
+ * (POST /_sim/connect): the answer's body, which the caller frees. */
+static json_t *connect_from(const char *ns, const char *pod, const char *to_ns, const char *svc,
+			    int port)
+{
+	struct http_resp r;
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"from\":{\"namespace\":\"%s\",\"pod\":\"%s\"},\"to\":{\"namespace\":"
+		 "\"%s\",\"service\":\"%s\",\"port\":%d}}",
+		 ns, pod, to_ns, svc, port);
+	assert_int_equal(call("POST", "/_sim/connect", body, &r), 200);
+	json_t *answer = json_incref(r.body);
+	http_resp_free(&r);
+	return answer;
+}
+
+static bool connects(const char *ns, const char *pod, const char *to_ns, const char *svc, int port,
+		     const char *error)
+{
+	json_t *a = connect_from(ns, pod, to_ns, svc, port);
+	bool ok = json_is_true(json_object_get(a, "connected"));
+	if (error) {
+		const char *e = json_string_value(json_object_get(a, "error"));
+		if (!e || !strstr(e, error))
+			fail_msg("connection error \"%s\", want \"%s\"", e ? e : "(none)", error);
+	}
+	json_decref(a);
+	return ok;
+}
+
+/* A pod's own connections to another namespace's Service are decided by
+ * the target pods' ingress NetworkPolicies, from the pod's address,
+ * namespace and labels: what keeps one tenant's pods from another's
+ * Elasticsearch. */
+static void test_pod_connections_follow_network_policy(void **state)
+{
+	struct http_resp r;
+	make_cluster("pca", 1, "7.17.10");
+	make_cluster("pcb", 1, "7.17.10");
+	es_wait_green("pca", 2);
+	es_wait_green("pcb", 2);
+	/* A Service with a cluster IP, as es-http. */
+	assert_int_equal(apply("/api/v1/namespaces/pcb/services/http",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+			       "\"http\"},\"spec\":{\"selector\":{\"app\":\"es\"},\"ports\":[{"
+			       "\"name\":\"http\",\"port\":9200}]}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	/* No policy: every pod reaches every Service. */
+	assert_true(connects("pca", "es-master-0", "pcb", "es-pcb", 9200, NULL));
+	assert_true(connects("pca", "es-master-0", "pcb", "http", 9200, NULL));
+	/* No such Service, no such Service port: refused at once. */
+	assert_false(connects("pca", "es-master-0", "pcb", "es-nope", 9200, "no such host"));
+	assert_false(connects("pca", "es-master-0", "pcb", "http", 9300, "connection refused"));
+	/* Default-deny in pcb: dropped, from either namespace. */
+	assert_int_equal(apply_policy("pcb", "deny",
+				      "{\"podSelector\":{},\"policyTypes\":[\"Ingress\"]}", &r),
+			 201);
+	http_resp_free(&r);
+	assert_false(connects("pca", "es-master-0", "pcb", "http", 9200, ":9200: i/o timeout"));
+	assert_false(connects("pca", "es-master-0", "pcb", "es-pcb", 9200, "i/o timeout"));
+	assert_false(connects("pcb", "es-data-0", "pcb", "http", 9200, "i/o timeout"));
+	/* The namespace's own pods admitted; pca's still dropped. */
+	assert_int_equal(
+		apply_policy("pcb", "own",
+			     "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"podSelector\":{"
+			     "\"matchLabels\":{\"app\":\"es\"}}}]}]}",
+			     &r),
+		201);
+	http_resp_free(&r);
+	assert_true(connects("pcb", "es-data-0", "pcb", "http", 9200, NULL));
+	assert_false(connects("pca", "es-master-0", "pcb", "http", 9200, "i/o timeout"));
+	/* pca admitted by name, on 9200 only. */
+	assert_int_equal(apply_policy("pcb", "from-pca",
+				      "{\"podSelector\":{},\"ingress\":[{\"from\":[{"
+				      "\"namespaceSelector\":{\"matchLabels\":{\"kubernetes.io/"
+				      "metadata.name\":\"pca\"}}}],\"ports\":[{\"port\":9200}]}]}",
+				      &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(connects("pca", "es-master-0", "pcb", "http", 9200, NULL));
+	assert_false(connects("pca", "es-master-0", "pcb", "es-pcb", 9300, "i/o timeout"));
+	/* A source that is no pod of the simulator: 400. */
+	assert_int_equal(call("POST", "/_sim/connect",
+			      "{\"from\":{\"namespace\":\"pca\",\"pod\":\"nope\"},\"to\":{"
+			      "\"namespace\":\"pcb\",\"service\":\"es-pcb\",\"port\":9200}}",
+			      &r),
+			 400);
+	http_resp_free(&r);
+}
+
 /* The service proxy dials the pod from the control plane's address
  * (network.control_plane_ip, 172.18.0.2 by default): an ingress
  * NetworkPolicy that selects the pod and admits no such source drops the
@@ -4968,6 +5061,7 @@ int main(void)
 		cmocka_unit_test(test_es_health_through_proxy),
 		cmocka_unit_test(test_service_proxy_waits_for_endpoints),
 		cmocka_unit_test(test_network_policy_decides_what_the_proxy_reaches),
+		cmocka_unit_test(test_pod_connections_follow_network_policy),
 		cmocka_unit_test(test_service_proxy_dial_times_out_after_30s_when_dropped),
 		cmocka_unit_test(test_es_exclusion_relocates),
 		cmocka_unit_test(test_es_recovery_takes_size_over_rate_one_at_a_time),

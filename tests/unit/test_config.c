@@ -60,6 +60,8 @@ static void assert_defaults(const struct config *c)
 			    "http://esaas-plugins.esaas-system.svc:8080");
 	assert_string_equal(c->kube_rack_label, "topology.esaas.io/rack");
 	assert_null(c->kube_allowed_images);
+	assert_null(c->kube_api_server_cidrs);
+	assert_null(c->kube_esaasd_namespace);
 	assert_string_equal(c->kube_utility_image, "busybox:1.36.1");
 	assert_false(c->kube_tune_hosts);
 	assert_null(c->es_url_template);
@@ -140,6 +142,21 @@ static void test_lists(void **state)
 	assert_null(spec_allowed_image(c.kube_allowed_images, &v6));
 	assert_null(spec_allowed_image(NULL, &v7));
 	config_free(&c);
+
+	/* Who calls Elasticsearch for esaas, for the clusters' NetworkPolicies. */
+	assert_true(load_text("kubernetes:\n  api_server_cidrs: \"172.18.0.2/32, fd00::/64\"\n"
+			      "  esaasd_namespace: esaas-system\n",
+			      no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_string_equal(c.kube_api_server_cidrs, "172.18.0.2/32, fd00::/64");
+	assert_string_equal(c.kube_esaasd_namespace, "esaas-system");
+	config_free(&c);
+	assert_false(load_text("kubernetes:\n  api_server_cidrs: \"172.18.0.2\"\n", no_env, &c,
+			       path, sizeof(path), err, sizeof(err)));
+	assert_non_null(
+		strstr(err, "kubernetes.api_server_cidrs: \"172.18.0.2\" is not a network"));
+	assert_false(load_text("kubernetes:\n  esaasd_namespace: Esaas\n", no_env, &c, path,
+			       sizeof(path), err, sizeof(err)));
+	assert_non_null(strstr(err, "kubernetes.esaasd_namespace: expected a namespace's name"));
 }
 
 static void test_defaults_function(void **state)

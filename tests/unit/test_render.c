@@ -17,6 +17,9 @@
 static const char *const order[][2] = {
 	{"Namespace", NS},
 	{"ResourceQuota", RENDER_QUOTA_NAME},
+	{"NetworkPolicy", RENDER_NETPOL_DENY},
+	{"NetworkPolicy", RENDER_NETPOL_CLUSTER},
+	{"NetworkPolicy", RENDER_NETPOL_CONTROL},
 	{"ConfigMap", "es-master-config"},
 	{"ConfigMap", "es-data-config"},
 	{"ConfigMap", "es-client-config"},
@@ -224,7 +227,8 @@ static void test_labels_everywhere(void **state)
 		}
 		/* Cluster-wide objects have no role. */
 		if (strcmp(str_at(o, "kind"), "Namespace") != 0 &&
-		    strcmp(str_at(o, "kind"), "ResourceQuota") != 0)
+		    strcmp(str_at(o, "kind"), "ResourceQuota") != 0 &&
+		    strcmp(str_at(o, "kind"), "NetworkPolicy") != 0)
 			assert_non_null(json_object_get(l, RENDER_LABEL_ROLE));
 	}
 	json_decref(objs);
@@ -286,7 +290,8 @@ static void test_services(void **state)
 	assert_int_equal(json_integer_value(at(headless, "spec.ports.0.port")), 9300);
 	assert_string_equal(str_at(headless, "spec.ports.0.name"), "transport");
 	assert_int_equal(json_integer_value(at(headless, "spec.ports.1.port")), 9200);
-	assert_string_equal(str_at(http, "spec.type"), "NodePort");
+	/* No node port unless the spec asks for one (test_node_port_on_request). */
+	assert_string_equal(str_at(http, "spec.type"), "ClusterIP");
 	assert_int_equal(json_integer_value(at(http, "spec.ports.0.port")), 9200);
 	assert_string_equal(str_at(sts, "spec.serviceName"), "es-" NS);
 	assert_string_equal(str_at(sts, "spec.updateStrategy.type"), "OnDelete");
@@ -303,6 +308,135 @@ static void test_services(void **state)
 		"Parallel");
 	assert_int_equal(
 		json_integer_value(at(find(objs, "StatefulSet", "es-client"), "spec.replicas")), 2);
+	json_decref(objs);
+}
+
+/* --- network isolation ---------------------------------------------------- */
+
+/* Whether a rendered NetworkPolicy's podSelector picks a pod of labels. */
+static bool policy_selects(json_t *np, json_t *labels)
+{
+	json_t *ml = at(np, "spec.podSelector.matchLabels");
+
+	return !ml || selects(ml, labels);
+}
+
+/* The ingress rule of a policy (the first), its peers and ports. */
+static bool rule_has_port(json_t *np, int port)
+{
+	size_t i;
+	json_t *p;
+
+	json_array_foreach (at(np, "spec.ingress.0.ports"), i, p) {
+		if (json_integer_value(json_object_get(p, "port")) == port &&
+		    strcmp(json_string_value(json_object_get(p, "protocol")), "TCP") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void test_namespace_is_default_deny(void **state)
+{
+	json_t *objs = render(base_spec, NULL);
+	json_t *deny = find(objs, "NetworkPolicy", RENDER_NETPOL_DENY);
+	json_t *own = find(objs, "NetworkPolicy", RENDER_NETPOL_CLUSTER);
+	json_t *labels = at(find(objs, "StatefulSet", "es-data"), "spec.template.metadata.labels");
+
+	assert_non_null(deny);
+	/* Every pod, ingress, no rule. */
+	assert_int_equal(json_object_size(at(deny, "spec.podSelector")), 0);
+	assert_string_equal(str_at(deny, "spec.policyTypes.0"), "Ingress");
+	assert_int_equal(json_array_size(at(deny, "spec.policyTypes")), 1);
+	assert_null(at(deny, "spec.ingress"));
+	assert_string_equal(str_at(deny, "apiVersion"), "networking.k8s.io/v1");
+	assert_string_equal(str_at(deny, "metadata.namespace"), NS);
+	/* The cluster's pods reach each other on 9200 and 9300, by their
+	 * cluster label, in this namespace only (no namespaceSelector). */
+	assert_true(policy_selects(own, labels));
+	assert_true(selects(at(own, "spec.ingress.0.from.0.podSelector.matchLabels"), labels));
+	assert_null(at(own, "spec.ingress.0.from.0.namespaceSelector"));
+	assert_true(rule_has_port(own, 9200));
+	assert_true(rule_has_port(own, 9300));
+	/* Kibana's pods are the cluster's too. */
+	json_decref(objs);
+	objs = render("{\"name\": \"logs\", \"kibana\": {\"replicas\": 1}}", NULL);
+	own = find(objs, "NetworkPolicy", RENDER_NETPOL_CLUSTER);
+	labels = at(find(objs, "Deployment", RENDER_KIBANA_NAME), "spec.template.metadata.labels");
+	assert_true(selects(at(own, "spec.ingress.0.from.0.podSelector.matchLabels"), labels));
+	/* No tenant sources, no tenant policy. */
+	assert_null(render_find(objs, "NetworkPolicy", RENDER_NETPOL_TENANT));
+	json_decref(objs);
+}
+
+/* esaas reaches the HTTP ports from the API server's addresses (the
+ * service proxy) or its own namespace; never the transport port. */
+static void test_control_policy_admits_what_esaas_calls_from(void **state)
+{
+	struct render_opts o = {.api_server_cidrs = "172.18.0.2/32, 10.0.0.0/28",
+				.esaasd_namespace = "esaas-system"};
+	json_t *objs = render(base_spec, &o);
+	json_t *np = find(objs, "NetworkPolicy", RENDER_NETPOL_CONTROL);
+
+	assert_string_equal(str_at(np, "spec.ingress.0.from.0.ipBlock.cidr"), "172.18.0.2/32");
+	assert_string_equal(str_at(np, "spec.ingress.0.from.1.ipBlock.cidr"), "10.0.0.0/28");
+	assert_string_equal(json_string_value(json_object_get(
+				    at(np, "spec.ingress.0.from.2.namespaceSelector.matchLabels"),
+				    "kubernetes.io/metadata.name")),
+			    "esaas-system");
+	assert_int_equal(json_array_size(at(np, "spec.ingress.0.from")), 3);
+	assert_true(rule_has_port(np, 9200));
+	assert_true(rule_has_port(np, 5601));
+	assert_false(rule_has_port(np, 9300));
+	json_decref(objs);
+
+	/* Unconfigured: every address, to the HTTP ports only. */
+	objs = render(base_spec, NULL);
+	np = find(objs, "NetworkPolicy", RENDER_NETPOL_CONTROL);
+	assert_string_equal(str_at(np, "spec.ingress.0.from.0.ipBlock.cidr"), "0.0.0.0/0");
+	assert_string_equal(str_at(np, "spec.ingress.0.from.1.ipBlock.cidr"), "::/0");
+	assert_false(rule_has_port(np, 9300));
+	json_decref(objs);
+}
+
+static void test_tenant_sources_admitted(void **state)
+{
+	json_t *objs = render("{\"name\": \"logs\", \"network\": {\"allow\": [{\"cidr\": "
+			      "\"10.1.0.0/16\"}, {\"namespace\": \"frontend\"}]}}",
+			      NULL);
+	json_t *np = find(objs, "NetworkPolicy", RENDER_NETPOL_TENANT);
+
+	assert_non_null(np);
+	assert_string_equal(str_at(np, "spec.ingress.0.from.0.ipBlock.cidr"), "10.1.0.0/16");
+	assert_string_equal(json_string_value(json_object_get(
+				    at(np, "spec.ingress.0.from.1.namespaceSelector.matchLabels"),
+				    "kubernetes.io/metadata.name")),
+			    "frontend");
+	assert_true(rule_has_port(np, 9200));
+	assert_true(rule_has_port(np, 5601));
+	assert_false(rule_has_port(np, 9300));
+	assert_true(policy_selects(
+		np, at(find(objs, "StatefulSet", "es-client"), "spec.template.metadata.labels")));
+	/* Applied right after the quota, before any workload. */
+	assert_string_equal(str_at(json_array_get(objs, 5), "metadata.name"), RENDER_NETPOL_TENANT);
+	json_decref(objs);
+}
+
+static void test_node_port_on_request(void **state)
+{
+	json_t *objs = render("{\"name\": \"logs\", \"kibana\": {\"replicas\": 1}}", NULL);
+
+	assert_string_equal(str_at(find(objs, "Service", RENDER_HTTP_SERVICE), "spec.type"),
+			    "ClusterIP");
+	assert_string_equal(str_at(find(objs, "Service", RENDER_KIBANA_NAME), "spec.type"),
+			    "ClusterIP");
+	json_decref(objs);
+	objs = render("{\"name\": \"logs\", \"kibana\": {\"replicas\": 1}, \"network\": "
+		      "{\"service_type\": \"NodePort\"}}",
+		      NULL);
+	assert_string_equal(str_at(find(objs, "Service", RENDER_HTTP_SERVICE), "spec.type"),
+			    "NodePort");
+	assert_string_equal(str_at(find(objs, "Service", RENDER_KIBANA_NAME), "spec.type"),
+			    "NodePort");
 	json_decref(objs);
 }
 
@@ -1546,6 +1680,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_objects_in_order),
 		cmocka_unit_test(test_labels_everywhere),
+		cmocka_unit_test(test_namespace_is_default_deny),
+		cmocka_unit_test(test_control_policy_admits_what_esaas_calls_from),
+		cmocka_unit_test(test_tenant_sources_admitted),
+		cmocka_unit_test(test_node_port_on_request),
 		cmocka_unit_test(test_selectors_match_template_labels),
 		cmocka_unit_test(test_services),
 		cmocka_unit_test(test_http_service_without_clients),

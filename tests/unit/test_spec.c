@@ -320,6 +320,35 @@ static const struct bad bad_specs[] = {
 	 "\"host\" or \"rack\""},
 	{"{\"name\": \"a\", \"placement\": {\"spread\": \"rack\", \"x\": 1}}", "placement.x",
 	 "unknown field"},
+	/* Who may reach the cluster, and how it is exposed. */
+	{"{\"name\": \"a\", \"network\": []}", "network", "must be an object"},
+	{"{\"name\": \"a\", \"network\": {\"deny\": []}}", "network.deny", "unknown field"},
+	{"{\"name\": \"a\", \"network\": {\"service_type\": \"LoadBalancer\"}}",
+	 "network.service_type", "\"ClusterIP\" or \"NodePort\""},
+	{"{\"name\": \"a\", \"network\": {\"allow\": {\"cidr\": \"10.0.0.0/8\"}}}", "network.allow",
+	 "must be a list"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [\"10.0.0.0/8\"]}}", "network.allow[0]",
+	 "must be an object"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{}]}}", "network.allow[0]", "exactly one of"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0/8\", \"namespace\": "
+	 "\"b\"}]}}",
+	 "network.allow[0]", "exactly one of"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0/8\"}, {\"pod\": "
+	 "\"x\"}]}}",
+	 "network.allow[1].pod", "unknown field"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.1/8\"}]}}",
+	 "network.allow[0].cidr",
+	 "no host bits set, such as \"10.1.0.0/16\" or \"fd00::/64\" (got \"10.0.0.1/8\")"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0\"}]}}",
+	 "network.allow[0].cidr", "CIDR form"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"10.0.0.0/33\"}]}}",
+	 "network.allow[0].cidr", "CIDR form"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": \"evil.example.com/32\"}]}}",
+	 "network.allow[0].cidr", "CIDR form"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"cidr\": 10}]}}", "network.allow[0].cidr",
+	 "(got not a string)"},
+	{"{\"name\": \"a\", \"network\": {\"allow\": [{\"namespace\": \"Kube_System\"}]}}",
+	 "network.allow[0].namespace", "DNS-1123"},
 };
 
 static void test_invalid_fields_are_named(void **state)
@@ -344,6 +373,60 @@ static void test_invalid_fields_are_named(void **state)
 		spec_free(&s);
 		json_decref(j);
 	}
+}
+
+/* network: stored only when not the defaults, read back the same. */
+static void test_network_round_trip(void **state)
+{
+	struct spec s, again;
+	json_t *j;
+
+	parse_ok("{\"name\": \"a\"}", &s);
+	assert_false(s.network.node_port);
+	assert_int_equal(s.network.nallow, 0);
+	j = spec_to_json(&s);
+	assert_null(json_object_get(j, "network"));
+	json_decref(j);
+	spec_free(&s);
+
+	parse_ok("{\"name\": \"a\", \"network\": {\"service_type\": \"NodePort\", \"allow\": "
+		 "[{\"cidr\": \"10.1.0.0/16\"}, {\"namespace\": \"frontend\"}, {\"cidr\": "
+		 "\"fd00::/64\"}]}}",
+		 &s);
+	assert_true(s.network.node_port);
+	assert_int_equal(s.network.nallow, 3);
+	assert_int_equal(s.network.allow[0].kind, SPEC_PEER_CIDR);
+	assert_string_equal(s.network.allow[1].value, "frontend");
+	assert_int_equal(s.network.allow[1].kind, SPEC_PEER_NAMESPACE);
+	j = spec_to_json(&s);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "network"), "service_type")),
+		"NodePort");
+	if (!spec_parse(j, &again, &(struct spec_error){0}))
+		fail_msg("the normalised spec was refused");
+	assert_int_equal(again.network.nallow, 3);
+	assert_string_equal(again.network.allow[2].value, "fd00::/64");
+	spec_free(&again);
+	json_decref(j);
+	spec_free(&s);
+}
+
+static void test_cidrs(void **state)
+{
+	char err[128];
+
+	assert_true(spec_is_cidr("0.0.0.0/0"));
+	assert_true(spec_is_cidr("172.18.0.2/32"));
+	assert_true(spec_is_cidr("::/0"));
+	assert_false(spec_is_cidr("172.18.0.3/31"));
+	assert_false(spec_is_cidr("fd00::1/64"));
+	assert_false(spec_is_cidr("172.18.0.2"));
+	assert_false(spec_is_cidr("/8"));
+	assert_false(spec_is_cidr("10.0.0.0/-1"));
+	assert_true(spec_cidr_list_valid("172.18.0.2/32, 10.0.0.0/28", err, sizeof(err)));
+	assert_false(spec_cidr_list_valid("172.18.0.2/32, nope", err, sizeof(err)));
+	assert_non_null(strstr(err, "\"nope\""));
+	assert_false(spec_cidr_list_valid(" , ", err, sizeof(err)));
 }
 
 /* --- quantities ---------------------------------------------------------- */
@@ -667,6 +750,8 @@ int main(void)
 		cmocka_unit_test(test_default_heap_is_half_the_memory),
 		cmocka_unit_test(test_heap_up_to_half_is_fine),
 		cmocka_unit_test(test_invalid_fields_are_named),
+		cmocka_unit_test(test_network_round_trip),
+		cmocka_unit_test(test_cidrs),
 		cmocka_unit_test(test_cpu_quantities),
 		cmocka_unit_test(test_byte_quantities),
 		cmocka_unit_test(test_heap_sizes),
