@@ -9,7 +9,8 @@
  * connection fails with DB_ERR_CONNECTION (it may or may not have committed:
  * callers write statements that are safe to repeat or can tell).
  *
- * Every statement is a single command sent with PQsendQueryParams, so it is
+ * Every statement is a single command sent with PQsendQueryParams (or, for
+ * the hot ones, prepared once per connection and executed by name), so it is
  * its own transaction: multi-row changes are written as one statement with
  * CTEs, which is how the engine gets group commit.
  */
