@@ -139,7 +139,10 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
  *
- * c chooses the jobs to claim and cl_u takes their leases.  Every part of
+ * c chooses the jobs to claim and cl_u takes their leases, finding them by
+ * their ids (the ANY): a plan made for any limit (the prepared statement's
+ * generic plan) would otherwise expect a tenth of the table and read all
+ * of it.  Every part of
  * one statement reads the same snapshot, taken before the batch is
  * written: a job of the batch is never claimed by it (no row is changed
  * twice), and a job whose predecessor with its cluster key ends in this
@@ -222,7 +225,7 @@ static const char TRANSITION_SQL[] =
 	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
 	"  started_at = coalesce(j.started_at, clock_timestamp()),"
 	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
-	"  FROM c WHERE j.id = c.id"
+	"  FROM c WHERE j.id = c.id AND j.id = ANY (ARRAY(SELECT id FROM c))"
 	"  RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
 	"   j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
 	"   j.ending, j.cancel_requested,"
