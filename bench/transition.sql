@@ -80,7 +80,7 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,
   started_at = coalesce(j.started_at, clock_timestamp()),
   state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()
-  FROM c WHERE j.id = c.id
+  FROM c WHERE j.id = c.id AND j.id = ANY (ARRAY(SELECT id FROM c))
   RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,
   j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,
   j.ending, j.cancel_requested,
