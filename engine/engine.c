@@ -11,8 +11,10 @@
  * may pick the job up again; the end of the workflow releases it for good.
  * Transitions are written by one writer that sends everything that
  * accumulated while the previous batch was in flight as one statement, so
- * one commit carries many jobs' transitions.  Each row of a batch is fenced
- * by lease owner, epoch and version: a row that no longer matches is a job
+ * one commit carries many jobs' transitions, and the same statement claims
+ * jobs for the slots the batch frees (engine/writer.c); a claim goes alone
+ * only when no batch is about to go.  Each row of a batch is fenced by
+ * lease owner, epoch and version: a row that no longer matches is a job
  * this process has lost, and it lets go of it.
  *
  * This file holds the runs, the claims, the heartbeat and the life cycle;
