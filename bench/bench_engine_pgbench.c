@@ -123,7 +123,8 @@ static char *replace_all(const char *s, const char *from, const char *to)
 
 /*
  * bench/transition.sql turned back into the engine's statement: the lease
- * owner into $1, the JSON batch into $2, the lease's length into $3.
+ * owner into $1, the JSON batch into $2, the lease's length into $3, the
+ * kinds into $4 and the number of jobs to claim into $5.
  */
 static char *script_transition_sql(const char *path)
 {
@@ -148,8 +149,12 @@ static char *script_transition_sql(const char *path)
 	char *semi = strrchr(sql, ';');
 	if (semi)
 		*semi = '\0';
-	char *lease = replace_all(sql, ":lease_s", "$3");
+	char *claim = replace_all(sql, ":claim", "$5");
 	free(sql);
+	char *kinds = replace_all(claim, "'{test_noop}'", "$4");
+	free(claim);
+	char *lease = replace_all(kinds, ":lease_s", "$3");
+	free(kinds);
 	char *owner = replace_all(lease, "'" PGBENCH_OWNER "'", "$1");
 	free(lease);
 	const char *lit = strstr(owner, "jsonb_to_recordset('");

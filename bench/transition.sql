@@ -5,6 +5,9 @@
 --   $1  the lease owner       'bench/pgbench'
 --   $2  the batch             the JSON literal: one job going from s1 to s2
 --   $3  the lease, seconds    :lease_s
+--   $4  the kinds to claim    '{test_noop}'
+--   $5  how many to claim     :claim (0: the transition alone, as one written
+--                             with nothing to claim)
 --
 -- Each client moves its own job row (id = client_id + 1) and counts the
 -- row's version in :v (pgbench -D v=0), so that the fencing condition
@@ -12,6 +15,7 @@
 -- and commits, as one transition written alone would.
 \set id :client_id + 1
 \set lease_s 30
+\set claim 0
 WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version": :v,
   "status": "running", "state": "s2", "attempt": 1,
   "context": {"runs": {"s1": 1}, "trace": ["s1"]}, "error": null, "observation": null,
@@ -24,38 +28,66 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),
  u AS (UPDATE jobs j SET
   status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL
-           THEN 'cancelling' ELSE t.status END,
+  THEN 'cancelling' ELSE t.status END,
   state = t.state, attempt = t.attempt, context = t.context, error = t.error,
   observation = t.observation, failed_state = t.failed_state, ending = t.ending,
   next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL
-           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,
+  THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,
   state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,
   lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,
   lease_expires_at = CASE WHEN t.release THEN NULL
-           ELSE now() + :lease_s * interval '1 second' END,
+  ELSE now() + :lease_s * interval '1 second' END,
   finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,
   version = j.version + 1, updated_at = now()
   FROM t WHERE j.id = t.id AND j.lease_owner = 'bench/pgbench' AND j.lease_epoch = t.epoch
-   AND j.version = t.version
-  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),
- done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id
+  AND j.version = t.version
+  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms), done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id
   WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch
-   AND (j.lease_owner = 'bench/pgbench' OR j.lease_owner IS NULL)),
- e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,
+  AND (j.lease_owner = 'bench/pgbench' OR j.lease_owner IS NULL)), rep AS (SELECT t.id AS job_id, l.id AS ev_id FROM t JOIN u ON u.id = t.id
+  CROSS JOIN LATERAL (SELECT x.* FROM job_events x WHERE x.job_id = t.id
+  ORDER BY x.id DESC LIMIT 1) l
+  WHERE t.ev_outcome = 'wait' AND l.outcome = 'wait' AND l.actor = 'engine'
+  AND l.from_state IS NOT DISTINCT FROM t.ev_from AND l.to_state = t.state
+  AND l.status = u.status AND l.attempt = t.ev_attempt
+  AND l.detail IS NOT DISTINCT FROM t.ev_detail), ru AS (UPDATE job_events x SET polls = x.polls + 1, last_at = now()
+  FROM rep WHERE x.id = rep.ev_id RETURNING x.id), e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,
   attempt, actor, worker, detail, duration_ms)
   SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,
-   u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
-  FROM t JOIN u ON u.id = t.id ORDER BY t.id),
- cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),
+  u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
+  FROM t JOIN u ON u.id = t.id
+  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id), cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),
   spec = coalesce(t.context->'spec', c.spec),
   deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()
-   ELSE c.deleted_at END
+  ELSE c.deleted_at END
   FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id
   WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'
-   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),
- n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
+  AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL), n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
   WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')
-   OR (u.release AND u.delay_ms = 0)))
- SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u
- UNION ALL SELECT id, cancel_requested, 0 FROM done_before;
+  OR (u.release AND u.delay_ms = 0))), c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j
+  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')
+  AND j.next_run_at <= now()
+  AND (j.lease_owner IS NULL OR j.lease_expires_at < now())
+  AND j.kind = ANY('{test_noop}'::text[])
+  AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id)
+  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id
+  AND p.cluster = j.cluster AND p.id <> j.id
+  AND p.status IN ('running', 'waiting', 'cancelling'))
+  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p
+  WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster
+  AND p.status = 'queued' AND p.queue_seq < j.queue_seq))
+  ORDER BY j.next_run_at, j.queue_seq LIMIT :claim FOR UPDATE OF j SKIP LOCKED), cl_u AS (UPDATE jobs j SET lease_owner = 'bench/pgbench', lease_epoch = j.lease_epoch + 1,
+  lease_expires_at = now() + :lease_s * interval '1 second',
+  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,
+  started_at = coalesce(j.started_at, clock_timestamp()),
+  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()
+  FROM c WHERE j.id = c.id AND j.id = ANY (ARRAY(SELECT id FROM c))
+  RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,
+  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,
+  j.ending, j.cancel_requested,
+  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint AS elapsed_ms,
+  c.prev_owner, j.cluster_id,
+  (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace) SELECT 'c', cl_u.*, 0::bigint FROM cl_u UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL,
+  (SELECT count(*) FROM n) FROM u UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, 0 FROM done_before;
 \set v :v + 1

@@ -11,8 +11,10 @@
  * may pick the job up again; the end of the workflow releases it for good.
  * Transitions are written by one writer that sends everything that
  * accumulated while the previous batch was in flight as one statement, so
- * one commit carries many jobs' transitions.  Each row of a batch is fenced
- * by lease owner, epoch and version: a row that no longer matches is a job
+ * one commit carries many jobs' transitions, and the same statement claims
+ * jobs for the slots the batch frees (engine/writer.c); a claim goes alone
+ * only when no batch is about to go.  Each row of a batch is fenced by
+ * lease owner, epoch and version: a row that no longer matches is a job
  * this process has lost, and it lets go of it.
  *
  * This file holds the runs, the claims, the heartbeat and the life cycle;
@@ -326,7 +328,8 @@ static struct job_run *run_from_row(struct engine *e, const struct jobrun_claime
 	return run;
 }
 
-static void claim_result(struct engine *e, const struct db_error *err,
+/* The answer to a claim, alone or carried by the writer's statement. */
+void engine_claim_result(struct engine *e, const struct db_error *err,
 			 const struct jobrun_claimed *rows, int n)
 {
 	e->claiming = false;
@@ -392,13 +395,33 @@ static void claim_cb(void *arg, const struct db_error *err, const struct jobrun_
 {
 	struct engine *e = arg;
 	e->queries--;
-	claim_result(e, err, rows, n);
+	engine_claim_result(e, err, rows, n);
 	engine_check_done(e);
+}
+
+/*
+ * How many jobs the writer's next statement, about to be sent with a batch
+ * that frees freed slots once it commits, is to claim: 0 for none.  A
+ * claim rides along when the batch frees slots or a poke asked for one,
+ * and no other claim is in flight.
+ */
+int engine_claim_ride(struct engine *e, int freed)
+{
+	int slots = e->opt.workers - e->nruns + freed;
+	if (e->stopping || e->claiming || slots <= 0 || (!freed && !e->claim_wanted))
+		return 0;
+	int limit = slots < CLAIM_MAX ? slots : CLAIM_MAX;
+	e->claiming = true;
+	e->claim_again = false;
+	e->claim_wanted = false;
+	e->claim_limit = limit;
+	e->claim_sent_mono = now_mono_ms();
+	return limit;
 }
 
 void engine_poke(struct engine *e)
 {
-	if (e->stopping)
+	if (e->stopping || e->settling)
 		return;
 	if (e->claiming) {
 		e->claim_again = true;
@@ -407,6 +430,12 @@ void engine_poke(struct engine *e)
 	int free_slots = e->opt.workers - e->nruns;
 	if (free_slots <= 0)
 		return;
+	if (!e->writing && e->pending) {
+		/* The batch queued this turn is about to go: it claims too. */
+		e->claim_wanted = true;
+		event_active(e->flush_ev, EV_TIMEOUT, 0);
+		return;
+	}
 	int limit = free_slots < CLAIM_MAX ? free_slots : CLAIM_MAX;
 	e->claiming = true;
 	e->claim_again = false;

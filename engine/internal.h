@@ -16,6 +16,7 @@
 #include "engine/fsm.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "storage/jobrun.h"
 
 struct db_listener;
 struct metric;
@@ -106,6 +107,16 @@ struct engine {
 	int nruns;
 
 	bool claiming, claim_again;
+	/*
+	 * Slots may be free and nobody has looked: the next batch of
+	 * transitions claims for them (its flush is due this turn).
+	 */
+	bool claim_wanted;
+	/*
+	 * The writer's answer is being applied, and its claim counted the
+	 * slots the batch frees: freeing them asks for no claim of its own.
+	 */
+	bool settling;
 	int claim_limit; /* rows asked for by the claim in flight */
 	int64_t claim_sent_mono;
 	struct event *wake_ev;
@@ -153,6 +164,9 @@ void engine_prune_free(struct engine *e);
 /* --- engine.c --------------------------------------------------------------------- */
 
 void engine_poke(struct engine *e);
+int engine_claim_ride(struct engine *e, int freed);
+void engine_claim_result(struct engine *e, const struct db_error *err,
+			 const struct jobrun_claimed *rows, int n);
 void engine_run_begin(struct job_run *run);
 void engine_run_free(struct job_run *run);
 void engine_arm_wake(struct engine *e, int64_t ms);

@@ -1,9 +1,12 @@
 /*
  * The writer: transitions queue up, and everything that accumulated while
  * the previous batch was in flight is sent as one statement
- * (storage_jobrun_transition()), so one commit carries many jobs'
- * transitions.  After the commit each job of the batch continues, finishes
- * or, fenced off, is let go of.
+ * (storage_jobrun_write()), so one commit carries many jobs' transitions.
+ * The same statement claims jobs for the slots the batch frees and for any
+ * others free (engine_claim_ride()), so that a job's end and its
+ * successor's claim cost one round trip and one commit together.  After
+ * the commit each job of the batch continues, finishes or, fenced off, is
+ * let go of; then the claimed jobs start.
  */
 #include "engine/internal.h"
 #include "common/json.h"
@@ -226,6 +229,7 @@ struct write_ctx {
 	struct engine *e;
 	struct transition *batch;
 	int64_t sent_mono;
+	int claim_limit; /* jobs the statement claims; 0: none */
 };
 
 static void give_up_cb(void *arg, const struct db_error *err)
@@ -259,14 +263,18 @@ static void writer_give_up(struct engine *e, struct transition *t, const struct 
 }
 
 static void writer_result_cb(void *arg, const struct db_error *err,
-			     const struct jobrun_committed *rows, int n)
+			     const struct jobrun_committed *rows, int n,
+			     const struct jobrun_claimed *claimed, int nclaimed)
 {
 	struct write_ctx *w = arg;
 	struct engine *e = w->e;
 	struct transition *batch = w->batch;
 	int64_t sent_mono = w->sent_mono;
+	bool claimed_too = w->claim_limit > 0;
 	free(w);
 	e->writing = false;
+	if (claimed_too && err)
+		engine_claim_result(e, err, NULL, 0);
 	if (err && storage_jobrun_retryable(err)) {
 		/*
 		 * It did not commit, or (connection lost) it may have: send it
@@ -296,7 +304,12 @@ static void writer_result_cb(void *arg, const struct db_error *err,
 	} else if (err) {
 		writer_give_up(e, batch, err);
 	} else {
+		/* The slots the batch frees were claimed for already. */
+		e->settling = claimed_too;
 		writer_done(e, batch, rows, n, sent_mono);
+		e->settling = false;
+		if (claimed_too)
+			engine_claim_result(e, NULL, claimed, nclaimed);
 	}
 	writer_schedule(e);
 }
@@ -310,12 +323,19 @@ static void writer_send(struct engine *e, struct transition *batch)
 	n = 0;
 	for (struct transition *t = batch; t; t = t->next)
 		transition_row(t, &rows[n++]);
+	/* The runs that end with the batch, whose slots its claim may fill. */
+	int freed = 0;
+	for (struct transition *t = batch; t; t = t->next)
+		if (!t->cont || t->release || t->run->superseded)
+			freed++;
 	struct write_ctx *w = xmalloc(sizeof(*w));
 	w->e = e;
 	w->batch = batch;
 	w->sent_mono = now_mono_ms();
+	w->claim_limit = engine_claim_ride(e, freed);
 	e->writing = true;
-	storage_jobrun_transition(e->db, e->owner, e->opt.lease_s, rows, n, writer_result_cb, w);
+	storage_jobrun_write(e->db, e->owner, e->opt.lease_s, rows, n, w->claim_limit, e->kinds,
+			     e->reg->count, writer_result_cb, w);
 	free(rows);
 }
 

@@ -27,6 +27,13 @@
 struct db_req {
 	struct db_req *next;
 	char *sql;
+	/*
+	 * A statement prepared once per connection under this name, then only
+	 * executed (db_query_prepared()); NULL: sent whole every time.
+	 */
+	char *name;
+	bool preparing;	 /* its PQsendPrepare is in flight */
+	bool reprepared; /* prepared again after the server forgot it */
 	int nparams;
 	char **params;
 	db_result_cb cb;
@@ -56,6 +63,9 @@ struct db_conn {
 	int backoff_ms;
 	struct db_req *req; /* in flight when BUSY */
 	PGresult *res;	    /* first result of the statement in flight */
+	/* The statements prepared on this session; a new session has none. */
+	char **prepared;
+	int nprepared;
 	/* owner: exactly one of these is set */
 	struct db_pool *pool;
 	struct db_listener *listener;
@@ -71,7 +81,7 @@ struct db_pool {
 	struct event *deliver;			  /* delivers the failed list */
 	void (*on_connect)(void *arg);
 	void *on_connect_arg;
-	unsigned long long queries, errors, reconnects;
+	unsigned long long queries, errors, reconnects, prepares;
 	int queue_limit;	   /* statements waiting at most; 0: no limit */
 	struct db_pool *next_pool; /* every pool, for the metrics */
 };
@@ -104,7 +114,8 @@ enum pool_figure {
 	FIG_QUEUED,
 	FIG_QUERIES,
 	FIG_ERRORS,
-	FIG_CONNECTS
+	FIG_CONNECTS,
+	FIG_PREPARES
 };
 
 static struct db_pool *all_pools;
@@ -136,6 +147,9 @@ static void pool_collect_cb(struct metrics_sink *sink, void *arg)
 			break;
 		case FIG_CONNECTS:
 			total += (double)st.reconnects;
+			break;
+		case FIG_PREPARES:
+			total += (double)st.prepares;
 			break;
 		default:
 			break;
@@ -174,6 +188,10 @@ static void metrics_setup(void)
 		{METRIC_COUNTER, "esaas_db_connects_total",
 		 "Connections established, the first ones and every reconnection.", NULL,
 		 FIG_CONNECTS},
+		{METRIC_COUNTER, "esaas_db_statements_prepared_total",
+		 "Statements prepared on a connection: once per connection and statement, again "
+		 "after a reconnection.",
+		 NULL, FIG_PREPARES},
 	};
 	struct metrics *reg = metrics_default();
 
@@ -226,6 +244,7 @@ static void req_free(struct db_req *r)
 		free(r->params[i]);
 	free(r->params);
 	free(r->sql);
+	free(r->name);
 	free(r->fail_msg);
 	free(r);
 }
@@ -271,6 +290,34 @@ static void pool_deliver_cb(evutil_socket_t fd, short what, void *arg)
 
 /* --- one connection -------------------------------------------------------- */
 
+static void conn_forget_prepared(struct db_conn *c)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		free(c->prepared[i]);
+	free(c->prepared);
+	c->prepared = NULL;
+	c->nprepared = 0;
+}
+
+static bool conn_has_prepared(const struct db_conn *c, const char *name)
+{
+	for (int i = 0; i < c->nprepared; i++)
+		if (strcmp(c->prepared[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void conn_drop_prepared(struct db_conn *c, const char *name)
+{
+	for (int i = 0; i < c->nprepared; i++) {
+		if (strcmp(c->prepared[i], name) == 0) {
+			free(c->prepared[i]);
+			c->prepared[i] = c->prepared[--c->nprepared];
+			return;
+		}
+	}
+}
+
 static void conn_close(struct db_conn *c)
 {
 	if (c->io) {
@@ -285,6 +332,8 @@ static void conn_close(struct db_conn *c)
 		PQfinish(c->pg);
 		c->pg = NULL;
 	}
+	/* Prepared statements live and die with their session. */
+	conn_forget_prepared(c);
 	c->state = CONN_DOWN;
 }
 
@@ -436,11 +485,24 @@ static void conn_poll_connect(struct db_conn *c)
 	}
 }
 
+/*
+ * Send r: whole, or, for a named statement, executed by name, after
+ * preparing it first if this session has not yet (one round trip more, once
+ * per session: after a reconnect the new session prepares it again).
+ */
 static void conn_send(struct db_conn *c, struct db_req *r)
 {
-	int f = -1;
-	if (PQsendQueryParams(c->pg, r->sql, r->nparams, NULL, (const char *const *)r->params, NULL,
-			      NULL, 0))
+	int f = -1, ok;
+	r->preparing = r->name && !conn_has_prepared(c, r->name);
+	if (r->preparing)
+		ok = PQsendPrepare(c->pg, r->name, r->sql, r->nparams, NULL);
+	else if (r->name)
+		ok = PQsendQueryPrepared(c->pg, r->name, r->nparams, (const char *const *)r->params,
+					 NULL, NULL, 0);
+	else
+		ok = PQsendQueryParams(c->pg, r->sql, r->nparams, NULL,
+				       (const char *const *)r->params, NULL, NULL, 0);
+	if (ok)
 		f = PQflush(c->pg);
 	if (f < 0) {
 		/* We may be inside db_query(): fail through the loop, not inline. */
@@ -450,14 +512,59 @@ static void conn_send(struct db_conn *c, struct db_req *r)
 	}
 	c->req = r;
 	c->state = CONN_BUSY;
-	r->sent_mono = now_mono_ms();
+	if (!r->sent_mono)
+		r->sent_mono = now_mono_ms();
 	conn_arm(c, f == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
-static void conn_finish_request(struct db_conn *c)
+/*
+ * The answer to a PQsendPrepare: on success the statement is this
+ * session's, and r is executed at once; true when r is sent (or failed
+ * with the connection), false when the preparation failed and r is to be
+ * answered with that error.
+ */
+static bool conn_prepared(struct db_conn *c, struct db_req *r, PGresult *res)
+{
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		return false;
+	PQclear(res);
+	c->res = NULL;
+	c->req = NULL;
+	c->prepared = xrealloc(c->prepared, (size_t)(c->nprepared + 1) * sizeof(*c->prepared));
+	c->prepared[c->nprepared++] = xstrdup(r->name);
+	if (c->pool)
+		c->pool->prepares++;
+	conn_send(c, r);
+	return true;
+}
+
+/*
+ * The server does not know a statement this session prepared (someone ran
+ * DEALLOCATE or DISCARD on it): forget it here and prepare it again, once.
+ * Nothing was executed, so sending it again is safe.
+ */
+static bool conn_reprepare(struct db_conn *c, struct db_req *r, PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (!r->name || r->reprepared || !state || strcmp(state, "26000") != 0)
+		return false;
+	log_warn("prepared statement %s was gone from its session; preparing it again", r->name);
+	PQclear(res);
+	c->res = NULL;
+	c->req = NULL;
+	r->reprepared = true;
+	conn_drop_prepared(c, r->name);
+	conn_send(c, r);
+	return true;
+}
+
+/* False when the request went on instead (executed after its preparation). */
+static bool conn_finish_request(struct db_conn *c)
 {
 	struct db_req *r = c->req;
 	PGresult *res = c->res;
+	if (r->preparing ? conn_prepared(c, r, res) : conn_reprepare(c, r, res))
+		return false;
 	c->req = NULL;
 	c->res = NULL;
 	c->state = CONN_IDLE;
@@ -481,11 +588,13 @@ static void conn_finish_request(struct db_conn *c)
 	if (res)
 		PQclear(res);
 	req_free(r);
+	return true;
 }
 
 enum read_status {
 	READ_LOST,
 	READ_PENDING,
+	READ_SENT, /* the request went on: its next part is sent and armed for */
 	READ_DONE
 };
 
@@ -503,8 +612,9 @@ static enum read_status conn_read_results(struct db_conn *c)
 				conn_lost(c, PQerrorMessage(c->pg));
 				return READ_LOST;
 			}
-			conn_finish_request(c);
-			return READ_DONE;
+			if (conn_finish_request(c))
+				return READ_DONE;
+			return c->state == CONN_DOWN ? READ_LOST : READ_SENT;
 		}
 		/* One command per statement: keep the first result, drop any other. */
 		if (!c->res)
@@ -542,6 +652,7 @@ static void pool_conn_io(struct db_conn *c, short what)
 	}
 	switch (conn_read_results(c)) {
 	case READ_LOST:
+	case READ_SENT:
 		break;
 	case READ_PENDING: {
 		/* libpq may still hold output that reading made room for. */
@@ -720,6 +831,14 @@ void db_query_wait(struct db_pool *p, const char *sql, int nparams, const char *
 	pool_enqueue(p, req_new(sql, nparams, params, cb, arg, true));
 }
 
+void db_query_prepared(struct db_pool *p, const char *name, const char *sql, int nparams,
+		       const char *const *params, db_result_cb cb, void *arg)
+{
+	struct db_req *r = req_new(sql, nparams, params, cb, arg, true);
+	r->name = xstrdup(name);
+	pool_enqueue(p, r);
+}
+
 void db_pool_set_queue_limit(struct db_pool *p, int limit)
 {
 	p->queue_limit = limit > 0 ? limit : 0;
@@ -742,6 +861,7 @@ void db_pool_stats(const struct db_pool *p, struct db_stats *out)
 	out->queries = p->queries;
 	out->errors = p->errors;
 	out->reconnects = p->reconnects;
+	out->prepares = p->prepares;
 	for (int i = 0; i < p->size; i++) {
 		if (p->conns[i].state == CONN_IDLE)
 			out->connected++;

@@ -9,7 +9,8 @@
  * connection fails with DB_ERR_CONNECTION (it may or may not have committed:
  * callers write statements that are safe to repeat or can tell).
  *
- * Every statement is a single command sent with PQsendQueryParams, so it is
+ * Every statement is a single command sent with PQsendQueryParams (or, for
+ * the hot ones, prepared once per connection and executed by name), so it is
  * its own transaction: multi-row changes are written as one statement with
  * CTEs, which is how the engine gets group commit.
  */
@@ -60,6 +61,16 @@ void db_query_wait(struct db_pool *pool, const char *sql, int nparams, const cha
 		   db_result_cb cb, void *arg);
 
 /*
+ * Like db_query_wait, for a statement run often: each connection prepares
+ * sql once under name (PQprepare) and from then on only executes it
+ * (PQsendQueryPrepared), so the server parses it once per session and may
+ * keep its plan.  A new session (after a reconnect) prepares it again
+ * before its first use.  name is the statement's alone: one name, one sql.
+ */
+void db_query_prepared(struct db_pool *pool, const char *name, const char *sql, int nparams,
+		       const char *const *params, db_result_cb cb, void *arg);
+
+/*
  * At most limit statements wait for a connection (0: no limit); past it a
  * statement fails at once with DB_ERR_BUSY, and nothing was run.  For a
  * pool that serves requests from outside, which must not pile up.
@@ -75,6 +86,7 @@ void db_pool_on_connect(struct db_pool *pool, void (*cb)(void *arg), void *arg);
 /* Statistics for /metrics and benchmarks. */
 struct db_stats {
 	unsigned long long queries, errors, reconnects;
+	unsigned long long prepares; /* statements prepared, over all sessions */
 	int connected, busy, queued;
 };
 void db_pool_stats(const struct db_pool *pool, struct db_stats *out);

@@ -57,12 +57,14 @@ struct call {
 	void (*done)(struct call *c, PGresult *res, const struct db_error *err);
 	union {
 		storage_jobrun_claim_cb claim;
+		storage_jobrun_write_cb write;
 		storage_jobrun_wake_cb wake;
 		storage_jobrun_transition_cb transition;
 		storage_jobrun_done_cb done;
 		storage_jobrun_heartbeat_cb heartbeat;
 		storage_jobrun_gauges_cb gauges;
 	} cb;
+	bool claim_only; /* write_done: cb.claim, else cb.write */
 	void *arg;
 };
 
@@ -80,101 +82,6 @@ static void call_cb(void *arg, PGresult *res, const struct db_error *err)
 	struct call *c = arg;
 	c->done(c, res, err);
 	free(c);
-}
-
-/* --- claim ------------------------------------------------------------------------ */
-
-/*
- * $1 owner, $2 limit, $3 lease in seconds, $4 kinds.
- *
- * started_at is the moment of the claim itself (clock_timestamp), not the
- * transaction's start (now): the claim is decided on a snapshot taken after
- * now(), and the history must not make a job seem to start before its
- * predecessor with the same cluster key had finished.
- */
-static const char CLAIM_SQL[] =
-	"WITH c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
-	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
-	"   AND j.next_run_at <= now()"
-	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
-	"   AND j.kind = ANY($4::text[])"
-	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
-	"    AND p.cluster = j.cluster AND p.id <> j.id"
-	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
-	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
-	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
-	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
-	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $2 FOR UPDATE OF j SKIP LOCKED)"
-	" UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
-	"  lease_expires_at = now() + $3 * interval '1 second',"
-	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
-	"  started_at = coalesce(j.started_at, clock_timestamp()),"
-	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
-	" FROM c WHERE j.id = c.id"
-	" RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
-	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
-	"  j.ending, j.cancel_requested,"
-	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner,"
-	"  j.cluster_id, (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id)";
-
-static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
-{
-	r->valid = parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &r->id) &&
-		   parse_int64(PQgetvalue(res, i, 1), 0, INT64_MAX, &r->epoch) &&
-		   parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &r->version) &&
-		   parse_int(PQgetvalue(res, i, 8), 1, INT32_MAX, &r->attempt);
-	if (!parse_int64(PQgetvalue(res, i, 16), INT64_MIN, INT64_MAX, &r->state_elapsed_ms))
-		r->state_elapsed_ms = 0;
-	r->tenant = PQgetvalue(res, i, 3);
-	r->cluster = PQgetvalue(res, i, 4);
-	r->kind = PQgetvalue(res, i, 5);
-	r->state = PQgetvalue(res, i, 6);
-	r->status = PQgetvalue(res, i, 7);
-	r->params = json_loads(PQgetvalue(res, i, 9), 0, NULL);
-	r->context = json_loads(PQgetvalue(res, i, 10), 0, NULL);
-	r->error = db_value(res, i, 11);
-	r->failed_state = db_value(res, i, 12);
-	r->observation = db_value(res, i, 13);
-	r->ending = db_value(res, i, 14);
-	r->cancel_requested = is_true(res, i, 15);
-	r->prev_owner = db_value(res, i, 17);
-	if (PQgetisnull(res, i, 18) ||
-	    !parse_int64(PQgetvalue(res, i, 18), 1, INT64_MAX, &r->cluster_id))
-		r->cluster_id = 0;
-	r->ns = db_value(res, i, 19);
-}
-
-static void claim_done(struct call *c, PGresult *res, const struct db_error *err)
-{
-	storage_jobrun_claim_cb cb = c->cb.claim;
-	if (err) {
-		cb(c->arg, err, NULL, 0);
-		return;
-	}
-	int n = PQntuples(res);
-	struct jobrun_claimed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-	for (int i = 0; i < n; i++)
-		claimed_row(res, i, &rows[i]);
-	cb(c->arg, NULL, rows, n);
-	for (int i = 0; i < n; i++) {
-		json_decref(rows[i].params);
-		json_decref(rows[i].context);
-	}
-	free(rows);
-}
-
-void storage_jobrun_claim(struct db_pool *db, const char *owner, int limit, int lease_s,
-			  const char *const *kinds, int nkinds, storage_jobrun_claim_cb cb,
-			  void *arg)
-{
-	struct numbuf lim, lease;
-	char *k = text_array(kinds, nkinds);
-	const char *p[] = {owner, num_text(&lim, limit), num_text(&lease, lease_s), k};
-
-	struct call *c = call_new(claim_done, arg);
-	c->cb.claim = cb;
-	db_query_wait(db, CLAIM_SQL, 4, p, call_cb, c);
-	free(k);
 }
 
 /* $1 owner, $2 kinds. */
@@ -209,16 +116,19 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
 
 	struct call *c = call_new(next_wake_done, arg);
 	c->cb.wake = cb;
-	db_query_wait(db, NEXT_WAKE_SQL, 2, p, call_cb, c);
+	db_query_prepared(db, "esaas_jobrun_next_wake", NEXT_WAKE_SQL, 2, p, call_cb, c);
 	free(k);
 }
 
-/* --- transitions -------------------------------------------------------------------- */
+/* --- transitions and claims ------------------------------------------------------ */
 
 /*
- * One statement for the whole batch.  $1 owner, $2 the rows (a JSON array
- * of struct jobrun_transition), $3 the lease in seconds, extended by every
- * transition that keeps it.
+ * One statement writes a batch of transitions and claims the next jobs, in
+ * one round trip and one commit.  $1 owner, $2 the rows (a JSON array of
+ * struct jobrun_transition), $3 the lease in seconds, extended by every
+ * transition that keeps it and given to every claimed job, $4 the kinds
+ * to claim, $5 how many jobs to claim at most (0: none; a claim alone is
+ * an empty batch).
  *
  * u writes the rows that pass the fence; done_before finds those an earlier
  * send already wrote; rep finds the waits that repeat their job's last
@@ -228,6 +138,23 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * its cluster (storage/jobrun.h); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
+ *
+ * c chooses the jobs to claim and cl_u takes their leases, finding them by
+ * their ids (the ANY): a plan made for any limit (the prepared statement's
+ * generic plan) would otherwise expect a tenth of the table and read all
+ * of it.  Every part of
+ * one statement reads the same snapshot, taken before the batch is
+ * written: a job of the batch is never claimed by it (no row is changed
+ * twice), and a job whose predecessor with its cluster key ends in this
+ * batch waits for the next claim, which the NOTIFY of that end wakes.
+ * started_at is the moment of the claim itself (clock_timestamp), not the
+ * transaction's start (now): the claim is decided on a snapshot taken after
+ * now(), and the history must not make a job seem to start before its
+ * predecessor with the same cluster key had finished.
+ *
+ * The answer: 'w' rows, each a transition committed (id, cancel_requested
+ * and, in the last column, whether n ran), then 'c' rows, each a claimed
+ * job (the columns of struct jobrun_claimed, in claimed_row()'s order).
  */
 static const char TRANSITION_SQL[] =
 	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
@@ -279,9 +206,66 @@ static const char TRANSITION_SQL[] =
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
 	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
-	"   OR (u.release AND u.delay_ms = 0)))"
-	" SELECT u.id, u.cancel_requested, (SELECT count(*) FROM n) FROM u"
-	" UNION ALL SELECT id, cancel_requested, 0 FROM done_before";
+	"   OR (u.release AND u.delay_ms = 0))),"
+	" c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
+	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
+	"   AND j.next_run_at <= now()"
+	"   AND (j.lease_owner IS NULL OR j.lease_expires_at < now())"
+	"   AND j.kind = ANY($4::text[])"
+	"   AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id)"
+	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
+	"    AND p.cluster = j.cluster AND p.id <> j.id"
+	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
+	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
+	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
+	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
+	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $5 FOR UPDATE OF j SKIP LOCKED),"
+	" cl_u AS (UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
+	"  lease_expires_at = now() + $3 * interval '1 second',"
+	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
+	"  started_at = coalesce(j.started_at, clock_timestamp()),"
+	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
+	"  FROM c WHERE j.id = c.id AND j.id = ANY (ARRAY(SELECT id FROM c))"
+	"  RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
+	"   j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
+	"   j.ending, j.cancel_requested,"
+	"   (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint AS elapsed_ms,"
+	"   c.prev_owner, j.cluster_id,"
+	"   (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace)"
+	" SELECT 'c', cl_u.*, 0::bigint FROM cl_u"
+	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+	"  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL,"
+	"  (SELECT count(*) FROM n) FROM u"
+	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+	"  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, 0 FROM done_before";
+
+/* The columns of a claimed job in TRANSITION_SQL's answer, from its second. */
+static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
+{
+	r->valid = parse_int64(PQgetvalue(res, i, 1), 1, INT64_MAX, &r->id) &&
+		   parse_int64(PQgetvalue(res, i, 2), 0, INT64_MAX, &r->epoch) &&
+		   parse_int64(PQgetvalue(res, i, 3), 0, INT64_MAX, &r->version) &&
+		   parse_int(PQgetvalue(res, i, 9), 1, INT32_MAX, &r->attempt);
+	if (!parse_int64(PQgetvalue(res, i, 17), INT64_MIN, INT64_MAX, &r->state_elapsed_ms))
+		r->state_elapsed_ms = 0;
+	r->tenant = PQgetvalue(res, i, 4);
+	r->cluster = PQgetvalue(res, i, 5);
+	r->kind = PQgetvalue(res, i, 6);
+	r->state = PQgetvalue(res, i, 7);
+	r->status = PQgetvalue(res, i, 8);
+	r->params = json_loads(PQgetvalue(res, i, 10), 0, NULL);
+	r->context = json_loads(PQgetvalue(res, i, 11), 0, NULL);
+	r->error = db_value(res, i, 12);
+	r->failed_state = db_value(res, i, 13);
+	r->observation = db_value(res, i, 14);
+	r->ending = db_value(res, i, 15);
+	r->cancel_requested = is_true(res, i, 16);
+	r->prev_owner = db_value(res, i, 18);
+	if (PQgetisnull(res, i, 19) ||
+	    !parse_int64(PQgetvalue(res, i, 19), 1, INT64_MAX, &r->cluster_id))
+		r->cluster_id = 0;
+	r->ns = db_value(res, i, 20);
+}
 
 static json_t *str_or_null(const char *s)
 {
@@ -314,40 +298,104 @@ static json_t *transition_json(const struct jobrun_transition *t)
 	return o;
 }
 
-static void transition_done(struct call *c, PGresult *res, const struct db_error *err)
+static void write_done(struct call *c, PGresult *res, const struct db_error *err)
 {
-	storage_jobrun_transition_cb cb = c->cb.transition;
 	if (err) {
-		cb(c->arg, err, NULL, 0);
+		if (!c->claim_only)
+			c->cb.write(c->arg, err, NULL, 0, NULL, 0);
+		else
+			c->cb.claim(c->arg, err, NULL, 0);
 		return;
 	}
-	int n = PQntuples(res);
-	struct jobrun_committed *rows = xcalloc((size_t)n + 1, sizeof(*rows));
-	for (int i = 0; i < n; i++) {
-		if (!parse_int64(PQgetvalue(res, i, 0), 1, INT64_MAX, &rows[i].id))
-			rows[i].id = 0;
-		rows[i].cancel_requested = is_true(res, i, 1);
+	int rows_n = PQntuples(res), nw = 0, nc = 0;
+	struct jobrun_committed *written = xcalloc((size_t)rows_n + 1, sizeof(*written));
+	struct jobrun_claimed *claimed = xcalloc((size_t)rows_n + 1, sizeof(*claimed));
+	for (int i = 0; i < rows_n; i++) {
+		if (strcmp(PQgetvalue(res, i, 0), "c") == 0) {
+			claimed_row(res, i, &claimed[nc++]);
+			continue;
+		}
+		struct jobrun_committed *w = &written[nw++];
+		if (!parse_int64(PQgetvalue(res, i, 1), 1, INT64_MAX, &w->id))
+			w->id = 0;
+		w->cancel_requested = is_true(res, i, 16);
 	}
-	cb(c->arg, NULL, rows, n);
-	free(rows);
+	if (!c->claim_only)
+		c->cb.write(c->arg, NULL, written, nw, claimed, nc);
+	else
+		c->cb.claim(c->arg, NULL, claimed, nc);
+	for (int i = 0; i < nc; i++) {
+		json_decref(claimed[i].params);
+		json_decref(claimed[i].context);
+	}
+	free(claimed);
+	free(written);
 }
 
-void storage_jobrun_transition(struct db_pool *db, const char *owner, int lease_s,
-			       const struct jobrun_transition *t, int n,
-			       storage_jobrun_transition_cb cb, void *arg)
+static void write_send(struct db_pool *db, const char *owner, int lease_s,
+		       const struct jobrun_transition *t, int n, int claim_limit,
+		       const char *const *kinds, int nkinds, struct call *c)
 {
 	json_t *arr = json_array();
 	for (int i = 0; i < n; i++)
 		json_array_append_new(arr, transition_json(&t[i]));
 	char *body = json_dumps(arr, JSON_COMPACT);
 	json_decref(arr);
-	struct numbuf lease;
-	const char *p[] = {owner, body, num_text(&lease, lease_s)};
+	char *k = text_array(kinds, nkinds);
+	struct numbuf lease, lim;
+	const char *p[] = {owner, body, num_text(&lease, lease_s), k,
+			   num_text(&lim, claim_limit > 0 ? claim_limit : 0)};
 
-	struct call *c = call_new(transition_done, arg);
-	c->cb.transition = cb;
-	db_query_wait(db, TRANSITION_SQL, 3, p, call_cb, c);
+	db_query_prepared(db, "esaas_jobrun_transition", TRANSITION_SQL, 5, p, call_cb, c);
+	free(k);
 	free(body);
+}
+
+void storage_jobrun_write(struct db_pool *db, const char *owner, int lease_s,
+			  const struct jobrun_transition *t, int n, int claim_limit,
+			  const char *const *kinds, int nkinds, storage_jobrun_write_cb cb,
+			  void *arg)
+{
+	struct call *c = call_new(write_done, arg);
+	c->cb.write = cb;
+	write_send(db, owner, lease_s, t, n, claim_limit, kinds, nkinds, c);
+}
+
+/* The transitions alone, for whoever does not claim. */
+struct transition_only {
+	storage_jobrun_transition_cb cb;
+	void *arg;
+};
+
+static void transition_only_cb(void *arg, const struct db_error *err,
+			       const struct jobrun_committed *rows, int n,
+			       const struct jobrun_claimed *claimed, int nclaimed)
+{
+	struct transition_only *o = arg;
+	(void)claimed;
+	(void)nclaimed;
+	o->cb(o->arg, err, rows, n);
+	free(o);
+}
+
+void storage_jobrun_transition(struct db_pool *db, const char *owner, int lease_s,
+			       const struct jobrun_transition *t, int n,
+			       storage_jobrun_transition_cb cb, void *arg)
+{
+	struct transition_only *o = xmalloc(sizeof(*o));
+	o->cb = cb;
+	o->arg = arg;
+	storage_jobrun_write(db, owner, lease_s, t, n, 0, NULL, 0, transition_only_cb, o);
+}
+
+void storage_jobrun_claim(struct db_pool *db, const char *owner, int limit, int lease_s,
+			  const char *const *kinds, int nkinds, storage_jobrun_claim_cb cb,
+			  void *arg)
+{
+	struct call *c = call_new(write_done, arg);
+	c->cb.claim = cb;
+	c->claim_only = true;
+	write_send(db, owner, lease_s, NULL, 0, limit, kinds, nkinds, c);
 }
 
 bool storage_jobrun_retryable(const struct db_error *err)
@@ -445,7 +493,7 @@ void storage_jobrun_heartbeat(struct db_pool *db, const char *owner, int lease_s
 
 	struct call *c = call_new(heartbeat_done, arg);
 	c->cb.heartbeat = cb;
-	db_query_wait(db, HEARTBEAT_SQL, 4, p, call_cb, c);
+	db_query_prepared(db, "esaas_jobrun_heartbeat", HEARTBEAT_SQL, 4, p, call_cb, c);
 	free(ids);
 	free(epochs);
 }

@@ -51,7 +51,7 @@ struct jobrun_claimed {
 
 /*
  * Claim up to limit runnable jobs of the given kinds for owner, for lease_s
- * seconds: each gets a new lease epoch, and a queued or waiting job becomes
+ * seconds (storage_jobrun_write() with no transitions): each gets a new lease epoch, and a queued or waiting job becomes
  * running.  A job is runnable when it is due, no live lease holds it, no
  * other job with the same tenant and cluster key is in progress, and no
  * job queued before it with that key is still queued; jobs are taken in
@@ -110,7 +110,8 @@ struct jobrun_committed {
 
 /*
  * Write n transitions of jobs leased by owner, in one statement and so one
- * transaction (group commit).  Waits for a connection.
+ * transaction (group commit); storage_jobrun_write() with no claim.  Waits
+ * for a connection.
  *
  * A row is written only while the job's lease owner, epoch and version
  * are those given; one that no longer matches is left alone and absent
@@ -142,6 +143,29 @@ typedef void (*storage_jobrun_transition_cb)(void *arg, const struct db_error *e
 void storage_jobrun_transition(struct db_pool *db, const char *owner, int lease_s,
 			       const struct jobrun_transition *t, int n,
 			       storage_jobrun_transition_cb cb, void *arg);
+
+/*
+ * Write n transitions (as storage_jobrun_transition()) and claim up to
+ * claim_limit jobs of the given kinds (as storage_jobrun_claim()), in one
+ * statement: one round trip, one commit.  The claim reads the database as
+ * it was before the transitions: it never takes a job of the batch, and a
+ * job that becomes runnable because a job of the batch ends is left to the
+ * next claim (the end's NOTIFY wakes it).  claim_limit 0 claims nothing.
+ * Each connection prepares the statement once (db_query_prepared()).
+ *
+ * rows: the transitions committed; claimed: the jobs claimed (nclaimed ==
+ * claim_limit means there may be more).  On error nothing was claimed and
+ * see storage_jobrun_retryable() for the transitions: a resend claims
+ * afresh, and a claim whose answer was lost leaves its jobs to their
+ * lease.
+ */
+typedef void (*storage_jobrun_write_cb)(void *arg, const struct db_error *err,
+					const struct jobrun_committed *rows, int n,
+					const struct jobrun_claimed *claimed, int nclaimed);
+void storage_jobrun_write(struct db_pool *db, const char *owner, int lease_s,
+			  const struct jobrun_transition *t, int n, int claim_limit,
+			  const char *const *kinds, int nkinds, storage_jobrun_write_cb cb,
+			  void *arg);
 
 /*
  * True when a failed transition statement is to be sent again as it was:

@@ -1280,6 +1280,119 @@ static void test_finished_jobs_events_are_pruned_in_batches(void **state)
  * with every object of a list): the job's error and its events keep
  * engine.detail_max_bytes of it, with a note of its full length.
  */
+/* The value of the metric sample named (with its labels) prefix, or -1. */
+static double metric_now(const struct esaasd *d, const char *prefix)
+{
+	struct http_resp r;
+	assert_true(metrics_get(d, &r));
+	assert_int_equal(r.status, 200);
+	double v = -1;
+	size_t n = strlen(prefix);
+	for (const char *line = r.raw; line && *line;) {
+		if (strncmp(line, prefix, n) == 0 && line[n] == ' ') {
+			v = strtod(line + n + 1, NULL);
+			break;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	http_resp_free(&r);
+	return v;
+}
+
+/*
+ * The hot statements are prepared once per connection; a connection the
+ * server dropped comes back as a new session, which knows none of them:
+ * it prepares them again before their first use, and jobs go on.
+ */
+static void test_reconnected_sessions_prepare_their_statements_again(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	int64_t a = submit_job(&f->d, "test", "before", NULL);
+	assert_true(a > 0);
+	json_t *job = wait_job_done(&f->d, a, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+	double prepared = metric_now(&f->d, "esaas_db_statements_prepared_total");
+	double connects = metric_now(&f->d, "esaas_db_connects_total");
+	assert_true(prepared >= 1);
+	assert_true(connects >= 1);
+
+	/* Every session of esaasd's ends, and with it what it had prepared. */
+	long long killed = sql_int(f->sql,
+				   "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+				   " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+				   "  AND application_name = 'esaasd'",
+				   0, NULL);
+	assert_true(killed >= 1);
+	int64_t deadline = harness_now_ms() + 20000;
+	while (metric_now(&f->d, "esaas_db_connects_total") <= connects &&
+	       harness_now_ms() < deadline)
+		msleep(20);
+	assert_true(metric_now(&f->d, "esaas_db_connects_total") > connects);
+
+	int64_t b = submit_job(&f->d, "test", "after", NULL);
+	assert_true(b > 0);
+	job = wait_job_done(&f->d, b, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+	char *trail = event_trail(&f->d, b);
+	assert_string_equal(trail, "submitted:->prepare next:prepare>work next:work>verify "
+				   "succeeded:verify>verify");
+	free(trail);
+	assert_true(metric_now(&f->d, "esaas_db_statements_prepared_total") > prepared);
+}
+
+/*
+ * A job's end and the claim of the job waiting for its slot are one
+ * statement, so one transaction: the claimed job's state starts at the
+ * very now() of the end's event.
+ */
+static void test_a_jobs_end_claims_the_next_job_in_the_same_commit(void **state)
+{
+	struct esaasd_opts o = {.workers = 1};
+	struct fixture *f = *state = fixture_new(&o);
+	int64_t a =
+		submit_job(&f->d, "test", "first", "{\"plan\": {\"prepare\": [\"sleep:1000\"]}}");
+	assert_true(a > 0);
+	char aid[24], bid[24];
+	snprintf(aid, sizeof(aid), "%lld", (long long)a);
+	const char *pa[] = {aid};
+	int64_t deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'running'", 1,
+		       pa) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	/* The only worker is busy: the next job waits for the slot. */
+	int64_t b = submit_job(&f->d, "test", "second", "{\"plan\": {\"prepare\": [\"hang\"]}}");
+	assert_true(b > 0);
+	snprintf(bid, sizeof(bid), "%lld", (long long)b);
+	const char *pb[] = {bid};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'queued'", 1,
+				 pb),
+			 1);
+	json_t *job = wait_job_done(&f->d, a, 20000);
+	assert_non_null(job);
+	assert_string_equal(jstr(job, "status"), "succeeded");
+	json_decref(job);
+	deadline = harness_now_ms() + 10000;
+	while (sql_int(f->sql, "SELECT count(*) FROM jobs WHERE id = $1 AND status = 'running'", 1,
+		       pb) != 1 &&
+	       harness_now_ms() < deadline)
+		msleep(5);
+	const char *pab[] = {aid, bid};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs b, job_events e"
+				 " WHERE b.id = $2 AND b.status = 'running' AND e.job_id = $1"
+				 "  AND e.outcome = 'succeeded' AND b.state_entered_at = e.at",
+				 2, pab),
+			 1);
+}
+
 static void test_long_observations_are_cut_with_a_note(void **state)
 {
 	struct esaasd_opts o = {.engine_yaml = "  detail_max_bytes: 1024\n"};
@@ -1351,6 +1464,10 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_events_come_in_pages, teardown),
 		cmocka_unit_test_teardown(test_long_observations_are_cut_with_a_note, teardown),
+		cmocka_unit_test_teardown(test_reconnected_sessions_prepare_their_statements_again,
+					  teardown),
+		cmocka_unit_test_teardown(test_a_jobs_end_claims_the_next_job_in_the_same_commit,
+					  teardown),
 		cmocka_unit_test_teardown(test_finished_jobs_events_are_pruned_in_batches,
 					  teardown),
 	};
