@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/base64.h"
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
@@ -492,6 +493,26 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		   !strcmp(k->plural, "persistentvolumeclaims") ||
 		   !strcmp(k->plural, "storageclasses")) {
 		check_storage(causes, k, obj);
+	} else if (!strcmp(k->plural, "secrets")) {
+		/* A Secret's data is []byte, base64 in JSON: a value that does
+		 * not decode cannot become a Secret
+		 * (pkg/apis/core/validation/validation.go, ValidateSecret, for
+		 * the keys; encoding/json for the values). */
+		const char *key;
+		json_t *v;
+		json_object_foreach (json_object_get(obj, "data"), key, v) {
+			unsigned char *raw = NULL;
+			size_t len = 0;
+			if (!json_is_string(v) ||
+			    !base64_decode(json_string_value(v), strlen(json_string_value(v)), &raw,
+					   &len, NULL)) {
+				char *f = xasprintf("data[%s]", key);
+				cause(causes, "FieldValueInvalid", f,
+				      "Invalid value: illegal base64 data");
+				free(f);
+			}
+			free(raw);
+		}
 	} else if (!strcmp(k->plural, "configmaps")) {
 		const char *key;
 		json_t *v;
@@ -2468,6 +2489,18 @@ static void serve_proxy(struct call *c, struct target *t)
 
 static void serve_sim(struct call *c, struct target *t)
 {
+	if (t->nsegs >= 5 && !strcmp(t->segs[1], "pods") && !strcmp(t->segs[4], "es")) {
+		/* A request to the node's HTTP port as from a pod beside it, which
+		 * the simulator has no network for: the path after .../es, the
+		 * node's own Authorization header in X-Es-Authorization (the
+		 * simulator's own takes the bearer token). */
+		const char *raw = c->path;
+		for (int i = 0; i < 5 && raw; i++)
+			raw = strchr(raw + 1, '/');
+		sim_es_direct(c, t->segs[2], t->segs[3], raw ? raw : "/",
+			      call_header(c, "X-Es-Authorization"));
+		return;
+	}
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
 		if (!strcmp(c->method, "GET")) {
 			json_t *st = record_json();

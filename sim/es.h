@@ -21,6 +21,11 @@ void sim_es_tick(void);
  * Service svc in ns, on the node that runs in pod (the chosen endpoint).
  * path starts with '/'. */
 void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+/* Answer a request made straight to the HTTP port of pod's node in ns
+ * (not through the API server, so with its Authorization header,
+ * authorization, which may be NULL).  path starts with '/'. */
+void sim_es_direct(struct call *c, const char *ns, const char *pod, const char *path,
+		   const char *authorization);
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
 bool sim_es_available(const char *ns);
