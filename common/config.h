@@ -80,6 +80,11 @@ struct config {
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
 	char *es_url_template;
+	/* elasticsearch.security: false; true gives every new cluster of 6.8+
+	 * (default distribution) users, passwords and TLS (kube/render_security.c),
+	 * and needs elasticsearch.url: the service proxy cannot carry the
+	 * credentials. */
+	bool es_security;
 
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */

@@ -24,6 +24,9 @@ int state_ways(state_run_fn run);
 /* Apply the rendered objects of one kind (and role, for workloads). */
 void state_apply_namespace(struct step *s);
 void state_apply_config(struct step *s);
+/* A create's security (6.8+ with elasticsearch.security): made once, kept
+ * in the job's context (and so with the cluster), its Secret applied. */
+void state_apply_security(struct step *s);
 void state_apply_services(struct step *s);
 void state_apply_masters(struct step *s);
 void state_apply_data(struct step *s);

@@ -115,7 +115,8 @@ static const char CLAIM_SQL[] =
 	"  j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
 	"  j.ending, j.cancel_requested,"
 	"  (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint, c.prev_owner,"
-	"  j.cluster_id, (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id)";
+	"  j.cluster_id, (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id),"
+	"  (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id)";
 
 static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
 {
@@ -142,6 +143,7 @@ static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
 	    !parse_int64(PQgetvalue(res, i, 18), 1, INT64_MAX, &r->cluster_id))
 		r->cluster_id = 0;
 	r->ns = db_value(res, i, 19);
+	r->es_security = db_value(res, i, 20);
 }
 
 static void claim_done(struct call *c, PGresult *res, const struct db_error *err)
@@ -225,7 +227,8 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * event (the same state, status, attempt and detail: nothing new was
  * seen), which ru counts on that event (polls, last_at) instead of e
  * appending a row per poll; e records the other events; cl records the end of a job on
- * its cluster (storage/jobrun.h); n wakes the other replicas when a job
+ * its cluster (storage/jobrun.h), and keeps with the cluster the security a
+ * create made (context es_security, never replaced once kept); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
  */
@@ -270,12 +273,17 @@ static const char TRANSITION_SQL[] =
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id"
 	"  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id),"
-	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
-	"  spec = coalesce(t.context->'spec', c.spec),"
-	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
-	"   ELSE c.deleted_at END"
+	" cl AS (UPDATE clusters c SET"
+	"  observed = CASE WHEN f.fin THEN t.context->'observed' ELSE c.observed END,"
+	"  updated_at = now(),"
+	"  spec = CASE WHEN f.fin THEN coalesce(t.context->'spec', c.spec) ELSE c.spec END,"
+	"  deleted_at = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN now()"
+	"   ELSE c.deleted_at END,"
+	"  es_security = coalesce(c.es_security, t.context->'es_security')"
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
-	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'"
+	"  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')"
+	"   AND t.context ? 'observed' AS fin) f"
+	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL))"
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
 	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"

@@ -28,6 +28,8 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_namespace", .run = state_apply_namespace, .deadline_s = 120,
 	 .next = "apply_quota", .replay_safe = true},
 	{.name = "apply_quota", .run = state_apply_quota, .deadline_s = 120,
+	 .next = "apply_security", .replay_safe = true},
+	{.name = "apply_security", .run = state_apply_security, .deadline_s = 120,
 	 .next = "apply_config", .replay_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_services", .replay_safe = true},
