@@ -2368,6 +2368,39 @@ static int64_t target_port(const json_t *p, const json_t *pod)
 	return json_integer_value(json_object_get(p, "port"));
 }
 
+char *apiserver_service_endpoint(const char *ns, const char *svcname, int port)
+{
+	struct store_obj *svc = store_get(store_kind_by_plural("services"), ns, svcname);
+	json_t *spec = svc ? json_object_get(svc->body, "spec") : NULL;
+	json_t *sel = json_object_get(spec, "selector");
+	json_t *svc_port = NULL, *p;
+	size_t i, n;
+	json_array_foreach (json_object_get(spec, "ports"), i, p)
+		if (json_integer_value(json_object_get(p, "port")) == port)
+			svc_port = p;
+	if (!svc_port || json_object_size(sel) == 0)
+		return NULL;
+	struct store_obj **pods = store_list(store_kind_by_plural("pods"), ns, &n);
+	size_t nready = 0;
+	static unsigned rr;
+	for (size_t j = 0; j < n; j++) {
+		const char *k;
+		json_t *v;
+		bool match = true;
+		json_t *labels =
+			json_object_get(json_object_get(pods[j]->body, "metadata"), "labels");
+		json_object_foreach (sel, k, v)
+			if (!json_equal(json_object_get(labels, k), v))
+				match = false;
+		if (match && endpoint_ready(pods[j]) &&
+		    controllers_port_accepts(pods[j], target_port(svc_port, pods[j]->body)))
+			pods[nready++] = pods[j];
+	}
+	char *pod = nready ? xstrdup(pods[rr++ % nready]->name) : NULL;
+	free(pods);
+	return pod;
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
 	char *svcname = xstrdup(t->name);

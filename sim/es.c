@@ -5536,6 +5536,86 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 	}
 }
 
+/* The content of a file of pod under the Elasticsearch config folder
+ * (path relative to it, as elasticsearch.yml names it), read from the
+ * Secret volume mounted there; NULL if none holds it.  The caller frees it. */
+static char *config_file_from_secret(const json_t *pod, const char *path)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	char *full = path[0] == '/' ? xstrdup(path)
+				    : xasprintf("/usr/share/elasticsearch/config/%s", path);
+	json_t *spec = json_object_get(pod, "spec");
+	char *out = NULL;
+	size_t i, j, k;
+	json_t *ct, *m, *v;
+	json_array_foreach (json_object_get(spec, "containers"), i, ct) {
+		json_array_foreach (json_object_get(ct, "volumeMounts"), j, m) {
+			const char *at = json_str(m, "mountPath");
+			size_t n = at ? strlen(at) : 0;
+			if (out || !at || strncmp(full, at, n) != 0 || full[n] != '/')
+				continue;
+			const char *file = full + n + 1;
+			json_array_foreach (json_object_get(spec, "volumes"), k, v) {
+				const char *secret =
+					json_str(json_object_get(v, "secret"), "secretName");
+				if (!secret || !json_str(m, "name") ||
+				    strcmp(json_str(v, "name"), json_str(m, "name")) != 0)
+					continue;
+				/* items map keys to paths; without them every key is a file. */
+				const char *key = file;
+				size_t q;
+				json_t *it;
+				json_t *items =
+					json_object_get(json_object_get(v, "secret"), "items");
+				if (json_array_size(items) > 0) {
+					key = NULL;
+					json_array_foreach (items, q, it)
+						if (json_str(it, "path") &&
+						    !strcmp(json_str(it, "path"), file))
+							key = json_str(it, "key");
+				}
+				struct store_obj *o =
+					key ? store_get(store_kind_by_plural("secrets"), ns, secret)
+					    : NULL;
+				const char *b64 =
+					o ? json_str(json_object_get(o->body, "data"), key) : NULL;
+				unsigned char *raw = NULL;
+				size_t len = 0;
+				if (b64 && base64_decode(b64, strlen(b64), &raw, &len, NULL))
+					out = xstrndup((const char *)raw, len);
+				free(raw);
+			}
+		}
+	}
+	free(full);
+	return out;
+}
+
+bool sim_es_http_tls(const char *ns, char **cert_pem, char **key_pem)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	*cert_pem = *key_pem = NULL;
+	for (size_t i = 0; cl && i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		const char *cert = json_str(n->file, "xpack.security.http.ssl.certificate");
+		const char *key = json_str(n->file, "xpack.security.http.ssl.key");
+		if (!n->present || !n->security || !cert || !key ||
+		    !file_bool(n->file, "xpack.security.http.ssl.enabled", false))
+			continue;
+		struct store_obj *pod = store_get(store_kind_by_plural("pods"), ns, n->pod);
+		if (!pod)
+			continue;
+		*cert_pem = config_file_from_secret(pod->body, cert);
+		*key_pem = config_file_from_secret(pod->body, key);
+		if (*cert_pem && *key_pem)
+			return true;
+		free(*cert_pem);
+		free(*key_pem);
+		*cert_pem = *key_pem = NULL;
+	}
+	return false;
+}
+
 void sim_es_direct(struct call *c, const char *ns, const char *pod, const char *path,
 		   const char *authorization)
 {

@@ -26,6 +26,11 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
  * authorization, which may be NULL).  path starts with '/'. */
 void sim_es_direct(struct call *c, const char *ns, const char *pod, const char *path,
 		   const char *authorization);
+/* The certificate and key (PEM) the HTTP layer of the namespace's nodes
+ * presents (xpack.security.http.ssl.*, from the Secret mounted where its
+ * elasticsearch.yml says): false when no node has TLS on HTTP.  The caller
+ * frees both. */
+bool sim_es_http_tls(const char *ns, char **cert_pem, char **key_pem);
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
 bool sim_es_available(const char *ns);

@@ -27,6 +27,8 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "common/base64.h"
+#include "common/pki.h"
 #include "common/util.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
@@ -2818,12 +2820,14 @@ static void test_es_8x_has_no_synced_flush(void **state)
 
 /* A cluster of two nodes of version in ns whose elasticsearch.yml has lines,
  * the elastic user's bootstrap password in ELASTIC_PASSWORD from the Secret
- * es-elastic ("s3cret-pw"). */
-static void make_secured_cluster(const char *ns, const char *version, const char *lines)
+ * es-elastic ("s3cret-pw"); with certs, the Secret es-certs (which the
+ * caller made, with the namespace) mounted in config/certs. */
+static void make_secured_cluster(const char *ns, const char *version, const char *lines, bool certs)
 {
 	struct http_resp r;
 	char path[256], body[4096];
-	make_namespace(ns);
+	if (!certs)
+		make_namespace(ns);
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/es-elastic", ns);
 	assert_int_equal(apply(path,
 			       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{"
@@ -2849,14 +2853,19 @@ static void make_secured_cluster(const char *ns, const char *version, const char
 		 "\"es\"},\"spec\":{\"replicas\":2,\"serviceName\":\"es\",\"podManagementPolicy\":"
 		 "\"Parallel\",\"selector\":{\"matchLabels\":{\"app\":\"es\"}},\"template\":{"
 		 "\"metadata\":{\"labels\":{\"app\":\"es\"}},\"spec\":{\"volumes\":[{\"name\":"
-		 "\"config\",\"configMap\":{\"name\":\"es-file\"}}],\"containers\":[{\"name\":"
+		 "\"config\",\"configMap\":{\"name\":\"es-file\"}}%s],\"containers\":[{\"name\":"
 		 "\"es\",\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:%s\","
 		 "\"env\":[{\"name\":\"ELASTIC_PASSWORD\",\"valueFrom\":{\"secretKeyRef\":{"
 		 "\"name\":\"es-elastic\",\"key\":\"password\"}}}],"
 		 "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/usr/share/"
-		 "elasticsearch/config/elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"}]}]}}}"
+		 "elasticsearch/config/"
+		 "elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"}%s]}]}}}"
 		 "}",
-		 version);
+		 certs ? ",{\"name\":\"certs\",\"secret\":{\"secretName\":\"es-certs\"}}" : "",
+		 version,
+		 certs ? ",{\"name\":\"certs\",\"mountPath\":\"/usr/share/elasticsearch/config/"
+			 "certs\",\"readOnly\":true}"
+		       : "");
 	assert_int_equal(apply(path, body, &r), 201);
 	http_resp_free(&r);
 }
@@ -2922,7 +2931,7 @@ static void test_es_security_answers_401_without_credentials(void **state)
 	static const char *const versions[] = {"7.17.10", "8.17.0"};
 	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
 		const char *ns = clusters[i][0];
-		make_secured_cluster(ns, versions[i], clusters[i][1]);
+		make_secured_cluster(ns, versions[i], clusters[i][1], false);
 		assert_true(
 			wait_until(es_path(ns, "/_cluster/health"), status_401, NULL, 60000, &r));
 		assert_security_401(
@@ -2971,14 +2980,139 @@ static void test_es_security_answers_401_without_credentials(void **state)
 static void test_es_security_without_transport_tls_fails_the_bootstrap_check(void **state)
 {
 	struct http_resp r;
-	make_secured_cluster("sectls", "7.17.10", "xpack.security.enabled: true\\n");
+	make_secured_cluster("sectls", "7.17.10", "xpack.security.enabled: true\\n", false);
 	assert_true(
 		wait_until("/api/v1/namespaces/sectls/pods/es-0", crash_looping, NULL, 15000, &r));
 	http_resp_free(&r);
 	/* With it off, the same cluster answers without credentials. */
-	make_secured_cluster("secoff", "7.17.10", "xpack.security.enabled: false\\n");
+	make_secured_cluster("secoff", "7.17.10", "xpack.security.enabled: false\\n", false);
 	assert_true(wait_until(es_path("secoff", "/"), ok_200, NULL, 60000, &r));
 	http_resp_free(&r);
+}
+
+struct curl_answer {
+	char buf[8192];
+	size_t len;
+};
+
+static size_t curl_collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct curl_answer *a = arg;
+	size_t take = size * n;
+	if (take > sizeof(a->buf) - 1 - a->len)
+		take = sizeof(a->buf) - 1 - a->len;
+	memcpy(a->buf + a->len, p, take);
+	a->len += take;
+	a->buf[a->len] = '\0';
+	return size * n;
+}
+
+/* GET url on the simulator's pod network, trusting ca_pem, as user:password
+ * (NULL: no credentials); the HTTP status, or -CURLcode. */
+static long podnet_get(const char *url, const char *ca_pem, const char *userpwd,
+		       struct curl_answer *a)
+{
+	CURL *h = curl_easy_init();
+	char connect_to[64];
+	struct curl_slist *to = NULL;
+	struct curl_blob blob = {
+		.data = (void *)ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
+	long status = 0;
+	snprintf(connect_to, sizeof(connect_to), "::127.0.0.1:%d", sim.podnet_port);
+	to = curl_slist_append(to, connect_to);
+	memset(a, 0, sizeof(*a));
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
+	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	if (userpwd)
+		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	else
+		status = -(long)rc;
+	curl_slist_free_all(to);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+static void put_secret(const char *ns, const char *name, const char *const *kv)
+{
+	json_t *data = json_object();
+	for (size_t i = 0; kv[i]; i += 2) {
+		char *b64 = base64_encode(kv[i + 1], strlen(kv[i + 1]));
+		json_object_set_new(data, kv[i], json_string(b64));
+		free(b64);
+	}
+	json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:o}", "apiVersion", "v1", "kind", "Secret",
+				 "metadata", "name", name, "data", data);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char path[256];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, name);
+	assert_int_equal(apply(path, text, &r), 201);
+	http_resp_free(&r);
+	free(text);
+	json_decref(body);
+}
+
+/*
+ * A node with TLS on HTTP serves it with the certificate its
+ * elasticsearch.yml names, from the Secret mounted there: a client inside
+ * the cluster (the pod network) reaches the Service by name, checks the
+ * certificate against the cluster's CA, and signs in; another CA's client
+ * refuses the certificate, and a namespace without TLS has none to give.
+ */
+static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **state)
+{
+	struct pki_pair ca, node, other;
+	char err[256];
+	struct curl_answer a;
+	struct http_resp r;
+	const char *names[] = {"es-podn.podn.svc", "*.podn.svc"};
+	assert_true(pki_make_ca("podn CA", 30, &ca, err, sizeof(err)));
+	assert_true(pki_make_ca("other CA", 30, &other, err, sizeof(err)));
+	assert_true(pki_make_cert(&ca, "podn", names, 2, 30, &node, err, sizeof(err)));
+	make_namespace("podn");
+	const char *files[] = {"tls.crt", node.cert_pem, "tls.key", node.key_pem,
+			       "ca.crt",  ca.cert_pem,	 NULL};
+	put_secret("podn", "es-certs", files);
+	make_secured_cluster("podn", "7.17.10",
+			     "xpack.security.enabled: true\\n"
+			     "xpack.security.transport.ssl.enabled: true\\n"
+			     "xpack.security.transport.ssl.key: certs/tls.key\\n"
+			     "xpack.security.transport.ssl.certificate: certs/tls.crt\\n"
+			     "xpack.security.http.ssl.enabled: true\\n"
+			     "xpack.security.http.ssl.key: certs/tls.key\\n"
+			     "xpack.security.http.ssl.certificate: certs/tls.crt\\n",
+			     true);
+	assert_true(wait_until(es_path("podn", "/"), status_401, NULL, 60000, &r));
+	http_resp_free(&r);
+
+	assert_int_equal(
+		podnet_get("https://es-podn.podn.svc:9200/", ca.cert_pem, "elastic:s3cret-pw", &a),
+		200);
+	assert_non_null(strstr(a.buf, "\"number\":\"7.17.10\""));
+	assert_int_equal(
+		podnet_get("https://es-podn.podn.svc:9200/_cluster/health", ca.cert_pem, NULL, &a),
+		401);
+	assert_non_null(strstr(a.buf, "missing authentication credentials for REST request "
+				      "[/_cluster/health]"));
+	/* Another CA does not vouch for the nodes. */
+	assert_int_equal(podnet_get("https://es-podn.podn.svc:9200/", other.cert_pem,
+				    "elastic:s3cret-pw", &a),
+			 -(long)CURLE_PEER_FAILED_VERIFICATION);
+	/* A namespace whose nodes have no TLS on HTTP: no certificate. */
+	make_secured_cluster("podp", "7.17.10", "xpack.security.enabled: false\\n", false);
+	assert_true(wait_until(es_path("podp", "/"), ok_200, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_true(podnet_get("https://es-podp.podp.svc:9200/", ca.cert_pem, NULL, &a) < 0);
+	pki_pair_free(&ca);
+	pki_pair_free(&node);
+	pki_pair_free(&other);
 }
 
 /* A 7.17 or 8.x node parses its query parameters by its REST API's
@@ -5147,6 +5281,7 @@ int main(void)
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_security_answers_401_without_credentials),
 		cmocka_unit_test(test_es_security_without_transport_tls_fails_the_bootstrap_check),
+		cmocka_unit_test(test_es_pod_network_serves_https_with_the_nodes_certificate),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
