@@ -114,6 +114,7 @@ static const struct key keys[] = {
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, "false"},
+	{"elasticsearch.connect_to", KEY_OPT_STRING, FIELD(es_connect_to), 0, 0, NULL},
 
 	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
 	{"monitor.interval_seconds", KEY_INT, FIELD(monitor_interval_s), 1, 86400, "10"},

@@ -85,6 +85,10 @@ struct config {
 	 * and needs elasticsearch.url: the service proxy cannot carry the
 	 * credentials. */
 	bool es_security;
+	/* elasticsearch.connect_to: NULL; "HOST:PORT" where direct requests
+	 * connect, whatever host elasticsearch.url names (which still names the
+	 * server: Host, TLS server name, certificate), as curl --connect-to. */
+	char *es_connect_to;
 
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */

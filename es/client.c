@@ -18,6 +18,7 @@ struct es {
 	char *token;
 	char *ca_pem; /* NULL: the system's CAs */
 	char *basic;  /* "Authorization: Basic ..." of a secured cluster, or NULL */
+	char *connect_to; /* direct mode: HOST:PORT to connect to, or NULL */
 	struct es_version version;
 	bool version_known;
 };
@@ -111,6 +112,18 @@ void es_use_credentials(struct es *es, const struct es_credentials *cred)
 	free(b64);
 	free(pair);
 	es_direct_trust(es, cred->ca_pem);
+	/* A secured cluster's HTTP is TLS, at the address of the template. */
+	if (!strncmp(es->base_url, "http://", 7)) {
+		char *https = xasprintf("https://%s", es->base_url + 7);
+		free(es->base_url);
+		es->base_url = https;
+	}
+}
+
+void es_direct_connect_to(struct es *es, const char *host_port)
+{
+	free(es->connect_to);
+	es->connect_to = host_port && *host_port && es->http ? xstrdup(host_port) : NULL;
 }
 
 char *es_expand_url(const char *url_template, const char *ns, const char *service)
@@ -158,6 +171,7 @@ void es_free(struct es *es)
 	free(es->token);
 	free(es->ca_pem);
 	free(es->basic);
+	free(es->connect_to);
 	free(es);
 }
 
@@ -297,6 +311,7 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.max_body_for = cap_for,
 			.target = HTTPC_TARGET_ES,
 			.tls = {.ca_pem = es->ca_pem},
+			.connect_to = es->connect_to,
 		};
 		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
 		free(url);

@@ -48,6 +48,10 @@ struct es_credentials {
 	const char *ca_pem;
 };
 void es_use_credentials(struct es *es, const struct es_credentials *cred);
+/* Direct mode: connect to HOST:PORT whatever the URL names (the URL still
+ * names the server for Host and the certificate's check);
+ * elasticsearch.connect_to.  NULL: the URL's. */
+void es_direct_connect_to(struct es *es, const char *host_port);
 /*
  * The client for the cluster in namespace ns: through the service proxy of
  * k when url_template is NULL (the default), else directly at the URL the

@@ -165,6 +165,7 @@ void states_call_connect(struct state_call *l, const char *service)
 	struct es_credentials cred;
 	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
 				   l->r->ns, service);
+	es_direct_connect_to(l->es, l->env->cfg->es_connect_to);
 	if (states_es_credentials(l->step, &cred))
 		es_use_credentials(l->es, &cred);
 	es_set_version(l->es, &l->r->spec.version);

@@ -61,17 +61,17 @@ static char *new_password(void)
 }
 
 /*
- * The CA and the one certificate of the cluster's nodes: its names are the
- * HTTP service's and every pod's of the namespace (through the headless
- * service), short and fully qualified, so that esaasd and Kibana can check
- * the node they reach whichever it is.
+ * The CA and the one certificate of the cluster's nodes: its names are
+ * every Service's of the namespace (es-http, the masters' headless one) and
+ * every pod's through the headless one, short and fully qualified, so that
+ * esaasd and Kibana can check the node they reach whichever it is.
  */
 static json_t *make_security(const char *ns, char *err, size_t errlen)
 {
 	char *headless = render_headless_service(ns);
 	char *names[] = {
-		xasprintf("%s.%s.svc", RENDER_HTTP_SERVICE, ns),
-		xasprintf("%s.%s.svc.cluster.local", RENDER_HTTP_SERVICE, ns),
+		xasprintf("*.%s.svc", ns),
+		xasprintf("*.%s.svc.cluster.local", ns),
 		xasprintf("*.%s.%s.svc", headless, ns),
 		xasprintf("*.%s.%s.svc.cluster.local", headless, ns),
 		xstrdup(RENDER_HTTP_SERVICE),

@@ -73,6 +73,7 @@ struct health_target {
 	int64_t observed_ms; /* wall clock of the last successful read; 0: none */
 	const char *spec;    /* the cluster's recorded spec, as JSON text */
 	const char *job;     /* the kind of the job running on it, or NULL: none */
+	const char *security; /* its Elasticsearch security (clusters.es_security), or NULL */
 };
 
 /* rows and their strings live for the duration of the call. */
