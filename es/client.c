@@ -16,8 +16,8 @@ struct es {
 	struct httpc *http; /* direct mode */
 	char *base_url;
 	char *token;
-	char *ca_pem; /* NULL: the system's CAs */
-	char *basic;  /* "Authorization: Basic ..." of a secured cluster, or NULL */
+	char *ca_pem;	  /* NULL: the system's CAs */
+	char *basic;	  /* "Authorization: Basic ..." of a secured cluster, or NULL */
 	char *connect_to; /* direct mode: HOST:PORT to connect to, or NULL */
 	struct es_version version;
 	bool version_known;

@@ -60,8 +60,8 @@ struct target {
 	int64_t due_mono;
 	size_t heap_at; /* HEAP_NONE while not queued (a read in flight) */
 	struct read *read;
-	char *spec; /* its recorded spec, JSON text */
-	char *job;  /* the kind of the job running on it, or NULL */
+	char *spec;	/* its recorded spec, JSON text */
+	char *job;	/* the kind of the job running on it, or NULL */
 	char *security; /* its Elasticsearch security, JSON text, or NULL */
 	/* The maxUnavailable of each role's budget as last applied or seen
 	 * ("011"), "" when not known; and the apply in flight, or NULL. */
