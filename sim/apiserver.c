@@ -2403,7 +2403,11 @@ char *apiserver_service_endpoint(const char *ns, const char *svcname, int port)
 
 static void serve_proxy(struct call *c, struct target *t)
 {
-	char *svcname = xstrdup(t->name);
+	/* [scheme:]name[:port] (pkg/registry/core/service/storage/storage.go,
+	 * ResourceLocation: net.SplitSchemeNamePort); the scheme the proxy
+	 * speaks to the pod, http by default. */
+	bool https = !strncmp(t->name, "https:", 6);
+	char *svcname = xstrdup(t->name + (https ? 6 : !strncmp(t->name, "http:", 5) ? 5 : 0));
 	char *colon = strchr(svcname, ':');
 	const char *port = NULL;
 	if (colon) {
@@ -2512,7 +2516,7 @@ static void serve_proxy(struct call *c, struct target *t)
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
-	sim_es_proxy(c, t->ns, endpoint, path);
+	sim_es_proxy(c, t->ns, endpoint, path, https);
 	free(endpoint);
 	free(path);
 	free(svcname);

@@ -5486,7 +5486,29 @@ done:
 	free(copy);
 }
 
-void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
+/* The proxy's scheme against the node's HTTP: plain HTTP to a TLS port is
+ * closed by Elasticsearch ("received plaintext http traffic on an https
+ * channel, closing connection"), a TLS handshake to a plain port fails in
+ * the API server's transport; either is its error responder's 503
+ * (staging/src/k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go).
+ * Answers and returns false on a mismatch. */
+static bool proxy_scheme_ok(struct es_cluster *cl, struct call *c, const char *pod, bool https)
+{
+	struct es_node *n = node_by_pod(cl, pod);
+	bool tls = n && n->security && file_bool(n->file, "xpack.security.http.ssl.enabled", false);
+	if (tls == https)
+		return true;
+	call_reply_json(c, 503,
+			json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+				  "apiVersion", "v1", "metadata", "status", "Failure", "message",
+				  tls ? "error trying to reach service: EOF"
+				      : "error trying to reach service: tls: first record does not "
+					"look like a TLS handshake",
+				  "reason", "ServiceUnavailable", "code", 503));
+	return false;
+}
+
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path, bool https)
 {
 	char *user = NULL;
 	struct es_cluster *cl = cluster_find(ns);
@@ -5506,7 +5528,8 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 		/* A node of the second cluster answers as a node of that one. */
 		free(c->proxy_path);
 		c->proxy_path = xstrdup(path);
-		if (authenticate(cl->alongside, c, pod, path, NULL, &user)) {
+		if (proxy_scheme_ok(cl->alongside, c, pod, https) &&
+		    authenticate(cl->alongside, c, pod, path, NULL, &user)) {
 			dispatch(cl->alongside, c, pod, path, user);
 			free(user);
 		}
@@ -5530,7 +5553,7 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 	 * (staging/src/k8s.io/apiserver/pkg/endpoints/filters/authentication.go,
 	 * WithAuthentication: "authorization header is not required anymore"),
 	 * so a node with security on never sees credentials this way. */
-	if (authenticate(cl, c, pod, path, NULL, &user)) {
+	if (proxy_scheme_ok(cl, c, pod, https) && authenticate(cl, c, pod, path, NULL, &user)) {
 		dispatch(cl, c, pod, path, user);
 		free(user);
 	}

@@ -20,7 +20,7 @@ void sim_es_tick(void);
 /* Answer an Elasticsearch request that arrived through the proxy of the
  * Service svc in ns, on the node that runs in pod (the chosen endpoint).
  * path starts with '/'. */
-void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path, bool https);
 /* Answer a request made straight to the HTTP port of pod's node in ns
  * (not through the API server, so with its Authorization header,
  * authorization, which may be NULL).  path starts with '/'. */

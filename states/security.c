@@ -104,6 +104,47 @@ done:
 	return out;
 }
 
+static void kibana_password_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	char *msg = res->klass == HTTPC_OK ? NULL
+					   : xasprintf("setting Kibana's password failed: %s",
+						       res->message ? res->message : "no answer");
+	l->ecall = NULL;
+	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, msg);
+	free(msg);
+}
+
+/*
+ * Kibana's built-in user has no password until one is set through the
+ * API (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-change-password.html):
+ * elastic sets the one of the cluster's Secret, for kibana_system from
+ * 7.8 (kibana before; the _xpack/ path on 6.x).  Setting it again is
+ * harmless, so a replay may.  A cluster without security has nothing to do.
+ */
+void state_set_kibana_password(struct step *s)
+{
+	struct render_security sec;
+
+	if (!states_security_of(s, &sec)) {
+		step_next(s);
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	const struct es_version *v = &l->r->spec.version;
+	const char *user = es_version_at_least(v, 7, 8, 0) ? "kibana_system" : "kibana";
+	char *path = xasprintf("/%s/user/%s/_password",
+			       v->major >= 7 ? "_security" : "_xpack/security", user);
+	json_t *body = json_pack("{s:s}", "password", sec.kibana_password);
+	l->ecall = es_request(l->es, "POST", path, body, kibana_password_cb, l);
+	json_decref(body);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, false, "cannot send the request");
+}
+
 void state_apply_security(struct step *s)
 {
 	struct wf_env *env;

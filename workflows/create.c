@@ -52,6 +52,8 @@ static const struct wf_state create_states[] = {
 	{.name = "wait_joined", .run = state_wait_joined, .deadline_s = 600,
 	 .next = "wait_green", .replay_safe = true},
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
+	 .next = "set_kibana_password", .replay_safe = true},
+	{.name = "set_kibana_password", .run = state_set_kibana_password, .deadline_s = 120,
 	 .next = "apply_pdbs", .replay_safe = true},
 	{.name = "apply_pdbs", .run = state_apply_pdbs, .deadline_s = 120,
 	 .next = "apply_kibana", .replay_safe = true},

@@ -187,15 +187,24 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		struct http_resp r;
 		struct answer a;
 		char *ns = xasprintf("es-default-%s", names[i]);
-		char *proxy = xasprintf("/api/v1/namespaces/%s/services/es-http:9200/proxy"
+		char *proxy = xasprintf("/api/v1/namespaces/%s/services/https:es-http:9200/proxy"
 					"/_cluster/health",
 					ns);
-		/* Through the service proxy: Elasticsearch's own 401. */
+		/* Through the service proxy (over TLS to the pod, the https:
+		 * scheme): Elasticsearch's own 401, since the proxy passes no
+		 * credentials on. */
 		assert_true(sim_call(&f->sim, "GET", proxy, NULL, &r));
 		assert_int_equal(r.status, 401);
 		assert_string_equal(json_str(json_object_get(r.body, "error"), "type"),
 				    "security_exception");
 		http_resp_free(&r);
+		/* In plain HTTP the node closes the connection: no data either. */
+		char *plain = xasprintf("/api/v1/namespaces/%s/services/es-http:9200/proxy/", ns);
+		assert_true(sim_call(&f->sim, "GET", plain, NULL, &r));
+		assert_int_equal(r.status, 503);
+		assert_non_null(strstr(r.raw, "error trying to reach service: EOF"));
+		http_resp_free(&r);
+		free(plain);
 
 		/* The credentials, through the API. */
 		char *path = xasprintf("/api/v1/clusters/%s/credentials", names[i]);
@@ -222,6 +231,14 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		assert_true(pki_verify(ca, (const char *)crt, host, err, sizeof(err)));
 		free(host);
 		free(crt);
+		/* Kibana's user signs in with the Secret's password, which the
+		 * create set in Elasticsearch. */
+		unsigned char *kpw = NULL;
+		b64 = json_str(data, "kibana_system");
+		assert_non_null(b64);
+		assert_true(base64_decode(b64, strlen(b64), &kpw, &len, NULL));
+		char *kibana = xasprintf("kibana_system:%s", (const char *)kpw);
+		free(kpw);
 		http_resp_free(&r);
 
 		/* A tenant's client: nothing without credentials, in with them. */
@@ -232,6 +249,8 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		char *userpwd = xasprintf("elastic:%s", password);
 		assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, userpwd, &a), 200);
 		assert_non_null(strstr(a.buf, "\"status\":\"green\""));
+		assert_int_equal(tenant_get(f, ns, "/", ca, kibana, &a), 200);
+		free(kibana);
 		free(wrong);
 		free(userpwd);
 		free(secret_path);

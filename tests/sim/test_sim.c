@@ -3089,7 +3089,14 @@ static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **s
 			     "xpack.security.http.ssl.key: certs/tls.key\\n"
 			     "xpack.security.http.ssl.certificate: certs/tls.crt\\n",
 			     true);
-	assert_true(wait_until(es_path("podn", "/"), status_401, NULL, 60000, &r));
+	/* Through the service proxy over TLS (the https: scheme): up, and no
+	 * credentials get through; in plain HTTP the node closes the
+	 * connection, which the proxy answers with its 503. */
+	assert_true(wait_until("/api/v1/namespaces/podn/services/https:es-podn:9200/proxy/",
+			       status_401, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("podn", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"), "error trying to reach service: EOF");
 	http_resp_free(&r);
 
 	assert_int_equal(
@@ -3110,6 +3117,14 @@ static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **s
 	assert_true(wait_until(es_path("podp", "/"), ok_200, NULL, 60000, &r));
 	http_resp_free(&r);
 	assert_true(podnet_get("https://es-podp.podp.svc:9200/", ca.cert_pem, NULL, &a) < 0);
+	/* and the proxy's TLS handshake with its plain port fails. */
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/podp/services/https:es-podp:9200/proxy/", NULL, &r),
+		503);
+	assert_string_equal(jstr(r.body, "message"),
+			    "error trying to reach service: tls: first record does not look like "
+			    "a TLS handshake");
+	http_resp_free(&r);
 	pki_pair_free(&ca);
 	pki_pair_free(&node);
 	pki_pair_free(&other);
