@@ -5326,8 +5326,12 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	const char *version = cluster_version(cl);
 	/* The node that receives the request parses it, by its own version. */
 	struct es_node *receiver = node_by_pod(cl, pod);
-	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
-			  path, c->query_raw);
+	/* Who asked: the API server's user through the proxy; on the pod
+	 * network, Elasticsearch's own ("elasticsearch:elastic"). */
+	char *es_who = !c->user && es_user ? xasprintf("elasticsearch:%s", es_user) : NULL;
+	record_es_request(c->user ? c->user->name : es_who, receiver ? receiver->version : version,
+			  m, path, c->query_raw);
+	free(es_who);
 	/* The handler reads its parameters before anything else
 	 * (BaseRestHandler): a value it cannot parse or a name it does not
 	 * know is a 400 whatever the cluster's state. */

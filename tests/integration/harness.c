@@ -1077,7 +1077,9 @@ json_t *sim_record(const struct sim *s)
 }
 
 /* esaasd's user: the ServiceAccount deploy/kubernetes/ binds its role to. */
-#define ESAASD_USER "system:serviceaccount:esaas-system:esaasd"
+/* esaasd through the service proxy, and as elastic on the pod network
+ * (secured clusters, elasticsearch.url). */
+#define ESAASD_USER "system:serviceaccount:esaas-system:esaasd,elasticsearch:elastic"
 
 bool sim_es_requests_in_spec(const struct sim *s)
 {
