@@ -228,7 +228,8 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * seen), which ru counts on that event (polls, last_at) instead of e
  * appending a row per poll; e records the other events; cl records the end of a job on
  * its cluster (storage/jobrun.h), and keeps with the cluster the security a
- * create made (context es_security, never replaced once kept); n wakes the other replicas when a job
+ * create made (context es_security, never replaced once kept, dropped with
+ * the cluster when it is deleted); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
  */
@@ -279,7 +280,8 @@ static const char TRANSITION_SQL[] =
 	"  spec = CASE WHEN f.fin THEN coalesce(t.context->'spec', c.spec) ELSE c.spec END,"
 	"  deleted_at = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN now()"
 	"   ELSE c.deleted_at END,"
-	"  es_security = coalesce(c.es_security, t.context->'es_security')"
+	"  es_security = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN NULL"
+	"   ELSE coalesce(c.es_security, t.context->'es_security') END"
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
 	"  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')"
 	"   AND t.context ? 'observed' AS fin) f"

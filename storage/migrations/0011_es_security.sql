@@ -4,7 +4,8 @@
 -- kibana_system, as {"ca_crt", "ca_key", "tls_crt", "tls_key", "elastic",
 -- "kibana_system"}.  Made once by the create job (its context's
 -- es_security, kept here by the transition that carries it) and never
--- replaced: the nodes' Secret es-security is rendered from it, esaasd
+-- replaced (dropped when the cluster is deleted, as its Secret goes with
+-- its namespace): the nodes' Secret es-security is rendered from it, esaasd
 -- calls the cluster with it, and a member reads the elastic user's
 -- password through GET /api/v1/clusters/{name}/credentials.  NULL: the
 -- cluster has no security (before 6.8, an -oss image, or created without).

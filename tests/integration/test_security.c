@@ -281,6 +281,17 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 			msleep(200);
 	}
 	assert_true(green);
+
+	/* Deleted, a cluster keeps no credentials in the database. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE es_security IS NOT NULL", 0,
+				 NULL),
+			 2);
+	operate(f, "DELETE", "/api/v1/clusters/sec7", NULL);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE es_security IS NOT NULL", 0,
+				 NULL),
+			 1);
 }
 
 int main(void)
