@@ -90,7 +90,9 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 	char err[512];
 	memset(&conn, 0, sizeof(conn));
 	if (kube_conn_load(&o, &conn, err, sizeof(err))) {
-		log_info("kubernetes: %s (%s)", conn.server, conn.origin ? conn.origin : "-");
+		log_info("kubernetes: %s (%s%s%s)", conn.server, conn.origin ? conn.origin : "-",
+			 conn.exec ? ", credential plugin " : "",
+			 conn.exec ? conn.exec->command : "");
 		k = kube_new(http, &conn);
 	} else {
 		log_warn("kubernetes: %s", err);

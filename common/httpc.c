@@ -943,6 +943,11 @@ static void metrics_setup(void)
 	}
 }
 
+struct event_base *httpc_base(const struct httpc *h)
+{
+	return h->base;
+}
+
 struct httpc *httpc_new(struct event_base *base)
 {
 	struct httpc *h;

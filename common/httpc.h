@@ -130,6 +130,9 @@ typedef void (*httpc_done_cb)(const struct httpc_response *resp, void *arg);
 /* A client on base; NULL (logged) if libcurl cannot be set up. */
 struct httpc *httpc_new(struct event_base *base);
 
+/* The loop h runs on (for what works beside its calls). */
+struct event_base *httpc_base(const struct httpc *h);
+
 /* Cancel every pending call (no callback runs) and free the client.  NULL is fine. */
 void httpc_free(struct httpc *h);
 

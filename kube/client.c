@@ -1,4 +1,5 @@
 #include "kube/client.h"
+#include "kube/exec.h"
 #include "kube/resources.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -14,6 +15,18 @@ struct kube {
 	struct kube_conn conn; /* our own copy */
 	int64_t token_read_ms; /* when conn.token was read from conn.token_file */
 	int64_t token_reread_ms;
+	/*
+	 * With an exec plugin (conn.exec): the credential it gave (cred_gen
+	 * counts them), the one run of it under way, and the calls waiting
+	 * for its end, oldest first; each waits for the run numbered in it.
+	 */
+	struct kube_exec_cred cred;
+	bool have_cred;
+	uint64_t cred_gen;
+	struct kube_exec_run *exec_run;
+	uint64_t exec_runs; /* started so far: the number of the one under way */
+	int64_t exec_timeout_ms;
+	struct kube_call *waiting_head, *waiting_tail;
 };
 
 struct kube_call {
@@ -25,6 +38,9 @@ struct kube_call {
 	bool retried;
 	kube_done_cb cb;
 	void *arg;
+	uint64_t cred_gen;  /* of the credential it was sent with */
+	uint64_t waits_for; /* the plugin run it waits for, 0: none */
+	struct kube_call *next_waiting, *prev_waiting;
 };
 
 static char *dup_or_null(const char *s)
@@ -47,6 +63,8 @@ struct kube *kube_new(struct httpc *h, const struct kube_conn *conn)
 	k->conn.proxy_url = dup_or_null(conn->proxy_url);
 	k->conn.namespace = dup_or_null(conn->namespace);
 	k->conn.context = dup_or_null(conn->context);
+	k->conn.exec = kube_exec_conf_dup(conn->exec);
+	k->exec_timeout_ms = KUBE_EXEC_TIMEOUT_MS;
 	k->conn.origin = dup_or_null(conn->origin);
 	k->token_read_ms = now_mono_ms();
 	k->token_reread_ms = KUBE_TOKEN_REREAD_MS;
@@ -57,10 +75,20 @@ struct kube *kube_new(struct httpc *h, const struct kube_conn *conn)
 	return k;
 }
 
+static void call_free(struct kube_call *c);
+
 void kube_free(struct kube *k)
 {
 	if (!k)
 		return;
+	kube_exec_cancel(k->exec_run);
+	while (k->waiting_head) {
+		struct kube_call *c = k->waiting_head;
+
+		k->waiting_head = c->next_waiting;
+		call_free(c);
+	}
+	kube_exec_cred_free(&k->cred);
 	kube_conn_free(&k->conn);
 	free(k);
 }
@@ -73,6 +101,11 @@ const char *kube_server(const struct kube *k)
 void kube_set_token_reread_ms(struct kube *k, int64_t ms)
 {
 	k->token_reread_ms = ms;
+}
+
+void kube_set_exec_timeout_ms(struct kube *k, int64_t ms)
+{
+	k->exec_timeout_ms = ms;
 }
 
 /* Read the token file again; on failure the token held is kept. */
@@ -233,6 +266,17 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 	struct kube_call *c = arg;
 	struct kube *k = c->k;
 	c->http = NULL;
+	if (resp->status == 401 && k->conn.exec && !c->retried) {
+		/*
+		 * The credential is refused: run the plugin again, unless
+		 * another call's 401 already did, and send this call once more.
+		 */
+		if (c->cred_gen == k->cred_gen)
+			k->have_cred = false;
+		c->retried = true;
+		call_send(c);
+		return;
+	}
 	if (resp->status == 401 && k->conn.token_file && !c->retried) {
 		/* A projected service-account token rotates: read it again, once. */
 		if (reread_token(k)) {
@@ -288,7 +332,107 @@ static void done_cb(const struct httpc_response *resp, void *arg)
 	call_free(c);
 }
 
+/* --- exec credential plugins ------------------------------------------------------ */
+
+static void waiting_unlink(struct kube *k, struct kube_call *c)
+{
+	if (c->prev_waiting)
+		c->prev_waiting->next_waiting = c->next_waiting;
+	else
+		k->waiting_head = c->next_waiting;
+	if (c->next_waiting)
+		c->next_waiting->prev_waiting = c->prev_waiting;
+	else
+		k->waiting_tail = c->prev_waiting;
+	c->next_waiting = c->prev_waiting = NULL;
+	c->waits_for = 0;
+}
+
+static void http_send(struct kube_call *c);
+static void exec_done_cb(void *arg, struct kube_exec_cred *cred, const char *err, bool permanent);
+
+/*
+ * c waits for the plugin's next credential: the run under way, or one
+ * started now.  Every call waits for the same run, whatever their number
+ * (client-go holds a mutex around its one run in the same way).
+ */
+static void exec_wait(struct kube_call *c)
+{
+	struct kube *k = c->k;
+
+	if (!k->exec_run) {
+		k->exec_runs++;
+		k->exec_run = kube_exec_start(httpc_base(k->http), &k->conn, k->exec_timeout_ms,
+					      exec_done_cb, k);
+	}
+	c->waits_for = k->exec_runs;
+	c->prev_waiting = k->waiting_tail;
+	c->next_waiting = NULL;
+	if (k->waiting_tail)
+		k->waiting_tail->next_waiting = c;
+	else
+		k->waiting_head = c;
+	k->waiting_tail = c;
+}
+
+static void exec_done_cb(void *arg, struct kube_exec_cred *cred, const char *err, bool permanent)
+{
+	struct kube *k = arg;
+	uint64_t run = k->exec_runs;
+	struct kube_call *c;
+
+	k->exec_run = NULL;
+	if (cred) {
+		kube_exec_cred_free(&k->cred);
+		k->cred = *cred;
+		free(cred);
+		k->have_cred = true;
+		k->cred_gen++;
+		log_info("kubernetes: credential plugin %s gave a credential%s",
+			 k->conn.exec->command,
+			 k->cred.expires_wall_ms ? " until its expirationTimestamp" : "");
+		/* Those that waited go with it, even one already past its expiry. */
+		while ((c = k->waiting_head) && c->waits_for == run) {
+			waiting_unlink(k, c);
+			http_send(c);
+		}
+		return;
+	}
+	log_warn("kubernetes: %s (user \"%s\", %s)", err, k->conn.exec->user,
+		 k->conn.origin ? k->conn.origin : "-");
+	/* A callback may start calls (they wait for a new run) or cancel others. */
+	while ((c = k->waiting_head) && c->waits_for == run) {
+		struct kube_result r = {
+			.status = 0,
+			.klass = permanent ? HTTPC_PERMANENT : HTTPC_TRANSIENT,
+			.message = err,
+			.reason = "",
+			.retry_after_ms = -1,
+		};
+
+		waiting_unlink(k, c);
+		c->cb(c->arg, &r);
+		call_free(c);
+	}
+}
+
+static bool cred_fresh(const struct kube *k)
+{
+	return k->have_cred &&
+	       (k->cred.expires_wall_ms == 0 || now_wall_ms() < k->cred.expires_wall_ms);
+}
+
 static void call_send(struct kube_call *c)
+{
+	struct kube *k = c->k;
+	if (k->conn.exec && !cred_fresh(k)) {
+		exec_wait(c);
+		return;
+	}
+	http_send(c);
+}
+
+static void http_send(struct kube_call *c)
 {
 	struct kube *k = c->k;
 	char ctype[128];
@@ -305,7 +449,7 @@ static void call_send(struct kube_call *c)
 		.headers = headers,
 		.body = c->body,
 		.body_len = c->body ? strlen(c->body) : 0,
-		.bearer_token = k->conn.token,
+		.bearer_token = k->conn.exec ? k->cred.token : k->conn.token,
 		.proxy = k->conn.proxy_url,
 		.max_body = c->max_body,
 		.max_body_for = c->max_body_for,
@@ -315,6 +459,11 @@ static void call_send(struct kube_call *c)
 				  : HTTPC_TARGET_KUBE,
 	};
 	kube_conn_to_tls(&k->conn, &req.tls);
+	if (k->conn.exec) {
+		req.tls.client_cert_pem = k->cred.client_cert_pem;
+		req.tls.client_key_pem = k->cred.client_key_pem;
+		c->cred_gen = k->cred_gen;
+	}
 	c->http = httpc_send(k->http, &req, done_cb, c);
 }
 
@@ -348,6 +497,8 @@ void kube_cancel(struct kube_call *c)
 {
 	if (!c)
 		return;
+	if (c->waits_for)
+		waiting_unlink(c->k, c);
 	if (c->http)
 		httpc_cancel(c->http);
 	call_free(c);

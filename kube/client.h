@@ -48,6 +48,15 @@ const char *kube_server(const struct kube *k);
  */
 #define KUBE_TOKEN_REREAD_MS 60000
 void kube_set_token_reread_ms(struct kube *k, int64_t ms);
+/*
+ * With an exec credential plugin (kube/exec.h): its credential is kept
+ * until its expirationTimestamp (or a 401), calls that need a new one
+ * wait for the one run of the plugin, and a call answered 401 runs it
+ * again (unless another call's 401 did) and is sent once more.  A plugin
+ * that fails fails the calls that waited for it with its error.  A run
+ * longer than ms (KUBE_EXEC_TIMEOUT_MS by default) is killed.
+ */
+void kube_set_exec_timeout_ms(struct kube *k, int64_t ms);
 
 /* The texts of the Warning headers of an answer ("Name: value" lines,
  * NULL-terminated): a NULL-terminated array of strings, one allocation

@@ -6,7 +6,7 @@
  * users and contexts are copied into one merged table, first definition
  * of a name winning.  Only the entries the chosen context names are then
  * checked and turned into a struct kube_conn, so a file may hold users
- * with exec plugins as long as we are not asked to be them.
+ * with interactive exec plugins as long as we are not asked to be them.
  *
  * This file: errors, files, from the chosen context to a connection, the
  * in-cluster service account and the API; kubeconfig_parse.c: the YAML
@@ -265,8 +265,19 @@ static bool use_user(struct kc *kc, const struct kc_user *u, struct kube_conn *c
 	bool ok = false;
 
 	if (u->exec) {
-		kc_fail(kc, u->file, NULL, "%s: exec credential plugins are not supported", what);
-		goto out;
+		if (u->exec_problem) {
+			if (kc->err && kc->errlen)
+				snprintf(kc->err, kc->errlen, "%s", u->exec_problem);
+			goto out;
+		}
+		if (u->token || u->token_file || u->cert_data || u->cert_file || u->key_data ||
+		    u->key_file) {
+			kc_fail(kc, u->file, NULL,
+				"%s: exec together with token, tokenFile or a client certificate: "
+				"keep one way to authenticate",
+				what);
+			goto out;
+		}
 	}
 	if (u->auth_provider) {
 		kc_fail(kc, u->file, NULL,
@@ -311,6 +322,16 @@ static bool use_user(struct kc *kc, const struct kc_user *u, struct kube_conn *c
 		}
 	} else if (u->token) {
 		conn->token = xstrdup(u->token);
+	}
+	if (u->exec) {
+		conn->exec = kube_exec_conf_dup(u->exec);
+		/* As kubectl: a command with a path in it is relative to the file. */
+		if (strchr(conn->exec->command, '/')) {
+			char *full = resolve_path(u->file, conn->exec->command);
+
+			free(conn->exec->command);
+			conn->exec->command = full;
+		}
 	}
 	ok = true;
 out:
@@ -473,6 +494,54 @@ out:
 
 /* --- the API ------------------------------------------------------------------ */
 
+static char **strings_dup(char *const *v, size_t n)
+{
+	char **out = xcalloc(n + 1, sizeof(char *));
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
+static void strings_free(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+struct kube_exec_conf *kube_exec_conf_dup(const struct kube_exec_conf *e)
+{
+	struct kube_exec_conf *d;
+
+	if (!e)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->api_version = e->api_version ? xstrdup(e->api_version) : NULL;
+	d->command = e->command ? xstrdup(e->command) : NULL;
+	d->args = strings_dup(e->args, e->nargs);
+	d->nargs = e->nargs;
+	d->env = strings_dup(e->env, e->nenv);
+	d->nenv = e->nenv;
+	d->install_hint = e->install_hint ? xstrdup(e->install_hint) : NULL;
+	d->provide_cluster_info = e->provide_cluster_info;
+	d->user = e->user ? xstrdup(e->user) : NULL;
+	return d;
+}
+
+void kube_exec_conf_free(struct kube_exec_conf *e)
+{
+	if (!e)
+		return;
+	free(e->api_version);
+	free(e->command);
+	strings_free(e->args, e->nargs);
+	strings_free(e->env, e->nenv);
+	free(e->install_hint);
+	free(e->user);
+	free(e);
+}
+
 void kube_conn_free(struct kube_conn *conn)
 {
 	if (!conn)
@@ -483,6 +552,7 @@ void kube_conn_free(struct kube_conn *conn)
 	free(conn->client_key_pem);
 	free(conn->token);
 	free(conn->token_file);
+	kube_exec_conf_free(conn->exec);
 	free(conn->tls_server_name);
 	free(conn->proxy_url);
 	free(conn->namespace);

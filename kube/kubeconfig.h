@@ -19,8 +19,18 @@
  * authority, client-certificate, client-key, tokenFile) are relative to
  * that file's folder.
  *
- * What is refused, with a message naming the file and the entry: exec and
- * auth-provider credential plugins, username/password (the API server
+ * An exec credential plugin (users[].user.exec, as EKS, GKE and AKS
+ * write them) is read into conn->exec and run later by the client
+ * (kube/exec.h): apiVersion client.authentication.k8s.io/v1 or v1beta1,
+ * command (resolved against the file's folder when it holds a '/', as
+ * kubectl does), args, env, installHint, provideClusterInfo and
+ * interactiveMode (required with v1, IfAvailable by default with v1beta1).
+ * esaasd never prompts: Always is refused, the others run the plugin with
+ * no standard input.  exec beside a token, tokenFile or client
+ * certificate is refused rather than half used.
+ *
+ * What is refused, with a message naming the file and the entry:
+ * auth-provider plugins, username/password (the API server
  * dropped basic authentication in 1.19), impersonation ("as"), a client
  * certificate without its key, a server that is not http(s), and
  * tls-server-name while verification is on (the HTTP client cannot set
@@ -52,6 +62,25 @@ enum kube_source {
 	KUBE_SOURCE_IN_CLUSTER, /* step 4 only */
 };
 
+/* The exec credential plugin of a user (kubeconfig users[].user.exec). */
+#define KUBE_EXEC_V1 "client.authentication.k8s.io/v1"
+#define KUBE_EXEC_V1BETA1 "client.authentication.k8s.io/v1beta1"
+
+struct kube_exec_conf {
+	char *api_version; /* KUBE_EXEC_V1 or KUBE_EXEC_V1BETA1 */
+	char *command;	   /* as run: PATH-searched unless it holds a '/' */
+	char **args;	   /* nargs of them */
+	size_t nargs;
+	char **env; /* "NAME=value", nenv of them, added to esaasd's environment */
+	size_t nenv;
+	char *install_hint; /* or NULL */
+	bool provide_cluster_info;
+	char *user; /* the kubeconfig user, for messages */
+};
+
+struct kube_exec_conf *kube_exec_conf_dup(const struct kube_exec_conf *e);
+void kube_exec_conf_free(struct kube_exec_conf *e);
+
 struct kube_conn_opts {
 	enum kube_source source;
 	const char *kubeconfig; /* one file, no merging; NULL: $KUBECONFIG or ~/.kube/config */
@@ -65,14 +94,15 @@ struct kube_conn {
 	char *ca_pem;	       /* NULL: the system's CAs */
 	char *client_cert_pem; /* both or neither */
 	char *client_key_pem;
-	char *token;	       /* bearer token, or NULL */
-	char *token_file;      /* where the token is re-read from (it rotates), or NULL */
-	bool insecure;	       /* insecure-skip-tls-verify */
-	char *tls_server_name; /* only ever set with insecure */
-	char *proxy_url;       /* or NULL */
-	char *namespace;       /* the context's, or "default"; never NULL */
-	char *context;	       /* the context's name; NULL in-cluster */
-	char *origin;	       /* for logs: "kubeconfig /x/config, context prod" */
+	char *token;		     /* bearer token, or NULL */
+	char *token_file;	     /* where the token is re-read from (it rotates), or NULL */
+	struct kube_exec_conf *exec; /* the credential plugin, or NULL */
+	bool insecure;		     /* insecure-skip-tls-verify */
+	char *tls_server_name;	     /* only ever set with insecure */
+	char *proxy_url;	     /* or NULL */
+	char *namespace;	     /* the context's, or "default"; never NULL */
+	char *context;		     /* the context's name; NULL in-cluster */
+	char *origin;		     /* for logs: "kubeconfig /x/config, context prod" */
 };
 
 /*

@@ -34,7 +34,10 @@ struct kc_user {
 	char *key_data;
 	char *token;
 	char *token_file;
-	bool exec;
+	struct kube_exec_conf *exec;
+	/* Why exec cannot be used ("kubeconfig F:L: ..."), said only if this
+	 * user is the one used (as client-go validates the used user only). */
+	char *exec_problem;
 	bool auth_provider;
 	bool basic;
 	bool impersonate;

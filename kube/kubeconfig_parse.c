@@ -7,6 +7,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,8 @@ static void cluster_free(struct kc_cluster *c)
 
 static void user_free(struct kc_user *u)
 {
+	kube_exec_conf_free(u->exec);
+	free(u->exec_problem);
 	free(u->name);
 	free(u->cert_file);
 	free(u->cert_data);
@@ -179,9 +182,160 @@ static bool parse_cluster(struct kc_file *f, const yaml_node_t *body, const char
 	       get_string(f, body, what, "proxy-url", &c->proxy_url);
 }
 
+/* A list of strings into *out (nothing when absent or null). */
+static bool get_strings(struct kc_file *f, const yaml_node_t *map, const char *what,
+			const char *key, char ***out, size_t *count)
+{
+	yaml_node_t *list = map_get(f, map, key);
+	size_t i = 0;
+
+	*out = NULL;
+	*count = 0;
+	if (is_null(list))
+		return true;
+	if (list->type != YAML_SEQUENCE_NODE)
+		return kc_fail(f->kc, f->path, list, "%s: %s: expected a list of strings", what,
+			       key);
+	*out = xcalloc((size_t)(list->data.sequence.items.top - list->data.sequence.items.start) +
+			       1,
+		       sizeof(char *));
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+	     it < list->data.sequence.items.top; it++, i++) {
+		yaml_node_t *n = yaml_document_get_node(&f->doc, *it);
+
+		if (!n || n->type != YAML_SCALAR_NODE)
+			return kc_fail(f->kc, f->path, n, "%s: %s[%zu]: expected a string", what,
+				       key, i);
+		(*out)[(*count)++] = xstrdup((const char *)n->data.scalar.value);
+	}
+	return true;
+}
+
+/* exec.env: a list of {name, value}, both required, into "NAME=value" strings. */
+static bool get_exec_env(struct kc_file *f, const yaml_node_t *exec, const char *what,
+			 struct kube_exec_conf *e)
+{
+	yaml_node_t *list = map_get(f, exec, "env");
+	size_t i = 0;
+
+	if (is_null(list))
+		return true;
+	if (list->type != YAML_SEQUENCE_NODE)
+		return kc_fail(f->kc, f->path, list, "%s: env: expected a list of name and value",
+			       what);
+	e->env = xcalloc((size_t)(list->data.sequence.items.top - list->data.sequence.items.start) +
+				 1,
+			 sizeof(char *));
+	for (yaml_node_item_t *it = list->data.sequence.items.start;
+	     it < list->data.sequence.items.top; it++, i++) {
+		yaml_node_t *n = yaml_document_get_node(&f->doc, *it);
+		char *where = xasprintf("%s: env[%zu]", what, i);
+		char *name = NULL, *value = NULL;
+		bool ok = false;
+
+		if (!n || n->type != YAML_MAPPING_NODE)
+			kc_fail(f->kc, f->path, n, "%s: expected a mapping with name and value",
+				where);
+		else if (get_string(f, n, where, "name", &name) &&
+			 get_string(f, n, where, "value", &value)) {
+			/* client-go: both must be specified; a name with '=' or NUL cannot be one. */
+			if (!name || !name[0] || strchr(name, '='))
+				kc_fail(f->kc, f->path, n, "%s: name: expected a variable name",
+					where);
+			else if (!value)
+				kc_fail(f->kc, f->path, n, "%s: value: missing", where);
+			else
+				ok = true;
+		}
+		if (ok)
+			e->env[e->nenv++] = xasprintf("%s=%s", name, value);
+		free(name);
+		free(value);
+		free(where);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* The first reason u's exec cannot be used, kept for when it is. */
+static void __attribute__((format(printf, 4, 5)))
+exec_problem(struct kc_file *f, struct kc_user *u, const yaml_node_t *at, const char *fmt, ...)
+{
+	char msg[512], full[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kubeconfig_fail(full, sizeof(full), f->path, at, "%s", msg);
+	u->exec_problem = xstrdup(full);
+}
+
+/*
+ * users[].user.exec, checked as client-go's clientcmd validation does
+ * (staging/src/k8s.io/client-go/tools/clientcmd/validation.go, and the
+ * v1beta1 default of interactiveMode in api/v1/defaults.go).
+ */
+static bool parse_exec(struct kc_file *f, const yaml_node_t *exec, const char *user_what,
+		       struct kc_user *u)
+{
+	struct kube_exec_conf *e = xcalloc(1, sizeof(*e));
+	char *what = xasprintf("%s: exec", user_what);
+	char *mode = NULL;
+	bool ok = false;
+
+	u->exec = e;
+	e->user = xstrdup(u->name);
+	if (exec->type != YAML_MAPPING_NODE) {
+		kc_fail(f->kc, f->path, exec, "%s: expected a mapping (apiVersion, command, ...)",
+			what);
+		goto out;
+	}
+	if (!get_string(f, exec, what, "apiVersion", &e->api_version) ||
+	    !get_string(f, exec, what, "command", &e->command) ||
+	    !get_strings(f, exec, what, "args", &e->args, &e->nargs) ||
+	    !get_exec_env(f, exec, what, e) ||
+	    !get_string(f, exec, what, "installHint", &e->install_hint) ||
+	    !get_bool(f, exec, what, "provideClusterInfo", &e->provide_cluster_info) ||
+	    !get_string(f, exec, what, "interactiveMode", &mode))
+		goto out;
+	ok = true;
+	if (!e->api_version || !e->api_version[0])
+		exec_problem(f, u, exec, "%s: apiVersion: missing (%s or %s)", what, KUBE_EXEC_V1,
+			     KUBE_EXEC_V1BETA1);
+	else if (strcmp(e->api_version, KUBE_EXEC_V1) != 0 &&
+		 strcmp(e->api_version, KUBE_EXEC_V1BETA1) != 0)
+		exec_problem(f, u, map_get(f, exec, "apiVersion"),
+			     "%s: apiVersion: \"%s\" is not supported (%s or %s)", what,
+			     e->api_version, KUBE_EXEC_V1, KUBE_EXEC_V1BETA1);
+	else if (!e->command || !e->command[0])
+		exec_problem(f, u, exec, "%s: command: missing", what);
+	else if ((!mode || !mode[0]) && !strcmp(e->api_version, KUBE_EXEC_V1))
+		exec_problem(
+			f, u, exec,
+			"%s: interactiveMode: missing (Never or IfAvailable; required with %s)",
+			what, KUBE_EXEC_V1);
+	else if (mode && !strcmp(mode, "Always"))
+		exec_problem(f, u, map_get(f, exec, "interactiveMode"),
+			     "%s: interactiveMode: Always is not supported (esaasd never prompts: "
+			     "use Never or IfAvailable)",
+			     what);
+	else if (mode && mode[0] && strcmp(mode, "Never") != 0 && strcmp(mode, "IfAvailable") != 0)
+		exec_problem(f, u, map_get(f, exec, "interactiveMode"),
+			     "%s: interactiveMode: \"%s\" is not Never, IfAvailable or Always",
+			     what, mode);
+out:
+	free(mode);
+	free(what);
+	return ok;
+}
+
 static bool parse_user(struct kc_file *f, const yaml_node_t *body, const char *what,
 		       struct kc_user *u)
 {
+	yaml_node_t *exec;
+
 	if (!get_string(f, body, what, "client-certificate", &u->cert_file) ||
 	    !get_string(f, body, what, "client-certificate-data", &u->cert_data) ||
 	    !get_string(f, body, what, "client-key", &u->key_file) ||
@@ -189,7 +343,10 @@ static bool parse_user(struct kc_file *f, const yaml_node_t *body, const char *w
 	    !get_string(f, body, what, "token", &u->token) ||
 	    !get_string(f, body, what, "tokenFile", &u->token_file))
 		return false;
-	u->exec = is_set(map_get(f, body, "exec"));
+	exec = map_get(f, body, "exec");
+	/* exec: {} is an exec section without its fields, as for client-go. */
+	if (!is_null(exec) && !parse_exec(f, exec, what, u))
+		return false;
 	u->auth_provider = is_set(map_get(f, body, "auth-provider"));
 	u->basic = is_set(map_get(f, body, "username")) || is_set(map_get(f, body, "password"));
 	u->impersonate = is_set(map_get(f, body, "as")) || is_set(map_get(f, body, "as-uid")) ||

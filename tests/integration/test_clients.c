@@ -692,6 +692,354 @@ static void test_rotating_token_file_is_read_again(void **state)
 	assert_int_equal(sim_stop(&bound), 0);
 }
 
+/* --- exec credential plugins ------------------------------------------------------------ */
+
+/*
+ * A client of the simulator whose credential comes from the plugin
+ * tests/integration/exec-plugins/SCRIPT (or command, as given, when it
+ * has no '.sh'), with env ("NAME=value", NULL-terminated) and the
+ * variable PLUGIN_RUNS naming runs (a file under t.dir).
+ */
+static struct kube *exec_client(const char *script, const char *const *env, char *runs,
+				size_t runs_len)
+{
+	struct kube_exec_conf e = {
+		.api_version = (char *)KUBE_EXEC_V1,
+		.user = (char *)"esaas",
+		.install_hint = (char *)"esaas-no-such-plugin is a test's: nothing to install",
+		.provide_cluster_info = true,
+	};
+	char *envs[16];
+	size_t n = 0;
+
+	snprintf(runs, runs_len, "%s/runs-%s", t.dir, script);
+	unlink(runs);
+	e.command = strstr(script, ".sh") ? xasprintf("%s/tests/integration/exec-plugins/%s",
+						      harness_srcdir(), script)
+					  : xstrdup(script);
+	envs[n++] = xasprintf("PLUGIN_RUNS=%s", runs);
+	for (size_t i = 0; env && env[i] && n < ARRAY_SIZE(envs); i++)
+		envs[n++] = xstrdup(env[i]);
+	e.env = envs;
+	e.nenv = n;
+	struct kube_conn conn = {.server = t.conn.server, .ca_pem = t.conn.ca_pem, .exec = &e};
+	struct kube *k = kube_new(t.http, &conn);
+	for (size_t i = 0; i < n; i++)
+		free(envs[i]);
+	free(e.command);
+	return k;
+}
+
+/* How many times the plugin ran: the lines of its runs file. */
+static int plugin_runs(const char *runs)
+{
+	FILE *f = fopen(runs, "r");
+	int n = 0, ch;
+
+	if (!f)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* A whole file, with a '\n' put first so that every line is "\nLINE\n"; NULL if unreadable. */
+static char *read_file_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = xstrdup("\n");
+	size_t len = 1;
+	int ch;
+
+	if (!f) {
+		free(text);
+		return NULL;
+	}
+	while ((ch = fgetc(f)) != EOF) {
+		text = xrealloc(text, len + 2);
+		text[len++] = (char)ch;
+	}
+	text[len] = '\0';
+	fclose(f);
+	return text;
+}
+
+struct go {
+	struct answer a;
+	char path[300];
+};
+
+/* The other request is answered: let the slow plugin go on. */
+static void other_answered_cb(void *arg, const struct kube_result *r)
+{
+	struct go *g = arg;
+	kube_answer_cb(&g->a, r);
+	FILE *f = fopen(g->path, "w");
+	assert_non_null(f);
+	fclose(f);
+}
+
+/*
+ * A slow plugin does not stop the loop: a request of another client is
+ * answered while it runs (the plugin answers only once that request's
+ * callback lets it), and the three calls that need its credential wait
+ * for its one run, then go through with the token it printed.  The
+ * plugin had KUBERNETES_EXEC_INFO as kubectl gives it.
+ */
+static void test_exec_plugin_runs_beside_the_loop_and_once_for_all_waiting(void **state)
+{
+	struct go go = {0};
+	char token[300], info[300], runs[300];
+	snprintf(go.path, sizeof(go.path), "%s/go", t.dir);
+	snprintf(token, sizeof(token), "PLUGIN_TOKEN=%s", t.conn.token);
+	snprintf(info, sizeof(info), "PLUGIN_INFO=%s/exec-info", t.dir);
+	char *go_env = xasprintf("PLUGIN_GO=%s", go.path);
+	char *env_names = xasprintf("PLUGIN_ENV=%s/exec-env", t.dir);
+	const char *env[] = {token, info, go_env, env_names, NULL};
+	/* esaasd's own settings hold secrets: not the plugin's business. */
+	setenv("ESAAS_DATABASE_URL", "postgresql://esaas:secret@db/esaas", 1);
+	struct kube *k = exec_client("slow.sh", env, runs, sizeof(runs));
+	struct answer a[3] = {{0}};
+
+	for (int i = 0; i < 3; i++)
+		kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a[i]);
+	kube_get(t.kube, "/api/v1/namespaces/default", other_answered_cb, &go);
+	wait_answer(&go.a);
+	assert_int_equal(go.a.status, 200);
+	for (int i = 0; i < 3; i++) {
+		wait_answer(&a[i]);
+		if (a[i].status != 200)
+			fail_msg("call %d: %s", i, a[i].message ? a[i].message : "-");
+		answer_clear(&a[i]);
+	}
+	assert_int_equal(plugin_runs(runs), 1);
+	/* Kept: no expirationTimestamp, no 401. */
+	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a[0]);
+	wait_answer(&a[0]);
+	assert_int_equal(a[0].status, 200);
+	answer_clear(&a[0]);
+	assert_int_equal(plugin_runs(runs), 1);
+
+	json_t *exec_info = json_load_file(info + strlen("PLUGIN_INFO="), 0, NULL);
+	assert_non_null(exec_info);
+	assert_string_equal(json_string_value(json_object_get(exec_info, "kind")),
+			    "ExecCredential");
+	json_t *spec = json_object_get(exec_info, "spec");
+	assert_true(json_is_false(json_object_get(spec, "interactive")));
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(spec, "cluster"), "server")),
+		t.conn.server);
+	json_decref(exec_info);
+
+	/* The environment: esaasd's less ESAAS_*, and the kubeconfig's env. */
+	char *names = read_file_text(env_names + strlen("PLUGIN_ENV="));
+	assert_non_null(names);
+	assert_non_null(strstr(names, "\nPATH\n"));
+	assert_non_null(strstr(names, "\nPLUGIN_TOKEN\n"));
+	assert_non_null(strstr(names, "\nKUBERNETES_EXEC_INFO\n"));
+	assert_null(strstr(names, "ESAAS_"));
+	free(names);
+	unsetenv("ESAAS_DATABASE_URL");
+	answer_clear(&go.a);
+	free(go_env);
+	free(env_names);
+	kube_free(k);
+}
+
+/* A credential is kept until its expirationTimestamp, and the plugin runs again after it. */
+static void test_exec_credential_expires_and_the_plugin_runs_again(void **state)
+{
+	char token[300], runs[300];
+	snprintf(token, sizeof(token), "PLUGIN_TOKEN=%s", t.conn.token);
+	const char *hour[] = {token, "PLUGIN_LIFE_MS=3600000", NULL};
+	const char *now[] = {token, "PLUGIN_LIFE_MS=0", NULL};
+	struct answer a = {0};
+
+	struct kube *k = exec_client("credential.sh", hour, runs, sizeof(runs));
+	for (int i = 0; i < 2; i++) {
+		kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+		wait_answer(&a);
+		assert_int_equal(a.status, 200);
+		answer_clear(&a);
+	}
+	assert_int_equal(plugin_runs(runs), 1);
+	kube_free(k);
+
+	/* Expired as soon as given: used by the calls that waited for it, then run again. */
+	k = exec_client("credential.sh", now, runs, sizeof(runs));
+	for (int i = 0; i < 2; i++) {
+		kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+		wait_answer(&a);
+		assert_int_equal(a.status, 200);
+		answer_clear(&a);
+	}
+	assert_int_equal(plugin_runs(runs), 2);
+	kube_free(k);
+}
+
+/* A credential the server refuses (401) runs the plugin again, and the call is sent again. */
+static void test_exec_credential_refused_runs_the_plugin_again(void **state)
+{
+	char token[300], runs[300];
+	snprintf(token, sizeof(token), "PLUGIN_TOKEN=%s", t.conn.token);
+	const char *env[] = {token, "PLUGIN_FIRST_TOKEN=revoked", NULL};
+	struct answer a = {0};
+	struct kube *k = exec_client("credential.sh", env, runs, sizeof(runs));
+
+	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 200);
+	answer_clear(&a);
+	assert_int_equal(plugin_runs(runs), 2);
+	kube_free(k);
+
+	/* Refused again: the plugin runs once more, and the 401 is the answer. */
+	const char *bad[] = {"PLUGIN_TOKEN=revoked", NULL};
+	k = exec_client("credential.sh", bad, runs, sizeof(runs));
+	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 401);
+	answer_clear(&a);
+	assert_int_equal(plugin_runs(runs), 2);
+	kube_free(k);
+}
+
+/* A plugin that fails fails every call that waited, naming it, its exit status and stderr. */
+static void test_exec_plugin_failure_names_the_plugin_and_its_stderr(void **state)
+{
+	char runs[300];
+	struct answer a[2] = {{0}};
+	struct kube *k = exec_client("failing.sh", NULL, runs, sizeof(runs));
+	char *want = xasprintf("credential plugin %s/tests/integration/exec-plugins/failing.sh: "
+			       "exit status 3: error: profile prod: the SSO session has expired",
+			       harness_srcdir());
+
+	for (int i = 0; i < 2; i++)
+		kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a[i]);
+	for (int i = 0; i < 2; i++) {
+		wait_answer(&a[i]);
+		assert_int_equal(a[i].status, 0);
+		assert_int_equal(a[i].klass, HTTPC_TRANSIENT);
+		assert_string_equal(a[i].message, want);
+		answer_clear(&a[i]);
+	}
+	free(want);
+	kube_free(k);
+}
+
+/* A plugin that is not installed: the error says so, with the kubeconfig's installHint. */
+static void test_exec_plugin_missing_shows_its_install_hint(void **state)
+{
+	char runs[300];
+	struct answer a = {0};
+	struct kube *k = exec_client("esaas-no-such-plugin", NULL, runs, sizeof(runs));
+
+	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_PERMANENT);
+	assert_string_equal(a.message, "credential plugin esaas-no-such-plugin: not found: "
+				       "esaas-no-such-plugin is a test's: nothing to install");
+	answer_clear(&a);
+	kube_free(k);
+}
+
+/* Gone: no such process, or one that is only waiting to be reaped. */
+static bool process_gone(long pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	bool zombie = false;
+
+	if (kill((pid_t)pid, 0) != 0)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return true;
+	if (fgets(line, sizeof(line), f)) {
+		const char *paren = strrchr(line, ')');
+		zombie = paren && paren[1] == ' ' && paren[2] == 'Z';
+	}
+	fclose(f);
+	return zombie;
+}
+
+/* A plugin that never answers is killed at the deadline, with what it started. */
+static void test_exec_plugin_that_hangs_is_killed_at_its_deadline(void **state)
+{
+	char runs[300], pids_env[300];
+	struct answer a = {0};
+	snprintf(pids_env, sizeof(pids_env), "PLUGIN_PIDS=%s/hanging-pids", t.dir);
+	const char *env[] = {pids_env, NULL};
+	struct kube *k = exec_client("hanging.sh", env, runs, sizeof(runs));
+
+	kube_set_exec_timeout_ms(k, 1000);
+	kube_get(k, "/api/v1/namespaces/default", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.klass, HTTPC_TRANSIENT);
+	assert_non_null(strstr(a.message, "hanging.sh: killed after 1000 ms without an answer"));
+	answer_clear(&a);
+	kube_free(k);
+
+	/* The plugin and the process it started are gone (reaped, or about to be). */
+	FILE *f = fopen(pids_env + strlen("PLUGIN_PIDS="), "r");
+	long plugin = 0, child = 0;
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld %ld", &plugin, &child), 2);
+	fclose(f);
+	assert_true(process_gone(plugin));
+	int64_t deadline = harness_now_ms() + 10000;
+	while (!process_gone(child) && harness_now_ms() < deadline)
+		msleep(20);
+	assert_true(process_gone(child));
+}
+
+/* A plugin that gives a client certificate: the calls are made with it. */
+static void test_exec_plugin_client_certificate_is_used(void **state)
+{
+	struct kube_conn admin;
+	struct kube_conn_opts o = {.source = KUBE_SOURCE_KUBECONFIG,
+				   .kubeconfig = t.sim.kubeconfig,
+				   .context = "admin-cert"};
+	char err[512], runs[300], cert_env[300], key_env[300];
+	struct answer a = {0};
+
+	assert_true(kube_conn_load(&o, &admin, err, sizeof(err)));
+	assert_non_null(admin.client_cert_pem);
+	snprintf(cert_env, sizeof(cert_env), "PLUGIN_CERT_FILE=%s/admin.crt", t.dir);
+	snprintf(key_env, sizeof(key_env), "PLUGIN_KEY_FILE=%s/admin.key", t.dir);
+	FILE *f = fopen(cert_env + strlen("PLUGIN_CERT_FILE="), "w");
+	assert_non_null(f);
+	fputs(admin.client_cert_pem, f);
+	fclose(f);
+	f = fopen(key_env + strlen("PLUGIN_KEY_FILE="), "w");
+	assert_non_null(f);
+	fputs(admin.client_key_pem, f);
+	fclose(f);
+	kube_conn_free(&admin);
+
+	/* kubernetes-admin (system:masters) by its certificate: nodes are its to list. */
+	const char *env[] = {cert_env, key_env, NULL};
+	struct kube *k = exec_client("credential.sh", env, runs, sizeof(runs));
+	kube_get(k, "/api/v1/nodes", kube_answer_cb, &a);
+	wait_answer(&a);
+	if (a.status != 200)
+		fail_msg("%ld: %s", a.status, a.message ? a.message : "-");
+	answer_clear(&a);
+	kube_free(k);
+
+	/* Without it, the same plugin's empty credential is refused before the call. */
+	k = exec_client("credential.sh", NULL, runs, sizeof(runs));
+	kube_get(k, "/api/v1/nodes", kube_answer_cb, &a);
+	wait_answer(&a);
+	assert_int_equal(a.status, 0);
+	assert_non_null(strstr(a.message, "exit status 0 but no credential: status: expected a "
+					  "token or clientCertificateData and clientKeyData"));
+	answer_clear(&a);
+	kube_free(k);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -702,6 +1050,13 @@ int main(void)
 		cmocka_unit_test(test_flush_on_8),
 		cmocka_unit_test(test_replies_past_their_cap_fail_naming_it),
 		cmocka_unit_test(test_rotating_token_file_is_read_again),
+		cmocka_unit_test(test_exec_plugin_runs_beside_the_loop_and_once_for_all_waiting),
+		cmocka_unit_test(test_exec_credential_expires_and_the_plugin_runs_again),
+		cmocka_unit_test(test_exec_credential_refused_runs_the_plugin_again),
+		cmocka_unit_test(test_exec_plugin_failure_names_the_plugin_and_its_stderr),
+		cmocka_unit_test(test_exec_plugin_missing_shows_its_install_hint),
+		cmocka_unit_test(test_exec_plugin_that_hangs_is_killed_at_its_deadline),
+		cmocka_unit_test(test_exec_plugin_client_certificate_is_used),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

@@ -1057,6 +1057,117 @@ static void test_no_kubernetes_fails_clearly(void **state)
 	json_decref(job);
 }
 
+/* The lines of a file (0 when it does not exist). */
+static int count_lines(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	int n = 0, ch;
+	if (!fp)
+		return 0;
+	while ((ch = fgetc(fp)) != EOF)
+		n += ch == '\n';
+	fclose(fp);
+	return n;
+}
+
+/*
+ * Start esaasd for f (its simulator running) authenticating with the
+ * exec credential plugin tests/integration/exec-plugins/SCRIPT, given
+ * env_yaml (the lines of exec's env list), as with the kubeconfigs of
+ * EKS, GKE and AKS.
+ */
+static void start_with_exec(struct fixture *f, const char *script, const char *env_yaml,
+			    int retry_max_attempts)
+{
+	char *kubeconfig = xasprintf("%s/exec-kubeconfig", f->sim.dir);
+	FILE *kc = fopen(kubeconfig, "w");
+	assert_non_null(kc);
+	fprintf(kc,
+		"apiVersion: v1\n"
+		"kind: Config\n"
+		"clusters:\n"
+		"- name: sim\n"
+		"  cluster:\n"
+		"    server: \"%s\"\n"
+		"    certificate-authority: \"%s\"\n"
+		"users:\n"
+		"- name: esaas\n"
+		"  user:\n"
+		"    exec:\n"
+		"      apiVersion: client.authentication.k8s.io/v1\n"
+		"      command: \"%s/tests/integration/exec-plugins/%s\"\n"
+		"      env:\n"
+		"%s"
+		"      installHint: the tests' plugins are in the source tree\n"
+		"      provideClusterInfo: true\n"
+		"      interactiveMode: Never\n"
+		"contexts:\n"
+		"- name: esaas\n"
+		"  context: {cluster: sim, user: esaas}\n"
+		"current-context: esaas\n",
+		f->sim.server, f->sim.ca, harness_srcdir(), script, env_yaml);
+	assert_int_equal(fclose(kc), 0);
+	struct esaasd_opts o = {.kubeconfig = kubeconfig,
+				.retry_base_ms = 100,
+				.retry_cap_ms = 500,
+				.retry_max_attempts = retry_max_attempts};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	f->sql = sql_connect(f->dburl);
+	free(kubeconfig);
+}
+
+/*
+ * esaasd authenticates with an exec credential plugin that prints the
+ * simulator's rotating service-account token with an expirationTimestamp
+ * shorter than the create, so the credential is fetched again and again
+ * while it runs.
+ */
+static void test_create_through_an_exec_credential_plugin(void **state)
+{
+	char *config = xasprintf("%sserviceaccounts:\n  token_life_ms: 1500\n", SIM_CONFIG);
+	struct fixture *f = *state = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, config));
+	free(config);
+	assert_true(f->sim.sa_token_file[0] != '\0');
+	char *runs = xasprintf("%s/plugin-runs", f->sim.dir);
+	char *env = xasprintf("      - {name: PLUGIN_TOKEN_FILE, value: \"%s\"}\n"
+			      "      - {name: PLUGIN_LIFE_MS, value: \"200\"}\n"
+			      "      - {name: PLUGIN_RUNS, value: \"%s\"}\n",
+			      f->sim.sa_token_file, runs);
+	start_with_exec(f, "credential.sh", env, 0);
+	free(env);
+
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				  " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 2}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	/* The job outlived several credentials, each fetched by a run of the plugin. */
+	assert_true(count_lines(runs) >= 3);
+	free(runs);
+}
+
+/* A plugin that fails: the job fails with its name, exit status and stderr's first line. */
+static void test_create_fails_naming_its_failing_credential_plugin(void **state)
+{
+	struct fixture *f = *state = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	start_with_exec(f, "failing.sh", "      - {name: AWS_PROFILE, value: prod}\n", 2);
+
+	int64_t id = submit_create(&f->d, "{\"name\": \"logs\", \"version\": \"7.17.10\"}");
+	json_t *job = wait_job_done(&f->d, id, 60000);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	const char *error = json_string_value(json_object_get(job, "error"));
+	assert_non_null(error);
+	if (!strstr(error, "exec-plugins/failing.sh: exit status 3: error: profile prod: the "
+			   "SSO session has expired"))
+		fail_msg("the job's error does not say what the plugin said: %s", error);
+	json_decref(job);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1071,6 +1182,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_a_namespace_of_another_cluster_is_left_alone,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
+					  teardown),
+		cmocka_unit_test_teardown(test_create_through_an_exec_credential_plugin, teardown),
+		cmocka_unit_test_teardown(test_create_fails_naming_its_failing_credential_plugin,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_draws_no_warning_from_kubernetes, teardown),
 		cmocka_unit_test_teardown(test_create_passes_with_its_namespace_at_baseline,

@@ -208,6 +208,8 @@ static size_t lost_shards(struct fixture *f)
 	return n;
 }
 
+static int folders_with_a_node(struct fixture *f, const char *cluster, const char *host);
+
 /* Requests the simulator recorded whose method and path contain what. */
 static int recorded(struct fixture *f, const char *method, const char *what)
 {
@@ -638,6 +640,53 @@ static void test_data_scale_down_that_cannot_hold_the_copies(void **state)
 
 /* --- a rolling restart under kill -9 ---------------------------------------------- */
 
+/*
+ * Kill esaasd with SIGKILL as the job reaches each moment (a '|'-separated
+ * list of states), a little after at random, and start another at once:
+ * the lease lapses and the new one takes the job over.  Returns the kills;
+ * a moment the job has passed by the time it is looked for ends the series
+ * (the caller says how many it needs).
+ */
+/* wait_state(), but false at once when the job has ended. */
+static bool wait_state_while_running(struct fixture *f, int64_t id, const char *states,
+				     int timeout_ms)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids, states};
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	while (harness_now_ms() < deadline) {
+		long long n = sql_int(f->sql,
+				      "SELECT CASE WHEN state = ANY (string_to_array($2, '|'))"
+				      " AND status IN ('running', 'waiting') THEN 1"
+				      " WHEN status IN ('queued', 'running', 'waiting') THEN 0"
+				      " ELSE -1 END"
+				      " FROM jobs WHERE id = $1",
+				      2, q);
+		if (n != 0)
+			return n == 1;
+		msleep(20);
+	}
+	return false;
+}
+
+static int kill_at_moments(struct fixture *f, int64_t id, const char *const *moments, size_t n,
+			   unsigned *seed)
+{
+	int kills = 0;
+	fprintf(stderr, "kill -9 moments of job %lld drawn with seed %u\n", (long long)id, *seed);
+	for (size_t i = 0; i < n; i++) {
+		if (!wait_state_while_running(f, id, moments[i], 60000))
+			break;
+		msleep((int)(rand_r(seed) % 150));
+		esaasd_stop(&f->d, SIGKILL, true);
+		kills++;
+		assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	}
+	fprintf(stderr, "esaasd killed %d times of %zu under job %lld\n", kills, n, (long long)id);
+	return kills;
+}
+
 static void test_restart_survives_kill9(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 2);
@@ -657,18 +706,7 @@ static void test_restart_survives_kill9(void **state)
 		"restart_wait_joined|restart_resume_allocation", "restart_wait_green|restart_check",
 		"restart_delete_pod|restart_wait_pod"};
 	unsigned seed = (unsigned)harness_now_ms();
-	int kills = 0;
-	fprintf(stderr, "kill -9 moments drawn with seed %u\n", seed);
-	for (size_t i = 0; i < ARRAY_SIZE(moments); i++) {
-		/* Each moment comes back with every pod: only the job's end passes it. */
-		if (!wait_state(f, id, moments[i], 60000))
-			break;
-		/* A little later than the state's start, at random. */
-		msleep((int)(rand_r(&seed) % 150));
-		esaasd_stop(&f->d, SIGKILL, true);
-		kills++;
-		assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
-	}
+	int kills = kill_at_moments(f, id, moments, ARRAY_SIZE(moments), &seed);
 	expect_ok(f, id);
 	/* The test proves something only if esaasd died under the job. */
 	if (kills < 3)
@@ -702,6 +740,86 @@ static void test_restart_survives_kill9(void **state)
 				 " AND context->'restarted'->6->>'role' = 'master'",
 				 1, q),
 			 1);
+}
+
+/*
+ * A create, a scale down, a scale up and a delete with its wipe, each with
+ * esaasd killed in its waits and its changes: every job ends as it would
+ * have, no pod is deleted that the operation does not remove, no shard is
+ * lost, no exclusion is left, and the delete leaves nothing behind.  Each
+ * moment holds a wait that lasts seconds, so each is seen.
+ */
+static void test_create_scale_and_delete_survive_kill9(void **state)
+{
+	struct fixture *f = *state = fixture_new(DRAIN_SIM_CONFIG, 0, 2);
+	unsigned seed = (unsigned)harness_now_ms();
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"tough\", \"version\": \"7.17.10\","
+				    " \"masters\": {\"replicas\": 3}, \"data\": {\"replicas\": 3},"
+				    " \"clients\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+	const char *create[] = {"apply_masters|wait_masters_formed",
+				"apply_data|apply_clients|wait_pods_ready",
+				"wait_joined|wait_green"};
+	int kills = kill_at_moments(f, id, create, ARRAY_SIZE(create), &seed);
+	expect_ok(f, id);
+	if (kills < 2)
+		fail_msg("create: esaasd was killed %d times, not at least 2 (seed %u)", kills,
+			 seed);
+	json_t *st = sim_record(&f->sim);
+	assert_int_equal(json_array_size(json_object_get(st, "pod_deletions")), 0);
+	json_decref(st);
+	json_t *h = es_get(f, "tough", "/_cat/nodes?format=json");
+	assert_int_equal(json_array_size(h), 7);
+	json_decref(h);
+
+	/* Down: es-data-2's copies move off it, seconds each. */
+	id = scale(f, "tough", "{\"role\": \"data\", \"replicas\": 2}", NULL);
+	const char *down[] = {"check_copies|exclude_nodes|wait_drained"};
+	kills = kill_at_moments(f, id, down, ARRAY_SIZE(down), &seed);
+	expect_ok(f, id);
+	if (kills < 1)
+		fail_msg("scale down: esaasd was never killed (seed %u)", seed);
+	assert_int_equal(spec_replicas(f, "tough", "data"), 2);
+	assert_int_equal(lost_shards(f), 0);
+	assert_null(cluster_setting(f, "tough", "cluster.routing.allocation.exclude._name"));
+	/* The one pod deleted is the one that left. */
+	st = sim_record(&f->sim);
+	json_t *dels = json_object_get(st, "pod_deletions");
+	assert_int_equal(json_array_size(dels), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(dels, 0), "name")),
+			    "es-data-2");
+	json_decref(st);
+
+	/* And up again: the pod takes seconds to be ready and to join. */
+	id = scale(f, "tough", "{\"role\": \"data\", \"replicas\": 3}", NULL);
+	const char *up[] = {"raise_quota|grow_volumes|scale_workload|wait_scaled", "wait_scaled"};
+	kills = kill_at_moments(f, id, up, ARRAY_SIZE(up), &seed);
+	expect_ok(f, id);
+	if (kills < 1)
+		fail_msg("scale up: esaasd was never killed (seed %u)", seed);
+	assert_int_equal(spec_replicas(f, "tough", "data"), 3);
+	h = es_get(f, "tough", "/_cluster/health");
+	assert_string_equal(json_string_value(json_object_get(h, "status")), "green");
+	json_decref(h);
+
+	id = api_op(&f->d, "DELETE", "/api/v1/clusters/tough?wipe_data=true", NULL, NULL);
+	assert_true(id > 0);
+	const char *del[] = {"stop_workloads|wait_pods_gone", "wipe_hosts|wait_wiped",
+			     "delete_namespace|wait_namespace_gone"};
+	kills = kill_at_moments(f, id, del, ARRAY_SIZE(del), &seed);
+	expect_ok(f, id);
+	if (kills < 2)
+		fail_msg("delete: esaasd was killed %d times, not at least 2 (seed %u)", kills,
+			 seed);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-tough", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/tough", NULL, NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+	assert_int_equal(folders_with_a_node(f, "tough", NULL), 0);
 }
 
 /* --- data that follows its host -------------------------------------------------------- */
@@ -2426,6 +2544,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies,
 					  teardown),
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
+		cmocka_unit_test_teardown(test_create_scale_and_delete_survive_kill9, teardown),
 		cmocka_unit_test_teardown(test_rolling_restart_keeps_every_pod_on_its_host,
 					  teardown),
 		cmocka_unit_test_teardown(

@@ -21,6 +21,7 @@
 #include "common/httpc.h"
 #include "common/util.h"
 #include "kube/client.h"
+#include "kube/exec.h"
 #include "kube/kubeconfig.h"
 
 static char *fixtures; /* the fixture folder */
@@ -446,8 +447,10 @@ static void test_plugins_refused(void **state)
 					 "- {name: plain, context: {cluster: c, user: plain}}\n");
 	struct kube_conn c;
 
+	/* v1 wants interactiveMode (client-go's validation); v1beta1 defaults it. */
 	load_fails(path, "eks",
-		   "kubeconfig @: user \"eks\": exec credential plugins are not supported");
+		   "kubeconfig @:9: user \"eks\": exec: interactiveMode: missing (Never or "
+		   "IfAvailable; required with client.authentication.k8s.io/v1)");
 	load_fails(path, "gke",
 		   "kubeconfig @: user \"gke\": auth-provider plugins are not supported (use a "
 		   "token or a client certificate)");
@@ -901,6 +904,298 @@ static void test_warning_headers(void **state)
 	free(w);
 }
 
+/* --- exec credential plugins ------------------------------------------------------ */
+
+static void test_exec_plugin_parsed(void **state)
+{
+	char *path =
+		put_file("exec/config", "clusters:\n"
+					"- name: c\n"
+					"  cluster:\n"
+					"    server: https://10.0.0.1:6443\n"
+					"    certificate-authority-data: Q0EK\n"
+					"    tls-server-name: api.example\n"
+					"    insecure-skip-tls-verify: true\n"
+					"users:\n"
+					"- name: eks\n"
+					"  user:\n"
+					"    exec:\n"
+					"      apiVersion: client.authentication.k8s.io/v1\n"
+					"      command: aws\n"
+					"      args: [--region, eu-west-1, eks, get-token]\n"
+					"      env:\n"
+					"      - {name: AWS_PROFILE, value: prod}\n"
+					"      - {name: EMPTY, value: \"\"}\n"
+					"      installHint: install the AWS CLI\n"
+					"      provideClusterInfo: true\n"
+					"      interactiveMode: Never\n"
+					"- name: local\n"
+					"  user:\n"
+					"    exec:\n"
+					"      apiVersion: client.authentication.k8s.io/v1beta1\n"
+					"      command: ./bin/get-token\n"
+					"contexts:\n"
+					"- {name: eks, context: {cluster: c, user: eks}}\n"
+					"- {name: local, context: {cluster: c, user: local}}\n"
+					"current-context: eks\n");
+	struct kube_conn c;
+	char *want, *info;
+	json_t *doc;
+
+	load_ok(path, NULL, &c);
+	assert_non_null(c.exec);
+	assert_null(c.token);
+	assert_string_equal(c.exec->api_version, KUBE_EXEC_V1);
+	assert_string_equal(c.exec->command, "aws");
+	assert_int_equal(c.exec->nargs, 4);
+	assert_string_equal(c.exec->args[0], "--region");
+	assert_string_equal(c.exec->args[3], "get-token");
+	assert_int_equal(c.exec->nenv, 2);
+	assert_string_equal(c.exec->env[0], "AWS_PROFILE=prod");
+	assert_string_equal(c.exec->env[1], "EMPTY=");
+	assert_string_equal(c.exec->install_hint, "install the AWS CLI");
+	assert_true(c.exec->provide_cluster_info);
+	assert_string_equal(c.exec->user, "eks");
+
+	/* KUBERNETES_EXEC_INFO, as kubectl sets it: never interactive, the cluster. */
+	info = kube_exec_info(&c);
+	doc = json_loads(info, 0, NULL);
+	assert_non_null(doc);
+	assert_string_equal(json_string_value(json_object_get(doc, "kind")), "ExecCredential");
+	assert_string_equal(json_string_value(json_object_get(doc, "apiVersion")), KUBE_EXEC_V1);
+	json_t *spec = json_object_get(doc, "spec");
+	assert_true(json_is_false(json_object_get(spec, "interactive")));
+	json_t *cl = json_object_get(spec, "cluster");
+	assert_string_equal(json_string_value(json_object_get(cl, "server")),
+			    "https://10.0.0.1:6443");
+	assert_string_equal(json_string_value(json_object_get(cl, "certificate-authority-data")),
+			    "Q0EK");
+	assert_string_equal(json_string_value(json_object_get(cl, "tls-server-name")),
+			    "api.example");
+	assert_true(json_is_true(json_object_get(cl, "insecure-skip-tls-verify")));
+	json_decref(doc);
+	free(info);
+	kube_conn_free(&c);
+
+	/* v1beta1 needs no interactiveMode; a command with a '/' is the file's folder's. */
+	load_ok(path, "local", &c);
+	want = xasprintf("%s/exec/./bin/get-token", tmp);
+	assert_string_equal(c.exec->command, want);
+	assert_int_equal(c.exec->nargs, 0);
+	assert_false(c.exec->provide_cluster_info);
+	info = kube_exec_info(&c);
+	doc = json_loads(info, 0, NULL);
+	assert_null(json_object_get(json_object_get(doc, "spec"), "cluster"));
+	assert_string_equal(json_string_value(json_object_get(doc, "apiVersion")),
+			    KUBE_EXEC_V1BETA1);
+	json_decref(doc);
+	free(info);
+	free(want);
+	kube_conn_free(&c);
+	free(path);
+}
+
+static void test_exec_plugin_refusals(void **state)
+{
+	char *path = put_file("exec/refused", CLUSTER_OK
+			      "users:\n"
+			      "- name: always\n"
+			      "  user:\n"
+			      "    exec:\n"
+			      "      apiVersion: client.authentication.k8s.io/v1\n"
+			      "      command: kubelogin\n"
+			      "      interactiveMode: Always\n"
+			      "- name: odd-mode\n"
+			      "  user:\n"
+			      "    exec:\n"
+			      "      apiVersion: client.authentication.k8s.io/v1\n"
+			      "      command: kubelogin\n"
+			      "      interactiveMode: Sometimes\n"
+			      "- name: alpha\n"
+			      "  user:\n"
+			      "    exec:\n"
+			      "      apiVersion: client.authentication.k8s.io/v1alpha1\n"
+			      "      command: old\n"
+			      "- name: no-command\n"
+			      "  user:\n"
+			      "    exec:\n"
+			      "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+			      "- name: no-version\n"
+			      "  user:\n"
+			      "    exec: {command: aws}\n"
+			      "- name: both\n"
+			      "  user:\n"
+			      "    token: abc\n"
+			      "    exec:\n"
+			      "      apiVersion: client.authentication.k8s.io/v1beta1\n"
+			      "      command: aws\n"
+			      "- name: empty\n"
+			      "  user: {exec: {}}\n"
+			      "- name: ok\n"
+			      "  user: {token: abc}\n"
+			      "contexts:\n"
+			      "- {name: always, context: {cluster: c, user: always}}\n"
+			      "- {name: odd-mode, context: {cluster: c, user: odd-mode}}\n"
+			      "- {name: alpha, context: {cluster: c, user: alpha}}\n"
+			      "- {name: no-command, context: {cluster: c, user: no-command}}\n"
+			      "- {name: no-version, context: {cluster: c, user: no-version}}\n"
+			      "- {name: both, context: {cluster: c, user: both}}\n"
+			      "- {name: empty, context: {cluster: c, user: empty}}\n"
+			      "- {name: ok, context: {cluster: c, user: ok}}\n");
+	struct kube_conn c;
+
+	load_fails(path, "always",
+		   "kubeconfig @:11: user \"always\": exec: interactiveMode: Always is not "
+		   "supported (esaasd never prompts: use Never or IfAvailable)");
+	load_fails(path, "odd-mode",
+		   "kubeconfig @:17: user \"odd-mode\": exec: interactiveMode: \"Sometimes\" is "
+		   "not Never, IfAvailable or Always");
+	load_fails(path, "alpha",
+		   "kubeconfig @:21: user \"alpha\": exec: apiVersion: "
+		   "\"client.authentication.k8s.io/v1alpha1\" is not supported "
+		   "(client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1)");
+	load_fails(path, "no-command",
+		   "kubeconfig @:26: user \"no-command\": exec: command: missing");
+	load_fails(path, "no-version",
+		   "kubeconfig @:29: user \"no-version\": exec: apiVersion: missing "
+		   "(client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1)");
+	load_fails(path, "both",
+		   "kubeconfig @: user \"both\": exec together with token, tokenFile or a client "
+		   "certificate: keep one way to authenticate");
+	load_fails(path, "empty",
+		   "kubeconfig @:37: user \"empty\": exec: apiVersion: missing "
+		   "(client.authentication.k8s.io/v1 or client.authentication.k8s.io/v1beta1)");
+	/* Users nobody asked for may hold what esaasd cannot use. */
+	load_ok(path, "ok", &c);
+	assert_null(c.exec);
+	kube_conn_free(&c);
+	free(path);
+
+	/* The shape of the section is checked wherever it is. */
+	path = put_file("exec/shape", CLUSTER_OK "users:\n"
+						 "- name: a\n"
+						 "  user:\n"
+						 "    exec:\n"
+						 "      command: aws\n"
+						 "      args: eks\n");
+	load_fails(path, NULL,
+		   "kubeconfig @:10: user \"a\": exec: args: expected a list of strings");
+	free(path);
+	path = put_file("exec/env", CLUSTER_OK "users:\n"
+					       "- name: a\n"
+					       "  user:\n"
+					       "    exec:\n"
+					       "      command: aws\n"
+					       "      env:\n"
+					       "      - {name: AWS_PROFILE}\n");
+	load_fails(path, NULL, "kubeconfig @:11: user \"a\": exec: env[0]: value: missing");
+	free(path);
+	path = put_file("exec/args", CLUSTER_OK "users:\n"
+						"- name: a\n"
+						"  user:\n"
+						"    exec:\n"
+						"      command: aws\n"
+						"      args: [eks, {a: b}]\n");
+	load_fails(path, NULL, "kubeconfig @:10: user \"a\": exec: args[1]: expected a string");
+	free(path);
+}
+
+static void test_exec_credential_parsed(void **state)
+{
+	struct kube_exec_cred cred;
+	char err[256];
+	int64_t ms;
+	const char *token_v1 =
+		"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		"\"client.authentication.k8s.io/v1\","
+		" \"spec\": {\"interactive\": false}, \"status\": {\"token\": \"k8s-aws-v1.abc\","
+		" \"expirationTimestamp\": \"2026-12-07T11:19:04Z\"}}";
+
+	assert_true(kube_exec_parse_credential(KUBE_EXEC_V1, token_v1, strlen(token_v1), &cred, err,
+					       sizeof(err)));
+	assert_string_equal(cred.token, "k8s-aws-v1.abc");
+	assert_null(cred.client_cert_pem);
+	assert_int_equal(cred.expires_wall_ms, 1796642344000LL);
+	kube_exec_cred_free(&cred);
+
+	/* The version must be the configured one (client-go refuses another). */
+	assert_false(kube_exec_parse_credential(KUBE_EXEC_V1BETA1, token_v1, strlen(token_v1),
+						&cred, err, sizeof(err)));
+	assert_string_equal(err, "apiVersion: the kubeconfig says "
+				 "client.authentication.k8s.io/v1beta1, the plugin returned "
+				 "client.authentication.k8s.io/v1");
+
+	static const struct {
+		const char *text, *err;
+	} bad[] = {
+		{"not json", "output is not a JSON object: "},
+		{"{\"kind\": \"Status\"}", "kind: expected ExecCredential, got Status"},
+		{"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		 "\"client.authentication.k8s.io/v1\"}",
+		 "status: missing"},
+		{"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		 "\"client.authentication.k8s.io/v1\","
+		 " \"status\": {}}",
+		 "status: expected a token or clientCertificateData and clientKeyData"},
+		{"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		 "\"client.authentication.k8s.io/v1\","
+		 " \"status\": {\"clientCertificateData\": \"CERT\"}}",
+		 "status: clientCertificateData without clientKeyData"},
+		{"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		 "\"client.authentication.k8s.io/v1\","
+		 " \"status\": {\"token\": 7}}",
+		 "status.token: expected a string"},
+		{"{\"kind\": \"ExecCredential\", \"apiVersion\": "
+		 "\"client.authentication.k8s.io/v1\","
+		 " \"status\": {\"token\": \"t\", \"expirationTimestamp\": \"tomorrow\"}}",
+		 "status.expirationTimestamp: expected an RFC 3339 time"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (kube_exec_parse_credential(KUBE_EXEC_V1, bad[i].text, strlen(bad[i].text),
+					       &cred, err, sizeof(err)))
+			fail_msg("%s: parsed", bad[i].text);
+		if (strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
+			fail_msg("%s:\ngot      %s\nexpected %s", bad[i].text, err, bad[i].err);
+	}
+
+	/* A client certificate, no expiry: kept until a 401. */
+	const char *cert = "{\"kind\": \"ExecCredential\", \"apiVersion\": "
+			   "\"client.authentication.k8s.io/v1beta1\", \"status\": "
+			   "{\"clientCertificateData\": \"CERT\", \"clientKeyData\": \"KEY\"}}";
+	assert_true(kube_exec_parse_credential(KUBE_EXEC_V1BETA1, cert, strlen(cert), &cred, err,
+					       sizeof(err)));
+	assert_null(cred.token);
+	assert_string_equal(cred.client_cert_pem, "CERT");
+	assert_string_equal(cred.client_key_pem, "KEY");
+	assert_int_equal(cred.expires_wall_ms, 0);
+	kube_exec_cred_free(&cred);
+
+	/* RFC 3339: fractions, offsets, lower case. */
+	assert_true(kube_exec_parse_time("1970-01-01T00:00:00Z", &ms));
+	assert_int_equal(ms, 0);
+	assert_true(kube_exec_parse_time("2026-12-07T11:19:04.123456789Z", &ms));
+	assert_int_equal(ms, 1796642344123LL);
+	assert_true(kube_exec_parse_time("2026-12-07T12:19:04.5+01:00", &ms));
+	assert_int_equal(ms, 1796642344500LL);
+	assert_true(kube_exec_parse_time("2026-12-07t10:49:04-00:30", &ms));
+	assert_int_equal(ms, 1796642344000LL);
+	static const char *const not_times[] = {
+		"",
+		"2026-12-07",
+		"2026-12-07T11:19:04",
+		"2026-13-07T11:19:04Z",
+		"2026-12-07T25:19:04Z",
+		"2026-12-07T11:19:04.Z",
+		"2026-12-07T11:19:04Z junk",
+		"2026-12-07 11:19:04Z",
+		"2026-02-30T00:00:00Z",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(not_times); i++) {
+		if (kube_exec_parse_time(not_times[i], &ms))
+			fail_msg("\"%s\" parsed", not_times[i]);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -917,6 +1212,9 @@ int main(void)
 		cmocka_unit_test_setup(test_missing_cluster_and_user, clear_env),
 		cmocka_unit_test_setup(test_bad_base64, clear_env),
 		cmocka_unit_test_setup(test_plugins_refused, clear_env),
+		cmocka_unit_test_setup(test_exec_plugin_parsed, clear_env),
+		cmocka_unit_test_setup(test_exec_plugin_refusals, clear_env),
+		cmocka_unit_test(test_exec_credential_parsed),
 		cmocka_unit_test_setup(test_relative_paths, clear_env),
 		cmocka_unit_test_setup(test_data_wins_over_file, clear_env),
 		cmocka_unit_test_setup(test_certificate_needs_key, clear_env),
