@@ -16,6 +16,7 @@
 #include "kube/render.h"
 #include "kube/spec.h"
 #include "states/env.h"
+#include "common/config.h"
 #include "storage/clusters.h"
 #include "storage/health.h"
 #include "storage/jobs.h"
@@ -360,6 +361,76 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 		return;
 	storage_cluster_get(api->db, api_tenant(req), name, get_done_cb,
 			    cluster_call_new(req, name));
+}
+
+/* --- GET /api/v1/clusters/{name}/credentials --- */
+
+/*
+ * How a member signs in to the cluster's own Elasticsearch: the elastic
+ * user's password and the CA its certificate chains to.  Members and
+ * admins only (ACCESS_OPERATE): a viewer reads the cluster, never its
+ * data.  Each read is in the audit log.
+ */
+struct credentials_call {
+	struct http_req *req;
+	struct api *api;
+	char *name;
+};
+
+static void credentials_done_cb(void *arg, const struct db_error *err, json_t *cred)
+{
+	struct credentials_call *c = arg;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+	} else if (!cred) {
+		http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+	} else if (!json_is_true(json_object_get(cred, "security"))) {
+		http_reply_error(
+			c->req, 409, "no_security", NULL,
+			"cluster %s has no Elasticsearch security: created before it was "
+			"turned on (elasticsearch.security), or a version without it in its "
+			"free licence (before 6.8, -oss images)",
+			c->name);
+	} else {
+		json_t *out = json_deep_copy(cred);
+		const char *tmpl =
+			c->api->env && c->api->env->cfg ? c->api->env->cfg->es_url_template : NULL;
+		json_object_del(out, "security");
+		if (tmpl) {
+			char *url = es_expand_url(tmpl, json_str(cred, "namespace"),
+						  RENDER_HTTP_SERVICE);
+			char *https = !strncmp(url, "http://", 7) ? xasprintf("https://%s", url + 7)
+								  : xstrdup(url);
+			json_object_set_new(out, "url", json_string(https));
+			free(https);
+			free(url);
+		}
+		http_reply_json(c->req, 200, out);
+	}
+	free(c->name);
+	free(c);
+}
+
+static void clusters_credentials_cb(struct http_req *req, void *arg)
+{
+	struct api *api = arg;
+	const char *name = http_req_param(req, "name");
+	struct http_error err = {0};
+	char *actor = NULL;
+
+	if (!cluster_name_valid(req, name) || !api_have_database(req, api))
+		return;
+	if (!api_request_actor(req, &actor, &err)) {
+		http_reply_failure(req, &err);
+		return;
+	}
+	struct credentials_call *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->api = api;
+	c->name = xstrdup(name);
+	storage_cluster_credentials(api->db, api_tenant(req), name, actor, credentials_done_cb, c);
+	free(actor);
 }
 
 /* --- operations on an existing cluster ----------------------------------------- */
@@ -918,6 +989,8 @@ void api_clusters_add_routes(struct api *api)
 	api_route(api, "GET", "/api/v1/clusters", ACCESS_READ, clusters_list_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}", ACCESS_READ, clusters_get_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}/nodes", ACCESS_READ, clusters_nodes_cb);
+	api_route(api, "GET", "/api/v1/clusters/{name}/credentials", ACCESS_OPERATE,
+		  clusters_credentials_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}/health-history", ACCESS_READ,
 		  clusters_health_history_cb);
 	api_route_with(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, op_route,

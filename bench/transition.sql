@@ -55,12 +55,18 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, t.ev_outcome,
   u.status, t.ev_attempt, 'engine', 'bench/pgbench', t.ev_detail, t.ev_duration_ms
   FROM t JOIN u ON u.id = t.id
-  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id), cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),
-  spec = coalesce(t.context->'spec', c.spec),
-  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()
-  ELSE c.deleted_at END
+  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id), cl AS (UPDATE clusters c SET
+  observed = CASE WHEN f.fin THEN t.context->'observed' ELSE c.observed END,
+  updated_at = now(),
+  spec = CASE WHEN f.fin THEN coalesce(t.context->'spec', c.spec) ELSE c.spec END,
+  deleted_at = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN now()
+  ELSE c.deleted_at END,
+  es_security = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN NULL
+  ELSE coalesce(c.es_security, t.context->'es_security') END
   FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id
-  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'
+  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')
+  AND t.context ? 'observed' AS fin) f
+  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL))
   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL), n AS (SELECT pg_notify('esaas_jobs', '') WHERE EXISTS (SELECT 1 FROM u
   WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')
   OR (u.release AND u.delay_ms = 0))), c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j
@@ -86,8 +92,9 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   j.ending, j.cancel_requested,
   (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint AS elapsed_ms,
   c.prev_owner, j.cluster_id,
-  (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace) SELECT 'c', cl_u.*, 0::bigint FROM cl_u UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL,
+  (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace,
+  (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id) AS es_security) SELECT 'c', cl_u.*, 0::bigint FROM cl_u UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL, NULL,
   (SELECT count(*) FROM n) FROM u UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, 0 FROM done_before;
+  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, NULL, 0 FROM done_before;
 \set v :v + 1

@@ -282,6 +282,57 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 	return CTL_EXIT_OK;
 }
 
+/*
+ * The credentials of a cluster's own Elasticsearch: the user and password,
+ * the URL, and the CA (PEM) to check its certificate with.  --ca-out
+ * writes the CA to a file, for curl --cacert.  Each read is audited.
+ */
+static int clusters_credentials(struct ctl *ctl, const struct ctl_args *a)
+{
+	char *path = cluster_path(a->pos[0], "/credentials");
+	const char *ca_file = ctl_args_get(a, "ca-out");
+	struct ctl_reply r;
+	int rc = CTL_EXIT_OK;
+	bool ok = ctl_http_call(ctl->http, "GET", path, NULL, &r);
+
+	free(path);
+	if (!ok)
+		return CTL_EXIT_API;
+	if (r.status != 200 || !r.body) {
+		rc = ctl_report_error(&r);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	if (ca_file) {
+		FILE *f = fopen(ca_file, "w");
+		const char *pem = json_str(r.body, "ca_crt");
+		if (!f || !pem || fputs(pem, f) == EOF || fclose(f) != 0) {
+			fprintf(stderr, "esaasctl: cannot write the CA to %s\n", ca_file);
+			ctl_reply_free(&r);
+			return CTL_EXIT_USAGE;
+		}
+	}
+	if (ctl->output == CTL_OUTPUT_JSON) {
+		rc = ctl_print_json(r.body);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	struct ctl_table *t = ctl_table_new(2, NULL);
+	kv(t, "Cluster:", json_str(r.body, "cluster"));
+	kv(t, "Username:", json_str(r.body, "username"));
+	kv(t, "Password:", json_str(r.body, "password"));
+	if (json_str(r.body, "url"))
+		kv(t, "URL:", json_str(r.body, "url"));
+	if (ca_file)
+		kv(t, "CA:", ca_file);
+	ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	if (!ca_file && json_str(r.body, "ca_crt"))
+		fputs(json_str(r.body, "ca_crt"), stdout);
+	ctl_reply_free(&r);
+	return CTL_EXIT_OK;
+}
+
 /* --- submitting --------------------------------------------------------------------- */
 
 /*
@@ -664,6 +715,11 @@ static const struct ctl_flag restart_flags[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct ctl_flag credentials_flags[] = {
+	{"ca-out", 0, "FILE", "write the CA (PEM) to FILE instead of printing it"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct ctl_flag delete_flags[] = {
 	{"wipe-data", 0, NULL, "also remove the data on the hosts (kept by default)"},
 	WAIT_FLAG,
@@ -675,6 +731,13 @@ const struct ctl_command ctl_clusters_commands[] = {
 	{"clusters list", "", "list clusters", NULL, no_flags, 0, 0, clusters_list},
 	{"clusters show", "NAME", "a cluster: its spec, status, endpoint and jobs", NULL, no_flags,
 	 1, 1, clusters_show},
+	{"clusters credentials", "NAME [--ca-out FILE]",
+	 "the user, password and CA of a cluster's own Elasticsearch (members; audited)",
+	 "For clusters with security (6.8+ created with elasticsearch.security).  For\n"
+	 "example:\n"
+	 "  esaasctl clusters credentials logs --ca-out ca.crt\n"
+	 "  curl --cacert ca.crt -u elastic:PASSWORD https://es-http.NAMESPACE.svc:9200\n",
+	 credentials_flags, 1, 1, clusters_credentials},
 	{"create",
 	 "[NAME] [-f SPEC] [--version V] [--masters N] [--data N] [--clients N] [--wait] "
 	 "[--dry-run]",

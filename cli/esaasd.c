@@ -443,6 +443,7 @@ int main(int argc, char **argv)
 			.http = http,
 			.kube = env.kube,
 			.es_url_template = cfg.es_url_template,
+			.es_connect_to = cfg.es_connect_to,
 			.owner = engine_owner(d.engine),
 			.interval_ms = cfg.monitor_interval_s * 1000,
 			.jitter_percent = cfg.monitor_jitter_percent,

@@ -115,6 +115,8 @@ static const struct key keys[] = {
 	{"kubernetes.esaasd_namespace", KEY_OPT_STRING, FIELD(kube_esaasd_namespace), 0, 0, NULL},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
+	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, "false"},
+	{"elasticsearch.connect_to", KEY_OPT_STRING, FIELD(es_connect_to), 0, 0, NULL},
 
 	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
 	{"monitor.interval_seconds", KEY_INT, FIELD(monitor_interval_s), 1, 86400, "10"},
@@ -1144,6 +1146,14 @@ static bool check_values(struct loader *ld)
 	if (cfg->tls_key_file && !cfg->tls_cert_file)
 		return fail_key(ld, (size_t)key_index("tls.key_file"),
 				"needs tls.cert_file too: HTTPS needs the key's certificate");
+	/* The API server removes the Authorization header of every request
+	 * it authenticates, so its service proxy never hands Elasticsearch
+	 * the credentials a secured cluster asks for. */
+	if (cfg->es_security && !cfg->es_url_template)
+		return fail_key(ld, (size_t)key_index("elasticsearch.security"),
+				"needs elasticsearch.url: a secured cluster is reached directly "
+				"(https://{service}.{namespace}.svc:9200), since the API server's "
+				"service proxy does not pass on Elasticsearch's credentials");
 	if (!config_tenant_list_valid(cfg->auth_platform_tenants, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
 	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))

@@ -89,6 +89,15 @@ struct config {
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */
 	char *es_url_template;
+	/* elasticsearch.security: false; true gives every new cluster of 6.8+
+	 * (default distribution) users, passwords and TLS (kube/render_security.c),
+	 * and needs elasticsearch.url: the service proxy cannot carry the
+	 * credentials. */
+	bool es_security;
+	/* elasticsearch.connect_to: NULL; "HOST:PORT" where direct requests
+	 * connect, whatever host elasticsearch.url names (which still names the
+	 * server: Host, TLS server name, certificate), as curl --connect-to. */
+	char *es_connect_to;
 
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */

@@ -49,6 +49,7 @@ struct httpc_call {
 
 	CURL *easy;
 	struct curl_slist *req_headers;
+	struct curl_slist *connect_to; /* the request's connect_to, or NULL */
 	char *method;
 	char *url_shown; /* the URL without user:password@, for messages */
 	enum httpc_target target;
@@ -249,6 +250,7 @@ static void call_free(struct httpc_call *c)
 	if (c->easy)
 		curl_easy_cleanup(c->easy);
 	curl_slist_free_all(c->req_headers);
+	curl_slist_free_all(c->connect_to);
 	free(c->method);
 	free(c->url_shown);
 	free(c->max_body_for);
@@ -465,6 +467,14 @@ static bool call_setup(struct httpc_call *c, const struct httpc_request *req, co
 	SET(CURLOPT_HEADERDATA, c);
 	if (req->proxy)
 		SET(CURLOPT_PROXY, req->proxy);
+	if (req->connect_to) {
+		/* Any host and port of the URL: the URL still names the server
+		 * (Host, TLS server name, the certificate's check). */
+		char *entry = xasprintf("::%s", req->connect_to);
+		c->connect_to = curl_slist_append(NULL, entry);
+		free(entry);
+		SET(CURLOPT_CONNECT_TO, c->connect_to);
+	}
 	if (rc != CURLE_OK) {
 		*why = curl_easy_strerror(rc);
 		return false;

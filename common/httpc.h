@@ -80,6 +80,8 @@ struct httpc_request {
 	const char
 		*max_body_for; /* what the cap is for, in its error ("a cluster health"); or NULL */
 	const char *proxy;     /* "http://host:port", "socks5://..."; NULL: environment */
+	const char
+		*connect_to; /* "HOST:PORT" to connect to instead of the URL's; NULL: the URL's */
 	struct httpc_tls tls;
 	enum httpc_target target; /* for the metrics only */
 };

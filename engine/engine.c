@@ -63,6 +63,7 @@ void engine_run_free(struct job_run *run)
 	free(run->tenant);
 	free(run->cluster);
 	free(run->ns);
+	json_decref(run->security);
 	free(run->kind);
 	fsm_job_clear(&run->job);
 	free(run->takeover_from);
@@ -297,6 +298,8 @@ static struct job_run *run_from_row(struct engine *e, const struct jobrun_claime
 	run->cluster = xstrdup(row->cluster);
 	run->cluster_id = row->cluster_id;
 	set_str(&run->ns, row->ns);
+	json_decref(run->security);
+	run->security = row->es_security ? json_loads(row->es_security, 0, NULL) : NULL;
 	run->kind = xstrdup(row->kind);
 	run->job.state = xstrdup(row->state);
 	run->job.status = xstrdup(row->status);

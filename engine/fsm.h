@@ -176,6 +176,11 @@ const char *step_tenant(const struct step *s);
  * submission). */
 const char *step_namespace(const struct step *s);
 int64_t step_cluster_id(const struct step *s);
+/* The cluster's Elasticsearch security ({"ca_crt", "ca_key", "tls_crt",
+ * "tls_key", "elastic", "kibana_system"}): as this job made it (its
+ * context's es_security, which the engine then keeps with the cluster),
+ * else as the cluster has it; NULL: none.  Borrowed. */
+json_t *step_security(const struct step *s);
 
 /*
  * Called if the engine must abandon the state while the handler is still

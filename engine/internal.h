@@ -35,6 +35,7 @@ struct job_run {
 	char *tenant, *cluster, *kind;
 	int64_t cluster_id; /* the cluster's row; 0: none */
 	char *ns;	    /* its namespace, or NULL */
+	json_t *security;   /* its Elasticsearch security (clusters.es_security), or NULL */
 	const struct workflow *wf;
 	json_t *params, *context;
 	struct fsm_job job; /* status, state, attempt, error, ... */
@@ -75,6 +76,7 @@ struct step {
 	char *kind, *cluster, *state, *observation, *tenant;
 	int64_t cluster_id;
 	char *ns;
+	json_t *security;
 	json_t *params, *context;
 };
 

@@ -24,6 +24,7 @@ struct step *engine_step_new(struct job_run *run)
 	s->cluster = xstrdup(run->cluster);
 	s->cluster_id = run->cluster_id;
 	s->ns = run->ns ? xstrdup(run->ns) : NULL;
+	s->security = json_incref(run->security);
 	s->state = xstrdup(run->job.state);
 	s->observation = run->job.observation ? xstrdup(run->job.observation) : NULL;
 	s->params = json_incref(run->params);
@@ -37,6 +38,7 @@ void engine_step_free(struct step *s)
 	free(s->tenant);
 	free(s->cluster);
 	free(s->ns);
+	json_decref(s->security);
 	free(s->state);
 	free(s->observation);
 	json_decref(s->params);
@@ -128,6 +130,12 @@ const char *step_namespace(const struct step *s)
 int64_t step_cluster_id(const struct step *s)
 {
 	return s->cluster_id;
+}
+
+json_t *step_security(const struct step *s)
+{
+	json_t *made = json_object_get(s->context, "es_security");
+	return made ? made : s->security;
 }
 
 void step_on_abort(struct step *s, void (*abort_cb)(void *arg), void *arg)

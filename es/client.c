@@ -1,4 +1,6 @@
 #include "es/client.h"
+
+#include "common/base64.h"
 #include "kube/client.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -14,7 +16,9 @@ struct es {
 	struct httpc *http; /* direct mode */
 	char *base_url;
 	char *token;
-	char *ca_pem; /* NULL: the system's CAs */
+	char *ca_pem;	  /* NULL: the system's CAs */
+	char *basic;	  /* "Authorization: Basic ..." of a secured cluster, or NULL */
+	char *connect_to; /* direct mode: HOST:PORT to connect to, or NULL */
 	struct es_version version;
 	bool version_known;
 };
@@ -97,6 +101,31 @@ void es_direct_trust(struct es *es, const char *ca_pem)
 	es->ca_pem = ca_pem ? xstrdup(ca_pem) : NULL;
 }
 
+void es_use_credentials(struct es *es, const struct es_credentials *cred)
+{
+	if (!cred || !es->http)
+		return;
+	char *pair = xasprintf("%s:%s", cred->user, cred->password);
+	char *b64 = base64_encode(pair, strlen(pair));
+	free(es->basic);
+	es->basic = xasprintf("Authorization: Basic %s", b64);
+	free(b64);
+	free(pair);
+	es_direct_trust(es, cred->ca_pem);
+	/* A secured cluster's HTTP is TLS, at the address of the template. */
+	if (!strncmp(es->base_url, "http://", 7)) {
+		char *https = xasprintf("https://%s", es->base_url + 7);
+		free(es->base_url);
+		es->base_url = https;
+	}
+}
+
+void es_direct_connect_to(struct es *es, const char *host_port)
+{
+	free(es->connect_to);
+	es->connect_to = host_port && *host_port && es->http ? xstrdup(host_port) : NULL;
+}
+
 char *es_expand_url(const char *url_template, const char *ns, const char *service)
 {
 	size_t cap = strlen(url_template) + 1, n = 0;
@@ -141,6 +170,8 @@ void es_free(struct es *es)
 	free(es->base_url);
 	free(es->token);
 	free(es->ca_pem);
+	free(es->basic);
+	free(es->connect_to);
 	free(es);
 }
 
@@ -263,8 +294,12 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 		free(full);
 	} else {
 		char *url = xasprintf("%s%s", es->base_url, path);
-		const char *headers[] = {"Accept: application/json",
-					 text ? "Content-Type: application/json" : NULL, NULL};
+		const char *headers[4] = {"Accept: application/json"};
+		size_t nh = 1;
+		if (text)
+			headers[nh++] = "Content-Type: application/json";
+		if (es->basic)
+			headers[nh++] = es->basic;
 		struct httpc_request req = {
 			.method = method,
 			.url = url,
@@ -276,6 +311,7 @@ static struct es_call *send_call(struct es *es, const char *method, const char *
 			.max_body_for = cap_for,
 			.target = HTTPC_TARGET_ES,
 			.tls = {.ca_pem = es->ca_pem},
+			.connect_to = es->connect_to,
 		};
 		c->hcall = httpc_send(es->http, &req, direct_done_cb, c);
 		free(url);

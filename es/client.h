@@ -37,6 +37,21 @@ struct es *es_new_direct(struct httpc *h, const char *base_url, const char *bear
 /* A direct client over https trusts only these PEM certificates (copied),
  * instead of the system's. */
 void es_direct_trust(struct es *es, const char *ca_pem);
+/* A secured cluster's user, password and CA (PEM): each request then
+ * carries the user's basic credentials, and the cluster's certificate must
+ * chain to the CA.  Direct mode only: the API server's service proxy
+ * removes the Authorization header (config: elasticsearch.security needs
+ * elasticsearch.url).  NULL: none. */
+struct es_credentials {
+	const char *user;
+	const char *password;
+	const char *ca_pem;
+};
+void es_use_credentials(struct es *es, const struct es_credentials *cred);
+/* Direct mode: connect to HOST:PORT whatever the URL names (the URL still
+ * names the server for Host and the certificate's check);
+ * elasticsearch.connect_to.  NULL: the URL's. */
+void es_direct_connect_to(struct es *es, const char *host_port);
 /*
  * The client for the cluster in namespace ns: through the service proxy of
  * k when url_template is NULL (the default), else directly at the URL the

@@ -306,11 +306,7 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
 	es_role_settings(v, role, es_image_has_xpack(v, c->image), s);
-	if (es_security_on_by_default(v)) {
-		/* On purpose: esaas reaches nodes in plain HTTP through the
-		 * API server's service proxy and manages no certificates. */
-		json_object_set_new(s, "xpack.security.enabled", json_false());
-	}
+	render_security_settings(c, s);
 	/* Dynamic settings are written here too: they are the nodes'
 	 * defaults from the first boot, and a config update then sets them
 	 * through the cluster settings API, which takes precedence. */
@@ -628,11 +624,12 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 			     "requiredDuringSchedulingIgnoredDuringExecution", "labelSelector",
 			     "matchLabels", match_labels(c, role), "topologyKey", topology);
 
+	json_t *container = es_container(c, role);
+	render_security_es_pod(c, container, volumes);
 	tmpl = json_pack("{s:{s:o}, s:{s:o, s:b, s:i, s:o, s:[o], s:o}}", "metadata", "labels",
 			 labels(c, role, true), "spec", "affinity", affinity, "enableServiceLinks",
 			 0, "terminationGracePeriodSeconds", TERMINATION_GRACE_S, "initContainers",
-			 init_containers(c, role), "containers", es_container(c, role), "volumes",
-			 volumes);
+			 init_containers(c, role), "containers", container, "volumes", volumes);
 	return tmpl;
 }
 
@@ -875,7 +872,7 @@ static json_t *kibana_context(const struct ctx *c)
 static json_t *kibana_deployment(const struct ctx *c)
 {
 	char *image = es_kibana_image(&c->spec->version, c->opts->image_registry);
-	char *url = xasprintf("http://%s:%d", RENDER_HTTP_SERVICE, RENDER_HTTP_PORT);
+	char *url = render_security_es_url(c);
 	json_t *lab = labels(c, -1, true);
 	json_t *match = json_pack("{s:s, s:s}", RENDER_LABEL_CLUSTER, c->spec->name,
 				  RENDER_LABEL_ROLE, RENDER_KIBANA_ROLE);
@@ -903,6 +900,14 @@ static json_t *kibana_deployment(const struct ctx *c)
 			  "readinessProbe", "tcpSocket", "port", RENDER_KIBANA_PORT,
 			  "initialDelaySeconds", 10, "periodSeconds", 5, "securityContext",
 			  kibana_context(c)));
+	if (render_security_on(c)) {
+		json_t *pod = json_object_get(
+			json_object_get(json_object_get(d, "spec"), "template"), "spec");
+		json_t *volumes = json_array();
+		render_security_kibana_pod(c, json_array_get(json_object_get(pod, "containers"), 0),
+					   volumes);
+		json_object_set_new(pod, "volumes", volumes);
+	}
 	free(url);
 	free(image);
 	return d;
@@ -1080,6 +1085,8 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 			goto cleanup;
 		json_array_append_new(list, cm);
 	}
+	if (render_security_on(&c))
+		json_array_append_new(list, render_security_secret(&c));
 	json_array_append_new(list, headless_service(&c));
 	json_array_append_new(list, http_service(&c));
 	for (int r = 0; r < ES_ROLE_COUNT; r++)

@@ -81,6 +81,22 @@
 #define RENDER_LABEL_CLUSTER_ID "esaas.io/cluster-id"
 
 /* esaasd's side of rendering: its configuration and the tenant. */
+/*
+ * A cluster's Elasticsearch security, made once when it is created
+ * (common/pki.h for the certificates) and kept with it: PEM and passwords.
+ * Rendered into the Secret RENDER_SECURITY_SECRET, which the pods mount
+ * and read their passwords from (kube/render_security.c).
+ */
+struct render_security {
+	const char *ca_crt;	      /* the cluster's CA */
+	const char *tls_crt;	      /* the nodes' certificate, signed by the CA */
+	const char *tls_key;	      /* its key */
+	const char *elastic_password; /* the elastic user's */
+	const char *kibana_password;  /* kibana_system's (kibana before 7.8) */
+};
+
+#define RENDER_SECURITY_SECRET "es-security"
+
 struct render_opts {
 	const char *tenant; /* required: a DNS-1123 label */
 	/* The cluster's namespace as stored with it; NULL: render_namespace(). */
@@ -129,7 +145,19 @@ struct render_opts {
 	 * kubernetes.esaasd_namespace.  Both NULL: every address. */
 	const char *api_server_cidrs;
 	const char *esaasd_namespace;
+	/*
+	 * Security for versions whose free licence has it (6.8+ of the
+	 * default distribution, render_security_applies()): users with
+	 * passwords, TLS on HTTP and transport.  NULL, or another version:
+	 * none, as clusters had before (8.x then says so in its
+	 * elasticsearch.yml, since it turns security on by itself).
+	 */
+	const struct render_security *security;
 };
+
+/* Whether version v of image has security in its free licence: 6.8+ of
+ * the default distribution (not the -oss images; 2.x-6.7 have none). */
+bool render_security_applies(const struct es_version *v, const char *image);
 
 /*
  * Every object of the cluster, as a JSON array in the order above.  On

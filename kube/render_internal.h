@@ -37,6 +37,16 @@ struct ctx {
 json_t *render_metadata(const struct ctx *c, const char *name, int role);
 json_t *render_object(const char *api_version, const char *kind, json_t *meta);
 
+/* render_security.c: what security adds to the objects, when it is on
+ * (c->opts->security for a version it applies to). */
+bool render_security_on(const struct ctx *c);
+void render_security_settings(const struct ctx *c, json_t *settings);
+json_t *render_security_secret(const struct ctx *c);
+void render_security_es_pod(const struct ctx *c, json_t *container, json_t *volumes);
+void render_security_kibana_pod(const struct ctx *c, json_t *container, json_t *volumes);
+/* The URL Kibana reaches Elasticsearch at: https with security. */
+char *render_security_es_url(const struct ctx *c);
+
 /* render_quota.c */
 json_t *render_quota_object(const struct ctx *c, int wipe_pods);
 

@@ -12,6 +12,8 @@
 const struct kube_resource kube_resources[] = {
 	{"Namespace", "v1", "namespaces", false, "get list create patch delete"},
 	{"ConfigMap", "v1", "configmaps", true, "get list create patch delete"},
+	/* A cluster's certificates and its users' passwords (security, 6.8+). */
+	{"Secret", "v1", "secrets", true, "get list create patch delete"},
 	{"Service", "v1", "services", true, "get list create patch delete"},
 	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
 	{"Pod", "v1", "pods", true, "get list create delete"},

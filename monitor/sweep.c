@@ -251,6 +251,7 @@ struct sweep *sweep_new(struct event_base *base, const struct sweep_options *opt
 	s->owner = xstrdup(opt->owner);
 	s->opt.owner = s->owner;
 	s->es_url_template = opt->es_url_template ? xstrdup(opt->es_url_template) : NULL;
+	s->es_connect_to = opt->es_connect_to ? xstrdup(opt->es_connect_to) : NULL;
 	if (s->opt.interval_ms < 1)
 		s->opt.interval_ms = 1;
 	if (s->opt.concurrency < 1)
@@ -369,6 +370,7 @@ void sweep_free(struct sweep *s)
 	if (s->stop_ev)
 		event_free(s->stop_ev);
 	free(s->es_url_template);
+	free(s->es_connect_to);
 	free(s->owner);
 	free(s);
 }

@@ -22,6 +22,7 @@ struct sweep_options {
 	struct httpc *http;
 	struct kube *kube;	     /* through the service proxy; NULL with es_url_template */
 	const char *es_url_template; /* elasticsearch.url, or NULL */
+	const char *es_connect_to;   /* elasticsearch.connect_to, or NULL */
 	const char *owner;	     /* this replica's name, as its leases say it */
 	int interval_ms;	     /* each cluster is read once per interval... */
 	int jitter_percent;	     /* ...give or take this much of it */

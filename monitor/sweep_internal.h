@@ -60,8 +60,9 @@ struct target {
 	int64_t due_mono;
 	size_t heap_at; /* HEAP_NONE while not queued (a read in flight) */
 	struct read *read;
-	char *spec; /* its recorded spec, JSON text */
-	char *job;  /* the kind of the job running on it, or NULL */
+	char *spec;	/* its recorded spec, JSON text */
+	char *job;	/* the kind of the job running on it, or NULL */
+	char *security; /* its Elasticsearch security, JSON text, or NULL */
 	/* The maxUnavailable of each role's budget as last applied or seen
 	 * ("011"), "" when not known; and the apply in flight, or NULL. */
 	char budgets[ES_ROLE_COUNT + 1];
@@ -102,6 +103,7 @@ struct sweep {
 	struct sweep_options opt;
 	char *owner;
 	char *es_url_template;
+	char *es_connect_to;
 
 	struct target **targets; /* by id */
 	size_t ntargets;

@@ -98,6 +98,7 @@ void sweep_target_free(struct sweep *s, struct target *t)
 	sweep_heap_remove(s, t);
 	free(t->spec);
 	free(t->job);
+	free(t->security);
 	free(t->tenant);
 	free(t->name);
 	free(t->ns);
@@ -174,6 +175,7 @@ void sweep_merge_targets(struct sweep *s, const struct health_target *rows, int 
 			set_str(&t->ns, row->ns);
 			set_str(&t->spec, row->spec);
 			set_str(&t->job, row->job);
+			set_str(&t->security, row->security);
 			merged[k++] = t;
 			i++;
 			j++;
@@ -187,6 +189,7 @@ void sweep_merge_targets(struct sweep *s, const struct health_target *rows, int 
 		t->ns = xstrdup(row->ns);
 		set_str(&t->spec, row->spec);
 		set_str(&t->job, row->job);
+		set_str(&t->security, row->security);
 		t->health = sweep_health_of(row->status);
 		t->nodes = row->nodes;
 		t->unassigned = row->unassigned;

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/base64.h"
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
@@ -492,6 +493,26 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		   !strcmp(k->plural, "persistentvolumeclaims") ||
 		   !strcmp(k->plural, "storageclasses")) {
 		check_storage(causes, k, obj);
+	} else if (!strcmp(k->plural, "secrets")) {
+		/* A Secret's data is []byte, base64 in JSON: a value that does
+		 * not decode cannot become a Secret
+		 * (pkg/apis/core/validation/validation.go, ValidateSecret, for
+		 * the keys; encoding/json for the values). */
+		const char *key;
+		json_t *v;
+		json_object_foreach (json_object_get(obj, "data"), key, v) {
+			unsigned char *raw = NULL;
+			size_t len = 0;
+			if (!json_is_string(v) ||
+			    !base64_decode(json_string_value(v), strlen(json_string_value(v)), &raw,
+					   &len, NULL)) {
+				char *f = xasprintf("data[%s]", key);
+				cause(causes, "FieldValueInvalid", f,
+				      "Invalid value: illegal base64 data");
+				free(f);
+			}
+			free(raw);
+		}
 	} else if (!strcmp(k->plural, "configmaps")) {
 		const char *key;
 		json_t *v;
@@ -2347,9 +2368,46 @@ static int64_t target_port(const json_t *p, const json_t *pod)
 	return json_integer_value(json_object_get(p, "port"));
 }
 
+char *apiserver_service_endpoint(const char *ns, const char *svcname, int port)
+{
+	struct store_obj *svc = store_get(store_kind_by_plural("services"), ns, svcname);
+	json_t *spec = svc ? json_object_get(svc->body, "spec") : NULL;
+	json_t *sel = json_object_get(spec, "selector");
+	json_t *svc_port = NULL, *p;
+	size_t i, n;
+	json_array_foreach (json_object_get(spec, "ports"), i, p)
+		if (json_integer_value(json_object_get(p, "port")) == port)
+			svc_port = p;
+	if (!svc_port || json_object_size(sel) == 0)
+		return NULL;
+	struct store_obj **pods = store_list(store_kind_by_plural("pods"), ns, &n);
+	size_t nready = 0;
+	static unsigned rr;
+	for (size_t j = 0; j < n; j++) {
+		const char *k;
+		json_t *v;
+		bool match = true;
+		json_t *labels =
+			json_object_get(json_object_get(pods[j]->body, "metadata"), "labels");
+		json_object_foreach (sel, k, v)
+			if (!json_equal(json_object_get(labels, k), v))
+				match = false;
+		if (match && endpoint_ready(pods[j]) &&
+		    controllers_port_accepts(pods[j], target_port(svc_port, pods[j]->body)))
+			pods[nready++] = pods[j];
+	}
+	char *pod = nready ? xstrdup(pods[rr++ % nready]->name) : NULL;
+	free(pods);
+	return pod;
+}
+
 static void serve_proxy(struct call *c, struct target *t)
 {
-	char *svcname = xstrdup(t->name);
+	/* [scheme:]name[:port] (pkg/registry/core/service/storage/storage.go,
+	 * ResourceLocation: net.SplitSchemeNamePort); the scheme the proxy
+	 * speaks to the pod, http by default. */
+	bool https = !strncmp(t->name, "https:", 6);
+	char *svcname = xstrdup(t->name + (https ? 6 : !strncmp(t->name, "http:", 5) ? 5 : 0));
 	char *colon = strchr(svcname, ':');
 	const char *port = NULL;
 	if (colon) {
@@ -2458,7 +2516,7 @@ static void serve_proxy(struct call *c, struct target *t)
 	const char *raw = strstr(c->path, "/proxy");
 	const char *rest = raw ? raw + strlen("/proxy") : "";
 	char *path = xstrdup(*rest ? rest : "/");
-	sim_es_proxy(c, t->ns, endpoint, path);
+	sim_es_proxy(c, t->ns, endpoint, path, https);
 	free(endpoint);
 	free(path);
 	free(svcname);
@@ -2576,6 +2634,18 @@ static void serve_sim_connect(struct call *c)
 
 static void serve_sim(struct call *c, struct target *t)
 {
+	if (t->nsegs >= 5 && !strcmp(t->segs[1], "pods") && !strcmp(t->segs[4], "es")) {
+		/* A request to the node's HTTP port as from a pod beside it, which
+		 * the simulator has no network for: the path after .../es, the
+		 * node's own Authorization header in X-Es-Authorization (the
+		 * simulator's own takes the bearer token). */
+		const char *raw = c->path;
+		for (int i = 0; i < 5 && raw; i++)
+			raw = strchr(raw + 1, '/');
+		sim_es_direct(c, t->segs[2], t->segs[3], raw ? raw : "/",
+			      call_header(c, "X-Es-Authorization"));
+		return;
+	}
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "state")) {
 		if (!strcmp(c->method, "GET")) {
 			json_t *st = record_json();

@@ -19,5 +19,9 @@ struct event_base;
 bool apiserver_start(struct event_base *base, const char *host, int port, bool tls, int *bound_port,
 		     char **err) MUST_CHECK;
 void apiserver_stop(void);
+/* The pod behind Service svc of ns that a connection to its port reaches
+ * (a ready endpoint, in turn, whose target port accepts), or NULL: what
+ * kube-proxy does for a client inside the cluster.  The caller frees it. */
+char *apiserver_service_endpoint(const char *ns, const char *svc, int port);
 
 #endif

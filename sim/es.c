@@ -17,6 +17,7 @@
 #include <time.h>
 #include <event2/http.h>
 
+#include "common/base64.h"
 #include "common/httpc.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -61,11 +62,13 @@ struct es_node {
 	unsigned roles;
 	json_t *plugins; /* names */
 	bool present;
-	bool was_present; /* last tick */
-	char *datadir;	  /* the host folder of its data path, or NULL */
-	bool refused;	  /* its folder is another cluster's: said once */
-	char *pod_uid;	  /* the pod it runs in: a new one is a restart */
-	json_t *file;	  /* its elasticsearch.yml as read at start, flat */
+	bool was_present;	  /* last tick */
+	char *datadir;		  /* the host folder of its data path, or NULL */
+	bool refused;		  /* its folder is another cluster's: said once */
+	char *pod_uid;		  /* the pod it runs in: a new one is a restart */
+	json_t *file;		  /* its elasticsearch.yml as read at start, flat */
+	bool security;		  /* authenticates REST requests (security_on) */
+	char *bootstrap_password; /* its pod's ELASTIC_PASSWORD, or NULL */
 };
 
 struct es_copy {
@@ -148,6 +151,7 @@ struct es_cluster {
 	bool warned_bootstrap;
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
+	json_t *passwords;	   /* the security index: user -> password */
 	bool seeded;
 	bool alive;	   /* seen in this tick */
 	long health_reads; /* GET _cluster/health answered, for tests that count */
@@ -160,7 +164,8 @@ struct es_cluster {
 static struct es_cluster *clusters;
 static struct es_wait *waits;
 
-static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path);
+static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
+		     const char *es_user);
 
 /* --- small helpers ------------------------------------------------------------- */
 
@@ -358,6 +363,87 @@ static bool file_bool(const json_t *file, const char *key, bool dflt)
 {
 	const char *v = json_str(file, key);
 	return v ? strcmp(v, "true") == 0 : dflt;
+}
+
+/*
+ * Whether a node authenticates REST requests.  Security is free from 6.8
+ * and 7.1 (the basic licence; the 6.3-6.7 default distribution has it only
+ * under a paid licence, which no simulated cluster has): on where
+ * elasticsearch.yml says xpack.security.enabled: true, and from 8.0 unless
+ * it says false, as 8.x turns it on by itself
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/security-settings.html;
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.0/configuring-stack-security.html).
+ * The -oss images have no security at all.
+ */
+static bool security_on(const json_t *file, const char *version, const char *image)
+{
+	int code = version_code(version);
+	if (code < 60800 || !default_distribution(image, version))
+		return false;
+	return file_bool(file, "xpack.security.enabled", code >= 80000);
+}
+
+/* The literal value of variable name in the Elasticsearch container of pod
+ * (the one running image), or NULL; the caller frees it.  A value taken
+ * from a Secret (valueFrom.secretKeyRef) is read from the Secret, as the
+ * kubelet does when it starts the container. */
+static char *pod_env(const json_t *pod, const char *image, const char *name)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	size_t i, j;
+	json_t *ct, *e;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+		if (!image || !json_str(ct, "image") || strcmp(json_str(ct, "image"), image) != 0)
+			continue;
+		json_array_foreach (json_object_get(ct, "env"), j, e) {
+			if (!json_str(e, "name") || strcmp(json_str(e, "name"), name) != 0)
+				continue;
+			if (json_str(e, "value"))
+				return xstrdup(json_str(e, "value"));
+			json_t *ref =
+				json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
+			const char *secret = json_str(ref, "name");
+			const char *key = json_str(ref, "key");
+			struct store_obj *o =
+				secret && key && ns
+					? store_get(store_kind_by_plural("secrets"), ns, secret)
+					: NULL;
+			const char *b64 =
+				o ? json_str(json_object_get(o->body, "data"), key) : NULL;
+			unsigned char *raw = NULL;
+			size_t len = 0;
+			if (!b64 || !base64_decode(b64, strlen(b64), &raw, &len, NULL))
+				return NULL;
+			char *value = xstrndup((const char *)raw, len);
+			free(raw);
+			return value;
+		}
+	}
+	return NULL;
+}
+
+static json_t *config_file_settings(const json_t *pod);
+
+/* The settings a node starts with: its elasticsearch.yml, then the
+ * variables of its container named as settings (with a dot), which the
+ * Docker image passes to Elasticsearch as -E options over the file
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/docker.html#docker-configuration-methods).
+ * Flat, values as strings; a new reference. */
+static json_t *node_settings(const json_t *pod, const char *image)
+{
+	json_t *s = config_file_settings(pod);
+	size_t i, j;
+	json_t *ct, *e;
+	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, ct) {
+		if (!image || !json_str(ct, "image") || strcmp(json_str(ct, "image"), image) != 0)
+			continue;
+		json_array_foreach (json_object_get(ct, "env"), j, e) {
+			const char *name = json_str(e, "name");
+			if (name && strchr(name, '.') && json_str(e, "value"))
+				json_object_set_new(s, name, json_string(json_str(e, "value")));
+		}
+	}
+	return s;
 }
 
 /*
@@ -2143,7 +2229,7 @@ static bool wait_step(struct es_wait *w, int64_t now)
 	switch (w->kind) {
 	case WAIT_MASTER:
 		if (node_sees_master(cl, w->node)) {
-			dispatch(cl, c, w->node, w->path);
+			dispatch(cl, c, w->node, w->path, NULL);
 			return true;
 		}
 		if (expired) {
@@ -2309,6 +2395,63 @@ static char *unknown_setting(const char *key)
 			 key);
 }
 
+/* A TLS layer (transport or http) turned on without its key and
+ * certificate stops the node as it loads its SSL configuration
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-settings.html#transport-tls-ssl-settings). */
+static char *tls_without_keys(const json_t *file, const char *layer)
+{
+	char *enabled = xasprintf("xpack.security.%s.ssl.enabled", layer);
+	char *keystore = xasprintf("xpack.security.%s.ssl.keystore.path", layer);
+	char *key = xasprintf("xpack.security.%s.ssl.key", layer);
+	char *cert = xasprintf("xpack.security.%s.ssl.certificate", layer);
+	char *why = NULL;
+	if (file_bool(file, enabled, false) && !json_str(file, keystore) &&
+	    !(json_str(file, key) && json_str(file, cert)))
+		why = xasprintf("invalid SSL configuration for xpack.security.%s.ssl - server ssl "
+				"configuration requires a key and certificate, but these have not "
+				"been configured; you must set either [%s], or both [%s] and [%s]",
+				layer, keystore, key, cert);
+	free(enabled);
+	free(keystore);
+	free(key);
+	free(cert);
+	return why;
+}
+
+/*
+ * The TLS bootstrap check: a node in production mode (bound to more than
+ * loopback, as every pod is) with security turned on in its
+ * elasticsearch.yml must have TLS on its transport layer, from 6.8 on the
+ * basic licence (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/encrypting-internode-communications.html,
+ * .../reference/7.17/bootstrap-checks-xpack.html); 8.x words it without
+ * the licence (elastic/elasticsearch#75292).
+ */
+static char *tls_bootstrap_check(const json_t *pod, const char *version, const char *image)
+{
+	json_t *file = node_settings(pod, image);
+	char *why = NULL;
+	const char *host = json_str(file, "network.host");
+	bool loopback = host && (!strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+				 !strcmp(host, "_local_"));
+	if (security_on(file, version, image)) {
+		why = tls_without_keys(file, "transport");
+		if (!why)
+			why = tls_without_keys(file, "http");
+		if (!why && json_str(file, "xpack.security.enabled") && !loopback &&
+		    !file_bool(file, "xpack.security.transport.ssl.enabled", false))
+			why = xasprintf("[1] bootstrap checks failed. [1]: Transport SSL must be "
+					"enabled if "
+					"security is enabled%s. Please set "
+					"[xpack.security.transport.ssl.enabled] to [true] or "
+					"disable security "
+					"by setting [xpack.security.enabled] to [false]",
+					version_code(version) < 80000 ? " on a [basic] license"
+								      : "");
+	}
+	json_decref(file);
+	return why;
+}
+
 char *sim_es_config_refused(const json_t *pod, int major)
 {
 	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
@@ -2358,6 +2501,8 @@ char *sim_es_config_refused(const json_t *pod, int major)
 		if (why)
 			break;
 	}
+	if (!why && major >= 6)
+		why = tls_bootstrap_check(pod, version, image);
 	return why;
 }
 
@@ -2603,6 +2748,7 @@ static struct es_cluster *cluster_new(const char *ns)
 	cl->voting_config = json_array();
 	cl->voting_exclusions = json_array();
 	cl->shutdowns = json_object();
+	cl->passwords = json_object();
 	cl->next = clusters;
 	clusters = cl;
 	return cl;
@@ -2618,6 +2764,7 @@ static void node_free(struct es_node *n)
 	free(n->version);
 	free(n->datadir);
 	free(n->pod_uid);
+	free(n->bootstrap_password);
 	json_decref(n->file);
 	json_decref(n->plugins);
 	free(n);
@@ -2644,6 +2791,7 @@ static void cluster_free(struct es_cluster *cl)
 	json_decref(cl->voting_config);
 	json_decref(cl->voting_exclusions);
 	json_decref(cl->shutdowns);
+	json_decref(cl->passwords);
 	free(cl->ns);
 	free(cl->name);
 	free(cl->uuid);
@@ -2844,7 +2992,10 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 			free(node->pod_uid);
 			node->pod_uid = xstrdup(uid);
 			json_decref(node->file);
-			node->file = config_file_settings(pod);
+			node->file = node_settings(pod, image);
+			node->security = security_on(node->file, node->version, image);
+			free(node->bootstrap_password);
+			node->bootstrap_password = pod_env(pod, image, "ELASTIC_PASSWORD");
 		}
 		node->roles = roles_of(pod, node->file, node->version, image);
 	}
@@ -5015,7 +5166,144 @@ static bool is(const char *a, const char *b)
 	return a && !strcmp(a, b);
 }
 
-static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path)
+/* --- security ---------------------------------------------------------------------- */
+
+/* The reserved users of the native realm
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/built-in-users.html):
+ * kibana_system from 7.8, kibana before it. */
+static bool reserved_user(const char *name, int vcode)
+{
+	static const char *const always[] = {"elastic", "logstash_system", "beats_system",
+					     "apm_system", "remote_monitoring_user"};
+	for (size_t i = 0; i < ARRAY_SIZE(always); i++)
+		if (!strcmp(name, always[i]))
+			return true;
+	if (!strcmp(name, "kibana"))
+		return true;
+	return vcode >= 70800 && !strcmp(name, "kibana_system");
+}
+
+/* A user's password: the one set through the API (in the security
+ * index), else for elastic the bootstrap password of the node that
+ * answers (ELASTIC_PASSWORD in the Docker image, "the bootstrap password
+ * is used as the elastic user's password until it is changed",
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/built-in-users.html#bootstrap-elastic-passwords);
+ * the other reserved users have none until one is set. */
+static const char *user_password(struct es_cluster *cl, const struct es_node *n, const char *user)
+{
+	const char *set = json_str(cl->passwords, user);
+	if (set)
+		return set;
+	return !strcmp(user, "elastic") && n ? n->bootstrap_password : NULL;
+}
+
+static void security_error(struct call *c, int vcode, const char *reason)
+{
+	/* The WWW-Authenticate challenges of the realms and token services on
+	 * by default: basic only before 8.0; 8.x adds the bearer token service
+	 * and API keys (elastic/elasticsearch#75292 for security on by default). */
+	json_t *challenge =
+		vcode >= 80000 ? json_pack("[s,s,s]", "Basic realm=\"security\" charset=\"UTF-8\"",
+					   "Bearer realm=\"security\"", "ApiKey")
+			       : json_string("Basic realm=\"security\" charset=\"UTF-8\"");
+	json_t *cause = json_pack("{s:s, s:s, s:{s:O}}", "type", "security_exception", "reason",
+				  reason, "header", "WWW-Authenticate", challenge);
+	json_t *err = json_deep_copy(cause);
+	json_object_set_new(err, "root_cause", json_pack("[o]", cause));
+	if (json_is_array(challenge)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach (challenge, i, v)
+			call_add_header(c, "WWW-Authenticate", json_string_value(v));
+	} else {
+		call_add_header(c, "WWW-Authenticate", json_string_value(challenge));
+	}
+	json_decref(challenge);
+	call_reply_json(c, 401, json_pack("{s:o, s:i}", "error", err, "status", 401));
+}
+
+/*
+ * Authenticate a REST request on a node with security on
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/http-clients.html:
+ * basic authentication on every request).  authorization is the request's
+ * Authorization header as it reached the node, NULL without one.  Answers
+ * the 401 and returns false when it fails; *user is the authenticated
+ * user's name (static or the call's), NULL on a node without security.
+ */
+static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
+			 const char *authorization, char **user)
+{
+	struct es_node *n = node_by_pod(cl, pod);
+	*user = NULL;
+	if (!n || !n->security)
+		return true;
+	int vcode = version_code(n->version);
+	char *uri = c->query_raw && *c->query_raw ? xasprintf("%s?%s", path, c->query_raw)
+						  : xstrdup(path);
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	if (!authorization || strncasecmp(authorization, "Basic ", 6) != 0 ||
+	    !base64_decode(authorization + 6, strlen(authorization + 6), &raw, &len, NULL) ||
+	    !memchr(raw, ':', len)) {
+		char *reason =
+			xasprintf("missing authentication credentials for REST request [%s]", uri);
+		security_error(c, vcode, reason);
+		free(reason);
+		free(raw);
+		free(uri);
+		return false;
+	}
+	char *colon = memchr(raw, ':', len);
+	*colon = '\0';
+	const char *name = (const char *)raw, *given = colon + 1;
+	const char *want = reserved_user(name, vcode) ? user_password(cl, n, name) : NULL;
+	if (!want || strcmp(want, given) != 0) {
+		char *reason = xasprintf("unable to authenticate user [%s] for REST request [%s]",
+					 name, uri);
+		security_error(c, vcode, reason);
+		free(reason);
+		free(raw);
+		free(uri);
+		return false;
+	}
+	*user = xstrdup(name);
+	free(raw);
+	free(uri);
+	return true;
+}
+
+/* PUT|POST /_security/user/{name}/_password (/_xpack/security/... on 6.x):
+ * a superuser (elastic) sets any reserved user's password, a user its own
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-change-password.html). */
+static void change_password(struct es_cluster *cl, struct call *c, const char *who,
+			    const char *name, int vcode)
+{
+	json_error_t jerr;
+	json_t *body = c->body ? json_loads(c->body, 0, &jerr) : NULL;
+	const char *pw = json_str(body, "password");
+	if (!who) {
+		sim_es_error(c, 500, "illegal_state_exception", "security is not enabled");
+	} else if (!pw || strlen(pw) < 6) {
+		sim_es_error(
+			c, 400, "action_request_validation_exception",
+			"Validation Failed: 1: passwords must be at least [6] characters long;");
+	} else if (strcmp(who, "elastic") != 0 && strcmp(who, name) != 0) {
+		sim_es_error(c, 403, "security_exception",
+			     "action [cluster:admin/xpack/security/user/change_password] is "
+			     "unauthorized for user [%s]",
+			     who);
+	} else if (!reserved_user(name, vcode)) {
+		sim_es_error(c, 404, "validation_exception",
+			     "Validation Failed: 1: user must exist in order to change password;");
+	} else {
+		json_object_set_new(cl->passwords, name, json_string(pw));
+		call_reply_json(c, 200, json_object());
+	}
+	json_decref(body);
+}
+
+static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
+		     const char *es_user)
 {
 	char *segs[8] = {0};
 	int n = 0;
@@ -5038,8 +5326,12 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	const char *version = cluster_version(cl);
 	/* The node that receives the request parses it, by its own version. */
 	struct es_node *receiver = node_by_pod(cl, pod);
-	record_es_request(c->user ? c->user->name : NULL, receiver ? receiver->version : version, m,
-			  path, c->query_raw);
+	/* Who asked: the API server's user through the proxy; on the pod
+	 * network, Elasticsearch's own ("elasticsearch:elastic"). */
+	char *es_who = !c->user && es_user ? xasprintf("elasticsearch:%s", es_user) : NULL;
+	record_es_request(c->user ? c->user->name : es_who, receiver ? receiver->version : version,
+			  m, path, c->query_raw);
+	free(es_who);
 	/* The handler reads its parameters before anything else
 	 * (BaseRestHandler): a value it cannot parse or a name it does not
 	 * know is a 400 whatever the cluster's state. */
@@ -5070,6 +5362,14 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			root(cl, c, pod);
 		else
 			bad_method(c, "HEAD,GET");
+	} else if ((vcode >= 70000 && n == 4 && is(segs[0], "_security") && is(segs[1], "user") &&
+		    is(segs[3], "_password")) ||
+		   (vcode < 80000 && n == 5 && is(segs[0], "_xpack") && is(segs[1], "security") &&
+		    is(segs[2], "user") && is(segs[4], "_password"))) {
+		if (is(m, "PUT") || is(m, "POST"))
+			change_password(cl, c, es_user, segs[n - 2], vcode);
+		else
+			bad_method(c, "PUT,POST");
 	} else if (is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health") && n <= 3) {
 		if (!get) {
 			bad_method(c, "GET");
@@ -5190,8 +5490,31 @@ done:
 	free(copy);
 }
 
-void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path)
+/* The proxy's scheme against the node's HTTP: plain HTTP to a TLS port is
+ * closed by Elasticsearch ("received plaintext http traffic on an https
+ * channel, closing connection"), a TLS handshake to a plain port fails in
+ * the API server's transport; either is its error responder's 503
+ * (staging/src/k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go).
+ * Answers and returns false on a mismatch. */
+static bool proxy_scheme_ok(struct es_cluster *cl, struct call *c, const char *pod, bool https)
 {
+	struct es_node *n = node_by_pod(cl, pod);
+	bool tls = n && n->security && file_bool(n->file, "xpack.security.http.ssl.enabled", false);
+	if (tls == https)
+		return true;
+	call_reply_json(c, 503,
+			json_pack("{s:s, s:s, s:{}, s:s, s:s, s:s, s:i}", "kind", "Status",
+				  "apiVersion", "v1", "metadata", "status", "Failure", "message",
+				  tls ? "error trying to reach service: EOF"
+				      : "error trying to reach service: tls: first record does not "
+					"look like a TLS handshake",
+				  "reason", "ServiceUnavailable", "code", 503));
+	return false;
+}
+
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path, bool https)
+{
+	char *user = NULL;
 	struct es_cluster *cl = cluster_find(ns);
 	if (!cl) {
 		sim_es_tick();
@@ -5209,7 +5532,11 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 		/* A node of the second cluster answers as a node of that one. */
 		free(c->proxy_path);
 		c->proxy_path = xstrdup(path);
-		dispatch(cl->alongside, c, pod, path);
+		if (proxy_scheme_ok(cl->alongside, c, pod, https) &&
+		    authenticate(cl->alongside, c, pod, path, NULL, &user)) {
+			dispatch(cl->alongside, c, pod, path, user);
+			free(user);
+		}
 		return;
 	}
 	if (!node_by_pod(cl, pod)) {
@@ -5225,7 +5552,116 @@ void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *p
 	}
 	free(c->proxy_path);
 	c->proxy_path = xstrdup(path);
-	dispatch(cl, c, pod, path);
+	/* The API server takes the Authorization header off every request it
+	 * has authenticated, before the proxy sends it on
+	 * (staging/src/k8s.io/apiserver/pkg/endpoints/filters/authentication.go,
+	 * WithAuthentication: "authorization header is not required anymore"),
+	 * so a node with security on never sees credentials this way. */
+	if (proxy_scheme_ok(cl, c, pod, https) && authenticate(cl, c, pod, path, NULL, &user)) {
+		dispatch(cl, c, pod, path, user);
+		free(user);
+	}
+}
+
+/* The content of a file of pod under the Elasticsearch config folder
+ * (path relative to it, as elasticsearch.yml names it), read from the
+ * Secret volume mounted there; NULL if none holds it.  The caller frees it. */
+static char *config_file_from_secret(const json_t *pod, const char *path)
+{
+	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
+	char *full = path[0] == '/' ? xstrdup(path)
+				    : xasprintf("/usr/share/elasticsearch/config/%s", path);
+	json_t *spec = json_object_get(pod, "spec");
+	char *out = NULL;
+	size_t i, j, k;
+	json_t *ct, *m, *v;
+	json_array_foreach (json_object_get(spec, "containers"), i, ct) {
+		json_array_foreach (json_object_get(ct, "volumeMounts"), j, m) {
+			const char *at = json_str(m, "mountPath");
+			size_t n = at ? strlen(at) : 0;
+			if (out || !at || strncmp(full, at, n) != 0 || full[n] != '/')
+				continue;
+			const char *file = full + n + 1;
+			json_array_foreach (json_object_get(spec, "volumes"), k, v) {
+				const char *secret =
+					json_str(json_object_get(v, "secret"), "secretName");
+				if (!secret || !json_str(m, "name") ||
+				    strcmp(json_str(v, "name"), json_str(m, "name")) != 0)
+					continue;
+				/* items map keys to paths; without them every key is a file. */
+				const char *key = file;
+				size_t q;
+				json_t *it;
+				json_t *items =
+					json_object_get(json_object_get(v, "secret"), "items");
+				if (json_array_size(items) > 0) {
+					key = NULL;
+					json_array_foreach (items, q, it)
+						if (json_str(it, "path") &&
+						    !strcmp(json_str(it, "path"), file))
+							key = json_str(it, "key");
+				}
+				struct store_obj *o =
+					key ? store_get(store_kind_by_plural("secrets"), ns, secret)
+					    : NULL;
+				const char *b64 =
+					o ? json_str(json_object_get(o->body, "data"), key) : NULL;
+				unsigned char *raw = NULL;
+				size_t len = 0;
+				if (b64 && base64_decode(b64, strlen(b64), &raw, &len, NULL))
+					out = xstrndup((const char *)raw, len);
+				free(raw);
+			}
+		}
+	}
+	free(full);
+	return out;
+}
+
+bool sim_es_http_tls(const char *ns, char **cert_pem, char **key_pem)
+{
+	struct es_cluster *cl = cluster_find(ns);
+	*cert_pem = *key_pem = NULL;
+	for (size_t i = 0; cl && i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		const char *cert = json_str(n->file, "xpack.security.http.ssl.certificate");
+		const char *key = json_str(n->file, "xpack.security.http.ssl.key");
+		if (!n->present || !n->security || !cert || !key ||
+		    !file_bool(n->file, "xpack.security.http.ssl.enabled", false))
+			continue;
+		struct store_obj *pod = store_get(store_kind_by_plural("pods"), ns, n->pod);
+		if (!pod)
+			continue;
+		*cert_pem = config_file_from_secret(pod->body, cert);
+		*key_pem = config_file_from_secret(pod->body, key);
+		if (*cert_pem && *key_pem)
+			return true;
+		free(*cert_pem);
+		free(*key_pem);
+		*cert_pem = *key_pem = NULL;
+	}
+	return false;
+}
+
+void sim_es_direct(struct call *c, const char *ns, const char *pod, const char *path,
+		   const char *authorization)
+{
+	char *user = NULL;
+	struct es_cluster *cl = cluster_find(ns);
+	struct es_node *n = cl ? node_by_pod(cl, pod) : NULL;
+	if (!n || !n->present) {
+		call_reply_json(c, 502,
+				json_pack("{s:s}", "error",
+					  "connect: connection refused (no Elasticsearch node runs "
+					  "in this pod)"));
+		return;
+	}
+	free(c->proxy_path);
+	c->proxy_path = xstrdup(path);
+	if (authenticate(cl, c, pod, path, authorization, &user)) {
+		dispatch(cl, c, pod, path, user);
+		free(user);
+	}
 }
 
 json_t *sim_es_state(void)

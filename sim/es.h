@@ -20,7 +20,17 @@ void sim_es_tick(void);
 /* Answer an Elasticsearch request that arrived through the proxy of the
  * Service svc in ns, on the node that runs in pod (the chosen endpoint).
  * path starts with '/'. */
-void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path);
+void sim_es_proxy(struct call *c, const char *ns, const char *pod, const char *path, bool https);
+/* Answer a request made straight to the HTTP port of pod's node in ns
+ * (not through the API server, so with its Authorization header,
+ * authorization, which may be NULL).  path starts with '/'. */
+void sim_es_direct(struct call *c, const char *ns, const char *pod, const char *path,
+		   const char *authorization);
+/* The certificate and key (PEM) the HTTP layer of the namespace's nodes
+ * presents (xpack.security.http.ssl.*, from the Secret mounted where its
+ * elasticsearch.yml says): false when no node has TLS on HTTP.  The caller
+ * frees both. */
+bool sim_es_http_tls(const char *ns, char **cert_pem, char **key_pem);
 /* Does the namespace's Elasticsearch answer (a master elected)?  Kibana
  * becomes ready only then. */
 bool sim_es_available(const char *ns);

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "sim/apiserver.h"
+#include "sim/podnet.h"
 #include "sim/controllers.h"
 #include "sim/es.h"
 #include "sim/esspec.h"
@@ -37,9 +38,14 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: esaas-sim --listen HOST:PORT --kubeconfig-out FILE [--config sim.yaml]\n"
 		"                 [--rbac FILE]... [--openapi DIR] [--es-api DIR] [--plain-http]\n"
+		"                 [--pod-network HOST:PORT]\n"
 		"\n"
 		"  --listen HOST:PORT      where to serve (PORT 0: any free port)\n"
 		"  --kubeconfig-out FILE   write a kubeconfig for this simulator there\n"
+		"  --pod-network HOST:PORT the cluster's network as a pod sees it, over TLS:\n"
+		"                          connect here naming SERVICE.NAMESPACE.svc:PORT (TLS\n"
+		"                          server name and Host) to reach the Service's pods\n"
+		"                          (curl --connect-to ::HOST:PORT)\n"
 		"  --config FILE           nodes, timings, faults (YAML)\n"
 		"  --rbac FILE             RBAC objects (ClusterRole, ClusterRoleBinding, Role,\n"
 		"                          RoleBinding, ServiceAccount), one file each time;\n"
@@ -257,11 +263,12 @@ int main(int argc, char **argv)
 		{"plain-http", no_argument, NULL, 'p'},
 		{"openapi", required_argument, NULL, 'o'},
 		{"es-api", required_argument, NULL, 'e'},
+		{"pod-network", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL, *kubeconfig = NULL, *config = NULL, *level_arg = NULL;
-	const char *openapi = NULL, *es_api = NULL;
+	const char *openapi = NULL, *es_api = NULL, *podnet = NULL;
 	char *host = NULL, *err = NULL;
 	int port = 0, bound = 0, opt, rc = 1;
 	const char **rbac_files = NULL;
@@ -272,7 +279,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct event *sigterm = NULL, *sigint = NULL, *rotation = NULL;
 
-	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:e:ph", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "l:k:c:v:r:o:e:n:ph", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
 			listen = optarg;
@@ -298,6 +305,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			es_api = optarg;
+			break;
+		case 'n':
+			podnet = optarg;
 			break;
 		case 'h':
 			free(rbac_files);
@@ -390,6 +400,20 @@ int main(int argc, char **argv)
 		free(err);
 		goto cleanup;
 	}
+	if (podnet) {
+		char *phost = NULL;
+		int pport = 0, pbound = 0;
+		bool ok = split_listen(podnet, &phost, &pport) &&
+			  podnet_start(base, phost, pport, &pbound, &err);
+		if (!ok) {
+			log_error("--pod-network %s: %s", podnet, err ? err : "HOST:PORT expected");
+			free(err);
+			free(phost);
+			goto cleanup;
+		}
+		log_info("pod network on %s:%d", phost, pbound);
+		free(phost);
+	}
 	controllers_init(base);
 	sim_es_init(base);
 	if (simconf_get()->token_life_ms > 0) {
@@ -440,6 +464,7 @@ cleanup:
 		event_free(rotation);
 	free(token_dir);
 	apiserver_stop();
+	podnet_stop();
 	sim_tls_free();
 	free(ca_pem);
 	rbac_free();

@@ -13,6 +13,10 @@ static const struct store_kind kinds[] = {
 	{"nodes", "node", "Node", "", "v1", false, false, false, true, STORE_NAME_SUBDOMAIN, "no"},
 	{"configmaps", "configmap", "ConfigMap", "", "v1", true, false, false, false,
 	 STORE_NAME_SUBDOMAIN, "cm"},
+	/* Secrets: data values are base64 on the wire and in storage
+	 * (https://kubernetes.io/docs/concepts/configuration/secret/). */
+	{"secrets", "secret", "Secret", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN,
+	 NULL},
 	{"services", "service", "Service", "", "v1", true, false, false, false, STORE_NAME_DNS1035,
 	 "svc"},
 	{"pods", "pod", "Pod", "", "v1", true, false, false, false, STORE_NAME_SUBDOMAIN, "po"},

@@ -140,9 +140,10 @@ static void live_workload_cb(void *arg, const struct kube_result *res)
 	if (res->klass == HTTPC_OK &&
 	    !json_object_get(json_object_get(res->body, "spec"), "volumeClaimTemplates")) {
 		struct render_opts ro;
+		struct render_security sec;
 		json_t *old = NULL;
 		char err[256];
-		states_render_opts(a->step, a->env, &ro);
+		states_render_opts(a->step, a->env, &ro, &sec);
 		ro.host_path_data = true;
 		if (render_cluster(&a->r->spec, &ro, &old, err, sizeof(err))) {
 			json_t *meta = json_object_get(obj, "metadata");
@@ -394,7 +395,7 @@ static void nodes_listed_cb(void *arg, const struct kube_result *res)
 	struct render_opts ro;
 	json_t *volumes = NULL;
 	char err[256];
-	states_render_opts(a->step, a->env, &ro);
+	states_render_opts(a->step, a->env, &ro, NULL);
 	if (!render_volumes(&a->r->spec, &ro, hosts, &volumes, err, sizeof(err))) {
 		struct step *s = a->step;
 		free(hosts);

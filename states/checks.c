@@ -2,6 +2,7 @@
  * Checks the API makes on a live cluster before it queues a job.
  */
 #include "states/states.h"
+#include "common/base64.h"
 #include "common/json.h"
 #include "states/internal.h"
 #include "states/env.h"
@@ -48,6 +49,42 @@ static void live_read_cb(void *arg, const struct es_result *res)
 	free(c);
 }
 
+/* A Secret's key, decoded; NULL if absent.  The caller frees it. */
+static char *secret_value(json_t *secret, const char *key)
+{
+	const char *b64 = json_str(json_object_get(secret, "data"), key);
+	unsigned char *raw = NULL;
+	size_t len = 0;
+
+	if (!b64 || !base64_decode(b64, strlen(b64), &raw, &len, NULL))
+		return NULL;
+	return (char *)raw;
+}
+
+static void secret_read_cb(void *arg, const struct kube_result *res)
+{
+	struct live_read *c = arg;
+
+	if (res->klass == HTTPC_OK) {
+		char *password = secret_value(res->body, "elastic");
+		char *ca = secret_value(res->body, "ca.crt");
+		if (password && ca) {
+			struct es_credentials cred = {
+				.user = "elastic", .password = password, .ca_pem = ca};
+			es_use_credentials(c->es, &cred);
+		}
+		free(password);
+		free(ca);
+	}
+	if (!es_request(c->es, "GET", c->path, NULL, live_read_cb, c)) {
+		states_indices_cb done = c->done;
+		void *done_arg = c->arg;
+		es_free(c->es);
+		free(c);
+		done(done_arg, NULL, "cannot send the request");
+	}
+}
+
 /* GET path on the cluster of spec_json (tenant's, in namespace ns), through
  * its HTTP service; done(arg, body, NULL) or done(arg, NULL, why). */
 static void live_read(struct wf_env *env, const char *tenant, const char *ns_stored,
@@ -76,10 +113,16 @@ static void live_read(struct wf_env *env, const char *tenant, const char *ns_sto
 	c->arg = arg;
 	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
 				   RENDER_HTTP_SERVICE);
+	es_direct_connect_to(c->es, env->cfg->es_connect_to);
 	es_set_version(c->es, &spec.version);
-	free(ns);
 	spec_free(&spec);
-	if (!es_request(c->es, "GET", path, NULL, live_read_cb, c)) {
+	/* A secured cluster's credentials are those its pods have: its
+	 * Secret's (absent: no security). */
+	char *secret = xasprintf("/api/v1/namespaces/%s/secrets/%s", ns, RENDER_SECURITY_SECRET);
+	free(ns);
+	bool sent = kube_get(env->kube, secret, secret_read_cb, c) != NULL;
+	free(secret);
+	if (!sent) {
 		es_free(c->es);
 		free(c);
 		done(arg, NULL, "cannot send the request");

@@ -39,7 +39,8 @@ void states_rendered_free(struct states_rendered *r)
 
 /* How esaasd renders: its configuration, the job's tenant, its cluster's
  * namespace and id as stored. */
-void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro)
+void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro,
+			struct render_security *sec)
 {
 	*ro = (struct render_opts){
 		.tenant = step_tenant(s),
@@ -54,6 +55,8 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.api_server_cidrs = env->cfg->kube_api_server_cidrs,
 		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
 	};
+	if (sec && states_security_of(s, sec))
+		ro->security = sec;
 }
 
 /*
@@ -101,7 +104,8 @@ struct states_rendered *states_render_spec(struct step *s, json_t *spec_json, st
 		return NULL;
 	}
 	struct render_opts ro;
-	states_render_opts(s, env, &ro);
+	struct render_security sec;
+	states_render_opts(s, env, &ro, &sec);
 	char **boot = states_initial_masters(s, &r->spec);
 	ro.initial_master_nodes = (const char *const *)boot;
 	char err[256];
@@ -160,8 +164,12 @@ struct state_call *states_call_new(struct step *s)
  * spec's version (paths and bodies differ between versions). */
 void states_call_connect(struct state_call *l, const char *service)
 {
+	struct es_credentials cred;
 	l->es = es_new_for_cluster(l->env->kube, l->env->http, l->env->cfg->es_url_template,
 				   l->r->ns, service);
+	es_direct_connect_to(l->es, l->env->cfg->es_connect_to);
+	if (states_es_credentials(l->step, &cred))
+		es_use_credentials(l->es, &cred);
 	es_set_version(l->es, &l->r->spec.version);
 }
 

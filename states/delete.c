@@ -251,7 +251,7 @@ static void wipe_next_host(struct wipe_start *w)
 		return;
 	}
 	struct render_opts ro;
-	states_render_opts(s, l->env, &ro);
+	states_render_opts(s, l->env, &ro, NULL);
 	size_t i = w->next++;
 	json_t *pod = render_wipe_pod(&l->r->spec, &ro, json_string_value(json_array_get(hosts, i)),
 				      (int)i);
@@ -294,7 +294,7 @@ void state_wipe_quota(struct step *s)
 	if (!a)
 		return;
 	struct render_opts ro;
-	states_render_opts(s, a->env, &ro);
+	states_render_opts(s, a->env, &ro, NULL);
 	ro.wiping = true;
 	int hosts = (int)json_array_size(json_object_get(step_context(s), "hosts"));
 	json_t *roomy = render_quota(&a->r->spec, &ro, hosts + 1);

@@ -16,6 +16,8 @@
 struct step;
 struct wf_env;
 struct render_opts;
+struct render_security;
+struct es_credentials;
 struct kube_call;
 struct es_call;
 struct es;
@@ -37,7 +39,10 @@ int64_t states_poll_ms(struct step *s);
 void states_rendered_free(struct states_rendered *r);
 /* How esaasd renders: its configuration, the job's tenant, its cluster's
  * namespace and id as stored. */
-void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro);
+/* The render options of the step's cluster; with sec, its security too
+ * (ro->security then points into sec and the step's JSON). */
+void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro,
+			struct render_security *sec);
 /* The masters' node names a create renders as cluster.initial_master_nodes
  * until they have formed (context.cluster_uuid); NULL for any other job, a
  * formed cluster or zen1.  NULL-terminated; the caller frees each and it. */
@@ -77,6 +82,11 @@ struct state_call *states_call_new(struct step *s);
 /* An Elasticsearch client for one of the cluster's services, speaking the
  * spec's version (paths and bodies differ between versions). */
 void states_call_connect(struct state_call *l, const char *service);
+/* The step's cluster's security as render options (borrowed from the
+ * step's JSON): false when it has none. */
+bool states_security_of(struct step *s, struct render_security *sec);
+/* Its Elasticsearch credentials (elastic, the CA): false when none. */
+bool states_es_credentials(struct step *s, struct es_credentials *cred);
 /* states_call_new, with an Elasticsearch client for the cluster's service. */
 struct state_call *states_call_es(struct step *s, const char *service);
 /* Read the cluster's namespace: owned(l, present) when it is absent or the

@@ -24,6 +24,12 @@ int state_ways(state_run_fn run);
 /* Apply the rendered objects of one kind (and role, for workloads). */
 void state_apply_namespace(struct step *s);
 void state_apply_config(struct step *s);
+/* A create's security (6.8+ with elasticsearch.security): made once, kept
+ * in the job's context (and so with the cluster), its Secret applied. */
+void state_apply_security(struct step *s);
+/* kibana_system's password (kibana before 7.8) set in Elasticsearch, as
+ * elastic, from the cluster's security; nothing without security. */
+void state_set_kibana_password(struct step *s);
 void state_apply_services(struct step *s);
 void state_apply_masters(struct step *s);
 void state_apply_data(struct step *s);

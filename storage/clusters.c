@@ -303,6 +303,34 @@ void storage_cluster_create_check(struct db_pool *db, const char *tenant, const 
 		 3, p, cluster_cb, cluster_ctx_new(cb, arg));
 }
 
+/*
+ * The credentials of a cluster's Elasticsearch (clusters.es_security): the
+ * elastic user's password and the CA, never the keys.  Every read of a
+ * secured cluster's credentials writes an audit_log row in the same
+ * statement, with who read them.
+ */
+#define CREDENTIALS_SQL                                                                \
+	"WITH c AS (SELECT * FROM clusters WHERE tenant_id = $1 AND name = $2"         \
+	"  AND deleted_at IS NULL),"                                                   \
+	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"             \
+	"  SELECT $3, 'cluster.credentials.read', c.tenant_id,"                        \
+	"   jsonb_build_object('cluster', c.name, 'namespace', c.namespace)"           \
+	"  FROM c WHERE c.es_security IS NOT NULL RETURNING id)"                       \
+	" SELECT jsonb_build_object('cluster', c.name, 'tenant', c.tenant_id,"         \
+	"  'namespace', c.namespace, 'security', c.es_security IS NOT NULL,"           \
+	"  'username', CASE WHEN c.es_security IS NOT NULL THEN 'elastic' END,"        \
+	"  'password', c.es_security->>'elastic', 'ca_crt', c.es_security->>'ca_crt'," \
+	"  'audit_id', (SELECT max(id) FROM au))"                                      \
+	" FROM c"
+
+void storage_cluster_credentials(struct db_pool *db, const char *tenant, const char *name,
+				 const char *actor, storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant, name, actor};
+
+	db_query(db, CREDENTIALS_SQL, 3, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
 void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluster_cb cb, void *arg)
 {
 	const char *p[] = {tenant};

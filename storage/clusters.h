@@ -74,6 +74,13 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 /* cluster is NULL when there is no such live cluster. */
 typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t *cluster);
 
+/* The cluster's Elasticsearch credentials, as {"cluster", "tenant",
+ * "namespace", "security", "username", "password", "ca_crt", "audit_id"}
+ * (NULL: no such cluster; "security" false: it has none), the read
+ * recorded in audit_log under actor. */
+void storage_cluster_credentials(struct db_pool *db, const char *tenant, const char *name,
+				 const char *actor, storage_cluster_cb cb, void *arg);
+
 /* The live cluster called name, with its active and recent jobs. */
 /*
  * What a create of cluster name would meet, read only (for a preview, as

@@ -153,6 +153,7 @@ static void targets_cb(void *arg, PGresult *res, const struct db_error *err)
 				t->observed_ms = 0;
 			t->spec = PQgetvalue(res, i, 9);
 			t->job = db_value(res, i, 10);
+			t->security = db_value(res, i, 11);
 			n++;
 		}
 	}
@@ -187,7 +188,8 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
 		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint, c.spec::text,"
 		 "  (SELECT j.kind FROM jobs j WHERE j.tenant_id = c.tenant_id"
 		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling')"
-		 "    ORDER BY j.queue_seq LIMIT 1)"
+		 "    ORDER BY j.queue_seq LIMIT 1),"
+		 "  c.es_security::text"
 		 " FROM clusters c LEFT JOIN cluster_health h ON h.cluster_id = c.id"
 		 " WHERE c.deleted_at IS NULL AND c.observed->>'phase' = 'ready'"
 		 "  AND (c.id % $2)::integer = ANY($1::integer[])",

@@ -135,7 +135,9 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
  * event (the same state, status, attempt and detail: nothing new was
  * seen), which ru counts on that event (polls, last_at) instead of e
  * appending a row per poll; e records the other events; cl records the end of a job on
- * its cluster (storage/jobrun.h); n wakes the other replicas when a job
+ * its cluster (storage/jobrun.h), and keeps with the cluster the security a
+ * create made (context es_security, never replaced once kept, dropped with
+ * the cluster when it is deleted); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
  *
@@ -197,12 +199,18 @@ static const char TRANSITION_SQL[] =
 	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
 	"  FROM t JOIN u ON u.id = t.id"
 	"  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id),"
-	" cl AS (UPDATE clusters c SET observed = t.context->'observed', updated_at = now(),"
-	"  spec = coalesce(t.context->'spec', c.spec),"
-	"  deleted_at = CASE WHEN t.context->>'cluster_deleted' = 'true' THEN now()"
-	"   ELSE c.deleted_at END"
+	" cl AS (UPDATE clusters c SET"
+	"  observed = CASE WHEN f.fin THEN t.context->'observed' ELSE c.observed END,"
+	"  updated_at = now(),"
+	"  spec = CASE WHEN f.fin THEN coalesce(t.context->'spec', c.spec) ELSE c.spec END,"
+	"  deleted_at = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN now()"
+	"   ELSE c.deleted_at END,"
+	"  es_security = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN NULL"
+	"   ELSE coalesce(c.es_security, t.context->'es_security') END"
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
-	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled') AND t.context ? 'observed'"
+	"  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')"
+	"   AND t.context ? 'observed' AS fin) f"
+	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL))"
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
 	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
@@ -231,13 +239,15 @@ static const char TRANSITION_SQL[] =
 	"   j.ending, j.cancel_requested,"
 	"   (extract(epoch FROM now() - j.state_entered_at) * 1000)::bigint AS elapsed_ms,"
 	"   c.prev_owner, j.cluster_id,"
-	"   (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace)"
+	"   (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace,"
+	"   (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id) AS es_security)"
 	" SELECT 'c', cl_u.*, 0::bigint FROM cl_u"
 	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-	"  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL,"
+	"  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL, NULL,"
 	"  (SELECT count(*) FROM n) FROM u"
 	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-	"  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, 0 FROM done_before";
+	"  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, NULL, 0"
+	"  FROM done_before";
 
 /* The columns of a claimed job in TRANSITION_SQL's answer, from its second. */
 static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
@@ -265,6 +275,7 @@ static void claimed_row(PGresult *res, int i, struct jobrun_claimed *r)
 	    !parse_int64(PQgetvalue(res, i, 19), 1, INT64_MAX, &r->cluster_id))
 		r->cluster_id = 0;
 	r->ns = db_value(res, i, 20);
+	r->es_security = db_value(res, i, 21);
 }
 
 static json_t *str_or_null(const char *s)

@@ -47,6 +47,7 @@ struct jobrun_claimed {
 	 * without one (a test build's generic submission). */
 	int64_t cluster_id;
 	const char *ns;
+	const char *es_security; /* the cluster's security (JSON), or NULL */
 };
 
 /*

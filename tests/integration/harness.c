@@ -272,6 +272,9 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 	}
 	fputs(config_yaml ? config_yaml : "", f);
 	fclose(f);
+	s->podnet_port = harness_free_port();
+	char podnet[32];
+	snprintf(podnet, sizeof(podnet), "127.0.0.1:%d", s->podnet_port);
 	s->pid = fork();
 	if (s->pid < 0)
 		return false;
@@ -299,8 +302,9 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 		const char *argv[32] = {
 			bin,	       "--listen", "127.0.0.1:0", "--kubeconfig-out",
 			s->kubeconfig, "--config", config,	  "--openapi",
-			openapi,       "--es-api", es_api};
-		int n = 11;
+			openapi,       "--es-api", es_api,	  "--pod-network",
+			podnet};
+		int n = 13;
 		for (int i = 0; files[i] && n < 29; i++) {
 			argv[n++] = "--rbac";
 			argv[n++] = files[i];
@@ -1075,7 +1079,9 @@ json_t *sim_record(const struct sim *s)
 }
 
 /* esaasd's user: the ServiceAccount deploy/kubernetes/ binds its role to. */
-#define ESAASD_USER "system:serviceaccount:esaas-system:esaasd"
+/* esaasd through the service proxy, and as elastic on the pod network
+ * (secured clusters, elasticsearch.url). */
+#define ESAASD_USER "system:serviceaccount:esaas-system:esaasd,elasticsearch:elastic"
 
 bool sim_es_requests_in_spec(const struct sim *s)
 {

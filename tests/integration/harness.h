@@ -161,6 +161,9 @@ struct sim {
 	/* With serviceaccounts.token_life_ms: the file its token rotates in
 	 * (sa_token is the first); else "". */
 	char sa_token_file[600];
+	/* Its pod network (esaas-sim --pod-network): es-http.NS.svc:9200 over
+	 * TLS, reached by connecting to 127.0.0.1 at this port. */
+	int podnet_port;
 };
 /* The configuration gets "seed: $ESAAS_SIM_SEED" (else 1) as its first line,
  * unless config_yaml starts with a seed of its own. */

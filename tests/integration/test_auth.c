@@ -210,6 +210,7 @@ static const struct rule policy[] = {
 	{"GET", "/api/v1/clusters", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}/health-history", ALL_ROLES, ONCALL | ADMIN, NULL},
+	{"GET", "/api/v1/clusters/{name}/credentials", MEMBER | ADMIN, ADMIN, NULL},
 	{"DELETE", "/api/v1/clusters/{name}", MEMBER | ADMIN, ADMIN, "{\"wipe_data\": \"yes\"}"},
 	{"POST", "/api/v1/clusters/{name}/scale", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
 	{"POST", "/api/v1/clusters/{name}/restart", MEMBER | ADMIN, ADMIN,
@@ -558,6 +559,95 @@ static void test_quota_race(void **state)
 			 1);
 }
 
+/*
+ * A member reads the credentials of its cluster's Elasticsearch (the
+ * elastic user's password and the CA, never a key), and each read is in
+ * the audit log with who made it; a viewer, or a member of another tenant,
+ * is refused and nothing is recorded.  A cluster without security says so;
+ * a job's JSON never shows what its create made.
+ */
+static void test_credentials_for_members_audited_never_for_viewers(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	struct http_resp r;
+	static const char security[] =
+		"{\"ca_crt\": \"CA PEM\", \"ca_key\": \"CA KEY\", \"tls_crt\": \"NODE PEM\","
+		" \"tls_key\": \"NODE KEY\", \"elastic\": \"elastic-pw-123\","
+		" \"kibana_system\": \"kibana-pw\"}";
+	const char *p[] = {security};
+	const char *path = "/api/v1/clusters/secure/credentials";
+
+	json_decref(admin(f, "PUT", "/api/v1/tenants/delta", NULL, 201));
+	json_decref(admin(f, "PUT", "/api/v1/tenants/omega", NULL, 201));
+	json_t *j =
+		admin(f, "POST", "/api/v1/clusters?tenant=delta", "{\"name\": \"secure\"}", 202);
+	char *job = xasprintf("/api/v1/jobs/%lld",
+			      (long long)json_integer_value(json_object_get(j, "id")));
+	json_decref(j);
+	json_decref(
+		admin(f, "POST", "/api/v1/clusters?tenant=delta", "{\"name\": \"plain\"}", 202));
+	PGresult *res = PQexecParams(f->sql,
+				     "UPDATE clusters SET es_security = $1::jsonb WHERE tenant_id ="
+				     " 'delta' AND name = 'secure'",
+				     1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	res = PQexecParams(f->sql,
+			   "UPDATE jobs SET context = context || jsonb_build_object('es_security',"
+			   " $1::jsonb) WHERE tenant_id = 'delta' AND cluster = 'secure'",
+			   1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	char *viewer = token_new(f, "delta", "viewer", NULL);
+	char *member = token_new(f, "delta", "member", NULL);
+	char *stranger = token_new(f, "omega", "member", NULL);
+	const char *count_sql = "SELECT count(*) FROM audit_log WHERE action ="
+				" 'cluster.credentials.read'";
+
+	assert_int_equal(status_as(f, viewer, "GET", path, NULL), 403);
+	/* Another tenant's member reads in its own tenant, where there is no
+	 * such cluster. */
+	assert_int_equal(status_as(f, stranger, "GET",
+				   "/api/v1/clusters/secure/credentials?tenant=delta", NULL),
+			 404);
+	assert_int_equal(sql_int(f->sql, count_sql, 0, NULL), 0);
+
+	assert_int_equal(call_as(f, member, "GET", path, NULL, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.body, "username")), "elastic");
+	assert_string_equal(json_string_value(json_object_get(r.body, "password")),
+			    "elastic-pw-123");
+	assert_string_equal(json_string_value(json_object_get(r.body, "ca_crt")), "CA PEM");
+	assert_null(strstr(r.raw, "KEY"));
+	assert_null(strstr(r.raw, "kibana-pw"));
+	http_resp_free(&r);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM audit_log WHERE action ="
+				 " 'cluster.credentials.read' AND actor LIKE 'token:%'"
+				 " AND tenant_id = 'delta' AND detail->>'cluster' = 'secure'",
+				 0, NULL),
+			 1);
+
+	/* Without security: said, and not recorded. */
+	assert_int_equal(call_as(f, member, "GET", "/api/v1/clusters/plain/credentials", NULL, &r),
+			 409);
+	assert_non_null(strstr(r.raw, "has no Elasticsearch security"));
+	http_resp_free(&r);
+	assert_int_equal(status_as(f, member, "GET", "/api/v1/clusters/none/credentials", NULL),
+			 404);
+	assert_int_equal(sql_int(f->sql, count_sql, 0, NULL), 1);
+
+	/* The create's job shows its context, without the security it made. */
+	assert_int_equal(call_as(f, member, "GET", job, NULL, &r), 200);
+	assert_non_null(json_object_get(r.body, "context"));
+	assert_null(strstr(r.raw, "elastic-pw-123"));
+	assert_null(strstr(r.raw, "es_security"));
+	http_resp_free(&r);
+	free(job);
+	free(viewer);
+	free(member);
+	free(stranger);
+}
+
 /* The quota's SQL reads quantities as kube/spec.c does, and counts Kibana. */
 static void test_usage_sql_agrees_with_spec(void **state)
 {
@@ -889,6 +979,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_matrix, teardown),
+		cmocka_unit_test_teardown(test_credentials_for_members_audited_never_for_viewers,
+					  teardown),
 		cmocka_unit_test_teardown(test_quota_race, teardown),
 		cmocka_unit_test_teardown(test_usage_sql_agrees_with_spec, teardown),
 		cmocka_unit_test_teardown(test_openid_connect, teardown),

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <libpq-fe.h>
+
 #include "common/util.h"
 #include "tests/integration/harness.h"
 
@@ -902,6 +904,54 @@ static void test_failed_create_exits_3(void **state)
 	run_free(&r);
 }
 
+/* clusters credentials: a cluster without security says why (409); one with
+ * it shows its user and password, and --ca-out writes its CA. */
+static void test_cluster_credentials(void **state)
+{
+	struct run r;
+	static const char security[] =
+		"{\"ca_crt\": \"-----BEGIN CERTIFICATE-----\\nCA\\n-----END CERTIFICATE-----\\n\","
+		" \"ca_key\": \"K\", \"tls_crt\": \"C\", \"tls_key\": \"K\","
+		" \"elastic\": \"s3cret-from-esaas\", \"kibana_system\": \"k\"}";
+	const char *p[] = {security};
+	char *ca = xasprintf("%s/ca.crt", W->home);
+
+	/* Its namespace is refused (SIM_CONFIG): the create fails at once. */
+	CTL(&r, "create", "doomed-vault", "--version", "7.17.10");
+	expect_exit(&r, 0);
+	run_free(&r);
+	CTL(&r, "clusters", "credentials", "doomed-vault");
+	expect_exit(&r, 1);
+	expect_in(r.err, "409");
+	expect_in(r.err, "has no Elasticsearch security");
+	run_free(&r);
+
+	PGconn *sql = PQconnectdb(W->dburl);
+	assert_int_equal(PQstatus(sql), CONNECTION_OK);
+	PGresult *res = PQexecParams(sql,
+				     "UPDATE clusters SET es_security = $1::jsonb"
+				     " WHERE name = 'doomed-vault' AND deleted_at IS NULL",
+				     1, NULL, p, NULL, NULL, 0);
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	assert_string_equal(PQcmdTuples(res), "1");
+	PQclear(res);
+	PQfinish(sql);
+
+	CTL(&r, "clusters", "credentials", "doomed-vault", "--ca-out", ca);
+	expect_exit(&r, 0);
+	expect_in(r.out, "Username:");
+	expect_in(r.out, "elastic");
+	expect_in(r.out, "s3cret-from-esaas");
+	run_free(&r);
+	FILE *f = fopen(ca, "r");
+	char buf[256] = "";
+	assert_non_null(f);
+	assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+	fclose(f);
+	assert_string_equal(buf, "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n");
+	free(ca);
+}
+
 /* Watching a test job: one line per transition, and -o json gives JSON lines. */
 static void test_watch_test_workflow(void **state)
 {
@@ -1427,6 +1477,7 @@ int main(void)
 		cmocka_unit_test(test_config_file_env_and_flags),
 		cmocka_unit_test(test_cluster_lifecycle),
 		cmocka_unit_test(test_failed_create_exits_3),
+		cmocka_unit_test(test_cluster_credentials),
 		cmocka_unit_test(test_watch_test_workflow),
 		cmocka_unit_test(test_cancel),
 		cmocka_unit_test(test_replay),

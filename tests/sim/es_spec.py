@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Elasticsearch requests and responses against Elastic's own specifications.
 
-    es_spec.py requests REFDIR STATE.json USER
+    es_spec.py requests REFDIR STATE.json USER[,USER...]
         Every request USER sent to a simulated Elasticsearch node (the
         "es_requests" of esaas-sim's GET /_sim/state) must be one that the
         REST specification of the node's version accepts: a path of the
@@ -170,7 +170,7 @@ def cmd_requests(refdir, state_file, user):
     specs = {}
     bad = checked = unchecked = 0
     for req in state.get("es_requests", []):
-        if req.get("user") != user:
+        if req.get("user") not in user.split(","):
             continue
         folder = spec_dir(refdir, req["version"])
         if not folder:

@@ -27,6 +27,8 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "common/base64.h"
+#include "common/pki.h"
 #include "common/util.h"
 #include "kube/client.h"
 #include "kube/kubeconfig.h"
@@ -503,8 +505,8 @@ static const char STS_TEMPLATE[] =
 	"\"spec\":{\"replicas\":%d,\"serviceName\":\"%s\",\"selector\":{\"matchLabels\":"
 	"{\"app\":\"%s\",\"esaas.io/role\":\"%s\"}},\"template\":{\"metadata\":{\"labels\":"
 	"{\"app\":\"%s\",\"esaas.io/role\":\"%s\"}},\"spec\":{%s\"containers\":[{\"name\":\"es\","
-	"\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:%s\",\"resources\":"
-	"{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}";
+	"\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:%s\",\"env\":[%s],"
+	"\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}";
 
 static const char ANTI[] =
 	"\"affinity\":{\"podAntiAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
@@ -518,8 +520,13 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	char anti[1024] = "";
 	if (topology)
 		snprintf(anti, sizeof(anti), ANTI, topology, app, role);
+	/* 8.x turns security on by itself: these clusters test other things,
+	 * and turn it off as the Docker image allows (a setting as a variable). */
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
-		 version);
+		 version,
+		 !strncmp(version, "8.", 2)
+			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+			 : "");
 	return buf;
 }
 
@@ -2904,6 +2911,318 @@ static void test_es_8x_has_no_synced_flush(void **state)
 	http_resp_free(&r);
 }
 
+/* A cluster of two nodes of version in ns whose elasticsearch.yml has lines,
+ * the elastic user's bootstrap password in ELASTIC_PASSWORD from the Secret
+ * es-elastic ("s3cret-pw"); with certs, the Secret es-certs (which the
+ * caller made, with the namespace) mounted in config/certs. */
+static void make_secured_cluster(const char *ns, const char *version, const char *lines, bool certs)
+{
+	struct http_resp r;
+	char path[256], body[4096];
+	if (!certs)
+		make_namespace(ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/es-elastic", ns);
+	assert_int_equal(apply(path,
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{"
+			       "\"name\":\"es-elastic\"},\"data\":{\"password\":\"czNjcmV0LXB3\"}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/es-file", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":"
+		 "\"es-file\"},\"data\":{\"elasticsearch.yml\":\"cluster.initial_master_nodes:\\n- "
+		 "es-0-%s\\nnetwork.host: 10.0.0.1\\n%s\"}}",
+		 ns, lines);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"es\"},\"spec\":{\"replicas\":2,\"serviceName\":\"es\",\"podManagementPolicy\":"
+		 "\"Parallel\",\"selector\":{\"matchLabels\":{\"app\":\"es\"}},\"template\":{"
+		 "\"metadata\":{\"labels\":{\"app\":\"es\"}},\"spec\":{\"volumes\":[{\"name\":"
+		 "\"config\",\"configMap\":{\"name\":\"es-file\"}}%s],\"containers\":[{\"name\":"
+		 "\"es\",\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:%s\","
+		 "\"env\":[{\"name\":\"ELASTIC_PASSWORD\",\"valueFrom\":{\"secretKeyRef\":{"
+		 "\"name\":\"es-elastic\",\"key\":\"password\"}}}],"
+		 "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/usr/share/"
+		 "elasticsearch/config/"
+		 "elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"}%s]}]}}}"
+		 "}",
+		 certs ? ",{\"name\":\"certs\",\"secret\":{\"secretName\":\"es-certs\"}}" : "",
+		 version,
+		 certs ? ",{\"name\":\"certs\",\"mountPath\":\"/usr/share/elasticsearch/config/"
+			 "certs\",\"readOnly\":true}"
+		       : "");
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+}
+
+static bool crash_looping(struct http_resp *r, const void *arg);
+
+static bool status_401(struct http_resp *r, const void *arg)
+{
+	return r->status == 401;
+}
+
+/* GET path on the node of pod es-0 in ns straight to its port, with the
+ * Authorization header authorization (NULL: none). */
+static long es_direct(const char *ns, const char *method, const char *path,
+		      const char *authorization, const char *body, struct http_resp *r)
+{
+	char full[512], auth_line[300], es_line[300];
+	const char *headers[4] = {NULL};
+	int n = 0;
+	snprintf(full, sizeof(full), "/_sim/pods/%s/es-0/es%s", ns, path);
+	snprintf(auth_line, sizeof(auth_line), "Authorization: Bearer %s", sim.token);
+	headers[n++] = auth_line;
+	if (authorization) {
+		snprintf(es_line, sizeof(es_line), "X-Es-Authorization: %s", authorization);
+		headers[n++] = es_line;
+	}
+	if (body)
+		headers[n++] = "Content-Type: application/json";
+	assert_true(http_request(sim.server, method, full, body, headers, 0, r));
+	return r->status;
+}
+
+static void assert_security_401(struct http_resp *r, const char *reason)
+{
+	assert_int_equal(r->status, 401);
+	assert_string_equal(jstr(r->body, "error.type"), "security_exception");
+	assert_string_equal(jstr(r->body, "error.reason"), reason);
+	assert_string_equal(jstr(r->body, "error.root_cause.0.type"), "security_exception");
+	assert_string_equal(jstr(r->body, "error.root_cause.0.reason"), reason);
+	assert_int_equal(jint(r->body, "status"), 401);
+	assert_non_null(
+		strstr(r->headers, "WWW-Authenticate: Basic realm=\"security\" charset=\"UTF-8\""));
+}
+
+/*
+ * A node with security on (xpack.security.enabled: true from 6.8; by
+ * default from 8.0) answers a request without credentials with the 401
+ * security_exception and the Basic challenge, and one with a wrong password
+ * with "unable to authenticate user"; the elastic user's password is the
+ * bootstrap password of ELASTIC_PASSWORD until it is changed, the other
+ * reserved users have none until one is set.  Through the service proxy a
+ * node never sees credentials: the API server removes the Authorization
+ * header once it has authenticated the request.
+ */
+static void test_es_security_answers_401_without_credentials(void **state)
+{
+	struct http_resp r;
+	static const char *const clusters[][2] = {
+		{"sec7", "xpack.security.enabled: true\\nxpack.security.transport.ssl.enabled: "
+			 "true\\nxpack.security.transport.ssl.key: certs/tls.key\\n"
+			 "xpack.security.transport.ssl.certificate: certs/tls.crt\\n"},
+		{"sec8", ""}};
+	static const char *const versions[] = {"7.17.10", "8.17.0"};
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
+		const char *ns = clusters[i][0];
+		make_secured_cluster(ns, versions[i], clusters[i][1], false);
+		assert_true(
+			wait_until(es_path(ns, "/_cluster/health"), status_401, NULL, 60000, &r));
+		assert_security_401(
+			&r,
+			"missing authentication credentials for REST request [/_cluster/health]");
+		http_resp_free(&r);
+
+		es_direct(ns, "GET", "/_cluster/health?local=false", NULL, NULL, &r);
+		assert_security_401(&r, "missing authentication credentials for REST request "
+					"[/_cluster/health?local=false]");
+		http_resp_free(&r);
+		/* elastic:wrong */
+		es_direct(ns, "GET", "/", "Basic ZWxhc3RpYzp3cm9uZw==", NULL, &r);
+		assert_security_401(&r,
+				    "unable to authenticate user [elastic] for REST request [/]");
+		http_resp_free(&r);
+		/* elastic:s3cret-pw, the bootstrap password */
+		assert_int_equal(
+			es_direct(ns, "GET", "/", "Basic ZWxhc3RpYzpzM2NyZXQtcHc=", NULL, &r), 200);
+		assert_string_equal(jstr(r.body, "version.number"), versions[i]);
+		http_resp_free(&r);
+		/* kibana_system:kibana-pw, before and after elastic sets it */
+		es_direct(ns, "GET", "/", "Basic a2liYW5hX3N5c3RlbTpraWJhbmEtcHc=", NULL, &r);
+		assert_security_401(
+			&r, "unable to authenticate user [kibana_system] for REST request [/]");
+		http_resp_free(&r);
+		assert_int_equal(es_direct(ns, "POST", "/_security/user/kibana_system/_password",
+					   "Basic ZWxhc3RpYzpzM2NyZXQtcHc=",
+					   "{\"password\":\"kibana-pw\"}", &r),
+				 200);
+		http_resp_free(&r);
+		assert_int_equal(es_direct(ns, "GET", "/",
+					   "Basic a2liYW5hX3N5c3RlbTpraWJhbmEtcHc=", NULL, &r),
+				 200);
+		http_resp_free(&r);
+	}
+	/* 8.x challenges for bearer tokens and API keys too. */
+	es_direct("sec8", "GET", "/", NULL, NULL, &r);
+	assert_non_null(strstr(r.headers, "WWW-Authenticate: ApiKey"));
+	http_resp_free(&r);
+}
+
+/* Security turned on in elasticsearch.yml of a node bound beyond loopback
+ * without TLS on its transport layer fails the TLS bootstrap check: the
+ * node exits at start and its container crash-loops. */
+static void test_es_security_without_transport_tls_fails_the_bootstrap_check(void **state)
+{
+	struct http_resp r;
+	make_secured_cluster("sectls", "7.17.10", "xpack.security.enabled: true\\n", false);
+	assert_true(
+		wait_until("/api/v1/namespaces/sectls/pods/es-0", crash_looping, NULL, 15000, &r));
+	http_resp_free(&r);
+	/* With it off, the same cluster answers without credentials. */
+	make_secured_cluster("secoff", "7.17.10", "xpack.security.enabled: false\\n", false);
+	assert_true(wait_until(es_path("secoff", "/"), ok_200, NULL, 60000, &r));
+	http_resp_free(&r);
+}
+
+struct curl_answer {
+	char buf[8192];
+	size_t len;
+};
+
+static size_t curl_collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct curl_answer *a = arg;
+	size_t take = size * n;
+	if (take > sizeof(a->buf) - 1 - a->len)
+		take = sizeof(a->buf) - 1 - a->len;
+	memcpy(a->buf + a->len, p, take);
+	a->len += take;
+	a->buf[a->len] = '\0';
+	return size * n;
+}
+
+/* GET url on the simulator's pod network, trusting ca_pem, as user:password
+ * (NULL: no credentials); the HTTP status, or -CURLcode. */
+static long podnet_get(const char *url, const char *ca_pem, const char *userpwd,
+		       struct curl_answer *a)
+{
+	CURL *h = curl_easy_init();
+	char connect_to[64];
+	struct curl_slist *to = NULL;
+	struct curl_blob blob = {
+		.data = (void *)ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
+	long status = 0;
+	snprintf(connect_to, sizeof(connect_to), "::127.0.0.1:%d", sim.podnet_port);
+	to = curl_slist_append(to, connect_to);
+	memset(a, 0, sizeof(*a));
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
+	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	if (userpwd)
+		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	else
+		status = -(long)rc;
+	curl_slist_free_all(to);
+	curl_easy_cleanup(h);
+	return status;
+}
+
+static void put_secret(const char *ns, const char *name, const char *const *kv)
+{
+	json_t *data = json_object();
+	for (size_t i = 0; kv[i]; i += 2) {
+		char *b64 = base64_encode(kv[i + 1], strlen(kv[i + 1]));
+		json_object_set_new(data, kv[i], json_string(b64));
+		free(b64);
+	}
+	json_t *body = json_pack("{s:s, s:s, s:{s:s}, s:o}", "apiVersion", "v1", "kind", "Secret",
+				 "metadata", "name", name, "data", data);
+	char *text = json_dumps(body, JSON_COMPACT);
+	char path[256];
+	struct http_resp r;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, name);
+	assert_int_equal(apply(path, text, &r), 201);
+	http_resp_free(&r);
+	free(text);
+	json_decref(body);
+}
+
+/*
+ * A node with TLS on HTTP serves it with the certificate its
+ * elasticsearch.yml names, from the Secret mounted there: a client inside
+ * the cluster (the pod network) reaches the Service by name, checks the
+ * certificate against the cluster's CA, and signs in; another CA's client
+ * refuses the certificate, and a namespace without TLS has none to give.
+ */
+static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **state)
+{
+	struct pki_pair ca, node, other;
+	char err[256];
+	struct curl_answer a;
+	struct http_resp r;
+	const char *names[] = {"es-podn.podn.svc", "*.podn.svc"};
+	assert_true(pki_make_ca("podn CA", 30, &ca, err, sizeof(err)));
+	assert_true(pki_make_ca("other CA", 30, &other, err, sizeof(err)));
+	assert_true(pki_make_cert(&ca, "podn", names, 2, 30, &node, err, sizeof(err)));
+	make_namespace("podn");
+	const char *files[] = {"tls.crt", node.cert_pem, "tls.key", node.key_pem,
+			       "ca.crt",  ca.cert_pem,	 NULL};
+	put_secret("podn", "es-certs", files);
+	make_secured_cluster("podn", "7.17.10",
+			     "xpack.security.enabled: true\\n"
+			     "xpack.security.transport.ssl.enabled: true\\n"
+			     "xpack.security.transport.ssl.key: certs/tls.key\\n"
+			     "xpack.security.transport.ssl.certificate: certs/tls.crt\\n"
+			     "xpack.security.http.ssl.enabled: true\\n"
+			     "xpack.security.http.ssl.key: certs/tls.key\\n"
+			     "xpack.security.http.ssl.certificate: certs/tls.crt\\n",
+			     true);
+	/* Through the service proxy over TLS (the https: scheme): up, and no
+	 * credentials get through; in plain HTTP the node closes the
+	 * connection, which the proxy answers with its 503. */
+	assert_true(wait_until("/api/v1/namespaces/podn/services/https:es-podn:9200/proxy/",
+			       status_401, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", es_path("podn", "/"), NULL, &r), 503);
+	assert_string_equal(jstr(r.body, "message"), "error trying to reach service: EOF");
+	http_resp_free(&r);
+
+	assert_int_equal(
+		podnet_get("https://es-podn.podn.svc:9200/", ca.cert_pem, "elastic:s3cret-pw", &a),
+		200);
+	assert_non_null(strstr(a.buf, "\"number\":\"7.17.10\""));
+	assert_int_equal(
+		podnet_get("https://es-podn.podn.svc:9200/_cluster/health", ca.cert_pem, NULL, &a),
+		401);
+	assert_non_null(strstr(a.buf, "missing authentication credentials for REST request "
+				      "[/_cluster/health]"));
+	/* Another CA does not vouch for the nodes. */
+	assert_int_equal(podnet_get("https://es-podn.podn.svc:9200/", other.cert_pem,
+				    "elastic:s3cret-pw", &a),
+			 -(long)CURLE_PEER_FAILED_VERIFICATION);
+	/* A namespace whose nodes have no TLS on HTTP: no certificate. */
+	make_secured_cluster("podp", "7.17.10", "xpack.security.enabled: false\\n", false);
+	assert_true(wait_until(es_path("podp", "/"), ok_200, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_true(podnet_get("https://es-podp.podp.svc:9200/", ca.cert_pem, NULL, &a) < 0);
+	/* and the proxy's TLS handshake with its plain port fails. */
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/podp/services/https:es-podp:9200/proxy/", NULL, &r),
+		503);
+	assert_string_equal(jstr(r.body, "message"),
+			    "error trying to reach service: tls: first record does not look like "
+			    "a TLS handshake");
+	http_resp_free(&r);
+	pki_pair_free(&ca);
+	pki_pair_free(&node);
+	pki_pair_free(&other);
+}
+
 /* A 7.17 or 8.x node parses its query parameters by its REST API's
  * specification before anything else (BaseRestHandler): a name the API does
  * not take, or a value the handler cannot parse, is a 400
@@ -5069,6 +5388,9 @@ int main(void)
 		cmocka_unit_test(test_es_allocation_fails_five_times_without_the_plugin),
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
+		cmocka_unit_test(test_es_security_answers_401_without_credentials),
+		cmocka_unit_test(test_es_security_without_transport_tls_fails_the_bootstrap_check),
+		cmocka_unit_test(test_es_pod_network_serves_https_with_the_nodes_certificate),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),

@@ -460,6 +460,12 @@ static const struct error_case error_cases[] = {
 	 "tls:\n  key_file: /etc/esaas/tls.key\n",
 	 {NULL},
 	 ":2:13: tls.key_file: needs tls.cert_file too: HTTPS needs the key's certificate"},
+	{"security through the service proxy",
+	 "elasticsearch:\n  security: true\n",
+	 {NULL},
+	 ":2:13: elasticsearch.security: needs elasticsearch.url: a secured cluster is reached "
+	 "directly (https://{service}.{namespace}.svc:9200), since the API server's service proxy "
+	 "does not pass on Elasticsearch's credentials"},
 	{"metrics on the API's listener",
 	 "listen: 0.0.0.0:8080\nmetrics:\n  listen: 0.0.0.0:8080\n",
 	 {NULL},

@@ -936,6 +936,121 @@ static void test_roles_and_security_per_version(void **state)
 	json_decref(v8);
 }
 
+static const struct render_security test_security = {
+	.ca_crt = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n",
+	.tls_crt = "-----BEGIN CERTIFICATE-----\nNODE\n-----END CERTIFICATE-----\n",
+	.tls_key = "-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n",
+	.elastic_password = "elastic-pw",
+	.kibana_password = "kibana-pw",
+};
+
+static const char *secret_key_ref(json_t *c, const char *name)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(c, "env"), i, e) {
+		if (!strcmp(json_string_value(json_object_get(e, "name")), name)) {
+			assert_string_equal(str_at(e, "valueFrom.secretKeyRef.name"),
+					    RENDER_SECURITY_SECRET);
+			return str_at(e, "valueFrom.secretKeyRef.key");
+		}
+	}
+	return NULL;
+}
+
+/*
+ * With a cluster's security, 6.8+ of the default distribution get users,
+ * TLS on transport (which the TLS bootstrap check requires) and on HTTP
+ * from the Secret es-security, the elastic password as the bootstrap
+ * password, and Kibana its user and the CA; 2.x-6.7 and the -oss images,
+ * whose free licence has no security, are rendered as without it.
+ */
+static void test_security_for_the_versions_that_have_it(void **state)
+{
+	static const struct {
+		const char *version;
+		bool secured;
+		const char *kibana_user;
+	} cases[] = {{"2.4.6", false, NULL},
+		     {"5.6.16", false, NULL},
+		     {"6.7.2", false, NULL},
+		     {"6.8.23", true, "kibana"},
+		     {"7.17.10", true, "kibana_system"},
+		     {"8.17.0", true, "kibana_system"}};
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *json = xasprintf("{\"name\": \"logs\", \"version\": \"%s\", \"clients\":"
+				       " {\"replicas\": 1}, \"kibana\": {\"replicas\": 1}}",
+				       cases[i].version);
+		struct render_opts o = {.security = &test_security};
+		json_t *objs = render(json, &o);
+		json_t *secret = render_find(objs, "Secret", RENDER_SECURITY_SECRET);
+		json_t *kibana = at(find(objs, "Deployment", RENDER_KIBANA_NAME),
+				    "spec.template.spec.containers.0");
+
+		if (!cases[i].secured) {
+			assert_null(secret);
+			for (int r = 0; r < ES_ROLE_COUNT; r++) {
+				assert_null(strstr(yml_of(objs, r), "xpack.security"));
+				assert_null(secret_key_ref(
+					container(objs, r, "containers", "elasticsearch"),
+					"ELASTIC_PASSWORD"));
+			}
+			assert_null(secret_key_ref(kibana, "ELASTICSEARCH_PASSWORD"));
+			json_decref(objs);
+			free(json);
+			continue;
+		}
+		assert_non_null(secret);
+		assert_string_equal(str_at(secret, "metadata.namespace"), NS);
+		/* ZWxhc3RpYy1wdw== is "elastic-pw". */
+		assert_string_equal(str_at(secret, "data.elastic"), "ZWxhc3RpYy1wdw==");
+		assert_non_null(json_object_get(json_object_get(secret, "data"), "tls.key"));
+		assert_non_null(json_object_get(json_object_get(secret, "data"), "ca.crt"));
+		for (int r = 0; r < ES_ROLE_COUNT; r++) {
+			const char *yml = yml_of(objs, r);
+			json_t *c = container(objs, r, "containers", "elasticsearch");
+			assert_non_null(strstr(yml, "xpack.security.enabled: true\n"));
+			assert_non_null(
+				strstr(yml, "xpack.security.transport.ssl.enabled: true\n"));
+			assert_non_null(strstr(yml,
+					       "xpack.security.transport.ssl.verification_mode: "
+					       "certificate\n"));
+			assert_non_null(strstr(yml, "xpack.security.http.ssl.enabled: true\n"));
+			assert_non_null(strstr(
+				yml, "xpack.security.http.ssl.certificate: certs/tls.crt\n"));
+			assert_non_null(
+				strstr(yml, "xpack.security.transport.ssl.key: certs/tls.key\n"));
+			assert_string_equal(secret_key_ref(c, "ELASTIC_PASSWORD"), "elastic");
+			json_t *m, *certs = NULL;
+			size_t k;
+			json_array_foreach (json_object_get(c, "volumeMounts"), k, m)
+				if (!strcmp(str_at(m, "name"), "certs"))
+					certs = m;
+			assert_non_null(certs);
+			assert_string_equal(str_at(certs, "mountPath"),
+					    "/usr/share/elasticsearch/config/certs");
+		}
+		assert_string_equal(env_value(kibana, "ELASTICSEARCH_USERNAME"),
+				    cases[i].kibana_user);
+		assert_string_equal(secret_key_ref(kibana, "ELASTICSEARCH_PASSWORD"),
+				    "kibana_system");
+		assert_string_equal(env_value(kibana, "ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES"),
+				    "/usr/share/kibana/config/certs/ca.crt");
+		const char *hosts = env_value(kibana, "ELASTICSEARCH_HOSTS")
+					    ? env_value(kibana, "ELASTICSEARCH_HOSTS")
+					    : env_value(kibana, "ELASTICSEARCH_URL");
+		assert_string_equal(hosts, "https://es-http:9200");
+		/* Kibana mounts the CA alone, never the nodes' key. */
+		json_t *kvol = at(find(objs, "Deployment", RENDER_KIBANA_NAME),
+				  "spec.template.spec.volumes.0.secret.items");
+		assert_int_equal(json_array_size(kvol), 1);
+		assert_string_equal(str_at(kvol, "0.key"), "ca.crt");
+		json_decref(objs);
+		free(json);
+	}
+}
+
 static void test_user_config_merged(void **state)
 {
 	json_t *objs = render(base_spec, NULL);
@@ -1704,6 +1819,7 @@ int main(void)
 		cmocka_unit_test(test_prepare_container),
 		cmocka_unit_test(test_image_off_the_allow_list_is_refused),
 		cmocka_unit_test(test_no_tenant_image_runs_privileged_or_as_root),
+		cmocka_unit_test(test_security_for_the_versions_that_have_it),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_namespace_names_fit_and_are_unambiguous),

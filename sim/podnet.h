@@ -1,0 +1,23 @@
+/*
+ * The pod network as a client inside the cluster sees it: a Service's DNS
+ * name and port (es-http.NAMESPACE.svc:9200) reach one of its ready pods,
+ * as cluster DNS and kube-proxy make it.  The simulator serves it on one
+ * local port (--pod-network); a client connects there and names the
+ * Service in TLS's server name and the Host header (curl --connect-to).
+ * Only TLS is served: a node's HTTP over TLS, with the certificate its
+ * elasticsearch.yml names (sim_es_http_tls()).
+ */
+#ifndef SIM_PODNET_H
+#define SIM_PODNET_H
+
+#include <stdbool.h>
+
+#include "common/util.h"
+
+struct event_base;
+
+bool podnet_start(struct event_base *base, const char *host, int port, int *bound_port,
+		  char **err) MUST_CHECK;
+void podnet_stop(void);
+
+#endif

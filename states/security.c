@@ -1,0 +1,176 @@
+/*
+ * A cluster's Elasticsearch security: made once by its create, for the
+ * versions whose free licence has it, when esaasd is configured for it
+ * (elasticsearch.security); then read by every job of the cluster to
+ * render its pods and to call it (kube/render_security.c).
+ */
+#include "states/internal.h"
+#include "states/states.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <openssl/rand.h>
+
+#include "common/base64.h"
+#include "common/config.h"
+#include "common/pki.h"
+#include "common/util.h"
+#include "common/json.h"
+#include "engine/fsm.h"
+#include "es/client.h"
+#include "kube/render.h"
+#include "states/env.h"
+
+#define CA_DAYS 3650
+#define CERT_DAYS 3650
+#define PASSWORD_BYTES 24 /* 32 characters of base64url */
+
+bool states_security_of(struct step *s, struct render_security *sec)
+{
+	json_t *j = step_security(s);
+
+	*sec = (struct render_security){
+		.ca_crt = json_str(j, "ca_crt"),
+		.tls_crt = json_str(j, "tls_crt"),
+		.tls_key = json_str(j, "tls_key"),
+		.elastic_password = json_str(j, "elastic"),
+		.kibana_password = json_str(j, "kibana_system"),
+	};
+	return sec->ca_crt && sec->tls_crt && sec->tls_key && sec->elastic_password &&
+	       sec->kibana_password;
+}
+
+bool states_es_credentials(struct step *s, struct es_credentials *cred)
+{
+	struct render_security sec;
+
+	if (!states_security_of(s, &sec))
+		return false;
+	*cred = (struct es_credentials){
+		.user = "elastic", .password = sec.elastic_password, .ca_pem = sec.ca_crt};
+	return true;
+}
+
+static char *new_password(void)
+{
+	unsigned char raw[PASSWORD_BYTES];
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return NULL;
+	return base64url_encode(raw, sizeof(raw));
+}
+
+/*
+ * The CA and the one certificate of the cluster's nodes: its names are
+ * every Service's of the namespace (es-http, the masters' headless one) and
+ * every pod's through the headless one, short and fully qualified, so that
+ * esaasd and Kibana can check the node they reach whichever it is.
+ */
+static json_t *make_security(const char *ns, char *err, size_t errlen)
+{
+	char *headless = render_headless_service(ns);
+	char *names[] = {
+		xasprintf("*.%s.svc", ns),
+		xasprintf("*.%s.svc.cluster.local", ns),
+		xasprintf("*.%s.%s.svc", headless, ns),
+		xasprintf("*.%s.%s.svc.cluster.local", headless, ns),
+		xstrdup(RENDER_HTTP_SERVICE),
+	};
+	char *cn = xasprintf("%s CA", ns);
+	char *elastic = new_password(), *kibana = new_password();
+	struct pki_pair ca = {0}, node = {0};
+	json_t *out = NULL;
+
+	if (!elastic || !kibana) {
+		snprintf(err, errlen, "no random bytes for the passwords");
+		goto done;
+	}
+	if (!pki_make_ca(cn, CA_DAYS, &ca, err, errlen) ||
+	    !pki_make_cert(&ca, ns, (const char *const *)names, ARRAY_SIZE(names), CERT_DAYS, &node,
+			   err, errlen))
+		goto done;
+	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ca_crt", ca.cert_pem, "ca_key",
+			ca.key_pem, "tls_crt", node.cert_pem, "tls_key", node.key_pem, "elastic",
+			elastic, "kibana_system", kibana);
+done:
+	pki_pair_free(&ca);
+	pki_pair_free(&node);
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		free(names[i]);
+	free(headless);
+	free(cn);
+	free(elastic);
+	free(kibana);
+	return out;
+}
+
+static void kibana_password_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	char *msg = res->klass == HTTPC_OK ? NULL
+					   : xasprintf("setting Kibana's password failed: %s",
+						       res->message ? res->message : "no answer");
+	l->ecall = NULL;
+	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, msg);
+	free(msg);
+}
+
+/*
+ * Kibana's built-in user has no password until one is set through the
+ * API (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-change-password.html):
+ * elastic sets the one of the cluster's Secret, for kibana_system from
+ * 7.8 (kibana before; the _xpack/ path on 6.x).  Setting it again is
+ * harmless, so a replay may.  A cluster without security has nothing to do.
+ */
+void state_set_kibana_password(struct step *s)
+{
+	struct render_security sec;
+
+	if (!states_security_of(s, &sec)) {
+		step_next(s);
+		return;
+	}
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	const struct es_version *v = &l->r->spec.version;
+	const char *user = es_version_at_least(v, 7, 8, 0) ? "kibana_system" : "kibana";
+	char *path = xasprintf("/%s/user/%s/_password",
+			       v->major >= 7 ? "_security" : "_xpack/security", user);
+	json_t *body = json_pack("{s:s}", "password", sec.kibana_password);
+	l->ecall = es_request(l->es, "POST", path, body, kibana_password_cb, l);
+	json_decref(body);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, false, "cannot send the request");
+}
+
+void state_apply_security(struct step *s)
+{
+	struct wf_env *env;
+	struct states_rendered *r = states_render_job(s, &env);
+	char err[256];
+
+	if (!r)
+		return;
+	/* Made once: a replay, or a cluster that has it, keeps what it has. */
+	if (!step_security(s) && env->cfg->es_security) {
+		char *image = NULL;
+		struct render_opts ro;
+		states_render_opts(s, env, &ro, NULL);
+		image = render_image(&r->spec, &ro, err, sizeof(err));
+		if (image && render_security_applies(&r->spec.version, image)) {
+			json_t *made = make_security(r->ns, err, sizeof(err));
+			if (!made) {
+				free(image);
+				states_rendered_free(r);
+				step_fail(s, "cannot make the cluster's certificates: %s", err);
+				return;
+			}
+			json_object_set_new(step_context(s), "es_security", made);
+		}
+		free(image);
+	}
+	states_rendered_free(r);
+	states_apply_kind(s, "Secret", NULL);
+}

@@ -1,0 +1,14 @@
+-- A cluster's Elasticsearch security, for the versions whose free licence
+-- has it (6.8+ with elasticsearch.security): its CA (certificate and key),
+-- its nodes' certificate and key (PEM), and the passwords of elastic and
+-- kibana_system, as {"ca_crt", "ca_key", "tls_crt", "tls_key", "elastic",
+-- "kibana_system"}.  Made once by the create job (its context's
+-- es_security, kept here by the transition that carries it) and never
+-- replaced (dropped when the cluster is deleted, as its Secret goes with
+-- its namespace): the nodes' Secret es-security is rendered from it, esaasd
+-- calls the cluster with it, and a member reads the elastic user's
+-- password through GET /api/v1/clusters/{name}/credentials.  NULL: the
+-- cluster has no security (before 6.8, an -oss image, or created without).
+-- Readable by whoever reads this database, as a Kubernetes Secret is by
+-- whoever reads etcd: give the database the same protection.
+ALTER TABLE clusters ADD COLUMN es_security jsonb;

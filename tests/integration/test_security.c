@@ -1,0 +1,307 @@
+/*
+ * Elasticsearch security end to end: esaasd configured for it
+ * (elasticsearch.security), reaching the clusters on the simulator's pod
+ * network (elasticsearch.url, elasticsearch.connect_to), as an esaasd
+ * inside the fleet reaches them.  A 7.x and an 8.x cluster are created
+ * with their own CA, certificate and passwords; nobody gets in without
+ * credentials, and esaas's own operations still work.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+
+#include "common/base64.h"
+#include "common/json.h"
+#include "common/pki.h"
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+static struct pg pg;
+
+static const char SIM_CONFIG[] = "tick_ms: 20\n"
+				 "nodes:\n  count: 4\n"
+				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n"
+				 "  no_master_wait_ms: 500\n"
+				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+
+struct fixture {
+	char dburl[600];
+	struct sim sim;
+	struct esaasd d;
+	PGconn *sql;
+};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	pg_finish(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(void)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	char *extra = xasprintf("elasticsearch:\n"
+				"  url: http://{service}.{namespace}.svc:9200\n"
+				"  security: true\n"
+				"  connect_to: 127.0.0.1:%d\n",
+				f->sim.podnet_port);
+	struct esaasd_opts o = {.kubeconfig = f->sim.kubeconfig,
+				.retry_base_ms = 100,
+				.retry_cap_ms = 500,
+				.extra_yaml = extra};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	free(extra);
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	bool in_spec = sim_es_requests_in_spec(&f->sim);
+	int src = sim_stop(&f->sim);
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	if (src != 0)
+		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
+	if (!in_spec)
+		fprintf(stderr, "esaasd sent a request its version does not accept; see %s\n",
+			f->sim.dir);
+	PQfinish(f->sql);
+	free(f);
+	return rc == 0 && src == 0 && in_spec ? 0 : -1;
+}
+
+struct answer {
+	char buf[16384];
+	size_t len;
+};
+
+static size_t collect(char *p, size_t size, size_t n, void *arg)
+{
+	struct answer *a = arg;
+	size_t take = size * n;
+	if (take > sizeof(a->buf) - 1 - a->len)
+		take = sizeof(a->buf) - 1 - a->len;
+	memcpy(a->buf + a->len, p, take);
+	a->len += take;
+	a->buf[a->len] = '\0';
+	return size * n;
+}
+
+/* GET path of cluster namespace ns on the pod network, as a tenant's
+ * client inside the fleet would: checking the certificate against ca_pem,
+ * as user:password (NULL: no credentials).  The status, or -CURLcode. */
+static long tenant_get(const struct fixture *f, const char *ns, const char *path,
+		       const char *ca_pem, const char *userpwd, struct answer *a)
+{
+	CURL *h = curl_easy_init();
+	char *url = xasprintf("https://es-http.%s.svc:9200%s", ns, path);
+	char *to_entry = xasprintf("::127.0.0.1:%d", f->sim.podnet_port);
+	struct curl_slist *to = curl_slist_append(NULL, to_entry);
+	struct curl_blob blob = {
+		.data = (void *)ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
+	long status = 0;
+	memset(a, 0, sizeof(*a));
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CONNECT_TO, to);
+	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+	if (userpwd)
+		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
+	CURLcode rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+	else
+		status = -(long)rc;
+	curl_slist_free_all(to);
+	curl_easy_cleanup(h);
+	free(to_entry);
+	free(url);
+	return status;
+}
+
+static void expect_succeeded(const struct esaasd *d, int64_t id)
+{
+	assert_true(job_succeeded(d, id, 300000));
+}
+
+/* An operation's job, accepted (202) and then succeeded. */
+static void operate(const struct fixture *f, const char *method, const char *path, const char *body)
+{
+	long status = 0;
+	int64_t id = api_op(&f->d, method, path, body, &status);
+	if (status != 202)
+		fail_msg("%s %s: %ld", method, path, status);
+	expect_succeeded(&f->d, id);
+}
+
+/*
+ * A 7.x and an 8.x cluster created with security: through the API
+ * server's service proxy (which drops every Authorization header) a
+ * request is answered 401 by Elasticsearch; a tenant's client gets the
+ * credentials and the CA through the API and is let in over TLS, the
+ * certificate chaining to the cluster's own CA; esaas scales, restarts
+ * and reconfigures both, and its health sweep reads them.
+ */
+static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	static const char *const names[] = {"sec7", "sec8"};
+	static const char *const versions[] = {"7.17.10", "8.17.0"};
+	int64_t ids[2];
+	for (int i = 0; i < 2; i++) {
+		char *spec =
+			xasprintf("{\"name\": \"%s\", \"version\": \"%s\","
+				  " \"masters\": {\"replicas\": 1},"
+				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}",
+				  names[i], versions[i]);
+		ids[i] = post_cluster(&f->d, spec);
+		assert_true(ids[i] > 0);
+		free(spec);
+	}
+	for (int i = 0; i < 2; i++)
+		expect_succeeded(&f->d, ids[i]);
+
+	for (int i = 0; i < 2; i++) {
+		struct http_resp r;
+		struct answer a;
+		char *ns = xasprintf("es-default-%s", names[i]);
+		char *proxy = xasprintf("/api/v1/namespaces/%s/services/https:es-http:9200/proxy"
+					"/_cluster/health",
+					ns);
+		/* Through the service proxy (over TLS to the pod, the https:
+		 * scheme): Elasticsearch's own 401, since the proxy passes no
+		 * credentials on. */
+		assert_true(sim_call(&f->sim, "GET", proxy, NULL, &r));
+		assert_int_equal(r.status, 401);
+		assert_string_equal(json_str(json_object_get(r.body, "error"), "type"),
+				    "security_exception");
+		http_resp_free(&r);
+		/* In plain HTTP the node closes the connection: no data either. */
+		char *plain = xasprintf("/api/v1/namespaces/%s/services/es-http:9200/proxy/", ns);
+		assert_true(sim_call(&f->sim, "GET", plain, NULL, &r));
+		assert_int_equal(r.status, 503);
+		assert_non_null(strstr(r.raw, "error trying to reach service: EOF"));
+		http_resp_free(&r);
+		free(plain);
+
+		/* The credentials, through the API. */
+		char *path = xasprintf("/api/v1/clusters/%s/credentials", names[i]);
+		assert_true(http_call(&f->d, "GET", path, NULL, NULL, &r));
+		assert_int_equal(r.status, 200);
+		char *password = xstrdup(json_str(r.body, "password"));
+		char *ca = xstrdup(json_str(r.body, "ca_crt"));
+		char *want_url = xasprintf("https://es-http.%s.svc:9200", ns);
+		assert_string_equal(json_str(r.body, "url"), want_url);
+		http_resp_free(&r);
+		/* The Secret the pods read has the same password and CA; the
+		 * nodes' certificate chains to that CA and names the service. */
+		char *secret_path = xasprintf("/api/v1/namespaces/%s/secrets/es-security", ns);
+		assert_true(sim_call(&f->sim, "GET", secret_path, NULL, &r));
+		assert_int_equal(r.status, 200);
+		json_t *data = json_object_get(r.body, "data");
+		unsigned char *crt = NULL;
+		size_t len = 0;
+		const char *b64 = json_str(data, "tls.crt");
+		assert_non_null(b64);
+		assert_true(base64_decode(b64, strlen(b64), &crt, &len, NULL));
+		char err[256];
+		char *host = xasprintf("es-http.%s.svc", ns);
+		assert_true(pki_verify(ca, (const char *)crt, host, err, sizeof(err)));
+		free(host);
+		free(crt);
+		/* Kibana's user signs in with the Secret's password, which the
+		 * create set in Elasticsearch. */
+		unsigned char *kpw = NULL;
+		b64 = json_str(data, "kibana_system");
+		assert_non_null(b64);
+		assert_true(base64_decode(b64, strlen(b64), &kpw, &len, NULL));
+		char *kibana = xasprintf("kibana_system:%s", (const char *)kpw);
+		free(kpw);
+		http_resp_free(&r);
+
+		/* A tenant's client: nothing without credentials, in with them. */
+		assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, NULL, &a), 401);
+		assert_non_null(strstr(a.buf, "missing authentication credentials"));
+		char *wrong = xasprintf("elastic:%s-not", password);
+		assert_int_equal(tenant_get(f, ns, "/", ca, wrong, &a), 401);
+		char *userpwd = xasprintf("elastic:%s", password);
+		assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, userpwd, &a), 200);
+		assert_non_null(strstr(a.buf, "\"status\":\"green\""));
+		assert_int_equal(tenant_get(f, ns, "/", ca, kibana, &a), 200);
+		free(kibana);
+		free(wrong);
+		free(userpwd);
+		free(secret_path);
+		free(want_url);
+		free(password);
+		free(ca);
+		free(path);
+		free(proxy);
+		free(ns);
+	}
+
+	/* esaas's own operations, over TLS with the cluster's credentials. */
+	operate(f, "POST", "/api/v1/clusters/sec7/scale", "{\"role\": \"data\", \"replicas\": 3}");
+	operate(f, "PATCH", "/api/v1/clusters/sec7/config",
+		"{\"settings\": {\"cluster.routing.allocation.node_concurrent_recoveries\": 3}}");
+	operate(f, "POST", "/api/v1/clusters/sec8/restart", "{\"role\": \"data\"}");
+
+	/* The health sweep reads them too. */
+	int64_t until = harness_now_ms() + 60000;
+	bool green = false;
+	while (!green && harness_now_ms() < until) {
+		struct http_resp r;
+		assert_true(http_call(&f->d, "GET", "/api/v1/clusters/sec8", NULL, NULL, &r));
+		const char *h = json_str(json_object_get(r.body, "health"), "status");
+		green = h && !strcmp(h, "green");
+		http_resp_free(&r);
+		if (!green)
+			msleep(200);
+	}
+	assert_true(green);
+
+	/* Deleted, a cluster keeps no credentials in the database. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE es_security IS NOT NULL", 0,
+				 NULL),
+			 2);
+	operate(f, "DELETE", "/api/v1/clusters/sec7", NULL);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE es_security IS NOT NULL", 0,
+				 NULL),
+			 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(
+			test_secured_clusters_refuse_strangers_and_esaas_still_operates_them,
+			teardown),
+	};
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
+	return harness_run_group(tests, group_setup, group_teardown);
+}
