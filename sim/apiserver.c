@@ -36,6 +36,7 @@
 #include "sim/store.h"
 #include "sim/managed.h"
 #include "sim/tls.h"
+#include "sim/watch.h"
 #include "common/yamljson.h"
 #include "common/json.h"
 
@@ -44,6 +45,8 @@
 static struct event_base *base;
 static struct evhttp *http;
 static struct call *hung[1024]; /* calls parked by a hang fault */
+/* Requests to the API (not /_sim/), and the watches among them. */
+static long long api_requests, api_watches;
 
 /* --- Status bodies -------------------------------------------------------- */
 
@@ -1383,7 +1386,7 @@ static bool field_supported(const json_t *obj, const char *path)
 }
 
 /* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
-static bool field_matches(const json_t *obj, const char *sel, bool *bad)
+bool apiserver_field_matches(const json_t *obj, const char *sel, bool *bad)
 {
 	char *copy = xstrdup(sel);
 	bool ok = true;
@@ -1443,7 +1446,7 @@ static void serve_list(struct call *c, struct target *t)
 			json_object_get(json_object_get(objs[i]->body, "metadata"), "labels");
 		if (!selector_matches(&sel, labels))
 			continue;
-		if (fs && !field_matches(objs[i]->body, fs, &bad))
+		if (fs && !apiserver_field_matches(objs[i]->body, fs, &bad))
 			continue;
 		if (bad)
 			break;
@@ -2474,10 +2477,27 @@ static void serve_sim(struct call *c, struct target *t)
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
 			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
+			json_object_set_new(st, "api_requests",
+					    json_pack("{s:I, s:I}", "total",
+						      (json_int_t)api_requests, "watches",
+						      (json_int_t)api_watches));
+			json_object_set_new(st, "watches", watch_state());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();
+			api_requests = api_watches = 0;
 			call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
+	if (t->nsegs == 3 && !strcmp(t->segs[1], "watches") && !strcmp(t->segs[2], "close")) {
+		/* What a restart of the API server does to its watchers; with
+		 * ?compact=true an etcd compaction too (sim/watch.h). */
+		if (!strcmp(c->method, "POST")) {
+			int n = watch_close_all(call_param_bool(c, "compact", false));
+			call_reply_json(c, 200, json_pack("{s:i}", "closed", n));
 		} else {
 			reply_method_not_allowed(c);
 		}
@@ -2570,7 +2590,9 @@ static void route(struct call *c)
 		goto done;
 	}
 	if (!t.name) {
-		if (!strcmp(c->method, "GET"))
+		if (!strcmp(c->method, "GET") && call_param_bool(c, "watch", false))
+			watch_serve(c, t.kind, t.ns);
+		else if (!strcmp(c->method, "GET"))
 			serve_list(c, &t);
 		else if (!strcmp(c->method, "POST") && !t.kind->readonly &&
 			 (t.ns || !t.kind->namespaced))
@@ -2918,6 +2940,9 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		route(c);
 		return;
 	}
+	api_requests++;
+	if (call_param_bool(c, "watch", false))
+		api_watches++;
 	faults_check(c->method, c->path, &hit);
 	if (hit.hang) {
 		free(hit.message);

@@ -9,6 +9,7 @@
 #define SIM_APISERVER_H
 
 #include <stdbool.h>
+#include <jansson.h>
 
 #include "common/util.h"
 
@@ -19,5 +20,9 @@ struct event_base;
 bool apiserver_start(struct event_base *base, const char *host, int port, bool tls, int *bound_port,
 		     char **err) MUST_CHECK;
 void apiserver_stop(void);
+
+/* Whether obj passes a fieldSelector (a=b, a==b, a!=b, comma-joined) on the
+ * fields its kind can be selected by; *bad is set for a field it cannot. */
+bool apiserver_field_matches(const json_t *obj, const char *sel, bool *bad);
 
 #endif

@@ -28,6 +28,7 @@
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
+#include "sim/watch.h"
 
 static volatile bool stopping;
 static char *token_dir; /* where the bound tokens' files are, or NULL */
@@ -372,6 +373,7 @@ int main(int argc, char **argv)
 		log_warn("no --es-api: Elasticsearch accepts every query parameter");
 
 	store_init();
+	store_set_event_cb(watch_record);
 	record_init();
 	faults_init();
 	if (simconf_get()->faults && !faults_add(simconf_get()->faults, &err)) {
@@ -390,6 +392,7 @@ int main(int argc, char **argv)
 		free(err);
 		goto cleanup;
 	}
+	watch_init(base);
 	controllers_init(base);
 	sim_es_init(base);
 	if (simconf_get()->token_life_ms > 0) {
@@ -439,6 +442,7 @@ cleanup:
 	if (rotation)
 		event_free(rotation);
 	free(token_dir);
+	watch_free();
 	apiserver_stop();
 	sim_tls_free();
 	free(ca_pem);
