@@ -111,6 +111,7 @@ static const struct key keys[] = {
 	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},
 	{"kubernetes.utility_image", KEY_STRING, FIELD(kube_utility_image), 0, 0, "busybox:1.36.1"},
 	{"kubernetes.tune_hosts", KEY_BOOL, FIELD(kube_tune_hosts), 0, 0, "false"},
+	{"kubernetes.watch", KEY_BOOL, FIELD(kube_watch), 0, 0, "true"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 

@@ -74,6 +74,8 @@ struct config {
 	char *kube_utility_image; /* kubernetes.utility_image: esaas's own init and wipe image */
 	bool kube_tune_hosts;	  /* kubernetes.tune_hosts: false; true raises vm.max_map_count
 			       * from a privileged init container of the utility image */
+	bool kube_watch;	  /* kubernetes.watch: true; waits wake on the namespace's watch
+			  * (kube/watch.h), false: they only poll */
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */
 

@@ -267,6 +267,38 @@ void engine_arm_wake(struct engine *e, int64_t ms)
 	evtimer_add(e->wake_ev, &tv);
 }
 
+static void job_woken_cb(void *arg, const struct db_error *err, bool found, int64_t v)
+{
+	struct engine *e = arg;
+	(void)v;
+	e->queries--;
+	if (err)
+		log_warn("engine: cannot wake a waiting job: %s", err->message);
+	else if (found && !e->stopping)
+		engine_arm_wake(e, 0);
+	engine_check_done(e);
+}
+
+void engine_wake_parked(struct engine *e, int64_t id)
+{
+	e->queries++;
+	storage_jobrun_wake_job(e->db, id, job_woken_cb, e);
+}
+
+void engine_wake_job(struct engine *e, int64_t id)
+{
+	if (e->stopping)
+		return;
+	for (struct job_run *run = e->runs; run; run = run->next) {
+		if (run->id == id) {
+			/* Still ours: its wait is woken once it is written. */
+			run->woken = true;
+			return;
+		}
+	}
+	engine_wake_parked(e, id);
+}
+
 static void next_wake_cb(void *arg, const struct db_error *err, bool found, int64_t v)
 {
 	struct engine *e = arg;

@@ -2943,7 +2943,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	api_requests++;
 	if (call_param_bool(c, "watch", false))
 		api_watches++;
-	faults_check(c->method, c->path, &hit);
+	faults_check(c->method, c->path, c->query_raw, &hit);
 	if (hit.hang) {
 		free(hit.message);
 		for (size_t i = 0; i < ARRAY_SIZE(hung); i++) {
