@@ -2410,6 +2410,35 @@ static void test_terminating_pod_leaves_the_endpoints_late(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * The health long-poll as Elasticsearch answers it (RestClusterHealthAction):
+ * at once when every wait_for_* holds, else at the timeout with 408 and
+ * "timed_out": true over the health as it is then.
+ */
+static void test_es_health_long_poll_answers_at_its_timeout_with_408(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("eslp", 1, "7.17.10");
+	es_wait_green("eslp", 2);
+	assert_int_equal(call("GET",
+			      es_path("eslp", "/_cluster/health?wait_for_status=green"
+					      "&wait_for_no_relocating_shards=true"
+					      "&wait_for_no_initializing_shards=true&timeout=1s"),
+			      NULL, &r),
+			 200);
+	assert_false(json_is_true(json_object_get(r.body, "timed_out")));
+	http_resp_free(&r);
+	assert_int_equal(call("GET",
+			      es_path("eslp", "/_cluster/health?wait_for_nodes=%3E%3D5&timeout=1s"),
+			      NULL, &r),
+			 408);
+	assert_true(json_is_true(json_object_get(r.body, "timed_out")));
+	assert_string_equal(jstr(r.body, "status"), "green");
+	assert_int_equal(jint(r.body, "number_of_nodes"), 2);
+	http_resp_free(&r);
+}
+
 static void test_es_health_through_proxy(void **state)
 {
 	struct http_resp r;
@@ -5243,6 +5272,7 @@ int main(void)
 		cmocka_unit_test(test_disruption_budget_counts_through_replica_sets),
 		cmocka_unit_test(test_es_responses_match_the_spec),
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
+		cmocka_unit_test(test_es_health_long_poll_answers_at_its_timeout_with_408),
 		cmocka_unit_test(test_watch_streams_events_after_the_resource_version),
 		cmocka_unit_test(test_watch_bookmarks_and_too_old_resource_version),
 		cmocka_unit_test(test_watch_kubectl_get_w_and_rollout_status),
