@@ -1,12 +1,15 @@
 /*
  * One watch per namespace and resource (kube/watch.h).
  *
- * Each resource goes list → watch → (the server's timeout) watch again
- * from the last resourceVersion → ...; a 410 goes back to the list, any
- * other failure waits its back-off and starts over from the list.  What
- * matters of each object (a pod's phase, readiness and deletion; a
- * StatefulSet's generation and status) is kept, so that an event which
- * changes nothing a wait reads wakes no one.
+ * Each resource is watched first without a resourceVersion, which the
+ * API server answers with what is there as ADDED, then the changes (a
+ * list and a watch in one request); when the server ends the stream, again
+ * from the last resourceVersion seen; a 410 starts over without one; any
+ * other failure waits its back-off and tries the same resourceVersion
+ * again.  What matters of each object (a pod's readiness, deletion and
+ * end; a StatefulSet's generation, observedGeneration and replicas) is
+ * kept, so that an event which changes nothing a wait reads wakes no one,
+ * and what a new start sends again as ADDED wakes no one either.
  */
 #include "kube/watch.h"
 
@@ -22,7 +25,7 @@
 
 /* client-go's reflector asks for 5 to 10 minutes; one value is enough here. */
 #define WATCH_TIMEOUT_S 300
-/* Back-off of a failed list or watch (the reflector's is 800 ms to 30 s). */
+/* Back-off of a failed watch (the reflector's is 800 ms to 30 s). */
 #define RETRY_BASE_MS 250
 #define RETRY_CAP_MS 30000
 /* A namespace nobody has waited on for so long has its watches closed. */
@@ -48,10 +51,11 @@ struct ns_watch;
 struct res_watch {
 	struct ns_watch *nw;
 	enum res_kind kind;
-	char *rv;		/* the last resourceVersion seen; NULL: list first */
-	struct kube_call *call; /* the list or the watch in flight */
+	char *rv;		/* the last resourceVersion seen; NULL: from what is there */
+	struct kube_call *call; /* the watch in flight */
 	bool watching;		/* call is the watch */
 	bool expired;		/* the stream said 410 */
+	int64_t started_ms;	/* when the watch was sent */
 	int failures;		/* in a row */
 	struct event *retry_ev;
 	json_t *seen; /* name -> what a wait reads of it */
@@ -81,20 +85,22 @@ struct kube_watches {
 
 static void res_start(struct res_watch *r);
 
-/* What a wait reads of an object; allocated. */
+/*
+ * What a wait reads of an object; allocated.  Its first character says
+ * whether the object counts for a wait on its own, seen for the first
+ * time: a pod that is ready, has ended or is being deleted ('1'), not one
+ * that has only been made ('0'), which changes no count of ready pods.
+ */
 static char *summary(enum res_kind kind, json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *status = json_object_get(obj, "status");
 	if (kind == RES_STATEFULSETS) {
-		char *st = json_dumps(status ? status : json_null(),
-				      JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-		char *s = xasprintf(
-			"%lld %s",
-			(long long)json_integer_value(json_object_get(meta, "generation")),
-			st ? st : "");
-		free(st);
-		return s;
+		/* Its controller having acted on its spec or not; its counts
+		 * of pods follow the pods' own events. */
+		json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
+		json_int_t seen = json_integer_value(json_object_get(status, "observedGeneration"));
+		return xasprintf("0 %s", seen >= gen ? "current" : "pending");
 	}
 	bool ready = false;
 	size_t i;
@@ -104,10 +110,14 @@ static char *summary(enum res_kind kind, json_t *obj)
 		if (type && !strcmp(type, "Ready"))
 			ready = !strcmp(json_str(c, "status") ? json_str(c, "status") : "", "True");
 	}
+	/* Failed or Succeeded ends a pod for good; Pending to Running
+	 * changes nothing a wait counts. */
 	const char *phase = json_str(status, "phase");
-	return xasprintf("%s %s %s %s", json_str(meta, "uid") ? json_str(meta, "uid") : "",
-			 phase ? phase : "", ready ? "ready" : "not-ready",
-			 json_object_get(meta, "deletionTimestamp") ? "deleting" : "");
+	bool ended = phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"));
+	bool deleting = json_object_get(meta, "deletionTimestamp") != NULL;
+	return xasprintf("%d %s %s %s %s", ready || ended || deleting,
+			 json_str(meta, "uid") ? json_str(meta, "uid") : "", ended ? phase : "",
+			 ready ? "ready" : "not-ready", deleting ? "deleting" : "");
 }
 
 /* Something a wait reads changed: wake every job waiting there. */
@@ -145,8 +155,6 @@ static void res_retry(struct res_watch *r, const char *why)
 	r->failures++;
 	w->failures++;
 	r->watching = false;
-	free(r->rv);
-	r->rv = NULL;
 	int64_t ms = RETRY_BASE_MS;
 	for (int i = 1; i < r->failures && ms < RETRY_CAP_MS; i++)
 		ms *= 2;
@@ -187,6 +195,7 @@ static void event_cb(void *arg, json_t *ev)
 		return;
 	}
 	set_rv(r, json_str(meta, "resourceVersion"));
+	r->failures = 0; /* held again */
 	if (!strcmp(type, "BOOKMARK"))
 		return;
 	nw->w->events++;
@@ -200,7 +209,7 @@ static void event_cb(void *arg, json_t *ev)
 	} else {
 		char *now = summary(r->kind, obj);
 		const char *was = json_str(r->seen, name);
-		relevant = !was || strcmp(was, now) != 0;
+		relevant = was ? strcmp(was, now) != 0 : now[0] == '1';
 		json_object_set_new(r->seen, name, json_string(now));
 		free(now);
 	}
@@ -216,18 +225,27 @@ static void watch_done_cb(void *arg, const struct kube_result *res)
 		  res->status, r->expired ? ", resourceVersion too old" : "",
 		  res->message ? res->message : "");
 	if (res->status == 410 || r->expired) {
-		/* Too old: list again (the reflector's relist). */
+		/* Too old: from what is there again (the reflector's relist). */
 		r->expired = false;
 		r->watching = false;
 		free(r->rv);
 		r->rv = NULL;
 		r->nw->w->relists++;
 		res_start(r);
+		/* What went meanwhile sends no DELETED: the waits look again. */
+		ns_changed(r->nw);
 		return;
 	}
 	if (res->klass == HTTPC_OK) {
-		/* The server's timeout: on from where it was. */
-		res_start(r);
+		r->failures = 0;
+		/* The server's timeout, or its restart: on from where it was,
+		 * after a pause if the stream ended as soon as it began. */
+		if (now_mono_ms() - r->started_ms < 1000) {
+			struct timeval tv = {0, RETRY_BASE_MS * 1000};
+			evtimer_add(r->retry_ev, &tv);
+		} else {
+			res_start(r);
+		}
 		return;
 	}
 	res_retry(r, res->message ? res->message : "the watch failed");
@@ -237,61 +255,28 @@ static void watch_send(struct res_watch *r)
 {
 	struct kube_watches *w = r->nw->w;
 	char *coll = collection(r->kind, r->nw->ns);
-	char *path = xasprintf("%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true"
-			       "&timeoutSeconds=%d",
-			       coll, r->rv, WATCH_TIMEOUT_S);
+	/* Without a resourceVersion the server sends what is there as
+	 * ADDED first (the list and the watch in one request): what `seen`
+	 * already has the same changes nothing. */
+	char *from = r->rv ? xasprintf("&resourceVersion=%s", r->rv) : xstrdup("");
+	char *path = xasprintf("%s?watch=1%s&allowWatchBookmarks=true&timeoutSeconds=%d", coll,
+			       from, WATCH_TIMEOUT_S);
+	free(from);
 	r->watching = true;
 	r->expired = false;
+	r->started_ms = now_mono_ms();
 	w->started++;
-	log_debug("kubernetes: watching %s in %s from resourceVersion %s", res_names[r->kind],
-		  r->nw->ns, r->rv);
+	log_debug("kubernetes: watching %s in %s from %s%s", res_names[r->kind], r->nw->ns,
+		  r->rv ? "resourceVersion " : "what is there", r->rv ? r->rv : "");
 	r->call =
 		kube_watch(w->k, path, (WATCH_TIMEOUT_S + 30) * 1000L, event_cb, watch_done_cb, r);
 	free(path);
 	free(coll);
 }
 
-static void list_cb(void *arg, const struct kube_result *res)
-{
-	struct res_watch *r = arg;
-	r->call = NULL;
-	if (res->klass != HTTPC_OK) {
-		res_retry(r, res->message ? res->message : "the list failed");
-		return;
-	}
-	json_t *meta = json_object_get(res->body, "metadata");
-	json_object_clear(r->seen);
-	size_t i;
-	json_t *obj;
-	json_array_foreach (json_object_get(res->body, "items"), i, obj) {
-		const char *name = json_str(json_object_get(obj, "metadata"), "name");
-		if (name) {
-			char *s = summary(r->kind, obj);
-			json_object_set_new(r->seen, name, json_string(s));
-			free(s);
-		}
-	}
-	set_rv(r, json_str(meta, "resourceVersion"));
-	if (!r->rv) {
-		res_retry(r, "the list has no resourceVersion");
-		return;
-	}
-	r->failures = 0;
-	watch_send(r);
-	/* What changed while no watch was held was not seen: look again. */
-	ns_changed(r->nw);
-}
-
 static void res_start(struct res_watch *r)
 {
-	if (r->rv) {
-		watch_send(r);
-		return;
-	}
-	char *coll = collection(r->kind, r->nw->ns);
-	r->watching = false;
-	r->call = kube_list(r->nw->w->k, coll, NULL, list_cb, r);
-	free(coll);
+	watch_send(r);
 }
 
 static void ns_free(struct ns_watch *nw)

@@ -11,11 +11,13 @@
  * (refused, dropped and not yet back) says so, and its waits poll as
  * before.
  *
- * The watches are those of client-go's reflector: a list for the
- * resourceVersion, then ?watch=1 from it with bookmarks and a server-side
- * timeout, resumed from the last resourceVersion seen when the server
- * ends the stream; a 410 (an ERROR event with the Expired Status, or the
- * answer itself) lists again; any other failure retries with a back-off.
+ * The watches follow client-go's reflector, with the list folded into the
+ * watch (?watch=1 without a resourceVersion answers what is there as
+ * ADDED, then the changes): bookmarks and a server-side timeout, resumed
+ * from the last resourceVersion seen when the server ends the stream; a
+ * 410 (an ERROR event with the Expired Status, or the answer itself)
+ * starts over from what is there; any other failure retries with a
+ * back-off.
  * A namespace no wait has asked about for a while has its watches closed.
  */
 #ifndef ESAAS_KUBE_WATCH_H

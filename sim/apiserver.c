@@ -45,8 +45,10 @@
 static struct event_base *base;
 static struct evhttp *http;
 static struct call *hung[1024]; /* calls parked by a hang fault */
-/* Requests to the API (not /_sim/), and the watches among them. */
+/* Requests to the API (not /_sim/), the watches among them, and their
+ * count by RBAC verb and resource ("list pods": n). */
 static long long api_requests, api_watches;
+static json_t *api_by_verb;
 
 /* --- Status bodies -------------------------------------------------------- */
 
@@ -2478,14 +2480,17 @@ static void serve_sim(struct call *c, struct target *t)
 			json_object_set_new(st, "faults", faults_json());
 			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
 			json_object_set_new(st, "api_requests",
-					    json_pack("{s:I, s:I}", "total",
+					    json_pack("{s:I, s:I, s:o}", "total",
 						      (json_int_t)api_requests, "watches",
-						      (json_int_t)api_watches));
+						      (json_int_t)api_watches, "by_verb",
+						      api_by_verb ? json_deep_copy(api_by_verb)
+								  : json_object()));
 			json_object_set_new(st, "watches", watch_state());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();
 			api_requests = api_watches = 0;
+			json_object_clear(api_by_verb);
 			call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
 		} else {
 			reply_method_not_allowed(c);
@@ -2926,6 +2931,18 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		memset(&t, 0, sizeof(t));
 		split_path(c->path, &t);
 		request_attrs(c, t.segs, t.nsegs, &a);
+		if (a.resource_request && strncmp(c->path, "/_sim/", 6) != 0) {
+			char *key = xasprintf("%s %s%s%s", a.verb, a.resource,
+					      a.subresource && *a.subresource ? "/" : "",
+					      a.subresource ? a.subresource : "");
+			if (!api_by_verb)
+				api_by_verb = json_object();
+			json_object_set_new(
+				api_by_verb, key,
+				json_integer(json_integer_value(json_object_get(api_by_verb, key)) +
+					     1));
+			free(key);
+		}
 		if (!rbac_allows(c->user, &a)) {
 			reply_forbidden(c, &a, NULL);
 			target_free(&t);
@@ -3011,6 +3028,8 @@ bool apiserver_start(struct event_base *b, const char *host, int port, bool tls,
 
 void apiserver_stop(void)
 {
+	json_decref(api_by_verb);
+	api_by_verb = NULL;
 	if (http)
 		evhttp_free(http);
 	http = NULL;

@@ -200,8 +200,7 @@ static void joined_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
-		/* Its pods are ready (the wait before): their endpoints lag. */
-		int64_t wait_ms = states_wait_endpoints_ms(l);
+		int64_t wait_ms = states_wait_ms(l);
 		states_call_finish(l);
 		step_wait(s, wait_ms,
 			  "cannot list the cluster's nodes yet: %s; waiting for _cat/nodes", msg);
@@ -267,11 +266,20 @@ static void joined_cb(void *arg, const struct es_result *res)
 			  want - missing, want, listed, first);
 }
 
+/*
+ * Asked of the masters through their headless Service, which has every
+ * master as its endpoint, ready or not: the HTTP Service has a node only
+ * a moment after it turns ready (the endpoint controller), and no watch
+ * of ours would say when.
+ */
 void states_wait_joined(struct step *s)
 {
-	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	char *svc = render_headless_service(l->r->ns);
+	states_call_connect(l, svc);
+	free(svc);
 	l->ecall = es_cat_nodes(l->es, joined_cb, l);
 }
 
@@ -291,7 +299,10 @@ static void health_cb(void *arg, const struct es_result *res)
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool green = states_healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : "");
-	int64_t wait_ms = states_health_wait_ms(s, res->status);
+	/* Not readable: the HTTP Service's endpoints follow its pods,
+	 * ready by now (the waits before), within moments. */
+	int64_t wait_ms =
+		seen[0] ? states_health_wait_ms(s, res->status) : states_wait_endpoints_ms(l);
 	states_call_finish(l);
 	if (green)
 		step_next(s);
@@ -299,8 +310,7 @@ static void health_cb(void *arg, const struct es_result *res)
 		step_wait(s, wait_ms, "health %s: %lld nodes, %lld unassigned shards", seen,
 			  (long long)nodes, (long long)unassigned);
 	else
-		step_wait(s, states_poll_ms(s), "health not readable yet: %s",
-			  msg ? msg : "no answer");
+		step_wait(s, wait_ms, "health not readable yet: %s", msg ? msg : "no answer");
 	free(seen);
 	free(msg);
 }
