@@ -110,13 +110,13 @@ static char *summary(enum res_kind kind, json_t *obj)
 		if (type && !strcmp(type, "Ready"))
 			ready = !strcmp(json_str(c, "status") ? json_str(c, "status") : "", "True");
 	}
-	/* Failed or Succeeded ends a pod for good; Pending to Running
-	 * changes nothing a wait counts. */
+	/* Running: its processes have started (Elasticsearch may answer
+	 * before the pod is ready); Failed or Succeeded: it has ended. */
 	const char *phase = json_str(status, "phase");
-	bool ended = phase && (!strcmp(phase, "Failed") || !strcmp(phase, "Succeeded"));
+	bool started = phase && strcmp(phase, "Pending") != 0;
 	bool deleting = json_object_get(meta, "deletionTimestamp") != NULL;
-	return xasprintf("%d %s %s %s %s", ready || ended || deleting,
-			 json_str(meta, "uid") ? json_str(meta, "uid") : "", ended ? phase : "",
+	return xasprintf("%d %s %s %s %s", started || ready || deleting,
+			 json_str(meta, "uid") ? json_str(meta, "uid") : "", started ? phase : "",
 			 ready ? "ready" : "not-ready", deleting ? "deleting" : "");
 }
 

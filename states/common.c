@@ -142,6 +142,10 @@ int64_t states_wait_ms(struct state_call *l)
 	case KUBE_WAIT_CHANGED:
 		return 0;
 	case KUBE_WAIT_WOKEN:
+		/* Woken by the watch; the poll stays at its interval, for
+		 * what Elasticsearch does between two changes of its pods
+		 * (a longer one left waits that no pod's change ends, such
+		 * as the masters' election, to wait it out). */
 	case KUBE_WAIT_POLL:
 		break;
 	}

@@ -293,7 +293,10 @@ static void health_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *status = json_str(res->body, "status");
+	/* Elasticsearch's answer, or its long-poll's 408 (the proxy's own
+	 * errors are Kubernetes Status bodies, whose "status" is another). */
+	bool answered = res->klass == HTTPC_OK || res->status == 408;
+	const char *status = answered ? json_str(res->body, "status") : NULL;
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
 	char *msg = res->message ? xstrdup(res->message) : NULL;
