@@ -245,6 +245,8 @@ void engine_run_begin(struct job_run *run)
 	struct step *s = engine_step_new(run);
 	run->step = s;
 	run->phase = RUN_HANDLER;
+	/* The look that starts now sees what a wake before it was for. */
+	run->woken = false;
 	struct log_ctx ctx = run_ctx(run);
 	jlog_debug(&ctx, "running");
 	st->run(s);
