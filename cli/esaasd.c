@@ -17,6 +17,7 @@
 #include "engine/engine.h"
 #include "engine/registry.h"
 #include "kube/client.h"
+#include "kube/watch.h"
 #include "kube/kubeconfig.h"
 #include "kube/spec.h"
 #include "monitor/sweep.h"
@@ -105,6 +106,12 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 	}
 	kube_conn_free(&conn);
 	return k;
+}
+
+/* A namespace's watch saw a change a waiting job may be waiting for. */
+static void wake_job_cb(void *arg, int64_t job_id)
+{
+	engine_wake_job(arg, job_id);
 }
 
 /* A job's end is committed: a failed one is an event for the webhook. */
@@ -437,6 +444,10 @@ int main(int argc, char **argv)
 		eopt.on_job_end_arg = &d;
 	}
 	d.engine = engine_new(d.base, db, &reg, &eopt);
+	if (env.kube && cfg.kube_watch) {
+		env.watches = kube_watches_new(d.base, env.kube);
+		kube_watches_set_wake(env.watches, wake_job_cb, d.engine);
+	}
 	if (cfg.monitor_enabled && (env.kube || cfg.es_url_template)) {
 		struct sweep_options sopt = {
 			.db = db,
@@ -488,6 +499,7 @@ out:
 	api_free(d.api);
 	db_pool_free(api_db);
 	db_pool_free(db);
+	kube_watches_free(env.watches);
 	engine_free(d.engine);
 	sweep_free(d.sweep);
 	webhook_free(d.webhook);

@@ -113,6 +113,7 @@ static const struct key keys[] = {
 	{"kubernetes.tune_hosts", KEY_BOOL, FIELD(kube_tune_hosts), 0, 0, "false"},
 	{"kubernetes.api_server_cidrs", KEY_OPT_STRING, FIELD(kube_api_server_cidrs), 0, 0, NULL},
 	{"kubernetes.esaasd_namespace", KEY_OPT_STRING, FIELD(kube_esaasd_namespace), 0, 0, NULL},
+	{"kubernetes.watch", KEY_BOOL, FIELD(kube_watch), 0, 0, "true"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
 	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, "false"},

@@ -59,6 +59,9 @@ struct httpc_call {
 	int64_t started_ms;
 	char errbuf[CURL_ERROR_SIZE];
 
+	bool (*stream)(const char *data, size_t len, void *arg);
+	void *stream_arg;
+
 	char *body; /* always NUL-terminated once the call is done */
 	size_t body_len;
 	size_t body_cap;
@@ -373,6 +376,13 @@ static size_t write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	struct httpc_call *c = arg;
 	size_t n = size * nmemb;
 
+	if (c->stream) {
+		long status = 0;
+
+		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status >= 200 && status < 300)
+			return c->stream(data, n, c->stream_arg) ? n : 0;
+	}
 	if (n > c->max_body - c->body_len) {
 		c->body_too_large = true;
 		return 0; /* libcurl stops with CURLE_WRITE_ERROR */
@@ -581,6 +591,8 @@ struct httpc_call *httpc_send(struct httpc *h, const struct httpc_request *req, 
 	c->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : HTTPC_DEFAULT_TIMEOUT_MS;
 	c->max_body = req->max_body > 0 ? req->max_body : HTTPC_DEFAULT_MAX_BODY;
 	c->max_body_for = req->max_body_for ? xstrdup(req->max_body_for) : NULL;
+	c->stream = req->stream;
+	c->stream_arg = req->stream_arg;
 	h->npending++;
 
 	problem = request_problem(req, method);

@@ -84,6 +84,15 @@ struct httpc_request {
 		*connect_to; /* "HOST:PORT" to connect to instead of the URL's; NULL: the URL's */
 	struct httpc_tls tls;
 	enum httpc_target target; /* for the metrics only */
+	/*
+	 * A stream (a Kubernetes watch): each piece of a 2xx answer's body is
+	 * handed to stream as it arrives and not kept, so the done callback
+	 * gets an empty body; other answers are kept whole as usual.  From
+	 * inside stream nothing may cancel this call or free the client;
+	 * returning false stops the call (it ends as a failed write).
+	 */
+	bool (*stream)(const char *data, size_t len, void *arg);
+	void *stream_arg;
 };
 
 /*

@@ -248,6 +248,8 @@ void engine_run_begin(struct job_run *run)
 	struct step *s = engine_step_new(run);
 	run->step = s;
 	run->phase = RUN_HANDLER;
+	/* The look that starts now sees what a wake before it was for. */
+	run->woken = false;
 	struct log_ctx ctx = run_ctx(run);
 	jlog_debug(&ctx, "running");
 	st->run(s);
@@ -268,6 +270,38 @@ void engine_arm_wake(struct engine *e, int64_t ms)
 	e->wake_at_mono = at;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	evtimer_add(e->wake_ev, &tv);
+}
+
+static void job_woken_cb(void *arg, const struct db_error *err, bool found, int64_t v)
+{
+	struct engine *e = arg;
+	(void)v;
+	e->queries--;
+	if (err)
+		log_warn("engine: cannot wake a waiting job: %s", err->message);
+	else if (found && !e->stopping)
+		engine_arm_wake(e, 0);
+	engine_check_done(e);
+}
+
+void engine_wake_parked(struct engine *e, int64_t id)
+{
+	e->queries++;
+	storage_jobrun_wake_job(e->db, id, job_woken_cb, e);
+}
+
+void engine_wake_job(struct engine *e, int64_t id)
+{
+	if (e->stopping)
+		return;
+	for (struct job_run *run = e->runs; run; run = run->next) {
+		if (run->id == id) {
+			/* Still ours: its wait is woken once it is written. */
+			run->woken = true;
+			return;
+		}
+	}
+	engine_wake_parked(e, id);
 }
 
 static void next_wake_cb(void *arg, const struct db_error *err, bool found, int64_t v)

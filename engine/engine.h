@@ -73,6 +73,13 @@ void engine_start(struct engine *e);
 void engine_shutdown(struct engine *e, void (*done)(void *arg), void *arg);
 void engine_free(struct engine *e);
 const char *engine_owner(const struct engine *e);
+/*
+ * What waiting job id waits for may have come: run it now rather than at
+ * its next poll.  A job this process runs or is writing runs again as soon
+ * as its wait is written; one that is parked, now, unless it is no longer
+ * waiting or someone holds it.
+ */
+void engine_wake_job(struct engine *e, int64_t id);
 void engine_stats(const struct engine *e, struct engine_stats *out);
 
 #endif

@@ -50,6 +50,9 @@ struct job_run {
 	 * continued, once the writer has the answer.
 	 */
 	bool superseded;
+	/* What its wait waits for may have come (engine_wake_job) while it
+	 * ran or was being written: it runs again at once. */
+	bool woken;
 	int64_t lease_confirmed_mono; /* when a statement last extended the lease */
 	struct step *step;	      /* the handler in flight */
 	struct event *deadline_ev;
@@ -172,6 +175,8 @@ void engine_claim_result(struct engine *e, const struct db_error *err,
 void engine_run_begin(struct job_run *run);
 void engine_run_free(struct job_run *run);
 void engine_arm_wake(struct engine *e, int64_t ms);
+/* Job id is parked waiting: run it now (engine_wake_job). */
+void engine_wake_parked(struct engine *e, int64_t id);
 void engine_check_done(struct engine *e);
 void engine_apply_outcome(struct job_run *run, enum outcome out, const char *next, int64_t delay_ms,
 			  const char *msg);

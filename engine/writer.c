@@ -212,8 +212,11 @@ static void writer_done(struct engine *e, struct transition *batch,
 			run->state_elapsed_ms = 0;
 			run->state_entered_mono = now_mono_ms();
 		}
-		/* We may well be the one to run it again: be awake then. */
-		if (t->release && t->delay_ms > 0 && !e->stopping)
+		/* We may well be the one to run it again: be awake then.  A
+		 * wait woken while it was being written runs now. */
+		if (t->release && t->delay_ms > 0 && !e->stopping && run->woken)
+			engine_wake_parked(e, run->id);
+		else if (t->release && t->delay_ms > 0 && !e->stopping)
 			engine_arm_wake(e, t->delay_ms);
 		bool cont = t->cont && !t->release && !run->superseded;
 		engine_transition_free(t);

@@ -358,6 +358,29 @@ struct es_call *es_health(struct es *es, const char *wait_for_status, const char
 	return send_call(es, "GET", path, NULL, false, false, cb, arg);
 }
 
+static const struct es_version *version_or_default(struct es *es, struct es_version *tmp);
+
+struct es_call *es_health_wait(struct es *es, const struct es_health_wait *w, es_done_cb cb,
+			       void *arg)
+{
+	struct es_version tmp;
+	const struct es_version *v = version_or_default(es, &tmp);
+	char path[256];
+	int n = snprintf(path, sizeof(path), "/_cluster/health?");
+	if (w->status)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "wait_for_status=%s&", w->status);
+	if (w->no_relocating && es_health_waits_for_no_relocating(v))
+		n += snprintf(path + n, sizeof(path) - (size_t)n,
+			      "wait_for_no_relocating_shards=true&");
+	if (w->no_initializing && es_health_waits_for_no_initializing(v))
+		n += snprintf(path + n, sizeof(path) - (size_t)n,
+			      "wait_for_no_initializing_shards=true&");
+	if (w->timeout)
+		n += snprintf(path + n, sizeof(path) - (size_t)n, "timeout=%s&", w->timeout);
+	path[n - 1] = '\0'; /* the last '&' or the '?' */
+	return send_call(es, "GET", path, NULL, false, false, cb, arg);
+}
+
 struct es_call *es_get_settings(struct es *es, es_done_cb cb, void *arg)
 {
 	return send_call(es, "GET", "/_cluster/settings?flat_settings=true", NULL, false, false, cb,

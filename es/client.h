@@ -85,6 +85,20 @@ struct es_call *es_info(struct es *es, es_done_cb cb, void *arg);
 /* wait_for_status may be NULL; timeout like "30s" (NULL: none). */
 struct es_call *es_health(struct es *es, const char *wait_for_status, const char *timeout,
 			  bool wait_for_events, es_done_cb cb, void *arg);
+/*
+ * _cluster/health that Elasticsearch answers once all of w holds, or at
+ * w->timeout with 408 and the health as it is then.  The waits for no
+ * relocating and no initializing shards are asked only of the versions
+ * that have them (es/version.h); the caller checks the answer anyway.
+ */
+struct es_health_wait {
+	const char *status;   /* wait_for_status, or NULL */
+	bool no_relocating;   /* wait_for_no_relocating_shards */
+	bool no_initializing; /* wait_for_no_initializing_shards */
+	const char *timeout;  /* "10s"; keep it shorter than the client's 30 s */
+};
+struct es_call *es_health_wait(struct es *es, const struct es_health_wait *w, es_done_cb cb,
+			       void *arg);
 struct es_call *es_get_settings(struct es *es, es_done_cb cb, void *arg);
 /* settings: flat {"key": value|null}, written in the version's scope. */
 struct es_call *es_put_settings(struct es *es, json_t *settings, es_done_cb cb, void *arg);

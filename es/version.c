@@ -208,6 +208,16 @@ bool es_flush_conflict_ok(const struct es_version *v)
 	return v->major < 8;
 }
 
+bool es_health_waits_for_no_relocating(const struct es_version *v)
+{
+	return v->major >= 5;
+}
+
+bool es_health_waits_for_no_initializing(const struct es_version *v)
+{
+	return es_version_at_least(v, 6, 2, 0);
+}
+
 bool es_has_node_shutdown(const struct es_version *v)
 {
 	return es_version_at_least(v, 7, 13, 0);

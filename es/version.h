@@ -114,6 +114,14 @@ const char *es_flush_path(const struct es_version *v);
  * the ordinary flush has still happened, so the restart may go on. */
 bool es_flush_conflict_ok(const struct es_version *v);
 
+/* _cluster/health waits for no relocating shard with
+ * wait_for_no_relocating_shards from 5.0 (before, wait_for_relocating_shards=0:
+ * https://www.elastic.co/guide/en/elasticsearch/reference/5.0/breaking_50_rest_api_changes.html),
+ * and for no initializing shard with wait_for_no_initializing_shards from 6.2
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/6.2/cluster-health.html). */
+bool es_health_waits_for_no_relocating(const struct es_version *v);
+bool es_health_waits_for_no_initializing(const struct es_version *v);
+
 /* The node shutdown API (PUT /_nodes/<id>/shutdown) exists from 7.13. */
 bool es_has_node_shutdown(const struct es_version *v);
 

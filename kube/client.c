@@ -41,6 +41,11 @@ struct kube_call {
 	uint64_t cred_gen;  /* of the credential it was sent with */
 	uint64_t waits_for; /* the plugin run it waits for, 0: none */
 	struct kube_call *next_waiting, *prev_waiting;
+	/* A watch: its events, the line being read, the call's timeout. */
+	kube_event_cb on_event;
+	char *line;
+	size_t line_len, line_cap;
+	long timeout_ms;
 };
 
 static char *dup_or_null(const char *s)
@@ -239,6 +244,7 @@ static char *query_escape(const char *s)
 
 static void call_free(struct kube_call *c)
 {
+	free(c->line);
 	free(c->method);
 	free(c->url);
 	free(c->content_type);
@@ -422,6 +428,35 @@ static bool cred_fresh(const struct kube *k)
 	       (k->cred.expires_wall_ms == 0 || now_wall_ms() < k->cred.expires_wall_ms);
 }
 
+/* A watch's body: one JSON event a line (handlers/watch.go). */
+static bool stream_cb(const char *data, size_t len, void *arg)
+{
+	struct kube_call *c = arg;
+	for (size_t i = 0; i < len; i++) {
+		if (data[i] != '\n') {
+			if (c->line_len + 1 >= c->line_cap) {
+				if (c->line_cap >= KUBE_MAX_OBJECT_BYTES) {
+					log_warn("kubernetes: %s: a watch event longer than %zu "
+						 "bytes; the watch is stopped",
+						 c->url + strlen(c->k->conn.server),
+						 (size_t)KUBE_MAX_OBJECT_BYTES);
+					return false;
+				}
+				c->line_cap = c->line_cap ? c->line_cap * 2 : 4096;
+				c->line = xrealloc(c->line, c->line_cap);
+			}
+			c->line[c->line_len++] = data[i];
+			continue;
+		}
+		json_t *ev = c->line_len ? json_loadb(c->line, c->line_len, 0, NULL) : NULL;
+		c->line_len = 0;
+		if (ev)
+			c->on_event(c->arg, ev);
+		json_decref(ev);
+	}
+	return true;
+}
+
 static void call_send(struct kube_call *c)
 {
 	struct kube *k = c->k;
@@ -458,6 +493,12 @@ static void http_send(struct kube_call *c)
 				  ? HTTPC_TARGET_ES
 				  : HTTPC_TARGET_KUBE,
 	};
+	if (c->on_event) {
+		c->line_len = 0;
+		req.stream = stream_cb;
+		req.stream_arg = c;
+		req.timeout_ms = c->timeout_ms;
+	}
 	kube_conn_to_tls(&k->conn, &req.tls);
 	if (k->conn.exec) {
 		req.tls.client_cert_pem = k->cred.client_cert_pem;
@@ -489,6 +530,23 @@ struct kube_call *kube_request_capped(struct kube *k, const char *method, const 
 	c->body = dup_or_null(body);
 	c->cb = cb;
 	c->arg = arg;
+	call_send(c);
+	return c;
+}
+
+struct kube_call *kube_watch(struct kube *k, const char *path, long timeout_ms,
+			     kube_event_cb on_event, kube_done_cb cb, void *arg)
+{
+	struct kube_call *c = xcalloc(1, sizeof(*c));
+	c->k = k;
+	c->max_body = KUBE_MAX_OBJECT_BYTES;
+	c->max_body_for = "a Kubernetes Status";
+	c->method = xstrdup("GET");
+	c->url = xasprintf("%s%s", k->conn.server, path);
+	c->cb = cb;
+	c->arg = arg;
+	c->on_event = on_event;
+	c->timeout_ms = timeout_ms;
 	call_send(c);
 	return c;
 }

@@ -105,6 +105,17 @@ struct kube_call *kube_request_capped(struct kube *k, const char *method, const 
 #define KUBE_MAX_OBJECT_BYTES ((size_t)2 * 1024 * 1024)
 #define KUBE_MAX_LIST_BYTES ((size_t)16 * 1024 * 1024)
 
+/*
+ * A watch: GET path (a collection with ?watch=1 and its options), whose
+ * events, {"type": ..., "object": ...} (borrowed), go to on_event as they
+ * arrive; cb then runs once at the end of the stream (the server's
+ * timeout, an error answer such as a 410, or timeout_ms).  on_event must
+ * not cancel the call.
+ */
+typedef void (*kube_event_cb)(void *arg, json_t *event);
+struct kube_call *kube_watch(struct kube *k, const char *path, long timeout_ms,
+			     kube_event_cb on_event, kube_done_cb cb, void *arg);
+
 /* The callback will not run. */
 void kube_cancel(struct kube_call *call);
 

@@ -16,9 +16,11 @@ const struct kube_resource kube_resources[] = {
 	{"Secret", "v1", "secrets", true, "get list create patch delete"},
 	{"Service", "v1", "services", true, "get list create patch delete"},
 	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
-	{"Pod", "v1", "pods", true, "get list create delete"},
+	/* watch: the waits wake on the pods and StatefulSets of a
+	 * cluster's namespace (kube/watch.h). */
+	{"Pod", "v1", "pods", true, "get list watch create delete"},
 	{"ResourceQuota", "v1", "resourcequotas", true, "get list create patch delete"},
-	{"StatefulSet", "apps/v1", "statefulsets", true, "get list create patch delete"},
+	{"StatefulSet", "apps/v1", "statefulsets", true, "get list watch create patch delete"},
 	{"StatefulSet", "apps/v1", "statefulsets/scale", true, "get patch"},
 	{"Deployment", "apps/v1", "deployments", true, "get list create patch delete"},
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},

@@ -37,6 +37,7 @@
 #include "sim/store.h"
 #include "sim/managed.h"
 #include "sim/tls.h"
+#include "sim/watch.h"
 #include "common/yamljson.h"
 #include "common/json.h"
 
@@ -45,6 +46,10 @@
 static struct event_base *base;
 static struct evhttp *http;
 static struct call *hung[1024]; /* calls parked by a hang fault */
+/* Requests to the API (not /_sim/), the watches among them, and their
+ * count by RBAC verb and resource ("list pods": n). */
+static long long api_requests, api_watches;
+static json_t *api_by_verb;
 
 /* --- Status bodies -------------------------------------------------------- */
 
@@ -1404,7 +1409,7 @@ static bool field_supported(const json_t *obj, const char *path)
 }
 
 /* fieldSelector: comma-joined a=b, a==b, a!=b on the few fields served. */
-static bool field_matches(const json_t *obj, const char *sel, bool *bad)
+bool apiserver_field_matches(const json_t *obj, const char *sel, bool *bad)
 {
 	char *copy = xstrdup(sel);
 	bool ok = true;
@@ -1464,7 +1469,7 @@ static void serve_list(struct call *c, struct target *t)
 			json_object_get(json_object_get(objs[i]->body, "metadata"), "labels");
 		if (!selector_matches(&sel, labels))
 			continue;
-		if (fs && !field_matches(objs[i]->body, fs, &bad))
+		if (fs && !apiserver_field_matches(objs[i]->body, fs, &bad))
 			continue;
 		if (bad)
 			break;
@@ -2652,10 +2657,30 @@ static void serve_sim(struct call *c, struct target *t)
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
 			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
+			json_object_set_new(st, "api_requests",
+					    json_pack("{s:I, s:I, s:o}", "total",
+						      (json_int_t)api_requests, "watches",
+						      (json_int_t)api_watches, "by_verb",
+						      api_by_verb ? json_deep_copy(api_by_verb)
+								  : json_object()));
+			json_object_set_new(st, "watches", watch_state());
 			call_reply_json(c, 200, st);
 		} else if (!strcmp(c->method, "DELETE")) {
 			record_clear();
+			api_requests = api_watches = 0;
+			json_object_clear(api_by_verb);
 			call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+		} else {
+			reply_method_not_allowed(c);
+		}
+		return;
+	}
+	if (t->nsegs == 3 && !strcmp(t->segs[1], "watches") && !strcmp(t->segs[2], "close")) {
+		/* What a restart of the API server does to its watchers; with
+		 * ?compact=true an etcd compaction too (sim/watch.h). */
+		if (!strcmp(c->method, "POST")) {
+			int n = watch_close_all(call_param_bool(c, "compact", false));
+			call_reply_json(c, 200, json_pack("{s:i}", "closed", n));
 		} else {
 			reply_method_not_allowed(c);
 		}
@@ -2755,7 +2780,9 @@ static void route(struct call *c)
 		goto done;
 	}
 	if (!t.name) {
-		if (!strcmp(c->method, "GET"))
+		if (!strcmp(c->method, "GET") && call_param_bool(c, "watch", false))
+			watch_serve(c, t.kind, t.ns);
+		else if (!strcmp(c->method, "GET"))
 			serve_list(c, &t);
 		else if (!strcmp(c->method, "POST") && !t.kind->readonly &&
 			 (t.ns || !t.kind->namespaced))
@@ -3089,6 +3116,18 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		memset(&t, 0, sizeof(t));
 		split_path(c->path, &t);
 		request_attrs(c, t.segs, t.nsegs, &a);
+		if (a.resource_request && strncmp(c->path, "/_sim/", 6) != 0) {
+			char *key = xasprintf("%s %s%s%s", a.verb, a.resource,
+					      a.subresource && *a.subresource ? "/" : "",
+					      a.subresource ? a.subresource : "");
+			if (!api_by_verb)
+				api_by_verb = json_object();
+			json_object_set_new(
+				api_by_verb, key,
+				json_integer(json_integer_value(json_object_get(api_by_verb, key)) +
+					     1));
+			free(key);
+		}
 		if (!rbac_allows(c->user, &a)) {
 			reply_forbidden(c, &a, NULL);
 			target_free(&t);
@@ -3103,7 +3142,10 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		route(c);
 		return;
 	}
-	faults_check(c->method, c->path, &hit);
+	api_requests++;
+	if (call_param_bool(c, "watch", false))
+		api_watches++;
+	faults_check(c->method, c->path, c->query_raw, &hit);
 	if (hit.hang) {
 		free(hit.message);
 		for (size_t i = 0; i < ARRAY_SIZE(hung); i++) {
@@ -3171,6 +3213,8 @@ bool apiserver_start(struct event_base *b, const char *host, int port, bool tls,
 
 void apiserver_stop(void)
 {
+	json_decref(api_by_verb);
+	api_by_verb = NULL;
 	if (http)
 		evhttp_free(http);
 	http = NULL;

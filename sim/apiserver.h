@@ -9,6 +9,7 @@
 #define SIM_APISERVER_H
 
 #include <stdbool.h>
+#include <jansson.h>
 
 #include "common/util.h"
 
@@ -23,5 +24,9 @@ void apiserver_stop(void);
  * (a ready endpoint, in turn, whose target port accepts), or NULL: what
  * kube-proxy does for a client inside the cluster.  The caller frees it. */
 char *apiserver_service_endpoint(const char *ns, const char *svc, int port);
+
+/* Whether obj passes a fieldSelector (a=b, a==b, a!=b, comma-joined) on the
+ * fields its kind can be selected by; *bad is set for a field it cannot. */
+bool apiserver_field_matches(const json_t *obj, const char *sel, bool *bad);
 
 #endif

@@ -47,6 +47,10 @@ static bool add_rule(const json_t *r, char **err)
 		*err = xstrdup("except: a string is expected");
 		return false;
 	}
+	if ((v = json_object_get(r, "query")) && !json_is_string(v)) {
+		*err = xstrdup("query: a string is expected");
+		return false;
+	}
 	if ((v = json_object_get(r, "method")) && !json_is_string(v)) {
 		*err = xstrdup("method: a string is expected");
 		return false;
@@ -135,7 +139,7 @@ json_t *faults_json(void)
 			 "red_clusters", red);
 }
 
-void faults_check(const char *method, const char *path, struct faults_hit *hit)
+void faults_check(const char *method, const char *path, const char *query, struct faults_hit *hit)
 {
 	size_t i;
 	json_t *r;
@@ -144,6 +148,7 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 		const char *pat = json_str(r, "path");
 		const char *except = json_str(r, "except");
 		const char *m = json_str(r, "method");
+		const char *q = json_str(r, "query");
 		json_t *rate = json_object_get(r, "rate");
 		json_t *count = json_object_get(r, "count");
 		json_int_t hits = json_integer_value(json_object_get(r, "hits"));
@@ -152,6 +157,8 @@ void faults_check(const char *method, const char *path, struct faults_hit *hit)
 		if (except && fnmatch(except, path, 0) == 0)
 			continue;
 		if (m && strcasecmp(m, method) != 0)
+			continue;
+		if (q && fnmatch(q, query ? query : "", 0) != 0)
 			continue;
 		if (count && hits >= json_integer_value(count))
 			continue;

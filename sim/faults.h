@@ -10,7 +10,8 @@
  *
  * path is an fnmatch(3) pattern on the request path ('*' crosses '/');
  * except, another, leaves out the paths it matches (the API server's own
- * faults, say, without the requests it proxies to a service); rate
+ * faults, say, without the requests it proxies to a service); query, a
+ * pattern on the query string ("*watch=1*": the watches alone); rate
  * (default 1) is the chance that a matching request is hit; status 0 with
  * latency_ms only delays; hang never answers; count limits how many
  * requests the rule hits.  Every rule that matches may hit: their rates
@@ -40,7 +41,7 @@ void faults_clear(void);
 json_t *faults_json(void);
 
 /* What happens to this request; clear hit->message with free(). */
-void faults_check(const char *method, const char *path, struct faults_hit *hit);
+void faults_check(const char *method, const char *path, const char *query, struct faults_hit *hit);
 bool faults_node_unschedulable(const char *node);
 bool faults_cluster_red(const char *ns);
 

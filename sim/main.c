@@ -29,6 +29,7 @@
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
+#include "sim/watch.h"
 
 static volatile bool stopping;
 static char *token_dir; /* where the bound tokens' files are, or NULL */
@@ -382,6 +383,7 @@ int main(int argc, char **argv)
 		log_warn("no --es-api: Elasticsearch accepts every query parameter");
 
 	store_init();
+	store_set_event_cb(watch_record);
 	record_init();
 	faults_init();
 	if (simconf_get()->faults && !faults_add(simconf_get()->faults, &err)) {
@@ -414,6 +416,7 @@ int main(int argc, char **argv)
 		log_info("pod network on %s:%d", phost, pbound);
 		free(phost);
 	}
+	watch_init(base);
 	controllers_init(base);
 	sim_es_init(base);
 	if (simconf_get()->token_life_ms > 0) {
@@ -463,6 +466,7 @@ cleanup:
 	if (rotation)
 		event_free(rotation);
 	free(token_dir);
+	watch_free();
 	apiserver_stop();
 	podnet_stop();
 	sim_tls_free();

@@ -50,6 +50,7 @@ static struct store_obj *graveyard;
 static int64_t resource_version = 1000;
 static store_change_fn change_fn;
 static void *change_arg;
+static store_event_fn event_fn;
 
 void store_init(void)
 {
@@ -79,6 +80,11 @@ void store_set_change_cb(store_change_fn fn, void *arg)
 {
 	change_fn = fn;
 	change_arg = arg;
+}
+
+void store_set_event_cb(store_event_fn fn)
+{
+	event_fn = fn;
 }
 
 static void changed(void)
@@ -233,6 +239,8 @@ struct store_obj *store_create(const struct store_kind *k, const char *ns, json_
 	else
 		json_object_del(meta, "generation");
 	set_rv(meta);
+	if (event_fn)
+		event_fn(k, "ADDED", body, NULL, (long long)resource_version);
 	if (tail)
 		tail->next = o;
 	else
@@ -263,6 +271,8 @@ void store_update(struct store_obj *o, json_t *body)
 	}
 	set_rv(meta);
 	o->body = body;
+	if (event_fn)
+		event_fn(o->kind, "MODIFIED", body, old, (long long)resource_version);
 	json_decref(old);
 	changed();
 }
@@ -282,6 +292,16 @@ void store_delete(struct store_obj *o)
 		break;
 	}
 	resource_version++;
+	if (event_fn) {
+		/* The last state, at the deletion's resourceVersion (etcd3's
+		 * watcher sends the previous object so). */
+		json_t *last = json_deep_copy(o->body);
+		char rv[32];
+		snprintf(rv, sizeof(rv), "%lld", (long long)resource_version);
+		json_object_set_new(meta_of(last), "resourceVersion", json_string(rv));
+		event_fn(o->kind, "DELETED", last, o->body, (long long)resource_version);
+		json_decref(last);
+	}
 	o->gone = true;
 	o->next = graveyard;
 	graveyard = o;

@@ -65,11 +65,17 @@ struct store_obj {
 };
 
 typedef void (*store_change_fn)(void *arg);
+/* One write, for the watches (sim/watch.h): "ADDED", "MODIFIED" or
+ * "DELETED", the object after and before (NULL for ADDED), the write's
+ * resourceVersion. */
+typedef void (*store_event_fn)(const struct store_kind *k, const char *type, const json_t *obj,
+			       const json_t *old, long long rv);
 
 void store_init(void);
 void store_free(void);
 /* Called after every write (to wake the controllers). */
 void store_set_change_cb(store_change_fn fn, void *arg);
+void store_set_event_cb(store_event_fn fn);
 
 const struct store_kind *store_kind_find(const char *group, const char *version,
 					 const char *plural);

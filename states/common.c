@@ -12,6 +12,7 @@
 #include "engine/fsm.h"
 #include "es/client.h"
 #include "kube/client.h"
+#include "kube/watch.h"
 #include "kube/render.h"
 #include "kube/spec.h"
 
@@ -138,6 +139,31 @@ void states_call_finish(struct state_call *l)
 	free(l);
 }
 
+int64_t states_wait_ms(struct state_call *l)
+{
+	struct step *s = l->step;
+	if (!l->env->watches)
+		return states_poll_ms(s);
+	switch (kube_watches_wait(l->env->watches, l->r->ns, l->watch_seq, step_job_id(s))) {
+	case KUBE_WAIT_CHANGED:
+		return 0;
+	case KUBE_WAIT_WOKEN:
+		/* Woken by the watch; the poll stays at its interval, for
+		 * what Elasticsearch does between two changes of its pods
+		 * (a longer one left waits that no pod's change ends, such
+		 * as the masters' election, to wait it out). */
+	case KUBE_WAIT_POLL:
+		break;
+	}
+	return states_poll_ms(s);
+}
+
+int64_t states_wait_endpoints_ms(struct state_call *l)
+{
+	int64_t ms = states_wait_ms(l);
+	return l->env->watches && ms > STATES_ENDPOINTS_RETRY_MS ? STATES_ENDPOINTS_RETRY_MS : ms;
+}
+
 static void states_call_abort_cb(void *arg)
 {
 	struct state_call *l = arg;
@@ -156,6 +182,8 @@ struct state_call *states_call_new(struct step *s)
 	l->step = s;
 	l->env = env;
 	l->r = r;
+	if (env->watches)
+		l->watch_seq = kube_watches_seq(env->watches, r->ns);
 	step_on_abort(s, states_call_abort_cb, l);
 	return l;
 }
@@ -269,13 +297,14 @@ static void failed_create_cb(void *arg, const struct kube_result *res)
 				       json_str(newest, "message"))
 			   : xstrdup(observed);
 	bool refused = newest && strstr(json_str(newest, "message"), "violates PodSecurity");
+	int64_t wait_ms = refused ? 0 : states_wait_ms(l);
 	states_call_finish(l);
 	if (refused) {
 		/* A replay after the level is fixed starts a new wait. */
 		json_object_del(step_context(s), MISSING_SINCE);
 		step_fail(s, "%s", why);
 	} else {
-		step_wait(s, states_poll_ms(s), "%s", why);
+		step_wait(s, wait_ms, "%s", why);
 	}
 	free(why);
 	free(observed);
@@ -311,8 +340,10 @@ bool states_call_es_ok(struct state_call *l, const struct es_result *res, const 
 	if (res->klass == HTTPC_OK)
 		return true;
 	char *msg = xstrdup(res->message ? res->message : "no answer");
+	/* Elasticsearch answers once its pods do: their changes wake it. */
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
-	step_wait(s, states_poll_ms(s), "%s: %s", what, msg);
+	step_wait(s, wait_ms, "%s: %s", what, msg);
 	free(msg);
 	return false;
 }
@@ -405,6 +436,20 @@ void states_settings_put_cb(void *arg, const struct es_result *res)
 
 /* Green, or yellow when the job allows it (params.allow_yellow), or when a
  * forced scale-down accepted copies that cannot be placed (params.force). */
+const char *states_health_wanted(struct step *s)
+{
+	json_t *p = step_params(s);
+	return json_is_true(json_object_get(p, "allow_yellow")) ||
+			       json_is_true(json_object_get(p, "force"))
+		       ? "yellow"
+		       : "green";
+}
+
+int64_t states_health_wait_ms(struct step *s, long status)
+{
+	return status == 408 ? 0 : states_poll_ms(s);
+}
+
 bool states_healthy_enough(struct step *s, const char *status)
 {
 	json_t *p = step_params(s);

@@ -218,11 +218,12 @@ static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 			     strcmp(role, "client") == 0))
 			left++;
 	}
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (left == 0)
 		step_next(s);
 	else
-		step_wait(s, states_poll_ms(s), "%d Elasticsearch pods still running", left);
+		step_wait(s, wait_ms, "%d Elasticsearch pods still running", left);
 }
 
 void state_wait_pods_gone(struct step *s)

@@ -67,6 +67,8 @@ struct state_call {
 	json_t *nodes;		/* a first answer kept for a second request */
 	/* states_check_owner()'s continuation; present: the namespace exists */
 	void (*owned)(struct state_call *l, bool present);
+	/* Where the namespace's watch was when the look began (kube/watch.h). */
+	uint64_t watch_seq;
 };
 
 /* A pod list counted (states_tally_pods). */
@@ -77,6 +79,37 @@ struct states_pod_tally {
 };
 
 void states_call_finish(struct state_call *l);
+/*
+ * How long a wait on the cluster's pods or StatefulSets waits, before
+ * states_call_finish(): 0 when the namespace's watch saw a change since
+ * the look began; else the poll interval, and the namespace's next change
+ * wakes the job earlier (kube/watch.h).
+ */
+int64_t states_wait_ms(struct state_call *l);
+/*
+ * The same for a wait whose pods are ready but whose Elasticsearch cannot
+ * be reached yet: a Service's endpoints follow its pods' readiness within
+ * moments (the endpoint controller, then the proxy's own watch of the
+ * EndpointSlices), and no watch of esaasd's sees that, so while the
+ * namespace is watched it looks again after STATES_ENDPOINTS_RETRY_MS.
+ */
+#define STATES_ENDPOINTS_RETRY_MS 200
+int64_t states_wait_endpoints_ms(struct state_call *l);
+
+/*
+ * A wait on health asks Elasticsearch to answer once the health is there
+ * (_cluster/health?wait_for_status=...&timeout=...), for at most this
+ * long: well under the client's 30 s, so that the call's own timeout never
+ * cuts the answer.  A 408 is the long-poll run out: the wait looks again
+ * at once (states_health_wait_ms).
+ */
+#define STATES_HEALTH_LONG_POLL "10s"
+/* The status the step's health wait accepts at least: "yellow" when the
+ * job allows it (allow_yellow, force), else "green". */
+const char *states_health_wanted(struct step *s);
+/* How long a health wait that is not satisfied waits before looking
+ * again: 0 after a long-poll that ran out (408), else the poll interval. */
+int64_t states_health_wait_ms(struct step *s, long status);
 /* A look for the step, its spec rendered; NULL after failing the step. */
 struct state_call *states_call_new(struct step *s);
 /* An Elasticsearch client for one of the cluster's services, speaking the

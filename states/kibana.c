@@ -98,14 +98,15 @@ static void kibana_pods_cb(void *arg, const struct kube_result *res)
 		free(observed);
 		return;
 	}
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want) {
 		json_object_del(step_context(s), "pods_wait_since");
 		step_next(s);
 	} else if (want == 0)
-		step_wait(s, states_poll_ms(s), "%d Kibana pods still running", t.pods);
+		step_wait(s, wait_ms, "%d Kibana pods still running", t.pods);
 	else
-		step_wait(s, states_poll_ms(s), "%d of %d Kibana pods ready%s%s", t.ready, want,
+		step_wait(s, wait_ms, "%d of %d Kibana pods ready%s%s", t.ready, want,
 			  t.first_missing[0] ? "; " : "", t.first_missing);
 }
 

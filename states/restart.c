@@ -295,8 +295,9 @@ static void restart_ready_cb(void *arg, const struct es_result *res)
 		char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 		json_int_t unassigned =
 			json_integer_value(json_object_get(res->body, "unassigned_shards"));
+		int64_t wait_ms = states_health_wait_ms(s, res->status);
 		states_call_finish(l);
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "health %s (%lld unassigned shards): waiting for %s before restarting %s",
 			  seen, (long long)unassigned,
 			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
@@ -329,7 +330,8 @@ void state_restart_check(struct step *s)
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->ecall = es_health(l->es, NULL, NULL, false, restart_ready_cb, l);
+	l->ecall = es_health(l->es, states_health_wanted(s), STATES_HEALTH_LONG_POLL, false,
+			     restart_ready_cb, l);
 }
 
 void state_restart_pause(struct step *s)
@@ -408,16 +410,16 @@ static void replacement_cb(void *arg, const struct kube_result *res)
 	int want = l->r->spec.nodes[r].replicas;
 	struct states_pod_tally t;
 	states_tally_pods(json_object_get(res->body, "items"), true, old_uid, &t);
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	/* old_name and role point into the context, which the step keeps. */
 	if (!t.old_present && t.ready >= want)
 		step_next(s);
 	else if (t.old_present)
-		step_wait(s, states_poll_ms(s), "%s is still terminating", old_name);
+		step_wait(s, wait_ms, "%s is still terminating", old_name);
 	else
-		step_wait(s, states_poll_ms(s), "%s not replaced yet: %d of %d %s pods ready%s%s",
-			  old_name, t.ready, want, role, t.first_missing[0] ? "; " : "",
-			  t.first_missing);
+		step_wait(s, wait_ms, "%s not replaced yet: %d of %d %s pods ready%s%s", old_name,
+			  t.ready, want, role, t.first_missing[0] ? "; " : "", t.first_missing);
 }
 
 void state_restart_wait_pod(struct step *s)
@@ -448,14 +450,15 @@ static void joined_cb(void *arg, const struct es_result *res)
 		}
 	char *msg =
 		xstrdup(res->klass == HTTPC_OK ? "" : (res->message ? res->message : "no answer"));
+	/* Its pod is ready (the wait before): unreachable, its endpoints lag. */
+	int64_t wait_ms = msg[0] ? states_wait_endpoints_ms(l) : states_wait_ms(l);
 	states_call_finish(l);
 	if (joined)
 		step_next(s);
 	else if (msg[0])
-		step_wait(s, states_poll_ms(s), "cannot list the cluster's nodes yet: %s", msg);
+		step_wait(s, wait_ms, "cannot list the cluster's nodes yet: %s", msg);
 	else
-		step_wait(s, states_poll_ms(s), "%s is ready but has not joined the cluster yet",
-			  node);
+		step_wait(s, wait_ms, "%s is ready but has not joined the cluster yet", node);
 	free(msg);
 	free(node);
 }
@@ -488,9 +491,10 @@ static void restart_green_cb(void *arg, const struct es_result *res)
 		     (strcmp(status, "green") == 0 || (init == 0 && reloc == 0));
 	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+	int64_t wait_ms = states_health_wait_ms(s, res->status);
 	states_call_finish(l);
 	if (!green) {
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "waiting for %s after the restart: health %s, %lld unassigned, "
 			  "%lld initializing, %lld relocating shards",
 			  json_is_true(json_object_get(step_params(s), "allow_yellow"))
@@ -514,5 +518,12 @@ void state_restart_wait_green(struct step *s)
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->ecall = es_health(l->es, NULL, NULL, false, restart_green_cb, l);
+	/* Yellow only once nothing recovers: Elasticsearch waits for that too. */
+	const char *want = states_health_wanted(s);
+	bool yellow = strcmp(want, "yellow") == 0;
+	struct es_health_wait w = {.status = want,
+				   .no_relocating = yellow,
+				   .no_initializing = yellow,
+				   .timeout = STATES_HEALTH_LONG_POLL};
+	l->ecall = es_health_wait(l->es, &w, restart_green_cb, l);
 }

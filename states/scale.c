@@ -319,8 +319,9 @@ static void quorum_nodes_cb(void *arg, const struct es_result *res)
 	int quorum = es_minimum_master_nodes(to);
 	int masters = masters_in(res->body);
 	if (masters < to) {
+		int64_t wait_ms = states_wait_ms(l);
 		states_call_finish(l);
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "%d master nodes in _cat/nodes; waiting for %d to have joined before "
 			  "raising discovery.zen.minimum_master_nodes to %d",
 			  masters, to, quorum);
@@ -971,6 +972,7 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 		free(observed);
 		return;
 	}
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want) {
 		/* Ready, they may hold shards now: no longer undone by scaling back. */
@@ -983,8 +985,8 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 	}
 	if (!unschedulable) {
 		json_object_del(ctx, "unschedulable_since");
-		step_wait(s, states_poll_ms(s), "%d pods, %d ready, want %d%s%s", t.pods, t.ready,
-			  want, t.first_missing[0] ? "; " : "", t.first_missing);
+		step_wait(s, wait_ms, "%d pods, %d ready, want %d%s%s", t.pods, t.ready, want,
+			  t.first_missing[0] ? "; " : "", t.first_missing);
 		return;
 	}
 	/* A pod the scheduler cannot place: waited on for a bounded time, with
@@ -1002,9 +1004,8 @@ static void role_pods_cb(void *arg, const struct kube_result *res)
 			  "%d ready, want %d",
 			  pending, (long long)waited, limit, t.pods, t.ready, want);
 	else
-		step_wait(s, states_poll_ms(s),
-			  "%d pods, %d ready, want %d; %s for %llds, failing after %ds", t.pods,
-			  t.ready, want, pending, (long long)waited, limit);
+		step_wait(s, wait_ms, "%d pods, %d ready, want %d; %s for %llds, failing after %ds",
+			  t.pods, t.ready, want, pending, (long long)waited, limit);
 }
 
 void state_wait_scaled(struct step *s)

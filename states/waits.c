@@ -50,8 +50,12 @@ static void pods_listed_cb(void *arg, const struct kube_result *res)
 		/* Some were never made: the workloads' events say why. */
 		states_explain_missing_pods(l, observed);
 	} else {
+		/* Every master pod ready and still no answer: their endpoints. */
+		int64_t wait_ms = res->klass == HTTPC_OK && t.ready >= want
+					  ? states_wait_endpoints_ms(l)
+					  : states_wait_ms(l);
 		states_call_finish(l);
-		step_wait(s, states_poll_ms(s), "%s", observed);
+		step_wait(s, wait_ms, "%s", observed);
 	}
 	free(observed);
 }
@@ -79,8 +83,9 @@ static void master_pods_cb(void *arg, const struct kube_result *res)
 		states_explain_missing_pods(l, more);
 		free(more);
 	} else {
+		int64_t wait_ms = states_wait_ms(l);
 		states_call_finish(l);
-		step_wait(s, states_poll_ms(s), "%s", observed);
+		step_wait(s, wait_ms, "%s", observed);
 	}
 	free(observed);
 }
@@ -118,11 +123,12 @@ static void masters_cb(void *arg, const struct es_result *res)
 		free(msg);
 		return;
 	}
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (formed)
 		step_next(s);
 	else
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "the masters answer but have not elected a master yet (cluster_uuid %s); "
 			  "waiting for a cluster uuid",
 			  uuid ? uuid : "absent");
@@ -153,11 +159,12 @@ static void cat_master_cb(void *arg, const struct es_result *res)
 		free(msg);
 		return;
 	}
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (formed)
 		step_next(s);
 	else
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "the masters answer but _cat/master names no master yet; waiting for "
 			  "an elected master");
 	free(msg);
@@ -193,8 +200,9 @@ static void joined_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	if (res->klass != HTTPC_OK) {
 		char *msg = xstrdup(res->message ? res->message : "no answer");
+		int64_t wait_ms = states_wait_ms(l);
 		states_call_finish(l);
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "cannot list the cluster's nodes yet: %s; waiting for _cat/nodes", msg);
 		free(msg);
 		return;
@@ -241,27 +249,37 @@ static void joined_cb(void *arg, const struct es_result *res)
 				stays = json_string_value(gone);
 		}
 	size_t listed = json_array_size(res->body);
+	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
 	if (missing == 0 && stays)
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "%s has left its pod but is still in _cat/nodes; waiting for the "
 			  "cluster to remove it",
 			  stays);
 	else if (missing == 0)
 		step_next(s);
 	else
-		step_wait(s, states_poll_ms(s),
+		step_wait(s, wait_ms,
 			  "%d of %d expected nodes in _cat/nodes (%zu listed), %s not; waiting for "
 			  "every node to join (a ready node that is not listed cannot reach a "
 			  "master or belongs to another cluster)",
 			  want - missing, want, listed, first);
 }
 
+/*
+ * Asked of the masters through their headless Service, which has every
+ * master as its endpoint, ready or not: the HTTP Service has a node only
+ * a moment after it turns ready (the endpoint controller), and no watch
+ * of ours would say when.
+ */
 void states_wait_joined(struct step *s)
 {
-	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	char *svc = render_headless_service(l->r->ns);
+	states_call_connect(l, svc);
+	free(svc);
 	l->ecall = es_cat_nodes(l->es, joined_cb, l);
 }
 
@@ -275,21 +293,27 @@ static void health_cb(void *arg, const struct es_result *res)
 	struct state_call *l = arg;
 	l->ecall = NULL;
 	struct step *s = l->step;
-	const char *status = json_str(res->body, "status");
+	/* Elasticsearch's answer, or its long-poll's 408 (the proxy's own
+	 * errors are Kubernetes Status bodies, whose "status" is another). */
+	bool answered = res->klass == HTTPC_OK || res->status == 408;
+	const char *status = answered ? json_str(res->body, "status") : NULL;
 	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
 	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool green = states_healthy_enough(s, status);
 	char *seen = xstrdup(status ? status : "");
+	/* Not readable: the HTTP Service's endpoints follow its pods,
+	 * ready by now (the waits before), within moments. */
+	int64_t wait_ms =
+		seen[0] ? states_health_wait_ms(s, res->status) : states_wait_endpoints_ms(l);
 	states_call_finish(l);
 	if (green)
 		step_next(s);
 	else if (seen[0])
-		step_wait(s, states_poll_ms(s), "health %s: %lld nodes, %lld unassigned shards",
-			  seen, (long long)nodes, (long long)unassigned);
+		step_wait(s, wait_ms, "health %s: %lld nodes, %lld unassigned shards", seen,
+			  (long long)nodes, (long long)unassigned);
 	else
-		step_wait(s, states_poll_ms(s), "health not readable yet: %s",
-			  msg ? msg : "no answer");
+		step_wait(s, wait_ms, "health not readable yet: %s", msg ? msg : "no answer");
 	free(seen);
 	free(msg);
 }
@@ -299,7 +323,8 @@ void state_wait_green(struct step *s)
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	l->ecall = es_health(l->es, NULL, NULL, false, health_cb, l);
+	l->ecall = es_health(l->es, states_health_wanted(s), STATES_HEALTH_LONG_POLL, false,
+			     health_cb, l);
 }
 
 /* --- what a drain wait saw --------------------------------------------------------- */

@@ -120,6 +120,30 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
 	free(k);
 }
 
+/*
+ * $1 the job.  A waiting job whose next run is later, held by no one, runs
+ * now: what it waits for may have come (a watch event).
+ */
+static const char WAKE_JOB_SQL[] = "UPDATE jobs SET next_run_at = now()"
+				   " WHERE id = $1 AND status = 'waiting' AND lease_owner IS NULL"
+				   "  AND next_run_at > now() RETURNING id";
+
+static void wake_job_done(struct call *c, PGresult *res, const struct db_error *err)
+{
+	storage_jobrun_wake_cb cb = c->cb.wake;
+	cb(c->arg, err, !err && PQntuples(res) > 0, 0);
+}
+
+void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake_cb cb, void *arg)
+{
+	struct numbuf i;
+	const char *p[] = {num_text(&i, id)};
+
+	struct call *c = call_new(wake_job_done, arg);
+	c->cb.wake = cb;
+	db_query_wait(db, WAKE_JOB_SQL, 1, p, call_cb, c);
+}
+
 /* --- transitions and claims ------------------------------------------------------ */
 
 /*

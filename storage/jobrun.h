@@ -78,6 +78,13 @@ typedef void (*storage_jobrun_wake_cb)(void *arg, const struct db_error *err, bo
 void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char *const *kinds,
 			      int nkinds, storage_jobrun_wake_cb cb, void *arg);
 
+/*
+ * Run job id now if it is waiting, held by no one, with its next run later
+ * (what it waits for may have come).  found: it was.  Waits for a
+ * connection.
+ */
+void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake_cb cb, void *arg);
+
 /* --- transitions -------------------------------------------------------------------- */
 
 /*

@@ -460,6 +460,11 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 		fprintf(f, "%s  unschedulable_timeout_seconds: %d\n",
 			o->kubeconfig || o->plugin_repository ? "" : "kubernetes:\n",
 			o->unschedulable_timeout_s);
+	if (o->no_watch)
+		fprintf(f, "%s  watch: false\n",
+			o->kubeconfig || o->plugin_repository || o->unschedulable_timeout_s
+				? ""
+				: "kubernetes:\n");
 	if (o->extra_yaml)
 		fputs(o->extra_yaml, f);
 	fclose(f);

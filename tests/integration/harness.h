@@ -63,6 +63,7 @@ struct esaasd_opts {
 	int wait_poll_ms;	/* engine.wait_poll_ms (0: 100, quicker than esaasd's default) */
 	const char *plugin_repository; /* kubernetes.plugin_repository */
 	int unschedulable_timeout_s;   /* kubernetes.unschedulable_timeout_seconds (0: default) */
+	bool no_watch;		       /* kubernetes.watch: false (the waits only poll) */
 	const char *extra_yaml;	 /* appended as is: whole sections the harness does not write */
 	const char *engine_yaml; /* more keys of the engine section, "  key: value\n" lines */
 };

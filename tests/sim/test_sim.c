@@ -2510,6 +2510,35 @@ static void test_terminating_pod_leaves_the_endpoints_late(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * The health long-poll as Elasticsearch answers it (RestClusterHealthAction):
+ * at once when every wait_for_* holds, else at the timeout with 408 and
+ * "timed_out": true over the health as it is then.
+ */
+static void test_es_health_long_poll_answers_at_its_timeout_with_408(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("eslp", 1, "7.17.10");
+	es_wait_green("eslp", 2);
+	assert_int_equal(call("GET",
+			      es_path("eslp", "/_cluster/health?wait_for_status=green"
+					      "&wait_for_no_relocating_shards=true"
+					      "&wait_for_no_initializing_shards=true&timeout=1s"),
+			      NULL, &r),
+			 200);
+	assert_false(json_is_true(json_object_get(r.body, "timed_out")));
+	http_resp_free(&r);
+	assert_int_equal(call("GET",
+			      es_path("eslp", "/_cluster/health?wait_for_nodes=%3E%3D5&timeout=1s"),
+			      NULL, &r),
+			 408);
+	assert_true(json_is_true(json_object_get(r.body, "timed_out")));
+	assert_string_equal(jstr(r.body, "status"), "green");
+	assert_int_equal(jint(r.body, "number_of_nodes"), 2);
+	http_resp_free(&r);
+}
+
 static void test_es_health_through_proxy(void **state)
 {
 	struct http_resp r;
@@ -4761,9 +4790,10 @@ static void test_request_without_the_verb_is_forbidden(void **state)
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(jstr(r.body, "message"), "cannot deletecollection resource"));
 	http_resp_free(&r);
-	call_as(sim.sa_token, "GET", "/api/v1/namespaces/es-x/pods?watch=1", NULL, NULL, &r);
+	/* (The role lists configmaps; it watches only pods and statefulsets.) */
+	call_as(sim.sa_token, "GET", "/api/v1/namespaces/es-x/configmaps?watch=1", NULL, NULL, &r);
 	assert_int_equal(r.status, 403);
-	assert_non_null(strstr(jstr(r.body, "message"), "cannot watch resource \"pods\""));
+	assert_non_null(strstr(jstr(r.body, "message"), "cannot watch resource \"configmaps\""));
 	http_resp_free(&r);
 	/* What it has, it may; discovery is everyone's; /_sim/ is the admin's. */
 	assert_int_equal(
@@ -5346,6 +5376,252 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	http_resp_free(&r);
 }
 
+/* --- watches ------------------------------------------------------------------------ */
+
+static long cm_apply(const char *ns, const char *name, const char *labels_json, struct http_resp *r)
+{
+	char path[256], body[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/%s", ns, name);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"%s\","
+		 "\"labels\":%s}}",
+		 name, labels_json);
+	return apply(path, body, r);
+}
+
+/* The resourceVersion of a list of path. */
+static char *list_rv(const char *path)
+{
+	struct http_resp r;
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	char *rv = xstrdup(jstr(r.body, "metadata.resourceVersion"));
+	http_resp_free(&r);
+	return rv;
+}
+
+static json_int_t open_watches(void)
+{
+	struct http_resp r;
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_int_t n = jint(r.body, "watches.open");
+	http_resp_free(&r);
+	return n;
+}
+
+/* The lines of a watch stream, parsed; an array. */
+static json_t *watch_lines(const char *text)
+{
+	json_t *lines = json_array();
+	const char *p = text;
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		json_t *ev = json_loadb(p, n, 0, NULL);
+		if (ev)
+			json_array_append_new(lines, ev);
+		else if (n > 0)
+			fail_msg("a watch line is not JSON: %.*s", (int)n, p);
+		p = nl ? nl + 1 : NULL;
+	}
+	return lines;
+}
+
+/*
+ * ?watch=1 from a list's resourceVersion, seen with curl: a chunked
+ * stream of JSON lines, ADDED, MODIFIED and DELETED as the label selector
+ * sees them (an object that starts matching is ADDED, one that stops is
+ * DELETED), resourceVersions rising, and a clean end at timeoutSeconds.
+ */
+static void test_watch_streams_events_after_the_resource_version(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char cmd[4096], out[256], hdr[256], rcfile[256];
+	make_namespace("watch");
+	char *rv = list_rv("/api/v1/namespaces/watch/configmaps");
+	assert_int_equal(cm_apply("watch", "a", "{\"app\":\"w\"}", &r), 201);
+	http_resp_free(&r);
+	snprintf(out, sizeof(out), "%s/watch.out", tmpdir);
+	snprintf(hdr, sizeof(hdr), "%s/watch.hdr", tmpdir);
+	snprintf(rcfile, sizeof(rcfile), "%s/watch.rc", tmpdir);
+	json_int_t before = open_watches();
+	snprintf(cmd, sizeof(cmd),
+		 "(curl -sSN --max-time 30 --cacert '%s' -H 'Authorization: Bearer %s' -D '%s' "
+		 "'%s/api/v1/namespaces/watch/configmaps?watch=1&resourceVersion=%s"
+		 "&labelSelector=app%%3Dw&timeoutSeconds=3' >'%s'; echo $? >'%s.tmp'; "
+		 "mv '%s.tmp' '%s') &",
+		 sim.ca, sim.token, hdr, sim.server, rv, out, rcfile, rcfile, rcfile);
+	assert_int_equal(system(cmd), 0);
+	free(rv);
+	/* The rest while the stream is open, so that it is live, not replayed. */
+	for (int i = 0; open_watches() == before; i++) {
+		if (i > 500)
+			fail_msg("curl's watch never opened");
+		msleep(10);
+	}
+	assert_int_equal(cm_apply("watch", "a", "{\"app\":\"w\",\"more\":\"1\"}", &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(cm_apply("watch", "b", "{\"app\":\"other\"}", &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(cm_apply("watch", "b", "{\"app\":\"w\"}", &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(cm_apply("watch", "a", "{\"app\":\"gone\"}", &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/watch/configmaps/b", NULL, &r), 200);
+	http_resp_free(&r);
+	char *rc = NULL;
+	for (int i = 0; !(rc = slurp(rcfile)); i++) {
+		if (i > 1000)
+			fail_msg("curl's watch did not end at its timeoutSeconds");
+		msleep(20);
+	}
+	/* Exit 0: the server ended the stream (a client timeout would be 28). */
+	assert_string_equal(rc, "0\n");
+	free(rc);
+	char *headers = slurp(hdr);
+	assert_non_null(headers);
+	assert_non_null(strcasestr(headers, "Transfer-Encoding: chunked"));
+	assert_non_null(strcasestr(headers, "Content-Type: application/json"));
+	free(headers);
+	char *text = slurp(out);
+	assert_non_null(text);
+	json_t *lines = watch_lines(text);
+	free(text);
+	static const char *const want[][2] = {{"ADDED", "a"},
+					      {"MODIFIED", "a"},
+					      {"ADDED", "b"},
+					      {"DELETED", "a"},
+					      {"DELETED", "b"}};
+	assert_int_equal(json_array_size(lines), ARRAY_SIZE(want));
+	long long last = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
+		json_t *ev = json_array_get(lines, i);
+		assert_string_equal(jstr(ev, "type"), want[i][0]);
+		assert_string_equal(jstr(ev, "object.metadata.name"), want[i][1]);
+		assert_string_equal(jstr(ev, "object.kind"), "ConfigMap");
+		long long v = strtoll(jstr(ev, "object.metadata.resourceVersion"), NULL, 10);
+		assert_true(v > last);
+		last = v;
+	}
+	json_decref(lines);
+}
+
+/*
+ * Bookmarks 2 s before the deadline when asked for; a resourceVersion the
+ * window no longer covers is one ERROR event with the 410 Expired Status
+ * in a 200 stream (cacher.go), including after a compaction that ends the
+ * open streams.
+ */
+static void test_watch_bookmarks_and_too_old_resource_version(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char path[256];
+	make_namespace("watch-old");
+	char *rv = list_rv("/api/v1/namespaces/watch-old/pods");
+	snprintf(path, sizeof(path),
+		 "/api/v1/namespaces/watch-old/pods?watch=1&resourceVersion=%s"
+		 "&allowWatchBookmarks=true&timeoutSeconds=3",
+		 rv);
+	assert_true(request("GET", path, NULL, NULL, true, 10000, &r));
+	assert_int_equal(r.status, 200);
+	json_t *lines = watch_lines(r.raw);
+	if (json_array_size(lines) != 1)
+		fail_msg("one bookmark expected: %s", r.raw);
+	assert_string_equal(jstr(lines, "0.type"), "BOOKMARK");
+	assert_string_equal(jstr(lines, "0.object.kind"), "Pod");
+	assert_non_null(jstr(lines, "0.object.metadata.resourceVersion"));
+	json_decref(lines);
+	http_resp_free(&r);
+	/* Without allowWatchBookmarks, nothing at all. */
+	snprintf(path, sizeof(path),
+		 "/api/v1/namespaces/watch-old/pods?watch=1&resourceVersion=%s&timeoutSeconds=3",
+		 rv);
+	assert_true(request("GET", path, NULL, NULL, true, 10000, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(r.raw, "");
+	http_resp_free(&r);
+
+	assert_true(request("GET", "/api/v1/namespaces/watch-old/pods?watch=1&resourceVersion=1",
+			    NULL, NULL, true, 10000, &r));
+	assert_int_equal(r.status, 200);
+	lines = watch_lines(r.raw);
+	assert_int_equal(json_array_size(lines), 1);
+	assert_string_equal(jstr(lines, "0.type"), "ERROR");
+	assert_string_equal(jstr(lines, "0.object.kind"), "Status");
+	assert_int_equal(jint(lines, "0.object.code"), 410);
+	assert_string_equal(jstr(lines, "0.object.reason"), "Expired");
+	assert_int_equal(
+		strncmp(jstr(lines, "0.object.message"), "too old resource version: 1 (", 29), 0);
+	json_decref(lines);
+	http_resp_free(&r);
+
+	/* A write, then a compaction: the rv that was good is now too old. */
+	assert_int_equal(cm_apply("watch-old", "later", "{}", &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("POST", "/_sim/watches/close?compact=true", "{}", &r), 200);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path),
+		 "/api/v1/namespaces/watch-old/pods?watch=1&resourceVersion=%s&timeoutSeconds=5",
+		 rv);
+	assert_true(request("GET", path, NULL, NULL, true, 10000, &r));
+	assert_int_equal(r.status, 200);
+	lines = watch_lines(r.raw);
+	assert_string_equal(jstr(lines, "0.type"), "ERROR");
+	assert_int_equal(jint(lines, "0.object.code"), 410);
+	json_decref(lines);
+	http_resp_free(&r);
+	free(rv);
+}
+
+/* kubectl get -w prints the events it watches; kubectl rollout status
+ * follows a StatefulSet through its watch to the end. */
+static void test_watch_kubectl_get_w_and_rollout_status(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char cmd[1024], file[256], out[4096];
+	make_namespace("watch-k");
+	snprintf(file, sizeof(file), "%s/kubectl-w.out", tmpdir);
+	json_int_t before = open_watches();
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 5 kubectl --kubeconfig '%s' --context admin -n watch-k get configmaps -w "
+		 "--output-watch-events >'%s' 2>&1 &",
+		 sim.kubeconfig, file);
+	assert_int_equal(system(cmd), 0);
+	for (int i = 0; open_watches() == before; i++) {
+		if (i > 1000)
+			fail_msg("kubectl get -w never opened its watch");
+		msleep(10);
+	}
+	assert_int_equal(cm_apply("watch-k", "seen", "{\"a\":\"b\"}", &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/watch-k/configmaps/seen", NULL, &r),
+			 200);
+	http_resp_free(&r);
+	char *text = NULL;
+	for (int i = 0; i < 500; i++) {
+		free(text);
+		text = slurp(file);
+		if (text && strstr(text, "DELETED"))
+			break;
+		msleep(20);
+	}
+	assert_non_null(text);
+	assert_non_null(strstr(text, "ADDED"));
+	assert_non_null(strstr(text, "DELETED"));
+	assert_non_null(strstr(text, "seen"));
+	free(text);
+
+	char *sts = workload("kw", 2, "kw", "data", NULL, "8.17.0");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/watch-k/statefulsets/kw", sts, &r), 201);
+	http_resp_free(&r);
+	assert_int_equal(
+		kubectl("-n watch-k rollout status statefulset/kw --timeout=30s", out, sizeof(out)),
+		0);
+	assert_non_null(strstr(out, "roll out complete"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5413,6 +5689,10 @@ int main(void)
 		cmocka_unit_test(test_disruption_budget_counts_through_replica_sets),
 		cmocka_unit_test(test_es_responses_match_the_spec),
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
+		cmocka_unit_test(test_es_health_long_poll_answers_at_its_timeout_with_408),
+		cmocka_unit_test(test_watch_streams_events_after_the_resource_version),
+		cmocka_unit_test(test_watch_bookmarks_and_too_old_resource_version),
+		cmocka_unit_test(test_watch_kubectl_get_w_and_rollout_status),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
