@@ -1262,6 +1262,12 @@ static json_t *api_group(const char *name)
 	return g;
 }
 
+static bool served_group(const char *g)
+{
+	return !strcmp(g, "apps") || !strcmp(g, "policy") || !strcmp(g, "storage.k8s.io") ||
+	       !strcmp(g, "networking.k8s.io") || !strcmp(g, "discovery.k8s.io");
+}
+
 static bool serve_discovery(struct call *c, struct target *t)
 {
 	char **s = t->segs;
@@ -1289,24 +1295,21 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o,o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
 					  api_group("policy"), api_group("storage.k8s.io"),
-					  api_group("networking.k8s.io")));
+					  api_group("networking.k8s.io"),
+					  api_group("discovery.k8s.io")));
 		return true;
 	}
-	if (n == 2 && !strcmp(s[0], "apis") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
-	     !strcmp(s[1], "networking.k8s.io"))) {
+	if (n == 2 && !strcmp(s[0], "apis") && served_group(s[1])) {
 		json_t *g = api_group(s[1]);
 		json_object_set_new(g, "kind", json_string("APIGroup"));
 		json_object_set_new(g, "apiVersion", json_string("v1"));
 		call_reply_json(c, 200, g);
 		return true;
 	}
-	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
-	     !strcmp(s[1], "networking.k8s.io"))) {
+	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") && served_group(s[1])) {
 		call_reply_json(c, 200, resource_list(s[1], "v1"));
 		return true;
 	}

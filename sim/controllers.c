@@ -11,6 +11,7 @@
 #include "common/util.h"
 #include "common/json.h"
 #include "sim/disruption.h"
+#include "sim/endpoints.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -4124,6 +4125,7 @@ static void tick(void)
 	}
 	free(all);
 	free(nodes);
+	endpoints_sync();
 	disruption_sync();
 	sim_es_tick();
 }

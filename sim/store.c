@@ -39,6 +39,11 @@ static const struct store_kind kinds[] = {
 	 false, false, STORE_NAME_SUBDOMAIN, "sc"},
 	{"networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", true, true,
 	 false, false, STORE_NAME_SUBDOMAIN, "netpol"},
+	/* Written by the endpoint controllers (sim/endpoints.c). */
+	{"endpoints", "endpoints", "Endpoints", "", "v1", true, false, false, false,
+	 STORE_NAME_SUBDOMAIN, "ep"},
+	{"endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", true, false,
+	 false, false, STORE_NAME_SUBDOMAIN, NULL},
 };
 
 static struct store_obj *head, *tail;
@@ -117,6 +122,8 @@ const char *store_api_version(const struct store_kind *k)
 		return "storage.k8s.io/v1";
 	if (!strcmp(k->group, "networking.k8s.io"))
 		return "networking.k8s.io/v1";
+	if (!strcmp(k->group, "discovery.k8s.io"))
+		return "discovery.k8s.io/v1";
 	return "v1";
 }
 
@@ -135,6 +142,8 @@ const char *store_qualified(const struct store_kind *k)
 		return "storageclasses.storage.k8s.io";
 	if (!strcmp(k->group, "networking.k8s.io"))
 		return "networkpolicies.networking.k8s.io";
+	if (!strcmp(k->group, "discovery.k8s.io"))
+		return "endpointslices.discovery.k8s.io";
 	return k->plural;
 }
 

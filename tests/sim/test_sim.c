@@ -4934,6 +4934,129 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	http_resp_free(&r);
 }
 
+/* --- the simulator's fidelity (issue 13) ----------------------------------------------- */
+
+static bool ready_address_is(struct http_resp *r, const void *arg)
+{
+	const char *name = jstr(r->body, "subsets.0.addresses.0.targetRef.name");
+	return r->status == 200 && name && !strcmp(name, arg);
+}
+
+static bool status_is_404(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
+static bool slice_endpoint_terminating(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 &&
+	       json_is_true(jget(r->body, "items.0.endpoints.0.conditions.terminating"));
+}
+
+/*
+ * The endpoint controllers write an Endpoints object and an EndpointSlice
+ * for a Service with a selector: a pod that turns Ready is a ready address,
+ * one that starts terminating leaves the Endpoints and stays in the slice as
+ * terminating, not ready; kubectl lists both.
+ */
+static void test_endpoints_and_slices_follow_readiness_and_termination(void **state)
+{
+	struct http_resp r;
+	char out[4096];
+	const char *slices = "/apis/discovery.k8s.io/v1/namespaces/epsl/endpointslices"
+			     "?labelSelector=kubernetes.io%2Fservice-name%3Des-epsl";
+	char body[1024];
+
+	make_namespace("epsl");
+	bootstrap_config("epsl", "es-master-0-epsl");
+	snprintf(body, sizeof(body), SERVICE, "epsl");
+	assert_int_equal(apply("/api/v1/namespaces/epsl/services/es-epsl", body, &r), 201);
+	http_resp_free(&r);
+	/* No pod yet: the Endpoints have no subsets, the one slice no endpoint. */
+	assert_true(
+		wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ok_200, NULL, 5000, &r));
+	assert_null(json_object_get(r.body, "subsets"));
+	assert_non_null(
+		json_object_get(jget(r.body, "metadata.labels"), "service.kubernetes.io/headless"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 1);
+	assert_true(json_is_null(jget(r.body, "items.0.endpoints")));
+	http_resp_free(&r);
+
+	assert_int_equal(apply("/apis/apps/v1/namespaces/epsl/statefulsets/es-master",
+			       workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ready_address_is,
+			       "es-master-0", 10000, &r));
+	assert_string_equal(jstr(r.body, "subsets.0.ports.0.name"), "http");
+	assert_int_equal(jint(r.body, "subsets.0.ports.0.port"), 9200);
+	assert_string_equal(jstr(r.body, "subsets.0.ports.0.protocol"), "TCP");
+	/* The pods' subdomain is the StatefulSet's serviceName ("es"), not
+	 * this Service: no hostname. */
+	assert_null(jstr(r.body, "subsets.0.addresses.0.hostname"));
+	assert_non_null(jstr(r.body, "subsets.0.addresses.0.nodeName"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/epsl/pods/es-master-0", NULL, &r), 200);
+	char ip[64];
+	snprintf(ip, sizeof(ip), "%s", jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 1);
+	assert_string_equal(jstr(r.body, "items.0.addressType"), "IPv4");
+	assert_string_equal(jstr(r.body, "items.0.metadata.generateName"), "es-epsl-");
+	assert_string_equal(jstr(r.body, "items.0.metadata.ownerReferences.0.kind"), "Service");
+	assert_string_equal(
+		json_string_value(json_object_get(jget(r.body, "items.0.metadata.labels"),
+						  "endpointslice.kubernetes.io/managed-by")),
+		"endpointslice-controller.k8s.io");
+	assert_string_equal(jstr(r.body, "items.0.endpoints.0.addresses.0"), ip);
+	assert_string_equal(jstr(r.body, "items.0.endpoints.0.targetRef.name"), "es-master-0");
+	assert_true(json_is_true(jget(r.body, "items.0.endpoints.0.conditions.ready")));
+	assert_true(json_is_true(jget(r.body, "items.0.endpoints.0.conditions.serving")));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.terminating")));
+	assert_int_equal(jint(r.body, "items.0.ports.0.port"), 9200);
+	http_resp_free(&r);
+
+	assert_int_equal(kubectl("get endpoints -n epsl es-epsl "
+				 "-o jsonpath='{.subsets[0].addresses[0].ip}'",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, ip);
+	assert_int_equal(kubectl("get endpointslices -n epsl "
+				 "-o jsonpath='{.items[0].endpoints[0].conditions.ready}'",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "true");
+
+	/* Terminating (the pod's 2 s to go): out of the Endpoints, kept in
+	 * the slice as terminating and not ready. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/pods/es-master-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(slices, slice_endpoint_terminating, NULL, 5000, &r));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.ready")));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.serving")));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/epsl/endpoints/es-epsl", NULL, &r), 200);
+	assert_null(json_object_get(r.body, "subsets"));
+	http_resp_free(&r);
+
+	/* The Service gone, its Endpoints and slices go too. */
+	assert_int_equal(
+		call("DELETE", "/apis/apps/v1/namespaces/epsl/statefulsets/es-master", NULL, &r),
+		200);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/services/es-epsl", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", status_is_404, NULL,
+			       5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -4997,6 +5120,7 @@ int main(void)
 		cmocka_unit_test(test_disruption_budget_counts_through_replica_sets),
 		cmocka_unit_test(test_es_responses_match_the_spec),
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
+		cmocka_unit_test(test_endpoints_and_slices_follow_readiness_and_termination),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
