@@ -5057,6 +5057,90 @@ static void test_endpoints_and_slices_follow_readiness_and_termination(void **st
 	http_resp_free(&r);
 }
 
+/* How many master-eligible nodes _cat/nodes lists (the cluster state's). */
+static int listed_masters(const char *ns)
+{
+	struct http_resp r;
+	int m = 0;
+	size_t i;
+	json_t *row;
+	if (call("GET", es_path(ns, "/_cat/nodes?format=json&h=name,node.role"), NULL, &r) != 200) {
+		http_resp_free(&r);
+		return -1;
+	}
+	json_array_foreach (r.body, i, row) {
+		const char *role = json_string_value(json_object_get(row, "node.role"));
+		if (role && strchr(role, 'm'))
+			m++;
+	}
+	http_resp_free(&r);
+	return m;
+}
+
+struct masters_want {
+	const char *ns;
+	int want;
+};
+
+static bool masters_listed(struct http_resp *r, const void *arg)
+{
+	const struct masters_want *m = arg;
+	return r->status == 200 && listed_masters(m->ns) == m->want;
+}
+
+static long put_min_masters(const char *ns, int n, struct http_resp *r)
+{
+	char body[128];
+	snprintf(body, sizeof(body), "{\"persistent\":{\"discovery.zen.minimum_master_nodes\":%d}}",
+		 n);
+	return call("PUT", es_path(ns, "/_cluster/settings"), body, r);
+}
+
+/*
+ * zen1 validates minimum_master_nodes against the master-eligible nodes of
+ * the elected master's cluster state: the number `_cat/nodes` lists, which
+ * follows the masters as they join and leave.
+ */
+static void test_es_zen1_min_masters_counts_the_cluster_state(void **state)
+{
+	struct http_resp r;
+	struct masters_want arg = {"zq", 3};
+
+	make_cluster("zq", 1, "6.8.23");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/zq/statefulsets/es-master",
+			       workload("es-master", 3, "es", "master", NULL, "6.8.23"), &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 4, &r), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "illegal_argument_exception");
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "cannot set discovery.zen.minimum_master_nodes to more than the "
+			    "current master nodes count [3]");
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 2, &r), 200);
+	http_resp_free(&r);
+
+	/* A master leaves the cluster state: the count follows it. */
+	assert_int_equal(apply("/apis/apps/v1/namespaces/zq/statefulsets/es-master",
+			       workload("es-master", 2, "es", "master", NULL, "6.8.23"), &r),
+			 200);
+	http_resp_free(&r);
+	arg.want = 2;
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 3, &r), 400);
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "cannot set discovery.zen.minimum_master_nodes to more than the "
+			    "current master nodes count [2]");
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 2, &r), 200);
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5121,6 +5205,7 @@ int main(void)
 		cmocka_unit_test(test_es_responses_match_the_spec),
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
 		cmocka_unit_test(test_endpoints_and_slices_follow_readiness_and_termination),
+		cmocka_unit_test(test_es_zen1_min_masters_counts_the_cluster_state),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
