@@ -2849,16 +2849,85 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 	return true;
 }
 
+/* What a container's process may write: its uid and gid, whether it
+ * holds CAP_DAC_OVERRIDE, whether the mount is read-only. */
+struct writer {
+	int64_t uid;
+	int64_t gid;
+	bool dac_override;
+	bool read_only;
+};
+
+/* Permission to add or remove entries of d (path_resolution(7), without
+ * supplementary groups): CAP_DAC_OVERRIDE passes, else the owner's, the
+ * group's or the others' write bit for the process. */
+static bool writer_may_write(const struct hostdir *d, void *arg)
+{
+	const struct writer *w = arg;
+	if (w->read_only)
+		return false;
+	if (w->dac_override)
+		return true;
+	if (w->uid == d->uid)
+		return (d->mode & 0200) != 0;
+	if (w->gid == d->gid)
+		return (d->mode & 0020) != 0;
+	return (d->mode & 0002) != 0;
+}
+
+static bool cap_listed(const json_t *list, const char *cap)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		const char *s = json_string_value(v);
+		if (s && (!strcmp(s, "ALL") || !strcmp(s, cap) ||
+			  (!strncmp(s, "CAP_", 4) && !strcmp(s + 4, cap))))
+			return true;
+	}
+	return false;
+}
+
+/* The process of container c: root holds CAP_DAC_OVERRIDE, which is in the
+ * runtime's default set (containerd's and CRI-O's), unless the
+ * securityContext drops it (or ALL) without adding it back, or is
+ * privileged; a process of another uid has no effective capability. */
+static struct writer container_writer(const json_t *pod, const json_t *c)
+{
+	const json_t *sc = json_object_get(c, "securityContext");
+	const json_t *psc = json_object_get(json_object_get(pod, "spec"), "securityContext");
+	const json_t *caps = json_object_get(sc, "capabilities");
+	json_t *g = json_object_get(sc, "runAsGroup");
+	struct writer w = {.uid = container_uid(pod, c)};
+
+	if (!json_is_integer(g))
+		g = json_object_get(psc, "runAsGroup");
+	w.gid = json_is_integer(g) ? json_integer_value(g) : 0;
+	w.dac_override =
+		w.uid == 0 && (json_is_true(json_object_get(sc, "privileged")) ||
+			       !cap_listed(json_object_get(caps, "drop"), "DAC_OVERRIDE") ||
+			       cap_listed(json_object_get(caps, "add"), "DAC_OVERRIDE"));
+	return w;
+}
+
 /*
  * A one-shot container whose command removes with `rm -rf` empties the
  * host folders it mounts (as render_wipe_pod()'s `find /target -mindepth 1
  * -exec rm -rf {} +` does): what was below them is gone, the folders stay.
+ * rm removes what its process may (the owner, the mode, CAP_DAC_OVERRIDE,
+ * a read-only mount) and goes on; anything it could not remove makes it,
+ * and find after it, exit 1 (coreutils rm: "cannot remove ...: Permission
+ * denied", "Read-only file system"; find -exec ... {} + returns the
+ * command's failure), which `set -e` makes the script's.  The container's
+ * exit code, 0 or 1; *why says what stayed (to free).
  */
-static void kubelet_run_removals(const json_t *pod, const char *node)
+static int kubelet_run_removals(const json_t *pod, const char *node, char **why)
 {
 	size_t i, j;
 	json_t *c, *w, *m;
+	int code = 0;
 
+	*why = NULL;
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		bool removes = false;
 
@@ -2869,11 +2938,24 @@ static void kubelet_run_removals(const json_t *pod, const char *node)
 		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
 			const char *at = json_str(m, "mountPath");
 			const char *hp = removes && at ? hostfs_mount_path(pod, c, at) : NULL;
+			struct writer wr = container_writer(pod, c);
+			char *denied = NULL;
 
-			if (hp)
-				hostfs_empty(node, hp);
+			if (!hp)
+				continue;
+			wr.read_only = json_is_true(json_object_get(m, "readOnly"));
+			if (!hostfs_remove_below(node, hp, writer_may_write, &wr, &denied)) {
+				code = 1;
+				if (!*why)
+					*why = xasprintf("rm: cannot remove '%s%s': %s", at,
+							 denied + strlen(hp),
+							 wr.read_only ? "Read-only file system"
+								      : "Permission denied");
+			}
+			free(denied);
 		}
 	}
+	return code;
 }
 
 /*
@@ -3321,32 +3403,61 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    restart && strcmp(restart, "Always") != 0) {
 		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
-		 * command and ends, successfully. */
-		kubelet_run_removals(pod->body, node);
+		 * command and ends: Succeeded on exit 0; on another exit
+		 * Failed under Never, and restarted after the back-off under
+		 * OnFailure (pkg/kubelet/kuberuntime/kuberuntime_manager.go,
+		 * computePodActions; pkg/kubelet/status/generate.go,
+		 * getPhase: PodFailed, and the Ready condition's PodFailed). */
+		char *why = NULL;
+		int code = kubelet_run_removals(pod->body, node, &why);
+		bool retry = code != 0 && !strcmp(restart, "OnFailure");
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = child(body, "status");
 		char ts[32];
 		now_ts(ts, sizeof(ts));
-		json_object_set_new(st, "phase", json_string("Succeeded"));
+		if (why)
+			log_info("pod %s/%s on %s: %s (exit %d)", pod->ns, pod->name, node, why,
+				 code);
+		free(why);
+		if (!retry)
+			json_object_set_new(st, "phase",
+					    json_string(code ? "Failed" : "Succeeded"));
 		size_t i;
 		json_t *c;
 		json_array_foreach (json_object_get(st, "conditions"), i, c) {
 			const char *type = json_str(c, "type");
-			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+			if (!retry &&
+			    (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))) {
 				json_object_set_new(c, "status", json_string("False"));
-				json_object_set_new(c, "reason", json_string("PodCompleted"));
+				json_object_set_new(
+					c, "reason",
+					json_string(code ? "PodFailed" : "PodCompleted"));
 				json_object_set_new(c, "lastTransitionTime", json_string(ts));
 			}
 		}
+		json_int_t restarts = 0;
 		json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
+			json_t *done =
+				json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
+					  code, "reason", code ? "Error" : "Completed", "startedAt",
+					  ts, "finishedAt", ts);
 			json_object_set_new(c, "ready", json_false());
 			json_object_set_new(c, "started", json_false());
-			json_object_set_new(c, "state",
-					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
-						      "exitCode", 0, "reason", "Completed",
-						      "startedAt", ts, "finishedAt", ts));
+			if (retry) {
+				restarts =
+					json_integer_value(json_object_get(c, "restartCount")) + 1;
+				json_object_set_new(c, "restartCount", json_integer(restarts));
+				json_object_set_new(c, "lastState", done);
+				json_object_set_new(c, "state",
+						    json_pack("{s:{s:s}}", "waiting", "reason",
+							      "CrashLoopBackOff"));
+			} else {
+				json_object_set_new(c, "state", done);
+			}
 		}
-		pod->ready_at_ms = 0;
+		/* The kubelet's back-off: 10 s doubling to 5 minutes. */
+		pod->ready_at_ms =
+			retry ? now + (restarts >= 6 ? 300000 : 10000LL << (restarts - 1)) : 0;
 		store_update(pod, body);
 		return;
 	}

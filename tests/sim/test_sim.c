@@ -5141,6 +5141,83 @@ static void test_es_zen1_min_masters_counts_the_cluster_state(void **state)
 	http_resp_free(&r);
 }
 
+static bool phase_ended(struct http_resp *r, const void *arg)
+{
+	const char *phase = jstr(r->body, "status.phase");
+	return r->status == 200 && phase &&
+	       (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
+/* A one-shot pod on worker-0 with host folder `dir` at mount; script run
+ * by `sh -c` as uid; its phase once ended, with the response in r. */
+static const char *one_shot(const char *ns, const char *name, const char *dir, const char *mount,
+			    const char *script, int uid, struct http_resp *r)
+{
+	char path[256];
+	json_t *pod = json_pack(
+		"{s:{s:s}, s:{s:s, s:s, s:[{s:s, s:s, s:[s,s,s], s:{s:i}, s:[{s:s, s:s}]}], "
+		"s:[{s:s, s:{s:s, s:s}}]}}",
+		"metadata", "name", name, "spec", "nodeName", "worker-0", "restartPolicy", "Never",
+		"containers", "name", "run", "image", "busybox:1.36", "command", "sh", "-c", script,
+		"securityContext", "runAsUser", uid, "volumeMounts", "name", "dir", "mountPath",
+		mount, "volumes", "name", "dir", "hostPath", "path", dir, "type",
+		"DirectoryOrCreate");
+	char *body = json_dumps(pod, JSON_COMPACT);
+	json_decref(pod);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", path, body, r), 201);
+	http_resp_free(r);
+	free(body);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
+	assert_true(wait_until(path, phase_ended, NULL, 5000, r));
+	return jstr(r->body, "status.phase");
+}
+
+/*
+ * A one-shot pod whose `rm -rf` cannot remove what is in its folder (here a
+ * folder below one its uid may not write) ends Failed, its container
+ * terminated with exit code 1 and reason Error, and the folder stays; the
+ * same command as root removes it and ends Succeeded.
+ */
+static void test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code(void **state)
+{
+	struct http_resp r;
+	const char *wipe = "set -e\nfind /target -mindepth 1 -maxdepth 1 -exec rm -rf {} +\n";
+	char *f;
+
+	make_namespace("k34");
+	assert_string_equal(one_shot("k34", "maker", "/es/k34/sub", "/data", "true", 0, &r),
+			    "Succeeded");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+
+	/* uid 1000 may not write the root:root 0755 folder that holds sub. */
+	assert_string_equal(one_shot("k34", "wipe-user", "/es/k34", "/target", wipe, 1000, &r),
+			    "Failed");
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.state.terminated.exitCode"), 1);
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.terminated.reason"),
+			    "Error");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+
+	assert_string_equal(one_shot("k34", "wipe-root", "/es/k34", "/target", wipe, 0, &r),
+			    "Succeeded");
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.state.terminated.exitCode"), 0);
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.terminated.reason"),
+			    "Completed");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "none");
+	free(f);
+	f = folder("/es/k34");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5206,6 +5283,7 @@ int main(void)
 		cmocka_unit_test(test_es_request_check_follows_the_rest_spec),
 		cmocka_unit_test(test_endpoints_and_slices_follow_readiness_and_termination),
 		cmocka_unit_test(test_es_zen1_min_masters_counts_the_cluster_state),
+		cmocka_unit_test(test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
