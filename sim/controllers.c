@@ -2259,8 +2259,18 @@ static const char *volumes_fit(struct pod_claims *pc, struct store_obj *node)
 	return why;
 }
 
-/* Bind each unbound claim of the pod to its chosen volume, on node. */
-static void bind_claims(struct pod_claims *pc, const char *node)
+/*
+ * The two steps of binding a WaitForFirstConsumer claim to a volume that
+ * exists.  The scheduler's VolumeBinding plugin, once it has chosen the
+ * node, writes the claim's reference into each chosen volume (PreBind,
+ * pkg/scheduler/framework/plugins/volumebinding/binder.go, bindAPIUpdate,
+ * with the volume from GetBindVolumeToClaim: claimRef and
+ * pv.kubernetes.io/bound-by-controller) and waits, polling every second
+ * (checkBindings), until the PV controller has bound the claims; only then
+ * is the pod bound to the node.  The selected-node annotation is for
+ * claims to provision, which the simulator does not do.
+ */
+static void assume_volumes(struct pod_claims *pc)
 {
 	for (int i = 0; i < pc->n; i++) {
 		struct store_obj *claim = pc->claim[i], *pv = pc->chosen[i];
@@ -2270,29 +2280,41 @@ static void bind_claims(struct pod_claims *pc, const char *node)
 		body = json_deep_copy(pv->body);
 		json_object_set_new(
 			child(body, "spec"), "claimRef",
-			json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
 				  "namespace", claim->ns, "name", claim->name, "uid",
-				  json_str(meta(claim->body), "uid"), "apiVersion", "v1"));
+				  json_str(meta(claim->body), "uid"), "apiVersion", "v1",
+				  "resourceVersion",
+				  json_str(meta(claim->body), "resourceVersion")
+					  ? json_str(meta(claim->body), "resourceVersion")
+					  : ""));
 		json_object_set_new(child(child(body, "metadata"), "annotations"),
 				    "pv.kubernetes.io/bound-by-controller", json_string("yes"));
-		json_object_set_new(child(body, "status"), "phase", json_string("Bound"));
 		store_update(pv, body);
-		body = json_deep_copy(claim->body);
-		json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
-		json_t *ann = child(child(body, "metadata"), "annotations");
-		json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
-		json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller",
-				    json_string("yes"));
-		json_object_set_new(ann, "volume.kubernetes.io/selected-node", json_string(node));
-		json_object_set_new(
-			body, "status",
-			json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
-				  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
-				  "capacity",
-				  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
-		store_update(claim, body);
-		log_debug("claim %s/%s bound to %s on %s", claim->ns, claim->name, pv->name, node);
+		log_debug("volume %s assumed for claim %s/%s", pv->name, claim->ns, claim->name);
 	}
+}
+
+/* The PV controller's bind of a volume that names the claim in its
+ * claimRef (pkg/controller/volume/persistentvolume/pv_controller.go,
+ * syncVolume then bind: the volume Bound, the claim's volumeName with the
+ * bind-completed and bound-by-controller annotations, then its status
+ * Bound with the volume's access modes and capacity). */
+static void pv_controller_bind(struct store_obj *pv, struct store_obj *claim)
+{
+	set_status(pv, json_pack("{s:s}", "phase", "Bound"));
+	json_t *body = json_deep_copy(claim->body);
+	json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
+	json_t *ann = child(child(body, "metadata"), "annotations");
+	json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
+	json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller", json_string("yes"));
+	json_object_set_new(
+		body, "status",
+		json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
+			  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
+			  "capacity",
+			  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
+	store_update(claim, body);
+	log_debug("claim %s/%s bound to %s", claim->ns, claim->name, pv->name);
 }
 
 /*
@@ -2315,8 +2337,16 @@ static void sync_volumes(void)
 			ref ? store_get(K("persistentvolumeclaims"), json_str(ref, "namespace"),
 					json_str(ref, "name") ? json_str(ref, "name") : "")
 			    : NULL;
-		if (!ref || same(phase, "Released") ||
-		    (claim && same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))))
+		if (ref && claim &&
+		    same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))) {
+			if (!same(phase, "Bound") &&
+			    (!json_str(json_object_get(claim->body, "spec"), "volumeName") ||
+			     same(json_str(json_object_get(claim->body, "spec"), "volumeName"),
+				  list[i]->name)))
+				pv_controller_bind(list[i], claim);
+			continue;
+		}
+		if (!ref || same(phase, "Released"))
 			continue;
 		set_status(list[i], json_pack("{s:s}", "phase", "Released"));
 	}
@@ -2331,11 +2361,91 @@ static void sync_volumes(void)
 	free(list);
 }
 
+/*
+ * Pods in the scheduler's binding cycle, waiting for their volumes
+ * (assume_volumes): "ns/name" -> {"uid", "node", "since"}.  The wait polls
+ * every second and gives up after bindTimeoutSeconds (600), or as soon as
+ * an assumed volume no longer names the claim; the pod then goes back to
+ * the queue.
+ */
+static json_t *prebinding;
+#define PREBIND_POLL_MS 1000
+#define PREBIND_TIMEOUT_MS 600000
+
+static void bind_pod(struct store_obj *pod, const char *node)
+{
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(child(body, "spec"), "nodeName", json_string(node));
+	json_object_set_new(child(body, "status"), "conditions",
+			    json_pack("[{s:s, s:s, s:n, s:s}]", "type", "PodScheduled", "status",
+				      "True", "lastProbeTime", "lastTransitionTime", ts));
+	store_update(pod, body);
+	log_debug("pod %s/%s scheduled on %s", pod->ns, pod->name, node);
+}
+
+/* True when the pod is in its binding cycle (bound now if its claims are). */
+static bool prebind_wait(struct store_obj *pod, struct pod_claims *pc)
+{
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_t *e = json_object_get(prebinding, key);
+	int64_t now = now_mono_ms();
+	bool waiting = false;
+
+	if (e && same(json_str(e, "uid"), json_str(meta(pod->body), "uid"))) {
+		int64_t since = json_integer_value(json_object_get(e, "since"));
+		bool bound = true, lost = false;
+		for (int i = 0; i < pc->n; i++) {
+			const json_t *cl = pc->claim[i]->body;
+			const char *vol = json_str(json_object_get(cl, "spec"), "volumeName");
+			struct store_obj *pv =
+				vol ? store_get(K("persistentvolumes"), "", vol) : NULL;
+			if (!same(json_str(json_object_get(cl, "status"), "phase"), "Bound"))
+				bound = false;
+			if (vol && !pv)
+				lost = true;
+		}
+		waiting = true;
+		if (lost || now - since >= PREBIND_TIMEOUT_MS) {
+			log_info("pod %s/%s: binding volumes failed; back to the queue", pod->ns,
+				 pod->name);
+			waiting = false;
+		} else if (bound && (now - since) >= PREBIND_POLL_MS) {
+			bind_pod(pod, json_str(e, "node"));
+		} else {
+			free(key);
+			return true;
+		}
+	}
+	json_object_del(prebinding, key);
+	free(key);
+	return waiting;
+}
+
+/* The node a pod is on, or assumed on by the scheduler's cache while its
+ * volumes bind (the scheduler counts an assumed pod there). */
+static const char *assumed_node(const struct store_obj *pod)
+{
+	const char *nn = json_str(json_object_get(pod->body, "spec"), "nodeName");
+	if (nn || !prebinding)
+		return nn;
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_t *e = json_object_get(prebinding, key);
+	free(key);
+	if (!e || !same(json_str(e, "uid"), json_str(meta(pod->body), "uid")))
+		return NULL;
+	return json_str(e, "node");
+}
+
 static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nnodes,
 		     struct store_obj **all, size_t nall)
 {
 	struct pod_claims pc;
 	char *prefilter = pod_claims(pod, &pc);
+
+	if (!prefilter && prebind_wait(pod, &pc))
+		return;
 
 	if (prefilter) {
 		char *msg = xasprintf("0/%zu nodes are available: %s. preemption: 0/%zu nodes are "
@@ -2372,8 +2482,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 		int64_t used_cpu = 0, used_mem = 0, nz_used_cpu = nz_cpu, nz_used_mem = nz_mem;
 		size_t load = 0;
 		for (size_t j = 0; j < nall; j++) {
-			const char *nn =
-				json_str(json_object_get(all[j]->body, "spec"), "nodeName");
+			const char *nn = assumed_node(all[j]);
 			if (!nn || strcmp(nn, node->name) != 0 || all[j] == pod)
 				continue;
 			int64_t c, m;
@@ -2412,9 +2521,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			struct store_obj *other = all[j];
 			if (other == pod)
 				continue;
-			const char *onode =
-				json_str(json_object_get(other->body, "spec"), "nodeName");
-			struct store_obj *on = node_by_name(nodes, nnodes, onode);
+			struct store_obj *on = node_by_name(nodes, nnodes, assumed_node(other));
 			if (!on)
 				continue;
 			size_t t;
@@ -2466,17 +2573,23 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 	}
 	for (int i = 0; i < r.n; i++)
 		free(r.text[i]);
-	if (!volumes_fit(&pc, best))
-		bind_claims(&pc, best->name);
-	json_t *body = json_deep_copy(pod->body);
-	char ts[32];
-	now_ts(ts, sizeof(ts));
-	json_object_set_new(child(body, "spec"), "nodeName", json_string(best->name));
-	json_object_set_new(child(body, "status"), "conditions",
-			    json_pack("[{s:s, s:s, s:n, s:s}]", "type", "PodScheduled", "status",
-				      "True", "lastProbeTime", "lastTransitionTime", ts));
-	store_update(pod, body);
-	log_debug("pod %s/%s scheduled on %s", pod->ns, pod->name, best->name);
+	bool assumed = false;
+	if (!volumes_fit(&pc, best)) {
+		for (int i = 0; i < pc.n; i++)
+			assumed = assumed || pc.chosen[i];
+	}
+	if (!assumed) {
+		bind_pod(pod, best->name);
+		return;
+	}
+	assume_volumes(&pc);
+	if (!prebinding)
+		prebinding = json_object();
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_object_set_new(prebinding, key,
+			    json_pack("{s:s, s:s, s:I}", "uid", json_str(meta(pod->body), "uid"),
+				      "node", best->name, "since", (json_int_t)now_mono_ms()));
+	free(key);
 }
 
 /* --- the kubelet ----------------------------------------------------------------- */
@@ -4299,6 +4412,8 @@ void controllers_free(void)
 	quota_pods_seen = NULL;
 	json_decref(ns_queue);
 	ns_queue = NULL;
+	json_decref(prebinding);
+	prebinding = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

@@ -5218,6 +5218,106 @@ static void test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code(void **
 	free(f);
 }
 
+static bool claim_bound(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status.phase") &&
+	       !strcmp(jstr(r->body, "status.phase"), "Bound");
+}
+
+static bool pod_on_a_node(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "spec.nodeName");
+}
+
+/*
+ * WaitForFirstConsumer with a volume that exists: the claim stays Pending
+ * until a pod uses it; the scheduler then writes the claim into the chosen
+ * volume's claimRef, the PV controller binds the volume and the claim
+ * (Bound both, the claim's volumeName), and only then, at the scheduler's
+ * next poll a second later, is the pod bound to the volume's node.  No
+ * selected-node annotation: that is for claims to provision.
+ */
+static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
+{
+	struct http_resp r;
+	make_namespace("k43");
+	assert_int_equal(apply("/apis/storage.k8s.io/v1/storageclasses/k43-local",
+			       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\","
+			       "\"metadata\":{\"name\":\"k43-local\"},\"provisioner\":"
+			       "\"kubernetes.io/"
+			       "no-provisioner\",\"volumeBindingMode\":\"WaitForFirstConsumer\"}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/persistentvolumes/k43-pv",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolume\",\"metadata\":{\"name\":"
+		      "\"k43-pv\"},\"spec\":{\"capacity\":{\"storage\":\"1Gi\"},\"accessModes\":["
+		      "\"ReadWriteOnce\"],\"storageClassName\":\"k43-local\","
+		      "\"persistentVolumeReclaimPolicy\":\"Retain\",\"local\":{\"path\":\"/es/"
+		      "k43\"},"
+		      "\"nodeAffinity\":{\"required\":{\"nodeSelectorTerms\":[{"
+		      "\"matchExpressions\":[{"
+		      "\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\",\"values\":["
+		      "\"worker-1\"]}]}]}}}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/namespaces/k43/persistentvolumeclaims/data",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{"
+		      "\"name\":\"data\"},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],"
+		      "\"storageClassName\":\"k43-local\",\"resources\":{\"requests\":{\"storage\":"
+		      "\"1Gi\"}}}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	msleep(100);
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/k43/persistentvolumeclaims/data", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/persistentvolumes/k43-pv", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Available");
+	assert_null(jget(r.body, "spec.claimRef"));
+	http_resp_free(&r);
+
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/k43/pods",
+		     "{\"metadata\":{\"name\":\"user\"},\"spec\":{\"containers\":[{"
+		     "\"name\":\"c\",\"image\":\"busybox:1.36\",\"volumeMounts\":[{"
+		     "\"name\":\"d\",\"mountPath\":\"/d\"}]}],\"volumes\":[{\"name\":\"d\","
+		     "\"persistentVolumeClaim\":{\"claimName\":\"data\"}}]}}",
+		     &r),
+		201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/k43/persistentvolumeclaims/data", claim_bound,
+			       NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.volumeName"), "k43-pv");
+	json_t *ann = jget(r.body, "metadata.annotations");
+	assert_string_equal(
+		json_string_value(json_object_get(ann, "pv.kubernetes.io/bind-completed")), "yes");
+	assert_null(json_object_get(ann, "volume.kubernetes.io/selected-node"));
+	assert_string_equal(jstr(r.body, "status.capacity.storage"), "1Gi");
+	http_resp_free(&r);
+	/* The claim is Bound, the pod not yet: the scheduler polls each second. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/k43/pods/user", NULL, &r), 200);
+	assert_null(jstr(r.body, "spec.nodeName"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/persistentvolumes/k43-pv", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Bound");
+	assert_string_equal(jstr(r.body, "spec.claimRef.name"), "data");
+	assert_string_equal(jstr(r.body, "spec.claimRef.namespace"), "k43");
+	assert_string_equal(
+		json_string_value(json_object_get(jget(r.body, "metadata.annotations"),
+						  "pv.kubernetes.io/bound-by-controller")),
+		"yes");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/k43/pods/user", pod_on_a_node, NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-1");
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5284,6 +5384,7 @@ int main(void)
 		cmocka_unit_test(test_endpoints_and_slices_follow_readiness_and_termination),
 		cmocka_unit_test(test_es_zen1_min_masters_counts_the_cluster_state),
 		cmocka_unit_test(test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code),
+		cmocka_unit_test(test_claim_binds_in_two_steps_before_the_pod_is_bound),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
