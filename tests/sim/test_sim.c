@@ -5318,6 +5318,71 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 	http_resp_free(&r);
 }
 
+static long evict_k46(const char *query, const char *delete_options, struct http_resp *r)
+{
+	char path[256], body[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/k46/pods/target/eviction%s", query);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":"
+		 "\"target\"}%s%s}",
+		 delete_options ? ",\"deleteOptions\":" : "", delete_options ? delete_options : "");
+	return call("POST", path, body, r);
+}
+
+/*
+ * A server-side dry run of an eviction goes through the server's checks of
+ * its options: the request's dryRun (CreateOptions), the same list in the
+ * body's deleteOptions or none, and the delete options as the pod's delete
+ * validates them; a valid dry run changes nothing.
+ */
+static void test_eviction_dry_run_checks_its_options(void **state)
+{
+	struct http_resp r;
+	make_namespace("k46");
+	assert_int_equal(call("POST", "/api/v1/namespaces/k46/pods",
+			      "{\"metadata\":{\"name\":\"target\"},\"spec\":{\"containers\":[{"
+			      "\"name\":\"c\",\"image\":\"busybox:1.36\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=Yes", NULL, &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+			    "[]string{\"Yes\"}: supported values: \"All\"");
+	assert_string_equal(jstr(r.body, "reason"), "Invalid");
+	assert_string_equal(jstr(r.body, "details.kind"), "CreateOptions");
+	assert_string_equal(jstr(r.body, "details.causes.0.field"), "dryRun");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "FieldValueNotSupported");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"dryRun\":[\"Yes\"]}", &r), 500);
+	assert_string_equal(jstr(r.body, "message"),
+			    "Non-matching dry-run options in request and content: [All] and [Yes]");
+	assert_null(jget(r.body, "reason"));
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("", "{\"dryRun\":[\"Yes\"]}", &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+			    "[]string{\"Yes\"}: supported values: \"All\"");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"propagationPolicy\":\"Sideways\"}", &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+			    "Unsupported value: \"Sideways\": supported values: \"Foreground\", "
+			    "\"Background\", \"Orphan\", \"nil\"");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"dryRun\":[\"All\"]}", &r), 201);
+	assert_string_equal(jstr(r.body, "status"), "Success");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/k46/pods/target", NULL, &r), 200);
+	assert_null(jget(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5385,6 +5450,7 @@ int main(void)
 		cmocka_unit_test(test_es_zen1_min_masters_counts_the_cluster_state),
 		cmocka_unit_test(test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code),
 		cmocka_unit_test(test_claim_binds_in_two_steps_before_the_pod_is_bound),
+		cmocka_unit_test(test_eviction_dry_run_checks_its_options),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
