@@ -28,6 +28,7 @@
 #include "sim/faults.h"
 #include "sim/netpol.h"
 #include "sim/podsecurity.h"
+#include "sim/podvalidation.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/schema.h"
@@ -265,6 +266,7 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 			free(f);
 		}
 	}
+	podvalidation_check(causes, podspec, prefix);
 }
 
 static void check_workload(json_t *causes, const json_t *obj)

@@ -5383,6 +5383,103 @@ static void test_eviction_dry_run_checks_its_options(void **state)
 	http_resp_free(&r);
 }
 
+/* The cause for field in a 422's details, or NULL. */
+static const char *cause_for(json_t *body, const char *field)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(body, "details.causes"), i, c) {
+		const char *f = json_string_value(json_object_get(c, "field"));
+		if (f && !strcmp(f, field))
+			return json_string_value(json_object_get(c, "message"));
+	}
+	return NULL;
+}
+
+/*
+ * The pod spec fields esaas renders are validated as validation.go does:
+ * volume sources, mounts naming a volume, unique mount paths, requests no
+ * more than limits, one probe handler, probe ports and thresholds,
+ * runAsUser's range, probes on init containers, the anti-affinity's
+ * topologyKey; each cause names its field with the real message.
+ */
+static void test_pod_spec_validation_names_each_field(void **state)
+{
+	struct http_resp r;
+	make_namespace("k11");
+	const char *pod =
+		"{\"metadata\":{\"name\":\"bad\"},\"spec\":{"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"/es/"
+		"k11\"},\"emptyDir\":{}},"
+		"{\"name\":\"none\"},{\"name\":\"data\",\"emptyDir\":{}}],"
+		"\"initContainers\":[{\"name\":\"init\",\"image\":\"busybox:1.36\","
+		"\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]}}}],"
+		"\"containers\":[{\"name\":\"es\",\"image\":\"elasticsearch:7.17.10\","
+		"\"volumeMounts\":[{\"name\":\"missing\",\"mountPath\":\"/d\"},{\"name\":\"data\","
+		"\"mountPath\":\"/d\"}],"
+		"\"resources\":{\"requests\":{\"cpu\":\"2\",\"memory\":\"1Gi\"},\"limits\":{"
+		"\"cpu\":"
+		"\"1\",\"memory\":\"2Gi\"}},"
+		"\"readinessProbe\":{\"tcpSocket\":{\"port\":9200},\"httpGet\":{\"port\":0},"
+		"\"periodSeconds\":-1},"
+		"\"livenessProbe\":{\"tcpSocket\":{\"port\":\"http\"},\"successThreshold\":2},"
+		"\"securityContext\":{\"runAsUser\":-1}}],"
+		"\"affinity\":{\"podAntiAffinity\":{"
+		"\"requiredDuringSchedulingIgnoredDuringExecution\":"
+		"[{\"labelSelector\":{\"matchLabels\":{\"app\":\"es\"}}}]}}}}";
+	assert_int_equal(call("POST", "/api/v1/namespaces/k11/pods", pod, &r), 422);
+	assert_string_equal(jstr(r.body, "reason"), "Invalid");
+	assert_string_equal(cause_for(r.body, "spec.volumes[0].emptyDir"),
+			    "Forbidden: may not specify more than 1 volume type");
+	assert_string_equal(cause_for(r.body, "spec.volumes[1]"),
+			    "Required value: must specify a volume type");
+	assert_string_equal(cause_for(r.body, "spec.volumes[2].name"), "Duplicate value: \"data\"");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].volumeMounts[0].name"),
+			    "Not found: \"missing\"");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].volumeMounts[1].mountPath"),
+			    "Invalid value: \"/d\": must be unique");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].resources.requests"),
+			    "Invalid value: \"2\": must be less than or equal to cpu limit of 1");
+	/* Handlers counted in validateHandler's order: exec, httpGet, tcpSocket. */
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.tcpSocket"),
+			    "Forbidden: may not specify more than 1 handler type");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.httpGet.port"),
+			    "Invalid value: 0: must be between 1 and 65535, inclusive");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.periodSeconds"),
+			    "Invalid value: -1: must be greater than or equal to 0");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].livenessProbe.successThreshold"),
+			    "Invalid value: 2: must be 1");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].securityContext.runAsUser"),
+			    "Invalid value: -1: must be between 0 and 2147483647, inclusive");
+	assert_string_equal(
+		cause_for(r.body, "spec.initContainers[0].readinessProbe"),
+		"Forbidden: may not be set for init containers without restartPolicy=Always");
+	assert_string_equal(cause_for(r.body, "spec.affinity.podAntiAffinity."
+					      "requiredDuringSchedulingIgnoredDuringExecution[0]."
+					      "topologyKey"),
+			    "Required value: can not be empty");
+	assert_non_null(strstr(jstr(r.body, "message"),
+			       "Pod \"bad\" is invalid: [spec.volumes[0].emptyDir: Forbidden: may "
+			       "not specify more than 1 volume type"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/k11/pods/bad", NULL, &r), 404);
+	http_resp_free(&r);
+
+	/* The same in a StatefulSet's template, under spec.template.spec. */
+	char body[1024];
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"bad\"},\"spec\":{\"serviceName\":\"x\",\"selector\":{\"matchLabels\":{\"a\":"
+		 "\"b\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{"
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1.36\",\"resources\":{"
+		 "\"requests\":{\"memory\":\"2Gi\"},\"limits\":{\"memory\":\"1Gi\"}}}]}}}}");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/k11/statefulsets/bad", body, &r), 422);
+	assert_string_equal(
+		cause_for(r.body, "spec.template.spec.containers[0].resources.requests"),
+		"Invalid value: \"2Gi\": must be less than or equal to memory limit of 1Gi");
+	http_resp_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5451,6 +5548,7 @@ int main(void)
 		cmocka_unit_test(test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code),
 		cmocka_unit_test(test_claim_binds_in_two_steps_before_the_pod_is_bound),
 		cmocka_unit_test(test_eviction_dry_run_checks_its_options),
+		cmocka_unit_test(test_pod_spec_validation_names_each_field),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
