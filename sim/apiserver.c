@@ -266,7 +266,6 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 			free(f);
 		}
 	}
-	podvalidation_check(causes, podspec, prefix);
 }
 
 static void check_workload(json_t *causes, const json_t *obj)
@@ -458,6 +457,17 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 }
 
 /* Kind-specific checks of a whole object; causes is filled. */
+static const json_t *template_spec(const json_t *obj)
+{
+	return json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+}
+
+static void check_pod(json_t *causes, const json_t *spec)
+{
+	check_containers(causes, spec, "spec");
+	podvalidation_check(causes, spec, "spec");
+}
+
 static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
 {
 	json_t *meta = json_object_get(obj, "metadata");
@@ -472,10 +482,16 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		      name, why);
 	check_labels(causes, json_object_get(meta, "labels"), "metadata.labels");
 
+	/* A Deployment's template is validated as a pod spec
+	 * (ValidatePodTemplateSpecForReplicaSet); a StatefulSet's is not
+	 * (ValidatePodTemplateSpecForStatefulSet leaves it to the pods, whose
+	 * volumes include the claim templates'). */
+	if (!strcmp(k->plural, "deployments"))
+		podvalidation_check(causes, template_spec(obj), "spec.template.spec");
 	if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
 		check_workload(causes, obj);
 	else if (!strcmp(k->plural, "pods"))
-		check_containers(causes, json_object_get(obj, "spec"), "spec");
+		check_pod(causes, json_object_get(obj, "spec"));
 	else if (!strcmp(k->plural, "services"))
 		check_service(causes, obj);
 	else if (!strcmp(k->plural, "networkpolicies"))

@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "sim/disruption.h"
 #include "sim/endpoints.h"
+#include "sim/podvalidation.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -348,6 +349,32 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 	json_object_set_new(pod, "spec", spec);
 	json_object_set_new(pod, "status",
 			    json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
+	/* The pod the controller posts is validated: a StatefulSet's has a
+	 * volume for each claim template (sts_pod_extras). */
+	json_t *checked = json_deep_copy(spec);
+	size_t ti;
+	json_t *t;
+	json_array_foreach (
+		json_object_get(json_object_get(owner->body, "spec"), "volumeClaimTemplates"), ti,
+		t) {
+		const char *tname = json_str(meta(t), "name");
+		json_t *vols = child(checked, "volumes");
+		if (!json_is_array(vols)) {
+			vols = json_array();
+			json_object_set_new(checked, "volumes", vols);
+		}
+		if (tname)
+			json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", tname,
+							      "persistentVolumeClaim", "claimName",
+							      "template"));
+	}
+	char *invalid = podvalidation_pod_refusal(name, checked);
+	json_decref(checked);
+	if (invalid) {
+		*error = invalid;
+		json_decref(pod);
+		return NULL;
+	}
 	char *refusal = controllers_admit_pod(owner->ns, pod);
 	if (refusal) {
 		*error = xasprintf("pods \"%s\" is forbidden: %s",

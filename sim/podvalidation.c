@@ -495,3 +495,28 @@ void podvalidation_check(json_t *causes, const json_t *spec, const char *prefix)
 	json_decref(volumes);
 	json_decref(names);
 }
+
+char *podvalidation_pod_refusal(const char *name, const json_t *spec)
+{
+	json_t *causes = json_array();
+	podvalidation_check(causes, spec, "spec");
+	if (json_array_size(causes) == 0) {
+		json_decref(causes);
+		return NULL;
+	}
+	char *list = xstrdup("");
+	size_t i;
+	json_t *e;
+	json_array_foreach (causes, i, e) {
+		char *next = xasprintf("%s%s%s: %s", list, i ? ", " : "", json_str(e, "field"),
+				       json_str(e, "message"));
+		free(list);
+		list = next;
+	}
+	bool many = json_array_size(causes) > 1;
+	char *msg = xasprintf("Pod \"%s\" is invalid: %s%s%s", name, many ? "[" : "", list,
+			      many ? "]" : "");
+	free(list);
+	json_decref(causes);
+	return msg;
+}

@@ -12,4 +12,8 @@
  * the spec's path ("spec", "spec.template.spec"). */
 void podvalidation_check(json_t *causes, const json_t *spec, const char *prefix);
 
+/* A controller's pod refused by that validation: `Pod "name" is invalid:
+ * ...` as the API server words it (to free), or NULL when valid. */
+char *podvalidation_pod_refusal(const char *name, const json_t *spec);
+
 #endif
