@@ -29,6 +29,7 @@
 #include "sim/netpol.h"
 #include "sim/podsecurity.h"
 #include "sim/podvalidation.h"
+#include "sim/authz.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/schema.h"
@@ -178,6 +179,14 @@ static bool valid_name(enum store_name_rule rule, const char *name, const char *
 	case STORE_NAME_DNS1035:
 		*why = MSG_DNS1035;
 		return valid_label(name, strlen(name)) && name[0] >= 'a' && name[0] <= 'z';
+	case STORE_NAME_PATH:
+		/* path.IsValidPathSegmentName (ValidateRBACName). */
+		if (!strcmp(name, ".") || !strcmp(name, "..")) {
+			*why = !strcmp(name, ".") ? "may not be '.'" : "may not be '..'";
+			return false;
+		}
+		*why = strchr(name, '/') ? "may not contain '/'" : "may not contain '%'";
+		return !strchr(name, '/') && !strchr(name, '%');
 	}
 	return false;
 }
@@ -1283,7 +1292,8 @@ static json_t *api_group(const char *name)
 static bool served_group(const char *g)
 {
 	return !strcmp(g, "apps") || !strcmp(g, "policy") || !strcmp(g, "storage.k8s.io") ||
-	       !strcmp(g, "networking.k8s.io") || !strcmp(g, "discovery.k8s.io");
+	       !strcmp(g, "networking.k8s.io") || !strcmp(g, "discovery.k8s.io") ||
+	       !strcmp(g, "rbac.authorization.k8s.io") || !strcmp(g, "authorization.k8s.io");
 }
 
 static bool serve_discovery(struct call *c, struct target *t)
@@ -1313,11 +1323,13 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o,o,o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o,o,o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
 					  api_group("policy"), api_group("storage.k8s.io"),
 					  api_group("networking.k8s.io"),
-					  api_group("discovery.k8s.io")));
+					  api_group("discovery.k8s.io"),
+					  api_group("rbac.authorization.k8s.io"),
+					  api_group("authorization.k8s.io")));
 		return true;
 	}
 	if (n == 2 && !strcmp(s[0], "apis") && served_group(s[1])) {
@@ -1328,7 +1340,9 @@ static bool serve_discovery(struct call *c, struct target *t)
 		return true;
 	}
 	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") && served_group(s[1])) {
-		call_reply_json(c, 200, resource_list(s[1], "v1"));
+		call_reply_json(c, 200,
+				!strcmp(s[1], "authorization.k8s.io") ? authz_resource_list()
+								      : resource_list(s[1], "v1"));
 		return true;
 	}
 	if (n == 1 &&
@@ -2568,7 +2582,7 @@ static void route(struct call *c)
 		serve_sim(c, &t);
 		goto done;
 	}
-	if (serve_discovery(c, &t))
+	if (serve_discovery(c, &t) || authz_serve(c, t.segs, t.nsegs))
 		goto done;
 	bool ok = false;
 	if (t.nsegs >= 3 && !strcmp(t.segs[0], "api") && !strcmp(t.segs[1], "v1"))

@@ -13,6 +13,7 @@
 #include "sim/disruption.h"
 #include "sim/endpoints.h"
 #include "sim/podvalidation.h"
+#include "sim/rbac.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -4377,6 +4378,7 @@ static void tick(void)
 	free(all);
 	free(nodes);
 	endpoints_sync();
+	rbac_aggregate();
 	disruption_sync();
 	sim_es_tick();
 }

@@ -372,6 +372,7 @@ int main(int argc, char **argv)
 		log_warn("no --es-api: Elasticsearch accepts every query parameter");
 
 	store_init();
+	rbac_seed_store();
 	record_init();
 	faults_init();
 	if (simconf_get()->faults && !faults_add(simconf_get()->faults, &err)) {

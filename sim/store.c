@@ -44,6 +44,15 @@ static const struct store_kind kinds[] = {
 	 STORE_NAME_SUBDOMAIN, "ep"},
 	{"endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", true, false,
 	 false, false, STORE_NAME_SUBDOMAIN, NULL},
+	/* RBAC (sim/rbac.c authorizes from these). */
+	{"clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io", "v1", false,
+	 false, false, false, STORE_NAME_PATH, NULL},
+	{"clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+	 "rbac.authorization.k8s.io", "v1", false, false, false, false, STORE_NAME_PATH, NULL},
+	{"roles", "role", "Role", "rbac.authorization.k8s.io", "v1", true, false, false, false,
+	 STORE_NAME_PATH, NULL},
+	{"rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", true,
+	 false, false, false, STORE_NAME_PATH, NULL},
 };
 
 static struct store_obj *head, *tail;
@@ -124,6 +133,8 @@ const char *store_api_version(const struct store_kind *k)
 		return "networking.k8s.io/v1";
 	if (!strcmp(k->group, "discovery.k8s.io"))
 		return "discovery.k8s.io/v1";
+	if (!strcmp(k->group, "rbac.authorization.k8s.io"))
+		return "rbac.authorization.k8s.io/v1";
 	return "v1";
 }
 
@@ -144,6 +155,14 @@ const char *store_qualified(const struct store_kind *k)
 		return "networkpolicies.networking.k8s.io";
 	if (!strcmp(k->group, "discovery.k8s.io"))
 		return "endpointslices.discovery.k8s.io";
+	if (!strcmp(k->plural, "clusterroles"))
+		return "clusterroles.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "clusterrolebindings"))
+		return "clusterrolebindings.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "roles"))
+		return "roles.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "rolebindings"))
+		return "rolebindings.rbac.authorization.k8s.io";
 	return k->plural;
 }
 

@@ -5502,6 +5502,161 @@ static void test_pod_spec_validation_names_each_field(void **state)
 	http_resp_free(&r);
 }
 
+static bool ssar_allowed(const char *token, const char *attrs, struct http_resp *r)
+{
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+		 "\"spec\":{%s}}",
+		 attrs);
+	assert_int_equal(call_as(token, "POST",
+				 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", NULL,
+				 body, r),
+			 201);
+	return json_is_true(jget(r->body, "status.allowed"));
+}
+
+/*
+ * RBAC objects are served by the API (the bootstrap roles with their
+ * label, the shipped role), a role bound at run time grants at once, an
+ * aggregated ClusterRole gets the rules of the roles its selector matches,
+ * and the reviews answer as the authorizer decides: kubectl auth can-i.
+ */
+static void test_rbac_is_served_reviewed_and_aggregated(void **state)
+{
+	struct http_resp r;
+	char out[8192];
+	make_namespace("k4");
+
+	assert_int_equal(call("GET",
+			      "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:basic-user",
+			      NULL, &r),
+			 200);
+	assert_string_equal(json_string_value(json_object_get(jget(r.body, "metadata.labels"),
+							      "kubernetes.io/bootstrapping")),
+			    "rbac-defaults");
+	http_resp_free(&r);
+	assert_int_equal(call("GET",
+			      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/esaasd", NULL,
+			      &r),
+			 200);
+	assert_string_equal(jstr(r.body, "subjects.0.name"), "esaasd");
+	http_resp_free(&r);
+
+	/* What the shipped role has, with the authorizer's reason. */
+	assert_true(ssar_allowed(sim.sa_token,
+				 "\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+				 "\"resource\":\"pods\"}",
+				 &r));
+	assert_string_equal(jstr(r.body, "status.reason"),
+			    "RBAC: allowed by ClusterRoleBinding \"esaasd\" of ClusterRole "
+			    "\"esaasd\" to ServiceAccount \"esaas-system/esaasd\"");
+	assert_string_equal(jstr(r.body, "kind"), "SelfSubjectAccessReview");
+	http_resp_free(&r);
+	/* What it has not: no reason. */
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"verb\":\"delete\",\"resource\":"
+				  "\"nodes\"}",
+				  &r));
+	assert_null(jget(r.body, "status.reason"));
+	http_resp_free(&r);
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+				  "\"group\":\"example.com\",\"resource\":\"widgets\"}",
+				  &r));
+	http_resp_free(&r);
+
+	/* An aggregated ClusterRole, bound to the service account in k4 at
+	 * run time: it gets the rules of the role its selector matches. */
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-aggregate",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		      "\"metadata\":{\"name\":\"k4-aggregate\"},\"aggregationRule\":{"
+		      "\"clusterRoleSelectors\":[{\"matchLabels\":{\"k4/aggregate\":\"true\"}}]},"
+		      "\"rules\":[]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/rolebindings/k4-widgets",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+		      "\"metadata\":{\"name\":\"k4-widgets\"},\"roleRef\":{\"apiGroup\":"
+		      "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":"
+		      "\"k4-aggregate\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":"
+		      "\"esaasd\",\"namespace\":\"esaas-system\"}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-widget-reader",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		      "\"metadata\":{\"name\":\"k4-widget-reader\",\"labels\":{\"k4/aggregate\":"
+		      "\"true\"}},\"rules\":[{\"apiGroups\":[\"example.com\"],\"resources\":["
+		      "\"widgets\"],\"verbs\":[\"get\"]},{\"apiGroups\":[\"\"],\"resources\":"
+		      "[\"configmaps\"],\"verbs\":[\"deletecollection\"]}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	int64_t end = harness_now_ms() + 5000;
+	bool allowed = false;
+	while (!allowed && harness_now_ms() < end) {
+		allowed = ssar_allowed(
+			sim.sa_token,
+			"\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+			"\"group\":\"example.com\",\"resource\":\"widgets\"}",
+			&r);
+		if (allowed)
+			assert_string_equal(jstr(r.body, "status.reason"),
+					    "RBAC: allowed by RoleBinding \"k4-widgets/k4\" of "
+					    "ClusterRole \"k4-aggregate\" to ServiceAccount "
+					    "\"esaas-system/esaasd\"");
+		http_resp_free(&r);
+		if (!allowed)
+			msleep(30);
+	}
+	assert_true(allowed);
+	assert_int_equal(call("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-aggregate",
+			      NULL, &r),
+			 200);
+	assert_string_equal(jstr(r.body, "rules.0.resources.0"), "widgets");
+	http_resp_free(&r);
+	/* Only in k4. */
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"namespace\":\"default\",\"verb\":"
+				  "\"get\",\"group\":\"example.com\",\"resource\":\"widgets\"}",
+				  &r));
+	http_resp_free(&r);
+
+	/* The rules review lists what k4 grants. */
+	assert_int_equal(call_as(sim.sa_token, "POST",
+				 "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", NULL,
+				 "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+				 "\"SelfSubjectRulesReview\",\"spec\":{\"namespace\":\"k4\"}}",
+				 &r),
+			 201);
+	assert_non_null(strstr(r.raw, "\"widgets\""));
+	assert_true(json_is_false(jget(r.body, "status.incomplete")));
+	http_resp_free(&r);
+
+	/* kubectl auth can-i, as the admin (system:masters) and as the account. */
+	assert_int_equal(kubectl("auth can-i delete nodes", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "yes"));
+	/* The later --context wins: the account's. */
+	assert_int_equal(
+		kubectl("auth can-i delete nodes --context esaas-system/esaasd", out, sizeof(out)),
+		1);
+	assert_non_null(strstr(out, "no"));
+	assert_int_equal(kubectl("auth can-i deletecollection configmaps -n k4 --context "
+				 "esaas-system/esaasd",
+				 out, sizeof(out)),
+			 0);
+	assert_non_null(strstr(out, "yes"));
+	assert_int_equal(kubectl("get clusterroles k4-aggregate -o jsonpath={.rules[0].verbs[0]}",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "get");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -5571,6 +5726,7 @@ int main(void)
 		cmocka_unit_test(test_claim_binds_in_two_steps_before_the_pod_is_bound),
 		cmocka_unit_test(test_eviction_dry_run_checks_its_options),
 		cmocka_unit_test(test_pod_spec_validation_names_each_field),
+		cmocka_unit_test(test_rbac_is_served_reviewed_and_aggregated),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
