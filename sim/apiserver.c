@@ -634,6 +634,22 @@ static bool reply_if_invalid(struct call *c, const struct store_kind *k, const c
 	return true;
 }
 
+/* RBAC's escalation check on a role or binding written (the policybased
+ * storages): 403 naming what would be granted without being held. */
+static bool reply_if_escalating(struct call *c, const struct store_kind *k, const char *ns,
+				const char *name, const json_t *obj)
+{
+	char *why = rbac_escalation(c->user, k->plural, ns, obj);
+	if (!why)
+		return false;
+	reply_status(c, 403, "Forbidden",
+		     json_pack("{s:s, s:s, s:s}", "name", name ? name : "", "group", k->group,
+			       "kind", k->plural),
+		     "%s \"%s\" is forbidden: %s", store_qualified(k), name ? name : "", why);
+	free(why);
+	return true;
+}
+
 /* --- defaults -------------------------------------------------------------- */
 
 static json_t *obj_child(json_t *parent, const char *key)
@@ -1649,7 +1665,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	validate(k, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
 		check_node_ports(obj, NULL, causes);
-	if (reply_if_invalid(c, k, name, causes)) {
+	if (reply_if_invalid(c, k, name, causes) || reply_if_escalating(c, k, ns, name, obj)) {
 		json_decref(obj);
 		return;
 	}
@@ -1794,7 +1810,8 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		validate_update(k, o->body, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
 		check_node_ports(obj, o->body, causes);
-	if (reply_if_invalid(c, k, o->name, causes)) {
+	if (reply_if_invalid(c, k, o->name, causes) ||
+	    reply_if_escalating(c, k, o->ns, o->name, obj)) {
 		json_decref(obj);
 		return;
 	}

@@ -359,7 +359,7 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 		json_object_get(json_object_get(owner->body, "spec"), "volumeClaimTemplates"), ti,
 		t) {
 		const char *tname = json_str(meta(t), "name");
-		json_t *vols = child(checked, "volumes");
+		json_t *vols = json_object_get(checked, "volumes");
 		if (!json_is_array(vols)) {
 			vols = json_array();
 			json_object_set_new(checked, "volumes", vols);

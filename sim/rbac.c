@@ -835,3 +835,145 @@ char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs 
 	free(res);
 	return msg;
 }
+
+/* --- escalation (pkg/registry/rbac/validation/rule.go, ConfirmNoEscalation;
+ * the policybased storages of roles and bindings) ---------------------------- */
+
+static void append_text(char **acc, const char *text)
+{
+	char *next = xasprintf("%s%s", *acc ? *acc : "", text);
+	free(*acc);
+	*acc = next;
+}
+
+/* Go's %q of a []string: ["a" "b"]. */
+static char *quoted_list(const json_t *list, const char *const *strs)
+{
+	char *out = xstrdup("[");
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		char *q = xasprintf("%s\"%s\"", n++ ? " " : "", json_string_value(v));
+		append_text(&out, q);
+		free(q);
+	}
+	for (size_t j = 0; strs && strs[j]; j++) {
+		char *q = xasprintf("%s\"%s\"", n++ ? " " : "", strs[j]);
+		append_text(&out, q);
+		free(q);
+	}
+	append_text(&out, "]");
+	return out;
+}
+
+/* Each (group, resource, name, verb) of rule that u does not hold in ns,
+ * as CompactString writes the broken-down rule, appended to *missing. */
+static void missing_rights(const struct rbac_user *u, const json_t *rule, const char *ns,
+			   char **missing)
+{
+	size_t vi, gi, ri, ni;
+	json_t *verb, *group, *res, *name;
+	json_t *urls = json_object_get(rule, "nonResourceURLs");
+	json_t *names = json_object_get(rule, "resourceNames");
+	json_array_foreach (json_object_get(rule, "verbs"), vi, verb) {
+		struct rbac_attrs a = {.verb = json_string_value(verb)};
+		if (urls) {
+			json_array_foreach (urls, ri, res) {
+				a.resource_request = false;
+				a.path = json_string_value(res);
+				if (rbac_allows(u, &a))
+					continue;
+				char *line =
+					xasprintf("%s{NonResourceURLs:[\"%s\"], Verbs:[\"%s\"]}",
+						  *missing ? "\n" : "", a.path, a.verb);
+				append_text(missing, line);
+				free(line);
+			}
+			continue;
+		}
+		json_array_foreach (json_object_get(rule, "apiGroups"), gi, group) {
+			json_array_foreach (json_object_get(rule, "resources"), ri, res) {
+				size_t count = json_array_size(names) ? json_array_size(names) : 1;
+				for (ni = 0; ni < count; ni++) {
+					name = json_array_get(names, ni);
+					char *r = xstrdup(json_string_value(res));
+					char *slash = strchr(r, '/');
+					if (slash)
+						*slash = '\0';
+					a.resource_request = true;
+					a.group = json_string_value(group);
+					a.resource = r;
+					a.subresource = slash ? slash + 1 : "";
+					a.ns = ns;
+					a.name = name ? json_string_value(name) : "";
+					bool held = rbac_allows(u, &a);
+					free(r);
+					if (held)
+						continue;
+					char *nm = name ? xasprintf(", ResourceNames:[\"%s\"]",
+								    json_string_value(name))
+							: xstrdup("");
+					char *line = xasprintf(
+						"%s{APIGroups:[\"%s\"], Resources:[\"%s\"]%s, "
+						"Verbs:[\"%s\"]}",
+						*missing ? "\n" : "", json_string_value(group),
+						json_string_value(res), nm, a.verb);
+					append_text(missing, line);
+					free(line);
+					free(nm);
+				}
+			}
+		}
+	}
+}
+
+char *rbac_escalation(const struct rbac_user *u, const char *plural, const char *ns,
+		      const json_t *obj)
+{
+	bool role = !strcmp(plural, "clusterroles") || !strcmp(plural, "roles");
+	bool binding = !strcmp(plural, "clusterrolebindings") || !strcmp(plural, "rolebindings");
+	if ((!role && !binding) || !u || in_group(u, "system:masters"))
+		return NULL;
+	const char *scope = ns && *ns ? ns : "";
+	struct rbac_attrs a = {.resource_request = true,
+			       .group = "rbac.authorization.k8s.io",
+			       .ns = scope,
+			       .subresource = ""};
+	const json_t *rules = NULL;
+	if (role) {
+		/* RoleEscalationAuthorized: escalate on the resource. */
+		a.verb = "escalate";
+		a.resource = plural;
+		a.name = json_str(json_object_get(obj, "metadata"), "name");
+		if (rbac_allows(u, &a))
+			return NULL;
+		rules = json_object_get(obj, "rules");
+	} else {
+		/* BindingAuthorized: bind on the role referred to. */
+		json_t *ref = json_object_get(obj, "roleRef");
+		const char *rk = json_str(ref, "kind");
+		a.verb = "bind";
+		a.resource = rk && !strcmp(rk, "Role") ? "roles" : "clusterroles";
+		a.ns = rk && !strcmp(rk, "Role") ? scope : "";
+		a.name = json_str(ref, "name");
+		if (rbac_allows(u, &a))
+			return NULL;
+		const json_t *r = bound_role(obj, *scope ? scope : NULL);
+		rules = r ? json_object_get(r, "rules") : NULL;
+	}
+	char *missing = NULL;
+	size_t i;
+	json_t *rule;
+	json_array_foreach (rules, i, rule)
+		missing_rights(u, rule, scope, &missing);
+	if (!missing)
+		return NULL;
+	char *groups = quoted_list(NULL, u->groups);
+	char *msg = xasprintf("user \"%s\" (groups=%s) is attempting to grant RBAC permissions "
+			      "not currently held:\n%s",
+			      u->name, groups, missing);
+	free(groups);
+	free(missing);
+	return msg;
+}

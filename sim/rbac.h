@@ -85,6 +85,12 @@ json_t *rbac_rules_for(const struct rbac_user *u, const char *ns);
  * store (rbac.authorization.k8s.io/v1), which the API serves and the
  * authorizer reads. */
 void rbac_seed_store(void);
+/* Why u may not write obj, a role or binding of kind plural in ns (""
+ * for cluster scope): the permissions it would grant that u does not hold,
+ * without escalate (roles) or bind (bindings) on it; NULL when allowed or
+ * not RBAC.  Free it. */
+char *rbac_escalation(const struct rbac_user *u, const char *plural, const char *ns,
+		      const json_t *obj);
 /* One sync of the ClusterRole aggregation controller. */
 void rbac_aggregate(void);
 /* The message of the 403 (responsewriters/errors.go, forbiddenMessage). Free it. */

@@ -5638,6 +5638,53 @@ static void test_rbac_is_served_reviewed_and_aggregated(void **state)
 	assert_true(json_is_false(jget(r.body, "status.incomplete")));
 	http_resp_free(&r);
 
+	/* Allowed to create Roles in k4, the account may grant only what it
+	 * holds (no escalate verb): the rest is named in the 403. */
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles/role-writer",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+		      "\"metadata\":{\"name\":\"role-writer\"},\"rules\":[{\"apiGroups\":["
+		      "\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\"],\"verbs\":["
+		      "\"create\"]}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/rolebindings/role-writer",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+		      "\"metadata\":{\"name\":\"role-writer\"},\"roleRef\":{\"apiGroup\":"
+		      "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"role-writer\"},"
+		      "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"esaasd\","
+		      "\"namespace\":\"esaas-system\"}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	call_as(sim.sa_token, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles",
+		NULL,
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+		"{\"name\":\"more\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],"
+		"\"verbs\":[\"get\"]},{\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],"
+		"\"verbs\":[\"watch\"]}]}",
+		&r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"roles.rbac.authorization.k8s.io \"more\" is forbidden: user "
+		"\"system:serviceaccount:esaas-system:esaasd\" (groups=["
+		"\"system:serviceaccounts\" \"system:serviceaccounts:esaas-system\" "
+		"\"system:authenticated\"]) is attempting to grant RBAC permissions not "
+		"currently held:\n{APIGroups:[\"\"], Resources:[\"secrets\"], "
+		"Verbs:[\"watch\"]}");
+	http_resp_free(&r);
+	call_as(sim.sa_token, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles",
+		NULL,
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+		"{\"name\":\"held\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],"
+		"\"verbs\":[\"get\"]}]}",
+		&r);
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+
 	/* kubectl auth can-i, as the admin (system:masters) and as the account. */
 	assert_int_equal(kubectl("auth can-i delete nodes", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "yes"));
