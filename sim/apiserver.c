@@ -29,6 +29,8 @@
 #include "sim/faults.h"
 #include "sim/netpol.h"
 #include "sim/podsecurity.h"
+#include "sim/podvalidation.h"
+#include "sim/authz.h"
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/schema.h"
@@ -183,6 +185,14 @@ static bool valid_name(enum store_name_rule rule, const char *name, const char *
 	case STORE_NAME_DNS1035:
 		*why = MSG_DNS1035;
 		return valid_label(name, strlen(name)) && name[0] >= 'a' && name[0] <= 'z';
+	case STORE_NAME_PATH:
+		/* path.IsValidPathSegmentName (ValidateRBACName). */
+		if (!strcmp(name, ".") || !strcmp(name, "..")) {
+			*why = !strcmp(name, ".") ? "may not be '.'" : "may not be '..'";
+			return false;
+		}
+		*why = strchr(name, '/') ? "may not contain '/'" : "may not contain '%'";
+		return !strchr(name, '/') && !strchr(name, '%');
 	}
 	return false;
 }
@@ -462,6 +472,17 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 }
 
 /* Kind-specific checks of a whole object; causes is filled. */
+static const json_t *template_spec(const json_t *obj)
+{
+	return json_object_get(json_object_get(json_object_get(obj, "spec"), "template"), "spec");
+}
+
+static void check_pod(json_t *causes, const json_t *spec)
+{
+	check_containers(causes, spec, "spec");
+	podvalidation_check(causes, spec, "spec");
+}
+
 static void validate(const struct store_kind *k, const json_t *obj, json_t *causes)
 {
 	json_t *meta = json_object_get(obj, "metadata");
@@ -476,10 +497,16 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		      name, why);
 	check_labels(causes, json_object_get(meta, "labels"), "metadata.labels");
 
+	/* A Deployment's template is validated as a pod spec
+	 * (ValidatePodTemplateSpecForReplicaSet); a StatefulSet's is not
+	 * (ValidatePodTemplateSpecForStatefulSet leaves it to the pods, whose
+	 * volumes include the claim templates'). */
+	if (!strcmp(k->plural, "deployments"))
+		podvalidation_check(causes, template_spec(obj), "spec.template.spec");
 	if (!strcmp(k->plural, "statefulsets") || !strcmp(k->plural, "deployments"))
 		check_workload(causes, obj);
 	else if (!strcmp(k->plural, "pods"))
-		check_containers(causes, json_object_get(obj, "spec"), "spec");
+		check_pod(causes, json_object_get(obj, "spec"));
 	else if (!strcmp(k->plural, "services"))
 		check_service(causes, obj);
 	else if (!strcmp(k->plural, "networkpolicies"))
@@ -630,6 +657,22 @@ static bool reply_if_invalid(struct call *c, const struct store_kind *k, const c
 		reply_status(c, 422, "Invalid", d, "%s%s%s \"%s\" is invalid: %s", k->kind,
 			     *k->group ? "." : "", k->group, name ? name : "", list);
 	free(list);
+	return true;
+}
+
+/* RBAC's escalation check on a role or binding written (the policybased
+ * storages): 403 naming what would be granted without being held. */
+static bool reply_if_escalating(struct call *c, const struct store_kind *k, const char *ns,
+				const char *name, const json_t *obj)
+{
+	char *why = rbac_escalation(c->user, k->plural, ns, obj);
+	if (!why)
+		return false;
+	reply_status(c, 403, "Forbidden",
+		     json_pack("{s:s, s:s, s:s}", "name", name ? name : "", "group", k->group,
+			       "kind", k->plural),
+		     "%s \"%s\" is forbidden: %s", store_qualified(k), name ? name : "", why);
+	free(why);
 	return true;
 }
 
@@ -1288,6 +1331,13 @@ static json_t *api_group(const char *name)
 	return g;
 }
 
+static bool served_group(const char *g)
+{
+	return !strcmp(g, "apps") || !strcmp(g, "policy") || !strcmp(g, "storage.k8s.io") ||
+	       !strcmp(g, "networking.k8s.io") || !strcmp(g, "discovery.k8s.io") ||
+	       !strcmp(g, "rbac.authorization.k8s.io") || !strcmp(g, "authorization.k8s.io");
+}
+
 static bool serve_discovery(struct call *c, struct target *t)
 {
 	char **s = t->segs;
@@ -1315,25 +1365,26 @@ static bool serve_discovery(struct call *c, struct target *t)
 	}
 	if (n == 1 && !strcmp(s[0], "apis")) {
 		call_reply_json(c, 200,
-				json_pack("{s:s, s:s, s:[o,o,o,o]}", "kind", "APIGroupList",
+				json_pack("{s:s, s:s, s:[o,o,o,o,o,o,o]}", "kind", "APIGroupList",
 					  "apiVersion", "v1", "groups", api_group("apps"),
 					  api_group("policy"), api_group("storage.k8s.io"),
-					  api_group("networking.k8s.io")));
+					  api_group("networking.k8s.io"),
+					  api_group("discovery.k8s.io"),
+					  api_group("rbac.authorization.k8s.io"),
+					  api_group("authorization.k8s.io")));
 		return true;
 	}
-	if (n == 2 && !strcmp(s[0], "apis") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
-	     !strcmp(s[1], "networking.k8s.io"))) {
+	if (n == 2 && !strcmp(s[0], "apis") && served_group(s[1])) {
 		json_t *g = api_group(s[1]);
 		json_object_set_new(g, "kind", json_string("APIGroup"));
 		json_object_set_new(g, "apiVersion", json_string("v1"));
 		call_reply_json(c, 200, g);
 		return true;
 	}
-	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") &&
-	    (!strcmp(s[1], "apps") || !strcmp(s[1], "policy") || !strcmp(s[1], "storage.k8s.io") ||
-	     !strcmp(s[1], "networking.k8s.io"))) {
-		call_reply_json(c, 200, resource_list(s[1], "v1"));
+	if (n == 3 && !strcmp(s[0], "apis") && !strcmp(s[2], "v1") && served_group(s[1])) {
+		call_reply_json(c, 200,
+				!strcmp(s[1], "authorization.k8s.io") ? authz_resource_list()
+								      : resource_list(s[1], "v1"));
 		return true;
 	}
 	if (n == 1 &&
@@ -1640,7 +1691,7 @@ static void do_create(struct call *c, const struct store_kind *k, const char *ns
 	validate(k, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
 		check_node_ports(obj, NULL, causes);
-	if (reply_if_invalid(c, k, name, causes)) {
+	if (reply_if_invalid(c, k, name, causes) || reply_if_escalating(c, k, ns, name, obj)) {
 		json_decref(obj);
 		return;
 	}
@@ -1785,7 +1836,8 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		validate_update(k, o->body, obj, causes);
 	if (!strcmp(k->plural, "services") && json_array_size(causes) == 0)
 		check_node_ports(obj, o->body, causes);
-	if (reply_if_invalid(c, k, o->name, causes)) {
+	if (reply_if_invalid(c, k, o->name, causes) ||
+	    reply_if_escalating(c, k, o->ns, o->name, obj)) {
 		json_decref(obj);
 		return;
 	}
@@ -2757,7 +2809,7 @@ static void route(struct call *c)
 		serve_sim(c, &t);
 		goto done;
 	}
-	if (serve_discovery(c, &t))
+	if (serve_discovery(c, &t) || authz_serve(c, t.segs, t.nsegs))
 		goto done;
 	bool ok = false;
 	if (t.nsegs >= 3 && !strcmp(t.segs[0], "api") && !strcmp(t.segs[1], "v1"))

@@ -11,6 +11,9 @@
 #include "common/util.h"
 #include "common/json.h"
 #include "sim/disruption.h"
+#include "sim/endpoints.h"
+#include "sim/podvalidation.h"
+#include "sim/rbac.h"
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -347,6 +350,32 @@ static struct store_obj *create_pod(struct store_obj *owner, const char *name,
 	json_object_set_new(pod, "spec", spec);
 	json_object_set_new(pod, "status",
 			    json_pack("{s:s, s:s}", "phase", "Pending", "qosClass", "BestEffort"));
+	/* The pod the controller posts is validated: a StatefulSet's has a
+	 * volume for each claim template (sts_pod_extras). */
+	json_t *checked = json_deep_copy(spec);
+	size_t ti;
+	json_t *t;
+	json_array_foreach (
+		json_object_get(json_object_get(owner->body, "spec"), "volumeClaimTemplates"), ti,
+		t) {
+		const char *tname = json_str(meta(t), "name");
+		json_t *vols = json_object_get(checked, "volumes");
+		if (!json_is_array(vols)) {
+			vols = json_array();
+			json_object_set_new(checked, "volumes", vols);
+		}
+		if (tname)
+			json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", tname,
+							      "persistentVolumeClaim", "claimName",
+							      "template"));
+	}
+	char *invalid = podvalidation_pod_refusal(name, checked);
+	json_decref(checked);
+	if (invalid) {
+		*error = invalid;
+		json_decref(pod);
+		return NULL;
+	}
 	char *refusal = controllers_admit_pod(owner->ns, pod);
 	if (refusal) {
 		*error = xasprintf("pods \"%s\" is forbidden: %s",
@@ -2258,8 +2287,18 @@ static const char *volumes_fit(struct pod_claims *pc, struct store_obj *node)
 	return why;
 }
 
-/* Bind each unbound claim of the pod to its chosen volume, on node. */
-static void bind_claims(struct pod_claims *pc, const char *node)
+/*
+ * The two steps of binding a WaitForFirstConsumer claim to a volume that
+ * exists.  The scheduler's VolumeBinding plugin, once it has chosen the
+ * node, writes the claim's reference into each chosen volume (PreBind,
+ * pkg/scheduler/framework/plugins/volumebinding/binder.go, bindAPIUpdate,
+ * with the volume from GetBindVolumeToClaim: claimRef and
+ * pv.kubernetes.io/bound-by-controller) and waits, polling every second
+ * (checkBindings), until the PV controller has bound the claims; only then
+ * is the pod bound to the node.  The selected-node annotation is for
+ * claims to provision, which the simulator does not do.
+ */
+static void assume_volumes(struct pod_claims *pc)
 {
 	for (int i = 0; i < pc->n; i++) {
 		struct store_obj *claim = pc->claim[i], *pv = pc->chosen[i];
@@ -2269,29 +2308,41 @@ static void bind_claims(struct pod_claims *pc, const char *node)
 		body = json_deep_copy(pv->body);
 		json_object_set_new(
 			child(body, "spec"), "claimRef",
-			json_pack("{s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kind", "PersistentVolumeClaim",
 				  "namespace", claim->ns, "name", claim->name, "uid",
-				  json_str(meta(claim->body), "uid"), "apiVersion", "v1"));
+				  json_str(meta(claim->body), "uid"), "apiVersion", "v1",
+				  "resourceVersion",
+				  json_str(meta(claim->body), "resourceVersion")
+					  ? json_str(meta(claim->body), "resourceVersion")
+					  : ""));
 		json_object_set_new(child(child(body, "metadata"), "annotations"),
 				    "pv.kubernetes.io/bound-by-controller", json_string("yes"));
-		json_object_set_new(child(body, "status"), "phase", json_string("Bound"));
 		store_update(pv, body);
-		body = json_deep_copy(claim->body);
-		json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
-		json_t *ann = child(child(body, "metadata"), "annotations");
-		json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
-		json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller",
-				    json_string("yes"));
-		json_object_set_new(ann, "volume.kubernetes.io/selected-node", json_string(node));
-		json_object_set_new(
-			body, "status",
-			json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
-				  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
-				  "capacity",
-				  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
-		store_update(claim, body);
-		log_debug("claim %s/%s bound to %s on %s", claim->ns, claim->name, pv->name, node);
+		log_debug("volume %s assumed for claim %s/%s", pv->name, claim->ns, claim->name);
 	}
+}
+
+/* The PV controller's bind of a volume that names the claim in its
+ * claimRef (pkg/controller/volume/persistentvolume/pv_controller.go,
+ * syncVolume then bind: the volume Bound, the claim's volumeName with the
+ * bind-completed and bound-by-controller annotations, then its status
+ * Bound with the volume's access modes and capacity). */
+static void pv_controller_bind(struct store_obj *pv, struct store_obj *claim)
+{
+	set_status(pv, json_pack("{s:s}", "phase", "Bound"));
+	json_t *body = json_deep_copy(claim->body);
+	json_object_set_new(child(body, "spec"), "volumeName", json_string(pv->name));
+	json_t *ann = child(child(body, "metadata"), "annotations");
+	json_object_set_new(ann, "pv.kubernetes.io/bind-completed", json_string("yes"));
+	json_object_set_new(ann, "pv.kubernetes.io/bound-by-controller", json_string("yes"));
+	json_object_set_new(
+		body, "status",
+		json_pack("{s:s, s:O?, s:O?}", "phase", "Bound", "accessModes",
+			  json_object_get(json_object_get(pv->body, "spec"), "accessModes"),
+			  "capacity",
+			  json_object_get(json_object_get(pv->body, "spec"), "capacity")));
+	store_update(claim, body);
+	log_debug("claim %s/%s bound to %s", claim->ns, claim->name, pv->name);
 }
 
 /*
@@ -2314,8 +2365,16 @@ static void sync_volumes(void)
 			ref ? store_get(K("persistentvolumeclaims"), json_str(ref, "namespace"),
 					json_str(ref, "name") ? json_str(ref, "name") : "")
 			    : NULL;
-		if (!ref || same(phase, "Released") ||
-		    (claim && same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))))
+		if (ref && claim &&
+		    same(json_str(meta(claim->body), "uid"), json_str(ref, "uid"))) {
+			if (!same(phase, "Bound") &&
+			    (!json_str(json_object_get(claim->body, "spec"), "volumeName") ||
+			     same(json_str(json_object_get(claim->body, "spec"), "volumeName"),
+				  list[i]->name)))
+				pv_controller_bind(list[i], claim);
+			continue;
+		}
+		if (!ref || same(phase, "Released"))
 			continue;
 		set_status(list[i], json_pack("{s:s}", "phase", "Released"));
 	}
@@ -2330,11 +2389,91 @@ static void sync_volumes(void)
 	free(list);
 }
 
+/*
+ * Pods in the scheduler's binding cycle, waiting for their volumes
+ * (assume_volumes): "ns/name" -> {"uid", "node", "since"}.  The wait polls
+ * every second and gives up after bindTimeoutSeconds (600), or as soon as
+ * an assumed volume no longer names the claim; the pod then goes back to
+ * the queue.
+ */
+static json_t *prebinding;
+#define PREBIND_POLL_MS 1000
+#define PREBIND_TIMEOUT_MS 600000
+
+static void bind_pod(struct store_obj *pod, const char *node)
+{
+	json_t *body = json_deep_copy(pod->body);
+	char ts[32];
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(child(body, "spec"), "nodeName", json_string(node));
+	json_object_set_new(child(body, "status"), "conditions",
+			    json_pack("[{s:s, s:s, s:n, s:s}]", "type", "PodScheduled", "status",
+				      "True", "lastProbeTime", "lastTransitionTime", ts));
+	store_update(pod, body);
+	log_debug("pod %s/%s scheduled on %s", pod->ns, pod->name, node);
+}
+
+/* True when the pod is in its binding cycle (bound now if its claims are). */
+static bool prebind_wait(struct store_obj *pod, struct pod_claims *pc)
+{
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_t *e = json_object_get(prebinding, key);
+	int64_t now = now_mono_ms();
+	bool waiting = false;
+
+	if (e && same(json_str(e, "uid"), json_str(meta(pod->body), "uid"))) {
+		int64_t since = json_integer_value(json_object_get(e, "since"));
+		bool bound = true, lost = false;
+		for (int i = 0; i < pc->n; i++) {
+			const json_t *cl = pc->claim[i]->body;
+			const char *vol = json_str(json_object_get(cl, "spec"), "volumeName");
+			struct store_obj *pv =
+				vol ? store_get(K("persistentvolumes"), "", vol) : NULL;
+			if (!same(json_str(json_object_get(cl, "status"), "phase"), "Bound"))
+				bound = false;
+			if (vol && !pv)
+				lost = true;
+		}
+		waiting = true;
+		if (lost || now - since >= PREBIND_TIMEOUT_MS) {
+			log_info("pod %s/%s: binding volumes failed; back to the queue", pod->ns,
+				 pod->name);
+			waiting = false;
+		} else if (bound && (now - since) >= PREBIND_POLL_MS) {
+			bind_pod(pod, json_str(e, "node"));
+		} else {
+			free(key);
+			return true;
+		}
+	}
+	json_object_del(prebinding, key);
+	free(key);
+	return waiting;
+}
+
+/* The node a pod is on, or assumed on by the scheduler's cache while its
+ * volumes bind (the scheduler counts an assumed pod there). */
+static const char *assumed_node(const struct store_obj *pod)
+{
+	const char *nn = json_str(json_object_get(pod->body, "spec"), "nodeName");
+	if (nn || !prebinding)
+		return nn;
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_t *e = json_object_get(prebinding, key);
+	free(key);
+	if (!e || !same(json_str(e, "uid"), json_str(meta(pod->body), "uid")))
+		return NULL;
+	return json_str(e, "node");
+}
+
 static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nnodes,
 		     struct store_obj **all, size_t nall)
 {
 	struct pod_claims pc;
 	char *prefilter = pod_claims(pod, &pc);
+
+	if (!prefilter && prebind_wait(pod, &pc))
+		return;
 
 	if (prefilter) {
 		char *msg = xasprintf("0/%zu nodes are available: %s. preemption: 0/%zu nodes are "
@@ -2371,8 +2510,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 		int64_t used_cpu = 0, used_mem = 0, nz_used_cpu = nz_cpu, nz_used_mem = nz_mem;
 		size_t load = 0;
 		for (size_t j = 0; j < nall; j++) {
-			const char *nn =
-				json_str(json_object_get(all[j]->body, "spec"), "nodeName");
+			const char *nn = assumed_node(all[j]);
 			if (!nn || strcmp(nn, node->name) != 0 || all[j] == pod)
 				continue;
 			int64_t c, m;
@@ -2411,9 +2549,7 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 			struct store_obj *other = all[j];
 			if (other == pod)
 				continue;
-			const char *onode =
-				json_str(json_object_get(other->body, "spec"), "nodeName");
-			struct store_obj *on = node_by_name(nodes, nnodes, onode);
+			struct store_obj *on = node_by_name(nodes, nnodes, assumed_node(other));
 			if (!on)
 				continue;
 			size_t t;
@@ -2465,17 +2601,23 @@ static void schedule(struct store_obj *pod, struct store_obj **nodes, size_t nno
 	}
 	for (int i = 0; i < r.n; i++)
 		free(r.text[i]);
-	if (!volumes_fit(&pc, best))
-		bind_claims(&pc, best->name);
-	json_t *body = json_deep_copy(pod->body);
-	char ts[32];
-	now_ts(ts, sizeof(ts));
-	json_object_set_new(child(body, "spec"), "nodeName", json_string(best->name));
-	json_object_set_new(child(body, "status"), "conditions",
-			    json_pack("[{s:s, s:s, s:n, s:s}]", "type", "PodScheduled", "status",
-				      "True", "lastProbeTime", "lastTransitionTime", ts));
-	store_update(pod, body);
-	log_debug("pod %s/%s scheduled on %s", pod->ns, pod->name, best->name);
+	bool assumed = false;
+	if (!volumes_fit(&pc, best)) {
+		for (int i = 0; i < pc.n; i++)
+			assumed = assumed || pc.chosen[i];
+	}
+	if (!assumed) {
+		bind_pod(pod, best->name);
+		return;
+	}
+	assume_volumes(&pc);
+	if (!prebinding)
+		prebinding = json_object();
+	char *key = xasprintf("%s/%s", pod->ns, pod->name);
+	json_object_set_new(prebinding, key,
+			    json_pack("{s:s, s:s, s:I}", "uid", json_str(meta(pod->body), "uid"),
+				      "node", best->name, "since", (json_int_t)now_mono_ms()));
+	free(key);
 }
 
 /* --- the kubelet ----------------------------------------------------------------- */
@@ -2848,16 +2990,85 @@ static bool kubelet_es_crashes(struct store_obj *pod, const char *node, int64_t 
 	return true;
 }
 
+/* What a container's process may write: its uid and gid, whether it
+ * holds CAP_DAC_OVERRIDE, whether the mount is read-only. */
+struct writer {
+	int64_t uid;
+	int64_t gid;
+	bool dac_override;
+	bool read_only;
+};
+
+/* Permission to add or remove entries of d (path_resolution(7), without
+ * supplementary groups): CAP_DAC_OVERRIDE passes, else the owner's, the
+ * group's or the others' write bit for the process. */
+static bool writer_may_write(const struct hostdir *d, void *arg)
+{
+	const struct writer *w = arg;
+	if (w->read_only)
+		return false;
+	if (w->dac_override)
+		return true;
+	if (w->uid == d->uid)
+		return (d->mode & 0200) != 0;
+	if (w->gid == d->gid)
+		return (d->mode & 0020) != 0;
+	return (d->mode & 0002) != 0;
+}
+
+static bool cap_listed(const json_t *list, const char *cap)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		const char *s = json_string_value(v);
+		if (s && (!strcmp(s, "ALL") || !strcmp(s, cap) ||
+			  (!strncmp(s, "CAP_", 4) && !strcmp(s + 4, cap))))
+			return true;
+	}
+	return false;
+}
+
+/* The process of container c: root holds CAP_DAC_OVERRIDE, which is in the
+ * runtime's default set (containerd's and CRI-O's), unless the
+ * securityContext drops it (or ALL) without adding it back, or is
+ * privileged; a process of another uid has no effective capability. */
+static struct writer container_writer(const json_t *pod, const json_t *c)
+{
+	const json_t *sc = json_object_get(c, "securityContext");
+	const json_t *psc = json_object_get(json_object_get(pod, "spec"), "securityContext");
+	const json_t *caps = json_object_get(sc, "capabilities");
+	json_t *g = json_object_get(sc, "runAsGroup");
+	struct writer w = {.uid = container_uid(pod, c)};
+
+	if (!json_is_integer(g))
+		g = json_object_get(psc, "runAsGroup");
+	w.gid = json_is_integer(g) ? json_integer_value(g) : 0;
+	w.dac_override =
+		w.uid == 0 && (json_is_true(json_object_get(sc, "privileged")) ||
+			       !cap_listed(json_object_get(caps, "drop"), "DAC_OVERRIDE") ||
+			       cap_listed(json_object_get(caps, "add"), "DAC_OVERRIDE"));
+	return w;
+}
+
 /*
  * A one-shot container whose command removes with `rm -rf` empties the
  * host folders it mounts (as render_wipe_pod()'s `find /target -mindepth 1
  * -exec rm -rf {} +` does): what was below them is gone, the folders stay.
+ * rm removes what its process may (the owner, the mode, CAP_DAC_OVERRIDE,
+ * a read-only mount) and goes on; anything it could not remove makes it,
+ * and find after it, exit 1 (coreutils rm: "cannot remove ...: Permission
+ * denied", "Read-only file system"; find -exec ... {} + returns the
+ * command's failure), which `set -e` makes the script's.  The container's
+ * exit code, 0 or 1; *why says what stayed (to free).
  */
-static void kubelet_run_removals(const json_t *pod, const char *node)
+static int kubelet_run_removals(const json_t *pod, const char *node, char **why)
 {
 	size_t i, j;
 	json_t *c, *w, *m;
+	int code = 0;
 
+	*why = NULL;
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		bool removes = false;
 
@@ -2868,11 +3079,24 @@ static void kubelet_run_removals(const json_t *pod, const char *node)
 		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
 			const char *at = json_str(m, "mountPath");
 			const char *hp = removes && at ? hostfs_mount_path(pod, c, at) : NULL;
+			struct writer wr = container_writer(pod, c);
+			char *denied = NULL;
 
-			if (hp)
-				hostfs_empty(node, hp);
+			if (!hp)
+				continue;
+			wr.read_only = json_is_true(json_object_get(m, "readOnly"));
+			if (!hostfs_remove_below(node, hp, writer_may_write, &wr, &denied)) {
+				code = 1;
+				if (!*why)
+					*why = xasprintf("rm: cannot remove '%s%s': %s", at,
+							 denied + strlen(hp),
+							 wr.read_only ? "Read-only file system"
+								      : "Permission denied");
+			}
+			free(denied);
 		}
 	}
+	return code;
 }
 
 /*
@@ -3320,32 +3544,61 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
 	    restart && strcmp(restart, "Always") != 0) {
 		/* A one-shot pod (restartPolicy Never or OnFailure) runs its
-		 * command and ends, successfully. */
-		kubelet_run_removals(pod->body, node);
+		 * command and ends: Succeeded on exit 0; on another exit
+		 * Failed under Never, and restarted after the back-off under
+		 * OnFailure (pkg/kubelet/kuberuntime/kuberuntime_manager.go,
+		 * computePodActions; pkg/kubelet/status/generate.go,
+		 * getPhase: PodFailed, and the Ready condition's PodFailed). */
+		char *why = NULL;
+		int code = kubelet_run_removals(pod->body, node, &why);
+		bool retry = code != 0 && !strcmp(restart, "OnFailure");
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = child(body, "status");
 		char ts[32];
 		now_ts(ts, sizeof(ts));
-		json_object_set_new(st, "phase", json_string("Succeeded"));
+		if (why)
+			log_info("pod %s/%s on %s: %s (exit %d)", pod->ns, pod->name, node, why,
+				 code);
+		free(why);
+		if (!retry)
+			json_object_set_new(st, "phase",
+					    json_string(code ? "Failed" : "Succeeded"));
 		size_t i;
 		json_t *c;
 		json_array_foreach (json_object_get(st, "conditions"), i, c) {
 			const char *type = json_str(c, "type");
-			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+			if (!retry &&
+			    (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))) {
 				json_object_set_new(c, "status", json_string("False"));
-				json_object_set_new(c, "reason", json_string("PodCompleted"));
+				json_object_set_new(
+					c, "reason",
+					json_string(code ? "PodFailed" : "PodCompleted"));
 				json_object_set_new(c, "lastTransitionTime", json_string(ts));
 			}
 		}
+		json_int_t restarts = 0;
 		json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
+			json_t *done =
+				json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated", "exitCode",
+					  code, "reason", code ? "Error" : "Completed", "startedAt",
+					  ts, "finishedAt", ts);
 			json_object_set_new(c, "ready", json_false());
 			json_object_set_new(c, "started", json_false());
-			json_object_set_new(c, "state",
-					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
-						      "exitCode", 0, "reason", "Completed",
-						      "startedAt", ts, "finishedAt", ts));
+			if (retry) {
+				restarts =
+					json_integer_value(json_object_get(c, "restartCount")) + 1;
+				json_object_set_new(c, "restartCount", json_integer(restarts));
+				json_object_set_new(c, "lastState", done);
+				json_object_set_new(c, "state",
+						    json_pack("{s:{s:s}}", "waiting", "reason",
+							      "CrashLoopBackOff"));
+			} else {
+				json_object_set_new(c, "state", done);
+			}
 		}
-		pod->ready_at_ms = 0;
+		/* The kubelet's back-off: 10 s doubling to 5 minutes. */
+		pod->ready_at_ms =
+			retry ? now + (restarts >= 6 ? 300000 : 10000LL << (restarts - 1)) : 0;
 		store_update(pod, body);
 		return;
 	}
@@ -4124,6 +4377,8 @@ static void tick(void)
 	}
 	free(all);
 	free(nodes);
+	endpoints_sync();
+	rbac_aggregate();
 	disruption_sync();
 	sim_es_tick();
 }
@@ -4186,6 +4441,8 @@ void controllers_free(void)
 	quota_pods_seen = NULL;
 	json_decref(ns_queue);
 	ns_queue = NULL;
+	json_decref(prebinding);
+	prebinding = NULL;
 	if (tick_ev)
 		event_free(tick_ev);
 	if (kick_ev)

@@ -334,11 +334,162 @@ static void reply_evicted(struct call *c)
 				  "metadata", "status", "Success"));
 }
 
+/* Appends to *acc (allocated, or NULL). */
+static void append(char **acc, const char *text)
+{
+	char *next = xasprintf("%s%s", *acc ? *acc : "", text);
+	free(*acc);
+	*acc = next;
+}
+
+/* Go's %#v of a []string, as field errors print a list: []string{"a", "b"}. */
+static char *go_string_slice(const json_t *list)
+{
+	char *out = xstrdup("[]string{");
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		char *item = xasprintf("%s\"%s\"", i ? ", " : "",
+				       json_is_string(v) ? json_string_value(v) : "");
+		append(&out, item);
+		free(item);
+	}
+	append(&out, "}");
+	return out;
+}
+
+/* fmt's %v of a []string: [a b]. */
+static char *go_plain_slice(const json_t *list)
+{
+	char *out = xstrdup("[");
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		if (i)
+			append(&out, " ");
+		append(&out, json_is_string(v) ? json_string_value(v) : "");
+	}
+	append(&out, "]");
+	return out;
+}
+
+/* ValidateDryRun (apimachinery/pkg/apis/meta/v1/validation): "All" only. */
+static void check_dry_run(const json_t *list, json_t *causes)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		if (!json_is_string(v) || strcmp(json_string_value(v), "All") != 0) {
+			char *got = go_string_slice(list);
+			char *msg =
+				xasprintf("Unsupported value: %s: supported values: \"All\"", got);
+			json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+								"FieldValueNotSupported", "message",
+								msg, "field", "dryRun"));
+			free(msg);
+			free(got);
+			return;
+		}
+	}
+}
+
+/* 422 for options that fail their validation: `Kind.meta.k8s.io "" is
+ * invalid: ...` (errors.NewInvalid with the field errors). */
+static void reply_invalid_options(struct call *c, const char *kind, json_t *causes)
+{
+	size_t i;
+	json_t *cs;
+	char *msg = xasprintf("%s.meta.k8s.io \"\" is invalid: %s", kind,
+			      json_array_size(causes) > 1 ? "[" : "");
+	json_array_foreach (causes, i, cs) {
+		char *item = xasprintf("%s%s: %s", i ? ", " : "", json_str(cs, "field"),
+				       json_str(cs, "message"));
+		append(&msg, item);
+		free(item);
+	}
+	if (json_array_size(causes) > 1)
+		append(&msg, "]");
+	reply_failure(c, 422, "Invalid",
+		      json_pack("{s:s, s:s, s:O}", "group", "meta.k8s.io", "kind", kind, "causes",
+				causes),
+		      msg);
+	free(msg);
+}
+
+/* ValidateDeleteOptions, which the pod's delete runs (rest.BeforeDelete),
+ * dry run or not; false with the 422 sent. */
+static bool delete_options_ok(struct call *c, const json_t *opts)
+{
+	json_t *causes = json_array();
+	const char *prop = json_str(opts, "propagationPolicy");
+	if (json_object_get(opts, "orphanDependents") && prop) {
+		char *msg = xasprintf("Invalid value: \"%s\": orphanDependents and "
+				      "deletionPropagation cannot be both set",
+				      prop);
+		json_array_append_new(causes,
+				      json_pack("{s:s, s:s, s:s}", "reason", "FieldValueInvalid",
+						"message", msg, "field", "propagationPolicy"));
+		free(msg);
+	}
+	if (prop && strcmp(prop, "Foreground") != 0 && strcmp(prop, "Background") != 0 &&
+	    strcmp(prop, "Orphan") != 0) {
+		char *msg = xasprintf("Unsupported value: \"%s\": supported values: "
+				      "\"Foreground\", \"Background\", \"Orphan\", \"nil\"",
+				      prop);
+		json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason",
+							"FieldValueNotSupported", "message", msg,
+							"field", "propagationPolicy"));
+		free(msg);
+	}
+	check_dry_run(json_object_get(opts, "dryRun"), causes);
+	bool ok = json_array_size(causes) == 0;
+	if (!ok)
+		reply_invalid_options(c, "DeleteOptions", causes);
+	json_decref(causes);
+	return ok;
+}
+
+/* The pod's delete (store.Delete, dry run or not): its options' validation,
+ * then the uid precondition; false with the refusal sent. */
+static bool pod_delete_ok(struct call *c, const struct store_obj *pod, const json_t *opts,
+			  const char *want_uid)
+{
+	if (!delete_options_ok(c, opts))
+		return false;
+	const char *uid = json_str(meta(pod->body), "uid");
+	if (want_uid && uid && strcmp(want_uid, uid) != 0) {
+		char *msg =
+			xasprintf("Operation cannot be fulfilled on Pod \"%s\": the UID in the "
+				  "precondition (%s) does not match the UID in record (%s). The "
+				  "object might have been deleted and then recreated",
+				  pod->name, want_uid, uid);
+		reply_failure(c, 409, "Conflict",
+			      json_pack("{s:s, s:s}", "name", pod->name, "kind", "Pod"), msg);
+		free(msg);
+		return false;
+	}
+	return true;
+}
+
 void disruption_evict(struct call *c, const char *ns, const char *name)
 {
 	json_error_t jerr;
+	/* The create handler validates the request's options first
+	 * (handlers/create.go, ValidateCreateOptions). */
+	const char *query_dry = call_param(c, "dryRun");
+	json_t *query_list = query_dry ? json_pack("[s]", query_dry) : json_array();
+	json_t *causes = json_array();
+	check_dry_run(query_list, causes);
+	if (json_array_size(causes) > 0) {
+		reply_invalid_options(c, "CreateOptions", causes);
+		json_decref(causes);
+		json_decref(query_list);
+		return;
+	}
+	json_decref(causes);
 	json_t *ev = c->body_len ? json_loadb(c->body, c->body_len, 0, &jerr) : NULL;
 	if (!json_is_object(ev)) {
+		json_decref(query_list);
 		json_decref(ev);
 		reply_failure(c, 400, "BadRequest", NULL,
 			      "the body of the request is not a valid Eviction");
@@ -346,54 +497,60 @@ void disruption_evict(struct call *c, const char *ns, const char *name)
 	}
 	const char *kind = json_str(ev, "kind");
 	const char *av = json_str(ev, "apiVersion");
+	const char *ename = json_str(meta(ev), "name");
+	json_t *opts = json_object_get(ev, "deleteOptions");
+	json_t *body_dry = json_object_get(opts, "dryRun");
 	if ((kind && strcmp(kind, "Eviction") != 0) ||
 	    (av && strcmp(av, "policy/v1") != 0 && strcmp(av, "policy/v1beta1") != 0)) {
-		json_decref(ev);
 		reply_failure(c, 400, "BadRequest", NULL, "not a Eviction object");
-		return;
+		goto done;
 	}
-	const char *ename = json_str(meta(ev), "name");
 	if (!ename || strcmp(ename, name) != 0) {
-		json_decref(ev);
 		reply_failure(c, 400, "BadRequest", NULL,
 			      "name in URL does not match name in Eviction object");
-		return;
+		goto done;
 	}
-	json_t *opts = json_object_get(ev, "deleteOptions");
+	/* propagateDryRun: the request's dryRun goes into the eviction's
+	 * delete options; two different lists are an error that is no API
+	 * status, which the server answers as a 500 with no reason. */
+	if (json_array_size(body_dry) > 0 && json_array_size(query_list) > 0 &&
+	    !json_equal(body_dry, query_list)) {
+		char *a = go_plain_slice(query_list), *b = go_plain_slice(body_dry);
+		char *msg = xasprintf(
+			"Non-matching dry-run options in request and content: %s and %s", a, b);
+		reply_failure(c, 500, NULL, NULL, msg);
+		free(msg);
+		free(a);
+		free(b);
+		goto done;
+	}
+	opts = opts ? json_deep_copy(opts) : json_object();
+	json_object_del(ev, "deleteOptions");
+	json_object_set_new(ev, "deleteOptions", opts);
+	if (json_array_size(body_dry) == 0 && json_array_size(query_list) > 0)
+		json_object_set(opts, "dryRun", query_list);
+
 	json_t *grace = json_object_get(opts, "gracePeriodSeconds");
 	int64_t grace_ms = json_is_integer(grace) ? json_integer_value(grace) * 1000 : -1;
 	const char *want_uid = json_str(json_object_get(opts, "preconditions"), "uid");
-	bool dry_run = json_array_size(json_object_get(opts, "dryRun")) > 0 ||
-		       call_param(c, "dryRun") != NULL;
+	/* dryrun.IsDryRun: any value; a bad one is refused by the delete. */
+	bool dry_run = json_array_size(json_object_get(opts, "dryRun")) > 0;
 
 	struct store_obj *pod = store_get(K("pods"), ns, name);
 	if (!pod) {
-		json_decref(ev);
 		char *msg = xasprintf("pods \"%s\" not found", name);
 		reply_failure(c, 404, "NotFound",
 			      json_pack("{s:s, s:s}", "name", name, "kind", "pods"), msg);
 		free(msg);
-		return;
+		goto done;
 	}
-	const char *uid = json_str(meta(pod->body), "uid");
-	if (want_uid && uid && strcmp(want_uid, uid) != 0) {
-		char *msg =
-			xasprintf("Operation cannot be fulfilled on Pod \"%s\": the UID in the "
-				  "precondition (%s) does not match the UID in record (%s). The "
-				  "object might have been deleted and then recreated",
-				  name, want_uid, uid);
-		json_decref(ev);
-		reply_failure(c, 409, "Conflict",
-			      json_pack("{s:s, s:s}", "name", name, "kind", "Pod"), msg);
-		free(msg);
-		return;
-	}
-	json_decref(ev);
 	if (budget_ignored(pod->body)) {
+		if (!pod_delete_ok(c, pod, opts, want_uid))
+			goto done;
 		if (!dry_run)
 			evict_pod(pod, grace_ms);
 		reply_evicted(c);
-		return;
+		goto done;
 	}
 
 	/* The budgets of the pod's namespace whose selector matches it. */
@@ -420,13 +577,15 @@ void disruption_evict(struct call *c, const char *ns, const char *name)
 		reply_failure(c, 500, NULL, NULL,
 			      "This pod has more than one PodDisruptionBudget, which the eviction "
 			      "subresource does not support.");
-		return;
+		goto done;
 	}
 	if (!pdb) {
+		if (!pod_delete_ok(c, pod, opts, want_uid))
+			goto done;
 		if (!dry_run)
 			evict_pod(pod, grace_ms);
 		reply_evicted(c);
-		return;
+		goto done;
 	}
 	json_t *status = json_object_get(pdb->body, "status");
 	json_int_t allowed = json_integer_value(json_object_get(status, "disruptionsAllowed"));
@@ -435,10 +594,12 @@ void disruption_evict(struct call *c, const char *ns, const char *name)
 	/* An unready pod may go while the budget has its healthy pods, without
 	 * taking a disruption (the IfHealthyBudget policy, the default). */
 	if (!controllers_pod_ready(pod->body) && healthy >= desired && desired > 0) {
+		if (!pod_delete_ok(c, pod, opts, want_uid))
+			goto done;
 		if (!dry_run)
 			evict_pod(pod, grace_ms);
 		reply_evicted(c);
-		return;
+		goto done;
 	}
 	if (json_integer_value(json_object_get(status, "observedGeneration")) <
 	    json_integer_value(json_object_get(meta(pdb->body), "generation"))) {
@@ -447,7 +608,7 @@ void disruption_evict(struct call *c, const char *ns, const char *name)
 				      pdb->name);
 		reply_budget_refusal(c, 10, why);
 		free(why);
-		return;
+		goto done;
 	}
 	if (allowed <= 0) {
 		char *why = xasprintf("The disruption budget %s needs %lld healthy pods and has "
@@ -455,21 +616,31 @@ void disruption_evict(struct call *c, const char *ns, const char *name)
 				      pdb->name, (long long)desired, (long long)healthy);
 		reply_budget_refusal(c, 0, why);
 		free(why);
-		return;
+		goto done;
 	}
 	if (!dry_run) {
-		/* The disruption taken, in the budget's status, before the pod goes. */
-		json_t *body = json_deep_copy(pdb->body);
-		json_t *st = child(body, "status");
+		/* The disruption taken, in the budget's status, before the pod
+		 * goes (checkAndDecrement's UpdateStatus comes before the
+		 * delete: a delete refused then leaves the disruption counted
+		 * until the controller drops it). */
+		json_t *pbody = json_deep_copy(pdb->body);
+		json_t *st = child(pbody, "status");
 		char ts[32];
 		store_timestamp(ts, sizeof(ts), now_wall_ms());
 		json_object_set_new(st, "disruptionsAllowed", json_integer(allowed - 1));
 		json_object_set_new(child(st, "disruptedPods"), name, json_string(ts));
 		if (allowed - 1 == 0)
 			set_allowed_condition(st, status);
-		store_update(pdb, body);
+		store_update(pdb, pbody);
+	}
+	if (!pod_delete_ok(c, pod, opts, want_uid))
+		goto done;
+	if (!dry_run) {
 		log_info("pod %s/%s evicted under the disruption budget %s", ns, name, pdb->name);
 		evict_pod(pod, grace_ms);
 	}
 	reply_evicted(c);
+done:
+	json_decref(ev);
+	json_decref(query_list);
 }

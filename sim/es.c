@@ -3632,9 +3632,20 @@ static const struct {
 	{"logger.", V2_ANY},
 };
 
-static int masters_present(struct es_cluster *cl)
+/*
+ * The master-eligible nodes of the elected master's cluster state, which
+ * the validators of discovery.zen.minimum_master_nodes count
+ * (clusterState.nodes().getMasterNodes().size(): 2.x's
+ * ElectMasterService.DISCOVERY_ZEN_MINIMUM_MASTER_NODES_VALIDATOR, 5.x-6.x
+ * ZenDiscovery's settings-update validator, elastic/elasticsearch#29573).
+ * The cluster state's nodes are the members that joined the elected master
+ * (the nodes `_cat/nodes` lists, as cat_nodes() does): none without one.
+ */
+static int state_masters(struct es_cluster *cl)
 {
 	int masters = 0;
+	if (!cl->master)
+		return 0;
 	for (size_t i = 0; i < cl->nnodes; i++)
 		if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
 			masters++;
@@ -3707,10 +3718,10 @@ static char *ignored_by_2x(struct es_cluster *cl, const char *key, const json_t 
 		/* ElectMasterService.DISCOVERY_ZEN_MINIMUM_MASTER_NODES_VALIDATOR. */
 		if (!parse_int(text, INT32_MIN, INT32_MAX, &n))
 			why = xasprintf("cannot parse value [%s] as an integer", text);
-		else if (n > masters_present(cl))
+		else if (n > state_masters(cl))
 			why = xasprintf("cannot set discovery.zen.minimum_master_nodes to more "
 					"than the current master nodes count [%d]",
-					masters_present(cl));
+					state_masters(cl));
 		break;
 	}
 	free(text);
@@ -3806,8 +3817,7 @@ static bool update_scope(struct es_cluster *cl, struct call *c, const char *scop
  * the cluster state: "cannot set discovery.zen.minimum_master_nodes to
  * more than the current master nodes count [N]", illegal_argument_exception,
  * 400 (elastic/elasticsearch#29573, zen discovery's dynamic-setting
- * validation, 5.x-6.x).  Approximate: the sim counts the master-eligible
- * nodes present, which is the elected master's cluster state at rest.
+ * validation, 5.x-6.x), counted as state_masters() does.
  */
 static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t *flat)
 {
@@ -3820,10 +3830,7 @@ static bool zen1_quorum_setting_ok(struct es_cluster *cl, struct call *c, json_t
 		want = (int)json_integer_value(v);
 	else if (!json_is_string(v) || !parse_int(json_string_value(v), 1, 1000, &want))
 		return true; /* update_scope's own checks answer the rest */
-	int masters = 0;
-	for (size_t i = 0; i < cl->nnodes; i++)
-		if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
-			masters++;
+	int masters = state_masters(cl);
 	if (want <= masters)
 		return true;
 	sim_es_error(

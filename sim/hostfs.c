@@ -68,33 +68,100 @@ struct hostdir *hostfs_make(const char *host, const char *path)
 	return d;
 }
 
-void hostfs_empty(const char *host, const char *path)
+/* d is path or below it (below only when strictly). */
+static bool under(const struct hostdir *d, const char *host, const char *path, size_t n,
+		  bool strictly)
+{
+	if (strcmp(d->host, host) != 0 || strncmp(d->path, path, n) != 0)
+		return false;
+	return d->path[n] == '/' || (!strictly && !d->path[n]);
+}
+
+static bool has_content(const struct hostdir *d)
+{
+	return d->node_id || d->cluster_uuid || json_object_size(d->indices) > 0 ||
+	       json_object_size(d->plugins) > 0;
+}
+
+/* The nearest known folder holding d, at or below path; NULL when the
+ * folders between are unknown (root's). */
+static struct hostdir *holder(const struct hostdir *d, const char *host, const char *path, size_t n)
+{
+	struct hostdir *best = NULL;
+	for (struct hostdir *e = dirs; e; e = e->next) {
+		size_t len = strlen(e->path);
+		if (e == d || !under(e, host, path, n, false) || len >= strlen(d->path) ||
+		    strncmp(d->path, e->path, len) != 0 || d->path[len] != '/')
+			continue;
+		if (!best || len > strlen(best->path))
+			best = e;
+	}
+	return best;
+}
+
+static bool root_may_write(bool (*may_write)(const struct hostdir *d, void *arg), void *arg)
+{
+	struct hostdir root = {.uid = 0, .gid = 0, .mode = 0755};
+	return may_write(&root, arg);
+}
+
+bool hostfs_remove_below(const char *host, const char *path,
+			 bool (*may_write)(const struct hostdir *d, void *arg), void *arg,
+			 char **denied)
 {
 	size_t n = strlen(path);
-	struct hostdir **pp = &dirs;
+	bool all = true;
 
 	while (n > 1 && path[n - 1] == '/')
 		n--;
-	while (*pp) {
-		struct hostdir *d = *pp;
-		bool below =
-			!strcmp(d->host, host) && !strncmp(d->path, path, n) && d->path[n] == '/';
-		bool same = !strcmp(d->host, host) && !strncmp(d->path, path, n) && !d->path[n];
-
-		if (below) {
-			*pp = d->next;
-			dir_free(d);
+	*denied = NULL;
+	/* The files first: those of a folder the process may write go. */
+	for (struct hostdir *d = dirs; d; d = d->next) {
+		if (!under(d, host, path, n, false) || !has_content(d))
+			continue;
+		if (!may_write(d, arg)) {
+			if (!*denied)
+				*denied = xstrdup(d->path);
+			all = false;
 			continue;
 		}
-		if (same) {
-			hostfs_set_identity(d, NULL, NULL);
-			json_decref(d->indices);
-			d->indices = NULL;
-			json_decref(d->plugins);
-			d->plugins = NULL;
-		}
-		pp = &d->next;
+		hostfs_set_identity(d, NULL, NULL);
+		json_decref(d->indices);
+		d->indices = NULL;
+		json_decref(d->plugins);
+		d->plugins = NULL;
 	}
+	/* Then the folders below path, the deepest first: an empty one goes
+	 * when its holder may be written. */
+	for (bool removed = true; removed;) {
+		removed = false;
+		for (struct hostdir **pp = &dirs; *pp; pp = &(*pp)->next) {
+			struct hostdir *d = *pp;
+			if (!under(d, host, path, n, true) || has_content(d))
+				continue;
+			bool leaf = true;
+			for (struct hostdir *e = dirs; e && leaf; e = e->next)
+				leaf = !(e != d && !strcmp(e->host, host) &&
+					 !strncmp(e->path, d->path, strlen(d->path)) &&
+					 e->path[strlen(d->path)] == '/');
+			if (!leaf)
+				continue;
+			struct hostdir *h = holder(d, host, path, n);
+			if (h ? !may_write(h, arg) : !root_may_write(may_write, arg)) {
+				if (!*denied)
+					*denied = xstrdup(d->path);
+				all = false;
+				continue;
+			}
+			*pp = d->next;
+			dir_free(d);
+			removed = true;
+			break;
+		}
+	}
+	/* A folder that stayed because of what is in it was counted above;
+	 * one left non-empty by a denied child is not a second failure. */
+	return all;
 }
 
 void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid)

@@ -34,9 +34,17 @@ struct hostdir *hostfs_find(const char *host, const char *path);
 /* hostPath type DirectoryOrCreate: the folder, made root:root 0755 when it
  * was not there. */
 struct hostdir *hostfs_make(const char *host, const char *path);
-/* `rm -rf <path>/...`: what was below path goes, and with it what
- * Elasticsearch kept there; the folder stays. */
-void hostfs_empty(const char *host, const char *path);
+/*
+ * `rm -rf` of what is in path, by a process that may write the folders for which
+ * may_write(d, arg) holds: what is in a folder it may write goes, a folder
+ * below path goes once it is empty and the folder holding it may be
+ * written, the rest stays (rm goes on past what it cannot remove).  False
+ * when something stayed, with *denied (to free) the first folder that kept
+ * it.  Folders between two known ones count as root:root 0755.
+ */
+bool hostfs_remove_below(const char *host, const char *path,
+			 bool (*may_write)(const struct hostdir *d, void *arg), void *arg,
+			 char **denied);
 void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid);
 /* A copy of shard of the index described by meta ({"uuid", "shards",
  * "replicas", "analysis"?, "mappings"?}, copied) is written in the folder. */

@@ -384,6 +384,7 @@ int main(int argc, char **argv)
 
 	store_init();
 	store_set_event_cb(watch_record);
+	rbac_seed_store();
 	record_init();
 	faults_init();
 	if (simconf_get()->faults && !faults_add(simconf_get()->faults, &err)) {

@@ -6,6 +6,8 @@
 
 #include "common/json.h"
 #include "common/yamljson.h"
+#include "sim/selector.h"
+#include "sim/store.h"
 
 struct account {
 	char *name;
@@ -190,6 +192,13 @@ void rbac_init(void)
 	json_t *o;
 	char *err = NULL;
 	json_array_foreach (boot, i, o) {
+		json_t *m = json_object_get(o, "metadata");
+		json_object_set_new(
+			m, "labels",
+			json_pack("{s:s}", "kubernetes.io/bootstrapping", "rbac-defaults"));
+		json_object_set_new(
+			m, "annotations",
+			json_pack("{s:s}", "rbac.authorization.kubernetes.io/autoupdate", "true"));
 		if (!add_object(o, &err))
 			abort();
 	}
@@ -408,6 +417,11 @@ const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs)
 /* --- rules (plugin/pkg/auth/authorizer/rbac/rbac.go, RuleAllows, and
  * staging/src/k8s.io/component-helpers/auth/rbac/validation, *Matches) --- */
 
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
 static bool has(const json_t *list, const char *value)
 {
 	size_t i;
@@ -534,41 +548,271 @@ static bool binding_applies(const json_t *b, const struct rbac_user *u, const ch
 	return false;
 }
 
-bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a)
+/* The role a binding refers to, as stored (NULL when missing). */
+static const json_t *bound_role(const json_t *b, const char *binding_ns)
+{
+	json_t *ref = json_object_get(b, "roleRef");
+	const char *rk = json_str(ref, "kind"), *rn = json_str(ref, "name");
+	struct store_obj *o = NULL;
+	if (!rk || !rn)
+		return NULL;
+	if (!strcmp(rk, "ClusterRole"))
+		o = store_get(store_kind_by_plural("clusterroles"), "", rn);
+	else if (!strcmp(rk, "Role") && binding_ns)
+		o = store_get(store_kind_by_plural("roles"), binding_ns, rn);
+	return o ? o->body : NULL;
+}
+
+/* describeSubject and the binding describers of rbac.go: how a reason
+ * names what allowed the request. */
+static char *describe(const json_t *b, const struct rbac_user *u, const char *binding_ns)
 {
 	size_t i;
-	json_t *b;
-	json_array_foreach (cluster_bindings, i, b) {
-		json_t *ref = json_object_get(b, "roleRef");
-		const char *rk = json_str(ref, "kind"), *rn = json_str(ref, "name");
-		if (!rk || !rn || strcmp(rk, "ClusterRole") != 0 || !binding_applies(b, u, NULL))
+	json_t *s;
+	const char *bname = json_str(json_object_get(b, "metadata"), "name");
+	json_t *ref = json_object_get(b, "roleRef");
+	char *subject = NULL;
+	json_array_foreach (json_object_get(b, "subjects"), i, s) {
+		if (!subject_is(s, u, binding_ns))
 			continue;
-		if (role_allows(json_object_get(cluster_roles, rn), a))
-			return true;
+		const char *kind = json_str(s, "kind"), *name = json_str(s, "name");
+		const char *sns = json_str(s, "namespace") ? json_str(s, "namespace") : binding_ns;
+		subject = !strcmp(kind, "ServiceAccount")
+				  ? xasprintf("%s \"%s/%s\"", kind, sns ? sns : "", name)
+				  : xasprintf("%s \"%s\"", kind, name);
+		break;
 	}
-	/* RoleBindings grant only in their namespace. */
-	if (!a->resource_request || !a->ns || !*a->ns)
-		return false;
-	json_array_foreach (bindings, i, b) {
-		const char *bns = json_str(json_object_get(b, "metadata"), "namespace");
-		if (!bns || strcmp(bns, a->ns) != 0 || !binding_applies(b, u, bns))
-			continue;
-		json_t *ref = json_object_get(b, "roleRef");
-		const char *rk = json_str(ref, "kind"), *rn = json_str(ref, "name");
-		if (!rk || !rn)
-			continue;
-		const json_t *role = NULL;
-		if (!strcmp(rk, "ClusterRole")) {
-			role = json_object_get(cluster_roles, rn);
-		} else if (!strcmp(rk, "Role")) {
-			char *key = xasprintf("%s/%s", bns, rn);
-			role = json_object_get(roles, key);
-			free(key);
-		}
-		if (role && role_allows(role, a))
+	char *out = binding_ns ? xasprintf("RoleBinding \"%s/%s\" of %s \"%s\" to %s",
+					   bname ? bname : "", binding_ns, json_str(ref, "kind"),
+					   json_str(ref, "name"), subject ? subject : "")
+			       : xasprintf("ClusterRoleBinding \"%s\" of %s \"%s\" to %s",
+					   bname ? bname : "", json_str(ref, "kind"),
+					   json_str(ref, "name"), subject ? subject : "");
+	free(subject);
+	return out;
+}
+
+static bool in_group(const struct rbac_user *u, const char *group)
+{
+	for (size_t i = 0; u && u->groups[i]; i++) {
+		if (!strcmp(u->groups[i], group))
 			return true;
 	}
 	return false;
+}
+
+bool rbac_review(const struct rbac_user *u, const struct rbac_attrs *a, char **reason)
+{
+	size_t i, n;
+	*reason = NULL;
+	/* The privileged-group authorizer ahead of RBAC allows system:masters
+	 * with no reason (authorizerfactory.NewPrivilegedGroups). */
+	if (in_group(u, "system:masters"))
+		return true;
+	struct store_obj **list = store_list(store_kind_by_plural("clusterrolebindings"), NULL, &n);
+	bool allowed = false;
+	for (i = 0; i < n && !allowed; i++) {
+		const json_t *b = list[i]->body;
+		json_t *ref = json_object_get(b, "roleRef");
+		if (!same_str(json_str(ref, "kind"), "ClusterRole") || !binding_applies(b, u, NULL))
+			continue;
+		const json_t *role = bound_role(b, NULL);
+		if (role && role_allows(role, a)) {
+			char *d = describe(b, u, NULL);
+			*reason = xasprintf("RBAC: allowed by %s", d);
+			free(d);
+			allowed = true;
+		}
+	}
+	free(list);
+	/* RoleBindings grant only in their namespace. */
+	if (allowed || !a->resource_request || !a->ns || !*a->ns)
+		return allowed;
+	list = store_list(store_kind_by_plural("rolebindings"), a->ns, &n);
+	for (i = 0; i < n && !allowed; i++) {
+		const json_t *b = list[i]->body;
+		if (!binding_applies(b, u, a->ns))
+			continue;
+		const json_t *role = bound_role(b, a->ns);
+		if (role && role_allows(role, a)) {
+			char *d = describe(b, u, a->ns);
+			*reason = xasprintf("RBAC: allowed by %s", d);
+			free(d);
+			allowed = true;
+		}
+	}
+	free(list);
+	return allowed;
+}
+
+bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a)
+{
+	char *reason = NULL;
+	bool ok = rbac_review(u, a, &reason);
+	free(reason);
+	return ok;
+}
+
+/* The rules of a role as a SelfSubjectRulesReview lists them
+ * (RulesFor: a ResourceRule or a NonResourceRule each). */
+static void add_rules(const json_t *role, json_t *res, json_t *nonres)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (json_object_get(role, "rules"), i, r) {
+		if (json_object_get(r, "nonResourceURLs")) {
+			json_array_append_new(
+				nonres, json_pack("{s:O, s:O}", "verbs",
+						  json_object_get(r, "verbs"), "nonResourceURLs",
+						  json_object_get(r, "nonResourceURLs")));
+			continue;
+		}
+		json_t *rr = json_pack("{s:O}", "verbs", json_object_get(r, "verbs"));
+		if (json_object_get(r, "apiGroups"))
+			json_object_set(rr, "apiGroups", json_object_get(r, "apiGroups"));
+		if (json_object_get(r, "resources"))
+			json_object_set(rr, "resources", json_object_get(r, "resources"));
+		if (json_array_size(json_object_get(r, "resourceNames")) > 0)
+			json_object_set(rr, "resourceNames", json_object_get(r, "resourceNames"));
+		json_array_append_new(res, rr);
+	}
+}
+
+json_t *rbac_rules_for(const struct rbac_user *u, const char *ns)
+{
+	json_t *res = json_array(), *nonres = json_array();
+	size_t i, n;
+	if (in_group(u, "system:masters")) {
+		json_array_append_new(res, json_pack("{s:[s], s:[s], s:[s]}", "verbs", "*",
+						     "apiGroups", "*", "resources", "*"));
+		json_array_append_new(
+			nonres, json_pack("{s:[s], s:[s]}", "verbs", "*", "nonResourceURLs", "*"));
+	}
+	struct store_obj **list = store_list(store_kind_by_plural("clusterrolebindings"), NULL, &n);
+	for (i = 0; i < n; i++) {
+		const json_t *b = list[i]->body;
+		if (!same_str(json_str(json_object_get(b, "roleRef"), "kind"), "ClusterRole") ||
+		    !binding_applies(b, u, NULL))
+			continue;
+		const json_t *role = bound_role(b, NULL);
+		if (role)
+			add_rules(role, res, nonres);
+	}
+	free(list);
+	if (ns && *ns) {
+		list = store_list(store_kind_by_plural("rolebindings"), ns, &n);
+		for (i = 0; i < n; i++) {
+			const json_t *b = list[i]->body;
+			const json_t *role = binding_applies(b, u, ns) ? bound_role(b, ns) : NULL;
+			if (role)
+				add_rules(role, res, nonres);
+		}
+		free(list);
+	}
+	return json_pack("{s:o, s:o, s:b}", "resourceRules", res, "nonResourceRules", nonres,
+			 "incomplete", 0);
+}
+
+/*
+ * The ClusterRole aggregation controller
+ * (pkg/controller/clusterroleaggregation/clusterroleaggregation_controller.go):
+ * a ClusterRole with an aggregationRule gets the rules of every other
+ * ClusterRole that one of its clusterRoleSelectors matches, in the order
+ * of their names, each rule once.
+ */
+void rbac_aggregate(void)
+{
+	size_t n;
+	const struct store_kind *k = store_kind_by_plural("clusterroles");
+	struct store_obj **list = store_list(k, NULL, &n);
+	for (size_t i = 0; i < n; i++) {
+		json_t *sels = json_object_get(json_object_get(list[i]->body, "aggregationRule"),
+					       "clusterRoleSelectors");
+		if (!json_is_array(sels) || list[i]->gone)
+			continue;
+		json_t *names = json_array();
+		for (size_t j = 0; j < n; j++) {
+			if (j == i || list[j]->gone)
+				continue;
+			json_t *labels = json_object_get(json_object_get(list[j]->body, "metadata"),
+							 "labels");
+			size_t s;
+			json_t *sel;
+			bool match = false;
+			json_array_foreach (sels, s, sel) {
+				struct selector ls;
+				char *err = NULL;
+				if (!selector_from_json(sel, &ls, &err)) {
+					free(err);
+					continue;
+				}
+				match = match || selector_matches(&ls, labels);
+				selector_free(&ls);
+			}
+			if (match)
+				json_array_append_new(names, json_string(list[j]->name));
+		}
+		/* By name, as the controller sorts them. */
+		size_t nn = json_array_size(names);
+		for (size_t a = 1; a < nn; a++) {
+			for (size_t b = a;
+			     b > 0 && strcmp(json_string_value(json_array_get(names, b - 1)),
+					     json_string_value(json_array_get(names, b))) > 0;
+			     b--) {
+				json_t *t = json_incref(json_array_get(names, b));
+				json_array_set(names, b, json_array_get(names, b - 1));
+				json_array_set_new(names, b - 1, t);
+			}
+		}
+		json_t *rules = json_array();
+		size_t x;
+		json_t *nm;
+		json_array_foreach (names, x, nm) {
+			struct store_obj *o = store_get(k, "", json_string_value(nm));
+			size_t r;
+			json_t *rule;
+			json_array_foreach (o ? json_object_get(o->body, "rules") : NULL, r, rule) {
+				bool seen = false;
+				size_t y;
+				json_t *have;
+				json_array_foreach (rules, y, have)
+					seen = seen || json_equal(have, rule);
+				if (!seen)
+					json_array_append(rules, rule);
+			}
+		}
+		json_decref(names);
+		if (json_equal(rules, json_object_get(list[i]->body, "rules")) ||
+		    (json_array_size(rules) == 0 && !json_object_get(list[i]->body, "rules"))) {
+			json_decref(rules);
+			continue;
+		}
+		json_t *body = json_deep_copy(list[i]->body);
+		json_object_set_new(body, "rules", rules);
+		store_update(list[i], body);
+	}
+	free(list);
+}
+
+/* Every RBAC object loaded so far, into the store, where the API serves
+ * them and the authorizer reads them from then on.  The bootstrap ones
+ * carry the API server's label and annotation
+ * (plugin/pkg/auth/authorizer/rbac/bootstrappolicy). */
+void rbac_seed_store(void)
+{
+	const char *key;
+	json_t *o;
+	size_t i;
+	json_object_foreach (cluster_roles, key, o)
+		store_create(store_kind_by_plural("clusterroles"), "", o);
+	json_array_foreach (cluster_bindings, i, o)
+		store_create(store_kind_by_plural("clusterrolebindings"), "", o);
+	json_object_foreach (roles, key, o)
+		store_create(store_kind_by_plural("roles"),
+			     json_str(json_object_get(o, "metadata"), "namespace"), o);
+	json_array_foreach (bindings, i, o)
+		store_create(store_kind_by_plural("rolebindings"),
+			     json_str(json_object_get(o, "metadata"), "namespace"), o);
 }
 
 char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a)
@@ -589,5 +833,147 @@ char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs 
 				"cluster scope",
 				user, a->verb, res, a->group ? a->group : "");
 	free(res);
+	return msg;
+}
+
+/* --- escalation (pkg/registry/rbac/validation/rule.go, ConfirmNoEscalation;
+ * the policybased storages of roles and bindings) ---------------------------- */
+
+static void append_text(char **acc, const char *text)
+{
+	char *next = xasprintf("%s%s", *acc ? *acc : "", text);
+	free(*acc);
+	*acc = next;
+}
+
+/* Go's %q of a []string: ["a" "b"]. */
+static char *quoted_list(const json_t *list, const char *const *strs)
+{
+	char *out = xstrdup("[");
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+	json_array_foreach (list, i, v) {
+		char *q = xasprintf("%s\"%s\"", n++ ? " " : "", json_string_value(v));
+		append_text(&out, q);
+		free(q);
+	}
+	for (size_t j = 0; strs && strs[j]; j++) {
+		char *q = xasprintf("%s\"%s\"", n++ ? " " : "", strs[j]);
+		append_text(&out, q);
+		free(q);
+	}
+	append_text(&out, "]");
+	return out;
+}
+
+/* Each (group, resource, name, verb) of rule that u does not hold in ns,
+ * as CompactString writes the broken-down rule, appended to *missing. */
+static void missing_rights(const struct rbac_user *u, const json_t *rule, const char *ns,
+			   char **missing)
+{
+	size_t vi, gi, ri, ni;
+	json_t *verb, *group, *res, *name;
+	json_t *urls = json_object_get(rule, "nonResourceURLs");
+	json_t *names = json_object_get(rule, "resourceNames");
+	json_array_foreach (json_object_get(rule, "verbs"), vi, verb) {
+		struct rbac_attrs a = {.verb = json_string_value(verb)};
+		if (urls) {
+			json_array_foreach (urls, ri, res) {
+				a.resource_request = false;
+				a.path = json_string_value(res);
+				if (rbac_allows(u, &a))
+					continue;
+				char *line =
+					xasprintf("%s{NonResourceURLs:[\"%s\"], Verbs:[\"%s\"]}",
+						  *missing ? "\n" : "", a.path, a.verb);
+				append_text(missing, line);
+				free(line);
+			}
+			continue;
+		}
+		json_array_foreach (json_object_get(rule, "apiGroups"), gi, group) {
+			json_array_foreach (json_object_get(rule, "resources"), ri, res) {
+				size_t count = json_array_size(names) ? json_array_size(names) : 1;
+				for (ni = 0; ni < count; ni++) {
+					name = json_array_get(names, ni);
+					char *r = xstrdup(json_string_value(res));
+					char *slash = strchr(r, '/');
+					if (slash)
+						*slash = '\0';
+					a.resource_request = true;
+					a.group = json_string_value(group);
+					a.resource = r;
+					a.subresource = slash ? slash + 1 : "";
+					a.ns = ns;
+					a.name = name ? json_string_value(name) : "";
+					bool held = rbac_allows(u, &a);
+					free(r);
+					if (held)
+						continue;
+					char *nm = name ? xasprintf(", ResourceNames:[\"%s\"]",
+								    json_string_value(name))
+							: xstrdup("");
+					char *line = xasprintf(
+						"%s{APIGroups:[\"%s\"], Resources:[\"%s\"]%s, "
+						"Verbs:[\"%s\"]}",
+						*missing ? "\n" : "", json_string_value(group),
+						json_string_value(res), nm, a.verb);
+					append_text(missing, line);
+					free(line);
+					free(nm);
+				}
+			}
+		}
+	}
+}
+
+char *rbac_escalation(const struct rbac_user *u, const char *plural, const char *ns,
+		      const json_t *obj)
+{
+	bool role = !strcmp(plural, "clusterroles") || !strcmp(plural, "roles");
+	bool binding = !strcmp(plural, "clusterrolebindings") || !strcmp(plural, "rolebindings");
+	if ((!role && !binding) || !u || in_group(u, "system:masters"))
+		return NULL;
+	const char *scope = ns && *ns ? ns : "";
+	struct rbac_attrs a = {.resource_request = true,
+			       .group = "rbac.authorization.k8s.io",
+			       .ns = scope,
+			       .subresource = ""};
+	const json_t *rules = NULL;
+	if (role) {
+		/* RoleEscalationAuthorized: escalate on the resource. */
+		a.verb = "escalate";
+		a.resource = plural;
+		a.name = json_str(json_object_get(obj, "metadata"), "name");
+		if (rbac_allows(u, &a))
+			return NULL;
+		rules = json_object_get(obj, "rules");
+	} else {
+		/* BindingAuthorized: bind on the role referred to. */
+		json_t *ref = json_object_get(obj, "roleRef");
+		const char *rk = json_str(ref, "kind");
+		a.verb = "bind";
+		a.resource = rk && !strcmp(rk, "Role") ? "roles" : "clusterroles";
+		a.ns = rk && !strcmp(rk, "Role") ? scope : "";
+		a.name = json_str(ref, "name");
+		if (rbac_allows(u, &a))
+			return NULL;
+		const json_t *r = bound_role(obj, *scope ? scope : NULL);
+		rules = r ? json_object_get(r, "rules") : NULL;
+	}
+	char *missing = NULL;
+	size_t i;
+	json_t *rule;
+	json_array_foreach (rules, i, rule)
+		missing_rights(u, rule, scope, &missing);
+	if (!missing)
+		return NULL;
+	char *groups = quoted_list(NULL, u->groups);
+	char *msg = xasprintf("user \"%s\" (groups=%s) is attempting to grant RBAC permissions "
+			      "not currently held:\n%s",
+			      u->name, groups, missing);
+	free(groups);
+	free(missing);
 	return msg;
 }

@@ -74,6 +74,25 @@ const struct rbac_user *rbac_authenticate(const char *token);
  * until rbac_free(). */
 const struct rbac_user *rbac_cert_user(const char *cn, const char *const *orgs);
 bool rbac_allows(const struct rbac_user *u, const struct rbac_attrs *a);
+/* The same decision with the authorizer's reason when allowed ("RBAC:
+ * allowed by ClusterRoleBinding ..."; NULL for system:masters, which the
+ * privileged-group authorizer allows); free *reason. */
+bool rbac_review(const struct rbac_user *u, const struct rbac_attrs *a, char **reason);
+/* A SelfSubjectRulesReview's status for u in ns: {resourceRules,
+ * nonResourceRules, incomplete}, new reference. */
+json_t *rbac_rules_for(const struct rbac_user *u, const char *ns);
+/* After store_init(): the roles and bindings loaded become objects of the
+ * store (rbac.authorization.k8s.io/v1), which the API serves and the
+ * authorizer reads. */
+void rbac_seed_store(void);
+/* Why u may not write obj, a role or binding of kind plural in ns (""
+ * for cluster scope): the permissions it would grant that u does not hold,
+ * without escalate (roles) or bind (bindings) on it; NULL when allowed or
+ * not RBAC.  Free it. */
+char *rbac_escalation(const struct rbac_user *u, const char *plural, const char *ns,
+		      const json_t *obj);
+/* One sync of the ClusterRole aggregation controller. */
+void rbac_aggregate(void);
 /* The message of the 403 (responsewriters/errors.go, forbiddenMessage). Free it. */
 char *rbac_forbidden_message(const struct rbac_user *u, const struct rbac_attrs *a);
 

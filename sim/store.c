@@ -43,6 +43,20 @@ static const struct store_kind kinds[] = {
 	 false, false, STORE_NAME_SUBDOMAIN, "sc"},
 	{"networkpolicies", "networkpolicy", "NetworkPolicy", "networking.k8s.io", "v1", true, true,
 	 false, false, STORE_NAME_SUBDOMAIN, "netpol"},
+	/* Written by the endpoint controllers (sim/endpoints.c). */
+	{"endpoints", "endpoints", "Endpoints", "", "v1", true, false, false, false,
+	 STORE_NAME_SUBDOMAIN, "ep"},
+	{"endpointslices", "endpointslice", "EndpointSlice", "discovery.k8s.io", "v1", true, false,
+	 false, false, STORE_NAME_SUBDOMAIN, NULL},
+	/* RBAC (sim/rbac.c authorizes from these). */
+	{"clusterroles", "clusterrole", "ClusterRole", "rbac.authorization.k8s.io", "v1", false,
+	 false, false, false, STORE_NAME_PATH, NULL},
+	{"clusterrolebindings", "clusterrolebinding", "ClusterRoleBinding",
+	 "rbac.authorization.k8s.io", "v1", false, false, false, false, STORE_NAME_PATH, NULL},
+	{"roles", "role", "Role", "rbac.authorization.k8s.io", "v1", true, false, false, false,
+	 STORE_NAME_PATH, NULL},
+	{"rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1", true,
+	 false, false, false, STORE_NAME_PATH, NULL},
 };
 
 static struct store_obj *head, *tail;
@@ -127,6 +141,10 @@ const char *store_api_version(const struct store_kind *k)
 		return "storage.k8s.io/v1";
 	if (!strcmp(k->group, "networking.k8s.io"))
 		return "networking.k8s.io/v1";
+	if (!strcmp(k->group, "discovery.k8s.io"))
+		return "discovery.k8s.io/v1";
+	if (!strcmp(k->group, "rbac.authorization.k8s.io"))
+		return "rbac.authorization.k8s.io/v1";
 	return "v1";
 }
 
@@ -145,6 +163,16 @@ const char *store_qualified(const struct store_kind *k)
 		return "storageclasses.storage.k8s.io";
 	if (!strcmp(k->group, "networking.k8s.io"))
 		return "networkpolicies.networking.k8s.io";
+	if (!strcmp(k->group, "discovery.k8s.io"))
+		return "endpointslices.discovery.k8s.io";
+	if (!strcmp(k->plural, "clusterroles"))
+		return "clusterroles.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "clusterrolebindings"))
+		return "clusterrolebindings.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "roles"))
+		return "roles.rbac.authorization.k8s.io";
+	if (!strcmp(k->plural, "rolebindings"))
+		return "rolebindings.rbac.authorization.k8s.io";
 	return k->plural;
 }
 

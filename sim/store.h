@@ -21,6 +21,7 @@ enum store_name_rule {
 	STORE_NAME_SUBDOMAIN, /* RFC 1123 subdomain */
 	STORE_NAME_LABEL,     /* RFC 1123 label */
 	STORE_NAME_DNS1035,   /* RFC 1035 label (Services) */
+	STORE_NAME_PATH,      /* a path segment (RBAC objects: "system:basic-user") */
 };
 
 struct store_kind {

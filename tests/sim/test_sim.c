@@ -5620,6 +5620,774 @@ static void test_watch_kubectl_get_w_and_rollout_status(void **state)
 		kubectl("-n watch-k rollout status statefulset/kw --timeout=30s", out, sizeof(out)),
 		0);
 	assert_non_null(strstr(out, "roll out complete"));
+/* --- the simulator's fidelity (issue 13) ----------------------------------------------- */
+
+static bool ready_address_is(struct http_resp *r, const void *arg)
+{
+	const char *name = jstr(r->body, "subsets.0.addresses.0.targetRef.name");
+	return r->status == 200 && name && !strcmp(name, arg);
+}
+
+static bool status_is_404(struct http_resp *r, const void *arg)
+{
+	return r->status == 404;
+}
+
+static bool slice_endpoint_terminating(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 &&
+	       json_is_true(jget(r->body, "items.0.endpoints.0.conditions.terminating"));
+}
+
+/*
+ * The endpoint controllers write an Endpoints object and an EndpointSlice
+ * for a Service with a selector: a pod that turns Ready is a ready address,
+ * one that starts terminating leaves the Endpoints and stays in the slice as
+ * terminating, not ready; kubectl lists both.
+ */
+static void test_endpoints_and_slices_follow_readiness_and_termination(void **state)
+{
+	struct http_resp r;
+	char out[4096];
+	const char *slices = "/apis/discovery.k8s.io/v1/namespaces/epsl/endpointslices"
+			     "?labelSelector=kubernetes.io%2Fservice-name%3Des-epsl";
+	char body[1024];
+
+	make_namespace("epsl");
+	bootstrap_config("epsl", "es-master-0-epsl");
+	snprintf(body, sizeof(body), SERVICE, "epsl");
+	assert_int_equal(apply("/api/v1/namespaces/epsl/services/es-epsl", body, &r), 201);
+	http_resp_free(&r);
+	/* No pod yet: the Endpoints have no subsets, the one slice no endpoint. */
+	assert_true(
+		wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ok_200, NULL, 5000, &r));
+	assert_null(json_object_get(r.body, "subsets"));
+	assert_non_null(
+		json_object_get(jget(r.body, "metadata.labels"), "service.kubernetes.io/headless"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 1);
+	assert_true(json_is_null(jget(r.body, "items.0.endpoints")));
+	http_resp_free(&r);
+
+	assert_int_equal(apply("/apis/apps/v1/namespaces/epsl/statefulsets/es-master",
+			       workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ready_address_is,
+			       "es-master-0", 10000, &r));
+	assert_string_equal(jstr(r.body, "subsets.0.ports.0.name"), "http");
+	assert_int_equal(jint(r.body, "subsets.0.ports.0.port"), 9200);
+	assert_string_equal(jstr(r.body, "subsets.0.ports.0.protocol"), "TCP");
+	/* The pods' subdomain is the StatefulSet's serviceName ("es"), not
+	 * this Service: no hostname. */
+	assert_null(jstr(r.body, "subsets.0.addresses.0.hostname"));
+	assert_non_null(jstr(r.body, "subsets.0.addresses.0.nodeName"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/epsl/pods/es-master-0", NULL, &r), 200);
+	char ip[64];
+	snprintf(ip, sizeof(ip), "%s", jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 1);
+	assert_string_equal(jstr(r.body, "items.0.addressType"), "IPv4");
+	assert_string_equal(jstr(r.body, "items.0.metadata.generateName"), "es-epsl-");
+	assert_string_equal(jstr(r.body, "items.0.metadata.ownerReferences.0.kind"), "Service");
+	assert_string_equal(
+		json_string_value(json_object_get(jget(r.body, "items.0.metadata.labels"),
+						  "endpointslice.kubernetes.io/managed-by")),
+		"endpointslice-controller.k8s.io");
+	assert_string_equal(jstr(r.body, "items.0.endpoints.0.addresses.0"), ip);
+	assert_string_equal(jstr(r.body, "items.0.endpoints.0.targetRef.name"), "es-master-0");
+	assert_true(json_is_true(jget(r.body, "items.0.endpoints.0.conditions.ready")));
+	assert_true(json_is_true(jget(r.body, "items.0.endpoints.0.conditions.serving")));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.terminating")));
+	assert_int_equal(jint(r.body, "items.0.ports.0.port"), 9200);
+	http_resp_free(&r);
+
+	assert_int_equal(kubectl("get endpoints -n epsl es-epsl "
+				 "-o jsonpath='{.subsets[0].addresses[0].ip}'",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, ip);
+	assert_int_equal(kubectl("get endpointslices -n epsl "
+				 "-o jsonpath='{.items[0].endpoints[0].conditions.ready}'",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "true");
+
+	/* Terminating (the pod's 2 s to go): out of the Endpoints, kept in
+	 * the slice as terminating and not ready. */
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/pods/es-master-0", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(slices, slice_endpoint_terminating, NULL, 5000, &r));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.ready")));
+	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.serving")));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/epsl/endpoints/es-epsl", NULL, &r), 200);
+	assert_null(json_object_get(r.body, "subsets"));
+	http_resp_free(&r);
+
+	/* The Service gone, its Endpoints and slices go too. */
+	assert_int_equal(
+		call("DELETE", "/apis/apps/v1/namespaces/epsl/statefulsets/es-master", NULL, &r),
+		200);
+	http_resp_free(&r);
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/services/es-epsl", NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", status_is_404, NULL,
+			       5000, &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", slices, NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
+	http_resp_free(&r);
+}
+
+/* How many master-eligible nodes _cat/nodes lists (the cluster state's). */
+static int listed_masters(const char *ns)
+{
+	struct http_resp r;
+	int m = 0;
+	size_t i;
+	json_t *row;
+	if (call("GET", es_path(ns, "/_cat/nodes?format=json&h=name,node.role"), NULL, &r) != 200) {
+		http_resp_free(&r);
+		return -1;
+	}
+	json_array_foreach (r.body, i, row) {
+		const char *role = json_string_value(json_object_get(row, "node.role"));
+		if (role && strchr(role, 'm'))
+			m++;
+	}
+	http_resp_free(&r);
+	return m;
+}
+
+struct masters_want {
+	const char *ns;
+	int want;
+};
+
+static bool masters_listed(struct http_resp *r, const void *arg)
+{
+	const struct masters_want *m = arg;
+	return r->status == 200 && listed_masters(m->ns) == m->want;
+}
+
+static long put_min_masters(const char *ns, int n, struct http_resp *r)
+{
+	char body[128];
+	snprintf(body, sizeof(body), "{\"persistent\":{\"discovery.zen.minimum_master_nodes\":%d}}",
+		 n);
+	return call("PUT", es_path(ns, "/_cluster/settings"), body, r);
+}
+
+/*
+ * zen1 validates minimum_master_nodes against the master-eligible nodes of
+ * the elected master's cluster state: the number `_cat/nodes` lists, which
+ * follows the masters as they join and leave.
+ */
+static void test_es_zen1_min_masters_counts_the_cluster_state(void **state)
+{
+	struct http_resp r;
+	struct masters_want arg = {"zq", 3};
+
+	make_cluster("zq", 1, "6.8.23");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/zq/statefulsets/es-master",
+			       workload("es-master", 3, "es", "master", NULL, "6.8.23"), &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 4, &r), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "illegal_argument_exception");
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "cannot set discovery.zen.minimum_master_nodes to more than the "
+			    "current master nodes count [3]");
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 2, &r), 200);
+	http_resp_free(&r);
+
+	/* A master leaves the cluster state: the count follows it. */
+	assert_int_equal(apply("/apis/apps/v1/namespaces/zq/statefulsets/es-master",
+			       workload("es-master", 2, "es", "master", NULL, "6.8.23"), &r),
+			 200);
+	http_resp_free(&r);
+	arg.want = 2;
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 3, &r), 400);
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "cannot set discovery.zen.minimum_master_nodes to more than the "
+			    "current master nodes count [2]");
+	http_resp_free(&r);
+	assert_int_equal(put_min_masters("zq", 2, &r), 200);
+	http_resp_free(&r);
+}
+
+static bool phase_ended(struct http_resp *r, const void *arg)
+{
+	const char *phase = jstr(r->body, "status.phase");
+	return r->status == 200 && phase &&
+	       (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
+}
+
+/* A one-shot pod on worker-0 with host folder `dir` at mount; script run
+ * by `sh -c` as uid; its phase once ended, with the response in r. */
+static const char *one_shot(const char *ns, const char *name, const char *dir, const char *mount,
+			    const char *script, int uid, struct http_resp *r)
+{
+	char path[256];
+	json_t *pod = json_pack(
+		"{s:{s:s}, s:{s:s, s:s, s:[{s:s, s:s, s:[s,s,s], s:{s:i}, s:[{s:s, s:s}]}], "
+		"s:[{s:s, s:{s:s, s:s}}]}}",
+		"metadata", "name", name, "spec", "nodeName", "worker-0", "restartPolicy", "Never",
+		"containers", "name", "run", "image", "busybox:1.36", "command", "sh", "-c", script,
+		"securityContext", "runAsUser", uid, "volumeMounts", "name", "dir", "mountPath",
+		mount, "volumes", "name", "dir", "hostPath", "path", dir, "type",
+		"DirectoryOrCreate");
+	char *body = json_dumps(pod, JSON_COMPACT);
+	json_decref(pod);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", path, body, r), 201);
+	http_resp_free(r);
+	free(body);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
+	assert_true(wait_until(path, phase_ended, NULL, 5000, r));
+	return jstr(r->body, "status.phase");
+}
+
+/*
+ * A one-shot pod whose `rm -rf` cannot remove what is in its folder (here a
+ * folder below one its uid may not write) ends Failed, its container
+ * terminated with exit code 1 and reason Error, and the folder stays; the
+ * same command as root removes it and ends Succeeded.
+ */
+static void test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code(void **state)
+{
+	struct http_resp r;
+	const char *wipe = "set -e\nfind /target -mindepth 1 -maxdepth 1 -exec rm -rf {} +\n";
+	char *f;
+
+	make_namespace("k34");
+	assert_string_equal(one_shot("k34", "maker", "/es/k34/sub", "/data", "true", 0, &r),
+			    "Succeeded");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+
+	/* uid 1000 may not write the root:root 0755 folder that holds sub. */
+	assert_string_equal(one_shot("k34", "wipe-user", "/es/k34", "/target", wipe, 1000, &r),
+			    "Failed");
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.state.terminated.exitCode"), 1);
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.terminated.reason"),
+			    "Error");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+
+	assert_string_equal(one_shot("k34", "wipe-root", "/es/k34", "/target", wipe, 0, &r),
+			    "Succeeded");
+	assert_int_equal(jint(r.body, "status.containerStatuses.0.state.terminated.exitCode"), 0);
+	assert_string_equal(jstr(r.body, "status.containerStatuses.0.state.terminated.reason"),
+			    "Completed");
+	http_resp_free(&r);
+	f = folder("/es/k34/sub");
+	assert_string_equal(f, "none");
+	free(f);
+	f = folder("/es/k34");
+	assert_string_equal(f, "0:0 0755");
+	free(f);
+}
+
+static bool claim_bound(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status.phase") &&
+	       !strcmp(jstr(r->body, "status.phase"), "Bound");
+}
+
+static bool pod_on_a_node(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "spec.nodeName");
+}
+
+/*
+ * WaitForFirstConsumer with a volume that exists: the claim stays Pending
+ * until a pod uses it; the scheduler then writes the claim into the chosen
+ * volume's claimRef, the PV controller binds the volume and the claim
+ * (Bound both, the claim's volumeName), and only then, at the scheduler's
+ * next poll a second later, is the pod bound to the volume's node.  No
+ * selected-node annotation: that is for claims to provision.
+ */
+static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
+{
+	struct http_resp r;
+	make_namespace("k43");
+	assert_int_equal(apply("/apis/storage.k8s.io/v1/storageclasses/k43-local",
+			       "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\","
+			       "\"metadata\":{\"name\":\"k43-local\"},\"provisioner\":"
+			       "\"kubernetes.io/"
+			       "no-provisioner\",\"volumeBindingMode\":\"WaitForFirstConsumer\"}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/persistentvolumes/k43-pv",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolume\",\"metadata\":{\"name\":"
+		      "\"k43-pv\"},\"spec\":{\"capacity\":{\"storage\":\"1Gi\"},\"accessModes\":["
+		      "\"ReadWriteOnce\"],\"storageClassName\":\"k43-local\","
+		      "\"persistentVolumeReclaimPolicy\":\"Retain\",\"local\":{\"path\":\"/es/"
+		      "k43\"},"
+		      "\"nodeAffinity\":{\"required\":{\"nodeSelectorTerms\":[{"
+		      "\"matchExpressions\":[{"
+		      "\"key\":\"kubernetes.io/hostname\",\"operator\":\"In\",\"values\":["
+		      "\"worker-1\"]}]}]}}}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/api/v1/namespaces/k43/persistentvolumeclaims/data",
+		      "{\"apiVersion\":\"v1\",\"kind\":\"PersistentVolumeClaim\",\"metadata\":{"
+		      "\"name\":\"data\"},\"spec\":{\"accessModes\":[\"ReadWriteOnce\"],"
+		      "\"storageClassName\":\"k43-local\",\"resources\":{\"requests\":{\"storage\":"
+		      "\"1Gi\"}}}}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	msleep(100);
+	assert_int_equal(
+		call("GET", "/api/v1/namespaces/k43/persistentvolumeclaims/data", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/persistentvolumes/k43-pv", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Available");
+	assert_null(jget(r.body, "spec.claimRef"));
+	http_resp_free(&r);
+
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/k43/pods",
+		     "{\"metadata\":{\"name\":\"user\"},\"spec\":{\"containers\":[{"
+		     "\"name\":\"c\",\"image\":\"busybox:1.36\",\"volumeMounts\":[{"
+		     "\"name\":\"d\",\"mountPath\":\"/d\"}]}],\"volumes\":[{\"name\":\"d\","
+		     "\"persistentVolumeClaim\":{\"claimName\":\"data\"}}]}}",
+		     &r),
+		201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/k43/persistentvolumeclaims/data", claim_bound,
+			       NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.volumeName"), "k43-pv");
+	json_t *ann = jget(r.body, "metadata.annotations");
+	assert_string_equal(
+		json_string_value(json_object_get(ann, "pv.kubernetes.io/bind-completed")), "yes");
+	assert_null(json_object_get(ann, "volume.kubernetes.io/selected-node"));
+	assert_string_equal(jstr(r.body, "status.capacity.storage"), "1Gi");
+	http_resp_free(&r);
+	/* The claim is Bound, the pod not yet: the scheduler polls each second. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/k43/pods/user", NULL, &r), 200);
+	assert_null(jstr(r.body, "spec.nodeName"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/persistentvolumes/k43-pv", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Bound");
+	assert_string_equal(jstr(r.body, "spec.claimRef.name"), "data");
+	assert_string_equal(jstr(r.body, "spec.claimRef.namespace"), "k43");
+	assert_string_equal(
+		json_string_value(json_object_get(jget(r.body, "metadata.annotations"),
+						  "pv.kubernetes.io/bound-by-controller")),
+		"yes");
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/k43/pods/user", pod_on_a_node, NULL, 5000, &r));
+	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-1");
+	http_resp_free(&r);
+}
+
+static long evict_k46(const char *query, const char *delete_options, struct http_resp *r)
+{
+	char path[256], body[512];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/k46/pods/target/eviction%s", query);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":"
+		 "\"target\"}%s%s}",
+		 delete_options ? ",\"deleteOptions\":" : "", delete_options ? delete_options : "");
+	return call("POST", path, body, r);
+}
+
+/*
+ * A server-side dry run of an eviction goes through the server's checks of
+ * its options: the request's dryRun (CreateOptions), the same list in the
+ * body's deleteOptions or none, and the delete options as the pod's delete
+ * validates them; a valid dry run changes nothing.
+ */
+static void test_eviction_dry_run_checks_its_options(void **state)
+{
+	struct http_resp r;
+	make_namespace("k46");
+	assert_int_equal(call("POST", "/api/v1/namespaces/k46/pods",
+			      "{\"metadata\":{\"name\":\"target\"},\"spec\":{\"containers\":[{"
+			      "\"name\":\"c\",\"image\":\"busybox:1.36\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=Yes", NULL, &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "CreateOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+			    "[]string{\"Yes\"}: supported values: \"All\"");
+	assert_string_equal(jstr(r.body, "reason"), "Invalid");
+	assert_string_equal(jstr(r.body, "details.kind"), "CreateOptions");
+	assert_string_equal(jstr(r.body, "details.causes.0.field"), "dryRun");
+	assert_string_equal(jstr(r.body, "details.causes.0.reason"), "FieldValueNotSupported");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"dryRun\":[\"Yes\"]}", &r), 500);
+	assert_string_equal(jstr(r.body, "message"),
+			    "Non-matching dry-run options in request and content: [All] and [Yes]");
+	assert_null(jget(r.body, "reason"));
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("", "{\"dryRun\":[\"Yes\"]}", &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "DeleteOptions.meta.k8s.io \"\" is invalid: dryRun: Unsupported value: "
+			    "[]string{\"Yes\"}: supported values: \"All\"");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"propagationPolicy\":\"Sideways\"}", &r), 422);
+	assert_string_equal(jstr(r.body, "message"),
+			    "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+			    "Unsupported value: \"Sideways\": supported values: \"Foreground\", "
+			    "\"Background\", \"Orphan\", \"nil\"");
+	http_resp_free(&r);
+
+	assert_int_equal(evict_k46("?dryRun=All", "{\"dryRun\":[\"All\"]}", &r), 201);
+	assert_string_equal(jstr(r.body, "status"), "Success");
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/k46/pods/target", NULL, &r), 200);
+	assert_null(jget(r.body, "metadata.deletionTimestamp"));
+	http_resp_free(&r);
+}
+
+static bool has_failed_create(struct http_resp *r, const void *arg)
+{
+	size_t i;
+	json_t *ev;
+	json_array_foreach (json_object_get(r->body, "items"), i, ev) {
+		const char *m = json_string_value(json_object_get(ev, "message"));
+		if (m && !strcmp(m, arg))
+			return true;
+	}
+	return false;
+}
+
+/* The cause for field in a 422's details, or NULL. */
+static const char *cause_for(json_t *body, const char *field)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (jget(body, "details.causes"), i, c) {
+		const char *f = json_string_value(json_object_get(c, "field"));
+		if (f && !strcmp(f, field))
+			return json_string_value(json_object_get(c, "message"));
+	}
+	return NULL;
+}
+
+/*
+ * The pod spec fields esaas renders are validated as validation.go does:
+ * volume sources, mounts naming a volume, unique mount paths, requests no
+ * more than limits, one probe handler, probe ports and thresholds,
+ * runAsUser's range, probes on init containers, the anti-affinity's
+ * topologyKey; each cause names its field with the real message.
+ */
+static void test_pod_spec_validation_names_each_field(void **state)
+{
+	struct http_resp r;
+	make_namespace("k11");
+	const char *pod =
+		"{\"metadata\":{\"name\":\"bad\"},\"spec\":{"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"/es/"
+		"k11\"},\"emptyDir\":{}},"
+		"{\"name\":\"none\"},{\"name\":\"data\",\"emptyDir\":{}}],"
+		"\"initContainers\":[{\"name\":\"init\",\"image\":\"busybox:1.36\","
+		"\"readinessProbe\":{\"exec\":{\"command\":[\"true\"]}}}],"
+		"\"containers\":[{\"name\":\"es\",\"image\":\"elasticsearch:7.17.10\","
+		"\"volumeMounts\":[{\"name\":\"missing\",\"mountPath\":\"/d\"},{\"name\":\"data\","
+		"\"mountPath\":\"/d\"}],"
+		"\"resources\":{\"requests\":{\"cpu\":\"2\",\"memory\":\"1Gi\"},\"limits\":{"
+		"\"cpu\":"
+		"\"1\",\"memory\":\"2Gi\"}},"
+		"\"readinessProbe\":{\"tcpSocket\":{\"port\":9200},\"httpGet\":{\"port\":0},"
+		"\"periodSeconds\":-1},"
+		"\"livenessProbe\":{\"tcpSocket\":{\"port\":\"http\"},\"successThreshold\":2},"
+		"\"securityContext\":{\"runAsUser\":-1}}],"
+		"\"affinity\":{\"podAntiAffinity\":{"
+		"\"requiredDuringSchedulingIgnoredDuringExecution\":"
+		"[{\"labelSelector\":{\"matchLabels\":{\"app\":\"es\"}}}]}}}}";
+	assert_int_equal(call("POST", "/api/v1/namespaces/k11/pods", pod, &r), 422);
+	assert_string_equal(jstr(r.body, "reason"), "Invalid");
+	assert_string_equal(cause_for(r.body, "spec.volumes[0].emptyDir"),
+			    "Forbidden: may not specify more than 1 volume type");
+	assert_string_equal(cause_for(r.body, "spec.volumes[1]"),
+			    "Required value: must specify a volume type");
+	assert_string_equal(cause_for(r.body, "spec.volumes[2].name"), "Duplicate value: \"data\"");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].volumeMounts[0].name"),
+			    "Not found: \"missing\"");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].volumeMounts[1].mountPath"),
+			    "Invalid value: \"/d\": must be unique");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].resources.requests"),
+			    "Invalid value: \"2\": must be less than or equal to cpu limit of 1");
+	/* Handlers counted in validateHandler's order: exec, httpGet, tcpSocket. */
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.tcpSocket"),
+			    "Forbidden: may not specify more than 1 handler type");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.httpGet.port"),
+			    "Invalid value: 0: must be between 1 and 65535, inclusive");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].readinessProbe.periodSeconds"),
+			    "Invalid value: -1: must be greater than or equal to 0");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].livenessProbe.successThreshold"),
+			    "Invalid value: 2: must be 1");
+	assert_string_equal(cause_for(r.body, "spec.containers[0].securityContext.runAsUser"),
+			    "Invalid value: -1: must be between 0 and 2147483647, inclusive");
+	assert_string_equal(
+		cause_for(r.body, "spec.initContainers[0].readinessProbe"),
+		"Forbidden: may not be set for init containers without restartPolicy=Always");
+	assert_string_equal(cause_for(r.body, "spec.affinity.podAntiAffinity."
+					      "requiredDuringSchedulingIgnoredDuringExecution[0]."
+					      "topologyKey"),
+			    "Required value: can not be empty");
+	assert_non_null(strstr(jstr(r.body, "message"),
+			       "Pod \"bad\" is invalid: [spec.volumes[0].emptyDir: Forbidden: may "
+			       "not specify more than 1 volume type"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/k11/pods/bad", NULL, &r), 404);
+	http_resp_free(&r);
+
+	/* A StatefulSet's template is not validated as a pod spec (its mounts
+	 * may name claim templates): the pod the controller posts is, and
+	 * its refusal is a FailedCreate event. */
+	char body[1024];
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"bad\"},\"spec\":{\"serviceName\":\"x\",\"selector\":{\"matchLabels\":{\"a\":"
+		 "\"b\"}},\"template\":{\"metadata\":{\"labels\":{\"a\":\"b\"}},\"spec\":{"
+		 "\"containers\":[{\"name\":\"c\",\"image\":\"busybox:1.36\",\"volumeMounts\":[{"
+		 "\"name\":\"data\",\"mountPath\":\"/d\"}],\"resources\":{"
+		 "\"requests\":{\"memory\":\"2Gi\"},\"limits\":{\"memory\":\"1Gi\"}}}]}},"
+		 "\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\"},\"spec\":{"
+		 "\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":"
+		 "\"1Gi\"}}}}]}}");
+	assert_int_equal(apply("/apis/apps/v1/namespaces/k11/statefulsets/bad", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(wait_until(
+		"/api/v1/namespaces/k11/events", has_failed_create,
+		"create Pod bad-0 in StatefulSet bad failed error: Pod \"bad-0\" is "
+		"invalid: spec.containers[0].resources.requests: Invalid value: \"2Gi\": "
+		"must be less than or equal to memory limit of 1Gi",
+		5000, &r));
+	http_resp_free(&r);
+}
+
+static bool ssar_allowed(const char *token, const char *attrs, struct http_resp *r)
+{
+	char body[512];
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":\"SelfSubjectAccessReview\","
+		 "\"spec\":{%s}}",
+		 attrs);
+	assert_int_equal(call_as(token, "POST",
+				 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", NULL,
+				 body, r),
+			 201);
+	return json_is_true(jget(r->body, "status.allowed"));
+}
+
+/*
+ * RBAC objects are served by the API (the bootstrap roles with their
+ * label, the shipped role), a role bound at run time grants at once, an
+ * aggregated ClusterRole gets the rules of the roles its selector matches,
+ * and the reviews answer as the authorizer decides: kubectl auth can-i.
+ */
+static void test_rbac_is_served_reviewed_and_aggregated(void **state)
+{
+	struct http_resp r;
+	char out[8192];
+	make_namespace("k4");
+
+	assert_int_equal(call("GET",
+			      "/apis/rbac.authorization.k8s.io/v1/clusterroles/system:basic-user",
+			      NULL, &r),
+			 200);
+	assert_string_equal(json_string_value(json_object_get(jget(r.body, "metadata.labels"),
+							      "kubernetes.io/bootstrapping")),
+			    "rbac-defaults");
+	http_resp_free(&r);
+	assert_int_equal(call("GET",
+			      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/esaasd", NULL,
+			      &r),
+			 200);
+	assert_string_equal(jstr(r.body, "subjects.0.name"), "esaasd");
+	http_resp_free(&r);
+
+	/* What the shipped role has, with the authorizer's reason. */
+	assert_true(ssar_allowed(sim.sa_token,
+				 "\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+				 "\"resource\":\"pods\"}",
+				 &r));
+	assert_string_equal(jstr(r.body, "status.reason"),
+			    "RBAC: allowed by ClusterRoleBinding \"esaasd\" of ClusterRole "
+			    "\"esaasd\" to ServiceAccount \"esaas-system/esaasd\"");
+	assert_string_equal(jstr(r.body, "kind"), "SelfSubjectAccessReview");
+	http_resp_free(&r);
+	/* What it has not: no reason. */
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"verb\":\"delete\",\"resource\":"
+				  "\"nodes\"}",
+				  &r));
+	assert_null(jget(r.body, "status.reason"));
+	http_resp_free(&r);
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+				  "\"group\":\"example.com\",\"resource\":\"widgets\"}",
+				  &r));
+	http_resp_free(&r);
+
+	/* An aggregated ClusterRole, bound to the service account in k4 at
+	 * run time: it gets the rules of the role its selector matches. */
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-aggregate",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		      "\"metadata\":{\"name\":\"k4-aggregate\"},\"aggregationRule\":{"
+		      "\"clusterRoleSelectors\":[{\"matchLabels\":{\"k4/aggregate\":\"true\"}}]},"
+		      "\"rules\":[]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/rolebindings/k4-widgets",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+		      "\"metadata\":{\"name\":\"k4-widgets\"},\"roleRef\":{\"apiGroup\":"
+		      "\"rbac.authorization.k8s.io\",\"kind\":\"ClusterRole\",\"name\":"
+		      "\"k4-aggregate\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":"
+		      "\"esaasd\",\"namespace\":\"esaas-system\"}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-widget-reader",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"ClusterRole\","
+		      "\"metadata\":{\"name\":\"k4-widget-reader\",\"labels\":{\"k4/aggregate\":"
+		      "\"true\"}},\"rules\":[{\"apiGroups\":[\"example.com\"],\"resources\":["
+		      "\"widgets\"],\"verbs\":[\"get\"]},{\"apiGroups\":[\"\"],\"resources\":"
+		      "[\"configmaps\"],\"verbs\":[\"deletecollection\"]}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	int64_t end = harness_now_ms() + 5000;
+	bool allowed = false;
+	while (!allowed && harness_now_ms() < end) {
+		allowed = ssar_allowed(
+			sim.sa_token,
+			"\"resourceAttributes\":{\"namespace\":\"k4\",\"verb\":\"get\","
+			"\"group\":\"example.com\",\"resource\":\"widgets\"}",
+			&r);
+		if (allowed)
+			assert_string_equal(jstr(r.body, "status.reason"),
+					    "RBAC: allowed by RoleBinding \"k4-widgets/k4\" of "
+					    "ClusterRole \"k4-aggregate\" to ServiceAccount "
+					    "\"esaas-system/esaasd\"");
+		http_resp_free(&r);
+		if (!allowed)
+			msleep(30);
+	}
+	assert_true(allowed);
+	assert_int_equal(call("GET", "/apis/rbac.authorization.k8s.io/v1/clusterroles/k4-aggregate",
+			      NULL, &r),
+			 200);
+	assert_string_equal(jstr(r.body, "rules.0.resources.0"), "widgets");
+	http_resp_free(&r);
+	/* Only in k4. */
+	assert_false(ssar_allowed(sim.sa_token,
+				  "\"resourceAttributes\":{\"namespace\":\"default\",\"verb\":"
+				  "\"get\",\"group\":\"example.com\",\"resource\":\"widgets\"}",
+				  &r));
+	http_resp_free(&r);
+
+	/* The rules review lists what k4 grants. */
+	assert_int_equal(call_as(sim.sa_token, "POST",
+				 "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", NULL,
+				 "{\"apiVersion\":\"authorization.k8s.io/v1\",\"kind\":"
+				 "\"SelfSubjectRulesReview\",\"spec\":{\"namespace\":\"k4\"}}",
+				 &r),
+			 201);
+	assert_non_null(strstr(r.raw, "\"widgets\""));
+	assert_true(json_is_false(jget(r.body, "status.incomplete")));
+	http_resp_free(&r);
+
+	/* Allowed to create Roles in k4, the account may grant only what it
+	 * holds (no escalate verb): the rest is named in the 403. */
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles/role-writer",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\","
+		      "\"metadata\":{\"name\":\"role-writer\"},\"rules\":[{\"apiGroups\":["
+		      "\"rbac.authorization.k8s.io\"],\"resources\":[\"roles\"],\"verbs\":["
+		      "\"create\"]}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	assert_int_equal(
+		apply("/apis/rbac.authorization.k8s.io/v1/namespaces/k4/rolebindings/role-writer",
+		      "{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"RoleBinding\","
+		      "\"metadata\":{\"name\":\"role-writer\"},\"roleRef\":{\"apiGroup\":"
+		      "\"rbac.authorization.k8s.io\",\"kind\":\"Role\",\"name\":\"role-writer\"},"
+		      "\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"esaasd\","
+		      "\"namespace\":\"esaas-system\"}]}",
+		      &r),
+		201);
+	http_resp_free(&r);
+	call_as(sim.sa_token, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles",
+		NULL,
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+		"{\"name\":\"more\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],"
+		"\"verbs\":[\"get\"]},{\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],"
+		"\"verbs\":[\"watch\"]}]}",
+		&r);
+	assert_int_equal(r.status, 403);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"roles.rbac.authorization.k8s.io \"more\" is forbidden: user "
+		"\"system:serviceaccount:esaas-system:esaasd\" (groups=["
+		"\"system:serviceaccounts\" \"system:serviceaccounts:esaas-system\" "
+		"\"system:authenticated\"]) is attempting to grant RBAC permissions not "
+		"currently held:\n{APIGroups:[\"\"], Resources:[\"secrets\"], "
+		"Verbs:[\"watch\"]}");
+	http_resp_free(&r);
+	call_as(sim.sa_token, "POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/k4/roles",
+		NULL,
+		"{\"apiVersion\":\"rbac.authorization.k8s.io/v1\",\"kind\":\"Role\",\"metadata\":"
+		"{\"name\":\"held\"},\"rules\":[{\"apiGroups\":[\"\"],\"resources\":[\"pods\"],"
+		"\"verbs\":[\"get\"]}]}",
+		&r);
+	assert_int_equal(r.status, 201);
+	http_resp_free(&r);
+
+	/* kubectl auth can-i, as the admin (system:masters) and as the account. */
+	assert_int_equal(kubectl("auth can-i delete nodes", out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "yes"));
+	/* The later --context wins: the account's. */
+	assert_int_equal(
+		kubectl("auth can-i delete nodes --context esaas-system/esaasd", out, sizeof(out)),
+		1);
+	assert_non_null(strstr(out, "no"));
+	assert_int_equal(kubectl("auth can-i deletecollection configmaps -n k4 --context "
+				 "esaas-system/esaasd",
+				 out, sizeof(out)),
+			 0);
+	assert_non_null(strstr(out, "yes"));
+	assert_int_equal(kubectl("get clusterroles k4-aggregate -o jsonpath={.rules[0].verbs[0]}",
+				 out, sizeof(out)),
+			 0);
+	assert_string_equal(out, "get");
 }
 
 int main(void)
@@ -5693,6 +6461,13 @@ int main(void)
 		cmocka_unit_test(test_watch_streams_events_after_the_resource_version),
 		cmocka_unit_test(test_watch_bookmarks_and_too_old_resource_version),
 		cmocka_unit_test(test_watch_kubectl_get_w_and_rollout_status),
+		cmocka_unit_test(test_endpoints_and_slices_follow_readiness_and_termination),
+		cmocka_unit_test(test_es_zen1_min_masters_counts_the_cluster_state),
+		cmocka_unit_test(test_one_shot_rm_that_cannot_remove_fails_with_its_exit_code),
+		cmocka_unit_test(test_claim_binds_in_two_steps_before_the_pod_is_bound),
+		cmocka_unit_test(test_eviction_dry_run_checks_its_options),
+		cmocka_unit_test(test_pod_spec_validation_names_each_field),
+		cmocka_unit_test(test_rbac_is_served_reviewed_and_aggregated),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
