@@ -83,7 +83,7 @@ struct config {
 	 * address, and esaasd warns at start. */
 	char *kube_api_server_cidrs;
 	char *kube_esaasd_namespace;
-	bool kube_watch;	  /* kubernetes.watch: true; waits wake on the namespace's watch
+	bool kube_watch; /* kubernetes.watch: true; waits wake on the namespace's watch
 			  * (kube/watch.h), false: they only poll */
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */

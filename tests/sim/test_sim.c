@@ -5620,7 +5620,9 @@ static void test_watch_kubectl_get_w_and_rollout_status(void **state)
 		kubectl("-n watch-k rollout status statefulset/kw --timeout=30s", out, sizeof(out)),
 		0);
 	assert_non_null(strstr(out, "roll out complete"));
-/* --- the simulator's fidelity (issue 13) ----------------------------------------------- */
+}
+
+/* --- the simulator's fidelity ----------------------------------------------- */
 
 static bool ready_address_is(struct http_resp *r, const void *arg)
 {
