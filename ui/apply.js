@@ -3,9 +3,12 @@
 // the plugins from the plugin repository's list for the version chosen
 // (GET /api/v1/versions/V/plugins); what the cluster would take of the
 // tenant's quota is shown as the form changes; the API's own 422 is shown beside the field
-// it names.  Once accepted, the create job's page follows the job.
+// it names.  "Preview" asks the API for the create's plan (?dry_run=true:
+// every check the create makes, nothing queued) and shows its states, the
+// pods it makes, what would hold it up and how long such creates took.
+// Once accepted, the create job's page follows the job.
 
-import {get, post, paths, ApiError} from './api.js';
+import {get, post, paths, withQuery, ApiError} from './api.js';
 import {h, replace, announce} from './dom.js';
 import {field, clearRefusal, showRefusal, parseSettings} from './forms.js';
 import {jobHref} from './links.js';
@@ -103,6 +106,8 @@ export function applyPage(main, app) {
 	const kibana = h('input', {type: 'number', min: 0, max: 10, step: 1, value: 0});
 	const formError = h('div', {id: 'apply-error', class: 'form-error', role: 'alert', hidden: true});
 	const submit = h('button', {type: 'submit'}, 'Apply for the cluster');
+	const previewButton = h('button', {type: 'button'}, 'Preview');
+	const previewSec = h('section', {class: 'panel', id: 'preview', 'aria-labelledby': 'preview-h', 'aria-live': 'polite', hidden: true});
 	const quotaBody = h('tbody');
 	const quotaNote = h('p', {id: 'quota-note', class: 'hint'});
 	const quotaSec = h('section', {class: 'panel', id: 'quota', 'aria-labelledby': 'quota-h'},
@@ -127,9 +132,9 @@ export function applyPage(main, app) {
 			add(apiField('placement', 'Placement', placement, 'Which failure domain no two nodes of a role share.')),
 			add(apiField('settings', 'Settings', settings, 'One setting per line: key = value.')),
 			add(apiField('kibana', 'Kibana', kibana, 'Kibana instances next to the cluster; 0 for none.'))),
-		h('div', {class: 'buttons'}, submit));
+		h('div', {class: 'buttons'}, previewButton, submit));
 	replace(main, heading, h('p', null, 'The cluster is created by a job; its page follows the job as it runs.'),
-		quotaSec, form);
+		quotaSec, form, previewSec);
 
 	let versions = [];
 	let tenant = null;
@@ -240,7 +245,61 @@ export function applyPage(main, app) {
 		showRefusal(key ? fields[key] : null, formError, err);
 	};
 
-	form.addEventListener('input', showQuota);
+	// The plan as the API gives it (docs/operations.md, "Previewing a change").
+	const showPlan = (plan) => {
+		const states = Array.isArray(plan.states) ? plan.states : [];
+		const pods = Array.isArray(plan.pods) ? plan.pods : [];
+		const gates = Array.isArray(plan.gates) ? plan.gates : [];
+		const est = plan.estimate_seconds;
+		const why = plan.estimate && plan.estimate.reason ? plan.estimate.reason : 'no similar job has succeeded yet';
+		replace(previewSec,
+			h('h2', {id: 'preview-h'}, `What creating ${plan.cluster || 'this cluster'} would do`),
+			h('p', {id: 'preview-estimate'}, typeof est === 'number' ?
+				`About ${Math.max(1, Math.round(est))} s, the median of the last similar creates.` :
+				`No estimate: ${why}.`),
+			h('h3', null, 'What would hold it up now'),
+			gates.length ?
+				h('ul', {id: 'preview-gates'}, gates.map((g) => h('li', null, `${g.gate}: ${g.reason}`))) :
+				h('p', {id: 'preview-gates'}, 'Nothing would hold it up now.'),
+			h('h3', null, `The pods it makes (${pods.length})`),
+			h('ul', {id: 'preview-pods'}, pods.map((p) => h('li', null,
+				`${p.name || 'a ' + p.role + ' pod'} (${p.role}): ${p.action}`))),
+			h('h3', null, `Its states, in order (${states.length})`),
+			h('ol', {id: 'preview-states'}, states.map((st) => h('li', null, h('code', null, st)))));
+		previewSec.hidden = false;
+	};
+
+	previewButton.addEventListener('click', async () => {
+		clearErrors();
+		let body;
+		try {
+			body = spec();
+		} catch (err) {
+			showError(err);
+			return;
+		}
+		previewButton.disabled = true;
+		try {
+			const plan = await post(withQuery(paths.clusters(), {dry_run: 'true'}), body);
+			if (!stopped) {
+				showPlan(plan);
+				announce(`The plan of cluster ${body.name}: ${(plan.states || []).length} states, ` +
+					`${(plan.gates || []).length} gates.`);
+			}
+		} catch (err) {
+			if (!stopped) {
+				previewSec.hidden = true;
+				showError(err instanceof ApiError ? err : {message: String(err.message || err)});
+			}
+		} finally {
+			previewButton.disabled = false;
+		}
+	});
+
+	form.addEventListener('input', () => {
+		previewSec.hidden = true;
+		showQuota();
+	});
 	version.addEventListener('change', () => {
 		showPlugins();
 		showQuota();

@@ -219,6 +219,18 @@ const scenarios = {
 		const memNow = await page.locator('#quota tr[data-measure="memory_bytes"]').textContent();
 		check(memNow.includes('3 GiB'), `the quota's memory row reads "${memNow}"`);
 		await audit(page, 'apply');
+		// The preview: the create's plan from the API, nothing queued.
+		await page.getByRole('button', {name: 'Preview', exact: true}).click();
+		await page.locator('#preview:not([hidden]) #preview-states li').first().waitFor();
+		const planStates = await page.locator('#preview-states li').allTextContents();
+		check(planStates[0] === 'apply_namespace' && planStates.includes('wait_green') &&
+			planStates[planStates.length - 1] === 'record_ready', `the plan's states: ${planStates.join(' ')}`);
+		const planPods = await page.locator('#preview-pods li').allTextContents();
+		check(planPods.length === 2 && planPods.every((x) => x.endsWith(': create')), `the plan's pods: ${planPods.join('; ')}`);
+		const planGates = await page.locator('#preview-gates').textContent();
+		check(planGates.length > 0, 'the plan says nothing of what would hold it up');
+		check(await page.evaluate(() => window.location.hash) === '#/apply', 'the preview left the form');
+		await audit(page, 'apply-preview');
 		await page.getByRole('button', {name: 'Apply for the cluster'}).click();
 		await jobSucceeds(page, 'create');
 		await audit(page, 'apply-job');
