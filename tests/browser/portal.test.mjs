@@ -419,6 +419,34 @@ const scenarios = {
 		await page.locator('#whoami-actor').filter({hasText: 'oidc:alice'}).waitFor();
 		await page.locator('table.jobs tbody tr').first().waitFor();
 		check(await page.locator('#token-dialog').isHidden(), 'the renewed token was refused');
+
+		// With no refresh token (a provider that gives none, or one that
+		// refused it), the person is asked to sign in again once the ID
+		// token has expired, and signs in again through the provider.
+		await page.evaluate(() => window.sessionStorage.removeItem('esaas.oidc-refresh'));
+		const kept = await page.evaluate(() => window.sessionStorage.getItem('esaas.api-token'));
+		await page.locator('#token-dialog').filter({hasText: 'has expired'}).waitFor({timeout: 40000});
+		const exp = await page.evaluate((t) => JSON.parse(atob(t.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))).exp, kept);
+		check(Date.now() / 1000 >= exp - 1, `asked to sign in again ${Math.round(exp - Date.now() / 1000)} s before the token's expiry`);
+		await audit(page, 'oidc-expired');
+		await page.getByRole('button', {name: 'Sign in with your organisation'}).click();
+		await page.waitForURL(`${env.ESAAS_UI_ISSUER}/**`);
+		// The provider may remember alice (its session) or ask again.
+		for (let i = 0; i < 20 && !page.url().startsWith(`${base}/ui/`); i++) {
+			if (await page.locator('input[name="login"]').isVisible()) {
+				await page.locator('input[name="login"]').fill('alice');
+				await page.locator('input[name="password"]').fill('any password');
+				await page.getByRole('button', {name: 'Sign-in'}).click();
+			} else if (await page.getByRole('button', {name: 'Continue'}).isVisible()) {
+				await page.getByRole('button', {name: 'Continue'}).click();
+			} else {
+				await page.waitForTimeout(250);
+			}
+		}
+		await page.waitForURL(`${base}/ui/**`);
+		await page.locator('#whoami-actor').filter({hasText: 'oidc:alice'}).waitFor();
+		const again = await page.evaluate(() => window.sessionStorage.getItem('esaas.api-token'));
+		check(again && again !== kept, 'signing in again gave no new token');
 	},
 
 	// A viewer signed in through the provider is offered no action.
