@@ -48,30 +48,71 @@ static bool has_ingress_type(const json_t *spec)
 	return false;
 }
 
-static bool parse_cidr(const char *s, uint32_t *net, uint32_t *mask)
+/* A CIDR of either family, as Go's net.ParseCIDR reads it (IPv4 or IPv6:
+ * the API server validates ipBlock with it, so "::/0" is as good as
+ * "0.0.0.0/0"), its address masked to its prefix. */
+struct cidr {
+	int family;
+	unsigned char addr[16];
+	int bits;
+};
+
+static int addr_len(int family)
+{
+	return family == AF_INET6 ? 16 : 4;
+}
+
+static void mask_bits(unsigned char *a, int len, int bits)
+{
+	for (int i = 0; i < len; i++) {
+		int keep = bits - i * 8;
+		a[i] &= keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
+	}
+}
+
+static bool parse_ip(const char *s, int *family, unsigned char *out)
+{
+	*family = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+	return s && inet_pton(*family, s, out) == 1;
+}
+
+static bool parse_cidr(const char *s, struct cidr *c)
 {
 	char addr[64];
 	const char *slash = s ? strchr(s, '/') : NULL;
 	int64_t bits;
-	struct in_addr in;
-	if (!slash || (size_t)(slash - s) >= sizeof(addr) || !parse_int64(slash + 1, 0, 32, &bits))
+	memset(c, 0, sizeof(*c));
+	if (!slash || (size_t)(slash - s) >= sizeof(addr))
 		return false;
 	memcpy(addr, s, (size_t)(slash - s));
 	addr[slash - s] = '\0';
-	if (inet_pton(AF_INET, addr, &in) != 1)
+	if (!parse_ip(addr, &c->family, c->addr) ||
+	    !parse_int64(slash + 1, 0, addr_len(c->family) * 8, &bits))
 		return false;
-	*mask = bits == 0 ? 0 : 0xffffffffu << (32 - bits);
-	*net = ntohl(in.s_addr) & *mask;
+	c->bits = (int)bits;
+	mask_bits(c->addr, addr_len(c->family), c->bits);
 	return true;
+}
+
+/* Is the address (of family) within c? */
+static bool cidr_holds(const struct cidr *c, int family, const unsigned char *a)
+{
+	unsigned char m[16];
+	if (family != c->family)
+		return false;
+	memcpy(m, a, (size_t)addr_len(family));
+	mask_bits(m, addr_len(family), c->bits);
+	return memcmp(m, c->addr, (size_t)addr_len(family)) == 0;
 }
 
 static bool in_cidr(const char *ip, const char *cidr)
 {
-	struct in_addr in;
-	uint32_t net, mask;
-	if (!ip || inet_pton(AF_INET, ip, &in) != 1 || !parse_cidr(cidr, &net, &mask))
+	unsigned char a[16];
+	int family;
+	struct cidr c;
+	if (!parse_ip(ip, &family, a) || !parse_cidr(cidr, &c))
 		return false;
-	return (ntohl(in.s_addr) & mask) == net;
+	return cidr_holds(&c, family, a);
 }
 
 static bool ip_block_admits(const json_t *block, const char *ip)
@@ -231,11 +272,11 @@ static void check_selector(const json_t *ls, const char *field, json_t *causes)
 static void check_ip_block(const json_t *block, const char *field, json_t *causes)
 {
 	const char *cidr = json_str(block, "cidr");
-	uint32_t net, mask, enet, emask;
+	struct cidr net, ex_net;
 	char *f = xasprintf("%s.cidr", field);
 	if (!cidr || !*cidr) {
 		add_cause(causes, "FieldValueRequired", f, "Required value");
-	} else if (!parse_cidr(cidr, &net, &mask)) {
+	} else if (!parse_cidr(cidr, &net)) {
 		add_cause(causes, "FieldValueInvalid", f,
 			  "Invalid value: \"%s\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
 			  "2001:db8::/64)",
@@ -248,12 +289,13 @@ static void check_ip_block(const json_t *block, const char *field, json_t *cause
 	json_array_foreach (json_object_get(block, "except"), i, ex) {
 		const char *e = json_string_value(ex);
 		f = xasprintf("%s.except[%zu]", field, i);
-		if (!e || !parse_cidr(e, &enet, &emask))
+		if (!e || !parse_cidr(e, &ex_net))
 			add_cause(causes, "FieldValueInvalid", f,
 				  "Invalid value: \"%s\": must be a valid CIDR value, (e.g. "
 				  "10.9.8.0/24 or 2001:db8::/64)",
 				  e ? e : "");
-		else if (cidr && (emask <= mask || (enet & mask) != net))
+		else if (cidr &&
+			 (ex_net.bits <= net.bits || !cidr_holds(&net, ex_net.family, ex_net.addr)))
 			add_cause(causes, "FieldValueInvalid", f,
 				  "Invalid value: \"%s\": must be a strict subset of `cidr`", e);
 		free(f);

@@ -102,7 +102,7 @@ def api_routes(root):
     for f in sorted(os.listdir(adir)):
         if f.endswith(".c"):
             for method, pattern in re.findall(
-                    r'(?:http_server|api)_route\(\s*[^,]+,\s*"([A-Z]+)",\s*"([^"]+)"',
+                    r'(?:http_server|api)_route(?:_with)?\(\s*[^,]+,\s*"([A-Z]+)",\s*"([^"]+)"',
                     read(os.path.join(adir, f)), re.S):
                 routes.append((method, pattern.split("/")))
     return routes

@@ -188,6 +188,10 @@ static const struct rule policy[] = {
 	{"GET", "/readyz", PUBLIC, PUBLIC, NULL},
 	{"GET", "/api/v1", ALL_ROLES, ALL_ROLES, NULL},
 	{"GET", "/api/v1/whoami", ALL_ROLES, ALL_ROLES, NULL},
+	{"GET", "/api/v1/me", ALL_ROLES, ALL_ROLES, NULL},
+	{"GET", "/api/v1/auth", PUBLIC, PUBLIC, NULL},
+	{"GET", "/api/v1/versions", ALL_ROLES, ALL_ROLES, NULL},
+	{"GET", "/api/v1/versions/{version}/plugins", ALL_ROLES, ALL_ROLES, NULL},
 	{"GET", "/api/v1/workflows", ALL_ROLES, ALL_ROLES, NULL},
 	{"GET", "/api/v1/workflows/{kind}", ALL_ROLES, ALL_ROLES, NULL},
 	{"POST", "/api/v1/tokens", ADMIN, ADMIN, "{\"tenant\": \"{tenant}\", \"role\": \"chief\"}"},
@@ -210,6 +214,7 @@ static const struct rule policy[] = {
 	{"GET", "/api/v1/clusters", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}/health-history", ALL_ROLES, ONCALL | ADMIN, NULL},
+	{"GET", "/api/v1/clusters/{name}/nodes", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}/credentials", MEMBER | ADMIN, ADMIN, NULL},
 	{"DELETE", "/api/v1/clusters/{name}", MEMBER | ADMIN, ADMIN, "{\"wipe_data\": \"yes\"}"},
 	{"POST", "/api/v1/clusters/{name}/scale", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
@@ -234,6 +239,8 @@ static char *fill(const char *pattern, const struct side *s, bool query_tenant)
 {
 	if (strcmp(pattern, "/api/v1/tokens/{id}") == 0)
 		return xasprintf("/api/v1/tokens/%s", s->token);
+	if (strcmp(pattern, "/api/v1/versions/{version}/plugins") == 0)
+		return xstrdup("/api/v1/versions/7.17.10/plugins");
 	static const struct {
 		const char *from, *field;
 	} slots[] = {{"{name}", "cluster"},

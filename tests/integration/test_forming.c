@@ -269,11 +269,14 @@ static void create_and_restart(struct fixture *f, const char *name, const char *
 	free(spec);
 	expect_ok(f, id);
 	expect_trail(f, id,
-		     "apply_namespace apply_quota apply_network apply_config apply_services "
+		     "apply_namespace apply_quota apply_network apply_security apply_config "
+		     "apply_services "
 		     "apply_volumes "
 		     "apply_masters "
 		     "wait_masters_formed apply_config_formed apply_data apply_clients "
-		     "wait_pods_ready wait_joined wait_green apply_pdbs apply_kibana wait_kibana "
+		     "wait_pods_ready wait_joined wait_green set_kibana_password apply_pdbs "
+		     "apply_kibana "
+		     "wait_kibana "
 		     "record_ready");
 	expect_ok(f, job_op(f, name, "restart", "{}"));
 	json_t *cl = sim_cluster(f, name);

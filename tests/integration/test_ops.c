@@ -529,11 +529,12 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 	expect_ok(f, id);
 	expect_trail(
 		f, id,
-		"apply_namespace apply_quota apply_network apply_config apply_services "
+		"apply_namespace apply_quota apply_network apply_security apply_config "
+		"apply_services "
 		"apply_volumes "
 		"apply_masters wait_masters_formed apply_config_formed apply_data apply_clients "
 		"wait_pods_ready wait_joined wait_green "
-		"apply_pdbs apply_kibana wait_kibana record_ready");
+		"set_kibana_password apply_pdbs apply_kibana wait_kibana record_ready");
 	/* Kibana's pod in the quota: 500m and 1Gi asked, 1 CPU allowed. */
 	expect_quota_of(f, "kib", "4", "5500m", "6", "19Gi", "19Gi");
 	json_t *c = get_cluster(f, "kib");
