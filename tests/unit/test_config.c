@@ -154,9 +154,11 @@ static void test_lists(void **state)
 			       path, sizeof(path), err, sizeof(err)));
 	assert_non_null(
 		strstr(err, "kubernetes.api_server_cidrs: \"172.18.0.2\" is not a network"));
+	config_free(&c); /* a failed load leaves the defaults */
 	assert_false(load_text("kubernetes:\n  esaasd_namespace: Esaas\n", no_env, &c, path,
 			       sizeof(path), err, sizeof(err)));
 	assert_non_null(strstr(err, "kubernetes.esaasd_namespace: expected a namespace's name"));
+	config_free(&c);
 }
 
 static void test_defaults_function(void **state)
