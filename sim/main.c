@@ -245,12 +245,31 @@ static bool write_kubeconfig(const char *path, const char *host, int port, const
 	return true;
 }
 
+static void stop_now_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stopping = true;
+	event_base_loopbreak(arg);
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	static bool signalled;
 	struct event_base *base = arg;
 	log_info("signal %d: stopping", (int)sig);
-	stopping = true;
-	event_base_loopbreak(base);
+	if (signalled) {
+		stop_now_cb(-1, 0, base);
+		return;
+	}
+	signalled = true;
+	/* Open watches end with their last chunk, and the loop runs a moment
+	 * longer so that evhttp sends it and lets go of those requests, as it
+	 * does of every finished one, before the server is freed. */
+	watch_close_all(false);
+	struct timeval flush = {0, 200000};
+	if (event_base_once(base, -1, EV_TIMEOUT, stop_now_cb, base, &flush) != 0)
+		stop_now_cb(-1, 0, base);
 }
 
 int main(int argc, char **argv)

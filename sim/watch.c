@@ -155,11 +155,18 @@ static void watcher_free(struct watcher *wt)
 	free(wt);
 }
 
-/* The client went away: evhttp frees the request after this. */
+/*
+ * The client went away.  evhttp has detached the request of a reply under
+ * way from its connection (evhttp_connection_incoming_fail) and leaves it
+ * to its user: ending it frees it, as a request without a connection.
+ */
 static void closed_cb(struct evhttp_connection *conn, void *arg)
 {
+	struct watcher *wt = arg;
 	(void)conn;
-	watcher_free(arg);
+	if (wt->c->req && !evhttp_request_get_connection(wt->c->req))
+		evhttp_send_reply_end(wt->c->req);
+	watcher_free(wt);
 }
 
 /* The end of the stream: the last chunk, the connection kept for more. */
