@@ -217,10 +217,7 @@ static bool valid_label_value(const char *v)
 	return true;
 }
 
-static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+void apiserver_cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -238,14 +235,17 @@ static void check_labels(json_t *causes, const json_t *labels, const char *field
 	json_object_foreach ((json_t *)labels, k, v) {
 		char *f = xasprintf("%s", field);
 		if (!json_is_string(v) || !valid_label_value(json_string_value(v)))
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: \"%s\": a valid label must be an empty string or "
-			      "consist "
-			      "of alphanumeric characters, '-', '_' or '.', and must start and end "
-			      "with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-			      "'12345', regex used for validation is "
-			      "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
-			      json_is_string(v) ? json_string_value(v) : "");
+			apiserver_cause(
+				causes, "FieldValueInvalid", f,
+				"Invalid value: \"%s\": a valid label must be an empty string or "
+				"consist "
+				"of alphanumeric characters, '-', '_' or '.', and must start and "
+				"end "
+				"with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  "
+				"or "
+				"'12345', regex used for validation is "
+				"'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+				json_is_string(v) ? json_string_value(v) : "");
 		free(f);
 	}
 }
@@ -256,7 +256,7 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 	char *f;
 	if (!json_is_array(cs) || json_array_size(cs) == 0) {
 		f = xasprintf("%s.containers", prefix);
-		cause(causes, "FieldValueRequired", f, "Required value");
+		apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 		free(f);
 		return;
 	}
@@ -266,18 +266,18 @@ static void check_containers(json_t *causes, const json_t *podspec, const char *
 		const char *name = json_str(ct, "name");
 		if (!name || !*name) {
 			f = xasprintf("%s.containers[%zu].name", prefix, i);
-			cause(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		} else if (!valid_label(name, strlen(name))) {
 			f = xasprintf("%s.containers[%zu].name", prefix, i);
-			cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name,
-			      MSG_LABEL);
+			apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
+					name, MSG_LABEL);
 			free(f);
 		}
 		const char *image = json_str(ct, "image");
 		if (!image || !*image) {
 			f = xasprintf("%s.containers[%zu].image", prefix, i);
-			cause(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		}
 	}
@@ -290,27 +290,29 @@ static void check_workload(json_t *causes, const json_t *obj)
 	json_t *tmpl = json_object_get(spec, "template");
 	json_t *replicas = json_object_get(spec, "replicas");
 	if (replicas && (!json_is_integer(replicas) || json_integer_value(replicas) < 0))
-		cause(causes, "FieldValueInvalid", "spec.replicas",
-		      "Invalid value: %lld: must be greater than or equal to 0",
-		      (long long)json_integer_value(replicas));
+		apiserver_cause(causes, "FieldValueInvalid", "spec.replicas",
+				"Invalid value: %lld: must be greater than or equal to 0",
+				(long long)json_integer_value(replicas));
 	if (!json_is_object(sel) ||
 	    (json_object_size(json_object_get(sel, "matchLabels")) == 0 &&
 	     json_array_size(json_object_get(sel, "matchExpressions")) == 0)) {
-		cause(causes, "FieldValueRequired", "spec.selector", "Required value");
+		apiserver_cause(causes, "FieldValueRequired", "spec.selector", "Required value");
 	} else {
 		struct selector s;
 		char *err = NULL;
 		json_t *labels = json_object_get(json_object_get(tmpl, "metadata"), "labels");
 		if (!selector_from_json(sel, &s, &err)) {
-			cause(causes, "FieldValueInvalid", "spec.selector", "Invalid value: %s",
-			      err);
+			apiserver_cause(causes, "FieldValueInvalid", "spec.selector",
+					"Invalid value: %s", err);
 			free(err);
 		} else {
 			if (!selector_matches(&s, labels))
-				cause(causes, "FieldValueInvalid", "spec.template.metadata.labels",
-				      "Invalid value: map[string]string{...}: `selector` does not "
-				      "match "
-				      "template `labels`");
+				apiserver_cause(causes, "FieldValueInvalid",
+						"spec.template.metadata.labels",
+						"Invalid value: map[string]string{...}: `selector` "
+						"does not "
+						"match "
+						"template `labels`");
 			selector_free(&s);
 		}
 	}
@@ -326,7 +328,7 @@ static void check_service(json_t *causes, const json_t *obj)
 	const char *cip = json_str(spec, "clusterIP");
 	bool headless = cip && !strcmp(cip, "None");
 	if (!headless && json_array_size(ports) == 0)
-		cause(causes, "FieldValueRequired", "spec.ports", "Required value");
+		apiserver_cause(causes, "FieldValueRequired", "spec.ports", "Required value");
 	size_t i;
 	json_t *p;
 	json_array_foreach (ports, i, p) {
@@ -334,14 +336,15 @@ static void check_service(json_t *causes, const json_t *obj)
 		if (!json_is_integer(port) || json_integer_value(port) < 1 ||
 		    json_integer_value(port) > 65535) {
 			char *f = xasprintf("spec.ports[%zu].port", i);
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: %lld: must be between 1 and 65535, inclusive",
-			      (long long)json_integer_value(port));
+			apiserver_cause(
+				causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: must be between 1 and 65535, inclusive",
+				(long long)json_integer_value(port));
 			free(f);
 		}
 		if (json_array_size(ports) > 1 && !json_is_string(json_object_get(p, "name"))) {
 			char *f = xasprintf("spec.ports[%zu].name", i);
-			cause(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		}
 	}
@@ -356,17 +359,19 @@ static void check_quota(json_t *causes, const json_t *obj)
 		char *f = xasprintf("spec.hard[%s]", key);
 		const char *text = json_is_string(v) ? json_string_value(v) : "";
 		if (!controllers_quantity_parse(v, &q))
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: \"%s\": quantities must match the regular expression "
-			      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
-			      text);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": quantities must match the regular "
+					"expression "
+					"'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+					text);
 		else if (q.milli < 0)
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: \"%s\": must be greater than or equal to 0", text);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": must be greater than or equal to 0",
+					text);
 		else if (q.milli % 1000 != 0 &&
 			 (!strcmp(key, "pods") || !strncmp(key, "count/", 6)))
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: \"%s\": must be an integer", text);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": must be an integer", text);
 		free(f);
 	}
 }
@@ -386,34 +391,36 @@ static void check_storage(json_t *causes, const struct store_kind *k, const json
 	if (!strcmp(k->plural, "storageclasses")) {
 		const char *mode = json_str(obj, "volumeBindingMode");
 		if (!json_str(obj, "provisioner") || !*json_str(obj, "provisioner"))
-			cause(causes, "FieldValueRequired", "provisioner", "Required value");
+			apiserver_cause(causes, "FieldValueRequired", "provisioner",
+					"Required value");
 		if (mode && strcmp(mode, "Immediate") != 0 && strcmp(mode, "WaitForFirstConsumer"))
-			cause(causes, "FieldValueNotSupported", "volumeBindingMode",
-			      "Unsupported value: \"%s\": supported values: \"Immediate\", "
-			      "\"WaitForFirstConsumer\"",
-			      mode);
+			apiserver_cause(
+				causes, "FieldValueNotSupported", "volumeBindingMode",
+				"Unsupported value: \"%s\": supported values: \"Immediate\", "
+				"\"WaitForFirstConsumer\"",
+				mode);
 		return;
 	}
 	if (json_array_size(json_object_get(spec, "accessModes")) == 0)
-		cause(causes, "FieldValueRequired", "spec.accessModes",
-		      "Required value: at least 1 access mode is required");
+		apiserver_cause(causes, "FieldValueRequired", "spec.accessModes",
+				"Required value: at least 1 access mode is required");
 	if (!strcmp(k->plural, "persistentvolumeclaims")) {
 		if (!json_object_get(
 			    json_object_get(json_object_get(spec, "resources"), "requests"),
 			    "storage"))
-			cause(causes, "FieldValueRequired", "spec.resources[storage]",
-			      "Required value");
+			apiserver_cause(causes, "FieldValueRequired", "spec.resources[storage]",
+					"Required value");
 		return;
 	}
 	if (!json_object_get(json_object_get(spec, "capacity"), "storage"))
-		cause(causes, "FieldValueRequired", "spec.capacity", "Required value");
+		apiserver_cause(causes, "FieldValueRequired", "spec.capacity", "Required value");
 	int sources = !!json_object_get(spec, "hostPath") + !!json_object_get(spec, "local");
 	if (sources == 0)
-		cause(causes, "FieldValueRequired", "spec",
-		      "Required value: must specify a volume type");
+		apiserver_cause(causes, "FieldValueRequired", "spec",
+				"Required value: must specify a volume type");
 	if (json_object_get(spec, "local") && !json_object_get(spec, "nodeAffinity"))
-		cause(causes, "FieldValueRequired", "spec.nodeAffinity",
-		      "Required value: Local volume requires node affinity");
+		apiserver_cause(causes, "FieldValueRequired", "spec.nodeAffinity",
+				"Required value: Local volume requires node affinity");
 }
 
 /* What cannot change: a volume's source and node affinity, a claim's spec
@@ -428,17 +435,17 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 		if (!json_equal(json_object_get(old, "parameters"),
 				json_object_get(obj, "parameters")) &&
 		    (json_object_get(old, "parameters") || json_object_get(obj, "parameters")))
-			cause(causes, "FieldValueForbidden", "parameters",
-			      "Forbidden: updates to parameters are forbidden.");
+			apiserver_cause(causes, "FieldValueForbidden", "parameters",
+					"Forbidden: updates to parameters are forbidden.");
 		static const char *const fixed[] = {"provisioner", "reclaimPolicy",
 						    "volumeBindingMode"};
 		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++) {
 			json_t *a = json_object_get(old, fixed[i]),
 			       *b = json_object_get(obj, fixed[i]);
 			if (a && b && !json_equal(a, b))
-				cause(causes, "FieldValueInvalid", fixed[i],
-				      "Invalid value: \"%s\": field is immutable",
-				      json_is_string(b) ? json_string_value(b) : "");
+				apiserver_cause(causes, "FieldValueInvalid", fixed[i],
+						"Invalid value: \"%s\": field is immutable",
+						json_is_string(b) ? json_string_value(b) : "");
 		}
 		return;
 	}
@@ -447,13 +454,16 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 		json_t *oh = json_object_get(os, "hostPath"), *nh = json_object_get(ns, "hostPath");
 		json_t *ol = json_object_get(os, "local"), *nl = json_object_get(ns, "local");
 		if (((oh || nh) && !json_equal(oh, nh)) || ((ol || nl) && !json_equal(ol, nl)))
-			cause(causes, "FieldValueForbidden", "spec.persistentvolumesource",
-			      "Forbidden: spec.persistentvolumesource is immutable after creation");
+			apiserver_cause(causes, "FieldValueForbidden",
+					"spec.persistentvolumesource",
+					"Forbidden: spec.persistentvolumesource is immutable after "
+					"creation");
 		if (json_object_get(os, "nodeAffinity") &&
 		    !json_equal(json_object_get(os, "nodeAffinity"),
 				json_object_get(ns, "nodeAffinity")))
-			cause(causes, "FieldValueInvalid", "nodeAffinity",
-			      "Invalid value: core.VolumeNodeAffinity{...}: field is immutable");
+			apiserver_cause(
+				causes, "FieldValueInvalid", "nodeAffinity",
+				"Invalid value: core.VolumeNodeAffinity{...}: field is immutable");
 		return;
 	}
 	json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
@@ -464,9 +474,10 @@ static void check_storage_update(json_t *causes, const struct store_kind *k, con
 		json_object_del(b, "volumeName");
 	}
 	if (!json_equal(a, b))
-		cause(causes, "FieldValueForbidden", "spec",
-		      "Forbidden: spec is immutable after creation except resources.requests "
-		      "and volumeAttributesClassName for bound claims");
+		apiserver_cause(
+			causes, "FieldValueForbidden", "spec",
+			"Forbidden: spec is immutable after creation except resources.requests "
+			"and volumeAttributesClassName for bound claims");
 	json_decref(a);
 	json_decref(b);
 }
@@ -490,11 +501,11 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 	const char *why = "";
 
 	if (!name || !*name)
-		cause(causes, "FieldValueRequired", "metadata.name",
-		      "Required value: name or generateName is required");
+		apiserver_cause(causes, "FieldValueRequired", "metadata.name",
+				"Required value: name or generateName is required");
 	else if (!valid_name(k->name_rule, name, &why))
-		cause(causes, "FieldValueInvalid", "metadata.name", "Invalid value: \"%s\": %s",
-		      name, why);
+		apiserver_cause(causes, "FieldValueInvalid", "metadata.name",
+				"Invalid value: \"%s\": %s", name, why);
 	check_labels(causes, json_object_get(meta, "labels"), "metadata.labels");
 
 	/* A Deployment's template is validated as a pod spec
@@ -515,10 +526,11 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		json_t *spec = json_object_get(obj, "spec");
 		if (json_object_get(spec, "minAvailable") &&
 		    json_object_get(spec, "maxUnavailable"))
-			cause(causes, "FieldValueInvalid", "spec",
-			      "Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable "
-			      "and "
-			      "maxUnavailable cannot be both set");
+			apiserver_cause(
+				causes, "FieldValueInvalid", "spec",
+				"Invalid value: policy.PodDisruptionBudgetSpec{...}: minAvailable "
+				"and "
+				"maxUnavailable cannot be both set");
 	} else if (!strcmp(k->plural, "resourcequotas")) {
 		check_quota(causes, obj);
 	} else if (!strcmp(k->plural, "persistentvolumes") ||
@@ -539,8 +551,8 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 			    !base64_decode(json_string_value(v), strlen(json_string_value(v)), &raw,
 					   &len, NULL)) {
 				char *f = xasprintf("data[%s]", key);
-				cause(causes, "FieldValueInvalid", f,
-				      "Invalid value: illegal base64 data");
+				apiserver_cause(causes, "FieldValueInvalid", f,
+						"Invalid value: illegal base64 data");
 				free(f);
 			}
 			free(raw);
@@ -553,13 +565,15 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 			    strspn(key, "abcdefghijklmnopqrstuvwxyz"
 					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(key)) {
 				char *f = xasprintf("data[%s]", key);
-				cause(causes, "FieldValueInvalid", f,
-				      "Invalid value: \"%s\": a valid config key must consist of "
-				      "alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  "
-				      "or "
-				      "'KEY_NAME',  or 'key-name', regex used for validation is "
-				      "'[-._a-zA-Z0-9]+')",
-				      key);
+				apiserver_cause(
+					causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": a valid config key must consist of "
+					"alphanumeric characters, '-', '_' or '.' (e.g. "
+					"'key.name',  "
+					"or "
+					"'KEY_NAME',  or 'key-name', regex used for validation is "
+					"'[-._a-zA-Z0-9]+')",
+					key);
 				free(f);
 			}
 		}
@@ -587,22 +601,23 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 			json_object_del(b, mutable[i]);
 		}
 		if (!json_equal(a, b))
-			cause(causes, "FieldValueForbidden", "spec",
-			      "Forbidden: updates to statefulset spec for fields other than "
-			      "'replicas', 'ordinals', 'template', 'updateStrategy', "
-			      "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-			      "forbidden");
+			apiserver_cause(
+				causes, "FieldValueForbidden", "spec",
+				"Forbidden: updates to statefulset spec for fields other than "
+				"'replicas', 'ordinals', 'template', 'updateStrategy', "
+				"'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
+				"forbidden");
 		json_decref(a);
 		json_decref(b);
 	} else if (!strcmp(k->plural, "deployments")) {
 		if (!json_equal(json_object_get(os, "selector"), json_object_get(ns, "selector")))
-			cause(causes, "FieldValueInvalid", "spec.selector",
-			      "Invalid value: v1.LabelSelector{...}: field is immutable");
+			apiserver_cause(causes, "FieldValueInvalid", "spec.selector",
+					"Invalid value: v1.LabelSelector{...}: field is immutable");
 	} else if (!strcmp(k->plural, "services")) {
 		json_t *a = json_object_get(os, "clusterIP"), *b = json_object_get(ns, "clusterIP");
 		if (a && b && !json_equal(a, b))
-			cause(causes, "FieldValueInvalid", "spec.clusterIPs[0]",
-			      "Invalid value: []string{...}: may not change once set");
+			apiserver_cause(causes, "FieldValueInvalid", "spec.clusterIPs[0]",
+					"Invalid value: []string{...}: may not change once set");
 	} else if (!strcmp(k->plural, "pods")) {
 		/* Only container images may change in a running pod. */
 		json_t *a = json_deep_copy(os), *b = json_deep_copy(ns);
@@ -615,13 +630,15 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 		json_object_del(a, "nodeName");
 		json_object_del(b, "nodeName");
 		if (!json_equal(a, b))
-			cause(causes, "FieldValueForbidden", "spec",
-			      "Forbidden: pod updates may not change fields other than "
-			      "`spec.containers[*].image`,`spec.initContainers[*].image`,"
-			      "`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to "
-			      "existing tolerations),`spec.terminationGracePeriodSeconds` (allow "
-			      "it "
-			      "to be set to 1 if it was previously negative)");
+			apiserver_cause(
+				causes, "FieldValueForbidden", "spec",
+				"Forbidden: pod updates may not change fields other than "
+				"`spec.containers[*].image`,`spec.initContainers[*].image`,"
+				"`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions "
+				"to "
+				"existing tolerations),`spec.terminationGracePeriodSeconds` (allow "
+				"it "
+				"to be set to 1 if it was previously negative)");
 		json_decref(a);
 		json_decref(b);
 	}
@@ -775,16 +792,18 @@ static void check_node_ports(const json_t *obj, const json_t *old, json_t *cause
 		json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
 		char *f = xasprintf("spec.ports[%zu].nodePort", i);
 		if (np == 0)
-			cause(causes, "FieldValueInvalid", f, "Invalid value: 0: range is full");
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: 0: range is full");
 		else if (np < NODE_PORT_BASE || np >= NODE_PORT_BASE + NODE_PORT_SIZE)
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: %lld: provided port is not in the valid range. The "
-			      "range of valid ports is %d-%d",
-			      (long long)np, NODE_PORT_BASE, NODE_PORT_BASE + NODE_PORT_SIZE - 1);
+			apiserver_cause(
+				causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: provided port is not in the valid range. The "
+				"range of valid ports is %d-%d",
+				(long long)np, NODE_PORT_BASE, NODE_PORT_BASE + NODE_PORT_SIZE - 1);
 		else if (node_port_taken(np, old, obj, i))
-			cause(causes, "FieldValueInvalid", f,
-			      "Invalid value: %lld: provided port is already allocated",
-			      (long long)np);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: %lld: provided port is already allocated",
+					(long long)np);
 		free(f);
 	}
 }
@@ -2152,9 +2171,9 @@ static void serve_scale(struct call *c, struct target *t)
 	json_t *replicas = json_object_get(json_object_get(body, "spec"), "replicas");
 	if (!json_is_integer(replicas) || json_integer_value(replicas) < 0) {
 		json_t *causes = json_array();
-		cause(causes, "FieldValueInvalid", "spec.replicas",
-		      "Invalid value: %lld: must be greater than or equal to 0",
-		      (long long)json_integer_value(replicas));
+		apiserver_cause(causes, "FieldValueInvalid", "spec.replicas",
+				"Invalid value: %lld: must be greater than or equal to 0",
+				(long long)json_integer_value(replicas));
 		json_decref(body);
 		json_t *d = json_pack("{s:s, s:s, s:s, s:o}", "name", t->name, "group",
 				      "autoscaling", "kind", "Scale", "causes", causes);

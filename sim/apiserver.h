@@ -29,4 +29,9 @@ char *apiserver_service_endpoint(const char *ns, const char *svc, int port);
  * fields its kind can be selected by; *bad is set for a field it cannot. */
 bool apiserver_field_matches(const json_t *obj, const char *sel, bool *bad);
 
+/* A cause of a 422 Status (metav1.StatusCause): its reason, the field, and
+ * the message made from fmt.  For every validation of the simulator. */
+void apiserver_cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 #endif

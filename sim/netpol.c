@@ -8,6 +8,7 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "sim/apiserver.h"
 #include "sim/selector.h"
 #include "sim/store.h"
 
@@ -237,20 +238,6 @@ bool netpol_admits(const json_t *pod, const struct netpol_source *src, int port)
 
 /* --- validation (pkg/apis/networking/validation/validation.go) ------------------- */
 
-static void add_cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add_cause(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg,
-						"field", field));
-	free(msg);
-}
-
 static void check_selector(const json_t *ls, const char *field, json_t *causes)
 {
 	struct selector sel;
@@ -258,11 +245,12 @@ static void check_selector(const json_t *ls, const char *field, json_t *causes)
 	if (!ls || json_is_null(ls))
 		return;
 	if (!json_is_object(ls)) {
-		add_cause(causes, "FieldValueInvalid", field, "Invalid value: a label selector");
+		apiserver_cause(causes, "FieldValueInvalid", field,
+				"Invalid value: a label selector");
 		return;
 	}
 	if (!selector_from_json(ls, &sel, &err)) {
-		add_cause(causes, "FieldValueInvalid", field, "Invalid value: %s", err);
+		apiserver_cause(causes, "FieldValueInvalid", field, "Invalid value: %s", err);
 		free(err);
 		return;
 	}
@@ -275,12 +263,13 @@ static void check_ip_block(const json_t *block, const char *field, json_t *cause
 	struct cidr net, ex_net;
 	char *f = xasprintf("%s.cidr", field);
 	if (!cidr || !*cidr) {
-		add_cause(causes, "FieldValueRequired", f, "Required value");
+		apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 	} else if (!parse_cidr(cidr, &net)) {
-		add_cause(causes, "FieldValueInvalid", f,
-			  "Invalid value: \"%s\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
-			  "2001:db8::/64)",
-			  cidr);
+		apiserver_cause(
+			causes, "FieldValueInvalid", f,
+			"Invalid value: \"%s\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or "
+			"2001:db8::/64)",
+			cidr);
 		cidr = NULL;
 	}
 	free(f);
@@ -290,14 +279,15 @@ static void check_ip_block(const json_t *block, const char *field, json_t *cause
 		const char *e = json_string_value(ex);
 		f = xasprintf("%s.except[%zu]", field, i);
 		if (!e || !parse_cidr(e, &ex_net))
-			add_cause(causes, "FieldValueInvalid", f,
-				  "Invalid value: \"%s\": must be a valid CIDR value, (e.g. "
-				  "10.9.8.0/24 or 2001:db8::/64)",
-				  e ? e : "");
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": must be a valid CIDR value, (e.g. "
+					"10.9.8.0/24 or 2001:db8::/64)",
+					e ? e : "");
 		else if (cidr &&
 			 (ex_net.bits <= net.bits || !cidr_holds(&net, ex_net.family, ex_net.addr)))
-			add_cause(causes, "FieldValueInvalid", f,
-				  "Invalid value: \"%s\": must be a strict subset of `cidr`", e);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": must be a strict subset of `cidr`",
+					e);
 		free(f);
 	}
 }
@@ -312,10 +302,10 @@ void netpol_validate(const json_t *obj, json_t *causes)
 		const char *t = json_string_value(v);
 		if (!t || (strcmp(t, "Ingress") != 0 && strcmp(t, "Egress") != 0)) {
 			char *f = xasprintf("spec.policyTypes[%zu]", i);
-			add_cause(causes, "FieldValueNotSupported", f,
-				  "Unsupported value: \"%s\": supported values: \"Egress\", "
-				  "\"Ingress\"",
-				  t ? t : "");
+			apiserver_cause(causes, "FieldValueNotSupported", f,
+					"Unsupported value: \"%s\": supported values: \"Egress\", "
+					"\"Ingress\"",
+					t ? t : "");
 			free(f);
 		}
 	}
@@ -328,24 +318,25 @@ void netpol_validate(const json_t *obj, json_t *causes)
 			if (proto && strcmp(proto, "TCP") && strcmp(proto, "UDP") &&
 			    strcmp(proto, "SCTP")) {
 				char *pf = xasprintf("%s.protocol", f);
-				add_cause(causes, "FieldValueNotSupported", pf,
-					  "Unsupported value: \"%s\": supported values: \"SCTP\", "
-					  "\"TCP\", \"UDP\"",
-					  proto);
+				apiserver_cause(
+					causes, "FieldValueNotSupported", pf,
+					"Unsupported value: \"%s\": supported values: \"SCTP\", "
+					"\"TCP\", \"UDP\"",
+					proto);
 				free(pf);
 			}
 			if (json_is_integer(p) &&
 			    (json_integer_value(p) < 1 || json_integer_value(p) > 65535)) {
 				char *pf = xasprintf("%s.port", f);
-				add_cause(causes, "FieldValueInvalid", pf,
-					  "Invalid value: %lld: must be between 1 and 65535, "
-					  "inclusive",
-					  (long long)json_integer_value(p));
+				apiserver_cause(causes, "FieldValueInvalid", pf,
+						"Invalid value: %lld: must be between 1 and 65535, "
+						"inclusive",
+						(long long)json_integer_value(p));
 				free(pf);
 			}
 			if (end && !json_is_integer(p)) {
 				char *pf = xasprintf("%s.endPort", f);
-				add_cause(
+				apiserver_cause(
 					causes, "FieldValueInvalid", pf,
 					"Invalid value: %lld: may not be specified when `port` is "
 					"non-numeric",
@@ -354,10 +345,11 @@ void netpol_validate(const json_t *obj, json_t *causes)
 			} else if (json_is_integer(end) &&
 				   json_integer_value(end) < json_integer_value(p)) {
 				char *pf = xasprintf("%s.endPort", f);
-				add_cause(causes, "FieldValueInvalid", pf,
-					  "Invalid value: %lld: must be greater than or equal to "
-					  "`port`",
-					  (long long)json_integer_value(end));
+				apiserver_cause(
+					causes, "FieldValueInvalid", pf,
+					"Invalid value: %lld: must be greater than or equal to "
+					"`port`",
+					(long long)json_integer_value(end));
 				free(pf);
 			}
 			free(f);
@@ -368,10 +360,10 @@ void netpol_validate(const json_t *obj, json_t *causes)
 			json_t *pods = json_object_get(v, "podSelector");
 			json_t *nss = json_object_get(v, "namespaceSelector");
 			if (!block && !pods && !nss)
-				add_cause(causes, "FieldValueRequired", f,
-					  "Required value: must specify a peer");
+				apiserver_cause(causes, "FieldValueRequired", f,
+						"Required value: must specify a peer");
 			else if (block && (pods || nss))
-				add_cause(
+				apiserver_cause(
 					causes, "FieldValueForbidden", f,
 					"Forbidden: may not specify both ipBlock and another peer");
 			if (block) {

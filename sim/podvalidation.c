@@ -16,21 +16,8 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "sim/apiserver.h"
 #include "sim/controllers.h"
-
-static void add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg = xvasprintf(fmt, ap);
-	va_end(ap);
-	json_array_append_new(causes, json_pack("{s:s, s:s, s:s}", "reason", reason, "message", msg,
-						"field", field));
-	free(msg);
-}
 
 static bool dns_label(const char *s)
 {
@@ -94,12 +81,13 @@ static void check_volumes(json_t *causes, const json_t *spec, const char *prefix
 		char *f = xasprintf("%s.name", at);
 		const char *name = json_str(v, "name");
 		if (!name || !*name)
-			add(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 		else if (json_object_get(names, name))
-			add(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"", name);
+			apiserver_cause(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"",
+					name);
 		else if (!dns_label(name))
-			add(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name,
-			    MSG_LABEL);
+			apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
+					name, MSG_LABEL);
 		if (name && *name)
 			json_object_set_new(names, name, json_true());
 		free(f);
@@ -109,19 +97,20 @@ static void check_volumes(json_t *causes, const json_t *spec, const char *prefix
 				continue;
 			if (n++ > 0) {
 				f = xasprintf("%s.%s", at, volume_sources[s]);
-				add(causes, "FieldForbidden", f,
-				    "Forbidden: may not specify more than 1 volume type");
+				apiserver_cause(
+					causes, "FieldForbidden", f,
+					"Forbidden: may not specify more than 1 volume type");
 				free(f);
 			}
 		}
 		if (n == 0)
-			add(causes, "FieldValueRequired", at,
-			    "Required value: must specify a volume type");
+			apiserver_cause(causes, "FieldValueRequired", at,
+					"Required value: must specify a volume type");
 		json_t *hp = json_object_get(v, "hostPath");
 		const char *path = json_str(hp, "path");
 		if (hp && (!path || !*path)) {
 			f = xasprintf("%s.hostPath.path", at);
-			add(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		} else if (hp && strstr(path, "..")) {
 			/* validatePathNoBacksteps: a ".." element. */
@@ -136,8 +125,9 @@ static void check_volumes(json_t *causes, const json_t *spec, const char *prefix
 			free(copy);
 			if (back) {
 				f = xasprintf("%s.hostPath.path", at);
-				add(causes, "FieldValueInvalid", f,
-				    "Invalid value: \"%s\": must not contain '..'", path);
+				apiserver_cause(causes, "FieldValueInvalid", f,
+						"Invalid value: \"%s\": must not contain '..'",
+						path);
 				free(f);
 			}
 		}
@@ -150,18 +140,20 @@ static void check_volumes(json_t *causes, const json_t *spec, const char *prefix
 			known = known || !strcmp(type, types[t]);
 		if (!known) {
 			f = xasprintf("%s.hostPath.type", at);
-			add(causes, "FieldValueNotSupported", f,
-			    "Unsupported value: \"%s\": supported values: \"\", \"BlockDevice\", "
-			    "\"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", "
-			    "\"FileOrCreate\", \"Socket\"",
-			    type);
+			apiserver_cause(
+				causes, "FieldValueNotSupported", f,
+				"Unsupported value: \"%s\": supported values: \"\", "
+				"\"BlockDevice\", "
+				"\"CharDevice\", \"Directory\", \"DirectoryOrCreate\", \"File\", "
+				"\"FileOrCreate\", \"Socket\"",
+				type);
 			free(f);
 		}
 		const char *claim =
 			json_str(json_object_get(v, "persistentVolumeClaim"), "claimName");
 		if (json_object_get(v, "persistentVolumeClaim") && (!claim || !*claim)) {
 			f = xasprintf("%s.persistentVolumeClaim.claimName", at);
-			add(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		}
 		free(at);
@@ -174,14 +166,15 @@ static void check_port(json_t *causes, const json_t *port, const char *field)
 	if (json_is_integer(port)) {
 		json_int_t p = json_integer_value(port);
 		if (p < 1 || p > 65535)
-			add(causes, "FieldValueInvalid", field,
-			    "Invalid value: %lld: must be between 1 and 65535, inclusive",
-			    (long long)p);
+			apiserver_cause(
+				causes, "FieldValueInvalid", field,
+				"Invalid value: %lld: must be between 1 and 65535, inclusive",
+				(long long)p);
 		return;
 	}
 	const char *name = json_string_value(port);
 	if (!name) {
-		add(causes, "FieldValueRequired", field, "Required value");
+		apiserver_cause(causes, "FieldValueRequired", field, "Required value");
 		return;
 	}
 	/* IsValidPortName (IANA_SVC_NAME). */
@@ -194,16 +187,18 @@ static void check_port(json_t *causes, const json_t *port, const char *field)
 			ok = false;
 	}
 	if (n > 15)
-		add(causes, "FieldValueInvalid", field,
-		    "Invalid value: \"%s\": must be no more than 15 characters", name);
+		apiserver_cause(causes, "FieldValueInvalid", field,
+				"Invalid value: \"%s\": must be no more than 15 characters", name);
 	if (!ok)
-		add(causes, "FieldValueInvalid", field,
-		    "Invalid value: \"%s\": must contain only alpha-numeric characters (a-z, 0-9), "
-		    "and hyphens (-)",
-		    name);
+		apiserver_cause(causes, "FieldValueInvalid", field,
+				"Invalid value: \"%s\": must contain only alpha-numeric characters "
+				"(a-z, 0-9), "
+				"and hyphens (-)",
+				name);
 	if (n > 0 && !letter)
-		add(causes, "FieldValueInvalid", field,
-		    "Invalid value: \"%s\": must contain at least one letter (a-z)", name);
+		apiserver_cause(causes, "FieldValueInvalid", field,
+				"Invalid value: \"%s\": must contain at least one letter (a-z)",
+				name);
 }
 
 /* validateProbe and validateHandler. */
@@ -222,8 +217,8 @@ static void check_probe(json_t *causes, const json_t *probe, const char *at, boo
 			continue;
 		if (n++ > 0) {
 			f = xasprintf("%s.%s", at, handlers[h]);
-			add(causes, "FieldForbidden", f,
-			    "Forbidden: may not specify more than 1 handler type");
+			apiserver_cause(causes, "FieldForbidden", f,
+					"Forbidden: may not specify more than 1 handler type");
 			free(f);
 			continue;
 		}
@@ -236,44 +231,46 @@ static void check_probe(json_t *causes, const json_t *probe, const char *at, boo
 		if (!strcmp(handlers[h], "httpGet") && scheme && strcmp(scheme, "HTTP") != 0 &&
 		    strcmp(scheme, "HTTPS") != 0) {
 			f = xasprintf("%s.httpGet.scheme", at);
-			add(causes, "FieldValueNotSupported", f,
-			    "Unsupported value: \"%s\": supported values: \"HTTP\", \"HTTPS\"",
-			    scheme);
+			apiserver_cause(
+				causes, "FieldValueNotSupported", f,
+				"Unsupported value: \"%s\": supported values: \"HTTP\", \"HTTPS\"",
+				scheme);
 			free(f);
 		}
 	}
 	if (n == 0)
-		add(causes, "FieldValueRequired", at,
-		    "Required value: must specify a handler type");
+		apiserver_cause(causes, "FieldValueRequired", at,
+				"Required value: must specify a handler type");
 	for (size_t i = 0; i < ARRAY_SIZE(numbers); i++) {
 		const json_t *v = json_object_get(probe, numbers[i]);
 		if (json_is_integer(v) && json_integer_value(v) < 0) {
 			f = xasprintf("%s.%s", at, numbers[i]);
-			add(causes, "FieldValueInvalid", f,
-			    "Invalid value: %lld: must be greater than or equal to 0",
-			    (long long)json_integer_value(v));
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: %lld: must be greater than or equal to 0",
+					(long long)json_integer_value(v));
 			free(f);
 		}
 	}
 	const json_t *st = json_object_get(probe, "successThreshold");
 	if (liveness && json_is_integer(st) && json_integer_value(st) != 1) {
 		f = xasprintf("%s.successThreshold", at);
-		add(causes, "FieldValueInvalid", f, "Invalid value: %lld: must be 1",
-		    (long long)json_integer_value(st));
+		apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: %lld: must be 1",
+				(long long)json_integer_value(st));
 		free(f);
 	}
 	const json_t *tg = json_object_get(probe, "terminationGracePeriodSeconds");
 	if (!readiness && json_is_integer(tg) && json_integer_value(tg) <= 0) {
 		f = xasprintf("%s.terminationGracePeriodSeconds", at);
-		add(causes, "FieldValueInvalid", f, "Invalid value: %lld: must be greater than 0",
-		    (long long)json_integer_value(tg));
+		apiserver_cause(causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: must be greater than 0",
+				(long long)json_integer_value(tg));
 		free(f);
 	}
 	if (readiness && tg) {
 		f = xasprintf("%s.terminationGracePeriodSeconds", at);
-		add(causes, "FieldValueInvalid", f,
-		    "Invalid value: %lld: must not be set for readinessProbes",
-		    (long long)json_integer_value(tg));
+		apiserver_cause(causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: must not be set for readinessProbes",
+				(long long)json_integer_value(tg));
 		free(f);
 	}
 }
@@ -292,8 +289,9 @@ static void check_resources(json_t *causes, const json_t *res, const char *at)
 				continue;
 			char *f = xasprintf("%s.%s[%s]", at, which[w], k);
 			char *s = controllers_quantity_format(qq);
-			add(causes, "FieldValueInvalid", f,
-			    "Invalid value: \"%s\": must be greater than or equal to 0", s);
+			apiserver_cause(causes, "FieldValueInvalid", f,
+					"Invalid value: \"%s\": must be greater than or equal to 0",
+					s);
 			free(s);
 			free(f);
 		}
@@ -308,9 +306,10 @@ static void check_resources(json_t *causes, const json_t *res, const char *at)
 			continue;
 		char *f = xasprintf("%s.requests", at);
 		char *rs = controllers_quantity_format(r), *ls = controllers_quantity_format(l);
-		add(causes, "FieldValueInvalid", f,
-		    "Invalid value: \"%s\": must be less than or equal to %s limit of %s", rs, k,
-		    ls);
+		apiserver_cause(
+			causes, "FieldValueInvalid", f,
+			"Invalid value: \"%s\": must be less than or equal to %s limit of %s", rs,
+			k, ls);
 		free(rs);
 		free(ls);
 		free(f);
@@ -325,9 +324,10 @@ static void check_security_context(json_t *causes, const json_t *sc, const char 
 		if (json_is_integer(v) &&
 		    (json_integer_value(v) < 0 || json_integer_value(v) > 2147483647)) {
 			char *f = xasprintf("%s.%s", at, ids[i]);
-			add(causes, "FieldValueInvalid", f,
-			    "Invalid value: %lld: must be between 0 and 2147483647, inclusive",
-			    (long long)json_integer_value(v));
+			apiserver_cause(
+				causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: must be between 0 and 2147483647, inclusive",
+				(long long)json_integer_value(v));
 			free(f);
 		}
 	}
@@ -346,19 +346,20 @@ static void check_containers_of(json_t *causes, const json_t *spec, const char *
 		/* The containers' names and images: check_containers (apiserver.c)
 		 * for the containers, here for the init containers. */
 		if (init && (!name || !*name))
-			add(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 		else if (init && !dns_label(name))
-			add(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s", name,
-			    MSG_LABEL);
+			apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
+					name, MSG_LABEL);
 		if (name && *name && json_object_get(names, name))
-			add(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"", name);
+			apiserver_cause(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"",
+					name);
 		if (name && *name)
 			json_object_set_new(names, name, json_true());
 		free(f);
 		const char *image = json_str(c, "image");
 		if (init && (!image || !*image)) {
 			f = xasprintf("%s.image", at);
-			add(causes, "FieldValueRequired", f, "Required value");
+			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			free(f);
 		}
 		size_t j;
@@ -368,9 +369,10 @@ static void check_containers_of(json_t *causes, const json_t *spec, const char *
 			json_int_t n = json_integer_value(cp);
 			if (n < 1 || n > 65535) {
 				f = xasprintf("%s.ports[%zu].containerPort", at, j);
-				add(causes, "FieldValueInvalid", f,
-				    "Invalid value: %lld: must be between 1 and 65535, inclusive",
-				    (long long)n);
+				apiserver_cause(causes, "FieldValueInvalid", f,
+						"Invalid value: %lld: must be between 1 and 65535, "
+						"inclusive",
+						(long long)n);
 				free(f);
 			}
 		}
@@ -381,16 +383,17 @@ static void check_containers_of(json_t *causes, const json_t *spec, const char *
 			const char *mp = json_str(m, "mountPath");
 			f = xasprintf("%s.volumeMounts[%zu].name", at, j);
 			if (!vn || !*vn)
-				add(causes, "FieldValueRequired", f, "Required value");
+				apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			else if (!json_object_get(volumes, vn))
-				add(causes, "FieldValueNotFound", f, "Not found: \"%s\"", vn);
+				apiserver_cause(causes, "FieldValueNotFound", f,
+						"Not found: \"%s\"", vn);
 			free(f);
 			f = xasprintf("%s.volumeMounts[%zu].mountPath", at, j);
 			if (!mp || !*mp)
-				add(causes, "FieldValueRequired", f, "Required value");
+				apiserver_cause(causes, "FieldValueRequired", f, "Required value");
 			else if (json_object_get(paths, mp))
-				add(causes, "FieldValueInvalid", f,
-				    "Invalid value: \"%s\": must be unique", mp);
+				apiserver_cause(causes, "FieldValueInvalid", f,
+						"Invalid value: \"%s\": must be unique", mp);
 			if (mp && *mp)
 				json_object_set_new(paths, mp, json_true());
 			free(f);
@@ -404,9 +407,10 @@ static void check_containers_of(json_t *causes, const json_t *spec, const char *
 				continue;
 			f = xasprintf("%s.%s", at, probes[k]);
 			if (init)
-				add(causes, "FieldForbidden", f,
-				    "Forbidden: may not be set for init containers without "
-				    "restartPolicy=Always");
+				apiserver_cause(
+					causes, "FieldForbidden", f,
+					"Forbidden: may not be set for init containers without "
+					"restartPolicy=Always");
 			else
 				check_probe(causes, probe, f, k != 1, k == 1);
 			free(f);
@@ -440,8 +444,8 @@ static void check_affinity(json_t *causes, const json_t *spec, const char *prefi
 						    "requiredDuringSchedulingIgnoredDuringExecution"
 						    "[%zu].topologyKey",
 						    prefix, kinds[k], i);
-				add(causes, "FieldValueRequired", f,
-				    "Required value: can not be empty");
+				apiserver_cause(causes, "FieldValueRequired", f,
+						"Required value: can not be empty");
 				free(f);
 			}
 		}
@@ -457,15 +461,15 @@ static void check_affinity(json_t *causes, const json_t *spec, const char *prefi
 					  prefix, kinds[k], i);
 			if (w < 1 || w > 100) {
 				char *f = xasprintf("%s.weight", base);
-				add(causes, "FieldValueInvalid", f,
-				    "Invalid value: %lld: must be in the range 1-100",
-				    (long long)w);
+				apiserver_cause(causes, "FieldValueInvalid", f,
+						"Invalid value: %lld: must be in the range 1-100",
+						(long long)w);
 				free(f);
 			}
 			if (!key || !*key) {
 				char *f = xasprintf("%s.podAffinityTerm.topologyKey", base);
-				add(causes, "FieldValueRequired", f,
-				    "Required value: can not be empty");
+				apiserver_cause(causes, "FieldValueRequired", f,
+						"Required value: can not be empty");
 				free(f);
 			}
 			free(base);
@@ -486,9 +490,9 @@ void podvalidation_check(json_t *causes, const json_t *spec, const char *prefix)
 	const json_t *grace = json_object_get(spec, "terminationGracePeriodSeconds");
 	if (json_is_integer(grace) && json_integer_value(grace) < 0) {
 		f = xasprintf("%s.terminationGracePeriodSeconds", prefix);
-		add(causes, "FieldValueInvalid", f,
-		    "Invalid value: %lld: must be greater than or equal to 0",
-		    (long long)json_integer_value(grace));
+		apiserver_cause(causes, "FieldValueInvalid", f,
+				"Invalid value: %lld: must be greater than or equal to 0",
+				(long long)json_integer_value(grace));
 		free(f);
 	}
 	check_affinity(causes, spec, prefix);
