@@ -16,22 +16,9 @@
 
 #include "common/json.h"
 #include "common/util.h"
+#include "kube/spec.h"
 #include "sim/apiserver.h"
 #include "sim/controllers.h"
-
-static bool dns_label(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 63)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-		bool alnum = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
-		if (!alnum && (ch != '-' || i == 0 || i == n - 1))
-			return false;
-	}
-	return true;
-}
 
 static const char MSG_LABEL[] =
 	"a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
@@ -85,7 +72,7 @@ static void check_volumes(json_t *causes, const json_t *spec, const char *prefix
 		else if (json_object_get(names, name))
 			apiserver_cause(causes, "FieldValueDuplicate", f, "Duplicate value: \"%s\"",
 					name);
-		else if (!dns_label(name))
+		else if (!spec_is_dns_label(name, SPEC_DNS_LABEL_MAX))
 			apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
 					name, MSG_LABEL);
 		if (name && *name)
@@ -347,7 +334,7 @@ static void check_containers_of(json_t *causes, const json_t *spec, const char *
 		 * for the containers, here for the init containers. */
 		if (init && (!name || !*name))
 			apiserver_cause(causes, "FieldValueRequired", f, "Required value");
-		else if (init && !dns_label(name))
+		else if (init && !spec_is_dns_label(name, SPEC_DNS_LABEL_MAX))
 			apiserver_cause(causes, "FieldValueInvalid", f, "Invalid value: \"%s\": %s",
 					name, MSG_LABEL);
 		if (name && *name && json_object_get(names, name))
