@@ -130,12 +130,17 @@ static bool write_tokens(void)
 
 /* A token is checked for rotation this often: a twentieth of its life,
  * at most a second. */
-static void rotate_cb(evutil_socket_t fd, short what, void *arg)
+static void rotate_due(void)
 {
 	if (rbac_rotate_tokens()) {
 		log_info("service account tokens rotated");
 		(void)write_tokens();
 	}
+}
+
+static void rotate_cb(evutil_socket_t fd, short what, void *arg)
+{
+	rotate_due();
 }
 
 /* The admin again, by a client certificate as kubeadm's admin.conf has it. */
@@ -447,6 +452,7 @@ int main(int argc, char **argv)
 		rbac_set_token_life(simconf_get()->token_life_ms);
 		if (!write_tokens())
 			goto cleanup;
+		rbac_set_rotation_hook(rotate_due);
 		int64_t every = simconf_get()->token_life_ms / 20;
 		if (every > 1000)
 			every = 1000;

@@ -40,6 +40,7 @@ static json_t *roles;		 /* "ns/name" -> Role */
 static json_t *bindings;	 /* array of RoleBinding */
 static int64_t token_life_ms;	 /* of the service accounts' tokens; 0: long-lived */
 static long rotations, expired_refusals;
+static void (*rotation_hook)(void);
 
 static void account_init(struct account *a, const char *name, const char *g1, const char *g2)
 {
@@ -217,6 +218,7 @@ void rbac_free(void)
 	naccounts = 0;
 	token_life_ms = 0;
 	rotations = expired_refusals = 0;
+	rotation_hook = NULL;
 	for (size_t i = 0; i < ncert_users; i++) {
 		free(cert_users[i]->name);
 		for (size_t g = 0; cert_users[i]->groups[g]; g++)
@@ -316,6 +318,8 @@ const struct rbac_user *rbac_authenticate(const char *token)
 		return NULL;
 	if (same_secret(token, admin.token))
 		return &admin.user;
+	if (rotation_hook)
+		rotation_hook();
 	for (size_t i = 0; i < naccounts; i++) {
 		struct account *a = accounts[i];
 		if (live(token, a->token, a->expires_ms, &expired) ||
@@ -346,6 +350,11 @@ void rbac_set_token_life(int64_t ms)
 		accounts[i]->issued_ms = now_mono_ms();
 		accounts[i]->expires_ms = ms > 0 ? accounts[i]->issued_ms + ms : 0;
 	}
+}
+
+void rbac_set_rotation_hook(void (*hook)(void))
+{
+	rotation_hook = hook;
 }
 
 int64_t rbac_token_life(void)

@@ -64,6 +64,13 @@ const char *rbac_account_token(size_t i);
 void rbac_set_token_life(int64_t ms);
 int64_t rbac_token_life(void);
 bool rbac_rotate_tokens(void);
+/*
+ * The kubelet rotates on its own clock, whatever the API server is busy
+ * with: hook (when set) runs before a token is judged, so that a token due
+ * for rotation is rotated (and its file written) even when this loop was
+ * too busy to run its timer in time.
+ */
+void rbac_set_rotation_hook(void (*hook)(void));
 /* {"life_ms", "rotations", "expired_refused"}: new reference. */
 json_t *rbac_tokens_json(void);
 
