@@ -583,14 +583,19 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 		json_array_append_new(mounts, volume_mount("data", ES_HOME "/data"));
 
 	/* Ready once HTTP listens; whether the node has joined is for the
-	 * workflows to ask _cat/nodes, on every version alike. */
+	 * workflows to ask _cat/nodes, on every version alike.  A readiness
+	 * probe only says whether to send traffic (a failing one restarts
+	 * nothing), so it probes from the start and often: a TCP connect every
+	 * RENDER_PROBE_PERIOD_S costs nothing, and every pod a rolling restart
+	 * waits for is seen ready within that time of listening, not after an
+	 * initial delay plus up to a period more. */
 	return json_pack("{s:s, s:s, s:o, s:[{s:s, s:i, s:s}, {s:s, s:i, s:s}], s:o, s:{s:{s:i}, "
-			 "s:i, s:i, s:i}, s:o, s:o}",
+			 "s:i, s:i}, s:o, s:o}",
 			 "name", "elasticsearch", "image", c->image, "env", env, "ports", "name",
 			 "http", "containerPort", RENDER_HTTP_PORT, "protocol", "TCP", "name",
 			 "transport", "containerPort", RENDER_TRANSPORT_PORT, "protocol", "TCP",
 			 "resources", resources(n), "readinessProbe", "tcpSocket", "port",
-			 RENDER_HTTP_PORT, "initialDelaySeconds", 10, "periodSeconds", 5,
+			 RENDER_HTTP_PORT, "periodSeconds", RENDER_PROBE_PERIOD_S,
 			 "failureThreshold", 3, "securityContext", es_image_context(c),
 			 "volumeMounts", mounts);
 }
@@ -888,7 +893,7 @@ static json_t *kibana_deployment(const struct ctx *c)
 	json_object_set_new(
 		d, "spec",
 		json_pack("{s:i, s:{s:o}, s:{s:s, s:{s:i, s:i}}, s:{s:{s:o}, s:{s:b, s:[{s:s, "
-			  "s:s, s:[{s:s, s:s}], s:[{s:s, s:i, s:s}], s:o, s:{s:{s:i}, s:i, s:i}, "
+			  "s:s, s:[{s:s, s:s}], s:[{s:s, s:i, s:s}], s:o, s:{s:{s:i}, s:i}, "
 			  "s:o}]}}}",
 			  "replicas", c->spec->kibana_replicas, "selector", "matchLabels", match,
 			  "strategy", "type", "RollingUpdate", "rollingUpdate", "maxSurge", 0,
@@ -898,7 +903,7 @@ static json_t *kibana_deployment(const struct ctx *c)
 			  "ports", "name", "http", "containerPort", RENDER_KIBANA_PORT, "protocol",
 			  "TCP", "resources", fixed_resources(&render_kibana_resources),
 			  "readinessProbe", "tcpSocket", "port", RENDER_KIBANA_PORT,
-			  "initialDelaySeconds", 10, "periodSeconds", 5, "securityContext",
+			  "periodSeconds", RENDER_PROBE_PERIOD_S, "securityContext",
 			  kibana_context(c)));
 	if (render_security_on(c)) {
 		json_t *pod = json_object_get(

@@ -63,6 +63,8 @@
 #define RENDER_STORAGE_ROOT_DEFAULT "/es"
 #define RENDER_HTTP_SERVICE "es-http"
 #define RENDER_HTTP_PORT 9200
+/* How often the kubelet probes whether a pod is ready (seconds). */
+#define RENDER_PROBE_PERIOD_S 2
 #define RENDER_TRANSPORT_PORT 9300
 /* The utility image when kubernetes.utility_image is not set; operators pin
  * it by digest (docs/operations.md). */
