@@ -5,6 +5,7 @@
  * shaped like the real server's.
  */
 #include "sim/apiserver.h"
+#include "sim/configdata.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -537,46 +538,8 @@ static void validate(const struct store_kind *k, const json_t *obj, json_t *caus
 		   !strcmp(k->plural, "persistentvolumeclaims") ||
 		   !strcmp(k->plural, "storageclasses")) {
 		check_storage(causes, k, obj);
-	} else if (!strcmp(k->plural, "secrets")) {
-		/* A Secret's data is []byte, base64 in JSON: a value that does
-		 * not decode cannot become a Secret
-		 * (pkg/apis/core/validation/validation.go, ValidateSecret, for
-		 * the keys; encoding/json for the values). */
-		const char *key;
-		json_t *v;
-		json_object_foreach (json_object_get(obj, "data"), key, v) {
-			unsigned char *raw = NULL;
-			size_t len = 0;
-			if (!json_is_string(v) ||
-			    !base64_decode(json_string_value(v), strlen(json_string_value(v)), &raw,
-					   &len, NULL)) {
-				char *f = xasprintf("data[%s]", key);
-				apiserver_cause(causes, "FieldValueInvalid", f,
-						"Invalid value: illegal base64 data");
-				free(f);
-			}
-			free(raw);
-		}
-	} else if (!strcmp(k->plural, "configmaps")) {
-		const char *key;
-		json_t *v;
-		json_object_foreach (json_object_get(obj, "data"), key, v) {
-			if (!json_is_string(v) ||
-			    strspn(key, "abcdefghijklmnopqrstuvwxyz"
-					"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != strlen(key)) {
-				char *f = xasprintf("data[%s]", key);
-				apiserver_cause(
-					causes, "FieldValueInvalid", f,
-					"Invalid value: \"%s\": a valid config key must consist of "
-					"alphanumeric characters, '-', '_' or '.' (e.g. "
-					"'key.name',  "
-					"or "
-					"'KEY_NAME',  or 'key-name', regex used for validation is "
-					"'[-._a-zA-Z0-9]+')",
-					key);
-				free(f);
-			}
-		}
+	} else if (!strcmp(k->plural, "secrets") || !strcmp(k->plural, "configmaps")) {
+		configdata_validate(k->plural, obj, causes);
 	}
 }
 
@@ -588,6 +551,8 @@ static void validate_update(const struct store_kind *k, const json_t *old, const
 	if (!strcmp(k->plural, "persistentvolumes") ||
 	    !strcmp(k->plural, "persistentvolumeclaims") || !strcmp(k->plural, "storageclasses")) {
 		check_storage_update(causes, k, old, obj);
+	} else if (!strcmp(k->plural, "secrets") || !strcmp(k->plural, "configmaps")) {
+		configdata_validate_update(k->plural, old, obj, causes);
 	} else if (!strcmp(k->plural, "statefulsets")) {
 		static const char *mutable[] = {"replicas",
 						"ordinals",
@@ -883,6 +848,8 @@ static void default_template(json_t *spec)
 static void apply_defaults(const struct store_kind *k, json_t *obj, const json_t *old)
 {
 	json_t *meta = obj_child(obj, "metadata");
+	if (!strcmp(k->plural, "secrets"))
+		configdata_secret_defaults(obj);
 	if (!strcmp(k->plural, "namespaces")) {
 		json_t *labels = obj_child(meta, "labels");
 		json_object_set(labels, "kubernetes.io/metadata.name",

@@ -1,4 +1,5 @@
 #include "sim/controllers.h"
+#include "sim/configdata.h"
 
 #include <math.h>
 #include <ctype.h>
@@ -3445,6 +3446,158 @@ static void kubelet_probe(struct store_obj *pod, int64_t now)
 		set_ready(pod, false);
 }
 
+/*
+ * The status of a pod the kubelet has not started yet: Pending, its
+ * containers waiting (PodInitializing while it has init containers to
+ * run, else ContainerCreating: pkg/kubelet/kubelet_pods.go,
+ * convertToAPIContainerStatuses), its init containers Completed once
+ * done; the container named failed waits with reason and message
+ * instead.  No pod IP before its sandbox is made.
+ */
+static void kubelet_waiting_status(struct store_obj *pod, const char *host_ip, const char *ip,
+				   const char *failed, const char *reason, const char *message)
+{
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	json_t *spec = json_object_get(pod->body, "spec");
+	bool has_init = json_array_size(json_object_get(spec, "initContainers")) > 0;
+	bool init_done = pod->initialized || !has_init;
+	char ts[32];
+	size_t i;
+	json_t *c;
+
+	now_ts(ts, sizeof(ts));
+	json_object_set_new(st, "phase", json_string("Pending"));
+	json_object_set_new(st, "hostIP", json_string(host_ip ? host_ip : ""));
+	json_object_set_new(st, "hostIPs", json_pack("[{s:s}]", "ip", host_ip ? host_ip : ""));
+	if (ip) {
+		json_object_set_new(st, "podIP", json_string(ip));
+		json_object_set_new(st, "podIPs", json_pack("[{s:s}]", "ip", ip));
+	}
+	if (!json_str(st, "startTime"))
+		json_object_set_new(st, "startTime", json_string(ts));
+	json_t *initialized = condition("Initialized", init_done, ts);
+	if (!init_done) {
+		char *names = xstrdup("");
+		json_array_foreach (json_object_get(spec, "initContainers"), i, c) {
+			char *more = xasprintf("%s%s%s", names, i ? " " : "", json_str(c, "name"));
+			free(names);
+			names = more;
+		}
+		char *msg = xasprintf("containers with incomplete status: [%s]", names);
+		json_object_set_new(initialized, "reason", json_string("ContainersNotInitialized"));
+		json_object_set_new(initialized, "message", json_string(msg));
+		free(msg);
+		free(names);
+	}
+	json_object_set_new(st, "conditions",
+			    json_pack("[o,o,o,o]", initialized, condition("Ready", false, ts),
+				      condition("ContainersReady", false, ts),
+				      condition("PodScheduled", true, ts)));
+	json_t *inits = json_array();
+	json_array_foreach (json_object_get(spec, "initContainers"), i, c) {
+		const char *name = json_str(c, "name") ? json_str(c, "name") : "";
+		json_t *state =
+			pod->initialized ? json_pack("{s:{s:i, s:s}}", "terminated", "exitCode", 0,
+						     "reason", "Completed")
+			: failed && !strcmp(failed, name)
+				? json_pack("{s:{s:s, s:s}}", "waiting", "reason", reason,
+					    "message", message ? message : "")
+				: json_pack("{s:{s:s}}", "waiting", "reason", "PodInitializing");
+		json_array_append_new(inits, init_container_status(c, state, NULL, 0));
+	}
+	if (has_init)
+		json_object_set_new(st, "initContainerStatuses", inits);
+	else
+		json_decref(inits);
+	json_t *list = json_array();
+	json_array_foreach (json_object_get(spec, "containers"), i, c) {
+		const char *name = json_str(c, "name") ? json_str(c, "name") : "";
+		const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+		json_t *waiting = json_pack("{s:s}", "reason",
+					    failed && !strcmp(failed, name) ? reason
+					    : init_done			    ? "ContainerCreating"
+									    : "PodInitializing");
+		if (failed && !strcmp(failed, name) && message)
+			json_object_set_new(waiting, "message", json_string(message));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s, s:s, s:b, s:i, s:b, s:{s:o}, s:{}}",
+						"name", name, "image", image, "imageID", "",
+						"ready", 0, "restartCount", 0, "started", 0,
+						"state", "waiting", waiting, "lastState"));
+	}
+	json_object_set_new(st, "containerStatuses", list);
+	store_update(pod, body);
+}
+
+/*
+ * The volume manager mounts a pod's volumes before any of its containers
+ * runs (pkg/kubelet/kubelet.go, SyncPod: WaitForAttachAndMount).  A
+ * Secret or ConfigMap that is not there fails the mount with a FailedMount
+ * event, and the reconciler tries again after a back-off from 500 ms,
+ * doubling up to 2 min 2 s
+ * (pkg/volume/util/nestedpendingoperations/nestedpendingoperations.go,
+ * pkg/util/goroutinemap/exponentialbackoff): the pod starts that long at
+ * most after the Secret appears.  Mounted once, a volume keeps its
+ * content when its Secret goes.
+ */
+static bool kubelet_mount_volumes(struct store_obj *pod, const char *host_ip, int64_t now)
+{
+	if (pod->mounted)
+		return true;
+	if (now < pod->mount_retry_ms)
+		return false;
+	char *volume = NULL;
+	char *why = configdata_missing_volume(pod->body, pod->ns, &volume);
+	if (!why) {
+		pod->mounted = true;
+		pod->mount_retry_ms = pod->mount_backoff_ms = 0;
+		return true;
+	}
+	char *msg = xasprintf("MountVolume.SetUp failed for volume \"%s\" : %s", volume, why);
+	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
+		       "FailedMount", msg);
+	if (!same(json_str(json_object_get(pod->body, "status"), "hostIP"), host_ip))
+		kubelet_waiting_status(pod, host_ip, NULL, NULL, NULL, NULL);
+	pod->mount_backoff_ms = pod->mount_backoff_ms == 0	     ? 500
+				: pod->mount_backoff_ms * 2 > 122000 ? 122000
+								     : pod->mount_backoff_ms * 2;
+	pod->mount_retry_ms = now + pod->mount_backoff_ms;
+	free(msg);
+	free(why);
+	free(volume);
+	return false;
+}
+
+/*
+ * Before it creates a container, the kubelet makes its environment: a
+ * Secret, ConfigMap or key it names that is not there (and not optional)
+ * leaves the container waiting in CreateContainerConfigError, with a
+ * Failed event "Error: ..." (pkg/kubelet/kuberuntime/
+ * kuberuntime_container.go, startContainer), and the pod worker tries
+ * again after its back-off of 10 s (pkg/kubelet/pod_workers.go).  Init
+ * containers' references are checked with theirs, before the first runs.
+ */
+static bool kubelet_make_containers(struct store_obj *pod, const char *host_ip, const char *ip,
+				    const char *list, int64_t now)
+{
+	if (now < pod->start_retry_ms)
+		return false;
+	char *container = NULL;
+	char *why = configdata_missing_env(pod->body, pod->ns, list, &container);
+	if (!why)
+		return true;
+	char *msg = xasprintf("Error: %s", why);
+	record_warning(pod->ns, "v1", "Pod", pod->name, json_str(meta(pod->body), "uid"), "kubelet",
+		       "Failed", msg);
+	kubelet_waiting_status(pod, host_ip, ip, container, "CreateContainerConfigError", why);
+	pod->start_retry_ms = now + 10000;
+	free(msg);
+	free(why);
+	free(container);
+	return false;
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -3489,21 +3642,31 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			kubelet_init_backoff(pod);
 			return;
 		}
+		if (!kubelet_mount_volumes(pod, host_ip, now))
+			return;
 		kubelet_make_host_dirs(pod->body, node);
-		char *init_name = NULL, *init_msg = NULL;
-		int init_code = 0;
-		enum sim_init init =
-			sim_es_plugin_installs(pod->body, node, &init_name, &init_msg, &init_code);
-		if (init != SIM_INIT_DONE) {
-			kubelet_init_status(pod, host_ip, ip, init, init_name ? init_name : "",
-					    init_msg, init_code, now);
+		if (!pod->initialized) {
+			if (!kubelet_make_containers(pod, host_ip, ip, "initContainers", now))
+				return;
+			char *init_name = NULL, *init_msg = NULL;
+			int init_code = 0;
+			enum sim_init init = sim_es_plugin_installs(pod->body, node, &init_name,
+								    &init_msg, &init_code);
+			if (init != SIM_INIT_DONE) {
+				kubelet_init_status(pod, host_ip, ip, init,
+						    init_name ? init_name : "", init_msg, init_code,
+						    now);
+				free(init_name);
+				free(init_msg);
+				return;
+			}
 			free(init_name);
 			free(init_msg);
-			return;
+			kubelet_run_init_chowns(pod->body, node);
+			pod->initialized = true;
 		}
-		free(init_name);
-		free(init_msg);
-		kubelet_run_init_chowns(pod->body, node);
+		if (!kubelet_make_containers(pod, host_ip, ip, "containers", now))
+			return;
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
 			"{s:s, s:[o,o,o,o], s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:s}",

@@ -58,6 +58,13 @@ struct store_obj {
 	bool probe_ok;
 	/* Elasticsearch in this pod has opened its HTTP port (es.c). */
 	bool http_open;
+	/* The kubelet's start of a pod: its volumes are mounted (else the
+	 * next try and the back-off), its init containers are done, and when
+	 * it tries again to create a container whose configuration it could
+	 * not make. */
+	bool mounted, initialized;
+	int64_t mount_retry_ms, mount_backoff_ms;
+	int64_t start_retry_ms;
 	/* The endpoint controller's input: serving (Ready, not terminating)
 	 * since, and until (0 while it still is). */
 	int64_t serving_since_ms;

@@ -3181,6 +3181,164 @@ static void put_secret(const char *ns, const char *name, const char *const *kv)
 	json_decref(body);
 }
 
+static const char *cause_for(json_t *body, const char *field);
+
+/*
+ * A Secret as the API server keeps it: stringData folded into data as
+ * base64 and gone, an empty type Opaque; a TLS Secret needs its two keys;
+ * bad keys are refused; an immutable Secret keeps its data and stays
+ * immutable, and no Secret changes its type.
+ */
+static void test_secret_string_data_types_and_immutability(void **state)
+{
+	struct http_resp r;
+	make_namespace("secrets");
+	assert_int_equal(call("POST", "/api/v1/namespaces/secrets/secrets",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+			      "\"creds\"},\"data\":{\"user\":\"ZWxhc3RpYw==\"},\"stringData\":"
+			      "{\"password\":\"s3cret\",\"user\":\"kibana\"},\"immutable\":true}",
+			      &r),
+			 201);
+	assert_null(json_object_get(r.body, "stringData"));
+	json_t *data = json_object_get(r.body, "data");
+	/* base64("s3cret"), base64("kibana"): stringData wins over data. */
+	assert_string_equal(jstr(data, "password"), "czNjcmV0");
+	assert_string_equal(jstr(data, "user"), "a2liYW5h");
+	assert_string_equal(jstr(r.body, "type"), "Opaque");
+	http_resp_free(&r);
+
+	assert_int_equal(call("PUT", "/api/v1/namespaces/secrets/secrets/creds",
+			      "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+			      "\"creds\"},\"data\":{\"user\":\"b3RoZXI=\"},\"immutable\":true}",
+			      &r),
+			 422);
+	assert_string_equal(cause_for(r.body, "data"),
+			    "Forbidden: field is immutable when `immutable` is set");
+	http_resp_free(&r);
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/secrets/secrets/creds",
+				 "application/merge-patch+json", "{\"immutable\":false}", &r),
+			 422);
+	assert_string_equal(cause_for(r.body, "immutable"),
+			    "Forbidden: field is immutable when `immutable` is set");
+	http_resp_free(&r);
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/secrets/secrets/creds",
+				 "application/merge-patch+json",
+				 "{\"type\":\"kubernetes.io/basic-auth\"}", &r),
+			 422);
+	assert_non_null(strstr(cause_for(r.body, "type"), "field is immutable"));
+	http_resp_free(&r);
+
+	assert_int_equal(
+		call("POST", "/api/v1/namespaces/secrets/secrets",
+		     "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+		     "\"cert\"},\"type\":\"kubernetes.io/tls\",\"stringData\":{\"tls.crt\":"
+		     "\"x\",\"bad/key\":\"y\"}}",
+		     &r),
+		422);
+	assert_string_equal(cause_for(r.body, "data[tls.key]"), "Required value");
+	assert_null(cause_for(r.body, "data[tls.crt]"));
+	assert_non_null(strstr(cause_for(r.body, "data[bad/key]"), "a valid config key"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/secrets/secrets/cert", NULL, &r), 404);
+	http_resp_free(&r);
+}
+
+static const char SECRET_POD[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\"},\"spec\":{"
+	"\"containers\":[{\"name\":\"app\",\"image\":\"busybox:1.36\"%s}]%s}}";
+
+/* The message of the pod's Warning event of that reason, or NULL. */
+static char *pod_event(const char *ns, const char *pod, const char *reason)
+{
+	struct http_resp r;
+	char path[256];
+	char *out = NULL;
+	size_t i;
+	json_t *e;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	json_array_foreach (json_object_get(r.body, "items"), i, e) {
+		json_t *about = json_object_get(e, "involvedObject");
+		if (!strcmp(jstr(about, "name"), pod) && !strcmp(jstr(e, "reason"), reason))
+			out = xstrdup(jstr(e, "message"));
+	}
+	http_resp_free(&r);
+	return out;
+}
+
+/*
+ * The kubelet starts no pod whose Secret is missing: a secret volume
+ * fails its mount (FailedMount, the pod Pending with no IP) until the
+ * Secret is there; a variable from a key the Secret lacks leaves the
+ * container in CreateContainerConfigError until the key is added.  An
+ * optional reference may be missing.
+ */
+static void test_pod_waits_for_the_secrets_it_names(void **state)
+{
+	struct http_resp r;
+	char body[1024];
+	make_namespace("needs");
+	const char *user[] = {"user", "elastic", NULL};
+	put_secret("needs", "creds", user);
+	snprintf(body, sizeof(body), SECRET_POD, "mounts",
+		 ",\"volumeMounts\":[{\"name\":\"certs\",\"mountPath\":\"/certs\"}]",
+		 ",\"volumes\":[{\"name\":\"certs\",\"secret\":{\"secretName\":\"tls\"}},"
+		 "{\"name\":\"extra\",\"secret\":{\"secretName\":\"nope\",\"optional\":true}}]");
+	assert_int_equal(call("POST", "/api/v1/namespaces/needs/pods", body, &r), 201);
+	http_resp_free(&r);
+	snprintf(body, sizeof(body), SECRET_POD, "env",
+		 ",\"env\":[{\"name\":\"PASSWORD\",\"valueFrom\":{\"secretKeyRef\":{\"name\":"
+		 "\"creds\",\"key\":\"password\"}}},{\"name\":\"MAYBE\",\"valueFrom\":{"
+		 "\"secretKeyRef\":{\"name\":\"none\",\"key\":\"x\",\"optional\":true}}}]",
+		 "");
+	assert_int_equal(call("POST", "/api/v1/namespaces/needs/pods", body, &r), 201);
+	http_resp_free(&r);
+
+	/* The mount fails, said as the kubelet says it. */
+	char *said = NULL;
+	for (int64_t end = harness_now_ms() + 5000; !said && harness_now_ms() < end; msleep(30))
+		said = pod_event("needs", "mounts", "FailedMount");
+	assert_non_null(said);
+	assert_string_equal(said, "MountVolume.SetUp failed for volume \"certs\" : secret \"tls\" "
+				  "not found");
+	free(said);
+	/* The variable's key is missing. */
+	assert_true(wait_until("/api/v1/namespaces/needs/pods/env", node_listed,
+			       "CreateContainerConfigError", 5000, &r));
+	json_t *cs = json_array_get(
+		json_object_get(json_object_get(r.body, "status"), "containerStatuses"), 0);
+	json_t *waiting = json_object_get(json_object_get(cs, "state"), "waiting");
+	assert_string_equal(jstr(waiting, "message"),
+			    "couldn't find key password in Secret needs/creds");
+	assert_string_equal(jstr(json_object_get(r.body, "status"), "phase"), "Pending");
+	http_resp_free(&r);
+	said = pod_event("needs", "env", "Failed");
+	assert_non_null(said);
+	assert_string_equal(said, "Error: couldn't find key password in Secret needs/creds");
+	free(said);
+
+	/* Neither starts while they wait. */
+	assert_int_equal(call("GET", "/api/v1/namespaces/needs/pods/mounts", NULL, &r), 200);
+	assert_string_equal(jstr(json_object_get(r.body, "status"), "phase"), "Pending");
+	assert_null(jstr(json_object_get(r.body, "status"), "podIP"));
+	http_resp_free(&r);
+
+	/* Once there, both start: the mount within its back-off, the
+	 * container at the pod worker's next try (10 s). */
+	const char *tls[] = {"tls.crt", "c", "tls.key", "k", NULL};
+	put_secret("needs", "tls", tls);
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/needs/secrets/creds",
+				 "application/merge-patch+json",
+				 "{\"data\":{\"password\":\"czNjcmV0\"}}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(
+		wait_until("/api/v1/namespaces/needs/pods/mounts", pod_running, NULL, 10000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/needs/pods/env", pod_running, NULL, 20000, &r));
+	http_resp_free(&r);
+}
+
 /*
  * A node with TLS on HTTP serves it with the certificate its
  * elasticsearch.yml names, from the Secret mounted there: a client inside
@@ -6430,6 +6588,8 @@ int main(void)
 		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_readiness_follows_the_probe),
+		cmocka_unit_test(test_secret_string_data_types_and_immutability),
+		cmocka_unit_test(test_pod_waits_for_the_secrets_it_names),
 		cmocka_unit_test(test_es_http_opens_after_initial_state_timeout),
 		cmocka_unit_test(test_terminating_pod_leaves_the_endpoints_late),
 		cmocka_unit_test(test_es_health_through_proxy),
