@@ -30,27 +30,39 @@
 static void hosts_listed_cb(void *arg, const struct kube_result *res);
 
 /* A wipe empties <root>/<namespace>: of the cluster's own namespace only. */
+static bool wiping(struct step *s)
+{
+	return json_is_true(json_object_get(step_params(s), "wipe_data"));
+}
+
 static void plan_owned(struct state_call *l, bool present)
 {
 	struct step *s = l->step;
 
 	(void)present;
-	if (json_is_array(json_object_get(step_context(s), "hosts"))) {
-		states_call_report(l, true, false, NULL); /* planned already: a replay */
+	if (!wiping(s) || json_is_array(json_object_get(step_context(s), "hosts"))) {
+		/* Nothing to plan, or planned already: a replay. */
+		states_call_report(l, true, false, NULL);
 		return;
 	}
 	states_list_pods(l, NULL, hosts_listed_cb, l);
 }
 
+/* Whatever becomes of the data, nothing is stopped in a namespace that
+ * another cluster holds. */
 void state_delete_plan(struct step *s)
 {
-	if (!json_is_true(json_object_get(step_params(s), "wipe_data"))) {
-		step_branch(s, DELETE_PLAN_KEEP_DATA);
-		return;
-	}
 	struct state_call *l = states_call_new(s);
 	if (l)
 		states_check_owner(l, plan_owned);
+}
+
+void state_wipe_route(struct step *s)
+{
+	if (wiping(s))
+		step_next(s);
+	else
+		step_branch(s, WIPE_ROUTE_KEEP_DATA);
 }
 
 static void add_host(json_t *hosts, const char *host)
@@ -163,13 +175,17 @@ static void workload_deleted_cb(void *arg, const struct kube_result *res);
 static void delete_next_workload(struct workload_delete *w)
 {
 	struct state_call *l = w->l;
-	if (w->role >= ES_ROLE_COUNT) {
+	if (w->role > ES_ROLE_COUNT) {
 		free(w);
 		states_call_report(l, true, false, NULL);
 		return;
 	}
-	char *coll = kube_collection_path("apps/v1", render_workload_kind(w->role), l->r->ns);
-	char *path = xasprintf("%s/%s", coll, render_workload_name(w->role));
+	/* Elasticsearch's StatefulSets, then Kibana's Deployment. */
+	bool kibana = w->role == ES_ROLE_COUNT;
+	char *coll = kube_collection_path(
+		"apps/v1", kibana ? "Deployment" : render_workload_kind(w->role), l->r->ns);
+	char *path = xasprintf("%s/%s", coll,
+			       kibana ? RENDER_KIBANA_NAME : render_workload_name(w->role));
 	w->role++;
 	l->kcall = kube_delete(l->env->kube, path, "Foreground", NULL, workload_deleted_cb, w);
 	free(path);
@@ -189,7 +205,15 @@ static void workload_deleted_cb(void *arg, const struct kube_result *res)
 	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
-/* The StatefulSets go, so that no node writes while its folder is emptied. */
+/*
+ * The workloads go first, so that no node writes while its folder is
+ * emptied, and so that the namespace goes at once: the namespace
+ * controller, finding pods still there, looks again only after half their
+ * termination grace plus a second
+ * (pkg/controller/namespace/deletion/namespaced_resources_deleter.go,
+ * estimateGracefulTerminationForPods; namespace_controller.go), a minute
+ * for Elasticsearch's 120 s.
+ */
 void state_stop_workloads(struct step *s)
 {
 	struct state_call *l = states_call_new(s);
@@ -206,24 +230,32 @@ static void es_pods_gone_cb(void *arg, const struct kube_result *res)
 	struct step *s = l->step;
 	if (!states_call_kube_ok(l, res))
 		return;
-	int left = 0;
+	int left = 0, kibana = 0;
 	size_t i;
 	json_t *pod;
 	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
 		const char *role = json_string_value(
 			json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"),
 					RENDER_LABEL_ROLE));
-		/* Elasticsearch's own: Kibana keeps nothing on the hosts. */
+		const char *phase = json_str(json_object_get(pod, "status"), "phase");
+		/* A pod that has ended (a wipe pod of an earlier run) holds
+		 * nothing and delays nothing. */
+		if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+			continue;
 		if (role && (strcmp(role, "master") == 0 || strcmp(role, "data") == 0 ||
 			     strcmp(role, "client") == 0))
 			left++;
+		else if (role && strcmp(role, RENDER_KIBANA_ROLE) == 0)
+			kibana++;
 	}
 	int64_t wait_ms = states_wait_ms(l);
 	states_call_finish(l);
-	if (left == 0)
+	if (left == 0 && kibana == 0)
 		step_next(s);
-	else
+	else if (left > 0)
 		step_wait(s, wait_ms, "%d Elasticsearch pods still running", left);
+	else
+		step_wait(s, wait_ms, "%d Kibana pods still running", kibana);
 }
 
 void state_wait_pods_gone(struct step *s)

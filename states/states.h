@@ -159,17 +159,19 @@ void state_record_spec(struct step *s);
 void state_undo_config(struct step *s);
 void state_undo_dynamic(struct step *s);
 
-/* delete with params.wipe_data: the hosts, the workloads stopped, room in
- * the quota for the wipe pods, one pod per host empties the cluster's
- * folder, then the namespace. */
+/* delete: the namespace is the cluster's; with params.wipe_data, the
+ * hosts that may hold its data.  Then the workloads stopped; with
+ * wipe_data, room in the quota for the wipe pods and one pod per host
+ * empties the cluster's folder; then the namespace. */
 void state_delete_plan(struct step *s);
-/* .next: the data is wiped; or it is kept, and only the namespace goes. */
-enum delete_plan_way {
-	DELETE_PLAN_KEEP_DATA,
-	DELETE_PLAN_WAYS
-};
 void state_stop_workloads(struct step *s);
 void state_wait_pods_gone(struct step *s);
+void state_wipe_route(struct step *s);
+/* .next: the data is wiped; or it is kept, and the namespace goes. */
+enum wipe_route_way {
+	WIPE_ROUTE_KEEP_DATA,
+	WIPE_ROUTE_WAYS
+};
 void state_wipe_quota(struct step *s);
 void state_wipe_hosts(struct step *s);
 void state_wait_wiped(struct step *s);

@@ -1,12 +1,13 @@
 /*
  * delete: remove a cluster's Kubernetes objects.
  *
- *   without wipe_data ─────────────────────────────────────────┐
- *   with wipe_data: note the hosts its pods run on → delete the │
- *   StatefulSets → wait until no Elasticsearch pod is left →     │
- *   room in the namespace's quota for one wipe pod per host →    │
- *   one pod per host empties <root>/<namespace> → wait until     │
- *   each has finished ──────────────────────────────────────────┴→
+ *   the namespace is this cluster's (with wipe_data: note the hosts its
+ *   pods run on) → delete the StatefulSets and Kibana's Deployment →
+ *   wait until no pod is left (so that the namespace goes at once) →
+ *   without wipe_data ──────────────────────────────────────────┐
+ *   with wipe_data: room in the namespace's quota for one wipe    │
+ *   pod per host → one pod per host empties <root>/<namespace> → │
+ *   wait until each has finished ────────────────────────────────┴→
  *   delete the namespace (foreground: its objects first) → wait until it
  *   is gone → delete the cluster's PersistentVolumes and StorageClass
  *   (cluster-scoped; Released once the claims went with the namespace)
@@ -27,12 +28,14 @@
 /* clang-format off */
 static const struct wf_state delete_states[] = {
 	{.name = "delete_plan", .run = state_delete_plan, .deadline_s = 60,
-	 .next = "stop_workloads", .replay_safe = true,
-	 WF_BRANCHES([DELETE_PLAN_KEEP_DATA] = {"data kept", "delete_namespace"})},
+	 .next = "stop_workloads", .replay_safe = true},
 	{.name = "stop_workloads", .run = state_stop_workloads, .deadline_s = 120,
 	 .next = "wait_pods_gone", .replay_safe = true},
 	{.name = "wait_pods_gone", .run = state_wait_pods_gone, .deadline_s = 600,
-	 .next = "wipe_quota", .replay_safe = true},
+	 .next = "wipe_route", .replay_safe = true},
+	{.name = "wipe_route", .run = state_wipe_route, .deadline_s = 60,
+	 .next = "wipe_quota", .replay_safe = true,
+	 WF_BRANCHES([WIPE_ROUTE_KEEP_DATA] = {"data kept", "delete_namespace"})},
 	{.name = "wipe_quota", .run = state_wipe_quota, .deadline_s = 120,
 	 .next = "wipe_hosts", .replay_safe = true},
 	{.name = "wipe_hosts", .run = state_wipe_hosts, .deadline_s = 120,
@@ -78,8 +81,8 @@ static bool delete_request(const struct wf_request *rq, json_t **params, struct 
 static int delete_choose(const struct wf_state *st, int visit, void *arg)
 {
 	(void)visit;
-	if (st->run == state_delete_plan)
-		return json_is_true(json_object_get(arg, "wipe_data")) ? -1 : DELETE_PLAN_KEEP_DATA;
+	if (st->run == state_wipe_route)
+		return json_is_true(json_object_get(arg, "wipe_data")) ? -1 : WIPE_ROUTE_KEEP_DATA;
 	return -1;
 }
 

@@ -1489,5 +1489,5 @@ int main(void)
 	const char *filter = getenv("ESAAS_TEST_FILTER");
 	if (filter && *filter)
 		cmocka_set_test_filter(filter);
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return harness_run_group(tests, group_setup, group_teardown);
 }

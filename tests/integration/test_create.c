@@ -839,7 +839,7 @@ static void test_a_namespace_of_another_cluster_is_left_alone(void **state)
 	before = requests_so_far(&f->sim);
 	int64_t del = api_op(&f->d, "DELETE", "/api/v1/clusters/taken", NULL, NULL);
 	assert_true(del > 0);
-	expect_failed_saying(&f->d, del, "delete_namespace",
+	expect_failed_saying(&f->d, del, "delete_plan",
 			     "namespace es-default-taken belongs to another cluster"
 			     " (esaas.io/cluster-id=999, this cluster's is ");
 	assert_int_equal(writes_to(&f->sim, ns, before), 0);

@@ -451,13 +451,16 @@ static void masters_and_plugins(struct fixture *f, const char *name, const char 
 	expect_ok(f, del_id);
 	free(gone);
 	if (zen1) {
-		expect_trail(f, del_id,
-			     "delete_plan delete_namespace wait_namespace_gone delete_volumes "
-			     "record_deleted");
+		expect_trail(
+			f, del_id,
+			"delete_plan stop_workloads wait_pods_gone wipe_route delete_namespace "
+			"wait_namespace_gone delete_volumes "
+			"record_deleted");
 		assert_int_equal(recorded(f, "POST", "/pods"), 0);
 	} else {
 		expect_trail(f, del_id,
-			     "delete_plan stop_workloads wait_pods_gone wipe_quota wipe_hosts "
+			     "delete_plan stop_workloads wait_pods_gone wipe_route wipe_quota "
+			     "wipe_hosts "
 			     "wait_wiped delete_namespace wait_namespace_gone delete_volumes "
 			     "record_deleted");
 		/* Six nodes, on six hosts (one per host for each role, three

@@ -6640,14 +6640,11 @@ int main(void)
 		cmocka_unit_test(test_pod_spec_validation_names_each_field),
 		cmocka_unit_test(test_rbac_is_served_reviewed_and_aggregated),
 	};
-	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
-	if (getenv("ESAAS_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
-	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
+	int rc = harness_run_group(tests, start_sim, stop_sim);
 	curl_global_cleanup();
 	return rc;
 }

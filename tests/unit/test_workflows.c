@@ -415,14 +415,15 @@ static void test_previews_take_the_handlers_ways(void **state)
 	/* delete: the data kept skips the wipe. */
 	json_object_set_new(params, "wipe_data", json_false());
 	got = preview_states("delete", params, live, &plan);
-	assert_string_equal(got, "delete_plan delete_namespace wait_namespace_gone "
-				 "delete_volumes record_deleted");
+	assert_string_equal(got,
+			    "delete_plan stop_workloads wait_pods_gone wipe_route "
+			    "delete_namespace wait_namespace_gone delete_volumes record_deleted");
 	assert_int_equal(json_array_size(json_object_get(plan, "pods")), 3);
 	free(got);
 	json_decref(plan);
 	json_object_set_new(params, "wipe_data", json_true());
 	got = preview_states("delete", params, live, NULL);
-	assert_non_null(strstr(got, "delete_plan stop_workloads"));
+	assert_non_null(strstr(got, "wait_pods_gone wipe_route wipe_quota wipe_hosts"));
 	free(got);
 	json_object_del(params, "wipe_data");
 
