@@ -187,7 +187,7 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
 		 "  c.namespace, h.status, h.nodes, h.unassigned_shards,"
 		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint, c.spec::text,"
 		 "  (SELECT j.kind FROM jobs j WHERE j.tenant_id = c.tenant_id"
-		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling')"
+		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling', 'paused')"
 		 "    ORDER BY j.queue_seq LIMIT 1),"
 		 "  c.es_security::text"
 		 " FROM clusters c LEFT JOIN cluster_health h ON h.cluster_id = c.id"
