@@ -451,7 +451,8 @@ struct pause_call {
 /* "job 12 (restart, in restart_next)" */
 static char *job_phrase(json_t *job)
 {
-	return xasprintf("job %lld (%s, in %s)", (long long)json_integer_value(json_object_get(job, "id")),
+	return xasprintf("job %lld (%s, in %s)",
+			 (long long)json_integer_value(json_object_get(job, "id")),
 			 json_str(job, "kind"), json_str(job, "state"));
 }
 
@@ -460,7 +461,8 @@ static void pause_done_cb(void *arg, const struct db_error *err, json_t *answer)
 	struct pause_call *c = arg;
 	json_t *job = answer ? json_object_get(answer, "job") : NULL;
 	json_t *pause = answer ? json_object_get(answer, "paused") : NULL;
-	long long queued = answer ? (long long)json_integer_value(json_object_get(answer, "queued")) : 0;
+	long long queued =
+		answer ? (long long)json_integer_value(json_object_get(answer, "queued")) : 0;
 	char *what = json_is_object(job) ? job_phrase(job) : NULL;
 	char *msg = NULL;
 	int status = 200;

@@ -20,7 +20,7 @@
 
 static const char *const job_statuses[] = {
 	"queued",    "running", "waiting",   "cancelling", "paused",
-	"succeeded", "failed",  "cancelled", NULL,
+	"succeeded", "failed",	"cancelled", NULL,
 };
 
 #define FILTER_DEFAULT_LIMIT 50

@@ -23,7 +23,7 @@
  * history.
  */
 static const char *const active_statuses[] = {"queued", "running", "waiting", "cancelling",
-						   "paused"};
+					      "paused"};
 
 /* From a few milliseconds to hours: waits for pods and shards are long. */
 static const double state_buckets[] = {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};

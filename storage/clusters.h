@@ -115,7 +115,8 @@ void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *n
  * The answer as for a pause, "paused" null and "job" the job resumed.
  */
 void storage_cluster_resume(struct db_pool *db, const char *tenant, const char *name,
-			    const char *actor, const char *reason, storage_cluster_cb cb, void *arg);
+			    const char *actor, const char *reason, storage_cluster_cb cb,
+			    void *arg);
 
 /* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs;
  * with tenant NULL, every tenant's, by tenant and name. */
