@@ -342,12 +342,13 @@ void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, stor
 	" u AS (UPDATE jobs j SET cancel_requested = true,"                                       \
 	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"                  \
 	"                 AND cur.started_at IS NULL THEN 'cancelled'"                            \
-	"             WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS NULL"      \
+	"             WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS NULL"       \
 	"              THEN 'cancelling'"                                                         \
 	"             ELSE j.status END,"                                                         \
 	"  finished_at = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"             \
 	"                 AND cur.started_at IS NULL THEN now() ELSE j.finished_at END,"          \
-	"  next_run_at = CASE WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS NULL"\
+	"  next_run_at = CASE WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS "   \
+	"NULL"                                                                                    \
 	"                 THEN now() ELSE j.next_run_at END,"                                     \
 	"  updated_at = now()"                                                                    \
 	"  FROM cur WHERE j.id = cur.id AND NOT cur.cancel_requested"                             \
