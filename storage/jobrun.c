@@ -181,7 +181,8 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * predecessor with the same cluster key had finished.
  *
  * pz finds the jobs of the batch that reach a safe boundary (t.pause) of a
- * paused cluster: u stops them there ('paused', lease given back, the
+ * paused cluster: u stops them there, unless a cancel was requested
+ * meanwhile (the cancel goes first) ('paused', lease given back, the
  * pause's reason as observation) and e adds a 'paused' event after the
  * transition's own.  It reads the cluster row FOR SHARE: a resume holds it
  * FOR UPDATE, so a job is never paused by a pause that a committed resume
@@ -194,10 +195,6 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * cancel_requested and, in the last column, whether n ran), then 'c' rows, each a claimed
  * job (the columns of struct jobrun_claimed, in claimed_row()'s order).
  */
-/* A transition at a safe boundary of a paused cluster's job: it stops there
- * (unless a cancel is requested meanwhile: the cancel goes first). */
-#define PAUSING "(pz.id IS NOT NULL AND NOT j.cancel_requested)"
-
 static const char TRANSITION_SQL[] =
 	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
 	"  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,"
@@ -209,18 +206,21 @@ static const char TRANSITION_SQL[] =
 	"  JOIN clusters k ON k.id = j.cluster_id"
 	"  WHERE t.pause AND k.paused_at IS NOT NULL FOR SHARE OF k),"
 	" u AS (UPDATE jobs j SET"
-	"  status = CASE WHEN " PAUSING " THEN 'paused'"
+	"  status = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested THEN 'paused'"
 	"           WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN 'cancelling' ELSE t.status END,"
 	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
-	"  observation = CASE WHEN " PAUSING " THEN format('paused before %s, as %s asked: %s',"
-	"           t.state, pz.paused_by, pz.paused_reason) ELSE t.observation END,"
+	"  observation = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested"
+	"           THEN format('paused before %s, as %s asked: %s', t.state, pz.paused_by,"
+	"           pz.paused_reason) ELSE t.observation END,"
 	"  failed_state = t.failed_state, ending = t.ending,"
 	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
 	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
-	"  lease_owner = CASE WHEN t.release OR " PAUSING " THEN NULL ELSE j.lease_owner END,"
-	"  lease_expires_at = CASE WHEN t.release OR " PAUSING " THEN NULL"
+	"  lease_owner = CASE WHEN t.release OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
+	"           THEN NULL ELSE j.lease_owner END,"
+	"  lease_expires_at = CASE WHEN t.release"
+	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
 	"           ELSE now() + $3 * interval '1 second' END,"
 	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
 	"  version = j.version + 1, updated_at = now()"
@@ -229,8 +229,8 @@ static const char TRANSITION_SQL[] =
 	"   AND j.version = t.version"
 	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms,"
 	"   j.status = 'paused' AS paused, pz.paused_by, pz.paused_reason),"
-	" done_before AS (SELECT j.id, j.status, j.cancel_requested FROM jobs j JOIN t ON j.id = "
-	"t.id"
+	" done_before AS (SELECT j.id, j.status, j.cancel_requested"
+	"  FROM jobs j JOIN t ON j.id = t.id"
 	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
 	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
 	" rep AS (SELECT t.id AS job_id, l.id AS ev_id FROM t JOIN u ON u.id = t.id"

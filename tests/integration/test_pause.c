@@ -475,6 +475,33 @@ static void test_cancel_of_a_paused_job_cleans_up(void **state)
 	expect_ctl(f, "resume gone --reason again", 1, "is not paused");
 }
 
+/* --- a create ---------------------------------------------------------------------- */
+
+/* A create holds nothing it must undo: it stops between two of its steps. */
+static void test_pause_stops_a_create_between_steps(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	int64_t id = post_cluster(&f->d, SMALL_CLUSTER("young"));
+	assert_true(id > 0);
+	assert_int_equal(post(f, "/api/v1/clusters/young/pause", "{\"reason\": \"not yet\"}", NULL),
+			 202);
+	json_t *job = wait_job_status(&f->d, id, "paused|succeeded", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "paused");
+	assert_string_not_equal(json_string_value(json_object_get(job, "state")),
+				"apply_namespace");
+	json_decref(job);
+	json_t *c = get(f, "/api/v1/clusters/young");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(c, "observed"), "phase")),
+		"creating");
+	json_decref(c);
+	assert_int_equal(post(f, "/api/v1/clusters/young/resume", "{\"reason\": \"now\"}", NULL),
+			 202);
+	expect_ok(f, id);
+	expect_settled(f, "young", 3);
+}
+
 /* --- refusals -------------------------------------------------------------------------- */
 
 static void expect_error(struct fixture *f, const char *token, const char *path, const char *body,
@@ -557,6 +584,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_queued_job_waits_while_paused, teardown),
 		cmocka_unit_test_teardown(test_cancel_of_a_paused_job_cleans_up, teardown),
 		cmocka_unit_test_teardown(test_pause_refusals_name_the_reason, teardown),
+		cmocka_unit_test_teardown(test_pause_stops_a_create_between_steps, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
