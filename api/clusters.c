@@ -433,6 +433,137 @@ static void clusters_credentials_cb(struct http_req *req, void *arg)
 	free(actor);
 }
 
+/* --- POST /api/v1/clusters/{name}/pause and /resume --- */
+
+/*
+ * A pause holds a cluster's work, not its health sweep: the job in
+ * progress stops at its next safe boundary (engine/fsm.h, pause_safe) with
+ * status "paused", and the jobs queued behind it wait, until a resume.
+ * Both need a reason, both are audited (audit_log and the job's history),
+ * and both take the role of the other cluster mutations (ACCESS_OPERATE).
+ */
+struct pause_call {
+	struct http_req *req;
+	char *name;
+	bool resume;
+};
+
+/* "job 12 (restart, in restart_next)" */
+static char *job_phrase(json_t *job)
+{
+	return xasprintf("job %lld (%s, in %s)",
+			 (long long)json_integer_value(json_object_get(job, "id")),
+			 json_str(job, "kind"), json_str(job, "state"));
+}
+
+static void pause_done_cb(void *arg, const struct db_error *err, json_t *answer)
+{
+	struct pause_call *c = arg;
+	json_t *job = answer ? json_object_get(answer, "job") : NULL;
+	json_t *pause = answer ? json_object_get(answer, "paused") : NULL;
+	long long queued =
+		answer ? (long long)json_integer_value(json_object_get(answer, "queued")) : 0;
+	char *what = json_is_object(job) ? job_phrase(job) : NULL;
+	char *msg = NULL;
+	int status = 200;
+
+	if (err) {
+		api_reply_db_error(c->req, err);
+		goto done;
+	}
+	if (!answer) {
+		http_reply_error(c->req, 404, "not_found", NULL, "cluster %s not found", c->name);
+		goto done;
+	}
+	if (!json_is_true(json_object_get(answer, "changed"))) {
+		if (c->resume)
+			http_reply_error(c->req, 409, "not_paused", NULL,
+					 "cluster %s is not paused: there is nothing to resume",
+					 c->name);
+		else
+			http_reply_error(c->req, 409, "already_paused", NULL,
+					 "cluster %s is already paused, since %s by %s: %s; resume "
+					 "it before pausing it again",
+					 c->name, json_str(pause, "at"), json_str(pause, "by"),
+					 json_str(pause, "reason"));
+		goto done;
+	}
+	if (c->resume && what)
+		msg = xasprintf("cluster %s resumed: %s goes on from where it stopped; %lld "
+				"queued job(s) follow it",
+				c->name, what, queued);
+	else if (c->resume)
+		msg = xasprintf("cluster %s resumed: no job was paused; %lld queued job(s) may "
+				"start",
+				c->name, queued);
+	else if (what && json_is_string(json_object_get(job, "ending")))
+		msg = xasprintf("cluster %s paused: %s is undoing its changes after a cancel or a "
+				"failure and runs that to its end; %lld queued job(s) wait until "
+				"the cluster is resumed",
+				c->name, what, queued);
+	else if (what)
+		msg = xasprintf("cluster %s paused: %s stops at its next safe boundary with "
+				"status paused; %lld queued job(s) wait until the cluster is "
+				"resumed",
+				c->name, what, queued);
+	else
+		msg = xasprintf("cluster %s paused: no job is in progress; the pause is "
+				"recorded and %lld queued job(s) wait until the cluster is resumed",
+				c->name, queued);
+	json_t *out = json_deep_copy(answer);
+	json_object_del(out, "changed");
+	json_object_del(out, "notified");
+	json_object_set_new(out, "message", json_string(msg));
+	if (json_is_object(job)) {
+		char *loc = xasprintf("/api/v1/jobs/%lld",
+				      (long long)json_integer_value(json_object_get(job, "id")));
+		http_req_add_header(c->req, "Location", loc);
+		free(loc);
+		status = 202;
+	}
+	http_reply_json(c->req, status, out);
+done:
+	free(msg);
+	free(what);
+	free(c->name);
+	free(c);
+}
+
+static void pause_route(struct http_req *req, struct api *api, bool resume)
+{
+	const char *name = http_req_param(req, "name");
+	struct http_error err = {0};
+	const char *reason;
+	char *actor = NULL;
+	json_t *body = NULL;
+
+	if (!cluster_name_valid(req, name))
+		return;
+	if (api_request_actor(req, &actor, &err) && (body = http_req_json(req, true, &err)) &&
+	    api_jobs_check_cancel(body, &reason, &err) && api_database_ok(api, &err)) {
+		struct pause_call *c = xcalloc(1, sizeof(*c));
+		c->req = req;
+		c->name = xstrdup(name);
+		c->resume = resume;
+		(resume ? storage_cluster_resume : storage_cluster_pause)(
+			api->db, api_tenant(req), name, actor, reason, pause_done_cb, c);
+	} else {
+		http_reply_failure(req, &err);
+	}
+	free(actor);
+	json_decref(body);
+}
+
+static void clusters_pause_cb(struct http_req *req, void *arg)
+{
+	pause_route(req, arg, false);
+}
+
+static void clusters_resume_cb(struct http_req *req, void *arg)
+{
+	pause_route(req, arg, true);
+}
+
 /* --- operations on an existing cluster ----------------------------------------- */
 
 /*
@@ -993,6 +1124,9 @@ void api_clusters_add_routes(struct api *api)
 		  clusters_credentials_cb);
 	api_route(api, "GET", "/api/v1/clusters/{name}/health-history", ACCESS_READ,
 		  clusters_health_history_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/pause", ACCESS_OPERATE, clusters_pause_cb);
+	api_route(api, "POST", "/api/v1/clusters/{name}/resume", ACCESS_OPERATE,
+		  clusters_resume_cb);
 	api_route_with(api, "DELETE", "/api/v1/clusters/{name}", ACCESS_OPERATE, op_route,
 		       &op_delete);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/scale", ACCESS_OPERATE, op_route,

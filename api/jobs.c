@@ -19,7 +19,8 @@
 #include <string.h>
 
 static const char *const job_statuses[] = {
-	"queued", "running", "waiting", "cancelling", "succeeded", "failed", "cancelled", NULL,
+	"queued",    "running", "waiting",   "cancelling", "paused",
+	"succeeded", "failed",	"cancelled", NULL,
 };
 
 #define FILTER_DEFAULT_LIMIT 50
@@ -117,7 +118,7 @@ bool api_jobs_parse_filter(const struct http_query *q, struct job_filter *f, str
 			return http_error_set(
 				err, 422, "invalid", "status",
 				"status \"%.64s\" is not one of queued, running, waiting, "
-				"cancelling, succeeded, failed, cancelled",
+				"cancelling, paused, succeeded, failed, cancelled",
 				v);
 		f->status = v;
 	}

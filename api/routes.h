@@ -168,6 +168,7 @@ bool api_jobs_check_replay(json_t *body, const char **from_state, const char **r
  *   {"kind": "restart", "start": "<first state>", "cleanup": "<state>" | null,
  *    "states": [{"name", "next" (null at an end), "deadline_s",
  *                "max_attempts" (0: the engine's default), "replay_safe",
+ *                "pause_safe" (a safe boundary for a pause),
  *                "cleanup" (in the cleanup chain), "branches": [{"label", "to"}]}, ...]}
  * in the table's order.  "replay_safe" is true only where a replay may
  * start (workflow_replay_allowed()).  A new reference.

@@ -68,12 +68,13 @@ json_t *api_workflow_json(const struct workflow *wf)
 								  st->branches[b].label, "to",
 								  st->branches[b].to));
 		json_array_append_new(
-			states, json_pack("{s:s, s:o, s:o, s:i, s:i, s:b, s:b}", "name", st->name,
-					  "next", st->next ? json_string(st->next) : json_null(),
-					  "branches", branches, "deadline_s", st->deadline_s,
-					  "max_attempts", st->max_attempts, "replay_safe",
-					  workflow_replay_allowed(wf, st->name), "cleanup",
-					  workflow_in_cleanup(wf, st->name)));
+			states,
+			json_pack("{s:s, s:o, s:o, s:i, s:i, s:b, s:b, s:b}", "name", st->name,
+				  "next", st->next ? json_string(st->next) : json_null(),
+				  "branches", branches, "deadline_s", st->deadline_s,
+				  "max_attempts", st->max_attempts, "replay_safe",
+				  workflow_replay_allowed(wf, st->name), "pause_safe",
+				  st->pause_safe, "cleanup", workflow_in_cleanup(wf, st->name)));
 	}
 	return json_pack("{s:s, s:s, s:o, s:o}", "kind", wf->kind, "start", wf->states[0].name,
 			 "cleanup", wf->cleanup ? json_string(wf->cleanup) : json_null(), "states",

@@ -231,6 +231,13 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 
 	kv(t, "Name:", json_str(c, "name"));
 	kv(t, "Tenant:", json_str(c, "tenant"));
+	if (json_is_object(json_object_get(c, "paused"))) {
+		json_t *p = json_object_get(c, "paused");
+		s = xasprintf("since %s by %s: %s", json_str(p, "at"), json_str(p, "by"),
+			      json_str(p, "reason"));
+		kv(t, "Paused:", s);
+		free(s);
+	}
 	kv(t, "Version:", json_str(spec, "version"));
 	kv_nodes(t, "Masters:", json_object_get(spec, "masters"));
 	kv_nodes(t, "Data:", json_object_get(spec, "data"));
@@ -331,6 +338,48 @@ static int clusters_credentials(struct ctl *ctl, const struct ctl_args *a)
 		fputs(json_str(r.body, "ca_crt"), stdout);
 	ctl_reply_free(&r);
 	return CTL_EXIT_OK;
+}
+
+/* --- pause and resume -------------------------------------------------------------- */
+
+/*
+ * POST /api/v1/clusters/NAME/pause or /resume with the reason: the answer's
+ * message says what happens to the job in progress and the queue.
+ */
+static int pause_or_resume(struct ctl *ctl, const struct ctl_args *a, const char *what)
+{
+	const char *reason = ctl_args_get(a, "reason");
+	struct ctl_reply r;
+	int rc = CTL_EXIT_OK;
+
+	if (!reason || !*reason)
+		return ctl_usage_error(ctl, "--reason is required: the audit log records why");
+	char *path = cluster_path(a->pos[0], what);
+	json_t *body = json_pack("{s:s}", "reason", reason);
+	bool ok = ctl_http_call(ctl->http, "POST", path, body, &r);
+
+	free(path);
+	json_decref(body);
+	if (!ok)
+		return CTL_EXIT_API;
+	if (r.status < 200 || r.status > 299 || !r.body)
+		rc = ctl_report_error(&r);
+	else if (ctl->output == CTL_OUTPUT_JSON)
+		rc = ctl_print_json(r.body);
+	else
+		printf("%s\n", json_str(r.body, "message") ? json_str(r.body, "message") : "done");
+	ctl_reply_free(&r);
+	return rc;
+}
+
+static int cluster_pause(struct ctl *ctl, const struct ctl_args *a)
+{
+	return pause_or_resume(ctl, a, "/pause");
+}
+
+static int cluster_resume(struct ctl *ctl, const struct ctl_args *a)
+{
+	return pause_or_resume(ctl, a, "/resume");
 }
 
 /* --- submitting --------------------------------------------------------------------- */
@@ -720,6 +769,11 @@ static const struct ctl_flag credentials_flags[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct ctl_flag pause_flags[] = {
+	{"reason", 0, "TEXT", "why, for the audit log and the job's history (required)"},
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct ctl_flag delete_flags[] = {
 	{"wipe-data", 0, NULL, "also remove the data on the hosts (kept by default)"},
 	WAIT_FLAG,
@@ -770,6 +824,15 @@ const struct ctl_command ctl_clusters_commands[] = {
 	 "text.  For example:\n"
 	 "  esaasctl config set logs search.max_buckets=20000\n",
 	 restarting_flags, 2, -1, config_set},
+	{"pause", "NAME --reason TEXT", "hold a cluster's jobs at their next safe boundary",
+	 "The job in progress stops where nothing is left half-done (between the pods\n"
+	 "of a rolling restart, once a scale step has settled) with status paused, and\n"
+	 "the jobs queued behind it wait; the health checks go on.  For example:\n"
+	 "  esaasctl pause logs --reason \"latency under investigation\"\n",
+	 pause_flags, 1, 1, cluster_pause},
+	{"resume", "NAME --reason TEXT", "let a paused cluster's jobs go on",
+	 "The paused job goes on from the state where it stopped, then the queue.\n", pause_flags,
+	 1, 1, cluster_resume},
 	{"delete", "NAME [--wipe-data] [--wait] [--dry-run]", "delete a cluster",
 	 "Its Kubernetes objects go; the data on the hosts stays unless --wipe-data.\n",
 	 delete_flags, 1, 1, cluster_delete},

@@ -751,8 +751,8 @@ static int jobs_cancel(struct ctl *ctl, const struct ctl_args *a)
 
 static const struct ctl_flag list_flags[] = {
 	{"status", 0, "STATUS",
-	 "only jobs in this status: queued, running, waiting, cancelling, succeeded, failed, "
-	 "cancelled"},
+	 "only jobs in this status: queued, running, waiting, cancelling, paused, succeeded, "
+	 "failed, cancelled"},
 	{"cluster", 0, "NAME", "only the jobs of this cluster"},
 	{"kind", 0, "KIND", "only jobs of this kind: create, scale, restart, ..."},
 	{"limit", 0, "N", "at most N jobs (default 50, at most 500)"},

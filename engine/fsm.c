@@ -52,6 +52,7 @@ static void result(struct fsm_step_result *res, const char *outcome, const char 
 						      : delay_ms;
 	res->entered = entered;
 	res->cont = cont;
+	res->pausable = false;
 }
 
 /* Go to a new state: committed, then run here unless draining. */
@@ -124,10 +125,12 @@ void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bo
 			return;
 		}
 		const char *target = next ? next : st->next;
-		if (!target)
+		if (!target) {
 			finish(job, msg, res);
-		else
+		} else {
 			enter(job, target, draining, "next", msg, res);
+			res->pausable = fsm_pause_boundary(wf, job, target);
+		}
 		return;
 	}
 	case OUT_WAIT:
@@ -162,6 +165,13 @@ void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bo
 		fail(wf, draining, job, msg, res);
 		return;
 	}
+}
+
+bool fsm_pause_boundary(const struct workflow *wf, const struct fsm_job *job, const char *state)
+{
+	const struct wf_state *st = workflow_state(wf, state);
+
+	return st && st->pause_safe && !job->ending;
 }
 
 void fsm_cancel(const struct workflow *wf, bool draining, struct fsm_job *job,

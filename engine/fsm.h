@@ -48,6 +48,14 @@ struct wf_state {
 	int max_attempts; /* RETRY outcomes allowed; 0: the engine default */
 	const char *next; /* default next state; NULL ends the workflow */
 	bool replay_safe; /* on-call may replay from here */
+	/*
+	 * A safe boundary: a job of a paused cluster stops on its way into
+	 * this state (status "paused") and resumes by running it.  Only where
+	 * nothing the workflow changed is still held when it gets here: no
+	 * allocation paused, no exclusion set, no step half-way, the cluster
+	 * settled (docs/operations.md, "Pause and resume").
+	 */
+	bool pause_safe;
 	/* The handler's ways out, indexed by its enum; nbranches of them. */
 	const struct wf_branch *branches;
 	int nbranches;
@@ -233,6 +241,9 @@ struct fsm_step_result {
 	int64_t delay_ms;    /* runnable again after this long */
 	bool entered;	     /* a new state begins */
 	bool cont;	     /* run the new state right away, lease kept */
+	/* The new state is a safe boundary (fsm_pause_boundary()): the job
+	 * stops there instead if its cluster is paused when it is written. */
+	bool pausable;
 };
 
 struct backoff_policy;
@@ -247,6 +258,12 @@ struct backoff_policy;
 void fsm_apply(const struct workflow *wf, const struct backoff_policy *retry, bool draining,
 	       struct fsm_job *job, enum outcome out, const char *next, int64_t delay_ms,
 	       const char *msg, struct fsm_step_result *res);
+/*
+ * Whether a job on its way into state may stop there for a pause: state is
+ * one of wf's safe boundaries (wf_state.pause_safe) and the job is not
+ * ending (a cleanup chain always runs to its end).
+ */
+bool fsm_pause_boundary(const struct workflow *wf, const struct fsm_job *job, const char *state);
 /* A cancel was requested: enter the cleanup chain, or end. */
 void fsm_cancel(const struct workflow *wf, bool draining, struct fsm_job *job,
 		struct fsm_step_result *res);

@@ -90,6 +90,7 @@ struct transition {
 	int64_t delay_ms; /* next run time, from now */
 	bool entered;	  /* a new state starts: reset its clock */
 	bool cont;	  /* after commit, run the (new) state here */
+	bool pausable;	  /* the new state is a safe boundary: a paused cluster stops it */
 	bool solo;	  /* write alone: its batch failed */
 	char *ev_from;
 	const char *ev_outcome;

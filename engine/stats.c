@@ -22,7 +22,8 @@
  * through the claim's partial index, so the cost does not grow with the
  * history.
  */
-static const char *const active_statuses[] = {"queued", "running", "waiting", "cancelling"};
+static const char *const active_statuses[] = {"queued", "running", "waiting", "cancelling",
+					      "paused"};
 
 /* From a few milliseconds to hours: waits for pods and shards are long. */
 static const double state_buckets[] = {0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400};

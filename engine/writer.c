@@ -53,6 +53,7 @@ void engine_queue_transition(struct job_run *run, const struct fsm_step_result *
 	t->delay_ms = res->delay_ms;
 	t->entered = res->entered;
 	t->cont = res->cont;
+	t->pausable = res->pausable;
 	t->ev_from = from ? xstrdup(from) : NULL;
 	t->ev_outcome = res->outcome;
 	t->ev_attempt = attempt;
@@ -108,6 +109,7 @@ static void transition_row(const struct transition *t, struct jobrun_transition 
 		.delay_ms = t->delay_ms,
 		.release = t->release,
 		.entered = t->entered,
+		.pause = t->pausable,
 		.ev_from = t->ev_from,
 		.ev_outcome = t->ev_outcome,
 		.ev_attempt = t->ev_attempt,
@@ -205,6 +207,12 @@ static void writer_done(struct engine *e, struct transition *batch,
 		if (!t->release && sent_mono > run->lease_confirmed_mono)
 			run->lease_confirmed_mono = sent_mono;
 		run->cancel_requested = row->cancel_requested;
+		if (row->paused) {
+			/* Its cluster is paused: it stopped at this boundary, its
+			 * lease given back, until a resume. */
+			set_str(&run->job.status, "paused");
+			jlog_info(&ctx, "paused before %s: its cluster is paused", run->job.state);
+		}
 		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
 			   t->ev_from ? t->ev_from : "-", run->job.status);
 		report_end(e, run);
@@ -218,7 +226,7 @@ static void writer_done(struct engine *e, struct transition *batch,
 			engine_wake_parked(e, run->id);
 		else if (t->release && t->delay_ms > 0 && !e->stopping)
 			engine_arm_wake(e, t->delay_ms);
-		bool cont = t->cont && !t->release && !run->superseded;
+		bool cont = t->cont && !t->release && !run->superseded && !row->paused;
 		engine_transition_free(t);
 		if (cont)
 			engine_run_begin(run);

@@ -20,7 +20,7 @@
 	"jsonb_build_object('id', " j ".id, 'kind', " j ".kind, 'status', " j ".status," \
 	" 'state', " j ".state)"
 
-#define ACTIVE_STATUS "a.status IN ('queued', 'running', 'waiting', 'cancelling')"
+#define ACTIVE_STATUS "a.status IN ('queued', 'running', 'waiting', 'cancelling', 'paused')"
 
 /* In progress first: at most one of a cluster's jobs is, and it goes before the queue. */
 #define ACTIVE_JOB(c)                                 \
@@ -37,12 +37,17 @@
 	" (SELECT a.id, " RECENT_JOB("a") " AS job" CLUSTER_JOBS(                 \
 		c) "  ORDER BY a.id DESC LIMIT 5) r)"
 
+/* The cluster's pause, or null. */
+#define CLUSTER_PAUSE(c)                                                             \
+	"CASE WHEN " c ".paused_at IS NOT NULL THEN jsonb_build_object('reason', " c \
+	".paused_reason, 'by', " c ".paused_by, 'at', esaas_ts(" c ".paused_at)) END"
+
 #define CLUSTER_FIELDS(c)                                                                      \
 	"'name', " c ".name, 'tenant', " c ".tenant_id, 'namespace', " c ".namespace,"         \
 	" 'spec', " c ".spec,"                                                                 \
 	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                         \
 	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)," \
-	" 'health', " CLUSTER_HEALTH_JSON(c)
+	" 'health', " CLUSTER_HEALTH_JSON(c) ", 'paused', " CLUSTER_PAUSE(c)
 
 /* The spec the cluster will have once its unfinished jobs are done: the
  * newest one's (null when none is unfinished).  Operations submitted now
@@ -341,4 +346,105 @@ void storage_cluster_list(struct db_pool *db, const char *tenant, storage_cluste
 			      " FROM clusters c WHERE ($1::text IS NULL OR c.tenant_id = $1)"
 			      " AND c.deleted_at IS NULL",
 		 1, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
+/* --- pause and resume ------------------------------------------------------------ */
+
+/* The cluster's jobs waiting in its queue. */
+#define QUEUED_COUNT(c) \
+	"(SELECT count(*) FROM jobs q WHERE q.cluster_id = " c ".id AND q.status = 'queued')"
+
+/*
+ * $1 tenant, $2 name, $3 actor, $4 reason.  c is the cluster row as
+ * locked, its newest version (a resume holds the same lock).  u records
+ * the pause unless there is one already; a is the job in progress, which
+ * gets a 'pause_requested' event: it stops at its next safe boundary (the
+ * transition that reaches it reads the pause: storage/jobrun.c).
+ */
+#define PAUSE_SQL                                                                                 \
+	"WITH c AS (SELECT * FROM clusters WHERE tenant_id = $1 AND name = $2"                    \
+	"  AND deleted_at IS NULL FOR UPDATE),"                                                   \
+	" u AS (UPDATE clusters k SET paused_at = now(), paused_by = $3, paused_reason = $4,"     \
+	"  updated_at = now() FROM c WHERE k.id = c.id AND c.paused_at IS NULL RETURNING k.*),"   \
+	" a AS (SELECT j.* FROM jobs j, c WHERE j.cluster_id = c.id"                              \
+	"  AND j.status IN ('running', 'waiting', 'cancelling', 'paused')"                        \
+	"  ORDER BY j.queue_seq LIMIT 1),"                                                        \
+	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt," \
+	"  actor, detail, reason)"                                                                \
+	"  SELECT a.id, a.state, a.state, 'pause_requested', a.status, a.attempt, $3,"            \
+	"   CASE WHEN a.ending IS NOT NULL THEN format('pause of cluster %s requested: %s;"       \
+	" the job is undoing its changes and runs that to its end', u.name, $4::text)"            \
+	"   ELSE format('pause of cluster %s requested: %s; the job stops at its next safe"       \
+	" boundary', u.name, $4::text) END"                                                       \
+	"  , $4 FROM a, u RETURNING id),"                                                         \
+	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                        \
+	"  SELECT $3, 'cluster.pause', u.tenant_id, jsonb_build_object('cluster', u.name,"        \
+	"   'reason', $4::text, 'job', (SELECT a.id FROM a)) FROM u RETURNING id)"                \
+	" SELECT jsonb_build_object('cluster', c.name, 'tenant', c.tenant_id,"                    \
+	"  'changed', EXISTS (SELECT 1 FROM u),"                                                  \
+	"  'paused', coalesce((SELECT " CLUSTER_PAUSE("x") " FROM u x), " CLUSTER_PAUSE(          \
+		"c") "),"                                                                         \
+		     "  'job', (SELECT " JOB_BRIEF(                                               \
+			     "a") " || jsonb_build_object('ending', a.ending) FROM a),"           \
+				  "  'queued', " QUEUED_COUNT(                                    \
+					  "c") ", 'audit_id', (SELECT max(id) FROM au))"          \
+					       " FROM c"
+
+void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *name,
+			   const char *actor, const char *reason, storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant, name, actor, reason};
+
+	db_query(db, PAUSE_SQL, 4, p, cluster_cb, cluster_ctx_new(cb, arg));
+}
+
+/*
+ * $1 tenant, $2 name, $3 actor, $4 reason.  u lifts the pause; r wakes the
+ * paused job (status 'waiting', due now, its state's clock reset by the
+ * claim, so that the time paused never counts against the state's
+ * deadline); a is a job still on its way to a boundary, which then simply
+ * goes on.  n wakes the workers.  A job that a transition pauses while
+ * this waits for the cluster's lock is woken by the claim instead
+ * (storage/jobrun.c, rz).
+ */
+#define RESUME_SQL                                                                                 \
+	"WITH c AS (SELECT * FROM clusters WHERE tenant_id = $1 AND name = $2"                     \
+	"  AND deleted_at IS NULL FOR UPDATE),"                                                    \
+	" u AS (UPDATE clusters k SET paused_at = NULL, paused_by = NULL, paused_reason = NULL,"   \
+	"  updated_at = now() FROM c WHERE k.id = c.id AND c.paused_at IS NOT NULL"                \
+	"  RETURNING k.id, k.tenant_id, k.name),"                                                  \
+	" r AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(),"                        \
+	"  state_entered_at = NULL, observation = NULL, version = j.version + 1,"                  \
+	"  updated_at = now() FROM u WHERE j.cluster_id = u.id AND j.status = 'paused'"            \
+	"  RETURNING j.*),"                                                                        \
+	" a AS (SELECT j.* FROM jobs j, u WHERE j.cluster_id = u.id"                               \
+	"  AND j.status IN ('running', 'waiting', 'cancelling') ORDER BY j.queue_seq LIMIT 1),"    \
+	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt,"  \
+	"  actor, detail, reason)"                                                                 \
+	"  SELECT x.id, x.state, x.state, 'resumed', x.status, x.attempt, $3,"                     \
+	"   format('cluster %s resumed: %s; the job goes on from %s', u.name, $4::text, x.state)," \
+	"   $4 FROM (SELECT id, state, status, attempt FROM r UNION ALL"                           \
+	"    SELECT id, state, status, attempt FROM a) x, u RETURNING id),"                        \
+	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                         \
+	"  SELECT $3, 'cluster.resume', u.tenant_id, jsonb_build_object('cluster', u.name,"        \
+	"   'reason', $4::text, 'job', coalesce((SELECT max(r.id) FROM r), (SELECT a.id FROM a)))" \
+	"  FROM u RETURNING id),"                                                                  \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u)"                           \
+	" SELECT jsonb_build_object('cluster', c.name, 'tenant', c.tenant_id,"                     \
+	"  'changed', EXISTS (SELECT 1 FROM u), 'paused', NULL::jsonb,"                            \
+	"  'job', coalesce((SELECT " JOB_BRIEF(                                                    \
+		"r") " FROM r LIMIT 1),"                                                           \
+		     "   (SELECT " JOB_BRIEF(                                                      \
+			     "a") " FROM a)),"                                                     \
+				  "  'queued', " QUEUED_COUNT(                                     \
+					  "c") ", 'audit_id', (SELECT max(id) FROM au),"           \
+					       "  'notified', (SELECT count(*) FROM n))"           \
+					       " FROM c"
+
+void storage_cluster_resume(struct db_pool *db, const char *tenant, const char *name,
+			    const char *actor, const char *reason, storage_cluster_cb cb, void *arg)
+{
+	const char *p[] = {tenant, name, actor, reason};
+
+	db_query(db, RESUME_SQL, 4, p, cluster_cb, cluster_ctx_new(cb, arg));
 }

@@ -13,6 +13,7 @@
  *    "spec": {...}, "observed": {...},
  *    "created_by": "...", "created_at": "...", "updated_at": "...",
  *    "health": {...} | null (the health sweep's last observation: storage/health.h),
+ *    "paused": {"reason", "by", "at"} | null (storage_cluster_pause()),
  *    "active_job": {"id": 42, "kind": "scale", "status": "running",
  *                   "state": "wait_green"} | null,
  *    "recent_jobs": [{"id", "kind", "status", "state", "created_at"}, ...],
@@ -92,6 +93,30 @@ void storage_cluster_create_check(struct db_pool *db, const char *tenant, const 
 				  const char *ns_default, storage_cluster_cb cb, void *arg);
 void storage_cluster_get(struct db_pool *db, const char *tenant, const char *name,
 			 storage_cluster_cb cb, void *arg);
+
+/*
+ * Pause the live cluster called name (NULL: no such cluster): in one
+ * statement, record the pause (who, why, when) unless it is paused
+ * already, give the job in progress a 'pause_requested' event (it stops
+ * at its next safe boundary, storage/jobrun.h), and write an audit_log
+ * row.  From then on its queued jobs wait.  The answer:
+ *   {"cluster", "tenant", "changed": false when it was paused already,
+ *    "paused": {"reason", "by", "at"} (the pause in force),
+ *    "job": {"id", "kind", "status", "state", "ending"} | null (in progress),
+ *    "queued": jobs waiting behind it, "audit_id"}
+ */
+void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *name,
+			   const char *actor, const char *reason, storage_cluster_cb cb, void *arg);
+/*
+ * Resume it: lift the pause ("changed": false when there was none), wake
+ * its paused job (status 'waiting', due now; it goes on from the state
+ * where it stopped), a 'resumed' event on that job (or on the job still
+ * on its way to a boundary), an audit_log row, and the workers woken.
+ * The answer as for a pause, "paused" null and "job" the job resumed.
+ */
+void storage_cluster_resume(struct db_pool *db, const char *tenant, const char *name,
+			    const char *actor, const char *reason, storage_cluster_cb cb,
+			    void *arg);
 
 /* {"clusters": [...]}: the tenant's live clusters by name, without recent_jobs;
  * with tenant NULL, every tenant's, by tenant and name. */

@@ -93,10 +93,12 @@ static const char NEXT_WAKE_SQL[] =
 	"  AND j.kind = ANY($2::text[])"
 	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
 	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster AND p.id <> j.id"
-	"   AND p.status IN ('running', 'waiting', 'cancelling')))"
+	"   AND p.status IN ('running', 'waiting', 'cancelling', 'paused')))"
 	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
 	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
-	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))";
+	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
+	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM clusters k"
+	"   WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))";
 
 static void next_wake_done(struct call *c, PGresult *res, const struct db_error *err)
 {
@@ -178,33 +180,57 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * now(), and the history must not make a job seem to start before its
  * predecessor with the same cluster key had finished.
  *
- * The answer: 'w' rows, each a transition committed (id, cancel_requested
- * and, in the last column, whether n ran), then 'c' rows, each a claimed
+ * pz finds the jobs of the batch that reach a safe boundary (t.pause) of a
+ * paused cluster: u stops them there, unless a cancel was requested
+ * meanwhile (the cancel goes first) ('paused', lease given back, the
+ * pause's reason as observation) and e adds a 'paused' event after the
+ * transition's own.  It reads the cluster row FOR SHARE: a resume holds it
+ * FOR UPDATE, so a job is never paused by a pause that a committed resume
+ * has lifted.  rz, in a statement that claims, wakes any paused job whose
+ * cluster is no longer paused all the same (a resume whose snapshot missed
+ * a pause written meanwhile): it is claimed by the next claim, which n
+ * wakes.
+ *
+ * The answer: 'w' rows, each a transition committed (id, status,
+ * cancel_requested and, in the last column, whether n ran), then 'c' rows, each a claimed
  * job (the columns of struct jobrun_claimed, in claimed_row()'s order).
  */
 static const char TRANSITION_SQL[] =
 	"WITH t AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS x("
 	"  id bigint, epoch bigint, version bigint, status text, state text, attempt integer,"
 	"  context jsonb, error text, observation text, failed_state text, ending text,"
-	"  delay_ms bigint, release boolean, entered boolean, ev_from text, ev_outcome text,"
-	"  ev_attempt integer, ev_detail text, ev_started_us bigint, ev_duration_ms bigint)),"
+	"  delay_ms bigint, release boolean, entered boolean, pause boolean, ev_from text,"
+	"  ev_outcome text, ev_attempt integer, ev_detail text, ev_started_us bigint,"
+	"  ev_duration_ms bigint)),"
+	" pz AS (SELECT t.id, k.paused_by, k.paused_reason FROM t JOIN jobs j ON j.id = t.id"
+	"  JOIN clusters k ON k.id = j.cluster_id"
+	"  WHERE t.pause AND k.paused_at IS NOT NULL FOR SHARE OF k),"
 	" u AS (UPDATE jobs j SET"
-	"  status = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
+	"  status = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested THEN 'paused'"
+	"           WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN 'cancelling' ELSE t.status END,"
 	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
-	"  observation = t.observation, failed_state = t.failed_state, ending = t.ending,"
+	"  observation = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested"
+	"           THEN format('paused before %s, as %s asked: %s', t.state, pz.paused_by,"
+	"           pz.paused_reason) ELSE t.observation END,"
+	"  failed_state = t.failed_state, ending = t.ending,"
 	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
 	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
-	"  lease_owner = CASE WHEN t.release THEN NULL ELSE j.lease_owner END,"
-	"  lease_expires_at = CASE WHEN t.release THEN NULL"
+	"  lease_owner = CASE WHEN t.release OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
+	"           THEN NULL ELSE j.lease_owner END,"
+	"  lease_expires_at = CASE WHEN t.release"
+	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
 	"           ELSE now() + $3 * interval '1 second' END,"
 	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
 	"  version = j.version + 1, updated_at = now()"
-	"  FROM t WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
+	"  FROM t LEFT JOIN pz ON pz.id = t.id"
+	"  WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
 	"   AND j.version = t.version"
-	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms),"
-	" done_before AS (SELECT j.id, j.cancel_requested FROM jobs j JOIN t ON j.id = t.id"
+	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms,"
+	"   j.status = 'paused' AS paused, pz.paused_by, pz.paused_reason),"
+	" done_before AS (SELECT j.id, j.status, j.cancel_requested"
+	"  FROM jobs j JOIN t ON j.id = t.id"
 	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
 	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
 	" rep AS (SELECT t.id AS job_id, l.id AS ev_id FROM t JOIN u ON u.id = t.id"
@@ -217,12 +243,20 @@ static const char TRANSITION_SQL[] =
 	" ru AS (UPDATE job_events x SET polls = x.polls + 1, last_at = now()"
 	"  FROM rep WHERE x.id = rep.ev_id RETURNING x.id),"
 	" e AS (INSERT INTO job_events (job_id, started_at, from_state, to_state, outcome, status,"
-	"  attempt, actor, worker, detail, duration_ms)"
-	"  SELECT t.id, to_timestamp(t.ev_started_us / 1000000.0), t.ev_from, t.state, "
-	"t.ev_outcome,"
-	"   u.status, t.ev_attempt, 'engine', $1, t.ev_detail, t.ev_duration_ms"
-	"  FROM t JOIN u ON u.id = t.id"
-	"  WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id) ORDER BY t.id),"
+	"  attempt, actor, worker, detail, duration_ms, reason)"
+	"  SELECT x.job_id, x.started_at, x.from_state, x.to_state, x.outcome, x.status,"
+	"   x.attempt, 'engine', $1, x.detail, x.duration_ms, x.reason FROM ("
+	"   SELECT t.id AS job_id, to_timestamp(t.ev_started_us / 1000000.0) AS started_at,"
+	"    t.ev_from AS from_state, t.state AS to_state, t.ev_outcome AS outcome,"
+	"    CASE WHEN u.paused THEN t.status ELSE u.status END AS status,"
+	"    t.ev_attempt AS attempt, t.ev_detail AS detail, t.ev_duration_ms AS duration_ms,"
+	"    NULL::text AS reason, 0 AS ord"
+	"   FROM t JOIN u ON u.id = t.id"
+	"   WHERE NOT EXISTS (SELECT 1 FROM rep WHERE rep.job_id = t.id)"
+	"   UNION ALL SELECT t.id, now(), t.state, t.state, 'paused', 'paused', 1,"
+	"    format('paused at a safe boundary, before %s, as %s asked: %s; resume goes on"
+	" from there', t.state, u.paused_by, u.paused_reason), 0, u.paused_reason, 1"
+	"   FROM t JOIN u ON u.id = t.id WHERE u.paused) x ORDER BY x.job_id, x.ord),"
 	" cl AS (UPDATE clusters c SET"
 	"  observed = CASE WHEN f.fin THEN t.context->'observed' ELSE c.observed END,"
 	"  updated_at = now(),"
@@ -236,9 +270,15 @@ static const char TRANSITION_SQL[] =
 	"   AND t.context ? 'observed' AS fin) f"
 	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL))"
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
+	" rz AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(), state_entered_at = "
+	"NULL,"
+	"  observation = NULL, version = j.version + 1, updated_at = now()"
+	"  FROM clusters k WHERE j.status = 'paused' AND k.id = j.cluster_id"
+	"   AND k.paused_at IS NULL AND j.kind = ANY($4::text[]) AND $5::int > 0"
+	"   AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id) RETURNING j.id),"
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') WHERE EXISTS (SELECT 1 FROM u"
 	"  WHERE u.status IN ('succeeded', 'failed', 'cancelled', 'cancelling')"
-	"   OR (u.release AND u.delay_ms = 0))),"
+	"   OR (u.release AND u.delay_ms = 0)) OR EXISTS (SELECT 1 FROM rz)),"
 	" c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j"
 	"  WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"   AND j.next_run_at <= now()"
@@ -247,10 +287,12 @@ static const char TRANSITION_SQL[] =
 	"   AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id)"
 	"   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id"
 	"    AND p.cluster = j.cluster AND p.id <> j.id"
-	"    AND p.status IN ('running', 'waiting', 'cancelling'))"
+	"    AND p.status IN ('running', 'waiting', 'cancelling', 'paused'))"
 	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
 	"    WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
 	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
+	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM clusters k"
+	"    WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))"
 	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $5 FOR UPDATE OF j SKIP LOCKED),"
 	" cl_u AS (UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
 	"  lease_expires_at = now() + $3 * interval '1 second',"
@@ -266,10 +308,10 @@ static const char TRANSITION_SQL[] =
 	"   (SELECT k.namespace FROM clusters k WHERE k.id = j.cluster_id) AS namespace,"
 	"   (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id) AS es_security)"
 	" SELECT 'c', cl_u.*, 0::bigint FROM cl_u"
-	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
-	"  NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL, NULL,"
+	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, u.status, NULL, NULL,"
+	"  NULL, NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL, NULL,"
 	"  (SELECT count(*) FROM n) FROM u"
-	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, status, NULL, NULL, NULL,"
 	"  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, NULL, 0"
 	"  FROM done_before";
 
@@ -324,6 +366,7 @@ static json_t *transition_json(const struct jobrun_transition *t)
 	json_object_set_new(o, "delay_ms", json_integer(t->delay_ms));
 	json_object_set_new(o, "release", json_boolean(t->release));
 	json_object_set_new(o, "entered", json_boolean(t->entered));
+	json_object_set_new(o, "pause", json_boolean(t->pause));
 	json_object_set_new(o, "ev_from", str_or_null(t->ev_from));
 	json_object_set_new(o, "ev_outcome", json_string(t->ev_outcome));
 	json_object_set_new(o, "ev_attempt", json_integer(t->ev_attempt));
@@ -354,6 +397,7 @@ static void write_done(struct call *c, PGresult *res, const struct db_error *err
 		if (!parse_int64(PQgetvalue(res, i, 1), 1, INT64_MAX, &w->id))
 			w->id = 0;
 		w->cancel_requested = is_true(res, i, 16);
+		w->paused = strcmp(PQgetvalue(res, i, 8), "paused") == 0;
 	}
 	if (!c->claim_only)
 		c->cb.write(c->arg, NULL, written, nw, claimed, nc);
@@ -538,13 +582,13 @@ void storage_jobrun_heartbeat(struct db_pool *db, const char *owner, int lease_s
 /* $1 the deadlines, {"kind": {"state": ms}}. */
 static const char GAUGES_SQL[] =
 	"SELECT kind, status, count(*),"
-	" count(*) FILTER (WHERE next_run_at <= now()"
+	" count(*) FILTER (WHERE next_run_at <= now() AND status <> 'paused'"
 	"  AND (lease_owner IS NULL OR lease_expires_at < now())),"
 	" coalesce(extract(epoch FROM now() - min(next_run_at) FILTER (WHERE next_run_at <= now()"
-	"  AND (lease_owner IS NULL OR lease_expires_at < now()))), 0),"
-	" count(*) FILTER (WHERE state_entered_at"
+	"  AND status <> 'paused' AND (lease_owner IS NULL OR lease_expires_at < now()))), 0),"
+	" count(*) FILTER (WHERE status <> 'paused' AND state_entered_at"
 	"  + ($1::jsonb -> kind ->> state)::float8 * interval '1 millisecond' < now())"
-	" FROM jobs WHERE status IN ('queued', 'running', 'waiting', 'cancelling')"
+	" FROM jobs WHERE status IN ('queued', 'running', 'waiting', 'cancelling', 'paused')"
 	" GROUP BY kind, status";
 
 static void gauges_done(struct call *c, PGresult *res, const struct db_error *err)

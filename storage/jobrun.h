@@ -102,6 +102,14 @@ struct jobrun_transition {
 	int64_t delay_ms;					 /* the next run time, from now */
 	bool release; /* give the lease back (else it is extended by lease_s) */
 	bool entered; /* a new state starts: its clock restarts */
+	/*
+	 * The new state is a safe boundary: if the job's cluster is paused
+	 * (clusters.paused_at) when this is written, and no cancel is
+	 * requested, the job stops there instead: status 'paused', lease
+	 * given back, observation the pause's reason, and a 'paused' event
+	 * after the transition's own.  Nothing runs it until a resume.
+	 */
+	bool pause;
 	/* the event */
 	const char *ev_from; /* the state left; NULL: none */
 	const char *ev_outcome;
@@ -114,6 +122,7 @@ struct jobrun_transition {
 struct jobrun_committed {
 	int64_t id; /* 0 if the answer does not parse */
 	bool cancel_requested;
+	bool paused; /* the job stopped at this boundary: its cluster is paused */
 };
 
 /*

@@ -331,8 +331,9 @@ void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, stor
  * statement's snapshot might not be.
  *
  * A queued job that no worker has touched is cancelled at once.  A waiting
- * job holds no lease: it becomes 'cancelling' and runnable now, so a worker
- * picks it up and runs the cleanup.  A running job only gets the flag: its
+ * or paused job holds no lease: it becomes 'cancelling' and runnable now,
+ * so a worker picks it up and runs the cleanup (a paused cluster's
+ * cleanup runs: the pause holds back the work, never its undoing).  A running job only gets the flag: its
  * worker sees it when it commits the state it is in.
  */
 #define CANCEL_SQL                                                                                \
@@ -341,15 +342,17 @@ void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, stor
 	" u AS (UPDATE jobs j SET cancel_requested = true,"                                       \
 	"  status = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"                  \
 	"                 AND cur.started_at IS NULL THEN 'cancelled'"                            \
-	"             WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL THEN 'cancelling'"  \
+	"             WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS NULL"       \
+	"              THEN 'cancelling'"                                                         \
 	"             ELSE j.status END,"                                                         \
 	"  finished_at = CASE WHEN cur.status = 'queued' AND cur.lease_owner IS NULL"             \
 	"                 AND cur.started_at IS NULL THEN now() ELSE j.finished_at END,"          \
-	"  next_run_at = CASE WHEN cur.status = 'waiting' AND cur.lease_owner IS NULL"            \
+	"  next_run_at = CASE WHEN cur.status IN ('waiting', 'paused') AND cur.lease_owner IS "   \
+	"NULL"                                                                                    \
 	"                 THEN now() ELSE j.next_run_at END,"                                     \
 	"  updated_at = now()"                                                                    \
 	"  FROM cur WHERE j.id = cur.id AND NOT cur.cancel_requested"                             \
-	"   AND cur.status IN ('queued', 'running', 'waiting')"                                   \
+	"   AND cur.status IN ('queued', 'running', 'waiting', 'paused')"                         \
 	"  RETURNING j.*),"                                                                       \
 	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status, attempt," \
 	"  actor, detail, reason)"                                                                \
@@ -574,7 +577,7 @@ void storage_job_preview_facts(struct db_pool *db, const char *tenant, const cha
 		 " 'active', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id,"
 		 "   'kind', a.kind, 'status', a.status, 'state', a.state) ORDER BY a.id),"
 		 "   '[]'::jsonb) FROM jobs a WHERE a.tenant_id = $1 AND a.cluster = $2"
-		 "   AND a.status IN ('queued', 'running', 'waiting', 'cancelling')),"
+		 "   AND a.status IN ('queued', 'running', 'waiting', 'cancelling', 'paused')),"
 		 " 'history', (SELECT jsonb_build_object('jobs', count(*), 'median_seconds',"
 		 "   percentile_cont(0.5) WITHIN GROUP (ORDER BY s.seconds))"
 		 "   FROM (SELECT extract(epoch FROM h.finished_at - h.started_at) AS seconds"

@@ -6,7 +6,7 @@
 import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {healthChart} from './chart.js';
-import {operatePanel, busyNote} from './operate.js';
+import {operatePanel, busyNote, pausePanel} from './operate.js';
 import {statusBadge, timeAgo, timeExact} from './format.js';
 import {JobTable} from './jobs.js';
 import {jobHref, clusterHref} from './links.js';
@@ -190,6 +190,8 @@ function drawCluster(el, c) {
 			['Health', healthFacts(c)],
 			['Endpoint', h('code', {id: 'cluster-endpoint'}, endpointText(observed.endpoint))],
 			['Kibana', kibanaLink(c)],
+			['Paused', c.paused ? h('span', {id: 'cluster-paused'},
+				`since ${c.paused.at} by ${c.paused.by}: ${c.paused.reason}`) : ''],
 			['Active job', activeJob(c.active_job)],
 			['Created by', c.created_by],
 			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],
@@ -312,10 +314,12 @@ export function clusterPage(main, name, app) {
 				}
 			}
 			const active = c.active_job;
-			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id, repoPlugins]);
+			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id, repoPlugins,
+				c.paused]);
 			if (opSig !== operateSig) {
 				operateSig = opSig;
-				replace(operate, active ? busyNote(active) : null, operatePanel(c, pods, repoPlugins || []));
+				replace(operate, active ? busyNote(active) : null, pausePanel(c, load),
+					operatePanel(c, pods, repoPlugins || []));
 			}
 		}
 		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;

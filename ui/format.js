@@ -2,8 +2,8 @@
 
 import {h} from './dom.js';
 
-export const STATUSES = ['queued', 'running', 'waiting', 'cancelling', 'succeeded', 'failed', 'cancelled'];
-export const ACTIVE = new Set(['queued', 'running', 'waiting', 'cancelling']);
+export const STATUSES = ['queued', 'running', 'waiting', 'cancelling', 'paused', 'succeeded', 'failed', 'cancelled'];
+export const ACTIVE = new Set(['queued', 'running', 'waiting', 'cancelling', 'paused']);
 
 // The symbols repeat what the text says, for a quick look; screen readers
 // skip them.
@@ -12,6 +12,7 @@ const STATUS_ICON = {
 	running: '▶',
 	waiting: '⏸',
 	cancelling: '■',
+	paused: '‖',
 	succeeded: '✓',
 	failed: '✗',
 	cancelled: '■',

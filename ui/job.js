@@ -12,7 +12,7 @@ import {clusterHref} from './links.js';
 import {poller} from './poll.js';
 
 const REPLAYABLE = new Set(['failed', 'cancelled']);
-const CANCELLABLE = new Set(['queued', 'running', 'waiting']);
+const CANCELLABLE = new Set(['queued', 'running', 'waiting', 'paused']);
 
 // Workflow tables by kind; they change only with a new esaasd.
 const workflows = new Map();
@@ -75,6 +75,9 @@ function drawSummary(el, job) {
 		['Run time', runtime(job)],
 		['Next run', job.status === 'waiting' && job.next_run_at ? timeAgo(job.next_run_at) : ''],
 		['Worker', job.lease_owner],
+		// A paused job's observation is its pause: where it stopped, who paused it and why.
+		['Paused', job.status === 'paused' ?
+			h('span', {id: 'job-paused'}, job.observation || 'its cluster is paused') : ''],
 		['Cancel requested', job.cancel_requested && ACTIVE.has(job.status) ?
 			'yes: the job stops at its next state boundary' : ''],
 		['Idempotency key', job.idempotency_key],
@@ -96,7 +99,7 @@ function drawError(el, job) {
 		body.push(h('p', {class: 'observation-label'}, 'Last observed:'),
 			h('pre', {class: 'observation-text', id: 'job-observation'}, job.observation));
 	}
-	el.querySelector('h2').textContent = job.error ? 'Error' : 'Waiting on';
+	el.querySelector('h2').textContent = job.error ? 'Error' : job.status === 'paused' ? 'Paused' : 'Waiting on';
 	el.classList.toggle('panel-error', Boolean(job.error));
 	replace(el.querySelector('.panel-body'), body);
 	el.hidden = body.length === 0;

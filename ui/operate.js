@@ -1,6 +1,6 @@
-// Operating a cluster from its page: scale a role, restart every node, a
-// role or one node, install or remove a plugin, change settings, Kibana,
-// and delete it (typing its name to confirm).  Every action is one
+// Operating a cluster from its page: pause or resume it, scale a role,
+// restart every node, a role or one node, install or remove a plugin,
+// change settings, Kibana, and delete it (typing its name to confirm).  Every action is one
 // request to the cluster's API; the job it starts opens at once, on its
 // own page.  The panel is offered only to roles that may operate (GET
 // /api/v1/me: may.operate), so that no button ends in 403.
@@ -166,4 +166,44 @@ export function operatePanel(c, nodes, plugins) {
 export function busyNote(job) {
 	return h('p', {class: 'hint', id: 'operate-busy'}, `Job #${job.id} (${job.kind}) is ${job.status}: `,
 		h('a', {href: jobHref(job.id)}, 'follow it'), '. Further actions wait for it to end.');
+}
+
+// Pause or resume cluster c, with a reason.  A pause answers where the job
+// in progress stops (its next safe boundary) or that none is; the page
+// shows the answer and reloads (reload) to show the pause.
+export function pausePanel(c, reload) {
+	const paused = Boolean(c.paused);
+	const op = paused ? 'resume' : 'pause';
+	const reason = field(`${op}-reason`, 'Reason', h('input', {type: 'text', autocomplete: 'off'}),
+		paused ? 'Why the cluster may go on.' :
+			'Why: the job in progress stops at its next safe boundary, queued jobs wait.');
+	const formError = h('p', {id: `${op}-problem`, class: 'form-error', role: 'alert', hidden: true});
+	const done = h('p', {id: `${op}-done`, class: 'hint', hidden: true});
+	const submit = h('button', {type: 'submit', id: `${op}-submit`}, paused ? 'Resume' : 'Pause');
+	const form = h('form', {id: `${op}-form`, class: 'action', novalidate: true, 'aria-labelledby': `${op}-h`},
+		h('h3', {id: `${op}-h`}, paused ? 'Resume the cluster' : 'Pause the cluster'), formError, reason.el,
+		h('div', {class: 'buttons'}, submit), done);
+	form.addEventListener('submit', async (e) => {
+		e.preventDefault();
+		clearRefusal({reason}, formError);
+		const text = reason.control.value.trim();
+		if (!text) {
+			showRefusal(reason, formError, fieldError('reason', 'Say why: the audit log records it.'));
+			return;
+		}
+		submit.disabled = true;
+		try {
+			const answer = await request('POST', paths.clusterOp(c.name, op), {reason: text});
+			done.textContent = answer && answer.message ? answer.message : `Cluster ${c.name}: ${op} accepted.`;
+			done.hidden = false;
+			announce(done.textContent);
+			Promise.resolve(reload()).catch(() => {});
+		} catch (err) {
+			showRefusal(err.field ? reason : null, formError,
+				err instanceof ApiError ? err : {message: String(err.message || err)});
+			submit.disabled = false;
+		}
+	});
+	return h('section', {class: 'panel operate', id: 'pause', 'aria-labelledby': 'pause-h'},
+		h('h2', {id: 'pause-h'}, paused ? 'Paused' : 'Pause'), form);
 }

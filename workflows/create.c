@@ -17,6 +17,10 @@
  * Each apply is server-side apply, so any state can run again; each wait
  * has a deadline and says what it last saw ("2 of 7 pods ready; es-data-2
  * Pending: 0/4 nodes are available: ...").
+ *
+ * A create changes no setting it must undo, so every step but the first
+ * is a safe boundary for a pause (pause_safe): the cluster waits, half
+ * built, with nothing held, and goes on from the next step on resume.
  */
 #include "workflows/workflows.h"
 #include "workflows/request.h"
@@ -32,42 +36,43 @@ static const struct wf_state create_states[] = {
 	{.name = "apply_namespace", .run = state_apply_namespace, .deadline_s = 120,
 	 .next = "apply_quota", .replay_safe = true},
 	{.name = "apply_quota", .run = state_apply_quota, .deadline_s = 120,
-	 .next = "apply_network", .replay_safe = true},
+	 .next = "apply_network", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_network", .run = state_apply_network, .deadline_s = 120,
-	 .next = "apply_security", .replay_safe = true},
+	 .next = "apply_security", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_security", .run = state_apply_security, .deadline_s = 120,
-	 .next = "apply_config", .replay_safe = true},
+	 .next = "apply_config", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
-	 .next = "apply_services", .replay_safe = true},
+	 .next = "apply_services", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_services", .run = state_apply_services, .deadline_s = 120,
-	 .next = "apply_volumes", .replay_safe = true},
+	 .next = "apply_volumes", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_volumes", .run = state_apply_volumes, .deadline_s = 120,
-	 .next = "apply_masters", .replay_safe = true},
+	 .next = "apply_masters", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_masters", .run = state_apply_masters, .deadline_s = 120,
-	 .next = "wait_masters_formed", .replay_safe = true},
+	 .next = "wait_masters_formed", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_masters_formed", .run = state_wait_masters_formed, .deadline_s = 600,
-	 .next = "apply_config_formed", .replay_safe = true},
+	 .next = "apply_config_formed", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_config_formed", .run = state_apply_config, .deadline_s = 120,
-	 .next = "apply_data", .replay_safe = true},
+	 .next = "apply_data", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_data", .run = state_apply_data, .deadline_s = 120,
-	 .next = "apply_clients", .replay_safe = true},
+	 .next = "apply_clients", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_clients", .run = state_apply_clients, .deadline_s = 120,
-	 .next = "wait_pods_ready", .replay_safe = true},
+	 .next = "wait_pods_ready", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_pods_ready", .run = state_wait_pods_ready, .deadline_s = 900,
-	 .next = "wait_joined", .replay_safe = true},
+	 .next = "wait_joined", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_joined", .run = state_wait_joined, .deadline_s = 600,
-	 .next = "wait_green", .replay_safe = true},
+	 .next = "wait_green", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
-	 .next = "set_kibana_password", .replay_safe = true},
+	 .next = "set_kibana_password", .replay_safe = true, .pause_safe = true},
 	{.name = "set_kibana_password", .run = state_set_kibana_password, .deadline_s = 120,
-	 .next = "apply_pdbs", .replay_safe = true},
+	 .next = "apply_pdbs", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_pdbs", .run = state_apply_pdbs, .deadline_s = 120,
-	 .next = "apply_kibana", .replay_safe = true},
+	 .next = "apply_kibana", .replay_safe = true, .pause_safe = true},
 	{.name = "apply_kibana", .run = state_apply_kibana, .deadline_s = 120,
-	 .next = "wait_kibana", .replay_safe = true},
+	 .next = "wait_kibana", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_kibana", .run = state_wait_kibana, .deadline_s = 600,
-	 .next = "record_ready", .replay_safe = true},
-	{.name = "record_ready", .run = state_record_ready, .deadline_s = 60, .replay_safe = true},
+	 .next = "record_ready", .replay_safe = true, .pause_safe = true},
+	{.name = "record_ready", .run = state_record_ready, .deadline_s = 60, .replay_safe = true,
+	 .pause_safe = true},
 };
 /* clang-format on */
 

@@ -11,7 +11,9 @@
  * restart_check only.  The states after the check need the health seen
  * just before and the pause the cleanup has lifted, and restart_wait_green
  * counts the pod as restarted: entered directly they could restart a pod
- * unsafely, or count one that never restarted.  Through restart_next a pod
+ * unsafely, or count one that never restarted.  A pause stops it on its
+ * way into restart_next only: between two pods, allocation back and the
+ * cluster green again, or before the first.  Through restart_next a pod
  * already replaced is found gone (its uid no longer matches), not deleted
  * twice.
  */
@@ -26,7 +28,7 @@
 	{.name = "restart_plan", .run = state_restart_plan, .deadline_s = 60,                      \
 	 .next = "restart_next", .replay_safe = true},                                             \
 	{.name = "restart_next", .run = state_restart_next, .deadline_s = 120,                     \
-	 .next = "restart_check", .replay_safe = true,                                             \
+	 .next = "restart_check", .replay_safe = true, .pause_safe = true,                         \
 	 WF_BRANCHES([RESTART_NEXT_NONE_LEFT] = {"none left", "restore_allocation"})},             \
 	{.name = "restart_check", .run = state_restart_check, .deadline_s = 1800,                  \
 	 .next = "restart_pause", .replay_safe = true},                                            \

@@ -40,6 +40,12 @@
  * What a scale changes in the cluster's settings (allocation exclusion,
  * voting exclusions) is recorded in the context before it is set, and the
  * cleanup chain undoes it on failure or cancel.
+ *
+ * A pause stops a scale only where a step has settled and nothing is held
+ * (pause_safe): on its way into a masters path's "next" (each master
+ * joined or gone, its quorum or voting exclusion settled) and into the
+ * last wait_green (exclusion cleared, pods ready).  A data scale-down
+ * never pauses while its nodes are excluded or draining.
  */
 #include "workflows/workflows.h"
 #include "common/json.h"
@@ -115,7 +121,7 @@ static const struct wf_state scale_states[] = {
 	 .next = "zen1_grow_volumes", .replay_safe = true},
 	{.name = "zen1_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "zen1_grow_next", .replay_safe = true},
-	{.name = "zen1_grow_next", .run = state_masters_next, .deadline_s = 60,
+	{.name = "zen1_grow_next", .run = state_masters_next, .deadline_s = 60, .pause_safe = true,
 	 .next = "zen1_grow_scale",
 	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "wait_green"})},
 	{.name = "zen1_grow_scale", .run = state_scale_workload, .deadline_s = 120,
@@ -128,7 +134,7 @@ static const struct wf_state scale_states[] = {
 	/* masters, zen1, shrinking: the quorum falls, then a master goes */
 	{.name = "zen1_shrink_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen1_shrink_next", .replay_safe = true},
-	{.name = "zen1_shrink_next", .run = state_masters_next, .deadline_s = 60,
+	{.name = "zen1_shrink_next", .run = state_masters_next, .deadline_s = 60, .pause_safe = true,
 	 .next = "zen1_shrink_quorum",
 	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "zen1_shrink_quota"})},
 	{.name = "zen1_shrink_quorum", .run = state_masters_quorum, .deadline_s = 120,
@@ -146,7 +152,7 @@ static const struct wf_state scale_states[] = {
 	 .next = "zen2_grow_volumes", .replay_safe = true},
 	{.name = "zen2_grow_volumes", .run = state_apply_volumes, .deadline_s = 120,
 	 .next = "zen2_grow_next", .replay_safe = true},
-	{.name = "zen2_grow_next", .run = state_masters_next, .deadline_s = 60,
+	{.name = "zen2_grow_next", .run = state_masters_next, .deadline_s = 60, .pause_safe = true,
 	 .next = "zen2_grow_scale",
 	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "wait_green"})},
 	{.name = "zen2_grow_scale", .run = state_scale_workload, .deadline_s = 120,
@@ -157,7 +163,7 @@ static const struct wf_state scale_states[] = {
 	 * out of _cat/nodes before the exclusion is cleared */
 	{.name = "zen2_shrink_config", .run = state_scale_config, .deadline_s = 120,
 	 .next = "zen2_shrink_next", .replay_safe = true},
-	{.name = "zen2_shrink_next", .run = state_masters_next, .deadline_s = 60,
+	{.name = "zen2_shrink_next", .run = state_masters_next, .deadline_s = 60, .pause_safe = true,
 	 .next = "zen2_shrink_exclude",
 	 WF_BRANCHES([MASTERS_NEXT_NONE_LEFT] = {"none left", "zen2_shrink_quota"})},
 	{.name = "zen2_shrink_exclude", .run = state_voting_exclude, .deadline_s = 120,
@@ -172,7 +178,7 @@ static const struct wf_state scale_states[] = {
 	 .next = "wait_green", .replay_safe = true},
 	/* every path */
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
-	 .next = "record_scaled", .replay_safe = true},
+	 .next = "record_scaled", .replay_safe = true, .pause_safe = true},
 	{.name = "record_scaled", .run = state_record_scaled, .deadline_s = 60,
 	 .replay_safe = true},
 	/* cleanup, after a failure or a cancel: a scale-up whose pods were not

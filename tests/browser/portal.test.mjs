@@ -250,7 +250,8 @@ const scenarios = {
 		check(/Now (green|yellow|red)\./.test(desc), `the chart's description reads "${desc}"`);
 		await page.locator('table.jobs tbody tr').filter({hasText: 'create'}).first().waitFor();
 		await page.locator('#operate').waitFor();
-		for (const name of ['Scale', 'Restart', 'Install the plugin', 'Change the settings', 'Delete the cluster']) {
+		for (const name of ['Pause', 'Scale', 'Restart', 'Install the plugin', 'Change the settings',
+			'Delete the cluster']) {
 			check(await page.getByRole('button', {name, exact: true}).count() === 1, `no button "${name}"`);
 		}
 		await checkLabels(page, '#operate');
@@ -328,6 +329,21 @@ const scenarios = {
 		await settings.fill('cluster.routing.allocation.cluster_concurrent_rebalance = 3');
 		await page.getByRole('button', {name: 'Change the settings'}).click();
 		await jobSucceeds(page, 'config_update');
+
+		// Pause, with a reason, refused without one; the page shows the
+		// pause and offers the resume, which takes the pause away.
+		await openCluster(page);
+		await page.getByRole('button', {name: 'Pause', exact: true}).click();
+		await page.locator('#pause-reason-error').waitFor();
+		await page.getByLabel('Reason', {exact: true}).fill('portal test');
+		await page.getByRole('button', {name: 'Pause', exact: true}).click();
+		await page.locator('#cluster-paused').filter({hasText: 'portal test'}).waitFor();
+		await page.getByRole('button', {name: 'Resume', exact: true}).waitFor();
+		await audit(page, 'paused');
+		await page.getByLabel('Reason', {exact: true}).fill('portal test over');
+		await page.getByRole('button', {name: 'Resume', exact: true}).click();
+		await page.getByRole('button', {name: 'Pause', exact: true}).waitFor();
+		check(await page.locator('#cluster-paused').count() === 0, 'the pause is shown after the resume');
 	},
 
 	// Tenants, quotas, usage and tokens.

@@ -225,6 +225,8 @@ static const struct rule policy[] = {
 	{"DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", MEMBER | ADMIN, ADMIN,
 	 "{\"allow_yellow\": 5}"},
 	{"POST", "/api/v1/clusters/{name}/kibana", MEMBER | ADMIN, ADMIN, "{\"replicas\": \"x\"}"},
+	{"POST", "/api/v1/clusters/{name}/pause", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
+	{"POST", "/api/v1/clusters/{name}/resume", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
 };
 
 /* What one tenant has, for the requests that name it. */

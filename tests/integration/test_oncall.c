@@ -820,14 +820,18 @@ static void test_workflow_graphs(void **state)
 		"{\"kind\": \"test_progress\", \"start\": \"start\", \"cleanup\": \"undo\", "
 		"\"states\": ["
 		"{\"name\": \"start\", \"next\": \"step\", \"branches\": [], \"deadline_s\": 60,"
-		" \"max_attempts\": 0, \"replay_safe\": true, \"cleanup\": false},"
+		" \"max_attempts\": 0, \"replay_safe\": true, \"pause_safe\": false,"
+		" \"cleanup\": false},"
 		"{\"name\": \"step\", \"next\": \"commit\","
 		" \"branches\": [{\"label\": \"more\", \"to\": \"step\"}], \"deadline_s\": 60,"
-		" \"max_attempts\": 0, \"replay_safe\": true, \"cleanup\": false},"
+		" \"max_attempts\": 0, \"replay_safe\": true, \"pause_safe\": false,"
+		" \"cleanup\": false},"
 		"{\"name\": \"commit\", \"next\": null, \"branches\": [], \"deadline_s\": 60,"
-		" \"max_attempts\": 0, \"replay_safe\": false, \"cleanup\": false},"
+		" \"max_attempts\": 0, \"replay_safe\": false, \"pause_safe\": false,"
+		" \"cleanup\": false},"
 		"{\"name\": \"undo\", \"next\": null, \"branches\": [], \"deadline_s\": 60,"
-		" \"max_attempts\": 0, \"replay_safe\": false, \"cleanup\": true}]}",
+		" \"max_attempts\": 0, \"replay_safe\": false, \"pause_safe\": false,"
+		" \"cleanup\": true}]}",
 		0, NULL);
 	assert_non_null(expected);
 	if (!json_equal(expected, r.body))
@@ -850,6 +854,9 @@ static void test_workflow_graphs(void **state)
 		if (cleanup)
 			assert_false(json_is_true(json_object_get(st, "replay_safe")));
 		safe += json_is_true(json_object_get(st, "replay_safe"));
+		/* A pause stops it between two pods only. */
+		assert_int_equal(json_is_true(json_object_get(st, "pause_safe")),
+				 strcmp(jstr(st, "name"), "restart_next") == 0);
 	}
 	assert_true(safe > 0);
 	http_resp_free(&r);

@@ -332,6 +332,76 @@ static void test_registry_rejects_bad_tables(void **st)
 	assert_int_equal(reg.count, 1);
 }
 
+/* --- pause: safe boundaries ------------------------------------------------------- */
+
+static const struct wf_state pause_states[] = {
+	{.name = "a", .run = noop, .deadline_s = 60, .next = "b"},
+	{.name = "b", .run = noop, .deadline_s = 60, .next = "c", .pause_safe = true},
+	{.name = "c", .run = noop, .deadline_s = 60},
+	/* a cleanup state marked safe all the same: a cleanup never pauses */
+	{.name = "undo", .run = noop, .deadline_s = 60, .pause_safe = true},
+};
+static const struct workflow wf_pause = {
+	.kind = "p", .states = pause_states, .nstates = 4, .cleanup = "undo"};
+
+static void test_pause_boundary_only_on_the_way_into_a_safe_state(void **st)
+{
+	struct fsm_job j;
+	struct fsm_step_result r = {0};
+
+	job_at(&j, "a");
+	fsm_apply(&wf_pause, &retry, false, &j, OUT_NEXT, NULL, 0, NULL, &r);
+	assert_string_equal(j.state, "b");
+	assert_true(r.pausable);
+	fsm_result_clear(&r);
+	/* Out of it, into a state that is not safe: no. */
+	fsm_apply(&wf_pause, &retry, false, &j, OUT_NEXT, NULL, 0, NULL, &r);
+	assert_string_equal(j.state, "c");
+	assert_false(r.pausable);
+	done(&j, &r);
+
+	/* A wait or a retry in a safe state is not a boundary: the state is half-way. */
+	job_at(&j, "b");
+	fsm_apply(&wf_pause, &retry, false, &j, OUT_WAIT, NULL, 100, "not yet", &r);
+	assert_false(r.pausable);
+	fsm_result_clear(&r);
+	fsm_apply(&wf_pause, &retry, false, &j, OUT_RETRY, NULL, 0, "503", &r);
+	assert_false(r.pausable);
+	done(&j, &r);
+
+	/* Draining still marks it: the job parks there, and a paused cluster keeps it. */
+	job_at(&j, "a");
+	fsm_apply(&wf_pause, &retry, true, &j, OUT_NEXT, NULL, 0, NULL, &r);
+	assert_true(r.release);
+	assert_true(r.pausable);
+	done(&j, &r);
+}
+
+static void test_cleanup_never_pauses(void **st)
+{
+	struct fsm_job j;
+	struct fsm_step_result r = {0};
+
+	job_at(&j, "b");
+	fsm_apply(&wf_pause, &retry, false, &j, OUT_FAIL, NULL, 0, "broken", &r);
+	assert_string_equal(j.state, "undo");
+	assert_false(r.pausable);
+	assert_false(fsm_pause_boundary(&wf_pause, &j, "undo"));
+	done(&j, &r);
+
+	job_at(&j, "a");
+	fsm_cancel(&wf_pause, false, &j, &r);
+	assert_false(r.pausable);
+	assert_false(fsm_pause_boundary(&wf_pause, &j, "b"));
+	done(&j, &r);
+
+	job_at(&j, "a");
+	assert_true(fsm_pause_boundary(&wf_pause, &j, "b"));
+	assert_false(fsm_pause_boundary(&wf_pause, &j, "a"));
+	assert_false(fsm_pause_boundary(&wf_pause, &j, "nowhere"));
+	done(&j, &r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -351,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_draining_commits_but_releases),
 		cmocka_unit_test(test_unknown_current_state_fails),
 		cmocka_unit_test(test_registry_rejects_bad_tables),
+		cmocka_unit_test(test_pause_boundary_only_on_the_way_into_a_safe_state),
+		cmocka_unit_test(test_cleanup_never_pauses),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -97,19 +97,19 @@ static void test_workflow_graph(void **st)
 			 "{\"kind\": \"t\", \"start\": \"a\", \"cleanup\": \"undo\", \"states\": ["
 			 "{\"name\": \"a\", \"branches\": [], \"next\": \"b\", \"deadline_s\": 60, "
 			 "\"max_attempts\": 0,"
-			 " \"replay_safe\": true, \"cleanup\": false},"
+			 " \"replay_safe\": true, \"pause_safe\": false, \"cleanup\": false},"
 			 "{\"name\": \"b\", \"branches\": [], \"next\": \"c\", \"deadline_s\": 30, "
 			 "\"max_attempts\": 2,"
-			 " \"replay_safe\": true, \"cleanup\": false},"
+			 " \"replay_safe\": true, \"pause_safe\": false, \"cleanup\": false},"
 			 "{\"name\": \"c\", \"branches\": [], \"next\": null, \"deadline_s\": 60, "
 			 "\"max_attempts\": 0,"
-			 " \"replay_safe\": false, \"cleanup\": false},"
+			 " \"replay_safe\": false, \"pause_safe\": false, \"cleanup\": false},"
 			 "{\"name\": \"undo\", \"branches\": [], \"next\": \"undo2\", "
 			 "\"deadline_s\": 60, \"max_attempts\": 0,"
-			 " \"replay_safe\": false, \"cleanup\": true},"
+			 " \"replay_safe\": false, \"pause_safe\": false, \"cleanup\": true},"
 			 "{\"name\": \"undo2\", \"branches\": [], \"next\": null, \"deadline_s\": "
 			 "60, \"max_attempts\": 0,"
-			 " \"replay_safe\": false, \"cleanup\": true}]}");
+			 " \"replay_safe\": false, \"pause_safe\": false, \"cleanup\": true}]}");
 	json_decref(g);
 
 	g = api_workflow_json(&wf_plain);
