@@ -248,15 +248,14 @@ void controllers_delete_pod(struct store_obj *pod, int64_t grace_ms, const char 
 			json_decref(body);
 		return;
 	}
+	/* Its conditions stay as they are: the kubelet goes on probing a
+	 * terminating pod, and its Ready condition follows the probe (an
+	 * application that stops listening on SIGTERM turns not Ready after
+	 * failureThreshold failed probes); the endpoints mark it terminating
+	 * at once (sim/endpoints.c).
+	 * https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination */
 	json_t *body = json_deep_copy(pod->body);
 	(void)stamp_deletion(body, grace_s);
-	size_t i;
-	json_t *c;
-	json_array_foreach (json_object_get(child(body, "status"), "conditions"), i, c) {
-		const char *type = json_str(c, "type");
-		if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady"))
-			json_object_set_new(c, "status", json_string("False"));
-	}
 	pod->gone_at_ms = now_mono_ms() + grace_ms;
 	store_update(pod, body);
 	controllers_kick();
@@ -3598,6 +3597,59 @@ static bool kubelet_make_containers(struct store_obj *pod, const char *host_ip, 
 	return false;
 }
 
+/*
+ * A deleted pod whose containers have exited: the kubelet writes its
+ * terminal phase (Failed when a container exited non-zero, as a JVM
+ * ended by SIGTERM does with 143; Succeeded when all exited 0), its
+ * containers terminated and not Ready, then deletes it for good
+ * (pkg/kubelet/status/status_manager.go, since 1.27: "the kubelet
+ * transitions deleted pods to a terminal phase before the deletion from
+ * the API server", pod-lifecycle.md).
+ */
+static void kubelet_pod_ended(struct store_obj *pod)
+{
+	json_t *body = json_deep_copy(pod->body);
+	json_t *st = child(body, "status");
+	const char *phase = json_str(st, "phase");
+	char ts[32];
+	size_t i;
+	json_t *c;
+	bool failed = false;
+
+	now_ts(ts, sizeof(ts));
+	if (phase && !strcmp(phase, "Running")) {
+		int major;
+		const json_t *es_c = es_container(pod->body, &major);
+		json_array_foreach (json_object_get(st, "containerStatuses"), i, c) {
+			bool es = es_c && same(json_str(c, "name"), json_str(es_c, "name"));
+			int code = es ? 143 : 0;
+			failed = failed || code != 0;
+			json_object_set_new(c, "ready", json_false());
+			json_object_set_new(c, "started", json_false());
+			json_object_set_new(c, "state",
+					    json_pack("{s:{s:i, s:s, s:s, s:s}}", "terminated",
+						      "exitCode", code, "reason",
+						      code ? "Error" : "Completed", "startedAt", ts,
+						      "finishedAt", ts));
+		}
+		json_array_foreach (json_object_get(st, "conditions"), i, c) {
+			const char *type = json_str(c, "type");
+			if (!strcmp(type, "Ready") || !strcmp(type, "ContainersReady")) {
+				json_object_set_new(c, "status", json_string("False"));
+				json_object_set_new(
+					c, "reason",
+					json_string(failed ? "PodFailed" : "PodCompleted"));
+				json_object_set_new(c, "lastTransitionTime", json_string(ts));
+			}
+		}
+		json_object_set_new(st, "phase", json_string(failed ? "Failed" : "Succeeded"));
+		store_update(pod, body);
+	} else {
+		json_decref(body);
+	}
+	store_delete(pod);
+}
+
 static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnodes)
 {
 	const char *node = json_str(json_object_get(pod->body, "spec"), "nodeName");
@@ -3608,7 +3660,9 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		return;
 	if (terminating(pod->body)) {
 		if (pod->gone_at_ms && now >= pod->gone_at_ms)
-			store_delete(pod);
+			kubelet_pod_ended(pod);
+		else if (pod->running_ms)
+			kubelet_probe(pod, now);
 		return;
 	}
 	json_t *status = json_object_get(pod->body, "status");

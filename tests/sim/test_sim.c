@@ -1407,6 +1407,83 @@ static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
 	http_resp_free(&r);
 }
 
+static char *list_rv(const char *path);
+static json_int_t open_watches(void);
+static json_t *watch_lines(const char *text);
+static bool pod_ready(struct http_resp *r, const void *arg);
+
+/*
+ * A deleted pod stays Ready while its containers stop (the kubelet goes on
+ * probing it; the endpoints mark it terminating), then the kubelet writes
+ * its terminal phase, its containers terminated, before it is deleted for
+ * good: a watch sees that MODIFIED, then the DELETED.
+ */
+static void test_deleted_pod_ends_in_a_terminal_phase_before_it_goes(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char cmd[4096], out[256], rcfile[256];
+	make_namespace("ending");
+	assert_int_equal(call("POST", "/api/v1/namespaces/ending/pods",
+			      "{\"metadata\":{\"name\":\"last\"},\"spec\":{\"containers\":[{"
+			      "\"name\":\"c\",\"image\":\"busybox:1.36\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+	assert_true(wait_until("/api/v1/namespaces/ending/pods/last", pod_ready, NULL, 10000, &r));
+	http_resp_free(&r);
+	char *rv = list_rv("/api/v1/namespaces/ending/pods");
+	snprintf(out, sizeof(out), "%s/ending.out", tmpdir);
+	snprintf(rcfile, sizeof(rcfile), "%s/ending.rc", tmpdir);
+	json_int_t before = open_watches();
+	snprintf(cmd, sizeof(cmd),
+		 "(curl -sSN --max-time 30 --cacert '%s' -H 'Authorization: Bearer %s' "
+		 "'%s/api/v1/namespaces/ending/pods?watch=1&resourceVersion=%s"
+		 "&timeoutSeconds=6' >'%s'; echo $? >'%s.tmp'; mv '%s.tmp' '%s') &",
+		 sim.ca, sim.token, sim.server, rv, out, rcfile, rcfile, rcfile);
+	assert_int_equal(system(cmd), 0);
+	free(rv);
+	for (int i = 0; open_watches() == before; i++) {
+		if (i > 500)
+			fail_msg("curl's watch never opened");
+		msleep(10);
+	}
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/ending/pods/last", NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
+	assert_true(pod_ready(&r, NULL));
+	http_resp_free(&r);
+	char *rc = NULL;
+	for (int i = 0; !(rc = slurp(rcfile)); i++) {
+		if (i > 1000)
+			fail_msg("curl's watch did not end at its timeoutSeconds");
+		msleep(20);
+	}
+	assert_string_equal(rc, "0\n");
+	free(rc);
+	char *text = slurp(out);
+	assert_non_null(text);
+	json_t *lines = watch_lines(text);
+	free(text);
+	size_t i, terminal = 0, deleted = 0;
+	json_t *ev;
+	json_array_foreach (lines, i, ev) {
+		const char *phase = jstr(ev, "object.status.phase");
+		if (!strcmp(jstr(ev, "type"), "MODIFIED") && phase && !strcmp(phase, "Succeeded") &&
+		    !terminal)
+			terminal = i + 1;
+		if (!strcmp(jstr(ev, "type"), "DELETED"))
+			deleted = i + 1;
+	}
+	if (!terminal || !deleted || terminal > deleted)
+		fail_msg("no MODIFIED in phase Succeeded before the DELETED: %s",
+			 json_dumps(lines, JSON_COMPACT));
+	json_t *last = json_object_get(json_array_get(lines, deleted - 1), "object");
+	json_t *cs = json_array_get(jget(last, "status.containerStatuses"), 0);
+	assert_int_equal(jint(cs, "state.terminated.exitCode"), 0);
+	assert_false(pod_ready(&(struct http_resp){.status = 200, .body = last}, NULL));
+	json_decref(lines);
+}
+
 /* --- Elasticsearch ---------------------------------------------------------------- */
 
 static const char SERVICE[] =
@@ -6586,6 +6663,7 @@ int main(void)
 			test_namespace_deletion_reports_its_conditions_and_waits_its_estimate),
 		cmocka_unit_test(test_garbage_collector_propagates_as_the_real_one),
 		cmocka_unit_test(test_deletion_timestamp_is_now_plus_the_grace),
+		cmocka_unit_test(test_deleted_pod_ends_in_a_terminal_phase_before_it_goes),
 		cmocka_unit_test(test_es_zen2_needs_initial_masters),
 		cmocka_unit_test(test_readiness_follows_the_probe),
 		cmocka_unit_test(test_secret_string_data_types_and_immutability),
@@ -6644,7 +6722,7 @@ int main(void)
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
-	int rc = harness_run_group(tests, start_sim, stop_sim);
+	int rc = cmocka_run_group_tests(tests, start_sim, stop_sim);
 	curl_global_cleanup();
 	return rc;
 }
