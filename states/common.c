@@ -363,6 +363,35 @@ void states_call_report(struct state_call *l, bool ok, bool transient, const cha
 }
 
 /* Is the pod Ready; if not, why not (its condition's message), into why. */
+/*
+ * The first container of the pod (init containers first) that waits for
+ * something other than its turn: its name and the kubelet's reason and
+ * message (CreateContainerConfigError, ImagePullBackOff,
+ * CrashLoopBackOff, ...), into why after the pod's name and phase.
+ */
+static bool container_trouble(json_t *status, const char *name, const char *phase, char *why,
+			      size_t len)
+{
+	static const char *const lists[] = {"initContainerStatuses", "containerStatuses"};
+	for (size_t l = 0; l < 2; l++) {
+		size_t i;
+		json_t *c;
+		json_array_foreach (json_object_get(status, lists[l]), i, c) {
+			json_t *w = json_object_get(json_object_get(c, "state"), "waiting");
+			const char *reason = json_str(w, "reason");
+			const char *msg = json_str(w, "message");
+			if (!reason || !strcmp(reason, "ContainerCreating") ||
+			    !strcmp(reason, "PodInitializing"))
+				continue;
+			snprintf(why, len, "%s %s: container %s waiting: %s%s%s", name, phase,
+				 json_str(c, "name") ? json_str(c, "name") : "?", reason,
+				 msg ? ": " : "", msg ? msg : "");
+			return true;
+		}
+	}
+	return false;
+}
+
 static bool pod_ready(json_t *pod, char *why, size_t len)
 {
 	json_t *status = json_object_get(pod, "status");
@@ -371,6 +400,7 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 	const char *name = json_str(json_object_get(pod, "metadata"), "name");
 	const char *phase = json_str(status, "phase");
 	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
+	(void)container_trouble(status, name ? name : "?", phase ? phase : "unknown", why, len);
 	json_array_foreach (json_object_get(status, "conditions"), i, c) {
 		const char *type = json_str(c, "type");
 		const char *st = json_str(c, "status");

@@ -16,6 +16,7 @@
 
 #include "kube/render.h"
 #include "states/states.h"
+#include "states/internal.h"
 
 /* A pod list as the API server answers it, from "name:role" and flags. */
 static json_t *pod_items(const char *const *pods)
@@ -190,6 +191,68 @@ static void test_preview_shards_on(void **state)
 	json_decref(rows);
 }
 
+/* The tally of one pod (JSON) and why it is not ready. */
+static const char *tally_one(const char *pod_json, struct states_pod_tally *t)
+{
+	json_error_t err;
+	json_t *items = json_loads(pod_json, 0, &err);
+	assert_non_null(items);
+	states_tally_pods(items, false, NULL, t);
+	json_decref(items);
+	return t->first_missing;
+}
+
+/* A pod that is not ready says what its containers wait for, as the
+ * kubelet wrote it; waiting for its turn is no news. */
+static void test_pod_not_ready_says_what_its_containers_wait_for(void **state)
+{
+	(void)state;
+	struct states_pod_tally t;
+	assert_string_equal(
+		tally_one(
+			"[{\"metadata\":{\"name\":\"es-data-0\"},\"status\":{\"phase\":\"Pending\","
+			"\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\"}],"
+			"\"initContainerStatuses\":[{\"name\":\"prepare\",\"state\":{"
+			"\"terminated\":{\"exitCode\":0}}}],\"containerStatuses\":[{\"name\":"
+			"\"elasticsearch\",\"state\":{\"waiting\":{\"reason\":"
+			"\"CreateContainerConfigError\",\"message\":\"couldn't find key password "
+			"in Secret es-x/es-security\"}}}]}}]",
+			&t),
+		"es-data-0 Pending: container elasticsearch waiting: CreateContainerConfigError: "
+		"couldn't find key password in Secret es-x/es-security");
+	assert_int_equal(t.ready, 0);
+	assert_string_equal(
+		tally_one(
+			"[{\"metadata\":{\"name\":\"es-data-1\"},\"status\":{\"phase\":\"Pending\","
+			"\"initContainerStatuses\":[{\"name\":\"install-plugins\",\"state\":{"
+			"\"waiting\":{\"reason\":\"ImagePullBackOff\",\"message\":\"Back-off "
+			"pulling image \\\"x:1\\\"\"}}}],\"containerStatuses\":[{\"name\":"
+			"\"elasticsearch\",\"state\":{\"waiting\":{\"reason\":"
+			"\"PodInitializing\"}}}]}}]",
+			&t),
+		"es-data-1 Pending: container install-plugins waiting: ImagePullBackOff: Back-off "
+		"pulling image \"x:1\"");
+	assert_string_equal(
+		tally_one(
+			"[{\"metadata\":{\"name\":\"es-data-2\"},\"status\":{\"phase\":\"Pending\","
+			"\"containerStatuses\":[{\"name\":\"elasticsearch\",\"state\":{\"waiting\":"
+			"{\"reason\":\"ContainerCreating\"}}}]}}]",
+			&t),
+		"es-data-2 Pending");
+	assert_string_equal(
+		tally_one(
+			"[{\"metadata\":{\"name\":\"es-data-3\"},\"status\":{\"phase\":\"Pending\","
+			"\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\","
+			"\"message\":\"0/3 nodes are available\"}]}}]",
+			&t),
+		"es-data-3 Pending: 0/3 nodes are available");
+	tally_one("[{\"metadata\":{\"name\":\"es-data-4\"},\"status\":{\"phase\":\"Running\","
+		  "\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}]",
+		  &t);
+	assert_int_equal(t.ready, 1);
+	assert_string_equal(t.first_missing, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +261,7 @@ int main(void)
 		cmocka_unit_test(test_preview_rolling_pods_elected_master_last),
 		cmocka_unit_test(test_preview_store_bytes),
 		cmocka_unit_test(test_preview_shards_on),
+		cmocka_unit_test(test_pod_not_ready_says_what_its_containers_wait_for),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
