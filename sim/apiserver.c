@@ -1828,6 +1828,16 @@ static void do_update(struct call *c, struct store_obj *o, json_t *obj, int code
 		return;
 	}
 	pod_security_warnings(c, k, o->ns, obj);
+	if (!strcmp(k->plural, "namespaces")) {
+		char **ws = podsecurity_namespace_warnings(
+			o->name, json_object_get(json_object_get(o->body, "metadata"), "labels"),
+			json_object_get(json_object_get(obj, "metadata"), "labels"));
+		for (size_t i = 0; ws && ws[i]; i++) {
+			warn(c, ws[i]);
+			free(ws[i]);
+		}
+		free(ws);
+	}
 	if (unchanged(o, obj)) {
 		/* No change: the real server does not write (resourceVersion stays). */
 		json_decref(obj);

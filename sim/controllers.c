@@ -142,6 +142,10 @@ void controllers_default_pod_spec(json_t *spec)
 				if (!json_object_get(p, "protocol"))
 					json_object_set_new(p, "protocol", json_string("TCP"));
 			}
+			/* The ProcMountType feature is alpha and off in 1.29: the
+			 * field is dropped on write (pkg/api/pod/util.go,
+			 * dropDisabledFields), so Pod Security never sees it. */
+			json_object_del(json_object_get(c, "securityContext"), "procMount");
 		}
 	}
 }

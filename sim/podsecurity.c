@@ -67,10 +67,16 @@ static const char *plural(const struct names *s, const char *one, const char *mo
 
 /* --- the checks (staging/src/k8s.io/pod-security-admission/policy/check_*.go) ------- */
 
+/* Whether fail() writes the reasons only, as the warnings about a
+ * namespace's existing pods do; set for one evaluation at a time. */
+static bool reasons_only;
+
 /* A failed check: "reason (detail)" appended to *out. */
 static void fail(char **out, const char *reason, char *detail)
 {
-	char *next = xasprintf("%s%s%s (%s)", *out ? *out : "", *out ? ", " : "", reason, detail);
+	char *next = reasons_only ? xasprintf("%s%s%s", *out ? *out : "", *out ? ", " : "", reason)
+				  : xasprintf("%s%s%s (%s)", *out ? *out : "", *out ? ", " : "",
+					      reason, detail);
 	free(*out);
 	free(detail);
 	*out = next;
@@ -133,6 +139,33 @@ struct caps {
 	bool restricted;
 	struct names bad, missing_drop, adding, added;
 };
+
+/*
+ * appArmorProfile: baseline, a container's AppArmor annotation may only
+ * name the runtime's default or a profile on the node
+ * (check_appArmorProfile.go; 1.29 reads the annotations only).
+ */
+static void check_app_armor(const json_t *meta, char **out)
+{
+	static const char prefix[] = "container.apparmor.security.beta.kubernetes.io/";
+	struct names bad = {0};
+	const char *key;
+	json_t *v;
+	json_object_foreach (json_object_get(meta, "annotations"), key, v) {
+		const char *val = json_string_value(v);
+		if (strncmp(key, prefix, sizeof(prefix) - 1) != 0 || !val)
+			continue;
+		if (!*val || !strcmp(val, "runtime/default") || !strncmp(val, "localhost/", 10))
+			continue;
+		char *entry = xasprintf("%s=\"%s\"", key, val);
+		names_add(&bad, entry);
+		free(entry);
+	}
+	if (bad.n)
+		fail(out, plural(&bad, "forbidden AppArmor profile", "forbidden AppArmor profiles"),
+		     xstrdup(join(&bad, false, true)));
+	names_free(&bad);
+}
 
 static bool has_string(const json_t *list, const char *s)
 {
@@ -441,6 +474,90 @@ static void check_seccomp(const json_t *spec, bool restricted, char **out)
 	names_free(&k.bad_types);
 }
 
+/*
+ * seLinuxOptions: baseline, the pod's and each container's may name only
+ * the container types, and no user or role (check_seLinuxOptions.go).
+ */
+struct selinux {
+	struct names types, containers;
+	bool user, role;
+};
+
+static bool selinux_ok(const json_t *opts, struct selinux *x)
+{
+	static const char *const types[] = {"", "container_t", "container_init_t",
+					    "container_kvm_t"};
+	bool ok = true;
+	const char *type = json_str(opts, "type") ? json_str(opts, "type") : "";
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(types); i++)
+		known = known || !strcmp(type, types[i]);
+	if (!known) {
+		names_add(&x->types, type);
+		ok = false;
+	}
+	if (json_str(opts, "user") && *json_str(opts, "user")) {
+		x->user = true;
+		ok = false;
+	}
+	if (json_str(opts, "role") && *json_str(opts, "role")) {
+		x->role = true;
+		ok = false;
+	}
+	return ok;
+}
+
+static void selinux_cb(const json_t *c, void *arg)
+{
+	struct selinux *x = arg;
+	const json_t *opts = json_object_get(sc_of(c), "seLinuxOptions");
+	if (json_is_object(opts) && !selinux_ok(opts, x))
+		names_add(&x->containers, cname(c));
+}
+
+static void check_selinux(const json_t *spec, char **out)
+{
+	struct selinux x = {0};
+	const json_t *pod_opts =
+		json_object_get(json_object_get(spec, "securityContext"), "seLinuxOptions");
+	bool pod_bad = json_is_object(pod_opts) && !selinux_ok(pod_opts, &x);
+	each_container(spec, selinux_cb, &x);
+	if (pod_bad || x.containers.n) {
+		char *setters = xstrdup(pod_bad ? "pod" : "");
+		if (x.containers.n) {
+			char *next = xasprintf("%s%s%s %s", setters, pod_bad ? " and " : "",
+					       plural(&x.containers, "container", "containers"),
+					       join(&x.containers, true, false));
+			free(setters);
+			setters = next;
+		}
+		char *data = xstrdup("");
+		if (x.types.n) {
+			char *next = xasprintf("%s %s", plural(&x.types, "type", "types"),
+					       join(&x.types, true, true));
+			free(data);
+			data = next;
+		}
+		if (x.user) {
+			char *next = xasprintf("%s%suser may not be set", data, *data ? "; " : "");
+			free(data);
+			data = next;
+		}
+		if (x.role) {
+			char *next = xasprintf("%s%srole may not be set", data, *data ? "; " : "");
+			free(data);
+			data = next;
+		}
+		fail(out, "seLinuxOptions",
+		     xasprintf("%s set forbidden securityContext.seLinuxOptions: %s", setters,
+			       data));
+		free(setters);
+		free(data);
+	}
+	names_free(&x.types);
+	names_free(&x.containers);
+}
+
 /* sysctls: only the namespaced ones known safe (check_sysctls.go, 1.29). */
 static void check_sysctls(const json_t *spec, char **out)
 {
@@ -473,18 +590,46 @@ static void check_sysctls(const json_t *spec, char **out)
 	names_free(&bad);
 }
 
+/* windowsHostProcess: baseline, no Windows host process
+ * (check_windowsHostProcess.go). */
+static void host_process_cb(const json_t *c, void *arg)
+{
+	if (json_is_true(
+		    json_object_get(json_object_get(sc_of(c), "windowsOptions"), "hostProcess")))
+		names_add(arg, cname(c));
+}
+
+static void check_windows_host_process(const json_t *spec, char **out)
+{
+	struct names bad = {0};
+	bool pod = json_is_true(json_object_get(
+		json_object_get(json_object_get(spec, "securityContext"), "windowsOptions"),
+		"hostProcess"));
+	each_container(spec, host_process_cb, &bad);
+	if (pod || bad.n) {
+		char *who = xasprintf("%s%s%s%s%s", pod ? "pod" : "", pod && bad.n ? " and " : "",
+				      bad.n ? plural(&bad, "container", "containers") : "",
+				      bad.n ? " " : "", bad.n ? join(&bad, true, false) : "");
+		fail(out, "hostProcess",
+		     xasprintf("%s must not set securityContext.windowsOptions.hostProcess=true",
+			       who));
+		free(who);
+	}
+	names_free(&bad);
+}
+
 /* The checks of a level, in the order of their IDs; at restricted, the
  * restricted forms of capabilities, volumes and seccomp replace the
  * baseline ones they override (policy/registry.go). */
 char *podsecurity_violations(const char *level, const json_t *meta, const json_t *spec)
 {
-	(void)meta;
 	bool restricted = !strcmp(level, "restricted");
 	char *out = NULL;
 	if (!restricted && strcmp(level, "baseline") != 0)
 		return NULL;
 	if (restricted)
 		check_allow_privilege_escalation(spec, &out);
+	check_app_armor(meta, &out);
 	check_capabilities(spec, restricted, &out);
 	check_host_namespaces(spec, &out);
 	if (!restricted)
@@ -496,8 +641,10 @@ char *podsecurity_violations(const char *level, const json_t *meta, const json_t
 		check_run_as_non_root(spec, &out);
 		check_run_as_user(spec, &out);
 	}
+	check_selinux(spec, &out);
 	check_seccomp(spec, restricted, &out);
 	check_sysctls(spec, &out);
+	check_windows_host_process(spec, &out);
 	return out;
 }
 
@@ -590,4 +737,82 @@ char *podsecurity_workload_warning(const char *ns, const json_t *workload)
 	mode_of(ns_labels(ns), "warn", false, &warn);
 	return evaluate(&warn, json_object_get(tmpl, "metadata"), json_object_get(tmpl, "spec"),
 			"would violate PodSecurity");
+}
+
+/* --- a namespace's new enforce level and its pods (admission.go, ValidateNamespace) -- */
+
+static int level_rank(const char *level)
+{
+	return !strcmp(level, "restricted") ? 2 : !strcmp(level, "baseline") ? 1 : 0;
+}
+
+struct pod_warning {
+	char *reasons;
+	const char *first; /* the smallest pod name with these reasons */
+	int count;
+};
+
+static int cmp_warning(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char **podsecurity_namespace_warnings(const char *ns, const json_t *old_labels,
+				      const json_t *new_labels)
+{
+	struct mode before, after;
+	mode_of(old_labels, "enforce", true, &before);
+	mode_of(new_labels, "enforce", true, &after);
+	/* Nothing to say when the enforce policy did not change, when it is
+	 * privileged, or when only its level relaxed at the same version. */
+	if ((!strcmp(before.level, after.level) && !strcmp(before.version, after.version)) ||
+	    !strcmp(after.level, "privileged") ||
+	    (!strcmp(before.version, after.version) &&
+	     level_rank(after.level) < level_rank(before.level)))
+		return NULL;
+	size_t n, nw = 0;
+	struct store_obj **pods = store_list(store_kind_by_plural("pods"), ns, &n);
+	struct pod_warning *w = xcalloc(n ? n : 1, sizeof(*w));
+	for (size_t i = 0; i < n; i++) {
+		const json_t *meta = json_object_get(pods[i]->body, "metadata");
+		reasons_only = true;
+		char *r = podsecurity_violations(after.level, meta,
+						 json_object_get(pods[i]->body, "spec"));
+		reasons_only = false;
+		if (!r)
+			continue;
+		size_t k = 0;
+		while (k < nw && strcmp(w[k].reasons, r) != 0)
+			k++;
+		if (k == nw) {
+			w[nw].reasons = r;
+			w[nw].first = pods[i]->name;
+			nw++;
+		} else {
+			free(r);
+			if (strcmp(pods[i]->name, w[k].first) < 0)
+				w[k].first = pods[i]->name;
+		}
+		w[k].count++;
+	}
+	char **out = NULL;
+	if (nw) {
+		out = xcalloc(nw + 2, sizeof(char *));
+		out[0] = xasprintf("existing pods in namespace \"%s\" violate the new PodSecurity "
+				   "enforce level \"%s:%s\"",
+				   ns, after.level, after.version);
+		for (size_t k = 0; k < nw; k++) {
+			out[k + 1] = w[k].count == 1
+					     ? xasprintf("%s: %s", w[k].first, w[k].reasons)
+					     : xasprintf("%s (and %d other pods): %s", w[k].first,
+							 w[k].count - 1, w[k].reasons);
+		}
+		/* In a stable order (sort.Strings), after the first line. */
+		qsort(out + 1, nw, sizeof(char *), cmp_warning);
+	}
+	for (size_t k = 0; k < nw; k++)
+		free(w[k].reasons);
+	free(w);
+	free(pods);
+	return out;
 }

@@ -9,13 +9,14 @@
  * namespace is privileged (the admission's default configuration).
  *
  * The checks are those of the latest version whatever the -version label
- * says (which only names the level in messages): privileged containers,
- * host namespaces, hostPath volumes, host ports, capabilities, sysctls
- * and seccomp profiles for baseline; for restricted also
+ * says (which only names the level in messages): AppArmor annotations,
+ * privileged containers, host namespaces, hostPath volumes, host ports,
+ * capabilities, SELinux options, seccomp profiles, sysctls and Windows
+ * host processes for baseline; for restricted also
  * allowPrivilegeEscalation, runAsNonRoot, runAsUser=0, dropping ALL
  * capabilities, the RuntimeDefault or Localhost seccomp profile, and the
- * volume types.  AppArmor, SELinux, procMount and Windows host processes
- * are not checked.
+ * volume types.  procMount is dropped on write in 1.29 (its feature is
+ * off), so its check never has anything to see.
  */
 #ifndef SIM_PODSECURITY_H
 #define SIM_PODSECURITY_H
@@ -41,5 +42,17 @@ char *podsecurity_workload_warning(const char *ns, const json_t *workload);
  * at level "baseline" or "restricted", "reason (detail), ...", or NULL
  * when none (always at "privileged"); the caller frees it. */
 char *podsecurity_violations(const char *level, const json_t *meta, const json_t *spec);
+
+/*
+ * When a namespace's labels change its enforce level to a stricter one (or
+ * another version), the pods already there that it would refuse, as the
+ * admission's warnings to the namespace's update: the line "existing pods
+ * in namespace ... violate the new PodSecurity enforce level ...", then
+ * one per distinct set of reasons ("pod: reasons", "pod (and N other
+ * pods): reasons"), sorted; NULL when none.  A NULL-terminated array, the
+ * caller frees each string and the array.
+ */
+char **podsecurity_namespace_warnings(const char *ns, const json_t *old_labels,
+				      const json_t *new_labels);
 
 #endif

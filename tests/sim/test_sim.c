@@ -4163,6 +4163,96 @@ static char *psa_pod(const char *name, const char *spec_extra, const char *conta
 }
 
 /*
+ * Baseline also refuses an AppArmor profile other than the runtime's or a
+ * node's, and SELinux options beyond the container types (the pod's and
+ * the containers', said together); procMount never reaches it, since 1.29
+ * drops the field on write.
+ */
+static void test_pod_security_app_armor_selinux_and_proc_mount(void **state)
+{
+	struct http_resp r;
+	assert_int_equal(apply("/api/v1/namespaces/psa-more",
+			       "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			       "\"name\":\"psa-more\",\"labels\":{"
+			       "\"pod-security.kubernetes.io/enforce\":\"baseline\"}}}",
+			       &r),
+			 201);
+	http_resp_free(&r);
+	const char *pods = "/api/v1/namespaces/psa-more/pods";
+	assert_int_equal(
+		call("POST", pods,
+		     "{\"metadata\":{\"name\":\"armor\",\"annotations\":{"
+		     "\"container.apparmor.security.beta.kubernetes.io/c\":\"unconfined\","
+		     "\"container.apparmor.security.beta.kubernetes.io/d\":\"localhost/mine\"}},"
+		     "\"spec\":{\"securityContext\":{\"seLinuxOptions\":{\"type\":\"spc_t\"}},"
+		     "\"containers\":[{\"name\":\"c\",\"image\":\"x:1\",\"securityContext\":{"
+		     "\"seLinuxOptions\":{\"user\":\"system_u\",\"type\":\"container_t\"}}},"
+		     "{\"name\":\"d\",\"image\":\"x:1\"}]}}",
+		     &r),
+		403);
+	assert_string_equal(
+		jstr(r.body, "message"),
+		"pods \"armor\" is forbidden: violates PodSecurity \"baseline:latest\": "
+		"forbidden AppArmor profile "
+		"(container.apparmor.security.beta.kubernetes.io/c=\"unconfined\"), "
+		"seLinuxOptions (pod and container \"c\" set forbidden "
+		"securityContext.seLinuxOptions: type \"spc_t\"; user may not be set)");
+	http_resp_free(&r);
+	/* The allowed forms pass; procMount is gone from what is stored. */
+	assert_int_equal(
+		call("POST", pods,
+		     "{\"metadata\":{\"name\":\"fine\",\"annotations\":{"
+		     "\"container.apparmor.security.beta.kubernetes.io/c\":\"runtime/default\"}},"
+		     "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x:1\","
+		     "\"securityContext\":{\"procMount\":\"Unmasked\",\"seLinuxOptions\":{"
+		     "\"type\":\"container_init_t\"}}}]}}",
+		     &r),
+		201);
+	assert_null(jget(r.body, "spec.containers.0.securityContext.procMount"));
+	assert_string_equal(jstr(r.body, "spec.containers.0.securityContext.seLinuxOptions.type"),
+			    "container_init_t");
+	http_resp_free(&r);
+	assert_int_equal(call("POST", pods,
+			      "{\"metadata\":{\"name\":\"also\"},\"spec\":{\"containers\":[{"
+			      "\"name\":\"c\",\"image\":\"x:1\"}]}}",
+			      &r),
+			 201);
+	http_resp_free(&r);
+
+	/* Tightened to restricted: the pods already there that it would
+	 * refuse are named in warnings, grouped by their reasons. */
+	bool found;
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/psa-more",
+				 "application/merge-patch+json",
+				 "{\"metadata\":{\"labels\":{"
+				 "\"pod-security.kubernetes.io/enforce\":\"restricted\"}}}",
+				 &r),
+			 200);
+	assert_int_equal(
+		warnings_in(&r,
+			    "299 - \"existing pods in namespace \\\"psa-more\\\" violate the "
+			    "new PodSecurity enforce level \\\"restricted:latest\\\"\"",
+			    &found),
+		2);
+	assert_true(found);
+	warnings_in(&r,
+		    "299 - \"also (and 1 other pods): allowPrivilegeEscalation != false, "
+		    "unrestricted capabilities, runAsNonRoot != true, seccompProfile\"",
+		    &found);
+	assert_true(found);
+	http_resp_free(&r);
+	/* Relaxed again at the same version: nothing to say. */
+	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/psa-more",
+				 "application/merge-patch+json",
+				 "{\"metadata\":{\"labels\":{"
+				 "\"pod-security.kubernetes.io/enforce\":\"baseline\"}}}",
+				 &r),
+			 200);
+	assert_int_equal(warnings_in(&r, NULL, &found), 0);
+	http_resp_free(&r);
+}
+
+/*
  * Pod Security admission: the namespace's enforce label refuses a pod that
  * violates its level with the admission's 403, its warn label answers a
  * warning for a pod or a workload that would violate it, and a workload
@@ -6699,6 +6789,7 @@ int main(void)
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_quota_charges_admission_until_the_controller_recounts),
 		cmocka_unit_test(test_pod_security_levels),
+		cmocka_unit_test(test_pod_security_app_armor_selinux_and_proc_mount),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
 		cmocka_unit_test(test_deployment_rolls_out_through_replica_sets),
