@@ -243,35 +243,54 @@ void states_check_owner(struct state_call *l, void (*owned)(struct state_call *l
 
 /*
  * The context key of how long a state may go on reading the namespace's
- * watch instead of asking: {"state": its name, "ms": since when}.
+ * watch instead of asking: {"state": its name, "ms": since it began or
+ * last asked, "began": since it began}.
  */
 #define WATCH_TRUSTED "watch_trusted"
+
+/* The record of s's state, or NULL when it is another state's. */
+static json_t *watch_record(struct step *s)
+{
+	json_t *t = json_object_get(step_context(s), WATCH_TRUSTED);
+	const char *state = json_str(t, "state");
+	return state && step_state(s) && !strcmp(state, step_state(s)) ? t : NULL;
+}
+
+/* The state's record, asked (or begun) at now. */
+static void watch_record_set(struct step *s, int64_t now)
+{
+	json_t *t = watch_record(s);
+	json_int_t began = t ? json_integer_value(json_object_get(t, "began")) : (json_int_t)now;
+	json_object_set_new(step_context(s), WATCH_TRUSTED,
+			    json_pack("{s:s?, s:I, s:I}", "state", step_state(s), "ms",
+				      (json_int_t)now, "began", began));
+}
 
 bool states_watch_trusted(struct state_call *l)
 {
 	struct step *s = l->step;
 	if (!l->env->watches)
 		return false;
-	json_t *ctx = step_context(s);
-	json_t *t = json_object_get(ctx, WATCH_TRUSTED);
-	const char *state = json_str(t, "state");
+	json_t *t = watch_record(s);
 	int64_t now = now_wall_ms();
-	if (!state || !step_state(s) || strcmp(state, step_state(s)) != 0) {
-		json_object_set_new(
-			ctx, WATCH_TRUSTED,
-			json_pack("{s:s?, s:I}", "state", step_state(s), "ms", (json_int_t)now));
+	if (!t) {
+		watch_record_set(s, now);
 		return true;
 	}
 	return now - json_integer_value(json_object_get(t, "ms")) < STATES_WATCH_TRUSTED_MS;
 }
 
+bool states_watch_settling(struct state_call *l)
+{
+	json_t *t = l->env->watches ? watch_record(l->step) : NULL;
+	return t && now_wall_ms() - json_integer_value(json_object_get(t, "began")) <
+			    STATES_WATCH_SETTLE_MS;
+}
+
 void states_asked(struct state_call *l)
 {
-	struct step *s = l->step;
 	if (l->env->watches)
-		json_object_set_new(step_context(s), WATCH_TRUSTED,
-				    json_pack("{s:s?, s:I}", "state", step_state(s), "ms",
-					      (json_int_t)now_wall_ms()));
+		watch_record_set(l->step, now_wall_ms());
 }
 
 void states_watch_done(struct step *s)

@@ -112,6 +112,15 @@ int64_t states_wait_endpoints_ms(struct state_call *l);
 /* May l's state still read the watch instead of asking?  False without
  * watches (kubernetes.watch: false). */
 bool states_watch_trusted(struct state_call *l);
+/*
+ * The state began moments ago: what it has just made (a workload's pods)
+ * may not have reached the watch yet.  A wait that misses them there looks
+ * at the watch again after STATES_WATCH_SETTLE_MS rather than asking
+ * (pods made only wake no one, kube/watch.c); missing after that, they are
+ * asked for, and their workload's events explain them.
+ */
+#define STATES_WATCH_SETTLE_MS 200
+bool states_watch_settling(struct state_call *l);
 /* l's state asked the API server or Elasticsearch itself: it may trust
  * the watch again for STATES_WATCH_TRUSTED_MS. */
 void states_asked(struct state_call *l);

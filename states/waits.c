@@ -76,8 +76,9 @@ void state_wait_pods_ready(struct step *s)
 		struct states_pod_tally t;
 		states_tally_pods(watched, false, NULL, &t);
 		json_decref(watched);
-		if (t.pods >= want && t.ready < want) {
-			int64_t wait_ms = states_wait_ms(l);
+		bool settling = t.pods < want && states_watch_settling(l);
+		if ((t.pods >= want && t.ready < want) || settling) {
+			int64_t wait_ms = settling ? STATES_WATCH_SETTLE_MS : states_wait_ms(l);
 			states_call_finish(l);
 			step_wait(s, wait_ms, "%d of %d pods ready%s%s", t.ready, want,
 				  t.first_missing[0] ? "; " : "", t.first_missing);
@@ -122,8 +123,11 @@ static void masters_unreachable(struct state_call *l, const char *observed)
 	bool known = watched != NULL;
 	int made = (int)json_array_size(watched);
 	json_decref(watched);
-	if (known && made >= l->r->spec.nodes[ES_ROLE_MASTER].replicas) {
-		int64_t wait_ms = states_wait_ms(l);
+	bool settling = known && states_watch_settling(l);
+	if (known && (made >= l->r->spec.nodes[ES_ROLE_MASTER].replicas || settling)) {
+		int64_t wait_ms = settling && made < l->r->spec.nodes[ES_ROLE_MASTER].replicas
+					  ? STATES_WATCH_SETTLE_MS
+					  : states_wait_ms(l);
 		struct step *s = l->step;
 		char *text = xstrdup(observed);
 		states_call_finish(l);
