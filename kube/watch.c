@@ -250,6 +250,10 @@ static void watch_done_cb(void *arg, const struct kube_result *res)
 		r->watching = false;
 		free(r->rv);
 		r->rv = NULL;
+		/* What it kept may have gone meanwhile: the waits ask until
+		 * the new start has sent what is there. */
+		if (r->objs)
+			json_object_clear(r->objs);
 		r->nw->w->relists++;
 		res_start(r);
 		/* What went meanwhile sends no DELETED: the waits look again. */
