@@ -16,11 +16,11 @@ const struct kube_resource kube_resources[] = {
 	{"Secret", "v1", "secrets", true, "get list create patch delete"},
 	{"Service", "v1", "services", true, "get list create patch delete"},
 	{"Service", "v1", "services/proxy", true, "get create update patch delete"},
-	/* watch: the waits wake on the pods and StatefulSets of a
+	/* watch: the waits wake on the pods and EndpointSlices of a
 	 * cluster's namespace (kube/watch.h). */
 	{"Pod", "v1", "pods", true, "get list watch create delete"},
 	{"ResourceQuota", "v1", "resourcequotas", true, "get list create patch delete"},
-	{"StatefulSet", "apps/v1", "statefulsets", true, "get list watch create patch delete"},
+	{"StatefulSet", "apps/v1", "statefulsets", true, "get list create patch delete"},
 	{"StatefulSet", "apps/v1", "statefulsets/scale", true, "get patch"},
 	{"Deployment", "apps/v1", "deployments", true, "get list create patch delete"},
 	{"Deployment", "apps/v1", "deployments/scale", true, "get patch"},
@@ -37,6 +37,9 @@ const struct kube_resource kube_resources[] = {
 	 "get list create patch delete"},
 	{"PersistentVolume", "v1", "persistentvolumes", false, "get list create patch delete"},
 	{"PersistentVolumeClaim", "v1", "persistentvolumeclaims", true, "get list"},
+	/* Whether a Service has an endpoint yet, before a wait asks
+	 * Elasticsearch through it (watched only, kube/watch.h). */
+	{"EndpointSlice", "discovery.k8s.io/v1", "endpointslices", true, "watch"},
 	/* Why a workload made no pod: its FailedCreate events (a quota, Pod
 	 * Security). */
 	{"Event", "v1", "events", true, "list"},

@@ -7,9 +7,11 @@
  * from the last resourceVersion seen; a 410 starts over without one; any
  * other failure waits its back-off and tries the same resourceVersion
  * again.  What matters of each object (a pod's readiness, deletion and
- * end; a StatefulSet's generation, observedGeneration and replicas) is
+ * end; whether an EndpointSlice lists a ready endpoint of its Service) is
  * kept, so that an event which changes nothing a wait reads wakes no one,
- * and what a new start sends again as ADDED wakes no one either.
+ * and what a new start sends again as ADDED wakes no one either.  The
+ * pods themselves are kept too, as last seen, for the waits that look
+ * there before they ask the API server (kube_watches_pods()).
  */
 #include "kube/watch.h"
 
@@ -33,18 +35,22 @@
 
 enum res_kind {
 	RES_PODS,
-	RES_STATEFULSETS,
+	RES_ENDPOINTSLICES,
 	RES_COUNT
 };
 
-static const char *const res_names[RES_COUNT] = {"pods", "statefulsets"};
+static const char *const res_names[RES_COUNT] = {"pods", "endpointslices"};
 
 /* The collection's path in ns; allocated. */
 static char *collection(enum res_kind kind, const char *ns)
 {
 	return kind == RES_PODS ? kube_collection_path("v1", "Pod", ns)
-				: kube_collection_path("apps/v1", "StatefulSet", ns);
+				: kube_collection_path("discovery.k8s.io/v1", "EndpointSlice", ns);
 }
+
+/* The label an EndpointSlice names its Service by (discovery.k8s.io/v1,
+ * pkg/controller/endpointslice/reconciler.go). */
+#define SLICE_SERVICE_LABEL "kubernetes.io/service-name"
 
 struct ns_watch;
 
@@ -59,6 +65,7 @@ struct res_watch {
 	int failures;		/* in a row */
 	struct event *retry_ev;
 	json_t *seen; /* name -> what a wait reads of it */
+	json_t *objs; /* name -> the object as last seen (pods only) */
 };
 
 struct ns_watch {
@@ -95,12 +102,21 @@ static char *summary(enum res_kind kind, json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *status = json_object_get(obj, "status");
-	if (kind == RES_STATEFULSETS) {
-		/* Its controller having acted on its spec or not; its counts
-		 * of pods follow the pods' own events. */
-		json_int_t gen = json_integer_value(json_object_get(meta, "generation"));
-		json_int_t seen = json_integer_value(json_object_get(status, "observedGeneration"));
-		return xasprintf("0 %s", seen >= gen ? "current" : "pending");
+	if (kind == RES_ENDPOINTSLICES) {
+		/* Whether the service proxy may route to one of its endpoints
+		 * (conditions.ready, which is true for every endpoint of a
+		 * Service that publishes not-ready addresses), and its
+		 * Service: a wait cares only for none or some. */
+		bool ready = false;
+		size_t i;
+		json_t *e;
+		json_array_foreach (json_object_get(obj, "endpoints"), i, e) {
+			if (json_is_true(
+				    json_object_get(json_object_get(e, "conditions"), "ready")))
+				ready = true;
+		}
+		const char *svc = json_str(json_object_get(meta, "labels"), SLICE_SERVICE_LABEL);
+		return xasprintf("%d %s", ready, svc ? svc : "");
 	}
 	bool ready = false;
 	size_t i;
@@ -206,7 +222,11 @@ static void event_cb(void *arg, json_t *ev)
 	if (!strcmp(type, "DELETED")) {
 		relevant = json_object_get(r->seen, name) != NULL;
 		json_object_del(r->seen, name);
+		if (r->objs)
+			json_object_del(r->objs, name);
 	} else {
+		if (r->objs)
+			json_object_set(r->objs, name, obj);
 		char *now = summary(r->kind, obj);
 		const char *was = json_str(r->seen, name);
 		relevant = was ? strcmp(was, now) != 0 : now[0] == '1';
@@ -230,6 +250,10 @@ static void watch_done_cb(void *arg, const struct kube_result *res)
 		r->watching = false;
 		free(r->rv);
 		r->rv = NULL;
+		/* What it kept may have gone meanwhile: the waits ask until
+		 * the new start has sent what is there. */
+		if (r->objs)
+			json_object_clear(r->objs);
 		r->nw->w->relists++;
 		res_start(r);
 		/* What went meanwhile sends no DELETED: the waits look again. */
@@ -286,6 +310,7 @@ static void ns_free(struct ns_watch *nw)
 		kube_cancel(r->call);
 		event_free(r->retry_ev);
 		json_decref(r->seen);
+		json_decref(r->objs);
 		free(r->rv);
 	}
 	event_free(nw->idle_ev);
@@ -339,6 +364,7 @@ static struct ns_watch *ns_find(struct kube_watches *w, const char *ns, bool cre
 		r->nw = nw;
 		r->kind = (enum res_kind)i;
 		r->seen = json_object();
+		r->objs = r->kind == RES_PODS ? json_object() : NULL;
 		r->retry_ev = evtimer_new(w->base, retry_cb, r);
 		res_start(r);
 	}
@@ -410,4 +436,36 @@ json_t *kube_watches_stats(const struct kube_watches *w)
 			 (json_int_t)w->started, "relists", (json_int_t)w->relists, "events",
 			 (json_int_t)w->events, "wakes", (json_int_t)w->wakes, "failures",
 			 (json_int_t)w->failures);
+}
+
+json_t *kube_watches_pods(struct kube_watches *w, const char *ns)
+{
+	struct ns_watch *nw = ns_find(w, ns, false);
+	if (!nw || !res_held(&nw->res[RES_PODS]))
+		return NULL;
+	nw->last_used_ms = now_mono_ms();
+	return nw->res[RES_PODS].objs;
+}
+
+enum kube_endpoints kube_watches_endpoints(struct kube_watches *w, const char *ns,
+					   const char *service)
+{
+	struct ns_watch *nw = ns_find(w, ns, false);
+	if (!nw || !res_held(&nw->res[RES_ENDPOINTSLICES]))
+		return KUBE_ENDPOINTS_UNKNOWN;
+	nw->last_used_ms = now_mono_ms();
+	enum kube_endpoints known = KUBE_ENDPOINTS_UNKNOWN;
+	const char *name;
+	json_t *v;
+	json_object_foreach (nw->res[RES_ENDPOINTSLICES].seen, name, v) {
+		/* "<any ready> <service>" (summary()). */
+		const char *sum = json_string_value(v);
+		const char *svc = sum ? strchr(sum, ' ') : NULL;
+		if (!svc || strcmp(svc + 1, service) != 0)
+			continue;
+		if (sum[0] == '1')
+			return KUBE_ENDPOINTS_READY;
+		known = KUBE_ENDPOINTS_NONE;
+	}
+	return known;
 }

@@ -1,11 +1,12 @@
 /*
  * Waits that wake on change: one watch per namespace on its pods and its
- * StatefulSets, shared by every job that waits there.
+ * EndpointSlices, shared by every job that waits there.
  *
- * A wait looks (lists the pods, reads a StatefulSet), and when what it
- * wants is not there yet, it asks to be woken: the next event of its
- * namespace that may change its answer (a pod added, deleted, turning
- * ready or not, changing phase; a StatefulSet's status changing) wakes
+ * A wait looks (lists the pods, asks Elasticsearch through a Service),
+ * and when what it wants is not there yet, it asks to be woken: the next
+ * event of its namespace that may change its answer (a pod added,
+ * deleted, turning ready or not, changing phase; a Service getting its
+ * first ready endpoint or losing its last) wakes
  * it, through the callback set with kube_watches_set_wake(), instead of
  * its next poll.  The poll stays: a namespace whose watch cannot be held
  * (refused, dropped and not yet back) says so, and its waits poll as
@@ -50,9 +51,27 @@ enum kube_wait {
 	KUBE_WAIT_POLL,	   /* no watch is held there: poll */
 };
 
-/* Job id waits on ns's pods or StatefulSets, having looked at seq. */
+/* Job id waits on ns's pods or Services' endpoints, having looked at seq. */
 enum kube_wait kube_watches_wait(struct kube_watches *w, const char *ns, uint64_t seq,
 				 int64_t job_id);
+
+/*
+ * The namespace's pods as its watch last saw them (name -> object),
+ * borrowed until the loop runs again; NULL while no watch of the pods is
+ * held there.  Only as fresh as the stream: a reader that acts on it
+ * must say why that is safe.
+ */
+json_t *kube_watches_pods(struct kube_watches *w, const char *ns);
+
+enum kube_endpoints {
+	KUBE_ENDPOINTS_UNKNOWN, /* no watch held, or no EndpointSlice of it seen */
+	KUBE_ENDPOINTS_NONE,	/* its EndpointSlices list no ready endpoint */
+	KUBE_ENDPOINTS_READY,	/* one at least the service proxy may route to */
+};
+
+/* What the namespace's watch of EndpointSlices says of service. */
+enum kube_endpoints kube_watches_endpoints(struct kube_watches *w, const char *ns,
+					   const char *service);
 
 /* Counts, for tests and logs: {"namespaces", "watches_started", "relists",
  * "events", "wakes", "failures"}. */

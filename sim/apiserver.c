@@ -81,6 +81,23 @@ static void reply_status(struct call *c, int code, const char *reason, json_t *d
 	free(msg);
 }
 
+/* The service proxy's own 503 (upgradeaware.go's error responder, or
+ * ResourceLocation's "no endpoints available"), recorded for the tests
+ * (record_proxy_error()). */
+static void reply_proxy_unavailable(struct call *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void reply_proxy_unavailable(struct call *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	record_proxy_error(c->method, c->path, c->query_raw, 503, msg);
+	reply_status(c, 503, "ServiceUnavailable", NULL, "%s", msg);
+	free(msg);
+}
+
 static json_t *details_for(const struct store_kind *k, const char *name)
 {
 	json_t *d = json_object();
@@ -2390,8 +2407,8 @@ static void dial_timeout_cb(evutil_socket_t fd, short what, void *arg)
 						      NULL);
 		/* upgradeaware.go's error responder on the transport's error:
 		 * a net.Dialer that gave up is "i/o timeout". */
-		reply_status(c, 503, "ServiceUnavailable", NULL,
-			     "error trying to reach service: dial tcp %s: i/o timeout", d->target);
+		reply_proxy_unavailable(
+			c, "error trying to reach service: dial tcp %s: i/o timeout", d->target);
 	}
 	free(d->target);
 	free(d);
@@ -2534,8 +2551,7 @@ static void serve_proxy(struct call *c, struct target *t)
 		free(pods);
 	}
 	if (!endpoint) {
-		reply_status(c, 503, "ServiceUnavailable", NULL,
-			     "no endpoints available for service \"%s\"", svcname);
+		reply_proxy_unavailable(c, "no endpoints available for service \"%s\"", svcname);
 		free(svcname);
 		return;
 	}
@@ -2557,10 +2573,10 @@ static void serve_proxy(struct call *c, struct target *t)
 		/* The apiserver's proxy transport failing to dial, answered by
 		 * its error responder as a 503 Status
 		 * (staging/src/k8s.io/apimachinery/pkg/util/proxy/upgradeaware.go). */
-		reply_status(c, 503, "ServiceUnavailable", NULL,
-			     "error trying to reach service: dial tcp %s: connect: connection "
-			     "refused",
-			     refused);
+		reply_proxy_unavailable(c,
+					"error trying to reach service: dial tcp %s: connect: "
+					"connection refused",
+					refused);
 		free(endpoint);
 		free(svcname);
 		return;

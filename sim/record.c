@@ -9,7 +9,7 @@
 #include "sim/hostfs.h"
 #include "sim/store.h"
 
-static json_t *requests, *deletions, *lost, *recoveries, *warnings;
+static json_t *requests, *deletions, *lost, *recoveries, *warnings, *proxy_errors;
 static json_t *es_requests; /* "user method version path?query" -> the entry */
 
 void record_init(void)
@@ -20,6 +20,7 @@ void record_init(void)
 	recoveries = json_array();
 	es_requests = json_object();
 	warnings = json_array();
+	proxy_errors = json_array();
 }
 
 void record_free(void)
@@ -30,7 +31,8 @@ void record_free(void)
 	json_decref(recoveries);
 	json_decref(es_requests);
 	json_decref(warnings);
-	requests = deletions = lost = recoveries = es_requests = warnings = NULL;
+	json_decref(proxy_errors);
+	requests = deletions = lost = recoveries = es_requests = warnings = proxy_errors = NULL;
 }
 
 void record_clear(void)
@@ -41,6 +43,7 @@ void record_clear(void)
 	json_array_clear(recoveries);
 	json_object_clear(es_requests);
 	json_array_clear(warnings);
+	json_array_clear(proxy_errors);
 }
 
 static json_t *stamp(json_t *o)
@@ -83,6 +86,16 @@ void record_api_warning(const char *method, const char *path, const char *text)
 {
 	json_array_append_new(warnings, stamp(json_pack("{s:s, s:s, s:s}", "verb", method, "path",
 							path, "text", text)));
+}
+
+void record_proxy_error(const char *method, const char *path, const char *query, int status,
+			const char *message)
+{
+	json_t *o = json_pack("{s:s, s:s, s:i, s:s}", "verb", method, "path", path, "status",
+			      status, "message", message);
+	if (query)
+		json_object_set_new(o, "query", json_string(query));
+	json_array_append_new(proxy_errors, stamp(o));
 }
 
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by)
@@ -133,8 +146,8 @@ json_t *record_json(void)
 	json_t *e;
 	json_object_foreach (es_requests, key, e)
 		json_array_append(es, e);
-	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:O}", "requests", requests,
+	return json_pack("{s:O, s:O, s:O, s:O, s:o, s:o, s:O, s:O}", "requests", requests,
 			 "pod_deletions", deletions, "lost_shards", lost, "peer_recoveries",
 			 recoveries, "es_requests", es, "host_paths", hostfs_json(), "warnings",
-			 warnings);
+			 warnings, "proxy_errors", proxy_errors);
 }

@@ -24,6 +24,14 @@ void record_es_request(const char *user, const char *version, const char *method
 		       const char *query);
 /* A Warning header sent to a client (its text, unquoted). */
 void record_api_warning(const char *method, const char *path, const char *text);
+/*
+ * An answer the service proxy gave itself, without reaching a pod: 503
+ * "no endpoints available for service", a dial refused or timed out.
+ * Tests count them: a client that asks before the Service has an
+ * endpoint shows here.
+ */
+void record_proxy_error(const char *method, const char *path, const char *query, int status,
+			const char *message);
 /* by: "api", "statefulset", "deployment", "namespace", "garbage-collector",
  * "pod-garbage-collector" */
 void record_pod_deletion(const char *ns, const char *name, const char *uid, const char *by);
@@ -42,8 +50,9 @@ void record_peer_recovery(const char *ns, const char *index, int shard, const ch
 
 /* {"requests": [...], "pod_deletions": [...], "lost_shards": [...],
  * "peer_recoveries": [...], "es_requests": [...], "host_paths": [...]
- * (sim/hostfs.h), "warnings": [{verb, path, text, time, time_ms}]}; new
- * reference. */
+ * (sim/hostfs.h), "warnings": [{verb, path, text, time, time_ms}],
+ * "proxy_errors": [{verb, path, query, status, message, time, time_ms}]};
+ * new reference. */
 json_t *record_json(void);
 
 #endif

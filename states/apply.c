@@ -11,6 +11,7 @@
 #include "engine/fsm.h"
 #include "es/client.h"
 #include "kube/client.h"
+#include "kube/watch.h"
 #include "kube/render.h"
 #include "kube/spec.h"
 
@@ -294,7 +295,16 @@ void state_apply_config(struct step *s)
 
 void state_apply_services(struct step *s)
 {
-	states_apply_kind(s, "Service", NULL);
+	struct states_apply *a =
+		states_apply_prepare(s, json_object_get(step_params(s), "spec"), "Service", NULL);
+	if (!a)
+		return;
+	/* The waits to come read the namespace's watch, whose Services'
+	 * EndpointSlices are made with them: started now, it has what is
+	 * there by the first wait (kube/watch.h). */
+	if (a->env->watches)
+		kube_watches_seq(a->env->watches, a->r->ns);
+	states_apply_more(a);
 }
 
 void state_apply_masters(struct step *s)

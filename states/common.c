@@ -241,6 +241,90 @@ void states_check_owner(struct state_call *l, void (*owned)(struct state_call *l
 		states_call_report(l, false, false, "cannot read the namespace");
 }
 
+/*
+ * The context key of how long a state may go on reading the namespace's
+ * watch instead of asking: {"state": its name, "ms": since it began or
+ * last asked, "began": since it began}.
+ */
+#define WATCH_TRUSTED "watch_trusted"
+
+/* The record of s's state, or NULL when it is another state's. */
+static json_t *watch_record(struct step *s)
+{
+	json_t *t = json_object_get(step_context(s), WATCH_TRUSTED);
+	const char *state = json_str(t, "state");
+	return state && step_state(s) && !strcmp(state, step_state(s)) ? t : NULL;
+}
+
+/* The state's record, asked (or begun) at now. */
+static void watch_record_set(struct step *s, int64_t now)
+{
+	json_t *t = watch_record(s);
+	json_int_t began = t ? json_integer_value(json_object_get(t, "began")) : (json_int_t)now;
+	json_object_set_new(step_context(s), WATCH_TRUSTED,
+			    json_pack("{s:s?, s:I, s:I}", "state", step_state(s), "ms",
+				      (json_int_t)now, "began", began));
+}
+
+bool states_watch_trusted(struct state_call *l)
+{
+	struct step *s = l->step;
+	if (!l->env->watches)
+		return false;
+	json_t *t = watch_record(s);
+	int64_t now = now_wall_ms();
+	if (!t) {
+		watch_record_set(s, now);
+		return true;
+	}
+	return now - json_integer_value(json_object_get(t, "ms")) < STATES_WATCH_TRUSTED_MS;
+}
+
+bool states_watch_settling(struct state_call *l)
+{
+	json_t *t = l->env->watches ? watch_record(l->step) : NULL;
+	return t && now_wall_ms() - json_integer_value(json_object_get(t, "began")) <
+			    STATES_WATCH_SETTLE_MS;
+}
+
+void states_asked(struct state_call *l)
+{
+	if (l->env->watches)
+		watch_record_set(l->step, now_wall_ms());
+}
+
+void states_watch_done(struct step *s)
+{
+	json_object_del(step_context(s), WATCH_TRUSTED);
+}
+
+json_t *states_watched_pods(struct state_call *l, const char *role)
+{
+	if (!states_watch_trusted(l))
+		return NULL;
+	json_t *pods = kube_watches_pods(l->env->watches, l->r->ns);
+	if (!pods)
+		return NULL;
+	json_t *items = json_array();
+	const char *name;
+	json_t *pod;
+	json_object_foreach (pods, name, pod) {
+		json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+		const char *cluster = json_str(labels, RENDER_LABEL_CLUSTER);
+		const char *r = json_str(labels, RENDER_LABEL_ROLE);
+		if (cluster && !strcmp(cluster, l->r->spec.name) &&
+		    (!role || (r && !strcmp(r, role))))
+			json_array_append(items, pod);
+	}
+	return items;
+}
+
+bool states_no_endpoint_yet(struct state_call *l, const char *service)
+{
+	return states_watch_trusted(l) &&
+	       kube_watches_endpoints(l->env->watches, l->r->ns, service) == KUBE_ENDPOINTS_NONE;
+}
+
 void states_list_pods(struct state_call *l, const char *role,
 		      void (*cb)(void *arg, const struct kube_result *res), void *arg)
 {

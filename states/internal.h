@@ -90,11 +90,49 @@ int64_t states_wait_ms(struct state_call *l);
  * The same for a wait whose pods are ready but whose Elasticsearch cannot
  * be reached yet: a Service's endpoints follow its pods' readiness within
  * moments (the endpoint controller, then the proxy's own watch of the
- * EndpointSlices), and no watch of esaasd's sees that, so while the
- * namespace is watched it looks again after STATES_ENDPOINTS_RETRY_MS.
+ * EndpointSlices), so while the namespace is watched it looks again after
+ * STATES_ENDPOINTS_RETRY_MS.  (A wait that reads the watch's
+ * EndpointSlices first, states_no_endpoint_yet(), is woken instead.)
  */
 #define STATES_ENDPOINTS_RETRY_MS 200
 int64_t states_wait_endpoints_ms(struct state_call *l);
+
+/*
+ * A wait may read the namespace's watch (kube/watch.h) instead of asking
+ * the API server or Elasticsearch, but only to learn that asking would
+ * find nothing new: its pods not all ready yet, its Service without a
+ * ready endpoint.  A wait never moves on from what the watch says: what
+ * lets it go on is always a fresh answer.  The watch is only as fresh as
+ * its stream, which any change of what it reads wakes the wait through;
+ * a stream that stalls unnoticed is the risk, so a state trusts it for
+ * STATES_WATCH_TRUSTED_MS since it began or last asked, and then asks
+ * again (states_asked()).
+ */
+#define STATES_WATCH_TRUSTED_MS 10000
+/* May l's state still read the watch instead of asking?  False without
+ * watches (kubernetes.watch: false). */
+bool states_watch_trusted(struct state_call *l);
+/*
+ * The state began moments ago: what it has just made (a workload's pods)
+ * may not have reached the watch yet.  A wait that misses them there looks
+ * at the watch again after STATES_WATCH_SETTLE_MS rather than asking
+ * (pods made only wake no one, kube/watch.c); missing after that, they are
+ * asked for, and their workload's events explain them.
+ */
+#define STATES_WATCH_SETTLE_MS 200
+bool states_watch_settling(struct state_call *l);
+/* l's state asked the API server or Elasticsearch itself: it may trust
+ * the watch again for STATES_WATCH_TRUSTED_MS. */
+void states_asked(struct state_call *l);
+/* The state moves on: its record of trust goes from the context. */
+void states_watch_done(struct step *s);
+/* The cluster's pods (of role, as states_list_pods) as the namespace's
+ * watch last saw them, as a list's items; new reference.  NULL when the
+ * state must ask (no watch held, or trusted too long). */
+json_t *states_watched_pods(struct state_call *l, const char *role);
+/* True when the watch, trusted, says service has no ready endpoint: the
+ * service proxy would answer 503 "no endpoints available" at once. */
+bool states_no_endpoint_yet(struct state_call *l, const char *service);
 
 /*
  * A wait on health asks Elasticsearch to answer once the health is there

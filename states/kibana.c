@@ -58,6 +58,15 @@ static void kibana_deleted_cb(void *arg, const struct kube_result *res)
 	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
+/* A create whose spec wants no Kibana made none (its spec is the job's,
+ * fixed), and its namespace is the cluster's own (apply_namespace): there
+ * is nothing to remove, nor to wait for. */
+static bool kibana_never_made(struct step *s, const struct spec *spec)
+{
+	const char *kind = step_kind(s);
+	return spec->kibana_replicas == 0 && kind && !strcmp(kind, "create");
+}
+
 void state_apply_kibana(struct step *s)
 {
 	struct wf_env *env;
@@ -65,9 +74,14 @@ void state_apply_kibana(struct step *s)
 	if (!r)
 		return;
 	bool wanted = r->spec.kibana_replicas > 0;
+	bool never = kibana_never_made(s, &r->spec);
 	states_rendered_free(r);
 	if (wanted) {
 		states_apply_kind(s, NULL, RENDER_KIBANA_NAME);
+		return;
+	}
+	if (never) {
+		step_next(s);
 		return;
 	}
 	struct state_call *l = states_call_new(s);
@@ -115,5 +129,10 @@ void state_wait_kibana(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	if (kibana_never_made(s, &l->r->spec)) {
+		states_call_finish(l);
+		step_next(s);
+		return;
+	}
 	states_list_pods(l, RENDER_KIBANA_ROLE, kibana_pods_cb, l);
 }

@@ -41,6 +41,7 @@ static void pods_listed_cb(void *arg, const struct kube_result *res)
 	if (t.ready >= want) {
 		states_call_finish(l);
 		json_object_del(step_context(s), "pods_wait_since");
+		states_watch_done(s);
 		step_next(s);
 		return;
 	}
@@ -65,6 +66,26 @@ void state_wait_pods_ready(struct step *s)
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	/* Every pod made and some not ready, as the watch saw them: a list
+	 * would say no more, and the change that ends the wait wakes it.
+	 * Pods missing (a workload's events say why) and pods all ready
+	 * (the wait moves on) are asked of the API server. */
+	json_t *watched = states_watched_pods(l, NULL);
+	if (watched) {
+		int want = expected_pods(&l->r->spec);
+		struct states_pod_tally t;
+		states_tally_pods(watched, false, NULL, &t);
+		json_decref(watched);
+		bool settling = t.pods < want && states_watch_settling(l);
+		if ((t.pods >= want && t.ready < want) || settling) {
+			int64_t wait_ms = settling ? STATES_WATCH_SETTLE_MS : states_wait_ms(l);
+			states_call_finish(l);
+			step_wait(s, wait_ms, "%d of %d pods ready%s%s", t.ready, want,
+				  t.first_missing[0] ? "; " : "", t.first_missing);
+			return;
+		}
+	}
+	states_asked(l);
 	states_list_pods(l, NULL, pods_listed_cb, l);
 }
 
@@ -96,6 +117,24 @@ static void masters_unreachable(struct state_call *l, const char *observed)
 {
 	json_decref(l->nodes);
 	l->nodes = json_pack("{s:s}", "observed", observed);
+	/* Every master pod made, as the watch saw them: nothing for the
+	 * events to explain, and the wait goes on either way. */
+	json_t *watched = states_watched_pods(l, es_role_name(ES_ROLE_MASTER));
+	bool known = watched != NULL;
+	int made = (int)json_array_size(watched);
+	json_decref(watched);
+	bool settling = known && states_watch_settling(l);
+	if (known && (made >= l->r->spec.nodes[ES_ROLE_MASTER].replicas || settling)) {
+		int64_t wait_ms = settling && made < l->r->spec.nodes[ES_ROLE_MASTER].replicas
+					  ? STATES_WATCH_SETTLE_MS
+					  : states_wait_ms(l);
+		struct step *s = l->step;
+		char *text = xstrdup(observed);
+		states_call_finish(l);
+		step_wait(s, wait_ms, "%s", text);
+		free(text);
+		return;
+	}
 	states_list_pods(l, es_role_name(ES_ROLE_MASTER), master_pods_cb, l);
 }
 
@@ -113,6 +152,7 @@ static void masters_cb(void *arg, const struct es_result *res)
 		 * cluster.initial_master_nodes (states_initial_masters). */
 		json_object_set_new(step_context(s), "cluster_uuid", json_string(uuid));
 		json_object_del(step_context(s), "pods_wait_since");
+		states_watch_done(s);
 	}
 	if (!ok) {
 		/* Not reachable yet is what this state waits out, not an error. */
@@ -149,6 +189,7 @@ static void cat_master_cb(void *arg, const struct es_result *res)
 	if (formed) {
 		json_object_set_new(step_context(s), "elected_master", json_string(node));
 		json_object_del(step_context(s), "pods_wait_since");
+		states_watch_done(s);
 	}
 	if (!ok) {
 		char *observed = xasprintf("masters not reachable or no master elected yet: %s; "
@@ -177,7 +218,19 @@ void state_wait_masters_formed(struct step *s)
 		return;
 	char *svc = render_headless_service(l->r->ns);
 	states_call_connect(l, svc);
+	/* No master has an address behind the Service yet, as the watch
+	 * saw its EndpointSlices: the proxy would answer 503 at once. */
+	if (states_no_endpoint_yet(l, svc)) {
+		char *observed = xasprintf("masters not reachable yet: the Service %s has no "
+					   "endpoint yet",
+					   svc);
+		free(svc);
+		masters_unreachable(l, observed);
+		free(observed);
+		return;
+	}
 	free(svc);
+	states_asked(l);
 	if (l->r->spec.version.major < 5)
 		l->ecall = es_request(l->es, "GET", "/_cat/master?format=json", NULL, cat_master_cb,
 				      l);
@@ -269,8 +322,7 @@ static void joined_cb(void *arg, const struct es_result *res)
 /*
  * Asked of the masters through their headless Service, which has every
  * master as its endpoint, ready or not: the HTTP Service has a node only
- * a moment after it turns ready (the endpoint controller), and no watch
- * of ours would say when.
+ * a moment after it turns ready (the endpoint controller).
  */
 void states_wait_joined(struct step *s)
 {
@@ -301,6 +353,8 @@ static void health_cb(void *arg, const struct es_result *res)
 	json_int_t nodes = json_integer_value(json_object_get(res->body, "number_of_nodes"));
 	char *msg = res->message ? xstrdup(res->message) : NULL;
 	bool green = states_healthy_enough(s, status);
+	if (green)
+		states_watch_done(s);
 	char *seen = xstrdup(status ? status : "");
 	/* Not readable: the HTTP Service's endpoints follow its pods,
 	 * ready by now (the waits before), within moments. */
@@ -323,6 +377,19 @@ void state_wait_green(struct step *s)
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
+	/* Its pods are ready (the waits before), but the HTTP Service has
+	 * no endpoint yet as the watch saw its EndpointSlices (the endpoint
+	 * controller follows readiness within moments): the proxy would
+	 * answer 503 at once, and the EndpointSlice's change wakes the wait. */
+	if (states_no_endpoint_yet(l, RENDER_HTTP_SERVICE)) {
+		int64_t wait_ms = states_wait_ms(l);
+		states_call_finish(l);
+		step_wait(s, wait_ms,
+			  "health not readable yet: the Service %s has no ready endpoint",
+			  RENDER_HTTP_SERVICE);
+		return;
+	}
+	states_asked(l);
 	l->ecall = es_health(l->es, states_health_wanted(s), STATES_HEALTH_LONG_POLL, false,
 			     health_cb, l);
 }

@@ -1,7 +1,8 @@
 /*
- * Waits that wake on change: esaasd watches the pods and StatefulSets of
+ * Waits that wake on change: esaasd watches the pods and EndpointSlices of
  * a cluster's namespace (kube/watch.h), and a create's waits run again as
- * soon as something they read changes, not at their next poll; a watch
+ * soon as something they read changes, not at their next poll; a health
+ * wait asks Elasticsearch only once its Service has an endpoint; a watch
  * the server says is too old (410) lists again; a watch that cannot be
  * held leaves the waits to their polls.
  *
@@ -173,8 +174,45 @@ static void test_create_waits_wake_on_the_pods_turning_ready(void **state)
 	int64_t id = create(f, "woken");
 	assert_true(job_succeeded(&f->d, id, 180000));
 	expect_waits_woken(f, id, 0, 2);
-	/* One watch of pods and one of StatefulSets, for the namespace. */
+	/* One watch of pods and one of EndpointSlices, for the namespace. */
 	assert_true(sim_count(f, "watches", "served") >= 2);
+}
+
+/*
+ * The health wait of a create asks Elasticsearch through the HTTP Service
+ * only once the namespace's watch has seen a ready endpoint of it: the
+ * service proxy never answers one of its requests with its own 503 ("no
+ * endpoints available for service"), which it did while the endpoint
+ * controller had not caught up with the pods' readiness (1 s in the
+ * simulator, K35).  At esaasd's default poll.
+ */
+static void test_create_asks_for_health_only_once_the_service_has_an_endpoint(void **state)
+{
+	struct fixture *f = fixture_new(2000);
+	*state = f;
+	int64_t id = create(f, "endpoint");
+	assert_true(job_succeeded(&f->d, id, 180000));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/_sim/state", NULL, &r));
+	assert_int_equal(r.status, 200);
+	int asked = 0, refused = 0;
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(r.body, "es_requests"), i, e) {
+		if (strstr(json_str(e, "path"), "_cluster/health"))
+			asked += (int)json_integer_value(json_object_get(e, "count"));
+	}
+	json_array_foreach (json_object_get(r.body, "proxy_errors"), i, e) {
+		const char *path = json_str(e, "path");
+		if (strstr(path, "/services/es-http") && strstr(path, "_cluster/health")) {
+			fprintf(stderr, "  %s %s: %s\n", json_str(e, "time"), path,
+				json_str(e, "message"));
+			refused++;
+		}
+	}
+	http_resp_free(&r);
+	assert_true(asked >= 1);
+	assert_int_equal(refused, 0);
 }
 
 /*
@@ -252,6 +290,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_create_waits_wake_on_the_pods_turning_ready,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_create_asks_for_health_only_once_the_service_has_an_endpoint,
+			teardown),
 		cmocka_unit_test_teardown(test_expired_watch_lists_again, teardown),
 		cmocka_unit_test_teardown(test_dropped_watch_falls_back_to_polling, teardown),
 	};

@@ -2366,6 +2366,8 @@ static void test_service_proxy_dial_times_out_after_30s_when_dropped(void **stat
 /* Endpoints follow readiness a moment late: just after a pod turns Ready
  * the proxy still has none; a not-ready pod published anyway
  * (publishNotReadyAddresses) refuses the connection. */
+static json_t *watch_lines(const char *text);
+
 static void test_service_proxy_waits_for_endpoints(void **state)
 {
 	struct http_resp r;
@@ -2376,7 +2378,42 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 	assert_string_equal(jstr(r.body, "message"),
 			    "no endpoints available for service \"es-lag\"");
 	http_resp_free(&r);
+	/* The proxy's own answer is in the record, for the tests that count
+	 * requests made before a Service had an endpoint. */
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_t *errs = json_object_get(r.body, "proxy_errors");
+	json_t *last = json_array_get(errs, json_array_size(errs) - 1);
+	assert_non_null(last);
+	assert_int_equal(jint(last, "status"), 503);
+	assert_non_null(strstr(jstr(last, "path"), "/services/es-lag:9200/proxy"));
+	assert_string_equal(jstr(last, "message"), "no endpoints available for service \"es-lag\"");
+	http_resp_free(&r);
 	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
+	http_resp_free(&r);
+	/* What esaasd's watch of the namespace's EndpointSlices reads: the
+	 * Service's slice, by its label, with the pod as a ready endpoint,
+	 * listed as ADDED by a watch without a resourceVersion. */
+	assert_true(request("GET",
+			    "/apis/discovery.k8s.io/v1/namespaces/lag/endpointslices?watch=1"
+			    "&timeoutSeconds=1",
+			    NULL, NULL, true, 10000, &r));
+	assert_int_equal(r.status, 200);
+	json_t *lines = watch_lines(r.raw);
+	bool ready = false;
+	size_t i;
+	json_t *ev;
+	json_array_foreach (lines, i, ev) {
+		json_t *slice = json_object_get(ev, "object");
+		const char *svc = json_string_value(json_object_get(jget(slice, "metadata.labels"),
+								    "kubernetes.io/service-name"));
+		json_t *first = json_array_get(json_object_get(slice, "endpoints"), 0);
+		if (!strcmp(jstr(ev, "type"), "ADDED") && svc && !strcmp(svc, "es-lag") &&
+		    json_is_true(jget(first, "conditions.ready")))
+			ready = true;
+	}
+	if (!ready)
+		fail_msg("no ADDED EndpointSlice of es-lag with a ready endpoint: %s", r.raw);
+	json_decref(lines);
 	http_resp_free(&r);
 
 	/* Kibana without its Elasticsearch runs, its port refused. */
@@ -5115,7 +5152,7 @@ static void test_request_without_the_verb_is_forbidden(void **state)
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(jstr(r.body, "message"), "cannot deletecollection resource"));
 	http_resp_free(&r);
-	/* (The role lists configmaps; it watches only pods and statefulsets.) */
+	/* (The role lists configmaps; it watches only pods and endpointslices.) */
 	call_as(sim.sa_token, "GET", "/api/v1/namespaces/es-x/configmaps?watch=1", NULL, NULL, &r);
 	assert_int_equal(r.status, 403);
 	assert_non_null(strstr(jstr(r.body, "message"), "cannot watch resource \"configmaps\""));
