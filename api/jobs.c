@@ -764,6 +764,13 @@ static void replay_done_cb(void *arg, const struct db_error *err, enum replay_re
 	case REPLAY_NOT_ALLOWED:
 		reply_state_not_allowed(c, from_state, c->from_state != NULL);
 		break;
+	case REPLAY_CLUSTER_GONE:
+		http_reply_error(c->req, 409, "conflict", NULL,
+				 "job %lld acted on cluster %s, which has been deleted since: a "
+				 "replay could act on the cluster that has its name now",
+				 (long long)c->id,
+				 json_str(job, "cluster") ? json_str(job, "cluster") : "?");
+		break;
 	case REPLAY_NOT_FOUND:
 	default:
 		reply_not_found(c->req, c->id);

@@ -100,7 +100,9 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
   AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id)
   AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.tenant_id = j.tenant_id
   AND p.cluster = j.cluster AND p.id <> j.id
-  AND p.status IN ('running', 'waiting', 'cancelling', 'paused'))
+  AND p.status IN ('running', 'waiting', 'cancelling'))
+  AND NOT EXISTS (SELECT 1 FROM jobs p WHERE p.cluster_id = j.cluster_id
+  AND p.id <> j.id AND p.status = 'paused')
   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p
   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster
   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))

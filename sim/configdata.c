@@ -41,8 +41,12 @@ void configdata_secret_defaults(json_t *secret)
 static const char *bad_key(const char *key)
 {
 	size_t n = strlen(key);
-	if (n == 0 || n > 253)
-		return n ? "must be no more than 253 characters" : NULL;
+	if (n == 0)
+		return "a valid config key must consist of alphanumeric characters, '-', '_' or "
+		       "'.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
+		       "validation is '[-._a-zA-Z0-9]+')";
+	if (n > 253)
+		return "must be no more than 253 characters";
 	if (strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._") != n)
 		return "a valid config key must consist of alphanumeric characters, '-', '_' or "
 		       "'.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for "
@@ -278,7 +282,8 @@ static char *missing_ref(const json_t *ref, bool secret, const char *ns)
 	if (!obj)
 		return xasprintf("%s \"%s\" not found", secret ? "secret" : "configmap",
 				 name ? name : "");
-	if (key && !holds(obj, key))
+	/* A variable reads data only, never binaryData. */
+	if (key && !json_object_get(json_object_get(obj, "data"), key))
 		return xasprintf("couldn't find key %s in %s %s/%s", key,
 				 secret ? "Secret" : "ConfigMap", ns, name);
 	return NULL;

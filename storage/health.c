@@ -186,9 +186,10 @@ void storage_health_targets(struct db_pool *db, const int *shards, int n,
 		 "SELECT c.id, c.id % $2, c.tenant_id, c.name,"
 		 "  c.namespace, h.status, h.nodes, h.unassigned_shards,"
 		 "  (extract(epoch FROM h.observed_at) * 1000)::bigint, c.spec::text,"
+		 /* A paused job is no job here: it stopped where the cluster is
+		  * green with nothing held, so the budgets open again. */
 		 "  (SELECT j.kind FROM jobs j WHERE j.tenant_id = c.tenant_id"
-		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling', "
-		 "'paused')"
+		 "    AND j.cluster = c.name AND j.status IN ('running', 'waiting', 'cancelling')"
 		 "    ORDER BY j.queue_seq LIMIT 1),"
 		 "  c.es_security::text"
 		 " FROM clusters c LEFT JOIN cluster_health h ON h.cluster_id = c.id"

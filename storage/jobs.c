@@ -425,36 +425,41 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
  * NULL, so that the claim sets them anew: the state's deadline counts from
  * the claim, not from the failure.
  */
-#define REPLAY_SQL                                                                                 \
-	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"   \
-	" FOR UPDATE),"                                                                            \
-	" pick AS (SELECT coalesce($3::text, cur.failed_state,"                                    \
-	"   CASE WHEN $4::jsonb ? cur.state THEN cur.state END,"                                   \
-	"   (SELECT e.from_state FROM job_events e WHERE e.job_id = cur.id"                        \
-	"    AND $4::jsonb ? e.from_state ORDER BY e.id DESC LIMIT 1)) AS st FROM cur),"           \
-	" ok AS (SELECT cur.id, pick.st FROM cur, pick"                                            \
-	"  WHERE cur.status IN ('failed', 'cancelled') AND coalesce($5::jsonb ? pick.st, false))," \
-	" lk AS (SELECT pg_advisory_xact_lock("                                                    \
-	"  hashtextextended(cur.tenant_id || '/' || cur.cluster, 0)) FROM cur, ok),"               \
-	" q AS (SELECT esaas_quota_check(cur.tenant_id, cur.cluster, esaas_job_spec(cur.params))"  \
-	"  FROM cur, lk WHERE cur.params ? 'spec'),"                                               \
-	" u AS (UPDATE jobs j SET status = 'queued', state = ok.st, attempt = 1,"                  \
-	"  queue_seq = nextval('jobs_queue_seq'), next_run_at = now(),"                            \
-	"  state_entered_at = NULL, started_at = NULL, finished_at = NULL, error = NULL,"          \
-	"  failed_state = NULL, observation = NULL, ending = NULL, cancel_requested = false,"      \
-	"  lease_owner = NULL, lease_expires_at = NULL, version = j.version + 1,"                  \
-	"  updated_at = now()"                                                                     \
-	"  FROM ok, lk LEFT JOIN q ON true WHERE j.id = ok.id RETURNING j.*),"                     \
-	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status,"           \
-	"  attempt, actor, reason, detail)"                                                        \
-	"  SELECT u.id, u.state, u.state, 'replay', u.status, u.attempt, $6, $7,"                  \
-	"   format('replay from %s: %s (it had ended %s in %s%s)', u.state, $7::text,"             \
-	"    cur.status, cur.state, coalesce(': ' || cur.error, ''))"                              \
-	"  FROM u, cur),"                                                                          \
-	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u)"                           \
-	" SELECT cur.status, pick.st, (SELECT count(*) FROM u), (SELECT count(*) FROM n),"         \
-	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON("cur") ")"                     \
-									   " FROM cur, pick"
+#define REPLAY_SQL                                                                                \
+	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"  \
+	" FOR UPDATE),"                                                                           \
+	" pick AS (SELECT coalesce($3::text, cur.failed_state,"                                   \
+	"   CASE WHEN $4::jsonb ? cur.state THEN cur.state END,"                                  \
+	"   (SELECT e.from_state FROM job_events e WHERE e.job_id = cur.id"                       \
+	"    AND $4::jsonb ? e.from_state ORDER BY e.id DESC LIMIT 1)) AS st FROM cur),"          \
+	" ok AS (SELECT cur.id, pick.st FROM cur, pick"                                           \
+	"  WHERE cur.status IN ('failed', 'cancelled') AND coalesce($5::jsonb ? pick.st, false)"  \
+	"  AND NOT EXISTS (SELECT 1 FROM clusters k WHERE k.id = cur.cluster_id"                  \
+	"   AND k.deleted_at IS NOT NULL)),"                                                      \
+	" lk AS (SELECT pg_advisory_xact_lock("                                                   \
+	"  hashtextextended(cur.tenant_id || '/' || cur.cluster, 0)) FROM cur, ok),"              \
+	" q AS (SELECT esaas_quota_check(cur.tenant_id, cur.cluster, esaas_job_spec(cur.params))" \
+	"  FROM cur, lk WHERE cur.params ? 'spec'),"                                              \
+	" u AS (UPDATE jobs j SET status = 'queued', state = ok.st, attempt = 1,"                 \
+	"  queue_seq = nextval('jobs_queue_seq'), next_run_at = now(),"                           \
+	"  state_entered_at = NULL, started_at = NULL, finished_at = NULL, error = NULL,"         \
+	"  failed_state = NULL, observation = NULL, ending = NULL, cancel_requested = false,"     \
+	"  lease_owner = NULL, lease_expires_at = NULL, version = j.version + 1,"                 \
+	"  updated_at = now()"                                                                    \
+	"  FROM ok, lk LEFT JOIN q ON true WHERE j.id = ok.id RETURNING j.*),"                    \
+	" ev AS (INSERT INTO job_events (job_id, from_state, to_state, outcome, status,"          \
+	"  attempt, actor, reason, detail)"                                                       \
+	"  SELECT u.id, u.state, u.state, 'replay', u.status, u.attempt, $6, $7,"                 \
+	"   format('replay from %s: %s (it had ended %s in %s%s)', u.state, $7::text,"            \
+	"    cur.status, cur.state, coalesce(': ' || cur.error, ''))"                             \
+	"  FROM u, cur),"                                                                         \
+	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM u)"                          \
+	" SELECT cur.status, pick.st, (SELECT count(*) FROM u), (SELECT count(*) FROM n),"        \
+	"  coalesce((SELECT " JOB_JSON("x") " FROM u x), " JOB_JSON(                              \
+		"cur") "),"                                                                       \
+		       "  EXISTS (SELECT 1 FROM clusters k WHERE k.id = cur.cluster_id"           \
+		       "   AND k.deleted_at IS NOT NULL)"                                         \
+		       " FROM cur, pick"
 
 struct replay_ctx {
 	storage_replay_cb cb;
@@ -480,6 +485,8 @@ static void replay_cb(void *arg, PGresult *res, const struct db_error *err)
 			r = REPLAY_DONE;
 		else if (strcmp(before, "failed") != 0 && strcmp(before, "cancelled") != 0)
 			r = REPLAY_REFUSED;
+		else if (strcmp(PQgetvalue(res, 0, 5), "t") == 0)
+			r = REPLAY_CLUSTER_GONE;
 		else
 			r = REPLAY_NOT_ALLOWED;
 		c->cb(c->arg, job ? NULL : &bad_shape, r, from, job);

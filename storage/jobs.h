@@ -165,6 +165,9 @@ enum replay_result {
 	REPLAY_DONE,	    /* queued again at from_state */
 	REPLAY_REFUSED,	    /* status does not allow it (only failed, cancelled) */
 	REPLAY_NOT_ALLOWED, /* from_state (given, or the default) is not in allowed */
+	/* its cluster has been deleted since: its name (and namespace) may be
+	 * another cluster's now */
+	REPLAY_CLUSTER_GONE,
 };
 struct job_replay {
 	const char *tenant;

@@ -507,6 +507,48 @@ static void test_unschedulable_pods_are_explained(void **state)
 	json_decref(job);
 }
 
+/*
+ * A job of a cluster deleted since is replayed no more: the name, and the
+ * namespace, may be another cluster's by then, which the old job's states
+ * would act on.
+ */
+static void test_no_replay_of_a_deleted_clusters_job(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	/* Five data nodes on four hosts: it never gets ready. */
+	int64_t id = post_cluster(&f->d,
+				  "{\"name\": \"gone\", \"masters\": {\"replicas\": 1},"
+				  " \"data\": {\"replicas\": 5}, \"clients\": {\"replicas\": 0}}");
+	assert_true(id > 0);
+	char path[64];
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/cancel", (long long)id);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"too big\"}", NULL, &r));
+	http_resp_free(&r);
+	json_t *job = wait_job_done(&f->d, id, 60000);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "cancelled");
+	json_decref(job);
+	long st = 0;
+	int64_t del = api_op(&f->d, "DELETE", "/api/v1/clusters/gone", NULL, &st);
+	assert_true(del > 0);
+	expect_succeeded(&f->d, del);
+	/* Made again under the same name: the old create stays ended. */
+	int64_t again = post_cluster(
+		&f->d, "{\"name\": \"gone\", \"masters\": {\"replicas\": 1},"
+		       " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}");
+	assert_true(again > 0);
+	snprintf(path, sizeof(path), "/api/v1/jobs/%lld/replay", (long long)id);
+	assert_true(http_call(&f->d, "POST", path, "{\"reason\": \"try again\"}", NULL, &r));
+	assert_int_equal(r.status, 409);
+	const char *msg =
+		json_string_value(json_object_get(json_object_get(r.body, "error"), "message"));
+	assert_non_null(msg);
+	assert_non_null(strstr(msg, "acted on cluster gone, which has been deleted since"));
+	http_resp_free(&r);
+	expect_succeeded(&f->d, again);
+}
+
 /* The pods of the namespace es-default-<cluster> (GET pods); the caller
  * frees it. */
 static json_t *cluster_pods(struct sim *sim, const char *cluster)
@@ -1185,6 +1227,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_a_namespace_of_another_cluster_is_left_alone,
 					  teardown),
+		cmocka_unit_test_teardown(test_no_replay_of_a_deleted_clusters_job, teardown),
 		cmocka_unit_test_teardown(test_create_keeps_working_through_token_rotation,
 					  teardown),
 		cmocka_unit_test_teardown(test_create_through_an_exec_credential_plugin, teardown),
