@@ -483,6 +483,10 @@ static void test_pause_stops_a_create_between_steps(void **state)
 	struct fixture *f = *state = fixture_new(0);
 	int64_t id = post_cluster(&f->d, SMALL_CLUSTER("young"));
 	assert_true(id > 0);
+	/* Under way (a create still queued would only wait: 200). */
+	json_t *under_way = wait_job_status(&f->d, id, "running|waiting", JOB_TIMEOUT_MS);
+	assert_non_null(under_way);
+	json_decref(under_way);
 	assert_int_equal(post(f, "/api/v1/clusters/young/pause", "{\"reason\": \"not yet\"}", NULL),
 			 202);
 	json_t *job = wait_job_status(&f->d, id, "paused|succeeded", JOB_TIMEOUT_MS);
