@@ -980,6 +980,12 @@ bool spec_cidr_list_valid(const char *list, char *err, size_t errlen)
 	char entry[64];
 	size_t n = 0;
 
+	for (const char *c = list; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			snprintf(err, errlen, "must not contain control characters");
+			return false;
+		}
+	}
 	while (spec_list_next(&list, entry, sizeof(entry))) {
 		if (!spec_is_cidr(entry)) {
 			snprintf(err, errlen,

@@ -155,6 +155,13 @@ static void test_lists(void **state)
 	assert_non_null(
 		strstr(err, "kubernetes.api_server_cidrs: \"172.18.0.2\" is not a network"));
 	config_free(&c); /* a failed load leaves the defaults */
+	/* A line break in the value is refused, on one line. */
+	assert_false(load_text("kubernetes:\n  api_server_cidrs: \"10.0.0.0/8\\nengine: x\"\n",
+			       no_env, &c, path, sizeof(path), err, sizeof(err)));
+	assert_non_null(
+		strstr(err, "kubernetes.api_server_cidrs: must not contain control characters"));
+	assert_null(strchr(err, '\n'));
+	config_free(&c);
 	assert_false(load_text("kubernetes:\n  esaasd_namespace: Esaas\n", no_env, &c, path,
 			       sizeof(path), err, sizeof(err)));
 	assert_non_null(strstr(err, "kubernetes.esaasd_namespace: expected a namespace's name"));
