@@ -145,11 +145,6 @@ static void check_type(const json_t *secret, json_t *causes)
 	}
 }
 
-static bool is_true(const json_t *v)
-{
-	return json_is_true(v);
-}
-
 void configdata_validate(const char *plural, const json_t *obj, json_t *causes)
 {
 	bool secret = !strcmp(plural, "secrets");
@@ -191,9 +186,9 @@ void configdata_validate_update(const char *plural, const json_t *old, const jso
 				json_string_value(json_object_get(obj, "type"))
 					? json_string_value(json_object_get(obj, "type"))
 					: "");
-	if (!is_true(json_object_get(old, "immutable")))
+	if (!json_is_true(json_object_get(old, "immutable")))
 		return;
-	if (!is_true(json_object_get(obj, "immutable")))
+	if (!json_is_true(json_object_get(obj, "immutable")))
 		apiserver_cause(causes, "FieldValueForbidden", "immutable",
 				"Forbidden: field is immutable when `immutable` is set");
 	if (!json_equal(json_object_get(old, "data"), json_object_get(obj, "data")) &&

@@ -1409,7 +1409,8 @@ static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
 
 static char *list_rv(const char *path);
 static json_int_t open_watches(void);
-static json_t *watch_lines(const char *text);
+static void wait_watch_opened(json_int_t before);
+static json_t *curl_watch_lines(const char *rcfile, const char *out);
 static bool pod_ready(struct http_resp *r, const void *arg);
 
 /*
@@ -1443,27 +1444,12 @@ static void test_deleted_pod_ends_in_a_terminal_phase_before_it_goes(void **stat
 		 sim.ca, sim.token, sim.server, rv, out, rcfile, rcfile, rcfile);
 	assert_int_equal(system(cmd), 0);
 	free(rv);
-	for (int i = 0; open_watches() == before; i++) {
-		if (i > 500)
-			fail_msg("curl's watch never opened");
-		msleep(10);
-	}
+	wait_watch_opened(before);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/ending/pods/last", NULL, &r), 200);
 	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
 	assert_true(pod_ready(&r, NULL));
 	http_resp_free(&r);
-	char *rc = NULL;
-	for (int i = 0; !(rc = slurp(rcfile)); i++) {
-		if (i > 1000)
-			fail_msg("curl's watch did not end at its timeoutSeconds");
-		msleep(20);
-	}
-	assert_string_equal(rc, "0\n");
-	free(rc);
-	char *text = slurp(out);
-	assert_non_null(text);
-	json_t *lines = watch_lines(text);
-	free(text);
+	json_t *lines = curl_watch_lines(rcfile, out);
 	size_t i, terminal = 0, deleted = 0;
 	json_t *ev;
 	json_array_foreach (lines, i, ev) {
@@ -5790,6 +5776,37 @@ static json_t *watch_lines(const char *text)
 	return lines;
 }
 
+/* Until one more watch is open than before: curl's, started in the
+ * background. */
+static void wait_watch_opened(json_int_t before)
+{
+	for (int i = 0; open_watches() == before; i++) {
+		if (i > 500)
+			fail_msg("curl's watch never opened");
+		msleep(10);
+	}
+}
+
+/* The events of a watch curl ran in the background, once it has ended:
+ * its exit status in rcfile (0: the server ended the stream; a client
+ * timeout would be 28), its stream in out. */
+static json_t *curl_watch_lines(const char *rcfile, const char *out)
+{
+	char *rc = NULL;
+	for (int i = 0; !(rc = slurp(rcfile)); i++) {
+		if (i > 1000)
+			fail_msg("curl's watch did not end at its timeoutSeconds");
+		msleep(20);
+	}
+	assert_string_equal(rc, "0\n");
+	free(rc);
+	char *text = slurp(out);
+	assert_non_null(text);
+	json_t *lines = watch_lines(text);
+	free(text);
+	return lines;
+}
+
 /*
  * ?watch=1 from a list's resourceVersion, seen with curl: a chunked
  * stream of JSON lines, ADDED, MODIFIED and DELETED as the label selector
@@ -5818,11 +5835,7 @@ static void test_watch_streams_events_after_the_resource_version(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(rv);
 	/* The rest while the stream is open, so that it is live, not replayed. */
-	for (int i = 0; open_watches() == before; i++) {
-		if (i > 500)
-			fail_msg("curl's watch never opened");
-		msleep(10);
-	}
+	wait_watch_opened(before);
 	assert_int_equal(cm_apply("watch", "a", "{\"app\":\"w\",\"more\":\"1\"}", &r), 200);
 	http_resp_free(&r);
 	assert_int_equal(cm_apply("watch", "b", "{\"app\":\"other\"}", &r), 201);
@@ -5833,24 +5846,12 @@ static void test_watch_streams_events_after_the_resource_version(void **state)
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/watch/configmaps/b", NULL, &r), 200);
 	http_resp_free(&r);
-	char *rc = NULL;
-	for (int i = 0; !(rc = slurp(rcfile)); i++) {
-		if (i > 1000)
-			fail_msg("curl's watch did not end at its timeoutSeconds");
-		msleep(20);
-	}
-	/* Exit 0: the server ended the stream (a client timeout would be 28). */
-	assert_string_equal(rc, "0\n");
-	free(rc);
+	json_t *lines = curl_watch_lines(rcfile, out);
 	char *headers = slurp(hdr);
 	assert_non_null(headers);
 	assert_non_null(strcasestr(headers, "Transfer-Encoding: chunked"));
 	assert_non_null(strcasestr(headers, "Content-Type: application/json"));
 	free(headers);
-	char *text = slurp(out);
-	assert_non_null(text);
-	json_t *lines = watch_lines(text);
-	free(text);
 	static const char *const want[][2] = {{"ADDED", "a"},
 					      {"MODIFIED", "a"},
 					      {"ADDED", "b"},
