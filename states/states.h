@@ -187,6 +187,21 @@ void state_plugin_check_repository(struct step *s);
 void state_apply_workloads(struct step *s);
 void state_plugin_verify(struct step *s);
 
+/* upgrade: every plugin of params.spec in the repository for the target
+ * version; the way (rolling or a full cluster restart); the full
+ * restart's stop of every old node and the wait for the new ones; after a
+ * cancel or a failure, which version each node runs (context.versions). */
+void state_upgrade_check_plugins(struct step *s);
+void state_upgrade_route(struct step *s);
+/* .next: rolling, one node at a time; or every node stopped, then started. */
+enum upgrade_route_way {
+	UPGRADE_ROUTE_FULL_RESTART,
+	UPGRADE_ROUTE_WAYS
+};
+void state_upgrade_stop_all(struct step *s);
+void state_upgrade_wait_started(struct step *s);
+void state_upgrade_report(struct step *s);
+
 /*
  * For the API, before a data scale-down is queued: the shard copies the
  * worst index of the cluster needs (es/client.h), read from the cluster.

@@ -94,9 +94,10 @@ static void test_every_way_declared(void **state)
 		}
 	}
 	/* scale's plan, its four masters_next and its data_down_next,
-	 * config_update's route, delete's plan, and restart_next in restart,
-	 * config_update, plugin_install and plugin_remove. */
-	assert_int_equal(branching_rows, 12);
+	 * config_update's route, delete's plan, upgrade's route, and
+	 * restart_next in restart, config_update, plugin_install,
+	 * plugin_remove and upgrade. */
+	assert_int_equal(branching_rows, 14);
 }
 
 /* The dead edge is gone: the plan has no .next, only its ways. */
@@ -283,6 +284,62 @@ static void test_prepare_with_the_stored_spec(void **state)
 	json_decref(params);
 	json_decref(bad);
 	json_decref(spec);
+}
+
+/* An upgrade: the version and snapshot fields, then the path from the
+ * stored version, a refused one naming the release to pass through. */
+static void expect_upgrade_refused(const char *from, const char *to, const char *message)
+{
+	const struct workflow *wf = wf_registry_find(&reg, "upgrade");
+	json_t *spec = json_pack("{s:s, s:s}", "name", "logs", "version", from);
+	json_t *params = json_pack("{s:s}", "version", to);
+	struct wf_refusal why = {0};
+	assert_false(wf->prepare(spec, params, &why));
+	assert_int_equal(why.status, 422);
+	assert_string_equal(why.field, "version");
+	if (!strstr(why.message, message))
+		fail_msg("%s -> %s: message %s lacks %s", from, to, why.message, message);
+	json_decref(params);
+	json_decref(spec);
+}
+
+static void test_upgrade_request_and_paths(void **state)
+{
+	json_t *params;
+	struct wf_refusal why;
+
+	expect_refused("upgrade", "{}", NULL, NULL, 422, "version", "a release such as");
+	expect_refused("upgrade", "{\"version\": \"7.x\"}", NULL, NULL, 422, "version",
+		       "a release such as");
+	expect_refused("upgrade", "{\"version\": \"3.0.0\"}", NULL, NULL, 422, "version",
+		       "not supported");
+	expect_refused("upgrade", "{\"version\": \"7.17.10\", \"snapshot\": \"no\"}", NULL, NULL,
+		       422, "snapshot", "true or false");
+	expect_refused("upgrade", "{\"version\": \"7.17.10\", \"versoin\": 1}", NULL, NULL, 422,
+		       "versoin", "unknown field");
+	assert_true(request("upgrade", "{\"version\": \"8.17.0\", \"snapshot\": false}", NULL, NULL,
+			    &params, &why));
+	assert_true(json_is_false(json_object_get(params, "snapshot")));
+
+	json_t *spec =
+		json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+			   " \"image\": \"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\"}",
+			   0, NULL);
+	const struct workflow *wf = wf_registry_find(&reg, "upgrade");
+	assert_true(wf->prepare(spec, params, &why));
+	json_t *next = json_object_get(params, "spec");
+	assert_string_equal(json_string_value(json_object_get(next, "version")), "8.17.0");
+	assert_null(json_object_get(next, "image"));
+	assert_string_equal(json_string_value(json_object_get(params, "from")), "7.17.10");
+	assert_string_equal(json_string_value(json_object_get(params, "way")), "rolling");
+	json_decref(params);
+	json_decref(spec);
+
+	expect_upgrade_refused("6.8.23", "8.17.0", "upgrade to 7.17.10 first");
+	expect_upgrade_refused("7.10.2", "8.17.0", "upgrade to 7.17.10 first");
+	expect_upgrade_refused("2.4.6", "6.8.23", "upgrade to 5.6.16 first");
+	expect_upgrade_refused("7.17.10", "7.16.3", "no downgrade");
+	expect_upgrade_refused("7.17.10", "7.17.10", "already runs");
 }
 
 /* --- previews (wf_path() and each workflow's preview) ------------------------------------- */
@@ -484,6 +541,7 @@ int main(void)
 		cmocka_unit_test(test_requests_refused_with_their_field),
 		cmocka_unit_test(test_requests_make_params),
 		cmocka_unit_test(test_prepare_with_the_stored_spec),
+		cmocka_unit_test(test_upgrade_request_and_paths),
 		cmocka_unit_test(test_wf_path_follows_the_choices),
 		cmocka_unit_test(test_previews_take_the_handlers_ways),
 	};
