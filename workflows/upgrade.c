@@ -220,14 +220,17 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 	upgrade_check_end(p, &why);
 }
 
-/* The health a rolling restart starts from: green, or yellow when allowed. */
+/*
+ * Not red: a primary unassigned is data out of reach, which no node should
+ * restart over.  Yellow (replicas still recovering) is for the rolling
+ * restart's own gate to wait out before the first node, saying so.
+ */
 static void upgrade_live_cb(void *arg, json_t *live)
 {
 	struct upgrade_check *p = arg;
 	struct wf_refusal why = {0};
 	json_t *health = json_object_get(live, "health");
 	const char *status = json_str(health, "status");
-	bool yellow_ok = json_is_true(json_object_get(p->params, "allow_yellow"));
 
 	if (!status) {
 		json_t *errors = json_object_get(live, "errors");
@@ -239,15 +242,12 @@ static void upgrade_live_cb(void *arg, json_t *live)
 		upgrade_check_end(p, &why);
 		return;
 	}
-	if (strcmp(status, "green") != 0 && !(yellow_ok && strcmp(status, "yellow") == 0)) {
-		wf_refuse(
-			&why, 422, "invalid", "version",
-			"the cluster is %s (%lld unassigned shards): an upgrade starts from a "
-			"green cluster%s",
-			status,
-			(long long)json_integer_value(json_object_get(health, "unassigned_shards")),
-			yellow_ok ? " or a yellow one"
-				  : " (or yellow, with \"allow_yellow\": true)");
+	if (strcmp(status, "red") == 0) {
+		wf_refuse(&why, 422, "invalid", "version",
+			  "the cluster is red (%lld unassigned shards, a primary among them): an "
+			  "upgrade starts once every primary is assigned",
+			  (long long)json_integer_value(
+				  json_object_get(health, "unassigned_shards")));
 		upgrade_check_end(p, &why);
 		return;
 	}
