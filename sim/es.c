@@ -2583,10 +2583,12 @@ char *sim_es_config_refused(const json_t *pod, int major)
 		if (why)
 			break;
 	}
-	if (!why && major >= 6)
-		why = tls_bootstrap_check(pod, version, image);
+	/* The metadata on disk is loaded (and each index checked) before the
+	 * bootstrap checks run (Node.start). */
 	if (!why)
 		why = unreadable_index(pod, version, image);
+	if (!why && major >= 6)
+		why = tls_bootstrap_check(pod, version, image);
 	return why;
 }
 

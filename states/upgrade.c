@@ -166,23 +166,38 @@ static void report_cb(void *arg, const struct kube_result *res)
 	const char *to = json_str(p, "version") ? json_str(p, "version") : "?";
 	const char *from = json_str(p, "from") ? json_str(p, "from") : "?";
 	json_t *versions = json_object();
-	int total = 0;
+	int total = 0, want = 0;
 	size_t i;
 	json_t *pod;
 	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
-		json_t *labels = json_object_get(json_object_get(pod, "metadata"), "labels");
+		json_t *meta = json_object_get(pod, "metadata");
+		json_t *labels = json_object_get(meta, "labels");
 		const char *role = json_string_value(json_object_get(labels, RENDER_LABEL_ROLE));
 		const char *v = json_string_value(json_object_get(labels, RENDER_LABEL_VERSION));
-		if (!role || !v || strcmp(role, "kibana") == 0)
+		if (!role || !v || strcmp(role, "kibana") == 0 ||
+		    json_object_get(meta, "deletionTimestamp"))
 			continue;
 		json_object_set_new(
 			versions, v,
 			json_integer(json_integer_value(json_object_get(versions, v)) + 1));
 		total++;
 	}
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		want += l->r->spec.nodes[r].replicas;
+	int64_t wait_ms = states_wait_ms(l);
+	states_call_finish(l);
+	/* A pod the job had just deleted comes back from its StatefulSet
+	 * within moments: counted once it is there. */
+	if (total < want) {
+		json_decref(versions);
+		step_wait(s, wait_ms,
+			  "%d of %d Elasticsearch pods there: waiting for the ones being replaced "
+			  "before saying which version each runs",
+			  total, want);
+		return;
+	}
 	int on_target = (int)json_integer_value(json_object_get(versions, to));
 	json_object_set(step_context(s), "versions", versions);
-	states_call_finish(l);
 	if (on_target == 0)
 		step_next_noting(s, "every one of the %d Elasticsearch nodes still runs %s", total,
 				 from);

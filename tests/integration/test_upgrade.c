@@ -442,7 +442,7 @@ static void test_upgrade_6_to_7_changes_discovery_and_6x_index_blocks_8_until_go
 static void test_upgrade_refusals_name_the_field_and_change_nothing(void **state)
 {
 	struct fixture *f = *state = fixture_new(0);
-	expect_ok(f, post_cluster(&f->d, CLUSTER("old", "7.10.2", 1, 1, "")));
+	expect_ok(f, post_cluster(&f->d, CLUSTER("old", "7.10.2", 1, 2, "")));
 	size_t before = pod_deletions(f);
 	const char *path = "/api/v1/clusters/old/upgrade";
 
@@ -478,7 +478,7 @@ static void test_upgrade_refusals_name_the_field_and_change_nothing(void **state
 	assert_int_equal(
 		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'upgrade'", 0, NULL), 0);
 	assert_int_equal(pod_deletions(f), before);
-	assert_int_equal(pods_on(f, "old", "7.10.2"), 2);
+	assert_int_equal(pods_on(f, "old", "7.10.2"), 3);
 }
 
 /* --- cancel ------------------------------------------------------------------------------ */
