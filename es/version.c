@@ -451,6 +451,13 @@ enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct e
 	return refuse_via(offered_of_major(from->major + 1), via, why, whylen, f, t);
 }
 
+const char *es_deprecations_path(const struct es_version *v, const char *image)
+{
+	if (!es_image_has_xpack(v, image))
+		return NULL;
+	return v->major >= 7 ? "/_migration/deprecations" : "/_xpack/migration/deprecations";
+}
+
 int es_oldest_readable_major(const struct es_version *v)
 {
 	return v->major == 5 ? 2 : v->major - 1;

@@ -204,6 +204,15 @@ enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct e
 				   char *via, char *why, size_t whylen);
 
 /*
+ * The deprecation info API, what must change before the next major: "GET
+ * /_xpack/migration/deprecations" on 6.x, "/_migration/deprecations" from
+ * 7.0 (X-Pack, in the default distribution from 6.3:
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/migration-api-deprecation.html);
+ * NULL where the version or the image has none.
+ */
+const char *es_deprecations_path(const struct es_version *v, const char *image);
+
+/*
  * The oldest major whose indices a release reads (the major before its
  * own; 2 for 5.x): an index created by an older one must be reindexed
  * before the upgrade, or the nodes of the new version refuse to start.

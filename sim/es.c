@@ -4368,6 +4368,41 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
 }
 
+/*
+ * The deprecation info API (X-Pack: GET /_xpack/migration/deprecations
+ * from 6.x, GET /_migration/deprecations from 7.0): what must change before
+ * the next major.  Here its index check: an index created before the
+ * current major is CRITICAL, the next major cannot read it
+ * (IndexDeprecationChecks.oldIndicesCheck, "Index created before 7.0" in
+ * 7.x; https://www.elastic.co/guide/en/elasticsearch/reference/7.17/migration-api-deprecation.html).
+ * The cluster and node setting checks answer empty lists.
+ */
+static void deprecations(struct es_cluster *cl, struct call *c)
+{
+	int major = version_major(cluster_version(cl));
+	json_t *indices = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (version_major(ix->created_version) >= major)
+			continue;
+		char *msg = xasprintf("Index created before %d.0", major);
+		char *url = xasprintf("https://www.elastic.co/guide/en/elasticsearch/reference/"
+				      "master/breaking-changes-%d.0.html",
+				      major + 1);
+		char *details =
+			xasprintf("This index was created using version: %s", ix->created_version);
+		json_object_set_new(indices, ix->name,
+				    json_pack("[{s:s, s:s, s:s, s:s}]", "level", "critical",
+					      "message", msg, "url", url, "details", details));
+		free(msg);
+		free(url);
+		free(details);
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:[], s:[], s:o, s:[]}", "cluster_settings", "node_settings",
+				  "index_settings", indices, "ml_settings"));
+}
+
 static void cat_master(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
@@ -5611,6 +5646,14 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	} else if (n == 3 && is(segs[1], "_flush") && is(segs[2], "synced") && vcode < 80000 &&
 		   segs[0][0] != '_') {
 		flush(cl, c, segs[0], true);
+	} else if ((vcode >= 70000 && n == 2 && is(segs[0], "_migration") &&
+		    is(segs[1], "deprecations")) ||
+		   (vcode >= 60000 && vcode < 80000 && n == 3 && is(segs[0], "_xpack") &&
+		    is(segs[1], "migration") && is(segs[2], "deprecations"))) {
+		if (get)
+			deprecations(cl, c);
+		else
+			bad_method(c, "GET");
 	} else if (is(segs[0], "_cat") && n >= 2) {
 		if (!get)
 			bad_method(c, "GET");

@@ -220,6 +220,9 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, const char
 typedef void (*states_indices_cb)(void *arg, json_t *indices, const char *error);
 void states_read_indices(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
 			 states_indices_cb cb, void *arg);
+/* GET path (es_deprecations_path()) of the cluster, as states_read_indices. */
+void states_read_deprecations(struct wf_env *env, const char *tenant, const char *ns,
+			      json_t *spec_json, const char *path, states_indices_cb cb, void *arg);
 /*
  * How many nodes of one role the cluster's nodes can place, as the pods'
  * required anti-affinity allows: the schedulable nodes (spread: host), or

@@ -166,6 +166,107 @@ static void upgrade_check_end(struct upgrade_check *p, const struct wf_refusal *
 	free(p);
 }
 
+/* One issue of the deprecation info API as a line: "where: message (details)". */
+static char *issue_line(const char *where, json_t *issue)
+{
+	const char *details = json_str(issue, "details");
+	return xasprintf("%s: %s%s%s%s", where,
+			 json_str(issue, "message") ? json_str(issue, "message") : "?",
+			 details ? " (" : "", details ? details : "", details ? ")" : "");
+}
+
+/* Each issue of one section (a list, or an object of lists by index) into
+ * critical or warnings by its level. */
+static void sort_issues(const char *section, json_t *v, json_t *critical, json_t *warnings)
+{
+	size_t i;
+	json_t *issue;
+	const char *key;
+	json_t *list;
+
+	if (json_is_object(v)) {
+		json_object_foreach (v, key, list) {
+			char *where = xasprintf("index %s", key);
+			sort_issues(where, list, critical, warnings);
+			free(where);
+		}
+		return;
+	}
+	json_array_foreach (v, i, issue) {
+		const char *level = json_str(issue, "level");
+		char *line = issue_line(section, issue);
+		json_array_append_new(level && strcmp(level, "critical") == 0 ? critical : warnings,
+				      json_string(line));
+		free(line);
+	}
+}
+
+/*
+ * What Elasticsearch itself says must change before the next major (the
+ * deprecation info API, where the version has it): a critical issue
+ * refuses the upgrade, naming each; the others are warnings in the 202.
+ * An answer that cannot be read is a warning too: the index check above
+ * has already run.
+ */
+static void upgrade_deprecations_cb(void *arg, json_t *answer, const char *error)
+{
+	struct upgrade_check *p = arg;
+	struct wf_refusal why = {0};
+	json_t *critical = json_array(), *warnings = json_array();
+	const char *section;
+	json_t *v;
+
+	if (!answer) {
+		char *w = xasprintf("the deprecation info API could not be read (%s): nothing it "
+				    "would report was checked",
+				    error ? error : "no answer");
+		json_array_append_new(warnings, json_string(w));
+		free(w);
+	} else {
+		json_object_foreach (answer, section, v)
+			sort_issues(section, v, critical, warnings);
+	}
+	if (json_array_size(critical) > 0) {
+		char *all = NULL;
+		size_t i;
+		json_t *line;
+		json_array_foreach (critical, i, line) {
+			char *more = xasprintf("%s%s%s", all ? all : "", all ? "; " : "",
+					       json_string_value(line));
+			free(all);
+			all = more;
+		}
+		wf_refuse(&why, 422, "invalid", "version",
+			  "the deprecation info API reports %zu critical issue%s to resolve before "
+			  "Elasticsearch %s: %s",
+			  json_array_size(critical), json_array_size(critical) == 1 ? "" : "s",
+			  json_str(p->params, "version"), all);
+		free(all);
+	} else if (json_array_size(warnings) > 0) {
+		json_object_set(p->params, "warnings", warnings);
+	}
+	json_decref(critical);
+	json_decref(warnings);
+	upgrade_check_end(p, &why);
+}
+
+/* Across majors only: the API describes what the next major needs. */
+static void upgrade_deprecations(struct upgrade_check *p)
+{
+	json_t *base = json_object_get(p->params, "previous_spec");
+	struct es_version from, to;
+	const char *path = NULL;
+
+	if (es_version_parse(json_str(p->params, "from"), &from) &&
+	    es_version_parse(json_str(p->params, "version"), &to) && to.major > from.major)
+		path = es_deprecations_path(&from, json_str(base, "image"));
+	if (!path) {
+		upgrade_check_end(p, NULL);
+		return;
+	}
+	states_read_deprecations(p->env, p->tenant, p->ns, base, path, upgrade_deprecations_cb, p);
+}
+
 /*
  * Every index must be one the target reads: created by its major or the
  * one before (2.x for 5.x).  The others are named, all of them, since
@@ -217,7 +318,11 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 			  json_str(p->params, "version"), n == 1 ? "an index" : "indices", worst,
 			  names, n == 1 ? "it" : "them", to.major - 1, n == 1 ? "it" : "them");
 	free(names);
-	upgrade_check_end(p, &why);
+	if (why.status) {
+		upgrade_check_end(p, &why);
+		return;
+	}
+	upgrade_deprecations(p);
 }
 
 /*

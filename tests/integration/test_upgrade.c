@@ -433,6 +433,17 @@ static void test_upgrade_6_to_7_changes_discovery_and_6x_index_blocks_8_until_go
 			    "{\"version\": \"8.17.0\"}", NULL));
 	assert_string_equal(recorded_version(f, "zen", v, sizeof(v)), "8.17.0");
 	assert_int_equal(nodes_answering(f, "zen", "8.17.0"), 5);
+	/* Before it went, the deprecation info API was asked what 8.x needs. */
+	json_t *st = sim_record(&f->sim);
+	int asked = 0;
+	size_t i;
+	json_t *q;
+	json_array_foreach (json_object_get(st, "requests"), i, q)
+		asked += json_string_value(json_object_get(q, "path")) &&
+			 strstr(json_string_value(json_object_get(q, "path")),
+				"/_migration/deprecations") != NULL;
+	json_decref(st);
+	assert_true(asked >= 1);
 	expect_green(f, "zen");
 	assert_int_equal(lost_shards(f), 0);
 }
