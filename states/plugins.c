@@ -151,9 +151,9 @@ static void live_sets_cb(void *arg, const struct kube_result *res)
 		if (name && json_is_integer(n))
 			json_object_set(live, name, n);
 	}
+	json_t *spec = l->spec_json ? l->spec_json : json_object_get(step_params(s), "spec");
 	states_call_finish(l);
-	struct states_apply *a = states_apply_prepare(s, json_object_get(step_params(s), "spec"),
-						      "StatefulSet", NULL);
+	struct states_apply *a = states_apply_prepare(s, spec, "StatefulSet", NULL);
 	if (a)
 		json_array_foreach (a->r->objects, i, set) {
 			const char *name = json_str(json_object_get(set, "metadata"), "name");
@@ -172,14 +172,20 @@ static void live_sets_cb(void *arg, const struct kube_result *res)
  * workload (a scale-up that failed before its record), and an apply with
  * the recorded count would add or remove pods behind the scale's back.
  */
-void state_apply_workloads(struct step *s)
+void states_apply_workloads_of(struct step *s, json_t *spec_json)
 {
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	l->spec_json = spec_json;
 	char *path = kube_collection_path("apps/v1", "StatefulSet", l->r->ns);
 	l->kcall = kube_list(l->env->kube, path, NULL, live_sets_cb, l);
 	free(path);
+}
+
+void state_apply_workloads(struct step *s)
+{
+	states_apply_workloads_of(s, json_object_get(step_params(s), "spec"));
 }
 
 static void plugins_listed_cb(void *arg, const struct es_result *res);

@@ -190,7 +190,8 @@ void state_plugin_verify(struct step *s);
 /* upgrade: every plugin of params.spec in the repository for the target
  * version; the way (rolling or a full cluster restart); the full
  * restart's stop of every old node and the wait for the new ones; after a
- * cancel or a failure, which version each node runs (context.versions). */
+ * cancel or a failure, the configuration and StatefulSets back when no node
+ * runs the target yet, and which version each node runs (context.versions). */
 void state_upgrade_check_plugins(struct step *s);
 void state_upgrade_route(struct step *s);
 /* .next: rolling, one node at a time; or every node stopped, then started. */
@@ -200,6 +201,8 @@ enum upgrade_route_way {
 };
 void state_upgrade_stop_all(struct step *s);
 void state_upgrade_wait_started(struct step *s);
+void state_upgrade_undo_config(struct step *s);
+void state_upgrade_undo_workloads(struct step *s);
 void state_upgrade_report(struct step *s);
 
 /*

@@ -156,6 +156,98 @@ void state_upgrade_wait_started(struct step *s)
 	states_list_pods(l, NULL, started_cb, l);
 }
 
+/*
+ * The Elasticsearch pods of a pod list by the version they run (their
+ * template's label): version -> count, and how many there are, none on its
+ * way out.  false (and a wait) while fewer are there than the spec has: a
+ * pod the job had just deleted comes back from its StatefulSet within
+ * moments, at whichever version its template then says.
+ */
+static bool count_versions(struct state_call *l, json_t *items, json_t **versions, int *total,
+			   const char *what)
+{
+	struct step *s = l->step;
+	int want = 0;
+	size_t i;
+	json_t *pod;
+	*versions = json_object();
+	*total = 0;
+	json_array_foreach (items, i, pod) {
+		json_t *meta = json_object_get(pod, "metadata");
+		json_t *labels = json_object_get(meta, "labels");
+		const char *role = json_string_value(json_object_get(labels, RENDER_LABEL_ROLE));
+		const char *v = json_string_value(json_object_get(labels, RENDER_LABEL_VERSION));
+		if (!role || !v || strcmp(role, "kibana") == 0 ||
+		    json_object_get(meta, "deletionTimestamp"))
+			continue;
+		json_object_set_new(
+			*versions, v,
+			json_integer(json_integer_value(json_object_get(*versions, v)) + 1));
+		(*total)++;
+	}
+	for (int r = 0; r < ES_ROLE_COUNT; r++)
+		want += l->r->spec.nodes[r].replicas;
+	int64_t wait_ms = states_wait_ms(l);
+	states_call_finish(l);
+	if (*total >= want)
+		return true;
+	json_decref(*versions);
+	*versions = NULL;
+	step_wait(s, wait_ms,
+		  "%d of %d Elasticsearch pods there: waiting for the ones being "
+		  "replaced before %s",
+		  *total, want, what);
+	return false;
+}
+
+/*
+ * After a cancel or a failure before any node runs the target, the
+ * ConfigMaps and the StatefulSets go back to the recorded spec's: nothing
+ * was upgraded, so nothing stays changed (a node restarting later reads
+ * the configuration of the version it runs).  Once one node runs the
+ * target, both stay the target's, which every node restarting from now on
+ * comes back as.  context.templates_back says which.
+ */
+static void undo_listed_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	if (!states_call_kube_ok(l, res))
+		return;
+	json_t *versions;
+	int total;
+	if (!count_versions(l, json_object_get(res->body, "items"), &versions, &total,
+			    "deciding whether the templates go back"))
+		return;
+	const char *to = json_str(step_params(s), "version");
+	bool back = to && json_integer_value(json_object_get(versions, to)) == 0;
+	json_decref(versions);
+	json_object_set_new(step_context(s), "templates_back", json_boolean(back));
+	json_t *previous = json_object_get(step_params(s), "previous_spec");
+	if (back && json_is_object(previous))
+		states_apply_kind_of(s, previous, "ConfigMap", NULL);
+	else
+		step_next(s);
+}
+
+void state_upgrade_undo_config(struct step *s)
+{
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	states_list_pods(l, NULL, undo_listed_cb, l);
+}
+
+void state_upgrade_undo_workloads(struct step *s)
+{
+	json_t *previous = json_object_get(step_params(s), "previous_spec");
+	if (json_is_true(json_object_get(step_context(s), "templates_back")) &&
+	    json_is_object(previous))
+		states_apply_workloads_of(s, previous);
+	else
+		step_next(s);
+}
+
 static void report_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
@@ -165,42 +257,18 @@ static void report_cb(void *arg, const struct kube_result *res)
 	json_t *p = step_params(s);
 	const char *to = json_str(p, "version") ? json_str(p, "version") : "?";
 	const char *from = json_str(p, "from") ? json_str(p, "from") : "?";
-	json_t *versions = json_object();
-	int total = 0, want = 0;
-	size_t i;
-	json_t *pod;
-	json_array_foreach (json_object_get(res->body, "items"), i, pod) {
-		json_t *meta = json_object_get(pod, "metadata");
-		json_t *labels = json_object_get(meta, "labels");
-		const char *role = json_string_value(json_object_get(labels, RENDER_LABEL_ROLE));
-		const char *v = json_string_value(json_object_get(labels, RENDER_LABEL_VERSION));
-		if (!role || !v || strcmp(role, "kibana") == 0 ||
-		    json_object_get(meta, "deletionTimestamp"))
-			continue;
-		json_object_set_new(
-			versions, v,
-			json_integer(json_integer_value(json_object_get(versions, v)) + 1));
-		total++;
-	}
-	for (int r = 0; r < ES_ROLE_COUNT; r++)
-		want += l->r->spec.nodes[r].replicas;
-	int64_t wait_ms = states_wait_ms(l);
-	states_call_finish(l);
-	/* A pod the job had just deleted comes back from its StatefulSet
-	 * within moments: counted once it is there. */
-	if (total < want) {
-		json_decref(versions);
-		step_wait(s, wait_ms,
-			  "%d of %d Elasticsearch pods there: waiting for the ones being replaced "
-			  "before saying which version each runs",
-			  total, want);
+	json_t *versions;
+	int total;
+	if (!count_versions(l, json_object_get(res->body, "items"), &versions, &total,
+			    "saying which version each runs"))
 		return;
-	}
-	int on_target = (int)json_integer_value(json_object_get(versions, to));
 	json_object_set(step_context(s), "versions", versions);
+	int on_target = (int)json_integer_value(json_object_get(versions, to));
 	if (on_target == 0)
-		step_next_noting(s, "every one of the %d Elasticsearch nodes still runs %s", total,
-				 from);
+		step_next_noting(s,
+				 "every one of the %d Elasticsearch nodes still runs %s, and its "
+				 "configuration and StatefulSets are %s's again",
+				 total, from, from);
 	else if (on_target == total)
 		step_next_noting(
 			s,

@@ -21,8 +21,10 @@
  * The cluster's recorded version changes only at the end, once every node
  * runs the target.  A cancel or a failure lifts the allocation pause and
  * says which nodes run which version: the nodes already upgraded stay so
- * (none goes back: a node refuses a data path a newer version wrote), and
- * the same upgrade asked again goes on with the others.
+ * (none goes back: a node refuses a data path a newer version wrote), with
+ * the target's configuration and templates, and the same upgrade asked
+ * again goes on with the others; when no node runs the target yet, the
+ * configuration and templates go back to the recorded version's.
  *
  * A snapshot before the first node changes belongs between
  * upgrade_check_plugins and apply_config (params.snapshot).
@@ -70,6 +72,10 @@ static const struct wf_state upgrade_states[] = {
 	{.name = "record_spec", .run = state_record_spec, .deadline_s = 60, .replay_safe = true},
 	/* cleanup, after a failure or a cancel */
 	{.name = "undo_allocation", .run = state_restart_resume_allocation, .deadline_s = 300,
+	 .next = "upgrade_undo_config"},
+	{.name = "upgrade_undo_config", .run = state_upgrade_undo_config, .deadline_s = 300,
+	 .next = "upgrade_undo_workloads"},
+	{.name = "upgrade_undo_workloads", .run = state_upgrade_undo_workloads, .deadline_s = 120,
 	 .next = "upgrade_report"},
 	{.name = "upgrade_report", .run = state_upgrade_report, .deadline_s = 120},
 };
