@@ -561,6 +561,82 @@ static void test_upgrade_cancelled_midway_keeps_upgraded_nodes_and_says_so(void 
 	expect_green(f, "half");
 }
 
+/*
+ * Paused before its first node (on its way into restart_next, after the
+ * new configuration and templates were written), then cancelled: no node
+ * runs the target, so the ConfigMaps and StatefulSets go back.
+ */
+static void test_upgrade_cancelled_before_any_node_puts_the_templates_back(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	char v[32];
+	struct http_resp r;
+	expect_ok(f, post_cluster(&f->d, CLUSTER("early", "6.8.23", 1, 2, "")));
+	size_t before = pod_deletions(f);
+	/* A slow write of the data nodes' StatefulSet: the pause lands first. */
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"rules\": [{\"path\": \"*/statefulsets/es-data\", \"method\": "
+			     "\"PATCH\", \"latency_ms\": 3000, \"count\": 1}]}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/early/upgrade",
+			    "{\"version\": \"7.17.10\"}", NULL);
+	assert_true(id > 0);
+	long st =
+		call(f, "POST", "/api/v1/clusters/early/pause", "{\"reason\": \"hold it\"}", NULL);
+	assert_true(st == 202 || st == 200);
+	json_t *job = wait_job_status(&f->d, id, "paused", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "state")), "restart_next");
+	json_decref(job);
+	/* The target's templates are written: what the cancel must undo. */
+	assert_true(sim_call(&f->sim, "GET",
+			     "/apis/apps/v1/namespaces/es-default-early/statefulsets/es-data", NULL,
+			     &r));
+	char *set = json_dumps(r.body, JSON_COMPACT);
+	assert_non_null(strstr(set, "elasticsearch:7.17.10\""));
+	free(set);
+	http_resp_free(&r);
+
+	char *cancel = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	st = call(f, "POST", cancel, "{\"reason\": \"not now\"}", NULL);
+	free(cancel);
+	assert_true(st == 202 || st == 200);
+	job = wait_job_status(&f->d, id, "cancelled", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	json_decref(job);
+	st = call(f, "POST", "/api/v1/clusters/early/resume", "{\"reason\": \"done\"}", NULL);
+	assert_true(st == 200 || st == 202);
+
+	assert_int_equal(pod_deletions(f), before);
+	assert_int_equal(pods_on(f, "early", "6.8.23"), 3);
+	assert_string_equal(recorded_version(f, "early", v, sizeof(v)), "6.8.23");
+	assert_true(sim_call(&f->sim, "GET",
+			     "/apis/apps/v1/namespaces/es-default-early/statefulsets/es-data", NULL,
+			     &r));
+	set = json_dumps(r.body, JSON_COMPACT);
+	assert_non_null(strstr(set, "elasticsearch:6.8.23\""));
+	assert_null(strstr(set, "7.17.10"));
+	free(set);
+	http_resp_free(&r);
+	assert_true(sim_call(&f->sim, "GET",
+			     "/api/v1/namespaces/es-default-early/configmaps/es-master-config",
+			     NULL, &r));
+	const char *yml = json_string_value(
+		json_object_get(json_object_get(r.body, "data"), "elasticsearch.yml"));
+	assert_non_null(yml);
+	assert_non_null(strstr(yml, "discovery.zen.ping.unicast.hosts"));
+	assert_null(strstr(yml, "discovery.seed_hosts"));
+	http_resp_free(&r);
+	assert_int_equal(job_int(f, id,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND detail LIKE '%still runs 6.8.23, and its configuration and "
+				 "StatefulSets are 6.8.23''s again%'"),
+			 1);
+	assert_null(cluster_setting(f, "early", "cluster.routing.allocation.enable"));
+}
+
 /* --- kill -9 ------------------------------------------------------------------------------ */
 
 static void test_upgrade_survives_kill9(void **state)
@@ -694,6 +770,8 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(
 			test_upgrade_cancelled_midway_keeps_upgraded_nodes_and_says_so, teardown),
+		cmocka_unit_test_teardown(
+			test_upgrade_cancelled_before_any_node_puts_the_templates_back, teardown),
 		cmocka_unit_test_teardown(test_upgrade_survives_kill9, teardown),
 		cmocka_unit_test_teardown(
 			test_upgrade_failed_on_missing_plugin_file_replays_once_it_is_there,
