@@ -201,6 +201,7 @@ enum upgrade_route_way {
 };
 void state_upgrade_stop_all(struct step *s);
 void state_upgrade_wait_started(struct step *s);
+void state_upgrade_wait_primaries(struct step *s);
 void state_upgrade_undo_config(struct step *s);
 void state_upgrade_undo_workloads(struct step *s);
 void state_upgrade_report(struct step *s);
