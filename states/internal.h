@@ -65,6 +65,7 @@ struct state_call {
 	bool clearing;		/* undoing a change of ours */
 	const char *clear_flag; /* the context flag an acknowledged undo sets false */
 	json_t *nodes;		/* a first answer kept for a second request */
+	json_t *spec_json;	/* the spec applied, when not params.spec (borrowed) */
 	/* states_check_owner()'s continuation; present: the namespace exists */
 	void (*owned)(struct state_call *l, bool present);
 	/* Where the namespace's watch was when the look began (kube/watch.h). */
@@ -264,6 +265,8 @@ void states_apply_finish(struct states_apply *a);
 struct states_apply *states_apply_prepare(struct step *s, json_t *spec_json, const char *kind,
 					  const char *name);
 void states_apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name);
+/* Every StatefulSet of spec_json, each keeping its live spec.replicas. */
+void states_apply_workloads_of(struct step *s, json_t *spec_json);
 void states_apply_kind(struct step *s, const char *kind, const char *name);
 /* The namespace's quota raised to at least spec_json's, never lowered. */
 void states_raise_quota(struct step *s, json_t *spec_json);

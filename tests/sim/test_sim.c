@@ -3730,6 +3730,156 @@ static void test_es_6x_imports_another_clusters_indices_as_dangling(void **state
 	assert_false(in_folder);
 }
 
+static bool crash_looping(struct http_resp *r, const void *arg);
+
+/* A bare node of version in ns (behind its Service es-<ns>), Ready once
+ * it sees a master. */
+static void version_node(const char *ns, const char *name, const char *version)
+{
+	struct http_resp r;
+	char url[256];
+	char *body = xasprintf(
+		"{\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"es\"}},\"spec\":"
+		"{\"containers\":[{\"name\":\"elasticsearch\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"readinessProbe\":{\"httpGet\":{\"path\":"
+		"\"/_cluster/health?local=true\",\"port\":9200}}}]}}",
+		name, version);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+}
+
+static void delete_node(const char *ns, const char *name)
+{
+	struct http_resp r;
+	char url[256];
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods/%s", ns, name);
+	assert_int_equal(call("DELETE", url, NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(url, pod_gone, NULL, 20000, &r));
+	http_resp_free(&r);
+}
+
+/* The health of ns, waiting up to timeout for status and nodes: 200 when
+ * they came, 408 when they did not. */
+static long health_within(const char *ns, const char *index, const char *status, int nodes,
+			  const char *timeout, struct http_resp *r)
+{
+	char q[256];
+	snprintf(q, sizeof(q),
+		 "/_cluster/health%s%s?wait_for_status=%s&wait_for_nodes=%d&timeout=%s",
+		 index ? "/" : "", index ? index : "", status, nodes, timeout);
+	return call("GET", es_path(ns, q), NULL, r);
+}
+
+/*
+ * A cluster of two versions, as a rolling upgrade makes one: a newer node
+ * joins older ones; an index remembers the version that created it; no
+ * replica goes to a node older than its primary's; once the last node of
+ * the old version has left (and zen1 with it: the 7.x masters elect among
+ * themselves), an old node no longer joins; a node of a version that
+ * cannot read an index refuses to start, saying which.
+ */
+static void test_es_mixed_versions_as_elasticsearch_runs_them(void **state)
+{
+	struct http_resp r;
+	char url[256], *body;
+	make_namespace("mixv");
+	snprintf(url, sizeof(url), "/api/v1/namespaces/mixv/services/es-mixv");
+	body = xasprintf(SERVICE, "mixv");
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	version_node("mixv", "es-0", "6.8.23");
+	version_node("mixv", "es-1", "6.8.23");
+	es_wait_green("mixv", 2);
+	assert_int_equal(call("PUT", es_path("mixv", "/six"),
+			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	es_wait_green("mixv", 2);
+	assert_int_equal(call("GET", es_path("mixv", "/six"), NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "six.settings.index.version.created"), "6082399");
+	http_resp_free(&r);
+
+	/* A 7.17 node joins the 6.8 nodes; each says its own version. */
+	version_node("mixv", "es-2", "7.17.10");
+	es_wait_green("mixv", 3);
+	assert_int_equal(call("GET", es_path("mixv", "/_nodes"), NULL, &r), 200);
+	int newer = 0;
+	const char *id;
+	json_t *n;
+	json_object_foreach (json_object_get(r.body, "nodes"), id, n)
+		newer += !strcmp(jstr(n, "version"), "7.17.10");
+	assert_int_equal(newer, 1);
+	http_resp_free(&r);
+
+	/* A primary on the 7.17 node: its replica has only 6.8 nodes to go
+	 * to, and goes to none of them. */
+	assert_int_equal(call("PUT", es_path("mixv", "/_cluster/settings"),
+			      "{\"persistent\":{\"cluster.routing.allocation.exclude._name\":"
+			      "\"es-0-mixv,es-1-mixv\"}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(call("PUT", es_path("mixv", "/seven"),
+			      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":1}}",
+			      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(health_within("mixv", "seven", "yellow", 3, "10s", &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(
+		call("PUT", es_path("mixv", "/_cluster/settings"),
+		     "{\"persistent\":{\"cluster.routing.allocation.exclude._name\":null}}", &r),
+		200);
+	http_resp_free(&r);
+	assert_int_equal(health_within("mixv", "seven", "green", 3, "2s", &r), 408);
+	assert_string_equal(jstr(r.body, "status"), "yellow");
+	assert_int_equal(jint(r.body, "unassigned_shards"), 1);
+	http_resp_free(&r);
+
+	/* The 6.8 nodes leave: the 7.17 node elects itself, with no
+	 * cluster.initial_master_nodes, and a 6.8 node no longer joins. */
+	delete_node("mixv", "es-0");
+	delete_node("mixv", "es-1");
+	assert_true(
+		wait_until(es_path("mixv", "/_cat/master?format=json"), ok_200, NULL, 20000, &r));
+	assert_string_equal(jstr(r.body, "0.node"), "es-2-mixv");
+	http_resp_free(&r);
+	version_node("mixv", "es-0", "6.8.23");
+	version_node("mixv", "es-1", "7.17.10");
+	assert_int_equal(health_within("mixv", NULL, "yellow", 2, "20s", &r), 200);
+	http_resp_free(&r);
+	assert_int_equal(health_within("mixv", NULL, "yellow", 3, "2s", &r), 408);
+	assert_int_equal(jint(r.body, "number_of_nodes"), 2);
+	http_resp_free(&r);
+	char *log = slurp(sim.log);
+	assert_non_null(log);
+	assert_non_null(strstr(log, "node es-0-mixv failed to join: node version [6.8.23] may not "
+				    "join a cluster comprising only nodes of version [7.17.10] or "
+				    "greater"));
+	free(log);
+
+	/* 8.x cannot read the index 6.8 created: the node stops, naming it. */
+	version_node("mixv", "es-8", "8.17.0");
+	assert_true(
+		wait_until("/api/v1/namespaces/mixv/pods/es-8", crash_looping, NULL, 20000, &r));
+	http_resp_free(&r);
+	/* What it logs as it exits (the kubelet keeps no message of it). */
+	log = slurp(sim.log);
+	assert_non_null(log);
+	const char *said = strstr(log, "pod mixv/es-8 on ");
+	if (!said || !strstr(said, "The index [six/") ||
+	    !strstr(said, "has current compatibility version [6.8.23] but the minimum "
+			  "compatible version is [7.0.0]. It should be re-indexed in "
+			  "Elasticsearch 7.x before upgrading to 8.17.0."))
+		fail_msg("es-8 did not say why it stopped: %.300s", said ? said : "(nothing)");
+	free(log);
+}
+
 static bool crash_looping(struct http_resp *r, const void *arg)
 {
 	const char *why = jstr(r->body, "status.containerStatuses.0.state.waiting.reason");
@@ -6817,6 +6967,7 @@ int main(void)
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
+		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
