@@ -587,6 +587,7 @@ static const struct op_route op_config = {"config_update", false, NULL, NULL};
 static const struct op_route op_plugin_add = {"plugin_install", false, NULL, NULL};
 static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin", NULL};
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
+static const struct op_route op_snapshot = {"snapshot", true, NULL, NULL};
 
 /* An operation's job carries the cluster's spec and the operation's own
  * parameters. */
@@ -1141,4 +1142,7 @@ void api_clusters_add_routes(struct api *api)
 		       op_route, &op_plugin_remove);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, op_route,
 		       &op_kibana);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/snapshots", ACCESS_OPERATE, op_route,
+		       &op_snapshot);
+	api_snapshots_add_routes(api);
 }

@@ -48,6 +48,8 @@ void api_guards_free(struct api *api);
 void api_jobs_add_routes(struct api *api);
 /* GET/POST /api/v1/clusters... on api->http. */
 void api_clusters_add_routes(struct api *api);
+/* GET /api/v1/clusters/{name}/snapshots (api/snapshots.c). */
+void api_snapshots_add_routes(struct api *api);
 
 /*
  * ?dry_run=true, once every check of the request has passed: answer req

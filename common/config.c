@@ -119,6 +119,9 @@ static const struct key keys[] = {
 	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, "false"},
 	{"elasticsearch.connect_to", KEY_OPT_STRING, FIELD(es_connect_to), 0, 0, NULL},
 
+	{"snapshots.nfs_server", KEY_OPT_STRING, FIELD(snapshots_nfs_server), 0, 0, NULL},
+	{"snapshots.nfs_path", KEY_OPT_STRING, FIELD(snapshots_nfs_path), 0, 0, NULL},
+
 	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
 	{"monitor.interval_seconds", KEY_INT, FIELD(monitor_interval_s), 1, 86400, "10"},
 	{"monitor.jitter_percent", KEY_INT, FIELD(monitor_jitter_percent), 0, 50, "10"},

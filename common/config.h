@@ -101,6 +101,11 @@ struct config {
 	 * server: Host, TLS server name, certificate), as curl --connect-to. */
 	char *es_connect_to;
 
+	/* snapshots.nfs_server and snapshots.nfs_path: the NFS export of the
+	 * clusters' snapshot repositories (kube/render.h); both NULL: none. */
+	char *snapshots_nfs_server;
+	char *snapshots_nfs_path;
+
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */
 	int monitor_interval_s;	    /* monitor.interval_seconds: 10, each cluster read once per */

@@ -1,0 +1,465 @@
+/*
+ * Snapshots end to end: POST /api/v1/clusters/{name}/snapshots takes one
+ * into the cluster's repository on the tenant's NFS folder (the pods mount
+ * it, path.repo lists it), GET lists it with its state and size; a cancel
+ * aborts a running snapshot and removes it; kill -9 of esaasd while it runs
+ * takes it once; a failed one is replayed; bad input is a 422 naming the
+ * field, another tenant's cluster a 404, and without snapshots configured
+ * the request is refused.  esaasd-test runs against esaas-sim (which does
+ * the fs repository as Elasticsearch does) and a private PostgreSQL.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libpq-fe.h>
+#include "common/util.h"
+#include "tests/integration/harness.h"
+
+static struct pg pg;
+
+#define JOB_TIMEOUT_MS 120000
+
+/* A small index with replicas, and one whose shard takes its snapshot
+ * 10 s to write at the fs repository's 40mb a second. */
+static const char SIM_CONFIG[] = "tick_ms: 20\n"
+				 "nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
+				 "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"
+				 "    - {name: big, shards: 1, replicas: 0, shard_size: 400mb}\n";
+
+static const char SNAPSHOTS_YAML[] = "snapshots:\n  nfs_server: nfs.storage.svc\n"
+				     "  nfs_path: /exports/esaas\n";
+
+#define CLUSTER(name)                                                                        \
+	"{\"name\": \"" name "\", \"version\": \"7.17.10\", \"masters\": {\"replicas\": 1}," \
+	" \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}"
+
+struct fixture {
+	char dburl[600];
+	struct sim sim;
+	struct esaasd d;
+	struct esaasd_opts o;
+	PGconn *sql;
+};
+
+static int group_setup(void **state)
+{
+	return pg_start(&pg) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	pg_finish(&pg);
+	return 0;
+}
+
+static struct fixture *fixture_new(bool snapshots)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	f->o = (struct esaasd_opts){.kubeconfig = f->sim.kubeconfig,
+				    .retry_base_ms = 50,
+				    .retry_cap_ms = 300,
+				    .lease_s = 3,
+				    .heartbeat_s = 1,
+				    .extra_yaml = snapshots ? SNAPSHOTS_YAML : NULL};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	if (!f)
+		return 0;
+	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
+	int src = sim_stop(&f->sim);
+	if (rc != 0)
+		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
+	if (src != 0)
+		fprintf(stderr, "esaas-sim exited with %d on SIGTERM; see %s\n", src, f->sim.log);
+	PQfinish(f->sql);
+	free(f);
+	return rc == 0 && src == 0 ? 0 : -1;
+}
+
+static void make_cluster(struct fixture *f, const char *spec)
+{
+	int64_t id = post_cluster(&f->d, spec);
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+}
+
+/* A request's status, its answer in *out (decref it) when out. */
+static long call(struct fixture *f, const char *method, const char *path, const char *body,
+		 const char *const *headers, json_t **out)
+{
+	struct http_resp r;
+	assert_true(http_call(&f->d, method, path, body, headers, &r));
+	long st = r.status;
+	if (out)
+		*out = json_incref(r.body);
+	http_resp_free(&r);
+	return st;
+}
+
+static const char *error_field(json_t *body)
+{
+	return json_string_value(json_object_get(json_object_get(body, "error"), "field"));
+}
+
+/* POST .../snapshots: the job's id, with the answer's Location checked. */
+static int64_t take(struct fixture *f, const char *cluster, const char *body)
+{
+	struct http_resp r;
+	char *path = xasprintf("/api/v1/clusters/%s/snapshots", cluster);
+	assert_true(http_call(&f->d, "POST", path, body, NULL, &r));
+	free(path);
+	if (r.status != 202)
+		fail_msg("POST snapshots: %ld %s", r.status, r.raw ? r.raw : "");
+	int64_t id = json_integer_value(json_object_get(r.body, "id"));
+	char want[64];
+	snprintf(want, sizeof(want), "/api/v1/jobs/%lld", (long long)id);
+	assert_string_equal(r.location, want);
+	http_resp_free(&r);
+	assert_true(id > 0);
+	return id;
+}
+
+static json_t *list(struct fixture *f, const char *cluster)
+{
+	json_t *body = NULL;
+	char *path = xasprintf("/api/v1/clusters/%s/snapshots", cluster);
+	assert_int_equal(call(f, "GET", path, NULL, NULL, &body), 200);
+	free(path);
+	json_t *l = json_incref(json_object_get(body, "snapshots"));
+	json_decref(body);
+	return l;
+}
+
+static json_t *find(json_t *l, const char *name)
+{
+	size_t i;
+	json_t *s;
+	json_array_foreach (l, i, s) {
+		if (!strcmp(json_string_value(json_object_get(s, "name")), name))
+			return s;
+	}
+	return NULL;
+}
+
+/* Index n documents into index of the cluster, through the sim's proxy. */
+static void index_docs(struct fixture *f, const char *cluster, const char *index, int n)
+{
+	char *path =
+		xasprintf("/api/v1/namespaces/es-default-%s/services/es-http:9200/proxy/%s/_doc",
+			  cluster, index);
+	for (int i = 0; i < n; i++) {
+		struct http_resp r;
+		assert_true(sim_call(&f->sim, "POST", path, "{\"n\": 1}", &r));
+		assert_int_equal(r.status, 201);
+		http_resp_free(&r);
+	}
+	free(path);
+}
+
+/* Poll the job's row until its state is states ('|'-separated) and it runs. */
+static bool wait_state(struct fixture *f, int64_t id, const char *states, int timeout_ms)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids, states};
+	int64_t deadline = harness_now_ms() + timeout_ms;
+	while (harness_now_ms() < deadline) {
+		if (sql_int(f->sql,
+			    "SELECT count(*) FROM jobs WHERE id = $1"
+			    " AND state = ANY (string_to_array($2, '|'))"
+			    " AND status IN ('running', 'waiting')",
+			    2, q) == 1)
+			return true;
+		msleep(20);
+	}
+	return false;
+}
+
+/* Snapshot requests that reached the cluster's Elasticsearch (PUT of a
+ * snapshot, not of the repository). */
+static int snapshot_puts(struct fixture *f, const char *name)
+{
+	json_t *st = sim_record(&f->sim);
+	assert_non_null(st);
+	char *want = xasprintf("/_snapshot/esaas/%s", name);
+	size_t i;
+	json_t *r;
+	int n = 0;
+	json_array_foreach (json_object_get(st, "es_requests"), i, r) {
+		const char *m = json_string_value(json_object_get(r, "method"));
+		const char *p = json_string_value(json_object_get(r, "path"));
+		if (m && p && !strcmp(m, "PUT") && !strcmp(p, want))
+			n += (int)json_integer_value(json_object_get(r, "count"));
+	}
+	free(want);
+	json_decref(st);
+	return n;
+}
+
+/* --- tests --------------------------------------------------------------------------- */
+
+/* A snapshot of every index, listed with its state, indices and size;
+ * the pods mount the tenant's NFS folder and list it in path.repo. */
+static void test_snapshot_is_taken_and_listed_with_its_size(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("snap"));
+	index_docs(f, "snap", "logs", 3);
+
+	json_t *l = list(f, "snap");
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+
+	int64_t id = take(f, "snap", "{\"name\": \"first\"}");
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	l = list(f, "snap");
+	json_t *s = find(l, "first");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s, "state")), "SUCCESS");
+	assert_true(json_integer_value(json_object_get(s, "size_bytes")) > 0);
+	assert_int_equal(json_array_size(json_object_get(s, "indices")), 2);
+	assert_non_null(json_string_value(json_object_get(s, "start_time")));
+	assert_int_equal(
+		json_integer_value(json_object_get(json_object_get(s, "shards"), "failed")), 0);
+	json_decref(l);
+
+	/* Without a name: snapshot-<job id>. */
+	id = take(f, "snap", NULL);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	char name[64];
+	snprintf(name, sizeof(name), "snapshot-%lld", (long long)id);
+	l = list(f, "snap");
+	assert_int_equal(json_array_size(l), 2);
+	assert_non_null(find(l, name));
+	json_decref(l);
+
+	/* The same name again: 409, no job. */
+	json_t *body = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/snap/snapshots", "{\"name\": \"first\"}",
+			      NULL, &body),
+			 409);
+	assert_string_equal(error_field(body), "name");
+	json_decref(body);
+
+	/* The data pods mount the tenant's folder of the export. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-snap/pods/es-data-0",
+			     NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *vols = json_object_get(json_object_get(r.body, "spec"), "volumes");
+	bool nfs = false;
+	size_t i;
+	json_t *v;
+	json_array_foreach (vols, i, v) {
+		json_t *n = json_object_get(v, "nfs");
+		if (n && !strcmp(json_string_value(json_object_get(n, "path")), "/exports/esaas"))
+			nfs = true;
+	}
+	assert_true(nfs);
+	http_resp_free(&r);
+}
+
+/* Bad input: 422 naming the field, and no job. */
+static void test_snapshot_bad_input_is_422_naming_the_field(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("bad"));
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+		{"{\"name\": \"Upper\"}", "name"}, {"{\"name\": \"_all\"}", "name"},
+		{"{\"name\": \"a,b\"}", "name"},   {"{\"name\": \"\"}", "name"},
+		{"{\"name\": 7}", "name"},	   {"{\"nmae\": \"x\"}", "nmae"},
+	};
+	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		json_t *body = NULL;
+		long st =
+			call(f, "POST", "/api/v1/clusters/bad/snapshots", bad[i].body, NULL, &body);
+		if (st != 422)
+			fail_msg("%s: %ld", bad[i].body, st);
+		assert_string_equal(error_field(body), bad[i].field);
+		json_decref(body);
+	}
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
+	json_t *l = list(f, "bad");
+	assert_int_equal(json_array_size(l), 0);
+	json_decref(l);
+}
+
+/* Another tenant's cluster is not found, to take or to list. */
+static void test_snapshot_of_another_tenants_cluster_is_404(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("mine"));
+	json_t *t = NULL;
+	assert_int_equal(call(f, "PUT", "/api/v1/tenants/other", NULL, NULL, NULL), 201);
+	assert_int_equal(call(f, "POST", "/api/v1/tokens",
+			      "{\"tenant\": \"other\", \"role\": \"member\"}", NULL, &t),
+			 201);
+	char *auth = xasprintf("Authorization: Bearer %s",
+			       json_string_value(json_object_get(t, "token")));
+	json_decref(t);
+	const char *as_other[] = {auth, NULL};
+	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/mine/snapshots", "{}", as_other, NULL),
+			 404);
+	assert_int_equal(call(f, "GET", "/api/v1/clusters/mine/snapshots", NULL, as_other, NULL),
+			 404);
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/mine/snapshots?dry_run=true", "{}",
+			      as_other, NULL),
+			 404);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
+	free(auth);
+}
+
+/* Without snapshots.nfs_* there is no repository to take one into. */
+static void test_snapshot_refused_when_not_configured(void **state)
+{
+	struct fixture *f = *state = fixture_new(false);
+	make_cluster(f, CLUSTER("plain"));
+	json_t *body = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/plain/snapshots", "{}", NULL, &body),
+			 409);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(body, "error"), "code")),
+		"not_configured");
+	json_decref(body);
+}
+
+/* The preview names the states and queues nothing. */
+static void test_snapshot_preview_queues_nothing(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("pv"));
+	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	json_t *plan = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/pv/snapshots?dry_run=true",
+			      "{\"name\": \"x\"}", NULL, &plan),
+			 200);
+	json_t *states = json_object_get(plan, "states");
+	assert_int_equal(json_array_size(states), 3);
+	assert_string_equal(json_string_value(json_array_get(states, 1)), "snapshot_take");
+	json_decref(plan);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
+}
+
+/* A cancel while the snapshot runs aborts it and removes it. */
+static void test_snapshot_cancel_aborts_the_running_snapshot(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("cx"));
+	int64_t id = take(f, "cx", "{\"name\": \"slow\"}");
+	assert_true(wait_state(f, id, "snapshot_wait", JOB_TIMEOUT_MS));
+	/* Running in the cluster, as the list says. */
+	json_t *l = list(f, "cx");
+	json_t *s = find(l, "slow");
+	assert_non_null(s);
+	assert_string_equal(json_string_value(json_object_get(s, "state")), "IN_PROGRESS");
+	json_decref(l);
+	char *path = xasprintf("/api/v1/jobs/%lld/cancel", (long long)id);
+	long st = call(f, "POST", path, "{\"reason\": \"wrong moment\"}", NULL, NULL);
+	free(path);
+	assert_true(st == 202 || st == 200);
+	json_t *job = wait_job_status(&f->d, id, "cancelled", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	json_decref(job);
+	l = list(f, "cx");
+	assert_null(find(l, "slow"));
+	json_decref(l);
+}
+
+/* esaasd killed while the snapshot runs: another run takes the job over
+ * and the snapshot is taken once, SUCCESS. */
+static void test_snapshot_survives_kill9_while_it_runs(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("k9"));
+	int64_t id = take(f, "k9", "{\"name\": \"k\"}");
+	assert_true(wait_state(f, id, "snapshot_wait", JOB_TIMEOUT_MS));
+	esaasd_stop(&f->d, SIGKILL, true);
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_int_equal(snapshot_puts(f, "k"), 1);
+	json_t *l = list(f, "k9");
+	assert_int_equal(json_array_size(l), 1);
+	assert_string_equal(json_string_value(json_object_get(find(l, "k"), "state")), "SUCCESS");
+	json_decref(l);
+}
+
+/* A snapshot that failed to start is replayed from snapshot_take. */
+static void test_failed_snapshot_is_replayed(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, CLUSTER("rp"));
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"path\": \"/api/v1/namespaces/es-default-rp/services/es-http:9200/"
+			     "proxy/_snapshot/esaas/again\", \"method\": \"PUT\", \"status\": 500}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	int64_t id = take(f, "rp", "{\"name\": \"again\"}");
+	json_t *job = wait_job_status(&f->d, id, "failed", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	json_decref(job);
+	/* It failed in snapshot_take, which the replay starts from by default. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE id = $1 AND failed_state = "
+				 "'snapshot_take'",
+				 1, q),
+			 1);
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
+	char *path = xasprintf("/api/v1/jobs/%lld/replay", (long long)id);
+	long st = call(f, "POST", path,
+		       "{\"from_state\": \"snapshot_take\", \"reason\": \"storage back\"}", NULL,
+		       NULL);
+	free(path);
+	assert_true(st == 202 || st == 200);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	json_t *l = list(f, "rp");
+	assert_string_equal(json_string_value(json_object_get(find(l, "again"), "state")),
+			    "SUCCESS");
+	json_decref(l);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_snapshot_is_taken_and_listed_with_its_size,
+					  teardown),
+		cmocka_unit_test_teardown(test_snapshot_bad_input_is_422_naming_the_field,
+					  teardown),
+		cmocka_unit_test_teardown(test_snapshot_of_another_tenants_cluster_is_404,
+					  teardown),
+		cmocka_unit_test_teardown(test_snapshot_refused_when_not_configured, teardown),
+		cmocka_unit_test_teardown(test_snapshot_preview_queues_nothing, teardown),
+		cmocka_unit_test_teardown(test_snapshot_cancel_aborts_the_running_snapshot,
+					  teardown),
+		cmocka_unit_test_teardown(test_snapshot_survives_kill9_while_it_runs, teardown),
+		cmocka_unit_test_teardown(test_failed_snapshot_is_replayed, teardown),
+	};
+	if (getenv("ESAAS_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
+	return harness_run_group(tests, group_setup, group_teardown);
+}
