@@ -5827,6 +5827,8 @@ static json_t *snapshot_info(const json_t *rec, int vcode)
 		json_object_set_new(out, "feature_states", json_array());
 	if (json_str(rec, "reason"))
 		json_object_set_new(out, "reason", json_string(json_str(rec, "reason")));
+	if (json_object_get(rec, "metadata"))
+		json_object_set(out, "metadata", json_object_get(rec, "metadata"));
 	int64_t start = json_integer_value(json_object_get(rec, "start_ms"));
 	int64_t end = json_integer_value(json_object_get(rec, "end_ms"));
 	json_object_set_new(out, "start_time", sim_es_time(start));
@@ -6068,6 +6070,10 @@ static void create_snapshot(struct es_cluster *cl, struct call *c, const char *p
 			  "end_ms", (json_int_t)0, "end_mono", (json_int_t)(now + takes), "indices",
 			  indices, "failures", failures, "partial", partial);
 	json_object_set_new(rec, "state", json_string("IN_PROGRESS"));
+	/* The user's metadata, kept with the snapshot, from 7.3
+	 * (create-snapshot-api.html of 7.3, "metadata"). */
+	if (vcode >= 70300 && json_is_object(json_object_get(body, "metadata")))
+		json_object_set(rec, "metadata", json_object_get(body, "metadata"));
 	if (missing_names) {
 		/* Before 7.9: it ends at once, FAILED, with the reason. */
 		char *reason = xasprintf("Indices don't have primary shards [%s]", missing_names);

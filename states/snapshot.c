@@ -16,6 +16,7 @@
 #include "es/client.h"
 #include "kube/render.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,19 +132,60 @@ static void snapshot_put_cb(void *arg, const struct es_result *res)
 	free(msg);
 }
 
-void state_snapshot_take(struct step *s)
+/* The snapshot's request: every index, no global state; from 7.3 with the
+ * documents of each index as _cat/indices counted them just before
+ * (metadata.esaas_doc_counts), which a restore checks its indices against. */
+static void snapshot_put(struct state_call *l, json_t *counts)
 {
-	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
-	if (!l)
-		return;
+	struct step *s = l->step;
 	char *path = xasprintf("/_snapshot/%s/%s?wait_for_completion=false", RENDER_SNAPSHOT_REPO,
 			       states_snapshot_name(s));
 	json_t *body = json_pack("{s:b}", "include_global_state", 0);
+	if (counts)
+		json_object_set_new(body, "metadata",
+				    json_pack("{s:O, s:I}", "esaas_doc_counts", counts, "esaas_job",
+					      (json_int_t)step_job_id(s)));
 	l->ecall = es_request(l->es, "PUT", path, body, snapshot_put_cb, l);
 	json_decref(body);
 	free(path);
 	if (!l->ecall)
 		states_call_report(l, false, true, "cannot send the request");
+}
+
+static void snapshot_counted_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "counting the documents before the snapshot"))
+		return;
+	json_t *counts = json_object();
+	size_t i;
+	json_t *row;
+	json_array_foreach (res->body, i, row) {
+		const char *index = json_str(row, "index");
+		const char *docs = json_str(row, "docs.count");
+		int64_t n;
+		if (index && docs && parse_int64(docs, 0, INT64_MAX, &n))
+			json_object_set_new(counts, index, json_integer(n));
+	}
+	snapshot_put(l, counts);
+	json_decref(counts);
+}
+
+void state_snapshot_take(struct step *s)
+{
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	const struct es_version *v = &l->r->spec.version;
+	if (v->major > 7 || (v->major == 7 && v->minor >= 3)) {
+		l->ecall = es_request(l->es, "GET", "/_cat/indices?format=json&h=index,docs.count",
+				      NULL, snapshot_counted_cb, l);
+		if (!l->ecall)
+			states_call_report(l, false, true, "cannot send the request");
+		return;
+	}
+	snapshot_put(l, NULL);
 }
 
 /* "logs/0: node shutdown" of a snapshot's first failure, or "". */
@@ -367,4 +409,171 @@ void states_read_snapshots(struct wf_env *env, const char *tenant, const char *n
 	c->arg = arg;
 	states_read_es(env, tenant, ns, spec_json, "/_snapshot/" RENDER_SNAPSHOT_REPO "/_all",
 		       snapshots_listed_cb, c);
+}
+
+/* --- a create's restore (params.restore) ---------------------------------------------- */
+
+/* The create's restore, or NULL (the step goes on). */
+static json_t *restore_of(struct step *s)
+{
+	json_t *r = json_object_get(step_params(s), "restore");
+	if (!json_is_object(r))
+		step_next(s);
+	return json_is_object(r) ? r : NULL;
+}
+
+/* The source's folder, read-only: this cluster never writes there. */
+void state_restore_repository(struct step *s)
+{
+	json_t *restore = restore_of(s);
+	if (!restore || !snapshots_configured(s))
+		return;
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	json_t *body = json_pack("{s:s, s:{s:s, s:b}}", "type", "fs", "settings", "location",
+				 json_str(restore, "namespace"), "readonly", 1);
+	l->ecall = es_request(l->es, "PUT", "/_snapshot/" RENDER_RESTORE_REPO, body,
+			      repository_put_cb, l);
+	json_decref(body);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
+static void restore_started_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	const char *reason = es_reason(res);
+	/* A new cluster holds only what this job restored: an index of the
+	 * same name is one an earlier run of this state started. */
+	bool again = strstr(reason, "because an open index with same name already exists") != NULL;
+	if (res->klass == HTTPC_OK || again) {
+		states_call_finish(l);
+		step_next_noting(s, "%s",
+				 again ? "restore already started by an earlier run"
+				       : "restore started");
+		return;
+	}
+	const char *type = es_error_type(res);
+	bool refused = !strcmp(type, "snapshot_restore_exception") ||
+		       !strcmp(type, "illegal_state_exception") ||
+		       !strcmp(type, "snapshot_missing_exception");
+	char *msg =
+		xasprintf("restoring snapshot %s of cluster %s: %s",
+			  json_str(json_object_get(step_params(s), "restore"), "snapshot"),
+			  json_str(json_object_get(step_params(s), "restore"), "cluster"), reason);
+	states_call_report(l, false, !refused && res->klass == HTTPC_TRANSIENT, msg);
+	free(msg);
+}
+
+void state_restore_start(struct step *s)
+{
+	json_t *restore = restore_of(s);
+	if (!restore)
+		return;
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	char *path = xasprintf("/_snapshot/%s/%s/_restore", RENDER_RESTORE_REPO,
+			       json_str(restore, "snapshot"));
+	json_t *body = json_pack("{s:b}", "include_global_state", 0);
+	l->ecall = es_request(l->es, "POST", path, body, restore_started_cb, l);
+	json_decref(body);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
+/* Every index of the snapshot is here, with the documents the snapshot
+ * recorded (metadata.esaas_doc_counts, from 7.3). */
+static void restore_counted_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "counting the restored documents"))
+		return;
+	json_t *restore = json_object_get(step_params(s), "restore");
+	json_t *recorded = json_object_get(l->nodes, "esaas_doc_counts");
+	json_t *here = json_object();
+	size_t i;
+	json_t *row, *name;
+	json_array_foreach (res->body, i, row) {
+		int64_t n;
+		const char *docs = json_str(row, "docs.count");
+		if (json_str(row, "index"))
+			json_object_set_new(here, json_str(row, "index"),
+					    docs && parse_int64(docs, 0, INT64_MAX, &n)
+						    ? json_integer(n)
+						    : json_null());
+	}
+	char *wrong = NULL;
+	size_t checked = 0;
+	json_array_foreach (json_object_get(restore, "indices"), i, name) {
+		const char *index = json_string_value(name);
+		json_t *got = json_object_get(here, index);
+		json_t *want = json_object_get(recorded, index);
+		if (!got)
+			wrong = xasprintf("index %s of the snapshot is not in the cluster", index);
+		else if (json_is_integer(want) &&
+			 (!json_is_integer(got) ||
+			  json_integer_value(got) != json_integer_value(want)))
+			wrong = xasprintf("index %s has %lld documents, the snapshot %lld", index,
+					  (long long)json_integer_value(got),
+					  (long long)json_integer_value(want));
+		else if (json_is_integer(want))
+			checked++;
+		if (wrong)
+			break;
+	}
+	size_t total = json_array_size(json_object_get(restore, "indices"));
+	bool had_counts = recorded != NULL;
+	json_decref(here);
+	states_call_finish(l);
+	if (wrong)
+		step_fail(s, "the restore is not what the snapshot holds: %s", wrong);
+	else if (had_counts)
+		step_next_noting(s,
+				 "%zu indices restored, each with the documents the snapshot "
+				 "recorded",
+				 checked);
+	else
+		step_next_noting(
+			s,
+			"%zu indices restored and green; the snapshot recorded no document "
+			"counts (taken before 7.3, or not by esaas) to check them against",
+			total);
+	free(wrong);
+}
+
+static void restore_snapshot_read_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "reading the snapshot's record"))
+		return;
+	json_t *info = json_array_get(json_object_get(res->body, "snapshots"), 0);
+	l->nodes = json_incref(json_object_get(info, "metadata"));
+	l->ecall = es_request(l->es, "GET", "/_cat/indices?format=json&h=index,docs.count", NULL,
+			      restore_counted_cb, l);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
+void state_restore_verify(struct step *s)
+{
+	json_t *restore = restore_of(s);
+	if (!restore)
+		return;
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	char *path =
+		xasprintf("/_snapshot/%s/%s", RENDER_RESTORE_REPO, json_str(restore, "snapshot"));
+	l->ecall = es_request(l->es, "GET", path, NULL, restore_snapshot_read_cb, l);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
 }

@@ -231,6 +231,13 @@ void state_snapshot_repository(struct step *s);
 void state_snapshot_take(struct step *s);
 void state_snapshot_wait(struct step *s);
 void state_snapshot_abort(struct step *s);
+/* A create's restore (params.restore: {"cluster", "namespace", "snapshot",
+ * "indices"}; each goes straight on without it): the source's folder
+ * registered read-only (RENDER_RESTORE_REPO), the snapshot restored, then
+ * each index checked against the document counts the snapshot recorded. */
+void state_restore_repository(struct step *s);
+void state_restore_start(struct step *s);
+void state_restore_verify(struct step *s);
 /* The job's snapshot: params.snapshot, or "<kind>-<job id>"; kept in
  * context.snapshot_name (borrowed from the context). */
 const char *states_snapshot_name(struct step *s);

@@ -60,11 +60,17 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static struct fixture *fixture_new(bool snapshots)
+/* Clusters with no index of their own: a restore brings them. */
+static const char EMPTY_SIM_CONFIG[] = "tick_ms: 20\n"
+				       "nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+				       "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
+				       "no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n";
+
+static struct fixture *fixture_with(bool snapshots, const char *sim_config)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
-	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	assert_true(sim_start(&f->sim, pg.dir, sim_config));
 	f->o = (struct esaasd_opts){.kubeconfig = f->sim.kubeconfig,
 				    .retry_base_ms = 50,
 				    .retry_cap_ms = 300,
@@ -74,6 +80,11 @@ static struct fixture *fixture_new(bool snapshots)
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+static struct fixture *fixture_new(bool snapshots)
+{
+	return fixture_with(snapshots, SIM_CONFIG);
 }
 
 static int teardown(void **state)
@@ -155,6 +166,33 @@ static json_t *find(json_t *l, const char *name)
 			return s;
 	}
 	return NULL;
+}
+
+/* A request to the cluster's Elasticsearch through the sim's proxy: its status. */
+static long es(struct fixture *f, const char *cluster, const char *method, const char *rest,
+	       const char *body, json_t **out)
+{
+	char *path = xasprintf("/api/v1/namespaces/es-default-%s/services/es-http:9200/proxy%s",
+			       cluster, rest);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, method, path, body, &r));
+	free(path);
+	long st = r.status;
+	if (out)
+		*out = json_incref(r.body);
+	http_resp_free(&r);
+	return st;
+}
+
+static long long es_count(struct fixture *f, const char *cluster, const char *index)
+{
+	json_t *b = NULL;
+	char *rest = xasprintf("/%s/_count", index);
+	assert_int_equal(es(f, cluster, "GET", rest, NULL, &b), 200);
+	free(rest);
+	long long n = json_integer_value(json_object_get(b, "count"));
+	json_decref(b);
+	return n;
 }
 
 /* Index n documents into index of the cluster, through the sim's proxy. */
@@ -443,6 +481,103 @@ static void test_failed_snapshot_is_replayed(void **state)
 	json_decref(l);
 }
 
+/* A new cluster from another's snapshot: created, its indices restored,
+ * green, each with the documents the snapshot recorded. */
+static void test_restore_into_a_new_cluster_keeps_document_counts(void **state)
+{
+	struct fixture *f = *state = fixture_with(true, EMPTY_SIM_CONFIG);
+	make_cluster(f, CLUSTER("src"));
+	assert_int_equal(es(f, "src", "PUT", "/orders",
+			    "{\"settings\": {\"number_of_shards\": 2, \"number_of_replicas\": 1}}",
+			    NULL),
+			 200);
+	assert_int_equal(es(f, "src", "PUT", "/users", "{}", NULL), 200);
+	index_docs(f, "src", "orders", 5);
+	index_docs(f, "src", "users", 3);
+	int64_t id = take(f, "src", "{\"name\": \"s1\"}");
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	/* Written after the snapshot: not in the clone. */
+	index_docs(f, "src", "orders", 2);
+
+	id = post_cluster(&f->d, "{\"name\": \"clone\", \"version\": \"7.17.10\", "
+				 "\"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2}, "
+				 "\"clients\": {\"replicas\": 0}, "
+				 "\"restore\": {\"cluster\": \"src\", \"snapshot\": \"s1\"}}");
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_int_equal(es_count(f, "clone", "orders"), 5);
+	assert_int_equal(es_count(f, "clone", "users"), 3);
+	assert_int_equal(es_count(f, "src", "orders"), 7);
+	json_t *health = NULL;
+	assert_int_equal(es(f, "clone", "GET", "/_cluster/health", NULL, &health), 200);
+	assert_string_equal(json_string_value(json_object_get(health, "status")), "green");
+	json_decref(health);
+	/* The verification says what it checked. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
+				 "from_state = 'restore_verify' AND detail LIKE "
+				 "'%2 indices restored, each with the documents the snapshot "
+				 "recorded%'",
+				 1, q),
+			 1);
+}
+
+/* A restore's source must be the tenant's cluster with that snapshot. */
+static void test_restore_refusals_name_the_field(void **state)
+{
+	struct fixture *f = *state = fixture_with(true, EMPTY_SIM_CONFIG);
+	make_cluster(f, CLUSTER("orig"));
+	int64_t id = take(f, "orig", "{\"name\": \"s\"}");
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	static const struct {
+		const char *restore, *field;
+		long status;
+	} bad[] = {
+		{"{\"cluster\": \"orig\"}", "restore.snapshot", 422},
+		{"{\"snapshot\": \"s\"}", "restore.cluster", 422},
+		{"{\"cluster\": \"orig\", \"snapshot\": \"s\", \"x\": 1}", "restore.x", 422},
+		{"\"orig\"", "restore", 422},
+		{"{\"cluster\": \"nowhere\", \"snapshot\": \"s\"}", "restore.cluster", 404},
+		{"{\"cluster\": \"orig\", \"snapshot\": \"none\"}", "restore.snapshot", 404},
+	};
+	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *spec = xasprintf("{\"name\": \"copy\", \"version\": \"7.17.10\", "
+				       "\"restore\": %s}",
+				       bad[i].restore);
+		json_t *body = NULL;
+		long st = call(f, "POST", "/api/v1/clusters", spec, NULL, &body);
+		if (st != bad[i].status)
+			fail_msg("%s: %ld, not %ld", bad[i].restore, st, bad[i].status);
+		assert_string_equal(error_field(body), bad[i].field);
+		json_decref(body);
+		free(spec);
+	}
+	/* Another tenant's member cannot restore from it: as missing. */
+	json_t *t = NULL;
+	assert_int_equal(call(f, "PUT", "/api/v1/tenants/other", NULL, NULL, NULL), 201);
+	assert_int_equal(call(f, "POST", "/api/v1/tokens",
+			      "{\"tenant\": \"other\", \"role\": \"member\"}", NULL, &t),
+			 201);
+	char *auth = xasprintf("Authorization: Bearer %s",
+			       json_string_value(json_object_get(t, "token")));
+	json_decref(t);
+	const char *as_other[] = {auth, NULL};
+	json_t *body = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters",
+			      "{\"name\": \"copy\", \"version\": \"7.17.10\", \"restore\": "
+			      "{\"cluster\": \"orig\", \"snapshot\": \"s\"}}",
+			      as_other, &body),
+			 404);
+	assert_string_equal(error_field(body), "restore.cluster");
+	json_decref(body);
+	free(auth);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +593,9 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_snapshot_survives_kill9_while_it_runs, teardown),
 		cmocka_unit_test_teardown(test_failed_snapshot_is_replayed, teardown),
+		cmocka_unit_test_teardown(test_restore_into_a_new_cluster_keeps_document_counts,
+					  teardown),
+		cmocka_unit_test_teardown(test_restore_refusals_name_the_field, teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));

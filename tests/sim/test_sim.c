@@ -3739,9 +3739,11 @@ static void test_es_snapshot_and_restore_keep_document_counts(void **state)
 	assert_string_equal(jstr(r.body, "error.type"), "invalid_snapshot_name_exception");
 	http_resp_free(&r);
 	assert_int_equal(es_call("snap-a", "PUT", "/_snapshot/r/s1?wait_for_completion=true",
-				 "{\"indices\":\"logs\"}", &r),
+				 "{\"indices\":\"logs\",\"metadata\":{\"by\":\"test\"}}", &r),
 			 200);
 	assert_string_equal(jstr(r.body, "snapshot.state"), "SUCCESS");
+	/* 7.3+ keeps the user's metadata with it. */
+	assert_string_equal(jstr(r.body, "snapshot.metadata.by"), "test");
 	assert_int_equal(jint(r.body, "snapshot.shards.total"), 2);
 	assert_int_equal(jint(r.body, "snapshot.shards.successful"), 2);
 	http_resp_free(&r);
