@@ -629,6 +629,7 @@ static const struct op_route op_plugin_add = {"plugin_install", false, NULL, NUL
 static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin", NULL};
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
 static const struct op_route op_snapshot = {"snapshot", true, NULL, NULL};
+static const struct op_route op_restore = {"restore", false, NULL, NULL};
 
 /* An operation's job carries the cluster's spec and the operation's own
  * parameters. */
@@ -1185,5 +1186,7 @@ void api_clusters_add_routes(struct api *api)
 		       &op_kibana);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/snapshots", ACCESS_OPERATE, op_route,
 		       &op_snapshot);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/restore", ACCESS_OPERATE, op_route,
+		       &op_restore);
 	api_snapshots_add_routes(api);
 }

@@ -709,6 +709,24 @@ static int snapshot_create(struct ctl *ctl, const struct ctl_args *a)
 		      name ? json_pack("{s:s}", "name", name) : json_object());
 }
 
+static int snapshot_restore(struct ctl *ctl, const struct ctl_args *a)
+{
+	if (!ctl_args_get(a, "snapshot"))
+		return ctl_usage_error(ctl, "--snapshot is required: the snapshot to restore from");
+	json_t *body = json_pack("{s:s}", "snapshot", ctl_args_get(a, "snapshot"));
+	const char *indices = ctl_args_get(a, "indices");
+	const char *pattern = ctl_args_get(a, "rename-pattern");
+	const char *replacement = ctl_args_get(a, "rename-replacement");
+
+	if (indices)
+		json_object_set_new(body, "indices", json_string(indices));
+	if (pattern)
+		json_object_set_new(body, "rename_pattern", json_string(pattern));
+	if (replacement)
+		json_object_set_new(body, "rename_replacement", json_string(replacement));
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/restore"), body);
+}
+
 static int snapshots_list(struct ctl *ctl, const struct ctl_args *a)
 {
 	static const char *const headers[] = {"NAME",	 "STATE",  "STARTED", "DURATION",
@@ -846,6 +864,16 @@ static const struct ctl_flag snapshot_flags[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct ctl_flag restore_flags[] = {
+	{"snapshot", 0, "SNAPSHOT", "the cluster's snapshot to restore from (required)"},
+	{"indices", 0, "LIST", "the indices to restore, names or patterns, comma-separated"},
+	{"rename-pattern", 0, "REGEX", "restored indices renamed: what to replace"},
+	{"rename-replacement", 0, "TEXT", "and what by ($1 for the first group)"},
+	WAIT_FLAG,
+	DRY_RUN_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct ctl_flag delete_flags[] = {
 	{"wipe-data", 0, NULL, "also remove the data on the hosts (kept by default)"},
 	WAIT_FLAG,
@@ -913,6 +941,16 @@ const struct ctl_command ctl_clusters_commands[] = {
 	 snapshot_flags, 1, 1, snapshot_create},
 	{"snapshots list", "NAME", "a cluster's snapshots: state, start, duration, size", NULL,
 	 no_flags, 1, 1, snapshots_list},
+	{"snapshots restore",
+	 "NAME --snapshot SNAPSHOT [--indices LIST] [--rename-pattern REGEX --rename-replacement "
+	 "TEXT] [--wait] [--dry-run]",
+	 "restore indices of one of a cluster's snapshots into it",
+	 "An open index of the same name is refused by Elasticsearch: rename them.  For\n"
+	 "example:\n"
+	 "  esaasctl snapshots restore logs --snapshot nightly --indices orders \\\n"
+	 "    --rename-pattern '(.+)' --rename-replacement 'restored-$1' --wait\n"
+	 "A new cluster from another's snapshot is a create with \"restore\" in its spec.\n",
+	 restore_flags, 1, 1, snapshot_restore},
 	{"delete", "NAME [--wipe-data] [--wait] [--dry-run]", "delete a cluster",
 	 "Its Kubernetes objects go; the data on the hosts stays unless --wipe-data.\n",
 	 delete_flags, 1, 1, cluster_delete},

@@ -111,6 +111,7 @@ struct es_index {
 	json_t *analysis;      /* settings.index.analysis as created, or NULL */
 	json_t *mappings;      /* as created, or NULL */
 	char *created_version; /* index.version.created: kept through a restore */
+	json_t *restored_from; /* {"repository", "snapshot", "uuid", "version", "index"}, or NULL */
 	int64_t next_doc;      /* documents routed so far */
 };
 
@@ -1993,6 +1994,7 @@ static void index_free(struct es_index *ix)
 	free(ix->name);
 	free(ix->uuid);
 	free(ix->created_version);
+	json_decref(ix->restored_from);
 	free(ix);
 }
 
@@ -6575,6 +6577,9 @@ static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *
 		made_ix->created_version = xstrdup(json_str(ix, "created_version"));
 		made_ix->analysis = json_deep_copy(json_object_get(ix, "analysis"));
 		made_ix->mappings = json_deep_copy(json_object_get(ix, "mappings"));
+		made_ix->restored_from = json_pack("{s:s, s:s, s:s, s:s, s:s}", "repository", repo,
+						   "snapshot", name, "uuid", json_str(snap, "uuid"),
+						   "version", made, "index", json_str(ix, "name"));
 		for (int s = 0; s < made_ix->nshards; s++) {
 			made_ix->shards[s].docs = json_integer_value(
 				json_array_get(json_object_get(ix, "docs"), (size_t)s));
@@ -6595,6 +6600,50 @@ static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *
 	}
 	json_decref(names);
 	call_reply_json(c, 200, json_pack("{s:b}", "accepted", 1));
+}
+
+/*
+ * GET [/{index}]/_recovery: each shard copy's last recovery, by index
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-recovery.html):
+ * a restored index's primaries recovered from the snapshot (type
+ * SNAPSHOT, its source naming the repository, the snapshot, its version
+ * and the index in it), replicas from the primary (PEER), a new index's
+ * primaries from an empty store (EMPTY_STORE, 7.x names).  Approximate: a
+ * primary that relocated later still shows its first recovery.
+ */
+static void recovery_api(struct es_cluster *cl, struct call *c, const char *only)
+{
+	json_t *out = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		json_t *shards = json_array();
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				if (cp->state == COPY_UNASSIGNED)
+					continue;
+				const char *type = !cp->primary	       ? "PEER"
+						   : ix->restored_from ? "SNAPSHOT"
+								       : "EMPTY_STORE";
+				json_t *one = json_pack(
+					"{s:i, s:s, s:s, s:b, s:{s:s?}}", "id", s, "type", type,
+					"stage", cp->state == COPY_INITIALIZING ? "INDEX" : "DONE",
+					"primary", cp->primary, "target", "name", cp->node);
+				if (!strcmp(type, "SNAPSHOT"))
+					json_object_set(one, "source", ix->restored_from);
+				json_array_append_new(shards, one);
+			}
+		}
+		json_object_set_new(out, ix->name, json_pack("{s:o}", "shards", shards));
+	}
+	if (only && json_object_size(out) == 0 && !strchr(only, '*') && !strchr(only, ',')) {
+		json_decref(out);
+		index_not_found(c, only);
+		return;
+	}
+	call_reply_json(c, 200, out);
 }
 
 /* _snapshot/...: the repository and snapshot APIs. */
@@ -6805,6 +6854,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		}
 	} else if (is(segs[0], "_snapshot") && n <= 4) {
 		snapshot_api(cl, c, pod, segs, n);
+	} else if (get && n <= 2 && is(segs[n - 1], "_recovery")) {
+		recovery_api(cl, c, n == 2 ? segs[0] : NULL);
 	} else if (get && n <= 2 && is(segs[n - 1], "_count")) {
 		count_docs(cl, c, n == 2 ? segs[0] : NULL);
 	} else if (is(m, "POST") && n == 2 && segs[0][0] != '_' &&

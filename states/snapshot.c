@@ -422,11 +422,23 @@ static json_t *restore_of(struct step *s)
 	return json_is_object(r) ? r : NULL;
 }
 
-/* The source's folder, read-only: this cluster never writes there. */
+/* The repository a restore reads: another cluster's folder, read-only
+ * (this cluster never writes there), or the cluster's own. */
+static const char *restore_repo(json_t *restore)
+{
+	return json_str(restore, "namespace") ? RENDER_RESTORE_REPO : RENDER_SNAPSHOT_REPO;
+}
+
 void state_restore_repository(struct step *s)
 {
 	json_t *restore = restore_of(s);
-	if (!restore || !snapshots_configured(s))
+	if (!restore)
+		return;
+	if (!json_str(restore, "namespace")) {
+		state_snapshot_repository(s);
+		return;
+	}
+	if (!snapshots_configured(s))
 		return;
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
@@ -447,8 +459,11 @@ static void restore_started_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	const char *reason = es_reason(res);
 	/* A new cluster holds only what this job restored: an index of the
-	 * same name is one an earlier run of this state started. */
-	bool again = strstr(reason, "because an open index with same name already exists") != NULL;
+	 * same name is one an earlier run of this state started.  (In a
+	 * cluster of its own, it is the tenant's: refused.) */
+	const char *kind = step_kind(s);
+	bool again = kind && !strcmp(kind, "create") &&
+		     strstr(reason, "because an open index with same name already exists") != NULL;
 	if (res->klass == HTTPC_OK || again) {
 		states_call_finish(l);
 		step_next_noting(s, "%s",
@@ -460,10 +475,11 @@ static void restore_started_cb(void *arg, const struct es_result *res)
 	bool refused = !strcmp(type, "snapshot_restore_exception") ||
 		       !strcmp(type, "illegal_state_exception") ||
 		       !strcmp(type, "snapshot_missing_exception");
+	json_t *restore = json_object_get(step_params(s), "restore");
 	char *msg =
-		xasprintf("restoring snapshot %s of cluster %s: %s",
-			  json_str(json_object_get(step_params(s), "restore"), "snapshot"),
-			  json_str(json_object_get(step_params(s), "restore"), "cluster"), reason);
+		xasprintf("restoring snapshot %s%s%s: %s", json_str(restore, "snapshot"),
+			  json_str(restore, "cluster") ? " of cluster " : "",
+			  json_str(restore, "cluster") ? json_str(restore, "cluster") : "", reason);
 	states_call_report(l, false, !refused && res->klass == HTTPC_TRANSIENT, msg);
 	free(msg);
 }
@@ -476,9 +492,13 @@ void state_restore_start(struct step *s)
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	char *path = xasprintf("/_snapshot/%s/%s/_restore", RENDER_RESTORE_REPO,
+	char *path = xasprintf("/_snapshot/%s/%s/_restore", restore_repo(restore),
 			       json_str(restore, "snapshot"));
 	json_t *body = json_pack("{s:b}", "include_global_state", 0);
+	static const char *const passed[] = {"indices", "rename_pattern", "rename_replacement"};
+	for (size_t i = 0; i < sizeof(passed) / sizeof(passed[0]); i++)
+		if (json_object_get(restore, passed[i]))
+			json_object_set(body, passed[i], json_object_get(restore, passed[i]));
 	l->ecall = es_request(l->es, "POST", path, body, restore_started_cb, l);
 	json_decref(body);
 	free(path);
@@ -495,8 +515,9 @@ static void restore_counted_cb(void *arg, const struct es_result *res)
 	struct step *s = l->step;
 	if (!states_call_es_ok(l, res, "counting the restored documents"))
 		return;
-	json_t *restore = json_object_get(step_params(s), "restore");
-	json_t *recorded = json_object_get(l->nodes, "esaas_doc_counts");
+	json_t *recorded =
+		json_object_get(json_object_get(l->nodes, "metadata"), "esaas_doc_counts");
+	json_t *names = json_object_get(l->nodes, "names");
 	json_t *here = json_object();
 	size_t i;
 	json_t *row, *name;
@@ -511,24 +532,26 @@ static void restore_counted_cb(void *arg, const struct es_result *res)
 	}
 	char *wrong = NULL;
 	size_t checked = 0;
-	json_array_foreach (json_object_get(restore, "indices"), i, name) {
+	const char *from;
+	json_object_foreach (names, from, name) {
 		const char *index = json_string_value(name);
 		json_t *got = json_object_get(here, index);
-		json_t *want = json_object_get(recorded, index);
+		json_t *want = json_object_get(recorded, from);
 		if (!got)
-			wrong = xasprintf("index %s of the snapshot is not in the cluster", index);
+			wrong = xasprintf("index %s (%s in the snapshot) is not in the cluster",
+					  index, from);
 		else if (json_is_integer(want) &&
 			 (!json_is_integer(got) ||
 			  json_integer_value(got) != json_integer_value(want)))
-			wrong = xasprintf("index %s has %lld documents, the snapshot %lld", index,
-					  (long long)json_integer_value(got),
-					  (long long)json_integer_value(want));
+			wrong = xasprintf("index %s has %lld documents, the snapshot %lld (as %s)",
+					  index, (long long)json_integer_value(got),
+					  (long long)json_integer_value(want), from);
 		else if (json_is_integer(want))
 			checked++;
 		if (wrong)
 			break;
 	}
-	size_t total = json_array_size(json_object_get(restore, "indices"));
+	size_t total = json_object_size(names);
 	bool had_counts = recorded != NULL;
 	json_decref(here);
 	states_call_finish(l);
@@ -548,6 +571,40 @@ static void restore_counted_cb(void *arg, const struct es_result *res)
 	free(wrong);
 }
 
+/* Which index of the cluster each index of the snapshot became: the
+ * recovery API names the snapshot and index a restored primary came from
+ * (indices-recovery.html, "source"). */
+static void restore_recoveries_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	if (!states_call_es_ok(l, res, "reading the restored shards' recoveries"))
+		return;
+	json_t *restore = json_object_get(step_params(l->step), "restore");
+	json_t *names = json_object_get(l->nodes, "names");
+	const char *index;
+	json_t *rec;
+	json_object_foreach (res->body, index, rec) {
+		size_t i;
+		json_t *sh;
+		json_array_foreach (json_object_get(rec, "shards"), i, sh) {
+			json_t *src = json_object_get(sh, "source");
+			const char *type = json_str(sh, "type");
+			const char *snap = json_str(src, "snapshot");
+			const char *repo = json_str(src, "repository");
+			if (type && !strcmp(type, "SNAPSHOT") && snap &&
+			    !strcmp(snap, json_str(restore, "snapshot")) && repo &&
+			    !strcmp(repo, restore_repo(restore)) && json_str(src, "index"))
+				json_object_set_new(names, json_str(src, "index"),
+						    json_string(index));
+		}
+	}
+	l->ecall = es_request(l->es, "GET", "/_cat/indices?format=json&h=index,docs.count", NULL,
+			      restore_counted_cb, l);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
 static void restore_snapshot_read_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
@@ -555,9 +612,22 @@ static void restore_snapshot_read_cb(void *arg, const struct es_result *res)
 	if (!states_call_es_ok(l, res, "reading the snapshot's record"))
 		return;
 	json_t *info = json_array_get(json_object_get(res->body, "snapshots"), 0);
-	l->nodes = json_incref(json_object_get(info, "metadata"));
-	l->ecall = es_request(l->es, "GET", "/_cat/indices?format=json&h=index,docs.count", NULL,
-			      restore_counted_cb, l);
+	json_t *restore = json_object_get(step_params(l->step), "restore");
+	/* Every index under its own name, or those the recoveries name (a
+	 * choice of indices, a rename). */
+	json_t *names = json_object();
+	bool chosen =
+		json_object_get(restore, "rename_pattern") || json_object_get(restore, "indices");
+	size_t i;
+	json_t *v;
+	json_array_foreach (chosen ? NULL : json_object_get(info, "indices"), i, v)
+		json_object_set(names, json_string_value(v), v);
+	l->nodes = json_pack("{s:O?, s:o}", "metadata", json_object_get(info, "metadata"), "names",
+			     names);
+	l->ecall =
+		es_request(l->es, "GET",
+			   chosen ? "/_recovery" : "/_cat/indices?format=json&h=index,docs.count",
+			   NULL, chosen ? restore_recoveries_cb : restore_counted_cb, l);
 	if (!l->ecall)
 		states_call_report(l, false, true, "cannot send the request");
 }
@@ -571,7 +641,7 @@ void state_restore_verify(struct step *s)
 	if (!l)
 		return;
 	char *path =
-		xasprintf("/_snapshot/%s/%s", RENDER_RESTORE_REPO, json_str(restore, "snapshot"));
+		xasprintf("/_snapshot/%s/%s", restore_repo(restore), json_str(restore, "snapshot"));
 	l->ecall = es_request(l->es, "GET", path, NULL, restore_snapshot_read_cb, l);
 	free(path);
 	if (!l->ecall)

@@ -578,6 +578,85 @@ static void test_restore_refusals_name_the_field(void **state)
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
 }
 
+/* Into the cluster itself: the chosen indices under new names, checked
+ * against the snapshot's counts; without a rename Elasticsearch refuses
+ * the open index of the same name, and the job fails saying so. */
+static void test_restore_into_the_same_cluster_renames_chosen_indices(void **state)
+{
+	struct fixture *f = *state = fixture_with(true, EMPTY_SIM_CONFIG);
+	make_cluster(f, CLUSTER("same"));
+	assert_int_equal(es(f, "same", "PUT", "/orders",
+			    "{\"settings\": {\"number_of_shards\": 2, \"number_of_replicas\": 1}}",
+			    NULL),
+			 200);
+	assert_int_equal(es(f, "same", "PUT", "/users", "{}", NULL), 200);
+	index_docs(f, "same", "orders", 4);
+	index_docs(f, "same", "users", 2);
+	assert_true(job_succeeded(&f->d, take(f, "same", "{\"name\": \"s\"}"), JOB_TIMEOUT_MS));
+	index_docs(f, "same", "orders", 3);
+
+	/* Refusals: 422 naming the field, 404 for a snapshot not there. */
+	static const struct {
+		const char *body, *field;
+		long status;
+	} bad[] = {
+		{"{}", "snapshot", 422},
+		{"{\"snapshot\": \"s\", \"rename_pattern\": \"(.+)\"}", "rename_replacement", 422},
+		{"{\"snapshot\": \"s\", \"indices\": [1]}", "indices", 422},
+		{"{\"snapshot\": \"s\", \"indexes\": \"x\"}", "indexes", 422},
+		{"{\"snapshot\": \"none\"}", "snapshot", 404},
+	};
+	long long before = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		json_t *body = NULL;
+		long st =
+			call(f, "POST", "/api/v1/clusters/same/restore", bad[i].body, NULL, &body);
+		if (st != bad[i].status)
+			fail_msg("%s: %ld, not %ld", bad[i].body, st, bad[i].status);
+		assert_string_equal(error_field(body), bad[i].field);
+		json_decref(body);
+	}
+	const char *rename =
+		"{\"snapshot\": \"s\", \"indices\": [\"orders\"], "
+		"\"rename_pattern\": \"(.+)\", \"rename_replacement\": \"restored-$1\"}";
+	json_t *plan = NULL;
+	assert_int_equal(
+		call(f, "POST", "/api/v1/clusters/same/restore?dry_run=true", rename, NULL, &plan),
+		200);
+	json_decref(plan);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
+
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/same/restore", rename, NULL);
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_int_equal(es_count(f, "same", "restored-orders"), 4);
+	assert_int_equal(es_count(f, "same", "orders"), 7);
+	assert_int_equal(es(f, "same", "GET", "/restored-users/_count", NULL, NULL), 404);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
+				 "from_state = 'restore_verify' AND detail LIKE "
+				 "'%1 indices restored, each with the documents the snapshot "
+				 "recorded%'",
+				 1, q),
+			 1);
+
+	/* Over the open index of the same name: Elasticsearch's refusal. */
+	id = api_op(&f->d, "POST", "/api/v1/clusters/same/restore",
+		    "{\"snapshot\": \"s\", \"indices\": \"users\"}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_status(&f->d, id, "failed", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	const char *error = json_string_value(json_object_get(job, "error"));
+	assert_non_null(error);
+	assert_non_null(strstr(error, "cannot restore index [users] because an open index with "
+				      "same name already exists"));
+	json_decref(job);
+	assert_int_equal(es_count(f, "same", "users"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -596,6 +675,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_restore_into_a_new_cluster_keeps_document_counts,
 					  teardown),
 		cmocka_unit_test_teardown(test_restore_refusals_name_the_field, teardown),
+		cmocka_unit_test_teardown(test_restore_into_the_same_cluster_renames_chosen_indices,
+					  teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));

@@ -3778,6 +3778,22 @@ static void test_es_snapshot_and_restore_keep_document_counts(void **state)
 			    "restored-logs");
 	http_resp_free(&r);
 	assert_int_equal(es_count("snap-a", "restored-logs"), 5);
+	/* Its primaries recovered from the snapshot, which the recovery API names. */
+	assert_int_equal(es_call("snap-a", "GET", "/restored-logs/_recovery", NULL, &r), 200);
+	{
+		json_t *sh = jget(r.body, "restored-logs.shards");
+		bool from_snapshot = false;
+		for (size_t i = 0; i < json_array_size(sh); i++) {
+			json_t *one = json_array_get(sh, i);
+			if (json_is_true(json_object_get(one, "primary")) &&
+			    !strcmp(jstr(one, "type"), "SNAPSHOT") &&
+			    !strcmp(jstr(one, "source.index"), "logs") &&
+			    !strcmp(jstr(one, "source.snapshot"), "s1"))
+				from_snapshot = true;
+		}
+		assert_true(from_snapshot);
+	}
+	http_resp_free(&r);
 	assert_int_equal(es_count("snap-a", "logs"), 6);
 	assert_true(wait_until(es_path("snap-a", "/_cluster/health/restored-logs"), index_green,
 			       NULL, 30000, &r));
