@@ -65,8 +65,10 @@ static void repository_put_cb(void *arg, const struct es_result *res)
 	const char *type = es_error_type(res);
 	bool config = !strcmp(type, "repository_exception") ||
 		      !strcmp(type, "repository_verification_exception");
+	const char *source = json_str(json_object_get(step_params(s), "restore"), "namespace");
 	char *msg = xasprintf("registering repository %s (folder %s of path.repo %s): %s",
-			      RENDER_SNAPSHOT_REPO, l->r->ns, RENDER_SNAPSHOTS_DIR, es_reason(res));
+			      source ? RENDER_RESTORE_REPO : RENDER_SNAPSHOT_REPO,
+			      source ? source : l->r->ns, RENDER_SNAPSHOTS_DIR, es_reason(res));
 	states_call_report(l, false, !config && res->klass == HTTPC_TRANSIENT, msg);
 	free(msg);
 }
