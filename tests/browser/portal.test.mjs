@@ -249,6 +249,9 @@ const scenarios = {
 		const desc = await page.locator('#health-chart-desc').textContent();
 		check(/Now (green|yellow|red)\./.test(desc), `the chart's description reads "${desc}"`);
 		await page.locator('table.jobs tbody tr').filter({hasText: 'create'}).first().waitFor();
+		// The snapshots in the cluster's repository: none taken here.
+		await page.getByRole('heading', {level: 2, name: 'Snapshots'}).waitFor();
+		await page.locator('#cluster-snapshots-h + div p.empty').filter({hasText: 'No snapshot taken.'}).waitFor();
 		await page.locator('#operate').waitFor();
 		for (const name of ['Pause', 'Scale', 'Restart', 'Install the plugin', 'Change the settings',
 			'Delete the cluster']) {
