@@ -555,6 +555,10 @@ static void restore_counted_cb(void *arg, const struct es_result *res)
 	}
 	size_t total = json_object_size(names);
 	bool had_counts = recorded != NULL;
+	if (!wrong && total == 0)
+		wrong = xasprintf("no index of the cluster came from snapshot %s (the recovery "
+				  "API names none)",
+				  json_str(json_object_get(step_params(s), "restore"), "snapshot"));
 	json_decref(here);
 	states_call_finish(l);
 	if (wrong)
