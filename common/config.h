@@ -105,6 +105,9 @@ struct config {
 	 * clusters' snapshot repositories (kube/render.h); both NULL: none. */
 	char *snapshots_nfs_server;
 	char *snapshots_nfs_path;
+	/* snapshots.schedule_interval_seconds: 60, how often the clusters'
+	 * snapshot schedules are looked at (engine/prune.c). */
+	int snapshots_schedule_interval_s;
 
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */

@@ -301,6 +301,86 @@ void state_snapshot_abort(struct step *s)
 		states_call_report(l, false, true, "cannot send the request");
 }
 
+/* --- retention ------------------------------------------------------------------------ */
+
+static void prune_deleted_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	char *name = xstrdup(json_str(l->nodes, "deleting"));
+	json_int_t beyond = json_integer_value(json_object_get(l->nodes, "beyond"));
+	if (res->klass != HTTPC_OK && res->status != 404) {
+		char *msg = xasprintf("deleting snapshot %s, beyond the %d kept: %s", name,
+				      l->r->spec.snapshots_keep, es_reason(res));
+		states_call_report(l, false, res->klass == HTTPC_TRANSIENT, msg);
+		free(msg);
+		free(name);
+		return;
+	}
+	int keep = l->r->spec.snapshots_keep;
+	states_call_finish(l);
+	/* Look again at once: the next oldest, until only keep are left. */
+	step_wait(s, 0, "deleted snapshot %s, the oldest of %lld beyond the %d kept", name,
+		  (long long)beyond, keep);
+	free(name);
+}
+
+static void prune_listed_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	if (!states_call_es_ok(l, res, "listing the snapshots to keep"))
+		return;
+	/* Oldest first, as Elasticsearch lists them; one still running is
+	 * not counted, nor deleted. */
+	json_t *ended = json_array();
+	size_t i;
+	json_t *info;
+	json_array_foreach (json_object_get(res->body, "snapshots"), i, info) {
+		const char *state = json_str(info, "state");
+		if (state && strcmp(state, "IN_PROGRESS") != 0 && json_str(info, "snapshot"))
+			json_array_append(ended, json_object_get(info, "snapshot"));
+	}
+	int keep = l->r->spec.snapshots_keep;
+	if ((int)json_array_size(ended) <= keep) {
+		size_t n = json_array_size(ended);
+		json_decref(ended);
+		states_call_finish(l);
+		step_next_noting(s, "%zu snapshots in the repository, %d kept", n, keep);
+		return;
+	}
+	const char *oldest = json_string_value(json_array_get(ended, 0));
+	l->nodes = json_pack("{s:s, s:I}", "deleting", oldest, "beyond",
+			     (json_int_t)json_array_size(ended) - keep);
+	json_decref(ended);
+	char *path =
+		xasprintf("/_snapshot/%s/%s", RENDER_SNAPSHOT_REPO, json_str(l->nodes, "deleting"));
+	l->ecall = es_request(l->es, "DELETE", path, NULL, prune_deleted_cb, l);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
+/* The spec's snapshots.keep: the oldest beyond it deleted, one at a time;
+ * without it, every snapshot stays. */
+void state_snapshot_prune(struct step *s)
+{
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	if (l->r->spec.snapshots_keep <= 0) {
+		states_call_finish(l);
+		step_next_noting(s, "no snapshots.keep in the spec: every snapshot stays");
+		return;
+	}
+	l->ecall = es_request(l->es, "GET", "/_snapshot/" RENDER_SNAPSHOT_REPO "/_all", NULL,
+			      prune_listed_cb, l);
+	if (!l->ecall)
+		states_call_report(l, false, true, "cannot send the request");
+}
+
 /* --- the list, for the API ---------------------------------------------------------- */
 
 struct snapshots_read {

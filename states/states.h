@@ -231,6 +231,8 @@ void state_snapshot_repository(struct step *s);
 void state_snapshot_take(struct step *s);
 void state_snapshot_wait(struct step *s);
 void state_snapshot_abort(struct step *s);
+/* The spec's snapshots.keep: the oldest beyond it deleted. */
+void state_snapshot_prune(struct step *s);
 /* A create's restore (params.restore: {"cluster", "namespace", "snapshot",
  * "indices"}; each goes straight on without it): the source's folder
  * registered read-only (RENDER_RESTORE_REPO), the snapshot restored, then

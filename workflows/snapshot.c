@@ -4,7 +4,11 @@
  *   the repository registered (the cluster's folder of its tenant's NFS
  *   export, verified by Elasticsearch on every node) → the snapshot
  *   started → its end waited for (SUCCESS; PARTIAL or FAILED fail the job
- *   with the first shard's reason)
+ *   with the first shard's reason) → the oldest beyond the spec's
+ *   snapshots.keep deleted
+ *
+ * The schedule of the spec's snapshots.every queues the same job
+ * (storage/migrations/0014_snapshots.sql), params.scheduled true.
  *
  * A cancel or a failure while the snapshot runs aborts and removes it
  * (cleanup: snapshot_abort), so that no half snapshot is left in the
@@ -31,7 +35,9 @@ static const struct wf_state snapshot_states[] = {
 	{.name = "snapshot_take", .run = state_snapshot_take, .deadline_s = 600,
 	 .next = "snapshot_wait", .replay_safe = true, .pause_safe = true},
 	{.name = "snapshot_wait", .run = state_snapshot_wait, .deadline_s = 86400,
-	 .replay_safe = true},
+	 .next = "snapshot_prune", .replay_safe = true},
+	{.name = "snapshot_prune", .run = state_snapshot_prune, .deadline_s = 3600,
+	 .replay_safe = true, .pause_safe = true},
 	/* cleanup */
 	{.name = "snapshot_abort", .run = state_snapshot_abort, .deadline_s = 300},
 };

@@ -35,7 +35,8 @@ static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "    - {name: big, shards: 1, replicas: 0, shard_size: 400mb}\n";
 
 static const char SNAPSHOTS_YAML[] = "snapshots:\n  nfs_server: nfs.storage.svc\n"
-				     "  nfs_path: /exports/esaas\n";
+				     "  nfs_path: /exports/esaas\n"
+				     "  schedule_interval_seconds: 1\n";
 
 #define CLUSTER(name)                                                                        \
 	"{\"name\": \"" name "\", \"version\": \"7.17.10\", \"masters\": {\"replicas\": 1}," \
@@ -392,8 +393,9 @@ static void test_snapshot_preview_queues_nothing(void **state)
 			      "{\"name\": \"x\"}", NULL, &plan),
 			 200);
 	json_t *states = json_object_get(plan, "states");
-	assert_int_equal(json_array_size(states), 3);
+	assert_int_equal(json_array_size(states), 4);
 	assert_string_equal(json_string_value(json_array_get(states, 1)), "snapshot_take");
+	assert_string_equal(json_string_value(json_array_get(states, 3)), "snapshot_prune");
 	json_decref(plan);
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), before);
 }
@@ -657,6 +659,80 @@ static void test_restore_into_the_same_cluster_renames_chosen_indices(void **sta
 	assert_int_equal(es_count(f, "same", "users"), 2);
 }
 
+/* The spec's schedule: a snapshot queued as soon as the cluster is ready
+ * (none taken yet) and not again within its period; snapshots.keep: the
+ * next snapshot's job deletes the oldest beyond it. */
+static void test_schedule_queues_snapshots_and_keep_deletes_the_oldest(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	make_cluster(f, "{\"name\": \"sched\", \"version\": \"7.17.10\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 2}, \"clients\": "
+			"{\"replicas\": 0}, \"snapshots\": {\"every\": \"1h\", \"keep\": 1}}");
+	int64_t sched = 0;
+	int64_t deadline = harness_now_ms() + JOB_TIMEOUT_MS;
+	while (!sched && harness_now_ms() < deadline) {
+		sched = sql_int(f->sql,
+				"SELECT coalesce(max(id), 0) FROM jobs WHERE kind = 'snapshot' AND "
+				"submitted_by = 'schedule' AND cluster = 'sched'",
+				0, NULL);
+		if (!sched)
+			msleep(50);
+	}
+	assert_true(sched > 0);
+	assert_true(job_succeeded(&f->d, sched, JOB_TIMEOUT_MS));
+	char name[64];
+	snprintf(name, sizeof(name), "snapshot-%lld", (long long)sched);
+	json_t *l = list(f, "sched");
+	assert_non_null(find(l, name));
+	json_decref(l);
+
+	int64_t id = take(f, "sched", "{\"name\": \"manual\"}");
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	l = list(f, "sched");
+	assert_int_equal(json_array_size(l), 1);
+	assert_non_null(find(l, "manual"));
+	assert_null(find(l, name));
+	json_decref(l);
+	/* The schedule ran every second meanwhile: the one snapshot of the hour. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM jobs WHERE kind = 'snapshot' AND "
+				 "submitted_by = 'schedule'",
+				 0, NULL),
+			 1);
+}
+
+/* A schedule the spec cannot have: 422 naming the field, no cluster. */
+static void test_schedule_bad_input_is_422_naming_the_field(void **state)
+{
+	struct fixture *f = *state = fixture_new(true);
+	static const struct {
+		const char *snapshots, *field;
+	} bad[] = {
+		{"{\"every\": \"6x\"}", "snapshots.every"},
+		{"{\"every\": \"0h\"}", "snapshots.every"},
+		{"{\"every\": \"366d\"}", "snapshots.every"},
+		{"{\"every\": 6}", "snapshots.every"},
+		{"{\"keep\": 0}", "snapshots.keep"},
+		{"{\"keep\": \"28\"}", "snapshots.keep"},
+		{"{\"every\": \"6h\", \"x\": 1}", "snapshots.x"},
+		{"{}", "snapshots"},
+		{"[]", "snapshots"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *spec = xasprintf("{\"name\": \"s%zu\", \"version\": \"7.17.10\", "
+				       "\"snapshots\": %s}",
+				       i, bad[i].snapshots);
+		json_t *body = NULL;
+		long st = call(f, "POST", "/api/v1/clusters", spec, NULL, &body);
+		if (st != 422)
+			fail_msg("%s: %ld", bad[i].snapshots, st);
+		assert_string_equal(error_field(body), bad[i].field);
+		json_decref(body);
+		free(spec);
+	}
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM clusters", 0, NULL), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +752,10 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_restore_refusals_name_the_field, teardown),
 		cmocka_unit_test_teardown(test_restore_into_the_same_cluster_renames_chosen_indices,
+					  teardown),
+		cmocka_unit_test_teardown(
+			test_schedule_queues_snapshots_and_keep_deletes_the_oldest, teardown),
+		cmocka_unit_test_teardown(test_schedule_bad_input_is_422_naming_the_field,
 					  teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
