@@ -588,6 +588,13 @@ void state_restore_start(struct step *s)
 		states_call_report(l, false, true, "cannot send the request");
 }
 
+/* The restored shards recovered: green (a create without a restore goes on). */
+void state_restore_wait_green(struct step *s)
+{
+	if (restore_of(s))
+		state_wait_green(s);
+}
+
 /* Every index of the snapshot is here, with the documents the snapshot
  * recorded (metadata.esaas_doc_counts, from 7.3). */
 static void restore_counted_cb(void *arg, const struct es_result *res)

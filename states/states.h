@@ -239,6 +239,7 @@ void state_snapshot_prune(struct step *s);
  * each index checked against the document counts the snapshot recorded. */
 void state_restore_repository(struct step *s);
 void state_restore_start(struct step *s);
+void state_restore_wait_green(struct step *s);
 void state_restore_verify(struct step *s);
 /* The job's snapshot: params.snapshot, or "<kind>-<job id>"; kept in
  * context.snapshot_name (borrowed from the context). */

@@ -25,7 +25,7 @@ static const struct wf_state restore_states[] = {
 	 .next = "restore_start", .replay_safe = true},
 	{.name = "restore_start", .run = state_restore_start, .deadline_s = 300,
 	 .next = "restore_wait_green", .replay_safe = true, .pause_safe = true},
-	{.name = "restore_wait_green", .run = state_wait_green, .deadline_s = 3600,
+	{.name = "restore_wait_green", .run = state_restore_wait_green, .deadline_s = 3600,
 	 .next = "restore_verify", .replay_safe = true},
 	{.name = "restore_verify", .run = state_restore_verify, .deadline_s = 300,
 	 .replay_safe = true, .pause_safe = true},
