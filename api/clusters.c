@@ -115,10 +115,12 @@ struct create_call {
 	json_t *params;	  /* {"spec": the normalised spec} */
 	json_t *warnings; /* the precheck's, for the answer */
 	bool dry_run;
+	json_t *restore; /* the request's "restore", or NULL */
 };
 
 static void create_call_free(struct create_call *c)
 {
+	json_decref(c->restore);
 	free(c->name);
 	free(c->key);
 	free(c->actor);
@@ -188,8 +190,14 @@ static void create_store(struct create_call *c)
 	const char *tenant = api_tenant(c->req);
 	char *ns = render_namespace(tenant, c->name);
 
-	storage_cluster_create(c->api->db, tenant, c->name, json_object_get(c->params, "spec"), ns,
-			       c->actor, c->key, c->wf->states[0].name, create_done_cb, c);
+	json_t *extra =
+		json_object_get(c->params, "restore")
+			? json_pack("{s:O}", "restore", json_object_get(c->params, "restore"))
+			: NULL;
+	storage_cluster_create(c->api->db, tenant, c->name, json_object_get(c->params, "spec"),
+			       extra, ns, c->actor, c->key, c->wf->states[0].name, create_done_cb,
+			       c);
+	json_decref(extra);
 	free(ns);
 }
 
@@ -241,6 +249,34 @@ static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 	create_store(c);
 }
 
+/* The request checked: the workflow's precheck, then the job. */
+static void create_checked(struct create_call *c)
+{
+	if (c->wf->precheck || c->dry_run) {
+		json_t *checked = json_deep_copy(c->params);
+		c->warnings = checked; /* held until the precheck answers */
+		if (c->wf->precheck)
+			c->wf->precheck(c->api->env, api_tenant(c->req), NULL, checked,
+					create_prechecked_cb, c);
+		else
+			create_prechecked_cb(c, NULL);
+		return;
+	}
+	create_store(c);
+}
+
+/* The restore's source found (params.restore), or refused (answered). */
+static void create_restore_cb(void *arg, json_t *restore)
+{
+	struct create_call *c = arg;
+	if (!restore) {
+		create_call_free(c);
+		return;
+	}
+	json_object_set(c->params, "restore", restore);
+	create_checked(c);
+}
+
 static void clusters_create_cb(struct http_req *req, void *arg)
 {
 	struct api *api = arg;
@@ -260,13 +296,25 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
 	body = http_req_json(req, false, &err);
+	/* A restore is the create's, not the spec's: checked on its own. */
+	json_t *restore = json_incref(json_object_get(body, "restore"));
+	json_object_del(body, "restore");
+	if (restore && !api_restore_fields_ok(restore, &err)) {
+		json_decref(restore);
+		goto failed;
+	}
 	if (!body ||
-	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err))
+	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err)) {
+		json_decref(restore);
 		goto failed;
-	if (!api_database_ok(api, &err))
+	}
+	if (!api_database_ok(api, &err)) {
+		json_decref(restore);
 		goto failed;
+	}
 
 	struct create_call *c = xcalloc(1, sizeof(*c));
+	c->restore = restore;
 	json_t *normalised = spec_to_json(&spec);
 
 	c->req = req;
@@ -280,17 +328,10 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	json_decref(normalised);
 	spec_free(&spec);
 	json_decref(body);
-	if (wf->precheck || dry_run) {
-		json_t *checked = json_deep_copy(c->params);
-		c->warnings = checked; /* held until the precheck answers */
-		if (wf->precheck)
-			wf->precheck(api->env, api_tenant(req), NULL, checked, create_prechecked_cb,
-				     c);
-		else
-			create_prechecked_cb(c, NULL);
-		return;
-	}
-	create_store(c);
+	if (c->restore)
+		api_restore_resolve(api, req, c->restore, create_restore_cb, c);
+	else
+		create_checked(c);
 	return;
 
 failed:
@@ -588,6 +629,8 @@ static const struct op_route op_plugin_add = {"plugin_install", false, NULL, NUL
 static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin", NULL};
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
 static const struct op_route op_upgrade = {"upgrade", false, NULL, NULL};
+static const struct op_route op_snapshot = {"snapshot", true, NULL, NULL};
+static const struct op_route op_restore = {"restore", false, NULL, NULL};
 
 /* An operation's job carries the cluster's spec and the operation's own
  * parameters. */
@@ -1144,4 +1187,9 @@ void api_clusters_add_routes(struct api *api)
 		       op_route, &op_plugin_remove);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, op_route,
 		       &op_kibana);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/snapshots", ACCESS_OPERATE, op_route,
+		       &op_snapshot);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/restore", ACCESS_OPERATE, op_route,
+		       &op_restore);
+	api_snapshots_add_routes(api);
 }

@@ -48,6 +48,21 @@ void api_guards_free(struct api *api);
 void api_jobs_add_routes(struct api *api);
 /* GET/POST /api/v1/clusters... on api->http. */
 void api_clusters_add_routes(struct api *api);
+/* GET /api/v1/clusters/{name}/snapshots (api/snapshots.c). */
+void api_snapshots_add_routes(struct api *api);
+/* A create's "restore" ({"cluster", "snapshot"}): its fields, else 422
+ * naming one. */
+bool api_restore_fields_ok(json_t *restore, struct http_error *err);
+/*
+ * Then its source: a cluster of the request's tenant (404 naming
+ * restore.cluster otherwise, as for another tenant's) that has the
+ * snapshot, SUCCESS (404 or 409 naming restore.snapshot).  done(arg,
+ * {"cluster", "namespace", "snapshot", "indices"}) for the create job's
+ * params.restore (borrowed), or done(arg, NULL) after replying to req.
+ */
+typedef void (*api_restore_cb)(void *arg, json_t *restore);
+void api_restore_resolve(struct api *api, struct http_req *req, json_t *restore,
+			 api_restore_cb done, void *arg);
 
 /*
  * ?dry_run=true, once every check of the request has passed: answer req

@@ -55,6 +55,8 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.tune_hosts = env->cfg->kube_tune_hosts,
 		.api_server_cidrs = env->cfg->kube_api_server_cidrs,
 		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
+		.snapshots_nfs_server = env->cfg->snapshots_nfs_server,
+		.snapshots_nfs_path = env->cfg->snapshots_nfs_path,
 	};
 	if (sec && states_security_of(s, sec))
 		ro->security = sec;

@@ -112,7 +112,8 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 	"  RETURNING *),"                                                                          \
 	" ins AS (INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"  \
 	"  submitted_by, idempotency_key)"                                                         \
-	"  SELECT c.tenant_id, c.name, c.id, 'create', jsonb_build_object('spec', c.spec),"        \
+	"  SELECT c.tenant_id, c.name, c.id, 'create',"                                            \
+	"   jsonb_build_object('spec', c.spec) || coalesce($8::jsonb, '{}'::jsonb),"               \
 	"   'queued', $5, $4, $6 FROM c"                                                           \
 	"  RETURNING *),"                                                                          \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
@@ -161,7 +162,7 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 
 struct create_ctx {
 	struct db_pool *db;
-	char *params[7];
+	char *params[8];
 	bool retried;
 	storage_cluster_create_cb cb;
 	void *arg;
@@ -205,7 +206,7 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 	bool name_race = !err && r == CLUSTER_EXISTS && has_key;
 	if ((key_race || name_race) && !c->retried) {
 		c->retried = true;
-		db_query(c->db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
+		db_query(c->db, CREATE_SQL, 8, (const char *const *)c->params, create_cb, c);
 		return;
 	}
 
@@ -226,8 +227,9 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 }
 
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
-			    const char *ns, const char *actor, const char *idempotency_key,
-			    const char *first_state, storage_cluster_create_cb cb, void *arg)
+			    json_t *extra_params, const char *ns, const char *actor,
+			    const char *idempotency_key, const char *first_state,
+			    storage_cluster_create_cb cb, void *arg)
 {
 	struct create_ctx *c = xcalloc(1, sizeof(*c));
 
@@ -241,7 +243,8 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 	c->params[4] = xstrdup(first_state);
 	c->params[5] = idempotency_key ? xstrdup(idempotency_key) : NULL;
 	c->params[6] = xstrdup(ns);
-	db_query(db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
+	c->params[7] = extra_params ? json_dumps(extra_params, JSON_COMPACT) : NULL;
+	db_query(db, CREATE_SQL, 8, (const char *const *)c->params, create_cb, c);
 }
 
 /* --- get, list ------------------------------------------------------- */

@@ -324,6 +324,15 @@ void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, stor
 	db_query(db, "SELECT esaas_prune_job_events($1::int, $2::int)", 2, p, prune_cb, c);
 }
 
+void storage_jobs_queue_scheduled(struct db_pool *db, storage_prune_cb cb, void *arg)
+{
+	struct prune_ctx *c = xmalloc(sizeof(*c));
+
+	c->cb = cb;
+	c->arg = arg;
+	db_query(db, "SELECT esaas_jobs_queue_scheduled()", 0, NULL, prune_cb, c);
+}
+
 /* --- cancel -------------------------------------------------------------------- */
 
 /*

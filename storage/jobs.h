@@ -123,6 +123,9 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, int6
  * went: a batch that comes back full means more are due.
  */
 typedef void (*storage_prune_cb)(void *arg, const struct db_error *err, int64_t removed);
+/* Queue the jobs the clusters' schedules ask for now (a snapshot every so
+ * often, storage/migrations/0014_snapshots.sql); cb gets how many. */
+void storage_jobs_queue_scheduled(struct db_pool *db, storage_prune_cb cb, void *arg);
 void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, storage_prune_cb cb,
 			      void *arg);
 

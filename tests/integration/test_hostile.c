@@ -322,6 +322,17 @@ static const struct attack attacks[] = {
 	{"POST", "/api/v1/clusters/{name}/resume", VC "/resume?tenant=" VICTIM,
 	 "{\"reason\": \"hostile\"}", 404},
 	{"POST", "/api/v1/clusters/{name}/resume", VC "/resume", "{\"reason\": \"hostile\"}", 404},
+	{"GET", "/api/v1/clusters/{name}/snapshots", VC "/snapshots?tenant=" VICTIM, NULL, 404},
+	{"GET", "/api/v1/clusters/{name}/snapshots", VC "/snapshots", NULL, 404},
+	{"POST", "/api/v1/clusters/{name}/snapshots", VC "/snapshots?tenant=" VICTIM, "{}", 404},
+	{"POST", "/api/v1/clusters/{name}/snapshots", VC "/snapshots?dry_run=true", "{}", 404},
+	{"POST", "/api/v1/clusters/{name}/restore", VC "/restore?tenant=" VICTIM,
+	 "{\"snapshot\": \"s\"}", 404},
+	/* A clone of the victim's cluster into the attacker's tenant. */
+	{"POST", "/api/v1/clusters", "/api/v1/clusters",
+	 "{\"name\": \"stolen\", \"restore\": {\"cluster\": \"" VICTIM_CLUSTER
+	 "\", \"snapshot\": \"s\"}}",
+	 404},
 	{"GET", "/api/v1/jobs", "/api/v1/jobs?tenant=" VICTIM, NULL, 404},
 	{"POST", "/api/v1/jobs", "/api/v1/jobs?tenant=" VICTIM,
 	 "{\"kind\": \"restart\", \"cluster\": \"" VICTIM_CLUSTER "\", \"params\": {}}", 404},
