@@ -199,6 +199,12 @@ enum upgrade_route_way {
 	UPGRADE_ROUTE_FULL_RESTART,
 	UPGRADE_ROUTE_WAYS
 };
+void state_upgrade_snapshot_route(struct step *s);
+/* .next: no snapshot (params.snapshot false); or one taken first. */
+enum upgrade_snapshot_way {
+	UPGRADE_SNAPSHOT_TAKE,
+	UPGRADE_SNAPSHOT_WAYS
+};
 void state_upgrade_stop_all(struct step *s);
 void state_upgrade_wait_started(struct step *s);
 void state_upgrade_wait_primaries(struct step *s);
