@@ -7,7 +7,7 @@ import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {healthChart} from './chart.js';
 import {operatePanel, busyNote, pausePanel} from './operate.js';
-import {statusBadge, timeAgo, timeExact} from './format.js';
+import {statusBadge, timeAgo, timeExact, maintenanceText} from './format.js';
 import {JobTable} from './jobs.js';
 import {jobHref, clusterHref} from './links.js';
 import {poller} from './poll.js';
@@ -192,6 +192,7 @@ function drawCluster(el, c) {
 			['Kibana', kibanaLink(c)],
 			['Paused', c.paused ? h('span', {id: 'cluster-paused'},
 				`since ${c.paused.at} by ${c.paused.by}: ${c.paused.reason}`) : ''],
+			['Maintenance windows', h('span', {id: 'cluster-maintenance'}, maintenanceText(c.maintenance))],
 			['Active job', activeJob(c.active_job)],
 			['Created by', c.created_by],
 			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],
