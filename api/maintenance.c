@@ -197,6 +197,7 @@ static void set_done_cb(void *arg, const struct db_error *err, json_t *answer)
 /* PUT (windows in the body) or DELETE (none: back to the default). */
 static void maintenance_route(struct http_req *req, struct api *api, bool tenant_default)
 {
+	static const char *const no_fields[] = {NULL};
 	const char *name = http_req_param(req, tenant_default ? "tenant" : "name");
 	bool clear = strcmp(http_req_method(req), "DELETE") == 0;
 	struct http_error err = {0};
@@ -209,7 +210,9 @@ static void maintenance_route(struct http_req *req, struct api *api, bool tenant
 		return;
 	}
 	if (api_request_actor(req, &actor, &err) && (body = http_req_json(req, clear, &err)) &&
-	    (clear || api_maintenance_check(body, &err)) && api_database_ok(api, &err)) {
+	    (clear ? http_json_check_fields(body, no_fields, &err)
+		   : api_maintenance_check(body, &err)) &&
+	    api_database_ok(api, &err)) {
 		struct maintenance_call *c = xcalloc(1, sizeof(*c));
 
 		c->req = req;

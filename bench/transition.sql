@@ -141,6 +141,8 @@ c AS (SELECT j.id, j.lease_owner AS prev_owner FROM jobs j
   AND NOT (j.windowed AND (j.status = 'queued'
   OR (j.status = 'waiting' AND j.window_held))
   AND NOT esaas_cluster_window_open(j.cluster_id))
+  AND NOT (j.window_held AND j.status = 'waiting' AND EXISTS (SELECT 1 FROM clusters k
+  WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))
   ORDER BY j.next_run_at, j.queue_seq LIMIT :claim FOR UPDATE OF j SKIP LOCKED),
 cl_u AS (UPDATE jobs j SET lease_owner = 'bench/pgbench', lease_epoch = j.lease_epoch + 1,
   lease_expires_at = now() + :lease_s * interval '1 second',

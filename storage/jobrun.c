@@ -94,8 +94,7 @@ static const char NEXT_WAKE_SQL[] =
 	"  coalesce(j.lease_expires_at, j.next_run_at),"
 	"  CASE WHEN j.windowed AND (j.status = 'queued'"
 	"    OR (j.status = 'waiting' AND j.window_held))"
-	"   THEN (SELECT CASE WHEN w.open THEN now() ELSE w.next_open END"
-	"    FROM esaas_window(esaas_cluster_maintenance(j.cluster_id)) w) END))"
+	"   THEN (SELECT w.due FROM esaas_window_wait(j.cluster_id) w) END))"
 	"  - now()) * 1000)::bigint"
 	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
@@ -108,7 +107,8 @@ static const char NEXT_WAKE_SQL[] =
 	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
 	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
 	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
-	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM clusters k"
+	"  AND NOT ((j.status = 'queued' OR (j.status = 'waiting' AND j.window_held))"
+	"   AND EXISTS (SELECT 1 FROM clusters k"
 	"   WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))";
 
 static void next_wake_done(struct call *c, PGresult *res, const struct db_error *err)
@@ -209,7 +209,9 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * window_held, lease given back, due at the next opening, its state's clock
  * reset) and e adds a 'window_closed' event after the transition's own.  c
  * leaves a windowed job that is queued or held while its windows are
- * closed; cl_u clears window_held when it is claimed.
+ * closed, and a held one while its cluster is paused (it stopped at a
+ * boundary already: it stays there until the resume); cl_u clears
+ * window_held when it is claimed.
  *
  * The answer: 'w' rows, each a transition committed (id, status, whether
  * the window held it in the observation's column, cancel_requested and, in
@@ -342,6 +344,8 @@ static const char TRANSITION_SQL[] =
 	"   AND NOT (j.windowed AND (j.status = 'queued'"
 	"    OR (j.status = 'waiting' AND j.window_held))"
 	"    AND NOT esaas_cluster_window_open(j.cluster_id))"
+	"   AND NOT (j.window_held AND j.status = 'waiting' AND EXISTS (SELECT 1 FROM clusters k"
+	"    WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))"
 	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $5 FOR UPDATE OF j SKIP LOCKED),"
 	" cl_u AS (UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
 	"  lease_expires_at = now() + $3 * interval '1 second',"

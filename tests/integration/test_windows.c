@@ -407,6 +407,43 @@ static void test_cancel_of_a_job_held_at_a_boundary_runs_its_cleanup(void **stat
 	sim_expect_settled(&f->sim, "stop", 3);
 }
 
+/* A pause and a window are separate holds: a resume does not open a closed window. */
+static void test_resume_outside_the_window_leaves_the_job_held_for_it(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	cluster_with_windows(f, SMALL_CLUSTER("both"), "both");
+	set_clock(f, SAT_0200, 0, -3600);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/both/restart", "{}", NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "restart_flush|restart_delete_pod|restart_wait_pod",
+			       JOB_TIMEOUT_MS));
+	assert_int_equal(
+		call(f, "POST", "/api/v1/clusters/both/pause", "{\"reason\": \"look\"}", NULL),
+		202);
+	json_t *job = wait_job_status(&f->d, id, "paused", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	json_decref(job);
+	size_t at_pause = pod_deletions(f);
+	/* The window closes while it is paused; the resume leaves it held. */
+	set_clock(f, SAT_0600, 0, -60);
+	assert_int_equal(
+		call(f, "POST", "/api/v1/clusters/both/resume", "{\"reason\": \"seen\"}", NULL),
+		202);
+	assert_true(wait_held(f, id, JOB_TIMEOUT_MS));
+	json_t *j = get_job(f, id);
+	json_t *w = json_object_get(j, "window");
+	assert_true(json_is_false(json_object_get(w, "open")));
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "restart_next");
+	json_decref(j);
+	assert_int_equal(pod_deletions(f), at_pause);
+	sim_expect_settled(&f->sim, "both", 3);
+
+	set_clock(f, SAT_0200, 1, 3);
+	json_decref(put_windows(f, "both", WINDOWS));
+	expect_ok(f, id);
+	sim_expect_settled(&f->sim, "both", 3);
+}
+
 /* --- urgent, and what is never held ------------------------------------------------------ */
 
 static void expect_refused(struct fixture *f, const char *token, const char *method,
@@ -684,6 +721,8 @@ int main(void)
 			test_rolling_restart_stops_at_a_boundary_when_its_window_closes_and_goes_on_in_the_next,
 			teardown),
 		cmocka_unit_test_teardown(test_cancel_of_a_job_held_at_a_boundary_runs_its_cleanup,
+					  teardown),
+		cmocka_unit_test_teardown(test_resume_outside_the_window_leaves_the_job_held_for_it,
 					  teardown),
 		cmocka_unit_test_teardown(
 			test_urgent_restart_runs_outside_the_window_and_is_audited, teardown),
