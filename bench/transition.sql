@@ -35,9 +35,10 @@ WITH t AS (SELECT * FROM jsonb_to_recordset('[{"id": :id, "epoch": 1, "version":
 pz AS (SELECT t.id, k.paused_by, k.paused_reason FROM t JOIN jobs j ON j.id = t.id
   JOIN clusters k ON k.id = j.cluster_id
   WHERE t.pause AND k.paused_at IS NOT NULL FOR SHARE OF k),
-wz AS (SELECT t.id, w.next_open FROM t JOIN jobs j ON j.id = t.id AND j.windowed
-  CROSS JOIN LATERAL esaas_window(esaas_cluster_maintenance(j.cluster_id)) w
-  WHERE t.pause AND NOT w.open),
+wz AS (SELECT x.id, x.next_open FROM (SELECT t.id,
+  esaas_window_held_until(j.cluster_id) AS next_open
+  FROM t JOIN jobs j ON j.id = t.id WHERE t.pause AND j.windowed) x
+  WHERE x.next_open IS NOT NULL),
 u AS (UPDATE jobs j SET
   status = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested THEN 'paused'
   WHEN (wz.id IS NOT NULL AND pz.id IS NULL AND NOT j.cancel_requested) THEN 'waiting'
