@@ -437,6 +437,9 @@ static void test_resume_outside_the_window_leaves_the_job_held_for_it(void **sta
 	json_decref(j);
 	assert_int_equal(pod_deletions(f), at_pause);
 	sim_expect_settled(&f->sim, "both", 3);
+	char *show = xasprintf("jobs show %lld", (long long)id);
+	expect_ctl(f, show, 0, "waits for the maintenance window opening at");
+	free(show);
 
 	set_clock(f, SAT_0200, 1, 3);
 	json_decref(put_windows(f, "both", WINDOWS));
