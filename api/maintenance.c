@@ -78,9 +78,9 @@ static bool duration_parse(const char *s, int *out)
 }
 
 /* "windows[2].day" */
-static const char *sub_field(char *buf, const char *field, const char *key)
+static const char *sub_field(char *buf, size_t len, const char *field, const char *key)
 {
-	snprintf(buf, 48, "%s.%s", field, key);
+	snprintf(buf, len, "%s.%s", field, key);
 	return buf;
 }
 
@@ -128,16 +128,16 @@ bool api_maintenance_check(json_t *m, struct http_error *err)
 			known = known || strcmp(day, day_names[d]) == 0;
 		if (!known)
 			return http_error_set(
-				err, 422, "invalid", sub_field(sub, field, "day"),
+				err, 422, "invalid", sub_field(sub, sizeof(sub), field, "day"),
 				"%s.day must be one of mon, tue, wed, thu, fri, sat, sun", field);
 		if (!start_valid(json_str(w, "start")))
 			return http_error_set(
-				err, 422, "invalid", sub_field(sub, field, "start"),
+				err, 422, "invalid", sub_field(sub, sizeof(sub), field, "start"),
 				"%s.start must be a local time HH:MM from 00:00 to 23:59", field);
 		if (!duration_parse(json_str(w, "duration"), &minutes) ||
 		    minutes < MAINTENANCE_MINUTES_MIN || minutes > MAINTENANCE_MINUTES_MAX)
 			return http_error_set(
-				err, 422, "invalid", sub_field(sub, field, "duration"),
+				err, 422, "invalid", sub_field(sub, sizeof(sub), field, "duration"),
 				"%s.duration must be a duration such as \"4h\", \"90m\" or "
 				"\"1h30m\", from %dm to %dh",
 				field, MAINTENANCE_MINUTES_MIN, MAINTENANCE_MINUTES_MAX / 60);

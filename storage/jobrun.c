@@ -204,14 +204,14 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * wakes.
  *
  * wz finds the windowed jobs of the batch that reach a safe boundary while
- * their cluster's maintenance windows are closed: with no pause and no
- * cancel before it, u stops such a job there (status 'waiting' with
- * window_held, lease given back, due at the next opening, its state's clock
- * reset) and e adds a 'window_closed' event after the transition's own.  c
- * leaves a windowed job that is queued or held while its windows are
- * closed, and a held one while its cluster is paused (it stopped at a
- * boundary already: it stays there until the resume); cl_u clears
- * window_held when it is claimed.
+ * their cluster's maintenance windows are closed and no pause stops them
+ * first: unless a cancel was requested meanwhile, u stops such a job there
+ * (status 'waiting' with window_held, lease given back, due at the next
+ * opening, its state's clock reset) and e adds a 'window_closed' event
+ * after the transition's own.  c leaves a windowed job that is queued or
+ * held while its windows are closed, and a held one while its cluster is
+ * paused (it stopped at a boundary already: it stays there until the
+ * resume); cl_u clears window_held when it is claimed.
  *
  * The answer: 'w' rows, each a transition committed (id, status, whether
  * the window held it in the observation's column, cancel_requested and, in
@@ -230,37 +230,36 @@ static const char TRANSITION_SQL[] =
 	"  WHERE t.pause AND k.paused_at IS NOT NULL FOR SHARE OF k),"
 	" wz AS (SELECT x.id, x.next_open FROM (SELECT t.id,"
 	"   esaas_window_held_until(j.cluster_id) AS next_open"
-	"   FROM t JOIN jobs j ON j.id = t.id WHERE t.pause AND j.windowed) x"
+	"   FROM t JOIN jobs j ON j.id = t.id WHERE t.pause AND j.windowed"
+	"   AND NOT EXISTS (SELECT 1 FROM pz WHERE pz.id = t.id)) x"
 	"  WHERE x.next_open IS NOT NULL),"
 	" u AS (UPDATE jobs j SET"
 	"  status = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested THEN 'paused'"
-	"           WHEN (wz.id IS NOT NULL AND pz.id IS NULL AND NOT j.cancel_requested) THEN "
-	"'waiting'"
+	"           WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN 'waiting'"
 	"           WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN 'cancelling' ELSE t.status END,"
 	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
 	"  observation = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested"
 	"           THEN format('paused before %s, as %s asked: %s', t.state, pz.paused_by,"
 	"           pz.paused_reason)"
-	"           WHEN (wz.id IS NOT NULL AND pz.id IS NULL AND NOT j.cancel_requested) THEN "
-	"format('waits for the maintenance window opening at %s:"
-	" its window closed, so it stopped at a safe boundary, before %s',"
-	"           esaas_ts(wz.next_open), t.state) ELSE t.observation END,"
-	"  window_held = (wz.id IS NOT NULL AND pz.id IS NULL AND NOT j.cancel_requested),"
+	"           WHEN wz.id IS NOT NULL AND NOT j.cancel_requested"
+	"           THEN format('waits for the maintenance window opening at %s: its window"
+	" closed, so it stopped at a safe boundary, before %s',"
+	"           esaas_window_opening_text(j.cluster_id, wz.next_open), t.state)"
+	"           ELSE t.observation END,"
+	"  window_held = wz.id IS NOT NULL AND NOT j.cancel_requested,"
 	"  failed_state = t.failed_state, ending = t.ending,"
 	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
-	"           THEN now() WHEN (wz.id IS NOT NULL AND pz.id IS NULL AND NOT "
-	"j.cancel_requested) THEN coalesce(wz.next_open, now())"
+	"           THEN now() WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN wz.next_open"
 	"           ELSE now() + t.delay_ms * interval '1 millisecond' END,"
-	"  state_entered_at = CASE WHEN (wz.id IS NOT NULL AND pz.id IS NULL AND NOT "
-	"j.cancel_requested) THEN NULL"
+	"  state_entered_at = CASE WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN NULL"
 	"           WHEN t.entered THEN now() ELSE j.state_entered_at END,"
 	"  lease_owner = CASE WHEN t.release OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
-	"           OR (wz.id IS NOT NULL AND pz.id IS NULL AND NOT j.cancel_requested) THEN NULL "
-	"ELSE j.lease_owner END,"
+	"           OR (wz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
+	"           ELSE j.lease_owner END,"
 	"  lease_expires_at = CASE WHEN t.release"
-	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested) OR (wz.id IS NOT NULL AND "
-	"pz.id IS NULL AND NOT j.cancel_requested) THEN NULL"
+	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
+	"           OR (wz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
 	"           ELSE now() + $3 * interval '1 second' END,"
 	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
 	"  version = j.version + 1, updated_at = now()"
@@ -269,7 +268,7 @@ static const char TRANSITION_SQL[] =
 	"   AND j.version = t.version"
 	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms,"
 	"   j.status = 'paused' AS paused, pz.paused_by, pz.paused_reason,"
-	"   j.window_held AS held, wz.next_open),"
+	"   j.window_held AS held, wz.next_open, j.cluster_id),"
 	" done_before AS (SELECT j.id, j.status, j.cancel_requested, j.window_held"
 	"  FROM jobs j JOIN t ON j.id = t.id"
 	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
@@ -300,7 +299,8 @@ static const char TRANSITION_SQL[] =
 	"   FROM t JOIN u ON u.id = t.id WHERE u.paused"
 	"   UNION ALL SELECT t.id, now(), t.state, t.state, 'window_closed', 'waiting', 1,"
 	"    format('its maintenance window closed: stopped at a safe boundary, before %s;"
-	" it goes on when the next window opens, at %s', t.state, esaas_ts(u.next_open)),"
+	" it goes on when the next window opens, at %s', t.state,"
+	"    esaas_window_opening_text(u.cluster_id, u.next_open)),"
 	"    0, NULL, 1"
 	"   FROM t JOIN u ON u.id = t.id WHERE u.held) x ORDER BY x.job_id, x.ord),"
 	" cl AS (UPDATE clusters c SET"
@@ -364,12 +364,11 @@ static const char TRANSITION_SQL[] =
 	"   (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id) AS es_security)"
 	" SELECT 'c', cl_u.*, 0::bigint FROM cl_u"
 	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, u.status, NULL, NULL,"
-	"  NULL, NULL, NULL, CASE WHEN u.held THEN 't' END, NULL, u.cancel_requested, NULL, NULL, "
-	"NULL, NULL,"
-	"  NULL, (SELECT count(*) FROM n) FROM u"
+	"  NULL, NULL, NULL, CASE WHEN u.held THEN 't' END, NULL, u.cancel_requested,"
+	"  NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM n) FROM u"
 	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, status, NULL, NULL, NULL,"
-	"  NULL, NULL, CASE WHEN window_held THEN 't' END, NULL, cancel_requested, NULL, NULL, "
-	"NULL, NULL, NULL, 0"
+	"  NULL, NULL, CASE WHEN window_held THEN 't' END, NULL, cancel_requested,"
+	"  NULL, NULL, NULL, NULL, NULL, 0"
 	"  FROM done_before";
 
 /* The columns of a claimed job in TRANSITION_SQL's answer, from its second. */

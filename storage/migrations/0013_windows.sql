@@ -105,6 +105,17 @@ LANGUAGE sql STABLE AS $$
 	     LATERAL esaas_window(mm.m) w
 $$;
 
+-- An opening as people read it: "2026-12-12T01:00:00.000Z (Sat 02:00
+-- Europe/Berlin)", the instant in UTC and the windows' local time.
+CREATE FUNCTION esaas_window_opening_text(cluster bigint, at timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT format('%s (%s %s)', esaas_ts(at),
+		      to_char((at + (esaas_window_clock() - now())) AT TIME ZONE (m->>'time_zone'),
+			      'Dy HH24:MI'),
+		      m->>'time_zone')
+	FROM (SELECT esaas_cluster_maintenance(cluster) AS m) mm
+$$;
+
 -- When a windowed job of this cluster may run, and what it says while it
 -- waits: (now, NULL) while a window is open, else the next opening and
 -- "waits for the maintenance window opening at ...".
@@ -112,7 +123,7 @@ CREATE FUNCTION esaas_window_wait(cluster bigint, OUT due timestamptz, OUT obser
 LANGUAGE sql STABLE AS $$
 	SELECT CASE WHEN w.open THEN now() ELSE coalesce(w.next_open, now()) END,
 	       CASE WHEN NOT w.open THEN format('waits for the maintenance window opening at %s',
-						esaas_ts(w.next_open)) END
+						esaas_window_opening_text(cluster, w.next_open)) END
 	FROM esaas_window(esaas_cluster_maintenance(cluster)) w
 $$;
 
