@@ -561,6 +561,34 @@ static void test_job_held_for_its_window_survives_kill9(void **state)
 	sim_expect_settled(&f->sim, "hard", 3);
 }
 
+/* Killed in the middle of a pod, as its window closes: whoever takes the
+ * job over finishes that pod and holds the job at the next boundary. */
+static void test_job_whose_esaasd_is_killed_as_its_window_closes_stops_at_its_boundary(void **state)
+{
+	struct fixture *f = *state = fixture_new(2);
+	cluster_with_windows(f, SMALL_CLUSTER("cut"), "cut");
+	set_clock(f, SAT_0200, 0, -3600);
+	size_t before = pod_deletions(f);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/cut/restart", "{}", NULL);
+	assert_true(id > 0);
+	assert_true(wait_state(f, id, "restart_flush|restart_delete_pod|restart_wait_pod",
+			       JOB_TIMEOUT_MS));
+	set_clock(f, SAT_0600, 0, -1);
+	esaasd_stop(&f->d, SIGKILL, true);
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	assert_true(wait_held(f, id, JOB_TIMEOUT_MS));
+	expect_waits_for_window(f, id, "waiting");
+	sim_expect_settled(&f->sim, "cut", 3);
+	size_t done = pod_deletions(f) - before;
+	assert_true(done >= 1 && done < 3);
+
+	set_clock(f, SAT_0200, 1, 3);
+	json_decref(put_windows(f, "cut", WINDOWS));
+	expect_ok(f, id);
+	sim_expect_settled(&f->sim, "cut", 3);
+	assert_int_equal(pod_deletions(f) - before, 3);
+}
+
 static void test_replay_of_a_failed_job_waits_for_the_window(void **state)
 {
 	struct fixture *f = *state = fixture_new(0);
@@ -732,6 +760,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_scale_up_and_dynamic_settings_are_never_held,
 					  teardown),
 		cmocka_unit_test_teardown(test_job_held_for_its_window_survives_kill9, teardown),
+		cmocka_unit_test_teardown(
+			test_job_whose_esaasd_is_killed_as_its_window_closes_stops_at_its_boundary,
+			teardown),
 		cmocka_unit_test_teardown(test_replay_of_a_failed_job_waits_for_the_window,
 					  teardown),
 		cmocka_unit_test_teardown(
