@@ -587,6 +587,7 @@ static const struct op_route op_config = {"config_update", false, NULL, NULL};
 static const struct op_route op_plugin_add = {"plugin_install", false, NULL, NULL};
 static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin", NULL};
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
+static const struct op_route op_upgrade = {"upgrade", false, NULL, NULL};
 
 /* An operation's job carries the cluster's spec and the operation's own
  * parameters. */
@@ -1158,6 +1159,8 @@ void api_clusters_add_routes(struct api *api)
 		       &op_scale);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/restart", ACCESS_OPERATE, op_route,
 		       &op_restart);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/upgrade", ACCESS_OPERATE, op_route,
+		       &op_upgrade);
 	api_route_with(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE, op_route,
 		       &op_config);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE, op_route,

@@ -654,6 +654,16 @@ static int cluster_restart(struct ctl *ctl, const struct ctl_args *a)
 	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/restart"), allow_yellow(a, body));
 }
 
+static int cluster_upgrade(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *version = ctl_args_get(a, "version");
+
+	if (!version)
+		return ctl_usage_error(ctl, "--version is required");
+	json_t *body = json_pack("{s:s}", "version", version);
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/upgrade"), allow_yellow(a, body));
+}
+
 static int plugin_install(struct ctl *ctl, const struct ctl_args *a)
 {
 	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/plugins"),
@@ -777,6 +787,15 @@ static const struct ctl_flag restart_flags[] = {
 	{NULL, 0, NULL, NULL},
 };
 
+static const struct ctl_flag upgrade_flags[] = {
+	{"version", 0, "VERSION", "the Elasticsearch version to upgrade to, e.g. 7.17.10"},
+	ALLOW_YELLOW_FLAG,
+	URGENT_FLAG,
+	WAIT_FLAG,
+	DRY_RUN_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
 static const struct ctl_flag credentials_flags[] = {
 	{"ca-out", 0, "FILE", "write the CA (PEM) to FILE instead of printing it"},
 	{NULL, 0, NULL, NULL},
@@ -824,6 +843,15 @@ const struct ctl_command ctl_clusters_commands[] = {
 	 "restart a cluster's nodes one at a time, safely",
 	 "Without --role or --node every node restarts, one at a time.\n", restart_flags, 1, -1,
 	 cluster_restart},
+	{"upgrade", "NAME --version V [--allow-yellow] [--wait] [--dry-run]",
+	 "upgrade a cluster to another version of Elasticsearch",
+	 "Rolling, one node at a time (data nodes first, the masters last), within a\n"
+	 "major and from 5.6, 6.8 or 7.17 to the next major; from 2.x to 5.x by a full\n"
+	 "cluster restart.  A path Elasticsearch refuses names the version to upgrade\n"
+	 "to first.  For example:\n"
+	 "  esaasctl upgrade logs --version 8.17.0 --dry-run\n"
+	 "  esaasctl upgrade logs --version 8.17.0 --wait\n",
+	 upgrade_flags, 1, 1, cluster_upgrade},
 	{"plugin install", "NAME PLUGIN [--allow-yellow] [--wait] [--dry-run]",
 	 "install a plugin on every node of a cluster", NULL, restarting_flags, 2, 2,
 	 plugin_install},

@@ -6,6 +6,7 @@
 #include "es/version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const int supported_majors[] = {2, 5, 6, 7, 8};
@@ -371,4 +372,109 @@ const char *es_heap_size_env(const struct es_version *v)
 	if (v->major < 5)
 		return "ES_HEAP_SIZE";
 	return NULL;
+}
+
+/* --- upgrades ------------------------------------------------------------ */
+
+/* The offered release of a major (es_offered_versions), or NULL. */
+static const char *offered_of_major(int major)
+{
+	struct es_version v;
+
+	for (size_t i = 0; i < es_offered_versions_count; i++)
+		if (es_version_parse(es_offered_versions[i], &v) && v.major == major)
+			return es_offered_versions[i];
+	return NULL;
+}
+
+/*
+ * The last minor of each major, the one that talks to the next major's
+ * nodes (GET /'s minimum_wire_compatibility_version of the next major;
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/setup-upgrade.html,
+ * .../8.17/setup-upgrade.html, .../6.8/setup-upgrade.html).
+ */
+static const struct {
+	int major, minor;
+} last_minor[] = {{5, 6}, {6, 8}, {7, 17}};
+
+static int last_minor_of(int major)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(last_minor); i++)
+		if (last_minor[i].major == major)
+			return last_minor[i].minor;
+	return -1;
+}
+
+static enum es_upgrade_way refuse_via(const char *release, char *via, char *why, size_t whylen,
+				      const char *from, const char *to)
+{
+	snprintf(via, ES_VERSION_BUFSIZE, "%s", release ? release : "");
+	snprintf(why, whylen,
+		 "Elasticsearch cannot upgrade from %s to %s directly: upgrade to %s first, "
+		 "then to %s",
+		 from, to, release ? release : "an intermediate release", to);
+	return ES_UPGRADE_REFUSED;
+}
+
+enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct es_version *to,
+				   char *via, char *why, size_t whylen)
+{
+	char f[ES_VERSION_BUFSIZE], t[ES_VERSION_BUFSIZE];
+
+	via[0] = '\0';
+	es_version_format(from, f, sizeof(f));
+	es_version_format(to, t, sizeof(t));
+	int cmp = es_version_cmp(from, to);
+	if (cmp == 0) {
+		snprintf(why, whylen, "the cluster already runs Elasticsearch %s", t);
+		return ES_UPGRADE_REFUSED;
+	}
+	if (cmp > 0) {
+		snprintf(why, whylen,
+			 "Elasticsearch %s is older than the cluster's %s: a node does not start "
+			 "on a data path a newer version wrote, so there is no downgrade",
+			 t, f);
+		return ES_UPGRADE_REFUSED;
+	}
+	if (from->major == to->major)
+		return ES_UPGRADE_ROLLING;
+	/* 2.x to 5.x: no node of one talks to the other, every node stops
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/5.6/setup-upgrade.html). */
+	if (from->major == 2)
+		return to->major == 5 ? ES_UPGRADE_FULL_RESTART
+				      : refuse_via(offered_of_major(5), via, why, whylen, f, t);
+	int last = last_minor_of(from->major);
+	if (last < 0 || from->minor < last)
+		return refuse_via(offered_of_major(from->major), via, why, whylen, f, t);
+	if (to->major == from->major + 1)
+		return ES_UPGRADE_ROLLING;
+	return refuse_via(offered_of_major(from->major + 1), via, why, whylen, f, t);
+}
+
+const char *es_deprecations_path(const struct es_version *v, const char *image)
+{
+	if (!es_image_has_xpack(v, image))
+		return NULL;
+	return v->major >= 7 ? "/_migration/deprecations" : "/_xpack/migration/deprecations";
+}
+
+int es_oldest_readable_major(const struct es_version *v)
+{
+	return v->major == 5 ? 2 : v->major - 1;
+}
+
+bool es_version_from_id(const char *id, struct es_version *out)
+{
+	char *end;
+	long n;
+
+	if (!id || !*id)
+		return false;
+	n = strtol(id, &end, 10);
+	if (*end || n < 1000000 || n > 99999999)
+		return false;
+	out->major = (int)(n / 1000000);
+	out->minor = (int)(n / 10000 % 100);
+	out->patch = (int)(n / 100 % 100);
+	return true;
 }

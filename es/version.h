@@ -181,6 +181,48 @@ const char *es_plugin_install_command(const struct es_version *v);
  */
 char *es_plugin_url(const struct es_version *v, const char *repo, const char *plugin);
 
+/* --- upgrades ------------------------------------------------------------ */
+
+/* How a cluster goes from one version to another. */
+enum es_upgrade_way {
+	ES_UPGRADE_ROLLING,	 /* one node at a time, the cluster serving */
+	ES_UPGRADE_FULL_RESTART, /* every node stopped, then started on the new version */
+	ES_UPGRADE_REFUSED,
+};
+
+/*
+ * The way from one version to another as Elasticsearch allows it: rolling
+ * within a major, and from the last minor of a major to the next major
+ * (5.6 to 6.x, 6.8 to 7.x, 7.17 to 8.x), whose nodes talk to each other;
+ * 2.x to 5.x only by a full cluster restart.  Anything else is refused
+ * with why in one sentence; a path that is only too long names in via
+ * (ES_VERSION_BUFSIZE) the release to upgrade to first (the offered one
+ * of that major), else via is "".  The same version, or an older one (no
+ * node starts on a data path a newer one wrote), is refused too.
+ */
+enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct es_version *to,
+				   char *via, char *why, size_t whylen);
+
+/*
+ * The deprecation info API, what must change before the next major: "GET
+ * /_xpack/migration/deprecations" on 6.x, "/_migration/deprecations" from
+ * 7.0 (X-Pack, in the default distribution from 6.3:
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/migration-api-deprecation.html);
+ * NULL where the version or the image has none.
+ */
+const char *es_deprecations_path(const struct es_version *v, const char *image);
+
+/*
+ * The oldest major whose indices a release reads (the major before its
+ * own; 2 for 5.x): an index created by an older one must be reindexed
+ * before the upgrade, or the nodes of the new version refuse to start.
+ */
+int es_oldest_readable_major(const struct es_version *v);
+
+/* A release as Elasticsearch's index.version.created writes it ("7171099"
+ * for 7.17.10) parsed into out; false when it is not one. */
+bool es_version_from_id(const char *id, struct es_version *out) MUST_CHECK;
+
 /* --- image and JVM ------------------------------------------------------- */
 
 /*

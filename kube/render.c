@@ -237,7 +237,7 @@ static json_t *labels(const struct ctx *c, int role, bool pod)
 		json_object_set_new(l, "app.kubernetes.io/component",
 				    json_string(es_role_name(role)));
 	if (pod)
-		json_object_set_new(l, "app.kubernetes.io/version", json_string(c->version));
+		json_object_set_new(l, RENDER_LABEL_VERSION, json_string(c->version));
 	json_object_set_new(l, "app.kubernetes.io/managed-by", json_string("esaas"));
 	json_object_set_new(l, RENDER_LABEL_TENANT, json_string(c->opts->tenant));
 	json_object_set_new(l, RENDER_LABEL_CLUSTER, json_string(c->spec->name));

@@ -77,6 +77,8 @@
  * since a selector cannot change once a workload exists. */
 #define RENDER_LABEL_CLUSTER "esaas.io/cluster"
 #define RENDER_LABEL_ROLE "esaas.io/role"
+/* The Elasticsearch version a pod runs (its template's). */
+#define RENDER_LABEL_VERSION "app.kubernetes.io/version"
 #define RENDER_LABEL_TENANT "esaas.io/tenant"
 /* The cluster's id (its row in the database): on every object esaas
  * applies but pod templates and claim templates (render.c). */

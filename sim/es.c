@@ -65,6 +65,7 @@ struct es_node {
 	bool was_present;	  /* last tick */
 	char *datadir;		  /* the host folder of its data path, or NULL */
 	bool refused;		  /* its folder is another cluster's: said once */
+	bool join_refused;	  /* its version may not join: said once */
 	char *pod_uid;		  /* the pod it runs in: a new one is a restart */
 	json_t *file;		  /* its elasticsearch.yml as read at start, flat */
 	bool security;		  /* authenticates REST requests (security_on) */
@@ -104,8 +105,9 @@ struct es_index {
 	int64_t shard_bytes; /* the size of a copy's files */
 	struct es_shard *shards;
 	int64_t created_ms;
-	json_t *analysis; /* settings.index.analysis as created, or NULL */
-	json_t *mappings; /* as created, or NULL */
+	char *created_version; /* index.version.created, as a release ("6.8.23") */
+	json_t *analysis;      /* settings.index.analysis as created, or NULL */
+	json_t *mappings;      /* as created, or NULL */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -149,6 +151,7 @@ struct es_cluster {
 	json_t *transient;     /* flat */
 	json_t *voting_config; /* node names */
 	bool warned_bootstrap;
+	bool zen1_formed;	   /* elected a master under zen1 (2.x-6.x masters) */
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
 	json_t *passwords;	   /* the security index: user -> password */
@@ -1659,6 +1662,16 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 			continue;
 		if (throttling(cl, n, source))
 			continue;
+		/* No copy recovers from a newer node onto an older one: a
+		 * replica never goes below its primary's version, a relocation
+		 * never to an older node (NodeVersionAllocationDecider, "cannot
+		 * allocate replica shard to a node with version [x] since this is
+		 * older than the primary version [y]"; why a mixed cluster is
+		 * only for the time of a rolling upgrade,
+		 * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/rolling-upgrades.html). */
+		const struct es_node *from = source ? node_by_name(cl, source) : NULL;
+		if (from && version_code(n->version) < version_code(from->version))
+			continue;
 		bool d = disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
 		if (need_disk && !d)
 			continue;
@@ -1920,6 +1933,10 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 	ix->nshards = shards;
 	ix->nreplicas = replicas;
 	ix->created_ms = now_wall_ms();
+	/* The oldest version among the nodes: a mixed cluster creates
+	 * indices that its oldest nodes can read (MetadataCreateIndexService,
+	 * the index's version.created is the smallest non-client node's). */
+	ix->created_version = xstrdup(cluster_version(cl));
 	ix->shard_bytes = default_shard_bytes();
 	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
 	for (int s = 0; s < shards; s++) {
@@ -1955,6 +1972,7 @@ static void index_free(struct es_index *ix)
 	free(ix->shards);
 	free(ix->name);
 	free(ix->uuid);
+	free(ix->created_version);
 	free(ix);
 }
 
@@ -2452,6 +2470,70 @@ static char *tls_bootstrap_check(const json_t *pod, const char *version, const c
 	return why;
 }
 
+/*
+ * The oldest index version a release reads: one major back, 2.x for 5.x
+ * (Version.minimumIndexCompatibilityVersion; "minimum_index_compatibility_version"
+ * in GET /).
+ */
+static const char *min_index_compat(int major)
+{
+	switch (major) {
+	case 5:
+		return "2.0.0";
+	case 6:
+		return "5.0.0";
+	case 7:
+		return "6.0.0-beta1";
+	case 8:
+		return "7.0.0";
+	default:
+		return major > 8 ? "8.0.0" : "0.0.0";
+	}
+}
+
+/*
+ * A node that starts over a data path whose metadata holds an index
+ * created by a version it cannot read stops, before it joins: the
+ * master-eligible and data nodes keep the indices' metadata on disk, and
+ * loading it checks each index's version.created against the release's
+ * minimum index compatibility version
+ * (MetadataIndexUpgradeService.checkSupportedVersion in 7.x,
+ * IndexMetadataVerifier in 8.x, with their messages;
+ * https://www.elastic.co/guide/en/elasticsearch/reference/8.17/migrating-8.0.html:
+ * indices created in 6.x must be reindexed before 8.0).  The cluster's
+ * indices stand for the metadata on the node's disk.
+ */
+static char *unreadable_index(const json_t *pod, const char *version, const char *image)
+{
+	struct es_cluster *cl =
+		cluster_find(json_str(json_object_get(pod, "metadata"), "namespace"));
+	if (!cl)
+		return NULL;
+	json_t *file = node_settings(pod, image);
+	unsigned roles = roles_of(pod, file, version, image);
+	json_decref(file);
+	if (!(roles & (ROLE_MASTER | ROLE_DATA)))
+		return NULL;
+	const char *min = min_index_compat(version_major(version));
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (version_code(ix->created_version) >= version_code(min))
+			continue;
+		if (version_major(version) >= 8)
+			return xasprintf("The index [%s/%s] has current compatibility version [%s] "
+					 "but the minimum compatible version is [%s]. It should be "
+					 "re-indexed in Elasticsearch %d.x before upgrading to %s.",
+					 ix->name, ix->uuid, ix->created_version, min,
+					 version_major(min), version);
+		return xasprintf("The index [%s/%s] was created with version [%s] but the minimum "
+				 "compatible version is [%s]. It should be re-indexed in "
+				 "Elasticsearch %d.x before upgrading to %s.",
+				 ix->name, ix->uuid, ix->created_version, min, version_major(min),
+				 version);
+	}
+	return NULL;
+}
+
 char *sim_es_config_refused(const json_t *pod, int major)
 {
 	const char *ns = json_str(json_object_get(pod, "metadata"), "namespace");
@@ -2501,6 +2583,10 @@ char *sim_es_config_refused(const json_t *pod, int major)
 		if (why)
 			break;
 	}
+	/* The metadata on disk is loaded (and each index checked) before the
+	 * bootstrap checks run (Node.start). */
+	if (!why)
+		why = unreadable_index(pod, version, image);
 	if (!why && major >= 6)
 		why = tls_bootstrap_check(pod, version, image);
 	return why;
@@ -2649,6 +2735,19 @@ static void elect(struct es_cluster *cl)
 	bool quorum;
 	if (zen1) {
 		quorum = masters >= minimum_master_nodes(cl) && masters > 0;
+	} else if (json_array_size(cl->voting_config) == 0 && cl->zen1_formed) {
+		/* A cluster that ran zen1 (a rolling upgrade from 6.8): once its
+		 * last 6.x master-eligible node has gone, the 7.x ones take the
+		 * master-eligible nodes of its last cluster state as the first
+		 * voting configuration, without cluster.initial_master_nodes
+		 * (DiscoveryUpgradeService in 7.x;
+		 * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/modules-discovery-bootstrap-cluster.html:
+		 * "not required ... when upgrading a cluster from 6.x"). */
+		quorum = masters > 0;
+		for (size_t i = 0; quorum && i < cl->nnodes; i++)
+			if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
+				json_array_append_new(cl->voting_config,
+						      json_string(cl->nodes[i]->name));
 	} else if (json_array_size(cl->voting_config) == 0) {
 		/* First formation: only from the nodes named in
 		 * cluster.initial_master_nodes, a majority of them present;
@@ -2684,6 +2783,8 @@ static void elect(struct es_cluster *cl)
 		}
 		quorum = voters_present * 2 > (int)json_array_size(cl->voting_config);
 	}
+	if (quorum && zen1)
+		cl->zen1_formed = true;
 	if (!quorum) {
 		if (cl->master)
 			log_warn("elasticsearch %s: no master (quorum lost)", cl->ns);
@@ -2939,6 +3040,61 @@ static void folders_joined(struct es_cluster *cl)
 	}
 }
 
+/*
+ * Whether two releases talk over the transport layer: the same major, or
+ * the last minor of one major with the next (5.6 with 6.x, 6.8 with 7.x,
+ * 7.17 with 8.x, 8.18 with 9.x: Version.minimumCompatibilityVersion, GET /'s
+ * minimum_wire_compatibility_version); 2.x with 5.x never (a full
+ * cluster restart, https://www.elastic.co/guide/en/elasticsearch/reference/5.6/restart-upgrade.html).
+ */
+static bool wire_compatible(const char *a, const char *b)
+{
+	const char *old = version_code(a) <= version_code(b) ? a : b;
+	const char *young = old == a ? b : a;
+	int om = version_major(old), ym = version_major(young);
+	static const int last_minor[][2] = {{5, 50600}, {6, 60800}, {7, 71700}, {8, 81800}};
+	if (om == ym)
+		return true;
+	if (ym != om + 1)
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(last_minor); i++)
+		if (last_minor[i][0] == om)
+			return version_code(old) >= last_minor[i][1];
+	return false;
+}
+
+/*
+ * Why a node that was not a member may not join the nodes that were:
+ * older than every one of them (JoinTaskExecutor.ensureVersionBarrier:
+ * once the last node of the older version has left, the cluster runs as
+ * the new version and no older node comes back, "node version [x] may not
+ * join a cluster comprising only nodes of version [y] or greater"), or
+ * without a transport handshake with one of them ("handshake ... failed:
+ * remote node version [x] is incompatible with local node version [y]"),
+ * https://www.elastic.co/guide/en/elasticsearch/reference/current/troubleshooting-upgrades.html.
+ * NULL when it may.
+ */
+static char *join_refusal(struct es_cluster *cl, const struct es_node *node)
+{
+	const char *min = NULL;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		const struct es_node *o = cl->nodes[i];
+		if (o == node || !o->was_present)
+			continue;
+		if (!wire_compatible(o->version, node->version))
+			return xasprintf("handshake with [%s] failed: remote node version [%s] is "
+					 "incompatible with local node version [%s]",
+					 o->name, o->version, node->version);
+		if (!min || version_code(o->version) < version_code(min))
+			min = o->version;
+	}
+	if (min && cl->master && version_code(node->version) < version_code(min))
+		return xasprintf("node version [%s] may not join a cluster comprising only nodes "
+				 "of version [%s] or greater",
+				 node->version, min);
+	return NULL;
+}
+
 static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t n, int64_t now)
 {
 	/* Present are the nodes of the pods whose containers run (a node
@@ -2985,6 +3141,17 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		json_decref(node->plugins);
 		node->plugins = plugins_of(pod, node->host);
 		node->present = node_takes_folder(cl, node, pod);
+		char *refusal = node->present && !node->was_present ? join_refusal(cl, node) : NULL;
+		if (refusal) {
+			if (!node->join_refused)
+				log_warn("elasticsearch %s: node %s failed to join: %s", cl->ns,
+					 node->name, refusal);
+			node->join_refused = true;
+			node->present = false;
+			free(refusal);
+		} else if (node->present) {
+			node->join_refused = false;
+		}
 		/* A node reads its elasticsearch.yml once, when it starts: a
 		 * ConfigMap changed later counts from its next pod. */
 		const char *uid = json_str(json_object_get(pod, "metadata"), "uid");
@@ -4201,6 +4368,41 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
 }
 
+/*
+ * The deprecation info API (X-Pack: GET /_xpack/migration/deprecations
+ * from 6.x, GET /_migration/deprecations from 7.0): what must change before
+ * the next major.  Here its index check: an index created before the
+ * current major is CRITICAL, the next major cannot read it
+ * (IndexDeprecationChecks.oldIndicesCheck, "Index created before 7.0" in
+ * 7.x; https://www.elastic.co/guide/en/elasticsearch/reference/7.17/migration-api-deprecation.html).
+ * The cluster and node setting checks answer empty lists.
+ */
+static void deprecations(struct es_cluster *cl, struct call *c)
+{
+	int major = version_major(cluster_version(cl));
+	json_t *indices = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (version_major(ix->created_version) >= major)
+			continue;
+		char *msg = xasprintf("Index created before %d.0", major);
+		char *url = xasprintf("https://www.elastic.co/guide/en/elasticsearch/reference/"
+				      "master/breaking-changes-%d.0.html",
+				      major + 1);
+		char *details =
+			xasprintf("This index was created using version: %s", ix->created_version);
+		json_object_set_new(indices, ix->name,
+				    json_pack("[{s:s, s:s, s:s, s:s}]", "level", "critical",
+					      "message", msg, "url", url, "details", details));
+		free(msg);
+		free(url);
+		free(details);
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:[], s:[], s:o, s:[]}", "cluster_settings", "node_settings",
+				  "index_settings", indices, "ml_settings"));
+}
+
 static void cat_master(struct es_cluster *cl, struct call *c)
 {
 	static const struct cat_col cols[] = {
@@ -4502,6 +4704,14 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 					  "provided_name", ix->name);
 		if (ix->analysis)
 			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
+		/* index.version.created as Version's id, major * 1000000 + minor
+		 * * 10000 + revision * 100 + 99 for a release (Version.java's
+		 * fromId; "7171099" for 7.17.10). */
+		int code = version_code(ix->created_version);
+		json_object_set_new(index, "version",
+				    json_pack("{s:o}", "created",
+					      json_sprintf("%d%02d%02d99", code / 10000,
+							   code / 100 % 100, code % 100)));
 		json_t *entry = json_pack("{s:{s:o}}", "settings", "index", index);
 		if (whole) {
 			json_object_set_new(entry, "aliases", json_object());
@@ -5436,6 +5646,14 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	} else if (n == 3 && is(segs[1], "_flush") && is(segs[2], "synced") && vcode < 80000 &&
 		   segs[0][0] != '_') {
 		flush(cl, c, segs[0], true);
+	} else if ((vcode >= 70000 && n == 2 && is(segs[0], "_migration") &&
+		    is(segs[1], "deprecations")) ||
+		   (vcode >= 60000 && vcode < 80000 && n == 3 && is(segs[0], "_xpack") &&
+		    is(segs[1], "migration") && is(segs[2], "deprecations"))) {
+		if (get)
+			deprecations(cl, c);
+		else
+			bad_method(c, "GET");
 	} else if (is(segs[0], "_cat") && n >= 2) {
 		if (!get)
 			bad_method(c, "GET");

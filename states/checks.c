@@ -165,6 +165,14 @@ void states_read_indices(struct wf_env *env, const char *tenant, const char *ns,
 	live_read(env, tenant, ns, spec_json, INDICES_PATH, true, cb, arg);
 }
 
+/* --- what must change before the next major --------------------------------------- */
+
+void states_read_deprecations(struct wf_env *env, const char *tenant, const char *ns,
+			      json_t *spec_json, const char *path, states_indices_cb cb, void *arg)
+{
+	live_read(env, tenant, ns, spec_json, path, true, cb, arg);
+}
+
 /* --- where the nodes of a role can go ----------------------------------------- */
 
 struct places_read {

@@ -65,6 +65,7 @@ struct state_call {
 	bool clearing;		/* undoing a change of ours */
 	const char *clear_flag; /* the context flag an acknowledged undo sets false */
 	json_t *nodes;		/* a first answer kept for a second request */
+	json_t *spec_json;	/* the spec applied, when not params.spec (borrowed) */
 	/* states_check_owner()'s continuation; present: the namespace exists */
 	void (*owned)(struct state_call *l, bool present);
 	/* Where the namespace's watch was when the look began (kube/watch.h). */
@@ -76,7 +77,24 @@ struct states_pod_tally {
 	int pods, ready;
 	bool old_present;	 /* the pod of skip_uid is still there */
 	char first_missing[512]; /* why the first pod not ready is not */
+	/* The first pod with a container that no retry of the kubelet's
+	 * starts (InvalidImageName, ErrImageNeverPull), and the first whose
+	 * image cannot be pulled (ErrImagePull, ImagePullBackOff): what
+	 * first_missing would say of it; "" when none. */
+	char unstartable[512];
+	char pull_refused[512];
 };
+
+/*
+ * A wait on pods that waiting will not end: the step fails (true) with
+ * observed, then why, when a container cannot start whatever the kubelet
+ * retries, or when a pod's image has not been pulled for
+ * kubernetes.image_pull_timeout_seconds since this wait first saw it
+ * refused; otherwise false, and the time of that first refusal is kept in
+ * the step's context (dropped once no image is refused).
+ */
+bool states_fail_unstartable(struct step *s, const struct wf_env *env,
+			     const struct states_pod_tally *t, const char *observed);
 
 void states_call_finish(struct state_call *l);
 /*
@@ -227,6 +245,22 @@ void states_drain_wait(struct state_call *l, char *seen);
 
 /* Applying rendered objects one after the other (states_apply_more), resuming
  * where a failed run stopped (context.applied). */
+/*
+ * At most how many applies of one state are in flight at once
+ * (kubernetes.apply_concurrency).  Objects of one kind go together (the
+ * volumes of every host, the Services, the ConfigMaps); the next kind
+ * starts once the previous kind's are all applied, so that the order of
+ * the rendered list still holds between kinds.
+ */
+#define STATES_APPLY_WIDTH 32
+
+struct states_apply;
+struct states_apply_slot {
+	struct states_apply *a;
+	struct kube_call *call; /* NULL: free */
+	size_t idx;		/* the object's index in r->objects */
+};
+
 struct states_apply {
 	struct step *step;
 	struct wf_env *env;
@@ -234,9 +268,11 @@ struct states_apply {
 	const char *kind; /* NULL: every kind */
 	const char *name; /* NULL: every object of the kind */
 	size_t next;
-	struct kube_call *call;
-	json_t *done; /* applied in this state so far (apply_progress), borrowed */
-	char *warned; /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
+	struct kube_call *call; /* a read before an apply (one at a time) */
+	struct states_apply_slot slots[STATES_APPLY_WIDTH];
+	unsigned in_flight; /* slots in use */
+	json_t *done;	    /* applied in this state so far (apply_progress), borrowed */
+	char *warned;	    /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
 };
 
 void states_apply_more(struct states_apply *a);
@@ -246,6 +282,8 @@ void states_apply_finish(struct states_apply *a);
 struct states_apply *states_apply_prepare(struct step *s, json_t *spec_json, const char *kind,
 					  const char *name);
 void states_apply_kind_of(struct step *s, json_t *spec_json, const char *kind, const char *name);
+/* Every StatefulSet of spec_json, each keeping its live spec.replicas. */
+void states_apply_workloads_of(struct step *s, json_t *spec_json);
 void states_apply_kind(struct step *s, const char *kind, const char *name);
 /* The namespace's quota raised to at least spec_json's, never lowered. */
 void states_raise_quota(struct step *s, json_t *spec_json);

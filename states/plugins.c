@@ -27,12 +27,13 @@
 struct repo_check {
 	struct step *step;
 	struct httpc_call *call;
-	char *url;
+	json_t *urls; /* the files to find, in turn */
+	size_t next;
 };
 
 static void repo_check_free(struct repo_check *c)
 {
-	free(c->url);
+	json_decref(c->urls);
 	free(c);
 }
 
@@ -43,17 +44,38 @@ static void repo_abort_cb(void *arg)
 	repo_check_free(c);
 }
 
+static void repo_answer_cb(const struct httpc_response *resp, void *arg);
+
+/* HEAD the next file, or go on when every one is there. */
+static void repo_check_next(struct repo_check *c)
+{
+	struct step *s = c->step;
+	if (c->next >= json_array_size(c->urls)) {
+		repo_check_free(c);
+		step_next(s);
+		return;
+	}
+	struct httpc_request req = {.method = "HEAD",
+				    .url = json_string_value(json_array_get(c->urls, c->next)),
+				    .timeout_ms = 30000};
+	struct wf_env *env = step_env(s);
+	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
+}
+
 static void repo_answer_cb(const struct httpc_response *resp, void *arg)
 {
 	struct repo_check *c = arg;
 	struct step *s = c->step;
-	char *url = c->url;
+	char *url = xstrdup(json_string_value(json_array_get(c->urls, c->next)));
 	c->call = NULL;
-	c->url = NULL;
+	if (resp->klass == HTTPC_OK) {
+		c->next++;
+		free(url);
+		repo_check_next(c);
+		return;
+	}
 	repo_check_free(c);
-	if (resp->klass == HTTPC_OK)
-		step_next(s);
-	else if (resp->status == 404 || resp->status == 410)
+	if (resp->status == 404 || resp->status == 410)
 		step_fail(s,
 			  "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
 			  "file there, then replay",
@@ -67,34 +89,51 @@ static void repo_answer_cb(const struct httpc_response *resp, void *arg)
 	free(url);
 }
 
-/* The plugin's file for this version is in the repository (HEAD), before
- * anything changes in the cluster. */
-void state_plugin_check_repository(struct step *s)
+/* Each plugin's file (all of params.spec's, or only one) for the spec's
+ * version is in the repository (HEAD), before anything changes in the
+ * cluster. */
+static void check_repository(struct step *s, const char *only)
 {
 	json_t *p = step_params(s);
 	struct wf_env *env = step_env(s);
-	if (strcmp(json_str(p, "action"), "install") != 0) {
-		step_next(s); /* removing needs no file */
-		return;
-	}
 	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
-	if (!repo || !repo[0]) {
-		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
-		return;
-	}
 	struct spec spec;
 	struct spec_error serr;
 	if (!spec_parse(json_object_get(p, "spec"), &spec, &serr)) {
 		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
 		return;
 	}
+	if ((only || spec.nplugins > 0) && (!repo || !repo[0])) {
+		spec_free(&spec);
+		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
+		return;
+	}
 	struct repo_check *c = xcalloc(1, sizeof(*c));
 	c->step = s;
-	c->url = es_plugin_url(&spec.version, repo, json_str(p, "plugin"));
+	c->urls = json_array();
+	for (size_t i = 0; i < (only ? 1 : spec.nplugins); i++) {
+		char *url = es_plugin_url(&spec.version, repo, only ? only : spec.plugins[i]);
+		json_array_append_new(c->urls, json_string(url));
+		free(url);
+	}
 	spec_free(&spec);
-	struct httpc_request req = {.method = "HEAD", .url = c->url, .timeout_ms = 30000};
 	step_on_abort(s, repo_abort_cb, c);
-	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
+	repo_check_next(c);
+}
+
+void state_plugin_check_repository(struct step *s)
+{
+	json_t *p = step_params(s);
+	if (strcmp(json_str(p, "action"), "install") != 0) {
+		step_next(s); /* removing needs no file */
+		return;
+	}
+	check_repository(s, json_str(p, "plugin"));
+}
+
+void state_upgrade_check_plugins(struct step *s)
+{
+	check_repository(s, NULL);
 }
 
 static void live_sets_cb(void *arg, const struct kube_result *res)
@@ -112,9 +151,9 @@ static void live_sets_cb(void *arg, const struct kube_result *res)
 		if (name && json_is_integer(n))
 			json_object_set(live, name, n);
 	}
+	json_t *spec = l->spec_json ? l->spec_json : json_object_get(step_params(s), "spec");
 	states_call_finish(l);
-	struct states_apply *a = states_apply_prepare(s, json_object_get(step_params(s), "spec"),
-						      "StatefulSet", NULL);
+	struct states_apply *a = states_apply_prepare(s, spec, "StatefulSet", NULL);
 	if (a)
 		json_array_foreach (a->r->objects, i, set) {
 			const char *name = json_str(json_object_get(set, "metadata"), "name");
@@ -133,14 +172,20 @@ static void live_sets_cb(void *arg, const struct kube_result *res)
  * workload (a scale-up that failed before its record), and an apply with
  * the recorded count would add or remove pods behind the scale's back.
  */
-void state_apply_workloads(struct step *s)
+void states_apply_workloads_of(struct step *s, json_t *spec_json)
 {
 	struct state_call *l = states_call_new(s);
 	if (!l)
 		return;
+	l->spec_json = spec_json;
 	char *path = kube_collection_path("apps/v1", "StatefulSet", l->r->ns);
 	l->kcall = kube_list(l->env->kube, path, NULL, live_sets_cb, l);
 	free(path);
+}
+
+void state_apply_workloads(struct step *s)
+{
+	states_apply_workloads_of(s, json_object_get(step_params(s), "spec"));
 }
 
 static void plugins_listed_cb(void *arg, const struct es_result *res);

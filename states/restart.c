@@ -18,7 +18,8 @@
 #include <string.h>
 
 /*
- * params: {"spec", "role"?: "data"|"masters"|"clients", "nodes"?: [pod names]}.
+ * params: {"spec", "role"?: "data"|"masters"|"clients", "nodes"?: [pod names],
+ *   "version"?: an upgrade's target, whose pods are passed over}.
  * context.pending holds the pods still to restart ({name, uid, role}), in
  * order, and context.restarted those done: a replay goes on with the pods
  * not yet restarted.  One pod at a time: allocation of replicas paused,
@@ -67,6 +68,17 @@ static bool wanted_pod(json_t *params, const char *name, const char *role)
 	return true;
 }
 
+/* An upgrade (params.version) passes over the pods that already run the
+ * target: a replay, or an upgrade asked again after a cancel, goes on
+ * with the others. */
+static bool runs_version(json_t *params, json_t *meta)
+{
+	const char *target = json_str(params, "version");
+	const char *has = json_string_value(
+		json_object_get(json_object_get(meta, "labels"), RENDER_LABEL_VERSION));
+	return target && has && strcmp(target, has) == 0;
+}
+
 json_t *restart_plan_pods(json_t *params, json_t *items)
 {
 	size_t n = json_array_size(items);
@@ -83,7 +95,7 @@ json_t *restart_plan_pods(json_t *params, json_t *items)
 		if (!name || !uid || json_object_get(meta, "deletionTimestamp") || !role ||
 		    (strcmp(role, "master") != 0 && strcmp(role, "data") != 0 &&
 		     strcmp(role, "client") != 0) ||
-		    !wanted_pod(params, name, role))
+		    !wanted_pod(params, name, role) || runs_version(params, meta))
 			continue;
 		pods[k++] = json_pack("{s:s, s:s, s:s}", "name", name, "uid", uid, "role", role);
 	}

@@ -187,6 +187,25 @@ void state_plugin_check_repository(struct step *s);
 void state_apply_workloads(struct step *s);
 void state_plugin_verify(struct step *s);
 
+/* upgrade: every plugin of params.spec in the repository for the target
+ * version; the way (rolling or a full cluster restart); the full
+ * restart's stop of every old node and the wait for the new ones; after a
+ * cancel or a failure, the configuration and StatefulSets back when no node
+ * runs the target yet, and which version each node runs (context.versions). */
+void state_upgrade_check_plugins(struct step *s);
+void state_upgrade_route(struct step *s);
+/* .next: rolling, one node at a time; or every node stopped, then started. */
+enum upgrade_route_way {
+	UPGRADE_ROUTE_FULL_RESTART,
+	UPGRADE_ROUTE_WAYS
+};
+void state_upgrade_stop_all(struct step *s);
+void state_upgrade_wait_started(struct step *s);
+void state_upgrade_wait_primaries(struct step *s);
+void state_upgrade_undo_config(struct step *s);
+void state_upgrade_undo_workloads(struct step *s);
+void state_upgrade_report(struct step *s);
+
 /*
  * For the API, before a data scale-down is queued: the shard copies the
  * worst index of the cluster needs (es/client.h), read from the cluster.
@@ -205,6 +224,9 @@ void states_read_shard_copies(struct wf_env *env, const char *tenant, const char
 typedef void (*states_indices_cb)(void *arg, json_t *indices, const char *error);
 void states_read_indices(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
 			 states_indices_cb cb, void *arg);
+/* GET path (es_deprecations_path()) of the cluster, as states_read_indices. */
+void states_read_deprecations(struct wf_env *env, const char *tenant, const char *ns,
+			      json_t *spec_json, const char *path, states_indices_cb cb, void *arg);
 /*
  * How many nodes of one role the cluster's nodes can place, as the pods'
  * required anti-affinity allows: the schedulable nodes (spread: host), or

@@ -1,5 +1,6 @@
 // Operating a cluster from its page: pause or resume it, scale a role,
-// restart every node, a role or one node, install or remove a plugin,
+// restart every node, a role or one node, upgrade it to another version,
+// install or remove a plugin,
 // change settings, Kibana, and delete it (typing its name to confirm).  Every action is one
 // request to the cluster's API; the job it starts opens at once, on its
 // own page.  The panel is offered only to roles that may operate (GET
@@ -85,6 +86,25 @@ export function operatePanel(c, nodes, plugins) {
 		return ['POST', paths.clusterOp(name, 'restart'), body];
 	});
 
+	// Upgrade: a version typed, the offered ones suggested; the API
+	// refuses a path Elasticsearch refuses and names the version between.
+	const offered = h('datalist', {id: 'upgrade-versions'});
+	const upgradeVersion = field('upgrade-version', 'Version',
+		h('input', {type: 'text', list: 'upgrade-versions', autocomplete: 'off', spellcheck: 'false'}),
+		`Now ${spec.version || 'unknown'}; one node at a time, data nodes first, masters last.`);
+	request('GET', paths.versions()).then((vs) => {
+		for (const v of Array.isArray(vs.versions) ? vs.versions : []) {
+			offered.append(h('option', {value: v.version}));
+		}
+	}).catch(() => {});
+	const upgrade = actionForm('upgrade-form', 'Upgrade', {version: upgradeVersion}, 'Upgrade', () => {
+		const v = upgradeVersion.control.value.trim();
+		if (!v) {
+			throw fieldError('version', 'Enter a version such as 7.17.10.');
+		}
+		return ['POST', paths.clusterOp(name, 'upgrade'), {version: v}];
+	}, offered);
+
 	// Plugins.
 	const available = (plugins || []).filter((p) => !installed.includes(p));
 	const pluginName = field('plugin-name', 'Plugin', h('select', null, available.map((p) => h('option', {value: p}, p))));
@@ -159,7 +179,7 @@ export function operatePanel(c, nodes, plugins) {
 
 	return h('section', {class: 'panel operate', id: 'operate', 'aria-labelledby': 'operate-h'},
 		h('h2', {id: 'operate-h'}, 'Operate'),
-		h('div', {class: 'actions'}, scale.form, restart.form, plugin.form, config.form, kibana.form, remove.form));
+		h('div', {class: 'actions'}, scale.form, restart.form, upgrade.form, plugin.form, config.form, kibana.form, remove.form));
 }
 
 // Where the panel goes while the cluster is being changed: the active job.

@@ -14,6 +14,7 @@ static const struct workflow *const shipped[] = {
 	&wf_plugin_install,
 	&wf_plugin_remove,
 	&wf_kibana,
+	&wf_upgrade,
 	&wf_delete,
 };
 /* clang-format on */

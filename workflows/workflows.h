@@ -15,6 +15,7 @@ extern const struct workflow wf_config_update;
 extern const struct workflow wf_plugin_install;
 extern const struct workflow wf_plugin_remove;
 extern const struct workflow wf_kibana;
+extern const struct workflow wf_upgrade;
 
 /*
  * Register every shipped workflow, each checked by the registry (engine/

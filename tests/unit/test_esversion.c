@@ -380,6 +380,67 @@ static void test_image_registry_override(void **state)
 	free(img);
 }
 
+/* The upgrade paths as Elasticsearch allows them, and the release a path
+ * that is too long goes through first. */
+static enum es_upgrade_way way(const char *from, const char *to, char *via)
+{
+	struct es_version f, t;
+	char why[256];
+
+	assert_true(es_version_parse(from, &f));
+	assert_true(es_version_parse(to, &t));
+	enum es_upgrade_way w = es_upgrade_way(&f, &t, via, why, sizeof(why));
+	assert_true(w != ES_UPGRADE_REFUSED || why[0]);
+	return w;
+}
+
+static void test_upgrade_paths_as_elasticsearch_allows(void **state)
+{
+	char via[ES_VERSION_BUFSIZE];
+	(void)state;
+
+	assert_int_equal(way("7.16.3", "7.17.10", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("5.6.16", "6.8.23", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("6.8.23", "7.17.10", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("7.17.10", "8.17.0", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("2.4.6", "5.6.16", via), ES_UPGRADE_FULL_RESTART);
+	assert_string_equal(via, "");
+
+	assert_int_equal(way("6.8.23", "8.17.0", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "7.17.10");
+	assert_int_equal(way("7.10.2", "8.17.0", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "7.17.10");
+	assert_int_equal(way("6.5.4", "7.17.10", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "6.8.23");
+	assert_int_equal(way("5.6.16", "7.17.10", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "6.8.23");
+	assert_int_equal(way("2.4.6", "6.8.23", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "5.6.16");
+
+	/* No downgrade, and nothing to do for the same version. */
+	assert_int_equal(way("7.17.10", "7.16.3", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "");
+	assert_int_equal(way("7.17.10", "7.17.10", via), ES_UPGRADE_REFUSED);
+}
+
+static void test_index_compatibility(void **state)
+{
+	struct es_version v;
+	(void)state;
+
+	assert_true(es_version_from_id("7171099", &v));
+	assert_int_equal(v.major, 7);
+	assert_int_equal(v.minor, 17);
+	assert_int_equal(v.patch, 10);
+	assert_true(es_version_from_id("6082399", &v));
+	assert_int_equal(es_oldest_readable_major(&(struct es_version){8, 17, 0}), 7);
+	assert_true(v.major < es_oldest_readable_major(&(struct es_version){8, 17, 0}));
+	assert_int_equal(es_oldest_readable_major(&(struct es_version){5, 6, 16}), 2);
+	assert_false(es_version_from_id("", &v));
+	assert_false(es_version_from_id("7.17.10", &v));
+	assert_false(es_version_from_id("12", &v));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -395,6 +456,8 @@ int main(void)
 		cmocka_unit_test(test_role_settings),
 		cmocka_unit_test(test_plugin_url_carries_version),
 		cmocka_unit_test(test_image_registry_override),
+		cmocka_unit_test(test_upgrade_paths_as_elasticsearch_allows),
+		cmocka_unit_test(test_index_compatibility),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

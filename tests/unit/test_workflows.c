@@ -94,9 +94,10 @@ static void test_every_way_declared(void **state)
 		}
 	}
 	/* scale's plan, its four masters_next and its data_down_next,
-	 * config_update's route, delete's plan, and restart_next in restart,
-	 * config_update, plugin_install and plugin_remove. */
-	assert_int_equal(branching_rows, 12);
+	 * config_update's route, delete's plan, upgrade's route, and
+	 * restart_next in restart, config_update, plugin_install,
+	 * plugin_remove and upgrade. */
+	assert_int_equal(branching_rows, 14);
 }
 
 /* The dead edge is gone: the plan has no .next, only its ways. */
@@ -285,6 +286,62 @@ static void test_prepare_with_the_stored_spec(void **state)
 	json_decref(spec);
 }
 
+/* An upgrade: the version and snapshot fields, then the path from the
+ * stored version, a refused one naming the release to pass through. */
+static void expect_upgrade_refused(const char *from, const char *to, const char *message)
+{
+	const struct workflow *wf = wf_registry_find(&reg, "upgrade");
+	json_t *spec = json_pack("{s:s, s:s}", "name", "logs", "version", from);
+	json_t *params = json_pack("{s:s}", "version", to);
+	struct wf_refusal why = {0};
+	assert_false(wf->prepare(spec, params, &why));
+	assert_int_equal(why.status, 422);
+	assert_string_equal(why.field, "version");
+	if (!strstr(why.message, message))
+		fail_msg("%s -> %s: message %s lacks %s", from, to, why.message, message);
+	json_decref(params);
+	json_decref(spec);
+}
+
+static void test_upgrade_request_and_paths(void **state)
+{
+	json_t *params;
+	struct wf_refusal why;
+
+	expect_refused("upgrade", "{}", NULL, NULL, 422, "version", "a release such as");
+	expect_refused("upgrade", "{\"version\": \"7.x\"}", NULL, NULL, 422, "version",
+		       "a release such as");
+	expect_refused("upgrade", "{\"version\": \"3.0.0\"}", NULL, NULL, 422, "version",
+		       "not supported");
+	expect_refused("upgrade", "{\"version\": \"7.17.10\", \"snapshot\": \"no\"}", NULL, NULL,
+		       422, "snapshot", "true or false");
+	expect_refused("upgrade", "{\"version\": \"7.17.10\", \"versoin\": 1}", NULL, NULL, 422,
+		       "versoin", "unknown field");
+	assert_true(request("upgrade", "{\"version\": \"8.17.0\", \"snapshot\": false}", NULL, NULL,
+			    &params, &why));
+	assert_true(json_is_false(json_object_get(params, "snapshot")));
+
+	json_t *spec =
+		json_loads("{\"name\": \"logs\", \"version\": \"7.17.10\","
+			   " \"image\": \"docker.elastic.co/elasticsearch/elasticsearch:7.17.10\"}",
+			   0, NULL);
+	const struct workflow *wf = wf_registry_find(&reg, "upgrade");
+	assert_true(wf->prepare(spec, params, &why));
+	json_t *next = json_object_get(params, "spec");
+	assert_string_equal(json_string_value(json_object_get(next, "version")), "8.17.0");
+	assert_null(json_object_get(next, "image"));
+	assert_string_equal(json_string_value(json_object_get(params, "from")), "7.17.10");
+	assert_string_equal(json_string_value(json_object_get(params, "way")), "rolling");
+	json_decref(params);
+	json_decref(spec);
+
+	expect_upgrade_refused("6.8.23", "8.17.0", "upgrade to 7.17.10 first");
+	expect_upgrade_refused("7.10.2", "8.17.0", "upgrade to 7.17.10 first");
+	expect_upgrade_refused("2.4.6", "6.8.23", "upgrade to 5.6.16 first");
+	expect_upgrade_refused("7.17.10", "7.16.3", "no downgrade");
+	expect_upgrade_refused("7.17.10", "7.17.10", "already runs");
+}
+
 /* --- previews (wf_path() and each workflow's preview) ------------------------------------- */
 
 static void branch_run(struct step *s)
@@ -381,6 +438,55 @@ static json_t *live_pods(const char *const *names, const char *const *roles)
 static const char ROLL[] = "restart_next restart_check restart_pause restart_flush "
 			   "restart_delete_pod restart_wait_pod restart_wait_joined "
 			   "restart_resume_allocation restart_wait_green";
+
+/* An upgrade rolls only the pods not yet on the target, data first and
+ * masters last; a full restart stops them all instead. */
+static void test_upgrade_preview_skips_upgraded_pods(void **state)
+{
+	const char *names[] = {"es-master-0", "es-data-0", "es-data-1", NULL};
+	const char *roles[] = {"master", "data", "data"};
+	json_t *live = live_pods(names, roles);
+	/* es-data-0 already runs the target. */
+	json_t *first = json_array_get(json_object_get(live, "pods"), 1);
+	json_object_set_new(json_object_get(json_object_get(first, "metadata"), "labels"),
+			    "app.kubernetes.io/version", json_string("7.17.10"));
+	json_t *params =
+		json_pack("{s:{s:s, s:s}, s:s, s:s, s:s}", "spec", "name", "pv", "version",
+			  "7.17.10", "version", "7.17.10", "from", "7.16.3", "way", "rolling");
+	json_t *plan;
+	char *got = preview_states("upgrade", params, live, &plan);
+	char *want = xasprintf("upgrade_check_plugins apply_config apply_workloads upgrade_route "
+			       "restart_plan %s %s restart_next restore_allocation apply_kibana "
+			       "wait_kibana record_spec",
+			       ROLL, ROLL);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_t *pods = json_object_get(plan, "pods");
+	assert_int_equal(json_array_size(pods), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 0), "name")),
+			    "es-data-1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 1), "name")),
+			    "es-master-0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 0), "action")),
+			    "upgrade");
+	json_decref(plan);
+
+	json_object_set_new(params, "way", json_string("full_restart"));
+	got = preview_states("upgrade", params, live, &plan);
+	assert_non_null(strstr(got, "upgrade_route full_pause full_flush full_stop "
+				    "full_wait_started full_wait_formed full_wait_joined "
+				    "full_wait_primaries full_resume_allocation full_wait_green "
+				    "apply_kibana"));
+	assert_null(strstr(got, "restart_plan"));
+	free(got);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(plan, "pods"), 0), "action")),
+			    "stop");
+	json_decref(plan);
+	json_decref(params);
+	json_decref(live);
+}
 
 static void test_previews_take_the_handlers_ways(void **state)
 {
@@ -484,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_requests_refused_with_their_field),
 		cmocka_unit_test(test_requests_make_params),
 		cmocka_unit_test(test_prepare_with_the_stored_spec),
+		cmocka_unit_test(test_upgrade_request_and_paths),
+		cmocka_unit_test(test_upgrade_preview_skips_upgraded_pods),
 		cmocka_unit_test(test_wf_path_follows_the_choices),
 		cmocka_unit_test(test_previews_take_the_handlers_ways),
 	};
