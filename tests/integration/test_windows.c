@@ -447,6 +447,40 @@ static void test_resume_outside_the_window_leaves_the_job_held_for_it(void **sta
 	sim_expect_settled(&f->sim, "both", 3);
 }
 
+/* An upgrade restarts every node: it waits for the window as a restart does. */
+static void test_upgrade_outside_its_window_waits_queued_then_runs(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"aged\", \"version\": \"7.16.3\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	json_decref(put_windows(f, "aged", WINDOWS));
+	set_clock(f, SAT_0200, 0, 3600);
+	json_t *plan = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/aged/upgrade?dry_run=true",
+			      "{\"version\": \"7.17.10\"}", &plan),
+			 200);
+	char *text = json_dumps(json_object_get(plan, "gates"), 0);
+	if (!strstr(text, "\"maintenance_window\""))
+		fail_msg("the upgrade's preview does not name the window: %s", text);
+	free(text);
+	json_decref(plan);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/aged/upgrade",
+			    "{\"version\": \"7.17.10\"}", NULL);
+	assert_true(id > 0);
+	expect_waits_for_window(f, id, "queued");
+
+	set_clock(f, SAT_0200, 0, 3);
+	json_decref(put_windows(f, "aged", WINDOWS));
+	expect_ok(f, id);
+	json_t *c = get(f, "/api/v1/clusters/aged");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(c, "spec"), "version")),
+		"7.17.10");
+	json_decref(c);
+}
+
 /* --- urgent, and what is never held ------------------------------------------------------ */
 
 static void expect_refused(struct fixture *f, const char *token, const char *method,
@@ -752,6 +786,8 @@ int main(void)
 			test_rolling_restart_stops_at_a_boundary_when_its_window_closes_and_goes_on_in_the_next,
 			teardown),
 		cmocka_unit_test_teardown(test_cancel_of_a_job_held_at_a_boundary_runs_its_cleanup,
+					  teardown),
+		cmocka_unit_test_teardown(test_upgrade_outside_its_window_waits_queued_then_runs,
 					  teardown),
 		cmocka_unit_test_teardown(test_resume_outside_the_window_leaves_the_job_held_for_it,
 					  teardown),
