@@ -221,7 +221,7 @@ static void create_preview_cb(void *arg, const struct db_error *err, json_t *che
 				 c->name, json_str(check, "namespace"));
 	else
 		api_preview(c->api, c->req, c->wf, c->name, json_str(check, "namespace"), NULL,
-			    c->warnings);
+			    c->warnings, false);
 	create_call_free(c);
 }
 
@@ -648,6 +648,7 @@ struct op_call {
 	int plans;	  /* how many times it was planned */
 	bool dry_run;	  /* answer the plan, queue nothing */
 	char *ns;	  /* the namespace stored with the cluster */
+	char *urgent;	  /* why it may run outside the maintenance windows; NULL */
 };
 
 static void op_call_free(struct op_call *c)
@@ -656,6 +657,7 @@ static void op_call_free(struct op_call *c)
 	free(c->actor);
 	free(c->key);
 	free(c->ns);
+	free(c->urgent);
 	json_decref(c->request);
 	json_decref(c->params);
 	json_decref(c->base);
@@ -730,6 +732,8 @@ static void op_queue(struct op_call *c)
 		.actor = c->actor,
 		.idempotency_key = c->key,
 		.base_spec = json_object_get(c->params, "spec") ? c->base : NULL,
+		.windowed = !c->urgent && c->wf->disruptive && c->wf->disruptive(c->params),
+		.urgent_reason = c->urgent,
 	};
 	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
 }
@@ -737,11 +741,22 @@ static void op_queue(struct op_call *c)
 /* Every check passed: queue the job, or answer its plan. */
 static void op_checked(struct op_call *c)
 {
+	bool disruptive = c->wf->disruptive && c->wf->disruptive(c->params);
+
+	if (c->urgent && !disruptive) {
+		http_reply_error(c->req, 422, "invalid", "urgent",
+				 "urgent: this %s restarts no node, so no maintenance window holds "
+				 "it; leave urgent out",
+				 c->wf->kind);
+		op_call_free(c);
+		return;
+	}
 	if (!c->dry_run) {
 		op_queue(c);
 		return;
 	}
-	api_preview(c->api, c->req, c->wf, c->name, c->ns, c->base, c->params);
+	api_preview(c->api, c->req, c->wf, c->name, c->ns, c->base, c->params,
+		    disruptive && !c->urgent);
 	op_call_free(c);
 }
 
@@ -829,11 +844,18 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	struct wf_refusal why = {0};
 	struct http_error err = {0};
 	json_t *params = NULL;
-	char *actor = NULL;
+	char *actor = NULL, *urgent = NULL;
 	bool dry_run;
 
 	if (!read_dry_run(req, &dry_run) || !op_read(req, route, &rq))
 		return;
+	if (!api_take_urgent(rq.body, &urgent, &err)) {
+		http_reply_failure(req, &err);
+		json_decref(rq.body);
+		json_decref(rq.path);
+		json_decref(rq.query);
+		return;
+	}
 	bool checked = !wf || !wf->request || wf->request(&rq, &params, &why);
 	if (checked && !params)
 		params = json_deep_copy(rq.body);
@@ -842,6 +864,7 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	json_decref(rq.query);
 	if (!checked) {
 		reply_refusal(req, &why);
+		free(urgent);
 		return;
 	}
 	if (!cluster_name_valid(req, name))
@@ -868,10 +891,12 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	c->wf = wf;
 	c->request = params;
 	c->dry_run = dry_run;
+	c->urgent = urgent;
 	op_plan(c);
 	return;
 
 failed:
+	free(urgent);
 	free(actor);
 	json_decref(params);
 }

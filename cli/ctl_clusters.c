@@ -238,6 +238,9 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 		kv(t, "Paused:", s);
 		free(s);
 	}
+	s = ctl_format_maintenance(json_object_get(c, "maintenance"));
+	kv(t, "Maintenance:", s);
+	free(s);
 	kv(t, "Version:", json_str(spec, "version"));
 	kv_nodes(t, "Masters:", json_object_get(spec, "masters"));
 	kv_nodes(t, "Data:", json_object_get(spec, "data"));
@@ -592,11 +595,14 @@ static int cluster_create(struct ctl *ctl, const struct ctl_args *a)
 	return submit(ctl, a, "POST", xstrdup("/api/v1/clusters"), spec);
 }
 
-/* --allow-yellow, for the operations that restart nodes. */
+/* --allow-yellow and --urgent, for the operations that restart nodes. */
 static json_t *allow_yellow(const struct ctl_args *a, json_t *body)
 {
 	if (ctl_args_has(a, "allow-yellow"))
 		json_object_set_new(body, "allow_yellow", json_true());
+	if (ctl_args_get(a, "urgent"))
+		json_object_set_new(body, "urgent",
+				    json_pack("{s:s}", "reason", ctl_args_get(a, "urgent")));
 	return body;
 }
 
@@ -672,9 +678,11 @@ static int plugin_remove(struct ctl *ctl, const struct ctl_args *a)
 
 	free(plugin);
 	free(rest);
-	/* The body is optional: only --allow-yellow needs one. */
+	/* The body is optional: only --allow-yellow and --urgent need one. */
 	return submit(ctl, a, "DELETE", path,
-		      ctl_args_has(a, "allow-yellow") ? allow_yellow(a, json_object()) : NULL);
+		      ctl_args_has(a, "allow-yellow") || ctl_args_has(a, "urgent")
+			      ? allow_yellow(a, json_object())
+			      : NULL);
 }
 
 static int config_set(struct ctl *ctl, const struct ctl_args *a)
@@ -818,11 +826,15 @@ static const struct ctl_flag no_flags[] = {
 			"green)"                                                                \
 	}
 
+#define URGENT_FLAG                                                                         \
+	{                                                                                   \
+		"urgent", 0, "REASON",                                                      \
+			"run now even outside the cluster's maintenance windows, for this " \
+			"reason (audited)"                                                  \
+	}
+
 static const struct ctl_flag restarting_flags[] = {
-	ALLOW_YELLOW_FLAG,
-	WAIT_FLAG,
-	DRY_RUN_FLAG,
-	{NULL, 0, NULL, NULL},
+	ALLOW_YELLOW_FLAG, URGENT_FLAG, WAIT_FLAG, DRY_RUN_FLAG, {NULL, 0, NULL, NULL},
 };
 
 static const struct ctl_flag create_flags[] = {
@@ -852,6 +864,7 @@ static const struct ctl_flag restart_flags[] = {
 	{"role", 0, "ROLE", "only the nodes of this role: masters, data or clients"},
 	{"node", 0, "POD", "only this pod; repeat, or list more pods after it"},
 	ALLOW_YELLOW_FLAG,
+	URGENT_FLAG,
 	WAIT_FLAG,
 	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
@@ -860,6 +873,7 @@ static const struct ctl_flag restart_flags[] = {
 static const struct ctl_flag upgrade_flags[] = {
 	{"version", 0, "VERSION", "the Elasticsearch version to upgrade to, e.g. 7.17.10"},
 	ALLOW_YELLOW_FLAG,
+	URGENT_FLAG,
 	WAIT_FLAG,
 	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},

@@ -173,6 +173,7 @@ static const struct ctl_command *const command_tables[] = {
 	ctl_jobs_commands,
 	ctl_clusters_commands,
 	ctl_tenants_commands,
+	ctl_maintenance_commands,
 	NULL,
 };
 

@@ -47,7 +47,8 @@
 	" 'spec', " c ".spec,"                                                                 \
 	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                         \
 	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)," \
-	" 'health', " CLUSTER_HEALTH_JSON(c) ", 'paused', " CLUSTER_PAUSE(c)
+	" 'health', " CLUSTER_HEALTH_JSON(c) ", 'paused', " CLUSTER_PAUSE(                     \
+		c) ", 'maintenance', esaas_cluster_maintenance_json(" c ".id)"
 
 /* The spec the cluster will have once its unfinished jobs are done: the
  * newest one's (null when none is unfinished).  Operations submitted now
@@ -405,10 +406,11 @@ void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *n
  * $1 tenant, $2 name, $3 actor, $4 reason.  u lifts the pause; r wakes the
  * paused job (status 'waiting', due now, its state's clock reset by the
  * claim, so that the time paused never counts against the state's
- * deadline); a is a job still on its way to a boundary, which then simply
- * goes on.  n wakes the workers.  A job that a transition pauses while
- * this waits for the cluster's lock is woken by the claim instead
- * (storage/jobrun.c, rz).
+ * deadline; a windowed job whose maintenance window is closed waits for it
+ * there, held at its boundary as a window's end holds it); a is a job
+ * still on its way to a boundary, which then simply goes on.  n wakes the
+ * workers.  A job that a transition pauses while this waits for the
+ * cluster's lock is woken by the claim instead (storage/jobrun.c, rz).
  */
 #define RESUME_SQL                                                                                 \
 	"WITH c AS (SELECT * FROM clusters WHERE tenant_id = $1 AND name = $2"                     \
@@ -418,6 +420,7 @@ void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *n
 	"  RETURNING k.id, k.tenant_id, k.name),"                                                  \
 	" r AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(),"                        \
 	"  state_entered_at = NULL, observation = NULL, version = j.version + 1,"                  \
+	"  window_held = j.windowed AND NOT esaas_cluster_window_open(j.cluster_id),"              \
 	"  updated_at = now() FROM u WHERE j.cluster_id = u.id AND j.status = 'paused'"            \
 	"  RETURNING j.*),"                                                                        \
 	" a AS (SELECT j.* FROM jobs j, u WHERE j.cluster_id = u.id"                               \

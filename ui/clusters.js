@@ -7,7 +7,7 @@ import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {healthChart} from './chart.js';
 import {operatePanel, busyNote, pausePanel} from './operate.js';
-import {statusBadge, timeAgo, timeExact, duration} from './format.js';
+import {statusBadge, timeAgo, timeExact, duration, maintenanceText} from './format.js';
 import {formatMeasure} from './quantity.js';
 import {JobTable} from './jobs.js';
 import {jobHref, clusterHref} from './links.js';
@@ -193,6 +193,7 @@ function drawCluster(el, c) {
 			['Kibana', kibanaLink(c)],
 			['Paused', c.paused ? h('span', {id: 'cluster-paused'},
 				`since ${c.paused.at} by ${c.paused.by}: ${c.paused.reason}`) : ''],
+			['Maintenance windows', h('span', {id: 'cluster-maintenance'}, maintenanceText(c.maintenance))],
 			['Active job', activeJob(c.active_job)],
 			['Created by', c.created_by],
 			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],

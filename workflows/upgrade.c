@@ -498,4 +498,5 @@ const struct workflow wf_upgrade = {
 	.prepare = upgrade_prepare,
 	.precheck = upgrade_precheck,
 	.preview = upgrade_preview,
+	.disruptive = wf_always_disruptive,
 };

@@ -230,6 +230,10 @@ static const struct rule policy[] = {
 	{"POST", "/api/v1/clusters/{name}/kibana", MEMBER | ADMIN, ADMIN, "{\"replicas\": \"x\"}"},
 	{"POST", "/api/v1/clusters/{name}/pause", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
 	{"POST", "/api/v1/clusters/{name}/resume", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
+	{"PUT", "/api/v1/clusters/{name}/maintenance", MEMBER | ADMIN, ADMIN, "{\"time_zone\": 5}"},
+	{"DELETE", "/api/v1/clusters/{name}/maintenance", MEMBER | ADMIN, ADMIN, "{\"x\": 5}"},
+	{"PUT", "/api/v1/tenants/{tenant}/maintenance", ADMIN, ADMIN, "{\"time_zone\": 5}"},
+	{"DELETE", "/api/v1/tenants/{tenant}/maintenance", ADMIN, ADMIN, "{\"x\": 5}"},
 };
 
 /* What one tenant has, for the requests that name it. */
