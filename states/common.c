@@ -56,7 +56,7 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.api_server_cidrs = env->cfg->kube_api_server_cidrs,
 		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
 	};
-	if (sec && states_security_of(s, sec))
+	if (sec && states_security_rendered(s, sec))
 		ro->security = sec;
 }
 

@@ -200,6 +200,10 @@ enum upgrade_route_way {
 	UPGRADE_ROUTE_WAYS
 };
 void state_upgrade_stop_all(struct step *s);
+/* secure (workflows/secure.c) */
+void state_secure_make(struct step *s);
+void state_secure_switch(struct step *s);
+void state_secure_undo(struct step *s);
 void state_upgrade_wait_started(struct step *s);
 void state_upgrade_undo_config(struct step *s);
 void state_upgrade_undo_workloads(struct step *s);

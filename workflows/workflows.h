@@ -16,6 +16,7 @@ extern const struct workflow wf_plugin_install;
 extern const struct workflow wf_plugin_remove;
 extern const struct workflow wf_kibana;
 extern const struct workflow wf_upgrade;
+extern const struct workflow wf_secure;
 
 /*
  * Register every shipped workflow, each checked by the registry (engine/
