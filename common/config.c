@@ -59,6 +59,14 @@ struct key {
  * Where `make install` puts the job viewer's files: the build passes it;
  * builds of their own (fuzz/) fall back on the usual prefix.
  */
+/*
+ * elasticsearch.security when the file and the environment leave it out:
+ * on wherever esaasd can reach a secured cluster, that is with
+ * elasticsearch.url (check_values()); this literal is only the value the
+ * key has until then.
+ */
+#define ES_SECURITY_DEFAULT "false"
+
 #ifndef ESAAS_UI_DIR
 #define ESAAS_UI_DIR "/usr/local/share/esaas/ui"
 #endif
@@ -106,6 +114,7 @@ static const struct key keys[] = {
 	 "http://esaas-plugins.esaas-system.svc:8080"},
 	{"kubernetes.unschedulable_timeout_seconds", KEY_INT, FIELD(kube_unschedulable_timeout_s),
 	 1, 86400, "300"},
+	{"kubernetes.apply_concurrency", KEY_INT, FIELD(kube_apply_concurrency), 1, 32, "8"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
 	 "topology.esaas.io/rack"},
 	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},
@@ -116,7 +125,7 @@ static const struct key keys[] = {
 	{"kubernetes.watch", KEY_BOOL, FIELD(kube_watch), 0, 0, "true"},
 
 	{"elasticsearch.url", KEY_OPT_STRING, FIELD(es_url_template), 0, 0, NULL},
-	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, "false"},
+	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, ES_SECURITY_DEFAULT},
 	{"elasticsearch.connect_to", KEY_OPT_STRING, FIELD(es_connect_to), 0, 0, NULL},
 
 	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
@@ -1149,7 +1158,10 @@ static bool check_values(struct loader *ld)
 				"needs tls.cert_file too: HTTPS needs the key's certificate");
 	/* The API server removes the Authorization header of every request
 	 * it authenticates, so its service proxy never hands Elasticsearch
-	 * the credentials a secured cluster asks for. */
+	 * the credentials a secured cluster asks for: unless it is said,
+	 * security is on exactly where esaasd reaches the clusters directly. */
+	if (ld->origin[key_index("elasticsearch.security")].from == FROM_DEFAULT)
+		cfg->es_security = cfg->es_url_template != NULL;
 	if (cfg->es_security && !cfg->es_url_template)
 		return fail_key(ld, (size_t)key_index("elasticsearch.security"),
 				"needs elasticsearch.url: a secured cluster is reached directly "

@@ -87,6 +87,8 @@ struct config {
 			  * (kube/watch.h), false: they only poll */
 	int kube_unschedulable_timeout_s; /* kubernetes.unschedulable_timeout_seconds: how long
 					   * a scale waits on a pod the scheduler cannot place */
+	int kube_apply_concurrency;	  /* kubernetes.apply_concurrency: 8; objects of one kind
+				     * applied at once by one step (states/apply.c) */
 
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */

@@ -81,14 +81,28 @@ static void note_warnings(struct states_apply *a, json_t *obj, const struct kube
 	}
 }
 
+/* Every call of the apply still in flight, cancelled. */
+static void apply_cancel_all(struct states_apply *a)
+{
+	kube_cancel(a->call);
+	a->call = NULL;
+	for (size_t i = 0; i < STATES_APPLY_WIDTH; i++) {
+		kube_cancel(a->slots[i].call);
+		a->slots[i].call = NULL;
+	}
+	a->in_flight = 0;
+}
+
 static void apply_abort_cb(void *arg)
 {
 	struct states_apply *a = arg;
-	kube_cancel(a->call);
+	apply_cancel_all(a);
 	states_apply_finish(a);
 }
 
-/* The apply ends on a failed call: retried when transient, else failed. */
+/* The apply ends on a failed call: retried when transient, else failed.
+ * The others in flight are cancelled; those already applied are in the
+ * progress, and a retry skips them. */
 static void apply_failed(struct states_apply *a, const struct kube_result *res,
 			 const char *fallback)
 {
@@ -96,6 +110,7 @@ static void apply_failed(struct states_apply *a, const struct kube_result *res,
 	char *msg = xstrdup(res->message ? res->message : fallback);
 	bool transient = res->klass == HTTPC_TRANSIENT;
 
+	apply_cancel_all(a);
 	states_apply_finish(a);
 	if (transient)
 		step_retry(s, "%s", msg);
@@ -106,6 +121,25 @@ static void apply_failed(struct states_apply *a, const struct kube_result *res,
 
 static void live_workload_cb(void *arg, const struct kube_result *res);
 static void applied_cb(void *arg, const struct kube_result *res);
+
+/* The apply of object idx started in a free slot; false if the client
+ * cannot place it (unknown kind). */
+static bool apply_start(struct states_apply *a, size_t idx)
+{
+	struct states_apply_slot *slot = NULL;
+	for (size_t i = 0; i < STATES_APPLY_WIDTH && !slot; i++)
+		if (!a->slots[i].call)
+			slot = &a->slots[i];
+	if (!slot)
+		return false;
+	slot->a = a;
+	slot->idx = idx;
+	slot->call = kube_apply(a->env->kube, json_array_get(a->r->objects, idx), applied_cb, slot);
+	if (!slot->call)
+		return false;
+	a->in_flight++;
+	return true;
+}
 
 /*
  * A StatefulSet rendered with claim templates is applied as the cluster
@@ -155,54 +189,85 @@ static void live_workload_cb(void *arg, const struct kube_result *res)
 		}
 		obj = json_array_get(a->r->objects, a->next - 1);
 	}
-	a->call = kube_apply(a->env->kube, obj, applied_cb, a);
-	if (!a->call)
+	if (!apply_start(a, a->next - 1))
 		apply_failed(a, &(struct kube_result){.message = "cannot apply the StatefulSet"},
 			     "apply failed");
 }
 
 static void applied_cb(void *arg, const struct kube_result *res)
 {
-	struct states_apply *a = arg;
-	a->call = NULL;
-	struct step *s = a->step;
+	struct states_apply_slot *slot = arg;
+	struct states_apply *a = slot->a;
+	slot->call = NULL;
+	a->in_flight--;
 	if (res->klass == HTTPC_OK) {
-		note_warnings(a, json_array_get(a->r->objects, a->next - 1), res);
-		char *key = object_key(json_array_get(a->r->objects, a->next - 1));
+		json_t *obj = json_array_get(a->r->objects, slot->idx);
+		note_warnings(a, obj, res);
+		char *key = object_key(obj);
 		json_array_append_new(a->done, json_string(key));
 		free(key);
-		step_progress(s);
+		step_progress(a->step);
 		states_apply_more(a);
 		return;
 	}
 	apply_failed(a, res, "apply failed");
 }
 
+/* The kind of the objects in flight; NULL when none is. */
+static const char *kind_in_flight(const struct states_apply *a)
+{
+	for (size_t i = 0; i < STATES_APPLY_WIDTH; i++)
+		if (a->slots[i].call)
+			return json_str(json_array_get(a->r->objects, a->slots[i].idx), "kind");
+	return NULL;
+}
+
+/*
+ * Starts the applies that may go now: up to STATES_APPLY_WIDTH objects of
+ * one kind at once; a StatefulSet with claim templates alone, after its
+ * live read (check_live_workload()).  Once all are applied, the step goes
+ * on.
+ */
 void states_apply_more(struct states_apply *a)
 {
 	if (!a->done)
 		a->done = apply_progress(a->step);
-	while (a->next < json_array_size(a->r->objects)) {
-		json_t *obj = json_array_get(a->r->objects, a->next++);
+	unsigned width = a->env->cfg && a->env->cfg->kube_apply_concurrency > 0
+				 ? (unsigned)a->env->cfg->kube_apply_concurrency
+				 : 1;
+	if (width > STATES_APPLY_WIDTH)
+		width = STATES_APPLY_WIDTH;
+	while (a->next < json_array_size(a->r->objects) && a->in_flight < width) {
+		json_t *obj = json_array_get(a->r->objects, a->next);
 		const char *kind = json_str(obj, "kind");
 		const char *name = json_string_value(
 			json_object_get(json_object_get(obj, "metadata"), "name"));
 		if ((a->kind && strcmp(kind, a->kind) != 0) ||
-		    (a->name && strcmp(name, a->name) != 0) || applied_before(a, obj))
+		    (a->name && strcmp(name, a->name) != 0) || applied_before(a, obj)) {
+			a->next++;
 			continue;
+		}
+		const char *flying = kind_in_flight(a);
+		if (flying && strcmp(flying, kind) != 0)
+			return; /* the next kind waits for this one's */
+		if (strcmp(kind, "StatefulSet") == 0 && a->in_flight > 0)
+			return;
+		a->next++;
 		if (check_live_workload(a, obj))
 			return;
-		a->call = kube_apply(a->env->kube, obj, applied_cb, a);
-		if (a->call)
-			return;
+		if (apply_start(a, a->next - 1))
+			continue;
 		/* A rendered object the client cannot place is a bug: say which. */
 		struct step *s = a->step;
 		char *msg = xasprintf("cannot apply %s %s: unknown kind", kind, name);
+		apply_cancel_all(a);
 		states_apply_finish(a);
 		step_fail(s, "%s", msg);
 		free(msg);
 		return;
 	}
+	if (a->in_flight > 0 || a->call)
+		return;
 	struct step *s = a->step;
 	char *warned = a->warned;
 	a->warned = NULL;

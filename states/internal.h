@@ -231,6 +231,22 @@ void states_drain_wait(struct state_call *l, char *seen);
 
 /* Applying rendered objects one after the other (states_apply_more), resuming
  * where a failed run stopped (context.applied). */
+/*
+ * At most how many applies of one state are in flight at once
+ * (kubernetes.apply_concurrency).  Objects of one kind go together (the
+ * volumes of every host, the Services, the ConfigMaps); the next kind
+ * starts once the previous kind's are all applied, so that the order of
+ * the rendered list still holds between kinds.
+ */
+#define STATES_APPLY_WIDTH 32
+
+struct states_apply;
+struct states_apply_slot {
+	struct states_apply *a;
+	struct kube_call *call; /* NULL: free */
+	size_t idx;		/* the object's index in r->objects */
+};
+
 struct states_apply {
 	struct step *step;
 	struct wf_env *env;
@@ -238,9 +254,11 @@ struct states_apply {
 	const char *kind; /* NULL: every kind */
 	const char *name; /* NULL: every object of the kind */
 	size_t next;
-	struct kube_call *call;
-	json_t *done; /* applied in this state so far (apply_progress), borrowed */
-	char *warned; /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
+	struct kube_call *call; /* a read before an apply (one at a time) */
+	struct states_apply_slot slots[STATES_APPLY_WIDTH];
+	unsigned in_flight; /* slots in use */
+	json_t *done;	    /* applied in this state so far (apply_progress), borrowed */
+	char *warned;	    /* what Kubernetes warned of, "Kind name: text; ...", or NULL */
 };
 
 void states_apply_more(struct states_apply *a);

@@ -55,9 +55,9 @@ static struct fixture *fixture_new(void)
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
 	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	/* No "security: true": with elasticsearch.url, it is the default. */
 	char *extra = xasprintf("elasticsearch:\n"
 				"  url: http://{service}.{namespace}.svc:9200\n"
-				"  security: true\n"
 				"  connect_to: 127.0.0.1:%d\n",
 				f->sim.podnet_port);
 	struct esaasd_opts o = {.kubeconfig = f->sim.kubeconfig,

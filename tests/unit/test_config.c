@@ -46,6 +46,7 @@ static void assert_defaults(const struct config *c)
 	assert_int_equal(c->shutdown_grace_s, 20);
 	assert_int_equal(c->retry_base_ms, 500);
 	assert_int_equal(c->retry_cap_ms, 60000);
+	assert_int_equal(c->kube_apply_concurrency, 8);
 	assert_int_equal(c->retry_max_attempts, 5);
 	assert_int_equal(c->log_level, LOG_INFO);
 	assert_int_equal(c->log_format, LOG_FORMAT_TEXT);
@@ -294,6 +295,41 @@ static void test_kubernetes_section(void **state)
 	assert_string_equal(c.kube_rack_label, "example.com/rack");
 	assert_string_equal(c.es_url_template, "http://{service}.{namespace}.svc:9200");
 	config_free(&c);
+}
+
+/*
+ * elasticsearch.security, unless the file or the environment says it: on
+ * with elasticsearch.url (esaasd reaches the clusters directly and can
+ * carry their credentials), off without it (the service proxy cannot).
+ */
+static void test_security_default_follows_the_url(void **state)
+{
+	static const struct {
+		const char *yaml;
+		char *env;
+		bool security;
+	} cases[] = {
+		{"elasticsearch:\n  url: http://{service}.{namespace}.svc:9200\n", NULL, true},
+		{"log:\n  level: info\n", NULL, false},
+		{"elasticsearch:\n  url: http://{service}.{namespace}.svc:9200\n  security: "
+		 "false\n",
+		 NULL, false},
+		{"elasticsearch:\n  url: http://{service}.{namespace}.svc:9200\n",
+		 "ESAAS_ELASTICSEARCH_SECURITY=false", false},
+		{"log:\n  level: info\n",
+		 "ESAAS_ELASTICSEARCH_URL=http://{service}.{namespace}.svc:9200", true},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config c;
+		char path[64], err[256];
+		char *env[] = {cases[i].env, NULL};
+		if (!load_text(cases[i].yaml, env, &c, path, sizeof(path), err, sizeof(err)))
+			fail_msg("case %zu: %s", i, err);
+		if (c.es_security != cases[i].security)
+			fail_msg("case %zu: security %d, expected %d", i, c.es_security,
+				 cases[i].security);
+		config_free(&c);
+	}
 }
 
 /* The token comes from the environment, as a Kubernetes Secret gives it. */
@@ -727,6 +763,7 @@ int main(void)
 		cmocka_unit_test(test_defaults_empty_sections),
 		cmocka_unit_test(test_full_file),
 		cmocka_unit_test(test_kubernetes_section),
+		cmocka_unit_test(test_security_default_follows_the_url),
 		cmocka_unit_test(test_webhook_section),
 		cmocka_unit_test(test_env_overrides_file),
 		cmocka_unit_test(test_env_from_environ),
