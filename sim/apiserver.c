@@ -2438,7 +2438,8 @@ static int64_t target_port(const json_t *p, const json_t *pod)
 	return json_integer_value(json_object_get(p, "port"));
 }
 
-char *apiserver_service_endpoint(const char *ns, const char *svcname, int port)
+char *apiserver_service_endpoint(const char *ns, const char *svcname, int port,
+				 const struct netpol_source *src, bool *dropped)
 {
 	struct store_obj *svc = store_get(store_kind_by_plural("services"), ns, svcname);
 	json_t *spec = svc ? json_object_get(svc->body, "spec") : NULL;
@@ -2466,9 +2467,44 @@ char *apiserver_service_endpoint(const char *ns, const char *svcname, int port)
 		    controllers_port_accepts(pods[j], target_port(svc_port, pods[j]->body)))
 			pods[nready++] = pods[j];
 	}
-	char *pod = nready ? xstrdup(pods[rr++ % nready]->name) : NULL;
+	struct store_obj *chosen = nready ? pods[rr++ % nready] : NULL;
+	char *pod = chosen ? xstrdup(chosen->name) : NULL;
+	*dropped = chosen &&
+		   !netpol_admits(chosen->body, src, (int)target_port(svc_port, chosen->body));
 	free(pods);
 	return pod;
+}
+
+bool apiserver_service_drops(const char *ns, const char *svcname, const struct netpol_source *src)
+{
+	struct store_obj *svc = store_get(store_kind_by_plural("services"), ns, svcname);
+	json_t *spec = svc ? json_object_get(svc->body, "spec") : NULL;
+	json_t *sel = json_object_get(spec, "selector");
+	struct store_obj *pod = NULL;
+	size_t i, n;
+	json_t *p;
+	if (json_object_size(sel) == 0)
+		return false;
+	struct store_obj **pods = store_list(store_kind_by_plural("pods"), ns, &n);
+	for (size_t j = 0; j < n && !pod; j++) {
+		const char *k;
+		json_t *v;
+		bool match = true;
+		json_t *labels =
+			json_object_get(json_object_get(pods[j]->body, "metadata"), "labels");
+		json_object_foreach (sel, k, v)
+			if (!json_equal(json_object_get(labels, k), v))
+				match = false;
+		if (match && endpoint_ready(pods[j]))
+			pod = pods[j];
+	}
+	free(pods);
+	if (!pod)
+		return false;
+	json_array_foreach (json_object_get(spec, "ports"), i, p)
+		if (netpol_admits(pod->body, src, (int)target_port(p, pod->body)))
+			return false;
+	return true;
 }
 
 static void serve_proxy(struct call *c, struct target *t)

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "common/util.h"
+#include "sim/netpol.h"
 
 struct event_base;
 
@@ -22,8 +23,15 @@ bool apiserver_start(struct event_base *base, const char *host, int port, bool t
 void apiserver_stop(void);
 /* The pod behind Service svc of ns that a connection to its port reaches
  * (a ready endpoint, in turn, whose target port accepts), or NULL: what
- * kube-proxy does for a client inside the cluster.  The caller frees it. */
-char *apiserver_service_endpoint(const char *ns, const char *svc, int port);
+ * kube-proxy does for a client inside the cluster.  The caller frees it.
+ * *dropped: the pod's NetworkPolicies drop src's connection to that port
+ * (sim/netpol.h), which the network plugin does past kube-proxy. */
+char *apiserver_service_endpoint(const char *ns, const char *svc, int port,
+				 const struct netpol_source *src, bool *dropped);
+/* Whether the NetworkPolicies of Service svc's ready pod drop src's
+ * connections to every port of the Service (false without a ready pod):
+ * what a connection to its name alone, before any port is known, meets. */
+bool apiserver_service_drops(const char *ns, const char *svc, const struct netpol_source *src);
 
 /* Whether obj passes a fieldSelector (a=b, a==b, a!=b, comma-joined) on the
  * fields its kind can be selected by; *bad is set for a field it cannot. */

@@ -18,6 +18,7 @@
 #include "sim/es.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
+#include "sim/images.h"
 #include "sim/podsecurity.h"
 #include "sim/record.h"
 #include "sim/selector.h"
@@ -121,13 +122,10 @@ void controllers_default_pod_spec(json_t *spec)
 		json_t *c;
 		json_array_foreach (json_object_get(spec, lists[l]), i, c) {
 			const char *image = json_str(c, "image");
-			if (!json_object_get(c, "imagePullPolicy")) {
-				bool latest =
-					image && (!strchr(image, ':') || strstr(image, ":latest"));
-				json_object_set_new(
-					c, "imagePullPolicy",
-					json_string(latest ? "Always" : "IfNotPresent"));
-			}
+			if (!json_object_get(c, "imagePullPolicy"))
+				json_object_set_new(c, "imagePullPolicy",
+						    json_string(images_default_pull_policy(
+							    image ? image : "")));
 			if (!json_object_get(c, "terminationMessagePath"))
 				json_object_set_new(c, "terminationMessagePath",
 						    json_string("/dev/termination-log"));
@@ -961,13 +959,14 @@ static void update_quotas(void)
 /* --- events ---------------------------------------------------------------------- */
 
 /*
- * A Warning event about an object, as a controller's event recorder writes
- * one; the same one again counts up the event there (at most once a second:
- * the controllers here retry every tick, the real ones back off).
+ * An event about an object (type Normal or Warning), as a controller's
+ * event recorder writes one; the same one again counts up the event there
+ * (at most once a second: the controllers here retry every tick, the real
+ * ones back off).
  */
-static void record_warning(const char *ns, const char *api_version, const char *kind,
-			   const char *name, const char *uid, const char *component,
-			   const char *reason, const char *message)
+static void record_event(const char *type, const char *ns, const char *api_version,
+			 const char *kind, const char *name, const char *uid, const char *component,
+			 const char *reason, const char *message)
 {
 	static unsigned seq;
 	char ts[32];
@@ -1003,11 +1002,18 @@ static void record_warning(const char *ns, const char *api_version, const char *
 			      "apiVersion", "v1", "kind", "Event", "metadata", "name", ename,
 			      "namespace", ns, "involvedObject", about, "reason", reason, "message",
 			      message, "source", "component", component, "firstTimestamp", ts,
-			      "lastTimestamp", ts, "count", 1, "type", "Warning", "eventTime",
+			      "lastTimestamp", ts, "count", 1, "type", type, "eventTime",
 			      "reportingComponent", component, "reportingInstance", "");
 	store_create(K("events"), ns, e);
 	json_decref(e);
 	free(ename);
+}
+
+static void record_warning(const char *ns, const char *api_version, const char *kind,
+			   const char *name, const char *uid, const char *component,
+			   const char *reason, const char *message)
+{
+	record_event("Warning", ns, api_version, kind, name, uid, component, reason, message);
 }
 
 /* --- StatefulSets ------------------------------------------------------------ */
@@ -3160,8 +3166,12 @@ static void kubelet_init_status(struct store_obj *pod, const char *host_ip, cons
 
 	if (state == SIM_INIT_RUNNING && json_object_get(old_state, "running"))
 		return;
-	if (state == SIM_INIT_RUNNING && old)
-		restarts++; /* its restart after the back-off */
+	/* Its restart after the back-off: it ran before (a status written
+	 * while its image was pulled is no run). */
+	if (state == SIM_INIT_RUNNING &&
+	    (json_object_get(old_state, "terminated") ||
+	     json_object_get(json_object_get(old, "lastState"), "terminated")))
+		restarts++;
 	now_ts(ts, sizeof(ts));
 	body = json_deep_copy(pod->body);
 	st = child(body, "status");
@@ -3500,6 +3510,9 @@ static void kubelet_waiting_status(struct store_obj *pod, const char *host_ip, c
 	json_t *inits = json_array();
 	json_array_foreach (json_object_get(spec, "initContainers"), i, c) {
 		const char *name = json_str(c, "name") ? json_str(c, "name") : "";
+		/* What an init container went through stays: its restarts. */
+		const json_t *was = init_status_of(pod->body, name);
+		json_t *last = json_object_get(was, "lastState");
 		json_t *state =
 			pod->initialized ? json_pack("{s:{s:i, s:s}}", "terminated", "exitCode", 0,
 						     "reason", "Completed")
@@ -3507,7 +3520,10 @@ static void kubelet_waiting_status(struct store_obj *pod, const char *host_ip, c
 				? json_pack("{s:{s:s, s:s}}", "waiting", "reason", reason,
 					    "message", message ? message : "")
 				: json_pack("{s:{s:s}}", "waiting", "reason", "PodInitializing");
-		json_array_append_new(inits, init_container_status(c, state, NULL, 0));
+		json_array_append_new(
+			inits, init_container_status(
+				       c, state, last ? json_deep_copy(last) : NULL,
+				       json_integer_value(json_object_get(was, "restartCount"))));
 	}
 	if (has_init)
 		json_object_set_new(st, "initContainerStatuses", inits);
@@ -3570,6 +3586,183 @@ static bool kubelet_mount_volumes(struct store_obj *pod, const char *host_ip, in
 	free(why);
 	free(volume);
 	return false;
+}
+
+/* A duration as Go's time.Duration prints it, to the millisecond. */
+static void go_duration(int64_t ms, char *buf, size_t len)
+{
+	char secs[32];
+	int64_t s = ms / 1000 % 60, frac = ms % 1000;
+	size_t n;
+
+	if (ms == 0) {
+		snprintf(buf, len, "0s");
+		return;
+	}
+	if (ms < 1000) {
+		snprintf(buf, len, "%lldms", (long long)ms);
+		return;
+	}
+	snprintf(secs, sizeof(secs), "%lld.%03lld", (long long)s, (long long)frac);
+	n = strlen(secs);
+	while (secs[n - 1] == '0')
+		secs[--n] = '\0';
+	if (secs[n - 1] == '.')
+		secs[--n] = '\0';
+	if (ms >= 60000)
+		snprintf(buf, len, "%lldm%ss", (long long)(ms / 60000), secs);
+	else
+		snprintf(buf, len, "%ss", secs);
+}
+
+/* After a failed sync the pod worker tries again in 10 s, give or take
+ * half of it (pkg/kubelet/pod_workers.go: backOffPeriod with
+ * workerBackOffPeriodJitterFactor 0.5). */
+#define PLEG_RELIST_MS 1000 /* pkg/kubelet/kubelet.go, genericPlegRelistPeriod */
+
+static int64_t pod_worker_backoff_ms(void)
+{
+	return 10000 + (int64_t)simconf_rand_below(5000);
+}
+
+/*
+ * The image of each container of list ("initContainers", "containers"),
+ * in order, before the container is made, as the image manager ensures it
+ * (pkg/kubelet/images/image_manager.go, EnsureImageExists): already on the
+ * node and not pulled Always, it is used ("already present on machine");
+ * else it is pulled (Pulling, then Pulled "Successfully pulled image ...
+ * in D (D including waiting)") and the node keeps it (sim/images.h).  A
+ * pull the registry refuses is the Failed event with containerd's error,
+ * the container waiting in ErrImagePull, and the back-off: at the pod
+ * worker's next syncs the container waits in ImagePullBackOff ("Back-off
+ * pulling image") until the back-off (10 s doubling to 5 min) has passed,
+ * then the image is pulled again.  pullPolicy Never without the image is
+ * ErrImageNeverPull; a reference that does not parse InvalidImageName; both
+ * are tried again at every sync, as the kubelet does.  Each failure is
+ * also the event Failed "Error: REASON"
+ * (pkg/kubelet/kuberuntime/kuberuntime_container.go, startContainer).
+ * True once every image of list is there; the pod's status says what it
+ * waits for otherwise.
+ */
+static bool kubelet_pull_images(struct store_obj *pod, const char *node, const char *host_ip,
+				const char *ip, const char *list, int64_t now)
+{
+	json_t *spec = json_object_get(pod->body, "spec");
+	int first = strcmp(list, "containers") == 0
+			    ? (int)json_array_size(json_object_get(spec, "initContainers"))
+			    : 0;
+
+	if (now < pod->pull_sync_ms)
+		return false;
+	/* Read again at each turn: a status written frees the body. */
+	while (pod->pulled - first <
+	       (int)json_array_size(json_object_get(json_object_get(pod->body, "spec"), list))) {
+		json_t *c =
+			json_array_get(json_object_get(json_object_get(pod->body, "spec"), list),
+				       (size_t)(pod->pulled - first));
+		const char *uid = json_str(meta(pod->body), "uid");
+		const char *image = json_str(c, "image") ? json_str(c, "image") : "";
+		const char *name = json_str(c, "name") ? json_str(c, "name") : "";
+		const char *policy = json_str(c, "imagePullPolicy");
+		const char *perr = NULL;
+		char *ref = images_normalize(image, &perr);
+		char *msg = NULL, *why = NULL, *reason = NULL;
+
+		if (!policy)
+			policy = images_default_pull_policy(image);
+		if (pod->pull_done_ms) {
+			if (now < pod->pull_done_ms) {
+				free(ref);
+				return false;
+			}
+			char took[32], waited[32];
+			go_duration(pod->pull_took_ms, took, sizeof(took));
+			go_duration(now - pod->pull_began_ms, waited, sizeof(waited));
+			msg = xasprintf(
+				"Successfully pulled image \"%s\" in %s (%s including waiting)",
+				image, took, waited);
+			record_event("Normal", pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				     "Pulled", msg);
+			pod->pull_done_ms = pod->pull_began_ms = 0;
+			pod->pulled++;
+		} else if (!ref) {
+			why = xasprintf("Failed to apply default image tag \"%s\": couldn't parse "
+					"image reference \"%s\": %s",
+					image, image, perr);
+			record_warning(pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				       "InspectFailed", why);
+			reason = "InvalidImageName";
+		} else if (images_present(node, ref, now) && strcmp(policy, "Always") != 0) {
+			msg = xasprintf("Container image \"%s\" already present on machine", image);
+			record_event("Normal", pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				     "Pulled", msg);
+			pod->pulled++;
+		} else if (!strcmp(policy, "Never")) {
+			why = xasprintf("Container image \"%s\" is not present with pull policy of "
+					"Never",
+					image);
+			record_warning(pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				       "ErrImageNeverPull", why);
+			reason = "ErrImageNeverPull";
+		} else if (images_in_backoff(uid, image, now)) {
+			why = xasprintf("Back-off pulling image \"%s\"", image);
+			record_event("Normal", pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				     "BackOff", why);
+			reason = "ImagePullBackOff";
+		} else {
+			char *err = NULL;
+			msg = xasprintf("Pulling image \"%s\"", image);
+			record_event("Normal", pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+				     "Pulling", msg);
+			if (!images_registry_has(ref, &err)) {
+				char *failed =
+					xasprintf("Failed to pull image \"%s\": %s", image, err);
+				record_warning(pod->ns, "v1", "Pod", pod->name, uid, "kubelet",
+					       "Failed", failed);
+				images_backoff_next(uid, image, now);
+				free(failed);
+				why = err;
+				reason = "ErrImagePull";
+			} else {
+				/* Pulled present images (Always) only check the
+				 * registry: done at once. */
+				pod->pull_began_ms = now;
+				pod->pull_done_ms =
+					images_present(node, ref, now)
+						? now
+						: images_pull(node, ref, now, &pod->pull_took_ms);
+				if (pod->pull_done_ms == now)
+					pod->pull_took_ms = 0;
+				/* Seen done at the next tick: the caller's
+				 * pointers into the body stay good. */
+				bool shown = json_object_get(json_object_get(pod->body, "status"),
+							     "containerStatuses") != NULL;
+				free(msg);
+				free(ref);
+				if (!shown)
+					kubelet_waiting_status(pod, host_ip, ip, NULL, NULL, NULL);
+				return false;
+			}
+		}
+		free(msg);
+		free(ref);
+		if (reason) {
+			char *error = xasprintf("Error: %s", reason);
+			record_warning(pod->ns, "v1", "Pod", pod->name, uid, "kubelet", "Failed",
+				       error);
+			kubelet_waiting_status(pod, host_ip, ip, name, reason, why);
+			/* The first failure comes as the pod's sandbox is made,
+			 * which the PLEG's next relist (every second) sees and
+			 * syncs the pod for: the back-off then shows. */
+			pod->pull_sync_ms =
+				now +
+				(pod->pull_sync_ms == 0 ? PLEG_RELIST_MS : pod_worker_backoff_ms());
+			free(error);
+			free(why);
+			return false;
+		}
+	}
+	return true;
 }
 
 /*
@@ -3704,7 +3897,8 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			return;
 		kubelet_make_host_dirs(pod->body, node);
 		if (!pod->initialized) {
-			if (!kubelet_make_containers(pod, host_ip, ip, "initContainers", now))
+			if (!kubelet_pull_images(pod, node, host_ip, ip, "initContainers", now) ||
+			    !kubelet_make_containers(pod, host_ip, ip, "initContainers", now))
 				return;
 			char *init_name = NULL, *init_msg = NULL;
 			int init_code = 0;
@@ -3723,7 +3917,19 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 			kubelet_run_init_chowns(pod->body, node);
 			pod->initialized = true;
 		}
-		if (!kubelet_make_containers(pod, host_ip, ip, "containers", now))
+		if (!kubelet_pull_images(pod, node, host_ip, ip, "containers", now) ||
+		    !kubelet_make_containers(pod, host_ip, ip, "containers", now))
+			return;
+		/* The runtime creates and starts the containers: the pod stays
+		 * Pending, its containers waiting, until they run (the phase
+		 * follows the containers' states: pkg/kubelet/kubelet_pods.go,
+		 * getPhase). */
+		if (!pod->start_at_ms) {
+			pod->start_at_ms = now + simconf_get()->pod_ready_delay_ms;
+			kubelet_waiting_status(pod, host_ip, ip, NULL, NULL, NULL);
+			return;
+		}
+		if (now < pod->start_at_ms)
 			return;
 		json_t *body = json_deep_copy(pod->body);
 		json_t *st = json_pack(
@@ -3757,9 +3963,11 @@ static void kubelet(struct store_obj *pod, struct store_obj **nodes, size_t nnod
 		else
 			json_decref(inits);
 		json_object_set_new(body, "status", st);
-		pod->ready_at_ms = now + simconf_get()->pod_ready_delay_ms;
+		pod->ready_at_ms = now;
 		store_update(pod, body);
-		return;
+		/* The update freed the body phase and node pointed into. */
+		phase = json_str(json_object_get(pod->body, "status"), "phase");
+		node = json_str(json_object_get(pod->body, "spec"), "nodeName");
 	}
 	const char *restart = json_str(json_object_get(pod->body, "spec"), "restartPolicy");
 	if (phase && !strcmp(phase, "Running") && pod->ready_at_ms && now >= pod->ready_at_ms &&
@@ -4649,6 +4857,7 @@ void controllers_init(struct event_base *b)
 
 void controllers_free(void)
 {
+	images_free();
 	store_set_change_cb(NULL, NULL);
 	hostfs_free();
 	json_decref(fault_cordoned);

@@ -73,20 +73,6 @@ static void usage(FILE *f)
 		"and rotate in files beside the kubeconfig (tokenFile).\n");
 }
 
-static bool split_listen(const char *s, char **host, int *port)
-{
-	const char *colon = strrchr(s, ':');
-	if (!colon || colon == s)
-		return false;
-	if (!parse_int(colon + 1, 0, 65535, port))
-		return false;
-	if (s[0] == '[' && colon[-1] == ']')
-		*host = xstrndup(s + 1, (size_t)(colon - s - 2));
-	else
-		*host = xstrndup(s, (size_t)(colon - s));
-	return true;
-}
-
 static void put_user(FILE *f, const char *name, const char *token)
 {
 	fprintf(f,
@@ -349,7 +335,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (!split_listen(listen, &host, &port)) {
+	if (!simconf_split_listen(listen, &host, &port)) {
 		fprintf(stderr, "esaas-sim: --listen: HOST:PORT expected, got \"%s\"\n", listen);
 		free(rbac_files);
 		return 2;
@@ -430,7 +416,7 @@ int main(int argc, char **argv)
 	if (podnet) {
 		char *phost = NULL;
 		int pport = 0, pbound = 0;
-		bool ok = split_listen(podnet, &phost, &pport) &&
+		bool ok = simconf_split_listen(podnet, &phost, &pport) &&
 			  podnet_start(base, phost, pport, &pbound, &err);
 		if (!ok) {
 			log_error("--pod-network %s: %s", podnet, err ? err : "HOST:PORT expected");

@@ -129,10 +129,15 @@ static bool ip_block_admits(const json_t *block, const char *ip)
 	return true;
 }
 
-static const json_t *namespace_labels(const char *ns)
+/* A namespace's labels; for a client the configuration places in a
+ * namespace that is not stored, the one label the API server gives every
+ * namespace (kubernetes.io/metadata.name), owned by the caller either way. */
+static json_t *namespace_labels(const char *ns)
 {
 	struct store_obj *o = store_get(store_kind_by_plural("namespaces"), "", ns);
-	return o ? json_object_get(meta(o->body), "labels") : NULL;
+	if (!o)
+		return json_pack("{s:s}", "kubernetes.io/metadata.name", ns);
+	return json_incref(json_object_get(meta(o->body), "labels"));
 }
 
 /* A NetworkPolicyPeer of a policy in policy_ns. */
@@ -147,7 +152,10 @@ static bool peer_admits(const json_t *peer, const char *policy_ns, const struct 
 	if (!src->ns)
 		return false;
 	if (nss) {
-		if (!selects(nss, namespace_labels(src->ns)))
+		json_t *labels = namespace_labels(src->ns);
+		bool in = selects(nss, labels);
+		json_decref(labels);
+		if (!in)
 			return false;
 	} else if (strcmp(src->ns, policy_ns) != 0) {
 		return false;

@@ -1,5 +1,6 @@
 #include "sim/simconf.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,118 @@ static bool get_quantity(json_t *obj, const char *key, bool milli, int64_t *out,
 	return ok;
 }
 
+bool simconf_split_listen(const char *s, char **host, int *port)
+{
+	const char *colon = strrchr(s, ':');
+	if (!colon || colon == s)
+		return false;
+	if (!parse_int(colon + 1, 0, 65535, port))
+		return false;
+	if (s[0] == '[' && colon[-1] == ']')
+		*host = xstrndup(s + 1, (size_t)(colon - s - 2));
+	else
+		*host = xstrndup(s, (size_t)(colon - s));
+	return true;
+}
+
+/* A client of the pod network, at key: {listen?, namespace?, labels?, ip}. */
+static bool podnet_source_ok(json_t *src, const char *key, bool listen, char **err)
+{
+	const char *k;
+	json_t *v;
+	unsigned char addr[16];
+	const char *ip = json_string_value(json_object_get(src, "ip"));
+	json_t *ns = json_object_get(src, "namespace");
+	json_t *labels = json_object_get(src, "labels");
+
+	if (!json_is_object(src)) {
+		*err = xasprintf("%s: a mapping is expected", key);
+		return false;
+	}
+	json_object_foreach (src, k, v) {
+		if (strcmp(k, "namespace") && strcmp(k, "labels") && strcmp(k, "ip") &&
+		    strcmp(k, listen ? "listen" : "others")) {
+			*err = xasprintf("%s.%s: not a key of a pod network client", key, k);
+			return false;
+		}
+	}
+	if (!ip || inet_pton(strchr(ip, ':') ? AF_INET6 : AF_INET, ip, addr) != 1) {
+		*err = xasprintf("%s.ip: an IP address is expected", key);
+		return false;
+	}
+	if (ns && (!json_is_string(ns) || !json_string_length(ns))) {
+		*err = xasprintf("%s.namespace: a namespace's name is expected", key);
+		return false;
+	}
+	if (labels && !json_is_object(labels)) {
+		*err = xasprintf("%s.labels: a mapping of strings is expected", key);
+		return false;
+	}
+	json_object_foreach (labels, k, v) {
+		if (!json_is_string(v)) {
+			*err = xasprintf("%s.labels.%s: a string is expected", key, k);
+			return false;
+		}
+	}
+	if (labels && !ns) {
+		*err = xasprintf("%s.labels: labels are a pod's; name its namespace", key);
+		return false;
+	}
+	if (listen) {
+		const char *l = json_string_value(json_object_get(src, "listen"));
+		char *host = NULL;
+		int port;
+		bool ok = l && simconf_split_listen(l, &host, &port) && port > 0;
+		free(host);
+		if (!ok) {
+			*err = xasprintf("%s.listen: HOST:PORT is expected", key);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* pod_network: the listener's client and the others', each checked. */
+static bool load_pod_network(json_t *sec, char **err)
+{
+	json_t *merged, *others;
+	size_t i;
+	json_t *o;
+
+	if (!json_is_object(sec)) {
+		*err = xstrdup("pod_network: a mapping is expected");
+		return false;
+	}
+	/* A client the file names is named whole (ip included); else esaasd. */
+	if (json_object_get(sec, "namespace") || json_object_get(sec, "labels") ||
+	    json_object_get(sec, "ip"))
+		merged = json_object();
+	else
+		merged = json_deep_copy(conf.pod_network);
+	json_object_update(merged, sec);
+	others = json_object_get(merged, "others");
+	if (!others)
+		json_object_set_new(merged, "others", others = json_array());
+	if (!podnet_source_ok(merged, "pod_network", false, err))
+		goto failed;
+	if (!json_is_array(others)) {
+		*err = xstrdup("pod_network.others: a list is expected");
+		goto failed;
+	}
+	json_array_foreach (others, i, o) {
+		char key[64];
+		snprintf(key, sizeof(key), "pod_network.others[%zu]", i);
+		if (!podnet_source_ok(o, key, true, err))
+			goto failed;
+	}
+	json_decref(conf.pod_network);
+	conf.pod_network = merged;
+	return true;
+failed:
+	json_decref(merged);
+	return false;
+}
+
 static void set_defaults(void)
 {
 	conf.log_level = xstrdup("info");
@@ -142,6 +255,10 @@ static void set_defaults(void)
 	conf.pod_terminate_ms = 2000;
 	/* pkg/controller/podgc/gc_controller.go: quarantineTime. */
 	conf.pod_gc_quarantine_ms = 40000;
+	/* An Elasticsearch image is some 400 MB to 1 GB of layers, which a
+	 * node fetches and unpacks in seconds from a registry near it. */
+	conf.image_pull_ms = 5000;
+	conf.images_extra = json_array();
 	/* The control plane's address as the pods see it (a kind or kubeadm
 	 * control-plane node); the proxy dials from it. */
 	conf.control_plane_ip = xstrdup("172.18.0.2");
@@ -154,6 +271,12 @@ static void set_defaults(void)
 	conf.node_left_delay_ms = 60000;
 	conf.no_master_wait_ms = 30000;
 	conf.initial_state_timeout_ms = 30000;
+	/* esaasd as deploy/kubernetes runs it: deployment.yaml's pod labels in
+	 * namespace.yaml's namespace, with an address of the pod network. */
+	conf.pod_network =
+		json_pack("{s:s, s:{s:s, s:s}, s:s, s:[]}", "namespace", "esaas-system", "labels",
+			  "app.kubernetes.io/name", "esaasd", "app.kubernetes.io/component", "api",
+			  "ip", "10.244.255.2", "others");
 	conf.indices = json_array();
 	conf.faults = NULL;
 	conf.seed_given = false;
@@ -226,12 +349,35 @@ static bool load(json_t *root, char **err)
 		    !get_int(sec, "gc_quarantine_ms", 0, 3600000, &conf.pod_gc_quarantine_ms, err))
 			return false;
 	}
+	if ((sec = json_object_get(root, "images"))) {
+		json_t *extra = json_object_get(sec, "extra");
+		size_t i;
+		json_t *e;
+		if (!get_int(sec, "pull_ms", 0, 3600000, &conf.image_pull_ms, err))
+			return false;
+		if (extra && !json_is_array(extra)) {
+			*err = xstrdup("images.extra: a list is expected");
+			return false;
+		}
+		json_array_foreach (extra, i, e) {
+			if (!json_is_string(e)) {
+				*err = xstrdup("images.extra: image references are expected");
+				return false;
+			}
+		}
+		if (extra) {
+			json_decref(conf.images_extra);
+			conf.images_extra = json_incref(extra);
+		}
+	}
 	if ((sec = json_object_get(root, "network"))) {
 		if (!get_str(sec, "control_plane_ip", &conf.control_plane_ip, err) ||
 		    !get_int(sec, "proxy_dial_timeout_ms", 0, 3600000, &conf.proxy_dial_timeout_ms,
 			     err))
 			return false;
 	}
+	if ((sec = json_object_get(root, "pod_network")) && !load_pod_network(sec, err))
+		return false;
 	if ((sec = json_object_get(root, "serviceaccounts"))) {
 		int life = 0;
 		if (!get_int(sec, "token_life_ms", 0, 86400000, &life, err))
@@ -349,6 +495,8 @@ void simconf_free(void)
 	free(conf.racks);
 	json_decref(conf.indices);
 	json_decref(conf.faults);
+	json_decref(conf.images_extra);
+	json_decref(conf.pod_network);
 	memset(&conf, 0, sizeof(conf));
 }
 

@@ -15,16 +15,31 @@
  *     memory: 32Gi
  *     pods: 110
  *   pods:
- *     ready_delay_ms: 1000         # scheduled to its containers running (the
+ *     ready_delay_ms: 1000         # its images on the node to its containers running (the
  *                                  # runtime's start); Ready then follows the
  *                                  # readiness probe, or at once without one
  *     terminate_ms: 2000           # deleted to gone (SIGTERM to exit, capped by
  *                                  # the pod's terminationGracePeriodSeconds)
  *     gc_quarantine_ms: 40000      # a pod bound to a node that does not exist
  *                                  # is deleted once the node stays missing so long
+ *   images:
+ *     pull_ms: 5000                # one image's pull onto a node, once per node
+ *                                  # (the node keeps it); a node pulls one image
+ *                                  # at a time
+ *     extra: [registry.example.com/es:7.17.10]  # images the registry has besides
+ *                                  # the official Elasticsearch, Kibana, busybox
+ *                                  # and nginx ones (sim/images.h)
  *   network:
  *     control_plane_ip: 172.18.0.2 # where the service proxy dials pods from
  *     proxy_dial_timeout_ms: 30000 # a dial that NetworkPolicy drops ends so
+ *   pod_network:                   # who connects on the pod network (--pod-network):
+ *     namespace: esaas-system      # a pod of this namespace, with these labels and
+ *     labels: {app.kubernetes.io/name: esaasd, app.kubernetes.io/component: api}
+ *     ip: 10.244.255.2             # address (esaasd as deploy/kubernetes runs it)
+ *     others:                      # more listeners, each for a client of its own:
+ *       - {listen: "127.0.0.1:15000", namespace: apps, labels: {app: web}, ip: 10.244.255.3}
+ *       - {listen: "127.0.0.1:15001", ip: 192.168.7.9}  # no namespace: an address
+ *                                  # outside the pod network
  *   serviceaccounts:
  *     token_life_ms: 0             # 0: long-lived tokens, written into the kubeconfig;
  *                                  # else bound tokens of that life, in files the
@@ -78,6 +93,8 @@ struct simconf {
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;
 	int pod_gc_quarantine_ms;
+	int image_pull_ms;
+	json_t *images_extra; /* array of image references */
 	char *control_plane_ip;
 	int proxy_dial_timeout_ms;
 	int64_t token_life_ms;
@@ -88,6 +105,9 @@ struct simconf {
 	int node_left_delay_ms;
 	int no_master_wait_ms;
 	int initial_state_timeout_ms;
+	/* {namespace?, labels, ip, others: [{listen, namespace?, labels, ip}]},
+	 * checked and completed with the defaults */
+	json_t *pod_network;
 	json_t *indices; /* array of {name, shards, replicas, analysis?, mappings?} */
 	json_t *faults;	 /* array, or NULL */
 	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */
@@ -106,6 +126,9 @@ void simconf_free(void);
  * Uniform in [0, n); 0 when n is 0.
  */
 uint64_t simconf_rand_below(uint64_t n);
+
+/* "HOST:PORT" (or "[V6]:PORT"): its parts; false when it is not so. */
+bool simconf_split_listen(const char *s, char **host, int *port) MUST_CHECK;
 
 /* Kubernetes quantities: "500m", "2" (milli-units) and "2Gi", "1G", "512" (units). */
 bool simconf_quantity_milli(const char *s, int64_t *out) MUST_CHECK;

@@ -65,6 +65,13 @@ struct store_obj {
 	bool mounted, initialized;
 	int64_t mount_retry_ms, mount_backoff_ms;
 	int64_t start_retry_ms;
+	/* The kubelet's image pulls: how many of the pod's containers (init
+	 * containers first) have their image, when the pull in flight ends
+	 * and when it began (0: none) and how long the pull itself takes, when the pod worker syncs again after
+	 * a failed pull, and when its containers start, their images there. */
+	int pulled;
+	int64_t pull_done_ms, pull_began_ms, pull_took_ms, pull_sync_ms;
+	int64_t start_at_ms;
 	/* The endpoint controller's input: serving (Ready, not terminating)
 	 * since, and until (0 while it still is). */
 	int64_t serving_since_ms;

@@ -162,6 +162,9 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				 "pods:\n"
 				 "  ready_delay_ms: 50\n"
 				 "  gc_quarantine_ms: 1500\n"
+				 /* Pulls at once, but for the tests of pulls. */
+				 "images:\n"
+				 "  pull_ms: 0\n"
 				 "network:\n"
 				 "  proxy_dial_timeout_ms: 300\n"
 				 "elasticsearch:\n"
@@ -174,12 +177,27 @@ static const char SIM_CONFIG[] = "tick_ms: 10\n"
 				  * has the real 30 s). */
 				 "  initial_state_timeout_ms: 1000\n";
 
+/* The pod network's other clients (pod_network.others): a pod of
+ * namespace apps labelled app=web, and an address outside the pod network;
+ * each connects at its own port. */
+static int podnet_apps_port, podnet_outside_port;
+
 static int start_sim(void **state)
 {
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/esaas-sim-test.XXXXXX");
 	if (!mkdtemp(tmpdir))
 		return -1;
-	return sim_start(&sim, tmpdir, SIM_CONFIG) ? 0 : -1;
+	podnet_apps_port = harness_free_port();
+	podnet_outside_port = harness_free_port();
+	char *config =
+		xasprintf("%spod_network:\n  others:\n"
+			  "    - {listen: \"127.0.0.1:%d\", namespace: apps, labels: {app: web},"
+			  " ip: 10.244.254.7}\n"
+			  "    - {listen: \"127.0.0.1:%d\", ip: 192.168.7.9}\n",
+			  SIM_CONFIG, podnet_apps_port, podnet_outside_port);
+	bool ok = sim_start(&sim, tmpdir, config);
+	free(config);
+	return ok ? 0 : -1;
 }
 
 static int stop_sim(void **state)
@@ -505,7 +523,7 @@ static const char STS_TEMPLATE[] =
 	"\"spec\":{\"replicas\":%d,\"serviceName\":\"%s\",\"selector\":{\"matchLabels\":"
 	"{\"app\":\"%s\",\"esaas.io/role\":\"%s\"}},\"template\":{\"metadata\":{\"labels\":"
 	"{\"app\":\"%s\",\"esaas.io/role\":\"%s\"}},\"spec\":{%s\"containers\":[{\"name\":\"es\","
-	"\"image\":\"docker.elastic.co/elasticsearch/elasticsearch:%s\",\"env\":[%s],"
+	"\"image\":\"%s%s\",\"env\":[%s],"
 	"\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}";
 
 static const char ANTI[] =
@@ -522,7 +540,10 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 		snprintf(anti, sizeof(anti), ANTI, topology, app, role);
 	/* 8.x turns security on by itself: these clusters test other things,
 	 * and turn it off as the Docker image allows (a setting as a variable). */
+	/* Elastic's registry has 5.0 and later; 2.x is Docker Hub's. */
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
+		 !strncmp(version, "2.", 2) ? "elasticsearch:"
+					    : "docker.elastic.co/elasticsearch/elasticsearch:",
 		 version,
 		 !strncmp(version, "8.", 2)
 			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
@@ -1958,7 +1979,7 @@ static void test_scheduler_picks_at_random_among_the_best_nodes(void **state)
 	struct http_resp r;
 	start_own_sim(&own, "pick",
 		      "tick_ms: 10\nnodes: {count: 3, hostname_prefix: w, cpu: \"8\", memory: "
-		      "16Gi}\npods: {ready_delay_ms: 10}\n");
+		      "16Gi}\npods: {ready_delay_ms: 10}\nimages: {pull_ms: 0}\n");
 	/* w-2 is busy: half its cpu is asked for. */
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
 				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
@@ -2295,7 +2316,8 @@ static void test_service_proxy_dial_times_out_after_30s_when_dropped(void **stat
 {
 	struct sim own;
 	struct http_resp r;
-	start_own_sim(&own, "dial", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	start_own_sim(&own, "dial",
+		      "tick_ms: 20\npods: {ready_delay_ms: 20}\nimages: {pull_ms: 0}\n");
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods",
 				  "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":"
 				  "\"web\",\"labels\":{\"app\":\"web\"}},\"spec\":{\"containers\":"
@@ -2530,7 +2552,8 @@ static void test_es_http_opens_after_initial_state_timeout(void **state)
 	char body[1024];
 	int64_t end;
 
-	start_own_sim(&own, "alone", "tick_ms: 20\npods: {ready_delay_ms: 20}\n");
+	start_own_sim(&own, "alone",
+		      "tick_ms: 20\npods: {ready_delay_ms: 20}\nimages: {pull_ms: 0}\n");
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
 				  "{\"metadata\":{\"name\":\"alone\"}}", &r),
 			 201);
@@ -3217,6 +3240,7 @@ static void test_es_security_without_transport_tls_fails_the_bootstrap_check(voi
 struct curl_answer {
 	char buf[8192];
 	size_t len;
+	char error[CURL_ERROR_SIZE];
 };
 
 static size_t curl_collect(char *p, size_t size, size_t n, void *arg)
@@ -3233,8 +3257,19 @@ static size_t curl_collect(char *p, size_t size, size_t n, void *arg)
 
 /* GET url on the simulator's pod network, trusting ca_pem, as user:password
  * (NULL: no credentials); the HTTP status, or -CURLcode. */
+static long podnet_get_from(int port, long timeout_s, const char *url, const char *ca_pem,
+			    const char *userpwd, struct curl_answer *a);
+
 static long podnet_get(const char *url, const char *ca_pem, const char *userpwd,
 		       struct curl_answer *a)
+{
+	return podnet_get_from(sim.podnet_port, 10, url, ca_pem, userpwd, a);
+}
+
+/* The same as the client of the pod network listening at port, giving up
+ * after timeout_s; a.error has libcurl's message of a failure. */
+static long podnet_get_from(int port, long timeout_s, const char *url, const char *ca_pem,
+			    const char *userpwd, struct curl_answer *a)
 {
 	CURL *h = curl_easy_init();
 	char connect_to[64];
@@ -3242,7 +3277,7 @@ static long podnet_get(const char *url, const char *ca_pem, const char *userpwd,
 	struct curl_blob blob = {
 		.data = (void *)ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
 	long status = 0;
-	snprintf(connect_to, sizeof(connect_to), "::127.0.0.1:%d", sim.podnet_port);
+	snprintf(connect_to, sizeof(connect_to), "::127.0.0.1:%d", port);
 	to = curl_slist_append(to, connect_to);
 	memset(a, 0, sizeof(*a));
 	curl_easy_setopt(h, CURLOPT_URL, url);
@@ -3250,7 +3285,8 @@ static long podnet_get(const char *url, const char *ca_pem, const char *userpwd,
 	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, curl_collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 10L);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, a->error);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
 	if (userpwd)
 		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
 	CURLcode rc = curl_easy_perform(h);
@@ -3441,6 +3477,271 @@ static void test_pod_waits_for_the_secrets_it_names(void **state)
 	http_resp_free(&r);
 }
 
+static const char IMAGE_POD[] =
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\"},\"spec\":{"
+	"\"containers\":[{\"name\":\"c\",\"image\":\"%s\"%s}]}}";
+
+/* The pod's event of that reason whose message starts with prefix (a copy),
+ * or NULL; on the simulator s. */
+static json_t *event_about(const struct sim *s, const char *ns, const char *pod, const char *reason,
+			   const char *prefix)
+{
+	struct http_resp r;
+	char path[256];
+	json_t *out = NULL;
+	size_t i;
+	json_t *e;
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	assert_int_equal(own_call(s, "GET", path, NULL, &r), 200);
+	json_array_foreach (json_object_get(r.body, "items"), i, e) {
+		const char *msg = jstr(e, "message");
+		if (!strcmp(jstr(e, "involvedObject.name"), pod) &&
+		    !strcmp(jstr(e, "reason"), reason) && msg &&
+		    !strncmp(msg, prefix, strlen(prefix))) {
+			json_decref(out);
+			out = json_deep_copy(e);
+		}
+	}
+	http_resp_free(&r);
+	return out;
+}
+
+/* The pod's first container's waiting state, or NULL: arg is its reason. */
+static bool waiting_for(struct http_resp *r, const void *arg)
+{
+	json_t *cs = json_array_get(jget(r->body, "status.containerStatuses"), 0);
+	const char *reason = jstr(cs, "state.waiting.reason");
+	return r->status == 200 && reason && !strcmp(reason, arg);
+}
+
+static bool own_wait_until(const struct sim *s, const char *path, pred_fn pred, const void *arg,
+			   int timeout_ms, struct http_resp *r)
+{
+	int64_t end = harness_now_ms() + timeout_ms;
+	for (;;) {
+		own_call(s, "GET", path, NULL, r);
+		if (pred(r, arg))
+			return true;
+		if (harness_now_ms() > end)
+			return false;
+		http_resp_free(r);
+		msleep(10);
+	}
+}
+
+/*
+ * The kubelet pulls a container's image before it makes the container:
+ * the pod is Pending, its container waiting in ContainerCreating, until the
+ * image is there and the container runs.  A node pulls one image at a time
+ * and keeps what it pulled: a later pod of the same image (IfNotPresent,
+ * the default for a tag other than latest) starts without a pull; Always
+ * (the default for latest) pulls again; Never without the image is
+ * ErrImageNeverPull, and a reference that does not parse InvalidImageName.
+ */
+static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
+{
+	struct sim own;
+	struct http_resp r;
+	char body[512];
+	static const char *const first[][2] = {{"a", "busybox:1.36.1"}, {"b", "nginx:1.27"}};
+	start_own_sim(&own, "pulls",
+		      "tick_ms: 10\nnodes: {count: 1}\npods: {ready_delay_ms: 50}\n"
+		      "images: {pull_ms: 3000}\n");
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), IMAGE_POD, first[i][0], first[i][1], "");
+		assert_int_equal(
+			own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
+		assert_string_equal(jstr(r.body, "spec.containers.0.imagePullPolicy"),
+				    "IfNotPresent");
+		http_resp_free(&r);
+	}
+	/* While its image comes: Pending, with an IP, the container waiting. */
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/a", waiting_for,
+				   "ContainerCreating", 5000, &r));
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	assert_non_null(jstr(r.body, "status.podIP"));
+	http_resp_free(&r);
+	json_t *e = event_about(&own, "default", "a", "Pulling", "Pulling image");
+	assert_non_null(e);
+	assert_string_equal(jstr(e, "message"), "Pulling image \"busybox:1.36.1\"");
+	assert_string_equal(jstr(e, "type"), "Normal");
+	json_decref(e);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/a", pod_running, NULL,
+				   10000, &r));
+	http_resp_free(&r);
+	e = event_about(&own, "default", "a", "Pulled", "Successfully");
+	assert_non_null(e);
+	/* The time including waiting is the kubelet's, a tick later. */
+	assert_non_null(strstr(jstr(e, "message"),
+			       "Successfully pulled image \"busybox:1.36.1\" in 3s (3"));
+	json_decref(e);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/b", pod_running, NULL,
+				   10000, &r));
+	http_resp_free(&r);
+	/* b's pull waited for a's: one at a time.  b asked for its image
+	 * moments after a did, so its time including waiting is near twice
+	 * a pull's (above one and a half, should b have asked 1.5 s late). */
+	e = event_about(&own, "default", "b", "Pulled", "Successfully");
+	assert_non_null(e);
+	const char *waited = strstr(jstr(e, "message"), "\"nginx:1.27\" in 3s (");
+	assert_non_null(waited);
+	assert_true(strtod(waited + strlen("\"nginx:1.27\" in 3s ("), NULL) >= 4.5);
+	json_decref(e);
+
+	/* The node keeps it: no pull. */
+	snprintf(body, sizeof(body), IMAGE_POD, "c", "busybox:1.36.1", "");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/c", pod_running, NULL,
+				   10000, &r));
+	http_resp_free(&r);
+	e = event_about(&own, "default", "c", "Pulled", "Container image");
+	assert_non_null(e);
+	assert_string_equal(jstr(e, "message"),
+			    "Container image \"busybox:1.36.1\" already present on machine");
+	json_decref(e);
+	assert_null(event_about(&own, "default", "c", "Pulling", ""));
+
+	/* latest is pulled Always. */
+	snprintf(body, sizeof(body), IMAGE_POD, "d", "busybox", "");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
+	assert_string_equal(jstr(r.body, "spec.containers.0.imagePullPolicy"), "Always");
+	http_resp_free(&r);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/d", pod_running, NULL,
+				   10000, &r));
+	http_resp_free(&r);
+	e = event_about(&own, "default", "d", "Pulling", "");
+	assert_non_null(e);
+	assert_string_equal(jstr(e, "message"), "Pulling image \"busybox\"");
+	json_decref(e);
+
+	/* Never, and not there. */
+	snprintf(body, sizeof(body), IMAGE_POD, "never", "nginx:1.25",
+		 ",\"imagePullPolicy\":\"Never\"");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/never", waiting_for,
+				   "ErrImageNeverPull", 5000, &r));
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	assert_string_equal(
+		jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
+		     "state.waiting.message"),
+		"Container image \"nginx:1.25\" is not present with pull policy of Never");
+	http_resp_free(&r);
+
+	/* A name no registry takes. */
+	snprintf(body, sizeof(body), IMAGE_POD, "upper", "Busybox:1.36", "");
+	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
+	http_resp_free(&r);
+	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/upper", waiting_for,
+				   "InvalidImageName", 5000, &r));
+	assert_string_equal(
+		jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
+		     "state.waiting.message"),
+		"Failed to apply default image tag \"Busybox:1.36\": couldn't parse image "
+		"reference \"Busybox:1.36\": invalid reference format: repository name must be "
+		"lowercase");
+	http_resp_free(&r);
+	e = event_about(&own, "default", "upper", "InspectFailed", "Failed to apply");
+	assert_non_null(e);
+	assert_string_equal(jstr(e, "type"), "Warning");
+	json_decref(e);
+	assert_int_equal(sim_stop(&own), 0);
+}
+
+/* The event is pod missing's "Failed to pull image ...". */
+static bool is_pull_failure(json_t *e)
+{
+	const char *name = jstr(e, "involvedObject.name"), *msg = jstr(e, "message");
+	return name && msg && !strcmp(name, "missing") && !strncmp(msg, "Failed to pull image", 20);
+}
+
+/* The pod's Failed event "Failed to pull image ..." has come count times. */
+static bool pull_failed_times(struct http_resp *r, const void *arg)
+{
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(r->body, "items"), i, e) {
+		if (is_pull_failure(e))
+			return jint(e, "count") >= *(const int *)arg;
+	}
+	return false;
+}
+
+/*
+ * An image the registry does not have: the pull fails with containerd's
+ * NotFound, the container waits in ErrImagePull, then in ImagePullBackOff
+ * ("Back-off pulling image") while the kubelet's back-off runs, 10 s
+ * doubling; a repository that is not there is refused by the registry's
+ * authorisation.  The times come from the events the kubelet wrote.
+ */
+static void test_missing_image_fails_its_pull_and_backs_off_doubling(void **state)
+{
+	struct http_resp r;
+	char body[512];
+	make_namespace("pulls");
+	snprintf(body, sizeof(body), IMAGE_POD, "missing", "busybox:0.0-missing", "");
+	assert_int_equal(call("POST", "/api/v1/namespaces/pulls/pods", body, &r), 201);
+	http_resp_free(&r);
+	snprintf(body, sizeof(body), IMAGE_POD, "nobody", "example/nothing-here:1", "");
+	assert_int_equal(call("POST", "/api/v1/namespaces/pulls/pods", body, &r), 201);
+	http_resp_free(&r);
+
+	assert_true(wait_until("/api/v1/namespaces/pulls/pods/missing", waiting_for, "ErrImagePull",
+			       5000, &r));
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	assert_string_equal(
+		jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
+		     "state.waiting.message"),
+		"rpc error: code = NotFound desc = failed to pull and unpack image "
+		"\"docker.io/library/busybox:0.0-missing\": failed to resolve reference "
+		"\"docker.io/library/busybox:0.0-missing\": docker.io/library/busybox:0.0-missing: "
+		"not found");
+	http_resp_free(&r);
+	char *said = pod_event("pulls", "missing", "Failed");
+	assert_non_null(said);
+	free(said);
+	assert_true(wait_until("/api/v1/namespaces/pulls/pods/nobody", waiting_for, "ErrImagePull",
+			       5000, &r));
+	assert_non_null(strstr(jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
+				    "state.waiting.message"),
+			       "pull access denied, repository does not exist or may require "
+			       "authorization"));
+	http_resp_free(&r);
+
+	/* The back-off, as the status says it... */
+	assert_true(wait_until("/api/v1/namespaces/pulls/pods/missing", waiting_for,
+			       "ImagePullBackOff", 20000, &r));
+	assert_string_equal(jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
+				 "state.waiting.message"),
+			    "Back-off pulling image \"busybox:0.0-missing\"");
+	http_resp_free(&r);
+	said = pod_event("pulls", "missing", "BackOff");
+	assert_non_null(said);
+	assert_string_equal(said, "Back-off pulling image \"busybox:0.0-missing\"");
+	free(said);
+
+	/* ... and its times: three pulls are 10 s then 20 s apart at least,
+	 * the pod worker's syncs (10 to 15 s apart) adding at most 15 s. */
+	int three = 3;
+	assert_true(wait_until("/api/v1/namespaces/pulls/events", pull_failed_times, &three, 60000,
+			       &r));
+	size_t i;
+	json_t *e;
+	json_array_foreach (json_object_get(r.body, "items"), i, e) {
+		if (!is_pull_failure(e))
+			continue;
+		int64_t span = ts_seconds(jstr(e, "lastTimestamp")) -
+			       ts_seconds(jstr(e, "firstTimestamp"));
+		assert_true(span >= 29);
+		assert_true(span <= 46);
+	}
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/namespaces/pulls/pods/missing", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
+	http_resp_free(&r);
+}
+
 /*
  * A node with TLS on HTTP serves it with the certificate its
  * elasticsearch.yml names, from the Secret mounted there: a client inside
@@ -3510,6 +3811,84 @@ static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **s
 	pki_pair_free(&ca);
 	pki_pair_free(&node);
 	pki_pair_free(&other);
+}
+
+/*
+ * The pod network applies NetworkPolicy as a network plugin that enforces
+ * it does: a connection that no policy of the pod it reaches admits is
+ * dropped, so the client hears nothing and gives up at its own timeout in
+ * its connect phase (not a refusal); one that a policy admits gets through.
+ * Each client is who the configuration says connects at its port: esaasd's
+ * pod (esaas-system), a pod of namespace apps, an address outside.
+ */
+static void test_pod_network_drops_what_network_policy_does_not_admit(void **state)
+{
+	struct pki_pair ca, node;
+	char err[256];
+	struct curl_answer a;
+	struct http_resp r;
+	const char *names[] = {"es-podf.podf.svc", "*.podf.svc"};
+	const char *url = "https://es-podf.podf.svc:9200/";
+	assert_true(pki_make_ca("podf CA", 30, &ca, err, sizeof(err)));
+	assert_true(pki_make_cert(&ca, "podf", names, 2, 30, &node, err, sizeof(err)));
+	make_namespace("podf");
+	const char *files[] = {"tls.crt", node.cert_pem, "tls.key", node.key_pem,
+			       "ca.crt",  ca.cert_pem,	 NULL};
+	put_secret("podf", "es-certs", files);
+	make_secured_cluster("podf", "7.17.10",
+			     "xpack.security.enabled: true\\n"
+			     "xpack.security.transport.ssl.enabled: true\\n"
+			     "xpack.security.transport.ssl.key: certs/tls.key\\n"
+			     "xpack.security.transport.ssl.certificate: certs/tls.crt\\n"
+			     "xpack.security.http.ssl.enabled: true\\n"
+			     "xpack.security.http.ssl.key: certs/tls.key\\n"
+			     "xpack.security.http.ssl.certificate: certs/tls.crt\\n",
+			     true);
+	assert_true(wait_until("/api/v1/namespaces/podf/services/https:es-podf:9200/proxy/",
+			       status_401, NULL, 60000, &r));
+	http_resp_free(&r);
+	/* No policy selects the pods: every client gets through. */
+	assert_int_equal(podnet_get_from(podnet_outside_port, 10, url, ca.cert_pem, NULL, &a), 401);
+
+	/* Only apps's web pods, and addresses of 192.168.7.0/24. */
+	assert_int_equal(apply_policy("podf", "only-web",
+				      "{\"podSelector\":{},\"ingress\":[{\"from\":[{"
+				      "\"namespaceSelector\":{\"matchLabels\":{"
+				      "\"kubernetes.io/metadata.name\":\"apps\"}},"
+				      "\"podSelector\":{\"matchLabels\":{\"app\":\"web\"}}}],"
+				      "\"ports\":[{\"port\":9200}]}]}",
+				      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(podnet_get_from(podnet_apps_port, 10, url, ca.cert_pem, NULL, &a), 401);
+	/* esaasd's pod is another namespace's: dropped, a timeout in the
+	 * connect phase (the wait is the client's 2 s, nothing is slept). */
+	assert_int_equal(podnet_get_from(sim.podnet_port, 2, url, ca.cert_pem, NULL, &a),
+			 -(long)CURLE_OPERATION_TIMEDOUT);
+	assert_non_null(strstr(a.error, "Connection timed out after"));
+	assert_int_equal(a.len, 0);
+	assert_int_equal(podnet_get_from(podnet_outside_port, 2, url, ca.cert_pem, NULL, &a),
+			 -(long)CURLE_OPERATION_TIMEDOUT);
+	assert_int_equal(apply_policy("podf", "outside",
+				      "{\"podSelector\":{},\"ingress\":[{\"from\":[{\"ipBlock\":{"
+				      "\"cidr\":\"192.168.7.0/24\"}}]}]}",
+				      &r),
+			 201);
+	http_resp_free(&r);
+	assert_int_equal(podnet_get_from(podnet_outside_port, 10, url, ca.cert_pem, NULL, &a), 401);
+	/* A port no rule lists is dropped too, from the namespace it admits. */
+	assert_int_equal(apply_policy("podf", "only-web",
+				      "{\"podSelector\":{},\"ingress\":[{\"from\":[{"
+				      "\"namespaceSelector\":{\"matchLabels\":{"
+				      "\"kubernetes.io/metadata.name\":\"apps\"}}}],"
+				      "\"ports\":[{\"port\":9300}]}]}",
+				      &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(podnet_get_from(podnet_apps_port, 2, url, ca.cert_pem, NULL, &a),
+			 -(long)CURLE_OPERATION_TIMEDOUT);
+	pki_pair_free(&ca);
+	pki_pair_free(&node);
 }
 
 /* A 7.17 or 8.x node parses its query parameters by its REST API's
@@ -3960,7 +4339,11 @@ static void test_es_unwritable_data_path_fails_any_image(void **state)
 	struct http_resp r;
 	static const char *const images[] = {"registry.example.com:5000/search/node:7.17.10",
 					     "registry.example.com/search:latest"};
-	start_own_sim(&own, "start", "tick_ms: 10\npods: {ready_delay_ms: 50}\n");
+	/* Images of the operator's registry, which the simulated one has. */
+	start_own_sim(&own, "start",
+		      "tick_ms: 10\npods: {ready_delay_ms: 50}\nimages: {pull_ms: 0, extra: "
+		      "[\"registry.example.com:5000/search/node:7.17.10\", "
+		      "\"registry.example.com/search:latest\"]}\n");
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces",
 				  "{\"metadata\":{\"name\":\"lock\"}}", &r),
 			 201);
@@ -4509,7 +4892,8 @@ static void test_pod_security_levels(void **state)
 	 * FailedCreate event, and none is made. */
 	char *sts = xstrdup(workload("root", 1, "root", "data", NULL, "7.17.10"));
 	char *at = strstr(sts, "\"containers\"");
-	char *priv = xasprintf("%.*s\"initContainers\":[{\"name\":\"prepare\",\"image\":\"x:1\","
+	char *priv = xasprintf("%.*s\"initContainers\":[{\"name\":\"prepare\","
+			       "\"image\":\"busybox:1.36\","
 			       "\"securityContext\":{\"privileged\":true}}],%s",
 			       (int)(at - sts), sts, at);
 	assert_int_equal(apply("/apis/apps/v1/namespaces/psa/statefulsets/root", priv, &r), 201);
@@ -6963,7 +7347,10 @@ int main(void)
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_security_answers_401_without_credentials),
 		cmocka_unit_test(test_es_security_without_transport_tls_fails_the_bootstrap_check),
+		cmocka_unit_test(test_images_are_pulled_once_per_node_one_at_a_time),
+		cmocka_unit_test(test_missing_image_fails_its_pull_and_backs_off_doubling),
 		cmocka_unit_test(test_es_pod_network_serves_https_with_the_nodes_certificate),
+		cmocka_unit_test(test_pod_network_drops_what_network_policy_does_not_admit),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
