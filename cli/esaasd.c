@@ -101,6 +101,12 @@ static struct kube *connect_kubernetes(const struct config *cfg, struct httpc *h
 				"kubernetes.esaasd_namespace is set: the clusters' NetworkPolicies "
 				"admit every address to their HTTP ports (docs/operations.md, "
 				"\"Network isolation\")");
+		else if (cfg->es_url_template && !cfg->kube_esaasd_namespace)
+			log_warn("kubernetes: elasticsearch.url is set and "
+				 "kubernetes.esaasd_namespace is not: the clusters' "
+				 "NetworkPolicies admit esaasd's own calls only if "
+				 "kubernetes.api_server_cidrs covers the address they come from "
+				 "(docs/operations.md, \"Network isolation\")");
 	} else {
 		log_warn("kubernetes: %s", err);
 	}

@@ -115,6 +115,8 @@ static const struct key keys[] = {
 	{"kubernetes.unschedulable_timeout_seconds", KEY_INT, FIELD(kube_unschedulable_timeout_s),
 	 1, 86400, "300"},
 	{"kubernetes.apply_concurrency", KEY_INT, FIELD(kube_apply_concurrency), 1, 32, "8"},
+	{"kubernetes.image_pull_timeout_seconds", KEY_INT, FIELD(kube_image_pull_timeout_s), 1,
+	 86400, "300"},
 	{"kubernetes.rack_label", KEY_STRING, FIELD(kube_rack_label), 0, 0,
 	 "topology.esaas.io/rack"},
 	{"kubernetes.allowed_images", KEY_OPT_STRING, FIELD(kube_allowed_images), 0, 0, NULL},

@@ -89,6 +89,8 @@ struct config {
 					   * a scale waits on a pod the scheduler cannot place */
 	int kube_apply_concurrency;	  /* kubernetes.apply_concurrency: 8; objects of one kind
 				     * applied at once by one step (states/apply.c) */
+	int kube_image_pull_timeout_s;	  /* kubernetes.image_pull_timeout_seconds: how long a
+					* wait goes on while the registry refuses a pod's image */
 
 	/* elasticsearch.url: NULL = through the API server's service proxy; else a
 	 * template with {namespace} and {service}, e.g. http://{service}.{namespace}.svc:9200 */

@@ -122,7 +122,7 @@ char *images_normalize(const char *ref, const char **err)
 		*colon = '\0';
 		tag = colon + 1;
 	}
-	if (!*copy || strlen(copy) > 255 || (tag && !tag_ok(tag)) || (digest && !digest_ok(digest)))
+	if (!*copy || (tag && !tag_ok(tag)) || (digest && !digest_ok(digest)))
 		goto done;
 	/* The domain: a first component with a dot or a port, or localhost. */
 	const char *path = copy;
@@ -159,6 +159,12 @@ char *images_normalize(const char *ref, const char **err)
 	bool hub = !domain || !strcmp(domain, "docker.io") || !strcmp(domain, "index.docker.io");
 	const char *host = hub ? "docker.io" : domain;
 	const char *library = hub && !strchr(path, '/') ? "library/" : "";
+	/* reference.Parse of the normalized name: NameTotalLengthMax. */
+	if (strlen(host) + 1 + strlen(library) + strlen(path) > 255) {
+		*err = "repository name must not be more than 255 characters";
+		free(domain);
+		goto done;
+	}
 	if (digest)
 		out = xasprintf("%s/%s%s%s%s@%s", host, library, path, tag ? ":" : "",
 				tag ? tag : "", digest);

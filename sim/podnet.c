@@ -290,13 +290,12 @@ static void sniff_cb(struct bufferevent *a, void *arg)
 	if (evbuffer_copyout(bufferevent_get_input(a), &first, 1) != 1)
 		return;
 	const struct front *f = &fronts[r->front];
-	struct sockaddr_in sin = {.sin_family = AF_INET,
-				  .sin_port = htons((uint16_t)(first == 0x16 ? f->tls_port
-									 : f->plain_port)),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)(first == 0x16 ? f->tls_port : f->plain_port)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	r->b = bufferevent_socket_new(podnet_base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!r->b ||
-	    bufferevent_socket_connect(r->b, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+	if (!r->b || bufferevent_socket_connect(r->b, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
 		relay_free(r);
 		return;
 	}
@@ -315,8 +314,8 @@ static void sniff_event_cb(struct bufferevent *a, short what, void *arg)
 		relay_free(arg);
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
-		      int salen, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
 {
 	(void)l;
 	(void)sa;

@@ -446,15 +446,26 @@ void states_call_report(struct state_call *l, bool ok, bool transient, const cha
 	free(copy);
 }
 
-/* Is the pod Ready; if not, why not (its condition's message), into why. */
+/* What a container waits for, as far as a wait on it cares. */
+enum trouble {
+	TROUBLE_NONE,	     /* its turn, or nothing */
+	TROUBLE_OTHER,	     /* something the kubelet retries (a crash, a missing Secret) */
+	TROUBLE_PULL,	     /* its image: the registry refused it, the kubelet tries again */
+	TROUBLE_UNSTARTABLE, /* something no retry gets past */
+};
+
 /*
  * The first container of the pod (init containers first) that waits for
  * something other than its turn: its name and the kubelet's reason and
  * message (CreateContainerConfigError, ImagePullBackOff,
  * CrashLoopBackOff, ...), into why after the pod's name and phase.
+ * InvalidImageName (a reference that does not parse) and ErrImageNeverPull
+ * (pull policy Never, the image not on the node) stay until the pod
+ * changes: pkg/kubelet/images/image_manager.go answers them the same way
+ * at every sync.
  */
-static bool container_trouble(json_t *status, const char *name, const char *phase, char *why,
-			      size_t len)
+static enum trouble container_trouble(json_t *status, const char *name, const char *phase,
+				      char *why, size_t len)
 {
 	static const char *const lists[] = {"initContainerStatuses", "containerStatuses"};
 	for (size_t l = 0; l < 2; l++) {
@@ -470,13 +481,20 @@ static bool container_trouble(json_t *status, const char *name, const char *phas
 			snprintf(why, len, "%s %s: container %s waiting: %s%s%s", name, phase,
 				 json_str(c, "name") ? json_str(c, "name") : "?", reason,
 				 msg ? ": " : "", msg ? msg : "");
-			return true;
+			if (!strcmp(reason, "InvalidImageName") ||
+			    !strcmp(reason, "ErrImageNeverPull"))
+				return TROUBLE_UNSTARTABLE;
+			if (!strcmp(reason, "ErrImagePull") || !strcmp(reason, "ImagePullBackOff"))
+				return TROUBLE_PULL;
+			return TROUBLE_OTHER;
 		}
 	}
-	return false;
+	return TROUBLE_NONE;
 }
 
-static bool pod_ready(json_t *pod, char *why, size_t len)
+/* Is the pod Ready; if not, why not (its condition's message, or what a
+ * container waits for), into why, and *trouble what that is. */
+static bool pod_ready(json_t *pod, char *why, size_t len, enum trouble *trouble)
 {
 	json_t *status = json_object_get(pod, "status");
 	size_t i;
@@ -484,7 +502,8 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 	const char *name = json_str(json_object_get(pod, "metadata"), "name");
 	const char *phase = json_str(status, "phase");
 	snprintf(why, len, "%s %s", name ? name : "?", phase ? phase : "unknown");
-	(void)container_trouble(status, name ? name : "?", phase ? phase : "unknown", why, len);
+	*trouble =
+		container_trouble(status, name ? name : "?", phase ? phase : "unknown", why, len);
 	json_array_foreach (json_object_get(status, "conditions"), i, c) {
 		const char *type = json_str(c, "type");
 		const char *st = json_str(c, "status");
@@ -496,6 +515,47 @@ static bool pod_ready(json_t *pod, char *why, size_t len)
 			snprintf(why, len, "%s Pending: %s", name ? name : "?", msg);
 	}
 	return false;
+}
+
+/* The context key of when a wait first saw a pod's image refused (s). */
+#define PULL_REFUSED_SINCE "image_pull_refused_since"
+
+bool states_fail_unstartable(struct step *s, const struct wf_env *env,
+			     const struct states_pod_tally *t, const char *observed)
+{
+	json_t *ctx = step_context(s);
+	int limit = env && env->cfg && env->cfg->kube_image_pull_timeout_s > 0
+			    ? env->cfg->kube_image_pull_timeout_s
+			    : 300;
+
+	/* The pod's own words, unless the observation has them already. */
+	const char *pod = t->unstartable[0] ? t->unstartable : t->pull_refused;
+	bool said = strstr(observed, pod) != NULL;
+
+	if (t->unstartable[0]) {
+		step_fail(s, "%s%s%s; the kubelet does not get past this by retrying", observed,
+			  said ? "" : "; ", said ? "" : pod);
+		return true;
+	}
+	if (!t->pull_refused[0]) {
+		json_object_del(ctx, PULL_REFUSED_SINCE);
+		return false;
+	}
+	int64_t now = now_wall_ms() / 1000;
+	json_t *since = json_object_get(ctx, PULL_REFUSED_SINCE);
+	if (!json_is_integer(since)) {
+		json_object_set_new(ctx, PULL_REFUSED_SINCE, json_integer(now));
+		return false;
+	}
+	int64_t waited = now - (int64_t)json_integer_value(since);
+	if (waited < limit)
+		return false;
+	json_object_del(ctx, PULL_REFUSED_SINCE);
+	step_fail(s,
+		  "%s%s%s; the image not pulled for %llds (kubernetes.image_pull_timeout_seconds: "
+		  "%d)",
+		  observed, said ? "" : "; ", said ? "" : pod, (long long)waited, limit);
+	return true;
 }
 
 /*
@@ -518,11 +578,18 @@ void states_tally_pods(json_t *items, bool skip_deleting, const char *skip_uid,
 		if (skip_deleting && json_object_get(meta, "deletionTimestamp"))
 			continue;
 		char why[512];
+		enum trouble trouble;
 		t->pods++;
-		if (pod_ready(pod, why, sizeof(why)))
+		if (pod_ready(pod, why, sizeof(why), &trouble)) {
 			t->ready++;
-		else if (!t->first_missing[0])
+			continue;
+		}
+		if (!t->first_missing[0])
 			snprintf(t->first_missing, sizeof(t->first_missing), "%s", why);
+		if (trouble == TROUBLE_UNSTARTABLE && !t->unstartable[0])
+			snprintf(t->unstartable, sizeof(t->unstartable), "%s", why);
+		if (trouble == TROUBLE_PULL && !t->pull_refused[0])
+			snprintf(t->pull_refused, sizeof(t->pull_refused), "%s", why);
 	}
 }
 

@@ -77,7 +77,24 @@ struct states_pod_tally {
 	int pods, ready;
 	bool old_present;	 /* the pod of skip_uid is still there */
 	char first_missing[512]; /* why the first pod not ready is not */
+	/* The first pod with a container that no retry of the kubelet's
+	 * starts (InvalidImageName, ErrImageNeverPull), and the first whose
+	 * image cannot be pulled (ErrImagePull, ImagePullBackOff): what
+	 * first_missing would say of it; "" when none. */
+	char unstartable[512];
+	char pull_refused[512];
 };
+
+/*
+ * A wait on pods that waiting will not end: the step fails (true) with
+ * observed, then why, when a container cannot start whatever the kubelet
+ * retries, or when a pod's image has not been pulled for
+ * kubernetes.image_pull_timeout_seconds since this wait first saw it
+ * refused; otherwise false, and the time of that first refusal is kept in
+ * the step's context (dropped once no image is refused).
+ */
+bool states_fail_unstartable(struct step *s, const struct wf_env *env,
+			     const struct states_pod_tally *t, const char *observed);
 
 void states_call_finish(struct state_call *l);
 /*

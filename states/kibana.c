@@ -113,15 +113,20 @@ static void kibana_pods_cb(void *arg, const struct kube_result *res)
 		return;
 	}
 	int64_t wait_ms = states_wait_ms(l);
+	struct wf_env *env = l->env;
 	states_call_finish(l);
 	if (t.pods == want && t.ready == want) {
 		json_object_del(step_context(s), "pods_wait_since");
 		step_next(s);
-	} else if (want == 0)
+	} else if (want == 0) {
 		step_wait(s, wait_ms, "%d Kibana pods still running", t.pods);
-	else
-		step_wait(s, wait_ms, "%d of %d Kibana pods ready%s%s", t.ready, want,
-			  t.first_missing[0] ? "; " : "", t.first_missing);
+	} else {
+		char *observed = xasprintf("%d of %d Kibana pods ready%s%s", t.ready, want,
+					   t.first_missing[0] ? "; " : "", t.first_missing);
+		if (!states_fail_unstartable(s, env, &t, observed))
+			step_wait(s, wait_ms, "%s", observed);
+		free(observed);
+	}
 }
 
 void state_wait_kibana(struct step *s)

@@ -205,6 +205,7 @@ void state_secure_make(struct step *s);
 void state_secure_switch(struct step *s);
 void state_secure_undo(struct step *s);
 void state_upgrade_wait_started(struct step *s);
+void state_upgrade_wait_primaries(struct step *s);
 void state_upgrade_undo_config(struct step *s);
 void state_upgrade_undo_workloads(struct step *s);
 void state_upgrade_report(struct step *s);

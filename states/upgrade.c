@@ -9,6 +9,7 @@
 #include "states/env.h"
 #include "common/util.h"
 #include "engine/fsm.h"
+#include "es/client.h"
 #include "kube/client.h"
 #include "kube/render.h"
 #include "kube/spec.h"
@@ -154,6 +155,43 @@ void state_upgrade_wait_started(struct step *s)
 	if (!l)
 		return;
 	states_list_pods(l, NULL, started_cb, l);
+}
+
+static void primaries_back_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	l->ecall = NULL;
+	struct step *s = l->step;
+	bool answered = res->klass == HTTPC_OK || res->status == 408;
+	const char *status = answered ? json_str(res->body, "status") : NULL;
+	char *seen = xstrdup(status ? status : (res->message ? res->message : "no answer"));
+	json_int_t unassigned = json_integer_value(json_object_get(res->body, "unassigned_shards"));
+	/* Unreachable, its pods just Ready: the Service's endpoints lag. */
+	int64_t wait_ms =
+		!answered ? states_wait_endpoints_ms(l) : states_health_wait_ms(s, res->status);
+	states_call_finish(l);
+	if (status && strcmp(status, "red") != 0)
+		step_next(s);
+	else if (status)
+		step_wait(s, wait_ms,
+			  "health red (%lld unassigned shards): waiting for every primary to come "
+			  "back from the nodes' disks before replicas are allocated again",
+			  (long long)unassigned);
+	else
+		step_wait(s, wait_ms, "the cluster's HTTP service does not answer yet: %s", seen);
+	free(seen);
+}
+
+/* After a full restart, every primary back from the disks (yellow), through
+ * the cluster's HTTP service, before allocation of replicas resumes
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/5.6/restart-upgrade.html:
+ * wait for yellow, then reenable allocation). */
+void state_upgrade_wait_primaries(struct step *s)
+{
+	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
+	if (!l)
+		return;
+	l->ecall = es_health(l->es, "yellow", STATES_HEALTH_LONG_POLL, false, primaries_back_cb, l);
 }
 
 /*

@@ -55,8 +55,10 @@ static void pods_listed_cb(void *arg, const struct kube_result *res)
 		int64_t wait_ms = res->klass == HTTPC_OK && t.ready >= want
 					  ? states_wait_endpoints_ms(l)
 					  : states_wait_ms(l);
+		struct wf_env *env = l->env;
 		states_call_finish(l);
-		step_wait(s, wait_ms, "%s", observed);
+		if (!states_fail_unstartable(s, env, &t, observed))
+			step_wait(s, wait_ms, "%s", observed);
 	}
 	free(observed);
 }
@@ -79,9 +81,13 @@ void state_wait_pods_ready(struct step *s)
 		bool settling = t.pods < want && states_watch_settling(l);
 		if ((t.pods >= want && t.ready < want) || settling) {
 			int64_t wait_ms = settling ? STATES_WATCH_SETTLE_MS : states_wait_ms(l);
+			struct wf_env *env = l->env;
+			char *observed = xasprintf("%d of %d pods ready%s%s", t.ready, want,
+						   t.first_missing[0] ? "; " : "", t.first_missing);
 			states_call_finish(l);
-			step_wait(s, wait_ms, "%d of %d pods ready%s%s", t.ready, want,
-				  t.first_missing[0] ? "; " : "", t.first_missing);
+			if (!states_fail_unstartable(s, env, &t, observed))
+				step_wait(s, wait_ms, "%s", observed);
+			free(observed);
 			return;
 		}
 	}
@@ -89,11 +95,27 @@ void state_wait_pods_ready(struct step *s)
 	states_list_pods(l, NULL, pods_listed_cb, l);
 }
 
+/* The masters do not answer, their pods all made (tallied in t): the wait
+ * goes on, saying what keeps a master pod from being ready, unless that
+ * is what waiting does not end (states_fail_unstartable). */
+static void masters_wait(struct state_call *l, const struct states_pod_tally *t,
+			 const char *observed)
+{
+	struct step *s = l->step;
+	struct wf_env *env = l->env;
+	int64_t wait_ms = states_wait_ms(l);
+	char *text =
+		xasprintf("%s%s%s", observed, t->first_missing[0] ? "; " : "", t->first_missing);
+	states_call_finish(l);
+	if (!states_fail_unstartable(s, env, t, text))
+		step_wait(s, wait_ms, "%s", text);
+	free(text);
+}
+
 static void master_pods_cb(void *arg, const struct kube_result *res)
 {
 	struct state_call *l = arg;
 	l->kcall = NULL;
-	struct step *s = l->step;
 	char *observed = xstrdup(json_str(l->nodes, "observed"));
 	int want = l->r->spec.nodes[ES_ROLE_MASTER].replicas;
 	struct states_pod_tally t = {0};
@@ -104,9 +126,7 @@ static void master_pods_cb(void *arg, const struct kube_result *res)
 		states_explain_missing_pods(l, more);
 		free(more);
 	} else {
-		int64_t wait_ms = states_wait_ms(l);
-		states_call_finish(l);
-		step_wait(s, wait_ms, "%s", observed);
+		masters_wait(l, &t, observed);
 	}
 	free(observed);
 }
@@ -122,16 +142,20 @@ static void masters_unreachable(struct state_call *l, const char *observed)
 	json_t *watched = states_watched_pods(l, es_role_name(ES_ROLE_MASTER));
 	bool known = watched != NULL;
 	int made = (int)json_array_size(watched);
+	struct states_pod_tally t = {0};
+	if (known)
+		states_tally_pods(watched, false, NULL, &t);
 	json_decref(watched);
 	bool settling = known && states_watch_settling(l);
-	if (known && (made >= l->r->spec.nodes[ES_ROLE_MASTER].replicas || settling)) {
-		int64_t wait_ms = settling && made < l->r->spec.nodes[ES_ROLE_MASTER].replicas
-					  ? STATES_WATCH_SETTLE_MS
-					  : states_wait_ms(l);
+	if (known && made >= l->r->spec.nodes[ES_ROLE_MASTER].replicas) {
+		masters_wait(l, &t, observed);
+		return;
+	}
+	if (settling) {
 		struct step *s = l->step;
 		char *text = xstrdup(observed);
 		states_call_finish(l);
-		step_wait(s, wait_ms, "%s", text);
+		step_wait(s, STATES_WATCH_SETTLE_MS, "%s", text);
 		free(text);
 		return;
 	}

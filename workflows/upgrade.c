@@ -12,7 +12,8 @@
  *    │  other way round)
  *    └─ full cluster restart (2.x→5.x): allocation of replicas paused,
  *       flush, every node stopped, every node started on the new version,
- *       the masters formed and every node joined, allocation back, green
+ *       the masters formed and every node joined, every primary back from
+ *       the disks (yellow), allocation back, green
  *   → Kibana at the target version → the new version recorded
  *
  * The API has checked the path (a path Elasticsearch refuses names the
@@ -62,6 +63,8 @@ static const struct wf_state upgrade_states[] = {
 	{.name = "full_wait_formed", .run = state_wait_masters_formed, .deadline_s = 600,
 	 .next = "full_wait_joined", .replay_safe = true},
 	{.name = "full_wait_joined", .run = state_wait_joined, .deadline_s = 600,
+	 .next = "full_wait_primaries", .replay_safe = true},
+	{.name = "full_wait_primaries", .run = state_upgrade_wait_primaries, .deadline_s = 1800,
 	 .next = "full_resume_allocation", .replay_safe = true},
 	{.name = "full_resume_allocation", .run = state_restart_resume_allocation,
 	 .deadline_s = 120, .next = "full_wait_green", .replay_safe = true},

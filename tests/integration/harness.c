@@ -465,6 +465,13 @@ bool esaasd_spawn(struct esaasd *d, const char *tmpdir, const char *dburl,
 			o->kubeconfig || o->plugin_repository || o->unschedulable_timeout_s
 				? ""
 				: "kubernetes:\n");
+	if (o->kube_yaml)
+		fprintf(f, "%s%s",
+			o->kubeconfig || o->plugin_repository || o->unschedulable_timeout_s ||
+					o->no_watch
+				? ""
+				: "kubernetes:\n",
+			o->kube_yaml);
 	if (o->extra_yaml)
 		fputs(o->extra_yaml, f);
 	fclose(f);

@@ -66,6 +66,7 @@ struct esaasd_opts {
 	bool no_watch;		       /* kubernetes.watch: false (the waits only poll) */
 	const char *extra_yaml;	 /* appended as is: whole sections the harness does not write */
 	const char *engine_yaml; /* more keys of the engine section, "  key: value\n" lines */
+	const char *kube_yaml;	 /* more keys of the kubernetes section, the same way */
 };
 
 /* Start esaasd-test against dburl; waits until /readyz answers 200. */

@@ -996,6 +996,80 @@ static void test_pod_security_refusal_fails_the_wait_with_its_reason(void **stat
 }
 
 /*
+ * The image esaas is told to run is not in the registry (a tag nobody
+ * pushed): the kubelet's pulls fail, the master pods' first container of
+ * that image (the plugins' init container) waits in ErrImagePull and
+ * ImagePullBackOff, and the create's wait says so with the kubelet's
+ * words while the kubelet retries, then fails once
+ * kubernetes.image_pull_timeout_seconds have passed, well before the
+ * wait's deadline.
+ */
+static void test_create_whose_image_the_registry_lacks_fails_with_the_kubelets_reason(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	*state = f;
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	struct esaasd_opts o = {
+		.kubeconfig = f->sim.kubeconfig,
+		.retry_base_ms = 100,
+		.retry_cap_ms = 500,
+		.kube_yaml = "  allowed_images: \"7.17.10=docker.elastic.co/elasticsearch/"
+			     "elasticsearch:7.17.10-nightly\"\n"
+			     "  image_pull_timeout_seconds: 20\n"};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
+	f->sql = sql_connect(f->dburl);
+	int64_t started = harness_now_ms();
+	int64_t id = submit_create(&f->d,
+				   "{\"name\": \"logs\", \"version\": \"7.17.10\","
+				   " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 1}}");
+	assert_true(id > 0);
+
+	/* While the kubelet retries, the wait says what it saw. */
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	int64_t until = harness_now_ms() + 60000;
+	while (sql_int(f->sql,
+		       "SELECT count(*) FROM jobs WHERE id = $1 AND observation LIKE"
+		       " '%es-master-0 Pending: container install-plugins waiting: %ImagePull%'",
+		       1, q) < 1 &&
+	       harness_now_ms() < until)
+		msleep(200);
+	if (harness_now_ms() >= until) {
+		PGresult *res = PQexecParams(f->sql,
+					     "SELECT state || ': ' || coalesce(observation, '')"
+					     " FROM jobs WHERE id = $1",
+					     1, NULL, q, NULL, NULL, 0);
+		fail_msg("the wait never said the image was not pulled: %s",
+			 PQntuples(res) ? PQgetvalue(res, 0, 0) : "no job");
+	}
+
+	json_t *job = wait_job_done(&f->d, id, 120000);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "wait_masters_formed");
+	const char *error = json_string_value(json_object_get(job, "error"));
+	assert_non_null(error);
+	if (!strstr(error, "es-master-0 Pending: container install-plugins waiting: ") ||
+	    !strstr(error, "docker.elastic.co/elasticsearch/elasticsearch:7.17.10-nightly") ||
+	    !strstr(error, "(kubernetes.image_pull_timeout_seconds: 20)"))
+		fail_msg("the job's error does not say why: %s", error);
+	json_decref(job);
+	/* Failed by the bound, not by the wait's 600 s deadline. */
+	assert_true(harness_now_ms() - started < 120000);
+	/* The kubelet's own account, in the namespace's events. */
+	struct http_resp r;
+	assert_true(
+		sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs/events", NULL, &r));
+	assert_non_null(strstr(r.raw,
+			       "Failed to pull image \\\"docker.elastic.co/elasticsearch/"
+			       "elasticsearch:7.17.10-nightly\\\": rpc error: code = NotFound"));
+	http_resp_free(&r);
+}
+
+/*
  * No tenant code runs privileged: a cluster whose policy holds every
  * namespace to baseline (no privileged container, no hostPath volume)
  * still gets every pod, plugins and Kibana included, since esaas's pods
@@ -1238,6 +1312,9 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_pod_security_refusal_fails_the_wait_with_its_reason,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_create_whose_image_the_registry_lacks_fails_with_the_kubelets_reason,
+			teardown),
 		cmocka_unit_test_teardown(test_create_passes_pod_security_with_its_namespace_label,
 					  teardown),
 	};

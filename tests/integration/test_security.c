@@ -2,7 +2,10 @@
  * Elasticsearch security end to end: esaasd configured for it
  * (elasticsearch.security), reaching the clusters on the simulator's pod
  * network (elasticsearch.url, elasticsearch.connect_to), as an esaasd
- * inside the fleet reaches them.  A 7.x and an 8.x cluster are created
+ * inside the fleet reaches them, from its namespace, which the clusters'
+ * NetworkPolicies admit (kubernetes.esaasd_namespace); a tenant's
+ * application reaches them from the namespace its specs admit, and its
+ * other cluster's pods do not.  A 7.x and an 8.x cluster are created
  * with their own CA, certificate and passwords; nobody gets in without
  * credentials, and esaas's own operations still work.
  */
@@ -26,17 +29,28 @@
 
 static struct pg pg;
 
+/* The pod network's clients besides esaasd's pod (esaas-system, as
+ * deploy/kubernetes runs it, the --pod-network listener's): a tenant's
+ * application in namespace apps, and a pod of the tenant's other cluster
+ * (sec8's namespace, with its nodes' label), each at a port of its own. */
 static const char SIM_CONFIG[] = "tick_ms: 20\n"
 				 "nodes:\n  count: 4\n"
 				 "elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n"
 				 "  no_master_wait_ms: 500\n"
-				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n";
+				 "  indices:\n    - {name: logs, shards: 2, replicas: 1}\n"
+				 "pod_network:\n  others:\n"
+				 "    - {listen: \"127.0.0.1:%d\", namespace: apps,"
+				 " labels: {app: shop}, ip: 10.244.254.10}\n"
+				 "    - {listen: \"127.0.0.1:%d\", namespace: es-default-sec8,"
+				 " labels: {esaas.io/cluster: sec8}, ip: 10.244.254.11}\n";
 
 struct fixture {
 	char dburl[600];
 	struct sim sim;
 	struct esaasd d;
 	PGconn *sql;
+	int apps_port;	    /* the pod network, as a pod of namespace apps */
+	int neighbour_port; /* as a pod of the tenant's cluster sec8 */
 };
 
 static int group_setup(void **state)
@@ -59,9 +73,13 @@ static void esaasd_up(struct fixture *f, const char *security)
 				"  connect_to: 127.0.0.1:%d\n%s%s%s",
 				f->sim.podnet_port, security ? "  security: " : "",
 				security ? security : "", security ? "\n" : "");
+	/* esaasd calls the clusters from its pod: its namespace is what the
+	 * clusters' NetworkPolicies must admit (deploy/kubernetes's
+	 * configmap.yaml says so for elasticsearch.url). */
 	struct esaasd_opts o = {.kubeconfig = f->sim.kubeconfig,
 				.retry_base_ms = 100,
 				.retry_cap_ms = 500,
+				.kube_yaml = "  esaasd_namespace: esaas-system\n",
 				.extra_yaml = extra};
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
 	free(extra);
@@ -71,7 +89,11 @@ static struct fixture *fixture_with(const char *security)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
-	assert_true(sim_start(&f->sim, pg.dir, SIM_CONFIG));
+	f->apps_port = harness_free_port();
+	f->neighbour_port = harness_free_port();
+	char *config = xasprintf(SIM_CONFIG, f->apps_port, f->neighbour_port);
+	assert_true(sim_start(&f->sim, pg.dir, config));
+	free(config);
 	esaasd_up(f, security);
 	f->sql = sql_connect(f->dburl);
 	return f;
@@ -120,15 +142,16 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* GET path of cluster namespace ns on the pod network, as a tenant's
- * client inside the fleet would: checking the certificate against ca_pem,
- * as user:password (NULL: no credentials).  The status, or -CURLcode. */
-static long tenant_get(const struct fixture *f, const char *ns, const char *path,
-		       const char *ca_pem, const char *userpwd, struct answer *a)
+/* GET path of cluster namespace ns on the pod network, as the client at
+ * port (a tenant's application inside the fleet): checking the certificate
+ * against ca_pem, as user:password (NULL: no credentials), giving up after
+ * timeout_s.  The status, or -CURLcode. */
+static long pod_get(int port, long timeout_s, const char *ns, const char *path, const char *ca_pem,
+		    const char *userpwd, struct answer *a)
 {
 	CURL *h = curl_easy_init();
 	char *url = xasprintf("https://es-http.%s.svc:9200%s", ns, path);
-	char *to_entry = xasprintf("::127.0.0.1:%d", f->sim.podnet_port);
+	char *to_entry = xasprintf("::127.0.0.1:%d", port);
 	struct curl_slist *to = curl_slist_append(NULL, to_entry);
 	struct curl_blob blob = {
 		.data = (void *)ca_pem, .len = strlen(ca_pem), .flags = CURL_BLOB_COPY};
@@ -139,7 +162,7 @@ static long tenant_get(const struct fixture *f, const char *ns, const char *path
 	curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &blob);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
 	if (userpwd)
 		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
 	CURLcode rc = curl_easy_perform(h);
@@ -152,6 +175,13 @@ static long tenant_get(const struct fixture *f, const char *ns, const char *path
 	free(to_entry);
 	free(url);
 	return status;
+}
+
+/* As the tenant's application (namespace apps, which the clusters admit). */
+static long tenant_get(const struct fixture *f, const char *ns, const char *path,
+		       const char *ca_pem, const char *userpwd, struct answer *a)
+{
+	return pod_get(f->apps_port, 20, ns, path, ca_pem, userpwd, a);
 }
 
 static void expect_succeeded(const struct esaasd *d, int64_t id)
@@ -187,7 +217,8 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		char *spec =
 			xasprintf("{\"name\": \"%s\", \"version\": \"%s\","
 				  " \"masters\": {\"replicas\": 1},"
-				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}",
+				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0},"
+				  " \"network\": {\"allow\": [{\"namespace\": \"apps\"}]}}",
 				  names[i], versions[i]);
 		ids[i] = post_cluster(&f->d, spec);
 		assert_true(ids[i] > 0);
@@ -263,6 +294,12 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, userpwd, &a), 200);
 		assert_non_null(strstr(a.buf, "\"status\":\"green\""));
 		assert_int_equal(tenant_get(f, ns, "/", ca, kibana, &a), 200);
+		/* The tenant's other cluster is not admitted: its pods'
+		 * connections are dropped, and time out (the client's 3 s;
+		 * nothing is slept), with the right credentials too. */
+		if (i == 0)
+			assert_int_equal(pod_get(f->neighbour_port, 3, ns, "/", ca, userpwd, &a),
+					 -(long)CURLE_OPERATION_TIMEDOUT);
 		free(kibana);
 		free(wrong);
 		free(userpwd);

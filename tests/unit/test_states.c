@@ -253,6 +253,43 @@ static void test_pod_not_ready_says_what_its_containers_wait_for(void **state)
 	assert_string_equal(t.first_missing, "");
 }
 
+/* A pod that waits for what no retry of the kubelet's gets past, and one
+ * whose image the registry refused, are told apart from the others: the
+ * waits fail on the first at once, on the second after a bounded time. */
+static void test_unstartable_and_refused_pulls_are_told_apart(void **state)
+{
+	(void)state;
+	struct states_pod_tally t;
+	static const char pods[] =
+		"[{\"metadata\":{\"name\":\"es-data-0\"},\"status\":{\"phase\":\"Pending\","
+		"\"containerStatuses\":[{\"name\":\"elasticsearch\",\"state\":{\"waiting\":{"
+		"\"reason\":\"CrashLoopBackOff\"}}}]}},"
+		"{\"metadata\":{\"name\":\"es-data-1\"},\"status\":{\"phase\":\"Pending\","
+		"\"initContainerStatuses\":[{\"name\":\"prepare\",\"state\":{\"waiting\":{"
+		"\"reason\":\"ImagePullBackOff\",\"message\":\"Back-off pulling image "
+		"\\\"busybox:0\\\"\"}}}]}},"
+		"{\"metadata\":{\"name\":\"es-data-2\"},\"status\":{\"phase\":\"Pending\","
+		"\"containerStatuses\":[{\"name\":\"elasticsearch\",\"state\":{\"waiting\":{"
+		"\"reason\":\"ErrImageNeverPull\",\"message\":\"Container image \\\"x\\\" is "
+		"not present with pull policy of Never\"}}}]}}]";
+	assert_string_equal(tally_one(pods, &t),
+			    "es-data-0 Pending: container elasticsearch waiting: CrashLoopBackOff");
+	assert_string_equal(t.pull_refused,
+			    "es-data-1 Pending: container prepare waiting: "
+			    "ImagePullBackOff: Back-off pulling image \"busybox:0\"");
+	assert_string_equal(
+		t.unstartable,
+		"es-data-2 Pending: container elasticsearch waiting: ErrImageNeverPull: "
+		"Container image \"x\" is not present with pull policy of Never");
+	assert_string_equal(tally_one("[{\"metadata\":{\"name\":\"es-data-0\"},\"status\":{"
+				      "\"containerStatuses\":[{\"name\":\"c\",\"state\":{"
+				      "\"waiting\":{\"reason\":\"InvalidImageName\"}}}]}}]",
+				      &t),
+			    "es-data-0 unknown: container c waiting: InvalidImageName");
+	assert_string_equal(t.unstartable, t.first_missing);
+	assert_string_equal(t.pull_refused, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_preview_store_bytes),
 		cmocka_unit_test(test_preview_shards_on),
 		cmocka_unit_test(test_pod_not_ready_says_what_its_containers_wait_for),
+		cmocka_unit_test(test_unstartable_and_refused_pulls_are_told_apart),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

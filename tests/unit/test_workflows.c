@@ -439,6 +439,55 @@ static const char ROLL[] = "restart_next restart_check restart_pause restart_flu
 			   "restart_delete_pod restart_wait_pod restart_wait_joined "
 			   "restart_resume_allocation restart_wait_green";
 
+/* An upgrade rolls only the pods not yet on the target, data first and
+ * masters last; a full restart stops them all instead. */
+static void test_upgrade_preview_skips_upgraded_pods(void **state)
+{
+	const char *names[] = {"es-master-0", "es-data-0", "es-data-1", NULL};
+	const char *roles[] = {"master", "data", "data"};
+	json_t *live = live_pods(names, roles);
+	/* es-data-0 already runs the target. */
+	json_t *first = json_array_get(json_object_get(live, "pods"), 1);
+	json_object_set_new(json_object_get(json_object_get(first, "metadata"), "labels"),
+			    "app.kubernetes.io/version", json_string("7.17.10"));
+	json_t *params =
+		json_pack("{s:{s:s, s:s}, s:s, s:s, s:s}", "spec", "name", "pv", "version",
+			  "7.17.10", "version", "7.17.10", "from", "7.16.3", "way", "rolling");
+	json_t *plan;
+	char *got = preview_states("upgrade", params, live, &plan);
+	char *want = xasprintf("upgrade_check_plugins apply_config apply_workloads upgrade_route "
+			       "restart_plan %s %s restart_next restore_allocation apply_kibana "
+			       "wait_kibana record_spec",
+			       ROLL, ROLL);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_t *pods = json_object_get(plan, "pods");
+	assert_int_equal(json_array_size(pods), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 0), "name")),
+			    "es-data-1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 1), "name")),
+			    "es-master-0");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 0), "action")),
+			    "upgrade");
+	json_decref(plan);
+
+	json_object_set_new(params, "way", json_string("full_restart"));
+	got = preview_states("upgrade", params, live, &plan);
+	assert_non_null(strstr(got, "upgrade_route full_pause full_flush full_stop "
+				    "full_wait_started full_wait_formed full_wait_joined "
+				    "full_wait_primaries full_resume_allocation full_wait_green "
+				    "apply_kibana"));
+	assert_null(strstr(got, "restart_plan"));
+	free(got);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(plan, "pods"), 0), "action")),
+			    "stop");
+	json_decref(plan);
+	json_decref(params);
+	json_decref(live);
+}
+
 static void test_previews_take_the_handlers_ways(void **state)
 {
 	const char *names[] = {"es-master-0", "es-data-0", "es-data-1", NULL};
@@ -542,6 +591,7 @@ int main(void)
 		cmocka_unit_test(test_requests_make_params),
 		cmocka_unit_test(test_prepare_with_the_stored_spec),
 		cmocka_unit_test(test_upgrade_request_and_paths),
+		cmocka_unit_test(test_upgrade_preview_skips_upgraded_pods),
 		cmocka_unit_test(test_wf_path_follows_the_choices),
 		cmocka_unit_test(test_previews_take_the_handlers_ways),
 	};
