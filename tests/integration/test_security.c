@@ -355,10 +355,11 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 static void test_secure_gives_a_cluster_made_without_security_its_own(void **state)
 {
 	struct fixture *f = *state = fixture_with("false");
-	int64_t id = post_cluster(&f->d,
-				  "{\"name\": \"plain\", \"version\": \"7.17.10\","
-				  " \"masters\": {\"replicas\": 1},"
-				  " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0}}");
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"plain\", \"version\": \"7.17.10\","
+				    " \"masters\": {\"replicas\": 1},"
+				    " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0},"
+				    " \"network\": {\"allow\": [{\"namespace\": \"apps\"}]}}");
 	assert_true(id > 0);
 	expect_succeeded(&f->d, id);
 	const char *ns = "es-default-plain";
