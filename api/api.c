@@ -141,6 +141,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	api_auth_add_routes(api);
 	api_jobs_add_routes(api);
 	api_clusters_add_routes(api);
+	api_maintenance_add_routes(api);
 	api->ui = api_ui_new(api->http, cfg->http_ui_dir,
 			     cfg->oidc_client_id && cfg->oidc_jwks_url && cfg->oidc_audience
 				     ? cfg->oidc_issuer

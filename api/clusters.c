@@ -115,10 +115,12 @@ struct create_call {
 	json_t *params;	  /* {"spec": the normalised spec} */
 	json_t *warnings; /* the precheck's, for the answer */
 	bool dry_run;
+	json_t *restore; /* the request's "restore", or NULL */
 };
 
 static void create_call_free(struct create_call *c)
 {
+	json_decref(c->restore);
 	free(c->name);
 	free(c->key);
 	free(c->actor);
@@ -188,8 +190,14 @@ static void create_store(struct create_call *c)
 	const char *tenant = api_tenant(c->req);
 	char *ns = render_namespace(tenant, c->name);
 
-	storage_cluster_create(c->api->db, tenant, c->name, json_object_get(c->params, "spec"), ns,
-			       c->actor, c->key, c->wf->states[0].name, create_done_cb, c);
+	json_t *extra =
+		json_object_get(c->params, "restore")
+			? json_pack("{s:O}", "restore", json_object_get(c->params, "restore"))
+			: NULL;
+	storage_cluster_create(c->api->db, tenant, c->name, json_object_get(c->params, "spec"),
+			       extra, ns, c->actor, c->key, c->wf->states[0].name, create_done_cb,
+			       c);
+	json_decref(extra);
 	free(ns);
 }
 
@@ -213,7 +221,7 @@ static void create_preview_cb(void *arg, const struct db_error *err, json_t *che
 				 c->name, json_str(check, "namespace"));
 	else
 		api_preview(c->api, c->req, c->wf, c->name, json_str(check, "namespace"), NULL,
-			    c->warnings);
+			    c->warnings, false);
 	create_call_free(c);
 }
 
@@ -241,6 +249,34 @@ static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 	create_store(c);
 }
 
+/* The request checked: the workflow's precheck, then the job. */
+static void create_checked(struct create_call *c)
+{
+	if (c->wf->precheck || c->dry_run) {
+		json_t *checked = json_deep_copy(c->params);
+		c->warnings = checked; /* held until the precheck answers */
+		if (c->wf->precheck)
+			c->wf->precheck(c->api->env, api_tenant(c->req), NULL, checked,
+					create_prechecked_cb, c);
+		else
+			create_prechecked_cb(c, NULL);
+		return;
+	}
+	create_store(c);
+}
+
+/* The restore's source found (params.restore), or refused (answered). */
+static void create_restore_cb(void *arg, json_t *restore)
+{
+	struct create_call *c = arg;
+	if (!restore) {
+		create_call_free(c);
+		return;
+	}
+	json_object_set(c->params, "restore", restore);
+	create_checked(c);
+}
+
 static void clusters_create_cb(struct http_req *req, void *arg)
 {
 	struct api *api = arg;
@@ -260,13 +296,25 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	if (!api_check_idempotency_key(key, &err))
 		goto failed;
 	body = http_req_json(req, false, &err);
+	/* A restore is the create's, not the spec's: checked on its own. */
+	json_t *restore = json_incref(json_object_get(body, "restore"));
+	json_object_del(body, "restore");
+	if (restore && !api_restore_fields_ok(restore, &err)) {
+		json_decref(restore);
+		goto failed;
+	}
 	if (!body ||
-	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err))
+	    !api_clusters_check_create(body, api->reg, api->allowed_images, &spec, &wf, &err)) {
+		json_decref(restore);
 		goto failed;
-	if (!api_database_ok(api, &err))
+	}
+	if (!api_database_ok(api, &err)) {
+		json_decref(restore);
 		goto failed;
+	}
 
 	struct create_call *c = xcalloc(1, sizeof(*c));
+	c->restore = restore;
 	json_t *normalised = spec_to_json(&spec);
 
 	c->req = req;
@@ -280,17 +328,10 @@ static void clusters_create_cb(struct http_req *req, void *arg)
 	json_decref(normalised);
 	spec_free(&spec);
 	json_decref(body);
-	if (wf->precheck || dry_run) {
-		json_t *checked = json_deep_copy(c->params);
-		c->warnings = checked; /* held until the precheck answers */
-		if (wf->precheck)
-			wf->precheck(api->env, api_tenant(req), NULL, checked, create_prechecked_cb,
-				     c);
-		else
-			create_prechecked_cb(c, NULL);
-		return;
-	}
-	create_store(c);
+	if (c->restore)
+		api_restore_resolve(api, req, c->restore, create_restore_cb, c);
+	else
+		create_checked(c);
 	return;
 
 failed:
@@ -589,6 +630,8 @@ static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin"
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
 static const struct op_route op_upgrade = {"upgrade", false, NULL, NULL};
 static const struct op_route op_secure = {"secure", true, NULL, NULL};
+static const struct op_route op_snapshot = {"snapshot", true, NULL, NULL};
+static const struct op_route op_restore = {"restore", false, NULL, NULL};
 
 /* An operation's job carries the cluster's spec and the operation's own
  * parameters. */
@@ -606,6 +649,7 @@ struct op_call {
 	int plans;	  /* how many times it was planned */
 	bool dry_run;	  /* answer the plan, queue nothing */
 	char *ns;	  /* the namespace stored with the cluster */
+	char *urgent;	  /* why it may run outside the maintenance windows; NULL */
 };
 
 static void op_call_free(struct op_call *c)
@@ -614,6 +658,7 @@ static void op_call_free(struct op_call *c)
 	free(c->actor);
 	free(c->key);
 	free(c->ns);
+	free(c->urgent);
 	json_decref(c->request);
 	json_decref(c->params);
 	json_decref(c->base);
@@ -688,6 +733,8 @@ static void op_queue(struct op_call *c)
 		.actor = c->actor,
 		.idempotency_key = c->key,
 		.base_spec = json_object_get(c->params, "spec") ? c->base : NULL,
+		.windowed = !c->urgent && c->wf->disruptive && c->wf->disruptive(c->params),
+		.urgent_reason = c->urgent,
 	};
 	storage_job_submit(c->api->db, &js, op_submitted_cb, c);
 }
@@ -695,11 +742,22 @@ static void op_queue(struct op_call *c)
 /* Every check passed: queue the job, or answer its plan. */
 static void op_checked(struct op_call *c)
 {
+	bool disruptive = c->wf->disruptive && c->wf->disruptive(c->params);
+
+	if (c->urgent && !disruptive) {
+		http_reply_error(c->req, 422, "invalid", "urgent",
+				 "urgent: this %s restarts no node, so no maintenance window holds "
+				 "it; leave urgent out",
+				 c->wf->kind);
+		op_call_free(c);
+		return;
+	}
 	if (!c->dry_run) {
 		op_queue(c);
 		return;
 	}
-	api_preview(c->api, c->req, c->wf, c->name, c->ns, c->base, c->params);
+	api_preview(c->api, c->req, c->wf, c->name, c->ns, c->base, c->params,
+		    disruptive && !c->urgent);
 	op_call_free(c);
 }
 
@@ -787,11 +845,18 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	struct wf_refusal why = {0};
 	struct http_error err = {0};
 	json_t *params = NULL;
-	char *actor = NULL;
+	char *actor = NULL, *urgent = NULL;
 	bool dry_run;
 
 	if (!read_dry_run(req, &dry_run) || !op_read(req, route, &rq))
 		return;
+	if (!api_take_urgent(rq.body, &urgent, &err)) {
+		http_reply_failure(req, &err);
+		json_decref(rq.body);
+		json_decref(rq.path);
+		json_decref(rq.query);
+		return;
+	}
 	bool checked = !wf || !wf->request || wf->request(&rq, &params, &why);
 	if (checked && !params)
 		params = json_deep_copy(rq.body);
@@ -800,6 +865,7 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	json_decref(rq.query);
 	if (!checked) {
 		reply_refusal(req, &why);
+		free(urgent);
 		return;
 	}
 	if (!cluster_name_valid(req, name))
@@ -826,10 +892,12 @@ static void op_route(struct http_req *req, struct api *api, const void *data)
 	c->wf = wf;
 	c->request = params;
 	c->dry_run = dry_run;
+	c->urgent = urgent;
 	op_plan(c);
 	return;
 
 failed:
+	free(urgent);
 	free(actor);
 	json_decref(params);
 }
@@ -1147,4 +1215,9 @@ void api_clusters_add_routes(struct api *api)
 		       op_route, &op_plugin_remove);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/kibana", ACCESS_OPERATE, op_route,
 		       &op_kibana);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/snapshots", ACCESS_OPERATE, op_route,
+		       &op_snapshot);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/restore", ACCESS_OPERATE, op_route,
+		       &op_restore);
+	api_snapshots_add_routes(api);
 }

@@ -961,6 +961,8 @@ static void jobs_submit_cb(struct http_req *req, void *arg)
 		.params = sub.params,
 		.actor = actor,
 		.idempotency_key = key,
+		/* Held to the windows as from the workflow's own endpoint. */
+		.windowed = sub.wf->disruptive && sub.wf->disruptive(sub.params),
 	};
 	storage_job_submit(api->db, &js, submit_done_cb, c);
 	goto out;

@@ -38,6 +38,7 @@ struct preview_call {
 	json_t *base;	/* the spec before the job; NULL for a create */
 	json_t *params; /* the job's parameters, as they would be queued */
 	json_t *plan;
+	bool windowed; /* the job would wait for the maintenance windows */
 };
 
 static void preview_free(struct preview_call *c)
@@ -90,6 +91,14 @@ static void facts_cb(void *arg, const struct db_error *err, json_t *facts)
 				   (long long)json_integer_value(json_object_get(j, "id")),
 				   json_str(j, "kind"), json_str(j, "status"), c->cluster,
 				   json_str(j, "state")));
+	json_t *window = json_object_get(facts, "window");
+	if (c->windowed && json_is_false(json_object_get(window, "open")))
+		add_gate(plan, "maintenance_window",
+			 xasprintf("cluster %s is outside its maintenance windows (%s): this job "
+				   "would wait for the one opening at %s, unless it is urgent",
+				   c->cluster,
+				   json_str(json_object_get(window, "windows"), "time_zone"),
+				   json_str(window, "next_open")));
 	json_t *history = json_object_get(facts, "history");
 	json_int_t jobs = json_integer_value(json_object_get(history, "jobs"));
 	json_t *median = json_object_get(history, "median_seconds");
@@ -170,7 +179,7 @@ static void live_cb(void *arg, json_t *live)
 }
 
 void api_preview(struct api *api, struct http_req *req, const struct workflow *wf,
-		 const char *cluster, const char *ns, json_t *base, json_t *params)
+		 const char *cluster, const char *ns, json_t *base, json_t *params, bool windowed)
 {
 	struct preview_call *c = xcalloc(1, sizeof(*c));
 
@@ -182,6 +191,7 @@ void api_preview(struct api *api, struct http_req *req, const struct workflow *w
 	c->ns = ns ? xstrdup(ns) : NULL;
 	c->base = json_incref(base);
 	c->params = json_incref(params);
+	c->windowed = windowed;
 	c->plan = json_pack("{s:b, s:s, s:s, s:[], s:n, s:[]}", "dry_run", 1, "kind", wf->kind,
 			    "cluster", cluster, "pods", "shards", "gates");
 	if (!base) {

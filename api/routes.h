@@ -48,6 +48,43 @@ void api_guards_free(struct api *api);
 void api_jobs_add_routes(struct api *api);
 /* GET/POST /api/v1/clusters... on api->http. */
 void api_clusters_add_routes(struct api *api);
+/* GET /api/v1/clusters/{name}/snapshots (api/snapshots.c). */
+void api_snapshots_add_routes(struct api *api);
+/* A create's "restore" ({"cluster", "snapshot"}): its fields, else 422
+ * naming one. */
+bool api_restore_fields_ok(json_t *restore, struct http_error *err);
+/*
+ * Then its source: a cluster of the request's tenant (404 naming
+ * restore.cluster otherwise, as for another tenant's) that has the
+ * snapshot, SUCCESS (404 or 409 naming restore.snapshot).  done(arg,
+ * {"cluster", "namespace", "snapshot", "indices"}) for the create job's
+ * params.restore (borrowed), or done(arg, NULL) after replying to req.
+ */
+typedef void (*api_restore_cb)(void *arg, json_t *restore);
+void api_restore_resolve(struct api *api, struct http_req *req, json_t *restore,
+			 api_restore_cb done, void *arg);
+/* Maintenance windows of clusters and tenants (api/maintenance.c). */
+void api_maintenance_add_routes(struct api *api);
+
+/* At most this many windows in a set; each lasts from 30 minutes to a day. */
+#define MAINTENANCE_WINDOWS_MAX 14
+#define MAINTENANCE_MINUTES_MIN 30
+#define MAINTENANCE_MINUTES_MAX (24 * 60)
+
+/*
+ * A set of maintenance windows, {"time_zone", "windows": [{"day", "start",
+ * "duration"}]}: its shape, each fault 422 naming its field ("windows[1].
+ * start"); the time zone's name is PostgreSQL's to check.
+ */
+bool api_maintenance_check(json_t *m, struct http_error *err) MUST_CHECK;
+
+/*
+ * "urgent": {"reason": "..."} in an operation's body: the reason (a new
+ * string, NULL when the body has no "urgent"), taken out of body.  A
+ * reason as a cancel's (api_jobs_check_cancel()), else 422 naming
+ * "urgent.reason".
+ */
+bool api_take_urgent(json_t *body, char **reason, struct http_error *err) MUST_CHECK;
 
 /*
  * ?dry_run=true, once every check of the request has passed: answer req
@@ -55,10 +92,12 @@ void api_clusters_add_routes(struct api *api);
  * from the live cluster and the jobs' history, writing nothing.  base is
  * the cluster's spec before the job (NULL for a create, which reads no
  * live cluster), ns its stored namespace, params the job's parameters
- * (with the precheck's "warnings"); none is taken.
+ * (with the precheck's "warnings"); none is taken.  windowed: the job
+ * would wait for the cluster's maintenance windows (a "maintenance_window"
+ * gate while they are closed).
  */
 void api_preview(struct api *api, struct http_req *req, const struct workflow *wf,
-		 const char *cluster, const char *ns, json_t *base, json_t *params);
+		 const char *cluster, const char *ns, json_t *base, json_t *params, bool windowed);
 
 /*
  * Database errors as the client sees them: 503 unavailable when the

@@ -240,6 +240,14 @@ struct ctl_command {
 extern const struct ctl_command ctl_jobs_commands[];
 extern const struct ctl_command ctl_clusters_commands[];
 extern const struct ctl_command ctl_tenants_commands[];
+extern const struct ctl_command ctl_maintenance_commands[];
+
+/*
+ * A cluster's "maintenance" as the API answers it, on one line:
+ * "Europe/Berlin: sat 02:00 for 4h; closed, next opens at ..." (a new
+ * string).
+ */
+char *ctl_format_maintenance(json_t *m);
 
 /* A usage error from inside a command: the message, a hint, CTL_EXIT_USAGE. */
 int ctl_usage_error(const struct ctl *ctl, const char *fmt, ...)

@@ -238,6 +238,9 @@ static int clusters_show(struct ctl *ctl, const struct ctl_args *a)
 		kv(t, "Paused:", s);
 		free(s);
 	}
+	s = ctl_format_maintenance(json_object_get(c, "maintenance"));
+	kv(t, "Maintenance:", s);
+	free(s);
 	kv(t, "Version:", json_str(spec, "version"));
 	kv_nodes(t, "Masters:", json_object_get(spec, "masters"));
 	kv_nodes(t, "Data:", json_object_get(spec, "data"));
@@ -592,11 +595,14 @@ static int cluster_create(struct ctl *ctl, const struct ctl_args *a)
 	return submit(ctl, a, "POST", xstrdup("/api/v1/clusters"), spec);
 }
 
-/* --allow-yellow, for the operations that restart nodes. */
+/* --allow-yellow and --urgent, for the operations that restart nodes. */
 static json_t *allow_yellow(const struct ctl_args *a, json_t *body)
 {
 	if (ctl_args_has(a, "allow-yellow"))
 		json_object_set_new(body, "allow_yellow", json_true());
+	if (ctl_args_get(a, "urgent"))
+		json_object_set_new(body, "urgent",
+				    json_pack("{s:s}", "reason", ctl_args_get(a, "urgent")));
 	return body;
 }
 
@@ -678,9 +684,11 @@ static int plugin_remove(struct ctl *ctl, const struct ctl_args *a)
 
 	free(plugin);
 	free(rest);
-	/* The body is optional: only --allow-yellow needs one. */
+	/* The body is optional: only --allow-yellow and --urgent need one. */
 	return submit(ctl, a, "DELETE", path,
-		      ctl_args_has(a, "allow-yellow") ? allow_yellow(a, json_object()) : NULL);
+		      ctl_args_has(a, "allow-yellow") || ctl_args_has(a, "urgent")
+			      ? allow_yellow(a, json_object())
+			      : NULL);
 }
 
 static int config_set(struct ctl *ctl, const struct ctl_args *a)
@@ -716,6 +724,89 @@ static int cluster_delete(struct ctl *ctl, const struct ctl_args *a)
 			      json_pack("{s:b}", "wipe_data", 1), wipe_data_checked);
 }
 
+/* --- snapshots ---------------------------------------------------------------------- */
+
+static int snapshot_create(struct ctl *ctl, const struct ctl_args *a)
+{
+	const char *name = ctl_args_get(a, "name");
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/snapshots"),
+		      name ? json_pack("{s:s}", "name", name) : json_object());
+}
+
+static int snapshot_restore(struct ctl *ctl, const struct ctl_args *a)
+{
+	if (!ctl_args_get(a, "snapshot"))
+		return ctl_usage_error(ctl, "--snapshot is required: the snapshot to restore from");
+	json_t *body = json_pack("{s:s}", "snapshot", ctl_args_get(a, "snapshot"));
+	const char *indices = ctl_args_get(a, "indices");
+	const char *pattern = ctl_args_get(a, "rename-pattern");
+	const char *replacement = ctl_args_get(a, "rename-replacement");
+
+	if (indices)
+		json_object_set_new(body, "indices", json_string(indices));
+	if (pattern)
+		json_object_set_new(body, "rename_pattern", json_string(pattern));
+	if (replacement)
+		json_object_set_new(body, "rename_replacement", json_string(replacement));
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/restore"), body);
+}
+
+static int snapshots_list(struct ctl *ctl, const struct ctl_args *a)
+{
+	static const char *const headers[] = {"NAME",	 "STATE",  "STARTED", "DURATION",
+					      "INDICES", "SHARDS", "SIZE",    NULL};
+	struct ctl_reply r;
+	int rc;
+
+	char *path = cluster_path(a->pos[0], "/snapshots");
+	bool ok = ctl_http_call(ctl->http, "GET", path, NULL, &r);
+
+	free(path);
+	if (!ok)
+		return CTL_EXIT_API;
+	if (r.status != 200 || !r.body || ctl->output == CTL_OUTPUT_JSON) {
+		rc = r.status == 200 && r.body ? ctl_print_json(r.body) : ctl_report_error(&r);
+		ctl_reply_free(&r);
+		return rc;
+	}
+	json_t *list = json_object_get(r.body, "snapshots");
+	struct ctl_table *t = ctl_table_new(7, headers);
+	size_t i;
+	json_t *s;
+
+	json_array_foreach (list, i, s) {
+		char duration[32] = "", size[32] = "", indices[16], shards[32];
+		json_t *sh = json_object_get(s, "shards");
+		json_t *bytes = json_object_get(s, "size_bytes");
+
+		if (json_is_integer(json_object_get(s, "duration_ms")))
+			ctl_format_age(json_integer_value(json_object_get(s, "duration_ms")),
+				       duration, sizeof(duration));
+		if (json_is_integer(bytes))
+			ctl_format_bytes(json_integer_value(bytes), size, sizeof(size));
+		snprintf(indices, sizeof(indices), "%zu",
+			 json_array_size(json_object_get(s, "indices")));
+		snprintf(shards, sizeof(shards), "%lld/%lld",
+			 (long long)json_integer_value(json_object_get(sh, "successful")),
+			 (long long)json_integer_value(json_object_get(sh, "total")));
+		ctl_table_row(t);
+		ctl_table_cell(t, json_str(s, "name"));
+		ctl_table_cell(t, json_str(s, "state"));
+		ctl_table_cell(t, json_str(s, "start_time"));
+		ctl_table_cell(t, duration);
+		ctl_table_cell(t, indices);
+		ctl_table_cell(t, shards);
+		ctl_table_cell(t, size);
+	}
+	if (json_array_size(list) == 0)
+		fprintf(stderr, "no snapshots\n");
+	else
+		ctl_table_print(t, stdout);
+	ctl_table_free(t);
+	ctl_reply_free(&r);
+	return CTL_EXIT_OK;
+}
+
 /* --- the table ---------------------------------------------------------------------- */
 
 #define WAIT_FLAG                                                                   \
@@ -741,11 +832,15 @@ static const struct ctl_flag no_flags[] = {
 			"green)"                                                                \
 	}
 
+#define URGENT_FLAG                                                                         \
+	{                                                                                   \
+		"urgent", 0, "REASON",                                                      \
+			"run now even outside the cluster's maintenance windows, for this " \
+			"reason (audited)"                                                  \
+	}
+
 static const struct ctl_flag restarting_flags[] = {
-	ALLOW_YELLOW_FLAG,
-	WAIT_FLAG,
-	DRY_RUN_FLAG,
-	{NULL, 0, NULL, NULL},
+	ALLOW_YELLOW_FLAG, URGENT_FLAG, WAIT_FLAG, DRY_RUN_FLAG, {NULL, 0, NULL, NULL},
 };
 
 static const struct ctl_flag create_flags[] = {
@@ -775,6 +870,7 @@ static const struct ctl_flag restart_flags[] = {
 	{"role", 0, "ROLE", "only the nodes of this role: masters, data or clients"},
 	{"node", 0, "POD", "only this pod; repeat, or list more pods after it"},
 	ALLOW_YELLOW_FLAG,
+	URGENT_FLAG,
 	WAIT_FLAG,
 	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
@@ -783,6 +879,7 @@ static const struct ctl_flag restart_flags[] = {
 static const struct ctl_flag upgrade_flags[] = {
 	{"version", 0, "VERSION", "the Elasticsearch version to upgrade to, e.g. 7.17.10"},
 	ALLOW_YELLOW_FLAG,
+	URGENT_FLAG,
 	WAIT_FLAG,
 	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
@@ -795,6 +892,23 @@ static const struct ctl_flag credentials_flags[] = {
 
 static const struct ctl_flag pause_flags[] = {
 	{"reason", 0, "TEXT", "why, for the audit log and the job's history (required)"},
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag snapshot_flags[] = {
+	{"name", 0, "SNAPSHOT", "the snapshot's name (default: snapshot-<job id>)"},
+	WAIT_FLAG,
+	DRY_RUN_FLAG,
+	{NULL, 0, NULL, NULL},
+};
+
+static const struct ctl_flag restore_flags[] = {
+	{"snapshot", 0, "SNAPSHOT", "the cluster's snapshot to restore from (required)"},
+	{"indices", 0, "LIST", "the indices to restore, names or patterns, comma-separated"},
+	{"rename-pattern", 0, "REGEX", "restored indices renamed: what to replace"},
+	{"rename-replacement", 0, "TEXT", "and what by ($1 for the first group)"},
+	WAIT_FLAG,
+	DRY_RUN_FLAG,
 	{NULL, 0, NULL, NULL},
 };
 
@@ -874,6 +988,24 @@ const struct ctl_command ctl_clusters_commands[] = {
 	{"resume", "NAME --reason TEXT", "let a paused cluster's jobs go on",
 	 "The paused job goes on from the state where it stopped, then the queue.\n", pause_flags,
 	 1, 1, cluster_resume},
+	{"snapshots create", "NAME [--name SNAPSHOT] [--wait] [--dry-run]",
+	 "take a snapshot of every index of a cluster",
+	 "Into the cluster's repository on the snapshot volume (snapshots.nfs_*).  A\n"
+	 "cancel aborts a snapshot still running and removes it.  For example:\n"
+	 "  esaasctl snapshots create logs --name before-reindex --wait\n",
+	 snapshot_flags, 1, 1, snapshot_create},
+	{"snapshots list", "NAME", "a cluster's snapshots: state, start, duration, size", NULL,
+	 no_flags, 1, 1, snapshots_list},
+	{"snapshots restore",
+	 "NAME --snapshot SNAPSHOT [--indices LIST] [--rename-pattern REGEX --rename-replacement "
+	 "TEXT] [--wait] [--dry-run]",
+	 "restore indices of one of a cluster's snapshots into it",
+	 "An open index of the same name is refused by Elasticsearch: rename them.  For\n"
+	 "example:\n"
+	 "  esaasctl snapshots restore logs --snapshot nightly --indices orders \\\n"
+	 "    --rename-pattern '(.+)' --rename-replacement 'restored-$1' --wait\n"
+	 "A new cluster from another's snapshot is a create with \"restore\" in its spec.\n",
+	 restore_flags, 1, 1, snapshot_restore},
 	{"delete", "NAME [--wipe-data] [--wait] [--dry-run]", "delete a cluster",
 	 "Its Kubernetes objects go; the data on the hosts stays unless --wipe-data.\n",
 	 delete_flags, 1, 1, cluster_delete},

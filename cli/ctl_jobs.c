@@ -570,6 +570,15 @@ static int jobs_show(struct ctl *ctl, const struct ctl_args *a)
 		kv(t, "Observation:", json_str(job, "observation"));
 	if (json_is_true(json_object_get(job, "cancel_requested")))
 		kv(t, "Cancel requested:", "yes");
+	json_t *window = json_object_get(job, "window");
+	if (json_is_false(json_object_get(window, "open"))) {
+		char *w = xasprintf("waits for the maintenance window opening at %s (%s)",
+				    json_str(window, "next_open"), json_str(window, "time_zone"));
+		kv(t, "Window:", w);
+		free(w);
+	}
+	if (json_str(job, "urgent_reason"))
+		kv(t, "Urgent:", json_str(job, "urgent_reason"));
 	kv(t, "Submitted by:", json_str(job, "submitted_by"));
 	kv_when(t, "Created:", json_str(job, "created_at"), now);
 	kv_when(t, "Started:", json_str(job, "started_at"), now);

@@ -118,6 +118,8 @@ static int render_main(int argc, char **argv)
 		.tune_hosts = cfg.kube_tune_hosts,
 		.api_server_cidrs = cfg.kube_api_server_cidrs,
 		.esaasd_namespace = cfg.kube_esaasd_namespace,
+		.snapshots_nfs_server = cfg.snapshots_nfs_server,
+		.snapshots_nfs_path = cfg.snapshots_nfs_path,
 	};
 	if (!render_cluster(&spec, &ro, &objects, err, sizeof(err))) {
 		fprintf(stderr, "esaasctl render: %s\n", err);
@@ -171,6 +173,7 @@ static const struct ctl_command *const command_tables[] = {
 	ctl_jobs_commands,
 	ctl_clusters_commands,
 	ctl_tenants_commands,
+	ctl_maintenance_commands,
 	NULL,
 };
 

@@ -437,6 +437,7 @@ int main(int argc, char **argv)
 		.events_retention_days = cfg.events_retention_days,
 		.events_prune_interval_s = cfg.events_prune_interval_s,
 		.events_prune_batch = cfg.events_prune_batch,
+		.schedule_interval_s = cfg.snapshots_schedule_interval_s,
 		.detail_max_bytes = cfg.detail_max_bytes,
 	};
 	env.http = http;

@@ -130,6 +130,11 @@ static const struct key keys[] = {
 	{"elasticsearch.security", KEY_BOOL, FIELD(es_security), 0, 0, ES_SECURITY_DEFAULT},
 	{"elasticsearch.connect_to", KEY_OPT_STRING, FIELD(es_connect_to), 0, 0, NULL},
 
+	{"snapshots.nfs_server", KEY_OPT_STRING, FIELD(snapshots_nfs_server), 0, 0, NULL},
+	{"snapshots.nfs_path", KEY_OPT_STRING, FIELD(snapshots_nfs_path), 0, 0, NULL},
+	{"snapshots.schedule_interval_seconds", KEY_INT, FIELD(snapshots_schedule_interval_s), 1,
+	 86400, "60"},
+
 	{"monitor.enabled", KEY_BOOL, FIELD(monitor_enabled), 0, 0, "true"},
 	{"monitor.interval_seconds", KEY_INT, FIELD(monitor_interval_s), 1, 86400, "10"},
 	{"monitor.jitter_percent", KEY_INT, FIELD(monitor_jitter_percent), 0, 50, "10"},

@@ -105,6 +105,14 @@ struct config {
 	 * server: Host, TLS server name, certificate), as curl --connect-to. */
 	char *es_connect_to;
 
+	/* snapshots.nfs_server and snapshots.nfs_path: the NFS export of the
+	 * clusters' snapshot repositories (kube/render.h); both NULL: none. */
+	char *snapshots_nfs_server;
+	char *snapshots_nfs_path;
+	/* snapshots.schedule_interval_seconds: 60, how often the clusters'
+	 * snapshot schedules are looked at (engine/prune.c). */
+	int snapshots_schedule_interval_s;
+
 	/* The health sweep of every ready cluster (monitor/sweep.h). */
 	bool monitor_enabled;	    /* monitor.enabled: true */
 	int monitor_interval_s;	    /* monitor.interval_seconds: 10, each cluster read once per */

@@ -53,6 +53,9 @@ struct engine_options {
 	int events_retention_days;
 	int events_prune_interval_s; /* 0: 3600 */
 	int events_prune_batch;	     /* 0: 1000 */
+	/* How often the jobs the clusters' schedules ask for are queued
+	 * (storage_jobs_queue_scheduled); 0: never. */
+	int schedule_interval_s;
 	int detail_max_bytes;
 };
 

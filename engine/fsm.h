@@ -138,6 +138,14 @@ struct workflow {
 	 * through every .next.
 	 */
 	void (*preview)(json_t *params, json_t *live, json_t *plan);
+	/*
+	 * Whether a job with these params (after prepare) disrupts the
+	 * cluster (restarts its nodes), and so waits for the cluster's
+	 * maintenance windows: queued until one is open, stopped at a safe
+	 * boundary (pause_safe) when it closes, unless it is urgent
+	 * (docs/operations.md, "Maintenance windows").  NULL: never.
+	 */
+	bool (*disruptive)(const json_t *params);
 };
 
 /*

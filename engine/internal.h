@@ -151,6 +151,9 @@ struct engine {
 	bool pruning;		/* a round of batches is under way */
 	int64_t pruned;		/* events removed by this round */
 
+	struct event *schedule_ev; /* the clusters' schedules (engine/prune.c); or NULL */
+	bool scheduling;	   /* a call is under way */
+
 	bool stopping;
 	bool grace_over;
 	struct event *grace_ev;

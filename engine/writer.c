@@ -213,6 +213,13 @@ static void writer_done(struct engine *e, struct transition *batch,
 			set_str(&run->job.status, "paused");
 			jlog_info(&ctx, "paused before %s: its cluster is paused", run->job.state);
 		}
+		if (row->window_held) {
+			/* Its maintenance window closed: it stopped at this
+			 * boundary, lease given back, until the next opening. */
+			set_str(&run->job.status, "waiting");
+			jlog_info(&ctx, "held before %s: its maintenance window closed",
+				  run->job.state);
+		}
 		jlog_debug(&ctx, "%s from %s committed (status %s)", t->ev_outcome,
 			   t->ev_from ? t->ev_from : "-", run->job.status);
 		report_end(e, run);
@@ -226,7 +233,8 @@ static void writer_done(struct engine *e, struct transition *batch,
 			engine_wake_parked(e, run->id);
 		else if (t->release && t->delay_ms > 0 && !e->stopping)
 			engine_arm_wake(e, t->delay_ms);
-		bool cont = t->cont && !t->release && !run->superseded && !row->paused;
+		bool cont = t->cont && !t->release && !run->superseded && !row->paused &&
+			    !row->window_held;
 		engine_transition_free(t);
 		if (cont)
 			engine_run_begin(run);

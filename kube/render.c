@@ -285,6 +285,12 @@ static json_t *initial_masters(const struct ctx *c)
 	return names;
 }
 
+bool render_snapshots_enabled(const struct render_opts *opts)
+{
+	return opts->snapshots_nfs_server && opts->snapshots_nfs_server[0] &&
+	       opts->snapshots_nfs_path && opts->snapshots_nfs_path[0];
+}
+
 static json_t *es_settings(const struct ctx *c, enum es_role role)
 {
 	const struct es_version *v = &c->spec->version;
@@ -306,6 +312,8 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
 	es_role_settings(v, role, es_image_has_xpack(v, c->image), s);
+	if (render_snapshots_enabled(c->opts))
+		json_object_set_new(s, "path.repo", json_pack("[s]", RENDER_SNAPSHOTS_DIR));
 	render_security_settings(c, s);
 	/* Dynamic settings are written here too: they are the nodes'
 	 * defaults from the first boot, and a config update then sets them
@@ -581,6 +589,10 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 			   "readOnly", 1, volume_mount("plugins", ES_HOME "/plugins"));
 	if (keeps_data(role))
 		json_array_append_new(mounts, volume_mount("data", ES_HOME "/data"));
+	if (render_snapshots_enabled(c->opts))
+		json_array_append_new(mounts,
+				      json_pack("{s:s, s:s, s:s}", "name", "snapshots", "mountPath",
+						RENDER_SNAPSHOTS_DIR, "subPath", c->opts->tenant));
 
 	/* Ready once HTTP listens; whether the node has joined is for the
 	 * workflows to ask _cat/nodes, on every version alike.  A readiness
@@ -623,6 +635,15 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 		free(data_path);
 	}
 
+	/* The tenant's snapshot folder: an NFS export every pod of every
+	 * cluster mounts is one shared folder, which an fs repository needs
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/snapshots-filesystem-repository.html);
+	 * the baseline Pod Security level admits nfs volumes. */
+	if (render_snapshots_enabled(c->opts))
+		json_array_append_new(volumes,
+				      json_pack("{s:s, s:{s:s, s:s}}", "name", "snapshots", "nfs",
+						"server", c->opts->snapshots_nfs_server, "path",
+						c->opts->snapshots_nfs_path));
 	/* No two nodes of one role in one failure domain: required, so a
 	 * pod that cannot be placed stays Pending and says why. */
 	affinity = json_pack("{s:{s:[{s:{s:o}, s:s}]}}", "podAntiAffinity",

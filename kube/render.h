@@ -157,7 +157,26 @@ struct render_opts {
 	 * elasticsearch.yml, since it turns security on by itself).
 	 */
 	const struct render_security *security;
+	/*
+	 * snapshots.nfs_server and snapshots.nfs_path: the NFS export that
+	 * holds the snapshot repositories.  Every Elasticsearch pod mounts
+	 * its tenant's folder of it (subPath: the tenant, made by the kubelet
+	 * when missing) at RENDER_SNAPSHOTS_DIR, which elasticsearch.yml lists
+	 * in path.repo; each cluster's repository is the folder named as its
+	 * namespace in there (render_snapshot_location()).  Either NULL: none.
+	 */
+	const char *snapshots_nfs_server;
+	const char *snapshots_nfs_path;
 };
+
+/* Where the pods mount their tenant's snapshot folder (path.repo). */
+#define RENDER_SNAPSHOTS_DIR "/usr/share/elasticsearch/snapshots"
+/* The repository esaas registers in each cluster for its own snapshots,
+ * and the prefix of the read-only one a restore registers for its source. */
+#define RENDER_SNAPSHOT_REPO "esaas"
+#define RENDER_RESTORE_REPO "esaas-restore"
+/* Do the options give the pods a snapshot folder? */
+bool render_snapshots_enabled(const struct render_opts *opts);
 
 /* Whether version v of image has security in its free licence: 6.8+ of
  * the default distribution (not the -oss images; 2.x-6.7 have none). */

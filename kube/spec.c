@@ -28,13 +28,14 @@ static const struct role_defaults role_defaults[ES_ROLE_COUNT] = {
 };
 
 static const char *const top_fields[] = {
-	"name",	   "version", "image",	   "masters", "data",	 "clients",
-	"plugins", "config",  "placement", "kibana",  "network", NULL,
+	"name",	  "version",   "image",	 "masters", "data",	 "clients", "plugins",
+	"config", "placement", "kibana", "network", "snapshots", NULL,
 };
 static const char *const node_fields[] = {"replicas", "cpu", "memory", "heap", NULL};
 static const char *const data_fields[] = {"replicas", "cpu", "memory", "heap", "disk", NULL};
 static const char *const placement_fields[] = {"spread", NULL};
 static const char *const kibana_fields[] = {"replicas", NULL};
+static const char *const snapshots_fields[] = {"every", "keep", NULL};
 static const char *const network_fields[] = {"service_type", "allow", NULL};
 static const char *const peer_fields[] = {"cidr", "namespace", NULL};
 
@@ -917,6 +918,66 @@ static bool parse_kibana(json_t *obj, struct spec *s, struct spec_error *err)
 	return true;
 }
 
+/* {"every": "6h", "keep": 28}: every N minutes, hours or days ("30m",
+ * "6h", "1d", up to 365 days), keeping 1 to SPEC_SNAPSHOTS_KEEP_MAX; either
+ * may be left out, not both. */
+static bool parse_snapshots(json_t *obj, struct spec *s, struct spec_error *err)
+{
+	json_t *every, *keep;
+
+	s->snapshots_every_s = 0;
+	s->snapshots_keep = 0;
+	if (!obj)
+		return true;
+	if (!json_is_object(obj))
+		return fail(err, "snapshots",
+			    "must be an object such as {\"every\": \"6h\", "
+			    "\"keep\": 28}");
+	if (!only_fields(obj, "snapshots", snapshots_fields, err))
+		return false;
+	every = json_object_get(obj, "every");
+	keep = json_object_get(obj, "keep");
+	if (!every && !keep)
+		return fail(err, "snapshots", "names every, keep or both");
+	if (every) {
+		const char *t = json_string_value(every);
+		size_t n = t ? strspn(t, "0123456789") : 0;
+		int64_t count = 0;
+		char unit = t && n > 0 ? t[n] : '\0';
+		bool ok = n > 0 && n <= 6 && t[0] != '0' && strchr("mhd", unit) && unit &&
+			  t[n + 1] == '\0';
+		for (size_t i = 0; ok && i < n; i++)
+			count = count * 10 + (t[i] - '0');
+		count *= unit == 'm' ? 60 : unit == 'h' ? 3600 : 86400;
+		if (!ok || count > SPEC_SNAPSHOTS_EVERY_MAX_S)
+			return fail(err, "snapshots.every",
+				    "must be a period such as \"30m\", \"6h\" or \"1d\" (minutes, "
+				    "hours or days, at most 365 days)");
+		s->snapshots_every_s = count;
+	}
+	if (keep) {
+		if (!json_is_integer(keep) || json_integer_value(keep) < 1 ||
+		    json_integer_value(keep) > SPEC_SNAPSHOTS_KEEP_MAX)
+			return fail(err, "snapshots.keep", "must be an integer from 1 to %d",
+				    SPEC_SNAPSHOTS_KEEP_MAX);
+		s->snapshots_keep = (int)json_integer_value(keep);
+	}
+	return true;
+}
+
+/* The period in its largest whole unit: "1d", "6h", "90m". */
+static json_t *snapshots_every_json(int64_t s)
+{
+	char buf[32];
+	if (s % 86400 == 0)
+		snprintf(buf, sizeof(buf), "%lldd", (long long)(s / 86400));
+	else if (s % 3600 == 0)
+		snprintf(buf, sizeof(buf), "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, sizeof(buf), "%lldm", (long long)(s / 60));
+	return json_string(buf);
+}
+
 /* An IPv4 or IPv6 network as NetworkPolicy's ipBlock takes it, in its
  * canonical form: "10.1.0.0/16", no host bits set (the API server accepts
  * "10.1.2.3/16" but means 10.1.0.0/16; asking for the canonical form keeps
@@ -1175,6 +1236,8 @@ bool spec_parse(json_t *json, struct spec *out, struct spec_error *err)
 		goto failed;
 	if (!parse_network(json_object_get(json, "network"), &s, err))
 		goto failed;
+	if (!parse_snapshots(json_object_get(json, "snapshots"), &s, err))
+		goto failed;
 
 	*out = s;
 	return true;
@@ -1239,6 +1302,15 @@ json_t *spec_to_json(const struct spec *spec)
 	if (spec->kibana_replicas > 0)
 		json_object_set_new(obj, "kibana",
 				    json_pack("{s:i}", "replicas", spec->kibana_replicas));
+	if (spec->snapshots_every_s > 0 || spec->snapshots_keep > 0) {
+		json_t *snap = json_object();
+		if (spec->snapshots_every_s > 0)
+			json_object_set_new(snap, "every",
+					    snapshots_every_json(spec->snapshots_every_s));
+		if (spec->snapshots_keep > 0)
+			json_object_set_new(snap, "keep", json_integer(spec->snapshots_keep));
+		json_object_set_new(obj, "snapshots", snap);
+	}
 	/* Only when not the defaults, so that the specs stored before it
 	 * read the same. */
 	if (spec->network.node_port || spec->network.nallow > 0) {

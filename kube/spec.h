@@ -91,7 +91,15 @@ struct spec {
 	enum spec_spread spread;
 	int kibana_replicas; /* 0: no Kibana */
 	struct spec_network network;
+	/* "snapshots": {"every": "6h", "keep": 28}: a snapshot every so often
+	 * (seconds; 0: none), the repository keeping the newest keep (0: all). */
+	int64_t snapshots_every_s;
+	int snapshots_keep;
 };
+
+/* The most snapshots a schedule keeps, and its longest period (365 days). */
+#define SPEC_SNAPSHOTS_KEEP_MAX 1000
+#define SPEC_SNAPSHOTS_EVERY_MAX_S (365LL * 86400)
 
 /*
  * Parse and check a spec.  On success *out owns everything and is freed

@@ -11,6 +11,7 @@
 
 #include <ctype.h>
 #include <fnmatch.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,7 @@ struct es_copy {
 	char *failure;	       /* unassigned_info.details of the last one */
 	char *failed_node;     /* its node's id */
 	bool from_disk;
+	bool snapshot; /* a restored primary copying its files from the repository */
 };
 
 struct es_shard {
@@ -95,6 +97,8 @@ struct es_shard {
 	int ncopies;
 	bool ever_started;
 	bool lost;
+	int64_t docs;	/* documents indexed into it */
+	bool restoring; /* its primary recovers from a snapshot until it first starts */
 };
 
 struct es_index {
@@ -105,9 +109,12 @@ struct es_index {
 	int64_t shard_bytes; /* the size of a copy's files */
 	struct es_shard *shards;
 	int64_t created_ms;
-	char *created_version; /* index.version.created, as a release ("6.8.23") */
+	char *created_version; /* index.version.created, as a release ("6.8.23"), kept through a
+				* restore */
 	json_t *analysis;      /* settings.index.analysis as created, or NULL */
 	json_t *mappings;      /* as created, or NULL */
+	json_t *restored_from; /* {"repository", "snapshot", "uuid", "version", "index"}, or NULL */
+	int64_t next_doc;      /* documents routed so far */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -122,7 +129,9 @@ enum wait_kind {
 	WAIT_HEALTH,
 	WAIT_MASTER,
 	WAIT_VOTING_CLEAR,
-	WAIT_INDEX_ACTIVE
+	WAIT_INDEX_ACTIVE,
+	WAIT_SNAPSHOT, /* a snapshot's wait_for_completion */
+	WAIT_RESTORE   /* a restore's wait_for_completion */
 };
 
 struct es_wait {
@@ -131,7 +140,8 @@ struct es_wait {
 	char *ns;
 	char *node; /* the answering node's pod */
 	char *path;
-	char *index; /* WAIT_INDEX_ACTIVE */
+	char *index;	/* WAIT_INDEX_ACTIVE; WAIT_SNAPSHOT: the snapshot's uuid */
+	json_t *answer; /* WAIT_RESTORE: the restored indices and the snapshot's name */
 	int64_t deadline;
 	struct es_wait *next;
 };
@@ -158,6 +168,8 @@ struct es_cluster {
 	bool seeded;
 	bool alive;	   /* seen in this tick */
 	long health_reads; /* GET _cluster/health answered, for tests that count */
+	json_t *repos;	   /* the snapshot repositories: name -> {"type", "settings"} */
+	json_t *running;   /* the snapshots in progress (SnapshotsInProgress) */
 	/* A second cluster, with its own UUID, that new masters bootstrapped
 	 * in this namespace (form_alongside); not on the list of clusters. */
 	struct es_cluster *alongside;
@@ -169,6 +181,11 @@ static struct es_wait *waits;
 
 static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
 		     const char *es_user);
+static int64_t docs_of(struct es_index *ix, int *failed);
+static json_t *running_snapshot_by_uuid(struct es_cluster *cl, const char *uuid);
+static json_t *finished_by_uuid(const char *uuid);
+static json_t *snapshot_info(const json_t *rec, int vcode);
+static void snapshots_tick(struct es_cluster *cl, int64_t now);
 
 /* --- small helpers ------------------------------------------------------------- */
 
@@ -1265,6 +1282,11 @@ static bool recovery_of(const struct es_shard *sh, const struct es_copy *cp, con
 		*from = primary_node(sh);
 		return true;
 	}
+	if (cp->state == COPY_INITIALIZING && cp->snapshot && cp->node) {
+		*to = cp->node;
+		*from = NULL;
+		return true;
+	}
 	return false;
 }
 
@@ -1299,7 +1321,7 @@ static int initial_primaries(struct es_cluster *cl, const char *node)
 			for (int k = 0; k < ix->shards[s].ncopies; k++) {
 				struct es_copy *cp = &ix->shards[s].copies[k];
 				if (cp->state == COPY_INITIALIZING && cp->primary && !cp->peer &&
-				    same_name(cp->node, node))
+				    !cp->snapshot && same_name(cp->node, node))
 					n++;
 			}
 		}
@@ -1699,6 +1721,19 @@ static void start_copy(struct es_copy *cp, const struct es_index *ix, struct es_
 	cp->bytes_left = (disk || cp->primary) ? 0 : ix->shard_bytes;
 	cp->moved_at = now;
 	cp->done_at = (disk || cp->primary) ? now + simconf_get()->recovery_ms : now;
+	/* A restored primary copies its files from the repository
+	 * (RecoverySource.SnapshotRecoverySource), at the node's recovery
+	 * rate. */
+	cp->snapshot = false;
+	for (int k = 0; k < ix->nshards; k++) {
+		struct es_shard *sh = &ix->shards[k];
+		if (cp >= sh->copies && cp < sh->copies + sh->ncopies && cp->primary &&
+		    sh->restoring && !disk) {
+			cp->snapshot = true;
+			cp->bytes_left = ix->shard_bytes;
+			cp->done_at = now;
+		}
+	}
 }
 
 static void allocate(struct es_cluster *cl, int64_t now)
@@ -1831,7 +1866,9 @@ static void progress(struct es_cluster *cl, int64_t now)
 					cp->state = COPY_STARTED;
 					cp->reason = NULL;
 					cp->delayed_until = 0;
+					cp->snapshot = false;
 					sh->ever_started = true;
+					sh->restoring = false;
 				} else if (cp->state == COPY_RELOCATING && ended) {
 					free(cp->node);
 					cp->node = cp->target;
@@ -1938,6 +1975,7 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 	 * the index's version.created is the smallest non-client node's). */
 	ix->created_version = xstrdup(cluster_version(cl));
 	ix->shard_bytes = default_shard_bytes();
+	ix->created_version = xstrdup(cluster_version(cl) ? cluster_version(cl) : "");
 	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
 	for (int s = 0; s < shards; s++) {
 		ix->shards[s].ncopies = replicas + 1;
@@ -1973,6 +2011,7 @@ static void index_free(struct es_index *ix)
 	free(ix->name);
 	free(ix->uuid);
 	free(ix->created_version);
+	json_decref(ix->restored_from);
 	free(ix);
 }
 
@@ -2171,6 +2210,7 @@ static void wait_free(struct es_wait *w)
 	free(w->node);
 	free(w->path);
 	free(w->index);
+	json_decref(w->answer);
 	free(w);
 }
 
@@ -2291,6 +2331,38 @@ static bool wait_step(struct es_wait *w, int64_t now)
 			return true;
 		}
 		return false;
+	case WAIT_SNAPSHOT: {
+		json_t *rec = running_snapshot_by_uuid(cl, w->index);
+		if (rec)
+			return false;
+		json_t *done = finished_by_uuid(w->index);
+		if (!done) {
+			/* Deleted while it ran: aborted. */
+			sim_es_error(c, 500, "snapshot_exception", "[%s] Snapshot was aborted",
+				     w->index);
+			return true;
+		}
+		call_reply_json(c, 200,
+				json_pack("{s:o}", "snapshot",
+					  snapshot_info(done, version_code(cluster_version(cl)))));
+		return true;
+	}
+	case WAIT_RESTORE: {
+		size_t i;
+		json_t *name;
+		json_array_foreach (json_object_get(w->answer, "indices"), i, name) {
+			if (!index_active(cl, json_string_value(name)))
+				return false;
+		}
+		json_t *a = json_deep_copy(w->answer);
+		int total = (int)json_integer_value(json_object_get(a, "total"));
+		json_object_del(a, "total");
+		json_object_set_new(a, "shards",
+				    json_pack("{s:i, s:i, s:i}", "total", total, "failed", 0,
+					      "successful", total));
+		call_reply_json(c, 200, json_pack("{s:o}", "snapshot", a));
+		return true;
+	}
 	case WAIT_INDEX_ACTIVE: {
 		bool active = index_active(cl, w->index);
 		if (active || expired) {
@@ -2850,6 +2922,8 @@ static struct es_cluster *cluster_new(const char *ns)
 	cl->voting_exclusions = json_array();
 	cl->shutdowns = json_object();
 	cl->passwords = json_object();
+	cl->repos = json_object();
+	cl->running = json_array();
 	cl->next = clusters;
 	clusters = cl;
 	return cl;
@@ -2893,6 +2967,8 @@ static void cluster_free(struct es_cluster *cl)
 	json_decref(cl->voting_exclusions);
 	json_decref(cl->shutdowns);
 	json_decref(cl->passwords);
+	json_decref(cl->repos);
+	json_decref(cl->running);
 	free(cl->ns);
 	free(cl->name);
 	free(cl->uuid);
@@ -3380,6 +3456,7 @@ void sim_es_tick(void)
 				seed_indices(cl);
 				progress(cl, now);
 				allocate(cl, now);
+				snapshots_tick(cl, now);
 			}
 		}
 		free(pods);
@@ -4361,9 +4438,11 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 		char pri[16], rep[16];
 		snprintf(pri, sizeof(pri), "%d", ix->nshards);
 		snprintf(rep, sizeof(rep), "%d", ix->nreplicas);
+		char docs[24];
+		snprintf(docs, sizeof(docs), "%lld", (long long)docs_of(ix, NULL));
 		json_array_append_new(rows,
 				      json_pack("[s,s,s,s,s,s,s,s,s,s]", h.status, "open", ix->name,
-						ix->uuid, pri, rep, "0", "0", "225b", "225b"));
+						ix->uuid, pri, rep, docs, "0", "225b", "225b"));
 	}
 	cat_reply(c, cols, ARRAY_SIZE(cols), 10, rows);
 }
@@ -5519,6 +5598,1303 @@ static void change_password(struct es_cluster *cl, struct call *c, const char *w
 	json_decref(body);
 }
 
+/* --- documents ---------------------------------------------------------------------- */
+
+/*
+ * Indexing one document: POST /{index}/_doc (6.x, where _doc is a type
+ * name, and later) or POST /{index}/{type} (before 8.0); the index is
+ * created with the defaults when it is missing (action.auto_create_index,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/docs-index_.html).
+ * The document goes to a shard by its routing (round-robin over the
+ * generated ids here); a shard whose primary is not started answers 503
+ * unavailable_shards_exception, as the real one does once its wait (1m)
+ * is over: the simulator does not wait.  Only the count is kept.
+ */
+static void index_doc(struct es_cluster *cl, struct call *c, const char *name, const char *type)
+{
+	int vcode = version_code(cluster_version(cl));
+	struct es_index *ix = index_find(cl, name);
+	if (!valid_index_name(name)) {
+		sim_es_error(c, 400, "invalid_index_name_exception",
+			     "Invalid index name [%s], must be lowercase", name);
+		return;
+	}
+	if (!ix) {
+		ix = index_create(cl, name, vcode >= 70000 ? 1 : 5, 1);
+		allocate(cl, now_mono_ms());
+	}
+	int s = (int)(ix->next_doc % ix->nshards);
+	struct es_shard *sh = &ix->shards[s];
+	if (!primary_node(sh)) {
+		sim_es_error(c, 503, "unavailable_shards_exception",
+			     "[%s][%d] primary shard is not active Timeout: [1m]", name, s);
+		return;
+	}
+	ix->next_doc++;
+	sh->docs++;
+	char id[21];
+	random_id(id, 20);
+	json_t *out = json_pack("{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "_index", name, "_id", id,
+				"_version", 1, "_shards", "total", ix->nreplicas + 1, "successful",
+				1, "failed", 0);
+	if (vcode < 80000)
+		json_object_set_new(out, "_type", json_string(type));
+	if (vcode >= 50000)
+		json_object_set_new(out, "result", json_string("created"));
+	else
+		json_object_set_new(out, "created", json_true());
+	call_reply_json(c, 201, out);
+}
+
+/* Documents of the shards whose primary is started, and how many shards
+ * could not answer. */
+static int64_t docs_of(struct es_index *ix, int *failed)
+{
+	int64_t n = 0;
+	for (int s = 0; s < ix->nshards; s++) {
+		if (primary_node(&ix->shards[s]))
+			n += ix->shards[s].docs;
+		else if (failed)
+			(*failed)++;
+	}
+	return n;
+}
+
+/*
+ * GET /{index}/_count (or /_count): the documents of the shards that
+ * answer; a shard without a started primary is a failure in _shards
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/search-count.html).
+ */
+static void count_docs(struct es_cluster *cl, struct call *c, const char *only)
+{
+	int64_t n = 0;
+	int total = 0, failed = 0;
+	bool any = false;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		any = true;
+		n += docs_of(ix, &failed);
+		total += ix->nshards;
+	}
+	if (only && !any && !strchr(only, '*') && !strchr(only, ',')) {
+		index_not_found(c, only);
+		return;
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:I, s:{s:i, s:i, s:i, s:i}}", "count", (json_int_t)n,
+				  "_shards", "total", total, "successful", total - failed,
+				  "skipped", 0, "failed", failed));
+}
+
+/* --- snapshot repositories ----------------------------------------------------------- */
+
+/*
+ * What the shared folders hold: one entry per folder as the storage that
+ * serves it names it (an NFS export's server and path, or a node's own
+ * disk), each {"snapshots": [...]} of the fs repositories written there.
+ * It outlives the clusters, as the storage outlives them: a cluster made
+ * later that mounts the same export reads what an earlier one wrote.
+ */
+static json_t *shared_folders;
+
+/* The path with "//", "/./" and "/../" taken out. */
+static char *normalize_path(const char *p)
+{
+	char **parts = NULL;
+	size_t n = 0;
+	char *copy = xstrdup(p), *save = NULL;
+	for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(t, "."))
+			continue;
+		if (!strcmp(t, "..")) {
+			if (n)
+				n--;
+			continue;
+		}
+		parts = xrealloc(parts, (n + 1) * sizeof(*parts));
+		parts[n++] = t;
+	}
+	char *out = xstrdup("");
+	for (size_t i = 0; i < n; i++) {
+		char *next = xasprintf("%s/%s", out, parts[i]);
+		free(out);
+		out = next;
+	}
+	if (!*out) {
+		free(out);
+		out = xstrdup("/");
+	}
+	free(parts);
+	free(copy);
+	return out;
+}
+
+/* Is path at or under dir (both normalised)? */
+static bool path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/"))
+		return true;
+	return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * The folder location names on node n, as the storage behind it knows it
+ * ("nfs://server/export/sub" for an NFS volume, whatever pod mounts it;
+ * "node://<pod uid>/<path>" for the container's own or a node-local
+ * volume), or NULL with *err set as FsRepository says it: the location,
+ * absolute or relative to the first entry, must be under an entry of
+ * path.repo, a static node setting
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/snapshots-filesystem-repository.html,
+ * 6.8 and 2.4 modules-snapshots.html, "Shared File System Repository";
+ * FsRepository.java: "location [x] doesn't match any of the locations
+ * specified by path.repo[ because this setting is empty]").
+ */
+static char *node_folder(struct es_cluster *cl, const struct es_node *n, const char *location,
+			 char **err)
+{
+	const char *repo = json_str(n->file, "path.repo");
+	char *found = NULL;
+	if (!repo || !*repo) {
+		*err = xasprintf("location [%s] doesn't match any of the locations specified by "
+				 "path.repo because this setting is empty",
+				 location);
+		return NULL;
+	}
+	char *dirs = xstrdup(repo), *save = NULL;
+	for (char *d = strtok_r(dirs, ",", &save); d && !found; d = strtok_r(NULL, ",", &save)) {
+		while (*d == ' ')
+			d++;
+		char *root = normalize_path(d);
+		char *full = location[0] == '/' ? normalize_path(location) : NULL;
+		if (!full) {
+			char *joined = xasprintf("%s/%s", root, location);
+			full = normalize_path(joined);
+			free(joined);
+		}
+		if (path_under(full, root))
+			found = full;
+		else
+			free(full);
+		free(root);
+	}
+	free(dirs);
+	if (!found) {
+		*err = xasprintf("location [%s] doesn't match any of the locations specified by "
+				 "path.repo",
+				 location);
+		return NULL;
+	}
+	/* The mount of the pod's containers that holds it, the deepest one. */
+	struct store_obj *pod = store_get(store_kind_by_plural("pods"), cl->ns, n->pod);
+	const json_t *spec = pod ? json_object_get(pod->body, "spec") : NULL;
+	const json_t *volume = NULL;
+	const char *at_best = NULL, *sub_best = NULL;
+	size_t i, j;
+	json_t *ct, *m, *v;
+	json_array_foreach (json_object_get(spec, "containers"), i, ct) {
+		json_array_foreach (json_object_get(ct, "volumeMounts"), j, m) {
+			const char *at = json_str(m, "mountPath");
+			char *nat = at ? normalize_path(at) : NULL;
+			if (nat && path_under(found, nat) &&
+			    (!at_best || strlen(nat) > strlen(at_best))) {
+				size_t k;
+				json_array_foreach (json_object_get(spec, "volumes"), k, v) {
+					if (json_str(v, "name") && json_str(m, "name") &&
+					    !strcmp(json_str(v, "name"), json_str(m, "name"))) {
+						volume = v;
+						at_best = at;
+						sub_best = json_str(m, "subPath");
+					}
+				}
+			}
+			free(nat);
+		}
+	}
+	char *id;
+	const json_t *nfs = json_object_get(volume, "nfs");
+	if (nfs && json_str(nfs, "server") && json_str(nfs, "path")) {
+		char *nat = normalize_path(at_best);
+		const char *rest = found + (strcmp(nat, "/") ? strlen(nat) : 0);
+		char *joined = xasprintf("%s/%s/%s", json_str(nfs, "path"),
+					 sub_best ? sub_best : "", rest);
+		char *np = normalize_path(joined);
+		id = xasprintf("nfs://%s%s", json_str(nfs, "server"), np);
+		free(np);
+		free(joined);
+		free(nat);
+	} else {
+		id = xasprintf("node://%s%s", n->pod_uid ? n->pod_uid : n->name, found);
+	}
+	free(found);
+	return id;
+}
+
+/* The snapshots a shared folder holds (borrowed; made when missing). */
+static json_t *folder_snapshots(const char *folder)
+{
+	if (!shared_folders)
+		shared_folders = json_object();
+	json_t *f = json_object_get(shared_folders, folder);
+	if (!f) {
+		f = json_pack("{s:[]}", "snapshots");
+		json_object_set_new(shared_folders, folder, f);
+	}
+	return json_object_get(f, "snapshots");
+}
+
+/* A repository error as RepositoriesService answers: 500 with the cause
+ * under "failed to create repository". */
+static void repository_failed(struct call *c, const char *repo, const char *why)
+{
+	char *reason = xasprintf("[%s] %s", repo, why);
+	char *outer = xasprintf("[%s] failed to create repository", repo);
+	call_reply_json(c, 500,
+			json_pack("{s:{s:[{s:s, s:s}], s:s, s:s, s:{s:s, s:s}}, s:i}", "error",
+				  "root_cause", "type", "repository_exception", "reason", reason,
+				  "type", "repository_exception", "reason", outer, "caused_by",
+				  "type", "repository_exception", "reason", reason, "status", 500));
+	free(reason);
+	free(outer);
+}
+
+static struct es_node *master_node(struct es_cluster *cl)
+{
+	return cl->master ? node_by_name(cl, cl->master) : NULL;
+}
+
+/* The folder of repository name as the elected master sees it, or NULL
+ * (the caller answers): the caller frees it. */
+static char *repo_folder(struct es_cluster *cl, const char *name, char **err)
+{
+	json_t *r = json_object_get(cl->repos, name);
+	struct es_node *m = master_node(cl);
+	if (!r || !m) {
+		*err = NULL;
+		return NULL;
+	}
+	return node_folder(cl, m, json_str(json_object_get(r, "settings"), "location"), err);
+}
+
+static bool repo_readonly(struct es_cluster *cl, const char *name)
+{
+	json_t *st = json_object_get(json_object_get(cl->repos, name), "settings");
+	json_t *ro = json_object_get(st, "readonly");
+	return json_is_true(ro) || (json_is_string(ro) && !strcmp(json_string_value(ro), "true"));
+}
+
+static void repository_missing(struct call *c, const char *name)
+{
+	sim_es_error(c, 404, "repository_missing_exception", "[%s] missing", name);
+}
+
+/*
+ * PUT/POST _snapshot/{repo} {"type": "fs", "settings": {"location", "readonly"?}}:
+ * the master makes it, then, unless it is read-only or ?verify=false,
+ * writes a file into its folder that every master-eligible and data node
+ * must read back (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/snapshots-register-repository.html,
+ * "Verify a repository"): a node whose location is another folder (not
+ * the same shared storage) fails it with repository_verification_exception.
+ * The repository stays registered when verification fails: it was put in
+ * the cluster state before (RepositoriesService.registerRepository).
+ */
+static void put_repo(struct es_cluster *cl, struct call *c, const char *name)
+{
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : NULL;
+	const char *type = json_str(body, "type");
+	json_t *settings = json_object_get(body, "settings");
+	const char *location = json_str(settings, "location");
+	char *err = NULL;
+	if (!json_is_object(body) || !type) {
+		json_decref(body);
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: type is missing;");
+		return;
+	}
+	if (strcmp(type, "fs") != 0) {
+		char *why = xasprintf("repository type [%s] does not exist", type);
+		repository_failed(c, name, why);
+		free(why);
+		json_decref(body);
+		return;
+	}
+	if (!location) {
+		repository_failed(c, name, "missing location");
+		json_decref(body);
+		return;
+	}
+	struct es_node *m = master_node(cl);
+	char *mine = m ? node_folder(cl, m, location, &err) : NULL;
+	if (!mine) {
+		repository_failed(c, name, err ? err : "no master");
+		free(err);
+		json_decref(body);
+		return;
+	}
+	json_t *flat = json_object();
+	flatten("", settings, flat);
+	json_object_set_new(cl->repos, name,
+			    json_pack("{s:s, s:o}", "type", "fs", "settings", flat));
+	json_decref(body);
+	if (!repo_readonly(cl, name) && call_param_bool(c, "verify", true)) {
+		for (size_t i = 0; i < cl->nnodes; i++) {
+			struct es_node *n = cl->nodes[i];
+			if (!n->present || !(n->roles & (ROLE_MASTER | ROLE_DATA)))
+				continue;
+			char *nerr = NULL;
+			char *theirs = node_folder(cl, n, location, &nerr);
+			bool same = theirs && !strcmp(theirs, mine);
+			free(theirs);
+			if (same) {
+				free(nerr);
+				continue;
+			}
+			sim_es_error(
+				c, 500, "repository_verification_exception",
+				"[%s] [[%s, 'RemoteTransportException[[%s][%s:9300]"
+				"[internal:admin/repository/verify]]; nested: "
+				"RepositoryVerificationException[[%s] %s];']]",
+				name, n->id, n->name, n->ip ? n->ip : "", name,
+				nerr ? nerr
+				     : "a file written by master to the store cannot be accessed "
+				       "on "
+				       "the node. This might indicate that the store is not shared "
+				       "between this node and the master node or that permissions "
+				       "on "
+				       "the store don't allow reading files written by the master "
+				       "node");
+			free(nerr);
+			free(mine);
+			return;
+		}
+	}
+	free(mine);
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* GET _snapshot[/{repo}] (a name, a list, _all or a pattern). */
+static void get_repos(struct es_cluster *cl, struct call *c, const char *only)
+{
+	json_t *out = json_object();
+	const char *k;
+	json_t *v;
+	json_object_foreach (cl->repos, k, v) {
+		if (!only || !strcmp(only, "_all") || list_matches(only, k))
+			json_object_set(out, k, v);
+	}
+	if (only && strcmp(only, "_all") && !strchr(only, '*') && json_object_size(out) == 0) {
+		json_decref(out);
+		repository_missing(c, only);
+		return;
+	}
+	call_reply_json(c, 200, out);
+}
+
+static void delete_repo(struct es_cluster *cl, struct call *c, const char *name)
+{
+	if (!json_object_get(cl->repos, name)) {
+		repository_missing(c, name);
+		return;
+	}
+	json_object_del(cl->repos, name);
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* --- snapshots ----------------------------------------------------------------------- */
+
+/*
+ * A snapshot's answer as GET _snapshot and the create API give it, by
+ * version (get-snapshot-api.html of each): uuid from 5.0 (SnapshotId
+ * gained it), include_global_state from 6.x, data_streams from 7.9 and
+ * feature_states from 7.12; a FAILED one has its reason.
+ */
+static json_t *snapshot_info(const json_t *rec, int vcode)
+{
+	json_t *indices = json_array();
+	size_t i;
+	json_t *ix;
+	int total = 0, failed = 0;
+	json_array_foreach (json_object_get(rec, "indices"), i, ix) {
+		json_array_append_new(indices, json_string(json_str(ix, "name")));
+		total += (int)json_integer_value(json_object_get(ix, "nshards"));
+	}
+	failed = (int)json_array_size(json_object_get(rec, "failures"));
+	const char *state = json_str(rec, "state");
+	bool running = !strcmp(state, "IN_PROGRESS");
+	const char *v = json_str(rec, "version");
+	json_t *out = json_pack("{s:s, s:i, s:s, s:o, s:s}", "snapshot", json_str(rec, "snapshot"),
+				"version_id", version_code(v) * 100 + 99, "version", v, "indices",
+				indices, "state", state);
+	if (vcode >= 50000)
+		json_object_set_new(out, "uuid", json_string(json_str(rec, "uuid")));
+	if (vcode >= 60000)
+		json_object_set(out, "include_global_state",
+				json_object_get(rec, "include_global_state"));
+	if (vcode >= 70900)
+		json_object_set_new(out, "data_streams", json_array());
+	if (vcode >= 71200)
+		json_object_set_new(out, "feature_states", json_array());
+	if (json_str(rec, "reason"))
+		json_object_set_new(out, "reason", json_string(json_str(rec, "reason")));
+	if (json_object_get(rec, "metadata"))
+		json_object_set(out, "metadata", json_object_get(rec, "metadata"));
+	int64_t start = json_integer_value(json_object_get(rec, "start_ms"));
+	int64_t end = json_integer_value(json_object_get(rec, "end_ms"));
+	json_object_set_new(out, "start_time", sim_es_time(start));
+	json_object_set_new(out, "start_time_in_millis", json_integer(start));
+	json_object_set_new(out, "end_time", running ? sim_es_time(0) : sim_es_time(end));
+	json_object_set_new(out, "end_time_in_millis", json_integer(running ? 0 : end));
+	json_object_set_new(out, "duration_in_millis", json_integer(running ? 0 : end - start));
+	json_object_set_new(out, "failures", json_deep_copy(json_object_get(rec, "failures")));
+	json_object_set_new(out, "shards",
+			    json_pack("{s:i, s:i, s:i}", "total", running ? 0 : total, "failed",
+				      running ? 0 : failed, "successful",
+				      running ? 0 : total - failed));
+	return out;
+}
+
+/* The snapshot name rules of SnapshotsService.validate: 400
+ * invalid_snapshot_name_exception. */
+static bool snapshot_name_ok(struct call *c, const char *repo, const char *name)
+{
+	const char *why = NULL;
+	if (!*name)
+		why = "cannot be empty";
+	else if (strpbrk(name, " ,#\\/*?\"<>|"))
+		why = "must not contain the following characters [ , \", *, \\, <, |, ,, >, /, ?]";
+	else if (name[0] == '_')
+		why = "must not start with '_'";
+	for (const char *p = name; !why && *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			why = "must be lowercase";
+	}
+	if (!why)
+		return true;
+	sim_es_error(c, 400, "invalid_snapshot_name_exception",
+		     "[%s:%s] Invalid snapshot name [%s], %s", repo, name, name, why);
+	return false;
+}
+
+static json_t *find_snapshot(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (list, i, r) {
+		if (!strcmp(json_str(r, "snapshot"), name))
+			return r;
+	}
+	return NULL;
+}
+
+static json_t *running_snapshot(struct es_cluster *cl, const char *repo, const char *name)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (cl->running, i, r) {
+		if (!strcmp(json_str(r, "repo"), repo) &&
+		    (!name || !strcmp(json_str(r, "snapshot"), name)))
+			return r;
+	}
+	return NULL;
+}
+
+/* Bytes a second a shard's snapshot writes: the repository's
+ * max_snapshot_bytes_per_sec (40mb by default). */
+static int64_t snapshot_rate(struct es_cluster *cl, const char *repo)
+{
+	const char *v = json_str(json_object_get(json_object_get(cl->repos, repo), "settings"),
+				 "max_snapshot_bytes_per_sec");
+	int64_t b;
+	if (!v || !simconf_bytes(v, &b))
+		return 40 * 1024 * 1024;
+	return b;
+}
+
+static json_t *index_list(const json_t *body)
+{
+	json_t *ix = json_object_get(body, "indices");
+	if (json_is_array(ix)) {
+		char *joined = xstrdup("");
+		size_t i;
+		json_t *e;
+		json_array_foreach (ix, i, e) {
+			char *next = xasprintf("%s%s%s", joined, i ? "," : "",
+					       json_is_string(e) ? json_string_value(e) : "");
+			free(joined);
+			joined = next;
+		}
+		json_t *out = json_string(joined);
+		free(joined);
+		return out;
+	}
+	return json_is_string(ix) ? json_incref(ix) : NULL;
+}
+
+/*
+ * PUT/POST _snapshot/{repo}/{snap}[?wait_for_completion]: the indices
+ * asked (all by default), each shard's primary copied at the repository's
+ * rate.  Before 7.9 a cluster runs one snapshot at a time: a second is 503
+ * concurrent_snapshot_execution_exception "a snapshot is already running"
+ * (7.8 snapshot-restore docs, "Only one snapshot process can be started
+ * in the cluster at any time"; concurrent from 7.9,
+ * elastic/elasticsearch#56911).  An index without a started primary: from
+ * 7.9 the request fails ("Indices don't have primary shards [x]"), before
+ * it the snapshot ends FAILED with that reason, unless "partial": true
+ * snapshots the shards there are.
+ */
+static void create_snapshot(struct es_cluster *cl, struct call *c, const char *pod,
+			    const char *repo, const char *name)
+{
+	int vcode = version_code(cluster_version(cl));
+	if (!json_object_get(cl->repos, repo)) {
+		repository_missing(c, repo);
+		return;
+	}
+	if (!snapshot_name_ok(c, repo, name))
+		return;
+	if (repo_readonly(cl, repo)) {
+		sim_es_error(c, 500, "repository_exception",
+			     "[%s] cannot create snapshot in a readonly repository", repo);
+		return;
+	}
+	char *err = NULL;
+	char *folder = repo_folder(cl, repo, &err);
+	if (!folder) {
+		sim_es_error(c, 500, "repository_exception", "[%s] %s", repo, err ? err : "");
+		free(err);
+		return;
+	}
+	if (running_snapshot(cl, repo, name)) {
+		sim_es_error(c, 400, "invalid_snapshot_name_exception",
+			     "[%s:%s] Invalid snapshot name [%s], snapshot with the same name is "
+			     "already in-progress",
+			     repo, name, name);
+		free(folder);
+		return;
+	}
+	if (find_snapshot(folder_snapshots(folder), name)) {
+		sim_es_error(c, 400, "invalid_snapshot_name_exception",
+			     "[%s:%s] Invalid snapshot name [%s], snapshot with the same name "
+			     "already exists",
+			     repo, name, name);
+		free(folder);
+		return;
+	}
+	if (vcode < 70900 && json_array_size(cl->running) > 0) {
+		sim_es_error(c, 503, "concurrent_snapshot_execution_exception",
+			     "[%s:%s] a snapshot is already running", repo, name);
+		free(folder);
+		return;
+	}
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
+	json_t *only = index_list(body);
+	bool partial = json_is_true(json_object_get(body, "partial"));
+	json_t *global = json_object_get(body, "include_global_state");
+	const char *wanted = json_string_value(only);
+	if (wanted && (!*wanted || !strcmp(wanted, "_all") || !strcmp(wanted, "*")))
+		wanted = NULL;
+	if (wanted && !json_is_true(json_object_get(body, "ignore_unavailable"))) {
+		char *list = xstrdup(wanted), *save = NULL;
+		for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+			if (!strchr(t, '*') && !index_find(cl, t)) {
+				index_not_found(c, t);
+				free(list);
+				json_decref(only);
+				json_decref(body);
+				free(folder);
+				return;
+			}
+		}
+		free(list);
+	}
+	char uuid[23];
+	random_id(uuid, 22);
+	int64_t now = now_mono_ms(), longest = 0;
+	json_t *indices = json_array(), *failures = json_array(), *missing = json_array();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (wanted && !list_matches(wanted, ix->name))
+			continue;
+		json_t *docs = json_array(), *nodes = json_array();
+		bool lacks = false;
+		for (int s = 0; s < ix->nshards; s++) {
+			const char *on = primary_node(&ix->shards[s]);
+			json_array_append_new(docs, json_integer(ix->shards[s].docs));
+			json_array_append_new(nodes, on ? json_string(on) : json_null());
+			if (!on) {
+				lacks = true;
+				json_array_append_new(failures,
+						      json_pack("{s:s, s:s, s:i, s:s, s:s}",
+								"index", ix->name, "index_uuid",
+								ix->uuid, "shard_id", s, "reason",
+								"primary shard is not allocated",
+								"status", "INTERNAL_SERVER_ERROR"));
+			}
+		}
+		if (lacks)
+			json_array_append_new(missing, json_string(ix->name));
+		if (ix->shard_bytes > longest)
+			longest = ix->shard_bytes;
+		json_array_append_new(
+			indices,
+			json_pack("{s:s, s:s, s:i, s:i, s:I, s:s, s:O?, s:O?, s:o, s:o}", "name",
+				  ix->name, "uuid", ix->uuid, "nshards", ix->nshards, "nreplicas",
+				  ix->nreplicas, "shard_bytes", (json_int_t)ix->shard_bytes,
+				  "created_version", ix->created_version, "analysis", ix->analysis,
+				  "mappings", ix->mappings, "docs", docs, "nodes", nodes));
+	}
+	json_decref(only);
+	char *missing_names = NULL;
+	if (json_array_size(missing) > 0 && !partial) {
+		char *joined = xstrdup("");
+		size_t i;
+		json_t *e;
+		json_array_foreach (missing, i, e) {
+			char *next =
+				xasprintf("%s%s%s", joined, i ? ", " : "", json_string_value(e));
+			free(joined);
+			joined = next;
+		}
+		missing_names = joined;
+	}
+	json_decref(missing);
+	if (missing_names && vcode >= 70900) {
+		sim_es_error(c, 500, "snapshot_exception",
+			     "[%s:%s/%s] Indices don't have primary shards [%s]", repo, name, uuid,
+			     missing_names);
+		free(missing_names);
+		json_decref(indices);
+		json_decref(failures);
+		json_decref(body);
+		free(folder);
+		return;
+	}
+	int64_t rate = snapshot_rate(cl, repo);
+	int64_t takes = simconf_get()->recovery_ms + (rate > 0 ? longest * 1000 / rate : 0);
+	json_t *rec =
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:b}",
+			  "snapshot", name, "uuid", uuid, "repo", repo, "folder", folder, "version",
+			  cluster_version(cl), "include_global_state",
+			  global ? json_is_true(global) : 1, "start_ms", (json_int_t)now_wall_ms(),
+			  "end_ms", (json_int_t)0, "end_mono", (json_int_t)(now + takes), "indices",
+			  indices, "failures", failures, "partial", partial);
+	json_object_set_new(rec, "state", json_string("IN_PROGRESS"));
+	/* The user's metadata, kept with the snapshot, from 7.3
+	 * (create-snapshot-api.html of 7.3, "metadata"). */
+	if (vcode >= 70300 && json_is_object(json_object_get(body, "metadata")))
+		json_object_set(rec, "metadata", json_object_get(body, "metadata"));
+	if (missing_names) {
+		/* Before 7.9: it ends at once, FAILED, with the reason. */
+		char *reason = xasprintf("Indices don't have primary shards [%s]", missing_names);
+		json_object_set_new(rec, "reason", json_string(reason));
+		json_object_set_new(rec, "end_mono", json_integer(now));
+		free(reason);
+	}
+	free(missing_names);
+	free(folder);
+	json_decref(body);
+	json_array_append_new(cl->running, rec);
+	if (call_param_bool(c, "wait_for_completion", false)) {
+		park(WAIT_SNAPSHOT, cl, c, pod, c->path, 24LL * 3600 * 1000);
+		waits->index = xstrdup(uuid);
+		return;
+	}
+	call_reply_json(c, 200, json_pack("{s:b}", "accepted", 1));
+}
+
+static json_t *running_snapshot_by_uuid(struct es_cluster *cl, const char *uuid)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (cl->running, i, r) {
+		if (!strcmp(json_str(r, "uuid"), uuid))
+			return r;
+	}
+	return NULL;
+}
+
+/* A finished snapshot by its uuid, in whichever folder. */
+static json_t *finished_by_uuid(const char *uuid)
+{
+	const char *k;
+	json_t *f;
+	json_object_foreach (shared_folders, k, f) {
+		size_t i;
+		json_t *r;
+		json_array_foreach (json_object_get(f, "snapshots"), i, r) {
+			if (!strcmp(json_str(r, "uuid"), uuid))
+				return r;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The snapshots in progress end: a shard whose primary's node has left
+ * meanwhile is a failure ("node shutdown"), and the snapshot is PARTIAL
+ * with failures, SUCCESS without (SnapshotsService.finalizeSnapshotEntry);
+ * it is then written to its repository's folder.
+ */
+static void snapshots_tick(struct es_cluster *cl, int64_t now)
+{
+	for (size_t i = 0; i < json_array_size(cl->running);) {
+		json_t *rec = json_array_get(cl->running, i);
+		if (now < json_integer_value(json_object_get(rec, "end_mono"))) {
+			i++;
+			continue;
+		}
+		json_t *failures = json_object_get(rec, "failures");
+		bool failed = json_str(rec, "reason") != NULL;
+		size_t k;
+		json_t *ix;
+		json_array_foreach (json_object_get(rec, "indices"), k, ix) {
+			json_t *nodes = json_object_get(ix, "nodes");
+			for (size_t s = 0; s < json_array_size(nodes); s++) {
+				const char *on = json_string_value(json_array_get(nodes, s));
+				struct es_node *n = on ? node_by_name(cl, on) : NULL;
+				if (!on || (n && n->present))
+					continue;
+				json_array_append_new(failures,
+						      json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}",
+								"index", json_str(ix, "name"),
+								"index_uuid", json_str(ix, "uuid"),
+								"shard_id", (int)s, "reason",
+								"node shutdown", "node_id",
+								n ? n->id : on, "status",
+								"INTERNAL_SERVER_ERROR"));
+				json_array_set_new(nodes, s, json_null());
+			}
+		}
+		json_object_set_new(rec, "state",
+				    json_string(failed				? "FAILED"
+						: json_array_size(failures) > 0 ? "PARTIAL"
+										: "SUCCESS"));
+		json_object_set_new(rec, "end_ms", json_integer(now_wall_ms()));
+		json_object_del(rec, "end_mono");
+		json_array_append(folder_snapshots(json_str(rec, "folder")), rec);
+		log_info("elasticsearch %s: snapshot %s:%s %s", cl->ns, json_str(rec, "repo"),
+			 json_str(rec, "snapshot"), json_str(rec, "state"));
+		json_array_remove(cl->running, i);
+	}
+}
+
+/* The snapshots of a repository, finished and running, that match only
+ * (_all, a name, a list, a pattern). */
+static json_t *matching_snapshots(struct es_cluster *cl, const char *repo, const char *folder,
+				  const char *only)
+{
+	json_t *out = json_array();
+	bool all = !strcmp(only, "_all") || !strcmp(only, "*");
+	size_t i;
+	json_t *r;
+	json_array_foreach (folder_snapshots(folder), i, r) {
+		if (all || list_matches(only, json_str(r, "snapshot")))
+			json_array_append(out, r);
+	}
+	json_array_foreach (cl->running, i, r) {
+		if (!strcmp(json_str(r, "repo"), repo) &&
+		    (all || list_matches(only, json_str(r, "snapshot"))))
+			json_array_append(out, r);
+	}
+	return out;
+}
+
+static void snapshot_missing(struct call *c, const char *repo, const char *name)
+{
+	sim_es_error(c, 404, "snapshot_missing_exception", "[%s:%s] is missing", repo, name);
+}
+
+/* The first name of a list that is no pattern and matched nothing. */
+static const char *unmatched_name(const json_t *found, const char *only, char *buf, size_t n)
+{
+	if (!strcmp(only, "_all"))
+		return NULL;
+	char *list = xstrdup(only), *save = NULL;
+	const char *miss = NULL;
+	for (char *t = strtok_r(list, ",", &save); t && !miss; t = strtok_r(NULL, ",", &save)) {
+		if (strchr(t, '*'))
+			continue;
+		bool seen = false;
+		size_t i;
+		json_t *r;
+		json_array_foreach (found, i, r)
+			seen = seen || !strcmp(json_str(r, "snapshot"), t);
+		if (!seen) {
+			snprintf(buf, n, "%s", t);
+			miss = buf;
+		}
+	}
+	free(list);
+	return miss;
+}
+
+/*
+ * GET _snapshot/{repo}/{snap}: {"snapshots": [...]}, oldest first; from
+ * 7.15 with "total" and "remaining" (the paginated get snapshots API,
+ * 7.15 get-snapshot-api.html).  A name that is no pattern and is not
+ * there is 404 snapshot_missing_exception, unless ignore_unavailable.
+ */
+static void get_snapshots(struct es_cluster *cl, struct call *c, const char *repo, const char *only)
+{
+	int vcode = version_code(cluster_version(cl));
+	char *err = NULL;
+	char *folder = repo_folder(cl, repo, &err);
+	if (!json_object_get(cl->repos, repo)) {
+		repository_missing(c, repo);
+		return;
+	}
+	if (!folder) {
+		sim_es_error(c, 500, "repository_exception", "[%s] %s", repo, err ? err : "");
+		free(err);
+		return;
+	}
+	json_t *found = matching_snapshots(cl, repo, folder, only);
+	free(folder);
+	char buf[256];
+	const char *miss = unmatched_name(found, only, buf, sizeof(buf));
+	if (miss && !call_param_bool(c, "ignore_unavailable", false)) {
+		json_decref(found);
+		snapshot_missing(c, repo, miss);
+		return;
+	}
+	json_t *list = json_array();
+	size_t i;
+	json_t *r;
+	json_array_foreach (found, i, r)
+		json_array_append_new(list, snapshot_info(r, vcode));
+	json_decref(found);
+	json_t *out = json_pack("{s:o}", "snapshots", list);
+	if (vcode >= 71500) {
+		json_object_set_new(out, "total", json_integer((json_int_t)json_array_size(list)));
+		json_object_set_new(out, "remaining", json_integer(0));
+	}
+	call_reply_json(c, 200, out);
+}
+
+/*
+ * GET _snapshot/{repo}/{snap}/_status: the files and bytes of each
+ * snapshot.  From 7.4 "stats" has "incremental" and "total"
+ * ({file_count, size_in_bytes}); before, number_of_files and
+ * total_size_in_bytes (snapshots-status-api / modules-snapshots.html of
+ * 7.4 and 6.8).  A shard's files are its copy's bytes.
+ */
+static void snapshot_status(struct es_cluster *cl, struct call *c, const char *repo,
+			    const char *only)
+{
+	int vcode = version_code(cluster_version(cl));
+	char *err = NULL;
+	char *folder = repo_folder(cl, repo, &err);
+	if (!json_object_get(cl->repos, repo)) {
+		repository_missing(c, repo);
+		return;
+	}
+	if (!folder) {
+		sim_es_error(c, 500, "repository_exception", "[%s] %s", repo, err ? err : "");
+		free(err);
+		return;
+	}
+	json_t *found = matching_snapshots(cl, repo, folder, only);
+	free(folder);
+	char buf[256];
+	const char *miss = unmatched_name(found, only, buf, sizeof(buf));
+	if (miss) {
+		json_decref(found);
+		snapshot_missing(c, repo, miss);
+		return;
+	}
+	json_t *list = json_array();
+	size_t i, k;
+	json_t *r, *ix;
+	json_array_foreach (found, i, r) {
+		int64_t bytes = 0, files = 0, done = 0, failed = 0, total = 0;
+		json_array_foreach (json_object_get(r, "indices"), k, ix) {
+			int64_t nsh = json_integer_value(json_object_get(ix, "nshards"));
+			total += nsh;
+			bytes += nsh * json_integer_value(json_object_get(ix, "shard_bytes"));
+			files += nsh;
+		}
+		failed = (int64_t)json_array_size(json_object_get(r, "failures"));
+		bool running = !strcmp(json_str(r, "state"), "IN_PROGRESS");
+		done = running ? 0 : total - failed;
+		int64_t start = json_integer_value(json_object_get(r, "start_ms"));
+		int64_t took = running ? now_wall_ms() - start
+				       : json_integer_value(json_object_get(r, "end_ms")) - start;
+		json_t *stats;
+		if (vcode >= 70400)
+			stats = json_pack("{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "incremental",
+					  "file_count", (json_int_t)files, "size_in_bytes",
+					  (json_int_t)bytes, "total", "file_count",
+					  (json_int_t)files, "size_in_bytes", (json_int_t)bytes,
+					  "start_time_in_millis", (json_int_t)start,
+					  "time_in_millis", (json_int_t)took);
+		else
+			stats = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "number_of_files",
+					  (json_int_t)files, "processed_files",
+					  (json_int_t)(running ? 0 : files), "total_size_in_bytes",
+					  (json_int_t)bytes, "processed_size_in_bytes",
+					  (json_int_t)(running ? 0 : bytes), "start_time_in_millis",
+					  (json_int_t)start, "time_in_millis", (json_int_t)took);
+		json_t *one = json_pack(
+			"{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "snapshot",
+			json_str(r, "snapshot"), "repository", repo, "uuid", json_str(r, "uuid"),
+			"state", running ? "STARTED" : json_str(r, "state"), "shards_stats",
+			"initializing", (json_int_t)0, "started", (json_int_t)(running ? total : 0),
+			"finalizing", (json_int_t)0, "done", (json_int_t)done, "failed",
+			(json_int_t)failed, "total", (json_int_t)total, "stats", stats);
+		json_array_append_new(list, one);
+	}
+	json_decref(found);
+	call_reply_json(c, 200, json_pack("{s:o}", "snapshots", list));
+}
+
+/*
+ * DELETE _snapshot/{repo}/{snap}: a finished snapshot leaves the folder;
+ * a running one is aborted and goes (delete-snapshot-api.html, "If the
+ * snapshot is in progress, the request aborts it").
+ */
+static void delete_snapshot(struct es_cluster *cl, struct call *c, const char *repo,
+			    const char *name)
+{
+	char *err = NULL;
+	char *folder = repo_folder(cl, repo, &err);
+	if (!json_object_get(cl->repos, repo)) {
+		repository_missing(c, repo);
+		return;
+	}
+	if (!folder) {
+		sim_es_error(c, 500, "repository_exception", "[%s] %s", repo, err ? err : "");
+		free(err);
+		return;
+	}
+	if (repo_readonly(cl, repo)) {
+		free(folder);
+		sim_es_error(c, 500, "repository_exception",
+			     "[%s] cannot delete snapshot from a readonly repository", repo);
+		return;
+	}
+	bool any = false;
+	for (size_t i = 0; i < json_array_size(cl->running);) {
+		json_t *r = json_array_get(cl->running, i);
+		if (!strcmp(json_str(r, "repo"), repo) &&
+		    list_matches(name, json_str(r, "snapshot"))) {
+			json_array_remove(cl->running, i);
+			any = true;
+		} else {
+			i++;
+		}
+	}
+	json_t *list = folder_snapshots(folder);
+	for (size_t i = 0; i < json_array_size(list);) {
+		if (list_matches(name, json_str(json_array_get(list, i), "snapshot"))) {
+			json_array_remove(list, i);
+			any = true;
+		} else {
+			i++;
+		}
+	}
+	free(folder);
+	if (!any && !strchr(name, '*')) {
+		snapshot_missing(c, repo, name);
+		return;
+	}
+	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/* Elasticsearch's majors in order: 5 follows 2. */
+static int previous_major(int major)
+{
+	return major == 5 ? 2 : major - 1;
+}
+
+/* name with rename_pattern replaced by rename_replacement as Java's
+ * String.replaceAll does ($1 for a group); NULL when the pattern is not
+ * a regular expression. */
+static char *rename_index(const char *name, const char *pattern, const char *replacement)
+{
+	regex_t re;
+	if (regcomp(&re, pattern, REG_EXTENDED) != 0)
+		return NULL;
+	char *out = xstrdup("");
+	const char *p = name;
+	regmatch_t m[10];
+	while (*p && regexec(&re, p, 10, m, p == name ? 0 : REG_NOTBOL) == 0) {
+		char *pre = xstrndup(p, (size_t)m[0].rm_so);
+		char *rep = xstrdup("");
+		for (const char *r = replacement; *r; r++) {
+			char *next;
+			if (*r == '$' && r[1] >= '0' && r[1] <= '9' && m[r[1] - '0'].rm_so >= 0) {
+				int g = r[1] - '0';
+				next = xasprintf("%s%.*s", rep, (int)(m[g].rm_eo - m[g].rm_so),
+						 p + m[g].rm_so);
+				r++;
+			} else {
+				next = xasprintf("%s%c", rep, *r);
+			}
+			free(rep);
+			rep = next;
+		}
+		char *next = xasprintf("%s%s%s", out, pre, rep);
+		free(out);
+		free(pre);
+		free(rep);
+		out = next;
+		p += m[0].rm_eo > 0 ? m[0].rm_eo : 1;
+		if (m[0].rm_eo == 0)
+			break;
+	}
+	char *next = xasprintf("%s%s", out, p);
+	free(out);
+	regfree(&re);
+	return next;
+}
+
+static void restore_error(struct call *c, const char *repo, const json_t *snap, char *what)
+{
+	sim_es_error(c, 500, "snapshot_restore_exception", "[%s:%s/%s] %s", repo,
+		     json_str(snap, "snapshot"), json_str(snap, "uuid"), what);
+	free(what);
+}
+
+/*
+ * POST _snapshot/{repo}/{snap}/_restore {"indices", "rename_pattern",
+ * "rename_replacement"}[?wait_for_completion]
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/restore-snapshot-api.html,
+ * 6.8 and 2.4 modules-snapshots.html "Restore"):
+ * - a snapshot made by a newer version is refused ("the snapshot was
+ *   created with Elasticsearch version [x] which is higher than the
+ *   version of this node [y]"), and an index made before the previous
+ *   major cannot be read (snapshot-restore.html "Snapshot compatibility":
+ *   a snapshot restores into the same or the next major only);
+ * - an open index of the same name is refused with snapshot_restore_exception;
+ * - the restored indices' primaries copy their files from the repository
+ *   (red until they start), then their replicas recover from them, and
+ *   each shard has the documents the snapshot took.
+ */
+static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *pod,
+			     const char *repo, const char *name)
+{
+	char *err = NULL;
+	char *folder = repo_folder(cl, repo, &err);
+	if (!json_object_get(cl->repos, repo)) {
+		repository_missing(c, repo);
+		return;
+	}
+	if (!folder) {
+		sim_es_error(c, 500, "repository_exception", "[%s] %s", repo, err ? err : "");
+		free(err);
+		return;
+	}
+	json_t *snap = find_snapshot(folder_snapshots(folder), name);
+	free(folder);
+	if (!snap) {
+		snapshot_missing(c, repo, name);
+		return;
+	}
+	const char *here = cluster_version(cl);
+	int vhere = version_code(here);
+	const char *made = json_str(snap, "version");
+	if (version_code(made) > vhere) {
+		char *why = xasprintf("the snapshot was created with Elasticsearch version [%s] "
+				      "which is higher than the version of this node [%s]",
+				      made, here);
+		restore_error(c, repo, snap, why);
+		return;
+	}
+	if (!strcmp(json_str(snap, "state"), "FAILED")) {
+		restore_error(c, repo, snap, xstrdup("unsupported snapshot state [FAILED]"));
+		return;
+	}
+	json_t *body = c->body_len ? json_loadb(c->body, c->body_len, 0, NULL) : json_object();
+	json_t *only = index_list(body);
+	const char *wanted = json_string_value(only);
+	if (wanted && (!*wanted || !strcmp(wanted, "_all") || !strcmp(wanted, "*")))
+		wanted = NULL;
+	const char *pattern = json_str(body, "rename_pattern");
+	const char *replacement = json_str(body, "rename_replacement");
+	json_t *plan = json_object(); /* new name -> snapshot index */
+	json_t *froms = json_object();
+	size_t i;
+	json_t *ix;
+	bool ok = true;
+	json_array_foreach (json_object_get(snap, "indices"), i, ix) {
+		const char *from = json_str(ix, "name");
+		if (!ok || (wanted && !list_matches(wanted, from)))
+			continue;
+		char *to = pattern && replacement ? rename_index(from, pattern, replacement)
+						  : xstrdup(from);
+		if (!to) {
+			sim_es_error(c, 400, "illegal_argument_exception",
+				     "rename_pattern [%s] is not a valid regular expression",
+				     pattern);
+			ok = false;
+			break;
+		}
+		int cmajor = version_major(json_str(ix, "created_version"));
+		int major = version_major(here);
+		if (cmajor < previous_major(major)) {
+			sim_es_error(c, 500, "illegal_state_exception",
+				     "The index [[%s/%s]] was created with version [%s] but the "
+				     "minimum compatible version is [%d.0.0]. It should be "
+				     "re-indexed in Elasticsearch %d.x before upgrading to %s.",
+				     from, json_str(ix, "uuid"), json_str(ix, "created_version"),
+				     previous_major(major), previous_major(major), here);
+			ok = false;
+		} else if (json_object_get(plan, to)) {
+			restore_error(c, repo, snap,
+				      xasprintf("indices [%s] and [%s] are renamed into the same "
+						"index [%s]",
+						json_str(froms, to), from, to));
+			ok = false;
+		} else if (index_find(cl, to)) {
+			restore_error(c, repo, snap,
+				      xasprintf("cannot restore index [%s] because an open index "
+						"with same name already exists in the cluster. "
+						"Either close or delete the existing index or "
+						"restore the index under a different name by "
+						"providing a rename pattern and replacement name",
+						to));
+			ok = false;
+		} else {
+			json_object_set(plan, to, ix);
+			json_object_set_new(froms, to, json_string(from));
+		}
+		free(to);
+	}
+	json_decref(only);
+	json_decref(body);
+	json_decref(froms);
+	if (!ok) {
+		json_decref(plan);
+		return;
+	}
+	if (wanted && json_object_size(plan) == 0 && !strchr(wanted, '*')) {
+		json_decref(plan);
+		index_not_found(c, wanted);
+		return;
+	}
+	const char *to;
+	json_t *names = json_array();
+	int total = 0;
+	json_object_foreach (plan, to, ix) {
+		struct es_index *made_ix = index_create(
+			cl, to, (int)json_integer_value(json_object_get(ix, "nshards")),
+			(int)json_integer_value(json_object_get(ix, "nreplicas")));
+		made_ix->shard_bytes = json_integer_value(json_object_get(ix, "shard_bytes"));
+		free(made_ix->created_version);
+		made_ix->created_version = xstrdup(json_str(ix, "created_version"));
+		made_ix->analysis = json_deep_copy(json_object_get(ix, "analysis"));
+		made_ix->mappings = json_deep_copy(json_object_get(ix, "mappings"));
+		made_ix->restored_from = json_pack("{s:s, s:s, s:s, s:s, s:s}", "repository", repo,
+						   "snapshot", name, "uuid", json_str(snap, "uuid"),
+						   "version", made, "index", json_str(ix, "name"));
+		for (int s = 0; s < made_ix->nshards; s++) {
+			made_ix->shards[s].docs = json_integer_value(
+				json_array_get(json_object_get(ix, "docs"), (size_t)s));
+			made_ix->shards[s].restoring = true;
+			for (int k = 0; k < made_ix->shards[s].ncopies; k++)
+				made_ix->shards[s].copies[k].reason = "NEW_INDEX_RESTORED";
+		}
+		total += made_ix->nshards;
+		json_array_append_new(names, json_string(to));
+	}
+	json_decref(plan);
+	allocate(cl, now_mono_ms());
+	if (call_param_bool(c, "wait_for_completion", false)) {
+		park(WAIT_RESTORE, cl, c, pod, c->path, 24LL * 3600 * 1000);
+		waits->answer = json_pack("{s:s, s:o, s:i}", "snapshot", name, "indices", names,
+					  "total", total);
+		return;
+	}
+	json_decref(names);
+	call_reply_json(c, 200, json_pack("{s:b}", "accepted", 1));
+}
+
+/*
+ * GET [/{index}]/_recovery: each shard copy's last recovery, by index
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-recovery.html):
+ * a restored index's primaries recovered from the snapshot (type
+ * SNAPSHOT, its source naming the repository, the snapshot, its version
+ * and the index in it), replicas from the primary (PEER), a new index's
+ * primaries from an empty store (EMPTY_STORE, 7.x names).  Approximate: a
+ * primary that relocated later still shows its first recovery.
+ */
+static void recovery_api(struct es_cluster *cl, struct call *c, const char *only)
+{
+	json_t *out = json_object();
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		if (only && !list_matches(only, ix->name))
+			continue;
+		json_t *shards = json_array();
+		for (int s = 0; s < ix->nshards; s++) {
+			for (int k = 0; k < ix->shards[s].ncopies; k++) {
+				struct es_copy *cp = &ix->shards[s].copies[k];
+				if (cp->state == COPY_UNASSIGNED)
+					continue;
+				const char *type = !cp->primary	       ? "PEER"
+						   : ix->restored_from ? "SNAPSHOT"
+								       : "EMPTY_STORE";
+				json_t *one = json_pack(
+					"{s:i, s:s, s:s, s:b, s:{s:s?}}", "id", s, "type", type,
+					"stage", cp->state == COPY_INITIALIZING ? "INDEX" : "DONE",
+					"primary", cp->primary, "target", "name", cp->node);
+				if (!strcmp(type, "SNAPSHOT"))
+					json_object_set(one, "source", ix->restored_from);
+				json_array_append_new(shards, one);
+			}
+		}
+		json_object_set_new(out, ix->name, json_pack("{s:o}", "shards", shards));
+	}
+	if (only && json_object_size(out) == 0 && !strchr(only, '*') && !strchr(only, ',')) {
+		json_decref(out);
+		index_not_found(c, only);
+		return;
+	}
+	call_reply_json(c, 200, out);
+}
+
+/* _snapshot/...: the repository and snapshot APIs. */
+static void snapshot_api(struct es_cluster *cl, struct call *c, const char *pod, char **segs, int n)
+{
+	const char *m = c->method;
+	bool get = is(m, "GET") || is(m, "HEAD");
+	if (n == 1 && get) {
+		get_repos(cl, c, NULL);
+	} else if (n == 2) {
+		if (get)
+			get_repos(cl, c, segs[1]);
+		else if (is(m, "PUT") || is(m, "POST"))
+			put_repo(cl, c, segs[1]);
+		else if (is(m, "DELETE"))
+			delete_repo(cl, c, segs[1]);
+		else
+			bad_method(c, "GET,PUT,POST,DELETE");
+	} else if (n == 3) {
+		if (get)
+			get_snapshots(cl, c, segs[1], segs[2]);
+		else if (is(m, "PUT") || is(m, "POST"))
+			create_snapshot(cl, c, pod, segs[1], segs[2]);
+		else if (is(m, "DELETE"))
+			delete_snapshot(cl, c, segs[1], segs[2]);
+		else
+			bad_method(c, "GET,PUT,POST,DELETE");
+	} else if (n == 4 && is(segs[3], "_restore")) {
+		if (is(m, "POST"))
+			restore_snapshot(cl, c, pod, segs[1], segs[2]);
+		else
+			bad_method(c, "POST");
+	} else if (n == 4 && is(segs[3], "_status")) {
+		if (get)
+			snapshot_status(cl, c, segs[1], segs[2]);
+		else
+			bad_method(c, "GET");
+	} else {
+		no_handler(c);
+	}
+}
+
 static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
 		     const char *es_user)
 {
@@ -5693,6 +7069,16 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			}
 			nodes_info(cl, c, filter, pod);
 		}
+	} else if (is(segs[0], "_snapshot") && n <= 4) {
+		snapshot_api(cl, c, pod, segs, n);
+	} else if (get && n <= 2 && is(segs[n - 1], "_recovery")) {
+		recovery_api(cl, c, n == 2 ? segs[0] : NULL);
+	} else if (get && n <= 2 && is(segs[n - 1], "_count")) {
+		count_docs(cl, c, n == 2 ? segs[0] : NULL);
+	} else if (is(m, "POST") && n == 2 && segs[0][0] != '_' &&
+		   ((is(segs[1], "_doc") && vcode >= 60000) ||
+		    (segs[1][0] != '_' && vcode < 80000))) {
+		index_doc(cl, c, segs[0], segs[1]);
 	} else if (get && n == 2 && is(segs[1], "_settings")) {
 		index_settings(cl, c, segs[0], false);
 	} else if (n == 1 && get && is(segs[0], "_all")) {
@@ -5957,6 +7343,8 @@ void sim_es_free(void)
 		clusters = cl->next;
 		cluster_free(cl);
 	}
+	json_decref(shared_folders);
+	shared_folders = NULL;
 }
 
 /*

@@ -27,12 +27,33 @@
 /* One GET on a live cluster, for a check the API makes before queuing. */
 struct live_read {
 	struct es *es;
-	const char *path;
+	char *path;
 	bool want_object; /* an answer that is not a JSON object is an error */
 	states_indices_cb done;
+	states_read_cb raw; /* instead of done: every answer, with its status */
 	void *arg;
 	int attempts;
 };
+
+static void live_read_free(struct live_read *c)
+{
+	es_free(c->es);
+	free(c->path);
+	free(c);
+}
+
+/* Tell of a read that could not be sent. */
+static void live_read_unsent(struct live_read *c)
+{
+	states_indices_cb done = c->done;
+	states_read_cb raw = c->raw;
+	void *done_arg = c->arg;
+	live_read_free(c);
+	if (raw)
+		raw(done_arg, 0, NULL, "cannot send the request");
+	else
+		done(done_arg, NULL, "cannot send the request");
+}
 
 static void live_read_cb(void *arg, const struct es_result *res)
 {
@@ -41,12 +62,14 @@ static void live_read_cb(void *arg, const struct es_result *res)
 	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < LIVE_READ_ATTEMPTS &&
 	    es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
 		return;
-	if (res->klass == HTTPC_OK && (!c->want_object || json_is_object(res->body)))
+	if (c->raw)
+		c->raw(c->arg, res->status, res->klass == HTTPC_OK ? res->body : NULL,
+		       res->message ? res->message : "no answer");
+	else if (res->klass == HTTPC_OK && (!c->want_object || json_is_object(res->body)))
 		c->done(c->arg, res->body, NULL);
 	else
 		c->done(c->arg, NULL, res->message ? res->message : "no answer");
-	es_free(c->es);
-	free(c);
+	live_read_free(c);
 }
 
 /* A Secret's key, decoded; NULL if absent.  The caller frees it. */
@@ -76,40 +99,40 @@ static void secret_read_cb(void *arg, const struct kube_result *res)
 		free(password);
 		free(ca);
 	}
-	if (!es_request(c->es, "GET", c->path, NULL, live_read_cb, c)) {
-		states_indices_cb done = c->done;
-		void *done_arg = c->arg;
-		es_free(c->es);
-		free(c);
-		done(done_arg, NULL, "cannot send the request");
-	}
+	if (!es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
+		live_read_unsent(c);
 }
 
 /* GET path on the cluster of spec_json (tenant's, in namespace ns), through
  * its HTTP service; done(arg, body, NULL) or done(arg, NULL, why). */
-static void live_read(struct wf_env *env, const char *tenant, const char *ns_stored,
-		      json_t *spec_json, const char *path, bool want_object, states_indices_cb done,
-		      void *arg)
+static void live_read_with(struct wf_env *env, const char *tenant, const char *ns_stored,
+			   json_t *spec_json, const char *path, bool want_object,
+			   states_indices_cb done, states_read_cb raw, void *arg)
 {
 	struct spec spec;
 	struct spec_error serr;
+	const char *why = NULL;
+	char *msg = NULL;
 
-	if (!env || !env->kube) {
-		done(arg, NULL, "no Kubernetes connection is configured");
-		return;
-	}
-	if (!spec_parse(spec_json, &spec, &serr)) {
-		char *msg =
+	if (!env || !env->kube)
+		why = "no Kubernetes connection is configured";
+	else if (!spec_parse(spec_json, &spec, &serr))
+		why = msg =
 			xasprintf("the stored spec is invalid: %s: %s", serr.field, serr.message);
-		done(arg, NULL, msg);
+	if (why) {
+		if (raw)
+			raw(arg, 0, NULL, why);
+		else
+			done(arg, NULL, why);
 		free(msg);
 		return;
 	}
 	char *ns = ns_stored ? xstrdup(ns_stored) : render_namespace(tenant, spec.name);
 	struct live_read *c = xcalloc(1, sizeof(*c));
-	c->path = path;
+	c->path = xstrdup(path);
 	c->want_object = want_object;
 	c->done = done;
+	c->raw = raw;
 	c->arg = arg;
 	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, ns,
 				   RENDER_HTTP_SERVICE);
@@ -122,11 +145,20 @@ static void live_read(struct wf_env *env, const char *tenant, const char *ns_sto
 	free(ns);
 	bool sent = kube_get(env->kube, secret, secret_read_cb, c) != NULL;
 	free(secret);
-	if (!sent) {
-		es_free(c->es);
-		free(c);
-		done(arg, NULL, "cannot send the request");
-	}
+	if (!sent)
+		live_read_unsent(c);
+}
+
+static void live_read(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		      const char *path, bool want_object, states_indices_cb done, void *arg)
+{
+	live_read_with(env, tenant, ns, spec_json, path, want_object, done, NULL, arg);
+}
+
+void states_read_es(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		    const char *path, states_read_cb cb, void *arg)
+{
+	live_read_with(env, tenant, ns, spec_json, path, false, NULL, cb, arg);
 }
 
 /* --- the shard copies the worst index needs --------------------------------------- */

@@ -55,6 +55,8 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.tune_hosts = env->cfg->kube_tune_hosts,
 		.api_server_cidrs = env->cfg->kube_api_server_cidrs,
 		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
+		.snapshots_nfs_server = env->cfg->snapshots_nfs_server,
+		.snapshots_nfs_path = env->cfg->snapshots_nfs_path,
 	};
 	if (sec && states_security_rendered(s, sec))
 		ro->security = sec;
@@ -658,6 +660,7 @@ int state_ways(state_run_fn run)
 		{state_config_route, CONFIG_ROUTE_WAYS},
 		{state_wipe_route, WIPE_ROUTE_WAYS},
 		{state_upgrade_route, UPGRADE_ROUTE_WAYS},
+		{state_upgrade_snapshot_route, UPGRADE_SNAPSHOT_WAYS},
 		/* clang-format on */
 	};
 	for (size_t i = 0; i < sizeof(branching) / sizeof(branching[0]); i++)

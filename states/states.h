@@ -199,6 +199,12 @@ enum upgrade_route_way {
 	UPGRADE_ROUTE_FULL_RESTART,
 	UPGRADE_ROUTE_WAYS
 };
+void state_upgrade_snapshot_route(struct step *s);
+/* .next: no snapshot (params.snapshot false); or one taken first. */
+enum upgrade_snapshot_way {
+	UPGRADE_SNAPSHOT_TAKE,
+	UPGRADE_SNAPSHOT_WAYS
+};
 void state_upgrade_stop_all(struct step *s);
 /* secure (workflows/secure.c) */
 void state_secure_make(struct step *s);
@@ -238,6 +244,47 @@ void states_read_deprecations(struct wf_env *env, const char *tenant, const char
  */
 typedef void (*states_places_cb)(void *arg, int places, const char *error);
 void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb cb, void *arg);
+
+/*
+ * GET path on the live cluster of spec_json (as states_read_indices):
+ * cb(arg, status, body, NULL) with the answer's status, body NULL unless
+ * it is a success; status 0 and why when it could not be asked.
+ */
+typedef void (*states_read_cb)(void *arg, long status, json_t *body, const char *error);
+void states_read_es(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		    const char *path, states_read_cb cb, void *arg);
+
+/* --- snapshots (states/snapshot.c) --- */
+
+/* Register the cluster's repository (RENDER_SNAPSHOT_REPO, kube/render.h),
+ * take the snapshot (states_snapshot_name), wait until it has ended;
+ * cleanup: abort and remove a snapshot the job left running. */
+void state_snapshot_repository(struct step *s);
+void state_snapshot_take(struct step *s);
+void state_snapshot_wait(struct step *s);
+void state_snapshot_abort(struct step *s);
+/* The spec's snapshots.keep: the oldest beyond it deleted. */
+void state_snapshot_prune(struct step *s);
+/* A create's restore (params.restore: {"cluster", "namespace", "snapshot",
+ * "indices"}; each goes straight on without it): the source's folder
+ * registered read-only (RENDER_RESTORE_REPO), the snapshot restored, then
+ * each index checked against the document counts the snapshot recorded. */
+void state_restore_repository(struct step *s);
+void state_restore_start(struct step *s);
+void state_restore_wait_green(struct step *s);
+void state_restore_verify(struct step *s);
+/* The job's snapshot: params.snapshot, or "<kind>-<job id>"; kept in
+ * context.snapshot_name (borrowed from the context). */
+const char *states_snapshot_name(struct step *s);
+/*
+ * The cluster's snapshots in its repository, oldest first: [{"name",
+ * "state", "start_time", "end_time", "duration_ms", "indices", "shards",
+ * "size_bytes", "version"}] (borrowed), an empty list without a
+ * repository; or NULL and why.
+ */
+typedef void (*states_snapshots_cb)(void *arg, json_t *list, const char *error);
+void states_read_snapshots(struct wf_env *env, const char *tenant, const char *ns,
+			   json_t *spec_json, states_snapshots_cb cb, void *arg);
 
 /* --- a job's preview (?dry_run=true, states/preview.c) --- */
 

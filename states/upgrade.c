@@ -34,6 +34,16 @@ void state_upgrade_route(struct step *s)
 		step_next(s);
 }
 
+/* A snapshot before anything changes, unless the request said
+ * "snapshot": false (or snapshots are not configured: the API said so). */
+void state_upgrade_snapshot_route(struct step *s)
+{
+	if (json_is_true(json_object_get(step_params(s), "snapshot")))
+		step_branch(s, UPGRADE_SNAPSHOT_TAKE);
+	else
+		step_next(s);
+}
+
 static void stop_next(struct state_call *l);
 
 static void stopped_cb(void *arg, const struct kube_result *res)

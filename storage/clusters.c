@@ -47,7 +47,8 @@
 	" 'spec', " c ".spec,"                                                                 \
 	" 'observed', " c ".observed, 'created_by', " c ".created_by,"                         \
 	" 'created_at', esaas_ts(" c ".created_at), 'updated_at', esaas_ts(" c ".updated_at)," \
-	" 'health', " CLUSTER_HEALTH_JSON(c) ", 'paused', " CLUSTER_PAUSE(c)
+	" 'health', " CLUSTER_HEALTH_JSON(c) ", 'paused', " CLUSTER_PAUSE(                     \
+		c) ", 'maintenance', esaas_cluster_maintenance_json(" c ".id)"
 
 /* The spec the cluster will have once its unfinished jobs are done: the
  * newest one's (null when none is unfinished).  Operations submitted now
@@ -112,7 +113,8 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 	"  RETURNING *),"                                                                          \
 	" ins AS (INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"  \
 	"  submitted_by, idempotency_key)"                                                         \
-	"  SELECT c.tenant_id, c.name, c.id, 'create', jsonb_build_object('spec', c.spec),"        \
+	"  SELECT c.tenant_id, c.name, c.id, 'create',"                                            \
+	"   jsonb_build_object('spec', c.spec) || coalesce($8::jsonb, '{}'::jsonb),"               \
 	"   'queued', $5, $4, $6 FROM c"                                                           \
 	"  RETURNING *),"                                                                          \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
@@ -161,7 +163,7 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 
 struct create_ctx {
 	struct db_pool *db;
-	char *params[7];
+	char *params[8];
 	bool retried;
 	storage_cluster_create_cb cb;
 	void *arg;
@@ -205,7 +207,7 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 	bool name_race = !err && r == CLUSTER_EXISTS && has_key;
 	if ((key_race || name_race) && !c->retried) {
 		c->retried = true;
-		db_query(c->db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
+		db_query(c->db, CREATE_SQL, 8, (const char *const *)c->params, create_cb, c);
 		return;
 	}
 
@@ -226,8 +228,9 @@ static void create_cb(void *arg, PGresult *res, const struct db_error *err)
 }
 
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
-			    const char *ns, const char *actor, const char *idempotency_key,
-			    const char *first_state, storage_cluster_create_cb cb, void *arg)
+			    json_t *extra_params, const char *ns, const char *actor,
+			    const char *idempotency_key, const char *first_state,
+			    storage_cluster_create_cb cb, void *arg)
 {
 	struct create_ctx *c = xcalloc(1, sizeof(*c));
 
@@ -241,7 +244,8 @@ void storage_cluster_create(struct db_pool *db, const char *tenant, const char *
 	c->params[4] = xstrdup(first_state);
 	c->params[5] = idempotency_key ? xstrdup(idempotency_key) : NULL;
 	c->params[6] = xstrdup(ns);
-	db_query(db, CREATE_SQL, 7, (const char *const *)c->params, create_cb, c);
+	c->params[7] = extra_params ? json_dumps(extra_params, JSON_COMPACT) : NULL;
+	db_query(db, CREATE_SQL, 8, (const char *const *)c->params, create_cb, c);
 }
 
 /* --- get, list ------------------------------------------------------- */
@@ -402,10 +406,11 @@ void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *n
  * $1 tenant, $2 name, $3 actor, $4 reason.  u lifts the pause; r wakes the
  * paused job (status 'waiting', due now, its state's clock reset by the
  * claim, so that the time paused never counts against the state's
- * deadline); a is a job still on its way to a boundary, which then simply
- * goes on.  n wakes the workers.  A job that a transition pauses while
- * this waits for the cluster's lock is woken by the claim instead
- * (storage/jobrun.c, rz).
+ * deadline; a windowed job whose maintenance window is closed waits for it
+ * there, held at its boundary as a window's end holds it); a is a job
+ * still on its way to a boundary, which then simply goes on.  n wakes the
+ * workers.  A job that a transition pauses while this waits for the
+ * cluster's lock is woken by the claim instead (storage/jobrun.c, rz).
  */
 #define RESUME_SQL                                                                                 \
 	"WITH c AS (SELECT * FROM clusters WHERE tenant_id = $1 AND name = $2"                     \
@@ -415,6 +420,7 @@ void storage_cluster_pause(struct db_pool *db, const char *tenant, const char *n
 	"  RETURNING k.id, k.tenant_id, k.name),"                                                  \
 	" r AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(),"                        \
 	"  state_entered_at = NULL, observation = NULL, version = j.version + 1,"                  \
+	"  window_held = j.windowed AND NOT esaas_cluster_window_open(j.cluster_id),"              \
 	"  updated_at = now() FROM u WHERE j.cluster_id = u.id AND j.status = 'paused'"            \
 	"  RETURNING j.*),"                                                                        \
 	" a AS (SELECT j.* FROM jobs j, u WHERE j.cluster_id = u.id"                               \

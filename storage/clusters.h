@@ -66,11 +66,13 @@ typedef void (*storage_cluster_create_cb)(void *arg, const struct db_error *err,
  * wake-up for the workers.  spec is the normalised spec (spec_to_json()).
  * ns is the namespace of a new cluster (render_namespace()); one created
  * again after a delete keeps its predecessor's.  idempotency_key may be
- * NULL.
+ * NULL.  extra_params (NULL: none) joins the job's params, beside "spec"
+ * (a create's "restore").
  */
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
-			    const char *ns, const char *actor, const char *idempotency_key,
-			    const char *first_state, storage_cluster_create_cb cb, void *arg);
+			    json_t *extra_params, const char *ns, const char *actor,
+			    const char *idempotency_key, const char *first_state,
+			    storage_cluster_create_cb cb, void *arg);
 
 /* cluster is NULL when there is no such live cluster. */
 typedef void (*storage_cluster_cb)(void *arg, const struct db_error *err, json_t *cluster);

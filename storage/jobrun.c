@@ -84,10 +84,18 @@ static void call_cb(void *arg, PGresult *res, const struct db_error *err)
 	free(c);
 }
 
-/* $1 owner, $2 kinds. */
+/*
+ * $1 owner, $2 kinds.  A windowed job that its window holds (queued, or
+ * stopped at a boundary) is due at the next opening, whatever its
+ * next_run_at says: the claim leaves it until then.
+ */
 static const char NEXT_WAKE_SQL[] =
 	"SELECT (extract(epoch FROM min(greatest(j.next_run_at,"
-	"  coalesce(j.lease_expires_at, j.next_run_at))) - now()) * 1000)::bigint"
+	"  coalesce(j.lease_expires_at, j.next_run_at),"
+	"  CASE WHEN j.windowed AND (j.status = 'queued'"
+	"    OR (j.status = 'waiting' AND j.window_held))"
+	"   THEN (SELECT w.due FROM esaas_window_wait(j.cluster_id) w) END))"
+	"  - now()) * 1000)::bigint"
 	" FROM jobs j WHERE j.status IN ('queued', 'running', 'waiting', 'cancelling')"
 	"  AND NOT (j.lease_owner IS NOT NULL AND j.lease_owner = $1)"
 	"  AND j.kind = ANY($2::text[])"
@@ -99,7 +107,8 @@ static const char NEXT_WAKE_SQL[] =
 	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM jobs p"
 	"   WHERE p.tenant_id = j.tenant_id AND p.cluster = j.cluster"
 	"   AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
-	"  AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM clusters k"
+	"  AND NOT ((j.status = 'queued' OR (j.status = 'waiting' AND j.window_held))"
+	"   AND EXISTS (SELECT 1 FROM clusters k"
 	"   WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))";
 
 static void next_wake_done(struct call *c, PGresult *res, const struct db_error *err)
@@ -126,11 +135,12 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
 
 /*
  * $1 the job.  A waiting job whose next run is later, held by no one, runs
- * now: what it waits for may have come (a watch event).
+ * now: what it waits for may have come (a watch event).  Not one that waits
+ * for its maintenance window: nothing it watches opens that.
  */
 static const char WAKE_JOB_SQL[] = "UPDATE jobs SET next_run_at = now()"
 				   " WHERE id = $1 AND status = 'waiting' AND lease_owner IS NULL"
-				   "  AND next_run_at > now() RETURNING id";
+				   "  AND next_run_at > now() AND NOT window_held RETURNING id";
 
 static void wake_job_done(struct call *c, PGresult *res, const struct db_error *err)
 {
@@ -193,8 +203,19 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * a pause written meanwhile): it is claimed by the next claim, which n
  * wakes.
  *
- * The answer: 'w' rows, each a transition committed (id, status,
- * cancel_requested and, in the last column, whether n ran), then 'c' rows, each a claimed
+ * wz finds the windowed jobs of the batch that reach a safe boundary while
+ * their cluster's maintenance windows are closed and no pause stops them
+ * first: unless a cancel was requested meanwhile, u stops such a job there
+ * (status 'waiting' with window_held, lease given back, due at the next
+ * opening, its state's clock reset) and e adds a 'window_closed' event
+ * after the transition's own.  c leaves a windowed job that is queued or
+ * held while its windows are closed, and a held one while its cluster is
+ * paused (it stopped at a boundary already: it stays there until the
+ * resume); cl_u clears window_held when it is claimed.
+ *
+ * The answer: 'w' rows, each a transition committed (id, status, whether
+ * the window held it in the observation's column, cancel_requested and, in
+ * the last column, whether n ran), then 'c' rows, each a claimed
  * job (the columns of struct jobrun_claimed, in claimed_row()'s order).
  */
 static const char TRANSITION_SQL[] =
@@ -207,31 +228,48 @@ static const char TRANSITION_SQL[] =
 	" pz AS (SELECT t.id, k.paused_by, k.paused_reason FROM t JOIN jobs j ON j.id = t.id"
 	"  JOIN clusters k ON k.id = j.cluster_id"
 	"  WHERE t.pause AND k.paused_at IS NOT NULL FOR SHARE OF k),"
+	" wz AS (SELECT x.id, x.next_open FROM (SELECT t.id,"
+	"   esaas_window_held_until(j.cluster_id) AS next_open"
+	"   FROM t JOIN jobs j ON j.id = t.id WHERE t.pause AND j.windowed"
+	"   AND NOT EXISTS (SELECT 1 FROM pz WHERE pz.id = t.id)) x"
+	"  WHERE x.next_open IS NOT NULL),"
 	" u AS (UPDATE jobs j SET"
 	"  status = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested THEN 'paused'"
+	"           WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN 'waiting'"
 	"           WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
 	"           THEN 'cancelling' ELSE t.status END,"
 	"  state = t.state, attempt = t.attempt, context = t.context, error = t.error,"
 	"  observation = CASE WHEN pz.id IS NOT NULL AND NOT j.cancel_requested"
 	"           THEN format('paused before %s, as %s asked: %s', t.state, pz.paused_by,"
-	"           pz.paused_reason) ELSE t.observation END,"
+	"           pz.paused_reason)"
+	"           WHEN wz.id IS NOT NULL AND NOT j.cancel_requested"
+	"           THEN format('waits for the maintenance window opening at %s: its window"
+	" closed, so it stopped at a safe boundary, before %s',"
+	"           esaas_window_opening_text(j.cluster_id, wz.next_open), t.state)"
+	"           ELSE t.observation END,"
+	"  window_held = wz.id IS NOT NULL AND NOT j.cancel_requested,"
 	"  failed_state = t.failed_state, ending = t.ending,"
 	"  next_run_at = CASE WHEN t.status = 'waiting' AND j.cancel_requested AND t.ending IS NULL"
-	"           THEN now() ELSE now() + t.delay_ms * interval '1 millisecond' END,"
-	"  state_entered_at = CASE WHEN t.entered THEN now() ELSE j.state_entered_at END,"
+	"           THEN now() WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN wz.next_open"
+	"           ELSE now() + t.delay_ms * interval '1 millisecond' END,"
+	"  state_entered_at = CASE WHEN wz.id IS NOT NULL AND NOT j.cancel_requested THEN NULL"
+	"           WHEN t.entered THEN now() ELSE j.state_entered_at END,"
 	"  lease_owner = CASE WHEN t.release OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
-	"           THEN NULL ELSE j.lease_owner END,"
+	"           OR (wz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
+	"           ELSE j.lease_owner END,"
 	"  lease_expires_at = CASE WHEN t.release"
-	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
+	"           OR (pz.id IS NOT NULL AND NOT j.cancel_requested)"
+	"           OR (wz.id IS NOT NULL AND NOT j.cancel_requested) THEN NULL"
 	"           ELSE now() + $3 * interval '1 second' END,"
 	"  finished_at = CASE WHEN t.status IN ('succeeded', 'failed', 'cancelled') THEN now() END,"
 	"  version = j.version + 1, updated_at = now()"
-	"  FROM t LEFT JOIN pz ON pz.id = t.id"
+	"  FROM t LEFT JOIN pz ON pz.id = t.id LEFT JOIN wz ON wz.id = t.id"
 	"  WHERE j.id = t.id AND j.lease_owner = $1 AND j.lease_epoch = t.epoch"
 	"   AND j.version = t.version"
 	"  RETURNING j.id, j.status, j.cancel_requested, t.release, t.delay_ms,"
-	"   j.status = 'paused' AS paused, pz.paused_by, pz.paused_reason),"
-	" done_before AS (SELECT j.id, j.status, j.cancel_requested"
+	"   j.status = 'paused' AS paused, pz.paused_by, pz.paused_reason,"
+	"   j.window_held AS held, wz.next_open, j.cluster_id),"
+	" done_before AS (SELECT j.id, j.status, j.cancel_requested, j.window_held"
 	"  FROM jobs j JOIN t ON j.id = t.id"
 	"  WHERE j.version = t.version + 1 AND j.lease_epoch = t.epoch"
 	"   AND (j.lease_owner = $1 OR j.lease_owner IS NULL)),"
@@ -250,7 +288,7 @@ static const char TRANSITION_SQL[] =
 	"   x.attempt, 'engine', $1, x.detail, x.duration_ms, x.reason FROM ("
 	"   SELECT t.id AS job_id, to_timestamp(t.ev_started_us / 1000000.0) AS started_at,"
 	"    t.ev_from AS from_state, t.state AS to_state, t.ev_outcome AS outcome,"
-	"    CASE WHEN u.paused THEN t.status ELSE u.status END AS status,"
+	"    CASE WHEN u.paused OR u.held THEN t.status ELSE u.status END AS status,"
 	"    t.ev_attempt AS attempt, t.ev_detail AS detail, t.ev_duration_ms AS duration_ms,"
 	"    NULL::text AS reason, 0 AS ord"
 	"   FROM t JOIN u ON u.id = t.id"
@@ -258,7 +296,13 @@ static const char TRANSITION_SQL[] =
 	"   UNION ALL SELECT t.id, now(), t.state, t.state, 'paused', 'paused', 1,"
 	"    format('paused at a safe boundary, before %s, as %s asked: %s; resume goes on"
 	" from there', t.state, u.paused_by, u.paused_reason), 0, u.paused_reason, 1"
-	"   FROM t JOIN u ON u.id = t.id WHERE u.paused) x ORDER BY x.job_id, x.ord),"
+	"   FROM t JOIN u ON u.id = t.id WHERE u.paused"
+	"   UNION ALL SELECT t.id, now(), t.state, t.state, 'window_closed', 'waiting', 1,"
+	"    format('its maintenance window closed: stopped at a safe boundary, before %s;"
+	" it goes on when the next window opens, at %s', t.state,"
+	"    esaas_window_opening_text(u.cluster_id, u.next_open)),"
+	"    0, NULL, 1"
+	"   FROM t JOIN u ON u.id = t.id WHERE u.held) x ORDER BY x.job_id, x.ord),"
 	" cl AS (UPDATE clusters c SET"
 	"  observed = CASE WHEN f.fin THEN t.context->'observed' ELSE c.observed END,"
 	"  updated_at = now(),"
@@ -274,7 +318,8 @@ static const char TRANSITION_SQL[] =
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" rz AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(), state_entered_at = "
 	"NULL,"
-	"  observation = NULL, version = j.version + 1, updated_at = now()"
+	"  observation = NULL, version = j.version + 1, updated_at = now(),"
+	"  window_held = j.windowed AND NOT esaas_cluster_window_open(j.cluster_id)"
 	"  FROM clusters k WHERE j.status = 'paused' AND k.id = j.cluster_id"
 	"   AND k.paused_at IS NULL AND j.kind = ANY($4::text[]) AND $5::int > 0"
 	"   AND NOT EXISTS (SELECT 1 FROM t WHERE t.id = j.id) RETURNING j.id),"
@@ -297,12 +342,18 @@ static const char TRANSITION_SQL[] =
 	"    AND p.status = 'queued' AND p.queue_seq < j.queue_seq))"
 	"   AND NOT (j.status = 'queued' AND EXISTS (SELECT 1 FROM clusters k"
 	"    WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))"
+	"   AND NOT (j.windowed AND (j.status = 'queued'"
+	"    OR (j.status = 'waiting' AND j.window_held))"
+	"    AND NOT esaas_cluster_window_open(j.cluster_id))"
+	"   AND NOT (j.window_held AND j.status = 'waiting' AND EXISTS (SELECT 1 FROM clusters k"
+	"    WHERE k.id = j.cluster_id AND k.paused_at IS NOT NULL))"
 	"  ORDER BY j.next_run_at, j.queue_seq LIMIT $5 FOR UPDATE OF j SKIP LOCKED),"
 	" cl_u AS (UPDATE jobs j SET lease_owner = $1, lease_epoch = j.lease_epoch + 1,"
 	"  lease_expires_at = now() + $3 * interval '1 second',"
 	"  status = CASE WHEN j.status IN ('queued', 'waiting') THEN 'running' ELSE j.status END,"
 	"  started_at = coalesce(j.started_at, clock_timestamp()),"
-	"  state_entered_at = coalesce(j.state_entered_at, now()), updated_at = now()"
+	"  state_entered_at = coalesce(j.state_entered_at, now()), window_held = false,"
+	"  updated_at = now()"
 	"  FROM c WHERE j.id = c.id AND j.id = ANY (ARRAY(SELECT id FROM c))"
 	"  RETURNING j.id, j.lease_epoch, j.version, j.tenant_id, j.cluster, j.kind, j.state,"
 	"   j.status, j.attempt, j.params, j.context, j.error, j.failed_state, j.observation,"
@@ -313,10 +364,11 @@ static const char TRANSITION_SQL[] =
 	"   (SELECT k.es_security FROM clusters k WHERE k.id = j.cluster_id) AS es_security)"
 	" SELECT 'c', cl_u.*, 0::bigint FROM cl_u"
 	" UNION ALL SELECT 'w', u.id, NULL, NULL, NULL, NULL, NULL, NULL, u.status, NULL, NULL,"
-	"  NULL, NULL, NULL, NULL, NULL, u.cancel_requested, NULL, NULL, NULL, NULL, NULL,"
-	"  (SELECT count(*) FROM n) FROM u"
+	"  NULL, NULL, NULL, CASE WHEN u.held THEN 't' END, NULL, u.cancel_requested,"
+	"  NULL, NULL, NULL, NULL, NULL, (SELECT count(*) FROM n) FROM u"
 	" UNION ALL SELECT 'w', id, NULL, NULL, NULL, NULL, NULL, NULL, status, NULL, NULL, NULL,"
-	"  NULL, NULL, NULL, NULL, cancel_requested, NULL, NULL, NULL, NULL, NULL, 0"
+	"  NULL, NULL, CASE WHEN window_held THEN 't' END, NULL, cancel_requested,"
+	"  NULL, NULL, NULL, NULL, NULL, 0"
 	"  FROM done_before";
 
 /* The columns of a claimed job in TRANSITION_SQL's answer, from its second. */
@@ -402,6 +454,7 @@ static void write_done(struct call *c, PGresult *res, const struct db_error *err
 			w->id = 0;
 		w->cancel_requested = is_true(res, i, 16);
 		w->paused = strcmp(PQgetvalue(res, i, 8), "paused") == 0;
+		w->window_held = is_true(res, i, 14);
 	}
 	if (!c->claim_only)
 		c->cb.write(c->arg, NULL, written, nw, claimed, nc);

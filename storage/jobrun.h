@@ -108,6 +108,10 @@ struct jobrun_transition {
 	 * requested, the job stops there instead: status 'paused', lease
 	 * given back, observation the pause's reason, and a 'paused' event
 	 * after the transition's own.  Nothing runs it until a resume.
+	 *
+	 * Likewise a windowed job (storage/jobs.h, job_submit.windowed) whose
+	 * maintenance window is closed stops there: status 'waiting' with
+	 * window_held, due at the next opening, and a 'window_closed' event.
 	 */
 	bool pause;
 	/* the event */
@@ -123,6 +127,9 @@ struct jobrun_committed {
 	int64_t id; /* 0 if the answer does not parse */
 	bool cancel_requested;
 	bool paused; /* the job stopped at this boundary: its cluster is paused */
+	/* it stopped at this boundary: its maintenance window closed (status
+	 * 'waiting', due when the next one opens) */
+	bool window_held;
 };
 
 /*

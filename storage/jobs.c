@@ -58,6 +58,12 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
  * ($8) is queued only if that is still the spec the cluster is to have
  * (SQLSTATE ES001 otherwise; see 0010_spec_base.sql): two operations read
  * at once cannot both build on it.
+ *
+ * A windowed job ($9) submitted while its cluster's maintenance windows are
+ * closed is due at the next opening, and says so (the claim holds it until
+ * a window is open: storage/jobrun.c).  An urgent one ($10, the reason) is
+ * not windowed: an 'urgent' event and an audit_log row record who let it
+ * run outside the windows and why.
  */
 #define SUBMIT_SQL                                                                                 \
 	"WITH lk AS (SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 0))),"         \
@@ -67,17 +73,28 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 	" b AS (SELECT esaas_spec_base_check($1, $2, $8::jsonb) FROM lk"                           \
 	"  WHERE $8::jsonb IS NOT NULL AND NOT EXISTS (SELECT 1 FROM jobs WHERE $7::text IS NOT"   \
 	"   NULL AND tenant_id = $1 AND idempotency_key = $7)),"                                   \
+	" k AS (SELECT c.id, w.due, w.observation FROM clusters c"                                 \
+	"  LEFT JOIN LATERAL esaas_window_wait(c.id) w ON $9::boolean"                             \
+	"  WHERE c.tenant_id = $1 AND c.name = $2 AND c.deleted_at IS NULL),"                      \
 	" ins AS ("                                                                                \
 	" INSERT INTO jobs (tenant_id, cluster, cluster_id, kind, params, status, state,"          \
-	"                   submitted_by, idempotency_key)"                                        \
-	" SELECT $1, $2, (SELECT c.id FROM clusters c WHERE c.tenant_id = $1 AND c.name = $2"      \
-	"   AND c.deleted_at IS NULL), $3, $4::jsonb, 'queued', $5, $6, $7"                        \
-	" FROM lk LEFT JOIN q ON true LEFT JOIN b ON true"                                         \
+	"                   submitted_by, idempotency_key, windowed, urgent_reason, next_run_at,"  \
+	"                   observation)"                                                          \
+	" SELECT $1, $2, k.id, $3, $4::jsonb, 'queued', $5, $6, $7, $9::boolean, $10,"             \
+	"  coalesce(k.due, now()), k.observation"                                                  \
+	" FROM lk LEFT JOIN q ON true LEFT JOIN b ON true LEFT JOIN k ON true"                     \
 	" ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"   \
 	" RETURNING *),"                                                                           \
 	" ev AS (INSERT INTO job_events (job_id, to_state, outcome, status, attempt, actor, "      \
-	"detail)"                                                                                  \
-	" SELECT id, state, 'submitted', status, 1, $6, 'submitted' FROM ins),"                    \
+	"detail, reason)"                                                                          \
+	" SELECT id, state, 'submitted', status, 1, $6, coalesce(observation, 'submitted'),"       \
+	"  NULL FROM ins"                                                                          \
+	" UNION ALL SELECT id, state, 'urgent', status, 1, $6, format('urgent: runs outside its"   \
+	" maintenance windows, as %s asked: %s', $6::text, $10::text), $10 FROM ins"               \
+	"  WHERE $10 IS NOT NULL),"                                                                \
+	" au AS (INSERT INTO audit_log (actor, action, tenant_id, detail)"                         \
+	"  SELECT $6, 'job.urgent', $1, jsonb_build_object('job', id, 'cluster', $2, 'kind', $3,"  \
+	"   'reason', $10::text) FROM ins WHERE $10 IS NOT NULL),"                                 \
 	" n AS (SELECT pg_notify('" JOBS_NOTIFY_CHANNEL "', '') FROM ins)"                         \
 	" SELECT " JOB_JSON("ins") ", true, (SELECT count(*) FROM n) FROM ins"                     \
 				   " UNION ALL"                                                    \
@@ -89,7 +106,7 @@ static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result s
 
 struct submit_ctx {
 	struct db_pool *db;
-	char *params[8];
+	char *params[10];
 	bool retried;
 	storage_submit_cb cb;
 	void *arg;
@@ -111,7 +128,7 @@ static void submit_cb(void *arg, PGresult *res, const struct db_error *err)
 		 * statement's snapshot was taken: the next statement sees it.
 		 */
 		c->retried = true;
-		db_query(c->db, SUBMIT_SQL, 8, (const char *const *)c->params, submit_cb, c);
+		db_query(c->db, SUBMIT_SQL, 10, (const char *const *)c->params, submit_cb, c);
 		return;
 	}
 	if (err) {
@@ -142,7 +159,9 @@ void storage_job_submit(struct db_pool *db, const struct job_submit *req, storag
 	c->params[5] = xstrdup(req->actor);
 	c->params[6] = req->idempotency_key ? xstrdup(req->idempotency_key) : NULL;
 	c->params[7] = req->base_spec ? json_dumps(req->base_spec, JSON_COMPACT) : NULL;
-	db_query(db, SUBMIT_SQL, 8, (const char *const *)c->params, submit_cb, c);
+	c->params[8] = xstrdup(req->windowed ? "true" : "false");
+	c->params[9] = req->urgent_reason ? xstrdup(req->urgent_reason) : NULL;
+	db_query(db, SUBMIT_SQL, 10, (const char *const *)c->params, submit_cb, c);
 }
 
 /* --- get ----------------------------------------------------------------------- */
@@ -324,6 +343,15 @@ void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, stor
 	db_query(db, "SELECT esaas_prune_job_events($1::int, $2::int)", 2, p, prune_cb, c);
 }
 
+void storage_jobs_queue_scheduled(struct db_pool *db, storage_prune_cb cb, void *arg)
+{
+	struct prune_ctx *c = xmalloc(sizeof(*c));
+
+	c->cb = cb;
+	c->arg = arg;
+	db_query(db, "SELECT esaas_jobs_queue_scheduled()", 0, NULL, prune_cb, c);
+}
+
 /* --- cancel -------------------------------------------------------------------- */
 
 /*
@@ -423,7 +451,9 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
  * the one submissions take: the new queue_seq is drawn under it, so queue
  * order stays commit order.  started_at and state_entered_at go back to
  * NULL, so that the claim sets them anew: the state's deadline counts from
- * the claim, not from the failure.
+ * the claim, not from the failure.  A windowed job queued again outside
+ * its cluster's maintenance windows is due at the next opening, and says
+ * so, as at its submission.
  */
 #define REPLAY_SQL                                                                                \
 	"WITH cur AS (SELECT * FROM jobs WHERE ($1::text IS NULL OR tenant_id = $1) AND id = $2"  \
@@ -441,9 +471,13 @@ void storage_job_cancel(struct db_pool *db, const char *tenant, int64_t id, cons
 	" q AS (SELECT esaas_quota_check(cur.tenant_id, cur.cluster, esaas_job_spec(cur.params))" \
 	"  FROM cur, lk WHERE cur.params ? 'spec'),"                                              \
 	" u AS (UPDATE jobs j SET status = 'queued', state = ok.st, attempt = 1,"                 \
-	"  queue_seq = nextval('jobs_queue_seq'), next_run_at = now(),"                           \
+	"  queue_seq = nextval('jobs_queue_seq'),"                                                \
+	"  next_run_at = CASE WHEN j.windowed"                                                    \
+	"   THEN (SELECT w.due FROM esaas_window_wait(j.cluster_id) w) ELSE now() END,"           \
+	"  observation = CASE WHEN j.windowed"                                                    \
+	"   THEN (SELECT w.observation FROM esaas_window_wait(j.cluster_id) w) END,"              \
 	"  state_entered_at = NULL, started_at = NULL, finished_at = NULL, error = NULL,"         \
-	"  failed_state = NULL, observation = NULL, ending = NULL, cancel_requested = false,"     \
+	"  failed_state = NULL, ending = NULL, cancel_requested = false, window_held = false,"    \
 	"  lease_owner = NULL, lease_expires_at = NULL, version = j.version + 1,"                 \
 	"  updated_at = now()"                                                                    \
 	"  FROM ok, lk LEFT JOIN q ON true WHERE j.id = ok.id RETURNING j.*),"                    \
@@ -581,6 +615,8 @@ void storage_job_preview_facts(struct db_pool *db, const char *tenant, const cha
 		 " 'tenant_quota', jsonb_build_object('limit', esaas_tenant_quota($1),"
 		 "   'before', esaas_tenant_usage($1),"
 		 "   'after', esaas_tenant_usage($1, $2, esaas_job_spec($6::jsonb))),"
+		 " 'window', (SELECT esaas_cluster_maintenance_json(k.id) FROM clusters k"
+		 "   WHERE k.tenant_id = $1 AND k.name = $2 AND k.deleted_at IS NULL),"
 		 " 'active', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id,"
 		 "   'kind', a.kind, 'status', a.status, 'state', a.state) ORDER BY a.id),"
 		 "   '[]'::jsonb) FROM jobs a WHERE a.tenant_id = $1 AND a.cluster = $2"

@@ -48,7 +48,10 @@
 	" 'lease_owner', " j ".lease_owner,"                                                      \
 	" 'created_at', esaas_ts(" j ".created_at), 'updated_at', esaas_ts(" j ".updated_at),"    \
 	" 'started_at', esaas_ts(" j ".started_at), 'finished_at', esaas_ts(" j ".finished_at),"  \
-	" 'next_run_at', esaas_ts(" j ".next_run_at))"
+	" 'next_run_at', esaas_ts(" j ".next_run_at), 'windowed', " j ".windowed,"                \
+	" 'urgent_reason', " j ".urgent_reason, 'window_held', " j ".window_held,"                \
+	" 'window', CASE WHEN " j ".windowed AND (" j ".status = 'queued' OR " j ".window_held)"  \
+	"  THEN esaas_job_window(" j ".cluster_id) END)"
 
 /* A cell holding JSON as a new reference; NULL when SQL NULL or unparsable. */
 json_t *storage_json_value(PGresult *res, int row, int col);
@@ -66,6 +69,13 @@ struct job_submit {
 	 * another spec by the time the submission holds the cluster's lock,
 	 * nothing is queued and err carries SPEC_BASE_SQLSTATE. */
 	const json_t *base_spec;
+	/* Held to the cluster's maintenance windows (a disruptive job that is
+	 * not urgent): queued until a window is open, and stopped at a safe
+	 * boundary when its window closes. */
+	bool windowed;
+	/* Urgent: let run outside the windows, for this reason (audited);
+	 * NULL: not urgent. */
+	const char *urgent_reason;
 };
 
 /* The submission's base_spec is no longer the spec its cluster is to have
@@ -123,6 +133,9 @@ void storage_job_events(struct db_pool *db, const char *tenant, int64_t id, int6
  * went: a batch that comes back full means more are due.
  */
 typedef void (*storage_prune_cb)(void *arg, const struct db_error *err, int64_t removed);
+/* Queue the jobs the clusters' schedules ask for now (a snapshot every so
+ * often, storage/migrations/0014_snapshots.sql); cb gets how many. */
+void storage_jobs_queue_scheduled(struct db_pool *db, storage_prune_cb cb, void *arg);
 void storage_job_events_prune(struct db_pool *db, int keep_days, int batch, storage_prune_cb cb,
 			      void *arg);
 

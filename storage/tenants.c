@@ -15,7 +15,7 @@
 #define TENANT_JSON(t)                                                                 \
 	"jsonb_build_object('id', " t ".id, 'created_at', esaas_ts(" t ".created_at)," \
 	" 'created_by', " t ".created_by, 'quota', esaas_tenant_quota(" t ".id),"      \
-	" 'usage', esaas_tenant_usage(" t ".id))"
+	" 'usage', esaas_tenant_usage(" t ".id), 'maintenance', " t ".maintenance)"
 
 static const struct db_error bad_shape = {DB_ERR_QUERY, "", "unexpected result shape"};
 

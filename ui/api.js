@@ -149,6 +149,7 @@ export const paths = {
 	clusters: () => '/api/v1/clusters',
 	cluster: (name) => `/api/v1/clusters/${encodeURIComponent(name)}`,
 	clusterNodes: (name) => `/api/v1/clusters/${encodeURIComponent(name)}/nodes`,
+	clusterSnapshots: (name) => `/api/v1/clusters/${encodeURIComponent(name)}/snapshots`,
 	healthHistory: (name, limit) =>
 		withQuery(`/api/v1/clusters/${encodeURIComponent(name)}/health-history`, {limit}),
 };

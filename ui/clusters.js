@@ -7,7 +7,8 @@ import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {healthChart} from './chart.js';
 import {operatePanel, busyNote, pausePanel} from './operate.js';
-import {statusBadge, timeAgo, timeExact} from './format.js';
+import {statusBadge, timeAgo, timeExact, duration, maintenanceText} from './format.js';
+import {formatMeasure} from './quantity.js';
 import {JobTable} from './jobs.js';
 import {jobHref, clusterHref} from './links.js';
 import {poller} from './poll.js';
@@ -192,6 +193,7 @@ function drawCluster(el, c) {
 			['Kibana', kibanaLink(c)],
 			['Paused', c.paused ? h('span', {id: 'cluster-paused'},
 				`since ${c.paused.at} by ${c.paused.by}: ${c.paused.reason}`) : ''],
+			['Maintenance windows', h('span', {id: 'cluster-maintenance'}, maintenanceText(c.maintenance))],
 			['Active job', activeJob(c.active_job)],
 			['Created by', c.created_by],
 			['Created', c.created_at ? [timeExact(c.created_at), ' (', timeAgo(c.created_at), ')'] : ''],
@@ -231,6 +233,30 @@ function historyTable(history) {
 			h('td', null, e.error ? String(e.error) : ''))))));
 }
 
+// The snapshots in the cluster's repository, oldest first (GET .../snapshots);
+// null when they could not be read.
+function snapshotsTable(list) {
+	if (!Array.isArray(list)) {
+		return h('p', {class: 'empty'}, 'The snapshots could not be read from the cluster.');
+	}
+	if (list.length === 0) {
+		return h('p', {class: 'empty'}, 'No snapshot taken.');
+	}
+	return h('div', {class: 'table-wrap'}, h('table', {class: 'snapshots', id: 'cluster-snapshots'},
+		h('caption', null, 'Snapshots in the cluster\'s repository, oldest first'),
+		h('thead', null, h('tr', null, ['Snapshot', 'State', 'Started', 'Took', 'Indices', 'Shards', 'Size']
+			.map((t) => h('th', {scope: 'col'}, t)))),
+		h('tbody', null, list.map((s) => h('tr', {dataset: {snapshot: String(s.name)}},
+			h('th', {scope: 'row'}, String(s.name)),
+			h('td', null, s.state ? String(s.state) : ''),
+			h('td', null, s.start_time ? timeExact(s.start_time) : ''),
+			h('td', null, typeof s.duration_ms === 'number' && s.state !== 'IN_PROGRESS' ?
+				duration(s.duration_ms) : ''),
+			h('td', null, Array.isArray(s.indices) ? String(s.indices.length) : ''),
+			h('td', null, s.shards ? `${s.shards.successful ?? 0} of ${s.shards.total ?? 0}` : ''),
+			h('td', null, typeof s.size_bytes === 'number' ? formatMeasure('disk_bytes', s.size_bytes) : ''))))));
+}
+
 // One cluster.  Returns a disposer.
 export function clusterPage(main, name, app) {
 	const heading = h('h1', {tabindex: '-1'}, `Cluster ${name}`);
@@ -244,17 +270,21 @@ export function clusterPage(main, name, app) {
 	const podsBody = h('div');
 	const podsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-pods-h'},
 		h('h2', {id: 'cluster-pods-h'}, 'Nodes and hosts'), podsBody);
+	const snapshotsBody = h('div');
+	const snapshotsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-snapshots-h'},
+		h('h2', {id: 'cluster-snapshots-h'}, 'Snapshots'), snapshotsBody);
 	const operate = h('div', {id: 'operate-place'});
 	const jobs = new JobTable(`Jobs of cluster ${name}, newest first`, {showCluster: false});
 	const allJobs = h('a', {href: `#/jobs?cluster=${encodeURIComponent(name)}`}, `All jobs of ${name}`);
 	const jobsSec = h('section', {class: 'panel', 'aria-labelledby': 'cluster-jobs-h'},
 		h('h2', {id: 'cluster-jobs-h'}, 'Active and recent jobs'), jobs.el, h('p', null, allJobs));
 	const note = h('p', {class: 'refresh-note'});
-	replace(main, heading, problem, body, historySec, podsSec, operate, jobsSec, note);
+	replace(main, heading, problem, body, historySec, podsSec, snapshotsSec, operate, jobsSec, note);
 	app.setTitle(`Cluster ${name}`);
 	const mayOperate = Boolean(app.me && app.me.may && app.me.may.operate && app.me.may.operate !== 'none');
 	let historySig = null;
 	let podsSig = null;
+	let snapshotsSig = null;
 	let operateSig = null;
 	let repoPlugins = null; // the repository's plugins for the cluster's version
 	let repoVersion = null;
@@ -287,11 +317,16 @@ export function clusterPage(main, name, app) {
 			drawCluster(body, c);
 		}
 		jobs.update(Array.isArray(page.jobs) ? page.jobs : []);
-		const [history, pods] = await Promise.all([
+		const [history, pods, snapshots] = await Promise.all([
 			// An esaasd without the health sweep has no history: the part stays hidden.
 			get(paths.healthHistory(name, 100)).catch(() => null),
 			get(paths.clusterNodes(name)).then((r) => r.nodes).catch(() => null),
+			get(paths.clusterSnapshots(name)).then((r) => r.snapshots).catch(() => null),
 		]);
+		if (JSON.stringify(snapshots) !== snapshotsSig) {
+			snapshotsSig = JSON.stringify(snapshots);
+			replace(snapshotsBody, snapshotsTable(snapshots));
+		}
 		if (history && JSON.stringify(history) !== historySig) {
 			historySig = JSON.stringify(history);
 			replace(historyBody, historyTable(history.history));

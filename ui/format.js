@@ -90,3 +90,34 @@ export function timeExact(iso) {
 	}
 	return h('time', {datetime: iso}, absolute(iso));
 }
+
+// A cluster's maintenance windows (its "maintenance"): "Europe/Berlin: sat
+// 02:00 for 4h; closed, next opens …", or why nothing is held.
+export function maintenanceText(m) {
+	const set = m && m.windows;
+	if (!set || !Array.isArray(set.windows)) {
+		return 'none: nothing is held';
+	}
+	const list = set.windows.map((w) => `${w.day} ${w.start} for ${w.duration}`).join(', ');
+	let text = `${set.time_zone}: ${list || 'no window (nothing is held)'}`;
+	if (set.windows.length && m.open === true) {
+		text += `; open until ${absolute(m.closes_at)}`;
+	} else if (set.windows.length && m.open === false) {
+		text += `; closed, next opens ${absolute(m.next_open)} (${ago(m.next_open)})`;
+	}
+	return m.source === 'tenant' ? `${text} (the tenant's default)` : text;
+}
+
+// A disruptive job's wait for its maintenance window, or its urgency; ''
+// for any other job.
+export function windowText(job) {
+	if (job.urgent_reason) {
+		return `urgent, outside the windows: ${job.urgent_reason}`;
+	}
+	const w = job.window;
+	if (w && w.open === false && w.next_open) {
+		return `waits for the window opening at ${absolute(w.next_open)} (${ago(w.next_open)}, ${w.time_zone})` +
+			(job.window_held ? ': its window closed, so it stopped at a safe boundary' : '');
+	}
+	return '';
+}

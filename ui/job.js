@@ -6,7 +6,7 @@
 
 import {get, post, paths, ApiError} from './api.js';
 import {h, replace, announce, defList, jsonTree, jsonText} from './dom.js';
-import {ACTIVE, statusBadge, timeAgo, timeExact, duration, parseTime} from './format.js';
+import {ACTIVE, statusBadge, timeAgo, timeExact, duration, parseTime, windowText} from './format.js';
 import {graph} from './graph.js';
 import {clusterHref} from './links.js';
 import {poller} from './poll.js';
@@ -78,6 +78,7 @@ function drawSummary(el, job) {
 		// A paused job's observation is its pause: where it stopped, who paused it and why.
 		['Paused', job.status === 'paused' ?
 			h('span', {id: 'job-paused'}, job.observation || 'its cluster is paused') : ''],
+		['Maintenance window', windowText(job) ? h('span', {id: 'job-window'}, windowText(job)) : ''],
 		['Cancel requested', job.cancel_requested && ACTIVE.has(job.status) ?
 			'yes: the job stops at its next state boundary' : ''],
 		['Idempotency key', job.idempotency_key],

@@ -1,7 +1,7 @@
 // Operating a cluster from its page: pause or resume it, scale a role,
 // restart every node, a role or one node, upgrade it to another version,
 // install or remove a plugin,
-// change settings, Kibana, and delete it (typing its name to confirm).  Every action is one
+// change settings, Kibana, take a snapshot, and delete it (typing its name to confirm).  Every action is one
 // request to the cluster's API; the job it starts opens at once, on its
 // own page.  The panel is offered only to roles that may operate (GET
 // /api/v1/me: may.operate), so that no button ends in 403.
@@ -165,6 +165,15 @@ export function operatePanel(c, nodes, plugins) {
 	const kibana = actionForm('kibana-form', 'Kibana', {replicas: kibanaCount}, 'Set Kibana', () =>
 		['POST', paths.clusterOp(name, 'kibana'), {replicas: Number(kibanaCount.control.value)}]);
 
+	// Snapshot: named, or snapshot-<job id>.
+	const snapshotName = field('snapshot-name', 'Snapshot name',
+		h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false'}),
+		'Optional: lowercase; left empty, the job names it.');
+	const snapshot = actionForm('snapshot-form', 'Snapshot', {name: snapshotName}, 'Take a snapshot', () => {
+		const n = snapshotName.control.value.trim();
+		return ['POST', paths.clusterOp(name, 'snapshots'), n ? {name: n} : {}];
+	});
+
 	// Delete.
 	const confirm = field('delete-confirm', `Type ${name} to confirm`,
 		h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false'}),
@@ -179,7 +188,8 @@ export function operatePanel(c, nodes, plugins) {
 
 	return h('section', {class: 'panel operate', id: 'operate', 'aria-labelledby': 'operate-h'},
 		h('h2', {id: 'operate-h'}, 'Operate'),
-		h('div', {class: 'actions'}, scale.form, restart.form, upgrade.form, plugin.form, config.form, kibana.form, remove.form));
+		h('div', {class: 'actions'}, scale.form, restart.form, upgrade.form, plugin.form, config.form,
+			kibana.form, snapshot.form, remove.form));
 }
 
 // Where the panel goes while the cluster is being changed: the active job.

@@ -138,6 +138,12 @@ static void config_preview(json_t *params, json_t *live, json_t *plan)
 	json_decref(pods);
 }
 
+/* Only a static setting restarts the nodes (config_prepare's "restart"). */
+static bool config_disruptive(const json_t *params)
+{
+	return json_is_true(json_object_get(params, "restart"));
+}
+
 const struct workflow wf_config_update = {
 	.kind = "config_update",
 	.states = config_states,
@@ -146,4 +152,5 @@ const struct workflow wf_config_update = {
 	.request = config_request,
 	.prepare = config_prepare,
 	.preview = config_preview,
+	.disruptive = config_disruptive,
 };

@@ -11,6 +11,9 @@
  *     restart: it is read at a node's start, and ignored once the node has
  *     joined) → data nodes → clients → every pod ready → every node joined
  *   → health green
+ *   → with "restore" (a snapshot of another cluster of the tenant): its
+ *     folder registered read-only, the snapshot restored, green again,
+ *     each index's documents checked against what the snapshot recorded
  *   → disruption budgets → Kibana, when asked for, and its pods ready
  *   → the cluster is recorded ready, with its endpoint
  *
@@ -62,6 +65,15 @@ static const struct wf_state create_states[] = {
 	{.name = "wait_joined", .run = state_wait_joined, .deadline_s = 600,
 	 .next = "wait_green", .replay_safe = true, .pause_safe = true},
 	{.name = "wait_green", .run = state_wait_green, .deadline_s = 900,
+	 .next = "restore_repository", .replay_safe = true, .pause_safe = true},
+	/* With "restore": the source's snapshot into the new cluster. */
+	{.name = "restore_repository", .run = state_restore_repository, .deadline_s = 120,
+	 .next = "restore_start", .replay_safe = true, .pause_safe = true},
+	{.name = "restore_start", .run = state_restore_start, .deadline_s = 300,
+	 .next = "restore_wait_green", .replay_safe = true, .pause_safe = true},
+	{.name = "restore_wait_green", .run = state_restore_wait_green, .deadline_s = 3600,
+	 .next = "restore_verify", .replay_safe = true},
+	{.name = "restore_verify", .run = state_restore_verify, .deadline_s = 300,
 	 .next = "set_kibana_password", .replay_safe = true, .pause_safe = true},
 	{.name = "set_kibana_password", .run = state_set_kibana_password, .deadline_s = 120,
 	 .next = "apply_pdbs", .replay_safe = true, .pause_safe = true},

@@ -400,6 +400,7 @@ const struct workflow wf_plugin_install = {
 	.request = install_request,
 	.prepare = plugin_prepare,
 	.preview = plugin_install_preview,
+	.disruptive = wf_always_disruptive,
 };
 
 const struct workflow wf_plugin_remove = {
@@ -411,4 +412,5 @@ const struct workflow wf_plugin_remove = {
 	.prepare = plugin_prepare,
 	.precheck = plugin_remove_precheck,
 	.preview = plugin_remove_preview,
+	.disruptive = wf_always_disruptive,
 };

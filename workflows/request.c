@@ -80,3 +80,9 @@ void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int pla
 	}
 	spec_free(&spec);
 }
+
+bool wf_always_disruptive(const json_t *params)
+{
+	(void)params;
+	return true;
+}

@@ -28,4 +28,10 @@ bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why);
  */
 void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places);
 
+/* A snapshot's name as Elasticsearch takes it (workflows/snapshot.c); else
+ * 422 naming field. */
+bool wf_snapshot_name_ok(const char *field, json_t *v, struct wf_refusal *why);
+/* workflow.disruptive of a workflow whose every job restarts nodes. */
+bool wf_always_disruptive(const json_t *params);
+
 #endif

@@ -93,4 +93,5 @@ const struct workflow wf_restart = {
 	.cleanup = "undo_allocation",
 	.request = restart_request,
 	.preview = restart_preview,
+	.disruptive = wf_always_disruptive,
 };

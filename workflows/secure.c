@@ -188,4 +188,6 @@ const struct workflow wf_secure = {
 	.request = secure_request,
 	.prepare = secure_prepare,
 	.precheck = secure_precheck,
+	/* Every node stops: held to the cluster's maintenance windows. */
+	.disruptive = wf_always_disruptive,
 };

@@ -27,15 +27,22 @@
  * again goes on with the others; when no node runs the target yet, the
  * configuration and templates go back to the recorded version's.
  *
- * A snapshot before the first node changes belongs between
- * upgrade_check_plugins and apply_config (params.snapshot).
+ * A snapshot of every index is taken after the plugin check, before
+ * anything changes (snapshot_repository, snapshot_take, snapshot_wait:
+ * states/snapshot.c, named upgrade-JOBID), unless the request said
+ * "snapshot": false; where snapshots are not configured, only a request
+ * that asked for one is refused, the others go on without and say so in
+ * the 202.
  */
 #include "workflows/workflows.h"
 #include "common/json.h"
 #include "workflows/restart.h"
 #include "states/states.h"
 #include "workflows/request.h"
+#include "kube/render.h"
 #include "kube/spec.h"
+#include "common/config.h"
+#include "states/env.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +50,15 @@
 /* clang-format off */
 static const struct wf_state upgrade_states[] = {
 	{.name = "upgrade_check_plugins", .run = state_upgrade_check_plugins, .deadline_s = 120,
+	 .next = "upgrade_snapshot_route", .replay_safe = true},
+	{.name = "upgrade_snapshot_route", .run = state_upgrade_snapshot_route, .deadline_s = 60,
+	 .next = "apply_config", .replay_safe = true,
+	 WF_BRANCHES([UPGRADE_SNAPSHOT_TAKE] = {"a snapshot first", "snapshot_repository"})},
+	{.name = "snapshot_repository", .run = state_snapshot_repository, .deadline_s = 120,
+	 .next = "snapshot_take", .replay_safe = true},
+	{.name = "snapshot_take", .run = state_snapshot_take, .deadline_s = 600,
+	 .next = "snapshot_wait", .replay_safe = true},
+	{.name = "snapshot_wait", .run = state_snapshot_wait, .deadline_s = 86400,
 	 .next = "apply_config", .replay_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_workloads", .replay_safe = true},
@@ -107,9 +123,11 @@ static bool upgrade_request(const struct wf_request *rq, json_t **params, struct
 		return wf_refuse(why, 422, "invalid", "version", "%s", unsupported);
 	if (snapshot && !json_is_boolean(snapshot))
 		return wf_refuse(why, 422, "invalid", "snapshot", "snapshot must be true or false");
-	*params = json_pack("{s:O, s:b, s:b}", "version", version, "snapshot",
-			    !snapshot || json_is_true(snapshot), "allow_yellow",
+	*params = json_pack("{s:O, s:b}", "version", version, "allow_yellow",
 			    json_is_true(json_object_get(body, "allow_yellow")));
+	/* Left out: decided by the precheck, from the configuration. */
+	if (snapshot)
+		json_object_set(*params, "snapshot", snapshot);
 	return true;
 }
 
@@ -175,6 +193,26 @@ static void upgrade_check_end(struct upgrade_check *p, const struct wf_refusal *
 	free(p->ns);
 	json_decref(p->params);
 	free(p);
+}
+
+/* A warning for the 202 (params.warnings, which the API answers and keeps
+ * out of the job). */
+static void upgrade_warn(json_t *params, const char *text)
+{
+	json_t *w = json_object_get(params, "warnings");
+	if (!json_is_array(w)) {
+		w = json_array();
+		json_object_set_new(params, "warnings", w);
+	}
+	json_array_append_new(w, json_string(text));
+}
+
+static void upgrade_warn_all(json_t *params, json_t *texts)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach (texts, i, t)
+		upgrade_warn(params, json_string_value(t));
 }
 
 /* One issue of the deprecation info API as a line: "where: message (details)". */
@@ -254,7 +292,7 @@ static void upgrade_deprecations_cb(void *arg, json_t *answer, const char *error
 			  json_str(p->params, "version"), all);
 		free(all);
 	} else if (json_array_size(warnings) > 0) {
-		json_object_set(p->params, "warnings", warnings);
+		upgrade_warn_all(p->params, warnings);
 	}
 	json_decref(critical);
 	json_decref(warnings);
@@ -375,6 +413,30 @@ static void upgrade_live_cb(void *arg, json_t *live)
 static void upgrade_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			     void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
+	const struct wf_env *e = env;
+	struct render_opts ro = {
+		.snapshots_nfs_server = e && e->cfg ? e->cfg->snapshots_nfs_server : NULL,
+		.snapshots_nfs_path = e && e->cfg ? e->cfg->snapshots_nfs_path : NULL,
+	};
+	json_t *snapshot = json_object_get(params, "snapshot");
+	if (!render_snapshots_enabled(&ro)) {
+		if (json_is_true(snapshot)) {
+			struct wf_refusal why = {0};
+			wf_refuse(&why, 409, "not_configured", "snapshot",
+				  "no snapshot can be taken first: snapshots are not configured on "
+				  "this esaas (snapshots.nfs_server and snapshots.nfs_path); ask "
+				  "with \"snapshot\": false to upgrade without one");
+			done(arg, &why);
+			return;
+		}
+		if (!snapshot)
+			upgrade_warn(params, "no snapshot is taken first: snapshots are not "
+					     "configured on this esaas (snapshots.nfs_server and "
+					     "snapshots.nfs_path)");
+		json_object_set_new(params, "snapshot", json_false());
+	} else if (!snapshot) {
+		json_object_set_new(params, "snapshot", json_true());
+	}
 	struct upgrade_check *p = xcalloc(1, sizeof(*p));
 	p->done = done;
 	p->arg = arg;
@@ -390,6 +452,7 @@ static void upgrade_precheck(void *env, const char *tenant, const char *ns, json
 
 struct upgrade_path {
 	bool full;
+	bool snapshot;
 	int npods;
 };
 
@@ -398,6 +461,8 @@ static int upgrade_choose(const struct wf_state *st, int visit, void *arg)
 	const struct upgrade_path *p = arg;
 	if (st->run == state_upgrade_route)
 		return p->full ? UPGRADE_ROUTE_FULL_RESTART : -1;
+	if (st->run == state_upgrade_snapshot_route)
+		return p->snapshot ? UPGRADE_SNAPSHOT_TAKE : -1;
 	return preview_rolling_choose(st, visit, p->npods);
 }
 
@@ -406,7 +471,8 @@ static void upgrade_preview(json_t *params, json_t *live, json_t *plan)
 {
 	bool full = strcmp(json_str(params, "way"), "full_restart") == 0;
 	json_t *pods = preview_rolling_pods(params, live);
-	struct upgrade_path path = {full, (int)json_array_size(pods)};
+	struct upgrade_path path = {full, json_is_true(json_object_get(params, "snapshot")),
+				    (int)json_array_size(pods)};
 
 	json_object_set_new(plan, "states", wf_path(&wf_upgrade, upgrade_choose, &path));
 	json_object_set_new(plan, "pods", preview_pod_actions(pods, full ? "stop" : "upgrade"));
@@ -432,4 +498,5 @@ const struct workflow wf_upgrade = {
 	.prepare = upgrade_prepare,
 	.precheck = upgrade_precheck,
 	.preview = upgrade_preview,
+	.disruptive = wf_always_disruptive,
 };

@@ -16,6 +16,8 @@ static const struct workflow *const shipped[] = {
 	&wf_kibana,
 	&wf_upgrade,
 	&wf_secure,
+	&wf_snapshot,
+	&wf_restore,
 	&wf_delete,
 };
 /* clang-format on */

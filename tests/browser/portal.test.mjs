@@ -249,9 +249,12 @@ const scenarios = {
 		const desc = await page.locator('#health-chart-desc').textContent();
 		check(/Now (green|yellow|red)\./.test(desc), `the chart's description reads "${desc}"`);
 		await page.locator('table.jobs tbody tr').filter({hasText: 'create'}).first().waitFor();
+		// The snapshots in the cluster's repository: none taken here.
+		await page.getByRole('heading', {level: 2, name: 'Snapshots'}).waitFor();
+		await page.locator('#cluster-snapshots-h + div p.empty').filter({hasText: 'No snapshot taken.'}).waitFor();
 		await page.locator('#operate').waitFor();
 		for (const name of ['Pause', 'Scale', 'Restart', 'Install the plugin', 'Change the settings',
-			'Delete the cluster']) {
+			'Take a snapshot', 'Delete the cluster']) {
 			check(await page.getByRole('button', {name, exact: true}).count() === 1, `no button "${name}"`);
 		}
 		await checkLabels(page, '#operate');
@@ -329,6 +332,14 @@ const scenarios = {
 		await settings.fill('cluster.routing.allocation.cluster_concurrent_rebalance = 3');
 		await page.getByRole('button', {name: 'Change the settings'}).click();
 		await jobSucceeds(page, 'config_update');
+
+		// A snapshot's name the API refuses, beside the field.
+		await openCluster(page);
+		await page.getByLabel('Snapshot name', {exact: true}).fill('Not Lowercase');
+		await page.getByRole('button', {name: 'Take a snapshot'}).click();
+		const snapErr = page.locator('#snapshot-name-error');
+		await snapErr.waitFor();
+		check((await snapErr.textContent()).includes('lowercase'), `the refusal reads "${await snapErr.textContent()}"`);
 
 		// Pause, with a reason, refused without one; the page shows the
 		// pause and offers the resume, which takes the pause away.

@@ -1090,6 +1090,79 @@ json_t *sim_record(const struct sim *s)
 	return body;
 }
 
+void sim_expect_settled(const struct sim *s, const char *name, int pods)
+{
+	json_t *st = sim_record(s);
+	char *ns = xasprintf("es-default-%s", name);
+	json_t *cl = json_object_get(json_object_get(st, "clusters"), ns);
+	assert_non_null(cl);
+	const char *where[] = {"transient", "persistent"};
+	for (size_t i = 0; i < ARRAY_SIZE(where); i++) {
+		json_t *set = json_object_get(cl, where[i]);
+		json_t *v = json_object_get(set, "cluster.routing.allocation.enable");
+		if (!v)
+			v = json_object_get(
+				json_object_get(
+					json_object_get(json_object_get(set, "cluster"), "routing"),
+					"allocation"),
+				"enable");
+		if (json_is_string(v) && strcmp(json_string_value(v), "all") != 0)
+			fail_msg("%s: allocation left at %s (%s)", name, json_string_value(v),
+				 where[i]);
+	}
+	assert_int_equal(json_array_size(json_object_get(cl, "voting_exclusions")), 0);
+	assert_string_equal(json_string_value(json_object_get(cl, "status")), "green");
+	json_decref(st);
+
+	char *path = xasprintf("/api/v1/namespaces/%s/pods", ns);
+	struct http_resp r;
+	assert_true(sim_call(s, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *items = json_object_get(r.body, "items");
+	assert_int_equal((int)json_array_size(items), pods);
+	size_t i;
+	json_t *pod;
+	json_array_foreach (items, i, pod) {
+		bool ready = false;
+		size_t k;
+		json_t *c;
+		assert_null(json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));
+		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
+				    k, c)
+			if (!strcmp(json_string_value(json_object_get(c, "type")), "Ready") &&
+			    !strcmp(json_string_value(json_object_get(c, "status")), "True"))
+				ready = true;
+		if (!ready)
+			fail_msg("%s: pod %s not Ready", name,
+				 json_string_value(json_object_get(json_object_get(pod, "metadata"),
+								   "name")));
+	}
+	http_resp_free(&r);
+	free(path);
+	free(ns);
+}
+
+int harness_ctl(const struct esaasd *d, const char *home, const char *args, char **out)
+{
+	char *cmd = xasprintf("env -i HOME=%s ESAAS_URL=%s ESAAS_TOKEN=%s %s/esaasctl %s 2>&1",
+			      home, d->base, harness_token(d), harness_builddir(), args);
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	size_t len = 0, cap = 4096;
+	char *buf = xmalloc(cap);
+	size_t n;
+	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len < 2)
+			buf = xrealloc(buf, cap *= 2);
+	}
+	buf[len] = '\0';
+	int st = pclose(p);
+	free(cmd);
+	*out = buf;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* esaasd's user: the ServiceAccount deploy/kubernetes/ binds its role to. */
 /* esaasd through the service proxy, and as elastic on the pod network
  * (secured clusters, elasticsearch.url). */

@@ -227,6 +227,19 @@ json_t *sim_record(const struct sim *s);
  * disagreement on stderr, when one is not or the check cannot run.
  */
 bool sim_es_requests_in_spec(const struct sim *s);
+/*
+ * Nothing half-done in the default tenant's cluster name: no allocation
+ * setting left other than all, no voting exclusion, green, and every one
+ * of its pods there and Ready (a cmocka failure otherwise).
+ */
+void sim_expect_settled(const struct sim *s, const char *name, int pods);
+
+/*
+ * Run esaasctl with args (shell words, quoted by the caller) as on-call
+ * runs it against d, with the harness's admin token and HOME=home (no
+ * config file read).  Its exit status; its output in *out (free it).
+ */
+int harness_ctl(const struct esaasd *d, const char *home, const char *args, char **out);
 
 /*
  * Start esaasd-test as a manifest starts esaasd: "-c config", a file the

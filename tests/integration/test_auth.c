@@ -215,6 +215,9 @@ static const struct rule policy[] = {
 	{"GET", "/api/v1/clusters/{name}", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}/health-history", ALL_ROLES, ONCALL | ADMIN, NULL},
 	{"GET", "/api/v1/clusters/{name}/nodes", ALL_ROLES, ONCALL | ADMIN, NULL},
+	{"GET", "/api/v1/clusters/{name}/snapshots", ALL_ROLES, ONCALL | ADMIN, NULL},
+	{"POST", "/api/v1/clusters/{name}/snapshots", MEMBER | ADMIN, ADMIN, "{\"name\": 5}"},
+	{"POST", "/api/v1/clusters/{name}/restore", MEMBER | ADMIN, ADMIN, "{\"snapshot\": 5}"},
 	{"GET", "/api/v1/clusters/{name}/credentials", MEMBER | ADMIN, ADMIN, NULL},
 	{"DELETE", "/api/v1/clusters/{name}", MEMBER | ADMIN, ADMIN, "{\"wipe_data\": \"yes\"}"},
 	{"POST", "/api/v1/clusters/{name}/scale", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
@@ -227,6 +230,10 @@ static const struct rule policy[] = {
 	{"POST", "/api/v1/clusters/{name}/kibana", MEMBER | ADMIN, ADMIN, "{\"replicas\": \"x\"}"},
 	{"POST", "/api/v1/clusters/{name}/pause", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
 	{"POST", "/api/v1/clusters/{name}/resume", MEMBER | ADMIN, ADMIN, "{\"reason\": 5}"},
+	{"PUT", "/api/v1/clusters/{name}/maintenance", MEMBER | ADMIN, ADMIN, "{\"time_zone\": 5}"},
+	{"DELETE", "/api/v1/clusters/{name}/maintenance", MEMBER | ADMIN, ADMIN, "{\"x\": 5}"},
+	{"PUT", "/api/v1/tenants/{tenant}/maintenance", ADMIN, ADMIN, "{\"time_zone\": 5}"},
+	{"DELETE", "/api/v1/tenants/{tenant}/maintenance", ADMIN, ADMIN, "{\"x\": 5}"},
 };
 
 /* What one tenant has, for the requests that name it. */

@@ -183,7 +183,7 @@ static void test_create_builds_a_green_cluster_then_delete(void **state)
 				 "SELECT count(DISTINCT from_state) FROM job_events"
 				 " WHERE job_id = $1 AND outcome IN ('next', 'succeeded')",
 				 1, q),
-			 20);
+			 24);
 	/* The cluster says so, with its endpoint. */
 	struct http_resp r;
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/logs", NULL, NULL, &r));

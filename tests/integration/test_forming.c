@@ -274,7 +274,8 @@ static void create_and_restart(struct fixture *f, const char *name, const char *
 		     "apply_volumes "
 		     "apply_masters "
 		     "wait_masters_formed apply_config_formed apply_data apply_clients "
-		     "wait_pods_ready wait_joined wait_green set_kibana_password apply_pdbs "
+		     "wait_pods_ready wait_joined wait_green restore_repository restore_start "
+		     "restore_wait_green restore_verify set_kibana_password apply_pdbs "
 		     "apply_kibana "
 		     "wait_kibana "
 		     "record_ready");

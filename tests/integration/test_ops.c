@@ -537,6 +537,7 @@ static void test_kibana_with_the_cluster_and_later(void **state)
 		"apply_volumes "
 		"apply_masters wait_masters_formed apply_config_formed apply_data apply_clients "
 		"wait_pods_ready wait_joined wait_green "
+		"restore_repository restore_start restore_wait_green restore_verify "
 		"set_kibana_password apply_pdbs apply_kibana wait_kibana record_ready");
 	/* Kibana's pod in the quota: 500m and 1Gi asked, 1 CPU allowed. */
 	expect_quota_of(f, "kib", "4", "5500m", "6", "19Gi", "19Gi");

@@ -155,62 +155,6 @@ static size_t pod_deletions(struct fixture *f)
 	return n;
 }
 
-/*
- * Nothing half-done in cluster name: no allocation setting left paused,
- * no voting exclusion, every pod of the spec there and Ready, green.
- */
-static void expect_settled(struct fixture *f, const char *name, int pods)
-{
-	json_t *st = sim_record(&f->sim);
-	char *ns = xasprintf("es-default-%s", name);
-	json_t *cl = json_object_get(json_object_get(st, "clusters"), ns);
-	assert_non_null(cl);
-	const char *where[] = {"transient", "persistent"};
-	for (size_t i = 0; i < ARRAY_SIZE(where); i++) {
-		json_t *s = json_object_get(cl, where[i]);
-		json_t *v = json_object_get(s, "cluster.routing.allocation.enable");
-		if (!v)
-			v = json_object_get(
-				json_object_get(
-					json_object_get(json_object_get(s, "cluster"), "routing"),
-					"allocation"),
-				"enable");
-		if (json_is_string(v) && strcmp(json_string_value(v), "all") != 0)
-			fail_msg("%s: allocation left at %s (%s)", name, json_string_value(v),
-				 where[i]);
-	}
-	assert_int_equal(json_array_size(json_object_get(cl, "voting_exclusions")), 0);
-	assert_string_equal(json_string_value(json_object_get(cl, "status")), "green");
-	json_decref(st);
-
-	char *path = xasprintf("/api/v1/namespaces/%s/pods", ns);
-	struct http_resp r;
-	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
-	assert_int_equal(r.status, 200);
-	json_t *items = json_object_get(r.body, "items");
-	assert_int_equal((int)json_array_size(items), pods);
-	size_t i;
-	json_t *pod;
-	json_array_foreach (items, i, pod) {
-		bool ready = false;
-		size_t k;
-		json_t *c;
-		assert_null(json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp"));
-		json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"),
-				    k, c)
-			if (!strcmp(json_string_value(json_object_get(c, "type")), "Ready") &&
-			    !strcmp(json_string_value(json_object_get(c, "status")), "True"))
-				ready = true;
-		if (!ready)
-			fail_msg("%s: pod %s not Ready while paused", name,
-				 json_string_value(json_object_get(json_object_get(pod, "metadata"),
-								   "name")));
-	}
-	http_resp_free(&r);
-	free(path);
-	free(ns);
-}
-
 /* The job, paused before restart_next with the pause's reason, held by no one. */
 static void expect_paused(struct fixture *f, int64_t id, const char *reason)
 {
@@ -230,36 +174,10 @@ static void expect_paused(struct fixture *f, int64_t id, const char *reason)
 
 /* --- esaasctl --------------------------------------------------------------------------- */
 
-/*
- * Run esaasctl with args (shell words, quoted by the caller) as on-call
- * runs it against this esaasd, with the harness's admin token and an empty
- * HOME (no config file read).  Its exit status; its output in *out (free it).
- */
-static int ctl(struct fixture *f, const char *args, char **out)
-{
-	char *cmd = xasprintf("env -i HOME=%s ESAAS_URL=%s ESAAS_TOKEN=%s %s/esaasctl %s 2>&1",
-			      pg.dir, f->d.base, harness_token(&f->d), harness_builddir(), args);
-	FILE *p = popen(cmd, "r");
-	assert_non_null(p);
-	size_t len = 0, cap = 4096;
-	char *buf = xmalloc(cap);
-	size_t n;
-	while ((n = fread(buf + len, 1, cap - len - 1, p)) > 0) {
-		len += n;
-		if (cap - len < 2)
-			buf = xrealloc(buf, cap *= 2);
-	}
-	buf[len] = '\0';
-	int st = pclose(p);
-	free(cmd);
-	*out = buf;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static void expect_ctl(struct fixture *f, const char *args, int status, const char *says)
 {
 	char *out = NULL;
-	int st = ctl(f, args, &out);
+	int st = harness_ctl(&f->d, pg.dir, args, &out);
 	if (st != status || (says && !strstr(out, says)))
 		fail_msg("esaasctl %s: exit %d, expected %d saying \"%s\":\n%s", args, st, status,
 			 says ? says : "", out);
@@ -289,7 +207,7 @@ static void test_pause_stops_a_rolling_restart_between_nodes_and_resume_finishes
 
 	expect_paused(f, id, "latency under investigation");
 	/* Nothing half-done: the pod in flight finished, allocation back, green. */
-	expect_settled(f, "calm", 3);
+	sim_expect_settled(&f->sim, "calm", 3);
 	size_t at_pause = pod_deletions(f) - before;
 	assert_true(at_pause >= 1 && at_pause < 3);
 	json_t *c = get(f, "/api/v1/clusters/calm");
@@ -304,7 +222,7 @@ static void test_pause_stops_a_rolling_restart_between_nodes_and_resume_finishes
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "job"), "id")), id);
 	json_decref(a);
 	expect_ok(f, id);
-	expect_settled(f, "calm", 3);
+	sim_expect_settled(&f->sim, "calm", 3);
 
 	/* Every pod restarted once, by the same job; its history goes on where it stopped. */
 	json_t *st = sim_record(&f->sim);
@@ -388,7 +306,7 @@ static void test_queued_job_waits_while_paused(void **state)
 	assert_non_null(strstr(json_string_value(json_object_get(a, "message")), "queued"));
 	json_decref(a);
 	expect_ok(f, scale);
-	expect_settled(f, "held", 4);
+	sim_expect_settled(&f->sim, "held", 4);
 }
 
 /* --- kill -9 --------------------------------------------------------------------------- */
@@ -413,7 +331,7 @@ static void test_paused_job_survives_kill9(void **state)
 		post(f, "/api/v1/clusters/hard/pause", "{\"reason\": \"kill test\"}", NULL), 202);
 	restart_esaasd(f);
 	expect_paused(f, id, "kill test");
-	expect_settled(f, "hard", 3);
+	sim_expect_settled(&f->sim, "hard", 3);
 
 	/* Killed while paused: paused it stays. */
 	restart_esaasd(f);
@@ -424,7 +342,7 @@ static void test_paused_job_survives_kill9(void **state)
 	assert_int_equal(post(f, "/api/v1/clusters/hard/resume", "{\"reason\": \"go on\"}", NULL),
 			 202);
 	expect_ok(f, id);
-	expect_settled(f, "hard", 3);
+	sim_expect_settled(&f->sim, "hard", 3);
 	assert_int_equal(job_sql(f, id,
 				 "SELECT count(*) FROM job_events WHERE job_id = $1"
 				 " AND outcome = 'paused'"),
@@ -466,7 +384,7 @@ static void test_cancel_of_a_paused_job_cleans_up(void **state)
 				 "SELECT count(*) FROM job_events WHERE job_id = $1"
 				 " AND from_state = 'undo_allocation' AND outcome = 'cancelled'"),
 			 1);
-	expect_settled(f, "gone", 3);
+	sim_expect_settled(&f->sim, "gone", 3);
 	json_t *c = get(f, "/api/v1/clusters/gone");
 	assert_true(json_is_object(json_object_get(c, "paused")));
 	json_decref(c);
@@ -503,7 +421,7 @@ static void test_pause_stops_a_create_between_steps(void **state)
 	assert_int_equal(post(f, "/api/v1/clusters/young/resume", "{\"reason\": \"now\"}", NULL),
 			 202);
 	expect_ok(f, id);
-	expect_settled(f, "young", 3);
+	sim_expect_settled(&f->sim, "young", 3);
 }
 
 /* --- refusals -------------------------------------------------------------------------- */

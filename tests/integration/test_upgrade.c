@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <libpq-fe.h>
 #include "common/util.h"
+#include "common/json.h"
 #include "tests/integration/harness.h"
 
 static struct pg pg;
@@ -57,7 +58,8 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static struct fixture *fixture_new(int lease_s)
+/* snapshots: the snapshots section of esaasd's configuration, or NULL. */
+static struct fixture *fixture_with(int lease_s, const char *snapshots)
 {
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
@@ -68,10 +70,16 @@ static struct fixture *fixture_new(int lease_s)
 				    .retry_cap_ms = 300,
 				    .lease_s = lease_s,
 				    .heartbeat_s = lease_s ? (lease_s + 2) / 3 : 0,
-				    .plugin_repository = f->repo.url};
+				    .plugin_repository = f->repo.url,
+				    .extra_yaml = snapshots};
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+static struct fixture *fixture_new(int lease_s)
+{
+	return fixture_with(lease_s, NULL);
 }
 
 static int teardown(void **state)
@@ -504,6 +512,9 @@ static void test_upgrade_refusals_name_the_field_and_change_nothing(void **state
 	expect_refused(f, path, "{\"version\": \"7.10.2\"}", 422, "version", "already runs");
 	expect_refused(f, path, "{\"version\": \"7.17\"}", 422, "version", "a release such as");
 	expect_refused(f, path, "{\"version\": \"9.1.0\"}", 422, "version", "not supported");
+	/* No snapshot repository here: one asked for cannot be taken. */
+	expect_refused(f, path, "{\"version\": \"7.17.10\", \"snapshot\": true}", 409, "snapshot",
+		       "snapshots are not configured");
 	expect_refused(f, path, "{\"version\": \"7.17.10\", \"snapshot\": \"no\"}", 422, "snapshot",
 		       "true or false");
 	expect_refused(f, path, "{\"version\": \"7.17.10\", \"shapshot\": false}", 422, "shapshot",
@@ -820,6 +831,58 @@ static void test_upgrade_2_to_5_is_a_full_cluster_restart(void **state)
 	assert_null(cluster_setting(f, "ancient", "cluster.routing.allocation.enable"));
 }
 
+/*
+ * With a snapshot repository, an upgrade takes a snapshot of every index
+ * before anything changes (after the plugin check), which the cluster's
+ * snapshots list then shows; without one (the other tests), it goes on
+ * without and the 202 says so.
+ */
+static void test_upgrade_takes_a_snapshot_first(void **state)
+{
+	struct fixture *f = *state = fixture_with(0, "snapshots:\n  nfs_server: nfs.storage.svc\n"
+						     "  nfs_path: /exports/esaas\n");
+	expect_ok(f, post_cluster(&f->d, CLUSTER("snap", "7.16.3", 1, 2, "")));
+	json_t *answer = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/snap/upgrade",
+			      "{\"version\": \"7.17.10\"}", &answer),
+			 202);
+	int64_t id = json_integer_value(json_object_get(answer, "id"));
+	/* A snapshot is taken: no warning that it is not. */
+	char *dump = json_dumps(answer, JSON_COMPACT);
+	assert_null(strstr(dump, "no snapshot"));
+	free(dump);
+	json_decref(answer);
+	expect_ok(f, id);
+	char *trail = job_trail(f->sql, id);
+	assert_non_null(strstr(trail,
+			       "upgrade_check_plugins upgrade_snapshot_route "
+			       "snapshot_repository snapshot_take snapshot_wait apply_config"));
+	free(trail);
+	json_t *list = get(f, "/api/v1/clusters/snap/snapshots");
+	char *name = xasprintf("upgrade-%lld", (long long)id);
+	bool found = false;
+	size_t i;
+	json_t *s;
+	json_array_foreach (json_object_get(list, "snapshots"), i, s) {
+		if (!strcmp(json_str(s, "name"), name)) {
+			found = true;
+			assert_string_equal(json_str(s, "state"), "SUCCESS");
+		}
+	}
+	assert_true(found);
+	free(name);
+	json_decref(list);
+
+	/* Asked not to, it takes none. */
+	expect_ok(f, post_cluster(&f->d, CLUSTER("nosnap", "7.16.3", 1, 1, "")));
+	id = api_op(&f->d, "POST", "/api/v1/clusters/nosnap/upgrade",
+		    "{\"version\": \"7.17.10\", \"snapshot\": false}", NULL);
+	expect_ok(f, id);
+	trail = job_trail(f->sql, id);
+	assert_null(strstr(trail, "snapshot_take"));
+	free(trail);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -839,6 +902,7 @@ int main(void)
 			test_upgrade_failed_on_missing_plugin_file_replays_once_it_is_there,
 			teardown),
 		cmocka_unit_test_teardown(test_upgrade_2_to_5_is_a_full_cluster_restart, teardown),
+		cmocka_unit_test_teardown(test_upgrade_takes_a_snapshot_first, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

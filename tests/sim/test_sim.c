@@ -3965,6 +3965,350 @@ static void test_es_unknown_query_parameter_is_a_400(void **state)
 	}
 }
 
+/* --- snapshots and restores ------------------------------------------------------- */
+
+/*
+ * A cluster of replicas master-and-data nodes of version in ns, each pod
+ * mounting the volume volume_json (a pod volume named "snaps") at
+ * /mnt/snaps, with path.repo set to repo (NULL: not set).
+ */
+static void make_repo_cluster(const char *ns, const char *version, int replicas, const char *repo,
+			      const char *volume_json)
+{
+	struct http_resp r;
+	char path[256], body[4096], lines[256];
+	snprintf(lines, sizeof(lines), "%s%s%s", repo ? "path.repo: " : "", repo ? repo : "",
+		 repo ? "\\n" : "");
+	make_namespace(ns);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/configmaps/es-file", ns);
+	snprintf(
+		body, sizeof(body),
+		"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"es-file\"},"
+		"\"data\":{\"elasticsearch.yml\":\"cluster.initial_master_nodes:\\n- "
+		"es-0-%s\\n%s\"}}",
+		ns, lines);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	snprintf(body, sizeof(body), SERVICE, ns);
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+	snprintf(path, sizeof(path), "/apis/apps/v1/namespaces/%s/statefulsets/es", ns);
+	snprintf(body, sizeof(body),
+		 "{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":"
+		 "\"es\"},\"spec\":{\"replicas\":%d,\"serviceName\":\"es\",\"podManagementPolicy\":"
+		 "\"Parallel\",\"selector\":{\"matchLabels\":{\"app\":\"es\"}},\"template\":{"
+		 "\"metadata\":{\"labels\":{\"app\":\"es\"}},\"spec\":{\"volumes\":[{\"name\":"
+		 "\"config\",\"configMap\":{\"name\":\"es-file\"}},%s],\"containers\":[{\"name\":"
+		 "\"es\",\"image\":\"docker.elastic.co/elasticsearch/"
+		 "elasticsearch:%s\",\"env\":[%s],"
+		 "\"volumeMounts\":[{\"name\":\"config\",\"mountPath\":\"/usr/share/"
+		 "elasticsearch/config/elasticsearch.yml\",\"subPath\":\"elasticsearch.yml\"},"
+		 "{\"name\":\"snaps\",\"mountPath\":\"/mnt/snaps\"}],\"resources\":{\"requests\":"
+		 "{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}",
+		 replicas, volume_json, version,
+		 !strncmp(version, "8.", 2)
+			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+			 : "");
+	assert_int_equal(apply(path, body, &r), 201);
+	http_resp_free(&r);
+}
+
+#define NFS_VOLUME(export) \
+	"{\"name\":\"snaps\",\"nfs\":{\"server\":\"nfs.storage.svc\",\"path\":\"" export "\"}}"
+
+static long es_call(const char *ns, const char *method, const char *rest, const char *body,
+		    struct http_resp *r)
+{
+	return call(method, es_path(ns, rest), body, r);
+}
+
+static void es_ok(const char *ns, const char *method, const char *rest, const char *body)
+{
+	struct http_resp r;
+	long code = es_call(ns, method, rest, body, &r);
+	if (code != 200 && code != 201)
+		fprintf(stderr, "%s %s: %ld %s\n", method, rest, code, r.raw ? r.raw : "");
+	assert_true(code == 200 || code == 201);
+	http_resp_free(&r);
+}
+
+static const char *root_reason(struct http_resp *r)
+{
+	return jstr(json_array_get(jget(r->body, "error.root_cause"), 0), "reason");
+}
+
+static json_int_t es_count(const char *ns, const char *index)
+{
+	struct http_resp r;
+	char rest[128];
+	snprintf(rest, sizeof(rest), "/%s/_count", index);
+	assert_int_equal(es_call(ns, "GET", rest, NULL, &r), 200);
+	json_int_t n = jint(r.body, "count");
+	http_resp_free(&r);
+	return n;
+}
+
+/* An fs repository's location must be under path.repo, a node setting,
+ * and every node must see the one folder: a volume each pod has for
+ * itself fails the verification, one NFS export mounted by all passes. */
+static void test_es_fs_repository_needs_path_repo_and_a_shared_folder(void **state)
+{
+	struct http_resp r;
+	make_repo_cluster("repo-none", "7.17.10", 2, NULL, NFS_VOLUME("/exports/none"));
+	make_repo_cluster("repo-own", "7.17.10", 2, "/mnt/snaps",
+			  "{\"name\":\"snaps\",\"emptyDir\":{}}");
+	make_repo_cluster("repo-nfs", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/nfs"));
+	es_wait_green("repo-none", 2);
+	es_wait_green("repo-own", 2);
+	es_wait_green("repo-nfs", 2);
+	const char *reg = "{\"type\":\"fs\",\"settings\":{\"location\":\"/mnt/snaps/r\"}}";
+
+	assert_int_equal(es_call("repo-none", "PUT", "/_snapshot/r", reg, &r), 500);
+	assert_string_equal(jstr(r.body, "error.type"), "repository_exception");
+	assert_string_equal(jstr(r.body, "error.reason"), "[r] failed to create repository");
+	assert_string_equal(root_reason(&r),
+			    "[r] location [/mnt/snaps/r] doesn't match any of the locations "
+			    "specified by path.repo because this setting is empty");
+	http_resp_free(&r);
+	assert_int_equal(es_call("repo-nfs", "PUT", "/_snapshot/r",
+				 "{\"type\":\"fs\",\"settings\":{\"location\":\"/tmp/r\"}}", &r),
+			 500);
+	assert_string_equal(root_reason(&r), "[r] location [/tmp/r] doesn't match any of the "
+					     "locations specified by path.repo");
+	http_resp_free(&r);
+
+	/* Each pod's own folder: the master's file is not on the other node. */
+	assert_int_equal(es_call("repo-own", "PUT", "/_snapshot/r", reg, &r), 500);
+	assert_string_equal(jstr(r.body, "error.type"), "repository_verification_exception");
+	assert_non_null(strstr(jstr(r.body, "error.reason"), "internal:admin/repository/verify"));
+	http_resp_free(&r);
+	/* Registered all the same: it was in the cluster state before. */
+	assert_int_equal(es_call("repo-own", "GET", "/_snapshot/r", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "r.type"), "fs");
+	http_resp_free(&r);
+
+	assert_int_equal(es_call("repo-nfs", "PUT", "/_snapshot/r", reg, &r), 200);
+	assert_true(json_is_true(jget(r.body, "acknowledged")));
+	http_resp_free(&r);
+	assert_int_equal(es_call("repo-nfs", "GET", "/_snapshot/other", NULL, &r), 404);
+	assert_string_equal(jstr(r.body, "error.type"), "repository_missing_exception");
+	http_resp_free(&r);
+}
+
+static bool index_green(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 && jstr(r->body, "status") &&
+	       !strcmp(jstr(r->body, "status"), "green");
+}
+
+/* A snapshot keeps each shard's documents; a restore refuses an open
+ * index of the same name, restores under a new name, and another cluster
+ * mounting the same export restores it from a read-only repository. */
+static void test_es_snapshot_and_restore_keep_document_counts(void **state)
+{
+	struct http_resp r;
+	make_repo_cluster("snap-a", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/shared"));
+	make_repo_cluster("snap-b", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/shared"));
+	es_wait_green("snap-a", 2);
+	es_wait_green("snap-b", 2);
+	es_ok("snap-a", "PUT", "/logs",
+	      "{\"settings\":{\"number_of_shards\":2,\"number_of_replicas\":1}}");
+	for (int i = 0; i < 5; i++)
+		es_ok("snap-a", "POST", "/logs/_doc", "{\"m\":1}");
+	assert_int_equal(es_count("snap-a", "logs"), 5);
+	/* A location relative to path.repo. */
+	es_ok("snap-a", "PUT", "/_snapshot/r",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"a\"}}");
+	assert_int_equal(es_call("snap-a", "PUT", "/_snapshot/r/Bad", "{}", &r), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "invalid_snapshot_name_exception");
+	http_resp_free(&r);
+	assert_int_equal(es_call("snap-a", "PUT", "/_snapshot/r/s1?wait_for_completion=true",
+				 "{\"indices\":\"logs\",\"metadata\":{\"by\":\"test\"}}", &r),
+			 200);
+	assert_string_equal(jstr(r.body, "snapshot.state"), "SUCCESS");
+	/* 7.3+ keeps the user's metadata with it. */
+	assert_string_equal(jstr(r.body, "snapshot.metadata.by"), "test");
+	assert_int_equal(jint(r.body, "snapshot.shards.total"), 2);
+	assert_int_equal(jint(r.body, "snapshot.shards.successful"), 2);
+	http_resp_free(&r);
+	/* Indexed after the snapshot: not in it. */
+	es_ok("snap-a", "POST", "/logs/_doc", "{\"m\":2}");
+	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/_all", NULL, &r), 200);
+	assert_int_equal(json_array_size(jget(r.body, "snapshots")), 1);
+	assert_int_equal(jint(r.body, "total"), 1);
+	assert_string_equal(jstr(json_array_get(jget(r.body, "snapshots"), 0), "snapshot"), "s1");
+	http_resp_free(&r);
+	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/s1/_status", NULL, &r), 200);
+	assert_true(jint(json_array_get(jget(r.body, "snapshots"), 0),
+			 "stats.total.size_in_bytes") > 0);
+	http_resp_free(&r);
+	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/nope", NULL, &r), 404);
+	assert_string_equal(jstr(r.body, "error.type"), "snapshot_missing_exception");
+	http_resp_free(&r);
+
+	assert_int_equal(es_call("snap-a", "POST", "/_snapshot/r/s1/_restore", "{}", &r), 500);
+	assert_string_equal(jstr(r.body, "error.type"), "snapshot_restore_exception");
+	assert_non_null(strstr(jstr(r.body, "error.reason"),
+			       "cannot restore index [logs] because an open index with same name "
+			       "already exists in the cluster"));
+	http_resp_free(&r);
+	assert_int_equal(es_call("snap-a", "POST",
+				 "/_snapshot/r/s1/_restore?wait_for_completion=true",
+				 "{\"indices\":\"logs\",\"rename_pattern\":\"(.+)\","
+				 "\"rename_replacement\":\"restored-$1\"}",
+				 &r),
+			 200);
+	assert_string_equal(json_string_value(json_array_get(jget(r.body, "snapshot.indices"), 0)),
+			    "restored-logs");
+	http_resp_free(&r);
+	assert_int_equal(es_count("snap-a", "restored-logs"), 5);
+	/* Its primaries recovered from the snapshot, which the recovery API names. */
+	assert_int_equal(es_call("snap-a", "GET", "/restored-logs/_recovery", NULL, &r), 200);
+	{
+		json_t *sh = jget(r.body, "restored-logs.shards");
+		bool from_snapshot = false;
+		for (size_t i = 0; i < json_array_size(sh); i++) {
+			json_t *one = json_array_get(sh, i);
+			if (json_is_true(json_object_get(one, "primary")) &&
+			    !strcmp(jstr(one, "type"), "SNAPSHOT") &&
+			    !strcmp(jstr(one, "source.index"), "logs") &&
+			    !strcmp(jstr(one, "source.snapshot"), "s1"))
+				from_snapshot = true;
+		}
+		assert_true(from_snapshot);
+	}
+	http_resp_free(&r);
+	assert_int_equal(es_count("snap-a", "logs"), 6);
+	assert_true(wait_until(es_path("snap-a", "/_cluster/health/restored-logs"), index_green,
+			       NULL, 30000, &r));
+	http_resp_free(&r);
+
+	/* The other cluster, read-only on the same folder. */
+	es_ok("snap-b", "PUT", "/_snapshot/src",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"a\",\"readonly\":true}}");
+	assert_int_equal(es_call("snap-b", "PUT", "/_snapshot/src/s2", "{}", &r), 500);
+	assert_non_null(strstr(root_reason(&r), "cannot create snapshot in a readonly repository"));
+	http_resp_free(&r);
+	assert_int_equal(es_call("snap-b", "POST", "/_snapshot/src/s1/_restore", "{}", &r), 200);
+	assert_true(json_is_true(jget(r.body, "accepted")));
+	http_resp_free(&r);
+	/* Red while the primaries copy their files, then green. */
+	assert_true(wait_until(es_path("snap-b", "/_cluster/health/logs"), index_green, NULL, 30000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(es_count("snap-b", "logs"), 5);
+
+	es_ok("snap-a", "DELETE", "/_snapshot/r/s1", NULL);
+	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/s1", NULL, &r), 404);
+	http_resp_free(&r);
+}
+
+static bool snapshot_state_is(struct http_resp *r, const void *arg)
+{
+	return r->status == 200 &&
+	       !strcmp(jstr(json_array_get(jget(r->body, "snapshots"), 0), "state") ?: "",
+		       (const char *)arg);
+}
+
+/* Before 7.9 a cluster runs one snapshot at a time; from 7.9 several. */
+static void test_es_snapshots_run_one_at_a_time_before_7_9(void **state)
+{
+	struct http_resp r;
+	static const char *const versions[] = {"6.8.23", "7.17.10"};
+	static const char *const names[] = {"conc-6", "conc-7"};
+	for (int i = 0; i < 2; i++)
+		make_repo_cluster(names[i], versions[i], 2, "/mnt/snaps",
+				  NFS_VOLUME("/exports/conc"));
+	for (int i = 0; i < 2; i++) {
+		char reg[256];
+		es_wait_green(names[i], 2);
+		es_ok(names[i], "PUT", "/big", "{\"settings\":{\"number_of_replicas\":0}}");
+		/* Slow: a shard's files take hours at a kilobyte a second. */
+		snprintf(reg, sizeof(reg),
+			 "{\"type\":\"fs\",\"settings\":{\"location\":\"%s\","
+			 "\"max_snapshot_bytes_per_sec\":\"1kb\"}}",
+			 names[i]);
+		es_ok(names[i], "PUT", "/_snapshot/r", reg);
+		assert_int_equal(es_call(names[i], "PUT", "/_snapshot/r/one", "{}", &r), 200);
+		assert_true(json_is_true(jget(r.body, "accepted")));
+		http_resp_free(&r);
+		assert_true(wait_until(es_path(names[i], "/_snapshot/r/one"), snapshot_state_is,
+				       "IN_PROGRESS", 5000, &r));
+		/* The 7.15+ answer counts them; 6.8's has no total. */
+		assert_true((jget(r.body, "total") != NULL) == (i == 1));
+		http_resp_free(&r);
+		long code = es_call(names[i], "PUT", "/_snapshot/r/two", "{}", &r);
+		if (i == 0) {
+			assert_int_equal(code, 503);
+			assert_string_equal(jstr(r.body, "error.type"),
+					    "concurrent_snapshot_execution_exception");
+			assert_string_equal(jstr(r.body, "error.reason"),
+					    "[r:two] a snapshot is already running");
+		} else {
+			assert_int_equal(code, 200);
+		}
+		http_resp_free(&r);
+		/* Deleting a running snapshot aborts it. */
+		es_ok(names[i], "DELETE", "/_snapshot/r/one", NULL);
+		if (i == 1)
+			es_ok(names[i], "DELETE", "/_snapshot/r/two", NULL);
+		assert_int_equal(es_call(names[i], "GET", "/_snapshot/r/_all", NULL, &r), 200);
+		assert_int_equal(json_array_size(jget(r.body, "snapshots")), 0);
+		http_resp_free(&r);
+	}
+}
+
+/* A snapshot restores into its own major or the next one only, never
+ * into an older version. */
+static void test_es_restore_follows_version_compatibility(void **state)
+{
+	struct http_resp r;
+	make_repo_cluster("compat-6", "6.8.23", 2, "/mnt/snaps", NFS_VOLUME("/exports/compat"));
+	make_repo_cluster("compat-7", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/compat"));
+	make_repo_cluster("compat-8", "8.17.0", 2, "/mnt/snaps", NFS_VOLUME("/exports/compat"));
+	es_wait_green("compat-6", 2);
+	es_wait_green("compat-7", 2);
+	es_wait_green("compat-8", 2);
+	es_ok("compat-6", "PUT", "/old", "{}");
+	es_ok("compat-6", "POST", "/old/doc", "{\"m\":1}");
+	es_ok("compat-6", "PUT", "/_snapshot/r",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"six\"}}");
+	es_ok("compat-6", "PUT", "/_snapshot/r/s6?wait_for_completion=true", "{}");
+	es_ok("compat-7", "PUT", "/_snapshot/r",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\"}}");
+	es_ok("compat-7", "PUT", "/new", "{}");
+	es_ok("compat-7", "PUT", "/_snapshot/r/s7?wait_for_completion=true", "{}");
+	es_ok("compat-7", "PUT", "/_snapshot/six",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"six\",\"readonly\":true}}");
+	es_ok("compat-8", "PUT", "/_snapshot/six",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"six\",\"readonly\":true}}");
+	es_ok("compat-6", "PUT", "/_snapshot/seven",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\",\"readonly\":true}}");
+
+	/* 6.8 into 7.17: the next major. */
+	assert_int_equal(es_call("compat-7", "POST",
+				 "/_snapshot/six/s6/_restore?wait_for_completion=true", "{}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(es_count("compat-7", "old"), 1);
+	/* 6.8 into 8.17: two majors on. */
+	assert_int_equal(es_call("compat-8", "POST", "/_snapshot/six/s6/_restore", "{}", &r), 500);
+	assert_string_equal(jstr(r.body, "error.type"), "illegal_state_exception");
+	assert_non_null(strstr(jstr(r.body, "error.reason"),
+			       "but the minimum compatible version is [7.0.0]"));
+	http_resp_free(&r);
+	/* 7.17 into 6.8: older. */
+	assert_int_equal(es_call("compat-6", "POST", "/_snapshot/seven/s7/_restore", "{}", &r),
+			 500);
+	assert_string_equal(jstr(r.body, "error.type"), "snapshot_restore_exception");
+	assert_non_null(
+		strstr(jstr(r.body, "error.reason"),
+		       "the snapshot was created with Elasticsearch version [7.17.10] which "
+		       "is higher than the version of this node [6.8.23]"));
+	http_resp_free(&r);
+}
+
 /* An index keeps the mappings it was created with, and the get index API
  * (GET /{index}, GET /_all, a pattern) answers them with its aliases and
  * settings; a missing name is a 404, a pattern matching nothing {}. */
@@ -7359,6 +7703,10 @@ int main(void)
 		cmocka_unit_test(test_pod_network_drops_what_network_policy_does_not_admit),
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
+		cmocka_unit_test(test_es_fs_repository_needs_path_repo_and_a_shared_folder),
+		cmocka_unit_test(test_es_snapshot_and_restore_keep_document_counts),
+		cmocka_unit_test(test_es_snapshots_run_one_at_a_time_before_7_9),
+		cmocka_unit_test(test_es_restore_follows_version_compatibility),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),

@@ -491,7 +491,7 @@ static const struct error_case error_cases[] = {
 	 "monitoring:\n  interval: x\n",
 	 {NULL},
 	 ":1:1: monitoring: unknown key (known keys: listen, database, engine, retry, log, http,"
-	 " kubernetes, elasticsearch, monitor, webhook, oidc, metrics, tls, auth)"},
+	 " kubernetes, elasticsearch, snapshots, monitor, webhook, oidc, metrics, tls, auth)"},
 	{"keys fetched in clear",
 	 "oidc:\n  jwks_url: http://idp.example.com/jwks\n",
 	 {NULL},

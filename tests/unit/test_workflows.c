@@ -94,10 +94,10 @@ static void test_every_way_declared(void **state)
 		}
 	}
 	/* scale's plan, its four masters_next and its data_down_next,
-	 * config_update's route, delete's plan, upgrade's route, and
-	 * restart_next in restart, config_update, plugin_install,
-	 * plugin_remove and upgrade. */
-	assert_int_equal(branching_rows, 14);
+	 * config_update's route, delete's plan, upgrade's route and its
+	 * snapshot route, and restart_next in restart, config_update,
+	 * plugin_install, plugin_remove and upgrade. */
+	assert_int_equal(branching_rows, 15);
 }
 
 /* The dead edge is gone: the plan has no .next, only its ways. */
@@ -455,13 +455,25 @@ static void test_upgrade_preview_skips_upgraded_pods(void **state)
 			  "7.17.10", "version", "7.17.10", "from", "7.16.3", "way", "rolling");
 	json_t *plan;
 	char *got = preview_states("upgrade", params, live, &plan);
-	char *want = xasprintf("upgrade_check_plugins apply_config apply_workloads upgrade_route "
+	char *want = xasprintf("upgrade_check_plugins upgrade_snapshot_route apply_config "
+			       "apply_workloads upgrade_route "
 			       "restart_plan %s %s restart_next restore_allocation apply_kibana "
 			       "wait_kibana record_spec",
 			       ROLL, ROLL);
 	assert_string_equal(got, want);
 	free(got);
 	free(want);
+	/* With a snapshot first: taken before anything changes. */
+	json_t *snap = json_deep_copy(params);
+	json_object_set_new(snap, "snapshot", json_true());
+	json_t *snap_plan;
+	got = preview_states("upgrade", snap, live, &snap_plan);
+	assert_non_null(strstr(got,
+			       "upgrade_check_plugins upgrade_snapshot_route "
+			       "snapshot_repository snapshot_take snapshot_wait apply_config "));
+	free(got);
+	json_decref(snap_plan);
+	json_decref(snap);
 	json_t *pods = json_object_get(plan, "pods");
 	assert_int_equal(json_array_size(pods), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(pods, 0), "name")),
