@@ -629,6 +629,7 @@ static const struct op_route op_plugin_add = {"plugin_install", false, NULL, NUL
 static const struct op_route op_plugin_remove = {"plugin_remove", true, "plugin", NULL};
 static const struct op_route op_kibana = {"kibana", false, NULL, NULL};
 static const struct op_route op_upgrade = {"upgrade", false, NULL, NULL};
+static const struct op_route op_secure = {"secure", true, NULL, NULL};
 static const struct op_route op_snapshot = {"snapshot", true, NULL, NULL};
 static const struct op_route op_restore = {"restore", false, NULL, NULL};
 
@@ -1204,6 +1205,8 @@ void api_clusters_add_routes(struct api *api)
 		       &op_restart);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/upgrade", ACCESS_OPERATE, op_route,
 		       &op_upgrade);
+	api_route_with(api, "POST", "/api/v1/clusters/{name}/secure", ACCESS_OPERATE, op_route,
+		       &op_secure);
 	api_route_with(api, "PATCH", "/api/v1/clusters/{name}/config", ACCESS_OPERATE, op_route,
 		       &op_config);
 	api_route_with(api, "POST", "/api/v1/clusters/{name}/plugins", ACCESS_OPERATE, op_route,

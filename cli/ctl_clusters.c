@@ -664,6 +664,12 @@ static int cluster_upgrade(struct ctl *ctl, const struct ctl_args *a)
 	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/upgrade"), allow_yellow(a, body));
 }
 
+static int cluster_secure(struct ctl *ctl, const struct ctl_args *a)
+{
+	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/secure"),
+		      allow_yellow(a, json_object()));
+}
+
 static int plugin_install(struct ctl *ctl, const struct ctl_args *a)
 {
 	return submit(ctl, a, "POST", cluster_path(a->pos[0], "/plugins"),
@@ -952,6 +958,14 @@ const struct ctl_command ctl_clusters_commands[] = {
 	 "  esaasctl upgrade logs --version 8.17.0 --dry-run\n"
 	 "  esaasctl upgrade logs --version 8.17.0 --wait\n",
 	 upgrade_flags, 1, 1, cluster_upgrade},
+	{"secure", "NAME [--allow-yellow] [--wait] [--dry-run]",
+	 "give a cluster created without security users, passwords and TLS",
+	 "For 6.8 and later (not the -oss images), when esaasd runs with\n"
+	 "elasticsearch.security.  TLS between the nodes cannot be turned on one node\n"
+	 "at a time: every node stops, then starts secured (a full cluster restart), and\n"
+	 "the cluster is unavailable meanwhile.  Then read its credentials with\n"
+	 "esaasctl clusters credentials NAME.\n",
+	 restarting_flags, 1, 1, cluster_secure},
 	{"plugin install", "NAME PLUGIN [--allow-yellow] [--wait] [--dry-run]",
 	 "install a plugin on every node of a cluster", NULL, restarting_flags, 2, 2,
 	 plugin_install},

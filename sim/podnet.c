@@ -2,10 +2,14 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -18,16 +22,43 @@
 #include "sim/netpol.h"
 #include "sim/simconf.h"
 
-static struct evhttp *http;
+/*
+ * A client connects to one port, and speaks TLS or plain HTTP there, as to
+ * a node's port 9200 (https for a node with TLS on HTTP, http without).
+ * The port is a front that reads the connection's first byte (a TLS
+ * handshake begins with 0x16, a handshake record; an HTTP request with a
+ * method's letter) and relays the connection to one of two servers on
+ * loopback ports of their own: http_tls, which ends TLS, or http_plain.
+ * Each client (a front) has a pair of them, so that the server knows the
+ * client by the port it accepted on (source_of_fd()).
+ */
+static struct evhttp *http_tls, *http_plain;
 static SSL_CTX *ctx;
+static struct event_base *podnet_base;
 
-/* A listener and the client whose connections it stands for. */
+/* A server's port and the client whose connections it stands for. */
 struct listener {
 	int port;
 	struct netpol_source src;
 };
 static struct listener *listeners;
 static size_t nlisteners;
+
+/* A front: the port a client connects to, and the servers behind it. */
+struct front {
+	struct evconnlistener *l;
+	int tls_port, plain_port;
+};
+static struct front *fronts;
+static size_t nfronts;
+
+/* One connection relayed, both ways: a the client's, b the server's. */
+struct relay {
+	struct bufferevent *a, *b;
+	size_t front;
+	LIST_ENTRY(relay) link;
+};
+static LIST_HEAD(, relay) relays = LIST_HEAD_INITIALIZER(relays);
 
 /* "SERVICE.NAMESPACE.svc[.cluster.local][:PORT]" (or a pod's name under a
  * headless service, POD.SERVICE.NAMESPACE.svc...): the Service, the
@@ -178,6 +209,23 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		free(pod);
 		return;
 	}
+	/* Plain HTTP to a node with TLS on HTTP: the node closes the
+	 * connection without an answer ("received plaintext http traffic on
+	 * an https channel, closing connection", Elasticsearch's
+	 * SecurityNetty4HttpServerTransport). */
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	char *cert_pem = NULL, *key_pem = NULL;
+	if (pod && bev && !bufferevent_openssl_get_ssl(bev) &&
+	    sim_es_http_tls(ns, &cert_pem, &key_pem)) {
+		shutdown(bufferevent_getfd(bev), SHUT_RDWR);
+		free(cert_pem);
+		free(key_pem);
+		free(svc);
+		free(ns);
+		free(pod);
+		return;
+	}
 	struct call *c = call_new(req);
 	if (!src || !pod) {
 		/* kube-proxy rejects a connection to a Service without a
@@ -194,33 +242,165 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	free(pod);
 }
 
+static void relay_free(struct relay *r)
+{
+	LIST_REMOVE(r, link);
+	bufferevent_free(r->a);
+	if (r->b)
+		bufferevent_free(r->b);
+	free(r);
+}
+
+static void relay_read_cb(struct bufferevent *from, void *arg)
+{
+	struct relay *r = arg;
+	struct bufferevent *to = from == r->a ? r->b : r->a;
+	bufferevent_write_buffer(to, bufferevent_get_input(from));
+}
+
+/* Once what one side said before it closed has reached the other. */
+static void relay_drained_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	relay_free(arg);
+}
+
+/* One side closed: the other gets what is still on its way, then the
+ * relay ends, as a connection whose peer has gone. */
+static void relay_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct relay *r = arg;
+	if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
+		return;
+	struct bufferevent *other = bev == r->a ? r->b : r->a;
+	bufferevent_disable(bev, EV_READ | EV_WRITE);
+	if (other && evbuffer_get_length(bufferevent_get_output(other)) > 0) {
+		bufferevent_setcb(other, NULL, relay_drained_cb, relay_event_cb, r);
+		return;
+	}
+	relay_free(r);
+}
+
+/* The client's first byte has come: on to the TLS server or the plain
+ * one, with what the client has sent so far. */
+static void sniff_cb(struct bufferevent *a, void *arg)
+{
+	struct relay *r = arg;
+	unsigned char first = 0;
+	if (evbuffer_copyout(bufferevent_get_input(a), &first, 1) != 1)
+		return;
+	const struct front *f = &fronts[r->front];
+	struct sockaddr_in sin = {
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)(first == 0x16 ? f->tls_port : f->plain_port)),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	r->b = bufferevent_socket_new(podnet_base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!r->b || bufferevent_socket_connect(r->b, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		relay_free(r);
+		return;
+	}
+	bufferevent_setcb(a, relay_read_cb, NULL, relay_event_cb, r);
+	bufferevent_setcb(r->b, relay_read_cb, NULL, relay_event_cb, r);
+	bufferevent_setwatermark(a, EV_READ, 0, 0);
+	bufferevent_enable(r->b, EV_READ | EV_WRITE);
+	relay_read_cb(a, r);
+}
+
+/* The client closed before it said anything. */
+static void sniff_event_cb(struct bufferevent *a, short what, void *arg)
+{
+	(void)a;
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		relay_free(arg);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	(void)l;
+	(void)sa;
+	(void)salen;
+	struct relay *r = xcalloc(1, sizeof(*r));
+	r->front = (size_t)(uintptr_t)arg;
+	r->a = bufferevent_socket_new(podnet_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	LIST_INSERT_HEAD(&relays, r, link);
+	if (!r->a) {
+		evutil_closesocket(fd);
+		LIST_REMOVE(r, link);
+		free(r);
+		return;
+	}
+	bufferevent_setcb(r->a, sniff_cb, NULL, sniff_event_cb, r);
+	bufferevent_setwatermark(r->a, EV_READ, 1, 0);
+	bufferevent_enable(r->a, EV_READ | EV_WRITE);
+}
+
+static int port_of_fd(evutil_socket_t fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	return ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+					      : ((struct sockaddr_in *)&ss)->sin_port);
+}
+
+/* One of a front's servers, on a loopback port of its own, standing for
+ * the client src: its port, or -1. */
+static int serve_for(struct evhttp *http, const json_t *src)
+{
+	struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
+	int port = sock ? port_of_fd(evhttp_bound_socket_get_fd(sock)) : -1;
+	if (port < 0)
+		return -1;
+	listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
+	listeners[nlisteners++] = (struct listener){
+		.port = port,
+		.src = {.ip = json_string_value(json_object_get(src, "ip")),
+			.ns = json_string_value(json_object_get(src, "namespace")),
+			.labels = json_object_get(src, "labels")},
+	};
+	return port;
+}
+
 /* Listen on host:port for connections of the client src (borrowed from
  * the configuration). */
 static bool podnet_listen(const char *host, int port, const json_t *src, int *bound_port,
 			  char **err)
 {
-	struct evhttp_bound_socket *sock =
-		evhttp_bind_socket_with_handle(http, host, (ev_uint16_t)port);
-	if (!sock) {
+	struct front f = {.tls_port = serve_for(http_tls, src),
+			  .plain_port = serve_for(http_plain, src)};
+	struct sockaddr_storage ss;
+	int sslen = (int)sizeof(ss);
+	if (f.tls_port < 0 || f.plain_port < 0 ||
+	    evutil_parse_sockaddr_port(host, (struct sockaddr *)&ss, &sslen) != 0) {
 		*err = xasprintf("pod network: cannot listen on %s:%d", host, port);
 		return false;
 	}
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	if (getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &len) != 0) {
-		*err = xstrdup("pod network: getsockname failed");
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+	f.l = evconnlistener_new_bind(podnet_base, accept_cb, (void *)(uintptr_t)nfronts,
+				      LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, -1,
+				      (struct sockaddr *)&ss, sslen);
+	if (!f.l) {
+		*err = xasprintf("pod network: cannot listen on %s:%d", host, port);
 		return false;
 	}
-	*bound_port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-						     : ((struct sockaddr_in *)&ss)->sin_port);
-	listeners = xrealloc(listeners, (nlisteners + 1) * sizeof(*listeners));
-	listeners[nlisteners++] = (struct listener){
-		.port = *bound_port,
-		.src = {.ip = json_string_value(json_object_get(src, "ip")),
-			.ns = json_string_value(json_object_get(src, "namespace")),
-			.labels = json_object_get(src, "labels")},
-	};
+	*bound_port = port_of_fd(evconnlistener_get_fd(f.l));
+	fronts = xrealloc(fronts, (nfronts + 1) * sizeof(*fronts));
+	fronts[nfronts++] = f;
 	return true;
+}
+
+static struct evhttp *server_new(struct event_base *base)
+{
+	struct evhttp *h = evhttp_new(base);
+	evhttp_set_allowed_methods(h, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+					      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(h, request_cb, NULL);
+	return h;
 }
 
 bool podnet_start(struct event_base *base, const char *host, int port, int *bound_port, char **err)
@@ -235,11 +415,10 @@ bool podnet_start(struct event_base *base, const char *host, int port, int *boun
 		return false;
 	}
 	SSL_CTX_set_tlsext_servername_callback(ctx, servername_cb);
-	http = evhttp_new(base);
-	evhttp_set_bevcb(http, bev_cb, NULL);
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						 EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-	evhttp_set_gencb(http, request_cb, NULL);
+	podnet_base = base;
+	http_tls = server_new(base);
+	evhttp_set_bevcb(http_tls, bev_cb, NULL);
+	http_plain = server_new(base);
 	if (!podnet_listen(host, port, conf, bound_port, err))
 		return false;
 	json_array_foreach (json_object_get(conf, "others"), i, o) {
@@ -257,9 +436,18 @@ bool podnet_start(struct event_base *base, const char *host, int port, int *boun
 
 void podnet_stop(void)
 {
-	if (http)
-		evhttp_free(http);
-	http = NULL;
+	while (!LIST_EMPTY(&relays))
+		relay_free(LIST_FIRST(&relays));
+	for (size_t i = 0; i < nfronts; i++)
+		evconnlistener_free(fronts[i].l);
+	free(fronts);
+	fronts = NULL;
+	nfronts = 0;
+	if (http_tls)
+		evhttp_free(http_tls);
+	if (http_plain)
+		evhttp_free(http_plain);
+	http_tls = http_plain = NULL;
 	free(listeners);
 	listeners = NULL;
 	nlisteners = 0;

@@ -3,9 +3,11 @@
  * name and port (es-http.NAMESPACE.svc:9200) reach one of its ready pods,
  * as cluster DNS and kube-proxy make it.  The simulator serves it on one
  * local port (--pod-network); a client connects there and names the
- * Service in TLS's server name and the Host header (curl --connect-to).
- * Only TLS is served: a node's HTTP over TLS, with the certificate its
- * elasticsearch.yml names (sim_es_http_tls()).
+ * Service in the Host header, and in TLS's server name when it speaks TLS
+ * (curl --connect-to): a node's HTTP over TLS with the certificate its
+ * elasticsearch.yml names (sim_es_http_tls()), or plain HTTP to a node
+ * without TLS on HTTP.  Plain HTTP to a node with TLS is closed unanswered,
+ * TLS to a node without it ends in the handshake, as a real node does.
  *
  * Who connects is said by the configuration, not guessed: the listener's
  * client is the pod of pod_network (esaasd's, by default), and each of

@@ -58,7 +58,7 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.snapshots_nfs_server = env->cfg->snapshots_nfs_server,
 		.snapshots_nfs_path = env->cfg->snapshots_nfs_path,
 	};
-	if (sec && states_security_of(s, sec))
+	if (sec && states_security_rendered(s, sec))
 		ro->security = sec;
 }
 

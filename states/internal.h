@@ -174,6 +174,9 @@ void states_call_connect(struct state_call *l, const char *service);
 /* The step's cluster's security as render options (borrowed from the
  * step's JSON): false when it has none. */
 bool states_security_of(struct step *s, struct render_security *sec);
+/* The security the nodes are rendered with: a secure job's new material
+ * until its switch, else states_security_of(). */
+bool states_security_rendered(struct step *s, struct render_security *sec);
 /* Its Elasticsearch credentials (elastic, the CA): false when none. */
 bool states_es_credentials(struct step *s, struct es_credentials *cred);
 /* states_call_new, with an Elasticsearch client for the cluster's service. */

@@ -18,6 +18,7 @@
 #include "common/json.h"
 #include "engine/fsm.h"
 #include "es/client.h"
+#include "kube/client.h"
 #include "kube/render.h"
 #include "states/env.h"
 
@@ -25,10 +26,8 @@
 #define CERT_DAYS 3650
 #define PASSWORD_BYTES 24 /* 32 characters of base64url */
 
-bool states_security_of(struct step *s, struct render_security *sec)
+static bool security_fields(json_t *j, struct render_security *sec)
 {
-	json_t *j = step_security(s);
-
 	*sec = (struct render_security){
 		.ca_crt = json_str(j, "ca_crt"),
 		.tls_crt = json_str(j, "tls_crt"),
@@ -38,6 +37,19 @@ bool states_security_of(struct step *s, struct render_security *sec)
 	};
 	return sec->ca_crt && sec->tls_crt && sec->tls_key && sec->elastic_password &&
 	       sec->kibana_password;
+}
+
+bool states_security_of(struct step *s, struct render_security *sec)
+{
+	return security_fields(step_security(s), sec);
+}
+
+/* What the nodes are to run with: a secure job's new material until its
+ * switch (context es_security_next), else the cluster's own. */
+bool states_security_rendered(struct step *s, struct render_security *sec)
+{
+	json_t *next = json_object_get(step_context(s), "es_security_next");
+	return security_fields(next ? next : step_security(s), sec);
 }
 
 bool states_es_credentials(struct step *s, struct es_credentials *cred)
@@ -173,4 +185,104 @@ void state_apply_security(struct step *s)
 	}
 	states_rendered_free(r);
 	states_apply_kind(s, "Secret", NULL);
+}
+
+/* --- securing a cluster created without security (workflows/secure.c) ------------- */
+
+/*
+ * The cluster's CA, certificate and passwords, made once (a replay keeps
+ * them) as context.es_security_next, which only the rendering reads
+ * (states_security_rendered()): esaasd goes on calling the cluster as it
+ * is, without credentials, until the switch.  Then its Secret.
+ */
+void state_secure_make(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	struct wf_env *env;
+	struct states_rendered *r;
+	char err[256];
+
+	if (step_security(s)) {
+		step_fail(s, "the cluster already has security");
+		return;
+	}
+	if (!json_object_get(ctx, "es_security_next")) {
+		r = states_render_job(s, &env);
+		if (!r)
+			return;
+		struct render_opts ro;
+		states_render_opts(s, env, &ro, NULL);
+		char *image = render_image(&r->spec, &ro, err, sizeof(err));
+		bool applies = image && render_security_applies(&r->spec.version, image);
+		json_t *made = applies ? make_security(r->ns, err, sizeof(err)) : NULL;
+		free(image);
+		states_rendered_free(r);
+		if (!applies) {
+			step_fail(s, "the cluster's image has no security in its free licence");
+			return;
+		}
+		if (!made) {
+			step_fail(s, "cannot make the cluster's certificates: %s", err);
+			return;
+		}
+		json_object_set_new(ctx, "es_security_next", made);
+	}
+	states_apply_kind(s, "Secret", NULL);
+}
+
+/* Every node has stopped: from here on esaasd calls the cluster with its
+ * credentials, over https, and the cluster keeps them (the transition
+ * records context.es_security with it, storage/jobrun.c). */
+void state_secure_switch(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *next = json_object_get(ctx, "es_security_next");
+
+	if (next) {
+		json_object_set(ctx, "es_security", next);
+		json_object_del(ctx, "es_security_next");
+	}
+	step_next(s);
+}
+
+static void secret_deleted_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	l->kcall = NULL;
+	bool ok = res->klass == HTTPC_OK || res->status == 404;
+	states_call_report(l, ok, res->klass == HTTPC_TRANSIENT,
+			   ok ? NULL
+			      : (res->message ? res->message : "deleting the Secret failed"));
+}
+
+/*
+ * After a cancel or a failure.  Once the stop has begun (context.stopping),
+ * the nodes come back with security: the cluster keeps it (the switch, if
+ * it was not made).  Before, the material is dropped and the Secret
+ * deleted; the next states apply the configuration and the templates
+ * again, now without security: no node has restarted.
+ */
+void state_secure_undo(struct step *s)
+{
+	json_t *ctx = step_context(s);
+
+	if (json_object_get(ctx, "es_security")) {
+		step_next_noting(s, "the nodes restarted with security: the cluster keeps it");
+		return;
+	}
+	if (json_object_get(ctx, "stopping")) {
+		state_secure_switch(s);
+		return;
+	}
+	json_object_del(ctx, "es_security_next");
+	struct state_call *l = states_call_new(s);
+	if (!l)
+		return;
+	char *coll = kube_collection_path("v1", "Secret", l->r->ns);
+	char *path = xasprintf("%s/%s", coll, RENDER_SECURITY_SECRET);
+	l->kcall = kube_delete(l->env->kube, path, NULL, NULL, secret_deleted_cb, l);
+	free(path);
+	free(coll);
+	if (!l->kcall)
+		states_call_report(l, false, false, "cannot delete the Secret");
 }

@@ -206,6 +206,10 @@ enum upgrade_snapshot_way {
 	UPGRADE_SNAPSHOT_WAYS
 };
 void state_upgrade_stop_all(struct step *s);
+/* secure (workflows/secure.c) */
+void state_secure_make(struct step *s);
+void state_secure_switch(struct step *s);
+void state_secure_undo(struct step *s);
 void state_upgrade_wait_started(struct step *s);
 void state_upgrade_wait_primaries(struct step *s);
 void state_upgrade_undo_config(struct step *s);

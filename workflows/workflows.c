@@ -15,6 +15,7 @@ static const struct workflow *const shipped[] = {
 	&wf_plugin_remove,
 	&wf_kibana,
 	&wf_upgrade,
+	&wf_secure,
 	&wf_snapshot,
 	&wf_restore,
 	&wf_delete,

@@ -16,6 +16,7 @@ extern const struct workflow wf_plugin_install;
 extern const struct workflow wf_plugin_remove;
 extern const struct workflow wf_kibana;
 extern const struct workflow wf_upgrade;
+extern const struct workflow wf_secure;
 extern const struct workflow wf_snapshot;
 extern const struct workflow wf_restore;
 

@@ -223,6 +223,8 @@ static const struct rule policy[] = {
 	{"POST", "/api/v1/clusters/{name}/scale", MEMBER | ADMIN, ADMIN, "{\"role\": \"chiefs\"}"},
 	{"POST", "/api/v1/clusters/{name}/restart", MEMBER | ADMIN, ADMIN,
 	 "{\"role\": \"chiefs\"}"},
+	{"POST", "/api/v1/clusters/{name}/upgrade", MEMBER | ADMIN, ADMIN, "{\"version\": 5}"},
+	{"POST", "/api/v1/clusters/{name}/secure", MEMBER | ADMIN, ADMIN, "{\"allow_yellow\": 5}"},
 	{"PATCH", "/api/v1/clusters/{name}/config", MEMBER | ADMIN, ADMIN, "{\"settings\": 5}"},
 	{"POST", "/api/v1/clusters/{name}/plugins", MEMBER | ADMIN, ADMIN, "{\"name\": 5}"},
 	{"DELETE", "/api/v1/clusters/{name}/plugins/{plugin}", MEMBER | ADMIN, ADMIN,

@@ -64,20 +64,15 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static struct fixture *fixture_new(void)
+/* esaasd calling the clusters on the pod network; security as it says
+ * (NULL: left out, which with elasticsearch.url is on). */
+static void esaasd_up(struct fixture *f, const char *security)
 {
-	struct fixture *f = xcalloc(1, sizeof(*f));
-	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
-	f->apps_port = harness_free_port();
-	f->neighbour_port = harness_free_port();
-	char *config = xasprintf(SIM_CONFIG, f->apps_port, f->neighbour_port);
-	assert_true(sim_start(&f->sim, pg.dir, config));
-	free(config);
-	/* No "security: true": with elasticsearch.url, it is the default. */
 	char *extra = xasprintf("elasticsearch:\n"
 				"  url: http://{service}.{namespace}.svc:9200\n"
-				"  connect_to: 127.0.0.1:%d\n",
-				f->sim.podnet_port);
+				"  connect_to: 127.0.0.1:%d\n%s%s%s",
+				f->sim.podnet_port, security ? "  security: " : "",
+				security ? security : "", security ? "\n" : "");
 	/* esaasd calls the clusters from its pod: its namespace is what the
 	 * clusters' NetworkPolicies must admit (deploy/kubernetes's
 	 * configmap.yaml says so for elasticsearch.url). */
@@ -88,8 +83,26 @@ static struct fixture *fixture_new(void)
 				.extra_yaml = extra};
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &o));
 	free(extra);
+}
+
+static struct fixture *fixture_with(const char *security)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	f->apps_port = harness_free_port();
+	f->neighbour_port = harness_free_port();
+	char *config = xasprintf(SIM_CONFIG, f->apps_port, f->neighbour_port);
+	assert_true(sim_start(&f->sim, pg.dir, config));
+	free(config);
+	esaasd_up(f, security);
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+/* No "security: true": with elasticsearch.url, it is the default. */
+static struct fixture *fixture_new(void)
+{
+	return fixture_with(NULL);
 }
 
 static int teardown(void **state)
@@ -331,12 +344,83 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 			 1);
 }
 
+/*
+ * A cluster created while esaasd ran without security gets it from a
+ * secure job once the operator has turned security on: every node stops
+ * and starts again secured (TLS between the nodes cannot come one node at
+ * a time), its index is still there, strangers get Elasticsearch's 401,
+ * the tenant gets the credentials through the API, and esaas operates it
+ * with them.  A second secure is refused.
+ */
+static void test_secure_gives_a_cluster_made_without_security_its_own(void **state)
+{
+	struct fixture *f = *state = fixture_with("false");
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"plain\", \"version\": \"7.17.10\","
+				    " \"masters\": {\"replicas\": 1},"
+				    " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0},"
+				    " \"network\": {\"allow\": [{\"namespace\": \"apps\"}]}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	const char *ns = "es-default-plain";
+	struct http_resp r;
+	/* An index of the tenant's, through the service proxy in plain HTTP. */
+	assert_true(sim_call(&f->sim, "PUT",
+			     "/api/v1/namespaces/es-default-plain/services/es-http:9200/proxy/kept",
+			     "{\"settings\": {\"number_of_shards\": 2, \"number_of_replicas\": 1}}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+
+	/* Refused while esaasd could not call a secured cluster. */
+	long status = 0;
+	api_op(&f->d, "POST", "/api/v1/clusters/plain/secure", NULL, &status);
+	assert_int_equal(status, 409);
+
+	/* The operator turns security on (the default with elasticsearch.url). */
+	assert_int_equal(esaasd_stop(&f->d, SIGTERM, true), 0);
+	esaasd_up(f, NULL);
+	id = api_op(&f->d, "POST", "/api/v1/clusters/plain/secure", NULL, &status);
+	assert_int_equal(status, 202);
+	expect_succeeded(&f->d, id);
+	char *trail = job_trail(f->sql, id);
+	assert_non_null(strstr(trail, "full_stop secure_switch full_wait_started"));
+	free(trail);
+
+	/* Strangers: Elasticsearch's own 401 behind the service proxy. */
+	assert_true(sim_call(&f->sim, "GET",
+			     "/api/v1/namespaces/es-default-plain/services/https:es-http:9200/proxy"
+			     "/_cluster/health",
+			     NULL, &r));
+	assert_int_equal(r.status, 401);
+	http_resp_free(&r);
+	/* The tenant: the credentials, and the index kept. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/plain/credentials", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *userpwd = xasprintf("elastic:%s", json_str(r.body, "password"));
+	char *ca = xstrdup(json_str(r.body, "ca_crt"));
+	http_resp_free(&r);
+	struct answer a;
+	assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, NULL, &a), 401);
+	assert_int_equal(tenant_get(f, ns, "/kept/_settings", ca, userpwd, &a), 200);
+	assert_non_null(strstr(a.buf, "\"number_of_shards\":\"2\""));
+	free(userpwd);
+	free(ca);
+
+	/* esaas operates it with its credentials; a second secure is refused. */
+	operate(f, "POST", "/api/v1/clusters/plain/restart", "{\"role\": \"data\"}");
+	api_op(&f->d, "POST", "/api/v1/clusters/plain/secure", NULL, &status);
+	assert_int_equal(status, 409);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(
 			test_secured_clusters_refuse_strangers_and_esaas_still_operates_them,
 			teardown),
+		cmocka_unit_test_teardown(test_secure_gives_a_cluster_made_without_security_its_own,
+					  teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));

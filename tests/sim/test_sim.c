@@ -3795,11 +3795,17 @@ static void test_es_pod_network_serves_https_with_the_nodes_certificate(void **s
 	assert_int_equal(podnet_get("https://es-podn.podn.svc:9200/", other.cert_pem,
 				    "elastic:s3cret-pw", &a),
 			 -(long)CURLE_PEER_FAILED_VERIFICATION);
-	/* A namespace whose nodes have no TLS on HTTP: no certificate. */
+	/* Plain HTTP to a node with TLS on HTTP: closed, unanswered. */
+	assert_int_equal(podnet_get("http://es-podn.podn.svc:9200/", ca.cert_pem, NULL, &a),
+			 -(long)CURLE_GOT_NOTHING);
+	/* A namespace whose nodes have no TLS on HTTP: no certificate, and
+	 * plain HTTP on the same port answered. */
 	make_secured_cluster("podp", "7.17.10", "xpack.security.enabled: false\\n", false);
 	assert_true(wait_until(es_path("podp", "/"), ok_200, NULL, 60000, &r));
 	http_resp_free(&r);
 	assert_true(podnet_get("https://es-podp.podp.svc:9200/", ca.cert_pem, NULL, &a) < 0);
+	assert_int_equal(podnet_get("http://es-podp.podp.svc:9200/", ca.cert_pem, NULL, &a), 200);
+	assert_non_null(strstr(a.buf, "\"number\":\"7.17.10\""));
 	/* and the proxy's TLS handshake with its plain port fails. */
 	assert_int_equal(
 		call("GET", "/api/v1/namespaces/podp/services/https:es-podp:9200/proxy/", NULL, &r),
