@@ -814,7 +814,7 @@ static void test_cluster_lifecycle(void **state)
 	expect_in(r.err, "409 conflict: name: plugin analysis-icu is already installed");
 	run_free(&r);
 	CTL(&r, "clusters", "show", "logs");
-	expect_in(r.out, "Plugins:     analysis-icu");
+	expect_in(r.out, "Plugins:      analysis-icu");
 	run_free(&r);
 	CTL(&r, "plugin", "remove", "logs", "analysis-icu", "--allow-yellow", "--wait");
 	expect_exit(&r, 0);

@@ -876,8 +876,8 @@ static void test_workflow_graphs(void **state)
 		assert_string_equal(jstr(json_array_get(br, k), "to"), targets[k]);
 	http_resp_free(&r);
 
-	assert_true(http_call(&f->d, "GET", "/api/v1/workflows/upgrade", NULL, NULL, &r));
-	assert_error(&r, 404, "not_found", NULL, "no workflow named \"upgrade\"");
+	assert_true(http_call(&f->d, "GET", "/api/v1/workflows/teleport", NULL, NULL, &r));
+	assert_error(&r, 404, "not_found", NULL, "no workflow named \"teleport\"");
 	http_resp_free(&r);
 	assert_true(http_call(&f->d, "POST", "/api/v1/workflows/test", "{}", NULL, &r));
 	assert_int_equal(r.status, 405);

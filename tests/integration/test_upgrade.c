@@ -45,6 +45,10 @@ struct fixture {
 	struct esaasd d;
 	struct esaasd_opts o;
 	PGconn *sql;
+	/* Snapshots taken: tests/reference/es-api has no specification of
+	 * the snapshot APIs, so the requests are not checked against one (as
+	 * in test_snapshots). */
+	bool snapshots;
 };
 
 static int group_setup(void **state)
@@ -88,7 +92,7 @@ static int teardown(void **state)
 	if (!f)
 		return 0;
 	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
-	bool in_spec = sim_es_requests_in_spec(&f->sim);
+	bool in_spec = f->snapshots || sim_es_requests_in_spec(&f->sim);
 	int src = sim_stop(&f->sim);
 	repo_stop(&f->repo);
 	if (rc != 0)
@@ -841,6 +845,7 @@ static void test_upgrade_takes_a_snapshot_first(void **state)
 {
 	struct fixture *f = *state = fixture_with(0, "snapshots:\n  nfs_server: nfs.storage.svc\n"
 						     "  nfs_path: /exports/esaas\n");
+	f->snapshots = true;
 	expect_ok(f, post_cluster(&f->d, CLUSTER("snap", "7.16.3", 1, 2, "")));
 	json_t *answer = NULL;
 	assert_int_equal(call(f, "POST", "/api/v1/clusters/snap/upgrade",
@@ -874,7 +879,7 @@ static void test_upgrade_takes_a_snapshot_first(void **state)
 	json_decref(list);
 
 	/* Asked not to, it takes none. */
-	expect_ok(f, post_cluster(&f->d, CLUSTER("nosnap", "7.16.3", 1, 1, "")));
+	expect_ok(f, post_cluster(&f->d, CLUSTER("nosnap", "7.16.3", 1, 2, "")));
 	id = api_op(&f->d, "POST", "/api/v1/clusters/nosnap/upgrade",
 		    "{\"version\": \"7.17.10\", \"snapshot\": false}", NULL);
 	expect_ok(f, id);
