@@ -88,7 +88,7 @@ static struct fixture *fixture_start(const char *sim_config, int deadline_percen
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
 	/* Deadlines cut to a few percent: the image pulls as fast, else a
-	 * fresh node's pulls (5 s an image) alone outlast a wait. */
+	 * fresh node's pulls alone outlast a wait. */
 	char *config = deadline_percent ? xasprintf("%simages:\n  pull_ms: %d\n", sim_config,
 						    5000 * deadline_percent / 100)
 					: xstrdup(sim_config);

@@ -264,6 +264,9 @@ static struct fixture *fixture_new(void)
 	free(key);
 	f->env[n++] = xasprintf("%s=%s", f->m.db_env, f->dburl);
 	f->env[n++] = xasprintf("KUBECONFIG=%s", f->sim.kubeconfig);
+	/* The ConfigMap's elasticsearch.url, each cluster's Service as from
+	 * esaasd's pod: here on the simulator's pod network. */
+	f->env[n++] = xasprintf("ESAAS_ELASTICSEARCH_CONNECT_TO=127.0.0.1:%d", f->sim.podnet_port);
 	f->env[n++] = xasprintf("ESAAS_HTTP_UI_DIR=%s/ui", harness_srcdir());
 	f->env[n++] = xstrdup("ESAAS_ENGINE_LEASE_SECONDS=3");
 	f->env[n++] = xstrdup("ESAAS_ENGINE_HEARTBEAT_SECONDS=1");
