@@ -1973,9 +1973,8 @@ static struct es_index *index_create(struct es_cluster *cl, const char *name, in
 	/* The oldest version among the nodes: a mixed cluster creates
 	 * indices that its oldest nodes can read (MetadataCreateIndexService,
 	 * the index's version.created is the smallest non-client node's). */
-	ix->created_version = xstrdup(cluster_version(cl));
-	ix->shard_bytes = default_shard_bytes();
 	ix->created_version = xstrdup(cluster_version(cl) ? cluster_version(cl) : "");
+	ix->shard_bytes = default_shard_bytes();
 	ix->shards = xcalloc((size_t)shards, sizeof(*ix->shards));
 	for (int s = 0; s < shards; s++) {
 		ix->shards[s].ncopies = replicas + 1;
