@@ -2414,10 +2414,12 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 		json_t *slice = json_object_get(ev, "object");
 		const char *svc = json_string_value(json_object_get(jget(slice, "metadata.labels"),
 								    "kubernetes.io/service-name"));
-		json_t *first = json_array_get(json_object_get(slice, "endpoints"), 0);
-		if (!strcmp(jstr(ev, "type"), "ADDED") && svc && !strcmp(svc, "es-lag") &&
-		    json_is_true(jget(first, "conditions.ready")))
-			ready = true;
+		size_t k;
+		json_t *endpoint;
+		if (!strcmp(jstr(ev, "type"), "ADDED") && svc && !strcmp(svc, "es-lag"))
+			json_array_foreach (json_object_get(slice, "endpoints"), k, endpoint)
+				if (json_is_true(jget(endpoint, "conditions.ready")))
+					ready = true;
 	}
 	if (!ready)
 		fail_msg("no ADDED EndpointSlice of es-lag with a ready endpoint: %s", r.raw);
@@ -3397,8 +3399,10 @@ static char *pod_event(const char *ns, const char *pod, const char *reason)
 	assert_int_equal(call("GET", path, NULL, &r), 200);
 	json_array_foreach (json_object_get(r.body, "items"), i, e) {
 		json_t *about = json_object_get(e, "involvedObject");
-		if (!strcmp(jstr(about, "name"), pod) && !strcmp(jstr(e, "reason"), reason))
+		if (!strcmp(jstr(about, "name"), pod) && !strcmp(jstr(e, "reason"), reason)) {
+			free(out);
 			out = xstrdup(jstr(e, "message"));
+		}
 	}
 	http_resp_free(&r);
 	return out;
@@ -6833,10 +6837,11 @@ static void test_watch_kubectl_get_w_and_rollout_status(void **state)
 	make_namespace("watch-k");
 	snprintf(file, sizeof(file), "%s/kubectl-w.out", tmpdir);
 	json_int_t before = open_watches();
-	snprintf(cmd, sizeof(cmd),
-		 "timeout 5 kubectl --kubeconfig '%s' --context admin -n watch-k get configmaps -w "
-		 "--output-watch-events >'%s' 2>&1 &",
-		 sim.kubeconfig, file);
+	snprintf(
+		cmd, sizeof(cmd),
+		"timeout 30 kubectl --kubeconfig '%s' --context admin -n watch-k get configmaps -w "
+		"--output-watch-events >'%s' 2>&1 &",
+		sim.kubeconfig, file);
 	assert_int_equal(system(cmd), 0);
 	for (int i = 0; open_watches() == before; i++) {
 		if (i > 1000)
@@ -6848,8 +6853,10 @@ static void test_watch_kubectl_get_w_and_rollout_status(void **state)
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/watch-k/configmaps/seen", NULL, &r),
 			 200);
 	http_resp_free(&r);
+	/* kubectl prints each event as it comes; under load that can take
+	 * seconds, so it may watch for 30 s. */
 	char *text = NULL;
-	for (int i = 0; i < 500; i++) {
+	for (int i = 0; i < 1500; i++) {
 		free(text);
 		text = slurp(file);
 		if (text && strstr(text, "DELETED"))
