@@ -6717,7 +6717,7 @@ static void test_watch_streams_events_after_the_resource_version(void **state)
 	snprintf(cmd, sizeof(cmd),
 		 "(curl -sSN --max-time 30 --cacert '%s' -H 'Authorization: Bearer %s' -D '%s' "
 		 "'%s/api/v1/namespaces/watch/configmaps?watch=1&resourceVersion=%s"
-		 "&labelSelector=app%%3Dw&timeoutSeconds=3' >'%s'; echo $? >'%s.tmp'; "
+		 "&labelSelector=app%%3Dw&timeoutSeconds=10' >'%s'; echo $? >'%s.tmp'; "
 		 "mv '%s.tmp' '%s') &",
 		 sim.ca, sim.token, hdr, sim.server, rv, out, rcfile, rcfile, rcfile);
 	assert_int_equal(system(cmd), 0);
@@ -6745,7 +6745,10 @@ static void test_watch_streams_events_after_the_resource_version(void **state)
 					      {"ADDED", "b"},
 					      {"DELETED", "a"},
 					      {"DELETED", "b"}};
-	assert_int_equal(json_array_size(lines), ARRAY_SIZE(want));
+	if (json_array_size(lines) != ARRAY_SIZE(want)) {
+		char *seen = json_dumps(lines, JSON_COMPACT);
+		fail_msg("%zu events expected, saw %s", ARRAY_SIZE(want), seen);
+	}
 	long long last = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(want); i++) {
 		json_t *ev = json_array_get(lines, i);
