@@ -71,6 +71,28 @@ struct es_node {
 	json_t *file;		  /* its elasticsearch.yml as read at start, flat */
 	bool security;		  /* authenticates REST requests (security_on) */
 	char *bootstrap_password; /* its pod's ELASTIC_PASSWORD, or NULL */
+	bool xpack;		  /* its image is the default distribution, 6.3+ */
+};
+
+/*
+ * A copy's last recovery, as GET _recovery reports it (RecoveryState):
+ * its kind, the node it copied from (a peer's), when it began and ended,
+ * and the size of its files, of which `reused` were on the node already.
+ */
+enum recovery_kind {
+	REC_NONE,
+	REC_EMPTY_STORE,     /* a new index's primary */
+	REC_EXISTING_STORE,  /* a primary from the files on its node's disk */
+	REC_PEER_REPLICA,    /* a replica from its primary */
+	REC_PEER_RELOCATION, /* a copy moved from another node */
+	REC_SNAPSHOT,	     /* a restored primary from the repository */
+};
+
+struct es_recovery {
+	enum recovery_kind kind;
+	char *from; /* a peer recovery's source node */
+	int64_t start_ms, stop_ms;
+	int64_t bytes, reused;
 };
 
 struct es_copy {
@@ -89,8 +111,28 @@ struct es_copy {
 	char *failure;	       /* unassigned_info.details of the last one */
 	char *failed_node;     /* its node's id */
 	bool from_disk;
-	bool snapshot; /* a restored primary copying its files from the repository */
+	bool snapshot;		  /* a restored primary copying its files from the repository */
+	struct es_recovery rec;	  /* its last recovery */
+	struct es_recovery reloc; /* its relocation target's, while it relocates */
 };
+
+static void recovery_begin(struct es_recovery *r, enum recovery_kind kind, const char *from,
+			   int64_t bytes, int64_t reused)
+{
+	free(r->from);
+	r->kind = kind;
+	r->from = from ? xstrdup(from) : NULL;
+	r->start_ms = now_wall_ms();
+	r->stop_ms = 0;
+	r->bytes = bytes;
+	r->reused = reused;
+}
+
+static void recovery_clear(struct es_recovery *r)
+{
+	free(r->from);
+	memset(r, 0, sizeof(*r));
+}
 
 struct es_shard {
 	struct es_copy *copies; /* copies[0] is created primary; any may be primary later */
@@ -113,7 +155,7 @@ struct es_index {
 				* restore */
 	json_t *analysis;      /* settings.index.analysis as created, or NULL */
 	json_t *mappings;      /* as created, or NULL */
-	json_t *restored_from; /* {"repository", "snapshot", "uuid", "version", "index"}, or NULL */
+	json_t *restored_from; /* a restored index's primaries' recovery source, or NULL */
 	int64_t next_doc;      /* documents routed so far */
 };
 
@@ -131,7 +173,8 @@ enum wait_kind {
 	WAIT_VOTING_CLEAR,
 	WAIT_INDEX_ACTIVE,
 	WAIT_SNAPSHOT, /* a snapshot's wait_for_completion */
-	WAIT_RESTORE   /* a restore's wait_for_completion */
+	WAIT_RESTORE,  /* a restore's wait_for_completion */
+	WAIT_DOC       /* a document for a shard whose primary is not active */
 };
 
 struct es_wait {
@@ -141,7 +184,8 @@ struct es_wait {
 	char *node; /* the answering node's pod */
 	char *path;
 	char *index;	/* WAIT_INDEX_ACTIVE; WAIT_SNAPSHOT: the snapshot's uuid */
-	json_t *answer; /* WAIT_RESTORE: the restored indices and the snapshot's name */
+	json_t *answer; /* WAIT_RESTORE: the restored indices and the snapshot's name;
+			   WAIT_DOC: the document's shard, type, id, source and timeout */
 	int64_t deadline;
 	struct es_wait *next;
 };
@@ -162,6 +206,7 @@ struct es_cluster {
 	json_t *voting_config; /* node names */
 	bool warned_bootstrap;
 	bool zen1_formed;	   /* elected a master under zen1 (2.x-6.x masters) */
+	int64_t zen1_next_look;	   /* the 7.x nodes' next look for zen1 masters, or 0 */
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
 	json_t *passwords;	   /* the security index: user -> password */
@@ -183,6 +228,7 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		     const char *es_user);
 static int64_t docs_of(struct es_index *ix, int *failed);
 static json_t *running_snapshot_by_uuid(struct es_cluster *cl, const char *uuid);
+static bool doc_wait_step(struct es_cluster *cl, struct es_wait *w, bool expired);
 static json_t *finished_by_uuid(const char *uuid);
 static json_t *snapshot_info(const json_t *rec, int vcode);
 static void snapshots_tick(struct es_cluster *cl, int64_t now);
@@ -1609,6 +1655,7 @@ static bool copy_fails_on(struct es_cluster *cl, const struct es_index *ix, int 
 	free(cp->node);
 	free(cp->target);
 	cp->node = cp->target = NULL;
+	recovery_clear(&cp->reloc);
 	cp->state = COPY_UNASSIGNED;
 	cp->peer = false;
 	cp->bytes_left = 0;
@@ -1725,8 +1772,11 @@ static void start_copy(struct es_copy *cp, const struct es_index *ix, struct es_
 	 * (RecoverySource.SnapshotRecoverySource), at the node's recovery
 	 * rate. */
 	cp->snapshot = false;
+	const struct es_shard *own = NULL;
 	for (int k = 0; k < ix->nshards; k++) {
 		struct es_shard *sh = &ix->shards[k];
+		if (cp >= sh->copies && cp < sh->copies + sh->ncopies)
+			own = sh;
 		if (cp >= sh->copies && cp < sh->copies + sh->ncopies && cp->primary &&
 		    sh->restoring && !disk) {
 			cp->snapshot = true;
@@ -1734,6 +1784,17 @@ static void start_copy(struct es_copy *cp, const struct es_index *ix, struct es_
 			cp->done_at = now;
 		}
 	}
+	/* The recovery it starts (RecoverySource: a primary from an empty
+	 * store, its node's disk or the snapshot; a replica from its
+	 * primary, reusing the files its node's disk holds). */
+	if (cp->snapshot)
+		recovery_begin(&cp->rec, REC_SNAPSHOT, NULL, ix->shard_bytes, 0);
+	else if (cp->primary)
+		recovery_begin(&cp->rec, disk ? REC_EXISTING_STORE : REC_EMPTY_STORE, NULL,
+			       disk ? ix->shard_bytes : 0, disk ? ix->shard_bytes : 0);
+	else
+		recovery_begin(&cp->rec, REC_PEER_REPLICA, own ? primary_node(own) : NULL,
+			       ix->shard_bytes, disk ? ix->shard_bytes : 0);
 }
 
 static void allocate(struct es_cluster *cl, int64_t now)
@@ -1817,6 +1878,8 @@ static void allocate(struct es_cluster *cl, int64_t now)
 					continue;
 				cp->state = COPY_RELOCATING;
 				cp->target = xstrdup(n->name);
+				recovery_begin(&cp->reloc, REC_PEER_RELOCATION, cp->node,
+					       ix->shard_bytes, disk ? ix->shard_bytes : 0);
 				record_peer_recovery(cl->ns, ix->name, s, cp->node, n->name,
 						     "relocation");
 				cp->bytes_left = ix->shard_bytes;
@@ -1869,11 +1932,17 @@ static void progress(struct es_cluster *cl, int64_t now)
 					cp->snapshot = false;
 					sh->ever_started = true;
 					sh->restoring = false;
+					cp->rec.stop_ms = now_wall_ms();
 				} else if (cp->state == COPY_RELOCATING && ended) {
 					free(cp->node);
 					cp->node = cp->target;
 					cp->target = NULL;
 					cp->state = COPY_STARTED;
+					/* The moved copy's last recovery is the move. */
+					recovery_clear(&cp->rec);
+					cp->rec = cp->reloc;
+					memset(&cp->reloc, 0, sizeof(cp->reloc));
+					cp->rec.stop_ms = now_wall_ms();
 				} else {
 					continue;
 				}
@@ -1890,6 +1959,7 @@ static void unassign(struct es_copy *cp, const char *reason, int64_t delay_until
 	free(cp->node);
 	free(cp->target);
 	cp->node = cp->target = NULL;
+	recovery_clear(&cp->reloc);
 	cp->state = COPY_UNASSIGNED;
 	cp->peer = false;
 	cp->bytes_left = 0;
@@ -1913,6 +1983,7 @@ static void node_left(struct es_cluster *cl, struct es_node *n, int64_t now)
 					free(cp->target);
 					cp->target = NULL;
 					cp->state = COPY_STARTED;
+					recovery_clear(&cp->reloc);
 				}
 				if (!cp->node || strcmp(cp->node, n->name) != 0)
 					continue;
@@ -2003,6 +2074,8 @@ static void index_free(struct es_index *ix)
 			free(ix->shards[s].copies[k].target);
 			free(ix->shards[s].copies[k].failure);
 			free(ix->shards[s].copies[k].failed_node);
+			recovery_clear(&ix->shards[s].copies[k].rec);
+			recovery_clear(&ix->shards[s].copies[k].reloc);
 		}
 		free(ix->shards[s].copies);
 	}
@@ -2362,6 +2435,8 @@ static bool wait_step(struct es_wait *w, int64_t now)
 		call_reply_json(c, 200, json_pack("{s:o}", "snapshot", a));
 		return true;
 	}
+	case WAIT_DOC:
+		return doc_wait_step(cl, w, expired);
 	case WAIT_INDEX_ACTIVE: {
 		bool active = index_active(cl, w->index);
 		if (active || expired) {
@@ -2794,6 +2869,25 @@ static bool voting_excluded(struct es_cluster *cl, const char *name)
 	return false;
 }
 
+/* Whether a 7.x master-eligible node finds as many master-eligible nodes
+ * as its discovery.zen.minimum_master_nodes asks (ElectMasterService:
+ * the cluster's dynamic value, else its own file's; below 1, any). */
+static bool upgrade_masters_enough(struct es_cluster *cl, int masters)
+{
+	const char *key = "discovery.zen.minimum_master_nodes";
+	int n;
+	const char *dynamic = setting(cl, key);
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *node = cl->nodes[i];
+		if (!node->present || !(node->roles & ROLE_MASTER))
+			continue;
+		const char *v = dynamic ? dynamic : json_str(node->file, key);
+		if (!v || !parse_int(v, -1000, 1000, &n) || n < 1 || masters >= n)
+			return true;
+	}
+	return false;
+}
+
 static void elect(struct es_cluster *cl)
 {
 	int masters = 0, voters_present = 0;
@@ -2808,13 +2902,24 @@ static void elect(struct es_cluster *cl)
 		quorum = masters >= minimum_master_nodes(cl) && masters > 0;
 	} else if (json_array_size(cl->voting_config) == 0 && cl->zen1_formed) {
 		/* A cluster that ran zen1 (a rolling upgrade from 6.8): once its
-		 * last 6.x master-eligible node has gone, the 7.x ones take the
-		 * master-eligible nodes of its last cluster state as the first
-		 * voting configuration, without cluster.initial_master_nodes
-		 * (DiscoveryUpgradeService in 7.x;
+		 * last 6.x master-eligible node has gone, the 7.x ones look every
+		 * discovery.zen.bwc_ping_timeout (ping_timeout's 3 s) at the
+		 * master-eligible nodes they have found; when those are as many
+		 * as discovery.zen.minimum_master_nodes (a node's own setting,
+		 * or the cluster's dynamic one; none: any number) and none runs
+		 * zen1, they are the first voting configuration, without
+		 * cluster.initial_master_nodes (DiscoveryUpgradeService's
+		 * JoiningRound in 7.x, hasEnoughMasterNodes;
 		 * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/modules-discovery-bootstrap-cluster.html:
 		 * "not required ... when upgrading a cluster from 6.x"). */
-		quorum = masters > 0;
+		int64_t now = now_mono_ms();
+		if (!cl->zen1_next_look)
+			cl->zen1_next_look = now + 3000;
+		quorum = false;
+		if (now >= cl->zen1_next_look) {
+			quorum = masters > 0 && upgrade_masters_enough(cl, masters);
+			cl->zen1_next_look = now + 3000;
+		}
 		for (size_t i = 0; quorum && i < cl->nnodes; i++)
 			if (cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_MASTER))
 				json_array_append_new(cl->voting_config,
@@ -2856,6 +2961,8 @@ static void elect(struct es_cluster *cl)
 	}
 	if (quorum && zen1)
 		cl->zen1_formed = true;
+	if (zen1)
+		cl->zen1_next_look = 0;
 	if (!quorum) {
 		if (cl->master)
 			log_warn("elasticsearch %s: no master (quorum lost)", cl->ns);
@@ -3205,6 +3312,7 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 		const char *tag = image ? strrchr(image, ':') : NULL;
 		free(node->version);
 		node->version = xstrdup(tag && tag[1] ? tag + 1 : "7.17.0");
+		node->xpack = default_distribution(image, node->version);
 		free(node->ip);
 		node->ip = xstrdup(json_str(json_object_get(pod, "status"), "podIP")
 					   ? json_str(json_object_get(pod, "status"), "podIP")
@@ -5599,17 +5707,64 @@ static void change_password(struct es_cluster *cl, struct call *c, const char *w
 
 /* --- documents ---------------------------------------------------------------------- */
 
+/* The document written to its shard: the answer of the index API. */
+static void doc_written(struct es_cluster *cl, struct call *c, struct es_index *ix, int s,
+			const char *type, const char *id)
+{
+	int vcode = version_code(cluster_version(cl));
+	ix->shards[s].docs++;
+	json_t *out = json_pack("{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "_index", ix->name, "_id", id,
+				"_version", 1, "_shards", "total", ix->nreplicas + 1, "successful",
+				1, "failed", 0);
+	if (vcode < 80000)
+		json_object_set_new(out, "_type", json_string(type));
+	if (vcode >= 50000)
+		json_object_set_new(out, "result", json_string("created"));
+	else
+		json_object_set_new(out, "created", json_true());
+	call_reply_json(c, 201, out);
+}
+
+/* A parked document: written once its shard's primary is active, or the
+ * 503 once its timeout is over. */
+static bool doc_wait_step(struct es_cluster *cl, struct es_wait *w, bool expired)
+{
+	struct es_index *ix = index_find(cl, w->index);
+	int s = (int)json_integer_value(json_object_get(w->answer, "shard"));
+	const char *type = json_str(w->answer, "type"), *id = json_str(w->answer, "id");
+	if (ix && s < ix->nshards && primary_node(&ix->shards[s])) {
+		doc_written(cl, w->c, ix, s, type, id);
+		return true;
+	}
+	if (!ix) {
+		index_not_found(w->c, w->index);
+		return true;
+	}
+	if (!expired)
+		return false;
+	/* TransportReplicationAction's retry ends with the shard's request
+	 * named (BulkShardRequest.toString, IndexRequest.toString). */
+	sim_es_error(w->c, 503, "unavailable_shards_exception",
+		     "[%s][%d] primary shard is not active Timeout: [%s], request: "
+		     "[BulkShardRequest [[%s][%d]] containing [index {[%s][%s][%s], source[%s]}]]",
+		     w->index, s, json_str(w->answer, "timeout"), w->index, s, w->index, type, id,
+		     json_str(w->answer, "source"));
+	return true;
+}
+
 /*
  * Indexing one document: POST /{index}/_doc (6.x, where _doc is a type
  * name, and later) or POST /{index}/{type} (before 8.0); the index is
  * created with the defaults when it is missing (action.auto_create_index,
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/docs-index_.html).
  * The document goes to a shard by its routing (round-robin over the
- * generated ids here); a shard whose primary is not started answers 503
- * unavailable_shards_exception, as the real one does once its wait (1m)
- * is over: the simulator does not wait.  Only the count is kept.
+ * generated ids here).  A shard whose primary is not active holds the
+ * request until it is, for `timeout` (1m by default: "the period the
+ * request waits for ... unavailable shards"), then answers 503
+ * unavailable_shards_exception.  Only the count is kept.
  */
-static void index_doc(struct es_cluster *cl, struct call *c, const char *name, const char *type)
+static void index_doc(struct es_cluster *cl, struct call *c, const char *pod, const char *name,
+		      const char *type)
 {
 	int vcode = version_code(cluster_version(cl));
 	struct es_index *ix = index_find(cl, name);
@@ -5623,26 +5778,19 @@ static void index_doc(struct es_cluster *cl, struct call *c, const char *name, c
 		allocate(cl, now_mono_ms());
 	}
 	int s = (int)(ix->next_doc % ix->nshards);
-	struct es_shard *sh = &ix->shards[s];
-	if (!primary_node(sh)) {
-		sim_es_error(c, 503, "unavailable_shards_exception",
-			     "[%s][%d] primary shard is not active Timeout: [1m]", name, s);
-		return;
-	}
 	ix->next_doc++;
-	sh->docs++;
 	char id[21];
 	random_id(id, 20);
-	json_t *out = json_pack("{s:s, s:s, s:i, s:{s:i, s:i, s:i}}", "_index", name, "_id", id,
-				"_version", 1, "_shards", "total", ix->nreplicas + 1, "successful",
-				1, "failed", 0);
-	if (vcode < 80000)
-		json_object_set_new(out, "_type", json_string(type));
-	if (vcode >= 50000)
-		json_object_set_new(out, "result", json_string("created"));
-	else
-		json_object_set_new(out, "created", json_true());
-	call_reply_json(c, 201, out);
+	if (primary_node(&ix->shards[s])) {
+		doc_written(cl, c, ix, s, type, id);
+		return;
+	}
+	const char *timeout = call_param(c, "timeout");
+	park(WAIT_DOC, cl, c, pod, c->path, param_ms(c, "timeout", 60000));
+	waits->index = xstrdup(name);
+	waits->answer =
+		json_pack("{s:i, s:s, s:s, s:s, s:s}", "shard", s, "type", type, "id", id,
+			  "timeout", timeout ? timeout : "1m", "source", c->body ? c->body : "");
 }
 
 /* Documents of the shards whose primary is started, and how many shards
@@ -6776,6 +6924,8 @@ static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *
 	const char *to;
 	json_t *names = json_array();
 	int total = 0;
+	char restore_uuid[23];
+	random_id(restore_uuid, 22);
 	json_object_foreach (plan, to, ix) {
 		struct es_index *made_ix = index_create(
 			cl, to, (int)json_integer_value(json_object_get(ix, "nshards")),
@@ -6785,9 +6935,16 @@ static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *
 		made_ix->created_version = xstrdup(json_str(ix, "created_version"));
 		made_ix->analysis = json_deep_copy(json_object_get(ix, "analysis"));
 		made_ix->mappings = json_deep_copy(json_object_get(ix, "mappings"));
-		made_ix->restored_from = json_pack("{s:s, s:s, s:s, s:s, s:s}", "repository", repo,
-						   "snapshot", name, "uuid", json_str(snap, "uuid"),
-						   "version", made, "index", json_str(ix, "name"));
+		/* SnapshotRecoverySource (RestoreSource before 6.0): the
+		 * repository, the snapshot, the version that made it and the
+		 * index in it; from 6.8 (the 6.8 reference's example) also the
+		 * restore's own UUID. */
+		made_ix->restored_from =
+			json_pack("{s:s, s:s, s:s, s:s}", "repository", repo, "snapshot", name,
+				  "version", made, "index", json_str(ix, "name"));
+		if (version_code(cluster_version(cl)) >= 60800)
+			json_object_set_new(made_ix->restored_from, "restoreUUID",
+					    json_string(restore_uuid));
 		for (int s = 0; s < made_ix->nshards; s++) {
 			made_ix->shards[s].docs = json_integer_value(
 				json_array_get(json_object_get(ix, "docs"), (size_t)s));
@@ -6810,17 +6967,127 @@ static void restore_snapshot(struct es_cluster *cl, struct call *c, const char *
 	call_reply_json(c, 200, json_pack("{s:b}", "accepted", 1));
 }
 
+/* A node as a recovery names it (DiscoveryNode: id, host, transport
+ * address, ip, name). */
+static json_t *recovery_node(struct es_cluster *cl, const char *name)
+{
+	struct es_node *n = name ? node_by_name(cl, name) : NULL;
+	if (!n)
+		return json_pack("{s:s?}", "name", name);
+	char *transport = xasprintf("%s:9300", n->ip);
+	json_t *out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", n->id, "host", n->ip,
+				"transport_address", transport, "ip", n->ip, "name", n->name);
+	free(transport);
+	return out;
+}
+
+/* The kind's name as the version reports it: RecoverySource's types
+ * from 6.0; RecoveryState.Type before (STORE, REPLICA, and a primary's
+ * move RELOCATION in 2.x, PRIMARY_RELOCATION in 5.x). */
+static const char *recovery_type(struct es_cluster *cl, const struct es_recovery *r, bool primary)
+{
+	int major = version_major(cluster_version(cl));
+	switch (r->kind) {
+	case REC_EMPTY_STORE:
+		return major >= 6 ? "EMPTY_STORE" : "STORE";
+	case REC_EXISTING_STORE:
+		return major >= 6 ? "EXISTING_STORE" : "STORE";
+	case REC_PEER_RELOCATION:
+		if (major >= 6)
+			return "PEER";
+		if (!primary)
+			return "REPLICA";
+		return major >= 5 ? "PRIMARY_RELOCATION" : "RELOCATION";
+	case REC_PEER_REPLICA:
+		return major >= 6 ? "PEER" : "REPLICA";
+	case REC_SNAPSHOT:
+		return "SNAPSHOT";
+	case REC_NONE:
+		break;
+	}
+	return NULL;
+}
+
+static const char *percent(char *buf, size_t len, int64_t part, int64_t whole)
+{
+	snprintf(buf, len, "%.1f%%", whole > 0 ? 100.0 * (double)part / (double)whole : 0.0);
+	return buf;
+}
+
+/* One shard copy's recovery as RecoveryState.toXContent writes it. */
+static json_t *recovery_json(struct es_cluster *cl, const struct es_index *ix, int shard,
+			     bool primary, const struct es_recovery *r, const char *target,
+			     int64_t bytes_left)
+{
+	int major = version_major(cluster_version(cl));
+	bool done = r->stop_ms > 0;
+	int64_t now = now_wall_ms();
+	int64_t to_copy = r->bytes - r->reused;
+	int64_t copied = done ? to_copy : to_copy - (bytes_left > 0 ? bytes_left : 0);
+	if (copied < 0)
+		copied = 0;
+	char pct[2][16];
+	json_t *one = json_pack("{s:i, s:s, s:s, s:b, s:I, s:I}", "id", shard, "type",
+				recovery_type(cl, r, primary), "stage",
+				done		 ? "DONE"
+				: bytes_left > 0 ? "INDEX"
+						 : "TRANSLOG",
+				"primary", primary, "start_time_in_millis", (json_int_t)r->start_ms,
+				"total_time_in_millis",
+				(json_int_t)((done ? r->stop_ms : now) - r->start_ms));
+	if (done)
+		json_object_set_new(one, "stop_time_in_millis", json_integer(r->stop_ms));
+	/* The source: the node a peer copies from; the snapshot; nothing
+	 * for a store from 6.0 (before, a store's source is its own node). */
+	json_t *source;
+	if (r->kind == REC_SNAPSHOT && ix->restored_from)
+		source = json_incref(ix->restored_from);
+	else if (r->kind == REC_PEER_REPLICA || r->kind == REC_PEER_RELOCATION)
+		source = recovery_node(cl, r->from);
+	else if (major < 6)
+		source = recovery_node(cl, target);
+	else
+		source = json_object();
+	json_object_set_new(one, "source", source);
+	json_object_set_new(one, "target", recovery_node(cl, target));
+	json_object_set_new(one, "index",
+			    json_pack("{s:{s:I, s:I, s:I, s:s}, s:I, s:i, s:i}", "size",
+				      "total_in_bytes", (json_int_t)r->bytes, "reused_in_bytes",
+				      (json_int_t)r->reused, "recovered_in_bytes",
+				      (json_int_t)copied, "percent",
+				      to_copy > 0 ? percent(pct[0], sizeof(pct[0]), copied, to_copy)
+						  : (r->bytes > 0 ? "100.0%" : "0.0%"),
+				      "total_time_in_millis",
+				      (json_int_t)((done ? r->stop_ms : now) - r->start_ms),
+				      "source_throttle_time_in_millis", 0,
+				      "target_throttle_time_in_millis", 0));
+	json_object_set_new(one, "translog",
+			    json_pack("{s:i, s:i, s:s, s:i, s:i}", "recovered", 0, "total", 0,
+				      "percent", percent(pct[1], sizeof(pct[1]), 0, 0),
+				      "total_on_start", 0, "total_time_in_millis", 0));
+	json_object_set_new(one, "verify_index",
+			    json_pack("{s:i, s:i}", "check_index_time_in_millis", 0,
+				      "total_time_in_millis", 0));
+	return one;
+}
+
 /*
- * GET [/{index}]/_recovery: each shard copy's last recovery, by index
- * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-recovery.html):
- * a restored index's primaries recovered from the snapshot (type
- * SNAPSHOT, its source naming the repository, the snapshot, its version
- * and the index in it), replicas from the primary (PEER), a new index's
- * primaries from an empty store (EMPTY_STORE, 7.x names).  Approximate: a
- * primary that relocated later still shows its first recovery.
+ * GET [/{index}]/_recovery[?active_only=true]: the last recovery of each
+ * shard copy there is, a relocating copy's target's as well
+ * (TransportRecoveryAction over allShardsIncludingRelocationTargets;
+ * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/indices-recovery.html:
+ * "It only reports the last recovery for each shard copy"): a new
+ * index's primary from an empty store, a primary back on its node from
+ * the files there (EXISTING_STORE), a replica or a moved copy from a peer
+ * (PEER, its source the node it copied from), a restored primary from the
+ * snapshot (SNAPSHOT, its source naming the repository, the snapshot, the
+ * version and the index in it); 2.x and 5.x name the kinds STORE,
+ * REPLICA, RELOCATION (PRIMARY_RELOCATION in 5.x) and SNAPSHOT.  The
+ * size counters follow the copy's files; a file count is not kept.
  */
 static void recovery_api(struct es_cluster *cl, struct call *c, const char *only)
 {
+	bool active_only = call_param_bool(c, "active_only", false);
 	json_t *out = json_object();
 	for (size_t i = 0; i < cl->nindices; i++) {
 		struct es_index *ix = cl->indices[i];
@@ -6830,23 +7097,29 @@ static void recovery_api(struct es_cluster *cl, struct call *c, const char *only
 		for (int s = 0; s < ix->nshards; s++) {
 			for (int k = 0; k < ix->shards[s].ncopies; k++) {
 				struct es_copy *cp = &ix->shards[s].copies[k];
-				if (cp->state == COPY_UNASSIGNED)
+				if (cp->state == COPY_UNASSIGNED || cp->rec.kind == REC_NONE)
 					continue;
-				const char *type = !cp->primary	       ? "PEER"
-						   : ix->restored_from ? "SNAPSHOT"
-								       : "EMPTY_STORE";
-				json_t *one = json_pack(
-					"{s:i, s:s, s:s, s:b, s:{s:s?}}", "id", s, "type", type,
-					"stage", cp->state == COPY_INITIALIZING ? "INDEX" : "DONE",
-					"primary", cp->primary, "target", "name", cp->node);
-				if (!strcmp(type, "SNAPSHOT"))
-					json_object_set(one, "source", ix->restored_from);
-				json_array_append_new(shards, one);
+				if (!active_only || cp->rec.stop_ms == 0)
+					json_array_append_new(
+						shards, recovery_json(cl, ix, s, cp->primary,
+								      &cp->rec, cp->node,
+								      cp->state == COPY_INITIALIZING
+									      ? cp->bytes_left
+									      : 0));
+				if (cp->state == COPY_RELOCATING && cp->reloc.kind != REC_NONE)
+					json_array_append_new(shards,
+							      recovery_json(cl, ix, s, cp->primary,
+									    &cp->reloc, cp->target,
+									    cp->bytes_left));
 			}
 		}
-		json_object_set_new(out, ix->name, json_pack("{s:o}", "shards", shards));
+		if (json_array_size(shards) || !active_only)
+			json_object_set_new(out, ix->name, json_pack("{s:o}", "shards", shards));
+		else
+			json_decref(shards);
 	}
-	if (only && json_object_size(out) == 0 && !strchr(only, '*') && !strchr(only, ',')) {
+	if (only && json_object_size(out) == 0 && !strchr(only, '*') && !strchr(only, ',') &&
+	    !index_find(cl, only)) {
 		json_decref(out);
 		index_not_found(c, only);
 		return;
@@ -7025,7 +7298,12 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		    is(segs[1], "deprecations")) ||
 		   (vcode >= 60000 && vcode < 80000 && n == 3 && is(segs[0], "_xpack") &&
 		    is(segs[1], "migration") && is(segs[2], "deprecations"))) {
-		if (get)
+		struct es_node *answering = pod ? node_by_pod(cl, pod) : NULL;
+		/* An X-Pack API: a node without X-Pack (an -oss image) has no
+		 * handler for it. */
+		if (answering && !answering->xpack)
+			no_handler(c);
+		else if (get)
 			deprecations(cl, c);
 		else
 			bad_method(c, "GET");
@@ -7077,7 +7355,7 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 	} else if (is(m, "POST") && n == 2 && segs[0][0] != '_' &&
 		   ((is(segs[1], "_doc") && vcode >= 60000) ||
 		    (segs[1][0] != '_' && vcode < 80000))) {
-		index_doc(cl, c, segs[0], segs[1]);
+		index_doc(cl, c, pod, segs[0], segs[1]);
 	} else if (get && n == 2 && is(segs[1], "_settings")) {
 		index_settings(cl, c, segs[0], false);
 	} else if (n == 1 && get && is(segs[0], "_all")) {
@@ -7296,6 +7574,12 @@ json_t *sim_es_state(void)
 		json_object_set_new(o, "persistent", json_deep_copy(cl->persistent));
 		json_object_set_new(o, "transient", json_deep_copy(cl->transient));
 		json_object_set_new(o, "health_reads", json_integer(cl->health_reads));
+		/* Requests held until something happens (a health wait, a
+		 * document for an unavailable shard, ...). */
+		json_int_t held = 0;
+		for (struct es_wait *w = waits; w; w = w->next)
+			held += !strcmp(w->ns, cl->ns);
+		json_object_set_new(o, "held_requests", json_integer(held));
 		json_object_set_new(o, "cluster_uuid",
 				    cl->uuid ? json_string(cl->uuid) : json_null());
 		json_t *al = json_null();

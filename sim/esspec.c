@@ -105,7 +105,14 @@ static int template_match(const char *template, const char *path)
 			return !*t && !*p ? literals : -1;
 		size_t tl = strcspn(t, "/"), pl = strcspn(p, "/");
 		if (t[0] == '{') {
-			/* A path part: any non-empty segment. */
+			/* A path part: any non-empty segment, but an index name
+			 * never starts with '_' ("Index names cannot start with -,
+			 * _, +", the create index API's naming rules): `_all`
+			 * aside, /_recovery is an API of its own, even where its
+			 * specification is not at hand. */
+			if (tl == strlen("{index}") && !strncmp(t, "{index}", tl) && p[0] == '_' &&
+			    !(pl == 4 && !strncmp(p, "_all", 4)))
+				return -1;
 		} else if (tl != pl || strncmp(t, p, tl) != 0) {
 			return -1;
 		} else {

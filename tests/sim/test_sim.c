@@ -540,9 +540,14 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 		snprintf(anti, sizeof(anti), ANTI, topology, app, role);
 	/* 8.x turns security on by itself: these clusters test other things,
 	 * and turn it off as the Docker image allows (a setting as a variable). */
-	/* Elastic's registry has 5.0 and later; 2.x is Docker Hub's. */
+	/* Elastic's registry has 5.0 and later; 2.x is Docker Hub's; "oss:V"
+	 * is V's -oss image (6.0 to 7.10). */
+	bool oss = !strncmp(version, "oss:", 4);
+	if (oss)
+		version += 4;
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
 		 !strncmp(version, "2.", 2) ? "elasticsearch:"
+		 : oss			    ? "docker.elastic.co/elasticsearch/elasticsearch-oss:"
 					    : "docker.elastic.co/elasticsearch/elasticsearch:",
 		 version,
 		 !strncmp(version, "8.", 2)
@@ -4106,6 +4111,132 @@ static bool index_green(struct http_resp *r, const void *arg)
 	       !strcmp(jstr(r->body, "status"), "green");
 }
 
+static bool index_red(struct http_resp *r, const void *arg)
+{
+	(void)arg;
+	return r->status == 200 && jstr(r->body, "status") &&
+	       !strcmp(jstr(r->body, "status"), "red");
+}
+
+/* The simulator holds a request of the namespace (arg). */
+static bool holds_a_request(struct http_resp *r, const void *arg)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "clusters.%s.held_requests", (const char *)arg);
+	return r->status == 200 && jint(r->body, path) >= 1;
+}
+
+/*
+ * A document for a shard whose primary is not active waits for it, for
+ * the request's timeout (1m by default), then is the 503
+ * unavailable_shards_exception naming the timeout and the request; one
+ * still held when its primary starts is written.
+ */
+static void test_es_write_to_an_unavailable_shard_waits_for_its_primary(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("nowrite", 1, "7.17.10");
+	es_wait_green("nowrite", 2);
+	es_ok("nowrite", "PUT", "/one",
+	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":0}}}");
+	es_wait_green("nowrite", 2);
+	es_ok("nowrite", "POST", "/one/_doc", "{\"n\":1}");
+	assert_int_equal(call("DELETE", "/api/v1/namespaces/nowrite/pods/es-data-0", NULL, &r),
+			 200);
+	http_resp_free(&r);
+	assert_true(
+		wait_until(es_path("nowrite", "/_cluster/health/one"), index_red, NULL, 60000, &r));
+	http_resp_free(&r);
+	/* The Service still lists the gone pod a moment (its endpoints lag):
+	 * until the proxy reaches a node, its own 503 Status. */
+	int64_t start, took;
+	for (int i = 0;; i++) {
+		start = harness_now_ms();
+		assert_int_equal(
+			es_call("nowrite", "POST", "/one/_doc?timeout=1s", "{\"n\":2}", &r), 503);
+		took = harness_now_ms() - start;
+		if (!jstr(r.body, "kind"))
+			break;
+		if (i > 400)
+			fail_msg("the proxy never reached a node: %s", r.raw);
+		http_resp_free(&r);
+		msleep(25);
+	}
+	assert_string_equal(jstr(r.body, "error.type"), "unavailable_shards_exception");
+	assert_non_null(strstr(jstr(r.body, "error.reason"),
+			       "[one][0] primary shard is not active Timeout: [1s], request: "
+			       "[BulkShardRequest [[one][0]] containing [index {[one][_doc]["));
+	http_resp_free(&r);
+	assert_true(took >= 1000);
+	assert_int_equal(es_count("nowrite", "one"), 0); /* its shard answers no count */
+
+	/* A primary that allocation holds back: a document sent meanwhile
+	 * (curl, in the background, with the default minute) is held, then
+	 * written once the primary starts. */
+	es_ok("nowrite", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"cluster.routing.allocation.enable\":\"none\"}}");
+	assert_int_equal(es_call("nowrite", "PUT", "/later?timeout=1s",
+				 "{\"settings\":{\"index\":{\"number_of_shards\":1,"
+				 "\"number_of_replicas\":0}}}",
+				 &r),
+			 200);
+	assert_false(json_is_true(json_object_get(r.body, "shards_acknowledged")));
+	http_resp_free(&r);
+	char cmd[4096], out[256], rcfile[256];
+	snprintf(out, sizeof(out), "%s/doc.out", tmpdir);
+	snprintf(rcfile, sizeof(rcfile), "%s/doc.rc", tmpdir);
+	snprintf(cmd, sizeof(cmd),
+		 "(curl -sS --max-time 60 --cacert '%s' -H 'Authorization: Bearer %s' "
+		 "-H 'Content-Type: application/json' -d '{\"n\":3}' '%s%s' >'%s'; "
+		 "echo $? >'%s.tmp'; mv '%s.tmp' '%s') &",
+		 sim.ca, sim.token, sim.server, es_path("nowrite", "/later/_doc"), out, rcfile,
+		 rcfile, rcfile);
+	assert_int_equal(system(cmd), 0);
+	assert_true(wait_until("/_sim/state", holds_a_request, "nowrite", 30000, &r));
+	http_resp_free(&r);
+	es_ok("nowrite", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"cluster.routing.allocation.enable\":null}}");
+	char *rc = NULL;
+	for (int i = 0; !(rc = slurp(rcfile)); i++) {
+		if (i > 1500)
+			fail_msg("the held document was never answered");
+		msleep(20);
+	}
+	assert_string_equal(rc, "0\n");
+	free(rc);
+	char *text = slurp(out);
+	json_t *answer = json_loads(text ? text : "", 0, NULL);
+	if (!answer || !jstr(answer, "result") || strcmp(jstr(answer, "result"), "created"))
+		fail_msg("the held document's answer: %s", text ? text : "(none)");
+	json_decref(answer);
+	free(text);
+	assert_int_equal(es_count("nowrite", "later"), 1);
+}
+
+/*
+ * The deprecation info API is X-Pack's: a default distribution's node
+ * answers it, an -oss image's has no handler for it (400 "no handler
+ * found"), as for any path it does not serve.
+ */
+static void test_es_deprecation_api_is_x_pack_only(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("ossdep", 1, "oss:7.10.2");
+	make_cluster("xdep", 1, "7.10.2");
+	es_wait_green("ossdep", 2);
+	es_wait_green("xdep", 2);
+	assert_int_equal(es_call("ossdep", "GET", "/_migration/deprecations", NULL, &r), 400);
+	assert_string_equal(jstr(r.body, "error"),
+			    "no handler found for uri [/_migration/deprecations] and method [GET]");
+	http_resp_free(&r);
+	assert_int_equal(es_call("xdep", "GET", "/_migration/deprecations", NULL, &r), 200);
+	assert_true(json_is_array(json_object_get(r.body, "cluster_settings")));
+	assert_true(json_is_object(json_object_get(r.body, "index_settings")));
+	http_resp_free(&r);
+}
+
 /* A snapshot keeps each shard's documents; a restore refuses an open
  * index of the same name, restores under a new name, and another cluster
  * mounting the same export restores it from a read-only repository. */
@@ -4213,6 +4344,167 @@ static bool snapshot_state_is(struct http_resp *r, const void *arg)
 	return r->status == 200 &&
 	       !strcmp(jstr(json_array_get(jget(r->body, "snapshots"), 0), "state") ?: "",
 		       (const char *)arg);
+}
+
+/* The one recovery of `shards` whose copy is (or is not) a primary. */
+static json_t *recovery_of_copy(json_t *shards, bool primary)
+{
+	json_t *found = NULL;
+	size_t i;
+	json_t *one;
+	json_array_foreach (shards, i, one) {
+		if (json_is_true(json_object_get(one, "primary")) == primary) {
+			if (found)
+				fail_msg("two recoveries of one copy: %s", json_dumps(shards, 0));
+			found = one;
+		}
+	}
+	if (!found)
+		fail_msg("no recovery of the %s", primary ? "primary" : "replica");
+	return found;
+}
+
+/* The index's one primary came back from the files on its node. */
+static bool recovered_from_its_store(struct http_resp *r, const void *arg)
+{
+	(void)arg;
+	json_t *one = json_array_get(jget(r->body, "solo.shards"), 0);
+	return r->status == 200 && one && jstr(one, "type") &&
+	       !strcmp(jstr(one, "type"), "EXISTING_STORE") && !strcmp(jstr(one, "stage"), "DONE");
+}
+
+/*
+ * GET _recovery reports each copy's last recovery as the version names
+ * it: a new index's primary from an empty store (no source from 6.0,
+ * its own node before), the replica from the primary's node (PEER;
+ * REPLICA in 5.x); while a copy moves, its target's recovery from the
+ * node it leaves, alone under active_only; once moved, the move is the
+ * copy's last recovery.
+ */
+static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("lastrec", 3, "7.17.10");
+	es_wait_green("lastrec", 4);
+	es_ok("lastrec", "PUT", "/idx",
+	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":1}}}");
+	es_wait_green("lastrec", 4);
+	assert_int_equal(es_call("lastrec", "GET", "/idx/_recovery", NULL, &r), 200);
+	json_t *shards = jget(r.body, "idx.shards");
+	assert_int_equal(json_array_size(shards), 2);
+	json_t *p = recovery_of_copy(shards, true), *rep = recovery_of_copy(shards, false);
+	assert_string_equal(jstr(p, "type"), "EMPTY_STORE");
+	assert_string_equal(jstr(p, "stage"), "DONE");
+	assert_int_equal(json_object_size(json_object_get(p, "source")), 0);
+	char primary_node[128], replica_node[128];
+	snprintf(primary_node, sizeof(primary_node), "%s", jstr(p, "target.name"));
+	snprintf(replica_node, sizeof(replica_node), "%s", jstr(rep, "target.name"));
+	assert_string_equal(jstr(rep, "type"), "PEER");
+	assert_string_equal(jstr(rep, "stage"), "DONE");
+	assert_string_equal(jstr(rep, "source.name"), primary_node);
+	assert_non_null(strstr(jstr(rep, "target.transport_address"), ":9300"));
+	assert_true(jint(rep, "stop_time_in_millis") >= jint(rep, "start_time_in_millis"));
+	http_resp_free(&r);
+
+	/* The replica moves off its node, slowly enough to be seen moving. */
+	es_ok("lastrec", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"indices.recovery.max_bytes_per_sec\":\"1mb\"}}");
+	char body[256];
+	snprintf(body, sizeof(body),
+		 "{\"transient\":{\"cluster.routing.allocation.exclude._name\":\"%s\"}}",
+		 replica_node);
+	es_ok("lastrec", "PUT", "/_cluster/settings", body);
+	bool seen_moving = false;
+	for (int i = 0; i < 400 && !seen_moving; i++) {
+		assert_int_equal(es_call("lastrec", "GET", "/_recovery?active_only=true", NULL, &r),
+				 200);
+		json_t *active = jget(r.body, "idx.shards");
+		if (json_array_size(active) > 0) {
+			assert_int_equal(json_array_size(active), 1);
+			json_t *m = json_array_get(active, 0);
+			assert_string_equal(jstr(m, "type"), "PEER");
+			assert_false(json_is_true(json_object_get(m, "primary")));
+			assert_string_equal(jstr(m, "source.name"), replica_node);
+			assert_string_not_equal(jstr(m, "target.name"), replica_node);
+			assert_string_not_equal(jstr(m, "target.name"), primary_node);
+			assert_null(json_object_get(m, "stop_time_in_millis"));
+			seen_moving = true;
+		}
+		http_resp_free(&r);
+		if (!seen_moving)
+			msleep(25);
+	}
+	assert_true(seen_moving);
+	/* Both the moving copy's last recovery and its target's, meanwhile. */
+	assert_int_equal(es_call("lastrec", "GET", "/idx/_recovery", NULL, &r), 200);
+	size_t during = json_array_size(jget(r.body, "idx.shards"));
+	http_resp_free(&r);
+	assert_true(during == 3 || during == 2); /* 2 if the move ended in between */
+	assert_true(wait_until(es_path("lastrec", "/_cat/shards?format=json&h=index,shard,prirep,"
+						  "state,node"),
+			       nothing_on, replica_node, 30000, &r));
+	http_resp_free(&r);
+	assert_int_equal(es_call("lastrec", "GET", "/idx/_recovery", NULL, &r), 200);
+	shards = jget(r.body, "idx.shards");
+	assert_int_equal(json_array_size(shards), 2);
+	rep = recovery_of_copy(shards, false);
+	assert_string_equal(jstr(rep, "type"), "PEER");
+	assert_string_equal(jstr(rep, "stage"), "DONE");
+	assert_string_equal(jstr(rep, "source.name"), replica_node);
+	assert_true(jint(rep, "index.size.recovered_in_bytes") > 0);
+	assert_int_equal(jint(rep, "index.size.recovered_in_bytes"),
+			 jint(rep, "index.size.total_in_bytes"));
+	assert_string_equal(jstr(rep, "index.size.percent"), "100.0%");
+	assert_string_equal(jstr(recovery_of_copy(shards, true), "type"), "EMPTY_STORE");
+	http_resp_free(&r);
+	/* Nothing moves any more. */
+	assert_int_equal(es_call("lastrec", "GET", "/_recovery?active_only=true", NULL, &r), 200);
+	assert_null(json_object_get(r.body, "idx"));
+	http_resp_free(&r);
+
+	/* A primary without a replica whose node restarts recovers from the
+	 * files on its disk. */
+	es_ok("lastrec", "PUT", "/solo",
+	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":0}}}");
+	es_wait_green("lastrec", 4);
+	assert_int_equal(es_call("lastrec", "GET", "/solo/_recovery", NULL, &r), 200);
+	char solo_node[128], pod_path[256];
+	snprintf(solo_node, sizeof(solo_node), "%s",
+		 jstr(recovery_of_copy(jget(r.body, "solo.shards"), true), "target.name"));
+	http_resp_free(&r);
+	/* The node is "<pod>-<namespace>". */
+	size_t pod_len = strlen(solo_node) - strlen("-lastrec");
+	snprintf(pod_path, sizeof(pod_path), "/api/v1/namespaces/lastrec/pods/%.*s", (int)pod_len,
+		 solo_node);
+	assert_int_equal(call("DELETE", pod_path, NULL, &r), 200);
+	http_resp_free(&r);
+	assert_true(wait_until(es_path("lastrec", "/solo/_recovery"), recovered_from_its_store,
+			       NULL, 60000, &r));
+	p = recovery_of_copy(jget(r.body, "solo.shards"), true);
+	assert_string_equal(jstr(p, "type"), "EXISTING_STORE");
+	assert_string_equal(jstr(p, "target.name"), solo_node);
+	assert_true(jint(p, "index.size.reused_in_bytes") > 0);
+	assert_int_equal(jint(p, "index.size.reused_in_bytes"),
+			 jint(p, "index.size.total_in_bytes"));
+	http_resp_free(&r);
+
+	/* 5.x's names: a store's source is its own node, a replica's kind
+	 * REPLICA. */
+	make_cluster("lastrec5", 2, "5.6.16");
+	es_wait_green("lastrec5", 3);
+	es_ok("lastrec5", "PUT", "/idx",
+	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":1}}}");
+	es_wait_green("lastrec5", 3);
+	assert_int_equal(es_call("lastrec5", "GET", "/idx/_recovery", NULL, &r), 200);
+	shards = jget(r.body, "idx.shards");
+	p = recovery_of_copy(shards, true);
+	assert_string_equal(jstr(p, "type"), "STORE");
+	assert_string_equal(jstr(p, "source.name"), jstr(p, "target.name"));
+	rep = recovery_of_copy(shards, false);
+	assert_string_equal(jstr(rep, "type"), "REPLICA");
+	assert_string_equal(jstr(rep, "source.name"), jstr(p, "target.name"));
+	http_resp_free(&r);
 }
 
 /* Before 7.9 a cluster runs one snapshot at a time; from 7.9 several. */
@@ -4504,6 +4796,65 @@ static long health_within(const char *ns, const char *index, const char *status,
 		 "/_cluster/health%s%s?wait_for_status=%s&wait_for_nodes=%d&timeout=%s",
 		 index ? "/" : "", index ? index : "", status, nodes, timeout);
 	return call("GET", es_path(ns, q), NULL, r);
+}
+
+/* The cluster's voting configuration in GET /_sim/state has n entries. */
+static bool voting_config_of_two(struct http_resp *r, const void *arg)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "clusters.%s.voting_config", (const char *)arg);
+	return r->status == 200 && json_array_size(jget(r->body, path)) == 2;
+}
+
+/*
+ * The last zen1 master-eligible node gone, the 7.x ones take the
+ * master-eligible nodes they find as the first voting configuration only
+ * once those are as many as discovery.zen.minimum_master_nodes (they
+ * look every bwc_ping_timeout, 3 s).
+ */
+static void test_es_upgrade_bootstrap_waits_for_minimum_master_nodes(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char url[256], *body;
+	make_namespace("zenup");
+	snprintf(url, sizeof(url), "/api/v1/namespaces/zenup/services/es-zenup");
+	body = xasprintf(SERVICE, "zenup");
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	version_node("zenup", "es-0", "6.8.23");
+	version_node("zenup", "es-1", "6.8.23");
+	version_node("zenup", "es-2", "7.17.10");
+	es_wait_green("zenup", 3);
+	assert_int_equal(call("PUT", es_path("zenup", "/_cluster/settings"),
+			      "{\"persistent\":{\"discovery.zen.minimum_master_nodes\":2}}", &r),
+			 200);
+	http_resp_free(&r);
+	delete_node("zenup", "es-0");
+	delete_node("zenup", "es-1");
+	/* One 7.x master-eligible node of the two the setting asks for: no
+	 * master, however long it looks. */
+	assert_int_equal(call("GET", es_path("zenup", "/_cluster/health?timeout=4s"), NULL, &r),
+			 503);
+	assert_string_equal(jstr(r.body, "error.type"), "master_not_discovered_exception");
+	http_resp_free(&r);
+	/* A second one: at the next look, the two are the voting
+	 * configuration. */
+	version_node("zenup", "es-3", "7.17.10");
+	assert_true(
+		wait_until(es_path("zenup", "/_cat/master?format=json"), ok_200, NULL, 20000, &r));
+	http_resp_free(&r);
+	assert_true(wait_until("/_sim/state", voting_config_of_two, "zenup", 5000, &r));
+	json_t *voters = jget(r.body, "clusters.zenup.voting_config");
+	bool two = false, three = false;
+	for (size_t i = 0; i < json_array_size(voters); i++) {
+		const char *v = json_string_value(json_array_get(voters, i));
+		two |= v && !strcmp(v, "es-2-zenup");
+		three |= v && !strcmp(v, "es-3-zenup");
+	}
+	assert_true(two && three);
+	http_resp_free(&r);
 }
 
 /*
@@ -7714,11 +8065,15 @@ int main(void)
 		cmocka_unit_test(test_es_unknown_query_parameter_is_a_400),
 		cmocka_unit_test(test_es_index_keeps_its_mappings),
 		cmocka_unit_test(test_es_fs_repository_needs_path_repo_and_a_shared_folder),
+		cmocka_unit_test(test_es_write_to_an_unavailable_shard_waits_for_its_primary),
+		cmocka_unit_test(test_es_deprecation_api_is_x_pack_only),
 		cmocka_unit_test(test_es_snapshot_and_restore_keep_document_counts),
+		cmocka_unit_test(test_es_recovery_api_reports_each_copys_last_recovery),
 		cmocka_unit_test(test_es_snapshots_run_one_at_a_time_before_7_9),
 		cmocka_unit_test(test_es_restore_follows_version_compatibility),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
+		cmocka_unit_test(test_es_upgrade_bootstrap_waits_for_minimum_master_nodes),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
