@@ -1162,8 +1162,26 @@ bool render_volumes(const struct spec *spec, const struct render_opts *opts,
 
 /* --- wiping a deleted cluster's data ------------------------------------------ */
 
-static json_t *wipe_context(void)
+/*
+ * Who wipes: from 5.0 the images run Elasticsearch as uid 1000 (gid 0
+ * from 7.0), and the prepare step gives each data folder to 1000:0, so
+ * everything a node wrote is that user's to remove: the wipe runs as it,
+ * without any capability.  2.x's entrypoint runs as root and chowns the
+ * data path to its own user, whose files only root may remove: root with
+ * CAP_DAC_OVERRIDE alone.
+ */
+static bool wipe_as_es_user(const struct spec *spec)
 {
+	return spec->version.major >= 5;
+}
+
+static json_t *wipe_context(const struct spec *spec)
+{
+	if (wipe_as_es_user(spec))
+		return json_pack("{s:i, s:i, s:b, s:b, s:{s:[s]}, s:{s:s}}", "runAsUser",
+				 RENDER_ES_UID, "runAsGroup", 0, "runAsNonRoot", 1,
+				 "allowPrivilegeEscalation", 0, "capabilities", "drop", "ALL",
+				 "seccompProfile", "type", "RuntimeDefault");
 	return json_pack("{s:i, s:b, s:b, s:{s:[s], s:[s]}, s:{s:s}}", "runAsUser", 0,
 			 "runAsNonRoot", 0, "allowPrivilegeEscalation", 0, "capabilities", "drop",
 			 "ALL", "add", "DAC_OVERRIDE", "seccompProfile", "type", "RuntimeDefault");
@@ -1178,14 +1196,21 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 	const char *image =
 		opts->utility_image ? opts->utility_image : RENDER_UTILITY_IMAGE_DEFAULT;
 	char *name = xasprintf("esaas-wipe-%d", index);
-	/* esaas's utility image, never the tenant's: the pod is root and
-	 * mounts the host's folder.  Root with the capabilities to remove
-	 * what Elasticsearch's user owns and nothing else; the folder stays,
-	 * empty, and the pod says what it removed. */
-	const char *script = "set -e\n"
-			     "echo \"wiping $TARGET on $HOST\"\n"
-			     "find /target -mindepth 1 -maxdepth 1 -print -exec rm -rf {} +\n"
-			     "echo \"wiped $TARGET on $HOST\"\n";
+	/* esaas's utility image, never the tenant's: the pod mounts the
+	 * host's folder of the cluster (TARGET/ROLE/data below it).  As
+	 * Elasticsearch's user, what is in each data folder goes, the
+	 * folders stay (root made them); 2.x's, as root, everything below
+	 * TARGET.  The pod says what it removed. */
+	const char *script =
+		wipe_as_es_user(spec)
+			? "set -e\n"
+			  "echo \"wiping $TARGET on $HOST\"\n"
+			  "find /target -mindepth 3 -maxdepth 3 -print -exec rm -rf {} +\n"
+			  "echo \"wiped $TARGET on $HOST\"\n"
+			: "set -e\n"
+			  "echo \"wiping $TARGET on $HOST\"\n"
+			  "find /target -mindepth 1 -maxdepth 1 -print -exec rm -rf {} +\n"
+			  "echo \"wiped $TARGET on $HOST\"\n";
 	json_t *pod = json_pack(
 		"{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:s, s:[s, s, s], "
 		"s:[{s:s, s:s}, {s:s, s:s}], s:o, s:o, s:[{s:s, s:s}]}], "
@@ -1195,9 +1220,9 @@ json_t *render_wipe_pod(const struct spec *spec, const struct render_opts *opts,
 		"nodeName", host, "restartPolicy", "Never", "containers", "name", "wipe", "image",
 		image, "command", "sh", "-c", script, "env", "name", "TARGET", "value", target,
 		"name", "HOST", "value", host, "resources", fixed_resources(&render_wipe_resources),
-		"securityContext", wipe_context(), "volumeMounts", "name", "target", "mountPath",
-		"/target", "volumes", "name", "target", "hostPath", "path", target, "type",
-		"DirectoryOrCreate");
+		"securityContext", wipe_context(spec), "volumeMounts", "name", "target",
+		"mountPath", "/target", "volumes", "name", "target", "hostPath", "path", target,
+		"type", "DirectoryOrCreate");
 	if (opts->cluster_id > 0)
 		json_object_set_new(json_object_get(json_object_get(pod, "metadata"), "labels"),
 				    RENDER_LABEL_CLUSTER_ID,

@@ -3081,10 +3081,15 @@ static int kubelet_run_removals(const json_t *pod, const char *node, char **why)
 	*why = NULL;
 	json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
 		bool removes = false;
+		int min_depth = 1;
 
 		json_array_foreach (json_object_get(c, "command"), j, w) {
-			if (json_is_string(w) && strstr(json_string_value(w), "rm -rf"))
+			const char *text = json_is_string(w) ? json_string_value(w) : NULL;
+			const char *md = text ? strstr(text, "-mindepth ") : NULL;
+			if (text && strstr(text, "rm -rf"))
 				removes = true;
+			if (md)
+				min_depth = atoi(md + strlen("-mindepth "));
 		}
 		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
 			const char *at = json_str(m, "mountPath");
@@ -3095,7 +3100,8 @@ static int kubelet_run_removals(const json_t *pod, const char *node, char **why)
 			if (!hp)
 				continue;
 			wr.read_only = json_is_true(json_object_get(m, "readOnly"));
-			if (!hostfs_remove_below(node, hp, writer_may_write, &wr, &denied)) {
+			if (!hostfs_remove_below(node, hp, min_depth, writer_may_write, &wr,
+						 &denied)) {
 				code = 1;
 				if (!*why)
 					*why = xasprintf("rm: cannot remove '%s%s': %s", at,

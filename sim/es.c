@@ -552,8 +552,12 @@ static unsigned roles_from_file(const json_t *file, const char *version, const c
 	bool xpack = default_distribution(image, version);
 	unsigned r = 0;
 
-	if (code >= 70900) {
-		const char *list = json_str(file, "node.roles");
+	/* From 7.9 node.roles; the legacy node.master, node.data, ... still
+	 * decide a 7.x node's roles when node.roles is not set (deprecated,
+	 * removed in 8.0; reference/7.17/modules-node.html). */
+	const char *roles_list = json_str(file, "node.roles");
+	if (code >= 80000 || (code >= 70900 && roles_list)) {
+		const char *list = roles_list;
 		static const struct {
 			const char *name;
 			unsigned role;
@@ -2646,9 +2650,31 @@ static const char *min_index_compat(int major)
  * (MetadataIndexUpgradeService.checkSupportedVersion in 7.x,
  * IndexMetadataVerifier in 8.x, with their messages;
  * https://www.elastic.co/guide/en/elasticsearch/reference/8.17/migrating-8.0.html:
- * indices created in 6.x must be reindexed before 8.0).  The cluster's
- * indices stand for the metadata on the node's disk.
+ * indices created in 6.x must be reindexed before 8.0).  What metadata
+ * the disk holds: a master-eligible node's, every index's; a data-only
+ * node's, every index's once a 7.6 or later node wrote it (the cluster
+ * state in a Lucene index, PersistedClusterStateService), before that
+ * only the indices it held a copy of (GatewayMetaState's
+ * getRelevantIndicesOnDataOnlyNode).  Such a node without the index on
+ * its disk starts, and is refused when it joins (join_refusal).
  */
+static const char *pod_data_dir(const json_t *pod);
+
+static bool index_on_disk(const json_t *pod, unsigned roles, const struct es_index *ix)
+{
+	if (roles & ROLE_MASTER)
+		return true;
+	const char *path = pod_data_dir(pod);
+	const char *host = json_str(json_object_get(pod, "spec"), "nodeName");
+	struct hostdir *d = path && host ? hostfs_find(host, path) : NULL;
+	/* Without a host folder the simulator keeps no files: every index. */
+	if (!d)
+		return true;
+	if (d->es_version && version_code(d->es_version) >= 70600)
+		return true;
+	return json_object_get(d->indices, ix->name) != NULL;
+}
+
 static char *unreadable_index(const json_t *pod, const char *version, const char *image)
 {
 	struct es_cluster *cl =
@@ -2663,7 +2689,8 @@ static char *unreadable_index(const json_t *pod, const char *version, const char
 	const char *min = min_index_compat(version_major(version));
 	for (size_t i = 0; i < cl->nindices; i++) {
 		struct es_index *ix = cl->indices[i];
-		if (version_code(ix->created_version) >= version_code(min))
+		if (version_code(ix->created_version) >= version_code(min) ||
+		    !index_on_disk(pod, roles, ix))
 			continue;
 		if (version_major(version) >= 8)
 			return xasprintf("The index [%s/%s] has current compatibility version [%s] "
@@ -3173,8 +3200,10 @@ static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const js
 	if (!path || !n->host || !*n->host)
 		return true;
 	d = hostfs_make(n->host, path);
-	if (n->was_present)
+	if (n->was_present) {
+		hostfs_set_version(d, n->version);
 		return true;
+	}
 	if (d->cluster_uuid && version_major(n->version) >= 7) {
 		if (!cl->uuid && !cl->master && (n->roles & ROLE_MASTER)) {
 			cl->uuid = xstrdup(d->cluster_uuid);
@@ -3206,6 +3235,7 @@ static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const js
 		log_info("elasticsearch %s: node %s on %s has node id %s (%s folder)", cl->ns,
 			 n->name, n->host, n->id, d->cluster_uuid ? "a used" : "an empty");
 	}
+	hostfs_set_version(d, n->version);
 	return true;
 }
 
@@ -3274,6 +3304,22 @@ static char *join_refusal(struct es_cluster *cl, const struct es_node *node)
 		return xasprintf("node version [%s] may not join a cluster comprising only nodes "
 				 "of version [%s] or greater",
 				 node->version, min);
+	/* Every index of the cluster state must be one the node reads
+	 * (JoinTaskExecutor.ensureIndexCompatibility; in 6.x the joining node
+	 * validates the state it is sent the same way). */
+	const char *compat = min_index_compat(version_major(node->version));
+	for (size_t i = 0; cl->master && version_major(node->version) >= 6 && i < cl->nindices;
+	     i++) {
+		const struct es_index *ix = cl->indices[i];
+		if (version_code(ix->created_version) > version_code(node->version))
+			return xasprintf("index [%s/%s] version not supported: %s the node version "
+					 "is: %s",
+					 ix->name, ix->uuid, ix->created_version, node->version);
+		if (version_code(ix->created_version) < version_code(compat))
+			return xasprintf("index [%s/%s] version not supported: %s minimum "
+					 "compatible index version is: %s",
+					 ix->name, ix->uuid, ix->created_version, compat);
+	}
 	return NULL;
 }
 

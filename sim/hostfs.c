@@ -20,6 +20,7 @@ static void dir_free(struct hostdir *d)
 	free(d->path);
 	free(d->node_id);
 	free(d->cluster_uuid);
+	free(d->es_version);
 	json_decref(d->indices);
 	json_decref(d->plugins);
 	free(d);
@@ -105,7 +106,16 @@ static bool root_may_write(bool (*may_write)(const struct hostdir *d, void *arg)
 	return may_write(&root, arg);
 }
 
-bool hostfs_remove_below(const char *host, const char *path,
+/* How many folders below the one of n characters d is (0: d is it). */
+static int depth_below(const struct hostdir *d, size_t n)
+{
+	int depth = 0;
+	for (const char *p = d->path + n; *p; p++)
+		depth += *p == '/' && p[1] && p[1] != '/';
+	return depth;
+}
+
+bool hostfs_remove_below(const char *host, const char *path, int min_depth,
 			 bool (*may_write)(const struct hostdir *d, void *arg), void *arg,
 			 char **denied)
 {
@@ -114,10 +124,13 @@ bool hostfs_remove_below(const char *host, const char *path,
 
 	while (n > 1 && path[n - 1] == '/')
 		n--;
+	if (min_depth < 1)
+		min_depth = 1;
 	*denied = NULL;
 	/* The files first: those of a folder the process may write go. */
 	for (struct hostdir *d = dirs; d; d = d->next) {
-		if (!under(d, host, path, n, false) || !has_content(d))
+		if (!under(d, host, path, n, false) || !has_content(d) ||
+		    depth_below(d, n) < min_depth - 1)
 			continue;
 		if (!may_write(d, arg)) {
 			if (!*denied)
@@ -126,6 +139,7 @@ bool hostfs_remove_below(const char *host, const char *path,
 			continue;
 		}
 		hostfs_set_identity(d, NULL, NULL);
+		hostfs_set_version(d, NULL);
 		json_decref(d->indices);
 		d->indices = NULL;
 		json_decref(d->plugins);
@@ -137,7 +151,8 @@ bool hostfs_remove_below(const char *host, const char *path,
 		removed = false;
 		for (struct hostdir **pp = &dirs; *pp; pp = &(*pp)->next) {
 			struct hostdir *d = *pp;
-			if (!under(d, host, path, n, true) || has_content(d))
+			if (!under(d, host, path, n, true) || has_content(d) ||
+			    depth_below(d, n) < min_depth)
 				continue;
 			bool leaf = true;
 			for (struct hostdir *e = dirs; e && leaf; e = e->next)
@@ -173,6 +188,14 @@ void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *clu
 	free(d->cluster_uuid);
 	d->node_id = id;
 	d->cluster_uuid = uuid;
+}
+
+void hostfs_set_version(struct hostdir *d, const char *es_version)
+{
+	if (d->es_version && es_version && !strcmp(d->es_version, es_version))
+		return;
+	free(d->es_version);
+	d->es_version = es_version ? xstrdup(es_version) : NULL;
 }
 
 static json_t *volume_named(const json_t *pod, const char *name)

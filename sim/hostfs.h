@@ -20,6 +20,7 @@ struct hostdir {
 	int mode;
 	char *node_id;	    /* Elasticsearch's node id, once a node started here */
 	char *cluster_uuid; /* the cluster that node joined */
+	char *es_version;   /* the version of the last node that ran over it */
 	/* The indices with a shard copy here: name -> {"uuid", "shards",
 	 * "replicas", "analysis"?, "mappings"?, "copies": [shard, ...]};
 	 * owned, NULL when none. */
@@ -35,17 +36,20 @@ struct hostdir *hostfs_find(const char *host, const char *path);
  * was not there. */
 struct hostdir *hostfs_make(const char *host, const char *path);
 /*
- * `rm -rf` of what is in path, by a process that may write the folders for which
+ * `rm -rf` of what is in path at min_depth and below (find's -mindepth: 1,
+ * everything in it; 3, what is in the folders two levels down, those
+ * folders and the ones above them staying), by a process that may write the folders for which
  * may_write(d, arg) holds: what is in a folder it may write goes, a folder
  * below path goes once it is empty and the folder holding it may be
  * written, the rest stays (rm goes on past what it cannot remove).  False
  * when something stayed, with *denied (to free) the first folder that kept
  * it.  Folders between two known ones count as root:root 0755.
  */
-bool hostfs_remove_below(const char *host, const char *path,
+bool hostfs_remove_below(const char *host, const char *path, int min_depth,
 			 bool (*may_write)(const struct hostdir *d, void *arg), void *arg,
 			 char **denied);
 void hostfs_set_identity(struct hostdir *d, const char *node_id, const char *cluster_uuid);
+void hostfs_set_version(struct hostdir *d, const char *es_version);
 /* A copy of shard of the index described by meta ({"uuid", "shards",
  * "replicas", "analysis"?, "mappings"?}, copied) is written in the folder. */
 void hostfs_add_copy(struct hostdir *d, const char *index, const json_t *meta, int shard);

@@ -2292,7 +2292,7 @@ static int folders_with_a_node(struct fixture *f, const char *cluster, const cha
 		const char *h = json_string_value(json_object_get(d, "host"));
 		const char *path = json_string_value(json_object_get(d, "path"));
 		if (h && path && (!host || strcmp(h, host) == 0) && strstr(path, under) &&
-		    json_object_get(d, "node_id"))
+		    json_is_string(json_object_get(d, "node_id")))
 			n++;
 	}
 	free(under);

@@ -4798,6 +4798,123 @@ static long health_within(const char *ns, const char *index, const char *status,
 	return call("GET", es_path(ns, q), NULL, r);
 }
 
+/* A node of version on host whose data path is the host folder path,
+ * made writable by an init container; data-only unless master. */
+static void folder_role_node(const char *ns, const char *name, const char *version,
+			     const char *host, const char *path, bool master)
+{
+	struct http_resp r;
+	char url[256];
+	char *body = xasprintf(
+		"{\"metadata\":{\"name\":\"%s\",\"labels\":{\"app\":\"es\"}},\"spec\":"
+		"{\"nodeSelector\":{\"kubernetes.io/hostname\":\"%s\"},"
+		"\"initContainers\":[{\"name\":\"prepare\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"command\":[\"sh\",\"-c\",\"set -eu\\nchown "
+		"1000:0 /usr/share/elasticsearch/data\\n\"],\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}],\"securityContext\":"
+		"{\"runAsUser\":0}}],"
+		"\"containers\":[{\"name\":\"elasticsearch\",\"image\":\"docker.elastic.co/"
+		"elasticsearch/elasticsearch:%s\",\"env\":[{\"name\":\"node.master\",\"value\":"
+		"\"%s\"}],\"volumeMounts\":[{\"name\":\"data\","
+		"\"mountPath\":\"/usr/share/elasticsearch/data\"}]}],"
+		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"%s\",\"type\":"
+		"\"DirectoryOrCreate\"}}]}}",
+		name, host, version, version, master ? "true" : "false", path);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods", ns);
+	assert_int_equal(call("POST", url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+}
+
+static bool log_says(const char *want)
+{
+	char *log = slurp(sim.log);
+	bool found = log && strstr(log, want);
+	free(log);
+	return found;
+}
+
+static bool running_unrestarted(struct http_resp *r, const void *arg)
+{
+	(void)arg;
+	return r->status == 200 && jget(r->body, "status.containerStatuses.0.state.running") &&
+	       jint(r->body, "status.containerStatuses.0.restartCount") == 0;
+}
+
+/*
+ * What a node upgraded past an index's version finds on its disk: a
+ * data-only node that 6.8 ran keeps the metadata of the indices it held
+ * only, so without a copy of a 5.x index it starts, and the master refuses
+ * its join ("index [...] version not supported: 5.6.16 minimum compatible
+ * index version is: 6.0.0-beta1"); with one, it stops at start, naming
+ * the index.
+ */
+static void test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char url[256], *body;
+	make_namespace("e35");
+	snprintf(url, sizeof(url), "/api/v1/namespaces/e35/services/es-e35");
+	body = xasprintf(SERVICE, "e35");
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	folder_role_node("e35", "es-m", "5.6.16", "worker-0", "/es/e35/m", true);
+	folder_role_node("e35", "es-a", "6.8.23", "worker-1", "/es/e35/a", false);
+	folder_role_node("e35", "es-b", "6.8.23", "worker-2", "/es/e35/b", false);
+	es_wait_green("e35", 3);
+	/* Made while a 5.6 node is in the cluster: a 5.6.16 index, on es-a. */
+	es_ok("e35", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"cluster.routing.allocation.exclude._name\":"
+	      "\"es-m-e35,es-b-e35\"}}");
+	es_ok("e35", "PUT", "/five",
+	      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":0}}");
+	es_wait_green("e35", 3);
+	assert_int_equal(es_call("e35", "GET", "/five", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "five.settings.index.version.created"), "5061699");
+	char uuid[64];
+	snprintf(uuid, sizeof(uuid), "%s", jstr(r.body, "five.settings.index.uuid"));
+	http_resp_free(&r);
+	/* The master to 6.8, over its folder. */
+	delete_node("e35", "es-m");
+	folder_role_node("e35", "es-m", "6.8.23", "worker-0", "/es/e35/m", true);
+	es_wait_green("e35", 3);
+
+	/* es-b, with no copy of it, to 7.17: it runs, and stays out. */
+	delete_node("e35", "es-b");
+	folder_role_node("e35", "es-b", "7.17.10", "worker-2", "/es/e35/b", false);
+	char want[256];
+	snprintf(want, sizeof(want),
+		 "node es-b-e35 failed to join: index [five/%s] version not supported: 5.6.16 "
+		 "minimum compatible index version is: 6.0.0-beta1",
+		 uuid);
+	for (int i = 0; !log_says(want); i++) {
+		if (i > 1000)
+			fail_msg("no join refusal for es-b: %s", want);
+		msleep(20);
+	}
+	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-b", running_unrestarted, NULL, 5000,
+			       &r));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_t *nodes = jget(r.body, "clusters.e35.nodes");
+	for (size_t i = 0; i < json_array_size(nodes); i++)
+		assert_string_not_equal(json_string_value(json_array_get(nodes, i)), "es-b-e35");
+	http_resp_free(&r);
+
+	/* es-a, which holds it, to 7.17: it stops at start, naming it. */
+	delete_node("e35", "es-a");
+	folder_role_node("e35", "es-a", "7.17.10", "worker-1", "/es/e35/a", false);
+	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-a", crash_looping, NULL, 20000, &r));
+	http_resp_free(&r);
+	snprintf(want, sizeof(want),
+		 "The index [five/%s] was created with version [5.6.16] but the minimum "
+		 "compatible version is [6.0.0-beta1]",
+		 uuid);
+	assert_true(log_says(want));
+}
+
 /* The cluster's voting configuration in GET /_sim/state has n entries. */
 static bool voting_config_of_two(struct http_resp *r, const void *arg)
 {
@@ -8074,6 +8191,7 @@ int main(void)
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_upgrade_bootstrap_waits_for_minimum_master_nodes),
+		cmocka_unit_test(test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),

@@ -1340,6 +1340,24 @@ static void test_no_tenant_image_runs_privileged_or_as_root(void **state)
 		json_t *wipe = render_wipe_pod(&spec, &o, "node-1", 0);
 		check_pod(at(wipe, "spec"), "wipe", major, utility);
 		assert_string_equal(str_at(wipe, "spec.containers.0.image"), utility);
+		/* From 5.0 the wipe is Elasticsearch's own user, with no
+		 * capability, emptying the data folders; 2.x's is root with
+		 * CAP_DAC_OVERRIDE alone. */
+		json_t *wc = at(wipe, "spec.containers.0");
+		const char *script = str_at(wc, "command.2");
+		if (major >= 5) {
+			assert_int_equal(json_integer_value(at(wc, "securityContext.runAsUser")),
+					 RENDER_ES_UID);
+			assert_true(json_is_true(at(wc, "securityContext.runAsNonRoot")));
+			assert_null(at(wc, "securityContext.capabilities.add"));
+			assert_non_null(strstr(script, "find /target -mindepth 3 -maxdepth 3"));
+		} else {
+			assert_int_equal(json_integer_value(at(wc, "securityContext.runAsUser")),
+					 0);
+			assert_string_equal(str_at(wc, "securityContext.capabilities.add.0"),
+					    "DAC_OVERRIDE");
+			assert_non_null(strstr(script, "find /target -mindepth 1 -maxdepth 1"));
+		}
 		json_decref(wipe);
 		spec_free(&spec);
 		json_decref(doc);
