@@ -207,6 +207,7 @@ struct es_cluster {
 	bool warned_bootstrap;
 	bool zen1_formed;	   /* elected a master under zen1 (2.x-6.x masters) */
 	int64_t zen1_next_look;	   /* the 7.x nodes' next look for zen1 masters, or 0 */
+	json_t *graveyard;	   /* 5.0+: [{"name", "uuid"}], the latest deletions */
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
 	json_t *passwords;	   /* the security index: user -> password */
@@ -1470,8 +1471,9 @@ static const char *store_of(const struct es_node *n)
 /* The index's metadata as its folder on a node's data path keeps it. */
 static json_t *index_meta(const struct es_index *ix)
 {
-	json_t *meta = json_pack("{s:s, s:i, s:i}", "uuid", ix->uuid, "shards", ix->nshards,
-				 "replicas", ix->nreplicas);
+	json_t *meta =
+		json_pack("{s:s, s:i, s:i, s:I}", "uuid", ix->uuid, "shards", ix->nshards,
+			  "replicas", ix->nreplicas, "creation_date", (json_int_t)ix->created_ms);
 	if (ix->analysis)
 		json_object_set_new(meta, "analysis", json_deep_copy(ix->analysis));
 	if (ix->mappings)
@@ -3053,6 +3055,7 @@ static struct es_cluster *cluster_new(const char *ns)
 	cl->transient = json_object();
 	cl->voting_config = json_array();
 	cl->voting_exclusions = json_array();
+	cl->graveyard = json_array();
 	cl->shutdowns = json_object();
 	cl->passwords = json_object();
 	cl->repos = json_object();
@@ -3098,6 +3101,7 @@ static void cluster_free(struct es_cluster *cl)
 	json_decref(cl->transient);
 	json_decref(cl->voting_config);
 	json_decref(cl->voting_exclusions);
+	json_decref(cl->graveyard);
 	json_decref(cl->shutdowns);
 	json_decref(cl->passwords);
 	json_decref(cl->repos);
@@ -3139,6 +3143,22 @@ static const char *pod_data_dir(const json_t *pod)
  * (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.9/modules-gateway-dangling-indices.html).
  */
+/* Whether the node's dangling indices are imported: always before 7.9,
+ * then only with gateway.auto_import_dangling_indices (false by
+ * default); the others wait for the dangling indices API. */
+static bool auto_imports_dangling(const json_t *pod, const char *version)
+{
+	if (version_code(version) < 70900)
+		return true;
+	const char *image = NULL;
+	if (!is_es_pod(pod, &image))
+		return false;
+	json_t *file = node_settings(pod, image);
+	bool on = file_bool(file, "gateway.auto_import_dangling_indices", false);
+	json_decref(file);
+	return on;
+}
+
 static void import_dangling(struct es_cluster *cl, struct es_node *n, struct hostdir *d)
 {
 	const char *name;
@@ -3190,6 +3210,8 @@ static void import_dangling(struct es_cluster *cl, struct es_node *n, struct hos
  * that cluster back (its state is on its disk).  false when the node does
  * not join.
  */
+static void graveyard_apply(struct es_cluster *cl, struct hostdir *d);
+
 static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const json_t *pod)
 {
 	const char *path = pod_data_dir(pod);
@@ -3223,7 +3245,8 @@ static bool node_takes_folder(struct es_cluster *cl, struct es_node *n, const js
 		}
 	}
 	n->refused = false;
-	if (version_major(n->version) < 7)
+	graveyard_apply(cl, d);
+	if (auto_imports_dangling(pod, n->version))
 		import_dangling(cl, n, d);
 	if (!d->node_id || strcmp(d->node_id, n->id) != 0) {
 		char id[23];
@@ -4965,19 +4988,51 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
  * A deleted index's folder goes from the data paths of the nodes in the
  * cluster.  A node that is away keeps it: 2.x imports it again as dangling
  * when the node comes back (the deleted index returns); from 5.0 the
- * cluster state's index graveyard makes the returning node delete it
- * instead (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
- * elastic/elasticsearch#20520), which the simulator does at once.
+ * cluster state's index graveyard, the latest cluster.indices.tombstones.size
+ * (500) deletions, makes the returning node delete it instead
+ * (IndexGraveyard; https://www.elastic.co/guide/en/elasticsearch/reference/6.8/modules-gateway-dangling-indices.html,
+ * elastic/elasticsearch#20520); one whose tombstone has gone from the
+ * graveyard is a dangling index again.
  */
+static int tombstones_size(struct es_cluster *cl)
+{
+	int n;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *m = cl->nodes[i];
+		const char *v = m->present && (m->roles & ROLE_MASTER)
+					? json_str(m->file, "cluster.indices.tombstones.size")
+					: NULL;
+		if (v && parse_int(v, 0, 1 << 20, &n))
+			return n;
+	}
+	return 500;
+}
+
 static void folders_drop_index(struct es_cluster *cl, const struct es_index *ix)
 {
-	bool graveyard = version_major(cluster_version(cl)) >= 5;
 	for (size_t i = 0; i < cl->nnodes; i++) {
 		struct es_node *n = cl->nodes[i];
 		struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
-		if (d && (n->present || graveyard))
+		if (d && n->present)
 			hostfs_drop_index(d, ix->name, ix->uuid);
 	}
+	if (version_major(cluster_version(cl)) < 5)
+		return;
+	json_array_append_new(cl->graveyard,
+			      json_pack("{s:s, s:s}", "name", ix->name, "uuid", ix->uuid));
+	int keep = tombstones_size(cl);
+	while ((int)json_array_size(cl->graveyard) > keep)
+		json_array_remove(cl->graveyard, 0);
+}
+
+/* A node back in the cluster deletes the indices its folder holds that
+ * the graveyard names. */
+static void graveyard_apply(struct es_cluster *cl, struct hostdir *d)
+{
+	size_t i;
+	json_t *t;
+	json_array_foreach (cl->graveyard, i, t)
+		hostfs_drop_index(d, json_str(t, "name"), json_str(t, "uuid"));
 }
 
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
@@ -5001,6 +5056,53 @@ static void delete_index(struct es_cluster *cl, struct call *c, const char *name
 		return;
 	}
 	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
+}
+
+/*
+ * GET /_dangling (7.9+): the indices that the present nodes' folders hold
+ * and the cluster does not, by uuid, with the nodes holding them
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/dangling-indices-list.html).
+ * Importing and deleting them through the API are not served.
+ */
+static void dangling_list(struct es_cluster *cl, struct call *c)
+{
+	json_t *by_uuid = json_object();
+	int present = 0;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		if (!n->present)
+			continue;
+		present++;
+		struct hostdir *d = n->datadir && n->host ? hostfs_find(n->host, n->datadir) : NULL;
+		const char *name;
+		json_t *meta;
+		json_object_foreach (d ? d->indices : NULL, name, meta) {
+			const char *uuid = json_str(meta, "uuid");
+			struct es_index *have = index_find(cl, name);
+			if (!uuid || (have && !strcmp(have->uuid, uuid)))
+				continue;
+			json_t *one = json_object_get(by_uuid, uuid);
+			if (!one) {
+				one = json_pack(
+					"{s:s, s:s, s:I, s:[]}", "index_name", name, "index_uuid",
+					uuid, "creation_date_millis",
+					json_integer_value(json_object_get(meta, "creation_date")),
+					"node_ids");
+				json_object_set_new(by_uuid, uuid, one);
+			}
+			json_array_append_new(json_object_get(one, "node_ids"), json_string(n->id));
+		}
+	}
+	json_t *list = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach (by_uuid, k, v)
+		json_array_append(list, v);
+	json_decref(by_uuid);
+	call_reply_json(c, 200,
+			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", present,
+				  "successful", present, "failed", 0, "cluster_name", cl->name,
+				  "dangling_indices", list));
 }
 
 /* --- voting exclusions, node shutdown ----------------------------------------------- */
@@ -6337,6 +6439,35 @@ static json_t *index_list(const json_t *body)
  * it the snapshot ends FAILED with that reason, unless "partial": true
  * snapshots the shards there are.
  */
+/*
+ * Whether the repository in folder holds the files of the index's shard
+ * as they are: a snapshot is incremental, a shard's files already in the
+ * repository are not copied again (snapshot-restore.html, "Snapshots are
+ * incremental").  The simulator keeps no segments: a shard whose
+ * documents did not change since a finished snapshot of it here (the same
+ * index uuid) is all there; one written to since is all new.
+ */
+static bool shard_in_folder(const char *folder, const struct es_index *ix, int s)
+{
+	size_t i, k;
+	json_t *snap, *x;
+	json_array_foreach (folder_snapshots(folder), i, snap) {
+		const char *state = json_str(snap, "state");
+		if (!state || (strcmp(state, "SUCCESS") != 0 && strcmp(state, "PARTIAL") != 0))
+			continue;
+		json_array_foreach (json_object_get(snap, "indices"), k, x) {
+			if (strcmp(json_str(x, "uuid"), ix->uuid) != 0)
+				continue;
+			json_t *node = json_array_get(json_object_get(x, "nodes"), (size_t)s);
+			json_t *docs = json_array_get(json_object_get(x, "docs"), (size_t)s);
+			if (json_is_string(node) &&
+			    json_integer_value(docs) == (json_int_t)ix->shards[s].docs)
+				return true;
+		}
+	}
+	return false;
+}
+
 static void create_snapshot(struct es_cluster *cl, struct call *c, const char *pod,
 			    const char *repo, const char *name)
 {
@@ -6410,12 +6541,16 @@ static void create_snapshot(struct es_cluster *cl, struct call *c, const char *p
 		struct es_index *ix = cl->indices[i];
 		if (wanted && !list_matches(wanted, ix->name))
 			continue;
-		json_t *docs = json_array(), *nodes = json_array();
+		json_t *docs = json_array(), *nodes = json_array(), *reused = json_array();
 		bool lacks = false;
 		for (int s = 0; s < ix->nshards; s++) {
 			const char *on = primary_node(&ix->shards[s]);
+			bool again = on && shard_in_folder(folder, ix, s);
 			json_array_append_new(docs, json_integer(ix->shards[s].docs));
 			json_array_append_new(nodes, on ? json_string(on) : json_null());
+			json_array_append_new(reused, json_boolean(again));
+			if (on && !again && ix->shard_bytes > longest)
+				longest = ix->shard_bytes;
 			if (!on) {
 				lacks = true;
 				json_array_append_new(failures,
@@ -6428,15 +6563,14 @@ static void create_snapshot(struct es_cluster *cl, struct call *c, const char *p
 		}
 		if (lacks)
 			json_array_append_new(missing, json_string(ix->name));
-		if (ix->shard_bytes > longest)
-			longest = ix->shard_bytes;
 		json_array_append_new(
 			indices,
-			json_pack("{s:s, s:s, s:i, s:i, s:I, s:s, s:O?, s:O?, s:o, s:o}", "name",
-				  ix->name, "uuid", ix->uuid, "nshards", ix->nshards, "nreplicas",
-				  ix->nreplicas, "shard_bytes", (json_int_t)ix->shard_bytes,
-				  "created_version", ix->created_version, "analysis", ix->analysis,
-				  "mappings", ix->mappings, "docs", docs, "nodes", nodes));
+			json_pack("{s:s, s:s, s:i, s:i, s:I, s:s, s:O?, s:O?, s:o, s:o, s:o}",
+				  "name", ix->name, "uuid", ix->uuid, "nshards", ix->nshards,
+				  "nreplicas", ix->nreplicas, "shard_bytes",
+				  (json_int_t)ix->shard_bytes, "created_version",
+				  ix->created_version, "analysis", ix->analysis, "mappings",
+				  ix->mappings, "docs", docs, "nodes", nodes, "reused", reused));
 	}
 	json_decref(only);
 	char *missing_names = NULL;
@@ -6668,10 +6802,12 @@ static void get_snapshots(struct es_cluster *cl, struct call *c, const char *rep
 
 /*
  * GET _snapshot/{repo}/{snap}/_status: the files and bytes of each
- * snapshot.  From 7.4 "stats" has "incremental" and "total"
- * ({file_count, size_in_bytes}); before, number_of_files and
- * total_size_in_bytes (snapshots-status-api / modules-snapshots.html of
- * 7.4 and 6.8).  A shard's files are its copy's bytes.
+ * snapshot.  From 7.4 "stats" has "incremental" (what this snapshot
+ * copied) and "total" ({file_count, size_in_bytes}); before, only what it
+ * copied, as number_of_files and total_size_in_bytes
+ * (snapshots-status-api / modules-snapshots.html of 7.4 and 6.8).  A
+ * shard's files are its copy's bytes, one file each; a shard already in
+ * the repository (shard_in_folder) copied nothing.
  */
 static void snapshot_status(struct es_cluster *cl, struct call *c, const char *repo,
 			    const char *only)
@@ -6702,11 +6838,20 @@ static void snapshot_status(struct es_cluster *cl, struct call *c, const char *r
 	json_t *r, *ix;
 	json_array_foreach (found, i, r) {
 		int64_t bytes = 0, files = 0, done = 0, failed = 0, total = 0;
+		int64_t new_bytes = 0, new_files = 0;
 		json_array_foreach (json_object_get(r, "indices"), k, ix) {
 			int64_t nsh = json_integer_value(json_object_get(ix, "nshards"));
+			int64_t each = json_integer_value(json_object_get(ix, "shard_bytes"));
 			total += nsh;
-			bytes += nsh * json_integer_value(json_object_get(ix, "shard_bytes"));
+			bytes += nsh * each;
 			files += nsh;
+			for (int64_t s = 0; s < nsh; s++) {
+				if (json_is_true(json_array_get(json_object_get(ix, "reused"),
+								(size_t)s)))
+					continue;
+				new_bytes += each;
+				new_files++;
+			}
 		}
 		failed = (int64_t)json_array_size(json_object_get(r, "failures"));
 		bool running = !strcmp(json_str(r, "state"), "IN_PROGRESS");
@@ -6717,18 +6862,19 @@ static void snapshot_status(struct es_cluster *cl, struct call *c, const char *r
 		json_t *stats;
 		if (vcode >= 70400)
 			stats = json_pack("{s:{s:I, s:I}, s:{s:I, s:I}, s:I, s:I}", "incremental",
-					  "file_count", (json_int_t)files, "size_in_bytes",
-					  (json_int_t)bytes, "total", "file_count",
+					  "file_count", (json_int_t)new_files, "size_in_bytes",
+					  (json_int_t)new_bytes, "total", "file_count",
 					  (json_int_t)files, "size_in_bytes", (json_int_t)bytes,
 					  "start_time_in_millis", (json_int_t)start,
 					  "time_in_millis", (json_int_t)took);
 		else
-			stats = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "number_of_files",
-					  (json_int_t)files, "processed_files",
-					  (json_int_t)(running ? 0 : files), "total_size_in_bytes",
-					  (json_int_t)bytes, "processed_size_in_bytes",
-					  (json_int_t)(running ? 0 : bytes), "start_time_in_millis",
-					  (json_int_t)start, "time_in_millis", (json_int_t)took);
+			stats = json_pack(
+				"{s:I, s:I, s:I, s:I, s:I, s:I}", "number_of_files",
+				(json_int_t)new_files, "processed_files",
+				(json_int_t)(running ? 0 : new_files), "total_size_in_bytes",
+				(json_int_t)new_bytes, "processed_size_in_bytes",
+				(json_int_t)(running ? 0 : new_bytes), "start_time_in_millis",
+				(json_int_t)start, "time_in_millis", (json_int_t)took);
 		json_t *one = json_pack(
 			"{s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}", "snapshot",
 			json_str(r, "snapshot"), "repository", repo, "uuid", json_str(r, "uuid"),
@@ -7394,6 +7540,11 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		}
 	} else if (is(segs[0], "_snapshot") && n <= 4) {
 		snapshot_api(cl, c, pod, segs, n);
+	} else if (n == 1 && is(segs[0], "_dangling") && vcode >= 70900) {
+		if (get)
+			dangling_list(cl, c);
+		else
+			bad_method(c, "GET");
 	} else if (get && n <= 2 && is(segs[n - 1], "_recovery")) {
 		recovery_api(cl, c, n == 2 ? segs[0] : NULL);
 	} else if (get && n <= 2 && is(segs[n - 1], "_count")) {

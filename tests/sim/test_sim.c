@@ -4275,9 +4275,31 @@ static void test_es_snapshot_and_restore_keep_document_counts(void **state)
 	assert_string_equal(jstr(json_array_get(jget(r.body, "snapshots"), 0), "snapshot"), "s1");
 	http_resp_free(&r);
 	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/s1/_status", NULL, &r), 200);
-	assert_true(jint(json_array_get(jget(r.body, "snapshots"), 0),
-			 "stats.total.size_in_bytes") > 0);
+	json_t *st1 = json_array_get(jget(r.body, "snapshots"), 0);
+	json_int_t whole = jint(st1, "stats.total.size_in_bytes");
+	assert_true(whole > 0);
+	/* The first snapshot copies every file. */
+	assert_int_equal(jint(st1, "stats.incremental.size_in_bytes"), whole);
+	assert_int_equal(jint(st1, "stats.incremental.file_count"), 2);
 	http_resp_free(&r);
+	/* Incremental: the shard written to since s1 is copied again, the
+	 * other is in the repository already; then nothing is new. */
+	es_ok("snap-a", "PUT", "/_snapshot/r/s2?wait_for_completion=true",
+	      "{\"indices\":\"logs\"}");
+	es_ok("snap-a", "PUT", "/_snapshot/r/s3?wait_for_completion=true",
+	      "{\"indices\":\"logs\"}");
+	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/s2,s3/_status", NULL, &r), 200);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *st = json_array_get(jget(r.body, "snapshots"), i);
+		bool second = !strcmp(jstr(st, "snapshot"), "s2");
+		assert_int_equal(jint(st, "stats.total.size_in_bytes"), whole);
+		assert_int_equal(jint(st, "stats.incremental.size_in_bytes"),
+				 second ? whole / 2 : 0);
+		assert_int_equal(jint(st, "stats.incremental.file_count"), second ? 1 : 0);
+	}
+	http_resp_free(&r);
+	es_ok("snap-a", "DELETE", "/_snapshot/r/s2", NULL);
+	es_ok("snap-a", "DELETE", "/_snapshot/r/s3", NULL);
 	assert_int_equal(es_call("snap-a", "GET", "/_snapshot/r/nope", NULL, &r), 404);
 	assert_string_equal(jstr(r.body, "error.type"), "snapshot_missing_exception");
 	http_resp_free(&r);
@@ -4799,9 +4821,10 @@ static long health_within(const char *ns, const char *index, const char *status,
 }
 
 /* A node of version on host whose data path is the host folder path,
- * made writable by an init container; data-only unless master. */
-static void folder_role_node(const char *ns, const char *name, const char *version,
-			     const char *host, const char *path, bool master)
+ * made writable by an init container; data-only unless master; env, more
+ * settings as ",{\"name\": ..., \"value\": ...}" entries. */
+static void folder_role_node_env(const char *ns, const char *name, const char *version,
+				 const char *host, const char *path, bool master, const char *env)
 {
 	struct http_resp r;
 	char url[256];
@@ -4815,15 +4838,120 @@ static void folder_role_node(const char *ns, const char *name, const char *versi
 		"{\"runAsUser\":0}}],"
 		"\"containers\":[{\"name\":\"elasticsearch\",\"image\":\"docker.elastic.co/"
 		"elasticsearch/elasticsearch:%s\",\"env\":[{\"name\":\"node.master\",\"value\":"
-		"\"%s\"}],\"volumeMounts\":[{\"name\":\"data\","
+		"\"%s\"}%s],\"volumeMounts\":[{\"name\":\"data\","
 		"\"mountPath\":\"/usr/share/elasticsearch/data\"}]}],"
 		"\"volumes\":[{\"name\":\"data\",\"hostPath\":{\"path\":\"%s\",\"type\":"
 		"\"DirectoryOrCreate\"}}]}}",
-		name, host, version, version, master ? "true" : "false", path);
+		name, host, version, version, master ? "true" : "false", env, path);
 	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods", ns);
 	assert_int_equal(call("POST", url, body, &r), 201);
 	http_resp_free(&r);
 	free(body);
+}
+
+static void folder_role_node(const char *ns, const char *name, const char *version,
+			     const char *host, const char *path, bool master)
+{
+	folder_role_node_env(ns, name, version, host, path, master, "");
+}
+
+/* Whether the host folder path on host holds a folder of the index. */
+static bool folder_holds(const char *host, const char *path, const char *index)
+{
+	struct http_resp r;
+	bool found = false;
+	size_t i, k;
+	json_t *d, *ix;
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_array_foreach (json_object_get(r.body, "host_paths"), i, d) {
+		if (strcmp(jstr(d, "host"), host) != 0 || strcmp(jstr(d, "path"), path) != 0)
+			continue;
+		json_array_foreach (json_object_get(d, "indices"), k, ix)
+			found |= !strcmp(json_string_value(ix), index);
+	}
+	http_resp_free(&r);
+	return found;
+}
+
+/* An index on es-1 only, which es-0 keeps none of. */
+static void index_on_es_1(const char *ns, const char *index)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/%s", index);
+	es_ok(ns, "PUT", path, "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":0}}");
+}
+
+/*
+ * 5.0's index graveyard: an index deleted while a node is away goes from
+ * that node's folder when it comes back; once the deletion has left the
+ * graveyard (cluster.indices.tombstones.size of them are kept), the
+ * index is a dangling one: from 7.9 not imported without
+ * gateway.auto_import_dangling_indices, and listed by GET /_dangling with
+ * the nodes that hold it.
+ */
+static void test_es_graveyard_and_dangling_indices(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	char url[256], *body;
+	make_namespace("e17");
+	snprintf(url, sizeof(url), "/api/v1/namespaces/e17/services/es-e17");
+	body = xasprintf(SERVICE, "e17");
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+	bootstrap_config("e17", "es-0-e17");
+	folder_role_node_env("e17", "es-0", "7.17.10", "worker-0", "/es/e17/0", true,
+			     ",{\"name\":\"cluster.indices.tombstones.size\",\"value\":\"1\"}");
+	folder_role_node("e17", "es-1", "7.17.10", "worker-1", "/es/e17/1", false);
+	es_wait_green("e17", 2);
+	es_ok("e17", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"cluster.routing.allocation.exclude._name\":\"es-0-e17\"}}");
+	index_on_es_1("e17", "gone");
+	index_on_es_1("e17", "keep");
+	es_wait_green("e17", 2);
+	assert_true(folder_holds("worker-1", "/es/e17/1", "gone"));
+	es_ok("e17", "PUT", "/_cluster/settings",
+	      "{\"transient\":{\"cluster.routing.allocation.exclude._name\":null}}");
+
+	/* Deleted while es-1 is away: its folder keeps it until it is back. */
+	delete_node("e17", "es-1");
+	es_ok("e17", "DELETE", "/gone", NULL);
+	assert_true(folder_holds("worker-1", "/es/e17/1", "gone"));
+	folder_role_node("e17", "es-1", "7.17.10", "worker-1", "/es/e17/1", false);
+	es_wait_green("e17", 2);
+	assert_false(folder_holds("worker-1", "/es/e17/1", "gone"));
+	assert_int_equal(es_call("e17", "GET", "/_dangling", NULL, &r), 200);
+	assert_int_equal(json_array_size(json_object_get(r.body, "dangling_indices")), 0);
+	http_resp_free(&r);
+	assert_int_equal(es_call("e17", "GET", "/_nodes/es-1-e17", NULL, &r), 200);
+	char es1_id[64] = "";
+	const char *id;
+	json_t *nd;
+	json_object_foreach (json_object_get(r.body, "nodes"), id, nd)
+		snprintf(es1_id, sizeof(es1_id), "%s", id);
+	http_resp_free(&r);
+	assert_true(es1_id[0]);
+
+	/* Away again; keep deleted, then another index: keep's tombstone is
+	 * out of the graveyard, and keep comes back dangling. */
+	delete_node("e17", "es-1");
+	es_ok("e17", "PUT", "/other",
+	      "{\"settings\":{\"number_of_shards\":1,\"number_of_replicas\":0}}");
+	es_ok("e17", "DELETE", "/keep", NULL);
+	es_ok("e17", "DELETE", "/other", NULL);
+	folder_role_node("e17", "es-1", "7.17.10", "worker-1", "/es/e17/1", false);
+	es_wait_green("e17", 2);
+	assert_true(folder_holds("worker-1", "/es/e17/1", "keep"));
+	assert_int_equal(es_call("e17", "GET", "/keep", NULL, &r), 404);
+	http_resp_free(&r);
+	assert_int_equal(es_call("e17", "GET", "/_dangling", NULL, &r), 200);
+	json_t *list = json_object_get(r.body, "dangling_indices");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(jstr(list, "0.index_name"), "keep");
+	assert_string_equal(jstr(list, "0.node_ids.0"), es1_id);
+	assert_true(jint(list, "0.creation_date_millis") > 0);
+	http_resp_free(&r);
 }
 
 static bool log_says(const char *want)
@@ -8192,6 +8320,7 @@ int main(void)
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_upgrade_bootstrap_waits_for_minimum_master_nodes),
 		cmocka_unit_test(test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk),
+		cmocka_unit_test(test_es_graveyard_and_dangling_indices),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),
