@@ -566,6 +566,25 @@ const scenarios = {
 		await page.locator('table.tenants tr[data-tenant="portal-team"] td[data-measure="clusters"]')
 			.filter({hasText: '0 / 4'}).waitFor();
 
+		// The tenant's default windows: a zone PostgreSQL does not know is
+		// refused beside the field; then saved and shown.
+		await page.locator('#windows-tenant').selectOption('portal-team');
+		await page.locator('#tenant-maintenance-form h3').filter({hasText: 'portal-team'}).waitFor();
+		await page.locator('#tenant-maintenance-time-zone').fill('Mars/Olympus_Mons');
+		await page.locator('#tenant-maintenance-add').click();
+		await page.locator('#tenant-maintenance-day-0').selectOption('sat');
+		await page.locator('#tenant-maintenance-start-0').fill('02:00');
+		await page.locator('#tenant-maintenance-duration-0').fill('4h');
+		await page.locator('#tenant-maintenance-submit').click();
+		const zoneErr = page.locator('#tenant-maintenance-time-zone-error');
+		await zoneErr.waitFor();
+		check((await zoneErr.textContent()).includes('Mars/Olympus_Mons'), `the refusal reads "${await zoneErr.textContent()}"`);
+		await audit(page, 'tenant-windows-refused');
+		await page.locator('#tenant-maintenance-time-zone').fill('Europe/Berlin');
+		await page.locator('#tenant-maintenance-submit').click();
+		await page.locator('#tenant-maintenance-now')
+			.filter({hasText: 'Europe/Berlin: sat 02:00 for 4h (the tenant\'s default)'}).waitFor();
+
 		await page.locator('#token-tenant').selectOption('portal-team');
 		await page.locator('#token-role').selectOption('viewer');
 		await page.getByLabel('Description').fill('a dashboard');

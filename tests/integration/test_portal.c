@@ -495,6 +495,10 @@ static void test_portal_admin(void **state)
 	assert_int_equal(
 		json_integer_value(json_object_get(json_object_get(r.body, "quota"), "clusters")),
 		4);
+	/* And so are the default windows. */
+	json_t *m = json_object_get(r.body, "maintenance");
+	assert_string_equal(json_string_value(json_object_get(m, "time_zone")), "Europe/Berlin");
+	assert_int_equal(json_array_size(json_object_get(m, "windows")), 1);
 	http_resp_free(&r);
 }
 
