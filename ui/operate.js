@@ -62,7 +62,7 @@ function actionForm(id, title, fields, button, send, extra) {
 	const back = () => {
 		plan.hidden = true;
 		replace(plan);
-		submit.disabled = false;
+		submit.disabled = form.dataset.idle === 'disabled';
 	};
 	// The plan of req, then Confirm (the request itself) or Back.
 	const preview = async (req, what) => {
@@ -74,7 +74,7 @@ function actionForm(id, title, fields, button, send, extra) {
 		try {
 			answer = await request(method, withQuery(path, {dry_run: 'true'}), body);
 		} catch (err) {
-			submit.disabled = false;
+			submit.disabled = form.dataset.idle === 'disabled';
 			apiFail(err);
 			return;
 		}
@@ -85,8 +85,9 @@ function actionForm(id, title, fields, button, send, extra) {
 			h('div', {class: 'buttons'}, confirm, cancel));
 		plan.hidden = false;
 		heading.focus();
-		announce(`${planTitle(answer)}: ${(answer.gates || []).length} things would hold it up now. ` +
-			'Confirm, or go back.');
+		const gates = Array.isArray(answer.gates) ? answer.gates.length : 0;
+		announce(`${planTitle(answer)}: ${gates === 0 ? 'nothing' : gates === 1 ? 'one thing' : `${gates} things`} ` +
+			'would hold it up now. Confirm, or go back.');
 		cancel.addEventListener('click', () => {
 			back();
 			submit.focus();
@@ -215,6 +216,7 @@ export function operatePanel(c, nodes, plugins, snapshots) {
 		return ['POST', paths.clusterOp(name, 'plugins'), withUrgency(pluginFields, {name: pluginName.control.value})];
 	}, h('div', {class: 'installed'}, h('h4', null, 'Installed'), removals));
 	if (available.length === 0) {
+		plugin.form.dataset.idle = 'disabled';
 		plugin.submit.disabled = true;
 	}
 

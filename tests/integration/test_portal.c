@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -254,7 +255,9 @@ static void need_browser(void)
 	skip();
 }
 
-/* Run one scenario of portal.test.mjs; true when it passed. */
+/* Run one scenario of portal.test.mjs; true when it passed.  How long it
+ * took is printed, so that what a scenario adds to the browser stage is
+ * seen (a measure, not a check). */
 static bool scenario(const char *name)
 {
 	setenv("ESAAS_UI_BASE", portal.d.base, 1);
@@ -269,13 +272,17 @@ static bool scenario(const char *name)
 	setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1", 1);
 	char *cmd = xasprintf("timeout -k 5 %d node '%s/tests/browser/portal.test.mjs' %s",
 			      SCENARIO_TIMEOUT_S, harness_srcdir(), name);
+	struct timespec t0, t1;
 	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int st = system(cmd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	free(cmd);
+	fprintf(stderr, "scenario %s took %.1f s\n", name,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/* The cluster's stored spec, or NULL when there is none. */
 /* The cluster as GET /api/v1/clusters/{name} answers it; NULL if none. */
 static json_t *cluster_get(const char *name)
 {
@@ -290,6 +297,7 @@ static json_t *cluster_get(const char *name)
 	return c;
 }
 
+/* The cluster's stored spec, or NULL when there is none. */
 static json_t *cluster_spec(const char *name)
 {
 	json_t *c = cluster_get(name);
