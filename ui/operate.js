@@ -22,9 +22,14 @@ const ROLES = [['masters', 'Masters'], ['data', 'Data nodes'], ['clients', 'Clie
 // API requires with it ("urgent": {"reason"}), each a field by the API's
 // name for it.
 function urgentFields(id) {
-	const box = field(`${id}-urgent`, 'Urgent: run outside the maintenance windows',
-		h('input', {type: 'checkbox'}), 'Skips the windows; the job\'s history keeps who and why.');
-	box.el.classList.add('check');
+	// The box before its label, as a checkbox reads.
+	const control = h('input', {type: 'checkbox', id: `${id}-urgent`,
+		'aria-describedby': `${id}-urgent-hint ${id}-urgent-error`});
+	const error = h('p', {id: `${id}-urgent-error`, class: 'field-error', hidden: true});
+	const box = {control, error, el: h('div', {class: 'field check'}, control,
+		h('label', {for: `${id}-urgent`}, 'Urgent: run outside the maintenance windows'),
+		h('p', {id: `${id}-urgent-hint`, class: 'hint'}, 'Skips the windows; the job\'s history keeps who and why.'),
+		error)};
 	const reason = field(`${id}-urgent-reason`, 'Why it cannot wait',
 		h('input', {type: 'text', autocomplete: 'off'}), 'Required when urgent.');
 	return {urgent: box, 'urgent.reason': reason};
