@@ -18,18 +18,21 @@ import {planParts, planTitle} from './plan.js';
 
 const ROLES = [['masters', 'Masters'], ['data', 'Data nodes'], ['clients', 'Clients']];
 
+// A checkbox with its label after it, as a checkbox reads, its hint and
+// the place of its error: {control, error, el}, as field() makes.
+function checkField(id, label, hint) {
+	const control = h('input', {type: 'checkbox', id, 'aria-describedby': `${id}-hint ${id}-error`});
+	const error = h('p', {id: `${id}-error`, class: 'field-error', hidden: true});
+	return {control, error, el: h('div', {class: 'field check'}, control, h('label', {for: id}, label),
+		h('p', {id: `${id}-hint`, class: 'hint'}, hint), error)};
+}
+
 // The urgency of a disruptive operation: a box to tick and the reason the
 // API requires with it ("urgent": {"reason"}), each a field by the API's
 // name for it.
 function urgentFields(id) {
-	// The box before its label, as a checkbox reads.
-	const control = h('input', {type: 'checkbox', id: `${id}-urgent`,
-		'aria-describedby': `${id}-urgent-hint ${id}-urgent-error`});
-	const error = h('p', {id: `${id}-urgent-error`, class: 'field-error', hidden: true});
-	const box = {control, error, el: h('div', {class: 'field check'}, control,
-		h('label', {for: `${id}-urgent`}, 'Urgent: run outside the maintenance windows'),
-		h('p', {id: `${id}-urgent-hint`, class: 'hint'}, 'Skips the windows; the job\'s history keeps who and why.'),
-		error)};
+	const box = checkField(`${id}-urgent`, 'Urgent: run outside the maintenance windows',
+		'Skips the windows; the job\'s history keeps who and why.');
 	const reason = field(`${id}-urgent-reason`, 'Why it cannot wait',
 		h('input', {type: 'text', autocomplete: 'off'}), 'Required when urgent.');
 	return {urgent: box, 'urgent.reason': reason};
@@ -182,13 +185,18 @@ export function operatePanel(c, nodes, plugins, snapshots) {
 			offered.append(h('option', {value: v.version}));
 		}
 	}).catch(() => {});
-	const upgradeFields = {version: upgradeVersion, ...urgentFields('upgrade')};
+	// Where snapshots are configured the upgrade takes one first; the plan
+	// says so, or warns that none can be taken.
+	const noSnapshot = checkField('upgrade-no-snapshot', 'Without a snapshot first',
+		'Leaves out the snapshot of every index taken before the first node goes.');
+	const upgradeFields = {version: upgradeVersion, snapshot: noSnapshot, ...urgentFields('upgrade')};
 	const upgrade = actionForm('upgrade-form', 'Upgrade', upgradeFields, 'Upgrade', () => {
 		const v = upgradeVersion.control.value.trim();
 		if (!v) {
 			throw fieldError('version', 'Enter a version such as 7.17.10.');
 		}
-		return ['POST', paths.clusterOp(name, 'upgrade'), withUrgency(upgradeFields, {version: v})];
+		const body = noSnapshot.control.checked ? {version: v, snapshot: false} : {version: v};
+		return ['POST', paths.clusterOp(name, 'upgrade'), withUrgency(upgradeFields, body)];
 	}, offered);
 
 	// Plugins.

@@ -525,6 +525,14 @@ const scenarios = {
 	async upgrade(page) {
 		await openCluster(page);
 		await page.getByLabel('Version', {exact: true}).fill('8.17.0');
+		// Without the snapshot first: the plan has none; a change of the
+		// form takes the plan away.
+		await page.getByLabel('Without a snapshot first', {exact: true}).check();
+		await page.getByRole('button', {name: 'Upgrade', exact: true}).click();
+		const bare = await planShown(page, 'upgrade-form');
+		check(!bare.includes('snapshot_take'), `the upgrade without a snapshot takes one: "${bare}"`);
+		await page.getByLabel('Without a snapshot first', {exact: true}).uncheck();
+		await page.locator('#upgrade-form-plan').waitFor({state: 'hidden'});
 		await page.getByRole('button', {name: 'Upgrade', exact: true}).click();
 		const plan = await planShown(page, 'upgrade-form');
 		const pods = await page.locator('#upgrade-form-plan-pods li').allTextContents();
