@@ -27,27 +27,34 @@ function checkField(id, label, hint) {
 		h('p', {id: `${id}-hint`, class: 'hint'}, hint), error)};
 }
 
-// The urgency of a disruptive operation: a box to tick and the reason the
-// API requires with it ("urgent": {"reason"}), each a field by the API's
-// name for it.
+// What a disruptive operation (one that restarts nodes) may add, each a
+// field by the API's name for it: "allow_yellow" to let the nodes go while
+// the cluster is yellow, and "urgent": {"reason"} to run outside the
+// maintenance windows, the reason required with it.
 function urgentFields(id) {
+	const yellow = checkField(`${id}-allow-yellow`, 'Go on while the cluster is yellow',
+		'Otherwise each node waits for green, as the plan\'s health gate says.');
 	const box = checkField(`${id}-urgent`, 'Urgent: run outside the maintenance windows',
 		'Skips the windows; the job\'s history keeps who and why.');
 	const reason = field(`${id}-urgent-reason`, 'Why it cannot wait',
 		h('input', {type: 'text', autocomplete: 'off'}), 'Required when urgent.');
-	return {urgent: box, 'urgent.reason': reason};
+	return {allow_yellow: yellow, urgent: box, 'urgent.reason': reason};
 }
 
-// The body's "urgent" from the fields urgentFields() made, or nothing.
+// The body with what the fields urgentFields() made ask for.
 function withUrgency(fields, body) {
+	let out = body;
+	if (fields.allow_yellow && fields.allow_yellow.control.checked) {
+		out = {...(out || {}), allow_yellow: true};
+	}
 	if (!fields.urgent || !fields.urgent.control.checked) {
-		return body;
+		return out;
 	}
 	const reason = fields['urgent.reason'].control.value.trim();
 	if (!reason) {
 		throw fieldError('urgent.reason', 'Say why it cannot wait for the window: the job\'s history records it.');
 	}
-	return {...(body || {}), urgent: {reason}};
+	return {...(out || {}), urgent: {reason}};
 }
 
 // One action's form.  send() returns [method, path, body]; fields maps

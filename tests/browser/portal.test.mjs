@@ -450,10 +450,13 @@ const scenarios = {
 		await page.locator('#restart-urgent-reason-error').waitFor();
 		check(await page.locator('#restart-form-plan').isHidden(), 'a plan is shown for an urgent job without a reason');
 		await page.locator('#restart-urgent-reason').fill('portal test: cannot wait');
+		await page.locator('#restart-allow-yellow').check();
 		await page.getByRole('button', {name: 'Restart', exact: true}).click();
 		const urgent = await confirmPlan(page, 'restart-form');
 		check(!urgent.includes('maintenance window'), `the urgent restart's plan still waits for the window: "${urgent}"`);
 		const id = await jobSucceeds(page, 'restart');
+		const params = await page.locator('#job-params').textContent();
+		check(/allow_yellow\W*true/.test(params), `the urgent restart's parameters read "${params}"`);
 		const said = await page.locator('#job-timeline tr[data-outcome="urgent"]').textContent();
 		check(said.includes('portal test: cannot wait'), `the history's urgent event reads "${said}" (job ${id})`);
 		check((await page.locator('#job-window').textContent()).includes('portal test: cannot wait'),
