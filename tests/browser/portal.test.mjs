@@ -334,6 +334,14 @@ const scenarios = {
 
 		await openCluster(page);
 		await page.locator('#operate ul.plugins li').filter({hasText: 'mapper-size'}).waitFor();
+		// A removal shows its plan in the plugin form too; Back keeps the plugin.
+		await page.getByRole('button', {name: 'Remove plugin mapper-size'}).click();
+		const removal = await planShown(page, 'plugin-form');
+		check(removal.includes('removing the plugin from') && removal.includes('restart'), `the removal's plan: "${removal}"`);
+		check(await page.locator('#plugin-form-confirm').textContent() === 'Confirm: Remove plugin mapper-size',
+			`the removal's button reads "${await page.locator('#plugin-form-confirm').textContent()}"`);
+		await page.locator('#plugin-form-back').click();
+		await page.locator('#plugin-form-plan').waitFor({state: 'hidden'});
 		await page.getByRole('combobox', {name: 'Role', exact: true}).selectOption('data');
 		await page.getByLabel('Number of nodes', {exact: true}).fill('2');
 		await page.getByRole('button', {name: 'Scale', exact: true}).click();
