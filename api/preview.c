@@ -11,6 +11,7 @@
  *    "shards": {"count", "bytes", "copies"} | null,
  *    "quota": {"before", "after"},
  *    "gates": [{"gate", "reason"}, ...],
+ *    "warnings": [what the 202 would warn of, besides the gates],
  *    "estimate_seconds": x | null, "estimate": {"jobs", "reason"?}}
  */
 #include "api/auth.h"
@@ -163,8 +164,17 @@ static void finish_plan(struct preview_call *c, json_t *live)
 				 xasprintf("cannot read the live cluster: %s",
 					   json_string_value(w)));
 	}
-	json_array_foreach (json_object_get(c->params, "warnings"), i, w)
-		add_gate(plan, "placement", xstrdup(json_string_value(w)));
+	/* The precheck's warnings, which the real request answers in its 202:
+	 * a create's or a scale's are the pods the nodes cannot place (pods
+	 * that would stay Pending: a gate); another's (an upgrade's deprecations,
+	 * its snapshot not taken) are warnings of the plan. */
+	bool places = strcmp(c->wf->kind, "create") == 0 || strcmp(c->wf->kind, "scale") == 0;
+	json_array_foreach (json_object_get(c->params, "warnings"), i, w) {
+		if (places)
+			add_gate(plan, "placement", xstrdup(json_string_value(w)));
+		else
+			json_array_append(json_object_get(plan, "warnings"), w);
+	}
 	json_t *queued = json_deep_copy(c->params);
 	json_object_del(queued, "warnings");
 	storage_job_preview_facts(c->api->db, c->tenant, c->cluster, c->wf->kind, queued,
@@ -192,8 +202,8 @@ void api_preview(struct api *api, struct http_req *req, const struct workflow *w
 	c->base = json_incref(base);
 	c->params = json_incref(params);
 	c->windowed = windowed;
-	c->plan = json_pack("{s:b, s:s, s:s, s:[], s:n, s:[]}", "dry_run", 1, "kind", wf->kind,
-			    "cluster", cluster, "pods", "shards", "gates");
+	c->plan = json_pack("{s:b, s:s, s:s, s:[], s:n, s:[], s:[]}", "dry_run", 1, "kind",
+			    wf->kind, "cluster", cluster, "pods", "shards", "gates", "warnings");
 	if (!base) {
 		/* A create: no cluster to read yet. */
 		finish_plan(c, NULL);

@@ -458,6 +458,14 @@ char *ctl_format_plan(json_t *plan)
 		text_add(&t, "%*s- %s\n", i ? 10 : 0, "", reason);
 		free(reason);
 	}
+	/* What the real request's 202 would warn of (an upgrade's snapshot not
+	 * taken, its deprecations); none is printed as nothing. */
+	json_t *warnings = json_object_get(plan, "warnings");
+	json_array_foreach (warnings, i, v) {
+		char *text = ctl_printable(json_string_value(v) ? json_string_value(v) : "?");
+		text_add(&t, "%-10s- %s\n", i ? "" : "Warnings:", text);
+		free(text);
+	}
 	json_t *est = json_object_get(plan, "estimate_seconds");
 	json_t *basis = json_object_get(plan, "estimate");
 	if (json_is_integer(est)) {

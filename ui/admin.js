@@ -1,5 +1,6 @@
 // The admin's pages: tenants with their quotas and usage, a tenant's quota
-// changed, tenants added, and the API tokens made and revoked.  Only an
+// changed, tenants added, a tenant's default maintenance windows, and the
+// API tokens made and revoked.  Only an
 // admin is offered the page (GET /api/v1/me says so); the API refuses the
 // rest anyway.
 
@@ -9,6 +10,7 @@ import {field, clearRefusal, showRefusal} from './forms.js';
 import {timeAgo} from './format.js';
 import {MEASURES, formatMeasure} from './quantity.js';
 import {poller} from './poll.js';
+import {maintenanceEditor} from './maintenance.js';
 
 const ROLES = ['viewer', 'member', 'oncall', 'admin'];
 
@@ -73,7 +75,7 @@ export function adminPage(main, app) {
 	const problem = h('p', {class: 'problem', hidden: true});
 	const tenantsBody = h('tbody');
 	const tokensBody = h('tbody');
-	const tenantChoices = [h('select'), h('select')];
+	const tenantChoices = [h('select'), h('select'), h('select')];
 
 	const tenantsSec = h('section', {class: 'panel', 'aria-labelledby': 'tenants-h'},
 		h('h2', {id: 'tenants-h'}, 'Tenants'),
@@ -142,6 +144,30 @@ export function adminPage(main, app) {
 			h('input', {id: 'token-secret', type: 'text', readonly: true, value: t.token, spellcheck: 'false'})];
 	});
 
+	// A tenant's default windows (PUT /api/v1/tenants/{tenant}/maintenance):
+	// the editor is drawn again when another tenant is chosen or its
+	// windows change.
+	const windowsTenant = field('windows-tenant', 'Tenant', tenantChoices[2], null);
+	const windowsPlace = h('div', {id: 'tenant-windows'});
+	let windowsSig = null;
+	const drawWindows = () => {
+		const t = tenants.find((x) => x.id === windowsTenant.control.value);
+		const sigNow = JSON.stringify(t ? [t.id, t.maintenance] : null);
+		if (!t || sigNow === windowsSig) {
+			return;
+		}
+		windowsSig = sigNow;
+		const set = t.maintenance && typeof t.maintenance === 'object' ? t.maintenance : null;
+		replace(windowsPlace, maintenanceEditor('tenant-maintenance', `Default windows of tenant ${t.id}`,
+			`${paths.tenant(t.id)}/maintenance`, {windows: set, source: set ? 'tenant' : null}, Boolean(set),
+			() => poll.now()));
+	};
+	windowsTenant.control.addEventListener('change', drawWindows);
+	const windowsSec = h('section', {class: 'panel', 'aria-labelledby': 'tenant-windows-h'},
+		h('h2', {id: 'tenant-windows-h'}, 'Default maintenance windows'),
+		h('p', {class: 'hint'}, 'Every cluster of the tenant without windows of its own follows these.'),
+		windowsTenant.el, windowsPlace);
+
 	const tokensSec = h('section', {class: 'panel', 'aria-labelledby': 'tokens-h'},
 		h('h2', {id: 'tokens-h'}, 'API tokens'),
 		h('div', {class: 'table-wrap'}, h('table', {class: 'tokens'},
@@ -151,7 +177,7 @@ export function adminPage(main, app) {
 			tokensBody)));
 
 	replace(main, heading, problem, tenantsSec, h('div', {class: 'forms'}, tenantForm, quotaForm),
-		tokensSec, tokenForm);
+		windowsSec, tokensSec, tokenForm);
 
 	const revoke = async (t, button) => {
 		button.disabled = true;
@@ -187,6 +213,7 @@ export function adminPage(main, app) {
 		if (!quotaFields.clusters.control.value && !quotaFields.nodes.control.value) {
 			fillQuota();
 		}
+		drawWindows();
 		const list = Array.isArray(toks.tokens) ? toks.tokens : [];
 		replace(tokensBody, list.map((t) => {
 			const revoked = Boolean(t.revoked_at);

@@ -5,13 +5,16 @@
 // tenant's quota is shown as the form changes; the API's own 422 is shown beside the field
 // it names.  "Preview" asks the API for the create's plan (?dry_run=true:
 // every check the create makes, nothing queued) and shows its states, the
-// pods it makes, what would hold it up and how long such creates took.
+// pods it makes, what would hold it up and how long such creates took
+// (ui/plan.js).  A cluster may start from a snapshot of another of the
+// tenant's clusters.
 // Once accepted, the create job's page follows the job.
 
 import {get, post, paths, withQuery, ApiError} from './api.js';
 import {h, replace, announce} from './dom.js';
 import {field, clearRefusal, showRefusal, parseSettings} from './forms.js';
 import {jobHref} from './links.js';
+import {planParts, planTitle} from './plan.js';
 import {specUsage, MEASURES, formatMeasure} from './quantity.js';
 
 const ROLES = [
@@ -42,7 +45,10 @@ function fieldOf(name) {
 		return null;
 	}
 	const f = String(name);
-	for (const [prefix, key] of [['plugins', 'plugins'], ['config', 'settings'], ['settings', 'settings'],
+	if (f === 'restore.snapshot') {
+		return 'restore.snapshot';
+	}
+	for (const [prefix, key] of [['restore', 'restore.cluster'], ['plugins', 'plugins'], ['config', 'settings'], ['settings', 'settings'],
 		['placement', 'placement'], ['kibana', 'kibana'], ['image', 'version'], ['version', 'version'],
 		['name', 'name']]) {
 		if (f === prefix || f.startsWith(prefix + '.') || f.startsWith(prefix + '[')) {
@@ -104,6 +110,16 @@ export function applyPage(main, app) {
 		h('option', {value: 'rack'}, 'one node of a role per rack'));
 	const settings = h('textarea', {rows: 4, spellcheck: 'false', placeholder: 'indices.query.bool.max_clause_count = 4096'});
 	const kibana = h('input', {type: 'number', min: 0, max: 10, step: 1, value: 0});
+	// Restore: a snapshot of another cluster of the tenant, once the new
+	// one is green ("restore": {"cluster", "snapshot"}).
+	const restoreFrom = h('select', null, h('option', {value: ''}, 'none: start empty'));
+	const restoreSnapshot = h('select', {disabled: true});
+	const restoreNote = h('p', {class: 'hint', id: 'f-restore-note', 'aria-live': 'polite'});
+	const restoreSet = h('fieldset', {class: 'role', id: 'f-restore'}, h('legend', null, 'Restore from a snapshot'),
+		add(apiField('restore.cluster', 'Source cluster', restoreFrom,
+			'A cluster of the tenant whose snapshot the new cluster starts from.')),
+		add(apiField('restore.snapshot', 'Snapshot', restoreSnapshot, 'Its snapshots that succeeded, newest first.')),
+		restoreNote);
 	const formError = h('div', {id: 'apply-error', class: 'form-error', role: 'alert', hidden: true});
 	const submit = h('button', {type: 'submit'}, 'Apply for the cluster');
 	const previewButton = h('button', {type: 'button'}, 'Preview');
@@ -128,6 +144,7 @@ export function applyPage(main, app) {
 			add(apiField('version', 'Version', version, null))),
 		roleSets,
 		pluginsSet,
+		restoreSet,
 		h('fieldset', {class: 'role'}, h('legend', null, 'More'),
 			add(apiField('placement', 'Placement', placement, 'Which failure domain no two nodes of a role share.')),
 			add(apiField('settings', 'Settings', settings, 'One setting per line: key = value.')),
@@ -198,6 +215,9 @@ export function applyPage(main, app) {
 		if (Object.keys(config).length) {
 			out.config = config;
 		}
+		if (restoreFrom.value) {
+			out.restore = {cluster: restoreFrom.value, snapshot: restoreSnapshot.value};
+		}
 		const k = Number(value('kibana'));
 		if (k > 0) {
 			out.kibana = {replicas: Number.isInteger(k) ? k : value('kibana')};
@@ -247,25 +267,7 @@ export function applyPage(main, app) {
 
 	// The plan as the API gives it (docs/operations.md, "Previewing a change").
 	const showPlan = (plan) => {
-		const states = Array.isArray(plan.states) ? plan.states : [];
-		const pods = Array.isArray(plan.pods) ? plan.pods : [];
-		const gates = Array.isArray(plan.gates) ? plan.gates : [];
-		const est = plan.estimate_seconds;
-		const why = plan.estimate && plan.estimate.reason ? plan.estimate.reason : 'no similar job has succeeded yet';
-		replace(previewSec,
-			h('h2', {id: 'preview-h'}, `What creating ${plan.cluster || 'this cluster'} would do`),
-			h('p', {id: 'preview-estimate'}, typeof est === 'number' ?
-				`About ${Math.max(1, Math.round(est))} s, the median of the last similar creates.` :
-				`No estimate: ${why}.`),
-			h('h3', null, 'What would hold it up now'),
-			gates.length ?
-				h('ul', {id: 'preview-gates'}, gates.map((g) => h('li', null, `${g.gate}: ${g.reason}`))) :
-				h('p', {id: 'preview-gates'}, 'Nothing would hold it up now.'),
-			h('h3', null, `The pods it makes (${pods.length})`),
-			h('ul', {id: 'preview-pods'}, pods.map((p) => h('li', null,
-				`${p.name || 'a ' + p.role + ' pod'} (${p.role}): ${p.action}`))),
-			h('h3', null, `Its states, in order (${states.length})`),
-			h('ol', {id: 'preview-states'}, states.map((st) => h('li', null, h('code', null, st)))));
+		replace(previewSec, h('h2', {id: 'preview-h'}, planTitle(plan)), planParts(plan, 'preview', 3));
 		previewSec.hidden = false;
 	};
 
@@ -300,6 +302,37 @@ export function applyPage(main, app) {
 		previewSec.hidden = true;
 		showQuota();
 	});
+	// The source's snapshots that succeeded, newest first.
+	let snapshotsFor = null;
+	restoreFrom.addEventListener('change', async () => {
+		const src = restoreFrom.value;
+		snapshotsFor = src;
+		replace(restoreSnapshot);
+		restoreSnapshot.disabled = true;
+		if (!src) {
+			restoreNote.textContent = '';
+			return;
+		}
+		restoreNote.textContent = `Reading the snapshots of ${src}…`;
+		let list;
+		try {
+			list = await get(paths.clusterSnapshots(src));
+		} catch (err) {
+			if (snapshotsFor === src && !stopped) {
+				restoreNote.textContent = `The snapshots of ${src} could not be read: ${err.message}`;
+			}
+			return;
+		}
+		if (snapshotsFor !== src || stopped) {
+			return;
+		}
+		const done = (Array.isArray(list.snapshots) ? list.snapshots : [])
+			.filter((sn) => sn.state === 'SUCCESS').map((sn) => String(sn.name)).reverse();
+		replace(restoreSnapshot, done.map((sn) => h('option', {value: sn}, sn)));
+		restoreSnapshot.disabled = done.length === 0;
+		restoreNote.textContent = done.length ? `${done.length} snapshots of ${src} to start from.` :
+			`${src} has no snapshot that succeeded.`;
+	});
 	version.addEventListener('change', () => {
 		showPlugins();
 		showQuota();
@@ -330,7 +363,8 @@ export function applyPage(main, app) {
 
 	(async () => {
 		try {
-			const [vs, t] = await Promise.all([get(paths.versions()), get(paths.tenant(me.tenant))]);
+			const [vs, t, cl] = await Promise.all([get(paths.versions()), get(paths.tenant(me.tenant)),
+				get(paths.clusters()).catch(() => null)]);
 			if (stopped) {
 				return;
 			}
@@ -338,6 +372,9 @@ export function applyPage(main, app) {
 			replace(version, versions.map((v) => h('option', {value: v.version, selected: v.version === vs.default},
 				v.version === vs.default ? `${v.version} (the default)` : v.version)));
 			tenant = t;
+			for (const c of cl && Array.isArray(cl.clusters) ? cl.clusters : []) {
+				restoreFrom.append(h('option', {value: c.name}, c.name));
+			}
 			showPlugins();
 			showQuota();
 		} catch (err) {

@@ -7,6 +7,7 @@ import {get, paths, ApiError} from './api.js';
 import {h, replace, defList, jsonTree, jsonText} from './dom.js';
 import {healthChart} from './chart.js';
 import {operatePanel, busyNote, pausePanel} from './operate.js';
+import {maintenancePanel} from './maintenance.js';
 import {statusBadge, timeAgo, timeExact, duration, maintenanceText} from './format.js';
 import {formatMeasure} from './quantity.js';
 import {JobTable} from './jobs.js';
@@ -349,12 +350,16 @@ export function clusterPage(main, name, app) {
 				}
 			}
 			const active = c.active_job;
+			// Redrawn only when what the forms offer changes, so that what a
+			// person types (or a plan shown) stays while the page refreshes.
+			const succeeded = (snapshots || []).filter((sn) => sn.state === 'SUCCESS').map((sn) => sn.name);
+			const windows = c.maintenance ? [c.maintenance.windows, c.maintenance.source] : null;
 			const opSig = JSON.stringify([c.spec, (pods || []).map((p) => p.name), active && active.id, repoPlugins,
-				c.paused]);
+				c.paused, succeeded, windows]);
 			if (opSig !== operateSig) {
 				operateSig = opSig;
-				replace(operate, active ? busyNote(active) : null, pausePanel(c, load),
-					operatePanel(c, pods, repoPlugins || []));
+				replace(operate, active ? busyNote(active) : null, pausePanel(c, load), maintenancePanel(c, load),
+					operatePanel(c, pods, repoPlugins || [], snapshots));
 			}
 		}
 		note.textContent = `Updated ${new Date().toLocaleTimeString()}; refreshed every ${app.pollSeconds} seconds.`;

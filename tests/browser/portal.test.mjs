@@ -113,6 +113,25 @@ async function jobSucceeds(page, kind) {
 	return id;
 }
 
+// The plan an operate form's button asked for (?dry_run=true): shown in
+// the form, its states listed; returns the plan's text.
+async function planShown(page, form) {
+	const plan = page.locator(`#${form}-plan:not([hidden])`);
+	await plan.locator(`#${form}-plan-states`).waitFor();
+	const states = await plan.locator(`#${form}-plan-states li`).allTextContents();
+	check(states.length > 0, `the plan of ${form} lists no state`);
+	check(await page.evaluate(() => document.activeElement && document.activeElement.id) === `${form}-plan-h`,
+		`the focus is not on the plan of ${form}`);
+	return plan.textContent();
+}
+
+// The plan shown, then the action confirmed: its job opens.
+async function confirmPlan(page, form) {
+	const text = await planShown(page, form);
+	await page.locator(`#${form}-confirm`).click();
+	return text;
+}
+
 async function openCluster(page) {
 	await page.goto(ui(`#/clusters/${CLUSTER}`));
 	await page.getByRole('heading', {level: 1, name: `Cluster ${CLUSTER}`}).waitFor();
@@ -254,10 +273,11 @@ const scenarios = {
 		await page.locator('#cluster-snapshots-h + div p.empty').filter({hasText: 'No snapshot taken.'}).waitFor();
 		await page.locator('#operate').waitFor();
 		for (const name of ['Pause', 'Scale', 'Restart', 'Install the plugin', 'Change the settings',
-			'Take a snapshot', 'Delete the cluster']) {
+			'Take a snapshot', 'Restore', 'Delete the cluster', 'Add a window', 'Save the windows']) {
 			check(await page.getByRole('button', {name, exact: true}).count() === 1, `no button "${name}"`);
 		}
 		await checkLabels(page, '#operate');
+		await checkLabels(page, '#maintenance');
 		await audit(page, 'cluster');
 	},
 
@@ -298,14 +318,35 @@ const scenarios = {
 		check(JSON.stringify(choices) === '["mapper-size"]', `the plugins offered to install: ${choices}`);
 		await page.getByRole('combobox', {name: 'Plugin', exact: true}).selectOption('mapper-size');
 		await page.getByRole('button', {name: 'Install the plugin'}).click();
+		const pluginPlan = await planShown(page, 'plugin-form');
+		check(pluginPlan.includes('in this order'), `the plugin's plan names no pods to restart: "${pluginPlan}"`);
+		await audit(page, 'plugin-preview');
+		// Back: the plan goes, nothing is queued, the button has the focus.
+		await page.locator('#plugin-form-back').click();
+		await page.locator('#plugin-form-plan').waitFor({state: 'hidden'});
+		check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'plugin-form-submit',
+			'Back did not return the focus to the button');
+		check(page.url().includes(`#/clusters/${CLUSTER}`), 'Back left the page');
+		await page.getByRole('button', {name: 'Install the plugin'}).click();
+		await confirmPlan(page, 'plugin-form');
 		await jobSucceeds(page, 'plugin_install');
 		await audit(page, 'plugin-job');
 
 		await openCluster(page);
 		await page.locator('#operate ul.plugins li').filter({hasText: 'mapper-size'}).waitFor();
+		// A removal shows its plan in the plugin form too; Back keeps the plugin.
+		await page.getByRole('button', {name: 'Remove plugin mapper-size'}).click();
+		const removal = await planShown(page, 'plugin-form');
+		check(removal.includes('removing the plugin from') && removal.includes('restart'), `the removal's plan: "${removal}"`);
+		check(await page.locator('#plugin-form-confirm').textContent() === 'Confirm: Remove plugin mapper-size',
+			`the removal's button reads "${await page.locator('#plugin-form-confirm').textContent()}"`);
+		await page.locator('#plugin-form-back').click();
+		await page.locator('#plugin-form-plan').waitFor({state: 'hidden'});
 		await page.getByRole('combobox', {name: 'Role', exact: true}).selectOption('data');
 		await page.getByLabel('Number of nodes', {exact: true}).fill('2');
 		await page.getByRole('button', {name: 'Scale', exact: true}).click();
+		const scalePlan = await confirmPlan(page, 'scale-form');
+		check(scalePlan.includes('es-data-1 (data): create'), `the scale's plan: "${scalePlan}"`);
 		await jobSucceeds(page, 'scale');
 
 		await openCluster(page);
@@ -316,6 +357,8 @@ const scenarios = {
 		}
 		await restart.selectOption('node:es-data-1');
 		await page.getByRole('button', {name: 'Restart', exact: true}).click();
+		const restartPlan = await confirmPlan(page, 'restart-form');
+		check(restartPlan.includes('es-data-1 (data): restart'), `the restart's plan: "${restartPlan}"`);
 		await jobSucceeds(page, 'restart');
 		const restarted = await page.locator('#job-params').textContent();
 		check(restarted.includes('es-data-1'), `the restart job's parameters read "${restarted}"`);
@@ -331,6 +374,7 @@ const scenarios = {
 		await audit(page, 'operate');
 		await settings.fill('cluster.routing.allocation.cluster_concurrent_rebalance = 3');
 		await page.getByRole('button', {name: 'Change the settings'}).click();
+		await confirmPlan(page, 'config-form');
 		await jobSucceeds(page, 'config_update');
 
 		// A snapshot's name the API refuses, beside the field.
@@ -355,6 +399,163 @@ const scenarios = {
 		await page.getByRole('button', {name: 'Resume', exact: true}).click();
 		await page.getByRole('button', {name: 'Pause', exact: true}).waitFor();
 		check(await page.locator('#cluster-paused').count() === 0, 'the pause is shown after the resume');
+	},
+
+	// Maintenance windows from the editor: a refusal beside its field, a
+	// window closed now saved; a restart then waits for it (its job page
+	// says so) and is cancelled; an urgent one runs at once with its
+	// reason in its history; urgent on a change that restarts nothing is
+	// refused beside the box; the windows cleared.
+	async windows(page) {
+		await openCluster(page);
+		await page.locator('#maintenance').waitFor();
+		await page.getByLabel('Time zone', {exact: true}).fill('UTC');
+		await page.getByRole('button', {name: 'Add a window', exact: true}).click();
+		// Three days on from today (UTC), 03:00 for half an hour: closed now.
+		const day = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'][(new Date().getUTCDay() + 3) % 7];
+		await page.locator('#maintenance-day-0').selectOption(day);
+		await page.locator('#maintenance-start-0').fill('03:00');
+		await page.locator('#maintenance-duration-0').fill('10m');
+		await page.getByRole('button', {name: 'Save the windows', exact: true}).click();
+		const durErr = page.locator('#maintenance-duration-0-error');
+		await durErr.waitFor();
+		check((await durErr.textContent()).includes('duration'), `the refusal reads "${await durErr.textContent()}"`);
+		check(await page.locator('#maintenance-duration-0').getAttribute('aria-invalid') === 'true',
+			'the duration is not marked invalid');
+		check(await page.evaluate(() => document.activeElement && document.activeElement.id) === 'maintenance-duration-0',
+			'the focus is not on the duration refused');
+		await audit(page, 'maintenance-refused');
+		await page.locator('#maintenance-duration-0').fill('30m');
+		await page.getByRole('button', {name: 'Save the windows', exact: true}).click();
+		await page.locator('#cluster-maintenance').filter({hasText: `UTC: ${day} 03:00 for 30m; closed, next opens`}).waitFor();
+		await page.locator('#maintenance-clear').waitFor();
+		await audit(page, 'maintenance');
+
+		// A restart outside the window: the plan names the window, the job waits.
+		await page.getByRole('combobox', {name: 'What to restart'}).selectOption('node:es-data-0');
+		await page.getByRole('button', {name: 'Restart', exact: true}).click();
+		const held = await planShown(page, 'restart-form');
+		check(await page.locator('#restart-form-plan-gates li[data-gate="maintenance_window"]').count() === 1,
+			`the restart's plan names no maintenance window: "${held}"`);
+		await audit(page, 'restart-preview');
+		await page.locator('#restart-form-confirm').click();
+		await page.waitForURL(/#\/jobs\/[0-9]+$/);
+		await page.locator('#job-window').filter({hasText: 'waits for the window opening at'}).waitFor();
+		check((await leadStatus(page)).endsWith('queued'), `the held restart is "${await leadStatus(page)}"`);
+		await audit(page, 'job-held');
+		await page.locator('#cancel-reason').fill('portal test: the urgent one instead');
+		await page.locator('#cancel-submit').click();
+		await page.waitForFunction(() => {
+			const b = document.querySelector('#job-lead .badge');
+			return b && /cancelled/.test(b.textContent);
+		}, null, {timeout: JOB_MS});
+
+		// Urgent without a reason: refused beside the reason, by the page.
+		await openCluster(page);
+		await page.getByRole('combobox', {name: 'What to restart'}).selectOption('node:es-data-0');
+		await page.locator('#restart-urgent').check();
+		await page.getByRole('button', {name: 'Restart', exact: true}).click();
+		await page.locator('#restart-urgent-reason-error').waitFor();
+		check(await page.locator('#restart-form-plan').isHidden(), 'a plan is shown for an urgent job without a reason');
+		await page.locator('#restart-urgent-reason').fill('portal test: cannot wait');
+		await page.locator('#restart-allow-yellow').check();
+		await page.getByRole('button', {name: 'Restart', exact: true}).click();
+		const urgent = await confirmPlan(page, 'restart-form');
+		check(!urgent.includes('maintenance window'), `the urgent restart's plan still waits for the window: "${urgent}"`);
+		const id = await jobSucceeds(page, 'restart');
+		const params = await page.locator('#job-params').textContent();
+		check(/allow_yellow\W*true/.test(params), `the urgent restart's parameters read "${params}"`);
+		const said = await page.locator('#job-timeline tr[data-outcome="urgent"]').textContent();
+		check(said.includes('portal test: cannot wait'), `the history's urgent event reads "${said}" (job ${id})`);
+		check((await page.locator('#job-window').textContent()).includes('portal test: cannot wait'),
+			'the job page does not say why it ran outside its window');
+		await audit(page, 'job-urgent');
+
+		// Urgent on a dynamic setting: nothing to hold, the API refuses it
+		// beside the box.
+		await openCluster(page);
+		await page.getByLabel('Settings', {exact: true}).fill('cluster.routing.allocation.cluster_concurrent_rebalance = 4');
+		await page.locator('#config-urgent').check();
+		await page.locator('#config-urgent-reason').fill('portal test');
+		await page.getByRole('button', {name: 'Change the settings'}).click();
+		const urgentErr = page.locator('#config-urgent-error');
+		await urgentErr.waitFor();
+		check((await urgentErr.textContent()).includes('no maintenance window holds'), `the refusal reads "${await urgentErr.textContent()}"`);
+		check(await page.locator('#config-form-plan').isHidden(), 'a refused change shows a plan');
+		await audit(page, 'urgent-refused');
+
+		// Cleared: nothing is held any more.
+		await page.locator('#maintenance-clear').click();
+		await page.locator('#cluster-maintenance').filter({hasText: 'none: nothing is held'}).waitFor();
+	},
+
+	// A snapshot taken from the panel, then in the table; the restores it
+	// allows previewed: of chosen indices into the cluster, and into a new
+	// cluster from the apply page.
+	async snapshots(page) {
+		await openCluster(page);
+		await page.getByLabel('Snapshot name', {exact: true}).fill('portal-snap');
+		await page.getByRole('button', {name: 'Take a snapshot'}).click();
+		const plan = await confirmPlan(page, 'snapshot-form');
+		check(plan.includes('snapshot_take'), `the snapshot's plan: "${plan}"`);
+		await jobSucceeds(page, 'snapshot');
+		await openCluster(page);
+		const row = page.locator('#cluster-snapshots tr[data-snapshot="portal-snap"]');
+		await row.waitFor();
+		check((await row.textContent()).includes('SUCCESS'), `the snapshot's row reads "${await row.textContent()}"`);
+
+		// Into the same cluster, renamed: the plan, then Back.
+		await page.locator('#restore-snapshot option[value="portal-snap"]').waitFor({state: 'attached'});
+		await page.getByLabel('Rename pattern', {exact: true}).fill('(.+)');
+		await page.getByRole('button', {name: 'Restore', exact: true}).click();
+		await page.locator('#restore-rename-replacement-error').waitFor();
+		await page.getByLabel('Rename replacement', {exact: true}).fill('restored-$1');
+		await page.getByRole('button', {name: 'Restore', exact: true}).click();
+		const restorePlan = await planShown(page, 'restore-form');
+		check(restorePlan.includes('restore_start'), `the restore's plan: "${restorePlan}"`);
+		await audit(page, 'restore-preview');
+		await page.locator('#restore-form-back').click();
+
+		// Into a new cluster: the source's snapshots offered, the plan restores.
+		await page.goto(ui('#/apply'));
+		await page.getByRole('heading', {level: 1, name: 'Apply for a cluster'}).waitFor();
+		await page.getByLabel('Name', {exact: true}).fill('portal-copy');
+		await page.getByLabel('Number of data nodes', {exact: true}).fill('1');
+		await page.getByLabel('Number of masters', {exact: true}).fill('1');
+		await page.getByRole('combobox', {name: 'Source cluster'}).selectOption(CLUSTER);
+		await page.locator('#f-restore-snapshot option[value="portal-snap"]').waitFor({state: 'attached'});
+		await page.getByRole('button', {name: 'Preview', exact: true}).click();
+		await page.locator('#preview:not([hidden]) #preview-states li').first().waitFor();
+		const states = await page.locator('#preview-states li').allTextContents();
+		check(states.includes('restore_start') && states.includes('restore_verify'), `the clone's states: ${states.join(' ')}`);
+		await audit(page, 'apply-restore');
+	},
+
+	// An upgrade driven from the panel: its plan (every node restarted, the
+	// masters last), confirmed, its job followed, the new version shown.
+	async upgrade(page) {
+		await openCluster(page);
+		await page.getByLabel('Version', {exact: true}).fill('8.17.0');
+		// Without the snapshot first: the plan has none; a change of the
+		// form takes the plan away.
+		await page.getByLabel('Without a snapshot first', {exact: true}).check();
+		await page.getByRole('button', {name: 'Upgrade', exact: true}).click();
+		const bare = await planShown(page, 'upgrade-form');
+		check(!bare.includes('snapshot_take'), `the upgrade without a snapshot takes one: "${bare}"`);
+		await page.getByLabel('Without a snapshot first', {exact: true}).uncheck();
+		await page.locator('#upgrade-form-plan').waitFor({state: 'hidden'});
+		await page.getByRole('button', {name: 'Upgrade', exact: true}).click();
+		const plan = await planShown(page, 'upgrade-form');
+		const pods = await page.locator('#upgrade-form-plan-pods li').allTextContents();
+		check(pods.length >= 3 && pods.every((x) => x.endsWith(': upgrade')) && pods[pods.length - 1].includes('master'),
+			`the upgrade's pods, in order: ${pods.join('; ')}`);
+		check(plan.includes('snapshot_take'), `the upgrade's plan takes no snapshot first: "${plan}"`);
+		await audit(page, 'upgrade-preview');
+		await page.locator('#upgrade-form-confirm').click();
+		await jobSucceeds(page, 'upgrade');
+		await openCluster(page);
+		const version = await page.locator('dl.summary').textContent();
+		check(version.includes('8.17.0'), `the cluster page does not show 8.17.0: "${version}"`);
 	},
 
 	// Tenants, quotas, usage and tokens.
@@ -383,6 +584,25 @@ const scenarios = {
 		await page.getByRole('button', {name: 'Set the quota'}).click();
 		await page.locator('table.tenants tr[data-tenant="portal-team"] td[data-measure="clusters"]')
 			.filter({hasText: '0 / 4'}).waitFor();
+
+		// The tenant's default windows: a zone PostgreSQL does not know is
+		// refused beside the field; then saved and shown.
+		await page.locator('#windows-tenant').selectOption('portal-team');
+		await page.locator('#tenant-maintenance-form h3').filter({hasText: 'portal-team'}).waitFor();
+		await page.locator('#tenant-maintenance-time-zone').fill('Mars/Olympus_Mons');
+		await page.locator('#tenant-maintenance-add').click();
+		await page.locator('#tenant-maintenance-day-0').selectOption('sat');
+		await page.locator('#tenant-maintenance-start-0').fill('02:00');
+		await page.locator('#tenant-maintenance-duration-0').fill('4h');
+		await page.locator('#tenant-maintenance-submit').click();
+		const zoneErr = page.locator('#tenant-maintenance-time-zone-error');
+		await zoneErr.waitFor();
+		check((await zoneErr.textContent()).includes('Mars/Olympus_Mons'), `the refusal reads "${await zoneErr.textContent()}"`);
+		await audit(page, 'tenant-windows-refused');
+		await page.locator('#tenant-maintenance-time-zone').fill('Europe/Berlin');
+		await page.locator('#tenant-maintenance-submit').click();
+		await page.locator('#tenant-maintenance-now')
+			.filter({hasText: 'Europe/Berlin: sat 02:00 for 4h (the tenant\'s default)'}).waitFor();
 
 		await page.locator('#token-tenant').selectOption('portal-team');
 		await page.locator('#token-role').selectOption('viewer');
@@ -503,6 +723,8 @@ const scenarios = {
 		check(page.url().includes(`#/clusters/${CLUSTER}`), 'a wrong name left the page');
 		await page.getByLabel(`Type ${CLUSTER} to confirm`).fill(CLUSTER);
 		await page.getByRole('button', {name: 'Delete the cluster'}).click();
+		const deletePlan = await confirmPlan(page, 'delete-form');
+		check(deletePlan.includes('delete'), `the delete's plan: "${deletePlan}"`);
 		await jobSucceeds(page, 'delete');
 	},
 };

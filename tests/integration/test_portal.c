@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -39,10 +40,14 @@
 
 /* The plugin repository's archives: what the scenarios install. */
 static const char *const REPO_FILES[] = {"analysis-icu-7.17.10.zip", "mapper-size-7.17.10.zip",
-					 NULL};
+					 "analysis-icu-8.17.0.zip", "mapper-size-8.17.0.zip", NULL};
 
 /* The health sweep every second, so that the cluster page has a history. */
 static const char MONITOR_YAML[] = "monitor:\n  interval_seconds: 1\n  jitter_percent: 10\n";
+
+/* A snapshot repository, so that the portal takes and lists snapshots. */
+static const char SNAPSHOTS_YAML[] = "snapshots:\n  nfs_server: nfs.storage.svc\n"
+				     "  nfs_path: /exports/esaas\n";
 
 /* The provider's ID tokens live this long, so that a scenario sees one renewed. */
 #define ID_TOKEN_SECONDS 10
@@ -191,10 +196,11 @@ static int group_setup(void **state)
 	 * URI: the provider's port first, the provider once esaasd is up.  The
 	 * keys are fetched again at once when a token comes before them. */
 	portal.idp_port = harness_free_port();
-	char *yaml = xasprintf("%soidc:\n  issuer: http://127.0.0.1:%d\n  audience: esaas-portal\n"
-			       "  client_id: esaas-portal\n  jwks_url: http://127.0.0.1:%d/jwks\n"
-			       "  allow_insecure_jwks: true\n  refresh_min_seconds: 1\n",
-			       MONITOR_YAML, portal.idp_port, portal.idp_port);
+	char *yaml =
+		xasprintf("%s%soidc:\n  issuer: http://127.0.0.1:%d\n  audience: esaas-portal\n"
+			  "  client_id: esaas-portal\n  jwks_url: http://127.0.0.1:%d/jwks\n"
+			  "  allow_insecure_jwks: true\n  refresh_min_seconds: 1\n",
+			  MONITOR_YAML, SNAPSHOTS_YAML, portal.idp_port, portal.idp_port);
 	struct esaasd_opts o = {.kubeconfig = portal.sim.kubeconfig,
 				.plugin_repository = portal.repo.url,
 				.poll_s = 1,
@@ -249,7 +255,9 @@ static void need_browser(void)
 	skip();
 }
 
-/* Run one scenario of portal.test.mjs; true when it passed. */
+/* Run one scenario of portal.test.mjs; true when it passed.  How long it
+ * took is printed, so that what a scenario adds to the browser stage is
+ * seen (a measure, not a check). */
 static bool scenario(const char *name)
 {
 	setenv("ESAAS_UI_BASE", portal.d.base, 1);
@@ -264,23 +272,38 @@ static bool scenario(const char *name)
 	setenv("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1", 1);
 	char *cmd = xasprintf("timeout -k 5 %d node '%s/tests/browser/portal.test.mjs' %s",
 			      SCENARIO_TIMEOUT_S, harness_srcdir(), name);
+	struct timespec t0, t1;
 	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int st = system(cmd);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
 	free(cmd);
+	fprintf(stderr, "scenario %s took %.1f s\n", name,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The cluster as GET /api/v1/clusters/{name} answers it; NULL if none. */
+static json_t *cluster_get(const char *name)
+{
+	char *path = xasprintf("/api/v1/clusters/%s", name);
+	struct http_resp r;
+	json_t *c = NULL;
+
+	if (http_call(&portal.d, "GET", path, NULL, NULL, &r) && r.status == 200)
+		c = json_incref(r.body);
+	http_resp_free(&r);
+	free(path);
+	return c;
 }
 
 /* The cluster's stored spec, or NULL when there is none. */
 static json_t *cluster_spec(const char *name)
 {
-	char *path = xasprintf("/api/v1/clusters/%s", name);
-	struct http_resp r;
-	json_t *spec = NULL;
+	json_t *c = cluster_get(name);
+	json_t *spec = json_incref(json_object_get(c, "spec"));
 
-	if (http_call(&portal.d, "GET", path, NULL, NULL, &r) && r.status == 200)
-		spec = json_incref(json_object_get(r.body, "spec"));
-	http_resp_free(&r);
-	free(path);
+	json_decref(c);
 	return spec;
 }
 
@@ -426,6 +449,36 @@ static void test_portal_operate(void **state)
 	json_decref(spec);
 }
 
+static void test_portal_windows(void **state)
+{
+	need_browser();
+	assert_true(scenario("windows"));
+	/* Cleared at the end: the cluster has no windows of its own. */
+	json_t *c = cluster_get("portal-logs");
+	assert_non_null(c);
+	assert_true(json_is_null(json_object_get(json_object_get(c, "maintenance"), "source")));
+	json_decref(c);
+}
+
+static void test_portal_snapshots(void **state)
+{
+	need_browser();
+	assert_true(scenario("snapshots"));
+	/* Previewed only: the clone was not created. */
+	json_t *spec = cluster_spec("portal-copy");
+	assert_null(spec);
+}
+
+static void test_portal_upgrade(void **state)
+{
+	need_browser();
+	assert_true(scenario("upgrade"));
+	json_t *spec = cluster_spec("portal-logs");
+	assert_non_null(spec);
+	assert_string_equal(json_string_value(json_object_get(spec, "version")), "8.17.0");
+	json_decref(spec);
+}
+
 static void test_portal_viewer_sees_no_actions(void **state)
 {
 	need_browser();
@@ -450,6 +503,10 @@ static void test_portal_admin(void **state)
 	assert_int_equal(
 		json_integer_value(json_object_get(json_object_get(r.body, "quota"), "clusters")),
 		4);
+	/* And so are the default windows. */
+	json_t *m = json_object_get(r.body, "maintenance");
+	assert_string_equal(json_string_value(json_object_get(m, "time_zone")), "Europe/Berlin");
+	assert_int_equal(json_array_size(json_object_get(m, "windows")), 1);
 	http_resp_free(&r);
 }
 
@@ -483,6 +540,9 @@ int main(void)
 		cmocka_unit_test(test_portal_viewer_sees_no_actions),
 		cmocka_unit_test(test_portal_member),
 		cmocka_unit_test(test_portal_operate),
+		cmocka_unit_test(test_portal_windows),
+		cmocka_unit_test(test_portal_snapshots),
+		cmocka_unit_test(test_portal_upgrade),
 		cmocka_unit_test(test_portal_admin),
 		cmocka_unit_test(test_portal_oidc_sign_in),
 		cmocka_unit_test(test_portal_oidc_viewer_sees_no_actions),

@@ -378,6 +378,11 @@ static void test_upgrade_rolls_data_nodes_before_masters_then_kibana(void **stat
 	assert_string_equal(
 		json_string_value(json_object_get(json_object_get(plan, "upgrade"), "way")),
 		"rolling");
+	/* No repository here: the plan warns that no snapshot comes first, as
+	 * the 202 would, and holds nothing up for it. */
+	json_t *warned = json_array_get(json_object_get(plan, "warnings"), 0);
+	assert_non_null(strstr(json_string_value(warned), "no snapshot is taken first"));
+	assert_int_equal(json_array_size(json_object_get(plan, "gates")), 0);
 	json_decref(plan);
 	assert_int_equal(
 		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'upgrade'", 0, NULL), 0);

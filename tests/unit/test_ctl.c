@@ -621,6 +621,13 @@ static void test_format_plan(void **state)
 	assert_non_null(strstr(text, "Gates:    none\n"));
 	assert_non_null(strstr(text, "(median of 4 similar jobs)"));
 	free(text);
+	json_object_set_new(
+		plan, "warnings",
+		json_pack("[s, s]", "no snapshot is taken first", "a \x1b[31mdeprecation"));
+	text = ctl_format_plan(plan);
+	assert_non_null(strstr(text, "Warnings: - no snapshot is taken first\n          - a "));
+	assert_null(strchr(text, '\x1b'));
+	free(text);
 	json_decref(plan);
 }
 
