@@ -1,6 +1,6 @@
 /*
  * The Elasticsearch version matrix: everything that differs between the
- * supported majors (2.x, 5.x, 6.x, 7.x and 8.x) is answered here, and only
+ * supported majors (2.x, 5.x, 6.x, 7.x, 8.x and 9.x) is answered here, and only
  * here.  Callers ask a question ("which discovery key?", "how do I flush
  * before a restart?") and never compare version numbers themselves.
  *
@@ -218,6 +218,27 @@ const char *es_deprecations_path(const struct es_version *v, const char *image);
  * before the upgrade, or the nodes of the new version refuse to start.
  */
 int es_oldest_readable_major(const struct es_version *v);
+
+/*
+ * The major, two back, whose indices a release reads only as read-only
+ * indices (9.x reads 7.x indices that 8.18+ marked read-only:
+ * IndexMetadataVerifier.isReadOnlySupportedVersion,
+ * https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
+ * "reindex older indices or mark them as read-only"), or -1 (before 9.x
+ * none).
+ */
+int es_read_only_major(const struct es_version *v);
+
+/*
+ * Whether a node of release v starts over an index created by
+ * created_major: one its major reads, or one of es_read_only_major() that
+ * has a write block (index.blocks.write or index.blocks.read_only) and
+ * the index.verified_read_only mark that 8.18+'s add index block API
+ * (PUT /<index>/_block/write) sets with it; the block alone, set through
+ * the index settings, is not enough.
+ */
+bool es_index_readable(const struct es_version *v, int created_major, bool write_blocked,
+		       bool verified);
 
 /* A release as Elasticsearch's index.version.created writes it ("7171099"
  * for 7.17.10) parsed into out; false when it is not one. */

@@ -515,7 +515,7 @@ static void test_upgrade_refusals_name_the_field_and_change_nothing(void **state
 	expect_refused(f, path, "{\"version\": \"7.9.3\"}", 422, "version", "no downgrade");
 	expect_refused(f, path, "{\"version\": \"7.10.2\"}", 422, "version", "already runs");
 	expect_refused(f, path, "{\"version\": \"7.17\"}", 422, "version", "a release such as");
-	expect_refused(f, path, "{\"version\": \"9.1.0\"}", 422, "version", "not supported");
+	expect_refused(f, path, "{\"version\": \"10.0.0\"}", 422, "version", "not supported");
 	/* No snapshot repository here: one asked for cannot be taken. */
 	expect_refused(f, path, "{\"version\": \"7.17.10\", \"snapshot\": true}", 409, "snapshot",
 		       "snapshots are not configured");
