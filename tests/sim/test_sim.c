@@ -4313,6 +4313,99 @@ static void test_es_restore_follows_version_compatibility(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * 9.x reads an index created in 7.x only once 8.18+ has marked it
+ * read-only: a node of 9.x over an unmarked one stops, naming it; the add
+ * index block API on 7.17 blocks writes without the mark, on 8.19 adds it,
+ * and the deprecation info API turns the index's critical issue into a
+ * warning; the 9.x node then starts and joins, and says what it reads and
+ * talks to.
+ */
+static void version_node(const char *ns, const char *name, const char *version);
+
+static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
+{
+	struct http_resp r;
+	make_repo_cluster("ro-7", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
+	make_repo_cluster("ro-8", "8.19.8", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
+	es_wait_green("ro-7", 2);
+	es_wait_green("ro-8", 2);
+	es_ok("ro-7", "PUT", "/old", "{}");
+	es_ok("ro-7", "PUT", "/_snapshot/r",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\"}}");
+	es_ok("ro-7", "PUT", "/_snapshot/r/s7?wait_for_completion=true", "{}");
+	/* 7.17 blocks writes, without the mark 9.x needs. */
+	assert_int_equal(es_call("ro-7", "PUT", "/old/_block/write", NULL, &r), 200);
+	assert_true(json_is_true(jget(r.body, "acknowledged")));
+	assert_string_equal(jstr(r.body, "indices.0.name"), "old");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "GET", "/old/_settings", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "old.settings.index.blocks.write"), "true");
+	assert_null(jget(r.body, "old.settings.index.verified_read_only"));
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "PUT", "/old/_block/everything", NULL, &r), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "illegal_argument_exception");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "PUT", "/nosuch/_block/write", NULL, &r), 404);
+	http_resp_free(&r);
+
+	/* The 7.17 index restored into 8.19 (the next major) keeps its version. */
+	es_ok("ro-8", "PUT", "/_snapshot/seven",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\",\"readonly\":true}}");
+	assert_int_equal(es_call("ro-8", "POST",
+				 "/_snapshot/seven/s7/_restore?wait_for_completion=true", "{}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_migration/deprecations", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "index_settings.old.0.level"), "critical");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.message"),
+			    "Old index with a compatibility version < 8.0");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.details"),
+			    "This index has version: 7.17.10");
+	http_resp_free(&r);
+
+	/* A 9.x node stops over it, saying what it needs. */
+	version_node("ro-8", "es-9", "9.2.2");
+	assert_true(
+		wait_until("/api/v1/namespaces/ro-8/pods/es-9", crash_looping, NULL, 20000, &r));
+	http_resp_free(&r);
+	char *log = slurp(sim.log);
+	assert_non_null(log);
+	const char *said = strstr(log, "pod ro-8/es-9 on ");
+	if (!said || !strstr(said, "The index [old/") ||
+	    !strstr(said, "created in version [7.17.10] with current compatibility version "
+			  "[7.17.10] must be marked as read-only using the setting "
+			  "[index.blocks.write] set to [true] before upgrading to 9.2.2."))
+		fail_msg("es-9 did not say why it stopped: %.300s", said ? said : "(nothing)");
+	free(log);
+
+	/* 8.19 marks it; the deprecation is a warning now. */
+	es_ok("ro-8", "PUT", "/old/_block/write", NULL);
+	assert_int_equal(es_call("ro-8", "GET", "/old/_settings", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "old.settings.index.verified_read_only"), "true");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_migration/deprecations", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "index_settings.old.0.level"), "warning");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.message"),
+			    "Old index with a compatibility version < 8.0 has been ignored");
+	http_resp_free(&r);
+
+	/* Restarted after its back-off, the 9.x node starts and joins. */
+	assert_true(wait_until("/api/v1/namespaces/ro-8/pods/es-9", pod_ready, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_nodes", NULL, &r), 200);
+	int nine = 0;
+	const char *id;
+	json_t *n;
+	json_object_foreach (json_object_get(r.body, "nodes"), id, n)
+		if (!strcmp(jstr(n, "version"), "9.2.2")) {
+			nine++;
+			assert_string_equal(jstr(n, "name"), "es-9-ro-8");
+		}
+	assert_int_equal(nine, 1);
+	http_resp_free(&r);
+}
+
 /* An index keeps the mappings it was created with, and the get index API
  * (GET /{index}, GET /_all, a pattern) answers them with its aliases and
  * settings; a missing name is a 404, a pattern matching nothing {}. */
@@ -7717,6 +7810,7 @@ int main(void)
 		cmocka_unit_test(test_es_snapshot_and_restore_keep_document_counts),
 		cmocka_unit_test(test_es_snapshots_run_one_at_a_time_before_7_9),
 		cmocka_unit_test(test_es_restore_follows_version_compatibility),
+		cmocka_unit_test(test_es_9x_reads_7x_indices_only_marked_read_only),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
