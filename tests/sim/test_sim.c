@@ -538,16 +538,16 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	char anti[1024] = "";
 	if (topology)
 		snprintf(anti, sizeof(anti), ANTI, topology, app, role);
-	/* 8.x turns security on by itself: these clusters test other things,
-	 * and turn it off as the Docker image allows (a setting as a variable). */
+	/* 8.x and 9.x turn security on by themselves: these clusters test
+	 * other things, and turn it off as the Docker image allows (a setting
+	 * as a variable). */
 	/* Elastic's registry has 5.0 and later; 2.x is Docker Hub's. */
 	snprintf(buf, sizeof(buf), STS_TEMPLATE, name, replicas, app, app, role, app, role, anti,
 		 !strncmp(version, "2.", 2) ? "elasticsearch:"
 					    : "docker.elastic.co/elasticsearch/elasticsearch:",
 		 version,
-		 !strncmp(version, "8.", 2)
-			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-			 : "");
+		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+				    : "");
 	return buf;
 }
 
@@ -1794,7 +1794,8 @@ static void expect_setting(const char *ns, const char *scope, const char *key, c
 
 /* PUT _cluster/settings knows the dynamic settings of the node's version
  * one by one: a key it does not know, under a known prefix too, is refused
- * "not recognized"; an affix setting takes any name in its place. */
+ * "not recognized"; an affix setting takes any name in its place; a key
+ * 9.0 removed is refused there. */
 static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
 {
 	make_cluster("catalog", 1, "7.17.10");
@@ -1821,6 +1822,20 @@ static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
 	expect_setting("catalog", "persistent", "indices.fielddata.cache.size", "\"10%\"", 400,
 		       "persistent setting [indices.fielddata.cache.size], not dynamically "
 		       "updateable");
+	/* From 7.14 to 8.x; 9.0 removed it (elastic/elasticsearch#114207). */
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		       "\"true\"", 200, NULL);
+	make_cluster("catalog9", 1, "9.2.2");
+	es_wait_green("catalog9", 2);
+	expect_setting("catalog9", "persistent",
+		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		       "\"true\"", 400,
+		       "persistent setting "
+		       "[cluster.routing.allocation.disk.watermark.enable_for_single_data_node], "
+		       "not recognized");
+	expect_setting("catalog9", "persistent", "cluster.routing.allocation.disk.watermark.low",
+		       "\"80%\"", 200, NULL);
 }
 
 static bool first_pod_ready(struct http_resp *r, const void *arg)
@@ -4011,9 +4026,8 @@ static void make_repo_cluster(const char *ns, const char *version, int replicas,
 		 "{\"name\":\"snaps\",\"mountPath\":\"/mnt/snaps\"}],\"resources\":{\"requests\":"
 		 "{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}",
 		 replicas, volume_json, version,
-		 !strncmp(version, "8.", 2)
-			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-			 : "");
+		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+				    : "");
 	assert_int_equal(apply(path, body, &r), 201);
 	http_resp_free(&r);
 }
