@@ -264,7 +264,7 @@ char *es_kibana_image(const struct es_version *v, const char *registry);
  * ELASTICSEARCH_HOSTS from 7, ELASTICSEARCH_URL before. */
 const char *es_kibana_hosts_env(const struct es_version *v);
 
-/* 8.x turns security (TLS, passwords) on by default; esaas writes
+/* From 8.x security (TLS, passwords) is on by default; esaas writes
  * "xpack.security.enabled: false" on purpose there. */
 bool es_security_on_by_default(const struct es_version *v);
 
