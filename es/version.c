@@ -55,14 +55,14 @@ bool es_version_parse(const char *s, struct es_version *out)
  * (https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
  * "Upgrade to the latest 8.19 patch release"), so it replaces 8.17.0:
  * an 8.x cluster created on it goes to 9.x in one rolling upgrade, and
- * 7.17 rolls to it directly.  8.19.8 and 9.2.2 came out together
- * (elastic/elasticsearch docs/release-notes/breaking-changes.md, "9.2.2";
- * release v8.19.8), and an 8.19 release upgrades only to a 9.x release
- * at least as recent.  Clusters on other releases of a supported major
- * (8.17.0 among them) still run and upgrade: this is what is offered.
+ * 7.17 rolls to it directly.  8.19.20 and 9.5.2 are current releases of
+ * August 2026 (elastic/elasticsearch releases v8.19.20 and v9.5.2;
+ * docs/release-notes/breaking-changes.md, "9.5.2": no breaking change).
+ * Clusters on other releases of a supported major (8.17.0 among them)
+ * still run and upgrade: this is only what is offered.
  */
-const char *const es_offered_versions[] = {"2.4.6",  "5.6.16", "6.8.23", ES_VERSION_DEFAULT,
-					   "8.19.8", "9.2.2"};
+const char *const es_offered_versions[] = {"2.4.6",   "5.6.16", "6.8.23", ES_VERSION_DEFAULT,
+					   "8.19.20", "9.5.2"};
 const size_t es_offered_versions_count = ARRAY_SIZE(es_offered_versions);
 
 bool es_version_supported(const struct es_version *v, char *why, size_t whylen)
@@ -461,11 +461,32 @@ enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct e
 	if (from->major == 2)
 		return to->major == 5 ? ES_UPGRADE_FULL_RESTART
 				      : refuse_via(offered_of_major(5), via, why, whylen, f, t);
-	/* 8.18.0 and 9.0.0 came out together: 8.18 upgrades to 9.0.x, and to
-	 * nothing later (https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
-	 * "upgrading to 9.1.0 or later requires starting from 8.19.x"). */
-	if (from->major == 8 && from->minor == 18 && to->major == 9 && to->minor == 0)
-		return ES_UPGRADE_ROLLING;
+	/* 8.18.0 and 9.0.0 came out together: 9.0.x is reached from 8.18 only,
+	 * not from 8.19, which came later (its nodes are newer than 9.0's), and
+	 * 8.18 reaches nothing later than 9.0
+	 * (https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
+	 * "upgrading to 9.1.0 or later requires starting from 8.19.x";
+	 * elastic/docs-content#1685: "the only way to upgrade to 9.0 will
+	 * still be from 8.18 (and not 8.19)"). */
+	if (to->major == 9 && to->minor == 0 && from->major < 9) {
+		if (from->major == 8 && from->minor == 18)
+			return ES_UPGRADE_ROLLING;
+		if (from->major == 8 && from->minor > 18)
+			snprintf(why, whylen,
+				 "Elasticsearch cannot upgrade from %s to %s: 9.0 came out before "
+				 "8.19, whose nodes it cannot join; upgrade to 9.1 or later (%s is "
+				 "offered)",
+				 f, t, offered_of_major(9) ? offered_of_major(9) : "9.1.0");
+		else
+			snprintf(
+				why, whylen,
+				"Elasticsearch cannot upgrade from %s to %s directly: 9.0 upgrades "
+				"from 8.18 only; upgrade to an 8.18 release first, or to %s and "
+				"then "
+				"to 9.1 or later",
+				f, t, offered_of_major(8) ? offered_of_major(8) : "8.19");
+		return ES_UPGRADE_REFUSED;
+	}
 	int last = last_minor_of(from->major);
 	if (last < 0 || from->minor < last)
 		return refuse_via(offered_of_major(from->major), via, why, whylen, f, t);

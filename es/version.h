@@ -193,7 +193,8 @@ enum es_upgrade_way {
 /*
  * The way from one version to another as Elasticsearch allows it: rolling
  * within a major, and from the last minor of a major to the next major
- * (5.6 to 6.x, 6.8 to 7.x, 7.17 to 8.x), whose nodes talk to each other;
+ * (5.6 to 6.x, 6.8 to 7.x, 7.17 to 8.x, 8.19 to 9.1+; 8.18 to 9.0.x
+ * only), whose nodes talk to each other;
  * 2.x to 5.x only by a full cluster restart.  Anything else is refused
  * with why in one sentence; a path that is only too long names in via
  * (ES_VERSION_BUFSIZE) the release to upgrade to first (the offered one

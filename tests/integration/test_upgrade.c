@@ -9,7 +9,7 @@
  * the versions reported, the same upgrade asked again finishing it),
  * kill -9 of esaasd during one, the replay of one that failed on a
  * missing plugin file, 2.x to 5.x by a full cluster restart, and 9.x:
- * from 8.19 only (8.17 refused naming 8.19.8), once the 7.x indices are
+ * from 8.19 only (8.17 refused naming 8.19.20), once the 7.x indices are
  * marked read-only, and a 9.x cluster created.
  */
 #include <stdarg.h>
@@ -863,10 +863,10 @@ static json_t *index_settings_of(struct fixture *f, const char *cluster, const c
 }
 
 /*
- * 7.17 to 9.x goes through 8.19: refused naming 8.19.8, then 7.17 to 8.19
+ * 7.17 to 9.x goes through 8.19: refused naming 8.19.20, then 7.17 to 8.19
  * rolling; the index 7.17 created keeps 9.x back, named, until 8.19's add
  * index block API marks it read-only (a block and the verified mark); then
- * the rolling upgrade to 9.2.2, every node on it, the index still there.
+ * the rolling upgrade to 9.5.2, every node on it, the index still there.
  */
 static void test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only(void **state)
 {
@@ -874,21 +874,21 @@ static void test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only(void **st
 	char v[32];
 	const char *path = "/api/v1/clusters/nine/upgrade";
 	expect_ok(f, post_cluster(&f->d, CLUSTER("nine", "7.17.10", 1, 2, "")));
-	expect_refused(f, path, "{\"version\": \"9.2.2\"}", 422, "version",
-		       "upgrade to 8.19.8 first, then to 9.2.2");
+	expect_refused(f, path, "{\"version\": \"9.5.2\"}", 422, "version",
+		       "upgrade to 8.19.20 first, then to 9.5.2");
 
-	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"8.19.8\"}", NULL));
-	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "8.19.8");
-	assert_int_equal(nodes_answering(f, "nine", "8.19.8"), 3);
+	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"8.19.20\"}", NULL));
+	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "8.19.20");
+	assert_int_equal(nodes_answering(f, "nine", "8.19.20"), 3);
 
 	/* The 7.x index, named; the dry run says the same; nothing moves. */
 	size_t before = pod_deletions(f);
-	expect_refused(f, path, "{\"version\": \"9.2.2\"}", 422, "version",
+	expect_refused(f, path, "{\"version\": \"9.5.2\"}", 422, "version",
 		       "reads an index created by 7.x only once marked read-only: logs");
-	expect_refused(f, "/api/v1/clusters/nine/upgrade?dry_run=true", "{\"version\": \"9.2.2\"}",
+	expect_refused(f, "/api/v1/clusters/nine/upgrade?dry_run=true", "{\"version\": \"9.5.2\"}",
 		       422, "version", "_block/write");
 	assert_int_equal(pod_deletions(f), before);
-	assert_int_equal(pods_on(f, "nine", "8.19.8"), 3);
+	assert_int_equal(pods_on(f, "nine", "8.19.20"), 3);
 
 	/* No mark before the block; the add index block API sets both. */
 	json_t *ix = index_settings_of(f, "nine", "logs");
@@ -906,10 +906,10 @@ static void test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only(void **st
 			"{\"settings\": {\"number_of_shards\": 1, \"number_of_replicas\": 1}}"),
 		200);
 
-	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"9.2.2\"}", NULL));
-	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "9.2.2");
-	assert_int_equal(nodes_answering(f, "nine", "9.2.2"), 3);
-	assert_int_equal(pods_on(f, "nine", "9.2.2"), 3);
+	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"9.5.2\"}", NULL));
+	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "9.5.2");
+	assert_int_equal(nodes_answering(f, "nine", "9.5.2"), 3);
+	assert_int_equal(pods_on(f, "nine", "9.5.2"), 3);
 	json_t *root = es_get(f, "nine", "/");
 	assert_non_null(root);
 	assert_string_equal(
@@ -925,7 +925,7 @@ static void test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only(void **st
 }
 
 /*
- * 8.17 to 9.x is refused naming 8.19.8 (a 422 on the field, no job, no
+ * 8.17 to 9.x is refused naming 8.19.20 (a 422 on the field, no job, no
  * pod touched, esaasctl the same), and a 9.x cluster is created as it is.
  */
 static void test_upgrade_8_17_to_9_refused_and_9x_created(void **state)
@@ -934,32 +934,32 @@ static void test_upgrade_8_17_to_9_refused_and_9x_created(void **state)
 	char v[32];
 	expect_ok(f, post_cluster(&f->d, CLUSTER("eight", "8.17.0", 1, 2, "")));
 	size_t before = pod_deletions(f);
-	expect_refused(f, "/api/v1/clusters/eight/upgrade", "{\"version\": \"9.2.2\"}", 422,
-		       "version", "upgrade to 8.19.8 first, then to 9.2.2");
-	expect_refused(f, "/api/v1/clusters/eight/upgrade?dry_run=true", "{\"version\": \"9.2.2\"}",
-		       422, "version", "upgrade to 8.19.8 first");
+	expect_refused(f, "/api/v1/clusters/eight/upgrade", "{\"version\": \"9.5.2\"}", 422,
+		       "version", "upgrade to 8.19.20 first, then to 9.5.2");
+	expect_refused(f, "/api/v1/clusters/eight/upgrade?dry_run=true", "{\"version\": \"9.5.2\"}",
+		       422, "version", "upgrade to 8.19.20 first");
 	char *out;
-	assert_int_equal(ctl(f, "upgrade eight --version 9.2.2", &out), 1);
-	assert_non_null(strstr(out, "upgrade to 8.19.8 first"));
+	assert_int_equal(ctl(f, "upgrade eight --version 9.5.2", &out), 1);
+	assert_non_null(strstr(out, "upgrade to 8.19.20 first"));
 	free(out);
 	assert_int_equal(
 		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'upgrade'", 0, NULL), 0);
 	assert_int_equal(pod_deletions(f), before);
 	assert_int_equal(pods_on(f, "eight", "8.17.0"), 3);
 
-	/* The versions list offers 9.2.2 and 8.19.8, no longer 8.17.0. */
+	/* The versions list offers 9.5.2 and 8.19.20, no longer 8.17.0. */
 	json_t *list = get(f, "/api/v1/versions");
 	char *dump = json_dumps(list, JSON_COMPACT);
-	assert_non_null(strstr(dump, "\"9.2.2\""));
-	assert_non_null(strstr(dump, "\"8.19.8\""));
+	assert_non_null(strstr(dump, "\"9.5.2\""));
+	assert_non_null(strstr(dump, "\"8.19.20\""));
 	assert_null(strstr(dump, "\"8.17.0\""));
 	free(dump);
 	json_decref(list);
 
-	expect_ok(f, post_cluster(&f->d, CLUSTER("new", "9.2.2", 1, 2, "")));
-	assert_string_equal(recorded_version(f, "new", v, sizeof(v)), "9.2.2");
-	assert_int_equal(nodes_answering(f, "new", "9.2.2"), 3);
-	assert_int_equal(pods_on(f, "new", "9.2.2"), 3);
+	expect_ok(f, post_cluster(&f->d, CLUSTER("new", "9.5.2", 1, 2, "")));
+	assert_string_equal(recorded_version(f, "new", v, sizeof(v)), "9.5.2");
+	assert_int_equal(nodes_answering(f, "new", "9.5.2"), 3);
+	assert_int_equal(pods_on(f, "new", "9.5.2"), 3);
 	expect_green(f, "new");
 }
 

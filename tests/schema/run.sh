@@ -75,7 +75,7 @@ spec_for()
 	6) version=6.8.23 plugins='"analysis-icu", "repository-s3"' ;;
 	7) version=7.17.10 plugins='"analysis-icu", "repository-s3"' ;;
 	8) version=8.17.0 plugins='"analysis-icu", "discovery-ec2"' ;;
-	9) version=9.2.2 plugins='"analysis-icu", "discovery-ec2"' ;;
+	9) version=9.5.2 plugins='"analysis-icu", "discovery-ec2"' ;;
 	*) version=$1 plugins='"analysis-phonetic"' ;;
 	esac
 	cat <<JSON

@@ -1826,7 +1826,7 @@ static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
 	expect_setting("catalog", "persistent",
 		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
 		       "\"true\"", 200, NULL);
-	make_cluster("catalog9", 1, "9.2.2");
+	make_cluster("catalog9", 1, "9.5.2");
 	es_wait_green("catalog9", 2);
 	expect_setting("catalog9", "persistent",
 		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
@@ -4341,7 +4341,7 @@ static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
 {
 	struct http_resp r;
 	make_repo_cluster("ro-7", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
-	make_repo_cluster("ro-8", "8.19.8", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
+	make_repo_cluster("ro-8", "8.19.20", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
 	es_wait_green("ro-7", 2);
 	es_wait_green("ro-8", 2);
 	es_ok("ro-7", "PUT", "/old", "{}");
@@ -4379,7 +4379,7 @@ static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
 	http_resp_free(&r);
 
 	/* A 9.x node stops over it, saying what it needs. */
-	version_node("ro-8", "es-9", "9.2.2");
+	version_node("ro-8", "es-9", "9.5.2");
 	assert_true(
 		wait_until("/api/v1/namespaces/ro-8/pods/es-9", crash_looping, NULL, 20000, &r));
 	http_resp_free(&r);
@@ -4389,7 +4389,7 @@ static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
 	if (!said || !strstr(said, "The index [old/") ||
 	    !strstr(said, "created in version [7.17.10] with current compatibility version "
 			  "[7.17.10] must be marked as read-only using the setting "
-			  "[index.blocks.write] set to [true] before upgrading to 9.2.2."))
+			  "[index.blocks.write] set to [true] before upgrading to 9.5.2."))
 		fail_msg("es-9 did not say why it stopped: %.300s", said ? said : "(nothing)");
 	free(log);
 
@@ -4412,7 +4412,7 @@ static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
 	const char *id;
 	json_t *n;
 	json_object_foreach (json_object_get(r.body, "nodes"), id, n)
-		if (!strcmp(jstr(n, "version"), "9.2.2")) {
+		if (!strcmp(jstr(n, "version"), "9.5.2")) {
 			nine++;
 			assert_string_equal(jstr(n, "name"), "es-9-ro-8");
 		}

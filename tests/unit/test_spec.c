@@ -626,12 +626,12 @@ static void test_removed_settings_under_wildcards(void **state)
 		 * cluster.routing.allocation.* wildcard. */
 		{"7.13.4", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
 		 false},
-		{"8.19.8", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		{"8.19.20", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
 		 true},
-		{"9.2.2", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		{"9.5.2", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
 		 false},
-		{"9.2.2", "cluster.routing.allocation.disk.watermark.low", true},
-		{"9.2.2", "gateway.expected_nodes", false},
+		{"9.5.2", "cluster.routing.allocation.disk.watermark.low", true},
+		{"9.5.2", "gateway.expected_nodes", false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -677,7 +677,7 @@ static void test_plugins_per_version(void **state)
 	assert_true(es_version_parse("2.4.6", &v2));
 	assert_true(es_version_parse("7.17.10", &v7));
 	assert_true(es_version_parse("8.17.0", &v8));
-	assert_true(es_version_parse("9.2.2", &v9));
+	assert_true(es_version_parse("9.5.2", &v9));
 	/* 9.0 removed no plugin esaas installs; the built-in ones stay built in. */
 	assert_true(spec_check_plugin("analysis-icu", &v9, "name", &err));
 	assert_true(spec_check_plugin("discovery-ec2", &v9, "name", &err));
