@@ -4485,6 +4485,10 @@ static void deprecations(struct es_cluster *cl, struct call *c)
 		struct es_index *ix = cl->indices[i];
 		if (version_major(ix->created_version) >= major)
 			continue;
+		/* 9.x: no next major's rules to check against (an index of 8.x
+		 * or, read-only, of 7.x is one 9.x reads); nothing reported. */
+		if (major >= 9)
+			continue;
 		/* From 8.18 (IndexDeprecationChecker.oldIndicesCheck and
 		 * ignoredOldIndicesCheck): an index 9.x will read read-only
 		 * (blocked and verified) is a warning, the others critical. */

@@ -316,8 +316,8 @@ static void upgrade_deprecations(struct upgrade_check *p)
 	states_read_deprecations(p->env, p->tenant, p->ns, base, path, upgrade_deprecations_cb, p);
 }
 
-/* An index setting ("true"/"false" as Elasticsearch writes it, or a
- * boolean) under settings.index of GET /_all, dotted key. */
+/* Whether settings.index.A (.B when given) of an index of GET /_all is
+ * true: "true" as Elasticsearch writes it, or a boolean. */
 static bool index_setting_true(json_t *index, const char *a, const char *b)
 {
 	json_t *v =
