@@ -952,11 +952,11 @@ const struct ctl_command ctl_clusters_commands[] = {
 	{"upgrade", "NAME --version V [--allow-yellow] [--wait] [--dry-run]",
 	 "upgrade a cluster to another version of Elasticsearch",
 	 "Rolling, one node at a time (data nodes first, the masters last), within a\n"
-	 "major and from 5.6, 6.8 or 7.17 to the next major; from 2.x to 5.x by a full\n"
-	 "cluster restart.  A path Elasticsearch refuses names the version to upgrade\n"
-	 "to first.  For example:\n"
-	 "  esaasctl upgrade logs --version 8.17.0 --dry-run\n"
-	 "  esaasctl upgrade logs --version 8.17.0 --wait\n",
+	 "major and from 5.6, 6.8 or 7.17 to the next major, from 8.19 to 9.1 or later\n"
+	 "(from 8.18 to 9.0.x); from 2.x to 5.x by a full cluster restart.  A path\n"
+	 "Elasticsearch refuses names the version to upgrade to first.  For example:\n"
+	 "  esaasctl upgrade logs --version 8.19.20 --dry-run\n"
+	 "  esaasctl upgrade logs --version 8.19.20 --wait\n",
 	 upgrade_flags, 1, 1, cluster_upgrade},
 	{"secure", "NAME [--allow-yellow] [--wait] [--dry-run]",
 	 "give a cluster created without security users, passwords and TLS",

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int supported_majors[] = {2, 5, 6, 7, 8};
+static const int supported_majors[] = {2, 5, 6, 7, 8, 9};
 
 static bool parse_component(const char **p, int *out)
 {
@@ -50,8 +50,19 @@ bool es_version_parse(const char *s, struct es_version *out)
 	return true;
 }
 
-const char *const es_offered_versions[] = {"2.4.6", "5.6.16", "6.8.23", ES_VERSION_DEFAULT,
-					   "8.17.0"};
+/*
+ * 8.19 is the last 8.x minor, the one every 9.1+ release upgrades from
+ * (https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
+ * "Upgrade to the latest 8.19 patch release"), so it replaces 8.17.0:
+ * an 8.x cluster created on it goes to 9.x in one rolling upgrade, and
+ * 7.17 rolls to it directly.  8.19.20 and 9.5.2 are current releases of
+ * August 2026 (elastic/elasticsearch releases v8.19.20 and v9.5.2;
+ * docs/release-notes/breaking-changes.md, "9.5.2": no breaking change).
+ * Clusters on other releases of a supported major (8.17.0 among them)
+ * still run and upgrade: this is only what is offered.
+ */
+const char *const es_offered_versions[] = {"2.4.6",   "5.6.16", "6.8.23", ES_VERSION_DEFAULT,
+					   "8.19.20", "9.5.2"};
 const size_t es_offered_versions_count = ARRAY_SIZE(es_offered_versions);
 
 bool es_version_supported(const struct es_version *v, char *why, size_t whylen)
@@ -66,7 +77,7 @@ bool es_version_supported(const struct es_version *v, char *why, size_t whylen)
 	if (why)
 		snprintf(why, whylen,
 			 "Elasticsearch %s is not supported: the supported major versions are "
-			 "2, 5, 6, 7 and 8",
+			 "2, 5, 6, 7, 8 and 9",
 			 buf);
 	return false;
 }
@@ -376,26 +387,33 @@ const char *es_heap_size_env(const struct es_version *v)
 
 /* --- upgrades ------------------------------------------------------------ */
 
-/* The offered release of a major (es_offered_versions), or NULL. */
+/* The newest offered release of a major (es_offered_versions), or NULL:
+ * the one to pass through on the way to the next major. */
 static const char *offered_of_major(int major)
 {
-	struct es_version v;
+	struct es_version v, best = {0, 0, 0};
+	const char *found = NULL;
 
 	for (size_t i = 0; i < es_offered_versions_count; i++)
-		if (es_version_parse(es_offered_versions[i], &v) && v.major == major)
-			return es_offered_versions[i];
-	return NULL;
+		if (es_version_parse(es_offered_versions[i], &v) && v.major == major &&
+		    (!found || es_version_cmp(&v, &best) > 0)) {
+			found = es_offered_versions[i];
+			best = v;
+		}
+	return found;
 }
 
 /*
  * The last minor of each major, the one that talks to the next major's
  * nodes (GET /'s minimum_wire_compatibility_version of the next major;
  * https://www.elastic.co/guide/en/elasticsearch/reference/7.17/setup-upgrade.html,
- * .../8.17/setup-upgrade.html, .../6.8/setup-upgrade.html).
+ * .../8.17/setup-upgrade.html, .../6.8/setup-upgrade.html; for 9.x,
+ * https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade:
+ * "you must first upgrade to 8.19.x").
  */
 static const struct {
 	int major, minor;
-} last_minor[] = {{5, 6}, {6, 8}, {7, 17}};
+} last_minor[] = {{5, 6}, {6, 8}, {7, 17}, {8, 19}};
 
 static int last_minor_of(int major)
 {
@@ -443,6 +461,32 @@ enum es_upgrade_way es_upgrade_way(const struct es_version *from, const struct e
 	if (from->major == 2)
 		return to->major == 5 ? ES_UPGRADE_FULL_RESTART
 				      : refuse_via(offered_of_major(5), via, why, whylen, f, t);
+	/* 8.18.0 and 9.0.0 came out together: 9.0.x is reached from 8.18 only,
+	 * not from 8.19, which came later (its nodes are newer than 9.0's), and
+	 * 8.18 reaches nothing later than 9.0
+	 * (https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
+	 * "upgrading to 9.1.0 or later requires starting from 8.19.x";
+	 * elastic/docs-content#1685: "the only way to upgrade to 9.0 will
+	 * still be from 8.18 (and not 8.19)"). */
+	if (to->major == 9 && to->minor == 0 && from->major < 9) {
+		if (from->major == 8 && from->minor == 18)
+			return ES_UPGRADE_ROLLING;
+		if (from->major == 8 && from->minor > 18)
+			snprintf(why, whylen,
+				 "Elasticsearch cannot upgrade from %s to %s: 9.0 came out before "
+				 "8.19, whose nodes it cannot join; upgrade to 9.1 or later (%s is "
+				 "offered)",
+				 f, t, offered_of_major(9) ? offered_of_major(9) : "9.1.0");
+		else
+			snprintf(
+				why, whylen,
+				"Elasticsearch cannot upgrade from %s to %s directly: 9.0 upgrades "
+				"from 8.18 only; upgrade to an 8.18 release first, or to %s and "
+				"then "
+				"to 9.1 or later",
+				f, t, offered_of_major(8) ? offered_of_major(8) : "8.19");
+		return ES_UPGRADE_REFUSED;
+	}
 	int last = last_minor_of(from->major);
 	if (last < 0 || from->minor < last)
 		return refuse_via(offered_of_major(from->major), via, why, whylen, f, t);
@@ -461,6 +505,19 @@ const char *es_deprecations_path(const struct es_version *v, const char *image)
 int es_oldest_readable_major(const struct es_version *v)
 {
 	return v->major == 5 ? 2 : v->major - 1;
+}
+
+int es_read_only_major(const struct es_version *v)
+{
+	return v->major >= 9 ? v->major - 2 : -1;
+}
+
+bool es_index_readable(const struct es_version *v, int created_major, bool write_blocked,
+		       bool verified)
+{
+	if (created_major >= es_oldest_readable_major(v))
+		return true;
+	return created_major == es_read_only_major(v) && write_blocked && verified;
 }
 
 bool es_version_from_id(const char *id, struct es_version *out)

@@ -1,6 +1,6 @@
 /*
  * The Elasticsearch version matrix: everything that differs between the
- * supported majors (2.x, 5.x, 6.x, 7.x and 8.x) is answered here, and only
+ * supported majors (2.x, 5.x, 6.x, 7.x, 8.x and 9.x) is answered here, and only
  * here.  Callers ask a question ("which discovery key?", "how do I flush
  * before a restart?") and never compare version numbers themselves.
  *
@@ -193,7 +193,8 @@ enum es_upgrade_way {
 /*
  * The way from one version to another as Elasticsearch allows it: rolling
  * within a major, and from the last minor of a major to the next major
- * (5.6 to 6.x, 6.8 to 7.x, 7.17 to 8.x), whose nodes talk to each other;
+ * (5.6 to 6.x, 6.8 to 7.x, 7.17 to 8.x, 8.19 to 9.1+; 8.18 to 9.0.x
+ * only), whose nodes talk to each other;
  * 2.x to 5.x only by a full cluster restart.  Anything else is refused
  * with why in one sentence; a path that is only too long names in via
  * (ES_VERSION_BUFSIZE) the release to upgrade to first (the offered one
@@ -219,6 +220,27 @@ const char *es_deprecations_path(const struct es_version *v, const char *image);
  */
 int es_oldest_readable_major(const struct es_version *v);
 
+/*
+ * The major, two back, whose indices a release reads only as read-only
+ * indices (9.x reads 7.x indices that 8.18+ marked read-only:
+ * IndexMetadataVerifier.isReadOnlySupportedVersion,
+ * https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade,
+ * "reindex older indices or mark them as read-only"), or -1 (before 9.x
+ * none).
+ */
+int es_read_only_major(const struct es_version *v);
+
+/*
+ * Whether a node of release v starts over an index created by
+ * created_major: one its major reads, or one of es_read_only_major() that
+ * has a write block (index.blocks.write or index.blocks.read_only) and
+ * the index.verified_read_only mark that 8.18+'s add index block API
+ * (PUT /<index>/_block/write) sets with it; the block alone, set through
+ * the index settings, is not enough.
+ */
+bool es_index_readable(const struct es_version *v, int created_major, bool write_blocked,
+		       bool verified);
+
 /* A release as Elasticsearch's index.version.created writes it ("7171099"
  * for 7.17.10) parsed into out; false when it is not one. */
 bool es_version_from_id(const char *id, struct es_version *out) MUST_CHECK;
@@ -243,7 +265,7 @@ char *es_kibana_image(const struct es_version *v, const char *registry);
  * ELASTICSEARCH_HOSTS from 7, ELASTICSEARCH_URL before. */
 const char *es_kibana_hosts_env(const struct es_version *v);
 
-/* 8.x turns security (TLS, passwords) on by default; esaas writes
+/* From 8.x security (TLS, passwords) is on by default; esaas writes
  * "xpack.security.enabled: false" on purpose there. */
 bool es_security_on_by_default(const struct es_version *v);
 

@@ -163,6 +163,12 @@ static const struct setting settings[] = {
 	{"script.allowed_contexts", STATIC, 6, 0, 0, 0},
 	{"gateway.*", STATIC, 2, 0, 0, 0},
 
+	/* Added in 7.14, removed in 9.0
+	 * (https://github.com/elastic/elasticsearch/pull/114207; 9.0.0 in
+	 * docs/release-notes/breaking-changes.md, "Allocation"); before the
+	 * wildcard, which would admit it on 9.x. */
+	{"cluster.routing.allocation.disk.watermark.enable_for_single_data_node", DYNAMIC, 7, 14, 9,
+	 0},
 	{"cluster.routing.allocation.*", DYNAMIC, 2, 0, 0, 0},
 	{"cluster.routing.rebalance.enable", DYNAMIC, 2, 0, 0, 0},
 	{"cluster.routing.use_adaptive_replica_selection", DYNAMIC, 6, 1, 0, 0},

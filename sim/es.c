@@ -151,12 +151,15 @@ struct es_index {
 	int64_t shard_bytes; /* the size of a copy's files */
 	struct es_shard *shards;
 	int64_t created_ms;
-	char *created_version; /* index.version.created, as a release ("6.8.23"), kept through a
+	char *created_version;	 /* index.version.created, as a release ("6.8.23"), kept through a
 				* restore */
-	json_t *analysis;      /* settings.index.analysis as created, or NULL */
-	json_t *mappings;      /* as created, or NULL */
-	json_t *restored_from; /* a restored index's primaries' recovery source, or NULL */
-	int64_t next_doc;      /* documents routed so far */
+	json_t *analysis;	 /* settings.index.analysis as created, or NULL */
+	json_t *mappings;	 /* as created, or NULL */
+	json_t *restored_from;	 /* a restored index's primaries' recovery source, or NULL */
+	int64_t next_doc;	 /* documents routed so far */
+	bool write_block;	 /* index.blocks.write (or read_only) */
+	bool read_only_block;	 /* index.blocks.read_only */
+	bool verified_read_only; /* index.verified_read_only, set with the block from 8.18 */
 };
 
 /* A shard copy that stays on a host's disk after its node left. */
@@ -2511,6 +2514,9 @@ static const struct {
 	{"node.ml", 8},
 	{"node.transform", 8},
 	{"node.remote_cluster_client", 8},
+	/* https://github.com/elastic/elasticsearch/pull/114207 (9.0.0,
+	 * "Remove cluster.routing.allocation.disk.watermark.enable_for_single_data_node"). */
+	{"cluster.routing.allocation.disk.watermark.enable_for_single_data_node", 9},
 };
 
 /*
@@ -2694,6 +2700,21 @@ static char *unreadable_index(const json_t *pod, const char *version, const char
 		if (version_code(ix->created_version) >= version_code(min) ||
 		    !index_on_disk(pod, roles, ix))
 			continue;
+		/* From 9.0 an index two majors back is read, read-only, when 8.18+
+		 * marked it so: a write block and index.verified_read_only
+		 * (IndexMetadataVerifier.isReadOnlySupportedVersion, with its
+		 * message when the mark is missing). */
+		if (version_major(version) >= 9 &&
+		    version_major(ix->created_version) == version_major(version) - 2) {
+			if (ix->write_block && ix->verified_read_only)
+				continue;
+			return xasprintf("The index [%s/%s] created in version [%s] with current "
+					 "compatibility version [%s] must be marked as read-only "
+					 "using the setting [index.blocks.write] set to [true] "
+					 "before upgrading to %s.",
+					 ix->name, ix->uuid, ix->created_version,
+					 ix->created_version, version);
+		}
 		if (version_major(version) >= 8)
 			return xasprintf("The index [%s/%s] has current compatibility version [%s] "
 					 "but the minimum compatible version is [%s]. It should be "
@@ -3327,6 +3348,17 @@ static char *join_refusal(struct es_cluster *cl, const struct es_node *node)
 		return xasprintf("node version [%s] may not join a cluster comprising only nodes "
 				 "of version [%s] or greater",
 				 node->version, min);
+	/* From 8.x the transport versions order releases by when they came
+	 * out, not by number: a node whose transport version is older than
+	 * every member's is kept out (ensureTransportVersionBarrier).  Of the
+	 * releases here only 8.19 came out after 9.0: a 9.0 node stays out of
+	 * a cluster of 8.19 nodes. */
+	if (min && cl->master && version_major(node->version) == 9 &&
+	    version_code(node->version) < 90100 && version_code(min) >= 81900 &&
+	    version_major(min) == 8)
+		return xasprintf("node with transport version [%s] may not join a cluster with "
+				 "minimum transport version [%s]",
+				 node->version, min);
 	/* Every index of the cluster state must be one the node reads
 	 * (JoinTaskExecutor.ensureIndexCompatibility; in 6.x the joining node
 	 * validates the state it is sent the same way). */
@@ -3338,7 +3370,12 @@ static char *join_refusal(struct es_cluster *cl, const struct es_node *node)
 			return xasprintf("index [%s/%s] version not supported: %s the node version "
 					 "is: %s",
 					 ix->name, ix->uuid, ix->created_version, node->version);
-		if (version_code(ix->created_version) < version_code(compat))
+		/* 9.x takes a 7.x index that 8.18+ marked read-only (E43). */
+		bool read_only_ok =
+			version_major(node->version) >= 9 &&
+			version_major(ix->created_version) == version_major(node->version) - 2 &&
+			ix->write_block && ix->verified_read_only;
+		if (version_code(ix->created_version) < version_code(compat) && !read_only_ok)
 			return xasprintf("index [%s/%s] version not supported: %s minimum "
 					 "compatible index version is: %s",
 					 ix->name, ix->uuid, ix->created_version, compat);
@@ -3767,6 +3804,8 @@ static const struct {
 	{"cluster.routing.allocation.disk.watermark.high.max_headroom", 80500, 0},
 	{"cluster.routing.allocation.disk.watermark.flood_stage.max_headroom", 80500, 0},
 	{"cluster.routing.allocation.disk.include_relocations", 20000, 80000},
+	/* elastic/elasticsearch#114207: gone in 9.0. */
+	{"cluster.routing.allocation.disk.watermark.enable_for_single_data_node", 71400, 90000},
 	{"cluster.routing.allocation.disk.reroute_interval", 20000, 0},
 	{"cluster.routing.allocation.total_shards_per_node", 20000, 0},
 	{"cluster.routing.allocation.awareness.attributes", 20000, 0},
@@ -4640,6 +4679,37 @@ static void deprecations(struct es_cluster *cl, struct call *c)
 		struct es_index *ix = cl->indices[i];
 		if (version_major(ix->created_version) >= major)
 			continue;
+		/* 9.x: no next major's rules to check against (an index of 8.x
+		 * or, read-only, of 7.x is one 9.x reads); nothing reported. */
+		if (major >= 9)
+			continue;
+		/* From 8.18 (IndexDeprecationChecker.oldIndicesCheck and
+		 * ignoredOldIndicesCheck): an index 9.x will read read-only
+		 * (blocked and verified) is a warning, the others critical. */
+		if (version_code(cluster_version(cl)) >= 81800) {
+			bool ro = ix->write_block && ix->verified_read_only;
+			char *details =
+				ro ? xasprintf("This read-only index has version: %s and will be "
+					       "supported as read-only in 9.0",
+					       ix->created_version)
+				   : xasprintf("This index has version: %s", ix->created_version);
+			json_object_set_new(
+				indices, ix->name,
+				json_pack("[{s:s, s:s, s:s, s:s, s:b, s:{s:b}}]", "level",
+					  ro ? "warning" : "critical", "message",
+					  ro ? "Old index with a compatibility version < 8.0 has "
+					       "been ignored"
+					     : "Old index with a compatibility version < 8.0",
+					  "url",
+					  ro ? "https://www.elastic.co/guide/en/elasticsearch/"
+					       "reference/current/breaking-changes-9.0.html"
+					     : "https://www.elastic.co/guide/en/elasticsearch/"
+					       "reference/current/migrating-9.0.html",
+					  "details", details, "resolve_during_rolling_upgrade", 0,
+					  "_meta", "reindex_required", 1));
+			free(details);
+			continue;
+		}
 		char *msg = xasprintf("Index created before %d.0", major);
 		char *url = xasprintf("https://www.elastic.co/guide/en/elasticsearch/reference/"
 				      "master/breaking-changes-%d.0.html",
@@ -4795,12 +4865,21 @@ static void root(struct es_cluster *cl, struct call *c, const char *pod)
 	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s}", "number", version, "build_flavor",
 			      "default", "build_type", "docker", "build_hash",
 			      "b4c4d8f6e1e5c7f5b6bf2e9e0c3f1e1d2f9b0f2a", "build_snapshot", 0,
-			      "lucene_version", major >= 8 ? "9.12.0" : "8.11.1");
+			      "lucene_version",
+			      major >= 9   ? "10.3.2"
+			      : major >= 8 ? "9.12.0"
+					   : "8.11.1");
 	json_object_set_new(v, "build_date", json_string("2024-01-01T00:00:00.000000000Z"));
+	/* 9.x talks to 8.18+ and reads indices from 8.0 (wire_compatible,
+	 * min_index_compat). */
 	json_object_set_new(v, "minimum_wire_compatibility_version",
-			    json_string(major >= 8 ? "7.17.0" : "6.8.0"));
+			    json_string(major >= 9   ? "8.18.0"
+					: major >= 8 ? "7.17.0"
+						     : "6.8.0"));
 	json_object_set_new(v, "minimum_index_compatibility_version",
-			    json_string(major >= 8 ? "7.0.0" : "6.0.0-beta1"));
+			    json_string(major >= 9   ? "8.0.0"
+					: major >= 8 ? "7.0.0"
+						     : "6.0.0-beta1"));
 	if (major < 5) {
 		json_object_del(v, "build_flavor");
 		json_object_del(v, "build_type");
@@ -4959,6 +5038,10 @@ static void index_settings(struct es_cluster *cl, struct call *c, const char *na
 					  "provided_name", ix->name);
 		if (ix->analysis)
 			json_object_set_new(index, "analysis", json_deep_copy(ix->analysis));
+		if (ix->write_block)
+			json_object_set_new(index, "blocks", json_pack("{s:s}", "write", "true"));
+		if (ix->verified_read_only)
+			json_object_set_new(index, "verified_read_only", json_string("true"));
 		/* index.version.created as Version's id, major * 1000000 + minor
 		 * * 10000 + revision * 100 + 99 for a release (Version.java's
 		 * fromId; "7171099" for 7.17.10). */
@@ -5033,6 +5116,44 @@ static void graveyard_apply(struct es_cluster *cl, struct hostdir *d)
 	json_t *t;
 	json_array_foreach (cl->graveyard, i, t)
 		hostfs_drop_index(d, json_str(t, "name"), json_str(t, "uuid"));
+}
+
+/*
+ * The add index block API, PUT /<index>/_block/<block> (7.9+): write and
+ * read_only keep the index from writes.  From 8.18 adding either also
+ * marks the index index.verified_read_only, what lets 9.x read an index
+ * created in 7.x (https://www.elastic.co/docs/api/doc/elasticsearch/operation/operation-indices-add-block;
+ * MetadataIndexStateService.addIndexBlock, VERIFIED_READ_ONLY_SETTING).
+ * A document written to a blocked index is the 403 cluster_block_exception
+ * (IndexMetadata.INDEX_WRITE_BLOCK, id 8, and INDEX_READ_ONLY_BLOCK, id 5).
+ * The metadata and read blocks are taken and not modelled.
+ */
+static void add_block(struct es_cluster *cl, struct call *c, const char *name, const char *block)
+{
+	static const char *const blocks[] = {"metadata", "read", "read_only", "write"};
+	bool known = false;
+	for (size_t i = 0; i < ARRAY_SIZE(blocks); i++)
+		known |= !strcmp(block, blocks[i]);
+	if (!known) {
+		sim_es_error(c, 400, "illegal_argument_exception", "No block found for [%s]",
+			     block);
+		return;
+	}
+	struct es_index *ix = index_find(cl, name);
+	if (!ix) {
+		index_not_found(c, name);
+		return;
+	}
+	if (!strcmp(block, "write") || !strcmp(block, "read_only")) {
+		ix->write_block = true;
+		ix->read_only_block |= !strcmp(block, "read_only");
+		if (version_code(cluster_version(cl)) >= 81800)
+			ix->verified_read_only = true;
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:b, s:b, s:[{s:s, s:b}]}", "acknowledged", 1,
+				  "shards_acknowledged", 1, "indices", "name", ix->name, "blocked",
+				  1));
 }
 
 static void delete_index(struct es_cluster *cl, struct call *c, const char *name)
@@ -5924,6 +6045,13 @@ static void index_doc(struct es_cluster *cl, struct call *c, const char *pod, co
 	if (!ix) {
 		ix = index_create(cl, name, vcode >= 70000 ? 1 : 5, 1);
 		allocate(cl, now_mono_ms());
+	}
+	if (ix->write_block) {
+		sim_es_error(c, 403, "cluster_block_exception", "index [%s] blocked by: [%s];",
+			     ix->name,
+			     ix->read_only_block ? "FORBIDDEN/5/index read-only (api)"
+						 : "FORBIDDEN/8/index write (api)");
+		return;
 	}
 	int s = (int)(ix->next_doc % ix->nshards);
 	ix->next_doc++;
@@ -7553,6 +7681,11 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 		   ((is(segs[1], "_doc") && vcode >= 60000) ||
 		    (segs[1][0] != '_' && vcode < 80000))) {
 		index_doc(cl, c, pod, segs[0], segs[1]);
+	} else if (n == 3 && segs[0][0] != '_' && is(segs[1], "_block") && vcode >= 70900) {
+		if (is(m, "PUT"))
+			add_block(cl, c, segs[0], segs[2]);
+		else
+			bad_method(c, "PUT");
 	} else if (get && n == 2 && is(segs[1], "_settings")) {
 		index_settings(cl, c, segs[0], false);
 	} else if (n == 1 && get && is(segs[0], "_all")) {

@@ -226,8 +226,9 @@ static bool listed(const char *tag, const char *const *tags)
 /*
  * The repositories the registry serves and which of their tags exist.
  * Elastic publishes every release under docker.elastic.co from 5.0 (the
- * -oss images from 6.0 to 7.10); Docker Hub's official elasticsearch and
- * kibana images have the 2.x releases (and the later ones).
+ * -oss images from 6.0 to 7.10), 9.x's too; Docker Hub's official
+ * elasticsearch and kibana images have the 2.x releases (and the later
+ * ones).
  * https://www.docker.elastic.co/; https://hub.docker.com/_/elasticsearch
  */
 static int repository_has(const char *repo, const char *tag)
@@ -242,12 +243,12 @@ static int repository_has(const char *repo, const char *tag)
 		const char *repo;
 		int lo, hi;
 	} versioned[] = {
-		{"docker.elastic.co/elasticsearch/elasticsearch", 5, 8},
+		{"docker.elastic.co/elasticsearch/elasticsearch", 5, 9},
 		{"docker.elastic.co/elasticsearch/elasticsearch-oss", 6, 7},
-		{"docker.elastic.co/kibana/kibana", 5, 8},
+		{"docker.elastic.co/kibana/kibana", 5, 9},
 		{"docker.elastic.co/kibana/kibana-oss", 6, 7},
-		{"docker.io/library/elasticsearch", 1, 8},
-		{"docker.io/library/kibana", 4, 8},
+		{"docker.io/library/elasticsearch", 1, 9},
+		{"docker.io/library/kibana", 4, 9},
 	};
 	if (!strcmp(repo, "docker.io/library/busybox"))
 		return listed(tag, busybox);

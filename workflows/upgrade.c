@@ -5,11 +5,11 @@
  *   → the target's elasticsearch.yml (ConfigMaps: 6.x's discovery.zen.*
  *     become 7.x's discovery.seed_hosts) and the StatefulSets' templates
  *     with the target's image (OnDelete: no pod restarts by itself)
- *   ─┬─ rolling (within a major, 5.6→6.x, 6.8→7.x, 7.17→8.x): the safe
- *    │  rolling restart, as restart does, of the pods not yet on the
- *    │  target: data nodes first, then clients, masters last, the elected
- *    │  master very last (newer nodes join an older master, not always the
- *    │  other way round)
+ *   ─┬─ rolling (within a major, 5.6→6.x, 6.8→7.x, 7.17→8.x, 8.19→9.x;
+ *    │  8.18→9.0.x): the safe rolling restart, as restart does, of the
+ *    │  pods not yet on the target: data nodes first, then clients,
+ *    │  masters last, the elected master very last (newer nodes join an
+ *    │  older master, not always the other way round)
  *    └─ full cluster restart (2.x→5.x): allocation of replicas paused,
  *       flush, every node stopped, every node started on the new version,
  *       the masters formed and every node joined, every primary back from
@@ -316,12 +316,34 @@ static void upgrade_deprecations(struct upgrade_check *p)
 	states_read_deprecations(p->env, p->tenant, p->ns, base, path, upgrade_deprecations_cb, p);
 }
 
+/* Whether settings.index.A (.B when given) of an index of GET /_all is
+ * true: "true" as Elasticsearch writes it, or a boolean. */
+static bool index_setting_true(json_t *index, const char *a, const char *b)
+{
+	json_t *v =
+		json_object_get(json_object_get(json_object_get(index, "settings"), "index"), a);
+	if (b)
+		v = json_object_get(v, b);
+	return json_is_true(v) || (json_is_string(v) && strcmp(json_string_value(v), "true") == 0);
+}
+
+/* names += ", index" */
+static void add_name(char **names, const char *index)
+{
+	char *more = xasprintf("%s%s%s", *names ? *names : "", *names ? ", " : "", index);
+	free(*names);
+	*names = more;
+}
+
 /*
  * Every index must be one the target reads: created by its major or the
- * one before (2.x for 5.x).  The others are named, all of them, since
- * each must be reindexed (or deleted) first
+ * one before (2.x for 5.x); from 9.x also one two majors back that 8.18+
+ * marked read-only (es_index_readable).  The others are named, all of
+ * them, since each must be reindexed (or deleted, or on 8.19 marked
+ * read-only) first
  * (https://www.elastic.co/guide/en/elasticsearch/reference/8.17/migrating-8.0.html,
- * .../7.17/setup-upgrade.html).
+ * .../7.17/setup-upgrade.html,
+ * https://www.elastic.co/docs/deploy-manage/upgrade/prepare-to-upgrade).
  */
 static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 {
@@ -343,19 +365,26 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 		upgrade_check_end(p, NULL);
 		return;
 	}
-	int oldest = es_oldest_readable_major(&to);
-	char *names = NULL;
-	int n = 0, worst = to.major;
+	char *names = NULL, *ro_names = NULL;
+	int n = 0, nro = 0, worst = to.major;
 	json_object_foreach (indices, index, v) {
 		const char *id = json_str(
 			json_object_get(json_object_get(json_object_get(v, "settings"), "index"),
 					"version"),
 			"created");
-		if (!es_version_from_id(id, &created) || created.major >= oldest)
+		if (!es_version_from_id(id, &created))
 			continue;
-		char *more = xasprintf("%s%s%s", names ? names : "", names ? ", " : "", index);
-		free(names);
-		names = more;
+		bool blocked = index_setting_true(v, "blocks", "write") ||
+			       index_setting_true(v, "blocks", "read_only");
+		bool verified = index_setting_true(v, "verified_read_only", NULL);
+		if (es_index_readable(&to, created.major, blocked, verified))
+			continue;
+		if (created.major == es_read_only_major(&to)) {
+			add_name(&ro_names, index);
+			nro++;
+			continue;
+		}
+		add_name(&names, index);
 		n++;
 		if (created.major < worst)
 			worst = created.major;
@@ -366,7 +395,16 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 			  "(or delete %s) before upgrading",
 			  json_str(p->params, "version"), n == 1 ? "an index" : "indices", worst,
 			  names, n == 1 ? "it" : "them", to.major - 1, n == 1 ? "it" : "them");
+	else if (nro > 0)
+		wf_refuse(&why, 422, "invalid", "version",
+			  "Elasticsearch %s reads %s created by %d.x only once marked read-only: "
+			  "%s; mark %s read-only (PUT /<index>/_block/write), reindex %s on %d.x "
+			  "or delete %s before upgrading",
+			  json_str(p->params, "version"), nro == 1 ? "an index" : "indices",
+			  es_read_only_major(&to), ro_names, nro == 1 ? "it" : "them",
+			  nro == 1 ? "it" : "them", to.major - 1, nro == 1 ? "it" : "them");
 	free(names);
+	free(ro_names);
 	if (why.status) {
 		upgrade_check_end(p, &why);
 		return;

@@ -182,9 +182,9 @@ const scenarios = {
 		await page.getByRole('link', {name: 'New cluster'}).click();
 		await page.getByRole('heading', {level: 1, name: 'Apply for a cluster'}).waitFor();
 		const version = page.getByRole('combobox', {name: 'Version'});
-		await page.waitForFunction(() => document.querySelectorAll('#f-version option').length >= 5);
+		await page.waitForFunction(() => document.querySelectorAll('#f-version option').length >= 6);
 		check(await version.inputValue() === '7.17.10', `the default version is "${await version.inputValue()}"`);
-		for (const v of ['2.4.6', '5.6.16', '6.8.23', '8.17.0']) {
+		for (const v of ['2.4.6', '5.6.16', '6.8.23', '8.19.20', '9.5.2']) {
 			check(await page.locator(`#f-version option[value="${v}"]`).count() === 1, `version ${v} is not offered`);
 		}
 		// The plugins are the repository's for the version (test_portal's

@@ -620,6 +620,13 @@ static void test_masters_can_write_their_data_path(void **state)
 	masters_write_their_data_path(f, "seven", "7.17.10");
 }
 
+/* 9.x's image runs as 8.x's does (uid 1000, its data path its own). */
+static void test_masters_can_write_their_data_path_on_9x(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG);
+	masters_write_their_data_path(f, "nine", "9.5.2");
+}
+
 /* --- namespaces: one per cluster, and esaas's only when its own --------------------- */
 
 /* The simulator's answer to GET path, 200 expected; the caller frees it. */
@@ -1296,6 +1303,7 @@ int main(void)
 			test_delete_while_the_namespace_terminates_goes_on_to_wait, teardown),
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path, teardown),
+		cmocka_unit_test_teardown(test_masters_can_write_their_data_path_on_9x, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),
 		cmocka_unit_test_teardown(test_tenants_whose_names_met_get_namespaces_of_their_own,
 					  teardown),

@@ -378,7 +378,14 @@ static void test_portal_api(void **state)
 	assert_int_equal(call_as(portal.viewer_token, "/api/v1/versions", &b), 200);
 	assert_string_equal(json_string_value(json_object_get(b, "default")), "7.17.10");
 	json_t *versions = json_object_get(b, "versions");
-	assert_int_equal(json_array_size(versions), 5);
+	assert_int_equal(json_array_size(versions), 6);
+	/* The newest last: 8.19.20, then 9.5.2. */
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(versions, 4), "version")),
+		"8.19.20");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(versions, 5), "version")),
+		"9.5.2");
 	json_t *v5 = json_array_get(versions, 1);
 	assert_string_equal(json_string_value(json_object_get(v5, "version")), "5.6.16");
 	bool geoip = false;

@@ -8,7 +8,9 @@
  * tenants too, a cancel mid-way (upgraded nodes stay, allocation back,
  * the versions reported, the same upgrade asked again finishing it),
  * kill -9 of esaasd during one, the replay of one that failed on a
- * missing plugin file, and 2.x to 5.x by a full cluster restart.
+ * missing plugin file, 2.x to 5.x by a full cluster restart, and 9.x:
+ * from 8.19 only (8.17 refused naming 8.19.20), once the 7.x indices are
+ * marked read-only, and a 9.x cluster created.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -520,7 +522,7 @@ static void test_upgrade_refusals_name_the_field_and_change_nothing(void **state
 	expect_refused(f, path, "{\"version\": \"7.9.3\"}", 422, "version", "no downgrade");
 	expect_refused(f, path, "{\"version\": \"7.10.2\"}", 422, "version", "already runs");
 	expect_refused(f, path, "{\"version\": \"7.17\"}", 422, "version", "a release such as");
-	expect_refused(f, path, "{\"version\": \"9.1.0\"}", 422, "version", "not supported");
+	expect_refused(f, path, "{\"version\": \"10.0.0\"}", 422, "version", "not supported");
 	/* No snapshot repository here: one asked for cannot be taken. */
 	expect_refused(f, path, "{\"version\": \"7.17.10\", \"snapshot\": true}", 409, "snapshot",
 		       "snapshots are not configured");
@@ -850,6 +852,127 @@ static void test_upgrade_2_to_5_is_a_full_cluster_restart(void **state)
 	assert_null(cluster_setting(f, "ancient", "cluster.routing.allocation.enable"));
 }
 
+/* --- to 9.x ------------------------------------------------------------------------------ */
+
+/* An index's settings.index, as GET /<index>/_settings answers. */
+static json_t *index_settings_of(struct fixture *f, const char *cluster, const char *index)
+{
+	char *path = xasprintf("/%s/_settings", index);
+	json_t *s = es_get(f, cluster, path);
+	free(path);
+	assert_non_null(s);
+	json_t *out = json_incref(
+		json_object_get(json_object_get(json_object_get(s, index), "settings"), "index"));
+	json_decref(s);
+	return out;
+}
+
+/*
+ * 7.17 to 9.x goes through 8.19: refused naming 8.19.20, then 7.17 to 8.19
+ * rolling; the index 7.17 created keeps 9.x back, named, until 8.19's add
+ * index block API marks it read-only (a block and the verified mark); then
+ * the rolling upgrade to 9.5.2, every node on it, the index still there.
+ */
+static void test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	char v[32];
+	const char *path = "/api/v1/clusters/nine/upgrade";
+	expect_ok(f, post_cluster(&f->d, CLUSTER("nine", "7.17.10", 1, 2, "")));
+	expect_refused(f, path, "{\"version\": \"9.5.2\"}", 422, "version",
+		       "upgrade to 8.19.20 first, then to 9.5.2");
+
+	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"8.19.20\"}", NULL));
+	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "8.19.20");
+	assert_int_equal(nodes_answering(f, "nine", "8.19.20"), 3);
+
+	/* The 7.x index, named; the dry run says the same; nothing moves. */
+	size_t before = pod_deletions(f);
+	expect_refused(f, path, "{\"version\": \"9.5.2\"}", 422, "version",
+		       "reads an index created by 7.x only once marked read-only: logs");
+	expect_refused(f, "/api/v1/clusters/nine/upgrade?dry_run=true", "{\"version\": \"9.5.2\"}",
+		       422, "version", "_block/write");
+	assert_int_equal(pod_deletions(f), before);
+	assert_int_equal(pods_on(f, "nine", "8.19.20"), 3);
+
+	/* No mark before the block; the add index block API sets both. */
+	json_t *ix = index_settings_of(f, "nine", "logs");
+	assert_null(json_object_get(ix, "verified_read_only"));
+	json_decref(ix);
+	assert_int_equal(es_call(f, "PUT", "nine", "/logs/_block/write", NULL), 200);
+	ix = index_settings_of(f, "nine", "logs");
+	assert_string_equal(json_string_value(json_object_get(ix, "verified_read_only")), "true");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(ix, "blocks"), "write")), "true");
+	json_decref(ix);
+	/* An index 8.19 created needs nothing. */
+	assert_int_equal(
+		es_call(f, "PUT", "nine", "/fresh",
+			"{\"settings\": {\"number_of_shards\": 1, \"number_of_replicas\": 1}}"),
+		200);
+
+	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"9.5.2\"}", NULL));
+	assert_string_equal(recorded_version(f, "nine", v, sizeof(v)), "9.5.2");
+	assert_int_equal(nodes_answering(f, "nine", "9.5.2"), 3);
+	assert_int_equal(pods_on(f, "nine", "9.5.2"), 3);
+	json_t *root = es_get(f, "nine", "/");
+	assert_non_null(root);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(root, "version"),
+						  "minimum_wire_compatibility_version")),
+		"8.18.0");
+	json_decref(root);
+	ix = index_settings_of(f, "nine", "logs");
+	assert_string_equal(json_string_value(json_object_get(ix, "verified_read_only")), "true");
+	json_decref(ix);
+	/* On 9.x the deprecation info API has nothing to say of it. */
+	json_t *dep = es_get(f, "nine", "/_migration/deprecations");
+	assert_non_null(dep);
+	assert_int_equal(json_object_size(json_object_get(dep, "index_settings")), 0);
+	json_decref(dep);
+	expect_green(f, "nine");
+	assert_int_equal(lost_shards(f), 0);
+}
+
+/*
+ * 8.17 to 9.x is refused naming 8.19.20 (a 422 on the field, no job, no
+ * pod touched, esaasctl the same), and a 9.x cluster is created as it is.
+ */
+static void test_upgrade_8_17_to_9_refused_and_9x_created(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	char v[32];
+	expect_ok(f, post_cluster(&f->d, CLUSTER("eight", "8.17.0", 1, 2, "")));
+	size_t before = pod_deletions(f);
+	expect_refused(f, "/api/v1/clusters/eight/upgrade", "{\"version\": \"9.5.2\"}", 422,
+		       "version", "upgrade to 8.19.20 first, then to 9.5.2");
+	expect_refused(f, "/api/v1/clusters/eight/upgrade?dry_run=true", "{\"version\": \"9.5.2\"}",
+		       422, "version", "upgrade to 8.19.20 first");
+	char *out;
+	assert_int_equal(ctl(f, "upgrade eight --version 9.5.2", &out), 1);
+	assert_non_null(strstr(out, "upgrade to 8.19.20 first"));
+	free(out);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'upgrade'", 0, NULL), 0);
+	assert_int_equal(pod_deletions(f), before);
+	assert_int_equal(pods_on(f, "eight", "8.17.0"), 3);
+
+	/* The versions list offers 9.5.2 and 8.19.20, no longer 8.17.0. */
+	json_t *list = get(f, "/api/v1/versions");
+	char *dump = json_dumps(list, JSON_COMPACT);
+	assert_non_null(strstr(dump, "\"9.5.2\""));
+	assert_non_null(strstr(dump, "\"8.19.20\""));
+	assert_null(strstr(dump, "\"8.17.0\""));
+	free(dump);
+	json_decref(list);
+
+	expect_ok(f, post_cluster(&f->d, CLUSTER("new", "9.5.2", 1, 2, "")));
+	assert_string_equal(recorded_version(f, "new", v, sizeof(v)), "9.5.2");
+	assert_int_equal(nodes_answering(f, "new", "9.5.2"), 3);
+	assert_int_equal(pods_on(f, "new", "9.5.2"), 3);
+	expect_green(f, "new");
+}
+
 /*
  * With a snapshot repository, an upgrade takes a snapshot of every index
  * before anything changes (after the plugin check), which the cluster's
@@ -923,6 +1046,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_upgrade_2_to_5_is_a_full_cluster_restart, teardown),
 		cmocka_unit_test_teardown(test_upgrade_takes_a_snapshot_first, teardown),
+		cmocka_unit_test_teardown(
+			test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only, teardown),
+		cmocka_unit_test_teardown(test_upgrade_8_17_to_9_refused_and_9x_created, teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

@@ -75,6 +75,7 @@ spec_for()
 	6) version=6.8.23 plugins='"analysis-icu", "repository-s3"' ;;
 	7) version=7.17.10 plugins='"analysis-icu", "repository-s3"' ;;
 	8) version=8.17.0 plugins='"analysis-icu", "discovery-ec2"' ;;
+	9) version=9.5.2 plugins='"analysis-icu", "discovery-ec2"' ;;
 	*) version=$1 plugins='"analysis-phonetic"' ;;
 	esac
 	cat <<JSON
@@ -127,7 +128,7 @@ check()
 	fi
 }
 
-for major in 2 5 6 7 8; do
+for major in 2 5 6 7 8 9; do
 	for spread in host rack; do
 		spec_for "$major" "$spread" >"$TMP/es$major-$spread.spec.json"
 		check "es$major-$spread" "$TMP/es$major-$spread.spec.json" -t acme \

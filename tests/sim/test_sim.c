@@ -538,8 +538,9 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 	char anti[1024] = "";
 	if (topology)
 		snprintf(anti, sizeof(anti), ANTI, topology, app, role);
-	/* 8.x turns security on by itself: these clusters test other things,
-	 * and turn it off as the Docker image allows (a setting as a variable). */
+	/* 8.x and 9.x turn security on by themselves: these clusters test
+	 * other things, and turn it off as the Docker image allows (a setting
+	 * as a variable). */
 	/* Elastic's registry has 5.0 and later; 2.x is Docker Hub's; "oss:V"
 	 * is V's -oss image (6.0 to 7.10). */
 	bool oss = !strncmp(version, "oss:", 4);
@@ -550,9 +551,8 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 		 : oss			    ? "docker.elastic.co/elasticsearch/elasticsearch-oss:"
 					    : "docker.elastic.co/elasticsearch/elasticsearch:",
 		 version,
-		 !strncmp(version, "8.", 2)
-			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-			 : "");
+		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+				    : "");
 	return buf;
 }
 
@@ -1799,7 +1799,8 @@ static void expect_setting(const char *ns, const char *scope, const char *key, c
 
 /* PUT _cluster/settings knows the dynamic settings of the node's version
  * one by one: a key it does not know, under a known prefix too, is refused
- * "not recognized"; an affix setting takes any name in its place. */
+ * "not recognized"; an affix setting takes any name in its place; a key
+ * 9.0 removed is refused there. */
 static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
 {
 	make_cluster("catalog", 1, "7.17.10");
@@ -1826,6 +1827,20 @@ static void test_es_unknown_cluster_setting_is_not_recognized(void **state)
 	expect_setting("catalog", "persistent", "indices.fielddata.cache.size", "\"10%\"", 400,
 		       "persistent setting [indices.fielddata.cache.size], not dynamically "
 		       "updateable");
+	/* From 7.14 to 8.x; 9.0 removed it (elastic/elasticsearch#114207). */
+	expect_setting("catalog", "persistent",
+		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		       "\"true\"", 200, NULL);
+	make_cluster("catalog9", 1, "9.5.2");
+	es_wait_green("catalog9", 2);
+	expect_setting("catalog9", "persistent",
+		       "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		       "\"true\"", 400,
+		       "persistent setting "
+		       "[cluster.routing.allocation.disk.watermark.enable_for_single_data_node], "
+		       "not recognized");
+	expect_setting("catalog9", "persistent", "cluster.routing.allocation.disk.watermark.low",
+		       "\"80%\"", 200, NULL);
 }
 
 static bool first_pod_ready(struct http_resp *r, const void *arg)
@@ -4016,9 +4031,8 @@ static void make_repo_cluster(const char *ns, const char *version, int replicas,
 		 "{\"name\":\"snaps\",\"mountPath\":\"/mnt/snaps\"}],\"resources\":{\"requests\":"
 		 "{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}",
 		 replicas, volume_json, version,
-		 !strncmp(version, "8.", 2)
-			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-			 : "");
+		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+				    : "");
 	assert_int_equal(apply(path, body, &r), 201);
 	http_resp_free(&r);
 }
@@ -4627,6 +4641,105 @@ static void test_es_restore_follows_version_compatibility(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * 9.x reads an index created in 7.x only once 8.18+ has marked it
+ * read-only: a node of 9.x over an unmarked one stops, naming it; the add
+ * index block API on 7.17 blocks writes without the mark, on 8.19 adds it,
+ * and the deprecation info API turns the index's critical issue into a
+ * warning; the 9.x node then starts and joins, and says what it reads and
+ * talks to.
+ */
+static void version_node(const char *ns, const char *name, const char *version);
+
+static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
+{
+	struct http_resp r;
+	make_repo_cluster("ro-7", "7.17.10", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
+	make_repo_cluster("ro-8", "8.19.20", 2, "/mnt/snaps", NFS_VOLUME("/exports/ro"));
+	es_wait_green("ro-7", 2);
+	es_wait_green("ro-8", 2);
+	es_ok("ro-7", "PUT", "/old", "{}");
+	es_ok("ro-7", "PUT", "/_snapshot/r",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\"}}");
+	es_ok("ro-7", "PUT", "/_snapshot/r/s7?wait_for_completion=true", "{}");
+	/* 7.17 blocks writes, without the mark 9.x needs. */
+	assert_int_equal(es_call("ro-7", "PUT", "/old/_block/write", NULL, &r), 200);
+	assert_true(json_is_true(jget(r.body, "acknowledged")));
+	assert_string_equal(jstr(r.body, "indices.0.name"), "old");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "GET", "/old/_settings", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "old.settings.index.blocks.write"), "true");
+	assert_null(jget(r.body, "old.settings.index.verified_read_only"));
+	http_resp_free(&r);
+	/* A write to it is refused. */
+	assert_int_equal(es_call("ro-7", "POST", "/old/_doc", "{\"a\":1}", &r), 403);
+	assert_string_equal(jstr(r.body, "error.type"), "cluster_block_exception");
+	assert_string_equal(jstr(r.body, "error.reason"),
+			    "index [old] blocked by: [FORBIDDEN/8/index write (api)];");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "PUT", "/old/_block/everything", NULL, &r), 400);
+	assert_string_equal(jstr(r.body, "error.type"), "illegal_argument_exception");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-7", "PUT", "/nosuch/_block/write", NULL, &r), 404);
+	http_resp_free(&r);
+
+	/* The 7.17 index restored into 8.19 (the next major) keeps its version. */
+	es_ok("ro-8", "PUT", "/_snapshot/seven",
+	      "{\"type\":\"fs\",\"settings\":{\"location\":\"seven\",\"readonly\":true}}");
+	assert_int_equal(es_call("ro-8", "POST",
+				 "/_snapshot/seven/s7/_restore?wait_for_completion=true", "{}", &r),
+			 200);
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_migration/deprecations", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "index_settings.old.0.level"), "critical");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.message"),
+			    "Old index with a compatibility version < 8.0");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.details"),
+			    "This index has version: 7.17.10");
+	http_resp_free(&r);
+
+	/* A 9.x node stops over it, saying what it needs. */
+	version_node("ro-8", "es-9", "9.5.2");
+	assert_true(
+		wait_until("/api/v1/namespaces/ro-8/pods/es-9", crash_looping, NULL, 20000, &r));
+	http_resp_free(&r);
+	char *log = slurp(sim.log);
+	assert_non_null(log);
+	const char *said = strstr(log, "pod ro-8/es-9 on ");
+	if (!said || !strstr(said, "The index [old/") ||
+	    !strstr(said, "created in version [7.17.10] with current compatibility version "
+			  "[7.17.10] must be marked as read-only using the setting "
+			  "[index.blocks.write] set to [true] before upgrading to 9.5.2."))
+		fail_msg("es-9 did not say why it stopped: %.300s", said ? said : "(nothing)");
+	free(log);
+
+	/* 8.19 marks it; the deprecation is a warning now. */
+	es_ok("ro-8", "PUT", "/old/_block/write", NULL);
+	assert_int_equal(es_call("ro-8", "GET", "/old/_settings", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "old.settings.index.verified_read_only"), "true");
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_migration/deprecations", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "index_settings.old.0.level"), "warning");
+	assert_string_equal(jstr(r.body, "index_settings.old.0.message"),
+			    "Old index with a compatibility version < 8.0 has been ignored");
+	http_resp_free(&r);
+
+	/* Restarted after its back-off, the 9.x node starts and joins. */
+	assert_true(wait_until("/api/v1/namespaces/ro-8/pods/es-9", pod_ready, NULL, 60000, &r));
+	http_resp_free(&r);
+	assert_int_equal(es_call("ro-8", "GET", "/_nodes", NULL, &r), 200);
+	int nine = 0;
+	const char *id;
+	json_t *n;
+	json_object_foreach (json_object_get(r.body, "nodes"), id, n)
+		if (!strcmp(jstr(n, "version"), "9.5.2")) {
+			nine++;
+			assert_string_equal(jstr(n, "name"), "es-9-ro-8");
+		}
+	assert_int_equal(nine, 1);
+	http_resp_free(&r);
+}
+
 /* An index keeps the mappings it was created with, and the get index API
  * (GET /{index}, GET /_all, a pattern) answers them with its aliases and
  * settings; a missing name is a 404, a pattern matching nothing {}. */
@@ -5041,6 +5154,38 @@ static void test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk(void 
 		 "compatible version is [6.0.0-beta1]",
 		 uuid);
 	assert_true(log_says(want));
+}
+
+/*
+ * Transport versions order releases by when they came out: 8.19 came out
+ * after 9.0, so a 9.0 node may not join a cluster of 8.19 nodes, though
+ * the two talk (8.18+ with 9.x) and 9.0 is the higher number.
+ */
+static void test_es_9_0_node_stays_out_of_an_8_19_cluster(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	make_cluster("t90", 1, "8.19.20");
+	es_wait_green("t90", 2);
+	assert_int_equal(apply("/apis/apps/v1/namespaces/t90/statefulsets/es-nine",
+			       workload("es-nine", 1, "es", "data", NULL, "9.0.8"), &r),
+			 201);
+	http_resp_free(&r);
+	const char *want = "node es-nine-0-t90 failed to join: node with transport version "
+			   "[9.0.8] may not join a cluster with minimum transport version "
+			   "[8.19.20]";
+	for (int i = 0; !log_says(want); i++) {
+		if (i > 1500)
+			fail_msg("no join refusal: %s", want);
+		msleep(20);
+	}
+	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+	json_t *nodes = jget(r.body, "clusters.t90.nodes");
+	assert_int_equal(json_array_size(nodes), 2);
+	for (size_t i = 0; i < json_array_size(nodes); i++)
+		assert_string_not_equal(json_string_value(json_array_get(nodes, i)),
+					"es-nine-0-t90");
+	http_resp_free(&r);
 }
 
 /* The cluster's voting configuration in GET /_sim/state has n entries. */
@@ -8316,11 +8461,13 @@ int main(void)
 		cmocka_unit_test(test_es_recovery_api_reports_each_copys_last_recovery),
 		cmocka_unit_test(test_es_snapshots_run_one_at_a_time_before_7_9),
 		cmocka_unit_test(test_es_restore_follows_version_compatibility),
+		cmocka_unit_test(test_es_9x_reads_7x_indices_only_marked_read_only),
 		cmocka_unit_test(test_es_6x_imports_another_clusters_indices_as_dangling),
 		cmocka_unit_test(test_es_mixed_versions_as_elasticsearch_runs_them),
 		cmocka_unit_test(test_es_upgrade_bootstrap_waits_for_minimum_master_nodes),
 		cmocka_unit_test(test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk),
 		cmocka_unit_test(test_es_graveyard_and_dangling_indices),
+		cmocka_unit_test(test_es_9_0_node_stays_out_of_an_8_19_cluster),
 		cmocka_unit_test(test_es_2x_applies_only_its_registered_dynamic_settings),
 		cmocka_unit_test(test_es_settings_file_is_the_lowest_layer),
 		cmocka_unit_test(test_es_2x_null_in_cluster_settings),

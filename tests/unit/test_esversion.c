@@ -61,9 +61,10 @@ static void test_parse_rejects(void **state)
 
 static void test_supported_majors(void **state)
 {
-	static const char *const yes[] = {"2.0.0", "2.4.6",   "5.0.0", "5.6.16", "6.8.23",
-					  "7.0.0", "7.17.10", "8.0.0", "8.17.0"};
-	static const char *const no[] = {"0.90.0", "1.7.6", "3.0.0", "4.0.0", "9.0.0", "10.1.2"};
+	static const char *const yes[] = {"2.0.0",  "2.4.6",   "5.0.0",	  "5.6.16",
+					  "6.8.23", "7.0.0",   "7.17.10", "8.0.0",
+					  "8.17.0", "8.19.20", "9.0.0",	  "9.5.2"};
+	static const char *const no[] = {"0.90.0", "1.7.6", "3.0.0", "4.0.0", "10.0.0", "10.1.2"};
 	char why[200];
 
 	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
@@ -78,7 +79,7 @@ static void test_supported_majors(void **state)
 			fail_msg("%s accepted", no[i]);
 		/* The message names the version and what is supported. */
 		assert_non_null(strstr(why, no[i]));
-		assert_non_null(strstr(why, "2, 5, 6, 7 and 8"));
+		assert_non_null(strstr(why, "2, 5, 6, 7, 8 and 9"));
 	}
 }
 
@@ -147,6 +148,11 @@ static const struct row rows[] = {
 	 ELASTIC "8.0.0", true, NULL, true},
 	{"8.17.0", SEED_HOSTS, ES_ZEN2, "/_flush", false, ES_ROLES_LIST, true, NEW_PLUGIN, true,
 	 ELASTIC "8.17.0", true, NULL, true},
+	{"8.19.20", SEED_HOSTS, ES_ZEN2, "/_flush", false, ES_ROLES_LIST, true, NEW_PLUGIN, true,
+	 ELASTIC "8.19.20", true, NULL, true},
+	/* 9.x as 8.x: security on by default, node.roles, the same image path. */
+	{"9.5.2", SEED_HOSTS, ES_ZEN2, "/_flush", false, ES_ROLES_LIST, true, NEW_PLUGIN, true,
+	 ELASTIC "9.5.2", true, NULL, true},
 };
 
 static void expect_str(const char *ver, const char *what, const char *got, const char *want)
@@ -417,6 +423,44 @@ static void test_upgrade_paths_as_elasticsearch_allows(void **state)
 	assert_int_equal(way("2.4.6", "6.8.23", via), ES_UPGRADE_REFUSED);
 	assert_string_equal(via, "5.6.16");
 
+	/* 9.x from the last 8.x minor only; 8.18 reaches 9.0.x and nothing
+	 * later; older 8.x, and 7.17, pass through the offered 8.19. */
+	assert_int_equal(way("8.19.20", "9.5.2", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("8.19.20", "9.1.0", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("8.18.3", "9.0.8", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("9.0.8", "9.5.2", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("8.17.0", "8.19.20", via), ES_UPGRADE_ROLLING);
+	assert_int_equal(way("7.17.10", "8.19.20", via), ES_UPGRADE_ROLLING);
+	assert_string_equal(via, "");
+	assert_int_equal(way("8.18.3", "9.5.2", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "8.19.20");
+	assert_int_equal(way("8.17.0", "9.5.2", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "8.19.20");
+	assert_int_equal(way("7.17.10", "9.5.2", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "8.19.20");
+	assert_int_equal(way("6.8.23", "9.5.2", via), ES_UPGRADE_REFUSED);
+	assert_string_equal(via, "7.17.10");
+	/* 9.0 came out with 8.18, before 8.19: 8.19 cannot go back to it, and
+	 * nothing older reaches it but through 8.18. */
+	{
+		struct es_version f = v("8.19.20"), t = v("9.0.8");
+		char why[256];
+		assert_int_equal(es_upgrade_way(&f, &t, via, why, sizeof(why)), ES_UPGRADE_REFUSED);
+		assert_non_null(strstr(why, "upgrade to 9.1 or later (9.5.2 is offered)"));
+		f = v("8.17.0");
+		assert_int_equal(es_upgrade_way(&f, &t, via, why, sizeof(why)), ES_UPGRADE_REFUSED);
+		assert_non_null(strstr(why, "upgrade to an 8.18 release first"));
+		f = v("7.17.10");
+		assert_int_equal(es_upgrade_way(&f, &t, via, why, sizeof(why)), ES_UPGRADE_REFUSED);
+		assert_non_null(strstr(why, "9.0 upgrades from 8.18 only"));
+	}
+	{
+		struct es_version f = v("8.17.0"), t = v("9.5.2");
+		char why[256];
+		assert_int_equal(es_upgrade_way(&f, &t, via, why, sizeof(why)), ES_UPGRADE_REFUSED);
+		assert_non_null(strstr(why, "upgrade to 8.19.20 first, then to 9.5.2"));
+	}
+
 	/* No downgrade, and nothing to do for the same version. */
 	assert_int_equal(way("7.17.10", "7.16.3", via), ES_UPGRADE_REFUSED);
 	assert_string_equal(via, "");
@@ -436,6 +480,21 @@ static void test_index_compatibility(void **state)
 	assert_int_equal(es_oldest_readable_major(&(struct es_version){8, 17, 0}), 7);
 	assert_true(v.major < es_oldest_readable_major(&(struct es_version){8, 17, 0}));
 	assert_int_equal(es_oldest_readable_major(&(struct es_version){5, 6, 16}), 2);
+	/* 9.x reads 8.x indices, and 7.x ones only once blocked and verified
+	 * read-only; nothing older. */
+	struct es_version nine = {9, 2, 2}, eight = {8, 19, 8};
+	assert_int_equal(es_oldest_readable_major(&nine), 8);
+	assert_int_equal(es_read_only_major(&nine), 7);
+	assert_int_equal(es_read_only_major(&eight), -1);
+	assert_true(es_index_readable(&nine, 8, false, false));
+	assert_true(es_index_readable(&nine, 7, true, true));
+	assert_false(es_index_readable(&nine, 7, false, false));
+	assert_false(es_index_readable(&nine, 7, true, false));
+	assert_false(es_index_readable(&nine, 7, false, true));
+	assert_false(es_index_readable(&nine, 6, true, true));
+	/* Before 9.x the block changes nothing. */
+	assert_false(es_index_readable(&eight, 6, true, true));
+	assert_true(es_index_readable(&eight, 7, false, false));
 	assert_false(es_version_from_id("", &v));
 	assert_false(es_version_from_id("7.17.10", &v));
 	assert_false(es_version_from_id("12", &v));

@@ -467,6 +467,7 @@ static void test_kibana(void **state)
 		{"6.8.23", "docker.elastic.co/kibana/kibana:6.8.23", "ELASTICSEARCH_URL"},
 		{"7.17.10", "docker.elastic.co/kibana/kibana:7.17.10", "ELASTICSEARCH_HOSTS"},
 		{"8.17.0", "docker.elastic.co/kibana/kibana:8.17.0", "ELASTICSEARCH_HOSTS"},
+		{"9.5.2", "docker.elastic.co/kibana/kibana:9.5.2", "ELASTICSEARCH_HOSTS"},
 	};
 	json_t *none = render(base_spec, NULL);
 
@@ -864,6 +865,7 @@ static void test_discovery_per_version(void **state)
 		{"6.8.23", "discovery.zen.ping.unicast.hosts:\n- es-${NAMESPACE}\n", true},
 		{"7.17.10", "discovery.seed_hosts:\n- es-${NAMESPACE}\n", false},
 		{"8.17.0", "discovery.seed_hosts:\n- es-${NAMESPACE}\n", false},
+		{"9.5.2", "discovery.seed_hosts:\n- es-${NAMESPACE}\n", false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -976,7 +978,8 @@ static void test_security_for_the_versions_that_have_it(void **state)
 		     {"6.7.2", false, NULL},
 		     {"6.8.23", true, "kibana"},
 		     {"7.17.10", true, "kibana_system"},
-		     {"8.17.0", true, "kibana_system"}};
+		     {"8.17.0", true, "kibana_system"},
+		     {"9.5.2", true, "kibana_system"}};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		char *json = xasprintf("{\"name\": \"logs\", \"version\": \"%s\", \"clients\":"
@@ -1078,6 +1081,9 @@ static void test_plugin_init_container_per_version(void **state)
 		 "bin/elasticsearch-plugin install --batch \"$repo/$p-7.17.10.zip\""},
 		{"8.17.0", "analysis-icu",
 		 "bin/elasticsearch-plugin install --batch \"$repo/$p-8.17.0.zip\""},
+		/* A plugin is built for one exact release, 9.x's as any. */
+		{"9.5.2", "analysis-icu",
+		 "bin/elasticsearch-plugin install --batch \"$repo/$p-9.5.2.zip\""},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -1159,11 +1165,14 @@ static void test_image_choice(void **state)
 	struct render_opts mirror = {.image_registry = "registry.local:5000"};
 	struct render_opts pinned = {.image_registry = "registry.local:5000",
 				     .allowed_images = "8.17.0=registry.local:5000/es@sha256:0123, "
-						       "7.17.10=own/es:7.17.10-icu"};
+						       "7.17.10=own/es:7.17.10-icu, "
+						       "9.5.2=registry.local:5000/es@sha256:0952"};
 	struct render_opts pinned2 = pinned;
 	json_t *a = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &mirror);
 	json_t *b = render("{\"name\": \"logs\", \"image\": \"own/es:7.17.10-icu\"}", &pinned);
 	json_t *p = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &pinned2);
+	json_t *a9 = render("{\"name\": \"logs\", \"version\": \"9.5.2\"}", &mirror);
+	json_t *p9 = render("{\"name\": \"logs\", \"version\": \"9.5.2\"}", &pinned2);
 
 	for (int r = 0; r < ES_ROLE_COUNT; r++) {
 		assert_string_equal(str_at(container(a, r, "containers", "elasticsearch"), "image"),
@@ -1178,10 +1187,19 @@ static void test_image_choice(void **state)
 		/* A pinned version runs its pinned image, spec or no. */
 		assert_string_equal(str_at(container(p, r, "containers", "elasticsearch"), "image"),
 				    "registry.local:5000/es@sha256:0123");
+		/* 9.x the same way: the mirror's path, or its own pin. */
+		assert_string_equal(
+			str_at(container(a9, r, "containers", "elasticsearch"), "image"),
+			"registry.local:5000/elasticsearch/elasticsearch:9.5.2");
+		assert_string_equal(
+			str_at(container(p9, r, "containers", "elasticsearch"), "image"),
+			"registry.local:5000/es@sha256:0952");
 	}
 	json_decref(a);
 	json_decref(b);
 	json_decref(p);
+	json_decref(a9);
+	json_decref(p9);
 }
 
 /* A spec's own image off the allow-list renders nothing, naming the field. */
@@ -1317,7 +1335,8 @@ static void check_pod(json_t *pod_spec, const char *what, int major, const char 
 
 static void test_no_tenant_image_runs_privileged_or_as_root(void **state)
 {
-	static const char *const versions[] = {"2.4.6", "5.6.16", "6.8.23", "7.17.10", "8.17.0"};
+	static const char *const versions[] = {"2.4.6",	  "5.6.16", "6.8.23",
+					       "7.17.10", "8.17.0", "9.5.2"};
 	const char *utility = "registry.local/busybox@sha256:ab";
 
 	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {

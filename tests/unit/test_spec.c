@@ -227,7 +227,7 @@ static const struct bad bad_specs[] = {
 	{"{\"name\": \"a\", \"version\": \"7.17\"}", "version", "MAJOR.MINOR.PATCH"},
 	{"{\"name\": \"a\", \"version\": \"v7.17.10\"}", "version", "MAJOR.MINOR.PATCH"},
 	{"{\"name\": \"a\", \"version\": \"3.0.0\"}", "version", "is not supported"},
-	{"{\"name\": \"a\", \"version\": \"9.0.0\"}", "version", "is not supported"},
+	{"{\"name\": \"a\", \"version\": \"10.0.0\"}", "version", "is not supported"},
 	{"{\"name\": \"a\", \"image\": \"\"}", "image", "image reference"},
 	{"{\"name\": \"a\", \"image\": \"bad image\"}", "image", "image reference"},
 	{"{\"name\": \"a\", \"masters\": []}", "masters", "must be an object"},
@@ -622,6 +622,16 @@ static void test_removed_settings_under_wildcards(void **state)
 		{"8.17.0", "gateway.recover_after_nodes", false},
 		{"8.17.0", "gateway.expected_data_nodes", true},
 		{"7.17.10", "indices.breaker.total.limit", true},
+		/* Removed in 9.0 (elastic/elasticsearch#114207), under the
+		 * cluster.routing.allocation.* wildcard. */
+		{"7.13.4", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		 false},
+		{"8.19.20", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		 true},
+		{"9.5.2", "cluster.routing.allocation.disk.watermark.enable_for_single_data_node",
+		 false},
+		{"9.5.2", "cluster.routing.allocation.disk.watermark.low", true},
+		{"9.5.2", "gateway.expected_nodes", false},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
@@ -661,12 +671,18 @@ static void test_replicas_rule(void **state)
 
 static void test_plugins_per_version(void **state)
 {
-	struct es_version v2, v7, v8;
+	struct es_version v2, v7, v8, v9;
 	struct spec_error err;
 
 	assert_true(es_version_parse("2.4.6", &v2));
 	assert_true(es_version_parse("7.17.10", &v7));
 	assert_true(es_version_parse("8.17.0", &v8));
+	assert_true(es_version_parse("9.5.2", &v9));
+	/* 9.0 removed no plugin esaas installs; the built-in ones stay built in. */
+	assert_true(spec_check_plugin("analysis-icu", &v9, "name", &err));
+	assert_true(spec_check_plugin("discovery-ec2", &v9, "name", &err));
+	assert_false(spec_check_plugin("repository-s3", &v9, "name", &err));
+	assert_false(spec_check_plugin("ingest-attachment", &v9, "name", &err));
 	assert_true(spec_check_plugin("analysis-icu", &v2, "name", &err));
 	assert_true(spec_check_plugin("analysis-icu", &v8, "name", &err));
 	assert_true(spec_check_plugin("repository-s3", &v7, "name", &err));
@@ -702,6 +718,16 @@ static void test_plugins_of_a_version(void **state)
 			assert_int_equal(listed, spec_check_plugin(names[j], &v, "name", &err));
 		}
 		json_decref(list);
+	}
+
+	/* Every supported major is offered once at least, 8.19 and 9.x among them. */
+	static const char *const majors[] = {"2.", "5.", "6.", "7.", "8.19.", "9."};
+	for (size_t m = 0; m < ARRAY_SIZE(majors); m++) {
+		bool found = false;
+		for (size_t i = 0; i < es_offered_versions_count; i++)
+			found |= strncmp(es_offered_versions[i], majors[m], strlen(majors[m])) == 0;
+		if (!found)
+			fail_msg("no offered release starts with %s", majors[m]);
 	}
 
 	struct es_version v8;

@@ -338,6 +338,8 @@ static void test_upgrade_request_and_paths(void **state)
 	expect_upgrade_refused("6.8.23", "8.17.0", "upgrade to 7.17.10 first");
 	expect_upgrade_refused("7.10.2", "8.17.0", "upgrade to 7.17.10 first");
 	expect_upgrade_refused("2.4.6", "6.8.23", "upgrade to 5.6.16 first");
+	expect_upgrade_refused("8.17.0", "9.5.2", "upgrade to 8.19.20 first");
+	expect_upgrade_refused("7.17.10", "9.5.2", "upgrade to 8.19.20 first");
 	expect_upgrade_refused("7.17.10", "7.16.3", "no downgrade");
 	expect_upgrade_refused("7.17.10", "7.17.10", "already runs");
 }
