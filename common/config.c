@@ -170,6 +170,7 @@ static const struct key keys[] = {
 
 	{"tls.cert_file", KEY_OPT_STRING, FIELD(tls_cert_file), 0, 0, NULL},
 	{"tls.key_file", KEY_OPT_STRING, FIELD(tls_key_file), 0, 0, NULL},
+	{"tls.reload_check_seconds", KEY_INT, FIELD(tls_reload_check_s), 0, 86400, "60"},
 
 	{"auth.platform_tenants", KEY_STRING, FIELD(auth_platform_tenants), 0, 0, "default"},
 	{"auth.failures_max", KEY_INT, FIELD(auth_failures_max), 1, 1000000, "20"},
