@@ -498,6 +498,13 @@ static const struct error_case error_cases[] = {
 	 {NULL},
 	 ":2:13: oidc.jwks_url: expected an https:// URL: keys fetched in clear can be replaced "
 	 "on the way (set oidc.allow_insecure_jwks: true to allow http)"},
+	{"OpenID Connect without a role map",
+	 "oidc:\n  issuer: https://idp.example.com/\n  audience: esaas\n"
+	 "  jwks_url: https://idp.example.com/jwks\n",
+	 {NULL},
+	 ":4:13: oidc.jwks_url: needs oidc.role_map too: the values of oidc.role_claim become "
+	 "roles only through the group=role pairs written there (\"esaas-sre=oncall, "
+	 "team-search=member\"; \"admin=admin\" for a provider that sends the role's name)"},
 	{"a certificate without its key",
 	 "tls:\n  cert_file: /etc/esaas/tls.crt\n",
 	 {NULL},
