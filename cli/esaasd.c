@@ -37,7 +37,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <event2/event.h>
+
+/* What tells that a file changed: its stat(), through its symlinks. */
+struct file_stamp {
+	bool ok; /* false: it could not be looked at */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
 
 struct daemon {
 	struct event_base *base;
@@ -49,6 +59,11 @@ struct daemon {
 	const struct config *cfg;
 	int running; /* of the engine and the sweep, those not stopped yet */
 	bool stopping;
+	/* tls.reload_check_seconds: the timer, and the certificate's and the
+	 * key's stamps when they were last read */
+	struct event *tls_check;
+	struct file_stamp tls_stamp[2];
+	bool tls_missing; /* the last look found a file missing (logged once) */
 };
 
 static void usage(FILE *f)
@@ -71,7 +86,8 @@ static void usage(FILE *f)
 		   "Every key can be overridden from the environment: database.url is\n"
 		   "ESAAS_DATABASE_URL, engine.workers is ESAAS_ENGINE_WORKERS, and so on.\n"
 		   "Signals: SIGTERM or SIGINT drain and stop; SIGHUP reopens the log file and\n"
-		   "reads tls.cert_file and tls.key_file again.\n");
+		   "reads tls.cert_file and tls.key_file again (as esaasd also does by itself\n"
+		   "when it sees them change, every tls.reload_check_seconds).\n");
 }
 
 /*
@@ -242,23 +258,92 @@ static void part_stopped_cb(void *arg)
 		event_base_loopexit(d->base, NULL);
 }
 
+static struct file_stamp stamp_of(const char *path)
+{
+	struct file_stamp s;
+	struct stat st;
+
+	memset(&s, 0, sizeof(s));
+	if (stat(path, &st) != 0)
+		return s;
+	s.ok = true;
+	s.dev = st.st_dev;
+	s.ino = st.st_ino;
+	s.size = st.st_size;
+	s.mtime = st.st_mtim;
+	s.ctime = st.st_ctim;
+	return s;
+}
+
+static bool stamp_same(const struct file_stamp *a, const struct file_stamp *b)
+{
+	return a->ok == b->ok && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+static void tls_stamp_files(struct daemon *d)
+{
+	d->tls_stamp[0] = stamp_of(d->cfg->tls_cert_file);
+	d->tls_stamp[1] = stamp_of(d->cfg->tls_key_file);
+}
+
+/*
+ * A renewed certificate without a restart: the listener and the open
+ * connections stay, new connections get the new pair; a bad pair leaves the
+ * one served.  The stamps are taken before the files are read, so that a
+ * change while they are read is seen at the next look.
+ */
+static void tls_reload(struct daemon *d, const char *cause)
+{
+	char err[768];
+
+	tls_stamp_files(d);
+	if (api_tls_load(d->api, d->cfg, err, sizeof(err)))
+		log_info("HTTPS certificate reloaded (%s)", cause);
+	else
+		log_error("HTTPS certificate not reloaded (%s), the previous one is still "
+			  "served: %s",
+			  cause, err);
+}
+
+/*
+ * Every tls.reload_check_seconds: a Secret volume's files change in place
+ * (the kubelet writes the new ones into a new folder and swaps the ..data
+ * symlink to it), and nobody sends a signal.  A file missing is taken as
+ * a swap under way, and looked at again next time.
+ */
+static void tls_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct file_stamp now[2] = {stamp_of(d->cfg->tls_cert_file),
+				    stamp_of(d->cfg->tls_key_file)};
+	(void)fd;
+	(void)what;
+
+	if (!now[0].ok || !now[1].ok) {
+		if (!d->tls_missing)
+			log_warn("HTTPS certificate: cannot look at %s; the certificate served "
+				 "stays, looking again every %d s",
+				 !now[0].ok ? d->cfg->tls_cert_file : d->cfg->tls_key_file,
+				 d->cfg->tls_reload_check_s);
+		d->tls_missing = true;
+		return;
+	}
+	d->tls_missing = false;
+	if (stamp_same(&now[0], &d->tls_stamp[0]) && stamp_same(&now[1], &d->tls_stamp[1]))
+		return;
+	tls_reload(d, "its files changed");
+}
+
 static void signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	if (sig == SIGHUP) {
 		log_reopen();
 		log_info("log reopened");
-		/* A renewed certificate (a Secret's new files) without a restart:
-		 * the listener and the open connections stay. */
-		if (d->cfg->tls_cert_file) {
-			char err[768];
-			if (api_tls_load(d->api, d->cfg, err, sizeof(err)))
-				log_info("HTTPS certificate reloaded");
-			else
-				log_error("HTTPS certificate not reloaded, the previous one is "
-					  "still served: %s",
-					  err);
-		}
+		if (d->cfg->tls_cert_file)
+			tls_reload(d, "SIGHUP");
 		return;
 	}
 	if (d->stopping) {
@@ -420,10 +505,17 @@ int main(int argc, char **argv)
 #endif
 	http = httpc_new(d.base);
 	aopt.http = http;
+	if (cfg.tls_cert_file)
+		tls_stamp_files(&d); /* before api_new() reads them */
 	d.api = api_new(d.base, &aopt, err, sizeof(err));
 	if (!d.api) {
 		log_error("%s", err);
 		goto out;
+	}
+	if (cfg.tls_cert_file && cfg.tls_reload_check_s > 0) {
+		struct timeval every = {cfg.tls_reload_check_s, 0};
+		d.tls_check = event_new(d.base, -1, EV_PERSIST, tls_check_cb, &d);
+		event_add(d.tls_check, &every);
 	}
 	struct engine_options eopt = {
 		.conninfo = cfg.database_url,
@@ -493,6 +585,8 @@ int main(int argc, char **argv)
 	log_info("esaasd stopped");
 
 out:
+	if (d.tls_check)
+		event_free(d.tls_check);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		if (sigs[i])
 			event_free(sigs[i]);

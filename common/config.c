@@ -170,6 +170,7 @@ static const struct key keys[] = {
 
 	{"tls.cert_file", KEY_OPT_STRING, FIELD(tls_cert_file), 0, 0, NULL},
 	{"tls.key_file", KEY_OPT_STRING, FIELD(tls_key_file), 0, 0, NULL},
+	{"tls.reload_check_seconds", KEY_INT, FIELD(tls_reload_check_s), 0, 86400, "60"},
 
 	{"auth.platform_tenants", KEY_STRING, FIELD(auth_platform_tenants), 0, 0, "default"},
 	{"auth.failures_max", KEY_INT, FIELD(auth_failures_max), 1, 1000000, "20"},
@@ -1178,6 +1179,15 @@ static bool check_values(struct loader *ld)
 		return fail_key(ld, (size_t)key_index("auth.platform_tenants"), msg);
 	if (cfg->oidc_role_map && !config_role_map_valid(cfg->oidc_role_map, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("oidc.role_map"), msg);
+	/* Roles come from the provider's values through pairs an operator
+	 * wrote, never by a value's name: OpenID Connect on (the three keys
+	 * of api/auth.c) without a map would refuse every token. */
+	if (cfg->oidc_issuer && cfg->oidc_audience && cfg->oidc_jwks_url && !cfg->oidc_role_map)
+		return fail_key(ld, (size_t)key_index("oidc.jwks_url"),
+				"needs oidc.role_map too: the values of oidc.role_claim become "
+				"roles only through the group=role pairs written there "
+				"(\"esaas-sre=oncall, team-search=member\"; \"admin=admin\" "
+				"for a provider that sends the role's name)");
 	if (cfg->kube_allowed_images &&
 	    !spec_allowed_images_valid(cfg->kube_allowed_images, msg, sizeof(msg)))
 		return fail_key(ld, (size_t)key_index("kubernetes.allowed_images"), msg);

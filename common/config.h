@@ -22,6 +22,10 @@ struct config {
 	 * on SIGHUP; both NULL: plain HTTP.  Never for metrics.listen. */
 	char *tls_cert_file;
 	char *tls_key_file;
+	/* tls.reload_check_seconds: 60; how often both files are looked at
+	 * (stat, through symlinks) and read again when they changed, as a
+	 * Secret volume's are renewed in place; 0: only on SIGHUP */
+	int tls_reload_check_s;
 
 	/* auth.platform_tenants: "default"; tenants whose admin and oncall act
 	 * on every tenant (a comma-separated list) */

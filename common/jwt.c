@@ -426,12 +426,13 @@ static bool tenant_id_valid(const char *s)
 }
 
 /*
- * The role a claim grants.  With a role map (oidc.role_map) each value of
- * the claim, a string or an array of strings such as IdP groups, counts
- * only through the map, and the highest role mapped wins: the operator
- * wrote every pair.  Without one the claim must be a single string that
- * names a role: an array is a list of groups, and a group that happens to
- * be called "admin" must not make its members admins.
+ * The role a claim grants.  Each value of the claim, a string or an array
+ * of strings such as IdP groups, counts only through the role map
+ * (oidc.role_map), and the highest role mapped wins: the operator wrote
+ * every pair.  A value is never taken for a role by its name alone (a
+ * group that happens to be called "admin" must not make its members
+ * admins), so without a map nothing is granted; an operator whose provider
+ * sends role names writes them as pairs ("admin=admin").
  */
 static bool map_role(json_t *v, const char *role_map, enum token_role *out)
 {
@@ -440,7 +441,7 @@ static bool map_role(json_t *v, const char *role_map, enum token_role *out)
 	bool found = false;
 
 	if (!role_map)
-		return json_is_string(v) && token_role_parse(json_string_value(v), out);
+		return false;
 	if (json_is_string(v)) {
 		int r = config_role_map_lookup(role_map, json_string_value(v));
 
@@ -535,8 +536,8 @@ static enum jwt_status check_claims(json_t *claims, const struct jwt_config *cfg
 			       cfg->role_claim);
 		else
 			seterr(err, errlen,
-			       "token claim %s is not one of viewer, member, oncall, admin (a "
-			       "list of groups needs oidc.role_map)",
+			       "token claim %s grants no role: oidc.role_map is not set, and a "
+			       "value is never taken for a role by its name",
 			       cfg->role_claim);
 		return JWT_REFUSED;
 	}

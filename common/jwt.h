@@ -44,10 +44,10 @@ struct jwt_config {
 	/*
 	 * Where tenant and role are: a claim's name ("https://example.com/tenant"
 	 * is one name, dots and all, when the claims have it), else a dotted
-	 * path into nested objects ("esaas.tenant").  Without role_map the
-	 * role claim is one string naming a role; with it, a string or an
-	 * array of strings (groups), each mapped through role_map only, of
-	 * which the highest role mapped counts.
+	 * path into nested objects ("esaas.tenant").  The role claim is a
+	 * string or an array of strings (groups), each mapped through
+	 * role_map only, of which the highest role mapped counts; without
+	 * role_map no token has a role, and every one is refused.
 	 */
 	const char *tenant_claim;
 	const char *role_claim;

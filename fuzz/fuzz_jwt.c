@@ -19,7 +19,10 @@
  *   - modes 2 and 3: a token is accepted only when it is what the provider
  *     would issue: the header names the key's alg and kid and has no
  *     "crit", the claims are an object with the issuer, the audience, an
- *     exp not past, and the tenant and role the identity reports;
+ *     exp not past, and the tenant the identity reports, and its role is
+ *     the highest that the role map below gives the role claim's values
+ *     (a string, or an array of strings): a value the map does not name,
+ *     "viewer" and "oncall" among them, never grants a role;
  *   - every refusal says why in one line that holds no segment of the
  *     token (an error must never echo the token);
  *   - a key set that does not parse says why.
@@ -45,13 +48,57 @@ static struct test_key ec, rsa;
 static struct jwt_keys *keys;
 static char *good_token;
 
+/* oidc.role_map: groups, and two roles' names mapped to themselves. */
+#define ROLE_MAP "esaas-sre=oncall, team-search=member, readers=viewer, admin=admin, member=member"
+
 static const struct jwt_config cfg = {
 	.issuer = ISS,
 	.audience = AUD,
 	.leeway_s = LEEWAY,
 	.tenant_claim = "tenant",
 	.role_claim = "role",
+	.role_map = ROLE_MAP,
 };
+
+/* ROLE_MAP again, read apart from common/config.c's parser. */
+static const struct {
+	const char *value;
+	enum token_role role;
+} role_pairs[] = {
+	{"esaas-sre", TOKEN_ROLE_ONCALL}, {"team-search", TOKEN_ROLE_MEMBER},
+	{"readers", TOKEN_ROLE_VIEWER},	  {"admin", TOKEN_ROLE_ADMIN},
+	{"member", TOKEN_ROLE_MEMBER},
+};
+
+static bool pair_role(json_t *v, enum token_role *out)
+{
+	for (size_t i = 0; json_is_string(v) && i < ARRAY_SIZE(role_pairs); i++) {
+		if (strcmp(json_string_value(v), role_pairs[i].value) == 0) {
+			*out = role_pairs[i].role;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The role a claim's value should grant: false when none. */
+static bool expected_role(json_t *v, enum token_role *out)
+{
+	bool found = false;
+	size_t i;
+	json_t *e;
+	enum token_role r;
+
+	if (json_is_string(v))
+		return pair_role(v, out);
+	json_array_foreach (v, i, e) {
+		if (pair_role(e, &r) && (!found || r > *out)) {
+			*out = r;
+			found = true;
+		}
+	}
+	return found;
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -152,9 +199,12 @@ static void expect_claims(const char *claims, size_t len, const struct jwt_ident
 	const char *tenant = json_string_value(json_object_get(c, "tenant"));
 	support_expect(tenant && id->tenant && !strcmp(tenant, id->tenant),
 		       "the identity's tenant is not the token's");
-	const char *role = json_string_value(json_object_get(c, "role"));
-	support_expect(role && !strcmp(role, token_role_name(id->role)),
-		       "the identity's role is not the token's");
+	enum token_role want;
+	bool mapped = expected_role(json_object_get(c, "role"), &want);
+	support_expect(mapped, "accepted a token whose role claim the role map does not map");
+	support_expect(!mapped || want == id->role,
+		       "the identity's role %s is not the one the role map gives (%s)",
+		       token_role_name(id->role), mapped ? token_role_name(want) : "none");
 	json_decref(c);
 }
 

@@ -944,9 +944,23 @@ static void test_openid_connect(void **state)
 	assert_int_equal(call_as(f, named_admin, "GET", "/api/v1/whoami", NULL, &r), 401);
 	assert_non_null(strstr(r.raw, "oidc.role_map"));
 	http_resp_free(&r);
+	/* A single string counts through the map too: a group it maps gives its
+	 * role, and a role's own name, which it does not map, gives nothing. */
+	jwt_groups = "\"search-team\"";
+	char *one_group = jwt(&rsa1, "RS256", ISS, AUD, 300, "frank@example.com");
+	assert_int_equal(call_as(f, one_group, "GET", "/api/v1/whoami", NULL, &r), 200);
+	assert_string_equal(json_string_value(json_object_get(r.body, "role")), "member");
+	http_resp_free(&r);
+	jwt_groups = "\"viewer\"";
+	char *role_name = jwt(&rsa1, "RS256", ISS, AUD, 300, "grace@example.com");
+	assert_int_equal(call_as(f, role_name, "GET", "/api/v1/whoami", NULL, &r), 401);
+	assert_non_null(strstr(r.raw, "oidc.role_map"));
+	http_resp_free(&r);
 	jwt_groups = "[\"search-readers\", \"search-team\", \"admin\"]";
 	free(tenant_admin);
 	free(named_admin);
+	free(one_group);
+	free(role_name);
 
 	/* Refused, each with 401 and WWW-Authenticate. */
 	char *bad[] = {

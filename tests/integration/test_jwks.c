@@ -140,6 +140,7 @@ static struct jwks *cache_new_scheduled(int refresh_min_s, int refresh_s)
 		.audience = AUD,
 		.tenant_claim = "tenant",
 		.role_claim = "role",
+		.role_map = "admin=admin",
 		.jwks_url = u,
 		.refresh_min_s = refresh_min_s,
 		.timeout_ms = 5000,

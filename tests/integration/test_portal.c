@@ -199,7 +199,9 @@ static int group_setup(void **state)
 	char *yaml =
 		xasprintf("%s%soidc:\n  issuer: http://127.0.0.1:%d\n  audience: esaas-portal\n"
 			  "  client_id: esaas-portal\n  jwks_url: http://127.0.0.1:%d/jwks\n"
-			  "  allow_insecure_jwks: true\n  refresh_min_seconds: 1\n",
+			  "  allow_insecure_jwks: true\n  refresh_min_seconds: 1\n"
+			  /* The provider's accounts carry the roles' names. */
+			  "  role_map: \"viewer=viewer, member=member\"\n",
 			  MONITOR_YAML, SNAPSHOTS_YAML, portal.idp_port, portal.idp_port);
 	struct esaasd_opts o = {.kubeconfig = portal.sim.kubeconfig,
 				.plugin_repository = portal.repo.url,

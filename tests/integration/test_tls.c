@@ -4,8 +4,10 @@
  * verified against that CA, a plain-HTTP request refused, /metrics still
  * plain on its own listener, a SIGHUP that serves a renewed certificate to
  * new connections while an open one finishes on the old, a bad new pair
- * that keeps the old one, and a start with an unreadable file that stops
- * with the key and the file named.
+ * that keeps the old one, the same renewal with no signal at all when the
+ * files change as a Secret volume's do (the kubelet's swap of its ..data
+ * symlink), and a start with an unreadable file that stops with the key and
+ * the file named.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -284,9 +287,11 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static char *tls_yaml(const struct pki *p)
+/* check_s: tls.reload_check_seconds (0: the files are read on SIGHUP only). */
+static char *tls_yaml(const struct pki *p, int check_s)
 {
-	return xasprintf("tls:\n  cert_file: %s\n  key_file: %s\n", p->serve_cert, p->serve_key);
+	return xasprintf("tls:\n  cert_file: %s\n  key_file: %s\n  reload_check_seconds: %d\n",
+			 p->serve_cert, p->serve_key, check_s);
 }
 
 /* esaasctl's exit status against d, with its output (both streams) in out. */
@@ -318,7 +323,7 @@ static void test_https_api_and_sighup_renewal(void **state)
 	pki_make(&p);
 	install(p.cert[0], p.serve_cert);
 	install(p.key[0], p.serve_key);
-	char *yaml = tls_yaml(&p);
+	char *yaml = tls_yaml(&p, 0); /* the signal alone reloads */
 	struct esaasd_opts o = {.extra_yaml = yaml};
 	assert_non_null(pg_new_database(&pg, dburl, sizeof(dburl)));
 	assert_true(esaasd_spawn(&d, pg.dir, dburl, &o));
@@ -388,6 +393,97 @@ static void test_https_api_and_sighup_renewal(void **state)
 	free(yaml);
 }
 
+/*
+ * A Secret volume as the kubelet writes it: the files of each version in a
+ * folder of their own, a ..data symlink to the current one, and tls.crt
+ * and tls.key symlinks through ..data.  A new version is a new folder, then
+ * ..data swapped to it by a rename of a new symlink over it.
+ */
+static void secret_version(const char *vol, int n, const char *cert, const char *key)
+{
+	char dir[512], path[600], tmp[600];
+
+	snprintf(dir, sizeof(dir), "%s/..v%d", vol, n);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	snprintf(path, sizeof(path), "%s/tls.crt", dir);
+	install(cert, path);
+	snprintf(path, sizeof(path), "%s/tls.key", dir);
+	install(key, path);
+	snprintf(tmp, sizeof(tmp), "%s/..data_tmp", vol);
+	snprintf(path, sizeof(path), "..v%d", n);
+	assert_int_equal(symlink(path, tmp), 0);
+	snprintf(path, sizeof(path), "%s/..data", vol);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+/* Waits up to ms for new connections to be served the certificate named want. */
+static bool serves(const struct esaasd *d, const struct pki *p, const char *want, int ms)
+{
+	char cn[128];
+	int64_t deadline = harness_now_ms() + ms;
+	do {
+		served_cn(d, p, cn, sizeof(cn));
+		if (strcmp(cn, want) == 0)
+			return true;
+		msleep(100);
+	} while (harness_now_ms() < deadline);
+	return false;
+}
+
+static void test_secret_volume_renewal_without_a_signal(void **state)
+{
+	struct pki p;
+	char dburl[600], vol[360], cn[128];
+	struct esaasd d;
+	struct http_resp r;
+
+	pki_make(&p);
+	snprintf(vol, sizeof(vol), "%s/secret", p.dir);
+	assert_int_equal(mkdir(vol, 0755), 0);
+	secret_version(vol, 1, p.cert[0], p.key[0]);
+	snprintf(p.serve_cert, sizeof(p.serve_cert), "%s/tls.crt", vol);
+	assert_int_equal(symlink("..data/tls.crt", p.serve_cert), 0);
+	snprintf(p.serve_key, sizeof(p.serve_key), "%s/tls.key", vol);
+	assert_int_equal(symlink("..data/tls.key", p.serve_key), 0);
+
+	char *yaml = tls_yaml(&p, 1);
+	struct esaasd_opts o = {.extra_yaml = yaml};
+	assert_non_null(pg_new_database(&pg, dburl, sizeof(dburl)));
+	assert_true(esaasd_spawn(&d, pg.dir, dburl, &o));
+	snprintf(d.base, sizeof(d.base), "https://127.0.0.1:%d", d.port);
+	harness_trust_ca(d.base, p.ca);
+	assert_true(esaasd_wait_ready(&d));
+	served_cn(&d, &p, cn, sizeof(cn));
+	assert_string_equal(cn, "esaasd-one");
+
+	/* The renewed Secret: no signal, and the new certificate is served. */
+	secret_version(vol, 2, p.cert[1], p.key[1]);
+	if (!serves(&d, &p, "esaasd-two", 30000))
+		fail_msg("the renewed certificate was not served within 30 s; see %s", d.log);
+	assert_true(log_has(&d, "HTTPS certificate reloaded (its files changed)", 0));
+
+	/* A bad pair the same way (the key of another certificate): refused, logged,
+	 * and the certificate served stays. */
+	secret_version(vol, 3, p.cert[0], p.key[1]);
+	assert_true(log_has(&d, "HTTPS certificate not reloaded (its files changed)", 30000));
+	char *why = xasprintf("tls.key_file %s: not the key of the certificate", p.serve_key);
+	assert_true(log_has(&d, why, 0));
+	free(why);
+	served_cn(&d, &p, cn, sizeof(cn));
+	assert_string_equal(cn, "esaasd-two");
+	assert_true(http_call(&d, "GET", "/readyz", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+
+	/* The good pair again: the refused one did not stop the looking. */
+	secret_version(vol, 4, p.cert[0], p.key[0]);
+	if (!serves(&d, &p, "esaasd-one", 30000))
+		fail_msg("the certificate after a refused pair was not served; see %s", d.log);
+
+	assert_int_equal(esaasd_stop(&d, SIGTERM, true), 0);
+	free(yaml);
+}
+
 /* A file that cannot be read stops esaasd at start, naming the key and the file. */
 static void test_unreadable_certificate_stops_the_start(void **state)
 {
@@ -397,7 +493,7 @@ static void test_unreadable_certificate_stops_the_start(void **state)
 
 	pki_make(&p);
 	install(p.cert[0], p.serve_cert);
-	char *yaml = tls_yaml(&p); /* no key file installed */
+	char *yaml = tls_yaml(&p, 60); /* no key file installed */
 	struct esaasd_opts o = {.extra_yaml = yaml};
 	assert_non_null(pg_new_database(&pg, dburl, sizeof(dburl)));
 	assert_true(esaasd_spawn(&d, pg.dir, dburl, &o));
@@ -418,6 +514,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_https_api_and_sighup_renewal),
+		cmocka_unit_test(test_secret_volume_renewal_without_a_signal),
 		cmocka_unit_test(test_unreadable_certificate_stops_the_start),
 	};
 	return cmocka_run_group_tests_name("tls", tests, group_setup, group_teardown);

@@ -90,6 +90,7 @@ static void assert_defaults(const struct config *c)
 	assert_string_equal(c->auth_platform_tenants, "default");
 	assert_int_equal(c->auth_failures_max, 20);
 	assert_int_equal(c->auth_failures_window_s, 60);
+	assert_int_equal(c->tls_reload_check_s, 60);
 	assert_int_equal(c->http_max_connections, 1024);
 	assert_int_equal(c->http_db_queue_limit, 128);
 }
@@ -497,6 +498,13 @@ static const struct error_case error_cases[] = {
 	 {NULL},
 	 ":2:13: oidc.jwks_url: expected an https:// URL: keys fetched in clear can be replaced "
 	 "on the way (set oidc.allow_insecure_jwks: true to allow http)"},
+	{"OpenID Connect without a role map",
+	 "oidc:\n  issuer: https://idp.example.com/\n  audience: esaas\n"
+	 "  jwks_url: https://idp.example.com/jwks\n",
+	 {NULL},
+	 ":4:13: oidc.jwks_url: needs oidc.role_map too: the values of oidc.role_claim become "
+	 "roles only through the group=role pairs written there (\"esaas-sre=oncall, "
+	 "team-search=member\"; \"admin=admin\" for a provider that sends the role's name)"},
 	{"a certificate without its key",
 	 "tls:\n  cert_file: /etc/esaas/tls.crt\n",
 	 {NULL},
@@ -505,6 +513,14 @@ static const struct error_case error_cases[] = {
 	 "tls:\n  key_file: /etc/esaas/tls.key\n",
 	 {NULL},
 	 ":2:13: tls.key_file: needs tls.cert_file too: HTTPS needs the key's certificate"},
+	{"a negative certificate check interval",
+	 "tls:\n  reload_check_seconds: -1\n",
+	 {NULL},
+	 ":2:25: tls.reload_check_seconds: expected an integer between 0 and 86400, got -1"},
+	{"a certificate check interval past a day",
+	 "",
+	 {"ESAAS_TLS_RELOAD_CHECK_SECONDS=86401", NULL},
+	 "ESAAS_TLS_RELOAD_CHECK_SECONDS: expected an integer between 0 and 86400, got 86401"},
 	{"security through the service proxy",
 	 "elasticsearch:\n  security: true\n",
 	 {NULL},
