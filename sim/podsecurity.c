@@ -475,6 +475,50 @@ static void check_seccomp(const json_t *spec, bool restricted, char **out)
 }
 
 /*
+ * Before 1.19 the baseline's seccomp check reads the alpha annotations:
+ * the pod's and each container's may name only the runtime's default,
+ * docker's, or a profile on the node (seccompProfileBaseline_1_0).
+ */
+static bool seccomp_annotation_ok(const char *v)
+{
+	return !strcmp(v, "runtime/default") || !strcmp(v, "docker/default") ||
+	       !strncmp(v, "localhost/", 10);
+}
+
+static void seccomp_annotation_cb(const json_t *c, void *arg)
+{
+	void **a = arg;
+	const json_t *annotations = a[0];
+	char *key = xasprintf("container.seccomp.security.alpha.kubernetes.io/%s", cname(c));
+	const char *v = json_str(annotations, key);
+	if (v && !seccomp_annotation_ok(v)) {
+		char *one = xasprintf("%s=\"%s\"", key, v);
+		names_add(a[1], one);
+		free(one);
+	}
+	free(key);
+}
+
+static void check_seccomp_annotations(const json_t *meta, const json_t *spec, char **out)
+{
+	const json_t *annotations = json_object_get(meta, "annotations");
+	struct names bad = {0};
+	const char *pod = json_str(annotations, "seccomp.security.alpha.kubernetes.io/pod");
+	if (pod && !seccomp_annotation_ok(pod)) {
+		char *one = xasprintf("seccomp.security.alpha.kubernetes.io/pod=\"%s\"", pod);
+		names_add(&bad, one);
+		free(one);
+	}
+	void *arg[2] = {(void *)annotations, &bad};
+	each_container(spec, seccomp_annotation_cb, arg);
+	if (bad.n)
+		fail(out, "seccompProfile",
+		     xasprintf("forbidden %s %s", plural(&bad, "annotation", "annotations"),
+			       join(&bad, false, true)));
+	names_free(&bad);
+}
+
+/*
  * seLinuxOptions: baseline, the pod's and each container's may name only
  * the container types, and no user or role (check_seLinuxOptions.go).
  */
@@ -558,20 +602,24 @@ static void check_selinux(const json_t *spec, char **out)
 	names_free(&x.containers);
 }
 
-/* sysctls: only the namespaced ones known safe (check_sysctls.go, 1.29). */
-static void check_sysctls(const json_t *spec, char **out)
+/* sysctls: only the namespaced ones known safe, a list that grew in 1.27
+ * and 1.29 (check_sysctls.go). */
+static void check_sysctls(const json_t *spec, int minor, char **out)
 {
-	static const char *const safe[] = {
-		"kernel.shm_rmid_forced",
-		"net.ipv4.ip_local_port_range",
-		"net.ipv4.tcp_syncookies",
-		"net.ipv4.ping_group_range",
-		"net.ipv4.ip_unprivileged_port_start",
-		"net.ipv4.ip_local_reserved_ports",
-		"net.ipv4.tcp_keepalive_time",
-		"net.ipv4.tcp_fin_timeout",
-		"net.ipv4.tcp_keepalive_intvl",
-		"net.ipv4.tcp_keepalive_probes",
+	static const struct {
+		const char *name;
+		int since;
+	} safe[] = {
+		{"kernel.shm_rmid_forced", 0},
+		{"net.ipv4.ip_local_port_range", 0},
+		{"net.ipv4.tcp_syncookies", 0},
+		{"net.ipv4.ping_group_range", 0},
+		{"net.ipv4.ip_unprivileged_port_start", 0},
+		{"net.ipv4.ip_local_reserved_ports", 27},
+		{"net.ipv4.tcp_keepalive_time", 29},
+		{"net.ipv4.tcp_fin_timeout", 29},
+		{"net.ipv4.tcp_keepalive_intvl", 29},
+		{"net.ipv4.tcp_keepalive_probes", 29},
 	};
 	struct names bad = {0};
 	size_t i;
@@ -581,7 +629,7 @@ static void check_sysctls(const json_t *spec, char **out)
 		const char *name = json_str(s, "name");
 		bool ok = false;
 		for (size_t j = 0; name && j < ARRAY_SIZE(safe); j++)
-			ok = ok || !strcmp(name, safe[j]);
+			ok = ok || (minor >= safe[j].since && !strcmp(name, safe[j].name));
 		if (name && !ok)
 			names_add(&bad, name);
 	}
@@ -618,19 +666,28 @@ static void check_windows_host_process(const json_t *spec, char **out)
 	names_free(&bad);
 }
 
-/* The checks of a level, in the order of their IDs; at restricted, the
- * restricted forms of capabilities, volumes and seccomp replace the
- * baseline ones they override (policy/registry.go). */
-char *podsecurity_violations(const char *level, const json_t *meta, const json_t *spec)
+/*
+ * The checks of a level at a version (its minor: a policy names v1.N),
+ * in the order of their IDs, each from the version it came in; at
+ * restricted, the restricted forms of capabilities (1.22), volumes and
+ * seccomp (1.19) replace the baseline ones they override, and from 1.25 a
+ * Windows pod (spec.os.name) skips allowPrivilegeEscalation and the
+ * restricted capabilities and seccomp (policy/registry.go, the
+ * MinimumVersion of each check_*.go).
+ */
+char *podsecurity_violations(const char *level, int minor, const json_t *meta, const json_t *spec)
 {
 	bool restricted = !strcmp(level, "restricted");
+	const char *os = json_str(json_object_get(spec, "os"), "name");
+	bool windows_exempt = restricted && minor >= 25 && os && !strcmp(os, "windows");
 	char *out = NULL;
 	if (!restricted && strcmp(level, "baseline") != 0)
 		return NULL;
-	if (restricted)
+	if (restricted && minor >= 8 && !windows_exempt)
 		check_allow_privilege_escalation(spec, &out);
 	check_app_armor(meta, &out);
-	check_capabilities(spec, restricted, &out);
+	if (!windows_exempt)
+		check_capabilities(spec, restricted && minor >= 22, &out);
 	check_host_namespaces(spec, &out);
 	if (!restricted)
 		check_host_path_volumes(spec, &out);
@@ -639,11 +696,15 @@ char *podsecurity_violations(const char *level, const json_t *meta, const json_t
 	if (restricted) {
 		check_restricted_volumes(spec, &out);
 		check_run_as_non_root(spec, &out);
-		check_run_as_user(spec, &out);
+		if (minor >= 23)
+			check_run_as_user(spec, &out);
 	}
 	check_selinux(spec, &out);
-	check_seccomp(spec, restricted, &out);
-	check_sysctls(spec, &out);
+	if (minor < 19)
+		check_seccomp_annotations(meta, spec, &out);
+	else if (!windows_exempt)
+		check_seccomp(spec, restricted, &out);
+	check_sysctls(spec, minor, &out);
 	check_windows_host_process(spec, &out);
 	return out;
 }
@@ -693,6 +754,19 @@ static void mode_of(const json_t *labels, const char *mode, bool fail_closed, st
 		snprintf(m->version, sizeof(m->version), "%s", version);
 }
 
+/* The policy version's minor: latest, and a version past the server's
+ * own, are this server's (1.29: LatestVersion). */
+#define PSA_LATEST_MINOR 29
+
+static int version_minor(const char *v)
+{
+	if (!strncmp(v, "v1.", 3)) {
+		int n = atoi(v + 3);
+		return n < PSA_LATEST_MINOR ? n : PSA_LATEST_MINOR;
+	}
+	return PSA_LATEST_MINOR;
+}
+
 static const json_t *ns_labels(const char *ns)
 {
 	struct store_obj *o = store_get(store_kind_by_plural("namespaces"), "", ns);
@@ -702,7 +776,7 @@ static const json_t *ns_labels(const char *ns)
 static char *evaluate(const struct mode *m, const json_t *meta, const json_t *spec,
 		      const char *prefix)
 {
-	char *v = podsecurity_violations(m->level, meta, spec);
+	char *v = podsecurity_violations(m->level, version_minor(m->version), meta, spec);
 	if (!v)
 		return NULL;
 	char *msg = xasprintf("%s \"%s:%s\": %s", prefix, m->level, m->version, v);
@@ -776,7 +850,7 @@ char **podsecurity_namespace_warnings(const char *ns, const json_t *old_labels,
 	for (size_t i = 0; i < n; i++) {
 		const json_t *meta = json_object_get(pods[i]->body, "metadata");
 		reasons_only = true;
-		char *r = podsecurity_violations(after.level, meta,
+		char *r = podsecurity_violations(after.level, version_minor(after.version), meta,
 						 json_object_get(pods[i]->body, "spec"));
 		reasons_only = false;
 		if (!r)

@@ -39,9 +39,10 @@ char *podsecurity_admit_pod(const char *ns, const json_t *pod, char **warning);
 char *podsecurity_workload_warning(const char *ns, const json_t *workload);
 
 /* The evaluation itself: the violations of a pod spec (with its metadata)
- * at level "baseline" or "restricted", "reason (detail), ...", or NULL
- * when none (always at "privileged"); the caller frees it. */
-char *podsecurity_violations(const char *level, const json_t *meta, const json_t *spec);
+ * at level "baseline" or "restricted" of the policy version v1.<minor>,
+ * "reason (detail), ...", or NULL when none (always at "privileged"); the
+ * caller frees it. */
+char *podsecurity_violations(const char *level, int minor, const json_t *meta, const json_t *spec);
 
 /*
  * When a namespace's labels change its enforce level to a stricter one (or

@@ -5815,6 +5815,104 @@ static char *psa_pod(const char *name, const char *spec_extra, const char *conta
 			 container_extra);
 }
 
+/* A namespace whose enforce level and version are these, made or relabelled. */
+static void psa_namespace(const char *name, const char *level, const char *version)
+{
+	struct http_resp r;
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s", name);
+	char *body = xasprintf("{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{"
+			       "\"name\":\"%s\",\"labels\":{"
+			       "\"pod-security.kubernetes.io/enforce\":\"%s\","
+			       "\"pod-security.kubernetes.io/enforce-version\":\"%s\"}}}",
+			       name, level, version);
+	long code = apply(path, body, &r);
+	free(body);
+	assert_true(code == 200 || code == 201);
+	http_resp_free(&r);
+}
+
+/* POST of the pod p (freed) to ns: its status, and the refusal's message
+ * in why (to free) when there is one. */
+static long psa_post(const char *ns, char *p, char **why)
+{
+	struct http_resp r;
+	char path[128];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods", ns);
+	long code = call("POST", path, p, &r);
+	free(p);
+	*why = jstr(r.body, "message") ? xstrdup(jstr(r.body, "message")) : NULL;
+	http_resp_free(&r);
+	return code;
+}
+
+/*
+ * The policy's version decides which checks run, each from the version it
+ * came in: restricted's runAsUser from 1.23, the sysctls 1.29 allows and
+ * 1.28 did not, a Windows pod spared the Linux-only restricted checks from
+ * 1.25, and before 1.19 the seccomp annotations instead of the fields.
+ */
+static void test_pod_security_checks_by_policy_version(void **state)
+{
+	(void)state;
+	char *why = NULL;
+	const char *rest = "\"securityContext\":{\"runAsNonRoot\":true,\"seccompProfile\":{"
+			   "\"type\":\"RuntimeDefault\"}}";
+	const char *rest_c = "\"securityContext\":{\"allowPrivilegeEscalation\":false,"
+			     "\"capabilities\":{\"drop\":[\"ALL\"]},\"runAsUser\":0}";
+	psa_namespace("psav", "restricted", "v1.22");
+	assert_int_equal(psa_post("psav", psa_pod("root-22", rest, rest_c), &why), 201);
+	free(why);
+	psa_namespace("psav", "restricted", "v1.23");
+	assert_int_equal(psa_post("psav", psa_pod("root-23", rest, rest_c), &why), 403);
+	assert_string_equal(why, "pods \"root-23\" is forbidden: violates PodSecurity "
+				 "\"restricted:v1.23\": runAsUser=0 (container \"c\" must not set "
+				 "runAsUser=0)");
+	free(why);
+
+	const char *keepalive = "\"securityContext\":{\"sysctls\":[{\"name\":"
+				"\"net.ipv4.tcp_keepalive_time\",\"value\":\"60\"}]}";
+	psa_namespace("psas", "baseline", "v1.28");
+	assert_int_equal(psa_post("psas", psa_pod("ka-28", keepalive, ""), &why), 403);
+	assert_string_equal(why, "pods \"ka-28\" is forbidden: violates PodSecurity "
+				 "\"baseline:v1.28\": forbidden sysctls "
+				 "(net.ipv4.tcp_keepalive_time)");
+	free(why);
+	psa_namespace("psas", "baseline", "v1.29");
+	assert_int_equal(psa_post("psas", psa_pod("ka-29", keepalive, ""), &why), 201);
+	free(why);
+
+	/* Windows, nothing but runAsNonRoot: spared from 1.25 on. */
+	const char *windows = "\"os\":{\"name\":\"windows\"},\"securityContext\":{"
+			      "\"runAsNonRoot\":true}";
+	psa_namespace("psaw", "restricted", "latest");
+	assert_int_equal(psa_post("psaw", psa_pod("win", windows, ""), &why), 201);
+	free(why);
+	psa_namespace("psaw", "restricted", "v1.24");
+	assert_int_equal(psa_post("psaw", psa_pod("win-24", windows, ""), &why), 403);
+	assert_non_null(strstr(why, "allowPrivilegeEscalation != false"));
+	free(why);
+
+	/* 1.18: the annotations, not the field. */
+	psa_namespace("psaa", "baseline", "v1.18");
+	char *p =
+		xasprintf("{\"metadata\":{\"name\":\"ann\",\"annotations\":{"
+			  "\"seccomp.security.alpha.kubernetes.io/pod\":\"unconfined\"}},"
+			  "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x:1\","
+			  "\"securityContext\":{\"seccompProfile\":{\"type\":\"Unconfined\"}}}]}}");
+	assert_int_equal(psa_post("psaa", p, &why), 403);
+	assert_string_equal(why, "pods \"ann\" is forbidden: violates PodSecurity "
+				 "\"baseline:v1.18\": seccompProfile (forbidden annotation "
+				 "seccomp.security.alpha.kubernetes.io/pod=\"unconfined\")");
+	free(why);
+	psa_namespace("psaa", "baseline", "v1.19");
+	p = xasprintf("{\"metadata\":{\"name\":\"ann-19\",\"annotations\":{"
+		      "\"seccomp.security.alpha.kubernetes.io/pod\":\"unconfined\"}},"
+		      "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x:1\"}]}}");
+	assert_int_equal(psa_post("psaa", p, &why), 201);
+	free(why);
+}
+
 /*
  * Baseline also refuses an AppArmor profile other than the runtime's or a
  * node's, and SELinux options beyond the container types (the pod's and
@@ -8480,6 +8578,7 @@ int main(void)
 		cmocka_unit_test(test_resource_quota),
 		cmocka_unit_test(test_quota_charges_admission_until_the_controller_recounts),
 		cmocka_unit_test(test_pod_security_levels),
+		cmocka_unit_test(test_pod_security_checks_by_policy_version),
 		cmocka_unit_test(test_pod_security_app_armor_selinux_and_proc_mount),
 		cmocka_unit_test(test_schemas),
 		cmocka_unit_test(test_eviction_honours_the_disruption_budget),
