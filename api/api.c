@@ -76,6 +76,11 @@ static void readyz_cb(struct http_req *req, void *arg)
 		http_reply_error(req, 503, "not_ready", NULL, "database unreachable");
 		return;
 	}
+	if (api->engine_db && !db_pool_warmed(api->engine_db)) {
+		http_reply_error(req, 503, "not_ready", NULL,
+				 "the engine's database sessions are not ready yet");
+		return;
+	}
 	storage_schema_version(api->db, readyz_version_cb, req);
 }
 
@@ -124,6 +129,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	struct api *api = xcalloc(1, sizeof(*api));
 
 	api->db = opt->db;
+	api->engine_db = opt->engine_db;
 	api->reg = opt->reg;
 	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;

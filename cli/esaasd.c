@@ -414,7 +414,8 @@ int main(int argc, char **argv)
 	 */
 	api_db = db_pool_new(d.base, cfg.database_url, cfg.db_api_pool_size);
 	db_pool_set_queue_limit(api_db, cfg.http_db_queue_limit);
-	struct api_options aopt = {.cfg = &cfg, .db = api_db, .reg = &reg, .env = &env};
+	struct api_options aopt = {
+		.cfg = &cfg, .db = api_db, .engine_db = db, .reg = &reg, .env = &env};
 #ifdef ESAAS_TEST_BUILD
 	aopt.generic_submit = true;
 #endif
