@@ -287,7 +287,7 @@ static void conn_queue_warm(struct db_conn *c, const struct db_warm *w)
 	for (int i = 0; i < w->times; i++) {
 		struct db_req *r = req_new(w->sql, w->nparams, (const char *const *)w->params,
 					   warm_cb, c, true);
-		r->name = xstrdup(w->name);
+		r->name = w->name ? xstrdup(w->name) : NULL;
 		c->warm_left++;
 		if (c->own_tail)
 			c->own_tail->next = r;
@@ -939,7 +939,7 @@ void db_pool_warm(struct db_pool *p, const char *name, const char *sql, int npar
 		  const char *const *params, int times)
 {
 	struct db_warm *w = xcalloc(1, sizeof(*w));
-	w->name = xstrdup(name);
+	w->name = name ? xstrdup(name) : NULL;
 	w->sql = xstrdup(sql);
 	w->nparams = nparams;
 	w->times = times;

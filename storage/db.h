@@ -74,7 +74,7 @@ void db_query_prepared(struct db_pool *pool, const char *name, const char *sql, 
  * Every session of the pool, once connected, prepares sql under name (the
  * name db_query_prepared() uses for it) and executes it times times with
  * params before it takes any other work, and so does every session already
- * up, between its statements.  PostgreSQL plans a prepared statement
+ * up, between its statements; name NULL: sql is sent whole, unprepared.  PostgreSQL plans a prepared statement
  * afresh for each of its first five executions (custom plans) and only
  * then settles on the generic plan it keeps: a large statement costs
  * milliseconds each of those times, and a new session loads the catalogs
