@@ -27,9 +27,10 @@ struct api_options {
 	const struct config *cfg;
 	struct db_pool *db;
 	/*
-	 * The engine's connections: /readyz answers 503 until one of them has
-	 * warmed the engine's statements (db_pool_warm()), so that the first
-	 * jobs sent to a new replica do not pay for it.  NULL: not checked.
+	 * The engine's connections: /readyz answers 503 while one of them is
+	 * still warming the engine's statements (db_pool_warm()), so that the
+	 * first jobs sent to a new replica do not pay for it.  NULL: not
+	 * checked.
 	 */
 	struct db_pool *engine_db;
 	const struct wf_registry *reg;

@@ -961,12 +961,16 @@ void db_pool_warm(struct db_pool *p, const char *name, const char *sql, int npar
 
 bool db_pool_warmed(const struct db_pool *p)
 {
+	bool any = false;
 	for (int i = 0; i < p->size; i++) {
 		const struct db_conn *c = &p->conns[i];
-		if ((c->state == CONN_IDLE || c->state == CONN_BUSY) && c->warm_left == 0)
-			return true;
+		if (c->state != CONN_IDLE && c->state != CONN_BUSY)
+			continue;
+		if (c->warm_left > 0)
+			return false;
+		any = true;
 	}
-	return false;
+	return any;
 }
 
 void db_pool_stats(const struct db_pool *p, struct db_stats *out)

@@ -84,7 +84,11 @@ void db_query_prepared(struct db_pool *pool, const char *name, const char *sql, 
  */
 void db_pool_warm(struct db_pool *pool, const char *name, const char *sql, int nparams,
 		  const char *const *params, int times);
-/* True when at least one connection is established and done warming. */
+/*
+ * True when at least one connection is established and every established
+ * one is done warming: a session still warming takes the database's time
+ * from the work of the others.
+ */
 bool db_pool_warmed(const struct db_pool *pool);
 
 /*
