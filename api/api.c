@@ -41,10 +41,19 @@ static void metrics_cb(struct http_req *req, void *arg)
 
 /* --- GET /readyz: worth sending traffic to. --- */
 
+struct readyz_call {
+	struct http_req *req;
+	struct db_pool *engine_db; /* api->engine_db, freed after the API's pool */
+};
+
 static void readyz_version_cb(void *arg, const struct db_error *err, int version)
 {
-	struct http_req *req = arg;
+	struct readyz_call *c = arg;
+	struct http_req *req = c->req;
+	struct db_pool *engine_db = c->engine_db;
 	int latest = migrate_latest();
+
+	free(c);
 
 	if (err && err->kind == DB_ERR_BUSY) {
 		/* Connected, and the API's queue full: shedding is this replica
@@ -57,6 +66,9 @@ static void readyz_version_cb(void *arg, const struct db_error *err, int version
 	} else if (version != latest) {
 		http_reply_error(req, 503, "not_ready", NULL,
 				 "schema version %d, this esaasd needs %d", version, latest);
+	} else if (engine_db && !db_pool_warmed(engine_db)) {
+		http_reply_error(req, 503, "not_ready", NULL,
+				 "the engine's database sessions are not ready yet");
 	} else {
 		http_reply_json(
 			req, 200,
@@ -76,7 +88,10 @@ static void readyz_cb(struct http_req *req, void *arg)
 		http_reply_error(req, 503, "not_ready", NULL, "database unreachable");
 		return;
 	}
-	storage_schema_version(api->db, readyz_version_cb, req);
+	struct readyz_call *c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	c->engine_db = api->engine_db;
+	storage_schema_version(api->db, readyz_version_cb, c);
 }
 
 /*
@@ -124,6 +139,7 @@ struct api *api_new(struct event_base *base, const struct api_options *opt, char
 	struct api *api = xcalloc(1, sizeof(*api));
 
 	api->db = opt->db;
+	api->engine_db = opt->engine_db;
 	api->reg = opt->reg;
 	api->env = opt->env;
 	api->generic_submit = opt->generic_submit;

@@ -26,6 +26,13 @@ struct api_options {
 	/* listen, http.* limits, auth.*, oidc.*; metrics.listen NULL: no /metrics */
 	const struct config *cfg;
 	struct db_pool *db;
+	/*
+	 * The engine's connections: /readyz answers 503 while one of them is
+	 * still warming the engine's statements (db_pool_warm()), so that the
+	 * first jobs sent to a new replica do not pay for it.  NULL: not
+	 * checked.
+	 */
+	struct db_pool *engine_db;
 	const struct wf_registry *reg;
 	/* What the workflows work with (states/env.h); some checks read a
 	 * cluster through it before queuing.  May be filled in later. */

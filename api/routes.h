@@ -30,6 +30,7 @@ struct api {
 	struct http_server *metrics_http; /* metrics.listen: GET /metrics alone */
 	struct api_ui *ui;		  /* the job viewer's files under /ui */
 	struct db_pool *db;
+	struct db_pool *engine_db; /* api_options.engine_db */
 	const struct wf_registry *reg;
 	struct wf_env *env; /* for checks that read a cluster before queuing */
 	bool generic_submit;

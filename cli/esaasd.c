@@ -23,6 +23,7 @@
 #include "monitor/sweep.h"
 #include "states/env.h"
 #include "storage/auth.h"
+#include "storage/clusters.h"
 #include "storage/db.h"
 #include "storage/jobs.h"
 #include "storage/migrate.h"
@@ -499,7 +500,9 @@ int main(int argc, char **argv)
 	 */
 	api_db = db_pool_new(d.base, cfg.database_url, cfg.db_api_pool_size);
 	db_pool_set_queue_limit(api_db, cfg.http_db_queue_limit);
-	struct api_options aopt = {.cfg = &cfg, .db = api_db, .reg = &reg, .env = &env};
+	storage_clusters_warm(api_db);
+	struct api_options aopt = {
+		.cfg = &cfg, .db = api_db, .engine_db = db, .reg = &reg, .env = &env};
 #ifdef ESAAS_TEST_BUILD
 	aopt.generic_submit = true;
 #endif

@@ -651,6 +651,7 @@ void engine_start(struct engine *e)
 	e->listener =
 		db_listener_new(e->base, e->opt.conninfo, JOBS_NOTIFY_CHANNEL, notified_cb, e);
 	db_pool_on_connect(e->db, db_connected_cb, e);
+	storage_jobrun_warm(e->db, e->owner, e->opt.lease_s, e->kinds, e->reg->count);
 	struct timeval hb = {e->opt.heartbeat_s, 0};
 	event_add(e->heartbeat_ev, &hb);
 	struct timeval gv = {JOB_GAUGES_MS / 1000, (JOB_GAUGES_MS % 1000) * 1000};

@@ -69,6 +69,14 @@ typedef void (*storage_cluster_create_cb)(void *arg, const struct db_error *err,
  * NULL.  extra_params (NULL: none) joins the job's params, beside "spec"
  * (a create's "restore").
  */
+/*
+ * Warm every session of db for the create's statement: its plan is made
+ * once (EXPLAIN, which runs nothing), so that the catalogs it reads are in
+ * the session's caches before the first create, which would otherwise pay
+ * for loading them (db_pool_warm()).
+ */
+void storage_clusters_warm(struct db_pool *db);
+
 void storage_cluster_create(struct db_pool *db, const char *tenant, const char *name, json_t *spec,
 			    json_t *extra_params, const char *ns, const char *actor,
 			    const char *idempotency_key, const char *first_state,

@@ -66,6 +66,9 @@ struct db_conn {
 	/* The statements prepared on this session; a new session has none. */
 	char **prepared;
 	int nprepared;
+	/* This session's warm-up (db_pool_warm()), sent before the pool's work. */
+	struct db_req *own, *own_tail;
+	int warm_left; /* its statements not answered yet, in flight or queued */
 	/* owner: exactly one of these is set */
 	struct db_pool *pool;
 	struct db_listener *listener;
@@ -81,9 +84,19 @@ struct db_pool {
 	struct event *deliver;			  /* delivers the failed list */
 	void (*on_connect)(void *arg);
 	void *on_connect_arg;
+	struct db_warm *warm; /* what every new session runs first */
 	unsigned long long queries, errors, reconnects, prepares;
 	int queue_limit;	   /* statements waiting at most; 0: no limit */
 	struct db_pool *next_pool; /* every pool, for the metrics */
+};
+
+/* A statement every session of a pool prepares and runs first (db_pool_warm()). */
+struct db_warm {
+	struct db_warm *next;
+	char *name, *sql;
+	int nparams;
+	char **params;
+	int times;
 };
 
 struct db_listener {
@@ -256,6 +269,34 @@ static void req_fail_now(struct db_req *r, enum db_err_kind kind, const char *ms
 	req_free(r);
 }
 
+static void warm_cb(void *arg, PGresult *res, const struct db_error *err)
+{
+	struct db_conn *c = arg;
+	(void)res;
+	/* Nothing depends on it: the statement's first real use prepares it. */
+	if (err)
+		log_debug("warming a statement on a new database session failed: %s", err->message);
+	/* 0 already when the session ended with it in flight. */
+	if (c->warm_left > 0)
+		c->warm_left--;
+}
+
+/* w's runs queued on c, ahead of anything from the pool's queue. */
+static void conn_queue_warm(struct db_conn *c, const struct db_warm *w)
+{
+	for (int i = 0; i < w->times; i++) {
+		struct db_req *r = req_new(w->sql, w->nparams, (const char *const *)w->params,
+					   warm_cb, c, true);
+		r->name = w->name ? xstrdup(w->name) : NULL;
+		c->warm_left++;
+		if (c->own_tail)
+			c->own_tail->next = r;
+		else
+			c->own = r;
+		c->own_tail = r;
+	}
+}
+
 /* Queue r to fail from the event loop: callers of db_query never see their
  * callback run before db_query has returned. */
 static void pool_fail_later(struct db_pool *p, struct db_req *r, enum db_err_kind kind,
@@ -318,6 +359,20 @@ static void conn_drop_prepared(struct db_conn *c, const char *name)
 	}
 }
 
+static void req_free(struct db_req *r);
+
+/* The warm-up not sent yet: a new session starts it again. */
+static void conn_drop_own(struct db_conn *c)
+{
+	while (c->own) {
+		struct db_req *r = c->own;
+		c->own = r->next;
+		req_free(r);
+	}
+	c->own_tail = NULL;
+	c->warm_left = 0;
+}
+
 static void conn_close(struct db_conn *c)
 {
 	if (c->io) {
@@ -334,6 +389,7 @@ static void conn_close(struct db_conn *c)
 	}
 	/* Prepared statements live and die with their session. */
 	conn_forget_prepared(c);
+	conn_drop_own(c);
 	c->state = CONN_DOWN;
 }
 
@@ -460,6 +516,8 @@ static void conn_became_ready(struct db_conn *c)
 		 * transaction must not stall the engine's writer for ever.
 		 */
 		conn_send(c, req_new(SESSION_SETUP_SQL, 0, NULL, session_setup_cb, p, true));
+		for (const struct db_warm *w = p->warm; w; w = w->next)
+			conn_queue_warm(c, w);
 		if (p->on_connect)
 			p->on_connect(p->on_connect_arg);
 	} else {
@@ -720,9 +778,21 @@ static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
 
 static void pool_dispatch(struct db_pool *p)
 {
-	for (int i = 0; i < p->size && p->head; i++) {
+	for (int i = 0; i < p->size; i++) {
 		struct db_conn *c = &p->conns[i];
 		if (c->state != CONN_IDLE)
+			continue;
+		if (c->own) {
+			/* Its warm-up first: the pool's work goes to warm sessions. */
+			struct db_req *r = c->own;
+			c->own = r->next;
+			if (!c->own)
+				c->own_tail = NULL;
+			r->next = NULL;
+			conn_send(c, r);
+			continue;
+		}
+		if (!p->head)
 			continue;
 		struct db_req *r = p->head;
 		p->head = r->next;
@@ -783,6 +853,16 @@ void db_pool_free(struct db_pool *p)
 	}
 	pool_deliver_cb(-1, 0, p);
 	event_free(p->deliver);
+	while (p->warm) {
+		struct db_warm *w = p->warm;
+		p->warm = w->next;
+		for (int i = 0; i < w->nparams; i++)
+			free(w->params[i]);
+		free(w->params);
+		free(w->name);
+		free(w->sql);
+		free(w);
+	}
 	free(p->conns);
 	free(p->conninfo);
 	free(p);
@@ -853,6 +933,44 @@ void db_pool_on_connect(struct db_pool *p, void (*cb)(void *arg), void *arg)
 {
 	p->on_connect = cb;
 	p->on_connect_arg = arg;
+}
+
+void db_pool_warm(struct db_pool *p, const char *name, const char *sql, int nparams,
+		  const char *const *params, int times)
+{
+	struct db_warm *w = xcalloc(1, sizeof(*w));
+	w->name = name ? xstrdup(name) : NULL;
+	w->sql = xstrdup(sql);
+	w->nparams = nparams;
+	w->times = times;
+	if (nparams > 0) {
+		w->params = xcalloc((size_t)nparams, sizeof(char *));
+		for (int i = 0; i < nparams; i++)
+			w->params[i] = params[i] ? xstrdup(params[i]) : NULL;
+	}
+	struct db_warm **pp = &p->warm;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = w;
+	/* The sessions already up warm too, between the statements they run. */
+	for (int i = 0; i < p->size; i++)
+		if (p->conns[i].state == CONN_IDLE || p->conns[i].state == CONN_BUSY)
+			conn_queue_warm(&p->conns[i], w);
+	pool_dispatch(p);
+}
+
+bool db_pool_warmed(const struct db_pool *p)
+{
+	bool any = false;
+	for (int i = 0; i < p->size; i++) {
+		const struct db_conn *c = &p->conns[i];
+		if (c->state != CONN_IDLE && c->state != CONN_BUSY)
+			continue;
+		if (c->warm_left > 0)
+			return false;
+		any = true;
+	}
+	return any;
 }
 
 void db_pool_stats(const struct db_pool *p, struct db_stats *out)

@@ -71,6 +71,27 @@ void db_query_prepared(struct db_pool *pool, const char *name, const char *sql, 
 		       const char *const *params, db_result_cb cb, void *arg);
 
 /*
+ * Every session of the pool, once connected, prepares sql under name (the
+ * name db_query_prepared() uses for it) and executes it times times with
+ * params before it takes any other work, and so does every session already
+ * up, between its statements; name NULL: sql is sent whole, unprepared.  PostgreSQL plans a prepared statement
+ * afresh for each of its first five executions (custom plans) and only
+ * then settles on the generic plan it keeps: a large statement costs
+ * milliseconds each of those times, and a new session loads the catalogs
+ * it reads on first use.  Warming moves that cost to the session's start,
+ * off the first jobs.  params must make the statement change nothing; an
+ * error is logged at debug level and ignored.
+ */
+void db_pool_warm(struct db_pool *pool, const char *name, const char *sql, int nparams,
+		  const char *const *params, int times);
+/*
+ * True when at least one connection is established and every established
+ * one is done warming: a session still warming takes the database's time
+ * from the work of the others.
+ */
+bool db_pool_warmed(const struct db_pool *pool);
+
+/*
  * At most limit statements wait for a connection (0: no limit); past it a
  * statement fails at once with DB_ERR_BUSY, and nothing was run.  For a
  * pool that serves requests from outside, which must not pile up.

@@ -634,6 +634,29 @@ void storage_jobrun_heartbeat(struct db_pool *db, const char *owner, int lease_s
 	free(epochs);
 }
 
+/* --- warming --------------------------------------------------------------------- */
+
+/* Five custom plans, then the one that makes and keeps the generic plan. */
+#define WARM_TIMES 6
+
+void storage_jobrun_warm(struct db_pool *db, const char *owner, int lease_s,
+			 const char *const *kinds, int nkinds)
+{
+	char *k = text_array(kinds, nkinds);
+	struct numbuf lease;
+	const char *lease_text = num_text(&lease, lease_s);
+	/* An empty batch and a claim of 0: nothing written, nothing claimed. */
+	const char *write[] = {owner, "[]", lease_text, k, "0"};
+	const char *wake[] = {owner, k};
+	/* No job held: no lease renewed. */
+	const char *beat[] = {owner, "{}", "{}", lease_text};
+
+	db_pool_warm(db, "esaas_jobrun_transition", TRANSITION_SQL, 5, write, WARM_TIMES);
+	db_pool_warm(db, "esaas_jobrun_next_wake", NEXT_WAKE_SQL, 2, wake, WARM_TIMES);
+	db_pool_warm(db, "esaas_jobrun_heartbeat", HEARTBEAT_SQL, 4, beat, WARM_TIMES);
+	free(k);
+}
+
 /* --- gauges ------------------------------------------------------------------------- */
 
 /* $1 the deadlines, {"kind": {"state": ms}}. */

@@ -79,6 +79,16 @@ void storage_jobrun_next_wake(struct db_pool *db, const char *owner, const char 
 			      int nkinds, storage_jobrun_wake_cb cb, void *arg);
 
 /*
+ * Warm every session of db for the engine's hot statements (the write and
+ * claim, the next wake, the heartbeat): each is prepared and run with
+ * values that change nothing (no transition, a claim of none, no lease)
+ * until PostgreSQL keeps its generic plan (db_pool_warm()), so that a
+ * fresh esaasd's first jobs do not pay the planning.
+ */
+void storage_jobrun_warm(struct db_pool *db, const char *owner, int lease_s,
+			 const char *const *kinds, int nkinds);
+
+/*
  * Run job id now if it is waiting, held by no one, with its next run later
  * (what it waits for may have come).  found: it was.  Waits for a
  * connection.

@@ -1352,6 +1352,26 @@ static void test_reconnected_sessions_prepare_their_statements_again(void **stat
 }
 
 /*
+ * Each session of the engine prepares its three hot statements (the
+ * write and claim, the next wake, the heartbeat) and runs them until
+ * PostgreSQL keeps their plans, before it takes any work; esaasd is ready
+ * only once every session it has is done.  Before any job: a job's own
+ * statements would prepare at most two of them (the claim and the next
+ * wake, no heartbeat without a job held).
+ */
+static void test_ready_only_once_the_sessions_are_warm(void **state)
+{
+	struct fixture *f = *state = fixture_new(NULL);
+	assert_true(metric_now(&f->d, "esaas_db_statements_prepared_total") >= 3);
+	/* Every session of the pool (database.pool_size 4) warms: 3 each. */
+	int64_t deadline = harness_now_ms() + 20000;
+	while (metric_now(&f->d, "esaas_db_statements_prepared_total") < 12 &&
+	       harness_now_ms() < deadline)
+		msleep(20);
+	assert_int_equal(metric_now(&f->d, "esaas_db_statements_prepared_total"), 12);
+}
+
+/*
  * A job's end and the claim of the job waiting for its slot are one
  * statement, so one transaction: the claimed job's state starts at the
  * very now() of the end's event.
@@ -1469,6 +1489,7 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_events_come_in_pages, teardown),
 		cmocka_unit_test_teardown(test_long_observations_are_cut_with_a_note, teardown),
+		cmocka_unit_test_teardown(test_ready_only_once_the_sessions_are_warm, teardown),
 		cmocka_unit_test_teardown(test_reconnected_sessions_prepare_their_statements_again,
 					  teardown),
 		cmocka_unit_test_teardown(test_a_jobs_end_claims_the_next_job_in_the_same_commit,
