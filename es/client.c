@@ -128,9 +128,11 @@ bool es_security_credentials(const json_t *sec, struct es_credentials *cred)
 	if (!ca || !elastic)
 		return false;
 	if (own && json_is_true(json_object_get(sec, "esaas_user")))
-		*cred = (struct es_credentials){.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
+		*cred = (struct es_credentials){
+			.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
 	else
-		*cred = (struct es_credentials){.user = "elastic", .password = elastic, .ca_pem = ca};
+		*cred = (struct es_credentials){
+			.user = "elastic", .password = elastic, .ca_pem = ca};
 	return true;
 }
 

@@ -163,9 +163,9 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
 /* A job made esaas's own user of a cluster whose record did not say so
  * yet (states/security.c): the transition adds the flag and its password
  * ("esaas") to the cluster's record, the same CA's, and nothing else. */
-#define ESAAS_USER_MADE                                                                    \
+#define ESAAS_USER_MADE                                                                   \
 	"(c.es_security IS NOT NULL AND t.context->'es_security'->>'esaas_user' = 'true'" \
-	" AND c.es_security->>'esaas_user' IS DISTINCT FROM 'true'"                        \
+	" AND c.es_security->>'esaas_user' IS DISTINCT FROM 'true'"                       \
 	" AND t.context->'es_security'->>'ca_crt' = c.es_security->>'ca_crt')"
 
 /*
@@ -326,7 +326,8 @@ static const char TRANSITION_SQL[] =
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
 	"  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')"
 	"   AND t.context ? 'observed' AS fin) f"
-	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL) OR " ESAAS_USER_MADE ")"
+	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL) "
+	"OR " ESAAS_USER_MADE ")"
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" rz AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(), state_entered_at = "
 	"NULL,"
