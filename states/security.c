@@ -150,8 +150,8 @@ static void esaas_user_cb(void *arg, const struct es_result *res)
 
 /*
  * esaas's own user, a superuser of the native realm, with the password of
- * the cluster's security record (one is made for a record from before esaas
- * had a user).  The API creates the user or updates it
+ * the cluster's security record (secure_user_secret adds one to a record
+ * from before esaas had a user).  The API creates the user or updates it
  * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-put-user.html;
  * /_xpack/security/user/ on 6.x,
  * https://www.elastic.co/guide/en/elasticsearch/reference/6.8/security-api-put-user.html),
@@ -163,14 +163,9 @@ static void create_esaas_user(struct state_call *l)
 	const char *password = json_str(sec, ES_ESAAS_USER);
 
 	if (!password) {
-		char *made = new_password();
-		if (!made) {
-			states_call_report(l, false, false, "no random bytes for esaas's password");
-			return;
-		}
-		json_object_set_new(sec, ES_ESAAS_USER, json_string(made));
-		free(made);
-		password = json_str(sec, ES_ESAAS_USER);
+		states_call_report(l, false, false,
+				   "the cluster's security has no password for esaas's user");
+		return;
 	}
 	const struct es_version *v = &l->r->spec.version;
 	char *path = xasprintf("/%s/user/%s", v->major >= 7 ? "_security" : "_xpack/security",
@@ -264,7 +259,10 @@ void state_apply_security(struct step *s)
 /* --- securing a cluster created without security (workflows/secure.c) ------------- */
 
 /*
- * The cluster's CA, certificate and passwords, made once (a replay keeps
+ * A cluster secured before esaas had a user of its own goes on to
+ * secure_user_secret and set_kibana_password, which make that user
+ * (SECURE_MAKE_USER_ONLY).
+ * Else the cluster's CA, certificate and passwords, made once (a replay keeps
  * them) as context.es_security_next, which only the rendering reads
  * (states_security_rendered()): esaasd goes on calling the cluster as it
  * is, without credentials, until the switch.  Then its Secret.
@@ -276,7 +274,12 @@ void state_secure_make(struct step *s)
 	struct states_rendered *r;
 	char err[256];
 
-	if (step_security(s)) {
+	json_t *had = step_security(s);
+	if (had && !json_is_true(json_object_get(had, "esaas_user"))) {
+		step_branch(s, SECURE_MAKE_USER_ONLY);
+		return;
+	}
+	if (had) {
 		step_fail(s, "the cluster already has security");
 		return;
 	}
@@ -300,6 +303,27 @@ void state_secure_make(struct step *s)
 			return;
 		}
 		json_object_set_new(ctx, "es_security_next", made);
+	}
+	states_apply_kind(s, "Secret", NULL);
+}
+
+/*
+ * A cluster secured before esaas had a user of its own: esaas's password
+ * is added to its security record (made once: a replay keeps it) and to
+ * its Secret, which set_kibana_password then makes the user with.
+ */
+void state_secure_user_secret(struct step *s)
+{
+	json_t *sec = context_security(s);
+
+	if (!json_str(sec, ES_ESAAS_USER)) {
+		char *made = new_password();
+		if (!made) {
+			step_fail(s, "no random bytes for esaas's password");
+			return;
+		}
+		json_object_set_new(sec, ES_ESAAS_USER, json_string(made));
+		free(made);
 	}
 	states_apply_kind(s, "Secret", NULL);
 }
@@ -340,6 +364,13 @@ void state_secure_undo(struct step *s)
 {
 	json_t *ctx = step_context(s);
 
+	/* Secured before the job (SECURE_MAKE_USER_ONLY: no new material, no
+	 * stop): nothing of its security is undone. */
+	if (!json_object_get(ctx, "es_security_next") && !json_object_get(ctx, "stopping") &&
+	    step_security(s)) {
+		step_next_noting(s, "the cluster had security before the job: it keeps it");
+		return;
+	}
 	if (json_object_get(ctx, "es_security")) {
 		step_next_noting(s, "the nodes restarted with security: the cluster keeps it");
 		return;
