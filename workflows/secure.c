@@ -140,12 +140,12 @@ static void secret_read_cb(void *arg, const struct kube_result *res)
 
 	/* A Secret without esaas's password is a cluster's secured before
 	 * esaas had a user of its own: the job makes only that user. */
-	if (res->klass == HTTPC_OK &&
-	    json_object_get(json_object_get(res->body, "data"), ES_ESAAS_USER))
-		wf_refuse(&why, 409, "conflict", NULL,
-			  "the cluster already has security (its Secret %s exists)",
-			  RENDER_SECURITY_SECRET);
-	else if (res->status != 404)
+	if (res->klass == HTTPC_OK) {
+		if (json_object_get(json_object_get(res->body, "data"), ES_ESAAS_USER))
+			wf_refuse(&why, 409, "conflict", NULL,
+				  "the cluster already has security (its Secret %s exists)",
+				  RENDER_SECURITY_SECRET);
+	} else if (res->status != 404)
 		wf_refuse(&why, 503, "unavailable", NULL, "cannot read the cluster's Secret: %s",
 			  res->message ? res->message : "no answer");
 	p->done(p->arg, why.status ? &why : NULL);
