@@ -151,7 +151,8 @@ static void esaas_user_cb(void *arg, const struct es_result *res)
 /*
  * esaas's own user, a superuser of the native realm, with the password of
  * the cluster's security record (secure_user_secret adds one to a record
- * from before esaas had a user).  The API creates the user or updates it
+ * from before esaas had a user; without one, nothing is made).  The API
+ * creates the user or updates it
  * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-put-user.html;
  * /_xpack/security/user/ on 6.x,
  * https://www.elastic.co/guide/en/elasticsearch/reference/6.8/security-api-put-user.html),
@@ -162,9 +163,11 @@ static void create_esaas_user(struct state_call *l)
 	json_t *sec = context_security(l->step);
 	const char *password = json_str(sec, ES_ESAAS_USER);
 
+	/* Material made before esaas had a user of its own (a create that an
+	 * older esaasd began): the cluster stays as such clusters are, called
+	 * as elastic until a secure job makes the user. */
 	if (!password) {
-		states_call_report(l, false, false,
-				   "the cluster's security has no password for esaas's user");
+		states_call_report(l, true, false, NULL);
 		return;
 	}
 	const struct es_version *v = &l->r->spec.version;
@@ -365,10 +368,15 @@ void state_secure_undo(struct step *s)
 	json_t *ctx = step_context(s);
 
 	/* Secured before the job (SECURE_MAKE_USER_ONLY: no new material, no
-	 * stop): nothing of its security is undone. */
+	 * stop): the cluster keeps its security, and its Secret is what the
+	 * cluster's record holds (esaas's password once the user was made,
+	 * none before, so that another secure may make it). */
 	if (!json_object_get(ctx, "es_security_next") && !json_object_get(ctx, "stopping") &&
 	    step_security(s)) {
-		step_next_noting(s, "the cluster had security before the job: it keeps it");
+		json_t *sec = json_object_get(ctx, "es_security");
+		if (!json_is_true(json_object_get(sec, "esaas_user")))
+			json_object_del(ctx, "es_security");
+		states_apply_kind(s, "Secret", NULL);
 		return;
 	}
 	if (json_object_get(ctx, "es_security")) {
