@@ -519,8 +519,10 @@ static void test_secure_gives_a_cluster_made_without_security_its_own(void **sta
 /*
  * A cluster secured before esaas had a user of its own (its record and
  * Secret without esaas's password): esaasd calls it as elastic, and a
- * secure job makes only esaas's user, restarting nothing; from then on
- * esaasd calls as that user.  A second secure is refused.
+ * secure job makes only esaas's user, restarting nothing (while the tenant
+ * has changed elastic's password it cannot, and fails leaving the cluster
+ * as it was); from then on esaasd calls as that user.  A second secure is
+ * refused.
  */
 static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_user(void **state)
 {
@@ -559,7 +561,35 @@ static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_use
 	operate(f, "POST", "/api/v1/clusters/old/restart", "{\"role\": \"data\"}");
 	assert_true(authenticated(f, ns, "elastic") > by_elastic);
 
+	/* While the tenant has another password for elastic, the user cannot
+	 * be made: the job fails, and its cleanup leaves the Secret as the
+	 * record is, so that a secure may go again once elastic is back. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/old/credentials", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *ca = xstrdup(json_str(r.body, "ca_crt"));
+	char *elastic = xasprintf("elastic:%s", json_str(r.body, "password"));
+	char *reset = xasprintf("{\"password\": \"%s\"}", json_str(r.body, "password"));
+	http_resp_free(&r);
+	struct answer a;
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password",
+				     "{\"password\": \"for-a-while\"}", ca, elastic, &a),
+			 200);
 	long status = 0;
+	id = api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
+	assert_int_equal(status, 202);
+	json_t *job = wait_job_done(&f->d, id, 300000);
+	assert_non_null(job);
+	assert_string_equal(json_str(job, "status"), "failed");
+	assert_string_equal(json_str(job, "failed_state"), "set_kibana_password");
+	json_decref(job);
+	char *none = secret_password(f, ns, "esaas");
+	assert_null(none);
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password", reset, ca,
+				     "elastic:for-a-while", &a),
+			 200);
+
 	id = api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
 	assert_int_equal(status, 202);
 	expect_succeeded(&f->d, id);
@@ -579,11 +609,8 @@ static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_use
 	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/old/credentials", NULL, NULL, &r));
 	assert_int_equal(r.status, 200);
 	assert_string_equal(json_str(r.body, "username"), "elastic");
-	char *ca = xstrdup(json_str(r.body, "ca_crt"));
-	char *elastic = xasprintf("elastic:%s", json_str(r.body, "password"));
 	http_resp_free(&r);
 	char *own = xasprintf("esaas:%s", made);
-	struct answer a;
 	assert_int_equal(tenant_get(f, ns, "/", ca, own, &a), 200);
 
 	/* The tenant changes elastic's password: esaas goes on as itself (a
@@ -600,6 +627,7 @@ static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_use
 	assert_true(authenticated(f, ns, "esaas") > by_esaas);
 	api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
 	assert_int_equal(status, 409);
+	free(reset);
 	free(elastic);
 	free(own);
 	free(ca);
