@@ -5794,8 +5794,10 @@ static void put_user(struct es_cluster *cl, struct call *c, const char *who, con
  * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/http-clients.html:
  * basic authentication on every request).  authorization is the request's
  * Authorization header as it reached the node, NULL without one.  Answers
- * the 401 and returns false when it fails; *user is the authenticated
- * user's name (static or the call's), NULL on a node without security.
+ * the 401 and returns false when it fails, the 403 when the user may not
+ * (authorize()); *user is the authenticated user's name (static or the
+ * call's), NULL on a node without security.  Each authentication is
+ * counted per user, for tests.
  */
 static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
 			 const char *authorization, char **user)
@@ -5835,13 +5837,11 @@ static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod,
 		free(uri);
 		return false;
 	}
+	json_t *count = json_object_get(cl->authenticated, name);
+	json_object_set_new(cl->authenticated, name, json_integer(json_integer_value(count) + 1));
 	bool allowed = authorize(cl, c, path, name, vcode);
-	if (allowed) {
+	if (allowed)
 		*user = xstrdup(name);
-		json_t *count = json_object_get(cl->authenticated, name);
-		json_object_set_new(cl->authenticated, name,
-				    json_integer(json_integer_value(count) + 1));
-	}
 	free(raw);
 	free(uri);
 	return allowed;

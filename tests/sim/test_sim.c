@@ -3333,6 +3333,8 @@ static void test_es_security_native_users(void **state)
 		assert_int_equal(jint(r.body, key), 2); /* the health read and the PUT */
 		snprintf(key, sizeof(key), "clusters.%s.authenticated.elastic", ns);
 		assert_int_equal(jint(r.body, key), 5);
+		snprintf(key, sizeof(key), "clusters.%s.authenticated.nobody", ns);
+		assert_int_equal(jint(r.body, key), 1); /* authenticated, then refused */
 		http_resp_free(&r);
 	}
 }
