@@ -379,6 +379,28 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 	assert_string_not_equal(json_str(cr.body, "password"), own);
 	assert_null(strstr(cr.raw, own));
 	assert_null(strstr(cr.raw, "esaas_user"));
+	/* Nor do the create's job, its events or esaasd's log show it. */
+	for (int i = 0; i < 2; i++) {
+		struct http_resp jr;
+		char *jp = xasprintf("/api/v1/jobs/%lld%s", (long long)ids[0], i ? "/events" : "");
+		assert_true(http_call(&f->d, "GET", jp, NULL, NULL, &jr));
+		assert_int_equal(jr.status, 200);
+		if (i)
+			assert_non_null(strstr(jr.raw, "set_kibana_password"));
+		assert_null(strstr(jr.raw, own));
+		http_resp_free(&jr);
+		free(jp);
+	}
+	FILE *log = fopen(f->d.log, "r");
+	assert_non_null(log);
+	char line[8192];
+	size_t lines = 0;
+	while (fgets(line, sizeof(line), log)) {
+		lines++;
+		assert_null(strstr(line, own));
+	}
+	fclose(log);
+	assert_true(lines > 0);
 	char *elastic = xasprintf("elastic:%s", json_str(cr.body, "password"));
 	char *ca7 = xstrdup(json_str(cr.body, "ca_crt"));
 	http_resp_free(&cr);
