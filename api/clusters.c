@@ -408,7 +408,8 @@ static void clusters_get_cb(struct http_req *req, void *arg)
 
 /*
  * How a member signs in to the cluster's own Elasticsearch: the elastic
- * user's password and the CA its certificate chains to.  Members and
+ * user's password (the tenant's superuser; esaas's own user's is never
+ * handed out) and the CA its certificate chains to.  Members and
  * admins only (ACCESS_OPERATE): a viewer reads the cluster, never its
  * data.  Each read is in the audit log.
  */

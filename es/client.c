@@ -120,6 +120,22 @@ void es_use_credentials(struct es *es, const struct es_credentials *cred)
 	}
 }
 
+bool es_security_credentials(const json_t *sec, struct es_credentials *cred)
+{
+	const char *ca = json_str(sec, "ca_crt"), *elastic = json_str(sec, "elastic");
+	const char *own = json_str(sec, ES_ESAAS_USER);
+
+	if (!ca || !elastic)
+		return false;
+	if (own && json_is_true(json_object_get(sec, "esaas_user")))
+		*cred = (struct es_credentials){
+			.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
+	else
+		*cred = (struct es_credentials){
+			.user = "elastic", .password = elastic, .ca_pem = ca};
+	return true;
+}
+
 void es_direct_connect_to(struct es *es, const char *host_port)
 {
 	free(es->connect_to);

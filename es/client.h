@@ -48,6 +48,18 @@ struct es_credentials {
 	const char *ca_pem;
 };
 void es_use_credentials(struct es *es, const struct es_credentials *cred);
+/*
+ * esaas's own user of a secured cluster (a superuser of the native realm,
+ * made once the cluster has formed, states/security.c): its password is
+ * the security record's "esaas", and "esaas_user": true says the user
+ * exists.  The tenant keeps the built-in elastic.
+ */
+#define ES_ESAAS_USER "esaas"
+/* The credentials esaasd calls a cluster with, from its security record
+ * (clusters.es_security): esaas's own user once it exists, elastic before
+ * (the create's first waits, clusters secured before esaas had a user of
+ * its own).  False without a usable record. */
+bool es_security_credentials(const json_t *sec, struct es_credentials *cred);
 /* Direct mode: connect to HOST:PORT whatever the URL names (the URL still
  * names the server for Host and the certificate's check);
  * elasticsearch.connect_to.  NULL: the URL's. */

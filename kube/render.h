@@ -97,6 +97,9 @@ struct render_security {
 	const char *tls_key;	      /* its key */
 	const char *elastic_password; /* the elastic user's */
 	const char *kibana_password;  /* kibana_system's (kibana before 7.8) */
+	/* esaas's own user's (ES_ESAAS_USER), or NULL for a cluster secured
+	 * before esaas had one until a job makes it (states/security.c) */
+	const char *esaas_password;
 };
 
 #define RENDER_SECURITY_SECRET "es-security"

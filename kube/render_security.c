@@ -17,7 +17,8 @@
  *   cluster's CA (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-basic-setup-https.html).
  *
  * The certificate, its key and the CA are PEM files in config/certs, from
- * the Secret RENDER_SECURITY_SECRET, which also holds the passwords.
+ * the Secret RENDER_SECURITY_SECRET, which also holds the passwords
+ * (elastic's, the tenant's; kibana_system's; esaas's own user's).
  */
 #include "kube/render_internal.h"
 
@@ -26,6 +27,7 @@
 
 #include "common/base64.h"
 #include "common/util.h"
+#include "es/client.h"
 
 #define CERTS_DIR "certs" /* under the node's config folder */
 #define KIBANA_CERTS "/usr/share/kibana/config/certs"
@@ -89,6 +91,8 @@ json_t *render_security_secret(const struct ctx *c)
 	put(data, "tls.key", sec->tls_key);
 	put(data, "elastic", sec->elastic_password);
 	put(data, "kibana_system", sec->kibana_password);
+	if (sec->esaas_password)
+		put(data, ES_ESAAS_USER, sec->esaas_password);
 	json_object_set_new(secret, "type", json_string("Opaque"));
 	json_object_set_new(secret, "data", data);
 	return secret;

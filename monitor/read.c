@@ -242,15 +242,12 @@ static void read_start(struct sweep *s, struct target *t)
 	r->es = es_new_for_cluster(s->opt.kube, s->opt.http, s->es_url_template, ns,
 				   RENDER_HTTP_SERVICE);
 	es_direct_connect_to(r->es, s->es_connect_to);
-	/* A secured cluster is read as elastic, its certificate checked
-	 * against its CA. */
+	/* A secured cluster is read as esaas's own user (elastic until it
+	 * exists), its certificate checked against its CA. */
 	json_t *sec = t->security ? json_loads(t->security, 0, NULL) : NULL;
-	if (json_str(sec, "elastic") && json_str(sec, "ca_crt")) {
-		struct es_credentials cred = {.user = "elastic",
-					      .password = json_str(sec, "elastic"),
-					      .ca_pem = json_str(sec, "ca_crt")};
+	struct es_credentials cred;
+	if (es_security_credentials(sec, &cred))
 		es_use_credentials(r->es, &cred);
-	}
 	json_decref(sec);
 	r->timer = evtimer_new(s->base, read_timeout_cb, r);
 	t->read = r;

@@ -214,6 +214,8 @@ struct es_cluster {
 	json_t *voting_exclusions; /* [{node_id, node_name}] */
 	json_t *shutdowns;	   /* node_id -> {type, reason, started} */
 	json_t *passwords;	   /* the security index: user -> password */
+	json_t *users;		   /* native users: name -> {password, roles, full_name} */
+	json_t *authenticated;	   /* user -> REST requests it authenticated, for tests */
 	bool seeded;
 	bool alive;	   /* seen in this tick */
 	long health_reads; /* GET _cluster/health answered, for tests that count */
@@ -3079,6 +3081,8 @@ static struct es_cluster *cluster_new(const char *ns)
 	cl->graveyard = json_array();
 	cl->shutdowns = json_object();
 	cl->passwords = json_object();
+	cl->users = json_object();
+	cl->authenticated = json_object();
 	cl->repos = json_object();
 	cl->running = json_array();
 	cl->next = clusters;
@@ -3125,6 +3129,8 @@ static void cluster_free(struct es_cluster *cl)
 	json_decref(cl->graveyard);
 	json_decref(cl->shutdowns);
 	json_decref(cl->passwords);
+	json_decref(cl->users);
+	json_decref(cl->authenticated);
 	json_decref(cl->repos);
 	json_decref(cl->running);
 	free(cl->ns);
@@ -5894,13 +5900,173 @@ static void security_error(struct call *c, int vcode, const char *reason)
 	call_reply_json(c, 401, json_pack("{s:o, s:i}", "error", err, "status", 401));
 }
 
+/* --- native users ------------------------------------------------------------------ */
+
+/* Whether a native user has the role. */
+static bool user_has_role(const json_t *user, const char *role)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach (json_object_get(user, "roles"), i, r)
+		if (is(json_string_value(r), role))
+			return true;
+	return false;
+}
+
+/*
+ * The action a REST request runs, as the authorization names it, with the
+ * privileges that grant it (NULL: not known here), for the requests whose
+ * action the simulator knows; the others are named as the document APIs'
+ * (the transport actions of RestMainAction, RestClusterHealthAction,
+ * RestClusterGetSettingsAction, ... in the Elasticsearch source).
+ */
+static const char *rest_action(const char *m, const char *path, const char **granted_by)
+{
+	static const struct {
+		const char *method, *prefix, *action, *granted_by;
+	} known[] = {
+		{"PUT", "/_cluster/settings", "cluster:admin/settings/update",
+		 "cluster privileges [manage,all]"},
+		{NULL, "/_cluster/health", "cluster:monitor/health",
+		 "cluster privileges [monitor,manage,all]"},
+		{NULL, "/_cluster/settings", "cluster:monitor/state",
+		 "cluster privileges [monitor,manage,all]"},
+		{NULL, "/_cluster/state", "cluster:monitor/state",
+		 "cluster privileges [monitor,manage,all]"},
+		{NULL, "/_nodes/stats", "cluster:monitor/nodes/stats",
+		 "cluster privileges [monitor,manage,all]"},
+		{NULL, "/_nodes", "cluster:monitor/nodes/info",
+		 "cluster privileges [monitor,manage,all]"},
+		{NULL, "/_security/user", "cluster:admin/xpack/security/user/put",
+		 "cluster privileges [manage_security,all]"},
+		{NULL, "/_xpack/security/user", "cluster:admin/xpack/security/user/put",
+		 "cluster privileges [manage_security,all]"},
+	};
+	*granted_by = NULL;
+	if (!strcmp(path, "/") || !*path) {
+		*granted_by = "cluster privileges [monitor,manage,all]";
+		return "cluster:monitor/main";
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(known); i++) {
+		size_t len = strlen(known[i].prefix);
+		if ((!known[i].method || is(m, known[i].method)) &&
+		    !strncmp(path, known[i].prefix, len) && (!path[len] || path[len] == '/')) {
+			*granted_by = known[i].granted_by;
+			if (strstr(path, "/_password"))
+				return "cluster:admin/xpack/security/user/change_password";
+			return known[i].action;
+		}
+	}
+	return is(m, "GET") || is(m, "HEAD") ? "indices:data/read/get" : "indices:data/write/index";
+}
+
+/*
+ * Authorization of an authenticated request
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/authorization.html):
+ * elastic and a native user with the superuser role may do anything
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/built-in-roles.html);
+ * a native user without a role that grants the action is refused with a
+ * 403 security_exception, "action [...] is unauthorized for user [...]"
+ * (elastic/elasticsearch#44984), to which 7.16 adds the user's roles and
+ * the privileges that would grant it, 8.0 calling them effective roles.
+ * The simulator knows no role but superuser; the other reserved users keep
+ * the access they had before.  False: the 403 is answered.
+ */
+static bool authorize(struct es_cluster *cl, struct call *c, const char *path, const char *name,
+		      int vcode)
+{
+	json_t *user = json_object_get(cl->users, name);
+	if (!user || user_has_role(user, "superuser"))
+		return true;
+	const char *granted_by;
+	const char *action = rest_action(c->method, path, &granted_by);
+	char *roles = xstrdup("");
+	size_t i;
+	json_t *r;
+	json_array_foreach (json_object_get(user, "roles"), i, r) {
+		char *more = xasprintf("%s%s%s", roles, i ? "," : "", json_string_value(r));
+		free(roles);
+		roles = more;
+	}
+	char *detail =
+		vcode < 71600
+			? xstrdup("")
+			: xasprintf(" with %sroles [%s]%s%s", vcode >= 80000 ? "effective " : "",
+				    roles, granted_by ? ", this action is granted by the " : "",
+				    granted_by ? granted_by : "");
+	sim_es_error(c, 403, "security_exception", "action [%s] is unauthorized for user [%s]%s",
+		     action, name, detail);
+	free(detail);
+	free(roles);
+	return false;
+}
+
+/*
+ * PUT|POST /_security/user/{name} (/_xpack/security/user/{name} on 6.x and,
+ * deprecated, 7.x): creates a native user or updates it, password (at
+ * least 6 characters; required for a new user) and roles (required)
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-put-user.html).
+ * The answer says whether it was created, {"created": true}; 6.x also
+ * wraps it in "user"
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/6.8/security-api-put-user.html).
+ * A reserved user is refused: only its password can be changed.
+ */
+static void put_user(struct es_cluster *cl, struct call *c, const char *who, const char *name,
+		     int vcode)
+{
+	json_error_t jerr;
+	json_t *body = c->body ? json_loads(c->body, 0, &jerr) : NULL;
+	json_t *existing = json_object_get(cl->users, name);
+	const char *pw = json_str(body, "password");
+	json_t *roles = json_object_get(body, "roles");
+	size_t i;
+	json_t *r;
+	bool roles_ok = json_is_array(roles);
+	json_array_foreach (roles, i, r)
+		roles_ok = roles_ok && json_is_string(r);
+
+	if (!who) {
+		sim_es_error(c, 500, "illegal_state_exception", "security is not enabled");
+	} else if (!json_is_object(body)) {
+		sim_es_error(c, 400, "parse_exception", "request body is required");
+	} else if (reserved_user(name, vcode)) {
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: user [%s] is reserved and only the password "
+			     "can be changed;",
+			     name);
+	} else if (!roles_ok) {
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: roles are missing;");
+	} else if (!pw && !existing) {
+		sim_es_error(c, 400, "action_request_validation_exception",
+			     "Validation Failed: 1: password must be specified unless you are "
+			     "updating an existing user;");
+	} else if (pw && strlen(pw) < 6) {
+		sim_es_error(
+			c, 400, "action_request_validation_exception",
+			"Validation Failed: 1: passwords must be at least [6] characters long;");
+	} else {
+		json_t *u = json_pack("{s:s?, s:O, s:O?}", "password",
+				      pw ? pw : json_str(existing, "password"), "roles", roles,
+				      "full_name", json_object_get(body, "full_name"));
+		json_object_set_new(cl->users, name, u);
+		json_t *out = json_pack("{s:b}", "created", existing == NULL);
+		if (vcode < 70000)
+			json_object_set_new(out, "user", json_pack("{s:b}", "created", !existing));
+		call_reply_json(c, 200, out);
+	}
+	json_decref(body);
+}
+
 /*
  * Authenticate a REST request on a node with security on
  * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/http-clients.html:
  * basic authentication on every request).  authorization is the request's
  * Authorization header as it reached the node, NULL without one.  Answers
- * the 401 and returns false when it fails; *user is the authenticated
- * user's name (static or the call's), NULL on a node without security.
+ * the 401 and returns false when it fails, the 403 when the user may not
+ * (authorize()); *user is the authenticated user's name (static or the
+ * call's), NULL on a node without security.  Each authentication is
+ * counted per user, for tests.
  */
 static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod, const char *path,
 			 const char *authorization, char **user)
@@ -5928,7 +6094,9 @@ static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod,
 	char *colon = memchr(raw, ':', len);
 	*colon = '\0';
 	const char *name = (const char *)raw, *given = colon + 1;
-	const char *want = reserved_user(name, vcode) ? user_password(cl, n, name) : NULL;
+	const char *want = reserved_user(name, vcode)
+				   ? user_password(cl, n, name)
+				   : json_str(json_object_get(cl->users, name), "password");
 	if (!want || strcmp(want, given) != 0) {
 		char *reason = xasprintf("unable to authenticate user [%s] for REST request [%s]",
 					 name, uri);
@@ -5938,10 +6106,14 @@ static bool authenticate(struct es_cluster *cl, struct call *c, const char *pod,
 		free(uri);
 		return false;
 	}
-	*user = xstrdup(name);
+	json_t *count = json_object_get(cl->authenticated, name);
+	json_object_set_new(cl->authenticated, name, json_integer(json_integer_value(count) + 1));
+	bool allowed = authorize(cl, c, path, name, vcode);
+	if (allowed)
+		*user = xstrdup(name);
 	free(raw);
 	free(uri);
-	return true;
+	return allowed;
 }
 
 /* PUT|POST /_security/user/{name}/_password (/_xpack/security/... on 6.x):
@@ -5959,11 +6131,15 @@ static void change_password(struct es_cluster *cl, struct call *c, const char *w
 		sim_es_error(
 			c, 400, "action_request_validation_exception",
 			"Validation Failed: 1: passwords must be at least [6] characters long;");
-	} else if (strcmp(who, "elastic") != 0 && strcmp(who, name) != 0) {
+	} else if (strcmp(who, "elastic") != 0 && strcmp(who, name) != 0 &&
+		   !user_has_role(json_object_get(cl->users, who), "superuser")) {
 		sim_es_error(c, 403, "security_exception",
 			     "action [cluster:admin/xpack/security/user/change_password] is "
 			     "unauthorized for user [%s]",
 			     who);
+	} else if (json_object_get(cl->users, name)) {
+		json_object_set_new(json_object_get(cl->users, name), "password", json_string(pw));
+		call_reply_json(c, 200, json_object());
 	} else if (!reserved_user(name, vcode)) {
 		sim_es_error(c, 404, "validation_exception",
 			     "Validation Failed: 1: user must exist in order to change password;");
@@ -7555,6 +7731,13 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			change_password(cl, c, es_user, segs[n - 2], vcode);
 		else
 			bad_method(c, "PUT,POST");
+	} else if ((vcode >= 70000 && n == 3 && is(segs[0], "_security") && is(segs[1], "user")) ||
+		   (vcode < 80000 && n == 4 && is(segs[0], "_xpack") && is(segs[1], "security") &&
+		    is(segs[2], "user"))) {
+		if (is(m, "PUT") || is(m, "POST"))
+			put_user(cl, c, es_user, segs[n - 1], vcode);
+		else
+			bad_method(c, "PUT,POST");
 	} else if (is(segs[0], "_cluster") && n >= 2 && is(segs[1], "health") && n <= 3) {
 		if (!get) {
 			bad_method(c, "GET");
@@ -7904,6 +8087,8 @@ json_t *sim_es_state(void)
 		json_object_set_new(o, "persistent", json_deep_copy(cl->persistent));
 		json_object_set_new(o, "transient", json_deep_copy(cl->transient));
 		json_object_set_new(o, "health_reads", json_integer(cl->health_reads));
+		/* Who authenticated its REST requests: user -> count. */
+		json_object_set_new(o, "authenticated", json_deep_copy(cl->authenticated));
 		/* Requests held until something happens (a health wait, a
 		 * document for an unavailable shard, ...). */
 		json_int_t held = 0;

@@ -33,12 +33,17 @@ struct live_read {
 	states_read_cb raw; /* instead of done: every answer, with its status */
 	void *arg;
 	int attempts;
+	/* elastic's password and the CA, while the read goes as esaas's own
+	 * user: a 401 (the user not made yet) is tried again as elastic */
+	char *elastic_password, *ca;
 };
 
 static void live_read_free(struct live_read *c)
 {
 	es_free(c->es);
 	free(c->path);
+	free(c->elastic_password);
+	free(c->ca);
 	free(c);
 }
 
@@ -62,6 +67,15 @@ static void live_read_cb(void *arg, const struct es_result *res)
 	if (res->klass == HTTPC_TRANSIENT && ++c->attempts < LIVE_READ_ATTEMPTS &&
 	    es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
 		return;
+	if (res->status == 401 && c->elastic_password) {
+		struct es_credentials cred = {
+			.user = "elastic", .password = c->elastic_password, .ca_pem = c->ca};
+		es_use_credentials(c->es, &cred);
+		free(c->elastic_password);
+		c->elastic_password = NULL;
+		if (es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
+			return;
+	}
 	if (c->raw)
 		c->raw(c->arg, res->status, res->klass == HTTPC_OK ? res->body : NULL,
 		       res->message ? res->message : "no answer");
@@ -88,14 +102,25 @@ static void secret_read_cb(void *arg, const struct kube_result *res)
 {
 	struct live_read *c = arg;
 
+	/* As esaas's own user where the Secret has its password (elastic
+	 * should that user not be made yet), else as elastic. */
 	if (res->klass == HTTPC_OK) {
 		char *password = secret_value(res->body, "elastic");
+		char *own = secret_value(res->body, ES_ESAAS_USER);
 		char *ca = secret_value(res->body, "ca.crt");
-		if (password && ca) {
+		if (password && ca && own) {
+			struct es_credentials cred = {
+				.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
+			es_use_credentials(c->es, &cred);
+			c->elastic_password = password;
+			c->ca = ca;
+			password = ca = NULL;
+		} else if (password && ca) {
 			struct es_credentials cred = {
 				.user = "elastic", .password = password, .ca_pem = ca};
 			es_use_credentials(c->es, &cred);
 		}
+		free(own);
 		free(password);
 		free(ca);
 	}

@@ -661,6 +661,7 @@ int state_ways(state_run_fn run)
 		{state_wipe_route, WIPE_ROUTE_WAYS},
 		{state_upgrade_route, UPGRADE_ROUTE_WAYS},
 		{state_upgrade_snapshot_route, UPGRADE_SNAPSHOT_WAYS},
+		{state_secure_make, SECURE_MAKE_WAYS},
 		/* clang-format on */
 	};
 	for (size_t i = 0; i < sizeof(branching) / sizeof(branching[0]); i++)

@@ -34,6 +34,7 @@ static bool security_fields(json_t *j, struct render_security *sec)
 		.tls_key = json_str(j, "tls_key"),
 		.elastic_password = json_str(j, "elastic"),
 		.kibana_password = json_str(j, "kibana_system"),
+		.esaas_password = json_str(j, ES_ESAAS_USER),
 	};
 	return sec->ca_crt && sec->tls_crt && sec->tls_key && sec->elastic_password &&
 	       sec->kibana_password;
@@ -52,15 +53,15 @@ bool states_security_rendered(struct step *s, struct render_security *sec)
 	return security_fields(next ? next : step_security(s), sec);
 }
 
+/* esaas's own user once the cluster records that it exists, elastic
+ * before (es_security_credentials()). */
 bool states_es_credentials(struct step *s, struct es_credentials *cred)
 {
 	struct render_security sec;
 
 	if (!states_security_of(s, &sec))
 		return false;
-	*cred = (struct es_credentials){
-		.user = "elastic", .password = sec.elastic_password, .ca_pem = sec.ca_crt};
-	return true;
+	return es_security_credentials(step_security(s), cred);
 }
 
 static char *new_password(void)
@@ -89,11 +90,11 @@ static json_t *make_security(const char *ns, char *err, size_t errlen)
 		xstrdup(RENDER_HTTP_SERVICE),
 	};
 	char *cn = xasprintf("%s CA", ns);
-	char *elastic = new_password(), *kibana = new_password();
+	char *elastic = new_password(), *kibana = new_password(), *own = new_password();
 	struct pki_pair ca = {0}, node = {0};
 	json_t *out = NULL;
 
-	if (!elastic || !kibana) {
+	if (!elastic || !kibana || !own) {
 		snprintf(err, errlen, "no random bytes for the passwords");
 		goto done;
 	}
@@ -101,9 +102,9 @@ static json_t *make_security(const char *ns, char *err, size_t errlen)
 	    !pki_make_cert(&ca, ns, (const char *const *)names, ARRAY_SIZE(names), CERT_DAYS, &node,
 			   err, errlen))
 		goto done;
-	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "ca_crt", ca.cert_pem, "ca_key",
+	out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "ca_crt", ca.cert_pem, "ca_key",
 			ca.key_pem, "tls_crt", node.cert_pem, "tls_key", node.key_pem, "elastic",
-			elastic, "kibana_system", kibana);
+			elastic, "kibana_system", kibana, ES_ESAAS_USER, own);
 done:
 	pki_pair_free(&ca);
 	pki_pair_free(&node);
@@ -113,17 +114,85 @@ done:
 	free(cn);
 	free(elastic);
 	free(kibana);
+	free(own);
 	return out;
+}
+
+/* The security record the job goes on with: the context's, else a copy of
+ * the cluster's put in the context (the transition keeps what it adds with
+ * the cluster, storage/jobrun.c). */
+static json_t *context_security(struct step *s)
+{
+	json_t *ctx = step_context(s);
+	json_t *sec = json_object_get(ctx, "es_security");
+
+	if (!sec) {
+		sec = json_deep_copy(step_security(s));
+		json_object_set_new(ctx, "es_security", sec);
+	}
+	return sec;
+}
+
+static void esaas_user_cb(void *arg, const struct es_result *res)
+{
+	struct state_call *l = arg;
+	bool ok = res->klass == HTTPC_OK;
+	char *msg = ok ? NULL
+		       : xasprintf("creating esaas's user %s failed: %s", ES_ESAAS_USER,
+				   res->message ? res->message : "no answer");
+	l->ecall = NULL;
+	/* From the next call on, esaasd calls the cluster as its own user. */
+	if (ok)
+		json_object_set_new(context_security(l->step), "esaas_user", json_true());
+	states_call_report(l, ok, res->klass == HTTPC_TRANSIENT, msg);
+	free(msg);
+}
+
+/*
+ * esaas's own user, a superuser of the native realm, with the password of
+ * the cluster's security record (secure_user_secret adds one to a record
+ * from before esaas had a user; without one, nothing is made).  The API
+ * creates the user or updates it
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-put-user.html;
+ * /_xpack/security/user/ on 6.x,
+ * https://www.elastic.co/guide/en/elasticsearch/reference/6.8/security-api-put-user.html),
+ * so a replay sending the same again is harmless.
+ */
+static void create_esaas_user(struct state_call *l)
+{
+	json_t *sec = context_security(l->step);
+	const char *password = json_str(sec, ES_ESAAS_USER);
+
+	/* Material made before esaas had a user of its own (a create that an
+	 * older esaasd began): the cluster stays as such clusters are, called
+	 * as elastic until a secure job makes the user. */
+	if (!password) {
+		states_call_report(l, true, false, NULL);
+		return;
+	}
+	const struct es_version *v = &l->r->spec.version;
+	char *path = xasprintf("/%s/user/%s", v->major >= 7 ? "_security" : "_xpack/security",
+			       ES_ESAAS_USER);
+	json_t *body = json_pack("{s:s, s:[s], s:s}", "password", password, "roles", "superuser",
+				 "full_name", "esaas (the service operating this cluster)");
+	l->ecall = es_request(l->es, "PUT", path, body, esaas_user_cb, l);
+	json_decref(body);
+	free(path);
+	if (!l->ecall)
+		states_call_report(l, false, false, "cannot send the request");
 }
 
 static void kibana_password_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
-	char *msg = res->klass == HTTPC_OK ? NULL
-					   : xasprintf("setting Kibana's password failed: %s",
-						       res->message ? res->message : "no answer");
 	l->ecall = NULL;
-	states_call_report(l, res->klass == HTTPC_OK, res->klass == HTTPC_TRANSIENT, msg);
+	if (res->klass == HTTPC_OK) {
+		create_esaas_user(l);
+		return;
+	}
+	char *msg = xasprintf("setting Kibana's password failed: %s",
+			      res->message ? res->message : "no answer");
+	states_call_report(l, false, res->klass == HTTPC_TRANSIENT, msg);
 	free(msg);
 }
 
@@ -131,8 +200,11 @@ static void kibana_password_cb(void *arg, const struct es_result *res)
  * Kibana's built-in user has no password until one is set through the
  * API (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/security-api-change-password.html):
  * elastic sets the one of the cluster's Secret, for kibana_system from
- * 7.8 (kibana before; the _xpack/ path on 6.x).  Setting it again is
- * harmless, so a replay may.  A cluster without security has nothing to do.
+ * 7.8 (kibana before; the _xpack/ path on 6.x).  Then esaas's own user
+ * (create_esaas_user()), which esaasd calls the cluster as from then on:
+ * the tenant may change or disable elastic without locking esaas out.
+ * Both are harmless again, so a replay may.  A cluster without security
+ * has nothing to do.
  */
 void state_set_kibana_password(struct step *s)
 {
@@ -190,7 +262,10 @@ void state_apply_security(struct step *s)
 /* --- securing a cluster created without security (workflows/secure.c) ------------- */
 
 /*
- * The cluster's CA, certificate and passwords, made once (a replay keeps
+ * A cluster secured before esaas had a user of its own goes on to
+ * secure_user_secret and set_kibana_password, which make that user
+ * (SECURE_MAKE_USER_ONLY).
+ * Else the cluster's CA, certificate and passwords, made once (a replay keeps
  * them) as context.es_security_next, which only the rendering reads
  * (states_security_rendered()): esaasd goes on calling the cluster as it
  * is, without credentials, until the switch.  Then its Secret.
@@ -202,7 +277,12 @@ void state_secure_make(struct step *s)
 	struct states_rendered *r;
 	char err[256];
 
-	if (step_security(s)) {
+	json_t *had = step_security(s);
+	if (had && !json_is_true(json_object_get(had, "esaas_user"))) {
+		step_branch(s, SECURE_MAKE_USER_ONLY);
+		return;
+	}
+	if (had) {
 		step_fail(s, "the cluster already has security");
 		return;
 	}
@@ -226,6 +306,27 @@ void state_secure_make(struct step *s)
 			return;
 		}
 		json_object_set_new(ctx, "es_security_next", made);
+	}
+	states_apply_kind(s, "Secret", NULL);
+}
+
+/*
+ * A cluster secured before esaas had a user of its own: esaas's password
+ * is added to its security record (made once: a replay keeps it) and to
+ * its Secret, which set_kibana_password then makes the user with.
+ */
+void state_secure_user_secret(struct step *s)
+{
+	json_t *sec = context_security(s);
+
+	if (!json_str(sec, ES_ESAAS_USER)) {
+		char *made = new_password();
+		if (!made) {
+			step_fail(s, "no random bytes for esaas's password");
+			return;
+		}
+		json_object_set_new(sec, ES_ESAAS_USER, json_string(made));
+		free(made);
 	}
 	states_apply_kind(s, "Secret", NULL);
 }
@@ -266,6 +367,18 @@ void state_secure_undo(struct step *s)
 {
 	json_t *ctx = step_context(s);
 
+	/* Secured before the job (SECURE_MAKE_USER_ONLY: no new material, no
+	 * stop): the cluster keeps its security, and its Secret is what the
+	 * cluster's record holds (esaas's password once the user was made,
+	 * none before, so that another secure may make it). */
+	if (!json_object_get(ctx, "es_security_next") && !json_object_get(ctx, "stopping") &&
+	    step_security(s)) {
+		json_t *sec = json_object_get(ctx, "es_security");
+		if (!json_is_true(json_object_get(sec, "esaas_user")))
+			json_object_del(ctx, "es_security");
+		states_apply_kind(s, "Secret", NULL);
+		return;
+	}
 	if (json_object_get(ctx, "es_security")) {
 		step_next_noting(s, "the nodes restarted with security: the cluster keeps it");
 		return;

@@ -208,7 +208,15 @@ enum upgrade_snapshot_way {
 void state_upgrade_stop_all(struct step *s);
 /* secure (workflows/secure.c) */
 void state_secure_make(struct step *s);
+/* .next: the cluster had no security; or it has it from before esaas had
+ * a user of its own, which is all that is made (secure_user_secret, then
+ * set_kibana_password). */
+enum secure_make_way {
+	SECURE_MAKE_USER_ONLY,
+	SECURE_MAKE_WAYS
+};
 void state_secure_switch(struct step *s);
+void state_secure_user_secret(struct step *s);
 void state_secure_undo(struct step *s);
 void state_upgrade_wait_started(struct step *s);
 void state_upgrade_wait_primaries(struct step *s);

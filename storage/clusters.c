@@ -321,7 +321,8 @@ void storage_cluster_create_check(struct db_pool *db, const char *tenant, const 
 
 /*
  * The credentials of a cluster's Elasticsearch (clusters.es_security): the
- * elastic user's password and the CA, never the keys.  Every read of a
+ * elastic user's password and the CA, never the keys nor esaas's own
+ * user's password.  Every read of a
  * secured cluster's credentials writes an audit_log row in the same
  * statement, with who read them.
  */

@@ -160,6 +160,14 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
 
 /* --- transitions and claims ------------------------------------------------------ */
 
+/* A job made esaas's own user of a cluster whose record did not say so
+ * yet (states/security.c): the transition adds the flag and its password
+ * ("esaas") to the cluster's record, the same CA's, and nothing else. */
+#define ESAAS_USER_MADE                                                                   \
+	"(c.es_security IS NOT NULL AND t.context->'es_security'->>'esaas_user' = 'true'" \
+	" AND c.es_security->>'esaas_user' IS DISTINCT FROM 'true'"                       \
+	" AND t.context->'es_security'->>'ca_crt' = c.es_security->>'ca_crt')"
+
 /*
  * One statement writes a batch of transitions and claims the next jobs, in
  * one round trip and one commit.  $1 owner, $2 the rows (a JSON array of
@@ -175,7 +183,8 @@ void storage_jobrun_wake_job(struct db_pool *db, int64_t id, storage_jobrun_wake
  * appending a row per poll; e records the other events; cl records the end of a job on
  * its cluster (storage/jobrun.h), and keeps with the cluster the security a
  * create made (context es_security, never replaced once kept, dropped with
- * the cluster when it is deleted); n wakes the other replicas when a job
+ * the cluster when it is deleted), adding to it only esaas's own user once
+ * a job has made it (ESAAS_USER_MADE); n wakes the other replicas when a job
  * ends (the next job with its cluster key may start) or is handed back to
  * run now.
  *
@@ -310,11 +319,15 @@ static const char TRANSITION_SQL[] =
 	"  deleted_at = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN now()"
 	"   ELSE c.deleted_at END,"
 	"  es_security = CASE WHEN f.fin AND t.context->>'cluster_deleted' = 'true' THEN NULL"
-	"   ELSE coalesce(c.es_security, t.context->'es_security') END"
+	"   WHEN c.es_security IS NULL THEN t.context->'es_security'"
+	"   WHEN " ESAAS_USER_MADE " THEN c.es_security || jsonb_build_object('esaas_user', true,"
+	"    'esaas', t.context->'es_security'->'esaas')"
+	"   ELSE c.es_security END"
 	"  FROM t JOIN u ON u.id = t.id JOIN jobs j ON j.id = t.id"
 	"  CROSS JOIN LATERAL (SELECT u.status IN ('succeeded', 'failed', 'cancelled')"
 	"   AND t.context ? 'observed' AS fin) f"
-	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL))"
+	"  WHERE (f.fin OR (t.context ? 'es_security' AND c.es_security IS NULL) "
+	"OR " ESAAS_USER_MADE ")"
 	"   AND c.tenant_id = j.tenant_id AND c.name = j.cluster AND c.deleted_at IS NULL),"
 	" rz AS (UPDATE jobs j SET status = 'waiting', next_run_at = now(), state_entered_at = "
 	"NULL,"

@@ -34,14 +34,16 @@
 /*
  * The job's JSON above, as a SQL expression over a row of jobs aliased j;
  * every query that hands out a job builds it with this.  The security a
- * create makes (context.es_security: keys and passwords) is never handed
- * out: a member reads the password through the credentials endpoint.
+ * create makes (context.es_security: keys and passwords; es_security_next
+ * while a secure job runs) is never handed out: a member reads elastic's
+ * password through the credentials endpoint, and esaas's own is for esaasd
+ * alone.
  */
 #define JOB_JSON(j)                                                                               \
 	"jsonb_build_object('id', " j ".id, 'tenant', " j ".tenant_id, 'cluster', " j ".cluster," \
 	" 'kind', " j ".kind, 'status', " j ".status, 'state', " j ".state,"                      \
 	" 'attempt', " j ".attempt, 'params', " j ".params,"                                      \
-	" 'context', " j ".context - 'es_security',"                                              \
+	" 'context', " j ".context - 'es_security' - 'es_security_next',"                         \
 	" 'error', " j ".error, 'failed_state', " j ".failed_state,"                              \
 	" 'observation', " j ".observation, 'cancel_requested', " j ".cancel_requested,"          \
 	" 'submitted_by', " j ".submitted_by, 'idempotency_key', " j ".idempotency_key,"          \

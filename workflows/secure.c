@@ -17,6 +17,12 @@
  * "a full cluster restart").  So every node stops, and the cluster is
  * unavailable until they are back.
  *
+ * A cluster secured before esaas had a user of its own (its security
+ * record has no "esaas_user") gets only that user: secure_make branches to
+ * secure_user_secret (esaas's password in the record and the Secret) and
+ * set_kibana_password (the user), nothing restarts, and esaasd calls the
+ * cluster as its own user from then on.
+ *
  * A cancel or a failure before the stop puts the configuration and the
  * templates back and deletes the Secret: nothing restarted, nothing
  * changed.  Once the stop has begun, the nodes come back secured, so the
@@ -27,6 +33,7 @@
 #include "common/config.h"
 #include "common/json.h"
 #include "common/util.h"
+#include "es/client.h"
 #include "es/version.h"
 #include "kube/client.h"
 #include "kube/render.h"
@@ -41,7 +48,11 @@
 /* clang-format off */
 static const struct wf_state secure_states[] = {
 	{.name = "secure_make", .run = state_secure_make, .deadline_s = 120,
-	 .next = "apply_config", .replay_safe = true},
+	 .next = "apply_config", .replay_safe = true,
+	 WF_BRANCHES([SECURE_MAKE_USER_ONLY] = {"secured before esaas had its own user",
+						"secure_user_secret"})},
+	{.name = "secure_user_secret", .run = state_secure_user_secret, .deadline_s = 120,
+	 .next = "set_kibana_password", .replay_safe = true},
 	{.name = "apply_config", .run = state_apply_config, .deadline_s = 120,
 	 .next = "apply_workloads", .replay_safe = true},
 	{.name = "apply_workloads", .run = state_apply_workloads, .deadline_s = 120,
@@ -127,11 +138,14 @@ static void secret_read_cb(void *arg, const struct kube_result *res)
 	struct secure_check *p = arg;
 	struct wf_refusal why = {0};
 
-	if (res->klass == HTTPC_OK)
-		wf_refuse(&why, 409, "conflict", NULL,
-			  "the cluster already has security (its Secret %s exists)",
-			  RENDER_SECURITY_SECRET);
-	else if (res->status != 404)
+	/* A Secret without esaas's password is a cluster's secured before
+	 * esaas had a user of its own: the job makes only that user. */
+	if (res->klass == HTTPC_OK) {
+		if (json_object_get(json_object_get(res->body, "data"), ES_ESAAS_USER))
+			wf_refuse(&why, 409, "conflict", NULL,
+				  "the cluster already has security (its Secret %s exists)",
+				  RENDER_SECURITY_SECRET);
+	} else if (res->status != 404)
 		wf_refuse(&why, 503, "unavailable", NULL, "cannot read the cluster's Secret: %s",
 			  res->message ? res->message : "no answer");
 	p->done(p->arg, why.status ? &why : NULL);
@@ -142,7 +156,7 @@ static void secret_read_cb(void *arg, const struct kube_result *res)
  * esaasd must be able to call a secured cluster (elasticsearch.security,
  * which needs elasticsearch.url), and the cluster must not have security
  * already: its Secret is there from the moment a create or a secure made
- * it.
+ * it, with esaas's password since esaas has a user of its own.
  */
 static void secure_precheck(void *envp, const char *tenant, const char *ns, json_t *params,
 			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)

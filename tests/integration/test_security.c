@@ -142,12 +142,13 @@ static size_t collect(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
-/* GET path of cluster namespace ns on the pod network, as the client at
- * port (a tenant's application inside the fleet): checking the certificate
- * against ca_pem, as user:password (NULL: no credentials), giving up after
- * timeout_s.  The status, or -CURLcode. */
-static long pod_get(int port, long timeout_s, const char *ns, const char *path, const char *ca_pem,
-		    const char *userpwd, struct answer *a)
+/* method path (with body, or NULL) of cluster namespace ns on the pod
+ * network, as the client at port (a tenant's application inside the
+ * fleet): checking the certificate against ca_pem, as user:password (NULL:
+ * no credentials), giving up after timeout_s.  The status, or -CURLcode. */
+static long pod_request(int port, long timeout_s, const char *method, const char *ns,
+			const char *path, const char *body, const char *ca_pem, const char *userpwd,
+			struct answer *a)
 {
 	CURL *h = curl_easy_init();
 	char *url = xasprintf("https://es-http.%s.svc:9200%s", ns, path);
@@ -163,6 +164,13 @@ static long pod_get(int port, long timeout_s, const char *ns, const char *path, 
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_s);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	struct curl_slist *headers = NULL;
+	if (body) {
+		headers = curl_slist_append(NULL, "Content-Type: application/json");
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+	}
 	if (userpwd)
 		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
 	CURLcode rc = curl_easy_perform(h);
@@ -171,10 +179,53 @@ static long pod_get(int port, long timeout_s, const char *ns, const char *path, 
 	else
 		status = -(long)rc;
 	curl_slist_free_all(to);
+	curl_slist_free_all(headers);
 	curl_easy_cleanup(h);
 	free(to_entry);
 	free(url);
 	return status;
+}
+
+static long pod_get(int port, long timeout_s, const char *ns, const char *path, const char *ca_pem,
+		    const char *userpwd, struct answer *a)
+{
+	return pod_request(port, timeout_s, "GET", ns, path, NULL, ca_pem, userpwd, a);
+}
+
+/* How many REST requests of cluster namespace ns user authenticated, as
+ * the simulator counts them. */
+static long long authenticated(const struct fixture *f, const char *ns, const char *user)
+{
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", "/_sim/state", NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_t *cl = json_object_get(json_object_get(r.body, "clusters"), ns);
+	assert_non_null(cl);
+	long long n =
+		json_integer_value(json_object_get(json_object_get(cl, "authenticated"), user));
+	http_resp_free(&r);
+	return n;
+}
+
+/* A password of the cluster's Secret es-security (the caller frees it). */
+static char *secret_password(const struct fixture *f, const char *ns, const char *key)
+{
+	struct http_resp r;
+	char *path = xasprintf("/api/v1/namespaces/%s/secrets/es-security", ns);
+	assert_true(sim_call(&f->sim, "GET", path, NULL, &r));
+	assert_int_equal(r.status, 200);
+	const char *b64 = json_str(json_object_get(r.body, "data"), key);
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	char *out = NULL;
+	if (b64) {
+		assert_true(base64_decode(b64, strlen(b64), &raw, &len, NULL));
+		out = xasprintf("%.*s", (int)len, (const char *)raw);
+		free(raw);
+	}
+	http_resp_free(&r);
+	free(path);
+	return out;
 }
 
 /* As the tenant's application (namespace apps, which the clusters admit). */
@@ -312,8 +363,67 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 		free(ns);
 	}
 
+	/* esaas calls as its own user, whose password only the Secret and the
+	 * database hold: the credentials API gives the tenant elastic. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE es_security->>'esaas_user' ="
+				 " 'true' AND es_security->>'esaas' IS NOT NULL",
+				 0, NULL),
+			 2);
+	struct http_resp cr;
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/sec7/credentials", NULL, NULL, &cr));
+	assert_int_equal(cr.status, 200);
+	char *own = secret_password(f, "es-default-sec7", "esaas");
+	assert_non_null(own);
+	assert_string_equal(json_str(cr.body, "username"), "elastic");
+	assert_string_not_equal(json_str(cr.body, "password"), own);
+	assert_null(strstr(cr.raw, own));
+	assert_null(strstr(cr.raw, "esaas_user"));
+	/* Nor do the create's job, its events or esaasd's log show it. */
+	for (int i = 0; i < 2; i++) {
+		struct http_resp jr;
+		char *jp = xasprintf("/api/v1/jobs/%lld%s", (long long)ids[0], i ? "/events" : "");
+		assert_true(http_call(&f->d, "GET", jp, NULL, NULL, &jr));
+		assert_int_equal(jr.status, 200);
+		if (i)
+			assert_non_null(strstr(jr.raw, "set_kibana_password"));
+		assert_null(strstr(jr.raw, own));
+		http_resp_free(&jr);
+		free(jp);
+	}
+	FILE *log = fopen(f->d.log, "r");
+	assert_non_null(log);
+	char line[8192];
+	size_t lines = 0;
+	while (fgets(line, sizeof(line), log)) {
+		lines++;
+		assert_null(strstr(line, own));
+	}
+	fclose(log);
+	assert_true(lines > 0);
+	char *elastic = xasprintf("elastic:%s", json_str(cr.body, "password"));
+	char *ca7 = xstrdup(json_str(cr.body, "ca_crt"));
+	http_resp_free(&cr);
+
+	/* The tenant changes elastic's password: esaas is not locked out. */
+	struct answer a;
+	assert_int_equal(tenant_get(f, "es-default-sec7", "/", ca7, elastic, &a), 200);
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", "es-default-sec7",
+				     "/_security/user/elastic/_password",
+				     "{\"password\": \"the-tenant-s-own\"}", ca7, elastic, &a),
+			 200);
+	assert_int_equal(tenant_get(f, "es-default-sec7", "/", ca7, elastic, &a), 401);
+	long long by_elastic = authenticated(f, "es-default-sec7", "elastic");
+	long long by_esaas = authenticated(f, "es-default-sec7", "esaas");
+
 	/* esaas's own operations, over TLS with the cluster's credentials. */
 	operate(f, "POST", "/api/v1/clusters/sec7/scale", "{\"role\": \"data\", \"replicas\": 3}");
+	/* Every request of the scale came as esaas, none as elastic. */
+	assert_int_equal(authenticated(f, "es-default-sec7", "elastic"), by_elastic);
+	assert_true(authenticated(f, "es-default-sec7", "esaas") > by_esaas);
+	free(elastic);
+	free(ca7);
+	free(own);
 	operate(f, "PATCH", "/api/v1/clusters/sec7/config",
 		"{\"settings\": {\"cluster.routing.allocation.node_concurrent_recoveries\": 3}}");
 	operate(f, "POST", "/api/v1/clusters/sec8/restart", "{\"role\": \"data\"}");
@@ -404,13 +514,147 @@ static void test_secure_gives_a_cluster_made_without_security_its_own(void **sta
 	assert_int_equal(tenant_get(f, ns, "/_cluster/health", ca, NULL, &a), 401);
 	assert_int_equal(tenant_get(f, ns, "/kept/_settings", ca, userpwd, &a), 200);
 	assert_non_null(strstr(a.buf, "\"number_of_shards\":\"2\""));
+	/* The tenant changes elastic's password (a health read made with the
+	 * record from before the user would now be refused, and not counted). */
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password",
+				     "{\"password\": \"the-tenant-s-own\"}", ca, userpwd, &a),
+			 200);
 	free(userpwd);
 	free(ca);
 
-	/* esaas operates it with its credentials; a second secure is refused. */
+	/* esaas operates it as its own user; a second secure is refused. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE name = 'plain' AND"
+				 " es_security->>'esaas_user' = 'true'",
+				 0, NULL),
+			 1);
+	long long by_elastic = authenticated(f, ns, "elastic");
+	long long by_esaas = authenticated(f, ns, "esaas");
 	operate(f, "POST", "/api/v1/clusters/plain/restart", "{\"role\": \"data\"}");
+	assert_int_equal(authenticated(f, ns, "elastic"), by_elastic);
+	assert_true(authenticated(f, ns, "esaas") > by_esaas);
 	api_op(&f->d, "POST", "/api/v1/clusters/plain/secure", NULL, &status);
 	assert_int_equal(status, 409);
+}
+
+/*
+ * A cluster secured before esaas had a user of its own (its record and
+ * Secret without esaas's password): esaasd calls it as elastic, and a
+ * secure job makes only esaas's user, restarting nothing (while the tenant
+ * has changed elastic's password it cannot, and fails leaving the cluster
+ * as it was); from then on esaasd calls as that user.  A second secure is
+ * refused.
+ */
+static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_user(void **state)
+{
+	struct fixture *f = *state = fixture_new();
+	const char *ns = "es-default-old";
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"old\", \"version\": \"7.17.10\","
+				    " \"masters\": {\"replicas\": 1},"
+				    " \"data\": {\"replicas\": 2}, \"clients\": {\"replicas\": 0},"
+				    " \"network\": {\"allow\": [{\"namespace\": \"apps\"}]}}");
+	assert_true(id > 0);
+	expect_succeeded(&f->d, id);
+	/* As such a cluster's record and Secret are (its nodes keep the user
+	 * the create made, as if the tenant had made one of that name: the
+	 * secure's update gives it esaas's new password). */
+	char *first = secret_password(f, ns, "esaas");
+	assert_non_null(first);
+	PGresult *res = PQexec(f->sql, "UPDATE clusters SET es_security = es_security - 'esaas'"
+				       " - 'esaas_user' WHERE name = 'old'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	struct http_resp r;
+	const char *secret = "/api/v1/namespaces/es-default-old/secrets/es-security";
+	assert_true(sim_call(&f->sim, "GET", secret, NULL, &r));
+	assert_int_equal(r.status, 200);
+	json_object_del(json_object_get(r.body, "data"), "esaas");
+	char *body = json_dumps(r.body, JSON_COMPACT);
+	http_resp_free(&r);
+	assert_true(sim_call(&f->sim, "PUT", secret, body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+
+	/* Until the secure, esaasd calls it as elastic. */
+	long long by_elastic = authenticated(f, ns, "elastic");
+	operate(f, "POST", "/api/v1/clusters/old/restart", "{\"role\": \"data\"}");
+	assert_true(authenticated(f, ns, "elastic") > by_elastic);
+
+	/* While the tenant has another password for elastic, the user cannot
+	 * be made: the job fails, and its cleanup leaves the Secret as the
+	 * record is, so that a secure may go again once elastic is back. */
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/old/credentials", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *ca = xstrdup(json_str(r.body, "ca_crt"));
+	char *elastic = xasprintf("elastic:%s", json_str(r.body, "password"));
+	char *reset = xasprintf("{\"password\": \"%s\"}", json_str(r.body, "password"));
+	http_resp_free(&r);
+	struct answer a;
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password",
+				     "{\"password\": \"for-a-while\"}", ca, elastic, &a),
+			 200);
+	long status = 0;
+	id = api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
+	assert_int_equal(status, 202);
+	json_t *job = wait_job_done(&f->d, id, 300000);
+	assert_non_null(job);
+	assert_string_equal(json_str(job, "status"), "failed");
+	assert_string_equal(json_str(job, "failed_state"), "set_kibana_password");
+	json_decref(job);
+	char *none = secret_password(f, ns, "esaas");
+	assert_null(none);
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password", reset, ca,
+				     "elastic:for-a-while", &a),
+			 200);
+
+	id = api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
+	assert_int_equal(status, 202);
+	expect_succeeded(&f->d, id);
+	char *trail = job_trail(f->sql, id);
+	assert_non_null(strstr(trail, "secure_make secure_user_secret set_kibana_password"));
+	assert_null(strstr(trail, "full_stop"));
+	free(trail);
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM clusters WHERE name = 'old' AND"
+				 " es_security->>'esaas_user' = 'true'",
+				 0, NULL),
+			 1);
+	/* A new password, in the Secret too, and the nodes take it. */
+	char *made = secret_password(f, ns, "esaas");
+	assert_non_null(made);
+	assert_string_not_equal(made, first);
+	assert_true(http_call(&f->d, "GET", "/api/v1/clusters/old/credentials", NULL, NULL, &r));
+	assert_int_equal(r.status, 200);
+	assert_string_equal(json_str(r.body, "username"), "elastic");
+	http_resp_free(&r);
+	char *own = xasprintf("esaas:%s", made);
+	assert_int_equal(tenant_get(f, ns, "/", ca, own, &a), 200);
+
+	/* The tenant changes elastic's password: esaas goes on as itself (a
+	 * health read made with the record from before the secure would now
+	 * be refused, and not counted). */
+	assert_int_equal(pod_request(f->apps_port, 20, "POST", ns,
+				     "/_security/user/elastic/_password",
+				     "{\"password\": \"the-tenant-s-own\"}", ca, elastic, &a),
+			 200);
+	by_elastic = authenticated(f, ns, "elastic");
+	long long by_esaas = authenticated(f, ns, "esaas");
+	operate(f, "POST", "/api/v1/clusters/old/restart", "{\"role\": \"data\"}");
+	assert_int_equal(authenticated(f, ns, "elastic"), by_elastic);
+	assert_true(authenticated(f, ns, "esaas") > by_esaas);
+	api_op(&f->d, "POST", "/api/v1/clusters/old/secure", NULL, &status);
+	assert_int_equal(status, 409);
+	free(reset);
+	free(elastic);
+	free(own);
+	free(ca);
+	free(made);
+	free(first);
 }
 
 int main(void)
@@ -421,6 +665,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_teardown(test_secure_gives_a_cluster_made_without_security_its_own,
 					  teardown),
+		cmocka_unit_test_teardown(
+			test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_user,
+			teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));

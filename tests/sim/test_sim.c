@@ -3243,6 +3243,117 @@ static void test_es_security_answers_401_without_credentials(void **state)
 	http_resp_free(&r);
 }
 
+/*
+ * The native realm: elastic creates a user with the create or update users
+ * API ({"created": true}, false on an update; 6.x wraps it in "user" too,
+ * on its _xpack path), which then authenticates with Basic credentials; a
+ * user with the superuser role may do anything, one without a role that
+ * grants the action gets the 403 security_exception, a wrong password the
+ * 401.  The simulator counts who authenticated each cluster's requests.
+ */
+static void test_es_security_native_users(void **state)
+{
+	struct http_resp r;
+	static const char *const versions[] = {"7.17.10", "6.8.23"};
+	static const char *const paths[] = {"/_security/user/", "/_xpack/security/user/"};
+	static const char *const elastic = "Basic ZWxhc3RpYzpzM2NyZXQtcHc=";
+	static const char *const esaas = "Basic ZXNhYXM6ZXNhYXMtcHctMQ==";  /* esaas:esaas-pw-1 */
+	static const char *const nobody = "Basic bm9ib2R5Om5vYm9keS1wdw=="; /* nobody:nobody-pw */
+	static const char *const wrong = "Basic ZXNhYXM6d3JvbmctcHc=";	    /* esaas:wrong-pw */
+	char path[128], ns[16];
+
+	for (size_t i = 0; i < ARRAY_SIZE(versions); i++) {
+		snprintf(ns, sizeof(ns), "users%zu", i);
+		make_secured_cluster(
+			ns, versions[i],
+			"xpack.security.enabled: true\\nxpack.security.transport.ssl.enabled: "
+			"true\\nxpack.security.transport.ssl.key: certs/tls.key\\n"
+			"xpack.security.transport.ssl.certificate: certs/tls.crt\\n",
+			false);
+		assert_true(wait_until(es_path(ns, "/"), status_401, NULL, 60000, &r));
+		http_resp_free(&r);
+		/* Not a user yet. */
+		es_direct(ns, "GET", "/", esaas, NULL, &r);
+		assert_security_401(&r, "unable to authenticate user [esaas] for REST request [/]");
+		http_resp_free(&r);
+
+		snprintf(path, sizeof(path), "%sesaas", paths[i]);
+		assert_int_equal(
+			es_direct(ns, "PUT", path, elastic,
+				  "{\"password\":\"esaas-pw-1\",\"roles\":[\"superuser\"]}", &r),
+			200);
+		assert_true(json_is_true(jget(r.body, "created")));
+		if (i == 1)
+			assert_true(json_is_true(jget(r.body, "user.created")));
+		else
+			assert_null(jget(r.body, "user"));
+		http_resp_free(&r);
+		/* Again, the same: an update. */
+		assert_int_equal(
+			es_direct(ns, "POST", path, elastic,
+				  "{\"password\":\"esaas-pw-1\",\"roles\":[\"superuser\"]}", &r),
+			200);
+		assert_true(json_is_false(jget(r.body, "created")));
+		http_resp_free(&r);
+		assert_int_equal(es_direct(ns, "GET", "/_cluster/health", esaas, NULL, &r), 200);
+		http_resp_free(&r);
+		es_direct(ns, "GET", "/", wrong, NULL, &r);
+		assert_security_401(&r, "unable to authenticate user [esaas] for REST request [/]");
+		http_resp_free(&r);
+
+		/* A user without a role: authenticated, then refused. */
+		snprintf(path, sizeof(path), "%snobody", paths[i]);
+		assert_int_equal(es_direct(ns, "PUT", path, esaas,
+					   "{\"password\":\"nobody-pw\",\"roles\":[]}", &r),
+				 200);
+		http_resp_free(&r);
+		es_direct(ns, "GET", "/_cluster/health", nobody, NULL, &r);
+		assert_int_equal(r.status, 403);
+		assert_string_equal(jstr(r.body, "error.type"), "security_exception");
+		assert_string_equal(
+			jstr(r.body, "error.reason"),
+			i == 0 ? "action [cluster:monitor/health] is unauthorized for user "
+				 "[nobody] "
+				 "with roles [], this action is granted by the cluster privileges "
+				 "[monitor,manage,all]"
+			       : "action [cluster:monitor/health] is unauthorized for user "
+				 "[nobody]");
+		assert_int_equal(jint(r.body, "status"), 403);
+		http_resp_free(&r);
+
+		/* Bad input changes nothing. */
+		snprintf(path, sizeof(path), "%selastic", paths[i]);
+		es_direct(ns, "PUT", path, elastic, "{\"password\":\"another\",\"roles\":[]}", &r);
+		assert_int_equal(r.status, 400);
+		assert_non_null(strstr(jstr(r.body, "error.reason"),
+				       "user [elastic] is reserved and only the password"));
+		http_resp_free(&r);
+		snprintf(path, sizeof(path), "%sshort", paths[i]);
+		es_direct(ns, "PUT", path, elastic, "{\"password\":\"abc\",\"roles\":[]}", &r);
+		assert_int_equal(r.status, 400);
+		http_resp_free(&r);
+		es_direct(ns, "PUT", path, elastic, "{\"password\":\"abcdefg\"}", &r);
+		assert_int_equal(r.status, 400);
+		assert_string_equal(jstr(r.body, "error.reason"),
+				    "Validation Failed: 1: roles are missing;");
+		http_resp_free(&r);
+		es_direct(ns, "GET", "/", "Basic c2hvcnQ6YWJjZGVmZw==", NULL,
+			  &r); /* short:abcdefg */
+		assert_int_equal(r.status, 401);
+		http_resp_free(&r);
+
+		assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
+		char key[64];
+		snprintf(key, sizeof(key), "clusters.%s.authenticated.esaas", ns);
+		assert_int_equal(jint(r.body, key), 2); /* the health read and the PUT */
+		snprintf(key, sizeof(key), "clusters.%s.authenticated.elastic", ns);
+		assert_int_equal(jint(r.body, key), 5);
+		snprintf(key, sizeof(key), "clusters.%s.authenticated.nobody", ns);
+		assert_int_equal(jint(r.body, key), 1); /* authenticated, then refused */
+		http_resp_free(&r);
+	}
+}
+
 /* Security turned on in elasticsearch.yml of a node bound beyond loopback
  * without TLS on its transport layer fails the TLS bootstrap check: the
  * node exits at start and its container crash-loops. */
@@ -8545,6 +8656,7 @@ int main(void)
 		cmocka_unit_test(test_es_lost_shard),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_security_answers_401_without_credentials),
+		cmocka_unit_test(test_es_security_native_users),
 		cmocka_unit_test(test_es_security_without_transport_tls_fails_the_bootstrap_check),
 		cmocka_unit_test(test_images_are_pulled_once_per_node_one_at_a_time),
 		cmocka_unit_test(test_missing_image_fails_its_pull_and_backs_off_doubling),

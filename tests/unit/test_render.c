@@ -9,6 +9,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "es/client.h"
 #include "kube/render.h"
 #include "kube/spec.h"
 
@@ -946,6 +947,53 @@ static const struct render_security test_security = {
 	.kibana_password = "kibana-pw",
 };
 
+/*
+ * esaas's own user: its password in the Secret beside elastic's once the
+ * cluster's security has one (none for a cluster secured before esaas had a
+ * user); esaasd calls as that user only once the record says it exists,
+ * as elastic before, and never without a CA and elastic's password.
+ */
+static void test_esaas_user_password_and_credentials(void **state)
+{
+	struct render_security with = test_security;
+	with.esaas_password = "esaas-pw";
+	const struct render_security *secs[] = {&test_security, &with};
+	for (size_t i = 0; i < ARRAY_SIZE(secs); i++) {
+		struct render_opts o = {.security = secs[i]};
+		json_t *objs = render("{\"name\": \"logs\", \"version\": \"7.17.10\"}", &o);
+		json_t *data = json_object_get(render_find(objs, "Secret", RENDER_SECURITY_SECRET),
+					       "data");
+		assert_string_equal(json_string_value(json_object_get(data, "elastic")),
+				    "ZWxhc3RpYy1wdw==");
+		if (i == 0)
+			assert_null(json_object_get(data, ES_ESAAS_USER));
+		else /* "esaas-pw" */
+			assert_string_equal(json_string_value(json_object_get(data, ES_ESAAS_USER)),
+					    "ZXNhYXMtcHc=");
+		json_decref(objs);
+	}
+
+	struct es_credentials cred;
+	json_t *sec = json_pack("{s:s, s:s, s:s}", "ca_crt", "CA", "elastic", "elastic-pw",
+				ES_ESAAS_USER, "esaas-pw");
+	assert_true(es_security_credentials(sec, &cred));
+	assert_string_equal(cred.user, "elastic");
+	assert_string_equal(cred.password, "elastic-pw");
+	assert_string_equal(cred.ca_pem, "CA");
+	json_object_set_new(sec, "esaas_user", json_true());
+	assert_true(es_security_credentials(sec, &cred));
+	assert_string_equal(cred.user, ES_ESAAS_USER);
+	assert_string_equal(cred.password, "esaas-pw");
+	/* The flag without a password: elastic still. */
+	json_object_del(sec, ES_ESAAS_USER);
+	assert_true(es_security_credentials(sec, &cred));
+	assert_string_equal(cred.user, "elastic");
+	json_object_del(sec, "ca_crt");
+	assert_false(es_security_credentials(sec, &cred));
+	assert_false(es_security_credentials(NULL, &cred));
+	json_decref(sec);
+}
+
 static const char *secret_key_ref(json_t *c, const char *name)
 {
 	size_t i;
@@ -1857,6 +1905,7 @@ int main(void)
 		cmocka_unit_test(test_image_off_the_allow_list_is_refused),
 		cmocka_unit_test(test_no_tenant_image_runs_privileged_or_as_root),
 		cmocka_unit_test(test_security_for_the_versions_that_have_it),
+		cmocka_unit_test(test_esaas_user_password_and_credentials),
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_namespace_names_fit_and_are_unambiguous),

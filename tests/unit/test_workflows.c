@@ -95,9 +95,9 @@ static void test_every_way_declared(void **state)
 	}
 	/* scale's plan, its four masters_next and its data_down_next,
 	 * config_update's route, delete's plan, upgrade's route and its
-	 * snapshot route, and restart_next in restart, config_update,
-	 * plugin_install, plugin_remove and upgrade. */
-	assert_int_equal(branching_rows, 15);
+	 * snapshot route, restart_next in restart, config_update,
+	 * plugin_install, plugin_remove and upgrade, and secure's make. */
+	assert_int_equal(branching_rows, 16);
 }
 
 /* The dead edge is gone: the plan has no .next, only its ways. */
