@@ -1520,6 +1520,19 @@ static void bootstrap_config(const char *ns, const char *masters)
 }
 
 /* A cluster in ns: one master StatefulSet and a data StatefulSet. */
+/* A namespace with the Service of its nodes (SERVICE). */
+static void make_es_namespace(const char *ns)
+{
+	struct http_resp r;
+	char url[256];
+	make_namespace(ns);
+	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/services/es-%s", ns, ns);
+	char *body = xasprintf(SERVICE, ns);
+	assert_int_equal(apply(url, body, &r), 201);
+	http_resp_free(&r);
+	free(body);
+}
+
 static void make_cluster(const char *ns, int data, const char *version)
 {
 	struct http_resp r;
@@ -5117,13 +5130,7 @@ static void test_es_graveyard_and_dangling_indices(void **state)
 {
 	(void)state;
 	struct http_resp r;
-	char url[256], *body;
-	make_namespace("e17");
-	snprintf(url, sizeof(url), "/api/v1/namespaces/e17/services/es-e17");
-	body = xasprintf(SERVICE, "e17");
-	assert_int_equal(apply(url, body, &r), 201);
-	http_resp_free(&r);
-	free(body);
+	make_es_namespace("e17");
 	bootstrap_config("e17", "es-0-e17");
 	folder_role_node_env("e17", "es-0", "7.17.10", "worker-0", "/es/e17/0", true,
 			     ",{\"name\":\"cluster.indices.tombstones.size\",\"value\":\"1\"}");
@@ -5205,13 +5212,7 @@ static void test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk(void 
 {
 	(void)state;
 	struct http_resp r;
-	char url[256], *body;
-	make_namespace("e35");
-	snprintf(url, sizeof(url), "/api/v1/namespaces/e35/services/es-e35");
-	body = xasprintf(SERVICE, "e35");
-	assert_int_equal(apply(url, body, &r), 201);
-	http_resp_free(&r);
-	free(body);
+	make_es_namespace("e35");
 	folder_role_node("e35", "es-m", "5.6.16", "worker-0", "/es/e35/m", true);
 	folder_role_node("e35", "es-a", "6.8.23", "worker-1", "/es/e35/a", false);
 	folder_role_node("e35", "es-b", "6.8.23", "worker-2", "/es/e35/b", false);
@@ -5317,13 +5318,7 @@ static void test_es_upgrade_bootstrap_waits_for_minimum_master_nodes(void **stat
 {
 	(void)state;
 	struct http_resp r;
-	char url[256], *body;
-	make_namespace("zenup");
-	snprintf(url, sizeof(url), "/api/v1/namespaces/zenup/services/es-zenup");
-	body = xasprintf(SERVICE, "zenup");
-	assert_int_equal(apply(url, body, &r), 201);
-	http_resp_free(&r);
-	free(body);
+	make_es_namespace("zenup");
 	version_node("zenup", "es-0", "6.8.23");
 	version_node("zenup", "es-1", "6.8.23");
 	version_node("zenup", "es-2", "7.17.10");
@@ -5369,13 +5364,7 @@ static void test_es_upgrade_bootstrap_waits_for_minimum_master_nodes(void **stat
 static void test_es_mixed_versions_as_elasticsearch_runs_them(void **state)
 {
 	struct http_resp r;
-	char url[256], *body;
-	make_namespace("mixv");
-	snprintf(url, sizeof(url), "/api/v1/namespaces/mixv/services/es-mixv");
-	body = xasprintf(SERVICE, "mixv");
-	assert_int_equal(apply(url, body, &r), 201);
-	http_resp_free(&r);
-	free(body);
+	make_es_namespace("mixv");
 	version_node("mixv", "es-0", "6.8.23");
 	version_node("mixv", "es-1", "6.8.23");
 	es_wait_green("mixv", 2);
