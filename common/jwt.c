@@ -505,6 +505,12 @@ static enum jwt_status check_claims(json_t *claims, const struct jwt_config *cfg
 		       (double)now_s - json_number_value(exp));
 		return JWT_REFUSED;
 	}
+	/* A NumericDate past the year 9999 is no expiry anyone meant, and
+	 * beyond what the identity's int64_t seconds hold. */
+	if (json_number_value(exp) > JWT_MAX_EXP) {
+		seterr(err, errlen, "token exp claim is past the year 9999");
+		return JWT_REFUSED;
+	}
 	if (nbf && !json_is_number(nbf)) {
 		seterr(err, errlen, "token nbf claim is not a number");
 		return JWT_REFUSED;

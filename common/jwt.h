@@ -34,7 +34,8 @@ struct event_base;
 struct httpc;
 struct jwt_keys;
 
-#define JWT_MAX_LEN 16384 /* a longer token is refused unread */
+#define JWT_MAX_LEN 16384	   /* a longer token is refused unread */
+#define JWT_MAX_EXP 253402300799.0 /* 9999-12-31T23:59:59Z: a later exp is refused */
 
 /* What the provider is, and how its claims map onto esaas. */
 struct jwt_config {
