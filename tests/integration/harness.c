@@ -1176,6 +1176,29 @@ int harness_ctl(const struct esaasd *d, const char *home, const char *args, char
  * (secured clusters, elasticsearch.url). */
 #define ESAASD_USER "system:serviceaccount:esaas-system:esaasd,elasticsearch:elastic"
 
+/* When esaas-sim does not answer: whether its process is still there
+ * (kill 0; a crashed one is a zombie until sim_stop reaps it) and the
+ * last lines of its log, on stderr. */
+void sim_tell_why_silent(const struct sim *s)
+{
+	char path[64], state = '?', cmd[400];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)s->pid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fscanf(f, "%*d %*s %c", &state) != 1)
+			state = '?';
+		fclose(f);
+	}
+	fprintf(stderr, "esaas-sim (pid %d) %s; the end of its log (%s):\n", (int)s->pid,
+		kill(s->pid, 0) != 0 ? "is gone"
+		: state == 'Z'	     ? "has exited"
+				     : "is running but did not answer in time",
+		s->log);
+	snprintf(cmd, sizeof(cmd), "tail -n 15 '%s' >&2", s->log);
+	if (system(cmd) != 0)
+		fprintf(stderr, "(no log)\n");
+}
+
 bool sim_es_requests_in_spec(const struct sim *s)
 {
 	struct http_resp r;
@@ -1184,6 +1207,7 @@ bool sim_es_requests_in_spec(const struct sim *s)
 		return true; /* never started, or stopped by the test: nothing recorded */
 	if (!sim_call(s, "GET", "/_sim/state", NULL, &r) || r.status != 200) {
 		fprintf(stderr, "esaas-sim's record could not be read\n");
+		sim_tell_why_silent(s);
 		http_resp_free(&r);
 		return false;
 	}

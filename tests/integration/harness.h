@@ -176,6 +176,8 @@ bool sim_start_rbac(struct sim *s, const char *dir, const char *config_yaml,
 		    const char *const *rbac_files);
 /* SIGTERM and reap; the exit status (0 when clean). */
 int sim_stop(struct sim *s);
+/* On stderr: whether esaas-sim's process is there, and its log's end. */
+void sim_tell_why_silent(const struct sim *s);
 
 void msleep(int ms);
 int64_t harness_now_ms(void);
