@@ -1085,7 +1085,9 @@ bool sim_call(const struct sim *s, const char *method, const char *path, const c
 	char auth[300];
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->token);
 	const char *h[] = {auth, NULL};
-	return http_request(s->server, method, path, body, h, 0, out);
+	/* 30 s: eight programs side by side on two cores can keep a busy
+	 * simulator from answering within the default 10 s. */
+	return http_request(s->server, method, path, body, h, 30000, out);
 }
 
 json_t *sim_record(const struct sim *s)
