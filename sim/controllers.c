@@ -3089,7 +3089,7 @@ static int kubelet_run_removals(const json_t *pod, const char *node, char **why)
 			if (text && strstr(text, "rm -rf"))
 				removes = true;
 			if (md)
-				min_depth = atoi(md + strlen("-mindepth "));
+				min_depth = (int)strtol(md + strlen("-mindepth "), NULL, 10);
 		}
 		json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
 			const char *at = json_str(m, "mountPath");

@@ -761,8 +761,8 @@ static void mode_of(const json_t *labels, const char *mode, bool fail_closed, st
 static int version_minor(const char *v)
 {
 	if (!strncmp(v, "v1.", 3)) {
-		int n = atoi(v + 3);
-		return n < PSA_LATEST_MINOR ? n : PSA_LATEST_MINOR;
+		long n = strtol(v + 3, NULL, 10);
+		return n < PSA_LATEST_MINOR ? (int)n : PSA_LATEST_MINOR;
 	}
 	return PSA_LATEST_MINOR;
 }

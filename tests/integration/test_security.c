@@ -562,8 +562,11 @@ static void test_secure_gives_a_cluster_secured_before_esaas_s_own_user_that_use
 	 * secure's update gives it esaas's new password). */
 	char *first = secret_password(f, ns, "esaas");
 	assert_non_null(first);
-	PGresult *res = PQexec(f->sql, "UPDATE clusters SET es_security = es_security - 'esaas'"
-				       " - 'esaas_user' WHERE name = 'old'");
+	const char *name[] = {"old"};
+	PGresult *res = PQexecParams(f->sql,
+				     "UPDATE clusters SET es_security = es_security - 'esaas'"
+				     " - 'esaas_user' WHERE name = $1",
+				     1, NULL, name, NULL, NULL, 0);
 	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
 	PQclear(res);
 	struct http_resp r;

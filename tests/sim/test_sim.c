@@ -551,8 +551,9 @@ static char *workload(const char *name, int replicas, const char *app, const cha
 		 : oss			    ? "docker.elastic.co/elasticsearch/elasticsearch-oss:"
 					    : "docker.elastic.co/elasticsearch/elasticsearch:",
 		 version,
-		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-				    : "");
+		 strtol(version, NULL, 10) >= 8
+			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+			 : "");
 	return buf;
 }
 
@@ -4158,8 +4159,9 @@ static void make_repo_cluster(const char *ns, const char *version, int replicas,
 		 "{\"name\":\"snaps\",\"mountPath\":\"/mnt/snaps\"}],\"resources\":{\"requests\":"
 		 "{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]}}}}",
 		 replicas, volume_json, version,
-		 atoi(version) >= 8 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
-				    : "");
+		 strtol(version, NULL, 10) >= 8
+			 ? "{\"name\":\"xpack.security.enabled\",\"value\":\"false\"}"
+			 : "");
 	assert_int_equal(apply(path, body, &r), 201);
 	http_resp_free(&r);
 }
@@ -4267,6 +4269,18 @@ static bool holds_a_request(struct http_resp *r, const void *arg)
 	return r->status == 200 && jint(r->body, path) >= 1;
 }
 
+/* An index of ns with these shards and replicas, the cluster green again. */
+static void es_index(const char *ns, int nodes, const char *index, int shards, int replicas)
+{
+	char path[128], body[128];
+	snprintf(path, sizeof(path), "/%s", index);
+	snprintf(body, sizeof(body),
+		 "{\"settings\":{\"index\":{\"number_of_shards\":%d,\"number_of_replicas\":%d}}}",
+		 shards, replicas);
+	es_ok(ns, "PUT", path, body);
+	es_wait_green(ns, nodes);
+}
+
 /*
  * A document for a shard whose primary is not active waits for it, for
  * the request's timeout (1m by default), then is the 503
@@ -4279,9 +4293,7 @@ static void test_es_write_to_an_unavailable_shard_waits_for_its_primary(void **s
 	struct http_resp r;
 	make_cluster("nowrite", 1, "7.17.10");
 	es_wait_green("nowrite", 2);
-	es_ok("nowrite", "PUT", "/one",
-	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":0}}}");
-	es_wait_green("nowrite", 2);
+	es_index("nowrite", 2, "one", 1, 0);
 	es_ok("nowrite", "POST", "/one/_doc", "{\"n\":1}");
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/nowrite/pods/es-data-0", NULL, &r),
 			 200);
@@ -4550,9 +4562,7 @@ static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
 	struct http_resp r;
 	make_cluster("lastrec", 3, "7.17.10");
 	es_wait_green("lastrec", 4);
-	es_ok("lastrec", "PUT", "/idx",
-	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":1}}}");
-	es_wait_green("lastrec", 4);
+	es_index("lastrec", 4, "idx", 1, 1);
 	assert_int_equal(es_call("lastrec", "GET", "/idx/_recovery", NULL, &r), 200);
 	json_t *shards = jget(r.body, "idx.shards");
 	assert_int_equal(json_array_size(shards), 2);
@@ -4628,9 +4638,7 @@ static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
 
 	/* A primary without a replica whose node restarts recovers from the
 	 * files on its disk. */
-	es_ok("lastrec", "PUT", "/solo",
-	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":0}}}");
-	es_wait_green("lastrec", 4);
+	es_index("lastrec", 4, "solo", 1, 0);
 	assert_int_equal(es_call("lastrec", "GET", "/solo/_recovery", NULL, &r), 200);
 	char solo_node[128], pod_path[256];
 	snprintf(solo_node, sizeof(solo_node), "%s",
@@ -4656,9 +4664,7 @@ static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
 	 * REPLICA. */
 	make_cluster("lastrec5", 2, "5.6.16");
 	es_wait_green("lastrec5", 3);
-	es_ok("lastrec5", "PUT", "/idx",
-	      "{\"settings\":{\"index\":{\"number_of_shards\":1,\"number_of_replicas\":1}}}");
-	es_wait_green("lastrec5", 3);
+	es_index("lastrec5", 3, "idx", 1, 1);
 	assert_int_equal(es_call("lastrec5", "GET", "/idx/_recovery", NULL, &r), 200);
 	shards = jget(r.body, "idx.shards");
 	p = recovery_of_copy(shards, true);
