@@ -32,24 +32,55 @@
 
 /* --- errors ----------------------------------------------------------------- */
 
-/* "kubeconfig FILE[:LINE]: message".  Returns false. */
+/*
+ * A message quotes names from the file (a context, a user, a server), which may
+ * hold any byte: control characters are written as escapes so that the error
+ * stays one line in a log or on a terminal.
+ */
+static char *one_line(const char *s)
+{
+	size_t n = 0;
+	const unsigned char *p;
+	char *out, *o;
+
+	for (p = (const unsigned char *)s; *p; p++)
+		n += (*p < 0x20 || *p == 0x7f) ? 4 : 1;
+	out = o = xmalloc(n + 1);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '\n' || *p == '\r' || *p == '\t') {
+			*o++ = '\\';
+			*o++ = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+		} else if (*p < 0x20 || *p == 0x7f) {
+			snprintf(o, 5, "\\x%02x", *p);
+			o += 4;
+		} else {
+			*o++ = (char)*p;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* "kubeconfig FILE[:LINE]: message", on one line.  Returns false. */
 bool __attribute__((format(printf, 5, 6)))
 kubeconfig_fail(char *err, size_t errlen, const char *file, const yaml_node_t *at, const char *fmt,
 		...)
 {
 	va_list ap;
-	char *msg;
+	char *raw, *msg;
 
 	va_start(ap, fmt);
 	msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (err && errlen) {
-		if (at)
-			snprintf(err, errlen, "kubeconfig %s:%zu: %s", file,
-				 at->start_mark.line + 1, msg);
-		else
-			snprintf(err, errlen, "kubeconfig %s: %s", file, msg);
-	}
+	if (at)
+		raw = xasprintf("kubeconfig %s:%zu: %s", file, at->start_mark.line + 1, msg);
+	else
+		raw = xasprintf("kubeconfig %s: %s", file, msg);
+	free(msg);
+	msg = one_line(raw);
+	free(raw);
+	if (err && errlen)
+		str_copy_trunc(err, msg, errlen);
 	free(msg);
 	return false;
 }

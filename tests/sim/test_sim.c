@@ -7612,6 +7612,73 @@ static json_t *watch_lines(const char *text)
 	return lines;
 }
 
+/* A watch event an event_pred accepts. */
+typedef bool (*event_pred)(json_t *ev, const void *arg);
+
+/* The resourceVersion of a list (a collection's GET), to watch from. */
+static void list_resource_version(const char *path, char *rv, size_t n)
+{
+	struct http_resp r;
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	assert_non_null(jstr(r.body, "metadata.resourceVersion"));
+	snprintf(rv, n, "%s", jstr(r.body, "metadata.resourceVersion"));
+	http_resp_free(&r);
+}
+
+/*
+ * The first event of a collection after resourceVersion rv that pred
+ * accepts, watched a second at a time, each watch going on from the last
+ * event's resourceVersion: nothing is missed however late the test looks,
+ * as a state that lasts only a moment would be by polling.  A new
+ * reference, or NULL after timeout_ms.
+ */
+static json_t *watch_for(const char *path, const char *rv, event_pred pred, const void *arg,
+			 int timeout_ms)
+{
+	char from[64];
+	int64_t end = harness_now_ms() + timeout_ms;
+	json_t *found = NULL;
+
+	snprintf(from, sizeof(from), "%s", rv);
+	while (!found && harness_now_ms() < end) {
+		struct http_resp r;
+		char *p = xasprintf("%s%swatch=1&resourceVersion=%s&timeoutSeconds=1", path,
+				    strchr(path, '?') ? "&" : "?", from);
+		assert_true(request("GET", p, NULL, NULL, true, 10000, &r));
+		free(p);
+		assert_int_equal(r.status, 200);
+		json_t *lines = watch_lines(r.raw);
+		size_t i;
+		json_t *ev;
+		json_array_foreach (lines, i, ev) {
+			const char *type = jstr(ev, "type");
+			const char *at = jstr(ev, "object.metadata.resourceVersion");
+			if (type && !strcmp(type, "ERROR"))
+				fail_msg("watch of %s from %s: %s", path, from, r.raw);
+			if (at)
+				snprintf(from, sizeof(from), "%s", at);
+			if (type && strcmp(type, "BOOKMARK") && pred(ev, arg)) {
+				found = json_incref(ev);
+				break;
+			}
+		}
+		json_decref(lines);
+		http_resp_free(&r);
+	}
+	return found;
+}
+
+/* The resourceVersion of a watch event's object, as a number: the
+ * simulator's, like etcd's, rise with each write of any object. */
+static long long event_rv(json_t *ev)
+{
+	int64_t v = 0;
+	const char *rv = jstr(ev, "object.metadata.resourceVersion");
+	assert_non_null(rv);
+	assert_true(parse_int64(rv, 1, INT64_MAX, &v));
+	return (long long)v;
+}
+
 /* Until one more watch is open than before: curl's, started in the
  * background. */
 static void wait_watch_opened(json_int_t before)
@@ -7842,10 +7909,26 @@ static bool status_is_404(struct http_resp *r, const void *arg)
 	return r->status == 404;
 }
 
-static bool slice_endpoint_terminating(struct http_resp *r, const void *arg)
+/* An EndpointSlice event with the pod arg as a terminating endpoint. */
+static bool slice_endpoint_terminating(json_t *ev, const void *arg)
 {
-	return r->status == 200 &&
-	       json_is_true(jget(r->body, "items.0.endpoints.0.conditions.terminating"));
+	size_t i;
+	json_t *endpoint;
+	json_array_foreach (jget(ev, "object.endpoints"), i, endpoint) {
+		const char *pod = jstr(endpoint, "targetRef.name");
+		if (pod && !strcmp(pod, arg) &&
+		    json_is_true(jget(endpoint, "conditions.terminating")))
+			return true;
+	}
+	return false;
+}
+
+/* An Endpoints event of the Service arg with no address. */
+static bool endpoints_emptied(json_t *ev, const void *arg)
+{
+	const char *name = jstr(ev, "object.metadata.name");
+	return name && !strcmp(name, arg) && !strcmp(jstr(ev, "type"), "MODIFIED") &&
+	       !json_array_size(jget(ev, "object.subsets"));
 }
 
 /*
@@ -7926,16 +8009,33 @@ static void test_endpoints_and_slices_follow_readiness_and_termination(void **st
 	assert_string_equal(out, "true");
 
 	/* Terminating (the pod's 2 s to go): out of the Endpoints, kept in
-	 * the slice as terminating and not ready. */
+	 * the slice as terminating and not ready.  Seen through watches from
+	 * before the deletion, as the state lasts only until the pod is gone
+	 * and its successor ready. */
+	char slices_rv[64], endpoints_rv[64];
+	list_resource_version(slices, slices_rv, sizeof(slices_rv));
+	list_resource_version("/api/v1/namespaces/epsl/endpoints", endpoints_rv,
+			      sizeof(endpoints_rv));
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/pods/es-master-0", NULL, &r), 200);
 	http_resp_free(&r);
-	assert_true(wait_until(slices, slice_endpoint_terminating, NULL, 5000, &r));
-	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.ready")));
-	assert_true(json_is_false(jget(r.body, "items.0.endpoints.0.conditions.serving")));
-	http_resp_free(&r);
-	assert_int_equal(call("GET", "/api/v1/namespaces/epsl/endpoints/es-epsl", NULL, &r), 200);
-	assert_null(json_object_get(r.body, "subsets"));
-	http_resp_free(&r);
+	json_t *ev = watch_for(slices, slices_rv, slice_endpoint_terminating, "es-master-0", 30000);
+	if (!ev)
+		fail_msg("no EndpointSlice event with es-master-0 terminating");
+	json_t *gone = NULL, *endpoint;
+	size_t k;
+	json_array_foreach (jget(ev, "object.endpoints"), k, endpoint)
+		if (!strcmp(jstr(endpoint, "targetRef.name"), "es-master-0"))
+			gone = endpoint;
+	assert_non_null(gone);
+	assert_true(json_is_false(jget(gone, "conditions.ready")));
+	assert_true(json_is_false(jget(gone, "conditions.serving")));
+	json_decref(ev);
+	ev = watch_for("/api/v1/namespaces/epsl/endpoints", endpoints_rv, endpoints_emptied,
+		       "es-epsl", 30000);
+	if (!ev)
+		fail_msg("no Endpoints event of es-epsl without es-master-0's address");
+	assert_null(jget(ev, "object.subsets"));
+	json_decref(ev);
 
 	/* The Service gone, its Endpoints and slices go too. */
 	assert_int_equal(
@@ -8133,6 +8233,21 @@ static bool pod_on_a_node(struct http_resp *r, const void *arg)
 	return r->status == 200 && jstr(r->body, "spec.nodeName");
 }
 
+/* A watch event of the claim arg, Bound. */
+static bool claim_event_bound(json_t *ev, const void *arg)
+{
+	const char *name = jstr(ev, "object.metadata.name");
+	const char *phase = jstr(ev, "object.status.phase");
+	return name && !strcmp(name, arg) && phase && !strcmp(phase, "Bound");
+}
+
+/* A watch event of the pod arg, bound to a node. */
+static bool pod_event_bound(json_t *ev, const void *arg)
+{
+	const char *name = jstr(ev, "object.metadata.name");
+	return name && !strcmp(name, arg) && jstr(ev, "object.spec.nodeName");
+}
+
 /*
  * WaitForFirstConsumer with a volume that exists: the claim stays Pending
  * until a pod uses it; the scheduler then writes the claim into the chosen
@@ -8186,6 +8301,8 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 	assert_null(jget(r.body, "spec.claimRef"));
 	http_resp_free(&r);
 
+	char rv[64];
+	list_resource_version("/api/v1/namespaces/k43/pods", rv, sizeof(rv));
 	assert_int_equal(
 		call("POST", "/api/v1/namespaces/k43/pods",
 		     "{\"metadata\":{\"name\":\"user\"},\"spec\":{\"containers\":[{"
@@ -8204,10 +8321,6 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 	assert_null(json_object_get(ann, "volume.kubernetes.io/selected-node"));
 	assert_string_equal(jstr(r.body, "status.capacity.storage"), "1Gi");
 	http_resp_free(&r);
-	/* The claim is Bound, the pod not yet: the scheduler polls each second. */
-	assert_int_equal(call("GET", "/api/v1/namespaces/k43/pods/user", NULL, &r), 200);
-	assert_null(jstr(r.body, "spec.nodeName"));
-	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/persistentvolumes/k43-pv", NULL, &r), 200);
 	assert_string_equal(jstr(r.body, "status.phase"), "Bound");
 	assert_string_equal(jstr(r.body, "spec.claimRef.name"), "data");
@@ -8220,6 +8333,19 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 	assert_true(wait_until("/api/v1/namespaces/k43/pods/user", pod_on_a_node, NULL, 5000, &r));
 	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-1");
 	http_resp_free(&r);
+	/* The claim was Bound before the pod was bound (the scheduler waits
+	 * for the PV controller, then binds at its next poll), in the order
+	 * of their writes as watches from before the pod replay them. */
+	json_t *claim = watch_for("/api/v1/namespaces/k43/persistentvolumeclaims", rv,
+				  claim_event_bound, "data", 10000);
+	json_t *pod = watch_for("/api/v1/namespaces/k43/pods", rv, pod_event_bound, "user", 10000);
+	assert_non_null(claim);
+	assert_non_null(pod);
+	if (event_rv(claim) >= event_rv(pod))
+		fail_msg("the pod was bound (resourceVersion %lld) before its claim (%lld)",
+			 event_rv(pod), event_rv(claim));
+	json_decref(claim);
+	json_decref(pod);
 }
 
 static long evict_k46(const char *query, const char *delete_options, struct http_resp *r)

@@ -375,6 +375,19 @@ static void test_missing_cluster_and_user(void **state)
 	free(path);
 }
 
+/* A name may hold any character; the error names it with escapes, on one line. */
+static void test_error_with_control_characters_stays_one_line(void **state)
+{
+	char *path =
+		put_file("control-chars", CLUSTER_OK
+			 "contexts:\n"
+			 "- name: \"aks\"\n  context: {cluster: c, user: \"ak\\ns\\tx\\x01\"}\n");
+
+	load_fails(path, "aks",
+		   "kubeconfig @: context \"aks\": user \"ak\\ns\\tx\\x01\" not found");
+	free(path);
+}
+
 static void test_bad_base64(void **state)
 {
 	char *path = put_file("bad-base64", "clusters:\n"
@@ -1210,6 +1223,8 @@ int main(void)
 		cmocka_unit_test_setup(test_fixture_tls_server_name, clear_env),
 		cmocka_unit_test_setup(test_missing_context, clear_env),
 		cmocka_unit_test_setup(test_missing_cluster_and_user, clear_env),
+		cmocka_unit_test_setup(test_error_with_control_characters_stays_one_line,
+				       clear_env),
 		cmocka_unit_test_setup(test_bad_base64, clear_env),
 		cmocka_unit_test_setup(test_plugins_refused, clear_env),
 		cmocka_unit_test_setup(test_exec_plugin_parsed, clear_env),
