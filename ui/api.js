@@ -2,7 +2,8 @@
 // request(), which adds the bearer token kept in this tab (if any) and turns
 // the API's error shape {"error": {"code", "message", "field"}} into an
 // ApiError.  A 401 asks for a token through the handler app.js installs;
-// a 403 says that the token's role may not do what was asked.
+// a 403 says that the token's role may not do what was asked.  A 401 that
+// answers a token other than the one kept now is only thrown.
 
 const TOKEN_KEY = 'esaas.api-token';
 
@@ -85,7 +86,9 @@ export async function request(method, path, body) {
 	}
 	if (!resp.ok) {
 		const error = await errorOf(resp);
-		if (resp.status === 401 && unauthorizedHandler) {
+		// A 401 for a token no longer kept (an answer still on its way
+		// when another token was entered) says nothing of the one kept.
+		if (resp.status === 401 && unauthorizedHandler && getToken() === token) {
 			unauthorizedHandler(error);
 		}
 		throw error;

@@ -130,6 +130,8 @@ const whoami = document.getElementById('whoami');
 let tokenRefused = false;
 let prompted = false;
 let identity = null; // GET /api/v1/me of the token kept, once it answered
+let sessionRetry = null; // asking again after an answer that was not one
+const SESSION_RETRY_MS = 3000;
 
 // The header: who is signed in, and the one button that signs in or out.
 function showSession() {
@@ -168,8 +170,18 @@ async function refreshSession() {
 					may: who.may && typeof who.may === 'object' ? who.may : {}};
 				app.me = identity;
 			}
-		} catch {
-			// 401: onUnauthorized asks again; anything else: no one to show.
+		} catch (err) {
+			// 401: onUnauthorized asks again.  Anything else (esaasd
+			// busy or out of reach): no one to show yet, and asked again
+			// in a few seconds while the token is still the one kept.
+			if (err.status !== 401 && err.status !== 403) {
+				clearTimeout(sessionRetry);
+				sessionRetry = setTimeout(() => {
+					if (getToken() === token && !identity) {
+						refreshSession();
+					}
+				}, SESSION_RETRY_MS);
+			}
 		}
 	}
 	showSession();

@@ -404,17 +404,61 @@ const scenarios = {
 		// An empty token is refused in the page; an unknown one by esaasd.
 		await dialog.getByRole('button', {name: 'Sign in', exact: true}).click();
 		await page.locator('#token-error').waitFor();
-		await input.fill(`esaas_000000000000_${'x'.repeat(43)}`);
+		const unknown = `esaas_000000000000_${'x'.repeat(43)}`;
+		await input.fill(unknown);
 		await page.keyboard.press('Enter');
 		await page.locator('#token-why').filter({hasText: 'refused the token kept in this tab'}).waitFor();
 		check(await dialog.isVisible(), 'the prompt did not open again for a refused token');
 		const why = await page.locator('#token-why').textContent();
 		check(why.includes('unknown token') && !why.includes('x'.repeat(43)), `the prompt says "${why}"`);
 
+		// The page goes on refreshing with the refused token; one such
+		// request is held until the real token is in, so that its 401
+		// arrives late, as on a slow network.
+		const api = '**/api/v1/**';
+		let held = null;
+		let release;
+		const released = new Promise((resolve) => { release = resolve; });
+		let heldSeen;
+		const seen = new Promise((resolve) => { heldSeen = resolve; });
+		// And the first "who am I" of the real token meets a busy esaasd:
+		// the page asks again by itself.
+		let busy = 0;
+		await page.route(api, async (route) => {
+			const request = route.request();
+			if (!held && request.headers().authorization === `Bearer ${unknown}`) {
+				held = request;
+				heldSeen();
+				await released;
+			}
+			if (!busy && request.url().endsWith('/api/v1/me') &&
+				request.headers().authorization === `Bearer ${adminToken}`) {
+				busy++;
+				await route.fulfill({status: 503, contentType: 'application/json', headers: {'Retry-After': '1'},
+					body: JSON.stringify({error: {code: 'unavailable', message: 'the database is busy'}})});
+				return;
+			}
+			await route.continue();
+		});
+		await seen;
+
 		await input.fill(adminToken);
 		await page.keyboard.press('Enter');
 		await page.locator('table.jobs tbody tr').first().waitFor();
 		await page.locator('#whoami').waitFor();
+		check(busy === 1, 'the first "who am I" was not the one answered 503');
+
+		// The late 401 was for a token no longer kept: nobody is signed
+		// out and the prompt stays closed.  The page's next refresh with
+		// the real token is answered after the late one was handled.
+		const finished = page.waitForEvent('requestfinished', (r) => r === held);
+		release();
+		await finished;
+		await page.waitForResponse((r) => r.url().includes('/api/v1/jobs') &&
+			r.request().headers().authorization === `Bearer ${adminToken}`);
+		check(await page.locator('#whoami').isVisible(), 'a late 401 for the refused token signed out the real one');
+		check(!(await dialog.isVisible()), 'a late 401 for the refused token opened the prompt');
+		await page.unroute(api);
 		const who = await page.locator('#whoami').textContent();
 		check(who === `Signed in as token:${adminToken.slice(6, 18)}, admin of tenant default`,
 			`the header says "${who}"`);
