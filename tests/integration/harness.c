@@ -773,9 +773,17 @@ bool http_call(const struct esaasd *d, const char *method, const char *path, con
 	return ok;
 }
 
+static char last_error[CURL_ERROR_SIZE + 64];
+
+const char *http_last_error(void)
+{
+	return last_error;
+}
+
 bool http_request(const char *base, const char *method, const char *path, const char *body,
 		  const char *const *headers, int timeout_ms, struct http_resp *out)
 {
+	char why[CURL_ERROR_SIZE] = "";
 	memset(out, 0, sizeof(*out));
 	bool own_type = false;
 	for (int i = 0; headers && headers[i]; i++)
@@ -806,12 +814,15 @@ bool http_request(const char *base, const char *method, const char *path, const 
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, &a);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(timeout_ms > 0 ? timeout_ms : 10000));
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, why);
 	CURLcode rc = curl_easy_perform(c);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
 	curl_slist_free_all(h);
 	curl_easy_cleanup(c);
 	if (rc != CURLE_OK) {
+		snprintf(last_error, sizeof(last_error), "%s %s: %s", method, path,
+			 why[0] ? why : curl_easy_strerror(rc));
 		free(a.body.p);
 		free(a.headers.p);
 		memset(out, 0, sizeof(*out));

@@ -129,6 +129,8 @@ void harness_trust_ca(const char *base, const char *ca_file);
 bool metrics_get(const struct esaasd *d, struct http_resp *out);
 bool http_request(const char *base, const char *method, const char *path, const char *body,
 		  const char *const *headers, int timeout_ms, struct http_resp *out);
+/* Why the last http_request() that got no answer got none (curl's words). */
+const char *http_last_error(void);
 void http_resp_free(struct http_resp *r);
 
 /* Submit a test job; returns its id or 0. */
