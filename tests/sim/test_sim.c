@@ -935,7 +935,7 @@ static void test_statefulset(void **state)
 	assert_string_equal(jstr(r.body, "spec.podManagementPolicy"), "OrderedReady");
 	http_resp_free(&r);
 	/* One at a time, in order: es-data-1 never exists before es-data-0 is ready. */
-	assert_true(wait_until(path, ready_replicas_is, &three, 5000, &r));
+	assert_true(wait_until(path, ready_replicas_is, &three, 30000, &r));
 	assert_int_equal(jint(r.body, "status.observedGeneration"), 1);
 	assert_non_null(jstr(r.body, "status.updateRevision"));
 	http_resp_free(&r);
@@ -981,11 +981,11 @@ static void test_statefulset(void **state)
 			      &r),
 			 200);
 	http_resp_free(&r);
-	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
+	assert_true(wait_until(path, ready_replicas_is, &two, 30000, &r));
 	assert_int_equal(jint(r.body, "metadata.generation"), 2);
 	http_resp_free(&r);
 	/* The removed pod is not ready at once, and gone once it has exited. */
-	assert_true(wait_until("/api/v1/namespaces/sts/pods/es-data-2", gone, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/sts/pods/es-data-2", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 
 	/* A deleted pod comes back under its name with a new uid. */
@@ -1010,7 +1010,7 @@ static void test_statefulset(void **state)
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/sts/pods/es-data-1", body, &r), 409);
 	http_resp_free(&r);
-	assert_true(wait_until(path, ready_replicas_is, &two, 5000, &r));
+	assert_true(wait_until(path, ready_replicas_is, &two, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -1035,7 +1035,7 @@ static void test_statefulset_on_delete_keeps_current_revision(void **state)
 			       (int)(spec - body), body, spec + strlen("\"spec\":{"));
 	assert_int_equal(apply(path, with, &r), 201);
 	http_resp_free(&r);
-	assert_true(wait_until(path, ready_replicas_is, &one, 5000, &r));
+	assert_true(wait_until(path, ready_replicas_is, &one, 30000, &r));
 	char old_rev[64];
 	snprintf(old_rev, sizeof(old_rev), "%s", jstr(r.body, "status.currentRevision"));
 	http_resp_free(&r);
@@ -1046,7 +1046,7 @@ static void test_statefulset_on_delete_keeps_current_revision(void **state)
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/ondel/pods/od-0", NULL, &r), 200);
 	http_resp_free(&r);
-	assert_true(wait_until(path, updated_replicas_is, &one, 10000, &r));
+	assert_true(wait_until(path, updated_replicas_is, &one, 30000, &r));
 	assert_string_not_equal(jstr(r.body, "status.updateRevision"), old_rev);
 	assert_string_equal(jstr(r.body, "status.currentRevision"), old_rev);
 	assert_int_equal(jint(r.body, "status.currentReplicas"), 0);
@@ -1075,11 +1075,11 @@ static void test_anti_affinity(void **state)
 		201);
 	http_resp_free(&r);
 	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/host", ready_replicas_is,
-			       &four, 5000, &r));
+			       &four, 30000, &r));
 	http_resp_free(&r);
 	assert_true(wait_until(
 		"/api/v1/namespaces/anti/pods/host-4", pod_pending_with,
-		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 5000,
+		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 30000,
 		&r));
 	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
 	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "PodScheduled");
@@ -1093,11 +1093,11 @@ static void test_anti_affinity(void **state)
 		201);
 	http_resp_free(&r);
 	assert_true(wait_until("/apis/apps/v1/namespaces/anti/statefulsets/rack", ready_replicas_is,
-			       &two, 5000, &r));
+			       &two, 30000, &r));
 	http_resp_free(&r);
 	assert_true(wait_until(
 		"/api/v1/namespaces/anti/pods/rack-2", pod_pending_with,
-		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 5000,
+		"0/4 nodes are available: 4 node(s) didn't match pod anti-affinity rules.", 30000,
 		&r));
 	http_resp_free(&r);
 }
@@ -1149,47 +1149,47 @@ static void test_garbage_collector_propagates_as_the_real_one(void **state)
 	const char *fg = "/apis/apps/v1/namespaces/gc/statefulsets/fg";
 	assert_int_equal(apply(fg, workload("fg", 2, "fg", "data", NULL, "7.17.10"), &r), 201);
 	http_resp_free(&r);
-	assert_true(wait_until(fg, ready_replicas_is, &two, 5000, &r));
+	assert_true(wait_until(fg, ready_replicas_is, &two, 30000, &r));
 	http_resp_free(&r);
 	delete_with(fg, "Foreground", &r);
 	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
 	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
 	http_resp_free(&r);
 	/* The pods take pods.terminate_ms (2 s) to go; the owner waits. */
-	assert_true(
-		wait_until("/api/v1/namespaces/gc/pods/fg-1", terminating_or_gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/gc/pods/fg-1", terminating_or_gone, NULL, 30000,
+			       &r));
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
 	assert_int_equal(call("GET", fg, NULL, &r), 200);
 	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
 	http_resp_free(&r);
-	assert_true(wait_until(fg, gone, NULL, 10000, &r));
+	assert_true(wait_until(fg, gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/gc/pods?labelSelector=app%3Dfg"), 0);
 
 	const char *bg = "/apis/apps/v1/namespaces/gc/statefulsets/bg";
 	assert_int_equal(apply(bg, workload("bg", 1, "bg", "data", NULL, "7.17.10"), &r), 201);
 	http_resp_free(&r);
-	assert_true(wait_until(bg, ready_replicas_is, &one, 5000, &r));
+	assert_true(wait_until(bg, ready_replicas_is, &one, 30000, &r));
 	http_resp_free(&r);
 	delete_with(bg, "Background", &r);
 	assert_string_equal(jstr(r.body, "status"), "Success");
 	http_resp_free(&r);
 	assert_int_equal(call("GET", bg, NULL, &r), 404);
 	http_resp_free(&r);
-	assert_true(
-		wait_until("/api/v1/namespaces/gc/pods/bg-0", terminating_or_gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/gc/pods/bg-0", terminating_or_gone, NULL, 30000,
+			       &r));
 	http_resp_free(&r);
 
 	const char *orph = "/apis/apps/v1/namespaces/gc/statefulsets/or";
 	assert_int_equal(apply(orph, workload("or", 1, "or", "data", NULL, "7.17.10"), &r), 201);
 	http_resp_free(&r);
-	assert_true(wait_until(orph, ready_replicas_is, &one, 5000, &r));
+	assert_true(wait_until(orph, ready_replicas_is, &one, 30000, &r));
 	http_resp_free(&r);
 	delete_with(orph, "Orphan", &r);
 	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "orphan");
 	http_resp_free(&r);
-	assert_true(wait_until(orph, gone, NULL, 5000, &r));
+	assert_true(wait_until(orph, gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/gc/pods/or-0", NULL, &r), 200);
 	assert_null(jstr(r.body, "metadata.deletionTimestamp"));
@@ -1214,7 +1214,7 @@ static void test_garbage_collector_propagates_as_the_real_one(void **state)
 	free(both);
 	delete_with("/api/v1/namespaces/gc/configmaps/parent", "Background", &r);
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/child", gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/child", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 200);
 	assert_int_equal(json_array_size(jget(r.body, "metadata.ownerReferences")), 1);
@@ -1224,7 +1224,7 @@ static void test_garbage_collector_propagates_as_the_real_one(void **state)
 	delete_with("/api/v1/namespaces/gc/configmaps/other", "Foreground", &r);
 	assert_string_equal(jstr(r.body, "metadata.finalizers.0"), "foregroundDeletion");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/other", gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/gc/configmaps/other", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/gc/configmaps/shared", NULL, &r), 404);
 	http_resp_free(&r);
@@ -1240,7 +1240,7 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 			 201);
 	http_resp_free(&r);
 	assert_true(wait_until("/apis/apps/v1/namespaces/doomed/statefulsets/x", ready_replicas_is,
-			       &one, 5000, &r));
+			       &one, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/doomed",
 			      "{\"propagationPolicy\":\"Foreground\"}", &r),
@@ -1265,7 +1265,7 @@ static void test_namespace_terminates_its_content_then_goes(void **state)
 	http_resp_free(&r);
 	/* The controller comes back for it 16 s after (the pods' default grace
 	 * of 30 s, halved, plus one). */
-	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 25000, &r));
+	assert_true(wait_until("/api/v1/namespaces/doomed", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(list_count("/api/v1/namespaces/doomed/pods"), 0);
 }
@@ -1319,7 +1319,7 @@ static void test_namespace_deletion_reports_its_conditions_and_waits_its_estimat
 	assert_true(wait_until(ns, content_remaining,
 			       "Some resources are remaining: configmaps. has 1 resource "
 			       "instances, pods. has 1 resource instances",
-			       5000, &r));
+			       30000, &r));
 	json_t *c = ns_condition(r.body, "NamespaceContentRemaining");
 	assert_string_equal(jstr(c, "status"), "True");
 	assert_string_equal(jstr(c, "reason"), "SomeResourcesRemain");
@@ -1348,14 +1348,14 @@ static void test_namespace_deletion_reports_its_conditions_and_waits_its_estimat
 	assert_int_equal(call("GET", "/api/v1/namespaces/nscond/configmaps/held", NULL, &r), 200);
 	assert_non_null(jstr(r.body, "metadata.deletionTimestamp"));
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/nscond/pods/slow", gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/nscond/pods/slow", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call_as(sim.token, "PATCH", "/api/v1/namespaces/nscond/configmaps/held",
 				 "application/merge-patch+json",
 				 "{\"metadata\":{\"finalizers\":null}}", &r),
 			 200);
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/nscond/configmaps/held", gone, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/nscond/configmaps/held", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	/* Nothing is left, but nobody has looked yet: the namespace stays,
 	 * its conditions as last written, until the controller comes back
@@ -1366,7 +1366,7 @@ static void test_namespace_deletion_reports_its_conditions_and_waits_its_estimat
 		assert_string_equal(jstr(c, "status"), "True");
 		http_resp_free(&r);
 	}
-	assert_true(wait_until(ns, gone, NULL, 15000, &r));
+	assert_true(wait_until(ns, gone, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_true(time(NULL) - deleted_at >= 7);
 }
@@ -1428,9 +1428,9 @@ static void test_deletion_timestamp_is_now_plus_the_grace(void **state)
 	assert_true(left >= 25 && left <= 31);
 	http_resp_free(&r);
 	/* Both still go once their containers exit (pods.terminate_ms). */
-	assert_true(wait_until("/api/v1/namespaces/grace/pods/slow", gone, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/slow", gone, NULL, 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/grace/pods/plain", gone, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/grace/pods/plain", gone, NULL, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -1458,7 +1458,7 @@ static void test_deleted_pod_ends_in_a_terminal_phase_before_it_goes(void **stat
 			      &r),
 			 201);
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/ending/pods/last", pod_ready, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/ending/pods/last", pod_ready, NULL, 30000, &r));
 	http_resp_free(&r);
 	char *rv = list_rv("/api/v1/namespaces/ending/pods");
 	snprintf(out, sizeof(out), "%s/ending.out", tmpdir);
@@ -1602,7 +1602,7 @@ static void test_es_zen2_needs_initial_masters(void **state)
 			 201);
 	http_resp_free(&r);
 	/* The node answers, but there is no master, and it stays so. */
-	assert_true(wait_until(es_path("esb", "/"), ok_200, NULL, 10000, &r));
+	assert_true(wait_until(es_path("esb", "/"), ok_200, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET",
 			      es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
@@ -1613,7 +1613,7 @@ static void test_es_zen2_needs_initial_masters(void **state)
 	/* Named right: it forms. */
 	bootstrap_config("esb", "es-master-0-esb");
 	assert_true(wait_until(es_path("esb", "/_cluster/health?wait_for_status=green&timeout=1s"),
-			       ok_200, NULL, 10000, &r));
+			       ok_200, NULL, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -1674,7 +1674,7 @@ static void test_es_settings_file_is_the_lowest_layer(void **state)
 			 200);
 	http_resp_free(&r);
 	/* The primary is allocated, the replica is held back by the file. */
-	assert_true(wait_until(es_path("e7", "/_cluster/health"), status_is, "yellow", 5000, &r));
+	assert_true(wait_until(es_path("e7", "/_cluster/health"), status_is, "yellow", 30000, &r));
 	http_resp_free(&r);
 	int64_t until = harness_now_ms() + 500;
 	while (harness_now_ms() < until) {
@@ -2099,12 +2099,12 @@ static void test_pod_pinned_to_a_missing_node_never_runs_and_is_collected(void *
 			 201);
 	http_resp_free(&r);
 	/* A one-shot pod: it runs there, and may be done by the time it is seen. */
-	assert_true(wait_until("/api/v1/namespaces/pinned/pods/here", pod_ran, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/pinned/pods/here", pod_ran, NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-2");
 	http_resp_free(&r);
 	/* The lost pod is never given an address: it is Pending until it goes. */
 	assert_true(wait_until("/api/v1/namespaces/pinned/pods/lost", pod_gone_or_pending, NULL,
-			       5000, &r));
+			       30000, &r));
 	assert_int_equal(r.status, 404);
 	http_resp_free(&r);
 	/* Not before the quarantine (1.5 s in this simulator's configuration). */
@@ -2414,7 +2414,7 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 {
 	struct http_resp r;
 	make_cluster("lag", 1, "7.17.10");
-	assert_true(wait_until("/api/v1/namespaces/lag/pods", first_pod_ready, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/lag/pods", first_pod_ready, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", es_path("lag", "/"), NULL, &r), 503);
 	assert_string_equal(jstr(r.body, "message"),
@@ -2430,7 +2430,7 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 	assert_non_null(strstr(jstr(last, "path"), "/services/es-lag:9200/proxy"));
 	assert_string_equal(jstr(last, "message"), "no endpoints available for service \"es-lag\"");
 	http_resp_free(&r);
-	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 5000, &r));
+	assert_true(wait_until(es_path("lag", "/"), ok_200, NULL, 30000, &r));
 	http_resp_free(&r);
 	/* What esaasd's watch of the namespace's EndpointSlices reads: the
 	 * Service's slice, by its label, with the pod as a ready endpoint,
@@ -2476,7 +2476,7 @@ static void test_service_proxy_waits_for_endpoints(void **state)
 		201);
 	http_resp_free(&r);
 	assert_true(
-		wait_until("/api/v1/namespaces/refused/pods/kb-0", pod_running, NULL, 5000, &r));
+		wait_until("/api/v1/namespaces/refused/pods/kb-0", pod_running, NULL, 30000, &r));
 	char want[256];
 	snprintf(want, sizeof(want),
 		 "error trying to reach service: dial tcp %s:9200: connect: connection refused",
@@ -2567,12 +2567,12 @@ static void test_readiness_follows_the_probe(void **state)
 	assert_int_equal(call("POST", "/api/v1/namespaces/probe/pods", body, &r), 201);
 	http_resp_free(&r);
 	assert_true(wait_until(es_path("probe", "/_cat/nodes?h=name"), node_listed, "late-probe",
-			       5000, &r));
+			       30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/probe/pods/late", NULL, &r), 200);
 	assert_false(pod_ready(&r, NULL));
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/probe/pods/late", pod_ready, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/probe/pods/late", pod_ready, NULL, 30000, &r));
 	int64_t s = seconds_to_ready(r.body);
 	assert_true(s >= 2 && s <= 5);
 	http_resp_free(&r);
@@ -2651,7 +2651,7 @@ static void test_terminating_pod_leaves_the_endpoints_late(void **state)
 	assert_int_equal(apply(path, workload("es-master", 1, "es", "master", NULL, "7.17.10"), &r),
 			 201);
 	http_resp_free(&r);
-	assert_true(wait_until(es_path("leave", "/"), ok_200, NULL, 10000, &r));
+	assert_true(wait_until(es_path("leave", "/"), ok_200, NULL, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/leave/pods/es-master-0", NULL, &r), 200);
 	snprintf(want, sizeof(want),
@@ -2665,7 +2665,7 @@ static void test_terminating_pod_leaves_the_endpoints_late(void **state)
 	assert_string_equal(jstr(r.body, "message"), want);
 	http_resp_free(&r);
 	assert_true(wait_until(es_path("leave", "/"), message_is,
-			       "no endpoints available for service \"es-leave\"", 5000, &r));
+			       "no endpoints available for service \"es-leave\"", 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -2820,7 +2820,7 @@ static void test_es_exclusion_relocates(void **state)
 	http_resp_free(&r);
 	assert_true(wait_until(
 		es_path("esx", "/_cat/shards?format=json&h=index,shard,prirep,state,node"),
-		nothing_on, "es-data-2-esx", 10000, &r));
+		nothing_on, "es-data-2-esx", 30000, &r));
 	http_resp_free(&r);
 	/* Relocation takes time: at least elasticsearch.relocation_ms (200). */
 	assert_true(harness_now_ms() - began >= 200);
@@ -3046,7 +3046,7 @@ static void test_es_lost_shard(void **state)
 	http_resp_free(&r);
 	/* The node left at once (no grace period configured): red, and recorded. */
 	assert_true(wait_until(es_path("esl", "/_cluster/health?timeout=0s"), health_is, "red",
-			       5000, &r));
+			       30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
 	lost = false;
@@ -3376,7 +3376,7 @@ static void test_es_security_without_transport_tls_fails_the_bootstrap_check(voi
 	struct http_resp r;
 	make_secured_cluster("sectls", "7.17.10", "xpack.security.enabled: true\\n", false);
 	assert_true(
-		wait_until("/api/v1/namespaces/sectls/pods/es-0", crash_looping, NULL, 15000, &r));
+		wait_until("/api/v1/namespaces/sectls/pods/es-0", crash_looping, NULL, 30000, &r));
 	http_resp_free(&r);
 	/* With it off, the same cluster answers without credentials. */
 	make_secured_cluster("secoff", "7.17.10", "xpack.security.enabled: false\\n", false);
@@ -3591,7 +3591,7 @@ static void test_pod_waits_for_the_secrets_it_names(void **state)
 	free(said);
 	/* The variable's key is missing. */
 	assert_true(wait_until("/api/v1/namespaces/needs/pods/env", node_listed,
-			       "CreateContainerConfigError", 5000, &r));
+			       "CreateContainerConfigError", 30000, &r));
 	json_t *cs = json_array_get(
 		json_object_get(json_object_get(r.body, "status"), "containerStatuses"), 0);
 	json_t *waiting = json_object_get(json_object_get(cs, "state"), "waiting");
@@ -3620,9 +3620,9 @@ static void test_pod_waits_for_the_secrets_it_names(void **state)
 			 200);
 	http_resp_free(&r);
 	assert_true(
-		wait_until("/api/v1/namespaces/needs/pods/mounts", pod_running, NULL, 10000, &r));
+		wait_until("/api/v1/namespaces/needs/pods/mounts", pod_running, NULL, 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/needs/pods/env", pod_running, NULL, 20000, &r));
+	assert_true(wait_until("/api/v1/namespaces/needs/pods/env", pod_running, NULL, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -3706,7 +3706,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	}
 	/* While its image comes: Pending, with an IP, the container waiting. */
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/a", waiting_for,
-				   "ContainerCreating", 5000, &r));
+				   "ContainerCreating", 30000, &r));
 	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
 	assert_non_null(jstr(r.body, "status.podIP"));
 	http_resp_free(&r);
@@ -3716,7 +3716,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	assert_string_equal(jstr(e, "type"), "Normal");
 	json_decref(e);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/a", pod_running, NULL,
-				   10000, &r));
+				   30000, &r));
 	http_resp_free(&r);
 	e = event_about(&own, "default", "a", "Pulled", "Successfully");
 	assert_non_null(e);
@@ -3725,7 +3725,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 			       "Successfully pulled image \"busybox:1.36.1\" in 3s (3"));
 	json_decref(e);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/b", pod_running, NULL,
-				   10000, &r));
+				   30000, &r));
 	http_resp_free(&r);
 	/* b's pull waited for a's: one at a time.  b asked for its image
 	 * moments after a did, so its time including waiting is near twice
@@ -3742,7 +3742,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
 	http_resp_free(&r);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/c", pod_running, NULL,
-				   10000, &r));
+				   30000, &r));
 	http_resp_free(&r);
 	e = event_about(&own, "default", "c", "Pulled", "Container image");
 	assert_non_null(e);
@@ -3757,7 +3757,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	assert_string_equal(jstr(r.body, "spec.containers.0.imagePullPolicy"), "Always");
 	http_resp_free(&r);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/d", pod_running, NULL,
-				   10000, &r));
+				   30000, &r));
 	http_resp_free(&r);
 	e = event_about(&own, "default", "d", "Pulling", "");
 	assert_non_null(e);
@@ -3770,7 +3770,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
 	http_resp_free(&r);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/never", waiting_for,
-				   "ErrImageNeverPull", 5000, &r));
+				   "ErrImageNeverPull", 30000, &r));
 	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
 	assert_string_equal(
 		jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
@@ -3783,7 +3783,7 @@ static void test_images_are_pulled_once_per_node_one_at_a_time(void **state)
 	assert_int_equal(own_call(&own, "POST", "/api/v1/namespaces/default/pods", body, &r), 201);
 	http_resp_free(&r);
 	assert_true(own_wait_until(&own, "/api/v1/namespaces/default/pods/upper", waiting_for,
-				   "InvalidImageName", 5000, &r));
+				   "InvalidImageName", 30000, &r));
 	assert_string_equal(
 		jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
 		     "state.waiting.message"),
@@ -3863,7 +3863,7 @@ static void test_missing_image_fails_its_pull_and_backs_off_doubling(void **stat
 
 	/* The back-off, as the status says it... */
 	assert_true(wait_until("/api/v1/namespaces/pulls/pods/missing", waiting_for,
-			       "ImagePullBackOff", 20000, &r));
+			       "ImagePullBackOff", 30000, &r));
 	assert_string_equal(jstr(json_array_get(jget(r.body, "status.containerStatuses"), 0),
 				 "state.waiting.message"),
 			    "Back-off pulling image \"busybox:0.0-missing\"");
@@ -4699,7 +4699,7 @@ static void test_es_snapshots_run_one_at_a_time_before_7_9(void **state)
 		assert_true(json_is_true(jget(r.body, "accepted")));
 		http_resp_free(&r);
 		assert_true(wait_until(es_path(names[i], "/_snapshot/r/one"), snapshot_state_is,
-				       "IN_PROGRESS", 5000, &r));
+				       "IN_PROGRESS", 30000, &r));
 		/* The 7.15+ answer counts them; 6.8's has no total. */
 		assert_true((jget(r.body, "total") != NULL) == (i == 1));
 		http_resp_free(&r);
@@ -4834,7 +4834,7 @@ static void test_es_9x_reads_7x_indices_only_marked_read_only(void **state)
 	/* A 9.x node stops over it, saying what it needs. */
 	version_node("ro-8", "es-9", "9.5.2");
 	assert_true(
-		wait_until("/api/v1/namespaces/ro-8/pods/es-9", crash_looping, NULL, 20000, &r));
+		wait_until("/api/v1/namespaces/ro-8/pods/es-9", crash_looping, NULL, 30000, &r));
 	http_resp_free(&r);
 	char *log = slurp(sim.log);
 	assert_non_null(log);
@@ -4992,11 +4992,11 @@ static void test_es_6x_imports_another_clusters_indices_as_dangling(void **state
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/dang-a/pods/es-0", NULL, &r), 200);
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/dang-a/pods/es-0", pod_gone, NULL, 10000, &r));
+	assert_true(wait_until("/api/v1/namespaces/dang-a/pods/es-0", pod_gone, NULL, 30000, &r));
 	http_resp_free(&r);
 
 	folder_node("dang-b", "6.8.23", "/es/fs/dangling");
-	assert_true(wait_until(es_path("dang-b", "/old"), ok_200, NULL, 10000, &r));
+	assert_true(wait_until(es_path("dang-b", "/old"), ok_200, NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "old.settings.index.uuid"), uuid);
 	assert_string_equal(jstr(r.body, "old.settings.index.number_of_shards"), "2");
 	assert_string_equal(jstr(r.body, "old.mappings._doc.properties.t.type"), "text");
@@ -5050,7 +5050,7 @@ static void delete_node(const char *ns, const char *name)
 	snprintf(url, sizeof(url), "/api/v1/namespaces/%s/pods/%s", ns, name);
 	assert_int_equal(call("DELETE", url, NULL, &r), 200);
 	http_resp_free(&r);
-	assert_true(wait_until(url, pod_gone, NULL, 20000, &r));
+	assert_true(wait_until(url, pod_gone, NULL, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -5256,7 +5256,7 @@ static void test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk(void 
 			fail_msg("no join refusal for es-b: %s", want);
 		msleep(20);
 	}
-	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-b", running_unrestarted, NULL, 5000,
+	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-b", running_unrestarted, NULL, 30000,
 			       &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/_sim/state", NULL, &r), 200);
@@ -5268,7 +5268,7 @@ static void test_es_upgraded_data_node_reads_only_the_metadata_on_its_disk(void 
 	/* es-a, which holds it, to 7.17: it stops at start, naming it. */
 	delete_node("e35", "es-a");
 	folder_role_node("e35", "es-a", "7.17.10", "worker-1", "/es/e35/a", false);
-	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-a", crash_looping, NULL, 20000, &r));
+	assert_true(wait_until("/api/v1/namespaces/e35/pods/es-a", crash_looping, NULL, 30000, &r));
 	http_resp_free(&r);
 	snprintf(want, sizeof(want),
 		 "The index [five/%s] was created with version [5.6.16] but the minimum "
@@ -5348,9 +5348,9 @@ static void test_es_upgrade_bootstrap_waits_for_minimum_master_nodes(void **stat
 	 * configuration. */
 	version_node("zenup", "es-3", "7.17.10");
 	assert_true(
-		wait_until(es_path("zenup", "/_cat/master?format=json"), ok_200, NULL, 20000, &r));
+		wait_until(es_path("zenup", "/_cat/master?format=json"), ok_200, NULL, 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until("/_sim/state", voting_config_of_two, "zenup", 5000, &r));
+	assert_true(wait_until("/_sim/state", voting_config_of_two, "zenup", 30000, &r));
 	json_t *voters = jget(r.body, "clusters.zenup.voting_config");
 	bool two = false, three = false;
 	for (size_t i = 0; i < json_array_size(voters); i++) {
@@ -5429,7 +5429,7 @@ static void test_es_mixed_versions_as_elasticsearch_runs_them(void **state)
 	delete_node("mixv", "es-0");
 	delete_node("mixv", "es-1");
 	assert_true(
-		wait_until(es_path("mixv", "/_cat/master?format=json"), ok_200, NULL, 20000, &r));
+		wait_until(es_path("mixv", "/_cat/master?format=json"), ok_200, NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "0.node"), "es-2-mixv");
 	http_resp_free(&r);
 	version_node("mixv", "es-0", "6.8.23");
@@ -5449,7 +5449,7 @@ static void test_es_mixed_versions_as_elasticsearch_runs_them(void **state)
 	/* 8.x cannot read the index 6.8 created: the node stops, naming it. */
 	version_node("mixv", "es-8", "8.17.0");
 	assert_true(
-		wait_until("/api/v1/namespaces/mixv/pods/es-8", crash_looping, NULL, 20000, &r));
+		wait_until("/api/v1/namespaces/mixv/pods/es-8", crash_looping, NULL, 30000, &r));
 	http_resp_free(&r);
 	/* What it logs as it exits (the kubelet keeps no message of it). */
 	log = slurp(sim.log);
@@ -5496,7 +5496,7 @@ static void test_host_folders_and_the_image_user(void **state)
 	assert_int_equal(call("POST", "/api/v1/namespaces/fs/pods", body, &r), 201);
 	http_resp_free(&r);
 	free(body);
-	assert_true(wait_until("/api/v1/namespaces/fs/pods/bare", crash_looping, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/fs/pods/bare", crash_looping, NULL, 30000, &r));
 	assert_int_equal(jint(r.body, "status.containerStatuses.0.restartCount"), 1);
 	assert_non_null(strstr(jstr(r.body, "status.containerStatuses.0.state.waiting.message"),
 			       "back-off 10s restarting failed container=elasticsearch"));
@@ -5512,7 +5512,7 @@ static void test_host_folders_and_the_image_user(void **state)
 	assert_int_equal(call("POST", "/api/v1/namespaces/fs/pods", body, &r), 201);
 	http_resp_free(&r);
 	free(body);
-	assert_true(wait_until("/api/v1/namespaces/fs/pods/chowned", pod_ready, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/fs/pods/chowned", pod_ready, NULL, 30000, &r));
 	http_resp_free(&r);
 	f = folder("/es/fs/chowned");
 	assert_string_equal(f, "1000:0 0755");
@@ -5523,7 +5523,7 @@ static void test_host_folders_and_the_image_user(void **state)
 	http_resp_free(&r);
 	free(body);
 	assert_true(
-		wait_until("/api/v1/namespaces/fs/pods/nonroot", crash_looping, NULL, 5000, &r));
+		wait_until("/api/v1/namespaces/fs/pods/nonroot", crash_looping, NULL, 30000, &r));
 	http_resp_free(&r);
 	/* The folders outlive the pods. */
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/fs/pods/chowned", NULL, &r), 200);
@@ -5658,7 +5658,7 @@ static void test_es_plugins_are_downloaded_by_the_init_container(void **state)
 
 	assert_true(repo_start(&repo, tmpdir, files));
 	plugin_cluster("plug", repo.url, "analysis-icu analysis-phonetic");
-	assert_true(wait_until(pod_path, init_crash_looping, NULL, 10000, &r));
+	assert_true(wait_until(pod_path, init_crash_looping, NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "status.phase"), "Pending");
 	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "Initialized");
 	assert_string_equal(jstr(r.body, "status.conditions.0.status"), "False");
@@ -5694,13 +5694,13 @@ static void test_es_plugins_are_downloaded_by_the_init_container(void **state)
 
 	/* The archive published: the restart after the 10 s back-off installs it. */
 	assert_true(repo_add(&repo, "analysis-phonetic-7.17.10.zip"));
-	assert_true(wait_until(pod_path, pod_ready, NULL, 20000, &r));
+	assert_true(wait_until(pod_path, pod_ready, NULL, 30000, &r));
 	assert_int_equal(jint(r.body, "status.initContainerStatuses.0.restartCount"), 1);
 	assert_string_equal(jstr(r.body, "status.initContainerStatuses.0.state.terminated.reason"),
 			    "Completed");
 	http_resp_free(&r);
 	assert_true(wait_until(es_path("plug", "/_cat/plugins?format=json&h=component"), ok_200,
-			       NULL, 10000, &r));
+			       NULL, 30000, &r));
 	assert_int_equal(json_array_size(r.body), 2);
 	assert_string_equal(jstr(r.body, "0.component"), "analysis-icu");
 	assert_string_equal(jstr(r.body, "1.component"), "analysis-phonetic");
@@ -5710,7 +5710,7 @@ static void test_es_plugins_are_downloaded_by_the_init_container(void **state)
 	/* A repository that cannot be reached: the connection refused. */
 	plugin_cluster("plug-down", "http://127.0.0.1:1/es-plugins", "analysis-icu");
 	assert_true(wait_until("/api/v1/namespaces/plug-down/pods/es-master-0", init_crash_looping,
-			       NULL, 10000, &r));
+			       NULL, 30000, &r));
 	printed = jstr(r.body, "status.initContainerStatuses.0.lastState.terminated.message");
 	assert_non_null(printed);
 	assert_non_null(strstr(
@@ -5791,7 +5791,7 @@ static void test_faults(void **state)
 			 201);
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/faulty/pods/p", pod_pending_with,
-			       "4 node(s) were unschedulable", 5000, &r));
+			       "4 node(s) were unschedulable", 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("DELETE", "/_sim/faults", NULL, &r), 200);
 	http_resp_free(&r);
@@ -6211,7 +6211,7 @@ static void test_pod_security_levels(void **state)
 			   "create Pod root-0 in StatefulSet root failed error: pods \"root-0\" "
 			   "is forbidden: violates PodSecurity \"baseline:latest\": privileged "
 			   "(container \"prepare\" must not set securityContext.privileged=true)",
-			   5000, &r));
+			   30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/psa/pods/root-0", NULL, &r), 404);
 	http_resp_free(&r);
@@ -6232,7 +6232,7 @@ static void test_pod_security_levels(void **state)
 	http_resp_free(&r);
 	int one = 1;
 	assert_true(wait_until("/apis/apps/v1/namespaces/psa/statefulsets/root", ready_replicas_is,
-			       &one, 5000, &r));
+			       &one, 30000, &r));
 	http_resp_free(&r);
 }
 
@@ -6248,7 +6248,7 @@ static void test_resource_quota(void **state)
 	assert_string_equal(quota_entry(r.body, "spec.hard", "limits.memory"), "4Gi");
 	http_resp_free(&r);
 	/* The quota controller fills status: hard as in spec, nothing used yet. */
-	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/0", 5000, &r));
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/0", 30000, &r));
 	assert_string_equal(quota_entry(r.body, "status.used", "requests.cpu"), "0");
 	assert_string_equal(quota_entry(r.body, "status.hard", "limits.memory"), "4Gi");
 	http_resp_free(&r);
@@ -6317,27 +6317,27 @@ static void test_resource_quota(void **state)
 		      &r),
 		201);
 	http_resp_free(&r);
-	assert_true(wait_until(sts_path, ready_replicas_is, &two, 5000, &r));
+	assert_true(wait_until(sts_path, ready_replicas_is, &two, 30000, &r));
 	http_resp_free(&r);
 	assert_true(
 		wait_until("/api/v1/namespaces/quota/events", event_with,
 			   "create Pod web-2 in StatefulSet web failed error: pods \"web-2\" is "
 			   "forbidden: exceeded quota: compute, requested: pods=1, used: pods=3, "
 			   "limited: pods=3",
-			   5000, &r));
+			   30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/quota/pods/web-2", NULL, &r), 404);
 	http_resp_free(&r);
-	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/3", 5000, &r));
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "3/3", 30000, &r));
 	assert_string_equal(quota_entry(r.body, "status.used", "requests.cpu"), "700m");
 	assert_string_equal(quota_entry(r.body, "status.used", "requests.memory"), "1536Mi");
 	http_resp_free(&r);
 	snprintf(body, sizeof(body), QUOTA, 4);
 	assert_int_equal(apply(QUOTA_PATH, body, &r), 200);
 	http_resp_free(&r);
-	assert_true(wait_until(sts_path, ready_replicas_is, &three, 5000, &r));
+	assert_true(wait_until(sts_path, ready_replicas_is, &three, 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "4/4", 5000, &r));
+	assert_true(wait_until(QUOTA_PATH, quota_pods_are, "4/4", 30000, &r));
 	http_resp_free(&r);
 
 	/* A Deployment's pod that does not fit: the ReplicaFailure condition. */
@@ -6357,7 +6357,7 @@ static void test_resource_quota(void **state)
 	assert_true(wait_until(dep_path, replica_failure,
 			       "\" is forbidden: exceeded quota: compute, requested: pods=1, used: "
 			       "pods=4, limited: pods=4",
-			       5000, &r));
+			       30000, &r));
 	const char *why = NULL;
 	size_t i;
 	json_t *c;
@@ -6368,13 +6368,13 @@ static void test_resource_quota(void **state)
 	assert_true(!strncmp(why, "pods \"dep-", 10));
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/quota/events", event_with,
-			       "Error creating: pods \"dep-", 5000, &r));
+			       "Error creating: pods \"dep-", 30000, &r));
 	http_resp_free(&r);
 	/* Room again: the pod comes and the condition goes. */
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/quota/pods/small", NULL, &r), 200);
 	http_resp_free(&r);
 	int one = 1;
-	assert_true(wait_until(dep_path, ready_replicas_is, &one, 5000, &r));
+	assert_true(wait_until(dep_path, ready_replicas_is, &one, 30000, &r));
 	assert_false(replica_failure(&r, ""));
 	http_resp_free(&r);
 
@@ -6407,7 +6407,7 @@ static void test_quota_charges_admission_until_the_controller_recounts(void **st
 			       &r),
 			 201);
 	http_resp_free(&r);
-	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	assert_true(wait_until(path, quota_pods_are, "2/0", 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("POST", pods, one_pod("a", NULL), &r), 201);
 	http_resp_free(&r);
@@ -6434,13 +6434,13 @@ static void test_quota_charges_admission_until_the_controller_recounts(void **st
 		call("DELETE", "/api/v1/namespaces/quotalag/pods/a?gracePeriodSeconds=0", NULL, &r),
 		200);
 	http_resp_free(&r);
-	assert_true(wait_until(path, quota_pods_are, "2/0", 5000, &r));
+	assert_true(wait_until(path, quota_pods_are, "2/0", 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("POST", pods, one_pod("b", NULL), &r), 201);
 	http_resp_free(&r);
 	assert_int_equal(call("POST", pods, one_pod("c", NULL), &r), 201);
 	http_resp_free(&r);
-	assert_true(wait_until(path, quota_pods_are, "2/2", 5000, &r));
+	assert_true(wait_until(path, quota_pods_are, "2/2", 30000, &r));
 	http_resp_free(&r);
 	/* A terminating pod is still charged within its grace: the next one
 	 * is refused until the pod is gone. */
@@ -6449,7 +6449,7 @@ static void test_quota_charges_admission_until_the_controller_recounts(void **st
 	http_resp_free(&r);
 	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 403);
 	http_resp_free(&r);
-	assert_true(wait_until(path, quota_pods_are, "2/1", 10000, &r));
+	assert_true(wait_until(path, quota_pods_are, "2/1", 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("POST", pods, one_pod("d", NULL), &r), 201);
 	http_resp_free(&r);
@@ -7318,7 +7318,7 @@ static void test_deployment_rolls_out_through_replica_sets(void **state)
 	assert_int_equal(apply(path, d, &r), 201);
 	free(d);
 	http_resp_free(&r);
-	assert_true(wait_until(path, progressing_is, "NewReplicaSetAvailable", 10000, &r));
+	assert_true(wait_until(path, progressing_is, "NewReplicaSetAvailable", 30000, &r));
 	assert_int_equal(jint(r.body, "status.observedGeneration"), 1);
 	assert_int_equal(jint(r.body, "status.availableReplicas"), 3);
 	assert_string_equal(revision(r.body), "1");
@@ -7378,7 +7378,7 @@ static void test_deployment_rolls_out_through_replica_sets(void **state)
 		kubectl("-n roll rollout status deployment/web --timeout=20s", out, sizeof(out)),
 		0);
 	assert_non_null(strstr(out, "successfully rolled out"));
-	assert_true(wait_until(path, ready_replicas_is, &three, 5000, &r));
+	assert_true(wait_until(path, ready_replicas_is, &three, 30000, &r));
 	assert_string_equal(revision(r.body), "2");
 	http_resp_free(&r);
 	/* The old ReplicaSet stays, scaled to nothing, for a rollback. */
@@ -7409,15 +7409,15 @@ static void test_deployment_progress_deadline_exceeded(void **state)
 			 201);
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/stuck/resourcequotas/none", quota_pods_are,
-			       "0/0", 5000, &r));
+			       "0/0", 30000, &r));
 	http_resp_free(&r);
 	char *d = rolling_deployment("web", 1, "\"progressDeadlineSeconds\":2,", "1");
 	assert_int_equal(apply(path, d, &r), 201);
 	free(d);
 	http_resp_free(&r);
-	assert_true(wait_until(path, progressing_is, "NewReplicaSetCreated", 5000, &r));
+	assert_true(wait_until(path, progressing_is, "NewReplicaSetCreated", 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until(path, progressing_is, "ProgressDeadlineExceeded", 5000, &r));
+	assert_true(wait_until(path, progressing_is, "ProgressDeadlineExceeded", 30000, &r));
 	size_t i;
 	json_t *c;
 	json_array_foreach (jget(r.body, "status.conditions"), i, c) {
@@ -7460,12 +7460,12 @@ static void test_disruption_budget_counts_through_replica_sets(void **state)
 	apply_budget("pdbrs", "own", 1);
 	const int own[] = {2, 2, 1, 1, 1};
 	assert_true(wait_until("/apis/policy/v1/namespaces/pdbrs/poddisruptionbudgets/own",
-			       budget_is, own, 5000, &r));
+			       budget_is, own, 30000, &r));
 	http_resp_free(&r);
 	apply_budget("pdbrs", "solo", 1);
 	const int solo[] = {4, 4, 3, 1, 1};
 	assert_true(wait_until("/apis/policy/v1/namespaces/pdbrs/poddisruptionbudgets/solo",
-			       budget_is, solo, 5000, &r));
+			       budget_is, solo, 30000, &r));
 	http_resp_free(&r);
 	/* Mid-rollout, two ReplicaSets: the Deployment still counts once. */
 	d = rolling_deployment("solo", 4, "", "2");
@@ -7511,11 +7511,11 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 		      &r),
 		201);
 	http_resp_free(&r);
-	assert_true(wait_until(sts, ready_replicas_is, &three, 10000, &r));
+	assert_true(wait_until(sts, ready_replicas_is, &three, 30000, &r));
 	http_resp_free(&r);
 	apply_budget(ns, "drain", 1);
 	const int all_there[] = {3, 3, 2, 1, 1};
-	assert_true(wait_until(pdb, budget_is, all_there, 5000, &r));
+	assert_true(wait_until(pdb, budget_is, all_there, 30000, &r));
 	assert_string_equal(jstr(r.body, "status.conditions.0.type"), "DisruptionAllowed");
 	assert_string_equal(jstr(r.body, "status.conditions.0.status"), "True");
 	http_resp_free(&r);
@@ -7548,9 +7548,9 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	http_resp_free(&r);
 	/* While drain-0 is away, the scale still expects three. */
 	const int one_away[] = {3, 2, 2, 0, 1};
-	assert_true(wait_until(pdb, budget_is, one_away, 5000, &r));
+	assert_true(wait_until(pdb, budget_is, one_away, 30000, &r));
 	http_resp_free(&r);
-	assert_true(wait_until(pdb, budget_is, all_there, 15000, &r));
+	assert_true(wait_until(pdb, budget_is, all_there, 30000, &r));
 	http_resp_free(&r);
 
 	/* kubectl drain: the budget at 0 holds it back until its timeout. */
@@ -7559,7 +7559,7 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	snprintf(out, sizeof(out), "%s/drain.out", sim.dir);
 	apply_budget(ns, "drain", 0);
 	const int none_allowed[] = {3, 3, 3, 0, 2};
-	assert_true(wait_until(pdb, budget_is, none_allowed, 5000, &r));
+	assert_true(wait_until(pdb, budget_is, none_allowed, 30000, &r));
 	http_resp_free(&r);
 	snprintf(cmd, sizeof(cmd),
 		 "kubectl --kubeconfig '%s' --context admin drain '%s' --pod-selector=app=drain "
@@ -7590,7 +7590,7 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	 * another node (this one is cordoned). */
 	apply_budget(ns, "drain", 1);
 	const int again[] = {3, 3, 2, 1, 3};
-	assert_true(wait_until(pdb, budget_is, again, 5000, &r));
+	assert_true(wait_until(pdb, budget_is, again, 30000, &r));
 	http_resp_free(&r);
 	snprintf(cmd, sizeof(cmd),
 		 "kubectl --kubeconfig '%s' --context admin drain '%s' --pod-selector=app=drain "
@@ -7603,7 +7603,7 @@ static void test_eviction_honours_the_disruption_budget(void **state)
 	}
 	snprintf(cmd, sizeof(cmd), "grep -q 'pod/drain-1 evicted' '%s'", out);
 	assert_int_equal(system(cmd), 0);
-	assert_true(wait_until(sts, ready_replicas_is, &three, 15000, &r));
+	assert_true(wait_until(sts, ready_replicas_is, &three, 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", "/api/v1/namespaces/evict/pods/drain-1", NULL, &r), 200);
 	assert_string_not_equal(jstr(r.body, "metadata.uid"), uid);
@@ -8015,7 +8015,7 @@ static void test_endpoints_and_slices_follow_readiness_and_termination(void **st
 	http_resp_free(&r);
 	/* No pod yet: the Endpoints have no subsets, the one slice no endpoint. */
 	assert_true(
-		wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ok_200, NULL, 5000, &r));
+		wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ok_200, NULL, 30000, &r));
 	assert_null(json_object_get(r.body, "subsets"));
 	assert_non_null(
 		json_object_get(jget(r.body, "metadata.labels"), "service.kubernetes.io/headless"));
@@ -8030,7 +8030,7 @@ static void test_endpoints_and_slices_follow_readiness_and_termination(void **st
 			 201);
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", ready_address_is,
-			       "es-master-0", 10000, &r));
+			       "es-master-0", 30000, &r));
 	assert_string_equal(jstr(r.body, "subsets.0.ports.0.name"), "http");
 	assert_int_equal(jint(r.body, "subsets.0.ports.0.port"), 9200);
 	assert_string_equal(jstr(r.body, "subsets.0.ports.0.protocol"), "TCP");
@@ -8108,7 +8108,7 @@ static void test_endpoints_and_slices_follow_readiness_and_termination(void **st
 	assert_int_equal(call("DELETE", "/api/v1/namespaces/epsl/services/es-epsl", NULL, &r), 200);
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/epsl/endpoints/es-epsl", status_is_404, NULL,
-			       5000, &r));
+			       30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(call("GET", slices, NULL, &r), 200);
 	assert_int_equal(json_array_size(json_object_get(r.body, "items")), 0);
@@ -8178,7 +8178,7 @@ static void test_es_zen1_min_masters_counts_the_cluster_state(void **state)
 			       workload("es-master", 3, "es", "master", NULL, "6.8.23"), &r),
 			 200);
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 30000,
 			       &r));
 	http_resp_free(&r);
 	assert_int_equal(put_min_masters("zq", 4, &r), 400);
@@ -8196,7 +8196,7 @@ static void test_es_zen1_min_masters_counts_the_cluster_state(void **state)
 			 200);
 	http_resp_free(&r);
 	arg.want = 2;
-	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 15000,
+	assert_true(wait_until("/api/v1/namespaces/zq/services/es-zq", masters_listed, &arg, 30000,
 			       &r));
 	http_resp_free(&r);
 	assert_int_equal(put_min_masters("zq", 3, &r), 400);
@@ -8376,7 +8376,7 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 		201);
 	http_resp_free(&r);
 	assert_true(wait_until("/api/v1/namespaces/k43/persistentvolumeclaims/data", claim_bound,
-			       NULL, 5000, &r));
+			       NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "spec.volumeName"), "k43-pv");
 	json_t *ann = jget(r.body, "metadata.annotations");
 	assert_string_equal(
@@ -8393,7 +8393,7 @@ static void test_claim_binds_in_two_steps_before_the_pod_is_bound(void **state)
 						  "pv.kubernetes.io/bound-by-controller")),
 		"yes");
 	http_resp_free(&r);
-	assert_true(wait_until("/api/v1/namespaces/k43/pods/user", pod_on_a_node, NULL, 5000, &r));
+	assert_true(wait_until("/api/v1/namespaces/k43/pods/user", pod_on_a_node, NULL, 30000, &r));
 	assert_string_equal(jstr(r.body, "spec.nodeName"), "worker-1");
 	http_resp_free(&r);
 	/* The claim was Bound before the pod was bound (the scheduler waits
@@ -8591,7 +8591,7 @@ static void test_pod_spec_validation_names_each_field(void **state)
 		"create Pod bad-0 in StatefulSet bad failed error: Pod \"bad-0\" is "
 		"invalid: spec.containers[0].resources.requests: Invalid value: \"2Gi\": "
 		"must be less than or equal to memory limit of 1Gi",
-		5000, &r));
+		30000, &r));
 	http_resp_free(&r);
 }
 
