@@ -124,13 +124,13 @@ static void write_key(const char *dir, const char *name, const char *value)
 	free(path);
 }
 
-static struct fixture *fixture_s3(void)
+static struct fixture *fixture_s3_with(const char *const *plugin_files)
 {
 	static int counter;
 	struct fixture *f = xcalloc(1, sizeof(*f));
 	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
 	assert_true(sim_start(&f->sim, pg.dir, S3_SIM_CONFIG));
-	assert_true(repo_start(&f->repo, pg.dir, S3_PLUGIN_FILES));
+	assert_true(repo_start(&f->repo, pg.dir, plugin_files));
 	snprintf(f->keys, sizeof(f->keys), "%s/s3-keys-%d", pg.dir, ++counter);
 	assert_int_equal(mkdir(f->keys, 0700), 0);
 	write_key(f->keys, "default.access_key", "AKDEFAULT");
@@ -151,6 +151,11 @@ static struct fixture *fixture_s3(void)
 	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
 	f->sql = sql_connect(f->dburl);
 	return f;
+}
+
+static struct fixture *fixture_s3(void)
+{
+	return fixture_s3_with(S3_PLUGIN_FILES);
 }
 
 static int teardown(void **state)
@@ -931,6 +936,36 @@ static void test_s3_upgrade_snapshots_first_and_8x_goes_on(void **state)
 	json_decref(l);
 }
 
+/* Before 8.0 the target version's repository-s3 must be in the plugin
+ * repository: its absence fails the upgrade before anything changes,
+ * naming the file, and a replay goes on once it is there. */
+static void test_s3_upgrade_checks_the_target_repository_s3_first(void **state)
+{
+	static const char *const files[] = {"repository-s3-7.16.3.zip", NULL};
+	struct fixture *f = *state = fixture_s3_with(files);
+	make_cluster(f, "{\"name\": \"up\", \"version\": \"7.16.3\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 2}, \"clients\": "
+			"{\"replicas\": 0}}");
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/up/upgrade",
+			    "{\"version\": \"7.17.10\"}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_status(&f->d, id, "failed", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "upgrade_check_plugins");
+	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
+			       "repository-s3-7.17.10.zip"));
+	json_decref(job);
+	assert_true(repo_add(&f->repo, "repository-s3-7.17.10.zip"));
+	char *replay = xasprintf("/api/v1/jobs/%lld/replay", (long long)id);
+	assert_int_equal(
+		call(f, "POST", replay, "{\"reason\": \"plugin file published\"}", NULL, NULL),
+		202);
+	free(replay);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_true(job_succeeded(&f->d, take(f, "up", "{\"name\": \"after\"}"), JOB_TIMEOUT_MS));
+}
+
 /* Before 7.3 an s3 repository cannot take its client from the keystore
  * and settings esaas renders: the request is refused, naming the version. */
 static void test_s3_refused_for_versions_before_7_3(void **state)
@@ -988,6 +1023,8 @@ int main(void)
 					  teardown),
 		cmocka_unit_test_teardown(test_s3_refused_for_versions_before_7_3, teardown),
 		cmocka_unit_test_teardown(test_s3_upgrade_snapshots_first_and_8x_goes_on, teardown),
+		cmocka_unit_test_teardown(test_s3_upgrade_checks_the_target_repository_s3_first,
+					  teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))
 		cmocka_set_test_filter(getenv("ESAAS_TEST_FILTER"));
