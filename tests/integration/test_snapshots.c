@@ -900,6 +900,25 @@ static void test_s3_tenant_cannot_reach_another_tenants_prefix(void **state)
 	assert_non_null(strstr(text, "Error Code: AccessDenied"));
 	free(text);
 	json_decref(body);
+	/* A bucket the store does not have, a client the nodes do not. */
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/nobucket",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"elsewhere\", "
+			    "\"base_path\": \"esaas/default/x\", \"client\": \"esaas\"}}",
+			    &body),
+			 500);
+	text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "Error Code: NoSuchBucket"));
+	free(text);
+	json_decref(body);
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/noclient",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+			    "\"base_path\": \"esaas/default/x\", \"client\": \"other\"}}",
+			    &body),
+			 500);
+	text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "Unknown s3 client name [other]"));
+	free(text);
+	json_decref(body);
 	/* Its own prefix, another folder of it: the tenant's to use. */
 	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/own",
 			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
