@@ -2780,6 +2780,19 @@ char *sim_es_config_refused(const json_t *pod, int major)
 				    !strncmp(k, removed_settings[j].prefix,
 					     strlen(removed_settings[j].prefix)))
 					why = unknown_setting(k);
+			/* The s3 client's settings are the repository-s3 plugin's
+			 * before 8.0, a module's from 8.0 (sim/s3.h): without the
+			 * plugin a node does not know them. */
+			if (!why && major >= 5 && !strncmp(k, "s3.client.", 10)) {
+				json_t *plugins = plugins_of(
+					pod,
+					json_str(json_object_get(pod, "spec"), "nodeName")
+						? json_str(json_object_get(pod, "spec"), "nodeName")
+						: "");
+				if (!sim_s3_type_exists(version, plugins))
+					why = unknown_setting(k);
+				json_decref(plugins);
+			}
 			for (size_t j = 0; !why && j < ARRAY_SIZE(byte_size_settings); j++) {
 				const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 				if (s && !strcmp(k, byte_size_settings[j]) && !byte_size_ok(s))
