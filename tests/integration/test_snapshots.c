@@ -873,7 +873,16 @@ static void test_s3_snapshot_restores_into_a_clone_with_its_documents(void **sta
 static void test_s3_tenant_cannot_reach_another_tenants_prefix(void **state)
 {
 	struct fixture *f = *state = fixture_s3();
-	make_cluster(f, CLUSTER("mine"));
+	/* repository-s3 listed too: installed once, and not to be removed. */
+	make_cluster(f, "{\"name\": \"mine\", \"version\": \"7.17.10\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 2}, \"clients\": "
+			"{\"replicas\": 0}, \"plugins\": [\"repository-s3\"]}");
+	json_t *refused = NULL;
+	assert_int_equal(call(f, "DELETE", "/api/v1/clusters/mine/plugins/repository-s3", NULL,
+			      NULL, &refused),
+			 409);
+	assert_string_equal(error_field(refused), "plugin");
+	json_decref(refused);
 	assert_true(job_succeeded(&f->d, take(f, "mine", "{\"name\": \"s1\"}"), JOB_TIMEOUT_MS));
 	json_t *body = NULL;
 	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/theirs",
