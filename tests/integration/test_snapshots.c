@@ -440,7 +440,7 @@ static void test_snapshot_of_another_tenants_cluster_is_404(void **state)
 	free(auth);
 }
 
-/* Without snapshots.nfs_* there is no repository to take one into. */
+/* Without snapshots.nfs_* or snapshots.s3_bucket there is no repository to take one into. */
 static void test_snapshot_refused_when_not_configured(void **state)
 {
 	struct fixture *f = *state = fixture_new(false);
