@@ -1,6 +1,7 @@
 /*
  * Snapshots of a cluster into its repository: the repository registered
- * (an fs repository in the cluster's folder of the tenant's NFS export,
+ * (an fs repository in the cluster's folder of the tenant's NFS export, or
+ * an s3 one in the cluster's folder of the tenant's prefix of the bucket,
  * kube/render.h), the snapshot started, its end waited for; a cancelled or
  * failed job aborts and removes a snapshot it left running.  Any workflow
  * may take a snapshot with these states: the name is params.snapshot, or

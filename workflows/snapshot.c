@@ -2,7 +2,8 @@
  * snapshot: a snapshot of every index of the cluster into its repository.
  *
  *   the repository registered (the cluster's folder of its tenant's NFS
- *   export, verified by Elasticsearch on every node) → the snapshot
+ *   export, or of its tenant's prefix of the S3 bucket; verified by
+ *   Elasticsearch on every node) → the snapshot
  *   started → its end waited for (SUCCESS; PARTIAL or FAILED fail the job
  *   with the first shard's reason) → the oldest beyond the spec's
  *   snapshots.keep deleted

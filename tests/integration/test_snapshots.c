@@ -5,8 +5,12 @@
  * aborts a running snapshot and removes it; kill -9 of esaasd while it runs
  * takes it once; a failed one is replayed; bad input is a 422 naming the
  * field, another tenant's cluster a 404, and without snapshots configured
- * the request is refused.  esaasd-test runs against esaas-sim (which does
- * the fs repository as Elasticsearch does) and a private PostgreSQL.
+ * the request is refused.  On S3 (the simulator's object store), the same
+ * through each tenant's keys in the nodes' keystore: a snapshot restored
+ * into a clone, another tenant's prefix refused, versions before 7.3
+ * refused, an upgrade's snapshot first.  esaasd-test runs against esaas-sim
+ * (which does the fs and s3 repositories as Elasticsearch does) and a
+ * private PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
