@@ -990,8 +990,9 @@ const struct ctl_command ctl_clusters_commands[] = {
 	 1, 1, cluster_resume},
 	{"snapshots create", "NAME [--name SNAPSHOT] [--wait] [--dry-run]",
 	 "take a snapshot of every index of a cluster",
-	 "Into the cluster's repository on the snapshot volume (snapshots.nfs_*).  A\n"
-	 "cancel aborts a snapshot still running and removes it.  For example:\n"
+	 "Into the cluster's repository, on the NFS export (snapshots.nfs_*) or in\n"
+	 "the tenant's prefix of the S3 bucket (snapshots.s3_*).  A cancel aborts a\n"
+	 "snapshot still running and removes it.  For example:\n"
 	 "  esaasctl snapshots create logs --name before-reindex --wait\n",
 	 snapshot_flags, 1, 1, snapshot_create},
 	{"snapshots list", "NAME", "a cluster's snapshots: state, start, duration, size", NULL,

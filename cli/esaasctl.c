@@ -121,7 +121,29 @@ static int render_main(int argc, char **argv)
 		.snapshots_nfs_server = cfg.snapshots_nfs_server,
 		.snapshots_nfs_path = cfg.snapshots_nfs_path,
 	};
-	if (!render_cluster(&spec, &ro, &objects, err, sizeof(err))) {
+	/* Object storage as esaasd renders it, with the tenant's keys when
+	 * this machine has them (states_s3_opts()). */
+	struct render_s3 s3 = {0};
+	char *access_key = NULL, *secret_key = NULL;
+	if (cfg.snapshots_s3_bucket) {
+		const char *protocol = NULL;
+		const char *host = config_s3_endpoint_host(cfg.snapshots_s3_endpoint, &protocol);
+		char why[512];
+		if (!config_s3_keys(&cfg, tenant, &access_key, &secret_key, why, sizeof(why)))
+			fprintf(stderr, "esaasctl render: %s: no keystore is rendered\n", why);
+		s3 = (struct render_s3){.bucket = cfg.snapshots_s3_bucket,
+					.endpoint = host,
+					.protocol = host ? protocol : NULL,
+					.path_style_access = cfg.snapshots_s3_path_style,
+					.base_path = cfg.snapshots_s3_base_path,
+					.access_key = access_key,
+					.secret_key = secret_key};
+		ro.s3 = &s3;
+	}
+	bool rendered = render_cluster(&spec, &ro, &objects, err, sizeof(err));
+	free(access_key);
+	free(secret_key);
+	if (!rendered) {
 		fprintf(stderr, "esaasctl render: %s\n", err);
 		goto out;
 	}

@@ -25,6 +25,7 @@
 #include "common/util.h"
 #include "kube/spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -132,6 +133,12 @@ static const struct key keys[] = {
 
 	{"snapshots.nfs_server", KEY_OPT_STRING, FIELD(snapshots_nfs_server), 0, 0, NULL},
 	{"snapshots.nfs_path", KEY_OPT_STRING, FIELD(snapshots_nfs_path), 0, 0, NULL},
+	{"snapshots.s3_bucket", KEY_OPT_STRING, FIELD(snapshots_s3_bucket), 0, 0, NULL},
+	{"snapshots.s3_endpoint", KEY_OPT_STRING, FIELD(snapshots_s3_endpoint), 0, 0, NULL},
+	{"snapshots.s3_path_style_access", KEY_BOOL, FIELD(snapshots_s3_path_style), 0, 0, "false"},
+	{"snapshots.s3_base_path", KEY_STRING, FIELD(snapshots_s3_base_path), 0, 0, "esaas"},
+	{"snapshots.s3_credentials_dir", KEY_OPT_STRING, FIELD(snapshots_s3_credentials_dir), 0, 0,
+	 NULL},
 	{"snapshots.schedule_interval_seconds", KEY_INT, FIELD(snapshots_schedule_interval_s), 1,
 	 86400, "60"},
 
@@ -1142,6 +1149,171 @@ int config_role_map_lookup(const char *map, const char *value)
 }
 
 /* Checks of one key's value that its type cannot make. */
+/* An S3 bucket's name as AWS allows it: 3 to 63 lowercase letters,
+ * digits, '.' and '-', a letter or digit at each end
+ * (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
+static bool s3_bucket_valid(const char *b)
+{
+	size_t n = strlen(b);
+
+	if (n < 3 || n > 63 || !isalnum((unsigned char)b[0]) || !isalnum((unsigned char)b[n - 1]))
+		return false;
+	for (const char *p = b; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '-'))
+			return false;
+	return true;
+}
+
+/* Folders of a key: letters, digits, '.', '_', '-', separated by single
+ * '/', none of them "." or "..", none at either end. */
+static bool s3_base_path_valid(const char *p)
+{
+	const char *seg = p;
+
+	if (!*p || *p == '/')
+		return false;
+	for (const char *c = p;; c++) {
+		if (*c == '/' || !*c) {
+			size_t n = (size_t)(c - seg);
+			if (n == 0 || (n == 1 && seg[0] == '.') ||
+			    (n == 2 && seg[0] == '.' && seg[1] == '.'))
+				return false;
+			if (!*c)
+				return true;
+			seg = c + 1;
+			continue;
+		}
+		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+			return false;
+	}
+}
+
+const char *config_s3_endpoint_host(const char *url, const char **protocol)
+{
+	static const char *const schemes[] = {"http", "https"};
+
+	for (size_t i = 0; url && i < ARRAY_SIZE(schemes); i++) {
+		size_t n = strlen(schemes[i]);
+		if (strncasecmp(url, schemes[i], n) == 0 && strncmp(url + n, "://", 3) == 0) {
+			const char *host = url + n + 3;
+			if (!*host || strpbrk(host, "/?#@ \t"))
+				return NULL;
+			*protocol = schemes[i];
+			return host;
+		}
+	}
+	return NULL;
+}
+
+/* Object storage: one kind of repository, a valid bucket, endpoint and
+ * prefix, and the folder of the tenants' keys. */
+static bool check_s3(struct loader *ld)
+{
+	struct config *cfg = ld->cfg;
+	const char *protocol;
+
+	if (!cfg->snapshots_s3_bucket)
+		return true;
+	if (cfg->snapshots_nfs_server || cfg->snapshots_nfs_path)
+		return fail_key(ld, (size_t)key_index("snapshots.s3_bucket"),
+				"is set with snapshots.nfs_server or snapshots.nfs_path: the "
+				"clusters' repositories are on one storage, NFS or S3; unset one");
+	if (!s3_bucket_valid(cfg->snapshots_s3_bucket))
+		return fail_key(ld, (size_t)key_index("snapshots.s3_bucket"),
+				"expected a bucket's name: 3 to 63 lowercase letters, digits, "
+				"'.' and '-', a letter or digit at each end");
+	if (cfg->snapshots_s3_endpoint &&
+	    !config_s3_endpoint_host(cfg->snapshots_s3_endpoint, &protocol))
+		return fail_key(ld, (size_t)key_index("snapshots.s3_endpoint"),
+				"expected http://HOST[:PORT] or https://HOST[:PORT], without a "
+				"path (the store's address, e.g. http://minio.storage.svc:9000)");
+	if (!s3_base_path_valid(cfg->snapshots_s3_base_path))
+		return fail_key(ld, (size_t)key_index("snapshots.s3_base_path"),
+				"expected folders of letters, digits, '.', '_' and '-' separated "
+				"by single '/', with none at either end (e.g. esaas or "
+				"prod/esaas)");
+	if (!cfg->snapshots_s3_credentials_dir)
+		return fail_key(ld, (size_t)key_index("snapshots.s3_bucket"),
+				"needs snapshots.s3_credentials_dir too: each tenant's clusters "
+				"use the tenant's own key pair, read from that folder "
+				"(<tenant>.access_key and <tenant>.secret_key)");
+	return true;
+}
+
+/* One line of a key file, its final newline dropped; NULL with why. */
+static char *read_key_file(const char *path, bool *missing, char *why, size_t whylen)
+{
+	char buf[1025];
+	size_t n = 0;
+	FILE *f = fopen(path, "r");
+
+	*missing = false;
+	if (!f) {
+		*missing = errno == ENOENT;
+		snprintf(why, whylen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	bool long_file = n == sizeof(buf) - 1 && fgetc(f) != EOF;
+	bool failed = ferror(f);
+	fclose(f);
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if (failed || long_file || n == 0 || strlen(buf) != n) {
+		snprintf(why, whylen, "%s: %s", path,
+			 failed ? "cannot be read"
+				: "expected one line of at most 1024 characters");
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f) {
+			snprintf(why, whylen, "%s: expected one line without control characters",
+				 path);
+			return NULL;
+		}
+	return xstrdup(buf);
+}
+
+bool config_s3_keys(const struct config *cfg, const char *tenant, char **access_key,
+		    char **secret_key, char *why, size_t whylen)
+{
+	const char *dir = cfg->snapshots_s3_credentials_dir;
+	bool missing_a = false, missing_s = false;
+
+	*access_key = *secret_key = NULL;
+	if (!dir || !tenant || !*tenant || strchr(tenant, '/') || tenant[0] == '.') {
+		snprintf(why, whylen, "no key pair can be read for tenant %s",
+			 tenant ? tenant : "(none)");
+		return false;
+	}
+	char *a_path = xasprintf("%s/%s.access_key", dir, tenant);
+	char *s_path = xasprintf("%s/%s.secret_key", dir, tenant);
+	char a_why[512] = "", s_why[512] = "";
+
+	*access_key = read_key_file(a_path, &missing_a, a_why, sizeof(a_why));
+	*secret_key = read_key_file(s_path, &missing_s, s_why, sizeof(s_why));
+	if (!*access_key || !*secret_key) {
+		if (missing_a && missing_s)
+			snprintf(why, whylen,
+				 "tenant %s has no S3 key pair: %s and %s are not there "
+				 "(snapshots.s3_credentials_dir)",
+				 tenant, a_path, s_path);
+		else
+			snprintf(why, whylen, "tenant %s's S3 key pair: %s", tenant,
+				 *access_key ? s_why : a_why);
+		free(*access_key);
+		free(*secret_key);
+		*access_key = *secret_key = NULL;
+	}
+	free(a_path);
+	free(s_path);
+	return *access_key != NULL;
+}
+
 static bool check_values(struct loader *ld)
 {
 	struct config *cfg = ld->cfg;
@@ -1198,7 +1370,7 @@ static bool check_values(struct loader *ld)
 	    !spec_is_dns_label(cfg->kube_esaasd_namespace, SPEC_DNS_LABEL_MAX))
 		return fail_key(ld, (size_t)key_index("kubernetes.esaasd_namespace"),
 				"expected a namespace's name (a DNS-1123 label)");
-	return true;
+	return check_s3(ld);
 }
 
 bool config_load(struct config *cfg, const char *path, char *const *envp, char *err, size_t errlen)

@@ -113,6 +113,14 @@ struct config {
 	 * clusters' snapshot repositories (kube/render.h); both NULL: none. */
 	char *snapshots_nfs_server;
 	char *snapshots_nfs_path;
+	/* snapshots.s3_*: an S3 bucket (or an S3-compatible store's, through
+	 * s3_endpoint) instead, one prefix per tenant (kube/render.h,
+	 * struct render_s3); never with snapshots.nfs_*.  s3_bucket NULL: none. */
+	char *snapshots_s3_bucket;
+	char *snapshots_s3_endpoint;	    /* snapshots.s3_endpoint: NULL = AWS's own */
+	bool snapshots_s3_path_style;	    /* snapshots.s3_path_style_access: false */
+	char *snapshots_s3_base_path;	    /* snapshots.s3_base_path: "esaas" */
+	char *snapshots_s3_credentials_dir; /* snapshots.s3_credentials_dir: each tenant's keys */
 	/* snapshots.schedule_interval_seconds: 60, how often the clusters'
 	 * snapshot schedules are looked at (engine/prune.c). */
 	int snapshots_schedule_interval_s;
@@ -181,5 +189,21 @@ bool config_tenant_in_list(const char *list, const char *tenant);
  */
 bool config_role_map_valid(const char *map, char *err, size_t errlen) MUST_CHECK;
 int config_role_map_lookup(const char *map, const char *value);
+
+/*
+ * The S3 key pair of tenant, from snapshots.s3_credentials_dir: the files
+ * <tenant>.access_key and <tenant>.secret_key, each one line (a final
+ * newline is dropped), as one Secret mounted there holds them.  Both are
+ * the caller's.  false when the tenant has none (both files missing: why
+ * says so) or they are unreadable or malformed (why names the file).
+ */
+/*
+ * snapshots.s3_endpoint "http://minio:9000": the host and port (a pointer
+ * into url) and *protocol "http" or "https"; NULL when url is not one.
+ */
+const char *config_s3_endpoint_host(const char *url, const char **protocol);
+
+bool config_s3_keys(const struct config *cfg, const char *tenant, char **access_key,
+		    char **secret_key, char *why, size_t whylen) MUST_CHECK;
 
 #endif

@@ -285,10 +285,16 @@ static json_t *initial_masters(const struct ctx *c)
 	return names;
 }
 
-bool render_snapshots_enabled(const struct render_opts *opts)
+/* The tenant's folder of an NFS export, which the pods mount. */
+static bool nfs_enabled(const struct render_opts *opts)
 {
 	return opts->snapshots_nfs_server && opts->snapshots_nfs_server[0] &&
 	       opts->snapshots_nfs_path && opts->snapshots_nfs_path[0];
+}
+
+bool render_snapshots_enabled(const struct render_opts *opts)
+{
+	return nfs_enabled(opts) || (opts->s3 && opts->s3->bucket && opts->s3->bucket[0]);
 }
 
 static json_t *es_settings(const struct ctx *c, enum es_role role)
@@ -312,8 +318,9 @@ static json_t *es_settings(const struct ctx *c, enum es_role role)
 		json_object_set_new(s, ES_INITIAL_MASTER_NODES_KEY, initial_masters(c));
 	}
 	es_role_settings(v, role, es_image_has_xpack(v, c->image), s);
-	if (render_snapshots_enabled(c->opts))
+	if (nfs_enabled(c->opts))
 		json_object_set_new(s, "path.repo", json_pack("[s]", RENDER_SNAPSHOTS_DIR));
+	render_s3_settings(c, s);
 	render_security_settings(c, s);
 	/* Dynamic settings are written here too: they are the nodes'
 	 * defaults from the first boot, and a config update then sets them
@@ -465,6 +472,13 @@ static json_t *field_env(const char *name, const char *path)
 			 path);
 }
 
+static json_t *resources(const struct spec_nodes *n);
+
+json_t *render_node_resources(const struct ctx *c, enum es_role role)
+{
+	return resources(&c->spec->nodes[role]);
+}
+
 static json_t *resources(const struct spec_nodes *n)
 {
 	/* Limits equal to requests: the Guaranteed QoS class, last to be
@@ -514,7 +528,7 @@ static json_t *restricted_context(int uid)
  * gosu), which needs root's default capabilities; bin/plugin runs as root
  * there too.  For 2.x, then, only no escalation and the seccomp profile.
  */
-static json_t *es_image_context(const struct ctx *c)
+json_t *render_es_image_context(const struct ctx *c)
 {
 	if (c->spec->version.major < 5)
 		return json_pack("{s:b, s:{s:s}}", "allowPrivilegeEscalation", 0, "seccompProfile",
@@ -554,13 +568,26 @@ static json_t *init_containers(const struct ctx *c, enum es_role role)
 		free(names);
 		names = more;
 	}
+	/* What the repository of the cluster's snapshots needs, unasked:
+	 * installed as the spec's own are, after them. */
+	const char *implied = render_s3_plugin(c);
+	bool listed = false;
+	for (size_t i = 0; implied && i < s->nplugins; i++)
+		listed = listed || strcmp(s->plugins[i], implied) == 0;
+	if (implied && !listed) {
+		char *more = xasprintf("%s%s%s", names, names[0] ? " " : "", implied);
+
+		free(names);
+		names = more;
+	}
 	script = plugins_script(c);
 	json_array_append_new(
-		list, json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, s:o, s:[o]}", "name",
-				"install-plugins", "image", c->image, "command", "sh", "-c", script,
-				"env", "name", "ES_PLUGINS", "value", names, "resources",
-				resources(&s->nodes[role]), "securityContext", es_image_context(c),
-				"volumeMounts", volume_mount("plugins", ES_HOME "/plugins")));
+		list,
+		json_pack("{s:s, s:s, s:[s, s, s], s:[{s:s, s:s}], s:o, s:o, s:[o]}", "name",
+			  "install-plugins", "image", c->image, "command", "sh", "-c", script,
+			  "env", "name", "ES_PLUGINS", "value", names, "resources",
+			  resources(&s->nodes[role]), "securityContext", render_es_image_context(c),
+			  "volumeMounts", volume_mount("plugins", ES_HOME "/plugins")));
 	free(script);
 	free(names);
 	return list;
@@ -589,7 +616,7 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 			   "readOnly", 1, volume_mount("plugins", ES_HOME "/plugins"));
 	if (keeps_data(role))
 		json_array_append_new(mounts, volume_mount("data", ES_HOME "/data"));
-	if (render_snapshots_enabled(c->opts))
+	if (nfs_enabled(c->opts))
 		json_array_append_new(mounts,
 				      json_pack("{s:s, s:s, s:s}", "name", "snapshots", "mountPath",
 						RENDER_SNAPSHOTS_DIR, "subPath", c->opts->tenant));
@@ -608,7 +635,7 @@ static json_t *es_container(const struct ctx *c, enum es_role role)
 			 "transport", "containerPort", RENDER_TRANSPORT_PORT, "protocol", "TCP",
 			 "resources", resources(n), "readinessProbe", "tcpSocket", "port",
 			 RENDER_HTTP_PORT, "periodSeconds", RENDER_PROBE_PERIOD_S,
-			 "failureThreshold", 3, "securityContext", es_image_context(c),
+			 "failureThreshold", 3, "securityContext", render_es_image_context(c),
 			 "volumeMounts", mounts);
 }
 
@@ -639,7 +666,7 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 	 * cluster mounts is one shared folder, which an fs repository needs
 	 * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/snapshots-filesystem-repository.html);
 	 * the baseline Pod Security level admits nfs volumes. */
-	if (render_snapshots_enabled(c->opts))
+	if (nfs_enabled(c->opts))
 		json_array_append_new(volumes,
 				      json_pack("{s:s, s:{s:s, s:s}}", "name", "snapshots", "nfs",
 						"server", c->opts->snapshots_nfs_server, "path",
@@ -651,11 +678,13 @@ static json_t *pod_template(const struct ctx *c, enum es_role role)
 			     "matchLabels", match_labels(c, role), "topologyKey", topology);
 
 	json_t *container = es_container(c, role);
+	json_t *inits = init_containers(c, role);
 	render_security_es_pod(c, container, volumes);
+	render_s3_es_pod(c, role, inits, container, volumes);
 	tmpl = json_pack("{s:{s:o}, s:{s:o, s:b, s:i, s:o, s:[o], s:o}}", "metadata", "labels",
 			 labels(c, role, true), "spec", "affinity", affinity, "enableServiceLinks",
 			 0, "terminationGracePeriodSeconds", TERMINATION_GRACE_S, "initContainers",
-			 init_containers(c, role), "containers", container, "volumes", volumes);
+			 inits, "containers", container, "volumes", volumes);
 	return tmpl;
 }
 
@@ -892,7 +921,7 @@ json_t *render_disruption_budget(const struct spec *spec, const struct render_op
  */
 static json_t *kibana_context(const struct ctx *c)
 {
-	return es_image_context(c);
+	return render_es_image_context(c);
 }
 
 static json_t *kibana_deployment(const struct ctx *c)
@@ -1113,6 +1142,8 @@ bool render_cluster(const struct spec *spec, const struct render_opts *opts, jso
 	}
 	if (render_security_on(&c))
 		json_array_append_new(list, render_security_secret(&c));
+	if (render_s3_on(&c))
+		json_array_append_new(list, render_s3_secret(&c));
 	json_array_append_new(list, headless_service(&c));
 	json_array_append_new(list, http_service(&c));
 	for (int r = 0; r < ES_ROLE_COUNT; r++)

@@ -104,6 +104,43 @@ struct render_security {
 
 #define RENDER_SECURITY_SECRET "es-security"
 
+/*
+ * Snapshots on object storage (snapshots.s3_*, common/config.h): the
+ * cluster's repository is an s3 one, in the bucket, under
+ * <base_path>/<tenant>/<namespace>, through the client RENDER_S3_CLIENT,
+ * whose settings elasticsearch.yml has and whose keys the Elasticsearch
+ * keystore holds (kube/render_s3.c).  The keys are the tenant's own: the
+ * storage's policy gives each tenant's key its prefix alone, since every
+ * tenant may register repositories with them (docs/operations.md).
+ */
+struct render_s3 {
+	const char *bucket;
+	const char *endpoint; /* host[:port]; NULL: AWS's own endpoints */
+	const char *protocol; /* "http" or "https"; NULL: https */
+	bool path_style_access;
+	const char *base_path; /* the tenants' prefixes' parent, e.g. "esaas" */
+	/* The tenant's key pair; NULL: it has none, and its clusters no
+	 * keystore (snapshots are refused, naming what is missing). */
+	const char *access_key;
+	const char *secret_key;
+};
+
+#define RENDER_S3_CLIENT "esaas"
+/* The Secret of a cluster's key pair, which its keystore is made from. */
+#define RENDER_S3_SECRET "es-s3-credentials"
+
+/* Repositories of type s3 through keystore client settings: from 7.3
+ * (7.0-7.2 force path-style access and have no setting for it; 2.x has
+ * the cloud-aws plugin's settings, 5.x-6.x other client rules).  The
+ * plugin repository-s3 before 8.0, a module from 8.0. */
+bool render_s3_supported(const struct es_version *v);
+/* "<base_path>/<tenant>/<ns>"; the caller frees it. */
+char *render_s3_base_path(const struct render_s3 *s3, const char *tenant, const char *ns);
+/* The body of PUT _snapshot/<repo> for the cluster ns of tenant (readonly
+ * for a restore's source); the caller owns it. */
+json_t *render_s3_repository(const struct render_s3 *s3, const char *tenant, const char *ns,
+			     bool readonly);
+
 struct render_opts {
 	const char *tenant; /* required: a DNS-1123 label */
 	/* The cluster's namespace as stored with it; NULL: render_namespace(). */
@@ -170,6 +207,8 @@ struct render_opts {
 	 */
 	const char *snapshots_nfs_server;
 	const char *snapshots_nfs_path;
+	/* Or object storage (never both, common/config.c): NULL, none. */
+	const struct render_s3 *s3;
 };
 
 /* Where the pods mount their tenant's snapshot folder (path.repo). */
@@ -178,7 +217,8 @@ struct render_opts {
  * and the prefix of the read-only one a restore registers for its source. */
 #define RENDER_SNAPSHOT_REPO "esaas"
 #define RENDER_RESTORE_REPO "esaas-restore"
-/* Do the options give the pods a snapshot folder? */
+/* Do the options configure the clusters' repositories (an NFS folder or a
+ * bucket)? */
 bool render_snapshots_enabled(const struct render_opts *opts);
 
 /* Whether version v of image has security in its free licence: 6.8+ of

@@ -47,6 +47,20 @@ void render_security_kibana_pod(const struct ctx *c, json_t *container, json_t *
 /* The URL Kibana reaches Elasticsearch at: https with security. */
 char *render_security_es_url(const struct ctx *c);
 
+/* render.c, for the other files' containers */
+json_t *render_es_image_context(const struct ctx *c);
+json_t *render_node_resources(const struct ctx *c, enum es_role role);
+
+/* render_s3.c: the keystore of the tenant's S3 keys, when object storage
+ * is configured for a version that has it and the tenant has keys. */
+bool render_s3_on(const struct ctx *c);
+void render_s3_settings(const struct ctx *c, json_t *settings);
+json_t *render_s3_secret(const struct ctx *c);
+void render_s3_es_pod(const struct ctx *c, enum es_role role, json_t *init_containers,
+		      json_t *container, json_t *volumes);
+/* "repository-s3" when the version needs it as a plugin, else NULL. */
+const char *render_s3_plugin(const struct ctx *c);
+
 /* render_quota.c */
 json_t *render_quota_object(const struct ctx *c, int wipe_pods);
 

@@ -28,6 +28,7 @@
 #include "sim/faults.h"
 #include "sim/hostfs.h"
 #include "sim/rbac.h"
+#include "sim/s3.h"
 #include "sim/record.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
@@ -69,6 +70,7 @@ struct es_node {
 	bool join_refused;	  /* its version may not join: said once */
 	char *pod_uid;		  /* the pod it runs in: a new one is a restart */
 	json_t *file;		  /* its elasticsearch.yml as read at start, flat */
+	json_t *keystore;	  /* its keystore as read at start (sim/s3.h), or NULL */
 	bool security;		  /* authenticates REST requests (security_on) */
 	char *bootstrap_password; /* its pod's ELASTIC_PASSWORD, or NULL */
 	bool xpack;		  /* its image is the default distribution, 6.3+ */
@@ -821,6 +823,16 @@ static json_t *sh_expand_all(const json_t *raw, size_t from, const json_t *vars)
 			sh_expand(json_string_value(w), vars, out);
 	}
 	return out;
+}
+
+json_t *sim_es_sh_statements(const char *text)
+{
+	return sh_statements(text);
+}
+
+json_t *sim_es_sh_words(const json_t *raw, const json_t *vars)
+{
+	return sh_expand_all(raw, 0, vars);
 }
 
 /* The archive or name an install argument names: {"name", "version", "url"}. */
@@ -2768,6 +2780,19 @@ char *sim_es_config_refused(const json_t *pod, int major)
 				    !strncmp(k, removed_settings[j].prefix,
 					     strlen(removed_settings[j].prefix)))
 					why = unknown_setting(k);
+			/* The s3 client's settings are the repository-s3 plugin's
+			 * before 8.0, a module's from 8.0 (sim/s3.h): without the
+			 * plugin a node does not know them. */
+			if (!why && major >= 5 && !strncmp(k, "s3.client.", 10)) {
+				json_t *plugins = plugins_of(
+					pod,
+					json_str(json_object_get(pod, "spec"), "nodeName")
+						? json_str(json_object_get(pod, "spec"), "nodeName")
+						: "");
+				if (!sim_s3_type_exists(version, plugins))
+					why = unknown_setting(k);
+				json_decref(plugins);
+			}
 			for (size_t j = 0; !why && j < ARRAY_SIZE(byte_size_settings); j++) {
 				const char *s = json_is_string(v) ? json_string_value(v) : NULL;
 				if (s && !strcmp(k, byte_size_settings[j]) && !byte_size_ok(s))
@@ -3102,6 +3127,7 @@ static void node_free(struct es_node *n)
 	free(n->pod_uid);
 	free(n->bootstrap_password);
 	json_decref(n->file);
+	json_decref(n->keystore);
 	json_decref(n->plugins);
 	free(n);
 }
@@ -3455,6 +3481,8 @@ static void sync_members(struct es_cluster *cl, struct store_obj **pods, size_t 
 			node->pod_uid = xstrdup(uid);
 			json_decref(node->file);
 			node->file = node_settings(pod, image);
+			json_decref(node->keystore);
+			node->keystore = sim_s3_pod_keystore(pod);
 			node->security = security_on(node->file, node->version, image);
 			free(node->bootstrap_password);
 			node->bootstrap_password = pod_env(pod, image, "ELASTIC_PASSWORD");
@@ -6464,6 +6492,16 @@ static struct es_node *master_node(struct es_cluster *cl)
 	return cl->master ? node_by_name(cl, cl->master) : NULL;
 }
 
+/* Where a repository of type and settings is for node n: a shared folder
+ * of path.repo (fs), or a bucket's prefix as n's s3 client reaches it. */
+static char *repo_node_folder(struct es_cluster *cl, const struct es_node *n, const char *type,
+			      const json_t *settings, char **err)
+{
+	if (type && !strcmp(type, "s3"))
+		return sim_s3_folder(settings, n->file, n->keystore, err);
+	return node_folder(cl, n, json_str(settings, "location"), err);
+}
+
 /* The folder of repository name as the elected master sees it, or NULL
  * (the caller answers): the caller frees it. */
 static char *repo_folder(struct es_cluster *cl, const char *name, char **err)
@@ -6474,7 +6512,7 @@ static char *repo_folder(struct es_cluster *cl, const char *name, char **err)
 		*err = NULL;
 		return NULL;
 	}
-	return node_folder(cl, m, json_str(json_object_get(r, "settings"), "location"), err);
+	return repo_node_folder(cl, m, json_str(r, "type"), json_object_get(r, "settings"), err);
 }
 
 static bool repo_readonly(struct es_cluster *cl, const char *name)
@@ -6490,6 +6528,47 @@ static void repository_missing(struct call *c, const char *name)
 }
 
 /*
+ * An s3 repository whose verification failed on the master: what
+ * BlobStoreRepository.startVerification throws ("path <base path> is not
+ * accessible on master node", the base path printed as BlobPath prints
+ * it, each element in brackets), caused by the SDK's exception as the
+ * upload of master.dat met it.
+ */
+static void s3_verification_failed(struct call *c, const char *repo, const json_t *settings,
+				   const char *why)
+{
+	const char *base = json_str(settings, "base_path") ? json_str(settings, "base_path") : "";
+	char *printed = xstrdup("");
+	char *copy = xstrdup(base), *save = NULL;
+	for (char *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+		char *more = xasprintf("%s[%s]", printed, t);
+		free(printed);
+		printed = more;
+	}
+	free(copy);
+	char *reason = xasprintf("[%s] path %s is not accessible on master node", repo, printed);
+	json_t *cause;
+	if (strstr(why, "(Service: Amazon S3;") || strstr(why, "Unable to"))
+		cause = json_pack(
+			"{s:s, s:s, s:{s:s, s:s}}", "type", "i_o_exception", "reason",
+			"Unable to upload object [tests/master.dat] using a single upload",
+			"caused_by", "type",
+			strstr(why, "(Service: Amazon S3;") ? "amazon_s3_exception"
+							    : "sdk_client_exception",
+			"reason", why);
+	else
+		cause = json_pack("{s:s, s:s}", "type", "illegal_argument_exception", "reason",
+				  why);
+	call_reply_json(c, 500,
+			json_pack("{s:{s:[{s:s, s:s}], s:s, s:s, s:o}, s:i}", "error", "root_cause",
+				  "type", "repository_verification_exception", "reason", reason,
+				  "type", "repository_verification_exception", "reason", reason,
+				  "caused_by", cause, "status", 500));
+	free(reason);
+	free(printed);
+}
+
+/*
  * PUT/POST _snapshot/{repo} {"type": "fs", "settings": {"location", "readonly"?}}:
  * the master makes it, then, unless it is read-only or ?verify=false,
  * writes a file into its folder that every master-eligible and data node
@@ -6498,6 +6577,11 @@ static void repository_missing(struct call *c, const char *name)
  * the same shared storage) fails it with repository_verification_exception.
  * The repository stays registered when verification fails: it was put in
  * the cluster state before (RepositoriesService.registerRepository).
+ *
+ * {"type": "s3", "settings": {"bucket", "base_path"?, "client"?, "readonly"?}}
+ * exists where the master has the type (sim/s3.h); it is made without a
+ * word to the store, which its verification then writes to and reads from
+ * with each node's client (sim_s3_folder()).
  */
 static void put_repo(struct es_cluster *cl, struct call *c, const char *name)
 {
@@ -6512,21 +6596,27 @@ static void put_repo(struct es_cluster *cl, struct call *c, const char *name)
 			     "Validation Failed: 1: type is missing;");
 		return;
 	}
-	if (strcmp(type, "fs") != 0) {
+	struct es_node *m = master_node(cl);
+	bool s3 = !strcmp(type, "s3") && m && sim_s3_type_exists(m->version, m->plugins);
+	if (strcmp(type, "fs") != 0 && !s3) {
 		char *why = xasprintf("repository type [%s] does not exist", type);
 		repository_failed(c, name, why);
 		free(why);
 		json_decref(body);
 		return;
 	}
-	if (!location) {
+	if (!s3 && !location) {
 		repository_failed(c, name, "missing location");
 		json_decref(body);
 		return;
 	}
-	struct es_node *m = master_node(cl);
-	char *mine = m ? node_folder(cl, m, location, &err) : NULL;
-	if (!mine) {
+	if (s3 && !json_str(settings, "bucket")) {
+		repository_failed(c, name, "No bucket defined for s3 repository");
+		json_decref(body);
+		return;
+	}
+	char *mine = m && !s3 ? node_folder(cl, m, location, &err) : NULL;
+	if (!s3 && !mine) {
 		repository_failed(c, name, err ? err : "no master");
 		free(err);
 		json_decref(body);
@@ -6534,16 +6624,23 @@ static void put_repo(struct es_cluster *cl, struct call *c, const char *name)
 	}
 	json_t *flat = json_object();
 	flatten("", settings, flat);
-	json_object_set_new(cl->repos, name,
-			    json_pack("{s:s, s:o}", "type", "fs", "settings", flat));
+	json_object_set_new(
+		cl->repos, name,
+		json_pack("{s:s, s:o}", "type", type, "settings", json_deep_copy(flat)));
 	json_decref(body);
 	if (!repo_readonly(cl, name) && call_param_bool(c, "verify", true)) {
+		if (s3 && !(mine = sim_s3_folder(flat, m->file, m->keystore, &err))) {
+			s3_verification_failed(c, name, flat, err ? err : "");
+			free(err);
+			json_decref(flat);
+			return;
+		}
 		for (size_t i = 0; i < cl->nnodes; i++) {
 			struct es_node *n = cl->nodes[i];
 			if (!n->present || !(n->roles & (ROLE_MASTER | ROLE_DATA)))
 				continue;
 			char *nerr = NULL;
-			char *theirs = node_folder(cl, n, location, &nerr);
+			char *theirs = repo_node_folder(cl, n, s3 ? "s3" : "fs", flat, &nerr);
 			bool same = theirs && !strcmp(theirs, mine);
 			free(theirs);
 			if (same) {
@@ -6566,10 +6663,12 @@ static void put_repo(struct es_cluster *cl, struct call *c, const char *name)
 				       "node");
 			free(nerr);
 			free(mine);
+			json_decref(flat);
 			return;
 		}
 	}
 	free(mine);
+	json_decref(flat);
 	call_reply_json(c, 200, json_pack("{s:b}", "acknowledged", 1));
 }
 

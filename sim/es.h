@@ -57,6 +57,12 @@ enum sim_init {
 };
 enum sim_init sim_es_plugin_installs(const json_t *pod, const char *host, char **container,
 				     char **message, int *exit_code);
+/* The init containers' scripts as the plugin installs read them: a
+ * script's statements, each an array of raw words (split at newlines, ';',
+ * '&&', '||' and '|'), and a statement's words expanded with vars ({"NAME":
+ * "value"}), quotes removed.  New references. */
+json_t *sim_es_sh_statements(const char *text);
+json_t *sim_es_sh_words(const json_t *raw, const json_t *vars);
 /* {"<namespace>": {"status": ..., nodes, shards...}}: new reference. */
 json_t *sim_es_state(void);
 /* What deleting pod costs its cluster now, for GET /_sim/state's

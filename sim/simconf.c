@@ -1,4 +1,5 @@
 #include "sim/simconf.h"
+#include "sim/s3.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -444,6 +445,12 @@ static bool load(json_t *root, char **err)
 		conf.seed = (uint64_t)json_integer_value(sec);
 		conf.seed_given = true;
 	}
+	if ((sec = json_object_get(root, "object_store"))) {
+		if (!sim_s3_conf_valid(sec, err))
+			return false;
+		json_decref(conf.object_store);
+		conf.object_store = json_incref(sec);
+	}
 	if ((sec = json_object_get(root, "faults"))) {
 		if (!json_is_array(sec)) {
 			*err = xstrdup("faults: a list is expected");
@@ -497,6 +504,7 @@ void simconf_free(void)
 	json_decref(conf.faults);
 	json_decref(conf.images_extra);
 	json_decref(conf.pod_network);
+	json_decref(conf.object_store);
 	memset(&conf, 0, sizeof(conf));
 }
 

@@ -66,6 +66,12 @@
  *                                  # by default what relocation_ms takes at 40mb/s
  *       - {name: words, analysis: {analyzer: {a: {tokenizer: icu_tokenizer}}}}
  *       - {name: sized, mappings: {_size: {enabled: true}}}
+ *   object_store:                  # S3 as the nodes' s3 repositories reach it (sim/s3.h)
+ *     endpoint: s3.storage.svc:9000  # host[:port] a client's endpoint names
+ *                                  # (s3.amazonaws.com: a client without one)
+ *     buckets: [snapshots]
+ *     keys:                        # each key may read and write under its prefix only
+ *       - {access_key: AKACME, secret_key: s3cr3t, bucket: snapshots, prefix: esaas/acme}
  *   faults: [...]                  # as POST /_sim/faults takes them
  *   seed: 42                       # of the faults' rates and the simulated ids;
  *                                  # drawn at start (and logged) when absent
@@ -108,9 +114,10 @@ struct simconf {
 	/* {namespace?, labels, ip, others: [{listen, namespace?, labels, ip}]},
 	 * checked and completed with the defaults */
 	json_t *pod_network;
-	json_t *indices; /* array of {name, shards, replicas, analysis?, mappings?} */
-	json_t *faults;	 /* array, or NULL */
-	uint64_t seed;	 /* given, or drawn from the OS by simconf_load */
+	json_t *indices;      /* array of {name, shards, replicas, analysis?, mappings?} */
+	json_t *faults;	      /* array, or NULL */
+	json_t *object_store; /* {endpoint, buckets, keys}, checked (sim/s3.c), or NULL */
+	uint64_t seed;	      /* given, or drawn from the OS by simconf_load */
 	bool seed_given;
 };
 

@@ -38,6 +38,42 @@ void states_rendered_free(struct states_rendered *r)
 	free(r);
 }
 
+/*
+ * Object storage's settings and the tenant's key pair, read again at every
+ * render so that a key changed in snapshots.s3_credentials_dir reaches the
+ * cluster's Secret at its next apply.  One copy for the process: what
+ * states_render_opts() hands out is good until its next call, and every
+ * caller renders at once, in the one loop.
+ */
+static struct {
+	struct render_s3 s3;
+	char *access_key, *secret_key;
+} s3_now;
+
+const struct render_s3 *states_s3_opts(const struct config *cfg, const char *tenant)
+{
+	char why[512];
+	const char *protocol = NULL;
+
+	if (!cfg || !cfg->snapshots_s3_bucket)
+		return NULL;
+	free(s3_now.access_key);
+	free(s3_now.secret_key);
+	if (!config_s3_keys(cfg, tenant, &s3_now.access_key, &s3_now.secret_key, why, sizeof(why)))
+		s3_now.access_key = s3_now.secret_key = NULL;
+	const char *host = config_s3_endpoint_host(cfg->snapshots_s3_endpoint, &protocol);
+	s3_now.s3 = (struct render_s3){
+		.bucket = cfg->snapshots_s3_bucket,
+		.endpoint = host,
+		.protocol = host ? protocol : NULL,
+		.path_style_access = cfg->snapshots_s3_path_style,
+		.base_path = cfg->snapshots_s3_base_path,
+		.access_key = s3_now.access_key,
+		.secret_key = s3_now.secret_key,
+	};
+	return &s3_now.s3;
+}
+
 /* How esaasd renders: its configuration, the job's tenant, its cluster's
  * namespace and id as stored. */
 void states_render_opts(struct step *s, const struct wf_env *env, struct render_opts *ro,
@@ -57,6 +93,7 @@ void states_render_opts(struct step *s, const struct wf_env *env, struct render_
 		.esaasd_namespace = env->cfg->kube_esaasd_namespace,
 		.snapshots_nfs_server = env->cfg->snapshots_nfs_server,
 		.snapshots_nfs_path = env->cfg->snapshots_nfs_path,
+		.s3 = states_s3_opts(env->cfg, step_tenant(s)),
 	};
 	if (sec && states_security_rendered(s, sec))
 		ro->security = sec;

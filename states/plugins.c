@@ -103,7 +103,19 @@ static void check_repository(struct step *s, const char *only)
 		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
 		return;
 	}
-	if ((only || spec.nplugins > 0) && (!repo || !repo[0])) {
+	/* What the cluster's snapshot repository needs besides (kube/render_s3.c:
+	 * repository-s3 before 8.0, when the tenant has S3 keys), checked with
+	 * the spec's own plugins. */
+	const struct render_s3 *s3 =
+		only ? NULL : states_s3_opts(env ? env->cfg : NULL, step_tenant(s));
+	const char *implied = s3 && s3->access_key && render_s3_supported(&spec.version) &&
+					      !es_version_at_least(&spec.version, 8, 0, 0)
+				      ? "repository-s3"
+				      : NULL;
+	for (size_t i = 0; implied && i < spec.nplugins; i++)
+		if (!strcmp(spec.plugins[i], implied))
+			implied = NULL;
+	if ((only || spec.nplugins > 0 || implied) && (!repo || !repo[0])) {
 		spec_free(&spec);
 		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
 		return;
@@ -113,6 +125,11 @@ static void check_repository(struct step *s, const char *only)
 	c->urls = json_array();
 	for (size_t i = 0; i < (only ? 1 : spec.nplugins); i++) {
 		char *url = es_plugin_url(&spec.version, repo, only ? only : spec.plugins[i]);
+		json_array_append_new(c->urls, json_string(url));
+		free(url);
+	}
+	if (implied) {
+		char *url = es_plugin_url(&spec.version, repo, implied);
 		json_array_append_new(c->urls, json_string(url));
 		free(url);
 	}

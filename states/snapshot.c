@@ -1,6 +1,7 @@
 /*
  * Snapshots of a cluster into its repository: the repository registered
- * (an fs repository in the cluster's folder of the tenant's NFS export,
+ * (an fs repository in the cluster's folder of the tenant's NFS export, or
+ * an s3 one in the cluster's folder of the tenant's prefix of the bucket,
  * kube/render.h), the snapshot started, its end waited for; a cancelled or
  * failed job aborts and removes a snapshot it left running.  Any workflow
  * may take a snapshot with these states: the name is params.snapshot, or
@@ -48,8 +49,22 @@ static const char *es_error_type(const struct es_result *res)
 	return type ? type : "";
 }
 
+/* Where the repository being registered is, for its errors: the folder of
+ * path.repo, or the bucket and prefix; the caller frees it. */
+static char *repository_where(struct state_call *l, const char *ns)
+{
+	const struct wf_env *env = step_env(l->step);
+	const struct render_s3 *s3 = states_s3_opts(env ? env->cfg : NULL, step_tenant(l->step));
+	if (!s3)
+		return xasprintf("folder %s of path.repo %s", ns, RENDER_SNAPSHOTS_DIR);
+	char *base = render_s3_base_path(s3, step_tenant(l->step), ns);
+	char *where = xasprintf("bucket %s, base_path %s", s3->bucket, base);
+	free(base);
+	return where;
+}
+
 /* The repository's settings: the cluster's folder, by its namespace, in
- * the tenant's folder (path.repo). */
+ * the tenant's folder (path.repo), or its prefix of the bucket. */
 static void repository_put_cb(void *arg, const struct es_result *res)
 {
 	struct state_call *l = arg;
@@ -66,36 +81,84 @@ static void repository_put_cb(void *arg, const struct es_result *res)
 	bool config = !strcmp(type, "repository_exception") ||
 		      !strcmp(type, "repository_verification_exception");
 	const char *source = json_str(json_object_get(step_params(s), "restore"), "namespace");
-	char *msg = xasprintf("registering repository %s (folder %s of path.repo %s): %s",
-			      source ? RENDER_RESTORE_REPO : RENDER_SNAPSHOT_REPO,
-			      source ? source : l->r->ns, RENDER_SNAPSHOTS_DIR, es_reason(res));
+	char *where = repository_where(l, source ? source : l->r->ns);
+	char *msg = xasprintf("registering repository %s (%s): %s",
+			      source ? RENDER_RESTORE_REPO : RENDER_SNAPSHOT_REPO, where,
+			      es_reason(res));
 	states_call_report(l, false, !config && res->klass == HTTPC_TRANSIENT, msg);
+	free(where);
 	free(msg);
 }
 
-/* Are the snapshots configured (snapshots.nfs_*)?  Else the step fails. */
-static bool snapshots_configured(struct step *s)
+bool states_snapshots_ready(const struct config *cfg, const char *tenant,
+			    const struct es_version *v, char *why, size_t whylen)
 {
-	const struct wf_env *env = step_env(s);
 	struct render_opts ro = {
-		.snapshots_nfs_server = env && env->cfg ? env->cfg->snapshots_nfs_server : NULL,
-		.snapshots_nfs_path = env && env->cfg ? env->cfg->snapshots_nfs_path : NULL,
+		.snapshots_nfs_server = cfg ? cfg->snapshots_nfs_server : NULL,
+		.snapshots_nfs_path = cfg ? cfg->snapshots_nfs_path : NULL,
 	};
 	if (render_snapshots_enabled(&ro))
 		return true;
-	step_fail(s, "snapshots are not configured: snapshots.nfs_server and snapshots.nfs_path "
-		     "name the NFS export that holds the repositories");
+	if (!cfg || !cfg->snapshots_s3_bucket) {
+		snprintf(why, whylen,
+			 "snapshots are not configured on this esaas: snapshots.nfs_server and "
+			 "snapshots.nfs_path name an NFS export, or snapshots.s3_bucket a bucket, "
+			 "that holds the repositories");
+		return false;
+	}
+	if (v && !render_s3_supported(v)) {
+		char version[ES_VERSION_BUFSIZE];
+		es_version_format(v, version, sizeof(version));
+		snprintf(why, whylen,
+			 "snapshots on object storage (snapshots.s3_bucket) need Elasticsearch "
+			 "7.3 or later, whose s3 repositories take their client's endpoint and "
+			 "keys from the node's settings and keystore: this cluster runs %s",
+			 version);
+		return false;
+	}
+	char *access_key, *secret_key;
+	if (!config_s3_keys(cfg, tenant, &access_key, &secret_key, why, whylen))
+		return false;
+	free(access_key);
+	free(secret_key);
+	return true;
+}
+
+/* Can this cluster have snapshots?  Else the step fails, saying why. */
+static bool snapshots_configured(struct step *s, const struct es_version *v)
+{
+	const struct wf_env *env = step_env(s);
+	char why[768];
+	if (states_snapshots_ready(env ? env->cfg : NULL, step_tenant(s), v, why, sizeof(why)))
+		return true;
+	step_fail(s, "%s", why);
 	return false;
+}
+
+/* The repository's body: an fs one in the tenant's NFS folder, or an s3
+ * one in the tenant's prefix of the bucket. */
+static json_t *repository_body(struct state_call *l, const char *ns, bool readonly)
+{
+	const struct wf_env *env = step_env(l->step);
+	const struct render_s3 *s3 = states_s3_opts(env ? env->cfg : NULL, step_tenant(l->step));
+	if (s3)
+		return render_s3_repository(s3, step_tenant(l->step), ns, readonly);
+	json_t *body = json_pack("{s:s, s:{s:s}}", "type", "fs", "settings", "location", ns);
+	if (readonly)
+		json_object_set_new(json_object_get(body, "settings"), "readonly", json_true());
+	return body;
 }
 
 void state_snapshot_repository(struct step *s)
 {
-	if (!snapshots_configured(s))
-		return;
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	json_t *body = json_pack("{s:s, s:{s:s}}", "type", "fs", "settings", "location", l->r->ns);
+	if (!snapshots_configured(s, &l->r->spec.version)) {
+		states_call_finish(l);
+		return;
+	}
+	json_t *body = repository_body(l, l->r->ns, false);
 	l->ecall = es_request(l->es, "PUT", "/_snapshot/" RENDER_SNAPSHOT_REPO, body,
 			      repository_put_cb, l);
 	json_decref(body);
@@ -520,13 +583,14 @@ void state_restore_repository(struct step *s)
 		state_snapshot_repository(s);
 		return;
 	}
-	if (!snapshots_configured(s))
-		return;
 	struct state_call *l = states_call_es(s, RENDER_HTTP_SERVICE);
 	if (!l)
 		return;
-	json_t *body = json_pack("{s:s, s:{s:s, s:b}}", "type", "fs", "settings", "location",
-				 json_str(restore, "namespace"), "readonly", 1);
+	if (!snapshots_configured(s, &l->r->spec.version)) {
+		states_call_finish(l);
+		return;
+	}
+	json_t *body = repository_body(l, json_str(restore, "namespace"), true);
 	l->ecall = es_request(l->es, "PUT", "/_snapshot/" RENDER_RESTORE_REPO, body,
 			      repository_put_cb, l);
 	json_decref(body);

@@ -13,6 +13,9 @@
 #include "es/version.h"
 
 struct step;
+struct config;
+struct render_s3;
+struct es_version;
 
 /*
  * How many ways out (step_branch) a handler has: its enum's count, 0 for a
@@ -281,6 +284,17 @@ void state_restore_repository(struct step *s);
 void state_restore_start(struct step *s);
 void state_restore_wait_green(struct step *s);
 void state_restore_verify(struct step *s);
+/* snapshots.s3_* and tenant's keys as render_opts.s3 has them, or NULL
+ * without object storage; good until the next call (of this or
+ * states_render_opts()). */
+const struct render_s3 *states_s3_opts(const struct config *cfg, const char *tenant);
+/*
+ * Can the tenant's cluster of version v (NULL: any) have snapshots from
+ * this configuration?  Else false, with why: what is not configured, or
+ * which version object storage needs, or which keys the tenant lacks.
+ */
+bool states_snapshots_ready(const struct config *cfg, const char *tenant,
+			    const struct es_version *v, char *why, size_t whylen);
 /* The job's snapshot: params.snapshot, or "<kind>-<job id>"; kept in
  * context.snapshot_name (borrowed from the context). */
 const char *states_snapshot_name(struct step *s);

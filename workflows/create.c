@@ -31,6 +31,8 @@
 #include "kube/render.h"
 #include "kube/spec.h"
 #include "common/util.h"
+#include "common/json.h"
+#include "states/env.h"
 
 #include <stdlib.h>
 
@@ -109,8 +111,20 @@ static void create_places_cb(void *arg, int places, const char *error)
 static void create_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
-	(void)tenant;
 	(void)ns;
+	/* A restore registers the source's repository in the new cluster:
+	 * the same storage rules as a snapshot's. */
+	struct wf_env *e = env;
+	struct es_version v;
+	const char *version = json_str(json_object_get(params, "spec"), "version");
+	char msg[768];
+	if (json_object_get(params, "restore") && version && es_version_parse(version, &v) &&
+	    !states_snapshots_ready(e ? e->cfg : NULL, tenant, &v, msg, sizeof(msg))) {
+		struct wf_refusal why = {0};
+		wf_refuse(&why, 409, "not_configured", "restore", "%s", msg);
+		done(arg, &why);
+		return;
+	}
 	struct create_places *p = xcalloc(1, sizeof(*p));
 	p->done = done;
 	p->arg = arg;

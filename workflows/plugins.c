@@ -20,6 +20,8 @@
 #include "states/states.h"
 #include "workflows/request.h"
 #include "kube/spec.h"
+#include "common/config.h"
+#include "states/env.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +332,23 @@ static void plugin_remove_precheck(void *env, const char *tenant, const char *ns
 	const char *key;
 	json_t *v;
 
+	/* The snapshot repository's own plugin on S3 (kube/render_s3.c): esaas
+	 * installs it whatever the spec lists. */
+	const struct wf_env *e = env;
+	const char *version = json_str(spec, "version");
+	struct es_version ver;
+	char msg[768];
+	if (plugin && !strcmp(plugin, "repository-s3") && e && e->cfg &&
+	    e->cfg->snapshots_s3_bucket && version && es_version_parse(version, &ver) &&
+	    !es_version_at_least(&ver, 8, 0, 0) &&
+	    states_snapshots_ready(e->cfg, tenant, &ver, msg, sizeof(msg))) {
+		struct wf_refusal why = {0};
+		wf_refuse(&why, 409, "conflict", "plugin",
+			  "plugin repository-s3 holds the cluster's snapshot repository on S3 "
+			  "(snapshots.s3_bucket): esaas keeps it installed");
+		done(arg, &why);
+		return;
+	}
 	if (use < 0) {
 		done(arg, NULL);
 		return;

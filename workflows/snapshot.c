@@ -2,7 +2,8 @@
  * snapshot: a snapshot of every index of the cluster into its repository.
  *
  *   the repository registered (the cluster's folder of its tenant's NFS
- *   export, verified by Elasticsearch on every node) → the snapshot
+ *   export, or of its tenant's prefix of the S3 bucket; verified by
+ *   Elasticsearch on every node) → the snapshot
  *   started → its end waited for (SUCCESS; PARTIAL or FAILED fail the job
  *   with the first shard's reason) → the oldest beyond the spec's
  *   snapshots.keep deleted
@@ -105,20 +106,20 @@ static void snapshot_listed_cb(void *arg, json_t *list, const char *error)
 	free(c);
 }
 
-/* Snapshots configured; a name asked for not taken already. */
+/* Snapshots configured, for this cluster's version and tenant; a name
+ * asked for not taken already. */
 static void snapshot_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	struct wf_env *e = env;
-	struct render_opts ro = {
-		.snapshots_nfs_server = e && e->cfg ? e->cfg->snapshots_nfs_server : NULL,
-		.snapshots_nfs_path = e && e->cfg ? e->cfg->snapshots_nfs_path : NULL,
-	};
 	struct wf_refusal why = {0};
-	if (!render_snapshots_enabled(&ro)) {
-		wf_refuse(&why, 409, "not_configured", "",
-			  "snapshots are not configured on this esaas: snapshots.nfs_server and "
-			  "snapshots.nfs_path name the NFS export that holds the repositories");
+	struct es_version v;
+	const char *version = json_str(json_object_get(params, "spec"), "version");
+	bool have_version = version && es_version_parse(version, &v);
+	char msg[768];
+	if (!states_snapshots_ready(e ? e->cfg : NULL, tenant, have_version ? &v : NULL, msg,
+				    sizeof(msg))) {
+		wf_refuse(&why, 409, "not_configured", "", "%s", msg);
 		done(arg, &why);
 		return;
 	}

@@ -452,25 +452,27 @@ static void upgrade_precheck(void *env, const char *tenant, const char *ns, json
 			     void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	const struct wf_env *e = env;
-	struct render_opts ro = {
-		.snapshots_nfs_server = e && e->cfg ? e->cfg->snapshots_nfs_server : NULL,
-		.snapshots_nfs_path = e && e->cfg ? e->cfg->snapshots_nfs_path : NULL,
-	};
 	json_t *snapshot = json_object_get(params, "snapshot");
-	if (!render_snapshots_enabled(&ro)) {
+	struct es_version v;
+	const char *version = json_str(json_object_get(params, "previous_spec"), "version");
+	bool have_version = version && es_version_parse(version, &v);
+	char msg[768];
+	if (!states_snapshots_ready(e ? e->cfg : NULL, tenant, have_version ? &v : NULL, msg,
+				    sizeof(msg))) {
 		if (json_is_true(snapshot)) {
 			struct wf_refusal why = {0};
 			wf_refuse(&why, 409, "not_configured", "snapshot",
-				  "no snapshot can be taken first: snapshots are not configured on "
-				  "this esaas (snapshots.nfs_server and snapshots.nfs_path); ask "
-				  "with \"snapshot\": false to upgrade without one");
+				  "no snapshot can be taken first: %s; ask with \"snapshot\": "
+				  "false to upgrade without one",
+				  msg);
 			done(arg, &why);
 			return;
 		}
-		if (!snapshot)
-			upgrade_warn(params, "no snapshot is taken first: snapshots are not "
-					     "configured on this esaas (snapshots.nfs_server and "
-					     "snapshots.nfs_path)");
+		if (!snapshot) {
+			char *text = xasprintf("no snapshot is taken first: %s", msg);
+			upgrade_warn(params, text);
+			free(text);
+		}
 		json_object_set_new(params, "snapshot", json_false());
 	} else if (!snapshot) {
 		json_object_set_new(params, "snapshot", json_true());

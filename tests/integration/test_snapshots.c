@@ -5,8 +5,12 @@
  * aborts a running snapshot and removes it; kill -9 of esaasd while it runs
  * takes it once; a failed one is replayed; bad input is a 422 naming the
  * field, another tenant's cluster a 404, and without snapshots configured
- * the request is refused.  esaasd-test runs against esaas-sim (which does
- * the fs repository as Elasticsearch does) and a private PostgreSQL.
+ * the request is refused.  On S3 (the simulator's object store), the same
+ * through each tenant's keys in the nodes' keystore: a snapshot restored
+ * into a clone, another tenant's prefix refused, versions before 7.3
+ * refused, an upgrade's snapshot first.  esaasd-test runs against esaas-sim
+ * (which does the fs and s3 repositories as Elasticsearch does) and a
+ * private PostgreSQL.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libpq-fe.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "common/util.h"
 #include "tests/integration/harness.h"
 
@@ -48,6 +54,9 @@ struct fixture {
 	struct esaasd d;
 	struct esaasd_opts o;
 	PGconn *sql;
+	struct repo repo; /* the plugin repository, for repository-s3 (S3 only) */
+	char keys[300];	  /* snapshots.s3_credentials_dir (S3 only) */
+	char *extra_yaml; /* esaasd's snapshots section (S3 only) */
 };
 
 static int group_setup(void **state)
@@ -88,6 +97,71 @@ static struct fixture *fixture_new(bool snapshots)
 	return fixture_with(snapshots, SIM_CONFIG);
 }
 
+/*
+ * Object storage: the simulator's store at minio.storage.svc:9000 with one
+ * bucket, and a key pair per tenant limited to the tenant's prefix, as a
+ * storage policy would; esaasd with the bucket, path-style access, and the
+ * folder of the tenants' keys, the default tenant's only; the plugin
+ * repository has repository-s3 for 7.17.10 (a plugin before 8.0).
+ */
+static const char S3_SIM_CONFIG[] =
+	"tick_ms: 20\n"
+	"nodes:\n  count: 4\n  racks: [rack-a, rack-b]\n"
+	"elasticsearch:\n  relocation_ms: 200\n  recovery_ms: 50\n  "
+	"no_master_wait_ms: 500\n  node_left_delay_ms: 2000\n"
+	"object_store:\n  endpoint: minio.storage.svc:9000\n  buckets: [es-snapshots]\n"
+	"  keys:\n"
+	"    - {access_key: AKDEFAULT, secret_key: default-secret, bucket: es-snapshots, "
+	"prefix: esaas/default}\n"
+	"    - {access_key: AKOTHER, secret_key: other-secret, bucket: es-snapshots, "
+	"prefix: esaas/other}\n";
+
+static const char *const S3_PLUGIN_FILES[] = {"repository-s3-7.17.10.zip", NULL};
+
+static void write_key(const char *dir, const char *name, const char *value)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "%s\n", value);
+	assert_int_equal(fclose(fp), 0);
+	free(path);
+}
+
+static struct fixture *fixture_s3_with(const char *const *plugin_files)
+{
+	static int counter;
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	assert_non_null(pg_new_database(&pg, f->dburl, sizeof(f->dburl)));
+	assert_true(sim_start(&f->sim, pg.dir, S3_SIM_CONFIG));
+	assert_true(repo_start(&f->repo, pg.dir, plugin_files));
+	snprintf(f->keys, sizeof(f->keys), "%s/s3-keys-%d", pg.dir, ++counter);
+	assert_int_equal(mkdir(f->keys, 0700), 0);
+	write_key(f->keys, "default.access_key", "AKDEFAULT");
+	write_key(f->keys, "default.secret_key", "default-secret");
+	f->extra_yaml = xasprintf("snapshots:\n  s3_bucket: es-snapshots\n"
+				  "  s3_endpoint: http://minio.storage.svc:9000\n"
+				  "  s3_path_style_access: true\n"
+				  "  s3_credentials_dir: %s\n"
+				  "  schedule_interval_seconds: 1\n",
+				  f->keys);
+	f->o = (struct esaasd_opts){.kubeconfig = f->sim.kubeconfig,
+				    .retry_base_ms = 50,
+				    .retry_cap_ms = 300,
+				    .lease_s = 3,
+				    .heartbeat_s = 1,
+				    .plugin_repository = f->repo.url,
+				    .extra_yaml = f->extra_yaml};
+	assert_true(esaasd_start(&f->d, pg.dir, f->dburl, &f->o));
+	f->sql = sql_connect(f->dburl);
+	return f;
+}
+
+static struct fixture *fixture_s3(void)
+{
+	return fixture_s3_with(S3_PLUGIN_FILES);
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -95,6 +169,8 @@ static int teardown(void **state)
 		return 0;
 	int rc = f->d.pid > 0 ? esaasd_stop(&f->d, SIGTERM, true) : 0;
 	int src = sim_stop(&f->sim);
+	repo_stop(&f->repo);
+	free(f->extra_yaml);
 	if (rc != 0)
 		fprintf(stderr, "esaasd exited with %d on SIGTERM; see %s\n", rc, f->d.log);
 	if (src != 0)
@@ -368,7 +444,7 @@ static void test_snapshot_of_another_tenants_cluster_is_404(void **state)
 	free(auth);
 }
 
-/* Without snapshots.nfs_* there is no repository to take one into. */
+/* Without snapshots.nfs_* or snapshots.s3_bucket there is no repository to take one into. */
 static void test_snapshot_refused_when_not_configured(void **state)
 {
 	struct fixture *f = *state = fixture_new(false);
@@ -733,6 +809,222 @@ static void test_schedule_bad_input_is_422_naming_the_field(void **state)
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM clusters", 0, NULL), 0);
 }
 
+/* --- object storage ------------------------------------------------------------------ */
+
+/* A snapshot into the tenant's prefix of the bucket, restored into a new
+ * cluster with the documents the snapshot recorded; the repository is an
+ * s3 one through the keystore's client, the prefix the tenant's. */
+static void test_s3_snapshot_restores_into_a_clone_with_its_documents(void **state)
+{
+	struct fixture *f = *state = fixture_s3();
+	make_cluster(f, CLUSTER("src"));
+	assert_int_equal(es(f, "src", "PUT", "/orders",
+			    "{\"settings\": {\"number_of_shards\": 2, \"number_of_replicas\": 1}}",
+			    NULL),
+			 200);
+	index_docs(f, "src", "orders", 5);
+	assert_true(job_succeeded(&f->d, take(f, "src", "{\"name\": \"s1\"}"), JOB_TIMEOUT_MS));
+	json_t *repo = NULL;
+	assert_int_equal(es(f, "src", "GET", "/_snapshot/esaas", NULL, &repo), 200);
+	json_t *r = json_object_get(repo, "esaas");
+	assert_string_equal(json_string_value(json_object_get(r, "type")), "s3");
+	json_t *st = json_object_get(r, "settings");
+	assert_string_equal(json_string_value(json_object_get(st, "bucket")), "es-snapshots");
+	assert_string_equal(json_string_value(json_object_get(st, "base_path")),
+			    "esaas/default/es-default-src");
+	assert_string_equal(json_string_value(json_object_get(st, "client")), "esaas");
+	json_decref(repo);
+	json_t *l = list(f, "src");
+	assert_string_equal(json_string_value(json_object_get(find(l, "s1"), "state")), "SUCCESS");
+	json_decref(l);
+	index_docs(f, "src", "orders", 2);
+
+	int64_t id =
+		post_cluster(&f->d, "{\"name\": \"clone\", \"version\": \"7.17.10\", "
+				    "\"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2}, "
+				    "\"clients\": {\"replicas\": 0}, "
+				    "\"restore\": {\"cluster\": \"src\", \"snapshot\": \"s1\"}}");
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_int_equal(es_count(f, "clone", "orders"), 5);
+	assert_int_equal(es_count(f, "src", "orders"), 7);
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
+				 "from_state = 'restore_verify' AND detail LIKE "
+				 "'%1 indices restored, each with the documents the snapshot "
+				 "recorded%'",
+				 1, q),
+			 1);
+
+	/* The tenant's keys gone: the next snapshot is refused, naming them. */
+	char *gone = xasprintf("%s/default.secret_key", f->keys);
+	assert_int_equal(unlink(gone), 0);
+	free(gone);
+	json_t *body = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/src/snapshots", "{}", NULL, &body), 409);
+	const char *msg =
+		json_string_value(json_object_get(json_object_get(body, "error"), "message"));
+	assert_non_null(strstr(msg, "default.secret_key"));
+	json_decref(body);
+}
+
+/* The tenant is its cluster's superuser: a repository of its own at
+ * another tenant's prefix, with its cluster's client, is refused by the
+ * store (AccessDenied), on registration and when read. */
+static void test_s3_tenant_cannot_reach_another_tenants_prefix(void **state)
+{
+	struct fixture *f = *state = fixture_s3();
+	/* repository-s3 listed too: installed once, and not to be removed. */
+	make_cluster(f, "{\"name\": \"mine\", \"version\": \"7.17.10\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 2}, \"clients\": "
+			"{\"replicas\": 0}, \"plugins\": [\"repository-s3\"]}");
+	json_t *refused = NULL;
+	assert_int_equal(call(f, "DELETE", "/api/v1/clusters/mine/plugins/repository-s3", NULL,
+			      NULL, &refused),
+			 409);
+	assert_string_equal(error_field(refused), "plugin");
+	json_decref(refused);
+	assert_true(job_succeeded(&f->d, take(f, "mine", "{\"name\": \"s1\"}"), JOB_TIMEOUT_MS));
+	json_t *body = NULL;
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/theirs",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+			    "\"base_path\": \"esaas/other/es-other-logs\", \"client\": \"esaas\"}}",
+			    &body),
+			 500);
+	json_t *error = json_object_get(body, "error");
+	assert_string_equal(json_string_value(json_object_get(error, "type")),
+			    "repository_verification_exception");
+	char *text = json_dumps(error, 0);
+	assert_non_null(strstr(text, "Error Code: AccessDenied"));
+	free(text);
+	json_decref(body);
+	/* Read-only, unverified: registered, and every read refused. */
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/theirs-ro",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+			    "\"base_path\": \"esaas/other/es-other-logs\", \"client\": "
+			    "\"esaas\", \"readonly\": true}}",
+			    NULL),
+			 200);
+	assert_int_equal(es(f, "mine", "GET", "/_snapshot/theirs-ro/_all", NULL, &body), 500);
+	text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "Error Code: AccessDenied"));
+	free(text);
+	json_decref(body);
+	/* A bucket the store does not have, a client the nodes do not. */
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/nobucket",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"elsewhere\", "
+			    "\"base_path\": \"esaas/default/x\", \"client\": \"esaas\"}}",
+			    &body),
+			 500);
+	text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "Error Code: NoSuchBucket"));
+	free(text);
+	json_decref(body);
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/noclient",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+			    "\"base_path\": \"esaas/default/x\", \"client\": \"other\"}}",
+			    &body),
+			 500);
+	text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "Unknown s3 client name [other]"));
+	free(text);
+	json_decref(body);
+	/* Its own prefix, another folder of it: the tenant's to use. */
+	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/own",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+			    "\"base_path\": \"esaas/default/scratch\", \"client\": \"esaas\"}}",
+			    NULL),
+			 200);
+}
+
+/* An upgrade takes its snapshot into the bucket first; the upgraded 8.x
+ * nodes (s3 a module there, their keystore made by the 8.x tool) take the
+ * next ones into the same prefix. */
+static void test_s3_upgrade_snapshots_first_and_8x_goes_on(void **state)
+{
+	struct fixture *f = *state = fixture_s3();
+	make_cluster(f, CLUSTER("up"));
+	index_docs(f, "up", "orders", 3);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/up/upgrade",
+			    "{\"version\": \"8.17.0\"}", NULL);
+	assert_true(id > 0);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	char *trail = job_trail(f->sql, id);
+	assert_non_null(strstr(trail, "snapshot_repository snapshot_take snapshot_wait"));
+	free(trail);
+	assert_true(job_succeeded(&f->d, take(f, "up", "{\"name\": \"after\"}"), JOB_TIMEOUT_MS));
+	json_t *l = list(f, "up");
+	char *before = xasprintf("upgrade-%lld", (long long)id);
+	assert_string_equal(json_string_value(json_object_get(find(l, before), "state")),
+			    "SUCCESS");
+	assert_string_equal(json_string_value(json_object_get(find(l, "after"), "state")),
+			    "SUCCESS");
+	assert_string_equal(json_string_value(json_object_get(find(l, "after"), "version")),
+			    "8.17.0");
+	free(before);
+	json_decref(l);
+}
+
+/* Before 8.0 the target version's repository-s3 must be in the plugin
+ * repository: its absence fails the upgrade before anything changes,
+ * naming the file, and a replay goes on once it is there. */
+static void test_s3_upgrade_checks_the_target_repository_s3_first(void **state)
+{
+	static const char *const files[] = {"repository-s3-7.16.3.zip", NULL};
+	struct fixture *f = *state = fixture_s3_with(files);
+	make_cluster(f, "{\"name\": \"up\", \"version\": \"7.16.3\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 2}, \"clients\": "
+			"{\"replicas\": 0}}");
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/up/upgrade",
+			    "{\"version\": \"7.17.10\"}", NULL);
+	assert_true(id > 0);
+	json_t *job = wait_job_status(&f->d, id, "failed", JOB_TIMEOUT_MS);
+	assert_non_null(job);
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "upgrade_check_plugins");
+	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
+			       "repository-s3-7.17.10.zip"));
+	json_decref(job);
+	assert_true(repo_add(&f->repo, "repository-s3-7.17.10.zip"));
+	char *replay = xasprintf("/api/v1/jobs/%lld/replay", (long long)id);
+	assert_int_equal(
+		call(f, "POST", replay, "{\"reason\": \"plugin file published\"}", NULL, NULL),
+		202);
+	free(replay);
+	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
+	assert_true(job_succeeded(&f->d, take(f, "up", "{\"name\": \"after\"}"), JOB_TIMEOUT_MS));
+}
+
+/* Before 7.3 an s3 repository cannot take its client from the keystore
+ * and settings esaas renders: the request is refused, naming the version. */
+static void test_s3_refused_for_versions_before_7_3(void **state)
+{
+	struct fixture *f = *state = fixture_s3();
+	make_cluster(f, "{\"name\": \"old\", \"version\": \"6.8.23\", \"masters\": "
+			"{\"replicas\": 1}, \"data\": {\"replicas\": 1}, \"clients\": "
+			"{\"replicas\": 0}}");
+	json_t *body = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/old/snapshots", "{}", NULL, &body), 409);
+	json_t *error = json_object_get(body, "error");
+	assert_string_equal(json_string_value(json_object_get(error, "code")), "not_configured");
+	const char *msg = json_string_value(json_object_get(error, "message"));
+	assert_non_null(strstr(msg, "7.3 or later"));
+	assert_non_null(strstr(msg, "6.8.23"));
+	json_decref(body);
+	/* Nothing of the keystore was rendered for it. */
+	assert_int_equal(es(f, "old", "PUT", "/_snapshot/try",
+			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\"}}",
+			    &body),
+			 500);
+	char *text = json_dumps(body, 0);
+	assert_non_null(strstr(text, "repository type [s3] does not exist"));
+	free(text);
+	json_decref(body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +1048,14 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_schedule_queues_snapshots_and_keep_deletes_the_oldest, teardown),
 		cmocka_unit_test_teardown(test_schedule_bad_input_is_422_naming_the_field,
+					  teardown),
+		cmocka_unit_test_teardown(test_s3_snapshot_restores_into_a_clone_with_its_documents,
+					  teardown),
+		cmocka_unit_test_teardown(test_s3_tenant_cannot_reach_another_tenants_prefix,
+					  teardown),
+		cmocka_unit_test_teardown(test_s3_refused_for_versions_before_7_3, teardown),
+		cmocka_unit_test_teardown(test_s3_upgrade_snapshots_first_and_8x_goes_on, teardown),
+		cmocka_unit_test_teardown(test_s3_upgrade_checks_the_target_repository_s3_first,
 					  teardown),
 	};
 	if (getenv("ESAAS_TEST_FILTER"))

@@ -3384,6 +3384,25 @@ static void test_es_security_without_transport_tls_fails_the_bootstrap_check(voi
 	http_resp_free(&r);
 }
 
+/* The s3 client's settings in elasticsearch.yml: unknown to a 7.x node
+ * without the repository-s3 plugin, which exits at start; known to 8.x,
+ * where s3 is a module. */
+static void test_es_s3_client_settings_need_the_plugin_before_8(void **state)
+{
+	struct http_resp r;
+	make_secured_cluster(
+		"s3plug7", "7.17.10",
+		"xpack.security.enabled: false\\ns3.client.esaas.endpoint: minio:9000\\n", false);
+	assert_true(
+		wait_until("/api/v1/namespaces/s3plug7/pods/es-0", crash_looping, NULL, 15000, &r));
+	http_resp_free(&r);
+	make_secured_cluster(
+		"s3plug8", "8.17.0",
+		"xpack.security.enabled: false\\ns3.client.esaas.endpoint: minio:9000\\n", false);
+	assert_true(wait_until(es_path("s3plug8", "/"), ok_200, NULL, 60000, &r));
+	http_resp_free(&r);
+}
+
 struct curl_answer {
 	char buf[8192];
 	size_t len;
@@ -8845,6 +8864,7 @@ int main(void)
 		cmocka_unit_test(test_es_security_answers_401_without_credentials),
 		cmocka_unit_test(test_es_security_native_users),
 		cmocka_unit_test(test_es_security_without_transport_tls_fails_the_bootstrap_check),
+		cmocka_unit_test(test_es_s3_client_settings_need_the_plugin_before_8),
 		cmocka_unit_test(test_images_are_pulled_once_per_node_one_at_a_time),
 		cmocka_unit_test(test_missing_image_fails_its_pull_and_backs_off_doubling),
 		cmocka_unit_test(test_es_pod_network_serves_https_with_the_nodes_certificate),

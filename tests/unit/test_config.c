@@ -93,6 +93,11 @@ static void assert_defaults(const struct config *c)
 	assert_int_equal(c->tls_reload_check_s, 60);
 	assert_int_equal(c->http_max_connections, 1024);
 	assert_int_equal(c->http_db_queue_limit, 128);
+	assert_null(c->snapshots_s3_bucket);
+	assert_null(c->snapshots_s3_endpoint);
+	assert_false(c->snapshots_s3_path_style);
+	assert_string_equal(c->snapshots_s3_base_path, "esaas");
+	assert_null(c->snapshots_s3_credentials_dir);
 }
 
 /* Load text as a file with env as the environment; returns config_load's answer. */
@@ -329,6 +334,105 @@ static void test_security_default_follows_the_url(void **state)
 		if (c.es_security != cases[i].security)
 			fail_msg("case %zu: security %d, expected %d", i, c.es_security,
 				 cases[i].security);
+		config_free(&c);
+	}
+}
+
+/* Object storage: the keys, their checks, and each tenant's key pair read
+ * from the folder, missing and malformed ones refused naming the file. */
+static void test_s3_section_and_tenant_keys(void **state)
+{
+	(void)state;
+	struct config c;
+	char path[64], err[512], why[512];
+	char dir[] = "/tmp/esaas-s3-keys-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char *yaml = xasprintf("snapshots:\n  s3_bucket: es-snapshots\n"
+			       "  s3_endpoint: http://minio.storage.svc:9000\n"
+			       "  s3_path_style_access: true\n  s3_base_path: prod/esaas\n"
+			       "  s3_credentials_dir: %s\n",
+			       dir);
+	assert_true(load_text(yaml, no_env, &c, path, sizeof(path), err, sizeof(err)));
+	free(yaml);
+	assert_string_equal(c.snapshots_s3_bucket, "es-snapshots");
+	assert_true(c.snapshots_s3_path_style);
+	assert_string_equal(c.snapshots_s3_base_path, "prod/esaas");
+	const char *protocol = NULL;
+	assert_string_equal(config_s3_endpoint_host(c.snapshots_s3_endpoint, &protocol),
+			    "minio.storage.svc:9000");
+	assert_string_equal(protocol, "http");
+
+	/* A tenant without keys: both files named. */
+	char *ak = NULL, *sk = NULL;
+	assert_false(config_s3_keys(&c, "acme", &ak, &sk, why, sizeof(why)));
+	assert_null(ak);
+	assert_non_null(strstr(why, "tenant acme has no S3 key pair"));
+	assert_non_null(strstr(why, "acme.access_key"));
+
+	char *a_path = xasprintf("%s/acme.access_key", dir);
+	char *s_path = xasprintf("%s/acme.secret_key", dir);
+	FILE *f = fopen(a_path, "w");
+	assert_non_null(f);
+	fputs("AKIAACME\n", f);
+	fclose(f);
+	/* One of the two: the missing one named. */
+	assert_false(config_s3_keys(&c, "acme", &ak, &sk, why, sizeof(why)));
+	assert_non_null(strstr(why, "acme.secret_key"));
+	f = fopen(s_path, "w");
+	assert_non_null(f);
+	fputs("s3cr3t", f);
+	fclose(f);
+	assert_true(config_s3_keys(&c, "acme", &ak, &sk, why, sizeof(why)));
+	assert_string_equal(ak, "AKIAACME");
+	assert_string_equal(sk, "s3cr3t");
+	free(ak);
+	free(sk);
+	/* Two lines are not a key. */
+	f = fopen(s_path, "w");
+	assert_non_null(f);
+	fputs("s3cr3t\nmore\n", f);
+	fclose(f);
+	assert_false(config_s3_keys(&c, "acme", &ak, &sk, why, sizeof(why)));
+	assert_non_null(strstr(why, "without control characters"));
+	/* Names that leave the folder are no tenant's. */
+	assert_false(config_s3_keys(&c, "../etc", &ak, &sk, why, sizeof(why)));
+	unlink(a_path);
+	unlink(s_path);
+	rmdir(dir);
+	free(a_path);
+	free(s_path);
+	config_free(&c);
+
+	static const struct {
+		const char *yaml, *expect;
+	} bad[] = {
+		{"snapshots:\n  s3_bucket: b1\n  s3_credentials_dir: /k\n",
+		 "snapshots.s3_bucket: expected a bucket's name"},
+		{"snapshots:\n  s3_bucket: Snaps\n  s3_credentials_dir: /k\n",
+		 "snapshots.s3_bucket: expected a bucket's name"},
+		{"snapshots:\n  s3_bucket: snaps\n",
+		 "snapshots.s3_bucket: needs snapshots.s3_credentials_dir too"},
+		{"snapshots:\n  s3_bucket: snaps\n  s3_credentials_dir: /k\n"
+		 "  nfs_server: nfs\n  nfs_path: /e\n",
+		 "snapshots.s3_bucket: is set with snapshots.nfs_server or snapshots.nfs_path"},
+		{"snapshots:\n  s3_bucket: snaps\n  s3_credentials_dir: /k\n"
+		 "  s3_endpoint: minio:9000\n",
+		 "snapshots.s3_endpoint: expected http://HOST[:PORT] or https://HOST[:PORT]"},
+		{"snapshots:\n  s3_bucket: snaps\n  s3_credentials_dir: /k\n"
+		 "  s3_endpoint: http://minio:9000/path\n",
+		 "snapshots.s3_endpoint: expected http://HOST[:PORT]"},
+		{"snapshots:\n  s3_bucket: snaps\n  s3_credentials_dir: /k\n"
+		 "  s3_base_path: /esaas\n",
+		 "snapshots.s3_base_path: expected folders"},
+		{"snapshots:\n  s3_bucket: snaps\n  s3_credentials_dir: /k\n"
+		 "  s3_base_path: a/../b\n",
+		 "snapshots.s3_base_path: expected folders"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (load_text(bad[i].yaml, no_env, &c, path, sizeof(path), err, sizeof(err)))
+			fail_msg("%s: accepted", bad[i].yaml);
+		if (!strstr(err, bad[i].expect))
+			fail_msg("%s: %s", bad[i].yaml, err);
 		config_free(&c);
 	}
 }
@@ -781,6 +885,7 @@ int main(void)
 		cmocka_unit_test(test_kubernetes_section),
 		cmocka_unit_test(test_security_default_follows_the_url),
 		cmocka_unit_test(test_webhook_section),
+		cmocka_unit_test(test_s3_section_and_tenant_keys),
 		cmocka_unit_test(test_env_overrides_file),
 		cmocka_unit_test(test_env_from_environ),
 		cmocka_unit_test(test_null_log_file_is_stderr),

@@ -1102,6 +1102,136 @@ static void test_security_for_the_versions_that_have_it(void **state)
 	}
 }
 
+/*
+ * Object storage: for 7.3 and later with the tenant's keys, the Secret of
+ * the key pair (the cluster's labels on it), an init container of the
+ * node's own image that makes the keystore from it as the non-root user,
+ * the keystore mounted as config/elasticsearch.keystore, the client's
+ * settings in elasticsearch.yml, and repository-s3 installed where it is a
+ * plugin (before 8.0).  Older versions, and a tenant without keys, get
+ * none of it; the repository's body names the bucket, the tenant's and
+ * cluster's prefix and the client.
+ */
+static void test_s3_keystore_for_the_versions_that_have_it(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *version;
+		bool on, plugin;
+	} cases[] = {{"6.8.23", false, false},
+		     {"7.2.1", false, false},
+		     {"7.17.10", true, true},
+		     {"8.17.0", true, false}};
+	struct render_s3 s3 = {.bucket = "snaps",
+			       .endpoint = "minio.storage.svc:9000",
+			       .protocol = "http",
+			       .path_style_access = true,
+			       .base_path = "esaas",
+			       .access_key = "AKACME",
+			       .secret_key = "s3cr3t"};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *json =
+			xasprintf("{\"name\": \"logs\", \"version\": \"%s\"}", cases[i].version);
+		struct render_opts o = {.s3 = &s3, .cluster_id = 7};
+		json_t *objs = render(json, &o);
+		json_t *secret = render_find(objs, "Secret", RENDER_S3_SECRET);
+		assert_true(render_snapshots_enabled(&o));
+		for (int r = 0; r < ES_ROLE_COUNT; r++) {
+			const char *yml = yml_of(objs, r);
+			json_t *ks = container(objs, r, "initContainers", "keystore");
+			json_t *plugins = container(objs, r, "initContainers", "install-plugins");
+			const char *list = env_value(plugins, "ES_PLUGINS");
+			assert_null(strstr(yml, "path.repo"));
+			if (!cases[i].on) {
+				assert_null(ks);
+				assert_null(strstr(yml, "s3.client"));
+				assert_null(strstr(list, "repository-s3"));
+				continue;
+			}
+			assert_non_null(strstr(yml, "s3.client.esaas.endpoint: "
+						    "minio.storage.svc:9000\n"));
+			assert_non_null(strstr(yml, "s3.client.esaas.protocol: http\n"));
+			assert_non_null(strstr(yml, "s3.client.esaas.path_style_access: true\n"));
+			assert_non_null(ks);
+			assert_string_equal(
+				str_at(ks, "image"),
+				str_at(container(objs, r, "containers", "elasticsearch"), "image"));
+			assert_int_equal(json_integer_value(at(ks, "securityContext.runAsUser")),
+					 1000);
+			assert_true(json_is_true(at(ks, "securityContext.runAsNonRoot")));
+			const char *script = str_at(ks, "command.2");
+			assert_non_null(strstr(script, "bin/elasticsearch-keystore create\n"));
+			assert_non_null(strstr(script, "bin/elasticsearch-keystore add --stdin "
+						       "s3.client.esaas.access_key < "));
+			assert_non_null(strstr(script, "s3.client.esaas.secret_key < "));
+			/* The node reads the keystore the init container made. */
+			json_t *c = container(objs, r, "containers", "elasticsearch");
+			json_t *m, *mount = NULL;
+			size_t k;
+			json_array_foreach (json_object_get(c, "volumeMounts"), k, m)
+				if (!strcmp(str_at(m, "name"), "keystore"))
+					mount = m;
+			assert_non_null(mount);
+			assert_string_equal(
+				str_at(mount, "mountPath"),
+				"/usr/share/elasticsearch/config/elasticsearch.keystore");
+			assert_string_equal(str_at(mount, "subPath"), "elasticsearch.keystore");
+			assert_int_equal(cases[i].plugin, strstr(list, "repository-s3") != NULL);
+		}
+		if (!cases[i].on) {
+			assert_null(secret);
+		} else {
+			assert_non_null(secret);
+			/* QUtBQ01F is "AKACME". */
+			assert_string_equal(str_at(secret, "data.access_key"), "QUtBQ01F");
+			json_t *l = at(secret, "metadata.labels");
+			assert_string_equal(
+				json_string_value(json_object_get(l, RENDER_LABEL_TENANT)), "acme");
+			assert_string_equal(
+				json_string_value(json_object_get(l, RENDER_LABEL_CLUSTER_ID)),
+				"7");
+		}
+		json_decref(objs);
+		free(json);
+	}
+
+	/* A tenant without keys: no Secret, no keystore. */
+	s3.access_key = s3.secret_key = NULL;
+	struct render_opts o = {.s3 = &s3};
+	json_t *objs = render("{\"name\": \"logs\", \"version\": \"8.17.0\"}", &o);
+	assert_null(render_find(objs, "Secret", RENDER_S3_SECRET));
+	assert_null(container(objs, ES_ROLE_DATA, "initContainers", "keystore"));
+	json_decref(objs);
+
+	/* The repository: the tenant's prefix, the cluster's folder in it. */
+	s3.access_key = "AKACME";
+	json_t *repo = render_s3_repository(&s3, "acme", "es-acme-logs", true);
+	assert_string_equal(str_at(repo, "type"), "s3");
+	assert_string_equal(str_at(repo, "settings.bucket"), "snaps");
+	assert_string_equal(str_at(repo, "settings.base_path"), "esaas/acme/es-acme-logs");
+	assert_string_equal(str_at(repo, "settings.client"), "esaas");
+	assert_true(json_is_true(at(repo, "settings.readonly")));
+	json_decref(repo);
+}
+
+/* With security, the keystore holds the bootstrap password too: the
+ * images' entrypoint would otherwise write it through the one-file mount. */
+static void test_s3_keystore_with_security(void **state)
+{
+	(void)state;
+	struct render_s3 s3 = {
+		.bucket = "snaps", .base_path = "esaas", .access_key = "a", .secret_key = "b"};
+	struct render_opts o = {.s3 = &s3, .security = &test_security};
+	json_t *objs = render("{\"name\": \"logs\", \"version\": \"7.17.10\"}", &o);
+	json_t *ks = container(objs, ES_ROLE_MASTER, "initContainers", "keystore");
+	assert_non_null(ks);
+	assert_non_null(strstr(str_at(ks, "command.2"), "add --stdin bootstrap.password"));
+	assert_string_equal(secret_key_ref(ks, "ELASTIC_PASSWORD"), "elastic");
+	/* Without an endpoint: AWS's, no client settings but the keys. */
+	assert_null(strstr(yml_of(objs, ES_ROLE_MASTER), "s3.client"));
+	json_decref(objs);
+}
+
 static void test_user_config_merged(void **state)
 {
 	json_t *objs = render(base_spec, NULL);
@@ -1913,6 +2043,8 @@ int main(void)
 		cmocka_unit_test(test_objects_carry_the_cluster_id_in_the_stored_namespace),
 		cmocka_unit_test(test_yaml_reads_back_as_the_objects),
 		cmocka_unit_test(test_yaml_quotes_what_would_change_type),
+		cmocka_unit_test(test_s3_keystore_for_the_versions_that_have_it),
+		cmocka_unit_test(test_s3_keystore_with_security),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
