@@ -1526,8 +1526,8 @@ static void test_drain_waits_for_unassigned_shards(void **state)
 /* A drain that waits says what it saw: its count of the copies, the
  * health counters, and why a copy stays unassigned
  * (_cluster/allocation/explain).  A data node that stays loses its pod in
- * the middle of the drain: its copies are unassigned, delayed, until it is
- * back. */
+ * the middle of the drain, and its host is cordoned until the drain has
+ * said so: its copies are unassigned, delayed, until it is back. */
 static void test_drain_observation_names_counters_and_why_a_copy_is_unassigned(void **state)
 {
 	struct fixture *f = *state = fixture_new(DRAIN_SIM_CONFIG, 0, 0);
@@ -1538,21 +1538,39 @@ static void test_drain_observation_names_counters_and_why_a_copy_is_unassigned(v
 	int64_t id = scale(f, "why", "{\"role\": \"data\", \"replicas\": 2}", NULL);
 	assert_true(id > 0);
 	assert_true(wait_state(f, id, "wait_drained", 60000));
+	char *host = host_of(f, "why", "es-data-0");
+	assert_non_null(host);
+	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
+	char *body = json_dumps(fault, JSON_COMPACT);
 	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+	json_decref(fault);
+	free(host);
 	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-why/pods/es-data-0",
 			     NULL, &r));
 	assert_int_equal(r.status, 200);
 	http_resp_free(&r);
+	/* Until the drain has written both, however long its polls take. */
+	static const char *const said[] = {
+		"from_state = 'wait_drained' AND detail LIKE '%; health yellow: "
+		"relocating_shards %, initializing_shards %, unassigned_shards %'",
+		"from_state = 'wait_drained' AND detail LIKE "
+		"'%allocation/explain: [logs][_] % unassigned (NODE_LEFT): can_allocate %'",
+	};
+	int64_t deadline = harness_now_ms() + 120000;
+	for (size_t i = 0; i < sizeof(said) / sizeof(said[0]); i++) {
+		while (job_events_count(f, id, said[i]) < 1) {
+			if (harness_now_ms() > deadline)
+				fail_msg("the drain never said: %s", said[i]);
+			msleep(100);
+		}
+	}
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
 	expect_ok(f, id);
-	assert_true(job_events_count(
-			    f, id,
-			    "from_state = 'wait_drained' AND detail LIKE '%; health yellow: "
-			    "relocating_shards %, initializing_shards %, unassigned_shards %'") >=
-		    1);
-	assert_true(job_events_count(f, id,
-				     "from_state = 'wait_drained' AND detail LIKE "
-				     "'%allocation/explain: [logs][_] % unassigned (NODE_LEFT): "
-				     "can_allocate %'") >= 1);
 	assert_int_equal(lost_shards(f), 0);
 	expect_data_workload(f, "why", 2);
 }
