@@ -188,7 +188,8 @@ bool esdisk_cat_bytes(int64_t bytes, const char *unit, char *buf, size_t n)
 		return true;
 	}
 	for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
-		if (strcmp(unit, units[u]) == 0) {
+		/* "k" as "kb", and so on (the _cat APIs' bytes options). */
+		if (strcmp(unit, units[u]) == 0 || (u > 0 && unit[0] == units[u][0] && !unit[1])) {
 			snprintf(buf, n, "%lld", (long long)(bytes >> (10 * u)));
 			return true;
 		}

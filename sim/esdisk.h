@@ -87,8 +87,8 @@ void esdisk_defaults(json_t *flat, int vcode, esdisk_setting_fn get, void *arg);
 
 /* ByteSizeValue's text: "225b", "1.5kb", "80gb". */
 void esdisk_human(int64_t bytes, char *buf, size_t n);
-/* bytes in the _cat APIs' bytes= unit (b, kb, mb, gb, tb, pb; human
- * without one); false for another unit. */
+/* bytes in the _cat APIs' bytes= unit (b, k or kb, m or mb, g or gb, t or
+ * tb, p or pb; human without one); false for another unit. */
 bool esdisk_cat_bytes(int64_t bytes, const char *unit, char *buf, size_t n) MUST_CHECK;
 
 #endif
