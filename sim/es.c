@@ -1772,6 +1772,13 @@ static int64_t host_copies_bytes(const char *host)
 	return used;
 }
 
+/* A setting of a node's elasticsearch.yml (arg: the node, or NULL). */
+static const char *file_setting_of(void *arg, const char *key)
+{
+	const struct es_node *n = arg;
+	return n ? json_str(n->file, key) : NULL;
+}
+
 /* The filesystem of a node's data path: its host's; false without one. */
 static bool node_usage(const struct es_node *n, struct esdisk_usage *u)
 {
@@ -4497,8 +4504,10 @@ static void get_settings(struct es_cluster *cl, struct call *c, const char *pod)
 			"{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable", "all",
 			"cluster.routing.allocation.node_concurrent_recoveries", "2",
 			"cluster.max_voting_config_exclusions", "10", "cluster.name", cl->name);
-		esdisk_defaults(d, version_code(cluster_version(cl)), setting_of, cl);
 		struct es_node *self = pod ? node_by_pod(cl, pod) : NULL;
+		/* Computed over the answering node's own settings, not the
+		 * cluster's (the max_headroom defaults). */
+		esdisk_defaults(d, version_code(cluster_version(cl)), file_setting_of, self);
 		if (self && self->file)
 			json_object_update(d, self->file);
 		const char *k;
@@ -6070,6 +6079,17 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 					    !strcmp(node_by_name(cl, x->node)->id, current)))))
 				continue;
 			cp = x;
+		}
+		/* A replica named by no node: an unassigned one if there is
+		 * one, else a started one over one initialising or relocating
+		 * (TransportClusterAllocationExplainAction.findShardToExplain). */
+		for (int r = 0; r < sh->ncopies && cp && !cp->primary && !current; r++) {
+			struct es_copy *x = &sh->copies[r];
+			if (x->primary || cp->state == COPY_UNASSIGNED)
+				continue;
+			if (x->state == COPY_UNASSIGNED ||
+			    (x->state == COPY_STARTED && cp->state != COPY_STARTED))
+				cp = x;
 		}
 		json_decref(body);
 		if (!cp) {

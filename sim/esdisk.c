@@ -305,9 +305,6 @@ char *esdisk_refusal(int vcode, const struct esdisk_marks *m, const struct esdis
 
 void esdisk_defaults(json_t *flat, int vcode, esdisk_setting_fn get, void *arg)
 {
-	struct esdisk_marks m;
-
-	esdisk_marks(vcode, get, arg, &m);
 	json_object_set_new(flat, "cluster.routing.allocation.disk.threshold_enabled",
 			    json_string("true"));
 	json_object_set_new(flat, WATERMARK "low", json_string("85%"));
@@ -318,8 +315,9 @@ void esdisk_defaults(json_t *flat, int vcode, esdisk_setting_fn get, void *arg)
 		json_object_set_new(flat, WATERMARK "enable_for_single_data_node",
 				    json_string(vcode >= 80000 ? "true" : "false"));
 	if (vcode >= 80500) {
-		/* As the defaults read: -1 once a watermark is set. */
-		bool any = strcmp(m.low.headroom_raw, "-1") == 0 && !get(arg, m.low.headroom_key);
+		/* -1 once a watermark is set where the defaults are read. */
+		bool any = get(arg, WATERMARK "low") || get(arg, WATERMARK "high") ||
+			   get(arg, WATERMARK "flood_stage");
 		json_object_set_new(flat, WATERMARK "low.max_headroom",
 				    json_string(any ? "-1" : "200GB"));
 		json_object_set_new(flat, WATERMARK "high.max_headroom",

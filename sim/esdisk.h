@@ -82,7 +82,9 @@ int64_t esdisk_free_needed(const struct esdisk_mark *m, int64_t total);
 char *esdisk_refusal(int vcode, const struct esdisk_marks *m, const struct esdisk_usage *u,
 		     int data_nodes, bool new_primary, int64_t adds);
 
-/* The disk settings' defaults (GET _cluster/settings?include_defaults), flat. */
+/* The disk settings' defaults (GET _cluster/settings?include_defaults),
+ * flat; get reads the answering node's own settings, which decide the
+ * max_headroom defaults (-1 once a watermark is set there). */
 void esdisk_defaults(json_t *flat, int vcode, esdisk_setting_fn get, void *arg);
 
 /* ByteSizeValue's text: "225b", "1.5kb", "80gb". */
