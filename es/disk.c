@@ -21,9 +21,9 @@
 
 const char *es_disk_settings_path(const struct es_version *v)
 {
-	/* include_defaults came in 5.0 (elastic/elasticsearch#16054). */
-	return v->major >= 5 ? "/_cluster/settings?include_defaults=true&flat_settings=true"
-			     : "/_cluster/settings?flat_settings=true";
+	return es_has_settings_defaults(v)
+		       ? "/_cluster/settings?include_defaults=true&flat_settings=true"
+		       : "/_cluster/settings?flat_settings=true";
 }
 
 /* ByteSizeValue: a number and a unit (b, kb, mb, gb, tb, pb, in any case;
@@ -119,15 +119,16 @@ bool es_disk_watermark(const struct es_version *v, json_t *settings, int data_no
 	if (enabled && strcmp(enabled, "false") == 0) {
 		out->enabled = false;
 		out->why_off = "the disk threshold decider is off (" KEY_ENABLED ": false)";
-	} else if (data_nodes <= 1 && v->major < 8) {
+	} else if (data_nodes <= 1 && es_disk_single_node(v) != ES_DISK_SINGLE_NODE_ALWAYS) {
 		const char *single = in_force(settings, KEY_SINGLE);
-		if (v->major < 7 || !single || strcmp(single, "true") != 0) {
+		if (es_disk_single_node(v) == ES_DISK_SINGLE_NODE_NEVER || !single ||
+		    strcmp(single, "true") != 0) {
 			out->enabled = false;
 			out->why_off = "Elasticsearch before 8.0 leaves the disk of a single data "
 				       "node out of allocation";
 		}
 	}
-	if (!es_version_at_least(v, 8, 5, 0) || out->absolute)
+	if (!es_has_disk_max_headroom(v) || out->absolute)
 		return true;
 	/* 8.5+: set by a person, else -1 once a watermark is set (by the
 	 * API here; the defaults answered already say so for the node's

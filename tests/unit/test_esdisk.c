@@ -207,6 +207,32 @@ static void test_check_names_nodes_above_and_near(void **state)
 	json_decref(rows);
 }
 
+static void test_version_rows(void **state)
+{
+	struct es_version x;
+	(void)state;
+
+	x = v("2.4.6");
+	assert_false(es_has_settings_defaults(&x));
+	assert_string_equal(es_disk_settings_path(&x), "/_cluster/settings?flat_settings=true");
+	assert_int_equal(es_disk_single_node(&x), ES_DISK_SINGLE_NODE_NEVER);
+	x = v("5.6.16");
+	assert_true(es_has_settings_defaults(&x));
+	assert_int_equal(es_disk_single_node(&x), ES_DISK_SINGLE_NODE_NEVER);
+	x = v("7.17.10");
+	assert_int_equal(es_disk_single_node(&x), ES_DISK_SINGLE_NODE_IF_ENABLED);
+	assert_false(es_has_disk_max_headroom(&x));
+	x = v("8.4.3");
+	assert_int_equal(es_disk_single_node(&x), ES_DISK_SINGLE_NODE_ALWAYS);
+	assert_false(es_has_disk_max_headroom(&x));
+	x = v("8.5.0");
+	assert_true(es_has_disk_max_headroom(&x));
+	x = v("9.5.2");
+	assert_true(es_has_disk_max_headroom(&x));
+	assert_string_equal(es_disk_settings_path(&x),
+			    "/_cluster/settings?include_defaults=true&flat_settings=true");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_max_headroom),
 		cmocka_unit_test(test_when_the_decider_does_not_decide),
 		cmocka_unit_test(test_check_names_nodes_above_and_near),
+		cmocka_unit_test(test_version_rows),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
