@@ -4812,7 +4812,7 @@ static void cat_allocation(struct es_cluster *cl, struct call *c, const char *on
 	}
 	for (size_t i = 0; i < cl->nnodes; i++) {
 		struct es_node *n = cl->nodes[i];
-		struct esdisk_usage u;
+		struct esdisk_usage u = {0};
 		if (!n->present || !(n->roles & ROLE_DATA))
 			continue;
 		if (only && !list_matches(only, n->name) && !list_matches(only, n->id))
