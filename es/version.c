@@ -252,6 +252,27 @@ bool es_transient_settings_deprecated(const struct es_version *v)
 	return es_version_at_least(v, 7, 16, 0);
 }
 
+bool es_has_settings_defaults(const struct es_version *v)
+{
+	return v->major >= 5;
+}
+
+/* --- disk watermarks --------------------------------------------------------- */
+
+bool es_has_disk_max_headroom(const struct es_version *v)
+{
+	return es_version_at_least(v, 8, 5, 0);
+}
+
+enum es_disk_single_node es_disk_single_node(const struct es_version *v)
+{
+	/* https://www.elastic.co/guide/en/elasticsearch/reference/8.0/migrating-8.0.html
+	 * ("enable_for_single_data_node" deprecated, true by default). */
+	if (v->major >= 8)
+		return ES_DISK_SINGLE_NODE_ALWAYS;
+	return v->major == 7 ? ES_DISK_SINGLE_NODE_IF_ENABLED : ES_DISK_SINGLE_NODE_NEVER;
+}
+
 /* --- node roles ---------------------------------------------------------- */
 
 enum es_roles_style es_roles_style(const struct es_version *v)

@@ -142,6 +142,24 @@ const char *es_settings_scope(const struct es_version *v);
 
 bool es_transient_settings_deprecated(const struct es_version *v);
 
+/* GET _cluster/settings?include_defaults: from 5.0 (elastic/elasticsearch#16054). */
+bool es_has_settings_defaults(const struct es_version *v);
+
+/* --- disk watermarks (es/disk.h) ------------------------------------------- */
+
+/* The watermarks' max_headroom settings: from 8.5. */
+bool es_has_disk_max_headroom(const struct es_version *v);
+
+/* Whether the disk threshold decider decides a cluster of one data node:
+ * never before 7.x, on 7.x when watermark.enable_for_single_data_node is
+ * true, always from 8.0. */
+enum es_disk_single_node {
+	ES_DISK_SINGLE_NODE_NEVER,
+	ES_DISK_SINGLE_NODE_IF_ENABLED,
+	ES_DISK_SINGLE_NODE_ALWAYS,
+};
+enum es_disk_single_node es_disk_single_node(const struct es_version *v);
+
 /* --- node roles ---------------------------------------------------------- */
 
 /* Booleans before 7.9, node.roles from 7.9. */

@@ -27,6 +27,7 @@
 #include "sim/controllers.h"
 #include "sim/disruption.h"
 #include "sim/es.h"
+#include "sim/esdisk.h"
 #include "sim/faults.h"
 #include "sim/netpol.h"
 #include "sim/podsecurity.h"
@@ -2737,6 +2738,64 @@ static void serve_sim_connect(struct call *c)
 	json_decref(body);
 }
 
+/*
+ * PUT /_sim/nodes/{name}/disk {"other_bytes"?, "total_bytes"?}: the files
+ * on a node's filesystem besides the shard copies Elasticsearch keeps
+ * there, and its size (sim/esdisk.h); each a number of bytes or a size
+ * ("90gb").  GET answers the node's settings.
+ */
+static bool disk_size(json_t *body, const char *key, int64_t *out, char **err)
+{
+	json_t *v = json_object_get(body, key);
+	*out = -1;
+	if (!v)
+		return true;
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*out = json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v) && simconf_bytes(json_string_value(v), out) && *out >= 0)
+		return true;
+	*err = xasprintf("%s: a number of bytes or a size such as \"90gb\" is expected", key);
+	return false;
+}
+
+static void serve_sim_disk(struct call *c, const char *node)
+{
+	if (!store_get(store_kind_by_plural("nodes"), "", node)) {
+		reply_not_found(c, store_kind_by_plural("nodes"), node);
+		return;
+	}
+	if (!strcmp(c->method, "PUT")) {
+		json_error_t jerr;
+		char *err = NULL;
+		int64_t other, total;
+		json_t *body = json_loadb(c->body, c->body_len, 0, &jerr);
+		if (!json_is_object(body)) {
+			reply_bad_request(c, body ? "an object is expected" : jerr.text);
+			json_decref(body);
+			return;
+		}
+		bool ok = disk_size(body, "other_bytes", &other, &err) &&
+			  disk_size(body, "total_bytes", &total, &err) &&
+			  esdisk_set_host(node, other, total, &err);
+		json_decref(body);
+		if (!ok) {
+			reply_bad_request(c, err);
+			free(err);
+			return;
+		}
+		controllers_kick();
+	} else if (strcmp(c->method, "GET") != 0) {
+		reply_method_not_allowed(c);
+		return;
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:s, s:I, s:I}", "node", node, "total_bytes",
+				  (json_int_t)esdisk_total(node), "other_bytes",
+				  (json_int_t)esdisk_other(node)));
+}
+
 static void serve_sim(struct call *c, struct target *t)
 {
 	if (t->nsegs >= 5 && !strcmp(t->segs[1], "pods") && !strcmp(t->segs[4], "es")) {
@@ -2756,6 +2815,7 @@ static void serve_sim(struct call *c, struct target *t)
 			json_t *st = record_json();
 			json_object_set_new(st, "clusters", sim_es_state());
 			json_object_set_new(st, "faults", faults_json());
+			json_object_set_new(st, "disks", esdisk_json());
 			json_object_set_new(st, "service_account_tokens", rbac_tokens_json());
 			json_object_set_new(st, "api_requests",
 					    json_pack("{s:I, s:I, s:o}", "total",
@@ -2819,6 +2879,10 @@ static void serve_sim(struct call *c, struct target *t)
 			serve_sim_connect(c);
 		else
 			reply_method_not_allowed(c);
+		return;
+	}
+	if (t->nsegs == 4 && !strcmp(t->segs[1], "nodes") && !strcmp(t->segs[3], "disk")) {
+		serve_sim_disk(c, t->segs[2]);
 		return;
 	}
 	if (t->nsegs == 2 && !strcmp(t->segs[1], "nodes")) {

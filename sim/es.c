@@ -24,6 +24,7 @@
 #include "common/util.h"
 #include "sim/call.h"
 #include "sim/controllers.h"
+#include "sim/esdisk.h"
 #include "sim/esspec.h"
 #include "sim/faults.h"
 #include "sim/hostfs.h"
@@ -1738,6 +1739,95 @@ static bool mappings_fit(const json_t *m, const struct es_node *n)
 	return true;
 }
 
+/* --- the disks' usage (sim/esdisk.h) ------------------------------------------------ */
+
+static const char *setting_of(void *arg, const char *key)
+{
+	return setting(arg, key);
+}
+
+/*
+ * The bytes of shard copies on a host's filesystem, of every cluster: the
+ * files of each copy its folders hold (kept there after its node left, as
+ * a data path keeps them), and what the recoveries onto its nodes have
+ * copied so far.  Files of a copy that moved away stay counted: the
+ * simulator keeps them on the disk (a node may come back to them).
+ */
+static int64_t host_copies_bytes(const char *host)
+{
+	int64_t used = 0;
+
+	for (struct es_cluster *cl = clusters; cl; cl = cl->next) {
+		for (size_t i = 0; i < cl->ndisks; i++) {
+			struct es_index *ix = index_find(cl, cl->disks[i].index);
+			if (ix && !strcmp(cl->disks[i].host, host))
+				used += ix->shard_bytes;
+		}
+		for (size_t i = 0; i < cl->nindices; i++) {
+			struct es_index *ix = cl->indices[i];
+			for (int s = 0; s < ix->nshards; s++) {
+				for (int k = 0; k < ix->shards[s].ncopies; k++) {
+					struct es_copy *cp = &ix->shards[s].copies[k];
+					const char *to = cp->state == COPY_RELOCATING ? cp->target
+							 : cp->state == COPY_INITIALIZING ? cp->node
+											  : NULL;
+					struct es_node *n = to ? node_by_name(cl, to) : NULL;
+					if (!n || !n->host || strcmp(n->host, host) != 0 ||
+					    disk_find(cl, store_of(n), n->host, ix->name, s))
+						continue;
+					used += ix->shard_bytes -
+						(cp->bytes_left > 0 ? cp->bytes_left : 0);
+				}
+			}
+		}
+	}
+	return used;
+}
+
+/* A setting of a node's elasticsearch.yml (arg: the node, or NULL). */
+static const char *file_setting_of(void *arg, const char *key)
+{
+	const struct es_node *n = arg;
+	return n ? json_str(n->file, key) : NULL;
+}
+
+/* The filesystem of a node's data path: its host's; false without one. */
+static bool node_usage(const struct es_node *n, struct esdisk_usage *u)
+{
+	if (!n->host)
+		return false;
+	u->total = esdisk_total(n->host);
+	u->used = host_copies_bytes(n->host) + esdisk_other(n->host);
+	if (u->used > u->total)
+		u->used = u->total;
+	u->avail = u->total - u->used;
+	return true;
+}
+
+static int data_nodes_present(struct es_cluster *cl)
+{
+	int k = 0;
+	for (size_t i = 0; i < cl->nnodes; i++)
+		k += cl->nodes[i]->present && (cl->nodes[i]->roles & ROLE_DATA);
+	return k;
+}
+
+/* The disk threshold decider's NO for a copy of shard s on node n, or NULL
+ * (newly allocated); has_files: the node's disk holds the copy already. */
+static char *disk_says_no(struct es_cluster *cl, const struct es_node *n, const struct es_index *ix,
+			  bool new_primary, bool has_files)
+{
+	struct esdisk_usage u;
+	struct esdisk_marks m;
+	int vcode = version_code(cluster_version(cl));
+
+	if (!node_usage(n, &u))
+		return NULL;
+	esdisk_marks(vcode, setting_of, cl, &m);
+	return esdisk_refusal(vcode, &m, &u, data_nodes_present(cl), new_primary,
+			      has_files ? 0 : ix->shard_bytes);
+}
+
 /* The node a copy of shard s goes to; source is the node a replica or a
  * relocation would copy from, NULL for a primary. */
 static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int s, bool need_disk,
@@ -1767,6 +1857,18 @@ static struct es_node *pick_node(struct es_cluster *cl, struct es_index *ix, int
 		bool d = disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
 		if (need_disk && !d)
 			continue;
+		/* Above the low watermark a node takes no replica, no relocation
+		 * and no restored primary; a primary whose files the node holds
+		 * is forced past it (need_disk: AllocationDecider's
+		 * canForceAllocatePrimary), a new one stops at the high
+		 * watermark (DiskThresholdDecider.canAllocate). */
+		if (!need_disk) {
+			char *no = disk_says_no(cl, n, ix, !source && !ix->shards[s].restoring, d);
+			bool refused = no != NULL;
+			free(no);
+			if (refused)
+				continue;
+		}
 		int load = copies_on(cl, n->name);
 		if ((d && !best_disk) || (d == best_disk && load < best_load)) {
 			best = n;
@@ -4431,6 +4533,9 @@ static void get_settings(struct es_cluster *cl, struct call *c, const char *pod)
 			"cluster.routing.allocation.node_concurrent_recoveries", "2",
 			"cluster.max_voting_config_exclusions", "10", "cluster.name", cl->name);
 		struct es_node *self = pod ? node_by_pod(cl, pod) : NULL;
+		/* Computed over the answering node's own settings, not the
+		 * cluster's (the max_headroom defaults). */
+		esdisk_defaults(d, version_code(cluster_version(cl)), file_setting_of, self);
 		if (self && self->file)
 			json_object_update(d, self->file);
 		const char *k;
@@ -4697,6 +4802,85 @@ static void cat_indices(struct es_cluster *cl, struct call *c, const char *only)
 }
 
 /*
+ * _cat/allocation[/{node_id}]: each data node's shards and disk, as
+ * RestAllocationAction writes them (the shards on it, disk.indices the
+ * store of its started copies, disk.used, disk.avail, disk.total of its
+ * filesystem, disk.percent the used share, truncated), and a row
+ * UNASSIGNED counting the unassigned copies
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cat-allocation.html).
+ */
+static void cat_allocation(struct es_cluster *cl, struct call *c, const char *only)
+{
+	static const struct cat_col cols[] = {
+		{"shards", "s"},
+		{"disk.indices", "di,diskIndices"},
+		{"disk.used", "du,diskUsed"},
+		{"disk.avail", "da,diskAvail"},
+		{"disk.total", "dt,diskTotal"},
+		{"disk.percent", "dp,diskPercent"},
+		{"host", "h"},
+		{"ip", ""},
+		{"node", "n"},
+	};
+	const char *unit = call_param(c, "bytes");
+	char probe[32];
+	if (!esdisk_cat_bytes(0, unit, probe, sizeof(probe))) {
+		sim_es_error(c, 400, "illegal_argument_exception",
+			     "failed to parse setting [bytes] with value [%s] as a size in bytes",
+			     unit);
+		return;
+	}
+	json_t *rows = json_array();
+	int unassigned = 0;
+	for (size_t i = 0; i < cl->nindices; i++) {
+		struct es_index *ix = cl->indices[i];
+		for (int s = 0; s < ix->nshards; s++)
+			for (int k = 0; k < ix->shards[s].ncopies; k++)
+				unassigned += ix->shards[s].copies[k].state == COPY_UNASSIGNED;
+	}
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		struct esdisk_usage u = {0};
+		if (!n->present || !(n->roles & ROLE_DATA))
+			continue;
+		if (only && !list_matches(only, n->name) && !list_matches(only, n->id))
+			continue;
+		int64_t indices = 0;
+		for (size_t x = 0; x < cl->nindices; x++) {
+			struct es_index *ix = cl->indices[x];
+			for (int s = 0; s < ix->nshards; s++)
+				for (int k = 0; k < ix->shards[s].ncopies; k++) {
+					struct es_copy *cp = &ix->shards[s].copies[k];
+					if (cp->state != COPY_UNASSIGNED &&
+					    same_name(cp->node, n->name))
+						indices += ix->shard_bytes;
+				}
+		}
+		char shards[16], di[32], du[32], da[32], dt[32], dp[16];
+		snprintf(shards, sizeof(shards), "%d", copies_on(cl, n->name));
+		bool have = node_usage(n, &u);
+		if (!esdisk_cat_bytes(indices, unit, di, sizeof(di)) ||
+		    !esdisk_cat_bytes(u.used, unit, du, sizeof(du)) ||
+		    !esdisk_cat_bytes(u.avail, unit, da, sizeof(da)) ||
+		    !esdisk_cat_bytes(u.total, unit, dt, sizeof(dt)))
+			continue;
+		snprintf(dp, sizeof(dp), "%d", u.total > 0 ? (int)(100 * u.used / u.total) : 0);
+		json_array_append_new(rows, json_pack("[s,s,o,o,o,o,s,s,s]", shards, di,
+						      have ? json_string(du) : json_null(),
+						      have ? json_string(da) : json_null(),
+						      have ? json_string(dt) : json_null(),
+						      have ? json_string(dp) : json_null(), n->ip,
+						      n->ip, n->name));
+	}
+	if (unassigned > 0 && !only) {
+		char count[16];
+		snprintf(count, sizeof(count), "%d", unassigned);
+		json_array_append_new(rows, json_pack("[s,n,n,n,n,n,n,n,s]", count, "UNASSIGNED"));
+	}
+	cat_reply(c, cols, ARRAY_SIZE(cols), ARRAY_SIZE(cols), rows);
+}
+
+/*
  * The deprecation info API (X-Pack: GET /_xpack/migration/deprecations
  * from 6.x, GET /_migration/deprecations from 7.0): what must change before
  * the next major.  Here its index check: an index created before the
@@ -4884,6 +5068,57 @@ static void nodes_info(struct es_cluster *cl, struct call *c, const char *filter
 		json_object_set_new(hs, "max_content_length_in_bytes", json_integer(104857600));
 		free(transport);
 		free(http);
+	}
+	call_reply_json(c, 200,
+			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
+				  "successful", total, "failed", 0, "cluster_name", cl->name,
+				  "nodes", nodes));
+}
+
+/*
+ * GET _nodes[/{node_id}]/stats[/{metric}]: the fs section of each node
+ * (FsInfo: the total of its data paths and each path), the other metrics
+ * left out.  Its data path's filesystem is its host's (sim/esdisk.h);
+ * free_in_bytes is available_in_bytes, no blocks being kept for root
+ * (https://www.elastic.co/guide/en/elasticsearch/reference/7.17/cluster-nodes-stats.html#cluster-nodes-stats-api-response-body-fs).
+ */
+static void nodes_stats(struct es_cluster *cl, struct call *c, const char *filter,
+			const char *metric, const char *pod)
+{
+	bool fs = !metric || list_matches(metric, "fs") || list_matches(metric, "_all");
+	json_t *nodes = json_object();
+	int total = 0;
+	for (size_t i = 0; i < cl->nnodes; i++) {
+		struct es_node *n = cl->nodes[i];
+		struct esdisk_usage u;
+		if (!n->present)
+			continue;
+		if (filter && strcmp(filter, "_all") != 0 && !list_matches(filter, n->name) &&
+		    !list_matches(filter, n->id) && !list_matches(filter, n->ip) &&
+		    !(!strcmp(filter, "_local") && pod && !strcmp(n->pod, pod)))
+			continue;
+		total++;
+		char *transport = xasprintf("%s:9300", n->ip);
+		json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o}", "timestamp",
+				      (json_int_t)now_wall_ms(), "name", n->name,
+				      "transport_address", transport, "host", n->ip, "ip", n->ip,
+				      "roles", roles_json(cl, n));
+		free(transport);
+		if (fs && node_usage(n, &u)) {
+			const char *dir = n->datadir ? n->datadir : "/usr/share/elasticsearch/data";
+			json_object_set_new(
+				o, "fs",
+				json_pack("{s:I, s:{s:I, s:I, s:I}, s:[{s:s, s:s, s:s, s:I, s:I, "
+					  "s:I}]}",
+					  "timestamp", (json_int_t)now_wall_ms(), "total",
+					  "total_in_bytes", (json_int_t)u.total, "free_in_bytes",
+					  (json_int_t)u.avail, "available_in_bytes",
+					  (json_int_t)u.avail, "data", "path", dir, "mount", "/",
+					  "type", "ext4", "total_in_bytes", (json_int_t)u.total,
+					  "free_in_bytes", (json_int_t)u.avail,
+					  "available_in_bytes", (json_int_t)u.avail));
+		}
+		json_object_set_new(nodes, n->id, o);
 	}
 	call_reply_json(c, 200,
 			json_pack("{s:{s:i, s:i, s:i}, s:s, s:o}", "_nodes", "total", total,
@@ -5585,6 +5820,31 @@ static void explain_unassigned(struct es_cluster *cl, json_t *out, struct es_ind
 					"allowed",
 					cp->failed_attempts, max_retries(cl));
 			}
+			/* A primary with a copy on disk is forced past it. */
+			if (!(cp->primary && sh->ever_started)) {
+				bool files =
+					disk_find(cl, store_of(n), n->host, ix->name, s) != NULL;
+				char *full = disk_says_no(cl, n, ix, cp->primary && !sh->restoring,
+							  files);
+				struct esdisk_usage u;
+				if (full) {
+					decider(deciders, include_yes, "disk_threshold", "NO", "%s",
+						full);
+					no = true;
+				} else if (include_yes && node_usage(n, &u)) {
+					char fr[32], sz[32], after[32];
+					int64_t adds = files ? 0 : ix->shard_bytes;
+					esdisk_human(u.avail, fr, sizeof(fr));
+					esdisk_human(adds, sz, sizeof(sz));
+					esdisk_human(u.avail - adds, after, sizeof(after));
+					decider(deciders, include_yes, "disk_threshold", "YES",
+						"enough disk for shard on node, free: [%s], shard "
+						"size: "
+						"[%s], free after allocating shard: [%s]",
+						fr, sz, after);
+				}
+				free(full);
+			}
 			const char *source = cp->primary ? NULL : primary_node(sh);
 			const char *kind = no ? NULL : throttling(cl, n, source);
 			struct es_node *src = source ? node_by_name(cl, source) : NULL;
@@ -5847,6 +6107,17 @@ static void allocation_explain(struct es_cluster *cl, struct call *c)
 					    !strcmp(node_by_name(cl, x->node)->id, current)))))
 				continue;
 			cp = x;
+		}
+		/* A replica named by no node: an unassigned one if there is
+		 * one, else a started one over one initialising or relocating
+		 * (TransportClusterAllocationExplainAction.findShardToExplain). */
+		for (int r = 0; r < sh->ncopies && cp && !cp->primary && !current; r++) {
+			struct es_copy *x = &sh->copies[r];
+			if (x->primary || cp->state == COPY_UNASSIGNED)
+				continue;
+			if (x->state == COPY_UNASSIGNED ||
+			    (x->state == COPY_STARTED && cp->state != COPY_STARTED))
+				cp = x;
 		}
 		json_decref(body);
 		if (!cp) {
@@ -7924,6 +8195,8 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			cat_master(cl, c);
 		else if (is(segs[1], "health") && n == 2)
 			cat_health(cl, c);
+		else if (is(segs[1], "allocation") && n <= 3)
+			cat_allocation(cl, c, n == 3 ? segs[2] : NULL);
 		else
 			no_handler(c);
 	} else if (is(segs[0], "_nodes") &&
@@ -7932,6 +8205,17 @@ static void dispatch(struct es_cluster *cl, struct call *c, const char *pod, con
 			no_handler(c);
 		else
 			shutdown_api(cl, c, n == 3 ? segs[1] : NULL);
+	} else if (is(segs[0], "_nodes") && n >= 2 && n <= 4 &&
+		   (is(segs[1], "stats") || (n >= 3 && is(segs[2], "stats")))) {
+		bool first = is(segs[1], "stats");
+		if (!get)
+			bad_method(c, "GET");
+		else if (first && n > 3)
+			no_handler(c);
+		else
+			nodes_stats(cl, c, first ? NULL : segs[1],
+				    first ? (n == 3 ? segs[2] : NULL) : (n == 4 ? segs[3] : NULL),
+				    pod);
 	} else if (is(segs[0], "_nodes") && n <= 3) {
 		if (!get) {
 			no_handler(c);

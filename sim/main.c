@@ -26,6 +26,7 @@
 #include "sim/rbac.h"
 #include "sim/record.h"
 #include "sim/schema.h"
+#include "sim/esdisk.h"
 #include "sim/simconf.h"
 #include "sim/store.h"
 #include "sim/tls.h"
@@ -489,6 +490,7 @@ cleanup:
 	schema_free();
 	esspec_free();
 	sim_es_free();
+	esdisk_free();
 	controllers_free();
 	store_free();
 	faults_free();

@@ -249,6 +249,7 @@ static void set_defaults(void)
 	conf.nracks = 0;
 	conf.node_cpu_milli = 8000;
 	conf.node_memory = 32LL * 1024 * 1024 * 1024;
+	conf.node_disk = 100LL * 1024 * 1024 * 1024;
 	conf.node_pods = 110;
 	conf.pod_ready_delay_ms = 1000;
 	/* An Elasticsearch pod ends on SIGTERM within seconds (flush and
@@ -325,6 +326,7 @@ static bool load(json_t *root, char **err)
 		    !get_str(sec, "rack_label", &conf.rack_label, err) ||
 		    !get_quantity(sec, "cpu", true, &conf.node_cpu_milli, err) ||
 		    !get_quantity(sec, "memory", false, &conf.node_memory, err) ||
+		    !get_quantity(sec, "disk", false, &conf.node_disk, err) ||
 		    !get_int(sec, "pods", 1, 100000, &conf.node_pods, err))
 			return false;
 		json_t *racks = json_object_get(sec, "racks");

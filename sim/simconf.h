@@ -13,6 +13,9 @@
  *     racks: [rack-a, rack-b]      # node i is in racks[i % len]
  *     cpu: "8"                     # allocatable per node
  *     memory: 32Gi
+ *     disk: 100Gi                  # the filesystem the data paths of its hostPath
+ *                                  # folders are on (Elasticsearch's disk usage,
+ *                                  # sim/esdisk.h)
  *     pods: 110
  *   pods:
  *     ready_delay_ms: 1000         # its images on the node to its containers running (the
@@ -95,6 +98,7 @@ struct simconf {
 	int nracks;
 	int64_t node_cpu_milli;
 	int64_t node_memory;
+	int64_t node_disk; /* bytes */
 	int node_pods;
 	int pod_ready_delay_ms;
 	int pod_terminate_ms;

@@ -10,6 +10,7 @@
 #include "common/util.h"
 #include "engine/fsm.h"
 #include "es/client.h"
+#include "es/disk.h"
 #include "kube/client.h"
 #include "kube/render.h"
 #include "kube/spec.h"
@@ -220,6 +221,97 @@ void states_read_indices(struct wf_env *env, const char *tenant, const char *ns,
 			 states_indices_cb cb, void *arg)
 {
 	live_read(env, tenant, ns, spec_json, INDICES_PATH, true, cb, arg);
+}
+
+/* --- the data nodes' disk headroom ------------------------------------------------ */
+
+struct disk_read {
+	struct wf_env *env;
+	char *tenant;
+	char *ns;
+	json_t *spec;
+	json_t *only;
+	json_t *settings;
+	struct es_version version;
+	states_disk_cb cb;
+	void *arg;
+};
+
+static void disk_read_end(struct disk_read *c, json_t *report, const char *error)
+{
+	c->cb(c->arg, report, error);
+	json_decref(report);
+	free(c->tenant);
+	free(c->ns);
+	json_decref(c->spec);
+	json_decref(c->only);
+	json_decref(c->settings);
+	free(c);
+}
+
+static void disk_allocation_cb(void *arg, json_t *rows, const char *error)
+{
+	struct disk_read *c = arg;
+	struct es_disk_watermark w;
+	char why[300];
+
+	if (!rows || !json_is_array(rows)) {
+		char *msg = xasprintf("_cat/allocation: %s", error ? error : "not a list");
+		disk_read_end(c, NULL, msg);
+		free(msg);
+		return;
+	}
+	if (!es_disk_watermark(&c->version, c->settings, es_disk_data_nodes(rows), &w, why,
+			       sizeof(why))) {
+		disk_read_end(c, NULL, why);
+		return;
+	}
+	json_t *above, *near, *unreported;
+	es_disk_check(&w, rows, c->only, &above, &near, &unreported);
+	json_t *report = json_pack("{s:o, s:o, s:o}", "above", above, "near", near, "unreported",
+				   unreported);
+	if (!w.enabled) {
+		/* Nothing stops a replica: none is above, whatever its disk. */
+		json_array_clear(above);
+		json_array_clear(near);
+		json_object_set_new(report, "off", json_string(w.why_off));
+	}
+	disk_read_end(c, report, NULL);
+}
+
+static void disk_settings_cb(void *arg, json_t *settings, const char *error)
+{
+	struct disk_read *c = arg;
+
+	if (!settings) {
+		char *msg = xasprintf("_cluster/settings: %s", error ? error : "no answer");
+		disk_read_end(c, NULL, msg);
+		free(msg);
+		return;
+	}
+	c->settings = json_incref(settings);
+	live_read(c->env, c->tenant, c->ns, c->spec, ES_DISK_ALLOCATION_PATH, false,
+		  disk_allocation_cb, c);
+}
+
+void states_read_disk(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		      json_t *only, states_disk_cb cb, void *arg)
+{
+	struct disk_read *c = xcalloc(1, sizeof(*c));
+
+	c->env = env;
+	c->tenant = xstrdup(tenant);
+	c->ns = ns ? xstrdup(ns) : NULL;
+	c->spec = json_incref(spec_json);
+	c->only = json_incref(only);
+	c->cb = cb;
+	c->arg = arg;
+	if (!es_version_parse(json_str(spec_json, "version"), &c->version)) {
+		disk_read_end(c, NULL, "the stored spec has no version");
+		return;
+	}
+	live_read(env, tenant, ns, spec_json, es_disk_settings_path(&c->version), true,
+		  disk_settings_cb, c);
 }
 
 /* --- what must change before the next major --------------------------------------- */

@@ -249,6 +249,18 @@ void states_read_indices(struct wf_env *env, const char *tenant, const char *ns,
 void states_read_deprecations(struct wf_env *env, const char *tenant, const char *ns,
 			      json_t *spec_json, const char *path, states_indices_cb cb, void *arg);
 /*
+ * The disk headroom of the cluster's data nodes against the low watermark
+ * in force (es/disk.h), as states_read_indices reads: cb(arg, report,
+ * NULL) with report {"above": [a line per node above it], "near": [a line
+ * per node within ES_DISK_MARGIN_PERCENT of it], "unreported": [nodes
+ * whose usage Elasticsearch does not know], "off"?: why the watermark
+ * holds no replica back} (borrowed), of the nodes named in only (node
+ * names; NULL: every data node); or NULL and why.
+ */
+typedef void (*states_disk_cb)(void *arg, json_t *report, const char *error);
+void states_read_disk(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
+		      json_t *only, states_disk_cb cb, void *arg);
+/*
  * How many nodes of one role the cluster's nodes can place, as the pods'
  * required anti-affinity allows: the schedulable nodes (spread: host), or
  * their racks (spread: rack); -1 and the error when they cannot be read.

@@ -1,5 +1,6 @@
 /* The operations' request checks: what they share. */
 #include "workflows/request.h"
+#include "es/disk.h"
 #include "common/util.h"
 
 #include <stdio.h>
@@ -84,5 +85,75 @@ void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int pla
 bool wf_always_disruptive(const json_t *params)
 {
 	(void)params;
+	return true;
+}
+
+static void warn(json_t *params, char *text)
+{
+	json_t *w = json_object_get(params, "warnings");
+	if (!json_is_array(w)) {
+		w = json_array();
+		json_object_set_new(params, "warnings", w);
+	}
+	json_array_append_new(w, json_string(text));
+	free(text);
+}
+
+/* The lines of a list, joined with "; " (newly allocated). */
+static char *joined(json_t *lines)
+{
+	char *all = NULL;
+	size_t i;
+	json_t *line;
+	json_array_foreach (lines, i, line) {
+		char *more = xasprintf("%s%s%s", all ? all : "", all ? "; " : "",
+				       json_string_value(line));
+		free(all);
+		all = more;
+	}
+	return all ? all : xstrdup("");
+}
+
+bool wf_disk_headroom(json_t *report, const char *error, const char *what, const char *field,
+		      bool must_read, json_t *params, struct wf_refusal *why)
+{
+	size_t i;
+	json_t *v;
+
+	if (!report) {
+		if (must_read)
+			return wf_refuse(why, 503, "unavailable", NULL,
+					 "cannot read the data nodes' disk usage before %s: %s; "
+					 "retry",
+					 what, error ? error : "no answer");
+		warn(params, xasprintf("the data nodes' disk usage could not be read (%s): their "
+				       "headroom under the low disk watermark is not checked",
+				       error ? error : "no answer"));
+		return true;
+	}
+	json_t *above = json_object_get(report, "above");
+	if (json_array_size(above) > 0) {
+		char *all = joined(above);
+		size_t n = json_array_size(above);
+		wf_refuse(
+			why, 422, "invalid", field,
+			"%s would stall: %zu data node%s above the low disk watermark, where "
+			"Elasticsearch allocates no replica, not even the ones the node holds, so "
+			"after %s restart the cluster would stay yellow: %s; free disk space on "
+			"%s (delete or shrink indices, or add data nodes) first",
+			what, n, n == 1 ? " is" : "s are", n == 1 ? "its" : "their", all,
+			n == 1 ? "it" : "them");
+		free(all);
+		return false;
+	}
+	json_array_foreach (json_object_get(report, "near"), i, v)
+		warn(params, xasprintf("%s: within %d%% of its disk of the low disk watermark; "
+				       "should it pass it, the node's replicas would stay "
+				       "unassigned after its restart",
+				       json_string_value(v), ES_DISK_MARGIN_PERCENT));
+	json_array_foreach (json_object_get(report, "unreported"), i, v)
+		warn(params, xasprintf("Elasticsearch does not report the disk usage of %s yet: "
+				       "its headroom under the low disk watermark is not checked",
+				       json_string_value(v)));
 	return true;
 }

@@ -34,4 +34,17 @@ bool wf_snapshot_name_ok(const char *field, json_t *v, struct wf_refusal *why);
 /* workflow.disruptive of a workflow whose every job restarts nodes. */
 bool wf_always_disruptive(const json_t *params);
 
+/*
+ * A precheck's verdict on the disk headroom of the data nodes a job
+ * restarts (states_read_disk's report, or NULL and error when it could
+ * not be read): a node above the low watermark would get none of its
+ * replicas back after its restart, and the job would wait for green for
+ * ever: 422 naming field, each such node and its usage.  A node within
+ * the margin of it, or one whose usage is not reported, is a warning in
+ * params.warnings; so is an unread report, unless must_read (then 503).
+ * what names the job ("the upgrade").
+ */
+bool wf_disk_headroom(json_t *report, const char *error, const char *what, const char *field,
+		      bool must_read, json_t *params, struct wf_refusal *why);
+
 #endif

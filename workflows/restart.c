@@ -13,13 +13,19 @@
  * The plan and the pods already restarted live in the job's context, so a
  * replay goes on with the pods not yet restarted.  The pause is recorded
  * before it is set, and the cleanup chain lifts it after a failure or a
- * cancel: no cluster is left with allocation disabled.
+ * cancel: no cluster is left with allocation disabled.  The API refuses a
+ * restart of data nodes while one of them is above the low disk
+ * watermark (restart_precheck).
  */
 #include "workflows/workflows.h"
 #include "workflows/restart.h"
 #include "states/states.h"
 #include "workflows/request.h"
+#include "kube/render.h"
 #include "kube/spec.h"
+#include "common/json.h"
+
+#include <stdlib.h>
 
 /* clang-format off */
 static const struct wf_state restart_states[] = {
@@ -63,6 +69,71 @@ static bool restart_request(const struct wf_request *rq, json_t **params, struct
 	return true;
 }
 
+/* --- the precheck ----------------------------------------------------------------- */
+
+struct restart_check {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	json_t *params;
+};
+
+static void restart_disk_cb(void *arg, json_t *report, const char *error)
+{
+	struct restart_check *p = arg;
+	struct wf_refusal why = {0};
+	const char *field = json_object_get(p->params, "nodes")	 ? "nodes"
+			    : json_object_get(p->params, "role") ? "role"
+								 : NULL;
+
+	/* A cluster Elasticsearch cannot answer for may be why it is
+	 * restarted: then a warning, not a refusal. */
+	bool ok = wf_disk_headroom(report, error, "the restart", field, false, p->params, &why);
+	p->done(p->arg, ok ? NULL : &why);
+	json_decref(p->params);
+	free(p);
+}
+
+/*
+ * The data nodes it restarts must not be above the low disk watermark:
+ * their replicas would stay unassigned after their restart and the
+ * restart would wait for green for ever (wf_disk_headroom).  A restart of
+ * the masters or the clients restarts no data node.
+ */
+static void restart_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+			     void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	json_t *spec = json_object_get(params, "spec");
+	const char *role = json_str(params, "role");
+	json_t *pods = json_object_get(params, "nodes");
+	enum es_role r;
+
+	if (role && spec_section_parse(role, &r) && r != ES_ROLE_DATA) {
+		done(arg, NULL);
+		return;
+	}
+	json_t *only = NULL;
+	if (json_is_array(pods)) {
+		/* node.name is ${POD_NAME}-${NAMESPACE} (kube/render.c). */
+		char *namespace =
+			ns ? xstrdup(ns) : render_namespace(tenant, json_str(spec, "name"));
+		size_t i;
+		json_t *pod;
+		only = json_array();
+		json_array_foreach (pods, i, pod) {
+			char *name = xasprintf("%s-%s", json_string_value(pod), namespace);
+			json_array_append_new(only, json_string(name));
+			free(name);
+		}
+		free(namespace);
+	}
+	struct restart_check *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->params = json_incref(params);
+	states_read_disk(env, tenant, ns, spec, only, restart_disk_cb, p);
+	json_decref(only);
+}
+
 /* --- the preview ------------------------------------------------------------------ */
 
 static int restart_choose(const struct wf_state *st, int visit, void *arg)
@@ -92,6 +163,7 @@ const struct workflow wf_restart = {
 	.nstates = sizeof(restart_states) / sizeof(restart_states[0]),
 	.cleanup = "undo_allocation",
 	.request = restart_request,
+	.precheck = restart_precheck,
 	.preview = restart_preview,
 	.disruptive = wf_always_disruptive,
 };

@@ -18,7 +18,8 @@
  *
  * The API has checked the path (a path Elasticsearch refuses names the
  * release to pass through), the indices the target could not read, the
- * health, and the target's spec (params.spec: the version and the image).
+ * health, the data nodes' room under the low disk watermark, and the
+ * target's spec (params.spec: the version and the image).
  * The cluster's recorded version changes only at the end, once every node
  * runs the target.  A cancel or a failure lifts the allocation pause and
  * says which nodes run which version: the nodes already upgraded stay so
@@ -413,6 +414,24 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 }
 
 /*
+ * Every data node restarts: none may be above the low disk watermark,
+ * where its replicas would stay unassigned after its restart and the
+ * rolling upgrade would wait for green for ever (wf_disk_headroom).
+ */
+static void upgrade_disk_cb(void *arg, json_t *report, const char *error)
+{
+	struct upgrade_check *p = arg;
+	struct wf_refusal why = {0};
+
+	if (!wf_disk_headroom(report, error, "the upgrade", "version", true, p->params, &why)) {
+		upgrade_check_end(p, &why);
+		return;
+	}
+	states_read_indices(p->env, p->tenant, p->ns, json_object_get(p->params, "previous_spec"),
+			    upgrade_indices_cb, p);
+}
+
+/*
  * Not red: a primary unassigned is data out of reach, which no node should
  * restart over.  Yellow (replicas still recovering) is for the rolling
  * restart's own gate to wait out before the first node, saying so.
@@ -443,11 +462,12 @@ static void upgrade_live_cb(void *arg, json_t *live)
 		upgrade_check_end(p, &why);
 		return;
 	}
-	states_read_indices(p->env, p->tenant, p->ns, json_object_get(p->params, "previous_spec"),
-			    upgrade_indices_cb, p);
+	states_read_disk(p->env, p->tenant, p->ns, json_object_get(p->params, "previous_spec"),
+			 NULL, upgrade_disk_cb, p);
 }
 
-/* Before anything changes: the health, then every index readable by the target. */
+/* Before anything changes: the health, the data nodes' disk headroom, then
+ * every index readable by the target. */
 static void upgrade_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			     void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {

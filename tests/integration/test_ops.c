@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/util.h"
+#include "common/json.h"
 #include "tests/integration/harness.h"
 
 static struct pg pg;
@@ -1132,6 +1133,69 @@ static void test_red_during_restart_fails_and_restores_allocation(void **state)
 			 1);
 	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
 	http_resp_free(&r);
+}
+
+/* --- disk headroom ------------------------------------------------------------------ */
+
+/* A restart request's answer: its status, the body into *out. */
+static long restart_call(struct fixture *f, const char *query, const char *body, json_t **out)
+{
+	char *path = xasprintf("/api/v1/clusters/disk/restart%s", query);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", path, body, NULL, &r));
+	long st = r.status;
+	*out = json_incref(r.body);
+	http_resp_free(&r);
+	free(path);
+	return st;
+}
+
+/*
+ * A data node above the low disk watermark would get none of its replicas
+ * back after its restart: a restart that takes it is refused, naming the
+ * node and its usage, the field of the request that chose it too; one
+ * that restarts other nodes goes on.
+ */
+static void
+test_restart_refused_while_a_data_node_it_restarts_is_above_the_low_watermark(void **state)
+{
+	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
+	expect_ok(f, post_cluster(&f->d,
+				  "{\"name\": \"disk\", \"version\": \"8.17.0\","
+				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+				  " \"clients\": {\"replicas\": 0}}"));
+	char *host = host_of(f, "disk", "es-data-0");
+	char *url = xasprintf("/_sim/nodes/%s/disk", host);
+	struct http_resp r;
+	/* 90% of 100Gi used: above the low watermark, 85% (its 200gb
+	 * max_headroom asks for less than 15% of this disk). */
+	assert_true(sim_call(&f->sim, "PUT", url, "{\"other_bytes\": \"90gb\"}", &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	const char *said = "es-data-0-es-default-disk: 90.0% used, 10gb free of 100gb";
+	json_t *b = NULL;
+
+	assert_int_equal(restart_call(f, "", "{\"nodes\": [\"es-data-0\"]}", &b), 422);
+	assert_string_equal(json_str(json_object_get(b, "error"), "field"), "nodes");
+	assert_non_null(strstr(json_str(json_object_get(b, "error"), "message"), said));
+	assert_non_null(strstr(json_str(json_object_get(b, "error"), "message"),
+			       "the restart would stall"));
+	json_decref(b);
+	assert_int_equal(restart_call(f, "", "{\"role\": \"data\"}", &b), 422);
+	assert_string_equal(json_str(json_object_get(b, "error"), "field"), "role");
+	json_decref(b);
+	assert_int_equal(restart_call(f, "?dry_run=true", "{}", &b), 422);
+	assert_non_null(strstr(json_str(json_object_get(b, "error"), "message"), said));
+	json_decref(b);
+	/* The other data node, and the masters, restart without it. */
+	assert_int_equal(restart_call(f, "?dry_run=true", "{\"nodes\": [\"es-data-1\"]}", &b), 200);
+	json_decref(b);
+	assert_int_equal(restart_call(f, "?dry_run=true", "{\"role\": \"masters\"}", &b), 200);
+	json_decref(b);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'restart'", 0, NULL), 0);
+	free(url);
+	free(host);
 }
 
 /* --- cancel in the middle of a drain ------------------------------------------------ */
@@ -2579,6 +2643,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_data_scale_down_that_cannot_hold_the_copies,
 					  teardown),
 		cmocka_unit_test_teardown(test_restart_survives_kill9, teardown),
+		cmocka_unit_test_teardown(
+			test_restart_refused_while_a_data_node_it_restarts_is_above_the_low_watermark,
+			teardown),
 		cmocka_unit_test_teardown(test_create_scale_and_delete_survive_kill9, teardown),
 		cmocka_unit_test_teardown(test_rolling_restart_keeps_every_pod_on_its_host,
 					  teardown),

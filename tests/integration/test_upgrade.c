@@ -1026,6 +1026,96 @@ static void test_upgrade_takes_a_snapshot_first(void **state)
 	free(trail);
 }
 
+/* --- disk headroom ------------------------------------------------------------------------ */
+
+/* The Kubernetes node pod of cluster runs on (newly allocated). */
+static char *pod_host(struct fixture *f, const char *cluster, const char *pod)
+{
+	char *url = xasprintf("/api/v1/namespaces/es-default-%s/pods/%s", cluster, pod);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "GET", url, NULL, &r));
+	assert_int_equal(r.status, 200);
+	char *host = xstrdup(
+		json_string_value(json_object_get(json_object_get(r.body, "spec"), "nodeName")));
+	http_resp_free(&r);
+	free(url);
+	return host;
+}
+
+/* Other files of other (a size) on a Kubernetes node's disk (100Gi). */
+static void other_files(struct fixture *f, const char *host, const char *other)
+{
+	char *url = xasprintf("/_sim/nodes/%s/disk", host);
+	char *body = xasprintf("{\"other_bytes\": \"%s\"}", other);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "PUT", url, body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(url);
+	free(body);
+}
+
+/* Whether one of the answer's warnings holds text. */
+static bool warned(json_t *answer, const char *text)
+{
+	size_t i;
+	json_t *w;
+	json_array_foreach (json_object_get(answer, "warnings"), i, w)
+		if (strstr(json_string_value(w), text))
+			return true;
+	return false;
+}
+
+/*
+ * A data node above the low disk watermark gets none of its replicas back
+ * after its restart, and a rolling upgrade would wait for green for ever:
+ * the upgrade (and its preview) is refused before anything changes,
+ * naming the node and its usage.  A node near the watermark is a warning;
+ * with room again the upgrade goes through.
+ */
+static void test_upgrade_refused_while_a_data_node_is_above_the_low_watermark(void **state)
+{
+	struct fixture *f = *state = fixture_new(0);
+	expect_ok(f, post_cluster(&f->d, CLUSTER("full", "7.16.3", 1, 2, "")));
+	size_t before = pod_deletions(f);
+	const char *path = "/api/v1/clusters/full/upgrade";
+	char *host = pod_host(f, "full", "es-data-1");
+
+	/* 88% used, the low watermark 85% by default. */
+	other_files(f, host, "88gb");
+	expect_refused(f, path, "{\"version\": \"7.17.10\"}", 422, "version",
+		       "es-data-1-es-default-full: 88.0% used, 12gb free of 100gb (the low "
+		       "watermark: cluster.routing.allocation.disk.watermark.low=85%, 15gb free "
+		       "at least)");
+	expect_refused(f, "/api/v1/clusters/full/upgrade?dry_run=true",
+		       "{\"version\": \"7.17.10\"}", 422, "version",
+		       "the upgrade would stall: 1 data node is above the low disk watermark");
+	/* A watermark raised by the cluster's settings is the one in force. */
+	assert_int_equal(es_call(f, "PUT", "full", "/_cluster/settings",
+				 "{\"persistent\": {\"cluster.routing.allocation.disk.watermark."
+				 "low\": \"90%\", \"cluster.routing.allocation.disk.watermark."
+				 "high\": \"93%\", \"cluster.routing.allocation.disk.watermark."
+				 "flood_stage\": \"95%\"}}"),
+			 200);
+	json_t *plan = NULL;
+	assert_int_equal(call(f, "POST", "/api/v1/clusters/full/upgrade?dry_run=true",
+			      "{\"version\": \"7.17.10\"}", &plan),
+			 200);
+	assert_true(warned(plan, "es-data-1-es-default-full: 88.0% used"));
+	assert_true(warned(plan, "within 5% of its disk of the low disk watermark"));
+	json_decref(plan);
+	assert_int_equal(
+		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'upgrade'", 0, NULL), 0);
+	assert_int_equal(pod_deletions(f), before);
+	assert_int_equal(pods_on(f, "full", "7.16.3"), 3);
+
+	/* Room again: the upgrade goes through. */
+	other_files(f, host, "0");
+	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"7.17.10\"}", NULL));
+	assert_int_equal(pods_on(f, "full", "7.17.10"), 3);
+	free(host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1049,6 +1139,9 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_upgrade_8_19_to_9_rolls_once_7x_indices_are_read_only, teardown),
 		cmocka_unit_test_teardown(test_upgrade_8_17_to_9_refused_and_9x_created, teardown),
+		cmocka_unit_test_teardown(
+			test_upgrade_refused_while_a_data_node_is_above_the_low_watermark,
+			teardown),
 	};
 	/* ESAAS_TEST_FILTER=test_name (a glob) runs some tests only. */
 	if (getenv("ESAAS_TEST_FILTER"))

@@ -4386,6 +4386,245 @@ static void test_es_write_to_an_unavailable_shard_waits_for_its_primary(void **s
 	assert_int_equal(es_count("nowrite", "later"), 1);
 }
 
+/* --- disk usage and the watermarks ------------------------------------------------- */
+
+/* The Kubernetes node a pod of ns runs on (newly allocated). */
+static char *host_of(const char *ns, const char *pod)
+{
+	struct http_resp r;
+	char path[256];
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, pod);
+	assert_int_equal(call("GET", path, NULL, &r), 200);
+	char *host = xstrdup(jstr(r.body, "spec.nodeName"));
+	http_resp_free(&r);
+	return host;
+}
+
+/* Other files of `other` (a size) on a Kubernetes node's disk. */
+static void put_other_files(const char *host, const char *other)
+{
+	struct http_resp r;
+	char path[256], body[128];
+	snprintf(path, sizeof(path), "/_sim/nodes/%s/disk", host);
+	snprintf(body, sizeof(body), "{\"other_bytes\":\"%s\"}", other);
+	assert_int_equal(call("PUT", path, body, &r), 200);
+	http_resp_free(&r);
+}
+
+/* The names of the Kubernetes nodes (a new array). */
+static json_t *all_hosts(void)
+{
+	struct http_resp r;
+	size_t i;
+	json_t *n, *names = json_array();
+	assert_int_equal(call("GET", "/api/v1/nodes", NULL, &r), 200);
+	json_array_foreach (json_object_get(r.body, "items"), i, n)
+		json_array_append_new(names, json_string(jstr(n, "metadata.name")));
+	http_resp_free(&r);
+	return names;
+}
+
+/* The node named name in a _nodes/stats answer. */
+static json_t *stats_of(json_t *answer, const char *name)
+{
+	const char *id;
+	json_t *n;
+	json_object_foreach (json_object_get(answer, "nodes"), id, n) {
+		if (!strcmp(jstr(n, "name"), name))
+			return n;
+	}
+	return NULL;
+}
+
+static json_t *row_of(json_t *rows, const char *node)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach (rows, i, row) {
+		if (jstr(row, "node") && !strcmp(jstr(row, "node"), node))
+			return row;
+	}
+	return NULL;
+}
+
+static long long row_num(json_t *row, const char *col)
+{
+	const char *v = json_string_value(json_object_get(row, col));
+	assert_non_null(v);
+	return strtoll(v, NULL, 10);
+}
+
+/*
+ * Each node's data path is on its Kubernetes node's filesystem (100Gi by
+ * default): _nodes/stats/fs and _cat/allocation report its total, what the
+ * shard copies and the other files there use, and what is left; the
+ * watermarks' defaults are among the cluster settings' defaults.
+ */
+static void test_es_disk_usage_is_reported_per_node(void **state)
+{
+	(void)state;
+	struct http_resp r;
+	const long long total = 100LL << 30;
+	make_cluster("esdu", 2, "7.17.10");
+	es_wait_green("esdu", 3);
+	es_index("esdu", 3, "fill", 2, 1);
+	char *host = host_of("esdu", "es-data-0");
+
+	assert_int_equal(es_call("esdu", "GET", "/_nodes/stats/fs", NULL, &r), 200);
+	json_t *n = stats_of(r.body, "es-data-0-esdu");
+	assert_non_null(n);
+	assert_int_equal(jint(n, "fs.total.total_in_bytes"), total);
+	long long avail = jint(n, "fs.total.available_in_bytes");
+	/* Two copies of 8mb (relocation_ms 200 at 40mb/s) at least. */
+	assert_true(avail <= total - 2 * (8LL << 20));
+	assert_int_equal(jint(n, "fs.total.free_in_bytes"), avail);
+	http_resp_free(&r);
+
+	put_other_files(host, "50gb");
+	assert_int_equal(es_call("esdu", "GET", "/_nodes/es-data-0-esdu/stats/fs", NULL, &r), 200);
+	assert_int_equal(jint(r.body, "_nodes.total"), 1);
+	n = stats_of(r.body, "es-data-0-esdu");
+	assert_non_null(n);
+	assert_int_equal(jint(n, "fs.total.available_in_bytes"), avail - (50LL << 30));
+	http_resp_free(&r);
+
+	assert_int_equal(es_call("esdu", "GET", "/_cat/allocation?format=json&bytes=b", NULL, &r),
+			 200);
+	json_t *row = row_of(r.body, "es-data-0-esdu");
+	assert_non_null(row);
+	assert_int_equal(row_num(row, "shards"), 2);
+	assert_int_equal(row_num(row, "disk.total"), total);
+	assert_int_equal(row_num(row, "disk.avail"), avail - (50LL << 30));
+	assert_int_equal(row_num(row, "disk.used") + row_num(row, "disk.avail"), total);
+	assert_int_equal(row_num(row, "disk.percent"), row_num(row, "disk.used") * 100 / total);
+	assert_true(row_num(row, "disk.indices") >= 2 * (8LL << 20));
+	/* Data nodes only: the master has no row. */
+	assert_null(row_of(r.body, "es-master-0-esdu"));
+	http_resp_free(&r);
+	assert_int_equal(es_call("esdu", "GET", "/_cat/allocation?v=true", NULL, &r), 200);
+	assert_non_null(strstr(r.raw, "disk.percent"));
+	assert_non_null(strstr(r.raw, "100gb"));
+	http_resp_free(&r);
+
+	assert_int_equal(es_call("esdu", "GET",
+				 "/_cluster/settings?include_defaults=true&flat_settings=true",
+				 NULL, &r),
+			 200);
+	json_t *defaults = json_object_get(r.body, "defaults");
+	assert_string_equal(json_string_value(json_object_get(
+				    defaults, "cluster.routing.allocation.disk.watermark.low")),
+			    "85%");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			defaults, "cluster.routing.allocation.disk.watermark.flood_stage")),
+		"95%");
+	http_resp_free(&r);
+	put_other_files(host, "0");
+	free(host);
+}
+
+static bool replica_refused_for_disk(const char *ns, const char *node, char **said)
+{
+	struct http_resp r;
+	size_t i;
+	json_t *d;
+	bool found = false;
+	assert_true(request("POST", es_path(ns, "/_cluster/allocation/explain"), NULL,
+			    "{\"index\":\"logs\",\"shard\":0,\"primary\":false}", true, 0, &r));
+	if (r.status == 200 && jstr(r.body, "can_allocate") &&
+	    !strcmp(jstr(r.body, "can_allocate"), "no")) {
+		json_array_foreach (jget(r.body, "node_allocation_decisions"), i, d) {
+			if (strcmp(jstr(d, "node_name"), node) != 0)
+				continue;
+			size_t k;
+			json_t *dec;
+			json_array_foreach (json_object_get(d, "deciders"), k, dec) {
+				if (!strcmp(jstr(dec, "decider"), "disk_threshold") &&
+				    !strcmp(jstr(dec, "decision"), "NO")) {
+					*said = xstrdup(jstr(dec, "explanation"));
+					found = true;
+				}
+			}
+		}
+	}
+	http_resp_free(&r);
+	return found;
+}
+
+/* The replica of index logs (one shard, a copy on each of the cluster's
+ * data_nodes) of a cluster of version in ns, after the node es-data-1
+ * restarted with every host's disk 88% used: its decider's NO, in the
+ * version's words, which want holds; then room again, green. */
+static void replica_kept_off_a_full_disk(const char *ns, const char *version, int data_nodes,
+					 const char *want)
+{
+	struct http_resp r;
+	char node[64], pods[128];
+	make_cluster(ns, 2, version);
+	es_wait_green(ns, 3);
+	es_index(ns, 3, "logs", 1, data_nodes - 1);
+	/* 88% of every Kubernetes node's disk, wherever the pod comes back:
+	 * above the low watermark (85%), under the high one (90%). */
+	json_t *hosts = all_hosts();
+	size_t i;
+	json_t *h;
+	json_array_foreach (hosts, i, h)
+		put_other_files(json_string_value(h), "88gb");
+	snprintf(pods, sizeof(pods), "/api/v1/namespaces/%s/pods/es-data-1", ns);
+	assert_int_equal(call("DELETE", pods, NULL, &r), 200);
+	http_resp_free(&r);
+	/* The node leaves, comes back, and its replica waits. */
+	snprintf(node, sizeof(node), "es-data-1-%s", ns);
+	char *said = NULL;
+	int64_t end = harness_now_ms() + 30000;
+	while (!replica_refused_for_disk(ns, node, &said) && harness_now_ms() < end)
+		msleep(50);
+	if (!said) {
+		assert_true(request("POST", es_path(ns, "/_cluster/allocation/explain"), NULL,
+				    "{\"index\":\"logs\",\"shard\":0,\"primary\":false}", true, 0,
+				    &r));
+		fail_msg("%s: the replica is not held back for its disk: %s", version, r.raw);
+	}
+	if (!strstr(said, want))
+		fail_msg("%s: \"%s\" does not say \"%s\"", version, said, want);
+	free(said);
+	assert_int_equal(es_call(ns, "GET", "/_cluster/health", NULL, &r), 200);
+	assert_string_equal(jstr(r.body, "status"), "yellow");
+	assert_int_equal(jint(r.body, "number_of_data_nodes"), data_nodes);
+	assert_int_equal(jint(r.body, "unassigned_shards"), 1);
+	http_resp_free(&r);
+	/* Room again: the replica is allocated. */
+	json_array_foreach (hosts, i, h)
+		put_other_files(json_string_value(h), "0");
+	json_decref(hosts);
+	es_wait_green(ns, 3);
+}
+
+/*
+ * A node above the low watermark takes no replica, not even the one whose
+ * files its disk holds: after it restarts, its copy stays unassigned and
+ * the cluster yellow, the allocation explanation saying why in the
+ * decider's words (8.5+ with the used share and the max_headroom that may
+ * decide); once the disk has room again the replica comes back.
+ */
+static void test_es_replica_stays_off_a_node_above_the_low_watermark(void **state)
+{
+	(void)state;
+	/* 7.17: the master is no data node; 8.x: it has every role. */
+	replica_kept_off_a_full_disk(
+		"eswm", "7.17.10", 2,
+		"the node is above the low watermark cluster setting "
+		"[cluster.routing.allocation.disk.watermark.low=85%], using "
+		"more disk space than the maximum allowed [85.0%], actual free: "
+		"[");
+	replica_kept_off_a_full_disk(
+		"eswm8", "8.17.0", 3,
+		"the node is above the low watermark cluster setting "
+		"[cluster.routing.allocation.disk.watermark.low=85%], having "
+		"less than the minimum required [15gb] free space, actual free: "
+		"[");
+}
+
 /*
  * The deprecation info API is X-Pack's: a default distribution's node
  * answers it, an -oss image's has no handler for it (400 "no handler
@@ -8860,6 +9099,8 @@ int main(void)
 		cmocka_unit_test(test_sim_config_names_a_bad_shard_size),
 		cmocka_unit_test(test_es_allocation_fails_five_times_without_the_plugin),
 		cmocka_unit_test(test_es_lost_shard),
+		cmocka_unit_test(test_es_disk_usage_is_reported_per_node),
+		cmocka_unit_test(test_es_replica_stays_off_a_node_above_the_low_watermark),
 		cmocka_unit_test(test_es_8x_has_no_synced_flush),
 		cmocka_unit_test(test_es_security_answers_401_without_credentials),
 		cmocka_unit_test(test_es_security_native_users),
