@@ -905,6 +905,19 @@ static char *host_of(struct fixture *f, const char *cluster, const char *pod)
 	return host;
 }
 
+/* The simulator's node host made unschedulable (a fault, until DELETE /_sim/faults). */
+static void cordon(struct fixture *f, const char *host)
+{
+	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
+	char *body = json_dumps(fault, JSON_COMPACT);
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	free(body);
+	json_decref(fault);
+}
+
 /*
  * A node's data lives in the folder on its host (esaas-sim: the node id,
  * the cluster UUID and the shard copies go with the folder): a pod that
@@ -930,13 +943,7 @@ static void test_rolling_restart_keeps_every_pod_on_its_host(void **state)
 	for (int pass = 0; pass < 2; pass++) {
 		char *host = pass == 0 ? host_of(f, "home", "es-data-0") : NULL;
 		if (host) {
-			json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
-			char *body = json_dumps(fault, JSON_COMPACT);
-			assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
-			assert_int_equal(r.status, 200);
-			http_resp_free(&r);
-			free(body);
-			json_decref(fault);
+			cordon(f, host);
 		}
 		int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/home/restart", "{}", NULL);
 		assert_true(id > 0);
@@ -999,14 +1006,8 @@ static void test_zen2_shrink_waits_for_an_absent_leaving_master_before_7_8(void 
 	/* es-master-4 away: its host cordoned, its pod deleted (Pending). */
 	char *host = host_of(f, "old", "es-master-4");
 	assert_non_null(host);
-	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
-	char *body = json_dumps(fault, JSON_COMPACT);
 	struct http_resp r;
-	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
-	assert_int_equal(r.status, 200);
-	http_resp_free(&r);
-	free(body);
-	json_decref(fault);
+	cordon(f, host);
 	free(host);
 	assert_true(sim_call(&f->sim, "DELETE",
 			     "/api/v1/namespaces/es-default-old/pods/es-master-4", NULL, &r));
@@ -1604,14 +1605,8 @@ static void test_drain_observation_names_counters_and_why_a_copy_is_unassigned(v
 	assert_true(wait_state(f, id, "wait_drained", 60000));
 	char *host = host_of(f, "why", "es-data-0");
 	assert_non_null(host);
-	json_t *fault = json_pack("{s:[s]}", "unschedulable_nodes", host);
-	char *body = json_dumps(fault, JSON_COMPACT);
 	struct http_resp r;
-	assert_true(sim_call(&f->sim, "POST", "/_sim/faults", body, &r));
-	assert_int_equal(r.status, 200);
-	http_resp_free(&r);
-	free(body);
-	json_decref(fault);
+	cordon(f, host);
 	free(host);
 	assert_true(sim_call(&f->sim, "DELETE", "/api/v1/namespaces/es-default-why/pods/es-data-0",
 			     NULL, &r));
