@@ -261,6 +261,21 @@ static long es(struct fixture *f, const char *cluster, const char *method, const
 	return st;
 }
 
+/* A request to the cluster's Elasticsearch that must be answered status,
+ * with says in the answer. */
+static void es_refuses(struct fixture *f, const char *cluster, const char *method, const char *rest,
+		       const char *body, long status, const char *says)
+{
+	json_t *answer = NULL;
+	assert_int_equal(es(f, cluster, method, rest, body, &answer), status);
+	char *text = answer ? json_dumps(answer, 0) : NULL;
+	if (!text || !strstr(text, says))
+		fail_msg("%s %s: the answer %s does not say \"%s\"", method, rest,
+			 text ? text : "(not JSON)", says);
+	free(text);
+	json_decref(answer);
+}
+
 static long long es_count(struct fixture *f, const char *cluster, const char *index)
 {
 	json_t *b = NULL;
@@ -908,30 +923,17 @@ static void test_s3_tenant_cannot_reach_another_tenants_prefix(void **state)
 			    "\"esaas\", \"readonly\": true}}",
 			    NULL),
 			 200);
-	assert_int_equal(es(f, "mine", "GET", "/_snapshot/theirs-ro/_all", NULL, &body), 500);
-	text = json_dumps(body, 0);
-	assert_non_null(strstr(text, "Error Code: AccessDenied"));
-	free(text);
-	json_decref(body);
+	es_refuses(f, "mine", "GET", "/_snapshot/theirs-ro/_all", NULL, 500,
+		   "Error Code: AccessDenied");
 	/* A bucket the store does not have, a client the nodes do not. */
-	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/nobucket",
-			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"elsewhere\", "
-			    "\"base_path\": \"esaas/default/x\", \"client\": \"esaas\"}}",
-			    &body),
-			 500);
-	text = json_dumps(body, 0);
-	assert_non_null(strstr(text, "Error Code: NoSuchBucket"));
-	free(text);
-	json_decref(body);
-	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/noclient",
-			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
-			    "\"base_path\": \"esaas/default/x\", \"client\": \"other\"}}",
-			    &body),
-			 500);
-	text = json_dumps(body, 0);
-	assert_non_null(strstr(text, "Unknown s3 client name [other]"));
-	free(text);
-	json_decref(body);
+	es_refuses(f, "mine", "PUT", "/_snapshot/nobucket",
+		   "{\"type\": \"s3\", \"settings\": {\"bucket\": \"elsewhere\", "
+		   "\"base_path\": \"esaas/default/x\", \"client\": \"esaas\"}}",
+		   500, "Error Code: NoSuchBucket");
+	es_refuses(f, "mine", "PUT", "/_snapshot/noclient",
+		   "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
+		   "\"base_path\": \"esaas/default/x\", \"client\": \"other\"}}",
+		   500, "Unknown s3 client name [other]");
 	/* Its own prefix, another folder of it: the tenant's to use. */
 	assert_int_equal(es(f, "mine", "PUT", "/_snapshot/own",
 			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\", "
@@ -1015,14 +1017,9 @@ static void test_s3_refused_for_versions_before_7_3(void **state)
 	assert_non_null(strstr(msg, "6.8.23"));
 	json_decref(body);
 	/* Nothing of the keystore was rendered for it. */
-	assert_int_equal(es(f, "old", "PUT", "/_snapshot/try",
-			    "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\"}}",
-			    &body),
-			 500);
-	char *text = json_dumps(body, 0);
-	assert_non_null(strstr(text, "repository type [s3] does not exist"));
-	free(text);
-	json_decref(body);
+	es_refuses(f, "old", "PUT", "/_snapshot/try",
+		   "{\"type\": \"s3\", \"settings\": {\"bucket\": \"es-snapshots\"}}", 500,
+		   "repository type [s3] does not exist");
 }
 
 int main(void)

@@ -6111,6 +6111,14 @@ static const char QUOTA[] =
 	"\"spec\":{\"hard\":{\"pods\":\"%d\",\"requests.cpu\":\"1\",\"requests.memory\":\"2Gi\","
 	"\"limits.cpu\":\"2\",\"limits.memory\":\"4096Mi\"}}}";
 
+/* A Deployment of one nginx pod with limits (what a quota asks). */
+static const char DEPLOYMENT_DEP[] =
+	"{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"dep\"},"
+	"\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"dep\"}},"
+	"\"template\":{\"metadata\":{\"labels\":{\"app\":\"dep\"}},\"spec\":{\"containers\":"
+	"[{\"name\":\"dep\",\"image\":\"nginx:1\",\"resources\":{\"limits\":"
+	"{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]}}}}";
+
 static const char QUOTA_PATH[] = "/api/v1/namespaces/quota/resourcequotas/compute";
 
 /* A quota entry of status (hard or used); its keys hold dots. */
@@ -6600,17 +6608,7 @@ static void test_resource_quota(void **state)
 
 	/* A Deployment's pod that does not fit: the ReplicaFailure condition. */
 	const char *dep_path = "/apis/apps/v1/namespaces/quota/deployments/dep";
-	assert_int_equal(
-		apply(dep_path,
-		      "{\"apiVersion\":\"apps/"
-		      "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"dep\"},"
-		      "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"dep\"}},"
-		      "\"template\":{\"metadata\":{\"labels\":{\"app\":\"dep\"}},\"spec\":{"
-		      "\"containers\":"
-		      "[{\"name\":\"dep\",\"image\":\"nginx:1\",\"resources\":{\"limits\":"
-		      "{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]}}}}",
-		      &r),
-		201);
+	assert_int_equal(apply(dep_path, DEPLOYMENT_DEP, &r), 201);
 	http_resp_free(&r);
 	assert_true(wait_until(dep_path, replica_failure,
 			       "\" is forbidden: exceeded quota: compute, requested: pods=1, used: "
@@ -6785,15 +6783,7 @@ static void test_schemas(void **state)
 			       quota_pods_are, "0/0", 30000, &r));
 	http_resp_free(&r);
 	assert_int_equal(
-		apply("/apis/apps/v1/namespaces/schemas-quota/deployments/dep",
-		      "{\"apiVersion\":\"apps/"
-		      "v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"dep\"},"
-		      "\"spec\":{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"dep\"}},"
-		      "\"template\":{\"metadata\":{\"labels\":{\"app\":\"dep\"}},\"spec\":{"
-		      "\"containers\":"
-		      "[{\"name\":\"dep\",\"image\":\"nginx:1\",\"resources\":{\"limits\":"
-		      "{\"cpu\":\"100m\",\"memory\":\"128Mi\"}}}]}}}}",
-		      &r),
+		apply("/apis/apps/v1/namespaces/schemas-quota/deployments/dep", DEPLOYMENT_DEP, &r),
 		201);
 	http_resp_free(&r);
 	assert_true(wait_until("/apis/apps/v1/namespaces/schemas-quota/deployments/dep",
