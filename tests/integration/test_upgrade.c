@@ -666,6 +666,12 @@ static void test_upgrade_cancelled_before_any_node_puts_the_templates_back(void 
 	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/early/upgrade",
 			    "{\"version\": \"7.17.10\"}", NULL);
 	assert_true(id > 0);
+	/* Running, short of its first node: a pause sent while it is still
+	 * queued would keep it queued instead. */
+	assert_true(wait_state_while_running(f, id,
+					     "upgrade_check_plugins|upgrade_snapshot_route|"
+					     "apply_config|apply_workloads",
+					     JOB_TIMEOUT_MS));
 	long st =
 		call(f, "POST", "/api/v1/clusters/early/pause", "{\"reason\": \"hold it\"}", NULL);
 	assert_true(st == 202 || st == 200);
