@@ -252,7 +252,10 @@ static long es(struct fixture *f, const char *cluster, const char *method, const
 	char *path = xasprintf("/api/v1/namespaces/es-default-%s/services/es-http:9200/proxy%s",
 			       cluster, rest);
 	struct http_resp r;
-	assert_true(sim_call(&f->sim, method, path, body, &r));
+	if (!sim_call(&f->sim, method, path, body, &r)) {
+		sim_tell_why_silent(&f->sim);
+		fail_msg("%s %s: no answer (%s)", method, rest, http_last_error());
+	}
 	free(path);
 	long st = r.status;
 	if (out)
