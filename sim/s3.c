@@ -37,62 +37,6 @@
 /* Where a client without an endpoint setting connects. */
 #define AWS_ENDPOINT "s3.amazonaws.com"
 
-/* --- the configuration ------------------------------------------------------------- */
-
-static bool is_nonempty_string(const json_t *v)
-{
-	return json_is_string(v) && json_string_length(v) > 0;
-}
-
-bool sim_s3_conf_valid(const json_t *sec, char **err)
-{
-	if (!json_is_object(sec)) {
-		*err = xstrdup("object_store: a mapping is expected");
-		return false;
-	}
-	json_t *endpoint = json_object_get(sec, "endpoint");
-	if (endpoint && !is_nonempty_string(endpoint)) {
-		*err = xstrdup("object_store.endpoint: host[:port] is expected");
-		return false;
-	}
-	json_t *buckets = json_object_get(sec, "buckets");
-	size_t i;
-	json_t *v;
-	if (buckets && !json_is_array(buckets)) {
-		*err = xstrdup("object_store.buckets: a list of names is expected");
-		return false;
-	}
-	json_array_foreach (buckets, i, v) {
-		if (!is_nonempty_string(v)) {
-			*err = xasprintf("object_store.buckets[%zu]: a bucket's name is expected",
-					 i);
-			return false;
-		}
-	}
-	json_t *keys = json_object_get(sec, "keys");
-	if (keys && !json_is_array(keys)) {
-		*err = xstrdup("object_store.keys: a list is expected");
-		return false;
-	}
-	json_array_foreach (keys, i, v) {
-		static const char *const fields[] = {"access_key", "secret_key", "bucket"};
-		for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
-			if (!is_nonempty_string(json_object_get(v, fields[k]))) {
-				*err = xasprintf("object_store.keys[%zu].%s: a non-empty string "
-						 "is expected",
-						 i, fields[k]);
-				return false;
-			}
-		}
-		json_t *prefix = json_object_get(v, "prefix");
-		if (prefix && !json_is_string(prefix)) {
-			*err = xasprintf("object_store.keys[%zu].prefix: a string is expected", i);
-			return false;
-		}
-	}
-	return true;
-}
-
 /* --- the keystore the init containers make ----------------------------------------- */
 
 /* path made absolute from cwd, without "//" or a final '/'. */

@@ -13,9 +13,6 @@
 #include <stdbool.h>
 #include <jansson.h>
 
-/* Is sec a valid object_store section?  Else false with *err (to free). */
-bool sim_s3_conf_valid(const json_t *sec, char **err);
-
 /*
  * The keystore the Elasticsearch node of pod loads when it starts:
  * {"setting": "value"} as its init containers' scripts made it

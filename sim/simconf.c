@@ -1,5 +1,4 @@
 #include "sim/simconf.h"
-#include "sim/s3.h"
 
 #include <arpa/inet.h>
 #include <math.h>
@@ -309,6 +308,61 @@ uint64_t simconf_rand_below(uint64_t n)
 	return r % n;
 }
 
+static bool nonempty_string(const json_t *v)
+{
+	return json_is_string(v) && json_string_length(v) > 0;
+}
+
+/* object_store: what sim/s3.c serves (see sim/s3.h). */
+static bool object_store_valid(const json_t *sec, char **err)
+{
+	if (!json_is_object(sec)) {
+		*err = xstrdup("object_store: a mapping is expected");
+		return false;
+	}
+	json_t *endpoint = json_object_get(sec, "endpoint");
+	if (endpoint && !nonempty_string(endpoint)) {
+		*err = xstrdup("object_store.endpoint: host[:port] is expected");
+		return false;
+	}
+	json_t *buckets = json_object_get(sec, "buckets");
+	size_t i;
+	json_t *v;
+	if (buckets && !json_is_array(buckets)) {
+		*err = xstrdup("object_store.buckets: a list of names is expected");
+		return false;
+	}
+	json_array_foreach (buckets, i, v) {
+		if (!nonempty_string(v)) {
+			*err = xasprintf("object_store.buckets[%zu]: a bucket's name is expected",
+					 i);
+			return false;
+		}
+	}
+	json_t *keys = json_object_get(sec, "keys");
+	if (keys && !json_is_array(keys)) {
+		*err = xstrdup("object_store.keys: a list is expected");
+		return false;
+	}
+	json_array_foreach (keys, i, v) {
+		static const char *const fields[] = {"access_key", "secret_key", "bucket"};
+		for (size_t k = 0; k < ARRAY_SIZE(fields); k++) {
+			if (!nonempty_string(json_object_get(v, fields[k]))) {
+				*err = xasprintf("object_store.keys[%zu].%s: a non-empty string "
+						 "is expected",
+						 i, fields[k]);
+				return false;
+			}
+		}
+		json_t *prefix = json_object_get(v, "prefix");
+		if (prefix && !json_is_string(prefix)) {
+			*err = xasprintf("object_store.keys[%zu].prefix: a string is expected", i);
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool load(json_t *root, char **err)
 {
 	json_t *sec;
@@ -448,7 +502,7 @@ static bool load(json_t *root, char **err)
 		conf.seed_given = true;
 	}
 	if ((sec = json_object_get(root, "object_store"))) {
-		if (!sim_s3_conf_valid(sec, err))
+		if (!object_store_valid(sec, err))
 			return false;
 		json_decref(conf.object_store);
 		conf.object_store = json_incref(sec);
