@@ -4817,7 +4817,7 @@ static bool recovered_from_its_store(struct http_resp *r, const void *arg)
 static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
 {
 	(void)state;
-	struct http_resp r;
+	struct http_resp r, fault_resp;
 	make_cluster("lastrec", 3, "7.17.10");
 	es_wait_green("lastrec", 4);
 	es_index("lastrec", 4, "idx", 1, 1);
@@ -4906,10 +4906,33 @@ static void test_es_recovery_api_reports_each_copys_last_recovery(void **state)
 	size_t pod_len = strlen(solo_node) - strlen("-lastrec");
 	snprintf(pod_path, sizeof(pod_path), "/api/v1/namespaces/lastrec/pods/%.*s", (int)pod_len,
 		 solo_node);
+	/* Its successor must come back to the same host, where the files
+	 * are (these pods have no volume that pins them): every other node
+	 * is unschedulable until it has. */
+	assert_int_equal(call("GET", pod_path, NULL, &r), 200);
+	char host[64];
+	snprintf(host, sizeof(host), "%s", jstr(r.body, "spec.nodeName"));
+	http_resp_free(&r);
+	assert_int_equal(call("GET", "/api/v1/nodes", NULL, &r), 200);
+	json_t *others = json_array();
+	size_t k;
+	json_t *node;
+	json_array_foreach (json_object_get(r.body, "items"), k, node)
+		if (strcmp(jstr(node, "metadata.name"), host))
+			json_array_append_new(others, json_string(jstr(node, "metadata.name")));
+	http_resp_free(&r);
+	json_t *fault = json_pack("{s:o}", "unschedulable_nodes", others);
+	char *fault_text = json_dumps(fault, JSON_COMPACT);
+	assert_int_equal(call("POST", "/_sim/faults", fault_text, &r), 200);
+	http_resp_free(&r);
+	free(fault_text);
+	json_decref(fault);
 	assert_int_equal(call("DELETE", pod_path, NULL, &r), 200);
 	http_resp_free(&r);
 	assert_true(wait_until(es_path("lastrec", "/solo/_recovery"), recovered_from_its_store,
 			       NULL, 60000, &r));
+	assert_int_equal(call("DELETE", "/_sim/faults", NULL, &fault_resp), 200);
+	http_resp_free(&fault_resp);
 	p = recovery_of_copy(jget(r.body, "solo.shards"), true);
 	assert_string_equal(jstr(p, "type"), "EXISTING_STORE");
 	assert_string_equal(jstr(p, "target.name"), solo_node);
