@@ -25,7 +25,7 @@ struct call *call_new(struct evhttp_request *req)
 	c->query_raw = query ? xstrdup(query) : NULL;
 	TAILQ_INIT(&c->query);
 	if (query)
-		evhttp_parse_query_str(query, &c->query);
+		call_parse_query(query, &c->query);
 	c->body_len = evbuffer_get_length(in);
 	c->body = xmalloc(c->body_len + 1);
 	evbuffer_copyout(in, c->body, c->body_len);
@@ -72,6 +72,41 @@ void call_free(struct call *c)
 		free(c->warnings[i]);
 	free(c->warnings);
 	free(c);
+}
+
+/*
+ * A query string's parameters, decoded ('+' as a space).  libevent's parser
+ * refuses a parameter without '=' ("?v", "?pretty") and drops the whole
+ * query; the servers simulated here take it, as an empty value
+ * (Elasticsearch's RestRequest.paramAsBoolean: the parameter's presence
+ * turns it on).  Queries libevent parses are parsed by it, unchanged.
+ */
+int call_parse_query(const char *query, struct evkeyvalq *out)
+{
+	if (evhttp_parse_query_str(query, out) == 0)
+		return 0;
+	evhttp_clear_headers(out);
+	char *copy = xstrdup(query);
+	char *next = copy;
+	while (next) {
+		char *arg = next;
+		next = strchr(arg, '&');
+		if (next)
+			*next++ = '\0';
+		if (!*arg)
+			continue;
+		char *eq = strchr(arg, '=');
+		if (eq)
+			*eq = '\0';
+		char *key = evhttp_uridecode(arg, 1, NULL);
+		char *value = evhttp_uridecode(eq ? eq + 1 : "", 1, NULL);
+		if (key && value && *key)
+			evhttp_add_header(out, key, value);
+		free(key);
+		free(value);
+	}
+	free(copy);
+	return 0;
 }
 
 const char *call_param(struct call *c, const char *name)

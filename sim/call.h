@@ -42,6 +42,8 @@ struct call *call_new(struct evhttp_request *req);
 void call_free(struct call *c);
 
 /* The query parameter, or NULL. */
+/* query's parameters into out, taking one without '=' as empty; 0. */
+int call_parse_query(const char *query, struct evkeyvalq *out);
 const char *call_param(struct call *c, const char *name);
 /* "true"/"1"/"" (present without value) are true. */
 bool call_param_bool(struct call *c, const char *name, bool def);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "common/json.h"
+#include "sim/call.h"
 
 /* name -> API ({"url": {"paths": [...]}, "params": {...}}), by folder. */
 static json_t *spec_7_17;
@@ -338,8 +339,7 @@ char *esspec_refusal(const char *version, const char *method, const char *path,
 	const json_t *params = json_object_get(api, "params");
 	struct evkeyvalq q;
 	TAILQ_INIT(&q);
-	if (evhttp_parse_query_str(query_raw, &q) != 0)
-		return NULL;
+	call_parse_query(query_raw, &q);
 	const char **bad = NULL;
 	size_t nbad = 0;
 	char *reason = NULL;

@@ -4134,6 +4134,13 @@ static void test_es_unknown_query_parameter_is_a_400(void **state)
 		}
 		http_resp_free(&r);
 	}
+	/* A parameter without a value is on (RestRequest.paramAsBoolean):
+	 * ?v gives the header line, as curl users type it. */
+	struct http_resp r;
+	assert_int_equal(call("GET", es_path("q8", "/_cat/nodes?v"), NULL, &r), 200);
+	if (strncmp(r.raw, "ip ", 3) != 0)
+		fail_msg("_cat/nodes?v has no header line: %s", r.raw);
+	http_resp_free(&r);
 }
 
 /* --- snapshots and restores ------------------------------------------------------- */
