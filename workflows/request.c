@@ -3,6 +3,7 @@
 #include "es/disk.h"
 #include "common/util.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,18 +67,10 @@ void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int pla
 		int asked = spec.nodes[role].replicas;
 		if ((only && strcmp(only, name) != 0) || asked <= places)
 			continue;
-		json_t *w = json_object_get(params, "warnings");
-		if (!json_is_array(w)) {
-			w = json_array();
-			json_object_set_new(params, "warnings", w);
-		}
 		/* The pods' required anti-affinity (kube/render.c): one per host, or rack. */
-		char *msg = xasprintf(
-			"%s need one %s each: %d %s, %d asked",
-			role == ES_ROLE_DATA ? "data nodes" : name, rack ? "rack" : "host", places,
-			rack ? "racks with schedulable nodes" : "schedulable nodes", asked);
-		json_array_append_new(w, json_string(msg));
-		free(msg);
+		wf_warnf(params, "%s need one %s each: %d %s, %d asked",
+			 role == ES_ROLE_DATA ? "data nodes" : name, rack ? "rack" : "host", places,
+			 rack ? "racks with schedulable nodes" : "schedulable nodes", asked);
 	}
 	spec_free(&spec);
 }
@@ -88,19 +81,23 @@ bool wf_always_disruptive(const json_t *params)
 	return true;
 }
 
-static void warn(json_t *params, char *text)
+void wf_warnf(json_t *params, const char *fmt, ...)
 {
 	json_t *w = json_object_get(params, "warnings");
+	va_list ap;
+
 	if (!json_is_array(w)) {
 		w = json_array();
 		json_object_set_new(params, "warnings", w);
 	}
+	va_start(ap, fmt);
+	char *text = xvasprintf(fmt, ap);
+	va_end(ap);
 	json_array_append_new(w, json_string(text));
 	free(text);
 }
 
-/* The lines of a list, joined with "; " (newly allocated). */
-static char *joined(json_t *lines)
+char *wf_joined(json_t *lines)
 {
 	char *all = NULL;
 	size_t i;
@@ -126,14 +123,15 @@ bool wf_disk_headroom(json_t *report, const char *error, const char *what, const
 					 "cannot read the data nodes' disk usage before %s: %s; "
 					 "retry",
 					 what, error ? error : "no answer");
-		warn(params, xasprintf("the data nodes' disk usage could not be read (%s): their "
-				       "headroom under the low disk watermark is not checked",
-				       error ? error : "no answer"));
+		wf_warnf(params,
+			 "the data nodes' disk usage could not be read (%s): their "
+			 "headroom under the low disk watermark is not checked",
+			 error ? error : "no answer");
 		return true;
 	}
 	json_t *above = json_object_get(report, "above");
 	if (json_array_size(above) > 0) {
-		char *all = joined(above);
+		char *all = wf_joined(above);
 		size_t n = json_array_size(above);
 		wf_refuse(
 			why, 422, "invalid", field,
@@ -147,13 +145,15 @@ bool wf_disk_headroom(json_t *report, const char *error, const char *what, const
 		return false;
 	}
 	json_array_foreach (json_object_get(report, "near"), i, v)
-		warn(params, xasprintf("%s: within %d%% of its disk of the low disk watermark; "
-				       "should it pass it, the node's replicas would stay "
-				       "unassigned after its restart",
-				       json_string_value(v), ES_DISK_MARGIN_PERCENT));
+		wf_warnf(params,
+			 "%s: within %d%% of its disk of the low disk watermark; "
+			 "should it pass it, the node's replicas would stay "
+			 "unassigned after its restart",
+			 json_string_value(v), ES_DISK_MARGIN_PERCENT);
 	json_array_foreach (json_object_get(report, "unreported"), i, v)
-		warn(params, xasprintf("Elasticsearch does not report the disk usage of %s yet: "
-				       "its headroom under the low disk watermark is not checked",
-				       json_string_value(v)));
+		wf_warnf(params,
+			 "Elasticsearch does not report the disk usage of %s yet: "
+			 "its headroom under the low disk watermark is not checked",
+			 json_string_value(v));
 	return true;
 }

@@ -28,6 +28,12 @@ bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why);
  */
 void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places);
 
+/* A warning for the 202 in params.warnings (an array made when missing),
+ * which the API answers and keeps out of the job's parameters. */
+void wf_warnf(json_t *params, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The strings of an array joined with "; " (newly allocated; "" when empty). */
+char *wf_joined(json_t *lines);
+
 /* A snapshot's name as Elasticsearch takes it (workflows/snapshot.c); else
  * 422 naming field. */
 bool wf_snapshot_name_ok(const char *field, json_t *v, struct wf_refusal *why);

@@ -196,24 +196,12 @@ static void upgrade_check_end(struct upgrade_check *p, const struct wf_refusal *
 	free(p);
 }
 
-/* A warning for the 202 (params.warnings, which the API answers and keeps
- * out of the job). */
-static void upgrade_warn(json_t *params, const char *text)
-{
-	json_t *w = json_object_get(params, "warnings");
-	if (!json_is_array(w)) {
-		w = json_array();
-		json_object_set_new(params, "warnings", w);
-	}
-	json_array_append_new(w, json_string(text));
-}
-
 static void upgrade_warn_all(json_t *params, json_t *texts)
 {
 	size_t i;
 	json_t *t;
 	json_array_foreach (texts, i, t)
-		upgrade_warn(params, json_string_value(t));
+		wf_warnf(params, "%s", json_string_value(t));
 }
 
 /* One issue of the deprecation info API as a line: "where: message (details)". */
@@ -277,15 +265,7 @@ static void upgrade_deprecations_cb(void *arg, json_t *answer, const char *error
 			sort_issues(section, v, critical, warnings);
 	}
 	if (json_array_size(critical) > 0) {
-		char *all = NULL;
-		size_t i;
-		json_t *line;
-		json_array_foreach (critical, i, line) {
-			char *more = xasprintf("%s%s%s", all ? all : "", all ? "; " : "",
-					       json_string_value(line));
-			free(all);
-			all = more;
-		}
+		char *all = wf_joined(critical);
 		wf_refuse(&why, 422, "invalid", "version",
 			  "the deprecation info API reports %zu critical issue%s to resolve before "
 			  "Elasticsearch %s: %s",
@@ -488,11 +468,8 @@ static void upgrade_precheck(void *env, const char *tenant, const char *ns, json
 			done(arg, &why);
 			return;
 		}
-		if (!snapshot) {
-			char *text = xasprintf("no snapshot is taken first: %s", msg);
-			upgrade_warn(params, text);
-			free(text);
-		}
+		if (!snapshot)
+			wf_warnf(params, "no snapshot is taken first: %s", msg);
 		json_object_set_new(params, "snapshot", json_false());
 	} else if (!snapshot) {
 		json_object_set_new(params, "snapshot", json_true());
