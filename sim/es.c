@@ -477,21 +477,7 @@ static char *pod_env(const json_t *pod, const char *image, const char *name)
 				return xstrdup(json_str(e, "value"));
 			json_t *ref =
 				json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
-			const char *secret = json_str(ref, "name");
-			const char *key = json_str(ref, "key");
-			struct store_obj *o =
-				secret && key && ns
-					? store_get(store_kind_by_plural("secrets"), ns, secret)
-					: NULL;
-			const char *b64 =
-				o ? json_str(json_object_get(o->body, "data"), key) : NULL;
-			unsigned char *raw = NULL;
-			size_t len = 0;
-			if (!b64 || !base64_decode(b64, strlen(b64), &raw, &len, NULL))
-				return NULL;
-			char *value = xstrndup((const char *)raw, len);
-			free(raw);
-			return value;
+			return store_secret_value(ns, json_str(ref, "name"), json_str(ref, "key"));
 		}
 	}
 	return NULL;

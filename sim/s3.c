@@ -99,21 +99,6 @@ static const json_t *mount_of(const json_t *pod, const json_t *ct, const char *p
 	return volume_named(pod, json_str(best, "name"));
 }
 
-/* A Secret's value, decoded; NULL when it has none. */
-static char *secret_value(const char *ns, const char *secret, const char *key)
-{
-	struct store_obj *o =
-		ns && secret && key ? store_get(store_kind_by_plural("secrets"), ns, secret) : NULL;
-	const char *b64 = o ? json_str(json_object_get(o->body, "data"), key) : NULL;
-	unsigned char *raw = NULL;
-	size_t len = 0;
-	if (!b64 || !base64_decode(b64, strlen(b64), &raw, &len, NULL))
-		return NULL;
-	char *value = xstrndup((const char *)raw, len);
-	free(raw);
-	return value;
-}
-
 /* What a container reads at path: a file of a Secret volume (its items
  * mapping paths to keys), or NULL. */
 static char *read_file(const json_t *pod, const json_t *ct, const char *path)
@@ -134,8 +119,8 @@ static char *read_file(const json_t *pod, const json_t *ct, const char *path)
 					key = json_str(item, "key");
 			}
 		}
-		value = secret_value(json_str(json_object_get(pod, "metadata"), "namespace"),
-				     json_str(secret, "secretName"), key);
+		value = store_secret_value(json_str(json_object_get(pod, "metadata"), "namespace"),
+					   json_str(secret, "secretName"), key);
 	}
 	free(rel);
 	return value;
@@ -152,8 +137,8 @@ static json_t *container_env(const json_t *pod, const json_t *ct)
 		const char *name = json_str(e, "name");
 		json_t *ref = json_object_get(json_object_get(e, "valueFrom"), "secretKeyRef");
 		char *value = json_str(e, "value") ? xstrdup(json_str(e, "value"))
-						   : secret_value(ns, json_str(ref, "name"),
-								  json_str(ref, "key"));
+						   : store_secret_value(ns, json_str(ref, "name"),
+									json_str(ref, "key"));
 		if (name && value)
 			json_object_set_new(vars, name, json_string(value));
 		free(value);

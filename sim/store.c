@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/base64.h"
 #include "common/util.h"
 #include "common/json.h"
 
@@ -343,4 +344,18 @@ void store_reap(void)
 		obj_free(graveyard);
 		graveyard = next;
 	}
+}
+
+char *store_secret_value(const char *ns, const char *secret, const char *key)
+{
+	struct store_obj *o =
+		ns && secret && key ? store_get(store_kind_by_plural("secrets"), ns, secret) : NULL;
+	const char *b64 = o ? json_str(json_object_get(o->body, "data"), key) : NULL;
+	unsigned char *raw = NULL;
+	size_t len = 0;
+	if (!b64 || !base64_decode(b64, strlen(b64), &raw, &len, NULL))
+		return NULL;
+	char *value = xstrndup((const char *)raw, len);
+	free(raw);
+	return value;
 }

@@ -102,6 +102,9 @@ const char *store_api_version(const struct store_kind *k);
 const char *store_qualified(const struct store_kind *k);
 
 struct store_obj *store_get(const struct store_kind *k, const char *ns, const char *name);
+/* The value of key in Secret ns/secret, base64-decoded (newly allocated);
+ * NULL when there is none. */
+char *store_secret_value(const char *ns, const char *secret, const char *key);
 /* Live objects of a kind, in one namespace or all (ns NULL), oldest first.
  * The array is allocated (free it); *n gets its length. */
 struct store_obj **store_list(const struct store_kind *k, const char *ns, size_t *n);
