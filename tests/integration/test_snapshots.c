@@ -279,6 +279,21 @@ static void es_refuses(struct fixture *f, const char *cluster, const char *metho
 	json_decref(answer);
 }
 
+/* The restore job id's verification: one index, with the snapshot's documents. */
+static void expect_one_index_verified(struct fixture *f, int64_t id)
+{
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
+				 "from_state = 'restore_verify' AND detail LIKE "
+				 "'%1 indices restored, each with the documents the snapshot "
+				 "recorded%'",
+				 1, q),
+			 1);
+}
+
 static long long es_count(struct fixture *f, const char *cluster, const char *index)
 {
 	json_t *b = NULL;
@@ -728,16 +743,7 @@ static void test_restore_into_the_same_cluster_renames_chosen_indices(void **sta
 	assert_int_equal(es_count(f, "same", "restored-orders"), 4);
 	assert_int_equal(es_count(f, "same", "orders"), 7);
 	assert_int_equal(es(f, "same", "GET", "/restored-users/_count", NULL, NULL), 404);
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *q[] = {ids};
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
-				 "from_state = 'restore_verify' AND detail LIKE "
-				 "'%1 indices restored, each with the documents the snapshot "
-				 "recorded%'",
-				 1, q),
-			 1);
+	expect_one_index_verified(f, id);
 
 	/* Over the open index of the same name: Elasticsearch's refusal. */
 	id = api_op(&f->d, "POST", "/api/v1/clusters/same/restore",
@@ -866,16 +872,7 @@ static void test_s3_snapshot_restores_into_a_clone_with_its_documents(void **sta
 	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
 	assert_int_equal(es_count(f, "clone", "orders"), 5);
 	assert_int_equal(es_count(f, "src", "orders"), 7);
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *q[] = {ids};
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
-				 "from_state = 'restore_verify' AND detail LIKE "
-				 "'%1 indices restored, each with the documents the snapshot "
-				 "recorded%'",
-				 1, q),
-			 1);
+	expect_one_index_verified(f, id);
 
 	/* The tenant's keys gone: the next snapshot is refused, naming them. */
 	char *gone = xasprintf("%s/default.secret_key", f->keys);
