@@ -710,6 +710,18 @@ static void test_restart_survives_kill9(void **state)
 	json_t *st = sim_record(&f->sim);
 	size_t before = json_array_size(json_object_get(st, "pod_deletions"));
 	json_decref(st);
+	/* The pause, the flush and the allocation's return each take a few
+	 * milliseconds: held half a second at Elasticsearch's door, each moment
+	 * lasts long enough to be seen by a poll, however busy the machine. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"rules\": ["
+			     "{\"path\": \"*/proxy/_flush*\", \"latency_ms\": 500},"
+			     "{\"path\": \"*/proxy/_cluster/settings\", \"method\": \"PUT\","
+			     " \"latency_ms\": 500}]}",
+			     &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
 	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/hard/restart", "{}", NULL);
 	assert_true(id > 0);
 	/* Kill esaasd at moments that matter, each time at a new one, and
