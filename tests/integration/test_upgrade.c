@@ -392,8 +392,10 @@ static void test_upgrade_rolls_data_nodes_before_masters_then_kibana(void **stat
 	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/roll/upgrade",
 			    "{\"version\": \"7.17.10\"}", NULL);
 	assert_true(id > 0);
-	/* Mid-way, the cluster still records the version it had. */
-	assert_true(wait_state_while_running(f, id, "restart_wait_green", 60000));
+	/* Mid-way, the cluster still records the version it had (a pod's
+	 * wait for its replacement lasts seconds, so it is seen). */
+	assert_true(wait_state_while_running(
+		f, id, "restart_wait_pod|restart_wait_joined|restart_wait_green", 60000));
 	assert_string_equal(recorded_version(f, "roll", v, sizeof(v)), "7.16.3");
 	expect_ok(f, id);
 
