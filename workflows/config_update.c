@@ -111,6 +111,20 @@ static bool config_prepare(json_t *record, json_t *params, struct wf_refusal *wh
 	return true;
 }
 
+/* A static setting restarts every data node: none may be above the low
+ * disk watermark (wf_rolling_disk_precheck).  Dynamic ones restart none. */
+static void config_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	if (!json_is_true(json_object_get(params, "restart"))) {
+		done(arg, NULL);
+		return;
+	}
+	wf_rolling_disk_precheck(env, tenant, ns, params, NULL,
+				 "the rolling restart this static setting needs", "settings", done,
+				 arg);
+}
+
 /* --- the preview ------------------------------------------------------------------ */
 
 struct config_path {
@@ -151,6 +165,7 @@ const struct workflow wf_config_update = {
 	.cleanup = "undo_dynamic",
 	.request = config_request,
 	.prepare = config_prepare,
+	.precheck = config_precheck,
 	.preview = config_preview,
 	.disruptive = config_disruptive,
 };

@@ -323,8 +323,8 @@ static void remove_indices_cb(void *arg, json_t *indices, const char *error)
  * it, and no index may use it, in its analysis settings or its mappings
  * (GET /_all, the get index API).
  */
-static void plugin_remove_precheck(void *env, const char *tenant, const char *ns, json_t *params,
-				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+static void remove_uses_check(void *env, const char *tenant, const char *ns, json_t *params,
+			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	const char *plugin = json_str(params, "plugin");
 	int use = plugin ? plugin_use_index(plugin) : -1;
@@ -381,6 +381,56 @@ static void plugin_remove_precheck(void *env, const char *tenant, const char *ns
 	states_read_indices(env, tenant, ns, spec, remove_indices_cb, p);
 }
 
+/*
+ * Either change rolls every node: no data node may be above the low disk
+ * watermark (wf_rolling_disk_precheck), after, for a removal, the
+ * plugin's own checks (remove_uses_check).
+ */
+static void plugin_install_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+				    void (*done)(void *arg, const struct wf_refusal *why),
+				    void *arg)
+{
+	wf_rolling_disk_precheck(env, tenant, ns, params, NULL,
+				 "the rolling restart that installs the plugin", "name", done, arg);
+}
+
+struct remove_then_disk {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	void *env;
+	char *tenant;
+	char *ns;
+	json_t *params;
+};
+
+static void remove_uses_checked(void *arg, const struct wf_refusal *why)
+{
+	struct remove_then_disk *p = arg;
+	if (why)
+		p->done(p->arg, why);
+	else
+		wf_rolling_disk_precheck(p->env, p->tenant, p->ns, p->params, NULL,
+					 "the rolling restart that removes the plugin", "plugin",
+					 p->done, p->arg);
+	free(p->tenant);
+	free(p->ns);
+	json_decref(p->params);
+	free(p);
+}
+
+static void plugin_remove_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	struct remove_then_disk *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->env = env;
+	p->tenant = tenant ? xstrdup(tenant) : NULL;
+	p->ns = ns ? xstrdup(ns) : NULL;
+	p->params = json_incref(params);
+	remove_uses_check(env, tenant, ns, params, remove_uses_checked, p);
+}
+
 /* --- the preview ------------------------------------------------------------------ */
 
 static int plugin_choose(const struct wf_state *st, int visit, void *arg)
@@ -418,6 +468,7 @@ const struct workflow wf_plugin_install = {
 	.cleanup = "undo_allocation",
 	.request = install_request,
 	.prepare = plugin_prepare,
+	.precheck = plugin_install_precheck,
 	.preview = plugin_install_preview,
 	.disruptive = wf_always_disruptive,
 };

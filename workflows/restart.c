@@ -71,33 +71,44 @@ static bool restart_request(const struct wf_request *rq, json_t **params, struct
 
 /* --- the precheck ----------------------------------------------------------------- */
 
-struct restart_check {
+struct disk_check {
 	void (*done)(void *arg, const struct wf_refusal *why);
 	void *arg;
 	json_t *params;
+	const char *what;
+	const char *field;
 };
 
-static void restart_disk_cb(void *arg, json_t *report, const char *error)
+static void disk_check_cb(void *arg, json_t *report, const char *error)
 {
-	struct restart_check *p = arg;
+	struct disk_check *p = arg;
 	struct wf_refusal why = {0};
-	const char *field = json_object_get(p->params, "nodes")	 ? "nodes"
-			    : json_object_get(p->params, "role") ? "role"
-								 : NULL;
 
 	/* A cluster Elasticsearch cannot answer for may be why it is
 	 * restarted: then a warning, not a refusal. */
-	bool ok = wf_disk_headroom(report, error, "the restart", field, false, p->params, &why);
+	bool ok = wf_disk_headroom(report, error, p->what, p->field, false, p->params, &why);
 	p->done(p->arg, ok ? NULL : &why);
 	json_decref(p->params);
 	free(p);
 }
 
+void wf_rolling_disk_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+			      json_t *only, const char *what, const char *field,
+			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	struct disk_check *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->params = json_incref(params);
+	p->what = what;
+	p->field = field;
+	states_read_disk(env, tenant, ns, json_object_get(params, "spec"), only, disk_check_cb, p);
+}
+
 /*
- * The data nodes it restarts must not be above the low disk watermark:
- * their replicas would stay unassigned after their restart and the
- * restart would wait for green for ever (wf_disk_headroom).  A restart of
- * the masters or the clients restarts no data node.
+ * The data nodes it restarts must not be above the low disk watermark
+ * (wf_rolling_disk_precheck).  A restart of the masters or the clients
+ * restarts no data node.
  */
 static void restart_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			     void (*done)(void *arg, const struct wf_refusal *why), void *arg)
@@ -126,11 +137,8 @@ static void restart_precheck(void *env, const char *tenant, const char *ns, json
 		}
 		free(namespace);
 	}
-	struct restart_check *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->params = json_incref(params);
-	states_read_disk(env, tenant, ns, spec, only, restart_disk_cb, p);
+	const char *field = json_is_array(pods) ? "nodes" : role ? "role" : NULL;
+	wf_rolling_disk_precheck(env, tenant, ns, params, only, "the restart", field, done, arg);
 	json_decref(only);
 }
 

@@ -23,6 +23,19 @@
 #include "engine/fsm.h"
 #include "states/states.h"
 
+/*
+ * Before a rolling restart of the data nodes (only: their node names, NULL
+ * for every one): none may be above the low disk watermark, where
+ * Elasticsearch allocates no replica, not even the ones the node holds, so
+ * that after its restart the cluster would stay yellow and the restart wait
+ * for green for ever.  done(arg, NULL) to go on (with a warning in
+ * params.warnings when the usage cannot be read or a node is near the
+ * watermark), or the 422 naming what (e.g. "the restart") and field.
+ */
+void wf_rolling_disk_precheck(void *env, const char *tenant, const char *ns, json_t *params,
+			      json_t *only, const char *what, const char *field,
+			      void (*done)(void *arg, const struct wf_refusal *why), void *arg);
+
 /* clang-format off */
 #define WF_ROLLING_RESTART(then)                                                                   \
 	{.name = "restart_plan", .run = state_restart_plan, .deadline_s = 60,                      \

@@ -1163,20 +1163,35 @@ static long restart_call(struct fixture *f, const char *query, const char *body,
 	return st;
 }
 
+/* A request's answer: its status, the body into *out. */
+static long call_body(struct fixture *f, const char *method, const char *path, const char *body,
+		      json_t **out)
+{
+	struct http_resp r;
+	assert_true(http_call(&f->d, method, path, body, NULL, &r));
+	long st = r.status;
+	*out = json_incref(r.body);
+	http_resp_free(&r);
+	return st;
+}
+
 /*
  * A data node above the low disk watermark would get none of its replicas
  * back after its restart: a restart that takes it is refused, naming the
  * node and its usage, the field of the request that chose it too; one
- * that restarts other nodes goes on.
+ * that restarts other nodes goes on.  So are the other changes that roll
+ * every node: a static setting, a plugin in or out; a dynamic setting
+ * restarts nothing and goes on.
  */
 static void
 test_restart_refused_while_a_data_node_it_restarts_is_above_the_low_watermark(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
-	expect_ok(f, post_cluster(&f->d,
-				  "{\"name\": \"disk\", \"version\": \"8.17.0\","
-				  " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
-				  " \"clients\": {\"replicas\": 0}}"));
+	expect_ok(f, post_cluster(
+			     &f->d,
+			     "{\"name\": \"disk\", \"version\": \"8.17.0\","
+			     " \"masters\": {\"replicas\": 1}, \"data\": {\"replicas\": 2},"
+			     " \"clients\": {\"replicas\": 0}, \"plugins\": [\"analysis-icu\"]}"));
 	char *host = host_of(f, "disk", "es-data-0");
 	char *url = xasprintf("/_sim/nodes/%s/disk", host);
 	struct http_resp r;
@@ -1207,6 +1222,32 @@ test_restart_refused_while_a_data_node_it_restarts_is_above_the_low_watermark(vo
 	json_decref(b);
 	assert_int_equal(
 		sql_int(f->sql, "SELECT count(*) FROM jobs WHERE kind = 'restart'", 0, NULL), 0);
+
+	static const struct {
+		const char *method, *path, *body, *field;
+	} rolls[] = {
+		{"PATCH", "/api/v1/clusters/disk/config",
+		 "{\"settings\": {\"thread_pool.write.queue_size\": 500}}", "settings"},
+		{"POST", "/api/v1/clusters/disk/plugins", "{\"name\": \"mapper-size\"}", "name"},
+		{"DELETE", "/api/v1/clusters/disk/plugins/analysis-icu", NULL, "plugin"},
+	};
+	long long jobs = sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(rolls); i++) {
+		long st = call_body(f, rolls[i].method, rolls[i].path, rolls[i].body, &b);
+		if (st != 422)
+			fail_msg("%s %s: %ld, not 422", rolls[i].method, rolls[i].path, st);
+		json_t *err = json_object_get(b, "error");
+		assert_string_equal(json_str(err, "field"), rolls[i].field);
+		assert_non_null(strstr(json_str(err, "message"), said));
+		assert_non_null(strstr(json_str(err, "message"), "would stall"));
+		json_decref(b);
+	}
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), jobs);
+	/* A dynamic setting restarts no node. */
+	assert_int_equal(call_body(f, "PATCH", "/api/v1/clusters/disk/config?dry_run=true",
+				   "{\"settings\": {\"search.max_buckets\": 20000}}", &b),
+			 200);
+	json_decref(b);
 	free(url);
 	free(host);
 }
