@@ -17,6 +17,7 @@
 #define KEY_HIGH "cluster.routing.allocation.disk.watermark.high"
 #define KEY_FLOOD "cluster.routing.allocation.disk.watermark.flood_stage"
 #define KEY_HEADROOM "cluster.routing.allocation.disk.watermark.low.max_headroom"
+#define KEY_HIGH_HEADROOM "cluster.routing.allocation.disk.watermark.high.max_headroom"
 #define KEY_SINGLE "cluster.routing.allocation.disk.watermark.enable_for_single_data_node"
 
 const char *es_disk_settings_path(const struct es_version *v)
@@ -103,18 +104,22 @@ static bool set_by_api(json_t *settings, const char *key)
 	       json_object_get(json_object_get(settings, "persistent"), key);
 }
 
-bool es_disk_watermark(const struct es_version *v, json_t *settings, int data_nodes,
-		       struct es_disk_watermark *out, char *why, size_t whylen)
+/* One watermark (key, its max_headroom key, their defaults) in force. */
+static bool watermark_of(const struct es_version *v, json_t *settings, int data_nodes,
+			 const char *key, const char *key_headroom, const char *dflt,
+			 const char *dflt_headroom, struct es_disk_watermark *out, char *why,
+			 size_t whylen)
 {
 	const char *enabled = in_force(settings, KEY_ENABLED);
-	const char *low = in_force(settings, KEY_LOW);
+	const char *value = in_force(settings, key);
 
 	memset(out, 0, sizeof(*out));
 	out->headroom = -1;
-	if (!es_disk_watermark_parse(low ? low : "85%", out)) {
-		snprintf(why, whylen, "%s is %s, neither a percentage nor a size", KEY_LOW, low);
+	if (!es_disk_watermark_parse(value ? value : dflt, out)) {
+		snprintf(why, whylen, "%s is %s, neither a percentage nor a size", key, value);
 		return false;
 	}
+	out->key = key;
 	out->enabled = true;
 	if (enabled && strcmp(enabled, "false") == 0) {
 		out->enabled = false;
@@ -134,21 +139,35 @@ bool es_disk_watermark(const struct es_version *v, json_t *settings, int data_no
 	 * API here; the defaults answered already say so for the node's
 	 * elasticsearch.yml), else 200gb. */
 	const char *headroom = NULL;
-	if (set_by_api(settings, KEY_HEADROOM))
-		headroom = in_force(settings, KEY_HEADROOM);
+	if (set_by_api(settings, key_headroom))
+		headroom = in_force(settings, key_headroom);
 	else if (set_by_api(settings, KEY_LOW) || set_by_api(settings, KEY_HIGH) ||
 		 set_by_api(settings, KEY_FLOOD))
 		headroom = "-1";
 	else
-		headroom = in_force(settings, KEY_HEADROOM);
+		headroom = in_force(settings, key_headroom);
 	if (!headroom)
-		headroom = "200gb";
+		headroom = dflt_headroom;
 	if (!parse_size(headroom, &out->headroom) || out->headroom < -1) {
-		snprintf(why, whylen, "%s is %s, not a size", KEY_HEADROOM, headroom);
+		snprintf(why, whylen, "%s is %s, not a size", key_headroom, headroom);
 		return false;
 	}
 	str_copy_trunc(out->headroom_value, headroom, sizeof(out->headroom_value));
 	return true;
+}
+
+bool es_disk_watermark(const struct es_version *v, json_t *settings, int data_nodes,
+		       struct es_disk_watermark *out, char *why, size_t whylen)
+{
+	return watermark_of(v, settings, data_nodes, KEY_LOW, KEY_HEADROOM, "85%", "200gb", out,
+			    why, whylen);
+}
+
+bool es_disk_watermark_high(const struct es_version *v, json_t *settings, int data_nodes,
+			    struct es_disk_watermark *out, char *why, size_t whylen)
+{
+	return watermark_of(v, settings, data_nodes, KEY_HIGH, KEY_HIGH_HEADROOM, "90%", "150gb",
+			    out, why, whylen);
 }
 
 int64_t es_disk_free_needed(const struct es_disk_watermark *w, int64_t total)
@@ -178,15 +197,17 @@ void es_disk_describe(const struct es_disk_watermark *w, int64_t total, char *bu
 {
 	char need[32];
 
+	const char *key = w->key ? w->key : KEY_LOW;
+
 	es_disk_human(es_disk_free_needed(w, total), need, sizeof(need));
 	if (w->absolute)
-		snprintf(buf, len, "%s=%s, %s free at least", KEY_LOW, w->value, need);
+		snprintf(buf, len, "%s=%s, %s free at least", key, w->value, need);
 	else if (w->headroom >= 0 &&
 		 total - w->headroom > (int64_t)ceil(w->percent / 100.0 * (double)total))
-		snprintf(buf, len, "%s=%s capped by max_headroom=%s, %s free at least", KEY_LOW,
+		snprintf(buf, len, "%s=%s capped by max_headroom=%s, %s free at least", key,
 			 w->value, w->headroom_value, need);
 	else
-		snprintf(buf, len, "%s=%s, %s free at least", KEY_LOW, w->value, need);
+		snprintf(buf, len, "%s=%s, %s free at least", key, w->value, need);
 }
 
 static bool row_bytes(json_t *row, const char *col, int64_t *out)
@@ -258,5 +279,44 @@ void es_disk_check(const struct es_disk_watermark *w, json_t *rows, json_t *only
 		else if (avail < need + total / 100 * ES_DISK_MARGIN_PERCENT)
 			json_array_append_new(*near, json_string(line));
 		free(line);
+	}
+}
+
+void es_disk_drain(const struct es_disk_watermark *low, const struct es_disk_watermark *high,
+		   json_t *rows, json_t *leaving, struct es_disk_drain *out)
+{
+	size_t i;
+	json_t *row;
+
+	memset(out, 0, sizeof(*out));
+	json_array_foreach (rows, i, row) {
+		const char *node = json_str(row, "node");
+		int64_t indices, avail, total;
+		if (!is_node_row(row))
+			continue;
+		bool goes = listed(leaving, node);
+		if (!goes)
+			out->others++;
+		if (goes) {
+			if (row_bytes(row, "disk.indices", &indices))
+				out->moving += indices;
+			else
+				out->unreported++;
+			continue;
+		}
+		if (!row_bytes(row, "disk.avail", &avail) ||
+		    !row_bytes(row, "disk.total", &total) || total <= 0) {
+			out->unreported++;
+			continue;
+		}
+		/* Above the low watermark a node takes no shard that moves. */
+		if (avail < es_disk_free_needed(low, total))
+			continue;
+		out->takers++;
+		int64_t room = avail - es_disk_free_needed(high, total);
+		if (room > 0)
+			out->room += room;
+		if (out->example_total == 0)
+			out->example_total = total;
 	}
 }

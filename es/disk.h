@@ -38,13 +38,14 @@
 #include "es/version.h"
 
 #define ES_DISK_ALLOCATION_PATH \
-	"/_cat/allocation?format=json&bytes=b&h=node,disk.used,disk.avail,disk.total"
+	"/_cat/allocation?format=json&bytes=b&h=node,disk.indices,disk.used,disk.avail,disk.total"
 
 /* A node within this share of its disk of the low watermark is warned of. */
 #define ES_DISK_MARGIN_PERCENT 5
 
-/* The low watermark in force. */
+/* A watermark in force (the low one, or the high one). */
 struct es_disk_watermark {
+	const char *key;     /* its setting's name (static text) */
 	bool enabled;	     /* the decider is on and decides this cluster */
 	const char *why_off; /* when not enabled: why (static text) */
 	char value[64];	     /* watermark.low, as set */
@@ -66,7 +67,12 @@ const char *es_disk_settings_path(const struct es_version *v);
  */
 bool es_disk_watermark(const struct es_version *v, json_t *settings, int data_nodes,
 		       struct es_disk_watermark *out, char *why, size_t whylen) MUST_CHECK;
-/* A value of watermark.low: false when it is none. */
+/* The high watermark in force, as es_disk_watermark reads the low one:
+ * 90% by default, from 8.5 high.max_headroom (150GB while none of the
+ * watermarks is set). */
+bool es_disk_watermark_high(const struct es_version *v, json_t *settings, int data_nodes,
+			    struct es_disk_watermark *out, char *why, size_t whylen) MUST_CHECK;
+/* A value of a watermark: false when it is none. */
 bool es_disk_watermark_parse(const char *value, struct es_disk_watermark *out) MUST_CHECK;
 /* Bytes the watermark wants free on a disk of total bytes. */
 int64_t es_disk_free_needed(const struct es_disk_watermark *w, int64_t total);
@@ -84,6 +90,26 @@ void es_disk_human(int64_t bytes, char *buf, size_t len);
  */
 void es_disk_check(const struct es_disk_watermark *w, json_t *rows, json_t *only, json_t **above,
 		   json_t **near, json_t **unreported);
+/*
+ * A drain of the data nodes in leaving (node names) onto the others of the
+ * rows: the bytes of shards the leaving nodes hold (disk.indices) against
+ * what the others can take.  A node above the low watermark takes no
+ * shard that moves to it, and none may take a node past the high one
+ * (DiskThresholdDecider.canAllocate), so each other node below the low
+ * watermark can take its free space less what the high one wants free.
+ * Necessary, not sufficient: each shard must also fit on one node.
+ */
+struct es_disk_drain {
+	int64_t moving;	       /* bytes of shards on the leaving nodes */
+	int64_t room;	       /* what the other nodes can take */
+	int takers;	       /* other nodes below the low watermark */
+	int others;	       /* other data nodes */
+	int unreported;	       /* nodes whose usage Elasticsearch does not know */
+	int64_t example_total; /* a taker's disk, to describe the high watermark with */
+};
+void es_disk_drain(const struct es_disk_watermark *low, const struct es_disk_watermark *high,
+		   json_t *rows, json_t *leaving, struct es_disk_drain *out);
+
 /* Data nodes in the rows (the UNASSIGNED row left out). */
 int es_disk_data_nodes(json_t *rows);
 

@@ -270,6 +270,20 @@ static void disk_allocation_cb(void *arg, json_t *rows, const char *error)
 	es_disk_check(&w, rows, c->only, &above, &near, &unreported);
 	json_t *report = json_pack("{s:o, s:o, s:o}", "above", above, "near", near, "unreported",
 				   unreported);
+	struct es_disk_watermark high;
+	if (c->only && w.enabled &&
+	    es_disk_watermark_high(&c->version, c->settings, es_disk_data_nodes(rows), &high, why,
+				   sizeof(why))) {
+		struct es_disk_drain d;
+		char mark[200];
+		es_disk_drain(&w, &high, rows, c->only, &d);
+		es_disk_describe(&high, d.example_total, mark, sizeof(mark));
+		json_object_set_new(report, "drain",
+				    json_pack("{s:I, s:I, s:i, s:i, s:i, s:s}", "moving",
+					      (json_int_t)d.moving, "room", (json_int_t)d.room,
+					      "takers", d.takers, "others", d.others, "unreported",
+					      d.unreported, "high", mark));
+	}
 	if (!w.enabled) {
 		/* Nothing stops a replica: none is above, whatever its disk. */
 		json_array_clear(above);

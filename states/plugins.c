@@ -24,90 +24,94 @@
  * templates of the StatefulSets, which are OnDelete: applying them restarts
  * nothing, and the rolling restart then brings each node up with the list.
  */
-struct repo_check {
-	struct step *step;
+struct states_repo_check {
+	struct wf_env *env;
 	struct httpc_call *call;
-	json_t *urls; /* the files to find, in turn */
+	json_t *urls;	 /* the files to find, in turn */
+	json_t *plugins; /* the plugin of each */
 	size_t next;
+	long timeout_ms;
+	states_repo_cb cb;
+	void *arg;
 };
 
-static void repo_check_free(struct repo_check *c)
+static void repo_check_free(struct states_repo_check *c)
 {
 	json_decref(c->urls);
+	json_decref(c->plugins);
 	free(c);
 }
 
-static void repo_abort_cb(void *arg)
+void states_repo_check_cancel(struct states_repo_check *c)
 {
-	struct repo_check *c = arg;
+	if (!c)
+		return;
 	httpc_cancel(c->call);
 	repo_check_free(c);
 }
 
 static void repo_answer_cb(const struct httpc_response *resp, void *arg);
 
-/* HEAD the next file, or go on when every one is there. */
-static void repo_check_next(struct repo_check *c)
+/* HEAD the next file, or the answer when every one is there. */
+static void repo_check_next(struct states_repo_check *c)
 {
-	struct step *s = c->step;
 	if (c->next >= json_array_size(c->urls)) {
+		struct states_repo_answer a = {0};
+		states_repo_cb cb = c->cb;
+		void *arg = c->arg;
 		repo_check_free(c);
-		step_next(s);
+		cb(arg, &a);
 		return;
 	}
 	struct httpc_request req = {.method = "HEAD",
 				    .url = json_string_value(json_array_get(c->urls, c->next)),
-				    .timeout_ms = 30000};
-	struct wf_env *env = step_env(s);
-	c->call = httpc_send(env->http, &req, repo_answer_cb, c);
+				    .timeout_ms = c->timeout_ms};
+	c->call = httpc_send(c->env->http, &req, repo_answer_cb, c);
 }
 
 static void repo_answer_cb(const struct httpc_response *resp, void *arg)
 {
-	struct repo_check *c = arg;
-	struct step *s = c->step;
-	char *url = xstrdup(json_string_value(json_array_get(c->urls, c->next)));
+	struct states_repo_check *c = arg;
 	c->call = NULL;
 	if (resp->klass == HTTPC_OK) {
 		c->next++;
-		free(url);
 		repo_check_next(c);
 		return;
 	}
+	char *url = xstrdup(json_string_value(json_array_get(c->urls, c->next)));
+	char *plugin = xstrdup(json_string_value(json_array_get(c->plugins, c->next)));
+	struct states_repo_answer a = {.url = url,
+				       .plugin = plugin,
+				       .status = resp->status,
+				       .transient = resp->klass == HTTPC_TRANSIENT,
+				       .error = resp->error};
+	states_repo_cb cb = c->cb;
+	void *cbarg = c->arg;
 	repo_check_free(c);
-	if (resp->status == 404 || resp->status == 410)
-		step_fail(s,
-			  "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
-			  "file there, then replay",
-			  url, resp->status);
-	else if (resp->klass == HTTPC_TRANSIENT)
-		step_retry(s, "cannot reach the plugin repository: %s",
-			   resp->error ? resp->error : url);
-	else
-		step_fail(s, "the plugin repository refused HEAD %s: %s", url,
-			  resp->error ? resp->error : "error");
+	cb(cbarg, &a);
 	free(url);
+	free(plugin);
 }
 
-/* Each plugin's file (all of params.spec's, or only one) for the spec's
- * version is in the repository (HEAD), before anything changes in the
- * cluster. */
-static void check_repository(struct step *s, const char *only)
+struct states_repo_check *states_check_plugin_files(struct wf_env *env, const char *tenant,
+						    json_t *spec_json, const char *only,
+						    long timeout_ms, states_repo_cb cb, void *arg)
 {
-	json_t *p = step_params(s);
-	struct wf_env *env = step_env(s);
 	const char *repo = env && env->cfg ? env->cfg->kube_plugin_repository : NULL;
+	struct states_repo_answer a = {0};
 	struct spec spec;
 	struct spec_error serr;
-	if (!spec_parse(json_object_get(p, "spec"), &spec, &serr)) {
-		step_fail(s, "the job's spec is invalid: %s: %s", serr.field, serr.message);
-		return;
+	char why[512];
+	if (!spec_parse(spec_json, &spec, &serr)) {
+		snprintf(why, sizeof(why), "the spec is invalid: %s: %s", serr.field, serr.message);
+		a.error = why;
+		cb(arg, &a);
+		return NULL;
 	}
 	/* What the cluster's snapshot repository needs besides (kube/render_s3.c:
 	 * repository-s3 before 8.0, when the tenant has S3 keys), checked with
 	 * the spec's own plugins. */
-	const struct render_s3 *s3 =
-		only ? NULL : states_s3_opts(env ? env->cfg : NULL, step_tenant(s));
+	const struct render_s3 *s3 = only ? NULL : states_s3_opts(env ? env->cfg : NULL, tenant);
 	const char *implied = s3 && s3->access_key && render_s3_supported(&spec.version) &&
 					      !es_version_at_least(&spec.version, 8, 0, 0)
 				      ? "repository-s3"
@@ -115,27 +119,94 @@ static void check_repository(struct step *s, const char *only)
 	for (size_t i = 0; implied && i < spec.nplugins; i++)
 		if (!strcmp(spec.plugins[i], implied))
 			implied = NULL;
-	if ((only || spec.nplugins > 0 || implied) && (!repo || !repo[0])) {
+	if (!only && spec.nplugins == 0 && !implied) {
 		spec_free(&spec);
-		step_fail(s, "no plugin repository is configured (kubernetes.plugin_repository)");
-		return;
+		cb(arg, &a);
+		return NULL;
 	}
-	struct repo_check *c = xcalloc(1, sizeof(*c));
-	c->step = s;
+	if (!repo || !repo[0]) {
+		spec_free(&spec);
+		a.error = "no plugin repository is configured (kubernetes.plugin_repository)";
+		cb(arg, &a);
+		return NULL;
+	}
+	if (!env->http) {
+		spec_free(&spec);
+		a.url = repo;
+		a.transient = true;
+		a.error = "no HTTP client";
+		cb(arg, &a);
+		return NULL;
+	}
+	struct states_repo_check *c = xcalloc(1, sizeof(*c));
+	c->env = env;
+	c->timeout_ms = timeout_ms;
+	c->cb = cb;
+	c->arg = arg;
 	c->urls = json_array();
-	for (size_t i = 0; i < (only ? 1 : spec.nplugins); i++) {
-		char *url = es_plugin_url(&spec.version, repo, only ? only : spec.plugins[i]);
+	c->plugins = json_array();
+	for (size_t i = 0; i < (only ? 1 : spec.nplugins) + (implied ? 1 : 0); i++) {
+		const char *name = only ? only : i < spec.nplugins ? spec.plugins[i] : implied;
+		char *url = es_plugin_url(&spec.version, repo, name);
 		json_array_append_new(c->urls, json_string(url));
-		free(url);
-	}
-	if (implied) {
-		char *url = es_plugin_url(&spec.version, repo, implied);
-		json_array_append_new(c->urls, json_string(url));
+		json_array_append_new(c->plugins, json_string(name));
 		free(url);
 	}
 	spec_free(&spec);
-	step_on_abort(s, repo_abort_cb, c);
-	repo_check_next(c);
+	repo_check_next(c); /* its answer comes from the loop, never from here */
+	return c;
+}
+
+/* The repository check of a job's step: the step goes on, retries or fails. */
+struct repo_step {
+	struct step *step;
+	struct states_repo_check *check;
+};
+
+static void repo_step_abort_cb(void *arg)
+{
+	struct repo_step *r = arg;
+	states_repo_check_cancel(r->check);
+	free(r);
+}
+
+static void repo_step_cb(void *arg, const struct states_repo_answer *a)
+{
+	struct repo_step *r = arg;
+	struct step *s = r->step;
+	free(r);
+	if (!a->url && !a->error)
+		step_next(s);
+	else if (!a->url)
+		step_fail(s, "%s", a->error);
+	else if (a->status == 404 || a->status == 410)
+		step_fail(s,
+			  "the plugin repository has no %s (HEAD answered %ld): put the plugin's "
+			  "file there, then replay",
+			  a->url, a->status);
+	else if (a->transient)
+		step_retry(s, "cannot reach the plugin repository: %s",
+			   a->error ? a->error : a->url);
+	else
+		step_fail(s, "the plugin repository refused HEAD %s: %s", a->url,
+			  a->error ? a->error : "error");
+}
+
+/* Each plugin's file (all of params.spec's, or only one) for the spec's
+ * version is in the repository (HEAD), before anything changes in the
+ * cluster. */
+static void check_repository(struct step *s, const char *only)
+{
+	struct repo_step *r = xcalloc(1, sizeof(*r));
+	r->step = s;
+	struct states_repo_check *c = states_check_plugin_files(
+		step_env(s), step_tenant(s), json_object_get(step_params(s), "spec"), only, 30000,
+		repo_step_cb, r);
+	/* NULL: answered already, r freed; else the answer is still to come. */
+	if (c) {
+		r->check = c;
+		step_on_abort(s, repo_step_abort_cb, r);
+	}
 }
 
 void state_plugin_check_repository(struct step *s)

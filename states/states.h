@@ -255,7 +255,10 @@ void states_read_deprecations(struct wf_env *env, const char *tenant, const char
  * per node within ES_DISK_MARGIN_PERCENT of it], "unreported": [nodes
  * whose usage Elasticsearch does not know], "off"?: why the watermark
  * holds no replica back} (borrowed), of the nodes named in only (node
- * names; NULL: every data node); or NULL and why.
+ * names; NULL: every data node); or NULL and why.  With only, and the
+ * decider on, also "drain": {"moving", "room" (bytes), "takers", "others",
+ * "unreported", "high": the high watermark described}: what the other
+ * data nodes could take of the shards of only's nodes (es_disk_drain).
  */
 typedef void (*states_disk_cb)(void *arg, json_t *report, const char *error);
 void states_read_disk(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
@@ -276,6 +279,33 @@ void states_read_places(struct wf_env *env, json_t *spec_json, states_places_cb 
 typedef void (*states_read_cb)(void *arg, long status, json_t *body, const char *error);
 void states_read_es(struct wf_env *env, const char *tenant, const char *ns, json_t *spec_json,
 		    const char *path, states_read_cb cb, void *arg);
+
+/* --- the plugin repository (states/plugins.c) --- */
+
+/* What states_check_plugin_files found: url and error NULL when every file
+ * is there; else the first file that is not (url, with the repository's
+ * status, or the transport's error, transient when worth another try), or
+ * no url and why none could be looked for (no repository configured). */
+struct states_repo_answer {
+	const char *url;
+	const char *plugin; /* url's */
+	long status;
+	bool transient;
+	const char *error;
+};
+typedef void (*states_repo_cb)(void *arg, const struct states_repo_answer *a);
+struct states_repo_check;
+/*
+ * HEAD each plugin file of spec_json's version in the plugin repository
+ * (kubernetes.plugin_repository): only's, or every plugin of the spec and
+ * the one the tenant's snapshot repository needs; each HEAD within
+ * timeout_ms.  NULL when cb has run already; else the check, whose cb runs
+ * later from the loop, unless states_repo_check_cancel() stops it first.
+ */
+struct states_repo_check *states_check_plugin_files(struct wf_env *env, const char *tenant,
+						    json_t *spec_json, const char *only,
+						    long timeout_ms, states_repo_cb cb, void *arg);
+void states_repo_check_cancel(struct states_repo_check *c);
 
 /* --- snapshots (states/snapshot.c) --- */
 

@@ -93,6 +93,8 @@ static const struct wf_state create_states[] = {
 struct create_places {
 	void (*done)(void *arg, const struct wf_refusal *why);
 	void *arg;
+	void *env;
+	char *tenant;
 	json_t *params;
 };
 
@@ -101,13 +103,16 @@ static void create_places_cb(void *arg, int places, const char *error)
 	struct create_places *p = arg;
 	(void)error; /* unread, the nodes warn of nothing: the waits will say */
 	wf_warn_places(p->params, json_object_get(p->params, "spec"), NULL, places);
-	p->done(p->arg, NULL);
+	wf_plugin_files_precheck(p->env, p->tenant, p->params, NULL, NULL, p->done, p->arg);
+	free(p->tenant);
 	json_decref(p->params);
 	free(p);
 }
 
 /* Can the nodes place every role's pods?  If not, the answer says so at
- * once (a warning); the create goes on, and its wait says what is Pending. */
+ * once (a warning); the create goes on, and its wait says what is Pending.
+ * Has the plugin repository every plugin's file?  If not, 422 naming the
+ * plugin (wf_plugin_files_precheck): no pod would get past its install. */
 static void create_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
@@ -128,6 +133,8 @@ static void create_precheck(void *env, const char *tenant, const char *ns, json_
 	struct create_places *p = xcalloc(1, sizeof(*p));
 	p->done = done;
 	p->arg = arg;
+	p->env = env;
+	p->tenant = tenant ? xstrdup(tenant) : NULL;
 	p->params = json_incref(params);
 	states_read_places(env, json_object_get(params, "spec"), create_places_cb, p);
 }

@@ -381,53 +381,121 @@ static void remove_uses_check(void *env, const char *tenant, const char *ns, jso
 	states_read_indices(env, tenant, ns, spec, remove_indices_cb, p);
 }
 
+/* --- the plugin's file, before any pod needs it ------------------------------------- */
+
+struct files_check {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	json_t *params;
+	char *field;
+};
+
+/* Where the spec lists plugin: "plugins[i]"; NULL when it does not. */
+static char *plugin_field(json_t *spec, const char *plugin)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach (json_object_get(spec, "plugins"), i, v)
+		if (json_is_string(v) && !strcmp(json_string_value(v), plugin))
+			return xasprintf("plugins[%zu]", i);
+	return NULL;
+}
+
+static void files_checked(void *arg, const struct states_repo_answer *a)
+{
+	struct files_check *p = arg;
+	struct wf_refusal why = {0};
+	bool missing = a->url && (a->status == 404 || a->status == 410);
+	char *field = p->field	  ? xstrdup(p->field)
+		      : a->plugin ? plugin_field(json_object_get(p->params, "spec"), a->plugin)
+				  : NULL;
+
+	if (!a->url && a->error)
+		wf_refuse(&why, 409, "not_configured", field ? field : "plugins", "%s", a->error);
+	else if (missing && field)
+		wf_refuse(&why, 422, "invalid", field,
+			  "plugin %s: the plugin repository has no %s (HEAD answered %ld), so no "
+			  "node could install it",
+			  a->plugin, a->url, a->status);
+	else if (missing)
+		/* Not the request's: what esaas adds itself (repository-s3). */
+		wf_refuse(&why, 409, "not_configured", NULL,
+			  "the plugin repository has no %s (HEAD answered %ld), which esaas "
+			  "installs for the cluster's snapshot repository: the operator must put "
+			  "it there",
+			  a->url, a->status);
+	else if (a->url)
+		wf_warnf(p->params,
+			 "the plugin repository could not be asked for %s (%s): the job asks "
+			 "again",
+			 a->url, a->error ? a->error : "no answer");
+	p->done(p->arg, why.status ? &why : NULL);
+	free(field);
+	free(p->field);
+	json_decref(p->params);
+	free(p);
+}
+
+void wf_plugin_files_precheck(void *env, const char *tenant, json_t *params, const char *only,
+			      const char *field,
+			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
+{
+	struct files_check *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->params = json_incref(params);
+	p->field = field ? xstrdup(field) : NULL;
+	/* A precheck holds the request's answer: a few seconds at most. */
+	(void)states_check_plugin_files(env, tenant, json_object_get(params, "spec"), only, 5000,
+					files_checked, p);
+}
+
+/* --- the prechecks ------------------------------------------------------------------ */
+
+/* After a first check: its refusal, or the disks of the nodes a rolling
+ * restart takes (wf_rolling_disk_precheck). */
+static void precheck_then_disks(struct wf_precheck *p, const struct wf_refusal *why,
+				const char *what, const char *field)
+{
+	if (why) {
+		wf_precheck_end(p, why);
+		return;
+	}
+	wf_rolling_disk_precheck(p->env, p->tenant, p->ns, p->params, NULL, what, field, p->done,
+				 p->arg);
+	wf_precheck_free(p);
+}
+
+static void install_file_checked(void *arg, const struct wf_refusal *why)
+{
+	precheck_then_disks(arg, why, "the rolling restart that installs the plugin", "name");
+}
+
 /*
- * Either change rolls every node: no data node may be above the low disk
- * watermark (wf_rolling_disk_precheck), after, for a removal, the
- * plugin's own checks (remove_uses_check).
+ * An installation: the plugin's file is in the repository
+ * (wf_plugin_files_precheck); then, since it rolls every node, no data
+ * node may be above the low disk watermark.
  */
 static void plugin_install_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 				    void (*done)(void *arg, const struct wf_refusal *why),
 				    void *arg)
 {
-	wf_rolling_disk_precheck(env, tenant, ns, params, NULL,
-				 "the rolling restart that installs the plugin", "name", done, arg);
+	struct wf_precheck *p = wf_precheck_new(env, tenant, ns, params, done, arg);
+	wf_plugin_files_precheck(env, tenant, params, json_str(params, "plugin"), "name",
+				 install_file_checked, p);
 }
-
-struct remove_then_disk {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	void *env;
-	char *tenant;
-	char *ns;
-	json_t *params;
-};
 
 static void remove_uses_checked(void *arg, const struct wf_refusal *why)
 {
-	struct remove_then_disk *p = arg;
-	if (why)
-		p->done(p->arg, why);
-	else
-		wf_rolling_disk_precheck(p->env, p->tenant, p->ns, p->params, NULL,
-					 "the rolling restart that removes the plugin", "plugin",
-					 p->done, p->arg);
-	free(p->tenant);
-	free(p->ns);
-	json_decref(p->params);
-	free(p);
+	precheck_then_disks(arg, why, "the rolling restart that removes the plugin", "plugin");
 }
 
+/* A removal: the plugin's own checks (remove_uses_check), then the disks,
+ * as for an installation. */
 static void plugin_remove_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 				   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
-	struct remove_then_disk *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->env = env;
-	p->tenant = tenant ? xstrdup(tenant) : NULL;
-	p->ns = ns ? xstrdup(ns) : NULL;
-	p->params = json_incref(params);
+	struct wf_precheck *p = wf_precheck_new(env, tenant, ns, params, done, arg);
 	remove_uses_check(env, tenant, ns, params, remove_uses_checked, p);
 }
 

@@ -97,6 +97,34 @@ void wf_warnf(json_t *params, const char *fmt, ...)
 	free(text);
 }
 
+struct wf_precheck *wf_precheck_new(void *env, const char *tenant, const char *ns, json_t *params,
+				    void (*done)(void *arg, const struct wf_refusal *why),
+				    void *arg)
+{
+	struct wf_precheck *p = xcalloc(1, sizeof(*p));
+	p->done = done;
+	p->arg = arg;
+	p->env = env;
+	p->tenant = xstrdup(tenant ? tenant : "");
+	p->ns = ns ? xstrdup(ns) : NULL;
+	p->params = json_incref(params);
+	return p;
+}
+
+void wf_precheck_free(struct wf_precheck *p)
+{
+	free(p->tenant);
+	free(p->ns);
+	json_decref(p->params);
+	free(p);
+}
+
+void wf_precheck_end(struct wf_precheck *p, const struct wf_refusal *why)
+{
+	p->done(p->arg, why && why->status ? why : NULL);
+	wf_precheck_free(p);
+}
+
 char *wf_joined(json_t *lines)
 {
 	char *all = NULL;

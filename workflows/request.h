@@ -28,6 +28,37 @@ bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why);
  */
 void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places);
 
+/*
+ * A precheck (workflows/plugins.c): the file of each plugin a change
+ * brings (only, or every plugin of params.spec) is in the plugin
+ * repository, so that no node's init container fails on it.  A file the
+ * repository does not have is a 422 naming field (NULL: the plugin's place
+ * in the spec's plugins); no repository configured is a 409; a repository
+ * that cannot be asked now is a warning in params.warnings (the job's own
+ * check asks again, or its pods say why they wait).
+ */
+void wf_plugin_files_precheck(void *env, const char *tenant, json_t *params, const char *only,
+			      const char *field,
+			      void (*done)(void *arg, const struct wf_refusal *why), void *arg);
+
+/* What a precheck made of several answers carries from one to the next:
+ * the precheck's own arguments, copied. */
+struct wf_precheck {
+	void (*done)(void *arg, const struct wf_refusal *why);
+	void *arg;
+	void *env;
+	char *tenant;
+	char *ns;
+	json_t *params;
+};
+struct wf_precheck *wf_precheck_new(void *env, const char *tenant, const char *ns, json_t *params,
+				    void (*done)(void *arg, const struct wf_refusal *why),
+				    void *arg);
+/* done(arg, why), why NULL when it refuses nothing (NULL or status 0); frees p. */
+void wf_precheck_end(struct wf_precheck *p, const struct wf_refusal *why);
+/* Frees p without an answer: its done has been handed on. */
+void wf_precheck_free(struct wf_precheck *p);
+
 /* A warning for the 202 in params.warnings (an array made when missing),
  * which the API answers and keeps out of the job's parameters. */
 void wf_warnf(json_t *params, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -53,6 +53,7 @@
 #include "states/states.h"
 #include "common/util.h"
 #include "es/client.h"
+#include "es/disk.h"
 #include "kube/render.h"
 #include "kube/spec.h"
 
@@ -246,11 +247,73 @@ static bool scale_prepare(json_t *record, json_t *params, struct wf_refusal *why
 }
 
 struct scale_precheck {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	int to;
+	struct wf_precheck *pc;
+	int from, to;
 	char *cluster;
 };
+
+static void scale_precheck_end(struct scale_precheck *p, const struct wf_refusal *why)
+{
+	wf_precheck_end(p->pc, why);
+	free(p->cluster);
+	free(p);
+}
+
+static void scale_disk_cb(void *arg, json_t *report, const char *error)
+{
+	struct scale_precheck *p = arg;
+	struct wf_refusal why = {0};
+	json_t *drain = json_object_get(report, "drain");
+	json_int_t moving = json_integer_value(json_object_get(drain, "moving"));
+	json_int_t room = json_integer_value(json_object_get(drain, "room"));
+	int leaving = p->from - p->to;
+
+	if (!report)
+		wf_warnf(p->pc->params,
+			 "the data nodes' disk usage could not be read (%s): whether the nodes "
+			 "left have room for the leaving nodes' shards is not checked",
+			 error ? error : "no answer");
+	else if (drain && json_integer_value(json_object_get(drain, "unreported")) > 0)
+		wf_warnf(p->pc->params,
+			 "Elasticsearch does not report the disk usage of every data "
+			 "node yet: whether the nodes left have room for the leaving "
+			 "nodes' shards is not checked");
+	else if (drain && moving > room) {
+		char mv[32], rm[32];
+		int takers = (int)json_integer_value(json_object_get(drain, "takers"));
+		int others = (int)json_integer_value(json_object_get(drain, "others"));
+		char *names = xstrdup("");
+		for (int i = p->to; i < p->from; i++) {
+			char *more = xasprintf("%s%s%s-%d", names, i > p->to ? ", " : "",
+					       render_workload_name(ES_ROLE_DATA), i);
+			free(names);
+			names = more;
+		}
+		es_disk_human(moving, mv, sizeof(mv));
+		es_disk_human(room, rm, sizeof(rm));
+		if (takers == 0)
+			wf_refuse(
+				&why, 422, "invalid", "replicas",
+				"the scale-down would stall: %s hold%s %s of shards that must "
+				"move, and none of the %d data node%s left is below the low disk "
+				"watermark, where a node takes a moving shard; free disk space on "
+				"them, or scale down by fewer nodes",
+				names, leaving == 1 ? "s" : "", mv, others, others == 1 ? "" : "s");
+		else
+			wf_refuse(
+				&why, 422, "invalid", "replicas",
+				"the scale-down would stall: %s hold%s %s of shards that must "
+				"move, and the %d data node%s left can take %s of it (%d below the "
+				"low disk watermark, where a node takes a moving shard, and none "
+				"may "
+				"pass the high one: %s); free disk space on them, or scale down by "
+				"fewer nodes",
+				names, leaving == 1 ? "s" : "", mv, others, others == 1 ? "" : "s",
+				rm, takers, json_str(drain, "high"));
+		free(names);
+	}
+	scale_precheck_end(p, &why);
+}
 
 static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, const char *error)
 {
@@ -270,9 +333,25 @@ static void scale_copies_cb(void *arg, const struct es_shard_copies *worst, cons
 			  "\"force\": true to accept unassigned copies",
 			  worst->index, worst->copies - 1, worst->copies == 2 ? "" : "s",
 			  worst->copies, to, to == 1 ? "" : "s");
-	p->done(p->arg, why.status ? &why : NULL);
-	free(p->cluster);
-	free(p);
+	if (why.status) {
+		scale_precheck_end(p, &why);
+		return;
+	}
+	/* Then room for what moves: the leaving nodes are the StatefulSet's
+	 * highest ordinals, node.name ${POD_NAME}-${NAMESPACE} (kube/render.c). */
+	json_t *spec = json_object_get(p->pc->params, "spec");
+	char *namespace = p->pc->ns ? xstrdup(p->pc->ns)
+				    : render_namespace(p->pc->tenant, json_str(spec, "name"));
+	json_t *leaving = json_array();
+	for (int i = p->to; i < p->from; i++) {
+		char *name =
+			xasprintf("%s-%d-%s", render_workload_name(ES_ROLE_DATA), i, namespace);
+		json_array_append_new(leaving, json_string(name));
+		free(name);
+	}
+	free(namespace);
+	states_read_disk(p->pc->env, p->pc->tenant, p->pc->ns, spec, leaving, scale_disk_cb, p);
+	json_decref(leaving);
 }
 
 struct scale_places {
@@ -296,7 +375,8 @@ static void scale_places_cb(void *arg, int places, const char *error)
 /*
  * A scale-up: can the nodes place that many?  If not, the answer says so
  * at once (a warning), and the job still runs: nodes may be on their way.
- * A data scale-down, unless forced: can the nodes left hold every copy?
+ * A data scale-down, unless forced: can the nodes left hold every copy,
+ * and have they the disk space for the shards that move to them?
  */
 static void scale_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			   void (*done)(void *arg, const struct wf_refusal *why), void *arg)
@@ -328,8 +408,8 @@ static void scale_precheck(void *env, const char *tenant, const char *ns, json_t
 	}
 	struct scale_precheck *p = xcalloc(1, sizeof(*p));
 	json_t *spec = json_object_get(params, "spec");
-	p->done = done;
-	p->arg = arg;
+	p->pc = wf_precheck_new(env, tenant, ns, params, done, arg);
+	p->from = from;
 	p->to = to;
 	const char *name = json_str(spec, "name");
 	p->cluster = xstrdup(name ? name : "");

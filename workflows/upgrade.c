@@ -178,24 +178,6 @@ static bool upgrade_prepare(json_t *record, json_t *params, struct wf_refusal *w
 
 /* --- the precheck ----------------------------------------------------------------- */
 
-struct upgrade_check {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	void *env;
-	char *tenant;
-	char *ns;
-	json_t *params;
-};
-
-static void upgrade_check_end(struct upgrade_check *p, const struct wf_refusal *why)
-{
-	p->done(p->arg, why && why->status ? why : NULL);
-	free(p->tenant);
-	free(p->ns);
-	json_decref(p->params);
-	free(p);
-}
-
 static void upgrade_warn_all(json_t *params, json_t *texts)
 {
 	size_t i;
@@ -248,7 +230,7 @@ static void sort_issues(const char *section, json_t *v, json_t *critical, json_t
  */
 static void upgrade_deprecations_cb(void *arg, json_t *answer, const char *error)
 {
-	struct upgrade_check *p = arg;
+	struct wf_precheck *p = arg;
 	struct wf_refusal why = {0};
 	json_t *critical = json_array(), *warnings = json_array();
 	const char *section;
@@ -277,11 +259,11 @@ static void upgrade_deprecations_cb(void *arg, json_t *answer, const char *error
 	}
 	json_decref(critical);
 	json_decref(warnings);
-	upgrade_check_end(p, &why);
+	wf_precheck_end(p, &why);
 }
 
 /* Across majors only: the API describes what the next major needs. */
-static void upgrade_deprecations(struct upgrade_check *p)
+static void upgrade_deprecations(struct wf_precheck *p)
 {
 	json_t *base = json_object_get(p->params, "previous_spec");
 	struct es_version from, to;
@@ -291,7 +273,7 @@ static void upgrade_deprecations(struct upgrade_check *p)
 	    es_version_parse(json_str(p->params, "version"), &to) && to.major > from.major)
 		path = es_deprecations_path(&from, json_str(base, "image"));
 	if (!path) {
-		upgrade_check_end(p, NULL);
+		wf_precheck_end(p, NULL);
 		return;
 	}
 	states_read_deprecations(p->env, p->tenant, p->ns, base, path, upgrade_deprecations_cb, p);
@@ -328,7 +310,7 @@ static void add_name(char **names, const char *index)
  */
 static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 {
-	struct upgrade_check *p = arg;
+	struct wf_precheck *p = arg;
 	struct wf_refusal why = {0};
 	struct es_version to, created;
 	const char *index;
@@ -339,11 +321,11 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 			  "cannot read the cluster's indices to check that Elasticsearch %s reads "
 			  "them: %s; retry",
 			  json_str(p->params, "version"), error);
-		upgrade_check_end(p, &why);
+		wf_precheck_end(p, &why);
 		return;
 	}
 	if (!es_version_parse(json_str(p->params, "version"), &to)) {
-		upgrade_check_end(p, NULL);
+		wf_precheck_end(p, NULL);
 		return;
 	}
 	char *names = NULL, *ro_names = NULL;
@@ -387,7 +369,7 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
 	free(names);
 	free(ro_names);
 	if (why.status) {
-		upgrade_check_end(p, &why);
+		wf_precheck_end(p, &why);
 		return;
 	}
 	upgrade_deprecations(p);
@@ -400,11 +382,11 @@ static void upgrade_indices_cb(void *arg, json_t *indices, const char *error)
  */
 static void upgrade_disk_cb(void *arg, json_t *report, const char *error)
 {
-	struct upgrade_check *p = arg;
+	struct wf_precheck *p = arg;
 	struct wf_refusal why = {0};
 
 	if (!wf_disk_headroom(report, error, "the upgrade", "version", true, p->params, &why)) {
-		upgrade_check_end(p, &why);
+		wf_precheck_end(p, &why);
 		return;
 	}
 	states_read_indices(p->env, p->tenant, p->ns, json_object_get(p->params, "previous_spec"),
@@ -418,7 +400,7 @@ static void upgrade_disk_cb(void *arg, json_t *report, const char *error)
  */
 static void upgrade_live_cb(void *arg, json_t *live)
 {
-	struct upgrade_check *p = arg;
+	struct wf_precheck *p = arg;
 	struct wf_refusal why = {0};
 	json_t *health = json_object_get(live, "health");
 	const char *status = json_str(health, "status");
@@ -430,7 +412,7 @@ static void upgrade_live_cb(void *arg, json_t *live)
 			  json_string_value(json_array_get(errors, 0))
 				  ? json_string_value(json_array_get(errors, 0))
 				  : "no answer");
-		upgrade_check_end(p, &why);
+		wf_precheck_end(p, &why);
 		return;
 	}
 	if (strcmp(status, "red") == 0) {
@@ -439,7 +421,7 @@ static void upgrade_live_cb(void *arg, json_t *live)
 			  "upgrade starts once every primary is assigned",
 			  (long long)json_integer_value(
 				  json_object_get(health, "unassigned_shards")));
-		upgrade_check_end(p, &why);
+		wf_precheck_end(p, &why);
 		return;
 	}
 	states_read_disk(p->env, p->tenant, p->ns, json_object_get(p->params, "previous_spec"),
@@ -474,13 +456,7 @@ static void upgrade_precheck(void *env, const char *tenant, const char *ns, json
 	} else if (!snapshot) {
 		json_object_set_new(params, "snapshot", json_true());
 	}
-	struct upgrade_check *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->env = env;
-	p->tenant = xstrdup(tenant);
-	p->ns = ns ? xstrdup(ns) : NULL;
-	p->params = json_incref(params);
+	struct wf_precheck *p = wf_precheck_new(env, tenant, ns, params, done, arg);
 	states_read_live(env, tenant, ns, json_object_get(params, "previous_spec"), upgrade_live_cb,
 			 p);
 }

@@ -1111,6 +1111,22 @@ json_t *sim_record(const struct sim *s)
 	return body;
 }
 
+bool sim_other_files(const struct sim *s, const char *host, const char *other_bytes)
+{
+	char *url = xasprintf("/_sim/nodes/%s/disk", host);
+	json_t *body = json_pack("{s:s}", "other_bytes", other_bytes);
+	char *text = json_dumps(body, JSON_COMPACT);
+	struct http_resp r;
+	bool ok = sim_call(s, "PUT", url, text, &r) && r.status == 200;
+	if (!ok)
+		fprintf(stderr, "PUT %s: %ld %s\n", url, r.status, http_last_error());
+	http_resp_free(&r);
+	free(text);
+	json_decref(body);
+	free(url);
+	return ok;
+}
+
 void sim_expect_settled(const struct sim *s, const char *name, int pods)
 {
 	json_t *st = sim_record(s);

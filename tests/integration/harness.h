@@ -223,6 +223,9 @@ bool sim_call(const struct sim *s, const char *method, const char *path, const c
 	      struct http_resp *out);
 /* The simulator's record (GET /_sim/state), or NULL. */
 json_t *sim_record(const struct sim *s);
+/* Files other than shards, of other_bytes (a size: "90gb"), on a Kubernetes
+ * node's disk (PUT /_sim/nodes/{host}/disk; 100Gi by default). */
+bool sim_other_files(const struct sim *s, const char *host, const char *other_bytes);
 /*
  * Every request esaasd (the ServiceAccount of deploy/kubernetes/) sent to a
  * simulated Elasticsearch node of 7.17 or 8.x is one that the version's

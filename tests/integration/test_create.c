@@ -1137,6 +1137,44 @@ static void test_create_passes_with_its_namespace_at_baseline(void **state)
 }
 
 /*
+ * A plugin whose file the plugin repository lacks could not be installed
+ * by any node's init container: the create is refused at once, naming the
+ * plugin's place in the request and the file, and nothing is made.  The
+ * same create without it passes the check (a preview, which queues
+ * nothing).
+ */
+static void test_create_with_a_plugin_the_repository_lacks_is_refused_at_once(void **state)
+{
+	static const char *const files[] = {"analysis-icu-7.17.10.zip", NULL};
+	struct fixture *f = *state = fixture_with_plugins(SIM_CONFIG, files);
+	struct http_resp r;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters",
+			      "{\"name\": \"logs\", \"version\": \"7.17.10\","
+			      " \"plugins\": [\"analysis-icu\", \"mapper-size\"]}",
+			      NULL, &r));
+	assert_int_equal(r.status, 422);
+	json_t *err = json_object_get(r.body, "error");
+	assert_string_equal(json_string_value(json_object_get(err, "field")), "plugins[1]");
+	const char *msg = json_string_value(json_object_get(err, "message"));
+	assert_non_null(strstr(msg, "mapper-size-7.17.10.zip"));
+	assert_non_null(strstr(msg, "404"));
+	http_resp_free(&r);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), 0);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM clusters", 0, NULL), 0);
+	assert_true(sim_call(&f->sim, "GET", "/api/v1/namespaces/es-default-logs", NULL, &r));
+	assert_int_equal(r.status, 404);
+	http_resp_free(&r);
+
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters?dry_run=true",
+			      "{\"name\": \"logs\", \"version\": \"7.17.10\","
+			      " \"plugins\": [\"analysis-icu\"]}",
+			      NULL, &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), 0);
+}
+
+/*
  * esaasd on a bound service-account token that lives 300 ms, which the
  * simulator rewrites in its file at 80% of its life and refuses once past:
  * a create goes through every rotation as on a cluster that does not
@@ -1302,6 +1340,9 @@ int main(void)
 		cmocka_unit_test_teardown(
 			test_delete_while_the_namespace_terminates_goes_on_to_wait, teardown),
 		cmocka_unit_test_teardown(test_unschedulable_pods_are_explained, teardown),
+		cmocka_unit_test_teardown(
+			test_create_with_a_plugin_the_repository_lacks_is_refused_at_once,
+			teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path, teardown),
 		cmocka_unit_test_teardown(test_masters_can_write_their_data_path_on_9x, teardown),
 		cmocka_unit_test_teardown(test_no_kubernetes_fails_clearly, teardown),

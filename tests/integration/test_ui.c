@@ -47,7 +47,8 @@ static struct pg pg;
 static struct {
 	char dburl[600];
 	struct esaasd d;
-	char tmp[64]; /* the gate files */
+	struct repo repo; /* the plugin repository: the clusters' plugins are checked there */
+	char tmp[64];	  /* the gate files */
 	char gate_file[256];
 	int64_t failed_id;	/* test_gate, failed in gate while gate_file exists */
 	int64_t xss_id;		/* test_gate, failed, with markup in actor, params and error */
@@ -198,7 +199,7 @@ static void ui_dir_of_source(char *buf, size_t len)
 
 static bool start_esaasd(struct esaasd *d, const char *dburl, const char *ui_dir)
 {
-	struct esaasd_opts o = {.poll_s = 1, .log_level = "info"};
+	struct esaasd_opts o = {.poll_s = 1, .log_level = "info", .plugin_repository = ui.repo.url};
 
 	setenv("ESAAS_HTTP_UI_DIR", ui_dir, 1);
 	return esaasd_start(d, pg.dir, dburl, &o);
@@ -335,7 +336,8 @@ static int group_setup(void **state)
 	if (!pg_start(&pg) || !pg_new_database(&pg, ui.dburl, sizeof(ui.dburl)))
 		return -1;
 	ui_dir_of_source(dir, sizeof(dir));
-	if (!start_esaasd(&ui.d, ui.dburl, dir))
+	static const char *const files[] = {"analysis-icu-7.17.10.zip", NULL};
+	if (!repo_start(&ui.repo, pg.dir, files) || !start_esaasd(&ui.d, ui.dburl, dir))
 		return -1;
 	str_copy_trunc(ui.tmp, "/tmp/esaas-ui-XXXXXX", sizeof(ui.tmp));
 	if (!mkdtemp(ui.tmp))
@@ -360,6 +362,7 @@ static int group_teardown(void **state)
 
 	if (ui.d.pid > 0)
 		stop_esaasd(&ui.d);
+	repo_stop(&ui.repo);
 	if (ui.tmp[0] && system(rm) != 0)
 		fprintf(stderr, "cannot remove %s\n", ui.tmp);
 	free(rm);

@@ -1050,19 +1050,6 @@ static char *pod_host(struct fixture *f, const char *cluster, const char *pod)
 	return host;
 }
 
-/* Other files of other (a size) on a Kubernetes node's disk (100Gi). */
-static void other_files(struct fixture *f, const char *host, const char *other)
-{
-	char *url = xasprintf("/_sim/nodes/%s/disk", host);
-	char *body = xasprintf("{\"other_bytes\": \"%s\"}", other);
-	struct http_resp r;
-	assert_true(sim_call(&f->sim, "PUT", url, body, &r));
-	assert_int_equal(r.status, 200);
-	http_resp_free(&r);
-	free(url);
-	free(body);
-}
-
 /* Whether one of the answer's warnings holds text. */
 static bool warned(json_t *answer, const char *text)
 {
@@ -1090,7 +1077,7 @@ static void test_upgrade_refused_while_a_data_node_is_above_the_low_watermark(vo
 	char *host = pod_host(f, "full", "es-data-1");
 
 	/* 88% used, the low watermark 85% by default. */
-	other_files(f, host, "88gb");
+	assert_true(sim_other_files(&f->sim, host, "88gb"));
 	expect_refused(f, path, "{\"version\": \"7.17.10\"}", 422, "version",
 		       "es-data-1-es-default-full: 88.0% used, 12gb free of 100gb (the low "
 		       "watermark: cluster.routing.allocation.disk.watermark.low=85%, 15gb free "
@@ -1118,7 +1105,7 @@ static void test_upgrade_refused_while_a_data_node_is_above_the_low_watermark(vo
 	assert_int_equal(pods_on(f, "full", "7.16.3"), 3);
 
 	/* Room again: the upgrade goes through. */
-	other_files(f, host, "0");
+	assert_true(sim_other_files(&f->sim, host, "0"));
 	expect_ok(f, api_op(&f->d, "POST", path, "{\"version\": \"7.17.10\"}", NULL));
 	assert_int_equal(pods_on(f, "full", "7.17.10"), 3);
 	free(host);

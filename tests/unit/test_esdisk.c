@@ -233,6 +233,92 @@ static void test_version_rows(void **state)
 			    "/_cluster/settings?include_defaults=true&flat_settings=true");
 }
 
+/* The high watermark of these settings, as mark() reads the low one. */
+static struct es_disk_watermark mark_high(const char *ver, const char *settings, int n)
+{
+	struct es_disk_watermark w;
+	struct es_version x = v(ver);
+	char why[200];
+	json_t *s = json_loads(settings, 0, NULL);
+
+	assert_non_null(s);
+	if (!es_disk_watermark_high(&x, s, n, &w, why, sizeof(why)))
+		fail_msg("es_disk_watermark_high refused %s: %s", settings, why);
+	json_decref(s);
+	return w;
+}
+
+static void test_high_watermark(void **state)
+{
+	struct es_disk_watermark w;
+	char text[200];
+	(void)state;
+
+	/* 90% by default; from 8.5 capped at 150gb free while none is set. */
+	w = mark_high("7.17.10", "{}", 3);
+	assert_int_equal(es_disk_free_needed(&w, 100 * GB), 10 * GB);
+	assert_int_equal(es_disk_free_needed(&w, 10000 * GB), 1000 * GB);
+	w = mark_high("8.17.0", "{}", 3);
+	assert_int_equal(es_disk_free_needed(&w, 10000 * GB), 150 * GB);
+	es_disk_describe(&w, 100 * GB, text, sizeof(text));
+	assert_string_equal(text, "cluster.routing.allocation.disk.watermark.high=90%, 10gb free "
+				  "at least");
+	/* Set by the API, transient over persistent; the cap goes with it. */
+	w = mark_high("8.17.0",
+		      "{\"persistent\": {\"cluster.routing.allocation.disk.watermark.high\":"
+		      " \"95%\"}, \"transient\": {\"cluster.routing.allocation.disk.watermark."
+		      "high\": \"20gb\"}}",
+		      3);
+	assert_true(w.absolute);
+	assert_int_equal(es_disk_free_needed(&w, 10000 * GB), 20 * GB);
+	/* A low one set takes the high one's default cap away too. */
+	w = mark_high(
+		"8.17.0",
+		"{\"persistent\": {\"cluster.routing.allocation.disk.watermark.low\": \"80%\"}}",
+		3);
+	assert_int_equal(w.headroom, -1);
+	assert_int_equal(es_disk_free_needed(&w, 10000 * GB), 1000 * GB);
+}
+
+/* Two nodes leave: their shards against what the two left can take. */
+static void test_drain_room(void **state)
+{
+	struct es_disk_watermark low = mark("7.17.10", "{}", 4);
+	struct es_disk_watermark high = mark_high("7.17.10", "{}", 4);
+	struct es_disk_drain d;
+	(void)state;
+
+	/* Disks of 100gb: "stay" has 30gb free (below low: takes up to 20gb,
+	 * to 10gb free), "full" 12gb (above low: takes nothing). */
+	json_t *rows = json_loads(
+		"[{\"node\": \"stay\", \"disk.indices\": \"10737418240\", \"disk.avail\":"
+		" \"32212254720\", \"disk.total\": \"107374182400\"},"
+		" {\"node\": \"full\", \"disk.indices\": \"1073741824\", \"disk.avail\":"
+		" \"12884901888\", \"disk.total\": \"107374182400\"},"
+		" {\"node\": \"go-1\", \"disk.indices\": \"16106127360\", \"disk.avail\":"
+		" \"53687091200\", \"disk.total\": \"107374182400\"},"
+		" {\"node\": \"go-2\", \"disk.indices\": 5368709120, \"disk.avail\":"
+		" \"53687091200\", \"disk.total\": \"107374182400\"},"
+		" {\"node\": \"UNASSIGNED\", \"disk.indices\": null}]",
+		0, NULL);
+	assert_non_null(rows);
+	json_t *leaving = json_pack("[s, s]", "go-1", "go-2");
+	es_disk_drain(&low, &high, rows, leaving, &d);
+	assert_int_equal(d.moving, 20 * GB);
+	assert_int_equal(d.room, 20 * GB);
+	assert_int_equal(d.takers, 1);
+	assert_int_equal(d.others, 2);
+	assert_int_equal(d.unreported, 0);
+	assert_int_equal(d.example_total, 100 * GB);
+	/* A leaving node whose shards Elasticsearch does not size yet. */
+	json_object_set_new(json_array_get(rows, 3), "disk.indices", json_null());
+	es_disk_drain(&low, &high, rows, leaving, &d);
+	assert_int_equal(d.moving, 15 * GB);
+	assert_int_equal(d.unreported, 1);
+	json_decref(leaving);
+	json_decref(rows);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -242,6 +328,8 @@ int main(void)
 		cmocka_unit_test(test_when_the_decider_does_not_decide),
 		cmocka_unit_test(test_check_names_nodes_above_and_near),
 		cmocka_unit_test(test_version_rows),
+		cmocka_unit_test(test_high_watermark),
+		cmocka_unit_test(test_drain_room),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
