@@ -225,7 +225,8 @@ static void create_preview_cb(void *arg, const struct db_error *err, json_t *che
 	create_call_free(c);
 }
 
-/* The precheck refuses nothing of a create: it may only warn. */
+/* The precheck's answer for a create: warnings, or a refusal (a plugin's
+ * file missing from the plugin repository). */
 static void create_prechecked_cb(void *arg, const struct wf_refusal *why)
 {
 	struct create_call *c = arg;
@@ -725,6 +726,7 @@ static void op_queue(struct op_call *c)
 {
 	c->warnings = json_incref(json_object_get(c->params, "warnings"));
 	json_object_del(c->params, "warnings");
+	json_object_del(c->params, "placement_warnings");
 	struct job_submit js = {
 		.tenant = api_tenant(c->req),
 		.kind = c->wf->kind,

@@ -165,18 +165,25 @@ static void finish_plan(struct preview_call *c, json_t *live)
 					   json_string_value(w)));
 	}
 	/* The precheck's warnings, which the real request answers in its 202:
-	 * a create's or a scale's are the pods the nodes cannot place (pods
-	 * that would stay Pending: a gate); another's (an upgrade's deprecations,
-	 * its snapshot not taken) are warnings of the plan. */
-	bool places = strcmp(c->wf->kind, "create") == 0 || strcmp(c->wf->kind, "scale") == 0;
+	 * the pods the nodes cannot place (params.placement_warnings: pods that would
+	 * stay Pending, a gate); the others (an upgrade's deprecations, a
+	 * snapshot not taken, disks or a plugin repository that could not be
+	 * read) are warnings of the plan. */
+	json_t *placement = json_object_get(c->params, "placement_warnings");
 	json_array_foreach (json_object_get(c->params, "warnings"), i, w) {
-		if (places)
+		bool gate = false;
+		size_t k;
+		json_t *p;
+		json_array_foreach (placement, k, p)
+			gate = gate || json_equal(p, w);
+		if (gate)
 			add_gate(plan, "placement", xstrdup(json_string_value(w)));
 		else
 			json_array_append(json_object_get(plan, "warnings"), w);
 	}
 	json_t *queued = json_deep_copy(c->params);
 	json_object_del(queued, "warnings");
+	json_object_del(queued, "placement_warnings");
 	storage_job_preview_facts(c->api->db, c->tenant, c->cluster, c->wf->kind, queued,
 				  spec_nodes(json_object_get(c->params, "spec")), PREVIEW_HISTORY,
 				  facts_cb, c);

@@ -48,7 +48,7 @@ struct es_disk_watermark {
 	const char *key;     /* its setting's name (static text) */
 	bool enabled;	     /* the decider is on and decides this cluster */
 	const char *why_off; /* when not enabled: why (static text) */
-	char value[64];	     /* watermark.low, as set */
+	char value[64];	     /* the watermark's value, as set */
 	bool absolute;	     /* bytes free, not a share of the disk */
 	double percent;	     /* of the disk that may be used, when not absolute */
 	int64_t bytes;	     /* free, when absolute */
@@ -93,11 +93,16 @@ void es_disk_check(const struct es_disk_watermark *w, json_t *rows, json_t *only
 /*
  * A drain of the data nodes in leaving (node names) onto the others of the
  * rows: the bytes of shards the leaving nodes hold (disk.indices) against
- * what the others can take.  A node above the low watermark takes no
- * shard that moves to it, and none may take a node past the high one
- * (DiskThresholdDecider.canAllocate), so each other node below the low
- * watermark can take its free space less what the high one wants free.
- * Necessary, not sufficient: each shard must also fit on one node.
+ * what the others can take at most.  DiskThresholdDecider.canAllocate
+ * gives a node a moving shard only while it is below the low watermark,
+ * counting the shards already on their way to it, and never one that
+ * would take it past the high watermark: a node takes shards until it
+ * passes the low watermark, the last one at most up to the high one.
+ * Without the shards' own sizes, the most a node below the low watermark
+ * can take is its free space less what the high one wants free.  So
+ * moving > room means the drain cannot finish; the converse need not hold
+ * (smaller room when the last shards are small, and each shard must fit
+ * on one node).
  */
 struct es_disk_drain {
 	int64_t moving;	       /* bytes of shards on the leaving nodes */

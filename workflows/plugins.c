@@ -406,29 +406,42 @@ static void files_checked(void *arg, const struct states_repo_answer *a)
 	struct files_check *p = arg;
 	struct wf_refusal why = {0};
 	bool missing = a->url && (a->status == 404 || a->status == 410);
+	/* The request's field: an install's "name", or the plugin's place in
+	 * the create's list; none for what esaas adds itself (repository-s3
+	 * for the snapshot repository). */
 	char *field = p->field	  ? xstrdup(p->field)
 		      : a->plugin ? plugin_field(json_object_get(p->params, "spec"), a->plugin)
 				  : NULL;
+	const char *plugin = a->plugin ? a->plugin : "";
 
 	if (!a->url && a->error)
-		wf_refuse(&why, 409, "not_configured", field ? field : "plugins", "%s", a->error);
+		/* No repository configured, or a spec that does not parse
+		 * (the request's checks have parsed it: not expected). */
+		wf_refuse(&why, 409, "not_configured", field, "%s%s%s", a->error,
+			  field ? "" : ": esaas installs repository-s3 for the cluster's snapshot ",
+			  field ? "" : "repository on S3");
 	else if (missing && field)
 		wf_refuse(&why, 422, "invalid", field,
 			  "plugin %s: the plugin repository has no %s (HEAD answered %ld), so no "
 			  "node could install it",
-			  a->plugin, a->url, a->status);
+			  plugin, a->url, a->status);
 	else if (missing)
-		/* Not the request's: what esaas adds itself (repository-s3). */
 		wf_refuse(&why, 409, "not_configured", NULL,
 			  "the plugin repository has no %s (HEAD answered %ld), which esaas "
-			  "installs for the cluster's snapshot repository: the operator must put "
-			  "it there",
+			  "installs for the cluster's snapshot repository on S3: the operator "
+			  "must put it there",
 			  a->url, a->status);
+	else if (a->url && !a->transient)
+		wf_refuse(&why, 502, "upstream", field,
+			  "the plugin repository refused HEAD %s: %s; no node could download "
+			  "plugin %s from it",
+			  a->url, a->error ? a->error : "error", plugin);
 	else if (a->url)
-		wf_warnf(p->params,
-			 "the plugin repository could not be asked for %s (%s): the job asks "
-			 "again",
-			 a->url, a->error ? a->error : "no answer");
+		wf_warnf(p->params, "the plugin repository could not be asked for %s (%s): %s",
+			 a->url, a->error ? a->error : "no answer",
+			 p->field ? "the job asks again before it changes anything"
+				  : "should it still lack the file, the node's pod waits in "
+				    "Init:CrashLoopBackOff and the create's wait says so");
 	p->done(p->arg, why.status ? &why : NULL);
 	free(field);
 	free(p->field);

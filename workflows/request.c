@@ -71,6 +71,15 @@ void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int pla
 		wf_warnf(params, "%s need one %s each: %d %s, %d asked",
 			 role == ES_ROLE_DATA ? "data nodes" : name, rack ? "rack" : "host", places,
 			 rack ? "racks with schedulable nodes" : "schedulable nodes", asked);
+		/* The same text under "placement_warnings": a preview's gate. */
+		json_t *placement = json_object_get(params, "placement_warnings");
+		if (!json_is_array(placement)) {
+			placement = json_array();
+			json_object_set_new(params, "placement_warnings", placement);
+		}
+		json_t *warnings = json_object_get(params, "warnings");
+		json_array_append(placement,
+				  json_array_get(warnings, json_array_size(warnings) - 1));
 	}
 	spec_free(&spec);
 }

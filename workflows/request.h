@@ -24,7 +24,9 @@ bool wf_record_spec(json_t *record, struct spec *spec, struct wf_refusal *why);
  * A precheck's warnings, for the 202 answer: each role of spec_json (or
  * only the role of that section name) that asks for more nodes than the
  * nodes can place (places: states_read_places) gets one in
- * params.warnings, which the API takes out of the job's parameters.
+ * params.warnings, which the API takes out of the job's parameters, and
+ * the same text in params.placement_warnings (a preview's placement gates; taken
+ * out too).
  */
 void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int places);
 
@@ -33,9 +35,10 @@ void wf_warn_places(json_t *params, json_t *spec_json, const char *only, int pla
  * brings (only, or every plugin of params.spec) is in the plugin
  * repository, so that no node's init container fails on it.  A file the
  * repository does not have is a 422 naming field (NULL: the plugin's place
- * in the spec's plugins); no repository configured is a 409; a repository
- * that cannot be asked now is a warning in params.warnings (the job's own
- * check asks again, or its pods say why they wait).
+ * in the spec's plugins); no repository configured is a 409; one that
+ * refuses the HEAD otherwise (401, 403, 405, ...) a 502; one that cannot be
+ * asked now a warning in params.warnings (an install's job asks again; a
+ * create's pods say why they wait).
  */
 void wf_plugin_files_precheck(void *env, const char *tenant, json_t *params, const char *only,
 			      const char *field,

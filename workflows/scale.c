@@ -273,6 +273,10 @@ static void scale_disk_cb(void *arg, json_t *report, const char *error)
 			 "the data nodes' disk usage could not be read (%s): whether the nodes "
 			 "left have room for the leaving nodes' shards is not checked",
 			 error ? error : "no answer");
+	else if (!drain && !json_object_get(report, "off"))
+		wf_warnf(p->pc->params, "the high disk watermark could not be read: whether the "
+					"nodes left have room for the leaving nodes' shards is not "
+					"checked");
 	else if (drain && json_integer_value(json_object_get(drain, "unreported")) > 0)
 		wf_warnf(p->pc->params,
 			 "Elasticsearch does not report the disk usage of every data "

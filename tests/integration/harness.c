@@ -953,6 +953,13 @@ bool repo_add(struct repo *r, const char *file)
 	return fclose(f) == 0;
 }
 
+bool repo_remove(struct repo *r, const char *file)
+{
+	char path[600];
+	snprintf(path, sizeof(path), "%s/files/%s", r->dir, file);
+	return unlink(path) == 0;
+}
+
 bool repo_start(struct repo *r, const char *dir, const char *const *files)
 {
 	static int counter;

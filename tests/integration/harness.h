@@ -206,6 +206,8 @@ struct repo {
 bool repo_start(struct repo *r, const char *dir, const char *const *files);
 /* Put one more file in it. */
 bool repo_add(struct repo *r, const char *file);
+/* Take one away. */
+bool repo_remove(struct repo *r, const char *file);
 int repo_stop(struct repo *r);
 
 /* A cluster operation (method, path, JSON body): the job's id when the API

@@ -506,10 +506,12 @@ static long call_body(struct fixture *f, const char *method, const char *path, c
 	return st;
 }
 
-/* A plugin whose file is not in the repository: refused at once, naming
- * the file, nothing queued; once the file is there it works.  (A file that
- * goes between the request and the job fails the job's own check before
- * it touches the cluster: test_upgrade's missing plugin file.) */
+/*
+ * A plugin whose file is not in the repository: refused at once, naming
+ * the file, nothing queued.  A file that goes between the request and the
+ * job (the job queued behind another) fails the job's own check before it
+ * touches the cluster; once the file is there it works.
+ */
 static void test_plugin_missing_from_repository(void **state)
 {
 	struct fixture *f = *state = fixture_new(SIM_CONFIG, 0, 0);
@@ -530,8 +532,37 @@ static void test_plugin_missing_from_repository(void **state)
 	assert_non_null(strstr(json_str(err, "message"), "analysis-kuromoji-7.17.10.zip"));
 	json_decref(b);
 	assert_int_equal(sql_int(f->sql, "SELECT count(*) FROM jobs", 0, NULL), jobs);
+
+	/* There when asked, gone when the job runs: a restart of the masters
+	 * runs first, the installation waits behind it. */
+	assert_true(repo_add(&f->repo, "analysis-kuromoji-7.17.10.zip"));
+	int64_t first = api_op(&f->d, "POST", "/api/v1/clusters/kuro/restart",
+			       "{\"role\": \"masters\"}", NULL);
+	assert_true(first > 0);
+	int64_t id = api_op(&f->d, "POST", "/api/v1/clusters/kuro/plugins",
+			    "{\"name\": \"analysis-kuromoji\"}", NULL);
+	assert_true(id > 0);
+	assert_true(repo_remove(&f->repo, "analysis-kuromoji-7.17.10.zip"));
+	char ids[24];
+	snprintf(ids, sizeof(ids), "%lld", (long long)id);
+	const char *q[] = {ids};
+	/* Still queued once the file is gone: the test proves the job's check. */
+	assert_int_equal(sql_int(f->sql,
+				 "SELECT count(*) FROM job_events WHERE job_id = $1"
+				 " AND from_state = 'check_repository'",
+				 1, q),
+			 0);
+	expect_ok(f, first);
+	json_t *job = wait_job_done(&f->d, id, JOB_TIMEOUT_MS);
+	assert_string_equal(json_string_value(json_object_get(job, "status")), "failed");
+	assert_string_equal(json_string_value(json_object_get(job, "failed_state")),
+			    "check_repository");
+	assert_non_null(strstr(json_string_value(json_object_get(job, "error")),
+			       "analysis-kuromoji-7.17.10.zip"));
+	json_decref(job);
 	json_t *after = sim_record(&f->sim);
-	assert_int_equal(json_array_size(json_object_get(after, "pod_deletions")), deletions);
+	/* The masters' restart deleted its one pod; the failed job none. */
+	assert_int_equal(json_array_size(json_object_get(after, "pod_deletions")), deletions + 1);
 	json_decref(after);
 	assert_false(spec_has_plugin(f, "kuro", "analysis-kuromoji"));
 
@@ -1292,7 +1323,9 @@ static void test_data_scale_down_refused_while_the_nodes_left_have_no_room(void 
 				   "{\"role\": \"data\", \"replicas\": 2, \"force\": true}", &b),
 			 200);
 	json_decref(b);
-	/* Room on one of them: the shards can go there. */
+	/* Room on both: the shards can go there, wherever their other
+	 * copies are (a node holds one copy of a shard). */
+	fill_disk_of(f, "full", "es-data-0", "0b");
 	fill_disk_of(f, "full", "es-data-1", "0b");
 	assert_int_equal(call_body(f, "POST", "/api/v1/clusters/full/scale?dry_run=true",
 				   "{\"role\": \"data\", \"replicas\": 2}", &b),

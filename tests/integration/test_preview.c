@@ -278,12 +278,34 @@ static void test_preview_scale_is_what_the_scale_does(void **state)
 	struct fixture *f = *state = fixture_new();
 	expect_ok(f, post_cluster(&f->d, SPEC));
 
+	/* More data nodes than hosts: a placement gate (the 202 warns). */
 	json_t *plan = preview(f, "POST", "/api/v1/clusters/pv/scale",
-			       "{\"role\": \"data\", \"replicas\": 2}");
+			       "{\"role\": \"data\", \"replicas\": 7}");
+	assert_true(has_gate(plan, "placement"));
+	assert_int_equal(json_array_size(json_object_get(plan, "warnings")), 0);
+	json_decref(plan);
+	/* Disks that cannot be read before a scale-down: a warning of the
+	 * plan, holding nothing up. */
+	struct http_resp r;
+	assert_true(sim_call(&f->sim, "POST", "/_sim/faults",
+			     "{\"path\": \"*/proxy/_cat/allocation*\", \"status\": 500}", &r));
+	assert_int_equal(r.status, 200);
+	http_resp_free(&r);
+	plan = preview(f, "POST", "/api/v1/clusters/pv/scale",
+		       "{\"role\": \"data\", \"replicas\": 2}");
+	assert_false(has_gate(plan, "placement"));
+	assert_non_null(
+		strstr(json_string_value(json_array_get(json_object_get(plan, "warnings"), 0)),
+		       "disk usage could not be read"));
+	json_decref(plan);
+	assert_true(sim_call(&f->sim, "DELETE", "/_sim/faults", NULL, &r));
+	http_resp_free(&r);
+
+	plan = preview(f, "POST", "/api/v1/clusters/pv/scale",
+		       "{\"role\": \"data\", \"replicas\": 2}");
 	json_t *shards = json_object_get(plan, "shards");
 	assert_true(json_is_object(shards));
 	/* What _cat/shards has on the leaving node now. */
-	struct http_resp r;
 	assert_true(sim_call(&f->sim, "GET",
 			     "/api/v1/namespaces/es-default-pv/services/es-http:9200/proxy"
 			     "/_cat/shards?format=json",
