@@ -4513,7 +4513,12 @@ static void get_settings(struct es_cluster *cl, struct call *c, const char *pod)
 		json_pack("{s:o, s:o}", "persistent",
 			  flat ? json_deep_copy(cl->persistent) : nest(cl->persistent), "transient",
 			  flat ? json_deep_copy(cl->transient) : nest(cl->transient));
-	if (call_param_bool(c, "include_defaults", false)) {
+	/* include_defaults came with 5.0's settings; 2.x's
+	 * RestClusterGetSettingsAction reads flat_settings only and, before
+	 * 5.0's strict parameters, ignores any other
+	 * (https://www.elastic.co/guide/en/elasticsearch/reference/5.0/breaking_50_rest_api_changes.html). */
+	if (version_code(cluster_version(cl)) >= 50000 &&
+	    call_param_bool(c, "include_defaults", false)) {
 		json_t *d = json_pack(
 			"{s:s, s:s, s:s, s:s}", "cluster.routing.allocation.enable", "all",
 			"cluster.routing.allocation.node_concurrent_recoveries", "2",

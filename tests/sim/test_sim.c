@@ -1751,6 +1751,17 @@ static void test_es_2x_null_in_cluster_settings(void **state)
 	assert_string_equal(jstr(r.body, "persistent.cluster.routing.allocation.enable"),
 			    "primaries");
 	http_resp_free(&r);
+	/* No defaults before 5.0: the parameter is ignored, as any unknown one. */
+	assert_int_equal(call("GET",
+			      es_path("two", "/_cluster/settings?include_defaults=true"
+					     "&flat_settings=true"),
+			      NULL, &r),
+			 200);
+	assert_null(json_object_get(r.body, "defaults"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(r.body, "persistent"),
+							      "cluster.routing.allocation.enable")),
+			    "primaries");
+	http_resp_free(&r);
 }
 
 /* 2.x applies exactly the cluster settings its ClusterModule registers as
