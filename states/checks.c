@@ -99,32 +99,37 @@ static char *secret_value(json_t *secret, const char *key)
 	return (char *)raw;
 }
 
+char *states_es_secret_credentials(struct es *es, json_t *secret, char **ca_out)
+{
+	char *password = secret ? secret_value(secret, "elastic") : NULL;
+	char *own = secret ? secret_value(secret, ES_ESAAS_USER) : NULL;
+	char *ca = secret ? secret_value(secret, "ca.crt") : NULL;
+	char *fallback = NULL;
+
+	if (password && ca && own) {
+		struct es_credentials cred = {.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
+		es_use_credentials(es, &cred);
+		fallback = password;
+		password = NULL;
+	} else if (password && ca) {
+		struct es_credentials cred = {
+			.user = "elastic", .password = password, .ca_pem = ca};
+		es_use_credentials(es, &cred);
+	}
+	free(own);
+	free(password);
+	*ca_out = ca;
+	return fallback;
+}
+
 static void secret_read_cb(void *arg, const struct kube_result *res)
 {
 	struct live_read *c = arg;
 
 	/* As esaas's own user where the Secret has its password (elastic
 	 * should that user not be made yet), else as elastic. */
-	if (res->klass == HTTPC_OK) {
-		char *password = secret_value(res->body, "elastic");
-		char *own = secret_value(res->body, ES_ESAAS_USER);
-		char *ca = secret_value(res->body, "ca.crt");
-		if (password && ca && own) {
-			struct es_credentials cred = {
-				.user = ES_ESAAS_USER, .password = own, .ca_pem = ca};
-			es_use_credentials(c->es, &cred);
-			c->elastic_password = password;
-			c->ca = ca;
-			password = ca = NULL;
-		} else if (password && ca) {
-			struct es_credentials cred = {
-				.user = "elastic", .password = password, .ca_pem = ca};
-			es_use_credentials(c->es, &cred);
-		}
-		free(own);
-		free(password);
-		free(ca);
-	}
+	c->elastic_password = states_es_secret_credentials(
+		c->es, res->klass == HTTPC_OK ? res->body : NULL, &c->ca);
 	if (!es_request(c->es, "GET", c->path, NULL, live_read_cb, c))
 		live_read_unsent(c);
 }

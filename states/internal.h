@@ -291,4 +291,16 @@ void states_apply_kind(struct step *s, const char *kind, const char *name);
 /* The namespace's quota raised to at least spec_json's, never lowered. */
 void states_raise_quota(struct step *s, json_t *spec_json);
 
+/* --- checks.c --- */
+
+/*
+ * The credentials of a cluster's security Secret (secret: the body of its
+ * GET; NULL, or one without elastic's password and the CA: a cluster
+ * without security, nothing put) on es: esaas's own user where the Secret
+ * has its password, else elastic.  Returns elastic's password when
+ * esaas's user was put (newly allocated: the fallback for a 401 while that
+ * user is not made yet), else NULL; *ca (newly allocated, or NULL) the CA.
+ */
+char *states_es_secret_credentials(struct es *es, json_t *secret, char **ca);
+
 #endif

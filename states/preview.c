@@ -6,6 +6,7 @@
  */
 #include "states/states.h"
 #include "common/json.h"
+#include "states/internal.h"
 #include "states/env.h"
 #include "common/config.h"
 #include "common/util.h"
@@ -22,9 +23,12 @@
 
 /* --- reading the live cluster ------------------------------------------------------ */
 
-/* The reads, one after the other: pods, then _cat/nodes, _cluster/health
- * and _cat/shards; each one that fails is noted and the next goes on. */
+/* The reads, one after the other: the cluster's security Secret (its
+ * credentials, as every call esaas makes on it uses them), pods, then
+ * _cat/nodes, _cluster/health and _cat/shards; each one that fails is
+ * noted and the next goes on. */
 enum live_step {
+	LIVE_SECRET,
 	LIVE_PODS,
 	LIVE_NODES,
 	LIVE_HEALTH,
@@ -43,7 +47,7 @@ struct live_call {
 	void *arg;
 };
 
-static const char *const live_keys[] = {"pods", "nodes", "health", "shards"};
+static const char *const live_keys[] = {"secret", "pods", "nodes", "health", "shards"};
 
 static void live_next(struct live_call *c);
 
@@ -53,6 +57,19 @@ static void live_note(struct live_call *c, const char *what, const char *msg)
 	char *text = xasprintf("%s: %s", what, msg ? msg : "no answer");
 	json_array_append_new(errors, json_string(text));
 	free(text);
+}
+
+/* A cluster without security has no such Secret: nothing to note. */
+static void live_secret_cb(void *arg, const struct kube_result *res)
+{
+	struct live_call *c = arg;
+	char *ca = NULL;
+	free(states_es_secret_credentials(c->es, res->klass == HTTPC_OK ? res->body : NULL, &ca));
+	free(ca);
+	if (res->klass != HTTPC_OK && res->status != 404)
+		live_note(c, "credentials", res->message);
+	c->at = LIVE_PODS;
+	live_next(c);
 }
 
 static void live_pods_cb(void *arg, const struct kube_result *res)
@@ -91,6 +108,18 @@ static void live_next(struct live_call *c)
 {
 	struct es_call *sent = NULL;
 	switch (c->at) {
+	case LIVE_SECRET: {
+		char *path = xasprintf("/api/v1/namespaces/%s/secrets/%s", c->ns,
+				       RENDER_SECURITY_SECRET);
+		struct kube_call *k = kube_get(c->env->kube, path, live_secret_cb, c);
+		free(path);
+		if (k)
+			return;
+		live_note(c, "credentials", "cannot send the request");
+		c->at = LIVE_PODS;
+		live_next(c);
+		return;
+	}
 	case LIVE_PODS: {
 		char *path = kube_collection_path("v1", "Pod", c->ns);
 		char *sel = xasprintf("%s=%s", RENDER_LABEL_CLUSTER, c->cluster);
@@ -150,9 +179,10 @@ void states_read_live(struct wf_env *env, const char *tenant, const char *ns_sto
 	json_object_set_new(live, "namespace", json_string(c->ns));
 	c->es = es_new_for_cluster(env->kube, env->http, env->cfg->es_url_template, c->ns,
 				   RENDER_HTTP_SERVICE);
+	es_direct_connect_to(c->es, env->cfg->es_connect_to);
 	es_set_version(c->es, &spec.version);
 	spec_free(&spec);
-	c->at = LIVE_PODS;
+	c->at = LIVE_SECRET;
 	live_next(c);
 }
 

@@ -416,6 +416,22 @@ static void test_secured_clusters_refuse_strangers_and_esaas_still_operates_them
 	long long by_elastic = authenticated(f, "es-default-sec7", "elastic");
 	long long by_esaas = authenticated(f, "es-default-sec7", "esaas");
 
+	/* A preview reads the live cluster as the operations do: over TLS,
+	 * as esaas, through the pod network; nothing it could not read. */
+	struct http_resp pr;
+	assert_true(http_call(&f->d, "POST", "/api/v1/clusters/sec7/restart?dry_run=true", "{}",
+			      NULL, &pr));
+	assert_int_equal(pr.status, 200);
+	size_t gi;
+	json_t *gate;
+	json_array_foreach (json_object_get(pr.body, "gates"), gi, gate)
+		if (!strcmp(json_str(gate, "gate"), "unread"))
+			fail_msg("the preview could not read the cluster: %s",
+				 json_str(gate, "reason"));
+	/* Its order comes from the live nodes: the masters last. */
+	assert_int_equal(json_array_size(json_object_get(pr.body, "pods")), 3);
+	http_resp_free(&pr);
+
 	/* esaas's own operations, over TLS with the cluster's credentials. */
 	operate(f, "POST", "/api/v1/clusters/sec7/scale", "{\"role\": \"data\", \"replicas\": 3}");
 	/* Every request of the scale came as esaas, none as elastic. */
