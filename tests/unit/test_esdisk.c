@@ -21,8 +21,9 @@ static struct es_version v(const char *s)
 	return out;
 }
 
-/* The watermark of these settings (JSON text) on version ver, n data nodes. */
-static struct es_disk_watermark mark(const char *ver, const char *settings, int n)
+/* The low (or high) watermark of these settings (JSON text) on version
+ * ver, n data nodes. */
+static struct es_disk_watermark mark_of(bool high, const char *ver, const char *settings, int n)
 {
 	struct es_disk_watermark w;
 	struct es_version x = v(ver);
@@ -30,10 +31,18 @@ static struct es_disk_watermark mark(const char *ver, const char *settings, int 
 	json_t *s = json_loads(settings, 0, NULL);
 
 	assert_non_null(s);
-	if (!es_disk_watermark(&x, s, n, &w, why, sizeof(why)))
-		fail_msg("es_disk_watermark refused %s: %s", settings, why);
+	bool ok = high ? es_disk_watermark_high(&x, s, n, &w, why, sizeof(why))
+		       : es_disk_watermark(&x, s, n, &w, why, sizeof(why));
+	if (!ok)
+		fail_msg("the %s watermark of %s refused: %s", high ? "high" : "low", settings,
+			 why);
 	json_decref(s);
 	return w;
+}
+
+static struct es_disk_watermark mark(const char *ver, const char *settings, int n)
+{
+	return mark_of(false, ver, settings, n);
 }
 
 static void test_percentages_and_ratios(void **state)
@@ -233,19 +242,9 @@ static void test_version_rows(void **state)
 			    "/_cluster/settings?include_defaults=true&flat_settings=true");
 }
 
-/* The high watermark of these settings, as mark() reads the low one. */
 static struct es_disk_watermark mark_high(const char *ver, const char *settings, int n)
 {
-	struct es_disk_watermark w;
-	struct es_version x = v(ver);
-	char why[200];
-	json_t *s = json_loads(settings, 0, NULL);
-
-	assert_non_null(s);
-	if (!es_disk_watermark_high(&x, s, n, &w, why, sizeof(why)))
-		fail_msg("es_disk_watermark_high refused %s: %s", settings, why);
-	json_decref(s);
-	return w;
+	return mark_of(true, ver, settings, n);
 }
 
 static void test_high_watermark(void **state)
