@@ -394,6 +394,41 @@ static void pod_deleted_cb(void *arg, const struct kube_result *res)
 	states_call_report(l, done, res->klass == HTTPC_TRANSIENT, res->message);
 }
 
+/*
+ * The pod as it is now: deleted only when it is still the one planned
+ * (its uid) and not terminating already.  A job taken over after esaasd
+ * died between its DELETE and the step's outcome runs this state again:
+ * the API server would take a second DELETE of the terminating pod (it
+ * only ever shortens the grace), but the pod is deleted once.
+ */
+static void pod_before_delete_cb(void *arg, const struct kube_result *res)
+{
+	struct state_call *l = arg;
+	struct step *s = l->step;
+	l->kcall = NULL;
+	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
+	const char *uid = json_str(cur, "uid");
+	json_t *m = json_object_get(res->body, "metadata");
+	if (res->status == 404 || (res->klass == HTTPC_OK && uid && json_str(m, "uid") &&
+				   strcmp(json_str(m, "uid"), uid) != 0)) {
+		states_call_finish(l);
+		step_next_noting(s, "%s is gone or replaced already", json_str(cur, "name"));
+		return;
+	}
+	if (res->klass == HTTPC_OK && json_str(m, "deletionTimestamp")) {
+		states_call_finish(l);
+		step_next_noting(s, "%s is terminating already", json_str(cur, "name"));
+		return;
+	}
+	if (res->klass != HTTPC_OK) {
+		states_call_report(l, false, res->klass == HTTPC_TRANSIENT, res->message);
+		return;
+	}
+	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns, json_str(cur, "name"));
+	l->kcall = kube_delete(l->env->kube, path, NULL, uid, pod_deleted_cb, l);
+	free(path);
+}
+
 void state_restart_delete_pod(struct step *s)
 {
 	json_t *cur = json_array_get(json_object_get(step_context(s), "pending"), 0);
@@ -401,7 +436,7 @@ void state_restart_delete_pod(struct step *s)
 	if (!l)
 		return;
 	char *path = xasprintf("/api/v1/namespaces/%s/pods/%s", l->r->ns, json_str(cur, "name"));
-	l->kcall = kube_delete(l->env->kube, path, NULL, json_str(cur, "uid"), pod_deleted_cb, l);
+	l->kcall = kube_get(l->env->kube, path, pod_before_delete_cb, l);
 	free(path);
 }
 
