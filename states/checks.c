@@ -99,6 +99,16 @@ static char *secret_value(json_t *secret, const char *key)
 	return (char *)raw;
 }
 
+struct kube_call *states_get_security_secret(struct wf_env *env, const char *ns,
+					     void (*cb)(void *arg, const struct kube_result *res),
+					     void *arg)
+{
+	char *path = xasprintf("/api/v1/namespaces/%s/secrets/%s", ns, RENDER_SECURITY_SECRET);
+	struct kube_call *k = kube_get(env->kube, path, cb, arg);
+	free(path);
+	return k;
+}
+
 char *states_es_secret_credentials(struct es *es, json_t *secret, char **ca_out)
 {
 	char *password = secret ? secret_value(secret, "elastic") : NULL;
@@ -172,10 +182,8 @@ static void live_read_with(struct wf_env *env, const char *tenant, const char *n
 	spec_free(&spec);
 	/* A secured cluster's credentials are those its pods have: its
 	 * Secret's (absent: no security). */
-	char *secret = xasprintf("/api/v1/namespaces/%s/secrets/%s", ns, RENDER_SECURITY_SECRET);
+	bool sent = states_get_security_secret(env, ns, secret_read_cb, c) != NULL;
 	free(ns);
-	bool sent = kube_get(env->kube, secret, secret_read_cb, c) != NULL;
-	free(secret);
 	if (!sent)
 		live_read_unsent(c);
 }

@@ -293,6 +293,12 @@ void states_raise_quota(struct step *s, json_t *spec_json);
 
 /* --- checks.c --- */
 
+/* GET the cluster's security Secret (RENDER_SECURITY_SECRET) in ns; its
+ * answer (404: a cluster without security) to cb; NULL when not sent. */
+struct kube_call *states_get_security_secret(struct wf_env *env, const char *ns,
+					     void (*cb)(void *arg, const struct kube_result *res),
+					     void *arg);
+
 /*
  * The credentials of a cluster's security Secret (secret: the body of its
  * GET; NULL, or one without elastic's password and the CA: a cluster

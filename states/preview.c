@@ -109,11 +109,7 @@ static void live_next(struct live_call *c)
 	struct es_call *sent = NULL;
 	switch (c->at) {
 	case LIVE_SECRET: {
-		char *path = xasprintf("/api/v1/namespaces/%s/secrets/%s", c->ns,
-				       RENDER_SECURITY_SECRET);
-		struct kube_call *k = kube_get(c->env->kube, path, live_secret_cb, c);
-		free(path);
-		if (k)
+		if (states_get_security_secret(c->env, c->ns, live_secret_cb, c))
 			return;
 		live_note(c, "credentials", "cannot send the request");
 		c->at = LIVE_PODS;

@@ -90,23 +90,13 @@ static const struct wf_state create_states[] = {
 };
 /* clang-format on */
 
-struct create_places {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	void *env;
-	char *tenant;
-	json_t *params;
-};
-
 static void create_places_cb(void *arg, int places, const char *error)
 {
-	struct create_places *p = arg;
+	struct wf_precheck *p = arg;
 	(void)error; /* unread, the nodes warn of nothing: the waits will say */
 	wf_warn_places(p->params, json_object_get(p->params, "spec"), NULL, places);
 	wf_plugin_files_precheck(p->env, p->tenant, p->params, NULL, NULL, p->done, p->arg);
-	free(p->tenant);
-	json_decref(p->params);
-	free(p);
+	wf_precheck_free(p);
 }
 
 /* Can the nodes place every role's pods?  If not, the answer says so at
@@ -116,7 +106,6 @@ static void create_places_cb(void *arg, int places, const char *error)
 static void create_precheck(void *env, const char *tenant, const char *ns, json_t *params,
 			    void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
-	(void)ns;
 	/* A restore registers the source's repository in the new cluster:
 	 * the same storage rules as a snapshot's. */
 	struct wf_env *e = env;
@@ -130,12 +119,7 @@ static void create_precheck(void *env, const char *tenant, const char *ns, json_
 		done(arg, &why);
 		return;
 	}
-	struct create_places *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->env = env;
-	p->tenant = tenant ? xstrdup(tenant) : NULL;
-	p->params = json_incref(params);
+	struct wf_precheck *p = wf_precheck_new(env, tenant, ns, params, done, arg);
 	states_read_places(env, json_object_get(params, "spec"), create_places_cb, p);
 }
 

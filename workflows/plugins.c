@@ -384,9 +384,7 @@ static void remove_uses_check(void *env, const char *tenant, const char *ns, jso
 /* --- the plugin's file, before any pod needs it ------------------------------------- */
 
 struct files_check {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	json_t *params;
+	struct wf_precheck *pc;
 	char *field;
 };
 
@@ -410,7 +408,7 @@ static void files_checked(void *arg, const struct states_repo_answer *a)
 	 * the create's list; none for what esaas adds itself (repository-s3
 	 * for the snapshot repository). */
 	char *field = p->field	  ? xstrdup(p->field)
-		      : a->plugin ? plugin_field(json_object_get(p->params, "spec"), a->plugin)
+		      : a->plugin ? plugin_field(json_object_get(p->pc->params, "spec"), a->plugin)
 				  : NULL;
 	const char *plugin = a->plugin ? a->plugin : "";
 
@@ -437,15 +435,14 @@ static void files_checked(void *arg, const struct states_repo_answer *a)
 			  "plugin %s from it",
 			  a->url, a->error ? a->error : "error", plugin);
 	else if (a->url)
-		wf_warnf(p->params, "the plugin repository could not be asked for %s (%s): %s",
+		wf_warnf(p->pc->params, "the plugin repository could not be asked for %s (%s): %s",
 			 a->url, a->error ? a->error : "no answer",
 			 p->field ? "the job asks again before it changes anything"
 				  : "should it still lack the file, the node's pod waits in "
 				    "Init:CrashLoopBackOff and the create's wait says so");
-	p->done(p->arg, why.status ? &why : NULL);
+	wf_precheck_end(p->pc, &why);
 	free(field);
 	free(p->field);
-	json_decref(p->params);
 	free(p);
 }
 
@@ -454,9 +451,7 @@ void wf_plugin_files_precheck(void *env, const char *tenant, json_t *params, con
 			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	struct files_check *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->params = json_incref(params);
+	p->pc = wf_precheck_new(env, tenant, NULL, params, done, arg);
 	p->field = field ? xstrdup(field) : NULL;
 	/* A precheck holds the request's answer: a few seconds at most. */
 	(void)states_check_plugin_files(env, tenant, json_object_get(params, "spec"), only, 5000,

@@ -72,9 +72,7 @@ static bool restart_request(const struct wf_request *rq, json_t **params, struct
 /* --- the precheck ----------------------------------------------------------------- */
 
 struct disk_check {
-	void (*done)(void *arg, const struct wf_refusal *why);
-	void *arg;
-	json_t *params;
+	struct wf_precheck *pc;
 	const char *what;
 	const char *field;
 };
@@ -86,9 +84,8 @@ static void disk_check_cb(void *arg, json_t *report, const char *error)
 
 	/* A cluster Elasticsearch cannot answer for may be why it is
 	 * restarted: then a warning, not a refusal. */
-	bool ok = wf_disk_headroom(report, error, p->what, p->field, false, p->params, &why);
-	p->done(p->arg, ok ? NULL : &why);
-	json_decref(p->params);
+	(void)wf_disk_headroom(report, error, p->what, p->field, false, p->pc->params, &why);
+	wf_precheck_end(p->pc, &why); /* a refusal only when why has its status */
 	free(p);
 }
 
@@ -97,9 +94,7 @@ void wf_rolling_disk_precheck(void *env, const char *tenant, const char *ns, jso
 			      void (*done)(void *arg, const struct wf_refusal *why), void *arg)
 {
 	struct disk_check *p = xcalloc(1, sizeof(*p));
-	p->done = done;
-	p->arg = arg;
-	p->params = json_incref(params);
+	p->pc = wf_precheck_new(env, tenant, ns, params, done, arg);
 	p->what = what;
 	p->field = field;
 	states_read_disk(env, tenant, ns, json_object_get(params, "spec"), only, disk_check_cb, p);

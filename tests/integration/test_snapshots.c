@@ -279,18 +279,19 @@ static void es_refuses(struct fixture *f, const char *cluster, const char *metho
 	json_decref(answer);
 }
 
-/* The restore job id's verification: one index, with the snapshot's documents. */
-static void expect_one_index_verified(struct fixture *f, int64_t id)
+/* The restore job id's verification says what it checked: n indices,
+ * each with the snapshot's documents. */
+static void expect_indices_verified(struct fixture *f, int64_t id, int n)
 {
-	char ids[24];
+	char ids[24], like[128];
 	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *q[] = {ids};
+	snprintf(like, sizeof(like),
+		 "%%%d indices restored, each with the documents the snapshot recorded%%", n);
+	const char *q[] = {ids, like};
 	assert_int_equal(sql_int(f->sql,
 				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
-				 "from_state = 'restore_verify' AND detail LIKE "
-				 "'%1 indices restored, each with the documents the snapshot "
-				 "recorded%'",
-				 1, q),
+				 "from_state = 'restore_verify' AND detail LIKE $2",
+				 2, q),
 			 1);
 }
 
@@ -623,17 +624,7 @@ static void test_restore_into_a_new_cluster_keeps_document_counts(void **state)
 	assert_int_equal(es(f, "clone", "GET", "/_cluster/health", NULL, &health), 200);
 	assert_string_equal(json_string_value(json_object_get(health, "status")), "green");
 	json_decref(health);
-	/* The verification says what it checked. */
-	char ids[24];
-	snprintf(ids, sizeof(ids), "%lld", (long long)id);
-	const char *q[] = {ids};
-	assert_int_equal(sql_int(f->sql,
-				 "SELECT count(*) FROM job_events WHERE job_id = $1 AND "
-				 "from_state = 'restore_verify' AND detail LIKE "
-				 "'%2 indices restored, each with the documents the snapshot "
-				 "recorded%'",
-				 1, q),
-			 1);
+	expect_indices_verified(f, id, 2);
 }
 
 /* A restore's source must be the tenant's cluster with that snapshot. */
@@ -743,7 +734,7 @@ static void test_restore_into_the_same_cluster_renames_chosen_indices(void **sta
 	assert_int_equal(es_count(f, "same", "restored-orders"), 4);
 	assert_int_equal(es_count(f, "same", "orders"), 7);
 	assert_int_equal(es(f, "same", "GET", "/restored-users/_count", NULL, NULL), 404);
-	expect_one_index_verified(f, id);
+	expect_indices_verified(f, id, 1);
 
 	/* Over the open index of the same name: Elasticsearch's refusal. */
 	id = api_op(&f->d, "POST", "/api/v1/clusters/same/restore",
@@ -872,7 +863,7 @@ static void test_s3_snapshot_restores_into_a_clone_with_its_documents(void **sta
 	assert_true(job_succeeded(&f->d, id, JOB_TIMEOUT_MS));
 	assert_int_equal(es_count(f, "clone", "orders"), 5);
 	assert_int_equal(es_count(f, "src", "orders"), 7);
-	expect_one_index_verified(f, id);
+	expect_indices_verified(f, id, 1);
 
 	/* The tenant's keys gone: the next snapshot is refused, naming them. */
 	char *gone = xasprintf("%s/default.secret_key", f->keys);
